@@ -1,0 +1,1 @@
+"""Backends shipped with xpgrad: ``numpy`` (always), ``numba`` and ``cupy`` (extras)."""

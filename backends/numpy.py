@@ -1,0 +1,53 @@
+"""The NumPy backend: the reference every other backend is tested against."""
+from __future__ import annotations
+
+import array_api_compat.numpy as xp_numpy
+import numpy as np
+
+from xpgrad import dtypes as _dt
+from xpgrad.backend import Backend
+
+_BY_NATIVE = {np.dtype(d.name): d for d in _dt.ALL.values()}
+
+
+class NumpyBackend(Backend):
+    """Host arrays through ``array_api_compat.numpy``; fused kernels live in ``kernels``."""
+
+    name = "numpy"
+    xp = xp_numpy
+
+    def __init__(self):
+        from .numpy_kernels import KERNELS
+
+        self.kernels = dict(KERNELS)
+
+    def native_dtype(self, dtype):
+        return np.dtype(dtype.name)
+
+    def xg_dtype(self, native):
+        try:
+            return _BY_NATIVE[native]
+        except KeyError:
+            raise TypeError(f"xpgrad has no dtype for numpy {native}; "
+                            f"supported: {sorted(_dt.ALL)}") from None
+
+    def asarray(self, obj, dtype=None):
+        return np.asarray(obj, dtype=dtype)
+
+    def to_numpy(self, x):
+        return np.asarray(x)
+
+    def from_numpy(self, a):
+        return np.asarray(a)
+
+    def device(self, x):
+        return "cpu"
+
+    def rng(self, seed):
+        return np.random.default_rng(seed)
+
+    def index_add(self, target, key, values):
+        np.add.at(target, key, values)
+
+    def describe(self):
+        return {"name": self.name, "version": np.__version__, "device": "cpu"}

@@ -1,0 +1,2 @@
+"""Fused NumPy implementations of primitives, keyed by primitive name (filled by later issues)."""
+KERNELS: dict = {}

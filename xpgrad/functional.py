@@ -1,0 +1,118 @@
+"""Function transformations on the tape: grad, value_and_grad, vjp, jacobian.
+
+>>> import xpgrad as xg
+>>> f = lambda x: xg.sum(x ** 3)
+>>> xg.grad(f)(xg.asarray([1.0, 2.0])).tolist()
+[3.0, 12.0]
+>>> xg.grad(xg.grad(lambda x: x ** 3))(xg.asarray(2.0)).item()
+12.0
+"""
+from __future__ import annotations
+
+from .creation import asarray
+from .tape import GradientTape
+from .tensor import Tensor
+
+
+def _prepare(args, argnums):
+    single = isinstance(argnums, int)
+    nums = (argnums,) if single else tuple(argnums)
+    args = list(args)
+    for i in nums:
+        if not -len(args) <= i < len(args):
+            raise ValueError(f"argnums {i} is out of range for {len(args)} positional arguments")
+        if not isinstance(args[i], Tensor):
+            args[i] = asarray(args[i])
+    return single, nums, args
+
+
+def _split_aux(out, has_aux):
+    if not has_aux:
+        return out, None
+    if not (isinstance(out, tuple) and len(out) == 2):
+        raise TypeError("with has_aux=True the function must return a pair (output, aux)")
+    return out
+
+
+def value_and_grad(f, argnums=0, has_aux=False):
+    """A function returning ``(f(*args), gradient of f w.r.t. args[argnums])``.
+
+    ``f`` must return a scalar; unconnected arguments get zero gradients (as in JAX).
+
+    >>> import xpgrad as xg
+    >>> v, (gx, gy) = xg.value_and_grad(lambda x, y: x * y, argnums=(0, 1))(2.0, 3.0)
+    >>> v.item(), gx.item(), gy.item()
+    (6.0, 3.0, 2.0)
+    """
+    def wrapped(*args, **kwargs):
+        single, nums, args = _prepare(args, argnums)
+        with GradientTape() as tape:
+            tape.watch([args[i] for i in nums])
+            out, aux = _split_aux(f(*args, **kwargs), has_aux)
+        if not isinstance(out, Tensor) or out.size != 1:
+            shape = getattr(out, "shape", type(out).__name__)
+            raise TypeError(f"grad needs a function with a scalar output, got {shape}; use "
+                            "xg.vjp or GradientTape.jacobian for non-scalar outputs")
+        grads = tape.gradient(out, [args[i] for i in nums], unconnected_gradients="zero")
+        g = grads[0] if single else tuple(grads)
+        return ((out, aux), g) if has_aux else (out, g)
+
+    wrapped.__name__ = f"value_and_grad({getattr(f, '__name__', 'f')})"
+    return wrapped
+
+
+def grad(f, argnums=0, has_aux=False):
+    """A function returning the gradient of scalar-valued ``f`` w.r.t. ``args[argnums]``.
+
+    >>> import xpgrad as xg
+    >>> xg.grad(lambda x: xg.sum(x * x))(xg.asarray([1.0, -1.0])).tolist()
+    [2.0, -2.0]
+    """
+    vg = value_and_grad(f, argnums, has_aux)
+
+    def wrapped(*args, **kwargs):
+        (value, g) = vg(*args, **kwargs)
+        return (g, value[1]) if has_aux else g
+
+    wrapped.__name__ = f"grad({getattr(f, '__name__', 'f')})"
+    return wrapped
+
+
+def vjp(f, *primals):
+    """``(f(*primals), vjp_fn)`` where ``vjp_fn(cotangent)`` gives one gradient per primal.
+
+    >>> import xpgrad as xg
+    >>> y, pullback = xg.vjp(lambda x: x * 2.0, xg.asarray([1.0, 2.0]))
+    >>> pullback(xg.asarray([1.0, 10.0]))[0].tolist()
+    [2.0, 20.0]
+    """
+    _, nums, args = _prepare(primals, tuple(range(len(primals))))
+    tape = GradientTape(persistent=True)
+    with tape:
+        tape.watch(args)
+        out = f(*args)
+
+    def vjp_fn(cotangent):
+        return tuple(tape.gradient(out, args, output_gradients=cotangent,
+                                   unconnected_gradients="zero"))
+
+    return out, vjp_fn
+
+
+def jacobian(f, argnums=0):
+    """A function returning the Jacobian of ``f`` (shape ``out.shape + arg.shape``).
+
+    >>> import xpgrad as xg
+    >>> xg.jacobian(lambda x: x * x)(xg.asarray([1.0, 3.0])).tolist()
+    [[2.0, 0.0], [0.0, 6.0]]
+    """
+    def wrapped(*args):
+        single, nums, args = _prepare(args, argnums)
+        tape = GradientTape(persistent=True)
+        with tape:
+            tape.watch([args[i] for i in nums])
+            out = f(*args)
+        jac = [tape.jacobian(out, args[i], unconnected_gradients="zero") for i in nums]
+        return jac[0] if single else tuple(jac)
+
+    return wrapped

@@ -1,0 +1,96 @@
+"""Helpers for writing the primitive table: public functions, axis checks, variadic rules."""
+from __future__ import annotations
+
+from ..primitive import Each, Primitive, apply  # noqa: F401 (Each re-exported)
+from ..tensor import Tensor
+
+
+def public(name: str, prim: Primitive, nargs: int, doc: str):
+    """A namespace function ``name(x[, y], /)`` that applies ``prim``."""
+    if nargs == 1:
+        def fn(x, /):
+            return apply(prim, x)
+    elif nargs == 2:
+        def fn(x1, x2, /):
+            return apply(prim, x1, x2)
+    else:
+        def fn(*args):
+            return apply(prim, *args)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    fn.primitive = prim
+    return fn
+
+
+def unary(name, forward, vjp=None, doc=None, example="[0.5, 2.0]"):
+    """Define an elementwise one-argument primitive and its namespace function."""
+    prim = Primitive(name, forward, *(() if vjp is None else (vjp,)))
+    doc = (doc or f"Elementwise {name}.") + (
+        f"\n\n>>> import xpgrad as xg\n>>> xg.{name}(xg.asarray({example})).shape\n(2,)\n")
+    return public(name, prim, 1, doc)
+
+
+def binary(name, forward, vjp1=None, vjp2=None, doc=None, nodiff=False):
+    """Define an elementwise two-argument primitive (with broadcasting) and its function."""
+    prim = Primitive(name, forward, *(() if nodiff else (vjp1, vjp2)))
+    doc = (doc or f"Elementwise {name} with broadcasting.") + (
+        f"\n\n>>> import xpgrad as xg\n>>> xg.{name}(xg.asarray([[1.0], [2.0]]), "
+        f"xg.asarray([3.0, 4.0])).shape\n(2, 2)\n")
+    return public(name, prim, 2, doc)
+
+
+def as_tensor(x) -> Tensor:
+    if isinstance(x, Tensor):
+        return x
+    from ..creation import asarray
+
+    return asarray(x)
+
+
+def norm_axis(axis: int, ndim: int, what="axis") -> int:
+    if not isinstance(axis, int) or isinstance(axis, bool):
+        raise TypeError(f"{what} must be an int, got {type(axis).__name__}")
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{what} {axis} is out of range for a tensor with {ndim} "
+                         f"dimension{'s' if ndim != 1 else ''}")
+    return axis % ndim
+
+
+def norm_axes(axis, ndim: int):
+    """None, or a sorted tuple of non-negative axes; a clear error when one is out of range."""
+    if axis is None:
+        return None
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    out = tuple(sorted(norm_axis(a, ndim) for a in axes))
+    if len(set(out)) != len(out):
+        raise ValueError(f"repeated axis in {axis!r}")
+    return out
+
+
+def kept_shape(shape, axes):
+    """``shape`` with the reduced ``axes`` (None: all) set to 1."""
+    if axes is None:
+        return (1,) * len(shape)
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def count(shape, axes) -> int:
+    n = 1
+    for i, s in enumerate(shape):
+        if axes is None or i in axes:
+            n *= s
+    return n
+
+
+def expand_to(xp, g, shape, axes, keepdims):
+    """Broadcast a reduction's gradient back over the reduced axes."""
+    if not keepdims:
+        g = xp.reshape(g, kept_shape(shape, axes))
+    return xp.broadcast_to(g, tuple(shape))
+
+
+def is_floating(xp, dtype) -> bool:
+    kind = getattr(dtype, "kind", None)
+    if isinstance(kind, str):
+        return kind == "f"
+    return xp.isdtype(dtype, "real floating")

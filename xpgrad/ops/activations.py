@@ -1,0 +1,117 @@
+"""Activations (exposed as ``xg.nn.*``): sigmoid, relu, leaky_relu, softplus, softmax,
+log_softmax. Each is stable for large |x|; backends may register fused kernels under the same
+primitive names.
+
+>>> import xpgrad as xg
+>>> xg.nn.sigmoid(xg.asarray([-1000.0, 0.0, 1000.0])).tolist()
+[0.0, 0.5, 1.0]
+"""
+from __future__ import annotations
+
+from ..primitive import Primitive, apply
+from ._define import as_tensor, norm_axis
+
+
+def sigmoid_forward(xp, x):
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def softplus_forward(xp, x):
+    return xp.maximum(x, 0.0) + xp.log1p(xp.exp(-xp.abs(x)))
+
+
+_sigmoid = Primitive("sigmoid", sigmoid_forward,
+                     lambda xp, g, ans, x: g * ans * (1.0 - ans))
+_relu = Primitive("relu", lambda xp, x: xp.maximum(x, 0.0),
+                  lambda xp, g, ans, x: xp.where(x > 0, g, 0.0))
+_leaky_relu = Primitive("leaky_relu",
+                        lambda xp, x, negative_slope: xp.where(x >= 0, x, x * negative_slope),
+                        lambda xp, g, ans, x, negative_slope:
+                            xp.where(x > 0, g, g * negative_slope))
+# sigmoid(x) = 1 - exp(-softplus(x)), from the output and without overflow
+_softplus = Primitive("softplus", softplus_forward,
+                      lambda xp, g, ans, x: -g * xp.expm1(-ans))
+
+
+def sigmoid(x, /):
+    """Logistic function ``1 / (1 + exp(-x))``; its derivative is ``s * (1 - s)``.
+
+    >>> import xpgrad as xg
+    >>> xg.nn.sigmoid(xg.asarray([0.0])).tolist()
+    [0.5]
+    """
+    return apply(_sigmoid, x)
+
+
+def relu(x, /):
+    """``max(x, 0)``; the derivative is 1 for x > 0, else 0.
+
+    >>> import xpgrad as xg
+    >>> xg.nn.relu(xg.asarray([-1.0, 2.0])).tolist()
+    [0.0, 2.0]
+    """
+    return apply(_relu, x)
+
+
+def leaky_relu(x, /, negative_slope=0.01):
+    """``x`` for x >= 0, ``negative_slope * x`` below.
+
+    >>> import xpgrad as xg
+    >>> xg.nn.leaky_relu(xg.asarray([-1.0, 2.0]), negative_slope=0.1).tolist()
+    [-0.1, 2.0]
+    """
+    return apply(_leaky_relu, x, negative_slope=float(negative_slope))
+
+
+def softplus(x, /):
+    """``log(1 + exp(x))``, stable for large |x|.
+
+    >>> import xpgrad as xg
+    >>> xg.nn.softplus(xg.asarray([0.0])).item() == float(xg.log(xg.asarray(2.0)))
+    True
+    """
+    return apply(_softplus, x)
+
+
+def _softmax(xp, x, axis):
+    e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
+    return e / xp.sum(e, axis=axis, keepdims=True)
+
+
+def _log_softmax(xp, x, axis):
+    shifted = x - xp.max(x, axis=axis, keepdims=True)
+    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
+
+
+_softmax_prim = Primitive(
+    "softmax", _softmax,
+    lambda xp, g, ans, x, axis: ans * (g - xp.sum(g * ans, axis=axis, keepdims=True)))
+_log_softmax_prim = Primitive(
+    "log_softmax", _log_softmax,
+    lambda xp, g, ans, x, axis: g - xp.exp(ans) * xp.sum(g, axis=axis, keepdims=True))
+
+
+def softmax(x, /, axis=-1):
+    """``exp(x) / sum(exp(x))`` along ``axis``, stable for large |x|.
+
+    >>> import xpgrad as xg
+    >>> xg.nn.softmax(xg.asarray([0.0, 0.0])).tolist()
+    [0.5, 0.5]
+    """
+    x = as_tensor(x)
+    return apply(_softmax_prim, x, axis=norm_axis(axis, x.ndim))
+
+
+def log_softmax(x, /, axis=-1):
+    """``x - logsumexp(x)`` along ``axis``.
+
+    >>> import xpgrad as xg
+    >>> round(xg.nn.log_softmax(xg.asarray([0.0, 0.0])).tolist()[0], 4)
+    -0.6931
+    """
+    x = as_tensor(x)
+    return apply(_log_softmax_prim, x, axis=norm_axis(axis, x.ndim))
+
+
+__all__ = ["sigmoid", "relu", "leaky_relu", "softplus", "softmax", "log_softmax"]

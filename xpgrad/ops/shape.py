@@ -1,0 +1,341 @@
+"""Shape and indexing: reshape, permute_dims, expand_dims, squeeze, broadcast_to, concat, stack,
+unstack, flip, take, astype and ``x[key]`` (slices, ellipsis, None, integer arrays, masks).
+
+The gradient of indexing scatters and adds, so repeated indices accumulate.
+
+>>> import xpgrad as xg
+>>> x = xg.arange(6.0).reshape((2, 3))
+>>> x[:, ::2].tolist(), xg.concat([x, x], axis=1).shape
+([[0.0, 2.0], [3.0, 5.0]], (2, 6))
+"""
+from __future__ import annotations
+
+import operator
+
+from .. import dtypes as _dt
+from ..primitive import Primitive, apply
+from ..tensor import Tensor
+from ._define import Each, as_tensor, is_floating, norm_axes, norm_axis
+
+_reshape = Primitive("reshape", lambda xp, x, shape: xp.reshape(x, shape),
+                     lambda xp, g, ans, x, shape: xp.reshape(g, x.shape))
+
+
+def reshape(x, /, shape):
+    """Same data, new shape (one entry may be -1).
+
+    >>> import xpgrad as xg
+    >>> xg.reshape(xg.ones(6), (2, -1)).shape
+    (2, 3)
+    """
+    x = as_tensor(x)
+    shape = (int(shape),) if isinstance(shape, int) else tuple(int(s) for s in shape)
+    known = 1
+    for s in shape:
+        if s != -1:
+            known *= s
+    if shape.count(-1) == 0:
+        ok = known == x.size
+    else:
+        ok = shape.count(-1) == 1 and known > 0 and x.size % known == 0
+    if not ok or any(s < -1 for s in shape):
+        raise ValueError(f"cannot reshape a tensor of shape {x.shape} ({x.size} elements) "
+                         f"into shape {shape}")
+    return apply(_reshape, x, shape=shape)
+
+
+def _inverse(perm):
+    inv = [0] * len(perm)
+    for i, p in enumerate(perm):
+        inv[p] = i
+    return tuple(inv)
+
+
+_permute = Primitive("permute_dims", lambda xp, x, axes: xp.permute_dims(x, axes),
+                     lambda xp, g, ans, x, axes: xp.permute_dims(g, _inverse(axes)))
+
+
+def permute_dims(x, /, axes):
+    """Reorder the axes (a permutation of ``range(x.ndim)``).
+
+    >>> import xpgrad as xg
+    >>> xg.permute_dims(xg.ones((2, 3, 4)), (2, 0, 1)).shape
+    (4, 2, 3)
+    """
+    x = as_tensor(x)
+    axes = tuple(norm_axis(a, x.ndim) for a in axes)
+    if sorted(axes) != list(range(x.ndim)):
+        raise ValueError(f"axes {axes} is not a permutation of the {x.ndim} axes")
+    return apply(_permute, x, axes=axes)
+
+
+def expand_dims(x, /, *, axis=0):
+    """Insert a length-1 axis at ``axis``.
+
+    >>> import xpgrad as xg
+    >>> xg.expand_dims(xg.ones((2, 3)), axis=-1).shape
+    (2, 3, 1)
+    """
+    x = as_tensor(x)
+    axis = norm_axis(axis, x.ndim + 1)
+    return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
+
+
+def squeeze(x, /, axis):
+    """Remove length-1 ``axis`` (an int or a tuple).
+
+    >>> import xpgrad as xg
+    >>> xg.squeeze(xg.ones((2, 1)), axis=1).shape
+    (2,)
+    """
+    x = as_tensor(x)
+    axes = norm_axes(axis, x.ndim)
+    for a in axes:
+        if x.shape[a] != 1:
+            raise ValueError(f"cannot squeeze axis {a} of shape {x.shape}: its length is "
+                             f"{x.shape[a]}, not 1")
+    return reshape(x, tuple(n for i, n in enumerate(x.shape) if i not in axes))
+
+
+_broadcast_to = Primitive("broadcast_to", lambda xp, x, shape: xp.broadcast_to(x, shape),
+                          lambda xp, g, ans, x, shape: g)   # summed back centrally
+
+
+def broadcast_shapes(*shapes):
+    """The broadcast shape, or a ValueError naming the shapes that do not broadcast."""
+    ndim = max((len(s) for s in shapes), default=0)
+    out = []
+    for i in range(-ndim, 0):
+        sizes = {s[i] for s in shapes if len(s) >= -i} - {1}
+        if len(sizes) > 1:
+            raise ValueError(f"shapes {', '.join(map(str, shapes))} do not broadcast")
+        out.append(sizes.pop() if sizes else 1)
+    return tuple(out)
+
+
+def broadcast_to(x, /, shape):
+    """Repeat ``x`` along broadcast axes to ``shape``.
+
+    >>> import xpgrad as xg
+    >>> xg.broadcast_to(xg.ones(3), (2, 3)).shape
+    (2, 3)
+    """
+    x = as_tensor(x)
+    shape = tuple(int(s) for s in shape)
+    if broadcast_shapes(x.shape, shape) != shape:
+        raise ValueError(f"cannot broadcast shape {x.shape} to {shape}")
+    return apply(_broadcast_to, x, shape=shape)
+
+
+def _slice_along(ndim, axis, start, stop):
+    return tuple(slice(start, stop) if i == axis else slice(None) for i in range(ndim))
+
+
+def _concat_vjp(i, xp, g, ans, *arrays, axis):
+    start = 0
+    for a in arrays[:i]:
+        start += a.shape[axis]
+    return g[_slice_along(g.ndim, axis, start, start + arrays[i].shape[axis])]
+
+
+_concat = Primitive("concat", lambda xp, *arrays, axis: xp.concat(arrays, axis=axis),
+                    Each(_concat_vjp))
+
+
+def _same_backend(arrays, what):
+    arrays = [as_tensor(a) for a in arrays]
+    if not arrays:
+        raise ValueError(f"{what} needs at least one tensor")
+    return arrays
+
+
+def concat(arrays, /, *, axis=0):
+    """Join tensors along an existing axis.
+
+    >>> import xpgrad as xg
+    >>> xg.concat([xg.ones((2, 3)), xg.zeros((1, 3))]).shape
+    (3, 3)
+    """
+    arrays = _same_backend(arrays, "concat")
+    nd = arrays[0].ndim
+    axis = norm_axis(axis, nd)
+    for a in arrays:
+        if a.ndim != nd or any(a.shape[i] != arrays[0].shape[i]
+                               for i in range(nd) if i != axis):
+            raise ValueError("concat: shapes " + ", ".join(str(t.shape) for t in arrays) +
+                             f" differ outside axis {axis}")
+    return apply(_concat, *arrays, axis=axis)
+
+
+_stack = Primitive("stack", lambda xp, *arrays, axis: xp.stack(arrays, axis=axis),
+                   Each(lambda i, xp, g, ans, *arrays, axis:
+                        g[tuple(i if d == axis else slice(None) for d in range(g.ndim))]))
+
+
+def stack(arrays, /, *, axis=0):
+    """Join same-shaped tensors along a new axis.
+
+    >>> import xpgrad as xg
+    >>> xg.stack([xg.ones(3), xg.zeros(3)], axis=1).shape
+    (3, 2)
+    """
+    arrays = _same_backend(arrays, "stack")
+    shapes = {a.shape for a in arrays}
+    if len(shapes) != 1:
+        raise ValueError(f"stack needs tensors of one shape, got {sorted(shapes)}")
+    return apply(_stack, *arrays, axis=norm_axis(axis, arrays[0].ndim + 1))
+
+
+def unstack(x, /, *, axis=0):
+    """Split ``x`` along ``axis`` into a tuple of tensors (the inverse of stack).
+
+    >>> import xpgrad as xg
+    >>> len(xg.unstack(xg.ones((4, 2))))
+    4
+    """
+    x = as_tensor(x)
+    axis = norm_axis(axis, x.ndim)
+    return tuple(x[(slice(None),) * axis + (i,)] for i in range(x.shape[axis]))
+
+
+_flip = Primitive("flip", lambda xp, x, axis: xp.flip(x, axis=axis),
+                  lambda xp, g, ans, x, axis: xp.flip(g, axis=axis))
+
+
+def flip(x, /, *, axis=None):
+    """Reverse the order of entries along ``axis`` (all axes when None).
+
+    >>> import xpgrad as xg
+    >>> xg.flip(xg.asarray([1.0, 2.0, 3.0])).tolist()
+    [3.0, 2.0, 1.0]
+    """
+    x = as_tensor(x)
+    return apply(_flip, x, axis=norm_axes(axis, x.ndim))
+
+
+def _astype_vjp(xp, g, ans, x, dtype):
+    if not (is_floating(xp, x.dtype) and is_floating(xp, ans.dtype)):
+        return None
+    return xp.astype(g, x.dtype)
+
+
+_astype = Primitive("astype", lambda xp, x, dtype: xp.astype(x, dtype), _astype_vjp)
+
+
+def astype(x, dtype, /):
+    """Cast to ``dtype``; gradients flow between floating dtypes only.
+
+    >>> import xpgrad as xg
+    >>> xg.astype(xg.ones(2), xg.float64).dtype
+    xpgrad.float64
+    """
+    x = as_tensor(x)
+    dt = _dt.as_dtype(dtype)
+    if dt == x.dtype:
+        return x
+    return apply(_astype, x, dtype=x._backend.native_dtype(dt))
+
+
+# -- indexing -----------------------------------------------------------------------------------
+
+def _is_basic(key) -> bool:
+    return all(k is None or k is Ellipsis or isinstance(k, (int, slice)) for k in key)
+
+
+def _scatter_forward(xp, g, shape, key, backend):
+    out = xp.zeros(shape, dtype=g.dtype)
+    if _is_basic(key):
+        out[key] = g
+    else:
+        backend.index_add(out, key, g)
+    return out
+
+
+_scatter = Primitive("index_scatter", _scatter_forward,
+                     lambda xp, g, ans, v, shape, key, backend: g[key])
+
+
+def _getitem_vjp(xp, g, ans, x, key, backend):
+    if isinstance(g, Tensor):
+        return apply(_scatter, g, shape=x.shape, key=key, backend=backend)
+    return _scatter_forward(xp, g, x.shape, key, backend)
+
+
+_getitem = Primitive("getitem", lambda xp, x, key, backend: x[key], _getitem_vjp)
+
+
+def _raw_key(x: Tensor, key):
+    items = key if isinstance(key, tuple) else (key,)
+    out = []
+    for k in items:
+        if isinstance(k, Tensor):
+            if k._backend is not x._backend:
+                raise ValueError(f"index on backend {k._backend.name!r} used on a tensor on "
+                                 f"{x._backend.name!r}")
+            if k.dtype.kind not in "ib":
+                raise IndexError(f"tensors used as indices must be integer or boolean, got "
+                                 f"{k.dtype}")
+            k = k._data
+        elif isinstance(k, (list, tuple)):
+            k = x._backend.asarray(k)
+        elif hasattr(k, "shape"):
+            pass  # a raw backend array (from a vjp rule)
+        elif not (k is None or k is Ellipsis or isinstance(k, slice)):
+            k = operator.index(k)
+        out.append(k)
+    return tuple(out)
+
+
+def getitem(x, key):
+    """``x[key]`` with NumPy semantics for slices, ellipsis, None, integer arrays and masks.
+
+    >>> import xpgrad as xg
+    >>> x = xg.asarray([1.0, 2.0, 3.0])
+    >>> x[xg.asarray([0, 0, 2])].tolist(), x[x > 1.5].tolist()
+    ([1.0, 1.0, 3.0], [2.0, 3.0])
+    """
+    x = as_tensor(x)
+    raw = _raw_key(x, key)
+    try:
+        return apply(_getitem, x, key=raw, backend=x._backend)
+    except IndexError as e:
+        raise IndexError(f"index {key!r} is invalid for a tensor of shape {x.shape}: {e}") \
+            from None
+
+
+def take(x, indices, /, *, axis=None):
+    """Entries of ``x`` at integer ``indices`` along ``axis`` (optional for 1-D ``x``).
+
+    >>> import xpgrad as xg
+    >>> xg.take(xg.asarray([[1.0, 2.0], [3.0, 4.0]]), xg.asarray([1, 1]), axis=1).tolist()
+    [[2.0, 2.0], [4.0, 4.0]]
+    """
+    x = as_tensor(x)
+    if axis is None:
+        if x.ndim != 1:
+            raise ValueError(f"take needs axis= for a {x.ndim}-D tensor")
+        axis = 0
+    axis = norm_axis(axis, x.ndim)
+    idx = as_tensor(indices) if not isinstance(indices, Tensor) else indices
+    if idx.dtype.kind != "i":
+        raise IndexError(f"take needs integer indices, got {idx.dtype}")
+    return getitem(x, (slice(None),) * axis + (idx,))
+
+
+def moveaxis(x, source, destination, /):
+    """Move one axis to a new position.
+
+    >>> import xpgrad as xg
+    >>> xg.moveaxis(xg.ones((2, 3, 4)), 0, -1).shape
+    (3, 4, 2)
+    """
+    x = as_tensor(x)
+    s, d = norm_axis(source, x.ndim), norm_axis(destination, x.ndim)
+    order = [i for i in range(x.ndim) if i != s]
+    order.insert(d, s)
+    return permute_dims(x, tuple(order))
+
+
+__all__ = ["reshape", "permute_dims", "expand_dims", "squeeze", "broadcast_to",
+           "broadcast_shapes", "concat", "stack", "unstack", "flip", "astype", "getitem",
+           "take", "moveaxis"]

@@ -1,0 +1,249 @@
+"""Tensor (an immutable array value on one backend) and Variable (a named, trainable Tensor).
+
+>>> import xpgrad as xg
+>>> t = xg.asarray([[1.0, 2.0]])
+>>> (t * 2 + 1).numpy().tolist()
+[[3.0, 5.0]]
+>>> v = xg.Variable([1.0, 2.0], name="v")
+>>> v.assign_add([1.0, 1.0]).numpy().tolist()
+[2.0, 3.0]
+"""
+from __future__ import annotations
+
+_ns = None  # the xpgrad namespace; set by xpgrad/__init__ once the ops exist
+
+
+class Tensor:
+    """An immutable array on one backend. Create with ``xg.asarray`` and friends."""
+
+    __slots__ = ("_data", "_backend", "__weakref__")
+    _trainable = False
+
+    def __init__(self, data, backend=None):
+        from .backend import current_backend, get_backend
+
+        be = current_backend() if backend is None else get_backend(backend)
+        self._data = be.asarray(data)
+        self._backend = be
+
+    # -- basic properties ----------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return tuple(self._data.shape)
+
+    @property
+    def dtype(self):
+        return self._backend.xg_dtype(self._data.dtype)
+
+    @property
+    def ndim(self) -> int:
+        return self._data.ndim
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for s in self._data.shape:
+            n *= s
+        return n
+
+    @property
+    def backend(self):
+        return self._backend
+
+    @property
+    def device(self):
+        return self._backend.device(self._data)
+
+    @property
+    def data(self):
+        """The raw backend array (shared, not copied). Do not modify it in place."""
+        return self._data
+
+    def numpy(self):
+        """A NumPy array with this tensor's value (a copy for device backends)."""
+        return self._backend.to_numpy(self._data)
+
+    def item(self):
+        """The value of a one-element tensor as a Python scalar."""
+        if self.size != 1:
+            raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
+        return self.numpy().reshape(()).item()
+
+    def tolist(self):
+        return self.numpy().tolist()
+
+    def to(self, backend) -> "Tensor":
+        """This value on another backend (an explicit copy where memory spaces differ)."""
+        from .backend import get_backend
+
+        be = get_backend(backend)
+        if be is self._backend:
+            return self
+        return _wrap(be.from_numpy(self._backend.to_numpy(self._data)), be)
+
+    def __array_namespace__(self, api_version=None):
+        return _ns
+
+    def __array__(self, dtype=None, copy=None):
+        a = self.numpy()
+        return a if dtype is None else a.astype(dtype)
+
+    def __dlpack__(self, *args, **kwargs):
+        return self._data.__dlpack__(*args, **kwargs)
+
+    def __dlpack_device__(self):
+        return self._data.__dlpack_device__()
+
+    # -- Python protocol -----------------------------------------------------------------------
+    def __repr__(self) -> str:
+        body = repr(self.numpy().tolist()) if self.size <= 1000 else f"<{self.shape}>"
+        return f"{type(self).__name__}({body}, dtype={self.dtype}, backend={self._backend.name})"
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __bool__(self) -> bool:
+        if self.size != 1:
+            raise ValueError("the truth value of a tensor with more than one element is "
+                             "ambiguous; use xg.any or xg.all")
+        return bool(self.item())
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self.dtype.kind not in "ib":
+            raise TypeError("only integer tensors can be used as an index")
+        return int(self.item())
+
+    __hash__ = object.__hash__
+
+    def __setitem__(self, key, value):
+        raise TypeError("Tensors are immutable; build a new one (xg.where, xg.concat) or use "
+                        "a Variable and its assign()")
+
+    # -- operators ------------------------------------------------------------------------------
+    def __add__(self, o): return _ns.add(self, o)
+    def __radd__(self, o): return _ns.add(o, self)
+    def __sub__(self, o): return _ns.subtract(self, o)
+    def __rsub__(self, o): return _ns.subtract(o, self)
+    def __mul__(self, o): return _ns.multiply(self, o)
+    def __rmul__(self, o): return _ns.multiply(o, self)
+    def __truediv__(self, o): return _ns.divide(self, o)
+    def __rtruediv__(self, o): return _ns.divide(o, self)
+    def __pow__(self, o): return _ns.pow(self, o)
+    def __rpow__(self, o): return _ns.pow(o, self)
+    def __matmul__(self, o): return _ns.matmul(self, o)
+    def __rmatmul__(self, o): return _ns.matmul(o, self)
+    def __neg__(self): return _ns.negative(self)
+    def __pos__(self): return self
+    def __abs__(self): return _ns.abs(self)
+    def __lt__(self, o): return _ns.less(self, o)
+    def __le__(self, o): return _ns.less_equal(self, o)
+    def __gt__(self, o): return _ns.greater(self, o)
+    def __ge__(self, o): return _ns.greater_equal(self, o)
+    def __eq__(self, o): return _ns.equal(self, o)
+    def __ne__(self, o): return _ns.not_equal(self, o)
+    def __invert__(self): return _ns.logical_not(self)
+    def __and__(self, o): return _ns.logical_and(self, o)
+    def __or__(self, o): return _ns.logical_or(self, o)
+    def __getitem__(self, key): return _ns.getitem(self, key)
+
+    @property
+    def T(self):
+        if self.ndim != 2:
+            raise ValueError(f".T needs a 2-D tensor, got {self.ndim}-D; use .mT or permute_dims")
+        return _ns.permute_dims(self, (1, 0))
+
+    @property
+    def mT(self):
+        return _ns.matrix_transpose(self)
+
+    # a few array-style conveniences that read like NumPy
+    def reshape(self, *shape):
+        return _ns.reshape(self, shape[0] if len(shape) == 1 else shape)
+
+    def sum(self, axis=None, keepdims=False):
+        return _ns.sum(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        return _ns.mean(self, axis=axis, keepdims=keepdims)
+
+    def astype(self, dtype):
+        return _ns.astype(self, dtype)
+
+
+_new = object.__new__
+
+
+def _wrap(data, backend) -> Tensor:
+    t = _new(Tensor)
+    t._data = data
+    t._backend = backend
+    return t
+
+
+class Variable(Tensor):
+    """A named, trainable Tensor whose value can be replaced; tapes watch it automatically.
+
+    >>> import xpgrad as xg
+    >>> w = xg.Variable(xg.zeros((2,)), name="w")
+    >>> with xg.GradientTape() as tape:
+    ...     y = xg.sum(w * 3.0)
+    >>> tape.gradient(y, w).tolist()
+    [3.0, 3.0]
+    """
+
+    __slots__ = ("_trainable", "name")
+
+    def __init__(self, initial_value, name=None, trainable=True, dtype=None, backend=None):
+        from .creation import asarray
+
+        t = asarray(initial_value, dtype=dtype, backend=backend)
+        self._data = t._data
+        self._backend = t._backend
+        self._trainable = bool(trainable) and t.dtype.is_floating
+        self.name = name or "Variable"
+
+    @property
+    def trainable(self) -> bool:
+        return self._trainable
+
+    def read_value(self) -> Tensor:
+        """A Tensor holding a copy of the current value."""
+        return _wrap(self._backend.xp.asarray(self._data, copy=True), self._backend)
+
+    def _coerce(self, value, what):
+        from .creation import asarray
+
+        t = asarray(value, dtype=self.dtype, backend=self._backend)
+        if t.shape != self.shape:
+            raise ValueError(f"{what}: value of shape {t.shape} does not match variable "
+                             f"{self.name!r} of shape {self.shape}")
+        return t._data
+
+    def assign(self, value) -> "Variable":
+        """Replace the value (same shape; cast to the variable's dtype)."""
+        self._data = self._coerce(value, "assign")
+        return self
+
+    def assign_add(self, delta) -> "Variable":
+        self._data = self._data + self._coerce(delta, "assign_add")
+        return self
+
+    def assign_sub(self, delta) -> "Variable":
+        self._data = self._data - self._coerce(delta, "assign_sub")
+        return self
+
+    def __repr__(self) -> str:
+        return f"Variable({self.name!r}, shape={self.shape}, dtype={self.dtype}, " \
+               f"backend={self._backend.name})"
