@@ -11,3 +11,18 @@ def rng():
 
 def f64(a):
     return xg.asarray(np.asarray(a, dtype=np.float64))
+
+
+@pytest.fixture
+def clean_backends(monkeypatch):
+    """Undo every change a test makes to the backend registry, selection and XPGRAD_BACKEND."""
+    from xpgrad import backend as B
+
+    for attr in ("_factories", "_instances", "_failures"):
+        monkeypatch.setattr(B, attr, dict(getattr(B, attr)))
+    monkeypatch.setattr(B, "_entry_points_loaded", B._entry_points_loaded)
+    monkeypatch.setattr(B, "_global_default", B._global_default)
+    monkeypatch.delenv("XPGRAD_BACKEND", raising=False)
+    stack = list(B._selection.stack)
+    yield B
+    B._selection.stack[:] = stack

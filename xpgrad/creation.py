@@ -61,7 +61,7 @@ def _shape(shape):
         return (shape,)
     try:
         shape = tuple(int(s) for s in shape)
-    except TypeError:
+    except (TypeError, ValueError):
         raise TypeError(f"shape must be an int or a sequence of ints, got {shape!r}") from None
     if any(s < 0 for s in shape):
         raise ValueError(f"shape must not have negative entries, got {shape}")

@@ -67,6 +67,12 @@ def _mixed(a, b):
         f"explicitly with .to({a.name!r}) or .to({b.name!r})")
 
 
+def _bad_input(prim, raws, err):
+    """A backend's ValueError (e.g. shapes that do not broadcast), naming the op and shapes."""
+    shapes = ", ".join(str(tuple(getattr(r, "shape", ()))) for r in raws)
+    return ValueError(f"{prim.name}: bad inputs of shapes {shapes}: {err}")
+
+
 def apply(prim: Primitive, *args, **params) -> Tensor:
     """Run ``prim`` on ``args`` (Tensors, Python scalars or array-likes) and record it."""
     be = None
@@ -95,14 +101,19 @@ def apply(prim: Primitive, *args, **params) -> Tensor:
 
     kern = be.kernels.get(prim.name) if be.kernels else None
     saved = None
-    if kern is not None:
-        res = kern.forward(*raws, **params)
-        if res is None:
-            kern = None
-        else:
-            out_raw, saved = res
-    if kern is None:
-        out_raw = prim.forward(be.xp, *raws, **params)
+    try:
+        if kern is not None:
+            res = kern.forward(*raws, **params)
+            if res is None:
+                kern = None
+            else:
+                out_raw, saved = res
+        if kern is None:
+            out_raw = prim.forward(be.xp, *raws, **params)
+    except ValueError as e:
+        if type(e) is not ValueError:
+            raise
+        raise _bad_input(prim, raws, e) from e
     out = _wrap(out_raw, be)
 
     recording = tape_state.recording

@@ -18,6 +18,7 @@ class Tensor:
 
     __slots__ = ("_data", "_backend", "__weakref__")
     _trainable = False
+    __array_priority__ = 1000   # ndarray (op) Tensor defers to Tensor's reflected operator
 
     def __init__(self, data, backend=None):
         from .backend import current_backend, get_backend

@@ -60,7 +60,10 @@ def norm_axes(axis, ndim: int):
     """None, or a sorted tuple of non-negative axes; a clear error when one is out of range."""
     if axis is None:
         return None
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    try:
+        axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    except TypeError:
+        raise TypeError(f"axis must be None, an int or a tuple of ints, got {axis!r}") from None
     out = tuple(sorted(norm_axis(a, ndim) for a in axes))
     if len(set(out)) != len(out):
         raise ValueError(f"repeated axis in {axis!r}")

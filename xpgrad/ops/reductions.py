@@ -56,12 +56,17 @@ min = _reducer("min", Primitive(
 
 
 def _prod_vjp(xp, g, ans, x, axis, keepdims):
-    # product of the other entries, exact also where x has zeros
+    # product of the other entries, exact to second order also where x has zeros: the product
+    # of the nonzero entries over x_i (1 at a zero), times the product of the *other* zeros --
+    # 1 if there is none, that zero's x if one (a 0 that keeps its derivative), else 0
     zero = x == 0
     nonzero = xp.where(zero, 1.0, x)
     p = xp.prod(nonzero, axis=axis, keepdims=True)
-    zeros = xp.sum(xp.astype(zero, x.dtype), axis=axis, keepdims=True)
-    others = xp.where(zeros == 0, p / nonzero, xp.where(xp.logical_and(zero, zeros == 1), p, 0.0))
+    zero_n = xp.astype(zero, x.dtype)
+    zero_x = xp.where(zero, x, 0.0)
+    other_n = xp.sum(zero_n, axis=axis, keepdims=True) - zero_n
+    other_x = xp.sum(zero_x, axis=axis, keepdims=True) - zero_x
+    others = p / nonzero * xp.where(other_n == 0, 1.0, xp.where(other_n == 1, other_x, 0.0))
     return expand_to(xp, g, x.shape, axis, keepdims) * others
 
 

@@ -1,0 +1,230 @@
+"""Backends: selection order, the registry and its report, errors, a third-party backend over
+array-api-strict (registered directly and through an entry point), moving tensors between them.
+Every test that touches global backend state uses the ``clean_backends`` fixture."""
+from __future__ import annotations
+
+import importlib.metadata
+import sys
+import types
+
+import numpy as np
+import pytest
+
+import xpgrad as xg
+from xpgrad import dtypes as _dt
+
+try:
+    import array_api_strict as xs
+except ImportError:      # only the tests with the toy backend need it
+    xs = None
+needs_strict = pytest.mark.skipif(xs is None, reason="the toy backend runs on array-api-strict")
+
+
+class StrictBackend(xg.Backend):
+    """A third-party backend in ~20 lines: the array-API reference implementation, no kernels."""
+
+    name = "strict"
+    xp = xs
+    kernels = {}
+
+    def xg_dtype(self, native):
+        for d in _dt.ALL.values():
+            if getattr(xs, d.name) == native:
+                return d
+        raise TypeError(f"no xpgrad dtype for {native}")
+
+    def asarray(self, obj, dtype=None):
+        return xs.asarray(obj, dtype=dtype)
+
+    def to_numpy(self, x):
+        return np.from_dlpack(x)
+
+    def from_numpy(self, a):
+        return xs.asarray(np.ascontiguousarray(a))
+
+    def device(self, x):
+        return x.device
+
+
+@pytest.fixture
+def strict(clean_backends):
+    if xs is None:
+        pytest.skip("the toy backend runs on array-api-strict")
+    xg.register_backend("strict", StrictBackend)
+    return xg.get_backend("strict")
+
+
+def loss_and_grads(backend):
+    rng = np.random.default_rng(0)
+    x = xg.asarray(rng.standard_normal((4, 3)), dtype=xg.float64, backend=backend)
+    w = xg.Variable(xg.asarray(rng.standard_normal((3, 2)), dtype=xg.float64, backend=backend))
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        h = xg.tanh(x @ w) + xg.nn.sigmoid(x[:, :2])
+        loss = xg.mean(xg.nn.log_softmax(h, axis=-1)) + xg.sum(xg.max(x, axis=0) ** 2)
+    return loss, tape.gradient(loss, [x, w])
+
+
+# -- selection order --------------------------------------------------------------------------
+
+def test_default_is_numpy(clean_backends):
+    assert xg.current_backend().name == "numpy"
+    assert xg.zeros(2).backend.name == "numpy"
+
+
+def test_selection_order(strict, monkeypatch):
+    numpy = xg.get_backend("numpy")
+    monkeypatch.setenv("XPGRAD_BACKEND", "strict")
+    assert xg.zeros(1).backend is strict                        # env over the default
+    xg.set_backend("numpy")
+    assert xg.zeros(1).backend is numpy                         # set_backend over env
+    xg.set_backend("strict")
+    with xg.use_backend("numpy"):
+        assert xg.zeros(1).backend is numpy                     # use_backend over set_backend
+        with xg.use_backend(strict):
+            assert xg.ones(1).backend is strict                 # innermost wins
+        assert xg.ones(1).backend is numpy
+        t = xg.asarray([1.0], backend="strict")                 # backend= over everything
+        assert t.backend is strict
+        assert (t * 2.0).backend is strict                      # the tensors' own backend
+        assert xg.sum(t).backend is strict
+    assert xg.current_backend() is strict
+
+
+def test_use_backend_restores_on_error(clean_backends):
+    before = xg.current_backend()
+    with pytest.raises(KeyError):
+        with xg.use_backend("numpy"):
+            raise KeyError
+    assert xg.current_backend() is before
+
+
+def test_every_creation_function_takes_backend(strict):
+    made = [xg.asarray([1.0], backend="strict"), xg.zeros(2, backend="strict"),
+            xg.ones(2, backend="strict"), xg.full(2, 3.0, backend="strict"),
+            xg.empty(2, backend="strict"), xg.arange(3, backend="strict"),
+            xg.linspace(0.0, 1.0, 3, backend="strict"), xg.eye(2, backend="strict")]
+    assert all(t.backend is strict for t in made)
+    like = xg.zeros_like(made[0])
+    assert like.backend is strict and xg.ones_like(made[1]).backend is strict
+
+
+# -- the registry and its report --------------------------------------------------------------
+
+def test_available_backends_reports_each_with_reason(clean_backends):
+    def no_device():
+        raise xg.BackendUnavailableError("backend 'gpu-toy' needs a CUDA device; none found")
+
+    def broken():
+        raise RuntimeError("driver exploded")
+
+    xg.register_backend("gpu-toy", no_device)
+    xg.register_backend("missing-toy", "xpgrad_no_such_module:Backend")
+    xg.register_backend("broken-toy", broken)
+    report = xg.available_backends()
+    assert report["numpy"]["available"] is True and report["numpy"]["reason"] is None
+    assert report["gpu-toy"] == {"available": False,
+                                 "reason": "backend 'gpu-toy' needs a CUDA device; none found"}
+    assert "could not be imported" in report["missing-toy"]["reason"]
+    assert "xpgrad_no_such_module" in report["missing-toy"]["reason"]
+    assert "driver exploded" in report["broken-toy"]["reason"]
+    for name, entry in report.items():
+        assert entry["available"] or entry["reason"], name
+    for name in ("numba", "cupy"):                       # known even where not installed
+        assert name in report
+
+
+def test_unavailable_backend_raises_with_reason(clean_backends):
+    xg.register_backend("missing-toy", "xpgrad_no_such_module:Backend")
+    for _ in range(2):                                   # the failure is remembered
+        with pytest.raises(xg.BackendUnavailableError, match="missing-toy.*could not be import"):
+            xg.zeros(2, backend="missing-toy")
+    with pytest.raises(xg.BackendUnavailableError):
+        xg.set_backend("missing-toy")
+
+
+def test_unknown_backend_name(clean_backends):
+    for call in (lambda: xg.get_backend("nope"), lambda: xg.zeros(2, backend="nope"),
+                 lambda: xg.set_backend("nope"), lambda: xg.use_backend("nope").__enter__(),
+                 lambda: xg.ones(1).to("nope")):
+        with pytest.raises(xg.UnknownBackendError, match=r"unknown backend 'nope'.*numpy"):
+            call()
+    assert issubclass(xg.UnknownBackendError, ValueError)
+
+
+def test_unknown_backend_from_environment(clean_backends, monkeypatch):
+    monkeypatch.setenv("XPGRAD_BACKEND", "nope")
+    with pytest.raises(xg.UnknownBackendError, match="'nope'"):
+        xg.zeros(1)
+
+
+def test_numpy_is_an_installed_entry_point():
+    eps = importlib.metadata.entry_points(group="xpgrad.backends")
+    assert "numpy" in {ep.name for ep in eps}
+
+
+# -- a third-party backend --------------------------------------------------------------------
+
+def test_registered_third_party_backend_runs_a_gradient(strict):
+    loss, (gx, gw) = loss_and_grads("strict")
+    ref_loss, (rx, rw) = loss_and_grads("numpy")
+    assert loss.backend is strict and gx.backend is strict and gw.backend is strict
+    assert isinstance(gx.data, type(xs.asarray(0.0)))          # really array-api-strict arrays
+    np.testing.assert_allclose(loss.numpy(), ref_loss.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(gx.numpy(), rx.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(gw.numpy(), rw.numpy(), rtol=1e-12)
+
+
+def test_third_party_backend_second_order(strict):
+    x = xg.asarray([0.3, -1.2, 2.0], dtype=xg.float64, backend=strict)
+    xg.testing.check_grads(lambda a: xg.sum(xg.nn.softplus(a) * a ** 2), [x], order=2)
+
+
+@needs_strict
+def test_entry_point_backend(clean_backends, monkeypatch):
+    module = types.ModuleType("xpgrad_toy_plugin")
+    module.StrictBackend = StrictBackend
+    monkeypatch.setitem(sys.modules, "xpgrad_toy_plugin", module)
+    real = importlib.metadata.entry_points
+
+    def entry_points(**kw):
+        eps = list(real(**kw))
+        if kw.get("group") == "xpgrad.backends":
+            eps.append(importlib.metadata.EntryPoint(
+                "toy", "xpgrad_toy_plugin:StrictBackend", "xpgrad.backends"))
+        return eps
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
+    monkeypatch.setattr(clean_backends, "_entry_points_loaded", False)
+    assert xg.available_backends()["toy"]["available"] is True
+    x = xg.asarray([1.0, 2.0], backend="toy")
+    g = xg.grad(lambda a: xg.sum(xg.exp(a)))(x)
+    assert isinstance(g.backend, StrictBackend)
+    np.testing.assert_allclose(g.numpy(), np.exp([1.0, 2.0]), rtol=1e-6)
+
+
+# -- mixing and moving ------------------------------------------------------------------------
+
+def test_mixed_backends_raise(strict):
+    a = xg.ones(2)
+    b = xg.ones(2, backend="strict")
+    with pytest.raises(xg.MixedBackendError, match=r"'numpy' and 'strict'.*\.to\("):
+        a + b
+    with pytest.raises(xg.MixedBackendError, match="strict"):
+        xg.concat([a, b])
+    with pytest.raises(xg.MixedBackendError):
+        xg.where(a > 0, b, a)
+    with pytest.raises(ValueError, match="index on backend 'strict'"):
+        a[xg.asarray([0], backend="strict")]
+
+
+def test_tensor_to_moves_between_backends(strict):
+    a = xg.asarray([[1.0, 2.0]], dtype=xg.float64)
+    b = a.to("strict")
+    assert b.backend is strict and b.dtype == xg.float64 and b.shape == (1, 2)
+    back = b.to(xg.get_backend("numpy"))
+    assert back.backend.name == "numpy" and back.tolist() == [[1.0, 2.0]]
+    assert a.to("numpy") is a
+    moved = xg.asarray(a, backend="strict")                  # explicit backend= moves too
+    assert moved.backend is strict
+    assert (a + b.to("numpy")).tolist() == [[2.0, 4.0]]

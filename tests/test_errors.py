@@ -1,0 +1,176 @@
+"""Bad input gets a clear exception whose message names what was wrong."""
+from __future__ import annotations
+
+import pytest
+
+import xpgrad as xg
+
+X = xg.ones((2, 3))
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: X @ xg.ones((4, 2)),
+     r"matmul: shapes \(2, 3\) and \(4, 2\) do not align: the last axis of x1 has 3 entries "
+     r"but x2's contraction axis has 4"),
+    (lambda: xg.matmul(X, xg.ones(4)), r"matmul: shapes \(2, 3\) and \(4,\) do not align"),
+    (lambda: xg.ones((2, 2, 3)) @ xg.ones((3, 3, 2)),
+     r"batch dimensions of \(2, 2, 3\) and \(3, 3, 2\) do not broadcast"),
+    (lambda: xg.matmul(X, 2.0), "0-d"),
+    (lambda: xg.tensordot(X, xg.ones((2, 3)), axes=1),
+     r"tensordot: axes \[1\] of \(2, 3\) do not match axes \[0\] of \(2, 3\)"),
+], ids=["matmul_2d", "matmul_1d", "matmul_batch", "matmul_scalar", "tensordot"])
+def test_matmul_shape_mismatch(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+@pytest.mark.parametrize("op", ["add", "subtract", "multiply", "divide", "pow", "maximum",
+                                "minimum", "logaddexp"])
+def test_broadcast_mismatch_names_op_and_shapes(op):
+    with pytest.raises(ValueError, match=rf"^{op}: .*shapes \(2, 3\), \(4,\).*broadcast"):
+        getattr(xg, op)(X, xg.ones(4))
+
+
+def test_broadcast_mismatch_in_operators_where_and_broadcast_to():
+    with pytest.raises(ValueError, match=r"add: .*\(2, 3\), \(2,\)"):
+        X + xg.ones(2)
+    with pytest.raises(ValueError, match=r"where: .*\(2, 3\), \(2, 3\), \(4,\)"):
+        xg.where(X > 0, X, xg.ones(4))
+    with pytest.raises(ValueError, match=r"shapes \(2, 3\), \(3, 3\) do not broadcast"):
+        xg.broadcast_to(X, (3, 3))
+    with pytest.raises(ValueError, match=r"multiply: .*\(2, 3\), \(4,\)"):
+        xg.vecdot(X, xg.ones(4))
+
+
+@pytest.mark.parametrize("dtype", [xg.int32, xg.int64, xg.bool])
+def test_watching_a_non_float_tensor(dtype):
+    with xg.GradientTape() as tape:
+        with pytest.raises(ValueError, match=f"cannot watch a tensor of dtype {dtype}.*"
+                                             "floating-point"):
+            tape.watch(xg.asarray([1, 0], dtype=dtype))
+
+
+def test_watching_and_differentiating_non_tensors():
+    with xg.GradientTape() as tape:
+        with pytest.raises(TypeError, match="watch.. takes Tensors, got float"):
+            tape.watch(3.0)
+        x = xg.asarray(1.0)
+        tape.watch(x)
+        y = x * 2.0
+    with pytest.raises(TypeError, match="sources must be Tensors, got list"):
+        tape.gradient(y, [[x]])
+    with pytest.raises(TypeError, match="target must be a Tensor, got float"):
+        tape.gradient(2.0, x)
+
+
+def test_wrong_shaped_output_gradients():
+    x = xg.ones((2, 3))
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        y = x * 2.0
+    with pytest.raises(ValueError, match=r"output_gradients has shape \(3, 2\) but the target "
+                                         r"has shape \(2, 3\)"):
+        tape.gradient(y, x, output_gradients=xg.ones((3, 2)))
+
+
+def test_unknown_backend_name():
+    with pytest.raises(xg.UnknownBackendError, match="unknown backend 'tpu'; known backends"):
+        xg.zeros(2, backend="tpu")
+
+
+def test_mixed_backends(clean_backends):
+    from xpgrad.backends.numpy import NumpyBackend
+
+    class Other(NumpyBackend):
+        name = "other"
+
+    xg.register_backend("other", Other)
+    with pytest.raises(xg.MixedBackendError, match="backends 'numpy' and 'other'"):
+        xg.multiply(X, xg.ones((2, 3), backend="other"))
+
+
+@pytest.mark.parametrize("call", [
+    lambda: xg.sum(X, axis=2), lambda: xg.mean(X, axis=-3), lambda: xg.max(X, axis=(0, 5)),
+    lambda: xg.prod(X, axis=2), lambda: xg.var(X, axis=2), lambda: xg.std(X, axis=-3),
+    lambda: xg.logsumexp(X, axis=2), lambda: xg.cumulative_sum(X, axis=2),
+    lambda: xg.argmax(X, axis=2), lambda: xg.nn.softmax(X, axis=2),
+    lambda: xg.nn.log_softmax(X, axis=-3), lambda: xg.concat([X, X], axis=2),
+    lambda: xg.stack([X, X], axis=3), lambda: xg.expand_dims(X, axis=3),
+    lambda: xg.squeeze(X, axis=2), lambda: xg.flip(X, axis=2),
+    lambda: xg.take(X, xg.asarray([0]), axis=2), lambda: xg.moveaxis(X, 0, 2),
+    lambda: xg.permute_dims(X, (0, 2)), lambda: xg.unstack(X, axis=2),
+    lambda: xg.vecdot(X, X, axis=2),
+], ids=["sum", "mean", "max", "prod", "var", "std", "logsumexp", "cumulative_sum", "argmax",
+        "softmax", "log_softmax", "concat", "stack", "expand_dims", "squeeze", "flip", "take",
+        "moveaxis", "permute_dims", "unstack", "vecdot"])
+def test_out_of_range_axis(call):
+    with pytest.raises(ValueError, match=r"axis -?\d is out of range for a tensor with \d "
+                                         r"dimensions"):
+        call()
+
+
+def test_bad_axis_values():
+    with pytest.raises(ValueError, match=r"repeated axis in \(0, -2\)"):
+        xg.sum(X, axis=(0, -2))
+    with pytest.raises(TypeError, match="axis must be None, an int or a tuple of ints, got 1.5"):
+        xg.sum(X, axis=1.5)
+    with pytest.raises(TypeError, match="axis must be an int, got str"):
+        xg.nn.softmax(X, axis="last")
+
+
+@pytest.mark.parametrize("shape, match", [
+    ((4, -1), r"cannot reshape a tensor of shape \(2, 3\) \(6 elements\) into shape \(4, -1\)"),
+    ((5,), r"into shape \(5,\)"),
+    ((-1, -1), r"into shape \(-1, -1\)"),
+    ((-2, -3), r"into shape \(-2, -3\)"),
+])
+def test_bad_reshape(shape, match):
+    with pytest.raises(ValueError, match=match):
+        xg.reshape(X, shape)
+
+
+def test_other_shape_errors():
+    with pytest.raises(ValueError, match=r"concat: shapes \(2, 3\), \(3, 2\) differ outside "
+                                         r"axis 0"):
+        xg.concat([X, xg.ones((3, 2))])
+    with pytest.raises(ValueError, match=r"stack needs tensors of one shape, got \[\(2, 3\), "
+                                         r"\(3, 2\)\]"):
+        xg.stack([X, xg.ones((3, 2))])
+    with pytest.raises(ValueError, match=r"cannot squeeze axis 0 of shape \(2, 3\)"):
+        xg.squeeze(X, axis=0)
+    with pytest.raises(ValueError, match=r"axes \(0, 0\) is not a permutation"):
+        xg.permute_dims(X, (0, 0))
+    with pytest.raises(ValueError, match=".T needs a 2-D tensor, got 3-D"):
+        xg.ones((2, 2, 2)).T
+    with pytest.raises(ValueError, match="matrix_transpose needs at least 2 dimensions, got 1"):
+        xg.matrix_transpose(xg.ones(3))
+    with pytest.raises(ValueError, match="cumulative_sum needs axis= for a 2-D tensor"):
+        xg.cumulative_sum(X)
+    with pytest.raises(ValueError, match="take needs axis= for a 2-D tensor"):
+        xg.take(X, xg.asarray([0]))
+    with pytest.raises(ValueError, match="concat needs at least one tensor"):
+        xg.concat([])
+
+
+def test_bad_indices():
+    with pytest.raises(IndexError, match=r"index 5 is invalid for a tensor of shape \(2, 3\)"):
+        X[5]
+    with pytest.raises(IndexError, match=r"shape \(2, 3\).*too many indices"):
+        X[0, 0, 0]
+    with pytest.raises(IndexError, match=r"shape \(2, 3\).*boolean index did not match"):
+        X[xg.asarray([True, False, True])]
+    with pytest.raises(IndexError, match="integer or boolean, got float32"):
+        X[xg.asarray([0.0])]
+    with pytest.raises(IndexError, match="take needs integer indices, got float32"):
+        xg.take(X, xg.asarray([0.0]), axis=0)
+    with pytest.raises(IndexError, match=r"shape \(2, 3\).*index 7 is out of bounds"):
+        xg.take(X, xg.asarray([7]), axis=1)
+
+
+def test_bad_dtypes():
+    with pytest.raises(TypeError, match="unsupported dtype 'float16'; expected one of"):
+        xg.astype(X, "float16")
+    with pytest.raises(TypeError, match="xpgrad has no dtype for numpy int16"):
+        import numpy as np
+
+        xg.asarray(np.zeros(2, dtype=np.int16))

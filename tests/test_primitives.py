@@ -1,0 +1,322 @@
+"""Every differentiable primitive against central finite differences (float64), table-driven.
+
+Each CASE names the namespace function it covers; ``test_every_primitive_has_a_case`` fails when
+a differentiable function of ``xg.ops`` has no entry, so new primitives cannot slip in untested.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import xpgrad as xg
+from xpgrad.testing import check_grads
+
+
+# -- argument makers: float64 tensors with values kept away from kinks and domain edges --------
+
+def normal(*shape):
+    return ("normal", shape)
+
+
+def positive(*shape):        # log, sqrt, pow base
+    return ("positive", shape)
+
+
+def away(*shape):            # |x| >= 0.2: abs, relu, sign, division by it
+    return ("away", shape)
+
+
+def distinct(*shape):        # well-separated values: max/min/maximum without ties
+    return ("distinct", shape)
+
+
+def make(spec, rng):
+    kind, shape = spec
+    x = rng.standard_normal(shape)
+    if kind == "positive":
+        x = np.abs(x) + 0.5
+    elif kind == "away":
+        x = np.sign(x) * (np.abs(x) + 0.2)
+    elif kind == "distinct":
+        n = int(np.prod(shape))
+        x = (rng.permutation(n) * 0.37 - n * 0.15).reshape(shape)
+    return xg.asarray(x, dtype=xg.float64)
+
+
+class Case:
+    def __init__(self, covers, fn, *specs, order=2, id=None):
+        self.covers = covers if isinstance(covers, tuple) else (covers,)
+        self.fn = fn
+        self.specs = specs
+        self.order = order
+        self.id = id or self.covers[0]
+
+
+C = Case
+CASES = [
+    # elementwise, one argument
+    C("negative", xg.negative, normal(2, 3)),
+    C("square", xg.square, normal(2, 3)),
+    C("sqrt", xg.sqrt, positive(2, 3)),
+    C("exp", xg.exp, normal(2, 3)),
+    C("expm1", xg.expm1, normal(2, 3)),
+    C("log", xg.log, positive(2, 3)),
+    C("log1p", xg.log1p, positive(2, 3)),
+    C("abs", xg.abs, away(2, 3)),
+    C("sign", lambda x: xg.sign(x) * x, away(2, 3), id="sign_times_x"),
+    C("sin", xg.sin, normal(2, 3)),
+    C("cos", xg.cos, normal(2, 3)),
+    C("tanh", xg.tanh, normal(2, 3)),
+    C("sigmoid", xg.nn.sigmoid, normal(2, 3)),
+    C("relu", xg.nn.relu, away(2, 3)),
+    C("leaky_relu", lambda x: xg.nn.leaky_relu(x, negative_slope=0.1), away(2, 3)),
+    C("softplus", xg.nn.softplus, normal(2, 3)),
+    C("softmax", lambda x: xg.nn.softmax(x, axis=-1), normal(2, 3), id="softmax_last"),
+    C("softmax", lambda x: xg.nn.softmax(x, axis=0), normal(3, 2, 2), id="softmax_axis0"),
+    C("log_softmax", xg.nn.log_softmax, normal(2, 3), id="log_softmax_last"),
+    C("log_softmax", lambda x: xg.nn.log_softmax(x, axis=-2), normal(3, 2),
+      id="log_softmax_neg2"),
+    # elementwise, two arguments, with broadcasting
+    C("add", xg.add, normal(2, 3), normal(3)),
+    C("add", lambda x: x + 1.5, normal(2, 3), id="add_scalar"),
+    C("subtract", xg.subtract, normal(2, 1), normal(1, 3)),
+    C("subtract", lambda x: 2.0 - x, normal(3), id="rsub_scalar"),
+    C("multiply", xg.multiply, normal(2, 3), normal(2, 1)),
+    C("multiply", lambda x, y: x * y * x, normal(4, 1, 3), normal(2, 1), id="multiply_3d"),
+    C("divide", xg.divide, normal(2, 3), away(3)),
+    C("divide", lambda x: 1.0 / x, away(2, 3), id="rdivide_scalar"),
+    C("pow", xg.pow, positive(2, 3), normal(3)),
+    C("pow", lambda x: x ** 3, normal(2, 3), id="pow_int_exponent"),
+    C("pow", lambda x: 2.0 ** x, normal(2, 3), id="pow_scalar_base"),
+    C("maximum", xg.maximum, distinct(2, 3), distinct(1, 3)),
+    C("minimum", xg.minimum, distinct(2, 3), distinct(3)),
+    C("logaddexp", xg.logaddexp, normal(2, 3), normal(2, 1)),
+    C("where", lambda x, y: xg.where(x > 0, x * y, y), away(2, 3), normal(3)),
+    C("clip", lambda x: xg.clip(x, -0.5, 0.7), normal(3, 4)),
+    C("clip", lambda x: xg.clip(x, min=0.1) + xg.clip(x, max=-0.2), distinct(2, 3),
+      id="clip_one_sided"),
+    C("clip", lambda x, lo: xg.clip(x, lo, 0.9), distinct(2, 3), distinct(3),
+      id="clip_tensor_bound"),
+    # linear algebra
+    C("matmul", xg.matmul, normal(3), normal(3), id="matmul_1d_1d"),
+    C("matmul", xg.matmul, normal(2, 3), normal(3), id="matmul_2d_1d"),
+    C("matmul", xg.matmul, normal(3), normal(3, 2), id="matmul_1d_2d"),
+    C("matmul", xg.matmul, normal(2, 3), normal(3, 4), id="matmul_2d_2d"),
+    C("matmul", xg.matmul, normal(2, 2, 3), normal(3, 2), id="matmul_batched"),
+    C("matmul", xg.matmul, normal(2, 1, 2, 3), normal(3, 3, 2), id="matmul_batch_broadcast"),
+    C("matmul", xg.matmul, normal(3), normal(2, 3, 2), id="matmul_1d_batched"),
+    C("matmul", lambda a, b: a @ b.T, normal(2, 3), normal(4, 3), id="matmul_operator_T"),
+    C("matrix_transpose", xg.matrix_transpose, normal(2, 3, 4)),
+    C("tensordot", xg.tensordot, normal(2, 3, 2), normal(3, 2, 2), id="tensordot_int"),
+    C("tensordot", lambda a, b: xg.tensordot(a, b, axes=([0, -1], [2, 0])),
+      normal(2, 3, 2), normal(2, 3, 2), id="tensordot_pairs"),
+    C("tensordot", lambda a, b: xg.tensordot(a, b, axes=0), normal(2), normal(3),
+      id="tensordot_outer"),
+    C("vecdot", xg.vecdot, normal(2, 3), normal(3)),
+    C("vecdot", lambda a, b: xg.vecdot(a, b, axis=0), normal(3, 2), normal(3, 1),
+      id="vecdot_axis0"),
+    C("outer", xg.outer, normal(3), normal(2)),
+    # shape and indexing
+    C("reshape", lambda x: xg.reshape(x, (3, -1)), normal(2, 3, 2)),
+    C("permute_dims", lambda x: xg.permute_dims(x, (2, 0, 1)), normal(2, 3, 4)),
+    C("expand_dims", lambda x: xg.expand_dims(x, axis=-1) * x[:, None, :], normal(2, 3)),
+    C("squeeze", lambda x: xg.squeeze(x, axis=(0, -1)), normal(1, 3, 1)),
+    C("broadcast_to", lambda x: xg.broadcast_to(x, (2, 3, 4)) ** 2, normal(3, 1)),
+    C("concat", lambda a, b, c: xg.concat([a, b, c], axis=-1), normal(2, 1), normal(2, 3),
+      normal(2, 2)),
+    C("concat", lambda a, b: xg.concat([a, b * a]), normal(2, 2), normal(2, 2),
+      id="concat_same_input_twice"),
+    C("stack", lambda a, b: xg.stack([a, b, a], axis=1), normal(2, 3), normal(2, 3)),
+    C("unstack", lambda x: xg.unstack(x, axis=1)[2] * xg.unstack(x)[0][1], normal(2, 3)),
+    C("flip", lambda x: xg.flip(x) * x, normal(2, 3), id="flip_all"),
+    C("flip", lambda x: xg.flip(x, axis=(0, -1)), normal(2, 3, 2), id="flip_axes"),
+    C("moveaxis", lambda x: xg.moveaxis(x, 0, -1), normal(2, 3, 4)),
+    C("take", lambda x: xg.take(x, xg.asarray([2, 0, 2, 2]), axis=1), normal(2, 3),
+      id="take_repeated"),
+    C("take", lambda x: xg.take(x, xg.asarray([1, 1])) ** 2, normal(3), id="take_1d"),
+    C("astype", lambda x: xg.astype(x, xg.float64) * x, normal(3), id="astype_same"),
+    C("getitem", lambda x: x[1:, ::-2], normal(3, 4), id="getitem_slices"),
+    C("getitem", lambda x: x[..., 1], normal(2, 3, 2), id="getitem_ellipsis"),
+    C("getitem", lambda x: x[None, :, None, 0], normal(2, 3), id="getitem_none"),
+    C("getitem", lambda x: x[-1], normal(2, 3), id="getitem_int"),
+    C("getitem", lambda x: x[xg.asarray([0, 2, 0, 0])] ** 2, normal(3, 2),
+      id="getitem_int_array_repeated"),
+    C("getitem", lambda x: x[[1, 1], [0, 2]], normal(2, 3), id="getitem_lists"),
+    C("getitem", lambda x: x[:, xg.asarray([[1, 1], [0, 1]])], normal(2, 3),
+      id="getitem_2d_index"),
+    C("getitem", lambda x: x[x > 0] * 3.0, away(3, 3), id="getitem_bool_mask"),
+    C("getitem", lambda x: x[xg.asarray([True, False, True])], normal(3, 2),
+      id="getitem_bool_rows"),
+]
+
+# reductions: every axis form, with and without keepdims
+AXES = [None, 0, -1, (0, 2), (-1, -3), ()]
+REDUCERS = {
+    "sum": (xg.sum, normal), "mean": (xg.mean, normal), "prod": (xg.prod, normal),
+    "max": (xg.max, distinct), "min": (xg.min, distinct), "logsumexp": (xg.logsumexp, normal),
+    "var": (xg.var, normal), "std": (lambda x, **k: xg.std(x, correction=1.0, **k), distinct),
+}
+for _name, (_fn, _kind) in REDUCERS.items():
+    for _axis in AXES:
+        if _axis == () and _name == "std":
+            continue   # std over no axes is 0: not differentiable
+        for _keep in (False, True):
+            CASES.append(C(_name, lambda x, f=_fn, a=_axis, k=_keep: f(x, axis=a, keepdims=k),
+                           _kind(2, 3, 2), id=f"{_name}-axis={_axis}-keepdims={_keep}"))
+CASES += [
+    C("var", lambda x: xg.var(x, axis=1, correction=1.0), normal(2, 4), id="var_correction"),
+    C("cumulative_sum", xg.cumulative_sum, normal(4), id="cumsum_1d"),
+    C("cumulative_sum", lambda x: xg.cumulative_sum(x, axis=-2) ** 2, normal(3, 2, 2),
+      id="cumsum_axis"),
+    C("cumulative_sum", lambda x: xg.cumulative_sum(x, axis=1, include_initial=True),
+      normal(2, 3), id="cumsum_include_initial"),
+]
+
+NON_DIFFERENTIABLE = {
+    # (function, argument maker): gradient must be None
+    "floor": (xg.floor, normal(4)), "ceil": (xg.ceil, normal(4)),
+    "round": (xg.round, normal(4)), "trunc": (xg.trunc, normal(4)),
+    "equal": (lambda x: xg.equal(x, x), normal(3)),
+    "not_equal": (lambda x: xg.not_equal(x, 0.5), normal(3)),
+    "less": (lambda x: x < 0.0, normal(3)), "less_equal": (lambda x: x <= 0.0, normal(3)),
+    "greater": (lambda x: x > 0.0, normal(3)), "greater_equal": (lambda x: x >= 0, normal(3)),
+    "logical_and": (lambda x: xg.logical_and(x > 0, x < 1), normal(3)),
+    "logical_or": (lambda x: xg.logical_or(x > 0, x < -1), normal(3)),
+    "logical_xor": (lambda x: xg.logical_xor(x > 0, x < 1), normal(3)),
+    "logical_not": (lambda x: xg.logical_not(x > 0), normal(3)),
+    "isnan": (xg.isnan, normal(3)), "isinf": (xg.isinf, normal(3)),
+    "isfinite": (xg.isfinite, normal(3)),
+    "argmax": (lambda x: xg.argmax(x, axis=-1), normal(2, 3)),
+    "argmin": (lambda x: xg.argmin(x), normal(2, 3)),
+    "any": (lambda x: xg.any(x > 0, axis=0), normal(2, 3)),
+    "all": (lambda x: xg.all(x > 0), normal(2, 3)),
+}
+NOT_ARRAY_FUNCTIONS = {"broadcast_shapes"}   # works on shapes, nothing to differentiate
+
+
+def test_every_primitive_has_a_case():
+    covered = {name for case in CASES for name in case.covers} | set(NON_DIFFERENTIABLE)
+    public = set(xg.ops.__all__) | {
+        name for name in dir(xg) if getattr(getattr(xg, name), "__module__", "") and
+        str(getattr(getattr(xg, name), "__module__", "")).startswith("xpgrad.ops")}
+    missing = public - covered - NOT_ARRAY_FUNCTIONS
+    assert not missing, f"add gradient test cases for: {sorted(missing)}"
+    unknown = covered - public
+    assert not unknown, f"cases name functions that are not public: {sorted(unknown)}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_gradient_matches_finite_differences(case, rng):
+    args = [make(s, rng) for s in case.specs]
+    check_grads(case.fn, args, order=case.order)
+
+
+@pytest.mark.parametrize("name", sorted(NON_DIFFERENTIABLE))
+def test_non_differentiable_gives_none(name, rng):
+    fn, spec = NON_DIFFERENTIABLE[name]
+    x = make(spec, rng)
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        y = fn(x)
+    assert tape.gradient(y, x) is None
+    assert not y.dtype.is_floating or name in ("floor", "ceil", "round", "trunc")
+
+
+def test_non_differentiable_in_a_chain_contributes_nothing():
+    x = xg.asarray([0.4, 1.6, -2.3], dtype=xg.float64)
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        y = xg.sum(xg.floor(x) * x + xg.round(x) + xg.where(x > 0, 1.0, 0.0))
+    np.testing.assert_allclose(tape.gradient(y, x).numpy(), np.floor(x.numpy()))
+
+
+# -- edge cases of individual rules -----------------------------------------------------------
+
+@pytest.mark.parametrize("values", [[[0.0, 2.0, 3.0], [1.5, 0.0, 0.0]],
+                                    [[0.0, 0.0, 0.0], [1.5, -2.0, 0.5]]],
+                         ids=["one_and_two_zeros", "all_zero_row"])
+def test_prod_gradient_is_exact_at_zeros(values):
+    x = xg.asarray(values, dtype=xg.float64)
+    check_grads(lambda a: xg.prod(a, axis=1), [x], order=2)
+
+
+def test_max_ties_share_the_gradient():
+    x = xg.asarray([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]], dtype=xg.float64)
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        y = xg.sum(xg.max(x, axis=1))
+    np.testing.assert_allclose(tape.gradient(y, x).numpy(),
+                               [[0.0, 0.5, 0.5], [1 / 3, 1 / 3, 1 / 3]])
+
+
+def test_maximum_tie_splits_the_gradient():
+    x, y = xg.asarray([1.0, 2.0]), xg.asarray([1.0, 0.0])
+    with xg.GradientTape() as tape:
+        tape.watch([x, y])
+        z = xg.sum(xg.maximum(x, y))
+    gx, gy = tape.gradient(z, [x, y])
+    assert gx.tolist() == [0.5, 1.0] and gy.tolist() == [0.5, 0.0]
+
+
+def test_getitem_repeated_indices_accumulate():
+    x = xg.asarray([1.0, 2.0, 3.0])
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        y = xg.sum(x[xg.asarray([0, 2, 0, 0])])
+    assert tape.gradient(y, x).tolist() == [3.0, 0.0, 1.0]
+
+
+def test_astype_gradient_is_cast_back_and_stops_at_integers():
+    x = xg.asarray([1.5, -2.5], dtype=xg.float64)
+    with xg.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        y32 = xg.sum(xg.astype(x, xg.float32) * 3.0)
+        yint = xg.sum(xg.astype(xg.astype(x, xg.int64), xg.float64))
+    g = tape.gradient(y32, x)
+    assert g.dtype == xg.float64 and g.tolist() == [3.0, 3.0]
+    assert tape.gradient(yint, x) is None
+
+
+def test_stable_activations_for_large_inputs():
+    x = xg.asarray([-1000.0, -30.0, 0.0, 30.0, 1000.0], dtype=xg.float64)
+    with xg.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        outs = {"sigmoid": xg.nn.sigmoid(x), "softplus": xg.nn.softplus(x),
+                "softmax": xg.nn.softmax(x), "log_softmax": xg.nn.log_softmax(x),
+                "logsumexp": xg.logsumexp(x), "tanh": xg.tanh(x)}
+    for name, y in outs.items():
+        g = tape.gradient(y, x)
+        assert np.isfinite(y.numpy()).all(), name
+        assert np.isfinite(g.numpy()).all(), name
+    assert outs["softplus"].numpy()[-1] == 1000.0
+    assert outs["log_softmax"].numpy()[-1] == 0.0
+
+
+def test_pow_gradient_for_exponent_is_zero_at_nonpositive_base():
+    x, p = xg.asarray([0.0, -2.0, 2.0]), xg.asarray(2.0)
+    with xg.GradientTape() as tape:
+        tape.watch(p)
+        y = xg.sum(x ** p)
+    assert tape.gradient(y, p).item() == pytest.approx(4.0 * np.log(2.0))
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "relu", "leaky_relu", "softplus", "tanh"])
+@pytest.mark.parametrize("shape", [(), (1,), (2, 3)])
+@pytest.mark.parametrize("dtype", [xg.float32, xg.float64])
+def test_activations_any_rank_and_float_dtype(name, shape, dtype, rng):
+    """Backend kernels (first order) and generic rules agree with NumPy formulas, 0-d too."""
+    a = rng.standard_normal(shape)
+    ref = {"sigmoid": (1 / (1 + np.exp(-a)), np.exp(-a) / (1 + np.exp(-a)) ** 2),
+           "relu": (np.maximum(a, 0), (a > 0) * 1.0),
+           "leaky_relu": (np.where(a > 0, a, 0.01 * a), np.where(a > 0, 1.0, 0.01)),
+           "softplus": (np.log1p(np.exp(a)), 1 / (1 + np.exp(-a))),
+           "tanh": (np.tanh(a), 1 - np.tanh(a) ** 2)}[name]
+    x = xg.asarray(a, dtype=dtype)
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        y = getattr(xg.nn, name)(x)
+    g = tape.gradient(y, x)
+    assert y.shape == g.shape == shape and y.dtype == g.dtype == dtype
+    tol = 1e-6 if dtype == xg.float32 else 1e-12
+    np.testing.assert_allclose(y.numpy(), ref[0], rtol=tol, atol=tol)
+    np.testing.assert_allclose(g.numpy(), ref[1], rtol=tol, atol=tol)
