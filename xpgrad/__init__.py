@@ -20,7 +20,8 @@ from .ops import *  # noqa: F401,F403
 from .primitive import Primitive, apply
 from .tape import GradientTape, stop_gradient
 from .tensor import Tensor, Variable
-from . import nn, random, testing  # noqa: E402
+from . import losses, nn, optim, random, testing  # noqa: E402
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint  # noqa: E402
 
 bool = bool_  # the array-API name; Python's bool stays reachable as builtins.bool
 
@@ -29,13 +30,15 @@ __version__ = "0.1.0"
 
 def isdtype(dtype, kind) -> "builtins.bool":
     """Array-API ``isdtype``: is ``dtype`` of ``kind`` ('real floating', 'integral', 'bool')?"""
+    import builtins
+
     from .dtypes import as_dtype
 
     d = as_dtype(dtype)
     kinds = kind if isinstance(kind, tuple) else (kind,)
     table = {"real floating": "f", "numeric": "fi", "integral": "i", "signed integer": "i",
              "bool": "b"}
-    return any(d == k if not isinstance(k, str) else d.kind in table[k] for k in kinds)
+    return builtins.any(d == k if not isinstance(k, str) else d.kind in table[k] for k in kinds)
 
 
 _tensor_module._ns = __import__(__name__)

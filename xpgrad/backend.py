@@ -124,13 +124,13 @@ class Backend:
     def rmsprop_update(self, param, grad, sq, mom, lr, rho, momentum, eps):
         sq *= rho
         sq += (1 - rho) * grad * grad
-        step = lr * grad / (self.xp.sqrt(sq) + eps)
+        step = grad / (self.xp.sqrt(sq) + eps)
         if mom is None:
-            param -= step
-        else:
+            param -= lr * step
+        else:   # PyTorch's form: lr outside the buffer, so a changing lr acts at once
             mom *= momentum
             mom += step
-            param -= mom
+            param -= lr * mom
 
     def adam_update(self, param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay, decoupled):
         xp = self.xp
@@ -188,7 +188,10 @@ def _construct(name: str) -> Backend:
     factory = _factories[name]
     if isinstance(factory, str):
         module, _, attr = factory.partition(":")
-        factory = getattr(importlib.import_module(module), attr)
+        try:
+            factory = getattr(importlib.import_module(module), attr)
+        except AttributeError:
+            raise ImportError(f"module {module!r} has no attribute {attr!r}") from None
     return factory()
 
 
@@ -238,6 +241,8 @@ def available_backends() -> dict[str, dict]:
             report[name] = {"available": True, "reason": None, **be.describe()}
         except BackendUnavailableError as e:
             report[name] = {"available": False, "reason": str(e)}
+        except Exception as e:  # a broken third-party factory must not break the report
+            report[name] = {"available": False, "reason": f"{type(e).__name__}: {e}"}
     return report
 
 

@@ -1,0 +1,84 @@
+"""Activations as layers, for use in Sequential.
+
+>>> import xpgrad as xg
+>>> xg.nn.ReLU()(xg.asarray([-1.0, 2.0])).tolist()
+[0.0, 2.0]
+"""
+from __future__ import annotations
+
+from ..ops.activations import leaky_relu, log_softmax, relu, sigmoid, softmax, softplus
+from ..ops.elementwise import tanh
+from .module import Module
+
+
+class ReLU(Module):
+    """``max(x, 0)``."""
+
+    def forward(self, x):
+        return relu(x)
+
+
+class Sigmoid(Module):
+    """``1 / (1 + exp(-x))``."""
+
+    def forward(self, x):
+        return sigmoid(x)
+
+
+class Tanh(Module):
+    """Hyperbolic tangent."""
+
+    def forward(self, x):
+        return tanh(x)
+
+
+class Softplus(Module):
+    """``log(1 + exp(x))``."""
+
+    def forward(self, x):
+        return softplus(x)
+
+
+class LeakyReLU(Module):
+    """``x`` for x >= 0, ``negative_slope * x`` below."""
+
+    def __init__(self, negative_slope: float = 0.01, name=None):
+        super().__init__(name)
+        self.negative_slope = float(negative_slope)
+
+    def forward(self, x):
+        return leaky_relu(x, negative_slope=self.negative_slope)
+
+
+class Softmax(Module):
+    """Softmax along ``axis``."""
+
+    def __init__(self, axis: int = -1, name=None):
+        super().__init__(name)
+        self.axis = axis
+
+    def forward(self, x):
+        return softmax(x, axis=self.axis)
+
+
+class LogSoftmax(Softmax):
+    """Log-softmax along ``axis``."""
+
+    def forward(self, x):
+        return log_softmax(x, axis=self.axis)
+
+
+_FUNCTIONS = {"relu": relu, "sigmoid": sigmoid, "tanh": tanh, "softplus": softplus,
+              "leaky_relu": leaky_relu, "softmax": softmax, "log_softmax": log_softmax,
+              "linear": None, "identity": None, None: None}
+
+
+def get_activation(activation):
+    """A function from a name in ``_FUNCTIONS`` or a callable (None/"linear": identity)."""
+    if callable(activation):
+        return activation
+    try:
+        return _FUNCTIONS[activation]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown activation {activation!r}; expected a callable or one of "
+                         f"{sorted(k for k in _FUNCTIONS if k)}") from None

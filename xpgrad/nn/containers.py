@@ -1,0 +1,91 @@
+"""Containers: Sequential (a chain of callables) and MLP (stacked Linear layers).
+
+>>> import xpgrad as xg
+>>> rng = xg.random.default_rng(0)
+>>> model = xg.nn.Sequential(xg.nn.Linear(4, 8, rng=rng), xg.nn.ReLU(), xg.nn.Linear(8, 2, rng=rng))
+>>> model(xg.ones((3, 4))).shape
+(3, 2)
+"""
+from __future__ import annotations
+
+from .. import dtypes as _dt
+from . import init as _init
+from .activations_layers import get_activation
+from .linear import Linear
+from .module import Module
+
+
+class Sequential(Module):
+    """Apply layers in order; ``Sequential(a, b)`` or ``Sequential([a, b])``."""
+
+    def __init__(self, *layers, name: str = "sequential"):
+        super().__init__(name)
+        if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
+            layers = layers[0]
+        for layer in layers:
+            if not callable(layer):
+                raise TypeError(f"Sequential takes callables (layers), got "
+                                f"{type(layer).__name__}")
+        self.layers = list(layers)
+
+    def append(self, layer) -> "Sequential":
+        self.layers.append(layer)
+        return self
+
+    def __getitem__(self, i):
+        return self.layers[i]
+
+    def __len__(self):
+        return len(self.layers)
+
+    def __iter__(self):
+        return iter(self.layers)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+class MLP(Module):
+    """Multi-layer perceptron with layer sizes ``sizes = [in, hidden..., out]``.
+
+    ``activation`` (a name such as "relu", "tanh", "sigmoid", or a callable) follows every hidden
+    layer; ``output_activation`` (default None: logits) follows the last. ``init`` defaults to
+    "he" for relu-like activations, else "glorot". Variables: ``"{name}/linear{i}/w"`` and ``/b``.
+
+    >>> import xpgrad as xg
+    >>> mlp = xg.nn.MLP([784, 256, 10], rng=xg.random.default_rng(0))
+    >>> mlp(xg.zeros((2, 784))).shape, len(mlp.trainable_variables)
+    ((2, 10), 4)
+    """
+
+    def __init__(self, sizes, activation="relu", output_activation=None, *, rng=None,
+                 init=None, bias=True, dtype=_dt.float32, backend=None, name: str = "mlp"):
+        super().__init__(name)
+        sizes = [int(s) for s in sizes]
+        if len(sizes) < 2:
+            raise ValueError(f"MLP needs at least [in, out] sizes, got {sizes}")
+        self.sizes = sizes
+        self.activation = get_activation(activation)
+        self.output_activation = get_activation(output_activation)
+        if init is None:
+            init = "he" if activation in ("relu", "leaky_relu") else "glorot"
+        gen = _init.as_rng(rng, backend)
+        self.layers = [Linear(a, b, rng=gen, init=init, bias=bias, dtype=dtype,
+                              backend=backend, name=f"{name}/linear{i}")
+                       for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:]))]
+        for layer in self.layers:
+            layer.name = "linear"   # path component; the list index is appended
+
+    def forward(self, x):
+        last = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
+            x = layer(x)
+            act = self.activation if i < last else self.output_activation
+            if act is not None:
+                x = act(x)
+        return x
+
+    def _extra_repr(self):
+        return f", sizes={self.sizes}"

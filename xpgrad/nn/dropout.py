@@ -1,0 +1,37 @@
+"""Dropout: zero entries with probability ``rate`` in training, identity in eval mode.
+
+Inverted dropout: kept entries are scaled by ``1 / (1 - rate)`` so eval needs no rescaling.
+
+>>> import xpgrad as xg
+>>> d = xg.nn.Dropout(0.5, rng=xg.random.default_rng(0))
+>>> d.eval()(xg.ones(4)).tolist()
+[1.0, 1.0, 1.0, 1.0]
+"""
+from __future__ import annotations
+
+from ..creation import asarray
+from ..ops.shape import astype
+from . import init as _init
+from .module import Module
+
+
+class Dropout(Module):
+    """Randomly zero a fraction ``rate`` of the inputs while ``training`` (an explicit rng)."""
+
+    def __init__(self, rate: float, *, rng=None, name=None):
+        super().__init__(name)
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"Dropout rate must be in [0, 1), got {rate}")
+        self.rate = float(rate)
+        self._rng = rng
+
+    def forward(self, x):
+        if not self.training or self.rate == 0.0:
+            return x
+        x = asarray(x)
+        self._rng = _init.as_rng(self._rng, x.backend)
+        keep = self._rng.uniform(size=x.shape, dtype=x.dtype) >= self.rate
+        return x * (astype(keep, x.dtype) * (1.0 / (1.0 - self.rate)))
+
+    def _extra_repr(self):
+        return f", rate={self.rate}"

@@ -1,0 +1,132 @@
+"""Module: the base class of layers and models.
+
+A Module finds its Variables and sub-modules through its attributes (also inside lists, tuples
+and dicts), carries a ``training`` flag switched by ``train()``/``eval()``, and calling it runs
+``forward``.
+
+>>> import xpgrad as xg
+>>> class Scale(xg.nn.Module):
+...     def __init__(self):
+...         super().__init__(name="scale")
+...         self.k = xg.Variable(2.0, name="scale/k")
+...     def forward(self, x):
+...         return self.k * x
+>>> m = Scale()
+>>> m(xg.asarray(3.0)).item(), [v.name for v in m.trainable_variables]
+(6.0, ['scale/k'])
+"""
+from __future__ import annotations
+
+from ..tensor import Variable
+
+
+def _children(value, key):
+    """(path component, item) pairs for Modules and Variables held by one attribute."""
+    if isinstance(value, (Module, Variable)):
+        yield key, value
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            if isinstance(item, Module) and key == "layers":
+                yield f"{item.name}{i}", item
+            elif isinstance(item, (Module, Variable)):
+                yield f"{key}{i}", item
+    elif isinstance(value, dict):
+        for k, item in value.items():
+            if isinstance(item, (Module, Variable)):
+                yield f"{key}/{k}", item
+
+
+class Module:
+    """Base class: subclasses set attributes in ``__init__`` and define ``forward``.
+
+    Paths of variables (``named_variables``) are built from the module tree: an attribute holding
+    a Module or Variable contributes its attribute name; item ``i`` of a list attribute ``xs``
+    contributes ``f"xs{i}"``, except in a list named ``layers``, where a Module contributes
+    ``f"{module.name}{i}"`` (so an MLP's first layer is ``"mlp/linear0"``); entry ``k`` of a
+    dict attribute ``d`` contributes ``"d/k"``. Attributes starting with ``_`` are skipped.
+    Checkpoints match variables by these paths.
+    """
+
+    def __init__(self, name: str | None = None):
+        self.name = name or type(self).__name__.lower()
+        self.training = True
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # -- discovery ----------------------------------------------------------------------------
+    def _items(self):
+        for key, value in vars(self).items():
+            if not key.startswith("_"):
+                yield from _children(value, key)
+
+    def submodules(self) -> list:
+        """Every Module below this one (depth first, each once)."""
+        seen, out = set(), []
+
+        def visit(m):
+            for _, item in m._items():
+                if isinstance(item, Module) and id(item) not in seen:
+                    seen.add(id(item))
+                    out.append(item)
+                    visit(item)
+        visit(self)
+        return out
+
+    def named_variables(self, prefix: str | None = None) -> dict:
+        """``{path: Variable}`` for every Variable below this module; a shared one appears once.
+
+        >>> import xpgrad as xg
+        >>> list(xg.nn.MLP([2, 3, 1], rng=0).named_variables())
+        ['mlp/linear0/w', 'mlp/linear0/b', 'mlp/linear1/w', 'mlp/linear1/b']
+        """
+        out, seen = {}, set()
+
+        def visit(m, path):
+            for key, item in m._items():
+                p = f"{path}/{key}"
+                if isinstance(item, Variable):
+                    if id(item) not in seen:
+                        seen.add(id(item))
+                        if p in out:
+                            raise ValueError(f"two variables have the path {p!r}; give "
+                                             "the modules distinct names or attributes")
+                        out[p] = item
+                else:
+                    visit(item, p)
+        visit(self, self.name if prefix is None else prefix)
+        return out
+
+    @property
+    def variables(self) -> list:
+        """All Variables (trainable or not), in a stable order."""
+        return list(self.named_variables().values())
+
+    @property
+    def trainable_variables(self) -> list:
+        """The Variables an optimizer should update."""
+        return [v for v in self.named_variables().values() if v.trainable]
+
+    # -- mode ---------------------------------------------------------------------------------
+    def train(self, mode: bool = True) -> "Module":
+        """Set training mode (Dropout active) on this module and all below it; returns self."""
+        self.training = bool(mode)
+        for m in self.submodules():
+            m.training = bool(mode)
+        return self
+
+    def eval(self) -> "Module":
+        """Set inference mode (Dropout off); returns self."""
+        return self.train(False)
+
+    def __repr__(self):
+        kids = [f"  {k}: {v!r}".replace("\n", "\n  ") for k, v in self._items()
+                if isinstance(v, Module)]
+        head = f"{type(self).__name__}(name={self.name!r}{self._extra_repr()})"
+        return head if not kids else head + "\n" + "\n".join(kids)
+
+    def _extra_repr(self) -> str:
+        return ""

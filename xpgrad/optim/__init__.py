@@ -1,0 +1,36 @@
+"""Optimizers (``xg.optim``), learning-rate schedules and gradient clipping.
+
+Keras-style calls (``apply_gradients``, ``minimize``), PyTorch's update formulas and defaults.
+
+>>> import xpgrad as xg
+>>> w = xg.Variable([2.0, -1.0], name="w")
+>>> opt = xg.optim.Adam(learning_rate=0.1)
+>>> for _ in range(3):
+...     loss = opt.minimize(lambda: xg.sum(w * w), [w])
+>>> opt.iterations
+3
+"""
+from . import schedules
+from .adaptive import Adadelta, Adagrad, Adam, AdamW, RMSprop
+from .clip import clip_global_norm, global_norm
+from .optimizer import Optimizer
+from .schedules import Constant, CosineDecay, ExponentialDecay, StepDecay
+from .sgd import SGD
+
+OPTIMIZERS = {"sgd": SGD, "adagrad": Adagrad, "adadelta": Adadelta, "rmsprop": RMSprop,
+              "adam": Adam, "adamw": AdamW}
+
+
+def get(name, **kwargs) -> Optimizer:
+    """An optimizer by name (case-insensitive): ``get("adam", learning_rate=1e-3)``."""
+    try:
+        cls = OPTIMIZERS[name.lower()]
+    except KeyError:
+        raise ValueError(f"unknown optimizer {name!r}; expected one of "
+                         f"{sorted(OPTIMIZERS)}") from None
+    return cls(**kwargs)
+
+
+__all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW",
+           "clip_global_norm", "global_norm", "schedules", "Constant", "ExponentialDecay",
+           "StepDecay", "CosineDecay", "OPTIMIZERS", "get"]

@@ -1,0 +1,131 @@
+"""Adaptive-rate optimizers: Adagrad, Adadelta, RMSprop, Adam, AdamW.
+
+Hyperparameter defaults and epsilon placement follow PyTorch (``torch.optim``), so results match
+it step for step; names follow Keras (``learning_rate``, ``rho``, ``beta_1``, ``epsilon``).
+"""
+from __future__ import annotations
+
+from .optimizer import Optimizer
+
+
+class Adagrad(Optimizer):
+    """``a += g**2; w -= lr * g / (sqrt(a) + epsilon)`` (Duchi et al. 2011; PyTorch's form:
+    epsilon outside the root, accumulator starting at ``initial_accumulator_value``).
+
+    >>> import xpgrad as xg
+    >>> w = xg.Variable([1.0]); _ = Adagrad(0.5).apply_gradients([(xg.asarray([2.0]), w)])
+    >>> round(w.item(), 4)
+    0.5
+    """
+
+    def __init__(self, learning_rate=0.01, initial_accumulator_value=0.0, epsilon=1e-10,
+                 weight_decay=0.0, **kwargs):
+        super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
+        self.initial_accumulator_value = float(initial_accumulator_value)
+        self.epsilon = float(epsilon)
+
+    def _slot_names(self):
+        return ("accumulator",)
+
+    def _state_for(self, var):
+        fresh = id(var) not in self._state
+        state = super()._state_for(var)
+        if fresh and self.initial_accumulator_value:
+            state["accumulator"] += self.initial_accumulator_value
+        return state
+
+    def _update(self, be, param, grad, state, lr):
+        be.adagrad_update(param, self._l2(be, param, grad), state["accumulator"], lr,
+                          self.epsilon)
+
+
+class Adadelta(Optimizer):
+    """Zeiler's Adadelta (PyTorch's form, with a learning rate, default 1.0)::
+
+        Eg = rho * Eg + (1 - rho) * g**2
+        d = sqrt(Edx + eps) / sqrt(Eg + eps) * g
+        Edx = rho * Edx + (1 - rho) * d**2
+        w -= lr * d
+    """
+
+    def __init__(self, learning_rate=1.0, rho=0.9, epsilon=1e-6, weight_decay=0.0, **kwargs):
+        super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
+        self.rho = float(rho)
+        self.epsilon = float(epsilon)
+
+    def _slot_names(self):
+        return ("accum_grad", "accum_update")
+
+    def _update(self, be, param, grad, state, lr):
+        be.adadelta_update(param, self._l2(be, param, grad), state["accum_grad"],
+                           state["accum_update"], lr, self.rho, self.epsilon)
+
+
+class RMSprop(Optimizer):
+    """RMSprop (PyTorch's form: epsilon outside the root, lr outside the momentum buffer)::
+
+        s = rho * s + (1 - rho) * g**2
+        w -= lr * g / (sqrt(s) + eps)                       (momentum 0)
+        b = momentum * b + g / (sqrt(s) + eps); w -= lr * b (momentum > 0)
+    """
+
+    def __init__(self, learning_rate=0.01, rho=0.99, momentum=0.0, epsilon=1e-8,
+                 weight_decay=0.0, **kwargs):
+        super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
+        if momentum < 0:
+            raise ValueError(f"momentum must be >= 0, got {momentum}")
+        self.rho = float(rho)
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+
+    def _slot_names(self):
+        return ("square_avg", "momentum_buffer") if self.momentum else ("square_avg",)
+
+    def _update(self, be, param, grad, state, lr):
+        be.rmsprop_update(param, self._l2(be, param, grad), state["square_avg"],
+                          state.get("momentum_buffer"), lr, self.rho, self.momentum,
+                          self.epsilon)
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015), PyTorch's form; ``weight_decay`` is L2 added to the gradient::
+
+        m = b1 * m + (1 - b1) * g;  v = b2 * v + (1 - b2) * g**2
+        w -= lr / (1 - b1**t) * m / (sqrt(v / (1 - b2**t)) + eps)
+
+    ``t`` counts this variable's updates (kept per variable, like PyTorch).
+    """
+
+    _decoupled = False
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+                 weight_decay=0.0, **kwargs):
+        super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
+        for nm, b in (("beta_1", beta_1), ("beta_2", beta_2)):
+            if not 0.0 <= b < 1.0:
+                raise ValueError(f"{nm} must be in [0, 1), got {b}")
+        self.beta_1 = float(beta_1)
+        self.beta_2 = float(beta_2)
+        self.epsilon = float(epsilon)
+
+    def _slot_names(self):
+        return ("m", "v")
+
+    def _extra_state(self, var):
+        return {"step": 0}
+
+    def _update(self, be, param, grad, state, lr):
+        state["step"] += 1
+        be.adam_update(param, grad, state["m"], state["v"], lr, self.beta_1, self.beta_2,
+                       self.epsilon, state["step"], self.weight_decay, self._decoupled)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter 2019), PyTorch's form: before the
+    Adam step, ``w *= 1 - lr * weight_decay`` (default weight_decay 0.01)."""
+
+    _decoupled = True
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+                 weight_decay=0.01, **kwargs):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, weight_decay, **kwargs)

@@ -1,0 +1,58 @@
+"""Gradient clipping by global norm (TensorFlow's ``clip_by_global_norm``).
+
+>>> import xpgrad as xg
+>>> clipped, norm = clip_global_norm([xg.asarray([3.0]), None, xg.asarray([4.0])], 1.0)
+>>> norm.item(), [c.tolist() if c is not None else None for c in clipped]
+(5.0, [[0.6000000238418579], None, [0.800000011920929]])
+"""
+from __future__ import annotations
+
+from ..tensor import Tensor, _wrap
+
+
+def _global_norm_raw(raws, xp):
+    total = None
+    for g in raws:
+        flat = xp.reshape(g, (-1,))
+        sq = xp.vecdot(flat, flat) if flat.shape[0] else xp.sum(flat)
+        sq = xp.astype(sq, xp.float64) if g.dtype != xp.float64 else sq
+        total = sq if total is None else total + sq
+    return xp.sqrt(total)
+
+
+def clip_global_norm(grads, max_norm):
+    """Scale all gradients by ``max_norm / max(global_norm, max_norm)``.
+
+    ``grads`` is a list of Tensors (None entries pass through). Returns ``(clipped, norm)``
+    where ``norm`` is the global norm before clipping (a float64 0-d Tensor). The norm stays on
+    the device: nothing is synchronized.
+    """
+    if max_norm <= 0:
+        raise ValueError(f"max_norm must be positive, got {max_norm}")
+    present = [g for g in grads if g is not None]
+    for g in present:
+        if not isinstance(g, Tensor):
+            raise TypeError(f"clip_global_norm takes Tensors (or None), got {type(g).__name__}")
+    if not present:
+        return list(grads), None
+    be = present[0]._backend
+    for g in present:
+        if g._backend is not be:
+            from ..primitive import _mixed
+
+            raise _mixed(be, g._backend)
+    xp = be.xp
+    norm = _global_norm_raw([g._data for g in present], xp)
+    scale = max_norm / xp.maximum(norm, max_norm)
+    out = [None if g is None else
+           _wrap(g._data * xp.astype(scale, g._data.dtype), be) for g in grads]
+    return out, _wrap(norm, be)
+
+
+def global_norm(grads):
+    """The square root of the sum of squares of all entries of ``grads`` (None skipped)."""
+    present = [g for g in grads if g is not None]
+    if not present:
+        return None
+    be = present[0]._backend
+    return _wrap(_global_norm_raw([g._data for g in present], be.xp), be)

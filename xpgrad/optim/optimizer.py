@@ -1,0 +1,207 @@
+"""Optimizer base class: Keras-style ``apply_gradients`` / ``minimize`` on top of backend updates.
+
+Each optimizer keeps lazily created state arrays ("slots") per variable and updates the
+variable's array in place, outside any tape, through one backend method (``sgd_update``,
+``adam_update``, ...) so a backend can swap in a fused kernel. The first update of a variable
+replaces its array by a private copy (so arrays shared with user code are never written).
+
+>>> import xpgrad as xg
+>>> w = xg.Variable([1.0, 2.0], name="w")
+>>> opt = xg.optim.SGD(learning_rate=0.5)
+>>> with xg.GradientTape() as tape:
+...     loss = xg.sum(w * w)
+>>> opt.apply_gradients(zip(tape.gradient(loss, [w]), [w]))
+1
+>>> w.tolist()
+[0.0, 0.0]
+"""
+from __future__ import annotations
+
+from ..tensor import Tensor, Variable, _wrap
+from .clip import clip_global_norm
+from .schedules import as_schedule
+
+
+class Optimizer:
+    """Base class; subclasses define ``_slot_names()`` and ``_update(...)``.
+
+    ``learning_rate`` is a float or a callable of the step (see ``xg.optim.schedules``);
+    ``global_clipnorm`` clips all gradients of one ``apply_gradients`` call together by their
+    global norm before the update; ``weight_decay`` is L2 decay added to the gradient (AdamW:
+    decoupled, PyTorch's convention).
+    """
+
+    def __init__(self, learning_rate, *, weight_decay=0.0, global_clipnorm=None, name=None):
+        self._schedule = as_schedule(learning_rate)
+        if weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
+        if global_clipnorm is not None and global_clipnorm <= 0:
+            raise ValueError(f"global_clipnorm must be positive, got {global_clipnorm}")
+        self.weight_decay = float(weight_decay)
+        self.global_clipnorm = global_clipnorm
+        self.name = name or type(self).__name__.lower()
+        self.iterations = 0          # updates applied so far (the schedules' step)
+        self._state: dict = {}       # id(var) -> (var, {slot: raw array or int})
+
+    # -- hyperparameters ----------------------------------------------------------------------
+    @property
+    def learning_rate(self) -> float:
+        """The learning rate the next update will use."""
+        return float(self._schedule(self.iterations))
+
+    def get_config(self) -> dict:
+        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+
+    # -- state --------------------------------------------------------------------------------
+    def _slot_names(self) -> tuple:
+        return ()
+
+    def _state_for(self, var) -> dict:
+        entry = self._state.get(id(var))
+        if entry is not None and entry[0] is var:
+            return entry[1]
+        be = var._backend
+        xp = be.xp
+        var._data = xp.asarray(var._data, copy=True)   # own the array we write into
+        state = {slot: xp.zeros_like(var._data) for slot in self._slot_names()}
+        state.update(self._extra_state(var))
+        self._state[id(var)] = (var, state)
+        return state
+
+    def _extra_state(self, var) -> dict:
+        return {}
+
+    # -- updates ------------------------------------------------------------------------------
+    def apply_gradients(self, grads_and_vars) -> int:
+        """Apply ``(gradient, variable)`` pairs (None gradients are skipped); returns the new
+        ``iterations`` count."""
+        grads, variables, seen = [], [], set()
+        for g, v in grads_and_vars:
+            if not isinstance(v, Variable):
+                raise TypeError(f"apply_gradients updates Variables in place; got a "
+                                f"{type(v).__name__} (wrap trainable values in xg.Variable)")
+            if id(v) in seen:
+                raise ValueError(f"variable {v.name!r} appears twice in apply_gradients")
+            seen.add(id(v))
+            if g is None:
+                continue
+            if not isinstance(g, Tensor):
+                from ..creation import asarray
+
+                g = asarray(g, dtype=v.dtype, backend=v._backend)
+            if g._backend is not v._backend:
+                raise ValueError(f"gradient for {v.name!r} is on backend {g._backend.name!r} "
+                                 f"but the variable is on {v._backend.name!r}")
+            if g._data.shape != v._data.shape:
+                raise ValueError(f"gradient for {v.name!r} has shape {g.shape}, the variable "
+                                 f"has shape {v.shape}")
+            grads.append(g)
+            variables.append(v)
+        if self.global_clipnorm is not None and grads:
+            grads, _ = clip_global_norm(grads, self.global_clipnorm)
+        lr = self.learning_rate
+        for g, v in zip(grads, variables):
+            state = self._state_for(v)
+            raw = g._data
+            if raw.dtype != v._data.dtype:
+                raw = v._backend.xp.astype(raw, v._data.dtype)
+            self._update(v._backend, v._data, raw, state, lr)
+        self.iterations += 1
+        return self.iterations
+
+    def _update(self, be, param, grad, state, lr):
+        raise NotImplementedError
+
+    def _l2(self, be, param, grad):
+        return grad + self.weight_decay * param if self.weight_decay else grad
+
+    def minimize(self, loss_fn, variables=None):
+        """Record ``loss_fn()`` on a tape, differentiate it and apply one update; returns the
+        loss. ``variables``: a list of Variables, an object with ``trainable_variables`` (a
+        Module), or None for every trainable Variable the loss touched.
+
+        >>> import xpgrad as xg
+        >>> w = xg.Variable(3.0)
+        >>> _ = xg.optim.SGD(0.25).minimize(lambda: w * w, [w]); w.item()
+        1.5
+        """
+        from ..tape import GradientTape
+
+        if hasattr(variables, "trainable_variables"):
+            variables = variables.trainable_variables
+        with GradientTape() as tape:
+            loss = loss_fn()
+        if variables is None:
+            variables = tape.watched_variables()
+        variables = list(variables)
+        grads = tape.gradient(loss, variables)
+        self.apply_gradients(zip(grads, variables))
+        return loss
+
+    # -- checkpoints --------------------------------------------------------------------------
+    def expected_state(self, variables) -> dict:
+        """``{key: (shape, dtype name)}`` of the state this optimizer keeps for ``variables``
+        once each has been updated (what a checkpoint of it holds)."""
+        out = {"iterations": ((), "int64")}
+        for name, var in _named(variables).items():
+            for slot in self._slot_names():
+                out[f"{name}/{slot}"] = (var.shape, var.dtype.name)
+            for slot in self._extra_state(var):
+                out[f"{name}/{slot}"] = ((), "int64")
+        return out
+
+    def state_dict(self, variables) -> dict:
+        """The optimizer state as ``{key: Tensor}``: ``"iterations"`` and
+        ``"{variable name}/{slot}"`` for every variable in ``variables`` that has state.
+        ``variables`` is a Module, a dict ``{name: Variable}`` or a list of uniquely named
+        Variables."""
+        from ..creation import asarray
+
+        out = {"iterations": asarray(self.iterations, dtype="int64")}
+        for name, var in _named(variables).items():
+            entry = self._state.get(id(var))
+            if entry is None or entry[0] is not var:
+                continue
+            for slot, value in entry[1].items():
+                out[f"{name}/{slot}"] = (asarray(value, dtype="int64", backend=var._backend)
+                                         if isinstance(value, int) else _wrap(value, var._backend))
+        return out
+
+    def load_state_dict(self, state, variables) -> None:
+        """Replace the state by ``state`` (as from ``state_dict``; arrays or Tensors). A
+        variable with no entries in ``state`` starts fresh. ``xg.load_checkpoint`` checks names,
+        shapes and dtypes before calling this."""
+        from ..creation import asarray
+
+        self.iterations = int(asarray(state["iterations"]).item())
+        self._state = {}
+        for name, var in _named(variables).items():
+            if not any(k.startswith(name + "/") for k in state):
+                continue
+            st = self._state_for(var)
+            ints = set(self._extra_state(var))
+            for slot in list(st):
+                value = state[f"{name}/{slot}"]
+                st[slot] = (int(asarray(value).item()) if slot in ints else
+                            asarray(value, dtype=var.dtype, backend=var._backend,
+                                    copy=True)._data)
+
+    def __repr__(self):
+        cfg = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items()
+                        if k not in ("name", "iterations"))
+        return f"{type(self).__name__}(learning_rate={self._schedule!r}, {cfg})"
+
+
+def _named(variables) -> dict:
+    """``{name: Variable}`` from a Module, a dict or a list of uniquely named Variables."""
+    if isinstance(variables, dict):
+        return variables
+    if hasattr(variables, "named_variables"):
+        return variables.named_variables()
+    out = {}
+    for v in variables:
+        if v.name in out:
+            raise ValueError(f"two variables are named {v.name!r}; pass a dict "
+                             "{name: variable} (or the Module) to name them uniquely")
+        out[v.name] = v
+    return out

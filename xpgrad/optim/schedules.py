@@ -1,0 +1,102 @@
+"""Learning-rate schedules: callables of the step (the number of updates applied so far).
+
+An optimizer's ``learning_rate`` is a float or any callable ``step -> float``.
+
+>>> s = ExponentialDecay(0.1, decay_steps=10, decay_rate=0.5)
+>>> s(0), s(10), round(s(5), 4)
+(0.1, 0.05, 0.0707)
+"""
+from __future__ import annotations
+
+import math
+
+
+class Schedule:
+    """Base class: ``schedule(step) -> learning rate``."""
+
+    def __call__(self, step: int) -> float:
+        raise NotImplementedError
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({args})"
+
+
+class Constant(Schedule):
+    """The same rate at every step.
+
+    >>> Constant(0.01)(1000)
+    0.01
+    """
+
+    def __init__(self, learning_rate: float):
+        self.learning_rate = float(learning_rate)
+
+    def __call__(self, step):
+        return self.learning_rate
+
+
+class ExponentialDecay(Schedule):
+    """``lr * decay_rate ** (step / decay_steps)`` (integer division when ``staircase``)."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False):
+        if decay_steps <= 0:
+            raise ValueError(f"decay_steps must be positive, got {decay_steps}")
+        self.initial_learning_rate = float(initial_learning_rate)
+        self.decay_steps = int(decay_steps)
+        self.decay_rate = float(decay_rate)
+        self.staircase = bool(staircase)
+
+    def __call__(self, step):
+        p = step // self.decay_steps if self.staircase else step / self.decay_steps
+        return self.initial_learning_rate * self.decay_rate ** p
+
+
+class StepDecay(Schedule):
+    """Multiply by ``gamma`` every ``step_size`` steps (PyTorch's StepLR).
+
+    >>> StepDecay(1.0, step_size=2, gamma=0.1)(5)
+    0.010000000000000002
+    """
+
+    def __init__(self, initial_learning_rate, step_size, gamma=0.1):
+        if step_size <= 0:
+            raise ValueError(f"step_size must be positive, got {step_size}")
+        self.initial_learning_rate = float(initial_learning_rate)
+        self.step_size = int(step_size)
+        self.gamma = float(gamma)
+
+    def __call__(self, step):
+        return self.initial_learning_rate * self.gamma ** (step // self.step_size)
+
+
+class CosineDecay(Schedule):
+    """Cosine from ``lr`` down to ``alpha * lr`` over ``decay_steps``, then constant.
+
+    >>> CosineDecay(1.0, decay_steps=10)(5), CosineDecay(1.0, 10, alpha=0.1)(20)
+    (0.5, 0.1)
+    """
+
+    def __init__(self, initial_learning_rate, decay_steps, alpha=0.0):
+        if decay_steps <= 0:
+            raise ValueError(f"decay_steps must be positive, got {decay_steps}")
+        self.initial_learning_rate = float(initial_learning_rate)
+        self.decay_steps = int(decay_steps)
+        self.alpha = float(alpha)
+
+    def __call__(self, step):
+        t = min(step, self.decay_steps) / self.decay_steps
+        cosine = 0.5 * (1.0 + math.cos(math.pi * t))
+        return self.initial_learning_rate * ((1.0 - self.alpha) * cosine + self.alpha)
+
+
+def as_schedule(learning_rate):
+    """A callable of the step from a float or a callable."""
+    if callable(learning_rate):
+        return learning_rate
+    if isinstance(learning_rate, (int, float)) and not isinstance(learning_rate, bool):
+        if learning_rate < 0:
+            raise ValueError(f"learning_rate must be >= 0, got {learning_rate}")
+        return Constant(learning_rate)
+    raise TypeError(f"learning_rate must be a float or a callable of the step, got "
+                    f"{type(learning_rate).__name__}")

@@ -1,0 +1,37 @@
+"""SGD with optional (Nesterov) momentum and L2 weight decay (PyTorch's update)."""
+from __future__ import annotations
+
+from .optimizer import Optimizer
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, PyTorch's formulation (dampening 0)::
+
+        g = grad + weight_decay * w
+        v = momentum * v + g                      (v starts at 0, so v_1 = g_1)
+        w -= lr * (g + momentum * v if nesterov else v)     (w -= lr * g without momentum)
+
+    >>> import xpgrad as xg
+    >>> w = xg.Variable([1.0])
+    >>> opt = SGD(learning_rate=0.1, momentum=0.9)
+    >>> for _ in range(2): _ = opt.apply_gradients([(xg.asarray([1.0]), w)])
+    >>> round(w.item(), 4)     # 1 - 0.1 * (1 + 1.9)
+    0.71
+    """
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=0.0,
+                 **kwargs):
+        super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
+        if momentum < 0:
+            raise ValueError(f"momentum must be >= 0, got {momentum}")
+        if nesterov and momentum <= 0:
+            raise ValueError("nesterov=True needs momentum > 0")
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
+
+    def _slot_names(self):
+        return ("velocity",) if self.momentum else ()
+
+    def _update(self, be, param, grad, state, lr):
+        be.sgd_update(param, grad, state.get("velocity"), lr, self.momentum, self.nesterov,
+                      self.weight_decay)
