@@ -1,0 +1,196 @@
+"""`xpgrad train | info | bench` end to end on short budgets, and the training loop's contract."""
+import glob
+import json
+import os
+import struct
+import subprocess
+import sys
+import types
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sklearn", reason="xpgrad train's default data set needs scikit-learn")
+
+from xpgrad.cli import main  # noqa: E402
+from xpgrad.data import write_idx  # noqa: E402
+from xpgrad.training import TrainConfig, train  # noqa: E402
+
+SMALL = ["--hidden", "32", "--batch-size", "64", "--learning-rate", "0.01"]
+
+
+def read_events(logdir):
+    """Every Event in the TensorBoard files under ``logdir`` (TFRecord framing, no CRC check)."""
+    from tensorboardX.proto import event_pb2
+
+    events = []
+    for path in glob.glob(os.path.join(logdir, "events.out.tfevents.*")):
+        data = open(path, "rb").read()
+        pos = 0
+        while pos < len(data):
+            (n,) = struct.unpack("<Q", data[pos:pos + 8])
+            events.append(event_pb2.Event.FromString(data[pos + 12:pos + 12 + n]))
+            pos += 12 + n + 4
+    return events
+
+
+def test_train_end_to_end_writes_events_plot_and_reports_accuracy(tmp_path, capsys):
+    pytest.importorskip("tensorboardX")
+    pytest.importorskip("matplotlib")
+    logdir = tmp_path / "run"
+    assert main(["train", "--epochs", "2", "--logdir", str(logdir), *SMALL]) == 0
+    out = capsys.readouterr().out
+    assert "epoch   1" in out and "epoch   2" in out
+    line = [ln for ln in out.splitlines() if ln.startswith("held-out accuracy")]
+    assert len(line) == 1
+    accuracy = float(line[0].split()[2].rstrip("%"))
+    assert accuracy > 80.0, line          # two epochs of a small MLP already do this well
+
+    assert (logdir / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    history = json.loads((logdir / "history.json").read_text())
+    assert history["epoch"] == [1, 2] and history["config"]["optimizer"] == "adam"
+    assert history["test_accuracy"][-1] == pytest.approx(accuracy / 100, abs=1e-4)
+
+    events = read_events(logdir)
+    scalars = {}
+    images = set()
+    for e in events:
+        for v in e.summary.value:
+            if v.HasField("image"):
+                images.add(v.tag)
+                assert (v.image.height, v.image.width) == (64, 64)   # 64 digits, 8x8 grid
+            elif v.HasField("simple_value"):
+                scalars.setdefault(v.tag, []).append((e.step, v.simple_value))
+    for tag in ("loss/train", "loss/test", "accuracy/train", "accuracy/test", "learning_rate"):
+        assert [s for s, _ in scalars[tag]] == [1, 2], tag
+    assert scalars["learning_rate"][0][1] == pytest.approx(0.01)
+    assert scalars["accuracy/test"][-1][1] == pytest.approx(accuracy / 100, abs=1e-4)
+    assert "inputs/train_samples" in images
+
+
+def test_history_and_determinism():
+    cfg = TrainConfig(epochs=2, hidden=(16,), batch_size=128, progress=False)
+    a, b = train(cfg, echo=None), train(cfg, echo=None)
+    assert a.history.epoch == [1, 2] and a.steps == 2 * 12      # ceil(1437 / 128) = 12
+    assert len(a.history.step_loss) == a.steps
+    np.testing.assert_array_equal(a.history.step_loss, b.history.step_loss)
+    assert a.history.step_loss[-1] < a.history.step_loss[0]
+    c = train(TrainConfig(epochs=2, hidden=(16,), batch_size=128, seed=1, progress=False),
+              echo=None)
+    assert c.history.step_loss != a.history.step_loss
+
+
+def test_max_steps_and_progress_bar(capsys):
+    r = train(TrainConfig(epochs=5, hidden=(16,), max_steps=3, progress=True), echo=print)
+    assert r.steps == 3 and r.history.epoch == [1]
+    captured = capsys.readouterr()
+    assert "held-out accuracy" in captured.out
+    assert "epoch 1/5" in captured.err          # the tqdm bar
+
+
+def test_checkpoint_resume_continues_the_same_run(tmp_path, capsys):
+    ckpt = str(tmp_path / "model.npz")
+    base = dict(hidden=(16,), batch_size=128, progress=False, optimizer="adam")
+    whole = train(TrainConfig(epochs=2, **base), echo=None)
+    first = train(TrainConfig(epochs=1, checkpoint=ckpt, **base), echo=None)
+    assert os.path.exists(ckpt)
+    second = train(TrainConfig(epochs=1, checkpoint=ckpt, **base), echo=print)
+    assert "resumed from" in capsys.readouterr().out
+    assert second.resumed_from == 1 and second.history.epoch == [2]
+    # weights, Adam moments and data order all carried over: identical to one 2-epoch run
+    np.testing.assert_allclose(first.history.step_loss + second.history.step_loss,
+                               whole.history.step_loss, rtol=1e-6)
+    assert second.test_accuracy == pytest.approx(whole.test_accuracy)
+
+
+def test_resume_with_other_architecture_is_a_clear_error(tmp_path, capsys):
+    ckpt = str(tmp_path / "m.npz")
+    assert main(["train", "--epochs", "1", "--no-log", "--quiet", "--checkpoint", ckpt,
+                 *SMALL]) == 0
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--epochs", "1", "--no-log", "--quiet", "--checkpoint", ckpt,
+              "--hidden", "8"])
+    assert e.value.code == 1
+    err = capsys.readouterr().err
+    assert "cannot resume" in err and "shape of 'model/mlp/linear0/w'" in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--backend", "nope"], "unknown backend 'nope'; known backends"),
+    (["--optimizer", "nope"], "argument --optimizer: invalid choice: 'nope'"),
+    (["--model", "nope"], "argument --model: invalid choice: 'nope'"),
+    (["--epochs", "0"], "argument --epochs: must be > 0"),
+    (["--learning-rate", "abc"], "argument --learning-rate/--lr: expected a float"),
+    (["--hidden", "32,x"], "argument --hidden: expected layer sizes"),
+    (["--dataset", "cifar"], "argument --dataset: invalid choice: 'cifar'"),
+])
+def test_bad_flags_give_clear_errors(argv, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--no-log", *argv])
+    assert e.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_mnist_needs_data_dir_and_reads_idx_files(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--dataset", "mnist", "--no-log"])
+    assert e.value.code == 1 and "needs --data-dir" in capsys.readouterr().err
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 64), ("t10k", 32)):
+        write_idx(tmp_path / f"{prefix}-images-idx3-ubyte.gz",
+                  rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
+        write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte.gz",
+                  rng.integers(0, 10, n, dtype=np.uint8))
+    assert main(["train", "--dataset", "mnist", "--data-dir", str(tmp_path), "--epochs", "1",
+                 "--no-log", *SMALL]) == 0
+    out = capsys.readouterr().out
+    assert "features=784" in out and "on 32 mnist test images" in out
+
+
+def test_info_lists_versions_and_backends(capsys):
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("xpgrad   0.") and "numpy    " in out
+    assert "numpy    available   version=" in out
+    assert "torch" in out and "jax" in out
+    assert main(["info", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["backends"]["numpy"]["available"] is True
+    for name, row in report["backends"].items():
+        assert row["available"] or row["reason"], name   # unavailable ones say why
+    assert set(report["installed"]) >= {"torch", "jax", "numba"}
+
+
+def test_bench_dispatches_to_xpgrad_bench(monkeypatch):
+    seen = []
+    fake = types.ModuleType("xpgrad.bench")
+    fake.main = lambda argv: seen.append(argv) or 0
+    monkeypatch.setitem(sys.modules, "xpgrad.bench", fake)
+    assert main(["bench", "--quick", "-h"]) == 0
+    assert seen == [["--quick", "-h"]]
+
+
+def test_console_script_runs_as_a_process(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "xpgrad.cli", "train", "--epochs", "1",
+                          "--no-log", "--quiet", *SMALL], capture_output=True, text=True,
+                         timeout=300, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("held-out accuracy")
+    assert not (tmp_path / "runs").exists()
+    out = subprocess.run([sys.executable, "-m", "xpgrad.cli"], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 2 and "train" in out.stdout
+
+
+def test_missing_optional_package_names_the_install_command(tmp_path, monkeypatch, capsys):
+    from xpgrad.report import require
+
+    with pytest.raises(ImportError, match=r'needs the \'no_such_pkg\' package: pip install -e '
+                                          r'"\.\[train\]"'):
+        require("no_such_pkg", "testing")
+    monkeypatch.setitem(sys.modules, "tensorboardX", None)     # import now fails
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--epochs", "1", "--logdir", str(tmp_path / "run"), *SMALL])
+    assert e.value.code == 1
+    assert "writing TensorBoard event files needs the 'tensorboardX' package" in \
+        capsys.readouterr().err
