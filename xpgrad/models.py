@@ -1,0 +1,93 @@
+"""Registries behind ``xpgrad train --model`` and ``--optimizer``: small, and open to extension.
+
+A model builder is ``builder(dataset, hidden, rng, backend) -> model`` where ``model`` maps a
+``(batch, features)`` float Tensor to ``(batch, classes)`` logits and has
+``trainable_variables``. ``dataset.image_shape`` tells a sequence model how to reshape the flat
+features (e.g. rows of an image as time steps). Register a new one with::
+
+    from xpgrad.models import register_model
+
+    @register_model("lstm", help="LSTM over image rows")
+    def build_lstm(dataset, hidden, rng, backend):
+        ...
+
+>>> import xpgrad as xg
+>>> from xpgrad.data import load_digits
+>>> model = MODELS["mlp"].build(load_digits(), [32], xg.random.default_rng(0), "numpy")
+>>> model(xg.zeros((2, 64))).shape
+(2, 10)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    build: Callable
+    help: str = ""
+    default_hidden: tuple = (128,)
+
+
+MODELS: dict[str, ModelSpec] = {}
+
+
+def register_model(name: str, help: str = "", default_hidden=(128,)):
+    """Decorator: register ``builder(dataset, hidden, rng, backend)`` under ``name``."""
+    def deco(builder):
+        MODELS[name] = ModelSpec(name, builder, help, tuple(default_hidden))
+        return builder
+    return deco
+
+
+@register_model("mlp", help="ReLU multi-layer perceptron on flat inputs", default_hidden=(128,))
+def build_mlp(dataset, hidden, rng, backend):
+    from . import nn
+
+    sizes = [dataset.n_features, *hidden, dataset.n_classes]
+    return nn.MLP(sizes, activation="relu", rng=rng, backend=backend)
+
+
+@register_model("lstm", help="LSTM reading the image one row per time step (last state -> "
+                              "logits)", default_hidden=(64,))
+def build_lstm(dataset, hidden, rng, backend):
+    from . import nn
+
+    return nn.SequenceClassifier(dataset.image_shape[-1], hidden, dataset.n_classes, cell="lstm",
+                                 rng=rng, backend=backend)
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    name: str
+    build: Callable          # learning_rate -> optimizer
+    default_learning_rate: float
+    help: str = ""
+
+
+def _optim():
+    from . import optim
+    return optim
+
+
+OPTIMIZERS: dict[str, OptimizerSpec] = {
+    spec.name: spec for spec in [
+        OptimizerSpec("sgd", lambda lr: _optim().SGD(learning_rate=lr), 0.1,
+                      "plain stochastic gradient descent"),
+        OptimizerSpec("momentum", lambda lr: _optim().SGD(learning_rate=lr, momentum=0.9), 0.02,
+                      "SGD with momentum 0.9"),
+        OptimizerSpec("adam", lambda lr: _optim().Adam(learning_rate=lr), 1e-3, "Adam"),
+        OptimizerSpec("adamw", lambda lr: _optim().AdamW(learning_rate=lr), 1e-3,
+                      "Adam with decoupled weight decay"),
+        OptimizerSpec("rmsprop", lambda lr: _optim().RMSprop(learning_rate=lr), 1e-3, "RMSprop"),
+        OptimizerSpec("adagrad", lambda lr: _optim().Adagrad(learning_rate=lr), 0.05, "Adagrad"),
+        OptimizerSpec("adadelta", lambda lr: _optim().Adadelta(learning_rate=lr), 1.0, "Adadelta"),
+    ]
+}
+
+
+def register_optimizer(name, build, default_learning_rate, help=""):
+    """Make ``--optimizer name`` build ``build(learning_rate)``."""
+    OPTIMIZERS[name] = OptimizerSpec(name, build, float(default_learning_rate), help)
