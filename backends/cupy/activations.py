@@ -1,0 +1,66 @@
+"""Activation kernels: one fused launch forward (y = f(x)) and one backward (dx = g * f').
+
+Registered under the primitive names sigmoid, tanh, relu, leaky_relu and softplus. ``saved`` is
+the output y (the rules for sigmoid, tanh and softplus need it; the vjp is handed only x). The
+forward returns None (generic rule) for dtypes other than float32/float64, non-contiguous or
+empty input; the vjp hands the gradient to the generic rule (NotImplemented) when the incoming
+gradient is not a contiguous array of x's dtype and shape (e.g. a broadcast view).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from xpgrad.backend import Kernel
+
+from . import _sources as S
+from ._launch import elementwise_grid
+
+_FLOAT = ("float32", "float64")
+
+
+def _ok(a, like=None) -> bool:
+    if not (hasattr(a, "dtype") and a.dtype.name in _FLOAT and a.flags.c_contiguous):
+        return False
+    return like is None or (a.dtype == like.dtype and a.shape == like.shape)
+
+
+def activation(L, prim: str) -> Kernel:
+    xp = L.xp
+    functor = S.ACTIVATIONS[prim]
+    param_name = "negative_slope" if prim == "leaky_relu" else None
+
+    def param(params, dtype):
+        if set(params) != ({param_name} if param_name else set()):
+            return None
+        return dtype.type(params[param_name] if param_name else 0.0)
+
+    def forward(x, **params):
+        if not _ok(x) or x.size == 0:
+            return None
+        p = param(params, x.dtype)
+        if p is None:
+            return None
+        y = xp.empty_like(x)
+        n = x.size
+        grid = elementwise_grid(n, x.itemsize, S.ACTIVATION_THREADS, L.sm_count)
+        name = S.expr("activation_fwd", S.CTYPE[x.dtype.name], functor)
+        L.kernel("activations", name)(grid, S.ACTIVATION_THREADS, (x, y, np.int64(n), p))
+        return y, y
+
+    def vjp(g, y, x, **params):
+        if not _ok(g, like=x):
+            return (NotImplemented,)
+        dx = xp.empty_like(x)
+        n = x.size
+        grid = elementwise_grid(n, x.itemsize, S.ACTIVATION_THREADS, L.sm_count)
+        name = S.expr("activation_bwd", S.CTYPE[x.dtype.name], functor)
+        L.kernel("activations", name)(
+            grid, S.ACTIVATION_THREADS, (g, x, y, dx, np.int64(n), param(params, x.dtype)))
+        return (dx,)
+
+    return Kernel(forward, vjp)
+
+
+def kernels(L) -> dict:
+    """The activation kernels for launcher ``L``, keyed by primitive name."""
+    return {prim: activation(L, prim) for prim in S.ACTIVATIONS}

@@ -1,0 +1,124 @@
+"""The CuPy backend: xpgrad on an NVIDIA GPU, with fused CUDA kernels.
+
+Available only when CuPy imports and a CUDA device answers; otherwise constructing it raises
+``BackendUnavailableError`` saying which. Arrays live on the current CUDA device; ``Tensor.to``
+moves them explicitly. Random numbers come from a host NumPy generator and are copied to the
+device, so a seeded run draws exactly the numbers the numpy backend draws.
+
+>>> import xpgrad as xg
+>>> x = xg.asarray([1.0, 2.0], backend="cupy")      # doctest: +SKIP
+>>> x.to("numpy").tolist()                           # doctest: +SKIP
+[1.0, 2.0]
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from xpgrad import dtypes as _dt
+from xpgrad.backend import Backend, BackendUnavailableError
+
+from .optim import FusedUpdates
+
+INSTALL_HINT = 'pip install "xpgrad[cuda]"'
+_BY_NATIVE = {np.dtype(d.name): d for d in _dt.ALL.values()}
+
+
+def _import_cupy():
+    """CuPy, after checking that a CUDA device answers; else BackendUnavailableError."""
+    try:
+        import cupy
+    except ImportError as e:
+        raise BackendUnavailableError(
+            f"backend 'cupy' needs CuPy, which is not installed ({e}); install it with "
+            f"{INSTALL_HINT} (CUDA 12 wheels; see docs/gpu.md)") from e
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as e:   # CUDARuntimeError: no driver, driver too old, no device
+        raise BackendUnavailableError(
+            f"backend 'cupy': CuPy {cupy.__version__} is installed but no CUDA device is "
+            f"available ({type(e).__name__}: {e})") from e
+    if count < 1:
+        raise BackendUnavailableError(
+            f"backend 'cupy': CuPy {cupy.__version__} is installed but no CUDA device is "
+            "available (the driver reports 0 devices)")
+    return cupy
+
+
+class CupyBackend(FusedUpdates, Backend):
+    """CuPy arrays through ``array_api_compat.cupy``; kernels compiled on first use."""
+
+    name = "cupy"
+
+    def __init__(self):
+        cupy = _import_cupy()
+        import array_api_compat.cupy as xp_cupy
+        import cupyx
+
+        from . import activations, losses
+        from ._launch import CudaLauncher
+
+        self.xp = xp_cupy
+        self._cupy = cupy
+        self._scatter_add = cupyx.scatter_add
+        self._launcher = CudaLauncher(cupy)
+        self.kernels = {**losses.kernels(self._launcher), **activations.kernels(self._launcher)}
+
+    # -- dtypes and data movement -------------------------------------------------------------
+    def native_dtype(self, dtype):
+        return np.dtype(dtype.name)
+
+    def xg_dtype(self, native):
+        try:
+            return _BY_NATIVE[np.dtype(native)]
+        except KeyError:
+            raise TypeError(f"xpgrad has no dtype for cupy {native}; "
+                            f"supported: {sorted(_dt.ALL)}") from None
+
+    def asarray(self, obj, dtype=None):
+        return self._cupy.asarray(obj, dtype=dtype)
+
+    def to_numpy(self, x):
+        """Copy device -> host (waits for the work that produces ``x``)."""
+        return self._cupy.asnumpy(x)
+
+    def from_numpy(self, a):
+        """Copy host -> device."""
+        return self._cupy.asarray(a)
+
+    def device(self, x):
+        return x.device
+
+    def synchronize(self) -> None:
+        """Wait until the device has finished all queued work (use it around timings)."""
+        self._cupy.cuda.Device().synchronize()
+
+    def rng(self, seed):
+        """A host NumPy generator: draws are made on the host and copied to the device by
+        ``xg.random``, so the same seed gives the numpy backend's numbers exactly."""
+        return np.random.default_rng(seed)
+
+    def warmup(self, dtypes=("float32", "float64")) -> None:
+        """Compile (or load from CuPy's cache) every kernel for ``dtypes`` now, not on first use."""
+        from . import _sources as S
+
+        ctypes = {S.CTYPE[d] for d in dtypes}
+        for module, names in S.MODULES.items():
+            for name in names:
+                if name[name.index("<") + 1:].split(",")[0].rstrip(">") in ctypes:
+                    self._launcher.kernel(module, name)
+
+    def index_add(self, target, key, values):
+        self._scatter_add(target, key, values)
+
+    def describe(self) -> dict:
+        cupy = self._cupy
+        dev = cupy.cuda.Device()
+        props = cupy.cuda.runtime.getDeviceProperties(dev.id)
+        name = props["name"]
+        free, total = dev.mem_info
+        return {"name": self.name, "version": cupy.__version__,
+                "device": name.decode() if isinstance(name, bytes) else str(name),
+                "compute_capability": f"{props['major']}.{props['minor']}",
+                "memory_total_gib": round(total / 2**30, 2),
+                "memory_free_gib": round(free / 2**30, 2),
+                "multiprocessors": self._launcher.sm_count}

@@ -1,0 +1,118 @@
+// In-place optimizer updates: one pass over (param, grad, state...) per step, grid-stride, 16-byte
+// vectors when every array is aligned. Each rule is the generic one from xpgrad/backend.py, with
+// the same association of operations; scalars arrive as h0..h7 (meanings listed per rule).
+#include "common.cuh"
+
+#define XPG_OPTIM_THREADS 256
+
+// flags
+#define XPG_HAS_S1 1         // the first state array is present
+#define XPG_HAS_S2 2         // the second state array is present
+#define XPG_NESTEROV 4
+#define XPG_WEIGHT_DECAY 8   // L2 term added to the gradient
+#define XPG_DECOUPLED 16     // AdamW: the parameter shrinks by h7 before the step
+
+template <typename T> struct Hyper {
+    T h0, h1, h2, h3, h4, h5, h6, h7;
+    int flags;
+};
+
+// h0 lr, h1 momentum, h2 weight decay; s1 velocity (optional)
+struct Sgd {
+    template <typename T>
+    __device__ __forceinline__ static void step(T& p, T g, T& v, T&, const Hyper<T>& h) {
+        if (h.flags & XPG_WEIGHT_DECAY) g = g + h.h2 * p;
+        if (!(h.flags & XPG_HAS_S1)) {
+            p -= h.h0 * g;
+            return;
+        }
+        v = v * h.h1 + g;
+        p -= h.h0 * ((h.flags & XPG_NESTEROV) ? g + h.h1 * v : v);
+    }
+};
+
+// h0 lr, h1 eps; s1 sum of squared gradients
+struct Adagrad {
+    template <typename T>
+    __device__ __forceinline__ static void step(T& p, T g, T& acc, T&, const Hyper<T>& h) {
+        acc += g * g;
+        p -= h.h0 * g / (xsqrt(acc) + h.h1);
+    }
+};
+
+// h0 lr, h1 rho, h2 1 - rho, h3 eps; s1 running E[g^2], s2 running E[dx^2]
+struct Adadelta {
+    template <typename T>
+    __device__ __forceinline__ static void step(T& p, T g, T& ag, T& adx, const Hyper<T>& h) {
+        ag = ag * h.h1 + h.h2 * g * g;
+        const T delta = xsqrt(adx + h.h3) / xsqrt(ag + h.h3) * g;
+        adx = adx * h.h1 + h.h2 * delta * delta;
+        p -= h.h0 * delta;
+    }
+};
+
+// h0 lr, h1 rho, h2 1 - rho, h3 momentum, h4 eps; s1 running E[g^2], s2 momentum (optional)
+struct Rmsprop {
+    template <typename T>
+    __device__ __forceinline__ static void step(T& p, T g, T& sq, T& mom, const Hyper<T>& h) {
+        sq = sq * h.h1 + h.h2 * g * g;
+        const T s = g / (xsqrt(sq) + h.h4);
+        if (h.flags & XPG_HAS_S2) {
+            mom = mom * h.h3 + s;
+            p -= h.h0 * mom;
+        } else {
+            p -= h.h0 * s;
+        }
+    }
+};
+
+// h0 lr / (1 - beta1^t), h1 beta1, h2 1 - beta1, h3 beta2, h4 1 - beta2, h5 1 - beta2^t,
+// h6 eps, h7 weight decay (added to the gradient) or 1 - lr * weight decay (decoupled);
+// s1 first moment, s2 second moment
+struct Adam {
+    template <typename T>
+    __device__ __forceinline__ static void step(T& p, T g, T& m, T& v, const Hyper<T>& h) {
+        if (h.flags & XPG_DECOUPLED) p *= h.h7;
+        else if (h.flags & XPG_WEIGHT_DECAY) g = g + h.h7 * p;
+        m = m * h.h1 + h.h2 * g;
+        v = v * h.h3 + h.h4 * g * g;
+        p -= h.h0 * m / (xsqrt(v / h.h5) + h.h6);
+    }
+};
+
+// `s1` / `s2` may be any array (e.g. `p`) when their flag is off: they are then never touched.
+template <typename T, typename Op>
+__global__ void __launch_bounds__(XPG_OPTIM_THREADS)
+optim_update(T* p, const T* __restrict__ g, T* s1, T* s2, i64 n, T h0, T h1, T h2, T h3, T h4,
+             T h5, T h6, T h7, int flags) {
+    constexpr int VN = Vec<T>::N;
+    Hyper<T> h;
+    h.h0 = h0; h.h1 = h1; h.h2 = h2; h.h3 = h3; h.h4 = h4; h.h5 = h5; h.h6 = h6; h.h7 = h7;
+    h.flags = flags;
+    const bool has1 = flags & XPG_HAS_S1, has2 = flags & XPG_HAS_S2;
+    const i64 start = global_thread(), stride = grid_threads();
+    i64 done = 0;
+    if (aligned16(p) && aligned16(g) && (!has1 || aligned16(s1)) && (!has2 || aligned16(s2))) {
+        const i64 nv = n / VN;
+        for (i64 k = start; k < nv; k += stride) {
+            Vec<T> pv = reinterpret_cast<Vec<T>*>(p)[k];
+            const Vec<T> gv = reinterpret_cast<const Vec<T>*>(g)[k];
+            Vec<T> av{}, bv{};
+            if (has1) av = reinterpret_cast<Vec<T>*>(s1)[k];
+            if (has2) bv = reinterpret_cast<Vec<T>*>(s2)[k];
+#pragma unroll
+            for (int j = 0; j < VN; ++j) Op::step(pv.v[j], gv.v[j], av.v[j], bv.v[j], h);
+            reinterpret_cast<Vec<T>*>(p)[k] = pv;
+            if (has1) reinterpret_cast<Vec<T>*>(s1)[k] = av;
+            if (has2) reinterpret_cast<Vec<T>*>(s2)[k] = bv;
+        }
+        done = nv * VN;
+    }
+    for (i64 i = done + start; i < n; i += stride) {
+        T pi = p[i], a = has1 ? s1[i] : T(0), b = has2 ? s2[i] : T(0);
+        Op::step(pi, g[i], a, b, h);
+        p[i] = pi;
+        if (has1) s1[i] = a;
+        if (has2) s2[i] = b;
+    }
+}

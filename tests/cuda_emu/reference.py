@@ -1,0 +1,143 @@
+"""What the CUDA kernels are checked against, shared by the emulated and the GPU tests: the
+generic rules (run through ``array_api_compat.numpy``, i.e. what the numpy backend computes),
+the input cases, tolerances, and a short MLP training run."""
+from __future__ import annotations
+
+import array_api_compat.numpy as npx
+import numpy as np
+
+import xpgrad as xg
+import xpgrad.losses
+import xpgrad.ops.activations
+import xpgrad.ops.elementwise
+from xpgrad.backend import Backend
+from xpgrad.primitive import Primitive
+
+
+def _primitives():
+    out = {}
+    for mod in (xpgrad.losses, xpgrad.ops.activations, xpgrad.ops.elementwise):
+        for v in vars(mod).values():
+            p = v if isinstance(v, Primitive) else getattr(v, "primitive", None)
+            if isinstance(p, Primitive):
+                out.setdefault(p.name, p)
+    return out
+
+
+PRIMITIVES = _primitives()
+
+
+class GenericBackend(Backend):
+    """The base class's generic optimizer updates on NumPy arrays."""
+
+    name = "generic"
+    xp = npx
+
+
+def generic(name, args, params, g=None):
+    """Output and first-argument gradient of the generic rule (NumPy, the inputs' dtype)."""
+    p = PRIMITIVES[name]
+    out = np.asarray(p.forward(npx, *args, **params))
+    g = np.ones_like(out) if g is None else g
+    return out, np.asarray(p.vjps[0](npx, g, out, *args, **params))
+
+
+def fused(kernel, args, params, g=None, to_host=np.asarray):
+    """Output and first-argument gradient through a backend Kernel (forward, then vjp)."""
+    res = kernel.forward(*args, **params)
+    assert res is not None, "the kernel fell back to the generic rule"
+    out, saved = res
+    g = np.ones(out.shape, out.dtype) if g is None else g
+    if not isinstance(out, np.ndarray) and not np.isscalar(out):   # a device array
+        import cupy
+
+        g = cupy.asarray(g)
+    grads = kernel.vjp(g, saved, *args, **params)
+    return to_host(out), to_host(grads[0]), grads
+
+
+def assert_close(actual, expected, dtype, what=""):
+    """Equal to the dtype's rounding: relative 2e-5 (float32) / 1e-12 (float64), with an
+    absolute floor scaled to the largest expected magnitude."""
+    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    rtol = 2e-5 if np.dtype(dtype) == np.float32 else 1e-12
+    scale = max(1.0, float(np.nanmax(np.abs(expected)))) if expected.size else 1.0
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * scale, equal_nan=True,
+                               err_msg=what)
+
+
+# -- cases --------------------------------------------------------------------------------------
+def ce_inputs(rng, n, c, dtype, labels="int64", big=False):
+    x = rng.normal(size=(n, c)) * 3
+    if big:   # logits of +-1e4: exp overflows without the max shift
+        x = x + rng.choice([-1e4, 1e4], size=(n, c))
+    x = x.astype(dtype)
+    if labels == "probs":
+        y = rng.dirichlet(np.ones(c), n).astype(dtype) if c > 1 else np.ones((n, 1), dtype)
+    else:
+        y = rng.integers(0, c, n).astype(labels)
+    return x, y
+
+
+def pointwise_inputs(rng, n, dtype, op):
+    x = (rng.normal(size=n) * 4).astype(dtype)
+    if n > 8:
+        x[:4] = [0.0, 60.0, -60.0, 1e4]
+    t = (rng.random(n) if op != "mse" else rng.normal(size=n)).astype(dtype)
+    return x, t
+
+
+def activation_inputs(rng, n, dtype):
+    x = (rng.normal(size=n) * 5).astype(dtype)
+    if n > 8:
+        x[:6] = [0.0, -0.0, 50.0, -50.0, 1e4, -1e4]
+    return x
+
+
+OPTIM_CASES = [   # (rule, backend method, args after (param, grad, *states), number of states)
+    ("sgd", "sgd_update", dict(lr=0.1, momentum=0.0, nesterov=False, weight_decay=0.0), 0),
+    ("sgd", "sgd_update", dict(lr=0.1, momentum=0.9, nesterov=False, weight_decay=0.01), 1),
+    ("sgd", "sgd_update", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.0), 1),
+    ("adagrad", "adagrad_update", dict(lr=0.1, eps=1e-10), 1),
+    ("adadelta", "adadelta_update", dict(lr=1.0, rho=0.9, eps=1e-6), 2),
+    ("rmsprop", "rmsprop_update", dict(lr=0.01, rho=0.99, momentum=0.0, eps=1e-8), 1),
+    ("rmsprop", "rmsprop_update", dict(lr=0.01, rho=0.99, momentum=0.9, eps=1e-8), 2),
+    ("adam", "adam_update", dict(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0,
+                                 decoupled=False), 2),
+    ("adam", "adam_update", dict(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.1,
+                                 decoupled=False), 2),
+    ("adamw", "adam_update", dict(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.1,
+                                  decoupled=True), 2),
+]
+
+
+def optim_call(backend, method, kwargs, n_states, param, grad, states, step):
+    """Call ``backend.<method>`` with the states in their positional places."""
+    fn = getattr(backend, method)
+    kw = dict(kwargs)
+    if method == "adam_update":
+        kw["step"] = step
+    if method in ("sgd_update", "rmsprop_update"):
+        # velocity / mom are optional: None when the case has fewer states
+        slots = list(states) + [None] * (2 - len(states))
+        if method == "sgd_update":
+            return fn(param, grad, slots[0], **kw)
+        return fn(param, grad, slots[0], slots[1], **kw)
+    return fn(param, grad, *states, **kw)
+
+
+# -- a short training run -----------------------------------------------------------------------
+def mlp_run(backend, optimizer="adam", steps=10, seed=0, n=64, sizes=(20, 32, 5),
+            activation="tanh", lr=0.05):
+    """Train a small MLP with softmax cross-entropy; the losses and final weights on the host."""
+    rng = np.random.default_rng(seed)
+    x = xg.asarray(rng.normal(size=(n, sizes[0])).astype(np.float32), backend=backend)
+    y = xg.asarray(rng.integers(0, sizes[-1], n), backend=backend)
+    model = xg.nn.MLP(list(sizes), activation=activation,
+                      rng=xg.random.default_rng(seed, backend=backend))
+    opt = xg.optim.get(optimizer, learning_rate=lr)
+    losses = []
+    for _ in range(steps):
+        loss = opt.minimize(lambda: xg.losses.softmax_cross_entropy(model(x), y), model)
+        losses.append(loss.item())
+    return np.array(losses), [v.numpy() for v in model.trainable_variables]
