@@ -17,9 +17,11 @@ class NumpyBackend(Backend):
     xp = xp_numpy
 
     def __init__(self):
+        from xpgrad.nn.rnn_ops import kernels as rnn_kernels
+
         from .numpy_kernels import KERNELS
 
-        self.kernels = dict(KERNELS)
+        self.kernels = {**KERNELS, **rnn_kernels(np)}
 
     def native_dtype(self, dtype):
         return np.dtype(dtype.name)

@@ -1,5 +1,24 @@
-"""Neural-network building blocks: activations (and, on top of them, layers)."""
+"""Neural-network building blocks: functional activations and layers built on them.
+
+>>> import xpgrad as xg
+>>> model = xg.nn.MLP([2, 4, 1], activation="tanh", rng=xg.random.default_rng(0))
+>>> model(xg.ones((3, 2))).shape
+(3, 1)
+"""
 from ..ops.activations import leaky_relu, log_softmax, relu, sigmoid, softmax, softplus
 from ..ops.elementwise import tanh
+from . import init
+from .activations_layers import (LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh,
+                                 get_activation)
+from .containers import MLP, Sequential
+from .dropout import Dropout
+from .linear import Linear, linear
+from .module import Module
+from .recurrent import LSTM, RNN, LSTMCell, RNNCell, SequenceClassifier
+from .tbptt import TBPTTResult, tbptt_train
 
-__all__ = ["sigmoid", "relu", "leaky_relu", "softplus", "softmax", "log_softmax", "tanh"]
+__all__ = ["sigmoid", "relu", "leaky_relu", "softplus", "softmax", "log_softmax", "tanh",
+           "Module", "Linear", "linear", "Sequential", "MLP", "Dropout", "ReLU", "Sigmoid", "Tanh",
+           "LeakyReLU", "Softplus", "Softmax", "LogSoftmax", "get_activation", "init",
+           "RNNCell", "LSTMCell", "RNN", "LSTM", "SequenceClassifier", "tbptt_train",
+           "TBPTTResult"]

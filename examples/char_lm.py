@@ -1,0 +1,154 @@
+"""Character-level language model: an LSTM on Shakespeare's Sonnets, trained with truncated BPTT.
+
+The text (examples/data/shakespeare_sonnets.txt, public domain; see examples/data/README.md) is
+cut into ``batch_size`` contiguous streams; ``xg.nn.tbptt_train`` walks them ``seq_len`` characters
+per update, carrying the LSTM state from one window to the next. The loss is softmax
+cross-entropy of the next character (in nats; a uniform guess over the vocabulary is its log).
+After training, the model writes a sample, one character at a time.
+
+    python examples/char_lm.py --backend numpy --epochs 10
+    python examples/char_lm.py --backend numba --epochs 20 --hidden 256 --plot char_lm.png
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import time
+
+import numpy as np
+
+import xpgrad as xg
+
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "shakespeare_sonnets.txt")
+
+
+class CharLM(xg.nn.Module):
+    """One-hot characters -> LSTM -> linear read-out of next-character logits."""
+
+    def __init__(self, vocab_size, hidden, num_layers=1, *, rng=None, backend=None):
+        super().__init__("char_lm")
+        self.vocab_size = vocab_size
+        self.lstm = xg.nn.LSTM(vocab_size, hidden, num_layers, rng=rng, backend=backend)
+        self.head = xg.nn.Linear(hidden, vocab_size, rng=rng, backend=backend, name="head")
+
+    def forward(self, x, state=None):
+        h, state = self.lstm(x, state)
+        B, T, H = h.shape
+        logits = self.head(xg.reshape(h, (B * T, H)))
+        return xg.reshape(logits, (B, T, self.vocab_size)), state
+
+
+def load_text(chars=None, path=DATA):
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    return text if chars is None else text[:chars]
+
+
+def streams(ids, batch_size):
+    """Inputs and next-character targets as ``batch_size`` contiguous rows of equal length."""
+    n = (len(ids) - 1) // batch_size
+    if n < 2:
+        raise ValueError(f"{len(ids)} characters are too few for {batch_size} streams")
+    x = ids[:n * batch_size].reshape(batch_size, n)
+    y = ids[1:n * batch_size + 1].reshape(batch_size, n)
+    return x, y
+
+
+def sample(model, vocab, prime, length, temperature=0.8, seed=0, backend="numpy"):
+    """Prime the model with ``prime`` and draw ``length`` more characters."""
+    V = len(vocab)
+    eye = np.eye(V, dtype=np.float32)
+    index = {ch: i for i, ch in enumerate(vocab)}
+    ids = [index[ch] for ch in prime if ch in index] or [0]
+    rng = np.random.default_rng(seed)
+    logits, state = model(xg.asarray(eye[ids][None], backend=backend))
+    out = []
+    for _ in range(length):
+        z = logits.numpy()[0, -1].astype(np.float64) / temperature
+        p = np.exp(z - z.max())
+        nxt = int(rng.choice(V, p=p / p.sum()))
+        out.append(vocab[nxt])
+        logits, state = model(xg.asarray(eye[[nxt]][None], backend=backend), state)
+    return "".join(out)
+
+
+def run(chars=None, epochs=10, batch_size=32, seq_len=50, k2=None, hidden=128, num_layers=1,
+        learning_rate=0.005, max_grad_norm=5.0, sample_chars=300, prime="From fairest ",
+        temperature=0.8, seed=0, backend="numpy", verbose=False):
+    """Train; returns ``{"loss": per-update losses, "sample": text, "vocab": chars, ...}``."""
+    text = load_text(chars)
+    vocab = sorted(set(text))
+    V = len(vocab)
+    index = {ch: i for i, ch in enumerate(vocab)}
+    ids = np.array([index[ch] for ch in text])
+    x_ids, y_ids = streams(ids, batch_size)
+    x = xg.asarray(np.eye(V, dtype=np.float32)[x_ids], backend=backend)    # (B, N, V) one-hot
+    y = xg.asarray(y_ids, backend=backend)                                  # (B, N) int64
+    model = CharLM(V, hidden, num_layers, rng=xg.random.default_rng(seed, backend=backend),
+                   backend=backend)
+    opt = xg.optim.Adam(learning_rate=learning_rate)
+    loss_fn = xg.losses.softmax_cross_entropy
+    if verbose:
+        print(f"{len(text)} characters, vocabulary {V}; {batch_size} streams of {x.shape[1]}; "
+              f"LSTM {hidden} x {num_layers}; TBPTT k1={seq_len} k2={k2 or seq_len}; "
+              f"backend {xg.get_backend(backend).name}")
+    losses, t0 = [], time.perf_counter()
+    for epoch in range(1, epochs + 1):
+        result = xg.nn.tbptt_train(model, loss_fn, opt, x, y, k1=seq_len, k2=k2,
+                                   max_grad_norm=max_grad_norm)
+        losses += result.losses
+        if verbose:
+            mean = float(np.mean(result.losses))
+            print(f"epoch {epoch:3d}  loss {mean:.3f} nats ({mean / math.log(2):.2f} bits/char)"
+                  f"  {result.updates} updates  {time.perf_counter() - t0:.1f} s", flush=True)
+    text_out = sample(model, vocab, prime, sample_chars, temperature, seed, backend)
+    return {"loss": losses, "sample": text_out, "vocab": vocab, "vocab_size": V,
+            "seconds": time.perf_counter() - t0, "model": model}
+
+
+def plot(losses, path):
+    from xpgrad.report import require
+
+    plt = require("matplotlib.pyplot", "--plot")
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(losses, lw=0.8)
+    ax.set_xlabel("update")
+    ax.set_ylabel("cross-entropy (nats/char)")
+    ax.set_title("char-LSTM on the Sonnets (TBPTT)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--backend", default=os.environ.get("XPGRAD_BACKEND") or "numpy")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--chars", type=int, default=None, help="use only the first N chars")
+    parser.add_argument("--batch-size", type=int, default=32, help="parallel text streams")
+    parser.add_argument("--seq-len", type=int, default=50, help="k1: steps per update")
+    parser.add_argument("--k2", type=int, default=None, help="steps backpropagated (>= k1)")
+    parser.add_argument("--hidden", type=int, default=128)
+    parser.add_argument("--layers", type=int, default=1)
+    parser.add_argument("--learning-rate", type=float, default=0.005)
+    parser.add_argument("--sample-chars", type=int, default=300)
+    parser.add_argument("--temperature", type=float, default=0.8)
+    parser.add_argument("--prime", default="From fairest ", help="text the sample continues")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--plot", default=None, help="write the loss curve to this PNG")
+    args = parser.parse_args(argv)
+    result = run(args.chars, args.epochs, args.batch_size, args.seq_len, args.k2, args.hidden,
+                 args.layers, args.learning_rate, sample_chars=args.sample_chars,
+                 prime=args.prime, temperature=args.temperature, seed=args.seed,
+                 backend=args.backend, verbose=True)
+    print("\nsample:\n" + args.prime + result["sample"])
+    if args.plot:
+        print(f"wrote {plot(result['loss'], args.plot)}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,341 @@
+"""Recurrent layers: RNNCell, LSTMCell (one step) and RNN, LSTM (whole sequences, batch first).
+
+Weights follow ``Linear``'s (in, out) layout, gates in PyTorch's order (i, f, g, o) along the
+4H axis, and one bias per layer::
+
+    w_ih: (input_size, 4H)   w_hh: (H, 4H)   b: (4H,)       (RNN: 4H -> H)
+
+so ``torch.nn.LSTM``'s ``weight_ih_l{k} == w_ih.T``, ``weight_hh_l{k} == w_hh.T`` and
+``bias_ih_l{k} + bias_hh_l{k} == b`` (``load_torch_state_dict`` / ``torch_state_dict``
+convert). States are PyTorch's: ``(num_layers, batch, H)`` tensors, ``(h, c)`` for the LSTM.
+
+A sequence layer projects the inputs of all steps with one matrix product, then runs the
+recurrence as one primitive (``rnn_ops.lstm_scan``), so the tape holds a handful of nodes per
+layer whatever the sequence length.
+
+>>> import xpgrad as xg
+>>> lstm = xg.nn.LSTM(3, 5, rng=0)
+>>> out, (h, c) = lstm(xg.ones((2, 7, 3)))
+>>> out.shape, h.shape, c.shape
+((2, 7, 5), (1, 2, 5), (1, 2, 5))
+"""
+from __future__ import annotations
+
+import math
+
+from .. import dtypes as _dt
+from ..creation import asarray, zeros
+from ..ops.shape import reshape, stack
+from ..tensor import Tensor, Variable
+from . import init as _init
+from .linear import Linear
+from .module import Module
+from .rnn_ops import NONLINEARITIES, lstm_scan, rnn_scan
+
+
+def _uniform(gen, shape, k, dtype, backend):
+    w = gen.uniform(-k, k, size=shape, dtype=dtype)
+    return w if backend is None else w.to(backend)
+
+
+class _Recurrent(Module):
+    """One layer's weights and its input projection; subclasses set GATES and the scan."""
+
+    GATES = 1
+
+    def __init__(self, input_size, hidden_size, *, bias=True, rng=None, dtype=_dt.float32,
+                 backend=None, name="rnn_cell"):
+        super().__init__(name)
+        if int(input_size) < 1 or int(hidden_size) < 1:
+            raise ValueError(f"{type(self).__name__} needs positive sizes, got "
+                             f"input_size={input_size}, hidden_size={hidden_size}")
+        self.input_size, self.hidden_size = int(input_size), int(hidden_size)
+        G, H = self.GATES * self.hidden_size, self.hidden_size
+        gen = _init.as_rng(rng, backend)
+        k = 1.0 / math.sqrt(H)                       # PyTorch's default: U(-1/sqrt(H), 1/sqrt(H))
+        self.w_ih = Variable(_uniform(gen, (self.input_size, G), k, dtype, backend),
+                             name=f"{name}/w_ih")
+        self.w_hh = Variable(_uniform(gen, (H, G), k, dtype, backend), name=f"{name}/w_hh")
+        self.b = (Variable(zeros((G,), dtype=dtype, backend=self.w_ih.backend), name=f"{name}/b")
+                  if bias else None)
+
+    def project(self, x):
+        """The input projection of every step, ``x @ w_ih + b``: (B, T, I) -> (B, T, G)."""
+        x = _as_input(x, self, 3)
+        B, T, _ = x.shape
+        z = reshape(x, (B * T, self.input_size)) @ self.w_ih
+        if self.b is not None:
+            z = z + self.b
+        return reshape(z, (B, T, z.shape[-1]))
+
+    def _zeros(self, x):
+        return zeros((x.shape[0], self.hidden_size), dtype=self.w_hh.dtype,
+                     backend=self.w_hh.backend)
+
+    def _extra_repr(self):
+        return f", input_size={self.input_size}, hidden_size={self.hidden_size}"
+
+
+def _as_input(x, layer, ndim, who=None):
+    who = who or type(layer).__name__
+    if not isinstance(x, Tensor):
+        x = asarray(x, dtype=layer.w_ih.dtype, backend=layer.w_ih.backend)
+    what = "(batch, time, input_size)" if ndim == 3 else "(batch, input_size)"
+    if x.ndim != ndim or x.shape[-1] != layer.input_size:
+        raise ValueError(f"{who} expects input of shape {what} with "
+                         f"input_size={layer.input_size}, got shape {x.shape}")
+    if x.dtype != layer.w_ih.dtype:
+        raise TypeError(f"{who} has {layer.w_ih.dtype} weights but got a {x.dtype} input; "
+                        "cast it with xg.astype")
+    return x
+
+
+def _check_state(s, shape, what, layer):
+    if not isinstance(s, Tensor) or s.shape != shape:
+        got = s.shape if isinstance(s, Tensor) else type(s).__name__
+        raise ValueError(f"{type(layer).__name__}: {what} must be a tensor of shape {shape}, "
+                         f"got {got}")
+
+
+class RNNCell(_Recurrent):
+    """One Elman step ``h' = act(x @ w_ih + h @ w_hh + b)``, act "tanh" (default) or "relu".
+
+    >>> import xpgrad as xg
+    >>> cell = xg.nn.RNNCell(3, 4, rng=0)
+    >>> cell(xg.ones((2, 3))).shape
+    (2, 4)
+    """
+
+    def __init__(self, input_size, hidden_size, *, nonlinearity="tanh", bias=True, rng=None,
+                 dtype=_dt.float32, backend=None, name="rnn_cell"):
+        if nonlinearity not in NONLINEARITIES:
+            raise ValueError(f"nonlinearity must be one of {NONLINEARITIES}, got "
+                             f"{nonlinearity!r}")
+        super().__init__(input_size, hidden_size, bias=bias, rng=rng, dtype=dtype,
+                         backend=backend, name=name)
+        self.nonlinearity = nonlinearity
+
+    def forward(self, x, h=None):
+        x = _as_input(x, self, 2)
+        B = x.shape[0]
+        h = self._zeros(x) if h is None else h
+        _check_state(h, (B, self.hidden_size), "h", self)
+        z = self.project(reshape(x, (B, 1, self.input_size)))
+        return reshape(rnn_scan(z, h, self.w_hh, self.nonlinearity), (B, self.hidden_size))
+
+    def scan(self, x, h0):
+        """All steps of a (B, T, I) sequence from ``h0`` (B, H): the outputs (B, T, H)."""
+        return rnn_scan(self.project(x), h0, self.w_hh, self.nonlinearity)
+
+
+class LSTMCell(_Recurrent):
+    """One LSTM step: ``(h', c') = cell(x, (h, c))``; the state defaults to zeros.
+
+    The forget-gate bias starts at ``forget_bias`` (1.0, as Keras' unit_forget_bias), the
+    other biases at 0, the weights as PyTorch's (uniform in +-1/sqrt(hidden_size)).
+
+    >>> import xpgrad as xg
+    >>> cell = xg.nn.LSTMCell(3, 4, rng=0)
+    >>> h, c = cell(xg.ones((2, 3)))
+    >>> h.shape, c.shape
+    ((2, 4), (2, 4))
+    """
+
+    GATES = 4
+
+    def __init__(self, input_size, hidden_size, *, bias=True, forget_bias=1.0, rng=None,
+                 dtype=_dt.float32, backend=None, name="lstm_cell"):
+        super().__init__(input_size, hidden_size, bias=bias, rng=rng, dtype=dtype,
+                         backend=backend, name=name)
+        if bias and forget_bias:
+            H = self.hidden_size
+            be = self.b.backend
+            self.b.assign(asarray([0.0] * H + [float(forget_bias)] * H + [0.0] * (2 * H),
+                                  dtype=self.b.dtype, backend=be))
+
+    def forward(self, x, state=None):
+        x = _as_input(x, self, 2)
+        B, H = x.shape[0], self.hidden_size
+        h, c = (self._zeros(x), self._zeros(x)) if state is None else state
+        _check_state(h, (B, H), "h", self)
+        _check_state(c, (B, H), "c", self)
+        seq = lstm_scan(self.project(reshape(x, (B, 1, self.input_size))), h, c, self.w_hh)
+        return seq[:, 0, :H], seq[:, 0, H:]
+
+    def scan(self, x, h0, c0):
+        """All steps of a (B, T, I) sequence: ``[h_t | c_t]`` of shape (B, T, 2H)."""
+        return lstm_scan(self.project(x), h0, c0, self.w_hh)
+
+
+class _Sequence(Module):
+    """A stack of ``num_layers`` cells run over whole sequences."""
+
+    CELL = None
+
+    def __init__(self, input_size, hidden_size, num_layers=1, *, name, **cell_kwargs):
+        super().__init__(name)
+        if int(num_layers) < 1:
+            raise ValueError(f"num_layers must be >= 1, got {num_layers}")
+        self.input_size, self.hidden_size = int(input_size), int(hidden_size)
+        self.num_layers = int(num_layers)
+        gen = _init.as_rng(cell_kwargs.pop("rng", None), cell_kwargs.get("backend"))
+        self.layers = [self.CELL(self.input_size if k == 0 else self.hidden_size,
+                                 self.hidden_size, rng=gen, name=f"{name}/cell{k}",
+                                 **cell_kwargs)
+                       for k in range(self.num_layers)]
+        for cell in self.layers:
+            cell.name = "cell"          # path component; the list index is appended
+
+    def _state_in(self, state, x, what):
+        shape = (self.num_layers, x.shape[0], self.hidden_size)
+        if state is None:
+            z = self.layers[0]._zeros(x)
+            return [z] * self.num_layers
+        _check_state(state, shape, what, self)
+        return [state[k] for k in range(self.num_layers)]
+
+    def _input(self, x):
+        return _as_input(x, self.layers[0], 3, type(self).__name__)
+
+    # -- PyTorch interoperability --------------------------------------------------------------
+    def load_torch_state_dict(self, state_dict) -> None:
+        """Copy weights from a ``torch.nn.LSTM`` / ``torch.nn.RNN`` state dict (same sizes,
+        ``bias=True``); values are tensors or arrays, converted through NumPy."""
+        import numpy as np
+
+        for k, cell in enumerate(self.layers):
+            def get(key):
+                v = state_dict[f"{key}_l{k}"]
+                v = v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v)
+                return asarray(v, dtype=cell.w_ih.dtype).to(cell.w_ih.backend)
+            cell.w_ih.assign(get("weight_ih").T)
+            cell.w_hh.assign(get("weight_hh").T)
+            if cell.b is not None:
+                cell.b.assign(get("bias_ih") + get("bias_hh"))
+
+    def torch_state_dict(self) -> dict:
+        """``{name: NumPy array}`` in ``torch.nn.LSTM`` / ``torch.nn.RNN`` layout (the bias in
+        ``bias_ih``, zeros in ``bias_hh``); load it with ``module.load_state_dict``."""
+        out = {}
+        for k, cell in enumerate(self.layers):
+            out[f"weight_ih_l{k}"] = cell.w_ih.numpy().T.copy()
+            out[f"weight_hh_l{k}"] = cell.w_hh.numpy().T.copy()
+            if cell.b is not None:
+                out[f"bias_ih_l{k}"] = cell.b.numpy().copy()
+                out[f"bias_hh_l{k}"] = 0 * out[f"bias_ih_l{k}"]
+        return out
+
+    def _extra_repr(self):
+        return (f", input_size={self.input_size}, hidden_size={self.hidden_size}, "
+                f"num_layers={self.num_layers}")
+
+
+class RNN(_Sequence):
+    """Elman RNN over batch-first sequences: ``outputs, h_n = rnn(x, h0=None)``.
+
+    ``x`` is (B, T, input_size); ``h0`` and ``h_n`` are (num_layers, B, H); ``outputs`` (B, T, H)
+    are the last layer's states. ``nonlinearity`` is "tanh" or "relu".
+
+    >>> import xpgrad as xg
+    >>> out, h = xg.nn.RNN(3, 4, num_layers=2, rng=0)(xg.ones((5, 6, 3)))
+    >>> out.shape, h.shape
+    ((5, 6, 4), (2, 5, 4))
+    """
+
+    CELL = RNNCell
+
+    def __init__(self, input_size, hidden_size, num_layers=1, *, nonlinearity="tanh",
+                 bias=True, rng=None, dtype=_dt.float32, backend=None, name="rnn"):
+        super().__init__(input_size, hidden_size, num_layers, name=name,
+                         nonlinearity=nonlinearity, bias=bias, rng=rng, dtype=dtype,
+                         backend=backend)
+        self.nonlinearity = nonlinearity
+
+    def forward(self, x, h0=None):
+        x = self._input(x)
+        hs = self._state_in(h0, x, "h0")
+        finals = []
+        for cell, h in zip(self.layers, hs):
+            x = cell.scan(x, h)
+            finals.append(x[:, -1, :])
+        return x, stack(finals)
+
+
+class LSTM(_Sequence):
+    """LSTM over batch-first sequences: ``outputs, (h_n, c_n) = lstm(x, state=None)``.
+
+    ``x`` is (B, T, input_size); the state ``(h, c)`` holds two (num_layers, B, H) tensors
+    (zeros when None); ``outputs`` (B, T, H) are the last layer's ``h_t``. See the module
+    docstring for the weight layout and ``LSTMCell`` for the initialization.
+
+    >>> import xpgrad as xg
+    >>> out, (h, c) = xg.nn.LSTM(3, 4, num_layers=2, rng=0)(xg.ones((5, 6, 3)))
+    >>> out.shape, h.shape
+    ((5, 6, 4), (2, 5, 4))
+    """
+
+    CELL = LSTMCell
+
+    def __init__(self, input_size, hidden_size, num_layers=1, *, bias=True, forget_bias=1.0,
+                 rng=None, dtype=_dt.float32, backend=None, name="lstm"):
+        super().__init__(input_size, hidden_size, num_layers, name=name, bias=bias,
+                         forget_bias=forget_bias, rng=rng, dtype=dtype, backend=backend)
+
+    def forward(self, x, state=None):
+        x = self._input(x)
+        if state is not None and not (isinstance(state, (tuple, list)) and len(state) == 2):
+            raise ValueError("LSTM: state must be a pair (h, c) of (num_layers, batch, "
+                             f"hidden) tensors, got {type(state).__name__}")
+        hs = self._state_in(None if state is None else state[0], x, "h")
+        cs = self._state_in(None if state is None else state[1], x, "c")
+        H = self.hidden_size
+        h_n, c_n = [], []
+        for cell, h, c in zip(self.layers, hs, cs):
+            seq = cell.scan(x, h, c)
+            x = seq[:, :, :H]
+            h_n.append(seq[:, -1, :H])
+            c_n.append(seq[:, -1, H:])
+        return x, (stack(h_n), stack(c_n))
+
+
+class SequenceClassifier(Module):
+    """Stacked recurrent layers read a sequence; a Linear layer maps the last state to logits.
+
+    Input (B, T, input_size), or flat (B, T * input_size) rows (e.g. images read row by row).
+    ``hidden`` lists one size per layer; ``cell`` is "lstm" or "rnn".
+
+    >>> import xpgrad as xg
+    >>> model = xg.nn.SequenceClassifier(8, [16], 10, rng=0)
+    >>> model(xg.zeros((4, 64))).shape                 # 8 rows of 8 pixels
+    (4, 10)
+    """
+
+    def __init__(self, input_size, hidden, n_classes, *, cell="lstm", rng=None,
+                 dtype=_dt.float32, backend=None, name="seq_classifier"):
+        super().__init__(name)
+        kinds = {"lstm": LSTM, "rnn": RNN}
+        if cell not in kinds:
+            raise ValueError(f"cell must be one of {sorted(kinds)}, got {cell!r}")
+        gen = _init.as_rng(rng, backend)
+        sizes = [int(input_size)] + [int(h) for h in hidden]
+        self.input_size = sizes[0]
+        self.layers = [kinds[cell](a, b, rng=gen, dtype=dtype, backend=backend,
+                                   name=f"{name}/{cell}{i}")
+                       for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:]))]
+        for layer in self.layers:
+            layer.name = cell
+        self.head = Linear(sizes[-1], n_classes, rng=gen, dtype=dtype, backend=backend,
+                           name=f"{name}/head")
+
+    def forward(self, x):
+        if x.ndim == 2:
+            if x.shape[1] % self.input_size:
+                raise ValueError(f"{x.shape[1]} features do not split into steps of "
+                                 f"{self.input_size}")
+            x = reshape(x, (x.shape[0], x.shape[1] // self.input_size, self.input_size))
+        for layer in self.layers:
+            x, _ = layer(x)
+        return self.head(x[:, -1, :])
+
+
+__all__ = ["RNNCell", "LSTMCell", "RNN", "LSTM", "SequenceClassifier"]

@@ -1,0 +1,139 @@
+"""Truncated backpropagation through time: TBPTT(k1, k2) (Williams & Peng 1990; Sutskever 2013).
+
+Every ``k1`` steps of a long sequence the parameters are updated, with gradients flowing back
+``k2 >= k1`` steps. Update ``j`` takes the loss on the ``k1`` new outputs (steps
+``[j*k1, (j+1)*k1)``) and runs the model over the window of the last ``k2`` steps, starting from
+the state at the window's start with ``stop_gradient``: the tape holds at most ``k2`` steps,
+however long the sequence. With ``k2 > k1`` the ``k2 - k1`` older steps of a window are
+recomputed (with the current weights), so a step costs ``k2 / k1`` forward passes; ``k1 == k2``
+(the common case) costs none. ``k2 < k1`` would leave the earliest outputs of each update
+without a path back to their inputs and is refused.
+
+The model is any callable ``model(x, state) -> (outputs, new_state)`` with the time axis 1 of
+``x`` and ``outputs`` (batch first) and ``state=None`` meaning "start from zeros";
+``xg.nn.LSTM`` and ``xg.nn.RNN`` are such models.
+
+>>> import xpgrad as xg
+>>> lstm = xg.nn.LSTM(1, 4, rng=0)
+>>> x = xg.ones((2, 30, 1)); y = xg.zeros((2, 30, 4))
+>>> loss = lambda out, target: xg.losses.mse(out, target)
+>>> result = tbptt_train(lstm, loss, xg.optim.SGD(learning_rate=0.1), x, y, k1=10)
+>>> len(result.losses), result.state[0].shape
+(3, (1, 2, 4))
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..ops.shape import concat
+from ..tape import GradientTape, stop_gradient
+from ..tensor import Tensor
+
+
+def detach(state):
+    """``state`` (a Tensor, None, or nested tuples/lists of them) cut from every tape."""
+    if state is None:
+        return None
+    if isinstance(state, Tensor):
+        return stop_gradient(state)
+    if isinstance(state, (tuple, list)):
+        return type(state)(detach(s) for s in state)
+    raise TypeError(f"a recurrent state must be a Tensor or a tuple/list of them, got "
+                    f"{type(state).__name__}")
+
+
+@dataclass
+class TBPTTResult:
+    """What ``tbptt_train`` did: one loss per update and the final (detached) state."""
+
+    losses: list = field(default_factory=list)
+    state: object = None
+    updates: int = 0
+
+
+def windows(n_steps: int, k1: int, k2: int):
+    """``(w0, block_start, block_end, next_start)`` for every update over ``n_steps``.
+
+    The update runs steps ``[w0, block_end)`` from the state at ``w0``, takes the loss on
+    ``[block_start, block_end)`` and keeps the state at ``next_start`` (the next window's start).
+
+    >>> list(windows(7, 2, 3))
+    [(0, 0, 2, 1), (1, 2, 4, 3), (3, 4, 6, 4), (4, 6, 7, 7)]
+    """
+    _check_k(k1, k2)
+    out = []
+    for start in range(0, n_steps, k1):
+        end = min(start + k1, n_steps)
+        w0 = max(0, end - k2)
+        nxt = max(0, min(end + k1, n_steps) - k2) if end < n_steps else end
+        out.append((w0, start, end, nxt))
+    return out
+
+
+def _check_k(k1, k2):
+    for name, k in (("k1", k1), ("k2", k2)):
+        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+            raise ValueError(f"{name} must be a positive int, got {k!r}")
+    if k2 < k1:
+        raise ValueError(f"k2={k2} < k1={k1} is not supported: an update takes the loss on the "
+                         f"last k1 outputs, so it must backpropagate at least k1 steps "
+                         f"(use k2 >= k1; k2 == k1 is the usual choice)")
+
+
+def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, state=None,
+                variables=None, max_grad_norm=None, callback=None) -> TBPTTResult:
+    """Train ``model`` on one batch of long sequences with TBPTT(k1, k2); see the module doc.
+
+    ``inputs`` (B, N, ...) and ``targets`` (B, N, ...) are batch-first Tensors; ``loss_fn(outputs,
+    targets)`` gets the outputs and targets of the ``k1`` new steps (a scalar). ``k2`` defaults
+    to ``k1``. ``state`` is the state to start from (None: the model's zeros); ``variables``
+    defaults to ``model.trainable_variables``; ``max_grad_norm`` clips by global norm;
+    ``callback(update_index, loss_value)`` runs after every update. Returns the losses and the
+    final state (detached), to carry into the next call on the continuation of the sequences.
+    """
+    k2 = k1 if k2 is None else k2
+    _check_k(k1, k2)
+    for name, t in (("inputs", inputs), ("targets", targets)):
+        if not isinstance(t, Tensor) or t.ndim < 2:
+            raise ValueError(f"{name} must be a batch-first Tensor (batch, time, ...), got "
+                             f"{getattr(t, 'shape', type(t).__name__)}")
+    n = inputs.shape[1]
+    if targets.shape[:2] != inputs.shape[:2]:
+        raise ValueError(f"inputs {inputs.shape} and targets {targets.shape} must agree on "
+                         "(batch, time)")
+    if variables is None:
+        variables = model.trainable_variables
+    variables = list(variables)
+    if max_grad_norm is not None:
+        from ..optim import clip_global_norm
+
+    result = TBPTTResult()
+    state = detach(state)
+    for w0, start, end, nxt in windows(n, k1, k2):
+        cuts = sorted({w0, nxt, start, end})
+        pieces, carried = [], state
+        with GradientTape() as tape:
+            s = state
+            for a, b in zip(cuts[:-1], cuts[1:]):
+                out, s = model(inputs[:, a:b], s)
+                if a >= start:
+                    pieces.append(out)
+                if b == nxt:
+                    carried = detach(s)
+            out = pieces[0] if len(pieces) == 1 else concat(pieces, axis=1)
+            loss = loss_fn(out, targets[:, start:end])
+        grads = tape.gradient(loss, variables)
+        if max_grad_norm is not None:
+            grads, _ = clip_global_norm(grads, max_grad_norm)
+        optimizer.apply_gradients(zip(grads, variables))
+        state = carried if nxt < n else detach(s)
+        value = float(loss)
+        result.losses.append(value)
+        result.updates += 1
+        if callback is not None:
+            callback(result.updates - 1, value)
+    result.state = state
+    return result
+
+
+__all__ = ["tbptt_train", "TBPTTResult", "detach", "windows"]
