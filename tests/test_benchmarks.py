@@ -1,0 +1,151 @@
+"""The benchmarks stay runnable: `asv check`, one dry pass over every suite, `xpgrad bench`.
+
+No timings are asserted; a broken benchmark (import error, bad parameter, a workload that
+raises) fails here instead of silently vanishing from the dashboard.
+"""
+import importlib
+import importlib.util
+import inspect
+import itertools
+import json
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from xpgrad import bench, bench_workloads as W
+
+ROOT = Path(__file__).resolve().parents[1]
+PREFIXES = ("time_", "peakmem_", "mem_", "track_", "timeraw_")
+
+
+def _suites():
+    sys.path.insert(0, str(ROOT))
+    try:
+        pkg = importlib.import_module("asv_benchmarks")
+        names = [m.name for m in pkgutil.iter_modules(pkg.__path__) if m.name.startswith("bench")]
+        return [importlib.import_module(f"asv_benchmarks.{n}") for n in names]
+    finally:
+        sys.path.remove(str(ROOT))
+
+
+SIZE_PARAMS = {"n_ops", "shape", "batch"}   # the dry pass takes only their first (smallest) value
+
+
+def _benchmarks():
+    """(class, method name, parameter tuple) for every benchmark method and parameter
+    combination, with size parameters at their smallest value."""
+    out = []
+    for mod in _suites():
+        for cls_name, cls in inspect.getmembers(mod, inspect.isclass):
+            if cls.__module__ != mod.__name__:
+                continue
+            methods = [m for m in dir(cls) if m.startswith(PREFIXES)]
+            names = list(getattr(cls, "param_names", []))
+            params = list(getattr(cls, "params", []))
+            assert methods, f"{cls_name} has no benchmark methods"
+            assert len(names) == len(params), f"{cls_name}: params and param_names differ"
+            assert names[:1] == ["lib"] and params[0] == list(W.LIBS), cls_name
+            values = [p[:1] if n in SIZE_PARAMS else p for n, p in zip(names, params)]
+            for combo in itertools.product(*values):
+                for m in methods:
+                    label = "-".join(str(c) for c in combo)
+                    out.append(pytest.param(cls, m, combo, id=f"{cls_name}.{m}-{label}"))
+    return out
+
+
+@pytest.mark.parametrize("cls, method, combo", _benchmarks())
+def test_benchmark_dry_pass(cls, method, combo):
+    """setup + the benchmark once on the smallest parameters; an unavailable lib skips."""
+    obj = cls()
+    try:
+        obj.setup(*combo)
+    except NotImplementedError as e:
+        pytest.skip(f"{combo[0]}: {e}")
+    getattr(obj, method)(*combo)
+    if hasattr(obj, "teardown"):
+        obj.teardown(*combo)
+
+
+def test_numpy_and_torch_benchmarks_really_run():
+    """The dry pass must not pass by skipping everything: numpy and torch workloads build."""
+    W.build("chain", "xpgrad-numpy", n_ops=8)
+    pytest.importorskip("torch")
+    W.build("chain", "torch-cpu", n_ops=8)
+
+
+def test_workloads_compute_the_same_gradient_as_torch():
+    """The peer does the same work: the chain's gradient agrees with PyTorch's."""
+    torch = pytest.importorskip("torch")
+    import numpy as np
+    import xpgrad as xg
+
+    x0 = np.linspace(-1, 1, 4)
+    x = xg.asarray(x0)
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        y = x
+        for _ in range(5):
+            y = xg.tanh(xg.sin(y) * 1.5 + 0.1)
+        s = xg.sum(y)
+    ours = tape.gradient(s, x).numpy()
+    t = torch.tensor(x0, requires_grad=True)
+    y = t
+    for _ in range(5):
+        y = torch.tanh(torch.sin(y) * 1.5 + 0.1)
+    (theirs,) = torch.autograd.grad(y.sum(), t)
+    np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-12)
+
+
+def test_unknown_lib_and_bad_mode_raise_clearly():
+    with pytest.raises(ValueError, match="unknown library 'tensorflow'"):
+        W.build("chain", "tensorflow")
+    with pytest.raises(ValueError, match="mode must be 'forward' or 'forward\\+gradient'"):
+        W.build("chain", "xpgrad-numpy", mode="backward")
+    with pytest.raises(ValueError, match="unknown loss 'hinge'"):
+        W.build("loss", "xpgrad-numpy", name="hinge")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("asv") is None,
+                    reason="asv is not installed (pip install -e '.[dev]' or '.[bench]')")
+def test_asv_check():
+    """asv itself discovers and validates every suite in this environment."""
+    json.loads((ROOT / "asv.conf.json").read_text())
+    res = subprocess.run([sys.executable, "-m", "asv", "check", "--python=same"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "No problems found" in res.stdout, res.stdout
+
+
+def test_xpgrad_bench_quick_prints_a_table(capsys):
+    assert bench.main(["--quick", "--backend", "numpy", "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    header = lines[1].split()
+    assert header[0] == "workload" and "xpgrad-numpy" in header, out
+    has_torch = importlib.util.find_spec("torch") is not None
+    if has_torch:
+        assert header[1:] == ["torch-cpu", "xpgrad-numpy", "/torch-cpu"], out
+    for label in ("chain 100 ops, 4 floats, forward+gradient", "softmax_cross_entropy 128x10",
+                  "adam update", "MLP 784-256-10 train step, batch 128"):
+        assert any(line.startswith(label) for line in lines), (label, out)
+    chain = next(line for line in lines if line.startswith("chain 100 ops"))
+    if has_torch:
+        assert chain.split()[-1].endswith("x"), chain     # the ratio to torch-cpu
+
+
+def test_xpgrad_bench_through_the_cli():
+    res = subprocess.run([sys.executable, "-m", "xpgrad.cli", "bench", "--quick", "--only",
+                          "chain", "--backend", "numpy", "--peers", "--repeat", "1"],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert "chain 100 ops, 4 floats, forward+gradient" in res.stdout
+
+
+def test_xpgrad_bench_rejects_unknown_backend(capsys):
+    with pytest.raises(SystemExit) as e:
+        bench.main(["--backend", "nosuch"])
+    assert e.value.code == 2
+    assert "unknown backend 'nosuch'" in capsys.readouterr().err
