@@ -1,0 +1,103 @@
+"""The Numba backend: NumPy arrays, with fused JIT-compiled kernels for the hot primitives.
+
+Losses (softmax cross-entropy, sigmoid-MSE, sigmoid cross-entropy, MSE), the activations
+sigmoid, tanh, relu, leaky_relu, softplus, and the optimizer updates run as Numba kernels
+(float32 and float64; anything else falls back to the generic rule). Kernels compile on first
+use and are cached on disk (see ``_config`` for the cache directory); ``warmup()`` compiles
+them all ahead of time.
+
+>>> import xpgrad as xg
+>>> x = xg.asarray([[2.0, 0.0, -1.0]], backend="numba")
+>>> loss = xg.losses.softmax_cross_entropy(x, xg.asarray([0], backend="numba"))
+>>> round(loss.item(), 4), loss.backend.name
+(0.1698, 'numba')
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from xpgrad.backend import BackendUnavailableError
+
+from ..numpy import NumpyBackend
+from . import _config
+
+
+def _import_numba():
+    _config.apply_cache_dir()
+    try:
+        import numba
+    except ImportError as e:
+        raise BackendUnavailableError(
+            f"the 'numba' backend needs Numba, which is not installed here ({e}); "
+            f"install it with: {_config.INSTALL_HINT}") from e
+    return numba
+
+
+class NumbaBackend(NumpyBackend):
+    """NumPy arrays and namespace; Numba kernels for the primitives in ``kernels``."""
+
+    name = "numba"
+
+    def __init__(self):
+        super().__init__()
+        self._numba = _import_numba()
+        from . import _activations, _losses, _optim
+
+        self._optim = _optim
+        self.kernels.update(_losses.KERNELS)
+        self.kernels.update(_activations.KERNELS)
+        from xpgrad.nn.rnn_ops import kernels as rnn_kernels
+
+        from ._rnn import lstm_cell_backward
+
+        self.kernels.update(rnn_kernels(np, lstm_cell_backward=lstm_cell_backward))
+
+    def describe(self):
+        """Numba's version, threads, threading layer and the state of the kernel cache.
+
+        >>> import xpgrad as xg
+        >>> sorted(xg.get_backend("numba").describe())[:4]
+        ['cache_dir', 'cache_warm', 'cached_kernels', 'device']
+        """
+        from ._cache import describe
+
+        return {"name": self.name, "device": "cpu", **describe(self._numba)}
+
+    def warmup(self, dtypes=("float32", "float64"), parallel=True) -> float:
+        """Compile (or load from the disk cache) every kernel for ``dtypes``; return seconds.
+
+        Benchmarks call this first so no compile time lands inside a timing.
+
+        >>> import xpgrad as xg
+        >>> xg.get_backend("numba").warmup(dtypes=("float32",)) >= 0
+        True
+        """
+        from ._cache import warmup
+
+        return warmup(self, dtypes, parallel)
+
+    # -- fused in-place optimizer updates (fall back to the generic ones when they cannot run)
+    def sgd_update(self, param, grad, velocity, lr, momentum, nesterov, weight_decay):
+        if not self._optim.sgd(param, grad, velocity, lr, momentum, nesterov, weight_decay):
+            super().sgd_update(param, grad, velocity, lr, momentum, nesterov, weight_decay)
+
+    def adagrad_update(self, param, grad, accum, lr, eps):
+        if not self._optim.adagrad(param, grad, accum, lr, eps):
+            super().adagrad_update(param, grad, accum, lr, eps)
+
+    def adadelta_update(self, param, grad, accum_g, accum_dx, lr, rho, eps):
+        if not self._optim.adadelta(param, grad, accum_g, accum_dx, lr, rho, eps):
+            super().adadelta_update(param, grad, accum_g, accum_dx, lr, rho, eps)
+
+    def rmsprop_update(self, param, grad, sq, mom, lr, rho, momentum, eps):
+        if not self._optim.rmsprop(param, grad, sq, mom, lr, rho, momentum, eps):
+            super().rmsprop_update(param, grad, sq, mom, lr, rho, momentum, eps)
+
+    def adam_update(self, param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay, decoupled):
+        if not self._optim.adam(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay,
+                                decoupled):
+            super().adam_update(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay,
+                                decoupled)
+
+
+__all__ = ["NumbaBackend"]

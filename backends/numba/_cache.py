@@ -1,0 +1,111 @@
+"""What ``xpgrad info`` reports about the Numba backend, and ``warmup()``.
+
+A kernel is "cached" when Numba's on-disk index for it lists compiled versions for the current
+source (a stale index, from an edited file, counts as not cached). The cache is "warm" when every
+kernel has both its float32 and float64 versions there, i.e. a new process loads instead of
+compiling.
+
+>>> import numba
+>>> describe(numba)["version"] == numba.__version__
+True
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from . import _config
+
+
+def kernel_dispatchers():
+    """The public Numba kernels: ``{qualified name: dispatcher}``."""
+    from numba.core.dispatcher import Dispatcher
+
+    from . import _act_kernels, _loss_kernels, _optim_kernels
+
+    found = {}
+    for mod in (_loss_kernels, _act_kernels, _optim_kernels):
+        for name, obj in vars(mod).items():
+            if isinstance(obj, Dispatcher) and not name.startswith("_"):
+                found[f"{mod.__name__.rsplit('.', 1)[-1]}.{name}"] = obj
+    return found
+
+
+def _cached_versions(dispatcher) -> int:
+    try:
+        return len(dispatcher._cache._cache_file._load_index())
+    except Exception:       # private Numba API: report "not cached" rather than fail
+        return 0
+
+
+def _cache_dir(dispatchers) -> str | None:
+    for d in dispatchers.values():
+        try:
+            return d._cache._cache_path
+        except AttributeError:
+            pass
+    return None
+
+
+def describe(numba) -> dict:
+    disp = kernel_dispatchers()
+    versions = {name: _cached_versions(d) for name, d in disp.items()}
+    cached = sum(1 for v in versions.values() if v >= 2)
+    try:
+        layer = numba.threading_layer()
+    except ValueError:
+        layer = "not started"
+    return {
+        "version": numba.__version__,
+        "threads": numba.get_num_threads(),
+        "threading_layer": layer,
+        "cache_dir": _cache_dir(disp),
+        "cache_warm": cached == len(disp),
+        "cached_kernels": f"{cached}/{len(disp)}",
+    }
+
+
+def _exercise(backend, dt):
+    """Run every kernel once on tiny inputs of dtype ``dt``."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 3)).astype(dt)
+    t = rng.random((4, 3)).astype(dt)
+    one = np.asarray(1.0, dt)
+    for name in ("sigmoid_mse", "mse", "sigmoid_cross_entropy_with_logits"):
+        k = backend.kernels[name]
+        for red in ("mean", "none"):
+            out, saved = k.forward(x, t, reduction=red)
+            k.vjp(one if red == "mean" else np.ones_like(out), saved, x, t, reduction=red)
+    k = backend.kernels["softmax_cross_entropy"]
+    for labels in (np.array([0, 1, 2, 0]), t):
+        out, saved = k.forward(x, labels, reduction="mean")
+        k.vjp(one, saved, x, labels, reduction="mean")
+    for name in ("sigmoid", "tanh", "relu", "softplus"):
+        out, saved = backend.kernels[name].forward(x)
+        backend.kernels[name].vjp(x, saved, x)
+    out, saved = backend.kernels["leaky_relu"].forward(x, negative_slope=0.01)
+    backend.kernels["leaky_relu"].vjp(x, saved, x, negative_slope=0.01)
+    p, g = x.copy(), t
+    s = [np.zeros_like(x) for _ in range(2)]
+    backend.sgd_update(p, g, None, 0.1, 0.0, False, 0.0)
+    backend.sgd_update(p, g, s[0], 0.1, 0.9, True, 0.0)
+    backend.adagrad_update(p, g, s[0], 0.1, 1e-7)
+    backend.adadelta_update(p, g, s[0], s[1], 1.0, 0.95, 1e-7)
+    backend.rmsprop_update(p, g, s[0], None, 0.1, 0.9, 0.0, 1e-7)
+    backend.rmsprop_update(p, g, s[0], s[1], 0.1, 0.9, 0.9, 1e-7)
+    backend.adam_update(p, g, s[0], s[1], 0.1, 0.9, 0.999, 1e-7, 1, 0.0, False)
+
+
+def warmup(backend, dtypes, parallel) -> float:
+    """Compile or load every kernel (serial and, with ``parallel``, threaded) for ``dtypes``."""
+    t0 = time.perf_counter()
+    saved = _config.PAR_MIN, _config.ROW_PAR_MIN
+    try:
+        for limit in ((1 << 62, 0) if parallel else (1 << 62,)):
+            _config.PAR_MIN = _config.ROW_PAR_MIN = limit
+            for dt in dtypes:
+                _exercise(backend, np.dtype(dt))
+    finally:
+        _config.PAR_MIN, _config.ROW_PAR_MIN = saved
+    return time.perf_counter() - t0

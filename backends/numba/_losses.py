@@ -1,0 +1,146 @@
+"""Kernels (forward + vjp) of the fused losses for the Numba backend.
+
+Each forward computes the loss and, in the same pass, the gradient for an output gradient of 1
+(the primitive's contract, see ``xpgrad/losses.py``); the vjp scales that saved gradient by the
+incoming one. The saved buffer is handed out (scaled in place) the first time; a second vjp on
+the same record (a persistent tape) recomputes it, so a caller may keep or modify what it got.
+Unsupported inputs (dtypes other than float32/float64, mixed dtypes) return None: the generic
+rule runs instead.
+
+>>> import numpy as np
+>>> out, saved = KERNELS["mse"].forward(np.array([1.0, 3.0], np.float32),
+...                                     np.zeros(2, np.float32), reduction="mean")
+>>> float(out), saved.grad.tolist()
+(5.0, [1.0, 3.0])
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from xpgrad.backend import Kernel
+
+from . import _config
+from . import _loss_kernels as K
+
+FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_EMPTY = {d: np.empty(0, d) for d in FLOATS}
+
+
+class Saved:
+    """A gradient buffer that the first vjp may take; later vjps must recompute."""
+
+    __slots__ = ("grad", "taken")
+
+    def __init__(self, grad):
+        self.grad = grad
+        self.taken = False
+
+
+def _flat(a):
+    """A 1-D C-contiguous view of ``a`` (a copy when ``a`` is not contiguous)."""
+    if not a.flags.c_contiguous:
+        a = np.ascontiguousarray(a)
+    return a.reshape(-1)
+
+
+def _reduce(total, n, reduction, dtype):
+    if reduction == "sum":
+        return np.asarray(total, dtype=dtype)
+    return np.asarray(total / n if n else np.nan, dtype=dtype)
+
+
+def _scale(reduction, n):
+    return 1.0 / n if reduction == "mean" and n else 1.0
+
+
+def _take(saved, g, forward, raws, params):
+    """The saved gradient times ``g``: the buffer itself the first time, a fresh one after."""
+    if saved.taken:
+        saved = forward(*raws, **params)[1]
+    saved.taken = True
+    grad = saved.grad
+    if g.ndim == 0:
+        if g != 1:
+            grad *= g
+    elif g.ndim == 1 and grad.ndim == 2:           # reduction="none" of the softmax loss
+        grad *= g[:, None]
+    else:
+        grad *= g
+    return grad
+
+
+# -- softmax cross-entropy ----------------------------------------------------------------------
+def sce_forward(logits, labels, reduction):
+    dt = logits.dtype
+    if dt not in FLOATS or logits.ndim != 2:
+        return None
+    n, c = logits.shape
+    x = np.ascontiguousarray(logits)
+    grad = np.empty((n, c), dt)
+    losses = np.empty(n, dt)
+    scale = dt.type(_scale(reduction, n))
+    par = n > 1 and n * c >= _config.ROW_PAR_MIN
+    rows = max(1, _config.BLOCK // max(c, 1))
+    if labels.dtype.kind in "iu":
+        if labels.shape != (n,):
+            return None
+        lab = labels.astype(np.intp, copy=False)
+        if n and (lab.min() < 0 or lab.max() >= c):
+            return None              # the generic rule reports the bad label
+        if par:
+            K.sce_labels_par(x, lab, grad, losses, scale, rows)
+        elif n:
+            K.sce_labels_block(x, lab, grad, losses, scale, 0, n)
+    elif labels.dtype == dt and labels.shape == (n, c):
+        t = np.ascontiguousarray(labels)
+        if par:
+            K.sce_probs_par(x, t, grad, losses, scale, rows)
+        elif n:
+            K.sce_probs_block(x, t, grad, losses, scale, 0, n)
+    else:
+        return None
+    if reduction == "none":
+        out = losses
+    else:
+        out = _reduce(losses.sum(dtype=np.float64), n, reduction, dt)
+    return out, Saved(grad)
+
+
+def sce_vjp(g, saved, logits, labels, reduction):
+    dlabels = None if labels.dtype.kind in "iu" else NotImplemented
+    return _take(saved, g, sce_forward, (logits, labels), {"reduction": reduction}), dlabels
+
+
+# -- elementwise losses --------------------------------------------------------------------------
+def _elementwise(block, par, two):
+    """Kernel forward for a loss ``f(x, t)`` of same-shaped float arrays."""
+
+    def forward(x, t, reduction):
+        dt = x.dtype
+        if dt not in FLOATS or t.dtype != dt or t.shape != x.shape:
+            return None
+        shape = x.shape
+        xf, tf = _flat(x), _flat(t)
+        n = xf.shape[0]
+        grad = np.empty(n, dt)
+        out = np.empty(n, dt) if reduction == "none" else _EMPTY[dt]
+        c = dt.type(two * _scale(reduction, n))
+        if n >= _config.PAR_MIN:
+            total = par(xf, tf, grad, out, c, _config.BLOCK)
+        else:
+            total = block(xf, tf, grad, out, c)
+        res = out.reshape(shape) if reduction == "none" else _reduce(total, n, reduction, dt)
+        return res, Saved(grad.reshape(shape))
+
+    def vjp(g, saved, x, t, reduction):
+        return _take(saved, g, forward, (x, t), {"reduction": reduction}), NotImplemented
+
+    return Kernel(forward, vjp)
+
+
+KERNELS = {
+    "softmax_cross_entropy": Kernel(sce_forward, sce_vjp),
+    "sigmoid_mse": _elementwise(K.sigmoid_mse_block, K.sigmoid_mse_par, 2.0),
+    "mse": _elementwise(K.mse_block, K.mse_par, 2.0),
+    "sigmoid_cross_entropy_with_logits": _elementwise(K.sigmoid_ce_block, K.sigmoid_ce_par, 1.0),
+}

@@ -1,0 +1,113 @@
+"""Fused optimizer updates for the Numba backend: each returns False when it cannot run
+(dtype other than float32/float64, mixed dtypes, a parameter that is not C-contiguous), and the
+backend then uses the generic update.
+
+>>> import numpy as np
+>>> p = np.ones(3, np.float32)
+>>> sgd(p, np.ones(3, np.float32), None, 0.5, 0.0, False, 0.0), p.tolist()
+(True, [0.5, 0.5, 0.5])
+>>> sgd(np.ones(3, np.int64), np.ones(3, np.int64), None, 0.5, 0.0, False, 0.0)
+False
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _config
+from . import _optim_kernels as K
+from ._losses import FLOATS
+
+
+def _views(param, *arrays):
+    """1-D views of ``param`` and the (state) arrays, or None if a fused kernel cannot update
+    them in place. ``arrays[0]`` is the gradient, which may be any layout (it is only read)."""
+    dt = param.dtype
+    if dt not in FLOATS or not param.flags.c_contiguous or not param.flags.writeable:
+        return None
+    out = [param.reshape(-1)]
+    for i, a in enumerate(arrays):
+        if a is None:
+            out.append(None)
+            continue
+        if a.dtype != dt or a.shape != param.shape:
+            return None
+        if not a.flags.c_contiguous:
+            if i:                        # state arrays are written: must be updated in place
+                return None
+            a = np.ascontiguousarray(a)
+        out.append(a.reshape(-1))
+    return out
+
+
+def _run(serial, parallel, n, *args):
+    if n >= _config.PAR_MIN:
+        parallel(*args, _config.BLOCK)
+    else:
+        serial(*args)
+
+
+def sgd(param, grad, velocity, lr, momentum, nesterov, weight_decay):
+    v = _views(param, grad, velocity)
+    if v is None:
+        return False
+    p, g, vel = v
+    t = p.dtype.type
+    if vel is None:
+        _run(K.sgd, K.sgd_par, p.size, p, g, t(lr), t(weight_decay))
+    else:
+        _run(K.sgd_momentum, K.sgd_momentum_par, p.size, p, g, vel, t(lr), t(momentum),
+             bool(nesterov), t(weight_decay))
+    return True
+
+
+def adagrad(param, grad, accum, lr, eps):
+    v = _views(param, grad, accum)
+    if v is None:
+        return False
+    p, g, acc = v
+    t = p.dtype.type
+    _run(K.adagrad, K.adagrad_par, p.size, p, g, acc, t(lr), t(eps))
+    return True
+
+
+def adadelta(param, grad, accum_g, accum_dx, lr, rho, eps):
+    v = _views(param, grad, accum_g, accum_dx)
+    if v is None:
+        return False
+    p, g, ag, adx = v
+    t = p.dtype.type
+    _run(K.adadelta, K.adadelta_par, p.size, p, g, ag, adx, t(lr), t(rho), t(1 - rho), t(eps))
+    return True
+
+
+def rmsprop(param, grad, sq, mom, lr, rho, momentum, eps):
+    v = _views(param, grad, sq, mom)
+    if v is None:
+        return False
+    p, g, s, b = v
+    t = p.dtype.type
+    if b is None:
+        _run(K.rmsprop, K.rmsprop_par, p.size, p, g, s, t(lr), t(rho), t(1 - rho), t(eps))
+    else:
+        _run(K.rmsprop_momentum, K.rmsprop_momentum_par, p.size, p, g, s, b, t(lr), t(rho),
+             t(1 - rho), t(momentum), t(eps))
+    return True
+
+
+def adam(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay, decoupled):
+    views = _views(param, grad, m, v)
+    if views is None:
+        return False
+    p, g, m1, v1 = views
+    t = p.dtype.type
+    if weight_decay and decoupled:
+        decay, wd = 2, 1 - lr * weight_decay
+    elif weight_decay:
+        decay, wd = 1, weight_decay
+    else:
+        decay, wd = 0, 0.0
+    bc1 = 1 - beta1**step
+    bc2 = 1 - beta2**step
+    _run(K.adam, K.adam_par, p.size, p, g, m1, v1, t(lr / bc1), t(beta1), t(1 - beta1),
+         t(beta2), t(1 - beta2), t(eps), t(bc2), t(wd), decay)
+    return True

@@ -1,0 +1,432 @@
+"""The Numba backend: every kernel against the NumPy backend / the generic rule on the same input.
+
+Compiled kernels are cached on disk, so only a first run (or an edited kernel) compiles.
+"""
+import os
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+pytest.importorskip("numba", reason="the numba backend needs Numba (pip install 'xpgrad[numba]')")
+
+import xpgrad as xg  # noqa: E402
+from xpgrad.backend import Backend  # noqa: E402
+from xpgrad.backends.numpy import NumpyBackend  # noqa: E402
+
+NB = xg.get_backend("numba")
+NP = xg.get_backend("numpy")
+GENERIC = NumpyBackend()          # NumPy arrays, no kernels: every primitive runs its generic rule
+GENERIC.kernels = {}
+GENERIC.name = "numpy-generic"
+FLOATS = [np.float32, np.float64]
+RTOL = {np.float32: 2e-5, np.float64: 1e-12}
+ATOL = {np.float32: 1e-6, np.float64: 1e-14}
+
+LOSSES = {
+    "softmax_cross_entropy": xg.losses.softmax_cross_entropy,
+    "sigmoid_mse": xg.losses.sigmoid_mse,
+    "mse": xg.losses.mse,
+    "sigmoid_cross_entropy_with_logits": xg.losses.sigmoid_cross_entropy_with_logits,
+}
+ACTIVATIONS = {"sigmoid": xg.nn.sigmoid, "tanh": xg.tanh, "relu": xg.nn.relu,
+               "leaky_relu": lambda x: xg.nn.leaky_relu(x, negative_slope=0.2),
+               "softplus": xg.nn.softplus}
+
+
+def close(a, b, dt, scale=1.0):
+    np.testing.assert_allclose(a, b, rtol=RTOL[dt], atol=ATOL[dt] * scale)
+
+
+def value_and_grad(backend, fn, x, *rest, weights=None):
+    """``fn(x, *rest)`` (weighted sum when not scalar) and its gradient w.r.t. ``x``."""
+    X = xg.asarray(x, backend=backend)
+    others = [xg.asarray(r, backend=backend) for r in rest]
+    with xg.GradientTape() as tape:
+        tape.watch(X)
+        y = fn(X, *others)
+        total = y if weights is None else xg.sum(y * xg.asarray(weights, backend=backend))
+    return y.numpy(), tape.gradient(total, X).numpy()
+
+
+def both(fn, x, *rest, weights=None, ref=GENERIC):
+    """(numba result, reference result); the reference is the generic rule by default."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)     # NumPy's mean of an empty array
+        expect = value_and_grad(ref, fn, x, *rest, weights=weights)
+    return value_and_grad("numba", fn, x, *rest, weights=weights), expect
+
+
+def targets(name, rng, shape, dt, int_labels=True):
+    if name == "softmax_cross_entropy" and int_labels:
+        return rng.integers(0, shape[-1], shape[:-1])
+    if name == "softmax_cross_entropy":
+        p = rng.random(shape).astype(dt)
+        return p / p.sum(-1, keepdims=True)
+    return rng.random(shape).astype(dt)
+
+
+# -- the backend ----------------------------------------------------------------------------------
+def test_registered_and_described():
+    info = xg.available_backends()["numba"]
+    assert info["available"] is True
+    d = NB.describe()
+    assert d["name"] == "numba" and d["threads"] >= 1 and d["version"]
+    assert isinstance(d["cache_warm"], bool) and "/" in d["cached_kernels"]
+    assert NB.xp is NP.xp and isinstance(NB, type(NP))
+
+
+def test_missing_numba_says_how_to_install(monkeypatch):
+    from xpgrad.backends import numba as nbmod
+
+    monkeypatch.setitem(sys.modules, "numba", None)     # makes ``import numba`` fail
+    with pytest.raises(xg.BackendUnavailableError, match=r'pip install "xpgrad\[numba\]"'):
+        nbmod.NumbaBackend()
+
+
+def test_cache_dir_from_environment(tmp_path):
+    code = ("import xpgrad as xg; d = xg.get_backend('numba').describe(); "
+            "print(d['cache_dir']); print(d['cache_warm'])")
+    env = dict(os.environ, XPGRAD_NUMBA_CACHE_DIR=str(tmp_path / "kernels"))
+    env.pop("NUMBA_CACHE_DIR", None)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out[0].startswith(str(tmp_path / "kernels")) and out[1] == "False"
+
+
+# -- losses ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dt", FLOATS)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("name,int_labels", [("softmax_cross_entropy", True),
+                                             ("softmax_cross_entropy", False),
+                                             ("sigmoid_mse", None), ("mse", None),
+                                             ("sigmoid_cross_entropy_with_logits", None)])
+def test_loss_matches_numpy(name, int_labels, reduction, dt, rng):
+    x = (rng.standard_normal((37, 11)) * 3).astype(dt)
+    t = targets(name, rng, x.shape, dt, int_labels)
+    w = rng.random(x.shape[:1] if name == "softmax_cross_entropy" else x.shape).astype(dt)
+
+    def fn(a, b):
+        return LOSSES[name](a, b, reduction=reduction)
+
+    for ref in (GENERIC, NP):
+        (val, grad), (rval, rgrad) = both(fn, x, t, weights=w if reduction == "none" else None,
+                                          ref=ref)
+        close(val, rval, dt, scale=10)
+        close(grad, rgrad, dt)
+
+
+@pytest.mark.parametrize("dt", FLOATS)
+def test_softmax_ce_extreme_logits(dt, rng):
+    x = np.where(rng.random((9, 6)) < 0.5, -1e4, 1e4).astype(dt)
+    x[0] = 1e4                                                      # a tie over the whole row
+    for t in (rng.integers(0, 6, 9), targets("softmax_cross_entropy", rng, x.shape, dt, False)):
+        for reduction in ("mean", "none"):
+            def fn(a, b):
+                return xg.losses.softmax_cross_entropy(a, b, reduction=reduction)
+
+            w = np.linspace(0.5, 2, 9).astype(dt) if reduction == "none" else None
+            (val, grad), (rval, rgrad) = both(fn, x, t, weights=w)
+            assert np.isfinite(val).all() and np.isfinite(grad).all()
+            close(val, rval, dt, scale=1e4)
+            close(grad, rgrad, dt)
+
+
+@pytest.mark.parametrize("dt", FLOATS)
+@pytest.mark.parametrize("shape", [(5, 1), (1, 7), (1, 1)])
+def test_softmax_ce_one_class_and_one_row(shape, dt, rng):
+    x = rng.standard_normal(shape).astype(dt)
+    for t in (rng.integers(0, shape[1], shape[0]), np.ones(shape, dt) / shape[1]):
+        (val, grad), (rval, rgrad) = both(xg.losses.softmax_cross_entropy, x, t)
+        close(val, rval, dt)
+        close(grad, rgrad, dt)
+    if shape[1] == 1:                           # one class: probability 1, loss and grad 0
+        assert val == 0 and not grad.any()
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_empty_batch_has_defined_result(name):
+    """Like NumPy's mean and sum: mean of nothing is NaN, sum is 0, none is empty; the
+    gradient is empty. (The generic rules fail on an empty batch -- the softmax one indexes
+    row 0, the vjps divide by 0 -- so only the elementwise forward values are compared.)"""
+    shape = (0, 4)
+    x = np.zeros(shape, np.float32)
+    t = (np.zeros(0, np.int64) if name == "softmax_cross_entropy"
+         else np.zeros(shape, np.float32))
+    for reduction, expect in (("mean", np.nan), ("sum", 0.0)):
+        def fn(a, b):
+            return LOSSES[name](a, b, reduction=reduction)
+
+        val, grad = value_and_grad("numba", fn, x, t)
+        np.testing.assert_equal(val, expect)
+        assert grad.shape == shape
+        if name != "softmax_cross_entropy":
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                ref = fn(xg.asarray(x, backend=GENERIC), xg.asarray(t, backend=GENERIC))
+            np.testing.assert_equal(ref.numpy(), expect)
+    out, _ = NB.kernels[name].forward(x, t, reduction="none")
+    assert out.shape == ((0,) if name == "softmax_cross_entropy" else shape)
+
+
+def test_bad_labels_give_the_generic_error():
+    x = xg.asarray(np.zeros((2, 3), np.float32), backend="numba")
+    with pytest.raises(IndexError, match="label 3 is out of range for 3 classes"):
+        xg.losses.softmax_cross_entropy(x, xg.asarray([0, 3], backend="numba"))
+    assert NB.kernels["softmax_cross_entropy"].forward(
+        np.zeros((2, 3), np.float32), np.array([0, 3]), reduction="mean") is None
+
+
+@pytest.mark.parametrize("dt", FLOATS)
+def test_non_contiguous_inputs(dt, rng):
+    big = rng.standard_normal((12, 20)).astype(dt)
+    views = {"strided": big[::2, ::3], "transposed": big[:7, :5].T,
+             "fortran": np.asfortranarray(big)}
+    for x in views.values():
+        assert not x.flags.c_contiguous
+        for name in LOSSES:
+            t = targets(name, rng, x.shape, dt)
+            out, saved = NB.kernels[name].forward(x, t, reduction="sum")
+            got = NB.kernels[name].vjp(np.asarray(1.0, dt), saved, x, t, reduction="sum")[0]
+            ref = value_and_grad(GENERIC, lambda a, b, n=name: LOSSES[n](a, b, reduction="sum"),
+                                 np.ascontiguousarray(x), t)
+            close(out, ref[0], dt, scale=10)
+            close(got, ref[1], dt)
+        for name, fn in ACTIVATIONS.items():
+            params = {"negative_slope": 0.2} if name == "leaky_relu" else {}
+            g = rng.standard_normal(x.shape).astype(dt)[::-1]        # a non-contiguous g too
+            out, saved = NB.kernels[name].forward(x, **params)
+            got = NB.kernels[name].vjp(g, saved, x, **params)[0]
+            ref = value_and_grad(GENERIC, fn, x, weights=g)
+            close(out, ref[0], dt)
+            close(got, ref[1], dt)
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_nan_and_inf_propagate_in_losses(name, rng):
+    dt = np.float32
+    x = rng.standard_normal((6, 5)).astype(dt)
+    x[1, 2], x[3, 0] = np.nan, np.inf
+    t = targets(name, rng, x.shape, dt)
+    w = rng.random(6 if name == "softmax_cross_entropy" else x.shape).astype(dt)
+
+    def fn(a, b):
+        return LOSSES[name](a, b, reduction="none")
+
+    with np.errstate(invalid="ignore", over="ignore"):
+        (val, grad), (rval, rgrad) = both(fn, x, t, weights=w)
+    assert np.isnan(val).any()
+    np.testing.assert_array_equal(np.isnan(val), np.isnan(rval))
+    np.testing.assert_array_equal(np.isnan(grad), np.isnan(rgrad))
+    close(val, rval, dt)                        # NaN where NumPy has NaN, inf where it has inf
+    close(grad, rgrad, dt)
+    with np.errstate(invalid="ignore", over="ignore"):
+        (mean, _), _ = both(lambda a, b: LOSSES[name](a, b), x, t)
+    assert np.isnan(mean)
+
+
+def test_softmax_ce_minus_inf_logit_is_masked():
+    """A -inf logit (a masked class) gets probability 0; the loss stays finite. (The generic
+    rule computes 0 * -inf there and returns NaN.)"""
+    x = np.array([[0.0, -np.inf, 1.0]], np.float32)
+    (val, grad), _ = both(xg.losses.softmax_cross_entropy, x, np.array([2]))
+    p = np.exp([0.0, 1.0]) / np.exp([0.0, 1.0]).sum()
+    np.testing.assert_allclose(val, -np.log(p[1]), rtol=1e-6)
+    np.testing.assert_allclose(grad, [[p[0], 0.0, p[1] - 1]], rtol=1e-6, atol=1e-7)
+
+
+def test_persistent_tape_reuses_a_fresh_gradient(rng):
+    x = xg.asarray(rng.standard_normal((4, 3)).astype(np.float32), backend="numba")
+    y = xg.asarray([0, 1, 2, 1], backend="numba")
+    with xg.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        loss = xg.losses.softmax_cross_entropy(x, y)
+    first = tape.gradient(loss, x).numpy()
+    kept = first.copy()
+    first *= 100                                # the caller owns what it got
+    np.testing.assert_array_equal(tape.gradient(loss, x).numpy(), kept)
+    np.testing.assert_allclose(tape.gradient(loss, x, output_gradients=3.0).numpy(), 3 * kept,
+                               rtol=1e-6)
+
+
+def test_other_dtypes_fall_back():
+    xi = np.arange(-3, 3).reshape(2, 3)
+    assert NB.kernels["relu"].forward(xi) is None
+    assert NB.kernels["softmax_cross_entropy"].forward(
+        xi.astype(np.float16), np.array([0, 1]), reduction="mean") is None
+    assert xg.nn.relu(xg.asarray(xi, backend="numba")).tolist() == [[0, 0, 0], [0, 1, 2]]
+
+
+# -- activations ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("dt", FLOATS)
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_activation_matches_numpy(name, dt, rng):
+    x = (rng.standard_normal((33, 7)) * 4).astype(dt)
+    x[0, :6] = [0.0, -0.0, 60.0, -60.0, 1e4, -1e4]
+    w = rng.standard_normal(x.shape).astype(dt)
+    (val, grad), (rval, rgrad) = both(ACTIVATIONS[name], x, weights=w)
+    close(val, rval, dt)
+    close(grad, rgrad, dt)
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_nan_and_inf_propagate_in_activations(name):
+    x = np.array([np.nan, np.inf, -np.inf, 1.0, -1.0], np.float32)
+    g = np.array([1.0, 1.0, 1.0, np.nan, np.inf], np.float32)
+    with np.errstate(invalid="ignore", over="ignore"):      # 0 * inf in the weighting
+        (val, grad), (rval, rgrad) = both(ACTIVATIONS[name], x, weights=g)
+    np.testing.assert_array_equal(np.isnan(val), np.isnan(rval))
+    np.testing.assert_array_equal(np.isnan(grad), np.isnan(rgrad))
+    close(val, rval, np.float32)
+    close(grad, rgrad, np.float32)
+
+
+def test_scalar_activation(rng):
+    (val, grad), (rval, rgrad) = both(xg.nn.sigmoid, np.float32(0.3))
+    close(val, rval, np.float32)
+    close(grad, rgrad, np.float32)
+
+
+# -- the threaded path ----------------------------------------------------------------------------
+def test_parallel_blocks_match_serial(monkeypatch, rng):
+    from xpgrad.backends.numba import _config
+
+    x = (rng.standard_normal((53, 29)) * 3).astype(np.float32)
+    t = rng.random(x.shape).astype(np.float32)
+    labels = rng.integers(0, 29, 53)
+    cases = [("softmax_cross_entropy", labels), ("sigmoid_mse", t),
+             ("sigmoid_cross_entropy_with_logits", t), ("mse", t)]
+    serial = [value_and_grad("numba", LOSSES[n], x, tt) for n, tt in cases]
+    serial += [value_and_grad("numba", ACTIVATIONS[n], x, weights=t) for n in ACTIVATIONS]
+    monkeypatch.setattr(_config, "PAR_MIN", 0)
+    monkeypatch.setattr(_config, "ROW_PAR_MIN", 0)
+    monkeypatch.setattr(_config, "BLOCK", 64)          # many blocks, a ragged last one
+    par = [value_and_grad("numba", LOSSES[n], x, tt) for n, tt in cases]
+    par += [value_and_grad("numba", ACTIVATIONS[n], x, weights=t) for n in ACTIVATIONS]
+    for (v, g), (rv, rg) in zip(par, serial):
+        close(v, rv, np.float32)
+        close(g, rg, np.float32)
+
+
+# -- optimizer updates ----------------------------------------------------------------------------
+UPDATES = [
+    ("sgd_update", 0, lambda s: (None, 0.1, 0.0, False, 0.0)),
+    ("sgd_update", 0, lambda s: (None, 0.1, 0.0, False, 0.01)),
+    ("sgd_update", 1, lambda s: (s[0], 0.1, 0.9, False, 0.0)),
+    ("sgd_update", 1, lambda s: (s[0], 0.1, 0.9, True, 0.01)),
+    ("adagrad_update", 1, lambda s: (s[0], 0.1, 1e-7)),
+    ("adadelta_update", 2, lambda s: (s[0], s[1], 1.0, 0.95, 1e-6)),
+    ("rmsprop_update", 1, lambda s: (s[0], None, 0.01, 0.9, 0.0, 1e-7)),
+    ("rmsprop_update", 2, lambda s: (s[0], s[1], 0.01, 0.9, 0.9, 1e-7)),
+]
+
+
+def _adam(decay, decoupled):
+    return lambda s, k: (s[0], s[1], 0.01, 0.9, 0.999, 1e-7, k + 1, decay, decoupled)
+
+
+@pytest.mark.parametrize("dt,parallel", [(np.float32, False), (np.float64, False),
+                                         (np.float32, True)])   # threaded: same loop, f32 only
+@pytest.mark.parametrize("case", range(len(UPDATES) + 3))
+def test_optimizer_update_matches_generic(case, parallel, dt, rng, monkeypatch):
+    if parallel:
+        from xpgrad.backends.numba import _config
+
+        monkeypatch.setattr(_config, "PAR_MIN", 0)
+        monkeypatch.setattr(_config, "BLOCK", 100)
+    if case < len(UPDATES):
+        method, nslots, args = UPDATES[case]
+        make = (lambda f: lambda s, k: f(s))(args)
+    else:
+        method, nslots = "adam_update", 2
+        make = _adam(*[(0.0, False), (0.01, False), (0.01, True)][case - len(UPDATES)])
+    p0 = rng.standard_normal((31, 17)).astype(dt)
+    runs = []
+    for impl in (getattr(NB, method), lambda *a: getattr(Backend, method)(NP, *a)):
+        p = p0.copy()
+        slots = [np.zeros_like(p) for _ in range(nslots)]
+        steps = np.random.default_rng(1)
+        for k in range(6):
+            impl(p, steps.standard_normal(p.shape).astype(dt), *make(slots, k))
+        runs.append((p, slots))
+    (p, slots), (rp, rslots) = runs
+    close(p, rp, dt)
+    for s, rs in zip(slots, rslots):
+        close(s, rs, dt)
+
+
+def test_optimizer_falls_back_for_non_contiguous_param(rng):
+    base = rng.standard_normal((8, 6)).astype(np.float32)
+    p, rp = base.copy()[:, ::2], base.copy()[:, ::2]
+    g = rng.standard_normal(p.shape).astype(np.float32)
+    m, v, rm, rv = (np.zeros(p.shape, np.float32) for _ in range(4))
+    NB.adam_update(p, g, m, v, 0.1, 0.9, 0.999, 1e-7, 1, 0.0, False)
+    Backend.adam_update(NP, rp, g, rm, rv, 0.1, 0.9, 0.999, 1e-7, 1, 0.0, False)
+    close(p, rp, np.float32)
+
+
+# -- whole models ---------------------------------------------------------------------------------
+def test_mlp_gradients_match_numpy(rng):
+    x = rng.standard_normal((16, 12)).astype(np.float32)
+    y = rng.integers(0, 5, 16)
+    w1 = rng.standard_normal((12, 8)).astype(np.float32) * 0.3
+    w2 = rng.standard_normal((8, 5)).astype(np.float32) * 0.3
+    grads = {}
+    for be in ("numpy", "numba"):
+        W1, W2 = xg.Variable(xg.asarray(w1, backend=be)), xg.Variable(xg.asarray(w2, backend=be))
+        X, Y = xg.asarray(x, backend=be), xg.asarray(y, backend=be)
+        with xg.GradientTape() as tape:
+            h = xg.nn.relu(X @ W1)
+            h = xg.tanh(h) + xg.nn.sigmoid(h) + xg.nn.softplus(h)
+            loss = xg.losses.softmax_cross_entropy(h @ W2, Y)
+        grads[be] = [loss.numpy()] + [g.numpy() for g in tape.gradient(loss, [W1, W2])]
+    for a, b in zip(grads["numba"], grads["numpy"]):
+        close(a, b, np.float32)
+
+
+def test_second_order_uses_generic_rules():
+    x = xg.asarray(np.array([[0.3, -1.2, 2.0], [1.0, 0.5, -0.5]]), backend="numba")
+    labels = xg.asarray([2, 0], backend="numba")
+    xg.testing.check_grads(lambda a: xg.losses.softmax_cross_entropy(a, labels), [x], order=2)
+    xg.testing.check_grads(lambda a: xg.sum(xg.nn.softplus(a) * xg.nn.sigmoid(a)), [x], order=2)
+
+
+def test_warmup_compiles_every_kernel():
+    """After warmup every kernel has float32 and float64 versions in the disk cache."""
+    from xpgrad.backends.numba import _cache
+
+    assert NB.warmup(parallel=False) >= 0
+    serial = {n: d for n, d in _cache.kernel_dispatchers().items() if not n.endswith("_par")}
+    assert len(serial) >= 20
+    assert all(_cache._cached_versions(d) >= 2 for d in serial.values())
+
+
+# -- the command line -----------------------------------------------------------------------------
+def test_train_cli_loss_curves_match_numpy(tmp_path):
+    """``xpgrad train --backend numba`` follows the numpy run's loss curves to 1e-4 relative."""
+    import json
+
+    from xpgrad.cli import main
+
+    pytest.importorskip("sklearn", reason="the digits data set comes with scikit-learn")
+    curves = {}
+    for backend in ("numpy", "numba"):
+        logdir = tmp_path / backend
+        assert main(["train", "--backend", backend, "--epochs", "3", "--seed", "1", "--quiet",
+                     "--logdir", str(logdir)]) == 0
+        curves[backend] = json.loads((logdir / "history.json").read_text())
+    a, b = curves["numba"], curves["numpy"]
+    assert len(a["step_loss"]) == len(b["step_loss"]) > 100
+    for key in ("step_loss", "train_loss", "test_loss", "train_accuracy", "test_accuracy"):
+        np.testing.assert_allclose(a[key], b[key], rtol=1e-4, err_msg=key)
+
+
+def test_docstring_examples():
+    import doctest
+    import importlib
+
+    for name in ("", "._config", "._losses", "._activations", "._optim", "._cache", "._math"):
+        module = importlib.import_module("xpgrad.backends.numba" + name)
+        assert doctest.testmod(module).failed == 0, module.__name__
