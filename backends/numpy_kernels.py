@@ -27,11 +27,21 @@ def _times(g, saved):
     return g * saved
 
 
+def _inv(n):
+    """1/n as the mean's gradient factor; an empty batch has an empty gradient (any factor)."""
+    return 1.0 / n if n else 1.0
+
+
+def _total(total, reduction, n, dtype):
+    if reduction == "mean":
+        total = total / n if n else np.nan        # the mean of nothing, as np.mean, silently
+    return np.asarray(total, dtype=dtype)
+
+
 def _reduced(per, reduction, n):
     if reduction == "none":
         return per
-    total = per.sum()
-    return np.asarray(total / n if reduction == "mean" else total, dtype=per.dtype)
+    return _total(per.sum(), reduction, n, per.dtype)
 
 
 def _sigmoid(x):
@@ -50,7 +60,7 @@ def _sce_forward(logits, labels, reduction):
     if logits.dtype not in _FLOATS or logits.ndim != 2:
         return None
     n = logits.shape[0]
-    coef = 1.0 / n if reduction == "mean" else 1.0
+    coef = _inv(n) if reduction == "mean" else 1.0
     e = logits - logits.max(axis=1, keepdims=True)          # shifted logits
     if labels.dtype.kind in "iu":
         rows = np.arange(n)
@@ -67,6 +77,9 @@ def _sce_forward(logits, labels, reduction):
             return None
         t_sum = labels.sum(axis=1, keepdims=True)
         t_dot = np.einsum("ij,ij->i", labels, e)
+        if not np.isfinite(t_dot).all():      # 0 * -inf (a masked class) counts as 0
+            with np.errstate(invalid="ignore"):
+                t_dot = np.where(labels == 0, 0.0, labels * e).sum(axis=1)
         np.exp(e, out=e)
         s = e.sum(axis=1, keepdims=True)
         per = np.log(s.reshape(n))
@@ -99,7 +112,7 @@ def _bce_forward(x, t, reduction):
     grad = _sigmoid(x)
     grad -= t
     if reduction == "mean":
-        grad *= 1.0 / n
+        grad *= _inv(n)
     return _reduced(per, reduction, n), grad
 
 
@@ -118,8 +131,8 @@ def _mse_forward(p, t, reduction):
     else:
         flat = d.reshape(-1)
         total = np.dot(flat, flat)
-        out = np.asarray(total / n if reduction == "mean" else total, dtype=d.dtype)
-    d *= 2.0 / n if reduction == "mean" else 2.0
+        out = _total(total, reduction, n, d.dtype)
+    d *= 2.0 * _inv(n) if reduction == "mean" else 2.0
     return out, d
 
 
@@ -134,8 +147,8 @@ def _smse_forward(x, t, reduction):
     else:
         flat = d.reshape(-1)
         total = np.dot(flat, flat)
-        out = np.asarray(total / n if reduction == "mean" else total, dtype=d.dtype)
-    d *= 2.0 / n if reduction == "mean" else 2.0
+        out = _total(total, reduction, n, d.dtype)
+    d *= 2.0 * _inv(n) if reduction == "mean" else 2.0
     d *= s                                                   # 2 (s - t) s (1 - s)
     s -= 1.0
     d *= s

@@ -149,8 +149,7 @@ def test_softmax_ce_one_class_and_one_row(shape, dt, rng):
 @pytest.mark.parametrize("name", list(LOSSES))
 def test_empty_batch_has_defined_result(name):
     """Like NumPy's mean and sum: mean of nothing is NaN, sum is 0, none is empty; the
-    gradient is empty. (The generic rules fail on an empty batch -- the softmax one indexes
-    row 0, the vjps divide by 0 -- so only the elementwise forward values are compared.)"""
+    gradient is empty. The generic rule and the NumPy kernel define it the same way."""
     shape = (0, 4)
     x = np.zeros(shape, np.float32)
     t = (np.zeros(0, np.int64) if name == "softmax_cross_entropy"
@@ -159,14 +158,12 @@ def test_empty_batch_has_defined_result(name):
         def fn(a, b):
             return LOSSES[name](a, b, reduction=reduction)
 
-        val, grad = value_and_grad("numba", fn, x, t)
-        np.testing.assert_equal(val, expect)
-        assert grad.shape == shape
-        if name != "softmax_cross_entropy":
+        for backend in ("numba", "numpy", GENERIC):
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                ref = fn(xg.asarray(x, backend=GENERIC), xg.asarray(t, backend=GENERIC))
-            np.testing.assert_equal(ref.numpy(), expect)
+                warnings.simplefilter("ignore", RuntimeWarning)   # np.mean of an empty array
+                val, grad = value_and_grad(backend, fn, x, t)
+            np.testing.assert_equal(val, expect)
+            assert grad.shape == shape
     out, _ = NB.kernels[name].forward(x, t, reduction="none")
     assert out.shape == ((0,) if name == "softmax_cross_entropy" else shape)
 
@@ -227,14 +224,20 @@ def test_nan_and_inf_propagate_in_losses(name, rng):
     assert np.isnan(mean)
 
 
-def test_softmax_ce_minus_inf_logit_is_masked():
-    """A -inf logit (a masked class) gets probability 0; the loss stays finite. (The generic
-    rule computes 0 * -inf there and returns NaN.)"""
+@pytest.mark.parametrize("labels", [np.array([2]), np.array([[0.5, 0.0, 0.5]], np.float32)],
+                         ids=["int", "probs"])
+def test_softmax_ce_minus_inf_logit_is_masked(labels):
+    """A -inf logit (a masked class) gets probability 0 and, without target weight, costs
+    nothing: the loss stays finite, as in PyTorch, on every backend and in the generic rule."""
     x = np.array([[0.0, -np.inf, 1.0]], np.float32)
-    (val, grad), _ = both(xg.losses.softmax_cross_entropy, x, np.array([2]))
+    t = labels if labels.ndim == 2 else np.eye(3, dtype=np.float32)[labels]
     p = np.exp([0.0, 1.0]) / np.exp([0.0, 1.0]).sum()
-    np.testing.assert_allclose(val, -np.log(p[1]), rtol=1e-6)
-    np.testing.assert_allclose(grad, [[p[0], 0.0, p[1] - 1]], rtol=1e-6, atol=1e-7)
+    expect = -(t[0, 0] * np.log(p[0]) + t[0, 2] * np.log(p[1]))
+    for backend in ("numba", "numpy", GENERIC):
+        val, grad = value_and_grad(backend, xg.losses.softmax_cross_entropy, x, labels)
+        np.testing.assert_allclose(val, expect, rtol=1e-6)
+        np.testing.assert_allclose(grad, [[p[0] - t[0, 0], 0.0, p[1] - t[0, 2]]],
+                                   rtol=1e-6, atol=1e-7)
 
 
 def test_persistent_tape_reuses_a_fresh_gradient(rng):

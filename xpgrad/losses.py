@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from .creation import asarray
 from .ops._define import is_floating
-from .ops.shape import reshape
+from .ops.shape import astype, reshape
 from .primitive import Primitive, apply
 from .tensor import Tensor
 
@@ -31,8 +31,11 @@ def _reduce(xp, per, reduction):
 
 
 def _scale(g, reduction, n):
-    """The output gradient spread over ``n`` entries: mean divides by ``n``."""
-    return g * (1.0 / n) if reduction == "mean" else g
+    """The output gradient spread over ``n`` entries: mean divides by ``n``.
+
+    An empty batch has an empty gradient, so any finite factor serves there.
+    """
+    return g * (1.0 / max(n, 1)) if reduction == "mean" else g
 
 
 def _sigmoid(xp, x):
@@ -46,8 +49,8 @@ def _is_int(xp, a):
 
 def _onehot(xp, labels, logits):
     """One-hot rows of ``labels`` with ``logits``' dtype, on ``logits``' backend."""
-    cols = xp.cumulative_sum(xp.ones_like(logits[0, :])) - 1.0   # 0..C-1, no device needed
-    return xp.astype(xp.astype(labels, logits.dtype)[:, None] == cols[None, :], logits.dtype)
+    cols = xp.cumulative_sum(xp.ones_like(logits), axis=1) - 1.0   # 0..C-1 per row, any device
+    return xp.astype(xp.astype(labels, logits.dtype)[:, None] == cols, logits.dtype)
 
 
 def _targets(xp, labels, logits):
@@ -58,7 +61,9 @@ def _targets(xp, labels, logits):
 def _sce_forward(xp, logits, labels, reduction):
     shifted = logits - xp.max(logits, axis=1, keepdims=True)
     log_probs = shifted - xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
-    per = -xp.sum(_targets(xp, labels, logits) * log_probs, axis=1)
+    t = _targets(xp, labels, logits)
+    # 0 * log(0) counts as 0, so a masked class (logit -inf) with no target weight costs nothing
+    per = -xp.sum(t * xp.where(t == 0, 0.0, log_probs), axis=1)
     return _reduce(xp, per, reduction)
 
 
@@ -252,12 +257,9 @@ def softmax_cross_entropy(logits, labels, *, reduction="mean"):
     if logits.ndim < 1 or logits.shape[-1] < 1:
         raise ValueError(f"logits need a non-empty class axis (last), got shape {logits.shape}")
     if not isinstance(labels, Tensor):
-        import numpy as _np   # only to classify Python / NumPy input by kind
-
-        kind = _np.asarray(labels).dtype.kind
-        labels = asarray(labels, backend=logits.backend,
-                         dtype=logits.dtype if kind == "f" else ("int64" if kind in "iu"
-                                                                 else None))
+        labels = asarray(labels, backend=logits.backend)
+        if labels.dtype.is_floating and labels.dtype != logits.dtype:
+            labels = astype(labels, logits.dtype)
     n_classes = logits.shape[-1]
     labels = _check_labels(labels, logits, n_classes)
     lead = logits.shape[:-1]

@@ -77,9 +77,12 @@ def sce_probs_block(x, t, grad, losses, scale, lo, hi):
         ls = np.log(s)
         a = scale * tsum / s
         loss = xr.dtype.type(0)
+        zero = xr.dtype.type(0)
         for j in range(xr.shape[0]):
-            gr[j] = gr[j] * a - scale * tr[j]
-            loss -= tr[j] * ((xr[j] - m) - ls)
+            tj = tr[j]
+            gr[j] = gr[j] * a - scale * tj
+            # 0 * log(0) counts as 0: a masked class (logit -inf) without target weight is free
+            loss -= tj * ((xr[j] - m) - ls) if tj != zero else zero
         losses[i] = loss
 
 
