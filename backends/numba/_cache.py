@@ -22,10 +22,10 @@ def kernel_dispatchers():
     """The public Numba kernels: ``{qualified name: dispatcher}``."""
     from numba.core.dispatcher import Dispatcher
 
-    from . import _act_kernels, _loss_kernels, _optim_kernels
+    from . import _act_kernels, _loss_kernels, _optim_kernels, _rnn
 
     found = {}
-    for mod in (_loss_kernels, _act_kernels, _optim_kernels):
+    for mod in (_loss_kernels, _act_kernels, _optim_kernels, _rnn):
         for name, obj in vars(mod).items():
             if isinstance(obj, Dispatcher) and not name.startswith("_"):
                 found[f"{mod.__name__.rsplit('.', 1)[-1]}.{name}"] = obj
@@ -95,6 +95,21 @@ def _exercise(backend, dt):
     backend.rmsprop_update(p, g, s[0], None, 0.1, 0.9, 0.0, 1e-7)
     backend.rmsprop_update(p, g, s[0], s[1], 0.1, 0.9, 0.9, 1e-7)
     backend.adam_update(p, g, s[0], s[1], 0.1, 0.9, 0.999, 1e-7, 1, 0.0, False)
+    _exercise_lstm(backend, dt)
+
+
+def _exercise_lstm(backend, dt):
+    """A tiny LSTM forward and backward: compiles the fused backward step, with the strided
+    views the scan passes it."""
+    import xpgrad as xg
+
+    lstm = xg.nn.LSTM(3, 2, rng=xg.random.default_rng(0, backend=backend), dtype=dt.name,
+                      backend=backend)
+    x = xg.asarray(np.ones((2, 3, 3), dt), backend=backend)
+    with xg.GradientTape() as tape:
+        out, _ = lstm(x)
+        total = xg.sum(out)
+    tape.gradient(total, lstm.trainable_variables)
 
 
 def warmup(backend, dtypes, parallel) -> float:
