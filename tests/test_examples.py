@@ -1,5 +1,4 @@
 """The examples in examples/ run on a short budget and learn what they claim to learn."""
-import importlib.util
 import os
 import subprocess
 import sys
@@ -9,15 +8,9 @@ import pytest
 
 import xpgrad as xg
 
-EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
+from conftest import EXAMPLES, load_example as load
 
 
-def load(name):
-    spec = importlib.util.spec_from_file_location(f"example_{name}",
-                                                  os.path.join(EXAMPLES, f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _backends():

@@ -1,7 +1,5 @@
 """Truncated BPTT: the windows, the gradients against an independent truncated reference, the
 tape's size bounded by k2 (not by the sequence length), errors, and the examples built on it."""
-import importlib.util
-import os
 import weakref
 
 import numpy as np
@@ -11,7 +9,7 @@ import xpgrad as xg
 from xpgrad import nn
 from xpgrad.nn.tbptt import tbptt_train, windows
 
-EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
+from conftest import load_example as load
 
 
 class Head(nn.Module):
@@ -191,12 +189,6 @@ def test_errors_are_clear(rng):
 
 
 # -- the examples ---------------------------------------------------------------------------------
-def load(name):
-    spec = importlib.util.spec_from_file_location(f"example_{name}",
-                                                  os.path.join(EXAMPLES, f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_char_lm_learns_on_a_tiny_budget():
