@@ -121,34 +121,31 @@ def _elementwise_vjp(g, saved, x, t, reduction):
 
 
 # -- squared errors ----------------------------------------------------------------------------
-def _mse_forward(p, t, reduction):
-    if not _float(p, t) or p.shape != t.shape:
-        return None
-    n = p.size
-    d = p - t
+def _squared(d, reduction):
+    """The loss of residuals ``d``; scales ``d`` in place into d(loss)/d(residual)."""
+    n = d.size
     if reduction == "none":
         out = d * d
     else:
         flat = d.reshape(-1)
-        total = np.dot(flat, flat)
-        out = _total(total, reduction, n, d.dtype)
+        out = _total(np.dot(flat, flat), reduction, n, d.dtype)
     d *= 2.0 * _inv(n) if reduction == "mean" else 2.0
-    return out, d
+    return out
+
+
+def _mse_forward(p, t, reduction):
+    if not _float(p, t) or p.shape != t.shape:
+        return None
+    d = p - t
+    return _squared(d, reduction), d
 
 
 def _smse_forward(x, t, reduction):
     if not _float(x, t) or x.shape != t.shape:
         return None
-    n = x.size
     s = _sigmoid(x)
     d = s - t
-    if reduction == "none":
-        out = d * d
-    else:
-        flat = d.reshape(-1)
-        total = np.dot(flat, flat)
-        out = _total(total, reduction, n, d.dtype)
-    d *= 2.0 * _inv(n) if reduction == "mean" else 2.0
+    out = _squared(d, reduction)
     d *= s                                                   # 2 (s - t) s (1 - s)
     s -= 1.0
     d *= s
