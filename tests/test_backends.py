@@ -228,3 +228,26 @@ def test_tensor_to_moves_between_backends(strict):
     moved = xg.asarray(a, backend="strict")                  # explicit backend= moves too
     assert moved.backend is strict
     assert (a + b.to("numpy")).tolist() == [[2.0, 4.0]]
+
+
+def test_gradients_flow_back_across_a_backend_move(strict):
+    """``to`` is recorded: the gradient of work done on the other backend lands on the
+    source tensor, on the source backend; second order works through the move too."""
+    x = xg.asarray([0.5, -1.0, 2.0], dtype=xg.float64)
+    with xg.GradientTape() as outer:
+        outer.watch(x)
+        with xg.GradientTape() as tape:
+            tape.watch(x)
+            y = xg.sum(xg.sin(x.to("strict")) * 3.0)
+        (g,) = tape.gradient(y, [x])
+        s = xg.sum(g * g)
+    assert g.backend.name == "numpy"
+    np.testing.assert_allclose(g.numpy(), 3.0 * np.cos(x.numpy()), rtol=1e-12)
+    hvp = outer.gradient(s, x)              # d/dx sum(9 cos^2 x) = -18 sin x cos x
+    np.testing.assert_allclose(hvp.numpy(), -18.0 * np.sin(x.numpy()) * np.cos(x.numpy()),
+                               rtol=1e-12)
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        back = x.to("strict").to("numpy")
+        total = xg.sum(back * x)
+    np.testing.assert_allclose(tape.gradient(total, x).numpy(), 2.0 * x.numpy(), rtol=1e-12)

@@ -121,3 +121,30 @@ def apply(prim: Primitive, *args, **params) -> Tensor:
         for tape in recording:
             tape._record(prim, args, raws, out, params, saved, kern)
     return out
+
+
+# -- moving a tensor between backends (recorded, so gradients flow back across the move) -----
+def _move(raw, source, target):
+    return target.from_numpy(source.to_numpy(raw))
+
+
+def _transfer_vjp(xp, g, ans, x, source, target):
+    if isinstance(g, Tensor):
+        return transfer(g, source)
+    return _move(g, target, source)
+
+
+_transfer = Primitive("transfer", None, _transfer_vjp)
+
+
+def transfer(x: Tensor, target) -> Tensor:
+    """``x``'s value on backend ``target`` (what ``Tensor.to`` does), recorded on the tapes so
+    the gradient comes back to ``x``'s backend. Not an ``apply``: its output lives on another
+    backend than its input."""
+    out = _wrap(_move(x._data, x._backend, target), target)
+    recording = tape_state.recording
+    if recording:
+        params = {"source": x._backend, "target": target}
+        for tape in recording:
+            tape._record(_transfer, (x,), (x._data,), out, params, None, None)
+    return out

@@ -74,13 +74,17 @@ class Tensor:
         return self.numpy().tolist()
 
     def to(self, backend) -> "Tensor":
-        """This value on another backend (an explicit copy where memory spaces differ)."""
+        """This value on another backend (an explicit copy where memory spaces differ).
+
+        Tapes record the move, so gradients flow back to this tensor's backend.
+        """
         from .backend import get_backend
+        from .primitive import transfer
 
         be = get_backend(backend)
         if be is self._backend:
             return self
-        return _wrap(be.from_numpy(self._backend.to_numpy(self._data)), be)
+        return transfer(self, be)
 
     def __array_namespace__(self, api_version=None):
         return _ns
