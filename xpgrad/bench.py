@@ -17,7 +17,7 @@ import time
 
 from . import bench_workloads as W
 
-GROUPS = ("chain", "loss", "activation", "optimizer", "mlp_step")
+GROUPS = ("chain", "loss", "activation", "optimizer", "mlp_step", "lstm_step")
 
 
 def cases(quick: bool):
@@ -42,6 +42,8 @@ def cases(quick: bool):
     for batch in (128,) if quick else (128, 4096):
         out.append(("mlp_step", f"MLP 784-256-10 train step, batch {batch}",
                     dict(batch=batch)))
+    out.append(("lstm_step", "LSTM 64-128 train step, batch 64, 50 steps",
+                dict(batch=64, hidden=128, steps=10 if quick else 50, input_size=64)))
     return out
 
 

@@ -443,7 +443,7 @@ def lstm_step(lib, batch=64, hidden=128, steps=50, input_size=64):
         model = torch.nn.LSTM(input_size, hidden, batch_first=True)
         model.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})
         model = model.to(lib.device)
-        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        opt = _torch_optimizer(torch, "sgd", list(model.parameters()), 0.01)
         mse = torch.nn.functional.mse_loss
 
         def run():

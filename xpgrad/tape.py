@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 
+from .accumulate import Scatter
 from .primitive import tape_state
 from .tensor import Tensor, _wrap
 
@@ -233,6 +234,8 @@ def _walk(nodes, target, sources, seed, consume, higher):
     from .tensor import _ns as namespace
 
     grads = {id(target): seed}
+    # keys whose accumulator this walk allocated and nothing else has seen: added into in place
+    owned = set()
     keep = {id(s) for s in sources}
     order = _consume(nodes) if consume else reversed(nodes)
     for prim, args, raws, out, params, saved, kern, needs in order:
@@ -240,6 +243,7 @@ def _walk(nodes, target, sources, seed, consume, higher):
         g = grads.get(oid)
         if g is None:
             continue
+        owned.discard(oid)            # the rules below may return g itself, or views of it
         if oid not in keep:
             del grads[oid]
         if higher:
@@ -260,10 +264,26 @@ def _walk(nodes, target, sources, seed, consume, higher):
                 gi = None if vjps[i] is None else vjps[i](xp, g, ans, *inputs, **params)
             if gi is None:
                 continue
-            gi = _fit(xp, gi, inputs[i])
             key = id(args[i])
             prev = grads.get(key)
-            grads[key] = gi if prev is None else prev + gi
+            if type(gi) is Scatter:       # a slice's gradient: add it into an owned buffer
+                if prev is None:
+                    prev = xp.zeros(gi.shape, dtype=gi.values.dtype)
+                elif key not in owned:
+                    prev = xp.asarray(prev, copy=True)
+                gi.add_into(prev)
+                grads[key] = prev
+                owned.add(key)
+                continue
+            gi = _fit(xp, gi, inputs[i])
+            if prev is None:
+                grads[key] = gi
+            elif key in owned:
+                prev += gi                # in place for arrays; a NumPy scalar rebinds
+                grads[key] = prev
+            else:
+                grads[key] = prev + gi
+                owned.add(key)
     return grads
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import operator
 
 from .. import dtypes as _dt
+from ..accumulate import Scatter
 from ..primitive import Primitive, apply
 from ..tensor import Tensor
 from ._define import Each, as_tensor, is_floating, norm_axes, norm_axis
@@ -238,17 +239,8 @@ def astype(x, dtype, /):
 
 # -- indexing -----------------------------------------------------------------------------------
 
-def _is_basic(key) -> bool:
-    return all(k is None or k is Ellipsis or isinstance(k, (int, slice)) for k in key)
-
-
 def _scatter_forward(xp, g, shape, key, backend):
-    out = xp.zeros(shape, dtype=g.dtype)
-    if _is_basic(key):
-        out[key] = g
-    else:
-        backend.index_add(out, key, g)
-    return out
+    return Scatter(shape, key, g, backend).dense(xp)
 
 
 _scatter = Primitive("index_scatter", _scatter_forward,
@@ -258,7 +250,7 @@ _scatter = Primitive("index_scatter", _scatter_forward,
 def _getitem_vjp(xp, g, ans, x, key, backend):
     if isinstance(g, Tensor):
         return apply(_scatter, g, shape=x.shape, key=key, backend=backend)
-    return _scatter_forward(xp, g, x.shape, key, backend)
+    return Scatter(x.shape, key, g, backend)     # the tape adds it into one buffer
 
 
 _getitem = Primitive("getitem", lambda xp, x, key, backend: x[key], _getitem_vjp)
