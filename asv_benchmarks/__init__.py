@@ -1,1 +1,1 @@
-"""asv suites for xpgrad; see README.md "Benchmarks". Workloads: xpgrad/bench_workloads.py."""
+"""asv suites for xpgrad; see README.md "Benchmarks". Workloads: xpgrad/bench_workloads/."""

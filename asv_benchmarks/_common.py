@@ -1,14 +1,14 @@
 """Shared helpers for the suites: the workload module and the ``lib`` parameter.
 
-The workloads are loaded from this source tree's xpgrad/bench_workloads.py (not from the
-installed xpgrad), so the benchmark definitions stay fixed while asv measures older commits;
-they reach xpgrad only through its public API.
+The workloads are loaded from this source tree's xpgrad/bench_workloads/ package (not from
+the installed xpgrad), so the benchmark definitions stay fixed while asv measures older
+commits; they reach xpgrad only through its public API.
 """
 import importlib.util
 import sys
 from pathlib import Path
 
-_SOURCE = Path(__file__).resolve().parents[1] / "xpgrad" / "bench_workloads.py"
+_SOURCE = Path(__file__).resolve().parents[1] / "xpgrad" / "bench_workloads" / "__init__.py"
 
 
 def _load_workloads():
@@ -18,7 +18,8 @@ def _load_workloads():
     if not _SOURCE.exists():
         from xpgrad import bench_workloads
         return bench_workloads
-    spec = importlib.util.spec_from_file_location(name, _SOURCE)
+    spec = importlib.util.spec_from_file_location(
+        name, _SOURCE, submodule_search_locations=[str(_SOURCE.parent)])
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)

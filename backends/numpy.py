@@ -51,5 +51,8 @@ class NumpyBackend(Backend):
     def index_add(self, target, key, values):
         np.add.at(target, key, values)
 
+    def index_range(self, a):
+        return int(a.min()), int(a.max())
+
     def describe(self):
         return {"name": self.name, "version": np.__version__, "device": "cpu"}

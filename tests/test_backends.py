@@ -175,6 +175,21 @@ def test_registered_third_party_backend_runs_a_gradient(strict):
     np.testing.assert_allclose(gw.numpy(), rw.numpy(), rtol=1e-12)
 
 
+@pytest.mark.parametrize("labels,bad", [([2, 0, 1], None), ([0, 3, 1], 3), ([-2, 0, 2], -2)])
+def test_label_range_check_on_a_backend_without_overrides(strict, labels, bad):
+    """Backend.index_range's generic version (one transfer; what CuPy uses) checks labels as
+    the NumPy override does."""
+    logits = xg.asarray(np.zeros((3, 3)), dtype=xg.float64, backend=strict)
+    y = xg.asarray(labels, dtype=xg.int64, backend=strict)
+    assert strict.index_range(y.data) == (min(labels), max(labels))
+    if bad is None:
+        loss = xg.losses.softmax_cross_entropy(logits, y)
+        np.testing.assert_allclose(loss.numpy(), np.log(3.0), rtol=1e-12)
+    else:
+        with pytest.raises(IndexError, match=f"label {bad} is out of range for 3 classes"):
+            xg.losses.softmax_cross_entropy(logits, y)
+
+
 def test_third_party_backend_second_order(strict):
     x = xg.asarray([0.3, -1.2, 2.0], dtype=xg.float64, backend=strict)
     xg.testing.check_grads(lambda a: xg.sum(xg.nn.softplus(a) * a ** 2), [x], order=2)

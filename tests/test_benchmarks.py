@@ -31,7 +31,7 @@ def _suites():
         sys.path.remove(str(ROOT))
 
 
-SIZE_PARAMS = {"n_ops", "shape", "batch"}   # the dry pass takes only their first (smallest) value
+SIZE_PARAMS = {"n_ops", "shape", "batch", "steps"}   # the dry pass takes only their first (smallest) value
 
 
 def _benchmarks():

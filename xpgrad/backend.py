@@ -94,6 +94,13 @@ class Backend:
         """``target[key] += values`` with repeated indices accumulating (in place)."""
         raise NotImplementedError
 
+    def index_range(self, a) -> tuple:
+        """``(min, max)`` of a non-empty integer array as Python ints, read back in one
+        transfer (one device synchronization)."""
+        xp = self.xp
+        lo, hi = self.to_numpy(xp.stack([xp.min(a), xp.max(a)])).tolist()
+        return int(lo), int(hi)
+
     def describe(self) -> dict:
         return {"name": self.name}
 

@@ -1,6 +1,6 @@
 """``xpgrad bench``: time the asv workloads once, here, and print ratios to PyTorch.
 
-The workloads are the asv suites' (xpgrad/bench_workloads.py). Each is built (which runs it
+The workloads are the asv suites' (xpgrad/bench_workloads/). Each is built (which runs it
 once: Numba compiles, caches warm), then timed timeit-style: enough calls per repeat to last
 ``min_time``, several repeats, the median per call. GPU workloads synchronize inside the call.
 A ratio is xpgrad's time over PyTorch's on the same device: below 1 means xpgrad is faster.
@@ -17,7 +17,8 @@ import time
 
 from . import bench_workloads as W
 
-GROUPS = ("chain", "loss", "activation", "optimizer", "mlp_step", "lstm_step")
+GROUPS = ("chain", "loss", "activation", "optimizer", "mlp_step", "lstm_step",
+          "rnn_loop")
 
 
 def cases(quick: bool):
@@ -44,6 +45,9 @@ def cases(quick: bool):
                     dict(batch=batch)))
     out.append(("lstm_step", "LSTM 64-128 train step, batch 64, 50 steps",
                 dict(batch=64, hidden=128, steps=10 if quick else 50, input_size=64)))
+    for steps in (20,) if quick else (100, 1000):
+        out.append(("rnn_loop", f"tanh RNN loop over unstack, batch 32, {steps} steps",
+                    dict(steps=steps)))
     return out
 
 

@@ -218,12 +218,7 @@ def _check_labels(labels, logits, n_classes):
                 f"integer labels must have shape {lead} (logits' shape without the class "
                 f"axis), got {labels.shape}")
         if labels.size:
-            raw = labels.data
-            if hasattr(raw, "min"):    # NumPy / CuPy methods skip the namespace wrappers
-                lo, hi = int(raw.min()), int(raw.max())
-            else:
-                xp = labels.backend.xp
-                lo, hi = int(xp.min(raw)), int(xp.max(raw))
+            lo, hi = labels.backend.index_range(labels.data)
             if lo < 0 or hi >= n_classes:
                 bad = lo if lo < 0 else hi
                 raise IndexError(f"label {bad} is out of range for {n_classes} classes "

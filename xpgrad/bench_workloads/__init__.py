@@ -1,0 +1,41 @@
+"""Benchmark workloads shared by the asv suites (asv_benchmarks/) and ``xpgrad bench``.
+
+Each builder takes a library name from ``LIBS`` plus the workload's parameters and returns a
+zero-argument callable that does the work once (on a GPU, including the device synchronize).
+The same seeded NumPy inputs feed every library. A library that cannot run here raises
+``Unavailable`` (a ``NotImplementedError``, which asv reports as a skip) saying why.
+
+The package reaches xpgrad only through its public API (``import xpgrad as xg``, never a
+relative import of xpgrad's modules): the asv suites load it from the source tree, so the same
+workloads measure every commit of the history. ``ops`` holds the single-operation workloads,
+``training`` the training steps, ``_libs`` what each library provides.
+
+>>> fn = build("chain", "xpgrad-numpy", n_ops=8)
+>>> fn() is None
+True
+"""
+from __future__ import annotations
+
+from ._libs import (ACTIVATIONS, LIBS, LOSSES, MLP_SIZES, OPTIMIZERS, PEER_LIBS, REFERENCE,
+                    XPGRAD_LIBS, Unavailable, _Lib, parse_shape)
+from .ops import activation, chain, loss
+from .training import lstm_step, mlp_step, optimizer, rnn_loop
+
+WORKLOADS = {"chain": chain, "loss": loss, "activation": activation,
+             "optimizer": optimizer, "mlp_step": mlp_step, "lstm_step": lstm_step,
+             "rnn_loop": rnn_loop}
+
+
+def build(workload, lib_name, **params):
+    """The zero-argument callable for ``workload`` on ``lib_name``, already run once (so
+    compilation, caches and allocations are outside the timings).
+
+    Raises Unavailable when the library or the xpgrad module it needs is missing here.
+    """
+    fn = WORKLOADS[workload](_Lib(lib_name), **params)
+    fn()
+    return fn
+
+
+__all__ = ["ACTIVATIONS", "LIBS", "LOSSES", "MLP_SIZES", "OPTIMIZERS", "PEER_LIBS", "REFERENCE",
+           "WORKLOADS", "XPGRAD_LIBS", "Unavailable", "build", "parse_shape"]

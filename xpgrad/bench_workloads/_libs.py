@@ -1,0 +1,128 @@
+"""What the workloads need from each library (xpgrad backends, PyTorch, JAX), and the names
+of the workloads' parameters."""
+from __future__ import annotations
+
+import numpy as np
+
+XPGRAD_LIBS = ("xpgrad-numpy", "xpgrad-numba", "xpgrad-cupy")
+PEER_LIBS = ("torch-cpu", "torch-cuda", "jax-cpu")
+LIBS = XPGRAD_LIBS + PEER_LIBS
+# the peer each xpgrad backend is compared with (same device)
+REFERENCE = {"xpgrad-numpy": "torch-cpu", "xpgrad-numba": "torch-cpu",
+             "xpgrad-cupy": "torch-cuda"}
+
+LOSSES = ("softmax_cross_entropy", "sigmoid_mse", "sigmoid_cross_entropy_with_logits", "mse")
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "softplus", "softmax", "log_softmax")
+OPTIMIZERS = ("sgd", "adagrad", "adadelta", "rmsprop", "adam", "adamw")
+MLP_SIZES = (784, 256, 10)
+
+
+class Unavailable(NotImplementedError):
+    """This library (or the xpgrad module a workload needs) cannot run here."""
+
+
+def parse_shape(text: str) -> tuple:
+    """``"128x10"`` -> ``(128, 10)`` (asv parameters are shown as text on the dashboard)."""
+    return tuple(int(n) for n in text.split("x"))
+
+
+# -- libraries -------------------------------------------------------------------------------
+
+class _Lib:
+    """What a workload needs from a library: put NumPy data on it, synchronize it."""
+
+    def __init__(self, name):
+        self.name = name
+        self.kind, _, self.device = name.partition("-")
+        self.sync = _nothing
+        if self.kind == "xpgrad":
+            self._init_xpgrad()
+        elif self.kind == "torch":
+            self._init_torch()
+        elif self.kind == "jax":
+            self._init_jax()
+        else:
+            raise ValueError(f"unknown library {name!r}; expected one of {LIBS}")
+
+    def _init_xpgrad(self):
+        import xpgrad as xg
+
+        try:
+            self.backend = xg.get_backend(self.device)
+        except xg.BackendUnavailableError as e:
+            raise Unavailable(str(e)) from None
+        warmup = getattr(self.backend, "warmup", None)
+        if warmup is not None:   # Numba compiles its kernels here, outside the timings
+            try:
+                warmup(dtypes=("float32",))
+            except TypeError:
+                warmup()
+        self.sync = self.backend.synchronize
+
+    def _init_torch(self):
+        try:
+            import torch
+        except ImportError:
+            raise Unavailable("PyTorch is not installed") from None
+        if self.device == "cuda":
+            if not torch.cuda.is_available():
+                raise Unavailable("PyTorch sees no CUDA device")
+            self.sync = torch.cuda.synchronize
+        self.torch = torch
+
+    def _init_jax(self):
+        try:
+            import jax
+        except ImportError:
+            raise Unavailable("JAX is not installed") from None
+        self.jax = jax
+        self.cpu = jax.devices("cpu")[0]
+
+    def namespace(self):
+        """The library's array namespace: xpgrad, torch or jax.numpy."""
+        if self.kind == "xpgrad":
+            import xpgrad
+
+            return xpgrad
+        return self.torch if self.kind == "torch" else self.jax.numpy
+
+    def put(self, a, grad=False):
+        """NumPy array ``a`` on this library (a watched leaf when ``grad`` on torch)."""
+        if self.kind == "xpgrad":
+            import xpgrad as xg
+
+            return xg.asarray(a, backend=self.backend)
+        if self.kind == "torch":
+            t = self.torch.from_numpy(np.ascontiguousarray(a)).to(self.device)
+            return t.requires_grad_(grad)
+        return self.jax.device_put(a, self.cpu)
+
+
+def _nothing():
+    pass
+
+
+def _xpgrad_module(name):
+    """``xpgrad.<name>`` (losses, optim, nn), or Unavailable in a commit without it."""
+    import importlib
+
+    try:
+        return importlib.import_module(f"xpgrad.{name}")
+    except ModuleNotFoundError as e:
+        if e.name != f"xpgrad.{name}":
+            raise       # a broken import inside the module is a failure, not a skip
+        raise Unavailable(f"xpgrad.{name} is missing in this version of xpgrad") from None
+
+
+def _need(obj, attr, what):
+    if not hasattr(obj, attr):
+        raise Unavailable(f"{what} has no {attr!r} here")
+    return getattr(obj, attr)
+
+
+def _jax_timed(lib, fn, *args):
+    jitted = lib.jax.jit(fn)
+
+    def run():
+        lib.jax.block_until_ready(jitted(*args))
+    return run
