@@ -280,7 +280,7 @@ def kernels(np, lstm_cell_backward=None) -> dict:
         lin = np.ones((G,), dtype=xproj.dtype)
         lin[2 * H:3 * H] = 0.0
         const = 1.0 - lin
-        w_t = np.swapaxes(w_hh, 0, 1)
+        w_t = np.ascontiguousarray(np.swapaxes(w_hh, 0, 1))   # BLAS: faster than the view
         dz_all = np.empty((B, T, G), dtype=xproj.dtype)
         gh, gc, tmp = (np.empty((B, H), dtype=xproj.dtype) for _ in range(3))
         deriv = np.empty((B, G), dtype=xproj.dtype)
@@ -337,7 +337,7 @@ def kernels(np, lstm_cell_backward=None) -> dict:
 
     def rnn_vjp(g, seq, xproj, h0, w_hh, nonlinearity):
         B, T, H = seq.shape
-        w_t = np.swapaxes(w_hh, 0, 1)
+        w_t = np.ascontiguousarray(np.swapaxes(w_hh, 0, 1))
         da_all = np.empty((B, T, H), dtype=seq.dtype)
         dh = None
         for t in range(T - 1, -1, -1):
