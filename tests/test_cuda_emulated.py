@@ -85,6 +85,23 @@ def test_softmax_ce_other_shared_memory_plans(K, L, rng, monkeypatch, blocks_per
                     (160 * 1024 // 4 - 1024 - 2048) // 16 * 16)
 
 
+@pytest.mark.parametrize("regs,blocks", [(62, 1), (31, 2), (16, 2)])
+def test_softmax_ce_shared_memory_follows_register_residency(K, L, rng, monkeypatch, regs,
+                                                             blocks):
+    """A kernel whose registers let fewer than CE_BLOCKS_PER_SM blocks reside per SM (float64
+    CE on sm_90 uses 62 per thread) gets the shared memory of that many blocks."""
+    monkeypatch.setattr(losses, "CE_BLOCKS_PER_SM", 2)
+    monkeypatch.setattr(L, "num_regs", lambda module, name: regs, raising=False)
+    x, y = ce_inputs(rng, 2, 60_000, np.float64, "int64")        # 1024 threads, partly cached
+    out, g, _ = fused(K["softmax_cross_entropy"], (x, y), {"reduction": "sum"})
+    ref_out, ref_g = generic("softmax_cross_entropy", (x, y), {"reduction": "sum"})
+    assert_close(out, ref_out, np.float64)
+    assert_close(g, ref_g, np.float64)
+    name, _, block, smem = L.launches[-1]
+    assert block == 1024
+    assert smem == L.smem_budget("softmax_ce", name, blocks) // 16 * 16
+
+
 def test_softmax_ce_output_gradient_is_applied(K, rng):
     x, y = ce_inputs(rng, 5, 7, np.float32)
     for reduction, g in (("mean", np.float32(2.5)), ("none", rng.random(5).astype(np.float32))):

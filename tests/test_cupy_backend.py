@@ -89,18 +89,31 @@ def test_the_cupy_api_the_backend_uses_exists():
 
 def test_cuda_launcher_against_a_fake_cupy():
     """CudaLauncher's bookkeeping: one module compile, the dynamic shared-memory attribute set
-    for the CE kernels only, CuPy's launch convention, cached static sizes."""
+    for the CE kernels only and on each device's own copy, limits read per device, CuPy's launch
+    convention, cached static sizes and register counts."""
     from xpgrad.backends.cupy import _sources as S
     from xpgrad.backends.cupy._launch import CudaLauncher
 
     calls = []
+    current = [0]          # the fake's current device
 
     class Kernel:
         shared_size_bytes = 528
-        max_dynamic_shared_size_bytes = 48 * 1024
+        num_regs = 62
+
+        def __init__(self):
+            self.attr = {}     # device -> max dynamic shared memory (CUDA sets it per device)
+
+        @property
+        def max_dynamic_shared_size_bytes(self):
+            return self.attr.get(current[0], 48 * 1024)
+
+        @max_dynamic_shared_size_bytes.setter
+        def max_dynamic_shared_size_bytes(self, value):
+            self.attr[current[0]] = value
 
         def __call__(self, grid, block, args, shared_mem=0):
-            calls.append((grid, block, args, shared_mem))
+            calls.append((current[0], grid, block, args, shared_mem))
 
     class RawModule:
         built = []
@@ -114,23 +127,36 @@ def test_cuda_launcher_against_a_fake_cupy():
             assert name in self.names
             return Kernel()
 
-    attrs = {1: 132, 2: 227 * 1024, 3: 228 * 1024, 4: 1024}
+    attrs = {0: {1: 132, 2: 227 * 1024, 3: 228 * 1024, 4: 1024, 5: 65536},   # an H100
+             1: {1: 80, 2: 99 * 1024, 3: 100 * 1024, 4: 1024, 5: 65536}}     # an RTX 40xx
     runtime = types.SimpleNamespace(
         cudaDevAttrMultiProcessorCount=1, cudaDevAttrMaxSharedMemoryPerBlockOptin=2,
         cudaDevAttrMaxSharedMemoryPerMultiprocessor=3, cudaDevAttrReservedSharedMemoryPerBlock=4,
-        deviceGetAttribute=lambda attr, dev: attrs[attr])
-    fake = types.SimpleNamespace(RawModule=RawModule, cuda=types.SimpleNamespace(
-        runtime=runtime, Device=lambda: types.SimpleNamespace(id=0)))
+        cudaDevAttrMaxRegistersPerMultiprocessor=5, getDevice=lambda: current[0],
+        deviceGetAttribute=lambda attr, dev: attrs[dev][attr])
+    fake = types.SimpleNamespace(RawModule=RawModule, cuda=types.SimpleNamespace(runtime=runtime))
     L = CudaLauncher(fake)
     ce = S.MODULES["softmax_ce"][0]
-    assert L.smem_budget("softmax_ce", ce, 2) == 115184
-    assert L._raw("softmax_ce", ce).max_dynamic_shared_size_bytes == 227 * 1024 - 528
+    assert L.sm_count == 132 and L.smem_budget("softmax_ce", ce, 2) == 115184
+    assert L.blocks_per_sm("softmax_ce", ce, 1024, 2) == 1      # 62 registers x 1024 threads
+    assert L.blocks_per_sm("softmax_ce", ce, 512, 2) == 2
     L.kernel("softmax_ce", ce)(8192, 1024, ("args",), 115184)
+    assert L._raw("softmax_ce", ce).max_dynamic_shared_size_bytes == 227 * 1024 - 528
     L.kernel("optim", S.MODULES["optim"][0])(3, 256, ("a",))
-    assert calls == [((8192,), (1024,), ("args",), 115184), ((3,), (256,), ("a",), 0)]
     assert L._raw("optim", S.MODULES["optim"][0]).max_dynamic_shared_size_bytes == 48 * 1024
+
+    current[0] = 1                               # with cupy.cuda.Device(1): ...
+    assert L.sm_count == 80 and L.smem_optin == 99 * 1024
+    assert L._raw("softmax_ce", ce).max_dynamic_shared_size_bytes == 48 * 1024   # not set yet
+    L.kernel("softmax_ce", ce)(16, 1024, ("args",), 50000)
+    assert L._raw("softmax_ce", ce).max_dynamic_shared_size_bytes == 99 * 1024 - 528
+    current[0] = 0
+    assert L._raw("softmax_ce", ce).max_dynamic_shared_size_bytes == 227 * 1024 - 528
+
+    assert calls == [(0, (8192,), (1024,), ("args",), 115184), (0, (3,), (256,), ("a",), 0),
+                     (1, (16,), (1024,), ("args",), 50000)]
     L.kernel("softmax_ce", S.MODULES["softmax_ce"][1])
-    assert len(RawModule.built) == 2
+    assert len(RawModule.built) == 2             # one compile per module, whatever the device
 
 
 @pytest.mark.skipif(BE is not None, reason="a CUDA device is available here")
@@ -281,9 +307,11 @@ def test_no_device_memory_growth_over_1000_training_steps():
     y = xg.asarray(rng.integers(0, 10, 256), backend="cupy")
     model = xg.nn.MLP([64, 128, 10], rng=xg.random.default_rng(0, backend="cupy"))
     opt = xg.optim.Adam(learning_rate=1e-3)
-    used = []
+    used, held = [], []
     for _ in range(1000):
         opt.minimize(lambda: xg.losses.softmax_cross_entropy(model(x), y), model)
         BE.synchronize()
-        used.append(pool.used_bytes())
+        used.append(pool.used_bytes())      # live arrays: a leak shows here
+        held.append(pool.total_bytes())     # what the pool holds from the device: its growth
     assert max(used[500:]) <= max(used[20:120]), (used[20], used[120], used[-1])
+    assert max(held[500:]) <= max(held[20:120]), (held[20], held[120], held[-1])

@@ -16,7 +16,9 @@ from pathlib import Path
 
 CUDA_DIR = Path(__file__).with_name("cuda")
 HEADER = "common.cuh"
-OPTIONS = ("-std=c++17",)          # accurate math: never --use_fast_math
+# accurate math: never --use_fast_math. CuPy itself appends -ftz=true (float32 subnormals
+# flush to zero; docs/gpu.md), and a -ftz=false here would not override it.
+OPTIONS = ("-std=c++17",)
 
 CTYPE = {"float32": "float", "float64": "double", "int32": "int", "int64": "long long"}
 FLOATS = ("float", "double")

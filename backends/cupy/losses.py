@@ -17,13 +17,14 @@ import numpy as np
 from xpgrad.backend import Kernel
 
 from . import _sources as S
-from ._launch import ce_plan, elementwise_grid
+from ._launch import ce_plan, ce_threads, elementwise_grid
 
 # a scalar output gradient is read back (one device sync) to skip the multiply from this size on
 SYNC_TO_SKIP_MULTIPLY = 1 << 20
 # benchmark knobs: keep CE rows in shared memory (as much as leaves room for this many blocks
-# per multiprocessor; 1 caches whole rows of up to ~56k float32 on an H100, but then one block
-# per SM alternates between reading and writing)
+# per multiprocessor, or fewer where the kernel's registers do not fit more -- float64's on
+# sm_90; 1 caches whole rows of up to ~56k float32 on an H100, but then one block per SM
+# alternates between reading and writing)
 CE_CACHE_ROWS = True
 CE_BLOCKS_PER_SM = 2
 
@@ -61,7 +62,9 @@ def softmax_cross_entropy(L) -> Kernel:
             return None
         grad = xp.empty_like(logits)
         per_row = xp.empty((n,), dtype=logits.dtype)
-        budget = L.smem_budget("softmax_ce", name, CE_BLOCKS_PER_SM)
+        blocks = L.blocks_per_sm("softmax_ce", name, ce_threads(c, logits.itemsize),
+                                 CE_BLOCKS_PER_SM)
+        budget = L.smem_budget("softmax_ce", name, blocks)
         threads, smem, n_cached = ce_plan(c, logits.itemsize, probs, budget, CE_CACHE_ROWS)
         scale = logits.dtype.type(1.0 / n if reduction == "mean" else 1.0)
         L.kernel("softmax_ce", name)(
