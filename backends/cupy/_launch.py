@@ -113,8 +113,7 @@ class _Device:
         self.smem_reserved = get(rt.cudaDevAttrReservedSharedMemoryPerBlock, dev)
         self.regs_per_sm = get(rt.cudaDevAttrMaxRegistersPerMultiprocessor, dev)
         self.launchers: dict = {}
-        self.static: dict = {}
-        self.regs: dict = {}
+        self.attributes: dict = {}
 
 
 class CudaLauncher(Launcher):
@@ -171,16 +170,17 @@ class CudaLauncher(Launcher):
             state.launchers[name] = launch
         return launch
 
+    def _attribute(self, module, name, attr):
+        """``RawKernel.<attr>`` of ``name`` on the current device, read once."""
+        table = self._device().attributes
+        key = (name, attr)
+        value = table.get(key)
+        if value is None:
+            value = table[key] = getattr(self._raw(module, name), attr)
+        return value
+
     def static_smem(self, module, name):
-        static = self._device().static
-        size = static.get(name)
-        if size is None:
-            size = static[name] = self._raw(module, name).shared_size_bytes
-        return size
+        return self._attribute(module, name, "shared_size_bytes")
 
     def num_regs(self, module, name):
-        regs = self._device().regs
-        n = regs.get(name)
-        if n is None:
-            n = regs[name] = self._raw(module, name).num_regs
-        return n
+        return self._attribute(module, name, "num_regs")
