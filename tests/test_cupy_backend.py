@@ -73,18 +73,33 @@ def test_the_cupy_api_the_backend_uses_exists():
     cupy = pytest.importorskip("cupy", reason="CuPy is not installed")
     import cupyx
 
-    for attr in ("max_dynamic_shared_size_bytes", "shared_size_bytes"):
+    for attr in ("max_dynamic_shared_size_bytes", "shared_size_bytes", "num_regs"):
         assert hasattr(cupy.RawKernel, attr), attr
     assert hasattr(cupy.RawModule, "get_function")
     assert "name_expressions" in cupy.RawModule.__doc__ and "options" in cupy.RawModule.__doc__
     rt = cupy.cuda.runtime
     for name in ("cudaDevAttrMultiProcessorCount", "cudaDevAttrMaxSharedMemoryPerBlockOptin",
                  "cudaDevAttrMaxSharedMemoryPerMultiprocessor",
-                 "cudaDevAttrReservedSharedMemoryPerBlock", "deviceGetAttribute",
+                 "cudaDevAttrReservedSharedMemoryPerBlock",
+                 "cudaDevAttrMaxRegistersPerMultiprocessor", "deviceGetAttribute", "getDevice",
                  "getDeviceProperties", "getDeviceCount"):
         assert hasattr(rt, name), name
     assert hasattr(cupy.cuda.Device, "synchronize") and hasattr(cupy.cuda.Device, "mem_info")
     assert callable(cupyx.scatter_add) and callable(cupy.asnumpy)
+
+
+def test_scan_kernels_call_only_functions_cupy_has():
+    """The recurrent scans run NumPy-API code on CuPy arrays: every ``np.<name>`` it calls
+    exists in CuPy (checked without a device)."""
+    import inspect
+    import re
+
+    cupy = pytest.importorskip("cupy", reason="CuPy is not installed")
+    from xpgrad.nn import rnn_ops
+
+    names = set(re.findall(r"\bnp\.(\w+)", inspect.getsource(rnn_ops.kernels)))
+    assert {"matmul", "tanh", "multiply"} <= names
+    assert [n for n in sorted(names) if not hasattr(cupy, n)] == []
 
 
 def test_cuda_launcher_against_a_fake_cupy():
@@ -295,6 +310,28 @@ def test_mlp_training_on_cupy_matches_numpy(optimizer):
     np.testing.assert_allclose(got, want, rtol=1e-4)
     for a, b in zip(got_w, want_w):
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
+
+
+@on_gpu
+@pytest.mark.parametrize("layer", ["LSTM", "RNN"])
+def test_recurrent_layers_on_cupy_match_numpy(layer, rng):
+    """The fused scan kernels (xpgrad.nn.rnn_ops.kernels on CuPy arrays): outputs and every
+    gradient equal the numpy backend's on the same weights."""
+    assert "lstm_scan" in BE.kernels and "rnn_scan" in BE.kernels
+    x0 = rng.normal(size=(4, 7, 3))
+    results = []
+    for be in ("numpy", "cupy"):
+        net = getattr(xg.nn, layer)(3, 5, num_layers=2, dtype="float64",
+                                    rng=xg.random.default_rng(0, backend=be), backend=be)
+        x = xg.asarray(x0, backend=be)
+        with xg.GradientTape() as tape:
+            tape.watch(x)
+            out, _ = net(x)
+            loss = xg.sum(out * out)
+        grads = tape.gradient(loss, [x, *net.trainable_variables])
+        results.append([out.numpy()] + [g.numpy() for g in grads])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-12)
 
 
 @on_gpu

@@ -268,7 +268,7 @@ def _walk(nodes, target, sources, seed, consume, higher):
             prev = grads.get(key)
             if type(gi) is Scatter:       # a slice's gradient: add it into an owned buffer
                 if prev is None:
-                    prev = xp.zeros(gi.shape, dtype=gi.values.dtype)
+                    prev = xp.zeros(gi.shape, dtype=inputs[i].dtype)
                 elif key not in owned:
                     prev = xp.asarray(prev, copy=True)
                 gi.add_into(prev)

@@ -62,6 +62,11 @@ class CupyBackend(FusedUpdates, Backend):
         self._scatter_add = cupyx.scatter_add
         self._launcher = CudaLauncher(cupy)
         self.kernels = {**losses.kernels(self._launcher), **activations.kernels(self._launcher)}
+        # the recurrent scans: the NumPy backend's fused kernels run as they are on CuPy arrays
+        # (NumPy's API with out=), instead of generic rules that re-run the recursion per input
+        from xpgrad.nn.rnn_ops import kernels as rnn_kernels
+
+        self.kernels.update(rnn_kernels(cupy))
 
     # -- dtypes and data movement -------------------------------------------------------------
     def native_dtype(self, dtype):
