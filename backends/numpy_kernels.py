@@ -168,6 +168,20 @@ def _sigmoid_vjp(g, s, x):
     return (d,)
 
 
+def _tanh_forward(x):
+    if not _float(x):
+        return None
+    y = np.tanh(x)
+    return y, y
+
+
+def _tanh_vjp(g, y, x):
+    d = np.multiply(y, y, out=np.empty_like(y))   # g (1 - y^2), one new array (0-d too)
+    np.subtract(1.0, d, out=d)
+    d *= g
+    return (d,)
+
+
 def _relu_forward(x):
     if not _float(x):
         return None
@@ -213,6 +227,7 @@ KERNELS: dict = {
     "mse": Kernel(_mse_forward, _elementwise_vjp),
     "sigmoid_mse": Kernel(_smse_forward, _elementwise_vjp),
     "sigmoid": Kernel(_sigmoid_forward, _sigmoid_vjp),
+    "tanh": Kernel(_tanh_forward, _tanh_vjp),
     "relu": Kernel(_relu_forward, _relu_vjp),
     "leaky_relu": Kernel(_leaky_forward, _leaky_vjp),
 }

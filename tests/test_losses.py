@@ -114,7 +114,7 @@ def test_fused_kernel_agrees_with_generic_rule(name, case, reduction, rng, monke
         np.testing.assert_allclose(f, g, rtol=4e-6, atol=1e-6 * max(1.0, np.abs(g).max()))
 
 
-@pytest.mark.parametrize("name", ["sigmoid", "relu", "leaky_relu"])
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "relu", "leaky_relu"])
 def test_activation_kernels_agree_with_generic_rule(name, rng, monkeypatch):
     x = np.concatenate([rng.standard_normal(200) * 5, [0.0, -100.0, 100.0, -1e4, 1e4]])
     x = x.astype(np.float32)
