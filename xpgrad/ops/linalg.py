@@ -12,7 +12,8 @@ from ._define import as_tensor, norm_axis
 
 
 def _mT(xp, a):
-    return xp.matrix_transpose(a)
+    mt = getattr(a, "mT", None)   # the array API's attribute (NumPy >= 2, CuPy, Tensors): a view,
+    return xp.matrix_transpose(a) if mt is None else mt     # ~8x cheaper than the wrapper
 
 
 def _matmul_dx1(xp, g, ans, a, b):
