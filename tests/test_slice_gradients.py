@@ -148,6 +148,17 @@ def test_gradient_of_a_slice_loop_allocates_one_full_buffer(rng, monkeypatch):
     np.testing.assert_allclose(g.numpy(), 2 * x.numpy())
 
 
+def test_zero_d_input_used_densely_then_through_a_slice():
+    """Dense contributions to a 0-d input sum to a NumPy scalar; a slice's gradient arriving
+    after them must still add to it."""
+    x = xg.asarray(2.0, dtype=xg.float64)
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        s = x[None]                                  # recorded first, so reached last
+        y = x * x + x * 3.0 + xg.sum(s * 5.0)
+    assert tape.gradient(y, x).item() == pytest.approx(2 * 2.0 + 3.0 + 5.0)
+
+
 def test_second_order_through_slices_still_works(rng):
     """With an outer tape recording, slice gradients are dense primitives again."""
     x = xg.asarray(rng.normal(size=(5,)))

@@ -269,7 +269,7 @@ def _walk(nodes, target, sources, seed, consume, higher):
             if type(gi) is Scatter:       # a slice's gradient: add it into an owned buffer
                 if prev is None:
                     prev = xp.zeros(gi.shape, dtype=inputs[i].dtype)
-                elif key not in owned:
+                elif key not in owned or not hasattr(prev, "__setitem__"):   # NumPy scalar
                     prev = xp.asarray(prev, copy=True)
                 gi.add_into(prev)
                 grads[key] = prev
