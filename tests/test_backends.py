@@ -175,6 +175,22 @@ def test_registered_third_party_backend_runs_a_gradient(strict):
     np.testing.assert_allclose(gw.numpy(), rw.numpy(), rtol=1e-12)
 
 
+def test_slice_gradients_accumulate_on_a_backend_without_overrides(strict):
+    """The tape's in-place accumulation of slice gradients (xpgrad/accumulate.py) through the
+    array-API namespace only; unstack indexes every axis, as the standard asks."""
+    x0 = np.arange(12.0).reshape(3, 4)
+    x = xg.asarray(x0, dtype=xg.float64, backend=strict)
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        y = xg.sum(x[1:, ::2] * 3.0) + xg.sum(x * x)
+        y = y + sum(xg.sum(col * float(i)) for i, col in enumerate(xg.unstack(x, axis=1)))
+    g = tape.gradient(y, x)
+    expected = 2 * x0 + np.arange(4.0)
+    expected[1:, ::2] += 3
+    assert g.backend is strict
+    np.testing.assert_allclose(g.numpy(), expected, rtol=1e-12)
+
+
 @pytest.mark.parametrize("labels,bad", [([2, 0, 1], None), ([0, 3, 1], 3), ([-2, 0, 2], -2)])
 def test_label_range_check_on_a_backend_without_overrides(strict, labels, bad):
     """Backend.index_range's generic version (one transfer; what CuPy uses) checks labels as

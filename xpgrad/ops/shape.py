@@ -196,7 +196,8 @@ def unstack(x, /, *, axis=0):
     """
     x = as_tensor(x)
     axis = norm_axis(axis, x.ndim)
-    return tuple(x[(slice(None),) * axis + (i,)] for i in range(x.shape[axis]))
+    # the trailing ellipsis: the array API wants every axis indexed (NumPy does not mind)
+    return tuple(x[(slice(None),) * axis + (i, Ellipsis)] for i in range(x.shape[axis]))
 
 
 _flip = Primitive("flip", lambda xp, x, axis: xp.flip(x, axis=axis),
