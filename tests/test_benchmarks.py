@@ -99,6 +99,18 @@ def test_workloads_compute_the_same_gradient_as_torch():
     np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-12)
 
 
+def test_rnn_loop_workload_does_the_same_work_in_xpgrad_and_torch():
+    """The RNN-loop workload's gradients (x, w, u, b) agree between its xpgrad and torch runs."""
+    pytest.importorskip("torch")
+    import numpy as np
+
+    ours = W.build("rnn_loop", "xpgrad-numpy", steps=12)()
+    theirs = W.build("rnn_loop", "torch-cpu", steps=12)()
+    assert len(ours) == len(theirs) == 4
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=2e-4, atol=2e-5)
+
+
 def test_unknown_lib_and_bad_mode_raise_clearly():
     with pytest.raises(ValueError, match="unknown library 'tensorflow'"):
         W.build("chain", "tensorflow")

@@ -189,7 +189,8 @@ def rnn_loop(lib, batch=32, hidden=64, steps=100, input_size=32):
     """Gradient of a tanh RNN written step by step, as in a TensorFlow tutorial: a Python loop
     over ``unstack(x, axis=1)``, ``h = tanh(x_t @ w + h @ u + b)``, the loss summing every
     step's ``h``; gradients for the weights and the input sequence. Measures the tape's
-    per-op cost and the per-step slices' gradients."""
+    per-op cost and the per-step slices' gradients. A call returns the four gradients (the
+    tests compare the libraries with them)."""
     rng = np.random.default_rng(8)
     x0 = rng.normal(size=(batch, steps, input_size)).astype(np.float32)
     w0 = (rng.normal(size=(input_size, hidden)) / np.sqrt(input_size)).astype(np.float32)
@@ -210,8 +211,9 @@ def rnn_loop(lib, batch=32, hidden=64, steps=100, input_size=32):
                 for xt in xg.unstack(x, axis=1):
                     h = xg.tanh(xt @ w + h @ u + b)
                     total = total + xg.sum(h)
-            tape.gradient(total, [x, w, u, b])
+            grads = tape.gradient(total, [x, w, u, b])
             sync()
+            return grads
         return run
     if lib.kind == "torch":
         torch = lib.torch
@@ -224,7 +226,8 @@ def rnn_loop(lib, batch=32, hidden=64, steps=100, input_size=32):
             for xt in torch.unbind(x, dim=1):
                 h = torch.tanh(xt @ w + h @ u + b)
                 total = total + torch.sum(h)
-            torch.autograd.grad(total, [x, w, u, b])
+            grads = torch.autograd.grad(total, [x, w, u, b])
             sync()
+            return grads
         return run
     raise Unavailable("JAX would trace and compile this loop; it is an eager-mode workload")
