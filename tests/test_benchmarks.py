@@ -111,6 +111,16 @@ def test_rnn_loop_workload_does_the_same_work_in_xpgrad_and_torch():
         np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=2e-4, atol=2e-5)
 
 
+def test_rnn_loop_floor_script_runs_and_checks_gradients(capsys):
+    """benchmarks/rnn_loop_floor.py: the hand-written NumPy loop, xpgrad and torch agree."""
+    spec = importlib.util.spec_from_file_location("rnn_loop_floor",
+                                                  ROOT / "benchmarks" / "rnn_loop_floor.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--steps", "6", "--repeats", "1", "--calls", "1"]) == 0
+    assert "hand-written floor" in capsys.readouterr().out
+
+
 def test_unknown_lib_and_bad_mode_raise_clearly():
     with pytest.raises(ValueError, match="unknown library 'tensorflow'"):
         W.build("chain", "tensorflow")
