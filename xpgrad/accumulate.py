@@ -40,8 +40,8 @@ class Scatter:
         else:
             self.backend.index_add(acc, self.key, self.values)
 
-    def dense(self, xp):
-        """The full gradient as a new array."""
-        out = xp.zeros(self.shape, dtype=self.values.dtype)
+    def dense(self, xp, dtype=None):
+        """The full gradient as a new array (of ``values``' dtype unless ``dtype`` is given)."""
+        out = xp.zeros(self.shape, dtype=self.values.dtype if dtype is None else dtype)
         self.add_into(out)
         return out

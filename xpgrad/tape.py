@@ -268,10 +268,11 @@ def _walk(nodes, target, sources, seed, consume, higher):
             prev = grads.get(key)
             if type(gi) is Scatter:       # a slice's gradient: add it into an owned buffer
                 if prev is None:
-                    prev = xp.zeros(gi.shape, dtype=inputs[i].dtype)
-                elif key not in owned or not hasattr(prev, "__setitem__"):   # NumPy scalar
-                    prev = xp.asarray(prev, copy=True)
-                gi.add_into(prev)
+                    prev = gi.dense(xp, inputs[i].dtype)
+                else:
+                    if key not in owned or not hasattr(prev, "__setitem__"):   # NumPy scalar
+                        prev = xp.asarray(prev, copy=True)
+                    gi.add_into(prev)
                 grads[key] = prev
                 owned.add(key)
                 continue
