@@ -235,9 +235,10 @@ def test_optimizer_update_falls_back_for_strided_params(L, rng):
     be = emulated_backend(L)
     p = rng.normal(size=20).astype(np.float32)
     expect = p.copy()
-    GenericBackend().sgd_update(expect[::2], np.ones(10, np.float32), None, 0.5, 0.0, False, 0.0)
+    sgd = dict(lr=0.5, momentum=0.0, nesterov=False, weight_decay=0.0)
+    optim_call(GenericBackend(), "sgd_update", sgd, 0, expect[::2], np.ones(10, np.float32), [], 1)
     before = len(L.launches)
-    be.sgd_update(p[::2], np.ones(10, np.float32), None, 0.5, 0.0, False, 0.0)
+    optim_call(be, "sgd_update", sgd, 0, p[::2], np.ones(10, np.float32), [], 1)
     assert len(L.launches) == before
     np.testing.assert_array_equal(p, expect)
     assert not optim.update(L, "sgd", p, p, None, None, (np.ones(1), 0.0, 0.0), 0)

@@ -95,9 +95,9 @@ def test_scan_kernels_call_only_functions_cupy_has():
     import re
 
     cupy = pytest.importorskip("cupy", reason="CuPy is not installed")
-    from xpgrad.nn import rnn_ops
+    from xpgrad.backends.numpy import scans
 
-    names = set(re.findall(r"\bnp\.(\w+)", inspect.getsource(rnn_ops.kernels)))
+    names = set(re.findall(r"\bnp\.(\w+)", inspect.getsource(scans.scan_kernels)))
     assert {"matmul", "tanh", "multiply"} <= names
     assert [n for n in sorted(names) if not hasattr(cupy, n)] == []
 
@@ -315,7 +315,7 @@ def test_mlp_training_on_cupy_matches_numpy(optimizer):
 @on_gpu
 @pytest.mark.parametrize("layer", ["LSTM", "RNN"])
 def test_recurrent_layers_on_cupy_match_numpy(layer, rng):
-    """The fused scan kernels (xpgrad.nn.rnn_ops.kernels on CuPy arrays): outputs and every
+    """The fused scan kernels (xpgrad.backends.numpy.scans on CuPy arrays): outputs and every
     gradient equal the numpy backend's on the same weights."""
     assert "lstm_scan" in BE.kernels and "rnn_scan" in BE.kernels
     x0 = rng.normal(size=(4, 7, 3))

@@ -13,8 +13,8 @@ import pytest
 pytest.importorskip("numba", reason="the numba backend needs Numba (pip install 'xpgrad[numba]')")
 
 import xpgrad as xg  # noqa: E402
-from xpgrad.backend import Backend  # noqa: E402
 from xpgrad.backends.numpy import NumpyBackend  # noqa: E402
+from xpgrad.primitive import PRIMITIVES, run  # noqa: E402
 
 NB = xg.get_backend("numba")
 NP = xg.get_backend("numpy")
@@ -326,6 +326,18 @@ UPDATES = [
 ]
 
 
+def update(be, method, param, grad, *rest):
+    """Run the update primitive ``method`` with the old positional order: its state arrays,
+    then its scalars (the generic forward's keyword-only parameters, in order)."""
+    import inspect
+
+    prim = PRIMITIVES[method]
+    params = inspect.signature(prim.forward).parameters.values()
+    n_states = sum(p.kind == p.POSITIONAL_OR_KEYWORD for p in params) - 3   # xp, param, grad
+    names = [p.name for p in params if p.kind == p.KEYWORD_ONLY]
+    run(prim, be, param, grad, *rest[:n_states], **dict(zip(names, rest[n_states:])))
+
+
 def _adam(decay, decoupled):
     return lambda s, k: (s[0], s[1], 0.01, 0.9, 0.999, 1e-7, k + 1, decay, decoupled)
 
@@ -347,7 +359,7 @@ def test_optimizer_update_matches_generic(case, parallel, dt, rng, monkeypatch):
         make = _adam(*[(0.0, False), (0.01, False), (0.01, True)][case - len(UPDATES)])
     p0 = rng.standard_normal((31, 17)).astype(dt)
     runs = []
-    for impl in (getattr(NB, method), lambda *a: getattr(Backend, method)(NP, *a)):
+    for impl in (lambda *a: update(NB, method, *a), lambda *a: update(GENERIC, method, *a)):
         p = p0.copy()
         slots = [np.zeros_like(p) for _ in range(nslots)]
         steps = np.random.default_rng(1)
@@ -365,8 +377,8 @@ def test_optimizer_falls_back_for_non_contiguous_param(rng):
     p, rp = base.copy()[:, ::2], base.copy()[:, ::2]
     g = rng.standard_normal(p.shape).astype(np.float32)
     m, v, rm, rv = (np.zeros(p.shape, np.float32) for _ in range(4))
-    NB.adam_update(p, g, m, v, 0.1, 0.9, 0.999, 1e-7, 1, 0.0, False)
-    Backend.adam_update(NP, rp, g, rm, rv, 0.1, 0.9, 0.999, 1e-7, 1, 0.0, False)
+    update(NB, "adam_update", p, g, m, v, 0.1, 0.9, 0.999, 1e-7, 1, 0.0, False)
+    update(GENERIC, "adam_update", rp, g, rm, rv, 0.1, 0.9, 0.999, 1e-7, 1, 0.0, False)
     close(p, rp, np.float32)
 
 

@@ -5,7 +5,7 @@ import pytest
 
 import xpgrad as xg
 from xpgrad import nn
-from xpgrad.nn.rnn_ops import lstm_scan, rnn_scan
+from xpgrad.ops.recurrent import lstm_scan, rnn_scan
 
 NUMPY = xg.get_backend("numpy")
 

@@ -1,9 +1,9 @@
 """Backends: the base class, the registry, and which backend a call runs on.
 
 A backend is an object with a ``name`` and an array-API namespace ``xp``. It may register
-``kernels`` -- faster implementations of primitives, keyed by primitive name -- and override the
-optimizer-update methods. Selection order, first match wins: the ``backend=`` argument, the
-tensors' own backend, ``use_backend(...)``, ``set_backend(...)``, ``$XPGRAD_BACKEND``, ``"numpy"``.
+``kernels``: faster implementations of primitives, keyed by primitive name (``KernelTable``).
+Selection order, first match wins: the ``backend=`` argument, the tensors' own backend,
+``use_backend(...)``, ``set_backend(...)``, ``$XPGRAD_BACKEND``, ``"numpy"``.
 
 >>> import xpgrad as xg
 >>> with xg.use_backend("numpy"):
@@ -38,29 +38,99 @@ class MixedBackendError(ValueError):
 
 @dataclass(frozen=True)
 class Kernel:
-    """A backend's own implementation of one primitive (first-order passes only).
+    """A backend's faster implementation of one primitive (first-order passes only).
 
-    ``forward(*raw_args, **params)`` returns ``(out, saved)``, or None to fall back to the generic
-    rule (unsupported dtype, layout...). ``vjp(g, saved, *raw_args, **params)`` returns one
-    gradient per positional argument: None where there is none, NotImplemented where the
-    generic rule should compute it (e.g. the gradient for a loss's probability targets).
-    Higher-order passes never use kernels; they run the generic rule.
+    ``forward(*raw_args, **params)`` returns ``(out, saved)``, or None to decline (unsupported
+    dtype, layout...) so the primitive's generic forward runs. ``vjp(g, saved, *raw_args,
+    **params)`` returns one gradient per positional argument: None where there is none,
+    NotImplemented where the generic rule should compute it (e.g. the gradient for a loss's
+    probability targets). A primitive without gradients (an optimizer update) needs no vjp.
+    Higher-order passes never use kernels; they run the generic rules.
     """
 
     forward: Callable
-    vjp: Callable
+    vjp: Callable | None = None
+
+
+class KernelTable(dict):
+    """A backend's kernels by primitive name; a name that is no primitive is refused on entry.
+
+    Keys may be given as Primitive objects or names; they are stored as names (``apply`` looks
+    kernels up by ``prim.name``).
+
+    >>> from xpgrad.primitive import PRIMITIVES
+    >>> table = KernelTable({PRIMITIVES["sigmoid"]: Kernel(lambda x: None)})
+    >>> list(table)
+    ['sigmoid']
+    >>> table["sigmoidd"] = Kernel(lambda x: None)
+    Traceback (most recent call last):
+    ...
+    KeyError: "kernel for 'sigmoidd', which names no primitive; did you mean 'sigmoid'?"
+    """
+
+    def __init__(self, *tables, **named):
+        super().__init__()
+        for t in tables:
+            self.update(t)
+        self.update(named)
+
+    @staticmethod
+    def _key(key) -> str:
+        from .primitive import PRIMITIVES
+
+        name = getattr(key, "name", key)
+        if name in PRIMITIVES and (isinstance(key, str) or PRIMITIVES[name] is key):
+            return name
+        import difflib
+
+        close = difflib.get_close_matches(str(name), PRIMITIVES, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise KeyError(f"kernel for {name!r}, which names no primitive{hint}")
+
+    def __setitem__(self, key, kernel):
+        if not isinstance(kernel, Kernel):
+            raise TypeError(f"a kernel must be an xpgrad.Kernel, got {type(kernel).__name__}")
+        super().__setitem__(self._key(key), kernel)
+
+    def update(self, *others, **named):
+        for other in (*others, named):
+            items = other.items() if hasattr(other, "items") else other
+            for key, kernel in items:
+                self[key] = kernel
+
+    def setdefault(self, key, default=None):
+        key = self._key(key)
+        if key not in self:
+            self[key] = default
+        return self[key]
 
 
 class Backend:
-    """Base class. Subclasses set ``name`` and ``xp`` and may fill ``kernels``.
+    """Base class. Subclasses set ``name`` and ``xp`` and may register ``kernels``.
 
-    The optimizer methods update ``param`` (and state arrays) in place, written once against
-    ``xp``; a backend with fused kernels overrides them.
+    Every faster version of an operation -- a fused loss, an activation, an optimizer update,
+    a recurrent scan -- is a ``Kernel`` registered against that primitive in ``kernels``
+    (``register_kernel``); there is no other way to plug one in.
     """
 
     name: str = "?"
     xp = None
     kernels: dict = {}
+
+    def register_kernel(self, primitive, kernel: Kernel) -> None:
+        """Use ``kernel`` for ``primitive`` (a Primitive or its name) on this backend.
+
+        >>> import xpgrad as xg
+        >>> class Loud(type(xg.get_backend("numpy"))):
+        ...     name = "loud"
+        >>> be = Loud()
+        >>> be.register_kernel("relu", xg.Kernel(lambda x: None))   # declines: generic runs
+        >>> xg.nn.relu(xg.asarray([-1.0, 2.0], backend=be)).tolist()
+        [0.0, 2.0]
+        """
+        if not isinstance(self.kernels, KernelTable) or "kernels" not in vars(self):
+            self.kernels = KernelTable(self.kernels)
+        self.kernels[primitive] = kernel
 
     # -- dtypes and data movement -------------------------------------------------------------
     def native_dtype(self, dtype: _dt.DType):
@@ -103,55 +173,6 @@ class Backend:
 
     def describe(self) -> dict:
         return {"name": self.name}
-
-    # -- optimizer updates (in place) ---------------------------------------------------------
-    def sgd_update(self, param, grad, velocity, lr, momentum, nesterov, weight_decay):
-        if weight_decay:
-            grad = grad + weight_decay * param
-        if velocity is None:
-            param -= lr * grad
-            return
-        velocity *= momentum
-        velocity += grad
-        param -= lr * (grad + momentum * velocity if nesterov else velocity)
-
-    def adagrad_update(self, param, grad, accum, lr, eps):
-        accum += grad * grad
-        param -= lr * grad / (self.xp.sqrt(accum) + eps)
-
-    def adadelta_update(self, param, grad, accum_g, accum_dx, lr, rho, eps):
-        xp = self.xp
-        accum_g *= rho
-        accum_g += (1 - rho) * grad * grad
-        delta = xp.sqrt(accum_dx + eps) / xp.sqrt(accum_g + eps) * grad
-        accum_dx *= rho
-        accum_dx += (1 - rho) * delta * delta
-        param -= lr * delta
-
-    def rmsprop_update(self, param, grad, sq, mom, lr, rho, momentum, eps):
-        sq *= rho
-        sq += (1 - rho) * grad * grad
-        step = grad / (self.xp.sqrt(sq) + eps)
-        if mom is None:
-            param -= lr * step
-        else:   # PyTorch's form: lr outside the buffer, so a changing lr acts at once
-            mom *= momentum
-            mom += step
-            param -= lr * mom
-
-    def adam_update(self, param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay, decoupled):
-        xp = self.xp
-        if weight_decay and decoupled:
-            param *= 1 - lr * weight_decay
-        elif weight_decay:
-            grad = grad + weight_decay * param
-        m *= beta1
-        m += (1 - beta1) * grad
-        v *= beta2
-        v += (1 - beta2) * grad * grad
-        bc1 = 1 - beta1**step
-        bc2 = 1 - beta2**step
-        param -= (lr / bc1) * m / (xp.sqrt(v / bc2) + eps)
 
     def __repr__(self) -> str:
         return f"<xpgrad backend {self.name!r}>"

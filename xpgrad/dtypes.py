@@ -57,6 +57,9 @@ int64 = DType("int64", "i", 8)
 bool_ = DType("bool", "b", 1)
 
 ALL = {d.name: d for d in (float32, float64, int32, int64, bool_)}
+#: the floating dtypes (the ones with gradients, and the ones fused kernels cover)
+FLOATING = (float32, float64)
+FLOAT_NAMES = tuple(d.name for d in FLOATING)
 
 
 def as_dtype(obj) -> DType:

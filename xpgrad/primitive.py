@@ -1,12 +1,23 @@
 """Primitive and apply(): the one place where a backend, a tape and a primitive meet.
 
-A primitive has a ``forward(xp, *arrays, **params)`` and one vjp rule per positional array
-argument, ``rule(xp, g, ans, *arrays, **params) -> gradient`` (None: no gradient). Rules are
-written against the array-API namespace ``xp``: the backend's raw namespace on a first-order
-pass, ``xpgrad`` itself when an outer tape records (so higher orders need no extra rules).
+A primitive has a name, a ``forward(xp, *arrays, **params)`` and its vjp rules, written against
+the array-API namespace ``xp``: the backend's raw namespace on a first-order pass, ``xpgrad``
+itself when an outer tape records (so higher orders need no extra rules). The rules come in one
+of two forms:
+
+- one rule per positional argument, ``rule(xp, g, ans, *arrays, **params) -> gradient`` (None:
+  that argument has no gradient; ``Each(rule)`` for a variadic primitive);
+- one joint rule for all of them, ``joint(xp, g, ans, needs, *arrays, **params) -> tuple`` with
+  one entry per argument, where ``needs[i]`` says whether argument ``i`` wants its gradient (the
+  others may be None). A joint rule shares the work of several gradients (HIPS autograd's
+  ``defvjp_argnums``), e.g. one backward recursion of a scan for all its inputs.
+
+A primitive with no rule has no gradient and is never recorded (comparisons, optimizer updates).
+Names are unique: backends register their faster kernels under them (``xpgrad.backend``).
 
 >>> import xpgrad as xg
->>> cube = Primitive("cube", lambda xp, x: x * x * x, lambda xp, g, ans, x: 3 * g * x * x)
+>>> cube = Primitive("doc_cube", lambda xp, x: x * x * x,
+...                  lambda xp, g, ans, x: 3 * g * x * x)
 >>> x = xg.asarray(2.0)
 >>> with xg.GradientTape() as tape:
 ...     tape.watch(x)
@@ -20,6 +31,9 @@ import threading
 
 from .backend import MixedBackendError, current_backend
 from .tensor import Tensor, _wrap
+
+#: every primitive by name: the one table that kernels are registered against
+PRIMITIVES: dict = {}
 
 
 class Each:
@@ -39,13 +53,36 @@ class Each:
 
 
 class Primitive:
-    __slots__ = ("name", "forward", "vjps")
+    """An operation of the table: its name, its forward and its vjp rules (module docstring)."""
 
-    def __init__(self, name, forward, *vjps):
+    __slots__ = ("name", "forward", "vjps", "joint", "differentiable")
+
+    def __init__(self, name: str, forward, *vjps, joint=None):
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"a primitive's name must be a non-empty string, got {name!r}")
+        if joint is not None and vjps:
+            raise TypeError(f"primitive {name!r}: give per-argument vjp rules or one joint "
+                            "rule, not both")
+        if name in PRIMITIVES:
+            raise ValueError(f"a primitive named {name!r} exists already "
+                             f"({PRIMITIVES[name]!r}); primitive names are unique because "
+                             "backends register kernels under them")
         self.name = name
         self.forward = forward
-        # empty: the primitive has no gradient and is never recorded; Each: variadic rules
         self.vjps = vjps[0] if len(vjps) == 1 and isinstance(vjps[0], Each) else vjps
+        self.joint = joint
+        self.differentiable = bool(self.vjps) or joint is not None
+        PRIMITIVES[name] = self
+
+    def vjp(self, xp, g, ans, needs, inputs, params) -> list:
+        """The generic rules' gradients, one entry per input: None where ``needs[i]`` is
+        false or the input has no gradient."""
+        if self.joint is not None:
+            gs = self.joint(xp, g, ans, tuple(needs), *inputs, **params)
+            return [gi if need else None for gi, need in zip(gs, needs)]
+        vjps = self.vjps
+        return [vjps[i](xp, g, ans, *inputs, **params) if need and vjps[i] is not None
+                else None for i, need in enumerate(needs)]
 
     def __repr__(self):
         return f"<primitive {self.name}>"
@@ -71,6 +108,22 @@ def _bad_input(prim, raws, err):
     """A backend's ValueError (e.g. shapes that do not broadcast), naming the op and shapes."""
     shapes = ", ".join(str(tuple(getattr(r, "shape", ()))) for r in raws)
     return ValueError(f"{prim.name}: bad inputs of shapes {shapes}: {err}")
+
+
+def run(prim: Primitive, be, *raws, **params):
+    """``prim`` on raw arrays of backend ``be``, untaped: the backend's kernel when it has one
+    that accepts the inputs, else the generic forward. Returns the raw output.
+
+    >>> import numpy as np, xpgrad as xg
+    >>> run(PRIMITIVES["multiply"], xg.get_backend("numpy"), np.ones(2), np.ones(2)).tolist()
+    [1.0, 1.0]
+    """
+    kern = be.kernels.get(prim.name) if be.kernels else None
+    if kern is not None:
+        res = kern.forward(*raws, **params)
+        if res is not None:
+            return res[0]
+    return prim.forward(be.xp, *raws, **params)
 
 
 def apply(prim: Primitive, *args, **params) -> Tensor:
@@ -117,7 +170,7 @@ def apply(prim: Primitive, *args, **params) -> Tensor:
     out = _wrap(out_raw, be)
 
     recording = tape_state.recording
-    if recording and prim.vjps:
+    if recording and prim.differentiable:
         for tape in recording:
             tape._record(prim, args, raws, out, params, saved, kern)
     return out

@@ -250,18 +250,18 @@ def _walk(nodes, target, sources, seed, consume, higher):
             xp, ans, inputs = namespace, out, args
         else:
             xp, ans, inputs = out._backend.xp, out._data, raws
-        vjps = prim.vjps
         if kern is not None and not higher:
             gs = kern.vjp(g, saved, *raws, **params)
+            rest = [need and gi is NotImplemented for gi, need in zip(gs, needs)]
+            if True in rest:              # the kernel leaves these inputs to the generic rule
+                generic = prim.vjp(xp, g, ans, rest, inputs, params)
+                gs = [generic[i] if r else gi for i, (gi, r) in enumerate(zip(gs, rest))]
         else:
-            gs = [vjps[i](xp, g, ans, *inputs, **params) if need and vjps[i] is not None
-                  else None for i, need in enumerate(needs)]
+            gs = prim.vjp(xp, g, ans, needs, inputs, params)
         for i, need in enumerate(needs):
             if not need:
                 continue
             gi = gs[i]
-            if gi is NotImplemented:      # the kernel leaves this input to the generic rule
-                gi = None if vjps[i] is None else vjps[i](xp, g, ans, *inputs, **params)
             if gi is None:
                 continue
             key = id(args[i])

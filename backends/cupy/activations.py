@@ -11,15 +11,15 @@ from __future__ import annotations
 import numpy as np
 
 from xpgrad.backend import Kernel
+from xpgrad.dtypes import FLOAT_NAMES
 
 from . import _sources as S
 from ._launch import elementwise_grid
 
-_FLOAT = ("float32", "float64")
 
 
 def _ok(a, like=None) -> bool:
-    if not (hasattr(a, "dtype") and a.dtype.name in _FLOAT and a.flags.c_contiguous):
+    if not (hasattr(a, "dtype") and a.dtype.name in FLOAT_NAMES and a.flags.c_contiguous):
         return False
     return like is None or (a.dtype == like.dtype and a.shape == like.shape)
 

@@ -15,9 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from xpgrad import dtypes as _dt
-from xpgrad.backend import Backend, BackendUnavailableError
-
-from .optim import FusedUpdates
+from xpgrad.backend import Backend, BackendUnavailableError, KernelTable
 
 INSTALL_HINT = 'pip install "xpgrad[cuda]"'
 _BY_NATIVE = {np.dtype(d.name): d for d in _dt.ALL.values()}
@@ -44,7 +42,7 @@ def _import_cupy():
     return cupy
 
 
-class CupyBackend(FusedUpdates, Backend):
+class CupyBackend(Backend):
     """CuPy arrays through ``array_api_compat.cupy``; kernels compiled on first use."""
 
     name = "cupy"
@@ -54,19 +52,19 @@ class CupyBackend(FusedUpdates, Backend):
         import array_api_compat.cupy as xp_cupy
         import cupyx
 
-        from . import activations, losses
+        from ..numpy.scans import scan_kernels
+        from . import activations, losses, optim
         from ._launch import CudaLauncher
 
         self.xp = xp_cupy
         self._cupy = cupy
         self._scatter_add = cupyx.scatter_add
         self._launcher = CudaLauncher(cupy)
-        self.kernels = {**losses.kernels(self._launcher), **activations.kernels(self._launcher)}
         # the recurrent scans: the NumPy backend's fused kernels run as they are on CuPy arrays
-        # (NumPy's API with out=), instead of generic rules that re-run the recursion per input
-        from xpgrad.nn.rnn_ops import kernels as rnn_kernels
-
-        self.kernels.update(rnn_kernels(cupy))
+        # (NumPy's API with out=), saving the gate activations for a one-recursion backward
+        self.kernels = KernelTable(losses.kernels(self._launcher),
+                                   activations.kernels(self._launcher),
+                                   optim.kernels(self._launcher), scan_kernels(cupy))
 
     # -- dtypes and data movement -------------------------------------------------------------
     def native_dtype(self, dtype):

@@ -1,6 +1,6 @@
 """Fused loss kernels: forward and d(loss)/d(input) in one launch, saved for a one-multiply vjp.
 
-Registered under the primitive names of ``xpgrad/losses.py``; each forward returns None (the
+Registered under the primitive names of ``xpgrad/ops/losses.py``; each forward returns None (the
 generic rule runs) for what it does not cover: a dtype other than float32/float64, mismatched
 dtypes or shapes, non-contiguous arrays, empty arrays, unknown parameters. Gradients for targets
 are left to the generic rule (``NotImplemented``).
@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from xpgrad.backend import Kernel
+from xpgrad.dtypes import FLOAT_NAMES
 
 from . import _sources as S
 from ._launch import ce_plan, ce_threads, elementwise_grid
@@ -28,7 +29,6 @@ SYNC_TO_SKIP_MULTIPLY = 1 << 20
 CE_CACHE_ROWS = True
 CE_BLOCKS_PER_SM = 2
 
-_FLOAT = ("float32", "float64")
 _INT = ("int32", "int64")
 
 
@@ -49,12 +49,12 @@ def softmax_cross_entropy(L) -> Kernel:
     xp = L.xp
 
     def forward(logits, labels, reduction="mean", **other):
-        if other or not _contiguous(logits, _FLOAT) or logits.ndim != 2 or logits.size == 0:
+        if other or not _contiguous(logits, FLOAT_NAMES) or logits.ndim != 2 or logits.size == 0:
             return None
         n, c = logits.shape
         t = S.CTYPE[logits.dtype.name]
         probs = getattr(labels, "dtype", None) == logits.dtype
-        if probs and _contiguous(labels, _FLOAT) and labels.shape == logits.shape:
+        if probs and _contiguous(labels, FLOAT_NAMES) and labels.shape == logits.shape:
             name = S.expr("softmax_ce_probs", t)
         elif _contiguous(labels, _INT) and labels.shape == (n,):
             name = S.expr("softmax_ce_labels", t, S.CTYPE[labels.dtype.name])
@@ -93,7 +93,7 @@ def pointwise(L, op: str) -> Kernel:
     functor = S.POINTWISE_LOSSES[op]
 
     def forward(x, t, reduction="mean", **other):
-        if (other or not _contiguous(x, _FLOAT) or not _contiguous(t, _FLOAT)
+        if (other or not _contiguous(x, FLOAT_NAMES) or not _contiguous(t, FLOAT_NAMES)
                 or t.dtype != x.dtype or t.shape != x.shape or x.size == 0):
             return None
         n = x.size

@@ -1,16 +1,19 @@
 """Fused in-place optimizer updates: one launch per parameter per step.
 
-``FusedUpdates`` overrides the Backend update methods (same signatures) for any backend with a
-``_launcher``. ``update(L, rule, param, grad, s1, s2, scalars, flags)`` returns False, touching
-nothing, when the arrays are not all contiguous float32/float64 of one dtype and size or a scalar
-is not a plain number (a device array, say); the method then runs the generic update. The scalar
-meanings per rule are listed in ``cuda/optim.cu``.
+``kernels(L)`` gives the Kernels for the update primitives of ``xpgrad/ops/optim.py``.
+``update(L, rule, param, grad, s1, s2, scalars, flags)`` returns False, touching nothing, when
+the arrays are not all contiguous float32/float64 of one dtype and size or a scalar is not a
+plain number (a device array, say); the kernel then declines (None) and the generic update
+runs. The scalar meanings per rule are listed in ``cuda/optim.cu``.
 """
 from __future__ import annotations
 
 import numbers
 
 import numpy as np
+
+from xpgrad.backend import Kernel
+from xpgrad.dtypes import FLOAT_NAMES
 
 from . import _sources as S
 from ._launch import elementwise_grid
@@ -24,7 +27,7 @@ def _same(a, like) -> bool:
 
 
 def update(L, rule: str, param, grad, s1, s2, scalars, flags: int) -> bool:
-    if not (hasattr(param, "dtype") and param.dtype.name in ("float32", "float64")
+    if not (hasattr(param, "dtype") and param.dtype.name in FLOAT_NAMES
             and param.flags.c_contiguous and param.size > 0):
         return False
     if not _same(grad, param):
@@ -46,37 +49,35 @@ def update(L, rule: str, param, grad, s1, s2, scalars, flags: int) -> bool:
     return True
 
 
-class FusedUpdates:
-    """Backend mixin: the optimizer updates as fused kernels, generic where they do not apply."""
+def kernels(L) -> dict:
+    """The update kernels for launcher ``L``, keyed by primitive name."""
+    def done(param, ok):
+        return (param, None) if ok else None
 
-    _launcher = None
-
-    def sgd_update(self, param, grad, velocity, lr, momentum, nesterov, weight_decay):
+    def sgd(param, grad, velocity, *, lr, momentum, nesterov, weight_decay):
         flags = ((NESTEROV if nesterov and velocity is not None else 0)
                  | (WEIGHT_DECAY if weight_decay else 0))
-        if not update(self._launcher, "sgd", param, grad, velocity, None,
-                      (lr, momentum, weight_decay), flags):
-            super().sgd_update(param, grad, velocity, lr, momentum, nesterov, weight_decay)
+        return done(param, update(L, "sgd", param, grad, velocity, None,
+                                  (lr, momentum, weight_decay), flags))
 
-    def adagrad_update(self, param, grad, accum, lr, eps):
-        if not update(self._launcher, "adagrad", param, grad, accum, None, (lr, eps), 0):
-            super().adagrad_update(param, grad, accum, lr, eps)
+    def adagrad(param, grad, accum, *, lr, eps):
+        return done(param, update(L, "adagrad", param, grad, accum, None, (lr, eps), 0))
 
-    def adadelta_update(self, param, grad, accum_g, accum_dx, lr, rho, eps):
-        if not update(self._launcher, "adadelta", param, grad, accum_g, accum_dx,
-                      (lr, rho, 1 - rho, eps), 0):
-            super().adadelta_update(param, grad, accum_g, accum_dx, lr, rho, eps)
+    def adadelta(param, grad, accum_g, accum_dx, *, lr, rho, eps):
+        return done(param, update(L, "adadelta", param, grad, accum_g, accum_dx,
+                                  (lr, rho, 1 - rho, eps), 0))
 
-    def rmsprop_update(self, param, grad, sq, mom, lr, rho, momentum, eps):
-        if not update(self._launcher, "rmsprop", param, grad, sq, mom,
-                      (lr, rho, 1 - rho, momentum, eps), 0):
-            super().rmsprop_update(param, grad, sq, mom, lr, rho, momentum, eps)
+    def rmsprop(param, grad, sq, mom, *, lr, rho, momentum, eps):
+        return done(param, update(L, "rmsprop", param, grad, sq, mom,
+                                  (lr, rho, 1 - rho, momentum, eps), 0))
 
-    def adam_update(self, param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay, decoupled):
+    def adam(param, grad, m, v, *, lr, beta1, beta2, eps, step, weight_decay, decoupled):
         wd = weight_decay or 0.0
         flags = DECOUPLED if wd and decoupled else WEIGHT_DECAY if wd else 0
         scalars = (lr / (1 - beta1**step), beta1, 1 - beta1, beta2, 1 - beta2,
                    1 - beta2**step, eps, 1 - lr * wd if decoupled else wd)
-        if not update(self._launcher, "adam", param, grad, m, v, scalars, flags):
-            super().adam_update(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay,
-                                decoupled)
+        return done(param, update(L, "adam", param, grad, m, v, scalars, flags))
+
+    return {"sgd_update": Kernel(sgd), "adagrad_update": Kernel(adagrad),
+            "adadelta_update": Kernel(adadelta), "rmsprop_update": Kernel(rmsprop),
+            "adam_update": Kernel(adam)}

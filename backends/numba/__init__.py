@@ -41,16 +41,13 @@ class NumbaBackend(NumpyBackend):
     def __init__(self):
         super().__init__()
         self._numba = _import_numba()
+        from ..numpy.scans import scan_kernels
         from . import _activations, _losses, _optim
-
-        self._optim = _optim
-        self.kernels.update(_losses.KERNELS)
-        self.kernels.update(_activations.KERNELS)
-        from xpgrad.nn.rnn_ops import kernels as rnn_kernels
-
         from ._rnn import lstm_cell_backward
 
-        self.kernels.update(rnn_kernels(np, lstm_cell_backward=lstm_cell_backward))
+        # the NumPy backend's kernels, overridden where Numba has a faster one
+        self.kernels.update(_losses.KERNELS, _activations.KERNELS, _optim.KERNELS,
+                            scan_kernels(np, lstm_cell_backward=lstm_cell_backward))
 
     def describe(self):
         """Numba's version, threads, threading layer and the state of the kernel cache.
@@ -75,29 +72,6 @@ class NumbaBackend(NumpyBackend):
         from ._cache import warmup
 
         return warmup(self, dtypes, parallel)
-
-    # -- fused in-place optimizer updates (fall back to the generic ones when they cannot run)
-    def sgd_update(self, param, grad, velocity, lr, momentum, nesterov, weight_decay):
-        if not self._optim.sgd(param, grad, velocity, lr, momentum, nesterov, weight_decay):
-            super().sgd_update(param, grad, velocity, lr, momentum, nesterov, weight_decay)
-
-    def adagrad_update(self, param, grad, accum, lr, eps):
-        if not self._optim.adagrad(param, grad, accum, lr, eps):
-            super().adagrad_update(param, grad, accum, lr, eps)
-
-    def adadelta_update(self, param, grad, accum_g, accum_dx, lr, rho, eps):
-        if not self._optim.adadelta(param, grad, accum_g, accum_dx, lr, rho, eps):
-            super().adadelta_update(param, grad, accum_g, accum_dx, lr, rho, eps)
-
-    def rmsprop_update(self, param, grad, sq, mom, lr, rho, momentum, eps):
-        if not self._optim.rmsprop(param, grad, sq, mom, lr, rho, momentum, eps):
-            super().rmsprop_update(param, grad, sq, mom, lr, rho, momentum, eps)
-
-    def adam_update(self, param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay, decoupled):
-        if not self._optim.adam(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay,
-                                decoupled):
-            super().adam_update(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay,
-                                decoupled)
 
 
 __all__ = ["NumbaBackend"]

@@ -88,13 +88,16 @@ def _exercise(backend, dt):
     backend.kernels["leaky_relu"].vjp(x, saved, x, negative_slope=0.01)
     p, g = x.copy(), t
     s = [np.zeros_like(x) for _ in range(2)]
-    backend.sgd_update(p, g, None, 0.1, 0.0, False, 0.0)
-    backend.sgd_update(p, g, s[0], 0.1, 0.9, True, 0.0)
-    backend.adagrad_update(p, g, s[0], 0.1, 1e-7)
-    backend.adadelta_update(p, g, s[0], s[1], 1.0, 0.95, 1e-7)
-    backend.rmsprop_update(p, g, s[0], None, 0.1, 0.9, 0.0, 1e-7)
-    backend.rmsprop_update(p, g, s[0], s[1], 0.1, 0.9, 0.9, 1e-7)
-    backend.adam_update(p, g, s[0], s[1], 0.1, 0.9, 0.999, 1e-7, 1, 0.0, False)
+    for name, states, params in (
+            ("sgd_update", (None,), dict(lr=0.1, momentum=0.0, nesterov=False, weight_decay=0.0)),
+            ("sgd_update", s[:1], dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.0)),
+            ("adagrad_update", s[:1], dict(lr=0.1, eps=1e-7)),
+            ("adadelta_update", s, dict(lr=1.0, rho=0.95, eps=1e-7)),
+            ("rmsprop_update", (s[0], None), dict(lr=0.1, rho=0.9, momentum=0.0, eps=1e-7)),
+            ("rmsprop_update", s, dict(lr=0.1, rho=0.9, momentum=0.9, eps=1e-7)),
+            ("adam_update", s, dict(lr=0.1, beta1=0.9, beta2=0.999, eps=1e-7, step=1,
+                                    weight_decay=0.0, decoupled=False))):
+        assert backend.kernels[name].forward(p, g, *states, **params) is not None, name
     _exercise_lstm(backend, dt)
 
 

@@ -1,7 +1,7 @@
 """Kernels (forward + vjp) of the fused losses for the Numba backend.
 
 Each forward computes the loss and, in the same pass, the gradient for an output gradient of 1
-(the primitive's contract, see ``xpgrad/losses.py``); the vjp scales that saved gradient by the
+(the primitive's contract, see ``xpgrad/ops/losses.py``); the vjp scales that saved gradient by the
 incoming one. The saved buffer is handed out (scaled in place) the first time; a second vjp on
 the same record (a persistent tape) recomputes it, so a caller may keep or modify what it got.
 Unsupported inputs (dtypes other than float32/float64, mixed dtypes) return None: the generic
@@ -19,10 +19,10 @@ import numpy as np
 
 from xpgrad.backend import Kernel
 
+from ..numpy.kernels import FLOATS
 from . import _config
 from . import _loss_kernels as K
 
-FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _EMPTY = {d: np.empty(0, d) for d in FLOATS}
 
 

@@ -1,17 +1,24 @@
-"""Fused optimizer updates for the Numba backend: each returns False when it cannot run
-(dtype other than float32/float64, mixed dtypes, a parameter that is not C-contiguous), and the
-backend then uses the generic update.
+"""Fused optimizer updates for the Numba backend: the Kernels of the update primitives
+(``xpgrad/ops/optim.py``). Each updates in place and returns ``(param, None)``, or declines
+(None) when it cannot run -- a dtype other than float32/float64, mixed dtypes, a parameter that
+is not C-contiguous -- and the generic update runs instead.
 
 >>> import numpy as np
 >>> p = np.ones(3, np.float32)
->>> sgd(p, np.ones(3, np.float32), None, 0.5, 0.0, False, 0.0), p.tolist()
-(True, [0.5, 0.5, 0.5])
->>> sgd(np.ones(3, np.int64), np.ones(3, np.int64), None, 0.5, 0.0, False, 0.0)
-False
+>>> kern = KERNELS["sgd_update"]
+>>> _ = kern.forward(p, np.ones(3, np.float32), None, lr=0.5, momentum=0.0, nesterov=False,
+...                  weight_decay=0.0)
+>>> p.tolist()
+[0.5, 0.5, 0.5]
+>>> kern.forward(np.ones(3, np.int64), np.ones(3, np.int64), None, lr=0.5, momentum=0.0,
+...              nesterov=False, weight_decay=0.0) is None
+True
 """
 from __future__ import annotations
 
 import numpy as np
+
+from xpgrad.backend import Kernel
 
 from . import _config
 from . import _optim_kernels as K
@@ -46,10 +53,10 @@ def _run(serial, parallel, n, *args):
         serial(*args)
 
 
-def sgd(param, grad, velocity, lr, momentum, nesterov, weight_decay):
+def sgd(param, grad, velocity, *, lr, momentum, nesterov, weight_decay):
     v = _views(param, grad, velocity)
     if v is None:
-        return False
+        return None
     p, g, vel = v
     t = p.dtype.type
     if vel is None:
@@ -57,33 +64,33 @@ def sgd(param, grad, velocity, lr, momentum, nesterov, weight_decay):
     else:
         _run(K.sgd_momentum, K.sgd_momentum_par, p.size, p, g, vel, t(lr), t(momentum),
              bool(nesterov), t(weight_decay))
-    return True
+    return param, None
 
 
-def adagrad(param, grad, accum, lr, eps):
+def adagrad(param, grad, accum, *, lr, eps):
     v = _views(param, grad, accum)
     if v is None:
-        return False
+        return None
     p, g, acc = v
     t = p.dtype.type
     _run(K.adagrad, K.adagrad_par, p.size, p, g, acc, t(lr), t(eps))
-    return True
+    return param, None
 
 
-def adadelta(param, grad, accum_g, accum_dx, lr, rho, eps):
+def adadelta(param, grad, accum_g, accum_dx, *, lr, rho, eps):
     v = _views(param, grad, accum_g, accum_dx)
     if v is None:
-        return False
+        return None
     p, g, ag, adx = v
     t = p.dtype.type
     _run(K.adadelta, K.adadelta_par, p.size, p, g, ag, adx, t(lr), t(rho), t(1 - rho), t(eps))
-    return True
+    return param, None
 
 
-def rmsprop(param, grad, sq, mom, lr, rho, momentum, eps):
+def rmsprop(param, grad, sq, mom, *, lr, rho, momentum, eps):
     v = _views(param, grad, sq, mom)
     if v is None:
-        return False
+        return None
     p, g, s, b = v
     t = p.dtype.type
     if b is None:
@@ -91,13 +98,13 @@ def rmsprop(param, grad, sq, mom, lr, rho, momentum, eps):
     else:
         _run(K.rmsprop_momentum, K.rmsprop_momentum_par, p.size, p, g, s, b, t(lr), t(rho),
              t(1 - rho), t(momentum), t(eps))
-    return True
+    return param, None
 
 
-def adam(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay, decoupled):
+def adam(param, grad, m, v, *, lr, beta1, beta2, eps, step, weight_decay, decoupled):
     views = _views(param, grad, m, v)
     if views is None:
-        return False
+        return None
     p, g, m1, v1 = views
     t = p.dtype.type
     if weight_decay and decoupled:
@@ -110,4 +117,9 @@ def adam(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay, decoupled
     bc2 = 1 - beta2**step
     _run(K.adam, K.adam_par, p.size, p, g, m1, v1, t(lr / bc1), t(beta1), t(1 - beta1),
          t(beta2), t(1 - beta2), t(eps), t(bc2), t(wd), decay)
-    return True
+    return param, None
+
+
+KERNELS = {"sgd_update": Kernel(sgd), "adagrad_update": Kernel(adagrad),
+           "adadelta_update": Kernel(adadelta), "rmsprop_update": Kernel(rmsprop),
+           "adam_update": Kernel(adam)}

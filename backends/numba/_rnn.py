@@ -1,6 +1,6 @@
 """The LSTM scan's backward step as one Numba loop, for the Numba backend's ``lstm_scan`` kernel.
 
-The scan kernel itself is ``xpgrad.nn.rnn_ops.kernels`` (NumPy calls and BLAS matrix products);
+The scan kernel itself is ``xpgrad.backends.numpy.scans`` (NumPy calls and BLAS matrix products);
 this replaces the ~15 NumPy passes per step of its backward with one fused pass that reads the
 saved gate activations and writes the step's gate gradients. The forward stays NumPy's: its
 cost is ``tanh``, where NumPy's SIMD version beats a Numba loop calling the C library.

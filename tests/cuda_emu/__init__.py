@@ -126,16 +126,17 @@ class EmuLauncher(Launcher):
 def emulated_backend(launcher):
     """A numpy-backed Backend whose kernels and optimizer updates are the CUDA ones, emulated:
     the CuPy backend's Python wrappers and CUDA sources, with the CPU standing in for the GPU."""
-    from xpgrad.backends.cupy import activations, losses
-    from xpgrad.backends.cupy.optim import FusedUpdates
+    from xpgrad.backend import KernelTable
+    from xpgrad.backends.cupy import activations, losses, optim
     from xpgrad.backends.numpy import NumpyBackend
 
-    class EmulatedCudaBackend(FusedUpdates, NumpyBackend):
+    class EmulatedCudaBackend(NumpyBackend):
         name = "cuda_emulated"
 
         def __init__(self):
             super().__init__()
             self._launcher = launcher
-            self.kernels = {**losses.kernels(launcher), **activations.kernels(launcher)}
+            self.kernels = KernelTable(losses.kernels(launcher), activations.kernels(launcher),
+                                       optim.kernels(launcher))
 
     return EmulatedCudaBackend()

@@ -7,28 +7,12 @@ import array_api_compat.numpy as npx
 import numpy as np
 
 import xpgrad as xg
-import xpgrad.losses
-import xpgrad.ops.activations
-import xpgrad.ops.elementwise
 from xpgrad.backend import Backend
-from xpgrad.primitive import Primitive
-
-
-def _primitives():
-    out = {}
-    for mod in (xpgrad.losses, xpgrad.ops.activations, xpgrad.ops.elementwise):
-        for v in vars(mod).values():
-            p = v if isinstance(v, Primitive) else getattr(v, "primitive", None)
-            if isinstance(p, Primitive):
-                out.setdefault(p.name, p)
-    return out
-
-
-PRIMITIVES = _primitives()
+from xpgrad.primitive import PRIMITIVES, run
 
 
 class GenericBackend(Backend):
-    """The base class's generic optimizer updates on NumPy arrays."""
+    """No kernels: every primitive (the optimizer updates too) runs its generic forward."""
 
     name = "generic"
     xp = npx
@@ -94,7 +78,7 @@ def activation_inputs(rng, n, dtype):
     return x
 
 
-OPTIM_CASES = [   # (rule, backend method, args after (param, grad, *states), number of states)
+OPTIM_CASES = [   # (rule, update primitive, keywords after (param, grad, *states), number of states)
     ("sgd", "sgd_update", dict(lr=0.1, momentum=0.0, nesterov=False, weight_decay=0.0), 0),
     ("sgd", "sgd_update", dict(lr=0.1, momentum=0.9, nesterov=False, weight_decay=0.01), 1),
     ("sgd", "sgd_update", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.0), 1),
@@ -112,8 +96,10 @@ OPTIM_CASES = [   # (rule, backend method, args after (param, grad, *states), nu
 
 
 def optim_call(backend, method, kwargs, n_states, param, grad, states, step):
-    """Call ``backend.<method>`` with the states in their positional places."""
-    fn = getattr(backend, method)
+    """Run the update primitive ``method`` on ``backend`` with the states in their places."""
+    def fn(*arrays, **params):
+        return run(PRIMITIVES[method], backend, *arrays, **params)
+
     kw = dict(kwargs)
     if method == "adam_update":
         kw["step"] = step

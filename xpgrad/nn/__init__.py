@@ -7,6 +7,7 @@
 """
 from ..ops.activations import leaky_relu, log_softmax, relu, sigmoid, softmax, softplus
 from ..ops.elementwise import tanh
+from ..ops.recurrent import lstm_scan, rnn_scan
 from . import init
 from .activations_layers import (LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh,
                                  get_activation)
@@ -21,4 +22,4 @@ __all__ = ["sigmoid", "relu", "leaky_relu", "softplus", "softmax", "log_softmax"
            "Module", "Linear", "linear", "Sequential", "MLP", "Dropout", "ReLU", "Sigmoid", "Tanh",
            "LeakyReLU", "Softplus", "Softmax", "LogSoftmax", "get_activation", "init",
            "RNNCell", "LSTMCell", "RNN", "LSTM", "SequenceClassifier", "tbptt_train",
-           "TBPTTResult"]
+           "TBPTTResult", "lstm_scan", "rnn_scan"]

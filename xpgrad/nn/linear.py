@@ -9,35 +9,10 @@ from __future__ import annotations
 
 from .. import dtypes as _dt
 from ..creation import zeros
-from ..primitive import Primitive, apply
-from ..tensor import Tensor, Variable
+from ..ops.nn import linear
+from ..tensor import Variable
 from . import init as _init
 from .module import Module
-
-# x @ w + b for 2-D x as one primitive: one tape node instead of two, and the bias gradient is
-# a plain column sum (no broadcast bookkeeping). Backends may add a kernel (NumPy adds the bias
-# in place).
-_linear = Primitive(
-    "linear", lambda xp, x, w, b: xp.matmul(x, w) + b,
-    lambda xp, g, ans, x, w, b: xp.matmul(g, xp.matrix_transpose(w)),
-    lambda xp, g, ans, x, w, b: xp.matmul(xp.matrix_transpose(x), g),
-    lambda xp, g, ans, x, w, b: xp.sum(g, axis=0))
-
-
-def linear(x, w, b=None):
-    """``x @ w + b`` (``b`` optional); one fused primitive for 2-D ``x``.
-
-    >>> import xpgrad as xg
-    >>> xg.nn.linear(xg.ones((2, 3)), xg.ones((3, 4)), xg.ones(4)).tolist()[0]
-    [4.0, 4.0, 4.0, 4.0]
-    """
-    if b is not None and isinstance(x, Tensor) and x.ndim == 2:
-        if x.shape[1] != w.shape[0] or b.shape != (w.shape[1],):
-            raise ValueError(f"linear: x {x.shape}, w {w.shape} and b {b.shape} do not fit "
-                             "(need x (N, in), w (in, out), b (out,))")
-        return apply(_linear, x, w, b)
-    y = x @ w
-    return y if b is None else y + b
 
 
 class Linear(Module):

@@ -10,8 +10,8 @@ so ``torch.nn.LSTM``'s ``weight_ih_l{k} == w_ih.T``, ``weight_hh_l{k} == w_hh.T`
 convert). States are PyTorch's: ``(num_layers, batch, H)`` tensors, ``(h, c)`` for the LSTM.
 
 A sequence layer projects the inputs of all steps with one matrix product, then runs the
-recurrence as one primitive (``rnn_ops.lstm_scan``), so the tape holds a handful of nodes per
-layer whatever the sequence length.
+recurrence as one primitive (``xpgrad.ops.recurrent.lstm_scan``), so the tape holds a handful
+of nodes per layer whatever the sequence length.
 
 >>> import xpgrad as xg
 >>> lstm = xg.nn.LSTM(3, 5, rng=0)
@@ -30,7 +30,7 @@ from ..tensor import Tensor, Variable
 from . import init as _init
 from .linear import Linear
 from .module import Module
-from .rnn_ops import NONLINEARITIES, lstm_scan, rnn_scan
+from ..ops.recurrent import NONLINEARITIES, lstm_scan, rnn_scan
 
 
 def _uniform(gen, shape, k, dtype, backend):

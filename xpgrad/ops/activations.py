@@ -9,19 +9,11 @@ primitive names.
 from __future__ import annotations
 
 from ..primitive import Primitive, apply
+from . import formulas
 from ._define import as_tensor, norm_axis
 
 
-def sigmoid_forward(xp, x):
-    e = xp.exp(-xp.abs(x))
-    return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-
-
-def softplus_forward(xp, x):
-    return xp.maximum(x, 0.0) + xp.log1p(xp.exp(-xp.abs(x)))
-
-
-_sigmoid = Primitive("sigmoid", sigmoid_forward,
+_sigmoid = Primitive("sigmoid", formulas.sigmoid,
                      lambda xp, g, ans, x: g * ans * (1.0 - ans))
 _relu = Primitive("relu", lambda xp, x: xp.maximum(x, 0.0),
                   lambda xp, g, ans, x: xp.where(x > 0, g, 0.0))
@@ -30,7 +22,7 @@ _leaky_relu = Primitive("leaky_relu",
                         lambda xp, g, ans, x, negative_slope:
                             xp.where(x > 0, g, g * negative_slope))
 # sigmoid(x) = 1 - exp(-softplus(x)), from the output and without overflow
-_softplus = Primitive("softplus", softplus_forward,
+_softplus = Primitive("softplus", formulas.softplus,
                       lambda xp, g, ans, x: -g * xp.expm1(-ans))
 
 
@@ -74,21 +66,11 @@ def softplus(x, /):
     return apply(_softplus, x)
 
 
-def _softmax(xp, x, axis):
-    e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
-    return e / xp.sum(e, axis=axis, keepdims=True)
-
-
-def _log_softmax(xp, x, axis):
-    shifted = x - xp.max(x, axis=axis, keepdims=True)
-    return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
-
-
 _softmax_prim = Primitive(
-    "softmax", _softmax,
+    "softmax", formulas.softmax,
     lambda xp, g, ans, x, axis: ans * (g - xp.sum(g * ans, axis=axis, keepdims=True)))
 _log_softmax_prim = Primitive(
-    "log_softmax", _log_softmax,
+    "log_softmax", formulas.log_softmax,
     lambda xp, g, ans, x, axis: g - xp.exp(ans) * xp.sum(g, axis=axis, keepdims=True))
 
 

@@ -5,6 +5,8 @@ it step for step; names follow Keras (``learning_rate``, ``rho``, ``beta_1``, ``
 """
 from __future__ import annotations
 
+from ..ops.optim import adadelta_update, adagrad_update, adam_update, rmsprop_update
+from ..primitive import run
 from .optimizer import Optimizer
 
 
@@ -35,8 +37,8 @@ class Adagrad(Optimizer):
         return state
 
     def _update(self, be, param, grad, state, lr):
-        be.adagrad_update(param, self._l2(be, param, grad), state["accumulator"], lr,
-                          self.epsilon)
+        run(adagrad_update, be, param, self._l2(be, param, grad), state["accumulator"], lr=lr,
+            eps=self.epsilon)
 
 
 class Adadelta(Optimizer):
@@ -57,8 +59,8 @@ class Adadelta(Optimizer):
         return ("accum_grad", "accum_update")
 
     def _update(self, be, param, grad, state, lr):
-        be.adadelta_update(param, self._l2(be, param, grad), state["accum_grad"],
-                           state["accum_update"], lr, self.rho, self.epsilon)
+        run(adadelta_update, be, param, self._l2(be, param, grad), state["accum_grad"],
+            state["accum_update"], lr=lr, rho=self.rho, eps=self.epsilon)
 
 
 class RMSprop(Optimizer):
@@ -82,9 +84,9 @@ class RMSprop(Optimizer):
         return ("square_avg", "momentum_buffer") if self.momentum else ("square_avg",)
 
     def _update(self, be, param, grad, state, lr):
-        be.rmsprop_update(param, self._l2(be, param, grad), state["square_avg"],
-                          state.get("momentum_buffer"), lr, self.rho, self.momentum,
-                          self.epsilon)
+        run(rmsprop_update, be, param, self._l2(be, param, grad), state["square_avg"],
+            state.get("momentum_buffer"), lr=lr, rho=self.rho, momentum=self.momentum,
+            eps=self.epsilon)
 
 
 class Adam(Optimizer):
@@ -116,8 +118,9 @@ class Adam(Optimizer):
 
     def _update(self, be, param, grad, state, lr):
         state["step"] += 1
-        be.adam_update(param, grad, state["m"], state["v"], lr, self.beta_1, self.beta_2,
-                       self.epsilon, state["step"], self.weight_decay, self._decoupled)
+        run(adam_update, be, param, grad, state["m"], state["v"], lr=lr, beta1=self.beta_1,
+            beta2=self.beta_2, eps=self.epsilon, step=state["step"],
+            weight_decay=self.weight_decay, decoupled=self._decoupled)
 
 
 class AdamW(Adam):

@@ -1,9 +1,10 @@
-"""Optimizer base class: Keras-style ``apply_gradients`` / ``minimize`` on top of backend updates.
+"""Optimizer base class: Keras-style ``apply_gradients`` / ``minimize`` on top of update primitives.
 
 Each optimizer keeps lazily created state arrays ("slots") per variable and updates the
-variable's array in place, outside any tape, through one backend method (``sgd_update``,
-``adam_update``, ...) so a backend can swap in a fused kernel. The first update of a variable
-replaces its array by a private copy (so arrays shared with user code are never written).
+variable's array in place, outside any tape, through one update primitive (``sgd_update``,
+``adam_update``, ... in ``xpgrad.ops.optim``), for which a backend may register a fused kernel.
+The first update of a variable replaces its array by a private copy (so arrays shared with user
+code are never written).
 
 >>> import xpgrad as xg
 >>> w = xg.Variable([1.0, 2.0], name="w")

@@ -1,6 +1,8 @@
 """SGD with optional (Nesterov) momentum and L2 weight decay (PyTorch's update)."""
 from __future__ import annotations
 
+from ..ops.optim import sgd_update
+from ..primitive import run
 from .optimizer import Optimizer
 
 
@@ -33,5 +35,5 @@ class SGD(Optimizer):
         return ("velocity",) if self.momentum else ()
 
     def _update(self, be, param, grad, state, lr):
-        be.sgd_update(param, grad, state.get("velocity"), lr, self.momentum, self.nesterov,
-                      self.weight_decay)
+        run(sgd_update, be, param, grad, state.get("velocity"), lr=lr, momentum=self.momentum,
+            nesterov=self.nesterov, weight_decay=self.weight_decay)

@@ -5,23 +5,23 @@ import array_api_compat.numpy as xp_numpy
 import numpy as np
 
 from xpgrad import dtypes as _dt
-from xpgrad.backend import Backend
+from xpgrad.backend import Backend, KernelTable
 
 _BY_NATIVE = {np.dtype(d.name): d for d in _dt.ALL.values()}
 
 
 class NumpyBackend(Backend):
-    """Host arrays through ``array_api_compat.numpy``; fused kernels live in ``kernels``."""
+    """Host arrays through ``array_api_compat.numpy``; fused kernels (``kernels.py``, and the
+    recurrent scans of ``scans.py``) registered in ``kernels``."""
 
     name = "numpy"
     xp = xp_numpy
 
     def __init__(self):
-        from xpgrad.nn.rnn_ops import kernels as rnn_kernels
+        from .kernels import KERNELS
+        from .scans import scan_kernels
 
-        from .numpy_kernels import KERNELS
-
-        self.kernels = {**KERNELS, **rnn_kernels(np)}
+        self.kernels = KernelTable(KERNELS, scan_kernels(np))
 
     def native_dtype(self, dtype):
         return np.dtype(dtype.name)

@@ -1,4 +1,4 @@
-"""Fused NumPy implementations of primitives, keyed by primitive name.
+"""Fused NumPy implementations of primitives, keyed by primitive name (``KERNELS``).
 
 Each is a ``Kernel(forward, vjp)``: ``forward(*raw, **params) -> (out, saved)`` or None (fall
 back to the generic rule, e.g. an integer dtype); ``vjp(g, saved, *raw, **params)`` gives one
@@ -12,12 +12,14 @@ from __future__ import annotations
 import numpy as np
 
 from xpgrad.backend import Kernel
+from xpgrad.dtypes import FLOAT_NAMES
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+#: the native dtypes fused kernels cover (the Numba backend's too)
+FLOATS = tuple(np.dtype(name) for name in FLOAT_NAMES)
 
 
 def _float(*arrays):
-    return all(getattr(a, "dtype", None) in _FLOATS for a in arrays)
+    return all(getattr(a, "dtype", None) in FLOATS for a in arrays)
 
 
 def _times(g, saved):
@@ -57,7 +59,7 @@ def _sigmoid(x):
 
 # -- softmax cross-entropy ---------------------------------------------------------------------
 def _sce_forward(logits, labels, reduction):
-    if logits.dtype not in _FLOATS or logits.ndim != 2:
+    if logits.dtype not in FLOATS or logits.ndim != 2:
         return None
     n = logits.shape[0]
     coef = _inv(n) if reduction == "mean" else 1.0
@@ -73,7 +75,7 @@ def _sce_forward(logits, labels, reduction):
         e *= s                                               # softmax, scaled for "mean"
         e[rows, labels] -= coef
     else:
-        if labels.dtype not in _FLOATS:
+        if labels.dtype not in FLOATS:
             return None
         t_sum = labels.sum(axis=1, keepdims=True)
         t_dot = np.einsum("ij,ij->i", labels, e)

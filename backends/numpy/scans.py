@@ -1,0 +1,155 @@
+"""The recurrent scans' fused first-order kernels, for any module with NumPy's API and ``out=``.
+
+The NumPy, Numba and CuPy backends all register these (``scan_kernels(numpy)``,
+``scan_kernels(cupy)``) for the primitives ``lstm_scan`` and ``rnn_scan`` of
+``xpgrad/ops/recurrent.py``, whose generic joint rules they are tested against. The forward
+writes each step's state straight into the output and saves the gate activations; the vjp runs
+the backward recursion once for all inputs.
+
+>>> import numpy as np
+>>> kern = scan_kernels(np)["rnn_scan"]
+>>> seq, saved = kern.forward(np.ones((2, 3, 4)), np.zeros((2, 4)), np.zeros((4, 4)), "relu")
+>>> seq[0, 0].tolist()
+[1.0, 1.0, 1.0, 1.0]
+"""
+from __future__ import annotations
+
+from xpgrad.backend import Kernel
+
+
+def scan_kernels(np, lstm_cell_backward=None) -> dict:
+    """``{"lstm_scan": Kernel, "rnn_scan": Kernel}`` for arrays of the NumPy-API module ``np``.
+
+    ``lstm_cell_backward(g_h, g_c, dh, dc, a, tc, h, c_prev, dz)``, if given, replaces the
+    NumPy calls of one backward step (a backend's fused loop): it writes the gate gradients into
+    ``dz`` (B, 4H) and the gradient for c_{t-1} into ``dc`` (in place), from the step's output
+    gradients ``g_h``/``g_c``, the gradients ``dh``/``dc`` from step t+1, the activations ``a``,
+    ``tc = tanh(c_t)``, ``h_t`` and ``c_{t-1}``.
+
+    The forward writes each step's ``h`` and ``c`` straight into the output (``out=``) and saves
+    the gate activations and ``tanh(c)``; the vjp runs the backward recursion once for all
+    inputs, writing each step's gradient into place. The same function as the generic rules
+    (the tests compare them); float32 and float64 only (None: the generic rule runs).
+    """
+    def floats(*arrays):
+        dt = arrays[0].dtype
+        return all(a.dtype == dt for a in arrays) and (dt == np.float32 or dt == np.float64)
+
+    def lstm_forward(xproj, h0, c0, w_hh):
+        if not floats(xproj, h0, c0, w_hh):
+            return None
+        B, T, G = xproj.shape
+        H = G // 4
+        # sigmoid(z) = (tanh(z / 2) + 1) / 2: halve the i, f, o columns of z, one tanh for all
+        half = np.full((G,), 0.5, dtype=xproj.dtype)
+        half[2 * H:3 * H] = 1.0
+        shift = half.copy()
+        shift[2 * H:3 * H] = 0.0
+        seq = np.empty((B, T, 2 * H), dtype=xproj.dtype)   # written in place, step by step
+        acts, tcs = [], []
+        ig = np.empty((B, H), dtype=xproj.dtype)
+        h, c = h0, c0
+        for t in range(T):
+            a = np.matmul(h, w_hh)
+            a += xproj[:, t, :]
+            a *= half
+            np.tanh(a, out=a)
+            a *= half
+            a += shift                                # [i | f | g | o] activations
+            c_t = seq[:, t, H:]
+            np.multiply(a[:, H:2 * H], c, out=c_t)
+            np.multiply(a[:, :H], a[:, 2 * H:3 * H], out=ig)
+            c_t += ig
+            tc = np.tanh(c_t)
+            h = np.multiply(a[:, 3 * H:], tc, out=seq[:, t, :H])
+            c = c_t
+            acts.append(a)
+            tcs.append(tc)
+        return seq, (seq, acts, tcs)
+
+    def lstm_vjp(g, saved, xproj, h0, c0, w_hh):
+        seq, acts, tcs = saved
+        B, T, G = xproj.shape
+        H = G // 4
+        # d act / d z from the activations a: sigmoid a - a^2 (i, f, o), tanh 1 - a^2 (g)
+        lin = np.ones((G,), dtype=xproj.dtype)
+        lin[2 * H:3 * H] = 0.0
+        const = 1.0 - lin
+        w_t = np.ascontiguousarray(np.swapaxes(w_hh, 0, 1))   # BLAS: faster than the view
+        dz_all = np.empty((B, T, G), dtype=xproj.dtype)
+        gh, gc, tmp = (np.empty((B, H), dtype=xproj.dtype) for _ in range(3))
+        deriv = np.empty((B, G), dtype=xproj.dtype)
+        dh = dc = None
+        if lstm_cell_backward is not None:
+            dh, dc = np.zeros_like(h0), np.zeros_like(c0)
+        for t in range(T - 1, -1, -1):
+            a, tc = acts[t], tcs[t]
+            c_prev = c0 if t == 0 else seq[:, t - 1, H:]
+            dz = dz_all[:, t, :]
+            if lstm_cell_backward is not None:
+                lstm_cell_backward(g[:, t, :H], g[:, t, H:], dh, dc, a, tc, seq[:, t, :H],
+                                   c_prev, dz)
+                dh = np.matmul(dz, w_t)
+                continue
+            if dh is None:
+                gh[...] = g[:, t, :H]
+                gc[...] = g[:, t, H:]
+            else:
+                np.add(dh, g[:, t, :H], out=gh)
+                np.add(dc, g[:, t, H:], out=gc)
+            np.multiply(seq[:, t, :H], tc, out=tmp)   # gc += gh * o * (1 - tanh(c)^2),
+            np.subtract(a[:, 3 * H:], tmp, out=tmp)  # where o tanh(c)^2 = h tanh(c)
+            tmp *= gh
+            gc += tmp
+            np.multiply(gc, a[:, 2 * H:3 * H], out=dz[:, :H])
+            np.multiply(gc, c_prev, out=dz[:, H:2 * H])
+            np.multiply(gc, a[:, :H], out=dz[:, 2 * H:3 * H])
+            np.multiply(gh, tc, out=dz[:, 3 * H:])
+            np.subtract(lin, a, out=deriv)
+            deriv *= a
+            deriv += const
+            dz *= deriv
+            dh = np.matmul(dz, w_t)
+            dc = np.multiply(gc, a[:, H:2 * H], out=dc)
+        h_prev = np.concatenate([h0[:, None, :], seq[:, :-1, :H]], axis=1)
+        dw = np.matmul(h_prev.reshape(B * T, H).T, dz_all.reshape(B * T, G))
+        return dz_all, dh, dc.copy(), dw
+
+    def rnn_forward(xproj, h0, w_hh, nonlinearity):
+        if not floats(xproj, h0, w_hh):
+            return None
+        seq = np.empty(xproj.shape, dtype=xproj.dtype)
+        h = h0
+        for t in range(seq.shape[1]):
+            a = np.matmul(h, w_hh)
+            a += xproj[:, t, :]
+            h = seq[:, t, :]
+            if nonlinearity == "tanh":
+                np.tanh(a, out=h)
+            else:
+                np.maximum(a, 0.0, out=h)
+        return seq, seq
+
+    def rnn_vjp(g, seq, xproj, h0, w_hh, nonlinearity):
+        B, T, H = seq.shape
+        w_t = np.ascontiguousarray(np.swapaxes(w_hh, 0, 1))
+        da_all = np.empty((B, T, H), dtype=seq.dtype)
+        dh = None
+        for t in range(T - 1, -1, -1):
+            da = da_all[:, t, :]
+            h = seq[:, t, :]
+            if dh is None:
+                da[...] = g[:, t, :]
+            else:
+                np.add(dh, g[:, t, :], out=da)
+            if nonlinearity == "tanh":
+                da *= 1.0 - h * h
+            else:
+                da *= h > 0
+            dh = np.matmul(da, w_t)
+        h_prev = np.concatenate([h0[:, None, :], seq[:, :-1, :]], axis=1)
+        dw = np.matmul(h_prev.reshape(B * T, H).T, da_all.reshape(B * T, H))
+        return da_all, dh, dw
+
+    return {"lstm_scan": Kernel(lstm_forward, lstm_vjp),
+            "rnn_scan": Kernel(rnn_forward, rnn_vjp)}

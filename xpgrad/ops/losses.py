@@ -1,0 +1,261 @@
+"""Losses (``xg.losses``): each a primitive with a generic forward and vjp written against ``xp``.
+
+Every loss takes ``reduction="mean" | "sum" | "none"``. The generic rules here are the reference;
+a backend may register a fused kernel under the same primitive name that computes the loss and
+its gradient in one go (see ``backends/numpy/kernels.py``). Second-order gradients always run
+these generic rules. ``xpgrad.losses`` re-exports the public functions.
+
+>>> import xpgrad as xg
+>>> logits = xg.asarray([[2.0, 0.0, -1.0], [0.0, 3.0, 0.0]])
+>>> round(xg.losses.softmax_cross_entropy(logits, xg.asarray([0, 1])).item(), 4)
+0.1324
+"""
+from __future__ import annotations
+
+from math import prod
+
+from ..creation import asarray
+from ..primitive import Primitive, apply
+from ..tensor import Tensor
+from . import formulas
+from ._define import is_floating
+from .shape import astype, reshape
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+# -- shared pieces of the generic rules --------------------------------------------------------
+def _reduce(xp, per, reduction):
+    if reduction == "mean":
+        return xp.mean(per)
+    if reduction == "sum":
+        return xp.sum(per)
+    return per
+
+
+def _scale(g, reduction, n):
+    """The output gradient spread over ``n`` entries: mean divides by ``n``.
+
+    An empty batch has an empty gradient, so any finite factor serves there.
+    """
+    return g * (1.0 / max(n, 1)) if reduction == "mean" else g
+
+
+def _is_int(xp, a):
+    return not is_floating(xp, a.dtype)
+
+
+def _onehot(xp, labels, logits):
+    """One-hot rows of ``labels`` with ``logits``' dtype, on ``logits``' backend."""
+    cols = xp.cumulative_sum(xp.ones_like(logits), axis=1) - 1.0   # 0..C-1 per row, any device
+    return xp.astype(xp.astype(labels, logits.dtype)[:, None] == cols, logits.dtype)
+
+
+def _targets(xp, labels, logits):
+    return _onehot(xp, labels, logits) if _is_int(xp, labels) else labels
+
+
+# -- softmax cross-entropy ---------------------------------------------------------------------
+def _sce_forward(xp, logits, labels, reduction):
+    log_probs = formulas.log_softmax(xp, logits, 1)
+    t = _targets(xp, labels, logits)
+    # 0 * log(0) counts as 0, so a masked class (logit -inf) with no target weight costs nothing
+    per = -xp.sum(t * xp.where(t == 0, 0.0, log_probs), axis=1)
+    return _reduce(xp, per, reduction)
+
+
+def _sce_dlogits(xp, g, ans, logits, labels, reduction):
+    t = _targets(xp, labels, logits)
+    probs = formulas.softmax(xp, logits, 1)
+    # d/dx of -sum(t * log_softmax(x)) is softmax(x) * sum(t) - t (sum(t) = 1 for a distribution)
+    d = probs * xp.sum(t, axis=1, keepdims=True) - t
+    if reduction == "none":
+        return g[:, None] * d
+    return _scale(g, reduction, logits.shape[0]) * d
+
+
+def _sce_dlabels(xp, g, ans, logits, labels, reduction):
+    if _is_int(xp, labels):
+        return None
+    log_probs = formulas.log_softmax(xp, logits, 1)
+    if reduction == "none":
+        return -g[:, None] * log_probs
+    return -_scale(g, reduction, logits.shape[0]) * log_probs
+
+
+_softmax_ce = Primitive("softmax_cross_entropy", _sce_forward, _sce_dlogits, _sce_dlabels)
+
+
+# -- sigmoid cross-entropy with logits ---------------------------------------------------------
+def _bce_forward(xp, x, t, reduction):
+    per = xp.maximum(x, 0.0) - x * t + xp.log1p(xp.exp(-xp.abs(x)))
+    return _reduce(xp, per, reduction)
+
+
+_sigmoid_ce = Primitive(
+    "sigmoid_cross_entropy_with_logits", _bce_forward,
+    lambda xp, g, ans, x, t, reduction: _scale(g, reduction, _size(x)) * (formulas.sigmoid(xp, x) - t),
+    lambda xp, g, ans, x, t, reduction: -_scale(g, reduction, _size(x)) * x)
+
+
+# -- squared errors ----------------------------------------------------------------------------
+def _size(x):
+    return prod(x.shape)
+
+
+def _mse_forward(xp, p, t, reduction):
+    d = p - t
+    return _reduce(xp, d * d, reduction)
+
+
+def _mse_dpred(xp, g, ans, p, t, reduction):
+    return (2.0 * _scale(g, reduction, _size(p))) * (p - t)
+
+
+_mse = Primitive("mse", _mse_forward, _mse_dpred,
+                 lambda xp, g, ans, p, t, reduction: -_mse_dpred(xp, g, ans, p, t, reduction))
+
+
+def _smse_forward(xp, x, t, reduction):
+    d = formulas.sigmoid(xp, x) - t
+    return _reduce(xp, d * d, reduction)
+
+
+def _smse_dlogits(xp, g, ans, x, t, reduction):
+    s = formulas.sigmoid(xp, x)
+    return (2.0 * _scale(g, reduction, _size(x))) * (s - t) * s * (1.0 - s)
+
+
+def _smse_dtarget(xp, g, ans, x, t, reduction):
+    return (-2.0 * _scale(g, reduction, _size(x))) * (formulas.sigmoid(xp, x) - t)
+
+
+_sigmoid_mse = Primitive("sigmoid_mse", _smse_forward, _smse_dlogits, _smse_dtarget)
+
+
+# -- validation and the public functions -------------------------------------------------------
+def _check_reduction(reduction):
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+
+
+def _float_input(x, what):
+    x = x if isinstance(x, Tensor) else asarray(x)
+    if not x.dtype.is_floating:
+        raise TypeError(f"{what} must be a floating-point tensor, got dtype {x.dtype}")
+    return x
+
+
+def _target_like(t, x, what, xname):
+    """``t`` as a tensor matching ``x`` (same shape; floating, same dtype)."""
+    if not isinstance(t, Tensor):
+        t = asarray(t, dtype=x.dtype, backend=x.backend)
+    if not t.dtype.is_floating:
+        raise TypeError(f"{what} must be floating-point like {xname} ({x.dtype}), got "
+                        f"dtype {t.dtype}")
+    if t.dtype != x.dtype:
+        raise TypeError(f"{what} has dtype {t.dtype} but {xname} has dtype {x.dtype}; cast "
+                        f"one with xg.astype so they match")
+    if t.shape != x.shape:
+        raise ValueError(f"{what} has shape {t.shape} but {xname} has shape {x.shape}; "
+                         "they must match")
+    return t
+
+
+def _elementwise(prim, x, t, reduction, xname, tname):
+    _check_reduction(reduction)
+    x = _float_input(x, xname)
+    t = _target_like(t, x, tname, xname)
+    return apply(prim, x, t, reduction=reduction)
+
+
+def mse(pred, target, *, reduction="mean"):
+    """Squared error ``(pred - target)**2``, averaged (default), summed or per entry.
+
+    >>> import xpgrad as xg
+    >>> xg.losses.mse(xg.asarray([1.0, 3.0]), xg.asarray([0.0, 0.0])).item()
+    5.0
+    """
+    return _elementwise(_mse, pred, target, reduction, "pred", "target")
+
+
+def sigmoid_mse(logits, target, *, reduction="mean"):
+    """Squared error of ``sigmoid(logits)`` against ``target`` (one fused op).
+
+    >>> import xpgrad as xg
+    >>> xg.losses.sigmoid_mse(xg.asarray([0.0]), xg.asarray([1.0])).item()
+    0.25
+    """
+    return _elementwise(_sigmoid_mse, logits, target, reduction, "logits", "target")
+
+
+def sigmoid_cross_entropy_with_logits(logits, targets, *, reduction="mean"):
+    """Binary cross-entropy on logits, stable for any |logits|:
+    ``max(x, 0) - x * t + log1p(exp(-|x|))``; targets are probabilities in [0, 1].
+
+    >>> import xpgrad as xg
+    >>> loss = xg.losses.sigmoid_cross_entropy_with_logits(xg.asarray([0.0]), xg.asarray([1.0]))
+    >>> round(loss.item(), 4)
+    0.6931
+    """
+    return _elementwise(_sigmoid_ce, logits, targets, reduction, "logits", "targets")
+
+
+def _check_labels(labels, logits, n_classes):
+    lead = logits.shape[:-1]
+    if labels.dtype.kind == "i":
+        if labels.shape != lead:
+            raise ValueError(
+                f"integer labels must have shape {lead} (logits' shape without the class "
+                f"axis), got {labels.shape}")
+        if labels.size:
+            lo, hi = labels.backend.index_range(labels.data)
+            if lo < 0 or hi >= n_classes:
+                bad = lo if lo < 0 else hi
+                raise IndexError(f"label {bad} is out of range for {n_classes} classes "
+                                 f"(labels must be in [0, {n_classes - 1}])")
+        return labels
+    if labels.dtype.is_floating:
+        if labels.shape == lead and logits.ndim > 0 and lead != logits.shape:
+            raise TypeError(
+                f"labels of shape {labels.shape} look like class indices but have dtype "
+                f"{labels.dtype}; pass integer labels (e.g. xg.astype(labels, xg.int64)) or "
+                f"probabilities of shape {logits.shape}")
+        return _target_like(labels, logits, "probability targets", "logits")
+    raise TypeError(f"labels must be integer class indices or floating-point probabilities, "
+                    f"got dtype {labels.dtype}")
+
+
+def softmax_cross_entropy(logits, labels, *, reduction="mean"):
+    """Cross-entropy of ``softmax(logits)`` (class axis last) against ``labels``.
+
+    ``labels`` are integer class indices of shape ``logits.shape[:-1]`` or probabilities of
+    ``logits``' shape and dtype. ``reduction="mean"`` averages over rows (all leading axes),
+    ``"none"`` returns one loss per row. Stable for logits of any magnitude.
+
+    >>> import xpgrad as xg
+    >>> loss = xg.losses.softmax_cross_entropy(xg.asarray([[0.0, 0.0]]), xg.asarray([1]))
+    >>> round(loss.item(), 4)     # log 2
+    0.6931
+    """
+    _check_reduction(reduction)
+    logits = _float_input(logits, "logits")
+    if logits.ndim < 1 or logits.shape[-1] < 1:
+        raise ValueError(f"logits need a non-empty class axis (last), got shape {logits.shape}")
+    if not isinstance(labels, Tensor):
+        labels = asarray(labels, backend=logits.backend)
+        if labels.dtype.is_floating and labels.dtype != logits.dtype:
+            labels = astype(labels, logits.dtype)
+    n_classes = logits.shape[-1]
+    labels = _check_labels(labels, logits, n_classes)
+    lead = logits.shape[:-1]
+    if logits.ndim != 2:
+        logits = reshape(logits, (-1, n_classes))
+        labels = reshape(labels, (-1,) if labels.dtype.kind == "i" else (-1, n_classes))
+    out = apply(_softmax_ce, logits, labels, reduction=reduction)
+    if reduction == "none" and len(lead) != 1:
+        out = reshape(out, lead)
+    return out
+
+
+__all__ = ["mse", "sigmoid_mse", "softmax_cross_entropy", "sigmoid_cross_entropy_with_logits"]

@@ -1,0 +1,202 @@
+"""Recurrent scans as primitives: one tape node runs a whole sequence, forward and backward.
+
+``lstm_scan(xproj, h0, c0, w_hh) -> (B, T, 2H)``: ``[h_t | c_t]`` for every step, where
+``xproj`` (B, T, 4H) is the input projection ``x_t @ w_ih + b`` computed for all steps at once.
+Gates are in PyTorch's order (i, f, g, o)::
+
+    z_t = xproj[:, t] + h_{t-1} @ w_hh            (w_hh: (H, 4H))
+    i, f, o = sigmoid(z_i), sigmoid(z_f), sigmoid(z_o);   g = tanh(z_g)
+    c_t = f * c_{t-1} + i * g;   h_t = o * tanh(c_t)
+
+``rnn_scan(xproj, h0, w_hh, nonlinearity) -> (B, T, H)``:
+``h_t = act(xproj[:, t] + h_{t-1} @ w_hh)`` with ``act`` tanh or relu.
+
+Why a whole sequence per node: a per-step graph slices the (B, T, .) projection T times, and
+each slice's gradient is a full (B, T, .) array -- O(T^2) work and memory in the backward pass --
+besides paying the tape's per-op cost several times per step. One node keeps the tape O(1) in T.
+
+The generic rules below are the reference (higher-order gradients, backends without the
+kernel): one joint rule per scan runs the backward recursion once for every input that wants a
+gradient, recomputing the gates from the inputs. The fused first-order kernels, for arrays that
+follow NumPy's API with ``out=`` (NumPy, Numba, CuPy), are in ``backends/numpy/scans.py``: their
+forward saves the gate activations.
+
+>>> import xpgrad as xg
+>>> B, T, H = 2, 5, 3
+>>> h0 = c0 = xg.zeros((B, H))
+>>> seq = lstm_scan(xg.ones((B, T, 4 * H)), h0, c0, xg.zeros((H, 4 * H)))
+>>> seq.shape
+(2, 5, 6)
+"""
+from __future__ import annotations
+
+from ..primitive import Primitive, apply
+from . import formulas
+
+NONLINEARITIES = ("tanh", "relu")
+
+
+# -- shared pieces ------------------------------------------------------------------------------
+def _lstm_gates(xp, z, H):
+    sigmoid = formulas.sigmoid
+    return (sigmoid(xp, z[:, :H]), sigmoid(xp, z[:, H:2 * H]), xp.tanh(z[:, 2 * H:3 * H]),
+            sigmoid(xp, z[:, 3 * H:]))
+
+
+def _previous_h(xp, h0, seq, H):
+    """(B, T, H): the state each step starts from, ``[h0, h_1, ..., h_{T-1}]``."""
+    B = h0.shape[0]
+    return xp.concat([xp.reshape(h0, (B, 1, H)), seq[:, :-1, :H]], axis=1)
+
+
+def _weight_grad(xp, h_prev, dz):
+    """``sum_t h_{t-1}^T dz_t`` as one matrix product over all (batch, step) rows."""
+    B, T, H = h_prev.shape
+    return xp.matmul(xp.matrix_transpose(xp.reshape(h_prev, (B * T, H))),
+                     xp.reshape(dz, (B * T, dz.shape[-1])))
+
+
+# -- LSTM: generic forward and rules ------------------------------------------------------------
+def _lstm_forward(xp, xproj, h0, c0, w_hh):
+    H = h0.shape[-1]
+    h, c = h0, c0
+    hs, cs = [], []
+    for t in range(xproj.shape[1]):
+        i, f, g, o = _lstm_gates(xp, xproj[:, t, :] + xp.matmul(h, w_hh), H)
+        c = f * c + i * g
+        h = o * xp.tanh(c)
+        hs.append(h)
+        cs.append(c)
+    return xp.concat([xp.stack(hs, axis=1), xp.stack(cs, axis=1)], axis=-1)
+
+
+def _lstm_backward(xp, g, seq, xproj, h0, c0, w_hh):
+    """``(dxproj, dh0, dc0)`` for the output gradient ``g`` (B, T, 2H); gates recomputed."""
+    T, H = xproj.shape[1], h0.shape[-1]
+    w_t = xp.matrix_transpose(w_hh)
+    dh = dc = None
+    dzs = []
+    for t in range(T - 1, -1, -1):
+        h_prev = h0 if t == 0 else seq[:, t - 1, :H]
+        c_prev = c0 if t == 0 else seq[:, t - 1, H:]
+        i, f, gg, o = _lstm_gates(xp, xproj[:, t, :] + xp.matmul(h_prev, w_hh), H)
+        tc = xp.tanh(seq[:, t, H:])
+        gh = g[:, t, :H] if dh is None else g[:, t, :H] + dh
+        gc = g[:, t, H:] + gh * o * (1.0 - tc * tc)
+        if dc is not None:
+            gc = gc + dc
+        dz = xp.concat([gc * gg * i * (1.0 - i), gc * c_prev * f * (1.0 - f),
+                        gc * i * (1.0 - gg * gg), gh * tc * o * (1.0 - o)], axis=1)
+        dzs.append(dz)
+        dh = xp.matmul(dz, w_t)
+        dc = gc * f
+    return xp.stack(dzs[::-1], axis=1), dh, dc
+
+
+def _lstm_vjp(xp, g, ans, needs, xproj, h0, c0, w_hh):
+    """The joint rule: one backward recursion for every input that wants its gradient."""
+    dz, dh0, dc0 = _lstm_backward(xp, g, ans, xproj, h0, c0, w_hh)
+    dw = _weight_grad(xp, _previous_h(xp, h0, ans, h0.shape[-1]), dz) if needs[3] else None
+    return dz, dh0, dc0, dw
+
+
+_lstm_scan = Primitive("lstm_scan", _lstm_forward, joint=_lstm_vjp)
+
+
+# -- Elman RNN: generic forward and rules -------------------------------------------------------
+def _act(xp, a, nonlinearity):
+    return xp.tanh(a) if nonlinearity == "tanh" else xp.maximum(a, 0.0)
+
+
+def _act_grad(xp, gh, h, nonlinearity):
+    """The gradient through the nonlinearity, from its output ``h``."""
+    if nonlinearity == "tanh":
+        return gh * (1.0 - h * h)
+    return xp.where(h > 0, gh, 0.0)
+
+
+def _rnn_forward(xp, xproj, h0, w_hh, nonlinearity):
+    h = h0
+    hs = []
+    for t in range(xproj.shape[1]):
+        h = _act(xp, xproj[:, t, :] + xp.matmul(h, w_hh), nonlinearity)
+        hs.append(h)
+    return xp.stack(hs, axis=1)
+
+
+def _rnn_backward(xp, g, seq, w_hh, nonlinearity):
+    """``(da, dh0)``: the gradient of the pre-activations (B, T, H) and of ``h0``."""
+    w_t = xp.matrix_transpose(w_hh)
+    dh = None
+    das = []
+    for t in range(seq.shape[1] - 1, -1, -1):
+        gh = g[:, t, :] if dh is None else g[:, t, :] + dh
+        da = _act_grad(xp, gh, seq[:, t, :], nonlinearity)
+        das.append(da)
+        dh = xp.matmul(da, w_t)
+    return xp.stack(das[::-1], axis=1), dh
+
+
+def _rnn_vjp(xp, g, ans, needs, xproj, h0, w_hh, nonlinearity):
+    """The joint rule: one backward recursion for every input that wants its gradient."""
+    da, dh0 = _rnn_backward(xp, g, ans, w_hh, nonlinearity)
+    dw = _weight_grad(xp, _previous_h(xp, h0, ans, h0.shape[-1]), da) if needs[2] else None
+    return da, dh0, dw
+
+
+_rnn_scan = Primitive("rnn_scan", _rnn_forward, joint=_rnn_vjp)
+
+
+# -- public functions ---------------------------------------------------------------------------
+def _check(name, xproj, states, w_hh, gates):
+    from ..ops._define import as_tensor
+
+    xproj, w_hh = as_tensor(xproj), as_tensor(w_hh)
+    states = [as_tensor(s) for s in states]
+    if xproj.ndim != 3:
+        raise ValueError(f"{name}: xproj must be (batch, time, {gates}*hidden), got shape "
+                         f"{xproj.shape}")
+    B, T, G = xproj.shape
+    H = states[0].shape[-1] if states[0].ndim == 2 else -1
+    if T < 1:
+        raise ValueError(f"{name}: the sequence is empty (time axis of length 0)")
+    for s, what in zip(states, ("h0", "c0")):
+        if s.shape != (B, H):
+            raise ValueError(f"{name}: {what} must be (batch, hidden) = ({B}, hidden), got "
+                             f"shape {s.shape}")
+    if G != gates * H or w_hh.shape != (H, G):
+        raise ValueError(f"{name}: with hidden size {H}, xproj's last axis must be {gates * H} "
+                         f"and w_hh must be ({H}, {gates * H}); got {G} and {w_hh.shape}")
+    dtypes = {t.dtype for t in (xproj, w_hh, *states)}
+    if len(dtypes) != 1 or not next(iter(dtypes)).is_floating:
+        raise TypeError(f"{name}: inputs must share one floating dtype, got "
+                        f"{sorted(str(d) for d in dtypes)}")
+    return xproj, states, w_hh
+
+
+def lstm_scan(xproj, h0, c0, w_hh):
+    """Run an LSTM over a precomputed input projection; returns ``[h_t | c_t]`` (B, T, 2H).
+
+    >>> import xpgrad as xg
+    >>> seq = lstm_scan(xg.zeros((1, 4, 8)), xg.zeros((1, 2)), xg.ones((1, 2)), xg.zeros((2, 8)))
+    >>> seq[0, :, 2:].tolist()[0]   # c_1 = sigmoid(0) * c_0
+    [0.5, 0.5]
+    """
+    xproj, (h0, c0), w_hh = _check("lstm_scan", xproj, (h0, c0), w_hh, 4)
+    return apply(_lstm_scan, xproj, h0, c0, w_hh)
+
+
+def rnn_scan(xproj, h0, w_hh, nonlinearity="tanh"):
+    """Run an Elman RNN over a precomputed input projection; returns ``h_t`` (B, T, H).
+
+    >>> import xpgrad as xg
+    >>> rnn_scan(xg.ones((2, 3, 4)), xg.zeros((2, 4)), xg.zeros((4, 4)), "relu")[0, 0].tolist()
+    [1.0, 1.0, 1.0, 1.0]
+    """
+    if nonlinearity not in NONLINEARITIES:
+        raise ValueError(f"nonlinearity must be one of {NONLINEARITIES}, got {nonlinearity!r}")
+    xproj, (h0,), w_hh = _check("rnn_scan", xproj, (h0,), w_hh, 1)
+    return apply(_rnn_scan, xproj, h0, w_hh, nonlinearity=nonlinearity)
+
+
+__all__: list = []   # exposed through xg.nn (lstm_scan, rnn_scan)
