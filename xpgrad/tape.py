@@ -14,6 +14,7 @@ TensorFlow semantics: ``watch``, ``watch_accessed_variables``, ``persistent``, `
 from __future__ import annotations
 
 import contextlib
+import sys
 
 from .accumulate import Scatter
 from .primitive import tape_state
@@ -138,7 +139,14 @@ class GradientTape:
         self._check_usable()
         seed = self._seed(target, output_gradients)
         grads = self._backward(target, src, seed, consume=not self._persistent)
-        out = [self._finish(grads.get(id(s)), s, unconnected_gradients) for s in src]
+        out = []
+        for s in src:
+            g = grads.pop(id(s), None)
+            if g is not None and not isinstance(g, Tensor) and _shared(_counts(g)):
+                g = s._backend.xp.asarray(g, copy=True)
+            out.append(self._finish(g, s, unconnected_gradients))
+            if g is not None:
+                grads[id(s)] = g       # the same source again in the list gets a copy
         return out[0] if single else (tuple(out) if isinstance(sources, tuple) else out)
 
     def jacobian(self, target, source, unconnected_gradients="none"):
@@ -286,6 +294,38 @@ def _walk(nodes, target, sources, seed, consume, higher):
                 grads[key] = prev + gi
                 owned.add(key)
     return grads
+
+
+# -- the aliasing policy ------------------------------------------------------------------------
+# A first-order gradient handed to the user is an array nothing else refers to: not the seed or
+# output_gradients, not another source's gradient, not a residual a persistent tape keeps, and not
+# a view of any of these. Most rules return fresh arrays, so instead of copying every gradient the
+# tape copies only those that something else still holds, judged by reference counts (as NumPy
+# judges temporaries it may reuse): the count of a probe held by one local variable, measured
+# through the same call, is the bar.
+def _counts(a):
+    base = getattr(a, "base", None)
+    return sys.getrefcount(a), (None if base is None else sys.getrefcount(base))
+
+
+class _Probe:
+    __slots__ = ("base",)
+
+
+def _probe_counts():
+    probe = _Probe()
+    probe.base = _Probe()
+    return _counts(probe)
+
+
+_SOLE, _SOLE_BASE = _probe_counts()
+
+
+def _shared(counts) -> bool:
+    """Whether something besides the caller's one local variable refers to an array (or, for a
+    view, to the array it views), from ``_counts(local)`` called in the caller's frame."""
+    own, base = counts
+    return own > _SOLE or (base is not None and base > _SOLE_BASE)
 
 
 def _consume(nodes):

@@ -20,12 +20,14 @@ class Tensor:
     _trainable = False
     __array_priority__ = 1000   # ndarray (op) Tensor defers to Tensor's reflected operator
 
-    def __init__(self, data, backend=None):
-        from .backend import current_backend, get_backend
+    def __init__(self, data, backend=None, dtype=None):
+        """``xg.Tensor(data)`` is ``xg.asarray(data)``: the same default dtypes (a Python float
+        becomes float32) and checks."""
+        from .creation import asarray
 
-        be = current_backend() if backend is None else get_backend(backend)
-        self._data = be.asarray(data)
-        self._backend = be
+        t = asarray(data, dtype=dtype, backend=backend)
+        self._data = t._data
+        self._backend = t._backend
 
     # -- basic properties ----------------------------------------------------------------------
     @property

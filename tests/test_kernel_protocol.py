@@ -1,0 +1,234 @@
+"""The kernel protocol: every backend's kernels name real primitives, and each kernel computes
+what its primitive's generic rule computes (forward, vjp, in-place updates), float32 and
+float64, on shared inputs.
+
+A kernel without a row in ``SAMPLES`` fails ``test_every_kernel_has_samples``: adding a kernel
+means adding its inputs here. Backends: numpy, numba, the CUDA kernels under the CPU emulator
+(tests/cuda_emu) and, where a device answers, cupy itself.
+"""
+from __future__ import annotations
+
+import array_api_compat.numpy as npx
+import numpy as np
+import pytest
+
+import xpgrad as xg
+from xpgrad.backend import BackendUnavailableError, Kernel
+from xpgrad.primitive import PRIMITIVES
+
+DTYPES = (np.float32, np.float64)
+
+
+# -- inputs per primitive: (arrays, params), made from a generator and a dtype ----------------
+def _x(rng, dt, shape, big=True):
+    x = rng.normal(size=shape) * 3
+    if big and x.size >= 8:       # the whole range: zeros, saturation, |x| = 1e4
+        x.flat[:6] = [0.0, -0.0, 50.0, -50.0, 1e4, -1e4]
+    return x.astype(dt)
+
+
+def _loss_cases(op):
+    def make(rng, dt, reduction):
+        x = _x(rng, dt, (5, 7))
+        t = (rng.normal(size=(5, 7)) if op == "mse" else rng.random((5, 7))).astype(dt)
+        return (x, t), {"reduction": reduction}
+    return [lambda rng, dt, r=r: make(rng, dt, r) for r in ("mean", "sum", "none")]
+
+
+def _ce_cases():
+    def make(rng, dt, reduction, labels):
+        x = _x(rng, dt, (6, 9))
+        x[2] += 1e4                           # one row of huge logits
+        if labels == "probs":
+            y = rng.dirichlet(np.ones(9), 6).astype(dt)
+        else:
+            y = rng.integers(0, 9, 6).astype(labels)
+        return (x, y), {"reduction": reduction}
+    return [lambda rng, dt, r=r, lab=lab: make(rng, dt, r, lab)
+            for r in ("mean", "sum", "none") for lab in ("int64", "int32", "probs")]
+
+
+def _activation(param=None):
+    def make(rng, dt):
+        return (_x(rng, dt, (4, 9)),), ({} if param is None else dict(param))
+    return [make]
+
+
+def _lstm(rng, dt):
+    B, T, H = 3, 5, 4
+    return (rng.normal(size=(B, T, 4 * H)).astype(dt), rng.normal(size=(B, H)).astype(dt),
+            rng.normal(size=(B, H)).astype(dt), (rng.normal(size=(H, 4 * H)) * 0.5).astype(dt)), {}
+
+
+def _rnn(nonlinearity):
+    def make(rng, dt):
+        B, T, H = 3, 5, 4
+        return (rng.normal(size=(B, T, H)).astype(dt), rng.normal(size=(B, H)).astype(dt),
+                (rng.normal(size=(H, H)) * 0.5).astype(dt)), {"nonlinearity": nonlinearity}
+    return make
+
+
+def _update(n_states, params, optional=0):
+    """An update's arrays: param, grad, ``n_states`` state arrays, then ``optional`` Nones."""
+    def make(rng, dt):
+        states = tuple(np.abs(rng.normal(size=(7, 5))).astype(dt) * 0.1 for _ in range(n_states))
+        return (rng.normal(size=(7, 5)).astype(dt), rng.normal(size=(7, 5)).astype(dt), *states,
+                *(None,) * optional), dict(params)
+    return make
+
+
+_ADAM = dict(lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8, step=3)
+SAMPLES = {
+    "linear": [lambda rng, dt: ((rng.normal(size=(5, 4)).astype(dt),
+                                 rng.normal(size=(4, 3)).astype(dt),
+                                 rng.normal(size=(3,)).astype(dt)), {})],
+    "softmax_cross_entropy": _ce_cases(),
+    "sigmoid_cross_entropy_with_logits": _loss_cases("bce"),
+    "mse": _loss_cases("mse"),
+    "sigmoid_mse": _loss_cases("smse"),
+    "sigmoid": _activation(),
+    "tanh": _activation(),
+    "relu": _activation(),
+    "softplus": _activation(),
+    "leaky_relu": _activation({"negative_slope": 0.1}),
+    "lstm_scan": [_lstm],
+    "rnn_scan": [_rnn("tanh"), _rnn("relu")],
+    "sgd_update": [
+        _update(0, dict(lr=0.1, momentum=0.0, nesterov=False, weight_decay=0.0), optional=1),
+        _update(0, dict(lr=0.1, momentum=0.0, nesterov=False, weight_decay=0.01), optional=1),
+        _update(1, dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01))],
+    "adagrad_update": [_update(1, dict(lr=0.1, eps=1e-10))],
+    "adadelta_update": [_update(2, dict(lr=1.0, rho=0.9, eps=1e-6))],
+    "rmsprop_update": [_update(1, dict(lr=0.01, rho=0.99, momentum=0.0, eps=1e-8), optional=1),
+                       _update(2, dict(lr=0.01, rho=0.99, momentum=0.9, eps=1e-8))],
+    "adam_update": [_update(2, dict(_ADAM, weight_decay=0.0, decoupled=False)),
+                    _update(2, dict(_ADAM, weight_decay=0.1, decoupled=False)),
+                    _update(2, dict(_ADAM, weight_decay=0.1, decoupled=True))],
+}
+# float32 tolerance where a kernel legitimately rounds differently over many steps
+RTOL32 = {"lstm_scan": 2e-4, "rnn_scan": 2e-4}
+
+
+# -- the backends whose kernels are checked ------------------------------------------------------
+def _emulated():
+    from cuda_emu import EmuLauncher, build, compiler, emulated_backend
+
+    if compiler() is None:
+        pytest.skip("no host C++ compiler for the CUDA emulator")
+    import tempfile
+    from pathlib import Path
+
+    cache = Path(tempfile.gettempdir()) / "xpgrad_cuda_emu"
+    cache.mkdir(exist_ok=True)
+    return emulated_backend(EmuLauncher(build(cache), sm_count=1))
+
+
+_BACKENDS = {}
+
+
+def backend(name):
+    if name not in _BACKENDS:
+        try:
+            _BACKENDS[name] = _emulated() if name == "cuda_emulated" else xg.get_backend(name)
+        except BackendUnavailableError as e:
+            _BACKENDS[name] = e
+    be = _BACKENDS[name]
+    if isinstance(be, Exception):
+        pytest.skip(str(be))
+    return be
+
+
+BACKENDS = ["numpy", "numba", "cuda_emulated",
+            pytest.param("cupy", marks=pytest.mark.gpu)]
+
+
+def _cases():
+    for name, makers in SAMPLES.items():
+        for i in range(len(makers)):
+            yield name, i
+
+
+def _close(actual, expected, dt, what, name):
+    actual = np.asarray(actual, np.float64)
+    expected = np.asarray(expected, np.float64)
+    rtol = RTOL32.get(name, 2e-5) if dt == np.float32 else 1e-12
+    scale = max(1.0, float(np.nanmax(np.abs(expected)))) if expected.size else 1.0
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * scale, equal_nan=True,
+                               err_msg=f"{name}: {what}")
+
+
+# -- the tests ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", BACKENDS)
+def test_every_kernel_names_a_primitive_and_has_samples(name):
+    be = backend(name)
+    assert be.kernels, f"backend {name} registers no kernels"
+    for key, kernel in be.kernels.items():
+        assert key in PRIMITIVES, f"{name}: kernel {key!r} names no primitive"
+        assert isinstance(kernel, Kernel), f"{name}: {key!r} is not a Kernel"
+        assert key in SAMPLES, f"{name}: kernel {key!r} has no SAMPLES row in this test"
+        assert (kernel.vjp is None) == (not PRIMITIVES[key].differentiable), key
+
+
+def test_a_kernel_for_no_primitive_is_refused():
+    be = type(xg.get_backend("numpy"))()
+    with pytest.raises(KeyError, match="'tahn', which names no primitive; did you mean 'tanh'"):
+        be.register_kernel("tahn", Kernel(lambda x: None))
+    with pytest.raises(TypeError, match="must be an xpgrad.Kernel"):
+        be.register_kernel("tanh", lambda x: None)
+
+
+def _device(be, a):
+    return None if a is None else be.from_numpy(a)
+
+
+def _host(be, a):
+    return a if a is None or a is NotImplemented else np.asarray(be.to_numpy(a))
+
+
+@pytest.mark.parametrize("dt", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("prim_name,case", list(_cases()))
+@pytest.mark.parametrize("name", BACKENDS)
+def test_kernel_matches_generic_rule(name, prim_name, case, dt):
+    be = backend(name)
+    kernel = be.kernels.get(prim_name)
+    if kernel is None:
+        pytest.skip(f"backend {name} has no kernel for {prim_name}")
+    prim = PRIMITIVES[prim_name]
+    rng = np.random.default_rng(case)
+    arrays, params = SAMPLES[prim_name][case](rng, dt)
+
+    if not prim.differentiable:               # an in-place update: compare the arrays after
+        mine = [_device(be, None if a is None else a.copy()) for a in arrays]
+        ref = [None if a is None else a.copy() for a in arrays]
+        assert kernel.forward(*mine, **params) is not None, "the kernel declined"
+        prim.forward(npx, *ref, **params)
+        for i, (a, b) in enumerate(zip(mine, ref)):
+            if b is not None and i != 1:      # param and states (grad is only read)
+                _close(_host(be, a), b, dt, f"array {i} after the update", prim_name)
+        return
+
+    raws = [_device(be, a) for a in arrays]
+    res = kernel.forward(*raws, **params)
+    assert res is not None, "the kernel declined its own sample"
+    out, saved = res
+    ref_out = prim.forward(npx, *arrays, **params)
+    _close(_host(be, out), ref_out, dt, "forward", prim_name)
+
+    needs = [isinstance(a, np.ndarray) and a.dtype.kind == "f" for a in arrays]
+    for g_kind in ("ones", "random"):
+        g = (np.ones if g_kind == "ones" else
+             lambda s, dtype: rng.normal(size=s).astype(dtype))(np.shape(ref_out), dtype=dt)
+        if g_kind == "ones":
+            g = np.asarray(g)
+        if g_kind == "random" and prim_name in ("softmax_cross_entropy", "mse", "sigmoid_mse",
+                                               "sigmoid_cross_entropy_with_logits"):
+            res = kernel.forward(*raws, **params)      # a fresh record for a second vjp
+            out, saved = res
+        got = kernel.vjp(_device(be, g), saved, *raws, **params)
+        assert len(got) == len(arrays)
+        want = prim.vjp(npx, g, ref_out, needs, arrays, params)
+        for i, (gi, wi) in enumerate(zip(got, want)):
+            if gi is NotImplemented or not needs[i]:
+                continue                       # the generic rule computes it on the tape
+            assert gi is not None, f"{prim_name}: the kernel gave no gradient for input {i}"
+            _close(_host(be, gi), wi, dt, f"vjp of input {i} (g {g_kind})", prim_name)
