@@ -137,7 +137,15 @@ class Backend:
         return getattr(self.xp, dtype.name)
 
     def xg_dtype(self, native) -> _dt.DType:
-        return _dt.as_dtype(native)
+        """The xpgrad dtype of a native one: by name, else by equality with ``xp``'s dtypes
+        (array-API dtype objects need not carry a name)."""
+        try:
+            return _dt.as_dtype(native)
+        except TypeError:
+            for d in _dt.ALL.values():
+                if getattr(self.xp, d.name, None) == native:
+                    return d
+            raise
 
     def asarray(self, obj, dtype=None):
         return self.xp.asarray(obj) if dtype is None else self.xp.asarray(obj, dtype=dtype)

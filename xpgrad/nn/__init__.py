@@ -5,7 +5,8 @@
 >>> model(xg.ones((3, 2))).shape
 (3, 1)
 """
-from ..ops.activations import leaky_relu, log_softmax, relu, sigmoid, softmax, softplus
+from ..ops import activations as _activations
+from ..ops.activations import *  # noqa: F401,F403 (every activation of the table)
 from ..ops.elementwise import tanh
 from ..ops.recurrent import lstm_scan, rnn_scan
 from . import init
@@ -18,8 +19,8 @@ from .module import Module
 from .recurrent import LSTM, RNN, LSTMCell, RNNCell, SequenceClassifier
 from .tbptt import TBPTTResult, tbptt_train
 
-__all__ = ["sigmoid", "relu", "leaky_relu", "softplus", "softmax", "log_softmax", "tanh",
-           "Module", "Linear", "linear", "Sequential", "MLP", "Dropout", "ReLU", "Sigmoid", "Tanh",
-           "LeakyReLU", "Softplus", "Softmax", "LogSoftmax", "get_activation", "init",
-           "RNNCell", "LSTMCell", "RNN", "LSTM", "SequenceClassifier", "tbptt_train",
-           "TBPTTResult", "lstm_scan", "rnn_scan"]
+__all__ = _activations.__all__ + [
+    "tanh", "Module", "Linear", "linear", "Sequential", "MLP", "Dropout", "ReLU", "Sigmoid",
+    "Tanh", "LeakyReLU", "Softplus", "Softmax", "LogSoftmax", "get_activation", "init",
+    "RNNCell", "LSTMCell", "RNN", "LSTM", "SequenceClassifier", "tbptt_train", "TBPTTResult",
+    "lstm_scan", "rnn_scan"]

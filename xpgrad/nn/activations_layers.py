@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+from ..ops import activations
 from ..ops.activations import leaky_relu, log_softmax, relu, sigmoid, softmax, softplus
 from ..ops.elementwise import tanh
 from .module import Module
@@ -68,13 +69,18 @@ class LogSoftmax(Softmax):
         return log_softmax(x, axis=self.axis)
 
 
-_FUNCTIONS = {"relu": relu, "sigmoid": sigmoid, "tanh": tanh, "softplus": softplus,
-              "leaky_relu": leaky_relu, "softmax": softmax, "log_softmax": log_softmax,
-              "linear": None, "identity": None, None: None}
+# every function of the activation table by its name (a new one there is usable here at once)
+_FUNCTIONS = {**{name: getattr(activations, name) for name in activations.__all__},
+              "tanh": tanh, "linear": None, "identity": None, None: None}
 
 
 def get_activation(activation):
-    """A function from a name in ``_FUNCTIONS`` or a callable (None/"linear": identity)."""
+    """A function from an activation's name (those of ``xpgrad/ops/activations.py`` and
+    ``"tanh"``) or a callable; None, ``"linear"`` and ``"identity"`` mean no activation.
+
+    >>> get_activation("relu").__name__, get_activation(None)
+    ('relu', None)
+    """
     if callable(activation):
         return activation
     try:

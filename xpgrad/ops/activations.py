@@ -50,7 +50,7 @@ def leaky_relu(x, /, negative_slope=0.01):
     """``x`` for x >= 0, ``negative_slope * x`` below.
 
     >>> import xpgrad as xg
-    >>> xg.nn.leaky_relu(xg.asarray([-1.0, 2.0]), negative_slope=0.1).tolist()
+    >>> xg.nn.leaky_relu(xg.asarray([-1.0, 2.0], dtype=xg.float64), negative_slope=0.1).tolist()
     [-0.1, 2.0]
     """
     return apply(_leaky_relu, x, negative_slope=float(negative_slope))
