@@ -1,5 +1,6 @@
 """benchmarks/cuda_kernels.py, as far as it runs without a GPU: the dry run, the refusal with
 the reason, and its measuring code driven through the emulated CUDA kernels on small inputs."""
+import json
 import subprocess
 import sys
 import types
@@ -19,6 +20,7 @@ def _load():
 
     spec = importlib.util.spec_from_file_location("cuda_kernels_bench", SCRIPT)
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod        # dataclasses look their module up while it executes
     spec.loader.exec_module(mod)
     return mod
 
@@ -50,21 +52,86 @@ def test_byte_accounting():
     assert r["GB/s"] == 2.0 and r["of_copy"] == 0.5 and r["ms"] == 500.0
 
 
+def test_kernel_lookup_accepts_names_and_primitive_keys():
+    bench = _load()
+    prim = type("Prim", (), {"name": "relu"})()       # a hashable stand-in for a Primitive
+    assert bench.kernel_for(types.SimpleNamespace(kernels={"relu": 1}), "relu") == 1
+    assert bench.kernel_for(types.SimpleNamespace(kernels={prim: 2}), "relu") == 2
+    with pytest.raises(KeyError, match="no kernel for 'tanh'"):
+        bench.kernel_for(types.SimpleNamespace(name="x", kernels={prim: 2}), "tanh")
+
+
+def test_dry_run_json_and_sections(tmp_path):
+    out = tmp_path / "plan.json"
+    res = subprocess.run([sys.executable, str(SCRIPT), "--dry-run", "--json", str(out),
+                          "--sections", "ce,optim"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    report = json.loads(out.read_text())
+    names = [r["workload"] for r in report["rows"]]
+    assert names == ["softmax CE fwd+bwd 8192x32000", "softmax CE fwd+bwd 4096x1000",
+                     "softmax CE fwd+bwd 128x10", "SGD(momentum) update 64Mi", "Adam update 64Mi"]
+    assert report["rows"][-1]["bytes"] == 7 * 4 * 2**26
+    bad = subprocess.run([sys.executable, str(SCRIPT), "--dry-run", "--sections", "cee"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "unknown section" in bad.stderr
+
+
+def _torch_cpu(bench):
+    try:
+        import torch
+    except ImportError:
+        return None
+    return bench.Peer(torch, "cpu")
+
+
 @pytest.mark.skipif(compiler() is None, reason="no host C++ compiler for the emulator")
-def test_measurements_run_on_emulated_kernels(request, tmp_path_factory):
+def test_measurements_run_on_emulated_kernels(request, tmp_path_factory, tmp_path):
+    """Every section's measuring code, on the emulated CUDA kernels standing in for the device
+    and PyTorch on the CPU standing in for PyTorch CUDA, with tiny sizes: the rows, ratios and
+    headline numbers the device run will produce, and the JSON written after each section."""
     bench = _load()
     be = emulated_backend(EmuLauncher(build(build_dir(request, tmp_path_factory)), sm_count=1))
     be.synchronize = lambda: None
     fake_cupy = types.SimpleNamespace(      # what the benchmark uses of CuPy, on the host
         asarray=np.asarray, ones=np.ones, float32=np.float32,
         get_default_memory_pool=lambda: types.SimpleNamespace(free_all_blocks=lambda: None))
-    rows, ratios = [], {}
-    bench.bench_ce(xg, be, fake_cupy, None, (4, 64), 1, 1e9, rows, ratios)
-    bench.bench_sigmoid_mse(xg, be, fake_cupy, None, 1000, 1, 1e9, rows, ratios)
-    bench.bench_mlp(None, (8,), 1, rows, ratios)
-    text = bench.format_report("emulated", 1e9, rows, ratios)
-    assert [r["lib"] for r in rows[:6]] == ["xpgrad kernel"] * 3 + ["xpgrad API (tape)",
-                                                                    "xpgrad kernel",
-                                                                    "xpgrad API (tape)"]
-    assert all(r["ms"] > 0 and r["of_copy"] > 0 for r in rows[:6])
+    peer = _torch_cpu(bench)
+    ctx = bench.Ctx(xg, be, fake_cupy, peer, reps=1, copy_bw=1e9)
+    report = bench.Report(device="emulated", copy_bw=1e9)
+    sizes = {"ce": ((4, 64), (3, 5)), "mse": 1000, "act": 1000, "optim": 1000, "mlp": (8,),
+             "lstm": ((2, 4, 3, 5),), "libs": ("xpgrad-numpy", "torch-cpu")}
+    out = tmp_path / "bench.json"
+    bench.run_sections(ctx, report, bench.SECTIONS, sizes, json_path=out)
+    assert report.errors == [], report.errors[0]["traceback"] if report.errors else ""
+    assert report.sections_done == list(bench.SECTIONS)
+    libs = [(r["workload"], r["lib"]) for r in report.rows]
+    assert libs[:4] == [("softmax CE fwd+bwd 4x64", "xpgrad kernel")] * 3 + [
+        ("softmax CE fwd+bwd 4x64", "xpgrad API (tape)")]
+    kernel_rows = [r for r in report.rows if r["lib"].startswith("xpgrad kernel")]
+    assert len(kernel_rows) == 3 + 1 + 1 + 3 + 2      # CE variants, CE 3x5, MSE, acts, optims
+    assert all(r["ms"] > 0 and r["of_copy"] > 0 for r in kernel_rows)
+    summary = report.summary
+    assert set(summary["ce"]) == {"4x64", "3x5"} and summary["sigmoid_mse"]["of_copy"] > 0
+    assert set(summary["activations"]) == {"sigmoid", "tanh", "relu"}
+    assert set(summary["optimizers"]) == {"sgd_momentum", "adam"}
+    if peer is not None:
+        assert summary["ce"]["4x64"]["vs_torch"] > 0 and summary["mlp"]["b8"] > 0
+        assert summary["optimizers"]["adam"]["vs_torch_fused"] > 0
+        assert summary["lstm"]["b2 h4"] > 0
+    saved = json.loads(out.read_text())
+    assert saved["sections_done"] == list(bench.SECTIONS) and saved["summary"]["ce"]
+    text = bench.format_report("emulated", 1e9, report.rows, report.ratios)
     assert "softmax CE fwd+bwd 4x64" in text and "sigmoid-MSE" in text and "MLP step" in text
+
+
+def test_a_failing_section_is_recorded_and_the_others_run(tmp_path):
+    bench = _load()
+    ctx = bench.Ctx(xg, types.SimpleNamespace(kernels={}, name="empty"), None, None, 1, None)
+    report = bench.Report()
+    sizes = {"ce": ((2, 3),), "mse": 10, "act": 10, "optim": 10, "mlp": (2,), "lstm": (),
+             "libs": ("xpgrad-numpy", "torch-cpu")}
+    bench.run_sections(ctx, report, ["ce", "lstm"], sizes, json_path=tmp_path / "b.json")
+    assert [e["section"] for e in report.errors] == ["ce"]
+    assert "no kernel for 'softmax_cross_entropy'" in report.errors[0]["error"]
+    assert report.sections_done == ["lstm"]
+    assert json.loads((tmp_path / "b.json").read_text())["errors"][0]["section"] == "ce"
