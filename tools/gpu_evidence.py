@@ -40,7 +40,7 @@ def folder_name(check: dict) -> str:
     '2026-12-02-0123456789-dirty'
     """
     src = check.get("source") or {}
-    commit = (src.get("commit") or "unknown-commit")[:10]
+    commit = src["commit"][:10] if src.get("commit") else "no-commit"
     name = f"{check['started_utc'][:10]}-{commit}"
     if src.get("dirty"):
         name += "-dirty"
