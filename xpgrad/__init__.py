@@ -12,9 +12,12 @@ from . import tensor as _tensor_module
 from .backend import (Backend, BackendUnavailableError, Kernel, MixedBackendError,
                       UnknownBackendError, available_backends, current_backend, get_backend,
                       register_backend, set_backend, use_backend)
-from .creation import (arange, asarray, empty, empty_like, eye, full, full_like, linspace,
-                       ones, ones_like, zeros, zeros_like)
-from .dtypes import DType, bool_, float32, float64, int32, int64
+from .creation import (arange, asarray, empty, empty_like, eye, from_dlpack, full, full_like,
+                       linspace, ones, ones_like, to_device, zeros, zeros_like)
+from .devices import Device, __array_namespace_info__
+from .dtype_functions import can_cast, finfo, iinfo, result_type
+from .dtypes import (DType, bool_, complex64, complex128, float32, float64, int8, int16, int32,
+                     int64, isdtype, uint8, uint16, uint32, uint64)
 from .functional import grad, jacobian, value_and_grad, vjp
 from .ops import *  # noqa: F401,F403
 from .primitive import Primitive, apply
@@ -26,19 +29,13 @@ from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint  # noq
 bool = bool_  # the array-API name; Python's bool stays reachable as builtins.bool
 
 __version__ = "0.1.0"
+__array_api_version__ = "2023.12"
 
-
-def isdtype(dtype, kind) -> "builtins.bool":
-    """Array-API ``isdtype``: is ``dtype`` of ``kind`` ('real floating', 'integral', 'bool')?"""
-    import builtins
-
-    from .dtypes import as_dtype
-
-    d = as_dtype(dtype)
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    table = {"real floating": "f", "numeric": "fi", "integral": "i", "signed integer": "i",
-             "bool": "b"}
-    return builtins.any(d == k if not isinstance(k, str) else d.kind in table[k] for k in kinds)
-
+# the array API's constants (newaxis indexes like None)
+e = 2.718281828459045
+inf = float("inf")
+nan = float("nan")
+pi = 3.141592653589793
+newaxis = None
 
 _tensor_module._ns = __import__(__name__)

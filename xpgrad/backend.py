@@ -157,9 +157,29 @@ class Backend:
         return self.xp.asarray(a)
 
     def device(self, x):
+        """The native device of a raw array."""
         from array_api_compat import device
 
         return device(x)
+
+    def devices(self) -> list:
+        """The native devices this backend can place arrays on."""
+        info = getattr(self.xp, "__array_namespace_info__", None)
+        return list(info().devices()) if info is not None else [self.default_device()]
+
+    def default_device(self):
+        info = getattr(self.xp, "__array_namespace_info__", None)
+        return info().default_device() if info is not None else "cpu"
+
+    def on_device(self, native):
+        """A context in which new arrays are allocated on ``native`` (one device: nothing)."""
+        return contextlib.nullcontext()
+
+    def from_dlpack(self, x, copy=None):
+        """A raw array from any DLPack producer (shared memory unless ``copy``)."""
+        if copy is None:
+            return self.xp.from_dlpack(x)
+        return self.xp.from_dlpack(x, copy=copy)
 
     def synchronize(self) -> None:
         """Wait for queued device work (a no-op on the CPU)."""

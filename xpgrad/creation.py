@@ -1,7 +1,9 @@
-"""Creating tensors: asarray, zeros, ones, full, empty, arange, linspace, eye, and ``*_like``.
+"""Creating tensors: asarray, zeros, ones, full, empty, arange, linspace, eye, from_dlpack, and
+``*_like``.
 
-Every function takes ``backend=`` (a name or Backend); without it the current backend is used
-(see ``xpgrad.backend``). Python floats become float32, Python ints int64.
+Every function takes ``device=`` (an ``xg.Device`` or a backend's name) and ``backend=`` (a
+name or Backend); without them the current backend is used (see ``xpgrad.backend``). Python
+floats become float32, complex numbers complex64, ints int64.
 
 >>> import xpgrad as xg
 >>> xg.asarray([1.0, 2.0]).dtype
@@ -11,13 +13,21 @@ xpgrad.float32
 """
 from __future__ import annotations
 
+import contextlib
+
 from . import dtypes as _dt
-from .backend import current_backend, get_backend
+from .devices import Device, resolve
 from .tensor import Tensor, _wrap
 
 
-def _backend(backend):
-    return current_backend() if backend is None else get_backend(backend)
+def _backend(backend, device=None):
+    return resolve(device, backend)[0]
+
+
+def _placed(device, backend):
+    """``(backend, context)``: the context makes the backend allocate on the asked device."""
+    be, native = resolve(device, backend)
+    return be, (be.on_device(native) if native is not None else contextlib.nullcontext())
 
 
 def _native(be, dtype):
@@ -29,30 +39,83 @@ def _checked(be, raw):
     return _wrap(raw, be)
 
 
-def asarray(obj, /, *, dtype=None, backend=None, copy=None) -> Tensor:
-    """A Tensor from a Tensor, a backend array, a scalar or nested lists.
+_PY_DEFAULT = {"float64": _dt.float32, "complex128": _dt.complex64}
 
-    A Tensor on another backend is moved only when ``backend=`` asks for it explicitly.
+
+def asarray(obj, /, *, dtype=None, device=None, copy=None, backend=None) -> Tensor:
+    """A Tensor from a Tensor, a backend array, a scalar, nested lists or a buffer.
+
+    On a Tensor, ``dtype=``, ``copy=True`` and a ``device=`` on another backend are recorded
+    on tapes (a cast, a copy, a move), so gradients flow through them. ``copy=False`` raises
+    where a copy cannot be avoided.
 
     >>> asarray([[1, 2]], dtype="float64").dtype
     xpgrad.float64
     """
     if isinstance(obj, Tensor):
-        t = obj if backend is None else obj.to(backend)
-        if dtype is not None and t.dtype != _dt.as_dtype(dtype):
-            return _wrap(t._backend.xp.astype(t._data, _native(t._backend, dtype)), t._backend)
-        if copy:
-            return _wrap(t._backend.xp.asarray(t._data, copy=True), t._backend)
-        return t
-    be = _backend(backend)
-    if dtype is not None:
-        raw = be.asarray(obj, dtype=_native(be, dtype))
-    else:
-        raw = be.asarray(obj)
-        if not hasattr(obj, "dtype") and raw.dtype == be.native_dtype(_dt.float64):
-            raw = be.xp.astype(raw, be.native_dtype(_dt.float32))
+        return _from_tensor(obj, dtype, device, copy, backend)
+    be, place = _placed(device, backend)
+    with place:
+        if dtype is not None:
+            raw = be.asarray(obj, dtype=_native(be, dtype))
+        else:
+            raw = be.asarray(obj)
+            default = _PY_DEFAULT.get(be.xg_dtype(raw.dtype).name)
+            if default is not None and not hasattr(obj, "dtype"):
+                raw = be.xp.astype(raw, be.native_dtype(default))   # Python floats: float32
     if copy and raw is obj:
         raw = be.xp.asarray(raw, copy=True)
+    elif copy is False and raw is not obj and hasattr(obj, "dtype"):
+        raise ValueError("asarray(copy=False): the input cannot be used without a copy "
+                         "(another dtype, device or layout)")
+    return _checked(be, raw)
+
+
+def _from_tensor(t, dtype, device, copy, backend):
+    from .ops.shape import astype, copy_tensor
+
+    if device is not None or backend is not None:
+        be, native = resolve(device, backend)
+        if be is not t._backend:
+            if copy is False:
+                raise ValueError("asarray(copy=False) cannot move a tensor to another backend")
+            t, copy = t.to(be), None
+        if native is not None and native != t._backend.device(t._data):
+            t, copy = to_device(t, Device(be.name, native)), None
+    if dtype is not None and t.dtype != _dt.as_dtype(dtype):
+        if copy is False:
+            raise ValueError(f"asarray(copy=False) cannot cast {t.dtype} to {dtype}")
+        return astype(t, dtype)
+    return copy_tensor(t) if copy else t
+
+
+def to_device(x, device, /, *, stream=None) -> Tensor:
+    """``x`` on ``device`` (another backend's device: recorded on tapes, like ``Tensor.to``).
+
+    >>> import xpgrad as xg
+    >>> xg.to_device(xg.ones(2), "numpy").device
+    Device('numpy', 'cpu')
+    """
+    be, native = resolve(device)
+    out = x.to(be)
+    if native is not None and native != be.device(out._data):
+        with be.on_device(native):
+            out = _wrap(be.xp.asarray(out._data, copy=True), be)
+    return out
+
+
+def from_dlpack(x, /, *, device=None, copy=None, backend=None) -> Tensor:
+    """A Tensor sharing (or, with ``copy=True``, copying) the memory of any DLPack producer.
+
+    >>> import numpy as np, xpgrad as xg
+    >>> xg.from_dlpack(np.arange(3.0)).tolist()
+    [0.0, 1.0, 2.0]
+    """
+    if isinstance(x, Tensor):
+        return asarray(x, device=device, copy=copy, backend=backend)
+    be, place = _placed(device, backend)
+    with place:
+        raw = be.from_dlpack(x, copy=copy)
     return _checked(be, raw)
 
 
@@ -68,78 +131,106 @@ def _shape(shape):
     return shape
 
 
-def zeros(shape, *, dtype=_dt.float32, backend=None) -> Tensor:
-    """A tensor of zeros. ``zeros((2, 3))``"""
-    be = _backend(backend)
-    return _wrap(be.xp.zeros(_shape(shape), dtype=_native(be, dtype)), be)
+def _make(fn, shape, dtype, device, backend, default=_dt.float32):
+    be, place = _placed(device, backend)
+    with place:
+        raw = fn(be.xp)(_shape(shape), dtype=_native(be, default if dtype is None else dtype))
+    return _wrap(raw, be)
 
 
-def ones(shape, *, dtype=_dt.float32, backend=None) -> Tensor:
+def zeros(shape, *, dtype=None, device=None, backend=None) -> Tensor:
+    """A tensor of zeros (float32 unless ``dtype`` says otherwise). ``zeros((2, 3))``"""
+    return _make(lambda xp: xp.zeros, shape, dtype, device, backend)
+
+
+def ones(shape, *, dtype=None, device=None, backend=None) -> Tensor:
     """A tensor of ones. ``ones(4)``"""
-    be = _backend(backend)
-    return _wrap(be.xp.ones(_shape(shape), dtype=_native(be, dtype)), be)
+    return _make(lambda xp: xp.ones, shape, dtype, device, backend)
 
 
-def full(shape, fill_value, *, dtype=None, backend=None) -> Tensor:
-    """A tensor filled with ``fill_value`` (float32 for a float, int64 for an int)."""
-    be = _backend(backend)
-    if dtype is None:
-        dtype = _dt.bool_ if isinstance(fill_value, bool) else (
-            _dt.int64 if isinstance(fill_value, int) else _dt.float32)
-    return _wrap(be.xp.full(_shape(shape), fill_value, dtype=_native(be, dtype)), be)
-
-
-def empty(shape, *, dtype=_dt.float32, backend=None) -> Tensor:
+def empty(shape, *, dtype=None, device=None, backend=None) -> Tensor:
     """An uninitialized tensor."""
-    be = _backend(backend)
-    return _wrap(be.xp.empty(_shape(shape), dtype=_native(be, dtype)), be)
+    return _make(lambda xp: xp.empty, shape, dtype, device, backend)
 
 
-def arange(start, /, stop=None, step=1, *, dtype=None, backend=None) -> Tensor:
+def _scalar_dtype(value):
+    if isinstance(value, bool):
+        return _dt.bool_
+    if isinstance(value, int):
+        return _dt.int64
+    if isinstance(value, complex):
+        return _dt.complex64
+    return _dt.float32
+
+
+def full(shape, fill_value, *, dtype=None, device=None, backend=None) -> Tensor:
+    """A tensor filled with ``fill_value`` (float32 for a float, int64 for an int, bool for a
+    bool, complex64 for a complex)."""
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
+    dtype = _scalar_dtype(fill_value) if dtype is None else dtype
+    return _make(lambda xp: (lambda shape, dtype: xp.full(shape, fill_value, dtype=dtype)),
+                 shape, dtype, device, backend)
+
+
+def arange(start, /, stop=None, step=1, *, dtype=None, device=None, backend=None) -> Tensor:
     """``arange(5)``, ``arange(0.0, 1.0, 0.25)``: int64 for int arguments, else float32."""
-    be = _backend(backend)
+    be, place = _placed(device, backend)
     if dtype is None:
         ints = all(isinstance(v, int) for v in (start, stop, step) if v is not None)
         dtype = _dt.int64 if ints else _dt.float32
-    return _wrap(be.xp.arange(start, stop, step, dtype=_native(be, dtype)), be)
+    with place:
+        return _wrap(be.xp.arange(start, stop, step, dtype=_native(be, dtype)), be)
 
 
-def linspace(start, stop, /, num, *, dtype=_dt.float32, endpoint=True, backend=None) -> Tensor:
-    """``num`` evenly spaced values from ``start`` to ``stop``."""
-    be = _backend(backend)
-    return _wrap(be.xp.linspace(start, stop, num, dtype=_native(be, dtype),
-                                endpoint=endpoint), be)
+def linspace(start, stop, /, num, *, dtype=None, device=None, endpoint=True,
+             backend=None) -> Tensor:
+    """``num`` evenly spaced values from ``start`` to ``stop`` (float32, or complex64 for
+    complex bounds)."""
+    be, place = _placed(device, backend)
+    if dtype is None:
+        dtype = _dt.complex64 if isinstance(start, complex) or isinstance(stop, complex) \
+            else _dt.float32
+    with place:
+        return _wrap(be.xp.linspace(start, stop, num, dtype=_native(be, dtype),
+                                    endpoint=endpoint), be)
 
 
-def eye(n_rows, n_cols=None, /, *, k=0, dtype=_dt.float32, backend=None) -> Tensor:
+def eye(n_rows, n_cols=None, /, *, k=0, dtype=None, device=None, backend=None) -> Tensor:
     """The identity matrix (ones on diagonal ``k``)."""
-    be = _backend(backend)
-    return _wrap(be.xp.eye(n_rows, n_cols, k=k, dtype=_native(be, dtype)), be)
+    be, place = _placed(device, backend)
+    with place:
+        return _wrap(be.xp.eye(n_rows, n_cols, k=k, dtype=_native(be, dtype or _dt.float32)),
+                     be)
 
 
-def _like(fn, x, dtype, **kw):
+def _like(fn, x, dtype, device, **kw):
     x = x if isinstance(x, Tensor) else asarray(x)
-    be = x._backend
+    if device is None:
+        be, place = x._backend, contextlib.nullcontext()
+    else:
+        be, place = _placed(device, None)
     native = x._data.dtype if dtype is None else _native(be, dtype)
-    return _wrap(fn(be.xp)(x._data.shape, dtype=native, **kw), be)
+    with place:
+        return _wrap(fn(be.xp)(x._data.shape, dtype=native, **kw), be)
 
 
-def zeros_like(x, /, *, dtype=None) -> Tensor:
+def zeros_like(x, /, *, dtype=None, device=None) -> Tensor:
     """Zeros with the shape, dtype and backend of ``x``."""
-    return _like(lambda xp: xp.zeros, x, dtype)
+    return _like(lambda xp: xp.zeros, x, dtype, device)
 
 
-def ones_like(x, /, *, dtype=None) -> Tensor:
+def ones_like(x, /, *, dtype=None, device=None) -> Tensor:
     """Ones with the shape, dtype and backend of ``x``."""
-    return _like(lambda xp: xp.ones, x, dtype)
+    return _like(lambda xp: xp.ones, x, dtype, device)
 
 
-def empty_like(x, /, *, dtype=None) -> Tensor:
+def empty_like(x, /, *, dtype=None, device=None) -> Tensor:
     """Uninitialized, with the shape, dtype and backend of ``x``."""
-    return _like(lambda xp: xp.empty, x, dtype)
+    return _like(lambda xp: xp.empty, x, dtype, device)
 
 
-def full_like(x, /, fill_value, *, dtype=None) -> Tensor:
+def full_like(x, /, fill_value, *, dtype=None, device=None) -> Tensor:
     """``fill_value`` everywhere, with the shape, dtype and backend of ``x``."""
     return _like(lambda xp: (lambda shape, dtype: xp.full(shape, fill_value, dtype=dtype)),
-                 x, dtype)
+                 x, dtype, device)

@@ -22,7 +22,7 @@ from .tensor import Tensor, _wrap
 
 
 def _is_float(t: Tensor) -> bool:
-    return t._backend.xg_dtype(t._data.dtype).kind == "f"
+    return t._backend.xg_dtype(t._data.dtype).kind in "fc"
 
 
 class GradientTape:
@@ -71,7 +71,7 @@ class GradientTape:
                             "convert with xg.asarray first")
         if not _is_float(tensor):
             raise ValueError(f"cannot watch a tensor of dtype {tensor.dtype}: only "
-                             "floating-point tensors have gradients")
+                             "floating-point (real or complex) tensors have gradients")
         self._watched[id(tensor)] = tensor
         if tensor._trainable:
             self._variables[id(tensor)] = tensor

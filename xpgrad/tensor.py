@@ -55,7 +55,16 @@ class Tensor:
 
     @property
     def device(self):
-        return self._backend.device(self._data)
+        """Where this tensor lives: ``xg.Device(backend name, native device)``."""
+        from .devices import device_of
+
+        return device_of(self._backend, self._data)
+
+    def to_device(self, device, /, *, stream=None) -> "Tensor":
+        """This value on ``device`` (an ``xg.Device`` or a backend's name); recorded on tapes."""
+        from .creation import to_device
+
+        return to_device(self, device, stream=stream)
 
     @property
     def data(self):
@@ -218,7 +227,7 @@ class Variable(Tensor):
         t = asarray(initial_value, dtype=dtype, backend=backend)
         self._data = t._data
         self._backend = t._backend
-        self._trainable = bool(trainable) and t.dtype.is_floating
+        self._trainable = bool(trainable) and t.dtype.is_inexact
         self.name = name or "Variable"
 
     @property

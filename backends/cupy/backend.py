@@ -91,6 +91,18 @@ class CupyBackend(Backend):
     def device(self, x):
         return x.device
 
+    def devices(self):
+        cuda = self._cupy.cuda
+        return [cuda.Device(i) for i in range(cuda.runtime.getDeviceCount())]
+
+    def default_device(self):
+        return self._cupy.cuda.Device()
+
+    def on_device(self, native):
+        """``with cupy.cuda.Device(native)``: new arrays and kernels go to that GPU."""
+        cuda = self._cupy.cuda
+        return native if isinstance(native, cuda.Device) else cuda.Device(native)
+
     def synchronize(self) -> None:
         """Wait until the device has finished all queued work (use it around timings)."""
         self._cupy.cuda.Device().synchronize()

@@ -45,6 +45,12 @@ class NumpyBackend(Backend):
     def device(self, x):
         return "cpu"
 
+    def devices(self):
+        return ["cpu"]
+
+    def default_device(self):
+        return "cpu"
+
     def rng(self, seed):
         return np.random.default_rng(seed)
 

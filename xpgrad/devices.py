@@ -1,0 +1,110 @@
+"""Devices and the namespace's inspection API (``__array_namespace_info__``).
+
+A device is a backend plus that backend's own device (``Device("numpy", "cpu")``,
+``Device("cupy", <CUDA Device 0>)``): ``t.device`` tells where a tensor lives, and every
+creation function's ``device=`` puts its result there (a Device, or a backend's name).
+``to_device`` moves a tensor, recorded on tapes like ``Tensor.to``.
+
+>>> import xpgrad as xg
+>>> t = xg.asarray([1.0], device=xg.Device("numpy"))
+>>> t.device, t.device == "cpu"
+(Device('numpy', 'cpu'), True)
+>>> info = xg.__array_namespace_info__()
+>>> info.default_dtypes()["real floating"], info.capabilities()["boolean indexing"]
+(xpgrad.float32, True)
+"""
+from __future__ import annotations
+
+from . import dtypes as _dt
+
+
+class Device:
+    """Where a tensor lives: a backend (by name) and, optionally, that backend's device."""
+
+    __slots__ = ("backend", "native")
+
+    def __init__(self, backend: str, native=None):
+        from .backend import get_backend
+
+        be = get_backend(backend)
+        self.backend = be.name
+        self.native = be.default_device() if native is None else native
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, Device):
+            return self.backend == other.backend and self.native == other.native
+        if isinstance(other, str):     # "cpu" (the native device) or the backend's name
+            return other == str(self.native) or other == self.backend
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.backend, str(self.native)))
+
+    def __repr__(self) -> str:
+        return f"Device({self.backend!r}, {self.native!r})"
+
+
+def device_of(be, raw) -> Device:
+    d = Device.__new__(Device)
+    d.backend = be.name
+    d.native = be.device(raw)
+    return d
+
+
+def resolve(device, backend=None):
+    """The backend (and native device or None) that ``device=``/``backend=`` ask for."""
+    from .backend import Backend, current_backend, get_backend
+
+    if device is None:
+        return (current_backend() if backend is None else get_backend(backend)), None
+    if isinstance(device, Device):
+        be = get_backend(device.backend)
+        native = device.native
+    elif isinstance(device, (str, Backend)) and backend is None:
+        try:
+            return get_backend(device), None
+        except ValueError:
+            be, native = current_backend(), device
+    else:
+        be, native = (current_backend() if backend is None else get_backend(backend)), device
+    if backend is not None and get_backend(backend) is not be:
+        raise ValueError(f"device {device!r} is not on backend {get_backend(backend).name!r}")
+    if native is not None and native not in be.devices():
+        raise ValueError(f"backend {be.name!r} has no device {native!r}; its devices are "
+                         f"{be.devices()}")
+    return be, native
+
+
+class Info:
+    """What ``__array_namespace_info__()`` returns: capabilities, devices, default dtypes."""
+
+    def capabilities(self) -> dict:
+        return {"boolean indexing": True, "data-dependent shapes": True, "max dimensions": 64}
+
+    def default_device(self) -> Device:
+        from .backend import current_backend
+
+        return Device(current_backend().name)
+
+    def devices(self) -> list:
+        """Every device of every backend that runs here."""
+        from .backend import available_backends, get_backend
+
+        out = []
+        for name, report in available_backends().items():
+            if report["available"]:
+                be = get_backend(name)
+                out += [Device(name, native) for native in be.devices()]
+        return out
+
+    def default_dtypes(self, *, device=None) -> dict:
+        return dict(_dt.DEFAULTS)
+
+    def dtypes(self, *, device=None, kind=None) -> dict:
+        return {name: d for name, d in _dt.ALL.items()
+                if kind is None or _dt.isdtype(d, kind)}
+
+
+def __array_namespace_info__() -> Info:
+    """The array API's inspection object for the xpgrad namespace."""
+    return Info()
