@@ -8,7 +8,7 @@
 >>> tape.gradient(loss, [w])[0].shape
 (2, 1)
 """
-from . import tensor as _tensor_module
+from . import tensor_methods as _tensor_methods_module
 from .backend import (Backend, BackendUnavailableError, Kernel, MixedBackendError,
                       UnknownBackendError, available_backends, current_backend, get_backend,
                       register_backend, set_backend, use_backend)
@@ -23,7 +23,7 @@ from .ops import *  # noqa: F401,F403
 from .primitive import Primitive, apply
 from .tape import GradientTape, stop_gradient
 from .tensor import Tensor, Variable
-from . import losses, nn, optim, random, testing  # noqa: E402
+from . import fft, linalg, losses, nn, optim, random, testing  # noqa: E402
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint  # noqa: E402
 
 bool = bool_  # the array-API name; Python's bool stays reachable as builtins.bool
@@ -38,4 +38,4 @@ nan = float("nan")
 pi = 3.141592653589793
 newaxis = None
 
-_tensor_module._ns = __import__(__name__)
+_tensor_methods_module._ns = __import__(__name__)

@@ -239,7 +239,7 @@ class GradientTape:
 
 
 def _walk(nodes, target, sources, seed, consume, higher):
-    from .tensor import _ns as namespace
+    from .tensor_methods import _ns as namespace
 
     grads = {id(target): seed}
     # keys whose accumulator this walk allocated and nothing else has seen: added into in place
