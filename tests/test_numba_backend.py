@@ -13,6 +13,7 @@ import pytest
 pytest.importorskip("numba", reason="the numba backend needs Numba (pip install 'xpgrad[numba]')")
 
 import xpgrad as xg  # noqa: E402
+from xpgrad.backends.numba import _cache, _templates  # noqa: E402
 from xpgrad.backends.numpy import NumpyBackend  # noqa: E402
 from xpgrad.primitive import PRIMITIVES, run  # noqa: E402
 
@@ -313,6 +314,151 @@ def test_parallel_blocks_match_serial(monkeypatch, rng):
         close(g, rg, np.float32)
 
 
+#: the scalar arguments of the loops, by parameter name (a new loop's scalars go here)
+LOOP_SCALARS = {"slope": 0.2, "lr": 0.01, "wd": 0.01, "mu": 0.9, "nesterov": True, "eps": 1e-7,
+                "rho": 0.9, "crho": 0.1, "step_size": 0.01, "b1": 0.9, "cb1": 0.1, "b2": 0.999,
+                "cb2": 0.001, "bc2": 0.5, "decay": 1, "c": 0.01, "scale": 0.01}
+
+
+def _made_here():
+    """The kernels the backend's modules made from templates, by name (doctests make others)."""
+    package = os.path.dirname(_templates.__file__)
+    return {name for name, calls in _templates._MADE.items()
+            if all(os.path.dirname(file) == package for file, _ in calls)}
+
+
+def _loop_arrays(name, count, dt, rng):
+    """Argument arrays for the loop of the threaded kernel ``name``: one or two sets."""
+    if name.startswith("sce_"):                         # rows: logits, targets, grad, losses
+        x = (rng.standard_normal((53, 11)) * 3).astype(dt)
+        t = (rng.integers(0, 11, 53) if name == "sce_labels_par"
+             else targets("softmax_cross_entropy", rng, x.shape, dt, int_labels=False))
+        return [[x, t, np.zeros_like(x), np.zeros(53, dt)]]
+    first = (rng.standard_normal(1000) * 3).astype(dt)
+    rest = [np.abs(rng.standard_normal(1000)).astype(dt) for _ in range(count - 1)]
+    if _templates.BLOCKED[name].sums:                 # elementwise losses: out given, or empty
+        return [[first, *rest], [first, *rest[:-1], np.zeros(0, dt)]]
+    return [[first, *rest]]
+
+
+@pytest.mark.parametrize("dt", FLOATS)
+def test_every_threaded_kernel_matches_its_loop(dt, rng):
+    """Each kernel made from a template by ``parallel_blocks`` against the one-thread loop it
+    runs, on random data in ragged blocks: every array it writes and the sum it returns."""
+    import inspect
+
+    threaded = {n.split(".")[1] for n in _cache.kernel_dispatchers() if n.endswith("_par")}
+    assert threaded == _made_here() & set(_templates.BLOCKED) and len(threaded) >= 21
+    for name in sorted(threaded):
+        made = _templates.BLOCKED[name]
+        params = list(inspect.signature(made.serial.py_func).parameters)
+        scalars = [dt(v) if isinstance(v, float) else v
+                   for v in (LOOP_SCALARS[p] for p in params[made.arrays:])]
+        for arrays in _loop_arrays(name, made.arrays, dt, rng):
+            serial = [a.copy() for a in arrays]
+            blocks = [a.copy() for a in arrays]
+            total = made.serial(*serial, *scalars)
+            block_total = made.kernel(*blocks, *scalars, 7)          # 7 entries (rows) a block
+            for a, b in zip(serial, blocks):
+                close(b, a, dt)
+            if made.sums:
+                close(block_total, total, dt)
+
+
+_WARM_AND_REPORT = """
+import json
+from numba.core import event
+import xpgrad as xg
+from xpgrad.backends.numba import _cache
+with event.install_recorder("numba:compile") as compiles:
+    xg.get_backend("numba").warmup(dtypes=("float32",))
+kernels = _cache.kernel_dispatchers()
+print(json.dumps({
+    "compiled": sorted({e.data["dispatcher"].py_func.__qualname__ for _, e in compiles.buffer}),
+    "loaded": {n: sum(d.stats.cache_hits.values()) for n, d in kernels.items()},
+    "versions": {n: _cache._cached_versions(d) for n, d in kernels.items()},
+    "index": {n: d._cache._cache_file._index_path for n, d in kernels.items()},
+}))
+"""
+
+
+def test_second_process_compiles_nothing(tmp_path):
+    """Warm every kernel (float32, one thread and threaded) in a fresh process with an empty
+    cache; a second fresh process then loads every kernel and compiles nothing (Numba's compile
+    event never fires), leaving the cache files as they were. Each kernel, those made from
+    templates included, has its own index file, named the same in both processes."""
+    import json
+
+    cache = tmp_path / "kernels"
+    env = dict(os.environ, XPGRAD_NUMBA_CACHE_DIR=str(cache))
+    env.pop("NUMBA_CACHE_DIR", None)
+
+    def run_fresh():
+        out = subprocess.run([sys.executable, "-c", _WARM_AND_REPORT], env=env,
+                             capture_output=True, text=True, check=True).stdout
+        return json.loads(out.splitlines()[-1])
+
+    def files():
+        return {p.name: (p.stat().st_mtime_ns, p.stat().st_size) for p in cache.rglob("*.nb*")}
+
+    first = run_fresh()
+    kernels = set(first["index"])
+    assert {name.split(".")[1] for name in kernels} <= set(first["compiled"])
+    written = files()
+    second = run_fresh()
+    assert second["compiled"] == []
+    assert all(second["loaded"][name] >= 1 for name in kernels), second["loaded"]
+    assert all(second["versions"][name] >= 1 for name in kernels), second["versions"]
+    assert files() == written
+    index = second["index"]
+    assert index == first["index"] and len(set(index.values())) == len(index)
+    made = {name for name in kernels if name.split(".")[1] in _made_here()}
+    assert len(made) == len(_made_here()) >= 24                  # all listed by the cache report
+    for name in made:
+        assert os.path.basename(index[name]).startswith(f"_templates.{name.split('.')[1]}-")
+
+
+_SCALED_LOOP = """from numba import njit
+
+from xpgrad.backends.numba._templates import parallel_blocks
+
+
+@njit(cache=True)
+def scale(x, out):
+    for i in range(x.shape[0]):
+        out[i] = {factor} * x[i]
+
+
+scale_par = parallel_blocks(scale, arrays=2)
+"""
+
+
+def test_editing_a_loop_recompiles_its_threaded_kernel(tmp_path):
+    """Numba checks only a kernel's own source file, and a threaded kernel made from a template
+    has the compiled loop inside it: the hash of the loop's file in its cache key makes a new
+    process compile it again after the loop is edited, instead of loading the old loop."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    env.pop("XPGRAD_NUMBA_CACHE_DIR", None)
+    code = ("import numpy as np, scaled_loop\n"
+            "from numba.core import event\n"
+            "from xpgrad.backends.numba._cache import _cached_versions\n"
+            "cached = _cached_versions(scaled_loop.scale_par)\n"
+            "with event.install_recorder('numba:compile') as compiles:\n"
+            "    out = np.empty(5)\n"
+            "    scaled_loop.scale_par(np.ones(5), out, 2)\n"
+            "print(out[0], out.sum(), cached, bool(compiles.buffer))")
+
+    def run_fresh(factor):
+        (tmp_path / "scaled_loop.py").write_text(_SCALED_LOOP.format(factor=factor))
+        return subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, check=True).stdout.split()
+
+    # the value, how many cached versions describe() counts, whether anything compiled
+    assert run_fresh(2) == ["2.0", "10.0", "0", "True"]
+    assert run_fresh(2) == ["2.0", "10.0", "1", "False"]           # loaded from the cache
+    assert run_fresh(3) == ["3.0", "15.0", "0", "True"]            # the old entry does not count
+
+
 # -- optimizer updates ----------------------------------------------------------------------------
 UPDATES = [
     ("sgd_update", 0, lambda s: (None, 0.1, 0.0, False, 0.0)),
@@ -410,8 +556,6 @@ def test_second_order_uses_generic_rules():
 
 def test_warmup_compiles_every_kernel():
     """After warmup every kernel has float32 and float64 versions in the disk cache."""
-    from xpgrad.backends.numba import _cache
-
     assert NB.warmup(parallel=False) >= 0
     serial = {n: d for n, d in _cache.kernel_dispatchers().items() if not n.endswith("_par")}
     assert len(serial) >= 20
@@ -442,6 +586,7 @@ def test_docstring_examples():
     import doctest
     import importlib
 
-    for name in ("", "._config", "._losses", "._activations", "._optim", "._cache", "._math"):
+    for name in ("", "._config", "._losses", "._activations", "._optim", "._cache", "._math",
+                 "._templates"):
         module = importlib.import_module("xpgrad.backends.numba" + name)
         assert doctest.testmod(module).failed == 0, module.__name__

@@ -17,20 +17,19 @@ import numpy as np
 
 from xpgrad.backend import Kernel
 
-from . import _act_kernels as A
-from . import _config
+from . import _act_kernels as loops
+from ._config import run_by_size
 from ._losses import FLOATS, _flat
 
 
-def _run(serial, parallel, n, *args):
-    if n >= _config.PAR_MIN:
-        parallel(*args, _config.BLOCK)
-    else:
-        serial(*args)
-
-
-def _activation(fwd, fwd_par, bwd, bwd_par, *, save_output, numpy_forward=None, param=None):
-    """A Kernel for ``y = f(x[, param])`` with ``dx = bwd(g, y or x[, param])``."""
+def _activation(name, *, save_output, numpy_forward=None, param=None):
+    """A Kernel for ``y = f(x[, param])`` with ``dx = bwd(g, y or x[, param])``: the loops
+    ``<name>_fwd`` (unless ``numpy_forward``) and ``<name>_bwd`` of ``_act_kernels``, and their
+    threaded versions ``*_par``."""
+    fwd = fwd_par = None
+    if numpy_forward is None:
+        fwd, fwd_par = getattr(loops, f"{name}_fwd"), getattr(loops, f"{name}_fwd_par")
+    bwd, bwd_par = getattr(loops, f"{name}_bwd"), getattr(loops, f"{name}_bwd_par")
 
     def forward(x, **params):
         dt = x.dtype
@@ -43,7 +42,7 @@ def _activation(fwd, fwd_par, bwd, bwd_par, *, save_output, numpy_forward=None, 
             n = xf.shape[0]
             out = np.empty(n, dt)
             extra = (dt.type(params[param]),) if param else ()
-            _run(fwd, fwd_par, n, xf, out, *extra)
+            run_by_size(fwd, fwd_par, n, xf, out, *extra)
             out = out.reshape(x.shape)
         return out, (out if save_output else None)
 
@@ -56,21 +55,16 @@ def _activation(fwd, fwd_par, bwd, bwd_par, *, save_output, numpy_forward=None, 
         n = gf.shape[0]
         dx = np.empty(n, dt)
         extra = (dt.type(params[param]),) if param else ()
-        _run(bwd, bwd_par, n, gf, other, dx, *extra)
+        run_by_size(bwd, bwd_par, n, gf, other, dx, *extra)
         return (dx.reshape(x.shape),)
 
     return Kernel(forward, vjp)
 
 
 KERNELS = {
-    "sigmoid": _activation(A.sigmoid_fwd, A.sigmoid_fwd_par, A.sigmoid_bwd, A.sigmoid_bwd_par,
-                           save_output=True),
-    "tanh": _activation(None, None, A.tanh_bwd, A.tanh_bwd_par, save_output=True,
-                        numpy_forward=np.tanh),
-    "relu": _activation(A.relu_fwd, A.relu_fwd_par, A.relu_bwd, A.relu_bwd_par,
-                        save_output=False),
-    "leaky_relu": _activation(A.leaky_relu_fwd, A.leaky_relu_fwd_par, A.leaky_relu_bwd,
-                              A.leaky_relu_bwd_par, save_output=False, param="negative_slope"),
-    "softplus": _activation(A.softplus_fwd, A.softplus_fwd_par, A.softplus_bwd,
-                            A.softplus_bwd_par, save_output=False),
+    "sigmoid": _activation("sigmoid", save_output=True),
+    "tanh": _activation("tanh", save_output=True, numpy_forward=np.tanh),
+    "relu": _activation("relu", save_output=False),
+    "leaky_relu": _activation("leaky_relu", save_output=False, param="negative_slope"),
+    "softplus": _activation("softplus", save_output=False),
 }

@@ -1,9 +1,11 @@
 """What ``xpgrad info`` reports about the Numba backend, and ``warmup()``.
 
-A kernel is "cached" when Numba's on-disk index for it lists compiled versions for the current
-source (a stale index, from an edited file, counts as not cached). The cache is "warm" when every
-kernel has both its float32 and float64 versions there, i.e. a new process loads instead of
-compiling.
+A kernel is "cached" when Numba's on-disk index for it lists compiled versions that this
+process would load: for the current source (a stale index, from an edited file, counts as not
+cached), code and CPU. The cache is "warm" when every kernel has both its float32 and float64
+versions there, i.e. a new process loads instead of compiling. The kernels are the public
+dispatchers of the kernel modules, including the threaded wrappers and loss loops that
+``_templates`` makes (cached under ``_templates.<name>-<line>.*``).
 
 >>> import numba
 >>> describe(numba)["version"] == numba.__version__
@@ -33,8 +35,17 @@ def kernel_dispatchers():
 
 
 def _cached_versions(dispatcher) -> int:
+    """How many compiled versions of ``dispatcher`` this process would load from the disk cache.
+
+    Counts the index entries whose key Numba would compute here: same source file hash (else the
+    index reads as empty), bytecode, closure (for a kernel made in ``_templates``: the hash of
+    the loops it calls, so entries left by an edited loop do not count) and CPU.
+    """
     try:
-        return len(dispatcher._cache._cache_file._load_index())
+        cache = dispatcher._cache
+        codegen = dispatcher.targetctx.codegen()
+        return sum(1 for key in cache._cache_file._load_index()
+                   if cache._index_key(key[0], codegen) == key)
     except Exception:       # private Numba API: report "not cached" rather than fail
         return 0
 

@@ -41,3 +41,15 @@ def apply_cache_dir() -> str | None:
 
         config.CACHE_DIR = path
     return path
+
+
+def run_by_size(serial, parallel, n, *args):
+    """Run a kernel over ``n`` entries: ``parallel(*args, BLOCK)`` on all threads from
+    ``PAR_MIN`` entries on, else ``serial(*args)`` on this one; return its result.
+
+    >>> run_by_size(lambda *a: "one thread", lambda *a: "all threads", PAR_MIN, "x")
+    'all threads'
+    """
+    if n >= PAR_MIN:
+        return parallel(*args, BLOCK)
+    return serial(*args)

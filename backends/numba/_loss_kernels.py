@@ -1,23 +1,24 @@
 """Numba loops of the fused losses: loss and gradient in one pass over the data.
 
-Each ``*_block`` function runs on one thread, over rows ``lo:hi`` (softmax) or over whole 1-D
-arrays (elementwise: loops over ``range(n)``, since an index Numba cannot prove non-negative
-gets a wraparound check that turns vector loads into gathers); each ``*_par`` function splits
-the work into fixed blocks and runs them on all threads (``prange``). Block sums add up in
-float64 in block order, so a result does not depend on the number of threads.
+Each ``*_block`` function runs on one thread over all it is given: the rows of a 2-D array
+(softmax) or whole 1-D arrays (elementwise: loops over ``range(n)``, since an index Numba cannot
+prove non-negative gets a wraparound check that turns vector loads into gathers). The three
+elementwise ones are one loop (``_templates.ELEMENTWISE_LOSS``) around a per-element function.
+Each ``*_par`` function (``_templates.parallel_blocks``) runs its ``*_block`` on fixed blocks of
+rows or entries on all threads; block sums add up in float64 in block order, so a result does
+not depend on the number of threads.
 """
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from ._math import LOOP_FLAGS, exp_neg, key_to_float, log1p01, ordered_key, sigmoid
-
-_OPTS = dict(fastmath=LOOP_FLAGS, error_model="numpy", cache=True)
+from ._math import LOOP_OPTIONS, exp_neg, key_to_float, log1p01, ordered_key, sigmoid
+from ._templates import elementwise_loss, parallel_blocks
 
 
 # -- softmax cross-entropy, one row at a time ---------------------------------------------------
-@njit(**_OPTS)
+@njit(**LOOP_OPTIONS)
 def _row_max(xr):
     """Max of a row through integer keys (vectorizes; a float max loop does not)."""
     m = ordered_key(xr[0])
@@ -27,7 +28,7 @@ def _row_max(xr):
     return key_to_float(m, xr[0])
 
 
-@njit(**_OPTS)
+@njit(**LOOP_OPTIONS)
 def _row_exp(xr, gr, m):
     """``gr = exp(xr - m)``; returns the sum. (NaN anywhere in the row makes the sum NaN.)"""
     s = xr.dtype.type(0)
@@ -38,10 +39,10 @@ def _row_exp(xr, gr, m):
     return s
 
 
-@njit(**_OPTS)
-def sce_labels_block(x, labels, grad, losses, scale, lo, hi):
-    """Rows ``lo:hi`` with integer labels: ``losses[i]`` and ``grad[i] = scale*(p - onehot)``."""
-    for i in range(lo, hi):
+@njit(**LOOP_OPTIONS)
+def sce_labels_block(x, labels, grad, losses, scale):
+    """Every row with integer labels: ``losses[i]`` and ``grad[i] = scale*(p - onehot)``."""
+    for i in range(x.shape[0]):
         xr = x[i]
         gr = grad[i]
         m = _row_max(xr)
@@ -54,18 +55,10 @@ def sce_labels_block(x, labels, grad, losses, scale, lo, hi):
         losses[i] = np.log(s) - (xr[lab] - m)
 
 
-@njit(parallel=True, **_OPTS)
-def sce_labels_par(x, labels, grad, losses, scale, rows):
-    nb = (x.shape[0] + rows - 1) // rows
-    for b in prange(nb):
-        sce_labels_block(x, labels, grad, losses, scale, b * rows,
-                         min((b + 1) * rows, x.shape[0]))
-
-
-@njit(**_OPTS)
-def sce_probs_block(x, t, grad, losses, scale, lo, hi):
-    """Rows ``lo:hi`` with probability targets: ``grad[i] = scale*(p*sum(t) - t)``."""
-    for i in range(lo, hi):
+@njit(**LOOP_OPTIONS)
+def sce_probs_block(x, t, grad, losses, scale):
+    """Every row with probability targets: ``grad[i] = scale*(p*sum(t) - t)``."""
+    for i in range(x.shape[0]):
         xr = x[i]
         tr = t[i]
         gr = grad[i]
@@ -86,20 +79,17 @@ def sce_probs_block(x, t, grad, losses, scale, lo, hi):
         losses[i] = loss
 
 
-@njit(parallel=True, **_OPTS)
-def sce_probs_par(x, t, grad, losses, scale, rows):
-    nb = (x.shape[0] + rows - 1) // rows
-    for b in prange(nb):
-        sce_probs_block(x, t, grad, losses, scale, b * rows, min((b + 1) * rows, x.shape[0]))
+sce_labels_par = parallel_blocks(sce_labels_block, arrays=4)
+sce_probs_par = parallel_blocks(sce_probs_block, arrays=4)
 
 
 # -- elementwise losses: gradient into ``grad``; per-entry loss into ``out`` or summed ---------
-# Sums run in float32 over chunks of _CHUNK entries (a float64 accumulator halves the vector
-# width and measured 1.8x slower), chunk sums add up in float64: about 1e-10 relative error.
+# The loop around each per-element function is ``_templates.ELEMENTWISE_LOSS``; it sums in the
+# input's dtype over chunks of _CHUNK entries, the chunk sums in float64.
 _CHUNK = 1024
 
 
-@njit(**_OPTS)
+@njit(**LOOP_OPTIONS)
 def _sigmoid_mse(xi, ti, c, one):
     """``(sigmoid(x) - t)**2`` and its gradient ``c * (s - t) * s * (1 - s)`` (c = 2 * scale)."""
     s = sigmoid(xi)
@@ -107,14 +97,22 @@ def _sigmoid_mse(xi, ti, c, one):
     return d * d, c * d * s * (one - s)
 
 
-@njit(**_OPTS)
+sigmoid_mse_block = elementwise_loss(_sigmoid_mse, name="sigmoid_mse_block", chunk=_CHUNK)
+sigmoid_mse_par = parallel_blocks(sigmoid_mse_block, arrays=4, sums=True)
+
+
+@njit(**LOOP_OPTIONS)
 def _mse(xi, ti, c, one):
     """``(x - t)**2`` and its gradient ``c * (x - t)`` (c = 2 * scale)."""
     d = xi - ti
     return d * d, c * d
 
 
-@njit(**_OPTS)
+mse_block = elementwise_loss(_mse, name="mse_block", chunk=_CHUNK)
+mse_par = parallel_blocks(mse_block, arrays=4, sums=True)
+
+
+@njit(**LOOP_OPTIONS)
 def _sigmoid_ce(xi, ti, c, one):
     """``max(x, 0) - x t + log1p(exp(-|x|))`` and ``c * (sigmoid(x) - t)`` (c = scale),
     sharing one exponential."""
@@ -126,88 +124,5 @@ def _sigmoid_ce(xi, ti, c, one):
     return loss, c * (s - ti)
 
 
-@njit(**_OPTS)
-def sigmoid_mse_block(x, t, grad, out, c):
-    one = x.dtype.type(1)
-    if out.shape[0]:
-        for i in range(grad.shape[0]):
-            out[i], grad[i] = _sigmoid_mse(x[i], t[i], c, one)
-        return 0.0
-    total = 0.0
-    for b in range(0, grad.shape[0], _CHUNK):
-        xs, ts, gs = x[b:b + _CHUNK], t[b:b + _CHUNK], grad[b:b + _CHUNK]
-        acc = x.dtype.type(0)
-        for i in range(gs.shape[0]):
-            loss, gs[i] = _sigmoid_mse(xs[i], ts[i], c, one)
-            acc += loss
-        total += acc
-    return total
-
-
-@njit(**_OPTS)
-def mse_block(x, t, grad, out, c):
-    one = x.dtype.type(1)
-    if out.shape[0]:
-        for i in range(grad.shape[0]):
-            out[i], grad[i] = _mse(x[i], t[i], c, one)
-        return 0.0
-    total = 0.0
-    for b in range(0, grad.shape[0], _CHUNK):
-        xs, ts, gs = x[b:b + _CHUNK], t[b:b + _CHUNK], grad[b:b + _CHUNK]
-        acc = x.dtype.type(0)
-        for i in range(gs.shape[0]):
-            loss, gs[i] = _mse(xs[i], ts[i], c, one)
-            acc += loss
-        total += acc
-    return total
-
-
-@njit(**_OPTS)
-def sigmoid_ce_block(x, t, grad, out, c):
-    one = x.dtype.type(1)
-    if out.shape[0]:
-        for i in range(grad.shape[0]):
-            out[i], grad[i] = _sigmoid_ce(x[i], t[i], c, one)
-        return 0.0
-    total = 0.0
-    for b in range(0, grad.shape[0], _CHUNK):
-        xs, ts, gs = x[b:b + _CHUNK], t[b:b + _CHUNK], grad[b:b + _CHUNK]
-        acc = x.dtype.type(0)
-        for i in range(gs.shape[0]):
-            loss, gs[i] = _sigmoid_ce(xs[i], ts[i], c, one)
-            acc += loss
-        total += acc
-    return total
-
-
-@njit(parallel=True, **_OPTS)
-def sigmoid_mse_par(x, t, grad, out, c, block):
-    nb = (x.shape[0] + block - 1) // block
-    parts = np.empty(nb)
-    for b in prange(nb):
-        lo = b * block
-        hi = min(lo + block, x.shape[0])
-        parts[b] = sigmoid_mse_block(x[lo:hi], t[lo:hi], grad[lo:hi], out[lo:hi], c)
-    return parts.sum()
-
-
-@njit(parallel=True, **_OPTS)
-def mse_par(x, t, grad, out, c, block):
-    nb = (x.shape[0] + block - 1) // block
-    parts = np.empty(nb)
-    for b in prange(nb):
-        lo = b * block
-        hi = min(lo + block, x.shape[0])
-        parts[b] = mse_block(x[lo:hi], t[lo:hi], grad[lo:hi], out[lo:hi], c)
-    return parts.sum()
-
-
-@njit(parallel=True, **_OPTS)
-def sigmoid_ce_par(x, t, grad, out, c, block):
-    nb = (x.shape[0] + block - 1) // block
-    parts = np.empty(nb)
-    for b in prange(nb):
-        lo = b * block
-        hi = min(lo + block, x.shape[0])
-        parts[b] = sigmoid_ce_block(x[lo:hi], t[lo:hi], grad[lo:hi], out[lo:hi], c)
-    return parts.sum()
+sigmoid_ce_block = elementwise_loss(_sigmoid_ce, name="sigmoid_ce_block", chunk=_CHUNK)
+sigmoid_ce_par = parallel_blocks(sigmoid_ce_block, arrays=4, sums=True)

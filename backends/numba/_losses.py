@@ -21,7 +21,7 @@ from xpgrad.backend import Kernel
 
 from ..numpy.kernels import FLOATS
 from . import _config
-from . import _loss_kernels as K
+from . import _loss_kernels as loops
 
 _EMPTY = {d: np.empty(0, d) for d in FLOATS}
 
@@ -88,15 +88,15 @@ def sce_forward(logits, labels, reduction):
         if n and (lab.min() < 0 or lab.max() >= c):
             return None              # the generic rule reports the bad label
         if par:
-            K.sce_labels_par(x, lab, grad, losses, scale, rows)
+            loops.sce_labels_par(x, lab, grad, losses, scale, rows)
         elif n:
-            K.sce_labels_block(x, lab, grad, losses, scale, 0, n)
+            loops.sce_labels_block(x, lab, grad, losses, scale)
     elif labels.dtype == dt and labels.shape == (n, c):
         t = np.ascontiguousarray(labels)
         if par:
-            K.sce_probs_par(x, t, grad, losses, scale, rows)
+            loops.sce_probs_par(x, t, grad, losses, scale, rows)
         elif n:
-            K.sce_probs_block(x, t, grad, losses, scale, 0, n)
+            loops.sce_probs_block(x, t, grad, losses, scale)
     else:
         return None
     if reduction == "none":
@@ -125,10 +125,7 @@ def _elementwise(block, par, two):
         grad = np.empty(n, dt)
         out = np.empty(n, dt) if reduction == "none" else _EMPTY[dt]
         c = dt.type(two * _scale(reduction, n))
-        if n >= _config.PAR_MIN:
-            total = par(xf, tf, grad, out, c, _config.BLOCK)
-        else:
-            total = block(xf, tf, grad, out, c)
+        total = _config.run_by_size(block, par, n, xf, tf, grad, out, c)
         res = out.reshape(shape) if reduction == "none" else _reduce(total, n, reduction, dt)
         return res, Saved(grad.reshape(shape))
 
@@ -140,7 +137,8 @@ def _elementwise(block, par, two):
 
 KERNELS = {
     "softmax_cross_entropy": Kernel(sce_forward, sce_vjp),
-    "sigmoid_mse": _elementwise(K.sigmoid_mse_block, K.sigmoid_mse_par, 2.0),
-    "mse": _elementwise(K.mse_block, K.mse_par, 2.0),
-    "sigmoid_cross_entropy_with_logits": _elementwise(K.sigmoid_ce_block, K.sigmoid_ce_par, 1.0),
+    "sigmoid_mse": _elementwise(loops.sigmoid_mse_block, loops.sigmoid_mse_par, 2.0),
+    "mse": _elementwise(loops.mse_block, loops.mse_par, 2.0),
+    "sigmoid_cross_entropy_with_logits": _elementwise(loops.sigmoid_ce_block, loops.sigmoid_ce_par,
+                                                      1.0),
 }

@@ -7,6 +7,7 @@ casts, so a loop over them compiles to SIMD code. Each is accurate to about 1 ul
 
 Numba's disk cache checks only the source file of the kernel it loads: after editing this file,
 delete the cached kernels (``__pycache__/*.nbi``, ``*.nbc`` here or in the cache directory).
+(The kernels that ``_templates`` makes also check the files of the loops they call, not this one.)
 
 Compile these helpers without ``reassoc``: the exponential's rounding trick
 (``(x + MAGIC) - MAGIC``) must not be simplified away. Callers may use ``reassoc``; LLVM keeps
@@ -29,6 +30,9 @@ from numba.extending import intrinsic, overload
 #: reciprocals, no signed zeros. Never 'nnan'/'ninf'/'afn': NaN and inf must propagate and
 #: sqrt/division must stay exact.
 LOOP_FLAGS = {"nsz", "arcp", "contract", "reassoc"}
+#: Numba options of every kernel loop: those flags, NumPy's error model (a division by zero
+#: gives inf or NaN, never an exception) and the disk cache
+LOOP_OPTIONS = {"fastmath": LOOP_FLAGS, "error_model": "numpy", "cache": True}
 MATH_FLAGS = {"contract"}
 _JIT = {"fastmath": MATH_FLAGS, "error_model": "numpy"}
 

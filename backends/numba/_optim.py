@@ -20,8 +20,8 @@ import numpy as np
 
 from xpgrad.backend import Kernel
 
-from . import _config
-from . import _optim_kernels as K
+from . import _optim_kernels as loops
+from ._config import run_by_size
 from ._losses import FLOATS
 
 
@@ -46,13 +46,6 @@ def _views(param, *arrays):
     return out
 
 
-def _run(serial, parallel, n, *args):
-    if n >= _config.PAR_MIN:
-        parallel(*args, _config.BLOCK)
-    else:
-        serial(*args)
-
-
 def sgd(param, grad, velocity, *, lr, momentum, nesterov, weight_decay):
     v = _views(param, grad, velocity)
     if v is None:
@@ -60,10 +53,10 @@ def sgd(param, grad, velocity, *, lr, momentum, nesterov, weight_decay):
     p, g, vel = v
     t = p.dtype.type
     if vel is None:
-        _run(K.sgd, K.sgd_par, p.size, p, g, t(lr), t(weight_decay))
+        run_by_size(loops.sgd, loops.sgd_par, p.size, p, g, t(lr), t(weight_decay))
     else:
-        _run(K.sgd_momentum, K.sgd_momentum_par, p.size, p, g, vel, t(lr), t(momentum),
-             bool(nesterov), t(weight_decay))
+        run_by_size(loops.sgd_momentum, loops.sgd_momentum_par, p.size, p, g, vel, t(lr),
+                    t(momentum), bool(nesterov), t(weight_decay))
     return param, None
 
 
@@ -73,7 +66,7 @@ def adagrad(param, grad, accum, *, lr, eps):
         return None
     p, g, acc = v
     t = p.dtype.type
-    _run(K.adagrad, K.adagrad_par, p.size, p, g, acc, t(lr), t(eps))
+    run_by_size(loops.adagrad, loops.adagrad_par, p.size, p, g, acc, t(lr), t(eps))
     return param, None
 
 
@@ -83,7 +76,8 @@ def adadelta(param, grad, accum_g, accum_dx, *, lr, rho, eps):
         return None
     p, g, ag, adx = v
     t = p.dtype.type
-    _run(K.adadelta, K.adadelta_par, p.size, p, g, ag, adx, t(lr), t(rho), t(1 - rho), t(eps))
+    run_by_size(loops.adadelta, loops.adadelta_par, p.size, p, g, ag, adx, t(lr), t(rho),
+                t(1 - rho), t(eps))
     return param, None
 
 
@@ -94,10 +88,11 @@ def rmsprop(param, grad, sq, mom, *, lr, rho, momentum, eps):
     p, g, s, b = v
     t = p.dtype.type
     if b is None:
-        _run(K.rmsprop, K.rmsprop_par, p.size, p, g, s, t(lr), t(rho), t(1 - rho), t(eps))
+        run_by_size(loops.rmsprop, loops.rmsprop_par, p.size, p, g, s, t(lr), t(rho), t(1 - rho),
+                    t(eps))
     else:
-        _run(K.rmsprop_momentum, K.rmsprop_momentum_par, p.size, p, g, s, b, t(lr), t(rho),
-             t(1 - rho), t(momentum), t(eps))
+        run_by_size(loops.rmsprop_momentum, loops.rmsprop_momentum_par, p.size, p, g, s, b, t(lr),
+                    t(rho), t(1 - rho), t(momentum), t(eps))
     return param, None
 
 
@@ -115,8 +110,8 @@ def adam(param, grad, m, v, *, lr, beta1, beta2, eps, step, weight_decay, decoup
         decay, wd = 0, 0.0
     bc1 = 1 - beta1**step
     bc2 = 1 - beta2**step
-    _run(K.adam, K.adam_par, p.size, p, g, m1, v1, t(lr / bc1), t(beta1), t(1 - beta1),
-         t(beta2), t(1 - beta2), t(eps), t(bc2), t(wd), decay)
+    run_by_size(loops.adam, loops.adam_par, p.size, p, g, m1, v1, t(lr / bc1), t(beta1),
+                t(1 - beta1), t(beta2), t(1 - beta2), t(eps), t(bc2), t(wd), decay)
     return param, None
 
 

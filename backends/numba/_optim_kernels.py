@@ -3,19 +3,20 @@
 Same arithmetic, in the same order, as the generic ``Backend.*_update`` methods. Scalars arrive
 already cast to the arrays' dtype, complements such as ``1 - rho`` computed in Python as the
 generic code does. ``wd == 0`` skips the decay term entirely (as the generic
-code does), so an infinite weight cannot turn into NaN through ``0 * inf``.
+code does), so an infinite weight cannot turn into NaN through ``0 * inf``. Below each loop,
+its threaded version ``*_par(..., block)`` (``_templates.parallel_blocks``) runs it on blocks of
+``block`` entries on all threads.
 """
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from ._math import LOOP_FLAGS
+from ._math import LOOP_OPTIONS
+from ._templates import parallel_blocks
 
-_OPTS = dict(fastmath=LOOP_FLAGS, error_model="numpy", cache=True)
 
-
-@njit(**_OPTS)
+@njit(**LOOP_OPTIONS)
 def sgd(p, g, lr, wd):
     if wd != 0:
         for i in range(p.shape[0]):
@@ -25,7 +26,10 @@ def sgd(p, g, lr, wd):
             p[i] -= lr * g[i]
 
 
-@njit(**_OPTS)
+sgd_par = parallel_blocks(sgd, arrays=2)
+
+
+@njit(**LOOP_OPTIONS)
 def sgd_momentum(p, g, vel, lr, mu, nesterov, wd):
     for i in range(p.shape[0]):
         gi = g[i] + wd * p[i] if wd != 0 else g[i]
@@ -34,7 +38,10 @@ def sgd_momentum(p, g, vel, lr, mu, nesterov, wd):
         p[i] -= lr * (gi + mu * v if nesterov else v)
 
 
-@njit(**_OPTS)
+sgd_momentum_par = parallel_blocks(sgd_momentum, arrays=3)
+
+
+@njit(**LOOP_OPTIONS)
 def adagrad(p, g, acc, lr, eps):
     for i in range(p.shape[0]):
         gi = g[i]
@@ -43,7 +50,10 @@ def adagrad(p, g, acc, lr, eps):
         p[i] -= lr * gi / (np.sqrt(a) + eps)
 
 
-@njit(**_OPTS)
+adagrad_par = parallel_blocks(adagrad, arrays=3)
+
+
+@njit(**LOOP_OPTIONS)
 def adadelta(p, g, acc_g, acc_dx, lr, rho, crho, eps):
     for i in range(p.shape[0]):
         gi = g[i]
@@ -54,7 +64,10 @@ def adadelta(p, g, acc_g, acc_dx, lr, rho, crho, eps):
         p[i] -= lr * delta
 
 
-@njit(**_OPTS)
+adadelta_par = parallel_blocks(adadelta, arrays=4)
+
+
+@njit(**LOOP_OPTIONS)
 def rmsprop(p, g, sq, lr, rho, crho, eps):
     for i in range(p.shape[0]):
         gi = g[i]
@@ -63,7 +76,10 @@ def rmsprop(p, g, sq, lr, rho, crho, eps):
         p[i] -= lr * (gi / (np.sqrt(s) + eps))
 
 
-@njit(**_OPTS)
+rmsprop_par = parallel_blocks(rmsprop, arrays=3)
+
+
+@njit(**LOOP_OPTIONS)
 def rmsprop_momentum(p, g, sq, mom, lr, rho, crho, mu, eps):
     for i in range(p.shape[0]):
         gi = g[i]
@@ -74,7 +90,10 @@ def rmsprop_momentum(p, g, sq, mom, lr, rho, crho, mu, eps):
         p[i] -= lr * b
 
 
-@njit(**_OPTS)
+rmsprop_momentum_par = parallel_blocks(rmsprop_momentum, arrays=4)
+
+
+@njit(**LOOP_OPTIONS)
 def adam(p, g, m, v, step_size, b1, cb1, b2, cb2, eps, bc2, wd, decay):
     """``decay``: 0 none, 1 L2 (added to the gradient), 2 decoupled (``p *= wd``: AdamW)."""
     for i in range(p.shape[0]):
@@ -91,59 +110,4 @@ def adam(p, g, m, v, step_size, b1, cb1, b2, cb2, eps, bc2, wd, decay):
         p[i] = pi - step_size * mi / (np.sqrt(vi / bc2) + eps)
 
 
-# -- all threads, fixed blocks -------------------------------------------------------------------
-@njit(parallel=True, **_OPTS)
-def sgd_par(p, g, lr, wd, block):
-    for b in prange((p.shape[0] + block - 1) // block):
-        lo = b * block
-        hi = min(lo + block, p.shape[0])
-        sgd(p[lo:hi], g[lo:hi], lr, wd)
-
-
-@njit(parallel=True, **_OPTS)
-def sgd_momentum_par(p, g, vel, lr, mu, nesterov, wd, block):
-    for b in prange((p.shape[0] + block - 1) // block):
-        lo = b * block
-        hi = min(lo + block, p.shape[0])
-        sgd_momentum(p[lo:hi], g[lo:hi], vel[lo:hi], lr, mu, nesterov, wd)
-
-
-@njit(parallel=True, **_OPTS)
-def adagrad_par(p, g, acc, lr, eps, block):
-    for b in prange((p.shape[0] + block - 1) // block):
-        lo = b * block
-        hi = min(lo + block, p.shape[0])
-        adagrad(p[lo:hi], g[lo:hi], acc[lo:hi], lr, eps)
-
-
-@njit(parallel=True, **_OPTS)
-def adadelta_par(p, g, acc_g, acc_dx, lr, rho, crho, eps, block):
-    for b in prange((p.shape[0] + block - 1) // block):
-        lo = b * block
-        hi = min(lo + block, p.shape[0])
-        adadelta(p[lo:hi], g[lo:hi], acc_g[lo:hi], acc_dx[lo:hi], lr, rho, crho, eps)
-
-
-@njit(parallel=True, **_OPTS)
-def rmsprop_par(p, g, sq, lr, rho, crho, eps, block):
-    for b in prange((p.shape[0] + block - 1) // block):
-        lo = b * block
-        hi = min(lo + block, p.shape[0])
-        rmsprop(p[lo:hi], g[lo:hi], sq[lo:hi], lr, rho, crho, eps)
-
-
-@njit(parallel=True, **_OPTS)
-def rmsprop_momentum_par(p, g, sq, mom, lr, rho, crho, mu, eps, block):
-    for b in prange((p.shape[0] + block - 1) // block):
-        lo = b * block
-        hi = min(lo + block, p.shape[0])
-        rmsprop_momentum(p[lo:hi], g[lo:hi], sq[lo:hi], mom[lo:hi], lr, rho, crho, mu, eps)
-
-
-@njit(parallel=True, **_OPTS)
-def adam_par(p, g, m, v, step_size, b1, cb1, b2, cb2, eps, bc2, wd, decay, block):
-    for b in prange((p.shape[0] + block - 1) // block):
-        lo = b * block
-        hi = min(lo + block, p.shape[0])
-        adam(p[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], step_size, b1,
-             cb1, b2, cb2, eps, bc2, wd, decay)
+adam_par = parallel_blocks(adam, arrays=4)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from numba import njit
 
-from ._math import LOOP_FLAGS
+from ._math import LOOP_OPTIONS
 
 
-@njit(fastmath=LOOP_FLAGS, error_model="numpy", cache=True)
+@njit(**LOOP_OPTIONS)
 def lstm_cell_backward(g_h, g_c, dh, dc, a, tc, h, c_prev, dz):
     """One step back: ``dz`` (B, 4H) <- gate gradients; ``dc`` (B, H) <- gradient for c_{t-1}.
 

@@ -1,0 +1,229 @@
+"""Kernels made from templates: every threaded block wrapper, and the elementwise losses' loop.
+
+Many kernels differ only in the loop they call. Every threaded kernel splits its arrays into
+fixed blocks and runs a one-thread loop on each block, on all threads (``prange``); the three
+elementwise losses run one loop around different per-element functions. Each such shape is
+written once, below, as the text of a function; ``parallel_blocks`` and ``elementwise_loss`` make
+one Numba kernel of it per loop it calls.
+
+Each kernel made here gets its own cache files and a key that a new process finds again. Numba
+(``numba/core/caching.py``, 0.68) names a function's cache files after the basename of its source
+file, its ``__qualname__`` and its first line (``_templates.relu_fwd_par-52.py311.nbi``, the index,
+and ``....1.nbc``), trusts an index while the source file's content hash is the one stored in it,
+and keys each entry by signature, CPU, and hashes of the bytecode and of the pickled closure
+cells. Closures made by one factory share file, qualname and line, hence one index that they
+overwrite in turn; a closure cell holding a dispatcher pickles a per-process id, so that key is
+never found again. So a kernel here
+
+* is compiled from its template's text by ``compile(text, <this file>, "exec")``, with the
+  template's own line numbers in this file (Numba's errors point at the template), and named for
+  the loop it calls (``relu_fwd_par``): its own index; editing this file invalidates them all;
+* finds the loop it calls as a global of its namespace, never in a closure cell;
+* closes over one string only, ``_sources``: a hash of the source files of the loops it calls.
+  Numba compiles a called loop into the caller and checks only the caller's file, so without it
+  an edited loop (in ``_act_kernels.py``, say) would leave its threaded kernel stale.
+
+>>> import numpy as np
+>>> from xpgrad.backends.numba import _act_kernels as act
+>>> x = np.linspace(-2.0, 2.0, 7)
+>>> one_thread, blocks = np.empty_like(x), np.empty_like(x)
+>>> act.relu_fwd(x, one_thread); act.relu_fwd_par(x, blocks, 3)      # blocks of 3 entries
+>>> bool((one_thread == blocks).all()), BLOCKED["relu_fwd_par"].arrays
+(True, 2)
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+import textwrap
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit, prange
+
+from ._math import LOOP_OPTIONS
+
+# -- the templates: ``{name}`` and the argument lists are filled in, each within its line -------
+#: the threaded version of ``serial(arrays..., scalars...)``: every ``block`` entries (rows) of
+#: each of the arrays go to one thread as one call
+BLOCKS = '''\
+def {name}({params}, block):
+    _sources
+    for b in prange(({first}.shape[0] + block - 1) // block):
+        lo = b * block
+        hi = min(lo + block, {first}.shape[0])
+        serial({call})
+'''
+
+#: the same for a ``serial`` that returns a number: returns the sum of the blocks' results, added
+#: in float64 in block order, so it does not depend on the number of threads
+BLOCK_SUMS = '''\
+def {name}({params}, block):
+    _sources
+    nb = ({first}.shape[0] + block - 1) // block
+    parts = np.empty(nb)
+    for b in prange(nb):
+        lo = b * block
+        hi = min(lo + block, {first}.shape[0])
+        parts[b] = serial({call})
+    return parts.sum()
+'''
+
+#: one thread of an elementwise loss: ``loss, grad[i] = pointwise(x[i], t[i], c, one)`` for each
+#: entry. With a non-empty ``out`` each loss goes there (returns 0); else the losses are summed in
+#: x's dtype over ``chunk`` entries and the chunk sums in float64: about 1e-10 relative error,
+#: where a float64 accumulator would halve the vector width (measured 1.8x slower).
+ELEMENTWISE_LOSS = '''\
+def {name}(x, t, grad, out, c):
+    _sources
+    one = x.dtype.type(1)
+    if out.shape[0]:
+        for i in range(grad.shape[0]):
+            out[i], grad[i] = pointwise(x[i], t[i], c, one)
+        return 0.0
+    total = 0.0
+    for b in range(0, grad.shape[0], chunk):
+        xs, ts, gs = x[b:b + chunk], t[b:b + chunk], grad[b:b + chunk]
+        acc = x.dtype.type(0)
+        for i in range(gs.shape[0]):
+            loss, gs[i] = pointwise(xs[i], ts[i], c, one)
+            acc += loss
+        total += acc
+    return total
+'''
+
+
+class Blocked(NamedTuple):
+    """A threaded kernel made by ``parallel_blocks``: the loop it runs, on which arguments."""
+
+    kernel: object          # the Numba dispatcher
+    serial: object          # the one-thread loop it runs on each block
+    arrays: int             # how many leading arguments are cut into blocks
+    sums: bool              # whether it returns the sum of the loop's results
+
+
+#: every kernel ``parallel_blocks`` made, by name (the tests compare each with its loop)
+BLOCKED: dict[str, Blocked] = {}
+
+
+def parallel_blocks(serial, *, arrays, sums=False, name=None, **options):
+    """The threaded version of the Numba loop ``serial``, made from ``BLOCKS`` (``BLOCK_SUMS``
+    with ``sums``).
+
+    ``kernel(*args, block)`` cuts the first ``arrays`` arguments (1-D arrays, or rows of 2-D
+    ones) into blocks of ``block`` entries and calls ``serial`` on each block with the other
+    arguments unchanged, on all threads; with ``sums`` it returns the sum of those calls'
+    results. It is named ``name``, by default serial's name without ``_block``, plus ``_par``.
+    ``options`` override the Numba options (``LOOP_OPTIONS`` and ``parallel=True``).
+
+    >>> import numpy as np
+    >>> from numba import njit
+    >>> @njit
+    ... def scale(x, out, k):
+    ...     for i in range(x.shape[0]):
+    ...         out[i] = k * x[i]
+    >>> scale_par = parallel_blocks(scale, arrays=2, cache=False)
+    >>> x, out = np.arange(5.0), np.empty(5)
+    >>> scale_par(x, out, 3.0, 2)                     # blocks of 2 entries
+    >>> out.tolist(), scale_par.__name__
+    ([0.0, 3.0, 6.0, 9.0, 12.0], 'scale_par')
+    """
+    params = list(inspect.signature(serial.py_func).parameters)
+    if not 1 <= arrays <= len(params):
+        raise ValueError(f"arrays must be 1 to {len(params)} for {serial.py_func.__name__}"
+                         f"{tuple(params)}, got {arrays}")
+    name = name or serial.py_func.__name__.removesuffix("_block") + "_par"
+    call = [f"{p}[lo:hi]" for p in params[:arrays]] + params[arrays:]
+    kernel = _make(BLOCK_SUMS if sums else BLOCKS, name, [serial], {"serial": serial},
+                   {"parallel": True, **options}, params=", ".join(params), first=params[0],
+                   call=", ".join(call))
+    BLOCKED[name] = Blocked(kernel, serial, arrays, sums)
+    return kernel
+
+
+def elementwise_loss(pointwise, *, name, chunk, **options):
+    """The one-thread loop of an elementwise loss, made from ``ELEMENTWISE_LOSS``:
+    ``kernel(x, t, grad, out, c)`` with ``pointwise(x[i], t[i], c, one) -> (loss, gradient)``.
+
+    Fills ``grad``, and ``out`` with the losses if it is not empty (returning 0), else returns
+    their sum. ``options`` override the Numba options (``LOOP_OPTIONS``).
+
+    >>> import numpy as np
+    >>> from numba import njit
+    >>> @njit
+    ... def abs_error(xi, ti, c, one):
+    ...     return abs(xi - ti), c * (one if xi > ti else -one)
+    >>> loss = elementwise_loss(abs_error, name="abs_error_block", chunk=4, cache=False)
+    >>> x, t, grad = np.arange(6.0), np.full(6, 2.0), np.empty(6)
+    >>> loss(x, t, grad, np.empty(0), 1.0), grad.tolist()
+    (9.0, [-1.0, -1.0, -1.0, 1.0, 1.0, 1.0])
+    """
+    return _make(ELEMENTWISE_LOSS, name, [pointwise], {"pointwise": pointwise, "chunk": chunk},
+                 options)
+
+
+# -- making a kernel -----------------------------------------------------------------------------
+#: the name of every kernel made here -> what it calls (a name is its cache files' name)
+_MADE: dict[str, tuple] = {}
+
+
+def _make(template, name, calls, namespace, options, **fields):
+    """Compile ``template`` filled with ``name`` and ``fields`` as this file's code (at the
+    template's lines), with ``namespace`` as its globals, into a Numba kernel calling ``calls``."""
+    if not name.isidentifier():
+        raise ValueError(f"a kernel name must be an identifier, got {name!r}")
+    calling = tuple((fn.__code__.co_filename, fn.__qualname__)
+                    for fn in (getattr(fn, "py_func", fn) for fn in calls))
+    if _MADE.setdefault(name, calling) != calling:     # the same name means the same cache files
+        raise ValueError(f"kernel name {name!r} is taken (by a kernel calling {_MADE[name]})")
+    text = template.format(name=name, **fields)
+    # ``_bind`` stands one line above the template, so every line keeps its number in this file
+    source = ("\n" * max(_first_line(template) - 2, 0) + "def _bind(_sources):\n"
+              + textwrap.indent(text, "    ") + f"    return {name}\n")
+    scope = {"__name__": __name__, "np": np, "prange": prange, **namespace}
+    exec(compile(source, __file__, "exec"), scope)      # noqa: S102 (our own template text)
+    files = _source_files(calls)
+    function = scope["_bind"](_digest(files))
+    function.__qualname__ = name                        # not "_bind.<locals>.name"
+    function.xpgrad_sources = files                     # for the kernels that call this one
+    return njit(**{**LOOP_OPTIONS, **options})(function)
+
+
+@functools.lru_cache(maxsize=None)
+def _this_file() -> str:
+    try:
+        with open(__file__, encoding="utf-8") as f:
+            return f.read()
+    except OSError:             # installed without its source: Numba cannot cache it either
+        return ""
+
+
+def _first_line(template) -> int:
+    """The line of this file where ``template``'s text begins (1 when it cannot be found)."""
+    text = _this_file()
+    at = text.find(template)
+    return text.count("\n", 0, at) + 1 if at >= 0 else 1
+
+
+def _source_files(calls) -> tuple:
+    """The source files whose code ``calls`` compile into a caller, this file aside."""
+    files = set()
+    for fn in calls:
+        fn = getattr(fn, "py_func", fn)
+        files.add(fn.__code__.co_filename)
+        files.update(getattr(fn, "xpgrad_sources", ()))
+    files.discard(__file__)
+    return tuple(sorted(files))
+
+
+def _digest(files) -> str:
+    """A hash of the files' contents (a name stands for a file that cannot be read)."""
+    total = hashlib.sha256()
+    for path in files:
+        try:
+            with open(path, "rb") as f:
+                total.update(hashlib.sha256(f.read()).digest())
+        except OSError:
+            total.update(path.encode())
+    return total.hexdigest()[:32]
