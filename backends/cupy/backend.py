@@ -17,7 +17,8 @@ import numpy as np
 from xpgrad import dtypes as _dt
 from xpgrad.backend import Backend, BackendUnavailableError, KernelTable
 
-INSTALL_HINT = 'pip install "xpgrad[cuda]"'
+INSTALL_HINT = ('pip install "xpgrad[cuda]" (CUDA 12) or "xpgrad[cuda13]" (CUDA 13), or any '
+                'CuPy >= 14.2 wheel that matches the driver')
 _BY_NATIVE = {np.dtype(d.name): d for d in _dt.ALL.values()}
 
 
@@ -28,7 +29,7 @@ def _import_cupy():
     except ImportError as e:
         raise BackendUnavailableError(
             f"backend 'cupy' needs CuPy, which is not installed ({e}); install it with "
-            f"{INSTALL_HINT} (CUDA 12 wheels; see docs/gpu.md)") from e
+            f"{INSTALL_HINT}; see docs/gpu.md") from e
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as e:   # CUDARuntimeError: no driver, driver too old, no device
