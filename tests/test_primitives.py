@@ -134,6 +134,12 @@ CASES = [
     C("take", lambda x: xg.take(x, xg.asarray([2, 0, 2, 2]), axis=1), normal(2, 3),
       id="take_repeated"),
     C("take", lambda x: xg.take(x, xg.asarray([1, 1])) ** 2, normal(3), id="take_1d"),
+    C("take", lambda x: xg.take(x, xg.asarray([-1, 0, -1]), axis=0) ** 2, normal(3, 2),
+      id="take_negative"),
+    C("take_along_axis", lambda x: xg.take_along_axis(
+        x, xg.asarray([[2, 0, 2], [1, 1, 0]]), axis=1) ** 2, normal(2, 3)),
+    C("take_along_axis", lambda x: xg.take_along_axis(x, xg.asarray([[1], [0], [-1]]), axis=0),
+      normal(3, 2), id="take_along_axis_broadcast"),
     C("astype", lambda x: xg.astype(x, xg.float64) * x, normal(3), id="astype_same"),
     C("getitem", lambda x: x[1:, ::-2], normal(3, 4), id="getitem_slices"),
     C("getitem", lambda x: x[..., 1], normal(2, 3, 2), id="getitem_ellipsis"),

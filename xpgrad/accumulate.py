@@ -38,10 +38,64 @@ class Scatter:
         if is_basic(self.key):
             acc[self.key] += self.values
         else:
-            self.backend.index_add(acc, self.key, self.values)
+            index_add(self.backend, acc, self.key, self.values)
 
     def dense(self, xp, dtype=None):
         """The full gradient as a new array (of ``values``' dtype unless ``dtype`` is given)."""
         out = xp.zeros(self.shape, dtype=self.values.dtype if dtype is None else dtype)
         self.add_into(out)
         return out
+
+
+def index_add(backend, acc, key, values) -> None:
+    """``acc[key] += values`` with repeated indices accumulating: the backend's ``index_add``
+    where it has one, else (a third-party backend) a one-hot product on its namespace, for
+    the keys ``take`` and ``take_along_axis`` make: slices and one integer array (``take``),
+    or one integer array per axis."""
+    from .backend import Backend
+
+    if type(backend).index_add is not Backend.index_add:
+        backend.index_add(acc, key, values)
+        return
+    xp = backend.xp
+    shape = tuple(acc.shape)
+    lin = _linear(xp, shape, key)
+    if lin is None:
+        raise NotImplementedError(
+            f"backend {backend.name!r} has no index_add, and the gradient of this index "
+            f"({key!r}) needs one: give the backend an index_add")
+    size = 1
+    for s in shape:
+        size *= s
+    flat = xp.reshape(xp.broadcast_to(values, tuple(lin.shape)), (1, -1))
+    lin = xp.reshape(lin, (-1,))
+    one_hot = xp.astype(lin[:, None] == xp.arange(size, dtype=lin.dtype)[None, :], flat.dtype)
+    acc[...] += xp.reshape(flat @ one_hot, shape)
+
+
+def _linear(xp, shape, key):
+    """The flat positions ``key`` selects in an array of ``shape``, shaped like ``x[key]``;
+    None for keys other than those ``index_add`` documents."""
+    nd = len(shape)
+    arrays = [k for k in key if hasattr(k, "shape")]
+    if len(arrays) == 1 and all(isinstance(k, slice) and k == slice(None)
+                                for k in key if not hasattr(k, "shape")):
+        axis = next(i for i, k in enumerate(key) if hasattr(k, "shape"))
+        idx = arrays[0]
+        if idx.ndim != 1:
+            return None
+        key = tuple(
+            xp.reshape(idx if d == axis else xp.arange(shape[d], dtype=idx.dtype),
+                       tuple(-1 if i == d else 1 for i in range(nd)))
+            for d in range(nd))
+    elif len(arrays) != nd or len(key) != nd:
+        return None
+    lin = None
+    stride = 1
+    for d in range(nd - 1, -1, -1):
+        k = key[d]
+        k = xp.where(k < 0, k + shape[d], k)
+        term = k * stride
+        lin = term if lin is None else lin + term
+        stride *= shape[d]
+    return lin

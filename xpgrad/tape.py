@@ -15,10 +15,15 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import weakref
 
 from .accumulate import Scatter
 from .primitive import tape_state
 from .tensor import Tensor, _wrap
+
+
+#: every tape not yet collected: an in-place write re-keys the old value on each (inplace.py)
+LIVE_TAPES = weakref.WeakSet()
 
 
 def _is_float(t: Tensor) -> bool:
@@ -36,6 +41,7 @@ class GradientTape:
         self._variables: dict = {}    # id -> Variable watched (explicitly or by access)
         self._used = False
         self._recording = False
+        LIVE_TAPES.add(self)
 
     # -- recording ----------------------------------------------------------------------------
     def __enter__(self):

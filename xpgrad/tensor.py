@@ -99,14 +99,58 @@ class Tensor(TensorMethods):
         return transfer(self, be)
 
     def __array_namespace__(self, api_version=None):
-        return tensor_methods._ns
+        """The xpgrad namespace (``api_version``: None or a standard version it implements)."""
+        ns = tensor_methods._ns
+        if api_version is not None and (api_version not in _API_VERSIONS
+                                        or api_version > ns.__array_api_version__):
+            raise ValueError(f"api_version={api_version!r} is not supported: xpgrad implements "
+                             f"the array API standard {ns.__array_api_version__}")
+        return ns
 
+    # -- leaving xpgrad: NumPy, DLPack ----------------------------------------------------------
     def __array__(self, dtype=None, copy=None):
-        a = self.numpy()
-        return a if dtype is None else a.astype(dtype)
+        """NumPy's conversion (``np.asarray(t)``): a NumPy array with this value.
 
-    def __dlpack__(self, *args, **kwargs):
-        return self._data.__dlpack__(*args, **kwargs)
+        Raises TypeError while a recording GradientTape differentiates this tensor (as PyTorch
+        refuses ``numpy()`` on a tensor that requires grad): the array would come back without
+        a gradient. ``t.numpy()`` and ``xg.stop_gradient(t)`` leave the tape explicitly.
+        """
+        _check_leaving(self, "np.asarray()")
+        a = self.numpy()
+        if dtype is not None and a.dtype != dtype:
+            if copy is False:
+                raise ValueError(f"np.asarray(copy=False) cannot cast {self.dtype} to {dtype}")
+            return a.astype(dtype)
+        return a.copy() if copy else a
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """NumPy ufuncs on Tensors run the xpgrad function (``np.exp(t)`` is ``xg.exp(t)``),
+        so they stay on the tape (``xpgrad/numpy_dispatch.py``)."""
+        from .numpy_dispatch import array_ufunc
+
+        return array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        """NumPy functions on Tensors run the xpgrad function (``np.sum(t, axis=0)`` is
+        ``xg.sum(t, axis=0)``), so they stay on the tape (``xpgrad/numpy_dispatch.py``)."""
+        from .numpy_dispatch import array_function
+
+        return array_function(func, types, args, kwargs)
+
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        """Export through DLPack (the backend array's own ``__dlpack__``). Like ``__array__``,
+        refused while a recording tape differentiates this tensor."""
+        _check_leaving(self, "DLPack export")
+        kwargs = {}
+        if stream is not None:
+            kwargs["stream"] = stream
+        if max_version is not None:
+            kwargs["max_version"] = max_version
+        if dl_device is not None:
+            kwargs["dl_device"] = dl_device
+        if copy is not None:
+            kwargs["copy"] = copy
+        return self._data.__dlpack__(**kwargs)
 
     def __dlpack_device__(self):
         return self._data.__dlpack_device__()
@@ -134,19 +178,45 @@ class Tensor(TensorMethods):
     def __float__(self):
         return float(self.item())
 
+    def __complex__(self):
+        return complex(self.item())
+
     def __int__(self):
         return int(self.item())
 
     def __index__(self):
-        if self.dtype.kind not in "ib":
+        if self.dtype.kind not in "iub":
             raise TypeError("only integer tensors can be used as an index")
         return int(self.item())
 
     __hash__ = object.__hash__
 
     def __setitem__(self, key, value):
-        raise TypeError("Tensors are immutable; build a new one (xg.where, xg.concat) or use "
-                        "a Variable and its assign()")
+        """``x[key] = value``: ``x`` now holds a new value (``xpgrad/inplace.py``): recorded as a
+        functional update on the tapes that differentiate ``x`` or ``value``; other tensors
+        never change (a buffer something else holds is copied first)."""
+        from .inplace import write
+
+        write(self, key, value)
+
+
+_API_VERSIONS = ("2021.12", "2022.12", "2023.12", "2024.12")
+
+
+def _check_leaving(t, what):
+    """Raise if a recording tape differentiates ``t``: leaving for NumPy or DLPack would cut it
+    from the tape without a word."""
+    from .primitive import tape_state
+
+    if tape_state.recording:
+        from .inplace import on_tape
+
+        if on_tape(t):
+            raise TypeError(
+                f"{what} on a tensor that a recording GradientTape differentiates would cut it "
+                f"from the tape (its gradient would come back None). Use xpgrad functions "
+                f"(xg.exp, xg.sum, ...; NumPy's own functions dispatch to them), or leave the "
+                f"tape explicitly: xg.stop_gradient(t).numpy()")
 
 
 _new = object.__new__

@@ -1,7 +1,11 @@
-"""Indexing: ``x[key]`` (slices, ellipsis, None, integer arrays, masks) and ``take``.
+"""Indexing: ``x[key]`` (slices, ellipsis, None, integer arrays, masks), ``x[key] = value``,
+``take`` and ``take_along_axis``.
 
 The gradient of indexing scatters and adds, so repeated indices accumulate; on a first-order
 pass it is a ``Scatter`` that the tape adds into one buffer (``xpgrad/accumulate.py``).
+``x[key] = value`` is a functional update (``xpgrad/inplace.py``): the primitive ``setitem``
+makes the new value, the old value's gradient is ``g`` with the written region zeroed and
+``value``'s is ``g[key]``.
 
 >>> import xpgrad as xg
 >>> x = xg.arange(6.0).reshape((2, 3))
@@ -12,13 +16,13 @@ from __future__ import annotations
 
 import operator
 
-from ..accumulate import Scatter
+from ..accumulate import Scatter, is_basic
 from ..primitive import Primitive, apply
 from ..tensor import Tensor
 from ._define import as_tensor, norm_axis
 
 
-# -- indexing -----------------------------------------------------------------------------------
+# -- getitem ------------------------------------------------------------------------------------
 
 def _scatter_forward(xp, g, shape, key, backend):
     return Scatter(shape, key, g, backend).dense(xp)
@@ -45,16 +49,22 @@ def _raw_key(x: Tensor, key):
             if k._backend is not x._backend:
                 raise ValueError(f"index on backend {k._backend.name!r} used on a tensor on "
                                  f"{x._backend.name!r}")
-            if k.dtype.kind not in "ib":
+            if k.dtype.kind not in "iub":
                 raise IndexError(f"tensors used as indices must be integer or boolean, got "
                                  f"{k.dtype}")
             k = k._data
         elif isinstance(k, (list, tuple)):
             k = x._backend.asarray(k)
         elif hasattr(k, "shape"):
-            pass  # a raw backend array (from a vjp rule)
-        elif not (k is None or k is Ellipsis or isinstance(k, slice)):
-            k = operator.index(k)
+            if not hasattr(k, "dtype"):
+                raise IndexError(f"invalid index {k!r}")
+            pass  # a raw backend array (from a vjp rule, or a NumPy array)
+        elif not (k is None or k is Ellipsis or isinstance(k, (slice, bool))):
+            try:
+                k = operator.index(k)
+            except TypeError:
+                raise IndexError(f"only integers, slices, ellipsis, None, and integer or "
+                                 f"boolean tensors are valid indices, got {k!r}") from None
         out.append(k)
     return tuple(out)
 
@@ -76,8 +86,111 @@ def getitem(x, key):
             from None
 
 
+# -- setitem: the functional update behind x[key] = value --------------------------------------
+
+def _setitem_forward(xp, x, value, key):
+    out = xp.asarray(x, copy=True)
+    out[key] = value
+    return out
+
+
+def _setitem_vjp_old(xp, g, ans, x, value, key):
+    if isinstance(g, Tensor):
+        return apply(_setitem, g, 0, key=key)
+    out = xp.asarray(g, copy=True)
+    out[key] = 0
+    return out
+
+
+def _has_int_array(key) -> bool:
+    return any(hasattr(k, "dtype") and not _is_bool(k) for k in key)
+
+
+def _is_bool(k) -> bool:
+    return "bool" in str(k.dtype)
+
+
+def _landed(rxp, shape, key):
+    """For a key with integer arrays: which entries of ``x[key]`` landed (the last write of
+    each repeated index wins, as in the forward)."""
+    region = rxp.zeros(shape, dtype=rxp.int64)[key].shape
+    n = 1
+    for s in region:
+        n *= s
+    ids = rxp.reshape(rxp.arange(n, dtype=rxp.int64), region)
+    written = rxp.full(shape, -1, dtype=rxp.int64)
+    written[key] = ids
+    return written[key] == ids
+
+
+def _setitem_vjp_value(xp, g, ans, x, value, key):
+    if not hasattr(value, "shape"):
+        return None
+    gv = g[key]
+    if _has_int_array(key):
+        raw_xp = g._backend.xp if isinstance(g, Tensor) else xp
+        landed = _landed(raw_xp, tuple(x.shape), key)
+        gv = xp.where(landed if not isinstance(g, Tensor) else _wrap(landed, g._backend),
+                      gv, xp.zeros_like(gv))
+    extra = len(value.shape) - len(gv.shape)
+    if extra > 0:                  # value has leading 1-sized axes beyond the region's
+        gv = xp.reshape(gv, (1,) * extra + tuple(gv.shape))
+    return gv
+
+
+_setitem = Primitive("setitem", _setitem_forward, _setitem_vjp_old, _setitem_vjp_value)
+
+
+def _setitem_error(x, key, value, err):
+    what = f"{type(value).__name__}" if not hasattr(value, "shape") \
+        else f"value of shape {tuple(value.shape)}"
+    return type(err)(f"x[{key!r}] = {what} is invalid for a tensor of shape {x.shape}: {err}")
+
+
+# -- take ---------------------------------------------------------------------------------------
+
+def _take_key(axis, indices):
+    return (slice(None),) * axis + (indices,)
+
+
+def _take_vjp(xp, g, ans, x, indices, axis, backend):
+    shape = tuple(x.shape)
+    if isinstance(g, Tensor):
+        return apply(_take_scatter, g, indices=indices, axis=axis, shape=shape,
+                     backend=backend)
+    return Scatter(shape, _take_key(axis, indices), g, backend)
+
+
+def _take_scatter_forward(xp, g, indices, axis, shape, backend):
+    return Scatter(shape, _take_key(axis, indices), g, backend).dense(xp)
+
+
+_take = Primitive("take", lambda xp, x, indices, axis, backend: xp.take(x, indices, axis=axis),
+                  _take_vjp)
+_take_scatter = Primitive(
+    "take_scatter", _take_scatter_forward,
+    lambda xp, g, ans, v, indices, axis, shape, backend: take(g, indices, axis=axis))
+
+
+def _int_indices(x, indices, what):
+    if isinstance(indices, Tensor):
+        if indices._backend is not x._backend:
+            raise ValueError(f"{what}: indices on backend {indices._backend.name!r} used on a "
+                             f"tensor on {x._backend.name!r}")
+        idx = indices
+    else:
+        from ..creation import asarray
+
+        idx = asarray(indices, backend=x._backend)
+    if idx.dtype.kind not in "iu":
+        raise IndexError(f"{what} needs integer indices, got {idx.dtype}")
+    return idx
+
+
 def take(x, indices, /, *, axis=None):
-    """Entries of ``x`` at integer ``indices`` along ``axis`` (optional for 1-D ``x``).
+    """Entries of ``x`` at integer ``indices`` (1-D) along ``axis`` (optional for 1-D ``x``);
+    negative indices count from the end. The gradient scatters and adds (repeated indices
+    accumulate).
 
     >>> import xpgrad as xg
     >>> xg.take(xg.asarray([[1.0, 2.0], [3.0, 4.0]]), xg.asarray([1, 1]), axis=1).tolist()
@@ -89,10 +202,118 @@ def take(x, indices, /, *, axis=None):
             raise ValueError(f"take needs axis= for a {x.ndim}-D tensor")
         axis = 0
     axis = norm_axis(axis, x.ndim)
-    idx = as_tensor(indices) if not isinstance(indices, Tensor) else indices
-    if idx.dtype.kind != "i":
-        raise IndexError(f"take needs integer indices, got {idx.dtype}")
-    return getitem(x, (slice(None),) * axis + (idx,))
+    idx = _int_indices(x, indices, "take")
+    if idx.ndim != 1:
+        raise ValueError(f"take needs 1-D indices, got shape {idx.shape}")
+    n = x.shape[axis]
+    raw = _checked_indices(x._backend, idx._data, n, "take")
+    return apply(_take, x, indices=raw, axis=axis, backend=x._backend)
 
 
-__all__ = ["getitem", "take"]
+def _checked_indices(be, raw, n, what):
+    """Indices with negative ones counted from the end; IndexError for any out of range."""
+    size = 1
+    for s in raw.shape:
+        size *= s
+    if size == 0:
+        return raw
+    lo, hi = be.index_range(raw)
+    if lo < -n or hi >= n:
+        bad = lo if lo < -n else hi
+        raise IndexError(f"{what}: index {bad} is out of bounds for an axis of size {n}")
+    if lo < 0:
+        xp = be.xp
+        raw = xp.where(raw < 0, raw + n, raw)
+    return raw
+
+
+# -- take_along_axis ----------------------------------------------------------------------------
+
+def _along_key(xp, indices, axis, shape):
+    """The integer-array key that picks ``indices`` along ``axis`` of an array of ``shape``
+    (an open mesh: ``x[key]`` has the shape of ``indices``)."""
+    nd = len(shape)
+    key = []
+    for d in range(nd):
+        if d == axis:
+            key.append(indices)
+        else:
+            r = xp.arange(shape[d], dtype=indices.dtype)
+            key.append(xp.reshape(r, tuple(shape[d] if i == d else 1 for i in range(nd))))
+    return tuple(key)
+
+
+def _along_forward(xp, x, indices, axis, backend):
+    fn = getattr(xp, "take_along_axis", None)
+    if fn is not None:
+        return fn(x, indices, axis=axis)
+    return x[_along_key(xp, indices, axis, tuple(x.shape))]
+
+
+def _along_vjp(xp, g, ans, x, indices, axis, backend):
+    shape = tuple(x.shape)
+    if isinstance(g, Tensor):
+        return apply(_along_scatter, g, indices=indices, axis=axis, shape=shape,
+                     backend=backend)
+    return Scatter(shape, _along_key(xp, indices, axis, shape), g, backend)
+
+
+def _along_scatter_forward(xp, g, indices, axis, shape, backend):
+    return Scatter(shape, _along_key(xp, indices, axis, shape), g, backend).dense(xp)
+
+
+_along = Primitive("take_along_axis", _along_forward, _along_vjp)
+_along_scatter = Primitive(
+    "take_along_axis_scatter", _along_scatter_forward,
+    lambda xp, g, ans, v, indices, axis, shape, backend:
+        take_along_axis(g, indices, axis=axis))
+
+
+def take_along_axis(x, indices, /, *, axis=-1):
+    """``x`` at ``indices`` along ``axis`` (2024.12): ``out[..., j, ...] = x[..., indices[...,
+    j, ...], ...]``. ``indices`` has ``x``'s rank and broadcasts with it except along
+    ``axis``; negative indices count from the end. Differentiable (the gradient scatters and
+    adds), like ``torch.take_along_dim``.
+
+    >>> import xpgrad as xg
+    >>> x = xg.asarray([[10.0, 30.0, 20.0], [60.0, 40.0, 50.0]])
+    >>> xg.take_along_axis(x, xg.argmax(x, axis=1, keepdims=True), axis=1).tolist()
+    [[30.0], [60.0]]
+    """
+    from .shape import broadcast_to
+
+    x = as_tensor(x)
+    idx = _int_indices(x, indices, "take_along_axis")
+    if idx.ndim != x.ndim:
+        raise ValueError(f"take_along_axis needs indices with x's rank {x.ndim}, got shape "
+                         f"{idx.shape}")
+    if x.ndim == 0:
+        raise ValueError("take_along_axis needs a tensor with at least one dimension")
+    axis = norm_axis(axis, x.ndim)
+    batch = []
+    for d, (a, b) in enumerate(zip(x.shape, idx.shape)):
+        if d == axis:
+            batch.append(None)
+        elif a == b or b == 1 or a == 1:
+            batch.append(max(a, b) if min(a, b) != 0 else 0)
+        else:
+            raise ValueError(f"take_along_axis: x of shape {x.shape} and indices of shape "
+                             f"{idx.shape} do not broadcast outside axis {axis}")
+    xshape = tuple(x.shape[axis] if s is None else s for s in batch)
+    ishape = tuple(idx.shape[axis] if s is None else s for s in batch)
+    if xshape != x.shape:
+        x = broadcast_to(x, xshape)
+    raw = idx._data
+    if ishape != idx.shape:
+        raw = x._backend.xp.broadcast_to(raw, ishape)
+    raw = _checked_indices(x._backend, raw, x.shape[axis], "take_along_axis")
+    return apply(_along, x, indices=raw, axis=axis, backend=x._backend)
+
+
+def _wrap(raw, backend):
+    from ..tensor import _wrap as wrap
+
+    return wrap(raw, backend)
+
+
+__all__ = ["getitem", "take", "take_along_axis"]
