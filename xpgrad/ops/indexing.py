@@ -20,6 +20,7 @@ from ..accumulate import Scatter, is_basic
 from ..primitive import Primitive, apply
 from ..tensor import Tensor
 from ._define import as_tensor, norm_axis
+from .shape import reshape
 
 
 # -- getitem ------------------------------------------------------------------------------------
@@ -66,7 +67,23 @@ def _raw_key(x: Tensor, key):
                 raise IndexError(f"only integers, slices, ellipsis, None, and integer or "
                                  f"boolean tensors are valid indices, got {k!r}") from None
         out.append(k)
-    return tuple(out)
+    return _complete(out, x.ndim)
+
+
+def _complete(key: list, ndim: int) -> tuple:
+    """``key`` with a trailing Ellipsis when it indexes fewer axes than ``ndim`` and has none:
+    NumPy's reading, which strict array-API backends want spelled out."""
+    used = 0
+    for k in key:
+        if k is Ellipsis:
+            return tuple(key)
+        if k is None or isinstance(k, bool):
+            continue
+        shape = getattr(k, "shape", None)
+        used += len(shape) if shape is not None and _is_bool(k) else 1
+    if used < ndim:
+        key.append(Ellipsis)
+    return tuple(key)
 
 
 def getitem(x, key):
@@ -82,8 +99,27 @@ def getitem(x, key):
     try:
         return apply(_getitem, x, key=raw, backend=x._backend)
     except IndexError as e:
+        axis = _one_array_axis(raw, x.ndim)
+        if axis is not None:       # a strict backend: x[:, idx] is take(x, idx, axis=1)
+            idx = _wrap(raw[axis], x._backend)
+            flat = take(x, reshape(idx, (-1,)), axis=axis)
+            return reshape(flat, x.shape[:axis] + idx.shape + x.shape[axis + 1:])
         raise IndexError(f"index {key!r} is invalid for a tensor of shape {x.shape}: {e}") \
             from None
+
+
+def _one_array_axis(key, ndim):
+    """The axis of ``key``'s one integer array when every other entry is a full slice (or a
+    trailing Ellipsis), else None."""
+    if key and key[-1] is Ellipsis:
+        key = key[:-1]
+    arrays = [i for i, k in enumerate(key) if hasattr(k, "shape") and not _is_bool(k)]
+    if len(arrays) != 1 or len(key) > ndim:
+        return None
+    if all(i in arrays or (isinstance(k, slice) and k == slice(None))
+           for i, k in enumerate(key)):
+        return arrays[0]
+    return None
 
 
 # -- setitem: the functional update behind x[key] = value --------------------------------------
@@ -167,9 +203,13 @@ def _take_scatter_forward(xp, g, indices, axis, shape, backend):
 
 _take = Primitive("take", lambda xp, x, indices, axis, backend: xp.take(x, indices, axis=axis),
                   _take_vjp)
-_take_scatter = Primitive(
-    "take_scatter", _take_scatter_forward,
-    lambda xp, g, ans, v, indices, axis, shape, backend: take(g, indices, axis=axis))
+def _take_scatter_vjp(xp, g, ans, v, indices, axis, shape, backend):
+    if isinstance(g, Tensor):
+        return take(g, indices, axis=axis)
+    return xp.take(g, indices, axis=axis)
+
+
+_take_scatter = Primitive("take_scatter", _take_scatter_forward, _take_scatter_vjp)
 
 
 def _int_indices(x, indices, what):
@@ -263,10 +303,13 @@ def _along_scatter_forward(xp, g, indices, axis, shape, backend):
 
 
 _along = Primitive("take_along_axis", _along_forward, _along_vjp)
-_along_scatter = Primitive(
-    "take_along_axis_scatter", _along_scatter_forward,
-    lambda xp, g, ans, v, indices, axis, shape, backend:
-        take_along_axis(g, indices, axis=axis))
+def _along_scatter_vjp(xp, g, ans, v, indices, axis, shape, backend):
+    if isinstance(g, Tensor):
+        return take_along_axis(g, indices, axis=axis)
+    return _along_forward(xp, g, indices, axis, backend)
+
+
+_along_scatter = Primitive("take_along_axis_scatter", _along_scatter_forward, _along_scatter_vjp)
 
 
 def take_along_axis(x, indices, /, *, axis=-1):
