@@ -13,11 +13,30 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._math import LOOP_OPTIONS, exp_neg, key_to_float, log1p01, ordered_key, sigmoid
+from ._math import (LOOP_OPTIONS, MATH_FLAGS, exp_neg, key_to_float, log1p01, ordered_key,
+                    sigmoid)
 from ._templates import elementwise_loss, parallel_blocks
 
 
 # -- softmax cross-entropy, one row at a time ---------------------------------------------------
+# Rounding-sensitive steps live in helpers compiled with MATH_FLAGS (no ``reassoc``): inlined,
+# their instructions keep their own flags, so a caller's ``reassoc`` cannot reach into them. (A
+# helper compiled with no fastmath option at all takes its caller's flags, so they say so.) In a
+# loop with ``reassoc`` LLVM rewrote ``log(s) - (x - m)`` into ``(log(s) + m) - x``, which with
+# logits near 1e4 loses every digit of a loss near 1 in float32 (ulp(1e4) = 1e-3; the loss was
+# off by 1e-4 relative), and ``(x - m) - ls`` may become ``x - (m + ls)`` the same way.
+@njit(fastmath=MATH_FLAGS, error_model="numpy", cache=True)
+def _label_loss(s, x, m):
+    """``log(s) - (x - m)``, in this order: the loss of a row whose label has logit ``x``."""
+    return np.log(s) - (x - m)
+
+
+@njit(fastmath=MATH_FLAGS, error_model="numpy", cache=True)
+def _log_prob(x, m, ls):
+    """``(x - m) - ls``, in this order: a log-probability."""
+    return (x - m) - ls
+
+
 @njit(**LOOP_OPTIONS)
 def _row_max(xr):
     """Max of a row through integer keys (vectorizes; a float max loop does not)."""
@@ -52,7 +71,7 @@ def sce_labels_block(x, labels, grad, losses, scale):
             gr[j] *= inv
         lab = labels[i]
         gr[lab] -= scale
-        losses[i] = np.log(s) - (xr[lab] - m)
+        losses[i] = _label_loss(s, xr[lab], m)
 
 
 @njit(**LOOP_OPTIONS)
@@ -75,7 +94,7 @@ def sce_probs_block(x, t, grad, losses, scale):
             tj = tr[j]
             gr[j] = gr[j] * a - scale * tj
             # 0 * log(0) counts as 0: a masked class (logit -inf) without target weight is free
-            loss -= tj * ((xr[j] - m) - ls) if tj != zero else zero
+            loss -= tj * _log_prob(xr[j], m, ls) if tj != zero else zero
         losses[i] = loss
 
 

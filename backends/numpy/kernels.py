@@ -123,6 +123,19 @@ def _elementwise_vjp(g, saved, x, t, reduction):
 
 
 # -- squared errors ----------------------------------------------------------------------------
+def _sum_of_squares(flat):
+    """``sum(flat**2)`` as accurately as the generic rule: one BLAS dot in float64; in float32
+    the generic rule's pairwise sum (a float32 dot of 1e5 entries is off by about 1e-5
+    relative, the pairwise sum by 1e-7), at the price of one temporary.
+
+    >>> round(float(_sum_of_squares(np.full(100_000, 0.1, np.float32))), 2)
+    1000.0
+    """
+    if flat.dtype == np.float32:
+        return np.square(flat).sum()
+    return np.dot(flat, flat)
+
+
 def _squared(d, reduction):
     """The loss of residuals ``d``; scales ``d`` in place into d(loss)/d(residual)."""
     n = d.size
@@ -130,7 +143,7 @@ def _squared(d, reduction):
         out = d * d
     else:
         flat = d.reshape(-1)
-        out = _total(np.dot(flat, flat), reduction, n, d.dtype)
+        out = _total(_sum_of_squares(flat), reduction, n, d.dtype)
     d *= 2.0 * _inv(n) if reduction == "mean" else 2.0
     return out
 
