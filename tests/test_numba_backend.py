@@ -590,3 +590,85 @@ def test_docstring_examples():
                  "._templates"):
         module = importlib.import_module("xpgrad.backends.numba" + name)
         assert doctest.testmod(module).failed == 0, module.__name__
+
+
+# -- several Python threads --------------------------------------------------------------------
+_THREADS = r'''
+import sys, threading
+import numpy as np
+import numba
+import xpgrad as xg
+from xpgrad.backends.numba import _config
+
+xg.get_backend("numba")   # made once here: two threads making it at once get two (see report)
+n = 2 * _config.PAR_MIN                        # above the threshold: the threaded kernels run
+rows = _config.ROW_PAR_MIN // 256 + 1          # (rows, 256) logits: the threaded softmax loss
+x = np.linspace(-5.0, 5.0, n).astype(np.float32)
+logits = np.random.default_rng(0).normal(size=(rows, 256)).astype(np.float32)
+labels = np.arange(rows) % 256
+want_sigmoid = 1.0 / (1.0 + np.exp(-x.astype(np.float64)))
+want_mse = float(np.mean(x.astype(np.float64) ** 2))
+shifted = logits - logits.max(axis=1, keepdims=True)
+want_ce = float(np.mean(np.log(np.exp(shifted.astype(np.float64)).sum(axis=1))
+                        - shifted[np.arange(rows), labels]))
+errors = []
+
+
+def work(seed):
+    try:
+        for _ in range(6):
+            t = xg.asarray(x, backend="numba")
+            w = xg.Variable(np.zeros(n, np.float32), backend="numba")
+            with xg.GradientTape() as tape:
+                y = xg.nn.sigmoid(t)
+                loss = xg.losses.mse(t + w, xg.zeros_like(t))
+            xg.optim.Adam(0.1).apply_gradients([(tape.gradient(loss, w), w)])
+            np.testing.assert_allclose(y.numpy(), want_sigmoid, rtol=1e-5, atol=1e-6)
+            assert abs(float(loss) - want_mse) <= 1e-5 * want_mse
+            ce = xg.losses.softmax_cross_entropy(xg.asarray(logits, backend="numba"),
+                                                 xg.asarray(labels, backend="numba"))
+            assert abs(float(ce) - want_ce) <= 1e-5 * want_ce
+    except BaseException as e:       # noqa: BLE001 (reported below)
+        errors.append(repr(e))
+
+
+threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print("layer", numba.threading_layer(), "serialized", not _config._layer_threadsafe)
+if errors:
+    sys.exit("errors: " + "; ".join(errors))
+'''
+
+
+@pytest.mark.parametrize("layer", ["default", "workqueue"])
+def test_two_python_threads_never_abort_the_process(layer, tmp_path):
+    """Two threads run the threaded kernels at once. On Numba's workqueue layer (which aborts
+    the process on a concurrent launch) the backend serializes its launches; on a thread-safe
+    layer (tbb, omp) they run concurrently. Either way: exit 0, correct results."""
+    env = dict(os.environ, NUMBA_THREADING_LAYER=layer)
+    script = tmp_path / "threads.py"
+    script.write_text(_THREADS)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=600, env=env)
+    assert out.returncode == 0, f"exit {out.returncode}\n{out.stdout}\n{out.stderr[-3000:]}"
+    assert out.stdout.startswith("layer ")
+    if layer == "workqueue":
+        assert "layer workqueue serialized True" in out.stdout
+
+
+def test_launches_are_serialized_only_on_unsafe_layers(monkeypatch):
+    from xpgrad.backends.numba import _config
+
+    calls = []
+
+    def kernel(*args):
+        calls.append(_config._launch_lock.locked())
+        return len(args)
+
+    monkeypatch.setattr(_config, "_layer_threadsafe", False)
+    assert _config.run_parallel(kernel, 1, 2) == 2 and calls == [True]
+    monkeypatch.setattr(_config, "_layer_threadsafe", True)
+    assert _config.run_parallel(kernel, 1) == 1 and calls == [True, False]

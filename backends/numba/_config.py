@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 
 CACHE_ENV = "XPGRAD_NUMBA_CACHE_DIR"
 INSTALL_HINT = 'pip install "xpgrad[numba]"'
@@ -51,5 +52,45 @@ def run_by_size(serial, parallel, n, *args):
     'all threads'
     """
     if n >= PAR_MIN:
-        return parallel(*args, BLOCK)
+        return run_parallel(parallel, *args, BLOCK)
     return serial(*args)
+
+
+# -- threaded kernels from several Python threads ----------------------------------------------
+#: Numba's threading layers that may be entered by several Python threads at once. The
+#: ``workqueue`` layer (Numba's fallback when neither TBB nor OpenMP loads) is not: a second
+#: concurrent launch aborts the whole process ("Concurrent access has been detected").
+THREADSAFE_LAYERS = ("tbb", "omp")
+_launch_lock = threading.Lock()
+_layer_threadsafe = None        # None: not known yet (Numba picks its layer at the first launch)
+
+
+def run_parallel(kernel, *args):
+    """Call the threaded Numba ``kernel``, one launch at a time unless Numba's threading layer
+    is thread-safe (``THREADSAFE_LAYERS``); until the first launch tells which layer Numba
+    picked, launches are serialized too. So Python threads may share the backend whatever the
+    layer; on ``workqueue`` their threaded kernels take turns (each still uses every core).
+
+    >>> import numpy as np
+    >>> run_parallel(lambda a, block: a.sum(), np.ones(4), BLOCK)
+    4.0
+    """
+    if _layer_threadsafe:
+        return kernel(*args)
+    with _launch_lock:
+        out = kernel(*args)
+        _learn_layer()
+    return out
+
+
+def _learn_layer() -> None:
+    global _layer_threadsafe
+    if _layer_threadsafe is not None:
+        return
+    try:
+        import numba
+
+        layer = numba.threading_layer()
+    except (ImportError, ValueError):     # ValueError: no threaded kernel has run yet
+        return
+    _layer_threadsafe = layer in THREADSAFE_LAYERS

@@ -88,13 +88,13 @@ def sce_forward(logits, labels, reduction):
         if n and (lab.min() < 0 or lab.max() >= c):
             return None              # the generic rule reports the bad label
         if par:
-            loops.sce_labels_par(x, lab, grad, losses, scale, rows)
+            _config.run_parallel(loops.sce_labels_par, x, lab, grad, losses, scale, rows)
         elif n:
             loops.sce_labels_block(x, lab, grad, losses, scale)
     elif labels.dtype == dt and labels.shape == (n, c):
         t = np.ascontiguousarray(labels)
         if par:
-            loops.sce_probs_par(x, t, grad, losses, scale, rows)
+            _config.run_parallel(loops.sce_probs_par, x, t, grad, losses, scale, rows)
         elif n:
             loops.sce_probs_block(x, t, grad, losses, scale)
     else:
