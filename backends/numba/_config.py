@@ -72,7 +72,7 @@ def run_parallel(kernel, *args):
     layer; on ``workqueue`` their threaded kernels take turns (each still uses every core).
 
     >>> import numpy as np
-    >>> run_parallel(lambda a, block: a.sum(), np.ones(4), BLOCK)
+    >>> float(run_parallel(lambda a, block: a.sum(), np.ones(4), BLOCK))
     4.0
     """
     if _layer_threadsafe:
