@@ -1,9 +1,29 @@
-"""The array API's ``linalg`` extension: ``xg.linalg`` (primitives in ``xpgrad/ops/linalg.py``).
+"""The array API's ``linalg`` extension (2023.12 / 2024.12), differentiable: ``xg.linalg``.
+
+The primitives live in ``xpgrad/ops/linalg*.py``: products in ``linalg.py``, inverses and
+determinants in ``linalg_solve.py``, decompositions in ``linalg_decomp.py``, norms in
+``linalg_norms.py``. Decompositions return namedtuples (``eigh -> (eigenvalues,
+eigenvectors)``, ``qr -> (Q, R)``, ``slogdet -> (sign, logabsdet)``, ``svd -> (U, S, Vh)``).
 
 >>> import xpgrad as xg
 >>> xg.linalg.matmul(xg.ones((2, 3)), xg.ones((3, 2))).shape
 (2, 2)
+>>> a = xg.asarray([[4.0, 1.0], [1.0, 3.0]], dtype=xg.float64)
+>>> with xg.GradientTape() as tape:
+...     tape.watch(a)
+...     y = xg.linalg.slogdet(a).logabsdet + xg.linalg.matrix_norm(a, ord="nuc")
+>>> tape.gradient(y, a).numpy().round(4).tolist()
+[[1.2727, -0.0909], [-0.0909, 1.3636]]
 """
-from .ops.linalg import matmul, matrix_transpose, tensordot, vecdot  # noqa: F401
+from .ops.linalg import (cross, diagonal, matmul, matrix_transpose, outer, tensordot, trace,
+                         vecdot)
+from .ops.linalg_decomp import (EighResult, QRResult, SVDResult, eigh, eigvalsh, qr, svd,
+                                svdvals)
+from .ops.linalg_norms import matrix_norm, vector_norm
+from .ops.linalg_solve import (SlogdetResult, cholesky, det, inv, matrix_power, matrix_rank,
+                               pinv, slogdet, solve)
 
-__all__ = ["matmul", "matrix_transpose", "tensordot", "vecdot"]
+__all__ = ["cholesky", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv", "matmul",
+           "matrix_norm", "matrix_power", "matrix_rank", "matrix_transpose", "outer", "pinv",
+           "qr", "slogdet", "solve", "svd", "svdvals", "tensordot", "trace", "vecdot",
+           "vector_norm", "EighResult", "QRResult", "SVDResult", "SlogdetResult"]

@@ -1,4 +1,11 @@
-"""Linear algebra: matmul (1-D, 2-D, batched), tensordot, vecdot, matrix_transpose, outer.
+"""Linear algebra products: matmul (1-D, 2-D, batched), tensordot, vecdot, matrix_transpose,
+outer; and for ``xg.linalg`` cross, diagonal, trace, plus the helpers the other linalg rules share.
+
+The factorizations live in ``linalg_solve.py`` (inv, solve, det, slogdet, cholesky, pinv,
+matrix_power, matrix_rank), ``linalg_decomp.py`` (eigh, svd, qr) and ``linalg_norms.py``.
+
+Complex gradients follow PyTorch's convention (``z -= lr * grad`` descends): the rule of a
+bilinear product conjugates the other factor, e.g. ``d(a @ b)/da = g @ conj(b).mT``.
 
 >>> import xpgrad as xg
 >>> a = xg.ones((2, 3)); b = xg.ones((3, 4))
@@ -7,16 +14,147 @@
 """
 from __future__ import annotations
 
+import math
+
 from ..primitive import Primitive, apply
+from ..tensor import Tensor
 from ._define import as_tensor, norm_axis
 
 
+# -- helpers for rules that run on raw arrays (first order) or on Tensors (higher orders) -------
 def _mT(xp, a):
     mt = getattr(a, "mT", None)   # the array API's attribute (NumPy >= 2, CuPy, Tensors): a view,
     return xp.matrix_transpose(a) if mt is None else mt     # ~8x cheaper than the wrapper
 
 
+def is_complex(a) -> bool:
+    """Whether a raw array or a Tensor holds complex numbers."""
+    kind = getattr(a.dtype, "kind", None)
+    if isinstance(kind, str):
+        return kind == "c"
+    return "complex" in str(a.dtype)
+
+
+def conj(xp, a):
+    """``a`` conjugated; ``a`` itself when it is real (no pass on real hot paths)."""
+    if not is_complex(a):
+        return a
+    return apply(_conj, a) if isinstance(a, Tensor) else xp.conj(a)
+
+
+def mH(xp, a):
+    """The conjugate transpose of the last two axes."""
+    return conj(xp, _mT(xp, a))
+
+
+def real(xp, a):
+    """The real part (a real-dtype array) of a complex array."""
+    return apply(_real, a) if isinstance(a, Tensor) else xp.real(a)
+
+
+def tri(xp, a, k=0, upper=False):
+    """``tril(a, k)`` (or ``triu`` with ``upper``) that is differentiable on Tensors."""
+    if isinstance(a, Tensor):
+        return apply(_tri, a, k=k, upper=upper)
+    return xp.triu(a, k=k) if upper else xp.tril(a, k=k)
+
+
+def eye_like(xp, like, n, m=None, k=0):
+    """The identity (ones on diagonal ``k``) with ``like``'s dtype, device and backend."""
+    return xp.eye(n, m, k=k, dtype=like.dtype, device=like.device)
+
+
+def zeros_like_shape(xp, like, shape):
+    return xp.zeros(shape, dtype=like.dtype, device=like.device)
+
+
+def diag_embed(xp, v, m=None, n=None, k=0):
+    """Matrices ``(..., m, n)`` holding ``v`` (``(..., L)``) on diagonal ``k``, zeros elsewhere.
+
+    Built from multiply and concat, so it is differentiable in any namespace."""
+    length = v.shape[-1]
+    m = length if m is None else m
+    n = length if n is None else n
+    span = m if k >= 0 else n              # the axis that indexes the diagonal's entries
+    if length < span:
+        pad = zeros_like_shape(xp, v, tuple(v.shape[:-1]) + (span - length,))
+        v = xp.concat([v, pad], axis=-1)
+    elif length > span:
+        v = v[..., :span]
+    v = xp.expand_dims(v, axis=-1 if k >= 0 else -2)
+    return v * eye_like(xp, v, m, n, k)
+
+
+def mask_diagonal(xp, like, n):
+    """``(1 - I, I)`` for ``n x n`` matrices, in ``like``'s dtype."""
+    eye = eye_like(xp, like, n)
+    return 1 - eye, eye
+
+
+def linalg_error(name, err):
+    """A backend's LinAlgError (singular matrix, no convergence), re-raised naming the function
+    and keeping the backend's exception type."""
+    if type(err).__name__ == "LinAlgError":
+        try:
+            return type(err)(f"linalg.{name}: {err}")
+        except TypeError:
+            return None
+    return None
+
+
+def call(name, fn, *args, **kw):
+    """``fn(*args, **kw)``; a LinAlgError gets a message naming ``linalg.<name>``."""
+    try:
+        return fn(*args, **kw)
+    except Exception as e:    # noqa: BLE001 -- only the backend's LinAlgError is rewritten
+        better = linalg_error(name, e)
+        if better is None:
+            raise
+        raise better from e
+
+
+# -- private primitives the rules need (the namespace may not have them yet) --------------------
+_conj = Primitive("linalg_conj", lambda xp, x: xp.conj(x),
+                  lambda xp, g, ans, x: conj(xp, g))
+_real = Primitive("linalg_real", lambda xp, x: xp.real(x),
+                  lambda xp, g, ans, x: g)
+_tri = Primitive("linalg_tri",
+                 lambda xp, x, k, upper: xp.triu(x, k=k) if upper else xp.tril(x, k=k),
+                 lambda xp, g, ans, x, k, upper: tri(xp, g, k, upper))
+
+
+# -- checks shared by the public functions ------------------------------------------------------
+def check_floating(name, x, what="x"):
+    if not x.dtype.is_inexact:
+        raise TypeError(f"linalg.{name}: {what} must have a floating-point (real or complex) "
+                        f"dtype, got {x.dtype}")
+
+
+def check_matrix(name, x, square=False, what="x"):
+    if x.ndim < 2:
+        raise ValueError(f"linalg.{name}: {what} must have at least 2 dimensions (a matrix "
+                         f"or a stack of matrices, shape (..., M, N)), got shape {x.shape}")
+    if square and x.shape[-1] != x.shape[-2]:
+        raise ValueError(f"linalg.{name}: {what} must be square in its last two dimensions "
+                         f"(shape (..., M, M)), got shape {x.shape}")
+
+
+def broadcast_batch(name, s1, s2, full1, full2):
+    """The broadcast of two batch shapes; a ValueError naming ``name`` when they do not."""
+    out = []
+    for i in range(1, max(len(s1), len(s2)) + 1):
+        p = s1[-i] if i <= len(s1) else 1
+        q = s2[-i] if i <= len(s2) else 1
+        if p != q and p != 1 and q != 1:
+            raise ValueError(f"{name}: batch dimensions of {full1} and {full2} do not "
+                             "broadcast")
+        out.append(q if p == 1 else p)
+    return tuple(reversed(out))
+
+
+# -- matmul -------------------------------------------------------------------------------------
 def _matmul_dx1(xp, g, ans, a, b):
+    b = conj(xp, b)
     if a.ndim == 1 and b.ndim == 1:
         return g * b
     if b.ndim == 1:                                   # (..., m, k) @ (k,) -> (..., m)
@@ -27,6 +165,7 @@ def _matmul_dx1(xp, g, ans, a, b):
 
 
 def _matmul_dx2(xp, g, ans, a, b):
+    a = conj(xp, a)
     if a.ndim == 1 and b.ndim == 1:
         return g * a
     if a.ndim == 1:
@@ -55,15 +194,8 @@ def matmul(x1, x2, /):
         raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not align: the last axis "
                          f"of x1 has {ka} entries but x2's contraction axis has {kb}")
     if a.ndim > 2 and b.ndim > 2:
-        _broadcast_batch(a.shape[:-2], b.shape[:-2], a.shape, b.shape)
+        broadcast_batch("matmul", a.shape[:-2], b.shape[:-2], a.shape, b.shape)
     return apply(_matmul, a, b)
-
-
-def _broadcast_batch(s1, s2, full1, full2):
-    for p, q in zip(reversed(s1), reversed(s2)):
-        if p != q and p != 1 and q != 1:
-            raise ValueError(f"matmul: batch dimensions of {full1} and {full2} do not "
-                             "broadcast")
 
 
 _matrix_transpose = Primitive("matrix_transpose", lambda xp, x: xp.matrix_transpose(x),
@@ -83,19 +215,67 @@ def matrix_transpose(x, /):
     return apply(_matrix_transpose, x)
 
 
+# -- vecdot -------------------------------------------------------------------------------------
+def _padded(xp, a, ndim):
+    return a if a.ndim == ndim else xp.reshape(a, (1,) * (ndim - a.ndim) + tuple(a.shape))
+
+
+def _vecdot_forward(xp, a, b, axis):
+    ndim = max(a.ndim, b.ndim)
+    return xp.vecdot(_padded(xp, a, ndim), _padded(xp, b, ndim), axis=axis)
+
+
+def _vecdot_dx1(xp, g, ans, a, b, axis):
+    return b * conj(xp, xp.expand_dims(g, axis=axis))
+
+
+def _vecdot_dx2(xp, g, ans, a, b, axis):
+    return xp.expand_dims(g, axis=axis) * a
+
+
+_vecdot = Primitive("vecdot", _vecdot_forward, _vecdot_dx1, _vecdot_dx2)
+
+
 def vecdot(x1, x2, /, *, axis=-1):
-    """Dot product of vectors along ``axis`` (broadcasting the rest).
+    """``sum(conj(x1) * x2, axis=axis)``, broadcasting the other axes; ``axis`` counts from
+    the end of the broadcast shape and is not broadcast itself.
 
     >>> import xpgrad as xg
     >>> xg.vecdot(xg.ones((2, 3)), xg.ones(3)).tolist()
     [3.0, 3.0]
     """
-    from .elementwise import multiply
-    from .reductions import sum
-
     a, b = as_tensor(x1), as_tensor(x2)
-    prod = multiply(a, b)
-    return sum(prod, axis=norm_axis(axis, prod.ndim) - prod.ndim)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError("vecdot needs operands with at least one dimension, got shapes "
+                         f"{a.shape} and {b.shape}")
+    ndim = max(a.ndim, b.ndim)
+    if not isinstance(axis, int) or isinstance(axis, bool):
+        raise TypeError(f"vecdot: axis must be an int, got {axis!r}")
+    if not -min(a.ndim, b.ndim) <= axis < 0:
+        if 0 <= axis < ndim and a.ndim == b.ndim:
+            axis -= ndim
+        else:
+            raise ValueError(f"vecdot: axis {axis} must be a negative axis no deeper than "
+                             f"the smaller operand ({min(a.ndim, b.ndim)} dimensions)")
+    if a.shape[axis] != b.shape[axis]:
+        raise ValueError(f"vecdot: x1 {a.shape} and x2 {b.shape} differ in size along axis "
+                         f"{axis} ({a.shape[axis]} != {b.shape[axis]})")
+    sa, sb = list(a.shape), list(b.shape)
+    del sa[axis], sb[axis]
+    broadcast_batch("vecdot", tuple(sa), tuple(sb), a.shape, b.shape)
+    return apply(_vecdot, a, b, axis=axis)
+
+
+# -- tensordot, outer ---------------------------------------------------------------------------
+def _axes_list(axes, ndim, which):
+    if isinstance(axes, int) and not isinstance(axes, bool):
+        axes = [axes]
+    try:
+        axes = list(axes)
+    except TypeError:
+        raise TypeError(f"tensordot: axes for {which} must be a sequence of ints, got "
+                        f"{axes!r}") from None
+    return [norm_axis(i, ndim, f"tensordot axis of {which}") for i in axes]
 
 
 def tensordot(x1, x2, /, *, axes=2):
@@ -110,29 +290,31 @@ def tensordot(x1, x2, /, *, axes=2):
     from .shape import permute_dims, reshape
 
     a, b = as_tensor(x1), as_tensor(x2)
-    if isinstance(axes, int):
+    if isinstance(axes, int) and not isinstance(axes, bool):
         if axes < 0 or axes > min(a.ndim, b.ndim):
             raise ValueError(f"tensordot: axes={axes} is out of range for shapes "
                              f"{a.shape} and {b.shape}")
         ax_a = list(range(a.ndim - axes, a.ndim))
         ax_b = list(range(axes))
     else:
-        ax_a, ax_b = ([axes[0]] if isinstance(axes[0], int) else list(axes[0]),
-                      [axes[1]] if isinstance(axes[1], int) else list(axes[1]))
-        ax_a = [norm_axis(i, a.ndim) for i in ax_a]
-        ax_b = [norm_axis(i, b.ndim) for i in ax_b]
-    if len(ax_a) != len(ax_b) or any(a.shape[i] != b.shape[j] for i, j in zip(ax_a, ax_b)):
+        try:
+            first, second = axes
+        except (TypeError, ValueError):
+            raise ValueError(f"tensordot: axes must be an int or a pair of sequences, got "
+                             f"{axes!r}") from None
+        ax_a, ax_b = _axes_list(first, a.ndim, "x1"), _axes_list(second, b.ndim, "x2")
+    if (len(ax_a) != len(ax_b) or len(set(ax_a)) != len(ax_a) or len(set(ax_b)) != len(ax_b)
+            or any(a.shape[i] != b.shape[j] for i, j in zip(ax_a, ax_b))):
         raise ValueError(f"tensordot: axes {ax_a} of {a.shape} do not match axes {ax_b} "
                          f"of {b.shape}")
     free_a = [i for i in range(a.ndim) if i not in ax_a]
     free_b = [i for i in range(b.ndim) if i not in ax_b]
-    k = 1
-    for i in ax_a:
-        k *= a.shape[i]
-    am = reshape(permute_dims(a, tuple(free_a + ax_a)), (-1, k))
-    bm = reshape(permute_dims(b, tuple(ax_b + free_b)), (k, -1))
-    out_shape = tuple(a.shape[i] for i in free_a) + tuple(b.shape[i] for i in free_b)
-    return reshape(matmul(am, bm), out_shape)
+    k = math.prod(a.shape[i] for i in ax_a)
+    out_a = tuple(a.shape[i] for i in free_a)
+    out_b = tuple(b.shape[i] for i in free_b)
+    am = reshape(permute_dims(a, tuple(free_a + ax_a)), (math.prod(out_a), k))
+    bm = reshape(permute_dims(b, tuple(ax_b + free_b)), (k, math.prod(out_b)))
+    return reshape(matmul(am, bm), out_a + out_b)
 
 
 def outer(x1, x2, /):
@@ -144,7 +326,108 @@ def outer(x1, x2, /):
     """
     from .shape import expand_dims
 
-    return expand_dims(as_tensor(x1), axis=-1) * as_tensor(x2)
+    a, b = as_tensor(x1), as_tensor(x2)
+    if a.ndim != 1 or b.ndim != 1:
+        raise ValueError(f"outer takes two 1-D vectors, got shapes {a.shape} and {b.shape}")
+    return expand_dims(a, axis=-1) * b
+
+
+# -- cross, diagonal, trace (xg.linalg) ---------------------------------------------------------
+def _cross_dx1(xp, g, ans, a, b, axis):
+    return xp.linalg.cross(conj(xp, b), g, axis=axis)
+
+
+def _cross_dx2(xp, g, ans, a, b, axis):
+    return xp.linalg.cross(g, conj(xp, a), axis=axis)
+
+
+_cross = Primitive("linalg_cross", lambda xp, a, b, axis: xp.linalg.cross(a, b, axis=axis),
+                   _cross_dx1, _cross_dx2)
+
+
+def cross(x1, x2, /, *, axis=-1):
+    """Cross product of 3-element vectors along ``axis`` (negative; not broadcast), the other
+    axes broadcast.
+
+    >>> import xpgrad as xg
+    >>> xg.linalg.cross(xg.asarray([1.0, 0.0, 0.0]), xg.asarray([0.0, 1.0, 0.0])).tolist()
+    [0.0, 0.0, 1.0]
+    """
+    a, b = as_tensor(x1), as_tensor(x2)
+    if a.dtype.kind not in "iufc" or b.dtype.kind not in "iufc":
+        raise TypeError(f"linalg.cross: x1 and x2 must be numeric, got {a.dtype} and {b.dtype}")
+    if not isinstance(axis, int) or isinstance(axis, bool):
+        raise TypeError(f"linalg.cross: axis must be an int, got {axis!r}")
+    low = min(a.ndim, b.ndim)
+    if not -low <= axis < 0:
+        raise ValueError(f"linalg.cross: axis {axis} must be in [-{low}, -1] for shapes "
+                         f"{a.shape} and {b.shape}")
+    if a.shape[axis] != 3 or b.shape[axis] != 3:
+        raise ValueError(f"linalg.cross: x1 {a.shape} and x2 {b.shape} need size 3 along "
+                         f"axis {axis}")
+    sa, sb = list(a.shape), list(b.shape)
+    del sa[axis], sb[axis]
+    broadcast_batch("linalg.cross", tuple(sa), tuple(sb), a.shape, b.shape)
+    return apply(_cross, a, b, axis=axis)
+
+
+def _diagonal_vjp(xp, g, ans, x, offset):
+    return diag_embed(xp, g, x.shape[-2], x.shape[-1], offset)
+
+
+_diagonal = Primitive("linalg_diagonal",
+                      lambda xp, x, offset: xp.linalg.diagonal(x, offset=offset), _diagonal_vjp)
+
+
+def _check_offset(name, offset):
+    if not isinstance(offset, int) or isinstance(offset, bool):
+        raise TypeError(f"linalg.{name}: offset must be an int, got {offset!r}")
+
+
+def diagonal(x, /, *, offset=0):
+    """The diagonal ``offset`` (> 0 above, < 0 below the main one) of each matrix.
+
+    >>> import xpgrad as xg
+    >>> xg.linalg.diagonal(xg.reshape(xg.arange(6.0), (2, 3)), offset=1).tolist()
+    [1.0, 5.0]
+    """
+    x = as_tensor(x)
+    check_matrix("diagonal", x)
+    _check_offset("diagonal", offset)
+    return apply(_diagonal, x, offset=offset)
+
+
+def _trace_vjp(xp, g, ans, x, offset, dtype):
+    g = xp.expand_dims(xp.expand_dims(g, axis=-1), axis=-1)
+    return g * eye_like(xp, g, x.shape[-2], x.shape[-1], offset)
+
+
+_trace = Primitive("linalg_trace",
+                   lambda xp, x, offset, dtype: xp.linalg.trace(x, offset=offset, dtype=dtype),
+                   _trace_vjp)
+
+
+def trace(x, /, *, offset=0, dtype=None):
+    """Sum of the diagonal ``offset`` of each matrix (``dtype``: the accumulator's, default as
+    ``sum``).
+
+    >>> import xpgrad as xg
+    >>> xg.linalg.trace(xg.eye(3)).item()
+    3.0
+    """
+    x = as_tensor(x)
+    check_matrix("trace", x)
+    _check_offset("trace", offset)
+    if x.dtype.kind not in "iufc":
+        raise TypeError(f"linalg.trace: x must be numeric, got {x.dtype}")
+    native = None if dtype is None else x._backend.native_dtype(_as_dtype(dtype))
+    return apply(_trace, x, offset=offset, dtype=native)
+
+
+def _as_dtype(dtype):
+    from ..dtypes import as_dtype
+
+    return as_dtype(dtype)
 
 
 __all__ = ["matmul", "matrix_transpose", "vecdot", "tensordot", "outer"]

@@ -1,0 +1,339 @@
+"""``xg.linalg``: inverses and determinants -- inv, solve, det, slogdet, cholesky, pinv,
+matrix_power, matrix_rank -- each a primitive whose rule is written against ``xp`` (so second
+order runs through ``xg.linalg`` itself).
+
+A singular matrix behaves as on the backend (NumPy raises ``numpy.linalg.LinAlgError``); the
+error's message then names the xpgrad function.
+
+>>> import xpgrad as xg
+>>> a = xg.asarray([[2.0, 0.0], [0.0, 4.0]], dtype=xg.float64)
+>>> with xg.GradientTape() as tape:
+...     tape.watch(a)
+...     d = xg.linalg.det(a)
+>>> round(d.item(), 6), tape.gradient(d, a).numpy().round(6).tolist()
+(8.0, [[4.0, 0.0], [0.0, 2.0]])
+"""
+from __future__ import annotations
+
+import operator
+from collections import namedtuple
+
+from ..primitive import Primitive, apply
+from ..tensor import Tensor
+from ._define import as_tensor
+from .linalg import (broadcast_batch, call, check_floating, check_matrix, conj, diag_embed,
+                     is_complex, mH, mask_diagonal, matmul, real, tri)
+
+SlogdetResult = namedtuple("SlogdetResult", ["sign", "logabsdet"])
+
+
+def _square_float(name, x, what="x"):
+    x = as_tensor(x)
+    check_matrix(name, x, square=True, what=what)
+    check_floating(name, x, what)
+    return x
+
+
+def _inv(xp, name, a):
+    return call(name, xp.linalg.inv, a)
+
+
+def _lift(xp, v):
+    """``v`` (...) as (..., 1, 1), to scale a stack of matrices."""
+    return xp.expand_dims(xp.expand_dims(v, axis=-1), axis=-1)
+
+
+# -- inv, solve -----------------------------------------------------------------------------------
+def _inv_vjp(xp, g, ans, x):
+    ah = mH(xp, ans)
+    return -xp.matmul(ah, xp.matmul(g, ah))
+
+
+_inv_prim = Primitive("linalg_inv", lambda xp, x: _inv(xp, "inv", x), _inv_vjp)
+
+
+def inv(x, /):
+    """The inverse of each square matrix; gradient ``-inv(x)^H @ g @ inv(x)^H``.
+
+    >>> import xpgrad as xg
+    >>> xg.linalg.inv(xg.asarray([[2.0, 0.0], [0.0, 4.0]])).tolist()
+    [[0.5, 0.0], [0.0, 0.25]]
+    """
+    return apply(_inv_prim, _square_float("inv", x))
+
+
+def _solve_forward(xp, a, b):
+    return call("solve", xp.linalg.solve, a, b)
+
+
+def _solve_vjp(xp, g, ans, needs, a, b):
+    ah = mH(xp, a)
+    if b.ndim == 1:                      # a vector right-hand side: (..., M)
+        gb = call("solve", xp.linalg.solve, ah, xp.expand_dims(g, axis=-1))[..., 0]
+        ga = -xp.expand_dims(gb, axis=-1) * xp.expand_dims(conj(xp, ans), axis=-2)
+    else:
+        gb = call("solve", xp.linalg.solve, ah, g)
+        ga = -xp.matmul(gb, mH(xp, ans))
+    return ga if needs[0] else None, gb
+
+
+_solve = Primitive("linalg_solve", _solve_forward, joint=_solve_vjp)
+
+
+def solve(x1, x2, /):
+    """The solution ``X`` of ``x1 @ X = x2``: ``x2`` of shape ``(M,)`` is one vector (the
+    result is ``(..., M)``), else ``(..., M, K)`` with batch dimensions broadcast.
+
+    >>> import xpgrad as xg
+    >>> xg.linalg.solve(xg.asarray([[2.0, 0.0], [0.0, 4.0]]), xg.asarray([1.0, 1.0])).tolist()
+    [0.5, 0.25]
+    """
+    a = _square_float("solve", x1, "x1")
+    b = as_tensor(x2)
+    check_floating("solve", b, "x2")
+    m = a.shape[-1]
+    if b.ndim == 0:
+        raise ValueError("linalg.solve: x2 must have at least one dimension")
+    if b.ndim == 1:
+        if b.shape[0] != m:
+            raise ValueError(f"linalg.solve: x2 of shape {b.shape} does not match x1 of shape "
+                             f"{a.shape} (needs {m} entries)")
+    else:
+        if b.shape[-2] != m:
+            raise ValueError(f"linalg.solve: x2 of shape {b.shape} does not match x1 of shape "
+                             f"{a.shape}: x2.shape[-2] must be {m}")
+        broadcast_batch("linalg.solve", a.shape[:-2], b.shape[:-2], a.shape, b.shape)
+    return apply(_solve, a, b)
+
+
+# -- det, slogdet ---------------------------------------------------------------------------------
+def _adjugate_h(xp, a):
+    """``adj(a)^H`` (the det's gradient direction) from the SVD, also for singular ``a``:
+    ``adj(U S Vh) = det(U) det(Vh) V adj(S) U^H``."""
+    u, s, vh = xp.linalg.svd(a)
+    n = s.shape[-1]
+    off, eye = mask_diagonal(xp, s, n)
+    others = xp.prod(xp.expand_dims(s, axis=-2) * off + eye, axis=-1)   # prod_{j != i} s_j
+    phase = xp.linalg.det(u) * xp.linalg.det(vh)
+    scaled = u * xp.expand_dims(others, axis=-2)
+    return _lift(xp, conj(xp, phase)) * xp.matmul(scaled, vh)
+
+
+def _det_vjp(xp, g, ans, x):
+    if x.shape[-1] == 0:
+        return xp.zeros_like(x)
+    if bool(xp.any(ans == 0)):
+        return _lift(xp, g) * _adjugate_h(xp, x)
+    return _lift(xp, g * conj(xp, ans)) * mH(xp, _inv(xp, "det", x))
+
+
+_det = Primitive("linalg_det", lambda xp, x: xp.linalg.det(x), _det_vjp)
+
+
+def det(x, /):
+    """The determinant of each square matrix; its gradient ``g * adj(x)^H`` is taken through
+    the inverse, or through the SVD where the matrix is singular.
+
+    >>> import xpgrad as xg
+    >>> round(xg.linalg.det(xg.asarray([[1.0, 2.0], [3.0, 4.0]])).item(), 4)
+    -2.0
+    """
+    return apply(_det, _square_float("det", x))
+
+
+def _slogdet_forward(xp, x):
+    sign, logabs = xp.linalg.slogdet(x)
+    if is_complex(x):
+        logabs = xp.astype(logabs, x.dtype)
+    return xp.stack([sign, logabs], axis=-1)
+
+
+def _slogdet_vjp(xp, g, ans, x):
+    g_log = g[..., 1]
+    if is_complex(x):
+        g_sign = g[..., 0]
+        sign = ans[..., 0]
+        # only the phase of the determinant moves the sign: Im(conj(g_sign) * sign)
+        g_log = real(xp, g_log) - 1j * real(xp, -1j * conj(xp, g_sign) * sign)
+    if x.shape[-1] == 0:
+        return xp.zeros_like(x)
+    return _lift(xp, g_log) * mH(xp, _inv(xp, "slogdet", x))
+
+
+_slogdet = Primitive("linalg_slogdet", _slogdet_forward, _slogdet_vjp)
+
+
+def slogdet(x, /):
+    """``(sign, logabsdet)`` of the determinant of each square matrix, a namedtuple.
+
+    The result is one primitive whose output packs both along a last axis of 2 (complex for a
+    complex ``x``); the two fields are views of it, so one rule sees both gradients. For a real
+    ``x`` only ``logabsdet`` has a gradient (``inv(x)^T``); for a complex one the sign's phase
+    has one too (PyTorch's formula).
+
+    >>> import xpgrad as xg
+    >>> s, l = xg.linalg.slogdet(xg.asarray([[-2.0, 0.0], [0.0, 4.0]]))
+    >>> s.item(), round(l.item(), 4)
+    (-1.0, 2.0794)
+    """
+    x = _square_float("slogdet", x)
+    packed = apply(_slogdet, x)
+    logabs = packed[..., 1]
+    return SlogdetResult(packed[..., 0], real(None, logabs) if x.dtype.is_complex else logabs)
+
+
+# -- cholesky -------------------------------------------------------------------------------------
+def _cholesky_forward(xp, x, upper):
+    low = call("cholesky", xp.linalg.cholesky, x)
+    return mH(xp, low) if upper else low
+
+
+def _cholesky_vjp(xp, g, ans, x, upper):
+    low, gl = (mH(xp, ans), mH(xp, g)) if upper else (ans, g)
+    phi = tri(xp, xp.matmul(mH(xp, low), gl))
+    phi = 0.5 * (phi + mH(xp, tri(xp, phi, -1)))        # Hermitian, half diagonal (PyTorch)
+    inv_low = _inv(xp, "cholesky", low)
+    return xp.matmul(mH(xp, inv_low), xp.matmul(phi, inv_low))
+
+
+_cholesky = Primitive("linalg_cholesky", _cholesky_forward, _cholesky_vjp)
+
+
+def cholesky(x, /, *, upper=False):
+    """The Cholesky factor ``L`` (``x = L L^H``; with ``upper``, ``U`` with ``x = U^H U``) of
+    each Hermitian positive-definite matrix. Only the lower triangle of ``x`` is read; the
+    gradient is the Hermitian one (as PyTorch's), so differentiate through a symmetric input.
+
+    >>> import xpgrad as xg
+    >>> xg.linalg.cholesky(xg.asarray([[4.0, 2.0], [2.0, 5.0]])).tolist()
+    [[2.0, 0.0], [1.0, 2.0]]
+    """
+    x = _square_float("cholesky", x)
+    return apply(_cholesky, x, upper=bool(upper))
+
+
+# -- pinv -----------------------------------------------------------------------------------------
+def _pinv_forward(xp, x, rtol=None):
+    return xp.linalg.pinv(x, rtol=rtol)
+
+
+def _pinv_vjp(xp, g, ans, x, rtol=None):
+    """PyTorch's pinv_backward: exact where the rank does not change."""
+    m, n = x.shape[-2], x.shape[-1]
+    ph, gh = mH(xp, ans), mH(xp, g)
+    if m <= n:
+        k = xp.matmul(gh, ans)
+        kph = xp.matmul(k, ph)
+        return (-mH(xp, xp.matmul(ans, k)) + kph - xp.matmul(xp.matmul(x, ans), kph)
+                + xp.matmul(xp.matmul(ph, ans), gh - xp.matmul(k, x)))
+    k = xp.matmul(ans, gh)
+    phk = xp.matmul(ph, k)
+    return (-mH(xp, xp.matmul(k, ans))
+            + xp.matmul(xp.matmul(gh - xp.matmul(x, k), ans), ph)
+            + phk - xp.matmul(xp.matmul(phk, ans), x))
+
+
+_pinv = Primitive("linalg_pinv", _pinv_forward, _pinv_vjp, None)
+
+
+def _rtol_args(name, x, rtol):
+    """``(positional, params)`` for an ``rtol`` that is None, a float or an array."""
+    if rtol is None or isinstance(rtol, (int, float)) and not isinstance(rtol, bool):
+        return (), {"rtol": rtol}
+    r = as_tensor(rtol)
+    if r.dtype.kind not in "fi":
+        raise TypeError(f"linalg.{name}: rtol must be a float or a real array, got {r.dtype}")
+    broadcast_batch(f"linalg.{name}", x.shape[:-2], r.shape, x.shape, r.shape)
+    return (r,), {}
+
+
+def _rtol_for(xp, x, rtol):
+    """A rtol array shaped to broadcast against the singular values (``(..., 1)``)."""
+    return rtol if rtol is None or isinstance(rtol, (int, float)) else xp.expand_dims(rtol, axis=-1)
+
+
+def pinv(x, /, *, rtol=None):
+    """The Moore-Penrose pseudo-inverse (singular values at most ``rtol`` times the largest
+    count as zero; default ``max(M, N) * eps``). Its gradient is PyTorch's formula, exact
+    where the rank is constant.
+
+    >>> import xpgrad as xg
+    >>> xg.linalg.pinv(xg.asarray([[2.0, 0.0], [0.0, 0.0]])).tolist()
+    [[0.5, 0.0], [0.0, 0.0]]
+    """
+    x = as_tensor(x)
+    check_matrix("pinv", x)
+    check_floating("pinv", x)
+    pos, params = _rtol_args("pinv", x, rtol)
+    return apply(_pinv, x, *pos, **params)
+
+
+# -- matrix_rank, matrix_power --------------------------------------------------------------------
+def _rank_forward(xp, x, rtol=None):
+    s = xp.linalg.svdvals(x)
+    m, n = x.shape[-2], x.shape[-1]
+    if rtol is None:
+        rtol = max(m, n) * xp.finfo(s.dtype).eps
+    elif not isinstance(rtol, (int, float)):
+        rtol = xp.expand_dims(xp.astype(rtol, s.dtype), axis=-1)
+    if s.shape[-1] == 0:
+        return xp.zeros(s.shape[:-1], dtype=xp.int64, device=s.device)
+    tol = xp.max(s, axis=-1, keepdims=True) * rtol
+    return xp.astype(xp.sum(xp.astype(s > tol, xp.int64), axis=-1), xp.int64)
+
+
+_rank = Primitive("linalg_matrix_rank", _rank_forward)
+
+
+def matrix_rank(x, /, *, rtol=None):
+    """The number of singular values above ``rtol`` times the largest (default
+    ``max(M, N) * eps``), as the default integer dtype (no gradient).
+
+    >>> import xpgrad as xg
+    >>> xg.linalg.matrix_rank(xg.asarray([[1.0, 2.0], [2.0, 4.0]])).item()
+    1
+    """
+    x = as_tensor(x)
+    check_matrix("matrix_rank", x)
+    check_floating("matrix_rank", x)
+    pos, params = _rtol_args("matrix_rank", x, rtol)
+    return apply(_rank, x, *pos, **params)
+
+
+def matrix_power(x, n, /):
+    """``x`` (square) multiplied by itself ``n`` times: the identity for 0, powers of
+    ``inv(x)`` for ``n < 0``. Built from matmul and inv by repeated squaring, so gradients
+    (and higher orders) come from theirs.
+
+    >>> import xpgrad as xg
+    >>> xg.linalg.matrix_power(xg.asarray([[1.0, 1.0], [0.0, 1.0]]), 3).tolist()
+    [[1.0, 3.0], [0.0, 1.0]]
+    """
+    from ..creation import eye
+    from .shape import broadcast_to
+
+    x = as_tensor(x)
+    check_matrix("matrix_power", x, square=True)
+    try:
+        n = operator.index(n)
+    except TypeError:
+        raise TypeError(f"linalg.matrix_power: n must be an int, got {n!r}") from None
+    if isinstance(n, bool) or x.dtype.kind not in "iufc":
+        raise TypeError(f"linalg.matrix_power: x must be numeric and n an int, got "
+                        f"{x.dtype} and {n!r}")
+    if n == 0:
+        return broadcast_to(eye(x.shape[-1], dtype=x.dtype, device=x.device), x.shape)
+    if n < 0:
+        check_floating("matrix_power", x)
+        x, n = inv(x), -n
+    result = None
+    while True:
+        if n & 1:
+            result = x if result is None else matmul(result, x)
+        n >>= 1
+        if not n:
+            return result
+        x = matmul(x, x)
+
+
+__all__: list = []
