@@ -320,11 +320,6 @@ def _torch_cases():
     }
 
 
-# the real-input norms built from abs (ord 1, inf for matrices) are covered by the real runs;
-# complex abs belongs to the elementwise set
-_REAL_ONLY = {"vector_norm_1", "vector_norm_inf"}
-
-
 def _torch_names():
     try:
         import torch  # noqa: F401

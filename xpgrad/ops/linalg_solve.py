@@ -19,10 +19,9 @@ import operator
 from collections import namedtuple
 
 from ..primitive import Primitive, apply
-from ..tensor import Tensor
 from ._define import as_tensor
-from .linalg import (broadcast_batch, call, check_floating, check_matrix, conj, diag_embed,
-                     is_complex, mH, mask_diagonal, matmul, real, tri)
+from .linalg import (broadcast_batch, call, check_floating, check_matrix, conj, is_complex, mH,
+                     mask_diagonal, matmul, real, tri)
 
 SlogdetResult = namedtuple("SlogdetResult", ["sign", "logabsdet"])
 
@@ -303,7 +302,8 @@ def matrix_rank(x, /, *, rtol=None):
 def matrix_power(x, n, /):
     """``x`` (square) multiplied by itself ``n`` times: the identity for 0, powers of
     ``inv(x)`` for ``n < 0``. Built from matmul and inv by repeated squaring, so gradients
-    (and higher orders) come from theirs.
+    (and higher orders) come from theirs; ``n = 0`` gives a constant (no gradient, as for
+    any output that does not depend on ``x``).
 
     >>> import xpgrad as xg
     >>> xg.linalg.matrix_power(xg.asarray([[1.0, 1.0], [0.0, 1.0]]), 3).tolist()
