@@ -215,7 +215,7 @@ def test_clip_global_norm(rng):
     v = xg.Variable(np.zeros(4))
     optim.SGD(1.0, global_clipnorm=1.0).apply_gradients([(xg.asarray(gs[1]), v)])
     np.testing.assert_allclose(v.numpy(), -gs[1] / np.linalg.norm(gs[1]))
-    with pytest.raises(ValueError, match="max_norm must be positive"):
+    with pytest.raises(ValueError, match="max_norm must be a finite number > 0, got 0.0"):
         optim.clip_global_norm(clipped, 0.0)
 
 
@@ -230,8 +230,140 @@ def test_bad_calls_raise_clear_errors():
         opt.apply_gradients([(xg.asarray([1.0, 1.0]), w)] * 2)
     with pytest.raises(ValueError, match="nesterov=True needs momentum > 0"):
         optim.SGD(0.1, nesterov=True)
-    with pytest.raises(ValueError, match="beta_1 must be in"):
+    with pytest.raises(ValueError, match=r"beta_1 must be a finite number in \[0, 1\), got 1.0"):
         optim.Adam(beta_1=1.0)
     with pytest.raises(ValueError, match="unknown optimizer 'lbfgs'"):
         optim.get("lbfgs")
 
+
+
+# -- hyperparameters at the boundary -----------------------------------------------------------
+NAN, INF = float("nan"), float("inf")
+BAD_HYPERPARAMETERS = [
+    (optim.SGD, dict(learning_rate=NAN), "learning_rate", "nan"),
+    (optim.SGD, dict(learning_rate=INF), "learning_rate", "inf"),
+    (optim.SGD, dict(learning_rate=-0.1), "learning_rate", "-0.1"),
+    (optim.Adam, dict(learning_rate=np.float32("nan")), "learning_rate", "nan"),
+    (optim.SGD, dict(momentum=NAN), "momentum", "nan"),
+    (optim.SGD, dict(momentum=-0.5), "momentum", "-0.5"),
+    (optim.SGD, dict(momentum=1.0), "momentum", "1.0"),
+    (optim.SGD, dict(weight_decay=NAN), "weight_decay", "nan"),
+    (optim.SGD, dict(weight_decay=-1e-4), "weight_decay", "-0.0001"),
+    (optim.AdamW, dict(weight_decay=INF), "weight_decay", "inf"),
+    (optim.SGD, dict(global_clipnorm=NAN), "global_clipnorm", "nan"),
+    (optim.SGD, dict(global_clipnorm=0.0), "global_clipnorm", "0.0"),
+    (optim.Adam, dict(global_clipnorm=-1), "global_clipnorm", "-1.0"),
+    (optim.Adam, dict(epsilon=-1e-8), "epsilon", "-1e-08"),
+    (optim.Adam, dict(epsilon=0.0), "epsilon", "0.0"),
+    (optim.Adam, dict(epsilon=NAN), "epsilon", "nan"),
+    (optim.Adagrad, dict(epsilon=-1.0), "epsilon", "-1.0"),
+    (optim.Adagrad, dict(initial_accumulator_value=-1.0), "initial_accumulator_value", "-1.0"),
+    (optim.Adadelta, dict(rho=1.0), "rho", "1.0"),
+    (optim.Adadelta, dict(rho=NAN), "rho", "nan"),
+    (optim.Adadelta, dict(epsilon=0), "epsilon", "0.0"),
+    (optim.RMSprop, dict(rho=-0.1), "rho", "-0.1"),
+    (optim.RMSprop, dict(momentum=NAN), "momentum", "nan"),
+    (optim.RMSprop, dict(momentum=1.5), "momentum", "1.5"),
+    (optim.RMSprop, dict(epsilon=INF), "epsilon", "inf"),
+    (optim.Adam, dict(beta_1=NAN), "beta_1", "nan"),
+    (optim.Adam, dict(beta_2=1.0), "beta_2", "1.0"),
+    (optim.AdamW, dict(beta_2=-0.1), "beta_2", "-0.1"),
+]
+
+
+@pytest.mark.parametrize("cls, kwargs, name, value", BAD_HYPERPARAMETERS,
+                         ids=[f"{c.__name__}-{n}={v}" for c, _, n, v in BAD_HYPERPARAMETERS])
+def test_invalid_hyperparameters_raise_naming_argument_and_value(cls, kwargs, name, value):
+    with pytest.raises(ValueError, match=rf"^{name} must be a finite number .*, got {value}$"):
+        cls(**kwargs)
+
+
+@pytest.mark.parametrize("value", ["0.1", True, 1j, [0.1], np.array([0.1, 0.2]), None])
+def test_hyperparameters_of_the_wrong_type_raise_type_error(value):
+    with pytest.raises(TypeError, match="learning_rate must be a"):
+        optim.SGD(learning_rate=value)
+    with pytest.raises(TypeError, match="momentum must be a real number"):
+        optim.SGD(0.1, momentum=value if value is not None else "x")
+
+
+@pytest.mark.parametrize("value", [np.float32(0.1), np.float64(0.1), np.int64(1), 1,
+                                   np.array(0.1), xg.asarray(0.1)])
+def test_numpy_scalars_and_0d_tensors_are_accepted(value):
+    for cls in optim.OPTIMIZERS.values():
+        opt = cls(learning_rate=value)
+        assert isinstance(opt.learning_rate, float)
+        assert opt.learning_rate == pytest.approx(float(value))
+    opt = optim.Adam(value, beta_1=np.float32(0.5), epsilon=np.float64(1e-7),
+                     weight_decay=np.int64(0), global_clipnorm=xg.asarray(1.0))
+    w = xg.Variable([1.0], name="w")
+    opt.apply_gradients([(xg.asarray([1.0]), w)])
+    assert np.isfinite(w.numpy()).all() and w.tolist() != [1.0]
+
+
+def test_schedules_check_their_arguments():
+    with pytest.raises(ValueError, match="decay_steps must be a positive integer, got 0"):
+        optim.ExponentialDecay(0.1, decay_steps=0, decay_rate=0.5)
+    with pytest.raises(ValueError, match="decay_steps must be a positive integer, got 2.5"):
+        optim.CosineDecay(0.1, decay_steps=2.5)
+    with pytest.raises(ValueError, match="decay_rate must be a finite number > 0, got nan"):
+        optim.ExponentialDecay(0.1, decay_steps=10, decay_rate=NAN)
+    with pytest.raises(ValueError, match="initial_learning_rate must be a finite number >= 0"):
+        optim.StepDecay(INF, step_size=2)
+    with pytest.raises(ValueError, match="gamma must be a finite number >= 0, got -0.5"):
+        optim.StepDecay(0.1, step_size=2, gamma=-0.5)
+    with pytest.raises(ValueError, match=r"alpha must be a finite number in \[0, 1\], got 2.0"):
+        optim.CosineDecay(0.1, decay_steps=10, alpha=2.0)
+    assert optim.StepDecay(1.0, step_size=np.int64(2))(4) == pytest.approx(0.01)
+
+
+@pytest.mark.parametrize("bad", [NAN, INF, -0.1, "fast"])
+def test_a_schedule_returning_a_bad_value_raises_at_that_step(bad):
+    w = xg.Variable([1.0, 2.0], name="w")
+    opt = optim.SGD(learning_rate=lambda step: 0.1 if step < 2 else bad)
+    for _ in range(2):
+        opt.apply_gradients([(xg.asarray([1.0, 1.0]), w)])
+    before = w.tolist()
+    error = TypeError if isinstance(bad, str) else ValueError
+    with pytest.raises(error, match="learning-rate schedule .* returned .* at step 2"):
+        opt.apply_gradients([(xg.asarray([1.0, 1.0]), w)])
+    assert w.tolist() == before and opt.iterations == 2     # nothing changed
+
+
+def test_all_none_gradients_raise_listing_the_variables():
+    a, b = xg.Variable([1.0], name="a"), xg.Variable([2.0], name="b")
+    opt = optim.Adam(0.1)
+    with pytest.raises(ValueError, match=r"No gradients provided for any variable: \['a', 'b'\]"):
+        opt.apply_gradients([(None, a), (None, b)])
+    assert opt.iterations == 0
+    with pytest.raises(ValueError, match="got no \\(gradient, variable\\) pairs"):
+        opt.apply_gradients([])
+    c = xg.Variable([3.0], name="c")
+    with pytest.raises(ValueError, match=r"No gradients provided for any variable: \['c'\]"):
+        opt.minimize(lambda: xg.sum(a * a), [c])       # the loss does not touch c
+    with pytest.raises(TypeError, match="takes \\(gradient, variable\\) pairs"):
+        opt.apply_gradients([a, b])
+
+
+def test_integer_variables_are_refused_by_name():
+    w = xg.Variable(np.array([1, 2]), name="counts")
+    for g in (None, xg.asarray([1, 1])):
+        with pytest.raises(TypeError, match="variable 'counts' has dtype int64 and cannot be "
+                                            "trained"):
+            optim.SGD(0.1).apply_gradients([(g, w)])
+    assert w.tolist() == [1, 2]
+
+
+def test_complex_variables_sgd_only():
+    w = xg.Variable(np.array([1 + 1j, -2 + 0.5j]), name="z")
+    with pytest.raises(TypeError, match="Adam cannot update the complex variable 'z'"):
+        optim.Adam(0.1).minimize(lambda: xg.sum(xg.real(w * xg.conj(w))), [w])
+    opt = optim.SGD(0.1, momentum=0.5)
+    for _ in range(100):
+        opt.minimize(lambda: xg.sum(xg.real(w * xg.conj(w))), [w])
+    assert np.abs(w.numpy()).max() < 1e-6
+
+
+def test_nesterov_must_be_a_bool():
+    with pytest.raises(TypeError, match="nesterov must be True or False, got 'yes'"):
+        optim.SGD(0.1, momentum=0.9, nesterov="yes")
+    assert optim.SGD(0.1, momentum=0.9, nesterov=np.bool_(True)).nesterov is True

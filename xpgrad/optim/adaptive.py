@@ -7,7 +7,17 @@ from __future__ import annotations
 
 from ..ops.optim import adadelta_update, adagrad_update, adam_update, rmsprop_update
 from ..primitive import run
+from ._checks import hyperparameter
 from .optimizer import Optimizer
+
+
+def _epsilon(value):
+    return hyperparameter("epsilon", value, low=0.0, low_open=True)
+
+
+def _decay(name, value):
+    """A decay rate such as rho or beta_1: in [0, 1)."""
+    return hyperparameter(name, value, low=0.0, high=1.0, high_open=True)
 
 
 class Adagrad(Optimizer):
@@ -23,8 +33,9 @@ class Adagrad(Optimizer):
     def __init__(self, learning_rate=0.01, initial_accumulator_value=0.0, epsilon=1e-10,
                  weight_decay=0.0, **kwargs):
         super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
-        self.initial_accumulator_value = float(initial_accumulator_value)
-        self.epsilon = float(epsilon)
+        self.initial_accumulator_value = hyperparameter(
+            "initial_accumulator_value", initial_accumulator_value, low=0.0)
+        self.epsilon = _epsilon(epsilon)
 
     def _slot_names(self):
         return ("accumulator",)
@@ -52,8 +63,8 @@ class Adadelta(Optimizer):
 
     def __init__(self, learning_rate=1.0, rho=0.9, epsilon=1e-6, weight_decay=0.0, **kwargs):
         super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
-        self.rho = float(rho)
-        self.epsilon = float(epsilon)
+        self.rho = _decay("rho", rho)
+        self.epsilon = _epsilon(epsilon)
 
     def _slot_names(self):
         return ("accum_grad", "accum_update")
@@ -74,11 +85,9 @@ class RMSprop(Optimizer):
     def __init__(self, learning_rate=0.01, rho=0.99, momentum=0.0, epsilon=1e-8,
                  weight_decay=0.0, **kwargs):
         super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
-        if momentum < 0:
-            raise ValueError(f"momentum must be >= 0, got {momentum}")
-        self.rho = float(rho)
-        self.momentum = float(momentum)
-        self.epsilon = float(epsilon)
+        self.rho = _decay("rho", rho)
+        self.momentum = _decay("momentum", momentum)
+        self.epsilon = _epsilon(epsilon)
 
     def _slot_names(self):
         return ("square_avg", "momentum_buffer") if self.momentum else ("square_avg",)
@@ -103,12 +112,9 @@ class Adam(Optimizer):
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
                  weight_decay=0.0, **kwargs):
         super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
-        for nm, b in (("beta_1", beta_1), ("beta_2", beta_2)):
-            if not 0.0 <= b < 1.0:
-                raise ValueError(f"{nm} must be in [0, 1), got {b}")
-        self.beta_1 = float(beta_1)
-        self.beta_2 = float(beta_2)
-        self.epsilon = float(epsilon)
+        self.beta_1 = _decay("beta_1", beta_1)
+        self.beta_2 = _decay("beta_2", beta_2)
+        self.epsilon = _epsilon(epsilon)
 
     def _slot_names(self):
         return ("m", "v")

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from ..tensor import Tensor, _wrap
+from ._checks import hyperparameter
 
 
 def _global_norm_raw(raws, xp):
@@ -27,8 +28,7 @@ def clip_global_norm(grads, max_norm):
     where ``norm`` is the global norm before clipping (a float64 0-d Tensor). The norm stays on
     the device: nothing is synchronized.
     """
-    if max_norm <= 0:
-        raise ValueError(f"max_norm must be positive, got {max_norm}")
+    max_norm = hyperparameter("max_norm", max_norm, low=0.0, low_open=True)
     present = [g for g in grads if g is not None]
     for g in present:
         if not isinstance(g, Tensor):

@@ -19,6 +19,7 @@ code are never written).
 from __future__ import annotations
 
 from ..tensor import Tensor, Variable, _wrap
+from ._checks import hyperparameter, learning_rate_value
 from .clip import clip_global_norm
 from .schedules import as_schedule
 
@@ -30,15 +31,24 @@ class Optimizer:
     ``global_clipnorm`` clips all gradients of one ``apply_gradients`` call together by their
     global norm before the update; ``weight_decay`` is L2 decay added to the gradient (AdamW:
     decoupled, PyTorch's convention).
+
+    Every hyperparameter is checked when the optimizer is made: a real number (Python, NumPy
+    scalar or 0-d array/Tensor), finite and in its range, else ValueError/TypeError naming it.
+    A schedule's value is checked at each step that uses it (finite, >= 0), before any variable
+    changes. Gradients are applied as given: a NaN or inf gradient makes NaN weights, as in
+    PyTorch and TensorFlow (check ``xg.isfinite`` on the loss or the global norm to skip a step).
     """
+
+    #: variables of these dtype kinds are updated ('f' real floating, 'c' complex floating);
+    #: the adaptive optimizers' formulas (g**2, sqrt) hold for real numbers only
+    _dtype_kinds = "f"
 
     def __init__(self, learning_rate, *, weight_decay=0.0, global_clipnorm=None, name=None):
         self._schedule = as_schedule(learning_rate)
-        if weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
-        if global_clipnorm is not None and global_clipnorm <= 0:
-            raise ValueError(f"global_clipnorm must be positive, got {global_clipnorm}")
-        self.weight_decay = float(weight_decay)
+        self.weight_decay = hyperparameter("weight_decay", weight_decay, low=0.0)
+        if global_clipnorm is not None:
+            global_clipnorm = hyperparameter("global_clipnorm", global_clipnorm, low=0.0,
+                                             low_open=True)
         self.global_clipnorm = global_clipnorm
         self.name = name or type(self).__name__.lower()
         self.iterations = 0          # updates applied so far (the schedules' step)
@@ -47,8 +57,10 @@ class Optimizer:
     # -- hyperparameters ----------------------------------------------------------------------
     @property
     def learning_rate(self) -> float:
-        """The learning rate the next update will use."""
-        return float(self._schedule(self.iterations))
+        """The learning rate the next update will use (a schedule's value is checked: a
+        non-finite or negative one raises ValueError naming the step)."""
+        return learning_rate_value(self._schedule(self.iterations), self.iterations,
+                                   self._schedule)
 
     def get_config(self) -> dict:
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
@@ -74,16 +86,38 @@ class Optimizer:
 
     # -- updates ------------------------------------------------------------------------------
     def apply_gradients(self, grads_and_vars) -> int:
-        """Apply ``(gradient, variable)`` pairs (None gradients are skipped); returns the new
-        ``iterations`` count."""
-        grads, variables, seen = [], [], set()
-        for g, v in grads_and_vars:
+        """Apply ``(gradient, variable)`` pairs; returns the new ``iterations`` count.
+
+        None gradients are skipped, but not all of them: when no variable has a gradient this
+        raises ValueError listing them (TensorFlow's "No gradients provided for any variable"),
+        since a step that changes nothing is almost always a loss not connected to the
+        variables. Everything is checked before any variable changes: each variable (a
+        Variable, of a floating dtype the optimizer supports, listed once), each gradient
+        (shape, backend) and the learning rate of this step.
+
+        >>> import xpgrad as xg
+        >>> w = xg.Variable([1.0], name="w")
+        >>> try:
+        ...     xg.optim.SGD(0.1).apply_gradients([(None, w)])
+        ... except ValueError as e:
+        ...     print(str(e).splitlines()[0])
+        No gradients provided for any variable: ['w']
+        """
+        grads, variables, seen, names = [], [], set(), []
+        for pair in grads_and_vars:
+            try:
+                g, v = pair
+            except (TypeError, ValueError):
+                raise TypeError(f"apply_gradients takes (gradient, variable) pairs, e.g. "
+                                f"zip(grads, variables); got the item {pair!r}") from None
             if not isinstance(v, Variable):
                 raise TypeError(f"apply_gradients updates Variables in place; got a "
                                 f"{type(v).__name__} (wrap trainable values in xg.Variable)")
             if id(v) in seen:
                 raise ValueError(f"variable {v.name!r} appears twice in apply_gradients")
             seen.add(id(v))
+            names.append(v.name)
+            self._check_variable(v)
             if g is None:
                 continue
             if not isinstance(g, Tensor):
@@ -96,11 +130,21 @@ class Optimizer:
             if g._data.shape != v._data.shape:
                 raise ValueError(f"gradient for {v.name!r} has shape {g.shape}, the variable "
                                  f"has shape {v.shape}")
+            if not g.dtype.is_inexact:
+                raise TypeError(f"gradient for {v.name!r} has dtype {g.dtype}; gradients are "
+                                f"floating-point like the variable ({v.dtype})")
             grads.append(g)
             variables.append(v)
-        if self.global_clipnorm is not None and grads:
+        if not names:
+            raise ValueError("apply_gradients got no (gradient, variable) pairs; pass "
+                             "zip(grads, variables) with at least one variable")
+        if not grads:
+            raise ValueError(f"No gradients provided for any variable: {names}\nEvery gradient "
+                             "is None: the loss does not depend on these variables (is the "
+                             "loss computed from them inside the GradientTape?)")
+        lr = self.learning_rate            # a bad schedule value raises before any update
+        if self.global_clipnorm is not None:
             grads, _ = clip_global_norm(grads, self.global_clipnorm)
-        lr = self.learning_rate
         for g, v in zip(grads, variables):
             state = self._state_for(v)
             raw = g._data
@@ -109,6 +153,19 @@ class Optimizer:
             self._update(v._backend, v._data, raw, state, lr)
         self.iterations += 1
         return self.iterations
+
+    def _check_variable(self, v) -> None:
+        kind = v.dtype.kind
+        if kind in self._dtype_kinds:
+            return
+        if kind == "c":
+            raise TypeError(f"{type(self).__name__} cannot update the complex variable "
+                            f"{v.name!r} ({v.dtype}): its update (g**2, sqrt) is defined for "
+                            "real numbers; use SGD, or keep real and imaginary parts in two "
+                            "real Variables")
+        raise TypeError(f"variable {v.name!r} has dtype {v.dtype} and cannot be trained: an "
+                        f"optimizer updates floating-point variables (make it with a float "
+                        f"dtype, e.g. xg.Variable(..., dtype=xg.float32))")
 
     def _update(self, be, param, grad, state, lr):
         raise NotImplementedError

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 
+from ._checks import hyperparameter, positive_int, real_number
+
 
 class Schedule:
     """Base class: ``schedule(step) -> learning rate``."""
@@ -30,7 +32,7 @@ class Constant(Schedule):
     """
 
     def __init__(self, learning_rate: float):
-        self.learning_rate = float(learning_rate)
+        self.learning_rate = hyperparameter("learning_rate", learning_rate, low=0.0)
 
     def __call__(self, step):
         return self.learning_rate
@@ -40,11 +42,10 @@ class ExponentialDecay(Schedule):
     """``lr * decay_rate ** (step / decay_steps)`` (integer division when ``staircase``)."""
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False):
-        if decay_steps <= 0:
-            raise ValueError(f"decay_steps must be positive, got {decay_steps}")
-        self.initial_learning_rate = float(initial_learning_rate)
-        self.decay_steps = int(decay_steps)
-        self.decay_rate = float(decay_rate)
+        self.initial_learning_rate = hyperparameter("initial_learning_rate",
+                                                    initial_learning_rate, low=0.0)
+        self.decay_steps = positive_int("decay_steps", decay_steps)
+        self.decay_rate = hyperparameter("decay_rate", decay_rate, low=0.0, low_open=True)
         self.staircase = bool(staircase)
 
     def __call__(self, step):
@@ -60,11 +61,10 @@ class StepDecay(Schedule):
     """
 
     def __init__(self, initial_learning_rate, step_size, gamma=0.1):
-        if step_size <= 0:
-            raise ValueError(f"step_size must be positive, got {step_size}")
-        self.initial_learning_rate = float(initial_learning_rate)
-        self.step_size = int(step_size)
-        self.gamma = float(gamma)
+        self.initial_learning_rate = hyperparameter("initial_learning_rate",
+                                                    initial_learning_rate, low=0.0)
+        self.step_size = positive_int("step_size", step_size)
+        self.gamma = hyperparameter("gamma", gamma, low=0.0)
 
     def __call__(self, step):
         return self.initial_learning_rate * self.gamma ** (step // self.step_size)
@@ -78,11 +78,10 @@ class CosineDecay(Schedule):
     """
 
     def __init__(self, initial_learning_rate, decay_steps, alpha=0.0):
-        if decay_steps <= 0:
-            raise ValueError(f"decay_steps must be positive, got {decay_steps}")
-        self.initial_learning_rate = float(initial_learning_rate)
-        self.decay_steps = int(decay_steps)
-        self.alpha = float(alpha)
+        self.initial_learning_rate = hyperparameter("initial_learning_rate",
+                                                    initial_learning_rate, low=0.0)
+        self.decay_steps = positive_int("decay_steps", decay_steps)
+        self.alpha = hyperparameter("alpha", alpha, low=0.0, high=1.0)
 
     def __call__(self, step):
         t = min(step, self.decay_steps) / self.decay_steps
@@ -91,12 +90,22 @@ class CosineDecay(Schedule):
 
 
 def as_schedule(learning_rate):
-    """A callable of the step from a float or a callable."""
+    """A callable of the step from a number (checked: finite, >= 0) or a callable (its values
+    are checked where the optimizer uses them).
+
+    >>> as_schedule(0.1)(5)
+    0.1
+    >>> try:
+    ...     as_schedule(float("inf"))
+    ... except ValueError as e:
+    ...     print(e)
+    learning_rate must be a finite number >= 0, got inf
+    """
     if callable(learning_rate):
         return learning_rate
-    if isinstance(learning_rate, (int, float)) and not isinstance(learning_rate, bool):
-        if learning_rate < 0:
-            raise ValueError(f"learning_rate must be >= 0, got {learning_rate}")
-        return Constant(learning_rate)
-    raise TypeError(f"learning_rate must be a float or a callable of the step, got "
-                    f"{type(learning_rate).__name__}")
+    try:
+        real_number("learning_rate", learning_rate)
+    except TypeError:
+        raise TypeError(f"learning_rate must be a float or a callable of the step, got "
+                        f"{type(learning_rate).__name__} {learning_rate!r}") from None
+    return Constant(learning_rate)

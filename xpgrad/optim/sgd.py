@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..ops.optim import sgd_update
 from ..primitive import run
+from ._checks import hyperparameter
 from .optimizer import Optimizer
 
 
@@ -21,14 +22,16 @@ class SGD(Optimizer):
     0.71
     """
 
+    _dtype_kinds = "fc"       # the update is linear in the gradient: complex variables work
+
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=0.0,
                  **kwargs):
         super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
-        if momentum < 0:
-            raise ValueError(f"momentum must be >= 0, got {momentum}")
-        if nesterov and momentum <= 0:
+        self.momentum = hyperparameter("momentum", momentum, low=0.0, high=1.0, high_open=True)
+        if not hasattr(nesterov, "__bool__") or nesterov not in (True, False):
+            raise TypeError(f"nesterov must be True or False, got {nesterov!r}")
+        if nesterov and self.momentum <= 0:
             raise ValueError("nesterov=True needs momentum > 0")
-        self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
 
     def _slot_names(self):

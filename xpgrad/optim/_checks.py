@@ -1,0 +1,105 @@
+"""Validation of hyperparameters at the boundary: a clear error naming the argument, its value
+and what was expected, before any variable is touched.
+
+A hyperparameter is a real number: a Python int or float, a NumPy scalar (``np.float32(0.1)``,
+``np.int64(1)``) or any 0-d array or Tensor of a real dtype (anything ``float()`` takes without
+losing meaning). Booleans, strings, complex numbers and arrays with more than one element are
+refused with TypeError; NaN, infinities and values out of range with ValueError.
+
+>>> hyperparameter("momentum", 0.9, low=0.0, high=1.0, high_open=True)
+0.9
+>>> try:
+...     hyperparameter("learning_rate", float("nan"), low=0.0)
+... except ValueError as e:
+...     print(e)
+learning_rate must be a finite number >= 0, got nan
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+
+def _describe(low, high, low_open, high_open) -> str:
+    if low is not None and high is not None:
+        return f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    if low is not None:
+        return f"{'>' if low_open else '>='} {low:g}"
+    if high is not None:
+        return f"{'<' if high_open else '<='} {high:g}"
+    return ""
+
+
+def real_number(name: str, value) -> float:
+    """``value`` as a Python float, or TypeError naming ``name`` (bool, str, complex, arrays of
+    more than one element are not real numbers)."""
+    if isinstance(value, bool) or isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, numbers.Complex):
+        raise TypeError(f"{name} must be a real number, got the complex number {value!r}")
+    shape = getattr(value, "shape", None)
+    dtype = getattr(value, "dtype", None)
+    if shape is not None:
+        if tuple(shape) != ():
+            raise TypeError(f"{name} must be a real number (a scalar or 0-d array), got an "
+                            f"array of shape {tuple(shape)}")
+        kind = getattr(dtype, "kind", None)
+        if kind not in ("i", "u", "f"):
+            raise TypeError(f"{name} must be a real number, got a 0-d array of dtype {dtype}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} "
+                        f"{value!r}") from None
+
+
+def hyperparameter(name: str, value, *, low=None, high=None, low_open=False,
+                   high_open=False) -> float:
+    """``value`` as a finite float within the bounds, else TypeError/ValueError naming ``name``.
+
+    >>> hyperparameter("epsilon", 1e-8, low=0.0, low_open=True)
+    1e-08
+    >>> try:
+    ...     hyperparameter("rho", 1.0, low=0.0, high=1.0, high_open=True)
+    ... except ValueError as e:
+    ...     print(e)
+    rho must be a finite number in [0, 1), got 1.0
+    """
+    x = real_number(name, value)
+    bad = not math.isfinite(x)
+    if low is not None:
+        bad = bad or (x <= low if low_open else x < low)
+    if high is not None:
+        bad = bad or (x >= high if high_open else x > high)
+    if bad:
+        expected = _describe(low, high, low_open, high_open)
+        raise ValueError(f"{name} must be a finite number{' ' + expected if expected else ''}, "
+                         f"got {x!r}")
+    return x
+
+
+def positive_int(name: str, value) -> int:
+    """``value`` as an int >= 1 (integral floats and NumPy integers accepted).
+
+    >>> positive_int("decay_steps", 10.0)
+    10
+    """
+    x = real_number(name, value)
+    if not math.isfinite(x) or x != int(x) or x < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(x)
+
+
+def learning_rate_value(value, step: int, schedule) -> float:
+    """What a schedule returned at ``step``, checked: a finite number >= 0."""
+    try:
+        x = real_number("learning_rate", value)
+    except TypeError:
+        raise TypeError(f"the learning-rate schedule {schedule!r} returned {value!r} at step "
+                        f"{step}; it must return a real number") from None
+    if not math.isfinite(x) or x < 0:
+        raise ValueError(f"the learning-rate schedule {schedule!r} returned {x!r} at step "
+                         f"{step}; a learning rate must be a finite number >= 0")
+    return x
