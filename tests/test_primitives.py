@@ -176,6 +176,32 @@ CASES += [
       id="cumsum_axis"),
     C("cumulative_sum", lambda x: xg.cumulative_sum(x, axis=1, include_initial=True),
       normal(2, 3), id="cumsum_include_initial"),
+    # manipulation, sorting, sets and scans (edge cases: tests/test_manipulation.py,
+    # tests/test_sorting_sets.py, tests/test_statistical.py)
+    C("broadcast_arrays", lambda a, b: xg.prod(xg.stack(xg.broadcast_arrays(a, b)), axis=0),
+      normal(2, 1), normal(3)),
+    C("roll", lambda x: xg.roll(x, (1, -2), axis=(0, -1)), normal(3, 4)),
+    C("roll", lambda x: xg.roll(x, 5) ** 2, normal(2, 3), id="roll_flat"),
+    C("tile", lambda x: xg.tile(x, (2, 1, 3)), normal(2, 3)),
+    C("repeat", lambda x: xg.repeat(x, 2, axis=1) ** 2, normal(2, 3)),
+    C("repeat", lambda x: xg.repeat(x, xg.asarray([2, 0, 3])) * x[0], normal(3),
+      id="repeat_array"),
+    C("meshgrid", lambda x, y: xg.meshgrid(x, y)[0] * xg.meshgrid(x, y, indexing="ij")[1].T,
+      normal(3), normal(2)),
+    C("tril", lambda x: xg.tril(x, k=-1) ** 2, normal(2, 3, 4)),
+    C("triu", lambda x: xg.triu(x, k=1) * x, normal(4, 3)),
+    C("sort", lambda x: xg.sort(x, axis=0) ** 2, distinct(3, 2)),
+    C("sort", lambda x: xg.sort(x, descending=True) * xg.arange(4.0, dtype=xg.float64),
+      distinct(2, 4), id="sort_descending"),
+    C("cumulative_prod", lambda x: xg.cumulative_prod(x, axis=-1), normal(2, 4)),
+    C("cumulative_prod", lambda x: xg.cumulative_prod(x * xg.asarray([1.0, 0.0, 1.0, 0.0]),
+                                                      include_initial=True), normal(4),
+      id="cumulative_prod_zeros"),
+    C("diff", lambda x: xg.diff(x, axis=0, n=2, append=x[:1]), normal(4, 2)),
+    C("unique_values", lambda x: xg.unique_values(x) ** 2, distinct(2, 3)),
+    C(("unique_all", "unique_counts", "unique_inverse"),
+      lambda x: xg.unique_all(x).values * xg.unique_counts(x).values
+      + xg.unique_inverse(x * x).values, distinct(5), id="unique_all_counts_inverse"),
 ]
 
 NON_DIFFERENTIABLE = {
@@ -196,6 +222,10 @@ NON_DIFFERENTIABLE = {
     "argmin": (lambda x: xg.argmin(x), normal(2, 3)),
     "any": (lambda x: xg.any(x > 0, axis=0), normal(2, 3)),
     "all": (lambda x: xg.all(x > 0), normal(2, 3)),
+    "argsort": (lambda x: xg.argsort(x, axis=0), normal(2, 3)),
+    "nonzero": (lambda x: xg.nonzero(x > 0)[-1], normal(2, 3)),
+    "count_nonzero": (lambda x: xg.count_nonzero(x > 0, axis=1), normal(2, 3)),
+    "searchsorted": (lambda x: xg.searchsorted(xg.sort(x), x), normal(4)),
 }
 NOT_ARRAY_FUNCTIONS = {"broadcast_shapes"}   # works on shapes, nothing to differentiate
 

@@ -1,6 +1,12 @@
-"""Reductions: sum, mean, prod, max, min, var, std, logsumexp, cumulative_sum (+ argmax, any...).
+"""Statistical reductions and scans: sum, prod, mean, max, min, var, std, logsumexp,
+cumulative_sum, cumulative_prod, diff (+ any, all).
 
-Each takes ``axis`` (None, an int or a tuple; negative counts from the end) and ``keepdims``.
+Each reduction takes ``axis`` (None, an int or a tuple; negative counts from the end) and
+``keepdims``; sum, prod and the cumulative functions take ``dtype=`` (the input is cast to it
+first; without it small integers accumulate in int64/uint64, floats keep their dtype).
+Complex inputs are differentiable where the standard allows them (sum, prod, mean, the
+cumulative functions), with PyTorch's convention: the gradient of a holomorphic ``f`` is
+``g * conj(f'(z))``.
 
 >>> import xpgrad as xg
 >>> x = xg.asarray([[1.0, 2.0], [3.0, 4.0]])
@@ -9,14 +15,39 @@ Each takes ``axis`` (None, an int or a tuple; negative counts from the end) and 
 """
 from __future__ import annotations
 
+import builtins
+
+from .. import dtypes as _dt
 from ..primitive import Primitive, apply
+from ..tensor import Tensor
 from ._define import as_tensor, count, expand_to, kept_shape, norm_axes, norm_axis
 
 
-def _reducer(name, prim, doc):
-    def fn(x, /, *, axis=None, keepdims=False):
-        x = as_tensor(x)
-        return apply(prim, x, axis=norm_axes(axis, x.ndim), keepdims=bool(keepdims))
+def _native_dtype(x: Tensor, dtype):
+    return None if dtype is None else x._backend.native_dtype(_dt.as_dtype(dtype))
+
+
+def _is_complex(xp, a) -> bool:
+    kind = getattr(a.dtype, "kind", None)
+    if isinstance(kind, str):
+        return kind == "c"
+    return xp.isdtype(a.dtype, "complex floating")
+
+
+def _conj_if_complex(xp, a):
+    return xp.conj(a) if _is_complex(xp, a) else a
+
+
+def _reducer(name, prim, doc, with_dtype=False):
+    if with_dtype:
+        def fn(x, /, *, axis=None, dtype=None, keepdims=False):
+            x = as_tensor(x)
+            return apply(prim, x, axis=norm_axes(axis, x.ndim), keepdims=builtins.bool(keepdims),
+                         dtype=_native_dtype(x, dtype))
+    else:
+        def fn(x, /, *, axis=None, keepdims=False):
+            x = as_tensor(x)
+            return apply(prim, x, axis=norm_axes(axis, x.ndim), keepdims=builtins.bool(keepdims))
 
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = doc + (f"\n\n>>> import xpgrad as xg\n>>> xg.{name}(xg.asarray([[1.0, 2.0]]), "
@@ -25,25 +56,50 @@ def _reducer(name, prim, doc):
     return fn
 
 
-def _sum_vjp(xp, g, ans, x, axis, keepdims):
-    return expand_to(xp, g, x.shape, axis, keepdims)
+def _sum_vjp(xp, g, ans, x, axis, keepdims, dtype=None):
+    return expand_to(xp, g, x.shape, axis, keepdims)   # cast back to x's dtype centrally
 
 
 sum = _reducer("sum", Primitive(
-    "sum", lambda xp, x, axis, keepdims: xp.sum(x, axis=axis, keepdims=keepdims), _sum_vjp),
-    "Sum over ``axis``.")
+    "sum", lambda xp, x, axis, keepdims, dtype=None:
+        xp.sum(x, axis=axis, dtype=dtype, keepdims=keepdims), _sum_vjp),
+    "Sum over ``axis`` (``dtype=``: the accumulation and result dtype).", with_dtype=True)
 
-mean = _reducer("mean", Primitive(
+
+def _floating(x: Tensor) -> Tensor:
+    """``x``, or integers and booleans cast to the default floating dtype (mean, var, std)."""
+    if x.dtype.is_inexact:
+        return x
+    from .shape import astype
+
+    return astype(x, _dt.DEFAULTS["real floating"])
+
+
+_mean = Primitive(
     "mean", lambda xp, x, axis, keepdims: xp.mean(x, axis=axis, keepdims=keepdims),
     lambda xp, g, ans, x, axis, keepdims:
-        expand_to(xp, g, x.shape, axis, keepdims) / count(x.shape, axis)),
-    "Mean over ``axis``.")
+        expand_to(xp, g, x.shape, axis, keepdims) / count(x.shape, axis))
+
+
+def mean(x, /, *, axis=None, keepdims=False):
+    """Arithmetic mean over ``axis`` (integers are averaged as float32; complex allowed).
+
+    >>> import xpgrad as xg
+    >>> xg.mean(xg.asarray([[1.0, 2.0]]), axis=1).tolist()
+    [1.5]
+    """
+    x = _floating(as_tensor(x))
+    return apply(_mean, x, axis=norm_axes(axis, x.ndim), keepdims=builtins.bool(keepdims))
+
+
+mean.primitive = _mean
 
 
 def _extremum_vjp(xp, g, ans, x, axis, keepdims):
     shape = kept_shape(x.shape, axis)
     hit = x == xp.reshape(ans, shape)
     share = xp.sum(xp.astype(hit, x.dtype), axis=axis, keepdims=True)
+    share = xp.where(share == 0, 1.0, share)      # a NaN extremum: no entry equals it
     return xp.where(hit, expand_to(xp, g, x.shape, axis, keepdims) / share, 0.0)
 
 
@@ -55,10 +111,13 @@ min = _reducer("min", Primitive(
     _extremum_vjp), "Minimum over ``axis``; tied minima share the gradient equally.")
 
 
-def _prod_vjp(xp, g, ans, x, axis, keepdims):
+def _prod_vjp(xp, g, ans, x, axis, keepdims, dtype=None):
     # product of the other entries, exact to second order also where x has zeros: the product
     # of the nonzero entries over x_i (1 at a zero), times the product of the *other* zeros --
     # 1 if there is none, that zero's x if one (a 0 that keeps its derivative), else 0
+    if dtype is not None and x.dtype != ans.dtype:
+        x = xp.astype(x, ans.dtype)
+    x = _conj_if_complex(xp, x)
     zero = x == 0
     nonzero = xp.where(zero, 1.0, x)
     p = xp.prod(nonzero, axis=axis, keepdims=True)
@@ -71,8 +130,10 @@ def _prod_vjp(xp, g, ans, x, axis, keepdims):
 
 
 prod = _reducer("prod", Primitive(
-    "prod", lambda xp, x, axis, keepdims: xp.prod(x, axis=axis, keepdims=keepdims), _prod_vjp),
-    "Product over ``axis`` (its gradient is exact where entries are zero).")
+    "prod", lambda xp, x, axis, keepdims, dtype=None:
+        xp.prod(x, axis=axis, dtype=dtype, keepdims=keepdims), _prod_vjp),
+    "Product over ``axis`` (its gradient is exact where entries are zero, to second order).",
+    with_dtype=True)
 
 
 def _logsumexp(xp, x, axis, keepdims):
@@ -93,107 +154,226 @@ logsumexp = _reducer("logsumexp", Primitive(
     "``log(sum(exp(x)))`` over ``axis``, stable for large |x|.")
 
 
+def _per_dof(x_shape, axis, correction):
+    """``1 / (N - correction)``; NaN where there are no degrees of freedom left (the value
+    is NaN there too)."""
+    dof = count(x_shape, axis) - correction
+    return 1.0 / dof if dof > 0 else float("nan")
+
+
 def _var(xp, x, axis, keepdims, correction):
+    if count(x.shape, axis) - correction <= 0:   # NaN, as the standard says (NumPy: inf)
+        return xp.full_like(xp.sum(x, axis=axis, keepdims=keepdims), float("nan"))
     return xp.var(x, axis=axis, keepdims=keepdims, correction=correction)
+
+
+def _std(xp, x, axis, keepdims, correction):
+    if count(x.shape, axis) - correction <= 0:
+        return xp.full_like(xp.sum(x, axis=axis, keepdims=keepdims), float("nan"))
+    return xp.std(x, axis=axis, keepdims=keepdims, correction=correction)
 
 
 def _var_vjp(xp, g, ans, x, axis, keepdims, correction):
     centered = x - xp.mean(x, axis=axis, keepdims=True)
     return expand_to(xp, g, x.shape, axis, keepdims) * centered * (
-        2.0 / (count(x.shape, axis) - correction))
+        2.0 * _per_dof(x.shape, axis, correction))
 
 
 def _std_vjp(xp, g, ans, x, axis, keepdims, correction):
+    # where the deviation is 0 every centered entry is 0 too: the gradient is 0 there (as in
+    # PyTorch), not 0/0
     centered = x - xp.mean(x, axis=axis, keepdims=True)
     std = xp.reshape(ans, kept_shape(x.shape, axis))
-    return expand_to(xp, g, x.shape, axis, keepdims) * centered / (
-        std * (count(x.shape, axis) - correction))
+    std = xp.where(std == 0, 1.0, std)
+    return expand_to(xp, g, x.shape, axis, keepdims) * centered / std * _per_dof(
+        x.shape, axis, correction)
 
 
 _var_prim = Primitive("var", _var, _var_vjp)
-_std_prim = Primitive(
-    "std", lambda xp, x, axis, keepdims, correction:
-        xp.std(x, axis=axis, keepdims=keepdims, correction=correction), _std_vjp)
+_std_prim = Primitive("std", _std, _std_vjp)
+
+
+def _correction(correction):
+    if isinstance(correction, builtins.bool) or not isinstance(correction, (int, float)):
+        raise TypeError(f"correction must be an int or a float, got {correction!r}")
+    if correction < 0:
+        raise ValueError(f"correction must not be negative, got {correction}")
+    return correction
 
 
 def var(x, /, *, axis=None, correction=0.0, keepdims=False):
-    """Variance over ``axis`` (``correction=1`` for the unbiased estimate).
+    """Variance over ``axis`` (``correction=1`` for the unbiased estimate; NaN where
+    ``N - correction <= 0``). Integers are taken as float32.
 
     >>> import xpgrad as xg
     >>> xg.var(xg.asarray([1.0, 3.0])).item()
     1.0
     """
-    x = as_tensor(x)
-    return apply(_var_prim, x, axis=norm_axes(axis, x.ndim), keepdims=bool(keepdims),
-                 correction=correction)
+    x = _floating(as_tensor(x))
+    return apply(_var_prim, x, axis=norm_axes(axis, x.ndim), keepdims=builtins.bool(keepdims),
+                 correction=_correction(correction))
 
 
 def std(x, /, *, axis=None, correction=0.0, keepdims=False):
-    """Standard deviation over ``axis``.
+    """Standard deviation over ``axis``. Where it is 0 its gradient is 0 (as in PyTorch).
 
     >>> import xpgrad as xg
     >>> xg.std(xg.asarray([1.0, 3.0])).item()
     1.0
     """
-    x = as_tensor(x)
-    return apply(_std_prim, x, axis=norm_axes(axis, x.ndim), keepdims=bool(keepdims),
-                 correction=correction)
+    x = _floating(as_tensor(x))
+    return apply(_std_prim, x, axis=norm_axes(axis, x.ndim), keepdims=builtins.bool(keepdims),
+                 correction=_correction(correction))
 
 
-def _cumsum(xp, x, axis, include_initial):
-    return xp.cumulative_sum(x, axis=axis, include_initial=include_initial)
+var.primitive, std.primitive = _var_prim, _std_prim
 
 
-def _cumsum_vjp(xp, g, ans, x, axis, include_initial):
-    rev = xp.flip(xp.cumulative_sum(xp.flip(g, axis=axis), axis=axis), axis=axis)
+# -- cumulative functions -----------------------------------------------------------------------
+
+def _along(ndim, axis, index):
+    return tuple(index if i == axis else slice(None) for i in range(ndim))
+
+
+def _reverse_cumsum(xp, a, axis):
+    """``out[i] = sum(a[j] for j >= i)`` along ``axis``."""
+    return xp.flip(xp.cumulative_sum(xp.flip(a, axis=axis), axis=axis), axis=axis)
+
+
+def _cumsum(xp, x, axis, include_initial, dtype=None):
+    return xp.cumulative_sum(x, axis=axis, dtype=dtype, include_initial=include_initial)
+
+
+def _cumsum_vjp(xp, g, ans, x, axis, include_initial, dtype=None):
     if include_initial:
-        n = x.shape[axis]
-        index = tuple(slice(1, n + 1) if i == axis else slice(None) for i in range(x.ndim))
-        rev = rev[index]
-    return rev
+        g = g[_along(g.ndim, axis, slice(1, None))]
+    return _reverse_cumsum(xp, g, axis)
+
+
+def _cumprod(xp, x, axis, include_initial, dtype=None):
+    return xp.cumulative_prod(x, axis=axis, dtype=dtype, include_initial=include_initial)
+
+
+def _cumprod_vjp(xp, g, ans, x, axis, include_initial, dtype=None):
+    # grad_i = sum_{j >= i} g_j prod_{l <= j, l != i} x_l, with no division by a zero: the
+    # first two zeros of each line (at k < m) are replaced by ones in the running product and
+    # their values xk, xm (0, but with their derivatives) multiplied back in where they
+    # belong, so the rule is exact to second order also where x has zeros
+    if include_initial:
+        g = g[_along(g.ndim, axis, slice(1, None))]
+    if x.dtype != g.dtype:
+        x = xp.astype(x, g.dtype)
+    x = _conj_if_complex(xp, x)
+    zero = x == 0
+    seen = xp.cumulative_sum(xp.astype(zero, xp.int64), axis=axis)
+    first = xp.logical_and(zero, seen == 1)
+    second = xp.logical_and(zero, seen == 2)
+    replaced = xp.where(xp.logical_or(first, second), 1.0, x)
+    xk = xp.sum(xp.where(first, x, 0.0), axis=axis, keepdims=True)
+    xm = xp.sum(xp.where(second, x, 0.0), axis=axis, keepdims=True)
+    u = g * xp.cumulative_prod(replaced, axis=axis)
+    after_m = xp.where(seen >= 2, xm, 1.0)
+    with_m = u * after_m
+    full = with_m * xp.where(seen >= 1, xk, 1.0)          # g * cumprod(x)
+    safe = xp.where(zero, 1.0, x)
+    return xp.where(first, _reverse_cumsum(xp, with_m, axis),
+                    xp.where(second, xk * _reverse_cumsum(xp, u, axis),
+                             _reverse_cumsum(xp, full, axis) / safe))
 
 
 _cumsum_prim = Primitive("cumulative_sum", _cumsum, _cumsum_vjp)
+_cumprod_prim = Primitive("cumulative_prod", _cumprod, _cumprod_vjp)
 
 
-def cumulative_sum(x, /, *, axis=None, include_initial=False):
-    """Running sum along ``axis`` (optional for 1-D input).
+def _cumulative(prim, name, x, axis, dtype, include_initial):
+    x = as_tensor(x)
+    if x.ndim == 0:
+        raise ValueError(f"{name} needs a tensor with at least one dimension")
+    if axis is None:
+        if x.ndim != 1:
+            raise ValueError(f"{name} needs axis= for a {x.ndim}-D tensor")
+        axis = 0
+    params = {"axis": norm_axis(axis, x.ndim), "include_initial": builtins.bool(include_initial)}
+    if dtype is not None:
+        params["dtype"] = _native_dtype(x, dtype)
+    return apply(prim, x, **params)
+
+
+def cumulative_sum(x, /, *, axis=None, dtype=None, include_initial=False):
+    """Running sum along ``axis`` (optional for 1-D input); ``include_initial`` prepends
+    the 0.
 
     >>> import xpgrad as xg
     >>> xg.cumulative_sum(xg.asarray([1.0, 2.0, 3.0])).tolist()
     [1.0, 3.0, 6.0]
     """
+    return _cumulative(_cumsum_prim, "cumulative_sum", x, axis, dtype, include_initial)
+
+
+def cumulative_prod(x, /, *, axis=None, dtype=None, include_initial=False):
+    """Running product along ``axis`` (optional for 1-D input); ``include_initial``
+    prepends the 1. The gradient is exact (second order too) where entries are zero.
+
+    >>> import xpgrad as xg
+    >>> xg.cumulative_prod(xg.asarray([1.0, 2.0, 3.0]), include_initial=True).tolist()
+    [1.0, 1.0, 2.0, 6.0]
+    """
+    return _cumulative(_cumprod_prim, "cumulative_prod", x, axis, dtype, include_initial)
+
+
+cumulative_sum.primitive, cumulative_prod.primitive = _cumsum_prim, _cumprod_prim
+
+
+def diff(x, /, *, axis=-1, n=1, prepend=None, append=None):
+    """The ``n``-th forward difference ``out[i] = x[i+1] - x[i]`` along ``axis``, after
+    joining ``prepend`` and ``append`` to ``x`` there. Differentiable (slices and subtraction).
+
+    >>> import xpgrad as xg
+    >>> xg.diff(xg.asarray([1.0, 4.0, 9.0, 16.0]), n=2).tolist()
+    [2.0, 2.0]
+    """
+    from .shape import concat
+
     x = as_tensor(x)
-    if axis is None:
-        if x.ndim != 1:
-            raise ValueError(f"cumulative_sum needs axis= for a {x.ndim}-D tensor")
-        axis = 0
-    return apply(_cumsum_prim, x, axis=norm_axis(axis, x.ndim),
-                 include_initial=bool(include_initial))
+    if x.ndim == 0:
+        raise ValueError("diff needs a tensor with at least one dimension")
+    axis = norm_axis(axis, x.ndim)
+    if isinstance(n, builtins.bool) or not isinstance(n, int) or n < 0:
+        raise ValueError(f"diff: n must be a non-negative int, got {n!r}")
+    parts = [as_tensor(p) for p in (prepend, x, append) if p is not None]
+    for p in parts:
+        if p.ndim != x.ndim or builtins.any(p.shape[i] != x.shape[i]
+                                            for i in range(x.ndim) if i != axis):
+            raise ValueError(f"diff: prepend/append of shape {p.shape} does not match x of "
+                             f"shape {x.shape} outside axis {axis}")
+    if len(parts) > 1:
+        x = concat(parts, axis=axis)
+    if n > x.shape[axis]:
+        n = x.shape[axis]
+    for _ in range(n):
+        if x.dtype == _dt.bool_:
+            x = x[_along(x.ndim, axis, slice(1, None))] != x[_along(x.ndim, axis, slice(None, -1))]
+        else:
+            x = x[_along(x.ndim, axis, slice(1, None))] - x[_along(x.ndim, axis, slice(None, -1))]
+    return x
 
 
-def _no_grad_reducer(name, method, doc):
+def _no_grad_reducer(name, doc):
     prim = Primitive(name, lambda xp, x, axis, keepdims:
-                     getattr(xp, method)(x, axis=axis, keepdims=keepdims))
+                     getattr(xp, name)(x, axis=axis, keepdims=keepdims))
 
     def fn(x, /, *, axis=None, keepdims=False):
         x = as_tensor(x)
-        axes = norm_axes(axis, x.ndim)
-        if name in ("argmax", "argmin") and axes is not None:
-            if len(axes) != 1:
-                raise ValueError(f"{name} takes a single axis")
-            axes = axes[0]
-        return apply(prim, x, axis=axes, keepdims=bool(keepdims))
+        return apply(prim, x, axis=norm_axes(axis, x.ndim), keepdims=builtins.bool(keepdims))
 
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = doc + f"\n\n>>> import xpgrad as xg\n>>> xg.{name}(xg.asarray([1, 0])).ndim\n0\n"
+    fn.primitive = prim
     return fn
 
 
-argmax = _no_grad_reducer("argmax", "argmax", "Index of the maximum (no gradient).")
-argmin = _no_grad_reducer("argmin", "argmin", "Index of the minimum (no gradient).")
-any = _no_grad_reducer("any", "any", "Whether any entry is true (no gradient).")
-all = _no_grad_reducer("all", "all", "Whether every entry is true (no gradient).")
+any = _no_grad_reducer("any", "Whether any entry is true (nonzero) along ``axis`` (no gradient).")
+all = _no_grad_reducer("all", "Whether every entry is true (nonzero) along ``axis`` (no gradient).")
 
 __all__ = ["sum", "mean", "prod", "max", "min", "var", "std", "logsumexp", "cumulative_sum",
-           "argmax", "argmin", "any", "all"]
+           "cumulative_prod", "diff", "any", "all"]

@@ -1,4 +1,135 @@
-"""Set functions: unique_all, unique_counts, unique_inverse, unique_values."""
+"""Set functions: unique_all, unique_counts, unique_inverse, unique_values, with the
+standard's named-tuple results. NaNs are distinct (each its own value, count 1); -0 and +0 are
+one value.
+
+The unique ``values`` are differentiable: each one is the common value of its occurrences, so
+its gradient is shared equally among them (``g[inverse] / counts[inverse]``, as ties share a
+``max``'s gradient). Indices and counts are integers: no gradient.
+
+>>> import xpgrad as xg
+>>> x = xg.asarray([2.0, 1.0, 2.0], dtype=xg.float64)
+>>> with xg.GradientTape() as tape:
+...     tape.watch(x)
+...     values, counts = xg.unique_counts(x)
+...     y = xg.sum(values * values)
+>>> values.tolist(), counts.tolist(), tape.gradient(y, x).tolist()
+([1.0, 2.0], [1, 2], [2.0, 2.0, 2.0])
+"""
 from __future__ import annotations
 
-__all__: list = []
+from collections import namedtuple
+
+from .. import dtypes as _dt
+from ..primitive import Primitive, apply, tape_state
+from ..tensor import Tensor, _wrap
+from ._define import as_tensor
+
+UniqueAllResult = namedtuple("UniqueAllResult", ["values", "indices", "inverse_indices",
+                                                 "counts"])
+UniqueCountsResult = namedtuple("UniqueCountsResult", ["values", "counts"])
+UniqueInverseResult = namedtuple("UniqueInverseResult", ["values", "inverse_indices"])
+
+
+def _on(g, raw):
+    """A raw index array beside ``g``: raw on a first-order pass, a Tensor on a higher one."""
+    return _wrap(raw, g._backend) if isinstance(g, Tensor) else raw
+
+
+def _unique_vjp(xp, g, ans, x, index, inverse, counts):
+    flat_inverse = xp.reshape(_on(g, inverse), (-1,))
+    share = xp.take(xp.astype(_on(g, counts), g.dtype), flat_inverse, axis=0)
+    return xp.reshape(xp.take(g, flat_inverse, axis=0) / share, x.shape)
+
+
+# the unique values as a gather of each one's first occurrence (differentiable)
+_unique_values = Primitive(
+    "unique_values",
+    lambda xp, x, index, inverse, counts: xp.take(xp.reshape(x, (-1,)), index, axis=0),
+    _unique_vjp)
+
+
+def _index(be, raw):
+    if be.xg_dtype(raw.dtype) != _dt.int64:
+        raw = be.xp.astype(raw, be.native_dtype(_dt.int64))
+    return _wrap(raw, be)
+
+
+def _all(x: Tensor):
+    """``(values, indices, inverse_indices, counts)`` as Tensors; ``values`` recorded on the
+    tapes (float and complex inputs)."""
+    be = x._backend
+    raw = be.xp.unique_all(x._data)
+    inverse = be.xp.reshape(raw[2], x._data.shape)
+    if x.dtype.is_inexact and tape_state.recording:
+        values = apply(_unique_values, x, index=raw[1], inverse=inverse, counts=raw[3])
+    else:
+        values = _wrap(raw[0], be)
+    return values, _index(be, raw[1]), _index(be, inverse), _index(be, raw[3])
+
+
+def _needs_all(x: Tensor) -> bool:
+    return x.dtype.is_inexact and bool(tape_state.recording)
+
+
+def unique_all(x, /):
+    """``(values, indices, inverse_indices, counts)`` of the flattened ``x``: the sorted
+    distinct values, the index of each one's first occurrence, for every entry of ``x`` (in
+    its shape) the index of its value, and how often each value occurs.
+
+    >>> import xpgrad as xg
+    >>> r = xg.unique_all(xg.asarray([[3, 1], [3, 3]]))
+    >>> r.values.tolist(), r.indices.tolist(), r.inverse_indices.tolist(), r.counts.tolist()
+    ([1, 3], [1, 0], [[1, 0], [1, 1]], [1, 3])
+    """
+    return UniqueAllResult(*_all(as_tensor(x)))
+
+
+def unique_counts(x, /):
+    """``(values, counts)``: the distinct values of ``x`` (flattened) and how often each occurs.
+
+    >>> import xpgrad as xg
+    >>> xg.unique_counts(xg.asarray([3, 1, 3])).counts.tolist()
+    [1, 2]
+    """
+    x = as_tensor(x)
+    if _needs_all(x):
+        r = _all(x)
+        return UniqueCountsResult(r[0], r[3])
+    be = x._backend
+    values, counts = be.xp.unique_counts(x._data)
+    return UniqueCountsResult(_wrap(values, be), _index(be, counts))
+
+
+def unique_inverse(x, /):
+    """``(values, inverse_indices)``: the distinct values of ``x`` and, in ``x``'s shape, the
+    index of each entry's value (``values[inverse_indices]`` rebuilds ``x``).
+
+    >>> import xpgrad as xg
+    >>> xg.unique_inverse(xg.asarray([3, 1, 3])).inverse_indices.tolist()
+    [1, 0, 1]
+    """
+    x = as_tensor(x)
+    if _needs_all(x):
+        r = _all(x)
+        return UniqueInverseResult(r[0], r[2])
+    be = x._backend
+    values, inverse = be.xp.unique_inverse(x._data)
+    return UniqueInverseResult(_wrap(values, be),
+                               _index(be, be.xp.reshape(inverse, x._data.shape)))
+
+
+def unique_values(x, /):
+    """The distinct values of ``x`` (flattened), sorted (NaNs last, each one kept).
+
+    >>> import xpgrad as xg
+    >>> xg.unique_values(xg.asarray([3.0, 1.0, 3.0])).tolist()
+    [1.0, 3.0]
+    """
+    x = as_tensor(x)
+    if _needs_all(x):
+        return _all(x)[0]
+    be = x._backend
+    return _wrap(be.xp.unique_values(x._data), be)
+
+
+__all__ = ["unique_all", "unique_counts", "unique_inverse", "unique_values"]

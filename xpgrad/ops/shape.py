@@ -1,5 +1,8 @@
-"""Shapes and manipulation: reshape, permute_dims, expand_dims, squeeze, broadcast_to, concat,
-stack, unstack, flip, moveaxis, astype, copy (indexing is in ``indexing.py``).
+"""Shapes and manipulation: reshape, permute_dims, expand_dims, squeeze, broadcast_to,
+broadcast_arrays, concat, stack, unstack, flip, roll, tile, repeat, moveaxis, astype, and the
+array-building meshgrid, tril, triu (indexing is in ``indexing.py``). Every one is
+differentiable: the rearranging ones through their inverse rearrangement, ``tile`` and
+``repeat`` by summing the copies back.
 
 >>> import xpgrad as xg
 >>> x = xg.arange(6.0).reshape((2, 3))
@@ -8,24 +11,46 @@ stack, unstack, flip, moveaxis, astype, copy (indexing is in ``indexing.py``).
 """
 from __future__ import annotations
 
+import builtins
+import operator
+
 from .. import dtypes as _dt
 from ..primitive import Primitive, apply
-from ..tensor import Tensor
+from ..tensor import Tensor, _wrap
 from ._define import Each, as_tensor, is_floating, norm_axes, norm_axis
 
-_reshape = Primitive("reshape", lambda xp, x, shape: xp.reshape(x, shape),
-                     lambda xp, g, ans, x, shape: xp.reshape(g, x.shape))
+
+def _int(value, what):
+    if isinstance(value, builtins.bool):
+        raise TypeError(f"{what} must be an int, got a bool")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{what} must be an int, got {type(value).__name__}") from None
 
 
-def reshape(x, /, shape):
-    """Same data, new shape (one entry may be -1).
+def _ints(value, what):
+    """An int or a sequence of ints as a tuple of ints."""
+    if isinstance(value, (tuple, list)):
+        return tuple(_int(v, what) for v in value)
+    return (_int(value, what),)
+
+
+_reshape = Primitive("reshape", lambda xp, x, shape, copy=None:
+                     xp.reshape(x, shape) if copy is None else xp.reshape(x, shape, copy=copy),
+                     lambda xp, g, ans, x, shape, copy=None: xp.reshape(g, x.shape))
+
+
+def reshape(x, /, shape, *, copy=None):
+    """Same data, new shape (one entry may be -1). ``copy=True`` always copies; ``copy=False``
+    raises ValueError where the backend would have to copy.
 
     >>> import xpgrad as xg
     >>> xg.reshape(xg.ones(6), (2, -1)).shape
     (2, 3)
     """
     x = as_tensor(x)
-    shape = (int(shape),) if isinstance(shape, int) else tuple(int(s) for s in shape)
+    shape = _ints(shape, "shape")
     known = 1
     for s in shape:
         if s != -1:
@@ -34,10 +59,12 @@ def reshape(x, /, shape):
         ok = known == x.size
     else:
         ok = shape.count(-1) == 1 and known > 0 and x.size % known == 0
-    if not ok or any(s < -1 for s in shape):
+    if not ok or builtins.any(s < -1 for s in shape):
         raise ValueError(f"cannot reshape a tensor of shape {x.shape} ({x.size} elements) "
                          f"into shape {shape}")
-    return apply(_reshape, x, shape=shape)
+    if copy is None:
+        return apply(_reshape, x, shape=shape)
+    return apply(_reshape, x, shape=shape, copy=builtins.bool(copy))
 
 
 def _inverse(perm):
@@ -59,26 +86,40 @@ def permute_dims(x, /, axes):
     (4, 2, 3)
     """
     x = as_tensor(x)
-    axes = tuple(norm_axis(a, x.ndim) for a in axes)
+    axes = tuple(norm_axis(a, x.ndim) for a in _ints(axes, "axes"))
     if sorted(axes) != list(range(x.ndim)):
         raise ValueError(f"axes {axes} is not a permutation of the {x.ndim} axes")
     return apply(_permute, x, axes=axes)
 
 
-def expand_dims(x, /, *, axis=0):
-    """Insert a length-1 axis at ``axis``.
+def expand_dims(x, /, axis=0):
+    """Insert length-1 axes at ``axis`` (an int, or a tuple of positions in the result).
+
+    An axis outside ``[-x.ndim - 1, x.ndim]`` raises IndexError (as the standard asks).
 
     >>> import xpgrad as xg
     >>> xg.expand_dims(xg.ones((2, 3)), axis=-1).shape
     (2, 3, 1)
+    >>> xg.expand_dims(xg.ones(2), axis=(0, 2)).shape
+    (1, 2, 1)
     """
     x = as_tensor(x)
-    axis = norm_axis(axis, x.ndim + 1)
-    return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
+    axes = _ints(axis, "axis")
+    ndim = x.ndim + len(axes)
+    placed = []
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise IndexError(f"expand_dims: axis {a} is out of range for a result with {ndim} "
+                             "dimensions")
+        placed.append(a % ndim)
+    if len(set(placed)) != len(placed):
+        raise ValueError(f"expand_dims: repeated axis in {axis!r}")
+    rest = iter(x.shape)
+    return reshape(x, tuple(1 if i in placed else next(rest) for i in range(ndim)))
 
 
 def squeeze(x, /, axis):
-    """Remove length-1 ``axis`` (an int or a tuple).
+    """Remove length-1 ``axis`` (an int or a tuple); a longer axis raises ValueError.
 
     >>> import xpgrad as xg
     >>> xg.squeeze(xg.ones((2, 1)), axis=1).shape
@@ -98,8 +139,12 @@ _broadcast_to = Primitive("broadcast_to", lambda xp, x, shape: xp.broadcast_to(x
 
 
 def broadcast_shapes(*shapes):
-    """The broadcast shape, or a ValueError naming the shapes that do not broadcast."""
-    ndim = max((len(s) for s in shapes), default=0)
+    """The broadcast shape, or a ValueError naming the shapes that do not broadcast.
+
+    >>> broadcast_shapes((2, 1), (3,))
+    (2, 3)
+    """
+    ndim = builtins.max((len(s) for s in shapes), default=0)
     out = []
     for i in range(-ndim, 0):
         sizes = {s[i] for s in shapes if len(s) >= -i} - {1}
@@ -117,10 +162,24 @@ def broadcast_to(x, /, shape):
     (2, 3)
     """
     x = as_tensor(x)
-    shape = tuple(int(s) for s in shape)
-    if broadcast_shapes(x.shape, shape) != shape:
+    shape = _ints(shape, "shape")
+    if len(shape) < x.ndim or broadcast_shapes(x.shape, shape) != shape:
         raise ValueError(f"cannot broadcast shape {x.shape} to {shape}")
+    if shape == x.shape:
+        return x
     return apply(_broadcast_to, x, shape=shape)
+
+
+def broadcast_arrays(*arrays):
+    """The tensors broadcast against each other, as a list (gradients sum back).
+
+    >>> import xpgrad as xg
+    >>> [t.shape for t in xg.broadcast_arrays(xg.ones((2, 1)), xg.ones(3))]
+    [(2, 3), (2, 3)]
+    """
+    arrays = [as_tensor(a) for a in arrays]
+    shape = broadcast_shapes(*(a.shape for a in arrays))
+    return [broadcast_to(a, shape) for a in arrays]
 
 
 def _slice_along(ndim, axis, start, stop):
@@ -138,7 +197,10 @@ _concat = Primitive("concat", lambda xp, *arrays, axis: xp.concat(arrays, axis=a
                     Each(_concat_vjp))
 
 
-def _same_backend(arrays, what):
+def _tensors(arrays, what):
+    if isinstance(arrays, Tensor) or not isinstance(arrays, (list, tuple)):
+        raise TypeError(f"{what} takes a list or tuple of tensors, got "
+                        f"{type(arrays).__name__}")
     arrays = [as_tensor(a) for a in arrays]
     if not arrays:
         raise ValueError(f"{what} needs at least one tensor")
@@ -146,18 +208,24 @@ def _same_backend(arrays, what):
 
 
 def concat(arrays, /, *, axis=0):
-    """Join tensors along an existing axis.
+    """Join tensors along an existing axis (``axis=None``: flattened first); mixed dtypes
+    promote.
 
     >>> import xpgrad as xg
     >>> xg.concat([xg.ones((2, 3)), xg.zeros((1, 3))]).shape
     (3, 3)
     """
-    arrays = _same_backend(arrays, "concat")
+    arrays = _tensors(arrays, "concat")
+    if axis is None:
+        arrays = [reshape(a, (-1,)) for a in arrays]
+        axis = 0
     nd = arrays[0].ndim
+    if nd == 0:
+        raise ValueError("concat cannot join 0-d tensors along an axis (use axis=None or stack)")
     axis = norm_axis(axis, nd)
     for a in arrays:
-        if a.ndim != nd or any(a.shape[i] != arrays[0].shape[i]
-                               for i in range(nd) if i != axis):
+        if a.ndim != nd or builtins.any(a.shape[i] != arrays[0].shape[i]
+                                        for i in range(nd) if i != axis):
             raise ValueError("concat: shapes " + ", ".join(str(t.shape) for t in arrays) +
                              f" differ outside axis {axis}")
     return apply(_concat, *arrays, axis=axis)
@@ -169,13 +237,13 @@ _stack = Primitive("stack", lambda xp, *arrays, axis: xp.stack(arrays, axis=axis
 
 
 def stack(arrays, /, *, axis=0):
-    """Join same-shaped tensors along a new axis.
+    """Join same-shaped tensors along a new axis; mixed dtypes promote.
 
     >>> import xpgrad as xg
     >>> xg.stack([xg.ones(3), xg.zeros(3)], axis=1).shape
     (3, 2)
     """
-    arrays = _same_backend(arrays, "stack")
+    arrays = _tensors(arrays, "stack")
     shapes = {a.shape for a in arrays}
     if len(shapes) != 1:
         raise ValueError(f"stack needs tensors of one shape, got {sorted(shapes)}")
@@ -190,6 +258,8 @@ def unstack(x, /, *, axis=0):
     4
     """
     x = as_tensor(x)
+    if x.ndim == 0:
+        raise ValueError("unstack needs a tensor with at least one dimension")
     axis = norm_axis(axis, x.ndim)
     # the trailing ellipsis: the array API wants every axis indexed (NumPy does not mind)
     return tuple(x[(slice(None),) * axis + (i, Ellipsis)] for i in range(x.shape[axis]))
@@ -209,6 +279,197 @@ def flip(x, /, *, axis=None):
     x = as_tensor(x)
     return apply(_flip, x, axis=norm_axes(axis, x.ndim))
 
+
+def _neg(shift):
+    return tuple(-s for s in shift) if isinstance(shift, tuple) else -shift
+
+
+_roll = Primitive("roll", lambda xp, x, shift, axis: xp.roll(x, shift, axis=axis),
+                  lambda xp, g, ans, x, shift, axis: xp.roll(g, _neg(shift), axis=axis))
+
+
+def roll(x, /, shift, *, axis=None):
+    """Shift entries along ``axis`` cyclically (``axis=None``: over the flattened tensor).
+    ``shift`` and ``axis`` may be tuples of one length; an int shift applies to every axis.
+
+    >>> import xpgrad as xg
+    >>> xg.roll(xg.asarray([1.0, 2.0, 3.0]), 1).tolist()
+    [3.0, 1.0, 2.0]
+    """
+    x = as_tensor(x)
+    if axis is None:
+        if isinstance(shift, (tuple, list)):
+            raise ValueError("roll: a tuple shift needs a tuple axis of the same length")
+        return apply(_roll, x, shift=_int(shift, "shift"), axis=None)
+    axes = tuple(norm_axis(a, x.ndim) for a in _ints(axis, "axis"))
+    if isinstance(shift, (tuple, list)):
+        shift = _ints(shift, "shift")
+        if len(shift) != len(axes):
+            raise ValueError(f"roll: shift {shift} and axis {axis} differ in length")
+    else:
+        shift = (_int(shift, "shift"),) * len(axes)
+    return apply(_roll, x, shift=shift, axis=axes)
+
+
+def _tile_vjp(xp, g, ans, x, reps):
+    shape = (1,) * (len(reps) - x.ndim) + tuple(x.shape)
+    split = []
+    for r, n in zip(reps, shape):
+        split += [r, n]
+    summed = xp.sum(xp.reshape(g, tuple(split)), axis=tuple(range(0, len(split), 2)))
+    return xp.reshape(summed, x.shape)
+
+
+_tile = Primitive("tile", lambda xp, x, reps: xp.tile(x, reps), _tile_vjp)
+
+
+def tile(x, repetitions, /):
+    """``x`` repeated ``repetitions[i]`` times along axis ``i`` (the shorter of the two is
+    padded with leading ones); the gradient sums the copies.
+
+    >>> import xpgrad as xg
+    >>> xg.tile(xg.asarray([1.0, 2.0]), (2, 2)).tolist()
+    [[1.0, 2.0, 1.0, 2.0], [1.0, 2.0, 1.0, 2.0]]
+    """
+    x = as_tensor(x)
+    reps = _ints(repetitions, "repetitions")
+    if builtins.any(r < 0 for r in reps):
+        raise ValueError(f"tile: repetitions must not be negative, got {reps}")
+    reps = (1,) * (x.ndim - len(reps)) + reps
+    return apply(_tile, x, reps=reps)
+
+
+def repeat(x, repeats, /, *, axis=None):
+    """Repeat each entry of ``x`` (flattened when ``axis`` is None) ``repeats`` times: an
+    int, or an integer tensor of shape ``(1,)`` or ``(x.shape[axis],)`` (read back to the
+    host: the output's shape depends on it). The gradient sums the repeats.
+
+    >>> import xpgrad as xg
+    >>> xg.repeat(xg.asarray([1.0, 2.0]), xg.asarray([2, 1])).tolist()
+    [1.0, 1.0, 2.0]
+    """
+    x = as_tensor(x)
+    if axis is None:
+        x = reshape(x, (-1,))
+        axis = 0
+    else:
+        axis = norm_axis(axis, x.ndim)
+    m = x.shape[axis]
+    if not isinstance(repeats, int) or isinstance(repeats, builtins.bool):
+        r = as_tensor(repeats)
+        if r.dtype.kind not in "iu":
+            raise TypeError(f"repeat: repeats must be an int or an integer tensor, got {r.dtype}")
+        if r.ndim != 1 or r.shape[0] not in (1, m):
+            raise ValueError(f"repeat: repeats of shape {r.shape} does not match axis {axis} "
+                             f"of length {m} (expected (1,) or ({m},))")
+        counts = r.numpy().tolist()
+        if builtins.any(c < 0 for c in counts):
+            raise ValueError("repeat: repeats must not be negative")
+        if len(counts) == 1:
+            repeats = counts[0]
+        else:
+            be = x._backend
+            raw = be.xp.repeat(be.xp.arange(m, dtype=be.native_dtype(_dt.int64)),
+                               r.to(be)._data)
+            from .indexing import take
+
+            return take(x, _wrap(raw, be), axis=axis)
+    if repeats < 0:
+        raise ValueError(f"repeat: repeats must not be negative, got {repeats}")
+    stretched = broadcast_to(expand_dims(x, axis=axis + 1),
+                             x.shape[:axis + 1] + (repeats,) + x.shape[axis + 1:])
+    return reshape(stretched, x.shape[:axis] + (m * repeats,) + x.shape[axis + 1:])
+
+
+def moveaxis(x, source, destination, /):
+    """Move axes (an int or a tuple) to new positions, the others keeping their order.
+
+    >>> import xpgrad as xg
+    >>> xg.moveaxis(xg.ones((2, 3, 4)), 0, -1).shape
+    (3, 4, 2)
+    >>> xg.moveaxis(xg.ones((2, 3, 4)), (0, 1), (2, 0)).shape
+    (3, 4, 2)
+    """
+    x = as_tensor(x)
+    src = tuple(norm_axis(a, x.ndim, "source") for a in _ints(source, "source"))
+    dst = tuple(norm_axis(a, x.ndim, "destination") for a in _ints(destination, "destination"))
+    if len(src) != len(dst):
+        raise ValueError(f"moveaxis: source {source} and destination {destination} differ "
+                         "in length")
+    if len(set(src)) != len(src) or len(set(dst)) != len(dst):
+        raise ValueError("moveaxis: repeated axis in source or destination")
+    order = [i for i in range(x.ndim) if i not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return permute_dims(x, tuple(order))
+
+
+# -- arrays built from arrays: meshgrid, tril, triu --------------------------------------------
+
+def meshgrid(*arrays, indexing="xy"):
+    """Coordinate grids from 1-D tensors: ``indexing="xy"`` (Cartesian: the first two axes
+    swapped) or ``"ij"`` (matrix). Built from reshape and broadcast_to, so differentiable.
+
+    >>> import xpgrad as xg
+    >>> gx, gy = xg.meshgrid(xg.asarray([1.0, 2.0, 3.0]), xg.asarray([4.0, 5.0]))
+    >>> gx.shape, gy[:, 0].tolist()
+    ((2, 3), [4.0, 5.0])
+    """
+    if indexing not in ("xy", "ij"):
+        raise ValueError(f"meshgrid: indexing must be 'xy' or 'ij', got {indexing!r}")
+    arrays = [as_tensor(a) for a in arrays]
+    for i, a in enumerate(arrays):
+        if a.ndim != 1:
+            raise ValueError(f"meshgrid takes 1-D tensors; argument {i} has shape {a.shape}")
+    n = len(arrays)
+    place = list(range(n))
+    if indexing == "xy" and n > 1:
+        place[0], place[1] = 1, 0
+    shape = [0] * n
+    for a, p in zip(arrays, place):
+        shape[p] = a.shape[0]
+    shape = tuple(shape)
+    out = []
+    for a, p in zip(arrays, place):
+        lone = tuple(a.shape[0] if d == p else 1 for d in range(n))
+        out.append(broadcast_to(reshape(a, lone), shape))
+    return out
+
+
+def _triangle(name, doc):
+    prim = Primitive(name, lambda xp, x, k: getattr(xp, name)(x, k=k),
+                     lambda xp, g, ans, x, k: getattr(xp, name)(g, k=k))
+
+    def fn(x, /, *, k=0):
+        x = as_tensor(x)
+        if x.ndim < 2:
+            raise ValueError(f"{name} needs a tensor with at least 2 dimensions, got shape "
+                             f"{x.shape}")
+        return apply(prim, x, k=_int(k, "k"))
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    fn.primitive = prim
+    return fn
+
+
+tril = _triangle("tril", """The lower triangle of the last two axes: entries above diagonal ``k``
+    set to zero (``k > 0``: above the main diagonal). The gradient is masked the same way.
+
+    >>> import xpgrad as xg
+    >>> xg.tril(xg.ones((2, 2))).tolist()
+    [[1.0, 0.0], [1.0, 1.0]]
+    """)
+triu = _triangle("triu", """The upper triangle of the last two axes: entries below diagonal ``k``
+    set to zero. The gradient is masked the same way.
+
+    >>> import xpgrad as xg
+    >>> xg.triu(xg.ones((2, 2)), k=1).tolist()
+    [[0.0, 1.0], [0.0, 0.0]]
+    """)
+
+
+# -- copies and casts ---------------------------------------------------------------------------
 
 _copy = Primitive("copy", lambda xp, x: xp.asarray(x, copy=True), lambda xp, g, ans, x: g)
 
@@ -249,19 +510,6 @@ def astype(x, dtype, /):
     return apply(_astype, x, dtype=x._backend.native_dtype(dt))
 
 
-def moveaxis(x, source, destination, /):
-    """Move one axis to a new position.
-
-    >>> import xpgrad as xg
-    >>> xg.moveaxis(xg.ones((2, 3, 4)), 0, -1).shape
-    (3, 4, 2)
-    """
-    x = as_tensor(x)
-    s, d = norm_axis(source, x.ndim), norm_axis(destination, x.ndim)
-    order = [i for i in range(x.ndim) if i != s]
-    order.insert(d, s)
-    return permute_dims(x, tuple(order))
-
-
 __all__ = ["reshape", "permute_dims", "expand_dims", "squeeze", "broadcast_to",
-           "broadcast_shapes", "concat", "stack", "unstack", "flip", "astype", "moveaxis"]
+           "broadcast_arrays", "broadcast_shapes", "concat", "stack", "unstack", "flip",
+           "roll", "tile", "repeat", "astype", "moveaxis", "meshgrid", "tril", "triu"]

@@ -1,4 +1,99 @@
-"""Sorting: sort (its gradient goes back through the permutation), argsort."""
+"""Sorting: sort (its gradient goes back through the permutation) and argsort (no gradient).
+
+``sort``'s vjp puts each output gradient back where its entry came from: a gather with the
+inverse of the sorting permutation, which the rule recomputes from ``x`` with a stable sort, so
+tied entries take the gradients of the positions the stable order gave them. The gather is
+itself a primitive whose vjp is the gather with the forward permutation, so every order works.
+
+>>> import xpgrad as xg
+>>> x = xg.asarray([3.0, 1.0, 2.0], dtype=xg.float64)
+>>> with xg.GradientTape() as tape:
+...     tape.watch(x)
+...     y = xg.sort(x) * xg.asarray([1.0, 10.0, 100.0], dtype=xg.float64)
+>>> tape.gradient(y, x).tolist()
+[100.0, 1.0, 10.0]
+"""
 from __future__ import annotations
 
-__all__: list = []
+from .. import dtypes as _dt
+from ..primitive import Primitive, apply
+from ..tensor import Tensor, _wrap
+from ._define import as_tensor, norm_axis
+
+
+def _raw(a):
+    return a._data if isinstance(a, Tensor) else a
+
+
+# ``permute_along``: ``take_along_axis(x, perm)`` for a permutation ``perm`` along ``axis``;
+# its transpose is the gather with the inverse permutation ``inv``.
+def _gather(xp, x, perm, axis):
+    return xp.take_along_axis(x, perm, axis=axis)
+
+
+_permute_along = Primitive(
+    "permute_along", lambda xp, x, perm, inv, axis: _gather(xp, x, perm, axis),
+    lambda xp, g, ans, x, perm, inv, axis: _permuted(xp, g, inv, perm, axis))
+
+
+def _permuted(xp, g, perm, inv, axis):
+    """``take_along_axis(g, perm)`` for raw permutation indices (``inv`` their inverse): on a
+    raw array directly, on a Tensor (a higher-order pass) through the recorded primitive."""
+    if isinstance(g, Tensor):
+        return apply(_permute_along, g, perm=perm, inv=inv, axis=axis)
+    return _gather(xp, g, perm, axis)
+
+
+def _sort_vjp(xp, g, ans, x, axis, descending):
+    raw_xp = x._backend.xp if isinstance(x, Tensor) else xp
+    perm = raw_xp.argsort(_raw(x), axis=axis, descending=descending, stable=True)
+    inv = raw_xp.argsort(perm, axis=axis, stable=True)
+    return _permuted(xp, g, inv, perm, axis)
+
+
+def _sort(xp, x, axis, descending):
+    return xp.sort(x, axis=axis, descending=descending, stable=True)
+
+
+_sort_prim = Primitive("sort", _sort, _sort_vjp)
+_argsort_prim = Primitive(
+    "argsort", lambda xp, x, axis, descending, stable:
+        xp.argsort(x, axis=axis, descending=descending, stable=stable))
+
+
+def _checked(x, axis, what):
+    x = as_tensor(x)
+    if x.ndim == 0:
+        raise ValueError(f"{what} needs a tensor with at least one dimension")
+    return x, norm_axis(axis, x.ndim)
+
+
+def sort(x, /, *, axis=-1, descending=False, stable=True):
+    """A sorted copy of ``x`` along ``axis`` (NaNs last when ascending; complex numbers, where
+    the backend allows, lexicographically). Always stable; the gradient goes back through the
+    permutation.
+
+    >>> import xpgrad as xg
+    >>> xg.sort(xg.asarray([[3.0, 1.0, 2.0]]), descending=True).tolist()
+    [[3.0, 2.0, 1.0]]
+    """
+    x, axis = _checked(x, axis, "sort")
+    return apply(_sort_prim, x, axis=axis, descending=bool(descending))
+
+
+def argsort(x, /, *, axis=-1, descending=False, stable=True):
+    """Indices (int64) that sort ``x`` along ``axis``; no gradient.
+
+    >>> import xpgrad as xg
+    >>> xg.argsort(xg.asarray([3.0, 1.0, 2.0])).tolist()
+    [1, 2, 0]
+    """
+    x, axis = _checked(x, axis, "argsort")
+    out = apply(_argsort_prim, x, axis=axis, descending=bool(descending), stable=bool(stable))
+    if out.dtype != _dt.int64:
+        be = out._backend
+        out = _wrap(be.xp.astype(out._data, be.native_dtype(_dt.int64)), be)
+    return out
+
+
+__all__ = ["sort", "argsort"]
