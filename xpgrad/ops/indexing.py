@@ -245,13 +245,13 @@ def take(x, indices, /, *, axis=None):
     idx = _int_indices(x, indices, "take")
     if idx.ndim != 1:
         raise ValueError(f"take needs 1-D indices, got shape {idx.shape}")
-    n = x.shape[axis]
-    raw = _checked_indices(x._backend, idx._data, n, "take")
+    raw = _checked_indices(x._backend, idx._data, x.shape, axis, "take")
     return apply(_take, x, indices=raw, axis=axis, backend=x._backend)
 
 
-def _checked_indices(be, raw, n, what):
+def _checked_indices(be, raw, shape, axis, what):
     """Indices with negative ones counted from the end; IndexError for any out of range."""
+    n = shape[axis]
     size = 1
     for s in raw.shape:
         size *= s
@@ -260,7 +260,8 @@ def _checked_indices(be, raw, n, what):
     lo, hi = be.index_range(raw)
     if lo < -n or hi >= n:
         bad = lo if lo < -n else hi
-        raise IndexError(f"{what}: index {bad} is out of bounds for an axis of size {n}")
+        raise IndexError(f"{what} on a tensor of shape {shape}: index {bad} is out of bounds "
+                         f"for axis {axis} of size {n}")
     if lo < 0:
         xp = be.xp
         raw = xp.where(raw < 0, raw + n, raw)
@@ -349,7 +350,7 @@ def take_along_axis(x, indices, /, *, axis=-1):
     raw = idx._data
     if ishape != idx.shape:
         raw = x._backend.xp.broadcast_to(raw, ishape)
-    raw = _checked_indices(x._backend, raw, x.shape[axis], "take_along_axis")
+    raw = _checked_indices(x._backend, raw, x.shape, axis, "take_along_axis")
     return apply(_along, x, indices=raw, axis=axis, backend=x._backend)
 
 
