@@ -351,7 +351,11 @@ def _fit(xp, g, x):
             g = xp.sum(g, axis=axes, keepdims=True)
         g = xp.reshape(g, xshape)
     if g.dtype != x.dtype:
-        g = xp.astype(g, x.dtype)
+        if xp.isdtype(g.dtype, "complex floating") and not xp.isdtype(x.dtype,
+                                                                      "complex floating"):
+            g = xp.real(g)      # a real input's gradient: the real part (complex convention)
+        if g.dtype != x.dtype:
+            g = xp.astype(g, x.dtype)
     return g
 
 

@@ -1,13 +1,40 @@
-"""The Tensor's operators and array-style methods, each a call into the xpgrad namespace.
+"""The Tensor's operators and array-style methods, each a call into the xpgrad namespace (so
+every one is recorded on tapes like the function it calls).
+
+Operators follow the array API standard: ``+ - * / // % ** @``, the comparisons, ``& | ^ ~``
+(bitwise on integers, logical on booleans), ``<< >>``, their reflected forms, and unary
+``- + abs()``. In-place forms (``x += y``) rebind the name to a new Tensor, as in JAX: a Tensor
+is a value, and a tape that recorded the old one keeps it. A Variable refuses them (use
+``assign``, ``assign_add``, ``assign_sub``): rebinding would silently turn it into a Tensor.
+
+The methods are the names NumPy and PyTorch users reach for, with the standard's semantics
+(``axis=``, ``keepdims=``): ``sum mean prod max min std var argmax argmin cumsum`` (reductions),
+``reshape flatten transpose permute swapaxes squeeze astype abs conj clip round`` and the
+properties ``T mT real imag``.
 
 >>> import xpgrad as xg
 >>> x = xg.asarray([[1.0, -2.0]])
 >>> (abs(x) * 2 + 1).tolist(), x.T.shape
 ([[3.0, 5.0]], (2, 1))
+>>> i = xg.asarray([7, -7])
+>>> (i // 2).tolist(), (i % 2).tolist(), (i & 3).tolist(), (i >> 1).tolist()
+([3, -4], [1, 1], [3, 1], [3, -4])
+>>> x.sum(axis=1, keepdims=True).tolist(), x.max().item(), x.argmin().item()
+([[-1.0]], 1.0, 1)
 """
 from __future__ import annotations
 
 _ns = None  # the xpgrad namespace; set by xpgrad/__init__ once the ops exist
+
+
+def _inplace(self, fn, other, op):
+    """``self op= other``: a new Tensor for a Tensor; a Variable refuses."""
+    if isinstance(self, _ns.Variable):
+        raise TypeError(
+            f"in-place operator {op}= on Variable {self.name!r} would rebind the name to a "
+            f"plain Tensor; write v.assign(v {op} other) (or assign_add / assign_sub) to "
+            f"change the variable's value")
+    return fn(self, other)
 
 
 class TensorMethods:
@@ -15,7 +42,7 @@ class TensorMethods:
 
     __slots__ = ()
 
-    # -- operators ------------------------------------------------------------------------------
+    # -- arithmetic operators -------------------------------------------------------------------
     def __add__(self, o): return _ns.add(self, o)
     def __radd__(self, o): return _ns.add(o, self)
     def __sub__(self, o): return _ns.subtract(self, o)
@@ -24,43 +51,176 @@ class TensorMethods:
     def __rmul__(self, o): return _ns.multiply(o, self)
     def __truediv__(self, o): return _ns.divide(self, o)
     def __rtruediv__(self, o): return _ns.divide(o, self)
+    def __floordiv__(self, o): return _ns.floor_divide(self, o)
+    def __rfloordiv__(self, o): return _ns.floor_divide(o, self)
+    def __mod__(self, o): return _ns.remainder(self, o)
+    def __rmod__(self, o): return _ns.remainder(o, self)
     def __pow__(self, o): return _ns.pow(self, o)
     def __rpow__(self, o): return _ns.pow(o, self)
     def __matmul__(self, o): return _ns.matmul(self, o)
     def __rmatmul__(self, o): return _ns.matmul(o, self)
     def __neg__(self): return _ns.negative(self)
-    def __pos__(self): return self
+    def __pos__(self): return _ns.positive(self)
     def __abs__(self): return _ns.abs(self)
+
+    # -- comparisons ----------------------------------------------------------------------------
     def __lt__(self, o): return _ns.less(self, o)
     def __le__(self, o): return _ns.less_equal(self, o)
     def __gt__(self, o): return _ns.greater(self, o)
     def __ge__(self, o): return _ns.greater_equal(self, o)
     def __eq__(self, o): return _ns.equal(self, o)
     def __ne__(self, o): return _ns.not_equal(self, o)
-    def __invert__(self): return _ns.logical_not(self)
-    def __and__(self, o): return _ns.logical_and(self, o)
-    def __or__(self, o): return _ns.logical_or(self, o)
+
+    # -- bitwise (logical on booleans) ------------------------------------------------------------
+    def __invert__(self): return _ns.bitwise_invert(self)
+    def __and__(self, o): return _ns.bitwise_and(self, o)
+    def __rand__(self, o): return _ns.bitwise_and(o, self)
+    def __or__(self, o): return _ns.bitwise_or(self, o)
+    def __ror__(self, o): return _ns.bitwise_or(o, self)
+    def __xor__(self, o): return _ns.bitwise_xor(self, o)
+    def __rxor__(self, o): return _ns.bitwise_xor(o, self)
+    def __lshift__(self, o): return _ns.bitwise_left_shift(self, o)
+    def __rlshift__(self, o): return _ns.bitwise_left_shift(o, self)
+    def __rshift__(self, o): return _ns.bitwise_right_shift(self, o)
+    def __rrshift__(self, o): return _ns.bitwise_right_shift(o, self)
+
+    # -- in-place forms: rebind to a new Tensor (module docstring) -------------------------------
+    def __iadd__(self, o): return _inplace(self, _ns.add, o, "+")
+    def __isub__(self, o): return _inplace(self, _ns.subtract, o, "-")
+    def __imul__(self, o): return _inplace(self, _ns.multiply, o, "*")
+    def __itruediv__(self, o): return _inplace(self, _ns.divide, o, "/")
+    def __ifloordiv__(self, o): return _inplace(self, _ns.floor_divide, o, "//")
+    def __imod__(self, o): return _inplace(self, _ns.remainder, o, "%")
+    def __ipow__(self, o): return _inplace(self, _ns.pow, o, "**")
+    def __imatmul__(self, o): return _inplace(self, _ns.matmul, o, "@")
+    def __iand__(self, o): return _inplace(self, _ns.bitwise_and, o, "&")
+    def __ior__(self, o): return _inplace(self, _ns.bitwise_or, o, "|")
+    def __ixor__(self, o): return _inplace(self, _ns.bitwise_xor, o, "^")
+    def __ilshift__(self, o): return _inplace(self, _ns.bitwise_left_shift, o, "<<")
+    def __irshift__(self, o): return _inplace(self, _ns.bitwise_right_shift, o, ">>")
+
     def __getitem__(self, key): return _ns.getitem(self, key)
 
+    # -- transposes and complex parts --------------------------------------------------------
     @property
     def T(self):
+        """The transpose of a 2-D tensor (the standard's ``.T``; ``.mT`` for stacks)."""
         if self.ndim != 2:
             raise ValueError(f".T needs a 2-D tensor, got {self.ndim}-D; use .mT or permute_dims")
         return _ns.permute_dims(self, (1, 0))
 
     @property
     def mT(self):
+        """The transpose of the last two axes."""
         return _ns.matrix_transpose(self)
 
-    # a few array-style conveniences that read like NumPy
-    def reshape(self, *shape):
-        return _ns.reshape(self, shape[0] if len(shape) == 1 else shape)
+    @property
+    def real(self):
+        """The real part (the tensor itself when it is real)."""
+        return _ns.real(self) if self.dtype.is_complex else self
 
-    def sum(self, axis=None, keepdims=False):
-        return _ns.sum(self, axis=axis, keepdims=keepdims)
+    @property
+    def imag(self):
+        """The imaginary part (zeros when the tensor is real)."""
+        return _ns.imag(self) if self.dtype.is_complex else _ns.zeros_like(self)
 
-    def mean(self, axis=None, keepdims=False):
+    def conj(self):
+        return _ns.conj(self)
+
+    # -- reductions: the namespace's, with its keywords ----------------------------------------
+    def sum(self, axis=None, *, dtype=None, keepdims=False):
+        return _ns.sum(self, axis=axis, dtype=dtype, keepdims=keepdims)
+
+    def prod(self, axis=None, *, dtype=None, keepdims=False):
+        return _ns.prod(self, axis=axis, dtype=dtype, keepdims=keepdims)
+
+    def mean(self, axis=None, *, keepdims=False):
         return _ns.mean(self, axis=axis, keepdims=keepdims)
 
-    def astype(self, dtype):
-        return _ns.astype(self, dtype)
+    def max(self, axis=None, *, keepdims=False):
+        return _ns.max(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis=None, *, keepdims=False):
+        return _ns.min(self, axis=axis, keepdims=keepdims)
+
+    def var(self, axis=None, *, correction=0.0, keepdims=False, ddof=None):
+        """The variance; ``ddof`` (NumPy's name) is the standard's ``correction``."""
+        return _ns.var(self, axis=axis, correction=_correction(correction, ddof),
+                       keepdims=keepdims)
+
+    def std(self, axis=None, *, correction=0.0, keepdims=False, ddof=None):
+        """The standard deviation; ``ddof`` (NumPy's name) is the standard's ``correction``."""
+        return _ns.std(self, axis=axis, correction=_correction(correction, ddof),
+                       keepdims=keepdims)
+
+    def argmax(self, axis=None, *, keepdims=False):
+        return _ns.argmax(self, axis=axis, keepdims=keepdims)
+
+    def argmin(self, axis=None, *, keepdims=False):
+        return _ns.argmin(self, axis=axis, keepdims=keepdims)
+
+    def cumsum(self, axis=None):
+        """``cumulative_sum``; without ``axis``, of the flattened tensor (as NumPy)."""
+        if axis is None:
+            return _ns.cumulative_sum(_ns.reshape(self, (-1,)), axis=0)
+        return _ns.cumulative_sum(self, axis=axis)
+
+    # -- shape --------------------------------------------------------------------------------
+    def reshape(self, *shape):
+        """``x.reshape(2, 3)`` or ``x.reshape((2, 3))``."""
+        return _ns.reshape(self, shape[0] if len(shape) == 1 else shape)
+
+    def flatten(self):
+        """A 1-D tensor with the elements in row-major order."""
+        return _ns.reshape(self, (-1,))
+
+    def transpose(self, *axes):
+        """NumPy's ``transpose``: the axes reversed, or permuted as ``axes`` says
+        (``x.transpose(1, 0, 2)`` or ``x.transpose((1, 0, 2))``)."""
+        if not axes:
+            axes = tuple(range(self.ndim - 1, -1, -1))
+        elif len(axes) == 1 and not isinstance(axes[0], int):
+            axes = tuple(axes[0])
+        return _ns.permute_dims(self, axes)
+
+    def permute(self, *axes):
+        """PyTorch's ``permute``: ``x.permute(2, 0, 1)`` or ``x.permute((2, 0, 1))``."""
+        if len(axes) == 1 and not isinstance(axes[0], int):
+            axes = tuple(axes[0])
+        return _ns.permute_dims(self, axes)
+
+    def swapaxes(self, axis1, axis2):
+        """The tensor with two axes exchanged."""
+        axes = list(range(self.ndim))
+        a, b = axes[axis1], axes[axis2]     # IndexError for an axis out of range
+        axes[a], axes[b] = b, a
+        return _ns.permute_dims(self, tuple(axes))
+
+    def squeeze(self, axis):
+        return _ns.squeeze(self, axis=axis)
+
+    # -- elementwise ----------------------------------------------------------------------------
+    def astype(self, dtype, /, *, copy=True, device=None):
+        kw = {}
+        if copy is not True:
+            kw["copy"] = copy
+        if device is not None:
+            kw["device"] = device
+        return _ns.astype(self, dtype, **kw)
+
+    def abs(self):
+        return _ns.abs(self)
+
+    def clip(self, min=None, max=None):
+        return _ns.clip(self, min, max)
+
+    def round(self):
+        return _ns.round(self)
+
+
+def _correction(correction, ddof):
+    if ddof is None:
+        return correction
+    if correction != 0.0:
+        raise TypeError("give correction or ddof (NumPy's name for it), not both")
+    return ddof

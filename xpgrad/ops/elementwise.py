@@ -1,7 +1,16 @@
 """Elementwise primitives: forward and vjp side by side, one line each where possible.
 
 Rules are ``vjp(xp, g, ans, *inputs)``: ``g`` the output's gradient, ``ans`` the output.
-Broadcast gradients are summed back to each input's shape centrally (``tape._fit``).
+Broadcast gradients are summed back to each input's shape centrally (``tape._fit``), which also
+keeps the real part of a complex gradient that reaches a real input.
+
+Complex gradients follow PyTorch's convention: for a real loss ``L`` of ``z = x + iy`` the
+gradient is ``dL/dx + i dL/dy``, so a holomorphic ``f`` has the rule ``g * conj(f'(z))``
+(``_conj`` conjugates only complex values: real paths do no extra pass). Integer inputs to
+functions that are only defined on floating point (``sin``, ``sqrt``, ``divide``, ...) are
+computed in the default floating dtype, float32, as PyTorch and JAX do. Rounding functions,
+``floor_divide``, ``nextafter``, ``sign`` of reals and comparisons have no (or a zero)
+gradient.
 
 >>> import xpgrad as xg
 >>> x = xg.asarray([1.0, 2.0], dtype=xg.float64)
@@ -13,17 +22,65 @@ Broadcast gradients are summed back to each input's shape centrally (``tape._fit
 """
 from __future__ import annotations
 
+import cmath
+import math
+
 from ..primitive import Primitive, apply
+from ..tensor import Tensor
 from ._define import as_tensor, binary, public, unary
+
+_LN2 = math.log(2.0)
+_LN10 = math.log(10.0)
 
 
 def _zero(xp, g, ans, *args):
     return xp.zeros_like(g)
 
 
+def _is_complex(xp, a) -> bool:
+    """Whether ``a`` (a backend array, a Tensor or a Python scalar) is complex."""
+    dt = getattr(a, "dtype", None)
+    if dt is None:
+        return type(a) is complex
+    kind = getattr(dt, "kind", None)      # NumPy/CuPy dtypes and xpgrad's DType have a kind
+    if kind is not None:
+        return kind == "c"
+    return xp.isdtype(dt, "complex floating")
+
+
+def _conj(xp, a):
+    """``conj(a)`` for a complex ``a``; a real ``a`` itself (no pass over real data)."""
+    dt = getattr(a, "dtype", None)
+    if dt is None:
+        return a.conjugate() if type(a) is complex else a
+    kind = getattr(dt, "kind", None)
+    if kind == "c" or (kind is None and xp.isdtype(dt, "complex floating")):
+        return xp.conj(a)
+    return a
+
+
+def _inexact(xp, x):
+    """``x`` when it is floating point (real or complex); integers and booleans in float32."""
+    dt = getattr(x, "dtype", None)
+    if dt is None:                        # a Python scalar next to an array
+        return x
+    kind = getattr(dt, "kind", None)
+    if kind == "f" or kind == "c":
+        return x
+    if kind is None and xp.isdtype(dt, ("real floating", "complex floating")):
+        return x
+    return xp.astype(x, xp.float32)
+
+
 def _half_where(xp, cond, tie, g):
     """``g`` where ``cond``, half of it where ``tie`` (ties split the gradient), else 0."""
     return xp.where(cond, g, xp.where(tie, g * 0.5, 0.0))
+
+
+def _signbit(xp, a):
+    if getattr(a, "dtype", None) is None:
+        return math.copysign(1.0, a) < 0
+    return xp.signbit(a)
 
 
 # -- arithmetic --------------------------------------------------------------------------------
@@ -34,22 +91,35 @@ subtract = binary("subtract", lambda xp, x, y: xp.subtract(x, y),
                   lambda xp, g, ans, x, y: g,
                   lambda xp, g, ans, x, y: -g)
 multiply = binary("multiply", lambda xp, x, y: xp.multiply(x, y),
-                  lambda xp, g, ans, x, y: g * y,
-                  lambda xp, g, ans, x, y: g * x)
-divide = binary("divide", lambda xp, x, y: xp.divide(x, y),
-                lambda xp, g, ans, x, y: g / y,
-                lambda xp, g, ans, x, y: -g * ans / y)
+                  lambda xp, g, ans, x, y: g * _conj(xp, y),
+                  lambda xp, g, ans, x, y: g * _conj(xp, x))
+divide = binary("divide", lambda xp, x, y: xp.divide(_inexact(xp, x), _inexact(xp, y)),
+                lambda xp, g, ans, x, y: g / _conj(xp, y),
+                lambda xp, g, ans, x, y: -g * _conj(xp, ans) / _conj(xp, y),
+                doc="Elementwise ``x1 / x2`` (integers divide in float32).")
+
+
+def _pow_dx(xp, g, ans, x, y):
+    if getattr(y, "dtype", None) is None:                 # a Python exponent: x ** 3
+        return xp.zeros_like(g) if y == 0 else g * _conj(xp, y * xp.pow(x, y - 1))
+    return g * _conj(xp, xp.where(y == 0, 0.0, y * xp.pow(x, y - 1)))
 
 
 def _pow_dy(xp, g, ans, x, y):
-    safe = xp.where(x > 0, x, 1.0)
-    return g * ans * xp.where(x > 0, xp.log(safe), 0.0)
+    if getattr(x, "dtype", None) is None:                 # a Python base: 2.0 ** x
+        if type(x) is complex:
+            return g * _conj(xp, ans * (cmath.log(x) if x != 0 else 0.0))
+        return g * _conj(xp, ans) * math.log(x) if x > 0 else xp.zeros_like(g)
+    if _is_complex(xp, x):
+        nonzero = x != 0
+        return g * _conj(xp, ans * xp.where(nonzero, xp.log(xp.where(nonzero, x, 1.0)), 0.0))
+    positive = x > 0
+    return g * _conj(xp, ans * xp.where(positive, xp.log(xp.where(positive, x, 1.0)), 0.0))
 
 
-pow = binary("pow", lambda xp, x, y: xp.pow(x, y),
-             lambda xp, g, ans, x, y: g * y * xp.pow(x, y - 1),
-             _pow_dy,
-             doc="Elementwise ``x1 ** x2``. The gradient for ``x2`` is taken as 0 where x1 <= 0.")
+pow = binary("pow", lambda xp, x, y: xp.pow(x, y), _pow_dx, _pow_dy,
+             doc="Elementwise ``x1 ** x2``. The gradient for ``x2`` is taken as 0 where x1 <= 0 "
+                 "(where x1 == 0 for complex x1).")
 maximum = binary("maximum", lambda xp, x, y: xp.maximum(x, y),
                  lambda xp, g, ans, x, y: _half_where(xp, x > y, x == y, g),
                  lambda xp, g, ans, x, y: _half_where(xp, y > x, x == y, g),
@@ -58,31 +128,150 @@ minimum = binary("minimum", lambda xp, x, y: xp.minimum(x, y),
                  lambda xp, g, ans, x, y: _half_where(xp, x < y, x == y, g),
                  lambda xp, g, ans, x, y: _half_where(xp, y < x, x == y, g),
                  doc="Elementwise minimum; at ties each input gets half the gradient.")
-logaddexp = binary("logaddexp", lambda xp, x, y: xp.logaddexp(x, y),
+logaddexp = binary("logaddexp",
+                   lambda xp, x, y: xp.logaddexp(_inexact(xp, x), _inexact(xp, y)),
                    lambda xp, g, ans, x, y: g * xp.exp(x - ans),
                    lambda xp, g, ans, x, y: g * xp.exp(y - ans),
                    doc="Elementwise ``log(exp(x1) + exp(x2))``, computed stably.")
+remainder = binary("remainder", lambda xp, x, y: xp.remainder(x, y),
+                   lambda xp, g, ans, x, y: g,
+                   lambda xp, g, ans, x, y: -g * xp.floor_divide(x, y),
+                   doc="Elementwise ``x1 % x2`` with the sign of ``x2`` (as Python's ``%``); "
+                       "its gradient is 1 for ``x1`` and ``-floor(x1 / x2)`` for ``x2``.")
+atan2 = binary("atan2", lambda xp, x, y: xp.atan2(_inexact(xp, x), _inexact(xp, y)),
+               lambda xp, g, ans, x, y: g * y / (x * x + y * y),
+               lambda xp, g, ans, x, y: -g * x / (x * x + y * y),
+               doc="Elementwise angle of the point ``(x2, x1)``: ``atan(x1 / x2)`` in the right "
+                   "quadrant.")
 
+
+def _hypot_d(xp, g, ans, a):
+    return g * a / xp.where(ans == 0, 1.0, ans)           # 0 at the origin, as abs at 0
+
+
+hypot = binary("hypot", lambda xp, x, y: xp.hypot(_inexact(xp, x), _inexact(xp, y)),
+               lambda xp, g, ans, x, y: _hypot_d(xp, g, ans, x),
+               lambda xp, g, ans, x, y: _hypot_d(xp, g, ans, y),
+               doc="Elementwise ``sqrt(x1**2 + x2**2)`` without overflow; gradient 0 at the "
+                   "origin.")
+
+
+def _copysign_dx(xp, g, ans, x, y):
+    flip = xp.signbit(x)
+    if getattr(y, "dtype", None) is None:
+        return xp.where(flip, g, -g) if _signbit(xp, y) else xp.where(flip, -g, g)
+    return xp.where(xp.logical_xor(flip, xp.signbit(y)), -g, g)
+
+
+copysign = binary("copysign", lambda xp, x, y: xp.copysign(_inexact(xp, x), _inexact(xp, y)),
+                  _copysign_dx, _zero,
+                  doc="Elementwise ``|x1|`` with the sign bit of ``x2``; the gradient for "
+                      "``x2`` is zero.")
+
+floor_divide = binary("floor_divide", lambda xp, x, y: xp.floor_divide(x, y), nodiff=True,
+                      doc="Elementwise ``floor(x1 / x2)`` (as Python's ``//``; no gradient).")
+nextafter = binary("nextafter",
+                   lambda xp, x, y: xp.nextafter(_inexact(xp, x), _inexact(xp, y)),
+                   nodiff=True,
+                   doc="The next representable float after ``x1`` toward ``x2`` (no gradient).")
+
+# -- one argument ------------------------------------------------------------------------------
 negative = unary("negative", lambda xp, x: xp.negative(x), lambda xp, g, ans, x: -g)
-square = unary("square", lambda xp, x: xp.square(x), lambda xp, g, ans, x: 2.0 * x * g)
-sqrt = unary("sqrt", lambda xp, x: xp.sqrt(x), lambda xp, g, ans, x: g / (2.0 * ans))
-exp = unary("exp", lambda xp, x: xp.exp(x), lambda xp, g, ans, x: g * ans)
-expm1 = unary("expm1", lambda xp, x: xp.expm1(x), lambda xp, g, ans, x: g * (ans + 1.0))
-log = unary("log", lambda xp, x: xp.log(x), lambda xp, g, ans, x: g / x)
-log1p = unary("log1p", lambda xp, x: xp.log1p(x), lambda xp, g, ans, x: g / (x + 1.0))
-abs = unary("abs", lambda xp, x: xp.abs(x), lambda xp, g, ans, x: g * xp.sign(x),
-            doc="Elementwise absolute value (gradient 0 at 0).")
-sign = unary("sign", lambda xp, x: xp.sign(x), _zero,
-             doc="Elementwise sign; its gradient is zero everywhere.")
-sin = unary("sin", lambda xp, x: xp.sin(x), lambda xp, g, ans, x: g * xp.cos(x))
-cos = unary("cos", lambda xp, x: xp.cos(x), lambda xp, g, ans, x: -g * xp.sin(x))
-tanh = unary("tanh", lambda xp, x: xp.tanh(x), lambda xp, g, ans, x: g * (1.0 - ans * ans))
+positive = unary("positive", lambda xp, x: xp.positive(x), lambda xp, g, ans, x: g)
+square = unary("square", lambda xp, x: xp.square(x),
+               lambda xp, g, ans, x: g * _conj(xp, 2.0 * x))
+sqrt = unary("sqrt", lambda xp, x: xp.sqrt(_inexact(xp, x)),
+             lambda xp, g, ans, x: g / _conj(xp, 2.0 * ans))
+reciprocal = unary("reciprocal", lambda xp, x: xp.divide(1.0, _inexact(xp, x)),
+                   lambda xp, g, ans, x: -g * _conj(xp, ans * ans),
+                   doc="Elementwise ``1 / x``.")
+exp = unary("exp", lambda xp, x: xp.exp(_inexact(xp, x)),
+            lambda xp, g, ans, x: g * _conj(xp, ans))
+expm1 = unary("expm1", lambda xp, x: xp.expm1(_inexact(xp, x)),
+              lambda xp, g, ans, x: g * _conj(xp, ans + 1.0))
+log = unary("log", lambda xp, x: xp.log(_inexact(xp, x)),
+            lambda xp, g, ans, x: g / _conj(xp, x))
+log1p = unary("log1p", lambda xp, x: xp.log1p(_inexact(xp, x)),
+              lambda xp, g, ans, x: g / _conj(xp, x + 1.0))
+log2 = unary("log2", lambda xp, x: xp.log2(_inexact(xp, x)),
+             lambda xp, g, ans, x: g / _conj(xp, x * _LN2))
+log10 = unary("log10", lambda xp, x: xp.log10(_inexact(xp, x)),
+              lambda xp, g, ans, x: g / _conj(xp, x * _LN10))
+
+
+def _sign_vjp(xp, g, ans, x):
+    if not _is_complex(xp, x):
+        return xp.zeros_like(g)
+    # sign(z) = z / |z| is not holomorphic: g conj(d/dz) + conj(g) d/dconj(z), both over 2|z|
+    size = xp.abs(x)
+    nonzero = size > 0
+    return xp.where(nonzero, (g - xp.conj(g) * ans * ans) / (2.0 * xp.where(nonzero, size, 1.0)),
+                    0.0)
+
+
+def _abs_vjp(xp, g, ans, x):
+    if _is_complex(xp, x):
+        return g * x / xp.where(ans == 0, 1.0, ans)
+    return g * xp.sign(x)
+
+
+def _sign_forward(xp, x):
+    if _is_complex(xp, x):       # z / |z|, 0 at 0 (without dividing by zero)
+        size = xp.abs(x)
+        return x / xp.where(size == 0, 1.0, size)
+    return xp.sign(x)
+
+
+abs = unary("abs", lambda xp, x: xp.abs(x), _abs_vjp,
+            doc="Elementwise absolute value (gradient 0 at 0; ``g * z / |z|`` for complex z).")
+sign = unary("sign", _sign_forward, _sign_vjp,
+             doc="Elementwise sign (``z / |z|`` for complex z); zero gradient for real x.")
+sin = unary("sin", lambda xp, x: xp.sin(_inexact(xp, x)),
+            lambda xp, g, ans, x: g * _conj(xp, xp.cos(x)))
+cos = unary("cos", lambda xp, x: xp.cos(_inexact(xp, x)),
+            lambda xp, g, ans, x: -g * _conj(xp, xp.sin(x)))
+tan = unary("tan", lambda xp, x: xp.tan(_inexact(xp, x)),
+            lambda xp, g, ans, x: g * _conj(xp, 1.0 + ans * ans))
+asin = unary("asin", lambda xp, x: xp.asin(_inexact(xp, x)),
+             lambda xp, g, ans, x: g / _conj(xp, xp.sqrt(1.0 - x * x)), example="[0.5, -0.2]")
+acos = unary("acos", lambda xp, x: xp.acos(_inexact(xp, x)),
+             lambda xp, g, ans, x: -g / _conj(xp, xp.sqrt(1.0 - x * x)), example="[0.5, -0.2]")
+atan = unary("atan", lambda xp, x: xp.atan(_inexact(xp, x)),
+             lambda xp, g, ans, x: g / _conj(xp, 1.0 + x * x))
+sinh = unary("sinh", lambda xp, x: xp.sinh(_inexact(xp, x)),
+             lambda xp, g, ans, x: g * _conj(xp, xp.cosh(x)))
+cosh = unary("cosh", lambda xp, x: xp.cosh(_inexact(xp, x)),
+             lambda xp, g, ans, x: g * _conj(xp, xp.sinh(x)))
+tanh = unary("tanh", lambda xp, x: xp.tanh(_inexact(xp, x)),
+             lambda xp, g, ans, x: g * _conj(xp, 1.0 - ans * ans))
+asinh = unary("asinh", lambda xp, x: xp.asinh(_inexact(xp, x)),
+              lambda xp, g, ans, x: g / _conj(xp, xp.sqrt(x * x + 1.0)))
+# sqrt(x - 1) * sqrt(x + 1), not sqrt(x**2 - 1): the principal branch's derivative for complex x
+acosh = unary("acosh", lambda xp, x: xp.acosh(_inexact(xp, x)),
+              lambda xp, g, ans, x: g / _conj(xp, xp.sqrt(x - 1.0) * xp.sqrt(x + 1.0)),
+              example="[1.5, 2.0]")
+atanh = unary("atanh", lambda xp, x: xp.atanh(_inexact(xp, x)),
+              lambda xp, g, ans, x: g / _conj(xp, 1.0 - x * x), example="[0.5, -0.2]")
+
+# -- complex parts (linear, not holomorphic: conj(z)'s rule is conj(g)) ------------------------
+real = unary("real", lambda xp, x: xp.real(x), lambda xp, g, ans, x: g,
+             doc="Elementwise real part (of a real x: x itself).", example="[1 + 2j, 3.0]")
+imag = unary("imag", lambda xp, x: xp.imag(x),
+             lambda xp, g, ans, x: (xp.astype(g, x.dtype) * 1j if _is_complex(xp, x)
+                                    else xp.zeros_like(g)),
+             doc="Elementwise imaginary part of a complex tensor.", example="[1 + 2j, 3.0]")
+conj = unary("conj", lambda xp, x: xp.conj(x), lambda xp, g, ans, x: _conj(xp, g),
+             doc="Elementwise complex conjugate (of a real x: x itself).",
+             example="[1 + 2j, 3.0]")
 
 # -- without a gradient (never recorded) ------------------------------------------------------
 floor = unary("floor", lambda xp, x: xp.floor(x), doc="Elementwise floor (no gradient).")
 ceil = unary("ceil", lambda xp, x: xp.ceil(x), doc="Elementwise ceiling (no gradient).")
 round = unary("round", lambda xp, x: xp.round(x), doc="Round half to even (no gradient).")
 trunc = unary("trunc", lambda xp, x: xp.trunc(x), doc="Round toward zero (no gradient).")
+signbit = unary("signbit", lambda xp, x: xp.signbit(_inexact(xp, x)),
+                doc="Elementwise: whether the sign bit is set (also for -0.0 and -nan).",
+                example="[-0.0, 2.0]")
 isnan = unary("isnan", lambda xp, x: xp.isnan(x))
 isinf = unary("isinf", lambda xp, x: xp.isinf(x))
 isfinite = unary("isfinite", lambda xp, x: xp.isfinite(x))
@@ -115,34 +304,68 @@ def where(condition, x1, x2, /):
     return apply(_where, condition, x1, x2)
 
 
-_clip = Primitive("clip", lambda xp, x, min=None, max=None: xp.clip(x, min, max),
-                  lambda xp, g, ans, x, min=None, max=None: xp.where(
-                      _inside(xp, x, min, max), g, 0.0))
+# clip(x, *bounds, which): ``which`` names the bounds given ("min", "max" or both), in order
+def _clip_forward(xp, x, *bounds, which):
+    kw = dict(zip(which, bounds))
+    return xp.clip(x, kw.get("min"), kw.get("max"))
 
 
-def _inside(xp, x, lo, hi):
+def _clip_vjp(xp, g, ans, needs, x, *bounds, which):
+    kw = dict(zip(which, bounds))
+    lo, hi = kw.get("min"), kw.get("max")
     if lo is None:
-        return x <= hi
-    if hi is None:
-        return x >= lo
-    return xp.logical_and(x >= lo, x <= hi)
+        inside = x <= hi
+    elif hi is None:
+        inside = x >= lo
+    else:
+        inside = xp.logical_and(x >= lo, x <= hi)
+    out = [xp.where(inside, g, 0.0) if needs[0] else None]
+    for name, need in zip(which, needs[1:]):
+        if not need:
+            out.append(None)
+        else:
+            out.append(xp.where(x < lo if name == "min" else x > hi, g, 0.0))
+    return tuple(out)
+
+
+_clip = Primitive("clip", _clip_forward, joint=_clip_vjp)
+
+
+def _int_bound(bound, x):
+    """A Python int bound of an integer tensor, brought into the dtype's range."""
+    from ..dtype_functions import iinfo
+
+    info = iinfo(x.dtype)
+    return min(info.max, bound) if bound > info.max else max(info.min, bound)
 
 
 def clip(x, /, min=None, max=None):
-    """Limit ``x`` to ``[min, max]``; the gradient is zero where a bound is active.
+    """Limit ``x`` to ``[min, max]`` (Python scalars or tensors, broadcasting with ``x``); the
+    result keeps ``x``'s dtype. The gradient goes to ``x`` where it is inside the bounds (ties
+    included) and to the active bound elsewhere.
 
     >>> import xpgrad as xg
     >>> xg.clip(xg.asarray([-2.0, 0.5, 3.0]), -1.0, 1.0).tolist()
     [-1.0, 0.5, 1.0]
+    >>> xg.clip(xg.asarray([1, 5, 9]), max=xg.asarray([4, 4, 10])).tolist()
+    [1, 4, 9]
     """
+    x = as_tensor(x)
     if min is None and max is None:
-        return as_tensor(x)
-    scalar = (int, float)
-    if (min is None or isinstance(min, scalar)) and (max is None or isinstance(max, scalar)):
-        return apply(_clip, x, min=min, max=max)
-    out = x if min is None else maximum(x, min)
-    return out if max is None else minimum(out, max)
+        return x
+    which, bounds = [], []
+    for name, bound in (("min", min), ("max", max)):
+        if bound is None:
+            continue
+        if isinstance(bound, bool) or not isinstance(bound, (int, float, Tensor)):
+            bound = as_tensor(bound)
+        elif type(bound) is int and x.dtype.kind in "iu":
+            bound = _int_bound(bound, x)
+        which.append(name)
+        bounds.append(bound)
+    return apply(_clip, x, *bounds, which=tuple(which))
 
 
 __all__ = [n for n in dir() if not n.startswith("_") and n not in (
-    "annotations", "Primitive", "apply", "as_tensor", "binary", "public", "unary")]
+    "annotations", "Primitive", "apply", "as_tensor", "binary", "public", "unary", "cmath",
+    "math", "Tensor")]
