@@ -95,7 +95,7 @@ class _TapeState(threading.local):
 
 tape_state = _TapeState()
 
-_scalar_types = (int, float, bool)
+_scalar_types = (int, float, bool, complex)
 
 
 def _mixed(a, b):

@@ -75,12 +75,10 @@ def _complete(key: list, ndim: int) -> tuple:
     NumPy's reading, which strict array-API backends want spelled out."""
     used = 0
     for k in key:
-        if k is Ellipsis:
-            return tuple(key)
-        if k is None or isinstance(k, bool):
-            continue
-        shape = getattr(k, "shape", None)
-        used += len(shape) if shape is not None and _is_bool(k) else 1
+        if k is Ellipsis or (hasattr(k, "shape") and _is_bool(k)):
+            return tuple(key)      # a mask stands alone on strict backends
+        if not (k is None or isinstance(k, bool)):
+            used += 1
     if used < ndim:
         key.append(Ellipsis)
     return tuple(key)
