@@ -120,6 +120,28 @@ def test_second_order_matches_finite_differences(name, fn, kind, shape, rng):
     check_grads(fn, [make(kind, shape, rng)], order=2)
 
 
+WEIGHTED = [
+    ("fft", {"n": 6, "norm": "ortho"}, "c"), ("fft", {"axis": 0}, "r"),
+    ("ifft", {"n": 3, "norm": "forward"}, "c"), ("fftn", {"s": (2, 5), "axes": (0, 1)}, "c"),
+    ("ifftn", {}, "r"), ("rfft", {"n": 7}, "r"), ("rfftn", {"norm": "ortho"}, "r"),
+    ("ihfft", {"n": 5, "norm": "forward"}, "r"), ("fftshift", {"axes": 1}, "c"),
+]
+
+
+@pytest.mark.parametrize("name, kw, kind", WEIGHTED, ids=[f"{c[0]}-{c[2]}" for c in WEIGHTED])
+def test_real_loss_of_real_and_imaginary_parts(name, kw, kind, rng):
+    """A real loss of a complex output through xg.real/xg.imag (the namespace's functions)."""
+    x = make(kind, (3, 4), rng)
+    shape = getattr(F, name)(x, **kw).shape
+    a, b = (xg.asarray(rng.standard_normal(shape)) for _ in "ab")
+
+    def loss(x):
+        y = getattr(F, name)(x, **kw)
+        return xg.sum(a * xg.real(y) ** 2 + b * xg.imag(y) ** 2)
+
+    check_grads(loss, [x])
+
+
 def test_every_transform_has_gradient_cases():
     differentiable = set(F.__all__) - {"fftfreq", "rfftfreq"}
     assert {c[0] for c in CASES} == differentiable
