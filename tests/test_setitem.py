@@ -351,3 +351,24 @@ def test_array_api_extra_at_on_a_watched_source_copies_or_refuses():
             xpx.at(x, 0).set(5.0)                # may write in place: refused, not wrong
         loss = xg.sum(y * x)
     assert tape.gradient(loss, x).tolist() == [5.0, 4.0]
+
+
+@pytest.mark.parametrize("name, fn", [
+    ("pad", lambda xpx, t: xpx.pad(t, 1) * 2.0),
+    ("create_diagonal", lambda xpx, t: xpx.create_diagonal(t[0])),
+    ("kron", lambda xpx, t: xpx.kron(t, t[:2, :2])),
+    ("cov", lambda xpx, t: xpx.cov(t)),
+    ("sinc", lambda xpx, t: xpx.sinc(t)),
+    ("apply_where", lambda xpx, t: xpx.apply_where(t > 0, t, lambda v: v ** 3, fill_value=0.0)),
+])
+def test_array_api_extra_functions_differentiate(name, fn, rng):
+    xpx = pytest.importorskip("array_api_extra")
+    a = rng.standard_normal((3, 4))
+    x = f64(a)
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        y = fn(xpx, x)
+        loss = xg.sum(y)
+    assert isinstance(y, xg.Tensor) and tape.gradient(loss, x) is not None
+    np.testing.assert_allclose(y.numpy(), fn(xpx, a), rtol=1e-12, atol=1e-12)
+    check_grads(lambda t: fn(xpx, t), [x], order=1)
