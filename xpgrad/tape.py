@@ -148,7 +148,10 @@ class GradientTape:
         out = []
         for s in src:
             g = grads.pop(id(s), None)
-            if g is not None and not isinstance(g, Tensor) and _shared(_counts(g)):
+            # the aliasing policy (below): a gradient something else still holds is copied
+            if g is not None and not isinstance(g, Tensor) and (
+                    sys.getrefcount(g) > _SOLE or ((base := getattr(g, "base", None)) is not None
+                                                   and sys.getrefcount(base) > _SOLE_BASE)):
                 g = s._backend.xp.asarray(g, copy=True)
             out.append(self._finish(g, s, unconnected_gradients))
             if g is not None:
@@ -266,10 +269,14 @@ def _walk(nodes, target, sources, seed, consume, higher):
             xp, ans, inputs = out._backend.xp, out._data, raws
         if kern is not None and not higher:
             gs = kern.vjp(g, saved, *raws, **params)
-            rest = [need and gi is NotImplemented for gi, need in zip(gs, needs)]
-            if True in rest:              # the kernel leaves these inputs to the generic rule
-                generic = prim.vjp(xp, g, ans, rest, inputs, params)
-                gs = [generic[i] if r else gi for i, (gi, r) in enumerate(zip(gs, rest))]
+            for gi in gs:
+                if gi is NotImplemented:  # the kernel leaves some inputs to the generic rule
+                    gs = _fill_in(prim, gs, needs, xp, g, ans, inputs, params)
+                    break
+        elif prim.joint is None:          # per-argument rules (inline: the hot path)
+            vjps = prim.vjps
+            gs = [vjps[i](xp, g, ans, *inputs, **params) if need and vjps[i] is not None
+                  else None for i, need in enumerate(needs)]
         else:
             gs = prim.vjp(xp, g, ans, needs, inputs, params)
         for i, need in enumerate(needs):
@@ -307,31 +314,28 @@ def _walk(nodes, target, sources, seed, consume, higher):
 # output_gradients, not another source's gradient, not a residual a persistent tape keeps, and not
 # a view of any of these. Most rules return fresh arrays, so instead of copying every gradient the
 # tape copies only those that something else still holds, judged by reference counts (as NumPy
-# judges temporaries it may reuse): the count of a probe held by one local variable, measured
-# through the same call, is the bar.
-def _counts(a):
-    base = getattr(a, "base", None)
-    return sys.getrefcount(a), (None if base is None else sys.getrefcount(base))
-
-
+# judges temporaries it may reuse). The bars are the counts of a probe held by one local
+# variable, measured with the same expressions as in ``gradient``.
 class _Probe:
     __slots__ = ("base",)
 
 
 def _probe_counts():
-    probe = _Probe()
-    probe.base = _Probe()
-    return _counts(probe)
+    g = _Probe()
+    g.base = _Probe()
+    own = sys.getrefcount(g)
+    base = getattr(g, "base", None)
+    return own, sys.getrefcount(base)
 
 
 _SOLE, _SOLE_BASE = _probe_counts()
 
 
-def _shared(counts) -> bool:
-    """Whether something besides the caller's one local variable refers to an array (or, for a
-    view, to the array it views), from ``_counts(local)`` called in the caller's frame."""
-    own, base = counts
-    return own > _SOLE or (base is not None and base > _SOLE_BASE)
+def _fill_in(prim, gs, needs, xp, g, ans, inputs, params):
+    """A kernel's gradients with its NotImplemented entries computed by the generic rules."""
+    rest = [need and gi is NotImplemented for gi, need in zip(gs, needs)]
+    generic = prim.vjp(xp, g, ans, rest, inputs, params)
+    return [generic[i] if r else gi for i, (gi, r) in enumerate(zip(gs, rest))]
 
 
 def _consume(nodes):
