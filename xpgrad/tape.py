@@ -333,9 +333,18 @@ _SOLE, _SOLE_BASE = _probe_counts()
 
 def _fill_in(prim, gs, needs, xp, g, ans, inputs, params):
     """A kernel's gradients with its NotImplemented entries computed by the generic rules."""
-    rest = [need and gi is NotImplemented for gi, need in zip(gs, needs)]
-    generic = prim.vjp(xp, g, ans, rest, inputs, params)
-    return [generic[i] if r else gi for i, (gi, r) in enumerate(zip(gs, rest))]
+    out = list(gs)
+    if prim.joint is not None:
+        rest = [need and gi is NotImplemented for gi, need in zip(gs, needs)]
+        generic = prim.vjp(xp, g, ans, rest, inputs, params)
+        return [generic[i] if r else gi for i, (gi, r) in enumerate(zip(gs, rest))]
+    vjps = prim.vjps
+    for i, gi in enumerate(gs):
+        if gi is NotImplemented:
+            rule = vjps[i]
+            out[i] = rule(xp, g, ans, *inputs, **params) if needs[i] and rule is not None \
+                else None
+    return out
 
 
 def _consume(nodes):
