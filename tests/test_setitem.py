@@ -244,6 +244,51 @@ def test_a_tape_that_recorded_the_old_value_keeps_differentiating_it():
                                [2 * np.exp(0.5), 3 * np.exp(1.5)])
 
 
+def test_a_constant_written_after_use_keeps_its_old_value_for_higher_orders():
+    c = f64([2.0])
+    x = f64([3.0])
+    with xg.GradientTape() as outer:
+        outer.watch(x)
+        with xg.GradientTape() as inner:
+            inner.watch(x)
+            y = x * x * c                        # c: a constant the rules read back
+        c[0] = 100.0                             # before the gradient is taken
+        g = inner.gradient(y, x)                 # rules run on Tensors: they read c
+    assert g.tolist() == [12.0]                  # 2 x c with the c that was used
+    assert outer.gradient(g, x).tolist() == [4.0]
+
+
+def test_long_loops_of_writes_stay_linear():
+    """A write searches only the nodes since the tensor was last made, and none for a tensor
+    no tape holds (the count of nodes it visits is what is checked, not time)."""
+    from xpgrad import inplace
+
+    visited = []
+    original = inplace._mentions
+
+    def counting(tape, x):
+        hits = original(tape, x)
+        visited.append(len(tape._nodes) - (min(hits) if hits else 0))
+        return hits
+
+    inplace._mentions = counting
+    try:
+        x = f64(np.ones(200))
+        with xg.GradientTape() as tape:
+            tape.watch(x)
+            h = xg.zeros(200, dtype=xg.float64)
+            mask = xg.zeros(200)
+            for i in range(1, 200):
+                h[i] = h[i - 1] * 0.5 + x[i]
+                mask[i] = 1.0                    # on no tape: no search at all
+            loss = xg.sum(h * mask)
+    finally:
+        inplace._mentions = original
+    assert len(visited) == 198 and max(visited) <= 8
+    g = tape.gradient(loss, x).numpy()
+    np.testing.assert_allclose([g[1], g[-1]], [2 - 0.5 ** 198, 1.0])
+
+
 def test_a_tape_under_stop_recording_is_re_keyed_too():
     x = f64([2.0])
     with xg.GradientTape() as tape:

@@ -55,21 +55,37 @@ def _live_tapes():
 def _holders(x, tapes):
     """``{tape: indices of the nodes that mention x}`` for the tapes holding ``x``; raises if
     one of them watches ``x`` as a gradient source."""
-    xid = id(x)
     found = {}
     for tape in tapes:
-        hits = [i for i, node in enumerate(tape._nodes)
-                if node[3] is x or xid in map(id, node[1])]
-        watched = xid in tape._watched
-        if watched and not any(tape._nodes[i][3] is x for i in hits):
+        hits = _mentions(tape, x)
+        if hits is None:
             raise _WriteRefused(
                 "cannot write into a tensor that a GradientTape watches as a gradient source: "
                 "the tape's gradient is taken with respect to its value. Write into a copy "
                 "(y = xg.asarray(x, copy=True); y[key] = value) or build the new value "
                 "functionally (xg.where)")
-        if hits or watched:
+        if hits or id(x) in tape._watched:
             found[tape] = hits
     return found
+
+
+def _mentions(tape, x):
+    """Indices of ``tape``'s nodes that mention ``x``; None when the tape watches ``x`` as a
+    source (no node made it). A tensor the tape derived appears only from the node that made it
+    on (an earlier write re-keyed what came before), so that search walks back to it."""
+    nodes = tape._nodes
+    xid = id(x)
+    if xid not in tape._watched:
+        return [i for i, node in enumerate(nodes) if xid in map(id, node[1])]
+    hits = []
+    for i in range(len(nodes) - 1, -1, -1):
+        node = nodes[i]
+        if node[3] is x:
+            hits.append(i)
+            return hits
+        if xid in map(id, node[1]):
+            hits.append(i)
+    return None
 
 
 def _rekey(tape, hits, x, snap):
@@ -137,8 +153,31 @@ def _value(x, value):
     return asarray(value, dtype=x.dtype, backend=x._backend)
 
 
+# A tape holds the tensors it recorded, so a tensor referenced only by the code writing into it
+# is on no tape and needs no search: write() compares its reference count with that of a probe
+# written through the same path from one local variable (measured once, on the first write).
+_sole_refs = None
+_calibrating = False
+
+
+def _calibrate() -> int:
+    global _calibrating
+    _calibrating = True
+    try:
+        probe = _wrap(None, None)
+        probe[0] = 0
+    finally:
+        _calibrating = False
+    return _sole_refs
+
+
 def write(x: Tensor, key, value) -> None:
     """``x[key] = value`` (what ``Tensor.__setitem__`` does; see the module docstring)."""
+    global _sole_refs
+    refs = sys.getrefcount(x)
+    if _calibrating:
+        _sole_refs = refs
+        return
     from .ops.indexing import _raw_key, _setitem_error
 
     raw_key = _raw_key(x, key)
@@ -154,12 +193,16 @@ def write(x: Tensor, key, value) -> None:
         holders = {}
     else:
         tapes = _live_tapes()
-        holders = _holders(x, tapes) if tapes else {}
+        holders = {}
+        if tapes and refs > (_sole_refs or _calibrate()):
+            holders = _holders(x, tapes)
     snap = None
     if holders:
         snap = _wrap(x._data, x._backend)
         for tape, hits in holders.items():
             _rekey(tape, hits, x, snap)
+    if value is x:                  # x[...] = x: the value is the old version
+        value = snap if snap is not None else _wrap(x._data, x._backend)
     try:
         _update(x, snap, raw_key, value, recording)
     except BaseException as e:
