@@ -15,8 +15,9 @@ written in place only when nothing else can see it). On the tapes:
   written: that would change what the gradient is taken with respect to. Write into a copy
   (``xg.asarray(x, copy=True)``), compute the value with ``xg.where``, or use ``assign()``.
 
-Re-keying scans the nodes of the live tapes that hold ``x``: a loop of writes under one long
-tape costs time linear in the tape's length per write.
+Finding what to re-key costs nothing for a tensor no tape holds (told by its reference count),
+and for a tensor a tape derived, a walk back over the nodes recorded since it was made; only a
+constant that recorded nodes read costs a pass over those tapes.
 
 >>> import xpgrad as xg
 >>> x = xg.asarray([1.0, 2.0, 3.0])
