@@ -150,7 +150,14 @@ class Tensor(TensorMethods):
             kwargs["dl_device"] = dl_device
         if copy is not None:
             kwargs["copy"] = copy
-        return self._data.__dlpack__(**kwargs)
+        try:
+            return self._data.__dlpack__(**kwargs)
+        except TypeError:
+            if set(kwargs) - {"stream", "max_version"}:
+                raise
+            # an array of an older DLPack producer: its legacy capsule (what max_version allows)
+            kwargs.pop("max_version", None)
+            return self._data.__dlpack__(**kwargs)
 
     def __dlpack_device__(self):
         return self._data.__dlpack_device__()
