@@ -249,18 +249,13 @@ def vecdot(x1, x2, /, *, axis=-1):
         raise ValueError("vecdot needs operands with at least one dimension, got shapes "
                          f"{a.shape} and {b.shape}")
     ndim = max(a.ndim, b.ndim)
-    if not isinstance(axis, int) or isinstance(axis, bool):
-        raise TypeError(f"vecdot: axis must be an int, got {axis!r}")
-    if not -min(a.ndim, b.ndim) <= axis < 0:
-        if 0 <= axis < ndim and a.ndim == b.ndim:
-            axis -= ndim
-        else:
-            raise ValueError(f"vecdot: axis {axis} must be a negative axis no deeper than "
-                             f"the smaller operand ({min(a.ndim, b.ndim)} dimensions)")
-    if a.shape[axis] != b.shape[axis]:
+    axis = norm_axis(axis, ndim, "vecdot: axis") - ndim
+    sa = (1,) * (ndim - a.ndim) + tuple(a.shape)
+    sb = (1,) * (ndim - b.ndim) + tuple(b.shape)
+    if sa[axis] != sb[axis]:
         raise ValueError(f"vecdot: x1 {a.shape} and x2 {b.shape} differ in size along axis "
-                         f"{axis} ({a.shape[axis]} != {b.shape[axis]})")
-    sa, sb = list(a.shape), list(b.shape)
+                         f"{axis} ({sa[axis]} != {sb[axis]}); that axis is not broadcast")
+    sa, sb = list(sa), list(sb)
     del sa[axis], sb[axis]
     broadcast_batch("vecdot", tuple(sa), tuple(sb), a.shape, b.shape)
     return apply(_vecdot, a, b, axis=axis)
