@@ -408,3 +408,11 @@ def test_training_code_that_reads_values_under_a_tape_still_runs():
         _ = float(loss)
     grads = tape.gradient(loss, tape.watched_variables())
     assert all(g is not None for g in grads) and 0.0 <= acc <= 1.0
+
+
+def test_every_ufunc_mapping_names_an_xpgrad_function():
+    tables = [numpy_dispatch.UFUNCS, numpy_dispatch.REDUCE, numpy_dispatch.ACCUMULATE]
+    missing = sorted({name for table in tables for name in table.values() if not _has(name)})
+    assert not missing, f"numpy_dispatch maps to functions xpgrad lacks: {missing}"
+    for np_name in list(numpy_dispatch.UFUNCS) + list(numpy_dispatch.COMPOSED):
+        assert isinstance(getattr(np, np_name), np.ufunc), np_name
