@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from ..primitive import Primitive, apply
 from ..tensor import Tensor
+from .linalg import mH
 
 # x @ w + b for 2-D x as one primitive: one tape node instead of two, and the bias gradient is
 # a plain column sum (no broadcast bookkeeping). Backends may add a kernel (NumPy adds the bias
-# in place).
+# in place). Complex operands: the other factor conjugated, as matmul's rules do.
 _linear = Primitive(
     "linear", lambda xp, x, w, b: xp.matmul(x, w) + b,
-    lambda xp, g, ans, x, w, b: xp.matmul(g, xp.matrix_transpose(w)),
-    lambda xp, g, ans, x, w, b: xp.matmul(xp.matrix_transpose(x), g),
+    lambda xp, g, ans, x, w, b: xp.matmul(g, mH(xp, w)),
+    lambda xp, g, ans, x, w, b: xp.matmul(mH(xp, x), g),
     lambda xp, g, ans, x, w, b: xp.sum(g, axis=0))
 
 
