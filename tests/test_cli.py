@@ -110,16 +110,17 @@ def test_resume_with_other_architecture_is_a_clear_error(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["train", "--epochs", "1", "--no-log", "--quiet", "--checkpoint", ckpt,
               "--hidden", "8"])
-    assert e.value.code == 1
+    assert e.value.code == 2
     err = capsys.readouterr().err
-    assert "cannot resume" in err and "shape of 'model/mlp/linear0/w'" in err
+    assert err.count("\n") == 1 and err.startswith("xpgrad: error: cannot resume from")
+    assert "hidden (--hidden) is 8 but the checkpoint was trained with 32" in err
 
 
 @pytest.mark.parametrize("argv, message", [
     (["--backend", "nope"], "unknown backend 'nope'; known backends"),
     (["--optimizer", "nope"], "argument --optimizer: invalid choice: 'nope'"),
     (["--model", "nope"], "argument --model: invalid choice: 'nope'"),
-    (["--epochs", "0"], "argument --epochs: must be > 0"),
+    (["--epochs", "0"], "argument --epochs: must be an integer > 0, got 0"),
     (["--learning-rate", "abc"], "argument --learning-rate/--lr: expected a float"),
     (["--hidden", "32,x"], "argument --hidden: expected layer sizes"),
     (["--dataset", "cifar"], "argument --dataset: invalid choice: 'cifar'"),
@@ -134,7 +135,7 @@ def test_bad_flags_give_clear_errors(argv, message, capsys):
 def test_mnist_needs_data_dir_and_reads_idx_files(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["train", "--dataset", "mnist", "--no-log"])
-    assert e.value.code == 1 and "needs --data-dir" in capsys.readouterr().err
+    assert e.value.code == 2 and "needs --data-dir" in capsys.readouterr().err
     rng = np.random.default_rng(0)
     for prefix, n in (("train", 64), ("t10k", 32)):
         write_idx(tmp_path / f"{prefix}-images-idx3-ubyte.gz",

@@ -8,8 +8,10 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import math
 import os
 import platform
+import signal
 import sys
 
 # name shown -> distributions that provide it (CuPy ships as cupy-cudaXXx wheels)
@@ -18,6 +20,22 @@ PEERS = {"torch": ("torch",), "jax": ("jax",), "jaxlib": ("jaxlib",),
          "array-api-strict": ("array-api-strict",), "tqdm": ("tqdm",),
          "tensorboardX": ("tensorboardX",), "matplotlib": ("matplotlib",),
          "scikit-learn": ("scikit-learn",)}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``xpgrad: error: ...`` on stderr, exit status 2."""
+
+    def error(self, message):
+        fail(f"{message} (see '{self.prog} -h')", 2)
+
+
+def fail(message, status=2):
+    """Print ``xpgrad: error: message`` as one line on stderr and exit with ``status`` (2: the
+    user's input is wrong; 1: the run failed)."""
+    line = " ".join(str(message).split())          # one line, whatever the message holds
+    sys.stderr.write(f"xpgrad: error: {line}\n")
+    sys.stderr.flush()
+    raise SystemExit(status)
 
 
 def _hidden(text):
@@ -30,16 +48,23 @@ def _hidden(text):
     return sizes
 
 
-def _positive(kind):
+def _number(kind, low, strict=True):
+    """An argparse type: a finite ``kind`` above ``low`` (``>= low`` unless ``strict``)."""
     def parse(text):
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}")
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        if not math.isfinite(value) or (value <= low if strict else value < low):
+            what = "an integer" if kind is int else "a finite number"
+            raise argparse.ArgumentTypeError(
+                f"must be {what} {'>' if strict else '>='} {low:g}, got {text}")
         return value
     return parse
+
+
+def _positive(kind):
+    return _number(kind, 0)
 
 
 def _train_parser(sub):
@@ -49,26 +74,30 @@ def _train_parser(sub):
     p = sub.add_parser(
         "train", help="train a classifier (default: MLP on scikit-learn's digits)",
         description="Train a classifier and report held-out accuracy. Writes TensorBoard event "
-                    "files, curves.png and history.json under --logdir.")
-    p.add_argument("--backend", default=os.environ.get("XPGRAD_BACKEND") or "numpy",
+                    "files, curves.png and history.json under --logdir. Every flag and output "
+                    "path is checked before training starts. SIGINT/SIGTERM stop after the "
+                    "current step and save the checkpoint, curves and history (exit 130/143).")
+    p.add_argument("--backend", default=None,
                    help="array backend, see `xpgrad info` (default: $XPGRAD_BACKEND or numpy)")
-    p.add_argument("--model", default="mlp", choices=sorted(MODELS),
+    p.add_argument("--model", default=None, choices=sorted(MODELS),
                    help="; ".join(f"{m.name}: {m.help}" for m in MODELS.values())
                    + " (default: mlp)")
-    p.add_argument("--optimizer", default="adam", choices=list(OPTIMIZERS),
+    p.add_argument("--optimizer", default=None, choices=list(OPTIMIZERS),
                    help="optimizer (default learning rates: " + ", ".join(
                        f"{o.name} {o.default_learning_rate:g}" for o in OPTIMIZERS.values())
                    + "; default: adam)")
-    p.add_argument("--epochs", type=_positive(int), default=20, help="(default: 20)")
-    p.add_argument("--batch-size", type=_positive(int), default=32, help="(default: 32)")
+    p.add_argument("--epochs", type=_positive(int), default=None,
+                   help="epochs to train in this run (default: 20; with --resume: what remains "
+                        "of the saved run)")
+    p.add_argument("--batch-size", type=_positive(int), default=None, help="(default: 32)")
     p.add_argument("--learning-rate", "--lr", type=_positive(float), default=None,
-                   help="step size (default: the optimizer's)")
-    p.add_argument("--seed", type=int, default=0,
+                   help="step size, a finite number > 0 (default: the optimizer's)")
+    p.add_argument("--seed", type=_number(int, 0, strict=False), default=None,
                    help="seeds the train/test split, the initial weights and the data order "
-                        "(default: 0)")
+                        "(an integer >= 0; default: 0)")
     p.add_argument("--hidden", type=_hidden, default=None,
                    help="hidden layer sizes, e.g. 128 or 256,128 (default: the model's; mlp: 128)")
-    p.add_argument("--dataset", default="digits", choices=DATASETS,
+    p.add_argument("--dataset", default=None, choices=DATASETS,
                    help="digits: scikit-learn's bundled 8x8 digits; mnist: IDX files in "
                         "--data-dir (default: digits)")
     p.add_argument("--data-dir", default=None, help="directory with the MNIST IDX files")
@@ -76,7 +105,15 @@ def _train_parser(sub):
                    help="where event files and plots go (default: runs/<timestamp>)")
     p.add_argument("--no-log", action="store_true", help="write no event files or plots")
     p.add_argument("--checkpoint", default=None,
-                   help=".npz file saved at the end; if it exists, training resumes from it")
+                   help=".npz file saved at the end (and every --checkpoint-every steps, and "
+                        "on SIGINT/SIGTERM); if it exists, training resumes from it and trains "
+                        "--epochs more")
+    p.add_argument("--checkpoint-every", type=_positive(int), default=None, metavar="N",
+                   help="also save the checkpoint every N optimizer steps")
+    p.add_argument("--resume", default=None, metavar="PATH",
+                   help="continue the run saved in PATH with its settings (flags given again "
+                        "override them; the model's shape cannot change) and save back to it "
+                        "unless --checkpoint is given")
     p.add_argument("--max-steps", type=_positive(int), default=None,
                    help="stop after this many optimizer steps (for quick checks)")
     p.add_argument("--quiet", "-q", action="store_true",
@@ -85,39 +122,91 @@ def _train_parser(sub):
     return p
 
 
+#: TrainConfig fields set by a flag of the same name
+_FLAGS = ("backend", "model", "optimizer", "epochs", "batch_size", "learning_rate", "seed",
+          "hidden", "dataset", "data_dir", "checkpoint", "checkpoint_every", "max_steps")
+
+
+def _config(args):
+    """The run's TrainConfig: the flags given, on top of the resumed checkpoint's settings
+    (--resume, or an existing --checkpoint) or the defaults."""
+    from .checkpoint import checkpoint_metadata
+    from .training import TrainConfig, resume_config
+
+    given = {k: getattr(args, k) for k in _FLAGS if getattr(args, k) is not None}
+    if "hidden" in given:
+        given["hidden"] = tuple(given["hidden"])
+    source, finish = args.resume, True
+    if source is None and args.checkpoint and os.path.isfile(args.checkpoint):
+        source, finish = args.checkpoint, False          # trains --epochs more
+        if not isinstance(checkpoint_metadata(source).get("config"), dict):
+            source = None                                # an older checkpoint: flags only
+    if source is not None:
+        config = resume_config(source, given, finish=finish)
+        if "backend" not in given and os.environ.get("XPGRAD_BACKEND"):
+            config.backend = os.environ["XPGRAD_BACKEND"]
+    else:
+        given.setdefault("backend", os.environ.get("XPGRAD_BACKEND") or "numpy")
+        config = TrainConfig(**given)
+    config.logdir = None
+    if not args.no_log:
+        config.logdir = args.logdir or os.path.join(
+            "runs", datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
+    config.progress = not args.quiet and sys.stderr.isatty()
+    return config
+
+
 def cmd_train(args, parser) -> int:
     from .backend import BackendUnavailableError, UnknownBackendError
     from .checkpoint import CheckpointError
     from .data import DataError
-    from .training import TrainConfig, train
+    from .training import TrainingError, prepare
 
-    logdir = None
-    if not args.no_log:
-        logdir = args.logdir or os.path.join(
-            "runs", datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
-    config = TrainConfig(
-        backend=args.backend, model=args.model, optimizer=args.optimizer, epochs=args.epochs,
-        batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
-        hidden=None if args.hidden is None else tuple(args.hidden), dataset=args.dataset,
-        data_dir=args.data_dir, logdir=logdir, checkpoint=args.checkpoint,
-        max_steps=args.max_steps, progress=not args.quiet and sys.stderr.isatty())
+    if args.no_log and args.logdir:
+        fail("--no-log and --logdir contradict each other; give one of them")
     try:
-        config = config.resolved()
-    except (UnknownBackendError, BackendUnavailableError, ValueError) as e:
-        parser.error(str(e))
+        plan = prepare(_config(args))
+    except (CheckpointError, DataError, UnknownBackendError, BackendUnavailableError,
+            ValueError, TypeError, FileNotFoundError, PermissionError) as e:
+        fail(e, 2)
+    except ImportError as e:
+        fail(e, 1)
 
     def echo(line):
-        if not args.quiet or line.startswith(("held-out", "wrote")):
+        if not args.quiet or line.startswith(("held-out", "wrote", "interrupted")):
             print(line, flush=True)
 
     try:
-        train(config, echo=echo)
-    except (DataError, ImportError, BackendUnavailableError) as e:
-        parser.exit(1, f"xpgrad train: error: {e}\n")
-    except CheckpointError as e:
-        parser.exit(1, f"xpgrad train: error: cannot resume: {e}\n"
-                       f"(use another --checkpoint path, or the flags it was trained with)\n")
+        result = plan.fit(echo, handle_signals=True)
+    except (TrainingError, ImportError, OSError, CheckpointError) as e:
+        fail(e, 1)
+    if result.interrupted:
+        return 128 + int(getattr(signal, result.interrupted))
     return 0
+
+
+def cmd_warmup(args, parser) -> int:
+    import xpgrad
+
+    try:
+        be = xpgrad.get_backend(args.backend)
+    except (xpgrad.UnknownBackendError, xpgrad.BackendUnavailableError) as e:
+        fail(e, 2)
+    warmup = getattr(be, "warmup", None)
+    if warmup is None:
+        print(f"backend {be.name!r} compiles no kernels: nothing to warm up")
+        return 0
+    seconds = warmup(dtypes=tuple(args.dtypes))
+    print(f"backend {be.name!r}: kernels for {', '.join(args.dtypes)} ready in {seconds:.1f} s")
+    return 0
+
+
+def _dtypes(text):
+    names = [s for s in text.replace(",", " ").split()]
+    bad = [n for n in names if n not in ("float32", "float64")]
+    if not names or bad:
+        raise argparse.ArgumentTypeError(f"expected float32 and/or float64, got {text!r}")
+    return names
 
 
 def _version(dists):
@@ -178,20 +267,39 @@ def cmd_bench(args, parser) -> int:
         bench = importlib.import_module("xpgrad.bench")
     except ImportError as e:
         if getattr(e, "name", None) == "xpgrad.bench":
-            parser.exit(1, "xpgrad bench: the benchmark module (xpgrad/bench.py) is not part of "
-                           "this installation yet; use the asv suites in asv_benchmarks/\n")
+            fail("bench: the benchmark module (xpgrad/bench.py) is not part of this "
+                 "installation yet; use the asv suites in asv_benchmarks/", 1)
         raise
-    return bench.main(args.bench_args) or 0
+    make = getattr(bench, "_parser", None)
+    if make is None:
+        return bench.main(args.bench_args) or 0
+
+    def one_line_errors():                      # its flags' errors as one line, like ours
+        p = make()
+        p.error = lambda message: fail(f"bench: {message} (see 'xpgrad bench -h')", 2)
+        return p
+
+    bench._parser = one_line_errors
+    try:
+        return bench.main(args.bench_args) or 0
+    finally:
+        bench._parser = make
 
 
 def build_parser() -> argparse.ArgumentParser:
     import xpgrad
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="xpgrad", description="xpgrad: reverse-mode autodiff on NumPy, Numba and CuPy.")
     parser.add_argument("--version", action="version", version=f"xpgrad {xpgrad.__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{train,info,bench}")
+    sub = parser.add_subparsers(dest="command", metavar="{train,info,bench,warmup}")
     _train_parser(sub)
+    p = sub.add_parser("warmup", help="compile (or load from the disk cache) a backend's "
+                                      "kernels ahead of time")
+    p.add_argument("--backend", default="numba", help="(default: numba)")
+    p.add_argument("--dtypes", type=_dtypes, default=["float32", "float64"],
+                   help="float32 and/or float64 (default: both)")
+    p.set_defaults(func=cmd_warmup, parser=p)
     p = sub.add_parser("info", help="versions, backends (and why one is unavailable), devices")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_info, parser=p)
@@ -214,7 +322,11 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    return args.func(args, args.parser)
+    try:
+        return args.func(args, args.parser)
+    except KeyboardInterrupt:           # outside the training loop (which saves and returns)
+        sys.stderr.write("xpgrad: interrupted\n")
+        return 130
 
 
 if __name__ == "__main__":

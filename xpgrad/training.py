@@ -4,6 +4,17 @@ Data order comes from a NumPy generator seeded with ``seed`` and weights from
 ``xg.random.default_rng(seed, backend=...)``, so two backends that share a generator (numpy and
 numba) see identical batches and initial weights, and their loss curves can be compared.
 
+A run is checked before it trains (``prepare``): the configuration, the output paths (the
+checkpoint's directory must take files, ``logdir`` must be a directory that can be made), the
+optional packages it will need, the data set and, when resuming, the checkpoint -- so a bad flag
+never costs a finished run. While it trains, it stops on a NaN or infinite loss
+(``TrainingError``) before applying that update, never saves non-finite weights, saves every
+``checkpoint_every`` steps, and (with ``handle_signals``) on SIGINT or SIGTERM finishes the step
+in progress, then saves the checkpoint, the history and the curves and returns with
+``result.interrupted`` set. A checkpoint carries the run's configuration and position (epoch and
+examples done), so ``resume_config(path)`` continues it with no repeated settings and the same
+data order.
+
 >>> from xpgrad.training import TrainConfig, train
 >>> result = train(TrainConfig(epochs=1, hidden=(32,), logdir=None, progress=False), echo=None)
 >>> 0.0 <= result.test_accuracy <= 1.0
@@ -12,20 +23,56 @@ True
 from __future__ import annotations
 
 import json
+import math
 import os
+import signal
+import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
 from . import backend as _backend
-from .data import batches, load_dataset, normalized
+from .data import DATASETS, load_dataset, normalized
 from .models import MODELS, OPTIMIZERS
+
+#: settings that define what a checkpoint holds: a resumed run must not change them
+IDENTITY = ("model", "hidden", "dataset", "optimizer", "seed")
+#: the command-line flag of each setting (for messages)
+FLAGS = {f: "--" + f.replace("_", "-") for f in (
+    "backend", "model", "optimizer", "epochs", "batch_size", "learning_rate", "seed", "hidden",
+    "dataset", "data_dir", "logdir", "checkpoint", "max_steps", "checkpoint_every", "resume")}
+
+
+class ConfigError(ValueError):
+    """A training setting or output path is invalid (found before any training)."""
+
+
+class TrainingError(RuntimeError):
+    """The run cannot go on: the loss or the weights became NaN or infinite."""
+
+
+def _name(field_name):
+    return f"{field_name} ({FLAGS[field_name]})" if field_name in FLAGS else field_name
+
+
+def _integer(field_name, value, low):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ConfigError(f"{_name(field_name)} must be an integer >= {low}, got {value!r}")
+    if value < low:
+        raise ConfigError(f"{_name(field_name)} must be an integer >= {low}, got {value}")
+    return int(value)
 
 
 @dataclass
 class TrainConfig:
-    """Everything a run depends on (the CLI flags, one field each)."""
+    """Everything a run depends on (the CLI flags, one field each).
+
+    ``epochs`` and ``max_steps`` count in this call: a resumed run trains ``epochs`` more (see
+    ``resume_config`` for finishing an interrupted run). ``resume`` is a checkpoint to continue
+    from; ``checkpoint`` (default: ``resume``) is where the run saves, at the end, every
+    ``checkpoint_every`` steps and on an interrupt; an existing ``checkpoint`` is resumed too.
+    """
 
     backend: str = "numpy"
     model: str = "mlp"
@@ -41,30 +88,97 @@ class TrainConfig:
     checkpoint: str | None = None
     max_steps: int | None = None
     progress: bool = True                   # tqdm bar per epoch
+    checkpoint_every: int | None = None     # steps between checkpoints (None: at the end only)
+    resume: str | None = None               # a checkpoint to continue from
 
     def resolved(self) -> "TrainConfig":
-        """A copy with defaults filled in and names checked (clear errors for bad values)."""
+        """A copy with defaults filled in and every setting checked (ConfigError naming it)."""
         if self.model not in MODELS:
-            raise ValueError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
+            raise ConfigError(f"unknown model {self.model!r}; choose one of "
+                              f"{', '.join(MODELS)}")
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}; choose one of "
-                             f"{', '.join(OPTIMIZERS)}")
+            raise ConfigError(f"unknown optimizer {self.optimizer!r}; choose one of "
+                              f"{', '.join(OPTIMIZERS)}")
+        if self.dataset not in DATASETS:
+            raise ConfigError(f"unknown dataset {self.dataset!r}; choose one of "
+                              f"{', '.join(DATASETS)}")
         for name in ("epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise ValueError(f"max_steps must be >= 1, got {self.max_steps}")
+            _integer(name, getattr(self, name), 1)
+        for name in ("max_steps", "checkpoint_every"):
+            if getattr(self, name) is not None:
+                _integer(name, getattr(self, name), 1)
+        _integer("seed", self.seed, 0)
+        if self.seed >= 2**63:
+            raise ConfigError(f"{_name('seed')} must be below 2**63, got {self.seed}")
         lr = self.learning_rate
         if lr is None:
             lr = OPTIMIZERS[self.optimizer].default_learning_rate
-        if not lr > 0:
-            raise ValueError(f"learning_rate must be > 0, got {lr}")
+        if isinstance(lr, bool) or not isinstance(lr, (int, float, np.integer, np.floating)):
+            raise ConfigError(f"{_name('learning_rate')} must be a number, got {lr!r}")
+        if not (math.isfinite(lr) and lr > 0):
+            raise ConfigError(f"{_name('learning_rate')} must be a finite number > 0, "
+                              f"got {lr}")
         hidden = MODELS[self.model].default_hidden if self.hidden is None else self.hidden
-        if any(int(h) < 1 for h in hidden):
-            raise ValueError(f"hidden sizes must be >= 1, got {list(hidden)}")
+        if isinstance(hidden, (str, bytes)) or not hasattr(hidden, "__iter__"):
+            raise ConfigError(f"{_name('hidden')} must be a list of layer sizes, got "
+                              f"{hidden!r}")
+        hidden = tuple(_integer("hidden", h, 1) for h in hidden)
+        if not hidden:
+            raise ConfigError(f"{_name('hidden')} needs at least one layer size")
+        checkpoint = self.checkpoint or self.resume
+        if self.checkpoint_every is not None and not checkpoint:
+            raise ConfigError(f"{_name('checkpoint_every')} needs a checkpoint path "
+                              f"({FLAGS['checkpoint']} PATH)")
         _backend.get_backend(self.backend)   # UnknownBackendError / BackendUnavailableError
-        return TrainConfig(**{**asdict(self), "learning_rate": float(lr),
-                              "hidden": tuple(int(h) for h in hidden)})
+        return TrainConfig(**{**asdict(self), "learning_rate": float(lr), "hidden": hidden,
+                              "checkpoint": checkpoint})
+
+
+def resume_config(path, overrides=None, *, finish=True) -> TrainConfig:
+    """The configuration to continue the run saved in checkpoint ``path``: its own settings,
+    with ``overrides`` (settings given again) on top. Settings that define the model
+    (``IDENTITY``) must not differ from the checkpoint's (CheckpointError says which). With
+    ``finish`` and no ``epochs`` override, ``epochs`` is what remains of the saved run (its
+    interrupted epoch counts as one); a finished run raises CheckpointError.
+    """
+    from .checkpoint import CheckpointError, checkpoint_metadata
+
+    overrides = dict(overrides or {})
+    meta = checkpoint_metadata(path)
+    saved = meta.get("config")
+    if not isinstance(saved, dict):
+        raise CheckpointError(f"{path!r} holds no training configuration (it was not written "
+                              f"by xpgrad train); give the flags of its run instead of "
+                              f"{FLAGS['resume']}")
+    known = {f.name for f in fields(TrainConfig)}
+    base = {k: v for k, v in saved.items() if k in known}
+    if base.get("hidden") is not None:
+        base["hidden"] = tuple(base["hidden"])
+    conflicts = []
+    for key in IDENTITY:
+        if key in overrides and overrides[key] is not None:
+            mine = tuple(overrides[key]) if key == "hidden" else overrides[key]
+            if mine != base.get(key):
+                conflicts.append(f"{_name(key)} is {_show(mine)} but the checkpoint was "
+                                 f"trained with {_show(base.get(key))}")
+    if conflicts:
+        raise CheckpointError(f"cannot resume from {path!r}: " + "; ".join(conflicts)
+                              + " (drop these settings to continue the saved run)")
+    if finish and overrides.get("epochs") is None:
+        done, target = meta.get("epochs_done"), meta.get("target_epochs")
+        if isinstance(done, int) and isinstance(target, int):
+            if target - done < 1:
+                raise CheckpointError(f"{path!r} is of a finished run ({done} of {target} "
+                                      f"epochs); give {FLAGS['epochs']} N to train N more")
+            overrides["epochs"] = target - done
+    config = {**base, **{k: v for k, v in overrides.items() if v is not None}}
+    config["resume"] = os.fspath(path)
+    config.setdefault("checkpoint", os.fspath(path))
+    return TrainConfig(**config)
+
+
+def _show(value):
+    return ",".join(map(str, value)) if isinstance(value, tuple) else repr(value)
 
 
 @dataclass
@@ -95,11 +209,13 @@ class TrainResult:
     steps: int
     resumed_from: int = 0                   # epochs already done when a checkpoint was loaded
     files: dict = field(default_factory=dict)
+    interrupted: str | None = None          # the signal's name when SIGINT/SIGTERM stopped it
 
 
 def evaluate(model, x, y, backend, batch_size=512):
     """Mean softmax cross-entropy and accuracy of ``model`` on NumPy arrays ``x``, ``y``."""
     import xpgrad as xg
+    from .data import batches
 
     total_loss, correct = 0.0, 0
     for idx in batches(len(x), batch_size):
@@ -119,36 +235,184 @@ def _progress(iterable, total, desc, enabled):
     return tqdm(iterable, total=total, desc=desc, leave=False, unit="batch", dynamic_ncols=True)
 
 
-def train(config: TrainConfig, echo=print) -> TrainResult:
+# -- before training: everything a user can get wrong ------------------------------------------
+def check_logdir(logdir) -> str:
+    """Make ``logdir`` (and its parents) if needed and check it takes files; ConfigError
+    naming it otherwise."""
+    logdir = os.fspath(logdir)
+    if os.path.exists(logdir) and not os.path.isdir(logdir):
+        raise ConfigError(f"{_name('logdir')} {logdir!r} is a file, not a directory")
+    try:
+        os.makedirs(logdir, exist_ok=True)
+        probe = os.path.join(logdir, f".xpgrad-probe-{os.getpid()}")
+        with open(probe, "wb"):
+            pass
+        os.unlink(probe)
+    except OSError as e:
+        raise ConfigError(f"{_name('logdir')} {logdir!r} cannot be used: "
+                          f"{e.strerror or e}") from None
+    return logdir
+
+
+@dataclass
+class Plan:
+    cfg: TrainConfig
+    raw: object
+    ds: object
+    model: object
+    opt: object
+    be: object
+    start_epoch: int = 0        # whole epochs done before this call
+    skip: int = 0               # examples of epoch start_epoch + 1 done before this call
+
+    def fit(self, echo=print, handle_signals=False) -> "TrainResult":
+        """Train as planned (see ``train``)."""
+        return _fit(self, echo, handle_signals)
+
+
+def prepare(config: TrainConfig) -> Plan:
+    """Check everything and build the run: settings, output paths, optional packages, data,
+    model, optimizer and (when resuming) the checkpoint's state. Raises ConfigError,
+    CheckpointError, DataError, UnknownBackendError, BackendUnavailableError or ImportError."""
+    import xpgrad as xg
+    from .checkpoint import check_writable, checkpoint_metadata, load_checkpoint
+    from .report import require
+
+    cfg = config.resolved()
+    if cfg.checkpoint:
+        check_writable(cfg.checkpoint)
+    if cfg.logdir:
+        if os.path.exists(cfg.logdir) and not os.path.isdir(cfg.logdir):
+            raise ConfigError(f"{_name('logdir')} {cfg.logdir!r} is a file, not a directory")
+        require("tensorboardX", "writing TensorBoard event files")
+        require("matplotlib", "plotting the learning curves")
+    if cfg.progress:
+        require("tqdm", "the progress bar")
+    source = cfg.resume or (cfg.checkpoint if cfg.checkpoint and os.path.exists(cfg.checkpoint)
+                            else None)
+    meta = {}
+    if source:
+        meta = checkpoint_metadata(source)
+        saved = meta.get("config")
+        if isinstance(saved, dict):
+            resume_config(source, {k: getattr(cfg, k) for k in IDENTITY}, finish=False)
+    be = xg.get_backend(cfg.backend)
+    raw = load_dataset(cfg.dataset, cfg.data_dir, seed=cfg.seed)
+    ds = normalized(raw)
+    model = MODELS[cfg.model].build(ds, list(cfg.hidden),
+                                    xg.random.default_rng(cfg.seed, backend=be), be)
+    opt = OPTIMIZERS[cfg.optimizer].build(cfg.learning_rate)
+    plan = Plan(cfg, raw, ds, model, opt, be)
+    if source:
+        load_checkpoint(source, model, opt)
+        if isinstance(meta.get("epochs_done"), int):
+            plan.start_epoch = meta["epochs_done"]
+            plan.skip = min(int(meta.get("examples_in_epoch") or 0), len(ds.x_train))
+        else:   # a checkpoint without position: whole epochs follow from the step count
+            steps_per_epoch = -(-len(ds.x_train) // cfg.batch_size)
+            plan.start_epoch = -(-opt.iterations // steps_per_epoch)
+    if cfg.logdir:                  # last: nothing is made when another check fails
+        check_logdir(cfg.logdir)
+    return plan
+
+
+# -- signals -----------------------------------------------------------------------------------
+class _Stopper:
+    """Turns SIGINT/SIGTERM into a request to stop after the current step (main thread only);
+    a second SIGINT raises KeyboardInterrupt at once."""
+
+    SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM") if hasattr(signal, n))
+
+    def __init__(self, enabled):
+        self.signum = None
+        self._previous = {}
+        if enabled and threading.current_thread() is threading.main_thread():
+            for s in self.SIGNALS:
+                self._previous[s] = signal.signal(s, self._handle)
+
+    def _handle(self, signum, frame):
+        if self.signum is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    @property
+    def name(self):
+        return None if self.signum is None else signal.Signals(self.signum).name
+
+    def restore(self):
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+        self._previous = {}
+
+
+# -- the loop ----------------------------------------------------------------------------------
+def _json_safe(value):
+    """NaN and infinities as None, tuples as lists: strict JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _write_json(path, data) -> None:
+    """Write JSON atomically (a temporary file renamed onto ``path``)."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(tmp, "w") as f:
+            json.dump(_json_safe(data), f, indent=1, allow_nan=False)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _save(plan, epoch, done_in_epoch, n_train, target_epochs) -> None:
+    """Save the checkpoint with the run's position (``done_in_epoch`` examples of ``epoch``
+    done), refusing non-finite weights."""
+    from .checkpoint import save_checkpoint
+
+    for name, var in plan.model.named_variables().items():
+        if not np.isfinite(var.numpy()).all():
+            raise TrainingError(f"variable {name!r} holds NaN or infinite values after step "
+                                f"{plan.opt.iterations}; the checkpoint {plan.cfg.checkpoint!r}"
+                                f" was not overwritten (lower {FLAGS['learning_rate']})")
+    complete = done_in_epoch >= n_train
+    meta = {"config": _json_safe(asdict(plan.cfg)),
+            "epochs_done": epoch if complete else epoch - 1,
+            "examples_in_epoch": 0 if complete else done_in_epoch, "target_epochs": target_epochs,
+            "steps": plan.opt.iterations}
+    save_checkpoint(plan.cfg.checkpoint, plan.model, plan.opt, metadata=meta)
+
+
+def train(config: TrainConfig, echo=print, *, handle_signals=False) -> TrainResult:
     """Train ``config.model`` on ``config.dataset``; returns history, model and test accuracy.
 
     ``echo`` receives one line per epoch and a summary (None: silent). Writes TensorBoard event
     files, ``curves.png`` and ``history.json`` under ``config.logdir`` when it is set, and the
-    checkpoint at the end when ``config.checkpoint`` is set (resuming from it if it exists).
+    checkpoint (resuming from it if it exists). Everything is checked first (``prepare``).
+    With ``handle_signals`` (main thread), SIGINT/SIGTERM stop the run after the current step,
+    with everything saved, and ``result.interrupted`` names the signal.
     """
+    return prepare(config).fit(echo, handle_signals)
+
+
+def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
     import xpgrad as xg
     from .report import RunWriter, plot_history
 
-    cfg = config.resolved()
+    cfg, ds, raw, model, opt, be = plan.cfg, plan.ds, plan.raw, plan.model, plan.opt, plan.be
     say = echo or (lambda *a, **k: None)
-    be = xg.get_backend(cfg.backend)
-    raw = load_dataset(cfg.dataset, cfg.data_dir, seed=cfg.seed)
-    ds = normalized(raw)
-    model = MODELS[cfg.model].build(ds, list(cfg.hidden), xg.random.default_rng(cfg.seed,
-                                                                               backend=be), be)
-    opt = OPTIMIZERS[cfg.optimizer].build(cfg.learning_rate)
     variables = model.trainable_variables
-
-    steps_per_epoch = -(-len(ds.x_train) // cfg.batch_size)
-    start_epoch = 0
-    if cfg.checkpoint and os.path.exists(cfg.checkpoint):
-        from .checkpoint import load_checkpoint
-
-        load_checkpoint(cfg.checkpoint, model, opt)
-        # the checkpoint holds the optimizer's step count; whole epochs done follow from it
-        start_epoch = -(-opt.iterations // steps_per_epoch)
-        say(f"resumed from {cfg.checkpoint}: {opt.iterations} steps done "
-            f"(epoch {start_epoch})")
+    start_epoch, skip = plan.start_epoch, plan.skip
+    target = start_epoch + cfg.epochs
+    if start_epoch or skip or opt.iterations:
+        where = f" (epoch {start_epoch + 1}, {skip} examples in)" if skip else ""
+        say(f"resumed from {cfg.resume or cfg.checkpoint}: {opt.iterations} steps done "
+            f"(epoch {start_epoch}){where}")
 
     writer = RunWriter(cfg.logdir)
     writer.text("config", "\n".join(f"    {k}: {v}" for k, v in asdict(cfg).items()))
@@ -157,71 +421,121 @@ def train(config: TrainConfig, echo=print) -> TrainResult:
         f"{cfg.optimizer} lr={cfg.learning_rate:g}; backend {be.name}")
 
     history = History()
+    n_train = len(ds.x_train)
     order_rng = np.random.default_rng(cfg.seed)
     for _ in range(start_epoch):                 # resume: keep the data order a fresh run had
-        order_rng.permutation(len(ds.x_train))
+        order_rng.permutation(n_train)
     x_train = xg.asarray(ds.x_train, backend=be)
     y_train = xg.asarray(ds.y_train, backend=be)
     steps, t_start = 0, time.perf_counter()
-    for epoch in range(start_epoch + 1, start_epoch + cfg.epochs + 1):
-        t_epoch = time.perf_counter()
-        idx_batches = batches(len(ds.x_train), cfg.batch_size, order_rng)
-        loss_sum, correct, seen = 0.0, 0, 0
-        bar = _progress(idx_batches, len(idx_batches), f"epoch {epoch}/{start_epoch + cfg.epochs}",
-                        cfg.progress)
-        for idx in bar:
-            idx_t = xg.asarray(idx, backend=be)
-            xb, yb = x_train[idx_t], y_train[idx_t]
-            with xg.GradientTape() as tape:
-                logits = model(xb)
-                loss = xg.losses.softmax_cross_entropy(logits, yb)
-            grads = tape.gradient(loss, variables)
-            opt.apply_gradients(zip(grads, variables))
-            loss_value = float(loss)
-            history.step_loss.append(loss_value)
-            loss_sum += loss_value * len(idx)
-            correct += int((np.argmax(logits.numpy(), axis=1) == ds.y_train[idx]).sum())
-            seen += len(idx)
-            steps += 1
-            if cfg.progress:
-                bar.set_postfix(loss=f"{loss_value:.4f}")
-            if cfg.max_steps is not None and steps >= cfg.max_steps:
+    stopper = _Stopper(handle_signals)
+    epoch, done_in_epoch = start_epoch, 0
+    try:
+        for epoch in range(start_epoch + 1, target + 1):
+            t_epoch = time.perf_counter()
+            order = order_rng.permutation(n_train)
+            first = skip if epoch == start_epoch + 1 else 0
+            idx_batches = [order[i:i + cfg.batch_size]
+                           for i in range(first, n_train, cfg.batch_size)]
+            loss_sum, correct, seen, done_in_epoch = 0.0, 0, 0, first
+            bar = _progress(idx_batches, len(idx_batches), f"epoch {epoch}/{target}",
+                            cfg.progress)
+            for idx in bar:
+                idx_t = xg.asarray(idx, backend=be)
+                xb, yb = x_train[idx_t], y_train[idx_t]
+                # overflow shows as a non-finite loss, reported below: no warnings per step
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    with xg.GradientTape() as tape:
+                        logits = model(xb)
+                        loss = xg.losses.softmax_cross_entropy(logits, yb)
+                loss_value = float(loss)
+                if not math.isfinite(loss_value):
+                    history.step_loss.append(loss_value)
+                    raise TrainingError(
+                        f"the training loss became {loss_value} at step {opt.iterations + 1} "
+                        f"(epoch {epoch}); stopped before applying that update. Lower "
+                        f"{FLAGS['learning_rate']} (now {cfg.learning_rate:g})"
+                        + (f"; the checkpoint {cfg.checkpoint!r} holds the last saved step"
+                           if cfg.checkpoint and os.path.exists(cfg.checkpoint) else ""))
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    grads = tape.gradient(loss, variables)
+                    opt.apply_gradients(zip(grads, variables))
+                history.step_loss.append(loss_value)
+                loss_sum += loss_value * len(idx)
+                correct += int((np.argmax(logits.numpy(), axis=1) == ds.y_train[idx]).sum())
+                seen += len(idx)
+                done_in_epoch += len(idx)
+                steps += 1
+                if cfg.progress:
+                    bar.set_postfix(loss=f"{loss_value:.4f}")
+                if cfg.checkpoint_every and opt.iterations % cfg.checkpoint_every == 0:
+                    _save(plan, epoch, done_in_epoch, n_train, target)
+                if stopper.signum is not None or (cfg.max_steps is not None
+                                                  and steps >= cfg.max_steps):
+                    break
+            if seen:
+                test_loss, test_acc = evaluate(model, ds.x_test, ds.y_test, be)
+                lr = opt.learning_rate
+                row = dict(epoch=epoch, train_loss=loss_sum / seen,
+                           train_accuracy=correct / seen, test_loss=test_loss,
+                           test_accuracy=test_acc, learning_rate=lr,
+                           seconds=time.perf_counter() - t_epoch)
+                for key, value in row.items():
+                    getattr(history, key).append(value)
+                writer.scalars({"loss/train": row["train_loss"], "loss/test": test_loss,
+                                "accuracy/train": row["train_accuracy"],
+                                "accuracy/test": test_acc, "learning_rate": lr}, epoch)
+                partial = "" if done_in_epoch >= n_train else \
+                    f"  (partial: {done_in_epoch}/{n_train} examples)"
+                say(f"epoch {epoch:3d}  loss {row['train_loss']:.4f}  "
+                    f"acc {row['train_accuracy']:6.2%}  test loss {test_loss:.4f}  "
+                    f"test acc {test_acc:6.2%}  ({row['seconds']:.2f} s){partial}")
+            if stopper.signum is not None or (cfg.max_steps is not None
+                                              and steps >= cfg.max_steps):
                 break
-        test_loss, test_acc = evaluate(model, ds.x_test, ds.y_test, be)
-        lr = opt.learning_rate
-        row = dict(epoch=epoch, train_loss=loss_sum / seen, train_accuracy=correct / seen,
-                   test_loss=test_loss, test_accuracy=test_acc, learning_rate=lr,
-                   seconds=time.perf_counter() - t_epoch)
-        for key, value in row.items():
-            getattr(history, key).append(value)
-        writer.scalars({"loss/train": row["train_loss"], "loss/test": test_loss,
-                        "accuracy/train": row["train_accuracy"], "accuracy/test": test_acc,
-                        "learning_rate": lr}, epoch)
-        say(f"epoch {epoch:3d}  loss {row['train_loss']:.4f}  acc {row['train_accuracy']:6.2%}"
-            f"  test loss {test_loss:.4f}  test acc {test_acc:6.2%}  ({row['seconds']:.2f} s)")
-        if cfg.max_steps is not None and steps >= cfg.max_steps:
-            break
+    except TrainingError:
+        _write_logs(plan, history, writer, plot_history, None)
+        raise
+    finally:
+        stopper.restore()
     seconds = time.perf_counter() - t_start
-    writer.close()
 
-    files = {}
-    if cfg.logdir:
-        files["events"] = cfg.logdir
-        files["curves"] = plot_history(history, os.path.join(cfg.logdir, "curves.png"),
-                                       title=f"{cfg.model} on {ds.name} ({be.name}, "
-                                             f"{cfg.optimizer})")
-        files["history"] = os.path.join(cfg.logdir, "history.json")
-        with open(files["history"], "w") as f:
-            json.dump({"config": asdict(cfg), **history.as_dict()}, f, indent=1)
+    if cfg.checkpoint:              # the most valuable file first
+        try:
+            _save(plan, epoch, done_in_epoch, n_train, target)
+        except TrainingError:
+            _write_logs(plan, history, writer, plot_history, stopper.name)
+            raise
+    files = _write_logs(plan, history, writer, plot_history, stopper.name)
     if cfg.checkpoint:
-        from .checkpoint import save_checkpoint
-
-        save_checkpoint(cfg.checkpoint, model, opt)
         files["checkpoint"] = cfg.checkpoint
 
     test_acc = history.test_accuracy[-1] if history.test_accuracy else float("nan")
+    if stopper.name:
+        say(f"interrupted by {stopper.name} at step {opt.iterations} (epoch {epoch}); "
+            + (f"resume with: xpgrad train --resume {cfg.checkpoint}" if cfg.checkpoint
+               else "no --checkpoint was given, so the weights were not saved"))
     say(f"held-out accuracy {test_acc:.2%} on {len(ds.x_test)} {ds.name} test images "
         f"after {steps} steps in {seconds:.1f} s")
     for what, path in files.items():
         say(f"wrote {what}: {path}")
-    return TrainResult(cfg, history, model, opt, test_acc, seconds, steps, start_epoch, files)
+    return TrainResult(cfg, history, model, opt, test_acc, seconds, steps, start_epoch, files,
+                       stopper.name)
+
+
+def _write_logs(plan, history, writer, plot_history, interrupted) -> dict:
+    """Close the event files, write ``history.json`` and ``curves.png``; return their paths."""
+    cfg, ds, be = plan.cfg, plan.ds, plan.be
+    writer.close()
+    if not cfg.logdir:
+        return {}
+    history_path = os.path.join(cfg.logdir, "history.json")
+    _write_json(history_path, {"config": asdict(cfg), **history.as_dict(),
+                               "interrupted": interrupted, "steps_done": plan.opt.iterations})
+    files = {"events": cfg.logdir}
+    if history.epoch:
+        files["curves"] = plot_history(history, os.path.join(cfg.logdir, "curves.png"),
+                                       title=f"{cfg.model} on {ds.name} ({be.name}, "
+                                             f"{cfg.optimizer})")
+    files["history"] = history_path
+    return files
