@@ -86,6 +86,8 @@ def test_abs_of_complex_gradient_is_g_times_z_over_abs():
         tape.watch(z)
         y = xg.sum(xg.abs(z))
     np.testing.assert_allclose(tape.gradient(y, z).numpy(), [0.6 + 0.8j, 0.0, -1.0j])
+    zero = xg.sign(xg.asarray([complex(-0.0, -0.0)])).numpy()
+    assert zero.tolist() == [0j] and not np.signbit(zero.real).any()
 
 
 # -- against PyTorch: the same convention for complex inputs -----------------------------------
@@ -176,6 +178,17 @@ def test_floor_divide_and_remainder_follow_python_signs():
     f = xg.asarray([7.5, -7.5])
     assert (f % 2.0).tolist() == [1.5, 0.5] and (f // -2.0).tolist() == [-4.0, 3.0]
     assert (10 // xg.asarray([3])).tolist() == [3] and (10 % xg.asarray([3])).tolist() == [1]
+
+
+def test_floor_divide_takes_the_standards_values_at_infinities():
+    x = xg.asarray([1.0, -1.0, 1.0, 2.5], dtype=xg.float64)
+    y = xg.asarray([-np.inf, np.inf, np.inf, 2.0], dtype=xg.float64)
+    out = (x // y).numpy()
+    assert out.tolist() == [0.0, 0.0, 0.0, 1.0] and np.signbit(out).tolist() == [
+        True, True, False, False]
+    with np.errstate(invalid="ignore"):
+        assert (xg.asarray([np.inf, -np.inf]) // xg.asarray([2.0, 2.0])).tolist() == [
+            np.inf, -np.inf]
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64", "complex64", "complex128"])

@@ -168,8 +168,20 @@ copysign = binary("copysign", lambda xp, x, y: xp.copysign(_inexact(xp, x), _ine
                   doc="Elementwise ``|x1|`` with the sign bit of ``x2``; the gradient for "
                       "``x2`` is zero.")
 
-floor_divide = binary("floor_divide", lambda xp, x, y: xp.floor_divide(x, y), nodiff=True,
-                      doc="Elementwise ``floor(x1 / x2)`` (as Python's ``//``; no gradient).")
+def _floor_divide(xp, x, y):
+    out = xp.floor_divide(x, y)
+    if not xp.isdtype(out.dtype, "real floating"):
+        return out
+    # the standard's values where NumPy follows Python: inf // 2 is inf (not nan), and
+    # 1 // -inf is -0 (not -1): floor(x1 / x2) where exactly one operand is infinite
+    x, y = (a if hasattr(a, "dtype") else xp.asarray(a, dtype=out.dtype) for a in (x, y))
+    return xp.where(xp.logical_xor(xp.isinf(x), xp.isinf(y)), x / y, out)
+
+
+floor_divide = binary("floor_divide", _floor_divide, nodiff=True,
+                      doc="Elementwise ``floor(x1 / x2)`` (as Python's ``//``, but ``inf // 2`` "
+                          "is ``inf`` and ``1 // -inf`` is ``-0.0``, as the standard says; no "
+                          "gradient).")
 nextafter = binary("nextafter",
                    lambda xp, x, y: xp.nextafter(_inexact(xp, x), _inexact(xp, y)),
                    nodiff=True,
@@ -187,7 +199,26 @@ reciprocal = unary("reciprocal", lambda xp, x: xp.divide(1.0, _inexact(xp, x)),
                    doc="Elementwise ``1 / x``.")
 exp = unary("exp", lambda xp, x: xp.exp(_inexact(xp, x)),
             lambda xp, g, ans, x: g * _conj(xp, ans))
-expm1 = unary("expm1", lambda xp, x: xp.expm1(_inexact(xp, x)),
+def _expm1(xp, x):
+    x = _inexact(xp, x)
+    out = xp.expm1(x)
+    if not _is_complex(xp, x):
+        return out
+    # the standard's special values where NumPy's complex expm1 gives nan
+    re, im = xp.real(x), xp.imag(x)
+    inf = float("inf")
+    unbounded = xp.logical_not(xp.isfinite(im))
+    out = xp.where(xp.logical_and(re == -inf, unbounded), complex(-1.0, 0.0), out)
+    out = xp.where(xp.logical_and(re == inf, unbounded), complex(inf, float("nan")), out)
+    negative = xp.signbit(im)
+    for value, rows in ((inf, re == inf), (float("nan"), xp.isnan(re)), (0.0, re == 0)):
+        rows = xp.logical_and(rows, im == 0)
+        out = xp.where(xp.logical_and(rows, negative), complex(value, -0.0),
+                       xp.where(rows, complex(value, 0.0), out))
+    return out
+
+
+expm1 = unary("expm1", _expm1,
               lambda xp, g, ans, x: g * _conj(xp, ans + 1.0))
 log = unary("log", lambda xp, x: xp.log(_inexact(xp, x)),
             lambda xp, g, ans, x: g / _conj(xp, x))
@@ -216,9 +247,10 @@ def _abs_vjp(xp, g, ans, x):
 
 
 def _sign_forward(xp, x):
-    if _is_complex(xp, x):       # z / |z|, 0 at 0 (without dividing by zero)
+    if _is_complex(xp, x):       # z / |z|, +0 at (signed) zeros, without dividing by zero
         size = xp.abs(x)
-        return x / xp.where(size == 0, 1.0, size)
+        zero = size == 0
+        return xp.where(zero, 0.0, x / xp.where(zero, 1.0, size))
     return xp.sign(x)
 
 
