@@ -234,3 +234,41 @@ def test_bad_arguments_raise_clearly():
         xg.unstack(xg.asarray(1.0))
     with pytest.raises(ValueError, match="cannot reshape"):
         xg.reshape(x, (4, 2))
+
+
+# -- astype ------------------------------------------------------------------------------------------
+
+def test_astype_copy_and_device():
+    x = xg.asarray([1.0, 2.0])
+    assert xg.astype(x, xg.float32, copy=False) is x
+    y = xg.astype(x, xg.float32)
+    assert y is not x and not np.shares_memory(y.data, x.data) and y.tolist() == x.tolist()
+    z = xg.astype(x, xg.float64, device=x.device)
+    assert z.dtype == xg.float64 and z.device == x.device
+
+
+@pytest.mark.parametrize("source, target", [("float64", "complex128"), ("complex64", "complex128"),
+                                            ("complex128", "float64"), ("float32", "float64")])
+def test_astype_gradients_between_real_and_complex_match_torch(source, target, rng):
+    a = rng.standard_normal(3) + (1j * rng.standard_normal(3) if "complex" in source else 0)
+    w = rng.standard_normal(3) + (1j * rng.standard_normal(3) if "complex" in target else 0)
+    x = xg.asarray(a, dtype=source)
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        y = xg.astype(x, target)
+    t = torch.tensor(a, dtype=getattr(torch, source), requires_grad=True)
+    ty = t.real.to(getattr(torch, target)) if "complex" in source and "complex" not in target \
+        else t.to(getattr(torch, target))
+    ty.backward(torch.tensor(w, dtype=getattr(torch, target)))
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-6)
+    g = tape.gradient(y, x, output_gradients=w)
+    assert g.dtype == x.dtype
+    np.testing.assert_allclose(g.numpy(), t.grad.numpy(), rtol=1e-6)
+
+
+def test_astype_to_integers_has_no_gradient():
+    x = f64([1.5, -2.5])
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        y = xg.astype(x, xg.int32)
+    assert y.tolist() == [1, -2] and tape.gradient(y, x) is None

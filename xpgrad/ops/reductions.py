@@ -42,6 +42,9 @@ def _reducer(name, prim, doc, with_dtype=False):
     if with_dtype:
         def fn(x, /, *, axis=None, dtype=None, keepdims=False):
             x = as_tensor(x)
+            if dtype is None:
+                return apply(prim, x, axis=norm_axes(axis, x.ndim),
+                             keepdims=builtins.bool(keepdims))
             return apply(prim, x, axis=norm_axes(axis, x.ndim), keepdims=builtins.bool(keepdims),
                          dtype=_native_dtype(x, dtype))
     else:
@@ -60,10 +63,15 @@ def _sum_vjp(xp, g, ans, x, axis, keepdims, dtype=None):
     return expand_to(xp, g, x.shape, axis, keepdims)   # cast back to x's dtype centrally
 
 
-sum = _reducer("sum", Primitive(
-    "sum", lambda xp, x, axis, keepdims, dtype=None:
-        xp.sum(x, axis=axis, dtype=dtype, keepdims=keepdims), _sum_vjp),
-    "Sum over ``axis`` (``dtype=``: the accumulation and result dtype).", with_dtype=True)
+def _sum(xp, x, axis, keepdims, dtype=None):
+    if dtype is None:
+        return xp.sum(x, axis=axis, keepdims=keepdims)
+    return xp.sum(x, axis=axis, dtype=dtype, keepdims=keepdims)
+
+
+sum = _reducer("sum", Primitive("sum", _sum, _sum_vjp),
+               "Sum over ``axis`` (``dtype=``: the accumulation and result dtype).",
+               with_dtype=True)
 
 
 def _floating(x: Tensor) -> Tensor:
@@ -129,11 +137,15 @@ def _prod_vjp(xp, g, ans, x, axis, keepdims, dtype=None):
     return expand_to(xp, g, x.shape, axis, keepdims) * others
 
 
-prod = _reducer("prod", Primitive(
-    "prod", lambda xp, x, axis, keepdims, dtype=None:
-        xp.prod(x, axis=axis, dtype=dtype, keepdims=keepdims), _prod_vjp),
-    "Product over ``axis`` (its gradient is exact where entries are zero, to second order).",
-    with_dtype=True)
+def _prod(xp, x, axis, keepdims, dtype=None):
+    if dtype is None:
+        return xp.prod(x, axis=axis, keepdims=keepdims)
+    return xp.prod(x, axis=axis, dtype=dtype, keepdims=keepdims)
+
+
+prod = _reducer("prod", Primitive("prod", _prod, _prod_vjp),
+                "Product over ``axis`` (its gradient is exact where entries are zero, to second "
+                "order).", with_dtype=True)
 
 
 def _logsumexp(xp, x, axis, keepdims):

@@ -20,6 +20,11 @@ from ..tensor import Tensor, _wrap
 from ._define import Each, as_tensor, is_floating, norm_axes, norm_axis
 
 
+class AxisError(IndexError, ValueError):
+    """An axis out of range where the standard asks for an IndexError (``expand_dims``); a
+    ValueError as well, like xpgrad's other axis errors (and NumPy's ``AxisError``)."""
+
+
 def _int(value, what):
     if isinstance(value, builtins.bool):
         raise TypeError(f"{what} must be an int, got a bool")
@@ -95,7 +100,8 @@ def permute_dims(x, /, axes):
 def expand_dims(x, /, axis=0):
     """Insert length-1 axes at ``axis`` (an int, or a tuple of positions in the result).
 
-    An axis outside ``[-x.ndim - 1, x.ndim]`` raises IndexError (as the standard asks).
+    An axis outside ``[-x.ndim - 1, x.ndim]`` raises an IndexError (as the standard asks) that
+    is a ValueError too.
 
     >>> import xpgrad as xg
     >>> xg.expand_dims(xg.ones((2, 3)), axis=-1).shape
@@ -109,8 +115,9 @@ def expand_dims(x, /, axis=0):
     placed = []
     for a in axes:
         if not -ndim <= a < ndim:
-            raise IndexError(f"expand_dims: axis {a} is out of range for a result with {ndim} "
-                             "dimensions")
+            raise AxisError(f"axis {a} is out of range for a tensor with {x.ndim} dimension"
+                            f"{'s' if x.ndim != 1 else ''} (expand_dims inserting {len(axes)} "
+                            f"takes axes from {-ndim} to {ndim - 1})")
         placed.append(a % ndim)
     if len(set(placed)) != len(placed):
         raise ValueError(f"expand_dims: repeated axis in {axis!r}")
@@ -391,8 +398,8 @@ def moveaxis(x, source, destination, /):
     (3, 4, 2)
     """
     x = as_tensor(x)
-    src = tuple(norm_axis(a, x.ndim, "source") for a in _ints(source, "source"))
-    dst = tuple(norm_axis(a, x.ndim, "destination") for a in _ints(destination, "destination"))
+    src = tuple(norm_axis(a, x.ndim) for a in _ints(source, "source"))
+    dst = tuple(norm_axis(a, x.ndim) for a in _ints(destination, "destination"))
     if len(src) != len(dst):
         raise ValueError(f"moveaxis: source {source} and destination {destination} differ "
                          "in length")
@@ -487,17 +494,35 @@ def copy_tensor(x, /):
     return apply(_copy, as_tensor(x))
 
 
-def _astype_vjp(xp, g, ans, x, dtype):
-    if not (is_floating(xp, x.dtype) and is_floating(xp, ans.dtype)):
+def _kind(xp, dtype) -> str:
+    """'f' (real floating), 'c' (complex floating) or '' for a raw or xpgrad dtype."""
+    kind = getattr(dtype, "kind", None)
+    if isinstance(kind, str):
+        return kind if kind in "fc" else ""
+    if xp.isdtype(dtype, "real floating"):
+        return "f"
+    return "c" if xp.isdtype(dtype, "complex floating") else ""
+
+
+def _astype_vjp(xp, g, ans, x, dtype, real=False):
+    source, target = _kind(xp, x.dtype), _kind(xp, ans.dtype)
+    if not (source and target):
         return None
+    if source == "f" and target == "c":
+        g = xp.real(g)
     return xp.astype(g, x.dtype)
 
 
-_astype = Primitive("astype", lambda xp, x, dtype: xp.astype(x, dtype), _astype_vjp)
+_astype = Primitive("astype", lambda xp, x, dtype, real=False:
+                    xp.astype(xp.real(x) if real else x, dtype), _astype_vjp)
 
 
-def astype(x, dtype, /):
-    """Cast to ``dtype``; gradients flow between floating dtypes only.
+def astype(x, dtype, /, *, copy=True, device=None):
+    """Cast to ``dtype`` (``copy=False``: ``x`` itself when it has that dtype already; a
+    ``device=`` places the result there). Gradients flow between floating dtypes, real and
+    complex: from a real input to a complex result the gradient's real part comes back; a
+    complex input cast to a real dtype keeps its real part (as NumPy and PyTorch do, though the
+    standard advises against it: prefer ``real``) and gets the real gradient.
 
     >>> import xpgrad as xg
     >>> xg.astype(xg.ones(2), xg.float64).dtype
@@ -506,8 +531,18 @@ def astype(x, dtype, /):
     x = as_tensor(x)
     dt = _dt.as_dtype(dtype)
     if dt == x.dtype:
-        return x
-    return apply(_astype, x, dtype=x._backend.native_dtype(dt))
+        out = x
+    elif x.dtype.is_complex and not dt.is_complex:
+        out = apply(_astype, x, dtype=x._backend.native_dtype(dt), real=True)
+    else:
+        out = apply(_astype, x, dtype=x._backend.native_dtype(dt))
+    if device is not None:
+        from ..creation import to_device
+
+        out = to_device(out, device)
+    if copy and out is x:
+        out = copy_tensor(x)
+    return out
 
 
 __all__ = ["reshape", "permute_dims", "expand_dims", "squeeze", "broadcast_to",
