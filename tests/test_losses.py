@@ -223,3 +223,31 @@ def test_other_bad_inputs_raise_clear_errors():
         L.mse(x, xg.asarray([1.0, 2.0]))
     with pytest.raises(TypeError, match="targets must be floating-point"):
         L.sigmoid_cross_entropy_with_logits(x, xg.asarray([[0, 1]]))
+
+
+def test_unsigned_integer_labels_are_class_indices():
+    """MNIST's labels are uint8: they index classes like int64 ones (were refused)."""
+    import numpy as np
+
+    for be in ("numpy", "numba"):
+        try:
+            xg.get_backend(be)
+        except xg.BackendUnavailableError:
+            continue
+        x = xg.asarray([[1.0, 2.0, 3.0], [0.0, 5.0, 1.0]], backend=be)
+        want = xg.losses.softmax_cross_entropy(x, xg.asarray([0, 2], backend=be)).item()
+        for dt in (np.uint8, np.uint16, np.uint64):
+            labels = xg.asarray(np.array([0, 2], dt), backend=be)
+            assert xg.losses.softmax_cross_entropy(x, labels).item() == want
+        with pytest.raises(IndexError, match="label 3 is out of range for 3 classes"):
+            xg.losses.softmax_cross_entropy(x, xg.asarray(np.array([0, 3], np.uint8),
+                                                          backend=be))
+
+
+def test_non_numeric_inputs_name_the_argument():
+    with pytest.raises(TypeError, match="logits must be a floating-point tensor"):
+        xg.losses.sigmoid_mse("ab", xg.ones(2))
+    with pytest.raises(TypeError, match="target must be a floating-point tensor like pred"):
+        xg.losses.mse(xg.ones(2), ["a", "b"])
+    with pytest.raises(TypeError, match="labels must be integer class indices"):
+        xg.losses.softmax_cross_entropy(xg.ones((2, 3)), ["a", "b"])

@@ -151,7 +151,8 @@ def test_dropout_train_and_eval(rng):
     np.testing.assert_array_equal(drop(x).numpy(), x.numpy())
     model.train()
     assert drop.training and model.training
-    with pytest.raises(ValueError, match=r"Dropout rate must be in \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"Dropout: rate must be a finite number in \[0, 1\), "
+                                         r"got 1.0"):
         nn.Dropout(1.0)
 
 
@@ -164,3 +165,43 @@ def test_small_mlp_learns_xor():
         loss = opt.minimize(lambda: xg.losses.softmax_cross_entropy(model(x), y), model)
     assert loss.item() < 0.05
     assert xg.argmax(model(x), axis=1).tolist() == [0, 1, 1, 0]
+
+
+def test_layer_arguments_are_checked_by_name():
+    for make, exc, message in [
+        (lambda: nn.Linear(2.5, 3), TypeError, "Linear: in_features must be a positive integer, "
+                                               "got 2.5"),
+        (lambda: nn.Linear(3, "4"), TypeError, "out_features must be a positive integer, "
+                                               "got '4'"),
+        (lambda: nn.Linear(True, 4), TypeError, "in_features must be a positive integer"),
+        (lambda: nn.Linear(3, 4, dtype="int32"), TypeError, "dtype must be float32 or float64"),
+        (lambda: nn.MLP([4, 2.5, 2]), TypeError, "MLP: sizes must be a list of positive "
+                                                 "integers, got [4, 2.5, 2]"),
+        (lambda: nn.MLP("482"), TypeError, "sizes must be a list of positive integers, got str"),
+        (lambda: nn.MLP([4]), ValueError, "MLP: sizes needs at least [in, out], got [4]"),
+        (lambda: nn.Sequential().append(3), TypeError, "Sequential takes callables"),
+        (lambda: nn.RNN(3, 4.5), TypeError, "hidden_size must be a positive integer, got 4.5"),
+        (lambda: nn.Dropout("a"), TypeError, "Dropout: rate must be a real number, got 'a'"),
+        (lambda: nn.LeakyReLU(float("nan")), ValueError, "LeakyReLU: negative_slope must be a "
+                                                         "finite number, got nan"),
+        (lambda: nn.Softmax(axis=1.5), TypeError, "Softmax: axis must be an int, got 1.5"),
+    ]:
+        with pytest.raises(exc) as e:
+            make()
+        assert message in str(e.value), str(e.value)
+    assert nn.Linear(np.int64(3), np.int32(2), rng=0).in_features == 3
+
+
+def test_layer_inputs_are_checked_before_the_kernel():
+    layer = nn.Linear(3, 4, rng=0)
+    with pytest.raises(ValueError, match=r"Linear expects input of shape \(\.\.\., "
+                                         r"in_features\) with in_features=3, got shape \(2, 5\)"):
+        layer(xg.ones((2, 5)))
+    with pytest.raises(TypeError, match="Linear has float32 weights but got a float64 input"):
+        layer(xg.ones((2, 3), dtype="float64"))
+    with pytest.raises(ValueError, match=r"got shape \(\)"):
+        layer(xg.asarray(1.0))
+    assert layer(xg.ones(3)).shape == (4,) and layer(xg.ones((5, 2, 3))).shape == (5, 2, 4)
+    assert layer([[1.0, 2.0, 3.0]]).shape == (1, 4)          # array-likes take its dtype
+    with pytest.raises(ValueError, match="LSTMCell: state must be a pair"):
+        nn.LSTMCell(3, 4, rng=0)(xg.ones((2, 3)), (xg.zeros((2, 4)),))

@@ -127,7 +127,16 @@ def _exercise_lstm(backend, dt):
 
 
 def warmup(backend, dtypes, parallel) -> float:
-    """Compile or load every kernel (serial and, with ``parallel``, threaded) for ``dtypes``."""
+    """Compile or load every kernel (serial and, with ``parallel``, threaded) for ``dtypes``
+    (float32 and/or float64: the dtypes the kernels cover; ValueError for any other)."""
+    if isinstance(dtypes, str):
+        dtypes = (dtypes,)
+    kernel_dtypes = ("float32", "float64")
+    for dt in dtypes:
+        name = getattr(dt, "name", None) or getattr(dt, "__name__", None) or str(dt)
+        if name not in kernel_dtypes:
+            raise ValueError(f"warmup: dtypes must be among {kernel_dtypes} (the dtypes the "
+                             f"kernels cover), got {dt!r}")
     t0 = time.perf_counter()
     saved = _config.PAR_MIN, _config.ROW_PAR_MIN
     try:

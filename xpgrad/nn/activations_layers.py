@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..ops import activations
 from ..ops.activations import leaky_relu, log_softmax, relu, sigmoid, softmax, softplus
 from ..ops.elementwise import tanh
+from . import _checks
 from .module import Module
 
 
@@ -45,7 +46,7 @@ class LeakyReLU(Module):
 
     def __init__(self, negative_slope: float = 0.01, name=None):
         super().__init__(name)
-        self.negative_slope = float(negative_slope)
+        self.negative_slope = _checks.finite("negative_slope", negative_slope, "LeakyReLU")
 
     def forward(self, x):
         return leaky_relu(x, negative_slope=self.negative_slope)
@@ -56,6 +57,8 @@ class Softmax(Module):
 
     def __init__(self, axis: int = -1, name=None):
         super().__init__(name)
+        if isinstance(axis, bool) or not isinstance(axis, int):
+            raise TypeError(f"{type(self).__name__}: axis must be an int, got {axis!r}")
         self.axis = axis
 
     def forward(self, x):

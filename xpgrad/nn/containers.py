@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from .. import dtypes as _dt
+from . import _checks
 from . import init as _init
 from .activations_layers import get_activation
 from .linear import Linear
@@ -23,13 +24,11 @@ class Sequential(Module):
         if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
             layers = layers[0]
         for layer in layers:
-            if not callable(layer):
-                raise TypeError(f"Sequential takes callables (layers), got "
-                                f"{type(layer).__name__}")
+            _check_layer(layer)
         self.layers = list(layers)
 
     def append(self, layer) -> "Sequential":
-        self.layers.append(layer)
+        self.layers.append(_check_layer(layer))
         return self
 
     def __getitem__(self, i):
@@ -45,6 +44,13 @@ class Sequential(Module):
         for layer in self.layers:
             x = layer(x)
         return x
+
+
+def _check_layer(layer):
+    if not callable(layer):
+        raise TypeError(f"Sequential takes callables (layers), got {type(layer).__name__} "
+                        f"{layer!r}")
+    return layer
 
 
 class MLP(Module):
@@ -63,9 +69,9 @@ class MLP(Module):
     def __init__(self, sizes, activation="relu", output_activation=None, *, rng=None,
                  init=None, bias=True, dtype=_dt.float32, backend=None, name: str = "mlp"):
         super().__init__(name)
-        sizes = [int(s) for s in sizes]
+        sizes = _checks.sizes("sizes", sizes, "MLP")
         if len(sizes) < 2:
-            raise ValueError(f"MLP needs at least [in, out] sizes, got {sizes}")
+            raise ValueError(f"MLP: sizes needs at least [in, out], got {sizes}")
         self.sizes = sizes
         self.activation = get_activation(activation)
         self.output_activation = get_activation(output_activation)

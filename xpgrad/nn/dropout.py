@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ..creation import asarray
 from ..ops.shape import astype
+from . import _checks
 from . import init as _init
 from .module import Module
 
@@ -20,9 +21,7 @@ class Dropout(Module):
 
     def __init__(self, rate: float, *, rng=None, name=None):
         super().__init__(name)
-        if not 0.0 <= rate < 1.0:
-            raise ValueError(f"Dropout rate must be in [0, 1), got {rate}")
-        self.rate = float(rate)
+        self.rate = _checks.probability("rate", rate, "Dropout")
         self._rng = rng
 
     def forward(self, x):

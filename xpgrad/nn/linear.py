@@ -8,9 +8,10 @@
 from __future__ import annotations
 
 from .. import dtypes as _dt
-from ..creation import zeros
+from ..creation import asarray, zeros
 from ..ops.nn import linear
-from ..tensor import Variable
+from ..tensor import Tensor, Variable
+from . import _checks
 from . import init as _init
 from .module import Module
 
@@ -20,18 +21,19 @@ class Linear(Module):
 
     ``rng`` is an ``xg.random.Generator`` (or an int seed); the bias starts at zero. Weights are
     created on ``backend`` (default: the generator's backend) with ``dtype`` (default float32).
-    Variables are named ``f"{name}/w"`` and ``f"{name}/b"``.
+    Variables are named ``f"{name}/w"`` and ``f"{name}/b"``. The input's last axis must have
+    ``in_features`` entries and the weights' dtype (no silent promotion: cast with xg.astype).
     """
 
     def __init__(self, in_features: int, out_features: int, *, rng=None, init="glorot",
                  bias: bool = True, dtype=_dt.float32, backend=None, name: str = "linear"):
         super().__init__(name)
-        if in_features < 1 or out_features < 1:
-            raise ValueError(f"Linear needs positive sizes, got in_features={in_features}, "
-                             f"out_features={out_features}")
-        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.in_features = _checks.size("in_features", in_features, "Linear")
+        self.out_features = _checks.size("out_features", out_features, "Linear")
+        dtype = _checks.floating_dtype(dtype, "Linear")
+        init_fn = _init.get(init)
         gen = _init.as_rng(rng, backend)
-        w = _init.get(init)(gen, (self.in_features, self.out_features), dtype)
+        w = init_fn(gen, (self.in_features, self.out_features), dtype)
         if backend is not None:
             w = w.to(backend)
         self.w = Variable(w, name=f"{name}/w")
@@ -39,8 +41,23 @@ class Linear(Module):
                            name=f"{name}/b") if bias else None)
 
     def forward(self, x):
-        return linear(x, self.w, self.b)
+        return linear(check_input(x, self.w, "Linear"), self.w, self.b)
 
     def _extra_repr(self):
         return f", in_features={self.in_features}, out_features={self.out_features}, " \
                f"bias={self.b is not None}"
+
+
+def check_input(x, w, owner):
+    """``x`` as a Tensor fitting weights ``w`` (in, out): at least 1-D, last axis ``in``, the
+    weights' dtype; ValueError/TypeError naming ``owner`` otherwise."""
+    if not isinstance(x, Tensor):
+        x = asarray(x, dtype=w.dtype, backend=w.backend)
+    n_in = w.shape[0]
+    if x.ndim < 1 or x.shape[-1] != n_in:
+        raise ValueError(f"{owner} expects input of shape (..., in_features) with "
+                         f"in_features={n_in}, got shape {x.shape}")
+    if x.dtype != w.dtype:
+        raise TypeError(f"{owner} has {w.dtype} weights but got a {x.dtype} input; cast it "
+                        "with xg.astype (no silent promotion)")
+    return x

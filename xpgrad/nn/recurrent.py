@@ -27,10 +27,14 @@ from .. import dtypes as _dt
 from ..creation import asarray, zeros
 from ..ops.shape import reshape, stack
 from ..tensor import Tensor, Variable
+from . import _checks
 from . import init as _init
 from .linear import Linear
 from .module import Module
 from ..ops.recurrent import NONLINEARITIES, lstm_scan, rnn_scan
+
+
+_SIZES = "{owner} needs positive sizes: {name} must be a positive integer, got {value!r}"
 
 
 def _uniform(gen, shape, k, dtype, backend):
@@ -46,10 +50,10 @@ class _Recurrent(Module):
     def __init__(self, input_size, hidden_size, *, bias=True, rng=None, dtype=_dt.float32,
                  backend=None, name="rnn_cell"):
         super().__init__(name)
-        if int(input_size) < 1 or int(hidden_size) < 1:
-            raise ValueError(f"{type(self).__name__} needs positive sizes, got "
-                             f"input_size={input_size}, hidden_size={hidden_size}")
-        self.input_size, self.hidden_size = int(input_size), int(hidden_size)
+        who = type(self).__name__
+        self.input_size = _checks.size("input_size", input_size, who, _SIZES)
+        self.hidden_size = _checks.size("hidden_size", hidden_size, who, _SIZES)
+        dtype = _checks.floating_dtype(dtype, who)
         G, H = self.GATES * self.hidden_size, self.hidden_size
         gen = _init.as_rng(rng, backend)
         k = 1.0 / math.sqrt(H)                       # PyTorch's default: U(-1/sqrt(H), 1/sqrt(H))
@@ -88,6 +92,14 @@ def _as_input(x, layer, ndim, who=None):
         raise TypeError(f"{who} has {layer.w_ih.dtype} weights but got a {x.dtype} input; "
                         "cast it with xg.astype")
     return x
+
+
+def _describe(value):
+    if isinstance(value, Tensor):
+        return f"a tensor of shape {value.shape}"
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)}"
+    return type(value).__name__
 
 
 def _check_state(s, shape, what, layer):
@@ -156,6 +168,9 @@ class LSTMCell(_Recurrent):
     def forward(self, x, state=None):
         x = _as_input(x, self, 2)
         B, H = x.shape[0], self.hidden_size
+        if state is not None and not (isinstance(state, (tuple, list)) and len(state) == 2):
+            raise ValueError(f"LSTMCell: state must be a pair (h, c) of (batch, hidden) "
+                             f"tensors, got {_describe(state)}")
         h, c = (self._zeros(x), self._zeros(x)) if state is None else state
         _check_state(h, (B, H), "h", self)
         _check_state(c, (B, H), "c", self)
@@ -174,10 +189,12 @@ class _Sequence(Module):
 
     def __init__(self, input_size, hidden_size, num_layers=1, *, name, **cell_kwargs):
         super().__init__(name)
-        if int(num_layers) < 1:
-            raise ValueError(f"num_layers must be >= 1, got {num_layers}")
-        self.input_size, self.hidden_size = int(input_size), int(hidden_size)
-        self.num_layers = int(num_layers)
+        who = type(self).__name__
+        self.input_size = _checks.size("input_size", input_size, who, _SIZES)
+        self.hidden_size = _checks.size("hidden_size", hidden_size, who, _SIZES)
+        self.num_layers = _checks.size(
+            "num_layers", num_layers, who, "{owner}: num_layers must be >= 1 (an integer), "
+                                           "got {value!r}")
         gen = _init.as_rng(cell_kwargs.pop("rng", None), cell_kwargs.get("backend"))
         self.layers = [self.CELL(self.input_size if k == 0 else self.hidden_size,
                                  self.hidden_size, rng=gen, name=f"{name}/cell{k}",
@@ -285,7 +302,7 @@ class LSTM(_Sequence):
         x = self._input(x)
         if state is not None and not (isinstance(state, (tuple, list)) and len(state) == 2):
             raise ValueError("LSTM: state must be a pair (h, c) of (num_layers, batch, "
-                             f"hidden) tensors, got {type(state).__name__}")
+                             f"hidden) tensors, got {_describe(state)}")
         hs = self._state_in(None if state is None else state[0], x, "h")
         cs = self._state_in(None if state is None else state[1], x, "c")
         H = self.hidden_size

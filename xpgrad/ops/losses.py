@@ -140,7 +140,12 @@ def _check_reduction(reduction):
 
 
 def _float_input(x, what):
-    x = x if isinstance(x, Tensor) else asarray(x)
+    if not isinstance(x, Tensor):
+        try:
+            x = asarray(x)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"{what} must be a floating-point tensor (or array-like of "
+                            f"numbers), got {type(x).__name__} {x!r:.60}: {e}") from None
     if not x.dtype.is_floating:
         raise TypeError(f"{what} must be a floating-point tensor, got dtype {x.dtype}")
     return x
@@ -149,7 +154,11 @@ def _float_input(x, what):
 def _target_like(t, x, what, xname):
     """``t`` as a tensor matching ``x`` (same shape; floating, same dtype)."""
     if not isinstance(t, Tensor):
-        t = asarray(t, dtype=x.dtype, backend=x.backend)
+        try:
+            t = asarray(t, dtype=x.dtype, backend=x.backend)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"{what} must be a floating-point tensor like {xname}, got "
+                            f"{type(t).__name__} {t!r:.60}: {e}") from None
     if not t.dtype.is_floating:
         raise TypeError(f"{what} must be floating-point like {xname} ({x.dtype}), got "
                         f"dtype {t.dtype}")
@@ -203,7 +212,7 @@ def sigmoid_cross_entropy_with_logits(logits, targets, *, reduction="mean"):
 
 def _check_labels(labels, logits, n_classes):
     lead = logits.shape[:-1]
-    if labels.dtype.kind == "i":
+    if labels.dtype.kind in "iu":          # signed or unsigned (MNIST's labels are uint8)
         if labels.shape != lead:
             raise ValueError(
                 f"integer labels must have shape {lead} (logits' shape without the class "
@@ -243,7 +252,12 @@ def softmax_cross_entropy(logits, labels, *, reduction="mean"):
     if logits.ndim < 1 or logits.shape[-1] < 1:
         raise ValueError(f"logits need a non-empty class axis (last), got shape {logits.shape}")
     if not isinstance(labels, Tensor):
-        labels = asarray(labels, backend=logits.backend)
+        try:
+            labels = asarray(labels, backend=logits.backend)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"labels must be integer class indices or floating-point "
+                            f"probabilities, got {type(labels).__name__} {labels!r:.60}: "
+                            f"{e}") from None
         if labels.dtype.is_floating and labels.dtype != logits.dtype:
             labels = astype(labels, logits.dtype)
     n_classes = logits.shape[-1]
@@ -251,7 +265,7 @@ def softmax_cross_entropy(logits, labels, *, reduction="mean"):
     lead = logits.shape[:-1]
     if logits.ndim != 2:
         logits = reshape(logits, (-1, n_classes))
-        labels = reshape(labels, (-1,) if labels.dtype.kind == "i" else (-1, n_classes))
+        labels = reshape(labels, (-1,) if labels.dtype.kind in "iu" else (-1, n_classes))
     out = apply(_softmax_ce, logits, labels, reduction=reduction)
     if reduction == "none" and len(lead) != 1:
         out = reshape(out, lead)

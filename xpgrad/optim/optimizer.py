@@ -106,6 +106,8 @@ class Optimizer:
         grads, variables, seen, names = [], [], set(), []
         for pair in grads_and_vars:
             try:
+                if isinstance(pair, Tensor):        # a Tensor unpacks along its first axis
+                    raise TypeError
                 g, v = pair
             except (TypeError, ValueError):
                 raise TypeError(f"apply_gradients takes (gradient, variable) pairs, e.g. "

@@ -1,0 +1,72 @@
+"""Argument checks shared by the layers: a clear error naming the argument and its value.
+
+>>> size("in_features", 3, "Linear")
+3
+>>> try:
+...     size("in_features", 2.5, "Linear")
+... except TypeError as e:
+...     print(e)
+Linear: in_features must be a positive integer, got 2.5
+"""
+from __future__ import annotations
+
+import numbers
+
+from ..optim._checks import hyperparameter
+
+
+def size(name: str, value, owner: str,
+         message="{owner}: {name} must be a positive integer, got {value!r}") -> int:
+    """A layer size: a positive int (NumPy integers too; bools, floats and strings refused).
+    ``message`` is the error's text, formatted with ``owner``, ``name`` and ``value``."""
+    text = message.format(owner=owner, name=name, value=value)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(text)
+    if value < 1:
+        raise ValueError(text)
+    return int(value)
+
+
+def sizes(name: str, values, owner: str) -> list:
+    """A list of layer sizes (each as ``size``)."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise TypeError(f"{owner}: {name} must be a list of positive integers, got "
+                        f"{type(values).__name__} {values!r}")
+    values = list(values)
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise TypeError(f"{owner}: {name} must be a list of positive integers, got "
+                            f"{values!r}")
+        if v < 1:
+            raise ValueError(f"{owner}: {name} must be a list of positive integers, got "
+                             f"{values!r}")
+    return [int(v) for v in values]
+
+
+def floating_dtype(dtype, owner: str):
+    """``dtype`` as an xpgrad DType of a real floating kind (weights are trained)."""
+    from ..dtypes import as_dtype
+
+    try:
+        dt = as_dtype(dtype)
+    except (TypeError, ValueError, KeyError):
+        raise TypeError(f"{owner}: dtype must be float32 or float64, got {dtype!r}") from None
+    if not dt.is_floating:
+        raise TypeError(f"{owner}: dtype must be float32 or float64 (weights are trained), got "
+                        f"{dt}")
+    return dt
+
+
+def probability(name: str, value, owner: str, *, high_open=True) -> float:
+    """A rate in [0, 1) (or [0, 1])."""
+    try:
+        return hyperparameter(name, value, low=0.0, high=1.0, high_open=high_open)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"{owner}: {e}") from None
+
+
+def finite(name: str, value, owner: str) -> float:
+    try:
+        return hyperparameter(name, value)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"{owner}: {e}") from None
