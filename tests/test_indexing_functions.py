@@ -39,7 +39,7 @@ def ints(a, backend=None):
     return xg.asarray(np.asarray(a, dtype=np.int64), backend=backend)
 
 
-# -- take ---------------------------------------------------------------------------------------
+# -- take -----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("shape, idx, axis", [
     ((5,), [4, 0, 4, -1], None), ((3, 4), [3, 0, 3], 1), ((3, 4), [2, -3], 0),
@@ -100,7 +100,7 @@ def test_take_errors(call, error, match):
         call(xg.zeros((3, 2)))
 
 
-# -- take_along_axis -----------------------------------------------------------------------------
+# -- take_along_axis ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("shape, ishape, axis", [
     ((3, 4), (3, 6), 1), ((3, 4), (2, 4), 0), ((3, 4), (3, 1), -1), ((2, 3, 4), (2, 5, 4), 1),
@@ -158,7 +158,7 @@ def test_take_along_axis_errors(call, error, match):
         call(xg.zeros((2, 2)))
 
 
-# -- x[key] = value on a strict backend ---------------------------------------------------------
+# -- x[key] = value on a strict backend -----------------------------------------------------------
 
 def test_setitem_on_each_backend(backend, rng):
     a = rng.standard_normal((3, 4))

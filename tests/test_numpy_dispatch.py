@@ -137,7 +137,7 @@ def test_ufunc_at_refuses():
     assert x.tolist() == [0.0, 0.0, 0.0]
 
 
-# -- functions ----------------------------------------------------------------------------------
+# -- functions ------------------------------------------------------------------------------------
 
 FUNCTIONS = [
     ("sum", lambda t: np.sum(t, axis=0)),
@@ -305,7 +305,7 @@ def test_unknown_array_types_get_not_implemented():
         is NotImplemented
 
 
-# -- leaving xpgrad: np.asarray, .numpy(), DLPack ---------------------------------------------------
+# -- leaving xpgrad: np.asarray, .numpy(), DLPack -------------------------------------------------
 
 def test_asarray_refuses_a_differentiated_tensor_while_recording():
     x = f64([1.0, 2.0])
@@ -398,7 +398,7 @@ def test_training_code_that_reads_values_under_a_tape_still_runs():
     model = xg.nn.MLP([4, 8, 3]) if hasattr(xg.nn, "MLP") else None
     if model is None:
         pytest.skip("no MLP")
-    x = xg.asarray(np.random.default_rng(0).standard_normal((5, 4)))
+    x = xg.asarray(np.random.default_rng(0).standard_normal((5, 4)), dtype=xg.float32)
     y = xg.asarray([0, 1, 2, 1, 0])
     with xg.GradientTape() as tape:
         logits = model(x)

@@ -100,7 +100,7 @@ def _rekey(tape, hits, x, snap):
         watched[id(snap)] = snap
 
 
-# -- who else sees a buffer ---------------------------------------------------------------------
+# -- who else sees a buffer -----------------------------------------------------------------------
 # An array is written in place only when the tensor's slot is its one holder and, for a view, the
 # view is the one holder of its base; reference counts are compared with those of a probe held the
 # same way (as the tape judges which gradients it must copy).

@@ -54,7 +54,7 @@ def _fn(path: str):
     return obj
 
 
-# -- ufuncs -------------------------------------------------------------------------------------
+# -- ufuncs ---------------------------------------------------------------------------------------
 #: NumPy ufunc name -> xpgrad function with the same positional arguments
 UFUNCS = {
     "add": "add", "subtract": "subtract", "multiply": "multiply", "divide": "divide",
@@ -191,7 +191,7 @@ def array_ufunc(ufunc, method, inputs, kwargs):
     return _write_out(result, out)
 
 
-# -- functions ----------------------------------------------------------------------------------
+# -- functions ------------------------------------------------------------------------------------
 #: (NumPy module, function name) -> adapter(*args, **kwargs) with NumPy's signature
 FUNCTIONS: dict = {}
 
@@ -437,7 +437,7 @@ def _average(a, axis=None, weights=None, returned=False, *, keepdims=False):
                               keepdims=keepdims)
 
 
-# -- joining, shaping ------------------------------------------------------------------------------
+# -- joining, shaping -----------------------------------------------------------------------------
 
 @numpy_function("concatenate", "concat")
 def _concatenate(arrays, axis=0, dtype=None, casting="same_kind"):
@@ -639,7 +639,7 @@ def _copyto(dst, src, casting="same_kind", where=True):
     dst[...] = src
 
 
-# -- elementwise-like functions ----------------------------------------------------------------------
+# -- elementwise-like functions -------------------------------------------------------------------
 
 @numpy_function("where")
 def _where(condition, *xy):
@@ -729,7 +729,7 @@ def _full_like(a, fill_value, dtype=None, order="K", subok=True, shape=None, *, 
     return _fn("full_like")(p, fill_value, dtype=dt)
 
 
-# -- products --------------------------------------------------------------------------------------
+# -- products -------------------------------------------------------------------------------------
 
 @numpy_function("dot")
 def _dot(a, b):
@@ -807,7 +807,7 @@ def _cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     return _fn("linalg.cross")(_tensor(a), _tensor(b), axis=-1 if axis is None else axis)
 
 
-# -- indexing, sorting, searching ----------------------------------------------------------------
+# -- indexing, sorting, searching -----------------------------------------------------------------
 
 @numpy_function("take")
 def _take(a, indices, axis=None, mode="raise"):

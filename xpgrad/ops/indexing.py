@@ -23,7 +23,7 @@ from ._define import as_tensor, norm_axis
 from .shape import reshape
 
 
-# -- getitem ------------------------------------------------------------------------------------
+# -- getitem --------------------------------------------------------------------------------------
 
 def _scatter_forward(xp, g, shape, key, backend):
     return Scatter(shape, key, g, backend).dense(xp)
@@ -120,7 +120,7 @@ def _one_array_axis(key, ndim):
     return None
 
 
-# -- setitem: the functional update behind x[key] = value --------------------------------------
+# -- setitem: the functional update behind x[key] = value -----------------------------------------
 
 def _setitem_forward(xp, x, value, key):
     out = xp.asarray(x, copy=True)
@@ -181,7 +181,7 @@ def _setitem_error(x, key, value, err):
     return type(err)(f"x[{key!r}] = {what} is invalid for a tensor of shape {x.shape}: {err}")
 
 
-# -- take ---------------------------------------------------------------------------------------
+# -- take -----------------------------------------------------------------------------------------
 
 def _take_key(axis, indices):
     return (slice(None),) * axis + (indices,)
@@ -266,7 +266,7 @@ def _checked_indices(be, raw, shape, axis, what):
     return raw
 
 
-# -- take_along_axis ----------------------------------------------------------------------------
+# -- take_along_axis ------------------------------------------------------------------------------
 
 def _along_key(xp, indices, axis, shape):
     """The integer-array key that picks ``indices`` along ``axis`` of an array of ``shape``
