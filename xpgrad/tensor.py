@@ -183,13 +183,19 @@ class Tensor(TensorMethods):
         return bool(self.item())
 
     def __float__(self):
-        return float(self.item())
+        return float(self._scalar("float"))
 
     def __complex__(self):
-        return complex(self.item())
+        return complex(self._scalar("complex"))
 
     def __int__(self):
-        return int(self.item())
+        return int(self._scalar("int"))
+
+    def _scalar(self, what):
+        if self.size != 1:
+            raise TypeError(f"{what}() needs a tensor with one element, got shape "
+                            f"{self.shape}")   # TypeError, as NumPy raises
+        return self.item()
 
     def __index__(self):
         if self.dtype.kind not in "iub":
