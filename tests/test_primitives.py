@@ -261,6 +261,7 @@ NON_DIFFERENTIABLE = {
     "nonzero": (lambda x: xg.nonzero(x > 0)[-1], normal(2, 3)),
     "count_nonzero": (lambda x: xg.count_nonzero(x > 0, axis=1), normal(2, 3)),
     "searchsorted": (lambda x: xg.searchsorted(xg.sort(x), x), normal(4)),
+    "isin": (lambda x: xg.isin(x, x[:2]), normal(4)),
 }
 NOT_ARRAY_FUNCTIONS = {"broadcast_shapes"}   # works on shapes, nothing to differentiate
 

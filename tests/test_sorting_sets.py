@@ -197,3 +197,17 @@ def test_unique_values_second_order_and_complex(rng):
     assert v.tolist() == [2j, 1 + 1j]
     np.testing.assert_allclose(tape.gradient(v, z, output_gradients=[4.0, 2.0 - 2j]).numpy(),
                                [1 - 1j, 1 - 1j, 4.0])
+
+
+def test_isin_matches_numpy(rng):
+    a = rng.integers(0, 6, size=(3, 4))
+    b = rng.integers(0, 6, size=5)
+    for invert in (False, True):
+        got = xg.isin(xg.asarray(a), xg.asarray(b, dtype=xg.int16), invert=invert)
+        assert got.dtype == xg.bool and got.shape == a.shape
+        np.testing.assert_array_equal(got.numpy(), np.isin(a, b, invert=invert))
+    assert xg.isin(xg.asarray(a), 3).tolist() == (a == 3).tolist()
+    assert xg.isin(2, xg.asarray(b)).item() == (2 in b.tolist())
+    assert xg.isin(xg.asarray([math.nan, 1.0]), xg.asarray([math.nan, 1.0])).tolist() \
+        == [False, True]
+    assert xg.isin(xg.asarray(a), xg.asarray([], dtype=xg.int64)).numpy().sum() == 0

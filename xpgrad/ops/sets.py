@@ -1,5 +1,5 @@
 """Set functions: unique_all, unique_counts, unique_inverse, unique_values, with the
-standard's named-tuple results. NaNs are distinct (each its own value, count 1); -0 and +0 are
+standard's named-tuple results, and isin (2025.12). NaNs are distinct (each its own value, count 1); -0 and +0 are
 one value.
 
 The unique ``values`` are differentiable: each one is the common value of its occurrences, so
@@ -132,4 +132,46 @@ def unique_values(x, /):
     return _wrap(be.xp.unique_values(x._data), be)
 
 
-__all__ = ["unique_all", "unique_counts", "unique_inverse", "unique_values"]
+def isin(x1, x2, /, *, invert=False):
+    """Whether each entry of ``x1`` equals some entry of ``x2`` (bool, shaped like ``x1``; a
+    0-d result for a scalar ``x1``); ``invert=True`` negates. NaN is in nothing. No gradient.
+
+    >>> import xpgrad as xg
+    >>> xg.isin(xg.asarray([1, 2, 3]), xg.asarray([3, 1])).tolist()
+    [True, False, True]
+    """
+    if not isinstance(x1, Tensor) and not isinstance(x2, Tensor):
+        x1 = as_tensor(x1)
+    scalars = (int, float, complex)
+    if isinstance(x2, scalars) and not isinstance(x2, Tensor):
+        be = x1._backend if isinstance(x1, Tensor) else as_tensor(x1)._backend
+        t1 = as_tensor(x1)
+        found = be.xp.equal(t1._data, x2)
+    else:
+        t2 = as_tensor(x2)
+        be = t2._backend
+        if isinstance(x1, scalars) and not isinstance(x1, Tensor):
+            found = be.xp.any(be.xp.equal(t2._data, x1))
+        else:
+            t1 = as_tensor(x1).to(be)
+            found = _isin(be.xp, t1._data, t2._data)
+    if invert:
+        found = be.xp.logical_not(found)
+    return _wrap(be.xp.asarray(found), be)
+
+
+def _isin(xp, a, b):
+    """``a``'s entries found in ``b``: a binary search in ``b`` sorted."""
+    common = xp.result_type(a, b)
+    a, b = xp.astype(a, common), xp.astype(b, common)
+    flat = xp.reshape(a, (-1,))
+    pool = xp.sort(xp.reshape(b, (-1,)))
+    n = pool.shape[0]
+    if n == 0 or flat.shape[0] == 0:
+        return xp.zeros(a.shape, dtype=xp.bool)
+    at = xp.searchsorted(pool, flat)
+    at = xp.where(at < n, at, n - 1)
+    return xp.reshape(xp.take(pool, at, axis=0) == flat, a.shape)
+
+
+__all__ = ["unique_all", "unique_counts", "unique_inverse", "unique_values", "isin"]
