@@ -253,3 +253,17 @@ def test_max_min_nan_gives_no_nan_gradient():
     assert not np.isnan(g.numpy()).any()
     _, g = grad_of(lambda x: xg.min(x, axis=0), [[1.0, 1.0], [1.0, 3.0]])
     assert g.tolist() == [[0.5, 1.0], [0.5, 0.0]]
+
+
+@pytest.mark.skipif(not hasattr(xg, "conj"), reason="second order through complex rules needs "
+                                                    "xg.conj and xg.real")
+@pytest.mark.parametrize("fn", [
+    lambda z: xg.prod(z, axis=1), lambda z: xg.cumulative_prod(z, axis=1),
+    lambda z: xg.mean(z, axis=0) * xg.sum(z), lambda z: xg.sort(z, axis=0),
+    lambda z: xg.unique_values(z), lambda z: xg.astype(z, xg.float64) * xg.astype(z * z, "float64"),
+    lambda z: xg.roll(z * z, 1) + xg.tile(z, (1, 1)), lambda z: xg.diff(z * z),
+], ids=["prod", "cumulative_prod", "mean_sum", "sort", "unique_values", "astype_real",
+        "roll_tile", "diff"])
+def test_complex_second_order(fn, rng):
+    z = xg.asarray(rng.standard_normal((2, 3)) + 1j * rng.standard_normal((2, 3)))
+    check_grads(fn, [z], order=2)
