@@ -235,3 +235,19 @@ def test_signal_saves_checkpoint_curves_history_then_resume(tmp_path, signum, co
     assert resumed.returncode == 0, resumed.stderr
     assert f"resumed from {ckpt}: {meta['steps']} steps done" in resumed.stdout
     assert checkpoint_metadata(ckpt)["steps"] == meta["steps"] + 2
+
+
+def test_data_and_seed_checks():
+    from xpgrad import data
+
+    with pytest.raises(ValueError, match=r"seed must be an integer in \[0, 2\*\*32 - 1\], got -1"):
+        data.split(np.zeros((4, 2)), np.arange(4) % 2, 0.5, seed=-1)
+    with pytest.raises(TypeError, match="seed must be an integer"):
+        data.load_digits(seed=1.5)
+    with pytest.raises(ValueError, match="batch_size must be >= 1 .*got 2.5"):
+        data.batches(10, 2.5)
+    for kwargs, message in [(dict(seed=2**32), r"seed \(--seed\) must be an integer in"),
+                            (dict(data_dir="/tmp"), r"data_dir \(--data-dir\) is only read "
+                                                    r"with --dataset mnist")]:
+        with pytest.raises(ValueError, match=message):
+            TrainConfig(**kwargs).resolved()

@@ -63,6 +63,19 @@ def _require_sklearn():
                           ) from None
 
 
+def check_seed(seed) -> int:
+    """``seed`` as an int in [0, 2**32 - 1] (what the split and NumPy's generators take).
+
+    >>> check_seed(7)
+    7
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an integer in [0, 2**32 - 1], got {seed!r}")
+    if not 0 <= seed < 2**32:
+        raise ValueError(f"seed must be an integer in [0, 2**32 - 1], got {seed}")
+    return int(seed)
+
+
 def split(x, y, test_fraction=0.2, seed=0):
     """A stratified train/test split with a fixed seed: ``(x_train, x_test, y_train, y_test)``.
 
@@ -73,6 +86,7 @@ def split(x, y, test_fraction=0.2, seed=0):
     """
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    check_seed(seed)
     _require_sklearn()
     from sklearn.model_selection import train_test_split
 
@@ -217,7 +231,8 @@ def batches(n, batch_size, rng=None):
     >>> [b.tolist() for b in batches(5, 2)]
     [[0, 1], [2, 3], [4]]
     """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+            or batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1 (an integer), got {batch_size!r}")
     order = np.arange(n) if rng is None else rng.permutation(n)
     return [order[i:i + batch_size] for i in range(0, n, batch_size)]

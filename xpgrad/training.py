@@ -108,8 +108,12 @@ class TrainConfig:
             if getattr(self, name) is not None:
                 _integer(name, getattr(self, name), 1)
         _integer("seed", self.seed, 0)
-        if self.seed >= 2**63:
-            raise ConfigError(f"{_name('seed')} must be below 2**63, got {self.seed}")
+        if self.seed >= 2**32:           # scikit-learn's split takes seeds below 2**32
+            raise ConfigError(f"{_name('seed')} must be an integer in [0, 2**32 - 1], got "
+                              f"{self.seed}")
+        if self.data_dir is not None and self.dataset != "mnist":
+            raise ConfigError(f"{_name('data_dir')} is only read with --dataset mnist "
+                              f"(the dataset is {self.dataset!r})")
         lr = self.learning_rate
         if lr is None:
             lr = OPTIMIZERS[self.optimizer].default_learning_rate
