@@ -23,6 +23,9 @@ OPTIMIZERS = {"sgd": SGD, "adagrad": Adagrad, "adadelta": Adadelta, "rmsprop": R
 
 def get(name, **kwargs) -> Optimizer:
     """An optimizer by name (case-insensitive): ``get("adam", learning_rate=1e-3)``."""
+    if not isinstance(name, str):
+        raise TypeError(f"optimizer name must be a str, one of {sorted(OPTIMIZERS)}; got "
+                        f"{type(name).__name__} {name!r}")
     try:
         cls = OPTIMIZERS[name.lower()]
     except KeyError:
