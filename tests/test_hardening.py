@@ -27,11 +27,6 @@ def test_in_place_operator_on_a_variable_inside_a_tape_raises_naming_it():
             w -= 1.0
 
 
-@pytest.mark.xfail(strict=True, reason="deferred: xpgrad/tensor.py -- Variable(int data, "
-                                       "trainable=True) silently becomes untrainable; an "
-                                       "explicit trainable=True with an integer dtype should "
-                                       "raise TypeError (default trainable=None: inexact "
-                                       "dtypes only)")
 def test_an_integer_variable_asked_to_be_trainable_raises():
     with pytest.raises(TypeError, match="int64"):
         xg.Variable([1, 2], name="n", trainable=True)

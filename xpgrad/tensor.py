@@ -255,13 +255,19 @@ class Variable(Tensor):
 
     __slots__ = ("_trainable", "name")
 
-    def __init__(self, initial_value, name=None, trainable=True, dtype=None, backend=None):
+    def __init__(self, initial_value, name=None, trainable=None, dtype=None, backend=None):
+        """``trainable``: None (the default) trains floating-point (real or complex) values
+        only; True asks for training and raises TypeError for other dtypes."""
         from .creation import asarray
 
         t = asarray(initial_value, dtype=dtype, backend=backend)
+        if trainable and not t.dtype.is_inexact:
+            raise TypeError(f"Variable {name or 'Variable'!r} of dtype {t.dtype} cannot be "
+                            "trainable: only floating-point values have gradients (give "
+                            "dtype=xg.float32, or trainable=False)")
         self._data = t._data
         self._backend = t._backend
-        self._trainable = bool(trainable) and t.dtype.is_inexact
+        self._trainable = (trainable is None or bool(trainable)) and t.dtype.is_inexact
         self.name = name or "Variable"
 
     @property
