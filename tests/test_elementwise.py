@@ -210,6 +210,20 @@ def test_functions_keep_floating_dtypes(dtype, rng):
         np.testing.assert_allclose(xg.imag(x).numpy(), a.imag)
 
 
+def test_complex_special_values_of_the_standard():
+    inf, nan = np.inf, np.nan
+    z = xg.asarray(np.array([complex(inf, 1e154), complex(inf, -2.0), complex(-inf, 3.0)]))
+    t = xg.tanh(z).numpy()
+    assert t.real.tolist() == [1.0, 1.0, -1.0] and np.signbit(t.imag).tolist() == [
+        False, True, False]
+    with np.errstate(all="ignore"):
+        e = xg.expm1(xg.asarray(np.array([complex(inf, 0.0), complex(-inf, inf),
+                                          complex(nan, -0.0), complex(-0.0, 0.0)]))).numpy()
+    assert e[0] == complex(inf, 0.0) and e[1] == -1.0 and e[3] == 0.0
+    assert np.isnan(e[2].real) and e[2].imag == 0.0 and np.signbit(e[2].imag)
+    assert not np.signbit(e[3].real)
+
+
 def test_real_valued_new_functions_against_numpy(rng):
     a, b = rng.standard_normal(8), rng.standard_normal(8)
     x, y = xg.asarray(a, dtype=xg.float64), xg.asarray(b, dtype=xg.float64)

@@ -274,7 +274,21 @@ sinh = unary("sinh", lambda xp, x: xp.sinh(_inexact(xp, x)),
              lambda xp, g, ans, x: g * _conj(xp, xp.cosh(x)))
 cosh = unary("cosh", lambda xp, x: xp.cosh(_inexact(xp, x)),
              lambda xp, g, ans, x: g * _conj(xp, xp.sinh(x)))
-tanh = unary("tanh", lambda xp, x: xp.tanh(_inexact(xp, x)),
+def _tanh(xp, x):
+    x = _inexact(xp, x)
+    out = xp.tanh(x)
+    if not _is_complex(xp, x):
+        return out
+    # tanh(+-inf + iy) is +-1 with a zero imaginary part of y's sign (NumPy's follows sin(2y))
+    re, negative = xp.real(x), xp.signbit(xp.imag(x))
+    for value in (1.0, -1.0):
+        rows = re == value * float("inf")
+        out = xp.where(xp.logical_and(rows, negative), complex(value, -0.0),
+                       xp.where(rows, complex(value, 0.0), out))
+    return out
+
+
+tanh = unary("tanh", _tanh,
              lambda xp, g, ans, x: g * _conj(xp, 1.0 - ans * ans))
 asinh = unary("asinh", lambda xp, x: xp.asinh(_inexact(xp, x)),
               lambda xp, g, ans, x: g / _conj(xp, xp.sqrt(x * x + 1.0)))
