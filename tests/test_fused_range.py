@@ -1,6 +1,7 @@
 """Fused kernels against their generic rule over the whole input range (|x| up to 1e4, +-inf,
 NaN), forward and gradient, float32 and float64, for every fused loss and activation of the
-NumPy and Numba backends (the Numba ones one-threaded and threaded).
+NumPy and Numba backends (the Numba ones one-threaded and threaded) and of the CUDA sources
+(run on the CPU by tests/cuda_emu; on a device, the CuPy backend runs the same sources).
 
 Both the kernel and the generic rule (run in the same dtype) are measured against the generic
 rule run in extended precision (``np.longdouble``) on the same inputs; the kernel passes when its
@@ -31,10 +32,33 @@ ULPS = 8
 
 
 def _backend(name):
+    if name == "cuda_emulated":
+        return _emulated()
     try:
         return xg.get_backend(name)
     except xg.BackendUnavailableError as e:
         pytest.skip(str(e))
+
+
+_EMULATED = []
+
+
+def _emulated():
+    """The CuPy backend's CUDA kernels built for the CPU (tests/cuda_emu), once per session."""
+    if not _EMULATED:
+        import sys
+        import tempfile
+        from pathlib import Path
+
+        sys.path.insert(0, str(Path(__file__).parent))
+        from cuda_emu import EmuLauncher, build, compiler, emulated_backend
+
+        if compiler() is None:
+            pytest.skip("no host C++ compiler for the CUDA emulator")
+        cache = Path(tempfile.gettempdir()) / "xpgrad_cuda_emu"
+        cache.mkdir(exist_ok=True)
+        _EMULATED.append(emulated_backend(EmuLauncher(build(cache), sm_count=1)))
+    return _EMULATED[0]
 
 
 def _cases(name, dt, scale, cols, rng):
@@ -87,7 +111,7 @@ def _check(what, kernel_value, generic_value, reference, dt):
     assert ek <= tol, f"{what}: error {ek:.3g}, generic rule {eg:.3g} (allowed {tol:.3g})"
 
 
-def _sweep(be, name, dt):
+def _sweep(be, name, dt, widths=(3, 64, 2000)):
     kernel = be.kernels.get(name)
     if kernel is None:
         pytest.skip(f"backend {be.name} has no kernel for {name}")
@@ -95,7 +119,7 @@ def _sweep(be, name, dt):
     rng = np.random.default_rng(zlib.crc32(f"{name} {np.dtype(dt).name}".encode()))
     checked = 0
     for scale in SCALES:
-        for cols in (3, 64, 2000):
+        for cols in widths:
             for arrays, params in _cases(name, dt, scale, cols, rng):
                 what = f"{be.name} {name} {np.dtype(dt).name} scale={scale:g} cols={cols} {params}"
                 with np.errstate(all="ignore"):
@@ -118,9 +142,11 @@ def _sweep(be, name, dt):
 
 @pytest.mark.parametrize("dt", DTYPES, ids=["float32", "float64"])
 @pytest.mark.parametrize("name", LOSSES + ACTIVATIONS)
-@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("backend", ["numpy", "numba", "cuda_emulated"])
 def test_fused_kernel_matches_generic_rule_over_the_whole_range(backend, name, dt):
-    _sweep(_backend(backend), name, dt)
+    # the emulator runs each CUDA thread on the CPU: narrower rows keep it quick
+    _sweep(_backend(backend), name, dt,
+           (3, 64, 257) if backend == "cuda_emulated" else (3, 64, 2000))
 
 
 @pytest.mark.parametrize("dt", DTYPES, ids=["float32", "float64"])
