@@ -251,3 +251,13 @@ def test_data_and_seed_checks():
                                                     r"with --dataset mnist")]:
         with pytest.raises(ValueError, match=message):
             TrainConfig(**kwargs).resolved()
+
+
+def test_a_moved_checkpoint_resumes_into_its_new_place(tmp_path):
+    first, moved = tmp_path / "a.npz", tmp_path / "b.npz"
+    train(TrainConfig(epochs=2, max_steps=3, checkpoint=str(first), **BASE), echo=None)
+    os.replace(first, moved)
+    cfg = resume_config(moved)
+    assert cfg.checkpoint == str(moved) and cfg.logdir is None
+    train(cfg, echo=None)
+    assert not first.exists() and checkpoint_metadata(moved)["steps"] > 3

@@ -154,7 +154,10 @@ def resume_config(path, overrides=None, *, finish=True) -> TrainConfig:
         raise CheckpointError(f"{path!r} holds no training configuration (it was not written "
                               f"by xpgrad train); give the flags of its run instead of "
                               f"{FLAGS['resume']}")
-    known = {f.name for f in fields(TrainConfig)}
+    # where this run writes is its own business: never the saved run's paths (the file may
+    # have been moved or copied since)
+    known = {f.name for f in fields(TrainConfig)} - {"checkpoint", "resume", "logdir",
+                                                     "progress"}
     base = {k: v for k, v in saved.items() if k in known}
     if base.get("hidden") is not None:
         base["hidden"] = tuple(base["hidden"])
@@ -179,6 +182,7 @@ def resume_config(path, overrides=None, *, finish=True) -> TrainConfig:
     config["resume"] = os.fspath(path)
     config.setdefault("checkpoint", os.fspath(path))
     return TrainConfig(**config)
+
 
 
 def _show(value):
