@@ -31,7 +31,14 @@ class _Parser(argparse.ArgumentParser):
 
 def fail(message, status=2):
     """Print ``xpgrad: error: message`` as one line on stderr and exit with ``status`` (2: the
-    user's input is wrong; 1: the run failed)."""
+    user's input is wrong; 1: the run failed).
+
+    >>> try:
+    ...     fail("no such file", 2)        # prints "xpgrad: error: no such file" on stderr
+    ... except SystemExit as e:
+    ...     print(e.code)
+    2
+    """
     line = " ".join(str(message).split())          # one line, whatever the message holds
     sys.stderr.write(f"xpgrad: error: {line}\n")
     sys.stderr.flush()

@@ -144,6 +144,14 @@ def resume_config(path, overrides=None, *, finish=True) -> TrainConfig:
     (``IDENTITY``) must not differ from the checkpoint's (CheckpointError says which). With
     ``finish`` and no ``epochs`` override, ``epochs`` is what remains of the saved run (its
     interrupted epoch counts as one); a finished run raises CheckpointError.
+
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "run.npz")
+    >>> _ = train(TrainConfig(epochs=3, hidden=(8,), max_steps=2, checkpoint=path,
+    ...                       progress=False), echo=None)
+    >>> cfg = resume_config(path)          # the rest of the 3 epochs, the same settings
+    >>> cfg.epochs, cfg.hidden, cfg.checkpoint == path
+    (3, (8,), True)
     """
     from .checkpoint import CheckpointError, checkpoint_metadata
 
@@ -246,7 +254,13 @@ def _progress(iterable, total, desc, enabled):
 # -- before training: everything a user can get wrong ------------------------------------------
 def check_logdir(logdir) -> str:
     """Make ``logdir`` (and its parents) if needed and check it takes files; ConfigError
-    naming it otherwise."""
+    naming it otherwise.
+
+    >>> import os, tempfile
+    >>> d = check_logdir(os.path.join(tempfile.mkdtemp(), "runs", "a"))
+    >>> os.path.isdir(d)
+    True
+    """
     logdir = os.fspath(logdir)
     if os.path.exists(logdir) and not os.path.isdir(logdir):
         raise ConfigError(f"{_name('logdir')} {logdir!r} is a file, not a directory")
@@ -281,7 +295,14 @@ class Plan:
 def prepare(config: TrainConfig) -> Plan:
     """Check everything and build the run: settings, output paths, optional packages, data,
     model, optimizer and (when resuming) the checkpoint's state. Raises ConfigError,
-    CheckpointError, DataError, UnknownBackendError, BackendUnavailableError or ImportError."""
+    CheckpointError, DataError, UnknownBackendError, BackendUnavailableError or ImportError.
+
+    >>> try:
+    ...     prepare(TrainConfig(checkpoint="/no/such/dir/c.npz", progress=False))
+    ... except ValueError as e:
+    ...     print(type(e).__name__, str(e).split(":")[0])
+    CheckpointError cannot save a checkpoint to '/no/such/dir/c.npz'
+    """
     import xpgrad as xg
     from .checkpoint import check_writable, checkpoint_metadata, load_checkpoint
     from .report import require
