@@ -393,6 +393,9 @@ def test_methods_use_the_standard_semantics(rng):
     assert x.mT.shape == (2, 4, 3) and x[0].T.shape == (4, 3)
     assert x.astype(xg.float32).dtype == xg.float32 and x.abs().tolist() == np.abs(a).tolist()
     np.testing.assert_allclose(x.cumsum().numpy(), a.cumsum())
+    assert x[:, :1].squeeze().shape == (2, 4) and x[:1].squeeze(0).shape == (3, 4)
+    assert (x > 0).any(axis=0).tolist() == (a > 0).any(axis=0).tolist()
+    assert (x > -9).all().item() is True
     z = xg.asarray(a + 1j, dtype=xg.complex128)
     assert z.real.dtype == xg.float64 and z.imag.tolist() == np.ones_like(a).tolist()
     assert z.conj().tolist() == np.conj(a + 1j).tolist()

@@ -8,7 +8,7 @@ is a value, and a tape that recorded the old one keeps it. A Variable refuses th
 ``assign``, ``assign_add``, ``assign_sub``): rebinding would silently turn it into a Tensor.
 
 The methods are the names NumPy and PyTorch users reach for, with the standard's semantics
-(``axis=``, ``keepdims=``): ``sum mean prod max min std var argmax argmin cumsum`` (reductions),
+(``axis=``, ``keepdims=``): ``sum mean prod max min std var argmax argmin any all cumsum``,
 ``reshape flatten transpose permute swapaxes squeeze astype abs conj clip round`` and the
 properties ``T mT real imag``.
 
@@ -159,6 +159,12 @@ class TensorMethods:
     def argmin(self, axis=None, *, keepdims=False):
         return _ns.argmin(self, axis=axis, keepdims=keepdims)
 
+    def any(self, axis=None, *, keepdims=False):
+        return _ns.any(self, axis=axis, keepdims=keepdims)
+
+    def all(self, axis=None, *, keepdims=False):
+        return _ns.all(self, axis=axis, keepdims=keepdims)
+
     def cumsum(self, axis=None):
         """``cumulative_sum``; without ``axis``, of the flattened tensor (as NumPy)."""
         if axis is None:
@@ -196,7 +202,10 @@ class TensorMethods:
         axes[a], axes[b] = b, a
         return _ns.permute_dims(self, tuple(axes))
 
-    def squeeze(self, axis):
+    def squeeze(self, axis=None):
+        """Without ``axis``, every axis of length 1 removed (as NumPy and PyTorch)."""
+        if axis is None:
+            axis = tuple(i for i, n in enumerate(self.shape) if n == 1)
         return _ns.squeeze(self, axis=axis)
 
     # -- elementwise ----------------------------------------------------------------------------
