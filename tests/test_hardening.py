@@ -38,10 +38,6 @@ def test_an_integer_variable_is_refused_by_the_optimizer_by_name():
         xg.optim.SGD(0.1).apply_gradients([(None, n)])
 
 
-@pytest.mark.xfail(strict=True, reason="deferred: xpgrad/backend.py -- get_backend builds a "
-                                       "backend without a lock: two threads asking for it "
-                                       "first get two instances, and their tensors then "
-                                       "'mix backends' ('numba' and 'numba')")
 def test_two_threads_making_a_backend_at_once_get_one_instance():
     from xpgrad import backend as registry
     from xpgrad.backends.numpy import NumpyBackend

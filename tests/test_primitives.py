@@ -123,6 +123,12 @@ CASES = [
     C("clip", lambda x, lo: xg.clip(x, lo, 0.9), distinct(2, 3), distinct(3),
       id="clip_tensor_bound"),
     # linear algebra
+    C("einsum", lambda a, b: xg.einsum("ij,jk->ik", a, b), normal(2, 3), normal(3, 4),
+      id="einsum_matmul"),
+    C("einsum", lambda a, b, c: xg.einsum("bij,bjk,k->bi", a, b, c), normal(2, 2, 3),
+      normal(1, 3, 4), normal(4), id="einsum_broadcast_three"),
+    C("einsum", lambda a: xg.einsum("...ij->...j", a), normal(2, 3, 2), id="einsum_ellipsis"),
+    C("einsum", lambda a, b: xg.einsum("i,j", a, b), normal(3), normal(2), id="einsum_outer"),
     C("matmul", xg.matmul, normal(3), normal(3), id="matmul_1d_1d"),
     C("matmul", xg.matmul, normal(2, 3), normal(3), id="matmul_2d_1d"),
     C("matmul", xg.matmul, normal(3), normal(3, 2), id="matmul_1d_2d"),
@@ -262,7 +268,8 @@ NON_DIFFERENTIABLE = {
     "searchsorted": (lambda x: xg.searchsorted(xg.sort(x), x), normal(4)),
     "isin": (lambda x: xg.isin(x, x[:2]), normal(4)),
 }
-NOT_ARRAY_FUNCTIONS = {"broadcast_shapes"}   # works on shapes, nothing to differentiate
+# work on shapes or integer indices only: nothing to differentiate
+NOT_ARRAY_FUNCTIONS = {"broadcast_shapes", "one_hot"}
 
 
 def test_every_primitive_has_a_case():

@@ -175,6 +175,14 @@ class Backend:
         """A context in which new arrays are allocated on ``native`` (one device: nothing)."""
         return contextlib.nullcontext()
 
+    def move(self, raw, native):
+        """A copy of ``raw`` on this backend's device ``native``."""
+        with self.on_device(native):
+            try:
+                return self.xp.asarray(raw, device=native, copy=True)
+            except TypeError:        # a namespace whose asarray takes no device=
+                return self.xp.asarray(raw, copy=True)
+
     def from_dlpack(self, x, copy=None):
         """A raw array from any DLPack producer (shared memory unless ``copy``)."""
         if copy is None:
@@ -216,6 +224,7 @@ _factories: dict[str, Callable[[], Backend] | str] = {
 _instances: dict[str, Backend] = {}
 _failures: dict[str, str] = {}
 _entry_points_loaded = False
+_construction_lock = threading.RLock()    # reentrant: a backend may build another one
 
 
 def register_backend(name: str, factory) -> None:
@@ -269,17 +278,21 @@ def get_backend(name) -> Backend:
     if name not in _factories:
         raise UnknownBackendError(
             f"unknown backend {name!r}; known backends: {sorted(_factories)}")
-    if name in _failures:
-        raise BackendUnavailableError(_failures[name])
-    try:
-        inst = _construct(name)
-    except BackendUnavailableError as e:
-        _failures[name] = str(e)
-        raise
-    except ImportError as e:
-        _failures[name] = f"backend {name!r} could not be imported: {e}"
-        raise BackendUnavailableError(_failures[name]) from e
-    _instances[name] = inst
+    with _construction_lock:        # two threads asking first must get one instance
+        inst = _instances.get(name)
+        if inst is not None:
+            return inst
+        if name in _failures:
+            raise BackendUnavailableError(_failures[name])
+        try:
+            inst = _construct(name)
+        except BackendUnavailableError as e:
+            _failures[name] = str(e)
+            raise
+        except ImportError as e:
+            _failures[name] = f"backend {name!r} could not be imported: {e}"
+            raise BackendUnavailableError(_failures[name]) from e
+        _instances[name] = inst
     return inst
 
 

@@ -14,9 +14,11 @@ xpgrad.float32
 from __future__ import annotations
 
 import contextlib
+import operator
 
 from . import dtypes as _dt
 from .devices import Device, resolve
+from .primitive import Primitive, apply
 from .tensor import Tensor, _wrap
 
 
@@ -89,8 +91,22 @@ def _from_tensor(t, dtype, device, copy, backend):
     return copy_tensor(t) if copy else t
 
 
+def _move_forward(xp, x, backend, native):
+    return backend.move(x, native)
+
+
+def _move_vjp(xp, g, ans, x, backend, native):
+    if isinstance(g, Tensor):
+        return to_device(g, x.device)
+    return backend.move(g, backend.device(x))
+
+
+_move = Primitive("device_move", _move_forward, _move_vjp)
+
+
 def to_device(x, device, /, *, stream=None) -> Tensor:
-    """``x`` on ``device`` (another backend's device: recorded on tapes, like ``Tensor.to``).
+    """``x`` on ``device``: another backend (like ``Tensor.to``) or another device of the same
+    backend; recorded on tapes either way, so the gradient comes back to ``x``'s device.
 
     >>> import xpgrad as xg
     >>> xg.to_device(xg.ones(2), "numpy").device
@@ -99,8 +115,7 @@ def to_device(x, device, /, *, stream=None) -> Tensor:
     be, native = resolve(device)
     out = x.to(be)
     if native is not None and native != be.device(out._data):
-        with be.on_device(native):
-            out = _wrap(be.xp.asarray(out._data, copy=True), be)
+        out = apply(_move, out, backend=be, native=native)
     return out
 
 
@@ -121,10 +136,10 @@ def from_dlpack(x, /, *, device=None, copy=None, backend=None) -> Tensor:
 
 def _shape(shape):
     if isinstance(shape, int):
-        return (shape,)
+        shape = (shape,)
     try:
-        shape = tuple(int(s) for s in shape)
-    except (TypeError, ValueError):
+        shape = tuple(operator.index(s) for s in shape)
+    except TypeError:
         raise TypeError(f"shape must be an int or a sequence of ints, got {shape!r}") from None
     if any(s < 0 for s in shape):
         raise ValueError(f"shape must not have negative entries, got {shape}")
@@ -176,6 +191,8 @@ def full(shape, fill_value, *, dtype=None, device=None, backend=None) -> Tensor:
 def arange(start, /, stop=None, step=1, *, dtype=None, device=None, backend=None) -> Tensor:
     """``arange(5)``, ``arange(0.0, 1.0, 0.25)``: int64 for int arguments, else float32."""
     be, place = _placed(device, backend)
+    if step == 0:
+        raise ValueError("arange: step must not be 0")
     if dtype is None:
         ints = all(isinstance(v, int) for v in (start, stop, step) if v is not None)
         dtype = _dt.int64 if ints else _dt.float32

@@ -101,8 +101,17 @@ class Info:
         return dict(_dt.DEFAULTS)
 
     def dtypes(self, *, device=None, kind=None) -> dict:
-        return {name: d for name, d in _dt.ALL.items()
-                if kind is None or _dt.isdtype(d, kind)}
+        """The dtypes (of ``kind``) that ``device`` holds: all thirteen, unless the device's
+        backend says it lacks some (array-api-strict has a device without float64)."""
+        names = _dt.ALL
+        if isinstance(device, Device):
+            from .backend import get_backend
+
+            info = getattr(get_backend(device.backend).xp, "__array_namespace_info__", None)
+            if info is not None:
+                native = info().dtypes(device=device.native)
+                names = {n: d for n, d in _dt.ALL.items() if n in native}
+        return {name: d for name, d in names.items() if kind is None or _dt.isdtype(d, kind)}
 
 
 def __array_namespace_info__() -> Info:

@@ -34,6 +34,11 @@ def _split_aux(out, has_aux):
     return out
 
 
+def _check_callable(f, what):
+    if not callable(f):
+        raise TypeError(f"{what} takes a callable f, got {type(f).__name__} {f!r}")
+
+
 def value_and_grad(f, argnums=0, has_aux=False):
     """A function returning ``(f(*args), gradient of f w.r.t. args[argnums])``.
 
@@ -44,6 +49,8 @@ def value_and_grad(f, argnums=0, has_aux=False):
     >>> v.item(), gx.item(), gy.item()
     (6.0, 3.0, 2.0)
     """
+    _check_callable(f, "value_and_grad")
+
     def wrapped(*args, **kwargs):
         single, nums, args = _prepare(args, argnums)
         with GradientTape() as tape:
@@ -68,6 +75,7 @@ def grad(f, argnums=0, has_aux=False):
     >>> xg.grad(lambda x: xg.sum(x * x))(xg.asarray([1.0, -1.0])).tolist()
     [2.0, -2.0]
     """
+    _check_callable(f, "grad")
     vg = value_and_grad(f, argnums, has_aux)
 
     def wrapped(*args, **kwargs):
@@ -86,6 +94,7 @@ def vjp(f, *primals):
     >>> pullback(xg.asarray([1.0, 10.0]))[0].tolist()
     [2.0, 20.0]
     """
+    _check_callable(f, "vjp")
     _, nums, args = _prepare(primals, tuple(range(len(primals))))
     tape = GradientTape(persistent=True)
     with tape:
@@ -106,6 +115,8 @@ def jacobian(f, argnums=0):
     >>> xg.jacobian(lambda x: x * x)(xg.asarray([1.0, 3.0])).tolist()
     [[2.0, 0.0], [0.0, 6.0]]
     """
+    _check_callable(f, "jacobian")
+
     def wrapped(*args):
         single, nums, args = _prepare(args, argnums)
         tape = GradientTape(persistent=True)

@@ -20,7 +20,11 @@ class Generator:
 
     def __init__(self, seed=None, backend=None):
         self.backend = _backend(backend)
-        self._rng = self.backend.rng(seed)
+        try:
+            self._rng = self.backend.rng(seed)
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"seed must be None or a non-negative integer (or a sequence of "
+                          f"them), got {seed!r}: {e}") from None
 
     def _out(self, raw, dtype):
         be = self.backend

@@ -1,6 +1,6 @@
 """THE primitive table, grouped by kind; each module holds its primitives' forwards and vjp rules.
 
-The namespace modules (activations, bitwise, elementwise, indexing, linalg, reductions,
+The namespace modules (activations, bitwise, contraction (einsum), elementwise, indexing, linalg, reductions,
 searching, sets, shape, sorting) give the ``xpgrad`` namespace its functions; fft backs the
 ``xg.fft`` extension (``xg.linalg`` re-exports from linalg); losses, nn (``linear``),
 recurrent (the scans) and optim (the optimizer updates) hold primitives that ``xg.losses``,
@@ -9,6 +9,7 @@ recurrent (the scans) and optim (the optimizer updates) hold primitives that ``x
 """
 from .activations import *  # noqa: F401,F403
 from .bitwise import *  # noqa: F401,F403
+from .contraction import *  # noqa: F401,F403
 from .elementwise import *  # noqa: F401,F403
 from .indexing import *  # noqa: F401,F403
 from .linalg import *  # noqa: F401,F403
@@ -17,10 +18,10 @@ from .searching import *  # noqa: F401,F403
 from .sets import *  # noqa: F401,F403
 from .shape import *  # noqa: F401,F403
 from .sorting import *  # noqa: F401,F403
-from . import (activations, bitwise, elementwise, indexing, linalg, reductions, searching, sets,
-               shape, sorting)
+from . import (activations, bitwise, contraction, elementwise, indexing, linalg, reductions,
+               searching, sets, shape, sorting)
 from . import fft, losses, nn, optim, recurrent  # noqa: F401 (they register their primitives)
 
-__all__ = (activations.__all__ + bitwise.__all__ + elementwise.__all__ + indexing.__all__
-           + linalg.__all__ + reductions.__all__ + searching.__all__ + sets.__all__
+__all__ = (activations.__all__ + bitwise.__all__ + contraction.__all__ + elementwise.__all__
+           + indexing.__all__ + linalg.__all__ + reductions.__all__ + searching.__all__ + sets.__all__
            + shape.__all__ + sorting.__all__)

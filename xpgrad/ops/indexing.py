@@ -358,4 +358,34 @@ def _wrap(raw, backend):
     return wrap(raw, backend)
 
 
-__all__ = ["getitem", "take", "take_along_axis"]
+def one_hot(indices, num_classes, /, *, dtype=None, axis=-1):
+    """Integer class ``indices`` as one-hot vectors along a new ``axis`` (float32 unless
+    ``dtype`` says otherwise); an index outside ``[0, num_classes)`` is an IndexError.
+
+    >>> import xpgrad as xg
+    >>> xg.one_hot(xg.asarray([0, 2]), 3).tolist()
+    [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
+    """
+    from .. import dtypes as _dt
+    from ..creation import arange
+    from .elementwise import equal
+    from .shape import astype, expand_dims, moveaxis
+
+    indices = as_tensor(indices)
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: indices must be integers, got dtype {indices.dtype}")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise ValueError(f"one_hot: num_classes must be a positive int, got {num_classes!r}")
+    if indices.size:
+        lo, hi = indices._backend.index_range(indices._data)
+        if lo < 0 or hi >= num_classes:
+            raise IndexError(f"one_hot: index {lo if lo < 0 else hi} is out of range for "
+                             f"num_classes={num_classes}")
+    hot = equal(expand_dims(indices, axis=-1),
+                arange(num_classes, dtype=indices.dtype, backend=indices._backend))
+    out = astype(hot, _dt.float32 if dtype is None else dtype)
+    axis = norm_axis(axis, out.ndim)
+    return out if axis == out.ndim - 1 else moveaxis(out, -1, axis)
+
+
+__all__ = ["getitem", "take", "take_along_axis", "one_hot"]
