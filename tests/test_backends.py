@@ -20,30 +20,7 @@ except ImportError:      # only the tests with the toy backend need it
 needs_strict = pytest.mark.skipif(xs is None, reason="the toy backend runs on array-api-strict")
 
 
-class StrictBackend(xg.Backend):
-    """A third-party backend in ~20 lines: the array-API reference implementation, no kernels."""
-
-    name = "strict"
-    xp = xs
-    kernels = {}
-
-    def xg_dtype(self, native):
-        for d in _dt.ALL.values():
-            if getattr(xs, d.name) == native:
-                return d
-        raise TypeError(f"no xpgrad dtype for {native}")
-
-    def asarray(self, obj, dtype=None):
-        return xs.asarray(obj, dtype=dtype)
-
-    def to_numpy(self, x):
-        return np.from_dlpack(x)
-
-    def from_numpy(self, a):
-        return xs.asarray(np.ascontiguousarray(a))
-
-    def device(self, x):
-        return x.device
+from xpgrad.testing import StrictBackend  # noqa: E402 (the array API's reference as a backend)
 
 
 @pytest.fixture
