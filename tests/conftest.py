@@ -1,5 +1,8 @@
-import importlib.util
 import os
+
+os.environ.setdefault("SCIPY_ARRAY_API", "1")  # read by SciPy at import (tests/test_third_party.py)
+
+import importlib.util  # noqa: E402
 
 import numpy as np
 import pytest
