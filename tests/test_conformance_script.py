@@ -43,7 +43,11 @@ def test_counts_and_failures(script):
 
 def test_table(script):
     results = {"numpy": {"areas": script.summarize(REPORT), "failures": script.failures(REPORT)}}
-    table = script.markdown(results, "2023.12", 20, "abc1234")
+    table = script.markdown(results, {"commit": "def5678", "suite_commit": "abc1234",
+                                      "version": "2023.12", "max_examples": 20,
+                                      "date": "2026-12-01"})
+    assert table.startswith("Run on 2026-12-01 at xpgrad commit `def5678`, suite commit "
+                            "`abc1234`, API version 2023.12, 20 examples per test")
     assert "| test_linalg | 1/2 (50.0%), 1 skipped |" in table
     assert "| **all** | **1/3 (33.3%)**, 1 skipped |" in table
     assert "- `test_inv`: AssertionError: out.dtype=float64" in table

@@ -93,10 +93,18 @@ def share(counts: dict) -> str:
     return f"{100 * counts['passed'] / ran:.1f}%" if ran else "n/a"
 
 
-def markdown(results: dict, version: str, max_examples: int, suite_commit: str) -> str:
+def run_facts(version: str, max_examples: int, suite_commit: str) -> dict:
+    """What a table must say about its run: the commit, the suite, the settings, the date."""
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                             capture_output=True, text=True).stdout.strip() or "unknown"
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")
+    return {"commit": commit, "suite_commit": suite_commit, "version": version,
+            "max_examples": max_examples, "date": date}
+
+
+def markdown(results: dict, facts: dict) -> str:
+    commit, suite_commit, date = facts["commit"], facts["suite_commit"], facts["date"]
+    version, max_examples = facts["version"], facts["max_examples"]
     backends = list(results)
     lines = [f"Run on {date} at xpgrad commit `{commit}`, suite commit `{suite_commit}`, API "
              f"version {version}, {max_examples} examples per test:",
@@ -132,6 +140,8 @@ def main(argv=None) -> int:
     parser.add_argument("--markdown", type=Path, help="write the table here (between the "
                         "markers <!-- conformance --> and <!-- /conformance --> if present)")
     parser.add_argument("--json", type=Path, help="write the counts and failures as JSON")
+    parser.add_argument("--from-json", type=Path, help="make the table from a saved --json "
+                        "instead of running the suite (SUITE still names its checkout)")
     argv = list(sys.argv[1:] if argv is None else argv)
     extra = argv[argv.index("--") + 1:] if "--" in argv else []
     args = parser.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
@@ -142,8 +152,10 @@ def main(argv=None) -> int:
                      "submodule (clone with --recurse-submodules)")
     suite_commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=suite,
                                   capture_output=True, text=True).stdout.strip() or "unknown"
-    results = {}
-    for backend in args.backend:
+    saved = json.loads(args.from_json.read_text()) if args.from_json else None
+    facts = saved["run"] if saved else run_facts(args.version, args.max_examples, suite_commit)
+    results = saved["backends"] if saved else {}
+    for backend in [] if saved else args.backend:
         report = run_backend(suite, backend, args.version, args.max_examples, args.pytest_args)
         results[backend] = {"areas": summarize(report), "failures": failures(report)}
         tot = {k: sum(a[k] for a in results[backend]["areas"].values())
@@ -151,9 +163,9 @@ def main(argv=None) -> int:
         print(f"[{backend}] {tot['passed']} passed, {tot['failed']} failed, {tot['skipped']} "
               f"skipped: {share(tot)} of the tests that ran", flush=True)
     if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
+        args.json.write_text(json.dumps({"run": facts, "backends": results}, indent=1))
     if args.markdown:
-        table = markdown(results, args.version, args.max_examples, suite_commit)
+        table = markdown(results, facts)
         text = args.markdown.read_text() if args.markdown.exists() else ""
         start, end = "<!-- conformance -->", "<!-- /conformance -->"
         if start in text and end in text:
