@@ -138,7 +138,8 @@ def main(argv=None) -> int:
     parser.add_argument("--version", default="2023.12", help="ARRAY_API_TESTS_VERSION")
     parser.add_argument("--max-examples", type=int, default=20)
     parser.add_argument("--markdown", type=Path, help="write the table here (between the "
-                        "markers <!-- conformance --> and <!-- /conformance --> if present)")
+                        "markers <!-- MARKER --> and <!-- /MARKER --> if present)")
+    parser.add_argument("--marker", default="conformance", help="the markers' name")
     parser.add_argument("--json", type=Path, help="write the counts and failures as JSON")
     parser.add_argument("--from-json", type=Path, help="make the table from a saved --json "
                         "instead of running the suite (SUITE still names its checkout)")
@@ -167,7 +168,7 @@ def main(argv=None) -> int:
     if args.markdown:
         table = markdown(results, facts)
         text = args.markdown.read_text() if args.markdown.exists() else ""
-        start, end = "<!-- conformance -->", "<!-- /conformance -->"
+        start, end = f"<!-- {args.marker} -->", f"<!-- /{args.marker} -->"
         if start in text and end in text:
             text = text[:text.index(start) + len(start)] + "\n" + table + text[text.index(end):]
         else:
