@@ -24,7 +24,8 @@ from .primitive import Primitive, apply
 from .tape import GradientTape, stop_gradient
 from .tensor import Tensor, Variable
 from . import fft, linalg, losses, nn, optim, random, testing  # noqa: E402
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint  # noqa: E402
+from .checkpoint import (CheckpointError, checkpoint_metadata, load_checkpoint,  # noqa: E402
+                         save_checkpoint)
 
 bool = bool_  # the array-API name; Python's bool stays reachable as builtins.bool
 
