@@ -53,11 +53,12 @@ def check_input(x, w, owner):
     weights' dtype; ValueError/TypeError naming ``owner`` otherwise."""
     if not isinstance(x, Tensor):
         x = asarray(x, dtype=w.dtype, backend=w.backend)
-    n_in = w.shape[0]
-    if x.ndim < 1 or x.shape[-1] != n_in:
+    xd, wd = x._data, w._data                       # raw arrays: this runs every step
+    n_in = wd.shape[0]
+    if xd.ndim < 1 or xd.shape[-1] != n_in:
         raise ValueError(f"{owner} expects input of shape (..., in_features) with "
                          f"in_features={n_in}, got shape {x.shape}")
-    if x.dtype != w.dtype:
+    if xd.dtype != wd.dtype and x.dtype != w.dtype:
         raise TypeError(f"{owner} has {w.dtype} weights but got a {x.dtype} input; cast it "
                         "with xg.astype (no silent promotion)")
     return x

@@ -13,10 +13,19 @@ from .linalg import mH
 # x @ w + b for 2-D x as one primitive: one tape node instead of two, and the bias gradient is
 # a plain column sum (no broadcast bookkeeping). Backends may add a kernel (NumPy adds the bias
 # in place). Complex operands: the other factor conjugated, as matmul's rules do.
+def _adjoint(xp, a):
+    """``a``'s (conjugate) transpose in one call: this runs in every training step."""
+    kind = getattr(a.dtype, "kind", None)
+    if kind == "f":
+        mt = getattr(a, "mT", None)
+        return xp.matrix_transpose(a) if mt is None else mt
+    return mH(xp, a)
+
+
 _linear = Primitive(
     "linear", lambda xp, x, w, b: xp.matmul(x, w) + b,
-    lambda xp, g, ans, x, w, b: xp.matmul(g, mH(xp, w)),
-    lambda xp, g, ans, x, w, b: xp.matmul(mH(xp, x), g),
+    lambda xp, g, ans, x, w, b: xp.matmul(g, _adjoint(xp, w)),
+    lambda xp, g, ans, x, w, b: xp.matmul(_adjoint(xp, x), g),
     lambda xp, g, ans, x, w, b: xp.sum(g, axis=0))
 
 

@@ -119,7 +119,8 @@ class Optimizer:
                 raise ValueError(f"variable {v.name!r} appears twice in apply_gradients")
             seen.add(id(v))
             names.append(v.name)
-            self._check_variable(v)
+            if id(v) not in self._state:      # checked once: a Variable keeps its dtype
+                self._check_variable(v)
             if g is None:
                 continue
             if not isinstance(g, Tensor):
@@ -132,7 +133,7 @@ class Optimizer:
             if g._data.shape != v._data.shape:
                 raise ValueError(f"gradient for {v.name!r} has shape {g.shape}, the variable "
                                  f"has shape {v.shape}")
-            if not g.dtype.is_inexact:
+            if g._data.dtype != v._data.dtype and not g.dtype.is_inexact:
                 raise TypeError(f"gradient for {v.name!r} has dtype {g.dtype}; gradients are "
                                 f"floating-point like the variable ({v.dtype})")
             grads.append(g)
