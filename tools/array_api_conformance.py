@@ -135,7 +135,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("suite", type=Path, help="checkout of data-apis/array-api-tests")
     parser.add_argument("--backend", nargs="+", default=["numpy", "numba", "strict"])
-    parser.add_argument("--version", default="2023.12", help="ARRAY_API_TESTS_VERSION")
+    parser.add_argument("--version", default="2024.12", help="ARRAY_API_TESTS_VERSION")
     parser.add_argument("--max-examples", type=int, default=20)
     parser.add_argument("--markdown", type=Path, help="write the table here (between the "
                         "markers <!-- MARKER --> and <!-- /MARKER --> if present)")
