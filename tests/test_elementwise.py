@@ -341,13 +341,20 @@ def test_inplace_operators_rebind_a_tensor_and_keep_the_tape():
     assert m.tolist() == [[1.0, 2.0], [3.0, 4.0]]
 
 
-def test_inplace_operators_refuse_a_variable():
+def test_inplace_operators_update_a_variable_and_refuse_under_a_tape():
     v = xg.Variable([1.0, 2.0], name="w")
-    with pytest.raises(TypeError, match="assign"):
-        v += 1.0
-    assert isinstance(v, xg.Variable) and v.tolist() == [1.0, 2.0]
+    same = v
+    v += 1.0
+    v *= xg.asarray([2.0, 0.5])
+    assert v is same and isinstance(v, xg.Variable) and v.tolist() == [4.0, 1.5]
+    with pytest.raises(TypeError, match="'w' while a GradientTape records"):
+        with xg.GradientTape():
+            v -= 1.0
+    assert v.tolist() == [4.0, 1.5]
+    with pytest.raises(ValueError, match="does not match variable 'w'"):
+        v += xg.ones((3, 2))             # broadcasting may not change a variable's shape
     v.assign_add([1.0, 1.0])
-    assert v.tolist() == [2.0, 3.0]
+    assert v.tolist() == [5.0, 2.5]
 
 
 def test_reflected_and_unary_operators():

@@ -10,9 +10,6 @@ import pytest
 import xpgrad as xg
 
 
-@pytest.mark.xfail(strict=True, reason="deferred: xpgrad/tensor_methods.py -- `w -= g` on a "
-                                       "Variable outside a recording tape should update it in "
-                                       "place like assign_sub (it raises TypeError today)")
 def test_in_place_operator_on_a_variable_updates_it_outside_a_tape():
     w = xg.Variable([1.0, 2.0], name="w")
     same = w

@@ -4,8 +4,8 @@ every one is recorded on tapes like the function it calls).
 Operators follow the array API standard: ``+ - * / // % ** @``, the comparisons, ``& | ^ ~``
 (bitwise on integers, logical on booleans), ``<< >>``, their reflected forms, and unary
 ``- + abs()``. In-place forms (``x += y``) rebind the name to a new Tensor, as in JAX: a Tensor
-is a value, and a tape that recorded the old one keeps it. A Variable refuses them (use
-``assign``, ``assign_add``, ``assign_sub``): rebinding would silently turn it into a Tensor.
+is a value, and a tape that recorded the old one keeps it. On a Variable they update it in
+place, like ``assign`` (``w -= lr * g`` keeps training ``w``), and raise while a tape records.
 
 The methods are the names NumPy and PyTorch users reach for, with the standard's semantics
 (``axis=``, ``keepdims=``): ``sum mean prod max min std var argmax argmin any all cumsum``,
@@ -28,12 +28,17 @@ _ns = None  # the xpgrad namespace; set by xpgrad/__init__ once the ops exist
 
 
 def _inplace(self, fn, other, op):
-    """``self op= other``: a new Tensor for a Tensor; a Variable refuses."""
+    """``self op= other``: a new Tensor for a Tensor; a Variable is updated in place (like
+    ``assign``) outside tapes and refuses while a tape records."""
     if isinstance(self, _ns.Variable):
-        raise TypeError(
-            f"in-place operator {op}= on Variable {self.name!r} would rebind the name to a "
-            f"plain Tensor; write v.assign(v {op} other) (or assign_add / assign_sub) to "
-            f"change the variable's value")
+        from .primitive import tape_state
+
+        if tape_state.recording:
+            raise TypeError(
+                f"in-place operator {op}= on Variable {self.name!r} while a GradientTape "
+                f"records: the update cannot be differentiated; apply it after the tape's "
+                f"block (or with opt.apply_gradients / v.assign(v {op} other))")
+        return self.assign(fn(self, other))
     return fn(self, other)
 
 
