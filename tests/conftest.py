@@ -21,6 +21,25 @@ def load_example(name):
     return module
 
 
+@pytest.fixture(autouse=True)
+def _no_internet(monkeypatch):
+    """Downloads (``xpgrad.data``) may reach this machine only: no test touches the internet."""
+    import urllib.parse
+
+    from xpgrad import data
+
+    real = data._urlopen
+
+    def local_only(url, timeout):
+        host = urllib.parse.urlsplit(url).hostname
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise AssertionError(f"a test tried to download {url}; tests never touch the "
+                                 f"internet (serve the files locally, see tests/test_data.py)")
+        return real(url, timeout)
+
+    monkeypatch.setattr(data, "_urlopen", local_only)
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

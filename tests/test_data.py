@@ -1,13 +1,19 @@
-"""Data loading for `xpgrad train`: digits split, MNIST IDX reader, normalization, batches."""
+"""Data loading for `xpgrad train`: the shipped digits and their split (the same arrays as
+scikit-learn's), the MNIST IDX reader, downloads (from a local HTTP server: no test touches
+the internet), normalization, batches."""
 import gzip
+import hashlib
+import http.server
+import os
+import threading
+import types
 
 import numpy as np
 import pytest
 
-from xpgrad.data import (DataError, batches, load_dataset, load_digits, load_mnist, normalized,
-                         read_idx, write_idx)
-
-pytest.importorskip("sklearn", reason="the digits data set needs scikit-learn")
+from xpgrad import data
+from xpgrad.data import (DataError, DownloadError, batches, load_dataset, load_digits,
+                         load_mnist, normalized, read_idx, split, write_idx)
 
 
 def test_digits_split_is_seeded_stratified_and_scaled():
@@ -21,6 +27,65 @@ def test_digits_split_is_seeded_stratified_and_scaled():
     counts = np.bincount(a.y_test, minlength=10)
     assert counts.min() >= 35 and counts.max() <= 37
     assert a.image_shape == (8, 8) and a.n_classes == 10
+
+
+def test_the_shipped_digits_are_scikit_learns():
+    sklearn_datasets = pytest.importorskip("sklearn.datasets")
+    raw = sklearn_datasets.load_digits()
+    with np.load(data.DIGITS_FILE) as z:
+        images, target = z["images"], z["target"]
+    assert images.shape == (1797, 8, 8) and images.dtype == np.uint8
+    np.testing.assert_array_equal(images.reshape(1797, 64), raw.data)
+    np.testing.assert_array_equal(target, raw.target)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7, 123456, 2**32 - 1])
+def test_digits_split_and_standardization_are_what_scikit_learn_gave(seed):
+    """The arrays the training loop sees are identical to the ones it saw when the digits
+    came from scikit-learn's load_digits and train_test_split (xpgrad <= issue 14)."""
+    sklearn_datasets = pytest.importorskip("sklearn.datasets")
+    from sklearn.model_selection import train_test_split
+
+    raw = sklearn_datasets.load_digits()
+    x, y = (raw.data / 16.0).astype(np.float32), raw.target.astype(np.int64)
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.2, random_state=seed,
+                                                        stratify=y)
+    ours = load_digits(seed=seed)
+    for a, b in zip((ours.x_train, ours.x_test, ours.y_train, ours.y_test),
+                    (x_train, x_test, y_train, y_test)):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+    before = normalized(data.Dataset("digits", x_train, y_train, x_test, y_test, (8, 8), 10))
+    after = normalized(ours)
+    np.testing.assert_array_equal(after.x_train, before.x_train)
+    np.testing.assert_array_equal(after.x_test, before.x_test)
+
+
+def test_split_is_scikit_learns_stratified_split():
+    """Random label sets, class counts, fractions and seeds: the same four arrays, and a
+    ValueError where scikit-learn raises one."""
+    pytest.importorskip("sklearn")
+    from sklearn.model_selection import train_test_split
+
+    rng = np.random.default_rng(0)
+    compared = 0
+    for _ in range(300):
+        n, k = int(rng.integers(6, 300)), int(rng.integers(2, 12))
+        y = rng.integers(0, k, n) * 3 - 5                  # labels need not be 0..k-1
+        if np.bincount(y - y.min()).max() < 2 or np.unique(y, return_counts=True)[1].min() < 2:
+            continue
+        x = rng.normal(size=(n, 3))
+        fraction, seed = float(rng.uniform(0.02, 0.95)), int(rng.integers(0, 2**32))
+        try:
+            expected = train_test_split(x, y, test_size=fraction, random_state=seed, stratify=y)
+        except ValueError:
+            with pytest.raises(ValueError):
+                split(x, y, fraction, seed)
+            continue
+        for a, b in zip(split(x, y, fraction, seed), expected):
+            np.testing.assert_array_equal(a, b)
+        compared += 1
+    assert compared > 150
 
 
 def test_normalized_uses_training_statistics():
@@ -97,8 +162,6 @@ def test_load_mnist_from_idx_files(tmp_path, gz):
 
 
 def test_load_mnist_errors_name_the_problem(tmp_path):
-    with pytest.raises(DataError, match="needs --data-dir"):
-        load_mnist(None)
     with pytest.raises(DataError, match="does not exist"):
         load_mnist(str(tmp_path / "nope"))
     with pytest.raises(DataError, match="train-images-idx3-ubyte.*not found"):
@@ -120,3 +183,137 @@ def test_batches_cover_every_index_once():
     assert all(np.array_equal(a, b) for a, b in zip(parts, again))
     with pytest.raises(ValueError, match="batch_size must be >= 1"):
         batches(10, 0)
+
+
+# -- downloads, from a local server ------------------------------------------------------------
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    def log_request(self, code="-", size="-"):      # record each request instead of printing
+        self.server.requests.append((self.command, self.path, str(int(code))))
+
+    def log_message(self, format, *args):
+        pass
+
+
+@pytest.fixture
+def idx_server(tmp_path, monkeypatch):
+    """http.server in a thread serving small generated MNIST-style gzipped IDX files under
+    /mirror/ (and nothing under /missing/); ``data.SOURCES`` points at both, with the
+    files' real checksums, and ``XPGRAD_DATA_DIR`` at an empty cache."""
+    www = tmp_path / "www"
+    (www / "mirror").mkdir(parents=True)
+    arrays = _fake_mnist(www / "mirror", n_train=40, n_test=20)
+    sha = {f"{stem}.gz": hashlib.sha256((www / "mirror" / f"{stem}.gz").read_bytes()).hexdigest()
+           for stem in arrays}
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), lambda *a: _Handler(*a, directory=str(www)))
+    server.requests = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    mirrors = (f"{base}/missing/", f"{base}/mirror/")
+    for name in ("mnist", "fashion-mnist"):
+        monkeypatch.setitem(data.SOURCES, name, data.Source(name, mirrors, dict(sha)))
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("XPGRAD_DATA_DIR", str(cache))
+    yield types.SimpleNamespace(arrays=arrays, sha=sha, cache=cache, www=www, base=base,
+                                requests=server.requests)
+    server.shutdown()
+    server.server_close()
+
+
+def test_download_checks_checksums_falls_back_to_the_next_mirror_and_caches(idx_server, capsys):
+    lines = []
+    ds = load_dataset("mnist", progress=True, echo=lines.append)
+    assert ds.x_train.shape == (40, 784) and ds.x_test.shape == (20, 784)
+    np.testing.assert_array_equal(ds.y_test, idx_server.arrays["t10k-labels-idx1-ubyte"])
+    cached = idx_server.cache / "mnist"
+    assert sorted(os.listdir(cached)) == sorted(idx_server.sha)        # no partial files
+    for name, digest in idx_server.sha.items():
+        assert data.sha256_of(cached / name) == digest
+    # each file: a 404 from the first mirror, then the second
+    assert sorted(p for _, p, _ in idx_server.requests) == sorted(
+        [f"/missing/{n}" for n in idx_server.sha] + [f"/mirror/{n}" for n in idx_server.sha])
+    assert len(lines) == 8 and lines[0] == f"downloading {idx_server.base}/missing/" \
+        "train-images-idx3-ubyte.gz"
+    err = capsys.readouterr().err
+    assert "train-images-idx3-ubyte.gz" in err and "B/s" in err           # the tqdm bars
+    # a second load reads the cache: no request
+    n = len(idx_server.requests)
+    again = load_dataset("mnist")
+    np.testing.assert_array_equal(again.x_train, ds.x_train)
+    assert len(idx_server.requests) == n
+
+
+def test_a_wrong_checksum_is_an_error_and_leaves_nothing_behind(idx_server, monkeypatch):
+    sha = dict(idx_server.sha)
+    sha["t10k-labels-idx1-ubyte.gz"] = "0" * 64
+    monkeypatch.setitem(data.SOURCES, "mnist", data.Source("MNIST", data.SOURCES["mnist"].mirrors,
+                                                           sha))
+    with pytest.raises(DownloadError) as e:
+        load_dataset("mnist")
+    msg = str(e.value)
+    assert "could not download MNIST file t10k-labels-idx1-ubyte.gz" in msg
+    assert "/missing/t10k-labels-idx1-ubyte.gz: HTTP Error 404" in msg
+    assert f"differs from the published {'0' * 64}" in msg and "--data-dir" in msg
+    left = sorted(os.listdir(idx_server.cache / "mnist"))
+    assert "t10k-labels-idx1-ubyte.gz" not in left and not [f for f in left if ".part" in f]
+
+
+def test_a_damaged_cached_file_is_downloaded_again(idx_server):
+    load_dataset("fashion-mnist")
+    damaged = idx_server.cache / "fashion-mnist" / "train-labels-idx1-ubyte.gz"
+    damaged.write_bytes(b"not what was published")
+    n = len(idx_server.requests)
+    ds = load_dataset("fashion-mnist")
+    assert ds.name == "fashion-mnist"
+    np.testing.assert_array_equal(ds.y_train, idx_server.arrays["train-labels-idx1-ubyte"])
+    assert [p for _, p, _ in idx_server.requests[n:]] == [
+        "/missing/train-labels-idx1-ubyte.gz", "/mirror/train-labels-idx1-ubyte.gz"]
+
+
+def test_the_cli_downloads_on_first_use_with_a_progress_bar(idx_server, tmp_path, capsys):
+    from xpgrad.cli import main
+
+    small = ["--epochs", "1", "--hidden", "16", "--batch-size", "16", "--no-log"]
+    assert main(["train", "--dataset", "fashion-mnist", "--progress", "always", *small]) == 0
+    captured = capsys.readouterr()
+    assert f"xpgrad: downloading {idx_server.base}/mirror/t10k-images-idx3-ubyte.gz" \
+        in captured.err
+    assert "t10k-images-idx3-ubyte.gz" in captured.err and "B/s" in captured.err
+    assert "on 20 fashion-mnist test images" in captured.out
+    assert main(["train", "--dataset", "fashion-mnist", "--quiet", *small]) == 0
+    assert capsys.readouterr().err == ""                   # cached: nothing downloaded
+    # --data-dir reads local files and downloads nothing
+    n = len(idx_server.requests)
+    assert main(["train", "--dataset", "mnist", "--data-dir", str(idx_server.www / "mirror"),
+                 "--quiet", *small]) == 0
+    assert len(idx_server.requests) == n
+
+
+def test_no_mirror_answering_is_a_one_line_error_exit_1(idx_server, monkeypatch, capsys):
+    from xpgrad.cli import main
+
+    dead = data.Source("MNIST", (f"{idx_server.base}/missing/",), idx_server.sha)
+    monkeypatch.setitem(data.SOURCES, "mnist", dead)
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--dataset", "mnist", "--no-log", "--quiet"])
+    err = capsys.readouterr().err
+    assert e.value.code == 1 and err.count("\n") == 1
+    assert err.startswith("xpgrad: error: could not download MNIST file train-images-idx3-ubyte")
+
+
+def test_data_home_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.delenv("XPGRAD_DATA_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert data.data_home() == str(tmp_path / "xdg" / "xpgrad")
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert data.data_home() == str(tmp_path / "home" / ".cache" / "xpgrad")
+    monkeypatch.setenv("XPGRAD_DATA_DIR", "~/data")
+    assert data.data_home() == str(tmp_path / "home" / "data")
+
+
+def test_tests_never_touch_the_internet():
+    """conftest refuses every download from a host other than this machine."""
+    with pytest.raises(AssertionError, match="tests never touch the internet"):
+        data._urlopen("https://example.com/x", 1)
