@@ -11,12 +11,10 @@ import time
 import numpy as np
 import pytest
 
-pytest.importorskip("sklearn", reason="xpgrad train's default data set needs scikit-learn")
-
-import xpgrad as xg  # noqa: E402
-from xpgrad.checkpoint import checkpoint_metadata  # noqa: E402
-from xpgrad.cli import main  # noqa: E402
-from xpgrad.training import TrainConfig, TrainingError, resume_config, train  # noqa: E402
+import xpgrad as xg
+from xpgrad.checkpoint import checkpoint_metadata
+from xpgrad.cli import main
+from xpgrad.training import TrainConfig, TrainingError, resume_config, train
 
 SMALL = ["--hidden", "16", "--batch-size", "128", "--learning-rate", "0.01"]
 
@@ -66,8 +64,15 @@ def _cases(tmp, ck):
         (["train", "--optimizer", "nope"], "argument --optimizer: invalid choice: 'nope'"),
         (["train", "--dataset", "nope"], "argument --dataset: invalid choice: 'nope'"),
         (["train", "--backend", "nope"], "unknown backend 'nope'"),
-        (["train", "--dataset", "mnist"], "--dataset mnist needs --data-dir"),
+        (["train", "--data-dir", tmp], "data_dir (--data-dir) is only read with --dataset mnist "
+                                       "or fashion-mnist (the dataset is 'digits')"),
         (["train", "--dataset", "mnist", "--data-dir", "/no/such"], "'/no/such' does not exist"),
+        (["train", "--dataset", "fashion-mnist", "--data-dir", tmp],
+         "Fashion-MNIST file train-images-idx3-ubyte[.gz] not found"),
+        (["train", "--threads", "0"], "argument --threads: must be an integer >= 1, got 0"),
+        (["train", "--threads", "two"], "argument --threads: expected a number of threads"),
+        (["train", "--progress", "sometimes"], "argument --progress: invalid choice: 'sometimes'"),
+        (["train", "--quiet", "--progress", "always"], "--quiet and --progress always contradict"),
         (["train", "--logdir", "x", "--no-log"], "--no-log and --logdir contradict"),
         (["train", "--resume", ck["corrupt"]], "corrupt.npz' is not a checkpoint"),
         (["train", "--resume", os.path.join(tmp, "missing.npz")], "no checkpoint file"),
@@ -90,7 +95,7 @@ def _cases(tmp, ck):
     ]
 
 
-CASES = 40
+CASES = 45
 
 
 def test_the_table_has_every_case(tmp_path, finished):
@@ -248,7 +253,9 @@ def test_data_and_seed_checks():
         data.batches(10, 2.5)
     for kwargs, message in [(dict(seed=2**32), r"seed \(--seed\) must be an integer in"),
                             (dict(data_dir="/tmp"), r"data_dir \(--data-dir\) is only read "
-                                                    r"with --dataset mnist")]:
+                                                    r"with --dataset mnist"),
+                            (dict(threads=0), r"threads \(--threads\) must be an integer >= 1"),
+                            (dict(threads=1.5), r"threads \(--threads\) must be an integer")]:
         with pytest.raises(ValueError, match=message):
             TrainConfig(**kwargs).resolved()
 

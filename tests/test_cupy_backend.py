@@ -41,7 +41,7 @@ def _fresh_cupy_backend(clean_backends):
 def test_unavailable_without_cupy_names_the_pip_command(clean_backends, monkeypatch):
     monkeypatch.setitem(sys.modules, "cupy", None)       # import cupy -> ImportError
     msg = _fresh_cupy_backend(clean_backends)
-    assert 'pip install "xpgrad[cuda]"' in msg and "not installed" in msg
+    assert 'pip install -e ".[cuda]"' in msg and "not installed" in msg
     assert "cupy" in xg.available_backends() and not xg.available_backends()["cupy"]["available"]
 
 

@@ -78,8 +78,10 @@ def _train_parser(sub):
     from .data import DATASETS
     from .models import MODELS, OPTIMIZERS
 
+    from .threads import DEFAULT_THREADS, parse_threads
+
     p = sub.add_parser(
-        "train", help="train a classifier (default: MLP on scikit-learn's digits)",
+        "train", help="train a classifier (default: MLP on the 8x8 digits)",
         description="Train a classifier and report held-out accuracy. Writes TensorBoard event "
                     "files, curves.png and history.json under --logdir. Every flag and output "
                     "path is checked before training starts. SIGINT/SIGTERM stop after the "
@@ -105,9 +107,13 @@ def _train_parser(sub):
     p.add_argument("--hidden", type=_hidden, default=None,
                    help="hidden layer sizes, e.g. 128 or 256,128 (default: the model's; mlp: 128)")
     p.add_argument("--dataset", default=None, choices=DATASETS,
-                   help="digits: scikit-learn's bundled 8x8 digits; mnist: IDX files in "
-                        "--data-dir (default: digits)")
-    p.add_argument("--data-dir", default=None, help="directory with the MNIST IDX files")
+                   help="digits: the 8x8 digits shipped with xpgrad (scikit-learn's); mnist, "
+                        "fashion-mnist: the standard IDX files, downloaded on first use into "
+                        "$XPGRAD_DATA_DIR (default ~/.cache/xpgrad) with their SHA-256 checked, "
+                        "or read from --data-dir (default: digits)")
+    p.add_argument("--data-dir", default=None,
+                   help="directory with the four IDX files of --dataset mnist or fashion-mnist "
+                        "(nothing is downloaded)")
     p.add_argument("--logdir", default=None,
                    help="where event files and plots go (default: runs/<timestamp>)")
     p.add_argument("--no-log", action="store_true", help="write no event files or plots")
@@ -123,6 +129,12 @@ def _train_parser(sub):
                         "unless --checkpoint is given")
     p.add_argument("--max-steps", type=_positive(int), default=None,
                    help="stop after this many optimizer steps (for quick checks)")
+    p.add_argument("--threads", type=parse_threads, default=None, metavar="N",
+                   help=f"threads for BLAS and Numba's kernels (default: {DEFAULT_THREADS}; "
+                        f"more pays only for large layers on an idle machine)")
+    p.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
+                   help="progress bars (per epoch, per download): auto shows them when stderr "
+                        "is a terminal and tqdm is installed (default: auto)")
     p.add_argument("--quiet", "-q", action="store_true",
                    help="no progress bar and no per-epoch lines; print the final summary only")
     p.set_defaults(func=cmd_train, parser=p)
@@ -131,7 +143,8 @@ def _train_parser(sub):
 
 #: TrainConfig fields set by a flag of the same name
 _FLAGS = ("backend", "model", "optimizer", "epochs", "batch_size", "learning_rate", "seed",
-          "hidden", "dataset", "data_dir", "checkpoint", "checkpoint_every", "max_steps")
+          "hidden", "dataset", "data_dir", "checkpoint", "checkpoint_every", "max_steps",
+          "threads")
 
 
 def _config(args):
@@ -159,20 +172,41 @@ def _config(args):
     if not args.no_log:
         config.logdir = args.logdir or os.path.join(
             "runs", datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
-    config.progress = not args.quiet and sys.stderr.isatty()
+    config.progress = _progress(args.progress)
     return config
+
+
+def _progress(choice) -> bool:
+    """``--progress``: always, never, or auto (stderr is a terminal and tqdm is installed)."""
+    from .report import available
+
+    if choice == "auto":
+        return sys.stderr.isatty() and available("tqdm")
+    return choice == "always"
 
 
 def cmd_train(args, parser) -> int:
     from .backend import BackendUnavailableError, UnknownBackendError
     from .checkpoint import CheckpointError
-    from .data import DataError
+    from .data import DataError, DownloadError
     from .training import TrainingError, prepare
 
     if args.no_log and args.logdir:
         fail("--no-log and --logdir contradict each other; give one of them")
+    if args.quiet and args.progress == "always":
+        fail("--quiet and --progress always contradict each other; give one of them")
+    if args.quiet:
+        args.progress = "never"
+
+    def note(line):                       # downloads: on stderr, so stdout stays the results
+        if not args.quiet:
+            sys.stderr.write(f"xpgrad: {line}\n")
+            sys.stderr.flush()
+
     try:
-        plan = prepare(_config(args))
+        plan = prepare(_config(args), echo=note)
+    except DownloadError as e:
+        fail(e, 1)
     except (CheckpointError, DataError, UnknownBackendError, BackendUnavailableError,
             ValueError, TypeError, FileNotFoundError, PermissionError) as e:
         fail(e, 2)
@@ -228,12 +262,18 @@ def _version(dists):
 
 
 def info() -> dict:
-    """What ``xpgrad info`` prints, as a dict: versions, backends (with why not), peers."""
+    """What ``xpgrad info`` prints, as a dict: versions, backends (with why not), peers, and
+    the thread pools (BLAS and OpenMP libraries loaded, Numba's threading layer).
+
+    >>> sorted(info()["threads"])
+    ['blas', 'cpus', 'default', 'numba']
+    """
     import numpy
 
     import xpgrad
+    from .threads import DEFAULT_THREADS, available_cpus, blas_info, numba_threading
 
-    return {
+    report = {
         "xpgrad": xpgrad.__version__,
         "python": f"{platform.python_version()} ({platform.python_implementation()}, "
                   f"{platform.system()} {platform.machine()})",
@@ -242,6 +282,13 @@ def info() -> dict:
         "backends": xpgrad.available_backends(),
         "installed": {name: _version(dists) for name, dists in PEERS.items()},
     }
+    numba_ok = report["backends"].get("numba", {}).get("available")
+    nb = numba_threading() if numba_ok else {}      # starts Numba's pool to name its layer
+    if nb:
+        report["backends"]["numba"]["threading_layer"] = nb["threading_layer"]
+    report["threads"] = {"cpus": available_cpus(), "default": DEFAULT_THREADS,
+                         "blas": blas_info(), "numba": nb}
+    return report
 
 
 def cmd_info(args, parser) -> int:
@@ -264,6 +311,21 @@ def cmd_info(args, parser) -> int:
     print("installed packages:")
     for name, ver in report["installed"].items():
         print(f"  {name:17s} {ver or '-'}")
+    threads = report["threads"]
+    print(f"threads: {threads['cpus']} CPUs available to this process; xpgrad train and bench "
+          f"use {threads['default']} per pool unless --threads N says otherwise")
+    for row in threads["blas"]:
+        what = " ".join(str(p) for p in (row["internal_api"], row.get("version")) if p)
+        if row.get("threading_layer"):
+            what += f" ({row['threading_layer']})"
+        print(f"  {row['user_api']:8s} {what}: {row['num_threads']} threads  {row['filepath']}")
+    if not threads["blas"]:
+        print("  blas     unknown (threadpoolctl is not installed)")
+    nb = threads["numba"]
+    if nb:
+        print(f"  numba    threading layer {nb['threading_layer']}: {nb['threads']} threads "
+              f"(NUMBA_NUM_THREADS {nb['max_threads']}, NUMBA_THREADING_LAYER "
+              f"{nb['requested_layer']})")
     return 0
 
 

@@ -1,7 +1,9 @@
 """What a training run writes: TensorBoard event files and a PNG of the learning curves.
 
-tensorboardX and matplotlib are optional (the ``train`` extra); they are imported when first
-used, with an error that names the install command.
+Event files are written by ``xpgrad.events`` (no tensorboardX, no protobuf, no PyTorch).
+matplotlib, for the PNG, is optional (the ``train`` extra): it is imported when the plot is
+drawn, at the end of a run, and ``available`` tells beforehand whether it is installed;
+a missing package gives an error that names the install command.
 
 >>> import tempfile
 >>> from xpgrad.report import plot_history
@@ -13,26 +15,57 @@ True
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
+import sys
 
 import numpy as np
 
 INSTALL_HINT = 'pip install -e ".[train]"'
 
 
-def require(module: str, purpose: str):
-    """Import ``module`` or raise ImportError saying what needs it and how to install it."""
+def available(module: str) -> bool:
+    """Whether ``module`` can be imported, found without importing it.
+
+    >>> available("json"), available("no_such_module_here")
+    (True, False)
+    """
+    if module in sys.modules:
+        return sys.modules[module] is not None
     try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise ImportError(f"{purpose} needs the {module.split('.')[0]!r} package: "
-                          f"{INSTALL_HINT}") from None
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
 
 
-def image_grid(images, image_shape, columns=8) -> np.ndarray:
-    """Tile flat images ``(n, h*w)`` into one ``(rows*h, columns*w)`` array in [0, 1].
+def require(module: str, purpose: str, *, load=True):
+    """Import ``module`` (with ``load`` False: only check that it is there) or raise
+    ImportError saying what needs it and how to install it.
 
-    >>> image_grid(np.ones((3, 4)), (2, 2), columns=2).shape
+    >>> require("json", "testing").__name__
+    'json'
+    """
+    if not load:
+        if available(module.split(".")[0]) and available(module):
+            return None
+    else:
+        try:
+            return importlib.import_module(module)
+        except ImportError:
+            pass
+    raise ImportError(f"{purpose} needs the {module.split('.')[0]!r} package: "
+                      f"{INSTALL_HINT}") from None
+
+
+def image_grid(images, image_shape, columns=8, padding=1, pad_value=0.5) -> np.ndarray:
+    """Tile flat images ``(n, h*w)`` into one array in [0, 1], ``columns`` per row, with
+    ``padding`` pixels of ``pad_value`` around and between them (mid-grey by default: neither
+    a digit's background nor its ink, so neighbours never merge), as torchvision's
+    ``make_grid`` lays them out.
+
+    >>> image_grid(np.ones((3, 4)), (2, 2), columns=2).shape     # 2 rows, 2 columns of 2x2
+    (7, 7)
+    >>> image_grid(np.ones((3, 4)), (2, 2), columns=2, padding=0).shape
     (4, 4)
     """
     h, w = image_shape
@@ -42,15 +75,19 @@ def image_grid(images, image_shape, columns=8) -> np.ndarray:
     n = len(images)
     columns = max(1, min(columns, n))
     rows = -(-n // columns)
-    grid = np.zeros((rows * h, columns * w), np.float32)
+    p = int(padding)
+    if p < 0:
+        raise ValueError(f"padding must be >= 0, got {padding}")
+    grid = np.full((rows * (h + p) + p, columns * (w + p) + p), pad_value, np.float32)
     for i, img in enumerate(images):
         r, c = divmod(i, columns)
-        grid[r * h:(r + 1) * h, c * w:(c + 1) * w] = img
+        top, left = p + r * (h + p), p + c * (w + p)
+        grid[top:top + h, left:left + w] = img
     return grid
 
 
 class RunWriter:
-    """TensorBoard writer for one run: scalars per step/epoch, a grid of sample inputs.
+    """TensorBoard writer for one run: scalars per step/epoch, a grid of sample inputs, text.
 
     ``RunWriter(None)`` writes nothing (for runs without a log directory).
     """
@@ -59,23 +96,27 @@ class RunWriter:
         self.logdir = logdir
         self._writer = None
         if logdir is not None:
-            tbx = require("tensorboardX", "writing TensorBoard event files")
-            os.makedirs(logdir, exist_ok=True)
-            self._writer = tbx.SummaryWriter(logdir)
+            from .events import EventWriter
+
+            self._writer = EventWriter(logdir)
 
     def scalars(self, values: dict, step: int) -> None:
         if self._writer is not None:
             for tag, value in values.items():
-                self._writer.add_scalar(tag, float(value), step)
+                self._writer.add_scalar(tag, value, step)
 
     def images(self, tag, images, image_shape, step=0) -> None:
         if self._writer is not None:
             grid = image_grid(images, image_shape)
-            self._writer.add_image(tag, grid[None], step, dataformats="CHW")
+            self._writer.add_image(tag, np.round(grid * 255.0).astype(np.uint8), step)
 
     def text(self, tag, text, step=0) -> None:
         if self._writer is not None:
             self._writer.add_text(tag, text, step)
+
+    def flush(self) -> None:
+        if self._writer is not None:
+            self._writer.flush()
 
     def close(self) -> None:
         if self._writer is not None:
@@ -89,20 +130,30 @@ class RunWriter:
         self.close()
 
 
+def _figure(figsize):
+    """A matplotlib Figure drawn by the Agg canvas, without pyplot (quicker to import, and
+    no global figure state)."""
+    require("matplotlib", "plotting the learning curves")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    return fig
+
+
 def plot_history(history, path, title=None) -> str:
     """Save loss and accuracy per epoch (train and test) side by side as a PNG; returns ``path``.
 
     ``history`` is a mapping with ``epoch`` and any of ``train_loss``, ``test_loss``,
     ``train_accuracy``, ``test_accuracy`` (lists of equal length).
     """
-    matplotlib = require("matplotlib", "plotting the learning curves")
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    fig = _figure((10, 4))
     from matplotlib.ticker import MaxNLocator
 
     h = history if isinstance(history, dict) else history.as_dict()
     epochs = h["epoch"]
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    ax_loss, ax_acc = fig.subplots(1, 2)
     for key, ax in (("loss", ax_loss), ("accuracy", ax_acc)):
         for split, style in (("train", "-o"), ("test", "--s")):
             values = h.get(f"{split}_{key}")
@@ -119,17 +170,13 @@ def plot_history(history, path, title=None) -> str:
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path
 
 
 def plot_curves(curves: dict, path, xlabel="step", ylabel="loss", logy=True, title=None) -> str:
     """Save several named curves ``{label: values}`` on one axis as a PNG; returns ``path``."""
-    matplotlib = require("matplotlib", "plotting")
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = _figure((6, 4))
+    ax = fig.subplots()
     for label, values in curves.items():
         ax.plot(np.arange(len(values)), values, label=label)
     ax.set_xlabel(xlabel)
@@ -143,5 +190,4 @@ def plot_curves(curves: dict, path, xlabel="step", ylabel="loss", logy=True, tit
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path

@@ -26,6 +26,7 @@ import json
 import math
 import os
 import signal
+import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -33,15 +34,17 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 
 from . import backend as _backend
-from .data import DATASETS, load_dataset, normalized
+from .data import DATASETS, IDX_DATASETS, load_dataset, normalized
 from .models import MODELS, OPTIMIZERS
+from .threads import DEFAULT_THREADS, check_threads
 
 #: settings that define what a checkpoint holds: a resumed run must not change them
 IDENTITY = ("model", "hidden", "dataset", "optimizer", "seed")
 #: the command-line flag of each setting (for messages)
 FLAGS = {f: "--" + f.replace("_", "-") for f in (
     "backend", "model", "optimizer", "epochs", "batch_size", "learning_rate", "seed", "hidden",
-    "dataset", "data_dir", "logdir", "checkpoint", "max_steps", "checkpoint_every", "resume")}
+    "dataset", "data_dir", "logdir", "checkpoint", "max_steps", "checkpoint_every", "resume",
+    "threads")}
 
 
 class ConfigError(ValueError):
@@ -87,9 +90,10 @@ class TrainConfig:
     logdir: str | None = None               # None: write no event files or plots
     checkpoint: str | None = None
     max_steps: int | None = None
-    progress: bool = True                   # tqdm bar per epoch
+    progress: bool = True                   # tqdm bar per epoch (and per download)
     checkpoint_every: int | None = None     # steps between checkpoints (None: at the end only)
     resume: str | None = None               # a checkpoint to continue from
+    threads: int = DEFAULT_THREADS          # BLAS and Numba threads (xpgrad.threads.limit)
 
     def resolved(self) -> "TrainConfig":
         """A copy with defaults filled in and every setting checked (ConfigError naming it)."""
@@ -108,12 +112,16 @@ class TrainConfig:
             if getattr(self, name) is not None:
                 _integer(name, getattr(self, name), 1)
         _integer("seed", self.seed, 0)
-        if self.seed >= 2**32:           # scikit-learn's split takes seeds below 2**32
+        if self.seed >= 2**32:           # the split's RandomState takes seeds below 2**32
             raise ConfigError(f"{_name('seed')} must be an integer in [0, 2**32 - 1], got "
                               f"{self.seed}")
-        if self.data_dir is not None and self.dataset != "mnist":
-            raise ConfigError(f"{_name('data_dir')} is only read with --dataset mnist "
-                              f"(the dataset is {self.dataset!r})")
+        try:
+            check_threads(self.threads, _name("threads"))
+        except (TypeError, ValueError) as e:
+            raise ConfigError(str(e)) from None
+        if self.data_dir is not None and self.dataset not in IDX_DATASETS:
+            raise ConfigError(f"{_name('data_dir')} is only read with --dataset "
+                              f"{' or '.join(IDX_DATASETS)} (the dataset is {self.dataset!r})")
         lr = self.learning_rate
         if lr is None:
             lr = OPTIMIZERS[self.optimizer].default_learning_rate
@@ -165,7 +173,7 @@ def resume_config(path, overrides=None, *, finish=True) -> TrainConfig:
     # where this run writes is its own business: never the saved run's paths (the file may
     # have been moved or copied since)
     known = {f.name for f in fields(TrainConfig)} - {"checkpoint", "resume", "logdir",
-                                                     "progress"}
+                                                     "progress", "threads"}
     base = {k: v for k, v in saved.items() if k in known}
     if base.get("hidden") is not None:
         base["hidden"] = tuple(base["hidden"])
@@ -228,6 +236,22 @@ class TrainResult:
     interrupted: str | None = None          # the signal's name when SIGINT/SIGTERM stopped it
 
 
+def metric(value) -> float:
+    """A metric as a Python float printed at its own precision: a float32 (or float16) value
+    becomes the shortest decimal that identifies it, not its float64 expansion.
+
+    >>> import numpy as np
+    >>> metric(np.float32(0.1)), metric(np.float64(0.1)), metric(2)
+    (0.1, 0.1, 2.0)
+    """
+    if hasattr(value, "numpy") and not isinstance(value, np.generic):
+        value = value.numpy()
+    a = np.asarray(value)
+    if a.dtype in (np.float32, np.float16):
+        return float(str(a[()]))
+    return float(a)
+
+
 def evaluate(model, x, y, backend, batch_size=512):
     """Mean softmax cross-entropy and accuracy of ``model`` on NumPy arrays ``x``, ``y``."""
     import xpgrad as xg
@@ -248,7 +272,8 @@ def _progress(iterable, total, desc, enabled):
     from .report import require
 
     tqdm = require("tqdm", "the progress bar").tqdm
-    return tqdm(iterable, total=total, desc=desc, leave=False, unit="batch", dynamic_ncols=True)
+    return tqdm(iterable, total=total, desc=desc, leave=False, unit="batch", dynamic_ncols=True,
+                file=sys.stderr)
 
 
 # -- before training: everything a user can get wrong ------------------------------------------
@@ -289,13 +314,19 @@ class Plan:
 
     def fit(self, echo=print, handle_signals=False) -> "TrainResult":
         """Train as planned (see ``train``)."""
-        return _fit(self, echo, handle_signals)
+        from .threads import limit
+
+        with limit(self.cfg.threads):
+            return _fit(self, echo, handle_signals)
 
 
-def prepare(config: TrainConfig) -> Plan:
-    """Check everything and build the run: settings, output paths, optional packages, data,
+def prepare(config: TrainConfig, echo=None) -> Plan:
+    """Check everything and build the run: settings, output paths, optional packages, data
+    (MNIST and Fashion-MNIST are downloaded on first use; ``echo`` gets a line per file),
     model, optimizer and (when resuming) the checkpoint's state. Raises ConfigError,
-    CheckpointError, DataError, UnknownBackendError, BackendUnavailableError or ImportError.
+    CheckpointError, DataError (DownloadError), UnknownBackendError, BackendUnavailableError
+    or ImportError. Nothing is imported for the logs here: matplotlib only at the end of the
+    run, for ``curves.png``.
 
     >>> try:
     ...     prepare(TrainConfig(checkpoint="/no/such/dir/c.npz", progress=False))
@@ -313,10 +344,9 @@ def prepare(config: TrainConfig) -> Plan:
     if cfg.logdir:
         if os.path.exists(cfg.logdir) and not os.path.isdir(cfg.logdir):
             raise ConfigError(f"{_name('logdir')} {cfg.logdir!r} is a file, not a directory")
-        require("tensorboardX", "writing TensorBoard event files")
-        require("matplotlib", "plotting the learning curves")
+        require("matplotlib", "plotting the learning curves", load=False)
     if cfg.progress:
-        require("tqdm", "the progress bar")
+        require("tqdm", "the progress bar", load=False)
     source = cfg.resume or (cfg.checkpoint if cfg.checkpoint and os.path.exists(cfg.checkpoint)
                             else None)
     meta = {}
@@ -326,7 +356,8 @@ def prepare(config: TrainConfig) -> Plan:
         if isinstance(saved, dict):
             resume_config(source, {k: getattr(cfg, k) for k in IDENTITY}, finish=False)
     be = xg.get_backend(cfg.backend)
-    raw = load_dataset(cfg.dataset, cfg.data_dir, seed=cfg.seed)
+    raw = load_dataset(cfg.dataset, cfg.data_dir, seed=cfg.seed, progress=cfg.progress,
+                       echo=echo)
     ds = normalized(raw)
     model = MODELS[cfg.model].build(ds, list(cfg.hidden),
                                     xg.random.default_rng(cfg.seed, backend=be), be)
@@ -421,12 +452,13 @@ def train(config: TrainConfig, echo=print, *, handle_signals=False) -> TrainResu
     """Train ``config.model`` on ``config.dataset``; returns history, model and test accuracy.
 
     ``echo`` receives one line per epoch and a summary (None: silent). Writes TensorBoard event
-    files, ``curves.png`` and ``history.json`` under ``config.logdir`` when it is set, and the
-    checkpoint (resuming from it if it exists). Everything is checked first (``prepare``).
+    files (a ``loss/train_step`` scalar per step, the other scalars per epoch), ``curves.png``
+    and ``history.json`` under ``config.logdir`` when it is set, and the checkpoint (resuming
+    from it if it exists). BLAS and Numba use ``config.threads`` threads while it trains. Everything is checked first (``prepare``).
     With ``handle_signals`` (main thread), SIGINT/SIGTERM stop the run after the current step,
     with everything saved, and ``result.interrupted`` names the signal.
     """
-    return prepare(config).fit(echo, handle_signals)
+    return prepare(config, echo).fit(echo, handle_signals)
 
 
 def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
@@ -477,7 +509,7 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
                     with xg.GradientTape() as tape:
                         logits = model(xb)
                         loss = xg.losses.softmax_cross_entropy(logits, yb)
-                loss_value = float(loss)
+                loss_value = metric(loss)
                 if not math.isfinite(loss_value):
                     history.step_loss.append(loss_value)
                     raise TrainingError(
@@ -490,13 +522,14 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
                     grads = tape.gradient(loss, variables)
                     opt.apply_gradients(zip(grads, variables))
                 history.step_loss.append(loss_value)
+                writer.scalars({"loss/train_step": loss_value}, opt.iterations)
                 loss_sum += loss_value * len(idx)
                 correct += int((np.argmax(logits.numpy(), axis=1) == ds.y_train[idx]).sum())
                 seen += len(idx)
                 done_in_epoch += len(idx)
                 steps += 1
                 if cfg.progress:
-                    bar.set_postfix(loss=f"{loss_value:.4f}")
+                    bar.set_postfix(loss=f"{loss_value:.4f}", refresh=False)
                 if cfg.checkpoint_every and opt.iterations % cfg.checkpoint_every == 0:
                     _save(plan, epoch, done_in_epoch, n_train, target)
                 if stopper.signum is not None or (cfg.max_steps is not None
@@ -514,6 +547,7 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
                 writer.scalars({"loss/train": row["train_loss"], "loss/test": test_loss,
                                 "accuracy/train": row["train_accuracy"],
                                 "accuracy/test": test_acc, "learning_rate": lr}, epoch)
+                writer.flush()
                 partial = "" if done_in_epoch >= n_train else \
                     f"  (partial: {done_in_epoch}/{n_train} examples)"
                 say(f"epoch {epoch:3d}  loss {row['train_loss']:.4f}  "

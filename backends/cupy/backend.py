@@ -17,8 +17,10 @@ import numpy as np
 from xpgrad import dtypes as _dt
 from xpgrad.backend import Backend, BackendUnavailableError, KernelTable
 
-INSTALL_HINT = ('pip install "xpgrad[cuda]" (CUDA 12) or "xpgrad[cuda13]" (CUDA 13), or any '
-                'CuPy >= 14.2 wheel that matches the driver')
+# xpgrad is installed from its source checkout (it is not on PyPI): the extras work there
+INSTALL_HINT = ('pip install -e ".[cuda]" (CUDA 12) or -e ".[cuda13]" (CUDA 13) in the xpgrad '
+                'checkout, or any CuPy >= 14.2 wheel that matches the driver '
+                '(pip install cupy-cuda12x)')
 _BY_NATIVE = {np.dtype(d.name): d for d in _dt.ALL.values()}
 
 

@@ -17,7 +17,7 @@ import sys
 import threading
 
 CACHE_ENV = "XPGRAD_NUMBA_CACHE_DIR"
-INSTALL_HINT = 'pip install "xpgrad[numba]"'
+INSTALL_HINT = 'pip install numba (or pip install -e ".[numba]" in the xpgrad checkout)'
 
 #: elementwise kernels run on all threads from this many elements on; below it one thread runs
 #: them, paying no thread start-up. Set high on purpose: a threaded kernel waits for every core,

@@ -1,0 +1,181 @@
+"""Thread pools: how many threads BLAS, Numba and (in benchmarks) PyTorch may use.
+
+``xpgrad train``, ``xpgrad bench`` and the examples take ``--threads N`` and call ``limit(N)``:
+BLAS through threadpoolctl (OpenBLAS, MKL, BLIS and OpenMP runtimes already loaded), Numba's
+threaded kernels through ``numba.set_num_threads`` and PyTorch through
+``torch.set_num_threads`` -- each only when that library is already imported, so limiting never
+imports Numba or PyTorch. The default, ``DEFAULT_THREADS``, is one thread: the models these
+commands train make small matrix products, where a second BLAS thread gains little on an idle
+machine and costs much on a busy one (spinning BLAS threads fight the interpreter and each
+other for cores; the README gives the measurements), and one thread never oversubscribes.
+
+>>> lim = limit(1)
+>>> lim.threads, lim.blas in (None, 1)
+(1, True)
+>>> lim.restore()
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+#: threads per pool when ``--threads`` is not given
+DEFAULT_THREADS = 1
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one).
+
+    >>> available_cpus() >= 1
+    True
+    """
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def parse_threads(text) -> int:
+    """An argparse type for ``--threads``: an integer >= 1.
+
+    >>> parse_threads("2")
+    2
+    """
+    try:
+        value = int(text)
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(f"expected a number of threads (an integer >= 1), "
+                                         f"got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text}")
+    return value
+
+
+def check_threads(n, name="threads") -> int:
+    """``n`` as an int >= 1, else ValueError/TypeError naming ``name``.
+
+    >>> check_threads(3)
+    3
+    """
+    if isinstance(n, bool) or not isinstance(n, int):
+        try:
+            import numpy as np
+
+            if isinstance(n, np.integer):
+                n = int(n)
+            else:
+                raise TypeError
+        except TypeError:
+            raise TypeError(f"{name} must be an integer >= 1, got {n!r}") from None
+    if n < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {n}")
+    return n
+
+
+class Limits:
+    """What ``limit`` set, and how to undo it (``restore()``, or leave the ``with`` block)."""
+
+    def __init__(self, threads):
+        self.threads = threads
+        self.blas = None            # threads now allowed to the BLAS/OpenMP libraries, if any
+        self.numba = None
+        self.torch = None
+        self._undo = []
+
+    def restore(self) -> None:
+        while self._undo:
+            self._undo.pop()()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.restore()
+
+    def __repr__(self):
+        return (f"Limits(threads={self.threads}, blas={self.blas}, numba={self.numba}, "
+                f"torch={self.torch})")
+
+
+def limit(n=DEFAULT_THREADS, *, torch=None, numba=None) -> Limits:
+    """Let BLAS, Numba and PyTorch use ``n`` threads each; returns a ``Limits`` that undoes it.
+
+    ``numba`` / ``torch``: None limits the library when it is imported already (never imports
+    it), True imports it first, False leaves it alone. Numba's setting applies to launches
+    from the calling thread and is capped at ``NUMBA_NUM_THREADS``.
+    """
+    n = check_threads(n)
+    out = Limits(n)
+    if numba is None:
+        numba = "numba" in sys.modules
+    if numba:
+        import numba as nb
+
+        before = nb.get_num_threads()
+        nb.set_num_threads(min(n, nb.config.NUMBA_NUM_THREADS))
+        out.numba = nb.get_num_threads()
+        out._undo.append(lambda: nb.set_num_threads(before))
+    if torch is None:
+        torch = "torch" in sys.modules
+    if torch:
+        import torch as th
+
+        before = th.get_num_threads()
+        th.set_num_threads(n)
+        out.torch = th.get_num_threads()
+        out._undo.append(lambda: th.set_num_threads(before))
+    # last: Numba's and PyTorch's OpenMP runtimes, loaded by the calls above, are limited too
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        ThreadpoolController = None
+    if ThreadpoolController is not None:
+        controller = ThreadpoolController()
+        out._undo.append(controller.limit(limits=n).restore_original_limits)
+        if any(lib["user_api"] == "blas" for lib in controller.info()):
+            out.blas = n
+    return out
+
+
+def blas_info() -> list:
+    """The BLAS and OpenMP libraries loaded in this process, with their thread counts
+    (threadpoolctl's report; empty when threadpoolctl is not installed).
+
+    >>> all("num_threads" in row for row in blas_info())
+    True
+    """
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return []
+    keys = ("user_api", "internal_api", "num_threads", "version", "threading_layer",
+            "filepath")
+    return [{k: row.get(k) for k in keys} for row in threadpool_info()]
+
+
+def numba_threading(start=True) -> dict:
+    """Numba's threads and threading layer (``tbb``, ``omp`` or ``workqueue``). With
+    ``start``, Numba's thread pool is started if no threaded kernel has run yet, so the layer
+    it picks can be named (nothing is compiled). Empty when Numba is not installed.
+    """
+    try:
+        import numba
+    except ImportError:
+        return {}
+    layer = None
+    try:
+        layer = numba.threading_layer()
+    except ValueError:                   # no threaded launch yet
+        if start:
+            try:
+                from numba.np.ufunc import parallel
+
+                parallel._launch_threads()
+                layer = numba.threading_layer()
+            except Exception as e:        # a private hook: report instead of failing
+                layer = f"unknown ({type(e).__name__}: {e})"
+    return {"version": numba.__version__, "threads": numba.get_num_threads(),
+            "max_threads": numba.config.NUMBA_NUM_THREADS,
+            "threading_layer": layer or "not started",
+            "requested_layer": numba.config.THREADING_LAYER}
