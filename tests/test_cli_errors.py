@@ -90,12 +90,13 @@ def _cases(tmp, ck):
         (["nope"], "invalid choice: 'nope'"),
         (["warmup", "--backend", "nope"], "unknown backend 'nope'"),
         (["warmup", "--dtypes", "int8"], "argument --dtypes: expected float32 and/or float64"),
+        (["warmup", "--jobs", "0"], "argument --jobs/-j: must be an integer > 0, got 0"),
         (["bench", "--threads", "0"], "bench: --threads must be at least 1"),
         (["bench", "--only", "nope"], "bench: argument --only: invalid choice"),
     ]
 
 
-CASES = 45
+CASES = 46
 
 
 def test_the_table_has_every_case(tmp_path, finished):
@@ -124,7 +125,7 @@ def test_info_and_warmup_run(capsys):
     assert main(["warmup", "--backend", "numpy"]) == 0
     assert "nothing to warm up" in capsys.readouterr().out
     pytest.importorskip("numba")
-    assert main(["warmup", "--backend", "numba", "--dtypes", "float32"]) == 0
+    assert main(["warmup", "--backend", "numba", "--dtypes", "float32", "--jobs", "2"]) == 0
     assert "kernels for float32 ready" in capsys.readouterr().out
 
 

@@ -237,7 +237,8 @@ def cmd_warmup(args, parser) -> int:
     if warmup is None:
         print(f"backend {be.name!r} compiles no kernels: nothing to warm up")
         return 0
-    seconds = warmup(dtypes=tuple(args.dtypes))
+    kwargs = {} if args.jobs is None else {"processes": args.jobs}
+    seconds = warmup(dtypes=tuple(args.dtypes), **kwargs)
     print(f"backend {be.name!r}: kernels for {', '.join(args.dtypes)} ready in {seconds:.1f} s")
     return 0
 
@@ -364,10 +365,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="{train,info,bench,warmup}")
     _train_parser(sub)
     p = sub.add_parser("warmup", help="compile (or load from the disk cache) a backend's "
-                                      "kernels ahead of time")
+                                      "kernels ahead of time, once per machine")
     p.add_argument("--backend", default="numba", help="(default: numba)")
     p.add_argument("--dtypes", type=_dtypes, default=["float32", "float64"],
                    help="float32 and/or float64 (default: both)")
+    p.add_argument("--jobs", "-j", type=_positive(int), default=None, metavar="N",
+                   help="processes compiling side by side when the cache is cold (default: "
+                        "one per available CPU; 1: in this process)")
     p.set_defaults(func=cmd_warmup, parser=p)
     p = sub.add_parser("info", help="versions, backends (and why one is unavailable), devices")
     p.add_argument("--json", action="store_true", help="print the report as JSON")

@@ -356,6 +356,11 @@ def prepare(config: TrainConfig, echo=None) -> Plan:
         if isinstance(saved, dict):
             resume_config(source, {k: getattr(cfg, k) for k in IDENTITY}, finish=False)
     be = xg.get_backend(cfg.backend)
+    cached = getattr(be, "kernels_cached", None)
+    if echo is not None and cached is not None and not cached(("float32",)):
+        echo(f"the {be.name} backend compiles its kernels on first use, which takes a while "
+             f"once per machine; `xpgrad warmup --backend {be.name}` compiles them all ahead of "
+             f"time, in parallel")
     raw = load_dataset(cfg.dataset, cfg.data_dir, seed=cfg.seed, progress=cfg.progress,
                        echo=echo)
     ds = normalized(raw)

@@ -60,10 +60,14 @@ class NumbaBackend(NumpyBackend):
 
         return {"name": self.name, "device": "cpu", **describe(self._numba)}
 
-    def warmup(self, dtypes=("float32", "float64"), parallel=True) -> float:
-        """Compile (or load from the disk cache) every kernel for ``dtypes``; return seconds.
+    def warmup(self, dtypes=("float32", "float64"), parallel=True, processes=None) -> float:
+        """Compile (or load from the disk cache) every kernel for ``dtypes`` -- with
+        ``parallel``, their threaded versions too; return seconds.
 
-        Benchmarks call this first so no compile time lands inside a timing.
+        With a cold cache the kernel groups compile in ``processes`` worker processes side by
+        side (None: one per available CPU; 1: in this process), then this process loads them.
+        ``xpgrad warmup`` runs it once per machine; benchmarks call it first so no compile
+        time lands inside a timing.
 
         >>> import xpgrad as xg
         >>> xg.get_backend("numba").warmup(dtypes=("float32",)) >= 0
@@ -71,7 +75,19 @@ class NumbaBackend(NumpyBackend):
         """
         from ._cache import warmup
 
-        return warmup(self, dtypes, parallel)
+        return warmup(self, dtypes, parallel, processes)
+
+    def kernels_cached(self, dtypes=("float32",)) -> bool:
+        """Whether every kernel for ``dtypes`` is in the disk cache (a run would load them
+        rather than compile).
+
+        >>> import xpgrad as xg
+        >>> isinstance(xg.get_backend("numba").kernels_cached(), bool)
+        True
+        """
+        from ._cache import cache_is_warm
+
+        return cache_is_warm(dtypes)
 
 
 __all__ = ["NumbaBackend"]

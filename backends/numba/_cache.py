@@ -77,42 +77,56 @@ def describe(numba) -> dict:
     }
 
 
-def _exercise(backend, dt):
-    """Run every kernel once on tiny inputs of dtype ``dt``."""
+LOSSES = ("softmax_cross_entropy", "sigmoid_mse", "mse", "sigmoid_cross_entropy_with_logits")
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "softplus", "leaky_relu")
+UPDATES = ("sgd_update", "adagrad_update", "adadelta_update", "rmsprop_update", "adam_update")
+
+
+def _exercise_loss(backend, dt, name):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((4, 3)).astype(dt)
     t = rng.random((4, 3)).astype(dt)
     one = np.asarray(1.0, dt)
-    for name in ("sigmoid_mse", "mse", "sigmoid_cross_entropy_with_logits"):
-        k = backend.kernels[name]
-        for red in ("mean", "none"):
-            out, saved = k.forward(x, t, reduction=red)
-            k.vjp(one if red == "mean" else np.ones_like(out), saved, x, t, reduction=red)
-    k = backend.kernels["softmax_cross_entropy"]
-    for labels in (np.array([0, 1, 2, 0]), t):
-        out, saved = k.forward(x, labels, reduction="mean")
-        k.vjp(one, saved, x, labels, reduction="mean")
-    for name in ("sigmoid", "tanh", "relu", "softplus"):
-        out, saved = backend.kernels[name].forward(x)
-        backend.kernels[name].vjp(x, saved, x)
-    out, saved = backend.kernels["leaky_relu"].forward(x, negative_slope=0.01)
-    backend.kernels["leaky_relu"].vjp(x, saved, x, negative_slope=0.01)
-    p, g = x.copy(), t
-    s = [np.zeros_like(x) for _ in range(2)]
-    for name, states, params in (
-            ("sgd_update", (None,), dict(lr=0.1, momentum=0.0, nesterov=False, weight_decay=0.0)),
-            ("sgd_update", s[:1], dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.0)),
-            ("adagrad_update", s[:1], dict(lr=0.1, eps=1e-7)),
-            ("adadelta_update", s, dict(lr=1.0, rho=0.95, eps=1e-7)),
-            ("rmsprop_update", (s[0], None), dict(lr=0.1, rho=0.9, momentum=0.0, eps=1e-7)),
-            ("rmsprop_update", s, dict(lr=0.1, rho=0.9, momentum=0.9, eps=1e-7)),
-            ("adam_update", s, dict(lr=0.1, beta1=0.9, beta2=0.999, eps=1e-7, step=1,
-                                    weight_decay=0.0, decoupled=False))):
-        assert backend.kernels[name].forward(p, g, *states, **params) is not None, name
-    _exercise_lstm(backend, dt)
+    k = backend.kernels[name]
+    if name == "softmax_cross_entropy":
+        for labels in (np.array([0, 1, 2, 0]), t):
+            out, saved = k.forward(x, labels, reduction="mean")
+            k.vjp(one, saved, x, labels, reduction="mean")
+        return
+    for red in ("mean", "none"):
+        out, saved = k.forward(x, t, reduction=red)
+        k.vjp(one if red == "mean" else np.ones_like(out), saved, x, t, reduction=red)
 
 
-def _exercise_lstm(backend, dt):
+def _exercise_activation(backend, dt, name):
+    x = np.random.default_rng(0).standard_normal((4, 3)).astype(dt)
+    params = dict(negative_slope=0.01) if name == "leaky_relu" else {}
+    out, saved = backend.kernels[name].forward(x, **params)
+    backend.kernels[name].vjp(x, saved, x, **params)
+
+
+_UPDATE_CALLS = {
+    "sgd_update": ((None,), dict(lr=0.1, momentum=0.0, nesterov=False, weight_decay=0.0)),
+    "sgd_update momentum": ((0,), dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.0)),
+    "adagrad_update": ((0,), dict(lr=0.1, eps=1e-7)),
+    "adadelta_update": ((0, 1), dict(lr=1.0, rho=0.95, eps=1e-7)),
+    "rmsprop_update": ((0, None), dict(lr=0.1, rho=0.9, momentum=0.0, eps=1e-7)),
+    "rmsprop_update momentum": ((0, 1), dict(lr=0.1, rho=0.9, momentum=0.9, eps=1e-7)),
+    "adam_update": ((0, 1), dict(lr=0.1, beta1=0.9, beta2=0.999, eps=1e-7, step=1,
+                                 weight_decay=0.0, decoupled=False)),
+}
+
+
+def _exercise_update(backend, dt, name):
+    rng = np.random.default_rng(0)
+    p, g = rng.standard_normal((4, 3)).astype(dt), rng.random((4, 3)).astype(dt)
+    for call, (states, params) in _UPDATE_CALLS.items():
+        if call.split()[0] == name:
+            slots = [None if i is None else np.zeros_like(p) for i in states]
+            assert backend.kernels[name].forward(p, g, *slots, **params) is not None, call
+
+
+def _exercise_lstm(backend, dt, name="lstm"):
     """A tiny LSTM forward and backward: compiles the fused backward step, with the strided
     views the scan passes it."""
     import xpgrad as xg
@@ -126,24 +140,91 @@ def _exercise_lstm(backend, dt):
     tape.gradient(total, lstm.trainable_variables)
 
 
-def warmup(backend, dtypes, parallel) -> float:
-    """Compile or load every kernel (serial and, with ``parallel``, threaded) for ``dtypes``
-    (float32 and/or float64: the dtypes the kernels cover; ValueError for any other)."""
+#: the units of a warmup: (exercise, primitive). One unit's kernels (and the loops they call)
+#: are compiled by one process of a parallel warmup, so no two processes write one kernel's
+#: cache index. Listed largest first (measured), so a pool of processes finishes together.
+UNITS = ([(_exercise_loss, n) for n in LOSSES] + [(_exercise_update, n) for n in UPDATES]
+         + [(_exercise_activation, n) for n in ACTIVATIONS] + [(_exercise_lstm, "lstm")])
+
+
+def _exercise(backend, dt, units=None):
+    """Run every kernel of ``units`` (indices into ``UNITS``; None: all) once on tiny inputs
+    of dtype ``dt``."""
+    for i in range(len(UNITS)) if units is None else units:
+        fn, name = UNITS[i]
+        fn(backend, dt, name)
+
+
+def _check_dtypes(dtypes):
     if isinstance(dtypes, str):
         dtypes = (dtypes,)
     kernel_dtypes = ("float32", "float64")
+    names = []
     for dt in dtypes:
         name = getattr(dt, "name", None) or getattr(dt, "__name__", None) or str(dt)
         if name not in kernel_dtypes:
             raise ValueError(f"warmup: dtypes must be among {kernel_dtypes} (the dtypes the "
                              f"kernels cover), got {dt!r}")
-    t0 = time.perf_counter()
+        names.append(name)
+    return tuple(names)
+
+
+def _compile(backend, dtypes, units, parallel):
     saved = _config.PAR_MIN, _config.ROW_PAR_MIN
     try:
         for limit in ((1 << 62, 0) if parallel else (1 << 62,)):
             _config.PAR_MIN = _config.ROW_PAR_MIN = limit
             for dt in dtypes:
-                _exercise(backend, np.dtype(dt))
+                _exercise(backend, np.dtype(dt), units)
     finally:
         _config.PAR_MIN, _config.ROW_PAR_MIN = saved
+
+
+def _compile_in_worker(dtypes, units, parallel) -> float:
+    """A worker process of a parallel warmup: compile ``units`` into the disk cache."""
+    import xpgrad
+
+    t0 = time.perf_counter()
+    _compile(xpgrad.get_backend("numba"), dtypes, units, parallel)
+    return time.perf_counter() - t0
+
+
+def cache_is_warm(dtypes=("float32", "float64")) -> bool:
+    """Whether every kernel has a cached version per dtype in ``dtypes`` (a new process would
+    load them all instead of compiling)."""
+    need = len(_check_dtypes(dtypes))
+    return all(_cached_versions(d) >= need for d in kernel_dispatchers().values())
+
+
+def warmup(backend, dtypes, parallel, processes=None) -> float:
+    """Compile or load every kernel (serial and, with ``parallel``, threaded) for ``dtypes``
+    (float32 and/or float64: the dtypes the kernels cover; ValueError for any other), so that
+    this process and every later one on this machine run them without compiling.
+
+    With a cold cache and ``processes`` > 1 (None: one per available CPU), worker processes
+    compile the units (``UNITS``: a loss, an optimizer update, an activation, the LSTM step)
+    side by side into the disk cache first; this process then loads them. ``processes=1``
+    compiles here, one after another.
+    """
+    dtypes = _check_dtypes(dtypes)
+    t0 = time.perf_counter()
+    if processes is None:
+        from xpgrad.threads import available_cpus
+
+        processes = 1 if cache_is_warm(dtypes) else available_cpus()
+    if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
+        raise ValueError(f"warmup: processes must be an integer >= 1, got {processes!r}")
+    if processes > 1:
+        import concurrent.futures
+        import multiprocessing
+
+        # spawn, not fork: a forked Numba (thread pools, LLVM) is not safe to use
+        ctx = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(min(processes, len(UNITS)),
+                                                    mp_context=ctx) as pool:
+            jobs = [pool.submit(_compile_in_worker, dtypes, (i,), parallel)
+                    for i in range(len(UNITS))]
+            for job in jobs:
+                job.result()
+    _compile(backend, dtypes, None, parallel)          # loads what the workers compiled
     return time.perf_counter() - t0
