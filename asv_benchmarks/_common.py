@@ -5,6 +5,7 @@ the installed xpgrad), so the benchmark definitions stay fixed while asv measure
 commits; they reach xpgrad only through its public API.
 """
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -30,9 +31,15 @@ W = _load_workloads()
 LIBS = list(W.LIBS)
 
 
+#: threads per library, the same for xpgrad and its peers (as ``xpgrad bench``'s default)
+THREADS = int(os.environ.get("XPGRAD_BENCH_THREADS", "1"))
+
+
 def build(workload, lib, **params):
-    """The workload's callable, run once; raises NotImplementedError (asv: skipped) when
-    ``lib`` or the xpgrad module it needs is unavailable here."""
+    """The workload's callable, run once, with every library limited to ``THREADS`` threads;
+    raises NotImplementedError (asv: skipped) when ``lib`` or the xpgrad module it needs is
+    unavailable here."""
+    W.limit_threads(THREADS, torch=lib.startswith("torch"))
     return W.build(workload, lib, **params)
 
 # seconds per benchmark, setup included: the first Numba benchmark in a fresh asv environment

@@ -145,7 +145,10 @@ def test_xpgrad_bench_quick_prints_a_table(capsys):
     assert bench.main(["--quick", "--backend", "numpy", "--repeat", "1"]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
-    header = lines[1].split()
+    # the header: equal threads for every library, and the versions that ran
+    assert lines[1].startswith("threads: 1 per library (blas 1"), out
+    assert lines[2].startswith("versions: python ") and " xpgrad 0." in lines[2], out
+    header = next(line for line in lines if line.startswith("workload")).split()
     assert header[0] == "workload" and "xpgrad-numpy" in header, out
     has_torch = importlib.util.find_spec("torch") is not None
     if has_torch:
@@ -171,3 +174,64 @@ def test_xpgrad_bench_rejects_unknown_backend(capsys):
         bench.main(["--backend", "nosuch"])
     assert e.value.code == 2
     assert "unknown backend 'nosuch'" in capsys.readouterr().err
+
+
+def test_every_row_says_the_work_it_does():
+    """A row's label is made from its sizes, and each library's workload, built, reports the
+    sizes of the arrays it made: they must be the row's (the quick LSTM row runs 10 steps and
+    says so)."""
+    for quick in (True, False):
+        rows = bench.cases(quick)
+        assert len({label for _, label, _ in rows}) == len(rows)
+        for group, label, params in rows:
+            assert label == bench.label(group, params)
+    quick_lstm = [r for r in bench.cases(True) if r[0] == "lstm_step"]
+    assert [label for _, label, _ in quick_lstm] == [
+        "LSTM 64-128 train step, batch 64, 10 steps"]
+    has_torch = importlib.util.find_spec("torch") is not None
+    for group, label, params in bench.cases(True):
+        small = dict(params)
+        if group in ("loss", "activation"):
+            small["shape"] = (8, 5)
+        for key, value in (("n_ops", 8), ("batch", 4), ("steps", 3)):
+            if key in small:
+                small[key] = value
+        for lib in ["xpgrad-numpy"] + (["torch-cpu"] if has_torch else []):
+            bench.check_work(W.build(group, lib, **small), group, small, lib)
+
+
+def test_a_row_whose_workload_does_other_work_is_refused():
+    fn = W.build("lstm_step", "xpgrad-numpy", batch=2, steps=3, hidden=4, input_size=5)
+    params = dict(batch=2, steps=50, hidden=4, input_size=5)
+    with pytest.raises(AssertionError, match="built steps=3, but the row 'LSTM 5-4 train step, "
+                                             "batch 2, 50 steps' says 50"):
+        bench.check_work(fn, "lstm_step", params, "xpgrad-numpy")
+
+
+def test_xpgrad_bench_json(tmp_path, capsys):
+    assert bench.main(["--quick", "--only", "chain", "--backend", "numpy", "--repeat", "1",
+                       "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["format"] == "xpgrad-bench/1" and report["threads"]["requested"] == 1
+    assert report["versions"]["xpgrad"].startswith("0.") and report["machine"]["cpus"] >= 1
+    rows = [r for r in report["results"] if r["lib"] == "xpgrad-numpy"]
+    assert [r["label"] for r in rows] == ["chain 100 ops, 4 floats, forward+gradient",
+                                          "chain 100 ops, 4 floats, forward"]
+    assert all(r["seconds"] > 0 and r["params"]["n_ops"] == 100 for r in rows)
+    if importlib.util.find_spec("torch") is not None:
+        assert all(r["reference"] == "torch-cpu" and r["ratio"] > 0 for r in rows)
+    path = tmp_path / "bench.json"
+    assert bench.main(["--quick", "--only", "chain", "--backend", "numpy", "--peers",
+                       "--repeat", "1", "--threads", "2", "--json", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "threads: 2 per library" in out and f"wrote {path}" in out
+    saved = json.loads(path.read_text())
+    assert saved["threads"]["requested"] == 2 and saved["libs"] == ["xpgrad-numpy"]
+    assert all(r["ratio"] is None for r in saved["results"])
+
+
+def test_xpgrad_bench_threads_must_be_positive(capsys):
+    with pytest.raises(SystemExit) as e:
+        bench.main(["--threads", "0"])
+    assert e.value.code == 2
+    assert "argument --threads: must be an integer >= 1, got 0" in capsys.readouterr().err

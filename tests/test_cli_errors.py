@@ -91,7 +91,7 @@ def _cases(tmp, ck):
         (["warmup", "--backend", "nope"], "unknown backend 'nope'"),
         (["warmup", "--dtypes", "int8"], "argument --dtypes: expected float32 and/or float64"),
         (["warmup", "--jobs", "0"], "argument --jobs/-j: must be an integer > 0, got 0"),
-        (["bench", "--threads", "0"], "bench: --threads must be at least 1"),
+        (["bench", "--threads", "0"], "bench: argument --threads: must be an integer >= 1"),
         (["bench", "--only", "nope"], "bench: argument --only: invalid choice"),
     ]
 

@@ -5,50 +5,90 @@ once: Numba compiles, caches warm), then timed timeit-style: enough calls per re
 ``min_time``, several repeats, the median per call. GPU workloads synchronize inside the call.
 A ratio is xpgrad's time over PyTorch's on the same device: below 1 means xpgrad is faster.
 
->>> main(["--quick", "--only", "chain", "--backend", "numpy", "--peers"])  # doctest: +SKIP
-0
+Fair by default: every library gets the same number of threads (``--threads``, default 1:
+BLAS through threadpoolctl, Numba, PyTorch), and the header says how many each has and which
+versions ran. A row's label is made from its sizes, and every library's workload reports the
+sizes of the arrays it built (``fn.work``), which must be the row's: a row never claims work it
+does not do. ``--json`` writes the results as JSON (for asv-like tooling and CI).
+
+>>> label("lstm_step", dict(batch=64, steps=10, input_size=64, hidden=128))
+'LSTM 64-128 train step, batch 64, 10 steps'
 """
 from __future__ import annotations
 
 import argparse
+import datetime
+import json
+import platform
 import statistics
 import sys
 import time
 
 from . import bench_workloads as W
+from .threads import DEFAULT_THREADS, parse_threads
 
 GROUPS = ("chain", "loss", "activation", "optimizer", "mlp_step", "lstm_step",
           "rnn_loop")
 
 
+def label(group: str, p: dict) -> str:
+    """A row's label, made from its sizes ``p`` (the workload's parameters)."""
+    shape = "x".join(map(str, p.get("shape", ())))
+    sizes = "-".join(map(str, p.get("sizes", ())))
+    if group == "chain":
+        return f"chain {p['n_ops']} ops, {p['size']} floats, {p['mode']}"
+    if group in ("loss", "activation"):
+        return f"{p['name']} {shape} {p['mode']}"
+    if group == "optimizer":
+        return f"{p['name']} update, {sizes} MLP"
+    if group == "mlp_step":
+        return f"MLP {sizes} train step, batch {p['batch']}"
+    if group == "lstm_step":
+        return (f"LSTM {p['input_size']}-{p['hidden']} train step, batch {p['batch']}, "
+                f"{p['steps']} steps")
+    if group == "rnn_loop":
+        return (f"tanh RNN {p['input_size']}-{p['hidden']} loop over unstack, batch "
+                f"{p['batch']}, {p['steps']} steps")
+    raise ValueError(f"unknown workload group {group!r}; expected one of {GROUPS}")
+
+
 def cases(quick: bool):
-    """``(group, label, params)`` for every row of the table, smallest first."""
+    """``(group, label, params)`` for every row of the table, smallest first; ``params`` holds
+    every size the label states (``check_work`` compares them with what the workload built)."""
     out = []
     for n_ops in (100,) if quick else (100, 1000):
         for mode in ("forward+gradient", "forward"):
-            out.append(("chain", f"chain {n_ops} ops, 4 floats, {mode}",
-                        dict(n_ops=n_ops, size=4, mode=mode)))
+            out.append(("chain", dict(n_ops=n_ops, size=4, mode=mode)))
     for shape in ("128x10",) if quick else ("128x10", "4096x1000"):
         for mode in ("forward+backward",) if quick else ("forward", "forward+backward"):
             for name in W.LOSSES:
-                out.append(("loss", f"{name} {shape} {mode}",
-                            dict(name=name, shape=W.parse_shape(shape), mode=mode)))
+                out.append(("loss", dict(name=name, shape=W.parse_shape(shape), mode=mode)))
     for shape in ("128x256",) if quick else ("128x256", "4096x256"):
         for mode in ("forward+backward",) if quick else ("forward", "forward+backward"):
             for name in W.ACTIVATIONS:
-                out.append(("activation", f"{name} {shape} {mode}",
-                            dict(name=name, shape=W.parse_shape(shape), mode=mode)))
+                out.append(("activation", dict(name=name, shape=W.parse_shape(shape),
+                                               mode=mode)))
     for name in ("sgd", "adam") if quick else W.OPTIMIZERS:
-        out.append(("optimizer", f"{name} update, 784-256-10 MLP", dict(name=name)))
+        out.append(("optimizer", dict(name=name, sizes=W.MLP_SIZES)))
     for batch in (128,) if quick else (128, 4096):
-        out.append(("mlp_step", f"MLP 784-256-10 train step, batch {batch}",
-                    dict(batch=batch)))
-    out.append(("lstm_step", "LSTM 64-128 train step, batch 64, 50 steps",
-                dict(batch=64, hidden=128, steps=10 if quick else 50, input_size=64)))
+        out.append(("mlp_step", dict(batch=batch, sizes=W.MLP_SIZES)))
+    out.append(("lstm_step", dict(batch=64, hidden=128, steps=10 if quick else 50,
+                                  input_size=64)))
     for steps in (20,) if quick else (100, 1000):
-        out.append(("rnn_loop", f"tanh RNN loop over unstack, batch 32, {steps} steps",
-                    dict(steps=steps)))
-    return out
+        out.append(("rnn_loop", dict(batch=32, hidden=64, steps=steps, input_size=32)))
+    return [(group, label(group, params), params) for group, params in out]
+
+
+def check_work(fn, group, params, lib) -> None:
+    """Raise AssertionError unless every size ``fn`` reports (``fn.work``) is the row's."""
+    work = getattr(fn, "work", None)
+    assert work, f"{lib} {group}: the workload reports no sizes"
+    for key, value in work.items():
+        expected = params.get(key)
+        if isinstance(expected, (list, tuple)):
+            expected = tuple(expected)
+        assert value == expected, (f"{lib} {group}: built {key}={value}, but the row "
+                                   f"{label(group, params)!r} says {expected}")
 
 
 def calibrate(fn, min_time: float) -> int:
@@ -111,10 +151,14 @@ def _parser():
                    help=f"workload groups to run, from {', '.join(GROUPS)} (default: all)")
     p.add_argument("--quick", action="store_true",
                    help="small sizes and 3 short repeats (seconds, not minutes)")
-    p.add_argument("--threads", type=int, metavar="N",
-                   help="limit the thread pools (PyTorch, Numba, BLAS) to N threads")
+    p.add_argument("--threads", type=parse_threads, default=DEFAULT_THREADS, metavar="N",
+                   help="threads for every library alike: BLAS, Numba and PyTorch (default: "
+                        f"{DEFAULT_THREADS}, a fair comparison on any machine)")
     p.add_argument("--repeat", type=int, metavar="N",
                    help="timed repeats per workload (default: 3 with --quick, else 7)")
+    p.add_argument("--json", nargs="?", const="-", default=None, metavar="PATH",
+                   help="write the results as JSON to PATH (alone: print JSON instead of the "
+                        "table)")
     return p
 
 
@@ -135,22 +179,48 @@ def _backends(parser, names):
     return list(names)
 
 
-def _limit_threads(parser, n, backends):
-    if n < 1:
-        parser.error("--threads must be at least 1")
-    if "numba" in backends:
-        import numba
-        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
-    try:
-        import torch
-        torch.set_num_threads(n)
-    except ImportError:
-        pass
-    try:
-        from threadpoolctl import threadpool_limits
-        threadpool_limits(n)
-    except ImportError:
-        pass
+def _limit_threads(n, libs) -> dict:
+    """The same ``n`` threads for every library timed; the counts now in force."""
+    from .threads import limit, numba_threading
+
+    uses_numba = any(lib == "xpgrad-numba" for lib in libs)
+    if uses_numba:
+        numba_threading()       # start Numba's pool first, so its OpenMP runtime is limited too
+    lim = limit(n, torch=any(lib.startswith("torch") for lib in libs) or None,
+                numba=uses_numba or None)
+    return {"requested": n, "blas": lim.blas, "numba": lim.numba, "torch": lim.torch}
+
+
+def _versions(libs) -> dict:
+    import importlib
+
+    import numpy
+
+    import xpgrad
+
+    out = {"python": platform.python_version(), "xpgrad": xpgrad.__version__,
+           "numpy": numpy.__version__}
+    for module in ("numba", "torch", "jax", "cupy"):
+        if module in sys.modules or any(lib.split("-")[-1] == module or
+                                        lib.startswith(module) for lib in libs):
+            try:
+                out[module] = importlib.import_module(module).__version__
+            except ImportError:
+                pass
+    from .threads import blas_info
+
+    blas = [row for row in blas_info() if row["user_api"] == "blas"]
+    if blas:
+        out["blas"] = f"{blas[0]['internal_api']} {blas[0]['version'] or ''}".strip()
+    return out
+
+
+def _header(threads, versions, repeats) -> list:
+    counts = ", ".join(f"{k} {v}" for k, v in threads.items() if k != "requested" and v)
+    return [f"xpgrad bench: median time per call over {repeats} repeats (ratio columns: "
+            f"xpgrad / peer, < 1 means xpgrad is faster)",
+            f"threads: {threads['requested']} per library ({counts})",
+            "versions: " + ", ".join(f"{k} {v}" for k, v in versions.items())]
 
 
 def main(argv=None) -> int:
@@ -168,52 +238,92 @@ def main(argv=None) -> int:
     repeats = args.repeat or (3 if args.quick else 7)
     min_time = 0.01 if args.quick else 0.1
     groups = args.only or GROUPS
-    if args.threads is not None:
-        _limit_threads(parser, args.threads, backends)
+    threads = _limit_threads(args.threads, libs)
 
     results, why = {}, {}
     todo = [c for c in cases(args.quick) if c[0] in groups]
     progress = sys.stderr.isatty()
-    for i, (group, label, params) in enumerate(todo):
+    for i, (group, row_label, params) in enumerate(todo):
         if progress:
-            print(f"\r[{i + 1}/{len(todo)}] {label}\033[K", end="", file=sys.stderr, flush=True)
+            print(f"\r[{i + 1}/{len(todo)}] {row_label}\033[K", end="", file=sys.stderr,
+                  flush=True)
         fns = {}
         for lib in libs:
             try:
                 fns[lib] = W.build(group, lib, **params)
             except W.Unavailable as e:
-                results[label, lib] = None
+                results[row_label, lib] = None
                 why.setdefault(lib, set()).add(str(e))
+                continue
+            check_work(fns[lib], group, params, lib)
         for lib, t in measure(fns, min_time, repeats).items():
-            results[label, lib] = t
+            results[row_label, lib] = t
+    if progress:
+        print("\r\033[K", end="", file=sys.stderr, flush=True)
 
-    headers, columns = ["workload"], []
+    versions = _versions(libs)
+    columns = []
     for lib in libs:
-        headers.append(lib)
         columns.append((lib, None))
         ref = W.REFERENCE.get(lib)
         if ref in peers:
-            headers.append(f"/{ref}")
             columns.append((lib, ref))
+    if args.json is not None:
+        report = _json_report(todo, libs, results, why, threads, versions, repeats, min_time,
+                              args.quick)
+        text = json.dumps(report, indent=1)
+        if args.json == "-":
+            print(text)
+            return 0
+        with open(args.json, "w") as f:
+            f.write(text + "\n")
     rows = []
-    for _, label, _ in todo:
-        row = [label]
+    for _, row_label, _ in todo:
+        row = [row_label]
         for lib, ref in columns:
-            t = results[label, lib]
+            t = results[row_label, lib]
             if ref is None:
                 row.append(format_time(t))
             else:
-                r = results[label, ref]
+                r = results[row_label, ref]
                 row.append("n/a" if t is None or not r else f"{t / r:.3g}x")
         rows.append(row)
-    if progress:
-        print("\r\033[K", end="", file=sys.stderr, flush=True)
-    print(f"xpgrad bench: median time per call over {repeats} repeats "
-          f"(ratio columns: xpgrad / peer, < 1 means xpgrad is faster)")
+    headers = ["workload"] + [lib if ref is None else f"/{ref}" for lib, ref in columns]
+    print("\n".join(_header(threads, versions, repeats)))
     print(format_table(rows, headers))
     for lib, reasons in why.items():
         print(f"n/a for {lib}: {'; '.join(sorted(reasons))}")
+    if args.json not in (None, "-"):
+        print(f"wrote {args.json}")
     return 0
+
+
+def _json_report(todo, libs, results, why, threads, versions, repeats, min_time, quick):
+    rows = []
+    for group, row_label, params in todo:
+        for lib in libs:
+            t = results[row_label, lib]
+            ref = W.REFERENCE.get(lib)
+            r = results.get((row_label, ref)) if ref else None
+            rows.append({
+                "group": group, "label": row_label, "lib": lib,
+                "params": {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()},
+                "seconds": t, "reference": ref if r else None,
+                "ratio": t / r if t is not None and r else None,
+                "unavailable": "; ".join(sorted(why[lib])) if t is None and lib in why
+                else None})
+    return {"format": "xpgrad-bench/1",
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "machine": {"platform": platform.platform(), "machine": platform.machine(),
+                        "cpus": _cpus()},
+            "versions": versions, "threads": threads, "repeats": repeats,
+            "min_time": min_time, "quick": quick, "libs": libs, "results": rows}
+
+
+def _cpus():
+    from .threads import available_cpus
+
+    return available_cpus()
 
 
 if __name__ == "__main__":

@@ -11,13 +11,13 @@ workloads measure every commit of the history. ``ops`` holds the single-operatio
 ``training`` the training steps, ``_libs`` what each library provides.
 
 >>> fn = build("chain", "xpgrad-numpy", n_ops=8)
->>> fn() is None
-True
+>>> fn() is None, fn.work                  # the sizes read off the arrays it built
+(True, {'n_ops': 8, 'size': 4})
 """
 from __future__ import annotations
 
 from ._libs import (ACTIVATIONS, LIBS, LOSSES, MLP_SIZES, OPTIMIZERS, PEER_LIBS, REFERENCE,
-                    XPGRAD_LIBS, Unavailable, _Lib, parse_shape)
+                    XPGRAD_LIBS, Unavailable, _Lib, limit_threads, parse_shape)
 from .ops import activation, chain, loss
 from .training import lstm_step, mlp_step, optimizer, rnn_loop
 
@@ -38,4 +38,4 @@ def build(workload, lib_name, **params):
 
 
 __all__ = ["ACTIVATIONS", "LIBS", "LOSSES", "MLP_SIZES", "OPTIMIZERS", "PEER_LIBS", "REFERENCE",
-           "WORKLOADS", "XPGRAD_LIBS", "Unavailable", "build", "parse_shape"]
+           "WORKLOADS", "XPGRAD_LIBS", "Unavailable", "build", "limit_threads", "parse_shape"]

@@ -102,6 +102,46 @@ def _nothing():
     pass
 
 
+def limit_threads(n, torch=False) -> dict:
+    """Let BLAS (threadpoolctl), Numba (when imported) and, with ``torch``, PyTorch use ``n``
+    threads each; returns the counts now in force. (The asv suites run this package against
+    older xpgrad commits, so it cannot use ``xpgrad.threads``.)"""
+    import sys
+
+    out = {}
+    if "numba" in sys.modules:
+        import numba
+
+        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+        out["numba"] = numba.get_num_threads()
+    if torch:
+        try:
+            import torch as th
+        except ImportError:
+            pass
+        else:
+            th.set_num_threads(n)
+            out["torch"] = th.get_num_threads()
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return out
+    controller = ThreadpoolController()
+    controller.limit(limits=n)
+    blas = [lib["num_threads"] for lib in controller.info() if lib["user_api"] == "blas"]
+    if blas:
+        out["blas"] = min(blas)
+    return out
+
+
+def measured(run, **sizes):
+    """Attach ``sizes`` (read off the arrays the workload built) to its callable as
+    ``run.work``: ``xpgrad bench`` checks them against the sizes its row's label states."""
+    run.work = {k: tuple(int(n) for n in v) if isinstance(v, (tuple, list)) else int(v)
+                for k, v in sizes.items()}
+    return run
+
+
 def _xpgrad_module(name):
     """``xpgrad.<name>`` (losses, optim, nn), or Unavailable in a commit without it."""
     import importlib

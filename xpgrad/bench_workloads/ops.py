@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._libs import ACTIVATIONS, LOSSES, _jax_timed, _need, _xpgrad_module
+from ._libs import ACTIVATIONS, LOSSES, _jax_timed, _need, _xpgrad_module, measured
 
 def chain(lib, n_ops=100, size=4, mode="forward+gradient"):
     """``n_ops`` chained elementwise ops (sin, *1.5, +0.1, tanh, ...) on a ``size`` vector,
@@ -18,13 +18,13 @@ def chain(lib, n_ops=100, size=4, mode="forward+gradient"):
 
     def forward(y):
         for _ in steps:
-            y = tanh(sin(y) * 1.5 + 0.1)
+            y = tanh(sin(y) * 1.5 + 0.1)      # four ops
         return total(y)
 
     x = lib.put(x0, grad=mode != "forward")
-    if mode == "forward":
-        return _forward_only(lib, forward, x)
-    return _differentiate(lib, forward, x)
+    run = (_forward_only(lib, forward, x) if mode == "forward"
+           else _differentiate(lib, forward, x))
+    return measured(run, n_ops=4 * len(steps), size=x.shape[0])
 
 
 def _loss_inputs(loss, shape):
@@ -105,9 +105,9 @@ def loss(lib, name="softmax_cross_entropy", shape=(128, 10), mode="forward+backw
         fn = _peer_loss(lib, name)
     logits = lib.put(logits0, grad=mode != "forward")
     target = lib.put(target0)
-    if mode == "forward":
-        return _forward_only(lib, fn, logits, target)
-    return _differentiate(lib, fn, logits, target)
+    run = (_forward_only(lib, fn, logits, target) if mode == "forward"
+           else _differentiate(lib, fn, logits, target))
+    return measured(run, shape=tuple(logits.shape))
 
 
 def _activation_fn(lib, name):
@@ -136,6 +136,6 @@ def activation(lib, name="relu", shape=(128, 256), mode="forward+backward"):
     fn = _activation_fn(lib, name)
     x = lib.put(rng.normal(size=shape).astype(np.float32), grad=mode != "forward")
     if mode == "forward":
-        return _forward_only(lib, fn, x)
+        return measured(_forward_only(lib, fn, x), shape=tuple(x.shape))
     g = lib.put(rng.normal(size=shape).astype(np.float32))
-    return _differentiate(lib, fn, x, output_gradient=g)
+    return measured(_differentiate(lib, fn, x, output_gradient=g), shape=tuple(x.shape))

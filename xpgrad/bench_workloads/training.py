@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._libs import MLP_SIZES, OPTIMIZERS, Unavailable, _need, _xpgrad_module
+from ._libs import MLP_SIZES, OPTIMIZERS, Unavailable, _need, _xpgrad_module, measured
+
+
+def _sizes(weights):
+    """Layer sizes (in, hidden..., out) read off a list of weight matrices and bias vectors."""
+    mats = [w for w in weights if len(w.shape) == 2]
+    return (int(mats[0].shape[0]), *(int(w.shape[1]) for w in mats))
 
 
 def _mlp_arrays(sizes, seed=3):
@@ -53,7 +59,7 @@ def optimizer(lib, name="adam", sizes=MLP_SIZES):
         def run():
             opt.apply_gradients(zip(grads, variables))
             sync()
-        return run
+        return measured(run, sizes=_sizes(variables))
     torch = lib.torch
     params = [torch.nn.Parameter(lib.put(p)) for p in params0]
     for p, g in zip(params, grads0):
@@ -63,7 +69,7 @@ def optimizer(lib, name="adam", sizes=MLP_SIZES):
     def run():
         opt.step()
         sync()
-    return run
+    return measured(run, sizes=_sizes(params))
 
 
 def mlp_step(lib, batch=128, sizes=MLP_SIZES):
@@ -90,7 +96,7 @@ def mlp_step(lib, batch=128, sizes=MLP_SIZES):
                 loss = ce(model(x), y)
             opt.apply_gradients(zip(tape.gradient(loss, params), params))
             sync()
-        return run
+        return measured(run, batch=x.shape[0], sizes=_sizes(params))
     if lib.kind == "torch":
         torch = lib.torch
         layers = []
@@ -109,7 +115,8 @@ def mlp_step(lib, batch=128, sizes=MLP_SIZES):
             ce(model(x), y).backward()
             opt.step()
             sync()
-        return run
+        weights = [p.T if p.dim() == 2 else p for p in model.parameters()]   # (out, in)
+        return measured(run, batch=x.shape[0], sizes=_sizes(weights))
     jax, jnp = lib.jax, lib.jax.numpy
     params = [lib.put(p) for p in params0]
 
@@ -128,7 +135,7 @@ def mlp_step(lib, batch=128, sizes=MLP_SIZES):
 
     def run():
         params[:] = jax.block_until_ready(step(params, x, y))
-    return run
+    return measured(run, batch=x.shape[0], sizes=_sizes(params))
 
 
 def _lstm_arrays(input_size, hidden, seed=6):
@@ -167,7 +174,9 @@ def lstm_step(lib, batch=64, hidden=128, steps=50, input_size=64):
                 loss = mse(out, y)
             opt.apply_gradients(zip(tape.gradient(loss, params), params))
             sync()
-        return run
+        # hidden: the outputs' width, which the MSE against y (batch, steps, hidden) checks
+        return measured(run, batch=x.shape[0], steps=x.shape[1], input_size=x.shape[2],
+                        hidden=y.shape[2])
     if lib.kind == "torch":
         torch = lib.torch
         model = torch.nn.LSTM(input_size, hidden, batch_first=True)
@@ -181,7 +190,8 @@ def lstm_step(lib, batch=64, hidden=128, steps=50, input_size=64):
             mse(model(x)[0], y).backward()
             opt.step()
             sync()
-        return run
+        return measured(run, batch=x.shape[0], steps=x.shape[1], input_size=x.shape[2],
+                        hidden=y.shape[2])
     raise Unavailable("no LSTM peer for JAX here (it would need flax or a hand-written scan)")
 
 
@@ -214,7 +224,8 @@ def rnn_loop(lib, batch=32, hidden=64, steps=100, input_size=32):
             grads = tape.gradient(total, [x, w, u, b])
             sync()
             return grads
-        return run
+        return measured(run, batch=x.shape[0], steps=x.shape[1], input_size=x.shape[2],
+                        hidden=u.shape[0])
     if lib.kind == "torch":
         torch = lib.torch
         x = lib.put(x0, grad=True)
@@ -229,5 +240,6 @@ def rnn_loop(lib, batch=32, hidden=64, steps=100, input_size=32):
             grads = torch.autograd.grad(total, [x, w, u, b])
             sync()
             return grads
-        return run
+        return measured(run, batch=x.shape[0], steps=x.shape[1], input_size=x.shape[2],
+                        hidden=u.shape[0])
     raise Unavailable("JAX would trace and compile this loop; it is an eager-mode workload")
