@@ -8,6 +8,7 @@ After training, the model writes a sample, one character at a time.
 
     python examples/char_lm.py --backend numpy --epochs 10
     python examples/char_lm.py --backend numba --epochs 20 --hidden 256 --plot char_lm.png
+    python examples/char_lm.py --steps 50           # a budget in updates instead of epochs
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import time
 import numpy as np
 
 import xpgrad as xg
+from xpgrad.threads import DEFAULT_THREADS, limit, parse_threads
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "shakespeare_sonnets.txt")
 
@@ -75,8 +77,10 @@ def sample(model, vocab, prime, length, temperature=0.8, seed=0, backend="numpy"
 
 def run(chars=None, epochs=10, batch_size=32, seq_len=50, k2=None, hidden=128, num_layers=1,
         learning_rate=0.005, max_grad_norm=5.0, sample_chars=300, prime="From fairest ",
-        temperature=0.8, seed=0, backend="numpy", verbose=False):
-    """Train; returns ``{"loss": per-update losses, "sample": text, "vocab": chars, ...}``."""
+        temperature=0.8, seed=0, backend="numpy", verbose=False, steps=None):
+    """Train for ``epochs`` passes over the text, or (``steps`` given) for exactly ``steps``
+    TBPTT updates, as many passes as that takes; returns ``{"loss": per-update losses,
+    "sample": text, "vocab": chars, ...}``."""
     text = load_text(chars)
     vocab = sorted(set(text))
     V = len(vocab)
@@ -94,8 +98,12 @@ def run(chars=None, epochs=10, batch_size=32, seq_len=50, k2=None, hidden=128, n
               f"LSTM {hidden} x {num_layers}; TBPTT k1={seq_len} k2={k2 or seq_len}; "
               f"backend {xg.get_backend(backend).name}")
     losses, t0 = [], time.perf_counter()
+    per_epoch = -(-x.shape[1] // seq_len)                 # updates in one pass
+    if steps is not None:
+        epochs = -(-steps // per_epoch)
     for epoch in range(1, epochs + 1):
-        result = xg.nn.tbptt_train(model, loss_fn, opt, x, y, k1=seq_len, k2=k2,
+        n = x.shape[1] if steps is None else min(x.shape[1], (steps - len(losses)) * seq_len)
+        result = xg.nn.tbptt_train(model, loss_fn, opt, x[:, :n], y[:, :n], k1=seq_len, k2=k2,
                                    max_grad_norm=max_grad_norm)
         losses += result.losses
         if verbose:
@@ -126,7 +134,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--backend", default=os.environ.get("XPGRAD_BACKEND") or "numpy")
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=10, help="passes over the text")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="TBPTT updates to train instead of --epochs passes")
     parser.add_argument("--chars", type=int, default=None, help="use only the first N chars")
     parser.add_argument("--batch-size", type=int, default=32, help="parallel text streams")
     parser.add_argument("--seq-len", type=int, default=50, help="k1: steps per update")
@@ -139,11 +149,15 @@ def main(argv=None):
     parser.add_argument("--prime", default="From fairest ", help="text the sample continues")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--plot", default=None, help="write the loss curve to this PNG")
+    parser.add_argument("--threads", type=parse_threads, default=DEFAULT_THREADS,
+                        metavar="N", help="threads for BLAS and Numba")
     args = parser.parse_args(argv)
+    xg.get_backend(args.backend)          # an unknown backend fails here, clearly
+    limit(args.threads)
     result = run(args.chars, args.epochs, args.batch_size, args.seq_len, args.k2, args.hidden,
                  args.layers, args.learning_rate, sample_chars=args.sample_chars,
                  prime=args.prime, temperature=args.temperature, seed=args.seed,
-                 backend=args.backend, verbose=True)
+                 backend=args.backend, verbose=True, steps=args.steps)
     print("\nsample:\n" + args.prime + result["sample"])
     if args.plot:
         print(f"wrote {plot(result['loss'], args.plot)}")

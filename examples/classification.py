@@ -13,6 +13,7 @@ import argparse
 import numpy as np
 
 import xpgrad as xg
+from xpgrad.threads import DEFAULT_THREADS, limit, parse_threads
 
 
 def run(steps=1500, learning_rate=0.05, batch_size=20, seed=0, backend="numpy", verbose=False):
@@ -44,7 +45,11 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--learning-rate", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=parse_threads, default=DEFAULT_THREADS,
+                        metavar="N", help="threads for BLAS and Numba (default: %(default)s)")
     args = parser.parse_args(argv)
+    xg.get_backend(args.backend)          # an unknown backend fails here, clearly
+    limit(args.threads)
     result = run(args.steps, args.learning_rate, seed=args.seed, backend=args.backend,
                  verbose=True)
     print(f"A = {result['A']:.4f} (expected near -1); accuracy {result['accuracy']:.0%}")

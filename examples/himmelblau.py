@@ -13,6 +13,7 @@ import argparse
 import numpy as np
 
 import xpgrad as xg
+from xpgrad.threads import DEFAULT_THREADS, limit, parse_threads
 
 MINIMA = np.array([[3.0, 2.0],
                    [-2.805118, 3.131312],
@@ -51,7 +52,11 @@ def main(argv=None):
     parser.add_argument("--backend", default="numpy")
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--learning-rate", type=float, default=0.01)
+    parser.add_argument("--threads", type=parse_threads, default=DEFAULT_THREADS,
+                        metavar="N", help="threads for BLAS and Numba (default: %(default)s)")
     args = parser.parse_args(argv)
+    xg.get_backend(args.backend)          # an unknown backend fails here, clearly
+    limit(args.threads)
     result = run(args.steps, args.learning_rate, backend=args.backend, verbose=True)
     for start, p, k, v in zip(STARTS, result["points"], result["nearest"], result["values"]):
         print(f"start {tuple(start)} -> ({p[0]: .5f}, {p[1]: .5f})  f = {v:.2e}  "

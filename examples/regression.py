@@ -12,6 +12,7 @@ import argparse
 import numpy as np
 
 import xpgrad as xg
+from xpgrad.threads import DEFAULT_THREADS, limit, parse_threads
 
 
 def run(steps=200, learning_rate=0.02, batch_size=10, seed=0, backend="numpy", verbose=False):
@@ -41,7 +42,11 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--learning-rate", type=float, default=0.02)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=parse_threads, default=DEFAULT_THREADS,
+                        metavar="N", help="threads for BLAS and Numba (default: %(default)s)")
     args = parser.parse_args(argv)
+    xg.get_backend(args.backend)          # an unknown backend fails here, clearly
+    limit(args.threads)
     result = run(args.steps, args.learning_rate, seed=args.seed, backend=args.backend,
                  verbose=True)
     print(f"A = {result['A']:.4f} (expected near 10)")

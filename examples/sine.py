@@ -5,7 +5,7 @@ steps) and phase, so the model has to infer them from what it has seen. Batches 
 sequences are cut into ``k1``-step windows by ``xg.nn.tbptt_train``; the loss is the MSE of the
 one-step-ahead prediction. The test compares with "persistence" (predict the last value seen).
 
-    python examples/sine.py --backend numpy --updates 400
+    python examples/sine.py --backend numpy --steps 400
     python examples/sine.py --plot sine.png
 """
 from __future__ import annotations
@@ -17,6 +17,7 @@ import time
 import numpy as np
 
 import xpgrad as xg
+from xpgrad.threads import DEFAULT_THREADS, limit, parse_threads
 
 
 class Predictor(xg.nn.Module):
@@ -42,9 +43,10 @@ def waves(rng, batch, length):
     return (amp * np.sin(omega * t + phase)).astype(np.float32)
 
 
-def run(updates=400, batch_size=32, length=200, k1=25, k2=None, hidden=32,
+def run(steps=400, batch_size=32, length=200, k1=25, k2=None, hidden=32,
         learning_rate=0.01, seed=0, backend="numpy", verbose=False):
-    """Train for ``updates`` TBPTT updates; returns the losses and the test MSEs."""
+    """Train for ``steps`` TBPTT updates; returns the losses and the test MSEs."""
+    updates = steps
     rng = np.random.default_rng(seed)
     model = Predictor(hidden, rng=xg.random.default_rng(seed, backend=backend), backend=backend)
     opt = xg.optim.Adam(learning_rate=learning_rate)
@@ -94,7 +96,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--backend", default=os.environ.get("XPGRAD_BACKEND") or "numpy")
-    parser.add_argument("--updates", type=int, default=400)
+    parser.add_argument("--steps", "--updates", dest="steps", type=int, default=400,
+                        help="TBPTT updates to train")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--length", type=int, default=200, help="steps per training sequence")
     parser.add_argument("--k1", type=int, default=25)
@@ -103,8 +106,12 @@ def main(argv=None):
     parser.add_argument("--learning-rate", type=float, default=0.01)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--plot", default=None, help="write loss curve + a prediction to PNG")
+    parser.add_argument("--threads", type=parse_threads, default=DEFAULT_THREADS,
+                        metavar="N", help="threads for BLAS and Numba")
     args = parser.parse_args(argv)
-    result = run(args.updates, args.batch_size, args.length, args.k1, args.k2, args.hidden,
+    xg.get_backend(args.backend)          # an unknown backend fails here, clearly
+    limit(args.threads)
+    result = run(args.steps, args.batch_size, args.length, args.k1, args.k2, args.hidden,
                  args.learning_rate, args.seed, args.backend, verbose=True)
     print(f"test MSE {result['test_mse']:.5f}  (persistence baseline "
           f"{result['persistence_mse']:.5f}) in {result['seconds']:.1f} s")

@@ -80,3 +80,28 @@ def test_examples_run_as_scripts_with_flags():
 def test_example_rejects_unknown_backend():
     with pytest.raises(xg.UnknownBackendError, match="unknown backend 'nope'"):
         load("regression").main(["--backend", "nope", "--steps", "1"])
+
+
+# each example as a script: the unified budget flag --steps and --threads, a tiny budget
+SCRIPTS = {
+    "xor.py": [], "regression.py": [], "classification.py": [], "himmelblau.py": [],
+    "optimizers.py": ["--plot", ""],
+    "sine.py": ["--hidden", "8", "--length", "40"],
+    "char_lm.py": ["--chars", "2000", "--hidden", "16", "--batch-size", "4",
+                   "--sample-chars", "5"],
+}
+
+
+def test_every_example_is_in_the_table():
+    assert sorted(SCRIPTS) == sorted(f for f in os.listdir(EXAMPLES) if f.endswith(".py"))
+
+
+@pytest.mark.parametrize("script", sorted(SCRIPTS))
+def test_every_example_takes_steps_and_threads(script, tmp_path):
+    out = subprocess.run([sys.executable, os.path.join(EXAMPLES, script), "--steps", "3",
+                          "--threads", "1", *SCRIPTS[script]], capture_output=True, text=True,
+                         timeout=300, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    bad = subprocess.run([sys.executable, os.path.join(EXAMPLES, script), "--threads", "0"],
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert bad.returncode == 2 and "argument --threads: must be an integer >= 1" in bad.stderr

@@ -201,7 +201,7 @@ def test_char_lm_learns_on_a_tiny_budget():
 
 
 def test_sine_prediction_learns_on_a_tiny_budget():
-    result = load("sine").run(updates=60, hidden=16, seed=0)
+    result = load("sine").run(steps=60, hidden=16, seed=0)
     losses = result["loss"]
     assert np.mean(losses[-5:]) < 0.2 * np.mean(losses[:5]), losses
     assert result["test_mse"] < result["persistence_mse"]
