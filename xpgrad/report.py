@@ -167,7 +167,9 @@ def plot_history(history, path, title=None) -> str:
     ax_loss.set_yscale("log")
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    # fixed margins: tight_layout would measure every label first (a third of the drawing time)
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.9 if title else 0.95,
+                        wspace=0.22)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=100)
     return path
