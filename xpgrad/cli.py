@@ -19,7 +19,7 @@ PEERS = {"torch": ("torch",), "jax": ("jax",), "jaxlib": ("jaxlib",),
          "cupy": ("cupy", "cupy-cuda12x", "cupy-cuda11x", "cupy-cuda13x"), "numba": ("numba",),
          "array-api-strict": ("array-api-strict",), "tqdm": ("tqdm",),
          "tensorboardX": ("tensorboardX",), "matplotlib": ("matplotlib",),
-         "scikit-learn": ("scikit-learn",)}
+         "scikit-learn": ("scikit-learn",), "threadpoolctl": ("threadpoolctl",)}
 
 
 class _Parser(argparse.ArgumentParser):
