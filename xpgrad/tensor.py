@@ -14,6 +14,20 @@ from . import tensor_methods
 from .tensor_methods import TensorMethods
 
 
+def _values_repr(a) -> str:
+    """``repr(a.tolist())`` of a host array, with float16/float32/complex64 entries as the
+    shortest decimals that identify them in their own dtype (NumPy's ``str`` of the scalar)."""
+    kind, size = a.dtype.kind, a.dtype.itemsize
+    if not ((kind == "f" and size < 8) or (kind == "c" and size < 16)):
+        return repr(a.tolist())
+    conv = complex if kind == "c" else float
+
+    def walk(x):
+        return conv(str(x[()])) if x.ndim == 0 else [walk(e) for e in x]
+
+    return repr(walk(a))
+
+
 class Tensor(TensorMethods):
     """An immutable array on one backend. Create with ``xg.asarray`` and friends."""
 
@@ -164,7 +178,14 @@ class Tensor(TensorMethods):
 
     # -- Python protocol -----------------------------------------------------------------------
     def __repr__(self) -> str:
-        body = repr(self.numpy().tolist()) if self.size <= 1000 else f"<{self.shape}>"
+        """The values at their own precision (a float32 0.1 shows as 0.1, as NumPy prints it,
+        not as its float64 expansion), the dtype and the backend.
+
+        >>> import xpgrad as xg
+        >>> xg.asarray([0.1, 2.5], dtype=xg.float32)
+        Tensor([0.1, 2.5], dtype=float32, backend=numpy)
+        """
+        body = _values_repr(self.numpy()) if self.size <= 1000 else f"<{self.shape}>"
         return f"{type(self).__name__}({body}, dtype={self.dtype}, backend={self._backend.name})"
 
     def __len__(self) -> int:
