@@ -207,3 +207,46 @@ def test_missing_optional_package_names_the_install_command(tmp_path, monkeypatc
     assert not (tmp_path / "run").exists()                    # checked before anything is made
     # without a log directory nothing needs matplotlib
     assert main(["train", "--epochs", "1", "--no-log", "--quiet", *SMALL]) == 0
+
+
+def test_progress_always_never_auto(monkeypatch, capsys):
+    """--progress always draws the bars without a terminal; never and auto (no terminal here)
+    do not; always without tqdm is an error naming the install command."""
+    assert main(["train", "--epochs", "1", "--no-log", "--progress", "always", *SMALL]) == 0
+    assert "epoch 1/1" in capsys.readouterr().err
+    for choice in ("never", "auto"):
+        assert main(["train", "--epochs", "1", "--no-log", "--progress", choice, *SMALL]) == 0
+        assert "epoch 1/1" not in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    assert main(["train", "--epochs", "1", "--no-log", *SMALL]) == 0      # auto: no bar
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--epochs", "1", "--no-log", "--progress", "always", *SMALL])
+    assert e.value.code == 1
+    assert "the progress bar needs the 'tqdm' package" in capsys.readouterr().err
+
+
+def test_threads_limit_blas_while_training_and_restore_after(monkeypatch):
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import numpy
+
+    from xpgrad.training import prepare
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpoolctl.threadpool_info()
+                if i["user_api"] == "blas"]
+
+    before = blas_threads()
+    seen = []
+    plan = prepare(TrainConfig(epochs=1, hidden=(8,), progress=False, threads=1, max_steps=2))
+    real = type(plan.model).__call__
+
+    def spy(self, *args, **kwargs):          # the thread counts BLAS has during each step
+        seen.append(blas_threads())
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(plan.model), "__call__", spy)
+    plan.fit(echo=None)
+    monkeypatch.undo()
+    assert seen and all(t == [1] * len(t) for t in seen), seen
+    assert blas_threads() == before
+    assert numpy.ones(3).sum() == 3.0
