@@ -329,7 +329,9 @@ while True:
 def test_sigkill_mid_save_then_a_save_leaves_no_temporaries(tmp_path):
     path = tmp_path / "big.npz"
     kills = 0
-    for _ in range(3):
+    for _ in range(10):             # on a loaded machine a kill can land between two saves
+        if kills >= 3:
+            break
         proc = subprocess.Popen([sys.executable, "-c", _SAVER, str(path)],
                                 stdout=subprocess.PIPE, text=True)
         assert proc.stdout.readline().strip() == "ready"
