@@ -235,3 +235,13 @@ def test_xpgrad_bench_threads_must_be_positive(capsys):
         bench.main(["--threads", "0"])
     assert e.value.code == 2
     assert "argument --threads: must be an integer >= 1, got 0" in capsys.readouterr().err
+
+
+def test_xpgrad_bench_without_torch_shows_na(monkeypatch, capsys):
+    """Where PyTorch is not installed (the [train] install), the peers' columns are n/a and
+    the thread limits skip it."""
+    monkeypatch.setitem(sys.modules, "torch", None)          # `import torch` now fails
+    assert bench.main(["--quick", "--only", "chain", "--backend", "numpy", "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "n/a for torch-cpu: PyTorch is not installed" in out
+    assert "threads: 1 per library (blas 1)" in out and "torch" not in out.splitlines()[2]

@@ -73,6 +73,15 @@ def check_threads(n, name="threads") -> int:
     return n
 
 
+def _optional(module):
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        return None
+
+
 class Limits:
     """What ``limit`` set, and how to undo it (``restore()``, or leave the ``with`` block)."""
 
@@ -102,25 +111,23 @@ def limit(n=DEFAULT_THREADS, *, torch=None, numba=None) -> Limits:
     """Let BLAS, Numba and PyTorch use ``n`` threads each; returns a ``Limits`` that undoes it.
 
     ``numba`` / ``torch``: None limits the library when it is imported already (never imports
-    it), True imports it first, False leaves it alone. Numba's setting applies to launches
+    it), True imports it first (and skips it when it is not installed), False leaves it alone. Numba's setting applies to launches
     from the calling thread and is capped at ``NUMBA_NUM_THREADS``.
     """
     n = check_threads(n)
     out = Limits(n)
     if numba is None:
         numba = "numba" in sys.modules
-    if numba:
-        import numba as nb
-
+    nb = _optional("numba") if numba else None
+    if nb is not None:
         before = nb.get_num_threads()
         nb.set_num_threads(min(n, nb.config.NUMBA_NUM_THREADS))
         out.numba = nb.get_num_threads()
         out._undo.append(lambda: nb.set_num_threads(before))
     if torch is None:
         torch = "torch" in sys.modules
-    if torch:
-        import torch as th
-
+    th = _optional("torch") if torch else None
+    if th is not None:
         before = th.get_num_threads()
         th.set_num_threads(n)
         out.torch = th.get_num_threads()
