@@ -1,4 +1,4 @@
-"""NumPy on Tensors (xpgrad/numpy_dispatch.py): ufuncs and functions run xpgrad and stay on the
+"""NumPy on Tensors (xpgrad/numpy_dispatch/): ufuncs and functions run xpgrad and stay on the
 tape; what has no mapping raises while a tape differentiates, runs NumPy otherwise;
 ``np.asarray`` and DLPack refuse a tensor a recording tape differentiates."""
 from __future__ import annotations

@@ -139,14 +139,14 @@ class Tensor(TensorMethods):
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         """NumPy ufuncs on Tensors run the xpgrad function (``np.exp(t)`` is ``xg.exp(t)``),
-        so they stay on the tape (``xpgrad/numpy_dispatch.py``)."""
+        so they stay on the tape (``xpgrad/numpy_dispatch/``)."""
         from .numpy_dispatch import array_ufunc
 
         return array_ufunc(ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
         """NumPy functions on Tensors run the xpgrad function (``np.sum(t, axis=0)`` is
-        ``xg.sum(t, axis=0)``), so they stay on the tape (``xpgrad/numpy_dispatch.py``)."""
+        ``xg.sum(t, axis=0)``), so they stay on the tape (``xpgrad/numpy_dispatch/``)."""
         from .numpy_dispatch import array_function
 
         return array_function(func, types, args, kwargs)
