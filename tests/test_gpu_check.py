@@ -28,6 +28,11 @@ def _load(path, name):
 
 
 gpu_check = _load("tools/gpu_check.py", "gpu_check_tool")
+# the modules it is made of (tools/gpu_check_*.py, on sys.path once it is loaded); the stages
+# read their settings from the globals of gpu_check_stages, so tests patch them there
+PARTS = [sys.modules[name] for name in ("gpu_check_config", "gpu_check_log", "gpu_check_results",
+                                        "gpu_check_source", "gpu_check_env", "gpu_check_stages")]
+stages = sys.modules[gpu_check.Check.__module__]
 gpu_evidence = _load("tools/gpu_evidence.py", "gpu_evidence_tool")
 
 
@@ -133,8 +138,8 @@ def test_counts_come_from_pytests_junit_xml_failures_included(tmp_path, monkeypa
         def test_kernel(backend):
             pass
         """)
-    monkeypatch.setattr(gpu_check, "GPU_TESTS", (str(main),))
-    monkeypatch.setattr(gpu_check, "PROTOCOL_TESTS", str(protocol))
+    monkeypatch.setattr(stages, "GPU_TESTS", (str(main),))
+    monkeypatch.setattr(stages, "PROTOCOL_TESTS", str(protocol))
     check = gpu_check.Check(tmp_path / "out", dry_run=True, budget=120, stages=["tests"])
     rc = check.run()
     state = json.loads((tmp_path / "out" / "gpu_check.json").read_text())
@@ -241,8 +246,8 @@ def test_the_source_stamp_is_checked_against_the_tree_that_arrived(tmp_path, mon
     stamp = {"commit": "f" * 40, "prepared_utc": "2026-12-02T00:00:00Z", "dirty_files": [],
              "digests": gpu_check.file_digests(tmp_path, ["a.py", "b.py"])}
     (tmp_path / ".whl" / "SOURCE.json").write_text(json.dumps(stamp))
-    monkeypatch.setattr(gpu_check, "ROOT", tmp_path)
-    monkeypatch.setattr(gpu_check, "_git", lambda *a, **k: None)      # no .git on the device
+    monkeypatch.setattr(stages, "ROOT", tmp_path)
+    monkeypatch.setattr(stages, "_git", lambda *a, **k: None)      # no .git on the device
     check = gpu_check.Check(tmp_path / "out", dry_run=True, budget=30, stages=["source"])
     check.deadline = time.monotonic() + 30
     assert check.stage_source(10)[0] == "ok"
@@ -278,6 +283,6 @@ def test_evidence_import_of_the_dry_runs_output(dry_run, tmp_path):
 
 def test_docstring_examples_run():
     bench = _load("benchmarks/cuda_kernels.py", "cuda_kernels_bench_doc")
-    for module in (gpu_check, gpu_evidence, bench):
+    for module in (gpu_check, *PARTS, gpu_evidence, bench):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0, module.__name__
