@@ -1,0 +1,181 @@
+"""The settings of a training run (``TrainConfig``, one field per ``xpgrad train`` flag), their
+checks (``ConfigError`` naming the flag), and the configuration that continues a saved run
+(``resume_config``).
+
+>>> from xpgrad.training import TrainConfig
+>>> cfg = TrainConfig(hidden=[16]).resolved()
+>>> cfg.hidden, cfg.learning_rate > 0
+((16,), True)
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+from .. import backend as _backend
+from ..data import DATASETS, IDX_DATASETS
+from ..models import MODELS, OPTIMIZERS
+from ..threads import DEFAULT_THREADS, check_threads
+from . import ConfigError
+
+
+#: settings that define what a checkpoint holds: a resumed run must not change them
+IDENTITY = ("model", "hidden", "dataset", "optimizer", "seed")
+#: the command-line flag of each setting (for messages)
+FLAGS = {f: "--" + f.replace("_", "-") for f in (
+    "backend", "model", "optimizer", "epochs", "batch_size", "learning_rate", "seed", "hidden",
+    "dataset", "data_dir", "logdir", "checkpoint", "max_steps", "checkpoint_every", "resume",
+    "threads")}
+
+
+def _name(field_name):
+    return f"{field_name} ({FLAGS[field_name]})" if field_name in FLAGS else field_name
+
+
+def _integer(field_name, value, low):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ConfigError(f"{_name(field_name)} must be an integer >= {low}, got {value!r}")
+    if value < low:
+        raise ConfigError(f"{_name(field_name)} must be an integer >= {low}, got {value}")
+    return int(value)
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run depends on (the CLI flags, one field each).
+
+    ``epochs`` and ``max_steps`` count in this call: a resumed run trains ``epochs`` more (see
+    ``resume_config`` for finishing an interrupted run). ``resume`` is a checkpoint to continue
+    from; ``checkpoint`` (default: ``resume``) is where the run saves, at the end, every
+    ``checkpoint_every`` steps and on an interrupt; an existing ``checkpoint`` is resumed too.
+    """
+
+    backend: str = "numpy"
+    model: str = "mlp"
+    optimizer: str = "adam"
+    epochs: int = 20
+    batch_size: int = 32
+    learning_rate: float | None = None      # None: the optimizer's default (models.OPTIMIZERS)
+    seed: int = 0
+    hidden: tuple | None = None             # None: the model's default
+    dataset: str = "digits"
+    data_dir: str | None = None
+    logdir: str | None = None               # None: write no event files or plots
+    checkpoint: str | None = None
+    max_steps: int | None = None
+    progress: bool = True                   # tqdm bar per epoch (and per download)
+    checkpoint_every: int | None = None     # steps between checkpoints (None: at the end only)
+    resume: str | None = None               # a checkpoint to continue from
+    threads: int = DEFAULT_THREADS          # BLAS and Numba threads (xpgrad.threads.limit)
+
+    def resolved(self) -> "TrainConfig":
+        """A copy with defaults filled in and every setting checked (ConfigError naming it)."""
+        if self.model not in MODELS:
+            raise ConfigError(f"unknown model {self.model!r}; choose one of "
+                              f"{', '.join(MODELS)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"unknown optimizer {self.optimizer!r}; choose one of "
+                              f"{', '.join(OPTIMIZERS)}")
+        if self.dataset not in DATASETS:
+            raise ConfigError(f"unknown dataset {self.dataset!r}; choose one of "
+                              f"{', '.join(DATASETS)}")
+        for name in ("epochs", "batch_size"):
+            _integer(name, getattr(self, name), 1)
+        for name in ("max_steps", "checkpoint_every"):
+            if getattr(self, name) is not None:
+                _integer(name, getattr(self, name), 1)
+        _integer("seed", self.seed, 0)
+        if self.seed >= 2**32:           # the split's RandomState takes seeds below 2**32
+            raise ConfigError(f"{_name('seed')} must be an integer in [0, 2**32 - 1], got "
+                              f"{self.seed}")
+        try:
+            check_threads(self.threads, _name("threads"))
+        except (TypeError, ValueError) as e:
+            raise ConfigError(str(e)) from None
+        if self.data_dir is not None and self.dataset not in IDX_DATASETS:
+            raise ConfigError(f"{_name('data_dir')} is only read with --dataset "
+                              f"{' or '.join(IDX_DATASETS)} (the dataset is {self.dataset!r})")
+        lr = self.learning_rate
+        if lr is None:
+            lr = OPTIMIZERS[self.optimizer].default_learning_rate
+        if isinstance(lr, bool) or not isinstance(lr, (int, float, np.integer, np.floating)):
+            raise ConfigError(f"{_name('learning_rate')} must be a number, got {lr!r}")
+        if not (math.isfinite(lr) and lr > 0):
+            raise ConfigError(f"{_name('learning_rate')} must be a finite number > 0, "
+                              f"got {lr}")
+        hidden = MODELS[self.model].default_hidden if self.hidden is None else self.hidden
+        if isinstance(hidden, (str, bytes)) or not hasattr(hidden, "__iter__"):
+            raise ConfigError(f"{_name('hidden')} must be a list of layer sizes, got "
+                              f"{hidden!r}")
+        hidden = tuple(_integer("hidden", h, 1) for h in hidden)
+        if not hidden:
+            raise ConfigError(f"{_name('hidden')} needs at least one layer size")
+        checkpoint = self.checkpoint or self.resume
+        if self.checkpoint_every is not None and not checkpoint:
+            raise ConfigError(f"{_name('checkpoint_every')} needs a checkpoint path "
+                              f"({FLAGS['checkpoint']} PATH)")
+        _backend.get_backend(self.backend)   # UnknownBackendError / BackendUnavailableError
+        return TrainConfig(**{**asdict(self), "learning_rate": float(lr), "hidden": hidden,
+                              "checkpoint": checkpoint})
+
+
+def resume_config(path, overrides=None, *, finish=True) -> TrainConfig:
+    """The configuration to continue the run saved in checkpoint ``path``: its own settings,
+    with ``overrides`` (settings given again) on top. Settings that define the model
+    (``IDENTITY``) must not differ from the checkpoint's (CheckpointError says which). With
+    ``finish`` and no ``epochs`` override, ``epochs`` is what remains of the saved run (its
+    interrupted epoch counts as one); a finished run raises CheckpointError.
+
+    >>> import os, tempfile
+    >>> from xpgrad.training import train
+    >>> path = os.path.join(tempfile.mkdtemp(), "run.npz")
+    >>> _ = train(TrainConfig(epochs=3, hidden=(8,), max_steps=2, checkpoint=path,
+    ...                       progress=False), echo=None)
+    >>> cfg = resume_config(path)          # the rest of the 3 epochs, the same settings
+    >>> cfg.epochs, cfg.hidden, cfg.checkpoint == path
+    (3, (8,), True)
+    """
+    from ..checkpoint import CheckpointError, checkpoint_metadata
+
+    overrides = dict(overrides or {})
+    meta = checkpoint_metadata(path)
+    saved = meta.get("config")
+    if not isinstance(saved, dict):
+        raise CheckpointError(f"{path!r} holds no training configuration (it was not written "
+                              f"by xpgrad train); give the flags of its run instead of "
+                              f"{FLAGS['resume']}")
+    # where this run writes is its own business: never the saved run's paths (the file may
+    # have been moved or copied since)
+    known = {f.name for f in fields(TrainConfig)} - {"checkpoint", "resume", "logdir",
+                                                     "progress", "threads"}
+    base = {k: v for k, v in saved.items() if k in known}
+    if base.get("hidden") is not None:
+        base["hidden"] = tuple(base["hidden"])
+    conflicts = []
+    for key in IDENTITY:
+        if key in overrides and overrides[key] is not None:
+            mine = tuple(overrides[key]) if key == "hidden" else overrides[key]
+            if mine != base.get(key):
+                conflicts.append(f"{_name(key)} is {_show(mine)} but the checkpoint was "
+                                 f"trained with {_show(base.get(key))}")
+    if conflicts:
+        raise CheckpointError(f"cannot resume from {path!r}: " + "; ".join(conflicts)
+                              + " (drop these settings to continue the saved run)")
+    if finish and overrides.get("epochs") is None:
+        done, target = meta.get("epochs_done"), meta.get("target_epochs")
+        if isinstance(done, int) and isinstance(target, int):
+            if target - done < 1:
+                raise CheckpointError(f"{path!r} is of a finished run ({done} of {target} "
+                                      f"epochs); give {FLAGS['epochs']} N to train N more")
+            overrides["epochs"] = target - done
+    config = {**base, **{k: v for k, v in overrides.items() if v is not None}}
+    config["resume"] = os.fspath(path)
+    config.setdefault("checkpoint", os.fspath(path))
+    return TrainConfig(**config)
+
+
+def _show(value):
+    return ",".join(map(str, value)) if isinstance(value, tuple) else repr(value)

@@ -1,0 +1,263 @@
+"""The training loop (``train``): minibatches in a seeded order, a NaN or infinite loss stopped
+before its update (``TrainingError``), checkpoints every ``checkpoint_every`` steps and at the
+end, SIGINT/SIGTERM turned into a clean stop, and the logs (event files, ``history.json``,
+``curves.png``).
+
+>>> _json_safe({"loss": [float("nan"), 1.0], "shape": (2, 3)})
+{'loss': [None, 1.0], 'shape': [2, 3]}
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import asdict
+
+import numpy as np
+
+from . import TrainingError
+from .config import FLAGS, TrainConfig
+from .plan import Plan, prepare
+from .results import History, TrainResult, evaluate, metric
+
+
+def _progress(iterable, total, desc, enabled):
+    if not enabled:
+        return iterable
+    from ..report import require
+
+    tqdm = require("tqdm", "the progress bar").tqdm
+    return tqdm(iterable, total=total, desc=desc, leave=False, unit="batch", dynamic_ncols=True,
+                file=sys.stderr)
+
+
+# -- signals -----------------------------------------------------------------------------------
+class _Stopper:
+    """Turns SIGINT/SIGTERM into a request to stop after the current step (main thread only);
+    a second SIGINT raises KeyboardInterrupt at once."""
+
+    SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM") if hasattr(signal, n))
+
+    def __init__(self, enabled):
+        self.signum = None
+        self._previous = {}
+        if enabled and threading.current_thread() is threading.main_thread():
+            for s in self.SIGNALS:
+                self._previous[s] = signal.signal(s, self._handle)
+
+    def _handle(self, signum, frame):
+        if self.signum is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    @property
+    def name(self):
+        return None if self.signum is None else signal.Signals(self.signum).name
+
+    def restore(self):
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+        self._previous = {}
+
+
+# -- the loop ----------------------------------------------------------------------------------
+def _json_safe(value):
+    """NaN and infinities as None, tuples as lists: strict JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _write_json(path, data) -> None:
+    """Write JSON atomically (a temporary file renamed onto ``path``)."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(tmp, "w") as f:
+            json.dump(_json_safe(data), f, indent=1, allow_nan=False)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _save(plan, epoch, done_in_epoch, n_train, target_epochs) -> None:
+    """Save the checkpoint with the run's position (``done_in_epoch`` examples of ``epoch``
+    done), refusing non-finite weights."""
+    from ..checkpoint import save_checkpoint
+
+    for name, var in plan.model.named_variables().items():
+        if not np.isfinite(var.numpy()).all():
+            raise TrainingError(f"variable {name!r} holds NaN or infinite values after step "
+                                f"{plan.opt.iterations}; the checkpoint {plan.cfg.checkpoint!r}"
+                                f" was not overwritten (lower {FLAGS['learning_rate']})")
+    complete = done_in_epoch >= n_train
+    meta = {"config": _json_safe(asdict(plan.cfg)),
+            "epochs_done": epoch if complete else epoch - 1,
+            "examples_in_epoch": 0 if complete else done_in_epoch, "target_epochs": target_epochs,
+            "steps": plan.opt.iterations}
+    save_checkpoint(plan.cfg.checkpoint, plan.model, plan.opt, metadata=meta)
+
+
+def train(config: TrainConfig, echo=print, *, handle_signals=False) -> TrainResult:
+    """Train ``config.model`` on ``config.dataset``; returns history, model and test accuracy.
+
+    ``echo`` receives one line per epoch and a summary (None: silent). Writes TensorBoard event
+    files (a ``loss/train_step`` scalar per step, the other scalars per epoch), ``curves.png``
+    and ``history.json`` under ``config.logdir`` when it is set, and the checkpoint (resuming
+    from it if it exists). BLAS and Numba use ``config.threads`` threads while it trains. Everything is checked first (``prepare``).
+    With ``handle_signals`` (main thread), SIGINT/SIGTERM stop the run after the current step,
+    with everything saved, and ``result.interrupted`` names the signal.
+    """
+    return prepare(config, echo).fit(echo, handle_signals)
+
+
+def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
+    import xpgrad as xg
+    from ..report import RunWriter, plot_history
+
+    cfg, ds, raw, model, opt, be = plan.cfg, plan.ds, plan.raw, plan.model, plan.opt, plan.be
+    say = echo or (lambda *a, **k: None)
+    variables = model.trainable_variables
+    start_epoch, skip = plan.start_epoch, plan.skip
+    target = start_epoch + cfg.epochs
+    if start_epoch or skip or opt.iterations:
+        where = f" (epoch {start_epoch + 1}, {skip} examples in)" if skip else ""
+        say(f"resumed from {cfg.resume or cfg.checkpoint}: {opt.iterations} steps done "
+            f"(epoch {start_epoch}){where}")
+
+    writer = RunWriter(cfg.logdir)
+    writer.text("config", "\n".join(f"    {k}: {v}" for k, v in asdict(cfg).items()))
+    writer.images("inputs/train_samples", raw.x_train[:64], ds.image_shape)
+    say(f"{ds!r}; model {cfg.model} {[ds.n_features, *cfg.hidden, ds.n_classes]}; "
+        f"{cfg.optimizer} lr={cfg.learning_rate:g}; backend {be.name}")
+
+    history = History()
+    n_train = len(ds.x_train)
+    order_rng = np.random.default_rng(cfg.seed)
+    for _ in range(start_epoch):                 # resume: keep the data order a fresh run had
+        order_rng.permutation(n_train)
+    x_train = xg.asarray(ds.x_train, backend=be)
+    y_train = xg.asarray(ds.y_train, backend=be)
+    steps, t_start = 0, time.perf_counter()
+    stopper = _Stopper(handle_signals)
+    epoch, done_in_epoch = start_epoch, 0
+    try:
+        for epoch in range(start_epoch + 1, target + 1):
+            t_epoch = time.perf_counter()
+            order = order_rng.permutation(n_train)
+            first = skip if epoch == start_epoch + 1 else 0
+            idx_batches = [order[i:i + cfg.batch_size]
+                           for i in range(first, n_train, cfg.batch_size)]
+            loss_sum, correct, seen, done_in_epoch = 0.0, 0, 0, first
+            bar = _progress(idx_batches, len(idx_batches), f"epoch {epoch}/{target}",
+                            cfg.progress)
+            for idx in bar:
+                idx_t = xg.asarray(idx, backend=be)
+                xb, yb = x_train[idx_t], y_train[idx_t]
+                # overflow shows as a non-finite loss, reported below: no warnings per step
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    with xg.GradientTape() as tape:
+                        logits = model(xb)
+                        loss = xg.losses.softmax_cross_entropy(logits, yb)
+                loss_value = metric(loss)
+                if not math.isfinite(loss_value):
+                    history.step_loss.append(loss_value)
+                    raise TrainingError(
+                        f"the training loss became {loss_value} at step {opt.iterations + 1} "
+                        f"(epoch {epoch}); stopped before applying that update. Lower "
+                        f"{FLAGS['learning_rate']} (now {cfg.learning_rate:g})"
+                        + (f"; the checkpoint {cfg.checkpoint!r} holds the last saved step"
+                           if cfg.checkpoint and os.path.exists(cfg.checkpoint) else ""))
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    grads = tape.gradient(loss, variables)
+                    opt.apply_gradients(zip(grads, variables))
+                history.step_loss.append(loss_value)
+                writer.scalars({"loss/train_step": loss_value}, opt.iterations)
+                loss_sum += loss_value * len(idx)
+                correct += int((np.argmax(logits.numpy(), axis=1) == ds.y_train[idx]).sum())
+                seen += len(idx)
+                done_in_epoch += len(idx)
+                steps += 1
+                if cfg.progress:
+                    bar.set_postfix(loss=f"{loss_value:.4f}", refresh=False)
+                if cfg.checkpoint_every and opt.iterations % cfg.checkpoint_every == 0:
+                    _save(plan, epoch, done_in_epoch, n_train, target)
+                if stopper.signum is not None or (cfg.max_steps is not None
+                                                  and steps >= cfg.max_steps):
+                    break
+            if seen:
+                test_loss, test_acc = evaluate(model, ds.x_test, ds.y_test, be)
+                lr = opt.learning_rate
+                row = dict(epoch=epoch, train_loss=loss_sum / seen,
+                           train_accuracy=correct / seen, test_loss=test_loss,
+                           test_accuracy=test_acc, learning_rate=lr,
+                           seconds=time.perf_counter() - t_epoch)
+                for key, value in row.items():
+                    getattr(history, key).append(value)
+                writer.scalars({"loss/train": row["train_loss"], "loss/test": test_loss,
+                                "accuracy/train": row["train_accuracy"],
+                                "accuracy/test": test_acc, "learning_rate": lr}, epoch)
+                writer.flush()
+                partial = "" if done_in_epoch >= n_train else \
+                    f"  (partial: {done_in_epoch}/{n_train} examples)"
+                say(f"epoch {epoch:3d}  loss {row['train_loss']:.4f}  "
+                    f"acc {row['train_accuracy']:6.2%}  test loss {test_loss:.4f}  "
+                    f"test acc {test_acc:6.2%}  ({row['seconds']:.2f} s){partial}")
+            if stopper.signum is not None or (cfg.max_steps is not None
+                                              and steps >= cfg.max_steps):
+                break
+    except TrainingError:
+        _write_logs(plan, history, writer, plot_history, None)
+        raise
+    finally:
+        stopper.restore()
+    seconds = time.perf_counter() - t_start
+
+    if cfg.checkpoint:              # the most valuable file first
+        try:
+            _save(plan, epoch, done_in_epoch, n_train, target)
+        except TrainingError:
+            _write_logs(plan, history, writer, plot_history, stopper.name)
+            raise
+    files = _write_logs(plan, history, writer, plot_history, stopper.name)
+    if cfg.checkpoint:
+        files["checkpoint"] = cfg.checkpoint
+
+    test_acc = history.test_accuracy[-1] if history.test_accuracy else float("nan")
+    if stopper.name:
+        say(f"interrupted by {stopper.name} at step {opt.iterations} (epoch {epoch}); "
+            + (f"resume with: xpgrad train --resume {cfg.checkpoint}" if cfg.checkpoint
+               else "no --checkpoint was given, so the weights were not saved"))
+    say(f"held-out accuracy {test_acc:.2%} on {len(ds.x_test)} {ds.name} test images "
+        f"after {steps} steps in {seconds:.1f} s")
+    for what, path in files.items():
+        say(f"wrote {what}: {path}")
+    return TrainResult(cfg, history, model, opt, test_acc, seconds, steps, start_epoch, files,
+                       stopper.name)
+
+
+def _write_logs(plan, history, writer, plot_history, interrupted) -> dict:
+    """Close the event files, write ``history.json`` and ``curves.png``; return their paths."""
+    cfg, ds, be = plan.cfg, plan.ds, plan.be
+    writer.close()
+    if not cfg.logdir:
+        return {}
+    history_path = os.path.join(cfg.logdir, "history.json")
+    _write_json(history_path, {"config": asdict(cfg), **history.as_dict(),
+                               "interrupted": interrupted, "steps_done": plan.opt.iterations})
+    files = {"events": cfg.logdir}
+    if history.epoch:
+        files["curves"] = plot_history(history, os.path.join(cfg.logdir, "curves.png"),
+                                       title=f"{cfg.model} on {ds.name} ({be.name}, "
+                                             f"{cfg.optimizer})")
+    files["history"] = history_path
+    return files

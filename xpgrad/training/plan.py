@@ -1,0 +1,124 @@
+"""Before training, everything a user can get wrong: ``prepare`` checks the settings, the
+output paths, the optional packages, the data set and the checkpoint, and builds the run (a
+``Plan``) without training a step.
+
+>>> import os, tempfile
+>>> check_logdir(os.path.join(tempfile.mkdtemp(), "logs")).endswith("logs")
+True
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from ..data import load_dataset, normalized
+from ..models import MODELS, OPTIMIZERS
+from . import ConfigError
+from .config import IDENTITY, TrainConfig, _name, resume_config
+from .results import TrainResult
+
+
+# -- before training: everything a user can get wrong ------------------------------------------
+def check_logdir(logdir) -> str:
+    """Make ``logdir`` (and its parents) if needed and check it takes files; ConfigError
+    naming it otherwise.
+
+    >>> import os, tempfile
+    >>> d = check_logdir(os.path.join(tempfile.mkdtemp(), "runs", "a"))
+    >>> os.path.isdir(d)
+    True
+    """
+    logdir = os.fspath(logdir)
+    if os.path.exists(logdir) and not os.path.isdir(logdir):
+        raise ConfigError(f"{_name('logdir')} {logdir!r} is a file, not a directory")
+    try:
+        os.makedirs(logdir, exist_ok=True)
+        probe = os.path.join(logdir, f".xpgrad-probe-{os.getpid()}")
+        with open(probe, "wb"):
+            pass
+        os.unlink(probe)
+    except OSError as e:
+        raise ConfigError(f"{_name('logdir')} {logdir!r} cannot be used: "
+                          f"{e.strerror or e}") from None
+    return logdir
+
+
+@dataclass
+class Plan:
+    cfg: TrainConfig
+    raw: object
+    ds: object
+    model: object
+    opt: object
+    be: object
+    start_epoch: int = 0        # whole epochs done before this call
+    skip: int = 0               # examples of epoch start_epoch + 1 done before this call
+
+    def fit(self, echo=print, handle_signals=False) -> "TrainResult":
+        """Train as planned (see ``train``)."""
+        from ..threads import limit
+        from .loop import _fit
+
+        with limit(self.cfg.threads):
+            return _fit(self, echo, handle_signals)
+
+
+def prepare(config: TrainConfig, echo=None) -> Plan:
+    """Check everything and build the run: settings, output paths, optional packages, data
+    (MNIST and Fashion-MNIST are downloaded on first use; ``echo`` gets a line per file),
+    model, optimizer and (when resuming) the checkpoint's state. Raises ConfigError,
+    CheckpointError, DataError (DownloadError), UnknownBackendError, BackendUnavailableError
+    or ImportError. Nothing is imported for the logs here: matplotlib only at the end of the
+    run, for ``curves.png``.
+
+    >>> try:
+    ...     prepare(TrainConfig(checkpoint="/no/such/dir/c.npz", progress=False))
+    ... except ValueError as e:
+    ...     print(type(e).__name__, str(e).split(":")[0])
+    CheckpointError cannot save a checkpoint to '/no/such/dir/c.npz'
+    """
+    import xpgrad as xg
+    from ..checkpoint import check_writable, checkpoint_metadata, load_checkpoint
+    from ..report import require
+
+    cfg = config.resolved()
+    if cfg.checkpoint:
+        check_writable(cfg.checkpoint)
+    if cfg.logdir:
+        if os.path.exists(cfg.logdir) and not os.path.isdir(cfg.logdir):
+            raise ConfigError(f"{_name('logdir')} {cfg.logdir!r} is a file, not a directory")
+        require("matplotlib", "plotting the learning curves", load=False)
+    if cfg.progress:
+        require("tqdm", "the progress bar", load=False)
+    source = cfg.resume or (cfg.checkpoint if cfg.checkpoint and os.path.exists(cfg.checkpoint)
+                            else None)
+    meta = {}
+    if source:
+        meta = checkpoint_metadata(source)
+        saved = meta.get("config")
+        if isinstance(saved, dict):
+            resume_config(source, {k: getattr(cfg, k) for k in IDENTITY}, finish=False)
+    be = xg.get_backend(cfg.backend)
+    cached = getattr(be, "kernels_cached", None)
+    if echo is not None and cached is not None and not cached(("float32",)):
+        echo(f"the {be.name} backend compiles its kernels on first use, which takes a while "
+             f"once per machine; `xpgrad warmup --backend {be.name}` compiles them all ahead of "
+             f"time, in parallel")
+    raw = load_dataset(cfg.dataset, cfg.data_dir, seed=cfg.seed, progress=cfg.progress,
+                       echo=echo)
+    ds = normalized(raw)
+    model = MODELS[cfg.model].build(ds, list(cfg.hidden),
+                                    xg.random.default_rng(cfg.seed, backend=be), be)
+    opt = OPTIMIZERS[cfg.optimizer].build(cfg.learning_rate)
+    plan = Plan(cfg, raw, ds, model, opt, be)
+    if source:
+        load_checkpoint(source, model, opt)
+        if isinstance(meta.get("epochs_done"), int):
+            plan.start_epoch = meta["epochs_done"]
+            plan.skip = min(int(meta.get("examples_in_epoch") or 0), len(ds.x_train))
+        else:   # a checkpoint without position: whole epochs follow from the step count
+            steps_per_epoch = -(-len(ds.x_train) // cfg.batch_size)
+            plan.start_epoch = -(-opt.iterations // steps_per_epoch)
+    if cfg.logdir:                  # last: nothing is made when another check fails
+        check_logdir(cfg.logdir)
+    return plan
