@@ -74,7 +74,7 @@ def asarray(obj, /, *, dtype=None, device=None, copy=None, backend=None) -> Tens
 
 
 def _from_tensor(t, dtype, device, copy, backend):
-    from .ops.shape import astype, copy_tensor
+    from .ops.casting import astype, copy_tensor
 
     if device is not None or backend is not None:
         be, native = resolve(device, backend)

@@ -143,7 +143,7 @@ def _value(x, value):
     if isinstance(value, (bool, int, float, complex)):
         return value
     from .creation import asarray
-    from .ops.shape import astype
+    from .ops.casting import astype
 
     if isinstance(value, Tensor):
         if value._backend is not x._backend:

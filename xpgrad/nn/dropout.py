@@ -10,7 +10,7 @@ Inverted dropout: kept entries are scaled by ``1 / (1 - rate)`` so eval needs no
 from __future__ import annotations
 
 from ..creation import asarray
-from ..ops.shape import astype
+from ..ops.casting import astype
 from . import _checks
 from . import init as _init
 from .module import Module

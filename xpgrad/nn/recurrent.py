@@ -25,7 +25,8 @@ import math
 
 from .. import dtypes as _dt
 from ..creation import asarray, zeros
-from ..ops.shape import reshape, stack
+from ..ops.joining import stack
+from ..ops.shape import reshape
 from ..tensor import Tensor, Variable
 from . import _checks
 from . import init as _init

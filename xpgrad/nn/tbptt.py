@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..ops.shape import concat
+from ..ops.joining import concat
 from ..tape import GradientTape, stop_gradient
 from ..tensor import Tensor
 

@@ -1,5 +1,9 @@
-"""Helpers for writing the primitive table: public functions, axis checks, variadic rules."""
+"""Helpers for writing the primitive table: public functions, integer and axis checks,
+variadic rules."""
 from __future__ import annotations
+
+import builtins
+import operator
 
 from ..primitive import Each, Primitive, apply  # noqa: F401 (Each re-exported)
 from ..tensor import Tensor
@@ -45,6 +49,22 @@ def as_tensor(x) -> Tensor:
     from ..creation import asarray
 
     return asarray(x)
+
+
+def _int(value, what):
+    if isinstance(value, builtins.bool):
+        raise TypeError(f"{what} must be an int, got a bool")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{what} must be an int, got {type(value).__name__}") from None
+
+
+def _ints(value, what):
+    """An int or a sequence of ints as a tuple of ints."""
+    if isinstance(value, (tuple, list)):
+        return tuple(_int(v, what) for v in value)
+    return (_int(value, what),)
 
 
 def norm_axis(axis: int, ndim: int, what="axis") -> int:

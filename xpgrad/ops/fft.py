@@ -228,7 +228,7 @@ def _input(fn, x, real):
     x = as_tensor(x)
     kind = x.dtype.kind
     if kind in "biu":
-        from .shape import astype
+        from .casting import astype
 
         x = astype(x, _dt.DEFAULTS["real floating"])
     elif real and kind == "c":

@@ -369,7 +369,8 @@ def one_hot(indices, num_classes, /, *, dtype=None, axis=-1):
     from .. import dtypes as _dt
     from ..creation import arange
     from .elementwise import equal
-    from .shape import astype, expand_dims, moveaxis
+    from .casting import astype
+    from .shape import expand_dims, moveaxis
 
     indices = as_tensor(indices)
     if indices.dtype.kind not in "iu":

@@ -19,7 +19,8 @@ from ..primitive import Primitive, apply
 from ..tensor import Tensor
 from . import formulas
 from ._define import is_floating
-from .shape import astype, reshape
+from .casting import astype
+from .shape import reshape
 
 REDUCTIONS = ("mean", "sum", "none")
 

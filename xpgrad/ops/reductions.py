@@ -78,7 +78,7 @@ def _floating(x: Tensor) -> Tensor:
     """``x``, or integers and booleans cast to the default floating dtype (mean, var, std)."""
     if x.dtype.is_inexact:
         return x
-    from .shape import astype
+    from .casting import astype
 
     return astype(x, _dt.DEFAULTS["real floating"])
 
@@ -344,7 +344,7 @@ def diff(x, /, *, axis=-1, n=1, prepend=None, append=None):
     >>> xg.diff(xg.asarray([1.0, 4.0, 9.0, 16.0]), n=2).tolist()
     [2.0, 2.0]
     """
-    from .shape import concat
+    from .joining import concat
 
     x = as_tensor(x)
     if x.ndim == 0:

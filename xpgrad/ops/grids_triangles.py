@@ -1,0 +1,81 @@
+"""Arrays built from arrays: meshgrid (coordinate grids from 1-D tensors, through reshape and
+broadcast_to) and tril, triu (a triangle of the last two axes; the gradient masked the same
+way).
+
+>>> import xpgrad as xg
+>>> xg.tril(xg.ones((2, 2)), k=-1).tolist()
+[[0.0, 0.0], [1.0, 0.0]]
+"""
+from __future__ import annotations
+
+from ..primitive import Primitive, apply
+from ._define import _int, as_tensor
+from .shape import broadcast_to, reshape
+
+
+# -- arrays built from arrays: meshgrid, tril, triu --------------------------------------------
+
+def meshgrid(*arrays, indexing="xy"):
+    """Coordinate grids from 1-D tensors: ``indexing="xy"`` (Cartesian: the first two axes
+    swapped) or ``"ij"`` (matrix). Built from reshape and broadcast_to, so differentiable.
+
+    >>> import xpgrad as xg
+    >>> gx, gy = xg.meshgrid(xg.asarray([1.0, 2.0, 3.0]), xg.asarray([4.0, 5.0]))
+    >>> gx.shape, gy[:, 0].tolist()
+    ((2, 3), [4.0, 5.0])
+    """
+    if indexing not in ("xy", "ij"):
+        raise ValueError(f"meshgrid: indexing must be 'xy' or 'ij', got {indexing!r}")
+    arrays = [as_tensor(a) for a in arrays]
+    for i, a in enumerate(arrays):
+        if a.ndim != 1:
+            raise ValueError(f"meshgrid takes 1-D tensors; argument {i} has shape {a.shape}")
+    n = len(arrays)
+    place = list(range(n))
+    if indexing == "xy" and n > 1:
+        place[0], place[1] = 1, 0
+    shape = [0] * n
+    for a, p in zip(arrays, place):
+        shape[p] = a.shape[0]
+    shape = tuple(shape)
+    out = []
+    for a, p in zip(arrays, place):
+        lone = tuple(a.shape[0] if d == p else 1 for d in range(n))
+        out.append(broadcast_to(reshape(a, lone), shape))
+    return out
+
+
+def _triangle(name, doc):
+    prim = Primitive(name, lambda xp, x, k: getattr(xp, name)(x, k=k),
+                     lambda xp, g, ans, x, k: getattr(xp, name)(g, k=k))
+
+    def fn(x, /, *, k=0):
+        x = as_tensor(x)
+        if x.ndim < 2:
+            raise ValueError(f"{name} needs a tensor with at least 2 dimensions, got shape "
+                             f"{x.shape}")
+        return apply(prim, x, k=_int(k, "k"))
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    fn.primitive = prim
+    return fn
+
+
+tril = _triangle("tril", """The lower triangle of the last two axes: entries above diagonal ``k``
+    set to zero (``k > 0``: above the main diagonal). The gradient is masked the same way.
+
+    >>> import xpgrad as xg
+    >>> xg.tril(xg.ones((2, 2))).tolist()
+    [[1.0, 0.0], [1.0, 1.0]]
+    """)
+triu = _triangle("triu", """The upper triangle of the last two axes: entries below diagonal ``k``
+    set to zero. The gradient is masked the same way.
+
+    >>> import xpgrad as xg
+    >>> xg.triu(xg.ones((2, 2)), k=1).tolist()
+    [[0.0, 1.0], [0.0, 0.0]]
+    """)
+
+
+__all__ = ["meshgrid", "tril", "triu"]

@@ -1,0 +1,101 @@
+"""Joining and splitting tensors: concat, stack, unstack. The gradient of each input is its
+slice of the output's gradient.
+
+>>> import xpgrad as xg
+>>> [t.tolist() for t in xg.unstack(xg.stack([xg.ones(2), xg.zeros(2)]))]
+[[1.0, 1.0], [0.0, 0.0]]
+"""
+from __future__ import annotations
+
+import builtins
+
+from ..primitive import Primitive, apply
+from ..tensor import Tensor
+from ._define import Each, as_tensor, norm_axis
+from .shape import reshape
+
+
+def _slice_along(ndim, axis, start, stop):
+    return tuple(slice(start, stop) if i == axis else slice(None) for i in range(ndim))
+
+
+def _concat_vjp(i, xp, g, ans, *arrays, axis):
+    start = 0
+    for a in arrays[:i]:
+        start += a.shape[axis]
+    return g[_slice_along(g.ndim, axis, start, start + arrays[i].shape[axis])]
+
+
+_concat = Primitive("concat", lambda xp, *arrays, axis: xp.concat(arrays, axis=axis),
+                    Each(_concat_vjp))
+
+
+def _tensors(arrays, what):
+    if isinstance(arrays, Tensor) or not isinstance(arrays, (list, tuple)):
+        raise TypeError(f"{what} takes a list or tuple of tensors, got "
+                        f"{type(arrays).__name__}")
+    arrays = [as_tensor(a) for a in arrays]
+    if not arrays:
+        raise ValueError(f"{what} needs at least one tensor")
+    return arrays
+
+
+def concat(arrays, /, *, axis=0):
+    """Join tensors along an existing axis (``axis=None``: flattened first); mixed dtypes
+    promote.
+
+    >>> import xpgrad as xg
+    >>> xg.concat([xg.ones((2, 3)), xg.zeros((1, 3))]).shape
+    (3, 3)
+    """
+    arrays = _tensors(arrays, "concat")
+    if axis is None:
+        arrays = [reshape(a, (-1,)) for a in arrays]
+        axis = 0
+    nd = arrays[0].ndim
+    if nd == 0:
+        raise ValueError("concat cannot join 0-d tensors along an axis (use axis=None or stack)")
+    axis = norm_axis(axis, nd)
+    for a in arrays:
+        if a.ndim != nd or builtins.any(a.shape[i] != arrays[0].shape[i]
+                                        for i in range(nd) if i != axis):
+            raise ValueError("concat: shapes " + ", ".join(str(t.shape) for t in arrays) +
+                             f" differ outside axis {axis}")
+    return apply(_concat, *arrays, axis=axis)
+
+
+_stack = Primitive("stack", lambda xp, *arrays, axis: xp.stack(arrays, axis=axis),
+                   Each(lambda i, xp, g, ans, *arrays, axis:
+                        g[tuple(i if d == axis else slice(None) for d in range(g.ndim))]))
+
+
+def stack(arrays, /, *, axis=0):
+    """Join same-shaped tensors along a new axis; mixed dtypes promote.
+
+    >>> import xpgrad as xg
+    >>> xg.stack([xg.ones(3), xg.zeros(3)], axis=1).shape
+    (3, 2)
+    """
+    arrays = _tensors(arrays, "stack")
+    shapes = {a.shape for a in arrays}
+    if len(shapes) != 1:
+        raise ValueError(f"stack needs tensors of one shape, got {sorted(shapes)}")
+    return apply(_stack, *arrays, axis=norm_axis(axis, arrays[0].ndim + 1))
+
+
+def unstack(x, /, *, axis=0):
+    """Split ``x`` along ``axis`` into a tuple of tensors (the inverse of stack).
+
+    >>> import xpgrad as xg
+    >>> len(xg.unstack(xg.ones((4, 2))))
+    4
+    """
+    x = as_tensor(x)
+    if x.ndim == 0:
+        raise ValueError("unstack needs a tensor with at least one dimension")
+    axis = norm_axis(axis, x.ndim)
+    # the trailing ellipsis: the array API wants every axis indexed (NumPy does not mind)
+    return tuple(x[(slice(None),) * axis + (i, Ellipsis)] for i in range(x.shape[axis]))
+
+
+__all__ = ["concat", "stack", "unstack"]
