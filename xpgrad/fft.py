@@ -1,4 +1,5 @@
-"""The array API's ``fft`` extension: ``xg.fft`` (primitives in ``xpgrad/ops/fft.py``).
+"""The array API's ``fft`` extension: ``xg.fft`` (functions in ``xpgrad/ops/fft.py``, their
+primitives and vjp rules in ``xpgrad/ops/fft_rules.py``).
 
 Every transform and shift is differentiable (to any order); ``fftfreq``/``rfftfreq`` make
 constants.

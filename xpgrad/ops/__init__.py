@@ -3,9 +3,10 @@
 The namespace modules (activations, bitwise, casting (astype), contraction (einsum), elementwise,
 grids_triangles (meshgrid, tril, triu), indexing, joining (concat, stack, unstack), linalg,
 rearranging (flip, roll, tile, repeat), reductions, searching, sets, shape, sorting) give the
-``xpgrad`` namespace its functions; fft backs the ``xg.fft`` extension (``xg.linalg``
-re-exports from linalg); losses, nn (``linear``), recurrent (the scans) and optim (the optimizer
-updates) hold primitives that ``xg.losses``, ``xg.nn`` and ``xg.optim`` build on.
+``xpgrad`` namespace its functions; fft (its rules in fft_rules) backs the ``xg.fft``
+extension (``xg.linalg`` re-exports from linalg); losses, nn (``linear``), recurrent (the scans)
+and optim (the optimizer updates) hold primitives that ``xg.losses``, ``xg.nn`` and ``xg.optim``
+build on.
 ``xpgrad.primitive.PRIMITIVES`` lists every primitive by name.
 """
 from .activations import *  # noqa: F401,F403
