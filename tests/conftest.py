@@ -26,9 +26,9 @@ def _no_internet(monkeypatch):
     """Downloads (``xpgrad.data``) may reach this machine only: no test touches the internet."""
     import urllib.parse
 
-    from xpgrad import data
+    from xpgrad.data import downloads
 
-    real = data._urlopen
+    real = downloads._urlopen
 
     def local_only(url, timeout):
         host = urllib.parse.urlsplit(url).hostname
@@ -37,7 +37,7 @@ def _no_internet(monkeypatch):
                                  f"internet (serve the files locally, see tests/test_data.py)")
         return real(url, timeout)
 
-    monkeypatch.setattr(data, "_urlopen", local_only)
+    monkeypatch.setattr(downloads, "_urlopen", local_only)
 
 
 @pytest.fixture

@@ -340,4 +340,4 @@ def test_data_home_follows_the_environment(monkeypatch, tmp_path):
 def test_tests_never_touch_the_internet():
     """conftest refuses every download from a host other than this machine."""
     with pytest.raises(AssertionError, match="tests never touch the internet"):
-        data._urlopen("https://example.com/x", 1)
+        data.downloads._urlopen("https://example.com/x", 1)

@@ -1,0 +1,70 @@
+"""The ``Dataset`` every loader returns (NumPy arrays: float32 features, int64 labels), and what
+a run does with one: features standardized by the training split (``normalized``), index
+batches (``batches``).
+
+>>> import numpy as np
+>>> ds = Dataset("toy", np.zeros((4, 2), np.float32), np.arange(4), np.zeros((2, 2)),
+...              np.arange(2), (1, 2), 4)
+>>> ds
+Dataset('toy', train=4, test=2, features=2, classes=4)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class Dataset:
+    """Train and test splits as NumPy arrays, plus what a model needs to know about them."""
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    image_shape: tuple
+    n_classes: int
+
+    @property
+    def n_features(self) -> int:
+        return int(self.x_train.shape[1])
+
+    def __repr__(self) -> str:
+        return (f"Dataset({self.name!r}, train={len(self.x_train)}, test={len(self.x_test)}, "
+                f"features={self.n_features}, classes={self.n_classes})")
+
+
+def standardize(ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature mean and std of the training split (std of constant features set to 1)."""
+    mean = ds.x_train.mean(axis=0, dtype=np.float64)
+    std = ds.x_train.std(axis=0, dtype=np.float64)
+    std[std < 1e-6] = 1.0
+    return mean.astype(np.float32), std.astype(np.float32)
+
+
+def normalized(ds: Dataset) -> Dataset:
+    """A copy of ``ds`` with features standardized by the training split's statistics.
+
+    >>> from xpgrad.data import load_digits
+    >>> d = normalized(load_digits(seed=0))
+    >>> abs(float(d.x_train.mean())) < 1e-5
+    True
+    """
+    mean, std = standardize(ds)
+    return Dataset(ds.name, (ds.x_train - mean) / std, ds.y_train, (ds.x_test - mean) / std,
+                   ds.y_test, ds.image_shape, ds.n_classes)
+
+
+def batches(n, batch_size, rng=None):
+    """Index arrays covering ``range(n)`` in batches; shuffled when ``rng`` (a NumPy Generator).
+
+    >>> [b.tolist() for b in batches(5, 2)]
+    [[0, 1], [2, 3], [4]]
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+            or batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1 (an integer), got {batch_size!r}")
+    order = np.arange(n) if rng is None else rng.permutation(n)
+    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
