@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
-from xpgrad.ops.linalg import diag_embed, mH, real
+from xpgrad.ops.linalg_helpers import diag_embed, mH, real
 from xpgrad.testing import check_grads
 
 L = xg.linalg

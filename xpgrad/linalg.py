@@ -2,8 +2,9 @@
 
 The primitives live in ``xpgrad/ops/linalg*.py``: products in ``linalg.py``, inverses and
 determinants in ``linalg_solve.py``, decompositions in ``linalg_decomp.py``, norms in
-``linalg_norms.py``. Decompositions return namedtuples (``eigh -> (eigenvalues,
-eigenvectors)``, ``qr -> (Q, R)``, ``slogdet -> (sign, logabsdet)``, ``svd -> (U, S, Vh)``).
+``linalg_norms.py``, what their rules share in ``linalg_helpers.py``. Decompositions return
+namedtuples (``eigh -> (eigenvalues, eigenvectors)``, ``qr -> (Q, R)``, ``slogdet -> (sign,
+logabsdet)``, ``svd -> (U, S, Vh)``).
 
 >>> import xpgrad as xg
 >>> xg.linalg.matmul(xg.ones((2, 3)), xg.ones((3, 2))).shape

@@ -19,7 +19,7 @@ import string
 
 from ..primitive import Each, Primitive, apply
 from ._define import as_tensor
-from .linalg import conj
+from .linalg_helpers import conj
 
 
 def _einsum_forward(xp, *operands, spec):

@@ -34,8 +34,8 @@ from collections import namedtuple
 
 from ..primitive import Primitive, apply
 from ._define import as_tensor
-from .linalg import (call, check_floating, check_matrix, diag_embed, is_complex, mH,
-                     mask_diagonal, real, tri)
+from .linalg_helpers import (call, check_floating, check_matrix, diag_embed, is_complex, mH,
+                             mask_diagonal, real, tri)
 
 EighResult = namedtuple("EighResult", ["eigenvalues", "eigenvectors"])
 SVDResult = namedtuple("SVDResult", ["U", "S", "Vh"])

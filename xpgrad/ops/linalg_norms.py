@@ -20,7 +20,7 @@ import math
 
 from ..primitive import Primitive, apply
 from ._define import as_tensor, kept_shape, norm_axes
-from .linalg import check_floating, check_matrix, is_complex
+from .linalg_helpers import check_floating, check_matrix, is_complex
 
 _INF = math.inf
 

@@ -20,8 +20,9 @@ from collections import namedtuple
 
 from ..primitive import Primitive, apply
 from ._define import as_tensor
-from .linalg import (broadcast_batch, call, check_floating, check_matrix, conj, is_complex, mH,
-                     mask_diagonal, matmul, real, tri)
+from .linalg import matmul
+from .linalg_helpers import (broadcast_batch, call, check_floating, check_matrix, conj,
+                             is_complex, mH, mask_diagonal, real, tri)
 
 SlogdetResult = namedtuple("SlogdetResult", ["sign", "logabsdet"])
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..primitive import Primitive, apply
 from ..tensor import Tensor
-from .linalg import mH
+from .linalg_helpers import mH
 
 # x @ w + b for 2-D x as one primitive: one tape node instead of two, and the bias gradient is
 # a plain column sum (no broadcast bookkeeping). Backends may add a kernel (NumPy adds the bias
