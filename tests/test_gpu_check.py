@@ -196,12 +196,14 @@ def test_a_stage_over_its_limit_is_interrupted_and_its_output_kept(tmp_path):
              "print('partial result', flush=True)\n"
              "if sys.argv[1] == 'stubborn': signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
              "time.sleep(60)\n")
+    # generous bounds: on a loaded 2-core CI machine Python's start alone can take seconds;
+    # what matters is which signal ended each child, long before its 60 s sleep
     t0 = time.monotonic()
-    polite = gpu_check.run_logged([sys.executable, "-c", child, "polite"], log, 1.5, grace=5)
-    assert polite["timed_out"] and polite["rc"] != 0 and time.monotonic() - t0 < 6
+    polite = gpu_check.run_logged([sys.executable, "-c", child, "polite"], log, 3, grace=30)
+    assert polite["timed_out"] and polite["rc"] not in (0, -9) and time.monotonic() - t0 < 30
     t0 = time.monotonic()
     stubborn = gpu_check.run_logged([sys.executable, "-c", child, "stubborn"], log, 1.5, grace=1)
-    assert stubborn["timed_out"] and stubborn["rc"] == -9 and time.monotonic() - t0 < 6
+    assert stubborn["timed_out"] and stubborn["rc"] == -9 and time.monotonic() - t0 < 30
     log.close()
     text = (tmp_path / "log").read_text()
     assert text.splitlines().count("partial result") == 2
