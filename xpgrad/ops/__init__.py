@@ -2,11 +2,11 @@
 
 The namespace modules (activations, bitwise, casting (astype), contraction (einsum), elementwise,
 grids_triangles (meshgrid, tril, triu), indexing, joining (concat, stack, unstack), linalg,
-rearranging (flip, roll, tile, repeat), reductions, searching, sets, shape, sorting) give the
-``xpgrad`` namespace its functions; fft (its rules in fft_rules) backs the ``xg.fft``
-extension (``xg.linalg`` re-exports from linalg); losses, nn (``linear``), recurrent (the scans)
-and optim (the optimizer updates) hold primitives that ``xg.losses``, ``xg.nn`` and ``xg.optim``
-build on.
+rearranging (flip, roll, tile, repeat), reductions, searching, selection (where, clip), sets,
+shape, sorting) give the ``xpgrad`` namespace its functions; fft (its rules in fft_rules) backs
+the ``xg.fft`` extension (``xg.linalg`` re-exports from linalg); losses, nn (``linear``),
+recurrent (the scans) and optim (the optimizer updates) hold primitives that ``xg.losses``,
+``xg.nn`` and ``xg.optim`` build on.
 ``xpgrad.primitive.PRIMITIVES`` lists every primitive by name.
 """
 from .activations import *  # noqa: F401,F403
@@ -21,14 +21,16 @@ from .linalg import *  # noqa: F401,F403
 from .rearranging import *  # noqa: F401,F403
 from .reductions import *  # noqa: F401,F403
 from .searching import *  # noqa: F401,F403
+from .selection import *  # noqa: F401,F403
 from .sets import *  # noqa: F401,F403
 from .shape import *  # noqa: F401,F403
 from .sorting import *  # noqa: F401,F403
 from . import (activations, bitwise, casting, contraction, elementwise, grids_triangles, indexing,
-               joining, linalg, rearranging, reductions, searching, sets, shape, sorting)
+               joining, linalg, rearranging, reductions, searching, selection, sets, shape,
+               sorting)
 from . import fft, losses, nn, optim, recurrent  # noqa: F401 (they register their primitives)
 
 __all__ = (activations.__all__ + bitwise.__all__ + casting.__all__ + contraction.__all__
            + elementwise.__all__ + grids_triangles.__all__ + indexing.__all__ + joining.__all__
            + linalg.__all__ + rearranging.__all__ + reductions.__all__ + searching.__all__
-           + sets.__all__ + shape.__all__ + sorting.__all__)
+           + selection.__all__ + sets.__all__ + shape.__all__ + sorting.__all__)

@@ -1,4 +1,5 @@
-"""Elementwise primitives: forward and vjp side by side, one line each where possible.
+"""Elementwise primitives: forward and vjp side by side, one line each where possible (where
+and clip, which select among their inputs, are in ``selection.py``).
 
 Rules are ``vjp(xp, g, ans, *inputs)``: ``g`` the output's gradient, ``ans`` the output.
 Broadcast gradients are summed back to each input's shape centrally (``tape._fit``), which also
@@ -25,9 +26,7 @@ from __future__ import annotations
 import cmath
 import math
 
-from ..primitive import Primitive, apply
-from ..tensor import Tensor
-from ._define import as_tensor, binary, public, unary
+from ._define import binary, public, unary
 
 _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)
@@ -333,85 +332,6 @@ logical_and = binary("logical_and", lambda xp, x, y: xp.logical_and(x, y), nodif
 logical_or = binary("logical_or", lambda xp, x, y: xp.logical_or(x, y), nodiff=True)
 logical_xor = binary("logical_xor", lambda xp, x, y: xp.logical_xor(x, y), nodiff=True)
 
-# -- selection ----------------------------------------------------------------------------------
-_where = Primitive("where", lambda xp, c, x, y: xp.where(c, x, y),
-                   None,
-                   lambda xp, g, ans, c, x, y: xp.where(c, g, 0.0),
-                   lambda xp, g, ans, c, x, y: xp.where(c, 0.0, g))
-
-
-def where(condition, x1, x2, /):
-    """``x1`` where ``condition`` is true, else ``x2`` (broadcasting all three).
-
-    >>> import xpgrad as xg
-    >>> xg.where(xg.asarray([True, False]), 1.0, xg.asarray([5.0, 6.0])).tolist()
-    [1.0, 6.0]
-    """
-    return apply(_where, condition, x1, x2)
-
-
-# clip(x, *bounds, which): ``which`` names the bounds given ("min", "max" or both), in order
-def _clip_forward(xp, x, *bounds, which):
-    kw = dict(zip(which, bounds))
-    return xp.clip(x, kw.get("min"), kw.get("max"))
-
-
-def _clip_vjp(xp, g, ans, needs, x, *bounds, which):
-    kw = dict(zip(which, bounds))
-    lo, hi = kw.get("min"), kw.get("max")
-    if lo is None:
-        inside = x <= hi
-    elif hi is None:
-        inside = x >= lo
-    else:
-        inside = xp.logical_and(x >= lo, x <= hi)
-    out = [xp.where(inside, g, 0.0) if needs[0] else None]
-    for name, need in zip(which, needs[1:]):
-        if not need:
-            out.append(None)
-        else:
-            out.append(xp.where(x < lo if name == "min" else x > hi, g, 0.0))
-    return tuple(out)
-
-
-_clip = Primitive("clip", _clip_forward, joint=_clip_vjp)
-
-
-def _int_bound(bound, x):
-    """A Python int bound of an integer tensor, brought into the dtype's range."""
-    from ..dtype_functions import iinfo
-
-    info = iinfo(x.dtype)
-    return min(info.max, bound) if bound > info.max else max(info.min, bound)
-
-
-def clip(x, /, min=None, max=None):
-    """Limit ``x`` to ``[min, max]`` (Python scalars or tensors, broadcasting with ``x``); the
-    result keeps ``x``'s dtype. The gradient goes to ``x`` where it is inside the bounds (ties
-    included) and to the active bound elsewhere.
-
-    >>> import xpgrad as xg
-    >>> xg.clip(xg.asarray([-2.0, 0.5, 3.0]), -1.0, 1.0).tolist()
-    [-1.0, 0.5, 1.0]
-    >>> xg.clip(xg.asarray([1, 5, 9]), max=xg.asarray([4, 4, 10])).tolist()
-    [1, 4, 9]
-    """
-    x = as_tensor(x)
-    if min is None and max is None:
-        return x
-    which, bounds = [], []
-    for name, bound in (("min", min), ("max", max)):
-        if bound is None:
-            continue
-        if isinstance(bound, bool) or not isinstance(bound, (int, float, Tensor)):
-            bound = as_tensor(bound)
-        elif type(bound) is int and x.dtype.kind in "iu":
-            bound = _int_bound(bound, x)
-        which.append(name)
-        bounds.append(bound)
-    return apply(_clip, x, *bounds, which=tuple(which))
-
 
 __all__ = [n for n in dir() if not n.startswith("_") and n not in (
-    "annotations", "Primitive", "apply", "as_tensor", "binary", "public", "unary", "cmath",
-    "math", "Tensor")]
+    "annotations", "binary", "public", "unary", "cmath", "math")]

@@ -1,5 +1,5 @@
 """Searching: argmax, argmin, nonzero, searchsorted, count_nonzero (integer results: no
-gradients; ``where`` is in ``elementwise.py``).
+gradients; ``where`` is in ``selection.py``).
 
 >>> import xpgrad as xg
 >>> x = xg.asarray([[0.0, 3.0], [2.0, 0.0]])
