@@ -210,6 +210,26 @@ def test_a_stage_over_its_limit_is_interrupted_and_its_output_kept(tmp_path):
     assert "time limit of 2 s reached" in text
 
 
+def test_a_stage_is_interrupted_even_when_its_caller_ignores_and_blocks_sigint(tmp_path):
+    # a shell without job control starts background commands with SIGINT ignored; exec keeps
+    # that and a blocked mask, so the stage's own SIGINT must be restored for it
+    caller = textwrap.dedent(f"""
+        import signal, sys, time
+        sys.path.insert(0, {str(ROOT / "tools")!r})
+        import gpu_check
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_BLOCK, {{signal.SIGINT}})
+        log = gpu_check.Log({str(tmp_path / "log")!r})
+        child = "import time; print('started', flush=True); time.sleep(60)"
+        r = gpu_check.run_logged([sys.executable, "-c", child], log, 3, grace=40)
+        print("RC", r["rc"])
+    """)
+    out = subprocess.run([sys.executable, "-c", caller], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "RC -2" in out.stdout, out.stdout        # SIGINT ended it, not the SIGKILL after 40 s
+
+
 def test_stage_limits_fit_the_budget_and_the_lease():
     assert gpu_check.stage_timeout("tests", 1000, ["bench"]) == gpu_check.LIMITS["tests"][0]
     # a 15-minute lease: a 2-minute machine start, then the whole budget twice (a warm rerun)

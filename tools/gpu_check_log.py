@@ -64,6 +64,14 @@ def _signal_group(proc, sig):
         pass
 
 
+def _interruptible():
+    """In the child before exec: SIGINT back to its default and unblocked. A shell without job
+    control starts background commands with SIGINT ignored, and exec keeps both an ignored
+    disposition and a blocked mask; the stage limit's SIGINT must reach the stage."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def run_logged(cmd, log, timeout, env=None, cwd=ROOT, grace=KILL_GRACE) -> dict:
     """Run ``cmd`` in its own process group, its output copied to ``log`` as it comes. After
     ``timeout`` seconds the group gets SIGINT (pytest then still writes its JUnit XML and a
@@ -83,7 +91,8 @@ def run_logged(cmd, log, timeout, env=None, cwd=ROOT, grace=KILL_GRACE) -> dict:
     try:
         proc = subprocess.Popen([str(c) for c in cmd], stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=cwd,
-                                env=env, start_new_session=True)
+                                env=env, start_new_session=True,
+                                preexec_fn=_interruptible)
     except OSError as e:
         log.line(f"!! could not start: {e}")
         return {"cmd": [str(c) for c in cmd], "rc": None, "seconds": 0.0, "timed_out": False,
