@@ -23,7 +23,7 @@ from .ops import *  # noqa: F401,F403
 from .primitive import Primitive, apply
 from .tape import GradientTape, stop_gradient
 from .tensor import Tensor, Variable
-from . import fft, linalg, losses, nn, optim, random, testing  # noqa: E402
+from . import distributed, fft, linalg, losses, nn, optim, random, testing  # noqa: E402
 from .checkpoint import (CheckpointError, checkpoint_metadata, load_checkpoint,  # noqa: E402
                          save_checkpoint)
 

@@ -137,6 +137,9 @@ def _train_parser(sub):
                         "is a terminal and tqdm is installed (default: auto)")
     p.add_argument("--quiet", "-q", action="store_true",
                    help="no progress bar and no per-epoch lines; print the final summary only")
+    p.add_argument("--distributed", action="store_true",
+                   help="data-parallel over the processes of mpiexec/srun (automatic under "
+                        "them): --batch-size stays the global batch; see docs/distributed.md")
     p.set_defaults(func=cmd_train, parser=p)
     return p
 
@@ -197,6 +200,11 @@ def cmd_train(args, parser) -> int:
         fail("--quiet and --progress always contradict each other; give one of them")
     if args.quiet:
         args.progress = "never"
+
+    from .distributed import init as init_distributed, launcher_size
+
+    if args.distributed or launcher_size() > 1:
+        init_distributed()
 
     def note(line):                       # downloads: on stderr, so stdout stays the results
         if not args.quiet:

@@ -33,6 +33,10 @@ def _is_float(t: Tensor) -> bool:
 class GradientTape:
     """Record operations for automatic differentiation (see the module docstring)."""
 
+    #: xpgrad.distributed sets this on an instance for one gradient call: ``hook(order, grads)``
+    #: wraps the backward walk's node iterator, to learn when a source's gradient is final
+    _walk_hook = None
+
     def __init__(self, persistent: bool = False, watch_accessed_variables: bool = True):
         self._persistent = persistent
         self._auto = watch_accessed_variables
@@ -239,7 +243,7 @@ class GradientTape:
             higher = bool(tape_state.recording)
             if higher:
                 seed = _wrap(seed, target._backend)
-            return _walk(self._nodes, target, sources, seed, consume, higher)
+            return _walk(self._nodes, target, sources, seed, consume, higher, self._walk_hook)
         finally:
             if consume:
                 self._release()
@@ -247,7 +251,7 @@ class GradientTape:
                 self._push()
 
 
-def _walk(nodes, target, sources, seed, consume, higher):
+def _walk(nodes, target, sources, seed, consume, higher, hook=None):
     from .tensor_methods import _ns as namespace
 
     grads = {id(target): seed}
@@ -255,6 +259,8 @@ def _walk(nodes, target, sources, seed, consume, higher):
     owned = set()
     keep = {id(s) for s in sources}
     order = _consume(nodes) if consume else reversed(nodes)
+    if hook is not None:
+        order = hook(order, grads)
     for prim, args, raws, out, params, saved, kern, needs in order:
         oid = id(out)
         g = grads.get(oid)

@@ -15,7 +15,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import numpy as np
 
@@ -94,11 +94,15 @@ def _save(plan, epoch, done_in_epoch, n_train, target_epochs) -> None:
     done), refusing non-finite weights."""
     from ..checkpoint import save_checkpoint
 
+    from ..distributed.world import current
+
     for name, var in plan.model.named_variables().items():
         if not np.isfinite(var.numpy()).all():
             raise TrainingError(f"variable {name!r} holds NaN or infinite values after step "
                                 f"{plan.opt.iterations}; the checkpoint {plan.cfg.checkpoint!r}"
                                 f" was not overwritten (lower {FLAGS['learning_rate']})")
+    if current().rank != 0:         # data-parallel: every rank holds the same weights
+        return
     complete = done_in_epoch >= n_train
     meta = {"config": _json_safe(asdict(plan.cfg)),
             "epochs_done": epoch if complete else epoch - 1,
@@ -122,10 +126,17 @@ def train(config: TrainConfig, echo=print, *, handle_signals=False) -> TrainResu
 
 def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
     import xpgrad as xg
+    from ..distributed.training import data_parallel
     from ..report import RunWriter, plot_history
 
+    dp = data_parallel()                # None on one process (see xpgrad.distributed.training)
+    if dp is not None and not dp.root:  # only rank 0 prints, logs and saves
+        plan.cfg = replace(plan.cfg, logdir=None, progress=False)
+        echo = None
     cfg, ds, raw, model, opt, be = plan.cfg, plan.ds, plan.raw, plan.model, plan.opt, plan.be
     say = echo or (lambda *a, **k: None)
+    if dp is not None:
+        dp.start(model, opt)
     variables = model.trainable_variables
     start_epoch, skip = plan.start_epoch, plan.skip
     target = start_epoch + cfg.epochs
@@ -161,14 +172,22 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
             bar = _progress(idx_batches, len(idx_batches), f"epoch {epoch}/{target}",
                             cfg.progress)
             for idx in bar:
-                idx_t = xg.asarray(idx, backend=be)
+                mine = idx if dp is None else dp.share(idx)
+                idx_t = xg.asarray(mine, backend=be)
                 xb, yb = x_train[idx_t], y_train[idx_t]
                 # overflow shows as a non-finite loss, reported below: no warnings per step
                 with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                     with xg.GradientTape() as tape:
-                        logits = model(xb)
-                        loss = xg.losses.softmax_cross_entropy(logits, yb)
-                loss_value = metric(loss)
+                        logits = model(xb) if len(mine) else None
+                        loss = xg.losses.softmax_cross_entropy(logits, yb) if len(mine) \
+                            else None
+                hits = int((np.argmax(logits.numpy(), axis=1) == ds.y_train[mine]).sum()) \
+                    if len(mine) else 0
+                if dp is None:
+                    loss_value = metric(loss)
+                else:
+                    loss_value, hits, stopper.signum = dp.metrics(
+                        metric(loss) if len(mine) else 0.0, len(mine), hits, stopper.signum)
                 if not math.isfinite(loss_value):
                     history.step_loss.append(loss_value)
                     raise TrainingError(
@@ -178,12 +197,13 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
                         + (f"; the checkpoint {cfg.checkpoint!r} holds the last saved step"
                            if cfg.checkpoint and os.path.exists(cfg.checkpoint) else ""))
                 with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                    grads = tape.gradient(loss, variables)
+                    grads = tape.gradient(loss, variables) if dp is None else \
+                        dp.gradient(tape, loss, variables, len(mine))
                     opt.apply_gradients(zip(grads, variables))
                 history.step_loss.append(loss_value)
                 writer.scalars({"loss/train_step": loss_value}, opt.iterations)
                 loss_sum += loss_value * len(idx)
-                correct += int((np.argmax(logits.numpy(), axis=1) == ds.y_train[idx]).sum())
+                correct += hits
                 seen += len(idx)
                 done_in_epoch += len(idx)
                 steps += 1

@@ -1,0 +1,64 @@
+"""Data-parallel training across processes: MPI (mpi4py) for host arrays, NCCL (or host-staged
+MPI) for CuPy arrays. Launch a script with ``mpiexec -n 4 python train.py`` (or ``srun``); without
+a launcher everything here works as a world of one process. See docs/distributed.md.
+
+>>> import xpgrad as xg
+>>> xg.distributed.init()
+SingleWorld()
+>>> xg.distributed.rank(), xg.distributed.size(), xg.distributed.local_rank()
+(0, 1, 0)
+>>> float(xg.distributed.allreduce(xg.asarray(3.0)))
+3.0
+"""
+from __future__ import annotations
+
+from ..tensor import Tensor, _wrap
+from .broadcast import broadcast_optimizer_state, broadcast_variables
+from .buckets import DEFAULT_BUCKET_BYTES
+from .engines import engine_for
+from .gradient_tape import DistributedGradientTape, check_op
+from .optimizer import DistributedOptimizer
+from .world import DistributedError, init, launcher_size, world
+
+__all__ = ["DEFAULT_BUCKET_BYTES", "DistributedError", "DistributedGradientTape",
+           "DistributedOptimizer", "allreduce", "barrier", "broadcast_optimizer_state",
+           "broadcast_variables", "init", "launcher_size", "local_rank", "rank", "size",
+           "world"]
+
+
+def rank() -> int:
+    """This process's rank (0 to ``size() - 1``)."""
+    return world().rank
+
+
+def size() -> int:
+    """The number of processes in the job."""
+    return world().size
+
+
+def local_rank() -> int:
+    """This process's rank among the job's processes on its machine (picks its GPU)."""
+    return world().local_rank
+
+
+def barrier() -> None:
+    """Wait until every rank has reached this call."""
+    world().barrier()
+
+
+def allreduce(tensor, op="mean"):
+    """``tensor`` reduced over all ranks ("mean" or "sum"), as a new Tensor (not recorded on a
+    tape). Every rank must pass the same shape and dtype."""
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"tensor must be an xg Tensor, got {type(tensor).__name__}")
+    check_op(op)
+    w = world()
+    buf = tensor._backend.xp.reshape(tensor._backend.xp.asarray(tensor._data, copy=True), (-1,))
+    if w.size > 1:
+        from .world import check_same
+
+        check_same(w, "allreduce argument", [f"shape {tuple(tensor.shape)} {tensor.dtype}"])
+        engine_for(w, buf).allreduce_(buf, "sum")
+        if op == "mean":
+            buf /= w.size
+    return _wrap(tensor._backend.xp.reshape(buf, tuple(tensor._data.shape)), tensor._backend)

@@ -1,0 +1,103 @@
+"""Making every rank start from rank ``root``'s state: variables and optimizer state, sent as raw
+buffers (``Bcast``), after a check that all ranks hold the same layout.
+
+>>> import xpgrad as xg
+>>> w = xg.Variable([1.0, 2.0], name="w")
+>>> xg.distributed.broadcast_variables([w])      # one process: nothing changes
+>>> w.tolist()
+[1.0, 2.0]
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..tensor import Variable
+from .engines import engine_for
+from .world import check_same, world as _world
+
+
+def _variables(variables):
+    if hasattr(variables, "trainable_variables"):
+        variables = variables.trainable_variables
+    elif isinstance(variables, dict):
+        variables = list(variables.values())
+    variables = list(variables)
+    for v in variables:
+        if not isinstance(v, Variable):
+            raise TypeError(f"variables must be xg.Variables (or a Module), got "
+                            f"{type(v).__name__}")
+    return variables
+
+
+def _check_root(root, w):
+    if isinstance(root, bool) or not isinstance(root, int) or not 0 <= root < w.size:
+        raise ValueError(f"root must be a rank in [0, {w.size - 1}], got {root!r}")
+
+
+def broadcast_variables(variables, root=0, *, world=None) -> None:
+    """Give every rank rank ``root``'s values of ``variables`` (a list, dict or Module).
+
+    The ranks' variable layouts (names, shapes, dtypes, order) are checked first: a rank that
+    differs is named in a DistributedError raised on every rank.
+    """
+    w = world if world is not None else _world()
+    _check_root(root, w)
+    variables = _variables(variables)
+    check_same(w, "model layout",
+               [f"{v.name}: shape {tuple(v.shape)} {v.dtype}" for v in variables])
+    if w.size == 1:
+        return
+    for v in variables:
+        xp = v._backend.xp
+        buf = xp.asarray(v._data, copy=True)     # never written into arrays users may share
+        engine_for(w, buf).bcast_(buf, root)
+        v._data = buf
+
+
+def broadcast_optimizer_state(optimizer, variables, root=0, *, world=None) -> None:
+    """Give every rank rank ``root``'s optimizer state (step count and slots) for
+    ``variables`` (a Module, a dict of named Variables or a list of uniquely named ones).
+
+    The state's layout travels as a small object; its arrays as raw buffers."""
+    w = world if world is not None else _world()
+    _check_root(root, w)
+    if w.size == 1:
+        return
+    state = optimizer.state_dict(variables) if w.rank == root else None
+    layout = None if state is None else {
+        k: (tuple(t.shape), str(np.dtype(t._data.dtype))) for k, t in state.items()}
+    layout = w.bcast_object(layout, root=root)
+    by_name = _named(variables)
+    arrays = {}
+    for key, (shape, dtype) in layout.items():
+        name = key.rpartition("/")[0]
+        var = by_name.get(name)
+        if key != "iterations" and var is None:
+            raise KeyError(f"rank {root}'s optimizer state has {key!r} but this rank has no "
+                           f"variable {name!r}")
+        if w.rank == root:
+            buf = state[key]._data
+        else:
+            xp = (var._backend if var is not None else optimizer_backend(variables)).xp
+            buf = xp.empty(shape, dtype=np.dtype(dtype))
+        if key == "iterations":
+            host = np.asarray(buf.get() if hasattr(buf, "get") else buf, dtype=np.int64)
+            host = np.ascontiguousarray(host)
+            w.bcast_(host, root)
+            arrays[key] = host
+        else:
+            buf = buf if w.rank != root else (buf if buf.flags.c_contiguous else buf.copy())
+            engine_for(w, buf).bcast_(buf, root)
+            arrays[key] = buf
+    if w.rank != root:
+        optimizer.load_state_dict(arrays, variables)
+
+
+def optimizer_backend(variables):
+    return _variables(variables)[0]._backend
+
+
+def _named(variables):
+    from ..optim.optimizer import _named as named
+
+    return named(variables)

@@ -1,0 +1,187 @@
+"""``DistributedGradientTape``: a GradientTape whose ``gradient`` returns gradients reduced
+over all ranks, with each bucket's reduction started while the backward walk is still running.
+
+>>> import xpgrad as xg
+>>> w = xg.Variable([1.0, 2.0], name="w")
+>>> with xg.GradientTape() as tape:
+...     loss = xg.sum(w * w)
+>>> tape = xg.distributed.DistributedGradientTape(tape)
+>>> tape.gradient(loss, [w])[0].tolist()         # one process: the local gradient
+[2.0, 4.0]
+"""
+from __future__ import annotations
+
+import math
+import time
+
+from ..primitive import tape_state
+from ..tensor import Tensor, _wrap
+from .buckets import DEFAULT_BUCKET_BYTES, BucketPlan, Reduction
+from .world import check_same, world as _world
+
+OPS = ("mean", "sum")
+
+
+def check_weight(weight):
+    """``weight`` as a float (a real number >= 0), else ValueError/TypeError naming it."""
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) and not (
+            hasattr(weight, "__float__") and getattr(weight, "ndim", 0) == 0):
+        raise TypeError(f"weight must be a real number >= 0 (e.g. the local batch size), got "
+                        f"{type(weight).__name__}")
+    weight = float(weight)
+    if not (math.isfinite(weight) and weight >= 0):
+        raise ValueError(f"weight must be a finite number >= 0 (e.g. the local batch size), "
+                         f"got {weight}")
+    return weight
+
+
+def check_op(op):
+    if op not in OPS:
+        raise ValueError(f"op must be 'mean' or 'sum', got {op!r}")
+    return op
+
+
+def describe(sources):
+    """One line per source (name, shape, dtype): what every rank must agree on."""
+    return [f"{getattr(s, 'name', None) or 'tensor'}: shape {tuple(s.shape)} {s.dtype}"
+            for s in sources]
+
+
+class DistributedGradientTape:
+    """Wrap ``tape`` (a GradientTape): ``gradient`` gives the gradients reduced across ranks.
+
+    ``op="mean"`` (default) averages them -- weighted by ``gradient(..., weight=w)``, so with
+    ``w`` = the local batch size the result is the mean over the global batch; ``"sum"`` adds
+    them. Gradients are reduced in flat buckets of at most ``bucket_bytes``; with ``overlap`` a
+    bucket's reduction starts (non-blocking) as soon as the backward walk has produced all its
+    gradients. Every rank must call ``gradient`` with the same sources (names, shapes, dtypes,
+    order), which is checked on each call: a rank that differs is named in a DistributedError
+    raised on all ranks. ``last_timing`` holds the seconds of the last call: ``walk`` (the
+    backward walk, reductions running behind it) and ``wait`` (waiting for them afterwards).
+    """
+
+    def __init__(self, tape, *, op="mean", bucket_bytes=DEFAULT_BUCKET_BYTES, overlap=True,
+                 world=None):
+        if not hasattr(tape, "gradient") or not hasattr(tape, "_backward"):
+            raise TypeError(f"tape must be an xg.GradientTape, got {type(tape).__name__}")
+        if isinstance(bucket_bytes, bool) or not isinstance(bucket_bytes, int) or \
+                bucket_bytes < 1:
+            raise ValueError(f"bucket_bytes must be a positive integer, got {bucket_bytes!r}")
+        self.tape = tape
+        self.op = check_op(op)
+        self.bucket_bytes = bucket_bytes
+        self.overlap = bool(overlap)
+        self.world = world if world is not None else _world()
+        self.last_timing = {}
+        self._plans = {}
+
+    # the wrapped tape's recording API
+    def __enter__(self):
+        self.tape.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.tape.__exit__(*exc)
+
+    def __getattr__(self, name):
+        return getattr(self.tape, name)
+
+    def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none",
+                 *, weight=1.0):
+        """Gradients of ``target`` reduced over all ranks (the structure of ``sources``).
+
+        A rank with nothing to contribute (an empty local batch) passes ``weight=0``; its
+        ``target`` may then be None. A source no rank has a gradient for gives None (zeros
+        with ``unconnected_gradients="zero"``).
+        """
+        weight = check_weight(weight)
+        if unconnected_gradients not in ("none", "zero"):
+            raise ValueError("unconnected_gradients must be 'none' or 'zero', got "
+                             f"{unconnected_gradients!r}")
+        single = isinstance(sources, Tensor)
+        src = [sources] if single else list(sources)
+        for s in src:
+            if not isinstance(s, Tensor):
+                raise TypeError(f"sources must be Tensors, got {type(s).__name__}")
+        if len({id(s) for s in src}) != len(src):
+            raise ValueError("sources lists a tensor twice; list each source once")
+        if target is None and weight != 0:
+            raise ValueError("target is None: only a rank with nothing to contribute "
+                             "(weight=0, an empty local batch) may pass no target")
+        check_same(self.world, "list of gradient sources", describe(src) + [self.op])
+        out = self._reduced(target, src, output_gradients, weight)
+        out = [_finish(g, s, unconnected_gradients) for g, s in zip(out, src)]
+        return out[0] if single else (tuple(out) if isinstance(sources, tuple) else out)
+
+    def _reduced(self, target, src, output_gradients, weight):
+        key = tuple((tuple(s.shape), str(s.dtype)) for s in src)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = BucketPlan(
+                [(tuple(s._data.shape), s._data.dtype) for s in src], self.bucket_bytes)
+        backend = src[0]._backend if src else None
+        reduction = Reduction(plan, self.world, backend.xp if backend else None, weight, self.op)
+        t0 = time.perf_counter()
+        local = None
+        if weight != 0:
+            hook = None
+            if self.overlap and self.world.size > 1 and not tape_state.recording:
+                hook = _overlap_hook(self.tape, src, reduction)
+            if hook is not None:
+                self.tape._walk_hook = hook
+            try:
+                grads = self.tape.gradient(target, src, output_gradients)
+            finally:
+                if hook is not None:
+                    self.tape.__dict__.pop("_walk_hook", None)
+            local = [None if g is None else g._data for g in grads]
+        elif target is not None and not self.tape._persistent:
+            self.tape._release()       # the tape is spent, as after a gradient call
+        t1 = time.perf_counter()
+        started_in_walk = len(reduction.requests)
+        out = reduction.finish(local)
+        self.last_timing = {"walk": t1 - t0, "wait": time.perf_counter() - t1,
+                            "started_in_walk": started_in_walk}
+        return [None if g is None else _wrap(g, s._backend) for g, s in zip(out, src)]
+
+
+def _overlap_hook(tape, sources, reduction):
+    """The tape's walk hook: after the node where a source is first used (walking backwards,
+    its last contribution), hand that source's gradient to the reduction. None if the tape's
+    nodes cannot be read (the reductions then all start after the walk)."""
+    position = {id(s): i for i, s in enumerate(sources)}
+    ready_at = {}
+    try:
+        nodes = list(tape._nodes)
+        seen = set()
+        for pos, node in enumerate(nodes):
+            for a in node[1]:              # the node's arguments
+                k = id(a)
+                if k in position and k not in seen:
+                    seen.add(k)
+                    ready_at.setdefault(pos, []).append(position[k])
+    except (AttributeError, TypeError, IndexError):
+        return None
+    n = len(nodes)
+    del nodes
+
+    def hook(order, grads):
+        pos = n
+        for node in order:
+            pos -= 1
+            yield node
+            ready = ready_at.get(pos)
+            if ready:
+                for i in ready:
+                    reduction.ready(i, grads.get(id(sources[i])))
+            reduction.progress()
+
+    return hook
+
+
+def _finish(g, source, unconnected):
+    if g is None and unconnected == "zero":
+        from ..creation import zeros_like
+
+        return zeros_like(source)
+    return g

@@ -1,0 +1,59 @@
+"""``DistributedOptimizer``: an optimizer whose ``apply_gradients`` first reduces the gradients
+across ranks (flat buckets, in place), then applies them (Horovod's wrapper).
+
+>>> import xpgrad as xg
+>>> w = xg.Variable([1.0, 2.0], name="w")
+>>> opt = xg.distributed.DistributedOptimizer(xg.optim.SGD(0.5))
+>>> with xg.GradientTape() as tape:
+...     loss = xg.sum(w * w)
+>>> opt.apply_gradients(zip(tape.gradient(loss, [w]), [w]))
+1
+>>> w.tolist()
+[0.0, 0.0]
+"""
+from __future__ import annotations
+
+from ..tensor import Tensor, _wrap
+from .buckets import DEFAULT_BUCKET_BYTES, BucketPlan, Reduction
+from .gradient_tape import check_op, check_weight, describe
+from .world import check_same, world as _world
+
+
+class DistributedOptimizer:
+    """Wrap ``optimizer``: ``apply_gradients(pairs, weight=1.0)`` reduces the gradients over all
+    ranks (``op`` "mean", weighted by ``weight``, or "sum") and applies the result. Everything
+    else (``learning_rate``, ``iterations``, ``state_dict``, ...) is the wrapped optimizer's.
+
+    Use it *or* ``DistributedGradientTape``, not both: each reduces once.
+    """
+
+    def __init__(self, optimizer, *, op="mean", bucket_bytes=DEFAULT_BUCKET_BYTES, world=None):
+        if not hasattr(optimizer, "apply_gradients"):
+            raise TypeError(f"optimizer must be an xg.optim optimizer, got "
+                            f"{type(optimizer).__name__}")
+        self.optimizer = optimizer
+        self.op = check_op(op)
+        self.bucket_bytes = bucket_bytes
+        self.world = world if world is not None else _world()
+
+    def __getattr__(self, name):
+        return getattr(self.optimizer, name)
+
+    def apply_gradients(self, grads_and_vars, *, weight=1.0) -> int:
+        """Reduce the gradients across ranks, then apply them (see the class docstring)."""
+        weight = check_weight(weight)
+        pairs = list(grads_and_vars)
+        if self.world.size > 1:
+            variables = [v for _, v in pairs]
+            check_same(self.world, "list of optimizer variables",
+                       describe(variables) + [self.op])
+            plan = BucketPlan([(tuple(v._data.shape), v._data.dtype) for v in variables],
+                              self.bucket_bytes)
+            xp = variables[0]._backend.xp if variables else None
+            reduction = Reduction(plan, self.world, xp, weight, self.op)
+            local = [None if g is None else
+                     (g._data if isinstance(g, Tensor) else xp.asarray(g)) for g, _ in pairs]
+            reduced = reduction.finish(local)
+            pairs = [(None if g is None else _wrap(g, v._backend), v)
+                     for g, (_, v) in zip(reduced, pairs)]
+        return self.optimizer.apply_gradients(pairs)

@@ -1,0 +1,251 @@
+"""The process group: who we are (``rank``, ``size``, ``local_rank``), how the job was launched,
+and the collectives every other part of ``xpgrad.distributed`` is built on.
+
+A job started by ``mpiexec``/``mpirun`` (Open MPI, MPICH, Intel MPI) or ``srun`` is recognised
+from the launcher's environment variables; ``init()`` then joins MPI through mpi4py. Anywhere
+else ``init()`` gives a world of one process, in which every collective is the identity, so the
+same script runs unchanged on a laptop.
+
+An uncaught exception on one rank would leave the others blocked in their next collective
+forever; ``init()`` therefore installs a ``sys.excepthook`` that prints the error with its rank
+and calls ``MPI_Abort``, which ends every rank of the job within seconds.
+
+>>> w = SingleWorld()
+>>> w.rank, w.size, w.local_rank
+(0, 1, 0)
+>>> launcher_size({"OMPI_COMM_WORLD_SIZE": "4"}), launcher_size({})
+(4, 1)
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import traceback
+
+import numpy as np
+
+#: environment variables through which launchers announce the number of processes
+SIZE_VARIABLES = ("OMPI_COMM_WORLD_SIZE",   # Open MPI's mpiexec
+                  "PMI_SIZE",               # MPICH / Intel MPI (Hydra)
+                  "PMIX_SIZE",              # PMIx launchers
+                  "MV2_COMM_WORLD_SIZE",    # MVAPICH
+                  "SLURM_NTASKS")           # srun (step size)
+
+
+class DistributedError(RuntimeError):
+    """A collective cannot go on: ranks disagree (layout, arguments) or the setup is wrong."""
+
+
+def launcher_size(environ=None) -> int:
+    """The number of processes a launcher (mpiexec, srun) started, from its environment; 1 if
+    none did."""
+    environ = os.environ if environ is None else environ
+    for name in SIZE_VARIABLES:
+        value = environ.get(name)
+        if value and value.isdigit():
+            if name == "SLURM_NTASKS" and "SLURM_STEP_ID" not in environ:
+                continue        # inside an allocation (sbatch), not a task of srun
+            return int(value)
+    return 1
+
+
+class SingleWorld:
+    """One process: every collective returns its input unchanged (no MPI needed)."""
+
+    rank = 0
+    size = 1
+    local_rank = 0
+    comm = None
+
+    def allreduce_(self, buf, op="sum"):
+        return buf
+
+    def iallreduce_(self, buf, op="sum"):
+        return _Done()
+
+    def bcast_(self, buf, root=0):
+        return buf
+
+    def allgather(self, obj):
+        return [obj]
+
+    def bcast_object(self, obj, root=0):
+        return obj
+
+    def barrier(self):
+        pass
+
+    def progress(self, requests):
+        pass
+
+    def abort(self, code=1):
+        os._exit(code)
+
+    def __repr__(self):
+        return "SingleWorld()"
+
+
+class _Done:
+    def wait(self):
+        pass
+
+    def test(self):
+        return True
+
+
+class MPIWorld:
+    """The processes of an MPI communicator (``MPI.COMM_WORLD`` by default).
+
+    Host (NumPy) buffers go to MPI directly; device buffers go through the engine chosen for
+    them (``engines.engine_for``: NCCL or host-staged MPI).
+    """
+
+    def __init__(self, comm=None):
+        from mpi4py import MPI
+
+        self.MPI = MPI
+        self.comm = MPI.COMM_WORLD if comm is None else comm
+        self.rank = self.comm.Get_rank()
+        self.size = self.comm.Get_size()
+        node = self.comm.Split_type(MPI.COMM_TYPE_SHARED, key=self.rank)
+        self.local_rank = node.Get_rank()
+        self.local_size = node.Get_size()
+        node.Free()
+        self._ops = {"sum": MPI.SUM, "max": MPI.MAX, "min": MPI.MIN}
+
+    def allreduce_(self, buf, op="sum"):
+        """Reduce the contiguous NumPy array ``buf`` across ranks, in place."""
+        self.comm.Allreduce(self.MPI.IN_PLACE, buf, op=self._ops[op])
+        return buf
+
+    def iallreduce_(self, buf, op="sum"):
+        """Start an in-place reduction of ``buf``; returns a request (``wait``, ``test``)."""
+        return _Request(self.comm.Iallreduce(self.MPI.IN_PLACE, buf, op=self._ops[op]))
+
+    def bcast_(self, buf, root=0):
+        self.comm.Bcast(buf, root=root)
+        return buf
+
+    def allgather(self, obj):
+        """Small Python objects (layouts, metadata) from every rank, in rank order."""
+        return self.comm.allgather(obj)
+
+    def bcast_object(self, obj, root=0):
+        return self.comm.bcast(obj, root=root)
+
+    def barrier(self):
+        self.comm.Barrier()
+
+    def progress(self, requests):
+        """Let MPI move pending non-blocking collectives along (Open MPI progresses them only
+        inside MPI calls)."""
+        if requests:
+            self.MPI.Request.Testall([r.request for r in requests])
+
+    def abort(self, code=1):
+        self.comm.Abort(code)
+
+    def __repr__(self):
+        return f"MPIWorld(rank={self.rank}, size={self.size}, local_rank={self.local_rank})"
+
+
+class _Request:
+    __slots__ = ("request",)
+
+    def __init__(self, request):
+        self.request = request
+
+    def wait(self):
+        self.request.Wait()
+
+    def test(self):
+        return self.request.Test()
+
+
+_WORLD = None
+
+
+def init(comm=None, *, abort_on_error=True):
+    """Join the job's process group and return it (idempotent).
+
+    Under a launcher (or with ``comm``, an mpi4py communicator) this initialises MPI through
+    mpi4py; otherwise it returns a world of one. With ``abort_on_error`` an uncaught exception on
+    any rank prints ``[rank r] Traceback ...`` and aborts the whole job (``MPI_Abort``), so the
+    other ranks never wait for it.
+
+    >>> import xpgrad as xg
+    >>> xg.distributed.init().size
+    1
+    """
+    global _WORLD
+    if _WORLD is not None and comm is None:
+        return _WORLD
+    if comm is None and launcher_size() <= 1:
+        _WORLD = SingleWorld()
+        return _WORLD
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError:
+        raise ImportError(f"this process was started by an MPI launcher ({launcher_size()} "
+                          f"processes) but mpi4py is not installed; pip install -e \".[mpi]\" "
+                          f"(mpi4py and Open MPI from PyPI)") from None
+    _WORLD = MPIWorld(comm)
+    if abort_on_error and _WORLD.size > 1:
+        _install_excepthook(_WORLD)
+    return _WORLD
+
+
+def world():
+    """The current process group (``init()`` is called if it was not)."""
+    return _WORLD if _WORLD is not None else init()
+
+
+def _install_excepthook(w):
+    previous = sys.excepthook
+
+    def abort_job(kind, value, tb):
+        text = "".join(traceback.format_exception(kind, value, tb))
+        sys.stderr.write("".join(f"[rank {w.rank}] {line}\n" for line in text.splitlines()))
+        sys.stderr.write(f"[rank {w.rank}] xpgrad.distributed: aborting all {w.size} ranks\n")
+        sys.stderr.flush()
+        if issubclass(kind, KeyboardInterrupt):
+            previous(kind, value, tb)
+        w.abort(1)
+
+    sys.excepthook = abort_job
+
+
+def check_same(w, what, description) -> None:
+    """Raise DistributedError on every rank unless all ranks hold the same ``description`` (a
+    list of strings, one per item): the message names the first rank and item that differ.
+
+    >>> check_same(SingleWorld(), "model layout", ["w: (2, 3) float32"])
+    """
+    if w.size == 1:
+        return
+    digest = hashlib.blake2b("\n".join(description).encode(), digest_size=8).digest()
+    mine = np.frombuffer(digest, dtype=np.int64).copy()
+    every = np.empty(w.size, dtype=np.int64)
+    w.comm.Allgather(mine, every)
+    if (every == every[0]).all():
+        return
+    descriptions = w.allgather(description)      # only on a mismatch: what differs, for the text
+    other = next(r for r in range(w.size) if every[r] != every[0])
+    ref, theirs = descriptions[0], descriptions[other]
+    detail = next((f"item {i}: rank 0 has {a!r}, rank {other} has {b!r}"
+                   for i, (a, b) in enumerate(zip(ref, theirs)) if a != b),
+                  f"rank 0 has {len(ref)} items, rank {other} has {len(theirs)}")
+    raise DistributedError(f"rank {other} holds a different {what} than rank 0 ({detail}); "
+                           f"every rank must build the same model and pass the same "
+                           f"variables in the same order")
+
+
+def current():
+    """The process group ``init()`` made, or a world of one if it was not called (this never
+    starts MPI: code that merely runs under a launcher stays single-process until it asks).
+
+    >>> current().size
+    1
+    """
+    return _WORLD if _WORLD is not None else SingleWorld()
