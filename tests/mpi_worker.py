@@ -163,5 +163,104 @@ def scenario_abort():
     print("the barrier returned, which it must not", flush=True)
 
 
+class DeviceArray:
+    """A stand-in for a CuPy array: data reachable only through ``get`` and ``set``."""
+
+    def __init__(self, host):
+        self._host = np.array(host)
+        self.dtype, self.size = self._host.dtype, self._host.size
+
+    def get(self):
+        return self._host.copy()
+
+    def set(self, host):
+        self._host[...] = host
+
+
+class FakeNccl:
+    """A stand-in for cupy.cuda.nccl whose communicator reduces host memory (found by its
+    address, as NCCL finds device memory) through MPI."""
+
+    NCCL_SUM, NCCL_MAX, NCCL_MIN = 0, 1, 2
+    NCCL_FLOAT16, NCCL_FLOAT32, NCCL_FLOAT64, NCCL_INT32, NCCL_INT64 = range(10, 15)
+    TYPES = {10: np.float16, 11: np.float32, 12: np.float64, 13: np.int32, 14: np.int64}
+
+    def __init__(self, world):
+        self.world = world
+        test = self
+
+        class NcclCommunicator:
+            def __init__(self, ndev, uid, rank):
+                assert (ndev, rank) == (world.size, world.rank)
+                self.uid = uid
+                test.comm = self
+
+            def _view(self, ptr, count, dtype):
+                import ctypes
+                nbytes = count * np.dtype(test.TYPES[dtype]).itemsize
+                raw = (ctypes.c_char * nbytes).from_address(ptr)
+                return np.frombuffer(raw, dtype=test.TYPES[dtype])
+
+            def allReduce(self, send, recv, count, dtype, op, stream):
+                assert send == recv and stream == 7
+                world.allreduce_(self._view(recv, count, dtype),
+                                 {0: "sum", 1: "max", 2: "min"}[op])
+
+            def bcast(self, ptr, count, dtype, root, stream):
+                world.bcast_(self._view(ptr, count, dtype), root)
+
+        self.NcclCommunicator = NcclCommunicator
+
+    def get_unique_id(self):
+        return tuple(np.random.default_rng().integers(0, 255, size=8).tolist())
+
+
+def scenario_engines():
+    from xpgrad.distributed.engines import HostStagedEngine, NcclEngine
+
+    w = dist.init()
+    r, n = w.rank, w.size
+    staged = HostStagedEngine(w, to_host=lambda a: a.get(), copy_in=lambda a, h: a.set(h))
+    a = DeviceArray(np.arange(3.0) + r)
+    staged.allreduce_(a)
+    close(a.get(), n * np.arange(3.0) + n * (n - 1) / 2, 0, "host-staged allreduce")
+    b = DeviceArray(np.full(2, r + 1.0, dtype=np.float32))
+    request = staged.iallreduce_(b)
+    staged.progress([request])
+    request.wait()
+    close(b.get(), np.full(2, n * (n + 1) / 2), 0, "host-staged iallreduce")
+    c = DeviceArray(np.full(2, float(r)))
+    staged.bcast_(c, root=n - 1)
+    close(c.get(), np.full(2, n - 1.0), 0, "host-staged bcast")
+    ok("host-staged engine")
+
+    fake = FakeNccl(w)
+    engine = NcclEngine(w, fake, stream_ptr=lambda: 7, pointer=lambda arr: arr.ctypes.data)
+    uids = w.allgather(fake.comm.uid)
+    assert all(u == uids[0] for u in uids), f"ranks built NCCL with different ids: {uids}"
+    for dtype in (np.float32, np.float64, np.int64):
+        x = np.arange(5, dtype=dtype) * (r + 1)
+        engine.iallreduce_(x).wait()
+        close(x, np.arange(5) * n * (n + 1) / 2, 0, f"nccl allreduce {dtype.__name__}")
+    m = np.array([float(r)])
+    engine.allreduce_(m, op="max")
+    close(m, [n - 1.0], 0, "nccl max")
+    z = np.full(3, float(r))
+    engine.bcast_(z, root=0)
+    close(z, np.zeros(3), 0, "nccl bcast")
+    try:
+        engine.allreduce_(np.zeros(2, dtype=np.uint8))
+    except TypeError as e:
+        assert "uint8" in str(e)
+    else:
+        raise AssertionError("NCCL took a uint8 buffer")
+    ok("nccl engine")
+
+
+def scenario_all():
+    scenario_api()
+    scenario_engines()
+
+
 if __name__ == "__main__":
     globals()[f"scenario_{sys.argv[1]}"]()

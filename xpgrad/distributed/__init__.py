@@ -18,7 +18,7 @@ from .buckets import DEFAULT_BUCKET_BYTES
 from .engines import engine_for
 from .gradient_tape import DistributedGradientTape, check_op
 from .optimizer import DistributedOptimizer
-from .world import DistributedError, init, launcher_size, world
+from .group import DistributedError, init, launcher_size, world
 
 __all__ = ["DEFAULT_BUCKET_BYTES", "DistributedError", "DistributedGradientTape",
            "DistributedOptimizer", "allreduce", "barrier", "broadcast_optimizer_state",
@@ -55,7 +55,7 @@ def allreduce(tensor, op="mean"):
     w = world()
     buf = tensor._backend.xp.reshape(tensor._backend.xp.asarray(tensor._data, copy=True), (-1,))
     if w.size > 1:
-        from .world import check_same
+        from .group import check_same
 
         check_same(w, "allreduce argument", [f"shape {tuple(tensor.shape)} {tensor.dtype}"])
         engine_for(w, buf).allreduce_(buf, "sum")

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..tensor import Variable
 from .engines import engine_for
-from .world import check_same, world as _world
+from .group import check_same, world as _world
 
 
 def _variables(variables):

@@ -13,7 +13,7 @@ exact weighted mean -- with ``weight`` = the local batch size, the mean over the
 Every rank joins the same collectives whatever it holds.
 
 >>> import numpy as np
->>> from xpgrad.distributed.world import SingleWorld
+>>> from xpgrad.distributed.group import SingleWorld
 >>> plan = BucketPlan([((2,), np.float64), ((3,), np.float64)], bucket_bytes=1 << 20)
 >>> r = Reduction(plan, SingleWorld(), np, weight=2.0, op="mean")
 >>> r.ready(0, np.array([1.0, 2.0])); r.ready(1, None)

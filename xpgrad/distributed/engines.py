@@ -7,7 +7,7 @@ Both engines take their device functions as arguments, so they are tested on the
 stand-ins for CuPy (tests/test_distributed_engines.py).
 
 >>> import numpy as np
->>> from xpgrad.distributed.world import SingleWorld
+>>> from xpgrad.distributed.group import SingleWorld
 >>> e = HostStagedEngine(SingleWorld(), to_host=np.array, copy_in=np.copyto)
 >>> e.allreduce_(np.ones(3)).tolist()
 [1.0, 1.0, 1.0]
@@ -140,7 +140,7 @@ def choose_engine(world, device_count, nccl_available, environ=None) -> str:
     """"nccl" when every rank of a node has its own GPU and NCCL is there, else "host";
     XPGRAD_DIST_ENGINE=nccl|host overrides (nccl where it cannot work raises).
 
-    >>> from xpgrad.distributed.world import SingleWorld
+    >>> from xpgrad.distributed.group import SingleWorld
     >>> choose_engine(SingleWorld(), 1, True, {})
     'nccl'
     >>> choose_engine(SingleWorld(), 1, False, {})

@@ -17,7 +17,7 @@ import time
 from ..primitive import tape_state
 from ..tensor import Tensor, _wrap
 from .buckets import DEFAULT_BUCKET_BYTES, BucketPlan, Reduction
-from .world import check_same, world as _world
+from .group import check_same, world as _world
 
 OPS = ("mean", "sum")
 
@@ -114,6 +114,12 @@ class DistributedGradientTape:
         return out[0] if single else (tuple(out) if isinstance(sources, tuple) else out)
 
     def _reduced(self, target, src, output_gradients, weight):
+        if self.world.size == 1:            # the weighted mean over one process: its gradient
+            if weight == 0:
+                if target is not None and not self.tape._persistent:
+                    self.tape._release()
+                return [None] * len(src)
+            return list(self.tape.gradient(target, src, output_gradients))
         key = tuple((tuple(s.shape), str(s.dtype)) for s in src)
         plan = self._plans.get(key)
         if plan is None:

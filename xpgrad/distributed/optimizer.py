@@ -16,7 +16,7 @@ from __future__ import annotations
 from ..tensor import Tensor, _wrap
 from .buckets import DEFAULT_BUCKET_BYTES, BucketPlan, Reduction
 from .gradient_tape import check_op, check_weight, describe
-from .world import check_same, world as _world
+from .group import check_same, world as _world
 
 
 class DistributedOptimizer:

@@ -4,7 +4,7 @@ ranks; gradients averaged over the global batch; rank 0's weights and optimizer 
 broadcast at the start (so a resumed run continues from rank 0's checkpoint).
 
 >>> import numpy as np
->>> from xpgrad.distributed.world import SingleWorld
+>>> from xpgrad.distributed.group import SingleWorld
 >>> [share(np.arange(5), 2, r).tolist() for r in range(2)]
 [[0, 1, 2], [3, 4]]
 >>> data_parallel(SingleWorld()) is None
@@ -16,7 +16,7 @@ import numpy as np
 
 from .broadcast import broadcast_optimizer_state, broadcast_variables
 from .gradient_tape import DistributedGradientTape
-from .world import current
+from .group import current
 
 
 def share(idx, size, rank):

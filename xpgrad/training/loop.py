@@ -94,7 +94,7 @@ def _save(plan, epoch, done_in_epoch, n_train, target_epochs) -> None:
     done), refusing non-finite weights."""
     from ..checkpoint import save_checkpoint
 
-    from ..distributed.world import current
+    from ..distributed.group import current
 
     for name, var in plan.model.named_variables().items():
         if not np.isfinite(var.numpy()).all():

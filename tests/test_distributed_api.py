@@ -1,0 +1,159 @@
+"""xpgrad.distributed in one process (no MPI needed): a world of one gives the local gradients
+exactly, the buckets' packing and weighting, launcher detection, engine choice, and bad input
+answered by an error naming the argument."""
+import numpy as np
+import pytest
+
+import xpgrad as xg
+from xpgrad import distributed as dist
+from xpgrad.distributed import buckets, engines, group as world
+from xpgrad.distributed.group import SingleWorld
+
+
+def _mlp_loss(rng):
+    w = xg.Variable(rng.normal(size=(4, 3)), name="w")
+    b = xg.Variable(np.zeros(3), name="b")
+    x = xg.asarray(rng.normal(size=(5, 4)))
+    with xg.GradientTape(persistent=True) as tape:
+        loss = xg.sum(xg.tanh(x @ w + b) ** 2)
+    return tape, loss, [w, b]
+
+
+def test_one_process_gives_the_tapes_gradients(rng):
+    tape, loss, params = _mlp_loss(rng)
+    want = tape.gradient(loss, params)
+    for kwargs in ({}, {"overlap": False}, {"bucket_bytes": 1}, {"op": "sum"}):
+        got = dist.DistributedGradientTape(tape, **kwargs).gradient(loss, params, weight=3)
+        for g, e in zip(got, want):
+            np.testing.assert_array_equal(g.numpy(), e.numpy())
+
+
+def test_a_rank_with_nothing_passes_weight_zero_and_no_target(rng):
+    tape, loss, params = _mlp_loss(rng)
+    got = dist.DistributedGradientTape(tape).gradient(None, params, weight=0)
+    assert got == [None, None]
+    zeros = dist.DistributedGradientTape(tape).gradient(None, params, weight=0,
+                                                        unconnected_gradients="zero")
+    assert [z.shape for z in zeros] == [(4, 3), (3,)] and not any(z.numpy().any() for z in zeros)
+
+
+def test_buckets_weight_the_mean_and_keep_none_for_absent_gradients():
+    plan = buckets.BucketPlan([((2, 2), np.float64), ((3,), np.float32), ((1,), np.float64)],
+                              bucket_bytes=16)
+    # float64 bucket(s) and a float32 one, the last source first
+    assert plan.where[2][0].index == 0 and plan.where[1][0].dtype == np.float32
+    assert plan.where[0][0] is not plan.where[2][0]          # 16 bytes: 4 + 1 doubles split
+    red = buckets.Reduction(plan, SingleWorld(), np, weight=4.0, op="mean")
+    red.ready(2, np.array([2.0]))
+    assert 0 in red.requests                                  # started as soon as it was full
+    out = red.finish([np.ones((2, 2)), None, "unused: already ready"])
+    np.testing.assert_array_equal(out[0], np.ones((2, 2)))
+    assert out[1] is None and out[2].tolist() == [2.0]
+    assert [len(b.entries) for b in plan.buckets] == [1, 1, 1]
+
+
+def test_buckets_start_in_index_order():
+    plan = buckets.BucketPlan([((1,), np.float64)] * 3, bucket_bytes=8)
+    red = buckets.Reduction(plan, SingleWorld(), np)
+    red.ready(0, np.ones(1))            # the last bucket is full, but the first is not
+    assert not red.requests
+    red.ready(2, np.ones(1))
+    assert list(red.requests) == [0]
+    red.ready(1, np.ones(1))
+    assert list(red.requests) == [0, 1, 2]
+
+
+def test_the_tape_hook_reports_a_gradient_before_the_walk_ends(rng, monkeypatch):
+    tape, loss, params = _mlp_loss(rng)
+    seen = []
+
+    class Two(SingleWorld):      # the overlap path runs only on more than one process
+        size = 2
+
+        def allgather(self, obj):
+            return [obj, obj]
+
+    def ready(self, i, g, real=buckets.Reduction.ready):
+        seen.append((i, len(tape._nodes)))
+        real(self, i, g)
+
+    monkeypatch.setattr(world, "check_same", lambda *a: None)
+    monkeypatch.setattr(dist.gradient_tape, "check_same", lambda *a: None)
+    monkeypatch.setattr(buckets.Reduction, "ready", ready)
+    dtape = dist.DistributedGradientTape(tape, world=Two(), bucket_bytes=1)
+    want = tape.gradient(loss, params)
+    got = dtape.gradient(loss, params)
+    # the sum over two "ranks" of the same gradient, divided by the summed weight (the stand-in
+    # world does not add): the gradient itself
+    for g, e in zip(got, want):
+        np.testing.assert_allclose(g.numpy(), e.numpy())
+    assert sorted(i for i, _ in seen) == [0, 1]
+    assert dtape.last_timing["started_in_walk"] == 2
+
+
+def test_launcher_detection():
+    assert world.launcher_size({"OMPI_COMM_WORLD_SIZE": "3"}) == 3
+    assert world.launcher_size({"PMI_SIZE": "2"}) == 2
+    assert world.launcher_size({"SLURM_NTASKS": "8"}) == 1            # sbatch, not srun
+    assert world.launcher_size({"SLURM_NTASKS": "8", "SLURM_STEP_ID": "0"}) == 8
+    assert world.launcher_size({}) == 1
+
+
+def test_engine_choice():
+    class Node(SingleWorld):
+        local_size = 2
+    assert engines.choose_engine(Node(), 2, True, {}) == "nccl"
+    assert engines.choose_engine(Node(), 1, True, {}) == "host"      # two ranks, one GPU
+    assert engines.choose_engine(Node(), 2, True, {"XPGRAD_DIST_ENGINE": "host"}) == "host"
+    with pytest.raises(RuntimeError, match="2 ranks share 1 GPU"):
+        engines.choose_engine(Node(), 1, True, {"XPGRAD_DIST_ENGINE": "nccl"})
+    with pytest.raises(ValueError, match="XPGRAD_DIST_ENGINE"):
+        engines.choose_engine(Node(), 1, True, {"XPGRAD_DIST_ENGINE": "gloo"})
+    assert engines.select_device(5, 4, lambda i: None) == 1
+    with pytest.raises(RuntimeError, match="no CUDA device"):
+        engines.select_device(0, 0, lambda i: None)
+
+
+@pytest.mark.parametrize("call, error, words", [
+    (lambda t, l, p: dist.DistributedGradientTape(t).gradient(l, p, weight=-1),
+     ValueError, "weight"),
+    (lambda t, l, p: dist.DistributedGradientTape(t).gradient(l, p, weight="4"),
+     TypeError, "weight"),
+    (lambda t, l, p: dist.DistributedGradientTape(t).gradient(None, p), ValueError, "target"),
+    (lambda t, l, p: dist.DistributedGradientTape(t).gradient(l, [p[0], p[0]]),
+     ValueError, "twice"),
+    (lambda t, l, p: dist.DistributedGradientTape(t).gradient(l, [np.ones(2)]),
+     TypeError, "sources"),
+    (lambda t, l, p: dist.DistributedGradientTape(t, op="max"), ValueError, "op"),
+    (lambda t, l, p: dist.DistributedGradientTape(t, bucket_bytes=0), ValueError,
+     "bucket_bytes"),
+    (lambda t, l, p: dist.DistributedGradientTape("tape"), TypeError, "tape"),
+    (lambda t, l, p: dist.DistributedOptimizer(object()), TypeError, "optimizer"),
+    (lambda t, l, p: dist.broadcast_variables(p, root=1), ValueError, "root"),
+    (lambda t, l, p: dist.broadcast_variables([np.ones(2)]), TypeError, "variables"),
+    (lambda t, l, p: dist.allreduce(np.ones(2)), TypeError, "tensor"),
+    (lambda t, l, p: dist.allreduce(p[0], op="prod"), ValueError, "op"),
+])
+def test_bad_input_names_the_argument(rng, call, error, words):
+    tape, loss, params = _mlp_loss(rng)
+    with pytest.raises(error, match=words):
+        call(tape, loss, params)
+
+
+def test_init_without_a_launcher_is_a_world_of_one(monkeypatch):
+    for name in world.SIZE_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(world, "_WORLD", None)
+    assert isinstance(dist.init(), SingleWorld)
+    assert (dist.rank(), dist.size(), dist.local_rank()) == (0, 1, 0)
+    dist.barrier()
+
+
+def test_init_under_a_launcher_without_mpi4py_says_what_to_install(monkeypatch):
+    import sys
+
+    monkeypatch.setattr(world, "_WORLD", None)
+    monkeypatch.setenv("OMPI_COMM_WORLD_SIZE", "2")
+    monkeypatch.setitem(sys.modules, "mpi4py", None)
+    with pytest.raises(ImportError, match=r"mpi4py is not installed.*\.\[mpi\]"):
+        dist.init()
