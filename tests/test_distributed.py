@@ -29,9 +29,10 @@ needs_mpi = pytest.mark.skipif(WHY_NOT is not None, reason=WHY_NOT or "")
 def mpirun(n, *argv, timeout=90, cwd=None):
     """``mpiexec -n n argv`` with what Open MPI needs in CI: running as root allowed (containers)
     and more ranks than cores (2-core runners)."""
+    # a waiting rank yields its core instead of spinning: ranks outnumber a CI runner's cores
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-               OMPI_MCA_rmaps_base_oversubscribe="1", PRTE_MCA_rmaps_default_mapping_policy=":oversubscribe",
-               OPENBLAS_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(
+               OMPI_MCA_mpi_yield_when_idle="1", OPENBLAS_NUM_THREADS="1",
+               PYTHONPATH=os.pathsep.join(
                    [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
                                   if p]))
     return subprocess.run([MPIEXEC, "--oversubscribe", "-n", str(n), *argv], capture_output=True,
