@@ -256,6 +256,33 @@ def scenario_engines():
         raise AssertionError("NCCL took a uint8 buffer")
     ok("nccl engine")
 
+    import types
+    from xpgrad.distributed import group
+
+    used = []
+    fake_cupy = types.ModuleType("cupy")
+    fake_cupy.cuda = types.SimpleNamespace(
+        runtime=types.SimpleNamespace(getDeviceCount=lambda: 2),
+        Device=lambda i: types.SimpleNamespace(use=lambda: used.append(i)))
+    sys.modules["cupy"] = fake_cupy
+    try:
+        group.init(comm=w.comm, gpu=True)
+    finally:
+        del sys.modules["cupy"]
+    assert used == [w.local_rank % 2], used
+    ok("gpu from local rank")
+
+
+def scenario_exit():
+    from xpgrad.cli import main
+
+    dist.init()
+    if dist.rank() == 1:
+        # a checkpoint directory missing on one node only: exit status 2 on this rank
+        main(["train", "--checkpoint", "/no/such/dir/run.npz", "--no-log"])
+    dist.barrier()
+    print("the barrier returned, which it must not", flush=True)
+
 
 def scenario_all():
     scenario_api()

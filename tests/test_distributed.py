@@ -47,7 +47,8 @@ def test_api_gradients_training_and_engines_across_ranks(n):
     checks = ["rank/size", "allreduce", "broadcast_variables",
               "DistributedGradientTape matches one process", "None gradients",
               "DistributedOptimizer training matches one process", "broadcast_optimizer_state",
-              "layout mismatch named", "host-staged engine", "nccl engine"]
+              "layout mismatch named", "host-staged engine", "nccl engine",
+              "gpu from local rank"]
     lines = set(res.stdout.splitlines())
     missing = [f"rank {r} ok: {c}" for r in range(n) for c in checks
                if f"rank {r} ok: {c}" not in lines]
@@ -61,6 +62,15 @@ def test_an_uncaught_exception_on_one_rank_ends_the_job():
     assert res.returncode != 0
     assert "[rank 1] ValueError: boom on rank 1" in res.stderr, res.stderr[-3000:]
     assert "aborting all 3 ranks" in res.stderr
+    assert "barrier returned" not in res.stdout
+
+
+@needs_mpi
+def test_xpgrad_exiting_with_an_error_on_one_rank_ends_the_job():
+    res = mpirun(2, sys.executable, str(HERE / "mpi_worker.py"), "exit", timeout=60)
+    assert res.returncode != 0
+    assert "/no/such/dir" in res.stderr and "[rank 1]" in res.stderr, res.stderr[-3000:]
+    assert "aborting all 2 ranks" in res.stderr
     assert "barrier returned" not in res.stdout
 
 

@@ -204,7 +204,7 @@ def cmd_train(args, parser) -> int:
     from .distributed import init as init_distributed, launcher_size
 
     if args.distributed or launcher_size() > 1:
-        init_distributed()
+        init_distributed(gpu=args.backend == "cupy" or None)
 
     def note(line):                       # downloads: on stderr, so stdout stays the results
         if not args.quiet:
@@ -408,6 +408,11 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:           # outside the training loop (which saves and returns)
         sys.stderr.write("xpgrad: interrupted\n")
         return 130
+    except SystemExit as e:             # data-parallel: one failed rank ends every rank
+        from .distributed.group import abort_on_failure
+
+        abort_on_failure(e.code)
+        raise
 
 
 if __name__ == "__main__":

@@ -18,10 +18,10 @@ from .buckets import DEFAULT_BUCKET_BYTES
 from .engines import engine_for
 from .gradient_tape import DistributedGradientTape, check_op
 from .optimizer import DistributedOptimizer
-from .group import DistributedError, init, launcher_size, world
+from .group import DistributedError, abort_on_failure, init, launcher_size, world
 
 __all__ = ["DEFAULT_BUCKET_BYTES", "DistributedError", "DistributedGradientTape",
-           "DistributedOptimizer", "allreduce", "barrier", "broadcast_optimizer_state",
+           "DistributedOptimizer", "abort_on_failure", "allreduce", "barrier", "broadcast_optimizer_state",
            "broadcast_variables", "init", "launcher_size", "local_rank", "rank", "size",
            "world"]
 

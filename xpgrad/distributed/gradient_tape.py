@@ -84,6 +84,8 @@ class DistributedGradientTape:
         return self.tape.__exit__(*exc)
 
     def __getattr__(self, name):
+        if name == "tape":          # not set yet (a failed __init__): no recursion
+            raise AttributeError(name)
         return getattr(self.tape, name)
 
     def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none",

@@ -166,13 +166,15 @@ class _Request:
 _WORLD = None
 
 
-def init(comm=None, *, abort_on_error=True):
+def init(comm=None, *, abort_on_error=True, gpu=None):
     """Join the job's process group and return it (idempotent).
 
     Under a launcher (or with ``comm``, an mpi4py communicator) this initialises MPI through
     mpi4py; otherwise it returns a world of one. With ``abort_on_error`` an uncaught exception on
     any rank prints ``[rank r] Traceback ...`` and aborts the whole job (``MPI_Abort``), so the
-    other ranks never wait for it.
+    other ranks never wait for it. With ``gpu`` (default: when CuPy is already imported or
+    XPGRAD_BACKEND is "cupy") each rank uses GPU ``local_rank % device count``: call ``init``
+    before the first CuPy array is made.
 
     >>> import xpgrad as xg
     >>> xg.distributed.init().size
@@ -193,12 +195,35 @@ def init(comm=None, *, abort_on_error=True):
     _WORLD = MPIWorld(comm)
     if abort_on_error and _WORLD.size > 1:
         _install_excepthook(_WORLD)
+    if gpu or (gpu is None and ("cupy" in sys.modules
+                                or os.environ.get("XPGRAD_BACKEND") == "cupy")):
+        import cupy
+
+        from .engines import select_device
+
+        select_device(_WORLD.local_rank, cupy.cuda.runtime.getDeviceCount(),
+                      lambda i: cupy.cuda.Device(i).use())
     return _WORLD
 
 
 def world():
     """The current process group (``init()`` is called if it was not)."""
     return _WORLD if _WORLD is not None else init()
+
+
+def abort_on_failure(code) -> None:
+    """End the whole job if this rank is exiting with a failure status ``code`` (a
+    ``SystemExit`` code): other ranks would otherwise wait for it forever. A no-op on one
+    process and for a status of 0 or None.
+
+    >>> abort_on_failure(2)       # one process: nothing to end
+    """
+    w = current()
+    if w.size > 1 and code not in (0, None):
+        sys.stderr.write(f"[rank {w.rank}] xpgrad.distributed: exiting with status {code}; "
+                         f"aborting all {w.size} ranks\n")
+        sys.stderr.flush()
+        w.abort(code if isinstance(code, int) else 1)
 
 
 def _install_excepthook(w):

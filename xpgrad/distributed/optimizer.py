@@ -37,6 +37,8 @@ class DistributedOptimizer:
         self.world = world if world is not None else _world()
 
     def __getattr__(self, name):
+        if name == "optimizer":          # not set yet (a failed __init__): no recursion
+            raise AttributeError(name)
         return getattr(self.optimizer, name)
 
     def apply_gradients(self, grads_and_vars, *, weight=1.0) -> int:
