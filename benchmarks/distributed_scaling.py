@@ -124,8 +124,8 @@ def _table(by_n, args):
     t1_strong = _median(base, "strong/blocking", "step_s")
     t1_weak = _median(base, "weak/blocking", "step_s")
     nbytes = base[0]["grad_bytes"]
-    rows = ["| ranks | scaling | global batch | step ms | samples/s | efficiency | allreduce "
-            "share (blocking / overlap) | hidden | bus GB/s (bare Allreduce) |",
+    rows = ["| ranks | scaling | global batch | step ms (blocking) | samples/s | efficiency | "
+            "allreduce share (blocking / overlap) | hidden | bus GB/s (bare Allreduce) |",
             "|---|---|---|---|---|---|---|---|---|"]
     for n, runs in sorted(by_n.items()):
         for kind, t1 in (("strong", t1_strong), ("weak", t1_weak)):
@@ -144,9 +144,11 @@ def _table(by_n, args):
                 bare = nbytes * factor / statistics.median(r["bare_allreduce_s"]
                                                            for r in runs) / 1e9
                 bw = f"{bus:.2f} ({bare:.2f})"
+                blocking = f" ({step_b * 1e3:.2f})"
             else:
-                share, hidden, bw = "-", "-", "-"
-            rows.append(f"| {n} | {kind} | {batch} | {step * 1e3:.2f} | {batch / step:,.0f} | "
+                share, hidden, bw, blocking = "-", "-", "-", ""
+            rows.append(f"| {n} | {kind} | {batch} | {step * 1e3:.2f}{blocking} | "
+                        f"{batch / step:,.0f} | "
                         f"{eff:.0%} | {share} | {hidden} | {bw} |")
     return "\n".join(rows)
 

@@ -74,39 +74,52 @@ def test_xpgrad_exiting_with_an_error_on_one_rank_ends_the_job():
     assert "barrier returned" not in res.stdout
 
 
-def _run_train(tmp_path, name, n, batch_size):
-    args = ["train", "--epochs", "2", "--batch-size", str(batch_size), "--hidden", "16",
-            "--no-log", "--checkpoint", str(tmp_path / f"{name}.npz"), "--progress", "never"]
-    if n == 1:
-        from xpgrad.cli import main
+def _train_args(name, batch_size, *extra):
+    return ["train", "--epochs", "2", "--batch-size", str(batch_size), "--hidden", "16",
+            "--no-log", "--checkpoint", f"{name}.npz", "--progress", "never", *extra]
 
-        assert main(args) == 0
-        return None
-    res = mpirun(n, sys.executable, "-m", "xpgrad.cli", *args, "--distributed",
-                 cwd=tmp_path)
+
+def _run_distributed(tmp_path, n, args):
+    res = mpirun(n, sys.executable, "-m", "xpgrad.cli", *args, "--distributed", cwd=tmp_path)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
     return res.stdout
 
 
-@needs_mpi
-@pytest.mark.parametrize("n, batch_size", [(2, 100), (3, 359)])
-def test_xpgrad_train_on_n_ranks_reproduces_one_process(tmp_path, capsys, n, batch_size):
-    # 1437 digits: batch 100 ends an epoch with 37 (19 + 18 on two ranks), batch 359 with one
-    # example (two of three ranks get none)
-    _run_train(tmp_path, "one", 1, batch_size)
-    alone = capsys.readouterr().out
-    stdout = _run_train(tmp_path, "many", n, batch_size)
-    assert stdout.count("held-out accuracy") == 1, stdout     # rank 0 alone prints
-    steps = 2 * -(-1437 // batch_size)
-    assert f"after {steps} steps" in stdout and f"after {steps} steps" in alone
-    # the epochs' mean losses and accuracies (printed to 4 digits) are the same
-    epochs = [[w for w in line.split() if not w.startswith("(")]
-              for out in (alone, stdout) for line in out.splitlines()
-              if line.startswith("epoch")]
-    assert len(epochs) == 4 and epochs[:2] == epochs[2:], epochs
-    a, b = np.load(tmp_path / "one.npz"), np.load(tmp_path / "many.npz")
+def _assert_same_checkpoints(a, b, steps):
+    a, b = np.load(a), np.load(b)
     assert sorted(a.files) == sorted(b.files)
-    assert int(b["optimizer/iterations"]) == steps
+    assert int(b["optimizer/iterations"]) == int(a["optimizer/iterations"]) == steps
     for k in a.files:           # the weights and Adam's moments after every step
         if a[k].dtype.kind == "f":
             np.testing.assert_allclose(b[k], a[k], rtol=1e-4, atol=1e-7, err_msg=k)
+
+
+@needs_mpi
+@pytest.mark.parametrize("n, batch_size, stop_at", [(2, 100, 7), (3, 359, None)])
+def test_xpgrad_train_on_n_ranks_reproduces_one_process(tmp_path, capsys, monkeypatch, n,
+                                                        batch_size, stop_at):
+    """1437 digits: batch 100 ends an epoch with 37 (19 + 18 on two ranks), batch 359 with one
+    example (two of three ranks get none). The 2-rank run is interrupted after ``stop_at``
+    steps and resumed (rank 0's weights and optimizer state broadcast)."""
+    from xpgrad.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(_train_args("one", batch_size)) == 0
+    alone = capsys.readouterr().out
+    steps = 2 * -(-1437 // batch_size)
+    if stop_at:
+        _run_distributed(tmp_path, n, _train_args("many", batch_size, "--max-steps",
+                                                  str(stop_at)))
+        # (--max-steps is a saved setting too: lifted for the rest of the run)
+        stdout = _run_distributed(tmp_path, n, ["train", "--resume", "many.npz", "--no-log",
+                                                "--progress", "never", "--max-steps", "1000"])
+        assert f"resumed from many.npz: {stop_at} steps done" in stdout
+    else:
+        stdout = _run_distributed(tmp_path, n, _train_args("many", batch_size))
+        # the epochs' mean losses and accuracies (printed to 4 digits) are the same
+        epochs = [[w for w in line.split() if not w.startswith("(")]
+                  for out in (alone, stdout) for line in out.splitlines()
+                  if line.startswith("epoch")]
+        assert len(epochs) == 4 and epochs[:2] == epochs[2:], epochs
+    assert stdout.count("held-out accuracy") == 1, stdout     # rank 0 alone prints
+    _assert_same_checkpoints(tmp_path / "one.npz", tmp_path / "many.npz", steps)
