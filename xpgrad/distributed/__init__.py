@@ -21,34 +21,58 @@ from .optimizer import DistributedOptimizer
 from .group import DistributedError, abort_on_failure, init, launcher_size, world
 
 __all__ = ["DEFAULT_BUCKET_BYTES", "DistributedError", "DistributedGradientTape",
-           "DistributedOptimizer", "abort_on_failure", "allreduce", "barrier", "broadcast_optimizer_state",
-           "broadcast_variables", "init", "launcher_size", "local_rank", "rank", "size",
-           "world"]
+           "DistributedOptimizer", "abort_on_failure", "allreduce", "barrier",
+           "broadcast_optimizer_state", "broadcast_variables", "init", "launcher_size",
+           "local_rank", "rank", "size", "world"]
 
 
 def rank() -> int:
-    """This process's rank (0 to ``size() - 1``)."""
+    """This process's rank (0 to ``size() - 1``).
+
+    >>> import xpgrad as xg
+    >>> xg.distributed.rank()
+    0
+    """
     return world().rank
 
 
 def size() -> int:
-    """The number of processes in the job."""
+    """The number of processes in the job.
+
+    >>> import xpgrad as xg
+    >>> xg.distributed.size()
+    1
+    """
     return world().size
 
 
 def local_rank() -> int:
-    """This process's rank among the job's processes on its machine (picks its GPU)."""
+    """This process's rank among the job's processes on its machine (picks its GPU).
+
+    >>> import xpgrad as xg
+    >>> xg.distributed.local_rank()
+    0
+    """
     return world().local_rank
 
 
 def barrier() -> None:
-    """Wait until every rank has reached this call."""
+    """Wait until every rank has reached this call.
+
+    >>> import xpgrad as xg
+    >>> xg.distributed.barrier()
+    """
     world().barrier()
 
 
 def allreduce(tensor, op="mean"):
     """``tensor`` reduced over all ranks ("mean" or "sum"), as a new Tensor (not recorded on a
-    tape). Every rank must pass the same shape and dtype."""
+    tape). Every rank must pass the same shape and dtype.
+
+    >>> import xpgrad as xg
+    >>> xg.distributed.allreduce(xg.asarray([1.0, 2.0]), op="sum").tolist()   # one process
+    [1.0, 2.0]
+    """
     if not isinstance(tensor, Tensor):
         raise TypeError(f"tensor must be an xg Tensor, got {type(tensor).__name__}")
     check_op(op)

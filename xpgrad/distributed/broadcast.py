@@ -58,7 +58,15 @@ def broadcast_optimizer_state(optimizer, variables, root=0, *, world=None) -> No
     """Give every rank rank ``root``'s optimizer state (step count and slots) for
     ``variables`` (a Module, a dict of named Variables or a list of uniquely named ones).
 
-    The state's layout travels as a small object; its arrays as raw buffers."""
+    The state's layout travels as a small object; its arrays as raw buffers.
+
+    >>> import xpgrad as xg
+    >>> w = xg.Variable([1.0], name="w")
+    >>> opt = xg.optim.Adam(0.1)
+    >>> xg.distributed.broadcast_optimizer_state(opt, [w])    # one process: nothing to do
+    >>> opt.iterations
+    0
+    """
     w = world if world is not None else _world()
     _check_root(root, w)
     if w.size == 1:
@@ -94,6 +102,12 @@ def broadcast_optimizer_state(optimizer, variables, root=0, *, world=None) -> No
 
 
 def optimizer_backend(variables):
+    """The backend of the first of ``variables`` (where new state arrays are made).
+
+    >>> import xpgrad as xg
+    >>> optimizer_backend([xg.Variable([1.0], name="w")]).name
+    'numpy'
+    """
     return _variables(variables)[0]._backend
 
 

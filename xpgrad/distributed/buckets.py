@@ -2,7 +2,8 @@
 
 A ``BucketPlan`` groups the sources of one ``gradient`` call by dtype into buckets of at most
 ``bucket_bytes``, in reverse order (the backward walk produces the last layer's gradients first,
-so the first bucket fills first; buckets start in index order on every rank). Each bucket's buffer is laid out as::
+so the first bucket fills first; buckets start in index order on every rank). Each bucket's
+buffer is laid out as::
 
     [ gradient 0 | gradient 1 | ... | present 0 | present 1 | ... | weight ]
 

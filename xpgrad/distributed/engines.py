@@ -187,7 +187,13 @@ _ENGINES = {}
 
 def engine_for(world, buf):
     """The object that reduces ``buf``: the world itself for host arrays, else the device
-    engine (created once per world)."""
+    engine (created once per world).
+
+    >>> from xpgrad.distributed.group import SingleWorld
+    >>> w = SingleWorld()
+    >>> engine_for(w, np.zeros(2)) is w
+    True
+    """
     if isinstance(buf, np.ndarray) or world.size == 1:
         return world
     module = type(buf).__module__.split(".")[0]

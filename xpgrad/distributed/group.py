@@ -207,7 +207,11 @@ def init(comm=None, *, abort_on_error=True, gpu=None):
 
 
 def world():
-    """The current process group (``init()`` is called if it was not)."""
+    """The current process group (``init()`` is called if it was not).
+
+    >>> world().rank
+    0
+    """
     return _WORLD if _WORLD is not None else init()
 
 
