@@ -284,6 +284,37 @@ def scenario_exit():
     print("the barrier returned, which it must not", flush=True)
 
 
+def scenario_cupy():
+    """On a GPU: the cupy backend's reduced gradients and 3 Adam steps equal one process on
+    numpy (float64), through the engine XPGRAD_DIST_ENGINE names (host-staged when the ranks
+    share one GPU)."""
+    w = dist.init(gpu=True)
+    r, n = w.rank, w.size
+    cp_params = [xg.Variable(p.numpy(), name=p.name, backend="cupy") for p in mlp(seed=0)]
+    np_params = mlp(seed=0)
+    opt, ref_opt = xg.optim.Adam(1e-2), xg.optim.Adam(1e-2)
+    total = 4 * n + 1
+    for step in range(3):
+        x, y = data(total)
+        x = x + step
+        with xg.GradientTape() as tape:
+            loss = loss_fn(np_params, xg.asarray(x), xg.asarray(y))
+        ref = tape.gradient(loss, np_params)
+        ref_opt.apply_gradients(zip(ref, np_params))
+        sl = split(total, n, r)
+        with xg.GradientTape() as tape:
+            loss = loss_fn(cp_params, xg.asarray(x[sl], backend="cupy"),
+                           xg.asarray(y[sl], backend="cupy"))
+        grads = dist.DistributedGradientTape(tape, bucket_bytes=256).gradient(
+            loss, cp_params, weight=len(y[sl]))
+        for g, e, p in zip(grads, ref, np_params):
+            close(g.numpy(), e.numpy(), 1e-10, f"cupy gradient {p.name}")
+        opt.apply_gradients(zip(grads, cp_params))
+    for p, q in zip(cp_params, np_params):
+        close(p.numpy(), q.numpy(), 1e-10, f"cupy trained {p.name}")
+    ok(f"cupy {dist.engines.engine_for(w, cp_params[0]._data).name}")
+
+
 def scenario_all():
     scenario_api()
     scenario_engines()

@@ -55,6 +55,26 @@ def test_api_gradients_training_and_engines_across_ranks(n):
     assert not missing, (missing, res.stderr[-3000:])
 
 
+def _cupy_why_not():
+    try:
+        xg.get_backend("cupy")
+        return None
+    except xg.BackendUnavailableError as e:
+        return str(e)
+
+
+@needs_mpi
+@pytest.mark.gpu
+def test_two_ranks_share_one_gpu_through_host_staged_mpi(monkeypatch):
+    why = _cupy_why_not()
+    if why:
+        pytest.skip(why)
+    monkeypatch.setenv("XPGRAD_DIST_ENGINE", "host")
+    res = mpirun(2, sys.executable, str(HERE / "mpi_worker.py"), "cupy", timeout=300)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
+    assert all(f"rank {r} ok: cupy host-staged MPI" in res.stdout for r in range(2)), res.stdout
+
+
 @needs_mpi
 def test_an_uncaught_exception_on_one_rank_ends_the_job():
     # without the abort, ranks 0 and 2 would wait in a barrier until the timeout
