@@ -136,10 +136,17 @@ def test_xpgrad_train_on_n_ranks_reproduces_one_process(tmp_path, capsys, monkey
         assert f"resumed from many.npz: {stop_at} steps done" in stdout
     else:
         stdout = _run_distributed(tmp_path, n, _train_args("many", batch_size))
-        # the epochs' mean losses and accuracies (printed to 4 digits) are the same
+        # the epochs' accuracies are the same, their mean losses (printed to 4 digits, summed
+        # in another order) within a unit of the last digit
         epochs = [[w for w in line.split() if not w.startswith("(")]
                   for out in (alone, stdout) for line in out.splitlines()
                   if line.startswith("epoch")]
-        assert len(epochs) == 4 and epochs[:2] == epochs[2:], epochs
+        assert len(epochs) == 4, epochs
+        for mine, theirs in zip(epochs[2:], epochs[:2]):
+            for a, b in zip(mine, theirs):
+                if a.replace(".", "").isdigit() and "." in a:
+                    assert abs(float(a) - float(b)) <= 1.01e-4, (mine, theirs)
+                else:
+                    assert a == b, (mine, theirs)
     assert stdout.count("held-out accuracy") == 1, stdout     # rank 0 alone prints
     _assert_same_checkpoints(tmp_path / "one.npz", tmp_path / "many.npz", steps)

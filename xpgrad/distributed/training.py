@@ -1,7 +1,8 @@
 """What ``xpgrad train`` does differently on several ranks (``DataParallel``): each global batch
 split into contiguous shares, one per rank; the step's metrics and stop requests summed over
-ranks; gradients averaged over the global batch; rank 0's weights and optimizer state
-broadcast at the start (so a resumed run continues from rank 0's checkpoint).
+ranks; the test set evaluated in shares; gradients averaged over the global batch; rank 0's
+weights and optimizer state broadcast at the start (so a resumed run continues from rank 0's
+checkpoint).
 
 >>> import numpy as np
 >>> from xpgrad.distributed.group import SingleWorld
@@ -11,6 +12,8 @@ broadcast at the start (so a resumed run continues from rank 0's checkpoint).
 True
 """
 from __future__ import annotations
+
+import signal
 
 import numpy as np
 
@@ -49,12 +52,25 @@ class DataParallel:
 
     def metrics(self, loss_value, n_local, correct, signum):
         """(mean loss over the global batch, correct predictions in it, the stop signal any
-        rank received or None), summed over ranks."""
+        rank received or None: SIGTERM before SIGINT), summed over ranks in one reduction."""
         buf = np.array([loss_value * n_local if n_local else 0.0, n_local, correct,
-                        signum or 0], dtype=np.float64)
-        self.world.allreduce_(buf[:3], "sum")
-        self.world.allreduce_(buf[3:], "max")
-        return float(buf[0] / buf[1]), int(buf[2]), (int(buf[3]) or None)
+                        signum == signal.SIGINT, signum == signal.SIGTERM], dtype=np.float64)
+        self.world.allreduce_(buf, "sum")
+        stop = signal.SIGTERM if buf[4] else (signal.SIGINT if buf[3] else None)
+        return float(buf[0] / buf[1]), int(buf[2]), stop
+
+    def evaluate(self, model, x, y, backend):
+        """``results.evaluate`` on this rank's share of ``x``, ``y``, summed over ranks: (mean
+        loss, accuracy) over all of them."""
+        from ..training.results import evaluate
+
+        mine = self.share(np.arange(len(y)))
+        buf = np.zeros(2)
+        if len(mine):
+            loss, accuracy = evaluate(model, x[mine], y[mine], backend)
+            buf[:] = loss * len(mine), accuracy * len(mine)
+        self.world.allreduce_(buf, "sum")
+        return float(buf[0] / len(y)), float(buf[1] / len(y))
 
     def gradient(self, tape, loss, variables, n_local):
         """The gradients averaged over the global batch (``n_local`` examples here)."""

@@ -215,7 +215,8 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
                                                   and steps >= cfg.max_steps):
                     break
             if seen:
-                test_loss, test_acc = evaluate(model, ds.x_test, ds.y_test, be)
+                test_loss, test_acc = evaluate(model, ds.x_test, ds.y_test, be) if dp is None \
+                    else dp.evaluate(model, ds.x_test, ds.y_test, be)
                 lr = opt.learning_rate
                 row = dict(epoch=epoch, train_loss=loss_sum / seen,
                            train_accuracy=correct / seen, test_loss=test_loss,
