@@ -160,6 +160,10 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
     y_train = xg.asarray(ds.y_train, backend=be)
     steps, t_start = 0, time.perf_counter()
     stopper = _Stopper(handle_signals)
+    agreed = None     # several ranks: the stop request as reduced with the last step's metrics
+
+    def stop():       # ranks stop after the same step, whenever a signal reached each
+        return stopper.signum if dp is None else agreed
     epoch, done_in_epoch = start_epoch, 0
     try:
         for epoch in range(start_epoch + 1, target + 1):
@@ -186,7 +190,7 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
                 if dp is None:
                     loss_value = metric(loss)
                 else:
-                    loss_value, hits, stopper.signum = dp.metrics(
+                    loss_value, hits, agreed = dp.metrics(
                         metric(loss) if len(mine) else 0.0, len(mine), hits, stopper.signum)
                 if not math.isfinite(loss_value):
                     history.step_loss.append(loss_value)
@@ -211,8 +215,8 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
                     bar.set_postfix(loss=f"{loss_value:.4f}", refresh=False)
                 if cfg.checkpoint_every and opt.iterations % cfg.checkpoint_every == 0:
                     _save(plan, epoch, done_in_epoch, n_train, target)
-                if stopper.signum is not None or (cfg.max_steps is not None
-                                                  and steps >= cfg.max_steps):
+                if stop() is not None or (cfg.max_steps is not None
+                                          and steps >= cfg.max_steps):
                     break
             if seen:
                 test_loss, test_acc = evaluate(model, ds.x_test, ds.y_test, be) if dp is None \
@@ -233,14 +237,16 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
                 say(f"epoch {epoch:3d}  loss {row['train_loss']:.4f}  "
                     f"acc {row['train_accuracy']:6.2%}  test loss {test_loss:.4f}  "
                     f"test acc {test_acc:6.2%}  ({row['seconds']:.2f} s){partial}")
-            if stopper.signum is not None or (cfg.max_steps is not None
-                                              and steps >= cfg.max_steps):
+            if stop() is not None or (cfg.max_steps is not None
+                                      and steps >= cfg.max_steps):
                 break
     except TrainingError:
         _write_logs(plan, history, writer, plot_history, None)
         raise
     finally:
         stopper.restore()
+        if dp is not None:
+            stopper.signum = agreed
     seconds = time.perf_counter() - t_start
 
     if cfg.checkpoint:              # the most valuable file first
