@@ -26,15 +26,18 @@ except ImportError:
 needs_mpi = pytest.mark.skipif(WHY_NOT is not None, reason=WHY_NOT or "")
 
 
+def _mpi_env():
+    # a waiting rank yields its core instead of spinning: ranks outnumber a CI runner's cores
+    path = [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    return dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+                OMPI_MCA_mpi_yield_when_idle="1", OPENBLAS_NUM_THREADS="1",
+                PYTHONPATH=os.pathsep.join(path))
+
+
 def mpirun(n, *argv, timeout=90, cwd=None):
     """``mpiexec -n n argv`` with what Open MPI needs in CI: running as root allowed (containers)
     and more ranks than cores (2-core runners)."""
-    # a waiting rank yields its core instead of spinning: ranks outnumber a CI runner's cores
-    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-               OMPI_MCA_mpi_yield_when_idle="1", OPENBLAS_NUM_THREADS="1",
-               PYTHONPATH=os.pathsep.join(
-                   [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
-                                  if p]))
+    env = _mpi_env()
     return subprocess.run([MPIEXEC, "--oversubscribe", "-n", str(n), *argv], capture_output=True,
                           text=True, timeout=timeout, env=env, cwd=cwd)
 
@@ -150,3 +153,47 @@ def test_xpgrad_train_on_n_ranks_reproduces_one_process(tmp_path, capsys, monkey
                     assert a == b, (mine, theirs)
     assert stdout.count("held-out accuracy") == 1, stdout     # rank 0 alone prints
     _assert_same_checkpoints(tmp_path / "one.npz", tmp_path / "many.npz", steps)
+
+
+def _children(pid):
+    """The processes whose parent is ``pid`` (from /proc)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(entry))
+    return out
+
+
+@needs_mpi
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="finds the ranks through /proc")
+def test_sigterm_to_one_rank_stops_every_rank_after_the_same_step(tmp_path):
+    import signal
+    import time
+
+    # --epochs 500 (the later flag wins): a run that only the signal ends
+    proc = subprocess.Popen(
+        [MPIEXEC, "--oversubscribe", "-n", "2", sys.executable, "-m", "xpgrad.cli",
+         *_train_args("run", 32, "--epochs", "500")], cwd=tmp_path, env=_mpi_env(),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = proc.stdout.readline()
+        assert first.startswith("Dataset"), first + proc.stderr.read()
+        # the ranks have finished an epoch
+        assert proc.stdout.readline().startswith("epoch   1"), proc.stderr.read()
+        deadline = time.monotonic() + 20
+        while len(ranks := _children(proc.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        os.kill(max(ranks), signal.SIGTERM)     # one rank only, as a scheduler might
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert "interrupted by SIGTERM" in out, out[-2000:] + err[-3000:]
+    assert (tmp_path / "run.npz").exists()
+    assert proc.returncode == 128 + signal.SIGTERM
