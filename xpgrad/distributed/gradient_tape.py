@@ -181,7 +181,9 @@ def _overlap_hook(tape, sources, reduction):
             ready = ready_at.get(pos)
             if ready:
                 for i in ready:
-                    reduction.ready(i, grads.get(id(sources[i])))
+                    g = grads.get(id(sources[i]))
+                    if g is not None:     # else left to finish(), from what gradient returns
+                        reduction.ready(i, g)
             reduction.progress()
 
     return hook
