@@ -277,9 +277,15 @@ def scenario_exit():
     from xpgrad.cli import main
 
     dist.init()
-    if dist.rank() == 1:
-        # a checkpoint directory missing on one node only: exit status 2 on this rank
-        main(["train", "--checkpoint", "/no/such/dir/run.npz", "--no-log"])
+    if dist.rank() == 1:        # the data set is missing on one node only: exit status 2 there
+        from xpgrad.data import DataError
+        from xpgrad.training import plan
+
+        def missing(*args, **kwargs):
+            raise DataError("the digits data are missing on this node")
+
+        plan.load_dataset = missing
+    main(["train", "--no-log", "--progress", "never"])
     dist.barrier()
     print("the barrier returned, which it must not", flush=True)
 

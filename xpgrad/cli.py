@@ -202,6 +202,7 @@ def cmd_train(args, parser) -> int:
         args.progress = "never"
 
     from .distributed import init as init_distributed, launcher_size
+    from .distributed.group import current as current_world
 
     if args.distributed or launcher_size() > 1:
         init_distributed(gpu=args.backend == "cupy" or None)
@@ -212,7 +213,10 @@ def cmd_train(args, parser) -> int:
             sys.stderr.flush()
 
     try:
-        plan = prepare(_config(args), echo=note)
+        # data-parallel: rank 0 alone reads a checkpoint's settings, and every rank runs those
+        world = current_world()
+        config = _config(args) if world.rank == 0 else None
+        plan = prepare(world.bcast_object(config) if world.size > 1 else config, echo=note)
     except DownloadError as e:
         fail(e, 1)
     except (CheckpointError, DataError, UnknownBackendError, BackendUnavailableError,

@@ -42,10 +42,12 @@ class DataParallel:
         self.world = world
         self.root = world.rank == 0
 
-    def start(self, model, optimizer):
-        """Every rank takes rank 0's weights and optimizer state."""
-        broadcast_variables(model, world=self.world)
-        broadcast_optimizer_state(optimizer, model, world=self.world)
+    def start(self, plan):
+        """Every rank takes rank 0's weights, optimizer state and position in the run (rank 0
+        alone read the checkpoint, see ``training.prepare``)."""
+        broadcast_variables(plan.model, world=self.world)
+        broadcast_optimizer_state(plan.opt, plan.model, world=self.world)
+        plan.start_epoch, plan.skip = self.world.bcast_object((plan.start_epoch, plan.skip))
 
     def share(self, idx):
         return share(idx, self.world.size, self.world.rank)

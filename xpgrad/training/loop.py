@@ -136,7 +136,7 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
     cfg, ds, raw, model, opt, be = plan.cfg, plan.ds, plan.raw, plan.model, plan.opt, plan.be
     say = echo or (lambda *a, **k: None)
     if dp is not None:
-        dp.start(model, opt)
+        dp.start(plan)
     variables = model.trainable_variables
     start_epoch, skip = plan.start_epoch, plan.skip
     target = start_epoch + cfg.epochs

@@ -81,8 +81,11 @@ def prepare(config: TrainConfig, echo=None) -> Plan:
     from ..checkpoint import check_writable, checkpoint_metadata, load_checkpoint
     from ..report import require
 
+    from ..distributed.group import current
+
     cfg = config.resolved()
-    if cfg.checkpoint:
+    root = current().rank == 0      # data-parallel: rank 0 alone reads and writes checkpoints
+    if cfg.checkpoint and root:
         check_writable(cfg.checkpoint)
     if cfg.logdir:
         if os.path.exists(cfg.logdir) and not os.path.isdir(cfg.logdir):
@@ -92,6 +95,8 @@ def prepare(config: TrainConfig, echo=None) -> Plan:
         require("tqdm", "the progress bar", load=False)
     source = cfg.resume or (cfg.checkpoint if cfg.checkpoint and os.path.exists(cfg.checkpoint)
                             else None)
+    if not root:                    # rank 0's state and position are broadcast (xpgrad train)
+        source = None
     meta = {}
     if source:
         meta = checkpoint_metadata(source)
