@@ -157,3 +157,17 @@ def test_init_under_a_launcher_without_mpi4py_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "mpi4py", None)
     with pytest.raises(ImportError, match=r"mpi4py is not installed.*\.\[mpi\]"):
         dist.init()
+
+
+def test_xpgrad_train_under_a_launcher_without_mpi4py_says_what_to_install(monkeypatch, capsys):
+    import sys
+
+    from xpgrad.cli import main
+
+    monkeypatch.setattr(world, "_WORLD", None)
+    monkeypatch.setenv("OMPI_COMM_WORLD_SIZE", "2")
+    monkeypatch.setitem(sys.modules, "mpi4py", None)
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--epochs", "1", "--no-log", "--progress", "never"])
+    assert e.value.code == 1
+    assert 'mpi4py is not installed; pip install -e ".[mpi]"' in capsys.readouterr().err

@@ -205,7 +205,10 @@ def cmd_train(args, parser) -> int:
     from .distributed.group import current as current_world
 
     if args.distributed or launcher_size() > 1:
-        init_distributed(gpu=args.backend == "cupy" or None)
+        try:
+            init_distributed(gpu=args.backend == "cupy" or None)
+        except ImportError as e:              # under mpiexec without mpi4py
+            fail(e, 1)
 
     def note(line):                       # downloads: on stderr, so stdout stays the results
         if not args.quiet:
