@@ -178,7 +178,9 @@ def _compare(sides, workload, lib, params, rounds, min_time, threshold, clock, o
                 times[w.name, c].append(reply[c] / number)
     for c in CLOCKS:
         row[c] = paired_ratios(times["before", c], times["after", c])
-    row.update(row[clock], number=number, rounds=rounds, clock=clock)
+        row[c]["samples"] = {"before": times["before", c], "after": times["after", c]}
+    row.update({k: v for k, v in row[clock].items() if k != "samples"}, number=number,
+               rounds=rounds, clock=clock)
     row["verdict"] = verdict(row, threshold)
     print(f"{key:58s} {_fmt(row['before'])} -> {_fmt(row['after'])}  {row['ratio']:6.3f} "
           f"[{row['low']:.3f}, {row['high']:.3f}]  {row['verdict']}", file=out, flush=True)
