@@ -184,3 +184,6 @@ def test_gate_rejects_bad_arguments(capsys):
     with pytest.raises(SystemExit):
         asv_gate.main(["no-such-commit-xyz", "HEAD"])
     assert "not a commit" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        asv_gate.main(["HEAD", "HEAD", "--only", "no-such-workload"])
+    assert "--only 'no-such-workload' matches no workload" in capsys.readouterr().err

@@ -142,14 +142,22 @@ def export(rev: str, dest: Path) -> Path:
 
 
 def run_gate(base: str, head: str, backends, rounds: int, min_time: float, threshold: float,
-             clock: str = "cpu", out=sys.stdout) -> list[dict]:
+             clock: str = "cpu", only: str | None = None, out=sys.stdout) -> list[dict]:
+    """Compare ``base`` with ``head`` on ``SUITE`` for each backend (workloads whose label
+    matches the regular expression ``only``, when given); one row per workload."""
+    import re
+
+    suite = [(w, p) for w, p in SUITE if only is None or re.search(only, label(w, p))]
+    if not suite:
+        raise ValueError(f"--only {only!r} matches no workload of the gate's suite: "
+                         f"{[label(w, p) for w, p in SUITE]}")
     rows = []
     with tempfile.TemporaryDirectory(prefix="asv-gate-") as tmp:
         sides = [Worker(export(base, Path(tmp, "before")), "before"),
                  Worker(export(head, Path(tmp, "after")), "after")]
         try:
             for backend in backends:
-                for workload, params in SUITE:
+                for workload, params in suite:
                     rows.append(_compare(sides, workload, f"xpgrad-{backend}", params, rounds,
                                          min_time, threshold, clock, out))
         finally:
@@ -212,6 +220,8 @@ def main(argv=None) -> int:
                    help=f"slowdown fraction that fails the gate (default {THRESHOLD})")
     p.add_argument("--clock", choices=CLOCKS, default="cpu",
                    help="what a sample measures: the worker's CPU time (default) or wall time")
+    p.add_argument("--only", metavar="REGEX",
+                   help="only the workloads whose label matches, e.g. 'chain|mlp_step'")
     p.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
     args = p.parse_args(argv)
     if args.rounds < 3:
@@ -227,8 +237,11 @@ def main(argv=None) -> int:
     print(f"gate: {base[:10]} -> {head[:10]}, backends {' '.join(args.backend)}, "
           f"{args.rounds} rounds of >= {args.min_time} s, {args.clock} time, threshold "
           f"{args.threshold:.0%}")
-    rows = run_gate(base, head, args.backend, args.rounds, args.min_time, args.threshold,
-                    args.clock)
+    try:
+        rows = run_gate(base, head, args.backend, args.rounds, args.min_time, args.threshold,
+                        args.clock, args.only)
+    except ValueError as e:
+        p.error(str(e))
     seconds = time.monotonic() - start
     slower = [r["workload"] for r in rows if r.get("verdict") == "slower"]
     print(f"{len(rows)} workloads in {seconds:.0f} s (load average {load:.1f} before, "
