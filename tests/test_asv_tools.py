@@ -87,7 +87,9 @@ def test_gpu_results_load_in_asv_and_reach_the_dashboard(tmp_path):
 
     commit = _head()
     results = tmp_path / "results"
-    gpu_check_asv.write_asv_results(_fake_state(commit), results)
+    # as the check writes them on a device: the result file alone (8 files come back)
+    assert len(gpu_check_asv.write_asv_results(_fake_state(commit), results,
+                                               machine_file=False)) == 1
     loaded = Results.load(str(results / "gpu-nvidia-h200" / f"{commit[:8]}-gpu-check.json"),
                           "gpu-nvidia-h200")
     name = "bench_mlp.MLPTrainStep.time_train_step"
@@ -105,6 +107,10 @@ def test_gpu_results_load_in_asv_and_reach_the_dashboard(tmp_path):
             "param_names": cls.param_names, "version": cls.version,
             "params": [[repr(v) for v in p] for p in cls.params], "timeout": 60}
     (results / "benchmarks.json").write_text(json.dumps(benchmarks))
+    # publish needs the machine's machine.json: the history script writes it from the results
+    assert asv_history.ensure_machine_files(results) == [results / "gpu-nvidia-h200" /
+                                                         "machine.json"]
+    assert asv_history.ensure_machine_files(results) == []
     conf = json.loads((ROOT / "asv.conf.json").read_text())
     conf.update(repo=str(ROOT), results_dir=str(results), html_dir=str(tmp_path / "html"),
                 benchmark_dir=str(ROOT / "asv_benchmarks"), env_dir=str(tmp_path / "env"))

@@ -7,16 +7,16 @@ the dashboard and screenshot two of its graphs.
     python tools/asv_history.py --publish-only   # dashboard and screenshots from kept results
 
 Every commit of ``main`` (first parent) since the asv suites exist is a candidate. A session
-measures the commits newer than the newest one measured first, then fills the widest gaps of
-the history (the middle commit of the longest unmeasured run), so each session makes the
-history denser instead of starting over. Results go to ``asv_results/<machine>/`` (kept in git:
+measures the newest and the first commit when they are not measured yet, then the middle
+commit of the longest unmeasured run, again and again, so each session makes the history
+denser instead of starting over (and one cut short leaves its points spread out). Results go to ``asv_results/<machine>/`` (kept in git:
 ``asv.conf.json``'s ``.asv/results`` is for ad-hoc runs and stays out of it).
 
 Each commit is measured by asv itself, with asv's default repeat, warm-up and sample settings
-(never ``--quick``; one process per benchmark instead of asv's two), in this Python (``--python=same``, recorded under the commit with
-``--set-commit-hash``). The commit's ``xpgrad/`` and ``backends/`` are exported with
-``git archive`` into the layout its wheel would install, and asv's benchmark processes import
-that copy (``ASV_PYTHONPATH``); the benchmark definitions and workloads are this checkout's, so
+(never ``--quick``; one process per benchmark instead of asv's two), in this Python
+(``--python=same``, recorded under the commit with ``--set-commit-hash``). The commit's
+``xpgrad/`` and ``backends/`` are exported with ``git archive`` into the layout its wheel
+would install, and asv's benchmark processes import that copy (``ASV_PYTHONPATH``); the benchmark definitions and workloads are this checkout's, so
 every commit runs the same code. Every library runs at one thread (``XPGRAD_BENCH_THREADS``,
 BLAS through threadpoolctl, ``torch.set_num_threads``). PyTorch (and JAX where installed) is
 measured in every commit's run on the same graphs: it does not change between commits, so its
@@ -24,8 +24,9 @@ line shows what the machine's load did to the numbers.
 
 The suite (``SUITE``) is short so that a session finishes on a shared 2-core machine: the tape
 overhead (100 ops, taped + gradient), the MLP step (time at batch 32 and 128, peak memory at
-4096), the LSTM step (time and peak memory) on the NumPy backend. Numba is left out: each commit's kernels would compile from
-scratch (20-40 s per commit, outside the timings but not the session).
+4096), the LSTM step (time and peak memory) on the NumPy backend. Numba is left out: each
+commit's kernels would compile from scratch (20-40 s per commit, outside the timings but not
+the session).
 """
 from __future__ import annotations
 
@@ -214,7 +215,30 @@ def graph_url(benchmark: str, params: dict, machine: str) -> str:
     return f"#{benchmark}?" + "&".join(parts)
 
 
+def ensure_machine_files(results: Path) -> list[Path]:
+    """Write ``machine.json`` (which ``asv publish`` needs to draw a machine) into every machine
+    folder of ``results`` that has result files but none, from their recorded parameters:
+    the GPU check returns only its result file. Returns the files written."""
+    written = []
+    for folder in sorted(p for p in Path(results).iterdir() if p.is_dir()):
+        if (folder / "machine.json").exists():
+            continue
+        for path in sorted(folder.glob("*.json")):
+            try:
+                params = json.loads(path.read_text())["params"]
+            except (ValueError, KeyError):
+                continue
+            info = {k: str(params.get(k, "")) for k in
+                    ("machine", "os", "arch", "cpu", "num_cpu", "ram")}
+            info.update(machine=folder.name, version=1)
+            (folder / "machine.json").write_text(json.dumps(info, indent=1) + "\n")
+            written.append(folder / "machine.json")
+            break
+    return written
+
+
 def publish(conf: Path, home: Path, machine: str, screenshots=True) -> None:
+    ensure_machine_files(Path(json.loads(conf.read_text())["results_dir"]))
     res = asv(["publish", "--config", str(conf)], home)
     if res.returncode:
         raise SystemExit("asv publish failed")

@@ -99,19 +99,24 @@ def asv_documents(state: dict, date_ms: int | None = None):
     return machine, info, doc
 
 
-def write_asv_results(state: dict, results_dir: Path, date_ms: int | None = None) -> list:
-    """Write ``machine.json`` and the result file under ``results_dir/<machine>/``; the paths
-    written (none when nothing maps)."""
+def write_asv_results(state: dict, results_dir: Path, date_ms: int | None = None,
+                      machine_file: bool = True) -> list:
+    """Write the result file (and, with ``machine_file``, ``machine.json``, which ``asv
+    publish`` needs and ``tools/asv_history.py`` also writes when it is missing: the device
+    returns at most 8 files) under ``results_dir/<machine>/``; the paths written (none when
+    nothing maps)."""
     docs = asv_documents(state, date_ms)
     if docs is None:
         return []
     machine, info, doc = docs
     folder = Path(results_dir) / machine
     folder.mkdir(parents=True, exist_ok=True)
-    paths = [folder / "machine.json", folder / f"{doc['commit_hash'][:8]}-{ENV_NAME}.json"]
-    paths[0].write_text(json.dumps(info, indent=1) + "\n")
-    paths[1].write_text(json.dumps(doc, indent=1) + "\n")
-    return paths
+    result = folder / f"{doc['commit_hash'][:8]}-{ENV_NAME}.json"
+    result.write_text(json.dumps(doc, indent=1) + "\n")
+    if not machine_file:
+        return [result]
+    (folder / "machine.json").write_text(json.dumps(info, indent=1) + "\n")
+    return [folder / "machine.json", result]
 
 
 def main(argv=None) -> int:

@@ -328,7 +328,7 @@ class Check:
         try:
             from gpu_check_asv import write_asv_results
 
-            paths = write_asv_results(self.state, self.out / FILES["asv"])
+            paths = write_asv_results(self.state, self.out / FILES["asv"], machine_file=False)
         except Exception as e:      # noqa: BLE001 - the benchmark stage itself still counts
             self.state["asv_results"] = {"error": f"{type(e).__name__}: {e}"}
             self.log.line(f"asv results not written: {type(e).__name__}: {e}")
