@@ -1,5 +1,5 @@
-"""Benchmark the project's landed commits with asv, keep the results in the repository, publish
-the dashboard and screenshot two of its graphs.
+"""Benchmark the project's landed commits with asv, keep the results in the repository, publish the
+dashboard and screenshot two of its graphs.
 
     python tools/asv_history.py                  # up to 20 commits not yet measured, then publish
     python tools/asv_history.py --max-new 5      # a shorter session: the history grows by 5 points
@@ -7,26 +7,28 @@ the dashboard and screenshot two of its graphs.
     python tools/asv_history.py --publish-only   # dashboard and screenshots from kept results
 
 Every commit of ``main`` (first parent) since the asv suites exist is a candidate. A session
-measures the newest and the first commit when they are not measured yet, then the middle
-commit of the longest unmeasured run, again and again, so each session makes the history
-denser instead of starting over (and one cut short leaves its points spread out). Results go to ``asv_results/<machine>/`` (kept in git:
-``asv.conf.json``'s ``.asv/results`` is for ad-hoc runs and stays out of it).
+measures the newest and the first commit when they are not measured yet, then the middle commit
+of the longest unmeasured run, again and again, so each session makes the history denser instead
+of starting over (and one cut short leaves its points spread out). Results go to
+``asv_results/<machine>/`` (kept in git: ``asv.conf.json``'s ``.asv/results`` is for ad-hoc runs
+and stays out of it).
 
 Each commit is measured by asv itself, with asv's default repeat, warm-up and sample settings
 (never ``--quick``; one process per benchmark instead of asv's two), in this Python
 (``--python=same``, recorded under the commit with ``--set-commit-hash``). The commit's
-``xpgrad/`` and ``backends/`` are exported with ``git archive`` into the layout its wheel
-would install, and asv's benchmark processes import that copy (``ASV_PYTHONPATH``); the benchmark definitions and workloads are this checkout's, so
-every commit runs the same code. Every library runs at one thread (``XPGRAD_BENCH_THREADS``,
-BLAS through threadpoolctl, ``torch.set_num_threads``). PyTorch (and JAX where installed) is
-measured in every commit's run on the same graphs: it does not change between commits, so its
-line shows what the machine's load did to the numbers.
+``xpgrad/`` and ``backends/`` are exported with ``git archive`` into the layout its wheel would
+install, and asv's benchmark processes import that copy (``ASV_PYTHONPATH``); the benchmark
+definitions and workloads are this checkout's, so every commit runs the same code. Every library
+runs at one thread (``XPGRAD_BENCH_THREADS``, BLAS through threadpoolctl,
+``torch.set_num_threads``). PyTorch (and JAX where installed) is measured in every commit's run
+on the same graphs: it does not change between commits, so its line shows what the machine's
+load did to the numbers.
 
 The suite (``SUITE``) is short so that a session finishes on a shared 2-core machine: the tape
 overhead (100 ops, taped + gradient), the MLP step (time at batch 32 and 128, peak memory at
 4096), the LSTM step (time and peak memory) on the NumPy backend. Numba is left out: each
-commit's kernels would compile from scratch (20-40 s per commit, outside the timings but not
-the session).
+commit's kernels would compile from scratch (20-40 s per commit, outside the timings but not the
+session).
 """
 from __future__ import annotations
 
