@@ -202,10 +202,11 @@ def run_commit(commit: str, conf: Path, home: Path, machine: str, work: Path) ->
     return time.monotonic() - start
 
 
-def graph_url(benchmark: str, params: dict, machine: str) -> str:
-    """The dashboard address of one graph with these parameter values selected.
+def graph_url(benchmark: str, params: dict, machine: str, log_scale=True) -> str:
+    """The dashboard address of one graph with these parameter values selected (on a log
+    scale: a point the machine's load made ten times slower leaves the others readable).
 
-    >>> graph_url("b.C.time_x", {"lib": ["xpgrad-numpy"], "n": ["1"]}, "m")
+    >>> graph_url("b.C.time_x", {"lib": ["xpgrad-numpy"], "n": ["1"]}, "m", log_scale=False)
     "#b.C.time_x?machine=m&p-lib='xpgrad-numpy'&p-n=1"
     """
     from urllib.parse import quote
@@ -214,6 +215,7 @@ def graph_url(benchmark: str, params: dict, machine: str) -> str:
         return v if v.lstrip("-").isdigit() else f"'{v}'"
     parts = [f"machine={quote(machine)}"]
     parts += [f"p-{k}={quote(value(v), safe=chr(39))}" for k, vs in params.items() for v in vs]
+    parts += ["y-axis-scale=log"] if log_scale else []
     return f"#{benchmark}?" + "&".join(parts)
 
 
