@@ -23,7 +23,13 @@ def char_lm_step(lib, batch=32, steps=50, vocab=65, hidden=128):
     """One SGD step of the char-LM on a ``(batch, steps)`` window of random characters from a
     ``vocab``-letter alphabet (the Sonnets have 62): LSTM(``vocab`` -> ``hidden``), the head
     on the (batch * steps, hidden) outputs, mean softmax cross-entropy of the next character.
-    A call returns that step's loss (the tests compare the libraries with it)."""
+    A call returns that step's loss (the tests compare the libraries with it).
+
+    >>> from ._libs import _Lib
+    >>> step = char_lm_step(_Lib("xpgrad-numpy"), batch=2, steps=3, vocab=5, hidden=4)
+    >>> step.work, step().shape
+    ({'batch': 2, 'steps': 3, 'vocab': 5, 'hidden': 4}, ())
+    """
     onehot, targets, lstm_weights, head_w = _char_lm_arrays(vocab, hidden, steps, batch)
     x, y = lib.put(onehot), lib.put(targets)
     sync = lib.sync
