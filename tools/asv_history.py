@@ -14,7 +14,7 @@ of starting over (and one cut short leaves its points spread out). Results go to
 and stays out of it).
 
 Each commit is measured by asv itself, with asv's default repeat, warm-up and sample settings
-(never ``--quick``; one process per benchmark instead of asv's two), in this Python
+(never ``--quick``; one round of samples instead of asv's two), in this Python
 (``--python=same``, recorded under the commit with ``--set-commit-hash``). The commit's
 ``xpgrad/`` and ``backends/`` are exported with ``git archive`` into the layout its wheel would
 install, and asv's benchmark processes import that copy (``ASV_PYTHONPATH``); the benchmark
@@ -57,8 +57,8 @@ SUITE = (
     rf"MLPTrainStep\.peakmem_train_step\('({LIBS})', 4096\)",
     rf"LSTMTrainStep\.(time|peakmem)_train_step\('({LIBS})', 64\)",
 )
-#: asv's defaults except one process per benchmark instead of two (asv's ``processes``): the
-#: session takes half as long; repeats, warm-up and sample time stay asv's
+#: asv's defaults but one round instead of two (``processes`` is asv's older name for
+#: ``rounds``): 5 samples per benchmark instead of 10, the session takes half as long
 ATTRIBUTES = ("processes=1",)
 #: the two graphs in docs/: (file, asv graph page: benchmark?parameter selection)
 SCREENSHOTS = (
