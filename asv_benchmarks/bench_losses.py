@@ -10,6 +10,7 @@ class Losses:
     """
 
     timeout = TIMEOUT
+    version = "1"       # the history in asv_results/ is kept under this; bump when the work changes
     params = [LIBS, list(W.LOSSES), ["128x10", "4096x1000"], ["forward", "forward+backward"]]
     param_names = ["lib", "loss", "shape", "mode"]
 

@@ -111,6 +111,19 @@ def test_rnn_loop_workload_does_the_same_work_in_xpgrad_and_torch():
         np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=2e-4, atol=2e-5)
 
 
+def test_char_lm_workload_trains_the_same_model_in_xpgrad_and_torch():
+    """The char-LM step: the same loss after each SGD step (so the gradients and updates agree
+    too); each library reports the sizes it built."""
+    pytest.importorskip("torch")
+    ours = W.build("char_lm_step", "xpgrad-numpy", batch=4, steps=6, vocab=11, hidden=8)
+    theirs = W.build("char_lm_step", "torch-cpu", batch=4, steps=6, vocab=11, hidden=8)
+    assert ours.work == theirs.work == {"batch": 4, "steps": 6, "vocab": 11, "hidden": 8}
+    losses = [(float(ours().numpy()), float(theirs().detach())) for _ in range(3)]
+    for a, b in losses:
+        assert abs(a - b) < 1e-5 * abs(b), losses
+    assert losses[-1][0] < losses[0][0]        # the steps do train
+
+
 def test_rnn_loop_floor_script_runs_and_checks_gradients(capsys):
     """benchmarks/rnn_loop_floor.py: the hand-written NumPy loop, xpgrad and torch agree."""
     spec = importlib.util.spec_from_file_location("rnn_loop_floor",

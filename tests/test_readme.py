@@ -29,6 +29,10 @@ EXCUSED = {
             "and one call of every benchmark; full runs stay out of CI",
     "tools/dashboard_screenshot.sh": "needs Chromium and npm's registry",
     "python tools/asv_html_offline.py": "needs the dashboard `asv publish` builds",
+    "python tools/asv_history.py": "benchmarks commits with asv for many minutes; "
+                                    "tests/test_asv_tools.py tests its choice of commits",
+    "python tools/asv_gate.py": "times two versions for a minute; tests/test_asv_tools.py runs "
+                                "the gate on one workload (A/A and an injected slowdown)",
     "tensorboard ": "TensorBoard is not a dependency; tests/test_cli.py parses the event files "
                     "with tensorboardX's protobuf classes",
 }

@@ -3,7 +3,7 @@
 #
 #   asv publish && tools/dashboard_screenshot.sh [HTML_DIR] [OUT.png] [PAGE] [WIDTHxHEIGHT]
 #
-# HTML_DIR defaults to .asv/html (asv.conf.json's html_dir), OUT to docs/asv-dashboard.png,
+# HTML_DIR defaults to .asv/html (asv.conf.json's html_dir), OUT to .asv/dashboard.png,
 # PAGE to the summary grid; PAGE "#bench_tape.TapeOverhead.time_chain" opens one benchmark's
 # graph. The dashboard is drawn by JavaScript, so Chromium gets a virtual-time budget to load
 # the JSON and render before the screenshot. asv's page loads jQuery/Flot/Bootstrap from CDNs;
@@ -12,7 +12,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 html_dir=${1:-.asv/html}
-out=${2:-docs/asv-dashboard.png}
+out=${2:-.asv/dashboard.png}
 page=${3:-}
 size=${4:-1400x900}
 port=${PORT:-8765}

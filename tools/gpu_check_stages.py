@@ -314,12 +314,27 @@ class Check:
         bench = json.loads(out.read_text()) if out.is_file() else None
         self.state["bench"] = bench
         self.state["bench_run"] = r
+        if bench and not self.dry_run:
+            self._asv_results()
         if r["timed_out"]:
             return "timeout", f"sections done: {(bench or {}).get('sections_done')}"
         if r["rc"] != 0:
             errors = [e["section"] for e in (bench or {}).get("errors", [])]
             return "failed", f"exit {r['rc']}" + (f"; sections failed: {errors}" if errors else "")
         return "ok", f"sections: {(bench or {}).get('sections_done')}"
+
+    def _asv_results(self):
+        """The MLP/LSTM rows in asv's result format under ``asv-results/`` (gpu_check_asv)."""
+        try:
+            from gpu_check_asv import write_asv_results
+
+            paths = write_asv_results(self.state, self.out / FILES["asv"], machine_file=False)
+        except Exception as e:      # noqa: BLE001 - the benchmark stage itself still counts
+            self.state["asv_results"] = {"error": f"{type(e).__name__}: {e}"}
+            self.log.line(f"asv results not written: {type(e).__name__}: {e}")
+            return
+        self.state["asv_results"] = [str(p.relative_to(self.out)) for p in paths]
+        self.log.line("asv results: " + (", ".join(self.state["asv_results"]) or "no rows"))
 
     # -- the whole run
     def run(self) -> int:

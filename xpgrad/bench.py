@@ -28,7 +28,7 @@ from . import bench_workloads as W
 from .threads import DEFAULT_THREADS, parse_threads
 
 GROUPS = ("chain", "loss", "activation", "optimizer", "mlp_step", "lstm_step",
-          "rnn_loop")
+          "char_lm_step", "rnn_loop")
 
 
 def label(group: str, p: dict) -> str:
@@ -46,6 +46,9 @@ def label(group: str, p: dict) -> str:
     if group == "lstm_step":
         return (f"LSTM {p['input_size']}-{p['hidden']} train step, batch {p['batch']}, "
                 f"{p['steps']} steps")
+    if group == "char_lm_step":
+        return (f"char-LM {p['vocab']}-{p['hidden']} LSTM train step, batch {p['batch']}, "
+                f"{p['steps']} steps")
     if group == "rnn_loop":
         return (f"tanh RNN {p['input_size']}-{p['hidden']} loop over unstack, batch "
                 f"{p['batch']}, {p['steps']} steps")
@@ -59,6 +62,8 @@ def cases(quick: bool):
     for n_ops in (100,) if quick else (100, 1000):
         for mode in ("forward+gradient", "forward"):
             out.append(("chain", dict(n_ops=n_ops, size=4, mode=mode)))
+    for n_ops in () if quick else (10_000, 100_000):     # long tapes: is the cost per op flat?
+        out.append(("chain", dict(n_ops=n_ops, size=4, mode="forward+gradient")))
     for shape in ("128x10",) if quick else ("128x10", "4096x1000"):
         for mode in ("forward+backward",) if quick else ("forward", "forward+backward"):
             for name in W.LOSSES:
@@ -70,10 +75,12 @@ def cases(quick: bool):
                                                mode=mode)))
     for name in ("sgd", "adam") if quick else W.OPTIMIZERS:
         out.append(("optimizer", dict(name=name, sizes=W.MLP_SIZES)))
-    for batch in (128,) if quick else (128, 4096):
+    for batch in (128,) if quick else (32, 128, 4096):
         out.append(("mlp_step", dict(batch=batch, sizes=W.MLP_SIZES)))
     out.append(("lstm_step", dict(batch=64, hidden=128, steps=10 if quick else 50,
                                   input_size=64)))
+    out.append(("char_lm_step", dict(batch=32, steps=10 if quick else 50, vocab=65,
+                                     hidden=128)))
     for steps in (20,) if quick else (100, 1000):
         out.append(("rnn_loop", dict(batch=32, hidden=64, steps=steps, input_size=32)))
     return [(group, label(group, params), params) for group, params in out]
@@ -140,7 +147,7 @@ def _parser():
     p = argparse.ArgumentParser(
         prog="xpgrad bench",
         description="Time xpgrad's backends against PyTorch on the asv workloads (tape "
-                    "overhead, fused losses, activations, optimizer updates, an MLP step) and "
+                    "overhead, fused losses, activations, optimizer updates, MLP, LSTM and char-LM steps) and "
                     "print a table of ratios (xpgrad time / PyTorch time; < 1 is faster).")
     p.add_argument("--backend", nargs="+", metavar="NAME",
                    help="xpgrad backends to time (default: every available one)")

@@ -181,8 +181,9 @@ def lstm_step(lib, batch=64, hidden=128, steps=50, input_size=64):
         torch = lib.torch
         model = torch.nn.LSTM(input_size, hidden, batch_first=True)
         model.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})
+        model.bias_hh_l0.requires_grad_(False)   # xpgrad's cell has one bias: train one here
         model = model.to(lib.device)
-        opt = torch.optim.SGD(model.parameters(), lr=0.01)
+        opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01)
         mse = torch.nn.functional.mse_loss
 
         def run():

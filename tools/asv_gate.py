@@ -1,0 +1,260 @@
+"""The regression gate: time a change against its base on a short suite, interleaved, and fail
+on a slowdown beyond the threshold.
+
+    python tools/asv_gate.py                    # the working tree against merge-base(main, HEAD)
+    python tools/asv_gate.py main HEAD          # two commits
+    python tools/asv_gate.py HEAD HEAD          # an A/A run: the noise the threshold must clear
+    python tools/asv_gate.py --backend numpy numba --json gate.json
+
+Like ``asv continuous`` it compares two versions on the asv suites' workloads (this checkout's
+``xpgrad/bench_workloads/``, at one thread per library), but both versions run at the same
+time: two worker processes (tools/asv_gate_worker.py), each importing its own export of
+xpgrad, take turns sample by sample (A B B A A B ...), so a change in machine load lands on
+both sides alike. A sample is a run of calls lasting at least ``--min-time``; a workload's
+ratio is the median over rounds of after/before of the samples of one round. A workload is
+flagged when that ratio exceeds 1 + ``--threshold`` and every one of the ``--rounds``
+ratios but a few (the lower 10 % quantile) is above 1, i.e. not one noisy round.
+Exit status 1 when any workload is flagged, 0 otherwise, 2 for bad arguments.
+
+The default threshold (``THRESHOLD``) comes from A/A runs on the shared 2-core development
+machine (docs/asv.md, "Regression gate"): the largest A/A deviation seen, rounded up.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from asv_history import ROOT, export_commit, git  # noqa: E402
+
+THRESHOLD = 0.10
+#: "cpu": the worker's CPU time (time.process_time), which a busy machine's other processes do
+#: not add to; "wall": time.perf_counter, as asv's default timer
+CLOCKS = ("cpu", "wall")
+WORKTREE = "WORKTREE"
+#: (workload, params, the backends it runs on) -- the tape, the MLP step, fused losses, LSTM
+SUITE = (
+    ("chain", {"n_ops": 100, "size": 4, "mode": "forward+gradient"}),
+    ("chain", {"n_ops": 100, "size": 4, "mode": "forward"}),
+    ("chain", {"n_ops": 1000, "size": 4, "mode": "forward+gradient"}),
+    ("mlp_step", {"batch": 32}),
+    ("mlp_step", {"batch": 128}),
+    ("loss", {"name": "softmax_cross_entropy", "shape": [128, 10], "mode": "forward+backward"}),
+    ("loss", {"name": "softmax_cross_entropy", "shape": [4096, 1000],
+              "mode": "forward+backward"}),
+    ("loss", {"name": "sigmoid_mse", "shape": [4096, 1000], "mode": "forward+backward"}),
+    ("lstm_step", {"batch": 64, "hidden": 128, "steps": 50, "input_size": 64}),
+)
+
+
+def label(workload: str, params: dict) -> str:
+    """A workload's row name.
+
+    >>> label("loss", {"name": "mse", "shape": [128, 10], "mode": "forward"})
+    'loss mse 128x10 forward'
+    """
+    parts = [workload]
+    for v in params.values():
+        parts.append("x".join(map(str, v)) if isinstance(v, list) else str(v))
+    return " ".join(parts)
+
+
+class Worker:
+    """One version's worker process."""
+
+    def __init__(self, site: Path, name: str):
+        env = dict(os.environ, PYTHONPATH=str(site), XPGRAD_BENCH_THREADS="1",
+                   OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        self.name = name
+        self.site = site
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "tools" / "asv_gate_worker.py")], env=env, cwd=site,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def ask(self, **req) -> dict:
+        self.proc.stdin.write(json.dumps(req) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the {self.name} worker exited ({self.proc.wait()})")
+        reply = json.loads(line)
+        if "error" in reply:
+            raise RuntimeError(f"{self.name}: {reply['error']}")
+        return reply
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+def paired_ratios(before: list[float], after: list[float]) -> dict:
+    """The gate's statistics for one workload from interleaved per-call times.
+
+    >>> r = paired_ratios([1.0, 1.1, 0.9, 1.0], [1.2, 1.3, 1.1, 1.2])
+    >>> round(r["ratio"], 3), r["low"] > 1
+    (1.2, True)
+    """
+    ratios = sorted(b / a for a, b in zip(before, after))
+    low = ratios[int(0.1 * (len(ratios) - 1))]
+    high = ratios[-1 - int(0.1 * (len(ratios) - 1))]
+    return {"before": statistics.median(before), "after": statistics.median(after),
+            "ratio": statistics.median(ratios), "low": low, "high": high}
+
+
+def verdict(stats: dict, threshold: float) -> str:
+    """"slower" / "faster" when the change passes the threshold and (nearly) every round agrees.
+
+    >>> verdict({"ratio": 1.25, "low": 1.1, "high": 1.4}, 0.1)
+    'slower'
+    >>> verdict({"ratio": 1.25, "low": 0.95, "high": 1.4}, 0.1)
+    ''
+    >>> verdict({"ratio": 0.7, "low": 0.6, "high": 0.8}, 0.1)
+    'faster'
+    """
+    if stats["ratio"] > 1 + threshold and stats["low"] > 1:
+        return "slower"
+    if stats["ratio"] < 1 / (1 + threshold) and stats["high"] < 1:
+        return "faster"
+    return ""
+
+
+def resolve(rev: str) -> str:
+    return WORKTREE if rev == WORKTREE else git("rev-parse", "--verify", f"{rev}^{{commit}}")
+
+
+def export(rev: str, dest: Path) -> Path:
+    """``rev``'s package (or the working tree's, uncommitted edits included) under ``dest``."""
+    if rev != WORKTREE:
+        return export_commit(rev, dest)
+    import shutil
+
+    ignore = shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc")
+    shutil.copytree(ROOT / "xpgrad", dest / "xpgrad", ignore=ignore)
+    shutil.copytree(ROOT / "backends", dest / "xpgrad" / "backends", ignore=ignore)
+    return dest
+
+
+def run_gate(base: str, head: str, backends, rounds: int, min_time: float, threshold: float,
+             clock: str = "cpu", only: str | None = None, out=sys.stdout) -> list[dict]:
+    """Compare ``base`` with ``head`` on ``SUITE`` for each backend (workloads whose label
+    matches the regular expression ``only``, when given); one row per workload."""
+    import re
+
+    suite = [(w, p) for w, p in SUITE if only is None or re.search(only, label(w, p))]
+    if not suite:
+        raise ValueError(f"--only {only!r} matches no workload of the gate's suite: "
+                         f"{[label(w, p) for w, p in SUITE]}")
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="asv-gate-") as tmp:
+        sides = [Worker(export(base, Path(tmp, "before")), "before"),
+                 Worker(export(head, Path(tmp, "after")), "after")]
+        try:
+            for backend in backends:
+                for workload, params in suite:
+                    rows.append(_compare(sides, workload, f"xpgrad-{backend}", params, rounds,
+                                         min_time, threshold, clock, out))
+        finally:
+            for w in sides:
+                w.close()
+    return rows
+
+
+def _compare(sides, workload, lib, params, rounds, min_time, threshold, clock, out) -> dict:
+    key = f"{lib} {label(workload, params)}"
+    row = {"workload": key}
+    for w in sides:
+        reply = w.ask(build=key, workload=workload, lib=lib, params=params)
+        if "unavailable" in reply:
+            row.update(verdict="n/a", why=f"{w.name}: {reply['unavailable']}")
+            print(f"{key:58s} n/a ({row['why']})", file=out, flush=True)
+            return row
+        if not reply["xpgrad"].startswith(str(w.site)):
+            raise RuntimeError(f"{w.name} imported {reply['xpgrad']}, not its export")
+    number = max(w.ask(calibrate=key, min_time=min_time)["number"] for w in sides)
+    times = {(w.name, c): [] for w in sides for c in CLOCKS}
+    for r in range(rounds):
+        for w in (sides if r % 2 == 0 else sides[::-1]):
+            reply = w.ask(time=key, number=number)
+            for c in CLOCKS:
+                times[w.name, c].append(reply[c] / number)
+    for c in CLOCKS:
+        row[c] = paired_ratios(times["before", c], times["after", c])
+        row[c]["samples"] = {"before": times["before", c], "after": times["after", c]}
+    row.update({k: v for k, v in row[clock].items() if k != "samples"}, number=number,
+               rounds=rounds, clock=clock)
+    row["verdict"] = verdict(row, threshold)
+    print(f"{key:58s} {_fmt(row['before'])} -> {_fmt(row['after'])}  {row['ratio']:6.3f} "
+          f"[{row['low']:.3f}, {row['high']:.3f}]  {row['verdict']}", file=out, flush=True)
+    return row
+
+
+def _fmt(seconds: float) -> str:
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:7.3g} {unit:2s}"
+    return f"{seconds * 1e9:7.3g} ns"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("base", nargs="?", help="the base commit (default: merge-base of main and "
+                                           "HEAD)")
+    p.add_argument("head", nargs="?", default=WORKTREE,
+                   help=f"the change: a commit, or {WORKTREE} (default: the working tree, "
+                        "uncommitted edits included)")
+    p.add_argument("--backend", nargs="+", default=["numpy"], metavar="NAME",
+                   help="xpgrad backends to time (default: numpy; numba compiles both "
+                        "versions' kernels first)")
+    p.add_argument("--rounds", type=int, default=15, help="interleaved samples per side "
+                                                          "(default 15)")
+    p.add_argument("--min-time", type=float, default=0.02, metavar="S",
+                   help="seconds per sample at least (default 0.02)")
+    p.add_argument("--threshold", type=float, default=THRESHOLD,
+                   help=f"slowdown fraction that fails the gate (default {THRESHOLD})")
+    p.add_argument("--clock", choices=CLOCKS, default="cpu",
+                   help="what a sample measures: the worker's CPU time (default) or wall time")
+    p.add_argument("--only", metavar="REGEX",
+                   help="only the workloads whose label matches, e.g. 'chain|mlp_step'")
+    p.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
+    args = p.parse_args(argv)
+    if args.rounds < 3:
+        p.error("--rounds must be at least 3")
+    if not args.min_time > 0 or not args.threshold > 0:
+        p.error("--min-time and --threshold must be positive")
+    try:
+        base = resolve(args.base or git("merge-base", "main", "HEAD"))
+        head = resolve(args.head)
+    except subprocess.CalledProcessError as e:
+        p.error(f"not a commit: {e.stderr.strip()}")
+    start, load = time.monotonic(), os.getloadavg()[0]
+    print(f"gate: {base[:10]} -> {head[:10]}, backends {' '.join(args.backend)}, "
+          f"{args.rounds} rounds of >= {args.min_time} s, {args.clock} time, threshold "
+          f"{args.threshold:.0%}")
+    try:
+        rows = run_gate(base, head, args.backend, args.rounds, args.min_time, args.threshold,
+                        args.clock, args.only)
+    except ValueError as e:
+        p.error(str(e))
+    seconds = time.monotonic() - start
+    slower = [r["workload"] for r in rows if r.get("verdict") == "slower"]
+    print(f"{len(rows)} workloads in {seconds:.0f} s (load average {load:.1f} before, "
+          f"{os.getloadavg()[0]:.1f} after); "
+          + (f"SLOWER: {', '.join(slower)}" if slower else "no slowdown beyond the threshold"))
+    if args.json:
+        Path(args.json).write_text(json.dumps(
+            {"base": base, "head": head, "threshold": args.threshold, "rounds": args.rounds,
+             "clock": args.clock,
+             "min_time": args.min_time, "seconds": seconds, "load_before": load,
+             "rows": rows}, indent=1) + "\n")
+    return 1 if slower else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
