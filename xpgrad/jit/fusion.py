@@ -1,0 +1,2 @@
+def fuse_program(program):
+    return 0
