@@ -26,6 +26,25 @@ class TraceError(RuntimeError):
         super().__init__(f"{message} (at {where})" if where else message)
 
 
+_TENSOR_FILE = os.path.join(_PACKAGE, "tensor.py")
+_READS = {"__bool__": "bool() of a tensor (Python control flow on its value: if, while, and, "
+                      "or, not)",
+          "item": ".item()", "numpy": ".numpy()", "tolist": ".tolist()", "__float__": "float()",
+          "__int__": "int()", "__index__": "a tensor used as a Python index",
+          "__complex__": "complex()", "__repr__": "repr() or print() of a tensor",
+          "__array__": "np.asarray() of a tensor", "__iter__": "iterating over a tensor"}
+
+
+def tensor_read() -> str | None:
+    """What the user did to read a value: the outermost Tensor method on the stack."""
+    frame, found = sys._getframe(1), None
+    while frame is not None:
+        if frame.f_code.co_filename == _TENSOR_FILE and frame.f_code.co_name in _READS:
+            found = _READS[frame.f_code.co_name]
+        frame = frame.f_back
+    return found
+
+
 def user_line() -> str | None:
     """``file:line`` of the innermost frame outside xpgrad, its backends and array libraries:
     the line of the user's function that did what a trace cannot record."""

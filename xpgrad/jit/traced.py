@@ -183,7 +183,9 @@ Traced.__hash__ = object.__hash__
 def check_not_leaked(traced):
     """Raise for a Traced whose trace has ended: a tensor leaked out of the traced function."""
     if not traced._tracer.active:
-        raise TraceError("a tensor made while tracing an xg.function was used after the trace "
-                         "ended: it leaked out of the function through a Python side effect "
-                         "(e.g. appended to a list or stored on an object). Return it from the "
-                         "function instead", user_line())
+        raise TraceError(LEAKED, user_line())
+
+
+LEAKED = ("a tensor made while tracing an xg.function was used after the trace ended: it leaked "
+          "out of the function through a Python side effect (e.g. appended to a list or stored "
+          "on an object). Return it from the function instead")

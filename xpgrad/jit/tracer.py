@@ -25,8 +25,8 @@ from __future__ import annotations
 import gc
 import types
 
-from .errors import TraceError, user_line
-from .traced import Traced, check_not_leaked
+from .errors import TraceError, tensor_read, user_line
+from .traced import LEAKED, Traced, check_not_leaked
 
 
 class Ref:
@@ -174,6 +174,9 @@ class Tracer:
         return t
 
     def refuse(self, what):
+        if not self.active:
+            raise TraceError(LEAKED, user_line())
+        what = tensor_read() or what
         raise TraceError(
             f"{what} inside an xg.function reads a tensor's value in Python, which a replay "
             f"cannot repeat. Keep the computation in xpgrad ops (xg.where instead of if, "
@@ -220,7 +223,7 @@ class Tracer:
     def call(self, fn, args, kwargs, kind="call"):
         """Run ``fn`` on the real arrays behind ``args``/``kwargs``; record it; wrap the result."""
         if not self.active:
-            raise TraceError("an xg.function trace was used after it ended", user_line())
+            raise TraceError(LEAKED, user_line())
         if self.paused:
             return fn(*args, **kwargs)
         found = []
@@ -244,5 +247,5 @@ def live_variables(be):
     """Every Variable in the process whose raw array is on backend ``be``."""
     from ..tensor import Variable
 
-    return [o for o in gc.get_objects() if isinstance(o, Variable) and o._backend is be
+    return [o for o in gc.get_objects() if issubclass(type(o), Variable) and o._backend is be
             and type(o._data) is not Traced]
