@@ -276,3 +276,28 @@ def test_no_warning_for_a_steady_signature():
         warnings.simplefilter("error")
         for _ in range(10):
             f(xg.ones(3))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("k1, k2", [(5, 5), (4, 6)])
+def test_tbptt_compiled_equals_eager(backend, k1, k2):
+    rng = np.random.default_rng(0)
+    x = xg.asarray(rng.normal(size=(3, 17, 2)).astype(np.float32), backend=backend)
+    y = xg.asarray(rng.normal(size=(3, 17, 4)).astype(np.float32), backend=backend)
+    runs = []
+    for compile in (False, True):
+        lstm = xg.nn.LSTM(2, 4, rng=0, backend=backend)
+        opt = xg.optim.Adam(0.01)
+        losses, state = [], None
+        for _ in range(3):          # calls after the first reuse the traces
+            result = xg.nn.tbptt_train(lstm, xg.losses.mse, opt, x, y, k1, k2, state=state,
+                                       compile=compile)
+            losses += result.losses
+            state = result.state
+        runs.append((losses, [v.numpy() for v in lstm.trainable_variables], state))
+    (eager_losses, eager_ws, eager_state), (losses, ws, state) = runs
+    np.testing.assert_allclose(losses, eager_losses, rtol=1e-6)
+    for a, b in zip(ws, eager_ws):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    for a, b in zip(state, eager_state):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-7)
