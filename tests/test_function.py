@@ -301,3 +301,24 @@ def test_tbptt_compiled_equals_eager(backend, k1, k2):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
     for a, b in zip(state, eager_state):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_train_compile_equals_eager(backend):
+    from xpgrad.training import TrainConfig, train
+
+    results = [train(TrainConfig(backend=backend, epochs=1, hidden=(16,), max_steps=12,
+                                 batch_size=64, logdir=None, progress=False, compile=c),
+                     echo=None) for c in (False, True)]
+    eager, compiled = results
+    np.testing.assert_allclose(compiled.history.step_loss, eager.history.step_loss, rtol=1e-6)
+    for a, b in zip(compiled.model.trainable_variables, eager.model.trainable_variables):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-7)
+    assert compiled.test_accuracy == eager.test_accuracy
+
+
+def test_train_compile_flag_is_checked():
+    from xpgrad.training import ConfigError, TrainConfig
+
+    with pytest.raises(ConfigError, match="compile"):
+        TrainConfig(compile="yes").resolved()

@@ -140,6 +140,15 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
     say(f"{ds!r}; model {cfg.model} {[ds.n_features, *cfg.hidden, ds.n_classes]}; "
         f"{cfg.optimizer} lr={cfg.learning_rate:g}; backend {be.name}")
 
+    def forward_backward(xb, yb):
+        with xg.GradientTape() as tape:
+            logits = model(xb)
+            loss = xg.losses.softmax_cross_entropy(logits, yb)
+        return logits, loss, tape.gradient(loss, variables)
+
+    if cfg.compile:          # traced once per batch shape, replayed after (xg.function)
+        forward_backward = xg.function(forward_backward)
+
     history = History()
     n_train = len(ds.x_train)
     order_rng = np.random.default_rng(cfg.seed)
@@ -165,9 +174,7 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
                 xb, yb = x_train[idx_t], y_train[idx_t]
                 # overflow shows as a non-finite loss, reported below: no warnings per step
                 with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                    with xg.GradientTape() as tape:
-                        logits = model(xb)
-                        loss = xg.losses.softmax_cross_entropy(logits, yb)
+                    logits, loss, grads = forward_backward(xb, yb)
                 loss_value = metric(loss)
                 if not math.isfinite(loss_value):
                     history.step_loss.append(loss_value)
@@ -178,7 +185,6 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
                         + (f"; the checkpoint {cfg.checkpoint!r} holds the last saved step"
                            if cfg.checkpoint and os.path.exists(cfg.checkpoint) else ""))
                 with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                    grads = tape.gradient(loss, variables)
                     opt.apply_gradients(zip(grads, variables))
                 history.step_loss.append(loss_value)
                 writer.scalars({"loss/train_step": loss_value}, opt.iterations)
