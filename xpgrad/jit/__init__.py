@@ -131,10 +131,13 @@ class Function:
         return (be.name, *sig), be
 
     def _trace(self, key, be, args, kwargs):
-        tracer, result, writes = capture(self.fn, args, kwargs, be)
         fuse = self.fuse
         if fuse is None or fuse is True:
             fuse = _fuser(be, required=fuse is True)
+        skip = ()
+        if fuse:
+            from .fusion import ELEMENTWISE_KERNELS as skip
+        tracer, result, writes = capture(self.fn, args, kwargs, be, skip_kernels=skip)
         program = Program(tracer, result, writes, fuse=fuse or None)
         self._seen.pop(key, None)
         self._programs[key] = program

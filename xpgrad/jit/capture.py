@@ -75,8 +75,9 @@ class GuardFailed(Exception):
 class _Session:
     """The instrumentation of one trace (module docstring); ``restore()`` undoes it."""
 
-    def __init__(self, tracer):
+    def __init__(self, tracer, skip_kernels=()):
         self.tracer = tracer
+        self.skip_kernels = skip_kernels
         self.variables = {}       # id -> (Variable, its Traced at the start)
         self.patched = []
 
@@ -90,6 +91,8 @@ class _Session:
         if kernels:
             proxies = {}
             for name, k in kernels.items():
+                if name in self.skip_kernels:
+                    continue
                 p = _KernelProxy(k, tracer)
                 proxies[name] = Kernel(p.forward, p.vjp if k.vjp is not None else None)
             be.kernels = proxies
@@ -205,10 +208,12 @@ def _traced_args(tracer, obj):
     return obj
 
 
-def capture(fn, args, kwargs, be):
-    """Trace ``fn(*args, **kwargs)`` on backend ``be``: ``(tracer, result, writes)``."""
+def capture(fn, args, kwargs, be, skip_kernels=()):
+    """Trace ``fn(*args, **kwargs)`` on backend ``be``: ``(tracer, result, writes)``.
+    ``skip_kernels``: primitives whose backend kernels are left out (their generic rules are
+    recorded instead, for fusion)."""
     tracer = Tracer(be)
-    session = _Session(tracer)
+    session = _Session(tracer, skip_kernels)
     targs = _traced_args(tracer, tuple(args))
     tkwargs = _traced_args(tracer, dict(kwargs))
     with contextlib.ExitStack() as stack:

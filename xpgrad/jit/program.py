@@ -64,7 +64,7 @@ class Program:
         self.result_template = self._template(result)
         escaping = set(_refs(self.result_refs, [])) | {slot for _, slot in self.writes}
         self._drop_dead(escaping)
-        self.fused = fuse(self) if fuse is not None else 0
+        self.fused = fuse(self, escaping) if fuse is not None else 0
         self.buffers = self._plan(escaping) if plan_buffers else {}
         self.source = self._generate()
         namespace = dict(self.constants)

@@ -123,6 +123,9 @@ _STATIC_ANSWERS = frozenset(("iscomplexobj", "isrealobj", "isscalar", "ndim", "s
                              "shares_memory", "isfortran"))
 
 
+_PLAIN = (int, float, complex, bool, str, bytes)
+
+
 class Tracer:
     """Records the raw calls on one backend ``be`` (module docstring)."""
 
@@ -132,6 +135,7 @@ class Tracer:
         self.slots: list = []
         self.active = True
         self.paused = False       # a host step runs eagerly, unrecorded
+        self._opaque, self._opaque_objects = {}, {}     # kernels' own objects, by slot
         self.xp = _XpProxy(be.xp, self)
         probe = be.xp.zeros(1)
         self.array_types = (type(probe),)
@@ -203,9 +207,12 @@ class Tracer:
             return reals, refs
         if t is slice and any(type(v) is Traced for v in (obj.start, obj.stop, obj.step)):
             self.refuse("a slice bound given by a tensor")
+        slot = self._opaque.get(id(obj))
+        if slot is not None and self._opaque_objects[slot] is obj:
+            return obj, Ref(slot)
         return obj, obj
 
-    def _wrap(self, result, step, roots):
+    def _wrap(self, result, step, roots, kind="call"):
         t = type(result)
         if isinstance(result, self.array_types):
             root = _root(result)
@@ -214,10 +221,19 @@ class Tracer:
             traced = self._new_slot(result, step, root)
             return traced, Ref(traced._slot)
         if t is tuple or t is list or (isinstance(result, tuple) and hasattr(result, "_fields")):
-            pairs = [self._wrap(o, step, roots) for o in result]
+            pairs = [self._wrap(o, step, roots, kind) for o in result]
             wrapped = [p[0] for p in pairs]
             wrapped = t(*wrapped) if hasattr(result, "_fields") else t(wrapped)
             return wrapped, tuple(p[1] for p in pairs)
+        if kind == "kernel" and result is not None and result is not NotImplemented \
+                and not isinstance(result, _PLAIN):
+            # a kernel's own object (e.g. saved buffers): a value of the program, made anew by
+            # the kernel on every replay, never a constant
+            i = len(self.slots)
+            self.slots.append(SlotInfo((), None, step, -1 - i, False))
+            self._opaque[id(result)] = i
+            self._opaque_objects[i] = result
+            return result, Ref(i)
         return result, result
 
     def call(self, fn, args, kwargs, kind="call"):
@@ -232,7 +248,7 @@ class Tracer:
         result = fn(*rargs, **rkw)
         step = len(self.steps)
         roots = [self.slots[t._slot].root for t in found] if kind == "kernel" else None
-        wrapped, outs = self._wrap(result, step, roots)
+        wrapped, outs = self._wrap(result, step, roots, kind)
         if not found and outs is result and result is not None and kind == "call":
             return result           # a static answer (a dtype, a Python number): not recorded
         if found and type(result) in (bool, float, complex) and kind == "call" \

@@ -1,0 +1,106 @@
+"""Fusion on the numba backend: random elementwise programs (operands of the full shape, bias
+rows, columns, one element, Python numbers; comparisons and where) fused into Numba loops equal
+the eager result to float rounding, values and gradients; the kernels' disk cache."""
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import xpgrad as xg
+
+pytest.importorskip("numba")
+
+UNARY = {"tanh": xg.tanh, "exp": lambda a: xg.exp(a * 0.1), "sin": xg.sin,
+         "sigmoid": xg.nn.sigmoid, "relu": xg.nn.relu, "square": lambda a: a * a,
+         "neg": lambda a: -a, "affine": lambda a: a * 0.3 + 0.7,
+         "where": lambda a: xg.where(a > 0.2, a, a * 0.5), "softplus": xg.nn.softplus}
+BINARY = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
+          "max": xg.maximum, "div": lambda a, b: a / (b * b + 1.0)}
+SHAPES = {"full": (5, 7), "row": (7,), "column": (5, 1), "one": ()}
+
+programs = st.lists(st.one_of(
+    st.tuples(st.just("u"), st.sampled_from(sorted(UNARY)), st.just(None)),
+    st.tuples(st.just("b"), st.sampled_from(sorted(BINARY)), st.sampled_from(sorted(SHAPES)))),
+    min_size=2, max_size=10)
+
+
+def _run(ops, dtype, backend="numba"):
+    rng = np.random.default_rng(0)
+    params = {k: xg.Variable(rng.normal(size=s).astype(dtype), name=k, backend=backend)
+              for k, s in SHAPES.items()}
+
+    def f(x):
+        with xg.GradientTape() as tape:
+            tape.watch(x)
+            y = x
+            for kind, name, operand in ops:
+                y = UNARY[name](y) if kind == "u" else BINARY[name](y, params[operand])
+            loss = xg.sum(y * y)
+        grads = tape.gradient(loss, [x, *params.values()])
+        return loss, y, grads
+
+    return f
+
+
+@settings(max_examples=8, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(ops=programs, dtype=st.sampled_from(["float32", "float64"]))
+def test_fused_programs_equal_eager(ops, dtype):
+    f = _run(ops, dtype)
+    fused = xg.function(f, warmup=0, fuse=True)
+    plain = xg.function(_run(ops, dtype), warmup=0, fuse=False)
+    rtol = 2e-5 if dtype == "float32" else 1e-12
+    for seed in range(3):
+        x = xg.asarray(np.random.default_rng(seed).normal(size=(5, 7)).astype(dtype),
+                       backend="numba")
+        want = f(x)
+        for got in (fused(x), plain(x)):
+            np.testing.assert_allclose(got[0].numpy(), want[0].numpy(), rtol=rtol)
+            np.testing.assert_allclose(got[1].numpy(), want[1].numpy(), rtol=rtol,
+                                       atol=1e-6 if dtype == "float32" else 1e-12)
+            for g, w in zip(got[2], want[2]):
+                if w is None:
+                    assert g is None
+                else:
+                    scale = np.abs(w.numpy()).max() + 1e-30
+                    np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=rtol,
+                                               atol=scale * rtol)
+    assert fused.programs()[0].fused >= 1 and plain.programs()[0].fused == 0
+
+
+def test_a_chain_is_fused_into_few_kernels():
+    def chain(x):
+        with xg.GradientTape() as tape:
+            tape.watch(x)
+            y = x
+            for _ in range(25):
+                y = xg.tanh(xg.sin(y) * 1.5 + 0.1)
+            loss = xg.sum(y)
+        return tape.gradient(loss, x)
+
+    f = xg.function(chain, warmup=0)
+    x = xg.asarray(np.linspace(-1, 1, 6).astype(np.float32), backend="numba")
+    got = [f(x) for _ in range(3)]
+    program = f.programs()[0]
+    assert program.fused == 2                      # the forward loop and the backward loop
+    assert program.source.count("\n") < 20
+    np.testing.assert_allclose(got[-1].numpy(), chain(x).numpy(), rtol=2e-5)
+
+
+def test_kernels_are_cached_on_disk(tmp_path, monkeypatch):
+    from xpgrad.jit import fusion
+
+    monkeypatch.setenv("XPGRAD_NUMBA_CACHE_DIR", str(tmp_path))
+    source = fusion.kernel_source(1, 1, ["v0 = a0[i]", "t0 = np.float64(v0 * 3.0)"],
+                                  ["p0[0, i] = t0"])
+    kernel = fusion._compiled(source)
+    out = np.empty((1, 4))
+    kernel(4, np.arange(4.0), out)
+    assert out.tolist() == [[0.0, 3.0, 6.0, 9.0]]
+    files = os.listdir(tmp_path / "fused")
+    assert any(f.endswith(".py") for f in files)
+    cached = os.listdir(tmp_path / "fused" / "__pycache__") if os.path.isdir(
+        tmp_path / "fused" / "__pycache__") else []
+    numba_dir = [f for root, _, fs in os.walk(tmp_path) for f in fs if f.endswith(".nbi")]
+    assert cached or numba_dir
