@@ -75,11 +75,13 @@ class Function:
 
     ``max_traces``: signatures kept (least recently used dropped); ``warmup``: eager calls per
     new signature before it is traced; ``fuse``: fuse elementwise runs on the numba backend
-    (None: where the backend supports it); ``retrace_warning``: traces after which each new
+    (None: where the backend supports it); ``cuda_graph``: replay as CUDA graphs (None: on the
+    cupy backend; False: never; or the graph API object to use); ``retrace_warning``: traces after which each new
     trace warns (``RetracingWarning``).
     """
 
-    def __init__(self, fn, *, max_traces=8, warmup=1, fuse=None, retrace_warning=5):
+    def __init__(self, fn, *, max_traces=8, warmup=1, fuse=None, cuda_graph=None,
+                 retrace_warning=5):
         if not callable(fn):
             raise TypeError(f"xg.function takes a callable, got {type(fn).__name__}")
         if not isinstance(max_traces, int) or max_traces < 1:
@@ -90,6 +92,7 @@ class Function:
         self.max_traces = max_traces
         self.warmup = warmup
         self.fuse = fuse
+        self.cuda_graph = cuda_graph
         self.retrace_warning = retrace_warning
         self.trace_count = 0
         self._programs = collections.OrderedDict()
@@ -138,7 +141,13 @@ class Function:
         if fuse:
             from .fusion import ELEMENTWISE_KERNELS as skip
         tracer, result, writes = capture(self.fn, args, kwargs, be, skip_kernels=skip)
-        program = Program(tracer, result, writes, fuse=fuse or None)
+        graphs = self.cuda_graph
+        if graphs is True and be.name != "cupy":
+            raise ValueError(f"cuda_graph=True needs the cupy backend; this function runs on "
+                             f"{be.name!r}")
+        if graphs is None or graphs is True:
+            graphs = _cuda_graphs(be)
+        program = Program(tracer, result, writes, fuse=fuse or None, graphs=graphs or None)
         self._seen.pop(key, None)
         self._programs[key] = program
         if len(self._programs) > self.max_traces:
@@ -167,6 +176,14 @@ def _fuser(be, required=False):
         raise ValueError(f"fuse=True needs the numba backend; this function runs on "
                          f"{be.name!r}")
     return None
+
+
+def _cuda_graphs(be):
+    if be.name != "cupy":
+        return None
+    from .cuda_graph import CupyGraphs
+
+    return CupyGraphs()
 
 
 def _real_result(obj):

@@ -54,7 +54,7 @@ def _out_paths(obj, path, out):
 class Program:
     """The replayable form of one trace (module docstring)."""
 
-    def __init__(self, tracer, result, writes, plan_buffers=True, fuse=None):
+    def __init__(self, tracer, result, writes, plan_buffers=True, fuse=None, graphs=None):
         self.be = tracer.be
         self.steps = tracer.steps
         self.slots = tracer.slots
@@ -66,6 +66,7 @@ class Program:
         self._drop_dead(escaping)
         self.fused = fuse(self, escaping) if fuse is not None else 0
         self.buffers = self._plan(escaping) if plan_buffers else {}
+        self._slot = "s{}".format
         self.source = self._generate()
         namespace = dict(self.constants)
         namespace["_wrap"] = _wrap
@@ -73,6 +74,11 @@ class Program:
         code = compile(self.source, f"<xg.function program {next(_counter)}>", "exec")
         exec(code, namespace)
         self._replay = namespace["replay"]
+        self.graph = None
+        if graphs is not None:
+            from .cuda_graph import GraphReplay
+
+            self.graph = GraphReplay(self, graphs, namespace)
         self.steps = None      # the trace's arrays are no longer needed
         self.slots = None
 
@@ -180,7 +186,7 @@ class Program:
     def _expr(self, obj):
         t = type(obj)
         if t is Ref:
-            return f"s{obj.i}"
+            return self._slot(obj.i)
         if t is tuple:
             inner = ", ".join(self._expr(o) for o in obj)
             return f"({inner},)" if len(obj) == 1 else f"({inner})"
@@ -198,48 +204,86 @@ class Program:
             args.append(f"out={self.buffers[k]}")
         return f"{fn}({', '.join(args)})"
 
+    def _step_lines(self, k, step, name):
+        """The lines of one step; ``name(i)`` is how slot ``i`` is written."""
+        self._slot = name
+        call = self._call(k, step)
+        lines = []
+        if step.kind == "kernel":
+            lines.append(f"_r = {call}")
+            lines.append("if _r is None: raise RuntimeError('a kernel declined on replay that "
+                         "ran when traced: retrace')")
+            call = "_r"
+        outs = _out_paths(step.outs, (), [])
+        if not outs:
+            lines.append(call)
+        elif len(outs) == 1 and outs[0][1] == ():
+            lines.append(f"{name(outs[0][0])} = {call}")
+        else:
+            if call != "_r":
+                lines.append(f"_r = {call}")
+            for slot, path in outs:
+                index = "".join(f"[{p}]" for p in path)
+                lines.append(f"{name(slot)} = _r{index}")
+        return lines
+
     def _generate(self):
+        name = "s{}".format
         lines = ["def replay(inputs):"]
         if self.inputs:
-            names = ", ".join(f"s{i}" for i in self.inputs)
-            lines.append(f"    {names}, = inputs")
+            lines.append(f"    {', '.join(name(i) for i in self.inputs)}, = inputs")
         for k, step in enumerate(self.steps):
-            if step.kind == "input":
-                continue
-            call = self._call(k, step)
-            if step.kind == "kernel":
-                lines.append(f"    _r = {call}")
-                lines.append(f"    if _r is None: raise RuntimeError('a kernel declined on "
-                             f"replay that ran when traced: retrace')")
-                call = "_r"
-            outs = _out_paths(step.outs, (), [])
-            if not outs:
-                lines.append(f"    {call}")
-            elif len(outs) == 1 and outs[0][1] == ():
-                lines.append(f"    s{outs[0][0]} = {call}")
-            else:
-                if call != "_r":
-                    lines.append(f"    _r = {call}")
-                for slot, path in outs:
-                    index = "".join(f"[{p}]" for p in path)
-                    lines.append(f"    s{slot} = _r{index}")
+            if step.kind != "input":
+                lines += ["    " + line for line in self._step_lines(k, step, name)]
         for var, slot in self.writes:
-            name = self._const(var)
-            lines.append(f"    {name}._data = s{slot}")
+            lines.append(f"    {self._const(var)}._data = {name(slot)}")
         lines.append(f"    return {self._result_expr(self.result_template)}")
         return "\n".join(lines) + "\n"
 
-    def _result_expr(self, obj):
+    def segments(self):
+        """The program cut where Python must run between device work: ``[(kind, source,
+        reads)]`` with kind "device" (capturable in a CUDA graph) or "host" (guards, optimizer
+        updates); each source is ``def segment(S)`` over the slot list ``S``; ``reads`` are the
+        ``(Variable, slot)`` the segment reads."""
+        name = "S[{}]".format
+        out, current, reads, kind = [], [], [], None
+        for k, step in enumerate(self.steps):
+            if step.kind == "input":
+                continue
+            step_kind = "host" if step.kind in ("host", "guard") else "device"
+            if step_kind != kind and current:
+                out.append((kind, current, reads))
+                current, reads = [], []
+            kind = step_kind
+            current += self._step_lines(k, step, name)
+            if step.kind == "read":
+                reads.append((step.fn.var, step.outs.i))
+        if current:
+            out.append((kind, current, reads))
+        self._slot = "s{}".format
+        return [(kind, "def segment(S):\n" + "".join(f"    {line}\n" for line in lines), reads)
+                for kind, lines, reads in out]
+
+    def finish_source(self):
+        """``def finish(S)``: the writes to Variables and the result, its arrays copied (a CUDA
+        graph's outputs are overwritten by its next launch)."""
+        self._slot = "S[{}]".format
+        lines = [f"    {self._const(var)}._data = S[{slot}]" for var, slot in self.writes]
+        lines.append(f"    return {self._result_expr(self.result_template, '_wrap({}.copy(), _be)')}")
+        self._slot = "s{}".format
+        return "def finish(S):\n" + "\n".join(lines) + "\n"
+
+    def _result_expr(self, obj, wrap="_wrap({}, _be)"):
         t = type(obj)
         if t is Ref:
-            return f"_wrap(s{obj.i}, _be)"
+            return wrap.format(self._slot(obj.i))
         if t is tuple:
-            inner = ", ".join(self._result_expr(o) for o in obj)
+            inner = ", ".join(self._result_expr(o, wrap) for o in obj)
             return f"({inner},)" if len(obj) == 1 else f"({inner})"
         if t is list:
-            return "[" + ", ".join(self._result_expr(o) for o in obj) + "]"
+            return "[" + ", ".join(self._result_expr(o, wrap) for o in obj) + "]"
         if t is dict:
-            return "{" + ", ".join(f"{self._const(k)}: {self._result_expr(v)}"
+            return "{" + ", ".join(f"{self._const(k)}: {self._result_expr(v, wrap)}"
                                    for k, v in obj.items()) + "}"
         return self._const(obj)
 
@@ -249,6 +293,8 @@ class Program:
         raws = []
         _gather(args, raws)
         _gather(kwargs, raws)
+        if self.graph is not None:
+            return self.graph.run(raws)
         return self._replay(raws)
 
 
