@@ -123,6 +123,8 @@ def mlp_step(lib, batch=128, sizes=MLP_SIZES, compiled=False):
             ce(model(x), y).backward()
             opt.step()
             sync()
+        if compiled and lib.device == "cuda":      # the peer of a replayed step: a CUDA graph
+            run = _torch_cuda_graph_step(torch, model, opt, ce, x, y)
         weights = [p.T if p.dim() == 2 else p for p in model.parameters()]   # (out, in)
         return measured(run, batch=x.shape[0], sizes=_sizes(weights))
     jax, jnp = lib.jax, lib.jax.numpy
@@ -144,6 +146,29 @@ def mlp_step(lib, batch=128, sizes=MLP_SIZES, compiled=False):
     def run():
         params[:] = jax.block_until_ready(step(params, x, y))
     return measured(run, batch=x.shape[0], sizes=_sizes(params))
+
+
+def _torch_cuda_graph_step(torch, model, opt, loss_fn, x, y):
+    """PyTorch's training step captured in a CUDA graph (``torch.cuda.graph``), after warm-up
+    steps on a side stream as its documentation asks; the callable replays it."""
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            opt.zero_grad(set_to_none=True)
+            loss_fn(model(x), y).backward()
+            opt.step()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    opt.zero_grad(set_to_none=True)
+    with torch.cuda.graph(graph):
+        loss_fn(model(x), y).backward()
+        opt.step()
+
+    def run():
+        graph.replay()
+        torch.cuda.synchronize()
+    return run
 
 
 def _lstm_arrays(input_size, hidden, seed=6):
