@@ -10,7 +10,7 @@ docs/function.md for what a traced function may and may not do.
 
 >>> import xpgrad as xg
 >>> w = xg.Variable([[0.5], [-0.5]], name="w")
->>> opt = xg.optim.SGD(0.1)
+>>> opt = xg.optim.SGD(0.02)
 >>> @xg.function
 ... def step(x, y):
 ...     with xg.GradientTape() as tape:
@@ -20,7 +20,7 @@ docs/function.md for what a traced function may and may not do.
 >>> x, y = xg.asarray([[1.0, 2.0]]), xg.asarray([[1.0]])
 >>> losses = [round(step(x, y).item(), 4) for _ in range(4)]
 >>> losses, step.trace_count
-([2.25, 1.0, 0.4444, 0.1975], 1)
+([2.25, 1.44, 0.9216, 0.5898], 1)
 """
 from __future__ import annotations
 
