@@ -88,6 +88,28 @@ def test_a_chain_is_fused_into_few_kernels():
     np.testing.assert_allclose(got[-1].numpy(), chain(x).numpy(), rtol=2e-5)
 
 
+def test_a_sum_at_the_end_of_a_run_is_fused():
+    w = xg.Variable(np.linspace(-1, 1, 7).astype(np.float32), backend="numba")
+
+    def f(x):
+        with xg.GradientTape() as tape:
+            tape.watch(x)
+            loss = xg.sum(xg.nn.relu(x * w + 1.0) ** 2)
+        return loss, tape.gradient(loss, [x, w])
+
+    compiled = xg.function(f, warmup=0)
+    x = xg.asarray(np.random.default_rng(0).normal(size=(5, 7)).astype(np.float32),
+                   backend="numba")
+    (loss, (gx, gw)), (want, (wx, ww)) = [compiled(x) for _ in range(2)][-1], f(x)
+    namespace = compiled.programs()[0]._replay.__globals__
+    reductions = [v.reduction for v in namespace.values() if getattr(v, "reduction", None)]
+    assert sorted(r[0] for r in reductions) == [1, 7]     # the loss and the bias gradient
+    assert not any(v is np.sum for v in namespace.values())   # no separate sum left
+    np.testing.assert_allclose(loss.numpy(), want.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(gx.numpy(), wx.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(gw.numpy(), ww.numpy(), rtol=1e-5, atol=1e-6)
+
+
 def test_kernels_are_cached_on_disk(tmp_path, monkeypatch):
     from xpgrad.jit import fusion
 

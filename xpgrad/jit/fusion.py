@@ -94,6 +94,7 @@ class _Run:
         self.lines = []
         self.made = {}            # slot -> temporary name
         self.steps = []
+        self.reduction = None     # (output slot, reduced temporary, columns or 0 for all)
 
 
 def _op_of(step):
@@ -155,6 +156,27 @@ def _try_add(run, step, slots):
     return True
 
 
+def _try_reduction(run, step, slots):
+    """Take ``step`` into ``run`` if it sums a value of the run over every axis, or over the
+    leading axis of a matrix (a bias's gradient): accumulated in float64 in the loop."""
+    if step.kind != "call" or step.fn is not np.sum or len(step.args) != 1 \
+            or type(step.args[0]) is not Ref or step.args[0].i not in run.made \
+            or type(step.outs) is not Ref or set(step.kwargs) - {"axis", "keepdims"}:
+        return
+    source = slots[step.args[0].i]
+    if source.dtype not in _FLOATS or slots[step.outs.i].dtype != source.dtype:
+        return
+    axis = step.kwargs.get("axis")
+    if axis is None:
+        columns = 0
+    elif len(run.shape) == 2 and axis in (0, (0,), -2, (-2,)):
+        columns = run.shape[1]
+    else:
+        return
+    run.reduction = (step.outs.i, run.made[step.args[0].i], columns)
+    run.steps.append(step)
+
+
 def fuse_program(program, escaping) -> int:
     """Replace runs of elementwise steps in ``program.steps`` by fused kernels; return how many
     runs were fused. A run's values used later go into one 2-D array per dtype (a "pack", one
@@ -168,6 +190,8 @@ def fuse_program(program, escaping) -> int:
             j = k
             while j < len(steps) and _try_add(run, steps[j], slots):
                 j += 1
+            if j < len(steps) and len(run.steps) >= 2:
+                _try_reduction(run, steps[j], slots)
         if run is not None and len(run.steps) >= 2:
             runs.append((k, k + len(run.steps) - 1, run))
             k += len(run.steps)
@@ -207,8 +231,9 @@ class FusedCall:
     """Replay of a fused run: its kernel on flat operands, writing the packs; returns the packs
     and the row views that other steps use."""
 
-    def __init__(self, kernel, flatten, n, packs, views, source):
+    def __init__(self, kernel, flatten, n, packs, views, source, reduction=None):
         self.kernel, self.flatten, self.n = kernel, flatten, n
+        self.reduction = reduction    # (accumulators, dtype, shape of the result) or None
         self.packs = packs        # (rows, dtype) per pack
         self.views = views        # (pack index, row, shape) per view
         self.source = source
@@ -217,9 +242,16 @@ class FusedCall:
         n = self.n
         flats = [a.reshape(-1) if f else a for a, f in zip(args, self.flatten)]
         packs = [np.empty((rows, n), dtype) for rows, dtype in self.packs]
-        self.kernel(n, *flats, *packs)
+        if self.reduction is None:
+            self.kernel(n, *flats, *packs)
+        else:
+            size, dtype, shape = self.reduction
+            acc = np.zeros(size)
+            self.kernel(n, *flats, *packs, acc)
         views = [packs[p][row] if shape is None else packs[p][row].reshape(shape)
                  for p, row, shape in self.views]
+        if self.reduction is not None:
+            views.append(acc.astype(dtype).reshape(shape))
         return (*packs, *views)
 
     def __repr__(self):
@@ -258,10 +290,18 @@ def _fused_step(run, needed, plain_uses, packed, slots):
             if s in plain_uses:
                 views.append((p, row, None if len(run.shape) == 1 else run.shape))
                 view_slots.append(s)
-    source = kernel_source(len(arg_slots), len(pack_slots), loads + run.lines, stores)
+    reduction = None
+    if run.reduction is not None:
+        out_slot, value, columns = run.reduction
+        stores.append(f"acc[{'0' if columns == 0 else f'i % {columns}'}] += {value}")
+        info = slots[out_slot]
+        reduction = (max(columns, 1), info.dtype, info.shape)
+        view_slots.append(out_slot)
+    source = kernel_source(len(arg_slots), len(pack_slots), loads + run.lines, stores,
+                           reduction is not None)
     kernel = _compiled(source)
     call = FusedCall(kernel, flatten, n, [(len(m), d) for d, m in by_dtype.items()], views,
-                     "\n".join(run.lines))
+                     "\n".join(run.lines), reduction)
     return Step(call, tuple(Ref(s) for s in arg_slots), {},
                 tuple(Ref(s) for s in pack_slots + view_slots), "call")
 
@@ -270,10 +310,12 @@ _KERNELS = {}
 _INDEX = {1: "i", 0: "0", -1: "i % {d}", -2: "i // {d}"}
 
 
-def kernel_source(n_args, n_packs, lines, stores) -> str:
-    """The text of a fused kernel ``kernel(n, a0, a1, ..., p0, ...)``: one loop over ``n``
-    elements running ``lines`` (loads and ops) then ``stores`` (into the packs)."""
-    params = ["n"] + [f"a{k}" for k in range(n_args)] + [f"p{k}" for k in range(n_packs)]
+def kernel_source(n_args, n_packs, lines, stores, reduces=False) -> str:
+    """The text of a fused kernel ``kernel(n, a0, a1, ..., p0, ..., [acc])``: one loop over
+    ``n`` elements running ``lines`` (loads and ops) then ``stores`` (into the packs, and into
+    the float64 accumulator ``acc`` of a reduction)."""
+    params = ["n"] + [f"a{k}" for k in range(n_args)] + [f"p{k}" for k in range(n_packs)] + \
+        (["acc"] if reduces else [])
     body = ["def kernel(" + ", ".join(params) + "):", "    for i in range(n):"]
     body += [f"        {line}" for line in lines + stores]
     return "import numpy as np\nfrom numba import njit\n\n\n" + "\n".join(body) + \
