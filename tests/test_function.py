@@ -322,3 +322,36 @@ def test_train_compile_flag_is_checked():
 
     with pytest.raises(ConfigError, match="compile"):
         TrainConfig(compile="yes").resolved()
+
+
+def test_on_trace_error_eager_runs_the_function_eagerly_where_safe():
+    def f(x):
+        y = x * 2.0
+        if xg.sum(y) > 0:
+            return y
+        return -y
+
+    g = xg.function(f, warmup=0, on_trace_error="eager")
+    with pytest.warns(RuntimeWarning, match="runs eagerly for this signature"):
+        assert g(xg.ones(2)).tolist() == [2.0, 2.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")           # decided once per signature
+        assert g(-xg.ones(2)).tolist() == [2.0, 2.0]
+    assert g.trace_count == 0
+    with pytest.raises(ValueError, match="on_trace_error"):
+        xg.function(f, on_trace_error="ignore")
+
+
+def test_on_trace_error_still_raises_after_an_update():
+    w = xg.Variable([1.0, 2.0], name="w")
+    opt = xg.optim.SGD(0.1)
+
+    def step(x):
+        with xg.GradientTape() as tape:
+            loss = xg.sum(w * x)
+        opt.apply_gradients(zip(tape.gradient(loss, [w]), [w]))
+        return loss.item()          # after the update: running it again would update twice
+
+    g = xg.function(step, warmup=0, on_trace_error="eager")
+    with pytest.raises(TraceError, match=r"\.item\(\)"):
+        g(xg.ones(2))

@@ -76,18 +76,26 @@ class Function:
     ``max_traces``: signatures kept (least recently used dropped); ``warmup``: eager calls per
     new signature before it is traced; ``fuse``: fuse elementwise runs on the numba backend
     (None: where the backend supports it); ``cuda_graph``: replay as CUDA graphs (None: on the
-    cupy backend; False: never; or the graph API object to use); ``retrace_warning``: traces after which each new
-    trace warns (``RetracingWarning``).
+    cupy backend; False: never; or the graph API object to use); ``retrace_warning``: traces
+    after which each new trace warns (``RetracingWarning``); ``on_trace_error``: "raise"
+    (``TraceError``) or
+    "eager": where the failed trace changed nothing yet (no optimizer update, no write into a
+    Variable), warn and run this signature eagerly from then on.
     """
 
     def __init__(self, fn, *, max_traces=8, warmup=1, fuse=None, cuda_graph=None,
-                 retrace_warning=5):
+                 retrace_warning=5, on_trace_error="raise"):
         if not callable(fn):
             raise TypeError(f"xg.function takes a callable, got {type(fn).__name__}")
         if not isinstance(max_traces, int) or max_traces < 1:
             raise ValueError(f"max_traces must be an integer >= 1, got {max_traces!r}")
         if not isinstance(warmup, int) or warmup < 0:
             raise ValueError(f"warmup must be an integer >= 0, got {warmup!r}")
+        if on_trace_error not in ("raise", "eager"):
+            raise ValueError(f"on_trace_error must be 'raise' or 'eager', got "
+                             f"{on_trace_error!r}")
+        self.on_trace_error = on_trace_error
+        self._eager = set()          # signatures that cannot be traced: run eagerly
         self.fn = fn
         self.max_traces = max_traces
         self.warmup = warmup
@@ -117,7 +125,7 @@ class Function:
                 failed.guard.widen(failed.lo, failed.hi)
                 return result
         seen = self._seen.get(key, 0)
-        if seen < self.warmup:
+        if seen < self.warmup or key in self._eager:
             self._seen[key] = seen + 1
             return self.fn(*args, **kwargs)
         return self._trace(key, be, args, kwargs)
@@ -140,7 +148,15 @@ class Function:
         skip = ()
         if fuse:
             from .fusion import ELEMENTWISE_KERNELS as skip
-        tracer, result, writes = capture(self.fn, args, kwargs, be, skip_kernels=skip)
+        try:
+            tracer, result, writes = capture(self.fn, args, kwargs, be, skip_kernels=skip)
+        except TraceError as e:
+            if self.on_trace_error == "raise" or e.state_changed:
+                raise
+            warnings.warn(f"xg.function {getattr(self.fn, '__name__', self.fn)!r} runs "
+                          f"eagerly for this signature: {e}", RuntimeWarning, stacklevel=3)
+            self._eager.add(key)
+            return self.fn(*args, **kwargs)
         graphs = self.cuda_graph
         if graphs is True and be.name != "cupy":
             raise ValueError(f"cuda_graph=True needs the cupy backend; this function runs on "

@@ -16,6 +16,7 @@ import contextlib
 
 from ..backend import Kernel
 from ..tensor import Tensor, Variable, _wrap
+from .errors import TraceError
 from .tracer import Ref, Step, Tracer, live_variables
 from .traced import Traced
 
@@ -219,8 +220,28 @@ def capture(fn, args, kwargs, be, skip_kernels=()):
     with contextlib.ExitStack() as stack:
         stack.callback(lambda: setattr(tracer, "active", False))
         session.start()
+        writes = None
         try:
             result = fn(*targs, **tkwargs)
-        finally:
+        except TraceError as e:
             writes = session.restore()
+            e.state_changed = bool(writes) or _changed_state(tracer)
+            raise
+        finally:
+            if writes is None:
+                writes = session.restore()
     return tracer, result, writes
+
+
+def _changed_state(tracer):
+    """Whether the steps recorded so far changed anything outside the trace: an optimizer
+    update, or a write into a Variable's array (then running the call again is unsafe)."""
+    from .program import _mutates, _refs
+
+    if any(s.kind == "host" for s in tracer.steps):
+        return True
+    slots = tracer.slots
+    variable_roots = {slots[s.outs.i].root for s in tracer.steps if s.kind == "read"}
+    return any(_mutates(s) and any(slots[i].root in variable_roots
+                                   for i in _refs((s.args, s.kwargs), []))
+               for s in tracer.steps if s.kind == "call")
