@@ -355,3 +355,27 @@ def test_on_trace_error_still_raises_after_an_update():
     g = xg.function(step, warmup=0, on_trace_error="eager")
     with pytest.raises(TraceError, match=r"\.item\(\)"):
         g(xg.ones(2))
+
+
+def test_a_traced_function_inside_another_is_inlined():
+    w = xg.Variable([1.0, -1.0], name="w")
+    inner = xg.function(lambda x: xg.tanh(x * w))
+
+    @xg.function
+    def outer(x):
+        with xg.GradientTape() as tape:
+            tape.watch(x)
+            y = xg.sum(inner(x) ** 2)
+        return y, tape.gradient(y, x)
+
+    def eager(x):
+        with xg.GradientTape() as tape:
+            tape.watch(x)
+            y = xg.sum(xg.tanh(x * w) ** 2)
+        return y, tape.gradient(y, x)
+
+    for i in range(4):
+        x = xg.asarray([0.1 * i, 0.5], dtype=xg.float64)
+        for got, want in zip(outer(x), eager(x)):
+            np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12)
+    assert outer.trace_count == 1 and inner.trace_count == 0

@@ -31,6 +31,7 @@ import warnings
 from ..backend import current_backend
 from ..primitive import tape_state
 from ..tensor import Tensor, Variable, _wrap
+from . import capture as capture_module
 from .capture import GuardFailed, capture
 from .errors import TraceError
 from .program import Program
@@ -113,7 +114,9 @@ class Function:
         return functools.partial(self, obj)
 
     def __call__(self, *args, **kwargs):
-        if tape_state.recording:      # differentiating through the call: plain eager
+        if tape_state.recording or capture_module.ACTIVE:
+            # differentiated through (plain eager), or called inside another function's
+            # trace (recorded into it)
             return self.fn(*args, **kwargs)
         key, be = self._key(args, kwargs)
         program = self._programs.get(key)
@@ -127,6 +130,8 @@ class Function:
         seen = self._seen.get(key, 0)
         if seen < self.warmup or key in self._eager:
             self._seen[key] = seen + 1
+            if len(self._seen) > 4 * self.max_traces:      # signatures seen once, long ago
+                self._seen.pop(next(iter(self._seen)))
             return self.fn(*args, **kwargs)
         return self._trace(key, be, args, kwargs)
 

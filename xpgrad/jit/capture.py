@@ -209,6 +209,10 @@ def _traced_args(tracer, obj):
     return obj
 
 
+#: traces running now (a traced function called inside another's trace is inlined into it)
+ACTIVE = []
+
+
 def capture(fn, args, kwargs, be, skip_kernels=()):
     """Trace ``fn(*args, **kwargs)`` on backend ``be``: ``(tracer, result, writes)``.
     ``skip_kernels``: primitives whose backend kernels are left out (their generic rules are
@@ -219,6 +223,8 @@ def capture(fn, args, kwargs, be, skip_kernels=()):
     tkwargs = _traced_args(tracer, dict(kwargs))
     with contextlib.ExitStack() as stack:
         stack.callback(lambda: setattr(tracer, "active", False))
+        ACTIVE.append(tracer)
+        stack.callback(ACTIVE.pop)
         session.start()
         writes = None
         try:
