@@ -180,7 +180,7 @@ def test_arguments_are_checked():
         xg.function(lambda x: x, max_traces=0)
     with pytest.raises(ValueError, match="warmup"):
         xg.function(lambda x: x, warmup=-1)
-    with pytest.raises(ValueError, match="fuse=True needs the numba backend"):
+    with pytest.raises(ValueError, match="fuse=True needs the numba or cupy backend"):
         xg.function(lambda x: x, warmup=0, fuse=True)(xg.ones(1))
 
 

@@ -75,8 +75,8 @@ class Function:
     """A traced function (see the module docstring): call it like ``fn``.
 
     ``max_traces``: signatures kept (least recently used dropped); ``warmup``: eager calls per
-    new signature before it is traced; ``fuse``: fuse elementwise runs on the numba backend
-    (None: where the backend supports it); ``cuda_graph``: replay as CUDA graphs (None: on the
+    new signature before it is traced; ``fuse``: fuse elementwise runs on the numba and cupy
+    backends (None: where the backend supports it); ``cuda_graph``: replay as CUDA graphs (None: on the
     cupy backend; False: never; or the graph API object to use); ``retrace_warning``: traces
     after which each new trace warns (``RetracingWarning``); ``on_trace_error``: "raise"
     (``TraceError``) or
@@ -147,7 +147,7 @@ class Function:
         return (be.name, *sig), be
 
     def _trace(self, key, be, args, kwargs):
-        fuse = self.fuse
+        fuse = self.fuse          # None, True, False, or a fuser fuse(program, escaping)
         if fuse is None or fuse is True:
             fuse = _fuser(be, required=fuse is True)
         skip = ()
@@ -193,8 +193,12 @@ def _fuser(be, required=False):
         from .fusion import fuse_program
 
         return fuse_program
+    if be.name == "cupy":
+        from .fusion_cupy import fuse_program_cupy
+
+        return fuse_program_cupy
     if required:
-        raise ValueError(f"fuse=True needs the numba backend; this function runs on "
+        raise ValueError(f"fuse=True needs the numba or cupy backend; this function runs on "
                          f"{be.name!r}")
     return None
 

@@ -88,8 +88,9 @@ def _literal(value, dtype):
 class _Run:
     """A run being collected: its shape, inputs (slot -> name), lines, produced slots."""
 
-    def __init__(self, shape):
+    def __init__(self, shape, dialect=None):
         self.shape = shape
+        self.dialect = dialect or NumbaDialect
         self.inputs = {}          # slot -> (name, index mode)
         self.lines = []
         self.made = {}            # slot -> temporary name
@@ -97,25 +98,60 @@ class _Run:
         self.reduction = None     # (output slot, reduced temporary, columns or 0 for all)
 
 
-def _op_of(step):
-    fn = step.fn
+_OPERATORS = {"add": "add", "sub": "subtract", "mul": "multiply", "truediv": "divide",
+              "pow": "power", "neg": "negative", "pos": "positive", "abs": "absolute",
+              "gt": "greater", "ge": "greater_equal", "lt": "less", "le": "less_equal",
+              "eq": "equal", "ne": "not_equal"}
+
+
+def op_name(fn):
+    """The NumPy name of an elementwise function as recorded (a NumPy or CuPy ufunc, an
+    ``operator`` function, ``where``), or None."""
+    if type(fn) is np.ufunc:
+        name = fn.__name__ if fn.nout == 1 else None
+    elif getattr(fn, "__module__", None) in ("_operator", "operator"):
+        name = _OPERATORS.get(getattr(fn, "__name__", ""))
+    else:
+        name = getattr(fn, "__name__", None) or getattr(fn, "name", None)
+        if isinstance(name, str) and name.startswith("cupy_"):
+            name = name[5:]
+        elif name != "where":
+            name = None
+    return "divide" if name == "true_divide" else name
+
+
+class NumbaDialect:
+    """How a fused run is written for Numba: Python scalars, NumPy casts."""
+
+    unary, binary, where = _UNARY, _BINARY, "({1} if {0} else {2})"
+    flat = True          # operands are indexed in one flat loop (index modes)
+
+    @staticmethod
+    def literal(value, dtype):
+        return _literal(value, dtype)
+
+    @staticmethod
+    def line(name, dtype, expr):
+        cast = "bool" if dtype == np.dtype("bool") else f"np.{dtype.name}"
+        return f"{name} = {cast}({expr})"
+
+
+def _op_of(step, dialect=NumbaDialect):
     if step.kind != "call" or step.kwargs or type(step.outs) is not Ref:
         return None
-    if type(fn) is np.ufunc and fn.nout == 1:
-        name = fn.__name__
-        if name == "true_divide":
-            name = "divide"
-        table = _UNARY if fn.nin == 1 else _BINARY
-        template = table.get(name)
-        return template if template is not None and len(step.args) == fn.nin else None
-    if fn is np.where and len(step.args) == 3:
-        return "({1} if {0} else {2})"
-    return None
+    name = op_name(step.fn)
+    if name is None:
+        return None
+    if name == "where":
+        return dialect.where if len(step.args) == 3 else None
+    table = dialect.unary if len(step.args) == 1 else dialect.binary
+    return table.get(name) if len(step.args) <= 2 else None
 
 
 def _try_add(run, step, slots):
     """Add ``step`` to ``run`` if it fits; return False (and leave ``run`` as it was) if not."""
-    template = _op_of(step)
+    dialect = run.dialect
+    template = _op_of(step, dialect)
     if template is None:
         return False
     out = slots[step.outs.i]
@@ -135,25 +171,36 @@ def _try_add(run, step, slots):
                 return False
             known = run.inputs.get(a.i) or new_inputs.get(a.i)
             if known is None:
-                mode = _index_mode(info.shape, run.shape)
-                if mode is None:
+                if dialect.flat:
+                    mode = _index_mode(info.shape, run.shape)
+                elif _broadcasts(info.shape, run.shape):
+                    mode = None
+                else:
+                    return False
+                if dialect.flat and mode is None:
                     return False
                 known = (f"v{len(run.inputs) + len(new_inputs)}", mode)
                 new_inputs[a.i] = known
             operands.append(known[0])
         elif isinstance(a, (bool, int, float, np.bool_, np.integer, np.floating)) \
                 and op_dtype in _OPERANDS:
-            operands.append(_literal(a, op_dtype if not isinstance(a, (bool, np.bool_))
-                                     else np.dtype("bool")))
+            operands.append(dialect.literal(a, op_dtype if not isinstance(a, (bool, np.bool_))
+                                            else np.dtype("bool")))
         else:
             return False
     run.inputs.update(new_inputs)
     name = f"t{len(run.made)}"
-    cast = "bool" if out.dtype == np.dtype("bool") else f"np.{out.dtype.name}"
-    run.lines.append(f"{name} = {cast}({template.format(*operands)})")
+    run.lines.append(dialect.line(name, out.dtype, template.format(*operands)))
     run.made[step.outs.i] = name
     run.steps.append(step)
     return True
+
+
+def _broadcasts(shape, target):
+    try:
+        return np.broadcast_shapes(tuple(shape), tuple(target)) == tuple(target)
+    except ValueError:
+        return False
 
 
 def _try_reduction(run, step, slots):
