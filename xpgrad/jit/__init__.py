@@ -76,12 +76,12 @@ class Function:
 
     ``max_traces``: signatures kept (least recently used dropped); ``warmup``: eager calls per
     new signature before it is traced; ``fuse``: fuse elementwise runs on the numba and cupy
-    backends (None: where the backend supports it); ``cuda_graph``: replay as CUDA graphs (None: on the
-    cupy backend; False: never; or the graph API object to use); ``retrace_warning``: traces
-    after which each new trace warns (``RetracingWarning``); ``on_trace_error``: "raise"
-    (``TraceError``) or
-    "eager": where the failed trace changed nothing yet (no optimizer update, no write into a
-    Variable), warn and run this signature eagerly from then on.
+    backends (None: where the backend supports it; or a fuser ``fuse(program, escaping)``);
+    ``cuda_graph``: replay as CUDA graphs (None: on the cupy backend; False: never; or the
+    graph API object to use); ``retrace_warning``: traces after which each new trace warns
+    (``RetracingWarning``); ``on_trace_error``: "raise" (``TraceError``) or "eager": where the
+    failed trace changed nothing yet (no optimizer update, no write into a Variable), warn and
+    run this signature eagerly from then on.
     """
 
     def __init__(self, fn, *, max_traces=8, warmup=1, fuse=None, cuda_graph=None,

@@ -269,7 +269,8 @@ class Program:
         graph's outputs are overwritten by its next launch)."""
         self._slot = "S[{}]".format
         lines = [f"    {self._const(var)}._data = S[{slot}]" for var, slot in self.writes]
-        lines.append(f"    return {self._result_expr(self.result_template, '_wrap({}.copy(), _be)')}")
+        result = self._result_expr(self.result_template, "_wrap({}.copy(), _be)")
+        lines.append(f"    return {result}")
         self._slot = "s{}".format
         return "def finish(S):\n" + "\n".join(lines) + "\n"
 
