@@ -137,6 +137,9 @@ class Program:
             return {}
         last = {}
         escaping_roots = {slots[s].root for s in escaping}
+        for step in self.steps:           # an optimizer may keep what it is given
+            if step.kind == "host":
+                escaping_roots.update(slots[s].root for s in _refs(step.args, []))
         for k, step in enumerate(self.steps):
             for s in _refs(step.args, []) + _refs(step.kwargs, []):
                 last[slots[s].root] = k
