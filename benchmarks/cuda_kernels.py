@@ -575,6 +575,17 @@ def bench_mlp(ctx, report, batches, libs=("xpgrad-cupy", "torch-cuda")):
             (lib, lambda lib=lib: W.build("mlp_step", lib, batch=batch)) for lib in libs],
             max(ctx.reps, 50))
         out[f"b{batch}"] = _ratio(report, name, times.get(theirs), times.get(ours))
+        # the step as an xg.function (CUDA graphs) against PyTorch eager (the row above) and
+        # PyTorch's step captured in a CUDA graph (torch.cuda.graph): ratios peer / ours
+        eager_peer = times.get(theirs)
+        name = f"MLP step {'-'.join(map(str, W.MLP_SIZES))} b{batch} compiled"
+        times = _workload_rows(report, name, [
+            (lib, lambda lib=lib: W.build("mlp_step", lib, batch=batch, compiled=True))
+            for lib in libs], max(ctx.reps, 50))
+        out[f"b{batch} compiled vs torch graph"] = _ratio(report, name, times.get(theirs),
+                                                          times.get(ours))
+        out[f"b{batch} compiled vs torch eager"] = _ratio(report, name + " vs torch eager",
+                                                          eager_peer, times.get(ours))
 
 
 def bench_lstm(ctx, report, configs, libs=("xpgrad-cupy", "torch-cuda")):

@@ -18,7 +18,7 @@ SUMMARY_PREFIX = "GPU CHECK:"
 FILES = {"log": "gpu_check.log", "json": "gpu_check.json", "summary": "summary.txt",
          "junit": "pytest-gpu.xml", "junit_protocol": "pytest-protocol.xml",
          "bench": "bench.json", "asv": "asv-results"}
-GPU_TESTS = ("tests/test_cupy_backend.py",)
+GPU_TESTS = ("tests/test_cupy_backend.py", "tests/test_function_cuda.py")
 PROTOCOL_TESTS = "tests/test_kernel_protocol.py"
 # packages the device image lacks (/work/.library/device/KINDS.md): dist name -> import name
 REQUIRED_WHEELS = {"array-api-compat": "array_api_compat"}

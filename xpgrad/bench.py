@@ -32,7 +32,11 @@ GROUPS = ("chain", "loss", "activation", "optimizer", "mlp_step", "lstm_step",
 
 
 def label(group: str, p: dict) -> str:
-    """A row's label, made from its sizes ``p`` (the workload's parameters)."""
+    """A row's label, made from its sizes ``p`` (the workload's parameters); a row whose
+    xpgrad runs as an ``xg.function`` says so ("compiled")."""
+    if p.get("compiled"):
+        return label(group, {k: v for k, v in p.items() if k != "compiled"}) + \
+            " (xpgrad compiled)"
     shape = "x".join(map(str, p.get("shape", ())))
     sizes = "-".join(map(str, p.get("sizes", ())))
     if group == "chain":
@@ -83,6 +87,12 @@ def cases(quick: bool):
                                      hidden=128)))
     for steps in (20,) if quick else (100, 1000):
         out.append(("rnn_loop", dict(batch=32, hidden=64, steps=steps, input_size=32)))
+    # the same steps traced once and replayed (xg.function)
+    out.append(("chain", dict(n_ops=100, size=4, mode="forward+gradient", compiled=True)))
+    for batch in (32, 128):
+        out.append(("mlp_step", dict(batch=batch, sizes=W.MLP_SIZES, compiled=True)))
+    out.append(("lstm_step", dict(batch=64, hidden=128, steps=10 if quick else 50,
+                                  input_size=64, compiled=True)))
     return [(group, label(group, params), params) for group, params in out]
 
 

@@ -135,6 +135,9 @@ def _train_parser(sub):
     p.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                    help="progress bars (per epoch, per download): auto shows them when stderr "
                         "is a terminal and tqdm is installed (default: auto)")
+    p.add_argument("--compile", action="store_true", default=None,
+                   help="trace each step's forward and backward pass once (xg.function) and "
+                        "replay it: the same numbers, without per-op dispatch")
     p.add_argument("--quiet", "-q", action="store_true",
                    help="no progress bar and no per-epoch lines; print the final summary only")
     p.add_argument("--distributed", action="store_true",
@@ -147,7 +150,7 @@ def _train_parser(sub):
 #: TrainConfig fields set by a flag of the same name
 _FLAGS = ("backend", "model", "optimizer", "epochs", "batch_size", "learning_rate", "seed",
           "hidden", "dataset", "data_dir", "checkpoint", "checkpoint_every", "max_steps",
-          "threads")
+          "threads", "compile")
 
 
 def _config(args):

@@ -6,9 +6,11 @@ import numpy as np
 
 from ._libs import ACTIVATIONS, LOSSES, _jax_timed, _need, _xpgrad_module, measured
 
-def chain(lib, n_ops=100, size=4, mode="forward+gradient"):
+def chain(lib, n_ops=100, size=4, mode="forward+gradient", compiled=False):
     """``n_ops`` chained elementwise ops (sin, *1.5, +0.1, tanh, ...) on a ``size`` vector,
-    then a sum; ``mode`` "forward" runs it untaped, "forward+gradient" also differentiates."""
+    then a sum; ``mode`` "forward" runs it untaped, "forward+gradient" also differentiates.
+    ``compiled``: xpgrad runs it as an ``xg.function`` (peers as always: PyTorch eager, JAX
+    jit)."""
     if mode not in ("forward", "forward+gradient"):
         raise ValueError(f"mode must be 'forward' or 'forward+gradient', got {mode!r}")
     x0 = np.random.default_rng(0).uniform(-1, 1, size).astype(np.float32)
@@ -22,8 +24,8 @@ def chain(lib, n_ops=100, size=4, mode="forward+gradient"):
         return total(y)
 
     x = lib.put(x0, grad=mode != "forward")
-    run = (_forward_only(lib, forward, x) if mode == "forward"
-           else _differentiate(lib, forward, x))
+    run = (_forward_only(lib, forward, x, compiled=compiled) if mode == "forward"
+           else _differentiate(lib, forward, x, compiled=compiled))
     return measured(run, n_ops=4 * len(steps), size=x.shape[0])
 
 
@@ -59,17 +61,24 @@ def _peer_loss(lib, loss):
             "mse": lambda x, t: jnp.mean((x - t) ** 2)}[loss]
 
 
-def _differentiate(lib, fn, x, *rest, output_gradient=None):
-    """A callable running ``fn(x, *rest)`` and its gradient with respect to ``x``."""
+def _differentiate(lib, fn, x, *rest, output_gradient=None, compiled=False):
+    """A callable running ``fn(x, *rest)`` and its gradient with respect to ``x``
+    (``compiled``: on xpgrad, as an ``xg.function``, traced here)."""
     sync = lib.sync
     if lib.kind == "xpgrad":
         import xpgrad as xg
 
-        def run():
+        def gradient(x, *rest):
             with xg.GradientTape() as tape:
                 tape.watch(x)
                 y = fn(x, *rest)
-            tape.gradient(y, x, output_gradients=output_gradient)
+            return tape.gradient(y, x, output_gradients=output_gradient)
+
+        if compiled:
+            gradient = _traced(xg, gradient, x, *rest)
+
+        def run():
+            gradient(x, *rest)
             sync()
     elif lib.kind == "torch":
         autograd = lib.torch.autograd.grad
@@ -85,10 +94,22 @@ def _differentiate(lib, fn, x, *rest, output_gradient=None):
     return run
 
 
-def _forward_only(lib, fn, *args):
+def _traced(xg, fn, *args):
+    """``fn`` as an ``xg.function``, traced on ``args`` (so no trace lands in a timing)."""
+    function = _need(xg, "function", "xpgrad")(fn)
+    for _ in range(3):
+        function(*args)
+    return function
+
+
+def _forward_only(lib, fn, *args, compiled=False):
     if lib.kind == "jax":
         return _jax_timed(lib, fn, *args)
     sync = lib.sync
+    if compiled and lib.kind == "xpgrad":
+        import xpgrad as xg
+
+        fn = _traced(xg, fn, *args)
 
     def run():
         fn(*args)

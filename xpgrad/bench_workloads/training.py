@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._libs import MLP_SIZES, OPTIMIZERS, Unavailable, _need, _xpgrad_module, measured
+from .ops import _traced
 
 
 def _sizes(weights):
@@ -72,9 +73,10 @@ def optimizer(lib, name="adam", sizes=MLP_SIZES):
     return measured(run, sizes=_sizes(params))
 
 
-def mlp_step(lib, batch=128, sizes=MLP_SIZES):
+def mlp_step(lib, batch=128, sizes=MLP_SIZES, compiled=False):
     """One SGD training step of a ReLU MLP (784->256->10, ``xg.nn.MLP`` / ``torch.nn``) with
-    softmax cross-entropy: forward, loss, backward, update."""
+    softmax cross-entropy: forward, loss, backward, update. ``compiled``: xpgrad runs the step
+    as an ``xg.function`` (peers as always: PyTorch eager, JAX jit)."""
     rng = np.random.default_rng(5)
     x0 = rng.normal(size=(batch, sizes[0])).astype(np.float32)
     y0 = rng.integers(0, sizes[-1], batch)
@@ -91,10 +93,16 @@ def mlp_step(lib, batch=128, sizes=MLP_SIZES):
         for v, p in zip(params, params0):
             v.assign(lib.put(p))
 
-        def run():
+        def step(x, y):
             with xg.GradientTape() as tape:
                 loss = ce(model(x), y)
             opt.apply_gradients(zip(tape.gradient(loss, params), params))
+
+        if compiled:
+            step = _traced(xg, step, x, y)
+
+        def run():
+            step(x, y)
             sync()
         return measured(run, batch=x.shape[0], sizes=_sizes(params))
     if lib.kind == "torch":
@@ -115,6 +123,8 @@ def mlp_step(lib, batch=128, sizes=MLP_SIZES):
             ce(model(x), y).backward()
             opt.step()
             sync()
+        if compiled and lib.device == "cuda":      # the peer of a replayed step: a CUDA graph
+            run = _torch_cuda_graph_step(torch, model, opt, ce, x, y)
         weights = [p.T if p.dim() == 2 else p for p in model.parameters()]   # (out, in)
         return measured(run, batch=x.shape[0], sizes=_sizes(weights))
     jax, jnp = lib.jax, lib.jax.numpy
@@ -138,6 +148,29 @@ def mlp_step(lib, batch=128, sizes=MLP_SIZES):
     return measured(run, batch=x.shape[0], sizes=_sizes(params))
 
 
+def _torch_cuda_graph_step(torch, model, opt, loss_fn, x, y):
+    """PyTorch's training step captured in a CUDA graph (``torch.cuda.graph``), after warm-up
+    steps on a side stream as its documentation asks; the callable replays it."""
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            opt.zero_grad(set_to_none=True)
+            loss_fn(model(x), y).backward()
+            opt.step()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    opt.zero_grad(set_to_none=True)
+    with torch.cuda.graph(graph):
+        loss_fn(model(x), y).backward()
+        opt.step()
+
+    def run():
+        graph.replay()
+        torch.cuda.synchronize()
+    return run
+
+
 def _lstm_arrays(input_size, hidden, seed=6):
     """PyTorch-layout LSTM weights (one bias in ``bias_ih``), uniform in +-1/sqrt(hidden)."""
     rng = np.random.default_rng(seed)
@@ -149,9 +182,10 @@ def _lstm_arrays(input_size, hidden, seed=6):
     return out
 
 
-def lstm_step(lib, batch=64, hidden=128, steps=50, input_size=64):
+def lstm_step(lib, batch=64, hidden=128, steps=50, input_size=64, compiled=False):
     """One SGD training step of a one-layer LSTM over a (batch, steps, input_size) sequence:
-    forward, MSE of all outputs against a target, backward through time, update."""
+    forward, MSE of all outputs against a target, backward through time, update.
+    ``compiled``: xpgrad runs the step as an ``xg.function`` (PyTorch as always: eager)."""
     rng = np.random.default_rng(7)
     x0 = rng.normal(size=(batch, steps, input_size)).astype(np.float32)
     y0 = rng.normal(size=(batch, steps, hidden)).astype(np.float32)
@@ -168,11 +202,17 @@ def lstm_step(lib, batch=64, hidden=128, steps=50, input_size=64):
         params = model.trainable_variables
         opt = _need(_xpgrad_module("optim"), "SGD", "xpgrad.optim")(learning_rate=0.01)
 
-        def run():
+        def step(x, y):
             with xg.GradientTape() as tape:
                 out, _ = model(x)
                 loss = mse(out, y)
             opt.apply_gradients(zip(tape.gradient(loss, params), params))
+
+        if compiled:
+            step = _traced(xg, step, x, y)
+
+        def run():
+            step(x, y)
             sync()
         # hidden: the outputs' width, which the MSE against y (batch, steps, hidden) checks
         return measured(run, batch=x.shape[0], steps=x.shape[1], input_size=x.shape[2],

@@ -23,6 +23,7 @@ The model is any callable ``model(x, state) -> (outputs, new_state)`` with the t
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 
 from ..ops.joining import concat
@@ -81,7 +82,8 @@ def _check_k(k1, k2):
 
 
 def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, state=None,
-                variables=None, max_grad_norm=None, callback=None) -> TBPTTResult:
+                variables=None, max_grad_norm=None, callback=None,
+                compile=False) -> TBPTTResult:
     """Train ``model`` on one batch of long sequences with TBPTT(k1, k2); see the module doc.
 
     ``inputs`` (B, N, ...) and ``targets`` (B, N, ...) are batch-first Tensors; ``loss_fn(outputs,
@@ -90,6 +92,9 @@ def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, stat
     defaults to ``model.trainable_variables``; ``max_grad_norm`` clips by global norm;
     ``callback(update_index, loss_value)`` runs after every update. Returns the losses and the
     final state (detached), to carry into the next call on the continuation of the sequences.
+    ``compile=True`` runs each window's update as an ``xg.function`` (traced once per window
+    shape, replayed after; kept across calls with the same model, loss, optimizer and
+    variables): the same numbers as eager, without per-op dispatch.
     """
     k2 = k1 if k2 is None else k2
     _check_k(k1, k2)
@@ -104,36 +109,66 @@ def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, stat
     if variables is None:
         variables = model.trainable_variables
     variables = list(variables)
-    if max_grad_norm is not None:
-        from ..optim import clip_global_norm
+    from ..optim import clip_global_norm
 
-    result = TBPTTResult()
-    state = detach(state)
-    for w0, start, end, nxt in windows(n, k1, k2):
-        cuts = sorted({w0, nxt, start, end})
+    def update(state, x, y, cuts, start, nxt):
+        """One window: forward over ``x`` (steps ``cuts[0]..cuts[-1]``, relative), loss on the
+        steps from ``start``, gradients, update; returns the loss and the states to carry."""
         pieces, carried = [], state
         with GradientTape() as tape:
             s = state
             for a, b in zip(cuts[:-1], cuts[1:]):
-                out, s = model(inputs[:, a:b], s)
+                out, s = model(x[:, a:b], s)
                 if a >= start:
                     pieces.append(out)
                 if b == nxt:
                     carried = detach(s)
             out = pieces[0] if len(pieces) == 1 else concat(pieces, axis=1)
-            loss = loss_fn(out, targets[:, start:end])
+            loss = loss_fn(out, y)
         grads = tape.gradient(loss, variables)
         if max_grad_norm is not None:
             grads, _ = clip_global_norm(grads, max_grad_norm)
         optimizer.apply_gradients(zip(grads, variables))
-        state = carried if nxt < n else detach(s)
+        return loss, carried, detach(s)
+
+    if compile:
+        update = _compiled(update, model, loss_fn, optimizer, variables, max_grad_norm)
+    result = TBPTTResult()
+    state = detach(state)
+    for w0, start, end, nxt in windows(n, k1, k2):
+        cuts = tuple(c - w0 for c in sorted({w0, nxt, start, end}))
+        loss, carried, last = update(state, inputs[:, w0:end], targets[:, start:end], cuts,
+                                     start - w0, nxt - w0)
+        state = carried if nxt < n else last
         value = float(loss)
+        del loss                 # nothing of this update's tape outlives it
         result.losses.append(value)
         result.updates += 1
         if callback is not None:
             callback(result.updates - 1, value)
     result.state = state
     return result
+
+
+#: model -> {(loss_fn, optimizer, variables, max_grad_norm): xg.function of the update}
+_COMPILED = weakref.WeakKeyDictionary()
+
+
+def _compiled(update, model, loss_fn, optimizer, variables, max_grad_norm):
+    """The window update as an ``xg.function``, one per model/loss/optimizer/variables."""
+    from ..jit import Function
+
+    key = (loss_fn, optimizer, tuple(map(id, variables)), max_grad_norm)
+    try:
+        per_model = _COMPILED.setdefault(model, {})
+    except TypeError:                   # a model that takes no weak reference: not kept
+        per_model = {}
+    fn = per_model.get(key)
+    if fn is None:
+        fn = per_model[key] = Function(update, max_traces=16, retrace_warning=16)
+    else:
+        fn.fn = update               # the same computation; this call's closure
+    return fn
 
 
 __all__ = ["tbptt_train", "TBPTTResult", "detach", "windows"]

@@ -28,7 +28,7 @@ IDENTITY = ("model", "hidden", "dataset", "optimizer", "seed")
 FLAGS = {f: "--" + f.replace("_", "-") for f in (
     "backend", "model", "optimizer", "epochs", "batch_size", "learning_rate", "seed", "hidden",
     "dataset", "data_dir", "logdir", "checkpoint", "max_steps", "checkpoint_every", "resume",
-    "threads")}
+    "threads", "compile")}
 
 
 def _name(field_name):
@@ -70,9 +70,12 @@ class TrainConfig:
     checkpoint_every: int | None = None     # steps between checkpoints (None: at the end only)
     resume: str | None = None               # a checkpoint to continue from
     threads: int = DEFAULT_THREADS          # BLAS and Numba threads (xpgrad.threads.limit)
+    compile: bool = False                   # each step's forward+backward as an xg.function
 
     def resolved(self) -> "TrainConfig":
         """A copy with defaults filled in and every setting checked (ConfigError naming it)."""
+        if not isinstance(self.compile, bool):
+            raise ConfigError(f"{_name('compile')} must be True or False, got {self.compile!r}")
         if self.model not in MODELS:
             raise ConfigError(f"unknown model {self.model!r}; choose one of "
                               f"{', '.join(MODELS)}")

@@ -151,6 +151,17 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
     say(f"{ds!r}; model {cfg.model} {[ds.n_features, *cfg.hidden, ds.n_classes]}; "
         f"{cfg.optimizer} lr={cfg.learning_rate:g}; backend {be.name}")
 
+    def forward_backward(xb, yb):
+        with xg.GradientTape() as tape:
+            logits = model(xb)
+            loss = xg.losses.softmax_cross_entropy(logits, yb)
+        return logits, loss, tape.gradient(loss, variables)
+
+    if cfg.compile and dp is None:   # traced once per batch shape, replayed (xg.function)
+        forward_backward = xg.function(forward_backward)
+    elif cfg.compile:
+        say("--compile: not used on several ranks yet (the gradients are reduced eagerly)")
+
     history = History()
     n_train = len(ds.x_train)
     order_rng = np.random.default_rng(cfg.seed)
@@ -181,10 +192,13 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
                 xb, yb = x_train[idx_t], y_train[idx_t]
                 # overflow shows as a non-finite loss, reported below: no warnings per step
                 with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                    with xg.GradientTape() as tape:
-                        logits = model(xb) if len(mine) else None
-                        loss = xg.losses.softmax_cross_entropy(logits, yb) if len(mine) \
-                            else None
+                    if dp is None:
+                        logits, loss, grads = forward_backward(xb, yb)
+                    else:
+                        with xg.GradientTape() as tape:
+                            logits = model(xb) if len(mine) else None
+                            loss = xg.losses.softmax_cross_entropy(logits, yb) if len(mine) \
+                                else None
                 hits = int((np.argmax(logits.numpy(), axis=1) == ds.y_train[mine]).sum()) \
                     if len(mine) else 0
                 if dp is None:
@@ -201,8 +215,8 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
                         + (f"; the checkpoint {cfg.checkpoint!r} holds the last saved step"
                            if cfg.checkpoint and os.path.exists(cfg.checkpoint) else ""))
                 with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                    grads = tape.gradient(loss, variables) if dp is None else \
-                        dp.gradient(tape, loss, variables, len(mine))
+                    if dp is not None:
+                        grads = dp.gradient(tape, loss, variables, len(mine))
                     opt.apply_gradients(zip(grads, variables))
                 history.step_loss.append(loss_value)
                 writer.scalars({"loss/train_step": loss_value}, opt.iterations)

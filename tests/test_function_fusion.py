@@ -1,0 +1,211 @@
+"""Fusion on the numba backend: random elementwise programs (operands of the full shape, bias
+rows, columns, one element, Python numbers; comparisons and where) fused into Numba loops equal
+the eager result to float rounding, values and gradients; the kernels' disk cache."""
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import xpgrad as xg
+
+pytest.importorskip("numba")
+
+UNARY = {"tanh": xg.tanh, "exp": lambda a: xg.exp(a * 0.1), "sin": xg.sin,
+         "sigmoid": xg.nn.sigmoid, "relu": xg.nn.relu, "square": lambda a: a * a,
+         "neg": lambda a: -a, "affine": lambda a: a * 0.3 + 0.7,
+         "where": lambda a: xg.where(a > 0.2, a, a * 0.5), "softplus": xg.nn.softplus}
+BINARY = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
+          "max": xg.maximum, "div": lambda a, b: a / (b * b + 1.0)}
+SHAPES = {"full": (5, 7), "row": (7,), "column": (5, 1), "one": ()}
+
+programs = st.lists(st.one_of(
+    st.tuples(st.just("u"), st.sampled_from(sorted(UNARY)), st.just(None)),
+    st.tuples(st.just("b"), st.sampled_from(sorted(BINARY)), st.sampled_from(sorted(SHAPES)))),
+    min_size=2, max_size=10)
+
+
+def _run(ops, dtype, backend="numba"):
+    rng = np.random.default_rng(0)
+    params = {k: xg.Variable(rng.normal(size=s).astype(dtype), name=k, backend=backend)
+              for k, s in SHAPES.items()}
+
+    def f(x):
+        with xg.GradientTape() as tape:
+            tape.watch(x)
+            y = x
+            for kind, name, operand in ops:
+                y = UNARY[name](y) if kind == "u" else BINARY[name](y, params[operand])
+            loss = xg.sum(y * y)
+        grads = tape.gradient(loss, [x, *params.values()])
+        return loss, y, grads
+
+    return f
+
+
+@settings(max_examples=8, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(ops=programs, dtype=st.sampled_from(["float32", "float64"]))
+def test_fused_programs_equal_eager(ops, dtype):
+    f = _run(ops, dtype)
+    fused = xg.function(f, warmup=0, fuse=True)
+    plain = xg.function(_run(ops, dtype), warmup=0, fuse=False)
+    rtol = 2e-5 if dtype == "float32" else 1e-12
+    for seed in range(3):
+        x = xg.asarray(np.random.default_rng(seed).normal(size=(5, 7)).astype(dtype),
+                       backend="numba")
+        want = f(x)
+        for got in (fused(x), plain(x)):
+            np.testing.assert_allclose(got[0].numpy(), want[0].numpy(), rtol=rtol)
+            np.testing.assert_allclose(got[1].numpy(), want[1].numpy(), rtol=rtol,
+                                       atol=1e-6 if dtype == "float32" else 1e-12)
+            for g, w in zip(got[2], want[2]):
+                if w is None:
+                    assert g is None
+                else:
+                    scale = np.abs(w.numpy()).max() + 1e-30
+                    np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=rtol,
+                                               atol=scale * rtol)
+    assert fused.programs()[0].fused >= 1 and plain.programs()[0].fused == 0
+
+
+def test_a_chain_is_fused_into_few_kernels():
+    def chain(x):
+        with xg.GradientTape() as tape:
+            tape.watch(x)
+            y = x
+            for _ in range(25):
+                y = xg.tanh(xg.sin(y) * 1.5 + 0.1)
+            loss = xg.sum(y)
+        return tape.gradient(loss, x)
+
+    f = xg.function(chain, warmup=0)
+    x = xg.asarray(np.linspace(-1, 1, 6).astype(np.float32), backend="numba")
+    got = [f(x) for _ in range(3)]
+    program = f.programs()[0]
+    assert program.fused == 2                      # the forward loop and the backward loop
+    assert program.source.count("\n") < 20
+    np.testing.assert_allclose(got[-1].numpy(), chain(x).numpy(), rtol=2e-5)
+
+
+def test_a_sum_at_the_end_of_a_run_is_fused():
+    w = xg.Variable(np.linspace(-1, 1, 7).astype(np.float32), backend="numba")
+
+    def f(x):
+        with xg.GradientTape() as tape:
+            tape.watch(x)
+            loss = xg.sum(xg.nn.relu(x * w + 1.0) ** 2)
+        return loss, tape.gradient(loss, [x, w])
+
+    compiled = xg.function(f, warmup=0)
+    x = xg.asarray(np.random.default_rng(0).normal(size=(5, 7)).astype(np.float32),
+                   backend="numba")
+    (loss, (gx, gw)), (want, (wx, ww)) = [compiled(x) for _ in range(2)][-1], f(x)
+    namespace = compiled.programs()[0]._replay.__globals__
+    reductions = [v.reduction for v in namespace.values() if getattr(v, "reduction", None)]
+    assert sorted(r[0] for r in reductions) == [1, 7]     # the loss and the bias gradient
+    assert not any(v is np.sum for v in namespace.values())   # no separate sum left
+    np.testing.assert_allclose(loss.numpy(), want.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(gx.numpy(), wx.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(gw.numpy(), ww.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_kernels_are_cached_on_disk(tmp_path, monkeypatch):
+    from xpgrad.jit import fusion
+
+    monkeypatch.setenv("XPGRAD_NUMBA_CACHE_DIR", str(tmp_path))
+    source = fusion.kernel_source(1, 1, ["v0 = a0[i]", "t0 = np.float64(v0 * 3.0)"],
+                                  ["p0[0, i] = t0"])
+    kernel = fusion._compiled(source)
+    out = np.empty((1, 4))
+    kernel(4, np.arange(4.0), out)
+    assert out.tolist() == [[0.0, 3.0, 6.0, 9.0]]
+    files = os.listdir(tmp_path / "fused")
+    assert any(f.endswith(".py") for f in files)
+    cached = os.listdir(tmp_path / "fused" / "__pycache__") if os.path.isdir(
+        tmp_path / "fused" / "__pycache__") else []
+    numba_dir = [f for root, _, fs in os.walk(tmp_path) for f in fs if f.endswith(".nbi")]
+    assert cached or numba_dir
+
+
+# -- the cupy fuser, its C compiled by the host C++ compiler -------------------------------------
+class HostElementwiseKernel:
+    """``cupy.ElementwiseKernel``'s interface, compiling the same operation text with g++: the
+    inputs broadcast (as CuPy does), one C++ loop runs the operation per element."""
+
+    C_TYPES = {"float32": "float", "float64": "double", "bool": "bool"}
+
+    def __init__(self, in_params, out_params, operation, name):
+        import ctypes
+        import hashlib
+        import shutil
+        import subprocess
+        import tempfile
+
+        compiler = shutil.which("g++") or shutil.which("clang++")
+        if compiler is None:
+            pytest.skip("no C++ compiler")
+        self.ins = [p.split() for p in in_params.split(", ")]
+        self.outs = [p.split() for p in out_params.split(", ")]
+        args = [f"const {self.C_TYPES[t]}* {n}_p" for t, n in self.ins] + \
+            [f"{self.C_TYPES[t]}* {n}_p" for t, n in self.outs]
+        body = "".join(f"{self.C_TYPES[t]} {n} = {n}_p[i]; " for t, n in self.ins)
+        body += "".join(f"{self.C_TYPES[t]} {n}; " for t, n in self.outs)
+        body += operation.replace("\n", " ")
+        body += "".join(f" {n}_p[i] = {n};" for _, n in self.outs)
+        source = ("#include <cmath>\nusing namespace std;\n"
+                  f"extern \"C\" void run(long n, {', '.join(args)}) {{\n"
+                  f"  for (long i = 0; i < n; ++i) {{ {body} }}\n}}\n")
+        digest = hashlib.sha256(source.encode()).hexdigest()[:16]
+        folder = os.path.join(tempfile.gettempdir(), "xpgrad-test-elementwise")
+        os.makedirs(folder, exist_ok=True)
+        lib = os.path.join(folder, f"{digest}.so")
+        if not os.path.exists(lib):
+            src = os.path.join(folder, f"{digest}.cpp")
+            with open(src, "w") as f:
+                f.write(source)
+            subprocess.run([compiler, "-O1", "-shared", "-fPIC", "-o", lib + ".tmp", src],
+                           check=True)
+            os.replace(lib + ".tmp", lib)
+        self.run = ctypes.CDLL(lib).run
+        self.ctypes = ctypes
+
+    def __call__(self, *inputs):
+        arrays = np.broadcast_arrays(*[np.asarray(a) for a in inputs])
+        shape = arrays[0].shape
+        flat = [np.ascontiguousarray(a, dtype=t).reshape(-1)
+                for a, (t, _) in zip(arrays, self.ins)]
+        outs = [np.empty(shape, t) for t, _ in self.outs]
+        pointers = [a.ctypes.data_as(self.ctypes.c_void_p) for a in flat + outs]
+        self.run(self.ctypes.c_long(int(np.prod(shape))), *pointers)
+        return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+def _host_cupy_fuser(program, escaping):
+    from xpgrad.jit.fusion_cupy import fuse_program_cupy
+
+    return fuse_program_cupy(program, escaping, make_kernel=HostElementwiseKernel)
+
+
+@settings(max_examples=5, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(ops=programs, dtype=st.sampled_from(["float32", "float64"]))
+def test_cupy_fused_kernels_equal_eager(ops, dtype):
+    """The ElementwiseKernel text the cupy fuser writes, compiled for the host, run on the
+    numpy backend's arrays: equal to the eager result to float rounding."""
+    f = _run(ops, dtype, backend="numpy")
+    fused = xg.function(f, warmup=0, fuse=_host_cupy_fuser)
+    rtol = 2e-5 if dtype == "float32" else 1e-12
+    for seed in range(2):
+        x = xg.asarray(np.random.default_rng(seed).normal(size=(5, 7)).astype(dtype))
+        got, want = fused(x), f(x)
+        np.testing.assert_allclose(got[0].numpy(), want[0].numpy(), rtol=rtol)
+        np.testing.assert_allclose(got[1].numpy(), want[1].numpy(), rtol=rtol,
+                                   atol=1e-6 if dtype == "float32" else 1e-12)
+        for g, w in zip(got[2], want[2]):
+            if w is None:
+                assert g is None
+                continue
+            scale = np.abs(w.numpy()).max() + 1e-30
+            np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=rtol, atol=scale * rtol)
+    assert fused.programs()[0].fused >= 1

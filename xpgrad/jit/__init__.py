@@ -1,0 +1,239 @@
+"""``xg.function``: trace a step once into a flat program of raw backend calls, replay it.
+
+The first call with a new signature (the tensor arguments' backends, shapes and dtypes, and
+every other argument's value) runs ``fn`` eagerly -- optimizers create their state then; the
+second traces it (still eager: its results are real) into a ``Program``; later calls replay the
+program: no tape, no Tensors, no dispatch, NumPy ufuncs writing into reused buffers, and on the
+numba backend runs of elementwise operations fused into one compiled loop. Variables are
+captured by reference: updates persist, and a replay reads their current values. See
+docs/function.md for what a traced function may and may not do.
+
+>>> import xpgrad as xg
+>>> w = xg.Variable([[0.5], [-0.5]], name="w")
+>>> opt = xg.optim.SGD(0.02)
+>>> @xg.function
+... def step(x, y):
+...     with xg.GradientTape() as tape:
+...         loss = xg.mean((x @ w - y) ** 2)
+...     opt.apply_gradients(zip(tape.gradient(loss, [w]), [w]))
+...     return loss
+>>> x, y = xg.asarray([[1.0, 2.0]]), xg.asarray([[1.0]])
+>>> losses = [round(step(x, y).item(), 4) for _ in range(4)]
+>>> losses, step.trace_count
+([2.25, 1.44, 0.9216, 0.5898], 1)
+"""
+from __future__ import annotations
+
+import collections
+import functools
+import warnings
+
+from ..backend import current_backend
+from ..primitive import tape_state
+from ..tensor import Tensor, Variable, _wrap
+from . import capture as capture_module
+from .capture import GuardFailed, capture
+from .errors import TraceError
+from .program import Program
+
+__all__ = ["function", "Function", "TraceError", "RetracingWarning"]
+
+
+class RetracingWarning(UserWarning):
+    """A function was traced again and again: its arguments change signature every call."""
+
+
+def _signature(obj, out, backends):
+    if isinstance(obj, Variable):
+        out.append(("V", id(obj)))
+    elif isinstance(obj, Tensor):
+        data = obj._data
+        backends.append(obj._backend)
+        out.append((obj._backend.name, data.shape, data.dtype))
+    else:
+        t = type(obj)
+        if t is tuple or t is list:
+            out.append((t, len(obj)))
+            for o in obj:
+                _signature(o, out, backends)
+        elif t is dict:
+            out.append((dict, tuple(obj)))
+            for o in obj.values():
+                _signature(o, out, backends)
+        elif hasattr(obj, "__array__") or hasattr(obj, "__array_interface__"):
+            raise TypeError(f"xg.function takes tensors, not {t.__name__} arrays: wrap the "
+                            f"argument with xg.asarray(...) before the call")
+        else:
+            try:
+                hash(obj)
+                out.append((t, obj))
+            except TypeError:
+                out.append((t, id(obj)))
+
+
+class Function:
+    """A traced function (see the module docstring): call it like ``fn``.
+
+    ``max_traces``: signatures kept (least recently used dropped); ``warmup``: eager calls per
+    new signature before it is traced; ``fuse``: fuse elementwise runs on the numba and cupy
+    backends (None: where the backend supports it; or a fuser ``fuse(program, escaping)``);
+    ``cuda_graph``: replay as CUDA graphs (None: on the cupy backend; False: never; or the
+    graph API object to use); ``retrace_warning``: traces after which each new trace warns
+    (``RetracingWarning``); ``on_trace_error``: "raise" (``TraceError``) or "eager": where the
+    failed trace changed nothing yet (no optimizer update, no write into a Variable), warn and
+    run this signature eagerly from then on.
+    """
+
+    def __init__(self, fn, *, max_traces=8, warmup=1, fuse=None, cuda_graph=None,
+                 retrace_warning=5, on_trace_error="raise"):
+        if not callable(fn):
+            raise TypeError(f"xg.function takes a callable, got {type(fn).__name__}")
+        if not isinstance(max_traces, int) or max_traces < 1:
+            raise ValueError(f"max_traces must be an integer >= 1, got {max_traces!r}")
+        if not isinstance(warmup, int) or warmup < 0:
+            raise ValueError(f"warmup must be an integer >= 0, got {warmup!r}")
+        if on_trace_error not in ("raise", "eager"):
+            raise ValueError(f"on_trace_error must be 'raise' or 'eager', got "
+                             f"{on_trace_error!r}")
+        self.on_trace_error = on_trace_error
+        self._eager = set()          # signatures that cannot be traced: run eagerly
+        self.fn = fn
+        self.max_traces = max_traces
+        self.warmup = warmup
+        self.fuse = fuse
+        self.cuda_graph = cuda_graph
+        self.retrace_warning = retrace_warning
+        self.trace_count = 0
+        self._programs = collections.OrderedDict()
+        self._seen = {}
+        functools.update_wrapper(self, fn)
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self
+        return functools.partial(self, obj)
+
+    def __call__(self, *args, **kwargs):
+        if tape_state.recording or capture_module.ACTIVE:
+            # differentiated through (plain eager), or called inside another function's
+            # trace (recorded into it)
+            return self.fn(*args, **kwargs)
+        key, be = self._key(args, kwargs)
+        program = self._programs.get(key)
+        if program is not None:
+            try:
+                return program.run(args, kwargs)
+            except GuardFailed as failed:     # raised before the replay changed anything
+                result = self.fn(*args, **kwargs)
+                failed.guard.widen(failed.lo, failed.hi)
+                return result
+        seen = self._seen.get(key, 0)
+        if seen < self.warmup or key in self._eager:
+            self._seen[key] = seen + 1
+            if len(self._seen) > 4 * self.max_traces:      # signatures seen once, long ago
+                self._seen.pop(next(iter(self._seen)))
+            return self.fn(*args, **kwargs)
+        return self._trace(key, be, args, kwargs)
+
+    def _key(self, args, kwargs):
+        sig, backends = [], []
+        _signature(args, sig, backends)
+        _signature(kwargs, sig, backends)
+        be = backends[0] if backends else current_backend()
+        for b in backends:
+            if b is not be:
+                raise ValueError(f"xg.function got tensors on backends {be.name!r} and "
+                                 f"{b.name!r}; a traced function runs on one backend")
+        return (be.name, *sig), be
+
+    def _trace(self, key, be, args, kwargs):
+        fuse = self.fuse          # None, True, False, or a fuser fuse(program, escaping)
+        if fuse is None or fuse is True:
+            fuse = _fuser(be, required=fuse is True)
+        skip = ()
+        if fuse:
+            from .fusion import ELEMENTWISE_KERNELS as skip
+        try:
+            tracer, result, writes = capture(self.fn, args, kwargs, be, skip_kernels=skip)
+        except TraceError as e:
+            if self.on_trace_error == "raise" or e.state_changed:
+                raise
+            warnings.warn(f"xg.function {getattr(self.fn, '__name__', self.fn)!r} runs "
+                          f"eagerly for this signature: {e}", RuntimeWarning, stacklevel=3)
+            self._eager.add(key)
+            return self.fn(*args, **kwargs)
+        graphs = self.cuda_graph
+        if graphs is True and be.name != "cupy":
+            raise ValueError(f"cuda_graph=True needs the cupy backend; this function runs on "
+                             f"{be.name!r}")
+        if graphs is None or graphs is True:
+            graphs = _cuda_graphs(be)
+        program = Program(tracer, result, writes, fuse=fuse or None, graphs=graphs or None)
+        self._seen.pop(key, None)
+        self._programs[key] = program
+        if len(self._programs) > self.max_traces:
+            self._programs.popitem(last=False)
+        self.trace_count += 1
+        if self.retrace_warning and self.trace_count > self.retrace_warning:
+            warnings.warn(f"xg.function {getattr(self.fn, '__name__', self.fn)!r} has been "
+                          f"traced {self.trace_count} times: each new argument signature "
+                          f"(shape, dtype, backend, or Python value) traces again, which is "
+                          f"slow. Pass values that change as tensors, keep shapes fixed "
+                          f"(pad the last batch), or raise max_traces", RetracingWarning,
+                          stacklevel=3)
+        return _real_result(result)
+
+    def programs(self) -> list:
+        """The programs traced so far (``.source`` shows each)."""
+        return list(self._programs.values())
+
+
+def _fuser(be, required=False):
+    if be.name == "numba":
+        from .fusion import fuse_program
+
+        return fuse_program
+    if be.name == "cupy":
+        from .fusion_cupy import fuse_program_cupy
+
+        return fuse_program_cupy
+    if required:
+        raise ValueError(f"fuse=True needs the numba or cupy backend; this function runs on "
+                         f"{be.name!r}")
+    return None
+
+
+def _cuda_graphs(be):
+    if be.name != "cupy":
+        return None
+    from .cuda_graph import CupyGraphs
+
+    return CupyGraphs()
+
+
+def _real_result(obj):
+    """The traced call's own result, with real arrays (the trace ran eagerly)."""
+    from .traced import Traced
+
+    if isinstance(obj, Tensor) and type(obj._data) is Traced:
+        return _wrap(obj._data._real, obj._backend)
+    t = type(obj)
+    if t is tuple or t is list:
+        return t(_real_result(o) for o in obj)
+    if t is dict:
+        return {k: _real_result(v) for k, v in obj.items()}
+    return obj
+
+
+def function(fn=None, **options):
+    """Trace ``fn`` once per signature, replay it after (module docstring); a decorator, with
+    or without options: ``@xg.function`` or ``@xg.function(max_traces=4)``.
+
+    >>> import xpgrad as xg
+    >>> square = xg.function(lambda x: x * x)
+    >>> [square(xg.asarray([float(i)])).tolist() for i in range(3)]
+    [[0.0], [1.0], [4.0]]
+    """
+    if fn is None:
+        return lambda f: Function(f, **options)
+    return Function(fn, **options)

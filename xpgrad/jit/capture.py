@@ -1,0 +1,253 @@
+"""Tracing a call: instrument the backend, its Variables and the optimizers; run; restore.
+
+``capture(fn, args, kwargs, be)`` runs ``fn`` once, eagerly (its results and updates are real),
+and returns the ``Tracer`` holding the recorded steps plus the structure of what ``fn`` returned.
+
+>>> import xpgrad as xg
+>>> be = xg.get_backend("numpy")
+>>> w = xg.Variable([1.0, 2.0], name="w")
+>>> tracer, result, writes = capture(lambda x: xg.sum(w * x), (xg.asarray([3.0, 4.0]),), {}, be)
+>>> result.shape, [s.kind for s in tracer.steps if s.kind != "read"]
+((), ['input', 'call', 'call'])
+"""
+from __future__ import annotations
+
+import contextlib
+
+from ..backend import Kernel
+from ..tensor import Tensor, Variable, _wrap
+from .errors import TraceError
+from .tracer import Ref, Step, Tracer, live_variables
+from .traced import Traced
+
+
+class _KernelProxy:
+    """A backend kernel during a trace: each call is one opaque, recorded step."""
+
+    def __init__(self, kernel, tracer):
+        self.kernel, self.tracer = kernel, tracer
+
+    def forward(self, *raws, **params):
+        return self.tracer.call(self.kernel.forward, raws, params, kind="kernel")
+
+    def vjp(self, *args, **params):
+        return self.tracer.call(self.kernel.vjp, args, params, kind="kernel")
+
+
+class HostOptimizerStep:
+    """Replay of ``optimizer.apply_gradients``: the original method, on the replayed gradients
+    (Python state -- the learning-rate schedule, ``iterations``, slots -- advances as eager)."""
+
+    def __init__(self, method, optimizer, variables, be):
+        self.method, self.optimizer, self.variables, self.be = method, optimizer, variables, be
+
+    def __call__(self, *grads):
+        be = self.be
+        pairs = [(g if g is None or isinstance(g, Tensor) else _wrap(g, be), v)
+                 for g, v in zip(grads, self.variables)]
+        return self.method(self.optimizer, pairs)
+
+
+class RangeGuard:
+    """Replay: the integer range of an index array must lie inside the one seen (and accepted
+    by xpgrad's bound checks) when traced; else the call runs eagerly (``GuardFailed``)."""
+
+    def __init__(self, index_range, lo, hi):
+        self.index_range, self.lo, self.hi = index_range, lo, hi
+
+    def __call__(self, a):
+        lo, hi = self.index_range(a)
+        if lo < self.lo or hi > self.hi:
+            raise GuardFailed(self, lo, hi)
+
+    def widen(self, lo, hi):
+        """An eager call accepted ``[lo, hi]`` too: bound checks accept an interval."""
+        self.lo, self.hi = min(self.lo, lo), max(self.hi, hi)
+
+
+class GuardFailed(Exception):
+    """A replay's input is outside what the trace checked: run this call eagerly."""
+
+    def __init__(self, guard, lo, hi):
+        super().__init__(guard, lo, hi)
+        self.guard, self.lo, self.hi = guard, lo, hi
+
+
+class _Session:
+    """The instrumentation of one trace (module docstring); ``restore()`` undoes it."""
+
+    def __init__(self, tracer, skip_kernels=()):
+        self.tracer = tracer
+        self.skip_kernels = skip_kernels
+        self.variables = {}       # id -> (Variable, its Traced at the start)
+        self.patched = []
+
+    def start(self):
+        be, tracer = self.tracer.be, self.tracer
+        self.had_xp = "xp" in vars(be)
+        self.old_xp = vars(be).get("xp")
+        be.xp = tracer.xp
+        self.old_kernels = vars(be).get("kernels")
+        kernels = be.kernels
+        if kernels:
+            proxies = {}
+            for name, k in kernels.items():
+                if name in self.skip_kernels:
+                    continue
+                p = _KernelProxy(k, tracer)
+                proxies[name] = Kernel(p.forward, p.vjp if k.vjp is not None else None)
+            be.kernels = proxies
+        self._patch_optimizers()
+        self._patch_index_range(be)
+        for v in live_variables(be):
+            self._wrap_variable(v)
+
+    def _wrap_variable(self, v):
+        t = self.tracer.read_variable(v)
+        v._data = t
+        self.variables.setdefault(id(v), (v, t))
+
+    def _unwrap_variables(self):
+        for v, _ in self.variables.values():
+            if type(v._data) is Traced:
+                v._data = v._data._real
+
+    def _patch_index_range(self, be):
+        real = be.index_range
+        self.had_index_range = "index_range" in vars(be)
+        tracer = self.tracer
+
+        def index_range(a):
+            if type(a) is not Traced:
+                return real(a)
+            lo, hi = real(a._real)
+            tracer.steps.append(Step(RangeGuard(real, lo, hi), (Ref(a._slot),), {}, None,
+                                     "guard"))
+            return lo, hi
+
+        be.index_range = index_range
+
+    def _patch_optimizers(self):
+        from ..optim.optimizer import Optimizer
+
+        original = Optimizer.apply_gradients
+        session = self
+
+        def apply_gradients(opt, grads_and_vars):
+            return session.optimizer_step(original, opt, grads_and_vars)
+
+        Optimizer.apply_gradients = apply_gradients
+        self.patched.append((Optimizer, "apply_gradients", original))
+
+    def optimizer_step(self, original, opt, grads_and_vars):
+        tracer = self.tracer
+        pairs = list(grads_and_vars)
+        for p in pairs:
+            if not isinstance(p, tuple) or len(p) != 2:
+                return original(opt, pairs)      # its own error message
+        grads = [g for g, _ in pairs]
+        variables = [v for _, v in pairs]
+        real_pairs, refs = [], []
+        for g, v in pairs:
+            if isinstance(g, Tensor) and type(g._data) is Traced:
+                refs.append(Ref(g._data._slot))
+                real_pairs.append((_wrap(g._data._real, g._backend), v))
+            else:
+                refs.append(g)
+                real_pairs.append((g, v))
+        del grads
+        self._unwrap_variables()
+        tracer.paused = True
+        try:
+            result = original(opt, real_pairs)
+        finally:
+            tracer.paused = False
+            for v, _ in list(self.variables.values()):
+                self._wrap_variable(v)
+        for v in variables:
+            if isinstance(v, Variable) and id(v) not in self.variables:
+                self._wrap_variable(v)
+        fn = HostOptimizerStep(original, opt, variables, tracer.be)
+        tracer.steps.append(Step(fn, tuple(refs), {}, None, "host"))
+        return result
+
+    def restore(self):
+        """Undo the instrumentation; return {id(var): slot} for Variables the function rebound
+        to an array it computed (written back on every replay)."""
+        be = self.tracer.be
+        if self.had_xp:
+            be.xp = self.old_xp
+        else:
+            del be.xp
+        if self.old_kernels is None:
+            vars(be).pop("kernels", None)
+        else:
+            be.kernels = self.old_kernels
+        if not self.had_index_range:
+            vars(be).pop("index_range", None)
+        for owner, name, value in self.patched:
+            setattr(owner, name, value)
+        writes = {}
+        for key, (v, _) in self.variables.items():
+            data = v._data
+            if type(data) is Traced:
+                step = self.tracer.steps[self.tracer.slots[data._slot].step]
+                if not (step.kind == "read" and step.fn.var is v):
+                    writes[key] = (v, data._slot)
+                v._data = data._real
+        return writes
+
+
+def _traced_args(tracer, obj):
+    if isinstance(obj, Tensor) and not isinstance(obj, Variable):
+        return _wrap(tracer.input(obj._data), obj._backend)
+    t = type(obj)
+    if t is tuple or t is list:
+        return t(_traced_args(tracer, o) for o in obj)
+    if t is dict:
+        return {k: _traced_args(tracer, v) for k, v in obj.items()}
+    return obj
+
+
+#: traces running now (a traced function called inside another's trace is inlined into it)
+ACTIVE = []
+
+
+def capture(fn, args, kwargs, be, skip_kernels=()):
+    """Trace ``fn(*args, **kwargs)`` on backend ``be``: ``(tracer, result, writes)``.
+    ``skip_kernels``: primitives whose backend kernels are left out (their generic rules are
+    recorded instead, for fusion)."""
+    tracer = Tracer(be)
+    session = _Session(tracer, skip_kernels)
+    targs = _traced_args(tracer, tuple(args))
+    tkwargs = _traced_args(tracer, dict(kwargs))
+    with contextlib.ExitStack() as stack:
+        stack.callback(lambda: setattr(tracer, "active", False))
+        ACTIVE.append(tracer)
+        stack.callback(ACTIVE.pop)
+        session.start()
+        writes = None
+        try:
+            result = fn(*targs, **tkwargs)
+        except TraceError as e:
+            writes = session.restore()
+            e.state_changed = bool(writes) or _changed_state(tracer)
+            raise
+        finally:
+            if writes is None:
+                writes = session.restore()
+    return tracer, result, writes
+
+
+def _changed_state(tracer):
+    """Whether the steps recorded so far changed anything outside the trace: an optimizer
+    update, or a write into a Variable's array (then running the call again is unsafe)."""
+    from .program import _mutates, _refs
+
+    if any(s.kind == "host" for s in tracer.steps):
+        return True
+    slots = tracer.slots
+    variable_roots = {slots[s.outs.i].root for s in tracer.steps if s.kind == "read"}
+    return any(_mutates(s) and any(slots[i].root in variable_roots
+                                   for i in _refs((s.args, s.kwargs), []))
+               for s in tracer.steps if s.kind == "call")

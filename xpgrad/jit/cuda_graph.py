@@ -1,0 +1,153 @@
+"""CUDA-graph replay of a program (the cupy backend), as ``torch.cuda.graphs`` does it.
+
+The program is cut into segments (``Program.segments``): device segments hold only device work
+and are captured, each into one CUDA graph, by CuPy's stream capture; host segments (an
+optimizer's update with its Python state -- learning-rate schedule, step count --, and the
+guards) run as Python between the graphs' launches. A graph replays the same kernels on the
+same memory, so:
+
+- the tensor arguments are copied into static input buffers before the launch;
+- a Variable's array is baked into the graph: if the Variable holds another array now (an
+  ``assign``), its value is copied into the baked one, which the Variable holds again;
+- every array made while capturing comes from a memory pool private to this program, never
+  handed to anything else, so a later allocation cannot take memory a graph writes;
+- the results are copied out (the next launch overwrites the graph's outputs).
+
+The first replay after the trace runs plainly (CuPy compiles its kernels then); the second
+captures the graphs (and runs them); later ones launch them. If capturing fails (a kernel that
+synchronizes with the host, say), the program warns once and replays plainly from then on.
+
+``graphs`` is the device API: ``CupyGraphs`` on a GPU; the tests use a NumPy stand-in with the
+same semantics (``tests/test_function_cuda.py``).
+
+>>> GraphReplay.__name__
+'GraphReplay'
+"""
+from __future__ import annotations
+
+import contextlib
+import warnings
+
+
+class CupyGraphs:
+    """Stream capture on CuPy: one non-blocking stream, a private memory pool."""
+
+    def __init__(self):
+        import cupy
+
+        self.cupy = cupy
+        self.stream = cupy.cuda.Stream(non_blocking=True)
+        self.pool = cupy.cuda.MemoryPool()
+
+    @contextlib.contextmanager
+    def device_scope(self):
+        """Device segments: on the capture stream, allocating from the private pool."""
+        with self.stream, self.cupy.cuda.using_allocator(self.pool.malloc):
+            yield
+
+    def host_scope(self):
+        """Host segments: on the same stream (ordered with the graphs), default allocator."""
+        return self.stream
+
+    def capture(self, segment, S):
+        relaxed = self.cupy.cuda.runtime.streamCaptureModeRelaxed
+        self.stream.begin_capture(mode=relaxed)
+        try:
+            segment(S)
+        finally:
+            graph = self.stream.end_capture()
+        return graph
+
+    def launch(self, graph):
+        graph.launch(self.stream)
+
+    def copy_into(self, dst, src):
+        dst[...] = src
+
+    def synchronize(self):
+        self.stream.synchronize()
+
+
+class GraphReplay:
+    """Replays ``program`` as CUDA graphs through ``graphs`` (module docstring)."""
+
+    def __init__(self, program, graphs, namespace):
+        self.graphs = graphs
+        self.inputs = list(program.inputs)
+        self.n_slots = len(program.slots)
+        self.sources = sources = program.segments()
+        finish = program.finish_source()
+        namespace = {**namespace, **program.constants}     # the segments' constants too
+        self.segments = []
+        for kind, source, reads in sources:
+            ns = dict(namespace)
+            exec(compile(source, "<xg.function segment>", "exec"), ns)
+            self.segments.append((kind, ns["segment"], reads))
+        ns = dict(namespace)
+        exec(compile(finish, "<xg.function finish>", "exec"), ns)
+        self.finish = ns["finish"]
+        self.plain = program._replay
+        self.runs = 0
+        self.failed = None
+        self.S = None
+        self.graph_list = None
+
+    def run(self, raws):
+        self.runs += 1
+        if self.failed is not None or self.runs == 1:
+            return self.plain(raws)            # the first: CuPy compiles its kernels
+        if self.graph_list is None:
+            return self._capture(raws)
+        return self._launch(raws)
+
+    def _capture(self, raws):
+        g = self.graphs
+        S = [None] * self.n_slots
+        with g.device_scope():
+            for slot, raw in zip(self.inputs, raws):
+                S[slot] = raw.copy()          # the static input buffers
+        graph_list = []
+        for i, (kind, segment, reads) in enumerate(self.segments):
+            if kind == "host":
+                with g.host_scope():
+                    segment(S)
+                graph_list.append(None)
+                continue
+            try:
+                with g.device_scope():
+                    graph = g.capture(segment, S)
+            except Exception as e:     # noqa: BLE001 - any failure: replay without graphs
+                self.failed = e
+                warnings.warn(f"xg.function: capturing a CUDA graph failed "
+                              f"({type(e).__name__}: {e}); this program replays without CUDA "
+                              f"graphs", RuntimeWarning, stacklevel=4)
+                return self._finish_plainly(i, S)
+            baked = [(var, S[slot]) for var, slot in reads]
+            graph_list.append((graph, baked))
+            g.launch(graph)
+        self.S, self.graph_list = S, graph_list
+        return self.finish(S)
+
+    def _finish_plainly(self, first, S):
+        """After a failed capture: segment ``first`` (which did not run: capturing runs
+        nothing) and the rest, plainly."""
+        for kind, segment, _ in self.segments[first:]:
+            segment(S)
+        return self.finish(S)
+
+    def _launch(self, raws):
+        g, S = self.graphs, self.S
+        for slot, raw in zip(self.inputs, raws):
+            g.copy_into(S[slot], raw)
+        for (kind, segment, _), entry in zip(self.segments, self.graph_list):
+            if entry is None:
+                with g.host_scope():
+                    segment(S)
+                continue
+            graph, baked = entry
+            for var, array in baked:
+                if var._data is not array:         # assigned since: back into baked memory
+                    g.copy_into(array, var._data)
+                    var._data = array
+            g.launch(graph)
+        return self.finish(S)

@@ -1,0 +1,58 @@
+"""The errors ``xg.function`` raises, and how they name the user's line.
+
+>>> try:
+...     raise TraceError("bool() of a traced value", where="step.py:12")
+... except TraceError as e:
+...     print(e)
+bool() of a traced value (at step.py:12)
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_SKIP = (os.path.join(_PACKAGE, ""), os.path.join(os.path.dirname(_PACKAGE), "backends", ""))
+_LIBRARIES = ("numpy", "array_api_compat", "numba", "cupy", "contextlib.py", "functools.py")
+
+
+class TraceError(RuntimeError):
+    """A traced function did something a replay cannot repeat: it read a tensor's value in
+    Python (``bool``, ``.item()``, ``.numpy()``, ``float``), or a tensor made while tracing
+    leaked out of the function. ``where`` is the user's line (``file:line``)."""
+
+    def __init__(self, message, where=None):
+        self.where = where
+        super().__init__(f"{message} (at {where})" if where else message)
+
+
+_TENSOR_FILE = os.path.join(_PACKAGE, "tensor.py")
+_READS = {"__bool__": "bool() of a tensor (Python control flow on its value: if, while, and, "
+                      "or, not)",
+          "item": ".item()", "numpy": ".numpy()", "tolist": ".tolist()", "__float__": "float()",
+          "__int__": "int()", "__index__": "a tensor used as a Python index",
+          "__complex__": "complex()", "__repr__": "repr() or print() of a tensor",
+          "__array__": "np.asarray() of a tensor", "__iter__": "iterating over a tensor"}
+
+
+def tensor_read() -> str | None:
+    """What the user did to read a value: the outermost Tensor method on the stack."""
+    frame, found = sys._getframe(1), None
+    while frame is not None:
+        if frame.f_code.co_filename == _TENSOR_FILE and frame.f_code.co_name in _READS:
+            found = _READS[frame.f_code.co_name]
+        frame = frame.f_back
+    return found
+
+
+def user_line() -> str | None:
+    """``file:line`` of the innermost frame outside xpgrad, its backends and array libraries:
+    the line of the user's function that did what a trace cannot record."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if not name.startswith(_SKIP) and not any(part in name for part in _LIBRARIES) \
+                and not name.startswith(("<frozen", "<xg.function")):
+            return f"{name}:{frame.f_lineno}"
+        frame = frame.f_back
+    return None

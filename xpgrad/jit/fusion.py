@@ -1,0 +1,398 @@
+"""Fusion on the numba backend: runs of elementwise steps of a program become one Numba loop.
+
+``fuse_program(program, escaping)`` scans the program for consecutive elementwise steps (NumPy
+ufunc calls such as ``+``, ``*``, ``exp``, ``tanh``, comparisons, and ``where``) whose results
+all have one shape and whose array operands each broadcast to it in one of the ways a flat loop
+can index (the same shape, one element, a trailing block such as a bias row, or a leading
+block such as a column). Each such run becomes one step calling a generated kernel: one pass
+over the elements computing every op of the run in registers, writing only the values used
+after the run. Every op rounds to its NumPy dtype as NumPy does (a Python number is converted to
+the op's dtype first, as NEP 50 says), so results equal eager ones to float rounding (libm's
+``exp``/``tanh`` may differ from NumPy's in the last bit).
+
+The generated source is written to a file named by its hash and compiled with
+``numba.njit(cache=True)``, so a new process loads it from Numba's disk cache. The directory is
+``$XPGRAD_NUMBA_CACHE_DIR/fused`` when that is set, else ``xpgrad-fused`` in the temp dir.
+
+>>> import numpy as np
+>>> source = kernel_source(2, 1, ["v0 = a0[i]", "v1 = a1[0]",          # a1: one element
+...                                "t0 = np.float64(v0 * v1)", "t1 = np.float64(t0 + v0)"],
+...                        ["p0[0, i] = t1"])
+>>> a, b, pack = np.arange(3.0), np.full(1, 2.0), np.empty((1, 3))
+>>> _compiled(source)(3, a, b, pack); pack.tolist()
+[[0.0, 3.0, 6.0]]
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+import tempfile
+
+import numpy as np
+
+from .tracer import Ref, Step
+
+_UNARY = {"negative": "(-{0})", "positive": "(+{0})", "absolute": "np.abs({0})",
+          "square": "({0} * {0})", "sqrt": "np.sqrt({0})", "exp": "np.exp({0})",
+          "exp2": "np.exp2({0})", "expm1": "np.expm1({0})", "log": "np.log({0})",
+          "log1p": "np.log1p({0})", "log2": "np.log2({0})", "log10": "np.log10({0})",
+          "sin": "np.sin({0})", "cos": "np.cos({0})", "tan": "np.tan({0})",
+          "sinh": "np.sinh({0})", "cosh": "np.cosh({0})", "tanh": "np.tanh({0})",
+          "arcsin": "np.arcsin({0})", "arccos": "np.arccos({0})", "arctan": "np.arctan({0})",
+          "arcsinh": "np.arcsinh({0})", "arctanh": "np.arctanh({0})", "sign": "np.sign({0})",
+          "reciprocal": "(1.0 / {0})", "logical_not": "(not {0})"}
+_BINARY = {"add": "({0} + {1})", "subtract": "({0} - {1})", "multiply": "({0} * {1})",
+           "divide": "({0} / {1})", "maximum": "np.maximum({0}, {1})",
+           "minimum": "np.minimum({0}, {1})", "power": "({0} ** {1})",
+           "greater": "({0} > {1})", "greater_equal": "({0} >= {1})", "less": "({0} < {1})",
+           "less_equal": "({0} <= {1})", "equal": "({0} == {1})",
+           "not_equal": "({0} != {1})", "logical_and": "({0} and {1})",
+           "logical_or": "({0} or {1})"}
+_FLOATS = (np.dtype("float32"), np.dtype("float64"))
+_OPERANDS = _FLOATS + (np.dtype("bool"),)
+
+#: primitives whose numba kernels a fusing trace leaves out, so their generic (ufunc) forward
+#: and vjp are recorded and fused with their neighbours
+ELEMENTWISE_KERNELS = frozenset(("tanh", "sigmoid", "relu", "leaky_relu", "softplus"))
+
+
+def _index_mode(shape, target):
+    """How a flat loop over ``target`` reads an operand of ``shape``: ``(step, divisor)``
+    meaning element ``(i // divisor) % size``; None if no such pattern."""
+    n = len(target)
+    if len(shape) > n:
+        return None
+    padded = (1,) * (n - len(shape)) + tuple(shape)
+    size = int(np.prod(padded))
+    if padded == tuple(target):
+        return (1, 1)
+    if size == 1:
+        return (0, 1)
+    for j in range(1, n):
+        tail = int(np.prod(target[j:]))
+        if all(p == 1 for p in padded[:j]) and padded[j:] == tuple(target[j:]):
+            return (-1, tail)                                    # suffix: i % tail
+        if all(p == 1 for p in padded[j:]) and padded[:j] == tuple(target[:j]):
+            return (-2, tail)                                    # prefix: i // tail
+    return None
+
+
+def _literal(value, dtype):
+    if isinstance(value, (bool, np.bool_)) and dtype == np.dtype("bool"):
+        return repr(bool(value))
+    return f"np.{dtype.name}({float(value)!r})"
+
+
+class _Run:
+    """A run being collected: its shape, inputs (slot -> name), lines, produced slots."""
+
+    def __init__(self, shape, dialect=None):
+        self.shape = shape
+        self.dialect = dialect or NumbaDialect
+        self.inputs = {}          # slot -> (name, index mode)
+        self.lines = []
+        self.made = {}            # slot -> temporary name
+        self.steps = []
+        self.reduction = None     # (output slot, reduced temporary, columns or 0 for all)
+
+
+_OPERATORS = {"add": "add", "sub": "subtract", "mul": "multiply", "truediv": "divide",
+              "pow": "power", "neg": "negative", "pos": "positive", "abs": "absolute",
+              "gt": "greater", "ge": "greater_equal", "lt": "less", "le": "less_equal",
+              "eq": "equal", "ne": "not_equal"}
+
+
+def op_name(fn):
+    """The NumPy name of an elementwise function as recorded (a NumPy or CuPy ufunc, an
+    ``operator`` function, ``where``), or None."""
+    if type(fn) is np.ufunc:
+        name = fn.__name__ if fn.nout == 1 else None
+    elif getattr(fn, "__module__", None) in ("_operator", "operator"):
+        name = _OPERATORS.get(getattr(fn, "__name__", ""))
+    else:
+        name = getattr(fn, "__name__", None) or getattr(fn, "name", None)
+        if isinstance(name, str) and name.startswith("cupy_"):
+            name = name[5:]
+        elif name != "where":
+            name = None
+    return "divide" if name == "true_divide" else name
+
+
+class NumbaDialect:
+    """How a fused run is written for Numba: Python scalars, NumPy casts."""
+
+    unary, binary, where = _UNARY, _BINARY, "({1} if {0} else {2})"
+    flat = True          # operands are indexed in one flat loop (index modes)
+
+    @staticmethod
+    def literal(value, dtype):
+        return _literal(value, dtype)
+
+    @staticmethod
+    def line(name, dtype, expr):
+        cast = "bool" if dtype == np.dtype("bool") else f"np.{dtype.name}"
+        return f"{name} = {cast}({expr})"
+
+
+def _op_of(step, dialect=NumbaDialect):
+    if step.kind != "call" or step.kwargs or type(step.outs) is not Ref:
+        return None
+    name = op_name(step.fn)
+    if name is None:
+        return None
+    if name == "where":
+        return dialect.where if len(step.args) == 3 else None
+    table = dialect.unary if len(step.args) == 1 else dialect.binary
+    return table.get(name) if len(step.args) <= 2 else None
+
+
+def _try_add(run, step, slots):
+    """Add ``step`` to ``run`` if it fits; return False (and leave ``run`` as it was) if not."""
+    dialect = run.dialect
+    template = _op_of(step, dialect)
+    if template is None:
+        return False
+    out = slots[step.outs.i]
+    if out.shape != run.shape or out.dtype not in _OPERANDS or not out.shape:
+        return False
+    operands, new_inputs = [], {}
+    array_dtypes = [slots[a.i].dtype for a in step.args if type(a) is Ref]
+    op_dtype = out.dtype if out.dtype in _FLOATS else (
+        np.result_type(*array_dtypes) if array_dtypes else None)
+    for a in step.args:
+        if type(a) is Ref:
+            if a.i in run.made:
+                operands.append(run.made[a.i])
+                continue
+            info = slots[a.i]
+            if info.dtype not in _OPERANDS:
+                return False
+            known = run.inputs.get(a.i) or new_inputs.get(a.i)
+            if known is None:
+                if dialect.flat:
+                    mode = _index_mode(info.shape, run.shape)
+                elif _broadcasts(info.shape, run.shape):
+                    mode = None
+                else:
+                    return False
+                if dialect.flat and mode is None:
+                    return False
+                known = (f"v{len(run.inputs) + len(new_inputs)}", mode)
+                new_inputs[a.i] = known
+            operands.append(known[0])
+        elif isinstance(a, (bool, int, float, np.bool_, np.integer, np.floating)) \
+                and op_dtype in _OPERANDS:
+            operands.append(dialect.literal(a, op_dtype if not isinstance(a, (bool, np.bool_))
+                                            else np.dtype("bool")))
+        else:
+            return False
+    run.inputs.update(new_inputs)
+    name = f"t{len(run.made)}"
+    run.lines.append(dialect.line(name, out.dtype, template.format(*operands)))
+    run.made[step.outs.i] = name
+    run.steps.append(step)
+    return True
+
+
+def _broadcasts(shape, target):
+    try:
+        return np.broadcast_shapes(tuple(shape), tuple(target)) == tuple(target)
+    except ValueError:
+        return False
+
+
+def _try_reduction(run, step, slots):
+    """Take ``step`` into ``run`` if it sums a value of the run over every axis, or over the
+    leading axis of a matrix (a bias's gradient): accumulated in float64 in the loop."""
+    if step.kind != "call" or step.fn is not np.sum or len(step.args) != 1 \
+            or type(step.args[0]) is not Ref or step.args[0].i not in run.made \
+            or type(step.outs) is not Ref or set(step.kwargs) - {"axis", "keepdims"}:
+        return
+    source = slots[step.args[0].i]
+    if source.dtype not in _FLOATS or slots[step.outs.i].dtype != source.dtype:
+        return
+    axis = step.kwargs.get("axis")
+    if axis is None:
+        columns = 0
+    elif len(run.shape) == 2 and axis in (0, (0,), -2, (-2,)):
+        columns = run.shape[1]
+    else:
+        return
+    run.reduction = (step.outs.i, run.made[step.args[0].i], columns)
+    run.steps.append(step)
+
+
+def fuse_program(program, escaping) -> int:
+    """Replace runs of elementwise steps in ``program.steps`` by fused kernels; return how many
+    runs were fused. A run's values used later go into one 2-D array per dtype (a "pack", one
+    row each): a later fused run reads the pack directly, other steps get row views."""
+    steps, slots = program.steps, program.slots
+    runs, k = [], 0                       # (first, last, run) of each run of two or more
+    while k < len(steps):
+        run = None
+        if _op_of(steps[k]) is not None:
+            run = _Run(slots[steps[k].outs.i].shape)
+            j = k
+            while j < len(steps) and _try_add(run, steps[j], slots):
+                j += 1
+            if j < len(steps) and len(run.steps) >= 2:
+                _try_reduction(run, steps[j], slots)
+        if run is not None and len(run.steps) >= 2:
+            runs.append((k, k + len(run.steps) - 1, run))
+            k += len(run.steps)
+        else:
+            k += 1
+    if not runs:
+        return 0
+    in_run = {}
+    for n, (first, last, _) in enumerate(runs):
+        for i in range(first, last + 1):
+            in_run[i] = n
+    plain_uses, last_use = set(escaping), {}
+    for i, step in enumerate(steps):
+        for s in _refs(step.args) + _refs(step.kwargs):
+            last_use[s] = i
+            if i not in in_run:
+                plain_uses.add(s)
+    packed = {}                           # slot -> (pack slot, row)
+    out, k = [], 0
+    for first, last, run in runs:
+        out.extend(steps[k:first])
+        needed = [s for s in run.made if s in escaping or last_use.get(s, -1) > last]
+        out.append(_fused_step(run, needed, plain_uses, packed, slots))
+        k = last + 1
+    out.extend(steps[k:])
+    program.steps = out
+    return len(runs)
+
+
+def _refs(obj):
+    from .program import _refs as refs
+
+    return refs(obj, [])
+
+
+class FusedCall:
+    """Replay of a fused run: its kernel on flat operands, writing the packs; returns the packs
+    and the row views that other steps use."""
+
+    def __init__(self, kernel, flatten, n, packs, views, source, reduction=None):
+        self.kernel, self.flatten, self.n = kernel, flatten, n
+        self.reduction = reduction    # (accumulators, dtype, shape of the result) or None
+        self.packs = packs        # (rows, dtype) per pack
+        self.views = views        # (pack index, row, shape) per view
+        self.source = source
+
+    def __call__(self, *args):
+        n = self.n
+        flats = [a.reshape(-1) if f else a for a, f in zip(args, self.flatten)]
+        packs = [np.empty((rows, n), dtype) for rows, dtype in self.packs]
+        if self.reduction is None:
+            self.kernel(n, *flats, *packs)
+        else:
+            size, dtype, shape = self.reduction
+            acc = np.zeros(size)
+            self.kernel(n, *flats, *packs, acc)
+        views = [packs[p][row] if shape is None else packs[p][row].reshape(shape)
+                 for p, row, shape in self.views]
+        if self.reduction is not None:
+            views.append(acc.astype(dtype).reshape(shape))
+        return (*packs, *views)
+
+    def __repr__(self):
+        return f"<fused kernel of {self.source.count(chr(10)) + 1} ops>"
+
+
+def _fused_step(run, needed, plain_uses, packed, slots):
+    from .tracer import SlotInfo
+
+    n = int(np.prod(run.shape))
+    # the kernel's array arguments: each input's own array, or the pack holding it
+    arg_slots, loads, flatten = [], [], []
+    for slot, (name, (mode, d)) in run.inputs.items():
+        index = _INDEX[mode].format(d=d)
+        if slot in packed:
+            source, row = packed[slot]
+        else:
+            source, row = slot, None
+        if source not in arg_slots:
+            arg_slots.append(source)
+            flatten.append(row is None and len(slots[source].shape) != 1)
+        a = f"a{arg_slots.index(source)}"
+        loads.append(f"{name} = {a}[{index}]" if row is None else f"{name} = {a}[{row}, {index}]")
+    by_dtype = {}
+    for s in needed:
+        by_dtype.setdefault(slots[s].dtype, []).append(s)
+    pack_slots, stores, views, view_slots = [], [], [], []
+    for p, (dtype, members) in enumerate(by_dtype.items()):
+        pack = len(slots)
+        slots.append(SlotInfo((len(members), n), dtype, None, -1 - pack, True))
+        pack_slots.append(pack)
+        for row, s in enumerate(members):
+            stores.append(f"p{p}[{row}, i] = {run.made[s]}")
+            packed[s] = (pack, row)
+            slots[s].root = -1 - pack
+            if s in plain_uses:
+                views.append((p, row, None if len(run.shape) == 1 else run.shape))
+                view_slots.append(s)
+    reduction = None
+    if run.reduction is not None:
+        out_slot, value, columns = run.reduction
+        stores.append(f"acc[{'0' if columns == 0 else f'i % {columns}'}] += {value}")
+        info = slots[out_slot]
+        reduction = (max(columns, 1), info.dtype, info.shape)
+        view_slots.append(out_slot)
+    source = kernel_source(len(arg_slots), len(pack_slots), loads + run.lines, stores,
+                           reduction is not None)
+    kernel = _compiled(source)
+    call = FusedCall(kernel, flatten, n, [(len(m), d) for d, m in by_dtype.items()], views,
+                     "\n".join(run.lines), reduction)
+    return Step(call, tuple(Ref(s) for s in arg_slots), {},
+                tuple(Ref(s) for s in pack_slots + view_slots), "call")
+
+
+_KERNELS = {}
+_INDEX = {1: "i", 0: "0", -1: "i % {d}", -2: "i // {d}"}
+
+
+def kernel_source(n_args, n_packs, lines, stores, reduces=False) -> str:
+    """The text of a fused kernel ``kernel(n, a0, a1, ..., p0, ..., [acc])``: one loop over
+    ``n`` elements running ``lines`` (loads and ops) then ``stores`` (into the packs, and into
+    the float64 accumulator ``acc`` of a reduction)."""
+    params = ["n"] + [f"a{k}" for k in range(n_args)] + [f"p{k}" for k in range(n_packs)] + \
+        (["acc"] if reduces else [])
+    body = ["def kernel(" + ", ".join(params) + "):", "    for i in range(n):"]
+    body += [f"        {line}" for line in lines + stores]
+    return "import numpy as np\nfrom numba import njit\n\n\n" + "\n".join(body) + \
+        "\n\n\nkernel = njit(cache=True, error_model='numpy')(kernel)\n"
+
+
+def cache_dir() -> str:
+    base = os.environ.get("XPGRAD_NUMBA_CACHE_DIR")
+    path = os.path.join(base, "fused") if base else os.path.join(tempfile.gettempdir(),
+                                                                 "xpgrad-fused")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def _compiled(source):
+    """The compiled kernel of ``source`` (from this process's table, Numba's disk cache, or a
+    fresh compile), its source written to a file named by its hash."""
+    digest = hashlib.sha256(source.encode()).hexdigest()[:20]
+    kernel = _KERNELS.get(digest)
+    if kernel is not None:
+        return kernel
+    path = os.path.join(cache_dir(), f"fused_{digest}.py")
+    if not os.path.exists(path):
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            f.write(source)
+        os.replace(tmp, path)
+    spec = importlib.util.spec_from_file_location(f"xpgrad_fused_{digest}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module       # Numba's cache finds the module by name
+    spec.loader.exec_module(module)
+    kernel = _KERNELS[digest] = module.kernel
+    return kernel

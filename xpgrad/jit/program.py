@@ -1,0 +1,337 @@
+"""A traced call as a flat program: dead steps dropped, buffers planned, Python source generated.
+
+``Program(tracer, result, writes)`` turns the recorded steps into one generated Python function
+of raw backend calls -- no tapes, no Tensors, no dispatch -- that ``run(args)`` calls. On NumPy
+arrays every ufunc call (``+``, ``*``, ``exp``, ``@``...) whose result does not leave the
+program writes into a buffer allocated once (``out=``), reused by later steps once every view of
+the earlier value is dead (liveness over memory roots). ``source`` shows the program.
+
+>>> import xpgrad as xg
+>>> from xpgrad.jit.capture import capture
+>>> w = xg.Variable([1.0, 2.0], name="w")
+>>> t, res, writes = capture(lambda x: xg.sum(xg.exp(w * x)), (xg.asarray([0.0, 0.0]),), {},
+...                          xg.get_backend("numpy"))
+>>> prog = Program(t, res, writes)
+>>> float(prog.run((xg.asarray([0.0, 0.0]),), {}))
+2.0
+"""
+from __future__ import annotations
+
+import itertools
+
+from ..tensor import Tensor, Variable, _wrap
+from .tracer import Ref
+from .traced import Traced
+
+_counter = itertools.count()
+_INLINE = (int, bool, str, type(None))
+
+
+def _refs(obj, out):
+    """Every Ref in a nested argument structure."""
+    t = type(obj)
+    if t is Ref:
+        out.append(obj.i)
+    elif t is tuple or t is list:
+        for o in obj:
+            _refs(o, out)
+    elif t is dict:
+        for o in obj.values():
+            _refs(o, out)
+    return out
+
+
+def _out_paths(obj, path, out):
+    """(slot, index path) for every Ref in a step's result structure."""
+    if type(obj) is Ref:
+        out.append((obj.i, path))
+    elif type(obj) is tuple:
+        for k, o in enumerate(obj):
+            _out_paths(o, path + (k,), out)
+    return out
+
+
+class Program:
+    """The replayable form of one trace (module docstring)."""
+
+    def __init__(self, tracer, result, writes, plan_buffers=True, fuse=None, graphs=None):
+        self.be = tracer.be
+        self.steps = tracer.steps
+        self.slots = tracer.slots
+        self.inputs = [s.outs.i for s in self.steps if s.kind == "input"]
+        self.writes = list(writes.values())
+        self.constants = {}
+        self.result_template = self._template(result)
+        escaping = set(_refs(self.result_refs, [])) | {slot for _, slot in self.writes}
+        self._drop_dead(escaping)
+        self.fused = fuse(self, escaping) if fuse is not None else 0
+        self.buffers = self._plan(escaping) if plan_buffers else {}
+        self._slot = "s{}".format
+        self.source = self._generate()
+        namespace = dict(self.constants)
+        namespace["_wrap"] = _wrap
+        namespace["_be"] = self.be
+        code = compile(self.source, f"<xg.function program {next(_counter)}>", "exec")
+        exec(code, namespace)
+        self._replay = namespace["replay"]
+        self.graph = None
+        if graphs is not None:
+            from .cuda_graph import GraphReplay
+
+            self.graph = GraphReplay(self, graphs, namespace)
+        self.steps = None      # the trace's arrays are no longer needed
+        self.slots = None
+
+    # -- the result's structure --------------------------------------------------------------
+    def _template(self, obj):
+        """The result with each traced Tensor replaced by a Ref (a Variable stays itself)."""
+        refs = []
+
+        def walk(o):
+            if isinstance(o, Tensor) and not isinstance(o, Variable) and type(o._data) is Traced:
+                r = Ref(o._data._slot)
+                refs.append(r)
+                return r
+            t = type(o)
+            if t is tuple or t is list:
+                return t(walk(e) for e in o)
+            if t is dict:
+                return {k: walk(v) for k, v in o.items()}
+            return o
+
+        template = walk(obj)
+        self.result_refs = refs
+        return template
+
+    # -- dead code ---------------------------------------------------------------------------
+    def _drop_dead(self, escaping):
+        """Drop reads and pure calls whose results nothing uses (backwards, one pass)."""
+        used = set(escaping)
+        keep = []
+        for step in reversed(self.steps):
+            outs = _out_paths(step.outs, (), [])
+            pure = step.kind in ("read", "call") and not _mutates(step)
+            if pure and outs and not any(s in used for s, _ in outs):
+                continue
+            if step.kind == "input":
+                keep.append(step)
+                continue
+            used.update(_refs(step.args, []))
+            used.update(_refs(step.kwargs, []))
+            keep.append(step)
+        keep.reverse()
+        # a guard on an argument runs first, before anything changes
+        inputs = set(self.inputs)
+        first = [s for s in keep if s.kind == "input" or (s.kind == "guard" and
+                                                          set(_refs(s.args, [])) <= inputs)]
+        chosen = set(map(id, first))
+        self.steps = first + [s for s in keep if id(s) not in chosen]
+
+    # -- buffers -----------------------------------------------------------------------------
+    def _plan(self, escaping):
+        """{step index: buffer name} for the ufunc calls that may write into a reused buffer."""
+        import numpy as np
+
+        slots = self.slots
+        if not isinstance(self.be.xp.zeros(1), np.ndarray):
+            return {}
+        last = {}
+        escaping_roots = {slots[s].root for s in escaping}
+        for step in self.steps:           # an optimizer may keep what it is given
+            if step.kind == "host":
+                escaping_roots.update(slots[s].root for s in _refs(step.args, []))
+        for k, step in enumerate(self.steps):
+            for s in _refs(step.args, []) + _refs(step.kwargs, []):
+                last[slots[s].root] = k
+            if step.kind == "kernel":     # a kernel may keep or return its inputs' memory
+                for s, _ in _out_paths(step.outs, (), []):
+                    last[slots[s].root] = max(last.get(slots[s].root, k), k)
+        plan, free, owner_free_at = {}, {}, []
+        names = itertools.count()
+        for k, step in enumerate(self.steps):
+            still = []
+            for (release_at, key, name) in owner_free_at:
+                if release_at < k:
+                    free.setdefault(key, []).append(name)
+                else:
+                    still.append((release_at, key, name))
+            owner_free_at = still
+            fn = step.fn
+            if step.kind != "call" or type(fn) is not np.ufunc or fn.nout != 1 \
+                    or "out" in step.kwargs or type(step.outs) is not Ref:
+                continue
+            info = slots[step.outs.i]
+            if info.root in escaping_roots or not info.shape or not info.ndarray \
+                    or not isinstance(info.dtype, np.dtype):
+                continue
+            key = (info.shape, info.dtype)
+            pool = free.get(key)
+            if pool:
+                name = pool.pop()
+            else:
+                name = f"B{next(names)}"
+                self.constants[name] = np.empty(info.shape, info.dtype)
+            plan[k] = name
+            owner_free_at.append((last.get(info.root, k), key, name))
+        return plan
+
+    # -- code generation -----------------------------------------------------------------------
+    def _const(self, value):
+        if type(value) in _INLINE or (type(value) is float and value == value
+                                      and value not in (float("inf"), float("-inf"))):
+            return repr(value)
+        if value is Ellipsis:
+            return "..."
+        name = f"c{len(self.constants)}"
+        self.constants[name] = value
+        return name
+
+    def _expr(self, obj):
+        t = type(obj)
+        if t is Ref:
+            return self._slot(obj.i)
+        if t is tuple:
+            inner = ", ".join(self._expr(o) for o in obj)
+            return f"({inner},)" if len(obj) == 1 else f"({inner})"
+        if t is list:
+            return "[" + ", ".join(self._expr(o) for o in obj) + "]"
+        if t is dict and all(type(k) is str for k in obj):
+            return "{" + ", ".join(f"{k!r}: {self._expr(v)}" for k, v in obj.items()) + "}"
+        return self._const(obj)
+
+    def _call(self, k, step):
+        fn = self._const(step.fn)
+        args = [self._expr(a) for a in step.args]
+        args += [f"{key}={self._expr(v)}" for key, v in step.kwargs.items()]
+        if k in self.buffers:
+            args.append(f"out={self.buffers[k]}")
+        return f"{fn}({', '.join(args)})"
+
+    def _step_lines(self, k, step, name):
+        """The lines of one step; ``name(i)`` is how slot ``i`` is written."""
+        self._slot = name
+        call = self._call(k, step)
+        lines = []
+        if step.kind == "kernel":
+            lines.append(f"_r = {call}")
+            lines.append("if _r is None: raise RuntimeError('a kernel declined on replay that "
+                         "ran when traced: retrace')")
+            call = "_r"
+        outs = _out_paths(step.outs, (), [])
+        if not outs:
+            lines.append(call)
+        elif len(outs) == 1 and outs[0][1] == ():
+            lines.append(f"{name(outs[0][0])} = {call}")
+        else:
+            if call != "_r":
+                lines.append(f"_r = {call}")
+            for slot, path in outs:
+                index = "".join(f"[{p}]" for p in path)
+                lines.append(f"{name(slot)} = _r{index}")
+        return lines
+
+    def _generate(self):
+        name = "s{}".format
+        lines = ["def replay(inputs):"]
+        if self.inputs:
+            lines.append(f"    {', '.join(name(i) for i in self.inputs)}, = inputs")
+        for k, step in enumerate(self.steps):
+            if step.kind != "input":
+                lines += ["    " + line for line in self._step_lines(k, step, name)]
+        for var, slot in self.writes:
+            lines.append(f"    {self._const(var)}._data = {name(slot)}")
+        lines.append(f"    return {self._result_expr(self.result_template)}")
+        return "\n".join(lines) + "\n"
+
+    def segments(self):
+        """The program cut where Python must run between device work: ``[(kind, source,
+        reads)]`` with kind "device" (capturable in a CUDA graph) or "host" (guards, optimizer
+        updates); each source is ``def segment(S)`` over the slot list ``S``; ``reads`` are the
+        ``(Variable, slot)`` the segment reads."""
+        name = "S[{}]".format
+        out, current, reads, kind = [], [], [], None
+        for k, step in enumerate(self.steps):
+            if step.kind == "input":
+                continue
+            step_kind = "host" if step.kind in ("host", "guard") else "device"
+            if step_kind != kind and current:
+                out.append((kind, current, reads))
+                current, reads = [], []
+            kind = step_kind
+            current += self._step_lines(k, step, name)
+            if step.kind == "read":
+                reads.append((step.fn.var, step.outs.i))
+        if current:
+            out.append((kind, current, reads))
+        self._slot = "s{}".format
+        return [(kind, "def segment(S):\n" + "".join(f"    {line}\n" for line in lines), reads)
+                for kind, lines, reads in out]
+
+    def finish_source(self):
+        """``def finish(S)``: the writes to Variables and the result, its arrays copied (a CUDA
+        graph's outputs are overwritten by its next launch)."""
+        self._slot = "S[{}]".format
+        lines = [f"    {self._const(var)}._data = S[{slot}]" for var, slot in self.writes]
+        result = self._result_expr(self.result_template, "_wrap({}.copy(), _be)")
+        lines.append(f"    return {result}")
+        self._slot = "s{}".format
+        return "def finish(S):\n" + "\n".join(lines) + "\n"
+
+    def _result_expr(self, obj, wrap="_wrap({}, _be)"):
+        t = type(obj)
+        if t is Ref:
+            return wrap.format(self._slot(obj.i))
+        if t is tuple:
+            inner = ", ".join(self._result_expr(o, wrap) for o in obj)
+            return f"({inner},)" if len(obj) == 1 else f"({inner})"
+        if t is list:
+            return "[" + ", ".join(self._result_expr(o, wrap) for o in obj) + "]"
+        if t is dict:
+            return "{" + ", ".join(f"{self._const(k)}: {self._result_expr(v, wrap)}"
+                                   for k, v in obj.items()) + "}"
+        return self._const(obj)
+
+    # -- running ------------------------------------------------------------------------------
+    def run(self, args, kwargs):
+        """Replay on the raw arrays of ``args``/``kwargs`` (the signature already matched)."""
+        raws = []
+        _gather(args, raws)
+        _gather(kwargs, raws)
+        if self.graph is not None:
+            return self.graph.run(raws)
+        return self._replay(raws)
+
+
+def _gather(obj, out):
+    if isinstance(obj, Tensor):
+        if not isinstance(obj, Variable):
+            out.append(obj._data)
+        return
+    t = type(obj)
+    if t is tuple or t is list:
+        for o in obj:
+            _gather(o, out)
+    elif t is dict:
+        for o in obj.values():
+            _gather(o, out)
+
+
+_MUTATING_METHODS = frozenset(("fill", "sort", "put", "itemset", "resize", "partition",
+                               "setfield", "byteswap"))
+
+
+def _mutates(step):
+    """Whether a call writes into an existing array (then it is never dropped as dead)."""
+    import operator
+
+    fn = step.fn
+    if "out" in step.kwargs or fn is operator.setitem:
+        return True
+    name = getattr(fn, "__name__", "") or ""
+    if name.startswith("i") and getattr(operator, name, None) is fn:
+        return True
+    if getattr(fn, "name", None) in _MUTATING_METHODS:
+        return True
+    if getattr(fn, "__name__", None) == "at" or "at" == getattr(fn, "__qualname__", "")[-2:]:
+        return True
+    return False

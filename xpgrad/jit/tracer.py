@@ -1,0 +1,267 @@
+"""The Tracer: runs a function eagerly once while recording every raw backend call it makes.
+
+Three things are instrumented for the length of a trace, and restored after it:
+
+- every Variable's raw array (on the traced backend) becomes a ``Traced`` stand-in, and so does
+  each tensor argument; operations on stand-ins are recorded (``traced.py``);
+- the backend's ``xp`` namespace becomes a recording proxy, so calls such as ``xp.zeros(...)``
+  that take no traced array are recorded too (a zeros buffer is made again on every replay);
+- the backend's kernels become opaque steps: a kernel runs again, whole, on replay;
+- ``Optimizer.apply_gradients`` becomes one host step: on replay it runs again with the
+  replayed gradients, so learning-rate schedules, step counters and optimizer state stay right.
+
+A step is ``Step(fn, args, kwargs, outs, kind)``: ``args``/``kwargs`` hold ``Ref(slot)`` where a
+traced array went, ``outs`` the structure of the result with a ``Ref`` per array.
+
+>>> import numpy as np, xpgrad as xg
+>>> tracer = Tracer(xg.get_backend("numpy"))
+>>> x = tracer.input(np.ones(2))
+>>> y = tracer.xp.exp(x)
+>>> tracer.steps[-1].fn is np.exp, tracer.steps[-1].args
+(True, (Ref(0),))
+"""
+from __future__ import annotations
+
+import gc
+import types
+
+from .errors import TraceError, tensor_read, user_line
+from .traced import LEAKED, Traced, check_not_leaked
+
+
+class Ref:
+    """A slot of the program: where a traced array goes in a step's arguments or result."""
+
+    __slots__ = ("i",)
+
+    def __init__(self, i):
+        self.i = i
+
+    def __repr__(self):
+        return f"Ref({self.i})"
+
+
+class Step:
+    """One recorded call. ``kind``: "call" (an array function), "kernel" (a backend kernel, run
+    whole), "host" (an optimizer update with Python state), "read" (a Variable's array),
+    "input" (a tensor argument)."""
+
+    __slots__ = ("fn", "args", "kwargs", "outs", "kind")
+
+    def __init__(self, fn, args, kwargs, outs, kind):
+        self.fn, self.args, self.kwargs, self.outs, self.kind = fn, args, kwargs, outs, kind
+
+    def __repr__(self):
+        return f"Step({self.kind}, {getattr(self.fn, '__name__', self.fn)!r}, {self.args})"
+
+
+class SlotInfo:
+    """What the trace saw of a slot: its shape, dtype, producing step and memory root."""
+
+    __slots__ = ("shape", "dtype", "step", "root", "ndarray")
+
+    def __init__(self, shape, dtype, step, root, ndarray):
+        self.shape, self.dtype, self.step, self.root, self.ndarray = (shape, dtype, step, root,
+                                                                     ndarray)
+
+
+def _root(a):
+    """The object owning ``a``'s memory (views share their base's root)."""
+    base = getattr(a, "base", None)
+    while base is not None and hasattr(base, "shape"):
+        a, base = base, getattr(base, "base", None)
+    return id(a)
+
+
+class VariableRead:
+    """Replay: a Variable's current raw array (captured by reference, so updates persist)."""
+
+    __slots__ = ("var",)
+
+    def __init__(self, var):
+        self.var = var
+
+    def __call__(self):
+        return self.var._data
+
+
+class _XpProxy:
+    """The backend's namespace during a trace: every function call goes through the tracer."""
+
+    def __init__(self, real, tracer):
+        self._real = real
+        self._tracer = tracer
+        self._cache = {}
+
+    def __getattr__(self, name):
+        try:
+            return self._cache[name]
+        except KeyError:
+            pass
+        value = getattr(self._real, name)
+        tracer = self._tracer
+        if isinstance(value, types.ModuleType):
+            wrapped = _XpProxy(value, tracer)
+        elif callable(value) and not isinstance(value, type) and name not in _STATIC_FUNCS:
+            def wrapped(*args, _fn=value, **kwargs):
+                return tracer.call(_fn, args, kwargs)
+            wrapped.__name__ = name
+        else:
+            wrapped = value
+        self._cache[name] = wrapped
+        return wrapped
+
+
+#: namespace functions about dtypes and devices, never arrays: called directly
+_STATIC_FUNCS = frozenset(("isdtype", "finfo", "iinfo", "result_type", "can_cast",
+                           "__array_namespace_info__", "dtype"))
+
+
+#: functions of traced arrays whose Python answer depends on shapes and dtypes only
+_STATIC_ANSWERS = frozenset(("iscomplexobj", "isrealobj", "isscalar", "ndim", "shape", "size",
+                             "result_type", "isdtype", "can_cast", "may_share_memory",
+                             "shares_memory", "isfortran"))
+
+
+_PLAIN = (int, float, complex, bool, str, bytes)
+
+
+class Tracer:
+    """Records the raw calls on one backend ``be`` (module docstring)."""
+
+    def __init__(self, be):
+        self.be = be
+        self.steps: list = []
+        self.slots: list = []
+        self.active = True
+        self.paused = False       # a host step runs eagerly, unrecorded
+        self._opaque, self._opaque_objects = {}, {}     # kernels' own objects, by slot
+        self.xp = _XpProxy(be.xp, self)
+        probe = be.xp.zeros(1)
+        self.array_types = (type(probe),)
+        ufunc_module = None
+        try:
+            import numpy as np
+
+            if isinstance(probe, np.ndarray):
+                self.array_types = (np.ndarray, np.generic)
+                ufunc_module = np
+        except ImportError:    # pragma: no cover - NumPy is a core dependency
+            pass
+        self._ufuncs = ufunc_module
+
+    # -- slots -----------------------------------------------------------------------------------
+    def ufunc(self, name):
+        """NumPy's ufunc ``name`` on a NumPy-array backend (so a replay can pass ``out=``)."""
+        return getattr(self._ufuncs, name) if self._ufuncs is not None else None
+
+    def _new_slot(self, real, step, root=None) -> Traced:
+        i = len(self.slots)
+        self.slots.append(SlotInfo(tuple(getattr(real, "shape", ())), getattr(real, "dtype", None),
+                                   step, _root(real) if root is None else root,
+                                   hasattr(real, "__setitem__")))
+        return Traced(real, i, self)
+
+    def input(self, real) -> Traced:
+        """A tensor argument's raw array."""
+        step = len(self.steps)
+        self.steps.append(Step(None, (), {}, None, "input"))
+        t = self._new_slot(real, step)
+        self.steps[-1].outs = Ref(t._slot)
+        return t
+
+    def read_variable(self, var) -> Traced:
+        step = len(self.steps)
+        self.steps.append(Step(VariableRead(var), (), {}, None, "read"))
+        t = self._new_slot(var._data, step)
+        self.steps[-1].outs = Ref(t._slot)
+        return t
+
+    def refuse(self, what):
+        if not self.active:
+            raise TraceError(LEAKED, user_line())
+        what = tensor_read() or what
+        raise TraceError(
+            f"{what} inside an xg.function reads a tensor's value in Python, which a replay "
+            f"cannot repeat. Keep the computation in xpgrad ops (xg.where instead of if, "
+            f"return the tensor instead of .item()), or call the function without xg.function",
+            user_line())
+
+    # -- recording ---------------------------------------------------------------------------
+    def _unwrap(self, obj, found):
+        t = type(obj)
+        if t is Traced:
+            if obj._tracer is not self:
+                check_not_leaked(obj)
+                raise TraceError("a tensor from another xg.function trace was used here",
+                                 user_line())
+            found.append(obj)
+            return obj._real, Ref(obj._slot)
+        if t is tuple or t is list:
+            pairs = [self._unwrap(o, found) for o in obj]
+            return t(p[0] for p in pairs), t(p[1] for p in pairs)
+        if t is dict:
+            reals, refs = {}, {}
+            for k, v in obj.items():
+                reals[k], refs[k] = self._unwrap(v, found)
+            return reals, refs
+        if t is slice and any(type(v) is Traced for v in (obj.start, obj.stop, obj.step)):
+            self.refuse("a slice bound given by a tensor")
+        slot = self._opaque.get(id(obj))
+        if slot is not None and self._opaque_objects[slot] is obj:
+            return obj, Ref(slot)
+        return obj, obj
+
+    def _wrap(self, result, step, roots, kind="call"):
+        t = type(result)
+        if isinstance(result, self.array_types):
+            root = _root(result)
+            if roots and root not in roots:
+                root = roots[0]     # a kernel's output may alias any input: one lifetime
+            traced = self._new_slot(result, step, root)
+            return traced, Ref(traced._slot)
+        if t is tuple or t is list or (isinstance(result, tuple) and hasattr(result, "_fields")):
+            pairs = [self._wrap(o, step, roots, kind) for o in result]
+            wrapped = [p[0] for p in pairs]
+            wrapped = t(*wrapped) if hasattr(result, "_fields") else t(wrapped)
+            return wrapped, tuple(p[1] for p in pairs)
+        if kind == "kernel" and result is not None and result is not NotImplemented \
+                and not isinstance(result, _PLAIN):
+            # a kernel's own object (e.g. saved buffers): a value of the program, made anew by
+            # the kernel on every replay, never a constant
+            i = len(self.slots)
+            self.slots.append(SlotInfo((), None, step, -1 - i, False))
+            self._opaque[id(result)] = i
+            self._opaque_objects[i] = result
+            return result, Ref(i)
+        return result, result
+
+    def call(self, fn, args, kwargs, kind="call"):
+        """Run ``fn`` on the real arrays behind ``args``/``kwargs``; record it; wrap the result."""
+        if not self.active:
+            raise TraceError(LEAKED, user_line())
+        if self.paused:
+            return fn(*args, **kwargs)
+        found = []
+        rargs, aargs = self._unwrap(args, found)
+        rkw, akw = self._unwrap(kwargs, found)
+        result = fn(*rargs, **rkw)
+        step = len(self.steps)
+        roots = [self.slots[t._slot].root for t in found] if kind == "kernel" else None
+        wrapped, outs = self._wrap(result, step, roots, kind)
+        if not found and outs is result and result is not None and kind == "call":
+            return result           # a static answer (a dtype, a Python number): not recorded
+        if found and type(result) in (bool, float, complex) and kind == "call" \
+                and getattr(fn, "__name__", "") not in _STATIC_ANSWERS:
+            self.refuse(f"{getattr(fn, '__name__', fn)}() answering a Python "
+                        f"{type(result).__name__}")
+        self.steps.append(Step(fn, aargs, akw, outs, kind))
+        return wrapped
+
+
+def live_variables(be):
+    """Every Variable in the process whose raw array is on backend ``be``."""
+    from ..tensor import Variable
+
+    return [o for o in gc.get_objects() if issubclass(type(o), Variable) and o._backend is be
+            and type(o._data) is not Traced]
