@@ -16,7 +16,7 @@ import contextlib
 import importlib
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from . import dtypes as _dt
@@ -46,10 +46,24 @@ class Kernel:
     NotImplemented where the generic rule should compute it (e.g. the gradient for a loss's
     probability targets). A primitive without gradients (an optimizer update) needs no vjp.
     Higher-order passes never use kernels; they run the generic rules.
+
+    ``saves`` declares what ``vjp`` (and the generic rules it leaves to, by NotImplemented)
+    reads, as ``Primitive``'s ``saves`` does: input positions and/or ``"output"``; None, the
+    default, keeps everything. Inputs not saved reach ``vjp`` as None.
     """
 
     forward: Callable
     vjp: Callable | None = None
+    saves: tuple | None = None
+    keep_inputs: tuple | None = field(init=False, repr=False, compare=False, default=None)
+    keep_output: bool = field(init=False, repr=False, compare=False, default=True)
+
+    def __post_init__(self):
+        from .primitive import residual_mask
+
+        inputs, output = residual_mask(self.saves, "Kernel")
+        object.__setattr__(self, "keep_inputs", inputs)
+        object.__setattr__(self, "keep_output", output)
 
 
 class KernelTable(dict):

@@ -15,6 +15,12 @@ of two forms:
 A primitive with no rule has no gradient and is never recorded (comparisons, optimizer updates).
 Names are unique: backends register their faster kernels under them (``xpgrad.backend``).
 
+``saves`` declares the residuals, what the rules read besides ``g``: input positions and/or
+``"output"`` (None, the default: every input and the output). A tape keeps only those, so an
+input that nothing else holds is freed after the forward pass; the rules receive None in the
+places of what was not saved. ``add`` saves nothing, ``multiply`` its two inputs, ``exp`` its
+output.
+
 >>> import xpgrad as xg
 >>> cube = Primitive("doc_cube", lambda xp, x: x * x * x,
 ...                  lambda xp, g, ans, x: 3 * g * x * x)
@@ -55,9 +61,10 @@ class Each:
 class Primitive:
     """An operation of the table: its name, its forward and its vjp rules (module docstring)."""
 
-    __slots__ = ("name", "forward", "vjps", "joint", "differentiable")
+    __slots__ = ("name", "forward", "vjps", "joint", "differentiable", "saves", "keep_inputs",
+                 "keep_output")
 
-    def __init__(self, name: str, forward, *vjps, joint=None):
+    def __init__(self, name: str, forward, *vjps, joint=None, saves=None):
         if not isinstance(name, str) or not name:
             raise TypeError(f"a primitive's name must be a non-empty string, got {name!r}")
         if joint is not None and vjps:
@@ -72,6 +79,8 @@ class Primitive:
         self.vjps = vjps[0] if len(vjps) == 1 and isinstance(vjps[0], Each) else vjps
         self.joint = joint
         self.differentiable = bool(self.vjps) or joint is not None
+        self.saves = saves
+        self.keep_inputs, self.keep_output = residual_mask(saves, f"primitive {name!r}")
         PRIMITIVES[name] = self
 
     def vjp(self, xp, g, ans, needs, inputs, params) -> list:
@@ -86,6 +95,38 @@ class Primitive:
 
     def __repr__(self):
         return f"<primitive {self.name}>"
+
+
+def residual_mask(saves, owner):
+    """``(keep_inputs, keep_output)`` for a ``saves`` declaration: None (keep every input), or
+    a tuple of booleans by input position; and whether the output is kept.
+
+    >>> residual_mask((1, "output"), "doc")
+    ((False, True), True)
+    >>> residual_mask(None, "doc")
+    (None, True)
+    """
+    if saves is None:
+        return None, True
+    if isinstance(saves, (str, int)):
+        saves = (saves,)
+    try:
+        items = tuple(saves)
+    except TypeError:
+        raise TypeError(f"{owner}: saves must be None or a tuple of input positions and/or "
+                        f"'output', got {saves!r}") from None
+    positions = []
+    output = False
+    for item in items:
+        if item == "output" and isinstance(item, str):
+            output = True
+        elif isinstance(item, int) and not isinstance(item, bool) and item >= 0:
+            positions.append(item)
+        else:
+            raise ValueError(f"{owner}: saves holds {item!r}; expected input positions "
+                             "(ints >= 0) and/or 'output'")
+    n = max(positions) + 1 if positions else 0
+    return tuple(i in positions for i in range(n)), output
 
 
 class _TapeState(threading.local):

@@ -3,6 +3,23 @@
 TensorFlow semantics: ``watch``, ``watch_accessed_variables``, ``persistent``, ``gradient`` with
 ``output_gradients`` and ``unconnected_gradients``, ``jacobian``, ``stop_recording``, ``reset``.
 
+How a tape records (the lean path): a tape knows tensors by their key (``Tensor._key``: 0 until a
+tape watches or records the tensor, then unique in the process), never by holding them. A node is
+one flat tuple of the primitive, the keys of its inputs and output, and the residuals its rule
+declares (``Primitive.saves``: the raw inputs and/or output the vjp reads), so
+
+- a value no later rule reads is freed as soon as the user drops it (an MLP's pre-activation,
+  once ReLU has run), and a non-persistent tape frees each residual when the backward walk has
+  popped the last node that holds it;
+- nodes make no reference cycles, and a node's tuples of keys and raw arrays hold no
+  GC-tracked objects, so Python's cyclic GC stops walking them after their first collection:
+  a long tape costs the collector about one tracked tuple per op.
+
+Where hooks go: a callback when a source's gradient is final belongs in ``_walk`` at the point a
+key in ``skeys`` sees its last contributing node (issue 16); tracing primitive calls for replay
+belongs in ``primitive.apply`` around the kernel/forward call, or in ``_record`` for the taped
+ones (issue 18).
+
 >>> import xpgrad as xg
 >>> x = xg.asarray(3.0)
 >>> with xg.GradientTape() as tape:
@@ -14,16 +31,20 @@ TensorFlow semantics: ``watch``, ``watch_accessed_variables``, ``persistent``, `
 from __future__ import annotations
 
 import contextlib
+import itertools
 import sys
 import weakref
 
 from .accumulate import Scatter
 from .primitive import tape_state
-from .tensor import Tensor, _wrap
+from .tensor import Tensor, _keyed, _wrap
 
 
-#: every tape not yet collected: an in-place write re-keys the old value on each (inplace.py)
+#: every tape not yet collected: an in-place write checks none watches its target (inplace.py)
 LIVE_TAPES = weakref.WeakSet()
+
+#: a fresh tensor key; keys are never reused, so a key a tape saw always means one value
+next_key = itertools.count(1).__next__
 
 
 def _is_float(t: Tensor) -> bool:
@@ -37,8 +58,9 @@ class GradientTape:
         self._persistent = persistent
         self._auto = watch_accessed_variables
         self._nodes: list = []
-        self._watched: dict = {}      # id -> tensor watched by the user or derived from one
-        self._variables: dict = {}    # id -> Variable watched (explicitly or by access)
+        self._keys: set = set()       # keys of the tensors watched or derived from one
+        self._watched: set = set()    # keys watched as gradient sources (explicitly or by access)
+        self._variables: dict = {}    # key -> Variable watched (explicitly or by access)
         self._used = False
         self._recording = False
         LIVE_TAPES.add(self)
@@ -78,9 +100,13 @@ class GradientTape:
         if not _is_float(tensor):
             raise ValueError(f"cannot watch a tensor of dtype {tensor.dtype}: only "
                              "floating-point (real or complex) tensors have gradients")
-        self._watched[id(tensor)] = tensor
+        key = tensor._key
+        if not key:
+            key = tensor._key = next_key()
+        self._keys.add(key)
+        self._watched.add(key)
         if tensor._trainable:
-            self._variables[id(tensor)] = tensor
+            self._variables[key] = tensor
 
     def watched_variables(self) -> tuple:
         """The Variables this tape watches, in the order it first saw them."""
@@ -100,28 +126,55 @@ class GradientTape:
     def reset(self) -> None:
         """Forget everything recorded and watched; the tape may be used again."""
         self._nodes.clear()
+        self._keys.clear()
         self._watched.clear()
         self._variables.clear()
         self._used = False
 
     def _record(self, prim, args, raws, out, params, saved, kern):
-        watched = self._watched
-        needs = []
-        any_need = False
+        """Append a node for ``out = prim(*args)`` if an input is on this tape."""
+        keys = self._keys
+        ks = []
+        hit = variables = False
         for a in args:
-            need = False
+            k = 0
             if isinstance(a, Tensor):
-                if id(a) in watched:
-                    need = True
-                elif a._trainable and self._auto:
-                    watched[id(a)] = a
-                    self._variables[id(a)] = a
-                    need = True
-            needs.append(need)
-            any_need = any_need or need
-        if any_need:
-            self._nodes.append((prim, args, tuple(raws), out, params, saved, kern, needs))
-            watched[id(out)] = out
+                k = a._key
+                if k not in keys:
+                    k = self._access(a) if a._trainable else 0
+                if k:
+                    hit = True
+                    variables = variables or a._trainable
+            ks.append(k)
+        if not hit:
+            return
+        okey = out._key
+        if not okey:
+            okey = out._key = next_key()
+        keys.add(okey)
+        owner = prim if kern is None else kern
+        keep = owner.keep_inputs
+        fits = None
+        if keep is None:
+            res = tuple(raws)
+        else:
+            res, fits = _residuals(raws, ks, keep)
+        self._nodes.append((prim, kern, out._backend, okey, tuple(ks), res,
+                            out._data if owner.keep_output else None, params, saved, fits,
+                            args if variables else None))
+
+    def _access(self, variable):
+        """Watch a trainable Variable read on this tape (``watch_accessed_variables``); its
+        key, or 0 when this tape does not watch on access."""
+        if not self._auto:
+            return 0
+        key = variable._key
+        if not key:
+            key = variable._key = next_key()
+        self._keys.add(key)
+        self._watched.add(key)
+        self._variables[key] = variable
+        return key
 
     # -- differentiation ----------------------------------------------------------------------
     def gradient(self, target, sources, output_gradients=None,
@@ -147,7 +200,7 @@ class GradientTape:
         grads = self._backward(target, src, seed, consume=not self._persistent)
         out = []
         for s in src:
-            g = grads.pop(id(s), None)
+            g = grads.pop(s._key, None) if s._key else None
             # the aliasing policy (below): a gradient something else still holds is copied
             if g is not None and not isinstance(g, Tensor) and (
                     sys.getrefcount(g) > _SOLE or ((base := getattr(g, "base", None)) is not None
@@ -155,7 +208,7 @@ class GradientTape:
                 g = s._backend.xp.asarray(g, copy=True)
             out.append(self._finish(g, s, unconnected_gradients))
             if g is not None:
-                grads[id(s)] = g       # the same source again in the list gets a copy
+                grads[s._key] = g      # the same source again in the list gets a copy
         return out[0] if single else (tuple(out) if isinstance(sources, tuple) else out)
 
     def jacobian(self, target, source, unconnected_gradients="none"):
@@ -178,7 +231,7 @@ class GradientTape:
         rows = []
         for i in range(n):
             seed = be.xp.reshape(flat_eye[i], target._data.shape)
-            g = self._backward(target, [source], seed, consume=False).get(id(source))
+            g = self._backward(target, [source], seed, consume=False).get(source._key or None)
             if g is None:
                 rows = None
                 break
@@ -224,10 +277,11 @@ class GradientTape:
 
     def _release(self):
         self._nodes = []
-        self._watched = {}
+        self._keys = set()
+        self._watched = set()
 
     def _backward(self, target, sources, seed, consume):
-        """Walk the nodes in reverse from ``target``; return {id(tensor): gradient}.
+        """Walk the nodes in reverse from ``target``; return {tensor key: gradient}.
 
         When another tape records, the rules run on Tensors through the xpgrad namespace, so
         that tape records the gradient computation itself (higher-order gradients).
@@ -239,7 +293,10 @@ class GradientTape:
             higher = bool(tape_state.recording)
             if higher:
                 seed = _wrap(seed, target._backend)
-            return _walk(self._nodes, target, sources, seed, consume, higher)
+            if not target._key:     # a target no node made: only itself as a source sees it
+                target._key = next_key()
+            return _walk(self._nodes, target._key, {s._key for s in sources}, seed, consume,
+                         higher)
         finally:
             if consume:
                 self._release()
@@ -247,66 +304,109 @@ class GradientTape:
                 self._push()
 
 
-def _walk(nodes, target, sources, seed, consume, higher):
+def _walk(nodes, tkey, skeys, seed, consume, higher):
     from .tensor_methods import _ns as namespace
 
-    grads = {id(target): seed}
+    grads = {tkey: seed}
     # keys whose accumulator this walk allocated and nothing else has seen: added into in place
     owned = set()
-    keep = {id(s) for s in sources}
     order = _consume(nodes) if consume else reversed(nodes)
-    for prim, args, raws, out, params, saved, kern, needs in order:
-        oid = id(out)
-        g = grads.get(oid)
+    for prim, kern, be, okey, ks, res, ans, params, saved, fits, args in order:
+        g = grads.get(okey)
         if g is None:
             continue
-        owned.discard(oid)            # the rules below may return g itself, or views of it
-        if oid not in keep:
-            del grads[oid]
+        owned.discard(okey)            # the rules below may return g itself, or views of it
+        if okey not in skeys:
+            del grads[okey]
         if higher:
-            xp, ans, inputs = namespace, out, args
+            xp = namespace
+            inputs = _tensors(res, ks, be, args)
+            if ans is not None:
+                ans = _keyed(ans, be, okey)
         else:
-            xp, ans, inputs = out._backend.xp, out._data, raws
+            xp = be.xp
+            inputs = res
         if kern is not None and not higher:
-            gs = kern.vjp(g, saved, *raws, **params)
+            gs = kern.vjp(g, saved, *res, **params)
             for gi in gs:
                 if gi is NotImplemented:  # the kernel leaves some inputs to the generic rule
-                    gs = _fill_in(prim, gs, needs, xp, g, ans, inputs, params)
+                    gs = _fill_in(prim, gs, ks, xp, g, ans, inputs, params)
                     break
         elif prim.joint is None:          # per-argument rules (inline: the hot path)
             vjps = prim.vjps
-            gs = [vjps[i](xp, g, ans, *inputs, **params) if need and vjps[i] is not None
-                  else None for i, need in enumerate(needs)]
+            gs = [vjps[i](xp, g, ans, *inputs, **params) if k and vjps[i] is not None
+                  else None for i, k in enumerate(ks)]
         else:
-            gs = prim.vjp(xp, g, ans, needs, inputs, params)
-        for i, need in enumerate(needs):
-            if not need:
+            gs = prim.vjp(xp, g, ans, [k != 0 for k in ks], inputs, params)
+        for i, k in enumerate(ks):
+            if not k:
                 continue
             gi = gs[i]
             if gi is None:
                 continue
-            key = id(args[i])
-            prev = grads.get(key)
+            x = inputs[i]
+            if x is None:                 # not a residual: its shape and dtype were kept
+                shape, dtype = fits[i]
+                if higher:
+                    dtype = be.xg_dtype(dtype)
+            else:
+                shape, dtype = x.shape, x.dtype
+            prev = grads.get(k)
             if type(gi) is Scatter:       # a slice's gradient: add it into an owned buffer
                 if prev is None:
-                    prev = gi.dense(xp, inputs[i].dtype)
+                    prev = gi.dense(xp, dtype)
                 else:
-                    if key not in owned or not hasattr(prev, "__setitem__"):   # NumPy scalar
+                    if k not in owned or not hasattr(prev, "__setitem__"):   # NumPy scalar
                         prev = xp.asarray(prev, copy=True)
                     gi.add_into(prev)
-                grads[key] = prev
-                owned.add(key)
+                grads[k] = prev
+                owned.add(k)
                 continue
-            gi = _fit(xp, gi, inputs[i])
+            gi = _fit(xp, gi, shape, dtype)
             if prev is None:
-                grads[key] = gi
-            elif key in owned:
+                grads[k] = gi
+            elif k in owned:
                 prev += gi                # in place for arrays; a NumPy scalar rebinds
-                grads[key] = prev
+                grads[k] = prev
             else:
-                grads[key] = prev + gi
-                owned.add(key)
+                grads[k] = prev + gi
+                owned.add(k)
     return grads
+
+
+def _residuals(raws, ks, keep):
+    """The raw inputs ``keep`` marks (None elsewhere), and ``(shape, dtype)`` of the inputs
+    that want a gradient but are not kept (None when there is none)."""
+    n = len(keep)
+    res = []
+    fits = None
+    for i, r in enumerate(raws):
+        if i < n and keep[i]:
+            res.append(r)
+            continue
+        res.append(None)
+        if ks[i]:
+            if fits is None:
+                fits = [None] * len(raws)
+            fits[i] = (tuple(r.shape), r.dtype)
+    return tuple(res), None if fits is None else tuple(fits)
+
+
+def _tensors(res, ks, be, args):
+    """A node's residuals as Tensors with their recorded keys (for rules run on the xpgrad
+    namespace, which an outer tape records); trainable Variables as themselves."""
+    out = []
+    for i, r in enumerate(res):
+        if args is not None and getattr(args[i], "_trainable", False):
+            out.append(args[i])
+        elif r is None or type(r) in _scalar_types:    # a Python constant (np.float64: no)
+            out.append(r)
+        else:
+            out.append(_keyed(r, be, ks[i]))
+    return out
+
+
+_scalar_types = {int, float, bool, complex}
 
 
 # -- the aliasing policy ------------------------------------------------------------------------
@@ -331,18 +431,18 @@ def _probe_counts():
 _SOLE, _SOLE_BASE = _probe_counts()
 
 
-def _fill_in(prim, gs, needs, xp, g, ans, inputs, params):
+def _fill_in(prim, gs, ks, xp, g, ans, inputs, params):
     """A kernel's gradients with its NotImplemented entries computed by the generic rules."""
     out = list(gs)
     if prim.joint is not None:
-        rest = [need and gi is NotImplemented for gi, need in zip(gs, needs)]
+        rest = [k != 0 and gi is NotImplemented for gi, k in zip(gs, ks)]
         generic = prim.vjp(xp, g, ans, rest, inputs, params)
         return [generic[i] if r else gi for i, (gi, r) in enumerate(zip(gs, rest))]
     vjps = prim.vjps
     for i, gi in enumerate(gs):
         if gi is NotImplemented:
             rule = vjps[i]
-            out[i] = rule(xp, g, ans, *inputs, **params) if needs[i] and rule is not None \
+            out[i] = rule(xp, g, ans, *inputs, **params) if ks[i] and rule is not None \
                 else None
     return out
 
@@ -352,10 +452,9 @@ def _consume(nodes):
         yield nodes.pop()
 
 
-def _fit(xp, g, x):
-    """Sum a broadcast gradient back to ``x``'s shape and cast it to ``x``'s dtype."""
+def _fit(xp, g, xshape, xdtype):
+    """Sum a broadcast gradient back to an input's shape and cast it to the input's dtype."""
     gshape = g.shape
-    xshape = x.shape
     if gshape != xshape:
         lead = len(gshape) - len(xshape)
         axes = tuple(range(lead)) + tuple(
@@ -363,12 +462,12 @@ def _fit(xp, g, x):
         if axes:
             g = xp.sum(g, axis=axes, keepdims=True)
         g = xp.reshape(g, xshape)
-    if g.dtype != x.dtype:
-        if xp.isdtype(g.dtype, "complex floating") and not xp.isdtype(x.dtype,
-                                                                      "complex floating"):
+    if g.dtype != xdtype:
+        if xp.isdtype(g.dtype, "complex floating") and not xp.isdtype(xdtype,
+                                                                       "complex floating"):
             g = xp.real(g)      # a real input's gradient: the real part (complex convention)
-        if g.dtype != x.dtype:
-            g = xp.astype(g, x.dtype)
+        if g.dtype != xdtype:
+            g = xp.astype(g, xdtype)
     return g
 
 
