@@ -17,9 +17,10 @@ Names are unique: backends register their faster kernels under them (``xpgrad.ba
 
 ``saves`` declares the residuals, what the rules read besides ``g``: input positions and/or
 ``"output"`` (None, the default: every input and the output). A tape keeps only those, so an
-input that nothing else holds is freed after the forward pass; the rules receive None in the
-places of what was not saved. ``add`` saves nothing, ``multiply`` its two inputs, ``exp`` its
-output.
+input that nothing else holds is freed after the forward pass. An array input not saved
+reaches the rules as a stand-in with its shape and dtype (``tape.Shaped``), an output not saved
+as None. ``add`` saves nothing, ``multiply`` its
+two inputs, ``exp`` its output, ``sum`` nothing (its rule reads only ``x.shape``).
 
 >>> import xpgrad as xg
 >>> cube = Primitive("doc_cube", lambda xp, x: x * x * x,

@@ -152,15 +152,19 @@ class GradientTape:
         if not okey:
             okey = out._key = next_key()
         keys.add(okey)
-        owner = prim if kern is None else kern
-        keep = owner.keep_inputs
+        if kern is None:
+            keep, keep_out = prim.keep_inputs, prim.keep_output
+        elif len(tape_state.recording) == 1:
+            keep, keep_out = kern.keep_inputs, kern.keep_output
+        else:   # nested tapes: an outer one may differentiate the generic rules, which read all
+            keep, keep_out = None, True
         fits = None
         if keep is None:
             res = tuple(raws)
         else:
-            res, fits = _residuals(raws, ks, keep)
+            res, fits = _residuals(raws, keep)
         self._nodes.append((prim, kern, out._backend, okey, tuple(ks), res,
-                            out._data if owner.keep_output else None, params, saved, fits,
+                            out._data if keep_out else None, params, saved, fits,
                             args if variables else None))
 
     def _access(self, variable):
@@ -326,8 +330,10 @@ def _walk(nodes, tkey, skeys, seed, consume, higher):
         else:
             xp = be.xp
             inputs = res
+        if fits is not None:
+            inputs = _stand_ins(inputs, fits, be if higher else None)
         if kern is not None and not higher:
-            gs = kern.vjp(g, saved, *res, **params)
+            gs = kern.vjp(g, saved, *inputs, **params)
             for gi in gs:
                 if gi is NotImplemented:  # the kernel leaves some inputs to the generic rule
                     gs = _fill_in(prim, gs, ks, xp, g, ans, inputs, params)
@@ -345,12 +351,7 @@ def _walk(nodes, tkey, skeys, seed, consume, higher):
             if gi is None:
                 continue
             x = inputs[i]
-            if x is None:                 # not a residual: its shape and dtype were kept
-                shape, dtype = fits[i]
-                if higher:
-                    dtype = be.xg_dtype(dtype)
-            else:
-                shape, dtype = x.shape, x.dtype
+            shape, dtype = x.shape, x.dtype
             prev = grads.get(k)
             if type(gi) is Scatter:       # a slice's gradient: add it into an owned buffer
                 if prev is None:
@@ -374,9 +375,9 @@ def _walk(nodes, tkey, skeys, seed, consume, higher):
     return grads
 
 
-def _residuals(raws, ks, keep):
-    """The raw inputs ``keep`` marks (None elsewhere), and ``(shape, dtype)`` of the inputs
-    that want a gradient but are not kept (None when there is none)."""
+def _residuals(raws, keep):
+    """The raw inputs ``keep`` marks (None elsewhere), and ``(shape, dtype)`` of the arrays
+    not kept (None when there is none)."""
     n = len(keep)
     res = []
     fits = None
@@ -385,11 +386,46 @@ def _residuals(raws, ks, keep):
             res.append(r)
             continue
         res.append(None)
-        if ks[i]:
+        if type(r) not in _scalar_types:
             if fits is None:
                 fits = [None] * len(raws)
             fits[i] = (tuple(r.shape), r.dtype)
     return tuple(res), None if fits is None else tuple(fits)
+
+
+class Shaped:
+    """What a rule sees of an input that its primitive does not save: shape and dtype.
+
+    >>> Shaped((2, 3), "float32").ndim
+    2
+    """
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape, dtype):
+        self.shape = shape
+        self.dtype = dtype
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        n = 1
+        for s in self.shape:
+            n *= s
+        return n
+
+
+def _stand_ins(inputs, fits, be):
+    """``inputs`` with a ``Shaped`` for each array input that was not saved (dtypes as
+    xpgrad's for rules run on Tensors: ``be`` given)."""
+    out = list(inputs)
+    for i, fit in enumerate(fits):
+        if fit is not None:
+            out[i] = Shaped(fit[0], fit[1] if be is None else be.xg_dtype(fit[1]))
+    return out
 
 
 def _tensors(res, ks, be, args):

@@ -200,11 +200,12 @@ def _tanh_vjp(g, y, x):
 def _relu_forward(x):
     if not _float(x):
         return None
-    return np.maximum(x, 0.0), None
+    y = np.maximum(x, 0.0)
+    return y, y                      # y > 0 where x > 0: the output, kept anyway, is the mask
 
 
-def _relu_vjp(g, saved, x):
-    return (g * (x > 0),)
+def _relu_vjp(g, y, x):
+    return (g * (y > 0),)
 
 
 def _leaky_forward(x, negative_slope):
@@ -236,13 +237,13 @@ def _linear_vjp(g, saved, x, w, b):
 
 
 KERNELS: dict = {
-    "linear": Kernel(_linear_forward, _linear_vjp),
+    "linear": Kernel(_linear_forward, _linear_vjp, saves=(0, 1)),
     "softmax_cross_entropy": Kernel(_sce_forward, _sce_vjp),
     "sigmoid_cross_entropy_with_logits": Kernel(_bce_forward, _elementwise_vjp),
     "mse": Kernel(_mse_forward, _elementwise_vjp),
     "sigmoid_mse": Kernel(_smse_forward, _elementwise_vjp),
-    "sigmoid": Kernel(_sigmoid_forward, _sigmoid_vjp),
-    "tanh": Kernel(_tanh_forward, _tanh_vjp),
-    "relu": Kernel(_relu_forward, _relu_vjp),
+    "sigmoid": Kernel(_sigmoid_forward, _sigmoid_vjp, saves=()),
+    "tanh": Kernel(_tanh_forward, _tanh_vjp, saves=()),
+    "relu": Kernel(_relu_forward, _relu_vjp, saves=()),
     "leaky_relu": Kernel(_leaky_forward, _leaky_vjp),
 }
