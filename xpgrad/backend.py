@@ -57,6 +57,7 @@ class Kernel:
     saves: tuple | None = None
     keep_inputs: tuple | None = field(init=False, repr=False, compare=False, default=None)
     keep_output: bool = field(init=False, repr=False, compare=False, default=True)
+    index: int = field(init=False, repr=False, compare=False, default=-1)
 
     def __post_init__(self):
         from .primitive import residual_mask
@@ -64,6 +65,12 @@ class Kernel:
         inputs, output = residual_mask(self.saves, "Kernel")
         object.__setattr__(self, "keep_inputs", inputs)
         object.__setattr__(self, "keep_output", output)
+        object.__setattr__(self, "index", len(KERNELS_BY_INDEX))   # how tape nodes name it
+        KERNELS_BY_INDEX.append(self)
+
+
+#: every Kernel made, by ``index`` (kernels live as long as their backends: the process)
+KERNELS_BY_INDEX: list = []
 
 
 class KernelTable(dict):

@@ -41,6 +41,9 @@ from .tensor import Tensor, _wrap
 
 #: every primitive by name: the one table that kernels are registered against
 PRIMITIVES: dict = {}
+#: every primitive by ``index``: tape nodes name their primitive by this int (an int keeps a
+#: node free of GC-tracked objects, so Python's cyclic GC stops visiting it)
+BY_INDEX: list = []
 
 
 class Each:
@@ -63,7 +66,7 @@ class Primitive:
     """An operation of the table: its name, its forward and its vjp rules (module docstring)."""
 
     __slots__ = ("name", "forward", "vjps", "joint", "differentiable", "saves", "keep_inputs",
-                 "keep_output")
+                 "keep_output", "index")
 
     def __init__(self, name: str, forward, *vjps, joint=None, saves=None):
         if not isinstance(name, str) or not name:
@@ -82,7 +85,9 @@ class Primitive:
         self.differentiable = bool(self.vjps) or joint is not None
         self.saves = saves
         self.keep_inputs, self.keep_output = residual_mask(saves, f"primitive {name!r}")
+        self.index = len(BY_INDEX)
         PRIMITIVES[name] = self
+        BY_INDEX.append(self)
 
     def vjp(self, xp, g, ans, needs, inputs, params) -> list:
         """The generic rules' gradients, one entry per input: None where ``needs[i]`` is
@@ -171,23 +176,26 @@ def run(prim: Primitive, be, *raws, **params):
 def apply(prim: Primitive, *args, **params) -> Tensor:
     """Run ``prim`` on ``args`` (Tensors, Python scalars or array-likes) and record it."""
     be = None
-    raws = []
+    raws = list(args)
+    convert = False
+    i = 0
     for a in args:
         if isinstance(a, Tensor):
             b = a._backend
-            if be is None:
+            if b is not be:
+                if be is not None:
+                    raise _mixed(be, b)
                 be = b
-            elif b is not be:
-                raise _mixed(be, b)
-            raws.append(a._data)
-        else:
-            raws.append(a)
+            raws[i] = a._data
+        elif a.__class__ not in _exact_scalars:
+            convert = True
+        i += 1
     if be is None:
         be = current_backend()
         from .creation import asarray
 
         raws = [asarray(a, backend=be)._data for a in raws]
-    else:
+    elif convert:
         for i, a in enumerate(raws):
             if not isinstance(args[i], Tensor) and not isinstance(a, _scalar_types):
                 from .creation import asarray
@@ -213,9 +221,15 @@ def apply(prim: Primitive, *args, **params) -> Tensor:
 
     recording = tape_state.recording
     if recording and prim.differentiable:
-        for tape in recording:
-            tape._record(prim, args, raws, out, params, saved, kern)
+        if len(recording) == 1:
+            recording[0]._record(prim, args, raws, out, params, saved, kern, False)
+        else:
+            for tape in recording:
+                tape._record(prim, args, raws, out, params, saved, kern, True)
     return out
+
+
+_exact_scalars = frozenset(_scalar_types)
 
 
 # -- moving a tensor between backends (recorded, so gradients flow back across the move) -----
@@ -241,5 +255,6 @@ def transfer(x: Tensor, target) -> Tensor:
     if recording:
         params = {"source": x._backend, "target": target}
         for tape in recording:
-            tape._record(_transfer, (x,), (x._data,), out, params, None, None)
+            tape._record(_transfer, (x,), (x._data,), out, params, None, None,
+                         len(recording) > 1)
     return out

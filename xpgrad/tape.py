@@ -11,9 +11,10 @@ declares (``Primitive.saves``: the raw inputs and/or output the vjp reads), so
 - a value no later rule reads is freed as soon as the user drops it (an MLP's pre-activation,
   once ReLU has run), and a non-persistent tape frees each residual when the backward walk has
   popped the last node that holds it;
-- nodes make no reference cycles, and a node's tuples of keys and raw arrays hold no
-  GC-tracked objects, so Python's cyclic GC stops walking them after their first collection:
-  a long tape costs the collector about one tracked tuple per op.
+- nodes make no reference cycles and hold no GC-tracked objects (the primitive and kernel by
+  index, the backend only where it is not the tape's first, keys as ints, residuals as raw
+  arrays), so Python's cyclic GC untracks each node at its first young collection: a long tape
+  does not make the collector's full walks longer or more frequent.
 
 Where hooks go: a callback when a source's gradient is final belongs in ``_walk`` at the point a
 key in ``skeys`` sees its last contributing node (issue 16); tracing primitive calls for replay
@@ -32,11 +33,13 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import operator
 import sys
 import weakref
 
 from .accumulate import Scatter
-from .primitive import tape_state
+from .backend import KERNELS_BY_INDEX
+from .primitive import BY_INDEX as PRIMITIVES_BY_INDEX, tape_state
 from .tensor import Tensor, _keyed, _wrap
 
 
@@ -58,6 +61,7 @@ class GradientTape:
         self._persistent = persistent
         self._auto = watch_accessed_variables
         self._nodes: list = []
+        self._home = None             # the backend of the first node; nodes store only others
         self._keys: set = set()       # keys of the tensors watched or derived from one
         self._watched: set = set()    # keys watched as gradient sources (explicitly or by access)
         self._variables: dict = {}    # key -> Variable watched (explicitly or by access)
@@ -126,18 +130,19 @@ class GradientTape:
     def reset(self) -> None:
         """Forget everything recorded and watched; the tape may be used again."""
         self._nodes.clear()
+        self._home = None
         self._keys.clear()
         self._watched.clear()
         self._variables.clear()
         self._used = False
 
-    def _record(self, prim, args, raws, out, params, saved, kern):
-        """Append a node for ``out = prim(*args)`` if an input is on this tape."""
+    def _record(self, prim, args, raws, out, params, saved, kern, nested):
+        """Append a node for ``out = prim(*args)`` if an input is on this tape (``nested``:
+        other tapes record too)."""
         keys = self._keys
         ks = []
         hit = variables = False
         for a in args:
-            k = 0
             if isinstance(a, Tensor):
                 k = a._key
                 if k not in keys:
@@ -145,7 +150,9 @@ class GradientTape:
                 if k:
                     hit = True
                     variables = variables or a._trainable
-            ks.append(k)
+                ks.append(k)
+            else:
+                ks.append(0)
         if not hit:
             return
         okey = out._key
@@ -154,17 +161,41 @@ class GradientTape:
         keys.add(okey)
         if kern is None:
             keep, keep_out = prim.keep_inputs, prim.keep_output
-        elif len(tape_state.recording) == 1:
+        elif not nested:
             keep, keep_out = kern.keep_inputs, kern.keep_output
-        else:   # nested tapes: an outer one may differentiate the generic rules, which read all
+        else:   # an outer tape may differentiate the generic rules, which may read everything
             keep, keep_out = None, True
         fits = None
         if keep is None:
             res = tuple(raws)
-        else:
-            res, fits = _residuals(raws, keep)
-        self._nodes.append((prim, kern, out._backend, okey, tuple(ks), res,
-                            out._data if keep_out else None, params, saved, fits,
+        else:   # the residuals: the raw inputs kept; (shape, dtype) of the other arrays
+            n = len(keep)
+            res = list(raws)
+            i = 0
+            for r in raws:
+                if i >= n or not keep[i]:
+                    if r.__class__ in _exact_scalars:
+                        res[i] = None
+                    elif r.size > _SMALL:
+                        res[i] = None
+                        if fits is None:
+                            fits = [None] * len(raws)
+                        dt = r.dtype
+                        fits[i] = (r.shape, _DTYPE_CODES.get(id(dt)) or _dtype_code(dt))
+                i += 1
+            res = tuple(res)
+            if fits is not None:
+                fits = tuple(fits)
+        be = out._backend
+        if be is self._home:
+            be = None
+        elif self._home is None:
+            self._home, be = be, None
+        # ints, tuples and raw arrays: nothing the cyclic GC keeps visiting (a dict, even an
+        # empty one, would keep the node tracked)
+        self._nodes.append((prim.index, None if kern is None else kern.index, be, okey,
+                            tuple(ks), res, out._data if keep_out else None,
+                            tuple(params.items()) if params else None, saved, fits,
                             args if variables else None))
 
     def _access(self, variable):
@@ -281,6 +312,7 @@ class GradientTape:
 
     def _release(self):
         self._nodes = []
+        self._home = None
         self._keys = set()
         self._watched = set()
 
@@ -299,8 +331,8 @@ class GradientTape:
                 seed = _wrap(seed, target._backend)
             if not target._key:     # a target no node made: only itself as a source sees it
                 target._key = next_key()
-            return _walk(self._nodes, target._key, {s._key for s in sources}, seed, consume,
-                         higher)
+            return _walk(self._nodes, self._home, target._key, {s._key for s in sources}, seed,
+                         consume, higher)
         finally:
             if consume:
                 self._release()
@@ -308,18 +340,30 @@ class GradientTape:
                 self._push()
 
 
-def _walk(nodes, tkey, skeys, seed, consume, higher):
+def _walk(nodes, home, tkey, skeys, seed, consume, higher):
     from .tensor_methods import _ns as namespace
 
     grads = {tkey: seed}
     # keys whose accumulator this walk allocated and nothing else has seen: added into in place
     owned = set()
-    order = _consume(nodes) if consume else reversed(nodes)
-    for prim, kern, be, okey, ks, res, ans, params, saved, fits, args in order:
-        g = grads.get(okey)
+    n = len(nodes)
+    while n:
+        n -= 1
+        # a non-persistent tape drops each node as it goes: its residuals are freed once no
+        # node still to come holds them
+        node = nodes.pop() if consume else nodes[n]
+        g = grads.get(node[3])
         if g is None:
             continue
-        owned.discard(okey)            # the rules below may return g itself, or views of it
+        prim, kern, be, okey, ks, res, ans, params, saved, fits, args = node
+        prim = PRIMITIVES_BY_INDEX[prim]
+        params = dict(params) if params else _NO_PARAMS
+        if kern is not None:
+            kern = KERNELS_BY_INDEX[kern]
+        if be is None:
+            be = home
+        if owned:
+            owned.discard(okey)        # the rules below may return g itself, or views of it
         if okey not in skeys:
             del grads[okey]
         if higher:
@@ -340,22 +384,27 @@ def _walk(nodes, tkey, skeys, seed, consume, higher):
                     break
         elif prim.joint is None:          # per-argument rules (inline: the hot path)
             vjps = prim.vjps
-            gs = [vjps[i](xp, g, ans, *inputs, **params) if k and vjps[i] is not None
-                  else None for i, k in enumerate(ks)]
+            if len(ks) == 1:
+                rule = vjps[0]
+                gs = (None if rule is None else rule(xp, g, ans, *inputs, **params),)
+            else:
+                gs = [vjps[i](xp, g, ans, *inputs, **params) if k and vjps[i] is not None
+                      else None for i, k in enumerate(ks)]
         else:
             gs = prim.vjp(xp, g, ans, [k != 0 for k in ks], inputs, params)
-        for i, k in enumerate(ks):
+        i = -1
+        for k in ks:
+            i += 1
             if not k:
                 continue
             gi = gs[i]
             if gi is None:
                 continue
             x = inputs[i]
-            shape, dtype = x.shape, x.dtype
-            prev = grads.get(k)
             if type(gi) is Scatter:       # a slice's gradient: add it into an owned buffer
+                prev = grads.get(k)
                 if prev is None:
-                    prev = gi.dense(xp, dtype)
+                    prev = gi.dense(xp, x.dtype)
                 else:
                     if k not in owned or not hasattr(prev, "__setitem__"):   # NumPy scalar
                         prev = xp.asarray(prev, copy=True)
@@ -363,7 +412,9 @@ def _walk(nodes, tkey, skeys, seed, consume, higher):
                 grads[k] = prev
                 owned.add(k)
                 continue
-            gi = _fit(xp, gi, shape, dtype)
+            if gi.shape != x.shape or gi.dtype != x.dtype:
+                gi = _fit(xp, gi, x.shape, x.dtype)
+            prev = grads.get(k)
             if prev is None:
                 grads[k] = gi
             elif k in owned:
@@ -375,45 +426,25 @@ def _walk(nodes, tkey, skeys, seed, consume, higher):
     return grads
 
 
-def _residuals(raws, keep):
-    """The raw inputs ``keep`` marks (None elsewhere), and ``(shape, dtype)`` of the arrays
-    not kept (None when there is none)."""
-    n = len(keep)
-    res = []
-    fits = None
-    for i, r in enumerate(raws):
-        if i < n and keep[i]:
-            res.append(r)
-            continue
-        res.append(None)
-        if type(r) not in _scalar_types:
-            if fits is None:
-                fits = [None] * len(raws)
-            fits[i] = (tuple(r.shape), r.dtype)
-    return tuple(res), None if fits is None else tuple(fits)
-
-
-class Shaped:
+class Shaped(tuple):
     """What a rule sees of an input that its primitive does not save: shape and dtype.
 
-    >>> Shaped((2, 3), "float32").ndim
+    >>> Shaped(((2, 3), "float32")).ndim
     2
     """
 
-    __slots__ = ("shape", "dtype")
-
-    def __init__(self, shape, dtype):
-        self.shape = shape
-        self.dtype = dtype
+    __slots__ = ()
+    shape = property(operator.itemgetter(0))
+    dtype = property(operator.itemgetter(1))
 
     @property
     def ndim(self):
-        return len(self.shape)
+        return len(self[0])
 
     @property
     def size(self):
         n = 1
-        for s in self.shape:
+        for s in self[0]:
             n *= s
         return n
 
@@ -422,10 +453,30 @@ def _stand_ins(inputs, fits, be):
     """``inputs`` with a ``Shaped`` for each array input that was not saved (dtypes as
     xpgrad's for rules run on Tensors: ``be`` given)."""
     out = list(inputs)
-    for i, fit in enumerate(fits):
+    i = 0
+    for fit in fits:
         if fit is not None:
-            out[i] = Shaped(fit[0], fit[1] if be is None else be.xg_dtype(fit[1]))
+            dt = fit[1]
+            if dt.__class__ is int:
+                dt = _DTYPES[dt]
+            out[i] = Shaped((fit[0], dt if be is None else be.xg_dtype(dt)))
+        i += 1
     return out
+
+
+# A node names a dtype by a small int (a dtype object would keep the node GC-tracked: CPython
+# untracks a tuple only when no item is a GC-capable non-tuple). Backends reuse one dtype object
+# per dtype, so the table stays small; past its bound the dtype itself is stored.
+_DTYPES: list = [None]          # code 0 is unused: ``get(...) or`` treats it as missing
+_DTYPE_CODES: dict = {}
+
+
+def _dtype_code(dt):
+    if len(_DTYPES) > 256:
+        return dt
+    _DTYPE_CODES[id(dt)] = len(_DTYPES)
+    _DTYPES.append(dt)
+    return len(_DTYPES) - 1
 
 
 def _tensors(res, ks, be, args):
@@ -442,7 +493,11 @@ def _tensors(res, ks, be, args):
     return out
 
 
-_scalar_types = {int, float, bool, complex}
+_scalar_types = _exact_scalars = frozenset((int, float, bool, complex))
+# An array of at most this many elements is kept even where its rule does not read it: freeing
+# it saves nothing, and a node holding a (shape, dtype) tuple takes more GC passes to untrack
+_SMALL = 256
+_NO_PARAMS: dict = {}
 
 
 # -- the aliasing policy ------------------------------------------------------------------------
@@ -481,11 +536,6 @@ def _fill_in(prim, gs, ks, xp, g, ans, inputs, params):
             out[i] = rule(xp, g, ans, *inputs, **params) if ks[i] and rule is not None \
                 else None
     return out
-
-
-def _consume(nodes):
-    while nodes:
-        yield nodes.pop()
 
 
 def _fit(xp, g, xshape, xdtype):
