@@ -141,7 +141,8 @@ class GradientTape:
         other tapes record too)."""
         keys = self._keys
         ks = []
-        hit = variables = False
+        hit = False
+        variables = None    # the trainable Variables among the inputs, by position
         for a in args:
             if isinstance(a, Tensor):
                 k = a._key
@@ -149,7 +150,10 @@ class GradientTape:
                     k = self._access(a) if a._trainable else 0
                 if k:
                     hit = True
-                    variables = variables or a._trainable
+                    if a._trainable:
+                        if variables is None:
+                            variables = [None] * len(args)
+                        variables[len(ks)] = a
                 ks.append(k)
             else:
                 ks.append(0)
@@ -196,7 +200,7 @@ class GradientTape:
         self._nodes.append((prim.index, None if kern is None else kern.index, be, okey,
                             tuple(ks), res, out._data if keep_out else None,
                             tuple(params.items()) if params else None, saved, fits,
-                            args if variables else None))
+                            variables and tuple(variables)))
 
     def _access(self, variable):
         """Watch a trainable Variable read on this tape (``watch_accessed_variables``); its
@@ -355,7 +359,7 @@ def _walk(nodes, home, tkey, skeys, seed, consume, higher):
         g = grads.get(node[3])
         if g is None:
             continue
-        prim, kern, be, okey, ks, res, ans, params, saved, fits, args = node
+        prim, kern, be, okey, ks, res, ans, params, saved, fits, variables = node
         prim = PRIMITIVES_BY_INDEX[prim]
         params = dict(params) if params else _NO_PARAMS
         if kern is not None:
@@ -368,7 +372,7 @@ def _walk(nodes, home, tkey, skeys, seed, consume, higher):
             del grads[okey]
         if higher:
             xp = namespace
-            inputs = _tensors(res, ks, be, args)
+            inputs = _tensors(res, ks, be, variables)
             if ans is not None:
                 ans = _keyed(ans, be, okey)
         else:
@@ -479,13 +483,13 @@ def _dtype_code(dt):
     return len(_DTYPES) - 1
 
 
-def _tensors(res, ks, be, args):
+def _tensors(res, ks, be, variables):
     """A node's residuals as Tensors with their recorded keys (for rules run on the xpgrad
     namespace, which an outer tape records); trainable Variables as themselves."""
     out = []
     for i, r in enumerate(res):
-        if args is not None and getattr(args[i], "_trainable", False):
-            out.append(args[i])
+        if variables is not None and variables[i] is not None:
+            out.append(variables[i])
         elif r is None or type(r) in _scalar_types:    # a Python constant (np.float64: no)
             out.append(r)
         else:
