@@ -49,12 +49,16 @@ class Kernel:
 
     ``saves`` declares what ``vjp`` (and the generic rules it leaves to, by NotImplemented)
     reads, as ``Primitive``'s ``saves`` does: input positions and/or ``"output"``; None, the
-    default, keeps everything. Inputs not saved reach ``vjp`` as None.
+    default, keeps everything. Inputs not saved reach ``vjp`` as stand-ins with their shape and
+    dtype. ``vjp_in_place``, optional, is ``vjp`` allowed to write its result into ``g``: the
+    tape calls it instead when nothing else holds ``g`` (ReLU's backward then allocates nothing
+    the size of its input).
     """
 
     forward: Callable
     vjp: Callable | None = None
     saves: tuple | None = None
+    vjp_in_place: Callable | None = None
     keep_inputs: tuple | None = field(init=False, repr=False, compare=False, default=None)
     keep_output: bool = field(init=False, repr=False, compare=False, default=True)
     index: int = field(init=False, repr=False, compare=False, default=-1)

@@ -381,7 +381,12 @@ def _walk(nodes, home, tkey, skeys, seed, consume, higher):
         if fits is not None:
             inputs = _stand_ins(inputs, fits, be if higher else None)
         if kern is not None and not higher:
-            gs = kern.vjp(g, saved, *inputs, **params)
+            vjp = kern.vjp
+            # a g nothing else holds (not a source's, not a view) may be written over
+            if kern.vjp_in_place is not None and okey not in skeys and \
+                    sys.getrefcount(g) <= _SOLE and getattr(g, "base", 0) is None:
+                vjp = kern.vjp_in_place
+            gs = vjp(g, saved, *inputs, **params)
             for gi in gs:
                 if gi is NotImplemented:  # the kernel leaves some inputs to the generic rule
                     gs = _fill_in(prim, gs, ks, xp, g, ans, inputs, params)
@@ -427,6 +432,7 @@ def _walk(nodes, home, tkey, skeys, seed, consume, higher):
             else:
                 grads[k] = prev + gi
                 owned.add(k)
+        gs = gi = prev = None           # grads now holds each gradient alone (see vjp_in_place)
     return grads
 
 

@@ -208,6 +208,22 @@ def _relu_vjp(g, y, x):
     return (g * (y > 0),)
 
 
+def _relu_vjp_in_place(g, y, x):
+    # g *= y > 0, a block of rows at a time: the boolean mask stays small too
+    if g.shape != y.shape or g.dtype != y.dtype:
+        return _relu_vjp(g, y, x)
+    if g.ndim < 2 or g.size <= _BLOCK:
+        np.multiply(g, y > 0, out=g)
+        return (g,)
+    step = max(1, _BLOCK // (g.size // g.shape[0]))
+    for i in range(0, g.shape[0], step):
+        np.multiply(g[i:i + step], y[i:i + step] > 0, out=g[i:i + step])
+    return (g,)
+
+
+_BLOCK = 1 << 16       # elements per block of the in-place ReLU backward
+
+
 def _leaky_forward(x, negative_slope):
     if not _float(x) or not 0.0 <= negative_slope <= 1.0:
         return None
@@ -244,6 +260,6 @@ KERNELS: dict = {
     "sigmoid_mse": Kernel(_smse_forward, _elementwise_vjp),
     "sigmoid": Kernel(_sigmoid_forward, _sigmoid_vjp, saves=()),
     "tanh": Kernel(_tanh_forward, _tanh_vjp, saves=()),
-    "relu": Kernel(_relu_forward, _relu_vjp, saves=()),
+    "relu": Kernel(_relu_forward, _relu_vjp, saves=(), vjp_in_place=_relu_vjp_in_place),
     "leaky_relu": Kernel(_leaky_forward, _leaky_vjp),
 }
