@@ -210,7 +210,8 @@ def _relu_vjp(g, y, x):
 
 def _relu_vjp_in_place(g, y, x):
     # g *= y > 0, a block of rows at a time: the boolean mask stays small too
-    if g.shape != y.shape or g.dtype != y.dtype:
+    if type(g) is not np.ndarray or not g.flags.writeable or g.shape != y.shape \
+            or g.dtype != y.dtype:          # a NumPy scalar, a read-only or broadcast gradient
         return _relu_vjp(g, y, x)
     if g.ndim < 2 or g.size <= _BLOCK:
         np.multiply(g, y > 0, out=g)
