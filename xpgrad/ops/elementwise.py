@@ -2,7 +2,7 @@
 and clip, which select among their inputs, are in ``selection.py``).
 
 Rules are ``vjp(xp, g, ans, *inputs)``: ``g`` the output's gradient, ``ans`` the output.
-Broadcast gradients are summed back to each input's shape centrally (``tape._fit``), which also
+Broadcast gradients are summed back to each input's shape centrally (``backward._fit``), which also
 keeps the real part of a complex gradient that reaches a real input.
 
 Complex gradients follow PyTorch's convention: for a real loss ``L`` of ``z = x + iy`` the
