@@ -61,13 +61,15 @@ class Kernel:
     vjp_in_place: Callable | None = None
     keep_inputs: tuple | None = field(init=False, repr=False, compare=False, default=None)
     keep_output: bool = field(init=False, repr=False, compare=False, default=True)
+    keep_upto: int = field(init=False, repr=False, compare=False, default=-1)
     index: int = field(init=False, repr=False, compare=False, default=-1)
 
     def __post_init__(self):
-        from .primitive import residual_mask
+        from .primitive import keep_upto, residual_mask
 
         inputs, output = residual_mask(self.saves, "Kernel")
         object.__setattr__(self, "keep_inputs", inputs)
+        object.__setattr__(self, "keep_upto", keep_upto(inputs))
         object.__setattr__(self, "keep_output", output)
         object.__setattr__(self, "index", len(KERNELS_BY_INDEX))   # how tape nodes name it
         KERNELS_BY_INDEX.append(self)

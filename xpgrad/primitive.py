@@ -66,7 +66,7 @@ class Primitive:
     """An operation of the table: its name, its forward and its vjp rules (module docstring)."""
 
     __slots__ = ("name", "forward", "vjps", "joint", "differentiable", "saves", "keep_inputs",
-                 "keep_output", "index")
+                 "keep_output", "keep_upto", "index")
 
     def __init__(self, name: str, forward, *vjps, joint=None, saves=None):
         if not isinstance(name, str) or not name:
@@ -85,6 +85,7 @@ class Primitive:
         self.differentiable = bool(self.vjps) or joint is not None
         self.saves = saves
         self.keep_inputs, self.keep_output = residual_mask(saves, f"primitive {name!r}")
+        self.keep_upto = keep_upto(self.keep_inputs)
         self.index = len(BY_INDEX)
         PRIMITIVES[name] = self
         BY_INDEX.append(self)
@@ -133,6 +134,18 @@ def residual_mask(saves, owner):
                              "(ints >= 0) and/or 'output'")
     n = max(positions) + 1 if positions else 0
     return tuple(i in positions for i in range(n)), output
+
+
+def keep_upto(keep_inputs) -> int:
+    """How many leading inputs a mask keeps with none dropped before them: a call with at most
+    that many inputs keeps them all (the tape then skips its per-input pass).
+
+    >>> keep_upto((True, True)), keep_upto((True, False)), keep_upto(None)
+    (2, -1, -1)
+    """
+    if keep_inputs is None or not all(keep_inputs):
+        return -1
+    return len(keep_inputs)
 
 
 class _TapeState(threading.local):

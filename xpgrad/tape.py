@@ -162,14 +162,13 @@ class GradientTape:
         if not okey:
             okey = out._key = next_key()
         keys.add(okey)
-        if kern is None:
-            keep, keep_out = prim.keep_inputs, prim.keep_output
-        elif not nested:
-            keep, keep_out = kern.keep_inputs, kern.keep_output
-        else:   # an outer tape may differentiate the generic rules, which may read everything
+        owner = prim if kern is None else kern
+        keep, keep_out = owner.keep_inputs, owner.keep_output
+        if kern is not None and nested:
+            # an outer tape may differentiate the generic rules, which may read everything
             keep, keep_out = None, True
         fits = None
-        if keep is None:
+        if keep is None or len(raws) <= owner.keep_upto:
             res = tuple(raws)
         else:   # the residuals: the raw inputs kept; (shape, dtype) of the other arrays
             n = len(keep)
