@@ -96,10 +96,12 @@ def test_one_window_is_full_bptt_and_sgd_really_updates(rng):
 
 def _tape_stats(monkeypatch):
     """Patch GradientTape.gradient to record, per update: the tape's nodes, the bytes of the
-    arrays its nodes hold (inputs, outputs, saved residuals; a view counts its own size), and
-    how many node outputs of earlier updates are still alive."""
+    arrays its nodes hold (their residuals: inputs, outputs, kernels' saved arrays; a view counts
+    its own size), how many outputs and saved arrays of earlier tapes are still alive, and how
+    many earlier tapes."""
     stats = []
     earlier = []
+    tapes = []
     original = xg.GradientTape.gradient
 
     def arrays(obj):
@@ -113,14 +115,17 @@ def _tape_stats(monkeypatch):
 
     def gradient(self, target, sources, *a, **k):
         seen, total = set(), 0
-        for prim, args, raws, out, params, saved, kern, needs in self._nodes:
-            for arr in arrays([raws, out, saved]):
+        made = []      # arrays this tape's steps computed (the inputs include the weights)
+        for prim, kern, be, okey, keys, res, ans, params, saved, fits, args in self._nodes:
+            made.extend(arrays([ans, saved]))
+            for arr in arrays([res, ans, saved]):
                 if id(arr) not in seen:
                     seen.add(id(arr))
                     total += arr.nbytes
         alive = sum(r() is not None for r in earlier)
-        stats.append((len(self._nodes), total, alive))
-        earlier.extend(weakref.ref(node[3]) for node in self._nodes)
+        stats.append((len(self._nodes), total, alive, sum(t() is not None for t in tapes)))
+        earlier.extend(weakref.ref(arr) for arr in made if isinstance(arr, np.ndarray))
+        tapes.append(weakref.ref(self))
         return original(self, target, sources, *a, **k)
 
     monkeypatch.setattr(xg.GradientTape, "gradient", gradient)
@@ -139,10 +144,11 @@ def test_tape_memory_is_bounded_by_k2_not_by_the_sequence_length(k1, k2, rng, mo
         assert len(stats) == n // k1
         steady = stats[k2 // k1:-1]     # after the first, shorter windows; the last has no split
         assert len({s[:2] for s in steady}) == 1, steady[:3]
-        assert max(s[2] for s in stats) == 0            # nothing of an earlier tape survives
+        assert max(s[3] for s in stats) == 0            # no earlier tape survives, and of
+        assert max(s[2] for s in stats) <= 2            # their arrays only the state h, c
         per_length[n] = steady[0]
     assert per_length[100] == per_length[1000]
-    nodes, nbytes, _ = per_length[100]
+    nodes, nbytes, _, _ = per_length[100]
     # the saved activations of k2 steps dominate: 4 x (batch 4, 4 gates x 3 hidden) floats/step
     assert nbytes >= k2 * 4 * 12 * 4
 

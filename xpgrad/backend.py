@@ -16,7 +16,7 @@ import contextlib
 import importlib
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from . import dtypes as _dt
@@ -46,10 +46,37 @@ class Kernel:
     NotImplemented where the generic rule should compute it (e.g. the gradient for a loss's
     probability targets). A primitive without gradients (an optimizer update) needs no vjp.
     Higher-order passes never use kernels; they run the generic rules.
+
+    ``saves`` declares what ``vjp`` (and the generic rules it leaves to, by NotImplemented)
+    reads, as ``Primitive``'s ``saves`` does: input positions and/or ``"output"``; None, the
+    default, keeps everything. Inputs not saved reach ``vjp`` as stand-ins with their shape and
+    dtype. ``vjp_in_place``, optional, is ``vjp`` allowed to write its result into ``g``: the
+    tape calls it instead when nothing else holds ``g`` (ReLU's backward then allocates nothing
+    the size of its input).
     """
 
     forward: Callable
     vjp: Callable | None = None
+    saves: tuple | None = None
+    vjp_in_place: Callable | None = None
+    keep_inputs: tuple | None = field(init=False, repr=False, compare=False, default=None)
+    keep_output: bool = field(init=False, repr=False, compare=False, default=True)
+    keep_upto: int = field(init=False, repr=False, compare=False, default=-1)
+    index: int = field(init=False, repr=False, compare=False, default=-1)
+
+    def __post_init__(self):
+        from .primitive import keep_upto, residual_mask
+
+        inputs, output = residual_mask(self.saves, "Kernel")
+        object.__setattr__(self, "keep_inputs", inputs)
+        object.__setattr__(self, "keep_upto", keep_upto(inputs))
+        object.__setattr__(self, "keep_output", output)
+        object.__setattr__(self, "index", len(KERNELS_BY_INDEX))   # how tape nodes name it
+        KERNELS_BY_INDEX.append(self)
+
+
+#: every Kernel made, by ``index`` (kernels live as long as their backends: the process)
+KERNELS_BY_INDEX: list = []
 
 
 class KernelTable(dict):

@@ -15,6 +15,13 @@ of two forms:
 A primitive with no rule has no gradient and is never recorded (comparisons, optimizer updates).
 Names are unique: backends register their faster kernels under them (``xpgrad.backend``).
 
+``saves`` declares the residuals, what the rules read besides ``g``: input positions and/or
+``"output"`` (None, the default: every input and the output). A tape keeps only those, so an
+input that nothing else holds is freed after the forward pass. An array input not saved
+reaches the rules as a stand-in with its shape and dtype (``tape.Shaped``), an output not saved
+as None. ``add`` saves nothing, ``multiply`` its
+two inputs, ``exp`` its output, ``sum`` nothing (its rule reads only ``x.shape``).
+
 >>> import xpgrad as xg
 >>> cube = Primitive("doc_cube", lambda xp, x: x * x * x,
 ...                  lambda xp, g, ans, x: 3 * g * x * x)
@@ -34,6 +41,9 @@ from .tensor import Tensor, _wrap
 
 #: every primitive by name: the one table that kernels are registered against
 PRIMITIVES: dict = {}
+#: every primitive by ``index``: tape nodes name their primitive by this int (an int keeps a
+#: node free of GC-tracked objects, so Python's cyclic GC stops visiting it)
+BY_INDEX: list = []
 
 
 class Each:
@@ -55,9 +65,10 @@ class Each:
 class Primitive:
     """An operation of the table: its name, its forward and its vjp rules (module docstring)."""
 
-    __slots__ = ("name", "forward", "vjps", "joint", "differentiable")
+    __slots__ = ("name", "forward", "vjps", "joint", "differentiable", "saves", "keep_inputs",
+                 "keep_output", "keep_upto", "index")
 
-    def __init__(self, name: str, forward, *vjps, joint=None):
+    def __init__(self, name: str, forward, *vjps, joint=None, saves=None):
         if not isinstance(name, str) or not name:
             raise TypeError(f"a primitive's name must be a non-empty string, got {name!r}")
         if joint is not None and vjps:
@@ -72,7 +83,12 @@ class Primitive:
         self.vjps = vjps[0] if len(vjps) == 1 and isinstance(vjps[0], Each) else vjps
         self.joint = joint
         self.differentiable = bool(self.vjps) or joint is not None
+        self.saves = saves
+        self.keep_inputs, self.keep_output = residual_mask(saves, f"primitive {name!r}")
+        self.keep_upto = keep_upto(self.keep_inputs)
+        self.index = len(BY_INDEX)
         PRIMITIVES[name] = self
+        BY_INDEX.append(self)
 
     def vjp(self, xp, g, ans, needs, inputs, params) -> list:
         """The generic rules' gradients, one entry per input: None where ``needs[i]`` is
@@ -86,6 +102,50 @@ class Primitive:
 
     def __repr__(self):
         return f"<primitive {self.name}>"
+
+
+def residual_mask(saves, owner):
+    """``(keep_inputs, keep_output)`` for a ``saves`` declaration: None (keep every input), or
+    a tuple of booleans by input position; and whether the output is kept.
+
+    >>> residual_mask((1, "output"), "doc")
+    ((False, True), True)
+    >>> residual_mask(None, "doc")
+    (None, True)
+    """
+    if saves is None:
+        return None, True
+    if isinstance(saves, (str, int)):
+        saves = (saves,)
+    try:
+        items = tuple(saves)
+    except TypeError:
+        raise TypeError(f"{owner}: saves must be None or a tuple of input positions and/or "
+                        f"'output', got {saves!r}") from None
+    positions = []
+    output = False
+    for item in items:
+        if item == "output" and isinstance(item, str):
+            output = True
+        elif isinstance(item, int) and not isinstance(item, bool) and item >= 0:
+            positions.append(item)
+        else:
+            raise ValueError(f"{owner}: saves holds {item!r}; expected input positions "
+                             "(ints >= 0) and/or 'output'")
+    n = max(positions) + 1 if positions else 0
+    return tuple(i in positions for i in range(n)), output
+
+
+def keep_upto(keep_inputs) -> int:
+    """How many leading inputs a mask keeps with none dropped before them: a call with at most
+    that many inputs keeps them all (the tape then skips its per-input pass).
+
+    >>> keep_upto((True, True)), keep_upto((True, False)), keep_upto(None)
+    (2, -1, -1)
+    """
+    if keep_inputs is None or not all(keep_inputs):
+        return -1
+    return len(keep_inputs)
 
 
 class _TapeState(threading.local):
@@ -129,23 +189,26 @@ def run(prim: Primitive, be, *raws, **params):
 def apply(prim: Primitive, *args, **params) -> Tensor:
     """Run ``prim`` on ``args`` (Tensors, Python scalars or array-likes) and record it."""
     be = None
-    raws = []
+    raws = list(args)
+    convert = False
+    i = 0
     for a in args:
         if isinstance(a, Tensor):
             b = a._backend
-            if be is None:
+            if b is not be:
+                if be is not None:
+                    raise _mixed(be, b)
                 be = b
-            elif b is not be:
-                raise _mixed(be, b)
-            raws.append(a._data)
-        else:
-            raws.append(a)
+            raws[i] = a._data
+        elif a.__class__ not in _exact_scalars:
+            convert = True
+        i += 1
     if be is None:
         be = current_backend()
         from .creation import asarray
 
         raws = [asarray(a, backend=be)._data for a in raws]
-    else:
+    elif convert:
         for i, a in enumerate(raws):
             if not isinstance(args[i], Tensor) and not isinstance(a, _scalar_types):
                 from .creation import asarray
@@ -171,9 +234,15 @@ def apply(prim: Primitive, *args, **params) -> Tensor:
 
     recording = tape_state.recording
     if recording and prim.differentiable:
-        for tape in recording:
-            tape._record(prim, args, raws, out, params, saved, kern)
+        if len(recording) == 1:
+            recording[0]._record(prim, args, raws, out, params, saved, kern, False)
+        else:
+            for tape in recording:
+                tape._record(prim, args, raws, out, params, saved, kern, True)
     return out
+
+
+_exact_scalars = frozenset(_scalar_types)
 
 
 # -- moving a tensor between backends (recorded, so gradients flow back across the move) -----
@@ -199,5 +268,6 @@ def transfer(x: Tensor, target) -> Tensor:
     if recording:
         params = {"source": x._backend, "target": target}
         for tape in recording:
-            tape._record(_transfer, (x,), (x._data,), out, params, None, None)
+            tape._record(_transfer, (x,), (x._data,), out, params, None, None,
+                         len(recording) > 1)
     return out

@@ -3,6 +3,25 @@
 TensorFlow semantics: ``watch``, ``watch_accessed_variables``, ``persistent``, ``gradient`` with
 ``output_gradients`` and ``unconnected_gradients``, ``jacobian``, ``stop_recording``, ``reset``.
 
+How a tape records (the lean path): a tape knows tensors by their key (``Tensor._key``: 0 until a
+tape watches or records the tensor, then unique in the process), never by holding them. A node is
+one flat tuple of the primitive, the keys of its inputs and output, and the residuals its rule
+declares (``Primitive.saves``: the raw inputs and/or output the vjp reads), so
+
+- a value no later rule reads is freed as soon as the user drops it (an MLP's pre-activation,
+  once ReLU has run), and a non-persistent tape frees each residual when the backward walk has
+  popped the last node that holds it;
+- nodes make no reference cycles and hold no GC-tracked objects (the primitive and kernel by
+  index, the backend only where it is not the tape's first, keys as ints, residuals as raw
+  arrays), so Python's cyclic GC untracks each node within its first young collections: a long
+  tape does not make the collector's full walks longer or more frequent.
+
+The backward walk is in ``backward.py``. Where hooks go: a callback when a source's gradient is
+final belongs in ``backward._walk``, after the last node (in the reverse walk) whose input keys
+hold that source's key (issue 16); tracing primitive calls for replay belongs in
+``primitive.apply`` around the kernel/forward call, or in ``_record`` for the taped ones
+(issue 18).
+
 >>> import xpgrad as xg
 >>> x = xg.asarray(3.0)
 >>> with xg.GradientTape() as tape:
@@ -14,16 +33,20 @@ TensorFlow semantics: ``watch``, ``watch_accessed_variables``, ``persistent``, `
 from __future__ import annotations
 
 import contextlib
+import itertools
 import sys
 import weakref
 
-from .accumulate import Scatter
+from .backward import _DTYPE_CODES, _SOLE, _SOLE_BASE, _dtype_code, _exact_scalars, _walk
 from .primitive import tape_state
 from .tensor import Tensor, _wrap
 
 
-#: every tape not yet collected: an in-place write re-keys the old value on each (inplace.py)
+#: every tape not yet collected: an in-place write checks none watches its target (inplace.py)
 LIVE_TAPES = weakref.WeakSet()
+
+#: a fresh tensor key; keys are never reused, so a key a tape saw always means one value
+next_key = itertools.count(1).__next__
 
 
 def _is_float(t: Tensor) -> bool:
@@ -33,16 +56,18 @@ def _is_float(t: Tensor) -> bool:
 class GradientTape:
     """Record operations for automatic differentiation (see the module docstring)."""
 
-    #: xpgrad.distributed sets this on an instance for one gradient call: ``hook(order, grads)``
-    #: wraps the backward walk's node iterator, to learn when a source's gradient is final
+    #: xpgrad.distributed sets this on an instance for one gradient call: ``hook(i, grads)`` is
+    #: called once the backward walk has passed node ``i`` (see ``backward._walk``)
     _walk_hook = None
 
     def __init__(self, persistent: bool = False, watch_accessed_variables: bool = True):
         self._persistent = persistent
         self._auto = watch_accessed_variables
         self._nodes: list = []
-        self._watched: dict = {}      # id -> tensor watched by the user or derived from one
-        self._variables: dict = {}    # id -> Variable watched (explicitly or by access)
+        self._home = None             # the backend of the first node; nodes store only others
+        self._keys: set = set()       # keys of the tensors watched or derived from one
+        self._watched: set = set()    # keys watched as gradient sources (explicitly or by access)
+        self._variables: dict = {}    # key -> Variable watched (explicitly or by access)
         self._used = False
         self._recording = False
         LIVE_TAPES.add(self)
@@ -82,9 +107,13 @@ class GradientTape:
         if not _is_float(tensor):
             raise ValueError(f"cannot watch a tensor of dtype {tensor.dtype}: only "
                              "floating-point (real or complex) tensors have gradients")
-        self._watched[id(tensor)] = tensor
+        key = tensor._key
+        if not key:
+            key = tensor._key = next_key()
+        self._keys.add(key)
+        self._watched.add(key)
         if tensor._trainable:
-            self._variables[id(tensor)] = tensor
+            self._variables[key] = tensor
 
     def watched_variables(self) -> tuple:
         """The Variables this tape watches, in the order it first saw them."""
@@ -104,28 +133,89 @@ class GradientTape:
     def reset(self) -> None:
         """Forget everything recorded and watched; the tape may be used again."""
         self._nodes.clear()
+        self._home = None
+        self._keys.clear()
         self._watched.clear()
         self._variables.clear()
         self._used = False
 
-    def _record(self, prim, args, raws, out, params, saved, kern):
-        watched = self._watched
-        needs = []
-        any_need = False
+    def _record(self, prim, args, raws, out, params, saved, kern, nested):
+        """Append a node for ``out = prim(*args)`` if an input is on this tape (``nested``:
+        other tapes record too)."""
+        keys = self._keys
+        ks = []
+        hit = False
+        variables = None    # the trainable Variables among the inputs, by position
         for a in args:
-            need = False
             if isinstance(a, Tensor):
-                if id(a) in watched:
-                    need = True
-                elif a._trainable and self._auto:
-                    watched[id(a)] = a
-                    self._variables[id(a)] = a
-                    need = True
-            needs.append(need)
-            any_need = any_need or need
-        if any_need:
-            self._nodes.append((prim, args, tuple(raws), out, params, saved, kern, needs))
-            watched[id(out)] = out
+                k = a._key
+                if k not in keys:
+                    k = self._access(a) if a._trainable else 0
+                if k:
+                    hit = True
+                    if a._trainable:
+                        if variables is None:
+                            variables = [None] * len(args)
+                        variables[len(ks)] = a
+                ks.append(k)
+            else:
+                ks.append(0)
+        if not hit:
+            return
+        okey = out._key
+        if not okey:
+            okey = out._key = next_key()
+        keys.add(okey)
+        owner = prim if kern is None else kern
+        keep, keep_out = owner.keep_inputs, owner.keep_output
+        if kern is not None and nested:
+            # an outer tape may differentiate the generic rules, which may read everything
+            keep, keep_out = None, True
+        fits = None
+        if keep is None or len(raws) <= owner.keep_upto:
+            res = tuple(raws)
+        else:   # the residuals: the raw inputs kept; (shape, dtype) of the other arrays
+            n = len(keep)
+            res = list(raws)
+            i = 0
+            for r in raws:
+                if i >= n or not keep[i]:
+                    if r.__class__ in _exact_scalars:
+                        res[i] = None
+                    elif r.size > _SMALL:
+                        res[i] = None
+                        if fits is None:
+                            fits = [None] * len(raws)
+                        dt = r.dtype
+                        fits[i] = (r.shape, _DTYPE_CODES.get(id(dt)) or _dtype_code(dt))
+                i += 1
+            res = tuple(res)
+            if fits is not None:
+                fits = tuple(fits)
+        be = out._backend
+        if be is self._home:
+            be = None
+        elif self._home is None:
+            self._home, be = be, None
+        # ints, tuples and raw arrays: nothing the cyclic GC keeps visiting (a dict, even an
+        # empty one, would keep the node tracked)
+        self._nodes.append((prim.index, None if kern is None else kern.index, be, okey,
+                            tuple(ks), res, out._data if keep_out else None,
+                            tuple(params.items()) if params else None, saved, fits,
+                            variables and tuple(variables)))
+
+    def _access(self, variable):
+        """Watch a trainable Variable read on this tape (``watch_accessed_variables``); its
+        key, or 0 when this tape does not watch on access."""
+        if not self._auto:
+            return 0
+        key = variable._key
+        if not key:
+            key = variable._key = next_key()
+        self._keys.add(key)
+        self._watched.add(key)
+        self._variables[key] = variable
+        return key
 
     # -- differentiation ----------------------------------------------------------------------
     def gradient(self, target, sources, output_gradients=None,
@@ -151,7 +241,7 @@ class GradientTape:
         grads = self._backward(target, src, seed, consume=not self._persistent)
         out = []
         for s in src:
-            g = grads.pop(id(s), None)
+            g = grads.pop(s._key, None) if s._key else None
             # the aliasing policy (below): a gradient something else still holds is copied
             if g is not None and not isinstance(g, Tensor) and (
                     sys.getrefcount(g) > _SOLE or ((base := getattr(g, "base", None)) is not None
@@ -159,7 +249,7 @@ class GradientTape:
                 g = s._backend.xp.asarray(g, copy=True)
             out.append(self._finish(g, s, unconnected_gradients))
             if g is not None:
-                grads[id(s)] = g       # the same source again in the list gets a copy
+                grads[s._key] = g      # the same source again in the list gets a copy
         return out[0] if single else (tuple(out) if isinstance(sources, tuple) else out)
 
     def jacobian(self, target, source, unconnected_gradients="none"):
@@ -182,7 +272,7 @@ class GradientTape:
         rows = []
         for i in range(n):
             seed = be.xp.reshape(flat_eye[i], target._data.shape)
-            g = self._backward(target, [source], seed, consume=False).get(id(source))
+            g = self._backward(target, [source], seed, consume=False).get(source._key or None)
             if g is None:
                 rows = None
                 break
@@ -228,10 +318,12 @@ class GradientTape:
 
     def _release(self):
         self._nodes = []
-        self._watched = {}
+        self._home = None
+        self._keys = set()
+        self._watched = set()
 
     def _backward(self, target, sources, seed, consume):
-        """Walk the nodes in reverse from ``target``; return {id(tensor): gradient}.
+        """Walk the nodes in reverse from ``target``; return {tensor key: gradient}.
 
         When another tape records, the rules run on Tensors through the xpgrad namespace, so
         that tape records the gradient computation itself (higher-order gradients).
@@ -243,7 +335,10 @@ class GradientTape:
             higher = bool(tape_state.recording)
             if higher:
                 seed = _wrap(seed, target._backend)
-            return _walk(self._nodes, target, sources, seed, consume, higher, self._walk_hook)
+            if not target._key:     # a target no node made: only itself as a source sees it
+                target._key = next_key()
+            return _walk(self._nodes, self._home, target._key, {s._key for s in sources}, seed,
+                         consume, higher, self._walk_hook)
         finally:
             if consume:
                 self._release()
@@ -251,131 +346,9 @@ class GradientTape:
                 self._push()
 
 
-def _walk(nodes, target, sources, seed, consume, higher, hook=None):
-    from .tensor_methods import _ns as namespace
-
-    grads = {id(target): seed}
-    # keys whose accumulator this walk allocated and nothing else has seen: added into in place
-    owned = set()
-    keep = {id(s) for s in sources}
-    order = _consume(nodes) if consume else reversed(nodes)
-    if hook is not None:
-        order = hook(order, grads)
-    for prim, args, raws, out, params, saved, kern, needs in order:
-        oid = id(out)
-        g = grads.get(oid)
-        if g is None:
-            continue
-        owned.discard(oid)            # the rules below may return g itself, or views of it
-        if oid not in keep:
-            del grads[oid]
-        if higher:
-            xp, ans, inputs = namespace, out, args
-        else:
-            xp, ans, inputs = out._backend.xp, out._data, raws
-        if kern is not None and not higher:
-            gs = kern.vjp(g, saved, *raws, **params)
-            for gi in gs:
-                if gi is NotImplemented:  # the kernel leaves some inputs to the generic rule
-                    gs = _fill_in(prim, gs, needs, xp, g, ans, inputs, params)
-                    break
-        elif prim.joint is None:          # per-argument rules (inline: the hot path)
-            vjps = prim.vjps
-            gs = [vjps[i](xp, g, ans, *inputs, **params) if need and vjps[i] is not None
-                  else None for i, need in enumerate(needs)]
-        else:
-            gs = prim.vjp(xp, g, ans, needs, inputs, params)
-        for i, need in enumerate(needs):
-            if not need:
-                continue
-            gi = gs[i]
-            if gi is None:
-                continue
-            key = id(args[i])
-            prev = grads.get(key)
-            if type(gi) is Scatter:       # a slice's gradient: add it into an owned buffer
-                if prev is None:
-                    prev = gi.dense(xp, inputs[i].dtype)
-                else:
-                    if key not in owned or not hasattr(prev, "__setitem__"):   # NumPy scalar
-                        prev = xp.asarray(prev, copy=True)
-                    gi.add_into(prev)
-                grads[key] = prev
-                owned.add(key)
-                continue
-            gi = _fit(xp, gi, inputs[i])
-            if prev is None:
-                grads[key] = gi
-            elif key in owned:
-                prev += gi                # in place for arrays; a NumPy scalar rebinds
-                grads[key] = prev
-            else:
-                grads[key] = prev + gi
-                owned.add(key)
-    return grads
-
-
-# -- the aliasing policy ------------------------------------------------------------------------
-# A first-order gradient handed to the user is an array nothing else refers to: not the seed or
-# output_gradients, not another source's gradient, not a residual a persistent tape keeps, and not
-# a view of any of these. Most rules return fresh arrays, so instead of copying every gradient the
-# tape copies only those that something else still holds, judged by reference counts (as NumPy
-# judges temporaries it may reuse). The bars are the counts of a probe held by one local
-# variable, measured with the same expressions as in ``gradient``.
-class _Probe:
-    __slots__ = ("base",)
-
-
-def _probe_counts():
-    g = _Probe()
-    g.base = _Probe()
-    own = sys.getrefcount(g)
-    base = getattr(g, "base", None)
-    return own, sys.getrefcount(base)
-
-
-_SOLE, _SOLE_BASE = _probe_counts()
-
-
-def _fill_in(prim, gs, needs, xp, g, ans, inputs, params):
-    """A kernel's gradients with its NotImplemented entries computed by the generic rules."""
-    out = list(gs)
-    if prim.joint is not None:
-        rest = [need and gi is NotImplemented for gi, need in zip(gs, needs)]
-        generic = prim.vjp(xp, g, ans, rest, inputs, params)
-        return [generic[i] if r else gi for i, (gi, r) in enumerate(zip(gs, rest))]
-    vjps = prim.vjps
-    for i, gi in enumerate(gs):
-        if gi is NotImplemented:
-            rule = vjps[i]
-            out[i] = rule(xp, g, ans, *inputs, **params) if needs[i] and rule is not None \
-                else None
-    return out
-
-
-def _consume(nodes):
-    while nodes:
-        yield nodes.pop()
-
-
-def _fit(xp, g, x):
-    """Sum a broadcast gradient back to ``x``'s shape and cast it to ``x``'s dtype."""
-    gshape = g.shape
-    xshape = x.shape
-    if gshape != xshape:
-        lead = len(gshape) - len(xshape)
-        axes = tuple(range(lead)) + tuple(
-            lead + i for i, n in enumerate(xshape) if n == 1 and gshape[lead + i] != 1)
-        if axes:
-            g = xp.sum(g, axis=axes, keepdims=True)
-        g = xp.reshape(g, xshape)
-    if g.dtype != x.dtype:
-        if xp.isdtype(g.dtype, "complex floating") and not xp.isdtype(x.dtype,
-                                                                      "complex floating"):
-            g = xp.real(g)      # a real input's gradient: the real part (complex convention)
-        if g.dtype != x.dtype:
-            g = xp.astype(g, x.dtype)
-    return g
+# An array of at most this many elements is kept even where its rule does not read it: freeing
+# it saves nothing, and a node holding a (shape, dtype) tuple takes more GC passes to untrack
+_SMALL = 256
 
 
 def stop_gradient(t):

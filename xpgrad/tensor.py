@@ -31,7 +31,9 @@ def _values_repr(a) -> str:
 class Tensor(TensorMethods):
     """An immutable array on one backend. Create with ``xg.asarray`` and friends."""
 
-    __slots__ = ("_data", "_backend", "__weakref__")
+    # _key: how tapes know this tensor; 0 until a tape watches or records it, then unique in the
+    # process and never reused (tapes hold no Tensors, so an id() could come back)
+    __slots__ = ("_data", "_backend", "_key", "__weakref__")
     _trainable = False
     __array_priority__ = 1000   # ndarray (op) Tensor defers to Tensor's reflected operator
 
@@ -43,6 +45,7 @@ class Tensor(TensorMethods):
         t = asarray(data, dtype=dtype, backend=backend)
         self._data = t._data
         self._backend = t._backend
+        self._key = 0
 
     # -- basic properties ----------------------------------------------------------------------
     @property
@@ -260,6 +263,16 @@ def _wrap(data, backend) -> Tensor:
     t = _new(Tensor)
     t._data = data
     t._backend = backend
+    t._key = 0
+    return t
+
+
+def _keyed(data, backend, key) -> Tensor:
+    """A Tensor that tapes take for the one with ``key``: a recorded value brought back."""
+    t = _new(Tensor)
+    t._data = data
+    t._backend = backend
+    t._key = key
     return t
 
 
@@ -288,6 +301,7 @@ class Variable(Tensor):
                             "dtype=xg.float32, or trainable=False)")
         self._data = t._data
         self._backend = t._backend
+        self._key = 0
         self._trainable = (trainable is None or bool(trainable)) and t.dtype.is_inexact
         self.name = name or "Variable"
 

@@ -200,11 +200,29 @@ def _tanh_vjp(g, y, x):
 def _relu_forward(x):
     if not _float(x):
         return None
-    return np.maximum(x, 0.0), None
+    y = np.maximum(x, 0.0)
+    return y, y                      # y > 0 where x > 0: the output, kept anyway, is the mask
 
 
-def _relu_vjp(g, saved, x):
-    return (g * (x > 0),)
+def _relu_vjp(g, y, x):
+    return (g * (y > 0),)
+
+
+def _relu_vjp_in_place(g, y, x):
+    # g *= y > 0, a block of rows at a time: the boolean mask stays small too
+    if type(g) is not np.ndarray or not g.flags.writeable or g.shape != y.shape \
+            or g.dtype != y.dtype:          # a NumPy scalar, a read-only or broadcast gradient
+        return _relu_vjp(g, y, x)
+    if g.ndim < 2 or g.size <= _BLOCK:
+        np.multiply(g, y > 0, out=g)
+        return (g,)
+    step = max(1, _BLOCK // (g.size // g.shape[0]))
+    for i in range(0, g.shape[0], step):
+        np.multiply(g[i:i + step], y[i:i + step] > 0, out=g[i:i + step])
+    return (g,)
+
+
+_BLOCK = 1 << 16       # elements per block of the in-place ReLU backward
 
 
 def _leaky_forward(x, negative_slope):
@@ -236,13 +254,13 @@ def _linear_vjp(g, saved, x, w, b):
 
 
 KERNELS: dict = {
-    "linear": Kernel(_linear_forward, _linear_vjp),
+    "linear": Kernel(_linear_forward, _linear_vjp, saves=(0, 1)),
     "softmax_cross_entropy": Kernel(_sce_forward, _sce_vjp),
     "sigmoid_cross_entropy_with_logits": Kernel(_bce_forward, _elementwise_vjp),
     "mse": Kernel(_mse_forward, _elementwise_vjp),
     "sigmoid_mse": Kernel(_smse_forward, _elementwise_vjp),
-    "sigmoid": Kernel(_sigmoid_forward, _sigmoid_vjp),
-    "tanh": Kernel(_tanh_forward, _tanh_vjp),
-    "relu": Kernel(_relu_forward, _relu_vjp),
+    "sigmoid": Kernel(_sigmoid_forward, _sigmoid_vjp, saves=()),
+    "tanh": Kernel(_tanh_forward, _tanh_vjp, saves=()),
+    "relu": Kernel(_relu_forward, _relu_vjp, saves=(), vjp_in_place=_relu_vjp_in_place),
     "leaky_relu": Kernel(_leaky_forward, _leaky_vjp),
 }

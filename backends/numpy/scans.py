@@ -151,5 +151,6 @@ def scan_kernels(np, lstm_cell_backward=None) -> dict:
         dw = np.matmul(h_prev.reshape(B * T, H).T, da_all.reshape(B * T, H))
         return da_all, dh, dw
 
-    return {"lstm_scan": Kernel(lstm_forward, lstm_vjp),
+    # the LSTM's vjp reads only the shape and dtype of xproj (its largest input)
+    return {"lstm_scan": Kernel(lstm_forward, lstm_vjp, saves=(1, 2, 3)),
             "rnn_scan": Kernel(rnn_forward, rnn_vjp)}

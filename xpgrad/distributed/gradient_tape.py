@@ -154,37 +154,29 @@ class DistributedGradientTape:
 
 
 def _overlap_hook(tape, sources, reduction):
-    """The tape's walk hook: after the node where a source is first used (walking backwards,
-    its last contribution), hand that source's gradient to the reduction. None if the tape's
-    nodes cannot be read (the reductions then all start after the walk)."""
-    position = {id(s): i for i, s in enumerate(sources)}
+    """The tape's walk hook: once the walk has passed the node where a source is first used
+    (walking backwards, its last contribution), hand that source's gradient to the reduction.
+    None if the tape's nodes cannot be read (the reductions then all start after the walk)."""
+    position = {s._key: i for i, s in enumerate(sources) if getattr(s, "_key", 0)}
     ready_at = {}
     try:
-        nodes = list(tape._nodes)
         seen = set()
-        for pos, node in enumerate(nodes):
-            for a in node[1]:              # the node's arguments
-                k = id(a)
+        for pos, node in enumerate(tape._nodes):
+            for k in node[4]:              # the node's input keys (0: not differentiated)
                 if k in position and k not in seen:
                     seen.add(k)
                     ready_at.setdefault(pos, []).append(position[k])
     except (AttributeError, TypeError, IndexError):
         return None
-    n = len(nodes)
-    del nodes
 
-    def hook(order, grads):
-        pos = n
-        for node in order:
-            pos -= 1
-            yield node
-            ready = ready_at.get(pos)
-            if ready:
-                for i in ready:
-                    g = grads.get(id(sources[i]))
-                    if g is not None:     # else left to finish(), from what gradient returns
-                        reduction.ready(i, g)
-            reduction.progress()
+    def hook(pos, grads):
+        ready = ready_at.get(pos)
+        if ready:
+            for i in ready:
+                g = grads.get(sources[i]._key)
+                if g is not None:     # else left to finish(), from what gradient returns
+                    reduction.ready(i, g)
+        reduction.progress()
 
     return hook
 

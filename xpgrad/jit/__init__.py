@@ -169,6 +169,7 @@ class Function:
         if graphs is None or graphs is True:
             graphs = _cuda_graphs(be)
         program = Program(tracer, result, writes, fuse=fuse or None, graphs=graphs or None)
+        tracer.alive.clear()
         self._seen.pop(key, None)
         self._programs[key] = program
         if len(self._programs) > self.max_traces:

@@ -136,6 +136,10 @@ class Tracer:
         self.active = True
         self.paused = False       # a host step runs eagerly, unrecorded
         self._opaque, self._opaque_objects = {}, {}     # kernels' own objects, by slot
+        # every traced array stays alive until the program is built: a slot's root is the id()
+        # of the array owning its memory, and the tape frees intermediates it no longer needs,
+        # so without this a later array could reuse a freed one's id and share its root
+        self.alive: list = []
         self.xp = _XpProxy(be.xp, self)
         probe = be.xp.zeros(1)
         self.array_types = (type(probe),)
@@ -157,6 +161,7 @@ class Tracer:
 
     def _new_slot(self, real, step, root=None) -> Traced:
         i = len(self.slots)
+        self.alive.append(real)
         self.slots.append(SlotInfo(tuple(getattr(real, "shape", ())), getattr(real, "dtype", None),
                                    step, _root(real) if root is None else root,
                                    hasattr(real, "__setitem__")))

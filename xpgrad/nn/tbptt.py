@@ -140,6 +140,7 @@ def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, stat
         loss, carried, last = update(state, inputs[:, w0:end], targets[:, start:end], cuts,
                                      start - w0, nxt - w0)
         state = carried if nxt < n else last
+        carried = last = None    # the state not carried on is not kept through the next window
         value = float(loss)
         del loss                 # nothing of this update's tape outlives it
         result.losses.append(value)

@@ -26,17 +26,18 @@ def public(name: str, prim: Primitive, nargs: int, doc: str):
     return fn
 
 
-def unary(name, forward, vjp=None, doc=None, example="[0.5, 2.0]"):
-    """Define an elementwise one-argument primitive and its namespace function."""
-    prim = Primitive(name, forward, *(() if vjp is None else (vjp,)))
+def unary(name, forward, vjp=None, doc=None, example="[0.5, 2.0]", saves=None):
+    """Define an elementwise one-argument primitive and its namespace function (``saves``: the
+    residuals its rule reads, as ``Primitive``'s)."""
+    prim = Primitive(name, forward, *(() if vjp is None else (vjp,)), saves=saves)
     doc = (doc or f"Elementwise {name}.") + (
         f"\n\n>>> import xpgrad as xg\n>>> xg.{name}(xg.asarray({example})).shape\n(2,)\n")
     return public(name, prim, 1, doc)
 
 
-def binary(name, forward, vjp1=None, vjp2=None, doc=None, nodiff=False):
+def binary(name, forward, vjp1=None, vjp2=None, doc=None, nodiff=False, saves=None):
     """Define an elementwise two-argument primitive (with broadcasting) and its function."""
-    prim = Primitive(name, forward, *(() if nodiff else (vjp1, vjp2)))
+    prim = Primitive(name, forward, *(() if nodiff else (vjp1, vjp2)), saves=saves)
     doc = (doc or f"Elementwise {name} with broadcasting.") + (
         f"\n\n>>> import xpgrad as xg\n>>> xg.{name}(xg.asarray([[1.0], [2.0]]), "
         f"xg.asarray([3.0, 4.0])).shape\n(2, 2)\n")

@@ -14,16 +14,17 @@ from ._define import as_tensor, norm_axis
 
 
 _sigmoid = Primitive("sigmoid", formulas.sigmoid,
-                     lambda xp, g, ans, x: g * ans * (1.0 - ans))
+                     lambda xp, g, ans, x: g * ans * (1.0 - ans), saves="output")
+# relu(x) > 0 exactly where x > 0: the rule reads the output, which the next layer keeps anyway
 _relu = Primitive("relu", lambda xp, x: xp.maximum(x, 0.0),
-                  lambda xp, g, ans, x: xp.where(x > 0, g, 0.0))
+                  lambda xp, g, ans, x: xp.where(ans > 0, g, 0.0), saves="output")
 _leaky_relu = Primitive("leaky_relu",
                         lambda xp, x, negative_slope: xp.where(x >= 0, x, x * negative_slope),
                         lambda xp, g, ans, x, negative_slope:
                             xp.where(x > 0, g, g * negative_slope))
 # sigmoid(x) = 1 - exp(-softplus(x)), from the output and without overflow
 _softplus = Primitive("softplus", formulas.softplus,
-                      lambda xp, g, ans, x: -g * xp.expm1(-ans))
+                      lambda xp, g, ans, x: -g * xp.expm1(-ans), saves="output")
 
 
 def sigmoid(x, /):

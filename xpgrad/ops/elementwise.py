@@ -2,7 +2,7 @@
 and clip, which select among their inputs, are in ``selection.py``).
 
 Rules are ``vjp(xp, g, ans, *inputs)``: ``g`` the output's gradient, ``ans`` the output.
-Broadcast gradients are summed back to each input's shape centrally (``tape._fit``), which also
+Broadcast gradients are summed back to each input's shape centrally (``backward._fit``), which also
 keeps the real part of a complex gradient that reaches a real input.
 
 Complex gradients follow PyTorch's convention: for a real loss ``L`` of ``z = x + iy`` the
@@ -85,17 +85,17 @@ def _signbit(xp, a):
 # -- arithmetic --------------------------------------------------------------------------------
 add = binary("add", lambda xp, x, y: xp.add(x, y),
              lambda xp, g, ans, x, y: g,
-             lambda xp, g, ans, x, y: g)
+             lambda xp, g, ans, x, y: g, saves=())
 subtract = binary("subtract", lambda xp, x, y: xp.subtract(x, y),
                   lambda xp, g, ans, x, y: g,
-                  lambda xp, g, ans, x, y: -g)
+                  lambda xp, g, ans, x, y: -g, saves=())
 multiply = binary("multiply", lambda xp, x, y: xp.multiply(x, y),
                   lambda xp, g, ans, x, y: g * _conj(xp, y),
-                  lambda xp, g, ans, x, y: g * _conj(xp, x))
+                  lambda xp, g, ans, x, y: g * _conj(xp, x), saves=(0, 1))
 divide = binary("divide", lambda xp, x, y: xp.divide(_inexact(xp, x), _inexact(xp, y)),
                 lambda xp, g, ans, x, y: g / _conj(xp, y),
                 lambda xp, g, ans, x, y: -g * _conj(xp, ans) / _conj(xp, y),
-                doc="Elementwise ``x1 / x2`` (integers divide in float32).")
+                doc="Elementwise ``x1 / x2`` (integers divide in float32).", saves=(1, "output"))
 
 
 def _pow_dx(xp, g, ans, x, y):
@@ -187,8 +187,8 @@ nextafter = binary("nextafter",
                    doc="The next representable float after ``x1`` toward ``x2`` (no gradient).")
 
 # -- one argument ------------------------------------------------------------------------------
-negative = unary("negative", lambda xp, x: xp.negative(x), lambda xp, g, ans, x: -g)
-positive = unary("positive", lambda xp, x: xp.positive(x), lambda xp, g, ans, x: g)
+negative = unary("negative", lambda xp, x: xp.negative(x), lambda xp, g, ans, x: -g, saves=())
+positive = unary("positive", lambda xp, x: xp.positive(x), lambda xp, g, ans, x: g, saves=())
 square = unary("square", lambda xp, x: xp.square(x),
                lambda xp, g, ans, x: g * _conj(xp, 2.0 * x))
 sqrt = unary("sqrt", lambda xp, x: xp.sqrt(_inexact(xp, x)),
@@ -197,7 +197,7 @@ reciprocal = unary("reciprocal", lambda xp, x: xp.divide(1.0, _inexact(xp, x)),
                    lambda xp, g, ans, x: -g * _conj(xp, ans * ans),
                    doc="Elementwise ``1 / x``.")
 exp = unary("exp", lambda xp, x: xp.exp(_inexact(xp, x)),
-            lambda xp, g, ans, x: g * _conj(xp, ans))
+            lambda xp, g, ans, x: g * _conj(xp, ans), saves="output")
 def _expm1(xp, x):
     x = _inexact(xp, x)
     out = xp.expm1(x)
@@ -220,7 +220,7 @@ def _expm1(xp, x):
 expm1 = unary("expm1", _expm1,
               lambda xp, g, ans, x: g * _conj(xp, ans + 1.0))
 log = unary("log", lambda xp, x: xp.log(_inexact(xp, x)),
-            lambda xp, g, ans, x: g / _conj(xp, x))
+            lambda xp, g, ans, x: g / _conj(xp, x), saves=0)
 log1p = unary("log1p", lambda xp, x: xp.log1p(_inexact(xp, x)),
               lambda xp, g, ans, x: g / _conj(xp, x + 1.0))
 log2 = unary("log2", lambda xp, x: xp.log2(_inexact(xp, x)),
@@ -258,9 +258,9 @@ abs = unary("abs", lambda xp, x: xp.abs(x), _abs_vjp,
 sign = unary("sign", _sign_forward, _sign_vjp,
              doc="Elementwise sign (``z / |z|`` for complex z); zero gradient for real x.")
 sin = unary("sin", lambda xp, x: xp.sin(_inexact(xp, x)),
-            lambda xp, g, ans, x: g * _conj(xp, xp.cos(x)))
+            lambda xp, g, ans, x: g * _conj(xp, xp.cos(x)), saves=0)
 cos = unary("cos", lambda xp, x: xp.cos(_inexact(xp, x)),
-            lambda xp, g, ans, x: -g * _conj(xp, xp.sin(x)))
+            lambda xp, g, ans, x: -g * _conj(xp, xp.sin(x)), saves=0)
 tan = unary("tan", lambda xp, x: xp.tan(_inexact(xp, x)),
             lambda xp, g, ans, x: g * _conj(xp, 1.0 + ans * ans))
 asin = unary("asin", lambda xp, x: xp.asin(_inexact(xp, x)),
@@ -288,7 +288,7 @@ def _tanh(xp, x):
 
 
 tanh = unary("tanh", _tanh,
-             lambda xp, g, ans, x: g * _conj(xp, 1.0 - ans * ans))
+             lambda xp, g, ans, x: g * _conj(xp, 1.0 - ans * ans), saves="output")
 asinh = unary("asinh", lambda xp, x: xp.asinh(_inexact(xp, x)),
               lambda xp, g, ans, x: g / _conj(xp, xp.sqrt(x * x + 1.0)))
 # sqrt(x - 1) * sqrt(x + 1), not sqrt(x**2 - 1): the principal branch's derivative for complex x

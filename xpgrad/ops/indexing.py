@@ -39,7 +39,7 @@ def _getitem_vjp(xp, g, ans, x, key, backend):
     return Scatter(x.shape, key, g, backend)     # the tape adds it into one buffer
 
 
-_getitem = Primitive("getitem", lambda xp, x, key, backend: x[key], _getitem_vjp)
+_getitem = Primitive("getitem", lambda xp, x, key, backend: x[key], _getitem_vjp, saves=())
 
 
 def _raw_key(x: Tensor, key):

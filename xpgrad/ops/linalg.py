@@ -45,7 +45,8 @@ def _matmul_dx2(xp, g, ans, a, b):
     return xp.matmul(_mT(xp, a), g)
 
 
-_matmul = Primitive("matmul", lambda xp, a, b: xp.matmul(a, b), _matmul_dx1, _matmul_dx2)
+_matmul = Primitive("matmul", lambda xp, a, b: xp.matmul(a, b), _matmul_dx1, _matmul_dx2,
+                    saves=(0, 1))
 
 
 def matmul(x1, x2, /):

@@ -26,7 +26,7 @@ _linear = Primitive(
     "linear", lambda xp, x, w, b: xp.matmul(x, w) + b,
     lambda xp, g, ans, x, w, b: xp.matmul(g, _adjoint(xp, w)),
     lambda xp, g, ans, x, w, b: xp.matmul(_adjoint(xp, x), g),
-    lambda xp, g, ans, x, w, b: xp.sum(g, axis=0))
+    lambda xp, g, ans, x, w, b: xp.sum(g, axis=0), saves=(0, 1))
 
 
 def linear(x, w, b=None):

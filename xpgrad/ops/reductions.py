@@ -69,7 +69,7 @@ def _sum(xp, x, axis, keepdims, dtype=None):
     return xp.sum(x, axis=axis, dtype=dtype, keepdims=keepdims)
 
 
-sum = _reducer("sum", Primitive("sum", _sum, _sum_vjp),
+sum = _reducer("sum", Primitive("sum", _sum, _sum_vjp, saves=()),
                "Sum over ``axis`` (``dtype=``: the accumulation and result dtype).",
                with_dtype=True)
 
@@ -86,7 +86,7 @@ def _floating(x: Tensor) -> Tensor:
 _mean = Primitive(
     "mean", lambda xp, x, axis, keepdims: xp.mean(x, axis=axis, keepdims=keepdims),
     lambda xp, g, ans, x, axis, keepdims:
-        expand_to(xp, g, x.shape, axis, keepdims) / count(x.shape, axis))
+        expand_to(xp, g, x.shape, axis, keepdims) / count(x.shape, axis), saves=())
 
 
 def mean(x, /, *, axis=None, keepdims=False):

@@ -1,0 +1,248 @@
+"""The backward walk of a GradientTape: vjp rules in reverse over the recorded nodes.
+
+A node is the flat tuple ``GradientTape._record`` appends (``tape.py``): primitive and kernel by
+index, backend (None: the tape's first), output key, input keys (0: no gradient wanted),
+residuals (raw inputs the rule reads, else None), output (or None), params as items, the
+kernel's saved value, ``(shape, dtype code)`` of the array inputs not saved, and the trainable
+Variables among the inputs. ``_walk`` returns ``{key: gradient}``; broadcasting is summed back in
+one place (``_fit``), slice gradients are added into one owned buffer (``Scatter``).
+
+>>> Shaped(((2, 3), "float32")).ndim
+2
+"""
+from __future__ import annotations
+
+import operator
+import sys
+
+from .accumulate import Scatter
+from .backend import KERNELS_BY_INDEX
+from .primitive import BY_INDEX as PRIMITIVES_BY_INDEX
+from .tensor import _keyed
+
+
+def _walk(nodes, home, tkey, skeys, seed, consume, higher, after=None):
+    """{key: gradient} of the walk back from ``tkey``. ``after(i, grads)``, when given, is
+    called once the node at index ``i`` has added its gradients (xpgrad.distributed starts a
+    bucket's reduction there as soon as its sources' gradients are final)."""
+    from .tensor_methods import _ns as namespace
+
+    grads = {tkey: seed}
+    # keys whose accumulator this walk allocated and nothing else has seen: added into in place
+    owned = set()
+    n = walked = len(nodes)
+    while n:
+        if after is not None and n < walked:
+            after(n, grads)
+        n -= 1
+        # a non-persistent tape drops each node as it goes: its residuals are freed once no
+        # node still to come holds them
+        node = nodes.pop() if consume else nodes[n]
+        g = grads.get(node[3])
+        if g is None:
+            continue
+        prim, kern, be, okey, ks, res, ans, params, saved, fits, variables = node
+        prim = PRIMITIVES_BY_INDEX[prim]
+        params = dict(params) if params else _NO_PARAMS
+        if kern is not None:
+            kern = KERNELS_BY_INDEX[kern]
+        if be is None:
+            be = home
+        if owned:
+            owned.discard(okey)        # the rules below may return g itself, or views of it
+        if okey not in skeys:
+            del grads[okey]
+        if higher:
+            xp = namespace
+            inputs = _tensors(res, ks, be, variables)
+            if ans is not None:
+                ans = _keyed(ans, be, okey)
+        else:
+            xp = be.xp
+            inputs = res
+        if fits is not None:
+            inputs = _stand_ins(inputs, fits, be if higher else None)
+        if kern is not None and not higher:
+            vjp = kern.vjp
+            # a g nothing else holds (not a source's, not a view) may be written over
+            if kern.vjp_in_place is not None and okey not in skeys and \
+                    sys.getrefcount(g) <= _SOLE and getattr(g, "base", 0) is None:
+                vjp = kern.vjp_in_place
+            gs = vjp(g, saved, *inputs, **params)
+            for gi in gs:
+                if gi is NotImplemented:  # the kernel leaves some inputs to the generic rule
+                    gs = _fill_in(prim, gs, ks, xp, g, ans, inputs, params)
+                    break
+        elif prim.joint is None:          # per-argument rules (inline: the hot path)
+            vjps = prim.vjps
+            if len(ks) == 1:
+                rule = vjps[0]
+                gs = (None if rule is None else rule(xp, g, ans, *inputs, **params),)
+            else:
+                gs = [vjps[i](xp, g, ans, *inputs, **params) if k and vjps[i] is not None
+                      else None for i, k in enumerate(ks)]
+        else:
+            gs = prim.vjp(xp, g, ans, [k != 0 for k in ks], inputs, params)
+        i = -1
+        for k in ks:
+            i += 1
+            if not k:
+                continue
+            gi = gs[i]
+            if gi is None:
+                continue
+            x = inputs[i]
+            if type(gi) is Scatter:       # a slice's gradient: add it into an owned buffer
+                prev = grads.get(k)
+                if prev is None:
+                    prev = gi.dense(xp, x.dtype)
+                else:
+                    if k not in owned or not hasattr(prev, "__setitem__"):   # NumPy scalar
+                        prev = xp.asarray(prev, copy=True)
+                    gi.add_into(prev)
+                grads[k] = prev
+                owned.add(k)
+                continue
+            if gi.shape != x.shape or gi.dtype != x.dtype:
+                gi = _fit(xp, gi, x.shape, x.dtype)
+            prev = grads.get(k)
+            if prev is None:
+                grads[k] = gi
+            elif k in owned:
+                prev += gi                # in place for arrays; a NumPy scalar rebinds
+                grads[k] = prev
+            else:
+                grads[k] = prev + gi
+                owned.add(k)
+        gs = gi = prev = None           # grads now holds each gradient alone (see vjp_in_place)
+    if after is not None and walked:
+        after(0, grads)
+    return grads
+
+
+class Shaped(tuple):
+    """What a rule sees of an input that its primitive does not save: shape and dtype.
+
+    >>> Shaped(((2, 3), "float32")).ndim
+    2
+    """
+
+    __slots__ = ()
+    shape = property(operator.itemgetter(0))
+    dtype = property(operator.itemgetter(1))
+
+    @property
+    def ndim(self):
+        return len(self[0])
+
+    @property
+    def size(self):
+        n = 1
+        for s in self[0]:
+            n *= s
+        return n
+
+
+def _stand_ins(inputs, fits, be):
+    """``inputs`` with a ``Shaped`` for each array input that was not saved (dtypes as
+    xpgrad's for rules run on Tensors: ``be`` given)."""
+    out = list(inputs)
+    i = 0
+    for fit in fits:
+        if fit is not None:
+            dt = fit[1]
+            if dt.__class__ is int:
+                dt = _DTYPES[dt]
+            out[i] = Shaped((fit[0], dt if be is None else be.xg_dtype(dt)))
+        i += 1
+    return out
+
+
+# A node names a dtype by a small int (a dtype object would keep the node GC-tracked: CPython
+# untracks a tuple only when no item is a GC-capable non-tuple). Backends reuse one dtype object
+# per dtype, so the table stays small; past its bound the dtype itself is stored.
+_DTYPES: list = [None]          # code 0 is unused: ``get(...) or`` treats it as missing
+_DTYPE_CODES: dict = {}
+
+
+def _dtype_code(dt):
+    if len(_DTYPES) > 256:
+        return dt
+    _DTYPE_CODES[id(dt)] = len(_DTYPES)
+    _DTYPES.append(dt)
+    return len(_DTYPES) - 1
+
+
+def _tensors(res, ks, be, variables):
+    """A node's residuals as Tensors with their recorded keys (for rules run on the xpgrad
+    namespace, which an outer tape records); trainable Variables as themselves."""
+    out = []
+    for i, r in enumerate(res):
+        if variables is not None and variables[i] is not None:
+            out.append(variables[i])
+        elif r is None or type(r) in _scalar_types:    # a Python constant (np.float64: no)
+            out.append(r)
+        else:
+            out.append(_keyed(r, be, ks[i]))
+    return out
+
+
+_scalar_types = _exact_scalars = frozenset((int, float, bool, complex))
+_NO_PARAMS: dict = {}
+
+
+# -- the aliasing policy ------------------------------------------------------------------------
+# A first-order gradient handed to the user is an array nothing else refers to: not the seed or
+# output_gradients, not another source's gradient, not a residual a persistent tape keeps, and not
+# a view of any of these. Most rules return fresh arrays, so instead of copying every gradient the
+# tape copies only those that something else still holds, judged by reference counts (as NumPy
+# judges temporaries it may reuse). The bars are the counts of a probe held by one local
+# variable, measured with the same expressions as in ``gradient``.
+class _Probe:
+    __slots__ = ("base",)
+
+
+def _probe_counts():
+    g = _Probe()
+    g.base = _Probe()
+    own = sys.getrefcount(g)
+    base = getattr(g, "base", None)
+    return own, sys.getrefcount(base)
+
+
+_SOLE, _SOLE_BASE = _probe_counts()
+
+
+def _fill_in(prim, gs, ks, xp, g, ans, inputs, params):
+    """A kernel's gradients with its NotImplemented entries computed by the generic rules."""
+    out = list(gs)
+    if prim.joint is not None:
+        rest = [k != 0 and gi is NotImplemented for gi, k in zip(gs, ks)]
+        generic = prim.vjp(xp, g, ans, rest, inputs, params)
+        return [generic[i] if r else gi for i, (gi, r) in enumerate(zip(gs, rest))]
+    vjps = prim.vjps
+    for i, gi in enumerate(gs):
+        if gi is NotImplemented:
+            rule = vjps[i]
+            out[i] = rule(xp, g, ans, *inputs, **params) if ks[i] and rule is not None \
+                else None
+    return out
+
+
+def _fit(xp, g, xshape, xdtype):
+    """Sum a broadcast gradient back to an input's shape and cast it to the input's dtype."""
+    gshape = g.shape
+    if gshape != xshape:
+        lead = len(gshape) - len(xshape)
+        axes = tuple(range(lead)) + tuple(
+            lead + i for i, n in enumerate(xshape) if n == 1 and gshape[lead + i] != 1)
+        if axes:
+            g = xp.sum(g, axis=axes, keepdims=True)
+        g = xp.reshape(g, xshape)
+    if g.dtype != xdtype:
+        if xp.isdtype(g.dtype, "complex floating") and not xp.isdtype(xdtype,
+                                                                       "complex floating"):
+            g = xp.real(g)      # a real input's gradient: the real part (complex convention)
+        if g.dtype != xdtype:
+            g = xp.astype(g, xdtype)
+    return g
