@@ -204,7 +204,8 @@ def cmd_train(args, parser) -> int:
             sys.stderr.flush()
 
     try:
-        plan = prepare(_config(args), echo=note, background_compile=True)
+        plan = prepare(_config(args), echo=note, background_compile=True,
+                       background_plot=True)
     except DownloadError as e:
         fail(e, 1)
     except (CheckpointError, DataError, UnknownBackendError, BackendUnavailableError,

@@ -9,6 +9,7 @@ True
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 
 from ..data import load_dataset, normalized
@@ -55,6 +56,7 @@ class Plan:
     skip: int = 0               # examples of epoch start_epoch + 1 done before this call
     background_compile: bool = False    # kernels missing from the cache: see ``prepare``
     note: object = None         # gets notes on the run's machinery (stderr in ``xpgrad train``)
+    curves: object = None       # a CurvesProcess drawing curves.png, when ``prepare`` started one
 
     def fit(self, echo=print, handle_signals=False) -> "TrainResult":
         """Train as planned (see ``train``)."""
@@ -74,7 +76,8 @@ class Plan:
         return result
 
 
-def prepare(config: TrainConfig, echo=None, *, background_compile=False) -> Plan:
+def prepare(config: TrainConfig, echo=None, *, background_compile=False,
+            background_plot=False) -> Plan:
     """Check everything and build the run: settings, output paths, optional packages, data
     (MNIST and Fashion-MNIST are downloaded on first use; ``echo`` gets a line per file),
     model, optimizer and (when resuming) the checkpoint's state. Raises ConfigError,
@@ -83,6 +86,8 @@ def prepare(config: TrainConfig, echo=None, *, background_compile=False) -> Plan
     run, for ``curves.png``. With ``background_compile``, a backend that compiles kernels
     (numba) compiles those the run needs and the disk cache lacks in a background process,
     the NumPy kernels standing in until each is ready, instead of stopping the run to compile.
+    With ``background_plot`` (and matplotlib not imported yet), a helper process imports
+    matplotlib while the run trains and draws ``curves.png`` (``xpgrad.curves_process``).
 
     >>> try:
     ...     prepare(TrainConfig(checkpoint="/no/such/dir/c.npz", progress=False))
@@ -90,8 +95,7 @@ def prepare(config: TrainConfig, echo=None, *, background_compile=False) -> Plan
     ...     print(type(e).__name__, str(e).split(":")[0])
     CheckpointError cannot save a checkpoint to '/no/such/dir/c.npz'
     """
-    import xpgrad as xg
-    from ..checkpoint import check_writable, checkpoint_metadata, load_checkpoint
+    from ..checkpoint import check_writable
     from ..report import require
 
     cfg = config.resolved()
@@ -103,6 +107,26 @@ def prepare(config: TrainConfig, echo=None, *, background_compile=False) -> Plan
         require("matplotlib", "plotting the learning curves", load=False)
     if cfg.progress:
         require("tqdm", "the progress bar", load=False)
+    curves = None
+    if cfg.logdir and background_plot and "matplotlib" not in sys.modules:
+        from ..curves_process import CurvesProcess
+
+        curves = CurvesProcess()        # imports matplotlib while the run is built and trains
+    try:
+        plan = _build(cfg, echo, background_compile)
+    except BaseException:
+        if curves is not None:
+            curves.close()
+        raise
+    plan.curves = curves
+    return plan
+
+
+def _build(cfg, echo, background_compile) -> Plan:
+    """``prepare`` once the settings and optional packages are checked."""
+    import xpgrad as xg
+    from ..checkpoint import checkpoint_metadata, load_checkpoint
+
     source = cfg.resume or (cfg.checkpoint if cfg.checkpoint and os.path.exists(cfg.checkpoint)
                             else None)
     meta = {}
