@@ -28,6 +28,7 @@ def test_helper_draws_what_this_process_draws(tmp_path):
     helper = CurvesProcess()
     path = helper.draw(HISTORY, tmp_path / "helper.png", title="mlp on digits")
     assert not helper.drew_here, helper.reason
+    assert path == tmp_path / "helper.png"                   # the path as given
     here = plot_history(HISTORY, tmp_path / "here.png", title="mlp on digits")
     np.testing.assert_array_equal(_pixels(path), _pixels(here))
 

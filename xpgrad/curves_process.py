@@ -46,14 +46,14 @@ class CurvesProcess:
     def draw(self, history, path, title=None) -> str:
         """Write the curves of ``history`` (a ``History`` or its dict) to ``path``; return it."""
         h = history if isinstance(history, dict) else history.as_dict()
-        path = os.path.abspath(path)
         if self._proc is not None:
             proc, self._proc = self._proc, None
+            full = os.path.abspath(path)            # the helper may run elsewhere
             try:
-                out, err = proc.communicate(json.dumps({"history": h, "path": path,
+                out, err = proc.communicate(json.dumps({"history": h, "path": full,
                                                         "title": title}) + "\n",
                                             timeout=self.timeout)
-                if proc.returncode == 0 and out.strip() == path:
+                if proc.returncode == 0 and out.strip() == full:
                     return path
                 self.reason = f"the helper failed ({proc.returncode}): {err.strip()[-500:]}"
             except (OSError, subprocess.TimeoutExpired) as e:
