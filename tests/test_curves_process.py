@@ -51,7 +51,9 @@ def test_a_helper_let_go_exits_without_drawing():
 
 _TRAIN = """
 import json, os, sys
+from xpgrad import curves_process
 from xpgrad.cli import main
+curves_process.spare_cpu = lambda: sys.argv[2] == "spare"
 assert main(["train", "--epochs", "2", "--hidden", "8", "--logdir", sys.argv[1],
              "--progress", "never"]) == 0
 print(json.dumps({"matplotlib": "matplotlib" in sys.modules,
@@ -59,10 +61,22 @@ print(json.dumps({"matplotlib": "matplotlib" in sys.modules,
 """
 
 
-def test_xpgrad_train_draws_its_curves_in_the_helper(tmp_path):
-    out = subprocess.run([sys.executable, "-c", _TRAIN, str(tmp_path / "run")],
+@pytest.mark.parametrize("cpu", ["spare", "busy"])
+def test_xpgrad_train_draws_its_curves_in_the_helper_given_a_spare_cpu(tmp_path, cpu):
+    out = subprocess.run([sys.executable, "-c", _TRAIN, str(tmp_path / "run"), cpu],
                          capture_output=True, text=True, timeout=300,
                          env=dict(os.environ, XPGRAD_BACKEND="numpy"))
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout.splitlines()[-1])
-    assert report == {"matplotlib": False, "png": "89504e47"}
+    assert report == {"matplotlib": cpu == "busy", "png": "89504e47"}
+
+
+def test_spare_cpu_compares_the_load_with_the_cpus(monkeypatch):
+    from xpgrad import curves_process, threads
+
+    monkeypatch.setattr(threads, "available_cpus", lambda: 4)
+    for load, spare in ((0.2, True), (3.0, True), (3.5, False), (9.0, False)):
+        monkeypatch.setattr(os, "getloadavg", lambda: (load, 0.0, 0.0))
+        assert curves_process.spare_cpu() is spare, load
+    monkeypatch.delattr(os, "getloadavg")
+    assert curves_process.spare_cpu() is True

@@ -29,6 +29,9 @@ EXCUSED = {
             "and one call of every benchmark; full runs stay out of CI",
     "tools/dashboard_screenshot.sh": "needs Chromium and npm's registry",
     "python tools/asv_html_offline.py": "needs the dashboard `asv publish` builds",
+    "python benchmarks/train_wall_time.py": "a benchmark of many full runs (minutes, with "
+                                            "background compiles between them); benchmarks "
+                                            "stay out of CI",
     "tensorboard ": "TensorBoard is not a dependency; tests/test_cli.py parses the event files "
                     "with tensorboardX's protobuf classes",
 }

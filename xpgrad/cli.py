@@ -87,7 +87,9 @@ def _train_parser(sub):
                     "path is checked before training starts. SIGINT/SIGTERM stop after the "
                     "current step and save the checkpoint, curves and history (exit 130/143).")
     p.add_argument("--backend", default=None,
-                   help="array backend, see `xpgrad info` (default: $XPGRAD_BACKEND or numpy)")
+                   help="array backend, see `xpgrad info` (default: $XPGRAD_BACKEND or numpy); "
+                        "numba: kernels not yet compiled on this machine compile in a background "
+                        "process while NumPy's kernels stand in")
     p.add_argument("--model", default=None, choices=sorted(MODELS),
                    help="; ".join(f"{m.name}: {m.help}" for m in MODELS.values())
                    + " (default: mlp)")

@@ -6,7 +6,9 @@ xpgrad.curves_process``, which imports matplotlib and waits; ``draw(history, pat
 it the history as one line of JSON and waits for the PNG, drawn by ``report.plot_history`` as
 in-process. If the helper cannot start or fails, ``draw`` draws in this process instead (and
 raises what that raises). A helper never sent anything exits when its input closes (``close()``,
-or this process ending), so a run that stops early leaves nothing behind.
+or this process ending), so a run that stops early leaves nothing behind. A helper pays off only
+when it gets a CPU of its own while the run trains (``spare_cpu``); on a busy machine its start
+(Python, NumPy, xpgrad) is one more cost, and ``xpgrad train`` draws in its own process.
 
 >>> import os, tempfile
 >>> helper = CurvesProcess()
@@ -22,6 +24,23 @@ import json
 import os
 import subprocess
 import sys
+
+
+def spare_cpu() -> bool:
+    """Whether a helper would get a CPU of its own: this process's CPUs exceed the load average
+    of the last minute by one or more (where the OS reports none, assume so). On a busy machine
+    a helper only adds the cost of its own start to the run.
+
+    >>> isinstance(spare_cpu(), bool)
+    True
+    """
+    from .threads import available_cpus
+
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return True
+    return available_cpus() - load >= 1.0
 
 
 class CurvesProcess:

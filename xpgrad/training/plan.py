@@ -86,8 +86,8 @@ def prepare(config: TrainConfig, echo=None, *, background_compile=False,
     run, for ``curves.png``. With ``background_compile``, a backend that compiles kernels
     (numba) compiles those the run needs and the disk cache lacks in a background process,
     the NumPy kernels standing in until each is ready, instead of stopping the run to compile.
-    With ``background_plot`` (and matplotlib not imported yet), a helper process imports
-    matplotlib while the run trains and draws ``curves.png`` (``xpgrad.curves_process``).
+    With ``background_plot`` (matplotlib not imported yet and a CPU to spare), a helper process
+    imports matplotlib while the run trains and draws ``curves.png`` (``xpgrad.curves_process``).
 
     >>> try:
     ...     prepare(TrainConfig(checkpoint="/no/such/dir/c.npz", progress=False))
@@ -109,9 +109,10 @@ def prepare(config: TrainConfig, echo=None, *, background_compile=False,
         require("tqdm", "the progress bar", load=False)
     curves = None
     if cfg.logdir and background_plot and "matplotlib" not in sys.modules:
-        from ..curves_process import CurvesProcess
+        from ..curves_process import CurvesProcess, spare_cpu
 
-        curves = CurvesProcess()        # imports matplotlib while the run is built and trains
+        if spare_cpu():
+            curves = CurvesProcess()    # imports matplotlib while the run is built and trains
     try:
         plan = _build(cfg, echo, background_compile)
     except BaseException:
