@@ -69,12 +69,16 @@ def _wait_for_background(stderr, limit=600.0):
     return time.perf_counter() - t0
 
 
-def main(argv=None):
+def _parser():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--before", default=None, help="an older source tree to run as well")
     p.add_argument("--json", default=None)
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
 
     base = dict(os.environ, OPENBLAS_NUM_THREADS="1")
     base.pop("PYTHONDONTWRITEBYTECODE", None)       # a user's run reads and writes .pyc files

@@ -174,8 +174,21 @@ def _options(parser, command):
 def test_warmup_flags_in_the_readme_exist():
     from xpgrad.cli import build_parser
 
-    named = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", _section("Backends")))
+    flags = r"(?<![\w-])(--[a-z][a-z-]+)"
+    bench = re.compile(r"python benchmarks/train_wall_time\.py[^\n]*")
+    named = set(re.findall(flags, bench.sub("", _section("Backends"))))
     assert "--jobs" in named and named <= _options(build_parser(), "warmup")
+    # the benchmark command shown there: its flags are the script's
+    spec = importlib.util.spec_from_file_location(
+        "train_wall_time", ROOT / "benchmarks" / "train_wall_time.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    shown = {f for cmd in bench.findall(_section("Backends")) for f in re.findall(flags, cmd)}
+    assert {"--repeats", "--before"} <= shown
+    with pytest.raises(SystemExit) as e:
+        script.main(["--help"])
+    assert e.value.code == 0
+    assert shown <= {o for a in script._parser()._actions for o in a.option_strings}
 
 
 def test_every_train_flag_in_the_readme_exists_and_runs(tmp_path, monkeypatch, capsys):
