@@ -206,8 +206,7 @@ def cmd_train(args, parser) -> int:
             sys.stderr.flush()
 
     try:
-        plan = prepare(_config(args), echo=note, background_compile=True,
-                       background_plot=True)
+        plan = prepare(_config(args), echo=note, background_compile=True)
     except DownloadError as e:
         fail(e, 1)
     except (CheckpointError, DataError, UnknownBackendError, BackendUnavailableError,

@@ -124,8 +124,6 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
     import xpgrad as xg
     from ..report import RunWriter, plot_history
 
-    if plan.curves is not None:         # a helper process has imported matplotlib meanwhile
-        plot_history = plan.curves.draw
     cfg, ds, raw, model, opt, be = plan.cfg, plan.ds, plan.raw, plan.model, plan.opt, plan.be
     say = echo or (lambda *a, **k: None)
     variables = model.trainable_variables

@@ -9,7 +9,6 @@ True
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
 
 from ..data import load_dataset, normalized
@@ -56,7 +55,6 @@ class Plan:
     skip: int = 0               # examples of epoch start_epoch + 1 done before this call
     background_compile: bool = False    # kernels missing from the cache: see ``prepare``
     note: object = None         # gets notes on the run's machinery (stderr in ``xpgrad train``)
-    curves: object = None       # a CurvesProcess drawing curves.png, when ``prepare`` started one
 
     def fit(self, echo=print, handle_signals=False) -> "TrainResult":
         """Train as planned (see ``train``)."""
@@ -76,8 +74,7 @@ class Plan:
         return result
 
 
-def prepare(config: TrainConfig, echo=None, *, background_compile=False,
-            background_plot=False) -> Plan:
+def prepare(config: TrainConfig, echo=None, *, background_compile=False) -> Plan:
     """Check everything and build the run: settings, output paths, optional packages, data
     (MNIST and Fashion-MNIST are downloaded on first use; ``echo`` gets a line per file),
     model, optimizer and (when resuming) the checkpoint's state. Raises ConfigError,
@@ -86,8 +83,6 @@ def prepare(config: TrainConfig, echo=None, *, background_compile=False,
     run, for ``curves.png``. With ``background_compile``, a backend that compiles kernels
     (numba) compiles those the run needs and the disk cache lacks in a background process,
     the NumPy kernels standing in until each is ready, instead of stopping the run to compile.
-    With ``background_plot`` (matplotlib not imported yet and a CPU to spare), a helper process
-    imports matplotlib while the run trains and draws ``curves.png`` (``xpgrad.curves_process``).
 
     >>> try:
     ...     prepare(TrainConfig(checkpoint="/no/such/dir/c.npz", progress=False))
@@ -95,7 +90,8 @@ def prepare(config: TrainConfig, echo=None, *, background_compile=False,
     ...     print(type(e).__name__, str(e).split(":")[0])
     CheckpointError cannot save a checkpoint to '/no/such/dir/c.npz'
     """
-    from ..checkpoint import check_writable
+    import xpgrad as xg
+    from ..checkpoint import check_writable, checkpoint_metadata, load_checkpoint
     from ..report import require
 
     cfg = config.resolved()
@@ -107,27 +103,6 @@ def prepare(config: TrainConfig, echo=None, *, background_compile=False,
         require("matplotlib", "plotting the learning curves", load=False)
     if cfg.progress:
         require("tqdm", "the progress bar", load=False)
-    curves = None
-    if cfg.logdir and background_plot and "matplotlib" not in sys.modules:
-        from ..curves_process import CurvesProcess, spare_cpu
-
-        if spare_cpu():
-            curves = CurvesProcess()    # imports matplotlib while the run is built and trains
-    try:
-        plan = _build(cfg, echo, background_compile)
-    except BaseException:
-        if curves is not None:
-            curves.close()
-        raise
-    plan.curves = curves
-    return plan
-
-
-def _build(cfg, echo, background_compile) -> Plan:
-    """``prepare`` once the settings and optional packages are checked."""
-    import xpgrad as xg
-    from ..checkpoint import checkpoint_metadata, load_checkpoint
-
     source = cfg.resume or (cfg.checkpoint if cfg.checkpoint and os.path.exists(cfg.checkpoint)
                             else None)
     meta = {}
