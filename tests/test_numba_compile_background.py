@@ -119,3 +119,45 @@ def test_docstring_examples():
     import doctest
 
     assert doctest.testmod(_background).failed == 0
+
+
+def test_train_on_a_warm_cache_runs_the_numba_kernels_from_the_first_step(monkeypatch, capsys,
+                                                                          tmp_path):
+    from xpgrad.cli import main
+
+    NB.warmup(dtypes=("float32",))           # loads them (compiles only in a cold clone)
+    asked = []
+    monkeypatch.setattr(_background.BackgroundCompiler, "request",
+                        lambda self, name, dtype: asked.append((name, dtype)))
+    assert main(["train", "--backend", "numba", "--epochs", "1", "--no-log",
+                 "--progress", "never"]) == 0
+    assert asked == []
+    assert "compiled in the background" not in capsys.readouterr().err
+
+
+def test_first_train_run_on_a_cold_cache(tmp_path):
+    """`xpgrad train --backend numba` with an empty cache: the run asks for its three kernels,
+    follows the numpy run (the NumPy kernels stand in), and says so on stderr; the background
+    process is stopped at the end (it would go on filling the cache)."""
+    import contextlib
+    import re
+    import signal
+
+    env = dict(os.environ, XPGRAD_NUMBA_CACHE_DIR=str(tmp_path / "kernels"), XPGRAD_BACKEND="")
+    env.pop("NUMBA_CACHE_DIR", None)
+    runs = {}
+    for backend in ("numpy", "numba"):
+        out = subprocess.run([sys.executable, "-m", "xpgrad.cli", "train", "--backend", backend,
+                              "--epochs", "1", "--progress", "never", "--logdir",
+                              str(tmp_path / backend)], env=env, capture_output=True, text=True,
+                             timeout=300)
+        assert out.returncode == 0, out.stderr
+        runs[backend] = (json.loads((tmp_path / backend / "history.json").read_text()),
+                         out.stderr)
+    history, err = runs["numba"]
+    for name in ("adam_update", "relu", "softmax_cross_entropy"):
+        assert f"{name} (float32)" in err, err
+    np.testing.assert_allclose(history["step_loss"], runs["numpy"][0]["step_loss"], rtol=1e-4)
+    for pid in map(int, re.findall(r"\(pid (\d+)\)", err)):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
