@@ -29,9 +29,9 @@ EXCUSED = {
             "and one call of every benchmark; full runs stay out of CI",
     "tools/dashboard_screenshot.sh": "needs Chromium and npm's registry",
     "python tools/asv_html_offline.py": "needs the dashboard `asv publish` builds",
-    "python benchmarks/train_wall_time.py": "a benchmark of many full runs (minutes, with "
-                                            "background compiles between them); benchmarks "
-                                            "stay out of CI",
+    "python benchmarks/train_": "benchmarks of many full runs (minutes, with background "
+                                "compiles between them) stay out of CI; "
+                                "test_warmup_flags_in_the_readme_exist checks their flags",
     "tensorboard ": "TensorBoard is not a dependency; tests/test_cli.py parses the event files "
                     "with tensorboardX's protobuf classes",
 }
@@ -175,20 +175,22 @@ def test_warmup_flags_in_the_readme_exist():
     from xpgrad.cli import build_parser
 
     flags = r"(?<![\w-])(--[a-z][a-z-]+)"
-    bench = re.compile(r"python benchmarks/train_wall_time\.py[^\n]*")
+    bench = re.compile(r"python benchmarks/(train_\w+)\.py([^\n]*)")
     named = set(re.findall(flags, bench.sub("", _section("Backends"))))
     assert "--jobs" in named and named <= _options(build_parser(), "warmup")
-    # the benchmark command shown there: its flags are the script's
-    spec = importlib.util.spec_from_file_location(
-        "train_wall_time", ROOT / "benchmarks" / "train_wall_time.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    shown = {f for cmd in bench.findall(_section("Backends")) for f in re.findall(flags, cmd)}
-    assert {"--repeats", "--before"} <= shown
-    with pytest.raises(SystemExit) as e:
-        script.main(["--help"])
-    assert e.value.code == 0
-    assert shown <= {o for a in script._parser()._actions for o in a.option_strings}
+    # the benchmark commands shown there: their flags are the scripts'
+    shown = bench.findall(_section("Backends"))
+    assert {name for name, _ in shown} == {"train_wall_time", "train_cpu_split"}
+    for name, rest in shown:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+        script = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(script)
+        given = set(re.findall(flags, rest))
+        assert {"--repeats", "--before"} <= given
+        with pytest.raises(SystemExit) as e:
+            script.main(["--help"])
+        assert e.value.code == 0
+        assert given <= {o for a in script._parser()._actions for o in a.option_strings}
 
 
 def test_every_train_flag_in_the_readme_exists_and_runs(tmp_path, monkeypatch, capsys):
