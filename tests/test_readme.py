@@ -33,6 +33,9 @@ EXCUSED = {
                                     "tests/test_asv_tools.py tests its choice of commits",
     "python tools/asv_gate.py": "times two versions for a minute; tests/test_asv_tools.py runs "
                                 "the gate on one workload (A/A and an injected slowdown)",
+    "python benchmarks/train_": "benchmarks of many full runs (minutes, with background "
+                                "compiles between them) stay out of CI; "
+                                "test_warmup_flags_in_the_readme_exist checks their flags",
     "tensorboard ": "TensorBoard is not a dependency; tests/test_cli.py parses the event files "
                     "with tensorboardX's protobuf classes",
 }
@@ -175,8 +178,23 @@ def _options(parser, command):
 def test_warmup_flags_in_the_readme_exist():
     from xpgrad.cli import build_parser
 
-    named = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", _section("Backends")))
+    flags = r"(?<![\w-])(--[a-z][a-z-]+)"
+    bench = re.compile(r"python benchmarks/(train_\w+)\.py([^\n]*)")
+    named = set(re.findall(flags, bench.sub("", _section("Backends"))))
     assert "--jobs" in named and named <= _options(build_parser(), "warmup")
+    # the benchmark commands shown there: their flags are the scripts'
+    shown = bench.findall(_section("Backends"))
+    assert {name for name, _ in shown} == {"train_wall_time", "train_cpu_split"}
+    for name, rest in shown:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+        script = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(script)
+        given = set(re.findall(flags, rest))
+        assert {"--repeats", "--before"} <= given
+        with pytest.raises(SystemExit) as e:
+            script.main(["--help"])
+        assert e.value.code == 0
+        assert given <= {o for a in script._parser()._actions for o in a.option_strings}
 
 
 def test_every_train_flag_in_the_readme_exists_and_runs(tmp_path, monkeypatch, capsys):

@@ -87,7 +87,9 @@ def _train_parser(sub):
                     "path is checked before training starts. SIGINT/SIGTERM stop after the "
                     "current step and save the checkpoint, curves and history (exit 130/143).")
     p.add_argument("--backend", default=None,
-                   help="array backend, see `xpgrad info` (default: $XPGRAD_BACKEND or numpy)")
+                   help="array backend, see `xpgrad info` (default: $XPGRAD_BACKEND or numpy); "
+                        "numba: kernels not yet compiled on this machine compile in a background "
+                        "process while NumPy's kernels stand in")
     p.add_argument("--model", default=None, choices=sorted(MODELS),
                    help="; ".join(f"{m.name}: {m.help}" for m in MODELS.values())
                    + " (default: mlp)")
@@ -222,7 +224,8 @@ def cmd_train(args, parser) -> int:
         # data-parallel: rank 0 alone reads a checkpoint's settings, and every rank runs those
         world = current_world()
         config = _config(args) if world.rank == 0 else None
-        plan = prepare(world.bcast_object(config) if world.size > 1 else config, echo=note)
+        plan = prepare(world.bcast_object(config) if world.size > 1 else config, echo=note,
+                       background_compile=world.size == 1)
     except DownloadError as e:
         fail(e, 1)
     except (CheckpointError, DataError, UnknownBackendError, BackendUnavailableError,

@@ -77,6 +77,23 @@ class NumbaBackend(NumpyBackend):
 
         return warmup(self, dtypes, parallel, processes)
 
+    def compiling_in_background(self):
+        """A context in which kernels missing from the disk cache compile in a background
+        process while the NumPy kernels run in their place, each switching over once compiled
+        (``_background``); it yields the ``BackgroundCompiler``. ``xpgrad train`` runs in one,
+        so its first run on a machine does not wait for the compiler.
+
+        >>> import xpgrad as xg
+        >>> with xg.get_backend("numba").compiling_in_background() as compiler:
+        ...     loss = xg.losses.mse(xg.asarray([1.0, 3.0], backend="numba"),
+        ...                          xg.asarray([0.0, 0.0], backend="numba"))
+        >>> float(loss)
+        5.0
+        """
+        from ._background import compiling_in_background
+
+        return compiling_in_background(self)
+
     def kernels_cached(self, dtypes=("float32",)) -> bool:
         """Whether every kernel for ``dtypes`` is in the disk cache (a run would load them
         rather than compile).

@@ -53,23 +53,36 @@ class Plan:
     be: object
     start_epoch: int = 0        # whole epochs done before this call
     skip: int = 0               # examples of epoch start_epoch + 1 done before this call
+    background_compile: bool = False    # kernels missing from the cache: see ``prepare``
+    note: object = None         # gets notes on the run's machinery (stderr in ``xpgrad train``)
 
     def fit(self, echo=print, handle_signals=False) -> "TrainResult":
         """Train as planned (see ``train``)."""
+        import contextlib
+
         from ..threads import limit
         from .loop import _fit
 
-        with limit(self.cfg.threads):
-            return _fit(self, echo, handle_signals)
+        background = getattr(self.be, "compiling_in_background", None)
+        kernels = background() if self.background_compile and background \
+            else contextlib.nullcontext()
+        with limit(self.cfg.threads), kernels as compiler:
+            result = _fit(self, echo, handle_signals)
+        summary = getattr(compiler, "summary", lambda: None)()
+        if summary and self.note is not None:
+            self.note(summary)
+        return result
 
 
-def prepare(config: TrainConfig, echo=None) -> Plan:
+def prepare(config: TrainConfig, echo=None, *, background_compile=False) -> Plan:
     """Check everything and build the run: settings, output paths, optional packages, data
     (MNIST and Fashion-MNIST are downloaded on first use; ``echo`` gets a line per file),
     model, optimizer and (when resuming) the checkpoint's state. Raises ConfigError,
     CheckpointError, DataError (DownloadError), UnknownBackendError, BackendUnavailableError
     or ImportError. Nothing is imported for the logs here: matplotlib only at the end of the
-    run, for ``curves.png``.
+    run, for ``curves.png``. With ``background_compile``, a backend that compiles kernels
+    (numba) compiles those the run needs and the disk cache lacks in a background process,
+    the NumPy kernels standing in until each is ready, instead of stopping the run to compile.
 
     >>> try:
     ...     prepare(TrainConfig(checkpoint="/no/such/dir/c.npz", progress=False))
@@ -105,7 +118,8 @@ def prepare(config: TrainConfig, echo=None) -> Plan:
             resume_config(source, {k: getattr(cfg, k) for k in IDENTITY}, finish=False)
     be = xg.get_backend(cfg.backend)
     cached = getattr(be, "kernels_cached", None)
-    if echo is not None and cached is not None and not cached(("float32",)):
+    if echo is not None and cached is not None and not background_compile \
+            and not cached(("float32",)):
         echo(f"the {be.name} backend compiles its kernels on first use, which takes a while "
              f"once per machine; `xpgrad warmup --backend {be.name}` compiles them all ahead of "
              f"time, in parallel")
@@ -115,7 +129,8 @@ def prepare(config: TrainConfig, echo=None) -> Plan:
     model = MODELS[cfg.model].build(ds, list(cfg.hidden),
                                     xg.random.default_rng(cfg.seed, backend=be), be)
     opt = OPTIMIZERS[cfg.optimizer].build(cfg.learning_rate)
-    plan = Plan(cfg, raw, ds, model, opt, be)
+    plan = Plan(cfg, raw, ds, model, opt, be, background_compile=background_compile,
+                note=echo)
     if source:
         load_checkpoint(source, model, opt)
         if isinstance(meta.get("epochs_done"), int):

@@ -1,0 +1,282 @@
+"""Kernels compiled in a background process while the NumPy kernels stand in for them.
+
+Inside ``NumbaBackend.compiling_in_background()`` (what ``xpgrad train`` uses), a Numba kernel
+whose loops are not yet in the disk cache for the dtype it is called with does not compile in
+the caller: the first such call asks one background process (``python -m
+xpgrad.backends.numba._background``, started then, in its own session and at a lower priority)
+to compile that kernel's loops into the cache, and the NumPy backend's kernel for the same
+primitive (or the generic rule, where NumPy has none) runs meanwhile. Once the process reports
+the kernel compiled, the next call loads it from the cache and runs it. A forward and its
+backward always run on the same kernel: the forward's saved values carry which one ran. The
+process outlives the run when it has to (the cache is per machine, so the next run loads what
+it compiled); it reads one request a line, ``<primitive> <dtype>``, and answers ``ready
+<primitive> <dtype>`` or ``failed <primitive> <dtype> <reason>``.
+
+Only the one-thread loops are compiled this way: the threaded ones (``*_par``) run from
+``_config.PAR_MIN`` elements on and compile where they are first called, as outside this mode.
+
+>>> from xpgrad.backends.numba import _losses
+>>> sorted(d.__name__ for d in kernel_loops(_losses.KERNELS["mse"]))
+['mse_block']
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import threading
+import time
+import types
+
+from xpgrad.backend import Kernel
+
+#: the primitive whose warmup unit (``_cache.UNITS``) compiles a kernel's loops, where the names
+#: differ
+UNIT_OF = {"lstm_scan": "lstm"}
+FLOAT_DTYPES = ("float32", "float64")
+
+
+# -- which loops a kernel runs, and whether the cache holds them ---------------------------------
+def kernel_loops(kernel) -> list:
+    """The one-thread Numba dispatchers that ``kernel``'s forward and vjp call: those in their
+    closures and those they name through a module global (``loops.relu_fwd``), following the
+    package's plain functions they call."""
+    from numba.core.dispatcher import Dispatcher
+
+    found, seen = {}, set()
+
+    def visit(fn):
+        if not isinstance(fn, types.FunctionType) or fn in seen:
+            return
+        seen.add(fn)
+        values = []
+        for cell in fn.__closure__ or ():
+            with contextlib.suppress(ValueError):           # an empty cell
+                values.append(cell.cell_contents)
+        names = fn.__code__.co_names
+        for name in names:
+            value = fn.__globals__.get(name)
+            if isinstance(value, types.ModuleType):
+                values.extend(getattr(value, n, None) for n in names)
+            else:
+                values.append(value)
+        for value in values:
+            if isinstance(value, Dispatcher):
+                if not value.targetoptions.get("parallel"):
+                    found[id(value)] = value
+            elif isinstance(value, types.FunctionType) and \
+                    value.__module__.startswith("xpgrad."):
+                visit(value)
+
+    visit(kernel.forward)
+    visit(kernel.vjp)
+    return list(found.values())
+
+
+def has_version(dispatcher, dtype: str) -> bool:
+    """Whether ``dispatcher`` has a version for arrays of ``dtype`` in this process or in the
+    disk cache (one this process would load: same source, CPU and code)."""
+    if any(dtype in str(sig) for sig in dispatcher.overloads):
+        return True
+    try:
+        cache = dispatcher._cache
+        codegen = dispatcher.targetctx.codegen()
+        return any(dtype in str(key[0]) and cache._index_key(key[0], codegen) == key
+                   for key in cache._cache_file._load_index())
+    except Exception:       # private Numba API: "not cached" compiles, which is always right
+        return False
+
+
+# -- the parent's side: one background process, its requests and answers ------------------------
+class BackgroundCompiler:
+    """Asks a background process to compile kernels into the disk cache; ``ready(name, dtype)``
+    says when one is there. The process starts at the first request."""
+
+    def __init__(self):
+        self.requested = {}             # (name, dtype) -> seconds since start when asked
+        self.finished = {}              # (name, dtype) -> seconds since start when ready
+        self.failed = {}                # (name, dtype) -> reason
+        self._t0 = time.perf_counter()
+        self._proc = None
+        self._lock = threading.Lock()
+
+    def request(self, name, dtype) -> None:
+        with self._lock:
+            if (name, dtype) in self.requested:
+                return
+            self.requested[name, dtype] = time.perf_counter() - self._t0
+            try:
+                if self._proc is None:
+                    self._start()
+                self._proc.stdin.write(f"{name} {dtype}\n")
+                self._proc.stdin.flush()
+            except OSError as e:
+                self.failed[name, dtype] = f"the background compiler could not start: {e}"
+
+    def ready(self, name, dtype) -> bool:
+        return (name, dtype) in self.finished
+
+    def _start(self):
+        import xpgrad
+
+        env = dict(os.environ)
+        root = os.path.dirname(os.path.dirname(os.path.abspath(xpgrad.__file__)))
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, text=True, env=env, start_new_session=True)
+        threading.Thread(target=self._read, args=(self._proc,), daemon=True,
+                         name="xpgrad-numba-compile").start()
+
+    def _read(self, proc):
+        for line in proc.stdout:
+            word, _, rest = line.strip().partition(" ")
+            name, _, rest = rest.partition(" ")
+            dtype, _, reason = rest.partition(" ")
+            if word == "ready":
+                self.finished[name, dtype] = time.perf_counter() - self._t0
+            elif word == "failed":
+                self.failed[name, dtype] = reason
+        proc.wait()
+        for key in set(self.requested) - set(self.finished) - set(self.failed):
+            self.failed.setdefault(key, f"the background compiler exited ({proc.returncode})")
+
+    @property
+    def pid(self):
+        return None if self._proc is None else self._proc.pid
+
+    def close(self) -> None:
+        """Send no more requests; the process finishes those it has, then exits."""
+        if self._proc is not None and self._proc.stdin and not self._proc.stdin.closed:
+            with contextlib.suppress(OSError):
+                self._proc.stdin.close()
+
+    def summary(self) -> str | None:
+        """One line on what was compiled in the background and when it took over (None when
+        nothing was)."""
+        if not self.requested:
+            return None
+        parts = []
+        for key in sorted(self.requested):
+            label = f"{key[0]} ({key[1]})"
+            if key in self.finished:
+                parts.append(f"{label} ready after {self.finished[key]:.1f} s")
+            elif key in self.failed:
+                parts.append(f"{label} failed: {self.failed[key]}")
+            else:
+                parts.append(f"{label} still compiling (pid {self.pid})")
+        return ("numba kernels compiled in the background (once per machine; `xpgrad warmup`"
+                " compiles them all ahead of time), the NumPy ones standing in until then: "
+                + "; ".join(parts))
+
+
+# -- the kernels that wait for it -------------------------------------------------------------
+def _dtype_of(raws):
+    for a in raws:
+        name = getattr(getattr(a, "dtype", None), "name", None)
+        if name is not None:
+            return name
+    return None
+
+
+def deferred(name, kernel, stand_in, compiler) -> Kernel:
+    """``kernel`` (a Numba one), with ``stand_in`` (a NumPy kernel, or None: the generic rule)
+    running in its place for a dtype whose loops ``compiler`` is still compiling."""
+    loops = kernel_loops(kernel)
+    unit = UNIT_OF.get(name, name)
+    state = {}                  # dtype -> True (Numba's kernel runs) or False (waiting)
+
+    def choose(raws):
+        dt = _dtype_of(raws)
+        if dt not in FLOAT_DTYPES:
+            return kernel           # it declines these itself
+        ok = state.get(dt)
+        if ok is None:
+            ok = state[dt] = all(has_version(d, dt) for d in loops)
+            if not ok:
+                compiler.request(unit, dt)
+        if not ok and compiler.ready(unit, dt):
+            ok = state[dt] = True
+        return kernel if ok else stand_in
+
+    def forward(*raws, **params):
+        chosen = choose(raws)
+        res = None if chosen is None else chosen.forward(*raws, **params)
+        if res is None:
+            return None
+        out, saved = res
+        return out, (chosen, saved)
+
+    def vjp(g, saved, *raws, **params):
+        chosen, inner = saved
+        return chosen.vjp(g, inner, *raws, **params)
+
+    return Kernel(forward, vjp if kernel.vjp is not None else None)
+
+
+@contextlib.contextmanager
+def compiling_in_background(backend):
+    """While inside, ``backend``'s Numba kernels that are not in the cache compile in a
+    background process and the NumPy kernels stand in (see the module's docstring). Yields the
+    ``BackgroundCompiler``; restores the kernels on the way out."""
+    import numpy as np
+
+    from ..numpy.kernels import KERNELS as NUMPY_KERNELS
+    from ..numpy.scans import scan_kernels
+    from . import _cache
+
+    units = {name for _, name in _cache.UNITS}
+    stand_ins = {**NUMPY_KERNELS, **scan_kernels(np)}
+    compiler = BackgroundCompiler()
+    originals = {name: k for name, k in backend.kernels.items()
+                 if UNIT_OF.get(name, name) in units}
+    wrapped = {name: deferred(name, k, stand_ins.get(name), compiler)
+               for name, k in originals.items()}
+    backend.kernels.update(wrapped)
+    try:
+        yield compiler
+    finally:
+        for name, k in wrapped.items():
+            if backend.kernels.get(name) is k:
+                backend.kernels[name] = originals[name]
+        compiler.close()
+
+
+# -- the background process -------------------------------------------------------------------
+def _answer(line) -> None:
+    try:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+    except OSError:             # the run that asked has ended: the cache still gets the kernel
+        pass
+
+
+def main() -> int:
+    """Compile each ``<primitive> <dtype>`` read from stdin (one-thread loops) into the cache."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(10)                                     # the run in front comes first
+    import numpy as np
+
+    import xpgrad
+    from . import _cache
+
+    backend = xpgrad.get_backend("numba")
+    index = {name: i for i, (_, name) in enumerate(_cache.UNITS)}
+    for line in sys.stdin:
+        name, _, dtype = line.strip().partition(" ")
+        if not name:
+            continue
+        try:
+            if name not in index or dtype not in FLOAT_DTYPES:
+                raise ValueError(f"no kernel {name!r} for {dtype!r}")
+            _cache._compile(backend, (np.dtype(dtype),), (index[name],), parallel=False)
+        except Exception as e:                          # noqa: BLE001 (reported to the run)
+            _answer(f"failed {name} {dtype} {' '.join(str(e).split()) or type(e).__name__}")
+        else:
+            _answer(f"ready {name} {dtype}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
