@@ -127,17 +127,17 @@ def _exercise_update(backend, dt, name):
 
 
 def _exercise_lstm(backend, dt, name="lstm"):
-    """A tiny LSTM forward and backward: compiles the fused backward step, with the strided
-    views the scan passes it."""
+    """A tiny LSTM and Elman RNN, forward and backward: compiles the scans' fused steps."""
     import xpgrad as xg
 
-    lstm = xg.nn.LSTM(3, 2, rng=xg.random.default_rng(0, backend=backend), dtype=dt.name,
-                      backend=backend)
     x = xg.asarray(np.ones((2, 3, 3), dt), backend=backend)
-    with xg.GradientTape() as tape:
-        out, _ = lstm(x)
-        total = xg.sum(out)
-    tape.gradient(total, lstm.trainable_variables)
+    for layer in (xg.nn.LSTM, xg.nn.RNN):
+        model = layer(3, 2, rng=xg.random.default_rng(0, backend=backend), dtype=dt.name,
+                      backend=backend)
+        with xg.GradientTape() as tape:
+            out, _ = model(x)
+            total = xg.sum(out)
+        tape.gradient(total, model.trainable_variables)
 
 
 #: the units of a warmup: (exercise, primitive). One unit's kernels (and the loops they call)

@@ -15,9 +15,9 @@ each inlined instruction's own flags.
 
 >>> import numpy as np
 >>> from numba import njit
->>> f = njit(lambda x: (exp_neg(x), log1p01(-x), sigmoid(x)))
+>>> f = njit(lambda x: (exp_neg(x), log1p01(-x), sigmoid(x), expm1_neg(x), tanh(x)))
 >>> [round(float(v), 6) for v in f(np.float32(-0.5))]
-[0.606531, 0.405465, 0.377541]
+[0.606531, 0.405465, 0.377541, -0.393469, -0.462117]
 """
 from __future__ import annotations
 
@@ -152,6 +152,51 @@ def _exp_neg_impl(x):
     return None
 
 
+# -- expm1(x) for x <= 0: the same reduction as exp_neg, without 1 + (r + r*r*p) rounding away
+# the low digits: expm1(x) = 2**k (r + r*r*p) + (2**k - 1), which is exact (k = 0) or free of
+# cancellation (k <= -1: 2**k - 1 <= -1/2 dominates).
+@njit(fastmath=MATH_FLAGS, error_model="numpy", cache=True)
+def _expm1_neg32(x):
+    log2e, ln2hi, ln2lo, magic, lo, p0, p1, p2, p3, p4, p5 = _E32
+    xc = lo if x < lo else x
+    t = xc * log2e + magic
+    k = t - magic
+    r = (xc - k * ln2hi) - k * ln2lo
+    p = ((((p0 * r + p1) * r + p2) * r + p3) * r + p4) * r + p5
+    scale = pow2_of_rounded(t)
+    y = scale * (p * (r * r) + r) + (scale - _F32(1.0))
+    return _F32(-1.0) if x < lo else y
+
+
+@njit(fastmath=MATH_FLAGS, error_model="numpy", cache=True)
+def _expm1_neg64(x):
+    log2e, ln2hi, ln2lo, magic, lo = _E64
+    xc = lo if x < lo else x
+    t = xc * log2e + magic
+    k = t - magic
+    r = (xc - k * ln2hi) - k * ln2lo
+    c = _T64
+    p = ((((((((((c[0] * r + c[1]) * r + c[2]) * r + c[3]) * r + c[4]) * r + c[5]) * r + c[6])
+               * r + c[7]) * r + c[8]) * r + c[9]) * r + c[10]) * r + c[11]
+    scale = pow2_of_rounded(t)
+    y = scale * (p * (r * r) + r) + (scale - 1.0)
+    return -1.0 if x < lo else y
+
+
+def expm1_neg(x):
+    """``expm1(x)`` for ``x <= 0`` or NaN (-1 below exp's underflow)."""
+    return np.expm1(x)
+
+
+@overload(expm1_neg, jit_options=_JIT)
+def _expm1_neg_impl(x):
+    if x == types.float32:
+        return lambda x: _expm1_neg32(x)
+    if x == types.float64:
+        return lambda x: _expm1_neg64(x)
+    return None
+
+
 # -- log1p(e) for 0 <= e <= 1 -----------------------------------------------------------------
 # log1p(e) = 2 atanh(s), s = e / (2 + e) in [0, 1/3]; atanh(s)/s = sum z**k / (2k + 1), z = s*s.
 _L32 = tuple(_F32(1.0 / (2 * k + 1)) for k in range(7, 0, -1))
@@ -211,5 +256,29 @@ def _sigmoid_impl(x):
         e = exp_neg(-abs(x))
         r = one / (one + e)             # one division: e / (1 + e) is e * r
         return r if x >= 0 else e * r
+
+    return impl
+
+
+# -- the hyperbolic tangent ------------------------------------------------------------------
+def tanh(x):
+    """``tanh(x)``: ``-m / (2 + m)`` with ``m = expm1(-2|x|)``, the sign of ``x`` put back
+    (within 3 ulp of the true value in float32 and float64)."""
+    return np.tanh(x)
+
+
+@overload(tanh, jit_options=_JIT)
+def _tanh_impl(x):
+    if x not in (types.float32, types.float64):
+        return None
+    two = _F32(2.0) if x == types.float32 else 2.0
+    zero = two - two
+
+    def impl(x):
+        m = expm1_neg(-two * abs(x))
+        y = -m / (two + m)
+        if x == zero:
+            return x                    # keeps the sign of a zero
+        return -y if x < zero else y
 
     return impl

@@ -1,0 +1,120 @@
+"""The Numba backend's fused recurrent steps (backends/numba/_rnn.py, _scans.py) and the
+SIMD-friendly math they call. The kernels against the generic rules on small samples are in
+test_kernel_protocol.py; here: the math's accuracy, and whole layers with awkward inputs."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import xpgrad as xg
+
+numba = pytest.importorskip("numba", reason="Numba is not installed")
+
+from xpgrad.backends.numba import _math, _scans  # noqa: E402
+
+DTYPES = (np.float32, np.float64)
+
+
+@numba.njit(fastmath=_math.LOOP_FLAGS, error_model="numpy")
+def _tanh_loop(x, out):
+    for i in range(x.shape[0]):
+        out[i] = _math.tanh(x[i])
+
+
+@numba.njit(fastmath=_math.LOOP_FLAGS, error_model="numpy")
+def _expm1_loop(x, out):
+    for i in range(x.shape[0]):
+        out[i] = _math.expm1_neg(x[i])
+
+
+def _ulps(got, want, dt):
+    got, want = got.astype(np.float64), want.astype(np.float64)
+    return np.abs(got - want) / np.spacing(np.abs(want).astype(dt)).astype(np.float64)
+
+
+@pytest.mark.parametrize("dt", DTYPES, ids=["float32", "float64"])
+def test_tanh_within_3_ulp_of_numpy_in_float64(dt):
+    x = np.concatenate([np.linspace(-20, 20, 40001), np.geomspace(1e-30, 1, 5000),
+                        -np.geomspace(1e-30, 5, 5000), [1e4, -1e4, 0.3, -0.7]]).astype(dt)
+    out = np.empty_like(x)
+    _tanh_loop(x, out)
+    want = np.tanh(x.astype(np.float64))
+    assert _ulps(out, want, dt).max() <= 3
+
+
+@pytest.mark.parametrize("dt", DTYPES, ids=["float32", "float64"])
+def test_expm1_within_3_ulp_for_negative_arguments(dt):
+    x = np.concatenate([-np.geomspace(1e-30, 800, 20000), [0.0, -87.0, -700.0]]).astype(dt)
+    out = np.empty_like(x)
+    _expm1_loop(x, out)
+    want = np.expm1(x.astype(np.float64))
+    assert _ulps(out, want, dt).max() <= 3
+
+
+@pytest.mark.parametrize("dt", DTYPES, ids=["float32", "float64"])
+def test_tanh_special_values(dt):
+    x = np.array([0.0, np.inf, -np.inf, np.nan, 1e-45 if dt == np.float32 else 5e-324], dt)
+    out = np.empty_like(x)
+    _tanh_loop(x, out)
+    assert out[0] == 0 and out[1] == 1 and out[2] == -1 and np.isnan(out[3])
+    assert out[4] == x[4]
+
+
+def _lstm_grads(backend, dt, x, h0, c0, weights, g):
+    lstm = xg.nn.LSTM(x.shape[2], h0.shape[1], backend=backend, dtype=np.dtype(dt).name)
+    lstm.load_torch_state_dict(weights)
+    xs = xg.asarray(x, backend=backend)
+    state = (xg.asarray(h0[None], backend=backend), xg.asarray(c0[None], backend=backend))
+    with xg.GradientTape() as tape:
+        tape.watch(xs)
+        tape.watch(state[0])
+        tape.watch(state[1])
+        out, (h_n, c_n) = lstm(xs, state)
+        loss = xg.sum(out * xg.asarray(g, backend=backend)) + xg.sum(c_n * c_n)
+    grads = tape.gradient(loss, [xs, *state, *lstm.trainable_variables])
+    return [out.numpy()] + [d.numpy() for d in grads]
+
+
+@pytest.mark.parametrize("dt", DTYPES, ids=["float32", "float64"])
+def test_lstm_layer_matches_numpy_backend(dt):
+    """Output slice, last-state slice and both states watched: every gradient the numpy
+    backend's, with inputs that are views (non-contiguous) of larger arrays."""
+    rng = np.random.default_rng(3)
+    B, T, I, H = 5, 7, 6, 19
+    x = rng.normal(size=(B, 2 * T, I)).astype(dt)[:, ::2]
+    h0 = rng.normal(size=(H, B)).astype(dt).T
+    c0 = rng.normal(size=(B, H)).astype(dt)
+    weights = {"weight_ih_l0": rng.uniform(-0.3, 0.3, (4 * H, I)),
+               "weight_hh_l0": rng.uniform(-0.3, 0.3, (4 * H, H)),
+               "bias_ih_l0": rng.uniform(-0.3, 0.3, 4 * H), "bias_hh_l0": np.zeros(4 * H)}
+    weights = {k: v.astype(dt) for k, v in weights.items()}
+    g = rng.normal(size=(B, T, H)).astype(dt)
+    got = _lstm_grads("numba", dt, x, h0, c0, weights, g)
+    want = _lstm_grads("numpy", dt, x, h0, c0, weights, g)
+    tol = 2e-4 if dt == np.float32 else 1e-12
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+def test_rnn_scan_broadcast_gradient_and_second_vjp(nonlinearity):
+    """A broadcast output gradient, and a second vjp of one record (persistent tape) gives the
+    same as the first."""
+    rng = np.random.default_rng(4)
+    x, h0 = rng.normal(size=(3, 4, 5)), rng.normal(size=(3, 5))
+    w = rng.normal(size=(5, 5)) * 0.4
+    kernel = _scans.KERNELS["rnn_scan"]
+    seq, saved = kernel.forward(x, h0, w, nonlinearity)
+    g = np.broadcast_to(np.float64(1.5), seq.shape)
+    first = kernel.vjp(g, saved, x, h0, w, nonlinearity)
+    second = kernel.vjp(np.full(seq.shape, 1.5), saved, x, h0, w, nonlinearity)
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_other_dtypes_and_mixed_dtypes_decline():
+    f32, f16 = np.zeros((1, 2, 4), np.float32), np.zeros((1, 2, 4), np.float16)
+    lstm = _scans.KERNELS["lstm_scan"]
+    assert lstm.forward(f16, f16[:, 0, :1], f16[:, 0, :1], np.zeros((1, 4), np.float16)) is None
+    assert lstm.forward(f32, np.zeros((1, 1)), np.zeros((1, 1), np.float32),
+                        np.zeros((1, 4), np.float32)) is None
