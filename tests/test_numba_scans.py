@@ -118,3 +118,53 @@ def test_other_dtypes_and_mixed_dtypes_decline():
     assert lstm.forward(f16, f16[:, 0, :1], f16[:, 0, :1], np.zeros((1, 4), np.float16)) is None
     assert lstm.forward(f32, np.zeros((1, 1)), np.zeros((1, 1), np.float32),
                         np.zeros((1, 4), np.float32)) is None
+
+
+# -- softmax cross-entropy on short rows (backends/numba/_loss_kernels.sce_labels_short) ------
+@pytest.mark.parametrize("dt", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("classes", [1, 2, 10, 32, 33, 100])
+def test_short_row_softmax_ce_matches_row_kernel_and_generic(classes, dt):
+    """Both sides of the SHORT_ROWS_MAX switch: loss and gradient equal the row-at-a-time
+    kernel's and the generic rule's, over a ragged last tile and awkward rows (huge logits,
+    a masked class, a NaN, an infinity)."""
+    from xpgrad.backends.numba import _loss_kernels as loops
+
+    rng = np.random.default_rng(classes)
+    n = 2 * loops.TILE + 37
+    x = (rng.normal(size=(n, classes)) * 3).astype(dt)
+    x[1] += 1e4
+    x[2, 0] = -np.inf                     # a masked class (the whole row when classes == 1)
+    x[3, -1] = np.nan
+    x[4, 0] = np.inf
+    labels = rng.integers(0, classes, n)
+    labels[2] = classes - 1
+    scale = dt(1.0 / n)
+    grads, losses = [np.empty_like(x) for _ in range(2)], [np.empty(n, dt) for _ in range(2)]
+    loops.sce_labels_short(x, labels, grads[0], losses[0], scale)
+    loops.sce_labels_block(x, labels, grads[1], losses[1], scale)
+    tol = 2e-6 if dt == np.float32 else 1e-13
+    np.testing.assert_allclose(grads[0], grads[1], rtol=tol, atol=tol * float(scale))
+    np.testing.assert_allclose(losses[0], losses[1], rtol=tol, atol=tol)
+
+    finite = np.isfinite(x).all(axis=1) | ((np.arange(n) == 2) & (classes > 1))
+    want_loss, want_grad = _generic_sce(x[finite], labels[finite], dt)
+    got_loss, got_grad = _numba_sce(x[finite], labels[finite])
+    np.testing.assert_allclose(got_loss, want_loss, rtol=tol * 10)
+    np.testing.assert_allclose(got_grad, want_grad, rtol=tol * 10, atol=tol / finite.sum())
+
+
+def _generic_sce(x, labels, dt):
+    be = xg.get_backend("numpy")
+    saved, be.kernels = be.kernels, {}
+    try:
+        return _numba_sce(x, labels, "numpy")
+    finally:
+        be.kernels = saved
+
+
+def _numba_sce(x, labels, backend="numba"):
+    xs = xg.asarray(x, backend=backend)
+    with xg.GradientTape() as tape:
+        tape.watch(xs)
+        loss = xg.losses.softmax_cross_entropy(xs, xg.asarray(labels, backend=backend))
+    return loss.numpy(), tape.gradient(loss, xs).numpy()

@@ -89,9 +89,10 @@ def _exercise_loss(backend, dt, name):
     one = np.asarray(1.0, dt)
     k = backend.kernels[name]
     if name == "softmax_cross_entropy":
-        for labels in (np.array([0, 1, 2, 0]), t):
-            out, saved = k.forward(x, labels, reduction="mean")
-            k.vjp(one, saved, x, labels, reduction="mean")
+        long_rows = rng.standard_normal((2, _config.SHORT_ROWS_MAX + 1)).astype(dt)
+        for logits, labels in ((x, np.array([0, 1, 2, 0])), (x, t), (long_rows, np.array([0, 1]))):
+            out, saved = k.forward(logits, labels, reduction="mean")
+            k.vjp(one, saved, logits, labels, reduction="mean")
         return
     for red in ("mean", "none"):
         out, saved = k.forward(x, t, reduction=red)

@@ -100,6 +100,25 @@ def key_to_float(typingctx, k, like):
     return like(k, like), codegen
 
 
+@intrinsic
+def split_float(typingctx, x):
+    """``(f, k)`` with ``x = f * 2**k``, ``f`` in [1, 2) and ``k`` an integer held as a float,
+    for a positive normal ``x`` (anything else gives garbage: callers select it away)."""
+    if x not in (types.float32, types.float64):
+        return None
+
+    def codegen(context, builder, sig, args):
+        ity, fty, bias, shift = _bits(sig.args[0])
+        b = builder.bitcast(args[0], ity)
+        mant = builder.and_(b, ir.Constant(ity, (1 << shift) - 1))
+        f = builder.bitcast(builder.or_(mant, ir.Constant(ity, bias << shift)), fty)
+        k = builder.sub(builder.lshr(b, ir.Constant(ity, shift)), ir.Constant(ity, bias))
+        k = builder.sitofp(k, fty)
+        return context.make_tuple(builder, sig.return_type, (f, k))
+
+    return types.UniTuple(x, 2)(x), codegen
+
+
 # -- exp(x) for x <= 0 -------------------------------------------------------------------------
 # Cody-Waite reduction x = k ln2 + r, |r| <= ln2/2, then a polynomial for exp(r).
 # float32: Cephes expf polynomial (degree 7); float64: Taylor series to degree 13
@@ -238,6 +257,35 @@ def _log1p01_impl(e):
     if e == types.float64:
         return lambda e: _log1p01_64(e)
     return None
+
+
+# -- log(x) for x > 0: x = f 2**k with f in [sqrt(1/2), sqrt(2)), log(x) = k ln2 + log1p(f - 1);
+# f - 1 is exact, and log1p01's series converges as well for f - 1 in [-0.3, 0) (|s| < 0.18)
+def log_pos(x):
+    """``log(x)`` for ``x > 0``; NaN and +inf pass through (subnormal ``x``: wrong)."""
+    return np.log(x)
+
+
+@overload(log_pos, jit_options=_JIT)
+def _log_pos_impl(x):
+    if x not in (types.float32, types.float64):
+        return None
+    ln2 = _F32(0.6931471805599453) if x == types.float32 else 0.6931471805599453
+    one = _F32(1.0) if x == types.float32 else 1.0
+    inf = _F32(np.inf) if x == types.float32 else np.inf
+
+    half = one / (one + one)
+    sqrt2 = _F32(1.4142135) if x == types.float32 else 1.4142135623730951
+
+    def impl(x):
+        f, k = split_float(x)
+        big = f > sqrt2
+        f = f * half if big else f
+        k = k + one if big else k
+        y = k * ln2 + log1p01(f - one)
+        return y if x < inf else x
+
+    return impl
 
 
 # -- the logistic function ---------------------------------------------------------------------
