@@ -168,3 +168,24 @@ def _numba_sce(x, labels, backend="numba"):
         tape.watch(xs)
         loss = xg.losses.softmax_cross_entropy(xs, xg.asarray(labels, backend=backend))
     return loss.numpy(), tape.gradient(loss, xs).numpy()
+
+
+def test_saved_activations_buffer_is_reused_only_after_release():
+    """The LSTM forward's saved-activation buffer returns to the pool when its record is
+    dropped, and is handed out again; a record still held keeps its own."""
+    import gc
+
+    rng = np.random.default_rng(5)
+    args = (rng.normal(size=(2, 3, 8)), rng.normal(size=(2, 2)), rng.normal(size=(2, 2)),
+            rng.normal(size=(2, 8)))
+    kernel = _scans.KERNELS["lstm_scan"]
+    record = kernel.forward(*args)[1]
+    first = id(record[1].acts)
+    del record
+    gc.collect()
+    held = kernel.forward(*args)[1]
+    assert id(held[1].acts) == first                 # reused once released
+    before = held[1].acts.copy()
+    other = kernel.forward(*args)[1]
+    assert other[1].acts is not held[1].acts         # never while a record holds it
+    np.testing.assert_array_equal(held[1].acts, before)

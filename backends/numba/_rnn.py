@@ -7,7 +7,7 @@ backward, everything before ``dh_{t-1} = dz_t @ w_hh.T``. The nonlinearities are
 ``sigmoid`` and ``tanh`` (no C library calls), so each row's loop compiles to SIMD code.
 
 Every array is C-contiguous and indexed by the whole ``(b, t)`` prefix, so each row a loop
-reads is a contiguous 1-D array to Numba; ``acts``/``tcs`` (the saved activations) are
+reads is a contiguous 1-D array to Numba; ``acts`` (the saved gate activations) is
 time-major: ``acts[t]`` is one step's block. Gates are in PyTorch's order (i, f, g, o).
 """
 from __future__ import annotations
@@ -18,10 +18,10 @@ from ._math import LOOP_OPTIONS, sigmoid, tanh
 
 
 @njit(**LOOP_OPTIONS)
-def lstm_cell_forward(a, xproj, t, c0, seq, acts, tcs):
+def lstm_cell_forward(a, xproj, t, c0, seq, acts):
     """Step ``t`` forward from ``a = h_{t-1} @ w_hh`` (B, 4H) and ``xproj`` (B, T, 4H):
-    ``seq[:, t]`` <- ``[h_t | c_t]``; ``acts[t]`` <- the activations ``[i | f | g | o]``,
-    ``tcs[t]`` <- ``tanh(c_t)``. ``c_{t-1}`` is ``seq[:, t-1, H:]``, or ``c0`` at ``t = 0``.
+    ``seq[:, t]`` <- ``[h_t | c_t]``; ``acts[t]`` <- the activations ``[i | f | g | o]``.
+    ``c_{t-1}`` is ``seq[:, t-1, H:]``, or ``c0`` at ``t = 0``.
     """
     B, G = a.shape
     H = G // 4
@@ -35,7 +35,6 @@ def lstm_cell_forward(a, xproj, t, c0, seq, acts, tcs):
         fb = acts[t, b, H:2 * H]
         gb = acts[t, b, 2 * H:3 * H]
         ob = acts[t, b, 3 * H:]
-        tcb = tcs[t, b]
         # two loops, each writing few arrays: LLVM vectorizes a loop only while the runtime
         # checks that its arrays do not overlap stay few (one loop doing both was scalar)
         for j in range(H):
@@ -45,17 +44,16 @@ def lstm_cell_forward(a, xproj, t, c0, seq, acts, tcs):
             ob[j] = sigmoid(ab[3 * H + j] + xb[3 * H + j])
         for j in range(H):
             c = fb[j] * cp[j] + ib[j] * gb[j]
-            tc = tanh(c)
-            tcb[j] = tc
-            hb[j] = ob[j] * tc
+            hb[j] = ob[j] * tanh(c)
             cb[j] = c
 
 
 @njit(**LOOP_OPTIONS)
-def lstm_cell_backward(g, t, dh, dc, acts, tcs, seq, c0, dz, dz_all):
+def lstm_cell_backward(g, t, dh, dc, acts, seq, c0, dz, dz_all):
     """Step ``t`` back: ``dz`` (B, 4H) and ``dz_all[:, t]`` <- the gate gradients; ``dc`` <- the
     gradient for ``c_{t-1}`` (in place). ``g`` (B, T, 2H): the output gradient; ``dh``/``dc``:
-    what flows back from step t+1 (zeros at the last step).
+    what flows back from step t+1 (zeros at the last step). ``tanh(c_t)`` is recomputed from
+    ``seq`` (cheaper than storing and reading it back).
     """
     B, H = dh.shape
     one = dh.dtype.type(1)
@@ -66,7 +64,7 @@ def lstm_cell_backward(g, t, dh, dc, acts, tcs, seq, c0, dz, dz_all):
         fb = acts[t, b, H:2 * H]
         gb = acts[t, b, 2 * H:3 * H]
         ob = acts[t, b, 3 * H:]
-        tcb = tcs[t, b]
+        cb = seq[b, t, H:]
         cp = seq[b, t - 1, H:] if t > 0 else c0[b]
         dhb = dh[b]
         dcb = dc[b]
@@ -77,7 +75,7 @@ def lstm_cell_backward(g, t, dh, dc, acts, tcs, seq, c0, dz, dz_all):
         # three loops, each writing one array (see lstm_cell_forward); the second recomputes
         # the cell gradient rather than store it
         for j in range(H):
-            i, f, gg, o, tc = ib[j], fb[j], gb[j], ob[j], tcb[j]
+            i, f, gg, o, tc = ib[j], fb[j], gb[j], ob[j], tanh(cb[j])
             gh = g_h[j] + dhb[j]
             gc = g_c[j] + dcb[j] + gh * o * (one - tc * tc)
             dzi[j] = gc * gg * i * (one - i)
@@ -85,7 +83,7 @@ def lstm_cell_backward(g, t, dh, dc, acts, tcs, seq, c0, dz, dz_all):
             dzg[j] = gc * i * (one - gg * gg)
             dzo[j] = gh * tc * o * (one - o)
         for j in range(H):
-            o, tc = ob[j], tcb[j]
+            o, tc = ob[j], tanh(cb[j])
             gc = g_c[j] + dcb[j] + (g_h[j] + dhb[j]) * o * (one - tc * tc)
             dcb[j] = gc * fb[j]
         dzb = dz[b]
