@@ -189,3 +189,28 @@ def test_saved_activations_buffer_is_reused_only_after_release():
     other = kernel.forward(*args)[1]
     assert other[1].acts is not held[1].acts         # never while a record holds it
     np.testing.assert_array_equal(held[1].acts, before)
+
+
+@pytest.mark.parametrize("dt", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("classes", [1, 3, 10, 32])
+def test_short_row_softmax_ce_with_probabilities_matches_row_kernel(classes, dt):
+    """Probability targets (rows summing to 1, to 0.5, a zero-weight masked class, a NaN)."""
+    from xpgrad.backends.numba import _loss_kernels as loops
+
+    rng = np.random.default_rng(classes + 10)
+    n = loops.TILE + 45
+    x = (rng.normal(size=(n, classes)) * 3).astype(dt)
+    t = rng.dirichlet(np.ones(classes), n).astype(dt)
+    t[5] *= 0.5
+    x[1] += 1e4
+    if classes > 1:
+        x[2, 0], t[2, 0] = -np.inf, 0.0
+        t[2] /= t[2].sum()
+    x[3, 0] = np.nan
+    scale = dt(1.0 / n)
+    grads, losses = [np.empty_like(x) for _ in range(2)], [np.empty(n, dt) for _ in range(2)]
+    loops.sce_probs_short(x, t, grads[0], losses[0], scale)
+    loops.sce_probs_block(x, t, grads[1], losses[1], scale)
+    tol = 1e-5 if dt == np.float32 else 1e-12
+    np.testing.assert_allclose(grads[0], grads[1], rtol=tol, atol=tol * float(scale))
+    np.testing.assert_allclose(losses[0], losses[1], rtol=tol, atol=tol)
