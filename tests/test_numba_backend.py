@@ -599,7 +599,7 @@ def test_docstring_examples():
     import importlib
 
     for name in ("", "._config", "._losses", "._activations", "._optim", "._cache", "._math",
-                 "._templates"):
+                 "._templates", "._scans"):
         module = importlib.import_module("xpgrad.backends.numba" + name)
         assert doctest.testmod(module).failed == 0, module.__name__
 
