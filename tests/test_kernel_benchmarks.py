@@ -26,9 +26,12 @@ def test_copy_floor_table_covers_both_softmax_kernels(capsys):
     assert len([line for line in out.splitlines() if " us " in line]) == 2
 
 
-def test_char_lm_step_runs_and_agrees_with_torch(capsys):
-    """A tiny update on each side; the script itself stops when the first losses differ."""
+@pytest.mark.parametrize("workload", ["char_lm", "lstm_step"])
+def test_recurrent_steps_run_and_agree_with_torch(workload, capsys):
+    """A tiny update on each side; for char_lm the script itself stops when the first losses
+    differ."""
     pytest.importorskip("torch")
-    assert _load("char_lm_step").main(["--backends", "numpy", "--rounds", "1", "--calls", "1",
-                                       "--batch", "2", "--steps", "5", "--hidden", "8"]) == 0
+    args = ["--workload", workload, "--backends", "numpy", "--rounds", "1", "--calls", "1",
+            "--batch", "2", "--steps", "5", "--hidden", "8"]
+    assert _load("recurrent_steps").main(args) == 0
     assert "xpgrad-numpy" in capsys.readouterr().out

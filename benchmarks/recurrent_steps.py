@@ -1,9 +1,12 @@
-"""One update of examples/char_lm.py's model, xpgrad (each backend) next to PyTorch CPU.
+"""Recurrent training steps, xpgrad (each backend) next to PyTorch CPU, in thread CPU time.
 
-    python benchmarks/char_lm_step.py [--backends numba,numpy] [--rounds 15] [--hidden 128]
-                                      [--batch 32] [--steps 50]
+    python benchmarks/recurrent_steps.py [--workload char_lm|lstm_step] [--backends numba,numpy]
+                                         [--rounds 15] [--hidden 128] [--batch 32] [--steps 50]
 
-The update is the example's: one-hot characters of the Sonnets -> LSTM -> Linear read-out,
+``lstm_step`` is ``xpgrad bench``'s workload of that name (a 64-input LSTM, MSE on every
+output, SGD; its sizes are the bench's: hidden 128, batch 64, 50 steps unless given), timed
+here in paired rounds of thread CPU time rather than wall time. ``char_lm`` (the default) is
+one update of examples/char_lm.py's model: one-hot characters of the Sonnets -> LSTM -> Linear read-out,
 softmax cross-entropy of the next character (mean over batch x steps), gradients clipped to a
 global norm of 5, Adam. Both libraries start from the same weights and data and the first
 losses are checked to agree. Every library gets one thread (BLAS, Numba, PyTorch); rounds are
@@ -99,15 +102,28 @@ def torch_step(x, y, weights, hidden):
     return step
 
 
+def lstm_steps(backends, hidden, batch, steps):
+    """``xpgrad bench``'s ``lstm_step`` workload for torch and each backend."""
+    from xpgrad.bench_workloads import training
+    from xpgrad.bench_workloads._libs import _Lib
+
+    sizes = dict(hidden=hidden, batch=batch, steps=steps)
+    return {name: training.lstm_step(_Lib(name), **sizes)
+            for name in ["torch-cpu"] + [f"xpgrad-{b}" for b in backends]}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--workload", choices=("char_lm", "lstm_step"), default="char_lm")
     ap.add_argument("--backends", default="numba,numpy")
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--calls", type=int, default=4, help="updates per round")
     ap.add_argument("--hidden", type=int, default=128)
-    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--batch", type=int, default=None, help="default: 32 (char_lm), 64")
     ap.add_argument("--steps", type=int, default=50)
     args = ap.parse_args(argv)
+    if args.batch is None:
+        args.batch = 32 if args.workload == "char_lm" else 64
 
     import torch
     from threadpoolctl import threadpool_limits
@@ -116,21 +132,32 @@ def main(argv=None):
 
     threadpool_limits(1)
     torch.set_num_threads(1)
-    x, y, vocab = _data(args.batch, args.steps)
-    weights = _weights(vocab, args.hidden)
-    steps = {"torch": torch_step(x, y, weights, args.hidden)}
-    for name in args.backends.split(","):
+    backends = args.backends.split(",")
+    for name in backends:
         be = xg.get_backend(name)
         if hasattr(be, "warmup"):
             be.warmup(dtypes=("float32",))
             import numba
 
             numba.set_num_threads(1)
-        steps[f"xpgrad-{name}"] = xpgrad_step(name, x, y, weights, args.hidden)
-    first = {k: fn() for k, fn in steps.items()}            # same weights: same first loss
-    for k, loss in first.items():
-        if not np.isclose(loss, first["torch"], rtol=1e-4):
-            raise SystemExit(f"{k}: first loss {loss} differs from torch's {first['torch']}")
+    if args.workload == "lstm_step":
+        steps = lstm_steps(backends, args.hidden, args.batch, args.steps)
+        for fn in steps.values():
+            fn()
+        title = (f"LSTM 64-{args.hidden} train step, batch {args.batch}, {args.steps} steps")
+    else:
+        x, y, vocab = _data(args.batch, args.steps)
+        weights = _weights(vocab, args.hidden)
+        steps = {"torch-cpu": torch_step(x, y, weights, args.hidden)}
+        for name in backends:
+            steps[f"xpgrad-{name}"] = xpgrad_step(name, x, y, weights, args.hidden)
+        first = {k: fn() for k, fn in steps.items()}          # same weights: same first loss
+        for k, loss in first.items():
+            if not np.isclose(loss, first["torch-cpu"], rtol=1e-4):
+                raise SystemExit(f"{k}: first loss {loss} differs from torch's "
+                                 f"{first['torch-cpu']}")
+        title = (f"char-LM update: batch {args.batch}, {args.steps} steps, vocabulary {vocab}, "
+                 f"LSTM {args.hidden}")
     times = {k: [] for k in steps}
     for _ in range(args.rounds):
         for k, fn in steps.items():
@@ -138,10 +165,9 @@ def main(argv=None):
             for _ in range(args.calls):
                 fn()
             times[k].append((time.thread_time() - t0) / args.calls)
-    print(f"char-LM update: batch {args.batch}, {args.steps} steps, vocabulary {vocab}, LSTM "
-          f"{args.hidden}; one thread each; load average {os.getloadavg()[0]:.1f}")
+    print(f"{title}; one thread each; load average {os.getloadavg()[0]:.1f}")
     for k, ts in times.items():
-        ratios = [a / b for a, b in zip(times["torch"], ts)]
+        ratios = [a / b for a, b in zip(times["torch-cpu"], ts)]
         print(f"  {k:14s} {statistics.median(ts) * 1e3:8.2f} ms CPU   torch/this "
               f"{statistics.median(ratios):5.2f}")
     return 0
