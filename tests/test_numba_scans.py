@@ -214,3 +214,15 @@ def test_short_row_softmax_ce_with_probabilities_matches_row_kernel(classes, dt)
     tol = 1e-5 if dt == np.float32 else 1e-12
     np.testing.assert_allclose(grads[0], grads[1], rtol=tol, atol=tol * float(scale))
     np.testing.assert_allclose(losses[0], losses[1], rtol=tol, atol=tol)
+
+
+def test_activation_pool_is_bounded():
+    pool = _scans._Activations
+    records = [pool.take((2, 3, 4 + k), np.float32) for k in range(pool.SHAPES + 3)]
+    records += [pool.take((2, 3, 4), np.float32) for _ in range(pool.KEEP + 2)]
+    del records
+    import gc
+
+    gc.collect()
+    assert len(pool._free) <= pool.SHAPES
+    assert all(len(bufs) <= pool.KEEP for bufs in pool._free.values())

@@ -50,31 +50,40 @@ class _Activations:
     """The gate activations a forward saves, in a buffer that goes back to a small pool when
     the tape lets go of it, for the next forward of the same shape: a fresh buffer of this size
     costs a page fault per 4 KiB on its first write (measured: ~1000 faults, a tenth of an
-    LSTM step of 64-128, batch 64, 50 steps). At most ``KEEP`` buffers wait in the pool."""
+    LSTM step of 64-128, batch 64, 50 steps). The pool keeps at most ``KEEP`` buffers of each
+    of the last ``SHAPES`` shapes. A buffer leaves the pool by one ``list.pop``, which is
+    atomic, so two threads never get the same one."""
 
     __slots__ = ("acts", "__weakref__")
     KEEP = 2
-    _free: list = []
+    SHAPES = 4
+    _free: dict = {}        # (shape, dtype) -> [buffer, ...]
 
     def __init__(self, acts):
         self.acts = acts
 
     @classmethod
     def take(cls, shape, dtype):
-        for i, buf in enumerate(cls._free):
-            if buf.shape == shape and buf.dtype == dtype:
-                del cls._free[i]
-                break
-        else:
+        key = (shape, np.dtype(dtype))
+        try:
+            buf = cls._free.get(key, []).pop()
+        except IndexError:
             buf = np.empty(shape, dtype=dtype)
         saved = cls(buf)
-        weakref.finalize(saved, cls._give_back, buf)
+        weakref.finalize(saved, cls._give_back, key, buf)
         return saved
 
     @classmethod
-    def _give_back(cls, buf):
-        cls._free.insert(0, buf)
-        del cls._free[cls.KEEP:]
+    def _give_back(cls, key, buf):
+        free = cls._free.setdefault(key, [])
+        free.append(buf)
+        if len(free) > cls.KEEP:
+            free.pop(0)
+        try:
+            while len(cls._free) > cls.SHAPES:                 # forget the oldest shapes
+                cls._free.pop(next(iter(cls._free)), None)
+        except (RuntimeError, StopIteration):                   # another thread changed it
+            pass
 
 
 # -- LSTM ---------------------------------------------------------------------------------------
