@@ -1,9 +1,12 @@
 """Forward + backward of each fused NumPy kernel against the generic rule it replaces.
 
     python benchmarks/fused_kernels.py [--shape 128 256] [--repeats 7] [--threads 1]
+                                       [--backend numpy|numba]
 
 Both variants run interleaved in one process (the generic one with the backend's kernels
-switched off); prints the median time of each and the speedup.
+switched off); prints the median time of each, the speedup, and the fused time over the copy
+floor: copying the input (``x.copy()``), the least a step that reads ``x`` and writes a
+gradient of its size costs (benchmarks/numba_kernels.py --floor does this per class count).
 """
 from __future__ import annotations
 
@@ -42,17 +45,24 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--number", type=int, default=100)
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--backend", default="numpy")
     args = p.parse_args(argv)
     if args.threads:
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(args.threads)
-    be = xg.get_backend("numpy")
+    be = xg.get_backend(args.backend)
+    if hasattr(be, "warmup"):
+        be.warmup(dtypes=("float32",))         # compile time stays out of the timings
     fused_kernels = dict(be.kernels)
     rng = np.random.default_rng(0)
-    x = xg.asarray(rng.standard_normal(args.shape).astype(np.float32))
-    w = xg.asarray(rng.standard_normal(args.shape).astype(np.float32))
-    labels = xg.asarray(rng.integers(0, args.shape[1], args.shape[0]))
+    x = xg.asarray(rng.standard_normal(args.shape).astype(np.float32), backend=be)
+    w = xg.asarray(rng.standard_normal(args.shape).astype(np.float32), backend=be)
+    labels = xg.asarray(rng.integers(0, args.shape[1], args.shape[0]), backend=be)
+    raw = x.numpy()
+    floor = statistics.median(timeit.repeat(raw.copy, number=args.number,
+                                            repeat=args.repeats)) / args.number
+    print(f"backend {be.name}, shape {tuple(args.shape)}; copy floor {floor * 1e6:.1f} us")
     for name, fn in cases(x, w, labels).items():
         run = forward_backward(fn, x, w)
         times = {"generic": [], "fused": []}
@@ -66,7 +76,7 @@ def main(argv=None):
                     be.kernels = fused_kernels
         g, f = statistics.median(times["generic"]), statistics.median(times["fused"])
         print(f"{name:34s} generic {g * 1e6:8.1f} us   fused {f * 1e6:8.1f} us   "
-              f"speedup {g / f:4.1f}x")
+              f"speedup {g / f:4.1f}x   fused/floor {f / floor:5.1f}x")
 
 
 if __name__ == "__main__":

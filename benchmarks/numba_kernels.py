@@ -1,7 +1,7 @@
 """The Numba backend's fused kernels next to PyTorch CPU (and the numpy backend), in one run.
 
     python benchmarks/numba_kernels.py [--rounds 7] [--only sce,smse,mlp] [--threads N]
-                                       [--serial] [--thresholds]
+                                       [--serial] [--thresholds] [--floor]
 
 Workloads (float32, forward + backward through a GradientTape, as a user runs them):
   sce   softmax cross-entropy, logits 4096x1000, integer labels, mean
@@ -17,6 +17,9 @@ thread count (N = 1: the fairest per-core comparison on a machine shared with ot
 ``warmup()`` compiles (or loads) every kernel first, so no compile time is timed.
 ``--thresholds`` times the elementwise kernels one-threaded against threaded at several sizes
 (the crossover sets ``_config.PAR_MIN``); ``--serial`` keeps every kernel on one thread.
+``--floor`` times each fused loss kernel's forward (loss and gradient in one pass, one thread)
+per class count against the copy floor, ``np.copyto`` of the logits into a buffer of their size
+(every such kernel reads the logits and writes a gradient as large), in thread CPU time.
 """
 from __future__ import annotations
 
@@ -163,12 +166,70 @@ def thresholds(rounds):
         print(f"  n={n:8d}  " + "   ".join(row))
 
 
+#: class counts and total logits (in cache, in memory) of ``--floor``
+FLOOR_CLASSES = (2, 5, 10, 16, 32, 33, 64, 100, 1000)
+FLOOR_SIZES = (1 << 17, 1 << 22)
+
+
+def _cpu_round(fn, calls):
+    t0 = time.thread_time()
+    for _ in range(calls):
+        fn()
+    return (time.thread_time() - t0) / calls
+
+
+def floor(rounds, classes=FLOOR_CLASSES, sizes=FLOOR_SIZES):
+    """Each fused loss kernel's forward, one thread, over the copy floor at each class count.
+
+    Thread CPU time (not wall time), rounds interleaved: robust to other work on the machine.
+    The softmax rows go to the short-row kernel up to ``_config.SHORT_ROWS_MAX`` classes; the
+    "row kernel" column forces the row-at-a-time one, for comparison."""
+    from xpgrad.backends.numba import _config, _loss_kernels, _losses
+
+    kern = _losses.KERNELS
+    print("per call, median of rounds; ratio = kernel / copy floor (1.0 is the floor)")
+    print(f"{'logits':>14s} {'classes':>7s} {'copy':>9s}   {'sce labels':>16s}   "
+          f"{'row kernel':>16s}   {'sce probs':>16s}   {'sigmoid_mse':>16s}")
+    for total in sizes:
+        for c in classes:
+            n = max(1, total // c)
+            rng = np.random.default_rng(c)
+            x = rng.standard_normal((n, c)).astype(np.float32)
+            labels = rng.integers(0, c, n)
+            probs = rng.dirichlet(np.ones(c), n).astype(np.float32)
+            t = rng.random((n, c)).astype(np.float32)
+            buf, grad, losses = np.empty_like(x), np.empty_like(x), np.empty(n, np.float32)
+            lab = labels.astype(np.intp)
+            cases = {
+                "copy": lambda: np.copyto(buf, x),
+                "sce": lambda: kern["softmax_cross_entropy"].forward(x, labels, "mean"),
+                "row": lambda: _loss_kernels.sce_labels_block(x, lab, grad, losses,
+                                                              np.float32(1 / n)),
+                "probs": lambda: kern["softmax_cross_entropy"].forward(x, probs, "mean"),
+                "smse": lambda: kern["sigmoid_mse"].forward(x, t, "mean"),
+            }
+            calls = max(2, (1 << 21) // (n * c))
+            times = {k: [] for k in cases}
+            for fn in cases.values():
+                fn()
+            for _ in range(rounds):
+                for k, fn in cases.items():
+                    times[k].append(_cpu_round(fn, calls))
+            med = {k: statistics.median(v) for k, v in times.items()}
+            cells = [f"{med[k] * 1e6:8.1f} us {med[k] / med['copy']:5.1f}x"
+                     for k in ("sce", "row", "probs", "smse")]
+            print(f"{n:>7d}x{c:<6d} {c:7d} {med['copy'] * 1e6:6.1f} us   " + "   ".join(cells))
+    print(f"(short-row kernel up to {_config.SHORT_ROWS_MAX} classes)")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--only", default="sce,smse,mlp")
     ap.add_argument("--libs", default="numba,numpy,torch")
     ap.add_argument("--thresholds", action="store_true")
+    ap.add_argument("--floor", action="store_true",
+                    help="each fused loss kernel against the copy floor, per class count")
     ap.add_argument("--threads", type=int, default=None,
                     help="threads for every library: Numba, PyTorch, BLAS (via threadpoolctl); "
                          "1 also keeps every Numba kernel serial (default: each library's own)")
@@ -202,6 +263,9 @@ def main(argv=None):
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     if args.thresholds:
         thresholds(args.rounds)
+        return
+    if args.floor:
+        floor(args.rounds)
         return
     libs = args.libs.split(",")
     for name in args.only.split(","):

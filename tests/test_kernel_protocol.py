@@ -54,15 +54,17 @@ def _activation(param=None):
     return [make]
 
 
-def _lstm(rng, dt):
-    B, T, H = 3, 5, 4
-    return (rng.normal(size=(B, T, 4 * H)).astype(dt), rng.normal(size=(B, H)).astype(dt),
-            rng.normal(size=(B, H)).astype(dt), (rng.normal(size=(H, 4 * H)) * 0.5).astype(dt)), {}
-
-
-def _rnn(nonlinearity):
+def _lstm(B, T, H):
+    """Sizes 3, 5, 4, and odd ones (a row length that is no multiple of a SIMD width)."""
     def make(rng, dt):
-        B, T, H = 3, 5, 4
+        return (rng.normal(size=(B, T, 4 * H)).astype(dt), rng.normal(size=(B, H)).astype(dt),
+                rng.normal(size=(B, H)).astype(dt),
+                (rng.normal(size=(H, 4 * H)) * 0.5).astype(dt)), {}
+    return make
+
+
+def _rnn(nonlinearity, B=3, T=5, H=4):
+    def make(rng, dt):
         return (rng.normal(size=(B, T, H)).astype(dt), rng.normal(size=(B, H)).astype(dt),
                 (rng.normal(size=(H, H)) * 0.5).astype(dt)), {"nonlinearity": nonlinearity}
     return make
@@ -91,8 +93,8 @@ SAMPLES = {
     "relu": _activation(),
     "softplus": _activation(),
     "leaky_relu": _activation({"negative_slope": 0.1}),
-    "lstm_scan": [_lstm],
-    "rnn_scan": [_rnn("tanh"), _rnn("relu")],
+    "lstm_scan": [_lstm(3, 5, 4), _lstm(2, 3, 37)],
+    "rnn_scan": [_rnn("tanh"), _rnn("relu"), _rnn("tanh", 2, 3, 37), _rnn("relu", 2, 3, 37)],
     "sgd_update": [
         _update(0, dict(lr=0.1, momentum=0.0, nesterov=False, weight_decay=0.0), optional=1),
         _update(0, dict(lr=0.1, momentum=0.0, nesterov=False, weight_decay=0.01), optional=1),

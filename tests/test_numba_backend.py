@@ -332,7 +332,7 @@ def _loop_arrays(name, count, dt, rng):
     """Argument arrays for the loop of the threaded kernel ``name``: one or two sets."""
     if name.startswith("sce_"):                         # rows: logits, targets, grad, losses
         x = (rng.standard_normal((53, 11)) * 3).astype(dt)
-        t = (rng.integers(0, 11, 53) if name == "sce_labels_par"
+        t = (rng.integers(0, 11, 53) if name.startswith("sce_labels")
              else targets("softmax_cross_entropy", rng, x.shape, dt, int_labels=False))
         return [[x, t, np.zeros_like(x), np.zeros(53, dt)]]
     first = (rng.standard_normal(1000) * 3).astype(dt)
@@ -599,7 +599,7 @@ def test_docstring_examples():
     import importlib
 
     for name in ("", "._config", "._losses", "._activations", "._optim", "._cache", "._math",
-                 "._templates"):
+                 "._templates", "._scans"):
         module = importlib.import_module("xpgrad.backends.numba" + name)
         assert doctest.testmod(module).failed == 0, module.__name__
 

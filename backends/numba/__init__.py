@@ -1,7 +1,8 @@
 """The Numba backend: NumPy arrays, with fused JIT-compiled kernels for the hot primitives.
 
 Losses (softmax cross-entropy, sigmoid-MSE, sigmoid cross-entropy, MSE), the activations
-sigmoid, tanh, relu, leaky_relu, softplus, and the optimizer updates run as Numba kernels
+sigmoid, tanh, relu, leaky_relu, softplus, the optimizer updates and the recurrent scans
+(LSTM, Elman RNN: one fused pass per step) run as Numba kernels
 (float32 and float64; anything else falls back to the generic rule). Kernels compile on first
 use and are cached on disk (see ``_config`` for the cache directory); ``warmup()`` compiles
 them all ahead of time.
@@ -13,8 +14,6 @@ them all ahead of time.
 (0.1698, 'numba')
 """
 from __future__ import annotations
-
-import numpy as np
 
 from xpgrad.backend import BackendUnavailableError
 
@@ -41,13 +40,11 @@ class NumbaBackend(NumpyBackend):
     def __init__(self):
         super().__init__()
         self._numba = _import_numba()
-        from ..numpy.scans import scan_kernels
-        from . import _activations, _losses, _optim
-        from ._rnn import lstm_cell_backward
+        from . import _activations, _losses, _optim, _scans
 
         # the NumPy backend's kernels, overridden where Numba has a faster one
         self.kernels.update(_losses.KERNELS, _activations.KERNELS, _optim.KERNELS,
-                            scan_kernels(np, lstm_cell_backward=lstm_cell_backward))
+                            _scans.KERNELS)
 
     def describe(self):
         """Numba's version, threads, threading layer and the state of the kernel cache.

@@ -89,9 +89,11 @@ def _exercise_loss(backend, dt, name):
     one = np.asarray(1.0, dt)
     k = backend.kernels[name]
     if name == "softmax_cross_entropy":
-        for labels in (np.array([0, 1, 2, 0]), t):
-            out, saved = k.forward(x, labels, reduction="mean")
-            k.vjp(one, saved, x, labels, reduction="mean")
+        long_rows = rng.standard_normal((2, _config.SHORT_ROWS_MAX + 1)).astype(dt)
+        for logits, labels in ((x, np.array([0, 1, 2, 0])), (x, t), (long_rows, np.array([0, 1])),
+                               (long_rows, np.abs(long_rows))):
+            out, saved = k.forward(logits, labels, reduction="mean")
+            k.vjp(one, saved, logits, labels, reduction="mean")
         return
     for red in ("mean", "none"):
         out, saved = k.forward(x, t, reduction=red)
@@ -127,17 +129,17 @@ def _exercise_update(backend, dt, name):
 
 
 def _exercise_lstm(backend, dt, name="lstm"):
-    """A tiny LSTM forward and backward: compiles the fused backward step, with the strided
-    views the scan passes it."""
+    """A tiny LSTM and Elman RNN, forward and backward: compiles the scans' fused steps."""
     import xpgrad as xg
 
-    lstm = xg.nn.LSTM(3, 2, rng=xg.random.default_rng(0, backend=backend), dtype=dt.name,
-                      backend=backend)
     x = xg.asarray(np.ones((2, 3, 3), dt), backend=backend)
-    with xg.GradientTape() as tape:
-        out, _ = lstm(x)
-        total = xg.sum(out)
-    tape.gradient(total, lstm.trainable_variables)
+    for layer in (xg.nn.LSTM, xg.nn.RNN):
+        model = layer(3, 2, rng=xg.random.default_rng(0, backend=backend), dtype=dt.name,
+                      backend=backend)
+        with xg.GradientTape() as tape:
+            out, _ = model(x)
+            total = xg.sum(out)
+        tape.gradient(total, model.trainable_variables)
 
 
 #: the units of a warmup: (exercise, primitive). One unit's kernels (and the loops they call)

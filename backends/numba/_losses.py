@@ -87,16 +87,22 @@ def sce_forward(logits, labels, reduction):
         lab = labels.astype(np.intp, copy=False)
         if n and (lab.min() < 0 or lab.max() >= c):
             return None              # the generic rule reports the bad label
+        short = c <= _config.SHORT_ROWS_MAX       # rows of few classes: SIMD across rows
         if par:
-            _config.run_parallel(loops.sce_labels_par, x, lab, grad, losses, scale, rows)
+            _config.run_parallel(loops.sce_labels_short_par if short else loops.sce_labels_par,
+                                 x, lab, grad, losses, scale, rows)
         elif n:
-            loops.sce_labels_block(x, lab, grad, losses, scale)
+            (loops.sce_labels_short if short else loops.sce_labels_block)(x, lab, grad, losses,
+                                                                          scale)
     elif labels.dtype == dt and labels.shape == (n, c):
         t = np.ascontiguousarray(labels)
+        short = c <= _config.SHORT_ROWS_MAX
         if par:
-            _config.run_parallel(loops.sce_probs_par, x, t, grad, losses, scale, rows)
+            _config.run_parallel(loops.sce_probs_short_par if short else loops.sce_probs_par,
+                                 x, t, grad, losses, scale, rows)
         elif n:
-            loops.sce_probs_block(x, t, grad, losses, scale)
+            (loops.sce_probs_short if short else loops.sce_probs_block)(x, t, grad, losses,
+                                                                        scale)
     else:
         return None
     if reduction == "none":

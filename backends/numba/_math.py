@@ -15,9 +15,9 @@ each inlined instruction's own flags.
 
 >>> import numpy as np
 >>> from numba import njit
->>> f = njit(lambda x: (exp_neg(x), log1p01(-x), sigmoid(x)))
+>>> f = njit(lambda x: (exp_neg(x), log1p01(-x), sigmoid(x), expm1_neg(x), tanh(x)))
 >>> [round(float(v), 6) for v in f(np.float32(-0.5))]
-[0.606531, 0.405465, 0.377541]
+[0.606531, 0.405465, 0.377541, -0.393469, -0.462117]
 """
 from __future__ import annotations
 
@@ -100,6 +100,25 @@ def key_to_float(typingctx, k, like):
     return like(k, like), codegen
 
 
+@intrinsic
+def split_float(typingctx, x):
+    """``(f, k)`` with ``x = f * 2**k``, ``f`` in [1, 2) and ``k`` an integer held as a float,
+    for a positive normal ``x`` (anything else gives garbage: callers select it away)."""
+    if x not in (types.float32, types.float64):
+        return None
+
+    def codegen(context, builder, sig, args):
+        ity, fty, bias, shift = _bits(sig.args[0])
+        b = builder.bitcast(args[0], ity)
+        mant = builder.and_(b, ir.Constant(ity, (1 << shift) - 1))
+        f = builder.bitcast(builder.or_(mant, ir.Constant(ity, bias << shift)), fty)
+        k = builder.sub(builder.lshr(b, ir.Constant(ity, shift)), ir.Constant(ity, bias))
+        k = builder.sitofp(k, fty)
+        return context.make_tuple(builder, sig.return_type, (f, k))
+
+    return types.UniTuple(x, 2)(x), codegen
+
+
 # -- exp(x) for x <= 0 -------------------------------------------------------------------------
 # Cody-Waite reduction x = k ln2 + r, |r| <= ln2/2, then a polynomial for exp(r).
 # float32: Cephes expf polynomial (degree 7); float64: Taylor series to degree 13
@@ -152,6 +171,51 @@ def _exp_neg_impl(x):
     return None
 
 
+# -- expm1(x) for x <= 0: the same reduction as exp_neg, without 1 + (r + r*r*p) rounding away
+# the low digits: expm1(x) = 2**k (r + r*r*p) + (2**k - 1), which is exact (k = 0) or free of
+# cancellation (k <= -1: 2**k - 1 <= -1/2 dominates).
+@njit(fastmath=MATH_FLAGS, error_model="numpy", cache=True)
+def _expm1_neg32(x):
+    log2e, ln2hi, ln2lo, magic, lo, p0, p1, p2, p3, p4, p5 = _E32
+    xc = lo if x < lo else x
+    t = xc * log2e + magic
+    k = t - magic
+    r = (xc - k * ln2hi) - k * ln2lo
+    p = ((((p0 * r + p1) * r + p2) * r + p3) * r + p4) * r + p5
+    scale = pow2_of_rounded(t)
+    y = scale * (p * (r * r) + r) + (scale - _F32(1.0))
+    return _F32(-1.0) if x < lo else y
+
+
+@njit(fastmath=MATH_FLAGS, error_model="numpy", cache=True)
+def _expm1_neg64(x):
+    log2e, ln2hi, ln2lo, magic, lo = _E64
+    xc = lo if x < lo else x
+    t = xc * log2e + magic
+    k = t - magic
+    r = (xc - k * ln2hi) - k * ln2lo
+    c = _T64
+    p = ((((((((((c[0] * r + c[1]) * r + c[2]) * r + c[3]) * r + c[4]) * r + c[5]) * r + c[6])
+               * r + c[7]) * r + c[8]) * r + c[9]) * r + c[10]) * r + c[11]
+    scale = pow2_of_rounded(t)
+    y = scale * (p * (r * r) + r) + (scale - 1.0)
+    return -1.0 if x < lo else y
+
+
+def expm1_neg(x):
+    """``expm1(x)`` for ``x <= 0`` or NaN (-1 below exp's underflow)."""
+    return np.expm1(x)
+
+
+@overload(expm1_neg, jit_options=_JIT)
+def _expm1_neg_impl(x):
+    if x == types.float32:
+        return lambda x: _expm1_neg32(x)
+    if x == types.float64:
+        return lambda x: _expm1_neg64(x)
+    return None
+
+
 # -- log1p(e) for 0 <= e <= 1 -----------------------------------------------------------------
 # log1p(e) = 2 atanh(s), s = e / (2 + e) in [0, 1/3]; atanh(s)/s = sum z**k / (2k + 1), z = s*s.
 _L32 = tuple(_F32(1.0 / (2 * k + 1)) for k in range(7, 0, -1))
@@ -195,6 +259,35 @@ def _log1p01_impl(e):
     return None
 
 
+# -- log(x) for x > 0: x = f 2**k with f in [sqrt(1/2), sqrt(2)), log(x) = k ln2 + log1p(f - 1);
+# f - 1 is exact, and log1p01's series converges as well for f - 1 in [-0.3, 0) (|s| < 0.18)
+def log_pos(x):
+    """``log(x)`` for ``x > 0``; NaN and +inf pass through (subnormal ``x``: wrong)."""
+    return np.log(x)
+
+
+@overload(log_pos, jit_options=_JIT)
+def _log_pos_impl(x):
+    if x not in (types.float32, types.float64):
+        return None
+    ln2 = _F32(0.6931471805599453) if x == types.float32 else 0.6931471805599453
+    one = _F32(1.0) if x == types.float32 else 1.0
+    inf = _F32(np.inf) if x == types.float32 else np.inf
+
+    half = one / (one + one)
+    sqrt2 = _F32(1.4142135) if x == types.float32 else 1.4142135623730951
+
+    def impl(x):
+        f, k = split_float(x)
+        big = f > sqrt2
+        f = f * half if big else f
+        k = k + one if big else k
+        y = k * ln2 + log1p01(f - one)
+        return y if x < inf else x
+
+    return impl
+
+
 # -- the logistic function ---------------------------------------------------------------------
 def sigmoid(x):
     """``1 / (1 + exp(-x))`` without overflow, the generic rule's formula."""
@@ -211,5 +304,29 @@ def _sigmoid_impl(x):
         e = exp_neg(-abs(x))
         r = one / (one + e)             # one division: e / (1 + e) is e * r
         return r if x >= 0 else e * r
+
+    return impl
+
+
+# -- the hyperbolic tangent ------------------------------------------------------------------
+def tanh(x):
+    """``tanh(x)``: ``-m / (2 + m)`` with ``m = expm1(-2|x|)``, the sign of ``x`` put back
+    (within 3 ulp of the true value in float32 and float64)."""
+    return np.tanh(x)
+
+
+@overload(tanh, jit_options=_JIT)
+def _tanh_impl(x):
+    if x not in (types.float32, types.float64):
+        return None
+    two = _F32(2.0) if x == types.float32 else 2.0
+    zero = two - two
+
+    def impl(x):
+        m = expm1_neg(-two * abs(x))
+        y = -m / (two + m)
+        if x == zero:
+            return x                    # keeps the sign of a zero
+        return -y if x < zero else y
 
     return impl

@@ -1,38 +1,136 @@
-"""The LSTM scan's backward step as one Numba loop, for the Numba backend's ``lstm_scan`` kernel.
+"""Numba loops of the recurrent scans: one fused pass per time step, forward and backward.
 
-The scan kernel itself is ``xpgrad.backends.numpy.scans`` (NumPy calls and BLAS matrix products);
-this replaces the ~15 NumPy passes per step of its backward with one fused pass that reads the
-saved gate activations and writes the step's gate gradients. The forward stays NumPy's: its
-cost is ``tanh``, where NumPy's SIMD version beats a Numba loop calling the C library.
+The scans themselves (``_scans.py``) alternate a BLAS product with one call of these per step:
+forward, everything after ``a = h_{t-1} @ w_hh`` (the input projection added, the gate
+nonlinearities, the state update, the saved activations written into preallocated buffers);
+backward, everything before ``dh_{t-1} = dz_t @ w_hh.T``. The nonlinearities are ``_math``'s
+``sigmoid`` and ``tanh`` (no C library calls), so each row's loop compiles to SIMD code.
+
+Every array is C-contiguous and indexed by the whole ``(b, t)`` prefix, so each row a loop
+reads is a contiguous 1-D array to Numba; ``acts`` (the saved gate activations) is
+time-major: ``acts[t]`` is one step's block. Gates are in PyTorch's order (i, f, g, o).
 """
 from __future__ import annotations
 
 from numba import njit
 
-from ._math import LOOP_OPTIONS
+from ._math import LOOP_OPTIONS, sigmoid, tanh
 
 
 @njit(**LOOP_OPTIONS)
-def lstm_cell_backward(g_h, g_c, dh, dc, a, tc, h, c_prev, dz):
-    """One step back: ``dz`` (B, 4H) <- gate gradients; ``dc`` (B, H) <- gradient for c_{t-1}.
-
-    ``g_h``, ``g_c``: the step's output gradients; ``dh``, ``dc``: what flows back from step t+1;
-    ``a``: activations [i | f | g | o]; ``tc``: tanh(c_t); ``h``: h_t (unused: kept so the
-    signature matches the NumPy step); ``c_prev``: c_{t-1}.
+def lstm_cell_forward(a, xproj, t, c0, seq, acts):
+    """Step ``t`` forward from ``a = h_{t-1} @ w_hh`` (B, 4H) and ``xproj`` (B, T, 4H):
+    ``seq[:, t]`` <- ``[h_t | c_t]``; ``acts[t]`` <- the activations ``[i | f | g | o]``.
+    ``c_{t-1}`` is ``seq[:, t-1, H:]``, or ``c0`` at ``t = 0``.
     """
-    B, H = tc.shape
-    one = a.dtype.type(1)
+    B, G = a.shape
+    H = G // 4
     for b in range(B):
+        ab = a[b]
+        xb = xproj[b, t]
+        cp = seq[b, t - 1, H:] if t > 0 else c0[b]
+        hb = seq[b, t, :H]
+        cb = seq[b, t, H:]
+        ib = acts[t, b, :H]
+        fb = acts[t, b, H:2 * H]
+        gb = acts[t, b, 2 * H:3 * H]
+        ob = acts[t, b, 3 * H:]
+        # two loops, each writing few arrays: LLVM vectorizes a loop only while the runtime
+        # checks that its arrays do not overlap stay few (one loop doing both was scalar)
         for j in range(H):
-            i = a[b, j]
-            f = a[b, H + j]
-            g = a[b, 2 * H + j]
-            o = a[b, 3 * H + j]
-            t = tc[b, j]
-            gh = g_h[b, j] + dh[b, j]
-            gc = g_c[b, j] + dc[b, j] + gh * o * (one - t * t)
-            dz[b, j] = gc * g * i * (one - i)
-            dz[b, H + j] = gc * c_prev[b, j] * f * (one - f)
-            dz[b, 2 * H + j] = gc * i * (one - g * g)
-            dz[b, 3 * H + j] = gh * t * o * (one - o)
-            dc[b, j] = gc * f
+            ib[j] = sigmoid(ab[j] + xb[j])
+            fb[j] = sigmoid(ab[H + j] + xb[H + j])
+            gb[j] = tanh(ab[2 * H + j] + xb[2 * H + j])
+            ob[j] = sigmoid(ab[3 * H + j] + xb[3 * H + j])
+        for j in range(H):
+            c = fb[j] * cp[j] + ib[j] * gb[j]
+            hb[j] = ob[j] * tanh(c)
+            cb[j] = c
+
+
+@njit(**LOOP_OPTIONS)
+def lstm_cell_backward(g, t, dh, dc, acts, seq, c0, dz, dz_all):
+    """Step ``t`` back: ``dz`` (B, 4H) and ``dz_all[:, t]`` <- the gate gradients; ``dc`` <- the
+    gradient for ``c_{t-1}`` (in place). ``g`` (B, T, 2H): the output gradient; ``dh``/``dc``:
+    what flows back from step t+1 (zeros at the last step). ``tanh(c_t)`` is recomputed from
+    ``seq`` (cheaper than storing and reading it back).
+    """
+    B, H = dh.shape
+    one = dh.dtype.type(1)
+    for b in range(B):
+        g_h = g[b, t, :H]
+        g_c = g[b, t, H:]
+        ib = acts[t, b, :H]
+        fb = acts[t, b, H:2 * H]
+        gb = acts[t, b, 2 * H:3 * H]
+        ob = acts[t, b, 3 * H:]
+        cb = seq[b, t, H:]
+        cp = seq[b, t - 1, H:] if t > 0 else c0[b]
+        dhb = dh[b]
+        dcb = dc[b]
+        dzi = dz[b, :H]
+        dzf = dz[b, H:2 * H]
+        dzg = dz[b, 2 * H:3 * H]
+        dzo = dz[b, 3 * H:]
+        # three loops, each writing one array (see lstm_cell_forward); the second recomputes
+        # the cell gradient rather than store it
+        for j in range(H):
+            i, f, gg, o, tc = ib[j], fb[j], gb[j], ob[j], tanh(cb[j])
+            gh = g_h[j] + dhb[j]
+            gc = g_c[j] + dcb[j] + gh * o * (one - tc * tc)
+            dzi[j] = gc * gg * i * (one - i)
+            dzf[j] = gc * cp[j] * f * (one - f)
+            dzg[j] = gc * i * (one - gg * gg)
+            dzo[j] = gh * tc * o * (one - o)
+        for j in range(H):
+            o, tc = ob[j], tanh(cb[j])
+            gc = g_c[j] + dcb[j] + (g_h[j] + dhb[j]) * o * (one - tc * tc)
+            dcb[j] = gc * fb[j]
+        dzb = dz[b]
+        dzab = dz_all[b, t]
+        for j in range(4 * H):
+            dzab[j] = dzb[j]
+
+
+@njit(**LOOP_OPTIONS)
+def rnn_cell_forward(a, xproj, t, seq, relu):
+    """Step ``t`` forward: ``seq[:, t] <- act(a + xproj[:, t])``, act relu or tanh."""
+    B, H = a.shape
+    zero = a.dtype.type(0)
+    for b in range(B):
+        ab = a[b]
+        xb = xproj[b, t]
+        sb = seq[b, t]
+        if relu:
+            for j in range(H):
+                z = ab[j] + xb[j]
+                sb[j] = zero if z < zero else z     # NaN passes, as in maximum(z, 0)
+        else:
+            for j in range(H):
+                sb[j] = tanh(ab[j] + xb[j])
+
+
+@njit(**LOOP_OPTIONS)
+def rnn_cell_backward(g, t, dh, seq, relu, da, da_all):
+    """Step ``t`` back: ``da`` (B, H) and ``da_all[:, t]`` <- the pre-activation gradient
+    ``(g[:, t] + dh) * act'``, from the step's output ``h_t = seq[:, t]``."""
+    B, H = dh.shape
+    zero = dh.dtype.type(0)
+    one = dh.dtype.type(1)
+    for b in range(B):
+        gb = g[b, t]
+        hb = seq[b, t]
+        dhb = dh[b]
+        dab = da[b]
+        daab = da_all[b, t]
+        if relu:
+            for j in range(H):
+                d = gb[j] + dhb[j] if hb[j] > zero else zero
+                dab[j] = d
+                daab[j] = d
+        else:
+            for j in range(H):
+                h = hb[j]
+                d = (gb[j] + dhb[j]) * (one - h * h)
+                dab[j] = d
+                daab[j] = d

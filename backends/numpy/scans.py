@@ -1,10 +1,10 @@
 """The recurrent scans' fused first-order kernels, for any module with NumPy's API and ``out=``.
 
-The NumPy, Numba and CuPy backends all register these (``scan_kernels(numpy)``,
-``scan_kernels(cupy)``) for the primitives ``lstm_scan`` and ``rnn_scan`` of
-``xpgrad/ops/recurrent.py``, whose generic joint rules they are tested against. The forward
-writes each step's state straight into the output and saves the gate activations; the vjp runs
-the backward recursion once for all inputs.
+The NumPy and CuPy backends register these (``scan_kernels(numpy)``, ``scan_kernels(cupy)``;
+Numba has its own fused steps, ``backends/numba/_scans.py``) for the primitives ``lstm_scan``
+and ``rnn_scan`` of ``xpgrad/ops/recurrent.py``, whose generic joint rules they are tested
+against. The forward writes each step's state straight into the output and saves the gate
+activations; the vjp runs the backward recursion once for all inputs.
 
 >>> import numpy as np
 >>> kern = scan_kernels(np)["rnn_scan"]
@@ -17,14 +17,8 @@ from __future__ import annotations
 from xpgrad.backend import Kernel
 
 
-def scan_kernels(np, lstm_cell_backward=None) -> dict:
+def scan_kernels(np) -> dict:
     """``{"lstm_scan": Kernel, "rnn_scan": Kernel}`` for arrays of the NumPy-API module ``np``.
-
-    ``lstm_cell_backward(g_h, g_c, dh, dc, a, tc, h, c_prev, dz)``, if given, replaces the
-    NumPy calls of one backward step (a backend's fused loop): it writes the gate gradients into
-    ``dz`` (B, 4H) and the gradient for c_{t-1} into ``dc`` (in place), from the step's output
-    gradients ``g_h``/``g_c``, the gradients ``dh``/``dc`` from step t+1, the activations ``a``,
-    ``tc = tanh(c_t)``, ``h_t`` and ``c_{t-1}``.
 
     The forward writes each step's ``h`` and ``c`` straight into the output (``out=``) and saves
     the gate activations and ``tanh(c)``; the vjp runs the backward recursion once for all
@@ -80,17 +74,10 @@ def scan_kernels(np, lstm_cell_backward=None) -> dict:
         gh, gc, tmp = (np.empty((B, H), dtype=xproj.dtype) for _ in range(3))
         deriv = np.empty((B, G), dtype=xproj.dtype)
         dh = dc = None
-        if lstm_cell_backward is not None:
-            dh, dc = np.zeros_like(h0), np.zeros_like(c0)
         for t in range(T - 1, -1, -1):
             a, tc = acts[t], tcs[t]
             c_prev = c0 if t == 0 else seq[:, t - 1, H:]
             dz = dz_all[:, t, :]
-            if lstm_cell_backward is not None:
-                lstm_cell_backward(g[:, t, :H], g[:, t, H:], dh, dc, a, tc, seq[:, t, :H],
-                                   c_prev, dz)
-                dh = np.matmul(dz, w_t)
-                continue
             if dh is None:
                 gh[...] = g[:, t, :H]
                 gc[...] = g[:, t, H:]

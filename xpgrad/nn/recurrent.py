@@ -26,6 +26,7 @@ import math
 from .. import dtypes as _dt
 from ..creation import asarray, zeros
 from ..ops.joining import stack
+from ..ops.nn import linear
 from ..ops.shape import reshape
 from ..tensor import Tensor, Variable
 from . import _checks
@@ -68,9 +69,7 @@ class _Recurrent(Module):
         """The input projection of every step, ``x @ w_ih + b``: (B, T, I) -> (B, T, G)."""
         x = _as_input(x, self, 3)
         B, T, _ = x.shape
-        z = reshape(x, (B * T, self.input_size)) @ self.w_ih
-        if self.b is not None:
-            z = z + self.b
+        z = linear(reshape(x, (B * T, self.input_size)), self.w_ih, self.b)   # one fused op
         return reshape(z, (B, T, z.shape[-1]))
 
     def _zeros(self, x):

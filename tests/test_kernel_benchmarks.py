@@ -1,0 +1,37 @@
+"""The kernel benchmarks of the Numba backend stay runnable (no timings asserted)."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_copy_floor_table_covers_both_softmax_kernels(capsys):
+    pytest.importorskip("numba")
+    from xpgrad.backends.numba import _config
+
+    _load("numba_kernels").floor(1, classes=(3, _config.SHORT_ROWS_MAX + 1), sizes=(512,))
+    out = capsys.readouterr().out
+    assert "copy floor" in out and f"up to {_config.SHORT_ROWS_MAX} classes" in out
+    assert len([line for line in out.splitlines() if " us " in line]) == 2
+
+
+@pytest.mark.parametrize("workload", ["char_lm", "lstm_step"])
+def test_recurrent_steps_run_and_agree_with_torch(workload, capsys):
+    """A tiny update on each side; for char_lm the script itself stops when the first losses
+    differ."""
+    pytest.importorskip("torch")
+    args = ["--workload", workload, "--backends", "numpy", "--rounds", "1", "--calls", "1",
+            "--batch", "2", "--steps", "5", "--hidden", "8"]
+    assert _load("recurrent_steps").main(args) == 0
+    assert "xpgrad-numpy" in capsys.readouterr().out

@@ -1,0 +1,228 @@
+"""The Numba backend's fused recurrent steps (backends/numba/_rnn.py, _scans.py) and the
+SIMD-friendly math they call. The kernels against the generic rules on small samples are in
+test_kernel_protocol.py; here: the math's accuracy, and whole layers with awkward inputs."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import xpgrad as xg
+
+numba = pytest.importorskip("numba", reason="Numba is not installed")
+
+from xpgrad.backends.numba import _math, _scans  # noqa: E402
+
+DTYPES = (np.float32, np.float64)
+
+
+@numba.njit(fastmath=_math.LOOP_FLAGS, error_model="numpy")
+def _tanh_loop(x, out):
+    for i in range(x.shape[0]):
+        out[i] = _math.tanh(x[i])
+
+
+@numba.njit(fastmath=_math.LOOP_FLAGS, error_model="numpy")
+def _expm1_loop(x, out):
+    for i in range(x.shape[0]):
+        out[i] = _math.expm1_neg(x[i])
+
+
+def _ulps(got, want, dt):
+    got, want = got.astype(np.float64), want.astype(np.float64)
+    return np.abs(got - want) / np.spacing(np.abs(want).astype(dt)).astype(np.float64)
+
+
+@pytest.mark.parametrize("dt", DTYPES, ids=["float32", "float64"])
+def test_tanh_within_3_ulp_of_numpy_in_float64(dt):
+    x = np.concatenate([np.linspace(-20, 20, 40001), np.geomspace(1e-30, 1, 5000),
+                        -np.geomspace(1e-30, 5, 5000), [1e4, -1e4, 0.3, -0.7]]).astype(dt)
+    out = np.empty_like(x)
+    _tanh_loop(x, out)
+    want = np.tanh(x.astype(np.float64))
+    assert _ulps(out, want, dt).max() <= 3
+
+
+@pytest.mark.parametrize("dt", DTYPES, ids=["float32", "float64"])
+def test_expm1_within_3_ulp_for_negative_arguments(dt):
+    x = np.concatenate([-np.geomspace(1e-30, 800, 20000), [0.0, -87.0, -700.0]]).astype(dt)
+    out = np.empty_like(x)
+    _expm1_loop(x, out)
+    want = np.expm1(x.astype(np.float64))
+    assert _ulps(out, want, dt).max() <= 3
+
+
+@pytest.mark.parametrize("dt", DTYPES, ids=["float32", "float64"])
+def test_tanh_special_values(dt):
+    x = np.array([0.0, np.inf, -np.inf, np.nan, 1e-45 if dt == np.float32 else 5e-324], dt)
+    out = np.empty_like(x)
+    _tanh_loop(x, out)
+    assert out[0] == 0 and out[1] == 1 and out[2] == -1 and np.isnan(out[3])
+    assert out[4] == x[4]
+
+
+def _lstm_grads(backend, dt, x, h0, c0, weights, g):
+    lstm = xg.nn.LSTM(x.shape[2], h0.shape[1], backend=backend, dtype=np.dtype(dt).name)
+    lstm.load_torch_state_dict(weights)
+    xs = xg.asarray(x, backend=backend)
+    state = (xg.asarray(h0[None], backend=backend), xg.asarray(c0[None], backend=backend))
+    with xg.GradientTape() as tape:
+        tape.watch(xs)
+        tape.watch(state[0])
+        tape.watch(state[1])
+        out, (h_n, c_n) = lstm(xs, state)
+        loss = xg.sum(out * xg.asarray(g, backend=backend)) + xg.sum(c_n * c_n)
+    grads = tape.gradient(loss, [xs, *state, *lstm.trainable_variables])
+    return [out.numpy()] + [d.numpy() for d in grads]
+
+
+@pytest.mark.parametrize("dt", DTYPES, ids=["float32", "float64"])
+def test_lstm_layer_matches_numpy_backend(dt):
+    """Output slice, last-state slice and both states watched: every gradient the numpy
+    backend's, with inputs that are views (non-contiguous) of larger arrays."""
+    rng = np.random.default_rng(3)
+    B, T, I, H = 5, 7, 6, 19
+    x = rng.normal(size=(B, 2 * T, I)).astype(dt)[:, ::2]
+    h0 = rng.normal(size=(H, B)).astype(dt).T
+    c0 = rng.normal(size=(B, H)).astype(dt)
+    weights = {"weight_ih_l0": rng.uniform(-0.3, 0.3, (4 * H, I)),
+               "weight_hh_l0": rng.uniform(-0.3, 0.3, (4 * H, H)),
+               "bias_ih_l0": rng.uniform(-0.3, 0.3, 4 * H), "bias_hh_l0": np.zeros(4 * H)}
+    weights = {k: v.astype(dt) for k, v in weights.items()}
+    g = rng.normal(size=(B, T, H)).astype(dt)
+    got = _lstm_grads("numba", dt, x, h0, c0, weights, g)
+    want = _lstm_grads("numpy", dt, x, h0, c0, weights, g)
+    tol = 2e-4 if dt == np.float32 else 1e-12
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+def test_rnn_scan_broadcast_gradient_and_second_vjp(nonlinearity):
+    """A broadcast output gradient, and a second vjp of one record (persistent tape) gives the
+    same as the first."""
+    rng = np.random.default_rng(4)
+    x, h0 = rng.normal(size=(3, 4, 5)), rng.normal(size=(3, 5))
+    w = rng.normal(size=(5, 5)) * 0.4
+    kernel = _scans.KERNELS["rnn_scan"]
+    seq, saved = kernel.forward(x, h0, w, nonlinearity)
+    g = np.broadcast_to(np.float64(1.5), seq.shape)
+    first = kernel.vjp(g, saved, x, h0, w, nonlinearity)
+    second = kernel.vjp(np.full(seq.shape, 1.5), saved, x, h0, w, nonlinearity)
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_other_dtypes_and_mixed_dtypes_decline():
+    f32, f16 = np.zeros((1, 2, 4), np.float32), np.zeros((1, 2, 4), np.float16)
+    lstm = _scans.KERNELS["lstm_scan"]
+    assert lstm.forward(f16, f16[:, 0, :1], f16[:, 0, :1], np.zeros((1, 4), np.float16)) is None
+    assert lstm.forward(f32, np.zeros((1, 1)), np.zeros((1, 1), np.float32),
+                        np.zeros((1, 4), np.float32)) is None
+
+
+# -- softmax cross-entropy on short rows (backends/numba/_loss_kernels.sce_labels_short) ------
+@pytest.mark.parametrize("dt", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("classes", [1, 2, 10, 32, 33, 100])
+def test_short_row_softmax_ce_matches_row_kernel_and_generic(classes, dt):
+    """Both sides of the SHORT_ROWS_MAX switch: loss and gradient equal the row-at-a-time
+    kernel's and the generic rule's, over a ragged last tile and awkward rows (huge logits,
+    a masked class, a NaN, an infinity)."""
+    from xpgrad.backends.numba import _loss_kernels as loops
+
+    rng = np.random.default_rng(classes)
+    n = 2 * loops.TILE + 37
+    x = (rng.normal(size=(n, classes)) * 3).astype(dt)
+    x[1] += 1e4
+    x[2, 0] = -np.inf                     # a masked class (the whole row when classes == 1)
+    x[3, -1] = np.nan
+    x[4, 0] = np.inf
+    labels = rng.integers(0, classes, n)
+    labels[2] = classes - 1
+    scale = dt(1.0 / n)
+    grads, losses = [np.empty_like(x) for _ in range(2)], [np.empty(n, dt) for _ in range(2)]
+    loops.sce_labels_short(x, labels, grads[0], losses[0], scale)
+    loops.sce_labels_block(x, labels, grads[1], losses[1], scale)
+    tol = 2e-6 if dt == np.float32 else 1e-13
+    np.testing.assert_allclose(grads[0], grads[1], rtol=tol, atol=tol * float(scale))
+    np.testing.assert_allclose(losses[0], losses[1], rtol=tol, atol=tol)
+
+    finite = np.isfinite(x).all(axis=1) | ((np.arange(n) == 2) & (classes > 1))
+    want_loss, want_grad = _generic_sce(x[finite], labels[finite], dt)
+    got_loss, got_grad = _numba_sce(x[finite], labels[finite])
+    np.testing.assert_allclose(got_loss, want_loss, rtol=tol * 10)
+    np.testing.assert_allclose(got_grad, want_grad, rtol=tol * 10, atol=tol / finite.sum())
+
+
+def _generic_sce(x, labels, dt):
+    be = xg.get_backend("numpy")
+    saved, be.kernels = be.kernels, {}
+    try:
+        return _numba_sce(x, labels, "numpy")
+    finally:
+        be.kernels = saved
+
+
+def _numba_sce(x, labels, backend="numba"):
+    xs = xg.asarray(x, backend=backend)
+    with xg.GradientTape() as tape:
+        tape.watch(xs)
+        loss = xg.losses.softmax_cross_entropy(xs, xg.asarray(labels, backend=backend))
+    return loss.numpy(), tape.gradient(loss, xs).numpy()
+
+
+def test_saved_activations_buffer_is_reused_only_after_release():
+    """The LSTM forward's saved-activation buffer returns to the pool when its record is
+    dropped, and is handed out again; a record still held keeps its own."""
+    import gc
+
+    rng = np.random.default_rng(5)
+    args = (rng.normal(size=(2, 3, 8)), rng.normal(size=(2, 2)), rng.normal(size=(2, 2)),
+            rng.normal(size=(2, 8)))
+    kernel = _scans.KERNELS["lstm_scan"]
+    record = kernel.forward(*args)[1]
+    first = id(record[1].acts)
+    del record
+    gc.collect()
+    held = kernel.forward(*args)[1]
+    assert id(held[1].acts) == first                 # reused once released
+    before = held[1].acts.copy()
+    other = kernel.forward(*args)[1]
+    assert other[1].acts is not held[1].acts         # never while a record holds it
+    np.testing.assert_array_equal(held[1].acts, before)
+
+
+@pytest.mark.parametrize("dt", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("classes", [1, 3, 10, 32])
+def test_short_row_softmax_ce_with_probabilities_matches_row_kernel(classes, dt):
+    """Probability targets (rows summing to 1, to 0.5, a zero-weight masked class, a NaN)."""
+    from xpgrad.backends.numba import _loss_kernels as loops
+
+    rng = np.random.default_rng(classes + 10)
+    n = loops.TILE + 45
+    x = (rng.normal(size=(n, classes)) * 3).astype(dt)
+    t = rng.dirichlet(np.ones(classes), n).astype(dt)
+    t[5] *= 0.5
+    x[1] += 1e4
+    if classes > 1:
+        x[2, 0], t[2, 0] = -np.inf, 0.0
+        t[2] /= t[2].sum()
+    x[3, 0] = np.nan
+    scale = dt(1.0 / n)
+    grads, losses = [np.empty_like(x) for _ in range(2)], [np.empty(n, dt) for _ in range(2)]
+    loops.sce_probs_short(x, t, grads[0], losses[0], scale)
+    loops.sce_probs_block(x, t, grads[1], losses[1], scale)
+    tol = 1e-5 if dt == np.float32 else 1e-12
+    np.testing.assert_allclose(grads[0], grads[1], rtol=tol, atol=tol * float(scale))
+    np.testing.assert_allclose(losses[0], losses[1], rtol=tol, atol=tol)
+
+
+def test_activation_pool_is_bounded():
+    pool = _scans._Activations
+    records = [pool.take((2, 3, 4 + k), np.float32) for k in range(pool.SHAPES + 3)]
+    records += [pool.take((2, 3, 4), np.float32) for _ in range(pool.KEEP + 2)]
+    del records
+    import gc
+
+    gc.collect()
+    assert len(pool._free) <= pool.SHAPES
+    assert all(len(bufs) <= pool.KEEP for bufs in pool._free.values())
