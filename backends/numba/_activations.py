@@ -1,7 +1,7 @@
 """Kernels (forward + vjp) of the activations for the Numba backend.
 
 Forward and backward are one pass each; the backward needs only the saved output (sigmoid,
-tanh) or the input (relu, leaky_relu, softplus). ``tanh``'s forward is NumPy's own SIMD tanh,
+tanh, relu) or the input (leaky_relu, softplus). ``tanh``'s forward is NumPy's own SIMD tanh,
 which measured faster than a Numba polynomial; its backward is fused here. Other dtypes than
 float32/float64 fall back to the generic rule.
 
@@ -46,25 +46,33 @@ def _activation(name, *, save_output, numpy_forward=None, param=None):
             out = out.reshape(x.shape)
         return out, (out if save_output else None)
 
-    def vjp(g, saved, x, **params):
+    def backward(g, saved, x, params, in_place):
         dt = x.dtype
         if g.dtype != dt or g.shape != x.shape:
             return (NotImplemented,)
         gf = _flat(g)
         other = _flat(saved if save_output else x)
         n = gf.shape[0]
-        dx = np.empty(n, dt)
-        extra = (dt.type(params[param]),) if param else ()
+        dx = gf if in_place else np.empty(n, dt)     # elementwise: out[i] from g[i] alone
+        extra = (np.dtype(dt).type(params[param]),) if param else ()
         run_by_size(bwd, bwd_par, n, gf, other, dx, *extra)
         return (dx.reshape(x.shape),)
 
-    return Kernel(forward, vjp)
+    def vjp(g, saved, x, **params):
+        return backward(g, saved, x, params, False)
+
+    def vjp_in_place(g, saved, x, **params):
+        return backward(g, saved, x, params, True)
+
+    # the backward reads the saved output (or the input): the tape keeps nothing else
+    return Kernel(forward, vjp, saves=() if save_output else (0,), vjp_in_place=vjp_in_place)
 
 
 KERNELS = {
     "sigmoid": _activation("sigmoid", save_output=True),
     "tanh": _activation("tanh", save_output=True, numpy_forward=np.tanh),
-    "relu": _activation("relu", save_output=False),
+    # y > 0 exactly where x > 0 (NaN and -0.0 included): the mask is read from the output
+    "relu": _activation("relu", save_output=True),
     "leaky_relu": _activation("leaky_relu", save_output=False, param="negative_slope"),
     "softplus": _activation("softplus", save_output=False),
 }

@@ -212,7 +212,17 @@ def deferred(name, kernel, stand_in, compiler) -> Kernel:
         chosen, inner = saved
         return chosen.vjp(g, inner, *raws, **params)
 
-    return Kernel(forward, vjp if kernel.vjp is not None else None)
+    def vjp_in_place(g, saved, *raws, **params):
+        chosen, inner = saved
+        rule = chosen.vjp_in_place or chosen.vjp
+        return rule(g, inner, *raws, **params)
+
+    same = stand_in is None or stand_in.saves == kernel.saves    # else keep everything
+    in_place = kernel.vjp_in_place is not None and (stand_in is None or
+                                                    stand_in.vjp_in_place is not None)
+    return Kernel(forward, vjp if kernel.vjp is not None else None,
+                  saves=kernel.saves if same else None,
+                  vjp_in_place=vjp_in_place if in_place else None)
 
 
 @contextlib.contextmanager
