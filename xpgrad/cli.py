@@ -1,4 +1,5 @@
-"""The ``xpgrad`` command: ``train`` (the main job), ``info`` and ``bench``.
+"""The ``xpgrad`` command: ``train`` (the main job), ``warmup``, ``info`` (in cli_info.py) and
+``bench``.
 
 >>> main(["info"])                     # doctest: +SKIP
 >>> main(["train", "--epochs", "2"])   # doctest: +SKIP
@@ -7,19 +8,12 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import math
 import os
-import platform
 import signal
 import sys
 
-# name shown -> distributions that provide it (CuPy ships as cupy-cudaXXx wheels)
-PEERS = {"torch": ("torch",), "jax": ("jax",), "jaxlib": ("jaxlib",),
-         "cupy": ("cupy", "cupy-cuda12x", "cupy-cuda11x", "cupy-cuda13x"), "numba": ("numba",),
-         "array-api-strict": ("array-api-strict",), "tqdm": ("tqdm",),
-         "tensorboardX": ("tensorboardX",), "matplotlib": ("matplotlib",),
-         "scikit-learn": ("scikit-learn",), "threadpoolctl": ("threadpoolctl",)}
+from .cli_info import cmd_info, info  # noqa: F401  (xpgrad.cli.info)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -270,85 +264,6 @@ def _dtypes(text):
     if not names or bad:
         raise argparse.ArgumentTypeError(f"expected float32 and/or float64, got {text!r}")
     return names
-
-
-def _version(dists):
-    from importlib.metadata import PackageNotFoundError, version
-
-    for dist in dists:
-        try:
-            return version(dist)
-        except PackageNotFoundError:
-            pass
-    return None
-
-
-def info() -> dict:
-    """What ``xpgrad info`` prints, as a dict: versions, backends (with why not), peers, and
-    the thread pools (BLAS and OpenMP libraries loaded, Numba's threading layer).
-
-    >>> sorted(info()["threads"])
-    ['blas', 'cpus', 'default', 'numba']
-    """
-    import numpy
-
-    import xpgrad
-    from .threads import DEFAULT_THREADS, available_cpus, blas_info, numba_threading
-
-    report = {
-        "xpgrad": xpgrad.__version__,
-        "python": f"{platform.python_version()} ({platform.python_implementation()}, "
-                  f"{platform.system()} {platform.machine()})",
-        "numpy": numpy.__version__,
-        "current_backend": xpgrad.current_backend().name,
-        "backends": xpgrad.available_backends(),
-        "installed": {name: _version(dists) for name, dists in PEERS.items()},
-    }
-    numba_ok = report["backends"].get("numba", {}).get("available")
-    nb = numba_threading() if numba_ok else {}      # starts Numba's pool to name its layer
-    if nb:
-        report["backends"]["numba"]["threading_layer"] = nb["threading_layer"]
-    report["threads"] = {"cpus": available_cpus(), "default": DEFAULT_THREADS,
-                         "blas": blas_info(), "numba": nb}
-    return report
-
-
-def cmd_info(args, parser) -> int:
-    report = info()
-    if args.json:
-        print(json.dumps(report, indent=2, default=str))
-        return 0
-    print(f"xpgrad   {report['xpgrad']}")
-    print(f"python   {report['python']}")
-    print(f"numpy    {report['numpy']}")
-    print(f"current backend: {report['current_backend']}")
-    print("backends:")
-    for name, row in report["backends"].items():
-        if row["available"]:
-            details = ", ".join(f"{k}={v}" for k, v in row.items()
-                                if k not in ("available", "reason", "name"))
-            print(f"  {name:8s} available   {details}")
-        else:
-            print(f"  {name:8s} unavailable {row['reason']}")
-    print("installed packages:")
-    for name, ver in report["installed"].items():
-        print(f"  {name:17s} {ver or '-'}")
-    threads = report["threads"]
-    print(f"threads: {threads['cpus']} CPUs available to this process; xpgrad train and bench "
-          f"use {threads['default']} per pool unless --threads N says otherwise")
-    for row in threads["blas"]:
-        what = " ".join(str(p) for p in (row["internal_api"], row.get("version")) if p)
-        if row.get("threading_layer"):
-            what += f" ({row['threading_layer']})"
-        print(f"  {row['user_api']:8s} {what}: {row['num_threads']} threads  {row['filepath']}")
-    if not threads["blas"]:
-        print("  blas     unknown (threadpoolctl is not installed)")
-    nb = threads["numba"]
-    if nb:
-        print(f"  numba    threading layer {nb['threading_layer']}: {nb['threads']} threads "
-              f"(NUMBA_NUM_THREADS {nb['max_threads']}, NUMBA_THREADING_LAYER "
-              f"{nb['requested_layer']})")
-    return 0
 
 
 def cmd_bench(args, parser) -> int:
