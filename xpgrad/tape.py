@@ -53,6 +53,24 @@ def _is_float(t: Tensor) -> bool:
     return t._backend.xg_dtype(t._data.dtype).kind in "fc"
 
 
+def check_sources(sources, unconnected_gradients):
+    """``(single, list of sources)`` of a ``gradient`` call, after checking its arguments.
+
+    >>> import xpgrad as xg
+    >>> check_sources(xg.asarray(1.0), "none")[0]
+    True
+    """
+    if unconnected_gradients not in ("none", "zero"):
+        raise ValueError("unconnected_gradients must be 'none' or 'zero', got "
+                         f"{unconnected_gradients!r}")
+    single = isinstance(sources, Tensor)
+    src = [sources] if single else list(sources)
+    for s in src:
+        if not isinstance(s, Tensor):
+            raise TypeError(f"sources must be Tensors, got {type(s).__name__}")
+    return single, src
+
+
 class GradientTape:
     """Record operations for automatic differentiation (see the module docstring)."""
 
@@ -226,14 +244,7 @@ class GradientTape:
         source ``target`` does not depend on gives None, or zeros with
         ``unconnected_gradients="zero"``. ``output_gradients`` weights a non-scalar target.
         """
-        if unconnected_gradients not in ("none", "zero"):
-            raise ValueError("unconnected_gradients must be 'none' or 'zero', got "
-                             f"{unconnected_gradients!r}")
-        single = isinstance(sources, Tensor)
-        src = [sources] if single else list(sources)
-        for s in src:
-            if not isinstance(s, Tensor):
-                raise TypeError(f"sources must be Tensors, got {type(s).__name__}")
+        single, src = check_sources(sources, unconnected_gradients)
         if not isinstance(target, Tensor):
             raise TypeError(f"target must be a Tensor, got {type(target).__name__}")
         self._check_usable()

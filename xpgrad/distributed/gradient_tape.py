@@ -15,7 +15,8 @@ import math
 import time
 
 from ..primitive import tape_state
-from ..tensor import Tensor, _wrap
+from ..tape import check_sources
+from ..tensor import _wrap
 from .buckets import DEFAULT_BUCKET_BYTES, BucketPlan, Reduction
 from .group import check_same, world as _world
 
@@ -97,14 +98,7 @@ class DistributedGradientTape:
         with ``unconnected_gradients="zero"``).
         """
         weight = check_weight(weight)
-        if unconnected_gradients not in ("none", "zero"):
-            raise ValueError("unconnected_gradients must be 'none' or 'zero', got "
-                             f"{unconnected_gradients!r}")
-        single = isinstance(sources, Tensor)
-        src = [sources] if single else list(sources)
-        for s in src:
-            if not isinstance(s, Tensor):
-                raise TypeError(f"sources must be Tensors, got {type(s).__name__}")
+        single, src = check_sources(sources, unconnected_gradients)
         if len({id(s) for s in src}) != len(src):
             raise ValueError("sources lists a tensor twice; list each source once")
         if target is None and weight != 0:
