@@ -12,21 +12,7 @@ import pytest
 import xpgrad as xg
 from cuda_emu.reference import (OPTIM_CASES, GenericBackend, activation_inputs, assert_close,
                                 ce_inputs, fused, generic, mlp_run, optim_call, pointwise_inputs)
-
-
-def _cupy_backend():
-    try:
-        return xg.get_backend("cupy"), None
-    except xg.BackendUnavailableError as e:
-        return None, str(e)
-
-
-BE, WHY_NOT = _cupy_backend()
-
-
-def on_gpu(test):
-    """Mark ``test`` as a GPU test, skipped with the reason where the backend is unavailable."""
-    return pytest.mark.gpu(pytest.mark.skipif(BE is None, reason=WHY_NOT or "")(test))
+from gpu_marks import CUPY as BE, on_gpu
 
 
 # -- CPU: unavailable, and why ----------------------------------------------------------------

@@ -14,6 +14,8 @@ import pytest
 
 import xpgrad as xg
 
+from gpu_marks import CUPY_WHY_NOT
+
 HERE = Path(__file__).parent
 ROOT = HERE.parent
 MPIEXEC = shutil.which("mpiexec")
@@ -58,20 +60,11 @@ def test_api_gradients_training_and_engines_across_ranks(n):
     assert not missing, (missing, res.stderr[-3000:])
 
 
-def _cupy_why_not():
-    try:
-        xg.get_backend("cupy")
-        return None
-    except xg.BackendUnavailableError as e:
-        return str(e)
-
-
 @needs_mpi
 @pytest.mark.gpu
 def test_two_ranks_share_one_gpu_through_host_staged_mpi(monkeypatch):
-    why = _cupy_why_not()
-    if why:
-        pytest.skip(why)
+    if CUPY_WHY_NOT:
+        pytest.skip(CUPY_WHY_NOT)
     monkeypatch.setenv("XPGRAD_DIST_ENGINE", "host")
     res = mpirun(2, sys.executable, str(HERE / "mpi_worker.py"), "cupy", timeout=300)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]

@@ -10,6 +10,8 @@ import pytest
 import xpgrad as xg
 from xpgrad.jit.cuda_graph import GraphReplay
 
+from gpu_marks import CUPY as BE, on_gpu as gpu
+
 
 class FakeGraph:
     def __init__(self, segment, S, reads):
@@ -180,19 +182,6 @@ def test_cuda_graph_true_needs_cupy():
         xg.function(lambda x: x, warmup=0, cuda_graph=True)(xg.ones(1))
 
 
-def _cupy_backend():
-    try:
-        return xg.get_backend("cupy"), None
-    except xg.BackendUnavailableError as e:
-        return None, str(e)
-
-
-BE, WHY_NOT = _cupy_backend()
-
-
-def gpu(test):
-    """A GPU test: skipped with the reason where the cupy backend is unavailable."""
-    return pytest.mark.gpu(pytest.mark.skipif(BE is None, reason=WHY_NOT or "")(test))
 
 
 @gpu
