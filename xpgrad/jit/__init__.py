@@ -35,6 +35,7 @@ from . import capture as capture_module
 from .capture import GuardFailed, capture
 from .errors import TraceError
 from .program import Program
+from .structure import map_leaves
 
 __all__ = ["function", "Function", "TraceError", "RetracingWarning"]
 
@@ -216,14 +217,12 @@ def _real_result(obj):
     """The traced call's own result, with real arrays (the trace ran eagerly)."""
     from .traced import Traced
 
-    if isinstance(obj, Tensor) and type(obj._data) is Traced:
-        return _wrap(obj._data._real, obj._backend)
-    t = type(obj)
-    if t is tuple or t is list:
-        return t(_real_result(o) for o in obj)
-    if t is dict:
-        return {k: _real_result(v) for k, v in obj.items()}
-    return obj
+    def real(o):
+        if isinstance(o, Tensor) and type(o._data) is Traced:
+            return _wrap(o._data._real, o._backend)
+        return o
+
+    return map_leaves(real, obj)
 
 
 def function(fn=None, **options):

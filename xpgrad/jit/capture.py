@@ -17,6 +17,7 @@ import contextlib
 from ..backend import Kernel
 from ..tensor import Tensor, Variable, _wrap
 from .errors import TraceError
+from .structure import map_leaves
 from .tracer import Ref, Step, Tracer, live_variables
 from .traced import Traced
 
@@ -199,14 +200,12 @@ class _Session:
 
 
 def _traced_args(tracer, obj):
-    if isinstance(obj, Tensor) and not isinstance(obj, Variable):
-        return _wrap(tracer.input(obj._data), obj._backend)
-    t = type(obj)
-    if t is tuple or t is list:
-        return t(_traced_args(tracer, o) for o in obj)
-    if t is dict:
-        return {k: _traced_args(tracer, v) for k, v in obj.items()}
-    return obj
+    def traced(o):
+        if isinstance(o, Tensor) and not isinstance(o, Variable):
+            return _wrap(tracer.input(o._data), o._backend)
+        return o
+
+    return map_leaves(traced, obj)
 
 
 #: traces running now (a traced function called inside another's trace is inlined into it)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 
 from ..tensor import Tensor, Variable, _wrap
+from .structure import leaves, map_leaves
 from .tracer import Ref
 from .traced import Traced
 
@@ -29,15 +30,7 @@ _INLINE = (int, bool, str, type(None))
 
 def _refs(obj, out):
     """Every Ref in a nested argument structure."""
-    t = type(obj)
-    if t is Ref:
-        out.append(obj.i)
-    elif t is tuple or t is list:
-        for o in obj:
-            _refs(o, out)
-    elif t is dict:
-        for o in obj.values():
-            _refs(o, out)
+    out.extend(o.i for o in leaves(obj) if type(o) is Ref)
     return out
 
 
@@ -87,19 +80,14 @@ class Program:
         """The result with each traced Tensor replaced by a Ref (a Variable stays itself)."""
         refs = []
 
-        def walk(o):
+        def ref(o):
             if isinstance(o, Tensor) and not isinstance(o, Variable) and type(o._data) is Traced:
                 r = Ref(o._data._slot)
                 refs.append(r)
                 return r
-            t = type(o)
-            if t is tuple or t is list:
-                return t(walk(e) for e in o)
-            if t is dict:
-                return {k: walk(v) for k, v in o.items()}
             return o
 
-        template = walk(obj)
+        template = map_leaves(ref, obj)
         self.result_refs = refs
         return template
 
@@ -303,17 +291,8 @@ class Program:
 
 
 def _gather(obj, out):
-    if isinstance(obj, Tensor):
-        if not isinstance(obj, Variable):
-            out.append(obj._data)
-        return
-    t = type(obj)
-    if t is tuple or t is list:
-        for o in obj:
-            _gather(o, out)
-    elif t is dict:
-        for o in obj.values():
-            _gather(o, out)
+    out.extend(o._data for o in leaves(obj)
+               if isinstance(o, Tensor) and not isinstance(o, Variable))
 
 
 _MUTATING_METHODS = frozenset(("fill", "sort", "put", "itemset", "resize", "partition",

@@ -1,0 +1,32 @@
+"""Nested arguments and results (tuples, lists and dicts of anything): their leaves, mapped or
+listed, the structure kept.
+
+>>> map_leaves(lambda x: x * 2, (1, [2, {"a": 3}]))
+(2, [4, {'a': 6}])
+>>> list(leaves((1, [2, {"a": 3}])))
+[1, 2, 3]
+"""
+from __future__ import annotations
+
+
+def map_leaves(fn, obj):
+    """``obj`` with every leaf (what is not a tuple, list or dict) replaced by ``fn(leaf)``."""
+    t = type(obj)
+    if t is tuple or t is list:
+        return t(map_leaves(fn, o) for o in obj)
+    if t is dict:
+        return {k: map_leaves(fn, v) for k, v in obj.items()}
+    return fn(obj)
+
+
+def leaves(obj):
+    """The leaves of ``obj`` in order (a dict's in its order)."""
+    t = type(obj)
+    if t is tuple or t is list:
+        for o in obj:
+            yield from leaves(o)
+    elif t is dict:
+        for o in obj.values():
+            yield from leaves(o)
+    else:
+        yield obj
