@@ -43,6 +43,20 @@ def _run(ops, dtype, backend="numba"):
     return f
 
 
+def _assert_same_run(got, want, dtype):
+    """A run's (loss, output, gradients) equal to the eager one's to float rounding."""
+    rtol = 2e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(got[0].numpy(), want[0].numpy(), rtol=rtol)
+    np.testing.assert_allclose(got[1].numpy(), want[1].numpy(), rtol=rtol,
+                               atol=1e-6 if dtype == "float32" else 1e-12)
+    for g, w in zip(got[2], want[2]):
+        if w is None:
+            assert g is None
+            continue
+        scale = np.abs(w.numpy()).max() + 1e-30
+        np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=rtol, atol=scale * rtol)
+
+
 @settings(max_examples=8, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
 @given(ops=programs, dtype=st.sampled_from(["float32", "float64"]))
@@ -50,22 +64,12 @@ def test_fused_programs_equal_eager(ops, dtype):
     f = _run(ops, dtype)
     fused = xg.function(f, warmup=0, fuse=True)
     plain = xg.function(_run(ops, dtype), warmup=0, fuse=False)
-    rtol = 2e-5 if dtype == "float32" else 1e-12
     for seed in range(3):
         x = xg.asarray(np.random.default_rng(seed).normal(size=(5, 7)).astype(dtype),
                        backend="numba")
         want = f(x)
         for got in (fused(x), plain(x)):
-            np.testing.assert_allclose(got[0].numpy(), want[0].numpy(), rtol=rtol)
-            np.testing.assert_allclose(got[1].numpy(), want[1].numpy(), rtol=rtol,
-                                       atol=1e-6 if dtype == "float32" else 1e-12)
-            for g, w in zip(got[2], want[2]):
-                if w is None:
-                    assert g is None
-                else:
-                    scale = np.abs(w.numpy()).max() + 1e-30
-                    np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=rtol,
-                                               atol=scale * rtol)
+            _assert_same_run(got, want, dtype)
     assert fused.programs()[0].fused >= 1 and plain.programs()[0].fused == 0
 
 
@@ -195,17 +199,7 @@ def test_cupy_fused_kernels_equal_eager(ops, dtype):
     numpy backend's arrays: equal to the eager result to float rounding."""
     f = _run(ops, dtype, backend="numpy")
     fused = xg.function(f, warmup=0, fuse=_host_cupy_fuser)
-    rtol = 2e-5 if dtype == "float32" else 1e-12
     for seed in range(2):
         x = xg.asarray(np.random.default_rng(seed).normal(size=(5, 7)).astype(dtype))
-        got, want = fused(x), f(x)
-        np.testing.assert_allclose(got[0].numpy(), want[0].numpy(), rtol=rtol)
-        np.testing.assert_allclose(got[1].numpy(), want[1].numpy(), rtol=rtol,
-                                   atol=1e-6 if dtype == "float32" else 1e-12)
-        for g, w in zip(got[2], want[2]):
-            if w is None:
-                assert g is None
-                continue
-            scale = np.abs(w.numpy()).max() + 1e-30
-            np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=rtol, atol=scale * rtol)
+        _assert_same_run(fused(x), f(x), dtype)
     assert fused.programs()[0].fused >= 1
