@@ -42,7 +42,7 @@ def read_events(logdir):
 def test_train_end_to_end_writes_events_plot_and_reports_accuracy(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     logdir = tmp_path / "run"
-    assert main(["train", "--epochs", "2", "--logdir", str(logdir), *SMALL]) == 0
+    assert main(["train", "--epochs", "2", "--logdir", str(logdir), "--curves", *SMALL]) == 0
     out = capsys.readouterr().out
     assert "epoch   1" in out and "epoch   2" in out
     line = [ln for ln in out.splitlines() if ln.startswith("held-out accuracy")]
@@ -200,13 +200,55 @@ def test_missing_optional_package_names_the_install_command(tmp_path, monkeypatc
         require("no_such_pkg", "testing", load=False)
     monkeypatch.setitem(sys.modules, "matplotlib", None)     # import now fails
     with pytest.raises(SystemExit) as e:
-        main(["train", "--epochs", "1", "--logdir", str(tmp_path / "run"), *SMALL])
+        main(["train", "--epochs", "1", "--logdir", str(tmp_path / "run"), "--curves", *SMALL])
     assert e.value.code == 1
-    assert "plotting the learning curves needs the 'matplotlib' package" in \
-        capsys.readouterr().err
+    assert ("plotting the learning curves (--curves) needs the 'matplotlib' package: "
+            'pip install -e ".[viz]"') in capsys.readouterr().err
     assert not (tmp_path / "run").exists()                    # checked before anything is made
-    # without a log directory nothing needs matplotlib
-    assert main(["train", "--epochs", "1", "--no-log", "--quiet", *SMALL]) == 0
+    # without --curves nothing needs matplotlib: events and history are written all the same
+    assert main(["train", "--epochs", "1", "--logdir", str(tmp_path / "run"), "--quiet",
+                 *SMALL]) == 0
+    assert (tmp_path / "run" / "history.json").exists()
+    assert not (tmp_path / "run" / "curves.png").exists()
+    with pytest.raises(SystemExit) as e:                     # ... and `xpgrad plot` says so
+        main(["plot", str(tmp_path / "run")])
+    assert e.value.code == 1 and "pip install -e \".[viz]\"" in capsys.readouterr().err
+
+
+def test_plot_draws_the_curves_of_a_finished_run(tmp_path, capsys):
+    """`xpgrad plot RUN_DIR` draws curves.png from the run's history.json, the same plot
+    `--curves` draws at the end of the run."""
+    pytest.importorskip("matplotlib")
+    run = tmp_path / "run"
+    assert main(["train", "--epochs", "2", "--logdir", str(run), "--quiet", *SMALL]) == 0
+    assert not (run / "curves.png").exists()
+    capsys.readouterr()
+    assert main(["plot", str(run)]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote curves: {run / 'curves.png'}"
+    assert (run / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["plot", str(run), "--output", str(tmp_path / "sub" / "c.png")]) == 0
+    assert (tmp_path / "sub" / "c.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "holds no history.json"),
+    ("{not json", "cannot read"),
+    ("[1, 2]", "is not the history of an `xpgrad train` run"),
+    ('{"epoch": []}', "records no finished epoch"),
+])
+def test_plot_bad_run_dir_is_one_line_exit_2(tmp_path, capsys, content, message):
+    if content is not None:
+        (tmp_path / "history.json").write_text(content)
+    with pytest.raises(SystemExit) as e:
+        main(["plot", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and message in err and err.count("\n") == 1, err
+
+
+def test_curves_with_no_log_is_a_contradiction(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--no-log", "--curves", *SMALL])
+    assert e.value.code == 2 and "--curves" in capsys.readouterr().err
 
 
 def test_progress_always_never_auto(monkeypatch, capsys):

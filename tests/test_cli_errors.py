@@ -215,7 +215,7 @@ def test_signal_saves_checkpoint_curves_history_then_resume(tmp_path, signum, co
     pytest.importorskip("matplotlib")
     ckpt, logdir = tmp_path / "c.npz", tmp_path / "run"
     cmd = [sys.executable, "-m", "xpgrad.cli", "train", "--epochs", "1000", "--checkpoint",
-           str(ckpt), "--checkpoint-every", "5", "--logdir", str(logdir), *SMALL]
+           str(ckpt), "--checkpoint-every", "5", "--logdir", str(logdir), "--curves", *SMALL]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             cwd=tmp_path)
     deadline = time.monotonic() + 240

@@ -89,8 +89,8 @@ def test_split_is_scikit_learns_stratified_split():
 
 
 def test_training_imports_neither_scikit_learn_nor_torch():
-    """The main job's dependencies: `xpgrad train` (events, curves, history, a checkpoint)
-    runs without importing scikit-learn, PyTorch, tensorboardX or protobuf, here where all of
+    """The main job's dependencies: `xpgrad train` (events, history, a checkpoint) runs
+    without importing scikit-learn, PyTorch, tensorboardX, protobuf or matplotlib, here where all of
     them are installed (a fresh process, so no other test's imports count)."""
     import subprocess
     import sys
@@ -102,14 +102,15 @@ def test_training_imports_neither_scikit_learn_nor_torch():
             "assert main(['train', '--epochs', '1', '--hidden', '16', '--logdir', d + '/run', "
             "'--checkpoint', d + '/c.npz', '--progress', 'always']) == 0\n"
             "bad = sorted(m for m in ('sklearn', 'torch', 'tensorboardX', 'google.protobuf', "
-            "'scipy') if m in sys.modules)\n"
+            "'scipy', 'matplotlib') if m in sys.modules)\n"
             "print('imported:', bad)\n")
     with tempfile.TemporaryDirectory() as d:
         res = subprocess.run([sys.executable, "-c", code, d], capture_output=True, text=True,
                              timeout=300)
         assert res.returncode == 0, res.stderr[-3000:]
         assert "imported: []" in res.stdout, res.stdout
-        assert os.path.exists(os.path.join(d, "run", "curves.png"))
+        assert os.path.exists(os.path.join(d, "run", "history.json"))
+        assert not os.path.exists(os.path.join(d, "run", "curves.png"))     # only with --curves
 
 
 def test_normalized_uses_training_statistics():

@@ -77,9 +77,10 @@ def _train_parser(sub):
     p = sub.add_parser(
         "train", help="train a classifier (default: MLP on the 8x8 digits)",
         description="Train a classifier and report held-out accuracy. Writes TensorBoard event "
-                    "files, curves.png and history.json under --logdir. Every flag and output "
-                    "path is checked before training starts. SIGINT/SIGTERM stop after the "
-                    "current step and save the checkpoint, curves and history (exit 130/143).")
+                    "files and history.json (and, with --curves, curves.png) under --logdir. "
+                    "Every flag and output path is checked before training starts. "
+                    "SIGINT/SIGTERM stop after the current step and save the checkpoint and "
+                    "logs (exit 130/143).")
     p.add_argument("--backend", default=None,
                    help="array backend, see `xpgrad info` (default: $XPGRAD_BACKEND or numpy); "
                         "numba: kernels not yet compiled on this machine compile in a background "
@@ -113,6 +114,9 @@ def _train_parser(sub):
     p.add_argument("--logdir", default=None,
                    help="where event files and plots go (default: runs/<timestamp>)")
     p.add_argument("--no-log", action="store_true", help="write no event files or plots")
+    p.add_argument("--curves", action="store_true",
+                   help="also draw curves.png (loss and accuracy per epoch) under --logdir; "
+                        "needs matplotlib, the viz extra (`xpgrad plot RUN_DIR` draws it later)")
     p.add_argument("--checkpoint", default=None,
                    help=".npz file saved at the end (and every --checkpoint-every steps, and "
                         "on SIGINT/SIGTERM); if it exists, training resumes from it and trains "
@@ -175,6 +179,7 @@ def _config(args):
         config.logdir = args.logdir or os.path.join(
             "runs", datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
     config.progress = _progress(args.progress)
+    config.curves = args.curves
     return config
 
 
@@ -195,6 +200,9 @@ def cmd_train(args, parser) -> int:
 
     if args.no_log and args.logdir:
         fail("--no-log and --logdir contradict each other; give one of them")
+    if args.no_log and args.curves:
+        fail("--curves draws curves.png under the log directory, which --no-log turns off; "
+             "give one of them")
     if args.quiet and args.progress == "always":
         fail("--quiet and --progress always contradict each other; give one of them")
     if args.quiet:
@@ -238,6 +246,37 @@ def cmd_train(args, parser) -> int:
         fail(e, 1)
     if result.interrupted:
         return 128 + int(getattr(signal, result.interrupted))
+    return 0
+
+
+def cmd_plot(args, parser) -> int:
+    """``xpgrad plot RUN_DIR``: draw a finished (or interrupted) run's ``curves.png`` from its
+    ``history.json``."""
+    import json
+
+    from .report import plot_history
+
+    path = os.path.join(args.run_dir, "history.json")
+    try:
+        with open(path) as f:
+            history = json.load(f)
+    except FileNotFoundError:
+        fail(f"RUN_DIR {args.run_dir!r} holds no history.json (the --logdir of an "
+             f"`xpgrad train` run)")
+    except (OSError, ValueError) as e:
+        fail(f"cannot read {path!r}: {e}")
+    if not isinstance(history, dict) or not isinstance(history.get("epoch"), list):
+        fail(f"{path!r} is not the history of an `xpgrad train` run")
+    if not history["epoch"]:
+        fail(f"{path!r} records no finished epoch: nothing to plot")
+    config = history.get("config") or {}
+    title = (f"{config.get('model')} on {config.get('dataset')} ({config.get('backend')}, "
+             f"{config.get('optimizer')})" if config else None)
+    out = args.output or os.path.join(args.run_dir, "curves.png")
+    try:
+        print(f"wrote curves: {plot_history(history, out, title=title)}")
+    except ImportError as e:
+        fail(str(e), status=1)
     return 0
 
 
@@ -298,8 +337,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="xpgrad", description="xpgrad: reverse-mode autodiff on NumPy, Numba and CuPy.")
     parser.add_argument("--version", action="version", version=f"xpgrad {xpgrad.__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{train,info,bench,warmup}")
+    sub = parser.add_subparsers(dest="command", metavar="{train,plot,info,bench,warmup}")
     _train_parser(sub)
+    p = sub.add_parser("plot", help="draw a run's curves.png from its history.json (matplotlib)")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="the --logdir of an `xpgrad train` run")
+    p.add_argument("--output", "-o", default=None, metavar="PNG",
+                   help="where to write the plot (default: RUN_DIR/curves.png)")
+    p.set_defaults(func=cmd_plot, parser=p)
     p = sub.add_parser("warmup", help="compile (or load from the disk cache) a backend's "
                                       "kernels ahead of time, once per machine")
     p.add_argument("--backend", default="numba", help="(default: numba)")

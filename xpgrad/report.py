@@ -1,9 +1,10 @@
 """What a training run writes: TensorBoard event files and a PNG of the learning curves.
 
 Event files are written by ``xpgrad.events`` (no tensorboardX, no protobuf, no PyTorch).
-matplotlib, for the PNG, is optional (the ``train`` extra): it is imported when the plot is
-drawn, at the end of a run, and ``available`` tells beforehand whether it is installed;
-a missing package gives an error that names the install command.
+matplotlib, for the PNG, is optional (the ``viz`` extra; ``xpgrad train --curves`` or
+``xpgrad plot RUN_DIR``): it is imported when the plot is drawn, and ``available`` tells
+beforehand whether it is installed; a missing package gives an error that names the install
+command.
 
 >>> import tempfile
 >>> from xpgrad.report import plot_history
@@ -21,7 +22,9 @@ import sys
 
 import numpy as np
 
-INSTALL_HINT = 'pip install -e ".[train]"'
+INSTALL_HINT = 'pip install -e ".[{extra}]"'
+#: the extra that installs each optional package the library imports
+EXTRAS = {"matplotlib": "viz", "tqdm": "train"}
 
 
 def available(module: str) -> bool:
@@ -40,7 +43,8 @@ def available(module: str) -> bool:
 
 def require(module: str, purpose: str, *, load=True):
     """Import ``module`` (with ``load`` False: only check that it is there) or raise
-    ImportError saying what needs it and how to install it.
+    ImportError saying what needs it and how to install it (the extra in ``EXTRAS``, else
+    ``train``).
 
     >>> require("json", "testing").__name__
     'json'
@@ -53,8 +57,9 @@ def require(module: str, purpose: str, *, load=True):
             return importlib.import_module(module)
         except ImportError:
             pass
-    raise ImportError(f"{purpose} needs the {module.split('.')[0]!r} package: "
-                      f"{INSTALL_HINT}") from None
+    top = module.split(".")[0]
+    raise ImportError(f"{purpose} needs the {top!r} package: "
+                      + INSTALL_HINT.format(extra=EXTRAS.get(top, "train"))) from None
 
 
 def image_grid(images, image_shape, columns=8, padding=1, pad_value=0.5) -> np.ndarray:

@@ -28,7 +28,7 @@ IDENTITY = ("model", "hidden", "dataset", "optimizer", "seed")
 FLAGS = {f: "--" + f.replace("_", "-") for f in (
     "backend", "model", "optimizer", "epochs", "batch_size", "learning_rate", "seed", "hidden",
     "dataset", "data_dir", "logdir", "checkpoint", "max_steps", "checkpoint_every", "resume",
-    "threads", "compile")}
+    "threads", "compile", "curves")}
 
 
 def _name(field_name):
@@ -71,11 +71,14 @@ class TrainConfig:
     resume: str | None = None               # a checkpoint to continue from
     threads: int = DEFAULT_THREADS          # BLAS and Numba threads (xpgrad.threads.limit)
     compile: bool = False                   # each step's forward+backward as an xg.function
+    curves: bool = False                    # draw curves.png under logdir (needs matplotlib)
 
     def resolved(self) -> "TrainConfig":
         """A copy with defaults filled in and every setting checked (ConfigError naming it)."""
-        if not isinstance(self.compile, bool):
-            raise ConfigError(f"{_name('compile')} must be True or False, got {self.compile!r}")
+        for flag in ("compile", "curves"):
+            if not isinstance(getattr(self, flag), bool):
+                raise ConfigError(f"{_name(flag)} must be True or False, "
+                                  f"got {getattr(self, flag)!r}")
         if self.model not in MODELS:
             raise ConfigError(f"unknown model {self.model!r}; choose one of "
                               f"{', '.join(MODELS)}")
@@ -153,7 +156,7 @@ def resume_config(path, overrides=None, *, finish=True) -> TrainConfig:
     # where this run writes is its own business: never the saved run's paths (the file may
     # have been moved or copied since)
     known = {f.name for f in fields(TrainConfig)} - {"checkpoint", "resume", "logdir",
-                                                     "progress", "threads"}
+                                                     "progress", "threads", "curves"}
     base = {k: v for k, v in saved.items() if k in known}
     if base.get("hidden") is not None:
         base["hidden"] = tuple(base["hidden"])

@@ -287,7 +287,8 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
 
 
 def _write_logs(plan, history, writer, plot_history, interrupted) -> dict:
-    """Close the event files, write ``history.json`` and ``curves.png``; return their paths."""
+    """Close the event files, write ``history.json`` and (``curves``) ``curves.png``; return
+    their paths."""
     cfg, ds, be = plan.cfg, plan.ds, plan.be
     writer.close()
     if not cfg.logdir:
@@ -296,7 +297,7 @@ def _write_logs(plan, history, writer, plot_history, interrupted) -> dict:
     _write_json(history_path, {"config": asdict(cfg), **history.as_dict(),
                                "interrupted": interrupted, "steps_done": plan.opt.iterations})
     files = {"events": cfg.logdir}
-    if history.epoch:
+    if history.epoch and cfg.curves:
         files["curves"] = plot_history(history, os.path.join(cfg.logdir, "curves.png"),
                                        title=f"{cfg.model} on {ds.name} ({be.name}, "
                                              f"{cfg.optimizer})")

@@ -80,7 +80,7 @@ def prepare(config: TrainConfig, echo=None, *, background_compile=False) -> Plan
     model, optimizer and (when resuming) the checkpoint's state. Raises ConfigError,
     CheckpointError, DataError (DownloadError), UnknownBackendError, BackendUnavailableError
     or ImportError. Nothing is imported for the logs here: matplotlib only at the end of the
-    run, for ``curves.png``. With ``background_compile``, a backend that compiles kernels
+    run, and only for ``curves.png`` (``curves=True``). With ``background_compile``, a backend that compiles kernels
     (numba) compiles those the run needs and the disk cache lacks in a background process,
     the NumPy kernels standing in until each is ready, instead of stopping the run to compile.
 
@@ -103,7 +103,8 @@ def prepare(config: TrainConfig, echo=None, *, background_compile=False) -> Plan
     if cfg.logdir:
         if os.path.exists(cfg.logdir) and not os.path.isdir(cfg.logdir):
             raise ConfigError(f"{_name('logdir')} {cfg.logdir!r} is a file, not a directory")
-        require("matplotlib", "plotting the learning curves", load=False)
+        if cfg.curves:
+            require("matplotlib", "plotting the learning curves (--curves)", load=False)
     if cfg.progress:
         require("tqdm", "the progress bar", load=False)
     source = cfg.resume or (cfg.checkpoint if cfg.checkpoint and os.path.exists(cfg.checkpoint)
