@@ -9,7 +9,8 @@ one thread; the background compiler of a cold numba run is another process).
 Phases: ``start`` (the interpreter, before the first line), ``imports`` (what the run imports:
 NumPy, xpgrad, the NumPy backend's array-api-compat namespace), ``prepare`` (backend, data,
 model: for numba, importing Numba), ``loop`` (the epochs, their evaluations and event files),
-``logs`` (``history.json`` and ``curves.png``: importing matplotlib and drawing). A cold run
+``logs`` (``history.json``; ``curves.png`` too with ``--curves``: importing matplotlib and
+drawing). A cold run
 gets an empty ``XPGRAD_NUMBA_CACHE_DIR``; the next run waits for its background compiler.
 """
 from __future__ import annotations

@@ -7,8 +7,8 @@ warm, interleaved, with the import / loop / logs split.
 
 Each repeat runs, one after another in fresh processes (``python -m xpgrad.cli train -q``):
 
-- ``numpy``: ``--backend numpy``; ``numpy --no-log``: the same without event files, history or
-  ``curves.png``, so ``logs`` = the difference of their medians;
+- ``numpy``: ``--backend numpy``; ``numpy --no-log``: the same without event files or history,
+  so ``logs`` = the difference of their medians;
 - ``numba cold``: ``--backend numba`` with ``XPGRAD_NUMBA_CACHE_DIR`` an empty directory (Numba's
   cache there: no kernel compiled), then waits for the background compiler that run started
   (its pid is on the run's stderr) to finish before the next run, so no run competes with it;

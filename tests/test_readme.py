@@ -100,11 +100,19 @@ def test_readme_xpgrad_command_runs(cmd, tmp_path, monkeypatch, capsys):
     if argv[0] == "bench" and "--backend" not in argv:
         argv += ["--backend", "numpy"] + (["numba"] if importlib.util.find_spec("numba")
                                           else [])
+    if argv[0] == "plot" or "--curves" in argv:
+        pytest.importorskip("matplotlib")
     monkeypatch.chdir(tmp_path)                 # runs/ and bench.json land here
+    if argv[0] == "plot":                       # the run it plots, made first
+        assert main(["train", "--epochs", "1", "--hidden", "8", "--quiet",
+                     "--logdir", argv[1]]) == 0
     assert main(_tiny(argv)) == 0, cmd
     out = capsys.readouterr().out
     if argv[0] == "train":
         assert "held-out accuracy" in out and (tmp_path / "runs").is_dir()
+        assert ("wrote curves: " in out) == ("--curves" in argv)
+    if argv[0] == "plot":
+        assert (tmp_path / argv[1] / "curves.png").read_bytes()[:4] == b"\x89PNG"
     if argv[0] == "bench":
         assert out.startswith("xpgrad bench: median time per call") and "threads: " in out
     if "--json" in argv and argv[0] == "bench":
@@ -163,6 +171,7 @@ TRAIN_FLAGS = {
     "--dataset": ["--dataset", "digits"], "--data-dir": None,      # test_data.py: local files
     "--threads": ["--threads", "2"], "--progress": ["--progress", "always"],
     "--logdir": ["--logdir", "{tmp}/logs"], "--no-log": ["--no-log"],
+    "--curves": ["--curves", "--logdir", "{tmp}/curves"],
     "--checkpoint": ["--checkpoint", "{tmp}/c.npz"],
     "--checkpoint-every": ["--checkpoint", "{tmp}/e.npz", "--checkpoint-every", "2"],
     "--resume": None,                    # test_cli_errors.py resumes saved runs

@@ -10,7 +10,7 @@ optional packages it will need, the data set and, when resuming, the checkpoint 
 never costs a finished run. While it trains, it stops on a NaN or infinite loss
 (``TrainingError``) before applying that update, never saves non-finite weights, saves every
 ``checkpoint_every`` steps, and (with ``handle_signals``) on SIGINT or SIGTERM finishes the step
-in progress, then saves the checkpoint, the history and the curves and returns with
+in progress, then saves the checkpoint, the history (and curves) and returns with
 ``result.interrupted`` set. A checkpoint carries the run's configuration and position (epoch and
 examples done), so ``resume_config(path)`` continues it with no repeated settings and the same
 data order.

@@ -1,7 +1,7 @@
 """The training loop (``train``): minibatches in a seeded order, a NaN or infinite loss stopped
 before its update (``TrainingError``), checkpoints every ``checkpoint_every`` steps and at the
 end, SIGINT/SIGTERM turned into a clean stop, and the logs (event files, ``history.json``,
-``curves.png``).
+``curves.png`` with ``curves``).
 
 >>> _json_safe({"loss": [float("nan"), 1.0], "shape": (2, 3)})
 {'loss': [None, 1.0], 'shape': [2, 3]}
@@ -115,9 +115,10 @@ def train(config: TrainConfig, echo=print, *, handle_signals=False) -> TrainResu
     """Train ``config.model`` on ``config.dataset``; returns history, model and test accuracy.
 
     ``echo`` receives one line per epoch and a summary (None: silent). Writes TensorBoard event
-    files (a ``loss/train_step`` scalar per step, the other scalars per epoch), ``curves.png``
-    and ``history.json`` under ``config.logdir`` when it is set, and the checkpoint (resuming
-    from it if it exists). BLAS and Numba use ``config.threads`` threads while it trains. Everything is checked first (``prepare``).
+    files (a ``loss/train_step`` scalar per step, the other scalars per epoch) and
+    ``history.json`` under ``config.logdir`` when it is set (and ``curves.png`` with
+    ``config.curves``), and the checkpoint (resuming from it if it exists). BLAS and Numba use
+    ``config.threads`` threads while it trains. Everything is checked first (``prepare``).
     With ``handle_signals`` (main thread), SIGINT/SIGTERM stop the run after the current step,
     with everything saved, and ``result.interrupted`` names the signal.
     """
