@@ -169,6 +169,25 @@ def test_info_lists_versions_and_backends(capsys):
     assert set(report["installed"]) >= {"torch", "jax", "numba"}
 
 
+def test_info_names_the_blas_kernels_and_who_chose_them(monkeypatch, capsys):
+    """`xpgrad info` shows the CPU kernels OpenBLAS runs and says when OPENBLAS_CORETYPE forced
+    them (threadpoolctl's report is replaced by one OpenBLAS row, so the check does not depend
+    on this machine's BLAS)."""
+    import xpgrad.threads
+
+    row = {"user_api": "blas", "internal_api": "openblas", "num_threads": 1, "version": "0.3",
+           "threading_layer": "pthreads", "architecture": "SkylakeX", "filepath": "/lib.so"}
+    monkeypatch.setattr(xpgrad.threads, "blas_info", lambda: [row])
+    monkeypatch.delenv("OPENBLAS_CORETYPE", raising=False)
+    assert main(["info"]) == 0
+    assert "openblas 0.3 (pthreads, SkylakeX kernels): 1 threads" in capsys.readouterr().out
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    row["architecture"] = "Haswell"
+    assert main(["info"]) == 0
+    assert "(pthreads, Haswell kernels forced by OPENBLAS_CORETYPE=Haswell)" in \
+        capsys.readouterr().out
+
+
 def test_bench_dispatches_to_xpgrad_bench(monkeypatch):
     seen = []
     fake = types.ModuleType("xpgrad.bench")

@@ -228,7 +228,8 @@ def _versions(libs) -> dict:
 
     blas = [row for row in blas_info() if row["user_api"] == "blas"]
     if blas:
-        out["blas"] = f"{blas[0]['internal_api']} {blas[0]['version'] or ''}".strip()
+        out["blas"] = " ".join(str(blas[0][k]) for k in ("internal_api", "version",
+                                                         "architecture") if blas[0].get(k))
     return out
 
 

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 
 # name shown -> distributions that provide it (CuPy ships as cupy-cudaXXx wheels)
@@ -82,8 +83,7 @@ def cmd_info(args, parser) -> int:
           f"use {threads['default']} per pool unless --threads N says otherwise")
     for row in threads["blas"]:
         what = " ".join(str(p) for p in (row["internal_api"], row.get("version")) if p)
-        if row.get("threading_layer"):
-            what += f" ({row['threading_layer']})"
+        what += _blas_kernels(row)
         print(f"  {row['user_api']:8s} {what}: {row['num_threads']} threads  {row['filepath']}")
     if not threads["blas"]:
         print("  blas     unknown (threadpoolctl is not installed)")
@@ -93,3 +93,18 @@ def cmd_info(args, parser) -> int:
               f"(NUMBA_NUM_THREADS {nb['max_threads']}, NUMBA_THREADING_LAYER "
               f"{nb['requested_layer']})")
     return 0
+
+
+def _blas_kernels(row) -> str:
+    """`` (pthreads, Haswell kernels forced by OPENBLAS_CORETYPE)``: the threading layer and
+    the CPU kernels a BLAS uses, and whether the environment chose them (OpenBLAS otherwise
+    picks the best for the CPU; a forced older core type can cost large products half their
+    speed)."""
+    parts = [row["threading_layer"]] if row.get("threading_layer") else []
+    if row.get("architecture"):
+        kernels = f"{row['architecture']} kernels"
+        forced = os.environ.get("OPENBLAS_CORETYPE")
+        if row.get("internal_api") == "openblas" and forced:
+            kernels += f" forced by OPENBLAS_CORETYPE={forced}"
+        parts.append(kernels)
+    return f" ({', '.join(parts)})" if parts else ""

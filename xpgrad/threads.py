@@ -157,7 +157,7 @@ def blas_info() -> list:
     except ImportError:
         return []
     keys = ("user_api", "internal_api", "num_threads", "version", "threading_layer",
-            "filepath")
+            "architecture", "filepath")
     return [{k: row.get(k) for k in keys} for row in threadpool_info()]
 
 
