@@ -132,7 +132,7 @@ class Program:
         last = {}
         escaping_roots = {slots[s].root for s in escaping}
         for step in self.steps:           # an optimizer may keep what it is given
-            if step.kind == "host":
+            if step.kind == "host" and getattr(step.fn, "keeps_arguments", True):
                 escaping_roots.update(slots[s].root for s in _refs(step.args, []))
         for k, step in enumerate(self.steps):
             for s in _refs(step.args, []) + _refs(step.kwargs, []):

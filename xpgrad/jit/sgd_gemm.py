@@ -74,6 +74,8 @@ class FusedSGDStep:
     their two factors: ``args`` holds, per variable, ``(a, b)`` for a fused one (its gradient
     is ``a @ b``) or its gradient (None: skipped)."""
 
+    keeps_arguments = False     # plain SGD keeps no gradient: the program may reuse their memory
+
     def __init__(self, optimizer, variables, fused, be):
         self.optimizer, self.variables, self.fused, self.be = optimizer, variables, fused, be
 
