@@ -300,3 +300,17 @@ def test_xpgrad_bench_divides_by_jax_where_installed(capsys):
     assert report["versions"]["jax"]
     rows = [r for r in report["results"] if r["lib"] == "xpgrad-numpy"]
     assert all(r["ratios"]["jax-cpu"] > 0 for r in rows), rows
+
+
+def test_mlp_step_script_times_the_compiled_step(capsys):
+    """benchmarks/mlp_step.py: eager and compiled xpgrad, hand-written NumPy (and torch) run;
+    a batch below 1 is refused naming the option."""
+    spec = importlib.util.spec_from_file_location("mlp_step", ROOT / "benchmarks" / "mlp_step.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main(["--batch", "4", "--steps", "2", "--repeats", "1"])
+    out = capsys.readouterr().out
+    assert "compiled: wall" in out and "numpy: wall" in out
+    with pytest.raises(SystemExit):
+        module.main(["--batch", "0"])
+    assert "--batch must be at least 1, got 0" in capsys.readouterr().err
