@@ -136,3 +136,28 @@ def test_a_gradient_used_elsewhere_is_not_folded():
     for _ in range(3):
         step(x)
     assert step.programs()[0].sgd_gemms == 0
+
+
+def test_a_gradient_given_as_a_constant_keeps_the_generic_step():
+    def make():
+        w = xg.Variable(np.full((3, 2), 0.5, np.float32), name="w")
+        b = xg.Variable(np.float32(0.0), name="b")
+        opt = xg.optim.SGD(0.1)
+
+        def step(x):
+            with xg.GradientTape() as tape:
+                loss = xg.sum((x @ w) ** 2)
+            (g,) = tape.gradient(loss, [w])
+            opt.apply_gradients([(g, w), (0.5, b)])      # b's gradient: a Python number
+            return loss
+        return step, w, b
+
+    x = xg.asarray(np.ones((4, 3), np.float32))
+    (eager, *expected), (step, *got) = make(), make()
+    compiled = xg.function(step)
+    for _ in range(4):
+        eager(x)
+        compiled(x)
+    assert compiled.programs()[0].sgd_gemms == 0
+    for a, e in zip(got, expected):
+        np.testing.assert_allclose(a.numpy(), e.numpy(), rtol=1e-6)

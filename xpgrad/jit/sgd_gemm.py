@@ -145,11 +145,12 @@ def fold_sgd_into_gemm(program, escaping) -> int:
                 args.append(g)
                 fused.append(False)
             else:
-                dropped.add(id(producer[g.i]))
                 args.append(factors)
                 fused.append(True)
-        if any(fused):
+        # a gradient given as a constant (not computed in the program) keeps the generic step
+        if any(fused) and all(f or g is None or type(g) is Ref for f, g in zip(fused, args)):
             count += sum(fused)
+            dropped.update(id(producer[g.i]) for f, g in zip(fused, step.args) if f)
             steps[k] = type(step)(FusedSGDStep(opt, step.fn.variables, fused, step.fn.be),
                                   tuple(args), {}, None, "host")
     program.steps = [s for s in steps if id(s) not in dropped]
