@@ -109,7 +109,7 @@ def test_other_updates_are_not_folded(optimizer):
 
 
 def test_without_scipy_the_step_is_the_ordinary_one(monkeypatch):
-    monkeypatch.setattr(sgd_gemm, "_GEMMS", None)
+    monkeypatch.setattr(sgd_gemm, "_gemms", lambda: None)
     assert _train_both("numpy", lambda: xg.optim.SGD(0.1)).sgd_gemms == 0
 
 

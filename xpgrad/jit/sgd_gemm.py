@@ -18,6 +18,8 @@ applies the ordinary update.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..tensor import Tensor
@@ -27,15 +29,15 @@ from .tracer import Ref
 _GEMM_DTYPES = (np.dtype("float32"), np.dtype("float64"))
 
 
-def _blas():
+@functools.cache
+def _gemms():
+    """SciPy's gemm per dtype, or None without SciPy (imported on first use: a program with
+    no plain SGD update never loads it)."""
     try:
         from scipy.linalg import blas
     except ImportError:
         return None
     return {np.dtype("float32"): blas.sgemm, np.dtype("float64"): blas.dgemm}
-
-
-_GEMMS = _blas()
 
 
 def _fortran_operand(m):
@@ -51,9 +53,10 @@ def gemm_update(c, a, b, alpha) -> bool:
     """``c += alpha * (a @ b)`` in place, as one BLAS gemm, for C-ordered 2-D ``c``; False
     (nothing done) where that cannot run in place: no SciPy, another dtype or layout, or
     ``c`` sharing memory with ``a`` or ``b``."""
-    if _GEMMS is None:
+    gemms = _gemms()
+    if gemms is None:
         return False
-    gemm = _GEMMS.get(c.dtype)
+    gemm = gemms.get(c.dtype)
     if gemm is None or a.dtype != c.dtype or b.dtype != c.dtype or c.ndim != 2 \
             or not c.flags.c_contiguous or not c.flags.writeable \
             or np.may_share_memory(c, a) or np.may_share_memory(c, b):
@@ -123,9 +126,11 @@ def _is_matmul(fn, xp):
 def fold_sgd_into_gemm(program, escaping) -> int:
     """Rewrite ``program.steps`` as the module docstring says; the number of variables whose
     update became a gemm. ``escaping``: slots that leave the program (never folded)."""
-    if _GEMMS is None or not isinstance(program.be.xp.zeros(1), np.ndarray):
+    steps = program.steps
+    if not any(s.kind == "host" and _plain_sgd(s.fn) for s in steps) or _gemms() is None \
+            or not isinstance(program.be.xp.zeros(1), np.ndarray):
         return 0
-    slots, steps = program.slots, program.steps
+    slots = program.slots
     uses, producer = {}, {}
     for step in steps:
         for ref in leaves((step.args, step.kwargs)):
