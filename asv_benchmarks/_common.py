@@ -40,6 +40,8 @@ def build(workload, lib, **params):
     raises NotImplementedError (asv: skipped) when ``lib`` or the xpgrad module it needs is
     unavailable here."""
     W.limit_threads(THREADS, torch=lib.startswith("torch"))
+    if lib.startswith("jax"):
+        W.limit_jax_threads(THREADS)     # XLA reads its flags when jax is imported (in build)
     return W.build(workload, lib, **params)
 
 # seconds per benchmark, setup included: the first Numba benchmark in a fresh asv environment

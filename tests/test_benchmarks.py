@@ -8,6 +8,7 @@ import importlib.util
 import inspect
 import itertools
 import json
+import os
 import pkgutil
 import subprocess
 import sys
@@ -164,14 +165,16 @@ def test_xpgrad_bench_quick_prints_a_table(capsys):
     header = next(line for line in lines if line.startswith("workload")).split()
     assert header[0] == "workload" and "xpgrad-numpy" in header, out
     has_torch = importlib.util.find_spec("torch") is not None
+    has_jax = importlib.util.find_spec("jax") is not None
     if has_torch:
-        assert header[1:] == ["torch-cpu", "xpgrad-numpy", "/torch-cpu"], out
+        assert header[1:] == ["torch-cpu", *(["jax-cpu"] if has_jax else []), "xpgrad-numpy",
+                              "/torch-cpu", *(["/jax-cpu"] if has_jax else [])], out
     for label in ("chain 100 ops, 4 floats, forward+gradient", "softmax_cross_entropy 128x10",
                   "adam update", "MLP 784-256-10 train step, batch 128"):
         assert any(line.startswith(label) for line in lines), (label, out)
     chain = next(line for line in lines if line.startswith("chain 100 ops"))
     if has_torch:
-        assert chain.split()[-1].endswith("x"), chain     # the ratio to torch-cpu
+        assert chain.split()[-1].endswith("x"), chain     # the ratio to torch-cpu (or jax)
 
 
 def test_xpgrad_bench_through_the_cli():
@@ -262,3 +265,52 @@ def test_xpgrad_bench_without_torch_shows_na(monkeypatch, capsys):
     threads, versions = out.splitlines()[1:3]
     assert threads.startswith("threads: 1 per library (blas 1") and "torch" not in threads
     assert "torch" not in versions
+
+
+def test_jax_is_a_default_peer_where_installed(monkeypatch, capsys):
+    """With JAX installed, ``xpgrad bench`` times it too and divides by it (here its import
+    fails, so its column is n/a and says why)."""
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: object() if name == "jax" else real_find_spec(name, *a))
+    monkeypatch.setitem(sys.modules, "jax", None)            # `import jax` now fails
+    assert bench.main(["--quick", "--only", "chain", "--backend", "numpy", "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    header = next(line for line in out.splitlines() if line.startswith("workload")).split()
+    assert "jax-cpu" in header and "/jax-cpu" in header, out
+    assert "n/a for jax-cpu: JAX is not installed" in out
+
+
+def test_one_jax_thread_is_asked_for_before_jax_is_imported(monkeypatch):
+    monkeypatch.delitem(sys.modules, "jax", raising=False)
+    monkeypatch.setenv("XLA_FLAGS", "--xla_dump_to=/tmp/x")
+    assert W.limit_jax_threads(1) == 1
+    flags = os.environ["XLA_FLAGS"].split()
+    assert flags[0] == "--xla_dump_to=/tmp/x" and set(W._libs.JAX_ONE_THREAD_FLAGS) <= set(flags)
+    assert W.limit_jax_threads(1) == 1 and os.environ["XLA_FLAGS"].split() == flags  # once
+    monkeypatch.delenv("XLA_FLAGS")
+    assert W.limit_jax_threads(2) is None and "XLA_FLAGS" not in os.environ
+
+
+def test_xpgrad_bench_divides_by_jax_where_installed(capsys):
+    pytest.importorskip("jax")
+    assert bench.main(["--quick", "--only", "chain", "--backend", "numpy", "--peers", "jax-cpu",
+                       "--repeat", "1", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["versions"]["jax"]
+    rows = [r for r in report["results"] if r["lib"] == "xpgrad-numpy"]
+    assert all(r["ratios"]["jax-cpu"] > 0 for r in rows), rows
+
+
+def test_mlp_step_script_times_the_compiled_step(capsys):
+    """benchmarks/mlp_step.py: eager and compiled xpgrad, hand-written NumPy (and torch) run;
+    a batch below 1 is refused naming the option."""
+    spec = importlib.util.spec_from_file_location("mlp_step", ROOT / "benchmarks" / "mlp_step.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main(["--batch", "4", "--steps", "2", "--repeats", "1"])
+    out = capsys.readouterr().out
+    assert "compiled: wall" in out and "numpy: wall" in out
+    with pytest.raises(SystemExit):
+        module.main(["--batch", "0"])
+    assert "--batch must be at least 1, got 0" in capsys.readouterr().err

@@ -42,6 +42,7 @@ def _batches(backend, n=6, batch=5, features=6, classes=3):
 
 
 OPTIMIZERS = {
+    "sgd": lambda: xg.optim.SGD(0.1),     # its weight updates replay as one gemm each
     "sgd-momentum": lambda: xg.optim.SGD(0.1, momentum=0.9),
     "adam": lambda: xg.optim.Adam(0.01),
     "adam-schedule": lambda: xg.optim.Adam(lambda step: 0.01 / (1 + step)),

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import importlib.util
 import json
 import platform
 import statistics
@@ -163,7 +164,8 @@ def _parser():
                    help="xpgrad backends to time (default: every available one)")
     p.add_argument("--peers", nargs="*", metavar="LIB", choices=W.PEER_LIBS,
                    help=f"peer libraries to time, from {', '.join(W.PEER_LIBS)} (default: "
-                        "torch-cpu, plus torch-cuda when cupy is timed); --peers alone: none")
+                        "torch-cpu, plus torch-cuda when cupy is timed and jax-cpu when JAX "
+                        "is installed); --peers alone: none")
     p.add_argument("--only", nargs="+", choices=GROUPS, metavar="GROUP",
                    help=f"workload groups to run, from {', '.join(GROUPS)} (default: all)")
     p.add_argument("--quick", action="store_true",
@@ -205,7 +207,10 @@ def _limit_threads(n, libs) -> dict:
         numba_threading()       # start Numba's pool first, so its OpenMP runtime is limited too
     lim = limit(n, torch=any(lib.startswith("torch") for lib in libs) or None,
                 numba=uses_numba or None)
-    return {"requested": n, "blas": lim.blas, "numba": lim.numba, "torch": lim.torch}
+    out = {"requested": n, "blas": lim.blas, "numba": lim.numba, "torch": lim.torch}
+    if any(lib.startswith("jax") for lib in libs):
+        out["jax"] = W.limit_jax_threads(n)     # before jax is imported (XLA reads it then)
+    return out
 
 
 def _versions(libs) -> dict:
@@ -235,6 +240,8 @@ def _versions(libs) -> dict:
 
 def _header(threads, versions, repeats) -> list:
     counts = ", ".join(f"{k} {v}" for k, v in threads.items() if k != "requested" and v)
+    if "jax" in threads and not threads["jax"]:
+        counts += ", jax: XLA's own choice"
     return [f"xpgrad bench: median time per call over {repeats} repeats (ratio columns: "
             f"xpgrad / peer, < 1 means xpgrad is faster)",
             f"threads: {threads['requested']} per library ({counts})",
@@ -252,6 +259,8 @@ def main(argv=None) -> int:
     peers = args.peers
     if peers is None:
         peers = ["torch-cpu"] + (["torch-cuda"] if "cupy" in backends else [])
+        if importlib.util.find_spec("jax") is not None:
+            peers.append("jax-cpu")
     libs = peers + [lib for lib in libs if lib not in peers]
     repeats = args.repeat or (3 if args.quick else 7)
     min_time = 0.01 if args.quick else 0.1
@@ -283,9 +292,7 @@ def main(argv=None) -> int:
     columns = []
     for lib in libs:
         columns.append((lib, None))
-        ref = W.REFERENCE.get(lib)
-        if ref in peers:
-            columns.append((lib, ref))
+        columns += [(lib, ref) for ref in _references(lib) if ref in peers]
     if args.json is not None:
         report = _json_report(todo, libs, results, why, threads, versions, repeats, min_time,
                               args.quick)
@@ -316,6 +323,11 @@ def main(argv=None) -> int:
     return 0
 
 
+def _references(lib) -> list:
+    """The peers an xpgrad library's time is divided by (same device): PyTorch, then JAX."""
+    return [r for r in (W.REFERENCE.get(lib), W.SECOND_REFERENCE.get(lib)) if r]
+
+
 def _json_report(todo, libs, results, why, threads, versions, repeats, min_time, quick):
     rows = []
     for group, row_label, params in todo:
@@ -328,6 +340,8 @@ def _json_report(todo, libs, results, why, threads, versions, repeats, min_time,
                 "params": {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()},
                 "seconds": t, "reference": ref if r else None,
                 "ratio": t / r if t is not None and r else None,
+                "ratios": {p: t / results[row_label, p] for p in _references(lib)
+                           if t is not None and results.get((row_label, p))},
                 "unavailable": "; ".join(sorted(why[lib])) if t is None and lib in why
                 else None})
     return {"format": "xpgrad-bench/1",

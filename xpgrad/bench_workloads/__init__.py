@@ -17,7 +17,8 @@ workloads measure every commit of the history. ``ops`` holds the single-operatio
 from __future__ import annotations
 
 from ._libs import (ACTIVATIONS, LIBS, LOSSES, MLP_SIZES, OPTIMIZERS, PEER_LIBS, REFERENCE,
-                    XPGRAD_LIBS, Unavailable, _Lib, limit_threads, parse_shape)
+                    SECOND_REFERENCE, XPGRAD_LIBS, Unavailable, _Lib, limit_jax_threads,
+                    limit_threads, parse_shape)
 from .char_lm import char_lm_step
 from .ops import activation, chain, loss
 from .training import lstm_step, mlp_step, optimizer, rnn_loop
@@ -39,4 +40,5 @@ def build(workload, lib_name, **params):
 
 
 __all__ = ["ACTIVATIONS", "LIBS", "LOSSES", "MLP_SIZES", "OPTIMIZERS", "PEER_LIBS", "REFERENCE",
+           "SECOND_REFERENCE", "limit_jax_threads",
            "WORKLOADS", "XPGRAD_LIBS", "Unavailable", "build", "limit_threads", "parse_shape"]

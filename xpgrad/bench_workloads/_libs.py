@@ -10,6 +10,8 @@ LIBS = XPGRAD_LIBS + PEER_LIBS
 # the peer each xpgrad backend is compared with (same device)
 REFERENCE = {"xpgrad-numpy": "torch-cpu", "xpgrad-numba": "torch-cpu",
              "xpgrad-cupy": "torch-cuda"}
+# a second peer on the same device, compared with where it was timed too
+SECOND_REFERENCE = {"xpgrad-numpy": "jax-cpu", "xpgrad-numba": "jax-cpu"}
 
 LOSSES = ("softmax_cross_entropy", "sigmoid_mse", "sigmoid_cross_entropy_with_logits", "mse")
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "softplus", "softmax", "log_softmax")
@@ -132,6 +134,26 @@ def limit_threads(n, torch=False) -> dict:
     if blas:
         out["blas"] = min(blas)
     return out
+
+
+#: what JAX's issue #1539 gives for one XLA CPU thread (JAX documents no API for it); read
+#: once, when jax is imported
+JAX_ONE_THREAD_FLAGS = ("--xla_cpu_multi_thread_eigen=false", "intra_op_parallelism_threads=1")
+
+
+def limit_jax_threads(n):
+    """Ask XLA for ``n`` CPU threads before jax is imported; returns 1 when the one-thread
+    flags are in ``XLA_FLAGS`` (set here or by the caller), None where JAX picks (``n > 1``,
+    or jax imported earlier without them)."""
+    import os
+    import sys
+
+    flags = os.environ.get("XLA_FLAGS", "")
+    if n == 1 and "jax" not in sys.modules:
+        missing = [f for f in JAX_ONE_THREAD_FLAGS if f.split("=")[0] not in flags]
+        flags = " ".join([flags, *missing]).strip()
+        os.environ["XLA_FLAGS"] = flags
+    return 1 if all(f in flags for f in JAX_ONE_THREAD_FLAGS) else None
 
 
 def measured(run, **sizes):

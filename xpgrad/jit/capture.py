@@ -44,7 +44,8 @@ class HostOptimizerStep:
 
     def __call__(self, *grads):
         be = self.be
-        pairs = [(g if g is None or isinstance(g, Tensor) else _wrap(g, be), v)
+        # the program's arrays become Tensors; Python numbers go as given (converted there)
+        pairs = [(_wrap(g, be) if hasattr(g, "shape") and not isinstance(g, Tensor) else g, v)
                  for g, v in zip(grads, self.variables)]
         return self.method(self.optimizer, pairs)
 

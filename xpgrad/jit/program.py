@@ -20,6 +20,8 @@ from __future__ import annotations
 import itertools
 
 from ..tensor import Tensor, Variable, _wrap
+from .constants import fold_constants
+from .sgd_gemm import fold_sgd_into_gemm
 from .structure import leaves, map_leaves
 from .tracer import Ref
 from .traced import Traced
@@ -57,6 +59,10 @@ class Program:
         self.result_template = self._template(result)
         escaping = set(_refs(self.result_refs, [])) | {slot for _, slot in self.writes}
         self._drop_dead(escaping)
+        self.constants_folded = fold_constants(self, escaping)
+        if self.constants_folded:
+            self._drop_dead(escaping)
+        self.sgd_gemms = fold_sgd_into_gemm(self, escaping)
         self.fused = fuse(self, escaping) if fuse is not None else 0
         self.buffers = self._plan(escaping) if plan_buffers else {}
         self._slot = "s{}".format
@@ -126,7 +132,7 @@ class Program:
         last = {}
         escaping_roots = {slots[s].root for s in escaping}
         for step in self.steps:           # an optimizer may keep what it is given
-            if step.kind == "host":
+            if step.kind == "host" and getattr(step.fn, "keeps_arguments", True):
                 escaping_roots.update(slots[s].root for s in _refs(step.args, []))
         for k, step in enumerate(self.steps):
             for s in _refs(step.args, []) + _refs(step.kwargs, []):

@@ -1,0 +1,163 @@
+"""xg.function folds a plain SGD update into the weight gradient's matrix product (one BLAS
+gemm, W <- W - lr * a @ b): the fused step equals the eager one, learning-rate schedules and
+``iterations`` advance, and whatever the gemm cannot take falls back to the ordinary update."""
+import numpy as np
+import pytest
+
+import xpgrad as xg
+from xpgrad.jit import sgd_gemm
+from xpgrad.jit.sgd_gemm import gemm_update
+
+pytest.importorskip("scipy.linalg.blas")
+
+BACKENDS = ["numpy", "numba"]
+
+
+def _layout(a, order):
+    return np.asfortranarray(a) if order == "F" else np.ascontiguousarray(a)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("order_a", "CF")
+@pytest.mark.parametrize("order_b", "CF")
+def test_gemm_update_equals_the_product_in_float64(dtype, order_a, order_b):
+    rng = np.random.default_rng(0)
+    c = rng.normal(size=(5, 3)).astype(dtype)
+    a = _layout(rng.normal(size=(5, 4)).astype(dtype), order_a)
+    b = _layout(rng.normal(size=(4, 3)).astype(dtype), order_b)
+    expected = c.astype(np.float64) - 0.25 * (a.astype(np.float64) @ b.astype(np.float64))
+    memory = c.ctypes.data
+    assert gemm_update(c, a, b, -0.25)
+    assert c.ctypes.data == memory                       # written in place
+    rtol = 1e-6 if dtype == "float32" else 1e-14
+    np.testing.assert_allclose(c, expected, rtol=rtol, atol=rtol)
+
+
+def test_gemm_update_declines_what_blas_cannot_take_in_place():
+    rng = np.random.default_rng(1)
+    c = rng.normal(size=(4, 4)).astype(np.float32)
+    a, b = np.ones((4, 2), np.float32), np.ones((2, 4), np.float32)
+    cases = [(np.asfortranarray(c), a, b),                # c not C-ordered
+             (c.astype(np.int64), a.astype(np.int64), b.astype(np.int64)),
+             (c, a.astype(np.float64), b),               # mixed dtypes
+             (c, np.ones((4, 4), np.float32)[:, ::2], b),   # a neither C- nor F-ordered
+             (c, c[:, :2], b)]                           # a is part of c
+    for args in cases:
+        before = args[0].copy()
+        assert not gemm_update(*args, -1.0)
+        np.testing.assert_array_equal(args[0], before)
+
+
+def _mlp(backend, optimizer, seed=0, sizes=(7, 9, 4)):
+    rng = np.random.default_rng(seed)
+    ws = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        ws.append(xg.Variable((rng.normal(size=(a, b)) * 0.5).astype(np.float32), name=f"w{i}",
+                              backend=backend))
+        ws.append(xg.Variable(rng.normal(size=b).astype(np.float32), name=f"b{i}",
+                              backend=backend))
+    opt = optimizer()
+
+    def step(x, y):
+        with xg.GradientTape() as tape:
+            h = xg.nn.relu(x @ ws[0] + ws[1])
+            loss = xg.losses.softmax_cross_entropy(h @ ws[2] + ws[3], y)
+        opt.apply_gradients(zip(tape.gradient(loss, ws), ws))
+        return loss
+
+    return step, ws, opt
+
+
+def _batches(backend, n=6, batch=5, features=7, classes=4):
+    rng = np.random.default_rng(3)
+    return [(xg.asarray(rng.normal(size=(batch, features)).astype(np.float32), backend=backend),
+             xg.asarray(rng.integers(0, classes, size=batch), backend=backend))
+            for _ in range(n)]
+
+
+def _train_both(backend, optimizer, after_trace=None):
+    eager, eager_ws, eager_opt = _mlp(backend, optimizer)
+    step, ws, opt = _mlp(backend, optimizer)
+    compiled = xg.function(step)
+    for k, (x, y) in enumerate(_batches(backend)):
+        if k == 2 and after_trace is not None:
+            after_trace(ws, eager_ws)
+        np.testing.assert_allclose(compiled(x, y).numpy(), eager(x, y).numpy(), rtol=1e-6,
+                                   atol=1e-7)
+    for a, b in zip(ws, eager_ws):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-7)
+    assert opt.iterations == eager_opt.iterations == 6
+    return compiled.programs()[0]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("learning_rate", [0.1, lambda step: 0.2 / (1 + step)],
+                         ids=["constant", "schedule"])
+def test_fused_sgd_step_equals_eager(backend, learning_rate):
+    program = _train_both(backend, lambda: xg.optim.SGD(learning_rate))
+    assert program.sgd_gemms == 2                        # both weight matrices
+
+
+@pytest.mark.parametrize("optimizer", [lambda: xg.optim.SGD(0.1, momentum=0.9),
+                                       lambda: xg.optim.SGD(0.1, weight_decay=0.01),
+                                       lambda: xg.optim.SGD(0.1, global_clipnorm=1.0),
+                                       lambda: xg.optim.Adam(0.01)],
+                         ids=["momentum", "weight_decay", "clipnorm", "adam"])
+def test_other_updates_are_not_folded(optimizer):
+    program = _train_both("numpy", optimizer)
+    assert program.sgd_gemms == 0
+
+
+def test_without_scipy_the_step_is_the_ordinary_one(monkeypatch):
+    monkeypatch.setattr(sgd_gemm, "_gemms", lambda: None)
+    assert _train_both("numpy", lambda: xg.optim.SGD(0.1)).sgd_gemms == 0
+
+
+def test_a_weight_replaced_by_a_fortran_array_falls_back_to_the_product():
+    def to_fortran(ws, eager_ws):
+        for v in (ws[0], eager_ws[0]):
+            v._data = np.asfortranarray(v._data)
+    _train_both("numpy", lambda: xg.optim.SGD(0.1), after_trace=to_fortran)
+
+
+def test_a_gradient_used_elsewhere_is_not_folded():
+    w = xg.Variable(np.full((3, 2), 0.5, np.float32), name="w")
+    opt = xg.optim.SGD(0.1)
+
+    @xg.function
+    def step(x):
+        with xg.GradientTape() as tape:
+            loss = xg.sum((x @ w) ** 2)
+        (g,) = tape.gradient(loss, [w])
+        opt.apply_gradients([(g, w)])
+        return g                                         # the gradient leaves the function
+
+    x = xg.asarray(np.ones((4, 3), np.float32))
+    for _ in range(3):
+        step(x)
+    assert step.programs()[0].sgd_gemms == 0
+
+
+def test_a_gradient_given_as_a_constant_keeps_the_generic_step():
+    def make():
+        w = xg.Variable(np.full((3, 2), 0.5, np.float32), name="w")
+        b = xg.Variable(np.float32(0.0), name="b")
+        opt = xg.optim.SGD(0.1)
+
+        def step(x):
+            with xg.GradientTape() as tape:
+                loss = xg.sum((x @ w) ** 2)
+            (g,) = tape.gradient(loss, [w])
+            opt.apply_gradients([(g, w), (0.5, b)])      # b's gradient: a Python number
+            return loss
+        return step, w, b
+
+    x = xg.asarray(np.ones((4, 3), np.float32))
+    (eager, *expected), (step, *got) = make(), make()
+    compiled = xg.function(step)
+    for _ in range(4):
+        eager(x)
+        compiled(x)
+    assert compiled.programs()[0].sgd_gemms == 0
+    for a, e in zip(got, expected):
+        np.testing.assert_allclose(a.numpy(), e.numpy(), rtol=1e-6)

@@ -1,0 +1,96 @@
+"""Constant folding: arrays a program makes from shapes alone are made once, when it is built.
+
+A traced gradient starts from ``ones_like(loss)``, often reshaped and broadcast to the shape
+of what it flows into; each replay would make the same array again (``ones_like``, ``reshape``
+and ``broadcast_to`` cost microseconds each through the array-API namespace, as much as a small
+fused kernel). ``fold_constants(program, escaping)`` evaluates such steps once -- ``ones_like``,
+``zeros_like`` and ``full_like`` of a traced array (their value depends on its shape and dtype
+only), then reshapes, broadcasts and casts of those -- and replaces them by a step returning the
+array. Only arrays that no later step may write into are folded: every step reading one must be
+a plain, non-mutating array function (not a kernel, which may write into its inputs, nor an
+optimizer step), and none may leave the program.
+
+>>> import numpy as np
+>>> Constant(np.ones(2))()
+array([1., 1.])
+"""
+from __future__ import annotations
+
+from .structure import leaves, map_leaves
+from .tracer import Ref
+
+#: array functions whose result depends only on the argument's shape and dtype
+_SEEDS = frozenset(("ones_like", "zeros_like", "full_like"))
+#: array functions of constant arrays that are constant themselves
+_SHAPING = frozenset(("reshape", "broadcast_to", "expand_dims", "squeeze", "astype",
+                      "asarray"))
+
+
+class Constant:
+    """Replay of a folded step: the array it made when the program was built."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def __call__(self):
+        return self.value
+
+    def __repr__(self):
+        return f"<constant {getattr(self.value, 'shape', ())}>"
+
+
+def _namespace_function(step, names, xp):
+    name = getattr(step.fn, "__name__", None)
+    return name in names and getattr(xp, name, None) is step.fn
+
+
+def _refs(step):
+    return [r.i for r in leaves((step.args, step.kwargs)) if type(r) is Ref]
+
+
+def fold_constants(program, escaping) -> int:
+    """Fold the steps the module docstring describes in ``program.steps``; the number folded."""
+    import numpy as np
+
+    xp, slots = program.be.xp, program.slots
+    values, folded = {}, {}
+    for k, step in enumerate(program.steps):
+        if step.kind != "call" or type(step.outs) is not Ref or "out" in step.kwargs:
+            continue
+        refs = _refs(step)
+        seed = bool(step.args) and type(step.args[0]) is Ref and refs == [step.args[0].i]
+        if seed and _namespace_function(step, _SEEDS, xp):
+            info = slots[refs[0]]
+            if not isinstance(info.dtype, np.dtype):
+                continue
+            stand_in = xp.empty(info.shape, dtype=info.dtype)
+            value = step.fn(stand_in, *step.args[1:], **step.kwargs)
+        elif refs and all(r in values for r in refs) and _namespace_function(step, _SHAPING, xp):
+            real = lambda o: values[o.i] if type(o) is Ref else o      # noqa: E731
+            value = step.fn(*map_leaves(real, step.args), **map_leaves(real, step.kwargs))
+        else:
+            continue
+        values[step.outs.i] = value
+        folded[k] = step
+    if not folded:
+        return 0
+    roots = {slots[s].root for s in values}
+    roots_out = {slots[s].root for s in escaping} | {slots[s].root for _, s in program.writes}
+    unsafe = roots & roots_out
+    from .program import _mutates
+
+    for k, step in enumerate(program.steps):
+        if k in folded:
+            continue
+        touched = {slots[s].root for s in _refs(step)} & roots
+        if touched and (step.kind != "call" or _mutates(step)):
+            unsafe |= touched
+    count = 0
+    for k, step in folded.items():
+        if slots[step.outs.i].root in unsafe:
+            continue
+        program.steps[k] = type(step)(Constant(values[step.outs.i]), (), {}, step.outs, "call")
+        count += 1
+    return count

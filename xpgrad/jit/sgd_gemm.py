@@ -1,0 +1,185 @@
+"""Plain SGD folded into the weight gradient's matrix product: ``W <- W - lr * (a @ b)`` as one
+BLAS ``gemm`` (``alpha = -lr``, ``beta = 1``, written into ``W``), with no gradient buffer.
+
+``fold_sgd_into_gemm(program, escaping)`` rewrites a traced program in which a plain SGD
+optimizer (no momentum, weight decay or clipping; ``apply_gradients`` not overridden) applies a
+gradient that is a matrix product used nowhere else (a dense layer's ``x.T @ g``): the product
+step is dropped, and the optimizer's host step becomes a ``FusedSGDStep`` that runs the update
+of those variables as one ``gemm`` each (SciPy's BLAS) and the others as ``apply_gradients``
+would. The learning rate (a schedule's value included) and ``iterations`` advance as in eager.
+Without SciPy, or for arrays BLAS cannot take in place, the step computes the product and
+applies the ordinary update.
+
+>>> import numpy as np
+>>> w = np.ones((3, 2), np.float32)
+>>> a, b = np.ones((3, 4), np.float32), np.ones((4, 2), np.float32)
+>>> gemm_update(w, a, b, -0.5), w.tolist()         # w - 0.5 * (a @ b)
+(True, [[-1.0, -1.0], [-1.0, -1.0], [-1.0, -1.0]])
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from ..tensor import Tensor
+from .structure import leaves
+from .tracer import Ref
+
+_GEMM_DTYPES = (np.dtype("float32"), np.dtype("float64"))
+
+
+@functools.cache
+def _gemms():
+    """SciPy's gemm per dtype, or None without SciPy (imported on first use: a program with
+    no plain SGD update never loads it)."""
+    try:
+        from scipy.linalg import blas
+    except ImportError:
+        return None
+    return {np.dtype("float32"): blas.sgemm, np.dtype("float64"): blas.dgemm}
+
+
+def _fortran_operand(m):
+    """``(array, trans)`` with ``array`` Fortran-ordered and ``op(array) == m.T``, or None."""
+    if m.flags.c_contiguous:
+        return m.T, 0
+    if m.flags.f_contiguous:
+        return m, 1
+    return None
+
+
+def gemm_update(c, a, b, alpha) -> bool:
+    """``c += alpha * (a @ b)`` in place, as one BLAS gemm, for C-ordered 2-D ``c``; False
+    (nothing done) where that cannot run in place: no SciPy, another dtype or layout, or
+    ``c`` sharing memory with ``a`` or ``b``."""
+    gemms = _gemms()
+    if gemms is None:
+        return False
+    gemm = gemms.get(c.dtype)
+    if gemm is None or a.dtype != c.dtype or b.dtype != c.dtype or c.ndim != 2 \
+            or not c.flags.c_contiguous or not c.flags.writeable \
+            or np.may_share_memory(c, a) or np.may_share_memory(c, b):
+        return False
+    # C-ordered c is Fortran-ordered c.T: c.T += alpha * b.T @ a.T
+    lhs, rhs = _fortran_operand(b), _fortran_operand(a)
+    if lhs is None or rhs is None:
+        return False
+    out = gemm(alpha, lhs[0], rhs[0], beta=1.0, c=c.T, trans_a=lhs[1], trans_b=rhs[1],
+               overwrite_c=1)
+    if out.ctypes.data != c.ctypes.data:        # BLAS worked on a copy: write it back
+        c[...] = out.T
+    return True
+
+
+class FusedSGDStep:
+    """Replay of a plain SGD ``apply_gradients`` whose matrix-product gradients are taken as
+    their two factors: ``args`` holds, per variable, ``(a, b)`` for a fused one (its gradient
+    is ``a @ b``) or its gradient (None: skipped)."""
+
+    keeps_arguments = False     # plain SGD keeps no gradient: the program may reuse their memory
+
+    def __init__(self, optimizer, variables, fused, be):
+        self.optimizer, self.variables, self.fused, self.be = optimizer, variables, fused, be
+
+    def __call__(self, *args):
+        opt, be = self.optimizer, self.be
+        lr = opt.learning_rate          # a bad schedule value raises before any update
+        for v, fused, arg in zip(self.variables, self.fused, args):
+            if arg is None:
+                continue
+            state = opt._state_for(v)
+            param = v._data
+            if fused:
+                a, b = arg
+                if gemm_update(param, a, b, -lr):
+                    continue
+                arg = a @ b
+            if isinstance(arg, Tensor):
+                arg = arg._data
+            if arg.dtype != param.dtype:
+                arg = be.xp.astype(arg, param.dtype)
+            opt._update(be, param, arg, state, lr)
+        opt.iterations += 1
+        return opt.iterations
+
+
+def _plain_sgd(host):
+    from ..optim.optimizer import Optimizer
+    from ..optim.sgd import SGD
+    from .capture import HostOptimizerStep
+
+    if type(host) is not HostOptimizerStep:
+        return None
+    opt = host.optimizer
+    plain = (host.method is Optimizer.apply_gradients and isinstance(opt, SGD)
+             and type(opt).apply_gradients is Optimizer.apply_gradients
+             and type(opt)._update is SGD._update and not opt.momentum
+             and not opt.weight_decay and opt.global_clipnorm is None)
+    return opt if plain else None
+
+
+def _is_matmul(fn, xp):
+    return fn is np.matmul or fn is getattr(xp, "matmul", None)
+
+
+def fold_sgd_into_gemm(program, escaping) -> int:
+    """Rewrite ``program.steps`` as the module docstring says; the number of variables whose
+    update became a gemm. ``escaping``: slots that leave the program (never folded)."""
+    steps = program.steps
+    if not any(s.kind == "host" and _plain_sgd(s.fn) for s in steps) or _gemms() is None \
+            or not isinstance(program.be.xp.zeros(1), np.ndarray):
+        return 0
+    slots = program.slots
+    uses, producer = {}, {}
+    for step in steps:
+        for ref in leaves((step.args, step.kwargs)):
+            if type(ref) is Ref:
+                uses[ref.i] = uses.get(ref.i, 0) + 1
+        if type(step.outs) is Ref:
+            producer[step.outs.i] = step
+    dropped, count = set(), 0
+    for k, step in enumerate(steps):
+        opt = _plain_sgd(step.fn) if step.kind == "host" else None
+        if opt is None:
+            continue
+        args, fused = [], []
+        for g, v in zip(step.args, step.fn.variables):
+            factors = _product_factors(g, v, producer, uses, slots, escaping, program.be.xp)
+            if factors is None:
+                args.append(g)
+                fused.append(False)
+            else:
+                args.append(factors)
+                fused.append(True)
+        # a gradient given as a constant (not computed in the program) keeps the generic step
+        if any(fused) and all(f or g is None or type(g) is Ref for f, g in zip(fused, args)):
+            count += sum(fused)
+            dropped.update(id(producer[g.i]) for f, g in zip(fused, step.args) if f)
+            steps[k] = type(step)(FusedSGDStep(opt, step.fn.variables, fused, step.fn.be),
+                                  tuple(args), {}, None, "host")
+    program.steps = [s for s in steps if id(s) not in dropped]
+    return count
+
+
+def _product_factors(g, v, producer, uses, slots, escaping, xp):
+    """``(Ref a, Ref b)`` when gradient ``g`` of Variable ``v`` is ``a @ b`` of 2-D arrays of
+    ``v``'s float dtype, made for this update alone; else None."""
+    if type(g) is not Ref or g.i in escaping or uses.get(g.i) != 1:
+        return None
+    step = producer.get(g.i)
+    if step is None or step.kind != "call" or step.kwargs or len(step.args) != 2 \
+            or not _is_matmul(step.fn, xp) or not all(type(r) is Ref for r in step.args):
+        return None
+    a, b = step.args
+    info = slots[g.i]
+    data = getattr(v, "_data", None)
+    if len(info.shape) != 2 or info.dtype not in _GEMM_DTYPES or data is None \
+            or tuple(data.shape) != info.shape or data.dtype != info.dtype:
+        return None
+    if any(len(slots[r.i].shape) != 2 or slots[r.i].dtype != info.dtype for r in (a, b)):
+        return None
+    return (a, b)
+
+
+__all__ = ["FusedSGDStep", "fold_sgd_into_gemm", "gemm_update"]
