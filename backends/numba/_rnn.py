@@ -134,3 +134,74 @@ def rnn_cell_backward(g, t, dh, seq, relu, da, da_all):
                 d = (gb[j] + dhb[j]) * (one - h * h)
                 dab[j] = d
                 daab[j] = d
+
+
+@njit(**LOOP_OPTIONS)
+def lstm_layer_cell_forward(a, bias, t, c0, seq, acts, xh):
+    """``lstm_cell_forward`` for ``lstm_layer``: ``a = [x_t | h_{t-1}] @ [w_ih; w_hh]`` (B, 4H)
+    plus ``bias``; ``xh[t + 1, :, I:]`` <- ``h_t`` (before the last step), the operand of the
+    next step's product and of the weight gradient."""
+    B, G = a.shape
+    H = G // 4
+    T = seq.shape[1]
+    I = xh.shape[2] - H
+    for b in range(B):
+        ab = a[b]
+        cp = seq[b, t - 1, H:] if t > 0 else c0[b]
+        hb = seq[b, t, :H]
+        cb = seq[b, t, H:]
+        ib = acts[t, b, :H]
+        fb = acts[t, b, H:2 * H]
+        gb = acts[t, b, 2 * H:3 * H]
+        ob = acts[t, b, 3 * H:]
+        for j in range(H):
+            ib[j] = sigmoid(ab[j] + bias[j])
+            fb[j] = sigmoid(ab[H + j] + bias[H + j])
+            gb[j] = tanh(ab[2 * H + j] + bias[2 * H + j])
+            ob[j] = sigmoid(ab[3 * H + j] + bias[3 * H + j])
+        for j in range(H):
+            c = fb[j] * cp[j] + ib[j] * gb[j]
+            hb[j] = ob[j] * tanh(c)
+            cb[j] = c
+        if t + 1 < T:
+            hn = xh[t + 1, b, I:]
+            for j in range(H):
+                hn[j] = hb[j]
+
+
+@njit(**LOOP_OPTIONS)
+def lstm_layer_cell_backward(g, t, dh, dc, acts, seq, c0, dz_tm, db):
+    """``lstm_cell_backward`` for ``lstm_layer``: the gate gradients go to ``dz_tm[t]``
+    (time-major (T, B, 4H)) and are summed over the batch into ``db``."""
+    B, H = dh.shape
+    one = dh.dtype.type(1)
+    for b in range(B):
+        g_h = g[b, t, :H]
+        g_c = g[b, t, H:]
+        ib = acts[t, b, :H]
+        fb = acts[t, b, H:2 * H]
+        gb = acts[t, b, 2 * H:3 * H]
+        ob = acts[t, b, 3 * H:]
+        cb = seq[b, t, H:]
+        cp = seq[b, t - 1, H:] if t > 0 else c0[b]
+        dhb = dh[b]
+        dcb = dc[b]
+        dzb = dz_tm[t, b]
+        dzi = dzb[:H]
+        dzf = dzb[H:2 * H]
+        dzg = dzb[2 * H:3 * H]
+        dzo = dzb[3 * H:]
+        for j in range(H):
+            i, f, gg, o, tc = ib[j], fb[j], gb[j], ob[j], tanh(cb[j])
+            gh = g_h[j] + dhb[j]
+            gc = g_c[j] + dcb[j] + gh * o * (one - tc * tc)
+            dzi[j] = gc * gg * i * (one - i)
+            dzf[j] = gc * cp[j] * f * (one - f)
+            dzg[j] = gc * i * (one - gg * gg)
+            dzo[j] = gh * tc * o * (one - o)
+        for j in range(H):
+            o, tc = ob[j], tanh(cb[j])
+            gc = g_c[j] + dcb[j] + (g_h[j] + dhb[j]) * o * (one - tc * tc)
+            dcb[j] = gc * fb[j]
+        for j in range(4 * H):
+            db[j] += dzb[j]

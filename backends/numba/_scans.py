@@ -124,6 +124,57 @@ def lstm_vjp(g, saved, xproj, h0, c0, w_hh):
     return dz_all, dh, dc, _weight_grad(h0, seq[:, :, :H], dz_all)
 
 
+# -- LSTM layer: projection and scan fused -----------------------------------------------------
+def lstm_layer_forward(x, h0, c0, w_ih, w_hh, b):
+    """Each step one product ``[x_t | h_{t-1}] @ [w_ih; w_hh]`` from the time-major buffer
+    ``xh`` (T, B, I + H), which the vjp reads again for both weight gradients at once."""
+    if not _floats(x, h0, c0, w_ih, w_hh, b):
+        return None
+    c0, b = _c(c0), _c(b)
+    B, T, I = x.shape
+    H = h0.shape[1]
+    G = 4 * H
+    dt = x.dtype
+    w_cat = np.concatenate([w_ih, w_hh])
+    seq = np.empty((B, T, 2 * H), dtype=dt)
+    saved = _Activations.take((T, B, G), dt)
+    xh = np.empty((T, B, I + H), dtype=dt)
+    xh[:, :, :I] = np.swapaxes(x, 0, 1)
+    xh[0, :, I:] = h0
+    a = np.empty((B, G), dtype=dt)
+    for t in range(T):
+        np.matmul(xh[t], w_cat, out=a)
+        _rnn.lstm_layer_cell_forward(a, b, t, c0, seq, saved.acts, xh)
+    return seq, (seq, saved, xh)
+
+
+def lstm_layer_vjp(g, saved, needs, x, h0, c0, w_ih, w_hh, b):
+    seq, saved, xh = saved
+    acts = saved.acts
+    T, B, G = acts.shape
+    H = G // 4
+    I = xh.shape[2] - H
+    dt = acts.dtype
+    g = _c(np.broadcast_to(g, (B, T, 2 * H)))
+    c0 = _c(c0)
+    w_t = _c(w_hh.T)
+    dz_tm = np.empty((T, B, G), dtype=dt)
+    dh = np.zeros((B, H), dtype=dt)
+    dc = np.zeros((B, H), dtype=dt)
+    db = np.zeros((G,), dtype=dt)
+    for t in range(T - 1, -1, -1):
+        _rnn.lstm_layer_cell_backward(g, t, dh, dc, acts, seq, c0, dz_tm, db)
+        if t or needs[1]:
+            np.matmul(dz_tm[t], w_t, out=dh)
+    dz2 = dz_tm.reshape(T * B, G)
+    dw = np.matmul(xh.reshape(T * B, I + H).T, dz2) if needs[3] or needs[4] else None
+    dx = None
+    if needs[0]:
+        dx = np.ascontiguousarray(np.swapaxes(np.matmul(dz2, w_ih.T).reshape(T, B, I), 0, 1))
+    return (dx, dh if needs[1] else None, dc if needs[2] else None,
+            dw[:I] if needs[3] else None, dw[I:] if needs[4] else None, db if needs[5] else None)
+
+
 # -- Elman RNN ----------------------------------------------------------------------------------
 def rnn_forward(xproj, h0, w_hh, nonlinearity):
     if not _floats(xproj, h0, w_hh):
@@ -156,4 +207,5 @@ def rnn_vjp(g, seq, xproj, h0, w_hh, nonlinearity):
 
 
 KERNELS = {"lstm_scan": Kernel(lstm_forward, lstm_vjp),
+           "lstm_layer": Kernel(lstm_layer_forward, lstm_layer_vjp, saves=(2, 3, 4), needs=True),
            "rnn_scan": Kernel(rnn_forward, rnn_vjp)}

@@ -63,16 +63,16 @@ def scan_kernels(np) -> dict:
 
     def lstm_vjp(g, saved, xproj, h0, c0, w_hh):
         seq, acts, tcs = saved
-        B, T, G = xproj.shape
-        H = G // 4
+        B, T, H2 = seq.shape          # xproj: unused (may be None)
+        H, G = H2 // 2, 2 * H2
         # d act / d z from the activations a: sigmoid a - a^2 (i, f, o), tanh 1 - a^2 (g)
-        lin = np.ones((G,), dtype=xproj.dtype)
+        lin = np.ones((G,), dtype=seq.dtype)
         lin[2 * H:3 * H] = 0.0
         const = 1.0 - lin
         w_t = np.ascontiguousarray(np.swapaxes(w_hh, 0, 1))   # BLAS: faster than the view
-        dz_all = np.empty((B, T, G), dtype=xproj.dtype)
-        gh, gc, tmp = (np.empty((B, H), dtype=xproj.dtype) for _ in range(3))
-        deriv = np.empty((B, G), dtype=xproj.dtype)
+        dz_all = np.empty((B, T, G), dtype=seq.dtype)
+        gh, gc, tmp = (np.empty((B, H), dtype=seq.dtype) for _ in range(3))
+        deriv = np.empty((B, G), dtype=seq.dtype)
         dh = dc = None
         for t in range(T - 1, -1, -1):
             a, tc = acts[t], tcs[t]
@@ -101,6 +101,24 @@ def scan_kernels(np) -> dict:
         h_prev = np.concatenate([h0[:, None, :], seq[:, :-1, :H]], axis=1)
         dw = np.matmul(h_prev.reshape(B * T, H).T, dz_all.reshape(B * T, G))
         return dz_all, dh, dc.copy(), dw
+
+    def lstm_layer_forward(x, h0, c0, w_ih, w_hh, b):
+        if not floats(x, h0, c0, w_ih, w_hh, b):
+            return None
+        B, T, I = x.shape
+        xproj = np.matmul(np.reshape(x, (B * T, I)), w_ih)
+        xproj += b
+        return lstm_forward(np.reshape(xproj, (B, T, w_ih.shape[1])), h0, c0, w_hh)
+
+    def lstm_layer_vjp(g, saved, needs, x, h0, c0, w_ih, w_hh, b):
+        B, T, I = x.shape
+        G = w_ih.shape[1]
+        dz, dh, dc, dw_hh = lstm_vjp(g, saved, None, h0, c0, w_hh)
+        dz2 = np.reshape(dz, (B * T, G))
+        dx = np.reshape(np.matmul(dz2, w_ih.T), (B, T, I)) if needs[0] else None
+        dw_ih = np.matmul(np.reshape(x, (B * T, I)).T, dz2) if needs[3] else None
+        return (dx, dh if needs[1] else None, dc if needs[2] else None, dw_ih,
+                dw_hh if needs[4] else None, dz2.sum(axis=0) if needs[5] else None)
 
     def rnn_forward(xproj, h0, w_hh, nonlinearity):
         if not floats(xproj, h0, w_hh):
@@ -140,4 +158,6 @@ def scan_kernels(np) -> dict:
 
     # the LSTM's vjp reads only the shape and dtype of xproj (its largest input)
     return {"lstm_scan": Kernel(lstm_forward, lstm_vjp, saves=(1, 2, 3)),
+            "lstm_layer": Kernel(lstm_layer_forward, lstm_layer_vjp, saves=(0, 1, 2, 3, 4),
+                                 needs=True),
             "rnn_scan": Kernel(rnn_forward, rnn_vjp)}
