@@ -57,7 +57,7 @@ def _gate_passes(B, T, H):
     rng = np.random.default_rng(1)
     f32 = np.float32
     G = 4 * H
-    a, bias = rng.normal(size=(B, G)).astype(f32), rng.normal(size=G).astype(f32)
+    a, bias = rng.normal(size=(B, G)).astype(f32), rng.normal(size=(1, 1, G)).astype(f32)
     c0, seq = np.zeros((B, H), f32), np.zeros((B, T, 2 * H), f32)
     acts, xh = np.zeros((T, B, G), f32), np.zeros((T, B, H), f32)
     g = rng.normal(size=(B, T, 2 * H)).astype(f32)
@@ -65,11 +65,11 @@ def _gate_passes(B, T, H):
 
     def forward():
         for t in range(T):
-            _rnn.lstm_layer_cell_forward(a, bias, t, c0, seq, acts, xh)
+            _rnn.lstm_cell_forward(a, bias, t, c0, seq, acts, xh)
 
     def backward():
         for t in range(T - 1, -1, -1):
-            _rnn.lstm_layer_cell_backward(g, t, dh, dc, acts, seq, c0, dz, db)
+            _rnn.lstm_cell_backward(g, t, dh, dc, acts, seq, c0, dz, db)
     return {"Numba: T forward gate passes": forward, "Numba: T backward gate passes": backward}
 
 
