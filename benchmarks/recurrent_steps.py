@@ -2,6 +2,7 @@
 
     python benchmarks/recurrent_steps.py [--workload char_lm|lstm_step] [--backends numba,numpy]
                                          [--rounds 15] [--hidden 128] [--batch 32] [--steps 50]
+                                         [--compiled]
 
 ``lstm_step`` is ``xpgrad bench``'s workload of that name (a 64-input LSTM, MSE on every
 output, SGD; its sizes are the bench's: hidden 128, batch 64, 50 steps unless given), timed
@@ -102,14 +103,19 @@ def torch_step(x, y, weights, hidden):
     return step
 
 
-def lstm_steps(backends, hidden, batch, steps):
-    """``xpgrad bench``'s ``lstm_step`` workload for torch and each backend."""
+def lstm_steps(backends, hidden, batch, steps, compiled=False):
+    """``xpgrad bench``'s ``lstm_step`` workload for torch and each backend, eager, and also
+    as an ``xg.function`` with ``compiled``."""
     from xpgrad.bench_workloads import training
     from xpgrad.bench_workloads._libs import _Lib
 
     sizes = dict(hidden=hidden, batch=batch, steps=steps)
-    return {name: training.lstm_step(_Lib(name), **sizes)
+    runs = {name: training.lstm_step(_Lib(name), **sizes)
             for name in ["torch-cpu"] + [f"xpgrad-{b}" for b in backends]}
+    if compiled:
+        runs.update({f"{b} compiled": training.lstm_step(_Lib(f"xpgrad-{b}"), compiled=True,
+                                                         **sizes) for b in backends})
+    return runs
 
 
 def main(argv=None):
@@ -121,6 +127,8 @@ def main(argv=None):
     ap.add_argument("--hidden", type=int, default=128)
     ap.add_argument("--batch", type=int, default=None, help="default: 32 (char_lm), 64")
     ap.add_argument("--steps", type=int, default=50)
+    ap.add_argument("--compiled", action="store_true",
+                    help="lstm_step: also time each backend's step as an xg.function")
     args = ap.parse_args(argv)
     if args.batch is None:
         args.batch = 32 if args.workload == "char_lm" else 64
@@ -141,7 +149,7 @@ def main(argv=None):
 
             numba.set_num_threads(1)
     if args.workload == "lstm_step":
-        steps = lstm_steps(backends, args.hidden, args.batch, args.steps)
+        steps = lstm_steps(backends, args.hidden, args.batch, args.steps, args.compiled)
         for fn in steps.values():
             fn()
         title = (f"LSTM 64-{args.hidden} train step, batch {args.batch}, {args.steps} steps")

@@ -26,12 +26,23 @@ def test_copy_floor_table_covers_both_softmax_kernels(capsys):
     assert len([line for line in out.splitlines() if " us " in line]) == 2
 
 
-@pytest.mark.parametrize("workload", ["char_lm", "lstm_step"])
-def test_recurrent_steps_run_and_agree_with_torch(workload, capsys):
+@pytest.mark.parametrize("workload,extra", [("char_lm", []), ("lstm_step", ["--compiled"])])
+def test_recurrent_steps_run_and_agree_with_torch(workload, extra, capsys):
     """A tiny update on each side; for char_lm the script itself stops when the first losses
     differ."""
     pytest.importorskip("torch")
     args = ["--workload", workload, "--backends", "numpy", "--rounds", "1", "--calls", "1",
-            "--batch", "2", "--steps", "5", "--hidden", "8"]
+            "--batch", "2", "--steps", "5", "--hidden", "8", *extra]
     assert _load("recurrent_steps").main(args) == 0
-    assert "xpgrad-numpy" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "xpgrad-numpy" in out and ("numpy compiled" in out) == bool(extra)
+
+
+def test_lstm_phases_runs_and_prints_the_bound(capsys):
+    pytest.importorskip("torch")
+    pytest.importorskip("numba")
+    args = ["--rounds", "1", "--batch", "2", "--steps", "3", "--hidden", "4", "--inputs", "3"]
+    assert _load("lstm_phases").main(args) == 0
+    out = capsys.readouterr().out
+    assert "torch: backward" in out and "Numba: T backward gate passes" in out
+    assert "the bound with this BLAS" in out

@@ -63,6 +63,15 @@ def _lstm(B, T, H):
     return make
 
 
+def _lstm_layer(B, T, I, H):
+    def make(rng, dt):
+        n = rng.normal
+        return (n(size=(B, T, I)).astype(dt), n(size=(B, H)).astype(dt),
+                n(size=(B, H)).astype(dt), (n(size=(I, 4 * H)) * 0.5).astype(dt),
+                (n(size=(H, 4 * H)) * 0.5).astype(dt), n(size=(4 * H,)).astype(dt)), {}
+    return make
+
+
 def _rnn(nonlinearity, B=3, T=5, H=4):
     def make(rng, dt):
         return (rng.normal(size=(B, T, H)).astype(dt), rng.normal(size=(B, H)).astype(dt),
@@ -93,7 +102,8 @@ SAMPLES = {
     "relu": _activation(),
     "softplus": _activation(),
     "leaky_relu": _activation({"negative_slope": 0.1}),
-    "lstm_scan": [_lstm(3, 5, 4), _lstm(2, 3, 37)],
+    "lstm_scan": [_lstm(3, 5, 4), _lstm(2, 3, 37), _lstm(1, 5, 4), _lstm(4, 1, 4)],
+    "lstm_layer": [_lstm_layer(3, 5, 2, 4), _lstm_layer(2, 3, 9, 37), _lstm_layer(1, 4, 3, 2)],
     "rnn_scan": [_rnn("tanh"), _rnn("relu"), _rnn("tanh", 2, 3, 37), _rnn("relu", 2, 3, 37)],
     "sgd_update": [
         _update(0, dict(lr=0.1, momentum=0.0, nesterov=False, weight_decay=0.0), optional=1),
@@ -108,7 +118,7 @@ SAMPLES = {
                     _update(2, dict(_ADAM, weight_decay=0.1, decoupled=True))],
 }
 # float32 tolerance where a kernel legitimately rounds differently over many steps
-RTOL32 = {"lstm_scan": 2e-4, "rnn_scan": 2e-4}
+RTOL32 = {"lstm_scan": 2e-4, "lstm_layer": 2e-4, "rnn_scan": 2e-4}
 
 
 # -- the backends whose kernels are checked ------------------------------------------------------
@@ -187,6 +197,12 @@ def _host(be, a):
     return a if a is None or a is NotImplemented else np.asarray(be.to_numpy(a))
 
 
+def _vjp(kernel, g, saved, needs, raws, params):
+    if kernel.needs:
+        return kernel.vjp(g, saved, needs, *raws, **params)
+    return kernel.vjp(g, saved, *raws, **params)
+
+
 @pytest.mark.parametrize("dt", DTYPES, ids=["float32", "float64"])
 @pytest.mark.parametrize("prim_name,case", list(_cases()))
 @pytest.mark.parametrize("name", BACKENDS)
@@ -226,7 +242,7 @@ def test_kernel_matches_generic_rule(name, prim_name, case, dt):
                                                "sigmoid_cross_entropy_with_logits"):
             res = kernel.forward(*raws, **params)      # a fresh record for a second vjp
             out, saved = res
-        got = kernel.vjp(_device(be, g), saved, *raws, **params)
+        got = _vjp(kernel, _device(be, g), saved, needs, raws, params)
         assert len(got) == len(arrays)
         want = prim.vjp(npx, g, ref_out, needs, arrays, params)
         for i, (gi, wi) in enumerate(zip(got, want)):
@@ -234,3 +250,26 @@ def test_kernel_matches_generic_rule(name, prim_name, case, dt):
                 continue                       # the generic rule computes it on the tape
             assert gi is not None, f"{prim_name}: the kernel gave no gradient for input {i}"
             _close(_host(be, gi), wi, dt, f"vjp of input {i} (g {g_kind})", prim_name)
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_a_kernel_told_its_needs_gives_only_those(name):
+    """A ``needs=True`` kernel returns None for the inputs that want no gradient (it skips
+    their work) and the generic rule's gradient for the others."""
+    be = backend(name)
+    for prim_name, kernel in be.kernels.items():
+        if not kernel.needs:
+            continue
+        rng = np.random.default_rng(5)
+        arrays, params = SAMPLES[prim_name][0](rng, np.float64)
+        out, saved = kernel.forward(*[_device(be, a) for a in arrays], **params)
+        g = rng.normal(size=np.shape(_host(be, out)))
+        needs = [i % 2 == 1 for i in range(len(arrays))]
+        got = kernel.vjp(_device(be, g), saved, needs, *[_device(be, a) for a in arrays],
+                         **params)
+        want = PRIMITIVES[prim_name].vjp(npx, g, _host(be, out), needs, arrays, params)
+        for i, (gi, wi) in enumerate(zip(got, want)):
+            if needs[i]:
+                _close(_host(be, gi), wi, np.float64, f"vjp of input {i}", prim_name)
+            else:
+                assert gi is None, f"{name} {prim_name}: input {i} wants no gradient"

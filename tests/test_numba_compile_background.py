@@ -27,7 +27,8 @@ def test_every_unit_kernel_is_wrapped_and_its_loops_are_found():
     """Each kernel a warmup unit compiles is deferred, and the loops found for it are the ones
     its unit compiles (after a float64 warmup of the unit, each has a float64 version here)."""
     names = _wrapped_names()
-    assert set(names) == {n if n != "lstm" else "lstm_scan" for _, n in _cache.UNITS}
+    assert set(names) == ({n for _, n in _cache.UNITS if n != "lstm"}
+                          | {"lstm_scan", "lstm_layer"})
     _cache._compile(NB, (np.dtype("float64"),), None, parallel=False)
     for name in names:
         loops = _background.kernel_loops(NB.kernels[name])
@@ -161,3 +162,35 @@ def test_first_train_run_on_a_cold_cache(tmp_path):
     for pid in map(int, re.findall(r"\(pid (\d+)\)", err)):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
+
+
+@pytest.mark.parametrize("cached", [False, True], ids=["stand-in", "numba"])
+def test_a_deferred_kernel_told_its_needs_gives_the_layers_gradients(monkeypatch, cached):
+    """``lstm_layer``'s kernel takes ``needs``; deferred, it keeps that protocol whichever of
+    the NumPy stand-in and Numba's kernel runs, and an LSTM's gradients are the numpy
+    backend's."""
+    from xpgrad.backends.numpy.scans import scan_kernels
+
+    class Compiler:
+        def request(self, unit, dt):
+            pass
+
+        def ready(self, unit, dt):
+            return False
+
+    monkeypatch.setattr(_background, "has_version", lambda d, dt: cached)
+    kernel = _background.deferred("lstm_layer", NB.kernels["lstm_layer"],
+                                  scan_kernels(np)["lstm_layer"], Compiler())
+    assert kernel.needs
+    monkeypatch.setitem(NB.kernels, "lstm_layer", kernel)
+    x = np.random.default_rng(2).normal(size=(3, 4, 2))
+    grads = []
+    for backend in ("numba", "numpy"):
+        lstm = xg.nn.LSTM(2, 5, num_layers=2, rng=0, dtype="float64", backend=backend)
+        xs = xg.asarray(x, backend=backend)
+        with xg.GradientTape() as tape:
+            tape.watch(xs)
+            loss = xg.sum(lstm(xs)[0] ** 2)
+        grads.append([g.numpy() for g in tape.gradient(loss, [xs, *lstm.trainable_variables])])
+    for a, b in zip(*grads):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)

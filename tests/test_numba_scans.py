@@ -96,6 +96,18 @@ def test_lstm_layer_matches_numpy_backend(dt):
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
 
 
+def test_fused_lstm_layer_matches_finite_differences():
+    """The fused layer (one product of ``[x_t | h_{t-1}]`` per step, the bias in the gate
+    pass, one product for both weight gradients) in float64, every input watched."""
+    from xpgrad.ops.recurrent import lstm_layer
+
+    rng = np.random.default_rng(11)
+    B, T, I, H = 2, 4, 3, 5
+    shapes = [(B, T, I), (B, H), (B, H), (I, 4 * H), (H, 4 * H), (4 * H,)]
+    args = [xg.asarray(rng.normal(size=s) * 0.7, backend="numba") for s in shapes]
+    xg.testing.check_grads(lstm_layer, args)
+
+
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
 def test_rnn_scan_broadcast_gradient_and_second_vjp(nonlinearity):
     """A broadcast output gradient, and a second vjp of one record (persistent tape) gives the

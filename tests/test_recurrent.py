@@ -5,7 +5,7 @@ import pytest
 
 import xpgrad as xg
 from xpgrad import nn
-from xpgrad.ops.recurrent import lstm_scan, rnn_scan
+from xpgrad.ops.recurrent import lstm_layer, lstm_scan, rnn_scan
 
 NUMPY = xg.get_backend("numpy")
 
@@ -29,6 +29,22 @@ def lstm_inputs(rng, B=2, T=4, H=3):
 # -- the primitives -------------------------------------------------------------------------------
 def test_lstm_scan_gradients_match_finite_differences(kernels, rng):
     xg.testing.check_grads(lstm_scan, list(lstm_inputs(rng)))
+
+
+def lstm_layer_inputs(rng, B=2, T=4, I=2, H=3):
+    return (f64(rng, B, T, I), f64(rng, B, H), f64(rng, B, H), f64(rng, I, 4 * H, scale=0.5),
+            f64(rng, H, 4 * H, scale=0.5), f64(rng, 4 * H))
+
+
+def test_lstm_layer_gradients_match_finite_differences(kernels, rng):
+    xg.testing.check_grads(lstm_layer, list(lstm_layer_inputs(rng)))
+
+
+def test_lstm_layer_is_the_projection_then_the_scan(kernels, rng):
+    x, h, c, w_ih, w_hh, b = lstm_layer_inputs(rng, B=3, T=5, I=4, H=2)
+    xproj = xg.reshape(xg.reshape(x, (15, 4)) @ w_ih + b, (3, 5, 8))
+    np.testing.assert_allclose(lstm_layer(x, h, c, w_ih, w_hh, b).numpy(),
+                               lstm_scan(xproj, h, c, w_hh).numpy(), rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
@@ -124,6 +140,22 @@ def test_scan_input_errors(rng):
         lstm_scan(x, h, xg.astype(c, "float32"), w)
     with pytest.raises(ValueError, match="nonlinearity must be one of"):
         rnn_scan(x[..., :3], h, w[:, :3], "sigmoid")
+
+
+def test_lstm_layer_input_errors(rng):
+    x, h, c, w_ih, w_hh, b = lstm_layer_inputs(rng, B=2, T=4, I=2, H=3)
+    with pytest.raises(ValueError, match=r"x must be \(batch, time, input_size\)"):
+        lstm_layer(x[0], h, c, w_ih, w_hh, b)
+    with pytest.raises(ValueError, match=r"w_ih must be \(input_size, 4\*hidden\) = \(2, "):
+        lstm_layer(x, h, c, w_ih[:1], w_hh, b)
+    with pytest.raises(ValueError, match=r"and b \(4\*hidden,\); got \(2, 12\) and \(11,\)"):
+        lstm_layer(x, h, c, w_ih, w_hh, b[:11])
+    with pytest.raises(ValueError, match=r"w_ih's last axis must be 12 and w_hh must be"):
+        lstm_layer(x, h, c, w_ih[:, :8], w_hh, b[:8])
+    with pytest.raises(ValueError, match=r"h0 must be \(batch, hidden\) = \(2, hidden\)"):
+        lstm_layer(x, h[:1], c, w_ih, w_hh, b)
+    with pytest.raises(TypeError, match="must share one floating dtype"):
+        lstm_layer(x, h, c, w_ih, w_hh, xg.astype(b, "float32"))
 
 
 # -- the layers against PyTorch -------------------------------------------------------------------

@@ -52,13 +52,15 @@ class Kernel:
     default, keeps everything. Inputs not saved reach ``vjp`` as stand-ins with their shape and
     dtype. ``vjp_in_place``, optional, is ``vjp`` allowed to write its result into ``g``: the
     tape calls it instead when nothing else holds ``g`` (ReLU's backward then allocates nothing
-    the size of its input).
+    the size of its input). ``needs``: ``vjp`` takes, right after ``saved``, a list saying which
+    positional arguments want a gradient (as a joint rule does), and skips the others' work.
     """
 
     forward: Callable
     vjp: Callable | None = None
     saves: tuple | None = None
     vjp_in_place: Callable | None = None
+    needs: bool = False
     keep_inputs: tuple | None = field(init=False, repr=False, compare=False, default=None)
     keep_output: bool = field(init=False, repr=False, compare=False, default=True)
     keep_upto: int = field(init=False, repr=False, compare=False, default=-1)

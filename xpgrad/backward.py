@@ -68,7 +68,8 @@ def _walk(nodes, home, tkey, skeys, seed, consume, higher, after=None):
             if kern.vjp_in_place is not None and okey not in skeys and \
                     sys.getrefcount(g) <= _SOLE and getattr(g, "base", 0) is None:
                 vjp = kern.vjp_in_place
-            gs = vjp(g, saved, *inputs, **params)
+            gs = vjp(g, saved, [k != 0 for k in ks], *inputs, **params) if kern.needs else \
+                vjp(g, saved, *inputs, **params)
             for gi in gs:
                 if gi is NotImplemented:  # the kernel leaves some inputs to the generic rule
                     gs = _fill_in(prim, gs, ks, xp, g, ans, inputs, params)

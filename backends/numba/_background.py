@@ -33,7 +33,7 @@ from xpgrad.backend import Kernel
 
 #: the primitive whose warmup unit (``_cache.UNITS``) compiles a kernel's loops, where the names
 #: differ
-UNIT_OF = {"lstm_scan": "lstm"}
+UNIT_OF = {"lstm_scan": "lstm", "lstm_layer": "lstm"}
 FLOAT_DTYPES = ("float32", "float64")
 
 
@@ -186,6 +186,8 @@ def deferred(name, kernel, stand_in, compiler) -> Kernel:
     loops = kernel_loops(kernel)
     unit = UNIT_OF.get(name, name)
     state = {}                  # dtype -> True (Numba's kernel runs) or False (waiting)
+    if stand_in is not None and stand_in.needs != kernel.needs:     # vjps called differently
+        stand_in = None
 
     def choose(raws):
         dt = _dtype_of(raws)
@@ -222,7 +224,7 @@ def deferred(name, kernel, stand_in, compiler) -> Kernel:
                                                     stand_in.vjp_in_place is not None)
     return Kernel(forward, vjp if kernel.vjp is not None else None,
                   saves=kernel.saves if same else None,
-                  vjp_in_place=vjp_in_place if in_place else None)
+                  vjp_in_place=vjp_in_place if in_place else None, needs=kernel.needs)
 
 
 @contextlib.contextmanager

@@ -1,14 +1,16 @@
 """Numba loops of the recurrent scans: one fused pass per time step, forward and backward.
 
 The scans themselves (``_scans.py``) alternate a BLAS product with one call of these per step:
-forward, everything after ``a = h_{t-1} @ w_hh`` (the input projection added, the gate
-nonlinearities, the state update, the saved activations written into preallocated buffers);
-backward, everything before ``dh_{t-1} = dz_t @ w_hh.T``. The nonlinearities are ``_math``'s
-``sigmoid`` and ``tanh`` (no C library calls), so each row's loop compiles to SIMD code.
+forward, everything after the step's product ``a`` (the input projection or the bias added, the
+gate nonlinearities, the state update, the saved activations written into preallocated
+buffers); backward, everything before ``dh_{t-1} = dz_t @ w_hh.T``. The nonlinearities are
+``_math``'s ``sigmoid`` and ``tanh`` (no C library calls), so each row's loop compiles to SIMD
+code.
 
 Every array is C-contiguous and indexed by the whole ``(b, t)`` prefix, so each row a loop
-reads is a contiguous 1-D array to Numba; ``acts`` (the saved gate activations) is
-time-major: ``acts[t]`` is one step's block. Gates are in PyTorch's order (i, f, g, o).
+reads is a contiguous 1-D array to Numba; ``acts`` (the saved gate activations) and ``dz_tm``
+(the gate gradients) are time-major: ``acts[t]`` is one step's block. Gates are in PyTorch's
+order (i, f, g, o).
 """
 from __future__ import annotations
 
@@ -18,16 +20,20 @@ from ._math import LOOP_OPTIONS, sigmoid, tanh
 
 
 @njit(**LOOP_OPTIONS)
-def lstm_cell_forward(a, xproj, t, c0, seq, acts):
-    """Step ``t`` forward from ``a = h_{t-1} @ w_hh`` (B, 4H) and ``xproj`` (B, T, 4H):
-    ``seq[:, t]`` <- ``[h_t | c_t]``; ``acts[t]`` <- the activations ``[i | f | g | o]``.
-    ``c_{t-1}`` is ``seq[:, t-1, H:]``, or ``c0`` at ``t = 0``.
+def lstm_cell_forward(a, add, t, c0, seq, acts, xh):
+    """Step ``t`` forward from the product ``a`` (B, 4H) plus ``add``: ``lstm_scan``'s input
+    projection (B, T, 4H), or ``lstm_layer``'s bias as (1, 1, 4H).
+    ``seq[:, t]`` <- ``[h_t | c_t]``; ``acts[t]`` <- the activations ``[i | f | g | o]``;
+    ``xh[t + 1, :, I:]`` <- ``h_t`` when ``xh`` (T, B, I + H) has that step (``lstm_layer``: the
+    next product's operand; ``lstm_scan`` passes an empty one). ``c_{t-1}`` is
+    ``seq[:, t-1, H:]``, or ``c0`` at ``t = 0``.
     """
     B, G = a.shape
     H = G // 4
+    I = xh.shape[2] - H
     for b in range(B):
         ab = a[b]
-        xb = xproj[b, t]
+        xb = add[b if add.shape[0] > 1 else 0, t if add.shape[1] > 1 else 0]
         cp = seq[b, t - 1, H:] if t > 0 else c0[b]
         hb = seq[b, t, :H]
         cb = seq[b, t, H:]
@@ -46,14 +52,19 @@ def lstm_cell_forward(a, xproj, t, c0, seq, acts):
             c = fb[j] * cp[j] + ib[j] * gb[j]
             hb[j] = ob[j] * tanh(c)
             cb[j] = c
+        if t + 1 < xh.shape[0]:
+            hn = xh[t + 1, b, I:]
+            for j in range(H):
+                hn[j] = hb[j]
 
 
 @njit(**LOOP_OPTIONS)
-def lstm_cell_backward(g, t, dh, dc, acts, seq, c0, dz, dz_all):
-    """Step ``t`` back: ``dz`` (B, 4H) and ``dz_all[:, t]`` <- the gate gradients; ``dc`` <- the
-    gradient for ``c_{t-1}`` (in place). ``g`` (B, T, 2H): the output gradient; ``dh``/``dc``:
-    what flows back from step t+1 (zeros at the last step). ``tanh(c_t)`` is recomputed from
-    ``seq`` (cheaper than storing and reading it back).
+def lstm_cell_backward(g, t, dh, dc, acts, seq, c0, dz_tm, db):
+    """Step ``t`` back: ``dz_tm[t]`` (time-major (T, B, 4H)) <- the gate gradients, also summed
+    over the batch into ``db``; ``dc`` <- the gradient for ``c_{t-1}`` (in place). ``g``
+    (B, T, 2H): the output gradient; ``dh``/``dc``: what flows back from step t+1 (zeros at
+    the last step). ``tanh(c_t)`` is recomputed from ``seq`` (cheaper than storing and reading
+    it back).
     """
     B, H = dh.shape
     one = dh.dtype.type(1)
@@ -68,10 +79,11 @@ def lstm_cell_backward(g, t, dh, dc, acts, seq, c0, dz, dz_all):
         cp = seq[b, t - 1, H:] if t > 0 else c0[b]
         dhb = dh[b]
         dcb = dc[b]
-        dzi = dz[b, :H]
-        dzf = dz[b, H:2 * H]
-        dzg = dz[b, 2 * H:3 * H]
-        dzo = dz[b, 3 * H:]
+        dzb = dz_tm[t, b]
+        dzi = dzb[:H]
+        dzf = dzb[H:2 * H]
+        dzg = dzb[2 * H:3 * H]
+        dzo = dzb[3 * H:]
         # three loops, each writing one array (see lstm_cell_forward); the second recomputes
         # the cell gradient rather than store it
         for j in range(H):
@@ -86,10 +98,8 @@ def lstm_cell_backward(g, t, dh, dc, acts, seq, c0, dz, dz_all):
             o, tc = ob[j], tanh(cb[j])
             gc = g_c[j] + dcb[j] + (g_h[j] + dhb[j]) * o * (one - tc * tc)
             dcb[j] = gc * fb[j]
-        dzb = dz[b]
-        dzab = dz_all[b, t]
         for j in range(4 * H):
-            dzab[j] = dzb[j]
+            db[j] += dzb[j]
 
 
 @njit(**LOOP_OPTIONS)

@@ -1,10 +1,14 @@
-"""Kernels (forward + vjp) of the recurrent scans ``lstm_scan`` and ``rnn_scan`` on Numba.
+"""Kernels (forward + vjp) of the recurrent scans ``lstm_scan``, ``lstm_layer`` and ``rnn_scan``
+on Numba.
 
 Each step is one BLAS product (NumPy's ``matmul`` into a preallocated buffer) and one fused
 Numba pass (``_rnn.py``) over the step's rows: the forward writes ``h_t``/``c_t`` straight into
 the output and the gate activations into time-major buffers that the vjp reads; the vjp writes
-each step's gate gradients into the input gradient and into the buffer of the next product.
-The weight gradient is one product over all (batch, step) rows. The generic rules of
+each step's gate gradients into a time-major buffer, whose block is the next product's operand.
+The weight gradient is one product over all (batch, step) rows. ``lstm_layer`` also fuses the
+input projection: its step's product is ``[x_t | h_{t-1}] @ [w_ih; w_hh]`` (the forward keeps
+the rows ``[x_t | h_{t-1}]`` of all steps), the bias joins in the gate pass, and one product
+gives both weight gradients. The generic rules of
 ``xpgrad/ops/recurrent.py`` are the reference (tests/test_kernel_protocol.py); inputs other than
 float32/float64 of one dtype decline (None), and the generic rule runs.
 
@@ -86,7 +90,26 @@ class _Activations:
             pass
 
 
-# -- LSTM ---------------------------------------------------------------------------------------
+# -- LSTM: lstm_scan (a given input projection) and lstm_layer (the projection fused) ----------
+def _lstm_steps_back(g, acts, seq, c0, w_hh, need_dh0):
+    """The backward recursion: ``(dz_tm, dh0, dc0, db)``, ``dz_tm`` (T, B, 4H) time-major."""
+    T, B, G = acts.shape
+    H = G // 4
+    dt = acts.dtype
+    g = _c(np.broadcast_to(g, (B, T, 2 * H)))
+    c0 = _c(c0)
+    w_t = _c(w_hh.T)                       # BLAS: faster than the transposed view
+    dz_tm = np.empty((T, B, G), dtype=dt)
+    dh = np.zeros((B, H), dtype=dt)
+    dc = np.zeros((B, H), dtype=dt)
+    db = np.zeros((G,), dtype=dt)
+    for t in range(T - 1, -1, -1):
+        _rnn.lstm_cell_backward(g, t, dh, dc, acts, seq, c0, dz_tm, db)
+        if t or need_dh0:
+            np.matmul(dz_tm[t], w_t, out=dh)
+    return dz_tm, dh, dc, db
+
+
 def lstm_forward(xproj, h0, c0, w_hh):
     if not _floats(xproj, h0, c0, w_hh):
         return None
@@ -96,32 +119,65 @@ def lstm_forward(xproj, h0, c0, w_hh):
     dt = xproj.dtype
     seq = np.empty((B, T, 2 * H), dtype=dt)
     saved = _Activations.take((T, B, G), dt)
+    no_xh = np.empty((0, B, H), dtype=dt)
     a = np.empty((B, G), dtype=dt)
     h = h0
     for t in range(T):
         np.matmul(h, w_hh, out=a)
-        _rnn.lstm_cell_forward(a, xproj, t, c0, seq, saved.acts)
+        _rnn.lstm_cell_forward(a, xproj, t, c0, seq, saved.acts, no_xh)
         h = seq[:, t, :H]
     return seq, (seq, saved)
 
 
 def lstm_vjp(g, saved, xproj, h0, c0, w_hh):
     seq, saved = saved
-    acts = saved.acts
-    T, B, G = acts.shape
+    dz_tm, dh, dc, _ = _lstm_steps_back(g, saved.acts, seq, c0, w_hh, True)
+    T, B, G = dz_tm.shape
     H = G // 4
-    dt = acts.dtype
-    g = _c(np.broadcast_to(g, (B, T, 2 * H)))
+    h_prev = np.empty((T, B, H), dtype=dz_tm.dtype)
+    h_prev[0] = h0
+    h_prev[1:] = np.swapaxes(seq[:, :-1, :H], 0, 1)
+    dw = np.matmul(h_prev.reshape(T * B, H).T, dz_tm.reshape(T * B, G))
+    return _c(np.swapaxes(dz_tm, 0, 1)), dh, dc, dw
+
+
+def lstm_layer_forward(x, h0, c0, w_ih, w_hh, b):
+    """Each step one product ``[x_t | h_{t-1}] @ [w_ih; w_hh]`` from the time-major buffer
+    ``xh`` (T, B, I + H), which the vjp reads again for both weight gradients at once."""
+    if not _floats(x, h0, c0, w_ih, w_hh, b):
+        return None
     c0 = _c(c0)
-    w_t = _c(w_hh.T)                       # BLAS: faster than the transposed view
-    dz_all = np.empty((B, T, G), dtype=dt)
-    dz = np.empty((B, G), dtype=dt)
-    dh = np.zeros((B, H), dtype=dt)
-    dc = np.zeros((B, H), dtype=dt)
-    for t in range(T - 1, -1, -1):
-        _rnn.lstm_cell_backward(g, t, dh, dc, acts, seq, c0, dz, dz_all)
-        np.matmul(dz, w_t, out=dh)
-    return dz_all, dh, dc, _weight_grad(h0, seq[:, :, :H], dz_all)
+    B, T, I = x.shape
+    H = h0.shape[1]
+    G = 4 * H
+    dt = x.dtype
+    w_cat = np.concatenate([w_ih, w_hh])
+    seq = np.empty((B, T, 2 * H), dtype=dt)
+    saved, saved_xh = _Activations.take((T, B, G), dt), _Activations.take((T, B, I + H), dt)
+    xh = saved_xh.acts
+    xh[:, :, :I] = np.swapaxes(x, 0, 1)
+    xh[0, :, I:] = h0
+    bias = _c(b).reshape(1, 1, G)
+    a = np.empty((B, G), dtype=dt)
+    for t in range(T):
+        np.matmul(xh[t], w_cat, out=a)
+        _rnn.lstm_cell_forward(a, bias, t, c0, seq, saved.acts, xh)
+    return seq, (seq, saved, saved_xh)
+
+
+def lstm_layer_vjp(g, saved, needs, x, h0, c0, w_ih, w_hh, b):
+    seq, saved, saved_xh = saved
+    dz_tm, dh, dc, db = _lstm_steps_back(g, saved.acts, seq, c0, w_hh, needs[1])
+    xh = saved_xh.acts
+    T, B, G = dz_tm.shape
+    I = w_ih.shape[0]
+    dz2 = dz_tm.reshape(T * B, G)
+    dw = np.matmul(xh.reshape(T * B, xh.shape[2]).T, dz2) if needs[3] or needs[4] else None
+    dx = None
+    if needs[0]:
+        dx = _c(np.swapaxes(np.matmul(dz2, w_ih.T).reshape(T, B, I), 0, 1))
+    return (dx, dh if needs[1] else None, dc if needs[2] else None,
+            dw[:I] if needs[3] else None, dw[I:] if needs[4] else None, db if needs[5] else None)
 
 
 # -- Elman RNN ----------------------------------------------------------------------------------
@@ -156,4 +212,5 @@ def rnn_vjp(g, seq, xproj, h0, w_hh, nonlinearity):
 
 
 KERNELS = {"lstm_scan": Kernel(lstm_forward, lstm_vjp),
+           "lstm_layer": Kernel(lstm_layer_forward, lstm_layer_vjp, saves=(2, 3, 4), needs=True),
            "rnn_scan": Kernel(rnn_forward, rnn_vjp)}

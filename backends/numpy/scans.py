@@ -29,23 +29,22 @@ def scan_kernels(np) -> dict:
         dt = arrays[0].dtype
         return all(a.dtype == dt for a in arrays) and (dt == np.float32 or dt == np.float64)
 
-    def lstm_forward(xproj, h0, c0, w_hh):
-        if not floats(xproj, h0, c0, w_hh):
-            return None
-        B, T, G = xproj.shape
-        H = G // 4
+    def lstm_steps(seq, c0, product, add, h_next=None):
+        """The forward recursion into ``seq``: step ``t``'s gates from ``product(t) + add(t)``;
+        ``h_next[t + 1]`` <- ``h_t`` when given (``lstm_layer``'s next product operand)."""
+        B, T, H2 = seq.shape
+        H, G = H2 // 2, 2 * H2
         # sigmoid(z) = (tanh(z / 2) + 1) / 2: halve the i, f, o columns of z, one tanh for all
-        half = np.full((G,), 0.5, dtype=xproj.dtype)
+        half = np.full((G,), 0.5, dtype=seq.dtype)
         half[2 * H:3 * H] = 1.0
         shift = half.copy()
         shift[2 * H:3 * H] = 0.0
-        seq = np.empty((B, T, 2 * H), dtype=xproj.dtype)   # written in place, step by step
         acts, tcs = [], []
-        ig = np.empty((B, H), dtype=xproj.dtype)
-        h, c = h0, c0
+        ig = np.empty((B, H), dtype=seq.dtype)
+        c = c0
         for t in range(T):
-            a = np.matmul(h, w_hh)
-            a += xproj[:, t, :]
+            a = product(t)
+            a += add(t)
             a *= half
             np.tanh(a, out=a)
             a *= half
@@ -56,28 +55,42 @@ def scan_kernels(np) -> dict:
             c_t += ig
             tc = np.tanh(c_t)
             h = np.multiply(a[:, 3 * H:], tc, out=seq[:, t, :H])
+            if h_next is not None and t + 1 < T:
+                h_next[t + 1] = h
             c = c_t
             acts.append(a)
             tcs.append(tc)
-        return seq, (seq, acts, tcs)
+        return acts, tcs
 
-    def lstm_vjp(g, saved, xproj, h0, c0, w_hh):
-        seq, acts, tcs = saved
+    def lstm_forward(xproj, h0, c0, w_hh):
+        if not floats(xproj, h0, c0, w_hh):
+            return None
         B, T, G = xproj.shape
         H = G // 4
+        seq = np.empty((B, T, 2 * H), dtype=xproj.dtype)   # written in place, step by step
+        acts, tcs = lstm_steps(
+            seq, c0, lambda t: np.matmul(seq[:, t - 1, :H] if t else h0, w_hh),
+            lambda t: xproj[:, t, :])
+        return seq, (seq, acts, tcs)
+
+    def lstm_steps_back(g, saved, c0, w_hh, dz_at):
+        """The backward recursion: step ``t``'s gate gradients into ``dz_at(t)`` (B, 4H);
+        returns the gradients of ``h0`` and ``c0``."""
+        seq, acts, tcs = saved[:3]
+        B, T, H2 = seq.shape
+        H, G = H2 // 2, 2 * H2
         # d act / d z from the activations a: sigmoid a - a^2 (i, f, o), tanh 1 - a^2 (g)
-        lin = np.ones((G,), dtype=xproj.dtype)
+        lin = np.ones((G,), dtype=seq.dtype)
         lin[2 * H:3 * H] = 0.0
         const = 1.0 - lin
         w_t = np.ascontiguousarray(np.swapaxes(w_hh, 0, 1))   # BLAS: faster than the view
-        dz_all = np.empty((B, T, G), dtype=xproj.dtype)
-        gh, gc, tmp = (np.empty((B, H), dtype=xproj.dtype) for _ in range(3))
-        deriv = np.empty((B, G), dtype=xproj.dtype)
+        gh, gc, tmp = (np.empty((B, H), dtype=seq.dtype) for _ in range(3))
+        deriv = np.empty((B, G), dtype=seq.dtype)
         dh = dc = None
         for t in range(T - 1, -1, -1):
             a, tc = acts[t], tcs[t]
             c_prev = c0 if t == 0 else seq[:, t - 1, H:]
-            dz = dz_all[:, t, :]
+            dz = dz_at(t)
             if dh is None:
                 gh[...] = g[:, t, :H]
                 gc[...] = g[:, t, H:]
@@ -98,9 +111,50 @@ def scan_kernels(np) -> dict:
             dz *= deriv
             dh = np.matmul(dz, w_t)
             dc = np.multiply(gc, a[:, H:2 * H], out=dc)
+        return dh, dc.copy()
+
+    def lstm_vjp(g, saved, xproj, h0, c0, w_hh):
+        seq = saved[0]
+        B, T, H2 = seq.shape          # xproj: unused (a stand-in)
+        H = H2 // 2
+        dz_all = np.empty((B, T, 2 * H2), dtype=seq.dtype)
+        dh, dc = lstm_steps_back(g, saved, c0, w_hh, lambda t: dz_all[:, t, :])
         h_prev = np.concatenate([h0[:, None, :], seq[:, :-1, :H]], axis=1)
-        dw = np.matmul(h_prev.reshape(B * T, H).T, dz_all.reshape(B * T, G))
-        return dz_all, dh, dc.copy(), dw
+        dw = np.matmul(h_prev.reshape(B * T, H).T, dz_all.reshape(B * T, 2 * H2))
+        return dz_all, dh, dc, dw
+
+    def lstm_layer_forward(x, h0, c0, w_ih, w_hh, b):
+        """Each step one product ``[x_t | h_{t-1}] @ [w_ih; w_hh]`` from the time-major rows
+        ``xh`` (T, B, I + H), kept for one product giving both weight gradients."""
+        if not floats(x, h0, c0, w_ih, w_hh, b):
+            return None
+        B, T, I = x.shape
+        H = h0.shape[1]
+        w_cat = np.concatenate([w_ih, w_hh])
+        xh = np.empty((T, B, I + H), dtype=x.dtype)
+        xh[:, :, :I] = np.swapaxes(x, 0, 1)
+        xh[0, :, I:] = h0
+        seq = np.empty((B, T, 2 * H), dtype=x.dtype)
+        acts, tcs = lstm_steps(seq, c0, lambda t: np.matmul(xh[t], w_cat), lambda t: b,
+                               xh[:, :, I:])
+        return seq, (seq, acts, tcs, xh)
+
+    def lstm_layer_vjp(g, saved, needs, x, h0, c0, w_ih, w_hh, b):
+        xh = saved[3]
+        T, B, IH = xh.shape
+        G = w_hh.shape[1]
+        I = IH - G // 4
+        dz_tm = np.empty((T, B, G), dtype=xh.dtype)
+        dh, dc = lstm_steps_back(g, saved, c0, w_hh, lambda t: dz_tm[t])
+        dz2 = np.reshape(dz_tm, (T * B, G))
+        dw = np.matmul(np.reshape(xh, (T * B, IH)).T, dz2) if needs[3] or needs[4] else None
+        dx = None
+        if needs[0]:
+            dx = np.ascontiguousarray(np.swapaxes(np.reshape(np.matmul(dz2, w_ih.T), (T, B, I)),
+                                                  0, 1))
+        return (dx, dh if needs[1] else None, dc if needs[2] else None,
+                dw[:I] if needs[3] else None, dw[I:] if needs[4] else None,
+                dz2.sum(axis=0) if needs[5] else None)
 
     def rnn_forward(xproj, h0, w_hh, nonlinearity):
         if not floats(xproj, h0, w_hh):
@@ -140,4 +194,6 @@ def scan_kernels(np) -> dict:
 
     # the LSTM's vjp reads only the shape and dtype of xproj (its largest input)
     return {"lstm_scan": Kernel(lstm_forward, lstm_vjp, saves=(1, 2, 3)),
+            "lstm_layer": Kernel(lstm_layer_forward, lstm_layer_vjp, saves=(2, 3, 4),
+                                 needs=True),
             "rnn_scan": Kernel(rnn_forward, rnn_vjp)}

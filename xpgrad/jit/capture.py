@@ -97,7 +97,8 @@ class _Session:
                 if name in self.skip_kernels:
                     continue
                 p = _KernelProxy(k, tracer)
-                proxies[name] = Kernel(p.forward, p.vjp if k.vjp is not None else None)
+                proxies[name] = Kernel(p.forward, p.vjp if k.vjp is not None else None,
+                                       needs=k.needs)
             be.kernels = proxies
         self._patch_optimizers()
         self._patch_index_range(be)

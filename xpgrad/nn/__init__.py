@@ -9,7 +9,7 @@ from ..ops import activations as _activations
 from ..ops.activations import *  # noqa: F401,F403 (every activation of the table)
 from ..ops.elementwise import tanh
 from ..ops.indexing import one_hot
-from ..ops.recurrent import lstm_scan, rnn_scan
+from ..ops.recurrent import lstm_layer, lstm_scan, rnn_scan
 from . import init
 from .activations_layers import (LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh,
                                  get_activation)
@@ -24,4 +24,4 @@ __all__ = _activations.__all__ + [
     "tanh", "Module", "Linear", "linear", "Sequential", "MLP", "Dropout", "ReLU", "Sigmoid",
     "Tanh", "LeakyReLU", "Softplus", "Softmax", "LogSoftmax", "get_activation", "init",
     "RNNCell", "LSTMCell", "RNN", "LSTM", "SequenceClassifier", "tbptt_train", "TBPTTResult",
-    "lstm_scan", "rnn_scan", "one_hot"]
+    "lstm_scan", "lstm_layer", "rnn_scan", "one_hot"]

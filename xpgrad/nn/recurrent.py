@@ -10,8 +10,8 @@ so ``torch.nn.LSTM``'s ``weight_ih_l{k} == w_ih.T``, ``weight_hh_l{k} == w_hh.T`
 convert). States are PyTorch's: ``(num_layers, batch, H)`` tensors, ``(h, c)`` for the LSTM.
 
 A sequence layer projects the inputs of all steps with one matrix product, then runs the
-recurrence as one primitive (``xpgrad.ops.recurrent.lstm_scan``), so the tape holds a handful
-of nodes per layer whatever the sequence length.
+recurrence as one primitive (``xpgrad.ops.recurrent.rnn_scan``; an LSTM layer does both in one,
+``lstm_layer``), so the tape holds a handful of nodes per layer whatever the sequence length.
 
 >>> import xpgrad as xg
 >>> lstm = xg.nn.LSTM(3, 5, rng=0)
@@ -33,7 +33,7 @@ from . import _checks
 from . import init as _init
 from .linear import Linear
 from .module import Module
-from ..ops.recurrent import NONLINEARITIES, lstm_scan, rnn_scan
+from ..ops.recurrent import NONLINEARITIES, lstm_layer, lstm_scan, rnn_scan
 
 
 _SIZES = "{owner} needs positive sizes: {name} must be a positive integer, got {value!r}"
@@ -179,7 +179,11 @@ class LSTMCell(_Recurrent):
 
     def scan(self, x, h0, c0):
         """All steps of a (B, T, I) sequence: ``[h_t | c_t]`` of shape (B, T, 2H)."""
-        return lstm_scan(self.project(x), h0, c0, self.w_hh)
+        x = _as_input(x, self, 3)
+        b = self.b if self.b is not None else zeros((4 * self.hidden_size,),
+                                                     dtype=self.w_hh.dtype,
+                                                     backend=self.w_hh.backend)
+        return lstm_layer(x, h0, c0, self.w_ih, self.w_hh, b)
 
 
 class _Sequence(Module):

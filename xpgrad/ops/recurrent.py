@@ -103,6 +103,33 @@ def _lstm_vjp(xp, g, ans, needs, xproj, h0, c0, w_hh):
 _lstm_scan = Primitive("lstm_scan", _lstm_forward, joint=_lstm_vjp)
 
 
+# -- LSTM layer: the input projection and the scan as one primitive -----------------------------
+def _project(xp, x, w_ih, b):
+    B, T, I = x.shape
+    x2 = xp.reshape(x, (B * T, I))
+    return x2, xp.reshape(xp.matmul(x2, w_ih) + b, (B, T, w_ih.shape[1]))
+
+
+def _lstm_layer_forward(xp, x, h0, c0, w_ih, w_hh, b):
+    return _lstm_forward(xp, _project(xp, x, w_ih, b)[1], h0, c0, w_hh)
+
+
+def _lstm_layer_vjp(xp, g, ans, needs, x, h0, c0, w_ih, w_hh, b):
+    """The joint rule: ``lstm_scan``'s, then the projection's gradients from ``dz``."""
+    x2, xproj = _project(xp, x, w_ih, b)
+    dz, dh0, dc0, dw_hh = _lstm_vjp(xp, g, ans, (True, needs[1], needs[2], needs[4]), xproj,
+                                    h0, c0, w_hh)
+    B, T, I = x.shape
+    dz2 = xp.reshape(dz, (B * T, dz.shape[-1]))
+    dx = xp.reshape(xp.matmul(dz2, xp.matrix_transpose(w_ih)), (B, T, I)) if needs[0] else None
+    dw_ih = xp.matmul(xp.matrix_transpose(x2), dz2) if needs[3] else None
+    db = xp.sum(dz2, axis=0) if needs[5] else None
+    return dx, dh0, dc0, dw_ih, dw_hh, db
+
+
+_lstm_layer = Primitive("lstm_layer", _lstm_layer_forward, joint=_lstm_layer_vjp)
+
+
 # -- Elman RNN: generic forward and rules -------------------------------------------------------
 def _act(xp, a, nonlinearity):
     return xp.tanh(a) if nonlinearity == "tanh" else xp.maximum(a, 0.0)
@@ -148,15 +175,19 @@ _rnn_scan = Primitive("rnn_scan", _rnn_forward, joint=_rnn_vjp)
 
 
 # -- public functions ---------------------------------------------------------------------------
-def _check(name, xproj, states, w_hh, gates):
+def _check(name, xproj, states, w_hh, gates, more=()):
+    """The inputs as tensors, after checking their shapes (``xproj``: a tensor, or its shape
+    when a layer projects the input itself) and that they share one floating dtype with
+    ``more``."""
     from ..ops._define import as_tensor
 
-    xproj, w_hh = as_tensor(xproj), as_tensor(w_hh)
+    w_hh = as_tensor(w_hh)
     states = [as_tensor(s) for s in states]
-    if xproj.ndim != 3:
+    shape = xproj if isinstance(xproj, tuple) else as_tensor(xproj).shape
+    if len(shape) != 3:
         raise ValueError(f"{name}: xproj must be (batch, time, {gates}*hidden), got shape "
-                         f"{xproj.shape}")
-    B, T, G = xproj.shape
+                         f"{shape}")
+    B, T, G = shape
     H = states[0].shape[-1] if states[0].ndim == 2 else -1
     if T < 1:
         raise ValueError(f"{name}: the sequence is empty (time axis of length 0)")
@@ -165,9 +196,13 @@ def _check(name, xproj, states, w_hh, gates):
             raise ValueError(f"{name}: {what} must be (batch, hidden) = ({B}, hidden), got "
                              f"shape {s.shape}")
     if G != gates * H or w_hh.shape != (H, G):
-        raise ValueError(f"{name}: with hidden size {H}, xproj's last axis must be {gates * H} "
+        axis = "w_ih's last axis" if isinstance(xproj, tuple) else "xproj's last axis"
+        raise ValueError(f"{name}: with hidden size {H}, {axis} must be {gates * H} "
                          f"and w_hh must be ({H}, {gates * H}); got {G} and {w_hh.shape}")
-    dtypes = {t.dtype for t in (xproj, w_hh, *states)}
+    if not isinstance(xproj, tuple):
+        xproj = as_tensor(xproj)
+        more = (xproj, *more)
+    dtypes = {t.dtype for t in (*more, w_hh, *states)}
     if len(dtypes) != 1 or not next(iter(dtypes)).is_floating:
         raise TypeError(f"{name}: inputs must share one floating dtype, got "
                         f"{sorted(str(d) for d in dtypes)}")
@@ -184,6 +219,33 @@ def lstm_scan(xproj, h0, c0, w_hh):
     """
     xproj, (h0, c0), w_hh = _check("lstm_scan", xproj, (h0, c0), w_hh, 4)
     return apply(_lstm_scan, xproj, h0, c0, w_hh)
+
+
+def lstm_layer(x, h0, c0, w_ih, w_hh, b):
+    """``lstm_scan(x @ w_ih + b, h0, c0, w_hh)`` as one primitive: (B, T, I) -> (B, T, 2H).
+
+    One tape node for the whole layer lets a backend fuse the projection into the scan (Numba:
+    one product of ``[x_t | h_{t-1}]`` with the stacked weights per step, the bias added in the
+    gate pass, one product for both weight gradients).
+
+    >>> import xpgrad as xg
+    >>> x, h0 = xg.ones((1, 4, 3)), xg.zeros((1, 2))
+    >>> seq = lstm_layer(x, h0, xg.ones((1, 2)), xg.zeros((3, 8)), xg.zeros((2, 8)), xg.zeros(8))
+    >>> seq[0, :, 2:].tolist()[0]   # c_1 = sigmoid(0) * c_0
+    [0.5, 0.5]
+    """
+    from ..ops._define import as_tensor
+
+    x, w_ih, b = as_tensor(x), as_tensor(w_ih), as_tensor(b)
+    if x.ndim != 3:
+        raise ValueError(f"lstm_layer: x must be (batch, time, input_size), got shape {x.shape}")
+    G = w_ih.shape[-1] if w_ih.ndim == 2 else -1
+    if w_ih.shape != (x.shape[2], G) or b.shape != (G,):
+        raise ValueError(f"lstm_layer: w_ih must be (input_size, 4*hidden) = ({x.shape[2]}, "
+                         f"4*hidden) and b (4*hidden,); got {w_ih.shape} and {b.shape}")
+    _, (h0, c0), w_hh = _check("lstm_layer", (x.shape[0], x.shape[1], G), (h0, c0), w_hh, 4,
+                               more=(x, w_ih, b))
+    return apply(_lstm_layer, x, h0, c0, w_ih, w_hh, b)
 
 
 def rnn_scan(xproj, h0, w_hh, nonlinearity="tanh"):
