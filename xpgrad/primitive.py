@@ -230,7 +230,10 @@ def apply(prim: Primitive, *args, **params) -> Tensor:
         if type(e) is not ValueError:
             raise
         raise _bad_input(prim, raws, e) from e
-    out = _wrap(out_raw, be)
+    out = _new(Tensor)            # _wrap, inline: this runs once per operation
+    out._data = out_raw
+    out._backend = be
+    out._key = 0
 
     recording = tape_state.recording
     if recording and prim.differentiable:
@@ -240,6 +243,9 @@ def apply(prim: Primitive, *args, **params) -> Tensor:
             for tape in recording:
                 tape._record(prim, args, raws, out, params, saved, kern, True)
     return out
+
+
+_new = object.__new__
 
 
 _exact_scalars = frozenset(_scalar_types)

@@ -162,54 +162,39 @@ class GradientTape:
         other tapes record too)."""
         keys = self._keys
         ks = []
-        hit = False
         variables = None    # the trainable Variables among the inputs, by position
         for a in args:
-            if isinstance(a, Tensor):
+            if a.__class__ is Tensor:
+                k = a._key
+                ks.append(k if k in keys else 0)
+            elif isinstance(a, Tensor) and a._trainable:
                 k = a._key
                 if k not in keys:
-                    k = self._access(a) if a._trainable else 0
+                    k = self._access(a)
                 if k:
-                    hit = True
-                    if a._trainable:
-                        if variables is None:
-                            variables = [None] * len(args)
-                        variables[len(ks)] = a
+                    if variables is None:
+                        variables = [None] * len(args)
+                    variables[len(ks)] = a
                 ks.append(k)
-            else:
-                ks.append(0)
-        if not hit:
+            else:           # a constant, or a Tensor subclass that is not trainable
+                ks.append(a._key if isinstance(a, Tensor) and a._key in keys else 0)
+        if not any(ks):
             return
         okey = out._key
         if not okey:
             okey = out._key = next_key()
         keys.add(okey)
-        owner = prim if kern is None else kern
-        keep, keep_out = owner.keep_inputs, owner.keep_output
-        if kern is not None and nested:
-            # an outer tape may differentiate the generic rules, which may read everything
-            keep, keep_out = None, True
+        if kern is None:
+            keep, keep_out, upto = prim.keep_inputs, prim.keep_output, prim.keep_upto
+        elif nested:    # an outer tape may differentiate the generic rules, which read anything
+            keep, keep_out, upto = None, True, 0
+        else:
+            keep, keep_out, upto = kern.keep_inputs, kern.keep_output, kern.keep_upto
         fits = None
-        if keep is None or len(raws) <= owner.keep_upto:
+        if keep is None or len(raws) <= upto:
             res = tuple(raws)
-        else:   # the residuals: the raw inputs kept; (shape, dtype) of the other arrays
-            n = len(keep)
-            res = list(raws)
-            i = 0
-            for r in raws:
-                if i >= n or not keep[i]:
-                    if r.__class__ in _exact_scalars:
-                        res[i] = None
-                    elif r.size > _SMALL:
-                        res[i] = None
-                        if fits is None:
-                            fits = [None] * len(raws)
-                        dt = r.dtype
-                        fits[i] = (r.shape, _DTYPE_CODES.get(id(dt)) or _dtype_code(dt))
-                i += 1
-            res = tuple(res)
-            if fits is not None:
-                fits = tuple(fits)
+        else:
+            res, fits = _residuals(raws, keep)
         be = out._backend
         if be is self._home:
             be = None
@@ -360,6 +345,27 @@ class GradientTape:
 # An array of at most this many elements is kept even where its rule does not read it: freeing
 # it saves nothing, and a node holding a (shape, dtype) tuple takes more GC passes to untrack
 _SMALL = 256
+
+
+def _residuals(raws, keep):
+    """``(residuals, fits)`` of a node: the raw inputs ``keep`` keeps (and the small ones), None
+    for the others, and ``(shape, dtype code)`` of each array not kept (None: all kept)."""
+    n = len(keep)
+    res = list(raws)
+    fits = None
+    i = 0
+    for r in raws:
+        if i >= n or not keep[i]:
+            if r.__class__ in _exact_scalars:
+                res[i] = None
+            elif r.size > _SMALL:
+                res[i] = None
+                if fits is None:
+                    fits = [None] * len(raws)
+                dt = r.dtype
+                fits[i] = (r.shape, _DTYPE_CODES.get(id(dt)) or _dtype_code(dt))
+        i += 1
+    return tuple(res), fits and tuple(fits)
 
 
 def stop_gradient(t):

@@ -18,8 +18,14 @@ from xpgrad.dtypes import FLOAT_NAMES
 FLOATS = tuple(np.dtype(name) for name in FLOAT_NAMES)
 
 
+_FLOAT_SET = frozenset(FLOATS)
+
+
 def _float(*arrays):
-    return all(getattr(a, "dtype", None) in FLOATS for a in arrays)
+    for a in arrays:
+        if getattr(a, "dtype", None) not in _FLOAT_SET:
+            return False
+    return True
 
 
 def _times(g, saved):
@@ -191,7 +197,8 @@ def _tanh_forward(x):
 
 
 def _tanh_vjp(g, y, x):
-    d = np.multiply(y, y, out=np.empty_like(y))   # g (1 - y^2), one new array (0-d too)
+    # g (1 - y^2) in one new array (a 0-d product would be a NumPy scalar, not an array)
+    d = y * y if y.ndim else np.multiply(y, y, out=np.empty_like(y))
     np.subtract(1.0, d, out=d)
     d *= g
     return (d,)
