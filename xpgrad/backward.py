@@ -70,22 +70,29 @@ def _walk(nodes, home, tkey, skeys, seed, consume, higher, after=None):
             if kern.vjp_in_place is not None and okey not in skeys and \
                     refcount(g) <= _SOLE and getattr(g, "base", 0) is None:
                 vjp = kern.vjp_in_place
-            gs = vjp(g, saved, *inputs, **params)
+            gs = vjp(g, saved, inputs[0]) if len(inputs) == 1 and not params else \
+                vjp(g, saved, *inputs, **params)
             for gi in gs:
                 if gi is NotImplemented:  # the kernel leaves some inputs to the generic rule
                     gs = _fill_in(prim, gs, ks, xp, g, ans, inputs, params)
                     break
         elif prim.joint is None:          # per-argument rules (inline: the hot path)
+            # one- and two-input rules without keywords: plain calls (see primitive.apply)
             vjps = prim.vjps
-            if len(ks) == 1:
+            n_in = -1 if params else len(ks)
+            if n_in == 1:
+                rule = vjps[0]
+                gs = (None if rule is None else rule(xp, g, ans, inputs[0]),)
+            elif n_in == 2:
+                x0, x1 = inputs
+                k, rule = ks[0], vjps[0]
+                gi = rule(xp, g, ans, x0, x1) if k and rule is not None else None
+                k, rule = ks[1], vjps[1]
+                gs = (gi, rule(xp, g, ans, x0, x1) if k and rule is not None else None)
+                x0 = x1 = None
+            elif len(ks) == 1:
                 rule = vjps[0]
                 gs = (None if rule is None else rule(xp, g, ans, *inputs, **params),)
-            elif len(ks) == 2:
-                k, rule = ks[0], vjps[0]
-                gi = rule(xp, g, ans, *inputs, **params) if k and rule is not None else None
-                k, rule = ks[1], vjps[1]
-                gs = (gi, rule(xp, g, ans, *inputs, **params) if k and rule is not None
-                      else None)
             else:
                 gs = [vjps[i](xp, g, ans, *inputs, **params) if k and vjps[i] is not None
                       else None for i, k in enumerate(ks)]

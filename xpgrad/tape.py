@@ -37,6 +37,8 @@ import itertools
 import sys
 import weakref
 
+import numpy as np
+
 from .backward import _DTYPE_CODES, _SOLE, _SOLE_BASE, _dtype_code, _exact_scalars, _walk
 from .primitive import tape_state
 from .tensor import Tensor, _wrap
@@ -292,7 +294,12 @@ class GradientTape:
     def _seed(self, target, output_gradients):
         be = target._backend
         if output_gradients is None:
-            raw = be.xp.ones_like(target._data)
+            raw = target._data
+            if raw.__class__ is np.ndarray:     # np.ones_like is Python-level: 10x slower
+                seed = np.empty(raw.shape, raw.dtype)
+                seed.fill(1)
+                return seed
+            raw = be.xp.ones_like(raw)
         else:
             from .creation import asarray
 
