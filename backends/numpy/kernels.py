@@ -176,7 +176,7 @@ def _smse_forward(x, t, reduction):
 
 # -- activations -------------------------------------------------------------------------------
 def _sigmoid_forward(x):
-    if not _float(x):
+    if getattr(x, "dtype", None) not in _FLOAT_SET:     # _float(x), inline
         return None
     s = _sigmoid(x)
     return s, s
@@ -190,7 +190,7 @@ def _sigmoid_vjp(g, s, x):
 
 
 def _tanh_forward(x):
-    if not _float(x):
+    if getattr(x, "dtype", None) not in _FLOAT_SET:     # _float(x), inline
         return None
     y = np.tanh(x)
     return y, y
@@ -205,7 +205,7 @@ def _tanh_vjp(g, y, x):
 
 
 def _relu_forward(x):
-    if not _float(x):
+    if getattr(x, "dtype", None) not in _FLOAT_SET:     # _float(x), inline
         return None
     y = np.maximum(x, 0.0)
     return y, y                      # y > 0 where x > 0: the output, kept anyway, is the mask
