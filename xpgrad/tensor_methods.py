@@ -1,5 +1,6 @@
 """The Tensor's operators and array-style methods, each a call into the xpgrad namespace (so
-every one is recorded on tapes like the function it calls).
+every one is recorded on tapes like the function it calls). The common arithmetic operators
+apply their primitive directly (``bind_operators``), as the namespace function would.
 
 Operators follow the array API standard: ``+ - * / // % ** @``, the comparisons, ``& | ^ ~``
 (bitwise on integers, logical on booleans), ``<< >>``, their reflected forms, and unary
@@ -249,8 +250,10 @@ def bind_operators(ns, apply):
     ``xg.multiply(x, y)`` does): one Python call less in every such operation.
 
     >>> import xpgrad as xg
-    >>> xg.Tensor.__mul__.__qualname__
-    'TensorMethods.__mul__'
+    >>> xg.Tensor.__mul__.__doc__
+    "``multiply`` (``xg.multiply``'s primitive, applied directly)."
+    >>> (xg.asarray([2.0]) * 3).tolist()
+    [6.0]
     """
     for dunder, (name, reflected) in _DIRECT.items():
         fn = getattr(ns, name)
