@@ -164,23 +164,32 @@ class GradientTape:
         other tapes record too)."""
         keys = self._keys
         ks = []
+        hit = False
         variables = None    # the trainable Variables among the inputs, by position
         for a in args:
             if a.__class__ is Tensor:
                 k = a._key
-                ks.append(k if k in keys else 0)
+                if k in keys:
+                    hit = True
+                    ks.append(k)
+                else:
+                    ks.append(0)
             elif isinstance(a, Tensor) and a._trainable:
                 k = a._key
                 if k not in keys:
                     k = self._access(a)
                 if k:
+                    hit = True
                     if variables is None:
                         variables = [None] * len(args)
                     variables[len(ks)] = a
                 ks.append(k)
-            else:           # a constant, or a Tensor subclass that is not trainable
-                ks.append(a._key if isinstance(a, Tensor) and a._key in keys else 0)
-        if not any(ks):
+            elif isinstance(a, Tensor) and a._key in keys:  # a subclass, not trainable
+                hit = True
+                ks.append(a._key)
+            else:
+                ks.append(0)
+        if not hit:
             return
         okey = out._key
         if not okey:
@@ -195,8 +204,24 @@ class GradientTape:
         fits = None
         if keep is None or len(raws) <= upto:
             res = tuple(raws)
-        else:
-            res, fits = _residuals(raws, keep)
+        else:   # the residuals: the raw inputs kept; (shape, dtype) of large arrays not kept
+            n = len(keep)
+            res = list(raws)
+            i = 0
+            for r in raws:
+                if i >= n or not keep[i]:
+                    if r.__class__ in _exact_scalars:
+                        res[i] = None
+                    elif r.size > _SMALL:
+                        res[i] = None
+                        if fits is None:
+                            fits = [None] * len(raws)
+                        dt = r.dtype
+                        fits[i] = (r.shape, _DTYPE_CODES.get(id(dt)) or _dtype_code(dt))
+                i += 1
+            res = tuple(res)
+            if fits is not None:
+                fits = tuple(fits)
         be = out._backend
         if be is self._home:
             be = None
@@ -352,27 +377,6 @@ class GradientTape:
 # An array of at most this many elements is kept even where its rule does not read it: freeing
 # it saves nothing, and a node holding a (shape, dtype) tuple takes more GC passes to untrack
 _SMALL = 256
-
-
-def _residuals(raws, keep):
-    """``(residuals, fits)`` of a node: the raw inputs ``keep`` keeps (and the small ones), None
-    for the others, and ``(shape, dtype code)`` of each array not kept (None: all kept)."""
-    n = len(keep)
-    res = list(raws)
-    fits = None
-    i = 0
-    for r in raws:
-        if i >= n or not keep[i]:
-            if r.__class__ in _exact_scalars:
-                res[i] = None
-            elif r.size > _SMALL:
-                res[i] = None
-                if fits is None:
-                    fits = [None] * len(raws)
-                dt = r.dtype
-                fits[i] = (r.shape, _DTYPE_CODES.get(id(dt)) or _dtype_code(dt))
-        i += 1
-    return tuple(res), fits and tuple(fits)
 
 
 def stop_gradient(t):
