@@ -41,3 +41,4 @@ pi = 3.141592653589793
 newaxis = None
 
 _tensor_methods_module._ns = __import__(__name__)
+_tensor_methods_module.bind_operators(_tensor_methods_module._ns, apply)

@@ -28,8 +28,11 @@ def _walk(nodes, home, tkey, skeys, seed, consume, higher, after=None):
     from .tensor_methods import _ns as namespace
 
     grads = {tkey: seed}
+    get = grads.get
     # keys whose accumulator this walk allocated and nothing else has seen: added into in place
     owned = set()
+    prims, kernels, refcount = PRIMITIVES_BY_INDEX, KERNELS_BY_INDEX, sys.getrefcount
+    pop = nodes.pop
     n = walked = len(nodes)
     while n:
         if after is not None and n < walked:
@@ -37,15 +40,13 @@ def _walk(nodes, home, tkey, skeys, seed, consume, higher, after=None):
         n -= 1
         # a non-persistent tape drops each node as it goes: its residuals are freed once no
         # node still to come holds them
-        node = nodes.pop() if consume else nodes[n]
-        g = grads.get(node[3])
+        node = pop() if consume else nodes[n]
+        g = get(node[3])
         if g is None:
             continue
         prim, kern, be, okey, ks, res, ans, params, saved, fits, variables = node
-        prim = PRIMITIVES_BY_INDEX[prim]
+        prim = prims[prim]
         params = dict(params) if params else _NO_PARAMS
-        if kern is not None:
-            kern = KERNELS_BY_INDEX[kern]
         if be is None:
             be = home
         if owned:
@@ -63,20 +64,34 @@ def _walk(nodes, home, tkey, skeys, seed, consume, higher, after=None):
         if fits is not None:
             inputs = _stand_ins(inputs, fits, be if higher else None)
         if kern is not None and not higher:
+            kern = kernels[kern]
             vjp = kern.vjp
             # a g nothing else holds (not a source's, not a view) may be written over
             if kern.vjp_in_place is not None and okey not in skeys and \
-                    sys.getrefcount(g) <= _SOLE and getattr(g, "base", 0) is None:
+                    refcount(g) <= _SOLE and getattr(g, "base", 0) is None:
                 vjp = kern.vjp_in_place
             gs = vjp(g, saved, [k != 0 for k in ks], *inputs, **params) if kern.needs else \
+                vjp(g, saved, inputs[0]) if len(inputs) == 1 and not params else \
                 vjp(g, saved, *inputs, **params)
             for gi in gs:
                 if gi is NotImplemented:  # the kernel leaves some inputs to the generic rule
                     gs = _fill_in(prim, gs, ks, xp, g, ans, inputs, params)
                     break
         elif prim.joint is None:          # per-argument rules (inline: the hot path)
+            # one- and two-input rules without keywords: plain calls (see primitive.apply)
             vjps = prim.vjps
-            if len(ks) == 1:
+            n_in = -1 if params else len(ks)
+            if n_in == 1:
+                rule = vjps[0]
+                gs = (None if rule is None else rule(xp, g, ans, inputs[0]),)
+            elif n_in == 2:
+                x0, x1 = inputs
+                k, rule = ks[0], vjps[0]
+                gi = rule(xp, g, ans, x0, x1) if k and rule is not None else None
+                k, rule = ks[1], vjps[1]
+                gs = (gi, rule(xp, g, ans, x0, x1) if k and rule is not None else None)
+                x0 = x1 = None
+            elif len(ks) == 1:
                 rule = vjps[0]
                 gs = (None if rule is None else rule(xp, g, ans, *inputs, **params),)
             else:
@@ -84,17 +99,12 @@ def _walk(nodes, home, tkey, skeys, seed, consume, higher, after=None):
                       else None for i, k in enumerate(ks)]
         else:
             gs = prim.vjp(xp, g, ans, [k != 0 for k in ks], inputs, params)
-        i = -1
-        for k in ks:
-            i += 1
-            if not k:
+        g = None                        # grads now holds each gradient alone (see vjp_in_place)
+        for k, gi, x in zip(ks, gs, inputs):
+            if not k or gi is None:
                 continue
-            gi = gs[i]
-            if gi is None:
-                continue
-            x = inputs[i]
             if type(gi) is Scatter:       # a slice's gradient: add it into an owned buffer
-                prev = grads.get(k)
+                prev = get(k)
                 if prev is None:
                     prev = gi.dense(xp, x.dtype)
                 else:
@@ -104,9 +114,10 @@ def _walk(nodes, home, tkey, skeys, seed, consume, higher, after=None):
                 grads[k] = prev
                 owned.add(k)
                 continue
-            if gi.shape != x.shape or gi.dtype != x.dtype:
+            dt = gi.dtype
+            if gi.shape != x.shape or (dt is not x.dtype and dt != x.dtype):
                 gi = _fit(xp, gi, x.shape, x.dtype)
-            prev = grads.get(k)
+            prev = get(k)
             if prev is None:
                 grads[k] = gi
             elif k in owned:
@@ -115,7 +126,7 @@ def _walk(nodes, home, tkey, skeys, seed, consume, higher, after=None):
             else:
                 grads[k] = prev + gi
                 owned.add(k)
-        gs = gi = prev = None           # grads now holds each gradient alone (see vjp_in_place)
+        gs = gi = prev = None
     if after is not None and walked:
         after(0, grads)
     return grads

@@ -37,6 +37,8 @@ import itertools
 import sys
 import weakref
 
+import numpy as np
+
 from .backward import _DTYPE_CODES, _SOLE, _SOLE_BASE, _dtype_code, _exact_scalars, _walk
 from .primitive import tape_state
 from .tensor import Tensor, _wrap
@@ -165,17 +167,26 @@ class GradientTape:
         hit = False
         variables = None    # the trainable Variables among the inputs, by position
         for a in args:
-            if isinstance(a, Tensor):
+            if a.__class__ is Tensor:
+                k = a._key
+                if k in keys:
+                    hit = True
+                    ks.append(k)
+                else:
+                    ks.append(0)
+            elif isinstance(a, Tensor) and a._trainable:
                 k = a._key
                 if k not in keys:
-                    k = self._access(a) if a._trainable else 0
+                    k = self._access(a)
                 if k:
                     hit = True
-                    if a._trainable:
-                        if variables is None:
-                            variables = [None] * len(args)
-                        variables[len(ks)] = a
+                    if variables is None:
+                        variables = [None] * len(args)
+                    variables[len(ks)] = a
                 ks.append(k)
+            elif isinstance(a, Tensor) and a._key in keys:  # a subclass, not trainable
+                hit = True
+                ks.append(a._key)
             else:
                 ks.append(0)
         if not hit:
@@ -184,15 +195,16 @@ class GradientTape:
         if not okey:
             okey = out._key = next_key()
         keys.add(okey)
-        owner = prim if kern is None else kern
-        keep, keep_out = owner.keep_inputs, owner.keep_output
-        if kern is not None and nested:
-            # an outer tape may differentiate the generic rules, which may read everything
-            keep, keep_out = None, True
+        if kern is None:
+            keep, keep_out, upto = prim.keep_inputs, prim.keep_output, prim.keep_upto
+        elif nested:    # an outer tape may differentiate the generic rules, which read anything
+            keep, keep_out, upto = None, True, 0
+        else:
+            keep, keep_out, upto = kern.keep_inputs, kern.keep_output, kern.keep_upto
         fits = None
-        if keep is None or len(raws) <= owner.keep_upto:
+        if keep is None or len(raws) <= upto:
             res = tuple(raws)
-        else:   # the residuals: the raw inputs kept; (shape, dtype) of the other arrays
+        else:   # the residuals: the raw inputs kept; (shape, dtype) of large arrays not kept
             n = len(keep)
             res = list(raws)
             i = 0
@@ -307,7 +319,12 @@ class GradientTape:
     def _seed(self, target, output_gradients):
         be = target._backend
         if output_gradients is None:
-            raw = be.xp.ones_like(target._data)
+            raw = target._data
+            if raw.__class__ is np.ndarray:     # np.ones_like is Python-level: 10x slower
+                seed = np.empty(raw.shape, raw.dtype)
+                seed.fill(1)
+                return seed
+            raw = be.xp.ones_like(raw)
         else:
             from .creation import asarray
 

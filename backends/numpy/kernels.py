@@ -18,8 +18,14 @@ from xpgrad.dtypes import FLOAT_NAMES
 FLOATS = tuple(np.dtype(name) for name in FLOAT_NAMES)
 
 
+_FLOAT_SET = frozenset(FLOATS)
+
+
 def _float(*arrays):
-    return all(getattr(a, "dtype", None) in FLOATS for a in arrays)
+    for a in arrays:
+        if getattr(a, "dtype", None) not in _FLOAT_SET:
+            return False
+    return True
 
 
 def _times(g, saved):
@@ -170,7 +176,7 @@ def _smse_forward(x, t, reduction):
 
 # -- activations -------------------------------------------------------------------------------
 def _sigmoid_forward(x):
-    if not _float(x):
+    if getattr(x, "dtype", None) not in _FLOAT_SET:     # _float(x), inline
         return None
     s = _sigmoid(x)
     return s, s
@@ -184,21 +190,22 @@ def _sigmoid_vjp(g, s, x):
 
 
 def _tanh_forward(x):
-    if not _float(x):
+    if getattr(x, "dtype", None) not in _FLOAT_SET:     # _float(x), inline
         return None
     y = np.tanh(x)
     return y, y
 
 
 def _tanh_vjp(g, y, x):
-    d = np.multiply(y, y, out=np.empty_like(y))   # g (1 - y^2), one new array (0-d too)
+    # g (1 - y^2) in one new array (a 0-d product would be a NumPy scalar, not an array)
+    d = y * y if y.ndim else np.multiply(y, y, out=np.empty_like(y))
     np.subtract(1.0, d, out=d)
     d *= g
     return (d,)
 
 
 def _relu_forward(x):
-    if not _float(x):
+    if getattr(x, "dtype", None) not in _FLOAT_SET:     # _float(x), inline
         return None
     y = np.maximum(x, 0.0)
     return y, y                      # y > 0 where x > 0: the output, kept anyway, is the mask

@@ -33,6 +33,8 @@ def _describe(low, high, low_open, high_open) -> str:
 def real_number(name: str, value) -> float:
     """``value`` as a Python float, or TypeError naming ``name`` (bool, str, complex, arrays of
     more than one element are not real numbers)."""
+    if value.__class__ is float:       # the common case, checked once per step: no ABC check
+        return value
     if isinstance(value, bool) or isinstance(value, (str, bytes)) or value is None:
         raise TypeError(f"{name} must be a real number, got {value!r}")
     if isinstance(value, numbers.Real):

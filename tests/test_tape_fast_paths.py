@@ -1,0 +1,145 @@
+"""The tape's fast paths give what the general ones give: operators bound straight to their
+primitive, the NumPy seed, and the plain (keyword-free) calls of forwards, kernels and rules."""
+import numpy as np
+import pytest
+
+import xpgrad as xg
+from xpgrad.primitive import Each, Primitive, apply
+from xpgrad.tensor_methods import _DIRECT
+
+torch = pytest.importorskip("torch")
+
+X = np.array([0.7, 1.3, 2.1])
+Y = np.array([1.9, 0.4, 1.1])
+H = 1e-6
+
+
+def _through(fn, x, y):
+    """``fn(x, y)`` and its gradients with respect to x and y (float64, summed output)."""
+    xt, yt = xg.asarray(x), xg.asarray(y)
+    with xg.GradientTape(persistent=True) as tape:
+        tape.watch([xt, yt])
+        out = fn(xt, yt)
+        total = xg.sum(out) if out.dtype.is_inexact else None
+    grads = tape.gradient(total, [xt, yt]) if total is not None else [None, None]
+    return out, [None if g is None else g.numpy() for g in grads]
+
+
+def _calls(dunder, name, reflected):
+    """The operator on Tensors, and the namespace function it stands for."""
+    op = getattr(xg.Tensor, dunder)
+    fn = getattr(xg, name)
+    if reflected is None:
+        return (lambda x, y: op(x)), (lambda x, y: fn(x))
+    if reflected:
+        return (lambda x, y: op(x, y)), (lambda x, y: fn(y, x))
+    return (lambda x, y: op(x, y)), (lambda x, y: fn(x, y))
+
+
+@pytest.mark.parametrize("dunder", sorted(_DIRECT))
+def test_a_bound_operator_equals_its_namespace_function(dunder):
+    name, reflected = _DIRECT[dunder]
+    by_operator, by_function = _calls(dunder, name, reflected)
+    out_op, grads_op = _through(by_operator, X, Y)
+    out_fn, grads_fn = _through(by_function, X, Y)
+    assert out_op.dtype == out_fn.dtype
+    np.testing.assert_array_equal(out_op.numpy(), out_fn.numpy())
+    for g_op, g_fn in zip(grads_op, grads_fn):
+        assert (g_op is None) == (g_fn is None)
+        if g_op is not None:
+            np.testing.assert_array_equal(g_op, g_fn)
+
+
+_TORCH = {"__add__": lambda x, y: x + y, "__radd__": lambda x, y: y + x,
+          "__sub__": lambda x, y: x - y, "__rsub__": lambda x, y: y - x,
+          "__mul__": lambda x, y: x * y, "__rmul__": lambda x, y: y * x,
+          "__truediv__": lambda x, y: x / y, "__rtruediv__": lambda x, y: y / x,
+          "__pow__": lambda x, y: x ** y, "__rpow__": lambda x, y: y ** x,
+          "__neg__": lambda x, y: -x, "__abs__": lambda x, y: abs(x)}
+
+
+@pytest.mark.parametrize("dunder", sorted(_TORCH))
+def test_a_bound_operators_gradients_match_torch_and_finite_differences(dunder):
+    by_operator, _ = _calls(dunder, *_DIRECT[dunder])
+    _, grads = _through(by_operator, X, Y)
+    xt = torch.tensor(X, requires_grad=True)
+    yt = torch.tensor(Y, requires_grad=True)
+    _TORCH[dunder](xt, yt).sum().backward()
+    np.testing.assert_allclose(grads[0], xt.grad.numpy(), rtol=1e-12)
+    unary = _DIRECT[dunder][1] is None
+    assert (grads[1] is None) == unary
+    if not unary:
+        np.testing.assert_allclose(grads[1], yt.grad.numpy(), rtol=1e-12)
+    f = lambda x: by_operator(xg.asarray(x), xg.asarray(Y)).numpy().sum()   # noqa: E731
+    fd = [(f(X + H * e) - f(X - H * e)) / (2 * H) for e in np.eye(len(X))]
+    np.testing.assert_allclose(grads[0], fd, rtol=1e-6)
+
+
+def test_operators_with_python_scalars_and_numpy_arrays_on_either_side():
+    x = xg.asarray(X)
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        y = (2.0 * x - 1) / 3 + X * x - x ** 2 + 2 ** x
+    expected = (2.0 * X - 1) / 3 + X * X - X ** 2 + 2 ** X
+    np.testing.assert_allclose(y.numpy(), expected, rtol=1e-15)
+    g = tape.gradient(y, x).numpy()
+    np.testing.assert_allclose(g, 2.0 / 3 + X - 2 * X + np.log(2) * 2 ** X, rtol=1e-12)
+
+
+def test_operators_with_their_own_argument_handling_are_left_alone():
+    """matmul checks its operands itself (1-D operands, errors naming shapes): ``@`` still
+    goes through ``xg.matmul``."""
+    assert "__matmul__" not in _DIRECT
+    a = xg.asarray(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="matmul"):
+        a @ a
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "complex128"])
+@pytest.mark.parametrize("shape", [(), (3,), (2, 3)])
+def test_the_default_seed_is_ones_of_the_targets_shape_and_dtype(dtype, shape):
+    x = xg.asarray(np.full(shape, 0.5, dtype=dtype))
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        y = x * 3.0
+    g = tape.gradient(y, x)
+    assert g.dtype == y.dtype and g.shape == shape
+    np.testing.assert_array_equal(g.numpy(), np.full(shape, 3.0, dtype=dtype))
+
+
+def _scaled(xp, *arrays, scale=1.0):
+    out = arrays[0] * scale
+    for a in arrays[1:]:
+        out = out * a
+    return out
+
+
+def _scaled_vjp(i, xp, g, ans, *arrays, scale=1.0):
+    others = scale
+    for j, a in enumerate(arrays):
+        if j != i:
+            others = others * a
+    return g * others
+
+
+_PRODUCT = Primitive("test_fast_paths_product", _scaled, Each(_scaled_vjp))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+@pytest.mark.parametrize("params", [{}, {"scale": 2.5}])
+def test_forward_and_rules_with_and_without_keywords(n, params):
+    """One, two and three inputs, with and without keyword parameters: the plain calls and the
+    general ones give the same value and the product rule's gradients."""
+    rng = np.random.default_rng(n)
+    arrays = [rng.uniform(0.5, 2.0, 4) for _ in range(n)]
+    xs = [xg.asarray(a) for a in arrays]
+    with xg.GradientTape() as tape:
+        tape.watch(xs)
+        y = apply(_PRODUCT, *xs, **params)
+        total = xg.sum(y)
+    scale = params.get("scale", 1.0)
+    np.testing.assert_allclose(y.numpy(), scale * np.prod(arrays, axis=0), rtol=1e-15)
+    grads = tape.gradient(total, xs)
+    for i, g in enumerate(grads):
+        others = scale * np.prod([a for j, a in enumerate(arrays) if j != i], axis=0)
+        np.testing.assert_allclose(g.numpy(), others, rtol=1e-14)
