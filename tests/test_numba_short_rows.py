@@ -19,7 +19,7 @@ from xpgrad.backends.numba import _loss_kernels as loops  # noqa: E402
 from xpgrad.backends.numba._transpose import lanes, transpose_block  # noqa: E402
 
 DTYPES = pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["float32", "float64"])
-CLASSES = [1, 2, 10, 11, 15, 16, 17, 31, 32, 33, 63, 64]
+CLASSES = [1, 2, 3, 5, 7, 8, 9, 10, 11, 15, 16, 17, 31, 32, 33, 63, 64]
 
 
 # -- transpose_block -----------------------------------------------------------------------------
@@ -132,7 +132,7 @@ def test_short_row_probabilities_match_row_kernel(classes, dt):
     np.testing.assert_allclose(losses[0], losses[1], rtol=tol, atol=tol)
 
 
-@pytest.mark.parametrize("classes", [10, 33])
+@pytest.mark.parametrize("classes", [3, 10, 33])
 def test_short_row_threaded_equals_one_thread(classes):
     """Blocks of rows that end inside a tile and inside a register (whose stores must not
     spill into the next thread's rows) give what one thread gives."""

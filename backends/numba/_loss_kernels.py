@@ -196,11 +196,12 @@ def _target_loss(tj, xj, m, ls):
 @njit(**LOOP_OPTIONS)
 def sce_probs_short(x, t, grad, losses, scale):
     """``sce_probs_block`` for rows of a few classes, in transposed tiles as
-    ``sce_labels_short``."""
+    ``sce_labels_short``, with the same arithmetic as ``sce_probs_block``."""
     n, c = x.shape
     xf, tf, gf = x.reshape(-1), t.reshape(-1), grad.reshape(-1)
     xtf, xt = _tile_buffer(x)
     ttf, tt = _tile_buffer(x)
+    etf, et = _tile_buffer(x)
     m = np.empty(_STRIDE, x.dtype)
     s = np.empty(_STRIDE, x.dtype)
     ts = np.empty(_STRIDE, x.dtype)
@@ -214,25 +215,24 @@ def sce_probs_short(x, t, grad, losses, scale):
         _tile_in(xf, c, r0, rn, xtf, m)      # a NaN is skipped in m but makes its row NaN below
         _tile_in(tf, c, r0, rn, ttf, None)
         for j in range(c):
-            ttj = tt[j]
+            xtj, ttj, etj = xt[j], tt[j], et[j]
             for r in range(rn):
                 ts[r] += ttj[r]
-        for j in range(c):
-            xtj = xt[j]
-            for r in range(rn):
-                s[r] += exp_neg(xtj[r] - m[r])
+                e = exp_neg(xtj[r] - m[r])
+                etj[r] = e
+                s[r] += e
         lr = losses[r0:r0 + rn]
         for r in range(rn):
             lr[r] = 0
-            s[r] = log_pos(s[r])                     # s now holds log(sum(exp))
+            ls = log_pos(s[r])
+            ts[r] = scale * ts[r] / s[r]             # ts now holds the gradient's factor
+            s[r] = ls                                # and s log(sum(exp))
         for j in range(c):
-            xtj = xt[j]
-            ttj = tt[j]
+            xtj, ttj, etj = xt[j], tt[j], et[j]
             for r in range(rn):
-                xj, tj = xtj[r], ttj[r]
-                lr[r] += _target_loss(tj, xj, m[r], s[r])
-                # p = exp((x - m) - log(s)): the softmax without a second division
-                xtj[r] = scale * (exp_neg(_log_prob(xj, m[r], s[r])) * ts[r] - tj)
+                tj = ttj[r]
+                lr[r] += _target_loss(tj, xtj[r], m[r], s[r])
+                xtj[r] = etj[r] * ts[r] - scale * tj
         _tile_out(xtf, c, r0, rn, gf, None)
 
 
