@@ -221,3 +221,11 @@ def test_forward_picks_the_short_row_kernel_up_to_the_limit(monkeypatch):
         x = np.zeros((3, c), np.float32)
         _losses.KERNELS["softmax_cross_entropy"].forward(x, np.zeros(3, np.int64), "mean")
     assert calls == ["sce_labels_short", "sce_labels_block"]
+
+
+def test_docstring_examples_of_the_transpose_module():
+    import doctest
+
+    from xpgrad.backends.numba import _transpose
+
+    assert doctest.testmod(_transpose).failed == 0

@@ -5,12 +5,17 @@ lanes: it transposes a tile of rows into a buffer, works along the buffer's rows
 back. A transpose written as a Numba loop becomes gathers and scatters (or scalar code) for any
 row length above 8; ``transpose_block`` instead loads one register per row, transposes the
 ``L x L`` block of registers with shuffles, and stores one register per column (``L`` = 16
-float32 or 8 float64 lanes: one 512-bit register).
+float32 or 8 float64 lanes: one AVX-512 register; a CPU without AVX-512 runs each as two).
 
-Stores are masked, so a block may be partial at either end without touching its neighbours (two
-threads may own neighbouring rows). Loads are plain whenever all ``L`` registers lie inside the
-source array (a masked load is several times slower on this machine, AMD Zen 5); they may read
-past the block, and what they read there is never stored.
+Loads and stores are whole registers whenever all ``L`` of them lie inside their array: loads
+may read past the block (what they read there is never stored), stores may write past each
+column (the caller overwrites that later). At an array's end they are masked instead, so that
+nothing outside the block is touched there: a thread's rows end its arrays' views, and the
+next thread's rows follow. (Masked loads are several times slower than plain ones on this
+machine, an AMD Zen 5.)
+
+As with ``_math``, Numba's disk cache checks only the source file of the kernel it loads: after
+editing this file, delete the cached kernels (``__pycache__/*.nbi``, ``*.nbc``).
 
 >>> import numpy as np
 >>> from numba import njit
@@ -19,7 +24,8 @@ past the block, and what they read there is never stored.
 ...     transpose_block(a, 0, 5, 3, 5, b, 0, 4, 5, 3, None, None, 0)
 >>> a, b = np.arange(15.0), np.zeros(20)
 >>> t(a, b)
->>> b.reshape(5, 4)[:, :3].tolist() == a.reshape(3, 5).T.tolist(), bool(b.reshape(5, 4)[:, 3].any())
+>>> columns = b.reshape(5, 4)
+>>> columns[:, :3].tolist() == a.reshape(3, 5).T.tolist(), bool(columns[:, 3].any())
 (True, False)
 """
 from __future__ import annotations
