@@ -95,6 +95,18 @@ def _awkward_logits(rng, n, classes, dt):
     return x
 
 
+def _assert_kernels_agree(short, block, x, target, tol):
+    """The short-row kernel ``short`` and the row kernel ``block`` give the same gradient and
+    row losses (NaN where the other has NaN) within ``tol``."""
+    n = x.shape[0]
+    scale = x.dtype.type(1.0 / n)
+    grads, losses = [np.empty_like(x) for _ in range(2)], [np.empty(n, x.dtype) for _ in range(2)]
+    short(x, target, grads[0], losses[0], scale)
+    block(x, target, grads[1], losses[1], scale)
+    np.testing.assert_allclose(grads[0], grads[1], rtol=tol, atol=tol * float(scale))
+    np.testing.assert_allclose(losses[0], losses[1], rtol=tol, atol=tol)
+
+
 @DTYPES
 @pytest.mark.parametrize("classes", CLASSES)
 def test_short_row_labels_match_row_kernel(classes, dt):
@@ -103,13 +115,8 @@ def test_short_row_labels_match_row_kernel(classes, dt):
     x = _awkward_logits(rng, n, classes, dt)
     labels = rng.integers(0, classes, n)
     labels[2] = classes - 1
-    scale = dt(1.0 / n)
-    grads, losses = [np.empty_like(x) for _ in range(2)], [np.empty(n, dt) for _ in range(2)]
-    loops.sce_labels_short(x, labels, grads[0], losses[0], scale)
-    loops.sce_labels_block(x, labels, grads[1], losses[1], scale)
-    tol = 2e-6 if dt == np.float32 else 1e-13
-    np.testing.assert_allclose(grads[0], grads[1], rtol=tol, atol=tol * float(scale))
-    np.testing.assert_allclose(losses[0], losses[1], rtol=tol, atol=tol)
+    _assert_kernels_agree(loops.sce_labels_short, loops.sce_labels_block, x, labels,
+                          2e-6 if dt == np.float32 else 1e-13)
 
 
 @DTYPES
@@ -123,13 +130,8 @@ def test_short_row_probabilities_match_row_kernel(classes, dt):
     if classes > 1:
         t[2, 0] = 0.0                               # no weight on the masked class
         t[2] /= t[2].sum()
-    scale = dt(1.0 / n)
-    grads, losses = [np.empty_like(x) for _ in range(2)], [np.empty(n, dt) for _ in range(2)]
-    loops.sce_probs_short(x, t, grads[0], losses[0], scale)
-    loops.sce_probs_block(x, t, grads[1], losses[1], scale)
-    tol = 1e-5 if dt == np.float32 else 1e-12
-    np.testing.assert_allclose(grads[0], grads[1], rtol=tol, atol=tol * float(scale))
-    np.testing.assert_allclose(losses[0], losses[1], rtol=tol, atol=tol)
+    _assert_kernels_agree(loops.sce_probs_short, loops.sce_probs_block, x, t,
+                          1e-5 if dt == np.float32 else 1e-12)
 
 
 @pytest.mark.parametrize("classes", [3, 10, 33])
