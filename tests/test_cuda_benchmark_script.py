@@ -44,6 +44,18 @@ def test_without_a_device_it_refuses_with_the_reason():
     assert res.returncode == 2 and "cannot run the CUDA benchmarks here" in res.stderr
 
 
+def test_docstring_examples_of_the_section_modules_run():
+    import doctest
+
+    _load()                                  # puts benchmarks/ on the path
+    import cuda_bench_common
+    import cuda_bench_kernels
+    import cuda_bench_steps
+
+    for module in (cuda_bench_common, cuda_bench_kernels, cuda_bench_steps):
+        assert doctest.testmod(module).failed == 0, module.__name__
+
+
 def test_byte_accounting():
     bench = _load()
     assert bench.ce_bytes(8192, 32000) == 8192 * 32000 * 8 + 8192 * 12

@@ -27,9 +27,10 @@ PAR_MIN = 1 << 20
 #: row kernels (softmax cross-entropy) go parallel from this many logits on
 ROW_PAR_MIN = 1 << 20
 #: softmax cross-entropy rows of at most this many classes run the short-row kernels, SIMD
-#: across rows; longer rows the row-at-a-time one (the crossover measured by
-#: benchmarks/numba_kernels.py --floor lies between 32 and 48 classes)
-SHORT_ROWS_MAX = 32
+#: across rows; longer rows the row-at-a-time one (benchmarks/numba_kernels.py --floor: the
+#: short-row kernels take about the same time per logit at any class count, the row kernel
+#: less the longer its rows; they cross at 56-64 classes with labels, 40-48 with probabilities)
+SHORT_ROWS_MAX = 48
 #: elements per parallel work item; fixed, so sums do not depend on the thread count
 BLOCK = 1 << 14
 

@@ -132,19 +132,21 @@ _T64 = tuple(1.0 / float(np.prod(np.arange(1, k + 1, dtype=np.float64))) for k i
 
 
 @njit(fastmath=MATH_FLAGS, error_model="numpy", cache=True)
-def _exp_neg32(x):
+def _exp_parts32(x):
+    """``(r, p, 2**k)`` with ``exp(x) = 2**k * (1 + r + r*r*p)`` for ``x`` clamped at the
+    lowest argument whose exponential is normal (callers select that case away)."""
     log2e, ln2hi, ln2lo, magic, lo, p0, p1, p2, p3, p4, p5 = _E32
     xc = lo if x < lo else x
     t = xc * log2e + magic
     k = t - magic
     r = (xc - k * ln2hi) - k * ln2lo
     p = ((((p0 * r + p1) * r + p2) * r + p3) * r + p4) * r + p5
-    y = (p * (r * r) + r + _F32(1.0)) * pow2_of_rounded(t)
-    return _F32(0.0) if x < lo else y
+    return r, p, pow2_of_rounded(t)
 
 
 @njit(fastmath=MATH_FLAGS, error_model="numpy", cache=True)
-def _exp_neg64(x):
+def _exp_parts64(x):
+    """``_exp_parts32`` in float64."""
     log2e, ln2hi, ln2lo, magic, lo = _E64
     xc = lo if x < lo else x
     t = xc * log2e + magic
@@ -153,8 +155,21 @@ def _exp_neg64(x):
     c = _T64
     p = ((((((((((c[0] * r + c[1]) * r + c[2]) * r + c[3]) * r + c[4]) * r + c[5]) * r + c[6])
                * r + c[7]) * r + c[8]) * r + c[9]) * r + c[10]) * r + c[11]
-    y = (p * (r * r) + r + 1.0) * pow2_of_rounded(t)
-    return 0.0 if x < lo else y
+    return r, p, pow2_of_rounded(t)
+
+
+@njit(fastmath=MATH_FLAGS, error_model="numpy", cache=True)
+def _exp_neg32(x):
+    r, p, scale = _exp_parts32(x)
+    y = (p * (r * r) + r + _F32(1.0)) * scale
+    return _F32(0.0) if x < _E32[4] else y
+
+
+@njit(fastmath=MATH_FLAGS, error_model="numpy", cache=True)
+def _exp_neg64(x):
+    r, p, scale = _exp_parts64(x)
+    y = (p * (r * r) + r + 1.0) * scale
+    return 0.0 if x < _E64[4] else y
 
 
 def exp_neg(x):
@@ -176,30 +191,16 @@ def _exp_neg_impl(x):
 # cancellation (k <= -1: 2**k - 1 <= -1/2 dominates).
 @njit(fastmath=MATH_FLAGS, error_model="numpy", cache=True)
 def _expm1_neg32(x):
-    log2e, ln2hi, ln2lo, magic, lo, p0, p1, p2, p3, p4, p5 = _E32
-    xc = lo if x < lo else x
-    t = xc * log2e + magic
-    k = t - magic
-    r = (xc - k * ln2hi) - k * ln2lo
-    p = ((((p0 * r + p1) * r + p2) * r + p3) * r + p4) * r + p5
-    scale = pow2_of_rounded(t)
+    r, p, scale = _exp_parts32(x)
     y = scale * (p * (r * r) + r) + (scale - _F32(1.0))
-    return _F32(-1.0) if x < lo else y
+    return _F32(-1.0) if x < _E32[4] else y
 
 
 @njit(fastmath=MATH_FLAGS, error_model="numpy", cache=True)
 def _expm1_neg64(x):
-    log2e, ln2hi, ln2lo, magic, lo = _E64
-    xc = lo if x < lo else x
-    t = xc * log2e + magic
-    k = t - magic
-    r = (xc - k * ln2hi) - k * ln2lo
-    c = _T64
-    p = ((((((((((c[0] * r + c[1]) * r + c[2]) * r + c[3]) * r + c[4]) * r + c[5]) * r + c[6])
-               * r + c[7]) * r + c[8]) * r + c[9]) * r + c[10]) * r + c[11]
-    scale = pow2_of_rounded(t)
+    r, p, scale = _exp_parts64(x)
     y = scale * (p * (r * r) + r) + (scale - 1.0)
-    return -1.0 if x < lo else y
+    return -1.0 if x < _E64[4] else y
 
 
 def expm1_neg(x):

@@ -1,0 +1,233 @@
+"""The Numba backend's short-row softmax cross-entropy (backends/numba/_loss_kernels.py,
+``sce_*_short``) and the register transposes it runs on (backends/numba/_transpose.py).
+
+The kernels are compared with the row-at-a-time kernels and the generic rule at class counts
+on both sides of every register width (1, 2, 10, 11, 15, 16, 17, 31, 32, 33, 63, 64), over
+ragged last tiles and rows with logits at +-1e4, +-inf and NaN; threaded against one thread;
+and the gradient against PyTorch and finite differences."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import xpgrad as xg
+
+numba = pytest.importorskip("numba", reason="Numba is not installed")
+
+from xpgrad.backends.numba import _config, _losses  # noqa: E402
+from xpgrad.backends.numba import _loss_kernels as loops  # noqa: E402
+from xpgrad.backends.numba._transpose import lanes, transpose_block  # noqa: E402
+
+DTYPES = pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["float32", "float64"])
+CLASSES = [1, 2, 3, 5, 7, 8, 9, 10, 11, 15, 16, 17, 31, 32, 33, 63, 64]
+
+
+# -- transpose_block -----------------------------------------------------------------------------
+@numba.njit
+def _transpose(src, s0, ss, sr, sc, dst, d0, ds, dr, dc, factors, lane_max, at):
+    transpose_block(src, s0, ss, sr, sc, dst, d0, ds, dr, dc, factors, lane_max, at)
+
+
+@DTYPES
+@pytest.mark.parametrize("rows, cols", [(1, 1), (3, 5), (7, 16), (16, 16), (16, 3), (9, 8)])
+def test_transpose_block_at_the_end_of_both_arrays_writes_only_the_block(rows, cols, dt):
+    """A block whose registers do not fit in either array (masked loads and stores): the
+    transposed block lands at its place and nothing else in ``dst`` changes."""
+    width = lanes(np.empty(0, dt))
+    rows, cols = min(rows, width), min(cols, width)
+    stride, d_stride = cols + 2, rows + 3
+    src = np.arange(rows * stride, dtype=dt)
+    dst = np.full((cols - 1) * d_stride + rows, -7.0, dt)    # ends with the block
+    _transpose(src, 0, stride, rows, cols, dst, 0, d_stride, cols, rows, None, None, 0)
+    want = np.full((cols, d_stride), -7.0, dt)
+    want[:, :rows] = src.reshape(rows, stride)[:, :cols].T
+    np.testing.assert_array_equal(dst, want.reshape(-1)[:dst.size])
+
+
+@DTYPES
+def test_transpose_block_inside_the_arrays_with_factors_and_lane_max(dt):
+    """Whole registers (plain loads and stores) well inside both arrays: the block is
+    transposed, each source row scaled by ``factors``, the lane max taken over the stored
+    columns only (a NaN skipped), and the stores spill only past each stored column."""
+    width = lanes(np.empty(0, dt))
+    rng = np.random.default_rng(0)
+    n_rows, n_cols = width - 3, width - 5          # a partial block
+    stride, d_stride = width + 4, 2 * width
+    src = rng.normal(size=4 * width * stride).astype(dt)
+    src[2 * stride + 1] = np.nan
+    factors = rng.normal(size=width + 2).astype(dt)
+    lane_max = np.full(width + 2, -np.inf, dt)
+    lane_max[1] = 1e9                              # a start value above the block's
+    dst = np.full(4 * width * d_stride, -7.0, dt)
+    d0 = 2 * d_stride
+    _transpose(src, stride, stride, n_rows, n_cols, dst, d0, d_stride, n_cols, n_rows, None,
+               lane_max, 2)
+    block = src[stride:].reshape(-1, stride)[:n_rows, :n_cols]
+    got = dst[d0:d0 + n_cols * d_stride].reshape(n_cols, d_stride)[:, :n_rows]
+    np.testing.assert_array_equal(got, block.T)
+    assert (dst[:d0] == -7).all()                  # nothing before the block
+    want_max = np.where(np.isnan(block), -np.inf, block).max(axis=1)
+    np.testing.assert_array_equal(lane_max[2:2 + n_rows], want_max)
+    assert lane_max[1] == 1e9 and (lane_max[2 + width:] == -np.inf).all()
+
+    _transpose(src, stride, stride, n_rows, n_cols, dst, d0, d_stride, n_cols, n_rows, factors,
+               None, 1)
+    scaled = block * factors[1:1 + n_cols]
+    got = dst[d0:d0 + n_cols * d_stride].reshape(n_cols, d_stride)[:, :n_rows]
+    np.testing.assert_array_equal(got, scaled.T)
+
+
+def test_transpose_block_rejects_other_dtypes():
+    with pytest.raises(numba.core.errors.TypingError):
+        _transpose(np.zeros(4, np.int64), 0, 1, 1, 1, np.zeros(4, np.int64), 0, 1, 1, 1, None,
+                   None, 0)
+
+
+# -- the short-row kernels -----------------------------------------------------------------------
+def _awkward_logits(rng, n, classes, dt):
+    x = (rng.normal(size=(n, classes)) * 3).astype(dt)
+    x[1] += 1e4
+    x[5] -= 1e4
+    x[2, 0] = -np.inf                     # a masked class (the whole row when classes == 1)
+    x[3, -1] = np.nan
+    x[4, 0] = np.inf
+    x[6, :] = -np.inf
+    return x
+
+
+def _assert_kernels_agree(short, block, x, target, tol):
+    """The short-row kernel ``short`` and the row kernel ``block`` give the same gradient and
+    row losses (NaN where the other has NaN) within ``tol``."""
+    n = x.shape[0]
+    scale = x.dtype.type(1.0 / n)
+    grads, losses = [np.empty_like(x) for _ in range(2)], [np.empty(n, x.dtype) for _ in range(2)]
+    short(x, target, grads[0], losses[0], scale)
+    block(x, target, grads[1], losses[1], scale)
+    np.testing.assert_allclose(grads[0], grads[1], rtol=tol, atol=tol * float(scale))
+    np.testing.assert_allclose(losses[0], losses[1], rtol=tol, atol=tol)
+
+
+@DTYPES
+@pytest.mark.parametrize("classes", CLASSES)
+def test_short_row_labels_match_row_kernel(classes, dt):
+    rng = np.random.default_rng(classes)
+    n = 3 * loops.TILE + 37                         # a ragged last tile
+    x = _awkward_logits(rng, n, classes, dt)
+    labels = rng.integers(0, classes, n)
+    labels[2] = classes - 1
+    _assert_kernels_agree(loops.sce_labels_short, loops.sce_labels_block, x, labels,
+                          2e-6 if dt == np.float32 else 1e-13)
+
+
+@DTYPES
+@pytest.mark.parametrize("classes", CLASSES)
+def test_short_row_probabilities_match_row_kernel(classes, dt):
+    rng = np.random.default_rng(classes + 100)
+    n = 2 * loops.TILE + 45
+    x = _awkward_logits(rng, n, classes, dt)
+    t = rng.dirichlet(np.ones(classes), n).astype(dt)
+    t[7] *= 0.5
+    if classes > 1:
+        t[2, 0] = 0.0                               # no weight on the masked class
+        t[2] /= t[2].sum()
+    _assert_kernels_agree(loops.sce_probs_short, loops.sce_probs_block, x, t,
+                          1e-5 if dt == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("classes", [3, 10, 33])
+def test_short_row_threaded_equals_one_thread(classes):
+    """Blocks of rows that end inside a tile and inside a register (whose stores must not
+    spill into the next thread's rows) give what one thread gives."""
+    rng = np.random.default_rng(7)
+    n = 1000
+    x = rng.normal(size=(n, classes)).astype(np.float32)
+    labels = rng.integers(0, classes, n)
+    t = rng.dirichlet(np.ones(classes), n).astype(np.float32)
+    scale = np.float32(1.0 / n)
+    for serial, par, target in ((loops.sce_labels_short, loops.sce_labels_short_par, labels),
+                                (loops.sce_probs_short, loops.sce_probs_short_par, t)):
+        g1, l1 = np.empty_like(x), np.empty(n, np.float32)
+        g2, l2 = np.empty_like(x), np.empty(n, np.float32)
+        serial(x, target, g1, l1, scale)
+        _config.run_parallel(par, x, target, g2, l2, scale, 37)
+        np.testing.assert_array_equal(g1, g2)
+        np.testing.assert_array_equal(l1, l2)
+
+
+def _loss_and_grad(x, y, backend, reduction="mean"):
+    xs = xg.asarray(x, backend=backend)
+    with xg.GradientTape() as tape:
+        tape.watch(xs)
+        loss = xg.losses.softmax_cross_entropy(xs, xg.asarray(y, backend=backend),
+                                               reduction=reduction)
+        total = xg.sum(loss) if reduction == "none" else loss
+    return loss.numpy(), tape.gradient(total, xs).numpy()
+
+
+def _generic(x, y, reduction="mean"):
+    be = xg.get_backend("numpy")
+    saved, be.kernels = be.kernels, {}
+    try:
+        return _loss_and_grad(x, y, "numpy", reduction)
+    finally:
+        be.kernels = saved
+
+
+@DTYPES
+@pytest.mark.parametrize("classes", [2, 10, 33, 48])
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_short_row_kernel_equals_generic_rule_through_the_tape(classes, reduction, dt):
+    rng = np.random.default_rng(classes)
+    n = 2 * loops.TILE + 5
+    x = (rng.normal(size=(n, classes)) * 3).astype(dt)
+    x[1] += 1e4
+    labels = rng.integers(0, classes, n)
+    assert classes <= _config.SHORT_ROWS_MAX
+    got = _loss_and_grad(x, labels, "numba", reduction)
+    want = _generic(x, labels, reduction)
+    tol = 2e-5 if dt == np.float32 else 1e-12
+    np.testing.assert_allclose(got[0], want[0], rtol=tol)
+    np.testing.assert_allclose(got[1], want[1], rtol=tol, atol=tol / n)
+
+
+def test_short_row_gradient_matches_torch_and_finite_differences():
+    torch = pytest.importorskip("torch", reason="PyTorch not installed")
+    rng = np.random.default_rng(3)
+    n, classes = 70, 11
+    x = rng.normal(size=(n, classes)) * 2
+    labels = rng.integers(0, classes, n)
+    loss, grad = _loss_and_grad(x, labels, "numba")
+    tx = torch.tensor(x, requires_grad=True)
+    ref = torch.nn.functional.cross_entropy(tx, torch.tensor(labels))
+    ref.backward()
+    np.testing.assert_allclose(loss, ref.item(), rtol=1e-13)
+    np.testing.assert_allclose(grad, tx.grad.numpy(), rtol=1e-12, atol=1e-16)
+
+    eps = 1e-6
+    for i, j in [(0, 0), (13, 10), (69, 5)]:
+        up, down = x.copy(), x.copy()
+        up[i, j] += eps
+        down[i, j] -= eps
+        numeric = (_loss_and_grad(up, labels, "numba")[0]
+                   - _loss_and_grad(down, labels, "numba")[0]) / (2 * eps)
+        assert abs(numeric - grad[i, j]) < 1e-8, (i, j, numeric, grad[i, j])
+
+
+def test_forward_picks_the_short_row_kernel_up_to_the_limit(monkeypatch):
+    """Rows of ``SHORT_ROWS_MAX`` classes run the short-row kernel, one more the row kernel."""
+    calls = []
+    for name in ("sce_labels_short", "sce_labels_block"):
+        real = getattr(loops, name)
+        monkeypatch.setattr(loops, name, lambda *a, _n=name, _f=real: calls.append(_n) or _f(*a))
+    for c in (_config.SHORT_ROWS_MAX, _config.SHORT_ROWS_MAX + 1):
+        x = np.zeros((3, c), np.float32)
+        _losses.KERNELS["softmax_cross_entropy"].forward(x, np.zeros(3, np.int64), "mean")
+    assert calls == ["sce_labels_short", "sce_labels_block"]
+
+
+def test_docstring_examples_of_the_transpose_module():
+    import doctest
+
+    from xpgrad.backends.numba import _transpose
+
+    assert doctest.testmod(_transpose).failed == 0
