@@ -269,14 +269,18 @@ def cmd_plot(args, parser) -> int:
         fail(f"{path!r} is not the history of an `xpgrad train` run")
     if not history["epoch"]:
         fail(f"{path!r} records no finished epoch: nothing to plot")
-    config = history.get("config") or {}
+    config = history.get("config")
     title = (f"{config.get('model')} on {config.get('dataset')} ({config.get('backend')}, "
-             f"{config.get('optimizer')})" if config else None)
+             f"{config.get('optimizer')})" if isinstance(config, dict) else None)
     out = args.output or os.path.join(args.run_dir, "curves.png")
     try:
         print(f"wrote curves: {plot_history(history, out, title=title)}")
     except ImportError as e:
         fail(str(e), status=1)
+    except (TypeError, ValueError) as e:          # metrics of other lengths, or not numbers
+        fail(f"{path!r} cannot be plotted: {e}")
+    except OSError as e:
+        fail(f"cannot write {out!r}: {e}")
     return 0
 
 
