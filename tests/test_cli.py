@@ -247,6 +247,10 @@ def test_plot_draws_the_curves_of_a_finished_run(tmp_path, capsys):
     assert (run / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert main(["plot", str(run), "--output", str(tmp_path / "sub" / "c.png")]) == 0
     assert (tmp_path / "sub" / "c.png").read_bytes()[:4] == b"\x89PNG"
+    drawn = tmp_path / "drawn"                    # the same picture --curves draws, title too
+    assert main(["train", "--epochs", "2", "--logdir", str(drawn), "--quiet", "--curves",
+                 *SMALL]) == 0
+    assert (drawn / "curves.png").read_bytes() == (run / "curves.png").read_bytes()
 
 
 @pytest.mark.parametrize("content, message", [

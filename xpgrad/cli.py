@@ -254,7 +254,7 @@ def cmd_plot(args, parser) -> int:
     ``history.json``."""
     import json
 
-    from .report import plot_history
+    from .report import plot_history, run_title
 
     path = os.path.join(args.run_dir, "history.json")
     try:
@@ -269,11 +269,9 @@ def cmd_plot(args, parser) -> int:
         fail(f"{path!r} is not the history of an `xpgrad train` run")
     if not history["epoch"]:
         fail(f"{path!r} records no finished epoch: nothing to plot")
-    config = history.get("config")
-    title = (f"{config.get('model')} on {config.get('dataset')} ({config.get('backend')}, "
-             f"{config.get('optimizer')})" if isinstance(config, dict) else None)
     out = args.output or os.path.join(args.run_dir, "curves.png")
     try:
+        title = run_title(history.get("config"))
         print(f"wrote curves: {plot_history(history, out, title=title)}")
     except ImportError as e:
         fail(str(e), status=1)

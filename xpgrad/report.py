@@ -147,6 +147,19 @@ def _figure(figsize):
     return fig
 
 
+def run_title(config) -> str | None:
+    """The title of a run's ``curves.png`` from its configuration, the ``config`` mapping its
+    ``history.json`` holds; None when that is not a mapping.
+
+    >>> run_title({"model": "mlp", "dataset": "digits", "backend": "numpy", "optimizer": "adam"})
+    'mlp on digits (numpy, adam)'
+    """
+    if not isinstance(config, dict):
+        return None
+    return (f"{config.get('model')} on {config.get('dataset')} ({config.get('backend')}, "
+            f"{config.get('optimizer')})")
+
+
 def plot_history(history, path, title=None) -> str:
     """Save loss and accuracy per epoch (train and test) side by side as a PNG; returns ``path``.
 

@@ -290,17 +290,19 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
 def _write_logs(plan, history, writer, plot_history, interrupted) -> dict:
     """Close the event files, write ``history.json`` and (``curves``) ``curves.png``; return
     their paths."""
-    cfg, ds, be = plan.cfg, plan.ds, plan.be
+    from ..report import run_title
+
+    cfg = plan.cfg
     writer.close()
     if not cfg.logdir:
         return {}
     history_path = os.path.join(cfg.logdir, "history.json")
-    _write_json(history_path, {"config": asdict(cfg), **history.as_dict(),
+    config = asdict(cfg)
+    _write_json(history_path, {"config": config, **history.as_dict(),
                                "interrupted": interrupted, "steps_done": plan.opt.iterations})
     files = {"events": cfg.logdir}
     if history.epoch and cfg.curves:
         files["curves"] = plot_history(history, os.path.join(cfg.logdir, "curves.png"),
-                                       title=f"{cfg.model} on {ds.name} ({be.name}, "
-                                             f"{cfg.optimizer})")
+                                       title=run_title(config))
     files["history"] = history_path
     return files
