@@ -167,6 +167,16 @@ def test_info_lists_versions_and_backends(capsys):
     for name, row in report["backends"].items():
         assert row["available"] or row["reason"], name   # unavailable ones say why
     assert set(report["installed"]) >= {"torch", "jax", "numba"}
+    from xpgrad import allocator
+    assert report["malloc"] == allocator.STATE != "not applied"
+
+
+def test_info_says_what_was_done_to_malloc(monkeypatch, capsys):
+    from xpgrad import allocator
+
+    monkeypatch.setattr(allocator, "STATE", "off: MALLOC_ARENA_MAX_ is set")
+    assert main(["info"]) == 0
+    assert "malloc: off: MALLOC_ARENA_MAX_ is set" in capsys.readouterr().out
 
 
 def test_info_names_the_blas_kernels_and_who_chose_them(monkeypatch, capsys):

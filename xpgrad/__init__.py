@@ -8,6 +8,7 @@
 >>> tape.gradient(loss, [w])[0].shape
 (2, 1)
 """
+from . import allocator as _allocator
 from . import tensor_methods as _tensor_methods_module
 from .backend import (Backend, BackendUnavailableError, Kernel, MixedBackendError,
                       UnknownBackendError, available_backends, current_backend, get_backend,
@@ -40,5 +41,6 @@ nan = float("nan")
 pi = 3.141592653589793
 newaxis = None
 
+_allocator.tune()   # glibc's malloc: keep large freed arrays for the next step (allocator.py)
 _tensor_methods_module._ns = __import__(__name__)
 _tensor_methods_module.bind_operators(_tensor_methods_module._ns, apply)

@@ -38,6 +38,7 @@ def info() -> dict:
     import numpy
 
     import xpgrad
+    from . import allocator
     from .threads import DEFAULT_THREADS, available_cpus, blas_info, numba_threading
 
     report = {
@@ -55,6 +56,7 @@ def info() -> dict:
         report["backends"]["numba"]["threading_layer"] = nb["threading_layer"]
     report["threads"] = {"cpus": available_cpus(), "default": DEFAULT_THREADS,
                          "blas": blas_info(), "numba": nb}
+    report["malloc"] = allocator.STATE
     return report
 
 
@@ -92,6 +94,7 @@ def cmd_info(args, parser) -> int:
         print(f"  numba    threading layer {nb['threading_layer']}: {nb['threads']} threads "
               f"(NUMBA_NUM_THREADS {nb['max_threads']}, NUMBA_THREADING_LAYER "
               f"{nb['requested_layer']})")
+    print(f"malloc: {report['malloc']} (xpgrad/allocator.py)")
     return 0
 
 
