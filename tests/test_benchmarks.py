@@ -162,6 +162,8 @@ def test_xpgrad_bench_quick_prints_a_table(capsys):
     # the header: equal threads for every library, and the versions that ran
     assert lines[1].startswith("threads: 1 per library (blas 1"), out
     assert lines[2].startswith("versions: python ") and " xpgrad 0." in lines[2], out
+    from xpgrad import allocator
+    assert lines[2].endswith(f"malloc {allocator.STATE.split(':')[0]}"), out
     header = next(line for line in lines if line.startswith("workload")).split()
     assert header[0] == "workload" and "xpgrad-numpy" in header, out
     has_torch = importlib.util.find_spec("torch") is not None

@@ -235,6 +235,9 @@ def _versions(libs) -> dict:
     if blas:
         out["blas"] = " ".join(str(blas[0][k]) for k in ("internal_api", "version",
                                                          "architecture") if blas[0].get(k))
+    from .allocator import STATE
+
+    out["malloc"] = STATE.split(":")[0]     # tuned / off (xpgrad/allocator.py): both libraries
     return out
 
 
