@@ -131,7 +131,7 @@ def test_resume_with_other_architecture_is_a_clear_error(tmp_path, capsys):
     (["--optimizer", "nope"], "argument --optimizer: invalid choice: 'nope'"),
     (["--model", "nope"], "argument --model: invalid choice: 'nope'"),
     (["--epochs", "0"], "argument --epochs: must be an integer > 0, got 0"),
-    (["--learning-rate", "abc"], "argument --learning-rate/--lr: expected a float"),
+    (["--learning-rate", "abc"], "argument --learning-rate/--lr: expected a number"),
     (["--hidden", "32,x"], "argument --hidden: expected layer sizes"),
     (["--dataset", "cifar"], "argument --dataset: invalid choice: 'cifar'"),
 ])

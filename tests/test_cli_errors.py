@@ -47,7 +47,7 @@ def _cases(tmp, ck):
         (["train", "--logdir", afile], "logdir (--logdir)"),
         (["train", "--logdir", os.path.join(afile, "run")], "logdir (--logdir)"),
         (["train", "--seed", "-1"], "argument --seed: must be an integer >= 0, got -1"),
-        (["train", "--seed", "1.5"], "argument --seed: expected a int"),
+        (["train", "--seed", "1.5"], "argument --seed: expected an integer"),
         (["train", "--learning-rate", "inf"], "--learning-rate/--lr: must be a finite number"),
         (["train", "--learning-rate", "nan"], "--learning-rate/--lr: must be a finite number"),
         (["train", "--learning-rate", "0"], "--learning-rate/--lr: must be a finite number"),

@@ -55,7 +55,8 @@ def _number(kind, low, strict=True):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}")
+            what = "an integer" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
         if not math.isfinite(value) or (value <= low if strict else value < low):
             what = "an integer" if kind is int else "a finite number"
             raise argparse.ArgumentTypeError(
