@@ -7,6 +7,13 @@ sigmoid, tanh, relu, leaky_relu, softplus, the optimizer updates and the recurre
 use and are cached on disk (see ``_config`` for the cache directory); ``warmup()`` compiles
 them all ahead of time.
 
+The disk cache is keyed by the sources: the kernels of this package are cached in a
+subdirectory named by a hash of every ``*.py`` file here and of Numba's and llvmlite's versions
+(``_cache_key``), on top of Numba's own key (the kernel's file, bytecode, signature, CPU). Numba
+alone would not notice an edit of a helper that it compiles into kernels of another file
+(``_math``, ``_transpose``); with the hash, any edit or upgrade makes the next process compile
+into a fresh directory, and ``xpgrad info`` reports that cache cold until it is warmed again.
+
 >>> import xpgrad as xg
 >>> x = xg.asarray([[2.0, 0.0, -1.0]], backend="numba")
 >>> loss = xg.losses.softmax_cross_entropy(x, xg.asarray([0], backend="numba"))
@@ -29,7 +36,19 @@ def _import_numba():
         raise BackendUnavailableError(
             f"the 'numba' backend needs Numba, which is not installed here ({e}); "
             f"install it with: {_config.INSTALL_HINT}") from e
+    from . import _cache_key
+
+    _cache_key.install()
     return numba
+
+
+# Numba picks a kernel's cache directory when the kernel is defined, so the key of the sources
+# goes in before any kernel module of this package can be imported (NumbaBackend() says what
+# is missing when Numba is not installed).
+try:
+    _import_numba()
+except BackendUnavailableError:
+    pass
 
 
 class NumbaBackend(NumpyBackend):
