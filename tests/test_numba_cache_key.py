@@ -115,3 +115,48 @@ def test_an_edited_helper_is_compiled_anew_and_info_says_cold(tmp_path):
     assert edited["before"]["cache_dir"] != cache_dir
     assert edited["after_warmup"] == {**edited["before"], "cache_warm": True,
                                       "cached_kernels": "2/2"}
+
+
+def test_background_compiler_declines_when_the_sources_changed_since_the_run_started():
+    """The run passes its sources' fingerprint; a background process that imported other
+    sources (edited in between) would cache the kernels where the run does not look, so it
+    declines, and the run keeps the NumPy kernels."""
+    from xpgrad.backends.numba import _background
+
+    env = dict(os.environ, **{_background.SOURCES_ENV: "0123456789abcdef"})
+    out = subprocess.run([sys.executable, "-m", "xpgrad.backends.numba._background"],
+                         input="relu float32\n", capture_output=True, text=True, env=env,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("failed relu float32 the numba backend's sources changed"), \
+        out.stdout
+
+
+def test_fingerprint_follows_every_source_file_and_leaves_other_code_alone(tmp_path):
+    """The fingerprint hashes each file's name and content (a copy of the package's sources
+    gives the same one, an edit or a new file another); functions outside the package keep
+    Numba's own cache directory."""
+    import importlib.util
+
+    from numba import njit
+
+    from xpgrad.backends.numba import _act_kernels, _cache_key
+
+    assert _cache_key.install() is _cache_key.install()         # put in Numba's list once
+    here = _cache_key.fingerprint()
+    assert os.path.basename(_act_kernels.relu_fwd._cache.cache_path) == "xpgrad-" + here
+    copy = tmp_path / "numba"
+    shutil.copytree(_cache_key.HERE, copy, ignore=SKIP_FILES)
+    fingerprints = []
+    for i, change in enumerate(("", "_math.py", "new.py")):
+        if change:
+            with open(copy / change, "a") as f:
+                f.write("\n")
+        spec = importlib.util.spec_from_file_location(f"key_copy{i}", copy / "_cache_key.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        fingerprints.append(module.fingerprint())
+    assert fingerprints[0] == here and len(set(fingerprints)) == 3
+
+    outside = njit(cache=True)(lambda x: x + 1)          # this test file's own function
+    assert "xpgrad-" not in outside._cache.cache_path

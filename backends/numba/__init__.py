@@ -69,8 +69,8 @@ class NumbaBackend(NumpyBackend):
         """Numba's version, threads, threading layer and the state of the kernel cache.
 
         >>> import xpgrad as xg
-        >>> sorted(xg.get_backend("numba").describe())[:4]
-        ['cache_dir', 'cache_warm', 'cached_kernels', 'device']
+        >>> sorted(xg.get_backend("numba").describe())[:5]
+        ['cache_dir', 'cache_stale_dirs', 'cache_warm', 'cached_kernels', 'device']
         """
         from ._cache import describe
 

@@ -36,6 +36,9 @@ import os
 #: cache subdirectories of this package start so; the fingerprint follows
 DIR_PREFIX = "xpgrad-"
 HERE = os.path.dirname(os.path.abspath(__file__))
+#: the fingerprint directories found writable by this process (each is checked once, not once
+#: per kernel: Numba still makes it again before each write, should it have been deleted)
+_usable_dirs: set = set()
 
 
 @functools.lru_cache(maxsize=None)
@@ -95,10 +98,12 @@ def _locator_class():
                 if inner is None:
                     continue
                 self = cls(inner)
-                try:
-                    self.ensure_cache_path()
-                except OSError:                 # not writable: Numba's next choice
-                    continue
+                if self._path not in _usable_dirs:
+                    try:
+                        self.ensure_cache_path()
+                    except OSError:             # not writable: Numba's next choice
+                        continue
+                    _usable_dirs.add(self._path)
                 return self
             return None
 
