@@ -49,8 +49,8 @@ from xpgrad.cli_info import info
 
 assert xpgrad.__file__.startswith({root!r}), xpgrad.__file__          # the copy runs
 every = _cache.kernel_dispatchers
-_cache.kernel_dispatchers = lambda: {{n: d for n, d in every().items()
-                                     if n in ("_act_kernels.sigmoid_fwd", "_act_kernels.sigmoid_bwd")}}
+sigmoids = ("_act_kernels.sigmoid_fwd", "_act_kernels.sigmoid_bwd")
+_cache.kernel_dispatchers = lambda: {{n: d for n, d in every().items() if n in sigmoids}}
 _cache.UNITS = [unit for unit in _cache.UNITS if unit[1] == "sigmoid"]
 
 
@@ -132,12 +132,14 @@ def test_background_compiler_declines_when_the_sources_changed_since_the_run_sta
         out.stdout
 
 
-def test_fingerprint_follows_every_source_file_and_leaves_other_code_alone(tmp_path):
-    """The fingerprint hashes each file's name and content (a copy of the package's sources
-    gives the same one, an edit or a new file another); functions outside the package keep
-    Numba's own cache directory."""
+def test_fingerprint_follows_every_source_file_and_leaves_other_code_alone(tmp_path,
+                                                                          monkeypatch):
+    """The fingerprint hashes each file's name and content and Numba's version (a copy of the
+    package's sources gives the same one; an edit, a new file or another Numba another);
+    functions outside the package keep Numba's own cache directory."""
     import importlib.util
 
+    import numba
     from numba import njit
 
     from xpgrad.backends.numba import _act_kernels, _cache_key
@@ -148,15 +150,17 @@ def test_fingerprint_follows_every_source_file_and_leaves_other_code_alone(tmp_p
     copy = tmp_path / "numba"
     shutil.copytree(_cache_key.HERE, copy, ignore=SKIP_FILES)
     fingerprints = []
-    for i, change in enumerate(("", "_math.py", "new.py")):
-        if change:
+    for i, change in enumerate(("", "_math.py", "new.py", "numba")):
+        if change == "numba":
+            monkeypatch.setattr(numba, "__version__", numba.__version__ + ".post1")
+        elif change:
             with open(copy / change, "a") as f:
                 f.write("\n")
         spec = importlib.util.spec_from_file_location(f"key_copy{i}", copy / "_cache_key.py")
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         fingerprints.append(module.fingerprint())
-    assert fingerprints[0] == here and len(set(fingerprints)) == 3
+    assert fingerprints[0] == here and len(set(fingerprints)) == 4
 
     outside = njit(cache=True)(lambda x: x + 1)          # this test file's own function
     assert "xpgrad-" not in outside._cache.cache_path

@@ -3,9 +3,9 @@
 A kernel is "cached" when Numba's on-disk index for it lists compiled versions that this
 process would load: in the cache directory of the current sources (``_cache_key``: after an
 edit of any file of this package, or another Numba, that is a new, empty directory), for the
-current source file, code and CPU. The cache is "warm" when every kernel has both its float32 and float64
-versions there, i.e. a new process loads instead of compiling. The kernels are the public
-dispatchers of the kernel modules, including the threaded wrappers and loss loops that
+current source file, code and CPU. The cache is "warm" when every kernel has both its float32
+and float64 versions there, i.e. a new process loads instead of compiling. The kernels are the
+public dispatchers of the kernel modules, including the threaded wrappers and loss loops that
 ``_templates`` makes (cached under ``_templates.<name>-<line>.*``).
 
 >>> import numba

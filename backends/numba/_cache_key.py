@@ -1,4 +1,4 @@
-"""How the Numba backend's kernels are keyed on disk: one cache directory per version of its sources.
+"""How the Numba backend's kernels are keyed on disk: a cache directory per version of the sources.
 
 Numba finds a cached kernel by the content hash of the file that defines it, its bytecode, its
 signature and the CPU, in an index that also records Numba's version. It does not look at the
