@@ -56,7 +56,8 @@ _cache.UNITS = [unit for unit in _cache.UNITS if unit[1] == "sigmoid"]
 
 def cache_report():
     numba = info()["backends"]["numba"]
-    return {{k: numba[k] for k in ("cache_dir", "cache_warm", "cached_kernels")}}
+    return {{k: numba[k] for k in ("cache_dir", "cache_warm", "cached_kernels",
+                                  "cache_stale_dirs")}}
 
 
 before = cache_report()
@@ -83,8 +84,8 @@ def test_an_edited_helper_is_compiled_anew_and_info_says_cold(tmp_path):
     """Compile and cache ``sigmoid_fwd``, edit ``_math.sigmoid`` (which Numba compiles into it
     from another file), and the next process computes with the edited helper instead of loading
     the old machine code; ``xpgrad info`` reports the kernels cold after the edit, and warm once
-    warmed up. The cache is Numba's default beside the sources, where an upgrade that keeps
-    ``__pycache__`` leaves the old kernels."""
+    warmed up (and counts the old directory as stale). The cache is Numba's default beside the
+    sources, where an upgrade that keeps ``__pycache__`` leaves the old kernels."""
     env = package_copy(tmp_path)
     code = _RUN.format(root=str(tmp_path))
 
@@ -105,7 +106,7 @@ def test_an_edited_helper_is_compiled_anew_and_info_says_cold(tmp_path):
     second = run_fresh()                    # loads, computes the same, reports warm before
     assert not second["compiled"] and second["sigmoid"] == first["sigmoid"]
     assert second["before"] == {"cache_dir": cache_dir, "cache_warm": True,
-                                "cached_kernels": "2/2"}
+                                "cached_kernels": "2/2", "cache_stale_dirs": 0}
 
     with open(tmp_path / "xpgrad" / "backends" / "numba" / "_math.py", "a") as f:
         f.write(_EDITED_SIGMOID)
@@ -113,6 +114,8 @@ def test_an_edited_helper_is_compiled_anew_and_info_says_cold(tmp_path):
     assert edited["sigmoid"] == [0.25, 0.25] and edited["compiled"]
     assert edited["before"]["cache_warm"] is False and edited["before"]["cached_kernels"] == "0/2"
     assert edited["before"]["cache_dir"] != cache_dir
+    assert edited["before"]["cache_stale_dirs"] == 1                # the old one, left alone
+    assert os.path.isdir(cache_dir)
     assert edited["after_warmup"] == {**edited["before"], "cache_warm": True,
                                       "cached_kernels": "2/2"}
 
