@@ -21,7 +21,7 @@ Kernels whose loops live outside this package (``_templates.parallel_blocks`` on
 also carry a hash of those loops' files in their key (see ``_templates``). Setting
 ``NUMBA_CACHE_LOCATOR_CLASSES`` replaces Numba's locators, this one included.
 
->>> import numba, os
+>>> import os
 >>> from xpgrad.backends.numba import _act_kernels
 >>> os.path.basename(_act_kernels.relu_fwd._cache.cache_path) == DIR_PREFIX + fingerprint()
 True
