@@ -167,3 +167,15 @@ def test_fingerprint_follows_every_source_file_and_leaves_other_code_alone(tmp_p
 
     outside = njit(cache=True)(lambda x: x + 1)          # this test file's own function
     assert "xpgrad-" not in outside._cache.cache_path
+
+
+def test_a_numba_without_the_locator_api_gives_a_warning_not_a_broken_backend(monkeypatch):
+    from xpgrad.backends import numba as nbmod
+    from xpgrad.backends.numba import _cache_key
+
+    def moved():
+        raise AttributeError("type object 'CacheImpl' has no attribute '_locator_classes'")
+
+    monkeypatch.setattr(_cache_key, "install", moved)
+    with pytest.warns(RuntimeWarning, match="cannot key Numba's disk cache by its sources"):
+        assert nbmod._import_numba().__version__

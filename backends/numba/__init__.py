@@ -22,6 +22,8 @@ into a fresh directory, and ``xpgrad info`` reports that cache cold until it is 
 """
 from __future__ import annotations
 
+import warnings
+
 from xpgrad.backend import BackendUnavailableError
 
 from ..numpy import NumpyBackend
@@ -38,7 +40,12 @@ def _import_numba():
             f"install it with: {_config.INSTALL_HINT}") from e
     from . import _cache_key
 
-    _cache_key.install()
+    try:
+        _cache_key.install()
+    except (ImportError, AttributeError) as e:      # Numba's private caching API moved
+        warnings.warn(f"xpgrad cannot key Numba's disk cache by its sources on Numba "
+                      f"{numba.__version__} ({e}): after editing or upgrading xpgrad, delete its "
+                      f"cached kernels (*.nbi, *.nbc) by hand", RuntimeWarning, stacklevel=2)
     return numba
 
 
