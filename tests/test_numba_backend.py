@@ -96,6 +96,7 @@ def test_cache_dir_from_environment(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          check=True).stdout.split()
     assert out[0].startswith(str(tmp_path / "kernels")) and out[1] == "False"
+    assert os.path.basename(out[0]).startswith("xpgrad-")         # keyed by the sources
 
 
 # -- losses ---------------------------------------------------------------------------------------
@@ -599,7 +600,7 @@ def test_docstring_examples():
     import importlib
 
     for name in ("", "._config", "._losses", "._activations", "._optim", "._cache", "._math",
-                 "._templates", "._scans"):
+                 "._templates", "._scans", "._cache_key"):
         module = importlib.import_module("xpgrad.backends.numba" + name)
         assert doctest.testmod(module).failed == 0, module.__name__
 

@@ -7,6 +7,13 @@ sigmoid, tanh, relu, leaky_relu, softplus, the optimizer updates and the recurre
 use and are cached on disk (see ``_config`` for the cache directory); ``warmup()`` compiles
 them all ahead of time.
 
+The disk cache is keyed by the sources: the kernels of this package are cached in a
+subdirectory named by a hash of every ``*.py`` file here and of Numba's and llvmlite's versions
+(``_cache_key``), on top of Numba's own key (the kernel's file, bytecode, signature, CPU). Numba
+alone would not notice an edit of a helper that it compiles into kernels of another file
+(``_math``, ``_transpose``); with the hash, any edit or upgrade makes the next process compile
+into a fresh directory, and ``xpgrad info`` reports that cache cold until it is warmed again.
+
 >>> import xpgrad as xg
 >>> x = xg.asarray([[2.0, 0.0, -1.0]], backend="numba")
 >>> loss = xg.losses.softmax_cross_entropy(x, xg.asarray([0], backend="numba"))
@@ -14,6 +21,8 @@ them all ahead of time.
 (0.1698, 'numba')
 """
 from __future__ import annotations
+
+import warnings
 
 from xpgrad.backend import BackendUnavailableError
 
@@ -29,7 +38,24 @@ def _import_numba():
         raise BackendUnavailableError(
             f"the 'numba' backend needs Numba, which is not installed here ({e}); "
             f"install it with: {_config.INSTALL_HINT}") from e
+    from . import _cache_key
+
+    try:
+        _cache_key.install()
+    except (ImportError, AttributeError) as e:      # Numba's private caching API moved
+        warnings.warn(f"xpgrad cannot key Numba's disk cache by its sources on Numba "
+                      f"{numba.__version__} ({e}): after editing or upgrading xpgrad, delete its "
+                      f"cached kernels (*.nbi, *.nbc) by hand", RuntimeWarning, stacklevel=2)
     return numba
+
+
+# Numba picks a kernel's cache directory when the kernel is defined, so the key of the sources
+# goes in before any kernel module of this package can be imported (NumbaBackend() says what
+# is missing when Numba is not installed).
+try:
+    _import_numba()
+except BackendUnavailableError:
+    pass
 
 
 class NumbaBackend(NumpyBackend):
@@ -50,8 +76,8 @@ class NumbaBackend(NumpyBackend):
         """Numba's version, threads, threading layer and the state of the kernel cache.
 
         >>> import xpgrad as xg
-        >>> sorted(xg.get_backend("numba").describe())[:4]
-        ['cache_dir', 'cache_warm', 'cached_kernels', 'device']
+        >>> sorted(xg.get_backend("numba").describe())[:5]
+        ['cache_dir', 'cache_stale_dirs', 'cache_warm', 'cached_kernels', 'device']
         """
         from ._cache import describe
 

@@ -12,6 +12,10 @@ process outlives the run when it has to (the cache is per machine, so the next r
 it compiled); it reads one request a line, ``<primitive> <dtype>``, and answers ``ready
 <primitive> <dtype>`` or ``failed <primitive> <dtype> <reason>``.
 
+The process compiles into the cache directory of the sources it imported (``_cache_key``); if
+they differ from the run's (an edit in between), it declines every request, and the NumPy
+kernels stand in until the run ends rather than the run compiling them itself.
+
 Only the one-thread loops are compiled this way: the threaded ones (``*_par``) run from
 ``_config.PAR_MIN`` elements on and compile where they are first called, as outside this mode.
 
@@ -35,6 +39,8 @@ from xpgrad.backend import Kernel
 #: differ
 UNIT_OF = {"lstm_scan": "lstm", "lstm_layer": "lstm"}
 FLOAT_DTYPES = ("float32", "float64")
+#: the fingerprint of the run's sources (``_cache_key.fingerprint``), passed to the process
+SOURCES_ENV = "XPGRAD_NUMBA_SOURCES"
 
 
 # -- which loops a kernel runs, and whether the cache holds them ---------------------------------
@@ -120,7 +126,10 @@ class BackgroundCompiler:
     def _start(self):
         import xpgrad
 
+        from ._cache_key import fingerprint
+
         env = dict(os.environ)
+        env[SOURCES_ENV] = fingerprint()
         root = os.path.dirname(os.path.dirname(os.path.abspath(xpgrad.__file__)))
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         self._proc = subprocess.Popen(
@@ -272,14 +281,19 @@ def main() -> int:
 
     import xpgrad
     from . import _cache
+    from ._cache_key import fingerprint
 
     backend = xpgrad.get_backend("numba")
     index = {name: i for i, (_, name) in enumerate(_cache.UNITS)}
+    run_sources = os.environ.get(SOURCES_ENV, fingerprint())
     for line in sys.stdin:
         name, _, dtype = line.strip().partition(" ")
         if not name:
             continue
         try:
+            if run_sources != fingerprint():
+                raise RuntimeError("the numba backend's sources changed since the run started "
+                                   "(its kernels would be cached for the new ones)")
             if name not in index or dtype not in FLOAT_DTYPES:
                 raise ValueError(f"no kernel {name!r} for {dtype!r}")
             _cache._compile(backend, (np.dtype(dtype),), (index[name],), parallel=False)

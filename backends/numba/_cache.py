@@ -1,10 +1,11 @@
 """What ``xpgrad info`` reports about the Numba backend, and ``warmup()``.
 
 A kernel is "cached" when Numba's on-disk index for it lists compiled versions that this
-process would load: for the current source (a stale index, from an edited file, counts as not
-cached), code and CPU. The cache is "warm" when every kernel has both its float32 and float64
-versions there, i.e. a new process loads instead of compiling. The kernels are the public
-dispatchers of the kernel modules, including the threaded wrappers and loss loops that
+process would load: in the cache directory of the current sources (``_cache_key``: after an
+edit of any file of this package, or another Numba, that is a new, empty directory), for the
+current source file, code and CPU. The cache is "warm" when every kernel has both its float32
+and float64 versions there, i.e. a new process loads instead of compiling. The kernels are the
+public dispatchers of the kernel modules, including the threaded wrappers and loss loops that
 ``_templates`` makes (cached under ``_templates.<name>-<line>.*``).
 
 >>> import numba
@@ -18,6 +19,7 @@ import time
 import numpy as np
 
 from . import _config
+from ._cache_key import stale_dirs
 
 
 def kernel_dispatchers():
@@ -67,13 +69,16 @@ def describe(numba) -> dict:
         layer = numba.threading_layer()
     except ValueError:
         layer = "not started"
+    cache_dir = _cache_dir(disp)
     return {
         "version": numba.__version__,
         "threads": numba.get_num_threads(),
         "threading_layer": layer,
-        "cache_dir": _cache_dir(disp),
+        "cache_dir": cache_dir,
         "cache_warm": cached == len(disp),
         "cached_kernels": f"{cached}/{len(disp)}",
+        # directories beside it left by older sources or Numba versions (deletable by hand)
+        "cache_stale_dirs": len(stale_dirs(cache_dir)) if cache_dir else 0,
     }
 
 

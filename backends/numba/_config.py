@@ -3,7 +3,9 @@
 ``XPGRAD_NUMBA_CACHE_DIR`` puts the compiled kernels in that directory (it becomes Numba's
 ``NUMBA_CACHE_DIR``, so other Numba code of the process caches there too); without it Numba's own
 rule applies: ``NUMBA_CACHE_DIR`` if set, else ``__pycache__`` beside these sources when it is
-writable, else a per-user cache directory.
+writable, else a per-user cache directory. In that directory the kernels of this package go to a
+subdirectory ``xpgrad-<hash of this package's *.py files and of Numba's version>``
+(``_cache_key``), so no edit or upgrade loads machine code built from older sources.
 
 The size thresholds below are module attributes so tests (and curious users) can change them.
 

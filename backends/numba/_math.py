@@ -5,9 +5,9 @@ without a vector math library (SVML). These versions use only +, *, compares, se
 casts, so a loop over them compiles to SIMD code. Each is accurate to about 1 ulp of its dtype
 (tests compare them with NumPy) and lets NaN through.
 
-Numba's disk cache checks only the source file of the kernel it loads: after editing this file,
-delete the cached kernels (``__pycache__/*.nbi``, ``*.nbc`` here or in the cache directory).
-(The kernels that ``_templates`` makes also check the files of the loops they call, not this one.)
+Numba compiles these helpers into the kernels that call them and checks only the kernel's own
+file; the backend's cache directory is keyed by a hash of every file here (``_cache_key``), so
+after an edit of this one the next process compiles the kernels anew.
 
 Compile these helpers without ``reassoc``: the exponential's rounding trick
 (``(x + MAGIC) - MAGIC``) must not be simplified away. Callers may use ``reassoc``; LLVM keeps

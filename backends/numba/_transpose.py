@@ -14,8 +14,8 @@ nothing outside the block is touched there: a thread's rows end its arrays' view
 next thread's rows follow. (Masked loads are several times slower than plain ones on this
 machine, an AMD Zen 5.)
 
-As with ``_math``, Numba's disk cache checks only the source file of the kernel it loads: after
-editing this file, delete the cached kernels (``__pycache__/*.nbi``, ``*.nbc``).
+As with ``_math``, an edit of this file makes the next process compile the kernels calling it
+anew (the cache directory is keyed by every file here: ``_cache_key``).
 
 >>> import numpy as np
 >>> from numba import njit
