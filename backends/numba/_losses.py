@@ -85,15 +85,16 @@ def sce_forward(logits, labels, reduction):
         if labels.shape != (n,):
             return None
         lab = labels.astype(np.intp, copy=False)
-        if n and (lab.min() < 0 or lab.max() >= c):
-            return None              # the generic rule reports the bad label
         short = c <= _config.SHORT_ROWS_MAX       # rows of few classes: SIMD across rows
+        bad = 0
         if par:
-            _config.run_parallel(loops.sce_labels_short_par if short else loops.sce_labels_par,
-                                 x, lab, grad, losses, scale, rows)
+            bad = _config.run_parallel(loops.sce_labels_short_par if short
+                                       else loops.sce_labels_par, x, lab, grad, losses, scale, rows)
         elif n:
-            (loops.sce_labels_short if short else loops.sce_labels_block)(x, lab, grad, losses,
-                                                                          scale)
+            bad = (loops.sce_labels_short if short else loops.sce_labels_block)(x, lab, grad,
+                                                                                losses, scale)
+        if bad:
+            return None              # the generic rule reports the bad label
     elif labels.dtype == dt and labels.shape == (n, c):
         t = np.ascontiguousarray(labels)
         short = c <= _config.SHORT_ROWS_MAX
@@ -108,7 +109,7 @@ def sce_forward(logits, labels, reduction):
     if reduction == "none":
         out = losses
     else:
-        out = _reduce(losses.sum(dtype=np.float64), n, reduction, dt)
+        out = _reduce(loops.sum64(losses), n, reduction, dt)
     return out, Saved(grad)
 
 
