@@ -231,3 +231,97 @@ def test_docstring_examples_of_the_transpose_module():
     from xpgrad.backends.numba import _transpose
 
     assert doctest.testmod(_transpose).failed == 0
+
+
+# -- this session: labels checked in the kernel, probabilities in one pass, prefetch ------------
+EDGE_CLASSES = [4, 10, 15, 16, 17, 33, 47, 48, 49]
+
+
+@DTYPES
+@pytest.mark.parametrize("classes", EDGE_CLASSES)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("target", ["labels", "probabilities"])
+def test_fused_forward_equals_generic_rule_at_register_edges(target, reduction, classes, dt):
+    """Through the tape, on both sides of SHORT_ROWS_MAX (48) and of every register width
+    (8 float64 or 16 float32 lanes), with a ragged last tile and rows at +-1e4."""
+    rng = np.random.default_rng(classes + 7)
+    n = 2 * loops.TILE + 19
+    x = (rng.normal(size=(n, classes)) * 3).astype(dt)
+    x[1] += 1e4
+    x[4] -= 1e4
+    y = (rng.integers(0, classes, n) if target == "labels"
+         else rng.dirichlet(np.ones(classes), n).astype(dt))
+    got = _loss_and_grad(x, y, "numba", reduction)
+    want = _generic(x, y, reduction)
+    tol = 2e-5 if dt == np.float32 else 1e-12
+    # a loss near 0 is log(s) for s near 1: a few ulp of s, absolute
+    np.testing.assert_allclose(got[0], want[0], rtol=tol, atol=8 * np.finfo(dt).eps)
+    np.testing.assert_allclose(got[1], want[1], rtol=tol, atol=tol / n)
+
+
+@pytest.mark.parametrize("classes", [2, 3, 10, 33, 48, 49, 100])
+@pytest.mark.parametrize("bad", [-1, "classes"])
+@pytest.mark.parametrize("threaded", [False, True], ids=["one_thread", "threaded"])
+def test_forward_declines_a_label_out_of_range(classes, bad, threaded, monkeypatch):
+    """A label outside [0, classes), in a middle tile or in the ragged last one, one-threaded or
+    in threaded blocks: the kernel reports it (touching nothing outside its arrays) and the
+    forward returns None, so the generic rule raises its IndexError."""
+    if threaded:
+        monkeypatch.setattr(_config, "ROW_PAR_MIN", 1)
+    rng = np.random.default_rng(classes)
+    n = 3 * loops.TILE + 11
+    x = rng.normal(size=(n, classes)).astype(np.float32)
+    kernel = _losses.KERNELS["softmax_cross_entropy"]
+    for row in (loops.TILE + 5, n - 1):
+        labels = rng.integers(0, classes, n)
+        labels[row] = -1 if bad == -1 else classes
+        assert kernel.forward(x, labels, "mean") is None
+    labels[row] = classes - 1
+    assert kernel.forward(x, labels, "mean") is not None
+
+
+@pytest.mark.parametrize("kernel", ["sce_labels_short", "sce_labels_block"])
+def test_label_kernels_return_one_at_a_bad_label_and_zero_otherwise(kernel):
+    fn = getattr(loops, kernel)
+    x = np.zeros((70, 12), np.float32)
+    labels = np.full(70, 11)
+    grad, losses = np.empty_like(x), np.empty(70, np.float32)
+    assert fn(x, labels, grad, losses, np.float32(1)) == 0
+    labels[69] = 12
+    assert fn(x, labels, grad, losses, np.float32(1)) == 1
+
+
+def test_user_call_with_a_bad_label_names_it_on_numba():
+    x = xg.asarray(np.zeros((5, 33), np.float32), backend="numba")
+    with pytest.raises(IndexError, match="label 33 is out of range for 33 classes"):
+        xg.losses.softmax_cross_entropy(x, xg.asarray([0, 1, 33, 2, 3], backend="numba"))
+
+
+@DTYPES
+def test_sum64_adds_in_float64(dt):
+    import math
+
+    rng = np.random.default_rng(0)
+    a = (rng.random(100_003) * 10).astype(dt)
+    a[::7] *= 1e6
+    want = math.fsum(a.astype(np.float64))
+    assert abs(loops.sum64(a) - want) <= 1e-12 * want
+    assert loops.sum64(a[:0]) == 0.0
+
+
+def test_prefetch_clips_its_range_to_the_array():
+    """Prefetching is a hint: ranges past either end of the array are clipped, never read."""
+    from xpgrad.backends.numba._transpose import prefetch_read, prefetch_write
+
+    @numba.njit
+    def hint(a):
+        prefetch_read(a, -100, 10)
+        prefetch_read(a, a.shape[0] - 3, a.shape[0] + 1000)
+        prefetch_write(a, a.shape[0] + 5, a.shape[0] + 50)
+        prefetch_write(a, 0, a.shape[0])
+        return a.sum()
+
+    a = np.arange(40, dtype=np.float32)
+    assert hint(a) == a.sum()
+    with pytest.raises(numba.core.errors.TypingError):
+        hint(np.zeros((2, 2), np.float32))
