@@ -19,7 +19,7 @@ from xpgrad.backends.numba import _loss_kernels as loops  # noqa: E402
 from xpgrad.backends.numba._transpose import lanes, transpose_block  # noqa: E402
 
 DTYPES = pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["float32", "float64"])
-CLASSES = [1, 2, 3, 5, 7, 8, 9, 10, 11, 15, 16, 17, 31, 32, 33, 63, 64]
+CLASSES = [1, 2, 3, 5, 7, 8, 9, 10, 11, 15, 16, 17, 31, 32, 33, 47, 48, 49, 63, 64, 100, 112]
 
 
 # -- transpose_block -----------------------------------------------------------------------------
@@ -213,16 +213,23 @@ def test_short_row_gradient_matches_torch_and_finite_differences():
         assert abs(numeric - grad[i, j]) < 1e-8, (i, j, numeric, grad[i, j])
 
 
-def test_forward_picks_the_short_row_kernel_up_to_the_limit(monkeypatch):
-    """Rows of ``SHORT_ROWS_MAX`` classes run the short-row kernel, one more the row kernel."""
+@DTYPES
+@pytest.mark.parametrize("target", ["labels", "probs"])
+def test_forward_picks_the_short_row_kernel_up_to_the_limit(target, dt, monkeypatch):
+    """Rows of ``SHORT_ROWS_MAX`` float32 classes with labels (``SHORT_PROBS_MAX`` with
+    probabilities; float64: half as many) run the short-row kernel, one more the row kernel."""
     calls = []
-    for name in ("sce_labels_short", "sce_labels_block"):
+    names = (f"sce_{target}_short", f"sce_{target}_block")
+    for name in names:
         real = getattr(loops, name)
         monkeypatch.setattr(loops, name, lambda *a, _n=name, _f=real: calls.append(_n) or _f(*a))
-    for c in (_config.SHORT_ROWS_MAX, _config.SHORT_ROWS_MAX + 1):
-        x = np.zeros((3, c), np.float32)
-        _losses.KERNELS["softmax_cross_entropy"].forward(x, np.zeros(3, np.int64), "mean")
-    assert calls == ["sce_labels_short", "sce_labels_block"]
+    limit = _config.SHORT_ROWS_MAX if target == "labels" else _config.SHORT_PROBS_MAX
+    limit //= np.dtype(dt).itemsize // 4
+    for c in (limit, limit + 1):
+        x = np.zeros((3, c), dt)
+        y = np.zeros(3, np.int64) if target == "labels" else np.full((3, c), 1.0 / c, dt)
+        assert _losses.KERNELS["softmax_cross_entropy"].forward(x, y, "mean") is not None
+    assert calls == list(names)
 
 
 def test_docstring_examples_of_the_transpose_module():
@@ -234,7 +241,7 @@ def test_docstring_examples_of_the_transpose_module():
 
 
 # -- this session: labels checked in the kernel, probabilities in one pass, prefetch ------------
-EDGE_CLASSES = [4, 10, 15, 16, 17, 33, 47, 48, 49]
+EDGE_CLASSES = [4, 10, 15, 16, 17, 32, 33, 47, 49, 56, 57, 64, 65, 112, 113]
 
 
 @DTYPES
@@ -242,8 +249,9 @@ EDGE_CLASSES = [4, 10, 15, 16, 17, 33, 47, 48, 49]
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("target", ["labels", "probabilities"])
 def test_fused_forward_equals_generic_rule_at_register_edges(target, reduction, classes, dt):
-    """Through the tape, on both sides of SHORT_ROWS_MAX (48) and of every register width
-    (8 float64 or 16 float32 lanes), with a ragged last tile and rows at +-1e4."""
+    """Through the tape, on both sides of every short-row limit (``SHORT_ROWS_MAX`` and
+    ``SHORT_PROBS_MAX``, float32 and float64) and of register widths (8 float64 or 16 float32
+    lanes), with a ragged last tile and rows at +-1e4."""
     rng = np.random.default_rng(classes + 7)
     n = 2 * loops.TILE + 19
     x = (rng.normal(size=(n, classes)) * 3).astype(dt)

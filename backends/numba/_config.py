@@ -26,11 +26,15 @@ INSTALL_HINT = 'pip install numba (or pip install -e ".[numba]" in the xpgrad ch
 PAR_MIN = 1 << 20
 #: row kernels (softmax cross-entropy) go parallel from this many logits on
 ROW_PAR_MIN = 1 << 20
-#: softmax cross-entropy rows of at most this many classes run the short-row kernels, SIMD
-#: across rows; longer rows the row-at-a-time one (benchmarks/numba_kernels.py --floor: the
-#: short-row kernels take about the same time per logit at any class count, the row kernel
-#: less the longer its rows; they cross at 56-64 classes with labels, 40-48 with probabilities)
-SHORT_ROWS_MAX = 48
+#: softmax cross-entropy rows of at most this many float32 classes run the short-row kernels,
+#: SIMD across rows, with integer labels (SHORT_PROBS_MAX: with probabilities); longer rows
+#: the row-at-a-time ones; float64 rows half as many (benchmarks/numba_kernels.py --floor: the
+#: short-row kernels take about the same time per logit at any class count, the row kernels
+#: less the longer their rows; 4M float32 logits, one thread: labels 2.8-3.5x the copy at 100
+#: classes short against 3.2-4.1x by rows, 2.5-2.9x against 2.1-2.5x at 128; probabilities
+#: 6.1x against 6.9x at 64, about even at 100; float64 labels even at 64, rows ahead at 100)
+SHORT_ROWS_MAX = 112
+SHORT_PROBS_MAX = 64
 #: elements per parallel work item; fixed, so sums do not depend on the thread count
 BLOCK = 1 << 14
 

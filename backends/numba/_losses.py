@@ -81,11 +81,12 @@ def sce_forward(logits, labels, reduction):
     scale = dt.type(_scale(reduction, n))
     par = n > 1 and n * c >= _config.ROW_PAR_MIN
     rows = max(1, _config.BLOCK // max(c, 1))
+    wide = dt.itemsize // 4                       # float64 rows fill registers twice as fast
     if labels.dtype.kind in "iu":
         if labels.shape != (n,):
             return None
         lab = labels.astype(np.intp, copy=False)
-        short = c <= _config.SHORT_ROWS_MAX       # rows of few classes: SIMD across rows
+        short = c <= _config.SHORT_ROWS_MAX // wide    # rows of few classes: SIMD across rows
         bad = 0
         if par:
             bad = _config.run_parallel(loops.sce_labels_short_par if short
@@ -97,7 +98,7 @@ def sce_forward(logits, labels, reduction):
             return None              # the generic rule reports the bad label
     elif labels.dtype == dt and labels.shape == (n, c):
         t = np.ascontiguousarray(labels)
-        short = c <= _config.SHORT_ROWS_MAX
+        short = c <= _config.SHORT_PROBS_MAX // wide
         if par:
             _config.run_parallel(loops.sce_probs_short_par if short else loops.sce_probs_par,
                                  x, t, grad, losses, scale, rows)
