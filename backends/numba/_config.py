@@ -28,13 +28,13 @@ PAR_MIN = 1 << 20
 ROW_PAR_MIN = 1 << 20
 #: softmax cross-entropy rows of at most this many float32 classes run the short-row kernels,
 #: SIMD across rows, with integer labels (SHORT_PROBS_MAX: with probabilities); longer rows
-#: the row-at-a-time ones; float64 rows half as many (benchmarks/numba_kernels.py --floor: the
-#: short-row kernels take about the same time per logit at any class count, the row kernels
-#: less the longer their rows; 4M float32 logits, one thread: labels 2.8-3.5x the copy at 100
-#: classes short against 3.2-4.1x by rows, 2.5-2.9x against 2.1-2.5x at 128; probabilities
-#: 6.1x against 6.9x at 64, about even at 100; float64 labels even at 64, rows ahead at 100)
-SHORT_ROWS_MAX = 112
-SHORT_PROBS_MAX = 64
+#: the row-at-a-time ones; float64 rows half as many (4M logits, one thread, ratio to the copy
+#: floor, short against rows: float32 labels 2.2x against 3.3x at 160 classes, 2.3x and 2.4x
+#: at 200; probabilities 3.7x against 4.9x at 160, 4.1x against 3.5x at 200; float64 labels
+#: 2.3x against 2.4x at 100, 2.6x against 2.2x at 128, probabilities ahead at 64 and behind at
+#: 100)
+SHORT_ROWS_MAX = 160
+SHORT_PROBS_MAX = 128
 #: elements per parallel work item; fixed, so sums do not depend on the thread count
 BLOCK = 1 << 14
 
