@@ -219,17 +219,17 @@ def test_forward_picks_the_short_row_kernel_up_to_the_limit(target, dt, monkeypa
     """Rows of ``SHORT_ROWS_MAX`` float32 classes with labels (``SHORT_PROBS_MAX`` with
     probabilities; float64: half as many) run the short-row kernel, one more the row kernel."""
     calls = []
-    names = (f"sce_{target}_short", f"sce_{target}_block")
-    for name in names:
-        real = getattr(loops, name)
-        monkeypatch.setattr(loops, name, lambda *a, _n=name, _f=real: calls.append(_n) or _f(*a))
+    for length in ("short", "rows"):
+        real = loops.SCE_LOOPS[target, length]
+        monkeypatch.setitem(loops.SCE_LOOPS, (target, length),
+                            (lambda *a, _n=length, _f=real[0]: calls.append(_n) or _f(*a), None))
     limit = _config.SHORT_ROWS_MAX if target == "labels" else _config.SHORT_PROBS_MAX
     limit //= np.dtype(dt).itemsize // 4
     for c in (limit, limit + 1):
         x = np.zeros((3, c), dt)
         y = np.zeros(3, np.int64) if target == "labels" else np.full((3, c), 1.0 / c, dt)
         assert _losses.KERNELS["softmax_cross_entropy"].forward(x, y, "mean") is not None
-    assert calls == list(names)
+    assert calls == ["short", "rows"]
 
 
 def test_docstring_examples_of_the_transpose_module():

@@ -216,8 +216,6 @@ def sce_labels_short(x, labels, grad, losses, scale):
     the one-hot is subtracted last, in the rows' own layout. Returns 0, or 1 at the first tile
     with a label outside ``[0, classes)`` (what it wrote is then unspecified)."""
     n, c = x.shape
-    if c <= GATHERED_MAX:
-        return _sce_labels_gathered(x, labels, grad, losses, scale)
     xf, gf = x.reshape(-1), grad.reshape(-1)
     xtf, xt = _tile_buffer(x)
     m = np.empty(_STRIDE, x.dtype)
@@ -259,6 +257,42 @@ def _weighted_gap(tj, xj, m):
     return -(tj * (xj - m)) if tj != 0 else tj - tj
 
 
+@njit(inline="always", **LOOP_OPTIONS)
+def _tile_exp_targets(xt, tt, c, rn, m, s, ts, gap, xf, gf, tf, r0):
+    """``_tile_exp`` with targets ``tt`` beside ``xt``: also sums ``t`` into ``ts[r]`` and
+    ``-t * (x - m)`` into ``gap[r]``, and asks for a later tile's targets too."""
+    j = 0
+    while j + 2 <= c:
+        _prefetch_part(xf, gf, c, r0, j, 2)
+        at = (r0 + _AHEAD * TILE) * c + j * TILE
+        prefetch_read(tf, at, at + 2 * TILE)
+        x0, x1, t0, t1 = xt[j], xt[j + 1], tt[j], tt[j + 1]
+        for r in range(rn):
+            mr = m[r]
+            a0, a1, b0, b1 = x0[r], x1[r], t0[r], t1[r]
+            ts[r] += b0 + b1
+            gap[r] += _weighted_gap(b0, a0, mr) + _weighted_gap(b1, a1, mr)
+            e0 = exp_neg(a0 - mr)
+            e1 = exp_neg(a1 - mr)
+            x0[r] = e0
+            x1[r] = e1
+            s[r] += e0 + e1
+        j += 2
+    if j < c:
+        _prefetch_part(xf, gf, c, r0, j, 1)
+        at = (r0 + _AHEAD * TILE) * c + j * TILE
+        prefetch_read(tf, at, at + TILE)
+        x0, t0 = xt[j], tt[j]
+        for r in range(rn):
+            mr = m[r]
+            a0, b0 = x0[r], t0[r]
+            ts[r] += b0
+            gap[r] += _weighted_gap(b0, a0, mr)
+            e0 = exp_neg(a0 - mr)
+            x0[r] = e0
+            s[r] += e0
+
+
 @njit(**LOOP_OPTIONS)
 def sce_probs_short(x, t, grad, losses, scale):
     """``sce_probs_block`` for rows of a few classes, in transposed tiles as
@@ -267,9 +301,6 @@ def sce_probs_short(x, t, grad, losses, scale):
     as the row kernel's ``-sum(t * ((x - m) - log(s)))``); ``scale * t`` is subtracted after
     the way back, in the rows' own layout."""
     n, c = x.shape
-    if c <= GATHERED_MAX:
-        _sce_probs_gathered(x, t, grad, losses, scale)
-        return
     xf, tf, gf = x.reshape(-1), t.reshape(-1), grad.reshape(-1)
     xtf, xt = _tile_buffer(x)
     ttf, tt = _tile_buffer(x)
@@ -287,19 +318,7 @@ def sce_probs_short(x, t, grad, losses, scale):
             gap[r] = 0
         _tile_in(xf, c, r0, rn, xtf, m)      # a NaN is skipped in m but makes its row NaN below
         _tile_in(tf, c, r0, rn, ttf, None)
-        for j in range(c):
-            _prefetch_part(xf, gf, c, r0, j, 1)
-            at = (r0 + _AHEAD * TILE) * c + j * TILE
-            prefetch_read(tf, at, at + TILE)
-            xtj, ttj = xt[j], tt[j]
-            for r in range(rn):
-                tj = ttj[r]
-                xj = xtj[r]
-                ts[r] += tj
-                gap[r] += _weighted_gap(tj, xj, m[r])
-                e = exp_neg(xj - m[r])
-                xtj[r] = e
-                s[r] += e
+        _tile_exp_targets(xt, tt, c, rn, m, s, ts, gap, xf, gf, tf, r0)
         lr = losses[r0:r0 + rn]
         for r in range(rn):
             lr[r] = gap[r] + log_pos(s[r]) * ts[r]
@@ -318,7 +337,7 @@ _GATHER_TILE = 256
 
 
 @njit(**LOOP_OPTIONS)
-def _sce_labels_gathered(x, labels, grad, losses, scale):
+def sce_labels_gathered(x, labels, grad, losses, scale):
     """``sce_labels_short`` for rows of at most ``GATHERED_MAX`` classes, where a register
     transpose would move mostly padding: each tile of ``_GATHER_TILE`` rows is transposed by
     loops over rows innermost (gathers and scatters) into a (classes, _GATHER_TILE) buffer."""
@@ -369,9 +388,9 @@ def _sce_labels_gathered(x, labels, grad, losses, scale):
 
 
 @njit(**LOOP_OPTIONS)
-def _sce_probs_gathered(x, t, grad, losses, scale):
+def sce_probs_gathered(x, t, grad, losses, scale):
     """``sce_probs_short`` for rows of at most ``GATHERED_MAX`` classes, in tiles transposed by
-    loops as ``_sce_labels_gathered``."""
+    loops as ``sce_labels_gathered``."""
     n, c = x.shape
     xt = np.empty((c, _GATHER_TILE + _PAD), x.dtype)
     tt = np.empty((c, _GATHER_TILE + _PAD), x.dtype)
@@ -444,8 +463,23 @@ def sum64(a):
 
 sce_labels_par = parallel_blocks(sce_labels_block, arrays=4, sums=True)
 sce_labels_short_par = parallel_blocks(sce_labels_short, arrays=4, sums=True)
+sce_labels_gathered_par = parallel_blocks(sce_labels_gathered, arrays=4, sums=True)
 sce_probs_short_par = parallel_blocks(sce_probs_short, arrays=4)
+sce_probs_gathered_par = parallel_blocks(sce_probs_gathered, arrays=4)
 sce_probs_par = parallel_blocks(sce_probs_block, arrays=4)
+
+#: the softmax cross-entropy loops by target ("labels", "probs") and row length ("gathered"
+#: up to GATHERED_MAX classes, "short" up to _config's limits, "rows"): (one thread, threaded).
+#: The caller picks: a kernel that called the gathered loop for its short rows ran 1.4-1.7x
+#: slower on its own rows (LLVM inlined the other loop into it).
+SCE_LOOPS = {
+    ("labels", "gathered"): (sce_labels_gathered, sce_labels_gathered_par),
+    ("labels", "short"): (sce_labels_short, sce_labels_short_par),
+    ("labels", "rows"): (sce_labels_block, sce_labels_par),
+    ("probs", "gathered"): (sce_probs_gathered, sce_probs_gathered_par),
+    ("probs", "short"): (sce_probs_short, sce_probs_short_par),
+    ("probs", "rows"): (sce_probs_block, sce_probs_par),
+}
 
 
 # -- elementwise losses: gradient into ``grad``; per-entry loss into ``out`` or summed ---------

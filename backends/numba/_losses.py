@@ -81,32 +81,27 @@ def sce_forward(logits, labels, reduction):
     scale = dt.type(_scale(reduction, n))
     par = n > 1 and n * c >= _config.ROW_PAR_MIN
     rows = max(1, _config.BLOCK // max(c, 1))
-    wide = dt.itemsize // 4                       # float64 rows fill registers twice as fast
     if labels.dtype.kind in "iu":
         if labels.shape != (n,):
             return None
-        lab = labels.astype(np.intp, copy=False)
-        short = c <= _config.SHORT_ROWS_MAX // wide    # rows of few classes: SIMD across rows
-        bad = 0
-        if par:
-            bad = _config.run_parallel(loops.sce_labels_short_par if short
-                                       else loops.sce_labels_par, x, lab, grad, losses, scale, rows)
-        elif n:
-            bad = (loops.sce_labels_short if short else loops.sce_labels_block)(x, lab, grad,
-                                                                                losses, scale)
-        if bad:
-            return None              # the generic rule reports the bad label
+        target, limit = labels.astype(np.intp, copy=False), _config.SHORT_ROWS_MAX
+        kind = "labels"
     elif labels.dtype == dt and labels.shape == (n, c):
-        t = np.ascontiguousarray(labels)
-        short = c <= _config.SHORT_PROBS_MAX // wide
-        if par:
-            _config.run_parallel(loops.sce_probs_short_par if short else loops.sce_probs_par,
-                                 x, t, grad, losses, scale, rows)
-        elif n:
-            (loops.sce_probs_short if short else loops.sce_probs_block)(x, t, grad, losses,
-                                                                        scale)
+        target, limit = np.ascontiguousarray(labels), _config.SHORT_PROBS_MAX
+        kind = "probs"
     else:
         return None
+    # rows of few classes: SIMD across rows (float64 rows fill registers twice as fast)
+    length = ("gathered" if c <= loops.GATHERED_MAX
+              else "short" if c <= limit // (dt.itemsize // 4) else "rows")
+    one_thread, threaded = loops.SCE_LOOPS[kind, length]
+    bad = 0
+    if par:
+        bad = _config.run_parallel(threaded, x, target, grad, losses, scale, rows)
+    elif n:
+        bad = one_thread(x, target, grad, losses, scale)
+    if bad:
+        return None                  # a label out of range: the generic rule reports it
     if reduction == "none":
         out = losses
     else:
