@@ -29,12 +29,10 @@ ROW_PAR_MIN = 1 << 20
 #: softmax cross-entropy rows of at most this many float32 classes run the short-row kernels,
 #: SIMD across rows, with integer labels (SHORT_PROBS_MAX: with probabilities); longer rows
 #: the row-at-a-time ones; float64 rows half as many (4M logits, one thread, ratio to the copy
-#: floor, short against rows: float32 labels 2.2x against 3.3x at 160 classes, 2.3x and 2.4x
-#: at 200; probabilities 3.7x against 4.9x at 160, 4.1x against 3.5x at 200; float64 labels
-#: 2.3x against 2.4x at 100, 2.6x against 2.2x at 128, probabilities ahead at 64 and behind at
-#: 100)
+#: floor, short against rows: labels 1.8x against 2.6x at 160 classes, 2.3x and 2.2x at 200;
+#: probabilities 2.9x against 4.5x at 160, 3.7x against 3.1x at 200)
 SHORT_ROWS_MAX = 160
-SHORT_PROBS_MAX = 128
+SHORT_PROBS_MAX = 160
 #: elements per parallel work item; fixed, so sums do not depend on the thread count
 BLOCK = 1 << 14
 
