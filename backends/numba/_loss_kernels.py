@@ -59,11 +59,22 @@ def _row_exp(xr, gr, m):
     return s
 
 
+@njit(inline="always", **LOOP_OPTIONS)
+def _prefetch_row(xf, gf, c, i):
+    """Ask for the row about 4 KiB after row ``i`` of the flat (n, c) arrays ``xf`` (to read)
+    and ``gf`` (to write) (in memory, 100-1000 float32 classes: 10-20% of the row kernels)."""
+    at = (i + max(1, 4096 // (c * xf.itemsize))) * c
+    prefetch_read(xf, at, at + c)
+    prefetch_write(gf, at, at + c)
+
+
 @njit(**LOOP_OPTIONS)
 def sce_labels_block(x, labels, grad, losses, scale):
     """Every row with integer labels: ``losses[i]`` and ``grad[i] = scale*(p - onehot)``.
     Returns 0, or 1 at the first label outside ``[0, classes)`` (the rows after it unwritten)."""
+    xf, gf = x.reshape(-1), grad.reshape(-1)
     for i in range(x.shape[0]):
+        _prefetch_row(xf, gf, x.shape[1], i)
         xr = x[i]
         gr = grad[i]
         lab = labels[i]
@@ -82,7 +93,10 @@ def sce_labels_block(x, labels, grad, losses, scale):
 @njit(**LOOP_OPTIONS)
 def sce_probs_block(x, t, grad, losses, scale):
     """Every row with probability targets: ``grad[i] = scale*(p*sum(t) - t)``."""
+    xf, tf, gf = x.reshape(-1), t.reshape(-1), grad.reshape(-1)
     for i in range(x.shape[0]):
+        _prefetch_row(xf, gf, x.shape[1], i)
+        _prefetch_row(tf, tf, x.shape[1], i)
         xr = x[i]
         tr = t[i]
         gr = grad[i]
