@@ -1,4 +1,4 @@
-"""The Numba backend's short-row softmax cross-entropy (backends/numba/_loss_kernels.py,
+"""The Numba backend's short-row softmax cross-entropy (backends/numba/_sce_kernels.py,
 ``sce_*_short``) and the register transposes it runs on (backends/numba/_transpose.py).
 
 The kernels are compared with the row-at-a-time kernels and the generic rule at class counts
@@ -16,6 +16,7 @@ numba = pytest.importorskip("numba", reason="Numba is not installed")
 
 from xpgrad.backends.numba import _config, _losses  # noqa: E402
 from xpgrad.backends.numba import _loss_kernels as loops  # noqa: E402
+from xpgrad.backends.numba import _sce_kernels as short  # noqa: E402
 from xpgrad.backends.numba._transpose import lanes, transpose_block  # noqa: E402
 
 DTYPES = pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["float32", "float64"])
@@ -111,11 +112,11 @@ def _assert_kernels_agree(short, block, x, target, tol):
 @pytest.mark.parametrize("classes", CLASSES)
 def test_short_row_labels_match_row_kernel(classes, dt):
     rng = np.random.default_rng(classes)
-    n = 3 * loops.TILE + 37                         # a ragged last tile
+    n = 3 * short.TILE + 37                         # a ragged last tile
     x = _awkward_logits(rng, n, classes, dt)
     labels = rng.integers(0, classes, n)
     labels[2] = classes - 1
-    _assert_kernels_agree(loops.sce_labels_short, loops.sce_labels_block, x, labels,
+    _assert_kernels_agree(short.sce_labels_short, loops.sce_labels_block, x, labels,
                           2e-6 if dt == np.float32 else 1e-13)
 
 
@@ -123,14 +124,14 @@ def test_short_row_labels_match_row_kernel(classes, dt):
 @pytest.mark.parametrize("classes", CLASSES)
 def test_short_row_probabilities_match_row_kernel(classes, dt):
     rng = np.random.default_rng(classes + 100)
-    n = 2 * loops.TILE + 45
+    n = 2 * short.TILE + 45
     x = _awkward_logits(rng, n, classes, dt)
     t = rng.dirichlet(np.ones(classes), n).astype(dt)
     t[7] *= 0.5
     if classes > 1:
         t[2, 0] = 0.0                               # no weight on the masked class
         t[2] /= t[2].sum()
-    _assert_kernels_agree(loops.sce_probs_short, loops.sce_probs_block, x, t,
+    _assert_kernels_agree(short.sce_probs_short, loops.sce_probs_block, x, t,
                           1e-5 if dt == np.float32 else 1e-12)
 
 
@@ -144,8 +145,8 @@ def test_short_row_threaded_equals_one_thread(classes):
     labels = rng.integers(0, classes, n)
     t = rng.dirichlet(np.ones(classes), n).astype(np.float32)
     scale = np.float32(1.0 / n)
-    for serial, par, target in ((loops.sce_labels_short, loops.sce_labels_short_par, labels),
-                                (loops.sce_probs_short, loops.sce_probs_short_par, t)):
+    for serial, par, target in ((short.sce_labels_short, short.sce_labels_short_par, labels),
+                                (short.sce_probs_short, short.sce_probs_short_par, t)):
         g1, l1 = np.empty_like(x), np.empty(n, np.float32)
         g2, l2 = np.empty_like(x), np.empty(n, np.float32)
         serial(x, target, g1, l1, scale)
@@ -178,7 +179,7 @@ def _generic(x, y, reduction="mean"):
 @pytest.mark.parametrize("reduction", ["mean", "none"])
 def test_short_row_kernel_equals_generic_rule_through_the_tape(classes, reduction, dt):
     rng = np.random.default_rng(classes)
-    n = 2 * loops.TILE + 5
+    n = 2 * short.TILE + 5
     x = (rng.normal(size=(n, classes)) * 3).astype(dt)
     x[1] += 1e4
     labels = rng.integers(0, classes, n)
@@ -220,8 +221,8 @@ def test_forward_picks_the_short_row_kernel_up_to_the_limit(target, dt, monkeypa
     probabilities; float64: half as many) run the short-row kernel, one more the row kernel."""
     calls = []
     for length in ("short", "rows"):
-        real = loops.SCE_LOOPS[target, length]
-        monkeypatch.setitem(loops.SCE_LOOPS, (target, length),
+        real = short.SCE_LOOPS[target, length]
+        monkeypatch.setitem(short.SCE_LOOPS, (target, length),
                             (lambda *a, _n=length, _f=real[0]: calls.append(_n) or _f(*a), None))
     limit = _config.SHORT_ROWS_MAX if target == "labels" else _config.SHORT_PROBS_MAX
     limit //= np.dtype(dt).itemsize // 4
@@ -232,12 +233,13 @@ def test_forward_picks_the_short_row_kernel_up_to_the_limit(target, dt, monkeypa
     assert calls == ["short", "rows"]
 
 
-def test_docstring_examples_of_the_transpose_module():
+def test_docstring_examples_of_the_transpose_and_short_row_modules():
     import doctest
 
     from xpgrad.backends.numba import _transpose
 
     assert doctest.testmod(_transpose).failed == 0
+    assert doctest.testmod(short).failed == 0
 
 
 # -- this session: labels checked in the kernel, probabilities in one pass, prefetch ------------
@@ -253,7 +255,7 @@ def test_fused_forward_equals_generic_rule_at_register_edges(target, reduction, 
     ``SHORT_PROBS_MAX``, float32 and float64) and of register widths (8 float64 or 16 float32
     lanes), with a ragged last tile and rows at +-1e4."""
     rng = np.random.default_rng(classes + 7)
-    n = 2 * loops.TILE + 19
+    n = 2 * short.TILE + 19
     x = (rng.normal(size=(n, classes)) * 3).astype(dt)
     x[1] += 1e4
     x[4] -= 1e4
@@ -277,10 +279,10 @@ def test_forward_declines_a_label_out_of_range(classes, bad, threaded, monkeypat
     if threaded:
         monkeypatch.setattr(_config, "ROW_PAR_MIN", 1)
     rng = np.random.default_rng(classes)
-    n = 3 * loops.TILE + 11
+    n = 3 * short.TILE + 11
     x = rng.normal(size=(n, classes)).astype(np.float32)
     kernel = _losses.KERNELS["softmax_cross_entropy"]
-    for row in (loops.TILE + 5, n - 1):
+    for row in (short.TILE + 5, n - 1):
         labels = rng.integers(0, classes, n)
         labels[row] = -1 if bad == -1 else classes
         assert kernel.forward(x, labels, "mean") is None
@@ -290,7 +292,7 @@ def test_forward_declines_a_label_out_of_range(classes, bad, threaded, monkeypat
 
 @pytest.mark.parametrize("kernel", ["sce_labels_short", "sce_labels_block"])
 def test_label_kernels_return_one_at_a_bad_label_and_zero_otherwise(kernel):
-    fn = getattr(loops, kernel)
+    fn = getattr(short if kernel.endswith("short") else loops, kernel)
     x = np.zeros((70, 12), np.float32)
     labels = np.full(70, 11)
     grad, losses = np.empty_like(x), np.empty(70, np.float32)

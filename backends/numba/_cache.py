@@ -24,10 +24,10 @@ def kernel_dispatchers():
     """The public Numba kernels: ``{qualified name: dispatcher}``."""
     from numba.core.dispatcher import Dispatcher
 
-    from . import _act_kernels, _loss_kernels, _optim_kernels, _rnn
+    from . import _act_kernels, _loss_kernels, _optim_kernels, _rnn, _sce_kernels
 
     found = {}
-    for mod in (_loss_kernels, _act_kernels, _optim_kernels, _rnn):
+    for mod in (_loss_kernels, _sce_kernels, _act_kernels, _optim_kernels, _rnn):
         for name, obj in vars(mod).items():
             if isinstance(obj, Dispatcher) and not name.startswith("_"):
                 found[f"{mod.__name__.rsplit('.', 1)[-1]}.{name}"] = obj

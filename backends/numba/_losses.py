@@ -22,6 +22,7 @@ from xpgrad.backend import Kernel
 from ..numpy.kernels import FLOATS
 from . import _config
 from . import _loss_kernels as loops
+from . import _sce_kernels
 
 _EMPTY = {d: np.empty(0, d) for d in FLOATS}
 
@@ -92,9 +93,9 @@ def sce_forward(logits, labels, reduction):
     else:
         return None
     # rows of few classes: SIMD across rows (float64 rows fill registers twice as fast)
-    length = ("gathered" if c <= loops.GATHERED_MAX
+    length = ("gathered" if c <= _sce_kernels.GATHERED_MAX
               else "short" if c <= limit // (dt.itemsize // 4) else "rows")
-    one_thread, threaded = loops.SCE_LOOPS[kind, length]
+    one_thread, threaded = _sce_kernels.SCE_LOOPS[kind, length]
     bad = 0
     if par:
         bad = _config.run_parallel(threaded, x, target, grad, losses, scale, rows)

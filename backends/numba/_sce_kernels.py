@@ -1,0 +1,395 @@
+"""Numba loops of softmax cross-entropy for rows of few classes: SIMD across rows.
+
+A row of 10 classes fills 10 of a register's 16 float32 lanes at best, so these loops put rows
+in lanes instead: each tile of ``TILE`` rows is transposed in registers
+(``_transpose.transpose_block``) into a (classes, TILE) buffer, the exponentials and sums run
+along the buffer's rows, and the gradient is transposed back; rows of 2 or 3 classes are
+transposed by loops (``sce_*_gathered``). The same ``(x, target, grad, losses, scale)``
+contract as the row-at-a-time loops of ``_loss_kernels``; ``SCE_LOOPS`` holds all of them, and
+the forward (``_losses``) picks one by row length.
+
+>>> import numpy as np
+>>> x = np.array([[0.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]], np.float32)
+>>> grad, losses = np.empty_like(x), np.empty(2, np.float32)
+>>> sce_labels_short(x, np.array([0, 0]), grad, losses, np.float32(1.0))
+0
+>>> [round(float(v), 4) for v in losses], [round(float(v), 4) for v in grad[0]]
+([1.3863, 0.7437], [-0.75, 0.25, 0.25, 0.25])
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from . import _loss_kernels as _rows      # (a module: its kernels stay listed there only)
+from ._loss_kernels import _log_prob
+from ._math import LOOP_OPTIONS, MATH_FLAGS, exp_neg, log_pos
+from ._templates import parallel_blocks
+from ._transpose import lanes, prefetch_read, prefetch_write, transpose_block
+
+
+# -- softmax cross-entropy for short rows: SIMD across rows ------------------------------------
+#: rows per tile of the short-row kernels; a tile is transposed into a buffer of (classes
+#: rounded up to whole registers) rows of TILE + _PAD entries (the padding keeps the buffer's
+#: rows out of each other's cache sets: a stride of 1 KiB was 10x slower)
+TILE = 64
+_PAD = 16
+_STRIDE = TILE + _PAD
+
+
+@njit(fastmath=MATH_FLAGS, error_model="numpy", cache=True)
+def _label_loss_vec(s, x, m):
+    """``log(s) - (x - m)`` in this order, with a log that vectorizes (s >= 1 here)."""
+    return log_pos(s) - (x - m)
+
+
+@njit(inline="always", **LOOP_OPTIONS)
+def _tile_in(xf, c, r0, rn, xtf, m):
+    """Rows ``r0 .. r0 + rn`` of the flat (n, c) array ``xf`` into the tile buffer ``xtf``,
+    transposed (class ``j`` of row ``r0 + r`` at ``xtf[j * _STRIDE + r]``); with an array ``m``
+    (else None), ``m[r]`` becomes the max of its row (NaN skipped) over its start value."""
+    lw = lanes(xf)
+    for rb in range(0, rn, lw):
+        nr = min(lw, rn - rb)
+        for j0 in range(0, c, lw):
+            nc = min(lw, c - j0)
+            transpose_block(xf, (r0 + rb) * c + j0, c, nr, nc, xtf, j0 * _STRIDE + rb, _STRIDE,
+                            nc, nr, None, m, rb)
+
+
+@njit(inline="always", **LOOP_OPTIONS)
+def _tile_out(xtf, c, r0, rn, gf, factors):
+    """The tile buffer ``xtf`` back into rows ``r0 .. r0 + rn`` of the flat (n, c) array ``gf``,
+    each row times its entry of ``factors`` (or as it is with None). Column blocks go last
+    first, so the first one overwrites what the others spill into the next row."""
+    lw = lanes(gf)
+    for rb in range(0, rn, lw):
+        nr = min(lw, rn - rb)
+        for j0 in range((c - 1) // lw * lw, -1, -lw):
+            nc = min(lw, c - j0)
+            transpose_block(xtf, j0 * _STRIDE + rb, _STRIDE, nc, nr, gf, (r0 + rb) * c + j0, c,
+                            nr, nc, factors, None, rb)
+
+
+@njit(**LOOP_OPTIONS)
+def _tile_buffer(x):
+    """A tile buffer for ``x``'s rows (classes rounded up to whole registers) and its 2-D view."""
+    lw = lanes(x)
+    flat = np.empty((x.shape[1] + lw - 1) // lw * lw * _STRIDE, x.dtype)
+    return flat, flat.reshape(-1, _STRIDE)
+
+
+@njit(inline="always", **LOOP_OPTIONS)
+def _labels_in_range(labels, c):
+    """Whether every label is in ``[0, c)``."""
+    bad = 0
+    for r in range(labels.shape[0]):
+        k = labels[r]
+        bad += (k < 0) | (k >= c)
+    return bad == 0
+
+
+#: how many tiles ahead the kernels ask for their rows (_prefetch_part)
+_AHEAD = 2
+
+
+@njit(inline="always", **LOOP_OPTIONS)
+def _prefetch_part(xf, gf, c, r0, j, k):
+    """Ask for part ``j .. j + k`` of ``c`` of the tile ``_AHEAD`` tiles after the one at
+    ``r0``: its logits to read, its gradient to write. The kernels alternate between loading a
+    tile and computing on it; asked for piece by piece while computing (one part per class),
+    the next tiles arrive meanwhile. (Asked for all at once, the requests fill the CPU's
+    miss buffers and stall it: 33 classes took 4.4x the copy floor that way, 2.3x spread,
+    4M float32 logits, one thread.)"""
+    at = (r0 + _AHEAD * TILE) * c + j * TILE
+    prefetch_read(xf, at, at + k * TILE)
+    prefetch_write(gf, at, at + k * TILE)
+
+
+@njit(inline="always", **LOOP_OPTIONS)
+def _tile_exp(xt, c, rn, m, s, xf, gf, r0):
+    """``xt[j, r] = exp(xt[j, r] - m[r])`` for ``j < c``, ``r < rn``, summed into ``s[r]``;
+    two classes a step (two independent exponentials: 5-10% faster than one), each step
+    asking for its part of a later tile (``_prefetch_part``)."""
+    j = 0
+    while j + 2 <= c:
+        _prefetch_part(xf, gf, c, r0, j, 2)
+        x0, x1 = xt[j], xt[j + 1]
+        for r in range(rn):
+            mr = m[r]
+            e0 = exp_neg(x0[r] - mr)
+            e1 = exp_neg(x1[r] - mr)
+            x0[r] = e0
+            x1[r] = e1
+            s[r] += e0 + e1
+        j += 2
+    if j < c:
+        _prefetch_part(xf, gf, c, r0, j, 1)
+        x0 = xt[j]
+        for r in range(rn):
+            e0 = exp_neg(x0[r] - m[r])
+            x0[r] = e0
+            s[r] += e0
+
+
+@njit(**LOOP_OPTIONS)
+def sce_labels_short(x, labels, grad, losses, scale):
+    """``sce_labels_block`` for rows of a few classes: each tile of ``TILE`` rows is
+    transposed in registers (``_transpose.transpose_block``, which also takes each row's max on
+    the way) into a (classes, TILE) buffer, so the exponentials and sums run along rows in SIMD
+    lanes rather than along a row too short to fill them; the way back scales each row, and
+    the one-hot is subtracted last, in the rows' own layout. Returns 0, or 1 at the first tile
+    with a label outside ``[0, classes)`` (what it wrote is then unspecified)."""
+    n, c = x.shape
+    xf, gf = x.reshape(-1), grad.reshape(-1)
+    xtf, xt = _tile_buffer(x)
+    m = np.empty(_STRIDE, x.dtype)
+    s = np.empty(_STRIDE, x.dtype)
+    xl = np.empty(_STRIDE, x.dtype)
+    low = x.dtype.type(-np.inf)
+    for r0 in range(0, n, TILE):
+        rn = min(TILE, n - r0)
+        ls, lr = labels[r0:r0 + rn], losses[r0:r0 + rn]
+        if not _labels_in_range(ls, c):
+            return 1
+        for r in range(_STRIDE):
+            m[r] = low
+            s[r] = 0
+        _tile_in(xf, c, r0, rn, xtf, m)
+        xs, gs = xf[r0 * c:(r0 + rn) * c], gf[r0 * c:(r0 + rn) * c]
+        for r in range(rn):
+            xl[r] = xs[r * c + ls[r]]
+        # a NaN is skipped in m, but it makes its row's sum, loss and gradient NaN here
+        _tile_exp(xt, c, rn, m, s, xf, gf, r0)
+        for r in range(rn):
+            lr[r] = _label_loss_vec(s[r], xl[r], m[r])
+            s[r] = scale / s[r]
+        _tile_out(xtf, c, r0, rn, gf, s)
+        for r in range(rn):
+            gs[r * c + ls[r]] -= scale
+    return 0
+
+
+@njit(fastmath=MATH_FLAGS, error_model="numpy", cache=True)
+def _target_loss(tj, xj, m, ls):
+    """``-t * ((x - m) - ls)`` in this order; 0 for a class without target weight."""
+    return -(tj * ((xj - m) - ls)) if tj != 0 else tj - tj
+
+
+@njit(fastmath=MATH_FLAGS, error_model="numpy", cache=True)
+def _weighted_gap(tj, xj, m):
+    """``-t * (x - m)`` in this order; 0 for a class without target weight."""
+    return -(tj * (xj - m)) if tj != 0 else tj - tj
+
+
+@njit(inline="always", **LOOP_OPTIONS)
+def _tile_exp_targets(xt, tt, c, rn, m, s, ts, gap, xf, gf, tf, r0):
+    """``_tile_exp`` with targets ``tt`` beside ``xt``: also sums ``t`` into ``ts[r]`` and
+    ``-t * (x - m)`` into ``gap[r]``, and asks for a later tile's targets too."""
+    j = 0
+    while j + 2 <= c:
+        _prefetch_part(xf, gf, c, r0, j, 2)
+        at = (r0 + _AHEAD * TILE) * c + j * TILE
+        prefetch_read(tf, at, at + 2 * TILE)
+        x0, x1, t0, t1 = xt[j], xt[j + 1], tt[j], tt[j + 1]
+        for r in range(rn):
+            mr = m[r]
+            a0, a1, b0, b1 = x0[r], x1[r], t0[r], t1[r]
+            ts[r] += b0 + b1
+            gap[r] += _weighted_gap(b0, a0, mr) + _weighted_gap(b1, a1, mr)
+            e0 = exp_neg(a0 - mr)
+            e1 = exp_neg(a1 - mr)
+            x0[r] = e0
+            x1[r] = e1
+            s[r] += e0 + e1
+        j += 2
+    if j < c:
+        _prefetch_part(xf, gf, c, r0, j, 1)
+        at = (r0 + _AHEAD * TILE) * c + j * TILE
+        prefetch_read(tf, at, at + TILE)
+        x0, t0 = xt[j], tt[j]
+        for r in range(rn):
+            mr = m[r]
+            a0, b0 = x0[r], t0[r]
+            ts[r] += b0
+            gap[r] += _weighted_gap(b0, a0, mr)
+            e0 = exp_neg(a0 - mr)
+            x0[r] = e0
+            s[r] += e0
+
+
+@njit(**LOOP_OPTIONS)
+def sce_probs_short(x, t, grad, losses, scale):
+    """``sce_probs_block`` for rows of a few classes, in transposed tiles as
+    ``sce_labels_short``, in one pass over each tile: the loss is ``-sum(t * (x - m)) +
+    log(s) * sum(t)`` (two sums of terms of one sign for targets >= 0, so the same to rounding
+    as the row kernel's ``-sum(t * ((x - m) - log(s)))``); ``scale * t`` is subtracted after
+    the way back, in the rows' own layout."""
+    n, c = x.shape
+    xf, tf, gf = x.reshape(-1), t.reshape(-1), grad.reshape(-1)
+    xtf, xt = _tile_buffer(x)
+    ttf, tt = _tile_buffer(x)
+    m = np.empty(_STRIDE, x.dtype)
+    s = np.empty(_STRIDE, x.dtype)
+    ts = np.empty(_STRIDE, x.dtype)
+    gap = np.empty(_STRIDE, x.dtype)
+    low = x.dtype.type(-np.inf)
+    for r0 in range(0, n, TILE):
+        rn = min(TILE, n - r0)
+        for r in range(_STRIDE):
+            m[r] = low
+            s[r] = 0
+            ts[r] = 0
+            gap[r] = 0
+        _tile_in(xf, c, r0, rn, xtf, m)      # a NaN is skipped in m but makes its row NaN below
+        _tile_in(tf, c, r0, rn, ttf, None)
+        _tile_exp_targets(xt, tt, c, rn, m, s, ts, gap, xf, gf, tf, r0)
+        lr = losses[r0:r0 + rn]
+        for r in range(rn):
+            lr[r] = gap[r] + log_pos(s[r]) * ts[r]
+            s[r] = scale * ts[r] / s[r]             # s now holds the gradient's factor
+        _tile_out(xtf, c, r0, rn, gf, s)
+        gs, tr = gf[r0 * c:(r0 + rn) * c], tf[r0 * c:(r0 + rn) * c]
+        for i in range(gs.shape[0]):
+            gs[i] -= scale * tr[i]
+
+
+# -- rows of 2 or 3 classes: the tiles transposed by loops (gathers), cheaper there ----------
+#: classes up to which the short-row kernels transpose by loops (measured: 3 classes 8.6x the
+#: copy floor by loops, 10.3x in registers; 4 classes 7.8x and 7.1x)
+GATHERED_MAX = 3
+_GATHER_TILE = 256
+
+
+@njit(**LOOP_OPTIONS)
+def sce_labels_gathered(x, labels, grad, losses, scale):
+    """``sce_labels_short`` for rows of at most ``GATHERED_MAX`` classes, where a register
+    transpose would move mostly padding: each tile of ``_GATHER_TILE`` rows is transposed by
+    loops over rows innermost (gathers and scatters) into a (classes, _GATHER_TILE) buffer."""
+    n, c = x.shape
+    xt = np.empty((c, _GATHER_TILE + _PAD), x.dtype)
+    m = np.empty(_GATHER_TILE, x.dtype)
+    s = np.empty(_GATHER_TILE, x.dtype)
+    xl = np.empty(_GATHER_TILE, x.dtype)
+    for r0 in range(0, n, _GATHER_TILE):
+        rn = min(_GATHER_TILE, n - r0)
+        xs = x[r0:r0 + rn]
+        gs = grad[r0:r0 + rn]
+        ls = labels[r0:r0 + rn]
+        if not _labels_in_range(ls, c):
+            return 1
+        for j in range(c):
+            xtj = xt[j]
+            for r in range(rn):
+                xtj[r] = xs[r, j]
+        x0 = xt[0]
+        for r in range(rn):
+            m[r] = x0[r]
+            s[r] = 0
+            xl[r] = xs[r, ls[r]]
+        # a NaN is skipped here, but it makes its row's sum, loss and gradient NaN below
+        for j in range(1, c):
+            xtj = xt[j]
+            for r in range(rn):
+                v = xtj[r]
+                m[r] = v if v > m[r] else m[r]
+        for j in range(c):
+            xtj = xt[j]
+            for r in range(rn):
+                e = exp_neg(xtj[r] - m[r])
+                xtj[r] = e
+                s[r] += e
+        lr = losses[r0:r0 + rn]
+        for r in range(rn):
+            lr[r] = _label_loss_vec(s[r], xl[r], m[r])
+            s[r] = scale / s[r]
+        for j in range(c):
+            xtj = xt[j]
+            for r in range(rn):
+                gs[r, j] = xtj[r] * s[r]
+        for r in range(rn):
+            gs[r, ls[r]] -= scale
+    return 0
+
+
+@njit(**LOOP_OPTIONS)
+def sce_probs_gathered(x, t, grad, losses, scale):
+    """``sce_probs_short`` for rows of at most ``GATHERED_MAX`` classes, in tiles transposed by
+    loops as ``sce_labels_gathered``."""
+    n, c = x.shape
+    xt = np.empty((c, _GATHER_TILE + _PAD), x.dtype)
+    tt = np.empty((c, _GATHER_TILE + _PAD), x.dtype)
+    m = np.empty(_GATHER_TILE, x.dtype)
+    s = np.empty(_GATHER_TILE, x.dtype)
+    ts = np.empty(_GATHER_TILE, x.dtype)
+    for r0 in range(0, n, _GATHER_TILE):
+        rn = min(_GATHER_TILE, n - r0)
+        xs = x[r0:r0 + rn]
+        tsrc = t[r0:r0 + rn]
+        gs = grad[r0:r0 + rn]
+        for j in range(c):
+            xtj = xt[j]
+            for r in range(rn):
+                xtj[r] = xs[r, j]
+        for j in range(c):
+            ttj = tt[j]
+            for r in range(rn):
+                ttj[r] = tsrc[r, j]
+        x0 = xt[0]
+        for r in range(rn):
+            m[r] = x0[r]
+            s[r] = 0
+            ts[r] = 0
+        for j in range(c):
+            xtj = xt[j]
+            for r in range(rn):
+                v = xtj[r]
+                m[r] = v if v > m[r] else m[r]       # a NaN still makes its row NaN below
+        for j in range(c):
+            ttj = tt[j]
+            for r in range(rn):
+                ts[r] += ttj[r]
+        for j in range(c):
+            xtj = xt[j]
+            for r in range(rn):
+                s[r] += exp_neg(xtj[r] - m[r])
+        lr = losses[r0:r0 + rn]
+        for r in range(rn):
+            lr[r] = 0
+        for r in range(rn):
+            s[r] = log_pos(s[r])                     # s now holds log(sum(exp))
+        for j in range(c):
+            xtj = xt[j]
+            ttj = tt[j]
+            for r in range(rn):
+                lr[r] += _target_loss(ttj[r], xtj[r], m[r], s[r])
+        for j in range(c):                 # the gradient, into xt: a scatter loop with the
+            xtj = xt[j]                    # exponential in it does not vectorize
+            ttj = tt[j]
+            for r in range(rn):
+                # p = exp((x - m) - log(s)): the softmax without a second division
+                p = exp_neg(_log_prob(xtj[r], m[r], s[r]))
+                xtj[r] = scale * (p * ts[r] - ttj[r])
+        for j in range(c):
+            xtj = xt[j]
+            for r in range(rn):
+                gs[r, j] = xtj[r]
+
+
+sce_labels_short_par = parallel_blocks(sce_labels_short, arrays=4, sums=True)
+sce_labels_gathered_par = parallel_blocks(sce_labels_gathered, arrays=4, sums=True)
+sce_probs_short_par = parallel_blocks(sce_probs_short, arrays=4)
+sce_probs_gathered_par = parallel_blocks(sce_probs_gathered, arrays=4)
+
+#: the softmax cross-entropy loops by target ("labels", "probs") and row length ("gathered"
+#: up to GATHERED_MAX classes, "short" up to _config's limits, "rows"): (one thread, threaded).
+#: The caller picks: a kernel that called the gathered loop for its short rows ran 1.4-1.7x
+#: slower on its own rows (LLVM inlined the other loop into it).
+SCE_LOOPS = {
+    ("labels", "gathered"): (sce_labels_gathered, sce_labels_gathered_par),
+    ("labels", "short"): (sce_labels_short, sce_labels_short_par),
+    ("labels", "rows"): (_rows.sce_labels_block, _rows.sce_labels_par),
+    ("probs", "gathered"): (sce_probs_gathered, sce_probs_gathered_par),
+    ("probs", "short"): (sce_probs_short, sce_probs_short_par),
+    ("probs", "rows"): (_rows.sce_probs_block, _rows.sce_probs_par),
+}
