@@ -220,17 +220,17 @@ def test_forward_picks_the_short_row_kernel_up_to_the_limit(target, dt, monkeypa
     """Rows of ``SHORT_ROWS_MAX`` float32 classes with labels (``SHORT_PROBS_MAX`` with
     probabilities; float64: half as many) run the short-row kernel, one more the row kernel."""
     calls = []
-    for length in ("short", "rows"):
-        real = short.SCE_LOOPS[target, length]
-        monkeypatch.setitem(short.SCE_LOOPS, (target, length),
-                            (lambda *a, _n=length, _f=real[0]: calls.append(_n) or _f(*a), None))
+    for module, length in ((short, "short"), (loops, "block")):
+        name = f"sce_{target}_{length}"
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, _n=length, _f=real: calls.append(_n) or _f(*a))
     limit = _config.SHORT_ROWS_MAX if target == "labels" else _config.SHORT_PROBS_MAX
     limit //= np.dtype(dt).itemsize // 4
     for c in (limit, limit + 1):
         x = np.zeros((3, c), dt)
         y = np.zeros(3, np.int64) if target == "labels" else np.full((3, c), 1.0 / c, dt)
         assert _losses.KERNELS["softmax_cross_entropy"].forward(x, y, "mean") is not None
-    assert calls == ["short", "rows"]
+    assert calls == ["short", "block"]
 
 
 def test_docstring_examples_of_the_transpose_and_short_row_modules():
@@ -290,15 +290,16 @@ def test_forward_declines_a_label_out_of_range(classes, bad, threaded, monkeypat
     assert kernel.forward(x, labels, "mean") is not None
 
 
-@pytest.mark.parametrize("kernel", ["sce_labels_short", "sce_labels_block"])
-def test_label_kernels_return_one_at_a_bad_label_and_zero_otherwise(kernel):
-    fn = getattr(short if kernel.endswith("short") else loops, kernel)
-    x = np.zeros((70, 12), np.float32)
-    labels = np.full(70, 11)
+@pytest.mark.parametrize("length", ["gathered", "short", "rows"])
+def test_label_kernels_return_nan_at_a_bad_label(length):
+    one_thread = short.sce_loops("labels", length)[0]
+    c = 3 if length == "gathered" else 12
+    x = np.zeros((70, c), np.float32)
+    labels = np.full(70, c - 1)
     grad, losses = np.empty_like(x), np.empty(70, np.float32)
-    assert fn(x, labels, grad, losses, np.float32(1)) == 0
-    labels[69] = 12
-    assert fn(x, labels, grad, losses, np.float32(1)) == 1
+    assert one_thread(x, labels, grad, losses, np.float32(1)) == pytest.approx(70 * np.log(c))
+    labels[69] = c
+    assert np.isnan(one_thread(x, labels, grad, losses, np.float32(1)))
 
 
 def test_user_call_with_a_bad_label_names_it_on_numba():
@@ -308,15 +309,23 @@ def test_user_call_with_a_bad_label_names_it_on_numba():
 
 
 @DTYPES
-def test_sum64_adds_in_float64(dt):
+@pytest.mark.parametrize("length", ["gathered", "short", "rows"])
+@pytest.mark.parametrize("kind", ["labels", "probs"])
+def test_softmax_kernels_return_the_float64_sum_of_their_losses(kind, length, dt):
+    """One thread and in threaded blocks (summed in block order), to float64 rounding."""
     import math
 
-    rng = np.random.default_rng(0)
-    a = (rng.random(100_003) * 10).astype(dt)
-    a[::7] *= 1e6
-    want = math.fsum(a.astype(np.float64))
-    assert abs(loops.sum64(a) - want) <= 1e-12 * want
-    assert loops.sum64(a[:0]) == 0.0
+    rng = np.random.default_rng(3)
+    n, c = 3 * short.TILE + 5, 3 if length == "gathered" else 20
+    x = (rng.normal(size=(n, c)) * 4).astype(dt)
+    y = rng.integers(0, c, n) if kind == "labels" else rng.dirichlet(np.ones(c), n).astype(dt)
+    one_thread, threaded = short.sce_loops(kind, length)
+    grad, losses = np.empty_like(x), np.empty(n, dt)
+    total = one_thread(x, y, grad, losses, dt(1.0))
+    want = math.fsum(losses.astype(np.float64))
+    assert abs(total - want) <= 1e-13 * want
+    block_total = _config.run_parallel(threaded, x, y, grad, losses, dt(1.0), 17)
+    assert abs(block_total - want) <= 1e-13 * want
 
 
 def test_prefetch_clips_its_range_to_the_array():

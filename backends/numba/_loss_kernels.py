@@ -71,29 +71,35 @@ def _prefetch_row(xf, gf, c, i):
 @njit(**LOOP_OPTIONS)
 def sce_labels_block(x, labels, grad, losses, scale):
     """Every row with integer labels: ``losses[i]`` and ``grad[i] = scale*(p - onehot)``.
-    Returns 0, or 1 at the first label outside ``[0, classes)`` (the rows after it unwritten)."""
+    Returns the sum of the losses in float64, or NaN at the first label outside
+    ``[0, classes)`` (the rows after it unwritten)."""
     xf, gf = x.reshape(-1), grad.reshape(-1)
+    total = 0.0
     for i in range(x.shape[0]):
         _prefetch_row(xf, gf, x.shape[1], i)
         xr = x[i]
         gr = grad[i]
         lab = labels[i]
         if lab < 0 or lab >= xr.shape[0]:
-            return 1
+            return np.nan
         m = _row_max(xr)
         s = _row_exp(xr, gr, m)
         inv = scale / s
         for j in range(xr.shape[0]):
             gr[j] *= inv
         gr[lab] -= scale
-        losses[i] = _label_loss(s, xr[lab], m)
-    return 0
+        loss = _label_loss(s, xr[lab], m)
+        losses[i] = loss
+        total += loss
+    return total
 
 
 @njit(**LOOP_OPTIONS)
 def sce_probs_block(x, t, grad, losses, scale):
-    """Every row with probability targets: ``grad[i] = scale*(p*sum(t) - t)``."""
+    """Every row with probability targets: ``grad[i] = scale*(p*sum(t) - t)``. Returns the
+    sum of the losses in float64."""
     xf, tf, gf = x.reshape(-1), t.reshape(-1), grad.reshape(-1)
+    total = 0.0
     for i in range(x.shape[0]):
         _prefetch_row(xf, gf, x.shape[1], i)
         _prefetch_row(tf, tf, x.shape[1], i)
@@ -115,20 +121,12 @@ def sce_probs_block(x, t, grad, losses, scale):
             # 0 * log(0) counts as 0: a masked class (logit -inf) without target weight is free
             loss -= tj * _log_prob(xr[j], m, ls) if tj != zero else zero
         losses[i] = loss
-
-
-@njit(**LOOP_OPTIONS)
-def sum64(a):
-    """The sum of the 1-D array ``a`` in float64 (NumPy's ``a.sum(dtype=np.float64)`` of a
-    float32 array casts through a buffer, several times slower)."""
-    total = 0.0
-    for i in range(a.shape[0]):
-        total += a[i]
+        total += loss
     return total
 
 
 sce_labels_par = parallel_blocks(sce_labels_block, arrays=4, sums=True)
-sce_probs_par = parallel_blocks(sce_probs_block, arrays=4)
+sce_probs_par = parallel_blocks(sce_probs_block, arrays=4, sums=True)
 
 
 # -- elementwise losses: gradient into ``grad``; per-entry loss into ``out`` or summed ---------

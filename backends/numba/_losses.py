@@ -95,18 +95,15 @@ def sce_forward(logits, labels, reduction):
     # rows of few classes: SIMD across rows (float64 rows fill registers twice as fast)
     length = ("gathered" if c <= _sce_kernels.GATHERED_MAX
               else "short" if c <= limit // (dt.itemsize // 4) else "rows")
-    one_thread, threaded = _sce_kernels.SCE_LOOPS[kind, length]
-    bad = 0
+    one_thread, threaded = _sce_kernels.sce_loops(kind, length)
+    total = 0.0                      # the losses' sum in float64; NaN also at a bad label
     if par:
-        bad = _config.run_parallel(threaded, x, target, grad, losses, scale, rows)
+        total = _config.run_parallel(threaded, x, target, grad, losses, scale, rows)
     elif n:
-        bad = one_thread(x, target, grad, losses, scale)
-    if bad:
+        total = one_thread(x, target, grad, losses, scale)
+    if total != total and kind == "labels" and (target.min() < 0 or target.max() >= c):
         return None                  # a label out of range: the generic rule reports it
-    if reduction == "none":
-        out = losses
-    else:
-        out = _reduce(loops.sum64(losses), n, reduction, dt)
+    out = losses if reduction == "none" else _reduce(total, n, reduction, dt)
     return out, Saved(grad)
 
 

@@ -5,16 +5,15 @@ in lanes instead: each tile of ``TILE`` rows is transposed in registers
 (``_transpose.transpose_block``) into a (classes, TILE) buffer, the exponentials and sums run
 along the buffer's rows, and the gradient is transposed back; rows of 2 or 3 classes are
 transposed by loops (``sce_*_gathered``). The same ``(x, target, grad, losses, scale)``
-contract as the row-at-a-time loops of ``_loss_kernels``; ``SCE_LOOPS`` holds all of them, and
+contract as the row-at-a-time loops of ``_loss_kernels``; ``sce_loops`` names all of them, and
 the forward (``_losses``) picks one by row length.
 
 >>> import numpy as np
 >>> x = np.array([[0.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]], np.float32)
 >>> grad, losses = np.empty_like(x), np.empty(2, np.float32)
->>> sce_labels_short(x, np.array([0, 0]), grad, losses, np.float32(1.0))
-0
->>> [round(float(v), 4) for v in losses], [round(float(v), 4) for v in grad[0]]
-([1.3863, 0.7437], [-0.75, 0.25, 0.25, 0.25])
+>>> total = sce_labels_short(x, np.array([0, 0]), grad, losses, np.float32(1.0))
+>>> [round(float(v), 4) for v in losses], round(total, 4), [round(float(v), 4) for v in grad[0]]
+([1.3863, 0.7437], 2.13, [-0.75, 0.25, 0.25, 0.25])
 """
 from __future__ import annotations
 
@@ -147,11 +146,12 @@ def sce_labels_short(x, labels, grad, losses, scale):
     s = np.empty(_STRIDE, x.dtype)
     xl = np.empty(_STRIDE, x.dtype)
     low = x.dtype.type(-np.inf)
+    total = 0.0
     for r0 in range(0, n, TILE):
         rn = min(TILE, n - r0)
         ls, lr = labels[r0:r0 + rn], losses[r0:r0 + rn]
         if not _labels_in_range(ls, c):
-            return 1
+            return np.nan
         for r in range(_STRIDE):
             m[r] = low
             s[r] = 0
@@ -164,10 +164,12 @@ def sce_labels_short(x, labels, grad, losses, scale):
         for r in range(rn):
             lr[r] = _label_loss_vec(s[r], xl[r], m[r])
             s[r] = scale / s[r]
+        for r in range(rn):
+            total += lr[r]
         _tile_out(xtf, c, r0, rn, gf, s)
         for r in range(rn):
             gs[r * c + ls[r]] -= scale
-    return 0
+    return total
 
 
 @njit(fastmath=MATH_FLAGS, error_model="numpy", cache=True)
@@ -221,7 +223,7 @@ def _tile_exp_targets(xt, tt, c, rn, m, s, ts, gap, xf, gf, tf, r0):
 @njit(**LOOP_OPTIONS)
 def sce_probs_short(x, t, grad, losses, scale):
     """``sce_probs_block`` for rows of a few classes, in transposed tiles as
-    ``sce_labels_short``, in one pass over each tile: the loss is ``-sum(t * (x - m)) +
+    ``sce_labels_short`` (returning the losses' float64 sum), in one pass over each tile: the loss is ``-sum(t * (x - m)) +
     log(s) * sum(t)`` (two sums of terms of one sign for targets >= 0, so the same to rounding
     as the row kernel's ``-sum(t * ((x - m) - log(s)))``); ``scale * t`` is subtracted after
     the way back, in the rows' own layout."""
@@ -234,6 +236,7 @@ def sce_probs_short(x, t, grad, losses, scale):
     ts = np.empty(_STRIDE, x.dtype)
     gap = np.empty(_STRIDE, x.dtype)
     low = x.dtype.type(-np.inf)
+    total = 0.0
     for r0 in range(0, n, TILE):
         rn = min(TILE, n - r0)
         for r in range(_STRIDE):
@@ -248,10 +251,13 @@ def sce_probs_short(x, t, grad, losses, scale):
         for r in range(rn):
             lr[r] = gap[r] + log_pos(s[r]) * ts[r]
             s[r] = scale * ts[r] / s[r]             # s now holds the gradient's factor
+        for r in range(rn):
+            total += lr[r]
         _tile_out(xtf, c, r0, rn, gf, s)
         gs, tr = gf[r0 * c:(r0 + rn) * c], tf[r0 * c:(r0 + rn) * c]
         for i in range(gs.shape[0]):
             gs[i] -= scale * tr[i]
+    return total
 
 
 # -- rows of 2 or 3 classes: the tiles transposed by loops (gathers), cheaper there ----------
@@ -271,13 +277,14 @@ def sce_labels_gathered(x, labels, grad, losses, scale):
     m = np.empty(_GATHER_TILE, x.dtype)
     s = np.empty(_GATHER_TILE, x.dtype)
     xl = np.empty(_GATHER_TILE, x.dtype)
+    total = 0.0
     for r0 in range(0, n, _GATHER_TILE):
         rn = min(_GATHER_TILE, n - r0)
         xs = x[r0:r0 + rn]
         gs = grad[r0:r0 + rn]
         ls = labels[r0:r0 + rn]
         if not _labels_in_range(ls, c):
-            return 1
+            return np.nan
         for j in range(c):
             xtj = xt[j]
             for r in range(rn):
@@ -303,13 +310,15 @@ def sce_labels_gathered(x, labels, grad, losses, scale):
         for r in range(rn):
             lr[r] = _label_loss_vec(s[r], xl[r], m[r])
             s[r] = scale / s[r]
+        for r in range(rn):
+            total += lr[r]
         for j in range(c):
             xtj = xt[j]
             for r in range(rn):
                 gs[r, j] = xtj[r] * s[r]
         for r in range(rn):
             gs[r, ls[r]] -= scale
-    return 0
+    return total
 
 
 @njit(**LOOP_OPTIONS)
@@ -322,6 +331,7 @@ def sce_probs_gathered(x, t, grad, losses, scale):
     m = np.empty(_GATHER_TILE, x.dtype)
     s = np.empty(_GATHER_TILE, x.dtype)
     ts = np.empty(_GATHER_TILE, x.dtype)
+    total = 0.0
     for r0 in range(0, n, _GATHER_TILE):
         rn = min(_GATHER_TILE, n - r0)
         xs = x[r0:r0 + rn]
@@ -374,22 +384,35 @@ def sce_probs_gathered(x, t, grad, losses, scale):
             xtj = xt[j]
             for r in range(rn):
                 gs[r, j] = xtj[r]
+        for r in range(rn):
+            total += lr[r]
+    return total
 
 
 sce_labels_short_par = parallel_blocks(sce_labels_short, arrays=4, sums=True)
 sce_labels_gathered_par = parallel_blocks(sce_labels_gathered, arrays=4, sums=True)
-sce_probs_short_par = parallel_blocks(sce_probs_short, arrays=4)
-sce_probs_gathered_par = parallel_blocks(sce_probs_gathered, arrays=4)
+sce_probs_short_par = parallel_blocks(sce_probs_short, arrays=4, sums=True)
+sce_probs_gathered_par = parallel_blocks(sce_probs_gathered, arrays=4, sums=True)
 
-#: the softmax cross-entropy loops by target ("labels", "probs") and row length ("gathered"
-#: up to GATHERED_MAX classes, "short" up to _config's limits, "rows"): (one thread, threaded).
-#: The caller picks: a kernel that called the gathered loop for its short rows ran 1.4-1.7x
-#: slower on its own rows (LLVM inlined the other loop into it).
-SCE_LOOPS = {
-    ("labels", "gathered"): (sce_labels_gathered, sce_labels_gathered_par),
-    ("labels", "short"): (sce_labels_short, sce_labels_short_par),
-    ("labels", "rows"): (_rows.sce_labels_block, _rows.sce_labels_par),
-    ("probs", "gathered"): (sce_probs_gathered, sce_probs_gathered_par),
-    ("probs", "short"): (sce_probs_short, sce_probs_short_par),
-    ("probs", "rows"): (_rows.sce_probs_block, _rows.sce_probs_par),
-}
+def sce_loops(kind, length):
+    """The softmax cross-entropy loops ``(one thread, threaded)`` for targets ``kind``
+    ("labels", "probs") and rows of ``length``: "gathered" (up to GATHERED_MAX classes),
+    "short" (up to ``_config``'s limits) or "rows". The caller picks: a kernel that called the
+    gathered loop for its short rows ran 1.4-1.7x slower on its own rows (LLVM inlined the
+    other loop into it). (Named here, not kept in a table, so that the background compiler
+    finds them in this function's code.)
+
+    >>> sce_loops("probs", "short")[0] is sce_probs_short
+    True
+    """
+    if kind == "labels":
+        if length == "gathered":
+            return sce_labels_gathered, sce_labels_gathered_par
+        if length == "short":
+            return sce_labels_short, sce_labels_short_par
+        return _rows.sce_labels_block, _rows.sce_labels_par
+    if length == "gathered":
+        return sce_probs_gathered, sce_probs_gathered_par
+    if length == "short":
+        return sce_probs_short, sce_probs_short_par
+    return _rows.sce_probs_block, _rows.sce_probs_par
