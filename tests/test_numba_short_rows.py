@@ -238,8 +238,11 @@ def test_docstring_examples_of_the_transpose_and_short_row_modules():
 
     from xpgrad.backends.numba import _transpose
 
+    from xpgrad.backends.numba import _sce_gathered
+
     assert doctest.testmod(_transpose).failed == 0
     assert doctest.testmod(short).failed == 0
+    assert doctest.testmod(_sce_gathered).failed == 0
 
 
 # -- this session: labels checked in the kernel, probabilities in one pass, prefetch ------------

@@ -23,6 +23,7 @@ from ..numpy.kernels import FLOATS
 from . import _config
 from . import _loss_kernels as loops
 from . import _sce_kernels
+from ._sce_gathered import GATHERED_MAX
 
 _EMPTY = {d: np.empty(0, d) for d in FLOATS}
 
@@ -93,7 +94,7 @@ def sce_forward(logits, labels, reduction):
     else:
         return None
     # rows of few classes: SIMD across rows (float64 rows fill registers twice as fast)
-    length = ("gathered" if c <= _sce_kernels.GATHERED_MAX
+    length = ("gathered" if c <= GATHERED_MAX
               else "short" if c <= limit // (dt.itemsize // 4) else "rows")
     one_thread, threaded = _sce_kernels.sce_loops(kind, length)
     total = 0.0                      # the losses' sum in float64; NaN also at a bad label

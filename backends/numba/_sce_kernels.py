@@ -4,7 +4,7 @@ A row of 10 classes fills 10 of a register's 16 float32 lanes at best, so these 
 in lanes instead: each tile of ``TILE`` rows is transposed in registers
 (``_transpose.transpose_block``) into a (classes, TILE) buffer, the exponentials and sums run
 along the buffer's rows, and the gradient is transposed back; rows of 2 or 3 classes are
-transposed by loops (``sce_*_gathered``). The same ``(x, target, grad, losses, scale)``
+transposed by loops (``sce_*_gathered``, in ``_sce_gathered``). The same ``(x, target, grad, losses, scale)``
 contract as the row-at-a-time loops of ``_loss_kernels``; ``sce_loops`` names all of them, and
 the forward (``_losses``) picks one by row length.
 
@@ -21,8 +21,9 @@ import numpy as np
 from numba import njit
 
 from . import _loss_kernels as _rows      # (a module: its kernels stay listed there only)
-from ._loss_kernels import _log_prob
 from ._math import LOOP_OPTIONS, MATH_FLAGS, exp_neg, log_pos
+from ._sce_gathered import (_label_loss_vec, _labels_in_range, sce_labels_gathered,
+                            sce_probs_gathered)
 from ._templates import parallel_blocks
 from ._transpose import lanes, prefetch_read, prefetch_write, transpose_block
 
@@ -34,12 +35,6 @@ from ._transpose import lanes, prefetch_read, prefetch_write, transpose_block
 TILE = 64
 _PAD = 16
 _STRIDE = TILE + _PAD
-
-
-@njit(fastmath=MATH_FLAGS, error_model="numpy", cache=True)
-def _label_loss_vec(s, x, m):
-    """``log(s) - (x - m)`` in this order, with a log that vectorizes (s >= 1 here)."""
-    return log_pos(s) - (x - m)
 
 
 #: a last column block of at most this many classes goes by loops, not by a register transpose
@@ -113,16 +108,6 @@ def _tile_buffer(x):
     lw = lanes(x)
     flat = np.empty((x.shape[1] + lw - 1) // lw * lw * _STRIDE, x.dtype)
     return flat, flat.reshape(-1, _STRIDE)
-
-
-@njit(inline="always", **LOOP_OPTIONS)
-def _labels_in_range(labels, c):
-    """Whether every label is in ``[0, c)``."""
-    bad = 0
-    for r in range(labels.shape[0]):
-        k = labels[r]
-        bad += (k < 0) | (k >= c)
-    return bad == 0
 
 
 #: how many tiles ahead the kernels ask for their rows (_prefetch_part)
@@ -214,12 +199,6 @@ def sce_labels_short(x, labels, grad, losses, scale):
 
 
 @njit(fastmath=MATH_FLAGS, error_model="numpy", cache=True)
-def _target_loss(tj, xj, m, ls):
-    """``-t * ((x - m) - ls)`` in this order; 0 for a class without target weight."""
-    return -(tj * ((xj - m) - ls)) if tj != 0 else tj - tj
-
-
-@njit(fastmath=MATH_FLAGS, error_model="numpy", cache=True)
 def _weighted_gap(tj, xj, m):
     """``-t * (x - m)`` in this order; 0 for a class without target weight."""
     return -(tj * (xj - m)) if tj != 0 else tj - tj
@@ -301,135 +280,6 @@ def sce_probs_short(x, t, grad, losses, scale):
         gs, tr = gf[r0 * c:(r0 + rn) * c], tf[r0 * c:(r0 + rn) * c]
         for i in range(gs.shape[0]):
             gs[i] -= scale * tr[i]
-    return total
-
-
-# -- rows of 2 or 3 classes: the tiles transposed by loops (gathers), cheaper there ----------
-#: classes up to which the short-row kernels transpose by loops (measured: 3 classes 8.6x the
-#: copy floor by loops, 10.3x in registers; 4 classes 7.8x and 7.1x)
-GATHERED_MAX = 3
-_GATHER_TILE = 256
-
-
-@njit(**LOOP_OPTIONS)
-def sce_labels_gathered(x, labels, grad, losses, scale):
-    """``sce_labels_short`` for rows of at most ``GATHERED_MAX`` classes, where a register
-    transpose would move mostly padding: each tile of ``_GATHER_TILE`` rows is transposed by
-    loops over rows innermost (gathers and scatters) into a (classes, _GATHER_TILE) buffer."""
-    n, c = x.shape
-    xt = np.empty((c, _GATHER_TILE + _PAD), x.dtype)
-    m = np.empty(_GATHER_TILE, x.dtype)
-    s = np.empty(_GATHER_TILE, x.dtype)
-    xl = np.empty(_GATHER_TILE, x.dtype)
-    total = 0.0
-    for r0 in range(0, n, _GATHER_TILE):
-        rn = min(_GATHER_TILE, n - r0)
-        xs = x[r0:r0 + rn]
-        gs = grad[r0:r0 + rn]
-        ls = labels[r0:r0 + rn]
-        if not _labels_in_range(ls, c):
-            return np.nan
-        for j in range(c):
-            xtj = xt[j]
-            for r in range(rn):
-                xtj[r] = xs[r, j]
-        x0 = xt[0]
-        for r in range(rn):
-            m[r] = x0[r]
-            s[r] = 0
-            xl[r] = xs[r, ls[r]]
-        # a NaN is skipped here, but it makes its row's sum, loss and gradient NaN below
-        for j in range(1, c):
-            xtj = xt[j]
-            for r in range(rn):
-                v = xtj[r]
-                m[r] = v if v > m[r] else m[r]
-        for j in range(c):
-            xtj = xt[j]
-            for r in range(rn):
-                e = exp_neg(xtj[r] - m[r])
-                xtj[r] = e
-                s[r] += e
-        lr = losses[r0:r0 + rn]
-        for r in range(rn):
-            lr[r] = _label_loss_vec(s[r], xl[r], m[r])
-            s[r] = scale / s[r]
-        for r in range(rn):
-            total += lr[r]
-        for j in range(c):
-            xtj = xt[j]
-            for r in range(rn):
-                gs[r, j] = xtj[r] * s[r]
-        for r in range(rn):
-            gs[r, ls[r]] -= scale
-    return total
-
-
-@njit(**LOOP_OPTIONS)
-def sce_probs_gathered(x, t, grad, losses, scale):
-    """``sce_probs_short`` for rows of at most ``GATHERED_MAX`` classes, in tiles transposed by
-    loops as ``sce_labels_gathered``."""
-    n, c = x.shape
-    xt = np.empty((c, _GATHER_TILE + _PAD), x.dtype)
-    tt = np.empty((c, _GATHER_TILE + _PAD), x.dtype)
-    m = np.empty(_GATHER_TILE, x.dtype)
-    s = np.empty(_GATHER_TILE, x.dtype)
-    ts = np.empty(_GATHER_TILE, x.dtype)
-    total = 0.0
-    for r0 in range(0, n, _GATHER_TILE):
-        rn = min(_GATHER_TILE, n - r0)
-        xs = x[r0:r0 + rn]
-        tsrc = t[r0:r0 + rn]
-        gs = grad[r0:r0 + rn]
-        for j in range(c):
-            xtj = xt[j]
-            for r in range(rn):
-                xtj[r] = xs[r, j]
-        for j in range(c):
-            ttj = tt[j]
-            for r in range(rn):
-                ttj[r] = tsrc[r, j]
-        x0 = xt[0]
-        for r in range(rn):
-            m[r] = x0[r]
-            s[r] = 0
-            ts[r] = 0
-        for j in range(c):
-            xtj = xt[j]
-            for r in range(rn):
-                v = xtj[r]
-                m[r] = v if v > m[r] else m[r]       # a NaN still makes its row NaN below
-        for j in range(c):
-            ttj = tt[j]
-            for r in range(rn):
-                ts[r] += ttj[r]
-        for j in range(c):
-            xtj = xt[j]
-            for r in range(rn):
-                s[r] += exp_neg(xtj[r] - m[r])
-        lr = losses[r0:r0 + rn]
-        for r in range(rn):
-            lr[r] = 0
-        for r in range(rn):
-            s[r] = log_pos(s[r])                     # s now holds log(sum(exp))
-        for j in range(c):
-            xtj = xt[j]
-            ttj = tt[j]
-            for r in range(rn):
-                lr[r] += _target_loss(ttj[r], xtj[r], m[r], s[r])
-        for j in range(c):                 # the gradient, into xt: a scatter loop with the
-            xtj = xt[j]                    # exponential in it does not vectorize
-            ttj = tt[j]
-            for r in range(rn):
-                # p = exp((x - m) - log(s)): the softmax without a second division
-                p = exp_neg(_log_prob(xtj[r], m[r], s[r]))
-                xtj[r] = scale * (p * ts[r] - ttj[r])
-        for j in range(c):
-            xtj = xt[j]
-            for r in range(rn):
-                gs[r, j] = xtj[r]
-        for r in range(rn):
-            total += lr[r]
     return total
 
 
