@@ -167,7 +167,7 @@ def thresholds(rounds):
 
 
 #: class counts and total logits (in cache, in memory) of ``--floor``
-FLOOR_CLASSES = (2, 5, 10, 16, 32, 33, 64, 100, 1000)
+FLOOR_CLASSES = (2, 5, 10, 16, 32, 33, 48, 64, 100, 1000)
 FLOOR_SIZES = (1 << 17, 1 << 22)
 
 
@@ -178,18 +178,39 @@ def _cpu_round(fn, calls):
     return (time.thread_time() - t0) / calls
 
 
+def _exp_only():
+    """A Numba loop writing ``exp(x - 1)`` of each logit into a buffer: the compute floor of a
+    softmax kernel (each logit needs one exponential), with ``_math``'s vectorized exp."""
+    from numba import njit
+
+    from xpgrad.backends.numba._math import LOOP_OPTIONS, exp_neg
+
+    @njit(**{**LOOP_OPTIONS, "cache": False})
+    def exp_only(x, out):
+        xf, of = x.reshape(-1), out.reshape(-1)
+        one = xf.dtype.type(1)
+        for i in range(xf.shape[0]):
+            of[i] = exp_neg(xf[i] - one)
+    return exp_only
+
+
 def floor(rounds, classes=FLOOR_CLASSES, sizes=FLOOR_SIZES):
     """Each fused loss kernel's forward, one thread, over the copy floor at each class count.
 
     Thread CPU time (not wall time), rounds interleaved: robust to other work on the machine.
-    The softmax rows go to the short-row kernel up to ``_config.SHORT_ROWS_MAX`` classes; the
-    "row kernel" column forces the row-at-a-time one, for comparison."""
+    The softmax rows go to the short-row kernel up to ``_config.SHORT_ROWS_MAX`` classes
+    (``SHORT_PROBS_MAX`` with probabilities); the "row kernel" column forces the row-at-a-time
+    one, for comparison; the "exp only" column is a loop computing one exponential per logit
+    into a buffer (compiled before timing), the compute floor of any softmax kernel."""
     from xpgrad.backends.numba import _config, _loss_kernels, _losses
+
+    exp_only = _exp_only()
 
     kern = _losses.KERNELS
     print("per call, median of rounds; ratio = kernel / copy floor (1.0 is the floor)")
-    print(f"{'logits':>14s} {'classes':>7s} {'copy':>9s}   {'sce labels':>16s}   "
-          f"{'row kernel':>16s}   {'sce probs':>16s}   {'sigmoid_mse':>16s}")
+    print(f"{'logits':>14s} {'classes':>7s} {'copy':>9s}   {'exp only':>16s}   "
+          f"{'sce labels':>16s}   {'row kernel':>16s}   {'sce probs':>16s}   "
+          f"{'sigmoid_mse':>16s}")
     for total in sizes:
         for c in classes:
             n = max(1, total // c)
@@ -202,6 +223,7 @@ def floor(rounds, classes=FLOOR_CLASSES, sizes=FLOOR_SIZES):
             lab = labels.astype(np.intp)
             cases = {
                 "copy": lambda: np.copyto(buf, x),
+                "exp": lambda: exp_only(x, buf),
                 "sce": lambda: kern["softmax_cross_entropy"].forward(x, labels, "mean"),
                 "row": lambda: _loss_kernels.sce_labels_block(x, lab, grad, losses,
                                                               np.float32(1 / n)),
@@ -217,9 +239,10 @@ def floor(rounds, classes=FLOOR_CLASSES, sizes=FLOOR_SIZES):
                     times[k].append(_cpu_round(fn, calls))
             med = {k: statistics.median(v) for k, v in times.items()}
             cells = [f"{med[k] * 1e6:8.1f} us {med[k] / med['copy']:5.1f}x"
-                     for k in ("sce", "row", "probs", "smse")]
+                     for k in ("exp", "sce", "row", "probs", "smse")]
             print(f"{n:>7d}x{c:<6d} {c:7d} {med['copy'] * 1e6:6.1f} us   " + "   ".join(cells))
-    print(f"(short-row kernel up to {_config.SHORT_ROWS_MAX} classes)")
+    print(f"(short-row kernel up to {_config.SHORT_ROWS_MAX} classes with labels, "
+          f"{_config.SHORT_PROBS_MAX} with probabilities)")
 
 
 def main(argv=None):

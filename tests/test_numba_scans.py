@@ -132,7 +132,7 @@ def test_other_dtypes_and_mixed_dtypes_decline():
                         np.zeros((1, 4), np.float32)) is None
 
 
-# -- softmax cross-entropy on short rows (backends/numba/_loss_kernels.sce_labels_short) ------
+# -- softmax cross-entropy on short rows (backends/numba/_sce_kernels.sce_labels_short) -------
 @pytest.mark.parametrize("dt", DTYPES, ids=["float32", "float64"])
 @pytest.mark.parametrize("classes", [1, 2, 10, 32, 33, 100])
 def test_short_row_softmax_ce_matches_row_kernel_and_generic(classes, dt):
@@ -140,9 +140,10 @@ def test_short_row_softmax_ce_matches_row_kernel_and_generic(classes, dt):
     kernel's and the generic rule's, over a ragged last tile and awkward rows (huge logits,
     a masked class, a NaN, an infinity)."""
     from xpgrad.backends.numba import _loss_kernels as loops
+    from xpgrad.backends.numba import _sce_kernels as short
 
     rng = np.random.default_rng(classes)
-    n = 2 * loops.TILE + 37
+    n = 2 * short.TILE + 37
     x = (rng.normal(size=(n, classes)) * 3).astype(dt)
     x[1] += 1e4
     x[2, 0] = -np.inf                     # a masked class (the whole row when classes == 1)
@@ -152,7 +153,7 @@ def test_short_row_softmax_ce_matches_row_kernel_and_generic(classes, dt):
     labels[2] = classes - 1
     scale = dt(1.0 / n)
     grads, losses = [np.empty_like(x) for _ in range(2)], [np.empty(n, dt) for _ in range(2)]
-    loops.sce_labels_short(x, labels, grads[0], losses[0], scale)
+    short.sce_labels_short(x, labels, grads[0], losses[0], scale)
     loops.sce_labels_block(x, labels, grads[1], losses[1], scale)
     tol = 2e-6 if dt == np.float32 else 1e-13
     np.testing.assert_allclose(grads[0], grads[1], rtol=tol, atol=tol * float(scale))
@@ -208,9 +209,10 @@ def test_saved_activations_buffer_is_reused_only_after_release():
 def test_short_row_softmax_ce_with_probabilities_matches_row_kernel(classes, dt):
     """Probability targets (rows summing to 1, to 0.5, a zero-weight masked class, a NaN)."""
     from xpgrad.backends.numba import _loss_kernels as loops
+    from xpgrad.backends.numba import _sce_kernels as short
 
     rng = np.random.default_rng(classes + 10)
-    n = loops.TILE + 45
+    n = short.TILE + 45
     x = (rng.normal(size=(n, classes)) * 3).astype(dt)
     t = rng.dirichlet(np.ones(classes), n).astype(dt)
     t[5] *= 0.5
@@ -221,7 +223,7 @@ def test_short_row_softmax_ce_with_probabilities_matches_row_kernel(classes, dt)
     x[3, 0] = np.nan
     scale = dt(1.0 / n)
     grads, losses = [np.empty_like(x) for _ in range(2)], [np.empty(n, dt) for _ in range(2)]
-    loops.sce_probs_short(x, t, grads[0], losses[0], scale)
+    short.sce_probs_short(x, t, grads[0], losses[0], scale)
     loops.sce_probs_block(x, t, grads[1], losses[1], scale)
     tol = 1e-5 if dt == np.float32 else 1e-12
     np.testing.assert_allclose(grads[0], grads[1], rtol=tol, atol=tol * float(scale))

@@ -1,4 +1,4 @@
-"""The Numba backend's short-row softmax cross-entropy (backends/numba/_loss_kernels.py,
+"""The Numba backend's short-row softmax cross-entropy (backends/numba/_sce_kernels.py,
 ``sce_*_short``) and the register transposes it runs on (backends/numba/_transpose.py).
 
 The kernels are compared with the row-at-a-time kernels and the generic rule at class counts
@@ -16,10 +16,11 @@ numba = pytest.importorskip("numba", reason="Numba is not installed")
 
 from xpgrad.backends.numba import _config, _losses  # noqa: E402
 from xpgrad.backends.numba import _loss_kernels as loops  # noqa: E402
+from xpgrad.backends.numba import _sce_kernels as short  # noqa: E402
 from xpgrad.backends.numba._transpose import lanes, transpose_block  # noqa: E402
 
 DTYPES = pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["float32", "float64"])
-CLASSES = [1, 2, 3, 5, 7, 8, 9, 10, 11, 15, 16, 17, 31, 32, 33, 63, 64]
+CLASSES = [1, 2, 3, 5, 7, 8, 9, 10, 11, 15, 16, 17, 31, 32, 33, 47, 48, 49, 63, 64, 100, 160]
 
 
 # -- transpose_block -----------------------------------------------------------------------------
@@ -111,11 +112,11 @@ def _assert_kernels_agree(short, block, x, target, tol):
 @pytest.mark.parametrize("classes", CLASSES)
 def test_short_row_labels_match_row_kernel(classes, dt):
     rng = np.random.default_rng(classes)
-    n = 3 * loops.TILE + 37                         # a ragged last tile
+    n = 3 * short.TILE + 37                         # a ragged last tile
     x = _awkward_logits(rng, n, classes, dt)
     labels = rng.integers(0, classes, n)
     labels[2] = classes - 1
-    _assert_kernels_agree(loops.sce_labels_short, loops.sce_labels_block, x, labels,
+    _assert_kernels_agree(short.sce_labels_short, loops.sce_labels_block, x, labels,
                           2e-6 if dt == np.float32 else 1e-13)
 
 
@@ -123,14 +124,14 @@ def test_short_row_labels_match_row_kernel(classes, dt):
 @pytest.mark.parametrize("classes", CLASSES)
 def test_short_row_probabilities_match_row_kernel(classes, dt):
     rng = np.random.default_rng(classes + 100)
-    n = 2 * loops.TILE + 45
+    n = 2 * short.TILE + 45
     x = _awkward_logits(rng, n, classes, dt)
     t = rng.dirichlet(np.ones(classes), n).astype(dt)
     t[7] *= 0.5
     if classes > 1:
         t[2, 0] = 0.0                               # no weight on the masked class
         t[2] /= t[2].sum()
-    _assert_kernels_agree(loops.sce_probs_short, loops.sce_probs_block, x, t,
+    _assert_kernels_agree(short.sce_probs_short, loops.sce_probs_block, x, t,
                           1e-5 if dt == np.float32 else 1e-12)
 
 
@@ -144,8 +145,8 @@ def test_short_row_threaded_equals_one_thread(classes):
     labels = rng.integers(0, classes, n)
     t = rng.dirichlet(np.ones(classes), n).astype(np.float32)
     scale = np.float32(1.0 / n)
-    for serial, par, target in ((loops.sce_labels_short, loops.sce_labels_short_par, labels),
-                                (loops.sce_probs_short, loops.sce_probs_short_par, t)):
+    for serial, par, target in ((short.sce_labels_short, short.sce_labels_short_par, labels),
+                                (short.sce_probs_short, short.sce_probs_short_par, t)):
         g1, l1 = np.empty_like(x), np.empty(n, np.float32)
         g2, l2 = np.empty_like(x), np.empty(n, np.float32)
         serial(x, target, g1, l1, scale)
@@ -178,7 +179,7 @@ def _generic(x, y, reduction="mean"):
 @pytest.mark.parametrize("reduction", ["mean", "none"])
 def test_short_row_kernel_equals_generic_rule_through_the_tape(classes, reduction, dt):
     rng = np.random.default_rng(classes)
-    n = 2 * loops.TILE + 5
+    n = 2 * short.TILE + 5
     x = (rng.normal(size=(n, classes)) * 3).astype(dt)
     x[1] += 1e4
     labels = rng.integers(0, classes, n)
@@ -213,21 +214,136 @@ def test_short_row_gradient_matches_torch_and_finite_differences():
         assert abs(numeric - grad[i, j]) < 1e-8, (i, j, numeric, grad[i, j])
 
 
-def test_forward_picks_the_short_row_kernel_up_to_the_limit(monkeypatch):
-    """Rows of ``SHORT_ROWS_MAX`` classes run the short-row kernel, one more the row kernel."""
+@DTYPES
+@pytest.mark.parametrize("target", ["labels", "probs"])
+def test_forward_picks_the_short_row_kernel_up_to_the_limit(target, dt, monkeypatch):
+    """Rows of ``SHORT_ROWS_MAX`` float32 classes with labels (``SHORT_PROBS_MAX`` with
+    probabilities; float64: half as many) run the short-row kernel, one more the row kernel."""
     calls = []
-    for name in ("sce_labels_short", "sce_labels_block"):
-        real = getattr(loops, name)
-        monkeypatch.setattr(loops, name, lambda *a, _n=name, _f=real: calls.append(_n) or _f(*a))
-    for c in (_config.SHORT_ROWS_MAX, _config.SHORT_ROWS_MAX + 1):
-        x = np.zeros((3, c), np.float32)
-        _losses.KERNELS["softmax_cross_entropy"].forward(x, np.zeros(3, np.int64), "mean")
-    assert calls == ["sce_labels_short", "sce_labels_block"]
+    for module, length in ((short, "short"), (loops, "block")):
+        name = f"sce_{target}_{length}"
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda *a, _n=length, _f=real: calls.append(_n) or _f(*a))
+    limit = _config.SHORT_ROWS_MAX if target == "labels" else _config.SHORT_PROBS_MAX
+    limit //= np.dtype(dt).itemsize // 4
+    for c in (limit, limit + 1):
+        x = np.zeros((3, c), dt)
+        y = np.zeros(3, np.int64) if target == "labels" else np.full((3, c), 1.0 / c, dt)
+        assert _losses.KERNELS["softmax_cross_entropy"].forward(x, y, "mean") is not None
+    assert calls == ["short", "block"]
 
 
-def test_docstring_examples_of_the_transpose_module():
+def test_docstring_examples_of_the_transpose_and_short_row_modules():
     import doctest
 
     from xpgrad.backends.numba import _transpose
 
+    from xpgrad.backends.numba import _sce_gathered
+
     assert doctest.testmod(_transpose).failed == 0
+    assert doctest.testmod(short).failed == 0
+    assert doctest.testmod(_sce_gathered).failed == 0
+
+
+# -- this session: labels checked in the kernel, probabilities in one pass, prefetch ------------
+EDGE_CLASSES = [4, 10, 15, 16, 17, 33, 47, 48, 49, 64, 65, 80, 81, 128, 129, 160, 161]
+
+
+@DTYPES
+@pytest.mark.parametrize("classes", EDGE_CLASSES)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("target", ["labels", "probabilities"])
+def test_fused_forward_equals_generic_rule_at_register_edges(target, reduction, classes, dt):
+    """Through the tape, on both sides of every short-row limit (``SHORT_ROWS_MAX`` and
+    ``SHORT_PROBS_MAX``, float32 and float64) and of register widths (8 float64 or 16 float32
+    lanes), with a ragged last tile and rows at +-1e4."""
+    rng = np.random.default_rng(classes + 7)
+    n = 2 * short.TILE + 19
+    x = (rng.normal(size=(n, classes)) * 3).astype(dt)
+    x[1] += 1e4
+    x[4] -= 1e4
+    y = (rng.integers(0, classes, n) if target == "labels"
+         else rng.dirichlet(np.ones(classes), n).astype(dt))
+    got = _loss_and_grad(x, y, "numba", reduction)
+    want = _generic(x, y, reduction)
+    tol = 2e-5 if dt == np.float32 else 1e-12
+    # a loss near 0 is log(s) for s near 1: a few ulp of s, absolute
+    np.testing.assert_allclose(got[0], want[0], rtol=tol, atol=8 * np.finfo(dt).eps)
+    np.testing.assert_allclose(got[1], want[1], rtol=tol, atol=tol / n)
+
+
+@pytest.mark.parametrize("classes", [2, 3, 10, 33, 48, 49, 100])
+@pytest.mark.parametrize("bad", [-1, "classes"])
+@pytest.mark.parametrize("threaded", [False, True], ids=["one_thread", "threaded"])
+def test_forward_declines_a_label_out_of_range(classes, bad, threaded, monkeypatch):
+    """A label outside [0, classes), in a middle tile or in the ragged last one, one-threaded or
+    in threaded blocks: the kernel reports it (touching nothing outside its arrays) and the
+    forward returns None, so the generic rule raises its IndexError."""
+    if threaded:
+        monkeypatch.setattr(_config, "ROW_PAR_MIN", 1)
+    rng = np.random.default_rng(classes)
+    n = 3 * short.TILE + 11
+    x = rng.normal(size=(n, classes)).astype(np.float32)
+    kernel = _losses.KERNELS["softmax_cross_entropy"]
+    for row in (short.TILE + 5, n - 1):
+        labels = rng.integers(0, classes, n)
+        labels[row] = -1 if bad == -1 else classes
+        assert kernel.forward(x, labels, "mean") is None
+    labels[row] = classes - 1
+    assert kernel.forward(x, labels, "mean") is not None
+
+
+@pytest.mark.parametrize("length", ["gathered", "short", "rows"])
+def test_label_kernels_return_nan_at_a_bad_label(length):
+    one_thread = short.sce_loops("labels", length)[0]
+    c = 3 if length == "gathered" else 12
+    x = np.zeros((70, c), np.float32)
+    labels = np.full(70, c - 1)
+    grad, losses = np.empty_like(x), np.empty(70, np.float32)
+    assert one_thread(x, labels, grad, losses, np.float32(1)) == pytest.approx(70 * np.log(c))
+    labels[69] = c
+    assert np.isnan(one_thread(x, labels, grad, losses, np.float32(1)))
+
+
+def test_user_call_with_a_bad_label_names_it_on_numba():
+    x = xg.asarray(np.zeros((5, 33), np.float32), backend="numba")
+    with pytest.raises(IndexError, match="label 33 is out of range for 33 classes"):
+        xg.losses.softmax_cross_entropy(x, xg.asarray([0, 1, 33, 2, 3], backend="numba"))
+
+
+@DTYPES
+@pytest.mark.parametrize("length", ["gathered", "short", "rows"])
+@pytest.mark.parametrize("kind", ["labels", "probs"])
+def test_softmax_kernels_return_the_float64_sum_of_their_losses(kind, length, dt):
+    """One thread and in threaded blocks (summed in block order), to float64 rounding."""
+    import math
+
+    rng = np.random.default_rng(3)
+    n, c = 3 * short.TILE + 5, 3 if length == "gathered" else 20
+    x = (rng.normal(size=(n, c)) * 4).astype(dt)
+    y = rng.integers(0, c, n) if kind == "labels" else rng.dirichlet(np.ones(c), n).astype(dt)
+    one_thread, threaded = short.sce_loops(kind, length)
+    grad, losses = np.empty_like(x), np.empty(n, dt)
+    total = one_thread(x, y, grad, losses, dt(1.0))
+    want = math.fsum(losses.astype(np.float64))
+    assert abs(total - want) <= 1e-13 * want
+    block_total = _config.run_parallel(threaded, x, y, grad, losses, dt(1.0), 17)
+    assert abs(block_total - want) <= 1e-13 * want
+
+
+def test_prefetch_clips_its_range_to_the_array():
+    """Prefetching is a hint: ranges past either end of the array are clipped, never read."""
+    from xpgrad.backends.numba._transpose import prefetch_read, prefetch_write
+
+    @numba.njit
+    def hint(a):
+        prefetch_read(a, -100, 10)
+        prefetch_read(a, a.shape[0] - 3, a.shape[0] + 1000)
+        prefetch_write(a, a.shape[0] + 5, a.shape[0] + 50)
+        prefetch_write(a, 0, a.shape[0])
+        return a.sum()
+
+    a = np.arange(40, dtype=np.float32)
+    assert hint(a) == a.sum()
+    with pytest.raises(numba.core.errors.TypingError):
+        hint(np.zeros((2, 2), np.float32))

@@ -26,10 +26,10 @@ def kernel_dispatchers():
     """The public Numba kernels: ``{qualified name: dispatcher}``."""
     from numba.core.dispatcher import Dispatcher
 
-    from . import _act_kernels, _loss_kernels, _optim_kernels, _rnn
+    from . import _act_kernels, _loss_kernels, _optim_kernels, _rnn, _sce_kernels
 
     found = {}
-    for mod in (_loss_kernels, _act_kernels, _optim_kernels, _rnn):
+    for mod in (_loss_kernels, _sce_kernels, _act_kernels, _optim_kernels, _rnn):
         for name, obj in vars(mod).items():
             if isinstance(obj, Dispatcher) and not name.startswith("_"):
                 found[f"{mod.__name__.rsplit('.', 1)[-1]}.{name}"] = obj
@@ -95,8 +95,10 @@ def _exercise_loss(backend, dt, name):
     k = backend.kernels[name]
     if name == "softmax_cross_entropy":
         long_rows = rng.standard_normal((2, _config.SHORT_ROWS_MAX + 1)).astype(dt)
+        short_rows = rng.standard_normal((2, 10)).astype(dt)     # (3 classes: gathered loops)
         for logits, labels in ((x, np.array([0, 1, 2, 0])), (x, t), (long_rows, np.array([0, 1])),
-                               (long_rows, np.abs(long_rows))):
+                               (long_rows, np.abs(long_rows)), (short_rows, np.array([0, 9])),
+                               (short_rows, np.abs(short_rows))):
             out, saved = k.forward(logits, labels, reduction="mean")
             k.vjp(one, saved, logits, labels, reduction="mean")
         return

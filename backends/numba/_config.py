@@ -28,11 +28,13 @@ INSTALL_HINT = 'pip install numba (or pip install -e ".[numba]" in the xpgrad ch
 PAR_MIN = 1 << 20
 #: row kernels (softmax cross-entropy) go parallel from this many logits on
 ROW_PAR_MIN = 1 << 20
-#: softmax cross-entropy rows of at most this many classes run the short-row kernels, SIMD
-#: across rows; longer rows the row-at-a-time one (benchmarks/numba_kernels.py --floor: the
-#: short-row kernels take about the same time per logit at any class count, the row kernel
-#: less the longer its rows; they cross at 56-64 classes with labels, 40-48 with probabilities)
-SHORT_ROWS_MAX = 48
+#: softmax cross-entropy rows of at most this many float32 classes run the short-row kernels,
+#: SIMD across rows, with integer labels (SHORT_PROBS_MAX: with probabilities); longer rows
+#: the row-at-a-time ones; float64 rows half as many (4M logits, one thread, ratio to the copy
+#: floor, short against rows: labels 1.8x against 2.6x at 160 classes, 2.3x and 2.2x at 200;
+#: probabilities 2.9x against 4.5x at 160, 3.7x against 3.1x at 200)
+SHORT_ROWS_MAX = 160
+SHORT_PROBS_MAX = 160
 #: elements per parallel work item; fixed, so sums do not depend on the thread count
 BLOCK = 1 << 14
 

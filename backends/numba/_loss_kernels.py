@@ -6,17 +6,17 @@ prove non-negative gets a wraparound check that turns vector loads into gathers)
 elementwise ones are one loop (``_templates.ELEMENTWISE_LOSS``) around a per-element function.
 Each ``*_par`` function (``_templates.parallel_blocks``) runs its ``*_block`` on fixed blocks of
 rows or entries on all threads; block sums add up in float64 in block order, so a result does
-not depend on the number of threads.
+not depend on the number of threads. Rows of few classes have their own loops, SIMD across rows
+(``_sce_kernels``).
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
 
-from ._math import (LOOP_OPTIONS, MATH_FLAGS, exp_neg, key_to_float, log1p01, log_pos,
-                    ordered_key, sigmoid)
+from ._math import LOOP_OPTIONS, MATH_FLAGS, exp_neg, key_to_float, log1p01, ordered_key, sigmoid
 from ._templates import elementwise_loss, parallel_blocks
-from ._transpose import lanes, transpose_block
+from ._transpose import prefetch_read, prefetch_write
 
 
 # -- softmax cross-entropy, one row at a time ---------------------------------------------------
@@ -59,26 +59,50 @@ def _row_exp(xr, gr, m):
     return s
 
 
+@njit(inline="always", **LOOP_OPTIONS)
+def _prefetch_row(xf, gf, c, i):
+    """Ask for the row about 4 KiB after row ``i`` of the flat (n, c) arrays ``xf`` (to read)
+    and ``gf`` (to write) (in memory, 100-1000 float32 classes: 10-20% of the row kernels)."""
+    at = (i + max(1, 4096 // (c * xf.itemsize))) * c
+    prefetch_read(xf, at, at + c)
+    prefetch_write(gf, at, at + c)
+
+
 @njit(**LOOP_OPTIONS)
 def sce_labels_block(x, labels, grad, losses, scale):
-    """Every row with integer labels: ``losses[i]`` and ``grad[i] = scale*(p - onehot)``."""
+    """Every row with integer labels: ``losses[i]`` and ``grad[i] = scale*(p - onehot)``.
+    Returns the sum of the losses in float64, or NaN at the first label outside
+    ``[0, classes)`` (the rows after it unwritten)."""
+    xf, gf = x.reshape(-1), grad.reshape(-1)
+    total = 0.0
     for i in range(x.shape[0]):
+        _prefetch_row(xf, gf, x.shape[1], i)
         xr = x[i]
         gr = grad[i]
+        lab = labels[i]
+        if lab < 0 or lab >= xr.shape[0]:
+            return np.nan
         m = _row_max(xr)
         s = _row_exp(xr, gr, m)
         inv = scale / s
         for j in range(xr.shape[0]):
             gr[j] *= inv
-        lab = labels[i]
         gr[lab] -= scale
-        losses[i] = _label_loss(s, xr[lab], m)
+        loss = _label_loss(s, xr[lab], m)
+        losses[i] = loss
+        total += loss
+    return total
 
 
 @njit(**LOOP_OPTIONS)
 def sce_probs_block(x, t, grad, losses, scale):
-    """Every row with probability targets: ``grad[i] = scale*(p*sum(t) - t)``."""
+    """Every row with probability targets: ``grad[i] = scale*(p*sum(t) - t)``. Returns the
+    sum of the losses in float64."""
+    xf, tf, gf = x.reshape(-1), t.reshape(-1), grad.reshape(-1)
+    total = 0.0
     for i in range(x.shape[0]):
+        _prefetch_row(xf, gf, x.shape[1], i)
+        _prefetch_row(tf, tf, x.shape[1], i)
         xr = x[i]
         tr = t[i]
         gr = grad[i]
@@ -97,274 +121,12 @@ def sce_probs_block(x, t, grad, losses, scale):
             # 0 * log(0) counts as 0: a masked class (logit -inf) without target weight is free
             loss -= tj * _log_prob(xr[j], m, ls) if tj != zero else zero
         losses[i] = loss
+        total += loss
+    return total
 
 
-# -- softmax cross-entropy for short rows: SIMD across rows ------------------------------------
-#: rows per tile of the short-row kernels; a tile is transposed into a buffer of (classes
-#: rounded up to whole registers) rows of TILE + _PAD entries (the padding keeps the buffer's
-#: rows out of each other's cache sets: a stride of 1 KiB was 10x slower)
-TILE = 64
-_PAD = 16
-_STRIDE = TILE + _PAD
-
-
-@njit(fastmath=MATH_FLAGS, error_model="numpy", cache=True)
-def _label_loss_vec(s, x, m):
-    """``log(s) - (x - m)`` in this order, with a log that vectorizes (s >= 1 here)."""
-    return log_pos(s) - (x - m)
-
-
-@njit(**LOOP_OPTIONS)
-def _tile_in(xf, c, r0, rn, xtf, m):
-    """Rows ``r0 .. r0 + rn`` of the flat (n, c) array ``xf`` into the tile buffer ``xtf``,
-    transposed (class ``j`` of row ``r0 + r`` at ``xtf[j * _STRIDE + r]``); with an array ``m``
-    (else None), ``m[r]`` becomes the max of its row (NaN skipped) over its start value."""
-    lw = lanes(xf)
-    for rb in range(0, rn, lw):
-        nr = min(lw, rn - rb)
-        for j0 in range(0, c, lw):
-            nc = min(lw, c - j0)
-            transpose_block(xf, (r0 + rb) * c + j0, c, nr, nc, xtf, j0 * _STRIDE + rb, _STRIDE,
-                            nc, nr, None, m, rb)
-
-
-@njit(**LOOP_OPTIONS)
-def _tile_out(xtf, c, r0, rn, gf, factors):
-    """The tile buffer ``xtf`` back into rows ``r0 .. r0 + rn`` of the flat (n, c) array ``gf``,
-    each row times its entry of ``factors`` (or as it is with None). Column blocks go last
-    first, so the first one overwrites what the others spill into the next row."""
-    lw = lanes(gf)
-    for rb in range(0, rn, lw):
-        nr = min(lw, rn - rb)
-        for j0 in range((c - 1) // lw * lw, -1, -lw):
-            nc = min(lw, c - j0)
-            transpose_block(xtf, j0 * _STRIDE + rb, _STRIDE, nc, nr, gf, (r0 + rb) * c + j0, c,
-                            nr, nc, factors, None, rb)
-
-
-@njit(**LOOP_OPTIONS)
-def _tile_buffer(x):
-    """A tile buffer for ``x``'s rows (classes rounded up to whole registers) and its 2-D view."""
-    lw = lanes(x)
-    flat = np.empty((x.shape[1] + lw - 1) // lw * lw * _STRIDE, x.dtype)
-    return flat, flat.reshape(-1, _STRIDE)
-
-
-@njit(**LOOP_OPTIONS)
-def sce_labels_short(x, labels, grad, losses, scale):
-    """``sce_labels_block`` for rows of a few classes: each tile of ``TILE`` rows is
-    transposed in registers (``_transpose.transpose_block``, which also takes each row's max on
-    the way) into a (classes, TILE) buffer, so the exponentials and sums run along rows in SIMD
-    lanes rather than along a row too short to fill them; the way back scales each row."""
-    n, c = x.shape
-    if c <= GATHERED_MAX:
-        _sce_labels_gathered(x, labels, grad, losses, scale)
-        return
-    xf, gf = x.reshape(-1), grad.reshape(-1)
-    xtf, xt = _tile_buffer(x)
-    m = np.empty(_STRIDE, x.dtype)
-    s = np.empty(_STRIDE, x.dtype)
-    xl = np.empty(_STRIDE, x.dtype)
-    low = x.dtype.type(-np.inf)
-    for r0 in range(0, n, TILE):
-        rn = min(TILE, n - r0)
-        for r in range(_STRIDE):
-            m[r] = low
-            s[r] = 0
-        _tile_in(xf, c, r0, rn, xtf, m)
-        ls, lr = labels[r0:r0 + rn], losses[r0:r0 + rn]
-        for r in range(rn):
-            xl[r] = xt[ls[r], r]
-        # a NaN is skipped in m, but it makes its row's sum, loss and gradient NaN here
-        for j in range(c):
-            xtj = xt[j]
-            for r in range(rn):
-                e = exp_neg(xtj[r] - m[r])
-                xtj[r] = e
-                s[r] += e
-        for r in range(rn):
-            xt[ls[r], r] -= s[r]        # the label's p - 1 after the scaling by 1 / s below
-        for r in range(rn):
-            lr[r] = _label_loss_vec(s[r], xl[r], m[r])
-            s[r] = scale / s[r]
-        _tile_out(xtf, c, r0, rn, gf, s)
-
-
-@njit(fastmath=MATH_FLAGS, error_model="numpy", cache=True)
-def _target_loss(tj, xj, m, ls):
-    """``-t * ((x - m) - ls)`` in this order; 0 for a class without target weight."""
-    return -(tj * ((xj - m) - ls)) if tj != 0 else tj - tj
-
-
-@njit(**LOOP_OPTIONS)
-def sce_probs_short(x, t, grad, losses, scale):
-    """``sce_probs_block`` for rows of a few classes, in transposed tiles as
-    ``sce_labels_short``, with the same arithmetic as ``sce_probs_block``."""
-    n, c = x.shape
-    if c <= GATHERED_MAX:
-        _sce_probs_gathered(x, t, grad, losses, scale)
-        return
-    xf, tf, gf = x.reshape(-1), t.reshape(-1), grad.reshape(-1)
-    xtf, xt = _tile_buffer(x)
-    ttf, tt = _tile_buffer(x)
-    etf, et = _tile_buffer(x)
-    m = np.empty(_STRIDE, x.dtype)
-    s = np.empty(_STRIDE, x.dtype)
-    ts = np.empty(_STRIDE, x.dtype)
-    low = x.dtype.type(-np.inf)
-    for r0 in range(0, n, TILE):
-        rn = min(TILE, n - r0)
-        for r in range(_STRIDE):
-            m[r] = low
-            s[r] = 0
-            ts[r] = 0
-        _tile_in(xf, c, r0, rn, xtf, m)      # a NaN is skipped in m but makes its row NaN below
-        _tile_in(tf, c, r0, rn, ttf, None)
-        for j in range(c):
-            xtj, ttj, etj = xt[j], tt[j], et[j]
-            for r in range(rn):
-                ts[r] += ttj[r]
-                e = exp_neg(xtj[r] - m[r])
-                etj[r] = e
-                s[r] += e
-        lr = losses[r0:r0 + rn]
-        for r in range(rn):
-            lr[r] = 0
-            ls = log_pos(s[r])
-            ts[r] = scale * ts[r] / s[r]             # ts now holds the gradient's factor
-            s[r] = ls                                # and s log(sum(exp))
-        for j in range(c):
-            xtj, ttj, etj = xt[j], tt[j], et[j]
-            for r in range(rn):
-                tj = ttj[r]
-                lr[r] += _target_loss(tj, xtj[r], m[r], s[r])
-                xtj[r] = etj[r] * ts[r] - scale * tj
-        _tile_out(xtf, c, r0, rn, gf, None)
-
-
-# -- rows of 2 or 3 classes: the tiles transposed by loops (gathers), cheaper there ----------
-#: classes up to which the short-row kernels transpose by loops (measured: 3 classes 8.6x the
-#: copy floor by loops, 10.3x in registers; 4 classes 7.8x and 7.1x)
-GATHERED_MAX = 3
-_GATHER_TILE = 256
-
-
-@njit(**LOOP_OPTIONS)
-def _sce_labels_gathered(x, labels, grad, losses, scale):
-    """``sce_labels_short`` for rows of at most ``GATHERED_MAX`` classes, where a register
-    transpose would move mostly padding: each tile of ``_GATHER_TILE`` rows is transposed by
-    loops over rows innermost (gathers and scatters) into a (classes, _GATHER_TILE) buffer."""
-    n, c = x.shape
-    xt = np.empty((c, _GATHER_TILE + _PAD), x.dtype)
-    m = np.empty(_GATHER_TILE, x.dtype)
-    s = np.empty(_GATHER_TILE, x.dtype)
-    xl = np.empty(_GATHER_TILE, x.dtype)
-    for r0 in range(0, n, _GATHER_TILE):
-        rn = min(_GATHER_TILE, n - r0)
-        xs = x[r0:r0 + rn]
-        gs = grad[r0:r0 + rn]
-        ls = labels[r0:r0 + rn]
-        for j in range(c):
-            xtj = xt[j]
-            for r in range(rn):
-                xtj[r] = xs[r, j]
-        x0 = xt[0]
-        for r in range(rn):
-            m[r] = x0[r]
-            s[r] = 0
-            xl[r] = xs[r, ls[r]]
-        # a NaN is skipped here, but it makes its row's sum, loss and gradient NaN below
-        for j in range(1, c):
-            xtj = xt[j]
-            for r in range(rn):
-                v = xtj[r]
-                m[r] = v if v > m[r] else m[r]
-        for j in range(c):
-            xtj = xt[j]
-            for r in range(rn):
-                e = exp_neg(xtj[r] - m[r])
-                xtj[r] = e
-                s[r] += e
-        lr = losses[r0:r0 + rn]
-        for r in range(rn):
-            lr[r] = _label_loss_vec(s[r], xl[r], m[r])
-            s[r] = scale / s[r]
-        for j in range(c):
-            xtj = xt[j]
-            for r in range(rn):
-                gs[r, j] = xtj[r] * s[r]
-        for r in range(rn):
-            gs[r, ls[r]] -= scale
-
-
-@njit(**LOOP_OPTIONS)
-def _sce_probs_gathered(x, t, grad, losses, scale):
-    """``sce_probs_short`` for rows of at most ``GATHERED_MAX`` classes, in tiles transposed by
-    loops as ``_sce_labels_gathered``."""
-    n, c = x.shape
-    xt = np.empty((c, _GATHER_TILE + _PAD), x.dtype)
-    tt = np.empty((c, _GATHER_TILE + _PAD), x.dtype)
-    m = np.empty(_GATHER_TILE, x.dtype)
-    s = np.empty(_GATHER_TILE, x.dtype)
-    ts = np.empty(_GATHER_TILE, x.dtype)
-    for r0 in range(0, n, _GATHER_TILE):
-        rn = min(_GATHER_TILE, n - r0)
-        xs = x[r0:r0 + rn]
-        tsrc = t[r0:r0 + rn]
-        gs = grad[r0:r0 + rn]
-        for j in range(c):
-            xtj = xt[j]
-            for r in range(rn):
-                xtj[r] = xs[r, j]
-        for j in range(c):
-            ttj = tt[j]
-            for r in range(rn):
-                ttj[r] = tsrc[r, j]
-        x0 = xt[0]
-        for r in range(rn):
-            m[r] = x0[r]
-            s[r] = 0
-            ts[r] = 0
-        for j in range(c):
-            xtj = xt[j]
-            for r in range(rn):
-                v = xtj[r]
-                m[r] = v if v > m[r] else m[r]       # a NaN still makes its row NaN below
-        for j in range(c):
-            ttj = tt[j]
-            for r in range(rn):
-                ts[r] += ttj[r]
-        for j in range(c):
-            xtj = xt[j]
-            for r in range(rn):
-                s[r] += exp_neg(xtj[r] - m[r])
-        lr = losses[r0:r0 + rn]
-        for r in range(rn):
-            lr[r] = 0
-        for r in range(rn):
-            s[r] = log_pos(s[r])                     # s now holds log(sum(exp))
-        for j in range(c):
-            xtj = xt[j]
-            ttj = tt[j]
-            for r in range(rn):
-                lr[r] += _target_loss(ttj[r], xtj[r], m[r], s[r])
-        for j in range(c):                 # the gradient, into xt: a scatter loop with the
-            xtj = xt[j]                    # exponential in it does not vectorize
-            ttj = tt[j]
-            for r in range(rn):
-                # p = exp((x - m) - log(s)): the softmax without a second division
-                p = exp_neg(_log_prob(xtj[r], m[r], s[r]))
-                xtj[r] = scale * (p * ts[r] - ttj[r])
-        for j in range(c):
-            xtj = xt[j]
-            for r in range(rn):
-                gs[r, j] = xtj[r]
-
-
-sce_labels_par = parallel_blocks(sce_labels_block, arrays=4)
-sce_labels_short_par = parallel_blocks(sce_labels_short, arrays=4)
-sce_probs_short_par = parallel_blocks(sce_probs_short, arrays=4)
-sce_probs_par = parallel_blocks(sce_probs_block, arrays=4)
+sce_labels_par = parallel_blocks(sce_labels_block, arrays=4, sums=True)
+sce_probs_par = parallel_blocks(sce_probs_block, arrays=4, sums=True)
 
 
 # -- elementwise losses: gradient into ``grad``; per-entry loss into ``out`` or summed ---------

@@ -22,6 +22,8 @@ from xpgrad.backend import Kernel
 from ..numpy.kernels import FLOATS
 from . import _config
 from . import _loss_kernels as loops
+from . import _sce_kernels
+from ._sce_gathered import GATHERED_MAX
 
 _EMPTY = {d: np.empty(0, d) for d in FLOATS}
 
@@ -84,31 +86,25 @@ def sce_forward(logits, labels, reduction):
     if labels.dtype.kind in "iu":
         if labels.shape != (n,):
             return None
-        lab = labels.astype(np.intp, copy=False)
-        if n and (lab.min() < 0 or lab.max() >= c):
-            return None              # the generic rule reports the bad label
-        short = c <= _config.SHORT_ROWS_MAX       # rows of few classes: SIMD across rows
-        if par:
-            _config.run_parallel(loops.sce_labels_short_par if short else loops.sce_labels_par,
-                                 x, lab, grad, losses, scale, rows)
-        elif n:
-            (loops.sce_labels_short if short else loops.sce_labels_block)(x, lab, grad, losses,
-                                                                          scale)
+        target, limit = labels.astype(np.intp, copy=False), _config.SHORT_ROWS_MAX
+        kind = "labels"
     elif labels.dtype == dt and labels.shape == (n, c):
-        t = np.ascontiguousarray(labels)
-        short = c <= _config.SHORT_ROWS_MAX
-        if par:
-            _config.run_parallel(loops.sce_probs_short_par if short else loops.sce_probs_par,
-                                 x, t, grad, losses, scale, rows)
-        elif n:
-            (loops.sce_probs_short if short else loops.sce_probs_block)(x, t, grad, losses,
-                                                                        scale)
+        target, limit = np.ascontiguousarray(labels), _config.SHORT_PROBS_MAX
+        kind = "probs"
     else:
         return None
-    if reduction == "none":
-        out = losses
-    else:
-        out = _reduce(losses.sum(dtype=np.float64), n, reduction, dt)
+    # rows of few classes: SIMD across rows (float64 rows fill registers twice as fast)
+    length = ("gathered" if c <= GATHERED_MAX
+              else "short" if c <= limit // (dt.itemsize // 4) else "rows")
+    one_thread, threaded = _sce_kernels.sce_loops(kind, length)
+    total = 0.0                      # the losses' sum in float64; NaN also at a bad label
+    if par:
+        total = _config.run_parallel(threaded, x, target, grad, losses, scale, rows)
+    elif n:
+        total = one_thread(x, target, grad, losses, scale)
+    if total != total and kind == "labels" and (target.min() < 0 or target.max() >= c):
+        return None                  # a label out of range: the generic rule reports it
+    out = losses if reduction == "none" else _reduce(total, n, reduction, dt)
     return out, Saved(grad)
 
 

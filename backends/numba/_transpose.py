@@ -211,3 +211,40 @@ def transpose_block(typingctx, src, s0, s_stride, s_rows, s_cols, dst, d0, d_str
     intp = types.intp
     return types.void(src, intp, intp, intp, intp, dst, intp, intp, intp, intp, factors, lane_max,
                       intp), codegen
+
+
+def _prefetch(write):
+    def typer(typingctx, array, start, stop):
+        if not (isinstance(array, types.Array) and array.ndim == 1 and array.layout == "C"):
+            return None
+
+        def codegen(context, builder, sig, args):
+            arr = context.make_array(sig.args[0])(context, builder, args[0])
+            zero = ir.Constant(_I64, 0)
+            lo = builder.select(builder.icmp_signed("<", args[1], zero), zero, args[1])
+            hi = builder.select(builder.icmp_signed(">", args[2], arr.nitems), arr.nitems,
+                                args[2])
+            size = context.get_abi_sizeof(context.get_data_type(sig.args[0].dtype))
+            step = ir.Constant(_I64, max(1, 64 // size))
+            i8p = ir.IntType(8).as_pointer()
+            fn = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(ir.VoidType(), [i8p, _I32, _I32, _I32]),
+                "llvm.prefetch.p0")
+            with cgutils.for_range_slice(builder, lo, hi, step) as (index, _):
+                ptr = builder.bitcast(builder.gep(arr.data, [index]), i8p)
+                builder.call(fn, [ptr, ir.Constant(_I32, int(write)), ir.Constant(_I32, 3),
+                                  ir.Constant(_I32, 1)])
+            return context.get_dummy_value()
+
+        return types.void(array, types.intp, types.intp), codegen
+
+    typer.__name__ = "prefetch_write" if write else "prefetch_read"
+    return intrinsic(typer)
+
+
+#: ``prefetch_read(array, start, stop)``: ask the CPU to bring ``array[start:stop]`` (a 1-D
+#: C-contiguous array; the range clipped to it) into its caches, one request per 64-byte line;
+#: ``prefetch_write`` for lines that will be written. A kernel that alternates between loading
+#: a tile and computing on it stalls on memory at each load unless the next tile is on its way.
+prefetch_read = _prefetch(False)
+prefetch_write = _prefetch(True)
