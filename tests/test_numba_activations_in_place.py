@@ -12,9 +12,15 @@ from xpgrad.backends.numba._activations import KERNELS  # noqa: E402
 PARAMS = {"leaky_relu": {"negative_slope": 0.1}}
 
 
+@pytest.mark.parametrize("threaded", [False, True])
 @pytest.mark.parametrize("name", sorted(KERNELS))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_in_place_backward_equals_the_backward_and_writes_into_g(name, dtype):
+def test_in_place_backward_equals_the_backward_and_writes_into_g(name, dtype, threaded,
+                                                                 monkeypatch):
+    from xpgrad.backends.numba import _config
+
+    if threaded:        # every size runs the block-parallel loops
+        monkeypatch.setattr(_config, "PAR_MIN", 0)
     rng = np.random.default_rng(0)
     x = (rng.normal(size=(37, 5)) * 3).astype(dtype)
     x[0, :3] = [0.0, -0.0, np.nan]

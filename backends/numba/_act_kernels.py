@@ -4,6 +4,12 @@ Loops run over ``range(n)`` of whole arrays (the threaded versions pass slices):
 that Numba cannot prove non-negative gets a wraparound check, and LLVM then emits gathers.
 Below each loop, its threaded version ``*_par(..., block)`` (``_templates.parallel_blocks``)
 runs it on blocks of ``block`` entries on all threads.
+
+Each backward has a twin ``*_bwd_in_place(g, ...)`` that writes into ``g`` (the tape's
+``vjp_in_place``). Passing ``g`` as the ordinary loop's ``out`` is not the same: LLVM vectorizes
+a loop behind a runtime check that its output overlaps none of its inputs, and with ``out is g``
+that check fails every time, so the scalar loop runs. For ReLU that loop branches on the sign
+of each entry: 2^20 float32 entries took 4.5 ms instead of 0.1 ms.
 """
 from __future__ import annotations
 
@@ -33,6 +39,16 @@ sigmoid_bwd_par = parallel_blocks(sigmoid_bwd, arrays=3)
 
 
 @njit(**LOOP_OPTIONS)
+def sigmoid_bwd_in_place(g, s):
+    one = s.dtype.type(1)
+    for i in range(g.shape[0]):
+        g[i] *= s[i] * (one - s[i])
+
+
+sigmoid_bwd_in_place_par = parallel_blocks(sigmoid_bwd_in_place, arrays=2)
+
+
+@njit(**LOOP_OPTIONS)
 def tanh_bwd(g, y, out):
     one = y.dtype.type(1)
     for i in range(out.shape[0]):
@@ -40,6 +56,16 @@ def tanh_bwd(g, y, out):
 
 
 tanh_bwd_par = parallel_blocks(tanh_bwd, arrays=3)
+
+
+@njit(**LOOP_OPTIONS)
+def tanh_bwd_in_place(g, y):
+    one = y.dtype.type(1)
+    for i in range(g.shape[0]):
+        g[i] *= one - y[i] * y[i]
+
+
+tanh_bwd_in_place_par = parallel_blocks(tanh_bwd_in_place, arrays=2)
 
 
 @njit(**LOOP_OPTIONS)
@@ -63,6 +89,16 @@ relu_bwd_par = parallel_blocks(relu_bwd, arrays=3)
 
 
 @njit(**LOOP_OPTIONS)
+def relu_bwd_in_place(g, x):
+    zero = x.dtype.type(0)
+    for i in range(g.shape[0]):
+        g[i] = g[i] if x[i] > zero else zero
+
+
+relu_bwd_in_place_par = parallel_blocks(relu_bwd_in_place, arrays=2)
+
+
+@njit(**LOOP_OPTIONS)
 def leaky_relu_fwd(x, out, slope):
     zero = x.dtype.type(0)
     for i in range(out.shape[0]):
@@ -80,6 +116,16 @@ def leaky_relu_bwd(g, x, out, slope):
 
 
 leaky_relu_bwd_par = parallel_blocks(leaky_relu_bwd, arrays=3)
+
+
+@njit(**LOOP_OPTIONS)
+def leaky_relu_bwd_in_place(g, x, slope):
+    zero = x.dtype.type(0)
+    for i in range(g.shape[0]):
+        g[i] = g[i] if x[i] > zero else g[i] * slope
+
+
+leaky_relu_bwd_in_place_par = parallel_blocks(leaky_relu_bwd_in_place, arrays=2)
 
 
 @njit(**LOOP_OPTIONS)
@@ -101,3 +147,12 @@ def softplus_bwd(g, x, out):
 
 
 softplus_bwd_par = parallel_blocks(softplus_bwd, arrays=3)
+
+
+@njit(**LOOP_OPTIONS)
+def softplus_bwd_in_place(g, x):
+    for i in range(g.shape[0]):
+        g[i] *= sigmoid(x[i])
+
+
+softplus_bwd_in_place_par = parallel_blocks(softplus_bwd_in_place, arrays=2)

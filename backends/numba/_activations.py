@@ -30,6 +30,8 @@ def _activation(name, *, save_output, numpy_forward=None, param=None):
     if numpy_forward is None:
         fwd, fwd_par = getattr(loops, f"{name}_fwd"), getattr(loops, f"{name}_fwd_par")
     bwd, bwd_par = getattr(loops, f"{name}_bwd"), getattr(loops, f"{name}_bwd_par")
+    bwd_in_place = getattr(loops, f"{name}_bwd_in_place")
+    bwd_in_place_par = getattr(loops, f"{name}_bwd_in_place_par")
 
     def forward(x, **params):
         dt = x.dtype
@@ -53,8 +55,11 @@ def _activation(name, *, save_output, numpy_forward=None, param=None):
         gf = _flat(g)
         other = _flat(saved if save_output else x)
         n = gf.shape[0]
-        dx = gf if in_place else np.empty(n, dt)     # elementwise: out[i] from g[i] alone
         extra = (np.dtype(dt).type(params[param]),) if param else ()
+        if in_place:            # its own loop: see _act_kernels' docstring
+            run_by_size(bwd_in_place, bwd_in_place_par, n, gf, other, *extra)
+            return (gf.reshape(x.shape),)
+        dx = np.empty(n, dt)
         run_by_size(bwd, bwd_par, n, gf, other, dx, *extra)
         return (dx.reshape(x.shape),)
 

@@ -112,6 +112,7 @@ def _exercise_activation(backend, dt, name):
     params = dict(negative_slope=0.01) if name == "leaky_relu" else {}
     out, saved = backend.kernels[name].forward(x, **params)
     backend.kernels[name].vjp(x, saved, x, **params)
+    backend.kernels[name].vjp_in_place(x.copy(), saved, x, **params)
 
 
 _UPDATE_CALLS = {
