@@ -336,6 +336,9 @@ def _loop_arrays(name, count, dt, rng):
         t = (rng.integers(0, 11, 53) if name.startswith("sce_labels")
              else targets("softmax_cross_entropy", rng, x.shape, dt, int_labels=False))
         return [[x, t, np.zeros_like(x), np.zeros(53, dt)]]
+    if "softmax_rows" in name:                          # rows: x (or g, y), out
+        return [[(rng.standard_normal((53, 11)) * 3).astype(dt)
+                 for _ in range(count - 1)] + [np.zeros((53, 11), dt)]]
     first = (rng.standard_normal(1000) * 3).astype(dt)
     rest = [np.abs(rng.standard_normal(1000)).astype(dt) for _ in range(count - 1)]
     if _templates.BLOCKED[name].sums:                 # elementwise losses: out given, or empty

@@ -1,7 +1,8 @@
 """The Numba backend: NumPy arrays, with fused JIT-compiled kernels for the hot primitives.
 
 Losses (softmax cross-entropy, sigmoid-MSE, sigmoid cross-entropy, MSE), the activations
-sigmoid, tanh, relu, leaky_relu, softplus, the optimizer updates and the recurrent scans
+sigmoid, tanh, relu, leaky_relu, softplus, softmax and log_softmax (last axis), the optimizer
+updates and the recurrent scans
 (LSTM, Elman RNN: one fused pass per step) run as Numba kernels
 (float32 and float64; anything else falls back to the generic rule). Kernels compile on first
 use and are cached on disk (see ``_config`` for the cache directory); ``warmup()`` compiles
@@ -66,11 +67,11 @@ class NumbaBackend(NumpyBackend):
     def __init__(self):
         super().__init__()
         self._numba = _import_numba()
-        from . import _activations, _losses, _optim, _scans
+        from . import _activations, _losses, _optim, _scans, _softmax
 
         # the NumPy backend's kernels, overridden where Numba has a faster one
-        self.kernels.update(_losses.KERNELS, _activations.KERNELS, _optim.KERNELS,
-                            _scans.KERNELS)
+        self.kernels.update(_losses.KERNELS, _activations.KERNELS, _softmax.KERNELS,
+                            _optim.KERNELS, _scans.KERNELS)
 
     def describe(self):
         """Numba's version, threads, threading layer and the state of the kernel cache.

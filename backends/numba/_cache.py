@@ -26,10 +26,10 @@ def kernel_dispatchers():
     """The public Numba kernels: ``{qualified name: dispatcher}``."""
     from numba.core.dispatcher import Dispatcher
 
-    from . import _act_kernels, _loss_kernels, _optim_kernels, _rnn, _sce_kernels
+    from . import _act_kernels, _loss_kernels, _optim_kernels, _rnn, _sce_kernels, _softmax
 
     found = {}
-    for mod in (_loss_kernels, _sce_kernels, _act_kernels, _optim_kernels, _rnn):
+    for mod in (_loss_kernels, _sce_kernels, _act_kernels, _softmax, _optim_kernels, _rnn):
         for name, obj in vars(mod).items():
             if isinstance(obj, Dispatcher) and not name.startswith("_"):
                 found[f"{mod.__name__.rsplit('.', 1)[-1]}.{name}"] = obj
@@ -83,7 +83,7 @@ def describe(numba) -> dict:
 
 
 LOSSES = ("softmax_cross_entropy", "sigmoid_mse", "mse", "sigmoid_cross_entropy_with_logits")
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "softplus", "leaky_relu")
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "softplus", "leaky_relu", "softmax", "log_softmax")
 UPDATES = ("sgd_update", "adagrad_update", "adadelta_update", "rmsprop_update", "adam_update")
 
 
@@ -109,10 +109,13 @@ def _exercise_loss(backend, dt, name):
 
 def _exercise_activation(backend, dt, name):
     x = np.random.default_rng(0).standard_normal((4, 3)).astype(dt)
-    params = dict(negative_slope=0.01) if name == "leaky_relu" else {}
-    out, saved = backend.kernels[name].forward(x, **params)
-    backend.kernels[name].vjp(x, saved, x, **params)
-    backend.kernels[name].vjp_in_place(x.copy(), saved, x, **params)
+    params = dict(negative_slope=0.01) if name == "leaky_relu" else \
+        dict(axis=1) if name.endswith("softmax") else {}
+    kernel = backend.kernels[name]
+    out, saved = kernel.forward(x, **params)
+    kernel.vjp(x, saved, x, **params)
+    if kernel.vjp_in_place is not None:
+        kernel.vjp_in_place(x.copy(), saved, x, **params)
 
 
 _UPDATE_CALLS = {
