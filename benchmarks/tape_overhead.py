@@ -79,7 +79,7 @@ def ratios(backend, only):
 
     limit_threads(1, torch=True)
     libs = {"xpgrad": _Lib(f"xpgrad-{backend}"), "torch": _Lib("torch-cpu")}
-    libs["torch"].torch.set_num_threads(1)
+    limit_threads(1, torch=True)    # again: Numba is imported now, and its pool is limited too
     work = [("chain 100", lambda lib: chain(lib, 100), 200, 7),
             ("chain 10k", lambda lib: chain(lib, 10_000), 2, 5),
             ("chain 100k", lambda lib: chain(lib, 100_000), 1, 3),
