@@ -102,6 +102,8 @@ SAMPLES = {
     "relu": _activation(),
     "softplus": _activation(),
     "leaky_relu": _activation({"negative_slope": 0.1}),
+    "softmax": _activation({"axis": 1}),
+    "log_softmax": _activation({"axis": 1}),
     "lstm_scan": [_lstm(3, 5, 4), _lstm(2, 3, 37), _lstm(1, 5, 4), _lstm(4, 1, 4)],
     "lstm_layer": [_lstm_layer(3, 5, 2, 4), _lstm_layer(2, 3, 9, 37), _lstm_layer(1, 4, 3, 2)],
     "rnn_scan": [_rnn("tanh"), _rnn("relu"), _rnn("tanh", 2, 3, 37), _rnn("relu", 2, 3, 37)],
