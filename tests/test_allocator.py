@@ -58,7 +58,7 @@ def test_a_user_setting_wins():
     ({}, "glibc 2.36", "tuned"),
     ({"XPGRAD_MALLOC_TUNING": "1"}, "glibc 2.17", "tuned"),
     ({"XPGRAD_MALLOC_TUNING": " 0 "}, "glibc 2.36", "off: XPGRAD_MALLOC_TUNING=0"),
-    ({"MALLOC_ARENA_MAX_": "2"}, "glibc 2.36", "off: MALLOC_ARENA_MAX_ is set"),
+    ({"MALLOC_TOP_PAD_": "0"}, "glibc 2.36", "off: MALLOC_TOP_PAD_ is set"),
     ({"MALLOC_CHECK_": "3"}, "glibc 2.36", "off: MALLOC_CHECK_ is set"),
     ({"GLIBC_TUNABLES": "glibc.malloc.trim_threshold=1"}, "glibc 2.36",
      "off: GLIBC_TUNABLES sets glibc.malloc"),

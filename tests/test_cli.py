@@ -174,9 +174,9 @@ def test_info_lists_versions_and_backends(capsys):
 def test_info_says_what_was_done_to_malloc(monkeypatch, capsys):
     from xpgrad import allocator
 
-    monkeypatch.setattr(allocator, "STATE", "off: MALLOC_ARENA_MAX_ is set")
+    monkeypatch.setattr(allocator, "STATE", "off: MALLOC_TOP_PAD_ is set")
     assert main(["info"]) == 0
-    assert "malloc: off: MALLOC_ARENA_MAX_ is set" in capsys.readouterr().out
+    assert "malloc: off: MALLOC_TOP_PAD_ is set" in capsys.readouterr().out
 
 
 def test_info_names_the_blas_kernels_and_who_chose_them(monkeypatch, capsys):

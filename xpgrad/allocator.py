@@ -7,9 +7,9 @@ mmap'd block is freed, the threshold becomes that block's size and the trim thre
 A training step, though, frees several arrays of the largest size at once (a weight gradient,
 the update's temporary, ...): the free top passes the trim threshold, the heap shrinks, and the
 next step takes a page fault for every 4 KiB it writes again. Whether that happens depends on
-where the heap happens to end, so one process of a script runs at full speed and the next
-several times slower (an MLP 784-256-10 step at batch 32: 360 page faults a step, 0.45 ms ->
-1.4 ms; ``benchmarks/page_faults.py``).
+where the heap happens to end, so one process of a script runs at full speed and the next up
+to three times slower (seen: an MLP 784-256-10 step at batch 32, 360 page faults a step,
+0.45 ms -> 1.4 ms; ``benchmarks/page_faults.py``).
 
 At import, xpgrad sets the two thresholds to where glibc's own rule ends up after freeing a
 32 MiB array (its largest adaptive threshold): ``M_MMAP_THRESHOLD`` 32 MiB, ``M_TRIM_THRESHOLD``
