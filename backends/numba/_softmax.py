@@ -1,9 +1,10 @@
 """Softmax and log-softmax along the last axis as Numba kernels: each row in one sweep forward
-and one backward, instead of NumPy's five passes (max, subtract, exp, sum, divide) with a new
-array for each.
+and one backward, instead of NumPy's five passes (max, subtract, exp, sum, divide), three of
+them into new arrays.
 
-Forward, per row: its maximum ``m`` (through integer keys, which vectorize); ``e = exp(x - m)`` (``_math.exp_neg``, vectorized) and its
-sum ``s``; then ``y = e / s`` (softmax) or ``y = (x - m) - log(s)`` (log-softmax). Backward, per
+Forward, per row: its maximum ``m`` (through integer keys, which vectorize);
+``e = exp(x - m)`` (``_math.exp_neg``, vectorized) and its sum ``s``; then ``y = e / s``
+(softmax) or ``y = (x - m) - log(s)`` (log-softmax). Backward, per
 row: ``dx = y * (g - sum(g * y))`` (softmax) and ``dx = g - exp(y) * sum(g)`` (log-softmax),
 the generic rules of ``xpgrad.ops.activations``, which the tests compare these with. Another
 axis, a non-float dtype or an empty array falls back to the generic rule.
