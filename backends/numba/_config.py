@@ -26,7 +26,7 @@ INSTALL_HINT = 'pip install numba (or pip install -e ".[numba]" in the xpgrad ch
 #: and in a training step those cores are often still held by BLAS threads spinning after a
 #: matmul (or by other processes). benchmarks/numba_kernels.py --thresholds measures it.
 PAR_MIN = 1 << 20
-#: row kernels (softmax cross-entropy) go parallel from this many logits on
+#: row kernels (softmax cross-entropy, softmax, log-softmax) go parallel from this many entries on
 ROW_PAR_MIN = 1 << 20
 #: softmax cross-entropy rows of at most this many float32 classes run the short-row kernels,
 #: SIMD across rows, with integer labels (SHORT_PROBS_MAX: with probabilities); longer rows
@@ -62,6 +62,19 @@ def run_by_size(serial, parallel, n, *args):
     """
     if n >= PAR_MIN:
         return run_parallel(parallel, *args, BLOCK)
+    return serial(*args)
+
+
+def run_by_rows(serial, parallel, n, c, *args):
+    """Run a row kernel over ``n`` rows of ``c`` entries: ``parallel(*args, rows)`` on all
+    threads, ``rows`` rows (about ``BLOCK`` entries) a work item, from ``ROW_PAR_MIN`` entries
+    on, else ``serial(*args)`` on this one; return its result.
+
+    >>> run_by_rows(lambda *a: "one thread", lambda *a: a, 2, ROW_PAR_MIN // 2, "x")
+    ('x', 1)
+    """
+    if n > 1 and n * c >= ROW_PAR_MIN:
+        return run_parallel(parallel, *args, max(1, BLOCK // max(c, 1)))
     return serial(*args)
 
 

@@ -81,8 +81,6 @@ def sce_forward(logits, labels, reduction):
     grad = np.empty((n, c), dt)
     losses = np.empty(n, dt)
     scale = dt.type(_scale(reduction, n))
-    par = n > 1 and n * c >= _config.ROW_PAR_MIN
-    rows = max(1, _config.BLOCK // max(c, 1))
     if labels.dtype.kind in "iu":
         if labels.shape != (n,):
             return None
@@ -98,10 +96,8 @@ def sce_forward(logits, labels, reduction):
               else "short" if c <= limit // (dt.itemsize // 4) else "rows")
     one_thread, threaded = _sce_kernels.sce_loops(kind, length)
     total = 0.0                      # the losses' sum in float64; NaN also at a bad label
-    if par:
-        total = _config.run_parallel(threaded, x, target, grad, losses, scale, rows)
-    elif n:
-        total = one_thread(x, target, grad, losses, scale)
+    if n:
+        total = _config.run_by_rows(one_thread, threaded, n, c, x, target, grad, losses, scale)
     if total != total and kind == "labels" and (target.min() < 0 or target.max() >= c):
         return None                  # a label out of range: the generic rule reports it
     out = losses if reduction == "none" else _reduce(total, n, reduction, dt)

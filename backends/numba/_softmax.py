@@ -98,14 +98,6 @@ def _rows(a):
     return np.ascontiguousarray(a).reshape(-1, a.shape[-1])
 
 
-def _run(serial, threaded, *arrays):
-    n, c = arrays[0].shape
-    if n > 1 and n * c >= _config.ROW_PAR_MIN:
-        _config.run_parallel(threaded, *arrays, max(1, _config.BLOCK // c))
-    else:
-        serial(*arrays)
-
-
 def _kernel(fwd, fwd_par, bwd, bwd_par):
     """The Kernel of one function; its loops are closure cells of their own, where the
     background compiler (``_background.kernel_loops``) finds them."""
@@ -116,7 +108,7 @@ def _kernel(fwd, fwd_par, bwd, bwd_par):
         if rows is None:
             return None
         out = np.empty_like(rows)
-        _run(fwd, fwd_par, rows, out)
+        _config.run_by_rows(fwd, fwd_par, *rows.shape, rows, out)
         out = out.reshape(x.shape)
         return out, out
 
@@ -125,7 +117,7 @@ def _kernel(fwd, fwd_par, bwd, bwd_par):
         if rows_g is None:
             return (NotImplemented,)
         dx = np.empty_like(rows_g)
-        _run(bwd, bwd_par, rows_g, saved.reshape(rows_g.shape), dx)
+        _config.run_by_rows(bwd, bwd_par, *rows_g.shape, rows_g, saved.reshape(rows_g.shape), dx)
         return (dx.reshape(saved.shape),)
 
     # the rules read the output alone: the tape keeps it (the same array as ``saved``) for the
