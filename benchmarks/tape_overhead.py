@@ -77,9 +77,8 @@ def ratios(backend, only):
     from xpgrad.bench_workloads.ops import chain
     from xpgrad.bench_workloads.training import lstm_step, mlp_step
 
-    limit_threads(1, torch=True)
     libs = {"xpgrad": _Lib(f"xpgrad-{backend}"), "torch": _Lib("torch-cpu")}
-    limit_threads(1, torch=True)    # again: Numba is imported now, and its pool is limited too
+    limit_threads(1, torch=True)    # after the libraries: Numba's pool exists only once imported
     work = [("chain 100", lambda lib: chain(lib, 100), 200, 7),
             ("chain 10k", lambda lib: chain(lib, 10_000), 2, 5),
             ("chain 100k", lambda lib: chain(lib, 100_000), 1, 3),
