@@ -129,6 +129,23 @@ def test_info_and_warmup_run(capsys):
     assert "kernels for float32 ready" in capsys.readouterr().out
 
 
+def test_warmup_prune_reports_what_the_backend_removed(capsys, monkeypatch):
+    """``--prune`` deletes through the backend's ``prune_cache`` (tested on a package copy in
+    test_numba_cache_key.py) and says how much it freed; a backend without kernels says so."""
+    assert main(["warmup", "--backend", "numpy", "--prune"]) == 0
+    assert "nothing to warm up or prune" in capsys.readouterr().out
+    pytest.importorskip("numba")
+    import xpgrad
+
+    calls = []
+    monkeypatch.setattr(type(xpgrad.get_backend("numba")), "prune_cache",
+                        lambda self: calls.append(self.name) or (2, 3 * 2**20))
+    assert main(["warmup", "--backend", "numba", "--dtypes", "float32", "--prune"]) == 0
+    assert calls == ["numba"]
+    assert "removed 2 cache directories of older sources or Numba versions (3.0 MiB)" in \
+        capsys.readouterr().out
+
+
 # -- resuming ----------------------------------------------------------------------------------
 BASE = dict(hidden=(16,), batch_size=128, progress=False, optimizer="adam", learning_rate=0.01)
 

@@ -119,6 +119,25 @@ def test_an_edited_helper_is_compiled_anew_and_info_says_cold(tmp_path):
     assert edited["after_warmup"] == {**edited["before"], "cache_warm": True,
                                       "cached_kernels": "2/2"}
 
+    pruned = subprocess.run([sys.executable, "-c", _PRUNE], env=env, cwd=tmp_path,
+                            capture_output=True, text=True)
+    assert pruned.returncode == 0, pruned.stderr
+    removed, freed, stale_after = json.loads(pruned.stdout.splitlines()[-1])
+    assert removed == 1 and freed > 0 and stale_after == 0
+    assert not os.path.exists(cache_dir)                    # the old sources' directory
+    assert os.path.isdir(edited["before"]["cache_dir"])     # the current one is kept
+
+
+#: ``prune_cache`` in a fresh process of the copy: (removed, bytes, stale dirs left)
+_PRUNE = """
+import json
+import xpgrad
+from xpgrad.cli_info import info
+
+removed, freed = xpgrad.get_backend("numba").prune_cache()
+print(json.dumps([removed, freed, info()["backends"]["numba"]["cache_stale_dirs"]]))
+"""
+
 
 def test_background_compiler_declines_when_the_sources_changed_since_the_run_started():
     """The run passes its sources' fingerprint; a background process that imported other

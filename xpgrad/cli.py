@@ -292,11 +292,16 @@ def cmd_warmup(args, parser) -> int:
         fail(e, 2)
     warmup = getattr(be, "warmup", None)
     if warmup is None:
-        print(f"backend {be.name!r} compiles no kernels: nothing to warm up")
+        print(f"backend {be.name!r} compiles no kernels: nothing to warm up"
+              + (" or prune" if args.prune else ""))
         return 0
     kwargs = {} if args.jobs is None else {"processes": args.jobs}
     seconds = warmup(dtypes=tuple(args.dtypes), **kwargs)
     print(f"backend {be.name!r}: kernels for {', '.join(args.dtypes)} ready in {seconds:.1f} s")
+    if args.prune:
+        removed, freed = be.prune_cache()
+        print(f"removed {removed} cache director{'y' if removed == 1 else 'ies'} of older "
+              f"sources or Numba versions ({freed / 2**20:.1f} MiB)")
     return 0
 
 
@@ -355,6 +360,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", "-j", type=_positive(int), default=None, metavar="N",
                    help="processes compiling side by side when the cache is cold (default: "
                         "one per available CPU; 1: in this process)")
+    p.add_argument("--prune", action="store_true",
+                   help="then delete the cache directories of older sources or Numba versions "
+                        "(`xpgrad info` counts them as cache_stale_dirs)")
     p.set_defaults(func=cmd_warmup, parser=p)
     p = sub.add_parser("info", help="versions, backends (and why one is unavailable), devices")
     p.add_argument("--json", action="store_true", help="print the report as JSON")

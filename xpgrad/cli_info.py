@@ -75,6 +75,9 @@ def cmd_info(args, parser) -> int:
             details = ", ".join(f"{k}={v}" for k, v in row.items()
                                 if k not in ("available", "reason", "name"))
             print(f"  {name:8s} available   {details}")
+            if row.get("cache_stale_dirs"):
+                print(f"           (`xpgrad warmup --backend {name} --prune` deletes the "
+                      f"stale cache directories)")
         else:
             print(f"  {name:8s} unavailable {row['reason']}")
     print("installed packages:")

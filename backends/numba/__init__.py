@@ -101,6 +101,22 @@ class NumbaBackend(NumpyBackend):
 
         return warmup(self, dtypes, parallel, processes)
 
+    def prune_cache(self) -> tuple:
+        """Delete the kernel cache directories left by older sources or Numba versions (each
+        edit or upgrade starts a new one, ~7 MB when warm); return ``(directories, bytes)``
+        removed. ``xpgrad warmup --prune`` calls it.
+
+        >>> import xpgrad as xg
+        >>> removed, freed = xg.get_backend("numba").prune_cache()
+        >>> removed >= 0 and freed >= 0
+        True
+        """
+        from ._cache import kernel_dispatchers, _cache_dir
+        from ._cache_key import remove_stale
+
+        cache_dir = _cache_dir(kernel_dispatchers())
+        return remove_stale(cache_dir) if cache_dir else (0, 0)
+
     def compiling_in_background(self):
         """A context in which kernels missing from the disk cache compile in a background
         process while the NumPy kernels run in their place, each switching over once compiled

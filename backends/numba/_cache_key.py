@@ -15,7 +15,8 @@ this package and the versions of Numba and llvmlite; it is computed once per pro
 package is imported (under a millisecond). After any edit or upgrade, a new process compiles
 into a new, empty directory: nothing is deleted, so a process still running older sources, and
 the background compiler or warmup workers it started, keep reading and writing their own one.
-Directories of older sources stay until deleted by hand (``stale_dirs`` lists them).
+Directories of older sources stay until ``xpgrad warmup --prune`` (``remove_stale``) deletes
+them; ``stale_dirs`` lists them.
 
 Kernels whose loops live outside this package (``_templates.parallel_blocks`` on a user's loop)
 also carry a hash of those loops' files in their key (see ``_templates``). Setting
@@ -32,6 +33,7 @@ import functools
 import glob
 import hashlib
 import os
+import shutil
 
 #: cache subdirectories of this package start so; the fingerprint follows
 DIR_PREFIX = "xpgrad-"
@@ -139,3 +141,39 @@ def stale_dirs(cache_path: str) -> list:
     parent, mine = os.path.split(os.path.normpath(cache_path))
     return sorted(p for p in glob.glob(os.path.join(glob.escape(parent), DIR_PREFIX + "*"))
                   if os.path.basename(p) != mine and os.path.isdir(p))
+
+
+def remove_stale(cache_path: str) -> tuple:
+    """Delete the directories ``stale_dirs(cache_path)`` lists; return ``(directories removed,
+    bytes freed)``. A process still running older sources loses nothing it has loaded; should
+    it compile another kernel, Numba makes its directory again. Directories that cannot be
+    deleted (permissions) are left and not counted.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as root:
+    ...     old = os.path.join(root, "xpgrad-0123456789abcdef")
+    ...     os.mkdir(old)
+    ...     with open(os.path.join(old, "k.nbc"), "wb") as f:
+    ...         _ = f.write(bytes(10))
+    ...     remove_stale(os.path.join(root, "xpgrad-" + fingerprint())), os.path.exists(old)
+    ((1, 10), False)
+    """
+    removed = freed = 0
+    for path in stale_dirs(cache_path):
+        size = _bytes_under(path)
+        shutil.rmtree(path, ignore_errors=True)
+        if not os.path.exists(path):
+            removed += 1
+            freed += size
+    return removed, freed
+
+
+def _bytes_under(path: str) -> int:
+    total = 0
+    for folder, _, names in os.walk(path):
+        for name in names:
+            try:
+                total += os.path.getsize(os.path.join(folder, name))
+            except OSError:         # removed meanwhile
+                pass
+    return total
