@@ -145,6 +145,33 @@ def limit(n=DEFAULT_THREADS, *, torch=None, numba=None) -> Limits:
     return out
 
 
+def import_keeping_blas_threads(name):
+    """Import module ``name``; a BLAS library the import loads beside the ones loaded already
+    (SciPy ships its own OpenBLAS next to NumPy's) gets their thread count, so a ``limit`` set
+    earlier, or the user's own threadpoolctl limit, holds for it too.
+
+    >>> import_keeping_blas_threads("math").sqrt(4.0)
+    2.0
+    """
+    import importlib
+
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return importlib.import_module(name)
+    if name in sys.modules:
+        return sys.modules[name]
+    before = {lib.filepath: lib.num_threads
+              for lib in ThreadpoolController().select(user_api="blas").lib_controllers}
+    module = importlib.import_module(name)
+    if before:
+        threads = min(before.values())
+        for lib in ThreadpoolController().select(user_api="blas").lib_controllers:
+            if lib.filepath not in before and lib.num_threads != threads:
+                lib.set_num_threads(threads)
+    return module
+
+
 def blas_info() -> list:
     """The BLAS and OpenMP libraries loaded in this process, with their thread counts
     (threadpoolctl's report; empty when threadpoolctl is not installed).

@@ -33,8 +33,10 @@ _GEMM_DTYPES = (np.dtype("float32"), np.dtype("float64"))
 def _gemms():
     """SciPy's gemm per dtype, or None without SciPy (imported on first use: a program with
     no plain SGD update never loads it)."""
-    try:
-        from scipy.linalg import blas
+    from ..threads import import_keeping_blas_threads
+
+    try:   # SciPy's own OpenBLAS: given NumPy's thread count (a spinning second pool costs 3x)
+        blas = import_keeping_blas_threads("scipy.linalg.blas")
     except ImportError:
         return None
     return {np.dtype("float32"): blas.sgemm, np.dtype("float64"): blas.dgemm}
