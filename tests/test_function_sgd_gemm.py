@@ -171,6 +171,7 @@ from xpgrad.jit import sgd_gemm
 
 before = [lib["filepath"] for lib in threadpool_info() if lib["user_api"] == "blas"]
 threads.limit(1)
+from scipy.linalg import blas   # loaded after the limit, as Numba's first compile loads it
 assert sgd_gemm._gemms() is not None
 print(json.dumps({"before": before, "blas": [[lib["filepath"], lib["num_threads"]]
                   for lib in threadpool_info() if lib["user_api"] == "blas"]}))
@@ -178,10 +179,10 @@ print(json.dumps({"before": before, "blas": [[lib["filepath"], lib["num_threads"
 
 
 def test_scipys_blas_loaded_for_the_gemm_keeps_the_thread_limit():
-    """SciPy's gemm runs on SciPy's own OpenBLAS, loaded on the first fused step, after
-    ``xpgrad train --threads 1`` / ``xpgrad bench`` limited the BLAS already loaded: it gets the
-    same one thread, not a pool of every CPU spinning against the interpreter (a B=32 MLP step
-    took 3x as long with it)."""
+    """SciPy's gemm runs on SciPy's own OpenBLAS, loaded (by Numba's first compile, or the
+    first fused step) after ``xpgrad train --threads 1`` / ``xpgrad bench`` limited NumPy's: it
+    gets the same one thread, not a pool of every CPU spinning against the interpreter (a B=32
+    MLP step took 3-20x as long with it)."""
     import json
     import os
     import subprocess

@@ -145,31 +145,45 @@ def limit(n=DEFAULT_THREADS, *, torch=None, numba=None) -> Limits:
     return out
 
 
-def import_keeping_blas_threads(name):
-    """Import module ``name``; a BLAS library the import loads beside the ones loaded already
-    (SciPy ships its own OpenBLAS next to NumPy's) gets their thread count, so a ``limit`` set
-    earlier, or the user's own threadpoolctl limit, holds for it too.
+def match_blas_threads(package, like="numpy") -> int | None:
+    """Give the BLAS that ``package`` ships (SciPy's wheels bring their own OpenBLAS beside
+    NumPy's) the thread count of ``like``'s BLAS, so a ``limit`` set before it was loaded (Numba
+    loads SciPy's on its first compile), or the user's own threadpoolctl limit, holds for it too.
+    Returns that count, or None when either has no BLAS of its own that threadpoolctl sees.
 
-    >>> import_keeping_blas_threads("math").sqrt(4.0)
-    2.0
+    >>> match_blas_threads("no-such-package") is None
+    True
     """
-    import importlib
-
     try:
         from threadpoolctl import ThreadpoolController
     except ImportError:
-        return importlib.import_module(name)
-    if name in sys.modules:
-        return sys.modules[name]
-    before = {lib.filepath: lib.num_threads
-              for lib in ThreadpoolController().select(user_api="blas").lib_controllers}
-    module = importlib.import_module(name)
-    if before:
-        threads = min(before.values())
-        for lib in ThreadpoolController().select(user_api="blas").lib_controllers:
-            if lib.filepath not in before and lib.num_threads != threads:
-                lib.set_num_threads(threads)
-    return module
+        return None
+    blas = ThreadpoolController().select(user_api="blas").lib_controllers
+    reference = _shipped_by(like, blas)
+    own = [lib for lib in _shipped_by(package, blas) if lib not in reference]
+    if not reference or not own:
+        return None
+    threads = min(lib.num_threads for lib in reference)
+    for lib in own:
+        if lib.num_threads != threads:
+            lib.set_num_threads(threads)
+    return threads
+
+
+def _shipped_by(package, libraries) -> list:
+    """The libraries inside ``package``'s directory or the ``<package>.libs`` beside it (where
+    wheels put their shared libraries)."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return []
+    if spec is None or not spec.origin:
+        return []
+    root = os.path.realpath(os.path.dirname(spec.origin))
+    homes = (root + os.sep, root + ".libs" + os.sep)
+    return [lib for lib in libraries if os.path.realpath(lib.filepath).startswith(homes)]
 
 
 def blas_info() -> list:

@@ -33,12 +33,15 @@ _GEMM_DTYPES = (np.dtype("float32"), np.dtype("float64"))
 def _gemms():
     """SciPy's gemm per dtype, or None without SciPy (imported on first use: a program with
     no plain SGD update never loads it)."""
-    from ..threads import import_keeping_blas_threads
+    from ..threads import match_blas_threads
 
-    try:   # SciPy's own OpenBLAS: given NumPy's thread count (a spinning second pool costs 3x)
-        blas = import_keeping_blas_threads("scipy.linalg.blas")
+    try:
+        from scipy.linalg import blas
     except ImportError:
         return None
+    # SciPy's own OpenBLAS, loaded after --threads limited NumPy's (by Numba's first compile or
+    # the import above), would run a pool of every CPU: a B=32 MLP step took 3-20x as long
+    match_blas_threads("scipy")
     return {np.dtype("float32"): blas.sgemm, np.dtype("float64"): blas.dgemm}
 
 
