@@ -316,3 +316,22 @@ def test_mlp_step_script_times_the_compiled_step(capsys):
     with pytest.raises(SystemExit):
         module.main(["--batch", "0"])
     assert "--batch must be at least 1, got 0" in capsys.readouterr().err
+
+
+def test_the_header_names_numpys_blas_when_scipy_loaded_its_own(monkeypatch):
+    """SciPy's wheels ship a second OpenBLAS (Numba loads it; xg.function's SGD gemm runs on
+    it); the header's BLAS is NumPy's, which runs every other product, in whatever order
+    threadpoolctl lists them (here reversed)."""
+    pytest.importorskip("scipy.linalg.blas")
+    import numpy as np
+
+    from xpgrad import threads
+
+    listed = threads.blas_info
+    monkeypatch.setattr(threads, "blas_info", lambda: listed()[::-1])
+
+    numpy_blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+    if numpy_blas.get("name") != "scipy-openblas" or not numpy_blas.get("version"):
+        pytest.skip("NumPy is not built on its wheel's OpenBLAS here")
+    assert bench._versions(["xpgrad-numpy"])["blas"].startswith(
+        f"openblas {numpy_blas['version']}")

@@ -229,9 +229,11 @@ def _versions(libs) -> dict:
                 out[module] = importlib.import_module(module).__version__
             except ImportError:
                 pass
-    from .threads import blas_info
+    from .threads import blas_info, ships
 
     blas = [row for row in blas_info() if row["user_api"] == "blas"]
+    # NumPy's first: SciPy's copy (loaded by Numba) runs only the compiled SGD's gemm
+    blas.sort(key=lambda row: not ships("numpy", row.get("filepath")))
     if blas:
         out["blas"] = " ".join(str(blas[0][k]) for k in ("internal_api", "version",
                                                          "architecture") if blas[0].get(k))

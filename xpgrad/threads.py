@@ -171,19 +171,27 @@ def match_blas_threads(package, like="numpy") -> int | None:
 
 
 def _shipped_by(package, libraries) -> list:
-    """The libraries inside ``package``'s directory or the ``<package>.libs`` beside it (where
-    wheels put their shared libraries)."""
+    """The libraries (threadpoolctl's controllers) that ``package`` ships."""
+    return [lib for lib in libraries if ships(package, lib.filepath)]
+
+
+def ships(package, filepath) -> bool:
+    """Whether the shared library at ``filepath`` lies in ``package``'s directory or in the
+    ``<package>.libs`` beside it (where wheels put their shared libraries).
+
+    >>> ships("no-such-package", "/usr/lib/libopenblas.so")
+    False
+    """
     import importlib.util
 
     try:
         spec = importlib.util.find_spec(package)
     except (ImportError, ValueError):
-        return []
-    if spec is None or not spec.origin:
-        return []
+        return False
+    if spec is None or not spec.origin or not filepath:
+        return False
     root = os.path.realpath(os.path.dirname(spec.origin))
-    homes = (root + os.sep, root + ".libs" + os.sep)
-    return [lib for lib in libraries if os.path.realpath(lib.filepath).startswith(homes)]
+    return os.path.realpath(filepath).startswith((root + os.sep, root + ".libs" + os.sep))
 
 
 def blas_info() -> list:
