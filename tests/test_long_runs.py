@@ -48,3 +48,52 @@ def test_eager_training_step_makes_no_reference_cycles():
         opt.apply_gradients(zip(grads, model.trainable_variables))
 
     assert _cyclic_garbage(step, repeat=20) == 0
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_traced_step_keeps_nothing_alive_once_dropped(backend):
+    """A traced function's model, optimizer state and program die with the function (each
+    trace made new kernel proxies, registered for the process, which held the tracer)."""
+    if backend not in xg.available_backends():
+        pytest.skip(f"{backend} is not available here")
+    from xpgrad.backend import KERNELS_BY_INDEX
+
+    def run():
+        rng = xg.random.default_rng(0, backend=backend)
+        model = xg.nn.MLP([8, 16, 3], activation="relu", rng=rng)
+        opt = xg.optim.Adam(learning_rate=1e-3)
+        x, y = rng.normal(size=(16, 8)), rng.integers(0, 3, size=16)
+
+        @xg.function
+        def step(x, y):
+            with xg.GradientTape() as tape:
+                loss = xg.losses.softmax_cross_entropy(model(x), y)
+            grads = tape.gradient(loss, model.trainable_variables)
+            opt.apply_gradients(zip(grads, model.trainable_variables))
+            return loss
+
+        for _ in range(4):
+            step(x, y)
+        assert step.trace_count == 1
+        return weakref.ref(model.trainable_variables[0]), weakref.ref(step.programs()[0])
+
+    run()
+    known = len(KERNELS_BY_INDEX)
+    variable, program = run()
+    gc.collect()
+    assert variable() is None and program() is None
+    assert len(KERNELS_BY_INDEX) == known
+
+
+
+def test_kernel_proxies_hold_no_tracer_after_a_trace():
+    from xpgrad.jit import TraceError
+    from xpgrad.jit.capture import _PROXIES
+
+    w = xg.Variable([1.0, -2.0], name="w")
+    f = xg.function(lambda x: xg.losses.mse(xg.nn.relu(w * x), x), warmup=0)
+    f(xg.asarray([1.0, 1.0]))
+    assert _PROXIES and all(p.tracer is None for _, p, _ in _PROXIES.values())
+    proxy = next(iter(_PROXIES.values()))[1]
+    with pytest.raises(TraceError, match="after the trace ended"):
+        proxy.forward()
