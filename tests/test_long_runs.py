@@ -97,3 +97,25 @@ def test_kernel_proxies_hold_no_tracer_after_a_trace():
     proxy = next(iter(_PROXIES.values()))[1]
     with pytest.raises(TraceError, match="after the trace ended"):
         proxy.forward()
+
+
+def test_compiled_tbptt_keeps_its_traces_while_the_model_lives_and_no_longer():
+    from xpgrad.nn.tbptt import _COMPILED
+
+    rng = xg.random.default_rng(0)
+    x, y = rng.normal(size=(2, 12, 3)), rng.normal(size=(2, 12, 4))
+
+    def run():
+        lstm = xg.nn.LSTM(3, 4, rng=0)
+        opt = xg.optim.Adam(learning_rate=1e-2)
+        state = None
+        for _ in range(3):
+            state = xg.nn.tbptt_train(lstm, xg.losses.mse, opt, x, y, k1=4, state=state,
+                                      compile=True).state
+        (fn,) = _COMPILED[lstm].values()
+        assert fn.trace_count == 1            # one window shape, traced once for all calls
+        return weakref.ref(lstm), weakref.ref(lstm.trainable_variables[0])
+
+    refs = run()
+    gc.collect()
+    assert [r() for r in refs] == [None, None]
