@@ -194,3 +194,33 @@ def test_a_deferred_kernel_told_its_needs_gives_the_layers_gradients(monkeypatch
         grads.append([g.numpy() for g in tape.gradient(loss, [xs, *lstm.trainable_variables])])
     for a, b in zip(*grads):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_contexts_reuse_their_kernels_and_free_their_compilers(monkeypatch):
+    """A run of ``xpgrad.training.train`` per setting enters a context each time: it must add
+    no Kernel (each is kept for the process) and keep no compiler (nor its process's pipes)."""
+    import gc
+    import weakref
+
+    from xpgrad.backend import KERNELS_BY_INDEX
+
+    monkeypatch.setattr(_background.BackgroundCompiler, "request", lambda self, name, dt: None)
+    originals = dict(NB.kernels)
+    x = xg.asarray(np.array([[1.0, -2.0], [0.5, 3.0]], np.float32), backend="numba")
+
+    def run():
+        with NB.compiling_in_background() as compiler:
+            with xg.GradientTape() as tape:
+                tape.watch(x)
+                loss = xg.losses.mse(xg.nn.relu(x), xg.zeros_like(x))
+            grad = tape.gradient(loss, x)
+        return weakref.ref(compiler), grad
+
+    run()
+    made = len(KERNELS_BY_INDEX)
+    compiler, grad = run()
+    gc.collect()
+    assert compiler() is None
+    assert len(KERNELS_BY_INDEX) == made
+    assert NB.kernels == originals
+    np.testing.assert_allclose(grad.numpy(), np.maximum(x.numpy(), 0) / 2, rtol=1e-6)

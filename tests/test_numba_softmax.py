@@ -118,3 +118,21 @@ def test_second_order_runs_the_generic_rules():
         g = inner.gradient(y, xn)
         gg = xg.sum(g * g)
     np.testing.assert_allclose(got, outer.gradient(gg, xn).numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("threaded", [False, True])
+def test_log_softmax_keeps_its_digits_at_large_logits(threaded, monkeypatch):
+    """float32 logits near +-1e4 (ulp 1e-3): the loop's ``reassoc`` turned ``(x - m) - log s``
+    into ``x - (m + log s)``, off by up to 5e-4 in a log-probability near 1."""
+    if threaded:
+        monkeypatch.setattr(_config, "ROW_PAR_MIN", 0)
+    x = np.array([[-1e4] * 5, [-1e4, -1e4 + 0.5, -2e4, -1e4, -1e4], [1e4, 1e4 - 1, 0, 3, -3]],
+                 np.float32)
+    w = np.random.default_rng(5).standard_normal(x.shape).astype(np.float32)
+    y, g = value_and_grad("numba", "log_softmax", x, w)
+    x64 = x.astype(np.float64)
+    m = x64.max(axis=1, keepdims=True)
+    exact = (x64 - m) - np.log(np.exp(x64 - m).sum(axis=1, keepdims=True))
+    np.testing.assert_allclose(y, exact, rtol=2e-7, atol=1e-6)
+    np.testing.assert_allclose(g, w - np.exp(exact) * w.sum(axis=1, keepdims=True), rtol=1e-5,
+                               atol=2e-6)

@@ -248,11 +248,26 @@ def test_diff_integers_bools_and_errors():
 
 # -- max and min ----------------------------------------------------------------------------------
 
-def test_max_min_nan_gives_no_nan_gradient():
+def test_max_min_nan_gives_a_nan_gradient_where_it_counts():
+    # a NaN input must not give a silent zero gradient (PyTorch's amax and JAX give NaN)
     _, g = grad_of(xg.max, [1.0, math.nan, 2.0])
-    assert not np.isnan(g.numpy()).any()
+    assert np.isnan(g.numpy()).all()
+    _, g = grad_of(lambda x: xg.sum(xg.max(x, axis=1) * xg.asarray([1.0, 1.0, 0.0])),
+                   [[1.0, math.nan], [3.0, 2.0], [math.nan, 0.0]])
+    np.testing.assert_array_equal(g.numpy(), [[math.nan, math.nan], [1.0, 0.0], [0.0, 0.0]])
     _, g = grad_of(lambda x: xg.min(x, axis=0), [[1.0, 1.0], [1.0, 3.0]])
     assert g.tolist() == [[0.5, 1.0], [0.5, 0.0]]
+
+
+def test_max_min_nan_gradient_matches_pytorch_amax():
+    torch = pytest.importorskip("torch")
+    x = np.array([[np.nan, 1.0, 2.0, -1.0], [0.5, 3.0, 3.0, -2.0], [4.0, np.nan, np.nan, 0.0]])
+    for ours, theirs, axis in ((xg.max, torch.amax, 1), (xg.min, torch.amin, 0),
+                               (xg.max, torch.amax, None)):
+        _, g = grad_of(lambda t: xg.sum(ours(t, axis=axis) * 2.0), x)
+        tx = torch.tensor(x, requires_grad=True)
+        ((theirs(tx, dim=axis) if axis is not None else theirs(tx)) * 2.0).sum().backward()
+        np.testing.assert_allclose(g.numpy(), tx.grad.numpy(), equal_nan=True)
 
 
 @pytest.mark.skipif(not hasattr(xg, "conj"), reason="second order through complex rules needs "

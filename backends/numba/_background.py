@@ -189,12 +189,49 @@ def _dtype_of(raws):
     return None
 
 
+class _Link:
+    """What a reused ``deferred`` kernel asks now: the compiler of the context it serves (None
+    between contexts) and the dtypes it has settled in that context."""
+
+    __slots__ = ("compiler", "state")
+
+    def __init__(self):
+        self.compiler, self.state = None, {}
+
+
+#: ``(name, id(kernel), id(stand_in)) -> (kernel, stand_in, Kernel, _Link)``: one deferred
+#: Kernel per kernel, made in the first context and reused by later ones. Every Kernel stays in
+#: ``KERNELS_BY_INDEX`` for the process, so one made per context kept that context's compiler
+#: (and the background process's pipe) alive for good: a run of ``xpgrad.training.train`` per
+#: hyperparameter setting added 21 Kernels and a compiler each.
+_DEFERRED: dict = {}
+
+
 def deferred(name, kernel, stand_in, compiler) -> Kernel:
     """``kernel`` (a Numba one), with ``stand_in`` (a NumPy kernel, or None: the generic rule)
-    running in its place for a dtype whose loops ``compiler`` is still compiling."""
+    running in its place for a dtype whose loops ``compiler`` is still compiling. The same
+    Kernel comes back for the same kernel and stand-in, now serving ``compiler``."""
+    key = (name, id(kernel), id(stand_in))
+    entry = _DEFERRED.get(key)
+    if entry is None:
+        link = _Link()
+        entry = _DEFERRED[key] = (kernel, stand_in, _make_deferred(name, kernel, stand_in, link),
+                                  link)
+    link = entry[3]
+    link.compiler, link.state = compiler, {}
+    return entry[2]
+
+
+def release(kernel, compiler) -> None:
+    """``kernel`` (from ``deferred``) stops serving ``compiler``: it no longer holds it."""
+    for k, _, wrapped, link in _DEFERRED.values():
+        if wrapped is kernel and link.compiler is compiler:
+            link.compiler, link.state = None, {}
+
+
+def _make_deferred(name, kernel, stand_in, link) -> Kernel:
     loops = kernel_loops(kernel)
     unit = UNIT_OF.get(name, name)
-    state = {}                  # dtype -> True (Numba's kernel runs) or False (waiting)
     if stand_in is not None and stand_in.needs != kernel.needs:     # vjps called differently
         stand_in = None
 
@@ -202,6 +239,9 @@ def deferred(name, kernel, stand_in, compiler) -> Kernel:
         dt = _dtype_of(raws)
         if dt not in FLOAT_DTYPES:
             return kernel           # it declines these itself
+        compiler, state = link.compiler, link.state   # state: dtype -> True (Numba's runs)
+        if compiler is None:                          # or False (waiting); no context: Numba's
+            return kernel
         ok = state.get(dt)
         if ok is None:
             ok = state[dt] = all(has_version(d, dt) for d in loops)
@@ -236,6 +276,10 @@ def deferred(name, kernel, stand_in, compiler) -> Kernel:
                   vjp_in_place=vjp_in_place if in_place else None, needs=kernel.needs)
 
 
+#: the NumPy scan kernels standing in for Numba's (``scan_kernels(np)``, made on first use)
+_SCAN_STAND_INS = None
+
+
 @contextlib.contextmanager
 def compiling_in_background(backend):
     """While inside, ``backend``'s Numba kernels that are not in the cache compile in a
@@ -248,7 +292,10 @@ def compiling_in_background(backend):
     from . import _cache
 
     units = {name for _, name in _cache.UNITS}
-    stand_ins = {**NUMPY_KERNELS, **scan_kernels(np)}
+    global _SCAN_STAND_INS
+    if _SCAN_STAND_INS is None:        # made once: a Kernel made is kept for the process
+        _SCAN_STAND_INS = scan_kernels(np)
+    stand_ins = {**NUMPY_KERNELS, **_SCAN_STAND_INS}
     compiler = BackgroundCompiler()
     originals = {name: k for name, k in backend.kernels.items()
                  if UNIT_OF.get(name, name) in units}
@@ -261,6 +308,7 @@ def compiling_in_background(backend):
         for name, k in wrapped.items():
             if backend.kernels.get(name) is k:
                 backend.kernels[name] = originals[name]
+            release(k, compiler)
         compiler.close()
 
 

@@ -12,8 +12,26 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ._math import LOOP_OPTIONS
+from ._math import LOOP_OPTIONS, MATH_FLAGS
 from ._templates import parallel_blocks
+
+
+# Overflow-sensitive steps live in helpers compiled without ``reassoc`` (inlined, they keep
+# their own flags; see ``_loss_kernels``): in a loop with ``reassoc`` LLVM may compute
+# ``crho * g * g`` as ``crho * (g * g)``, which overflows float32 from |g| = 1.8e19 where the
+# generic rule's ``(crho * g) * g`` (PyTorch's order) does not, and may rearrange Adadelta's
+# step into inf / inf: the numba update left a weight unchanged or made it NaN where NumPy's
+# moved it.
+@njit(fastmath=MATH_FLAGS, error_model="numpy", cache=True)
+def _square_average(a, rho, crho, g):
+    """``a * rho + (crho * g) * g``, in this order."""
+    return a * rho + (crho * g) * g
+
+
+@njit(fastmath=MATH_FLAGS, error_model="numpy", cache=True)
+def _adadelta_step(acc_dx, ag, eps, g):
+    """``sqrt(acc_dx + eps) / sqrt(ag + eps) * g``, in this order."""
+    return np.sqrt(acc_dx + eps) / np.sqrt(ag + eps) * g
 
 
 @njit(**LOOP_OPTIONS)
@@ -57,10 +75,10 @@ adagrad_par = parallel_blocks(adagrad, arrays=3)
 def adadelta(p, g, acc_g, acc_dx, lr, rho, crho, eps):
     for i in range(p.shape[0]):
         gi = g[i]
-        ag = acc_g[i] * rho + crho * gi * gi
+        ag = _square_average(acc_g[i], rho, crho, gi)
         acc_g[i] = ag
-        delta = np.sqrt(acc_dx[i] + eps) / np.sqrt(ag + eps) * gi
-        acc_dx[i] = acc_dx[i] * rho + crho * delta * delta
+        delta = _adadelta_step(acc_dx[i], ag, eps, gi)
+        acc_dx[i] = _square_average(acc_dx[i], rho, crho, delta)
         p[i] -= lr * delta
 
 
@@ -71,7 +89,7 @@ adadelta_par = parallel_blocks(adadelta, arrays=4)
 def rmsprop(p, g, sq, lr, rho, crho, eps):
     for i in range(p.shape[0]):
         gi = g[i]
-        s = sq[i] * rho + crho * gi * gi
+        s = _square_average(sq[i], rho, crho, gi)
         sq[i] = s
         p[i] -= lr * (gi / (np.sqrt(s) + eps))
 
@@ -83,7 +101,7 @@ rmsprop_par = parallel_blocks(rmsprop, arrays=3)
 def rmsprop_momentum(p, g, sq, mom, lr, rho, crho, mu, eps):
     for i in range(p.shape[0]):
         gi = g[i]
-        s = sq[i] * rho + crho * gi * gi
+        s = _square_average(sq[i], rho, crho, gi)
         sq[i] = s
         b = mom[i] * mu + gi / (np.sqrt(s) + eps)
         mom[i] = b
@@ -104,7 +122,7 @@ def adam(p, g, m, v, step_size, b1, cb1, b2, cb2, eps, bc2, wd, decay):
         elif decay == 1:
             gi = gi + wd * pi
         mi = m[i] * b1 + cb1 * gi
-        vi = v[i] * b2 + cb2 * gi * gi
+        vi = _square_average(v[i], b2, cb2, gi)
         m[i] = mi
         v[i] = vi
         p[i] = pi - step_size * mi / (np.sqrt(vi / bc2) + eps)

@@ -23,7 +23,7 @@ from numba import njit
 from xpgrad.backend import Kernel
 
 from . import _config
-from ._loss_kernels import _row_max
+from ._loss_kernels import _log_prob, _row_max
 from ._losses import FLOATS
 from ._math import LOOP_OPTIONS, exp_neg
 from ._templates import parallel_blocks
@@ -57,7 +57,9 @@ def log_softmax_rows(x, out):
             s += exp_neg(xr[j] - m)
         log_s = np.log(s)
         for j in range(xr.shape[0]):
-            yr[j] = (xr[j] - m) - log_s         # not x - (m + log s): m's rounding would stay
+            # not x - (m + log s), where m's rounding would stay: the loop's ``reassoc`` may
+            # rewrite an inline ``(x - m) - log_s`` so; ``_log_prob`` keeps the order
+            yr[j] = _log_prob(xr[j], m, log_s)
 
 
 log_softmax_rows_par = parallel_blocks(log_softmax_rows, arrays=2)

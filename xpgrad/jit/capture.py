@@ -16,23 +16,50 @@ import contextlib
 
 from ..backend import Kernel
 from ..tensor import Tensor, Variable, _wrap
-from .errors import TraceError
+from .errors import TraceError, user_line
 from .structure import map_leaves
 from .tracer import Ref, Step, Tracer, live_variables
-from .traced import Traced
+from .traced import LEAKED, Traced
 
 
 class _KernelProxy:
-    """A backend kernel during a trace: each call is one opaque, recorded step."""
+    """A backend kernel during a trace: each call is one opaque, recorded step.
 
-    def __init__(self, kernel, tracer):
-        self.kernel, self.tracer = kernel, tracer
+    One proxy (and one proxy ``Kernel``) per kernel, made on its first trace and reused by
+    every later one with ``tracer`` set for the trace's length: every ``Kernel`` made stays in
+    ``backend.KERNELS_BY_INDEX`` for the process, so a proxy made per trace would keep its
+    tracer -- the traced Variables, and the arrays the kernels saved -- alive for good.
+    """
+
+    def __init__(self, kernel):
+        self.kernel, self.tracer = kernel, None
+
+    def _call(self, fn, args, params):
+        if self.tracer is None:            # a tape recorded in a trace, used after it
+            raise TraceError(LEAKED, user_line())
+        return self.tracer.call(fn, args, params, kind="kernel")
 
     def forward(self, *raws, **params):
-        return self.tracer.call(self.kernel.forward, raws, params, kind="kernel")
+        return self._call(self.kernel.forward, raws, params)
 
     def vjp(self, *args, **params):
-        return self.tracer.call(self.kernel.vjp, args, params, kind="kernel")
+        return self._call(self.kernel.vjp, args, params)
+
+
+#: ``id(kernel) -> (kernel, its _KernelProxy, the proxy Kernel)`` (the kernel is held so that
+#: its id is never reused)
+_PROXIES: dict = {}
+
+
+def _proxy_kernel(k, tracer):
+    """The proxy ``Kernel`` recording ``k``'s calls into ``tracer``."""
+    entry = _PROXIES.get(id(k))
+    if entry is None:
+        p = _KernelProxy(k)
+        entry = _PROXIES[id(k)] = (k, p, Kernel(p.forward, p.vjp if k.vjp is not None else None,
+                                                needs=k.needs))
+    entry[1].tracer = tracer
+    return entry[2]
 
 
 class HostOptimizerStep:
@@ -83,6 +110,7 @@ class _Session:
         self.skip_kernels = skip_kernels
         self.variables = {}       # id -> (Variable, its Traced at the start)
         self.patched = []
+        self.proxies = []         # the proxy Kernels this trace installed
 
     def start(self):
         be, tracer = self.tracer.be, self.tracer
@@ -96,10 +124,9 @@ class _Session:
             for name, k in kernels.items():
                 if name in self.skip_kernels:
                     continue
-                p = _KernelProxy(k, tracer)
-                proxies[name] = Kernel(p.forward, p.vjp if k.vjp is not None else None,
-                                       needs=k.needs)
+                proxies[name] = _proxy_kernel(k, tracer)
             be.kernels = proxies
+            self.proxies = list(proxies.values())
         self._patch_optimizers()
         self._patch_index_range(be)
         for v in live_variables(be):
@@ -186,6 +213,8 @@ class _Session:
             vars(be).pop("kernels", None)
         else:
             be.kernels = self.old_kernels
+        for k in self.proxies:
+            k.forward.__self__.tracer = None
         if not self.had_index_range:
             vars(be).pop("index_range", None)
         for owner, name, value in self.patched:

@@ -65,15 +65,8 @@ class Module:
 
     def submodules(self) -> list:
         """Every Module below this one (depth first, each once)."""
-        seen, out = set(), []
-
-        def visit(m):
-            for _, item in m._items():
-                if isinstance(item, Module) and id(item) not in seen:
-                    seen.add(id(item))
-                    out.append(item)
-                    visit(item)
-        visit(self)
+        out = []
+        _visit_modules(self, set(), out)
         return out
 
     def named_variables(self, prefix: str | None = None) -> dict:
@@ -83,21 +76,8 @@ class Module:
         >>> list(xg.nn.MLP([2, 3, 1], rng=0).named_variables())
         ['mlp/linear0/w', 'mlp/linear0/b', 'mlp/linear1/w', 'mlp/linear1/b']
         """
-        out, seen = {}, set()
-
-        def visit(m, path):
-            for key, item in m._items():
-                p = f"{path}/{key}"
-                if isinstance(item, Variable):
-                    if id(item) not in seen:
-                        seen.add(id(item))
-                        if p in out:
-                            raise ValueError(f"two variables have the path {p!r}; give "
-                                             "the modules distinct names or attributes")
-                        out[p] = item
-                else:
-                    visit(item, p)
-        visit(self, self.name if prefix is None else prefix)
+        out = {}
+        _visit_variables(self, self.name if prefix is None else prefix, set(), out)
         return out
 
     @property
@@ -130,3 +110,28 @@ class Module:
 
     def _extra_repr(self) -> str:
         return ""
+
+
+# The walks are module-level functions, not closures calling themselves: a nested function that
+# refers to itself is a reference cycle (function -> cell -> function), so every call of
+# ``trainable_variables`` in a training step would leave garbage only the cyclic GC frees.
+def _visit_modules(m, seen, out):
+    for _, item in m._items():
+        if isinstance(item, Module) and id(item) not in seen:
+            seen.add(id(item))
+            out.append(item)
+            _visit_modules(item, seen, out)
+
+
+def _visit_variables(m, path, seen, out):
+    for key, item in m._items():
+        p = f"{path}/{key}"
+        if isinstance(item, Variable):
+            if id(item) not in seen:
+                seen.add(id(item))
+                if p in out:
+                    raise ValueError(f"two variables have the path {p!r}; give "
+                                     "the modules distinct names or attributes")
+                out[p] = item
+        else:
+            _visit_variables(item, p, seen, out)

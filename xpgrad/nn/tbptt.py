@@ -134,7 +134,18 @@ def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, stat
     if compile:
         update = _compiled(update, model, loss_fn, optimizer, variables, max_grad_norm)
     result = TBPTTResult()
-    state = detach(state)
+    try:
+        _run(update, result, inputs, targets, n, k1, k2, detach(state), callback)
+    finally:
+        if compile:
+            # the cache is keyed weakly by the model: the update closure (which holds the
+            # model) may not stay in it, or the model and its programs would never die
+            update.fn = update.__wrapped__ = None
+    return result
+
+
+def _run(update, result, inputs, targets, n, k1, k2, state, callback):
+    """The updates of one ``tbptt_train`` call, into ``result``."""
     for w0, start, end, nxt in windows(n, k1, k2):
         cuts = tuple(c - w0 for c in sorted({w0, nxt, start, end}))
         loss, carried, last = update(state, inputs[:, w0:end], targets[:, start:end], cuts,
@@ -148,7 +159,6 @@ def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, stat
         if callback is not None:
             callback(result.updates - 1, value)
     result.state = state
-    return result
 
 
 #: model -> {(loss_fn, optimizer, variables, max_grad_norm): xg.function of the update}
@@ -168,7 +178,7 @@ def _compiled(update, model, loss_fn, optimizer, variables, max_grad_norm):
     if fn is None:
         fn = per_model[key] = Function(update, max_traces=16, retrace_warning=16)
     else:
-        fn.fn = update               # the same computation; this call's closure
+        fn.fn = fn.__wrapped__ = update      # the same computation; this call's closure
     return fn
 
 

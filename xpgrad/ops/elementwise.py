@@ -119,14 +119,24 @@ def _pow_dy(xp, g, ans, x, y):
 pow = binary("pow", lambda xp, x, y: xp.pow(x, y), _pow_dx, _pow_dy,
              doc="Elementwise ``x1 ** x2``. The gradient for ``x2`` is taken as 0 where x1 <= 0 "
                  "(where x1 == 0 for complex x1).")
+def _pick(xp, g, wins, x, y):
+    """maximum/minimum's gradient for ``x``: all of ``g`` where ``x`` is the output (``wins``,
+    or ``x`` a NaN that propagated and ``y`` not), half where they tie (equal, or both NaN);
+    so a NaN input gets the gradient of the NaN it caused, never a silent 0 on both sides."""
+    x_nan, y_nan = x != x, y != y
+    return _half_where(xp, wins | (x_nan & (y == y)), (x == y) | (x_nan & y_nan), g)
+
+
 maximum = binary("maximum", lambda xp, x, y: xp.maximum(x, y),
-                 lambda xp, g, ans, x, y: _half_where(xp, x > y, x == y, g),
-                 lambda xp, g, ans, x, y: _half_where(xp, y > x, x == y, g),
-                 doc="Elementwise maximum; at ties each input gets half the gradient.")
+                 lambda xp, g, ans, x, y: _pick(xp, g, x > y, x, y),
+                 lambda xp, g, ans, x, y: _pick(xp, g, y > x, y, x),
+                 doc="Elementwise maximum; at ties each input gets half the gradient, and a "
+                     "NaN input (which the output propagates) gets it all.")
 minimum = binary("minimum", lambda xp, x, y: xp.minimum(x, y),
-                 lambda xp, g, ans, x, y: _half_where(xp, x < y, x == y, g),
-                 lambda xp, g, ans, x, y: _half_where(xp, y < x, x == y, g),
-                 doc="Elementwise minimum; at ties each input gets half the gradient.")
+                 lambda xp, g, ans, x, y: _pick(xp, g, x < y, x, y),
+                 lambda xp, g, ans, x, y: _pick(xp, g, y < x, y, x),
+                 doc="Elementwise minimum; at ties each input gets half the gradient, and a "
+                     "NaN input (which the output propagates) gets it all.")
 logaddexp = binary("logaddexp",
                    lambda xp, x, y: xp.logaddexp(_inexact(xp, x), _inexact(xp, y)),
                    lambda xp, g, ans, x, y: g * xp.exp(x - ans),

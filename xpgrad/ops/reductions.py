@@ -107,16 +107,23 @@ def _extremum_vjp(xp, g, ans, x, axis, keepdims):
     shape = kept_shape(x.shape, axis)
     hit = x == xp.reshape(ans, shape)
     share = xp.sum(xp.astype(hit, x.dtype), axis=axis, keepdims=True)
-    share = xp.where(share == 0, 1.0, share)      # a NaN extremum: no entry equals it
-    return xp.where(hit, expand_to(xp, g, x.shape, axis, keepdims) / share, 0.0)
+    # a NaN extremum (no entry equals it) gives its whole slice a NaN gradient, as PyTorch's
+    # amax/amin and JAX do, never a silent zero that hides the NaN; unlike their 0 / 0, a zero
+    # output gradient (a slice masked out further on) stays 0
+    none = share == 0
+    g = expand_to(xp, g, x.shape, axis, keepdims)
+    return xp.where(hit, g / xp.where(none, 1.0, share),
+                    xp.where(none & (g != 0), xp.full_like(g, float("nan")), 0.0))
 
 
 max = _reducer("max", Primitive(
     "max", lambda xp, x, axis, keepdims: xp.max(x, axis=axis, keepdims=keepdims),
-    _extremum_vjp), "Maximum over ``axis``; tied maxima share the gradient equally.")
+    _extremum_vjp), "Maximum over ``axis``; tied maxima share the gradient equally (a NaN "
+    "maximum gives its slice a NaN gradient, where the output's gradient is not 0).")
 min = _reducer("min", Primitive(
     "min", lambda xp, x, axis, keepdims: xp.min(x, axis=axis, keepdims=keepdims),
-    _extremum_vjp), "Minimum over ``axis``; tied minima share the gradient equally.")
+    _extremum_vjp), "Minimum over ``axis``; tied minima share the gradient equally (a NaN "
+    "minimum gives its slice a NaN gradient, where the output's gradient is not 0).")
 
 
 def _prod_vjp(xp, g, ans, x, axis, keepdims, dtype=None):
