@@ -26,9 +26,14 @@ class Generator:
             raise type(e)(f"seed must be None or a non-negative integer (or a sequence of "
                           f"them), got {seed!r}: {e}") from None
 
+    def _draw(self, sample):
+        """``sample(native generator)``, a host or native array, as a raw array of the backend.
+        Every draw goes through here: under ``xg.function`` it is recorded as one step, so a
+        replay draws fresh numbers from the same generator (as eager calls would)."""
+        return self.backend.asarray(sample(self._rng))
+
     def _out(self, raw, dtype):
         be = self.backend
-        raw = be.asarray(raw)
         native = be.native_dtype(_dt.as_dtype(dtype))
         if raw.dtype != native:
             raw = be.xp.astype(raw, native)
@@ -44,15 +49,17 @@ class Generator:
         """Normal samples with mean ``loc`` and standard deviation ``scale``."""
         dtype = self._float_dtype(dtype)
         size = () if size is None else _shape(size)
-        z = self._rng.standard_normal(size, dtype=self.backend.native_dtype(dtype))
-        return self._out(z * scale + loc, dtype)
+        native = self.backend.native_dtype(dtype)
+        return self._out(self._draw(
+            lambda rng: rng.standard_normal(size, dtype=native) * scale + loc), dtype)
 
     def uniform(self, low=0.0, high=1.0, size=None, *, dtype=_dt.float32) -> Tensor:
         """Uniform samples in ``[low, high)``."""
         dtype = self._float_dtype(dtype)
         size = () if size is None else _shape(size)
-        u = self._rng.random(size, dtype=self.backend.native_dtype(dtype))
-        return self._out(u * (high - low) + low, dtype)
+        native = self.backend.native_dtype(dtype)
+        return self._out(self._draw(
+            lambda rng: rng.random(size, dtype=native) * (high - low) + low), dtype)
 
     def random(self, size=None, *, dtype=_dt.float32) -> Tensor:
         """Uniform samples in ``[0, 1)``."""
@@ -61,11 +68,12 @@ class Generator:
     def integers(self, low, high=None, size=None, *, dtype=_dt.int64) -> Tensor:
         """Integers in ``[low, high)`` (or ``[0, low)`` when ``high`` is None)."""
         size = () if size is None else _shape(size)
-        return self._out(self._rng.integers(low, high, size), dtype)
+        return self._out(self._draw(lambda rng: rng.integers(low, high, size)), dtype)
 
     def permutation(self, n) -> Tensor:
         """A random permutation of ``range(n)``."""
-        return self._out(self._rng.permutation(int(n)), _dt.int64)
+        n = int(n)
+        return self._out(self._draw(lambda rng: rng.permutation(n)), _dt.int64)
 
 
 def default_rng(seed=None, *, backend=None) -> Generator:

@@ -50,6 +50,22 @@ class HostOptimizerStep:
         return self.method(self.optimizer, pairs)
 
 
+class RandomDraw:
+    """Replay of a random draw (``xg.random.Generator``): draws again from the same generator,
+    so each replay gets fresh numbers and the generator advances as in eager calls."""
+
+    draws_random = True       # never dropped as dead, nor folded: it changes the generator
+
+    def __init__(self, draw, generator, sample):
+        self.draw, self.generator, self.sample = draw, generator, sample
+
+    def __call__(self):
+        return self.draw(self.generator, self.sample)
+
+    def __repr__(self):
+        return "<random draw>"
+
+
 class RangeGuard:
     """Replay: the integer range of an index array must lie inside the one seen (and accepted
     by xpgrad's bound checks) when traced; else the call runs eagerly (``GuardFailed``)."""
@@ -101,6 +117,7 @@ class _Session:
                                        needs=k.needs)
             be.kernels = proxies
         self._patch_optimizers()
+        self._patch_random()
         self._patch_index_range(be)
         for v in live_variables(be):
             self._wrap_variable(v)
@@ -141,6 +158,20 @@ class _Session:
 
         Optimizer.apply_gradients = apply_gradients
         self.patched.append((Optimizer, "apply_gradients", original))
+
+    def _patch_random(self):
+        from ..random import Generator
+
+        original = Generator._draw
+        tracer = self.tracer
+
+        def draw(gen, sample):
+            if gen.backend is not tracer.be or tracer.paused:
+                return original(gen, sample)
+            return tracer.call_unrecorded(RandomDraw(original, gen, sample))
+
+        Generator._draw = draw
+        self.patched.append((Generator, "_draw", original))
 
     def optimizer_step(self, original, opt, grads_and_vars):
         tracer = self.tracer

@@ -247,11 +247,18 @@ class Program:
         for k, step in enumerate(self.steps):
             if step.kind == "input":
                 continue
-            step_kind = "host" if step.kind in ("host", "guard") else "device"
+            draw = getattr(step.fn, "draws_random", False)
+            step_kind = "host" if step.kind in ("host", "guard") or draw else "device"
             if step_kind != kind and current:
                 out.append((kind, current, reads))
                 current, reads = [], []
             kind = step_kind
+            if draw:     # drawn on the host: into the array a graph captured, once there is one
+                i = step.outs.i
+                current += [f"_r = {self._call(k, step)}",
+                            f"if S[{i}] is None: S[{i}] = _r",
+                            f"else: S[{i}][...] = _r"]
+                continue
             current += self._step_lines(k, step, name)
             if step.kind == "read":
                 reads.append((step.fn.var, step.outs.i))
@@ -310,7 +317,7 @@ def _mutates(step):
     import operator
 
     fn = step.fn
-    if "out" in step.kwargs or fn is operator.setitem:
+    if "out" in step.kwargs or fn is operator.setitem or getattr(fn, "draws_random", False):
         return True
     name = getattr(fn, "__name__", "") or ""
     if name.startswith("i") and getattr(operator, name, None) is fn:

@@ -241,6 +241,20 @@ class Tracer:
             return result, Ref(i)
         return result, result
 
+    def call_unrecorded(self, fn):
+        """Run ``fn()`` with the recording paused (what it does inside is not recorded) and
+        record it as one step with no arguments: a replay runs ``fn()`` again."""
+        if not self.active:
+            raise TraceError(LEAKED, user_line())
+        self.paused = True
+        try:
+            result = fn()
+        finally:
+            self.paused = False
+        wrapped, outs = self._wrap(result, len(self.steps), None)
+        self.steps.append(Step(fn, (), {}, outs, "call"))
+        return wrapped
+
     def call(self, fn, args, kwargs, kind="call"):
         """Run ``fn`` on the real arrays behind ``args``/``kwargs``; record it; wrap the result."""
         if not self.active:
