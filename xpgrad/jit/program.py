@@ -73,11 +73,16 @@ class Program:
         code = compile(self.source, f"<xg.function program {next(_counter)}>", "exec")
         exec(code, namespace)
         self._replay = namespace["replay"]
+        self._code, self._namespace = code, namespace
+        self._free = [self._replay]       # replays not running now, each with its own buffers
         self.graph = None
         if graphs is not None:
+            import threading
+
             from .cuda_graph import GraphReplay
 
             self.graph = GraphReplay(self, graphs, namespace)
+            self._graph_lock = threading.Lock()
         self.steps = None      # the trace's arrays are no longer needed
         self.slots = None
 
@@ -299,8 +304,24 @@ class Program:
         _gather(args, raws)
         _gather(kwargs, raws)
         if self.graph is not None:
-            return self.graph.run(raws)
-        return self._replay(raws)
+            with self._graph_lock:          # one set of static buffers: one launch at a time
+                return self.graph.run(raws)
+        try:
+            replay = self._free.pop()
+        except IndexError:       # another thread is replaying: a copy with buffers of its own
+            replay = self._another_replay()
+        try:
+            return replay(raws)
+        finally:
+            self._free.append(replay)
+
+    def _another_replay(self):
+        """The program's replay function again, with fresh buffers (for concurrent calls)."""
+        namespace = dict(self._namespace)
+        for name in set(self.buffers.values()):
+            namespace[name] = namespace[name].copy()
+        exec(self._code, namespace)
+        return namespace["replay"]
 
 
 def _gather(obj, out):
