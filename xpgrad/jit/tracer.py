@@ -265,6 +265,8 @@ class Tracer:
         rargs, aargs = self._unwrap(args, found)
         rkw, akw = self._unwrap(kwargs, found)
         result = fn(*rargs, **rkw)
+        if kind == "kernel" and result is None:
+            return None         # the kernel declined: the generic rule that runs is recorded
         step = len(self.steps)
         roots = [self.slots[t._slot].root for t in found] if kind == "kernel" else None
         wrapped, outs = self._wrap(result, step, roots, kind)
