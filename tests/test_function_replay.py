@@ -1,5 +1,8 @@
-"""xg.function replays that once failed: a backend kernel that declines its inputs (the generic
-rule runs instead, and is what the program records) -- compared with the eager call."""
+"""xg.function replays that once failed, each compared with the eager call: a backend kernel
+that declines its inputs (the generic rule runs instead, and is what the program records);
+named tuples as arguments and results (pytrees, as in JAX and TensorFlow)."""
+import collections
+
 import numpy as np
 import pytest
 
@@ -51,3 +54,30 @@ def test_numba_softmax_on_any_axis_replays(axis):
 
     _assert_replays_equal_eager(step, lambda k: xg.asarray(rng.normal(size=(6, 5)),
                                                            backend="numba"))
+
+
+_State = collections.namedtuple("_State", "h loss")
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_named_tuples_in_and_out(backend):
+    w = xg.Variable(np.random.default_rng(2).normal(size=(3, 3)), name="w", backend=backend)
+
+    def step(state, x):
+        with xg.GradientTape() as tape:
+            h = xg.tanh(state.h @ w + x)
+            loss = xg.sum(h * h)
+        (g,) = tape.gradient(loss, [w])
+        return _State(h, loss), {"grad": g}
+
+    compiled = xg.function(step)
+    rng = np.random.default_rng(3)
+    for _ in range(4):
+        state = _State(xg.asarray(rng.normal(size=(2, 3)), backend=backend), None)
+        x = xg.asarray(rng.normal(size=(2, 3)), backend=backend)
+        (got, got_g), (want, want_g) = compiled(state, x), step(state, x)
+        assert type(got) is _State
+        np.testing.assert_allclose(got.h.numpy(), want.h.numpy(), rtol=1e-12)
+        np.testing.assert_allclose(got.loss.numpy(), want.loss.numpy(), rtol=1e-12)
+        np.testing.assert_allclose(got_g["grad"].numpy(), want_g["grad"].numpy(), rtol=1e-12)
+    assert compiled.trace_count == 1       # the tensors in the named tuple are arguments

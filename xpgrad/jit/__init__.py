@@ -35,7 +35,7 @@ from . import capture as capture_module
 from .capture import GuardFailed, capture
 from .errors import TraceError
 from .program import Program
-from .structure import map_leaves
+from .structure import is_namedtuple, map_leaves
 
 __all__ = ["function", "Function", "TraceError", "RetracingWarning"]
 
@@ -60,6 +60,10 @@ def _signature(obj, out, backends):
         elif t is dict:
             out.append((dict, tuple(obj)))
             for o in obj.values():
+                _signature(o, out, backends)
+        elif is_namedtuple(obj):
+            out.append((t, len(obj)))
+            for o in obj:
                 _signature(o, out, backends)
         elif hasattr(obj, "__array__") or hasattr(obj, "__array_interface__"):
             raise TypeError(f"xg.function takes tensors, not {t.__name__} arrays: wrap the "

@@ -22,7 +22,7 @@ import itertools
 from ..tensor import Tensor, Variable, _wrap
 from .constants import fold_constants
 from .sgd_gemm import fold_sgd_into_gemm
-from .structure import leaves, map_leaves
+from .structure import is_namedtuple, leaves, map_leaves
 from .tracer import Ref
 from .traced import Traced
 
@@ -295,6 +295,9 @@ class Program:
         if t is dict:
             return "{" + ", ".join(f"{self._const(k)}: {self._result_expr(v, wrap)}"
                                    for k, v in obj.items()) + "}"
+        if is_namedtuple(obj):
+            inner = ", ".join(self._result_expr(o, wrap) for o in obj)
+            return f"{self._const(t)}({inner})"
         return self._const(obj)
 
     # -- running ------------------------------------------------------------------------------
