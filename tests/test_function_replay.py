@@ -1,12 +1,15 @@
 """xg.function replays that once failed, each compared with the eager call: a backend kernel
 that declines its inputs (the generic rule runs instead, and is what the program records);
-named tuples as arguments and results (pytrees, as in JAX and TensorFlow)."""
+named tuples as arguments and results (pytrees, as in JAX and TensorFlow); ``x[key] = value``
+inside the function (a write into an argument is refused: a replay cannot update the caller's
+tensor)."""
 import collections
 
 import numpy as np
 import pytest
 
 import xpgrad as xg
+from xpgrad.jit import TraceError
 
 
 class _Declining(type(xg.get_backend("numpy"))):
@@ -81,3 +84,50 @@ def test_named_tuples_in_and_out(backend):
         np.testing.assert_allclose(got.loss.numpy(), want.loss.numpy(), rtol=1e-12)
         np.testing.assert_allclose(got_g["grad"].numpy(), want_g["grad"].numpy(), rtol=1e-12)
     assert compiled.trace_count == 1       # the tensors in the named tuple are arguments
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_writes_into_tensors_and_variables_replay(backend):
+    def make():
+        v = xg.Variable(np.zeros(3), name="v", backend=backend)
+
+        def step(x):
+            y = x * 2.0
+            y[0] = 5.0                     # a value of the function: written in a copy
+            z = xg.exp(x)
+            z[1:] = y[:2]
+            v[2] = x[0]                    # a Variable: its new value persists
+            return y + z, v * 1.0
+        return step, v
+
+    eager, v_eager = make()
+    step, v = make()
+    compiled = xg.function(step)
+    for k in range(4):
+        x = xg.asarray(np.array([1.0, 2.0, 3.0]) + k, backend=backend)
+        got, want = compiled(x), eager(x)
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=1e-12)
+        assert x.tolist() == [1.0 + k, 2.0 + k, 3.0 + k]
+        assert v.tolist() == v_eager.tolist()
+    assert compiled.trace_count == 1
+
+
+def test_a_write_into_an_argument_is_refused_or_runs_eagerly():
+    def clip_first(s, x):
+        x[0] = 0.0
+        return x * s
+
+    strict = xg.function(clip_first)
+    strict(2.0, xg.asarray([1.0, 2.0]))
+    with pytest.raises(TraceError, match="wrote into its tensor argument #1"):
+        strict(2.0, xg.asarray([1.0, 2.0]))
+    lenient = xg.function(clip_first, on_trace_error="eager")
+    for k in range(3):
+        x = xg.asarray([1.0, 2.0 + k])
+        if k == 1:
+            with pytest.warns(RuntimeWarning, match="runs eagerly"):
+                y = lenient(2.0, x)
+        else:
+            y = lenient(2.0, x)
+        assert (x.tolist(), y.tolist()) == ([0.0, 2.0 + k], [0.0, 4.0 + 2 * k])

@@ -232,13 +232,22 @@ class _Session:
         return writes
 
 
-def _traced_args(tracer, obj):
+def _traced_args(tracer, obj, made):
+    """``obj`` with each tensor argument replaced by a stand-in (appended to ``made``)."""
     def traced(o):
         if isinstance(o, Tensor) and not isinstance(o, Variable):
-            return _wrap(tracer.input(o._data), o._backend)
+            t = _wrap(tracer.input(o._data), o._backend)
+            made.append((t, t._data))
+            return t
         return o
 
     return map_leaves(traced, obj)
+
+
+WROTE_ARGUMENT = ("the function wrote into its tensor argument #{} (x[key] = value; counted "
+                  "from 1, nested ones included): a replay cannot update the caller's tensor. "
+                  "Write into a copy (y = xg.asarray(x, copy=True); y[key] = value) and "
+                  "return it, or call the function without xg.function")
 
 
 #: traces running now (a traced function called inside another's trace is inlined into it)
@@ -251,8 +260,9 @@ def capture(fn, args, kwargs, be, skip_kernels=()):
     recorded instead, for fusion)."""
     tracer = Tracer(be)
     session = _Session(tracer, skip_kernels)
-    targs = _traced_args(tracer, tuple(args))
-    tkwargs = _traced_args(tracer, dict(kwargs))
+    made = []
+    targs = _traced_args(tracer, tuple(args), made)
+    tkwargs = _traced_args(tracer, dict(kwargs), made)
     with contextlib.ExitStack() as stack:
         stack.callback(lambda: setattr(tracer, "active", False))
         ACTIVE.append(tracer)
@@ -261,6 +271,9 @@ def capture(fn, args, kwargs, be, skip_kernels=()):
         writes = None
         try:
             result = fn(*targs, **tkwargs)
+            for k, (t, data) in enumerate(made):
+                if t._data is not data:
+                    raise TraceError(WROTE_ARGUMENT.format(k + 1))
         except TraceError as e:
             writes = session.restore()
             e.state_changed = bool(writes) or _changed_state(tracer)
