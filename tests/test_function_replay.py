@@ -2,7 +2,7 @@
 that declines its inputs (the generic rule runs instead, and is what the program records);
 named tuples as arguments and results (pytrees, as in JAX and TensorFlow); ``x[key] = value``
 inside the function (a write into an argument is refused: a replay cannot update the caller's
-tensor)."""
+tensor); the bounded cache of traces drops the least recently used one."""
 import collections
 
 import numpy as np
@@ -131,3 +131,13 @@ def test_a_write_into_an_argument_is_refused_or_runs_eagerly():
         else:
             y = lenient(2.0, x)
         assert (x.tolist(), y.tolist()) == ([0.0, 2.0 + k], [0.0, 4.0 + 2 * k])
+
+
+def test_the_least_recently_used_signature_is_dropped():
+    f = xg.function(lambda x: x * 2.0, warmup=0, max_traces=2)
+    a, b, c = xg.ones(1), xg.ones(2), xg.ones(3)
+    f(a), f(b), f(a)          # a traced first, but used last
+    f(c)                      # drops b, the least recently used
+    assert f.trace_count == 3
+    assert f(a).tolist() == [2.0] and f.trace_count == 3
+    assert f(b).tolist() == [2.0, 2.0] and f.trace_count == 4

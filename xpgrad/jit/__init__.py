@@ -127,6 +127,10 @@ class Function:
         program = self._programs.get(key)
         if program is not None:
             try:
+                self._programs.move_to_end(key)   # least recently used is dropped first
+            except KeyError:                      # dropped by another thread just now
+                pass
+            try:
                 return program.run(args, kwargs)
             except GuardFailed as failed:     # raised before the replay changed anything
                 result = self.fn(*args, **kwargs)
