@@ -2,7 +2,8 @@
 that declines its inputs (the generic rule runs instead, and is what the program records);
 named tuples as arguments and results (pytrees, as in JAX and TensorFlow); ``x[key] = value``
 inside the function (a write into an argument is refused: a replay cannot update the caller's
-tensor); the bounded cache of traces drops the least recently used one."""
+tensor); the bounded cache of traces drops the least recently used one; an unhashable
+argument counts by identity, and a new one at a dead one's address is a new signature."""
 import collections
 
 import numpy as np
@@ -141,3 +142,28 @@ def test_the_least_recently_used_signature_is_dropped():
     assert f.trace_count == 3
     assert f(a).tolist() == [2.0] and f.trace_count == 3
     assert f(b).tolist() == [2.0, 2.0] and f.trace_count == 4
+
+
+class _Config:
+    """An argument that cannot be hashed: it counts by identity in the signature."""
+
+    __slots__ = ("scale",)
+    __hash__ = None
+
+    def __init__(self, scale):
+        self.scale = scale
+
+    def __eq__(self, other):
+        return isinstance(other, _Config) and other.scale == self.scale
+
+
+def test_an_unhashable_argument_is_never_confused_with_a_dead_one():
+    import gc
+
+    f = xg.function(lambda x, config: x * config.scale)
+    x = xg.asarray([1.0])
+    for k in range(8):
+        config = _Config(float(k))      # often at the address of the one freed just before
+        assert f(x, config).tolist() == [float(k)]
+        del config
+        gc.collect()

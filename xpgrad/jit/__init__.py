@@ -44,9 +44,25 @@ class RetracingWarning(UserWarning):
     """A function was traced again and again: its arguments change signature every call."""
 
 
+class _Identity:
+    """An object in a signature by identity; holding it keeps its ``id`` from being reused by
+    another object while the signature is cached."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def __eq__(self, other):
+        return type(other) is _Identity and other.obj is self.obj
+
+    def __hash__(self):
+        return id(self.obj)
+
+
 def _signature(obj, out, backends):
     if isinstance(obj, Variable):
-        out.append(("V", id(obj)))
+        out.append(("V", _Identity(obj)))
     elif isinstance(obj, Tensor):
         data = obj._data
         backends.append(obj._backend)
@@ -73,7 +89,7 @@ def _signature(obj, out, backends):
                 hash(obj)
                 out.append((t, obj))
             except TypeError:
-                out.append((t, id(obj)))
+                out.append((t, _Identity(obj)))
 
 
 class Function:
