@@ -3,7 +3,8 @@ that declines its inputs (the generic rule runs instead, and is what the program
 named tuples as arguments and results (pytrees, as in JAX and TensorFlow); ``x[key] = value``
 inside the function (a write into an argument is refused: a replay cannot update the caller's
 tensor); the bounded cache of traces drops the least recently used one; an unhashable
-argument counts by identity, and a new one at a dead one's address is a new signature."""
+argument counts by identity, and a new one at a dead one's address is a new signature; a
+traced method, bound to its instance, shows the Function's attributes."""
 import collections
 
 import numpy as np
@@ -167,3 +168,22 @@ def test_an_unhashable_argument_is_never_confused_with_a_dead_one():
         assert f(x, config).tolist() == [float(k)]
         del config
         gc.collect()
+
+
+class _Scaler:
+    def __init__(self, scale):
+        self.w = xg.Variable([scale, 2.0 * scale], name="w")
+
+    @xg.function
+    def step(self, x):
+        return self.w * x
+
+
+def test_a_method_is_traced_per_instance_and_shows_the_function():
+    a, b = _Scaler(1.0), _Scaler(3.0)
+    x = xg.asarray([1.0, 1.0])
+    for _ in range(3):
+        assert a.step(x).tolist() == [1.0, 2.0]
+        assert b.step(x).tolist() == [3.0, 6.0]
+    assert a.step.trace_count == 2 and len(b.step.programs()) == 2   # one Function, shared
+    assert a.step.__self__ is a and a.step.__func__ is _Scaler.step

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import types
 import warnings
 
 from ..backend import current_backend
@@ -132,7 +133,7 @@ class Function:
     def __get__(self, obj, objtype=None):
         if obj is None:
             return self
-        return functools.partial(self, obj)
+        return types.MethodType(self, obj)      # a bound method: obj.f.trace_count works
 
     def __call__(self, *args, **kwargs):
         if tape_state.recording or capture_module.ACTIVE:
