@@ -4,7 +4,8 @@ named tuples as arguments and results (pytrees, as in JAX and TensorFlow); ``x[k
 inside the function (a write into an argument is refused: a replay cannot update the caller's
 tensor); the bounded cache of traces drops the least recently used one; an unhashable
 argument counts by identity, and a new one at a dead one's address is a new signature; a
-traced method, bound to its instance, shows the Function's attributes."""
+traced method, bound to its instance, shows the Function's attributes; .to() of another
+backend is named in the TraceError."""
 import collections
 
 import numpy as np
@@ -187,3 +188,15 @@ def test_a_method_is_traced_per_instance_and_shows_the_function():
         assert b.step(x).tolist() == [3.0, 6.0]
     assert a.step.trace_count == 2 and len(b.step.programs()) == 2   # one Function, shared
     assert a.step.__self__ is a and a.step.__func__ is _Scaler.step
+
+
+def test_moving_a_tensor_to_another_backend_is_named():
+    pytest.importorskip("numba")
+
+    def moves(x):
+        return x.to("numba") * 2.0
+
+    with pytest.raises(TraceError, match="reads a tensor's value") as info:
+        xg.function(moves, warmup=0)(xg.ones(2))
+    assert str(info.value).startswith("moving a tensor to another backend (.to()")
+    assert "test_function_replay.py" in info.value.where
