@@ -5,7 +5,8 @@ inside the function (a write into an argument is refused: a replay cannot update
 tensor); the bounded cache of traces drops the least recently used one; an unhashable
 argument counts by identity, and a new one at a dead one's address is a new signature; a
 traced method, bound to its instance, shows the Function's attributes; .to() of another
-backend is named in the TraceError."""
+backend is named in the TraceError; bad options are refused when the Function is made (they
+failed deep in the first trace, after its updates were applied)."""
 import collections
 
 import numpy as np
@@ -200,3 +201,29 @@ def test_moving_a_tensor_to_another_backend_is_named():
         xg.function(moves, warmup=0)(xg.ones(2))
     assert str(info.value).startswith("moving a tensor to another backend (.to()")
     assert "test_function_replay.py" in info.value.where
+
+
+@pytest.mark.parametrize("options, error, match", [
+    ({"fuse": "yes"}, TypeError, "fuse must be None, True, False or a fuser"),
+    ({"fuse": 1}, TypeError, "fuse must be"),
+    ({"cuda_graph": "no"}, TypeError, "cuda_graph must be None, True, False or a graph API"),
+    ({"retrace_warning": "5"}, ValueError, "retrace_warning must be an integer >= 0"),
+    ({"retrace_warning": -1}, ValueError, "retrace_warning must be an integer >= 0"),
+    ({"max_traces": True}, ValueError, "max_traces must be an integer >= 1"),
+    ({"warmup": True}, ValueError, "warmup must be an integer >= 0"),
+])
+def test_bad_options_are_refused_when_the_function_is_made(options, error, match):
+    with pytest.raises(error, match=match):
+        xg.function(lambda x: x * 2.0, **options)
+
+
+def test_retrace_warning_none_or_zero_never_warns():
+    import warnings
+
+    for value in (None, 0):
+        f = xg.function(lambda x: x * 2.0, warmup=0, retrace_warning=value)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            for n in range(1, 9):
+                f(xg.ones(n))
+        assert f.trace_count == 8

@@ -110,10 +110,22 @@ class Function:
                  retrace_warning=5, on_trace_error="raise"):
         if not callable(fn):
             raise TypeError(f"xg.function takes a callable, got {type(fn).__name__}")
-        if not isinstance(max_traces, int) or max_traces < 1:
+        if not _is_int(max_traces) or max_traces < 1:
             raise ValueError(f"max_traces must be an integer >= 1, got {max_traces!r}")
-        if not isinstance(warmup, int) or warmup < 0:
+        if not _is_int(warmup) or warmup < 0:
             raise ValueError(f"warmup must be an integer >= 0, got {warmup!r}")
+        if retrace_warning is not None and (not _is_int(retrace_warning)
+                                            or retrace_warning < 0):
+            raise ValueError(f"retrace_warning must be an integer >= 0 (0 or None: never "
+                             f"warn), got {retrace_warning!r}")
+        if not (fuse is None or isinstance(fuse, bool) or callable(fuse)):
+            raise TypeError(f"fuse must be None, True, False or a fuser fuse(program, "
+                            f"escaping), got {type(fuse).__name__} {fuse!r}")
+        if not (cuda_graph is None or isinstance(cuda_graph, bool)
+                or all(hasattr(cuda_graph, a) for a in ("capture", "launch", "device_scope"))):
+            raise TypeError(f"cuda_graph must be None, True, False or a graph API object "
+                            f"(capture, launch, device_scope...), got "
+                            f"{type(cuda_graph).__name__} {cuda_graph!r}")
         if on_trace_error not in ("raise", "eager"):
             raise ValueError(f"on_trace_error must be 'raise' or 'eager', got "
                              f"{on_trace_error!r}")
@@ -213,6 +225,10 @@ class Function:
     def programs(self) -> list:
         """The programs traced so far (``.source`` shows each)."""
         return list(self._programs.values())
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _fuser(be, required=False):
