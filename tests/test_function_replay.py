@@ -6,7 +6,8 @@ tensor); the bounded cache of traces drops the least recently used one; an unhas
 argument counts by identity, and a new one at a dead one's address is a new signature; a
 traced method, bound to its instance, shows the Function's attributes; .to() of another
 backend is named in the TraceError; bad options are refused when the Function is made (they
-failed deep in the first trace, after its updates were applied)."""
+failed deep in the first trace, after its updates were applied); a NumPy scalar argument is
+named as one."""
 import collections
 
 import numpy as np
@@ -227,3 +228,11 @@ def test_retrace_warning_none_or_zero_never_warns():
             for n in range(1, 9):
                 f(xg.ones(n))
         assert f.trace_count == 8
+
+
+def test_a_numpy_scalar_argument_is_named_as_one():
+    f = xg.function(lambda x, s: x * s)
+    with pytest.raises(TypeError, match=r"not the NumPy scalar np.float32\(0.5\): pass "
+                                        r"xg.asarray\(v\)"):
+        f(xg.ones(2), np.float32(0.5))
+    assert f(xg.ones(2), xg.asarray(np.float32(0.5))).tolist() == [0.5, 0.5]

@@ -29,6 +29,8 @@ import functools
 import types
 import warnings
 
+import numpy as np
+
 from ..backend import current_backend
 from ..primitive import tape_state
 from ..tensor import Tensor, Variable, _wrap
@@ -83,6 +85,10 @@ def _signature(obj, out, backends):
             for o in obj:
                 _signature(o, out, backends)
         elif hasattr(obj, "__array__") or hasattr(obj, "__array_interface__"):
+            if isinstance(obj, np.generic):
+                raise TypeError(f"xg.function takes tensors and Python numbers, not the NumPy "
+                                f"scalar {obj!r}: pass xg.asarray(v) (traced once, for all "
+                                f"values) or v.item() (a Python number: traced per value)")
             raise TypeError(f"xg.function takes tensors, not {t.__name__} arrays: wrap the "
                             f"argument with xg.asarray(...) before the call")
         else:
