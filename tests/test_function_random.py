@@ -1,7 +1,9 @@
 """xg.function and random numbers: a draw from an ``xg.random`` generator inside a traced
 function is one step of the program, so every replay draws fresh numbers from the same
 generator -- the compiled calls give the eager calls' numbers, call for call (TensorFlow's
-``tf.function`` draws anew on each call too)."""
+``tf.function`` draws anew on each call too). Dropout's training flag is checked on every call:
+after ``eval()`` the function replays (or traces) the program of that mode, as
+``torch.compile`` guards on it."""
 import numpy as np
 import pytest
 
@@ -81,3 +83,22 @@ def test_a_draw_under_cuda_graphs_lands_in_the_captured_array():
     # the draw is copied into the array the graph reads, not rebound to a new one
     assert all(any(a is b for b in replay.S) for a in drawn)
     assert graphs.captures == 1 and graphs.launches == 4
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_train_and_eval_modes_each_replay_their_own_trace(backend):
+    def model():
+        return xg.nn.Sequential(
+            xg.nn.Linear(3, 4, rng=0, dtype=xg.float64, backend=backend),
+            xg.nn.Dropout(0.5, rng=xg.random.default_rng(0, backend=backend)),
+            xg.nn.Linear(4, 2, rng=1, dtype=xg.float64, backend=backend))
+
+    eager, traced = model(), model()
+    forward = xg.function(lambda x: traced(x))
+    x = xg.asarray(np.ones((2, 3)), backend=backend)
+    for mode in ["train", "eval", "train", "eval"]:
+        getattr(eager, mode)()
+        getattr(traced, mode)()
+        for _ in range(3):
+            np.testing.assert_allclose(forward(x).numpy(), eager(x).numpy(), rtol=1e-12)
+    assert forward.trace_count == 2          # one per mode, each kept

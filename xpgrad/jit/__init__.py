@@ -146,6 +146,7 @@ class Function:
         self.trace_count = 0
         self._programs = collections.OrderedDict()
         self._seen = {}
+        self._guards = {}            # signature -> ((object, attribute), ...) guarded in traces
         functools.update_wrapper(self, fn)
 
     def __get__(self, obj, objtype=None):
@@ -158,7 +159,10 @@ class Function:
             # differentiated through (plain eager), or called inside another function's
             # trace (recorded into it)
             return self.fn(*args, **kwargs)
-        key, be = self._key(args, kwargs)
+        base, be = self._key(args, kwargs)
+        guards = self._guards.get(base)
+        # attributes the traces of this signature read (a Module's training flag): in the key
+        key = (base, tuple(getattr(o, n) for o, n in guards)) if guards else base
         program = self._programs.get(key)
         if program is not None:
             try:
@@ -177,7 +181,7 @@ class Function:
             if len(self._seen) > 4 * self.max_traces:      # signatures seen once, long ago
                 self._seen.pop(next(iter(self._seen)))
             return self.fn(*args, **kwargs)
-        return self._trace(key, be, args, kwargs)
+        return self._trace(base, key, be, args, kwargs)
 
     def _key(self, args, kwargs):
         sig, backends = [], []
@@ -190,7 +194,7 @@ class Function:
                                  f"{b.name!r}; a traced function runs on one backend")
         return (be.name, *sig), be
 
-    def _trace(self, key, be, args, kwargs):
+    def _trace(self, base, key, be, args, kwargs):
         fuse = self.fuse          # None, True, False, or a fuser fuse(program, escaping)
         if fuse is None or fuse is True:
             fuse = _fuser(be, required=fuse is True)
@@ -215,6 +219,8 @@ class Function:
         program = Program(tracer, result, writes, fuse=fuse or None, graphs=graphs or None)
         tracer.alive.clear()
         self._seen.pop(key, None)
+        if tracer.attribute_guards:
+            key = self._guarded_key(base, tracer.attribute_guards)
         self._programs[key] = program
         if len(self._programs) > self.max_traces:
             self._programs.popitem(last=False)
@@ -227,6 +233,17 @@ class Function:
                           f"(pad the last batch), or raise max_traces", RetracingWarning,
                           stacklevel=3)
         return _real_result(result)
+
+    def _guarded_key(self, base, found):
+        """The cache key of a trace of signature ``base`` that read the guarded attributes
+        ``found`` (``(object, attribute, value)``)."""
+        known = list(self._guards.get(base, ()))
+        for o, n, _ in found:
+            if not any(o is k and n == m for k, m in known):
+                known.append((o, n))
+        self._guards[base] = tuple(known)
+        values = {(id(o), n): v for o, n, v in found}
+        return (base, tuple(values.get((id(o), n), getattr(o, n)) for o, n in known))
 
     def programs(self) -> list:
         """The programs traced so far (``.source`` shows each)."""

@@ -254,6 +254,18 @@ WROTE_ARGUMENT = ("the function wrote into its tensor argument #{} (x[key] = val
 ACTIVE = []
 
 
+def guarded_attribute(obj, name):
+    """``getattr(obj, name)``; under a trace, the program is kept for this value only: a later
+    call where the attribute differs (a Module's ``training`` flag after ``eval()``) looks for
+    the program traced with that value, and traces one if there is none."""
+    value = getattr(obj, name)
+    if ACTIVE:
+        guards = ACTIVE[-1].attribute_guards
+        if not any(o is obj and n == name for o, n, _ in guards):
+            guards.append((obj, name, value))
+    return value
+
+
 def capture(fn, args, kwargs, be, skip_kernels=()):
     """Trace ``fn(*args, **kwargs)`` on backend ``be``: ``(tracer, result, writes)``.
     ``skip_kernels``: primitives whose backend kernels are left out (their generic rules are
