@@ -102,3 +102,19 @@ def test_train_and_eval_modes_each_replay_their_own_trace(backend):
         for _ in range(3):
             np.testing.assert_allclose(forward(x).numpy(), eager(x).numpy(), rtol=1e-12)
     assert forward.trace_count == 2          # one per mode, each kept
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_draws_with_tensor_parameters_replay(backend):
+    def make():
+        rng = xg.random.default_rng(11, backend=backend)
+        return lambda loc, low: (rng.normal(loc=loc, scale=0.5, size=(3,), dtype=xg.float64),
+                                 rng.uniform(low=low, high=2.0, size=(3,), dtype=xg.float64))
+
+    eager, compiled = make(), xg.function(make())
+    for k in range(4):
+        loc = xg.asarray(np.arange(3.0) * k, backend=backend)
+        low = xg.asarray(np.full(3, -1.0 * k), backend=backend)
+        for g, w in zip(compiled(loc, low), eager(loc, low)):
+            np.testing.assert_array_equal(g.numpy(), w.numpy())
+    assert compiled.trace_count == 1

@@ -29,11 +29,23 @@ class Generator:
     def _draw(self, sample):
         """``sample(native generator)``, a host or native array, as a raw array of the backend.
         Every draw goes through here: under ``xg.function`` it is recorded as one step, so a
-        replay draws fresh numbers from the same generator (as eager calls would)."""
+        replay draws fresh numbers from the same generator (as eager calls would). ``sample``
+        only draws: what is computed from the draw (scale, shift) is done on its result."""
         return self.backend.asarray(sample(self._rng))
+
+    def _tensor_if(self, raw, *params):
+        """``raw`` as a Tensor where a parameter is one (then the arithmetic is Tensor
+        arithmetic, which a trace records), else as it is."""
+        return _wrap(raw, self.backend) if any(isinstance(p, Tensor) for p in params) else raw
 
     def _out(self, raw, dtype):
         be = self.backend
+        # a Tensor where loc/scale/low/high were tensors; a NumPy scalar for a 0-d draw; an
+        # xg.function trace's stand-in (already an array of the backend) as it is
+        if isinstance(raw, Tensor):
+            raw = raw._data
+        elif not getattr(raw, "_shared_unknown", False):
+            raw = be.asarray(raw)
         native = be.native_dtype(_dt.as_dtype(dtype))
         if raw.dtype != native:
             raw = be.xp.astype(raw, native)
@@ -50,16 +62,17 @@ class Generator:
         dtype = self._float_dtype(dtype)
         size = () if size is None else _shape(size)
         native = self.backend.native_dtype(dtype)
-        return self._out(self._draw(
-            lambda rng: rng.standard_normal(size, dtype=native) * scale + loc), dtype)
+        z = self._tensor_if(self._draw(lambda rng: rng.standard_normal(size, dtype=native)),
+                            loc, scale)
+        return self._out(z * scale + loc, dtype)
 
     def uniform(self, low=0.0, high=1.0, size=None, *, dtype=_dt.float32) -> Tensor:
         """Uniform samples in ``[low, high)``."""
         dtype = self._float_dtype(dtype)
         size = () if size is None else _shape(size)
         native = self.backend.native_dtype(dtype)
-        return self._out(self._draw(
-            lambda rng: rng.random(size, dtype=native) * (high - low) + low), dtype)
+        u = self._tensor_if(self._draw(lambda rng: rng.random(size, dtype=native)), low, high)
+        return self._out(u * (high - low) + low, dtype)
 
     def random(self, size=None, *, dtype=_dt.float32) -> Tensor:
         """Uniform samples in ``[0, 1)``."""
