@@ -80,6 +80,8 @@ _SOLE, _SOLE_BASE = _probe_counts()
 
 
 def _writable(raw) -> bool:
+    if getattr(raw, "_shared_unknown", False):
+        return False       # an xg.function trace's stand-in: who shares it is not known
     flags = getattr(raw, "flags", None)
     return flags is not None and hasattr(raw, "base") and getattr(flags, "writeable", True)
 

@@ -26,9 +26,26 @@ class Generator:
             raise type(e)(f"seed must be None or a non-negative integer (or a sequence of "
                           f"them), got {seed!r}: {e}") from None
 
+    def _draw(self, sample):
+        """``sample(native generator)``, a host or native array, as a raw array of the backend.
+        Every draw goes through here: under ``xg.function`` it is recorded as one step, so a
+        replay draws fresh numbers from the same generator (as eager calls would). ``sample``
+        only draws: what is computed from the draw (scale, shift) is done on its result."""
+        return self.backend.asarray(sample(self._rng))
+
+    def _tensor_if(self, raw, *params):
+        """``raw`` as a Tensor where a parameter is one (then the arithmetic is Tensor
+        arithmetic, which a trace records), else as it is."""
+        return _wrap(raw, self.backend) if any(isinstance(p, Tensor) for p in params) else raw
+
     def _out(self, raw, dtype):
         be = self.backend
-        raw = be.asarray(raw)
+        # a Tensor where loc/scale/low/high were tensors; a NumPy scalar for a 0-d draw; an
+        # xg.function trace's stand-in (already an array of the backend) as it is
+        if isinstance(raw, Tensor):
+            raw = raw._data
+        elif not getattr(raw, "_shared_unknown", False):
+            raw = be.asarray(raw)
         native = be.native_dtype(_dt.as_dtype(dtype))
         if raw.dtype != native:
             raw = be.xp.astype(raw, native)
@@ -44,14 +61,17 @@ class Generator:
         """Normal samples with mean ``loc`` and standard deviation ``scale``."""
         dtype = self._float_dtype(dtype)
         size = () if size is None else _shape(size)
-        z = self._rng.standard_normal(size, dtype=self.backend.native_dtype(dtype))
+        native = self.backend.native_dtype(dtype)
+        z = self._tensor_if(self._draw(lambda rng: rng.standard_normal(size, dtype=native)),
+                            loc, scale)
         return self._out(z * scale + loc, dtype)
 
     def uniform(self, low=0.0, high=1.0, size=None, *, dtype=_dt.float32) -> Tensor:
         """Uniform samples in ``[low, high)``."""
         dtype = self._float_dtype(dtype)
         size = () if size is None else _shape(size)
-        u = self._rng.random(size, dtype=self.backend.native_dtype(dtype))
+        native = self.backend.native_dtype(dtype)
+        u = self._tensor_if(self._draw(lambda rng: rng.random(size, dtype=native)), low, high)
         return self._out(u * (high - low) + low, dtype)
 
     def random(self, size=None, *, dtype=_dt.float32) -> Tensor:
@@ -61,11 +81,12 @@ class Generator:
     def integers(self, low, high=None, size=None, *, dtype=_dt.int64) -> Tensor:
         """Integers in ``[low, high)`` (or ``[0, low)`` when ``high`` is None)."""
         size = () if size is None else _shape(size)
-        return self._out(self._rng.integers(low, high, size), dtype)
+        return self._out(self._draw(lambda rng: rng.integers(low, high, size)), dtype)
 
     def permutation(self, n) -> Tensor:
         """A random permutation of ``range(n)``."""
-        return self._out(self._rng.permutation(int(n)), _dt.int64)
+        n = int(n)
+        return self._out(self._draw(lambda rng: rng.permutation(n)), _dt.int64)
 
 
 def default_rng(seed=None, *, backend=None) -> Generator:

@@ -26,7 +26,10 @@ from __future__ import annotations
 
 import collections
 import functools
+import types
 import warnings
+
+import numpy as np
 
 from ..backend import current_backend
 from ..primitive import tape_state
@@ -35,7 +38,7 @@ from . import capture as capture_module
 from .capture import GuardFailed, capture
 from .errors import TraceError
 from .program import Program
-from .structure import map_leaves
+from .structure import is_namedtuple, map_leaves
 
 __all__ = ["function", "Function", "TraceError", "RetracingWarning"]
 
@@ -44,9 +47,25 @@ class RetracingWarning(UserWarning):
     """A function was traced again and again: its arguments change signature every call."""
 
 
+class _Identity:
+    """An object in a signature by identity; holding it keeps its ``id`` from being reused by
+    another object while the signature is cached."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def __eq__(self, other):
+        return type(other) is _Identity and other.obj is self.obj
+
+    def __hash__(self):
+        return id(self.obj)
+
+
 def _signature(obj, out, backends):
     if isinstance(obj, Variable):
-        out.append(("V", id(obj)))
+        out.append(("V", _Identity(obj)))
     elif isinstance(obj, Tensor):
         data = obj._data
         backends.append(obj._backend)
@@ -61,7 +80,15 @@ def _signature(obj, out, backends):
             out.append((dict, tuple(obj)))
             for o in obj.values():
                 _signature(o, out, backends)
+        elif is_namedtuple(obj):
+            out.append((t, len(obj)))
+            for o in obj:
+                _signature(o, out, backends)
         elif hasattr(obj, "__array__") or hasattr(obj, "__array_interface__"):
+            if isinstance(obj, np.generic):
+                raise TypeError(f"xg.function takes tensors and Python numbers, not the NumPy "
+                                f"scalar {obj!r}: pass xg.asarray(v) (traced once, for all "
+                                f"values) or v.item() (a Python number: traced per value)")
             raise TypeError(f"xg.function takes tensors, not {t.__name__} arrays: wrap the "
                             f"argument with xg.asarray(...) before the call")
         else:
@@ -69,7 +96,7 @@ def _signature(obj, out, backends):
                 hash(obj)
                 out.append((t, obj))
             except TypeError:
-                out.append((t, id(obj)))
+                out.append((t, _Identity(obj)))
 
 
 class Function:
@@ -89,10 +116,22 @@ class Function:
                  retrace_warning=5, on_trace_error="raise"):
         if not callable(fn):
             raise TypeError(f"xg.function takes a callable, got {type(fn).__name__}")
-        if not isinstance(max_traces, int) or max_traces < 1:
+        if not _is_int(max_traces) or max_traces < 1:
             raise ValueError(f"max_traces must be an integer >= 1, got {max_traces!r}")
-        if not isinstance(warmup, int) or warmup < 0:
+        if not _is_int(warmup) or warmup < 0:
             raise ValueError(f"warmup must be an integer >= 0, got {warmup!r}")
+        if retrace_warning is not None and (not _is_int(retrace_warning)
+                                            or retrace_warning < 0):
+            raise ValueError(f"retrace_warning must be an integer >= 0 (0 or None: never "
+                             f"warn), got {retrace_warning!r}")
+        if not (fuse is None or isinstance(fuse, bool) or callable(fuse)):
+            raise TypeError(f"fuse must be None, True, False or a fuser fuse(program, "
+                            f"escaping), got {type(fuse).__name__} {fuse!r}")
+        if not (cuda_graph is None or isinstance(cuda_graph, bool)
+                or all(hasattr(cuda_graph, a) for a in ("capture", "launch", "device_scope"))):
+            raise TypeError(f"cuda_graph must be None, True, False or a graph API object "
+                            f"(capture, launch, device_scope...), got "
+                            f"{type(cuda_graph).__name__} {cuda_graph!r}")
         if on_trace_error not in ("raise", "eager"):
             raise ValueError(f"on_trace_error must be 'raise' or 'eager', got "
                              f"{on_trace_error!r}")
@@ -107,21 +146,29 @@ class Function:
         self.trace_count = 0
         self._programs = collections.OrderedDict()
         self._seen = {}
+        self._guards = {}            # signature -> ((object, attribute), ...) guarded in traces
         functools.update_wrapper(self, fn)
 
     def __get__(self, obj, objtype=None):
         if obj is None:
             return self
-        return functools.partial(self, obj)
+        return types.MethodType(self, obj)      # a bound method: obj.f.trace_count works
 
     def __call__(self, *args, **kwargs):
         if tape_state.recording or capture_module.ACTIVE:
             # differentiated through (plain eager), or called inside another function's
             # trace (recorded into it)
             return self.fn(*args, **kwargs)
-        key, be = self._key(args, kwargs)
+        base, be = self._key(args, kwargs)
+        guards = self._guards.get(base)
+        # attributes the traces of this signature read (a Module's training flag): in the key
+        key = (base, tuple(getattr(o, n) for o, n in guards)) if guards else base
         program = self._programs.get(key)
         if program is not None:
+            try:
+                self._programs.move_to_end(key)   # least recently used is dropped first
+            except KeyError:                      # dropped by another thread just now
+                pass
             try:
                 return program.run(args, kwargs)
             except GuardFailed as failed:     # raised before the replay changed anything
@@ -134,7 +181,7 @@ class Function:
             if len(self._seen) > 4 * self.max_traces:      # signatures seen once, long ago
                 self._seen.pop(next(iter(self._seen)))
             return self.fn(*args, **kwargs)
-        return self._trace(key, be, args, kwargs)
+        return self._trace(base, key, be, args, kwargs)
 
     def _key(self, args, kwargs):
         sig, backends = [], []
@@ -147,7 +194,7 @@ class Function:
                                  f"{b.name!r}; a traced function runs on one backend")
         return (be.name, *sig), be
 
-    def _trace(self, key, be, args, kwargs):
+    def _trace(self, base, key, be, args, kwargs):
         fuse = self.fuse          # None, True, False, or a fuser fuse(program, escaping)
         if fuse is None or fuse is True:
             fuse = _fuser(be, required=fuse is True)
@@ -172,6 +219,8 @@ class Function:
         program = Program(tracer, result, writes, fuse=fuse or None, graphs=graphs or None)
         tracer.alive.clear()
         self._seen.pop(key, None)
+        if tracer.attribute_guards:
+            key = self._guarded_key(base, tracer.attribute_guards)
         self._programs[key] = program
         if len(self._programs) > self.max_traces:
             self._programs.popitem(last=False)
@@ -185,9 +234,24 @@ class Function:
                           stacklevel=3)
         return _real_result(result)
 
+    def _guarded_key(self, base, found):
+        """The cache key of a trace of signature ``base`` that read the guarded attributes
+        ``found`` (``(object, attribute, value)``)."""
+        known = list(self._guards.get(base, ()))
+        for o, n, _ in found:
+            if not any(o is k and n == m for k, m in known):
+                known.append((o, n))
+        self._guards[base] = tuple(known)
+        values = {(id(o), n): v for o, n, v in found}
+        return (base, tuple(values.get((id(o), n), getattr(o, n)) for o, n in known))
+
     def programs(self) -> list:
         """The programs traced so far (``.source`` shows each)."""
         return list(self._programs.values())
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _fuser(be, required=False):

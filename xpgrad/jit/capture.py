@@ -77,6 +77,22 @@ class HostOptimizerStep:
         return self.method(self.optimizer, pairs)
 
 
+class RandomDraw:
+    """Replay of a random draw (``xg.random.Generator``): draws again from the same generator,
+    so each replay gets fresh numbers and the generator advances as in eager calls."""
+
+    draws_random = True       # never dropped as dead, nor folded: it changes the generator
+
+    def __init__(self, draw, generator, sample):
+        self.draw, self.generator, self.sample = draw, generator, sample
+
+    def __call__(self):
+        return self.draw(self.generator, self.sample)
+
+    def __repr__(self):
+        return "<random draw>"
+
+
 class RangeGuard:
     """Replay: the integer range of an index array must lie inside the one seen (and accepted
     by xpgrad's bound checks) when traced; else the call runs eagerly (``GuardFailed``)."""
@@ -128,6 +144,7 @@ class _Session:
             be.kernels = proxies
             self.proxies = list(proxies.values())
         self._patch_optimizers()
+        self._patch_random()
         self._patch_index_range(be)
         for v in live_variables(be):
             self._wrap_variable(v)
@@ -168,6 +185,20 @@ class _Session:
 
         Optimizer.apply_gradients = apply_gradients
         self.patched.append((Optimizer, "apply_gradients", original))
+
+    def _patch_random(self):
+        from ..random import Generator
+
+        original = Generator._draw
+        tracer = self.tracer
+
+        def draw(gen, sample):
+            if gen.backend is not tracer.be or tracer.paused:
+                return original(gen, sample)
+            return tracer.call_unrecorded(RandomDraw(original, gen, sample))
+
+        Generator._draw = draw
+        self.patched.append((Generator, "_draw", original))
 
     def optimizer_step(self, original, opt, grads_and_vars):
         tracer = self.tracer
@@ -230,17 +261,38 @@ class _Session:
         return writes
 
 
-def _traced_args(tracer, obj):
+def _traced_args(tracer, obj, made):
+    """``obj`` with each tensor argument replaced by a stand-in (appended to ``made``)."""
     def traced(o):
         if isinstance(o, Tensor) and not isinstance(o, Variable):
-            return _wrap(tracer.input(o._data), o._backend)
+            t = _wrap(tracer.input(o._data), o._backend)
+            made.append((t, t._data))
+            return t
         return o
 
     return map_leaves(traced, obj)
 
 
+WROTE_ARGUMENT = ("the function wrote into its tensor argument #{} (x[key] = value; counted "
+                  "from 1, nested ones included): a replay cannot update the caller's tensor. "
+                  "Write into a copy (y = xg.asarray(x, copy=True); y[key] = value) and "
+                  "return it, or call the function without xg.function")
+
+
 #: traces running now (a traced function called inside another's trace is inlined into it)
 ACTIVE = []
+
+
+def guarded_attribute(obj, name):
+    """``getattr(obj, name)``; under a trace, the program is kept for this value only: a later
+    call where the attribute differs (a Module's ``training`` flag after ``eval()``) looks for
+    the program traced with that value, and traces one if there is none."""
+    value = getattr(obj, name)
+    if ACTIVE:
+        guards = ACTIVE[-1].attribute_guards
+        if not any(o is obj and n == name for o, n, _ in guards):
+            guards.append((obj, name, value))
+    return value
 
 
 def capture(fn, args, kwargs, be, skip_kernels=()):
@@ -249,8 +301,9 @@ def capture(fn, args, kwargs, be, skip_kernels=()):
     recorded instead, for fusion)."""
     tracer = Tracer(be)
     session = _Session(tracer, skip_kernels)
-    targs = _traced_args(tracer, tuple(args))
-    tkwargs = _traced_args(tracer, dict(kwargs))
+    made = []
+    targs = _traced_args(tracer, tuple(args), made)
+    tkwargs = _traced_args(tracer, dict(kwargs), made)
     with contextlib.ExitStack() as stack:
         stack.callback(lambda: setattr(tracer, "active", False))
         ACTIVE.append(tracer)
@@ -259,6 +312,9 @@ def capture(fn, args, kwargs, be, skip_kernels=()):
         writes = None
         try:
             result = fn(*targs, **tkwargs)
+            for k, (t, data) in enumerate(made):
+                if t._data is not data:
+                    raise TraceError(WROTE_ARGUMENT.format(k + 1))
         except TraceError as e:
             writes = session.restore()
             e.state_changed = bool(writes) or _changed_state(tracer)

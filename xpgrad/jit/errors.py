@@ -32,7 +32,9 @@ _READS = {"__bool__": "bool() of a tensor (Python control flow on its value: if,
           "item": ".item()", "numpy": ".numpy()", "tolist": ".tolist()", "__float__": "float()",
           "__int__": "int()", "__index__": "a tensor used as a Python index",
           "__complex__": "complex()", "__repr__": "repr() or print() of a tensor",
-          "__array__": "np.asarray() of a tensor", "__iter__": "iterating over a tensor"}
+          "__array__": "np.asarray() of a tensor", "__iter__": "iterating over a tensor",
+          "to": "moving a tensor to another backend (.to(); a traced function runs on one "
+                "backend)"}
 
 
 def tensor_read() -> str | None:

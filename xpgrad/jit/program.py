@@ -22,7 +22,7 @@ import itertools
 from ..tensor import Tensor, Variable, _wrap
 from .constants import fold_constants
 from .sgd_gemm import fold_sgd_into_gemm
-from .structure import leaves, map_leaves
+from .structure import is_namedtuple, leaves, map_leaves
 from .tracer import Ref
 from .traced import Traced
 
@@ -73,11 +73,16 @@ class Program:
         code = compile(self.source, f"<xg.function program {next(_counter)}>", "exec")
         exec(code, namespace)
         self._replay = namespace["replay"]
+        self._code, self._namespace = code, namespace
+        self._free = [self._replay]       # replays not running now, each with its own buffers
         self.graph = None
         if graphs is not None:
+            import threading
+
             from .cuda_graph import GraphReplay
 
             self.graph = GraphReplay(self, graphs, namespace)
+            self._graph_lock = threading.Lock()
         self.steps = None      # the trace's arrays are no longer needed
         self.slots = None
 
@@ -247,11 +252,18 @@ class Program:
         for k, step in enumerate(self.steps):
             if step.kind == "input":
                 continue
-            step_kind = "host" if step.kind in ("host", "guard") else "device"
+            draw = getattr(step.fn, "draws_random", False)
+            step_kind = "host" if step.kind in ("host", "guard") or draw else "device"
             if step_kind != kind and current:
                 out.append((kind, current, reads))
                 current, reads = [], []
             kind = step_kind
+            if draw:     # drawn on the host: into the array a graph captured, once there is one
+                i = step.outs.i
+                current += [f"_r = {self._call(k, step)}",
+                            f"if S[{i}] is None: S[{i}] = _r",
+                            f"else: S[{i}][...] = _r"]
+                continue
             current += self._step_lines(k, step, name)
             if step.kind == "read":
                 reads.append((step.fn.var, step.outs.i))
@@ -283,6 +295,9 @@ class Program:
         if t is dict:
             return "{" + ", ".join(f"{self._const(k)}: {self._result_expr(v, wrap)}"
                                    for k, v in obj.items()) + "}"
+        if is_namedtuple(obj):
+            inner = ", ".join(self._result_expr(o, wrap) for o in obj)
+            return f"{self._const(t)}({inner})"
         return self._const(obj)
 
     # -- running ------------------------------------------------------------------------------
@@ -292,8 +307,24 @@ class Program:
         _gather(args, raws)
         _gather(kwargs, raws)
         if self.graph is not None:
-            return self.graph.run(raws)
-        return self._replay(raws)
+            with self._graph_lock:          # one set of static buffers: one launch at a time
+                return self.graph.run(raws)
+        try:
+            replay = self._free.pop()
+        except IndexError:       # another thread is replaying: a copy with buffers of its own
+            replay = self._another_replay()
+        try:
+            return replay(raws)
+        finally:
+            self._free.append(replay)
+
+    def _another_replay(self):
+        """The program's replay function again, with fresh buffers (for concurrent calls)."""
+        namespace = dict(self._namespace)
+        for name in set(self.buffers.values()):
+            namespace[name] = namespace[name].copy()
+        exec(self._code, namespace)
+        return namespace["replay"]
 
 
 def _gather(obj, out):
@@ -310,7 +341,7 @@ def _mutates(step):
     import operator
 
     fn = step.fn
-    if "out" in step.kwargs or fn is operator.setitem:
+    if "out" in step.kwargs or fn is operator.setitem or getattr(fn, "draws_random", False):
         return True
     name = getattr(fn, "__name__", "") or ""
     if name.startswith("i") and getattr(operator, name, None) is fn:

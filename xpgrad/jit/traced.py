@@ -62,6 +62,9 @@ class Traced:
 
     __slots__ = ("_real", "_slot", "_tracer", "__weakref__")
     __array_priority__ = 100
+    #: ``x[key] = value`` on a tensor writes into a copy (``xpgrad.inplace``): whether other
+    #: values of the program share this array is not known while tracing
+    _shared_unknown = True
 
     def __init__(self, real, slot, tracer):
         self._real = real

@@ -135,6 +135,7 @@ class Tracer:
         self.slots: list = []
         self.active = True
         self.paused = False       # a host step runs eagerly, unrecorded
+        self.attribute_guards = []   # (object, attribute, value) the program depends on
         self._opaque, self._opaque_objects = {}, {}     # kernels' own objects, by slot
         # every traced array stays alive until the program is built: a slot's root is the id()
         # of the array owning its memory, and the tape frees intermediates it no longer needs,
@@ -241,6 +242,20 @@ class Tracer:
             return result, Ref(i)
         return result, result
 
+    def call_unrecorded(self, fn):
+        """Run ``fn()`` with the recording paused (what it does inside is not recorded) and
+        record it as one step with no arguments: a replay runs ``fn()`` again."""
+        if not self.active:
+            raise TraceError(LEAKED, user_line())
+        self.paused = True
+        try:
+            result = fn()
+        finally:
+            self.paused = False
+        wrapped, outs = self._wrap(result, len(self.steps), None)
+        self.steps.append(Step(fn, (), {}, outs, "call"))
+        return wrapped
+
     def call(self, fn, args, kwargs, kind="call"):
         """Run ``fn`` on the real arrays behind ``args``/``kwargs``; record it; wrap the result."""
         if not self.active:
@@ -251,6 +266,8 @@ class Tracer:
         rargs, aargs = self._unwrap(args, found)
         rkw, akw = self._unwrap(kwargs, found)
         result = fn(*rargs, **rkw)
+        if kind == "kernel" and result is None:
+            return None         # the kernel declined: the generic rule that runs is recorded
         step = len(self.steps)
         roots = [self.slots[t._slot].root for t in found] if kind == "kernel" else None
         wrapped, outs = self._wrap(result, step, roots, kind)

@@ -25,7 +25,9 @@ class Dropout(Module):
         self._rng = rng
 
     def forward(self, x):
-        if not self.training or self.rate == 0.0:
+        from ..jit.capture import guarded_attribute     # xg.function: a replay checks it
+
+        if not guarded_attribute(self, "training") or self.rate == 0.0:
             return x
         x = asarray(x)
         self._rng = _init.as_rng(self._rng, x.backend)
