@@ -37,3 +37,35 @@ def test_gradient_sources_none_names_sources():
     with pytest.raises(TypeError, match="sources must be a Tensor or a list of Tensors, got "
                                         "NoneType"):
         tape.gradient(y, None)
+
+
+# -- xg.random: NumPy's checks (it raised or returned wrong numbers where NumPy raises) --------
+def test_normal_refuses_a_negative_scale_like_numpy():
+    with pytest.raises(ValueError):
+        np.random.default_rng(0).normal(scale=-1.0)
+    with pytest.raises(ValueError, match="scale must be >= 0.*-1.0"):
+        xg.random.default_rng(0).normal(scale=-1.0, size=3)
+
+
+def test_integers_refuses_bounds_its_dtype_cannot_hold():
+    rng = xg.random.default_rng(0)
+    with pytest.raises(ValueError, match="high=300 is out of bounds for int8"):
+        rng.integers(0, 300, size=50, dtype="int8")          # wrapped to negatives before
+    with pytest.raises(ValueError, match="low=-1 is out of bounds for uint8"):
+        rng.integers(-1, 3, size=5, dtype="uint8")
+    with pytest.raises(TypeError, match="dtype must be an integer dtype, got float32"):
+        rng.integers(0, 3, size=3, dtype="float32")
+    out = rng.integers(0, 128, size=200, dtype="int8")       # the widest range int8 holds
+    assert out.dtype == xg.int8 and 0 <= int(xg.min(out)) and int(xg.max(out)) <= 127
+
+
+@pytest.mark.parametrize("n, exc", [(-1, ValueError), (2.7, TypeError), ("3", TypeError),
+                                    (True, TypeError)])
+def test_permutation_refuses_what_is_not_a_count(n, exc):
+    with pytest.raises(exc, match="permutation: n must be"):
+        xg.random.default_rng(0).permutation(n)
+
+
+def test_permutation_takes_integer_likes():
+    for n in (5, np.int32(5), xg.asarray(5)):
+        assert sorted(xg.random.default_rng(1).permutation(n).tolist()) == list(range(5))
