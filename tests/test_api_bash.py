@@ -69,3 +69,29 @@ def test_permutation_refuses_what_is_not_a_count(n, exc):
 def test_permutation_takes_integer_likes():
     for n in (5, np.int32(5), xg.asarray(5)):
         assert sorted(xg.random.default_rng(1).permutation(n).tolist()) == list(range(5))
+
+
+# -- optimizers -----------------------------------------------------------------------------
+def test_complex_gradient_for_a_real_variable_is_refused_like_pytorch():
+    torch = pytest.importorskip("torch")
+    with pytest.raises(RuntimeError):
+        torch.zeros(2).add_(torch.ones(2, dtype=torch.complex64))
+    w = xg.Variable(np.array([1.0, 2.0]), name="w")
+    with pytest.raises(TypeError, match="'w' has dtype complex64.*real floating"):
+        xg.optim.SGD(0.1).apply_gradients([(xg.asarray([1j, 1j]), w)])   # dropped 1j before
+    assert w.tolist() == [1.0, 2.0]
+    z = xg.Variable(np.array([1j, 2.0]), name="z")                        # real into complex: ok
+    xg.optim.SGD(0.5).apply_gradients([(xg.asarray([2.0, 2.0], dtype="float64"), z)])
+    np.testing.assert_allclose(z.numpy(), [-1.0 + 1j, 1.0])
+
+
+@pytest.mark.parametrize("arg", [3, None, xg.ones(2)])
+def test_apply_gradients_names_what_it_takes(arg):
+    with pytest.raises(TypeError, match="iterable of \\(gradient, variable\\) pairs"):
+        xg.optim.SGD(0.1).apply_gradients(arg)
+
+
+def test_minimize_refuses_a_loss_value_instead_of_a_callable():
+    w = xg.Variable(np.array([1.0]), name="w")
+    with pytest.raises(TypeError, match="loss_fn callable.*Tensor"):
+        xg.optim.SGD(0.1).minimize(xg.sum(w * w), [w])

@@ -104,6 +104,10 @@ class Optimizer:
         No gradients provided for any variable: ['w']
         """
         grads, variables, seen, names = [], [], set(), []
+        if isinstance(grads_and_vars, (Tensor, dict)) or not hasattr(grads_and_vars,
+                                                                      "__iter__"):
+            raise TypeError("apply_gradients takes an iterable of (gradient, variable) pairs, "
+                            f"e.g. zip(grads, variables); got {type(grads_and_vars).__name__}")
         for pair in grads_and_vars:
             try:
                 if isinstance(pair, Tensor):        # a Tensor unpacks along its first axis
@@ -133,9 +137,11 @@ class Optimizer:
             if g._data.shape != v._data.shape:
                 raise ValueError(f"gradient for {v.name!r} has shape {g.shape}, the variable "
                                  f"has shape {v.shape}")
-            if g._data.dtype != v._data.dtype and not g.dtype.is_inexact:
-                raise TypeError(f"gradient for {v.name!r} has dtype {g.dtype}; gradients are "
-                                f"floating-point like the variable ({v.dtype})")
+            if g._data.dtype != v._data.dtype and (
+                    not g.dtype.is_inexact or (g.dtype.kind == "c" and v.dtype.kind != "c")):
+                kind = "real floating-point" if v.dtype.kind == "f" else "floating-point"
+                raise TypeError(f"gradient for {v.name!r} has dtype {g.dtype}; the variable "
+                                f"({v.dtype}) takes {kind} gradients")
             grads.append(g)
             variables.append(v)
         if not names:
@@ -188,6 +194,9 @@ class Optimizer:
         """
         from ..tape import GradientTape
 
+        if not callable(loss_fn):
+            raise TypeError(f"minimize takes a loss_fn callable that computes the loss (it is "
+                            f"recorded on a tape), got {type(loss_fn).__name__}")
         if hasattr(variables, "trainable_variables"):
             variables = variables.trainable_variables
         with GradientTape() as tape:
