@@ -95,3 +95,26 @@ def test_minimize_refuses_a_loss_value_instead_of_a_callable():
     w = xg.Variable(np.array([1.0]), name="w")
     with pytest.raises(TypeError, match="loss_fn callable.*Tensor"):
         xg.optim.SGD(0.1).minimize(xg.sum(w * w), [w])
+
+
+# -- checkpoints: what is saved or loaded must be variables, the optimizer an Optimizer ----------
+@pytest.mark.parametrize("model, names", [(None, "NoneType"), ("mlp", "str"),
+                                          ([xg.ones(2)], "list holding a Tensor"),
+                                          ({"w": np.ones(2)}, "dict holding a ndarray")])
+@pytest.mark.parametrize("action", ["save", "load"])
+def test_checkpoint_model_must_hold_variables(tmp_path, model, names, action):
+    path = tmp_path / "c.npz"
+    xg.save_checkpoint(path, [xg.Variable([1.0, 2.0], name="w")])
+    call = xg.save_checkpoint if action == "save" else xg.load_checkpoint
+    with pytest.raises(TypeError, match=f"model must be a Module.*got {names}"):
+        call(path, model)
+
+
+@pytest.mark.parametrize("action", ["save", "load"])
+def test_checkpoint_optimizer_must_be_an_optimizer(tmp_path, action):
+    model = xg.nn.Linear(2, 1, rng=0)
+    path = tmp_path / "c.npz"
+    xg.save_checkpoint(path, model)
+    call = xg.save_checkpoint if action == "save" else xg.load_checkpoint
+    with pytest.raises(TypeError, match="optimizer must be an xg.optim Optimizer.*got str"):
+        call(path, model, "adam")

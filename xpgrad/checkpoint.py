@@ -58,10 +58,19 @@ class CheckpointError(ValueError):
 def _named(model) -> dict:
     from .optim.optimizer import _named as named
 
-    return named(model)
+    return named(model, "model")
+
+
+def _check_optimizer(optimizer) -> None:
+    from .optim.optimizer import Optimizer
+
+    if optimizer is not None and not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be an xg.optim Optimizer or None, got "
+                        f"{type(optimizer).__name__}")
 
 
 def _arrays(model, optimizer) -> dict:
+    _check_optimizer(optimizer)
     out = {f"model/{k}": v.numpy() for k, v in _named(model).items()}
     if optimizer is not None:
         for k, t in optimizer.state_dict(model).items():
@@ -313,6 +322,8 @@ def load_checkpoint(path, model, optimizer=None) -> None:
     """Load ``path`` into ``model`` (and ``optimizer``); raise CheckpointError, changing
     nothing, when the file is damaged or names, shapes or dtypes differ. Without
     ``optimizer``, optimizer entries in the file are ignored."""
+    _check_optimizer(optimizer)
+    _named(model)
     data = _read(path)
     path = _fspath(path)
     meta = data.pop(_META)

@@ -262,12 +262,20 @@ class Optimizer:
         return f"{type(self).__name__}(learning_rate={self._schedule!r}, {cfg})"
 
 
-def _named(variables) -> dict:
+def _named(variables, arg="variables") -> dict:
     """``{name: Variable}`` from a Module, a dict or a list of uniquely named Variables."""
-    if isinstance(variables, dict):
-        return variables
     if hasattr(variables, "named_variables"):
         return variables.named_variables()
+    what = (f"{arg} must be a Module, a dict {{name: Variable}} or a list of Variables, got "
+            f"{type(variables).__name__}")
+    if isinstance(variables, (str, bytes, Tensor)) or not hasattr(variables, "__iter__"):
+        raise TypeError(what)
+    items = variables.items() if isinstance(variables, dict) else ((None, v) for v in variables)
+    for _, v in items:
+        if not isinstance(v, Variable):
+            raise TypeError(f"{what} holding a {type(v).__name__}")
+    if isinstance(variables, dict):
+        return variables
     out = {}
     for v in variables:
         if v.name in out:
