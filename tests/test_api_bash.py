@@ -118,3 +118,25 @@ def test_checkpoint_optimizer_must_be_an_optimizer(tmp_path, action):
     call = xg.save_checkpoint if action == "save" else xg.load_checkpoint
     with pytest.raises(TypeError, match="optimizer must be an xg.optim Optimizer.*got str"):
         call(path, model, "adam")
+
+
+# -- SequenceClassifier: its sizes are checked like every other layer's ------------------------
+@pytest.mark.parametrize("args, exc, words", [
+    ((8, [], 3), ValueError, "hidden must list at least one"),         # built a bare Linear
+    ((8, [4], 0), ValueError, "n_classes must be a positive integer, got 0"),  # said out_features
+    ((8.7, [4], 3), TypeError, "input_size must be a positive integer, got 8.7"),  # became 8
+    ((8, [4.5], 3), TypeError, "hidden must be a list of positive integers"),     # became 4
+    ((8, 16, 3), TypeError, "hidden must be a list of positive integers, got int"),
+    ((8, [4], "3"), TypeError, "n_classes must be a positive integer, got '3'"),
+])
+def test_sequence_classifier_checks_its_sizes(args, exc, words):
+    with pytest.raises(exc, match=f"SequenceClassifier: {words}"):
+        xg.nn.SequenceClassifier(*args)
+
+
+def test_sequence_classifier_takes_a_nested_list_like_linear():
+    model = xg.nn.SequenceClassifier(2, [3], 4, rng=0)
+    x = np.arange(8, dtype=np.float32).reshape(2, 4) / 8
+    np.testing.assert_allclose(model(x.tolist()).numpy(), model(xg.asarray(x)).numpy())
+    with pytest.raises(ValueError, match="SequenceClassifier: input of shape \\(2, 5\\)"):
+        model(xg.ones((2, 5)))

@@ -337,8 +337,14 @@ class SequenceClassifier(Module):
         kinds = {"lstm": LSTM, "rnn": RNN}
         if cell not in kinds:
             raise ValueError(f"cell must be one of {sorted(kinds)}, got {cell!r}")
+        owner = "SequenceClassifier"
+        hidden = _checks.sizes("hidden", hidden, owner)
+        if not hidden:
+            raise ValueError(f"{owner}: hidden must list at least one recurrent layer size, "
+                             "got []")
+        n_classes = _checks.size("n_classes", n_classes, owner)
         gen = _init.as_rng(rng, backend)
-        sizes = [int(input_size)] + [int(h) for h in hidden]
+        sizes = [_checks.size("input_size", input_size, owner)] + hidden
         self.input_size = sizes[0]
         self.layers = [kinds[cell](a, b, rng=gen, dtype=dtype, backend=backend,
                                    name=f"{name}/{cell}{i}")
@@ -349,10 +355,14 @@ class SequenceClassifier(Module):
                            name=f"{name}/head")
 
     def forward(self, x):
+        if not isinstance(x, Tensor):
+            w = self.layers[0].layers[0].w_ih
+            x = asarray(x, dtype=w.dtype, backend=w.backend)
         if x.ndim == 2:
             if x.shape[1] % self.input_size:
-                raise ValueError(f"{x.shape[1]} features do not split into steps of "
-                                 f"{self.input_size}")
+                raise ValueError(f"SequenceClassifier: input of shape {x.shape}: its "
+                                 f"{x.shape[1]} features do not split into steps of "
+                                 f"input_size={self.input_size}")
             x = reshape(x, (x.shape[0], x.shape[1] // self.input_size, self.input_size))
         for layer in self.layers:
             x, _ = layer(x)
