@@ -140,3 +140,22 @@ def test_sequence_classifier_takes_a_nested_list_like_linear():
     np.testing.assert_allclose(model(x.tolist()).numpy(), model(xg.asarray(x)).numpy())
     with pytest.raises(ValueError, match="SequenceClassifier: input of shape \\(2, 5\\)"):
         model(xg.ones((2, 5)))
+
+
+# -- tbptt_train: its callables are checked before the first update --------------------------
+@pytest.mark.parametrize("arg, words", [("model", "model must be callable, got str"),
+                                        ("loss_fn", "loss_fn must be callable, got str"),
+                                        ("callback", "callback must be callable, got str"),
+                                        ("optimizer", "optimizer must be an xg.optim")])
+def test_tbptt_train_checks_its_callables_before_updating(arg, words):
+    lstm = xg.nn.LSTM(1, 2, rng=0)
+    before = [v.numpy().copy() for v in lstm.trainable_variables]
+    args = dict(model=lstm, loss_fn=xg.losses.mse, optimizer=xg.optim.SGD(0.1),
+                inputs=xg.ones((2, 6, 1)), targets=xg.zeros((2, 6, 2)), k1=2)
+    args[arg] = "x"
+    if arg == "model":
+        args["variables"] = lstm.trainable_variables
+    with pytest.raises(TypeError, match=f"tbptt_train: {words}"):
+        xg.nn.tbptt_train(**args)
+    for b, v in zip(before, lstm.trainable_variables):      # a bad callback updated once before
+        np.testing.assert_array_equal(b, v.numpy())

@@ -98,6 +98,12 @@ def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, stat
     """
     k2 = k1 if k2 is None else k2
     _check_k(k1, k2)
+    for name, f in (("model", model), ("loss_fn", loss_fn), ("callback", callback)):
+        if not (callable(f) or (f is None and name == "callback")):
+            raise TypeError(f"tbptt_train: {name} must be callable, got {type(f).__name__}")
+    if not callable(getattr(optimizer, "apply_gradients", None)):
+        raise TypeError(f"tbptt_train: optimizer must be an xg.optim optimizer (with "
+                        f"apply_gradients), got {type(optimizer).__name__}")
     for name, t in (("inputs", inputs), ("targets", targets)):
         if not isinstance(t, Tensor) or t.ndim < 2:
             raise ValueError(f"{name} must be a batch-first Tensor (batch, time, ...), got "
