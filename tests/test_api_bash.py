@@ -159,3 +159,27 @@ def test_tbptt_train_checks_its_callables_before_updating(arg, words):
         xg.nn.tbptt_train(**args)
     for b, v in zip(before, lstm.trainable_variables):      # a bad callback updated once before
         np.testing.assert_array_equal(b, v.numpy())
+
+
+# -- the command line -------------------------------------------------------------------------
+def _cli_error(argv, capsys):
+    """Run ``xpgrad argv`` in-process; the one line it printed, asserting exit status 2."""
+    from xpgrad.cli import main
+
+    try:
+        code = main(argv)
+    except SystemExit as e:
+        code = e.code
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert len(err.splitlines()) == 1, err
+    return err
+
+
+@pytest.mark.parametrize("where, words", [("missing", "does not exist"),
+                                          ("dir", "is a directory")])
+def test_bench_json_path_is_checked_before_timing(tmp_path, capsys, where, words):
+    path = str(tmp_path / "no" / "x.json") if where == "missing" else str(tmp_path)
+    err = _cli_error(["bench", "--json", path, "--quick", "--only", "loss", "--backend",
+                      "numpy", "--repeat", "1", "--peers"], capsys)   # raised OSError, exit 1
+    assert "--json" in err and words in err

@@ -20,6 +20,7 @@ import argparse
 import datetime
 import importlib.util
 import json
+import os
 import platform
 import statistics
 import sys
@@ -257,6 +258,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.repeat is not None and args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    _check_json_path(parser, args.json)
     backends = _backends(parser, args.backend)
     libs = [f"xpgrad-{b}" for b in backends]
     peers = args.peers
@@ -303,8 +305,12 @@ def main(argv=None) -> int:
         if args.json == "-":
             print(text)
             return 0
-        with open(args.json, "w") as f:
-            f.write(text + "\n")
+        try:
+            with open(args.json, "w") as f:
+                f.write(text + "\n")
+        except OSError as e:
+            parser.exit(2, f"xpgrad bench: error: cannot write --json {args.json!r}: "
+                           f"{e.strerror or e}\n")
     rows = []
     for _, row_label, _ in todo:
         row = [row_label]
@@ -324,6 +330,19 @@ def main(argv=None) -> int:
     if args.json not in (None, "-"):
         print(f"wrote {args.json}")
     return 0
+
+
+def _check_json_path(parser, path) -> None:
+    """Refuse a ``--json PATH`` that cannot be written before minutes of timing, not after."""
+    if path in (None, "-"):
+        return
+    if os.path.isdir(path):
+        parser.error(f"--json {path!r} is a directory; give a file name")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        parser.error(f"--json {path!r}: the directory {parent!r} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        parser.error(f"--json {path!r}: the directory {parent!r} is not writable")
 
 
 def _references(lib) -> list:
