@@ -1,6 +1,8 @@
 """Bad inputs found by a bug bash over the public API: each test failed before its fix (a deep
 AttributeError, a silent wrong number, or an unchecked argument) and checks the clear error (or
 the correct result, against NumPy or PyTorch) now."""
+import os
+
 import numpy as np
 import pytest
 
@@ -183,3 +185,31 @@ def test_bench_json_path_is_checked_before_timing(tmp_path, capsys, where, words
     err = _cli_error(["bench", "--json", path, "--quick", "--only", "loss", "--backend",
                       "numpy", "--repeat", "1", "--peers"], capsys)   # raised OSError, exit 1
     assert "--json" in err and words in err
+
+
+def _run_dir(tmp_path):
+    import json
+
+    run = tmp_path / "run"
+    run.mkdir()
+    history = {"epoch": [1, 2], "train_loss": [1.0, 0.5], "test_loss": [1.1, 0.7],
+               "train_accuracy": [0.5, 0.8], "test_accuracy": [0.4, 0.7]}
+    (run / "history.json").write_text(json.dumps(history))
+    return run
+
+
+def test_plot_reports_the_file_it_wrote(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    from xpgrad.cli import main
+
+    run = _run_dir(tmp_path)
+    assert main(["plot", str(run), "-o", str(tmp_path / "curves")]) == 0
+    said = capsys.readouterr().out.strip().split("wrote curves: ")[1]
+    assert os.path.isfile(said), f"said {said!r}, wrote {sorted(os.listdir(tmp_path))}"
+
+
+def test_plot_output_directory_is_refused(tmp_path, capsys):
+    run = _run_dir(tmp_path)
+    err = _cli_error(["plot", str(run), "-o", str(run)], capsys)     # wrote run.png before
+    assert "--output" in err and "is a directory" in err
+    assert not os.path.exists(str(run) + ".png")

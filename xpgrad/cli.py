@@ -271,6 +271,9 @@ def cmd_plot(args, parser) -> int:
     if not history["epoch"]:
         fail(f"{path!r} records no finished epoch: nothing to plot")
     out = args.output or os.path.join(args.run_dir, "curves.png")
+    if os.path.isdir(out) or out.endswith(("/", os.sep)):
+        fail(f"--output {out!r} is a directory; give the image's file name, e.g. "
+             f"{os.path.join(out, 'curves.png')!r}")
     try:
         title = run_title(history.get("config"))
         print(f"wrote curves: {plot_history(history, out, title=title)}")
