@@ -213,3 +213,10 @@ def test_plot_output_directory_is_refused(tmp_path, capsys):
     err = _cli_error(["plot", str(run), "-o", str(run)], capsys)     # wrote run.png before
     assert "--output" in err and "is a directory" in err
     assert not os.path.exists(str(run) + ".png")
+
+
+@pytest.mark.parametrize("hidden", ["8,,4", "8,", ",8"])
+def test_train_hidden_with_an_empty_size_is_refused(capsys, hidden):
+    err = _cli_error(["train", "--hidden", hidden, "--epochs", "1", "--max-steps", "1",
+                      "--no-log", "--quiet"], capsys)                 # trained 8,4 before
+    assert "--hidden" in err and "empty layer size" in err

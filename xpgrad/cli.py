@@ -40,6 +40,9 @@ def fail(message, status=2):
 
 
 def _hidden(text):
+    if "," in text and not all(p.strip() for p in text.split(",")):
+        raise argparse.ArgumentTypeError(f"empty layer size in {text!r} (sizes like 128 or "
+                                         "128,64)")
     try:
         sizes = [int(s) for s in text.replace(",", " ").split()]
     except ValueError:
