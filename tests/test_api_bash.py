@@ -220,3 +220,18 @@ def test_train_hidden_with_an_empty_size_is_refused(capsys, hidden):
     err = _cli_error(["train", "--hidden", hidden, "--epochs", "1", "--max-steps", "1",
                       "--no-log", "--quiet"], capsys)                 # trained 8,4 before
     assert "--hidden" in err and "empty layer size" in err
+
+
+# -- activations on empty tensors: PyTorch returns an empty result -----------------------------
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("shape", [(2, 0), (0, 3), (0,)])
+def test_softmax_of_an_empty_axis_is_empty_like_pytorch(backend, name, shape):
+    torch = pytest.importorskip("torch")
+    if backend == "numba":
+        pytest.importorskip("numba")
+    expected = getattr(torch, name)(torch.ones(shape, dtype=torch.float64), -1)
+    x = xg.ones(shape, dtype="float64", backend=backend)
+    f = getattr(xg.nn, name)
+    assert f(x).shape == tuple(expected.shape)               # (2, 0) raised a NumPy error
+    assert xg.grad(lambda a: xg.sum(f(a)))(x).shape == shape
