@@ -235,3 +235,18 @@ def test_softmax_of_an_empty_axis_is_empty_like_pytorch(backend, name, shape):
     f = getattr(xg.nn, name)
     assert f(x).shape == tuple(expected.shape)               # (2, 0) raised a NumPy error
     assert xg.grad(lambda a: xg.sum(f(a)))(x).shape == shape
+
+
+# -- xg.grad / value_and_grad / jacobian: argnums ----------------------------------------------
+@pytest.mark.parametrize("argnums", ["0", 0.0, True, (0, "1"), None])
+@pytest.mark.parametrize("transform", [xg.grad, xg.value_and_grad, xg.jacobian])
+def test_argnums_must_be_ints(transform, argnums):
+    x = xg.asarray([1.0, 2.0], dtype="float64")
+    with pytest.raises(TypeError, match="argnums must be an int or a tuple of ints"):
+        transform(lambda a, b: xg.sum(a * b), argnums=argnums)(x, x)   # True meant argnums=1
+
+
+def test_argnums_list_still_works():
+    x, y = xg.asarray([1.0, 2.0], dtype="float64"), xg.asarray([3.0, 5.0], dtype="float64")
+    gx, gy = xg.grad(lambda a, b: xg.sum(a * b), argnums=[0, 1])(x, y)
+    assert gx.tolist() == [3.0, 5.0] and gy.tolist() == [1.0, 2.0]

@@ -15,8 +15,11 @@ from .tensor import Tensor
 
 
 def _prepare(args, argnums):
-    single = isinstance(argnums, int)
-    nums = (argnums,) if single else tuple(argnums)
+    single = isinstance(argnums, int) and not isinstance(argnums, bool)
+    nums = (argnums,) if single else (tuple(argnums) if isinstance(argnums, (tuple, list))
+                                      else None)
+    if nums is None or any(isinstance(i, bool) or not isinstance(i, int) for i in nums):
+        raise TypeError(f"argnums must be an int or a tuple of ints, got {argnums!r}")
     args = list(args)
     for i in nums:
         if not -len(args) <= i < len(args):
