@@ -9,17 +9,21 @@
 """
 from __future__ import annotations
 
+import numbers
+
 from .creation import asarray
 from .tape import GradientTape
 from .tensor import Tensor
 
 
 def _prepare(args, argnums):
-    single = isinstance(argnums, int) and not isinstance(argnums, bool)
+    single = isinstance(argnums, numbers.Integral) and not isinstance(argnums, bool)
     nums = (argnums,) if single else (tuple(argnums) if isinstance(argnums, (tuple, list))
                                       else None)
-    if nums is None or any(isinstance(i, bool) or not isinstance(i, int) for i in nums):
+    if nums is None or any(isinstance(i, bool) or not isinstance(i, numbers.Integral)
+                           for i in nums):
         raise TypeError(f"argnums must be an int or a tuple of ints, got {argnums!r}")
+    nums = tuple(int(i) for i in nums)
     args = list(args)
     for i in nums:
         if not -len(args) <= i < len(args):
