@@ -250,3 +250,28 @@ def test_argnums_list_still_works():
     x, y = xg.asarray([1.0, 2.0], dtype="float64"), xg.asarray([3.0, 5.0], dtype="float64")
     gx, gy = xg.grad(lambda a, b: xg.sum(a * b), argnums=[0, np.int64(1)])(x, y)
     assert gx.tolist() == [3.0, 5.0] and gy.tolist() == [1.0, 2.0]
+
+
+# -- $XPGRAD_BACKEND naming no backend: say where the name came from ----------------------------
+def test_a_bad_xpgrad_backend_is_named_as_the_source(monkeypatch):
+    monkeypatch.setenv("XPGRAD_BACKEND", "nump")
+    with pytest.raises(xg.UnknownBackendError, match="\\$XPGRAD_BACKEND='nump': unknown backend"):
+        xg.ones(2)
+    assert xg.ones(2, backend="numpy").shape == (2,)            # an explicit backend still runs
+
+
+def test_info_reports_a_bad_xpgrad_backend(monkeypatch, capsys):
+    from xpgrad.cli import main
+
+    monkeypatch.setenv("XPGRAD_BACKEND", "nump")
+    assert main(["info"]) == 0                                  # was a traceback, exit 1
+    out = capsys.readouterr().out
+    assert "current backend: none ($XPGRAD_BACKEND='nump'" in out
+    assert "numpy" in out.split("backends:")[1]
+
+
+def test_train_names_xpgrad_backend(monkeypatch, capsys):
+    monkeypatch.setenv("XPGRAD_BACKEND", "nump")
+    err = _cli_error(["train", "--epochs", "1", "--max-steps", "1", "--no-log", "--quiet"],
+                     capsys)
+    assert "$XPGRAD_BACKEND='nump'" in err and "unknown backend" in err

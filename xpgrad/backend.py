@@ -380,4 +380,8 @@ def current_backend() -> Backend:
         return stack[-1]
     if _global_default is not None:
         return _global_default
-    return get_backend(os.environ.get("XPGRAD_BACKEND") or "numpy")
+    name = os.environ.get("XPGRAD_BACKEND") or "numpy"
+    try:
+        return get_backend(name)
+    except (UnknownBackendError, BackendUnavailableError) as e:
+        raise type(e)(f"$XPGRAD_BACKEND={name!r}: {e}") from None

@@ -164,6 +164,14 @@ def _config(args):
     from .training import TrainConfig, resume_config
 
     given = {k: getattr(args, k) for k in _FLAGS if getattr(args, k) is not None}
+    env = os.environ.get("XPGRAD_BACKEND")
+    if env and "backend" not in given:
+        from .backend import BackendUnavailableError, UnknownBackendError, get_backend
+
+        try:
+            get_backend(env)
+        except (UnknownBackendError, BackendUnavailableError) as e:
+            fail(f"$XPGRAD_BACKEND={env!r} (the default of --backend): {e}")
     if "hidden" in given:
         given["hidden"] = tuple(given["hidden"])
     source, finish = args.resume, True
