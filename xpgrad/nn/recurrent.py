@@ -224,11 +224,30 @@ class _Sequence(Module):
         ``bias=True``); values are tensors or arrays, converted through NumPy."""
         import numpy as np
 
+        who = f"{type(self).__name__}.load_torch_state_dict"
+        expected = {}                           # torch's key -> its shape there
+        for k, cell in enumerate(self.layers):
+            expected[f"weight_ih_l{k}"] = cell.w_ih.shape[::-1]
+            expected[f"weight_hh_l{k}"] = cell.w_hh.shape[::-1]
+            if cell.b is not None:
+                expected[f"bias_ih_l{k}"] = expected[f"bias_hh_l{k}"] = cell.b.shape
+        missing = [key for key in expected if key not in state_dict]
+        unexpected = sorted(set(state_dict) - set(expected))
+        if missing or unexpected:    # like torch's load_state_dict(strict=True): load all or none
+            raise ValueError(f"{who}: the state dict does not fit (missing keys {missing}, "
+                             f"unexpected keys {unexpected}): a torch module of other sizes, "
+                             "layers, bias or directions?")
+        values = {}
+        for key, shape in expected.items():
+            v = state_dict[key]
+            v = v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v)
+            if v.shape != shape:
+                raise ValueError(f"{who}: {key!r} has shape {v.shape}, expected {shape}")
+            values[key] = v
         for k, cell in enumerate(self.layers):
             def get(key):
-                v = state_dict[f"{key}_l{k}"]
-                v = v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v)
-                return asarray(v, dtype=cell.w_ih.dtype).to(cell.w_ih.backend)
+                return asarray(values[f"{key}_l{k}"], dtype=cell.w_ih.dtype).to(
+                    cell.w_ih.backend)
             cell.w_ih.assign(get("weight_ih").T)
             cell.w_hh.assign(get("weight_hh").T)
             if cell.b is not None:
