@@ -275,3 +275,35 @@ def test_train_names_xpgrad_backend(monkeypatch, capsys):
     err = _cli_error(["train", "--epochs", "1", "--max-steps", "1", "--no-log", "--quiet"],
                      capsys)
     assert "$XPGRAD_BACKEND='nump'" in err and "unknown backend" in err
+
+
+# -- load_torch_state_dict: strict, like torch's load_state_dict ------------------------------
+@pytest.mark.parametrize("kwargs, words", [({"num_layers": 2}, "unexpected keys \\['bias_hh_l1'"),
+                                           ({"bidirectional": True}, "_reverse"),
+                                           ({"proj_size": 2}, "weight_hr_l0")])
+def test_load_torch_state_dict_refuses_keys_it_would_drop(kwargs, words):
+    torch = pytest.importorskip("torch")
+    source = torch.nn.LSTM(3, 4, **kwargs).state_dict()
+    with pytest.raises(RuntimeError, match="Unexpected key"):        # what torch does
+        torch.nn.LSTM(3, 4).load_state_dict(source)
+    layer = xg.nn.LSTM(3, 4, rng=0)
+    before = [v.numpy().copy() for v in layer.trainable_variables]
+    with pytest.raises(ValueError, match=words):                       # loaded layer 0 only
+        layer.load_torch_state_dict(source)
+    for b, v in zip(before, layer.trainable_variables):
+        np.testing.assert_array_equal(b, v.numpy())
+
+
+def test_load_torch_state_dict_checks_shapes_before_assigning():
+    state = {k: np.zeros(1) for k in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")}
+    with pytest.raises(ValueError, match="'weight_ih_l0' has shape \\(1,\\), expected \\(16, 3\\)"):
+        xg.nn.LSTM(3, 4, rng=0).load_torch_state_dict(state)         # said '.T needs a 2-D'
+
+
+# -- Linear(init=callable): what it returns is checked ----------------------------------------
+def test_linear_custom_init_is_checked_and_may_return_an_array():
+    with pytest.raises(ValueError, match="init must return a tensor of shape \\(3, 4\\)"):
+        xg.nn.Linear(3, 4, init=lambda rng, shape, dtype: xg.zeros((2, 2)))   # was accepted
+    w = np.arange(12.0).reshape(3, 4)
+    layer = xg.nn.Linear(3, 4, init=lambda rng, shape, dtype: w)    # AttributeError before
+    np.testing.assert_array_equal(layer.w.numpy(), w.astype(np.float32))
