@@ -307,3 +307,10 @@ def test_linear_custom_init_is_checked_and_may_return_an_array():
     w = np.arange(12.0).reshape(3, 4)
     layer = xg.nn.Linear(3, 4, init=lambda rng, shape, dtype: w)    # AttributeError before
     np.testing.assert_array_equal(layer.w.numpy(), w.astype(np.float32))
+
+
+def test_dropout_checks_its_rng_when_made():
+    with pytest.raises(TypeError, match="Dropout: rng must be an xg.random.Generator.*got str"):
+        xg.nn.Dropout(0.5, rng="x")          # accepted, failed at the first training call
+    d = xg.nn.Dropout(0.5, rng=3)
+    assert d(xg.ones(1000)).shape == (1000,)

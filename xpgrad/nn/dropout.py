@@ -22,6 +22,9 @@ class Dropout(Module):
     def __init__(self, rate: float, *, rng=None, name=None):
         super().__init__(name)
         self.rate = _checks.probability("rate", rate, "Dropout")
+        if not (rng is None or isinstance(rng, (int, _init.Generator))):   # not at first use
+            raise TypeError(f"Dropout: rng must be an xg.random.Generator, an int seed or "
+                            f"None, got {type(rng).__name__}")
         self._rng = rng
 
     def forward(self, x):
