@@ -314,3 +314,16 @@ def test_dropout_checks_its_rng_when_made():
         xg.nn.Dropout(0.5, rng="x")          # accepted, failed at the first training call
     d = xg.nn.Dropout(0.5, rng=3)
     assert d(xg.ones(1000)).shape == (1000,)
+
+
+@pytest.mark.parametrize("flag", ["--checkpoint", "--logdir", "--resume", "--data-dir"])
+def test_train_refuses_an_empty_path(tmp_path, capsys, monkeypatch, flag):
+    monkeypatch.chdir(tmp_path)
+    argv = ["train", flag, "", "--epochs", "1", "--max-steps", "1", "--quiet"]
+    if flag != "--logdir":
+        argv.append("--no-log")
+    if flag == "--data-dir":
+        argv += ["--dataset", "mnist"]
+    err = _cli_error(argv, capsys)     # --checkpoint "" trained and saved nothing, exit 0
+    assert f"{flag} is empty" in err
+    assert not os.listdir(tmp_path)

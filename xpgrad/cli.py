@@ -210,6 +210,9 @@ def cmd_train(args, parser) -> int:
     from .data import DataError, DownloadError
     from .training import TrainingError, prepare
 
+    for flag in ("logdir", "checkpoint", "resume", "data_dir"):   # e.g. --checkpoint "$UNSET"
+        if getattr(args, flag) == "":
+            fail(f"--{flag.replace('_', '-')} is empty; give a path")
     if args.no_log and args.logdir:
         fail("--no-log and --logdir contradict each other; give one of them")
     if args.no_log and args.curves:
