@@ -179,9 +179,9 @@ def _cli_error(argv, capsys):
 
 
 @pytest.mark.parametrize("where, words", [("missing", "does not exist"),
-                                          ("dir", "is a directory")])
+                                          ("dir", "is a directory"), ("empty", "is empty")])
 def test_bench_json_path_is_checked_before_timing(tmp_path, capsys, where, words):
-    path = str(tmp_path / "no" / "x.json") if where == "missing" else str(tmp_path)
+    path = {"missing": str(tmp_path / "no" / "x.json"), "dir": str(tmp_path), "empty": ""}[where]
     err = _cli_error(["bench", "--json", path, "--quick", "--only", "loss", "--backend",
                       "numpy", "--repeat", "1", "--peers"], capsys)   # raised OSError, exit 1
     assert "--json" in err and words in err

@@ -336,6 +336,8 @@ def _check_json_path(parser, path) -> None:
     """Refuse a ``--json PATH`` that cannot be written before minutes of timing, not after."""
     if path in (None, "-"):
         return
+    if not path:
+        parser.error("--json is empty; give a file name (or --json alone to print JSON)")
     if os.path.isdir(path):
         parser.error(f"--json {path!r} is a directory; give a file name")
     parent = os.path.dirname(os.path.abspath(path))
