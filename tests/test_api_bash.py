@@ -327,3 +327,17 @@ def test_train_refuses_an_empty_path(tmp_path, capsys, monkeypatch, flag):
     err = _cli_error(argv, capsys)     # --checkpoint "" trained and saved nothing, exit 0
     assert f"{flag} is empty" in err
     assert not os.listdir(tmp_path)
+
+
+# -- Tensor.to with what PyTorch's .to takes: a dtype or a device --------------------------------
+@pytest.mark.parametrize("arg, exc, words", [
+    ("float64", xg.UnknownBackendError, "use xg.astype\\(t, float64\\)"),
+    (xg.float64, TypeError, "use xg.astype\\(t, float64\\)"),
+    ("cuda", xg.UnknownBackendError, "not a device.*'cupy'"),
+    ("cpu", xg.UnknownBackendError, "not a device.*'numpy'"),
+])
+def test_tensor_to_explains_a_dtype_or_a_device(arg, exc, words):
+    with pytest.raises(exc, match=words):
+        xg.ones(2).to(arg)
+    with pytest.raises(xg.UnknownBackendError, match="unknown backend 'nump'"):
+        xg.ones(2).to("nump")
