@@ -341,3 +341,13 @@ def test_tensor_to_explains_a_dtype_or_a_device(arg, exc, words):
         xg.ones(2).to(arg)
     with pytest.raises(xg.UnknownBackendError, match="unknown backend 'nump'"):
         xg.ones(2).to("nump")
+
+
+# -- shapes given as NumPy integers or 0-d integer tensors, as NumPy takes them -----------------
+@pytest.mark.parametrize("shape", [np.int64(3), np.int32(2), xg.asarray(3)])
+def test_creation_takes_an_integer_like_shape(shape):
+    expected = np.zeros(int(shape)).shape
+    assert xg.zeros(shape).shape == expected                 # TypeError before
+    assert xg.ones(shape, dtype="float64").shape == expected
+    assert xg.full(shape, 2.0).shape == expected
+    assert xg.random.default_rng(0).normal(size=shape).shape == expected
