@@ -351,3 +351,16 @@ def test_creation_takes_an_integer_like_shape(shape):
     assert xg.ones(shape, dtype="float64").shape == expected
     assert xg.full(shape, 2.0).shape == expected
     assert xg.random.default_rng(0).normal(size=shape).shape == expected
+
+
+@pytest.mark.parametrize("command", ["train", "bench"])
+def test_threads_beyond_a_c_int_exit_2(capsys, command):
+    err = _cli_error([command, "--threads", "99999999999999999999"], capsys)  # ctypes traceback
+    assert "--threads: must be at most 2147483647" in err
+
+
+def test_train_hidden_too_large_for_memory_exits_2(capsys):
+    # 64 x 10**15 float32 weights (256 PB) exceed any address space: MemoryError, a traceback
+    err = _cli_error(["train", "--hidden", str(10**15), "--epochs", "1", "--max-steps", "1",
+                      "--no-log", "--quiet"], capsys)
+    assert "not enough memory" in err and "--hidden" in err

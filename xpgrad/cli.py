@@ -250,6 +250,8 @@ def cmd_train(args, parser) -> int:
         fail(e, 2)
     except ImportError as e:
         fail(e, 1)
+    except MemoryError as e:                  # e.g. --hidden 99999999999: the weights
+        fail(f"not enough memory to set up this run (check --hidden and --batch-size): {e}")
 
     def echo(line):
         if not args.quiet or line.startswith(("held-out", "wrote", "interrupted")):
@@ -259,6 +261,8 @@ def cmd_train(args, parser) -> int:
         result = plan.fit(echo, handle_signals=True)
     except (TrainingError, ImportError, OSError, CheckpointError) as e:
         fail(e, 1)
+    except MemoryError as e:
+        fail(f"out of memory while training (check --hidden and --batch-size): {e}", 1)
     if result.interrupted:
         return 128 + int(getattr(signal, result.interrupted))
     return 0
