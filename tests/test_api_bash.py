@@ -364,3 +364,20 @@ def test_train_hidden_too_large_for_memory_exits_2(capsys):
     err = _cli_error(["train", "--hidden", str(10**15), "--epochs", "1", "--max-steps", "1",
                       "--no-log", "--quiet"], capsys)
     assert "not enough memory" in err and "--hidden" in err
+
+
+# -- optimizer.learning_rate = value (Keras) ---------------------------------------------------
+def test_learning_rate_can_be_set_and_is_checked():
+    w = xg.Variable(np.array([1.0, 2.0]), name="w")
+    opt = xg.optim.SGD(0.1)                                   # AttributeError: no setter
+    opt.learning_rate = 0.5
+    opt.apply_gradients([(xg.asarray([1.0, 1.0], dtype="float64"), w)])
+    np.testing.assert_allclose(w.numpy(), [0.5, 1.5])
+    opt.learning_rate = lambda step: 0.25 * step              # a schedule of the step
+    opt.apply_gradients([(xg.asarray([1.0, 1.0], dtype="float64"), w)])
+    np.testing.assert_allclose(w.numpy(), [0.25, 1.25])
+    with pytest.raises(ValueError, match="learning_rate must be a finite number >= 0, got -1"):
+        opt.learning_rate = -1.0
+    with pytest.raises(TypeError, match="learning_rate"):
+        opt.learning_rate = "fast"
+    assert opt.learning_rate == 0.5                           # unchanged by the refused values

@@ -62,6 +62,12 @@ class Optimizer:
         return learning_rate_value(self._schedule(self.iterations), self.iterations,
                                    self._schedule)
 
+    @learning_rate.setter
+    def learning_rate(self, value) -> None:
+        """Keras' ``optimizer.learning_rate = 1e-4``: a float or a schedule, checked as in the
+        constructor (the state and the step count are kept)."""
+        self._schedule = as_schedule(value)
+
     def get_config(self) -> dict:
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
 
