@@ -381,3 +381,15 @@ def test_learning_rate_can_be_set_and_is_checked():
     with pytest.raises(TypeError, match="learning_rate"):
         opt.learning_rate = "fast"
     assert opt.learning_rate == 0.5                           # unchanged by the refused values
+
+
+# -- xpgrad.data.batches -------------------------------------------------------------------------
+def test_batches_checks_n_and_rng():
+    from xpgrad import data
+
+    with pytest.raises(TypeError, match="rng must be a NumPy Generator.*got int"):
+        data.batches(4, 2, rng=0)                           # AttributeError: no permutation
+    with pytest.raises(ValueError, match="n must be a count >= 0.*-1"):
+        data.batches(-1, 2)                                 # returned [] before
+    order = np.concatenate(data.batches(7, 3, rng=np.random.default_rng(0)))
+    assert sorted(order.tolist()) == list(range(7))
