@@ -34,11 +34,15 @@ def test_jacobian_checks_unconnected_gradients():
     np.testing.assert_allclose(tape.jacobian(y, x).numpy(), np.diag([2.0, 4.0]))
 
 
-def test_gradient_sources_none_names_sources():
+@pytest.mark.parametrize("sources, name", [(None, "NoneType"), ({"x": 1}, "dict"),
+                                           ("x", "str")])
+def test_gradient_sources_of_the_wrong_kind_are_named(sources, name):
     tape, x, y = _tape_and_square()
+    if isinstance(sources, dict):
+        sources = {"x": x}                  # TensorFlow's nested structures: not supported
     with pytest.raises(TypeError, match="sources must be a Tensor or a list of Tensors, got "
-                                        "NoneType"):
-        tape.gradient(y, None)
+                                        f"{name}"):
+        tape.gradient(y, sources)           # None: not iterable; dict: 'got str' (its keys)
 
 
 # -- xg.random: NumPy's checks (it raised or returned wrong numbers where NumPy raises) --------

@@ -67,6 +67,8 @@ def check_sources(sources, unconnected_gradients):
                          f"{unconnected_gradients!r}")
     single = isinstance(sources, Tensor)
     try:
+        if isinstance(sources, (dict, str)):
+            raise TypeError
         src = [sources] if single else list(sources)
     except TypeError:
         raise TypeError("sources must be a Tensor or a list of Tensors, got "
