@@ -397,3 +397,24 @@ def test_batches_checks_n_and_rng():
         data.batches(-1, 2)                                 # returned [] before
     order = np.concatenate(data.batches(7, 3, rng=np.random.default_rng(0)))
     assert sorted(order.tolist()) == list(range(7))
+
+
+# -- clip_global_norm / global_norm --------------------------------------------------------------
+def test_clip_global_norm_reads_a_generator_once():
+    grads = [xg.asarray([3.0], dtype="float64"), xg.asarray([4.0], dtype="float64")]
+    clipped, norm = xg.optim.clip_global_norm((g for g in grads), 1.0)   # returned []
+    assert norm.item() == 5.0
+    np.testing.assert_allclose([c.item() for c in clipped], [0.6, 0.8])
+
+
+@pytest.mark.parametrize("call", [lambda g: xg.optim.clip_global_norm(g, 1.0),
+                                  xg.optim.global_norm])
+def test_clip_global_norm_refuses_a_bare_tensor(call):
+    with pytest.raises(TypeError, match="takes a list of Tensors.*got a Tensor"):
+        call(xg.ones(3))              # clipped the 3 entries as 3 tensors, returning a list
+
+
+def test_global_norm_refuses_mixed_backends_as_clip_does():
+    pytest.importorskip("numba")
+    with pytest.raises(xg.MixedBackendError):
+        xg.optim.global_norm([xg.ones(2), xg.ones(2, backend="numba")])   # computed before
