@@ -418,3 +418,14 @@ def test_global_norm_refuses_mixed_backends_as_clip_does():
     pytest.importorskip("numba")
     with pytest.raises(xg.MixedBackendError):
         xg.optim.global_norm([xg.ones(2), xg.ones(2, backend="numba")])   # computed before
+
+
+def test_checkpoint_of_a_generator_of_variables(tmp_path):
+    w = xg.Variable(np.array([1.0, 2.0]), name="w")
+    opt = xg.optim.Adam(0.1)
+    opt.apply_gradients([(xg.asarray([1.0, 1.0], dtype="float64"), w)])
+    saved = w.tolist()
+    xg.save_checkpoint(tmp_path / "c.npz", (v for v in [w]), opt)   # its optimizer state too
+    w.assign([5.0, 6.0])
+    xg.load_checkpoint(tmp_path / "c.npz", (v for v in [w]), xg.optim.Adam(0.1))
+    assert w.tolist() == saved                          # 'unexpected model/w' before

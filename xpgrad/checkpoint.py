@@ -202,6 +202,7 @@ def save_checkpoint(path, model, optimizer=None, metadata=None) -> None:
     """Save ``model``'s variables (and ``optimizer``'s state, and the JSON-serializable dict
     ``metadata``) to ``path`` (.npz), atomically and durably; see the module docstring."""
     path = check_writable(path)
+    model = _named(model)           # {name: Variable}, checked; a generator is read once
     if metadata is not None and not isinstance(metadata, dict):
         raise TypeError(f"metadata must be a dict (JSON-serializable), got "
                         f"{type(metadata).__name__}")
@@ -323,7 +324,7 @@ def load_checkpoint(path, model, optimizer=None) -> None:
     nothing, when the file is damaged or names, shapes or dtypes differ. Without
     ``optimizer``, optimizer entries in the file are ignored."""
     _check_optimizer(optimizer)
-    _named(model)
+    model = _named(model)           # {name: Variable}, checked; a generator is read once
     data = _read(path)
     path = _fspath(path)
     meta = data.pop(_META)

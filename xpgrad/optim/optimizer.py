@@ -276,8 +276,9 @@ def _named(variables, arg="variables") -> dict:
             f"{type(variables).__name__}")
     if isinstance(variables, (str, bytes, Tensor)) or not hasattr(variables, "__iter__"):
         raise TypeError(what)
-    items = variables.items() if isinstance(variables, dict) else ((None, v) for v in variables)
-    for _, v in items:
+    if not isinstance(variables, dict):
+        variables = list(variables)     # a generator is read once
+    for v in (variables.values() if isinstance(variables, dict) else variables):
         if not isinstance(v, Variable):
             raise TypeError(f"{what} holding a {type(v).__name__}")
     if isinstance(variables, dict):
