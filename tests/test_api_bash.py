@@ -429,3 +429,21 @@ def test_checkpoint_of_a_generator_of_variables(tmp_path):
     w.assign([5.0, 6.0])
     xg.load_checkpoint(tmp_path / "c.npz", (v for v in [w]), xg.optim.Adam(0.1))
     assert w.tolist() == saved                          # 'unexpected model/w' before
+
+
+# -- xg.testing.check_grads ----------------------------------------------------------------------
+def test_check_grads_takes_one_tensor_as_the_argument():
+    x = xg.asarray([0.3, 1.2], dtype="float64")
+    xg.testing.check_grads(lambda a: xg.sum(xg.sin(a) * a), x)      # passed its rows before
+    with pytest.raises(AssertionError, match="disagrees with finite differences"):
+        xg.testing.check_grads(lambda a: xg.sum(xg.stop_gradient(a) * a), x)
+
+
+@pytest.mark.parametrize("kw, words", [({"eps": 0}, "eps must be a finite number > 0"),
+                                       ({"eps": float("nan")}, "eps must be"),
+                                       ({"rtol": -1.0}, "rtol must be a finite number >= 0"),
+                                       ({"order": 0}, "order must be an integer >= 1")])
+def test_check_grads_checks_its_tolerances(kw, words):
+    with pytest.raises(ValueError, match=f"check_grads: {words}"):    # ZeroDivisionError, eps=0
+        xg.testing.check_grads(lambda a: xg.sum(a * a), (xg.asarray([1.0], dtype="float64"),),
+                               **kw)
