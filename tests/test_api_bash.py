@@ -447,3 +447,17 @@ def test_check_grads_checks_its_tolerances(kw, words):
     with pytest.raises(ValueError, match=f"check_grads: {words}"):    # ZeroDivisionError, eps=0
         xg.testing.check_grads(lambda a: xg.sum(a * a), (xg.asarray([1.0], dtype="float64"),),
                                **kw)
+
+
+# -- register_backend ----------------------------------------------------------------------------
+def test_register_backend_checks_its_arguments(monkeypatch):
+    from xpgrad import backend as registry
+
+    monkeypatch.setattr(registry, "_factories", dict(registry._factories))   # leave no toys
+    with pytest.raises(TypeError, match="factory must be a Backend class.*got 3"):
+        xg.register_backend("bash-toy-int", 3)              # 'int' not callable at first use
+    with pytest.raises(TypeError, match="name must be a non-empty str, got 3"):
+        xg.register_backend(3, xg.testing.StrictBackend)
+    xg.register_backend("bash-toy-none", lambda: None)
+    with pytest.raises(TypeError, match="'bash-toy-none' returned NoneType, not an xg.Backend"):
+        xg.ones(2, backend="bash-toy-none")                 # AttributeError: no 'xp'
