@@ -183,9 +183,13 @@ def _cli_error(argv, capsys):
 
 
 @pytest.mark.parametrize("where, words", [("missing", "does not exist"),
-                                          ("dir", "is a directory"), ("empty", "is empty")])
+                                          ("dir", "is a directory"), ("empty", "is empty"),
+                                          ("read-only", "cannot write in '/sys'")])
 def test_bench_json_path_is_checked_before_timing(tmp_path, capsys, where, words):
-    path = {"missing": str(tmp_path / "no" / "x.json"), "dir": str(tmp_path), "empty": ""}[where]
+    if where == "read-only" and not os.path.isdir("/sys"):
+        pytest.skip("needs Linux's /sys, where no file can be made (root included)")
+    path = {"missing": str(tmp_path / "no" / "x.json"), "dir": str(tmp_path), "empty": "",
+            "read-only": "/sys/xpgrad-bench.json"}[where]
     err = _cli_error(["bench", "--json", path, "--quick", "--only", "loss", "--backend",
                       "numpy", "--repeat", "1", "--peers"], capsys)   # raised OSError, exit 1
     assert "--json" in err and words in err
