@@ -465,3 +465,12 @@ def test_register_backend_checks_its_arguments(monkeypatch):
     xg.register_backend("bash-toy-none", lambda: None)
     with pytest.raises(TypeError, match="'bash-toy-none' returned NoneType, not an xg.Backend"):
         xg.ones(2, backend="bash-toy-none")                 # AttributeError: no 'xp'
+
+
+def test_load_torch_state_dict_ignores_keys_of_other_parts():
+    torch = pytest.importorskip("torch")
+    ref = torch.nn.LSTM(3, 4)
+    state = dict(ref.state_dict(), head_w=np.zeros((2, 4)))      # one dict for a whole model
+    layer = xg.nn.LSTM(3, 4, rng=0)
+    layer.load_torch_state_dict(state)
+    np.testing.assert_allclose(layer.layers[0].w_ih.numpy(), ref.weight_ih_l0.detach().numpy().T)

@@ -22,6 +22,7 @@ recurrence as one primitive (``xpgrad.ops.recurrent.rnn_scan``; an LSTM layer do
 from __future__ import annotations
 
 import math
+import re
 
 from .. import dtypes as _dt
 from ..creation import asarray, zeros
@@ -232,8 +233,12 @@ class _Sequence(Module):
             if cell.b is not None:
                 expected[f"bias_ih_l{k}"] = expected[f"bias_hh_l{k}"] = cell.b.shape
         missing = [key for key in expected if key not in state_dict]
-        unexpected = sorted(set(state_dict) - set(expected))
-        if missing or unexpected:    # like torch's load_state_dict(strict=True): load all or none
+        # a torch RNN/LSTM parameter this module has no place for (another layer, the reverse
+        # direction, a projection) means another module: loading the rest would be silently
+        # wrong. Keys of other parts (a head's weights in the same dict) are left alone.
+        unexpected = sorted(key for key in state_dict if key not in expected and
+                            re.fullmatch(r"(weight|bias)_(ih|hh|hr)_l\d+(_reverse)?", str(key)))
+        if missing or unexpected:
             raise ValueError(f"{who}: the state dict does not fit (missing keys {missing}, "
                              f"unexpected keys {unexpected}): a torch module of other sizes, "
                              "layers, bias or directions?")
