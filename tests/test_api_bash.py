@@ -474,3 +474,21 @@ def test_load_torch_state_dict_ignores_keys_of_other_parts():
     layer = xg.nn.LSTM(3, 4, rng=0)
     layer.load_torch_state_dict(state)
     np.testing.assert_allclose(layer.layers[0].w_ih.numpy(), ref.weight_ih_l0.detach().numpy().T)
+
+
+# -- recurrent cells: forget_bias; layers made with name=None ------------------------------------
+@pytest.mark.parametrize("value, exc", [(float("nan"), ValueError), (float("inf"), ValueError),
+                                        ("a", TypeError)])
+def test_forget_bias_must_be_finite(value, exc):
+    with pytest.raises(exc, match="LSTMCell: forget_bias must be a"):
+        xg.nn.LSTM(2, 3, forget_bias=value)           # nan/inf: a NaN bias, NaN outputs
+
+
+@pytest.mark.parametrize("make", [lambda: xg.nn.Linear(2, 3, name=None),
+                                  lambda: xg.nn.MLP([2, 3], name=None),
+                                  lambda: xg.nn.LSTM(2, 3, name=None),
+                                  lambda: xg.nn.SequenceClassifier(2, [3], 4, name=None)])
+def test_name_none_gives_the_modules_default_in_variable_names(make):
+    model = make()
+    names = [v.name for v in model.trainable_variables]
+    assert all(n.startswith(model.name + "/") for n in names), names   # were 'None/w', ...

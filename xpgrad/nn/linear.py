@@ -42,9 +42,9 @@ class Linear(Module):
                              f"{dtype}, got shape {w.shape} and dtype {w.dtype}")
         if backend is not None:
             w = w.to(backend)
-        self.w = Variable(w, name=f"{name}/w")
+        self.w = Variable(w, name=f"{self.name}/w")
         self.b = (Variable(zeros((self.out_features,), dtype=dtype, backend=w.backend),
-                           name=f"{name}/b") if bias else None)
+                           name=f"{self.name}/b") if bias else None)
 
     def forward(self, x):
         return linear(check_input(x, self.w, "Linear"), self.w, self.b)

@@ -61,9 +61,9 @@ class _Recurrent(Module):
         gen = _init.as_rng(rng, backend)
         k = 1.0 / math.sqrt(H)                       # PyTorch's default: U(-1/sqrt(H), 1/sqrt(H))
         self.w_ih = Variable(_uniform(gen, (self.input_size, G), k, dtype, backend),
-                             name=f"{name}/w_ih")
-        self.w_hh = Variable(_uniform(gen, (H, G), k, dtype, backend), name=f"{name}/w_hh")
-        self.b = (Variable(zeros((G,), dtype=dtype, backend=self.w_ih.backend), name=f"{name}/b")
+                             name=f"{self.name}/w_ih")
+        self.w_hh = Variable(_uniform(gen, (H, G), k, dtype, backend), name=f"{self.name}/w_hh")
+        self.b = (Variable(zeros((G,), dtype=dtype, backend=self.w_ih.backend), name=f"{self.name}/b")
                   if bias else None)
 
     def project(self, x):
@@ -158,6 +158,7 @@ class LSTMCell(_Recurrent):
 
     def __init__(self, input_size, hidden_size, *, bias=True, forget_bias=1.0, rng=None,
                  dtype=_dt.float32, backend=None, name="lstm_cell"):
+        forget_bias = _checks.finite("forget_bias", forget_bias, type(self).__name__)
         super().__init__(input_size, hidden_size, bias=bias, rng=rng, dtype=dtype,
                          backend=backend, name=name)
         if bias and forget_bias:
@@ -202,7 +203,7 @@ class _Sequence(Module):
                                            "got {value!r}")
         gen = _init.as_rng(cell_kwargs.pop("rng", None), cell_kwargs.get("backend"))
         self.layers = [self.CELL(self.input_size if k == 0 else self.hidden_size,
-                                 self.hidden_size, rng=gen, name=f"{name}/cell{k}",
+                                 self.hidden_size, rng=gen, name=f"{self.name}/cell{k}",
                                  **cell_kwargs)
                        for k in range(self.num_layers)]
         for cell in self.layers:
@@ -371,12 +372,12 @@ class SequenceClassifier(Module):
         sizes = [_checks.size("input_size", input_size, owner)] + hidden
         self.input_size = sizes[0]
         self.layers = [kinds[cell](a, b, rng=gen, dtype=dtype, backend=backend,
-                                   name=f"{name}/{cell}{i}")
+                                   name=f"{self.name}/{cell}{i}")
                        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:]))]
         for layer in self.layers:
             layer.name = cell
         self.head = Linear(sizes[-1], n_classes, rng=gen, dtype=dtype, backend=backend,
-                           name=f"{name}/head")
+                           name=f"{self.name}/head")
 
     def forward(self, x):
         if not isinstance(x, Tensor):
