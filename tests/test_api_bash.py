@@ -492,3 +492,11 @@ def test_name_none_gives_the_modules_default_in_variable_names(make):
     model = make()
     names = [v.name for v in model.trainable_variables]
     assert all(n.startswith(model.name + "/") for n in names), names   # were 'None/w', ...
+
+
+def test_leaky_relu_names_a_bad_slope():
+    with pytest.raises(TypeError, match="leaky_relu: negative_slope must be a real number, got 'a'"):
+        xg.nn.leaky_relu(xg.ones(2), negative_slope="a")  # "could not convert string to float"
+    x = np.array([-2.0, 3.0])
+    np.testing.assert_allclose(xg.nn.leaky_relu(xg.asarray(x), np.float32(0.5)).numpy(),
+                               np.where(x > 0, x, 0.5 * x))
