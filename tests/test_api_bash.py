@@ -500,3 +500,21 @@ def test_leaky_relu_names_a_bad_slope():
     x = np.array([-2.0, 3.0])
     np.testing.assert_allclose(xg.nn.leaky_relu(xg.asarray(x), np.float32(0.5)).numpy(),
                                np.where(x > 0, x, 0.5 * x))
+
+
+# -- NumPy integers where an int is expected (n_classes = y.max() + 1 of NumPy labels) -----------
+def test_numpy_integers_count_as_ints():
+    y = np.array([0, 2, 1])
+    n_classes = y.max() + 1                                        # np.int64
+    np.testing.assert_array_equal(xg.one_hot(xg.asarray(y), n_classes).numpy(),
+                                  np.eye(3, dtype=np.float32)[y])   # ValueError before
+    x = np.arange(6.0).reshape(2, 3)
+    for axis in (np.int64(1), (np.int64(0), 1)):
+        np.testing.assert_allclose(xg.sum(xg.asarray(x), axis=axis).numpy(), x.sum(axis=axis))
+    assert len(xg.unstack(xg.asarray(x), axis=np.int64(1))) == 3
+    np.testing.assert_array_equal(xg.nn.Linear(2, 3, rng=np.int64(0)).w.numpy(),
+                                  xg.nn.Linear(2, 3, rng=0).w.numpy())
+    assert xg.nn.Dropout(0.5, rng=np.int64(3))(xg.ones(4)).shape == (4,)
+    result = xg.nn.tbptt_train(xg.nn.LSTM(1, 2, rng=0), xg.losses.mse, xg.optim.SGD(0.1),
+                               xg.ones((2, 6, 1)), xg.zeros((2, 6, 2)), k1=np.int64(2))
+    assert result.updates == 3
