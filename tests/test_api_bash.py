@@ -1,8 +1,6 @@
 """Bad inputs found by a bug bash over the public API: each test failed before its fix (a deep
 AttributeError, a silent wrong number, or an unchecked argument) and checks the clear error (or
 the correct result, against NumPy or PyTorch) now."""
-import os
-
 import numpy as np
 import pytest
 
@@ -167,69 +165,6 @@ def test_tbptt_train_checks_its_callables_before_updating(arg, words):
         np.testing.assert_array_equal(b, v.numpy())
 
 
-# -- the command line -------------------------------------------------------------------------
-def _cli_error(argv, capsys):
-    """Run ``xpgrad argv`` in-process; the one line it printed, asserting exit status 2."""
-    from xpgrad.cli import main
-
-    try:
-        code = main(argv)
-    except SystemExit as e:
-        code = e.code
-    err = capsys.readouterr().err.strip()
-    assert code == 2, err
-    assert len(err.splitlines()) == 1, err
-    return err
-
-
-@pytest.mark.parametrize("where, words", [("missing", "does not exist"),
-                                          ("dir", "is a directory"), ("empty", "is empty"),
-                                          ("read-only", "cannot write in '/sys'")])
-def test_bench_json_path_is_checked_before_timing(tmp_path, capsys, where, words):
-    if where == "read-only" and not os.path.isdir("/sys"):
-        pytest.skip("needs Linux's /sys, where no file can be made (root included)")
-    path = {"missing": str(tmp_path / "no" / "x.json"), "dir": str(tmp_path), "empty": "",
-            "read-only": "/sys/xpgrad-bench.json"}[where]
-    err = _cli_error(["bench", "--json", path, "--quick", "--only", "loss", "--backend",
-                      "numpy", "--repeat", "1", "--peers"], capsys)   # raised OSError, exit 1
-    assert "--json" in err and words in err
-
-
-def _run_dir(tmp_path):
-    import json
-
-    run = tmp_path / "run"
-    run.mkdir()
-    history = {"epoch": [1, 2], "train_loss": [1.0, 0.5], "test_loss": [1.1, 0.7],
-               "train_accuracy": [0.5, 0.8], "test_accuracy": [0.4, 0.7]}
-    (run / "history.json").write_text(json.dumps(history))
-    return run
-
-
-def test_plot_reports_the_file_it_wrote(tmp_path, capsys):
-    pytest.importorskip("matplotlib")
-    from xpgrad.cli import main
-
-    run = _run_dir(tmp_path)
-    assert main(["plot", str(run), "-o", str(tmp_path / "curves")]) == 0
-    said = capsys.readouterr().out.strip().split("wrote curves: ")[1]
-    assert os.path.isfile(said), f"said {said!r}, wrote {sorted(os.listdir(tmp_path))}"
-
-
-def test_plot_output_directory_is_refused(tmp_path, capsys):
-    run = _run_dir(tmp_path)
-    err = _cli_error(["plot", str(run), "-o", str(run)], capsys)     # wrote run.png before
-    assert "--output" in err and "is a directory" in err
-    assert not os.path.exists(str(run) + ".png")
-
-
-@pytest.mark.parametrize("hidden", ["8,,4", "8,", ",8"])
-def test_train_hidden_with_an_empty_size_is_refused(capsys, hidden):
-    err = _cli_error(["train", "--hidden", hidden, "--epochs", "1", "--max-steps", "1",
-                      "--no-log", "--quiet"], capsys)                 # trained 8,4 before
-    assert "--hidden" in err and "empty layer size" in err
-
-
 # -- activations on empty tensors: PyTorch returns an empty result -----------------------------
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
 @pytest.mark.parametrize("name", ["softmax", "log_softmax"])
@@ -266,23 +201,6 @@ def test_a_bad_xpgrad_backend_is_named_as_the_source(monkeypatch):
     with pytest.raises(xg.UnknownBackendError, match="\\$XPGRAD_BACKEND='nump': unknown backend"):
         xg.ones(2)
     assert xg.ones(2, backend="numpy").shape == (2,)            # an explicit backend still runs
-
-
-def test_info_reports_a_bad_xpgrad_backend(monkeypatch, capsys):
-    from xpgrad.cli import main
-
-    monkeypatch.setenv("XPGRAD_BACKEND", "nump")
-    assert main(["info"]) == 0                                  # was a traceback, exit 1
-    out = capsys.readouterr().out
-    assert "current backend: none ($XPGRAD_BACKEND='nump'" in out
-    assert "numpy" in out.split("backends:")[1]
-
-
-def test_train_names_xpgrad_backend(monkeypatch, capsys):
-    monkeypatch.setenv("XPGRAD_BACKEND", "nump")
-    err = _cli_error(["train", "--epochs", "1", "--max-steps", "1", "--no-log", "--quiet"],
-                     capsys)
-    assert "$XPGRAD_BACKEND='nump'" in err and "unknown backend" in err
 
 
 # -- load_torch_state_dict: strict, like torch's load_state_dict ------------------------------
@@ -324,19 +242,6 @@ def test_dropout_checks_its_rng_when_made():
     assert d(xg.ones(1000)).shape == (1000,)
 
 
-@pytest.mark.parametrize("flag", ["--checkpoint", "--logdir", "--resume", "--data-dir"])
-def test_train_refuses_an_empty_path(tmp_path, capsys, monkeypatch, flag):
-    monkeypatch.chdir(tmp_path)
-    argv = ["train", flag, "", "--epochs", "1", "--max-steps", "1", "--quiet"]
-    if flag != "--logdir":
-        argv.append("--no-log")
-    if flag == "--data-dir":
-        argv += ["--dataset", "mnist"]
-    err = _cli_error(argv, capsys)     # --checkpoint "" trained and saved nothing, exit 0
-    assert f"{flag} is empty" in err
-    assert not os.listdir(tmp_path)
-
-
 # -- Tensor.to with what PyTorch's .to takes: a dtype or a device --------------------------------
 @pytest.mark.parametrize("arg, exc, words", [
     ("float64", xg.UnknownBackendError, "use xg.astype\\(t, float64\\)"),
@@ -359,19 +264,6 @@ def test_creation_takes_an_integer_like_shape(shape):
     assert xg.ones(shape, dtype="float64").shape == expected
     assert xg.full(shape, 2.0).shape == expected
     assert xg.random.default_rng(0).normal(size=shape).shape == expected
-
-
-@pytest.mark.parametrize("command", ["train", "bench"])
-def test_threads_beyond_a_c_int_exit_2(capsys, command):
-    err = _cli_error([command, "--threads", "99999999999999999999"], capsys)  # ctypes traceback
-    assert "--threads: must be at most 2147483647" in err
-
-
-def test_train_hidden_too_large_for_memory_exits_2(capsys):
-    # 64 x 10**15 float32 weights (256 PB) exceed any address space: MemoryError, a traceback
-    err = _cli_error(["train", "--hidden", str(10**15), "--epochs", "1", "--max-steps", "1",
-                      "--no-log", "--quiet"], capsys)
-    assert "not enough memory" in err and "--hidden" in err
 
 
 # -- optimizer.learning_rate = value (Keras) ---------------------------------------------------
@@ -495,7 +387,7 @@ def test_name_none_gives_the_modules_default_in_variable_names(make):
 
 
 def test_leaky_relu_names_a_bad_slope():
-    with pytest.raises(TypeError, match="leaky_relu: negative_slope must be a real number, got 'a'"):
+    with pytest.raises(TypeError, match="leaky_relu: negative_slope must be a real number"):
         xg.nn.leaky_relu(xg.ones(2), negative_slope="a")  # "could not convert string to float"
     x = np.array([-2.0, 3.0])
     np.testing.assert_allclose(xg.nn.leaky_relu(xg.asarray(x), np.float32(0.5)).numpy(),
