@@ -410,3 +410,10 @@ def test_numpy_integers_count_as_ints():
     result = xg.nn.tbptt_train(xg.nn.LSTM(1, 2, rng=0), xg.losses.mse, xg.optim.SGD(0.1),
                                xg.ones((2, 6, 1)), xg.zeros((2, 6, 2)), k1=np.int64(2))
     assert result.updates == 3
+
+
+@pytest.mark.parametrize("f", [lambda a: xg.argmax(a), lambda a: xg.sum(a > 0)])
+def test_grad_of_an_integer_or_boolean_output_raises_like_jax(f):
+    x = xg.asarray([1.0, 2.0], dtype="float64")
+    with pytest.raises(TypeError, match="grad needs a floating-point output, got (int64|bool)"):
+        xg.grad(f)(x)                                    # returned zeros before

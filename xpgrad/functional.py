@@ -67,6 +67,9 @@ def value_and_grad(f, argnums=0, has_aux=False):
             shape = getattr(out, "shape", type(out).__name__)
             raise TypeError(f"grad needs a function with a scalar output, got {shape}; use "
                             "xg.vjp or GradientTape.jacobian for non-scalar outputs")
+        if not out.dtype.is_inexact:            # as JAX and PyTorch, not silent zeros
+            raise TypeError(f"grad needs a floating-point output, got {out.dtype}: an integer "
+                            "or boolean function has no gradient")
         grads = tape.gradient(out, [args[i] for i in nums], unconnected_gradients="zero")
         g = grads[0] if single else tuple(grads)
         return ((out, aux), g) if has_aux else (out, g)
