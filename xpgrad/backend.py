@@ -262,6 +262,11 @@ def register_backend(name: str, factory) -> None:
     >>> class Mine(NumpyLike): ...          # doctest: +SKIP
     >>> register_backend("mine", Mine)      # doctest: +SKIP
     """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"register_backend: name must be a non-empty str, got {name!r}")
+    if not (callable(factory) or (isinstance(factory, str) and ":" in factory)):
+        raise TypeError(f"register_backend: factory must be a Backend class, a zero-argument "
+                        f"callable or a 'module:attr' string, got {factory!r}")
     _factories[name] = factory
     _instances.pop(name, None)
     _failures.pop(name, None)
@@ -286,7 +291,11 @@ def _construct(name: str) -> Backend:
             factory = getattr(importlib.import_module(module), attr)
         except AttributeError:
             raise ImportError(f"module {module!r} has no attribute {attr!r}") from None
-    return factory()
+    inst = factory()
+    if not isinstance(inst, Backend):
+        raise TypeError(f"the factory registered for backend {name!r} returned "
+                        f"{type(inst).__name__}, not an xg.Backend")
+    return inst
 
 
 def get_backend(name) -> Backend:
@@ -380,4 +389,8 @@ def current_backend() -> Backend:
         return stack[-1]
     if _global_default is not None:
         return _global_default
-    return get_backend(os.environ.get("XPGRAD_BACKEND") or "numpy")
+    name = os.environ.get("XPGRAD_BACKEND") or "numpy"
+    try:
+        return get_backend(name)
+    except (UnknownBackendError, BackendUnavailableError) as e:
+        raise type(e)(f"$XPGRAD_BACKEND={name!r}: {e}") from None

@@ -20,9 +20,11 @@ import argparse
 import datetime
 import importlib.util
 import json
+import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 
 from . import bench_workloads as W
@@ -259,6 +261,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.repeat is not None and args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    _check_json_path(parser, args.json)
     backends = _backends(parser, args.backend)
     libs = [f"xpgrad-{b}" for b in backends]
     peers = args.peers
@@ -305,8 +308,12 @@ def main(argv=None) -> int:
         if args.json == "-":
             print(text)
             return 0
-        with open(args.json, "w") as f:
-            f.write(text + "\n")
+        try:
+            with open(args.json, "w") as f:
+                f.write(text + "\n")
+        except OSError as e:
+            parser.exit(2, f"xpgrad: error: cannot write --json {args.json!r}: "
+                           f"{e.strerror or e}\n")
     rows = []
     for _, row_label, _ in todo:
         row = [row_label]
@@ -326,6 +333,24 @@ def main(argv=None) -> int:
     if args.json not in (None, "-"):
         print(f"wrote {args.json}")
     return 0
+
+
+def _check_json_path(parser, path) -> None:
+    """Refuse a ``--json PATH`` that cannot be written before minutes of timing, not after."""
+    if path in (None, "-"):
+        return
+    if not path:
+        parser.error("--json is empty; give a file name (or --json alone to print JSON)")
+    if os.path.isdir(path):
+        parser.error(f"--json {path!r} is a directory; give a file name")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        parser.error(f"--json {path!r}: the directory {parent!r} does not exist")
+    try:                        # a test file: root ignores permission bits, not read-only mounts
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as e:
+        parser.error(f"--json {path!r}: cannot write in {parent!r} ({e.strerror or e})")
 
 
 def _references(lib) -> list:

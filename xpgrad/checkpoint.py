@@ -58,10 +58,19 @@ class CheckpointError(ValueError):
 def _named(model) -> dict:
     from .optim.optimizer import _named as named
 
-    return named(model)
+    return named(model, "model")
+
+
+def _check_optimizer(optimizer) -> None:
+    from .optim.optimizer import Optimizer
+
+    if optimizer is not None and not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be an xg.optim Optimizer or None, got "
+                        f"{type(optimizer).__name__}")
 
 
 def _arrays(model, optimizer) -> dict:
+    _check_optimizer(optimizer)
     out = {f"model/{k}": v.numpy() for k, v in _named(model).items()}
     if optimizer is not None:
         for k, t in optimizer.state_dict(model).items():
@@ -193,6 +202,7 @@ def save_checkpoint(path, model, optimizer=None, metadata=None) -> None:
     """Save ``model``'s variables (and ``optimizer``'s state, and the JSON-serializable dict
     ``metadata``) to ``path`` (.npz), atomically and durably; see the module docstring."""
     path = check_writable(path)
+    model = _named(model)           # {name: Variable}, checked; a generator is read once
     if metadata is not None and not isinstance(metadata, dict):
         raise TypeError(f"metadata must be a dict (JSON-serializable), got "
                         f"{type(metadata).__name__}")
@@ -313,6 +323,8 @@ def load_checkpoint(path, model, optimizer=None) -> None:
     """Load ``path`` into ``model`` (and ``optimizer``); raise CheckpointError, changing
     nothing, when the file is damaged or names, shapes or dtypes differ. Without
     ``optimizer``, optimizer entries in the file are ignored."""
+    _check_optimizer(optimizer)
+    model = _named(model)           # {name: Variable}, checked; a generator is read once
     data = _read(path)
     path = _fspath(path)
     meta = data.pop(_META)

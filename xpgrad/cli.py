@@ -40,6 +40,9 @@ def fail(message, status=2):
 
 
 def _hidden(text):
+    if "," in text and not all(p.strip() for p in text.split(",")):
+        raise argparse.ArgumentTypeError(f"empty layer size in {text!r} (sizes like 128 or "
+                                         "128,64)")
     try:
         sizes = [int(s) for s in text.replace(",", " ").split()]
     except ValueError:
@@ -161,6 +164,14 @@ def _config(args):
     from .training import TrainConfig, resume_config
 
     given = {k: getattr(args, k) for k in _FLAGS if getattr(args, k) is not None}
+    env = os.environ.get("XPGRAD_BACKEND")
+    if env and "backend" not in given:
+        from .backend import BackendUnavailableError, UnknownBackendError, get_backend
+
+        try:
+            get_backend(env)
+        except (UnknownBackendError, BackendUnavailableError) as e:
+            fail(f"$XPGRAD_BACKEND={env!r} (the default of --backend): {e}")
     if "hidden" in given:
         given["hidden"] = tuple(given["hidden"])
     source, finish = args.resume, True
@@ -199,6 +210,9 @@ def cmd_train(args, parser) -> int:
     from .data import DataError, DownloadError
     from .training import TrainingError, prepare
 
+    for flag in ("logdir", "checkpoint", "resume", "data_dir"):   # e.g. --checkpoint "$UNSET"
+        if getattr(args, flag) == "":
+            fail(f"--{flag.replace('_', '-')} is empty; give a path")
     if args.no_log and args.logdir:
         fail("--no-log and --logdir contradict each other; give one of them")
     if args.no_log and args.curves:
@@ -236,6 +250,8 @@ def cmd_train(args, parser) -> int:
         fail(e, 2)
     except ImportError as e:
         fail(e, 1)
+    except MemoryError as e:                  # e.g. --hidden 99999999999: the weights
+        fail(f"not enough memory to set up this run (check --hidden and --batch-size): {e}")
 
     def echo(line):
         if not args.quiet or line.startswith(("held-out", "wrote", "interrupted")):
@@ -245,6 +261,8 @@ def cmd_train(args, parser) -> int:
         result = plan.fit(echo, handle_signals=True)
     except (TrainingError, ImportError, OSError, CheckpointError) as e:
         fail(e, 1)
+    except MemoryError as e:
+        fail(f"out of memory while training (check --hidden and --batch-size): {e}", 1)
     if result.interrupted:
         return 128 + int(getattr(signal, result.interrupted))
     return 0
@@ -271,6 +289,9 @@ def cmd_plot(args, parser) -> int:
     if not history["epoch"]:
         fail(f"{path!r} records no finished epoch: nothing to plot")
     out = args.output or os.path.join(args.run_dir, "curves.png")
+    if os.path.isdir(out) or out.endswith(("/", os.sep)):
+        fail(f"--output {out!r} is a directory; give the image's file name, e.g. "
+             f"{os.path.join(out, 'curves.png')!r}")
     try:
         title = run_title(history.get("config"))
         print(f"wrote curves: {plot_history(history, out, title=title)}")

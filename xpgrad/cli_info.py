@@ -28,6 +28,17 @@ def _version(dists):
     return None
 
 
+def _current_backend() -> str:
+    """The current backend's name, or why there is none ($XPGRAD_BACKEND names no backend that
+    runs here): the report is what tells the user so."""
+    import xpgrad
+
+    try:
+        return xpgrad.current_backend().name
+    except (xpgrad.UnknownBackendError, xpgrad.BackendUnavailableError) as e:
+        return f"none ({e})"
+
+
 def info() -> dict:
     """What ``xpgrad info`` prints, as a dict: versions, backends (with why not), peers, and
     the thread pools (BLAS and OpenMP libraries loaded, Numba's threading layer).
@@ -46,7 +57,7 @@ def info() -> dict:
         "python": f"{platform.python_version()} ({platform.python_implementation()}, "
                   f"{platform.system()} {platform.machine()})",
         "numpy": numpy.__version__,
-        "current_backend": xpgrad.current_backend().name,
+        "current_backend": _current_backend(),
         "backends": xpgrad.available_backends(),
         "installed": {name: _version(dists) for name, dists in PEERS.items()},
     }

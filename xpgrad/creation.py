@@ -135,8 +135,11 @@ def from_dlpack(x, /, *, device=None, copy=None, backend=None) -> Tensor:
 
 
 def _shape(shape):
-    if isinstance(shape, int):
-        shape = (shape,)
+    if not isinstance(shape, (tuple, list)):
+        try:                    # an int, a NumPy integer or a 0-d integer tensor, as NumPy takes
+            shape = (operator.index(shape),)
+        except (TypeError, ValueError):
+            pass
     try:
         shape = tuple(operator.index(s) for s in shape)
     except TypeError:

@@ -9,14 +9,21 @@
 """
 from __future__ import annotations
 
+import numbers
+
 from .creation import asarray
 from .tape import GradientTape
 from .tensor import Tensor
 
 
 def _prepare(args, argnums):
-    single = isinstance(argnums, int)
-    nums = (argnums,) if single else tuple(argnums)
+    single = isinstance(argnums, numbers.Integral) and not isinstance(argnums, bool)
+    nums = (argnums,) if single else (tuple(argnums) if isinstance(argnums, (tuple, list))
+                                      else None)
+    if nums is None or any(isinstance(i, bool) or not isinstance(i, numbers.Integral)
+                           for i in nums):
+        raise TypeError(f"argnums must be an int or a tuple of ints, got {argnums!r}")
+    nums = tuple(int(i) for i in nums)
     args = list(args)
     for i in nums:
         if not -len(args) <= i < len(args):
@@ -60,6 +67,9 @@ def value_and_grad(f, argnums=0, has_aux=False):
             shape = getattr(out, "shape", type(out).__name__)
             raise TypeError(f"grad needs a function with a scalar output, got {shape}; use "
                             "xg.vjp or GradientTape.jacobian for non-scalar outputs")
+        if not out.dtype.is_inexact:            # as JAX and PyTorch, not silent zeros
+            raise TypeError(f"grad needs a floating-point output, got {out.dtype}: an integer "
+                            "or boolean function has no gradient")
         grads = tape.gradient(out, [args[i] for i in nums], unconnected_gradients="zero")
         g = grads[0] if single else tuple(grads)
         return ((out, aux), g) if has_aux else (out, g)

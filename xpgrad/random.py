@@ -10,6 +10,11 @@ share one (numpy and numba), so runs can be compared across them.
 """
 from __future__ import annotations
 
+import numbers
+import operator
+
+import numpy as np
+
 from . import dtypes as _dt
 from .creation import _backend, _shape
 from .tensor import Tensor, _wrap
@@ -60,6 +65,8 @@ class Generator:
     def normal(self, loc=0.0, scale=1.0, size=None, *, dtype=_dt.float32) -> Tensor:
         """Normal samples with mean ``loc`` and standard deviation ``scale``."""
         dtype = self._float_dtype(dtype)
+        if isinstance(scale, numbers.Real) and scale < 0:
+            raise ValueError(f"normal: scale must be >= 0 (a standard deviation), got {scale!r}")
         size = () if size is None else _shape(size)
         native = self.backend.native_dtype(dtype)
         z = self._tensor_if(self._draw(lambda rng: rng.standard_normal(size, dtype=native)),
@@ -80,12 +87,29 @@ class Generator:
 
     def integers(self, low, high=None, size=None, *, dtype=_dt.int64) -> Tensor:
         """Integers in ``[low, high)`` (or ``[0, low)`` when ``high`` is None)."""
+        dt = _dt.as_dtype(dtype)
+        if dt.kind not in "iu":
+            raise TypeError(f"integers: dtype must be an integer dtype, got {dt}")
+        info = np.iinfo(dt.name)
+        for name, value, top in (("low", 0 if high is None else low, info.max),
+                                 ("high", low if high is None else high, info.max + 1)):
+            if isinstance(value, numbers.Real) and not info.min <= value <= top:
+                raise ValueError(f"integers: {name}={value!r} is out of bounds for {dt} "
+                                 f"([{info.min}, {info.max}])")
         size = () if size is None else _shape(size)
-        return self._out(self._draw(lambda rng: rng.integers(low, high, size)), dtype)
+        return self._out(self._draw(lambda rng: rng.integers(low, high, size)), dt)
 
     def permutation(self, n) -> Tensor:
         """A random permutation of ``range(n)``."""
-        n = int(n)
+        try:
+            if isinstance(n, bool):
+                raise TypeError
+            n = operator.index(n)     # ints, NumPy integers and 0-d integer tensors
+        except (TypeError, ValueError):
+            raise TypeError(f"permutation: n must be an integer, got {type(n).__name__} "
+                            f"{n!r}") from None
+        if n < 0:
+            raise ValueError(f"permutation: n must be >= 0, got {n}")
         return self._out(self._draw(lambda rng: rng.permutation(n)), _dt.int64)
 
 

@@ -188,6 +188,8 @@ def plot_history(history, path, title=None) -> str:
     # fixed margins: tight_layout would measure every label first (a third of the drawing time)
     fig.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.9 if title else 0.95,
                         wspace=0.22)
+    if not os.path.splitext(path)[1]:
+        path = f"{path}.png"        # what savefig writes: return the file that exists
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=100)
     return path
@@ -208,6 +210,8 @@ def plot_curves(curves: dict, path, xlabel="step", ylabel="loss", logy=True, tit
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
+    if not os.path.splitext(path)[1]:
+        path = f"{path}.png"        # what savefig writes: return the file that exists
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=100)
     return path

@@ -66,7 +66,13 @@ def check_sources(sources, unconnected_gradients):
         raise ValueError("unconnected_gradients must be 'none' or 'zero', got "
                          f"{unconnected_gradients!r}")
     single = isinstance(sources, Tensor)
-    src = [sources] if single else list(sources)
+    try:
+        if isinstance(sources, (dict, str)):
+            raise TypeError
+        src = [sources] if single else list(sources)
+    except TypeError:
+        raise TypeError("sources must be a Tensor or a list of Tensors, got "
+                        f"{type(sources).__name__}") from None
     for s in src:
         if not isinstance(s, Tensor):
             raise TypeError(f"sources must be Tensors, got {type(s).__name__}")
@@ -288,6 +294,10 @@ class GradientTape:
         """
         from . import creation, ops
 
+        if not (isinstance(target, Tensor) and isinstance(source, Tensor)):
+            raise TypeError("jacobian takes a target Tensor and one source Tensor, got "
+                            f"{type(target).__name__} and {type(source).__name__}")
+        check_sources(source, unconnected_gradients)
         self._check_usable()
         n = target.size
         be = target._backend

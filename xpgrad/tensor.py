@@ -107,10 +107,16 @@ class Tensor(TensorMethods):
 
         Tapes record the move, so gradients flow back to this tensor's backend.
         """
-        from .backend import get_backend
+        from .backend import UnknownBackendError, get_backend
         from .primitive import transfer
 
-        be = get_backend(backend)
+        try:
+            be = get_backend(backend)
+        except (UnknownBackendError, TypeError) as e:
+            hint = _to_hint(backend)
+            if hint is None:
+                raise
+            raise type(e)(f"Tensor.to: {e}; {hint}") from None
         if be is self._backend:
             return self
         return transfer(self, be)
@@ -338,3 +344,18 @@ class Variable(Tensor):
     def __repr__(self) -> str:
         return f"Variable({self.name!r}, shape={self.shape}, dtype={self.dtype}, " \
                f"backend={self._backend.name})"
+
+
+def _to_hint(arg):
+    """What a PyTorch user meant by ``t.to(arg)`` when ``arg`` names no backend: a dtype or a
+    device (None otherwise)."""
+    from .dtypes import as_dtype
+
+    if isinstance(arg, str) and (arg in ("cpu", "cuda") or arg.startswith("cuda:")):
+        return ("Tensor.to takes a backend name, not a device: host arrays are on 'numpy' or "
+                "'numba', CUDA arrays on 'cupy'")
+    try:
+        dtype = as_dtype(arg)
+    except (TypeError, ValueError, KeyError):
+        return None
+    return f"Tensor.to moves between backends; to change the dtype use xg.astype(t, {dtype})"

@@ -65,7 +65,20 @@ def check_grads(f, args, order=1, eps=1e-6, rtol=1e-5, atol=1e-6, seed=0):
     ``f`` maps float64 (or complex128) tensors to a tensor; its output is weighted by a random
     cotangent, so non-scalar outputs are covered. ``order=2`` also checks the gradient of the gradient (run
     through nested tapes). Raises AssertionError naming the argument and order that disagree.
+    ``args`` is a sequence of the arguments (one Tensor alone is taken as the only argument).
     """
+    import math
+
+    if isinstance(args, Tensor):
+        args = (args,)                  # iterating it would pass its rows as the arguments
+    if isinstance(order, bool) or not isinstance(order, int) or order < 1:
+        raise ValueError(f"check_grads: order must be an integer >= 1, got {order!r}")
+    for name, value, low in (("eps", eps, 0.0), ("rtol", rtol, None), ("atol", atol, None)):
+        ok = isinstance(value, (int, float)) and math.isfinite(value) and (
+            value > low if low is not None else value >= 0)
+        if not ok:
+            raise ValueError(f"check_grads: {name} must be a finite number "
+                             f"{'> 0' if low is not None else '>= 0'}, got {value!r}")
     _check(f, _float64_args(args), order, 1, eps, rtol, atol, seed)
 
 

@@ -36,6 +36,10 @@ def available_cpus() -> int:
         return os.cpu_count() or 1
 
 
+#: the most threads a BLAS, OpenMP or Numba pool takes: their counts are C ints
+MAX_THREADS = 2**31 - 1
+
+
 def parse_threads(text) -> int:
     """An argparse type for ``--threads``: an integer >= 1.
 
@@ -49,6 +53,8 @@ def parse_threads(text) -> int:
                                          f"got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text}")
+    if value > MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_THREADS}, got {text}")
     return value
 
 
@@ -70,6 +76,8 @@ def check_threads(n, name="threads") -> int:
             raise TypeError(f"{name} must be an integer >= 1, got {n!r}") from None
     if n < 1:
         raise ValueError(f"{name} must be an integer >= 1, got {n}")
+    if n > MAX_THREADS:
+        raise ValueError(f"{name} must be at most {MAX_THREADS}, got {n}")
     return n
 
 

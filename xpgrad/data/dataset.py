@@ -66,5 +66,10 @@ def batches(n, batch_size, rng=None):
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
             or batch_size < 1:
         raise ValueError(f"batch_size must be >= 1 (an integer), got {batch_size!r}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"n must be a count >= 0 (an integer), got {n!r}")
+    if rng is not None and not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a NumPy Generator (np.random.default_rng(seed)) or None, "
+                        f"got {type(rng).__name__}")
     order = np.arange(n) if rng is None else rng.permutation(n)
     return [order[i:i + batch_size] for i in range(0, n, batch_size)]

@@ -79,7 +79,7 @@ class MLP(Module):
             init = "he" if activation in ("relu", "leaky_relu") else "glorot"
         gen = _init.as_rng(rng, backend)
         self.layers = [Linear(a, b, rng=gen, init=init, bias=bias, dtype=dtype,
-                              backend=backend, name=f"{name}/linear{i}")
+                              backend=backend, name=f"{self.name}/linear{i}")
                        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:]))]
         for layer in self.layers:
             layer.name = "linear"   # path component; the list index is appended

@@ -9,6 +9,8 @@ Inverted dropout: kept entries are scaled by ``1 / (1 - rate)`` so eval needs no
 """
 from __future__ import annotations
 
+import numbers
+
 from ..creation import asarray
 from ..ops.casting import astype
 from . import _checks
@@ -22,6 +24,9 @@ class Dropout(Module):
     def __init__(self, rate: float, *, rng=None, name=None):
         super().__init__(name)
         self.rate = _checks.probability("rate", rate, "Dropout")
+        if not (rng is None or isinstance(rng, (numbers.Integral, _init.Generator))):
+            raise TypeError(f"Dropout: rng must be an xg.random.Generator, an int seed or "
+                            f"None, got {type(rng).__name__}")
         self._rng = rng
 
     def forward(self, x):

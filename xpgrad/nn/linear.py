@@ -33,12 +33,18 @@ class Linear(Module):
         dtype = _checks.floating_dtype(dtype, "Linear")
         init_fn = _init.get(init)
         gen = _init.as_rng(rng, backend)
-        w = init_fn(gen, (self.in_features, self.out_features), dtype)
+        shape = (self.in_features, self.out_features)
+        w = init_fn(gen, shape, dtype)
+        if not isinstance(w, Tensor):
+            w = asarray(w, dtype=dtype, backend=gen.backend)
+        if w.shape != shape or w.dtype != dtype:
+            raise ValueError(f"Linear: init must return a tensor of shape {shape} and dtype "
+                             f"{dtype}, got shape {w.shape} and dtype {w.dtype}")
         if backend is not None:
             w = w.to(backend)
-        self.w = Variable(w, name=f"{name}/w")
+        self.w = Variable(w, name=f"{self.name}/w")
         self.b = (Variable(zeros((self.out_features,), dtype=dtype, backend=w.backend),
-                           name=f"{name}/b") if bias else None)
+                           name=f"{self.name}/b") if bias else None)
 
     def forward(self, x):
         return linear(check_input(x, self.w, "Linear"), self.w, self.b)

@@ -22,6 +22,7 @@ recurrence as one primitive (``xpgrad.ops.recurrent.rnn_scan``; an LSTM layer do
 from __future__ import annotations
 
 import math
+import re
 
 from .. import dtypes as _dt
 from ..creation import asarray, zeros
@@ -60,9 +61,9 @@ class _Recurrent(Module):
         gen = _init.as_rng(rng, backend)
         k = 1.0 / math.sqrt(H)                       # PyTorch's default: U(-1/sqrt(H), 1/sqrt(H))
         self.w_ih = Variable(_uniform(gen, (self.input_size, G), k, dtype, backend),
-                             name=f"{name}/w_ih")
-        self.w_hh = Variable(_uniform(gen, (H, G), k, dtype, backend), name=f"{name}/w_hh")
-        self.b = (Variable(zeros((G,), dtype=dtype, backend=self.w_ih.backend), name=f"{name}/b")
+                             name=f"{self.name}/w_ih")
+        self.w_hh = Variable(_uniform(gen, (H, G), k, dtype, backend), name=f"{self.name}/w_hh")
+        self.b = (Variable(zeros((G,), dtype=dtype, backend=self.w_ih.backend), name=f"{self.name}/b")
                   if bias else None)
 
     def project(self, x):
@@ -157,6 +158,7 @@ class LSTMCell(_Recurrent):
 
     def __init__(self, input_size, hidden_size, *, bias=True, forget_bias=1.0, rng=None,
                  dtype=_dt.float32, backend=None, name="lstm_cell"):
+        forget_bias = _checks.finite("forget_bias", forget_bias, type(self).__name__)
         super().__init__(input_size, hidden_size, bias=bias, rng=rng, dtype=dtype,
                          backend=backend, name=name)
         if bias and forget_bias:
@@ -201,7 +203,7 @@ class _Sequence(Module):
                                            "got {value!r}")
         gen = _init.as_rng(cell_kwargs.pop("rng", None), cell_kwargs.get("backend"))
         self.layers = [self.CELL(self.input_size if k == 0 else self.hidden_size,
-                                 self.hidden_size, rng=gen, name=f"{name}/cell{k}",
+                                 self.hidden_size, rng=gen, name=f"{self.name}/cell{k}",
                                  **cell_kwargs)
                        for k in range(self.num_layers)]
         for cell in self.layers:
@@ -224,11 +226,34 @@ class _Sequence(Module):
         ``bias=True``); values are tensors or arrays, converted through NumPy."""
         import numpy as np
 
+        who = f"{type(self).__name__}.load_torch_state_dict"
+        expected = {}                           # torch's key -> its shape there
+        for k, cell in enumerate(self.layers):
+            expected[f"weight_ih_l{k}"] = cell.w_ih.shape[::-1]
+            expected[f"weight_hh_l{k}"] = cell.w_hh.shape[::-1]
+            if cell.b is not None:
+                expected[f"bias_ih_l{k}"] = expected[f"bias_hh_l{k}"] = cell.b.shape
+        missing = [key for key in expected if key not in state_dict]
+        # a torch RNN/LSTM parameter this module has no place for (another layer, the reverse
+        # direction, a projection) means another module: loading the rest would be silently
+        # wrong. Keys of other parts (a head's weights in the same dict) are left alone.
+        unexpected = sorted(key for key in state_dict if key not in expected and
+                            re.fullmatch(r"(weight|bias)_(ih|hh|hr)_l\d+(_reverse)?", str(key)))
+        if missing or unexpected:
+            raise ValueError(f"{who}: the state dict does not fit (missing keys {missing}, "
+                             f"unexpected keys {unexpected}): a torch module of other sizes, "
+                             "layers, bias or directions?")
+        values = {}
+        for key, shape in expected.items():
+            v = state_dict[key]
+            v = v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v)
+            if v.shape != shape:
+                raise ValueError(f"{who}: {key!r} has shape {v.shape}, expected {shape}")
+            values[key] = v
         for k, cell in enumerate(self.layers):
             def get(key):
-                v = state_dict[f"{key}_l{k}"]
-                v = v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v)
-                return asarray(v, dtype=cell.w_ih.dtype).to(cell.w_ih.backend)
+                return asarray(values[f"{key}_l{k}"], dtype=cell.w_ih.dtype).to(
+                    cell.w_ih.backend)
             cell.w_ih.assign(get("weight_ih").T)
             cell.w_hh.assign(get("weight_hh").T)
             if cell.b is not None:
@@ -337,22 +362,32 @@ class SequenceClassifier(Module):
         kinds = {"lstm": LSTM, "rnn": RNN}
         if cell not in kinds:
             raise ValueError(f"cell must be one of {sorted(kinds)}, got {cell!r}")
+        owner = "SequenceClassifier"
+        hidden = _checks.sizes("hidden", hidden, owner)
+        if not hidden:
+            raise ValueError(f"{owner}: hidden must list at least one recurrent layer size, "
+                             "got []")
+        n_classes = _checks.size("n_classes", n_classes, owner)
         gen = _init.as_rng(rng, backend)
-        sizes = [int(input_size)] + [int(h) for h in hidden]
+        sizes = [_checks.size("input_size", input_size, owner)] + hidden
         self.input_size = sizes[0]
         self.layers = [kinds[cell](a, b, rng=gen, dtype=dtype, backend=backend,
-                                   name=f"{name}/{cell}{i}")
+                                   name=f"{self.name}/{cell}{i}")
                        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:]))]
         for layer in self.layers:
             layer.name = cell
         self.head = Linear(sizes[-1], n_classes, rng=gen, dtype=dtype, backend=backend,
-                           name=f"{name}/head")
+                           name=f"{self.name}/head")
 
     def forward(self, x):
+        if not isinstance(x, Tensor):
+            w = self.layers[0].layers[0].w_ih
+            x = asarray(x, dtype=w.dtype, backend=w.backend)
         if x.ndim == 2:
             if x.shape[1] % self.input_size:
-                raise ValueError(f"{x.shape[1]} features do not split into steps of "
-                                 f"{self.input_size}")
+                raise ValueError(f"SequenceClassifier: input of shape {x.shape}: its "
+                                 f"{x.shape[1]} features do not split into steps of "
+                                 f"input_size={self.input_size}")
             x = reshape(x, (x.shape[0], x.shape[1] // self.input_size, self.input_size))
         for layer in self.layers:
             x, _ = layer(x)

@@ -23,6 +23,7 @@ The model is any callable ``model(x, state) -> (outputs, new_state)`` with the t
 """
 from __future__ import annotations
 
+import numbers
 import weakref
 from dataclasses import dataclass, field
 
@@ -73,7 +74,7 @@ def windows(n_steps: int, k1: int, k2: int):
 
 def _check_k(k1, k2):
     for name, k in (("k1", k1), ("k2", k2)):
-        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+        if not isinstance(k, numbers.Integral) or isinstance(k, bool) or k < 1:
             raise ValueError(f"{name} must be a positive int, got {k!r}")
     if k2 < k1:
         raise ValueError(f"k2={k2} < k1={k1} is not supported: an update takes the loss on the "
@@ -98,6 +99,13 @@ def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, stat
     """
     k2 = k1 if k2 is None else k2
     _check_k(k1, k2)
+    k1, k2 = int(k1), int(k2)
+    for name, f in (("model", model), ("loss_fn", loss_fn), ("callback", callback)):
+        if not (callable(f) or (f is None and name == "callback")):
+            raise TypeError(f"tbptt_train: {name} must be callable, got {type(f).__name__}")
+    if not callable(getattr(optimizer, "apply_gradients", None)):
+        raise TypeError(f"tbptt_train: optimizer must be an xg.optim optimizer (with "
+                        f"apply_gradients), got {type(optimizer).__name__}")
     for name, t in (("inputs", inputs), ("targets", targets)):
         if not isinstance(t, Tensor) or t.ndim < 2:
             raise ValueError(f"{name} must be a batch-first Tensor (batch, time, ...), got "

@@ -3,6 +3,7 @@ variadic rules."""
 from __future__ import annotations
 
 import builtins
+import numbers
 import operator
 
 from ..primitive import Each, Primitive, apply  # noqa: F401 (Each re-exported)
@@ -69,8 +70,9 @@ def _ints(value, what):
 
 
 def norm_axis(axis: int, ndim: int, what="axis") -> int:
-    if not isinstance(axis, int) or isinstance(axis, bool):
+    if not isinstance(axis, numbers.Integral) or isinstance(axis, bool):   # NumPy ints too
         raise TypeError(f"{what} must be an int, got {type(axis).__name__}")
+    axis = int(axis)
     if not -ndim <= axis < ndim:
         raise ValueError(f"{what} {axis} is out of range for a tensor with {ndim} "
                          f"dimension{'s' if ndim != 1 else ''}")
@@ -82,7 +84,7 @@ def norm_axes(axis, ndim: int):
     if axis is None:
         return None
     try:
-        axes = (axis,) if isinstance(axis, int) else tuple(axis)
+        axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
     except TypeError:
         raise TypeError(f"axis must be None, an int or a tuple of ints, got {axis!r}") from None
     out = tuple(sorted(norm_axis(a, ndim) for a in axes))

@@ -54,7 +54,12 @@ def leaky_relu(x, /, negative_slope=0.01):
     >>> xg.nn.leaky_relu(xg.asarray([-1.0, 2.0], dtype=xg.float64), negative_slope=0.1).tolist()
     [-0.1, 2.0]
     """
-    return apply(_leaky_relu, x, negative_slope=float(negative_slope))
+    try:
+        slope = float(negative_slope)
+    except (TypeError, ValueError):
+        raise TypeError(f"leaky_relu: negative_slope must be a real number, got "
+                        f"{negative_slope!r}") from None
+    return apply(_leaky_relu, x, negative_slope=slope)
 
 
 def softplus(x, /):

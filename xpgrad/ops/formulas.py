@@ -22,11 +22,15 @@ def softplus(xp, x):
 
 def softmax(xp, x, axis):
     """``exp(x) / sum(exp(x))`` along ``axis``, shifted by the maximum (no overflow)."""
+    if x.size == 0:             # an empty axis has no maximum: the answer is empty too
+        return xp.zeros_like(x)
     e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
     return e / xp.sum(e, axis=axis, keepdims=True)
 
 
 def log_softmax(xp, x, axis):
     """``x - log(sum(exp(x)))`` along ``axis``, shifted by the maximum (no overflow)."""
+    if x.size == 0:
+        return xp.zeros_like(x)
     shifted = x - xp.max(x, axis=axis, keepdims=True)
     return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))

@@ -14,6 +14,7 @@ makes the new value, the old value's gradient is ``g`` with the written region z
 """
 from __future__ import annotations
 
+import numbers
 import operator
 
 from ..accumulate import Scatter, is_basic
@@ -375,8 +376,10 @@ def one_hot(indices, num_classes, /, *, dtype=None, axis=-1):
     indices = as_tensor(indices)
     if indices.dtype.kind not in "iu":
         raise TypeError(f"one_hot: indices must be integers, got dtype {indices.dtype}")
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) \
+            or num_classes < 1:
         raise ValueError(f"one_hot: num_classes must be a positive int, got {num_classes!r}")
+    num_classes = int(num_classes)              # y.max() + 1 of NumPy labels is a NumPy int
     if indices.size:
         lo, hi = indices._backend.index_range(indices._data)
         if lo < 0 or hi >= num_classes:

@@ -21,6 +21,25 @@ def _global_norm_raw(raws, xp):
     return xp.sqrt(total)
 
 
+def _present(grads, who) -> tuple:
+    """``(grads as a list, the Tensors in it)``, checked: a list of Tensors (or None) on one
+    backend. A bare Tensor is refused (iterating it would clip its rows as separate tensors)."""
+    if isinstance(grads, Tensor) or not hasattr(grads, "__iter__"):
+        raise TypeError(f"{who} takes a list of Tensors (or None), got a "
+                        f"{type(grads).__name__}; wrap one tensor in a list")
+    grads = list(grads)                 # a generator is read once
+    present = [g for g in grads if g is not None]
+    for g in present:
+        if not isinstance(g, Tensor):
+            raise TypeError(f"{who} takes Tensors (or None), got {type(g).__name__}")
+    for g in present[1:]:
+        if g._backend is not present[0]._backend:
+            from ..primitive import _mixed
+
+            raise _mixed(present[0]._backend, g._backend)
+    return grads, present
+
+
 def clip_global_norm(grads, max_norm):
     """Scale all gradients by ``max_norm / max(global_norm, max_norm)``.
 
@@ -29,18 +48,10 @@ def clip_global_norm(grads, max_norm):
     the device: nothing is synchronized.
     """
     max_norm = hyperparameter("max_norm", max_norm, low=0.0, low_open=True)
-    present = [g for g in grads if g is not None]
-    for g in present:
-        if not isinstance(g, Tensor):
-            raise TypeError(f"clip_global_norm takes Tensors (or None), got {type(g).__name__}")
+    grads, present = _present(grads, "clip_global_norm")
     if not present:
-        return list(grads), None
+        return grads, None
     be = present[0]._backend
-    for g in present:
-        if g._backend is not be:
-            from ..primitive import _mixed
-
-            raise _mixed(be, g._backend)
     xp = be.xp
     norm = _global_norm_raw([g._data for g in present], xp)
     scale = max_norm / xp.maximum(norm, max_norm)
@@ -51,7 +62,7 @@ def clip_global_norm(grads, max_norm):
 
 def global_norm(grads):
     """The square root of the sum of squares of all entries of ``grads`` (None skipped)."""
-    present = [g for g in grads if g is not None]
+    _, present = _present(grads, "global_norm")
     if not present:
         return None
     be = present[0]._backend

@@ -62,6 +62,12 @@ class Optimizer:
         return learning_rate_value(self._schedule(self.iterations), self.iterations,
                                    self._schedule)
 
+    @learning_rate.setter
+    def learning_rate(self, value) -> None:
+        """Keras' ``optimizer.learning_rate = 1e-4``: a float or a schedule, checked as in the
+        constructor (the state and the step count are kept)."""
+        self._schedule = as_schedule(value)
+
     def get_config(self) -> dict:
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
 
@@ -104,6 +110,10 @@ class Optimizer:
         No gradients provided for any variable: ['w']
         """
         grads, variables, seen, names = [], [], set(), []
+        if isinstance(grads_and_vars, (Tensor, dict)) or not hasattr(grads_and_vars,
+                                                                      "__iter__"):
+            raise TypeError("apply_gradients takes an iterable of (gradient, variable) pairs, "
+                            f"e.g. zip(grads, variables); got {type(grads_and_vars).__name__}")
         for pair in grads_and_vars:
             try:
                 if isinstance(pair, Tensor):        # a Tensor unpacks along its first axis
@@ -133,9 +143,11 @@ class Optimizer:
             if g._data.shape != v._data.shape:
                 raise ValueError(f"gradient for {v.name!r} has shape {g.shape}, the variable "
                                  f"has shape {v.shape}")
-            if g._data.dtype != v._data.dtype and not g.dtype.is_inexact:
-                raise TypeError(f"gradient for {v.name!r} has dtype {g.dtype}; gradients are "
-                                f"floating-point like the variable ({v.dtype})")
+            if g._data.dtype != v._data.dtype and (
+                    not g.dtype.is_inexact or (g.dtype.kind == "c" and v.dtype.kind != "c")):
+                kind = "real floating-point" if v.dtype.kind == "f" else "floating-point"
+                raise TypeError(f"gradient for {v.name!r} has dtype {g.dtype}; the variable "
+                                f"({v.dtype}) takes {kind} gradients")
             grads.append(g)
             variables.append(v)
         if not names:
@@ -188,6 +200,9 @@ class Optimizer:
         """
         from ..tape import GradientTape
 
+        if not callable(loss_fn):
+            raise TypeError(f"minimize takes a loss_fn callable that computes the loss (it is "
+                            f"recorded on a tape), got {type(loss_fn).__name__}")
         if hasattr(variables, "trainable_variables"):
             variables = variables.trainable_variables
         with GradientTape() as tape:
@@ -253,12 +268,21 @@ class Optimizer:
         return f"{type(self).__name__}(learning_rate={self._schedule!r}, {cfg})"
 
 
-def _named(variables) -> dict:
+def _named(variables, arg="variables") -> dict:
     """``{name: Variable}`` from a Module, a dict or a list of uniquely named Variables."""
-    if isinstance(variables, dict):
-        return variables
     if hasattr(variables, "named_variables"):
         return variables.named_variables()
+    what = (f"{arg} must be a Module, a dict {{name: Variable}} or a list of Variables, got "
+            f"{type(variables).__name__}")
+    if isinstance(variables, (str, bytes, Tensor)) or not hasattr(variables, "__iter__"):
+        raise TypeError(what)
+    if not isinstance(variables, dict):
+        variables = list(variables)     # a generator is read once
+    for v in (variables.values() if isinstance(variables, dict) else variables):
+        if not isinstance(v, Variable):
+            raise TypeError(f"{what} holding a {type(v).__name__}")
+    if isinstance(variables, dict):
+        return variables
     out = {}
     for v in variables:
         if v.name in out:
