@@ -1,4 +1,4 @@
-"""Bad inputs found by a bug bash over the public API: each test failed before its fix (a deep
+"""Bad inputs to the public API that once slipped through: each test failed before its fix (a deep
 AttributeError, a silent wrong number, or an unchecked argument) and checks the clear error (or
 the correct result, against NumPy or PyTorch) now."""
 import numpy as np

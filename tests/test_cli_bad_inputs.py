@@ -1,4 +1,4 @@
-"""The command line under bad input, found by the same bug bash as ``test_api_bash.py``: each
+"""The command line under bad input (the API's cases are in ``test_bad_inputs_api.py``): each
 case exited with a traceback (status 1), silently did something else, or ran minutes before
 failing; now it exits 2 with one line naming the flag before any work."""
 import os
