@@ -202,3 +202,24 @@ def test_scipys_blas_loaded_for_the_gemm_keeps_the_thread_limit():
     if not loaded_late:
         pytest.skip("SciPy shares NumPy's BLAS here: nothing is loaded late")
     assert all(n == 1 for _, n in report["blas"]), report
+
+
+@pytest.mark.parametrize("setting", [("weight_decay", 0.05), ("global_clipnorm", 0.1)])
+def test_a_setting_changed_after_the_trace_is_applied_as_in_eager(setting):
+    """Weight decay or clipping set on the optimizer after the trace folded its plain update:
+    the replay applies them, as the eager step does (it was silently plain SGD). (Momentum set
+    later is ignored by both, as in Keras: its velocity slots are made on the first step.)"""
+    name, value = setting
+    eager, eager_ws, eager_opt = _mlp("numpy", lambda: xg.optim.SGD(0.1))
+    step, ws, opt = _mlp("numpy", lambda: xg.optim.SGD(0.1))
+    compiled = xg.function(step)
+    for k, (x, y) in enumerate(_batches("numpy")):
+        if k == 3:
+            assert compiled.programs()[0].sgd_gemms == 2
+            setattr(opt, name, value)
+            setattr(eager_opt, name, value)
+        np.testing.assert_allclose(compiled(x, y).numpy(), eager(x, y).numpy(), rtol=1e-6,
+                                   atol=1e-7)
+    for a, b in zip(ws, eager_ws):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-7)
+    assert opt.iterations == eager_opt.iterations == 6

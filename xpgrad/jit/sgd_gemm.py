@@ -89,6 +89,8 @@ class FusedSGDStep:
 
     def __call__(self, *args):
         opt, be = self.optimizer, self.be
+        if opt.momentum or opt.weight_decay or opt.global_clipnorm is not None:
+            return self._as_traced(args)    # set since the trace: no longer a plain update
         lr = opt.learning_rate          # a bad schedule value raises before any update
         for v, fused, arg in zip(self.variables, self.fused, args):
             if arg is None:
@@ -107,6 +109,15 @@ class FusedSGDStep:
             opt._update(be, param, arg, state, lr)
         opt.iterations += 1
         return opt.iterations
+
+    def _as_traced(self, args):
+        """The step the trace saw: the products computed, then ``apply_gradients``."""
+        from ..optim.optimizer import Optimizer
+        from .capture import HostOptimizerStep
+
+        grads = [(arg[0] @ arg[1]) if fused else arg for fused, arg in zip(self.fused, args)]
+        return HostOptimizerStep(Optimizer.apply_gradients, self.optimizer, self.variables,
+                                 self.be)(*grads)
 
 
 def _plain_sgd(host):
