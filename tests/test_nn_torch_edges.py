@@ -58,3 +58,38 @@ def test_elementwise_losses_of_0d_inputs_match_torch(ours, theirs, reduction, ba
     np.testing.assert_allclose(got, ref, rtol=1e-12)
     for g, r in zip(grads, ref_grads):
         np.testing.assert_allclose(g, r, rtol=1e-12)
+
+
+# -- recurrent layers --------------------------------------------------------------------------
+@pytest.mark.parametrize("theirs, why", [
+    (lambda: torch.nn.LSTM(2, 3, bidirectional=True), "_reverse"),
+    (lambda: torch.nn.LSTM(2, 3, num_layers=2), "weight_ih_l1"),
+    (lambda: torch.nn.LSTM(2, 3, proj_size=2), "weight_hr_l0"),
+    (lambda: torch.nn.LSTM(2, 3, bias=True), "bias_ih_l0"),        # into bias=False
+], ids=["bidirectional", "more-layers", "proj_size", "bias-into-no-bias"])
+def test_load_torch_state_dict_refuses_weights_it_would_drop(theirs, why):
+    # these loaded silently and gave other numbers than the torch module
+    ours = xg.nn.LSTM(2, 3, bias=why != "bias_ih_l0", rng=0, dtype="float64")
+    before = [v.numpy().copy() for v in ours.variables]
+    with pytest.raises(ValueError, match=why):
+        ours.load_torch_state_dict(theirs().double().state_dict())
+    for v, b in zip(ours.variables, before):
+        np.testing.assert_array_equal(v.numpy(), b)        # nothing changed
+
+
+def test_load_torch_state_dict_checks_every_shape_first():
+    ours = xg.nn.LSTM(2, 3, num_layers=2, rng=0, dtype="float64")
+    sd = torch.nn.LSTM(2, 3, num_layers=2).double().state_dict()
+    sd["weight_hh_l1"] = torch.zeros(12, 4, dtype=torch.float64)
+    before = [v.numpy().copy() for v in ours.variables]
+    with pytest.raises(ValueError, match="weight_hh_l1.*(12, 4).*(12, 3)"):
+        ours.load_torch_state_dict(sd)
+    for v, b in zip(ours.variables, before):                # layer 0 was not loaded either
+        np.testing.assert_array_equal(v.numpy(), b)
+    # keys of other modules are ignored; a matching state dict gives torch's numbers
+    theirs = torch.nn.LSTM(2, 3, num_layers=2).double()
+    ours.load_torch_state_dict({**theirs.state_dict(), "head.weight": np.zeros(3)})
+    x = np.random.default_rng(0).standard_normal((2, 4, 2))
+    np.testing.assert_allclose(ours(xg.asarray(x))[0].numpy(),
+                               theirs(torch.tensor(x).transpose(0, 1))[0].transpose(0, 1)
+                               .detach().numpy(), rtol=1e-12)

@@ -22,6 +22,7 @@ recurrence as one primitive (``xpgrad.ops.recurrent.rnn_scan``; an LSTM layer do
 from __future__ import annotations
 
 import math
+import re
 
 from .. import dtypes as _dt
 from ..creation import asarray, zeros
@@ -35,6 +36,9 @@ from .linear import Linear
 from .module import Module
 from ..ops.recurrent import NONLINEARITIES, lstm_layer, lstm_scan, rnn_scan
 
+
+#: the parameter names of torch.nn.RNN / LSTM / GRU (``weight_ih_l0``, ``bias_hh_l1_reverse``)
+_TORCH_RECURRENT_KEY = re.compile(r"(weight|bias)_(ih|hh|hr)_l\d+(_reverse)?")
 
 _SIZES = "{owner} needs positive sizes: {name} must be a positive integer, got {value!r}"
 
@@ -220,15 +224,43 @@ class _Sequence(Module):
 
     # -- PyTorch interoperability --------------------------------------------------------------
     def load_torch_state_dict(self, state_dict) -> None:
-        """Copy weights from a ``torch.nn.LSTM`` / ``torch.nn.RNN`` state dict (same sizes,
-        ``bias=True``); values are tensors or arrays, converted through NumPy."""
+        """Copy weights from a ``torch.nn.LSTM`` / ``torch.nn.RNN`` state dict (same sizes and
+        ``bias``, one direction); values are tensors or arrays, converted through NumPy.
+
+        Missing keys, recurrent weights this layer does not have (another ``num_layers``,
+        ``bias``, ``proj_size`` or ``bidirectional=True``) and shapes that differ raise
+        ValueError before any weight changes; keys of other modules (``"head_w"``) are
+        ignored."""
         import numpy as np
 
+        def host(v):
+            return v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v)
+
+        who = type(self).__name__
+        expected = {}
+        for k, cell in enumerate(self.layers):
+            G, I, H = cell.w_ih.shape[1], cell.input_size, cell.hidden_size
+            expected[f"weight_ih_l{k}"] = (G, I)
+            expected[f"weight_hh_l{k}"] = (G, H)
+            if cell.b is not None:
+                expected[f"bias_ih_l{k}"] = expected[f"bias_hh_l{k}"] = (G,)
+        missing = [k for k in expected if k not in state_dict]
+        unexpected = [k for k in state_dict
+                      if k not in expected and _TORCH_RECURRENT_KEY.fullmatch(str(k))]
+        if missing or unexpected:
+            raise ValueError(f"{who}.load_torch_state_dict: the state dict does not fit this "
+                             f"{who} ({self.num_layers} layer(s), bias="
+                             f"{self.layers[0].b is not None}, one direction): missing keys "
+                             f"{missing}, unexpected keys {unexpected}")
+        values = {key: host(state_dict[key]) for key in expected}
+        for key, shape in expected.items():
+            if values[key].shape != shape:
+                raise ValueError(f"{who}.load_torch_state_dict: {key!r} has shape "
+                                 f"{values[key].shape}, this {who} needs {shape} (input_size="
+                                 f"{self.input_size}, hidden_size={self.hidden_size})")
         for k, cell in enumerate(self.layers):
             def get(key):
-                v = state_dict[f"{key}_l{k}"]
-                v = v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v)
-                return asarray(v, dtype=cell.w_ih.dtype).to(cell.w_ih.backend)
+                return asarray(values[f"{key}_l{k}"], dtype=cell.w_ih.dtype).to(cell.w_ih.backend)
             cell.w_ih.assign(get("weight_ih").T)
             cell.w_hh.assign(get("weight_hh").T)
             if cell.b is not None:
