@@ -93,3 +93,22 @@ def test_load_torch_state_dict_checks_every_shape_first():
     np.testing.assert_allclose(ours(xg.asarray(x))[0].numpy(),
                                theirs(torch.tensor(x).transpose(0, 1))[0].transpose(0, 1)
                                .detach().numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("args, error, words", [
+    ((8, 16, 10), TypeError, "hidden must be a list"),           # an int, not a list
+    ((2.5, [4], 10), TypeError, "input_size"),                   # was truncated to 2
+    ((8, [4.7], 10), TypeError, "hidden"),                       # was truncated to 4
+    ((8, [4], 0), ValueError, "n_classes"),
+])
+def test_sequence_classifier_checks_its_sizes_by_name(args, error, words):
+    with pytest.raises(error, match=words):
+        xg.nn.SequenceClassifier(*args, rng=0)
+
+
+def test_sequence_classifier_takes_array_like_input_like_linear():
+    model = xg.nn.SequenceClassifier(2, [3], 4, rng=0, dtype="float64")
+    x = np.random.default_rng(0).standard_normal((2, 6))
+    want = model(xg.asarray(x)).numpy()
+    np.testing.assert_array_equal(model(x.tolist()).numpy(), want)
+    np.testing.assert_array_equal(model(x).numpy(), want)

@@ -370,7 +370,10 @@ class SequenceClassifier(Module):
         if cell not in kinds:
             raise ValueError(f"cell must be one of {sorted(kinds)}, got {cell!r}")
         gen = _init.as_rng(rng, backend)
-        sizes = [int(input_size)] + [int(h) for h in hidden]
+        who = "SequenceClassifier"
+        sizes = ([_checks.size("input_size", input_size, who)]
+                 + _checks.sizes("hidden", hidden, who))
+        n_classes = _checks.size("n_classes", n_classes, who)
         self.input_size = sizes[0]
         self.layers = [kinds[cell](a, b, rng=gen, dtype=dtype, backend=backend,
                                    name=f"{name}/{cell}{i}")
@@ -381,6 +384,8 @@ class SequenceClassifier(Module):
                            name=f"{name}/head")
 
     def forward(self, x):
+        if not isinstance(x, Tensor):
+            x = asarray(x, dtype=self.head.w.dtype, backend=self.head.w.backend)
         if x.ndim == 2:
             if x.shape[1] % self.input_size:
                 raise ValueError(f"{x.shape[1]} features do not split into steps of "
