@@ -112,3 +112,24 @@ def test_sequence_classifier_takes_array_like_input_like_linear():
     want = model(xg.asarray(x)).numpy()
     np.testing.assert_array_equal(model(x.tolist()).numpy(), want)
     np.testing.assert_array_equal(model(x).numpy(), want)
+
+
+# -- optimizers --------------------------------------------------------------------------------
+def test_clip_global_norm_takes_any_iterable_and_refuses_one_tensor():
+    a, b = np.array([3.0, 0.0]), np.array([[4.0]])
+    grads = (xg.asarray(x) for x in (a, b))             # a generator was read twice: [] came back
+    clipped, norm = xg.optim.clip_global_norm(grads, 1.0)
+    assert len(clipped) == 2
+    np.testing.assert_allclose(norm.item(), 5.0)
+    for c, x in zip(clipped, (a, b)):
+        np.testing.assert_allclose(c.numpy(), x / 5.0)
+    params = [torch.zeros(x.shape, dtype=torch.float64, requires_grad=True) for x in (a, b)]
+    for p, x in zip(params, (a, b)):
+        p.grad = torch.tensor(x)
+    torch.nn.utils.clip_grad_norm_(params, 1.0)         # torch scales by max_norm / (norm + 1e-6)
+    for c, p in zip(clipped, params):
+        np.testing.assert_allclose(c.numpy(), p.grad.numpy(), rtol=1e-5)
+    # one Tensor was clipped row by row into a list of 0-d tensors
+    for fn in (lambda g: xg.optim.clip_global_norm(g, 1.0), xg.optim.global_norm):
+        with pytest.raises(TypeError, match="list of Tensors"):
+            fn(xg.asarray(a))

@@ -21,14 +21,28 @@ def _global_norm_raw(raws, xp):
     return xp.sqrt(total)
 
 
+def _as_list(grads, fn):
+    """``grads`` (a list, tuple or any iterable of Tensors/None) as a list; a single Tensor is
+    refused (iterating it would clip its rows one by one), as TensorFlow does."""
+    if isinstance(grads, Tensor):
+        raise TypeError(f"{fn} takes a list of Tensors (or None); got one Tensor of shape "
+                        f"{grads.shape}: wrap it in a list, [grad]")
+    try:
+        return list(grads)
+    except TypeError:
+        raise TypeError(f"{fn} takes a list of Tensors (or None), got "
+                        f"{type(grads).__name__}") from None
+
+
 def clip_global_norm(grads, max_norm):
     """Scale all gradients by ``max_norm / max(global_norm, max_norm)``.
 
-    ``grads`` is a list of Tensors (None entries pass through). Returns ``(clipped, norm)``
-    where ``norm`` is the global norm before clipping (a float64 0-d Tensor). The norm stays on
-    the device: nothing is synchronized.
+    ``grads`` is a list (or any iterable) of Tensors, None entries pass through. Returns
+    ``(clipped, norm)``: a list and the global norm before clipping (a float64 0-d Tensor).
+    The norm stays on the device: nothing is synchronized.
     """
     max_norm = hyperparameter("max_norm", max_norm, low=0.0, low_open=True)
+    grads = _as_list(grads, "clip_global_norm")
     present = [g for g in grads if g is not None]
     for g in present:
         if not isinstance(g, Tensor):
@@ -50,8 +64,9 @@ def clip_global_norm(grads, max_norm):
 
 
 def global_norm(grads):
-    """The square root of the sum of squares of all entries of ``grads`` (None skipped)."""
-    present = [g for g in grads if g is not None]
+    """The square root of the sum of squares of all entries of ``grads`` (a list of Tensors,
+    None skipped)."""
+    present = [g for g in _as_list(grads, "global_norm") if g is not None]
     if not present:
         return None
     be = present[0]._backend
