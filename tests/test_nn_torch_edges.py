@@ -133,3 +133,32 @@ def test_clip_global_norm_takes_any_iterable_and_refuses_one_tensor():
     for fn in (lambda g: xg.optim.clip_global_norm(g, 1.0), xg.optim.global_norm):
         with pytest.raises(TypeError, match="list of Tensors"):
             fn(xg.asarray(a))
+
+
+@pytest.mark.parametrize("name, ours, theirs", [
+    ("SGD", {"momentum": 0.9}, {"momentum": 0.9}),
+    ("Adam", {"weight_decay": 0.1}, {"weight_decay": 0.1}),
+    ("RMSprop", {"momentum": 0.5}, {"momentum": 0.5}),
+])
+def test_learning_rate_can_be_set_between_steps_like_torch_param_groups(name, ours, theirs):
+    # Keras' opt.learning_rate = x raised AttributeError (a property without a setter)
+    rng = np.random.default_rng(0)
+    w0 = rng.standard_normal(5)
+    grads = [rng.standard_normal(5) for _ in range(6)]
+    rates = [0.1, 0.1, 0.0, 0.03, 0.03, 0.2]
+    w = xg.Variable(xg.asarray(w0.copy()))
+    opt = getattr(xg.optim, name)(learning_rate=0.1, **ours)
+    p = torch.nn.Parameter(torch.tensor(w0.copy()))
+    topt = getattr(torch.optim, name)([p], lr=0.1, **theirs)
+    for lr, g in zip(rates, grads):
+        opt.learning_rate = lr
+        topt.param_groups[0]["lr"] = lr
+        assert opt.learning_rate == lr
+        opt.apply_gradients([(xg.asarray(g), w)])
+        p.grad = torch.tensor(g)
+        topt.step()
+    np.testing.assert_allclose(w.numpy(), p.detach().numpy(), rtol=1e-12)
+    opt.learning_rate = xg.optim.StepDecay(1.0, step_size=2)     # a schedule of iterations
+    assert opt.learning_rate == 1.0 * 0.1 ** (6 // 2)
+    with pytest.raises(ValueError, match="learning_rate"):
+        opt.learning_rate = -1.0

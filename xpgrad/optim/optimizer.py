@@ -62,6 +62,13 @@ class Optimizer:
         return learning_rate_value(self._schedule(self.iterations), self.iterations,
                                    self._schedule)
 
+    @learning_rate.setter
+    def learning_rate(self, value) -> None:
+        """Replace the learning rate (a float or a schedule) from the next update on, as in
+        Keras (``opt.learning_rate = 1e-4``; PyTorch: ``param_group["lr"] = 1e-4``). Checked
+        like the constructor's argument; the optimizer state is kept."""
+        self._schedule = as_schedule(value)
+
     def get_config(self) -> dict:
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
 
