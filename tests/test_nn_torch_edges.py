@@ -162,3 +162,21 @@ def test_learning_rate_can_be_set_between_steps_like_torch_param_groups(name, ou
     assert opt.learning_rate == 1.0 * 0.1 ** (6 // 2)
     with pytest.raises(ValueError, match="learning_rate"):
         opt.learning_rate = -1.0
+
+
+# -- layers ------------------------------------------------------------------------------------
+@pytest.mark.skipif("numba" not in BACKENDS, reason="needs a second backend")
+def test_dropout_with_a_generator_of_another_backend_masks_on_the_inputs_backend():
+    # Linear(rng=numpy generator, backend="numba") works; Dropout raised MixedBackendError
+    x = np.arange(1.0, 41.0)
+    want = xg.nn.Dropout(0.5, rng=xg.random.default_rng(3))(xg.asarray(x)).numpy()
+    drop = xg.nn.Dropout(0.5, rng=xg.random.default_rng(3))
+    xv = xg.Variable(xg.asarray(x, backend="numba"))
+    with xg.GradientTape() as tape:
+        y = drop(xv)
+    assert y.backend.name == "numba"
+    np.testing.assert_array_equal(y.numpy(), want)
+    np.testing.assert_array_equal(tape.gradient(y, xv).numpy(), want / x)   # 2 or 0
+    first = xg.nn.Dropout(0.5)          # rng=None: made on the first input's backend
+    first(xg.asarray(x))
+    assert first(xg.asarray(x, backend="numba")).backend.name == "numba"
