@@ -180,3 +180,24 @@ def test_dropout_with_a_generator_of_another_backend_masks_on_the_inputs_backend
     first = xg.nn.Dropout(0.5)          # rng=None: made on the first input's backend
     first(xg.asarray(x))
     assert first(xg.asarray(x, backend="numba")).backend.name == "numba"
+
+
+# -- TBPTT -------------------------------------------------------------------------------------
+def test_tbptt_takes_numpy_integer_k_and_names_bad_types():
+    from xpgrad.nn import tbptt_train
+
+    rng = np.random.default_rng(0)
+    x = xg.asarray(rng.standard_normal((2, 7, 1)))
+    y = xg.asarray(rng.standard_normal((2, 7, 2)))
+    runs = []
+    for k1, k2 in [(3, 5), (np.int64(3), np.int32(5))]:    # k1 = n // 2 from NumPy shapes
+        lstm = xg.nn.LSTM(1, 2, rng=0, dtype="float64")
+        runs.append(tbptt_train(lstm, xg.losses.mse, xg.optim.SGD(0.1), x, y, k1, k2).losses)
+    assert len(runs[0]) == 3
+    np.testing.assert_array_equal(runs[0], runs[1])
+    lstm = xg.nn.LSTM(1, 2, rng=0, dtype="float64")
+    for k, words in [(3.0, "k1 must be a positive int, got float"), (True, "got bool")]:
+        with pytest.raises(TypeError, match=words):
+            tbptt_train(lstm, xg.losses.mse, xg.optim.SGD(0.1), x, y, k)
+    with pytest.raises(TypeError, match="inputs must be a batch-first Tensor.*got ndarray"):
+        tbptt_train(lstm, xg.losses.mse, xg.optim.SGD(0.1), x.numpy(), y, 3)

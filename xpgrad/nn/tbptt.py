@@ -23,6 +23,7 @@ The model is any callable ``model(x, state) -> (outputs, new_state)`` with the t
 """
 from __future__ import annotations
 
+import numbers
 import weakref
 from dataclasses import dataclass, field
 
@@ -61,7 +62,7 @@ def windows(n_steps: int, k1: int, k2: int):
     >>> list(windows(7, 2, 3))
     [(0, 0, 2, 1), (1, 2, 4, 3), (3, 4, 6, 4), (4, 6, 7, 7)]
     """
-    _check_k(k1, k2)
+    k1, k2 = _check_k(k1, k2)
     out = []
     for start in range(0, n_steps, k1):
         end = min(start + k1, n_steps)
@@ -72,13 +73,21 @@ def windows(n_steps: int, k1: int, k2: int):
 
 
 def _check_k(k1, k2):
+    """``(k1, k2)`` as Python ints (NumPy integers too), checked: TypeError for another type,
+    ValueError for one below 1 or ``k2 < k1``."""
+    out = []
     for name, k in (("k1", k1), ("k2", k2)):
-        if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+            raise TypeError(f"{name} must be a positive int, got {type(k).__name__} {k!r}")
+        if k < 1:
             raise ValueError(f"{name} must be a positive int, got {k!r}")
+        out.append(int(k))
+    k1, k2 = out
     if k2 < k1:
         raise ValueError(f"k2={k2} < k1={k1} is not supported: an update takes the loss on the "
                          f"last k1 outputs, so it must backpropagate at least k1 steps "
                          f"(use k2 >= k1; k2 == k1 is the usual choice)")
+    return k1, k2
 
 
 def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, state=None,
@@ -96,10 +105,12 @@ def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, stat
     shape, replayed after; kept across calls with the same model, loss, optimizer and
     variables): the same numbers as eager, without per-op dispatch.
     """
-    k2 = k1 if k2 is None else k2
-    _check_k(k1, k2)
+    k1, k2 = _check_k(k1, k1 if k2 is None else k2)
     for name, t in (("inputs", inputs), ("targets", targets)):
-        if not isinstance(t, Tensor) or t.ndim < 2:
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{name} must be a batch-first Tensor (batch, time, ...), got "
+                            f"{type(t).__name__}; convert it with xg.asarray")
+        if t.ndim < 2:
             raise ValueError(f"{name} must be a batch-first Tensor (batch, time, ...), got "
                              f"{getattr(t, 'shape', type(t).__name__)}")
     n = inputs.shape[1]
