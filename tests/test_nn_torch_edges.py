@@ -201,3 +201,15 @@ def test_tbptt_takes_numpy_integer_k_and_names_bad_types():
             tbptt_train(lstm, xg.losses.mse, xg.optim.SGD(0.1), x, y, k)
     with pytest.raises(TypeError, match="inputs must be a batch-first Tensor.*got ndarray"):
         tbptt_train(lstm, xg.losses.mse, xg.optim.SGD(0.1), x.numpy(), y, 3)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "int16", "int32"])
+def test_one_hot_of_narrow_integer_labels_with_many_classes_matches_torch(dtype, backend):
+    # the class numbers 0..n-1 were made in the labels' dtype and wrapped (uint8: column 261
+    # was 5 too), so label 5 had two hot entries
+    labels = np.array([[5, 44], [100, 0]])
+    n = np.int64(300) if dtype != "int8" else np.int64(200)    # NumPy ints were refused
+    got = xg.nn.one_hot(xg.asarray(labels.astype(dtype), backend=backend), n).numpy()
+    want = F.one_hot(torch.tensor(labels), int(n)).numpy()
+    np.testing.assert_array_equal(got, want)

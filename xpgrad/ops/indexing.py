@@ -14,6 +14,7 @@ makes the new value, the old value's gradient is ``g`` with the written region z
 """
 from __future__ import annotations
 
+import numbers
 import operator
 
 from ..accumulate import Scatter, is_basic
@@ -368,6 +369,7 @@ def one_hot(indices, num_classes, /, *, dtype=None, axis=-1):
     """
     from .. import dtypes as _dt
     from ..creation import arange
+    from ..dtype_functions import iinfo
     from .elementwise import equal
     from .casting import astype
     from .shape import expand_dims, moveaxis
@@ -375,13 +377,18 @@ def one_hot(indices, num_classes, /, *, dtype=None, axis=-1):
     indices = as_tensor(indices)
     if indices.dtype.kind not in "iu":
         raise TypeError(f"one_hot: indices must be integers, got dtype {indices.dtype}")
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+    if (isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral)
+            or num_classes < 1):
         raise ValueError(f"one_hot: num_classes must be a positive int, got {num_classes!r}")
+    num_classes = int(num_classes)           # NumPy integers too (labels.max() + 1)
     if indices.size:
         lo, hi = indices._backend.index_range(indices._data)
         if lo < 0 or hi >= num_classes:
             raise IndexError(f"one_hot: index {lo if lo < 0 else hi} is out of range for "
                              f"num_classes={num_classes}")
+    if num_classes - 1 > iinfo(indices.dtype).max:
+        # the class numbers must not wrap in a narrow dtype (uint8 indices, 300 classes)
+        indices = astype(indices, _dt.int64)
     hot = equal(expand_dims(indices, axis=-1),
                 arange(num_classes, dtype=indices.dtype, backend=indices._backend))
     out = astype(hot, _dt.float32 if dtype is None else dtype)
