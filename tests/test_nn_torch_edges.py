@@ -213,3 +213,15 @@ def test_one_hot_of_narrow_integer_labels_with_many_classes_matches_torch(dtype,
     got = xg.nn.one_hot(xg.asarray(labels.astype(dtype), backend=backend), n).numpy()
     want = F.one_hot(torch.tensor(labels), int(n)).numpy()
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("make", [
+    lambda rng: xg.nn.Linear(3, 2, rng=rng).w,
+    lambda rng: xg.nn.LSTM(2, 3, rng=rng).layers[0].w_hh,
+    lambda rng: xg.nn.MLP([2, 3, 1], rng=rng).layers[1].w,
+], ids=["Linear", "LSTM", "MLP"])
+def test_layers_take_numpy_integer_seeds(make):
+    # seeds drawn with NumPy (np.random.randint, np.arange) were refused as "not an int seed"
+    np.testing.assert_array_equal(make(np.int64(7)).numpy(), make(7).numpy())
+    with pytest.raises(TypeError, match="rng must be"):
+        make(True)

@@ -9,17 +9,19 @@ Each takes ``(rng, shape, dtype)`` with ``shape = (fan_in, fan_out)`` for a dens
 from __future__ import annotations
 
 import math
+import numbers
 
 from .. import dtypes as _dt
 from ..random import Generator, default_rng
 
 
 def as_rng(rng, backend=None) -> Generator:
-    """A Generator from a Generator (kept), an int seed, or None (fresh entropy)."""
+    """A Generator from a Generator (kept), an int seed (NumPy integers too), or None (fresh
+    entropy)."""
     if isinstance(rng, Generator):
         return rng
-    if rng is None or isinstance(rng, int):
-        return default_rng(rng, backend=backend)
+    if rng is None or (isinstance(rng, numbers.Integral) and not isinstance(rng, bool)):
+        return default_rng(None if rng is None else int(rng), backend=backend)
     raise TypeError(f"rng must be an xg.random.Generator, an int seed or None, "
                     f"got {type(rng).__name__}")
 
