@@ -225,3 +225,26 @@ def test_layers_take_numpy_integer_seeds(make):
     np.testing.assert_array_equal(make(np.int64(7)).numpy(), make(7).numpy())
     with pytest.raises(TypeError, match="rng must be"):
         make(True)
+
+
+def test_module_walks_stop_at_a_back_reference_to_the_parent():
+    # a child keeping its parent (self.parent = parent) made named_variables recurse forever
+    class Child(xg.nn.Module):
+        def __init__(self, parent):
+            super().__init__("child")
+            self.parent = parent
+            self.k = xg.Variable(1.0)
+
+    class Parent(xg.nn.Module):
+        def __init__(self):
+            super().__init__("parent")
+            self.w = xg.Variable(2.0)
+            self.child = Child(self)
+            self.drop = xg.nn.Dropout(0.5, rng=0)
+
+    model = Parent()
+    assert list(model.named_variables()) == ["parent/w", "parent/child/k"]
+    assert [type(m).__name__ for m in model.submodules()] == ["Child", "Dropout"]
+    assert model.eval().drop.training is False and model.child.training is False
+    assert len(model.trainable_variables) == 2
+    assert "parent: Parent(name='parent') (already shown above)" in repr(model)
