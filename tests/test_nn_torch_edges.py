@@ -248,3 +248,15 @@ def test_module_walks_stop_at_a_back_reference_to_the_parent():
     assert model.eval().drop.training is False and model.child.training is False
     assert len(model.trainable_variables) == 2
     assert "parent: Parent(name='parent') (already shown above)" in repr(model)
+
+
+@pytest.mark.parametrize("make", [xg.nn.LSTM, xg.nn.LSTMCell], ids=["LSTM", "LSTMCell"])
+def test_forget_bias_is_checked_by_name(make):
+    # NaN made every output NaN; a string failed inside float() without naming the argument
+    with pytest.raises(ValueError, match=f"{make.__name__}: forget_bias must be a finite"):
+        make(2, 3, forget_bias=float("nan"), rng=0)
+    with pytest.raises(TypeError, match=f"{make.__name__}: forget_bias must be a real number"):
+        make(2, 3, forget_bias="1", rng=0)
+    layer = make(2, 3, forget_bias=np.float32(2.0), rng=0)
+    b = (layer.layers[0] if make is xg.nn.LSTM else layer).b.numpy()
+    np.testing.assert_array_equal(b, [0.0] * 3 + [2.0] * 3 + [0.0] * 6)

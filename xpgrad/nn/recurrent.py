@@ -161,12 +161,13 @@ class LSTMCell(_Recurrent):
 
     def __init__(self, input_size, hidden_size, *, bias=True, forget_bias=1.0, rng=None,
                  dtype=_dt.float32, backend=None, name="lstm_cell"):
+        forget_bias = _checks.finite("forget_bias", forget_bias, type(self).__name__)
         super().__init__(input_size, hidden_size, bias=bias, rng=rng, dtype=dtype,
                          backend=backend, name=name)
         if bias and forget_bias:
             H = self.hidden_size
             be = self.b.backend
-            self.b.assign(asarray([0.0] * H + [float(forget_bias)] * H + [0.0] * (2 * H),
+            self.b.assign(asarray([0.0] * H + [forget_bias] * H + [0.0] * (2 * H),
                                   dtype=self.b.dtype, backend=be))
 
     def forward(self, x, state=None):
@@ -331,6 +332,7 @@ class LSTM(_Sequence):
 
     def __init__(self, input_size, hidden_size, num_layers=1, *, bias=True, forget_bias=1.0,
                  rng=None, dtype=_dt.float32, backend=None, name="lstm"):
+        forget_bias = _checks.finite("forget_bias", forget_bias, "LSTM")
         super().__init__(input_size, hidden_size, num_layers, name=name, bias=bias,
                          forget_bias=forget_bias, rng=rng, dtype=dtype, backend=backend)
 
