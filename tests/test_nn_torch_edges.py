@@ -260,3 +260,26 @@ def test_forget_bias_is_checked_by_name(make):
     layer = make(2, 3, forget_bias=np.float32(2.0), rng=0)
     b = (layer.layers[0] if make is xg.nn.LSTM else layer).b.numpy()
     np.testing.assert_array_equal(b, [0.0] * 3 + [2.0] * 3 + [0.0] * 6)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.filterwarnings("error")
+def test_sgd_of_complex_variables_with_global_clipnorm_matches_torch(backend):
+    # the global norm cast complex |g|**2 to float64: a ComplexWarning at every step
+    rng = np.random.default_rng(0)
+    w0 = rng.standard_normal(4) + 1j * rng.standard_normal(4)
+    grads = [rng.standard_normal(4) * 3 + 3j * rng.standard_normal(4) for _ in range(3)]
+    w = xg.Variable(xg.asarray(w0, backend=backend))
+    opt = xg.optim.SGD(0.1, momentum=0.5, global_clipnorm=1.0)
+    p = torch.nn.Parameter(torch.tensor(w0))
+    topt = torch.optim.SGD([p], lr=0.1, momentum=0.5)
+    for g in grads:
+        opt.apply_gradients([(xg.asarray(g, backend=backend), w)])
+        p.grad = torch.tensor(g)
+        torch.nn.utils.clip_grad_norm_([p], 1.0)
+        topt.step()
+    np.testing.assert_allclose(w.numpy(), p.detach().numpy(), rtol=1e-5)  # torch's norm + 1e-6
+    g = grads[0]
+    norm = xg.optim.global_norm([xg.asarray(g, backend=backend),
+                                 xg.asarray(g.astype(np.complex64), backend=backend)])
+    np.testing.assert_allclose(norm.item(), np.sqrt(2) * np.linalg.norm(g), rtol=1e-6)

@@ -16,7 +16,9 @@ def _global_norm_raw(raws, xp):
     for g in raws:
         flat = xp.reshape(g, (-1,))
         sq = xp.vecdot(flat, flat) if flat.shape[0] else xp.sum(flat)
-        sq = xp.astype(sq, xp.float64) if g.dtype != xp.float64 else sq
+        if xp.isdtype(sq.dtype, "complex floating"):
+            sq = xp.real(sq)       # vecdot conjugates its first argument: sum |g|**2, real
+        sq = xp.astype(sq, xp.float64) if sq.dtype != xp.float64 else sq
         total = sq if total is None else total + sq
     return xp.sqrt(total)
 
