@@ -283,3 +283,18 @@ def test_sgd_of_complex_variables_with_global_clipnorm_matches_torch(backend):
     norm = xg.optim.global_norm([xg.asarray(g, backend=backend),
                                  xg.asarray(g.astype(np.complex64), backend=backend)])
     np.testing.assert_allclose(norm.item(), np.sqrt(2) * np.linalg.norm(g), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name, kwargs, words", [
+    ("SGD", {"lr": 0.1}, "'lr'; xpgrad uses Keras' names: learning_rate="),
+    ("Adam", {"betas": (0.9, 0.99)}, "'betas'; xpgrad uses Keras' names: beta_1= and beta_2="),
+    ("AdamW", {"eps": 1e-6}, "'eps'; xpgrad uses Keras' names: epsilon="),
+    ("RMSprop", {"alpha": 0.9}, "'alpha'; xpgrad uses Keras' names: rho="),
+    ("Adam", {"amsgrad": True}, "'amsgrad' \\(xpgrad's Adam does not have this option\\)"),
+    ("SGD", {"dampening": 0.1}, "'dampening' \\(xpgrad's SGD does not have"),
+])
+def test_optimizers_point_pytorch_argument_names_at_xpgrads(name, kwargs, words):
+    # the error named Optimizer.__init__, not the class, and gave no hint
+    with pytest.raises(TypeError, match=f"^{name}\\(\\) got an unexpected keyword argument "
+                                        + words):
+        getattr(xg.optim, name)(**kwargs)

@@ -43,7 +43,10 @@ class Optimizer:
     #: the adaptive optimizers' formulas (g**2, sqrt) hold for real numbers only
     _dtype_kinds = "f"
 
-    def __init__(self, learning_rate, *, weight_decay=0.0, global_clipnorm=None, name=None):
+    def __init__(self, learning_rate, *, weight_decay=0.0, global_clipnorm=None, name=None,
+                 **unknown):
+        if unknown:
+            _refuse(type(self).__name__, unknown)
         self._schedule = as_schedule(learning_rate)
         self.weight_decay = hyperparameter("weight_decay", weight_decay, low=0.0)
         if global_clipnorm is not None:
@@ -258,6 +261,22 @@ class Optimizer:
         cfg = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items()
                         if k not in ("name", "iterations"))
         return f"{type(self).__name__}(learning_rate={self._schedule!r}, {cfg})"
+
+
+#: PyTorch's argument names -> what xpgrad (Keras' names) calls them
+_TORCH_NAMES = {"lr": "learning_rate=", "eps": "epsilon=", "betas": "beta_1= and beta_2=",
+                "alpha": "rho= (RMSprop's smoothing constant)",
+                "max_norm": "global_clipnorm= (or xg.optim.clip_global_norm)"}
+
+
+def _refuse(owner, unknown) -> None:
+    """TypeError for keyword arguments the optimizer does not take, pointing a PyTorch user at
+    xpgrad's name where there is one (``lr`` -> ``learning_rate``)."""
+    key = next(iter(unknown))
+    hint = _TORCH_NAMES.get(key)
+    raise TypeError(f"{owner}() got an unexpected keyword argument {key!r}"
+                    + (f"; xpgrad uses Keras' names: {hint}" if hint else
+                       f" (xpgrad's {owner} does not have this option)"))
 
 
 def _named(variables) -> dict:
