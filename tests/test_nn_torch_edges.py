@@ -298,3 +298,22 @@ def test_optimizers_point_pytorch_argument_names_at_xpgrads(name, kwargs, words)
     with pytest.raises(TypeError, match=f"^{name}\\(\\) got an unexpected keyword argument "
                                         + words):
         getattr(xg.optim, name)(**kwargs)
+
+
+@pytest.mark.parametrize("options, error, words", [
+    ({"callback": 5}, TypeError, "callback must be callable"),
+    ({"max_grad_norm": -1.0}, ValueError, "max_grad_norm must be a finite number > 0"),
+    ({"max_grad_norm": "1"}, TypeError, "max_grad_norm must be a real number"),
+    ({"variables": [1, 2]}, TypeError, "variables must be Variables"),
+])
+def test_tbptt_checks_its_options_before_the_first_update(options, error, words):
+    # these failed after an update (callback), or named an internal argument (max_norm, sources)
+    from xpgrad.nn import tbptt_train
+
+    lstm = xg.nn.LSTM(1, 2, rng=0, dtype="float64")
+    before = [v.numpy().copy() for v in lstm.variables]
+    x, y = xg.ones((2, 6, 1), dtype="float64"), xg.zeros((2, 6, 2), dtype="float64")
+    with pytest.raises(error, match=words):
+        tbptt_train(lstm, xg.losses.mse, xg.optim.SGD(0.1), x, y, 3, **options)
+    for v, b in zip(lstm.variables, before):
+        np.testing.assert_array_equal(v.numpy(), b)
