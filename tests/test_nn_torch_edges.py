@@ -317,3 +317,23 @@ def test_tbptt_checks_its_options_before_the_first_update(options, error, words)
         tbptt_train(lstm, xg.losses.mse, xg.optim.SGD(0.1), x, y, 3, **options)
     for v, b in zip(lstm.variables, before):
         np.testing.assert_array_equal(v.numpy(), b)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: xg.optim.SGD(0.3, momentum=0.9, nesterov=True, weight_decay=0.01),
+    lambda: xg.optim.Adam(0.05, beta_1=0.8, global_clipnorm=1.0),
+    lambda: xg.optim.RMSprop(xg.optim.StepDecay(0.1, step_size=1, gamma=0.5), momentum=0.5),
+], ids=["SGD", "Adam", "RMSprop-schedule"])
+def test_get_config_rebuilds_an_optimizer_that_takes_the_same_steps(make):
+    # get_config left out the learning rate: a rebuilt optimizer used the default one
+    rng = np.random.default_rng(0)
+    w0, grads = rng.standard_normal(4), [rng.standard_normal(4) for _ in range(3)]
+    original = make()
+    cfg = {k: v for k, v in original.get_config().items() if k != "iterations"}
+    results = []
+    for opt in (original, type(original)(**cfg)):
+        w = xg.Variable(xg.asarray(w0.copy()))
+        for g in grads:
+            opt.apply_gradients([(xg.asarray(g), w)])
+        results.append(w.numpy())
+    np.testing.assert_array_equal(results[0], results[1])

@@ -73,7 +73,21 @@ class Optimizer:
         self._schedule = as_schedule(value)
 
     def get_config(self) -> dict:
-        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+        """The hyperparameters, as Keras' ``get_config``: ``learning_rate`` (the number, or the
+        schedule object), ``weight_decay``, ``global_clipnorm``, ``name``, ``iterations`` and
+        the optimizer's own (``momentum``, ``beta_1``, ...).
+
+        >>> import xpgrad as xg
+        >>> cfg = xg.optim.SGD(0.1, momentum=0.9).get_config()
+        >>> cfg["learning_rate"], cfg["momentum"]
+        (0.1, 0.9)
+        """
+        from .schedules import Constant
+
+        lr = self._schedule
+        lr = lr.learning_rate if isinstance(lr, Constant) else lr
+        return {"learning_rate": lr,
+                **{k: v for k, v in vars(self).items() if not k.startswith("_")}}
 
     # -- state --------------------------------------------------------------------------------
     def _slot_names(self) -> tuple:
@@ -259,7 +273,7 @@ class Optimizer:
 
     def __repr__(self):
         cfg = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items()
-                        if k not in ("name", "iterations"))
+                        if k not in ("name", "iterations", "learning_rate"))
         return f"{type(self).__name__}(learning_rate={self._schedule!r}, {cfg})"
 
 
