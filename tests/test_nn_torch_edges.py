@@ -337,3 +337,15 @@ def test_get_config_rebuilds_an_optimizer_that_takes_the_same_steps(make):
             opt.apply_gradients([(xg.asarray(g), w)])
         results.append(w.numpy())
     np.testing.assert_array_equal(results[0], results[1])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("shape, axis", [((0, 3), 0), ((3, 0), -1), ((2, 0, 3), 1)])
+@pytest.mark.filterwarnings("error")
+def test_softmax_over_an_empty_axis_is_empty_like_torch(shape, axis, backend):
+    # np.max of an empty axis raised "zero-size array to reduction operation maximum"
+    for ours, theirs in [(xg.nn.softmax, torch.softmax), (xg.nn.log_softmax, torch.log_softmax)]:
+        x = np.zeros(shape)
+        got, (g,) = _grad(lambda a: ours(a, axis=axis), x, backend=backend)
+        ref, (rg,) = _torch_grad(lambda a: theirs(a, axis), x)
+        assert got.shape == ref.shape and g.shape == rg.shape == shape

@@ -21,12 +21,18 @@ def softplus(xp, x):
 
 
 def softmax(xp, x, axis):
-    """``exp(x) / sum(exp(x))`` along ``axis``, shifted by the maximum (no overflow)."""
+    """``exp(x) / sum(exp(x))`` along ``axis``, shifted by the maximum (no overflow). An
+    empty axis gives an empty result, as PyTorch's (it has no maximum to shift by)."""
+    if x.shape[axis] == 0:
+        return x + 0.0
     e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
     return e / xp.sum(e, axis=axis, keepdims=True)
 
 
 def log_softmax(xp, x, axis):
-    """``x - log(sum(exp(x)))`` along ``axis``, shifted by the maximum (no overflow)."""
+    """``x - log(sum(exp(x)))`` along ``axis``, shifted by the maximum (no overflow); an empty
+    axis gives an empty result."""
+    if x.shape[axis] == 0:
+        return x + 0.0
     shifted = x - xp.max(x, axis=axis, keepdims=True)
     return shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
