@@ -349,3 +349,15 @@ def test_softmax_over_an_empty_axis_is_empty_like_torch(shape, axis, backend):
         got, (g,) = _grad(lambda a: ours(a, axis=axis), x, backend=backend)
         ref, (rg,) = _torch_grad(lambda a: theirs(a, axis), x)
         assert got.shape == ref.shape and g.shape == rg.shape == shape
+
+
+def test_a_slice_of_a_sequential_is_a_sequential_like_torch():
+    # model[:-1] was a plain list: model[:-1](x) raised "'list' object is not callable"
+    rng = xg.random.default_rng(0)
+    model = xg.nn.Sequential(xg.nn.Linear(3, 4, rng=rng, dtype="float64"), xg.nn.Tanh(),
+                             xg.nn.Linear(4, 2, rng=rng, dtype="float64"))
+    x = xg.asarray(np.random.default_rng(1).standard_normal((5, 3)))
+    features = model[:-1]
+    assert isinstance(features, xg.nn.Sequential) and len(features) == 2
+    np.testing.assert_array_equal(model[-1](features(x)).numpy(), model(x).numpy())
+    assert features.trainable_variables[0] is model.trainable_variables[0]   # shared

@@ -32,6 +32,9 @@ class Sequential(Module):
         return self
 
     def __getitem__(self, i):
+        """Layer ``i``; a slice is a Sequential of those layers (shared, as PyTorch's)."""
+        if isinstance(i, slice):
+            return Sequential(self.layers[i], name=self.name)
         return self.layers[i]
 
     def __len__(self):
