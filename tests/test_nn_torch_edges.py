@@ -361,3 +361,14 @@ def test_a_slice_of_a_sequential_is_a_sequential_like_torch():
     assert isinstance(features, xg.nn.Sequential) and len(features) == 2
     np.testing.assert_array_equal(model[-1](features(x)).numpy(), model(x).numpy())
     assert features.trainable_variables[0] is model.trainable_variables[0]   # shared
+
+
+@pytest.mark.parametrize("activation", [xg.nn.relu, xg.nn.ReLU(), xg.nn.LeakyReLU(0.1)],
+                         ids=["relu-function", "ReLU", "LeakyReLU"])
+def test_mlp_uses_he_init_for_relu_given_as_a_function_or_layer(activation):
+    # only the names "relu"/"leaky_relu" got the documented He init; the others got Glorot
+    # (std sqrt(2 / (10 + 2000)) instead of sqrt(2 / 10) here)
+    by_name = xg.nn.MLP([10, 2000, 1], activation="relu", rng=0)
+    other = xg.nn.MLP([10, 2000, 1], activation=activation, rng=0)
+    np.testing.assert_array_equal(other.layers[0].w.numpy(), by_name.layers[0].w.numpy())
+    np.testing.assert_allclose(other.layers[0].w.numpy().std(), np.sqrt(2 / 10), rtol=0.05)
