@@ -372,3 +372,15 @@ def test_mlp_uses_he_init_for_relu_given_as_a_function_or_layer(activation):
     other = xg.nn.MLP([10, 2000, 1], activation=activation, rng=0)
     np.testing.assert_array_equal(other.layers[0].w.numpy(), by_name.layers[0].w.numpy())
     np.testing.assert_allclose(other.layers[0].w.numpy().std(), np.sqrt(2 / 10), rtol=0.05)
+
+
+def test_linear_takes_what_a_custom_init_returns_or_names_it():
+    # an array made the layer fail with AttributeError; another dtype gave float64 weights to
+    # a float32 layer; a wrong shape surfaced later as a confusing input-shape error
+    ones = xg.nn.Linear(3, 2, init=lambda rng, shape, dtype: np.ones(shape), rng=0)
+    assert ones.w.dtype == xg.float32
+    np.testing.assert_array_equal(ones(xg.ones((1, 3))).numpy(), [[3.0, 3.0]])
+    wide = xg.nn.Linear(3, 2, init=lambda rng, shape, dtype: xg.ones(shape, dtype="float64"))
+    assert wide.w.dtype == xg.float32
+    with pytest.raises(ValueError, match=r"init .* returned shape \(1,\), expected \(3, 2\)"):
+        xg.nn.Linear(3, 2, init=lambda rng, shape, dtype: xg.zeros((1,)), rng=0)
