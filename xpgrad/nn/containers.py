@@ -51,6 +51,9 @@ class Sequential(Module):
 
 
 def _check_layer(layer):
+    if isinstance(layer, type) and issubclass(layer, Module):
+        raise TypeError(f"Sequential takes layers, got the class {layer.__name__}; make one: "
+                        f"{layer.__name__}()")
     if not callable(layer):
         raise TypeError(f"Sequential takes callables (layers), got {type(layer).__name__} "
                         f"{layer!r}")
