@@ -203,38 +203,6 @@ def test_a_bad_xpgrad_backend_is_named_as_the_source(monkeypatch):
     assert xg.ones(2, backend="numpy").shape == (2,)            # an explicit backend still runs
 
 
-# -- load_torch_state_dict: strict, like torch's load_state_dict ------------------------------
-@pytest.mark.parametrize("kwargs, words", [({"num_layers": 2}, "unexpected keys \\['bias_hh_l1'"),
-                                           ({"bidirectional": True}, "_reverse"),
-                                           ({"proj_size": 2}, "weight_hr_l0")])
-def test_load_torch_state_dict_refuses_keys_it_would_drop(kwargs, words):
-    torch = pytest.importorskip("torch")
-    source = torch.nn.LSTM(3, 4, **kwargs).state_dict()
-    with pytest.raises(RuntimeError, match="Unexpected key"):        # what torch does
-        torch.nn.LSTM(3, 4).load_state_dict(source)
-    layer = xg.nn.LSTM(3, 4, rng=0)
-    before = [v.numpy().copy() for v in layer.trainable_variables]
-    with pytest.raises(ValueError, match=words):                       # loaded layer 0 only
-        layer.load_torch_state_dict(source)
-    for b, v in zip(before, layer.trainable_variables):
-        np.testing.assert_array_equal(b, v.numpy())
-
-
-def test_load_torch_state_dict_checks_shapes_before_assigning():
-    state = {k: np.zeros(1) for k in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")}
-    with pytest.raises(ValueError, match="'weight_ih_l0' has shape \\(1,\\), expected \\(16, 3\\)"):
-        xg.nn.LSTM(3, 4, rng=0).load_torch_state_dict(state)         # said '.T needs a 2-D'
-
-
-# -- Linear(init=callable): what it returns is checked ----------------------------------------
-def test_linear_custom_init_is_checked_and_may_return_an_array():
-    with pytest.raises(ValueError, match="init must return a tensor of shape \\(3, 4\\)"):
-        xg.nn.Linear(3, 4, init=lambda rng, shape, dtype: xg.zeros((2, 2)))   # was accepted
-    w = np.arange(12.0).reshape(3, 4)
-    layer = xg.nn.Linear(3, 4, init=lambda rng, shape, dtype: w)    # AttributeError before
-    np.testing.assert_array_equal(layer.w.numpy(), w.astype(np.float32))
-
-
 def test_dropout_checks_its_rng_when_made():
     with pytest.raises(TypeError, match="Dropout: rng must be an xg.random.Generator.*got str"):
         xg.nn.Dropout(0.5, rng="x")          # accepted, failed at the first training call
@@ -368,14 +336,7 @@ def test_load_torch_state_dict_ignores_keys_of_other_parts():
     np.testing.assert_allclose(layer.layers[0].w_ih.numpy(), ref.weight_ih_l0.detach().numpy().T)
 
 
-# -- recurrent cells: forget_bias; layers made with name=None ------------------------------------
-@pytest.mark.parametrize("value, exc", [(float("nan"), ValueError), (float("inf"), ValueError),
-                                        ("a", TypeError)])
-def test_forget_bias_must_be_finite(value, exc):
-    with pytest.raises(exc, match="LSTMCell: forget_bias must be a"):
-        xg.nn.LSTM(2, 3, forget_bias=value)           # nan/inf: a NaN bias, NaN outputs
-
-
+# -- layers made with name=None ------------------------------------
 @pytest.mark.parametrize("make", [lambda: xg.nn.Linear(2, 3, name=None),
                                   lambda: xg.nn.MLP([2, 3], name=None),
                                   lambda: xg.nn.LSTM(2, 3, name=None),

@@ -108,8 +108,8 @@ def _sce_vjp(g, saved, logits, labels, reduction):
 
 # -- sigmoid cross-entropy with logits ---------------------------------------------------------
 def _bce_forward(x, t, reduction):
-    if not _float(x, t) or x.shape != t.shape:
-        return None
+    if not _float(x, t) or x.shape != t.shape or not x.ndim:
+        return None     # 0-d: NumPy's arithmetic gives scalars, which the in-place steps need
     n = x.size
     e = np.abs(x)
     np.negative(e, out=e)
@@ -155,15 +155,15 @@ def _squared(d, reduction):
 
 
 def _mse_forward(p, t, reduction):
-    if not _float(p, t) or p.shape != t.shape:
-        return None
+    if not _float(p, t) or p.shape != t.shape or not p.ndim:
+        return None                                          # 0-d: the generic rule
     d = p - t
     return _squared(d, reduction), d
 
 
 def _smse_forward(x, t, reduction):
-    if not _float(x, t) or x.shape != t.shape:
-        return None
+    if not _float(x, t) or x.shape != t.shape or not x.ndim:
+        return None                                          # 0-d: the generic rule
     s = _sigmoid(x)
     d = s - t
     out = _squared(d, reduction)

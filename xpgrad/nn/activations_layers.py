@@ -79,11 +79,14 @@ _FUNCTIONS = {**{name: getattr(activations, name) for name in activations.__all_
 
 def get_activation(activation):
     """A function from an activation's name (those of ``xpgrad/ops/activations.py`` and
-    ``"tanh"``) or a callable; None, ``"linear"`` and ``"identity"`` mean no activation.
+    ``"tanh"``) or a callable; None, ``"linear"`` and ``"identity"`` mean no activation. A
+    layer class (``xg.nn.ReLU``, as torchvision's ``activation_layer=``) is instantiated.
 
     >>> get_activation("relu").__name__, get_activation(None)
     ('relu', None)
     """
+    if isinstance(activation, type) and issubclass(activation, Module):
+        return activation()
     if callable(activation):
         return activation
     try:

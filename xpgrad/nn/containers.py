@@ -11,7 +11,8 @@ from __future__ import annotations
 from .. import dtypes as _dt
 from . import _checks
 from . import init as _init
-from .activations_layers import get_activation
+from ..ops.activations import leaky_relu, relu
+from .activations_layers import LeakyReLU, ReLU, get_activation
 from .linear import Linear
 from .module import Module
 
@@ -32,6 +33,9 @@ class Sequential(Module):
         return self
 
     def __getitem__(self, i):
+        """Layer ``i``; a slice is a Sequential of those layers (shared, as PyTorch's)."""
+        if isinstance(i, slice):
+            return Sequential(self.layers[i], name=self.name)
         return self.layers[i]
 
     def __len__(self):
@@ -47,6 +51,9 @@ class Sequential(Module):
 
 
 def _check_layer(layer):
+    if isinstance(layer, type) and issubclass(layer, Module):
+        raise TypeError(f"Sequential takes layers, got the class {layer.__name__}; make one: "
+                        f"{layer.__name__}()")
     if not callable(layer):
         raise TypeError(f"Sequential takes callables (layers), got {type(layer).__name__} "
                         f"{layer!r}")
@@ -75,8 +82,10 @@ class MLP(Module):
         self.sizes = sizes
         self.activation = get_activation(activation)
         self.output_activation = get_activation(output_activation)
-        if init is None:
-            init = "he" if activation in ("relu", "leaky_relu") else "glorot"
+        if init is None:        # relu-like: by name, the function or its layer
+            act = self.activation
+            relu_like = act in (relu, leaky_relu) or isinstance(act, (ReLU, LeakyReLU))
+            init = "he" if relu_like else "glorot"
         gen = _init.as_rng(rng, backend)
         self.layers = [Linear(a, b, rng=gen, init=init, bias=bias, dtype=dtype,
                               backend=backend, name=f"{self.name}/linear{i}")

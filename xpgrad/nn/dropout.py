@@ -19,7 +19,11 @@ from .module import Module
 
 
 class Dropout(Module):
-    """Randomly zero a fraction ``rate`` of the inputs while ``training`` (an explicit rng)."""
+    """Randomly zero a fraction ``rate`` of the inputs while ``training`` (an explicit rng).
+
+    The mask is drawn from ``rng`` (a Generator, an int seed or None: fresh entropy, made on
+    the first input's backend) and moved to the input's backend if the generator's differs.
+    """
 
     def __init__(self, rate: float, *, rng=None, name=None):
         super().__init__(name)
@@ -37,6 +41,7 @@ class Dropout(Module):
         x = asarray(x)
         self._rng = _init.as_rng(self._rng, x.backend)
         keep = self._rng.uniform(size=x.shape, dtype=x.dtype) >= self.rate
+        keep = keep.to(x.backend)       # a generator of another backend (as Linear's rng=)
         return x * (astype(keep, x.dtype) * (1.0 / (1.0 - self.rate)))
 
     def _extra_repr(self):

@@ -16,10 +16,11 @@ from ..random import Generator, default_rng
 
 
 def as_rng(rng, backend=None) -> Generator:
-    """A Generator from a Generator (kept), an int seed, or None (fresh entropy)."""
+    """A Generator from a Generator (kept), an int seed (NumPy integers too), or None (fresh
+    entropy)."""
     if isinstance(rng, Generator):
         return rng
-    if rng is None or isinstance(rng, numbers.Integral):     # NumPy integers too
+    if rng is None or (isinstance(rng, numbers.Integral) and not isinstance(rng, bool)):
         return default_rng(None if rng is None else int(rng), backend=backend)
     raise TypeError(f"rng must be an xg.random.Generator, an int seed or None, "
                     f"got {type(rng).__name__}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .. import dtypes as _dt
 from ..creation import asarray, zeros
+from ..ops.casting import astype
 from ..ops.nn import linear
 from ..tensor import Tensor, Variable
 from . import _checks
@@ -33,13 +34,8 @@ class Linear(Module):
         dtype = _checks.floating_dtype(dtype, "Linear")
         init_fn = _init.get(init)
         gen = _init.as_rng(rng, backend)
-        shape = (self.in_features, self.out_features)
-        w = init_fn(gen, shape, dtype)
-        if not isinstance(w, Tensor):
-            w = asarray(w, dtype=dtype, backend=gen.backend)
-        if w.shape != shape or w.dtype != dtype:
-            raise ValueError(f"Linear: init must return a tensor of shape {shape} and dtype "
-                             f"{dtype}, got shape {w.shape} and dtype {w.dtype}")
+        w = _initial(init_fn(gen, (self.in_features, self.out_features), dtype),
+                     (self.in_features, self.out_features), dtype, gen, init)
         if backend is not None:
             w = w.to(backend)
         self.w = Variable(w, name=f"{self.name}/w")
@@ -52,6 +48,17 @@ class Linear(Module):
     def _extra_repr(self):
         return f", in_features={self.in_features}, out_features={self.out_features}, " \
                f"bias={self.b is not None}"
+
+
+def _initial(w, shape, dtype, gen, init):
+    """What an initializer returned, as a Tensor of ``shape`` and ``dtype`` (a custom one may
+    return an array or another float dtype); a wrong shape is a ValueError naming ``init``."""
+    if not isinstance(w, Tensor):
+        w = asarray(w, dtype=dtype, backend=gen.backend)
+    if w.shape != shape:
+        raise ValueError(f"Linear: init {init!r} returned shape {w.shape}, expected {shape} "
+                         "(in_features, out_features)")
+    return w if w.dtype == dtype else astype(w, dtype)
 
 
 def check_input(x, w, owner):

@@ -17,6 +17,8 @@ and dicts), carries a ``training`` flag switched by ``train()``/``eval()``, and 
 """
 from __future__ import annotations
 
+import threading
+
 from ..tensor import Variable
 
 
@@ -66,7 +68,7 @@ class Module:
     def submodules(self) -> list:
         """Every Module below this one (depth first, each once)."""
         out = []
-        _visit_modules(self, set(), out)
+        _visit_modules(self, {id(self)}, out)
         return out
 
     def named_variables(self, prefix: str | None = None) -> dict:
@@ -77,7 +79,7 @@ class Module:
         ['mlp/linear0/w', 'mlp/linear0/b', 'mlp/linear1/w', 'mlp/linear1/b']
         """
         out = {}
-        _visit_variables(self, self.name if prefix is None else prefix, set(), out)
+        _visit_variables(self, self.name if prefix is None else prefix, {id(self)}, out)
         return out
 
     @property
@@ -103,13 +105,24 @@ class Module:
         return self.train(False)
 
     def __repr__(self):
-        kids = [f"  {k}: {v!r}".replace("\n", "\n  ") for k, v in self._items()
-                if isinstance(v, Module)]
         head = f"{type(self).__name__}(name={self.name!r}{self._extra_repr()})"
+        active = _REPR.__dict__.setdefault("active", set())
+        if id(self) in active:               # a back-reference: a module inside itself
+            return head + " (already shown above)"
+        active.add(id(self))
+        try:
+            kids = [f"  {k}: {v!r}".replace("\n", "\n  ") for k, v in self._items()
+                    if isinstance(v, Module)]
+        finally:
+            active.discard(id(self))
         return head if not kids else head + "\n" + "\n".join(kids)
 
     def _extra_repr(self) -> str:
         return ""
+
+
+#: per thread, the ids of the modules whose repr is being built (a cycle ends there)
+_REPR = threading.local()
 
 
 # The walks are module-level functions, not closures calling themselves: a nested function that
@@ -124,14 +137,18 @@ def _visit_modules(m, seen, out):
 
 
 def _visit_variables(m, path, seen, out):
+    """Variables below ``m`` into ``out``; ``seen`` holds the ids of the Variables and Modules
+    visited, so a module shared twice or a back-reference (a child holding its parent) is
+    walked once."""
     for key, item in m._items():
         p = f"{path}/{key}"
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
         if isinstance(item, Variable):
-            if id(item) not in seen:
-                seen.add(id(item))
-                if p in out:
-                    raise ValueError(f"two variables have the path {p!r}; give "
-                                     "the modules distinct names or attributes")
-                out[p] = item
+            if p in out:
+                raise ValueError(f"two variables have the path {p!r}; give "
+                                 "the modules distinct names or attributes")
+            out[p] = item
         else:
             _visit_variables(item, p, seen, out)

@@ -37,6 +37,9 @@ from .module import Module
 from ..ops.recurrent import NONLINEARITIES, lstm_layer, lstm_scan, rnn_scan
 
 
+#: the parameter names of torch.nn.RNN / LSTM / GRU (``weight_ih_l0``, ``bias_hh_l1_reverse``)
+_TORCH_RECURRENT_KEY = re.compile(r"(weight|bias)_(ih|hh|hr)_l\d+(_reverse)?")
+
 _SIZES = "{owner} needs positive sizes: {name} must be a positive integer, got {value!r}"
 
 
@@ -164,7 +167,7 @@ class LSTMCell(_Recurrent):
         if bias and forget_bias:
             H = self.hidden_size
             be = self.b.backend
-            self.b.assign(asarray([0.0] * H + [float(forget_bias)] * H + [0.0] * (2 * H),
+            self.b.assign(asarray([0.0] * H + [forget_bias] * H + [0.0] * (2 * H),
                                   dtype=self.b.dtype, backend=be))
 
     def forward(self, x, state=None):
@@ -222,38 +225,43 @@ class _Sequence(Module):
 
     # -- PyTorch interoperability --------------------------------------------------------------
     def load_torch_state_dict(self, state_dict) -> None:
-        """Copy weights from a ``torch.nn.LSTM`` / ``torch.nn.RNN`` state dict (same sizes,
-        ``bias=True``); values are tensors or arrays, converted through NumPy."""
+        """Copy weights from a ``torch.nn.LSTM`` / ``torch.nn.RNN`` state dict (same sizes and
+        ``bias``, one direction); values are tensors or arrays, converted through NumPy.
+
+        Missing keys, recurrent weights this layer does not have (another ``num_layers``,
+        ``bias``, ``proj_size`` or ``bidirectional=True``) and shapes that differ raise
+        ValueError before any weight changes; keys of other modules (``"head_w"``) are
+        ignored."""
         import numpy as np
 
-        who = f"{type(self).__name__}.load_torch_state_dict"
-        expected = {}                           # torch's key -> its shape there
+        def host(v):
+            return v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v)
+
+        who = type(self).__name__
+        expected = {}
         for k, cell in enumerate(self.layers):
-            expected[f"weight_ih_l{k}"] = cell.w_ih.shape[::-1]
-            expected[f"weight_hh_l{k}"] = cell.w_hh.shape[::-1]
+            G, I, H = cell.w_ih.shape[1], cell.input_size, cell.hidden_size
+            expected[f"weight_ih_l{k}"] = (G, I)
+            expected[f"weight_hh_l{k}"] = (G, H)
             if cell.b is not None:
-                expected[f"bias_ih_l{k}"] = expected[f"bias_hh_l{k}"] = cell.b.shape
-        missing = [key for key in expected if key not in state_dict]
-        # a torch RNN/LSTM parameter this module has no place for (another layer, the reverse
-        # direction, a projection) means another module: loading the rest would be silently
-        # wrong. Keys of other parts (a head's weights in the same dict) are left alone.
-        unexpected = sorted(key for key in state_dict if key not in expected and
-                            re.fullmatch(r"(weight|bias)_(ih|hh|hr)_l\d+(_reverse)?", str(key)))
+                expected[f"bias_ih_l{k}"] = expected[f"bias_hh_l{k}"] = (G,)
+        missing = [k for k in expected if k not in state_dict]
+        unexpected = [k for k in state_dict
+                      if k not in expected and _TORCH_RECURRENT_KEY.fullmatch(str(k))]
         if missing or unexpected:
-            raise ValueError(f"{who}: the state dict does not fit (missing keys {missing}, "
-                             f"unexpected keys {unexpected}): a torch module of other sizes, "
-                             "layers, bias or directions?")
-        values = {}
+            raise ValueError(f"{who}.load_torch_state_dict: the state dict does not fit this "
+                             f"{who} ({self.num_layers} layer(s), bias="
+                             f"{self.layers[0].b is not None}, one direction): missing keys "
+                             f"{missing}, unexpected keys {unexpected}")
+        values = {key: host(state_dict[key]) for key in expected}
         for key, shape in expected.items():
-            v = state_dict[key]
-            v = v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v)
-            if v.shape != shape:
-                raise ValueError(f"{who}: {key!r} has shape {v.shape}, expected {shape}")
-            values[key] = v
+            if values[key].shape != shape:
+                raise ValueError(f"{who}.load_torch_state_dict: {key!r} has shape "
+                                 f"{values[key].shape}, this {who} needs {shape} (input_size="
+                                 f"{self.input_size}, hidden_size={self.hidden_size})")
         for k, cell in enumerate(self.layers):
             def get(key):
-                return asarray(values[f"{key}_l{k}"], dtype=cell.w_ih.dtype).to(
-                    cell.w_ih.backend)
+                return asarray(values[f"{key}_l{k}"], dtype=cell.w_ih.dtype).to(cell.w_ih.backend)
             cell.w_ih.assign(get("weight_ih").T)
             cell.w_hh.assign(get("weight_hh").T)
             if cell.b is not None:
@@ -324,6 +332,7 @@ class LSTM(_Sequence):
 
     def __init__(self, input_size, hidden_size, num_layers=1, *, bias=True, forget_bias=1.0,
                  rng=None, dtype=_dt.float32, backend=None, name="lstm"):
+        forget_bias = _checks.finite("forget_bias", forget_bias, "LSTM")
         super().__init__(input_size, hidden_size, num_layers, name=name, bias=bias,
                          forget_bias=forget_bias, rng=rng, dtype=dtype, backend=backend)
 
@@ -369,7 +378,10 @@ class SequenceClassifier(Module):
                              "got []")
         n_classes = _checks.size("n_classes", n_classes, owner)
         gen = _init.as_rng(rng, backend)
-        sizes = [_checks.size("input_size", input_size, owner)] + hidden
+        who = "SequenceClassifier"
+        sizes = ([_checks.size("input_size", input_size, who)]
+                 + _checks.sizes("hidden", hidden, who))
+        n_classes = _checks.size("n_classes", n_classes, who)
         self.input_size = sizes[0]
         self.layers = [kinds[cell](a, b, rng=gen, dtype=dtype, backend=backend,
                                    name=f"{self.name}/{cell}{i}")
@@ -381,8 +393,7 @@ class SequenceClassifier(Module):
 
     def forward(self, x):
         if not isinstance(x, Tensor):
-            w = self.layers[0].layers[0].w_ih
-            x = asarray(x, dtype=w.dtype, backend=w.backend)
+            x = asarray(x, dtype=self.head.w.dtype, backend=self.head.w.backend)
         if x.ndim == 2:
             if x.shape[1] % self.input_size:
                 raise ValueError(f"SequenceClassifier: input of shape {x.shape}: its "

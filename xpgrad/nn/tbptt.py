@@ -62,7 +62,7 @@ def windows(n_steps: int, k1: int, k2: int):
     >>> list(windows(7, 2, 3))
     [(0, 0, 2, 1), (1, 2, 4, 3), (3, 4, 6, 4), (4, 6, 7, 7)]
     """
-    _check_k(k1, k2)
+    k1, k2 = _check_k(k1, k2)
     out = []
     for start in range(0, n_steps, k1):
         end = min(start + k1, n_steps)
@@ -73,13 +73,21 @@ def windows(n_steps: int, k1: int, k2: int):
 
 
 def _check_k(k1, k2):
+    """``(k1, k2)`` as Python ints (NumPy integers too), checked: TypeError for another type,
+    ValueError for one below 1 or ``k2 < k1``."""
+    out = []
     for name, k in (("k1", k1), ("k2", k2)):
-        if not isinstance(k, numbers.Integral) or isinstance(k, bool) or k < 1:
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+            raise TypeError(f"{name} must be a positive int, got {type(k).__name__} {k!r}")
+        if k < 1:
             raise ValueError(f"{name} must be a positive int, got {k!r}")
+        out.append(int(k))
+    k1, k2 = out
     if k2 < k1:
         raise ValueError(f"k2={k2} < k1={k1} is not supported: an update takes the loss on the "
                          f"last k1 outputs, so it must backpropagate at least k1 steps "
                          f"(use k2 >= k1; k2 == k1 is the usual choice)")
+    return k1, k2
 
 
 def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, state=None,
@@ -97,9 +105,7 @@ def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, stat
     shape, replayed after; kept across calls with the same model, loss, optimizer and
     variables): the same numbers as eager, without per-op dispatch.
     """
-    k2 = k1 if k2 is None else k2
-    _check_k(k1, k2)
-    k1, k2 = int(k1), int(k2)
+    k1, k2 = _check_k(k1, k1 if k2 is None else k2)
     for name, f in (("model", model), ("loss_fn", loss_fn), ("callback", callback)):
         if not (callable(f) or (f is None and name == "callback")):
             raise TypeError(f"tbptt_train: {name} must be callable, got {type(f).__name__}")
@@ -107,7 +113,10 @@ def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, stat
         raise TypeError(f"tbptt_train: optimizer must be an xg.optim optimizer (with "
                         f"apply_gradients), got {type(optimizer).__name__}")
     for name, t in (("inputs", inputs), ("targets", targets)):
-        if not isinstance(t, Tensor) or t.ndim < 2:
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{name} must be a batch-first Tensor (batch, time, ...), got "
+                            f"{type(t).__name__}; convert it with xg.asarray")
+        if t.ndim < 2:
             raise ValueError(f"{name} must be a batch-first Tensor (batch, time, ...), got "
                              f"{getattr(t, 'shape', type(t).__name__)}")
     n = inputs.shape[1]
@@ -117,6 +126,7 @@ def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, stat
     if variables is None:
         variables = model.trainable_variables
     variables = list(variables)
+    _check_options(variables, max_grad_norm, callback)
     from ..optim import clip_global_norm
 
     def update(state, x, y, cuts, start, nxt):
@@ -150,6 +160,22 @@ def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, stat
             # model) may not stay in it, or the model and its programs would never die
             update.fn = update.__wrapped__ = None
     return result
+
+
+def _check_options(variables, max_grad_norm, callback):
+    """Checked before the first update: a bad option fails with nothing trained."""
+    from ..optim._checks import hyperparameter
+    from ..tensor import Variable
+
+    for v in variables:
+        if not isinstance(v, Variable):
+            raise TypeError(f"variables must be Variables (default: the model's trainable "
+                            f"variables), got {type(v).__name__}")
+    if max_grad_norm is not None:
+        hyperparameter("max_grad_norm", max_grad_norm, low=0.0, low_open=True)
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable(update_index, loss) or None, got "
+                        f"{type(callback).__name__}")
 
 
 def _run(update, result, inputs, targets, n, k1, k2, state, callback):

@@ -369,6 +369,7 @@ def one_hot(indices, num_classes, /, *, dtype=None, axis=-1):
     """
     from .. import dtypes as _dt
     from ..creation import arange
+    from ..dtype_functions import iinfo
     from .elementwise import equal
     from .casting import astype
     from .shape import expand_dims, moveaxis
@@ -385,6 +386,9 @@ def one_hot(indices, num_classes, /, *, dtype=None, axis=-1):
         if lo < 0 or hi >= num_classes:
             raise IndexError(f"one_hot: index {lo if lo < 0 else hi} is out of range for "
                              f"num_classes={num_classes}")
+    if num_classes - 1 > iinfo(indices.dtype).max:
+        # the class numbers must not wrap in a narrow dtype (uint8 indices, 300 classes)
+        indices = astype(indices, _dt.int64)
     hot = equal(expand_dims(indices, axis=-1),
                 arange(num_classes, dtype=indices.dtype, backend=indices._backend))
     out = astype(hot, _dt.float32 if dtype is None else dtype)

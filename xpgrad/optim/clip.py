@@ -16,7 +16,9 @@ def _global_norm_raw(raws, xp):
     for g in raws:
         flat = xp.reshape(g, (-1,))
         sq = xp.vecdot(flat, flat) if flat.shape[0] else xp.sum(flat)
-        sq = xp.astype(sq, xp.float64) if g.dtype != xp.float64 else sq
+        if xp.isdtype(sq.dtype, "complex floating"):
+            sq = xp.real(sq)       # vecdot conjugates its first argument: sum |g|**2, real
+        sq = xp.astype(sq, xp.float64) if sq.dtype != xp.float64 else sq
         total = sq if total is None else total + sq
     return xp.sqrt(total)
 
@@ -43,9 +45,9 @@ def _present(grads, who) -> tuple:
 def clip_global_norm(grads, max_norm):
     """Scale all gradients by ``max_norm / max(global_norm, max_norm)``.
 
-    ``grads`` is a list of Tensors (None entries pass through). Returns ``(clipped, norm)``
-    where ``norm`` is the global norm before clipping (a float64 0-d Tensor). The norm stays on
-    the device: nothing is synchronized.
+    ``grads`` is a list (or any iterable) of Tensors, None entries pass through. Returns
+    ``(clipped, norm)``: a list and the global norm before clipping (a float64 0-d Tensor).
+    The norm stays on the device: nothing is synchronized.
     """
     max_norm = hyperparameter("max_norm", max_norm, low=0.0, low_open=True)
     grads, present = _present(grads, "clip_global_norm")

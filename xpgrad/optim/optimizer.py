@@ -43,7 +43,10 @@ class Optimizer:
     #: the adaptive optimizers' formulas (g**2, sqrt) hold for real numbers only
     _dtype_kinds = "f"
 
-    def __init__(self, learning_rate, *, weight_decay=0.0, global_clipnorm=None, name=None):
+    def __init__(self, learning_rate, *, weight_decay=0.0, global_clipnorm=None, name=None,
+                 **unknown):
+        if unknown:
+            _refuse(type(self).__name__, unknown)
         self._schedule = as_schedule(learning_rate)
         self.weight_decay = hyperparameter("weight_decay", weight_decay, low=0.0)
         if global_clipnorm is not None:
@@ -64,12 +67,27 @@ class Optimizer:
 
     @learning_rate.setter
     def learning_rate(self, value) -> None:
-        """Keras' ``optimizer.learning_rate = 1e-4``: a float or a schedule, checked as in the
-        constructor (the state and the step count are kept)."""
+        """Replace the learning rate (a float or a schedule) from the next update on, as in
+        Keras (``opt.learning_rate = 1e-4``; PyTorch: ``param_group["lr"] = 1e-4``). Checked
+        like the constructor's argument; the optimizer state is kept."""
         self._schedule = as_schedule(value)
 
     def get_config(self) -> dict:
-        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+        """The hyperparameters, as Keras' ``get_config``: ``learning_rate`` (the number, or the
+        schedule object), ``weight_decay``, ``global_clipnorm``, ``name``, ``iterations`` and
+        the optimizer's own (``momentum``, ``beta_1``, ...).
+
+        >>> import xpgrad as xg
+        >>> cfg = xg.optim.SGD(0.1, momentum=0.9).get_config()
+        >>> cfg["learning_rate"], cfg["momentum"]
+        (0.1, 0.9)
+        """
+        from .schedules import Constant
+
+        lr = self._schedule
+        lr = lr.learning_rate if isinstance(lr, Constant) else lr
+        return {"learning_rate": lr,
+                **{k: v for k, v in vars(self).items() if not k.startswith("_")}}
 
     # -- state --------------------------------------------------------------------------------
     def _slot_names(self) -> tuple:
@@ -264,8 +282,24 @@ class Optimizer:
 
     def __repr__(self):
         cfg = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items()
-                        if k not in ("name", "iterations"))
+                        if k not in ("name", "iterations", "learning_rate"))
         return f"{type(self).__name__}(learning_rate={self._schedule!r}, {cfg})"
+
+
+#: PyTorch's argument names -> what xpgrad (Keras' names) calls them
+_TORCH_NAMES = {"lr": "learning_rate=", "eps": "epsilon=", "betas": "beta_1= and beta_2=",
+                "alpha": "rho= (RMSprop's smoothing constant)",
+                "max_norm": "global_clipnorm= (or xg.optim.clip_global_norm)"}
+
+
+def _refuse(owner, unknown) -> None:
+    """TypeError for keyword arguments the optimizer does not take, pointing a PyTorch user at
+    xpgrad's name where there is one (``lr`` -> ``learning_rate``)."""
+    key = next(iter(unknown))
+    hint = _TORCH_NAMES.get(key)
+    raise TypeError(f"{owner}() got an unexpected keyword argument {key!r}"
+                    + (f"; xpgrad uses Keras' names: {hint}" if hint else
+                       f" (xpgrad's {owner} does not have this option)"))
 
 
 def _named(variables, arg="variables") -> dict:
