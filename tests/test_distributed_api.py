@@ -171,3 +171,14 @@ def test_xpgrad_train_under_a_launcher_without_mpi4py_says_what_to_install(monke
         main(["train", "--epochs", "1", "--no-log", "--progress", "never"])
     assert e.value.code == 1
     assert 'mpi4py is not installed; pip install -e ".[mpi]"' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("values", [[1, 2], [True, False], np.int8([3, -1]), [1.5, 2.0]])
+def test_allreduce_in_a_world_of_one_has_the_dtype_of_a_reduction_over_ranks(values):
+    # as on several ranks: xg.sum / xg.mean over a stack of the (here: one) rank's tensors
+    t = xg.asarray(values)
+    for op, reduce_ in (("sum", xg.sum), ("mean", xg.mean)):
+        want = reduce_(xg.stack([t]), axis=0)
+        got = dist.allreduce(t, op=op)
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got.numpy(), want.numpy())

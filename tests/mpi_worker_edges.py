@@ -1,0 +1,44 @@
+"""Run by tests/test_distributed_edges.py under ``mpiexec -n N python
+tests/mpi_worker_edges.py SCENARIO``: edge cases of xpgrad.distributed found in use (dtypes of
+``allreduce``, frozen Variables in ``broadcast_variables``, bad pairs given to
+``DistributedOptimizer`` on one rank only, ranks running different numbers of steps). Each rank
+prints ``rank R ok: <check>`` per check passed; a failure is an uncaught exception, which
+(through xg.distributed.init's hook) aborts the job."""
+import sys
+
+import numpy as np
+
+import xpgrad as xg
+from xpgrad import distributed as dist
+
+#: what rank r passes to allreduce, one recipe per dtype
+RECIPES = [lambda r: np.array([1, 2 + r]), lambda r: np.array([True, r == 0]),
+           lambda r: np.int8([3, -r]), lambda r: np.uint8([r, 7]),
+           lambda r: np.float32([0.5, r]), lambda r: np.array([1 + 2j * r])]
+
+
+def ok(what):
+    print(f"rank {dist.rank()} ok: {what}", flush=True)
+
+
+def scenario_allreduce_dtypes():
+    """allreduce(t, op) is op over a stack of the ranks' tensors: values as NumPy's, dtype as
+    xg.sum / xg.mean's (a mean of integers was a crash, a sum of bools an MPI error)."""
+    r, n = dist.init().rank, dist.size()
+    for recipe in RECIPES:
+        every = np.stack([recipe(k) for k in range(n)])
+        for op, reduce_ in (("sum", xg.sum), ("mean", xg.mean)):
+            got = dist.allreduce(xg.asarray(recipe(r)), op=op)
+            want = reduce_(xg.asarray(every), axis=0)
+            assert got.dtype == want.dtype, (recipe(r), op, got.dtype, want.dtype)
+            np.testing.assert_allclose(got.numpy(), getattr(np, op)(every, axis=0),
+                                       rtol=1e-6, err_msg=f"{recipe(r)} {op}")
+    ok("allreduce dtypes")
+
+
+def main():
+    globals()[f"scenario_{sys.argv[1]}"]()
+
+
+if __name__ == "__main__":
+    main()

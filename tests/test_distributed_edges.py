@@ -1,0 +1,26 @@
+"""Edge cases of xpgrad.distributed across processes (``mpiexec -n 2``/``-n 3`` running
+tests/mpi_worker_edges.py): dtypes of ``allreduce``, frozen Variables broadcast, bad input on
+one rank, ranks that run different numbers of steps. Skipped where mpi4py or mpiexec is
+missing."""
+import sys
+from pathlib import Path
+
+import pytest
+
+from test_distributed import mpirun, needs_mpi
+
+WORKER = str(Path(__file__).parent / "mpi_worker_edges.py")
+
+
+def _checks_pass(n, scenario, *checks):
+    res = mpirun(n, sys.executable, WORKER, scenario, timeout=60)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
+    missing = [f"rank {r} ok: {c}" for r in range(n) for c in checks
+               if f"rank {r} ok: {c}" not in res.stdout.splitlines()]
+    assert not missing, (missing, res.stderr[-3000:])
+
+
+@needs_mpi
+@pytest.mark.parametrize("n", [2, 3])
+def test_allreduce_of_ints_and_bools_reduces_like_numpy(n):
+    _checks_pass(n, "allreduce_dtypes", "allreduce dtypes")
