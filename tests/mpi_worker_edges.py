@@ -36,6 +36,24 @@ def scenario_allreduce_dtypes():
     ok("allreduce dtypes")
 
 
+def scenario_broadcast():
+    """broadcast_variables(module) gives every rank rank 0's Variables, the frozen
+    (non-trainable) ones too, as DDP broadcasts buffers; a single Variable is accepted."""
+    w = dist.init()
+    model = xg.nn.MLP([3, 4, 2], rng=w.rank)             # different weights on every rank
+    model.scale = xg.Variable(np.full(3, float(w.rank)), name="scale", trainable=False)
+    alone = xg.Variable(np.arange(2.0) + w.rank, name="alone")
+    dist.broadcast_variables(model)
+    dist.broadcast_variables(alone)
+    mine = {k: v.numpy() for k, v in model.named_variables().items()}
+    root = w.comm.bcast(mine, root=0)
+    assert list(mine) == list(root) and "mlp/scale" in mine, list(mine)
+    for k in mine:
+        np.testing.assert_array_equal(mine[k], root[k], err_msg=k)
+    np.testing.assert_array_equal(alone.numpy(), np.arange(2.0))
+    ok("broadcast frozen")
+
+
 def main():
     globals()[f"scenario_{sys.argv[1]}"]()
 

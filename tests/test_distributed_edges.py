@@ -24,3 +24,8 @@ def _checks_pass(n, scenario, *checks):
 @pytest.mark.parametrize("n", [2, 3])
 def test_allreduce_of_ints_and_bools_reduces_like_numpy(n):
     _checks_pass(n, "allreduce_dtypes", "allreduce dtypes")
+
+
+@needs_mpi
+def test_broadcast_variables_of_a_module_includes_its_frozen_variables():
+    _checks_pass(2, "broadcast", "broadcast frozen")

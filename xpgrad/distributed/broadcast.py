@@ -17,8 +17,10 @@ from .group import check_same, world as _world
 
 
 def _variables(variables):
-    if hasattr(variables, "trainable_variables"):
-        variables = variables.trainable_variables
+    if isinstance(variables, Variable):
+        return [variables]
+    if hasattr(variables, "trainable_variables"):     # a Module: frozen Variables too
+        variables = getattr(variables, "variables", variables.trainable_variables)
     elif isinstance(variables, dict):
         variables = list(variables.values())
     variables = list(variables)
@@ -35,7 +37,9 @@ def _check_root(root, w):
 
 
 def broadcast_variables(variables, root=0, *, world=None) -> None:
-    """Give every rank rank ``root``'s values of ``variables`` (a list, dict or Module).
+    """Give every rank rank ``root``'s values of ``variables`` (a Variable, list, dict or
+    Module; of a Module, every Variable, trainable or not, as PyTorch DDP also broadcasts
+    buffers).
 
     The ranks' variable layouts (names, shapes, dtypes, order) are checked first: a rank that
     differs is named in a DistributedError raised on every rank.
