@@ -54,6 +54,27 @@ def scenario_broadcast():
     ok("broadcast frozen")
 
 
+def scenario_optimizer_checks():
+    """DistributedOptimizer answers bad pairs as the wrapped optimizer does, before reducing
+    (was an AttributeError for a non-Variable, a NumPy broadcast error for a wrong shape)."""
+    dist.init()
+    v = xg.Variable([1.0, 2.0], name="v")
+    opt = dist.DistributedOptimizer(xg.optim.SGD(0.5))
+    for pairs, error, words in (([(xg.ones(3), v)], ValueError, "gradient for 'v' has shape"),
+                                ([(xg.ones(2), np.ones(2))], TypeError, "updates Variables"),
+                                ([xg.ones(2)], TypeError, "(gradient, variable) pairs")):
+        try:
+            opt.apply_gradients(pairs)
+        except error as e:
+            assert words in str(e), e
+        else:
+            raise AssertionError(f"no {error.__name__} for {pairs}")
+    opt.apply_gradients([(np.array([2.0, 4.0]) * (dist.rank() + 1), v)])   # still in step
+    n = dist.size()
+    np.testing.assert_allclose(v.numpy(), [1.0, 2.0] - 0.5 * np.array([2.0, 4.0]) * (n + 1) / 2)
+    ok("optimizer checks")
+
+
 def main():
     globals()[f"scenario_{sys.argv[1]}"]()
 

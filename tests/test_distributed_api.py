@@ -129,6 +129,8 @@ def test_engine_choice():
      "bucket_bytes"),
     (lambda t, l, p: dist.DistributedGradientTape("tape"), TypeError, "tape"),
     (lambda t, l, p: dist.DistributedOptimizer(object()), TypeError, "optimizer"),
+    (lambda t, l, p: dist.DistributedOptimizer(xg.optim.SGD(0.1), bucket_bytes="1"),
+     ValueError, "bucket_bytes"),
     (lambda t, l, p: dist.broadcast_variables(p, root=1), ValueError, "root"),
     (lambda t, l, p: dist.broadcast_variables([np.ones(2)]), TypeError, "variables"),
     (lambda t, l, p: dist.allreduce(np.ones(2)), TypeError, "tensor"),

@@ -29,3 +29,8 @@ def test_allreduce_of_ints_and_bools_reduces_like_numpy(n):
 @needs_mpi
 def test_broadcast_variables_of_a_module_includes_its_frozen_variables():
     _checks_pass(2, "broadcast", "broadcast frozen")
+
+
+@needs_mpi
+def test_distributed_optimizer_checks_pairs_like_the_wrapped_optimizer():
+    _checks_pass(2, "optimizer_checks", "optimizer checks")
