@@ -5,6 +5,7 @@ tests/mpi_worker_edges.py SCENARIO``: edge cases of xpgrad.distributed found in 
 prints ``rank R ok: <check>`` per check passed; a failure is an uncaught exception, which
 (through xg.distributed.init's hook) aborts the job."""
 import sys
+import time
 
 import numpy as np
 
@@ -73,6 +74,33 @@ def scenario_optimizer_checks():
     n = dist.size()
     np.testing.assert_allclose(v.numpy(), [1.0, 2.0] - 0.5 * np.array([2.0, 4.0]) * (n + 1) / 2)
     ok("optimizer checks")
+
+
+def scenario_fewer_steps():
+    """The last rank runs one step fewer (its data ran out): it ends its script while the
+    others wait for it in the next gradient call, which must raise, not wait forever."""
+    w = dist.init()
+    v = xg.Variable(np.ones(3), name="v")
+    for step in range(3 if w.rank < w.size - 1 else 2):
+        with xg.GradientTape() as tape:
+            loss = xg.sum(v * v)
+        dist.DistributedGradientTape(tape).gradient(loss, [v])
+        print(f"rank {w.rank} step {step}", flush=True)
+
+
+def scenario_barrier_after_exit():
+    w = dist.init()
+    if w.rank == 0:
+        dist.barrier()
+
+
+def scenario_root_ends_late():
+    """Ranks may end at different times (rank 0 saving a checkpoint): no error, exit 0."""
+    w = dist.init()
+    dist.barrier()
+    if w.rank == 0:
+        time.sleep(1.5)
+    ok("ended")
 
 
 def main():

@@ -34,3 +34,22 @@ def test_broadcast_variables_of_a_module_includes_its_frozen_variables():
 @needs_mpi
 def test_distributed_optimizer_checks_pairs_like_the_wrapped_optimizer():
     _checks_pass(2, "optimizer_checks", "optimizer checks")
+
+
+@needs_mpi
+@pytest.mark.parametrize("n, scenario, waits_in", [
+    (3, "fewer_steps", "the check of the list of gradient sources"),
+    (2, "barrier_after_exit", "barrier()")])
+def test_a_rank_that_ends_early_is_named_instead_of_a_hang(n, scenario, waits_in):
+    # Horovod raises on the ranks left waiting; without the notice they waited forever
+    res = mpirun(n, sys.executable, WORKER, scenario, timeout=60)
+    assert res.returncode != 0, res.stdout[-2000:]
+    last = n - 1
+    assert f"rank {last} has ended its script while rank 0 waits for it in {waits_in}" in \
+        res.stderr, res.stderr[-3000:]
+    assert f"rank {last} step 2" not in res.stdout
+
+
+@needs_mpi
+def test_ranks_may_end_at_different_times():
+    _checks_pass(2, "root_ends_late", "ended")
