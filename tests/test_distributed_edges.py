@@ -53,3 +53,17 @@ def test_a_rank_that_ends_early_is_named_instead_of_a_hang(n, scenario, waits_in
 @needs_mpi
 def test_ranks_may_end_at_different_times():
     _checks_pass(2, "root_ends_late", "ended")
+
+
+@needs_mpi
+def test_a_nan_loss_under_mpi_ends_every_rank_together_with_one_message(tmp_path):
+    # the loss is reduced, so every rank stops at the same step: no rank aborts the job (which
+    # could kill rank 0 while it writes its logs), and rank 0 alone reports the error
+    res = mpirun(2, sys.executable, "-m", "xpgrad.cli", "train", "--epochs", "2",
+                 "--batch-size", "100", "--hidden", "16", "--optimizer", "sgd",
+                 "--learning-rate", "1e9", "--logdir", "logs", "--checkpoint", "c.npz",
+                 "--progress", "never", timeout=90, cwd=tmp_path)
+    assert res.returncode == 1, res.stdout[-2000:] + res.stderr[-3000:]
+    assert res.stderr.count("xpgrad: error: the training loss became nan") == 1, res.stderr
+    assert "MPI_ABORT" not in res.stderr and "aborting all" not in res.stderr, res.stderr
+    assert (tmp_path / "logs" / "history.json").exists()

@@ -23,6 +23,12 @@ class _Parser(argparse.ArgumentParser):
         fail(f"{message} (see '{self.prog} -h')", 2)
 
 
+class AgreedExit(SystemExit):
+    """Data-parallel: every rank exits with this status together (an error they all reached at
+    the same step), so none needs to abort the job, which could kill rank 0 while it still
+    writes its logs or its message."""
+
+
 def fail(message, status=2):
     """Print ``xpgrad: error: message`` as one line on stderr and exit with ``status`` (2: the
     user's input is wrong; 1: the run failed).
@@ -243,7 +249,16 @@ def cmd_train(args, parser) -> int:
 
     try:
         result = plan.fit(echo, handle_signals=True)
-    except (TrainingError, ImportError, OSError, CheckpointError) as e:
+    except TrainingError as e:
+        if world.size > 1:   # every rank raised it at the same step (reduced loss, same weights)
+            if world.rank == 0:
+                try:
+                    fail(e, 1)
+                except SystemExit:
+                    pass
+            raise AgreedExit(1)
+        fail(e, 1)
+    except (ImportError, OSError, CheckpointError) as e:
         fail(e, 1)
     if result.interrupted:
         return 128 + int(getattr(signal, result.interrupted))
@@ -391,6 +406,8 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:           # outside the training loop (which saves and returns)
         sys.stderr.write("xpgrad: interrupted\n")
         return 130
+    except AgreedExit:
+        raise
     except SystemExit as e:             # data-parallel: one failed rank ends every rank
         from .distributed.group import abort_on_failure
 
