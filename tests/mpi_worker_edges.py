@@ -103,6 +103,19 @@ def scenario_root_ends_late():
     ok("ended")
 
 
+def scenario_notes():
+    """``xpgrad train``'s notes on stderr (kernels to compile, downloads) come from rank 0
+    alone, as its other output does; here the numpy backend pretends to have kernels to
+    compile."""
+    from xpgrad.cli import main
+
+    dist.init()
+    type(xg.get_backend("numpy")).kernels_cached = lambda self, dtypes=None: False
+    assert main(["train", "--epochs", "1", "--hidden", "8", "--no-log", "--checkpoint", "",
+                 "--progress", "never"]) == 0
+    ok("trained")
+
+
 def main():
     globals()[f"scenario_{sys.argv[1]}"]()
 

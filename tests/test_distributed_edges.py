@@ -67,3 +67,11 @@ def test_a_nan_loss_under_mpi_ends_every_rank_together_with_one_message(tmp_path
     assert res.stderr.count("xpgrad: error: the training loss became nan") == 1, res.stderr
     assert "MPI_ABORT" not in res.stderr and "aborting all" not in res.stderr, res.stderr
     assert (tmp_path / "logs" / "history.json").exists()
+
+
+@needs_mpi
+def test_xpgrad_train_notes_come_from_rank_0_alone():
+    res = mpirun(2, sys.executable, WORKER, "notes", timeout=90)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    assert "rank 1 ok: trained" in res.stdout
+    assert res.stderr.count("compiles its kernels on first use") == 1, res.stderr[-3000:]

@@ -225,7 +225,7 @@ def cmd_train(args, parser) -> int:
             fail(e, 1)
 
     def note(line):                       # downloads: on stderr, so stdout stays the results
-        if not args.quiet:
+        if not args.quiet and current_world().rank == 0:    # data-parallel: rank 0 alone
             sys.stderr.write(f"xpgrad: {line}\n")
             sys.stderr.flush()
 
