@@ -116,6 +116,36 @@ def scenario_notes():
     ok("trained")
 
 
+def scenario_optimizer_state_checks():
+    """broadcast_optimizer_state checks its arguments and the layout on every rank before any
+    collective (a list of non-Variables raised on rank 0 alone and left the others waiting in
+    a broadcast forever; different variables were a KeyError on some ranks only)."""
+    w = dist.init()
+    v = xg.Variable([1.0, 2.0], name="v")
+    opt = xg.optim.Adam(0.1)
+    if w.rank == 0:                        # only rank 0 has stepped
+        with xg.GradientTape() as tape:
+            loss = xg.sum(v * v)
+        opt.apply_gradients(zip(tape.gradient(loss, [v]), [v]))
+    mine = xg.Variable([1.0, 2.0], name="v" if w.rank == 0 else "u")
+    for args, error, words in (((opt, [np.ones(2)]), TypeError, "variables must be"),
+                               (("adam", [v]), TypeError, "optimizer must be"),
+                               ((opt, [mine]), dist.DistributedError, "different model layout")):
+        try:
+            dist.broadcast_optimizer_state(*args)
+        except error as e:
+            assert words in str(e), e
+        else:
+            raise AssertionError(f"no {error.__name__} for {args}")
+    dist.broadcast_optimizer_state(opt, [v])             # still in step
+    state = {k: t.numpy() for k, t in opt.state_dict([v]).items()}
+    root = w.comm.bcast(state, root=0)
+    assert state["iterations"] == 1 and list(state) == list(root)
+    for k in state:
+        np.testing.assert_array_equal(state[k], root[k], err_msg=k)
+    ok("optimizer state checks")
+
+
 def main():
     globals()[f"scenario_{sys.argv[1]}"]()
 

@@ -133,6 +133,9 @@ def test_engine_choice():
      ValueError, "bucket_bytes"),
     (lambda t, l, p: dist.broadcast_variables(p, root=1), ValueError, "root"),
     (lambda t, l, p: dist.broadcast_variables([np.ones(2)]), TypeError, "variables"),
+    (lambda t, l, p: dist.broadcast_optimizer_state("adam", p), TypeError, "optimizer"),
+    (lambda t, l, p: dist.broadcast_optimizer_state(xg.optim.SGD(0.1), [np.ones(2)]),
+     TypeError, "variables"),
     (lambda t, l, p: dist.allreduce(np.ones(2)), TypeError, "tensor"),
     (lambda t, l, p: dist.allreduce(p[0], op="prod"), ValueError, "op"),
 ])

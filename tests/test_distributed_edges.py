@@ -75,3 +75,8 @@ def test_xpgrad_train_notes_come_from_rank_0_alone():
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
     assert "rank 1 ok: trained" in res.stdout
     assert res.stderr.count("compiles its kernels on first use") == 1, res.stderr[-3000:]
+
+
+@needs_mpi
+def test_broadcast_optimizer_state_checks_its_arguments_on_every_rank():
+    _checks_pass(2, "optimizer_state_checks", "optimizer state checks")
