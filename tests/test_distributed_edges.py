@@ -80,3 +80,22 @@ def test_xpgrad_train_notes_come_from_rank_0_alone():
 @needs_mpi
 def test_broadcast_optimizer_state_checks_its_arguments_on_every_rank():
     _checks_pass(2, "optimizer_state_checks", "optimizer state checks")
+
+
+@needs_mpi
+def test_xpgrad_train_compile_on_3_ranks_reproduces_one_process(tmp_path, monkeypatch, capsys):
+    """--compile on several ranks: each replays its traced forward and backward (batch 359:
+    the last batch has one example, so two ranks have an empty share), then the gradients
+    are averaged; the run follows the single-process one (it ran eagerly before)."""
+    from test_distributed import _assert_same_checkpoints, _train_args
+
+    from xpgrad.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(_train_args("one", 359, "--compile")) == 0
+    capsys.readouterr()
+    res = mpirun(3, sys.executable, "-m", "xpgrad.cli", *_train_args("many", 359, "--compile"),
+                 timeout=90, cwd=tmp_path)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    assert "not used on several ranks" not in res.stdout, res.stdout
+    _assert_same_checkpoints(tmp_path / "one.npz", tmp_path / "many.npz", 2 * 5)
