@@ -6,6 +6,7 @@ prints ``rank R ok: <check>`` per check passed; a failure is an uncaught excepti
 (through xg.distributed.init's hook) aborts the job."""
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -144,6 +145,37 @@ def scenario_optimizer_state_checks():
     for k in state:
         np.testing.assert_array_equal(state[k], root[k], err_msg=k)
     ok("optimizer state checks")
+
+
+def scenario_traced():
+    """A reduction inside xg.function cannot be replayed: the trace raises TraceError saying
+    what to do (was a TypeError from deep inside), and on_trace_error="eager" runs it eagerly,
+    reduced on every call."""
+    w = dist.init()
+    v = xg.Variable([1.0, 2.0], name="v")
+    x = xg.asarray([w.rank + 1.0, w.rank + 1.0])
+    want = 2 * v.numpy() * np.mean(np.arange(1, w.size + 1))
+
+    def step(x):
+        with xg.GradientTape() as tape:
+            loss = xg.sum(v * v * x)
+        return dist.DistributedGradientTape(tape).gradient(loss, [v])[0]
+
+    strict = xg.function(step)
+    np.testing.assert_allclose(strict(x).numpy(), want)       # the first call runs eagerly
+    try:
+        strict(x)
+    except xg.jit.TraceError as e:
+        assert "cannot record a reduction across ranks" in str(e) and \
+            "mpi_worker_edges.py" in str(e), e
+    else:
+        raise AssertionError("a reduction was traced")
+    lenient = xg.function(step, on_trace_error="eager")
+    for _ in range(3):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            np.testing.assert_allclose(lenient(x).numpy(), want)
+    ok("traced")
 
 
 def main():

@@ -99,3 +99,8 @@ def test_xpgrad_train_compile_on_3_ranks_reproduces_one_process(tmp_path, monkey
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
     assert "not used on several ranks" not in res.stdout, res.stdout
     _assert_same_checkpoints(tmp_path / "one.npz", tmp_path / "many.npz", 2 * 5)
+
+
+@needs_mpi
+def test_a_reduction_inside_xg_function_raises_a_trace_error_or_runs_eagerly():
+    _checks_pass(2, "traced", "traced")

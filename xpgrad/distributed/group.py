@@ -147,6 +147,7 @@ class MPIWorld:
         return self.comm.bcast(obj, root=root)
 
     def barrier(self):
+        refuse_trace()
         self.wait(self.comm.Ibarrier(), "barrier()")
 
     def wait(self, request, what):
@@ -315,6 +316,7 @@ def check_same(w, what, description) -> None:
     """
     if w.size == 1:
         return
+    refuse_trace()
     digest = hashlib.blake2b("\n".join(description).encode(), digest_size=8).digest()
     mine = np.frombuffer(digest, dtype=np.int64).copy()
     every = np.empty(w.size, dtype=np.int64)
@@ -333,6 +335,20 @@ def check_same(w, what, description) -> None:
     raise DistributedError(f"rank {other} holds a different {what} than rank 0 ({detail}); "
                            f"every rank must build the same model and pass the same "
                            f"variables in the same order")
+
+
+def refuse_trace() -> None:
+    """Raise TraceError inside an ``xg.function`` trace: a replay would skip the collective
+    (its ranks' contributions), so a reduction cannot be recorded."""
+    from ..jit.capture import ACTIVE
+
+    if ACTIVE:
+        from ..jit.errors import TraceError, user_line
+
+        raise TraceError("xg.function cannot record a reduction across ranks (xpgrad."
+                         "distributed; a replay would skip it): return the local gradients "
+                         "from the function and reduce them outside it (DistributedOptimizer),"
+                         " or pass on_trace_error='eager'", user_line())
 
 
 def current():
