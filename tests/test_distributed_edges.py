@@ -104,3 +104,21 @@ def test_xpgrad_train_compile_on_3_ranks_reproduces_one_process(tmp_path, monkey
 @needs_mpi
 def test_a_reduction_inside_xg_function_raises_a_trace_error_or_runs_eagerly():
     _checks_pass(2, "traced", "traced")
+
+
+@needs_mpi
+def test_a_launcher_of_another_mpi_is_an_error_not_n_runs_of_one(tmp_path):
+    # PMI_SIZE as MPICH's mpiexec sets it, while mpi4py's MPI (Open MPI) sees a singleton:
+    # every process would train alone, writing the same checkpoint
+    import os
+    import subprocess
+
+    from test_distributed import _mpi_env
+
+    env = dict(_mpi_env(), PMI_SIZE="2")
+    res = subprocess.run([sys.executable, "-m", "xpgrad.cli", "train", "--epochs", "1",
+                          "--no-log", "--progress", "never"], capture_output=True, text=True,
+                         timeout=90, env=env, cwd=tmp_path)
+    assert res.returncode == 1, res.stdout[-2000:] + res.stderr[-2000:]
+    assert "the launcher started 2 processes, but MPI sees a world of one" in res.stderr
+    assert res.stderr.count("\n") == 1 and not os.listdir(tmp_path), res.stderr

@@ -215,13 +215,13 @@ def cmd_train(args, parser) -> int:
     if args.quiet:
         args.progress = "never"
 
-    from .distributed import init as init_distributed, launcher_size
+    from .distributed import DistributedError, init as init_distributed, launcher_size
     from .distributed.group import current as current_world
 
     if args.distributed or launcher_size() > 1:
         try:
             init_distributed(gpu=args.backend == "cupy" or None)
-        except ImportError as e:              # under mpiexec without mpi4py
+        except (ImportError, DistributedError) as e:   # no mpi4py; another MPI's mpiexec
             fail(e, 1)
 
     def note(line):                       # downloads: on stderr, so stdout stays the results

@@ -255,7 +255,17 @@ def init(comm=None, *, abort_on_error=True, gpu=None):
         raise ImportError(f"this process was started by an MPI launcher ({launcher_size()} "
                           f"processes) but mpi4py is not installed; pip install -e \".[mpi]\" "
                           f"(mpi4py and Open MPI from PyPI)") from None
-    _WORLD = MPIWorld(comm)
+    world_ = MPIWorld(comm)
+    started = launcher_size()
+    if comm is None and world_.size == 1 and started > 1:
+        library = world_.MPI.Get_library_version().splitlines()[0].split(",")[0]
+        raise DistributedError(
+            f"the launcher started {started} processes, but MPI sees a world of one: mpi4py "
+            f"uses {library}, while the launcher (mpiexec, srun) on PATH belongs to another MPI"
+            f" (or lacks its PMI support), so every process would train alone; start the job "
+            f"with the mpiexec of {library}, or build mpi4py against the launcher's MPI "
+            f"(docs/distributed.md)")
+    _WORLD = world_
     if abort_on_error and _WORLD.size > 1:
         _install_excepthook(_WORLD)
     if gpu or (gpu is None and ("cupy" in sys.modules
