@@ -187,3 +187,14 @@ def test_allreduce_in_a_world_of_one_has_the_dtype_of_a_reduction_over_ranks(val
         got = dist.allreduce(t, op=op)
         assert got.dtype == want.dtype
         np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_distributed_optimizer_with_weight_zero_in_a_world_of_one_applies_nothing():
+    # as on several ranks where every weight is 0 (and as DistributedGradientTape, which gives
+    # None gradients): no gradient, so the wrapped optimizer's "No gradients provided"
+    v = xg.Variable([1.0], name="v")
+    opt = dist.DistributedOptimizer(xg.optim.SGD(0.5))
+    with pytest.raises(ValueError, match="No gradients provided"):
+        opt.apply_gradients([(xg.asarray([1.0]), v)], weight=0)
+    assert v.tolist() == [1.0] and opt.iterations == 0
+    assert opt.apply_gradients([(xg.asarray([1.0]), v)], weight=3) == 1 and v.tolist() == [0.5]

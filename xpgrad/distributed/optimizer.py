@@ -57,6 +57,8 @@ class DistributedOptimizer:
             reduced = reduction.finish(local)
             pairs = [(None if g is None else _wrap(g, v._backend), v)
                      for g, (_, v) in zip(reduced, pairs)]
+        elif weight == 0:       # the weighted mean over one rank that brings nothing: none
+            pairs = [(None, v) for _, v in pairs]
         return self.optimizer.apply_gradients(pairs)
 
 
