@@ -198,3 +198,26 @@ def test_distributed_optimizer_with_weight_zero_in_a_world_of_one_applies_nothin
         opt.apply_gradients([(xg.asarray([1.0]), v)], weight=0)
     assert v.tolist() == [1.0] and opt.iterations == 0
     assert opt.apply_gradients([(xg.asarray([1.0]), v)], weight=3) == 1 and v.tolist() == [0.5]
+
+
+def test_init_with_mpi4py_but_no_mpi_library_says_what_to_install(monkeypatch):
+    # mpi4py's wheel without an MPI library raises RuntimeError("cannot load MPI library")
+    import importlib.abc
+    import sys
+
+    mpi4py = pytest.importorskip("mpi4py")
+
+    class NoLibrary(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name == "mpi4py.MPI":
+                raise RuntimeError("cannot load MPI library\nlibmpi.so.40: cannot open")
+            return None
+
+    monkeypatch.setattr(world, "_WORLD", None)
+    monkeypatch.setenv("OMPI_COMM_WORLD_SIZE", "2")
+    monkeypatch.delitem(sys.modules, "mpi4py.MPI", raising=False)
+    monkeypatch.delattr(mpi4py, "MPI", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [NoLibrary(), *sys.meta_path])
+    with pytest.raises(ImportError, match=r"cannot load an MPI library \(cannot load MPI "
+                                          r"library libmpi.so.40.*\.\[mpi\]"):
+        dist.init()

@@ -255,6 +255,13 @@ def init(comm=None, *, abort_on_error=True, gpu=None):
         raise ImportError(f"this process was started by an MPI launcher ({launcher_size()} "
                           f"processes) but mpi4py is not installed; pip install -e \".[mpi]\" "
                           f"(mpi4py and Open MPI from PyPI)") from None
+    try:
+        from mpi4py import MPI  # noqa: F401
+    except (ImportError, RuntimeError) as e:   # RuntimeError: "cannot load MPI library"
+        reason = " ".join(str(e).split())
+        raise ImportError(f"mpi4py is installed but cannot load an MPI library ({reason}); "
+                          f"pip install -e \".[mpi]\" (Open MPI from PyPI), or on a cluster "
+                          f"load the site's MPI module (docs/distributed.md)") from None
     world_ = MPIWorld(comm)
     started = launcher_size()
     if comm is None and world_.size == 1 and started > 1:
