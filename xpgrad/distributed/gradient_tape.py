@@ -70,6 +70,9 @@ class DistributedGradientTape:
 
     def __init__(self, tape, *, op="mean", bucket_bytes=DEFAULT_BUCKET_BYTES, overlap=True,
                  world=None):
+        if isinstance(tape, DistributedGradientTape):
+            raise TypeError("tape is already a DistributedGradientTape; wrap the xg.GradientTape"
+                            " once (each wrapper reduces the gradients again)")
         if not hasattr(tape, "gradient") or not hasattr(tape, "_backward"):
             raise TypeError(f"tape must be an xg.GradientTape, got {type(tape).__name__}")
         self.tape = tape

@@ -28,6 +28,9 @@ class DistributedOptimizer:
     """
 
     def __init__(self, optimizer, *, op="mean", bucket_bytes=DEFAULT_BUCKET_BYTES, world=None):
+        if isinstance(optimizer, DistributedOptimizer):
+            raise TypeError("optimizer is already a DistributedOptimizer; wrap the xg.optim "
+                            "optimizer once (each wrapper reduces the gradients again)")
         if not hasattr(optimizer, "apply_gradients"):
             raise TypeError(f"optimizer must be an xg.optim optimizer, got "
                             f"{type(optimizer).__name__}")
