@@ -129,8 +129,17 @@ def test_engine_choice():
      "bucket_bytes"),
     (lambda t, l, p: dist.DistributedGradientTape("tape"), TypeError, "tape"),
     (lambda t, l, p: dist.DistributedOptimizer(object()), TypeError, "optimizer"),
+    (lambda t, l, p: dist.DistributedGradientTape(dist.DistributedGradientTape(t)), TypeError,
+     "already a DistributedGradientTape"),
+    (lambda t, l, p: dist.DistributedOptimizer(dist.DistributedOptimizer(xg.optim.SGD(0.1))),
+     TypeError, "already a DistributedOptimizer"),
+    (lambda t, l, p: dist.DistributedOptimizer(xg.optim.SGD(0.1), bucket_bytes="1"),
+     ValueError, "bucket_bytes"),
     (lambda t, l, p: dist.broadcast_variables(p, root=1), ValueError, "root"),
     (lambda t, l, p: dist.broadcast_variables([np.ones(2)]), TypeError, "variables"),
+    (lambda t, l, p: dist.broadcast_optimizer_state("adam", p), TypeError, "optimizer"),
+    (lambda t, l, p: dist.broadcast_optimizer_state(xg.optim.SGD(0.1), [np.ones(2)]),
+     TypeError, "variables"),
     (lambda t, l, p: dist.allreduce(np.ones(2)), TypeError, "tensor"),
     (lambda t, l, p: dist.allreduce(p[0], op="prod"), ValueError, "op"),
 ])
@@ -171,3 +180,48 @@ def test_xpgrad_train_under_a_launcher_without_mpi4py_says_what_to_install(monke
         main(["train", "--epochs", "1", "--no-log", "--progress", "never"])
     assert e.value.code == 1
     assert 'mpi4py is not installed; pip install -e ".[mpi]"' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("values", [[1, 2], [True, False], np.int8([3, -1]), [1.5, 2.0]])
+def test_allreduce_in_a_world_of_one_has_the_dtype_of_a_reduction_over_ranks(values):
+    # as on several ranks: xg.sum / xg.mean over a stack of the (here: one) rank's tensors
+    t = xg.asarray(values)
+    for op, reduce_ in (("sum", xg.sum), ("mean", xg.mean)):
+        want = reduce_(xg.stack([t]), axis=0)
+        got = dist.allreduce(t, op=op)
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_distributed_optimizer_with_weight_zero_in_a_world_of_one_applies_nothing():
+    # as on several ranks where every weight is 0 (and as DistributedGradientTape, which gives
+    # None gradients): no gradient, so the wrapped optimizer's "No gradients provided"
+    v = xg.Variable([1.0], name="v")
+    opt = dist.DistributedOptimizer(xg.optim.SGD(0.5))
+    with pytest.raises(ValueError, match="No gradients provided"):
+        opt.apply_gradients([(xg.asarray([1.0]), v)], weight=0)
+    assert v.tolist() == [1.0] and opt.iterations == 0
+    assert opt.apply_gradients([(xg.asarray([1.0]), v)], weight=3) == 1 and v.tolist() == [0.5]
+
+
+def test_init_with_mpi4py_but_no_mpi_library_says_what_to_install(monkeypatch):
+    # mpi4py's wheel without an MPI library raises RuntimeError("cannot load MPI library")
+    import importlib.abc
+    import sys
+
+    mpi4py = pytest.importorskip("mpi4py")
+
+    class NoLibrary(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name == "mpi4py.MPI":
+                raise RuntimeError("cannot load MPI library\nlibmpi.so.40: cannot open")
+            return None
+
+    monkeypatch.setattr(world, "_WORLD", None)
+    monkeypatch.setenv("OMPI_COMM_WORLD_SIZE", "2")
+    monkeypatch.delitem(sys.modules, "mpi4py.MPI", raising=False)
+    monkeypatch.delattr(mpi4py, "MPI", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [NoLibrary(), *sys.meta_path])
+    with pytest.raises(ImportError, match=r"cannot load an MPI library \(cannot load MPI "
+                                          r"library libmpi.so.40.*\.\[mpi\]"):
+        dist.init()

@@ -23,6 +23,12 @@ class _Parser(argparse.ArgumentParser):
         fail(f"{message} (see '{self.prog} -h')", 2)
 
 
+class AgreedExit(SystemExit):
+    """Data-parallel: every rank exits with this status together (an error they all reached at
+    the same step), so none needs to abort the job, which could kill rank 0 while it still
+    writes its logs or its message."""
+
+
 def fail(message, status=2):
     """Print ``xpgrad: error: message`` as one line on stderr and exit with ``status`` (2: the
     user's input is wrong; 1: the run failed).
@@ -223,17 +229,17 @@ def cmd_train(args, parser) -> int:
     if args.quiet:
         args.progress = "never"
 
-    from .distributed import init as init_distributed, launcher_size
+    from .distributed import DistributedError, init as init_distributed, launcher_size
     from .distributed.group import current as current_world
 
     if args.distributed or launcher_size() > 1:
         try:
             init_distributed(gpu=args.backend == "cupy" or None)
-        except ImportError as e:              # under mpiexec without mpi4py
+        except (ImportError, DistributedError) as e:   # no mpi4py; another MPI's mpiexec
             fail(e, 1)
 
     def note(line):                       # downloads: on stderr, so stdout stays the results
-        if not args.quiet:
+        if not args.quiet and current_world().rank == 0:    # data-parallel: rank 0 alone
             sys.stderr.write(f"xpgrad: {line}\n")
             sys.stderr.flush()
 
@@ -259,7 +265,16 @@ def cmd_train(args, parser) -> int:
 
     try:
         result = plan.fit(echo, handle_signals=True)
-    except (TrainingError, ImportError, OSError, CheckpointError) as e:
+    except TrainingError as e:
+        if world.size > 1:   # every rank raised it at the same step (reduced loss, same weights)
+            if world.rank == 0:
+                try:
+                    fail(e, 1)
+                except SystemExit:
+                    pass
+            raise AgreedExit(1)
+        fail(e, 1)
+    except (ImportError, OSError, CheckpointError) as e:
         fail(e, 1)
     except MemoryError as e:
         fail(f"out of memory while training (check --hidden and --batch-size): {e}", 1)
@@ -412,6 +427,8 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:           # outside the training loop (which saves and returns)
         sys.stderr.write("xpgrad: interrupted\n")
         return 130
+    except AgreedExit:
+        raise
     except SystemExit as e:             # data-parallel: one failed rank ends every rank
         from .distributed.group import abort_on_failure
 

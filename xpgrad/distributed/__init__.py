@@ -67,17 +67,27 @@ def barrier() -> None:
 
 def allreduce(tensor, op="mean"):
     """``tensor`` reduced over all ranks ("mean" or "sum"), as a new Tensor (not recorded on a
-    tape). Every rank must pass the same shape and dtype.
+    tape). Every rank must pass the same shape and dtype. The result's dtype is that of
+    ``xg.sum`` / ``xg.mean`` over a stack of the ranks' tensors: a "sum" of bools or small
+    integers is int64, a "mean" of integers the default float dtype.
 
     >>> import xpgrad as xg
     >>> xg.distributed.allreduce(xg.asarray([1.0, 2.0]), op="sum").tolist()   # one process
     [1.0, 2.0]
+    >>> xg.distributed.allreduce(xg.asarray([1, 2])).dtype
+    xpgrad.float32
     """
     if not isinstance(tensor, Tensor):
         raise TypeError(f"tensor must be an xg Tensor, got {type(tensor).__name__}")
     check_op(op)
+    from .. import ops
+
     w = world()
-    buf = tensor._backend.xp.reshape(tensor._backend.xp.asarray(tensor._data, copy=True), (-1,))
+    xp = tensor._backend.xp
+    # the dtype a reduction over the ranks' axis gives (numpy/torch promotion rules)
+    probe = (ops.sum if op == "sum" else ops.mean)(_wrap(xp.zeros((1,), dtype=tensor._data.dtype),
+                                                         tensor._backend))
+    buf = xp.reshape(xp.asarray(tensor._data, dtype=probe._data.dtype, copy=True), (-1,))
     if w.size > 1:
         from .group import check_same
 
@@ -85,4 +95,4 @@ def allreduce(tensor, op="mean"):
         engine_for(w, buf).allreduce_(buf, "sum")
         if op == "mean":
             buf /= w.size
-    return _wrap(tensor._backend.xp.reshape(buf, tuple(tensor._data.shape)), tensor._backend)
+    return _wrap(xp.reshape(buf, tuple(tensor._data.shape)), tensor._backend)

@@ -17,8 +17,10 @@ from .group import check_same, world as _world
 
 
 def _variables(variables):
-    if hasattr(variables, "trainable_variables"):
-        variables = variables.trainable_variables
+    if isinstance(variables, Variable):
+        return [variables]
+    if hasattr(variables, "trainable_variables"):     # a Module: frozen Variables too
+        variables = getattr(variables, "variables", variables.trainable_variables)
     elif isinstance(variables, dict):
         variables = list(variables.values())
     variables = list(variables)
@@ -35,7 +37,9 @@ def _check_root(root, w):
 
 
 def broadcast_variables(variables, root=0, *, world=None) -> None:
-    """Give every rank rank ``root``'s values of ``variables`` (a list, dict or Module).
+    """Give every rank rank ``root``'s values of ``variables`` (a Variable, list, dict or
+    Module; of a Module, every Variable, trainable or not, as PyTorch DDP also broadcasts
+    buffers).
 
     The ranks' variable layouts (names, shapes, dtypes, order) are checked first: a rank that
     differs is named in a DistributedError raised on every rank.
@@ -69,13 +73,22 @@ def broadcast_optimizer_state(optimizer, variables, root=0, *, world=None) -> No
     """
     w = world if world is not None else _world()
     _check_root(root, w)
+    if not (hasattr(optimizer, "state_dict") and hasattr(optimizer, "load_state_dict")):
+        raise TypeError(f"optimizer must be an xg.optim optimizer, got "
+                        f"{type(optimizer).__name__}")
+    by_name = _named(variables)     # checked on every rank alike, before any collective
+    for name, v in by_name.items():
+        if not isinstance(v, Variable):
+            raise TypeError(f"variables must be xg.Variables (or a Module), got "
+                            f"{type(v).__name__} for {name!r}")
+    check_same(w, "model layout",
+               [f"{k}: shape {tuple(v.shape)} {v.dtype}" for k, v in by_name.items()])
     if w.size == 1:
         return
     state = optimizer.state_dict(variables) if w.rank == root else None
     layout = None if state is None else {
         k: (tuple(t.shape), str(np.dtype(t._data.dtype))) for k, t in state.items()}
     layout = w.bcast_object(layout, root=root)
-    by_name = _named(variables)
     arrays = {}
     for key, (shape, dtype) in layout.items():
         name = key.rpartition("/")[0]
@@ -114,4 +127,6 @@ def optimizer_backend(variables):
 def _named(variables):
     from ..optim.optimizer import _named as named
 
+    if not isinstance(variables, dict) and not hasattr(variables, "named_variables"):
+        variables = _variables(variables)     # Variables (TypeError otherwise), or one
     return named(variables)

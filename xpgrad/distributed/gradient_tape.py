@@ -42,6 +42,13 @@ def check_op(op):
     return op
 
 
+def check_bucket_bytes(bucket_bytes):
+    """``bucket_bytes`` if it is a positive integer, else ValueError naming it."""
+    if isinstance(bucket_bytes, bool) or not isinstance(bucket_bytes, int) or bucket_bytes < 1:
+        raise ValueError(f"bucket_bytes must be a positive integer, got {bucket_bytes!r}")
+    return bucket_bytes
+
+
 def describe(sources):
     """One line per source (name, shape, dtype): what every rank must agree on."""
     return [f"{getattr(s, 'name', None) or 'tensor'}: shape {tuple(s.shape)} {s.dtype}"
@@ -63,14 +70,14 @@ class DistributedGradientTape:
 
     def __init__(self, tape, *, op="mean", bucket_bytes=DEFAULT_BUCKET_BYTES, overlap=True,
                  world=None):
+        if isinstance(tape, DistributedGradientTape):
+            raise TypeError("tape is already a DistributedGradientTape; wrap the xg.GradientTape"
+                            " once (each wrapper reduces the gradients again)")
         if not hasattr(tape, "gradient") or not hasattr(tape, "_backward"):
             raise TypeError(f"tape must be an xg.GradientTape, got {type(tape).__name__}")
-        if isinstance(bucket_bytes, bool) or not isinstance(bucket_bytes, int) or \
-                bucket_bytes < 1:
-            raise ValueError(f"bucket_bytes must be a positive integer, got {bucket_bytes!r}")
         self.tape = tape
         self.op = check_op(op)
-        self.bucket_bytes = bucket_bytes
+        self.bucket_bytes = check_bucket_bytes(bucket_bytes)
         self.overlap = bool(overlap)
         self.world = world if world is not None else _world()
         self.last_timing = {}

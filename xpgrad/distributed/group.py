@@ -8,7 +8,10 @@ same script runs unchanged on a laptop.
 
 An uncaught exception on one rank would leave the others blocked in their next collective
 forever; ``init()`` therefore installs a ``sys.excepthook`` that prints the error with its rank
-and calls ``MPI_Abort``, which ends every rank of the job within seconds.
+and calls ``MPI_Abort``, which ends every rank of the job within seconds. A rank whose script
+*ends* early (it ran fewer steps than the others) tells the others as it exits; a rank then
+waiting for it in a collective raises ``DistributedError`` naming it, as Horovod does, instead
+of waiting forever.
 
 >>> w = SingleWorld()
 >>> w.rank, w.size, w.local_rank
@@ -18,9 +21,11 @@ and calls ``MPI_Abort``, which ends every rank of the job within seconds.
 """
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
 import sys
+import time
 import traceback
 
 import numpy as np
@@ -113,6 +118,13 @@ class MPIWorld:
         self.local_size = node.Get_size()
         node.Free()
         self._ops = {"sum": MPI.SUM, "max": MPI.MAX, "min": MPI.MIN}
+        self.gone = None          # the first rank known to have ended its script, if any
+        if self.size > 1:         # notices of ranks that end, on a communicator of their own
+            self._notices = self.comm.Dup()
+            self._notice = np.zeros(1, dtype=np.int64)
+            self._notice_request = self._notices.Irecv(self._notice, source=MPI.ANY_SOURCE,
+                                                       tag=_NOTICE_TAG)
+            atexit.register(self._exit)
 
     def allreduce_(self, buf, op="sum"):
         """Reduce the contiguous NumPy array ``buf`` across ranks, in place."""
@@ -135,7 +147,32 @@ class MPIWorld:
         return self.comm.bcast(obj, root=root)
 
     def barrier(self):
-        self.comm.Barrier()
+        refuse_trace()
+        self.wait(self.comm.Ibarrier(), "barrier()")
+
+    def wait(self, request, what):
+        """Wait for the mpi4py ``request`` of a collective (``what``, for the message); raise
+        DistributedError if a rank ends its script meanwhile (it will never join)."""
+        start = time.monotonic()
+        while not request.Test():
+            if self.gone is None and self._notice_request.Test():
+                self.gone = int(self._notice[0])
+            if self.gone is not None:
+                grace = time.monotonic() + 1.0     # its last contribution may still be in flight
+                while time.monotonic() < grace:
+                    if request.Test():
+                        return
+                    time.sleep(1e-3)
+                raise DistributedError(
+                    f"rank {self.gone} has ended its script while rank {self.rank} waits for it "
+                    f"in {what}: every rank must make the same calls, in the same order (ranks "
+                    f"that ran different numbers of steps? give each the same number of batches;"
+                    f" a rank with an empty share passes weight=0)")
+            waited = time.monotonic() - start
+            if waited < 1e-3:
+                os.sched_yield()
+            else:
+                time.sleep(min(waited / 10, 1e-3))
 
     def progress(self, requests):
         """Let MPI move pending non-blocking collectives along (Open MPI progresses them only
@@ -146,8 +183,34 @@ class MPIWorld:
     def abort(self, code=1):
         self.comm.Abort(code)
 
+    def _exit(self):
+        """At interpreter exit: tell the other ranks this one has ended, then wait until they
+        have too (a rank still waiting for this one raises instead, which ends the job)."""
+        MPI = self.MPI
+        if MPI.Is_finalized():
+            return
+        me = np.array([self.rank], dtype=np.int64)
+        sends = [self._notices.Isend(me, dest=d, tag=_NOTICE_TAG)
+                 for d in range(self.size) if d != self.rank]
+        done, start, told = self._notices.Ibarrier(), time.monotonic(), False
+        while not done.Test():
+            time.sleep(1e-3)
+            if not told and time.monotonic() - start > 60:
+                sys.stderr.write(f"[rank {self.rank}] xpgrad.distributed: this rank has ended; "
+                                 f"waiting for the other ranks to end too\n")
+                sys.stderr.flush()
+                told = True
+        MPI.Request.Waitall(sends)
+        self._notice_request.Wait()             # every other rank sent one notice: drain them
+        for _ in range(self.size - 2):
+            self._notices.Recv(self._notice, source=MPI.ANY_SOURCE, tag=_NOTICE_TAG)
+        self._notices.Free()
+
     def __repr__(self):
         return f"MPIWorld(rank={self.rank}, size={self.size}, local_rank={self.local_rank})"
+
+
+_NOTICE_TAG = 7301       # "this rank has ended" (on the world's notice communicator)
 
 
 class _Request:
@@ -192,7 +255,24 @@ def init(comm=None, *, abort_on_error=True, gpu=None):
         raise ImportError(f"this process was started by an MPI launcher ({launcher_size()} "
                           f"processes) but mpi4py is not installed; pip install -e \".[mpi]\" "
                           f"(mpi4py and Open MPI from PyPI)") from None
-    _WORLD = MPIWorld(comm)
+    try:
+        from mpi4py import MPI  # noqa: F401
+    except (ImportError, RuntimeError) as e:   # RuntimeError: "cannot load MPI library"
+        reason = " ".join(str(e).split())
+        raise ImportError(f"mpi4py is installed but cannot load an MPI library ({reason}); "
+                          f"pip install -e \".[mpi]\" (Open MPI from PyPI), or on a cluster "
+                          f"load the site's MPI module (docs/distributed.md)") from None
+    world_ = MPIWorld(comm)
+    started = launcher_size()
+    if comm is None and world_.size == 1 and started > 1:
+        library = world_.MPI.Get_library_version().splitlines()[0].split(",")[0]
+        raise DistributedError(
+            f"the launcher started {started} processes, but MPI sees a world of one: mpi4py "
+            f"uses {library}, while the launcher (mpiexec, srun) on PATH belongs to another MPI"
+            f" (or lacks its PMI support), so every process would train alone; start the job "
+            f"with the mpiexec of {library}, or build mpi4py against the launcher's MPI "
+            f"(docs/distributed.md)")
+    _WORLD = world_
     if abort_on_error and _WORLD.size > 1:
         _install_excepthook(_WORLD)
     if gpu or (gpu is None and ("cupy" in sys.modules
@@ -253,10 +333,14 @@ def check_same(w, what, description) -> None:
     """
     if w.size == 1:
         return
+    refuse_trace()
     digest = hashlib.blake2b("\n".join(description).encode(), digest_size=8).digest()
     mine = np.frombuffer(digest, dtype=np.int64).copy()
     every = np.empty(w.size, dtype=np.int64)
-    w.comm.Allgather(mine, every)
+    if hasattr(w, "wait"):
+        w.wait(w.comm.Iallgather(mine, every), f"the check of the {what}")
+    else:
+        w.comm.Allgather(mine, every)
     if (every == every[0]).all():
         return
     descriptions = w.allgather(description)      # only on a mismatch: what differs, for the text
@@ -268,6 +352,20 @@ def check_same(w, what, description) -> None:
     raise DistributedError(f"rank {other} holds a different {what} than rank 0 ({detail}); "
                            f"every rank must build the same model and pass the same "
                            f"variables in the same order")
+
+
+def refuse_trace() -> None:
+    """Raise TraceError inside an ``xg.function`` trace: a replay would skip the collective
+    (its ranks' contributions), so a reduction cannot be recorded."""
+    from ..jit.capture import ACTIVE
+
+    if ACTIVE:
+        from ..jit.errors import TraceError, user_line
+
+        raise TraceError("xg.function cannot record a reduction across ranks (xpgrad."
+                         "distributed; a replay would skip it): return the local gradients "
+                         "from the function and reduce them outside it (DistributedOptimizer),"
+                         " or pass on_trace_error='eager'", user_line())
 
 
 def current():

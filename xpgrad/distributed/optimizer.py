@@ -13,9 +13,9 @@ across ranks (flat buckets, in place), then applies them (Horovod's wrapper).
 """
 from __future__ import annotations
 
-from ..tensor import Tensor, _wrap
+from ..tensor import Tensor, Variable, _wrap
 from .buckets import DEFAULT_BUCKET_BYTES, BucketPlan, Reduction
-from .gradient_tape import check_op, check_weight, describe
+from .gradient_tape import check_bucket_bytes, check_op, check_weight, describe
 from .group import check_same, world as _world
 
 
@@ -28,12 +28,15 @@ class DistributedOptimizer:
     """
 
     def __init__(self, optimizer, *, op="mean", bucket_bytes=DEFAULT_BUCKET_BYTES, world=None):
+        if isinstance(optimizer, DistributedOptimizer):
+            raise TypeError("optimizer is already a DistributedOptimizer; wrap the xg.optim "
+                            "optimizer once (each wrapper reduces the gradients again)")
         if not hasattr(optimizer, "apply_gradients"):
             raise TypeError(f"optimizer must be an xg.optim optimizer, got "
                             f"{type(optimizer).__name__}")
         self.optimizer = optimizer
         self.op = check_op(op)
-        self.bucket_bytes = bucket_bytes
+        self.bucket_bytes = check_bucket_bytes(bucket_bytes)
         self.world = world if world is not None else _world()
 
     def __getattr__(self, name):
@@ -44,7 +47,7 @@ class DistributedOptimizer:
     def apply_gradients(self, grads_and_vars, *, weight=1.0) -> int:
         """Reduce the gradients across ranks, then apply them (see the class docstring)."""
         weight = check_weight(weight)
-        pairs = list(grads_and_vars)
+        pairs = _checked_pairs(grads_and_vars)
         if self.world.size > 1:
             variables = [v for _, v in pairs]
             check_same(self.world, "list of optimizer variables",
@@ -53,9 +56,38 @@ class DistributedOptimizer:
                               self.bucket_bytes)
             xp = variables[0]._backend.xp if variables else None
             reduction = Reduction(plan, self.world, xp, weight, self.op)
-            local = [None if g is None else
-                     (g._data if isinstance(g, Tensor) else xp.asarray(g)) for g, _ in pairs]
+            local = [None if g is None else g._data for g, _ in pairs]
             reduced = reduction.finish(local)
             pairs = [(None if g is None else _wrap(g, v._backend), v)
                      for g, (_, v) in zip(reduced, pairs)]
+        elif weight == 0:       # the weighted mean over one rank that brings nothing: none
+            pairs = [(None, v) for _, v in pairs]
         return self.optimizer.apply_gradients(pairs)
+
+
+def _checked_pairs(grads_and_vars):
+    """The ``(gradient, variable)`` pairs as a list, gradients as Tensors, after the checks the
+    wrapped optimizer makes (a Variable each, a gradient of its shape): this rank raises here,
+    before a reduction that would fail on it alone."""
+    from ..creation import asarray
+
+    pairs = []
+    for pair in grads_and_vars:
+        try:
+            if isinstance(pair, Tensor):        # a Tensor unpacks along its first axis
+                raise TypeError
+            g, v = pair
+        except (TypeError, ValueError):
+            raise TypeError(f"apply_gradients takes (gradient, variable) pairs, e.g. "
+                            f"zip(grads, variables); got the item {pair!r}") from None
+        if not isinstance(v, Variable):
+            raise TypeError(f"apply_gradients updates Variables in place; got a "
+                            f"{type(v).__name__} (wrap trainable values in xg.Variable)")
+        if g is not None:
+            if not isinstance(g, Tensor):
+                g = asarray(g, dtype=v.dtype, backend=v._backend)
+            if g._data.shape != v._data.shape:
+                raise ValueError(f"gradient for {v.name!r} has shape {g.shape}, the variable "
+                                 f"has shape {v.shape}")
+        pairs.append((g, v))
+    return pairs

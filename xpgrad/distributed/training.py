@@ -17,7 +17,9 @@ import signal
 
 import numpy as np
 
+from ..tensor import _wrap
 from .broadcast import broadcast_optimizer_state, broadcast_variables
+from .buckets import BucketPlan, Reduction
 from .gradient_tape import DistributedGradientTape
 from .group import current
 
@@ -73,6 +75,15 @@ class DataParallel:
             buf[:] = loss * len(mine), accuracy * len(mine)
         self.world.allreduce_(buf, "sum")
         return float(buf[0] / len(y)), float(buf[1] / len(y))
+
+    def reduce(self, grads, variables, n_local):
+        """Local gradients (of the mean loss over ``n_local`` examples; None where there is
+        none) averaged over the global batch, as ``gradient`` does, for gradients computed
+        elsewhere (``xpgrad train --compile``: by a replayed xg.function)."""
+        plan = BucketPlan([(tuple(v._data.shape), v._data.dtype) for v in variables])
+        reduction = Reduction(plan, self.world, variables[0]._backend.xp, float(n_local))
+        out = reduction.finish([None if g is None or not n_local else g._data for g in grads])
+        return [None if g is None else _wrap(g, v._backend) for g, v in zip(out, variables)]
 
     def gradient(self, tape, loss, variables, n_local):
         """The gradients averaged over the global batch (``n_local`` examples here)."""

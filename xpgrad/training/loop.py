@@ -158,10 +158,8 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
             loss = xg.losses.softmax_cross_entropy(logits, yb)
         return logits, loss, tape.gradient(loss, variables)
 
-    if cfg.compile and dp is None:   # traced once per batch shape, replayed (xg.function)
-        forward_backward = xg.function(forward_backward)
-    elif cfg.compile:
-        say("--compile: not used on several ranks yet (the gradients are reduced eagerly)")
+    if cfg.compile:     # traced once per batch shape, replayed (xg.function); on several
+        forward_backward = xg.function(forward_backward)    # ranks, reduced after the replay
 
     history = History()
     n_train = len(ds.x_train)
@@ -193,8 +191,10 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
                 xb, yb = x_train[idx_t], y_train[idx_t]
                 # overflow shows as a non-finite loss, reported below: no warnings per step
                 with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                    if dp is None:
+                    if dp is None or (cfg.compile and len(mine)):
                         logits, loss, grads = forward_backward(xb, yb)
+                    elif cfg.compile:           # an empty share: nothing to contribute
+                        logits, loss, grads = None, None, [None] * len(variables)
                     else:
                         with xg.GradientTape() as tape:
                             logits = model(xb) if len(mine) else None
@@ -216,7 +216,9 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
                         + (f"; the checkpoint {cfg.checkpoint!r} holds the last saved step"
                            if cfg.checkpoint and os.path.exists(cfg.checkpoint) else ""))
                 with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                    if dp is not None:
+                    if dp is not None and cfg.compile:
+                        grads = dp.reduce(grads, variables, len(mine))
+                    elif dp is not None:
                         grads = dp.gradient(tape, loss, variables, len(mine))
                     opt.apply_gradients(zip(grads, variables))
                 history.step_loss.append(loss_value)

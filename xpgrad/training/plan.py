@@ -124,8 +124,8 @@ def prepare(config: TrainConfig, echo=None, *, background_compile=False) -> Plan
         echo(f"the {be.name} backend compiles its kernels on first use, which takes a while "
              f"once per machine; `xpgrad warmup --backend {be.name}` compiles them all ahead of "
              f"time, in parallel")
-    raw = load_dataset(cfg.dataset, cfg.data_dir, seed=cfg.seed, progress=cfg.progress,
-                       echo=echo)
+    raw = load_dataset(cfg.dataset, cfg.data_dir, seed=cfg.seed,
+                       progress=cfg.progress and root, echo=echo)   # a bar from rank 0 alone
     ds = normalized(raw)
     model = MODELS[cfg.model].build(ds, list(cfg.hidden),
                                     xg.random.default_rng(cfg.seed, backend=be), be)

@@ -1,0 +1,186 @@
+"""Run by tests/test_distributed_edges.py under ``mpiexec -n N python
+tests/mpi_worker_edges.py SCENARIO``: edge cases of xpgrad.distributed found in use (dtypes of
+``allreduce``, frozen Variables in ``broadcast_variables``, bad pairs given to
+``DistributedOptimizer`` on one rank only, ranks running different numbers of steps). Each rank
+prints ``rank R ok: <check>`` per check passed; a failure is an uncaught exception, which
+(through xg.distributed.init's hook) aborts the job."""
+import sys
+import time
+import warnings
+
+import numpy as np
+
+import xpgrad as xg
+from xpgrad import distributed as dist
+
+#: what rank r passes to allreduce, one recipe per dtype
+RECIPES = [lambda r: np.array([1, 2 + r]), lambda r: np.array([True, r == 0]),
+           lambda r: np.int8([3, -r]), lambda r: np.uint8([r, 7]),
+           lambda r: np.float32([0.5, r]), lambda r: np.array([1 + 2j * r])]
+
+
+def ok(what):
+    print(f"rank {dist.rank()} ok: {what}", flush=True)
+
+
+def scenario_allreduce_dtypes():
+    """allreduce(t, op) is op over a stack of the ranks' tensors: values as NumPy's, dtype as
+    xg.sum / xg.mean's (a mean of integers was a crash, a sum of bools an MPI error)."""
+    r, n = dist.init().rank, dist.size()
+    for recipe in RECIPES:
+        every = np.stack([recipe(k) for k in range(n)])
+        for op, reduce_ in (("sum", xg.sum), ("mean", xg.mean)):
+            got = dist.allreduce(xg.asarray(recipe(r)), op=op)
+            want = reduce_(xg.asarray(every), axis=0)
+            assert got.dtype == want.dtype, (recipe(r), op, got.dtype, want.dtype)
+            np.testing.assert_allclose(got.numpy(), getattr(np, op)(every, axis=0),
+                                       rtol=1e-6, err_msg=f"{recipe(r)} {op}")
+    ok("allreduce dtypes")
+
+
+def scenario_broadcast():
+    """broadcast_variables(module) gives every rank rank 0's Variables, the frozen
+    (non-trainable) ones too, as DDP broadcasts buffers; a single Variable is accepted."""
+    w = dist.init()
+    model = xg.nn.MLP([3, 4, 2], rng=w.rank)             # different weights on every rank
+    model.scale = xg.Variable(np.full(3, float(w.rank)), name="scale", trainable=False)
+    alone = xg.Variable(np.arange(2.0) + w.rank, name="alone")
+    dist.broadcast_variables(model)
+    dist.broadcast_variables(alone)
+    mine = {k: v.numpy() for k, v in model.named_variables().items()}
+    root = w.comm.bcast(mine, root=0)
+    assert list(mine) == list(root) and "mlp/scale" in mine, list(mine)
+    for k in mine:
+        np.testing.assert_array_equal(mine[k], root[k], err_msg=k)
+    np.testing.assert_array_equal(alone.numpy(), np.arange(2.0))
+    ok("broadcast frozen")
+
+
+def scenario_optimizer_checks():
+    """DistributedOptimizer answers bad pairs as the wrapped optimizer does, before reducing
+    (was an AttributeError for a non-Variable, a NumPy broadcast error for a wrong shape)."""
+    dist.init()
+    v = xg.Variable([1.0, 2.0], name="v")
+    opt = dist.DistributedOptimizer(xg.optim.SGD(0.5))
+    for pairs, error, words in (([(xg.ones(3), v)], ValueError, "gradient for 'v' has shape"),
+                                ([(xg.ones(2), np.ones(2))], TypeError, "updates Variables"),
+                                ([xg.ones(2)], TypeError, "(gradient, variable) pairs")):
+        try:
+            opt.apply_gradients(pairs)
+        except error as e:
+            assert words in str(e), e
+        else:
+            raise AssertionError(f"no {error.__name__} for {pairs}")
+    opt.apply_gradients([(np.array([2.0, 4.0]) * (dist.rank() + 1), v)])   # still in step
+    n = dist.size()
+    np.testing.assert_allclose(v.numpy(), [1.0, 2.0] - 0.5 * np.array([2.0, 4.0]) * (n + 1) / 2)
+    ok("optimizer checks")
+
+
+def scenario_fewer_steps():
+    """The last rank runs one step fewer (its data ran out): it ends its script while the
+    others wait for it in the next gradient call, which must raise, not wait forever."""
+    w = dist.init()
+    v = xg.Variable(np.ones(3), name="v")
+    for step in range(3 if w.rank < w.size - 1 else 2):
+        with xg.GradientTape() as tape:
+            loss = xg.sum(v * v)
+        dist.DistributedGradientTape(tape).gradient(loss, [v])
+        print(f"rank {w.rank} step {step}", flush=True)
+
+
+def scenario_barrier_after_exit():
+    w = dist.init()
+    if w.rank == 0:
+        dist.barrier()
+
+
+def scenario_root_ends_late():
+    """Ranks may end at different times (rank 0 saving a checkpoint): no error, exit 0."""
+    w = dist.init()
+    dist.barrier()
+    if w.rank == 0:
+        time.sleep(1.5)
+    ok("ended")
+
+
+def scenario_notes():
+    """``xpgrad train``'s notes on stderr (kernels to compile, downloads) come from rank 0
+    alone, as its other output does; here the numpy backend pretends to have kernels to
+    compile."""
+    from xpgrad.cli import main
+
+    dist.init()
+    type(xg.get_backend("numpy")).kernels_cached = lambda self, dtypes=None: False
+    assert main(["train", "--epochs", "1", "--hidden", "8", "--no-log", "--checkpoint", "",
+                 "--progress", "never"]) == 0
+    ok("trained")
+
+
+def scenario_optimizer_state_checks():
+    """broadcast_optimizer_state checks its arguments and the layout on every rank before any
+    collective (a list of non-Variables raised on rank 0 alone and left the others waiting in
+    a broadcast forever; different variables were a KeyError on some ranks only)."""
+    w = dist.init()
+    v = xg.Variable([1.0, 2.0], name="v")
+    opt = xg.optim.Adam(0.1)
+    if w.rank == 0:                        # only rank 0 has stepped
+        with xg.GradientTape() as tape:
+            loss = xg.sum(v * v)
+        opt.apply_gradients(zip(tape.gradient(loss, [v]), [v]))
+    mine = xg.Variable([1.0, 2.0], name="v" if w.rank == 0 else "u")
+    for args, error, words in (((opt, [np.ones(2)]), TypeError, "variables must be"),
+                               (("adam", [v]), TypeError, "optimizer must be"),
+                               ((opt, [mine]), dist.DistributedError, "different model layout")):
+        try:
+            dist.broadcast_optimizer_state(*args)
+        except error as e:
+            assert words in str(e), e
+        else:
+            raise AssertionError(f"no {error.__name__} for {args}")
+    dist.broadcast_optimizer_state(opt, [v])             # still in step
+    state = {k: t.numpy() for k, t in opt.state_dict([v]).items()}
+    root = w.comm.bcast(state, root=0)
+    assert state["iterations"] == 1 and list(state) == list(root)
+    for k in state:
+        np.testing.assert_array_equal(state[k], root[k], err_msg=k)
+    ok("optimizer state checks")
+
+
+def scenario_traced():
+    """A reduction inside xg.function cannot be replayed: the trace raises TraceError saying
+    what to do (was a TypeError from deep inside), and on_trace_error="eager" runs it eagerly,
+    reduced on every call."""
+    w = dist.init()
+    v = xg.Variable([1.0, 2.0], name="v")
+    x = xg.asarray([w.rank + 1.0, w.rank + 1.0])
+    want = 2 * v.numpy() * np.mean(np.arange(1, w.size + 1))
+
+    def step(x):
+        with xg.GradientTape() as tape:
+            loss = xg.sum(v * v * x)
+        return dist.DistributedGradientTape(tape).gradient(loss, [v])[0]
+
+    strict = xg.function(step)
+    np.testing.assert_allclose(strict(x).numpy(), want)       # the first call runs eagerly
+    try:
+        strict(x)
+    except xg.jit.TraceError as e:
+        assert "cannot record a reduction across ranks" in str(e) and \
+            "mpi_worker_edges.py" in str(e), e
+    else:
+        raise AssertionError("a reduction was traced")
+    lenient = xg.function(step, on_trace_error="eager")
+    for _ in range(3):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            np.testing.assert_allclose(lenient(x).numpy(), want)
+    ok("traced")
+
+
+def main():
+    globals()[f"scenario_{sys.argv[1]}"]()
+
+
+if __name__ == "__main__":
+    main()

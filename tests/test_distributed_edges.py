@@ -1,0 +1,124 @@
+"""Edge cases of xpgrad.distributed across processes (``mpiexec -n 2``/``-n 3`` running
+tests/mpi_worker_edges.py): dtypes of ``allreduce``, frozen Variables broadcast, bad input on
+one rank, ranks that run different numbers of steps. Skipped where mpi4py or mpiexec is
+missing."""
+import sys
+from pathlib import Path
+
+import pytest
+
+from test_distributed import mpirun, needs_mpi
+
+WORKER = str(Path(__file__).parent / "mpi_worker_edges.py")
+
+
+def _checks_pass(n, scenario, *checks):
+    res = mpirun(n, sys.executable, WORKER, scenario, timeout=60)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
+    missing = [f"rank {r} ok: {c}" for r in range(n) for c in checks
+               if f"rank {r} ok: {c}" not in res.stdout.splitlines()]
+    assert not missing, (missing, res.stderr[-3000:])
+
+
+@needs_mpi
+@pytest.mark.parametrize("n", [2, 3])
+def test_allreduce_of_ints_and_bools_reduces_like_numpy(n):
+    _checks_pass(n, "allreduce_dtypes", "allreduce dtypes")
+
+
+@needs_mpi
+def test_broadcast_variables_of_a_module_includes_its_frozen_variables():
+    _checks_pass(2, "broadcast", "broadcast frozen")
+
+
+@needs_mpi
+def test_distributed_optimizer_checks_pairs_like_the_wrapped_optimizer():
+    _checks_pass(2, "optimizer_checks", "optimizer checks")
+
+
+@needs_mpi
+@pytest.mark.parametrize("n, scenario, waits_in", [
+    (3, "fewer_steps", "the check of the list of gradient sources"),
+    (2, "barrier_after_exit", "barrier()")])
+def test_a_rank_that_ends_early_is_named_instead_of_a_hang(n, scenario, waits_in):
+    # Horovod raises on the ranks left waiting; without the notice they waited forever
+    res = mpirun(n, sys.executable, WORKER, scenario, timeout=60)
+    assert res.returncode != 0, res.stdout[-2000:]
+    last = n - 1
+    assert f"rank {last} has ended its script while rank 0 waits for it in {waits_in}" in \
+        res.stderr, res.stderr[-3000:]
+    assert f"rank {last} step 2" not in res.stdout
+
+
+@needs_mpi
+def test_ranks_may_end_at_different_times():
+    _checks_pass(2, "root_ends_late", "ended")
+
+
+@needs_mpi
+def test_a_nan_loss_under_mpi_ends_every_rank_together_with_one_message(tmp_path):
+    # the loss is reduced, so every rank stops at the same step: no rank aborts the job (which
+    # could kill rank 0 while it writes its logs), and rank 0 alone reports the error
+    res = mpirun(2, sys.executable, "-m", "xpgrad.cli", "train", "--epochs", "2",
+                 "--batch-size", "100", "--hidden", "16", "--optimizer", "sgd",
+                 "--learning-rate", "1e9", "--logdir", "logs", "--checkpoint", "c.npz",
+                 "--progress", "never", timeout=90, cwd=tmp_path)
+    assert res.returncode == 1, res.stdout[-2000:] + res.stderr[-3000:]
+    assert res.stderr.count("xpgrad: error: the training loss became nan") == 1, res.stderr
+    assert "MPI_ABORT" not in res.stderr and "aborting all" not in res.stderr, res.stderr
+    assert (tmp_path / "logs" / "history.json").exists()
+
+
+@needs_mpi
+def test_xpgrad_train_notes_come_from_rank_0_alone():
+    res = mpirun(2, sys.executable, WORKER, "notes", timeout=90)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    assert "rank 1 ok: trained" in res.stdout
+    assert res.stderr.count("compiles its kernels on first use") == 1, res.stderr[-3000:]
+
+
+@needs_mpi
+def test_broadcast_optimizer_state_checks_its_arguments_on_every_rank():
+    _checks_pass(2, "optimizer_state_checks", "optimizer state checks")
+
+
+@needs_mpi
+def test_xpgrad_train_compile_on_3_ranks_reproduces_one_process(tmp_path, monkeypatch, capsys):
+    """--compile on several ranks: each replays its traced forward and backward (batch 359:
+    the last batch has one example, so two ranks have an empty share), then the gradients
+    are averaged; the run follows the single-process one (it ran eagerly before)."""
+    from test_distributed import _assert_same_checkpoints, _train_args
+
+    from xpgrad.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(_train_args("one", 359, "--compile")) == 0
+    capsys.readouterr()
+    res = mpirun(3, sys.executable, "-m", "xpgrad.cli", *_train_args("many", 359, "--compile"),
+                 timeout=90, cwd=tmp_path)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    assert "not used on several ranks" not in res.stdout, res.stdout
+    _assert_same_checkpoints(tmp_path / "one.npz", tmp_path / "many.npz", 2 * 5)
+
+
+@needs_mpi
+def test_a_reduction_inside_xg_function_raises_a_trace_error_or_runs_eagerly():
+    _checks_pass(2, "traced", "traced")
+
+
+@needs_mpi
+def test_a_launcher_of_another_mpi_is_an_error_not_n_runs_of_one(tmp_path):
+    # PMI_SIZE as MPICH's mpiexec sets it, while mpi4py's MPI (Open MPI) sees a singleton:
+    # every process would train alone, writing the same checkpoint
+    import os
+    import subprocess
+
+    from test_distributed import _mpi_env
+
+    env = dict(_mpi_env(), PMI_SIZE="2")
+    res = subprocess.run([sys.executable, "-m", "xpgrad.cli", "train", "--epochs", "1",
+                          "--no-log", "--progress", "never"], capture_output=True, text=True,
+                         timeout=90, env=env, cwd=tmp_path)
+    assert res.returncode == 1, res.stdout[-2000:] + res.stderr[-2000:]
+    assert "the launcher started 2 processes, but MPI sees a world of one" in res.stderr
+    assert res.stderr.count("\n") == 1 and not os.listdir(tmp_path), res.stderr
