@@ -67,27 +67,12 @@ class DistributedOptimizer:
 
 def _checked_pairs(grads_and_vars):
     """The ``(gradient, variable)`` pairs as a list, gradients as Tensors, after the checks the
-    wrapped optimizer makes (a Variable each, a gradient of its shape): this rank raises here,
-    before a reduction that would fail on it alone."""
-    from ..creation import asarray
+    wrapped optimizer makes: this rank raises here, before a reduction that would fail on it
+    alone."""
+    from ..optim.optimizer import checked_gradient, unpack_pair
 
     pairs = []
     for pair in grads_and_vars:
-        try:
-            if isinstance(pair, Tensor):        # a Tensor unpacks along its first axis
-                raise TypeError
-            g, v = pair
-        except (TypeError, ValueError):
-            raise TypeError(f"apply_gradients takes (gradient, variable) pairs, e.g. "
-                            f"zip(grads, variables); got the item {pair!r}") from None
-        if not isinstance(v, Variable):
-            raise TypeError(f"apply_gradients updates Variables in place; got a "
-                            f"{type(v).__name__} (wrap trainable values in xg.Variable)")
-        if g is not None:
-            if not isinstance(g, Tensor):
-                g = asarray(g, dtype=v.dtype, backend=v._backend)
-            if g._data.shape != v._data.shape:
-                raise ValueError(f"gradient for {v.name!r} has shape {g.shape}, the variable "
-                                 f"has shape {v.shape}")
-        pairs.append((g, v))
+        g, v = unpack_pair(pair)
+        pairs.append((None if g is None else checked_gradient(g, v), v))
     return pairs
