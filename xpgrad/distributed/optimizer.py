@@ -13,7 +13,7 @@ across ranks (flat buckets, in place), then applies them (Horovod's wrapper).
 """
 from __future__ import annotations
 
-from ..tensor import Tensor, Variable, _wrap
+from ..tensor import _wrap
 from .buckets import DEFAULT_BUCKET_BYTES, BucketPlan, Reduction
 from .gradient_tape import check_bucket_bytes, check_op, check_weight, describe
 from .group import check_same, world as _world
