@@ -188,11 +188,7 @@ def plot_history(history, path, title=None) -> str:
     # fixed margins: tight_layout would measure every label first (a third of the drawing time)
     fig.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.9 if title else 0.95,
                         wspace=0.22)
-    if not os.path.splitext(path)[1]:
-        path = f"{path}.png"        # what savefig writes: return the file that exists
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=100)
-    return path
+    return _save(fig, path)
 
 
 def plot_curves(curves: dict, path, xlabel="step", ylabel="loss", logy=True, title=None) -> str:
@@ -210,8 +206,14 @@ def plot_curves(curves: dict, path, xlabel="step", ylabel="loss", logy=True, tit
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
+    return _save(fig, path)
+
+
+def _save(fig, path) -> str:
+    """Write ``fig`` to ``path`` (its directory made; ``.png`` added without an extension, as
+    savefig does) and return the file written."""
     if not os.path.splitext(path)[1]:
-        path = f"{path}.png"        # what savefig writes: return the file that exists
+        path = f"{path}.png"
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=100)
     return path

@@ -77,10 +77,6 @@ def broadcast_optimizer_state(optimizer, variables, root=0, *, world=None) -> No
         raise TypeError(f"optimizer must be an xg.optim optimizer, got "
                         f"{type(optimizer).__name__}")
     by_name = _named(variables)     # checked on every rank alike, before any collective
-    for name, v in by_name.items():
-        if not isinstance(v, Variable):
-            raise TypeError(f"variables must be xg.Variables (or a Module), got "
-                            f"{type(v).__name__} for {name!r}")
     check_same(w, "model layout",
                [f"{k}: shape {tuple(v.shape)} {v.dtype}" for k, v in by_name.items()])
     if w.size == 1:

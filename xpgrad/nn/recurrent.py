@@ -66,8 +66,8 @@ class _Recurrent(Module):
         self.w_ih = Variable(_uniform(gen, (self.input_size, G), k, dtype, backend),
                              name=f"{self.name}/w_ih")
         self.w_hh = Variable(_uniform(gen, (H, G), k, dtype, backend), name=f"{self.name}/w_hh")
-        self.b = (Variable(zeros((G,), dtype=dtype, backend=self.w_ih.backend), name=f"{self.name}/b")
-                  if bias else None)
+        self.b = (Variable(zeros((G,), dtype=dtype, backend=self.w_ih.backend),
+                           name=f"{self.name}/b") if bias else None)
 
     def project(self, x):
         """The input projection of every step, ``x @ w_ih + b``: (B, T, I) -> (B, T, G)."""
@@ -377,11 +377,8 @@ class SequenceClassifier(Module):
             raise ValueError(f"{owner}: hidden must list at least one recurrent layer size, "
                              "got []")
         n_classes = _checks.size("n_classes", n_classes, owner)
+        sizes = [_checks.size("input_size", input_size, owner)] + hidden
         gen = _init.as_rng(rng, backend)
-        who = "SequenceClassifier"
-        sizes = ([_checks.size("input_size", input_size, who)]
-                 + _checks.sizes("hidden", hidden, who))
-        n_classes = _checks.size("n_classes", n_classes, who)
         self.input_size = sizes[0]
         self.layers = [kinds[cell](a, b, rng=gen, dtype=dtype, backend=backend,
                                    name=f"{self.name}/{cell}{i}")

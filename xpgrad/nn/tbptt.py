@@ -126,7 +126,7 @@ def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, stat
     if variables is None:
         variables = model.trainable_variables
     variables = list(variables)
-    _check_options(variables, max_grad_norm, callback)
+    _check_options(variables, max_grad_norm)
     from ..optim import clip_global_norm
 
     def update(state, x, y, cuts, start, nxt):
@@ -162,8 +162,9 @@ def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, stat
     return result
 
 
-def _check_options(variables, max_grad_norm, callback):
-    """Checked before the first update: a bad option fails with nothing trained."""
+def _check_options(variables, max_grad_norm):
+    """Checked before the first update: a bad option fails with nothing trained (``callback``
+    is checked with ``model`` and ``loss_fn``)."""
     from ..optim._checks import hyperparameter
     from ..tensor import Variable
 
@@ -173,9 +174,6 @@ def _check_options(variables, max_grad_norm, callback):
                             f"variables), got {type(v).__name__}")
     if max_grad_norm is not None:
         hyperparameter("max_grad_norm", max_grad_norm, low=0.0, low_open=True)
-    if callback is not None and not callable(callback):
-        raise TypeError(f"callback must be callable(update_index, loss) or None, got "
-                        f"{type(callback).__name__}")
 
 
 def _run(update, result, inputs, targets, n, k1, k2, state, callback):
