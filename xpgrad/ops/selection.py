@@ -37,20 +37,20 @@ def _clip_forward(xp, x, *bounds, which):
 
 
 def _clip_vjp(xp, g, ans, needs, x, *bounds, which):
+    # clip is min(max(x, lo), hi): ``hi`` wins where the inner max exceeds it (so wherever
+    # lo > hi), ``lo`` where x < lo otherwise, and ``x`` elsewhere (ties go to x; NaN gets none)
     kw = dict(zip(which, bounds))
     lo, hi = kw.get("min"), kw.get("max")
-    if lo is None:
-        inside = x <= hi
-    elif hi is None:
-        inside = x >= lo
+    if hi is None:
+        to_x, chosen = x >= lo, {"min": x < lo}
+    elif lo is None:
+        to_x, chosen = x <= hi, {"max": x > hi}
     else:
-        inside = xp.logical_and(x >= lo, x <= hi)
-    out = [xp.where(inside, g, 0.0) if needs[0] else None]
+        to_hi = ((x < lo) & (lo > hi)) | ((x >= lo) & (x > hi))
+        to_x, chosen = (x >= lo) & ~to_hi, {"min": (x < lo) & ~to_hi, "max": to_hi}
+    out = [xp.where(to_x, g, 0.0) if needs[0] else None]
     for name, need in zip(which, needs[1:]):
-        if not need:
-            out.append(None)
-        else:
-            out.append(xp.where(x < lo if name == "min" else x > hi, g, 0.0))
+        out.append(xp.where(chosen[name], g, 0.0) if need else None)
     return tuple(out)
 
 
@@ -68,7 +68,9 @@ def _int_bound(bound, x):
 def clip(x, /, min=None, max=None):
     """Limit ``x`` to ``[min, max]`` (Python scalars or tensors, broadcasting with ``x``); the
     result keeps ``x``'s dtype. The gradient goes to ``x`` where it is inside the bounds (ties
-    included) and to the active bound elsewhere.
+    included) and to the active bound elsewhere; where ``min > max`` the result is ``max``
+    (``clip`` is ``minimum(maximum(x, min), max)``, as in NumPy and PyTorch), and so is the
+    gradient's destination.
 
     >>> import xpgrad as xg
     >>> xg.clip(xg.asarray([-2.0, 0.5, 3.0]), -1.0, 1.0).tolist()
