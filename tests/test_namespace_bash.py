@@ -408,3 +408,20 @@ def test_setitem_gradients_match_finite_differences(name, make):
     key = tuple(xg.asarray(k) if isinstance(k, np.ndarray) else k for k in key) \
         if isinstance(key, tuple) else (xg.asarray(key) if isinstance(key, np.ndarray) else key)
     check_grads(_written(key), [xg.asarray(make(3, 4)), xg.asarray(make(*value_shape))])
+
+
+# -- fixes ----------------------------------------------------------------------------------------
+def test_clip_with_min_above_max_sends_the_gradient_to_max():
+    # clip is min(max(x, min), max): where min > max the output is max, whatever x and min are;
+    # the gradient went to min (and to max as well where x > max)
+    x, low, high = np.array([0.0, 1.0, 2.0]), np.full(3, 1.5), np.full(3, 0.5)
+    assert_matches_torch(xg.clip, torch.clamp, [x, low, high])
+    check_grads(xg.clip, [xg.asarray(x + 0.1), xg.asarray(low), xg.asarray(high)])
+    check_grads(lambda a, hi: xg.clip(a, 1.5, hi), [xg.asarray(x + 0.1), xg.asarray(high)])
+
+
+def test_logaddexp_gradient_at_infinity():
+    # logaddexp(inf, 2.0) = inf: its gradient is 1 for the infinite input, 0 for the other
+    # (PyTorch's); exp(x - ans) made it inf - inf = nan
+    x, y = np.array([np.inf, 2.0, -np.inf]), np.array([2.0, np.inf, 1.0])
+    assert_matches_torch(xg.logaddexp, torch.logaddexp, [x, y])

@@ -137,10 +137,18 @@ minimum = binary("minimum", lambda xp, x, y: xp.minimum(x, y),
                  lambda xp, g, ans, x, y: _pick(xp, g, y < x, y, x),
                  doc="Elementwise minimum; at ties each input gets half the gradient, and a "
                      "NaN input (which the output propagates) gets it all.")
+def _logaddexp_d(xp, g, ans, a, other):
+    # exp(a - ans), with exp(0) = 1 where ``a`` is the answer, also where both are inf (no
+    # inf - inf); NaN where both inputs are that same infinity, as in PyTorch
+    top = a == ans
+    weight = xp.exp(xp.where(top, 0.0, a) - xp.where(top, 0.0, ans))
+    return g * xp.where(top & (other == ans), xp.nan, weight)
+
+
 logaddexp = binary("logaddexp",
                    lambda xp, x, y: xp.logaddexp(_inexact(xp, x), _inexact(xp, y)),
-                   lambda xp, g, ans, x, y: g * xp.exp(x - ans),
-                   lambda xp, g, ans, x, y: g * xp.exp(y - ans),
+                   lambda xp, g, ans, x, y: _logaddexp_d(xp, g, ans, x, y),
+                   lambda xp, g, ans, x, y: _logaddexp_d(xp, g, ans, y, x),
                    doc="Elementwise ``log(exp(x1) + exp(x2))``, computed stably.")
 remainder = binary("remainder", lambda xp, x, y: xp.remainder(x, y),
                    lambda xp, g, ans, x, y: g,
