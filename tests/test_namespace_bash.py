@@ -425,3 +425,38 @@ def test_logaddexp_gradient_at_infinity():
     # (PyTorch's); exp(x - ans) made it inf - inf = nan
     x, y = np.array([np.inf, 2.0, -np.inf]), np.array([2.0, np.inf, 1.0])
     assert_matches_torch(xg.logaddexp, torch.logaddexp, [x, y])
+
+
+@pytest.mark.parametrize("obj", [[1.0, 2.0], (1, 2), 3.0, 7, True, [[1j]], np.float64(2.0)],
+                         ids=["list", "tuple", "float", "int", "bool", "nested-complex",
+                              "numpy-scalar"])
+def test_asarray_copy_false_refuses_what_must_be_copied(obj):
+    # a Python sequence or scalar is always copied into a new buffer: the standard (and NumPy,
+    # PyTorch) raise ValueError for copy=False; xpgrad copied silently
+    with pytest.raises(ValueError, match=r"asarray\(copy=False\)"):
+        xg.asarray(obj, copy=False)
+
+
+def test_asarray_copy_false_keeps_what_it_can_share():
+    base = np.arange(6.0).reshape(2, 3)
+    for obj in (base, base.T, base[:, 1]):
+        out = xg.asarray(obj, copy=False)
+        assert np.shares_memory(out.numpy(), base)
+    buffer = bytearray(np.arange(3, dtype=np.int32).tobytes())
+    assert xg.asarray(memoryview(buffer).cast("i"), copy=False).tolist() == [0, 1, 2]
+    with pytest.raises(ValueError, match=r"asarray\(copy=False\)"):   # float64 -> float32
+        xg.asarray(memoryview(np.arange(3.0)), copy=False)
+    copied = xg.asarray(base, copy=True)
+    assert not np.shares_memory(copied.numpy(), base)
+
+
+@pytest.mark.parametrize("copy", ["yes", 1, 0, np.True_], ids=["str", "one", "zero", "numpy-bool"])
+@pytest.mark.parametrize("source", ["list", "tensor"])
+def test_asarray_copy_must_be_a_bool_or_none(copy, source):
+    # copy="yes" (or 0, or 1) was read by truthiness; PyTorch refuses with a TypeError
+    obj = [1.0] if source == "list" else xg.asarray([1.0])
+    if isinstance(copy, np.bool_):          # NumPy's bool is a bool
+        assert xg.asarray(obj, copy=copy).tolist() == [1.0]
+        return
+    with pytest.raises(TypeError, match="copy must be True, False or None"):
+        xg.asarray(obj, copy=copy)

@@ -54,6 +54,7 @@ def asarray(obj, /, *, dtype=None, device=None, copy=None, backend=None) -> Tens
     >>> asarray([[1, 2]], dtype="float64").dtype
     xpgrad.float64
     """
+    _check_copy(copy)
     if isinstance(obj, Tensor):
         return _from_tensor(obj, dtype, device, copy, backend)
     be, place = _placed(device, backend)
@@ -67,10 +68,34 @@ def asarray(obj, /, *, dtype=None, device=None, copy=None, backend=None) -> Tens
                 raw = be.xp.astype(raw, be.native_dtype(default))   # Python floats: float32
     if copy and raw is obj:
         raw = be.xp.asarray(raw, copy=True)
-    elif copy is False and raw is not obj and hasattr(obj, "dtype"):
-        raise ValueError("asarray(copy=False): the input cannot be used without a copy "
-                         "(another dtype, device or layout)")
+    elif copy is False and _copied(obj, raw):
+        raise ValueError(f"asarray(copy=False): the input ({type(obj).__name__}) cannot be "
+                         f"used without a copy (a Python scalar or sequence, another dtype, "
+                         f"device or layout)")
     return _checked(be, raw)
+
+
+def _check_copy(copy, fn="asarray"):
+    if copy is None or copy is True or copy is False:
+        return
+    import numpy
+
+    if not isinstance(copy, numpy.bool_):
+        raise TypeError(f"{fn}: copy must be True, False or None, got {copy!r}")
+
+
+def _copied(obj, raw) -> bool:
+    """Whether ``raw``, made from ``obj``, is a copy of it: anything but ``obj`` itself or a
+    NumPy view of its memory (Python scalars and sequences are always copied)."""
+    import numpy
+
+    if raw is obj:
+        return False
+    try:
+        memory = numpy.asarray(memoryview(obj))
+    except TypeError:
+        return True
+    return not (isinstance(raw, numpy.ndarray) and numpy.shares_memory(raw, memory))
 
 
 def _from_tensor(t, dtype, device, copy, backend):
@@ -126,6 +151,7 @@ def from_dlpack(x, /, *, device=None, copy=None, backend=None) -> Tensor:
     >>> xg.from_dlpack(np.arange(3.0)).tolist()
     [0.0, 1.0, 2.0]
     """
+    _check_copy(copy, "from_dlpack")
     if isinstance(x, Tensor):
         return asarray(x, device=device, copy=copy, backend=backend)
     be, place = _placed(device, backend)
