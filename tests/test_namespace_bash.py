@@ -460,3 +460,25 @@ def test_asarray_copy_must_be_a_bool_or_none(copy, source):
         return
     with pytest.raises(TypeError, match="copy must be True, False or None"):
         xg.asarray(obj, copy=copy)
+
+
+@pytest.mark.parametrize("convert", [int, float, complex, operator.index, range],
+                         ids=["int", "float", "complex", "index", "range"])
+@pytest.mark.parametrize("shape", [(1,), (1, 1)])
+@pytest.mark.parametrize("variable", [False, True], ids=["tensor", "variable"])
+def test_python_scalars_come_from_0d_tensors_only(convert, shape, variable):
+    # int(xg.ones(1)) was 1, [10, 20][xg.asarray([1])] was 20: NumPy 2 and JAX raise TypeError
+    # (the standard defines the conversions on 0-d arrays); .item() still reads a one-element
+    # tensor, and bool() of one element still works, as in NumPy, JAX and PyTorch
+    x = xg.ones(shape, dtype=xg.int64)
+    x = xg.Variable(x) if variable else x
+    with pytest.raises(TypeError, match=r"0-d tensor, got shape \(1,( 1)?\).*\.item\(\)"):
+        convert(x)
+    assert convert(xg.reshape(x, ())) == convert(1) and x.item() == 1 and bool(x)
+
+
+def test_index_refuses_a_bool_tensor():
+    # operator.index(xg.asarray(True)) was 1; NumPy and JAX raise, the standard asks integers
+    with pytest.raises(TypeError, match="integer"):
+        operator.index(xg.asarray(True))
+    assert operator.index(xg.asarray(2, dtype=xg.uint8)) == 2

@@ -222,15 +222,16 @@ class Tensor(TensorMethods):
         return int(self._scalar("int"))
 
     def _scalar(self, what):
-        if self.size != 1:
-            raise TypeError(f"{what}() needs a tensor with one element, got shape "
-                            f"{self.shape}")   # TypeError, as NumPy raises
+        # TypeError, as NumPy 2 and JAX raise (the standard converts 0-d arrays)
+        if self.ndim != 0:
+            raise TypeError(f"{what}() needs a 0-d tensor, got shape {self.shape}; read a "
+                            f"one-element tensor with .item()")
         return self.item()
 
     def __index__(self):
-        if self.dtype.kind not in "iub":
-            raise TypeError("only integer tensors can be used as an index")
-        return int(self.item())
+        if self.dtype.kind not in "iu":
+            raise TypeError(f"only integer tensors can be used as an index, got {self.dtype}")
+        return int(self._scalar("index"))
 
     __hash__ = object.__hash__
 
