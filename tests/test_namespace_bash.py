@@ -276,7 +276,8 @@ ELEMENTS = {
                         lambda a: torch.take_along_dim(a, torch.tensor(INDEX), dim=1),
                         [_cplx(2, 3)]),
     "where-broadcast": (lambda a, b: xg.where(xg.asarray(COND), a, b),
-                        lambda a, b: torch.where(torch.tensor(COND), a, b), [_real(2, 1), _real(3)]),
+                        lambda a, b: torch.where(torch.tensor(COND), a, b),
+                        [_real(2, 1), _real(3)]),
     "where-scalar": (lambda a: xg.where(xg.asarray(COND), 2.0, a),
                      lambda a: torch.where(torch.tensor(COND), 2.0, a), [_cplx(2, 3)]),
     "clip-tensor-bounds": (xg.clip, torch.clamp,
@@ -482,3 +483,49 @@ def test_index_refuses_a_bool_tensor():
     with pytest.raises(TypeError, match="integer"):
         operator.index(xg.asarray(True))
     assert operator.index(xg.asarray(2, dtype=xg.uint8)) == 2
+
+
+def test_inplace_operator_keeps_a_tensors_shape():
+    # x += y rebinds x to x + y, and broadcasting grew x from (2,) to (2, 2); the standard says
+    # an in-place operation must not change the shape (NumPy and PyTorch raise)
+    x = xg.asarray([1.0, 2.0])
+    with pytest.raises(ValueError, match=r"\+= cannot change the shape: \(2,\) broadcasts"):
+        x += xg.ones((2, 2))
+    assert x.tolist() == [1.0, 2.0]
+    x += xg.ones((1, 2))[0]                  # broadcasting that keeps the shape is fine
+    assert x.tolist() == [2.0, 3.0]
+
+
+@pytest.mark.parametrize("variable", [False, True], ids=["tensor", "variable"])
+def test_inplace_operator_keeps_the_dtype(variable):
+    # float32 += float64 made the tensor float64, int /= 2 made it float32, and an int Variable
+    # += 1.5 truncated silently: the standard keeps x1's dtype; NumPy and PyTorch cast back
+    # within a kind and raise TypeError across kinds
+    def make(values, dtype):
+        x = xg.asarray(values, dtype=dtype)
+        return xg.Variable(x) if variable else x
+
+    x = make([1.0, 2.0], xg.float32)
+    x += xg.asarray([0.5, 0.25], dtype=xg.float64)
+    assert x.dtype == xg.float32 and x.tolist() == [1.5, 2.25]
+    u = make([250, 3], xg.uint8)
+    u -= xg.asarray([1, 1], dtype=xg.int8)            # int16 by promotion, back to uint8
+    assert u.dtype == xg.uint8 and u.tolist() == [249, 2]
+    for start, dtype, step in (([1, 2], xg.int64, lambda t: t.__itruediv__(2)),
+                               ([1, 2], xg.int64, lambda t: t.__iadd__(1.5)),
+                               ([True], xg.bool, lambda t: t.__iadd__(1)),
+                               ([1.0], xg.float64, lambda t: t.__imul__(1j))):
+        with pytest.raises(TypeError, match=f"would change {dtype} to"):
+            step(make(start, dtype))
+
+
+def test_inplace_cast_back_keeps_the_gradient():
+    x = xg.asarray([1.0, 2.0], dtype=xg.float32)
+    w = xg.asarray([3.0, 4.0], dtype=xg.float64)
+    with xg.GradientTape() as tape:
+        tape.watch(w)
+        y = x * 1.0
+        y *= w
+        loss = xg.sum(y * y)
+    assert y.dtype == xg.float32
+    np.testing.assert_allclose(tape.gradient(loss, w).numpy(), [6.0, 32.0])

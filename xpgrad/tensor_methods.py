@@ -30,8 +30,11 @@ _ns = None  # the xpgrad namespace; set by xpgrad/__init__ once the ops exist
 
 def _inplace(self, fn, other, op):
     """``self op= other``: a new Tensor for a Tensor; a Variable is updated in place (like
-    ``assign``) outside tapes and refuses while a tape records."""
-    if isinstance(self, _ns.Variable):
+    ``assign``) outside tapes and refuses while a tape records. Either way the result keeps
+    ``self``'s shape and dtype, as the standard asks: promotion within a kind is cast back
+    (float32 += float64 stays float32), across kinds raises TypeError, as NumPy and PyTorch do."""
+    variable = isinstance(self, _ns.Variable)
+    if variable:
         from .primitive import tape_state
 
         if tape_state.recording:
@@ -39,8 +42,25 @@ def _inplace(self, fn, other, op):
                 f"in-place operator {op}= on Variable {self.name!r} while a GradientTape "
                 f"records: the update cannot be differentiated; apply it after the tape's "
                 f"block (or with opt.apply_gradients / v.assign(v {op} other))")
-        return self.assign(fn(self, other))
-    return fn(self, other)
+    out = _same_dtype(self, fn(self, other), op)
+    if variable:
+        return self.assign(out)            # (assign refuses another shape)
+    if out.shape != self.shape:
+        raise ValueError(f"in-place operator {op}= cannot change the shape: {self.shape} "
+                         f"broadcasts to {out.shape}; write x = x {op} y for a new tensor")
+    return out
+
+
+_KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+
+
+def _same_dtype(self, out, op):
+    if out.dtype == self.dtype:
+        return out
+    if _KIND_RANK[out.dtype.kind] > _KIND_RANK[self.dtype.kind]:
+        raise TypeError(f"in-place operator {op}= would change {self.dtype} to {out.dtype}; "
+                        f"write x = x {op} y for a new {out.dtype} tensor")
+    return _ns.astype(out, self.dtype)
 
 
 class TensorMethods:
