@@ -8,6 +8,8 @@ import operator
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies
+from hypothesis.extra import numpy as hnp
 
 import xpgrad as xg
 from xpgrad.testing import check_grads
@@ -410,6 +412,125 @@ def test_setitem_gradients_match_finite_differences(name, make):
         if isinstance(key, tuple) else (xg.asarray(key) if isinstance(key, np.ndarray) else key)
     check_grads(_written(key), [xg.asarray(make(3, 4)), xg.asarray(make(*value_shape))])
 
+
+
+# -- properties -----------------------------------------------------------------------------------
+TIED = hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=4),
+                  elements=strategies.integers(-3, 3).map(float))
+
+
+@settings(max_examples=30, deadline=None)
+@given(x=TIED, descending=strategies.booleans(), data=strategies.data())
+def test_sort_is_argsort_gather_and_routes_the_gradient_the_same_way(x, descending, data):
+    # with ties, the stable order decides which entry gets which output's gradient
+    axis = data.draw(strategies.integers(-x.ndim, x.ndim - 1))
+    assert_matches_torch(
+        lambda a: (xg.sort(a, axis=axis, descending=descending),
+                   xg.argsort(a, axis=axis, descending=descending)),
+        lambda a: torch.sort(a, dim=axis, descending=descending, stable=True), [x])
+
+
+@settings(max_examples=30, deadline=None)
+@given(x=hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=4),
+                    elements=strategies.floats(-2, 2)),
+       data=strategies.data())
+def test_scans_with_include_initial_match_torch(x, data):
+    axis = data.draw(strategies.integers(-x.ndim, x.ndim - 1))
+    assert_matches_torch(
+        lambda a: (xg.cumulative_sum(a, axis=axis, include_initial=True),
+                   xg.cumulative_prod(a, axis=axis, include_initial=True)),
+        lambda a: (_with_initial(torch.cumsum, 0.0, axis)(a),
+                   _with_initial(torch.cumprod, 1.0, axis)(a)), [x])
+
+
+@settings(max_examples=30, deadline=None)
+@given(x=TIED, data=strategies.data())
+def test_max_and_min_split_ties_evenly_as_torch_amax(x, data):
+    axes = data.draw(strategies.lists(strategies.integers(0, x.ndim - 1), unique=True,
+                                      max_size=x.ndim))
+    axis = tuple(axes) if axes else None
+    assert_matches_torch(
+        lambda a: (xg.max(a, axis=axis, keepdims=True), xg.min(a, axis=axis)),
+        lambda a: (torch.amax(a, dim=axes, keepdim=True), torch.amin(a, dim=axes)), [x])
+
+
+# -- behaviour the standard fixes ---------------------------------------------------------------
+SCALAR_PROMOTION = [  # (array dtype, Python scalar, result dtype): the scalar takes the array's
+    (xg.float32, 1.5, xg.float32), (xg.float32, 1, xg.float32), (xg.float32, 1j, xg.complex64),
+    (xg.float64, 1j, xg.complex128), (xg.complex64, 2.0, xg.complex64),
+    (xg.int8, 1, xg.int8), (xg.uint8, True, xg.uint8), (xg.int16, -3, xg.int16),
+    (xg.bool, True, xg.bool)]
+
+
+@pytest.mark.parametrize("dtype, scalar, result", SCALAR_PROMOTION,
+                         ids=[f"{d}-{type(v).__name__}" for d, v, _ in SCALAR_PROMOTION])
+def test_python_scalars_take_the_arrays_dtype(dtype, scalar, result):
+    x = xg.ones(2, dtype=dtype)
+    ops = [operator.and_, operator.or_] if dtype == xg.bool else [operator.add, operator.mul]
+    for op in ops:
+        assert op(x, scalar).dtype == result and op(scalar, x).dtype == result
+    assert xg.result_type(x, scalar) == result
+    assert (x == scalar).dtype == xg.bool
+
+
+def test_array_dtypes_promote_by_the_table():
+    pairs = [((xg.int8, xg.uint8), xg.int16), ((xg.uint16, xg.int32), xg.int32),
+             ((xg.float32, xg.float64), xg.float64), ((xg.float32, xg.complex64), xg.complex64),
+             ((xg.float64, xg.complex64), xg.complex128), ((xg.int8, xg.int64), xg.int64)]
+    for (left, right), result in pairs:
+        assert (xg.ones(1, dtype=left) + xg.ones(1, dtype=right)).dtype == result
+        assert xg.result_type(left, right) == result
+
+
+def test_asarray_copy_true_copies_and_none_shares():
+    base = np.arange(3.0)
+    assert not np.shares_memory(xg.asarray(base, copy=True).numpy(), base)
+    assert np.shares_memory(xg.asarray(base).numpy(), base)
+    t = xg.asarray(base)
+    copied = xg.asarray(t, copy=True)
+    assert copied is not t and not np.shares_memory(copied.numpy(), t.numpy())
+    assert xg.asarray(t, copy=False) is t and xg.asarray(t) is t
+    with pytest.raises(ValueError, match="copy=False"):
+        xg.asarray(t, dtype=xg.float32, copy=False)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: xg.asarray([1.0], dtype="float99"), lambda: xg.zeros(2, dtype="flot32"),
+    lambda: xg.full((2,), 1.0, dtype=3), lambda: xg.astype(xg.ones(2), "bad"),
+    lambda: xg.sum(xg.ones(2), dtype="bad"), lambda: xg.cumulative_sum(xg.ones(2), dtype="x")],
+    ids=["asarray", "zeros", "full", "astype", "sum", "cumulative_sum"])
+def test_a_bad_dtype_is_named(call):
+    with pytest.raises(TypeError, match="unsupported dtype"):
+        call()
+
+
+@pytest.mark.parametrize("call", [
+    lambda: xg.ones(2, device="gpu:7"), lambda: xg.asarray([1.0], device="nope"),
+    lambda: xg.zeros_like(xg.ones(2), device="bad"), lambda: xg.ones(2).to_device("bad"),
+    lambda: xg.fft.fftfreq(3, device="bad")],
+    ids=["ones", "asarray", "zeros_like", "to_device", "fftfreq"])
+def test_a_bad_device_is_named(call):
+    with pytest.raises(ValueError, match="has no device"):
+        call()
+
+
+def test_bool_of_a_tensor():
+    assert bool(xg.asarray(1.0)) and not bool(xg.asarray([[0.0]]))
+    with pytest.raises(ValueError, match="ambiguous"):
+        bool(xg.ones(2))
+
+
+def test_inplace_operators_on_variables_and_tensors():
+    # a Variable is updated in place (same object); a Tensor is rebound, and whoever else
+    # held the old value keeps it
+    v = xg.Variable(xg.asarray([1.0, 2.0]))
+    same = v
+    v += 1.0
+    assert v is same and v.tolist() == [2.0, 3.0]
+    x = xg.asarray([1.0, 2.0])
+    alias = x
+    x *= 3.0
+    assert x is not alias and alias.tolist() == [1.0, 2.0] and x.tolist() == [3.0, 6.0]
 
 # -- fixes ----------------------------------------------------------------------------------------
 def test_clip_with_min_above_max_sends_the_gradient_to_max():
