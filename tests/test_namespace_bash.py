@@ -584,6 +584,16 @@ def test_asarray_copy_must_be_a_bool_or_none(copy, source):
         xg.asarray(obj, copy=copy)
 
 
+@pytest.mark.parametrize("call", [lambda c: xg.reshape(xg.ones(4), (2, 2), copy=c),
+                                  lambda c: xg.astype(xg.ones(2), xg.float64, copy=c)],
+                         ids=["reshape", "astype"])
+def test_reshape_and_astype_copy_must_be_a_bool(call):
+    # reshape(copy="no") copied (bool("no") is True)
+    with pytest.raises(TypeError, match="copy must be True, False or None"):
+        call("no")
+    assert call(False).shape == call(True).shape
+
+
 @pytest.mark.parametrize("convert", [int, float, complex, operator.index, range],
                          ids=["int", "float", "complex", "index", "range"])
 @pytest.mark.parametrize("shape", [(1,), (1, 1)])

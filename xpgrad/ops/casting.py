@@ -64,6 +64,9 @@ def astype(x, dtype, /, *, copy=True, device=None):
     >>> xg.astype(xg.ones(2), xg.float64).dtype
     xpgrad.float64
     """
+    from ..creation import _check_copy
+
+    _check_copy(copy, "astype")
     x = as_tensor(x)
     dt = _dt.as_dtype(dtype)
     if dt == x.dtype:

@@ -35,6 +35,9 @@ def reshape(x, /, shape, *, copy=None):
     >>> xg.reshape(xg.ones(6), (2, -1)).shape
     (2, 3)
     """
+    from ..creation import _check_copy
+
+    _check_copy(copy, "reshape")
     x = as_tensor(x)
     shape = _ints(shape, "shape")
     known = 1
