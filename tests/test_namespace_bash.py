@@ -660,3 +660,18 @@ def test_inplace_cast_back_keeps_the_gradient():
         loss = xg.sum(y * y)
     assert y.dtype == xg.float32
     np.testing.assert_allclose(tape.gradient(loss, w).numpy(), [6.0, 32.0])
+
+
+@pytest.mark.parametrize("x1, x2, result", [(1.0, 0.0, xg.float32), (1, 0.5, xg.float32),
+                                            (1j, 2, xg.complex64), (1.5, 2j, xg.complex64),
+                                            (1, 2, xg.int64), (True, False, xg.bool),
+                                            (True, 2, xg.int64)])
+def test_where_with_two_scalars_gives_the_default_dtype(x1, x2, result):
+    # xg.where(x > 0, 1.0, 0.0) was float64 (NumPy's default), so x * where(...) silently
+    # turned a float32 computation into float64; PyTorch and JAX give float32, and so do
+    # xg.add(1.0, 2.0) and __array_namespace_info__().default_dtypes()
+    mask = xg.asarray([True, False])
+    out = xg.where(mask, x1, x2)
+    assert out.dtype == result and out.tolist() == [x1, x2]
+    x = xg.ones(2)
+    assert (x * xg.where(x > 0, 1.0, 0.0)).dtype == xg.float32

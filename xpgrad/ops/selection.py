@@ -27,7 +27,28 @@ def where(condition, x1, x2, /):
     >>> xg.where(xg.asarray([True, False]), 1.0, xg.asarray([5.0, 6.0])).tolist()
     [1.0, 6.0]
     """
+    if _scalar_kind(x1) is not None and _scalar_kind(x2) is not None:
+        # two Python scalars: the higher kind becomes a tensor of its default dtype (float32,
+        # complex64, int64), as xg.add(1.0, 2.0) and PyTorch do; the other follows it
+        if _scalar_kind(x1) >= _scalar_kind(x2):
+            x1 = _default_tensor(x1, condition)
+        else:
+            x2 = _default_tensor(x2, condition)
     return apply(_where, condition, x1, x2)
+
+
+def _scalar_kind(value):
+    """0 bool, 1 int, 2 float, 3 complex for a Python scalar; None for anything else."""
+    for kind, cls in enumerate((bool, int, float, complex)):
+        if type(value) is cls:
+            return kind
+    return None
+
+
+def _default_tensor(value, condition):
+    from ..creation import asarray
+
+    return asarray(value, backend=condition.backend if isinstance(condition, Tensor) else None)
 
 
 # clip(x, *bounds, which): ``which`` names the bounds given ("min", "max" or both), in order
