@@ -229,7 +229,7 @@ class Tensor(TensorMethods):
         return self.item()
 
     def __index__(self):
-        if self.dtype.kind not in "iu":
+        if self.dtype.kind not in "iub":       # a bool indexes, as Python's bool does
             raise TypeError(f"only integer tensors can be used as an index, got {self.dtype}")
         return int(self._scalar("index"))
 
