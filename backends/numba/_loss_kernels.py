@@ -158,13 +158,20 @@ mse_block = elementwise_loss(_mse, name="mse_block", chunk=_CHUNK)
 mse_par = parallel_blocks(mse_block, arrays=4, sums=True)
 
 
+_INF = np.inf
+
+
 @njit(**LOOP_OPTIONS)
 def _sigmoid_ce(xi, ti, c, one):
     """``max(x, 0) - x t + log1p(exp(-|x|))`` and ``c * (sigmoid(x) - t)`` (c = scale),
     sharing one exponential."""
     zero = one - one
-    e = exp_neg(-abs(xi))
+    a = abs(xi)
+    e = exp_neg(-a)
     loss = (xi if xi > zero else zero) - xi * ti + log1p01(e)
+    if a == _INF:       # the limit, not inf - inf (formulas.sigmoid_ce_at_infinity)
+        losing = one - ti if xi > zero else ti
+        loss = zero if losing == zero else a * losing
     r = one / (one + e)
     s = r if xi >= zero else e * r
     return loss, c * (s - ti)
