@@ -5,6 +5,9 @@ norms at 0, and optimizer updates with huge or NaN gradients. Where xpgrad diffe
 on purpose, the case says why and checks xpgrad's own answer against a reference (the
 mathematical limit, JAX's rule, or PyTorch on the same problem without the edge); the list is
 in README.md ("Numbers at the edges").
+
+Also here: half-precision inputs are refused with an error naming the argument and saying
+what to do.
 """
 from __future__ import annotations
 
@@ -357,3 +360,31 @@ def test_updates_with_huge_infinite_and_nan_gradients_match_torch(name, backend,
                                           err_msg=f"NaN after step {step}")
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6,
                                        err_msg=f"after step {step}")
+
+
+# -- half precision is refused, saying what to do -------------------------------------------
+@pytest.mark.parametrize("make, words", [
+    (lambda: xg.asarray(np.ones(3, np.float16)), ["asarray: obj has dtype float16",
+                                                   "astype(np.float32)"]),
+    (lambda: xg.asarray([1.0, 2.0], dtype="float16"), ["dtype: unsupported dtype 'float16'",
+                                                       "pass dtype=xg.float32"]),
+    (lambda: xg.ones(3, dtype=np.float16), ["dtype: unsupported", "pass dtype=xg.float32"]),
+    (lambda: xg.astype(xg.ones(2), "bfloat16"), ["dtype: unsupported dtype 'bfloat16'",
+                                                 "pass dtype=xg.float32"]),
+    (lambda: xg.Variable(np.ones(2, np.float16)), ["Variable: initial_value has dtype float16",
+                                                   "astype(np.float32)"]),
+    (lambda: xg.zeros_like(xg.ones(2), dtype="half"), ["dtype: unsupported dtype 'half'",
+                                                       "pass dtype=xg.float32"]),
+])
+def test_half_precision_is_refused_naming_the_argument(make, words):
+    with pytest.raises(TypeError, match="no half precision") as info:
+        make()
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_half_precision_torch_tensors_are_refused_naming_the_argument():
+    torch = _torch()
+    for dtype, name in ((torch.float16, "float16"), (torch.bfloat16, "bfloat16")):
+        with pytest.raises(TypeError, match=rf"obj has dtype {name}.*t\.float\(\)"):
+            xg.asarray(torch.ones(2, dtype=dtype))

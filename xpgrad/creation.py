@@ -54,17 +54,47 @@ def asarray(obj, /, *, dtype=None, device=None, copy=None, backend=None) -> Tens
     >>> asarray([[1, 2]], dtype="float64").dtype
     xpgrad.float64
     """
+    return named_asarray(obj, "asarray: obj", dtype=dtype, device=device, copy=copy,
+                         backend=backend)
+
+
+def _unsupported_input(obj, what):
+    """A TypeError naming ``what`` if ``obj`` is an array of a dtype xpgrad has not (None if
+    its dtype is supported or it has none)."""
+    dtype = getattr(obj, "dtype", None)
+    if dtype is None or isinstance(dtype, _dt.DType):
+        return None
+    name = _dt.dtype_name(dtype) or str(dtype)
+    if name in _dt.ALL:
+        return None
+    name = name.removeprefix("torch.")
+    advice = ("convert it to float32 first (NumPy: a.astype(np.float32), or dtype=xg.float32 "
+              "here; PyTorch: t.float())")
+    return TypeError(f"{what} has dtype {name}, which xpgrad does not support; supported: "
+                     f"{sorted(_dt.ALL)}{_dt.half_precision_hint(name, advice)}")
+
+
+def named_asarray(obj, what, *, dtype=None, device=None, copy=None, backend=None) -> Tensor:
+    """``asarray``, whose errors about ``obj``'s dtype name it ``what`` (e.g.
+    ``"Variable: initial_value"``)."""
     if isinstance(obj, Tensor):
         return _from_tensor(obj, dtype, device, copy, backend)
     be, place = _placed(device, backend)
-    with place:
-        if dtype is not None:
-            raw = be.asarray(obj, dtype=_native(be, dtype))
-        else:
-            raw = be.asarray(obj)
-            default = _PY_DEFAULT.get(be.xg_dtype(raw.dtype).name)
-            if default is not None and not hasattr(obj, "dtype"):
-                raw = be.xp.astype(raw, be.native_dtype(default))   # Python floats: float32
+    native = _native(be, dtype)                     # an unsupported dtype= names dtype
+    try:
+        with place:
+            if native is not None:
+                raw = be.asarray(obj, dtype=native)
+            else:
+                raw = be.asarray(obj)
+                default = _PY_DEFAULT.get(be.xg_dtype(raw.dtype).name)
+                if default is not None and not hasattr(obj, "dtype"):
+                    raw = be.xp.astype(raw, be.native_dtype(default))   # Python floats
+    except TypeError:
+        refusal = _unsupported_input(obj, what)    # float16, a PyTorch bfloat16 tensor, ...
+        if refusal is None:
+            raise
+        raise refusal from None
     if copy and raw is obj:
         raw = be.xp.asarray(raw, copy=True)
     elif copy is False and raw is not obj and hasattr(obj, "dtype"):

@@ -298,9 +298,10 @@ class Variable(Tensor):
     def __init__(self, initial_value, name=None, trainable=None, dtype=None, backend=None):
         """``trainable``: None (the default) trains floating-point (real or complex) values
         only; True asks for training and raises TypeError for other dtypes."""
-        from .creation import asarray
+        from .creation import named_asarray
 
-        t = asarray(initial_value, dtype=dtype, backend=backend)
+        t = named_asarray(initial_value, "Variable: initial_value", dtype=dtype,
+                          backend=backend)
         if trainable and not t.dtype.is_inexact:
             raise TypeError(f"Variable {name or 'Variable'!r} of dtype {t.dtype} cannot be "
                             "trainable: only floating-point values have gradients (give "
