@@ -7,7 +7,7 @@ mathematical limit, JAX's rule, or PyTorch on the same problem without the edge)
 in README.md ("Numbers at the edges").
 
 Also here: half-precision inputs are refused with an error naming the argument and saying
-what to do.
+what to do, and truthy non-bools (``keepdims="no"``) are refused where a flag is expected.
 """
 from __future__ import annotations
 
@@ -388,3 +388,75 @@ def test_half_precision_torch_tensors_are_refused_naming_the_argument():
     for dtype, name in ((torch.float16, "float16"), (torch.bfloat16, "bfloat16")):
         with pytest.raises(TypeError, match=rf"obj has dtype {name}.*t\.float\(\)"):
             xg.asarray(torch.ones(2, dtype=dtype))
+
+
+# -- flags: only True or False -------------------------------------------------------------
+X = np.arange(6.0).reshape(2, 3)
+FLAGS = {
+    "keepdims (sum)": (lambda v: xg.sum(xg.asarray(X), keepdims=v), "keepdims"),
+    "keepdims (max)": (lambda v: xg.max(xg.asarray(X), keepdims=v), "keepdims"),
+    "keepdims (std)": (lambda v: xg.std(xg.asarray(X), keepdims=v), "keepdims"),
+    "keepdims (any)": (lambda v: xg.any(xg.asarray(X) > 1, keepdims=v), "keepdims"),
+    "keepdims (logsumexp)": (lambda v: xg.logsumexp(xg.asarray(X), keepdims=v), "keepdims"),
+    "keepdims (vector_norm)": (lambda v: xg.linalg.vector_norm(xg.asarray(X), keepdims=v),
+                               "keepdims"),
+    "keepdims (matrix_norm)": (lambda v: xg.linalg.matrix_norm(xg.eye(2), keepdims=v),
+                               "keepdims"),
+    "persistent": (lambda v: xg.GradientTape(persistent=v), "persistent"),
+    "watch_accessed_variables": (lambda v: xg.GradientTape(watch_accessed_variables=v),
+                                 "watch_accessed_variables"),
+    "trainable": (lambda v: xg.Variable(xg.asarray(X), trainable=v), "trainable"),
+    "bias (Linear)": (lambda v: xg.nn.Linear(3, 2, bias=v), "bias"),
+    "bias (MLP)": (lambda v: xg.nn.MLP([2, 3], bias=v), "bias"),
+    "mode (train)": (lambda v: xg.nn.Dropout(0.5).train(v), "mode"),
+    "training (Dropout)": (lambda v: _dropout_with_training(v), "training"),
+    "descending (sort)": (lambda v: xg.sort(xg.asarray(X), descending=v), "descending"),
+    "stable (sort)": (lambda v: xg.sort(xg.asarray(X), stable=v), "stable"),
+    "descending (argsort)": (lambda v: xg.argsort(xg.asarray(X), descending=v), "descending"),
+    "upper (cholesky)": (lambda v: xg.linalg.cholesky(xg.eye(2), upper=v), "upper"),
+    "full_matrices (svd)": (lambda v: xg.linalg.svd(xg.eye(2), full_matrices=v),
+                            "full_matrices"),
+    "copy (asarray)": (lambda v: xg.asarray(xg.asarray(X), copy=v), "copy"),
+    "endpoint (linspace)": (lambda v: xg.linspace(0, 1, 5, endpoint=v), "endpoint"),
+    "include_initial": (lambda v: xg.cumulative_sum(xg.asarray(X), axis=1,
+                                                    include_initial=v), "include_initial"),
+    "has_aux": (lambda v: xg.grad(lambda a: xg.sum(a), has_aux=v)(xg.asarray(X)), "has_aux"),
+    "nesterov": (lambda v: xg.optim.SGD(0.1, momentum=0.9, nesterov=v), "nesterov"),
+    "keepdims (mean)": (lambda v: xg.mean(xg.asarray(X), keepdims=v), "keepdims"),
+    "keepdims (argmax)": (lambda v: xg.argmax(xg.asarray(X), keepdims=v), "keepdims"),
+    "invert (isin)": (lambda v: xg.isin(xg.asarray([1, 2]), xg.asarray([2]), invert=v),
+                      "invert"),
+    "copy (astype)": (lambda v: xg.astype(xg.asarray(X), xg.float32, copy=v), "copy"),
+    "copy (reshape)": (lambda v: xg.reshape(xg.asarray(X), (3, 2), copy=v), "copy"),
+    "bias (LSTM)": (lambda v: xg.nn.LSTM(3, 4, bias=v), "bias"),
+    "bias (RNNCell)": (lambda v: xg.nn.RNNCell(3, 4, bias=v), "bias"),
+    "staircase": (lambda v: xg.optim.ExponentialDecay(0.1, 10, 0.5, staircase=v), "staircase"),
+    "has_aux (value_and_grad)": (lambda v: xg.value_and_grad(lambda a: xg.sum(a), has_aux=v)(
+        xg.asarray(X)), "has_aux"),
+}
+
+
+def _dropout_with_training(value):
+    layer = xg.nn.Dropout(0.5, rng=0)
+    layer.training = value
+    return layer(xg.ones(4))
+
+
+@pytest.mark.parametrize("value", ["no", "False", 1, None])
+@pytest.mark.parametrize("case", sorted(FLAGS))
+def test_flags_refuse_anything_but_true_or_false(case, value):
+    call, name = FLAGS[case]
+    if value is None and name in ("copy", "trainable"):
+        return                      # None is a value these take (copy if needed; by dtype)
+    with pytest.raises(TypeError, match=rf"{name} must be True or False"):
+        call(value)
+
+
+@pytest.mark.parametrize("case", sorted(FLAGS))
+def test_flags_take_python_and_numpy_bools(case):
+    call, _ = FLAGS[case]
+    for value in (True, False, np.True_, np.False_):
+        try:
+            call(value)
+        except (TypeError, ValueError) as e:   # refused for another reason (has_aux=True here)
+            assert "must be True or False" not in str(e)

@@ -17,6 +17,7 @@ import contextlib
 import operator
 
 from . import dtypes as _dt
+from ._args import flag
 from .devices import Device, resolve
 from .primitive import Primitive, apply
 from .tensor import Tensor, _wrap
@@ -77,6 +78,8 @@ def _unsupported_input(obj, what):
 def named_asarray(obj, what, *, dtype=None, device=None, copy=None, backend=None) -> Tensor:
     """``asarray``, whose errors about ``obj``'s dtype name it ``what`` (e.g.
     ``"Variable: initial_value"``)."""
+    if copy is not None:
+        copy = flag(copy, "copy", "asarray")
     if isinstance(obj, Tensor):
         return _from_tensor(obj, dtype, device, copy, backend)
     be, place = _placed(device, backend)
@@ -237,6 +240,7 @@ def linspace(start, stop, /, num, *, dtype=None, device=None, endpoint=True,
              backend=None) -> Tensor:
     """``num`` evenly spaced values from ``start`` to ``stop`` (float32, or complex64 for
     complex bounds)."""
+    endpoint = flag(endpoint, "endpoint", "linspace")
     be, place = _placed(device, backend)
     if dtype is None:
         dtype = _dt.complex64 if isinstance(start, complex) or isinstance(stop, complex) \

@@ -8,6 +8,7 @@ between floating dtypes, real and complex.
 from __future__ import annotations
 
 from .. import dtypes as _dt
+from .._args import flag
 from ..primitive import Primitive, apply
 from ._define import as_tensor
 
@@ -66,6 +67,7 @@ def astype(x, dtype, /, *, copy=True, device=None):
     """
     x = as_tensor(x)
     dt = _dt.as_dtype(dtype)
+    copy = flag(copy, "copy", "astype")
     if dt == x.dtype:
         out = x
     elif x.dtype.is_complex and not dt.is_complex:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import builtins
 
+from .._args import flag
 from ..primitive import Primitive, apply
 from ._define import _ints, as_tensor, norm_axes, norm_axis
 
@@ -50,7 +51,7 @@ def reshape(x, /, shape, *, copy=None):
                          f"into shape {shape}")
     if copy is None:
         return apply(_reshape, x, shape=shape)
-    return apply(_reshape, x, shape=shape, copy=builtins.bool(copy))
+    return apply(_reshape, x, shape=shape, copy=flag(copy, "copy", "reshape"))
 
 
 def _inverse(perm):
