@@ -205,6 +205,41 @@ def test_activation_backward_leaves_broadcast_gradients_to_the_rule(K, L):
     assert K["relu"].forward(x.T) is None
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_edges_match_generic_rule(K, L, dtype):
+    """NaN into ReLU's backward (the gradient passes), infinite logits into the sigmoid
+    cross-entropy (its limit, not inf - inf) and gradients whose square overflows into Adam
+    (the step stays lr): the kernels give the generic rule's numbers (tests/
+    test_edge_numerics_torch.py checks those against PyTorch)."""
+    inf = np.inf
+    x = np.array([np.nan, -1.0, 0.0, 2.0, inf, -inf, 3.0], dtype)
+    _, dx, _ = fused(K["relu"], (x,), {}, np.full_like(x, 3.0))
+    np.testing.assert_array_equal(dx, generic("relu", (x,), {}, np.full_like(x, 3.0))[1])
+    logits = np.array([inf, inf, inf, -inf, -inf, -inf, 1.0, np.nan], dtype)
+    t = np.array([0.0, 1.0, 0.5, 0.0, 1.0, 0.5, 0.5, 0.5], dtype)
+    for reduction in ("none", "sum"):
+        out, g, _ = fused(K["sigmoid_cross_entropy_with_logits"], (logits, t),
+                          {"reduction": reduction})
+        with np.errstate(invalid="ignore"):
+            ref_out, ref_g = generic("sigmoid_cross_entropy_with_logits", (logits, t),
+                                     {"reduction": reduction})
+        # (assert_close scales its absolute tolerance by the largest value: inf here)
+        np.testing.assert_allclose(out, ref_out, rtol=1e-5, err_msg=f"loss {reduction}")
+        np.testing.assert_allclose(g, ref_g, rtol=1e-5, err_msg=f"gradient {reduction}")
+        assert np.isinf(out).any() if reduction == "none" else np.isnan(out)
+    big = 1e20 if dtype == np.float32 else 1e155
+    grads = np.array([big, -big, 1.0, np.nan], dtype)
+    adam = dict(lr=0.1, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, decoupled=False)
+    runs = []
+    for be in (GenericBackend(), emulated_backend(L)):
+        p, states = np.zeros(4, dtype), [np.zeros(4, dtype), np.zeros(4, dtype)]
+        with np.errstate(over="ignore"):
+            optim_call(be, "adam_update", adam, 2, p, grads.copy(), states, 1)
+        runs.append(p)
+    np.testing.assert_allclose(runs[1], runs[0], rtol=1e-6)
+    np.testing.assert_allclose(runs[0][:3], [-0.1, 0.1, -0.1], rtol=1e-6)
+
+
 # -- optimizer updates --------------------------------------------------------------------------
 @pytest.mark.parametrize("rule,method,kwargs,n_states", OPTIM_CASES,
                          ids=[f"{c[0]}-{i}" for i, c in enumerate(OPTIM_CASES)])

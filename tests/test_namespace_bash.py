@@ -591,7 +591,7 @@ def test_asarray_copy_must_be_a_bool_or_none(copy, source):
                          ids=["reshape", "astype"])
 def test_reshape_and_astype_copy_must_be_a_bool(call):
     # reshape(copy="no") copied (bool("no") is True)
-    with pytest.raises(TypeError, match="copy must be True, False or None"):
+    with pytest.raises(TypeError, match="copy must be True"):
         call("no")
     assert call(False).shape == call(True).shape
 

@@ -17,6 +17,7 @@ import contextlib
 import operator
 
 from . import dtypes as _dt
+from ._args import flag
 from .devices import Device, resolve
 from .primitive import Primitive, apply
 from .tensor import Tensor, _wrap
@@ -54,18 +55,48 @@ def asarray(obj, /, *, dtype=None, device=None, copy=None, backend=None) -> Tens
     >>> asarray([[1, 2]], dtype="float64").dtype
     xpgrad.float64
     """
-    _check_copy(copy)
+    return named_asarray(obj, "asarray: obj", dtype=dtype, device=device, copy=copy,
+                         backend=backend)
+
+
+def _unsupported_input(obj, what):
+    """A TypeError naming ``what`` if ``obj`` is an array of a dtype xpgrad has not (None if
+    its dtype is supported or it has none)."""
+    dtype = getattr(obj, "dtype", None)
+    if dtype is None or isinstance(dtype, _dt.DType):
+        return None
+    name = _dt.dtype_name(dtype) or str(dtype)
+    if name in _dt.ALL:
+        return None
+    name = name.removeprefix("torch.")
+    advice = ("convert it to float32 first (NumPy: a.astype(np.float32), or dtype=xg.float32 "
+              "here; PyTorch: t.float())")
+    return TypeError(f"{what} has dtype {name}, which xpgrad does not support; supported: "
+                     f"{sorted(_dt.ALL)}{_dt.half_precision_hint(name, advice)}")
+
+
+def named_asarray(obj, what, *, dtype=None, device=None, copy=None, backend=None) -> Tensor:
+    """``asarray``, whose errors about ``obj``'s dtype name it ``what`` (e.g.
+    ``"Variable: initial_value"``)."""
+    copy = _check_copy(copy, "asarray")
     if isinstance(obj, Tensor):
         return _from_tensor(obj, dtype, device, copy, backend)
     be, place = _placed(device, backend)
-    with place:
-        if dtype is not None:
-            raw = be.asarray(obj, dtype=_native(be, dtype))
-        else:
-            raw = be.asarray(obj)
-            default = _PY_DEFAULT.get(be.xg_dtype(raw.dtype).name)
-            if default is not None and not hasattr(obj, "dtype"):
-                raw = be.xp.astype(raw, be.native_dtype(default))   # Python floats: float32
+    native = _native(be, dtype)                     # an unsupported dtype= names dtype
+    try:
+        with place:
+            if native is not None:
+                raw = be.asarray(obj, dtype=native)
+            else:
+                raw = be.asarray(obj)
+                default = _PY_DEFAULT.get(be.xg_dtype(raw.dtype).name)
+                if default is not None and not hasattr(obj, "dtype"):
+                    raw = be.xp.astype(raw, be.native_dtype(default))   # Python floats
+    except TypeError:
+        refusal = _unsupported_input(obj, what)    # float16, a PyTorch bfloat16 tensor, ...
+        if refusal is None:
+            raise
+        raise refusal from None
     if copy and raw is obj:
         raw = be.xp.asarray(raw, copy=True)
     elif copy is False and _copied(obj, raw):
@@ -76,12 +107,13 @@ def asarray(obj, /, *, dtype=None, device=None, copy=None, backend=None) -> Tens
 
 
 def _check_copy(copy, fn="asarray"):
-    if copy is None or copy is True or copy is False:
-        return
-    import numpy
-
-    if not isinstance(copy, numpy.bool_):
-        raise TypeError(f"{fn}: copy must be True, False or None, got {copy!r}")
+    """``copy`` as None or a Python bool (a NumPy bool passes); TypeError naming it otherwise."""
+    if copy is None:
+        return None
+    try:
+        return flag(copy, "copy", fn)
+    except TypeError:
+        raise TypeError(f"{fn}: copy must be True, False or None, got {copy!r}") from None
 
 
 def _copied(obj, raw) -> bool:
@@ -151,7 +183,7 @@ def from_dlpack(x, /, *, device=None, copy=None, backend=None) -> Tensor:
     >>> xg.from_dlpack(np.arange(3.0)).tolist()
     [0.0, 1.0, 2.0]
     """
-    _check_copy(copy, "from_dlpack")
+    copy = _check_copy(copy, "from_dlpack")
     if isinstance(x, Tensor):
         return asarray(x, device=device, copy=copy, backend=backend)
     be, place = _placed(device, backend)
@@ -233,6 +265,7 @@ def linspace(start, stop, /, num, *, dtype=None, device=None, endpoint=True,
              backend=None) -> Tensor:
     """``num`` evenly spaced values from ``start`` to ``stop`` (float32, or complex64 for
     complex bounds)."""
+    endpoint = flag(endpoint, "endpoint", "linspace")
     be, place = _placed(device, backend)
     if dtype is None:
         dtype = _dt.complex64 if isinstance(start, complex) or isinstance(stop, complex) \

@@ -99,8 +99,21 @@ _PYTHON = {builtins.float: float32, builtins.int: int64, builtins.bool: bool_,
            builtins.complex: complex64}
 
 
-def as_dtype(obj) -> DType:
-    """Turn ``xg.float32``, ``"float32"``, ``numpy.float32`` or ``float`` into a DType.
+#: the half-precision dtypes other libraries have and xpgrad has not
+HALF_NAMES = ("float16", "bfloat16", "half")
+
+
+def half_precision_hint(name, advice: str) -> str:
+    """``advice`` on what to do instead of a half-precision dtype ``name`` ('' for any other
+    name)."""
+    if str(name).removeprefix("torch.") not in HALF_NAMES:
+        return ""
+    return f"; xpgrad has no half precision (float16, bfloat16): {advice}"
+
+
+def as_dtype(obj, what: str = "dtype") -> DType:
+    """Turn ``xg.float32``, ``"float32"``, ``numpy.float32`` or ``float`` into a DType;
+    anything else is a TypeError naming the argument ``what``.
 
     >>> as_dtype("float64") is float64, as_dtype(complex) is complex64
     (True, True)
@@ -112,7 +125,8 @@ def as_dtype(obj) -> DType:
     name = dtype_name(obj)
     if name in ALL:
         return ALL[name]
-    raise TypeError(f"unsupported dtype {obj!r}; expected one of {sorted(ALL)}")
+    raise TypeError(f"{what}: unsupported dtype {obj!r}; expected one of {sorted(ALL)}"
+                    f"{half_precision_hint(name, f'pass {what}=xg.float32')}")
 
 
 def isdtype(dtype, kind) -> builtins.bool:

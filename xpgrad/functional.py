@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numbers
 
+from ._args import flag
 from .creation import asarray
 from .tape import GradientTape
 from .tensor import Tensor
@@ -57,6 +58,7 @@ def value_and_grad(f, argnums=0, has_aux=False):
     (6.0, 3.0, 2.0)
     """
     _check_callable(f, "value_and_grad")
+    has_aux = flag(has_aux, "has_aux", "value_and_grad")
 
     def wrapped(*args, **kwargs):
         single, nums, args = _prepare(args, argnums)

@@ -39,6 +39,7 @@ import weakref
 
 import numpy as np
 
+from ._args import flag
 from .backward import _DTYPE_CODES, _SOLE, _SOLE_BASE, _dtype_code, _exact_scalars, _walk
 from .primitive import tape_state
 from .tensor import Tensor, _wrap
@@ -87,8 +88,8 @@ class GradientTape:
     _walk_hook = None
 
     def __init__(self, persistent: bool = False, watch_accessed_variables: bool = True):
-        self._persistent = persistent
-        self._auto = watch_accessed_variables
+        self._persistent = flag(persistent, "persistent", "GradientTape")
+        self._auto = flag(watch_accessed_variables, "watch_accessed_variables", "GradientTape")
         self._nodes: list = []
         self._home = None             # the backend of the first node; nodes store only others
         self._keys: set = set()       # keys of the tensors watched or derived from one

@@ -299,9 +299,13 @@ class Variable(Tensor):
     def __init__(self, initial_value, name=None, trainable=None, dtype=None, backend=None):
         """``trainable``: None (the default) trains floating-point (real or complex) values
         only; True asks for training and raises TypeError for other dtypes."""
-        from .creation import asarray
+        from ._args import flag
+        from .creation import named_asarray
 
-        t = asarray(initial_value, dtype=dtype, backend=backend)
+        if trainable is not None:
+            trainable = flag(trainable, "trainable", "Variable")
+        t = named_asarray(initial_value, "Variable: initial_value", dtype=dtype,
+                          backend=backend)
         if trainable and not t.dtype.is_inexact:
             raise TypeError(f"Variable {name or 'Variable'!r} of dtype {t.dtype} cannot be "
                             "trainable: only floating-point values have gradients (give "
@@ -309,7 +313,7 @@ class Variable(Tensor):
         self._data = t._data
         self._backend = t._backend
         self._key = 0
-        self._trainable = (trainable is None or bool(trainable)) and t.dtype.is_inexact
+        self._trainable = (trainable is None or trainable) and t.dtype.is_inexact
         self.name = name or "Variable"
 
     @property

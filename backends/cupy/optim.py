@@ -8,6 +8,7 @@ runs. The scalar meanings per rule are listed in ``cuda/optim.cu``.
 """
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -75,7 +76,7 @@ def kernels(L) -> dict:
         wd = weight_decay or 0.0
         flags = DECOUPLED if wd and decoupled else WEIGHT_DECAY if wd else 0
         scalars = (lr / (1 - beta1**step), beta1, 1 - beta1, beta2, 1 - beta2,
-                   1 - beta2**step, eps, 1 - lr * wd if decoupled else wd)
+                   math.sqrt(1 - beta2**step), eps, 1 - lr * wd if decoupled else wd)
         return done(param, update(L, "adam", param, grad, m, v, scalars, flags))
 
     return {"sgd_update": Kernel(sgd), "adagrad_update": Kernel(adagrad),

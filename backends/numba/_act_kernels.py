@@ -78,11 +78,13 @@ def relu_fwd(x, out):
 relu_fwd_par = parallel_blocks(relu_fwd, arrays=2)
 
 
+# ``x`` is the saved output (or the input: the same sign); the gradient passes unless it is
+# <= 0, so also at NaN, as in PyTorch and the generic rule
 @njit(**LOOP_OPTIONS)
 def relu_bwd(g, x, out):
     zero = x.dtype.type(0)
     for i in range(out.shape[0]):
-        out[i] = g[i] if x[i] > zero else zero
+        out[i] = zero if x[i] <= zero else g[i]
 
 
 relu_bwd_par = parallel_blocks(relu_bwd, arrays=3)
@@ -92,7 +94,7 @@ relu_bwd_par = parallel_blocks(relu_bwd, arrays=3)
 def relu_bwd_in_place(g, x):
     zero = x.dtype.type(0)
     for i in range(g.shape[0]):
-        g[i] = g[i] if x[i] > zero else zero
+        g[i] = zero if x[i] <= zero else g[i]
 
 
 relu_bwd_in_place_par = parallel_blocks(relu_bwd_in_place, arrays=2)

@@ -76,7 +76,7 @@ def _activation(name, *, save_output, numpy_forward=None, param=None):
 KERNELS = {
     "sigmoid": _activation("sigmoid", save_output=True),
     "tanh": _activation("tanh", save_output=True, numpy_forward=np.tanh),
-    # y > 0 exactly where x > 0 (NaN and -0.0 included): the mask is read from the output
+    # y <= 0 exactly where x <= 0 (NaN and -0.0 included): the mask is read from the output
     "relu": _activation("relu", save_output=True),
     "leaky_relu": _activation("leaky_relu", save_output=False, param="negative_slope"),
     "softplus": _activation("softplus", save_output=False),

@@ -161,10 +161,18 @@ mse_par = parallel_blocks(mse_block, arrays=4, sums=True)
 @njit(**LOOP_OPTIONS)
 def _sigmoid_ce(xi, ti, c, one):
     """``max(x, 0) - x t + log1p(exp(-|x|))`` and ``c * (sigmoid(x) - t)`` (c = scale),
-    sharing one exponential."""
+    sharing one exponential. At x = +-inf the loss is its limit, not inf - inf
+    (``formulas.sigmoid_ce_at_infinity``): selects only, and ``inf`` in x's own dtype (an
+    ``if`` or a float64 ``np.inf`` made the loop 9x slower; this form costs ~10%)."""
     zero = one - one
-    e = exp_neg(-abs(xi))
-    loss = (xi if xi > zero else zero) - xi * ti + log1p01(e)
+    inf = one / zero
+    a = abs(xi)
+    e = exp_neg(-a)
+    losing = one - ti if xi > zero else ti
+    limit = a * losing
+    limit = zero if losing == zero else limit
+    linear = (xi if xi > zero else zero) - xi * ti
+    loss = (limit if a == inf else linear) + log1p01(e)
     r = one / (one + e)
     s = r if xi >= zero else e * r
     return loss, c * (s - ti)

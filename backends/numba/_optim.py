@@ -16,6 +16,8 @@ True
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from xpgrad.backend import Kernel
@@ -109,9 +111,9 @@ def adam(param, grad, m, v, *, lr, beta1, beta2, eps, step, weight_decay, decoup
     else:
         decay, wd = 0, 0.0
     bc1 = 1 - beta1**step
-    bc2 = 1 - beta2**step
+    root_bc2 = math.sqrt(1 - beta2**step)
     run_by_size(loops.adam, loops.adam_par, p.size, p, g, m1, v1, t(lr / bc1), t(beta1),
-                t(1 - beta1), t(beta2), t(1 - beta2), t(eps), t(bc2), t(wd), decay)
+                t(1 - beta1), t(beta2), t(1 - beta2), t(eps), t(root_bc2), t(wd), decay)
     return param, None
 
 

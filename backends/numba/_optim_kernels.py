@@ -112,8 +112,9 @@ rmsprop_momentum_par = parallel_blocks(rmsprop_momentum, arrays=4)
 
 
 @njit(**LOOP_OPTIONS)
-def adam(p, g, m, v, step_size, b1, cb1, b2, cb2, eps, bc2, wd, decay):
-    """``decay``: 0 none, 1 L2 (added to the gradient), 2 decoupled (``p *= wd``: AdamW)."""
+def adam(p, g, m, v, step_size, b1, cb1, b2, cb2, eps, root_bc2, wd, decay):
+    """``decay``: 0 none, 1 L2 (added to the gradient), 2 decoupled (``p *= wd``: AdamW);
+    ``root_bc2`` is ``sqrt(1 - beta2**t)``: ``sqrt(v) / root_bc2``, as the generic rule."""
     for i in range(p.shape[0]):
         pi = p[i]
         gi = g[i]
@@ -125,7 +126,7 @@ def adam(p, g, m, v, step_size, b1, cb1, b2, cb2, eps, bc2, wd, decay):
         vi = _square_average(v[i], b2, cb2, gi)
         m[i] = mi
         v[i] = vi
-        p[i] = pi - step_size * mi / (np.sqrt(vi / bc2) + eps)
+        p[i] = pi - step_size * mi / (np.sqrt(vi) / root_bc2 + eps)
 
 
 adam_par = parallel_blocks(adam, arrays=4)

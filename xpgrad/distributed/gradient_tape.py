@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import time
 
+from .._args import flag
 from ..primitive import tape_state
 from ..tape import check_sources
 from ..tensor import _wrap
@@ -78,7 +79,7 @@ class DistributedGradientTape:
         self.tape = tape
         self.op = check_op(op)
         self.bucket_bytes = check_bucket_bytes(bucket_bytes)
-        self.overlap = bool(overlap)
+        self.overlap = flag(overlap, "overlap", "DistributedGradientTape")
         self.world = world if world is not None else _world()
         self.last_timing = {}
         self._plans = {}

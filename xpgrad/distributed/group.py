@@ -30,6 +30,8 @@ import traceback
 
 import numpy as np
 
+from .._args import flag
+
 #: environment variables through which launchers announce the number of processes
 SIZE_VARIABLES = ("OMPI_COMM_WORLD_SIZE",   # Open MPI's mpiexec
                   "PMI_SIZE",               # MPICH / Intel MPI (Hydra)
@@ -244,6 +246,9 @@ def init(comm=None, *, abort_on_error=True, gpu=None):
     1
     """
     global _WORLD
+    abort_on_error = flag(abort_on_error, "abort_on_error", "distributed.init")
+    if gpu is not None:
+        gpu = flag(gpu, "gpu", "distributed.init")
     if _WORLD is not None and comm is None:
         return _WORLD
     if comm is None and launcher_size() <= 1:

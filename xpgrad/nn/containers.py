@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from .. import dtypes as _dt
+from .._args import flag
 from . import _checks
 from . import init as _init
 from ..ops.activations import leaky_relu, relu
@@ -76,6 +77,7 @@ class MLP(Module):
     def __init__(self, sizes, activation="relu", output_activation=None, *, rng=None,
                  init=None, bias=True, dtype=_dt.float32, backend=None, name: str = "mlp"):
         super().__init__(name)
+        bias = flag(bias, "bias", "MLP")
         sizes = _checks.sizes("sizes", sizes, "MLP")
         if len(sizes) < 2:
             raise ValueError(f"MLP: sizes needs at least [in, out], got {sizes}")

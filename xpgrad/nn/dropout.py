@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numbers
 
+from .._args import flag
 from ..creation import asarray
 from ..ops.casting import astype
 from . import _checks
@@ -36,7 +37,8 @@ class Dropout(Module):
     def forward(self, x):
         from ..jit.capture import guarded_attribute     # xg.function: a replay checks it
 
-        if not guarded_attribute(self, "training") or self.rate == 0.0:
+        if not flag(guarded_attribute(self, "training"), "training", "Dropout") \
+                or self.rate == 0.0:
             return x
         x = asarray(x)
         self._rng = _init.as_rng(self._rng, x.backend)

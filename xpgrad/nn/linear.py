@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from .. import dtypes as _dt
+from .._args import flag
 from ..creation import asarray, zeros
 from ..ops.casting import astype
 from ..ops.nn import linear
@@ -29,6 +30,7 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, *, rng=None, init="glorot",
                  bias: bool = True, dtype=_dt.float32, backend=None, name: str = "linear"):
         super().__init__(name)
+        bias = flag(bias, "bias", "Linear")
         self.in_features = _checks.size("in_features", in_features, "Linear")
         self.out_features = _checks.size("out_features", out_features, "Linear")
         dtype = _checks.floating_dtype(dtype, "Linear")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import threading
 
+from .._args import flag
 from ..tensor import Variable
 
 
@@ -95,9 +96,10 @@ class Module:
     # -- mode ---------------------------------------------------------------------------------
     def train(self, mode: bool = True) -> "Module":
         """Set training mode (Dropout active) on this module and all below it; returns self."""
-        self.training = bool(mode)
+        mode = flag(mode, "mode", f"{type(self).__name__}.train")
+        self.training = mode
         for m in self.submodules():
-            m.training = bool(mode)
+            m.training = mode
         return self
 
     def eval(self) -> "Module":

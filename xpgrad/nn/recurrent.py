@@ -25,6 +25,7 @@ import math
 import re
 
 from .. import dtypes as _dt
+from .._args import flag
 from ..creation import asarray, zeros
 from ..ops.joining import stack
 from ..ops.nn import linear
@@ -57,6 +58,7 @@ class _Recurrent(Module):
                  backend=None, name="rnn_cell"):
         super().__init__(name)
         who = type(self).__name__
+        bias = flag(bias, "bias", who)
         self.input_size = _checks.size("input_size", input_size, who, _SIZES)
         self.hidden_size = _checks.size("hidden_size", hidden_size, who, _SIZES)
         dtype = _checks.floating_dtype(dtype, who)
@@ -204,6 +206,8 @@ class _Sequence(Module):
         self.num_layers = _checks.size(
             "num_layers", num_layers, who, "{owner}: num_layers must be >= 1 (an integer), "
                                            "got {value!r}")
+        if "bias" in cell_kwargs:
+            cell_kwargs["bias"] = flag(cell_kwargs["bias"], "bias", who)
         gen = _init.as_rng(cell_kwargs.pop("rng", None), cell_kwargs.get("backend"))
         self.layers = [self.CELL(self.input_size if k == 0 else self.hidden_size,
                                  self.hidden_size, rng=gen, name=f"{self.name}/cell{k}",

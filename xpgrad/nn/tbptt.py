@@ -27,6 +27,7 @@ import numbers
 import weakref
 from dataclasses import dataclass, field
 
+from .._args import flag
 from ..ops.joining import concat
 from ..tape import GradientTape, stop_gradient
 from ..tensor import Tensor
@@ -127,6 +128,7 @@ def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, stat
         variables = model.trainable_variables
     variables = list(variables)
     _check_options(variables, max_grad_norm)
+    compile = flag(compile, "compile", "tbptt_train")
     from ..optim import clip_global_norm
 
     def update(state, x, y, cuts, start, nxt):

@@ -15,9 +15,10 @@ from ._define import as_tensor, norm_axis
 
 _sigmoid = Primitive("sigmoid", formulas.sigmoid,
                      lambda xp, g, ans, x: g * ans * (1.0 - ans), saves="output")
-# relu(x) > 0 exactly where x > 0: the rule reads the output, which the next layer keeps anyway
+# relu(x) <= 0 exactly where x <= 0: the rule reads the output, which the next layer keeps
+# anyway. A NaN input (relu(NaN) is NaN) gets the gradient, as PyTorch's and maximum's rules do.
 _relu = Primitive("relu", lambda xp, x: xp.maximum(x, 0.0),
-                  lambda xp, g, ans, x: xp.where(ans > 0, g, 0.0), saves="output")
+                  lambda xp, g, ans, x: xp.where(ans <= 0, 0.0, g), saves="output")
 _leaky_relu = Primitive("leaky_relu",
                         lambda xp, x, negative_slope: xp.where(x >= 0, x, x * negative_slope),
                         lambda xp, g, ans, x, negative_slope:
@@ -38,7 +39,7 @@ def sigmoid(x, /):
 
 
 def relu(x, /):
-    """``max(x, 0)``; the derivative is 1 for x > 0, else 0.
+    """``max(x, 0)``; the derivative is 1 for x > 0 (and at NaN, as in PyTorch), else 0.
 
     >>> import xpgrad as xg
     >>> xg.nn.relu(xg.asarray([-1.0, 2.0])).tolist()

@@ -8,6 +8,7 @@ between floating dtypes, real and complex.
 from __future__ import annotations
 
 from .. import dtypes as _dt
+from .._args import flag
 from ..primitive import Primitive, apply
 from ._define import as_tensor
 
@@ -64,11 +65,9 @@ def astype(x, dtype, /, *, copy=True, device=None):
     >>> xg.astype(xg.ones(2), xg.float64).dtype
     xpgrad.float64
     """
-    from ..creation import _check_copy
-
-    _check_copy(copy, "astype")
     x = as_tensor(x)
     dt = _dt.as_dtype(dtype)
+    copy = flag(copy, "copy", "astype")
     if dt == x.dtype:
         out = x
     elif x.dtype.is_complex and not dt.is_complex:

@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 from collections import namedtuple
 
+from .._args import flag
 from ..primitive import Primitive, apply
 from ._define import as_tensor
 from .linalg_helpers import (call, check_floating, check_matrix, diag_embed, is_complex, mH,
@@ -215,7 +216,7 @@ def svd(x, /, *, full_matrices=True):
     x = as_tensor(x)
     check_matrix("svd", x)
     check_floating("svd", x)
-    full_matrices = bool(full_matrices)
+    full_matrices = flag(full_matrices, "full_matrices", "linalg.svd")
     packed = apply(_svd, x, full_matrices=full_matrices)
     u, s, vh = _results(packed, x.shape[:-2], _svd_cores(x.shape, full_matrices),
                         (False, True, False))

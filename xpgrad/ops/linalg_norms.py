@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 
+from .._args import flag
 from ..primitive import Primitive, apply
 from ._define import as_tensor, kept_shape, norm_axes
 from .linalg_helpers import check_floating, check_matrix, is_complex
@@ -68,8 +69,8 @@ def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
     if isinstance(ord, bool) or not isinstance(ord, (int, float)):
         raise ValueError(f"linalg.vector_norm: ord must be a real number (or inf, -inf), "
                          f"got {ord!r}")
-    return apply(_vector_norm, x, axis=norm_axes(axis, x.ndim), keepdims=bool(keepdims),
-                 ord=ord)
+    return apply(_vector_norm, x, axis=norm_axes(axis, x.ndim),
+                 keepdims=flag(keepdims, "keepdims", "linalg.vector_norm"), ord=ord)
 
 
 _MATRIX_ORDS = ("fro", "nuc", 1, -1, 2, -2, _INF, -_INF)
@@ -90,6 +91,7 @@ def matrix_norm(x, /, *, keepdims=False, ord="fro"):
     from .shape import reshape
 
     x = as_tensor(x)
+    keepdims = flag(keepdims, "keepdims", "linalg.matrix_norm")
     check_matrix("matrix_norm", x)
     check_floating("matrix_norm", x)
     if isinstance(ord, bool) or ord not in _MATRIX_ORDS or (

@@ -18,6 +18,7 @@ from __future__ import annotations
 import operator
 from collections import namedtuple
 
+from .._args import flag
 from ..primitive import Primitive, apply
 from ._define import as_tensor
 from .linalg import matmul
@@ -209,7 +210,7 @@ def cholesky(x, /, *, upper=False):
     [[2.0, 0.0], [1.0, 2.0]]
     """
     x = _square_float("cholesky", x)
-    return apply(_cholesky, x, upper=bool(upper))
+    return apply(_cholesky, x, upper=flag(upper, "upper", "linalg.cholesky"))
 
 
 # -- pinv -----------------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ are arrays (a state array the optimizer does not use is None); scalars are keywo
 """
 from __future__ import annotations
 
+import math
+
 from ..primitive import Primitive
 
 
@@ -70,8 +72,10 @@ def _adam(xp, param, grad, m, v, *, lr, beta1, beta2, eps, step, weight_decay, d
     v *= beta2
     v += (1 - beta2) * grad * grad
     bc1 = 1 - beta1**step
-    bc2 = 1 - beta2**step
-    param -= (lr / bc1) * m / (xp.sqrt(v / bc2) + eps)
+    # sqrt(v) / sqrt(1 - beta2**t), PyTorch's order: v / (1 - beta2**t) is g * g on the first
+    # step, which overflows float32 from |g| = 1.8e19 (v itself only from 5.8e20): the weight
+    # stood still where PyTorch's moves by lr
+    param -= (lr / bc1) * m / (xp.sqrt(v) / math.sqrt(1 - beta2**step) + eps)
     return param
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import builtins
 
 from .. import dtypes as _dt
+from .._args import flag
 from ..primitive import Primitive, apply
 from ..tensor import Tensor
 from ._define import as_tensor, count, expand_to, kept_shape, norm_axes, norm_axis
@@ -44,13 +45,14 @@ def _reducer(name, prim, doc, with_dtype=False):
             x = as_tensor(x)
             if dtype is None:
                 return apply(prim, x, axis=norm_axes(axis, x.ndim),
-                             keepdims=builtins.bool(keepdims))
-            return apply(prim, x, axis=norm_axes(axis, x.ndim), keepdims=builtins.bool(keepdims),
-                         dtype=_native_dtype(x, dtype))
+                         keepdims=flag(keepdims, "keepdims", name))
+            return apply(prim, x, axis=norm_axes(axis, x.ndim),
+                         keepdims=flag(keepdims, "keepdims", name), dtype=_native_dtype(x, dtype))
     else:
         def fn(x, /, *, axis=None, keepdims=False):
             x = as_tensor(x)
-            return apply(prim, x, axis=norm_axes(axis, x.ndim), keepdims=builtins.bool(keepdims))
+            return apply(prim, x, axis=norm_axes(axis, x.ndim),
+                         keepdims=flag(keepdims, "keepdims", name))
 
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = doc + (f"\n\n>>> import xpgrad as xg\n>>> xg.{name}(xg.asarray([[1.0, 2.0]]), "
@@ -97,7 +99,8 @@ def mean(x, /, *, axis=None, keepdims=False):
     [1.5]
     """
     x = _floating(as_tensor(x))
-    return apply(_mean, x, axis=norm_axes(axis, x.ndim), keepdims=builtins.bool(keepdims))
+    return apply(_mean, x, axis=norm_axes(axis, x.ndim), keepdims=flag(keepdims, "keepdims",
+                                                                         "mean"))
 
 
 mean.primitive = _mean
@@ -229,7 +232,8 @@ def var(x, /, *, axis=None, correction=0.0, keepdims=False):
     1.0
     """
     x = _floating(as_tensor(x))
-    return apply(_var_prim, x, axis=norm_axes(axis, x.ndim), keepdims=builtins.bool(keepdims),
+    return apply(_var_prim, x, axis=norm_axes(axis, x.ndim),
+                 keepdims=flag(keepdims, "keepdims", "var"),
                  correction=_correction(correction))
 
 
@@ -241,7 +245,8 @@ def std(x, /, *, axis=None, correction=0.0, keepdims=False):
     1.0
     """
     x = _floating(as_tensor(x))
-    return apply(_std_prim, x, axis=norm_axes(axis, x.ndim), keepdims=builtins.bool(keepdims),
+    return apply(_std_prim, x, axis=norm_axes(axis, x.ndim),
+                 keepdims=flag(keepdims, "keepdims", "std"),
                  correction=_correction(correction))
 
 
@@ -312,7 +317,8 @@ def _cumulative(prim, name, x, axis, dtype, include_initial):
         if x.ndim != 1:
             raise ValueError(f"{name} needs axis= for a {x.ndim}-D tensor")
         axis = 0
-    params = {"axis": norm_axis(axis, x.ndim), "include_initial": builtins.bool(include_initial)}
+    params = {"axis": norm_axis(axis, x.ndim),
+              "include_initial": flag(include_initial, "include_initial", name)}
     if dtype is not None:
         params["dtype"] = _native_dtype(x, dtype)
     return apply(prim, x, **params)
@@ -383,7 +389,8 @@ def _no_grad_reducer(name, doc):
 
     def fn(x, /, *, axis=None, keepdims=False):
         x = as_tensor(x)
-        return apply(prim, x, axis=norm_axes(axis, x.ndim), keepdims=builtins.bool(keepdims))
+        return apply(prim, x, axis=norm_axes(axis, x.ndim),
+                     keepdims=flag(keepdims, "keepdims", name))
 
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = doc + f"\n\n>>> import xpgrad as xg\n>>> xg.{name}(xg.asarray([1, 0])).ndim\n0\n"

@@ -9,6 +9,7 @@ gradients; ``where`` is in ``selection.py``).
 from __future__ import annotations
 
 from .. import dtypes as _dt
+from .._args import flag
 from ..primitive import Primitive, apply
 from ..tensor import Tensor, _wrap
 from ._define import as_tensor, norm_axes, norm_axis
@@ -32,7 +33,8 @@ def _arg_extremum(name):
             axis = norm_axis(axis, x.ndim)
         if x.size == 0:
             raise ValueError(f"{name} of an empty tensor (shape {x.shape}) has no answer")
-        return _index_dtype(apply(prim, x, axis=axis, keepdims=bool(keepdims)))
+        return _index_dtype(apply(prim, x, axis=axis, keepdims=flag(keepdims, "keepdims",
+                                                                    name)))
 
     fn.__name__ = fn.__qualname__ = name
     which = "maximum" if name == "argmax" else "minimum"
@@ -77,7 +79,8 @@ def count_nonzero(x, /, *, axis=None, keepdims=False):
     """
     x = as_tensor(x)
     axes = norm_axes(axis, x.ndim)
-    out = apply(_count_nonzero, x, axis=axes, keepdims=bool(keepdims))
+    out = apply(_count_nonzero, x, axis=axes, keepdims=flag(keepdims, "keepdims",
+                                                            "count_nonzero"))
     return _index_dtype(out)
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections import namedtuple
 
 from .. import dtypes as _dt
+from .._args import flag
 from ..primitive import Primitive, apply, tape_state
 from ..tensor import Tensor, _wrap
 from ._define import as_tensor
@@ -140,6 +141,7 @@ def isin(x1, x2, /, *, invert=False):
     >>> xg.isin(xg.asarray([1, 2, 3]), xg.asarray([3, 1])).tolist()
     [True, False, True]
     """
+    invert = flag(invert, "invert", "isin")
     if not isinstance(x1, Tensor) and not isinstance(x2, Tensor):
         x1 = as_tensor(x1)
     scalars = (int, float, complex)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import builtins
 
+from .._args import flag
 from ..primitive import Primitive, apply
 from ._define import _ints, as_tensor, norm_axes, norm_axis
 
@@ -37,7 +38,7 @@ def reshape(x, /, shape, *, copy=None):
     """
     from ..creation import _check_copy
 
-    _check_copy(copy, "reshape")
+    copy = _check_copy(copy, "reshape")
     x = as_tensor(x)
     shape = _ints(shape, "shape")
     known = 1
@@ -53,7 +54,7 @@ def reshape(x, /, shape, *, copy=None):
                          f"into shape {shape}")
     if copy is None:
         return apply(_reshape, x, shape=shape)
-    return apply(_reshape, x, shape=shape, copy=builtins.bool(copy))
+    return apply(_reshape, x, shape=shape, copy=copy)
 
 
 def _inverse(perm):

@@ -16,6 +16,7 @@ itself a primitive whose vjp is the gather with the forward permutation, so ever
 from __future__ import annotations
 
 from .. import dtypes as _dt
+from .._args import flag
 from ..primitive import Primitive, apply
 from ..tensor import Tensor, _wrap
 from ._define import as_tensor, norm_axis
@@ -78,7 +79,8 @@ def sort(x, /, *, axis=-1, descending=False, stable=True):
     [[3.0, 2.0, 1.0]]
     """
     x, axis = _checked(x, axis, "sort")
-    return apply(_sort_prim, x, axis=axis, descending=bool(descending))
+    flag(stable, "stable", "sort")            # every sort here is stable
+    return apply(_sort_prim, x, axis=axis, descending=flag(descending, "descending", "sort"))
 
 
 def argsort(x, /, *, axis=-1, descending=False, stable=True):
@@ -89,7 +91,8 @@ def argsort(x, /, *, axis=-1, descending=False, stable=True):
     [1, 2, 0]
     """
     x, axis = _checked(x, axis, "argsort")
-    out = apply(_argsort_prim, x, axis=axis, descending=bool(descending), stable=bool(stable))
+    out = apply(_argsort_prim, x, axis=axis, descending=flag(descending, "descending", "argsort"),
+                stable=flag(stable, "stable", "argsort"))
     if out.dtype != _dt.int64:
         be = out._backend
         out = _wrap(be.xp.astype(out._data, be.native_dtype(_dt.int64)), be)

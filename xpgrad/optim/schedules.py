@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+from .._args import flag
 from ._checks import hyperparameter, positive_int, real_number
 
 
@@ -46,7 +47,7 @@ class ExponentialDecay(Schedule):
                                                     initial_learning_rate, low=0.0)
         self.decay_steps = positive_int("decay_steps", decay_steps)
         self.decay_rate = hyperparameter("decay_rate", decay_rate, low=0.0, low_open=True)
-        self.staircase = bool(staircase)
+        self.staircase = flag(staircase, "staircase", "ExponentialDecay")
 
     def __call__(self, step):
         p = step // self.decay_steps if self.staircase else step / self.decay_steps

@@ -1,6 +1,7 @@
 """SGD with optional (Nesterov) momentum and L2 weight decay (PyTorch's update)."""
 from __future__ import annotations
 
+from .._args import flag
 from ..ops.optim import sgd_update
 from ..primitive import run
 from ._checks import hyperparameter
@@ -28,11 +29,10 @@ class SGD(Optimizer):
                  **kwargs):
         super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
         self.momentum = hyperparameter("momentum", momentum, low=0.0, high=1.0, high_open=True)
-        if not hasattr(nesterov, "__bool__") or nesterov not in (True, False):
-            raise TypeError(f"nesterov must be True or False, got {nesterov!r}")
+        nesterov = flag(nesterov, "nesterov", "SGD")
         if nesterov and self.momentum <= 0:
             raise ValueError("nesterov=True needs momentum > 0")
-        self.nesterov = bool(nesterov)
+        self.nesterov = nesterov
 
     def _slot_names(self):
         return ("velocity",) if self.momentum else ()

@@ -24,7 +24,7 @@ struct Relu {  // NaN passes through, like NumPy's maximum
         return x < T(0) ? T(0) : x;
     }
     template <typename T> __device__ __forceinline__ static T bwd(T g, T x, T, T) {
-        return x > T(0) ? g : T(0);
+        return x <= T(0) ? T(0) : g;  // NaN gets the gradient, as in the generic rule
     }
 };
 

@@ -66,7 +66,7 @@ struct Rmsprop {
     }
 };
 
-// h0 lr / (1 - beta1^t), h1 beta1, h2 1 - beta1, h3 beta2, h4 1 - beta2, h5 1 - beta2^t,
+// h0 lr / (1 - beta1^t), h1 beta1, h2 1 - beta1, h3 beta2, h4 1 - beta2, h5 sqrt(1 - beta2^t),
 // h6 eps, h7 weight decay (added to the gradient) or 1 - lr * weight decay (decoupled);
 // s1 first moment, s2 second moment
 struct Adam {
@@ -76,7 +76,7 @@ struct Adam {
         else if (h.flags & XPG_WEIGHT_DECAY) g = g + h.h7 * p;
         m = m * h.h1 + h.h2 * g;
         v = v * h.h3 + h.h4 * g * g;
-        p -= h.h0 * m / (xsqrt(v / h.h5) + h.h6);
+        p -= h.h0 * m / (xsqrt(v) / h.h5 + h.h6);  // not sqrt(v / (1 - beta2^t)): overflows
     }
 };
 

@@ -17,11 +17,18 @@ struct SigmoidMse {
     }
 };
 
-// max(x, 0) - x t + log1p(exp(-|x|)), binary cross-entropy of sigmoid(x) against t
+// max(x, 0) - x t + log1p(exp(-|x|)), binary cross-entropy of sigmoid(x) against t; at
+// x = +-inf its limit, not inf - inf: inf times the losing side's weight (1 - t for +inf, t
+// for -inf), 0 where that weight is 0 (xpgrad/ops/formulas.py, sigmoid_ce_at_infinity)
 struct SigmoidBce {
     template <typename T> __device__ __forceinline__ static T apply(T x, T t, T scale, T& dx) {
         dx = scale * (sigmoid(x) - t);
-        return (x < T(0) ? T(0) : x) - x * t + xlog1p(xexp(-xabs(x)));
+        const T a = xabs(x);
+        if (a == -neg_inf<T>()) {
+            const T losing = x > T(0) ? T(1) - t : t;
+            return losing == T(0) ? T(0) : a * losing;
+        }
+        return (x < T(0) ? T(0) : x) - x * t + xlog1p(xexp(-a));
     }
 };
 
