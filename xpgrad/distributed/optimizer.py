@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from ..tensor import _wrap
 from .buckets import DEFAULT_BUCKET_BYTES, BucketPlan, Reduction
-from .gradient_tape import check_bucket_bytes, check_op, check_weight, describe
+from .gradient_tape import (check_bucket_bytes, check_op, check_weight, describe,
+                            reduced_by_tape)
 from .group import check_same, world as _world
 
 
@@ -24,7 +25,8 @@ class DistributedOptimizer:
     ranks (``op`` "mean", weighted by ``weight``, or "sum") and applies the result. Everything
     else (``learning_rate``, ``iterations``, ``state_dict``, ...) is the wrapped optimizer's.
 
-    Use it *or* ``DistributedGradientTape``, not both: each reduces once.
+    Use it *or* ``DistributedGradientTape``, not both: each reduces once, so gradients that a
+    ``DistributedGradientTape`` returned are refused (ValueError), as Horovod documents.
     """
 
     def __init__(self, optimizer, *, op="mean", bucket_bytes=DEFAULT_BUCKET_BYTES, world=None):
@@ -74,5 +76,12 @@ def _checked_pairs(grads_and_vars):
     pairs = []
     for pair in grads_and_vars:
         g, v = unpack_pair(pair)
+        if reduced_by_tape(g):
+            raise ValueError(
+                f"the gradient for {v.name!r} came from DistributedGradientTape.gradient and is "
+                f"already reduced over the ranks; DistributedOptimizer would reduce it again "
+                f"(a wrong result for op='sum' or weights). Use one of the two, not both: a "
+                f"plain xg.GradientTape with DistributedOptimizer, or DistributedGradientTape "
+                f"with the plain optimizer (DistributedOptimizer.optimizer)")
         pairs.append((None if g is None else checked_gradient(g, v), v))
     return pairs
