@@ -18,7 +18,7 @@ import weakref
 from ..primitive import tape_state
 from ..tape import check_sources
 from ..tensor import _wrap
-from .buckets import DEFAULT_BUCKET_BYTES, BucketPlan, Reduction
+from .buckets import DEFAULT_BUCKET_BYTES, Reduction, plan_for
 from .group import check_same, world as _world
 
 OPS = ("mean", "sum")
@@ -96,7 +96,6 @@ class DistributedGradientTape:
         self.overlap = bool(overlap)
         self.world = world if world is not None else _world()
         self.last_timing = {}
-        self._plans = {}
 
     # the wrapped tape's recording API
     def __enter__(self):
@@ -144,11 +143,7 @@ class DistributedGradientTape:
             # tape may hand back a Tensor of the caller's, e.g. from output_gradients)
             return [None if g is None else _wrap(g._data, g._backend)
                     for g in self.tape.gradient(target, src, output_gradients)]
-        key = tuple((tuple(s.shape), str(s.dtype)) for s in src)
-        plan = self._plans.get(key)
-        if plan is None:
-            plan = self._plans[key] = BucketPlan(
-                [(tuple(s._data.shape), s._data.dtype) for s in src], self.bucket_bytes)
+        plan = plan_for(src, self.bucket_bytes)
         backend = src[0]._backend if src else None
         reduction = Reduction(plan, self.world, backend.xp if backend else None, weight, self.op)
         t0 = time.perf_counter()

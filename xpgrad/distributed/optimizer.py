@@ -14,7 +14,7 @@ across ranks (flat buckets, in place), then applies them (Horovod's wrapper).
 from __future__ import annotations
 
 from ..tensor import _wrap
-from .buckets import DEFAULT_BUCKET_BYTES, BucketPlan, Reduction
+from .buckets import DEFAULT_BUCKET_BYTES, Reduction, plan_for
 from .gradient_tape import (check_bucket_bytes, check_op, check_weight, describe,
                             reduced_by_tape)
 from .group import check_same, world as _world
@@ -54,8 +54,7 @@ class DistributedOptimizer:
             variables = [v for _, v in pairs]
             check_same(self.world, "list of optimizer variables",
                        describe(variables) + [self.op])
-            plan = BucketPlan([(tuple(v._data.shape), v._data.dtype) for v in variables],
-                              self.bucket_bytes)
+            plan = plan_for(variables, self.bucket_bytes)
             xp = variables[0]._backend.xp if variables else None
             reduction = Reduction(plan, self.world, xp, weight, self.op)
             local = [None if g is None else g._data for g, _ in pairs]
