@@ -84,22 +84,27 @@ def test_broadcast_optimizer_state_checks_its_arguments_on_every_rank():
 
 
 @needs_mpi
-def test_xpgrad_train_compile_on_3_ranks_reproduces_one_process(tmp_path, monkeypatch, capsys):
-    """--compile on several ranks: each replays its traced forward and backward (batch 359:
-    the last batch has one example, so two ranks have an empty share), then the gradients
-    are averaged; the run follows the single-process one (it ran eagerly before)."""
+@pytest.mark.parametrize("n, batch_size", [(2, 100), (3, 359)])
+def test_xpgrad_train_compile_on_n_ranks_reproduces_one_process(tmp_path, monkeypatch, capsys,
+                                                                n, batch_size):
+    """--compile on several ranks: each replays its traced forward and backward, then the
+    gradients are averaged; the run follows the single-process one with the same global batch
+    (it ran eagerly before). Batch 100 on 2 ranks: shares of 50, the epoch's last batch of 37
+    split 19 + 18 (a second trace); batch 359 on 3 ranks: the last batch has one example, so
+    two ranks have an empty share."""
     from test_distributed import _assert_same_checkpoints, _train_args
 
     from xpgrad.cli import main
 
     monkeypatch.chdir(tmp_path)
-    assert main(_train_args("one", 359, "--compile")) == 0
+    assert main(_train_args("one", batch_size, "--compile")) == 0
     capsys.readouterr()
-    res = mpirun(3, sys.executable, "-m", "xpgrad.cli", *_train_args("many", 359, "--compile"),
-                 timeout=90, cwd=tmp_path)
+    res = mpirun(n, sys.executable, "-m", "xpgrad.cli",
+                 *_train_args("many", batch_size, "--compile"), timeout=90, cwd=tmp_path)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
     assert "not used on several ranks" not in res.stdout, res.stdout
-    _assert_same_checkpoints(tmp_path / "one.npz", tmp_path / "many.npz", 2 * 5)
+    _assert_same_checkpoints(tmp_path / "one.npz", tmp_path / "many.npz",
+                             2 * -(-1437 // batch_size))
 
 
 @needs_mpi
