@@ -73,7 +73,7 @@ def _report_once(error, argv):
 
     if argv[:1] == ["train"]:
         try:
-            world = group.init()
+            world = group.init(gpu=False)
         except Exception:                 # the very error being reported, e.g. no mpi4py
             world = None
         if world is not None and world.size > 1:
