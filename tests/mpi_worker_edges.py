@@ -178,6 +178,126 @@ def scenario_traced():
     ok("traced")
 
 
+def scenario_double_reduction():
+    """Gradients of a DistributedGradientTape given to a DistributedOptimizer would be reduced
+    twice (a sum over ranks summed again): refused on every rank, before any reduction; a
+    plain tape's gradients go through it, and the ranks are still in step."""
+    w = dist.init()
+    v = xg.Variable([1.0, 2.0], name="v")
+    opt = dist.DistributedOptimizer(xg.optim.SGD(0.5), op="sum")
+    with xg.GradientTape() as tape:
+        loss = xg.sum(v * v) * (w.rank + 1)
+    grads = dist.DistributedGradientTape(tape, op="sum").gradient(loss, [v])
+    try:
+        opt.apply_gradients(zip(grads, [v]))
+    except ValueError as e:
+        assert "already reduced" in str(e) and "not both" in str(e), e
+    else:
+        raise AssertionError("gradients reduced twice")
+    assert v.tolist() == [1.0, 2.0] and opt.iterations == 0
+    with xg.GradientTape() as tape:
+        loss = xg.sum(v * v) * (w.rank + 1)
+    opt.apply_gradients(zip(tape.gradient(loss, [v]), [v]))
+    ranks = np.arange(1, w.size + 1)          # d/dv of sum_r (r + 1) v.v = 2 v sum_r (r + 1)
+    np.testing.assert_allclose(v.numpy(), np.array([1.0, 2.0]) * (1 - 0.5 * 2 * ranks.sum()))
+    ok("double reduction refused")
+
+
+def scenario_plans_cached():
+    """The bucket plan of a layout is built once, not on every step: DataParallel.reduce
+    (xpgrad train --compile), DistributedOptimizer and a new DistributedGradientTape each step,
+    three steps each; the reduced values are the weighted mean over ranks."""
+    from xpgrad.distributed import buckets
+    from xpgrad.distributed.training import DataParallel
+
+    built = []
+    real = buckets.BucketPlan.__init__
+
+    def counting(self, *args, **kwargs):
+        built.append(args[0])
+        real(self, *args, **kwargs)
+
+    buckets.BucketPlan.__init__ = counting
+    w = dist.init()
+    params = [xg.Variable(np.ones((3, 2)), name="w"), xg.Variable(np.zeros(2), name="b")]
+    c = float(w.rank + 1)                     # this rank's gradient: c everywhere, weight c
+    ranks = np.arange(1, w.size + 1.0)
+    want = (ranks ** 2).sum() / ranks.sum()   # the mean of the ranks' c weighted by c
+    dp = DataParallel(w)
+    opt = dist.DistributedOptimizer(xg.optim.SGD(1.0))
+    for step in range(3):
+        local = [xg.asarray(np.full(p.shape, c)) for p in params]
+        for g in dp.reduce(local, params, c):
+            np.testing.assert_allclose(g.numpy(), want)
+        before = [p.numpy().copy() for p in params]
+        opt.apply_gradients(zip(local, params), weight=c)
+        for p, b in zip(params, before):
+            np.testing.assert_allclose(p.numpy(), b - want)
+        with xg.GradientTape() as tape:
+            loss = sum(xg.sum(p) for p in params) * c
+        for g in dist.DistributedGradientTape(tape).gradient(loss, params, weight=c):
+            np.testing.assert_allclose(g.numpy(), want)
+    assert len(built) == 1, f"{len(built)} bucket plans built for one layout"
+    ok("plans cached")
+
+
+def scenario_download():
+    """``xpgrad train --dataset mnist`` on every rank, the files served from the directory
+    argv[2] (file:// URLs) into an empty cache: rank 0 downloads them, the others wait and
+    read its files (each rank prints what it fetched)."""
+    import hashlib
+    import pathlib
+
+    from xpgrad import data
+    from xpgrad.cli import main
+    from xpgrad.data import downloads
+
+    mirror = pathlib.Path(sys.argv[2])
+    sha = {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in mirror.glob("*.gz")}
+    data.SOURCES["mnist"] = data.Source("MNIST", (mirror.as_uri() + "/",), sha)
+    if len(sys.argv) > 3:                     # nothing served there: every download fails
+        data.SOURCES["mnist"] = data.Source("MNIST", (sys.argv[3],), sha)
+    real = downloads._urlopen
+
+    def fetch(url, timeout):
+        print(f"rank {dist.rank()} fetched {url.rsplit('/', 1)[1]}", flush=True)
+        return real(url, timeout)
+
+    downloads._urlopen = fetch
+    assert main(["train", "--dataset", "mnist", "--epochs", "1", "--hidden", "8",
+                 "--batch-size", "16", "--no-log", "--progress", "never"]) == 0
+    ok("trained")
+
+
+class Unpicklable(Exception):
+    def __init__(self, text, extra):          # pickling calls Unpicklable(text): a TypeError
+        super().__init__(text)
+
+
+def scenario_raise_together():
+    """An error on one rank is raised on every rank, with the rank it arose on; one that
+    cannot be pickled arrives as a DistributedError with its text; the lowest failing rank's
+    error wins; the ranks stay in step afterwards."""
+    from xpgrad.data import DataError
+    from xpgrad.distributed.group import raise_together, run_together
+
+    w = dist.init()
+    last = w.size - 1
+    cases = [(lambda r: DataError(f"missing on rank {r}") if r >= 1 else None, DataError,
+              "missing on rank 1", 1),
+             (lambda r: Unpicklable("odd", 1) if r == last else None, dist.DistributedError,
+              "Unpicklable: odd", last)]
+    for make, error, text, where in cases:
+        try:
+            raise_together(w, make(w.rank), "the test")
+        except error as e:
+            assert str(e) == text and e.failed_rank == where, (e, e.failed_rank)
+        else:
+            raise AssertionError(f"no {error.__name__} on rank {w.rank}")
+    assert run_together(w, lambda: w.rank * 2, "the test") == w.rank * 2
+    ok("raise together")
+
+
 def main():
     globals()[f"scenario_{sys.argv[1]}"]()
 

@@ -225,3 +225,22 @@ def test_init_with_mpi4py_but_no_mpi_library_says_what_to_install(monkeypatch):
     with pytest.raises(ImportError, match=r"cannot load an MPI library \(cannot load MPI "
                                           r"library libmpi.so.40.*\.\[mpi\]"):
         dist.init()
+
+
+def test_distributed_optimizer_refuses_gradients_a_distributed_gradient_tape_reduced(rng):
+    # each wrapper reduces: both would sum an op="sum" (or weighted) gradient twice; refused
+    # on one process too, where the result happens to be right, so the mistake shows early
+    tape, loss, params = _mlp_loss(rng)
+    grads = dist.DistributedGradientTape(tape, op="sum").gradient(loss, params)
+    opt = dist.DistributedOptimizer(xg.optim.SGD(0.5), op="sum")
+    before = [p.numpy().copy() for p in params]
+    with pytest.raises(ValueError, match=r"gradient for 'w' came from DistributedGradientTape"
+                                         r".*already reduced.*not both"):
+        opt.apply_gradients(zip(grads, params))
+    assert opt.iterations == 0 and all((p.numpy() == b).all() for p, b in zip(params, before))
+    plain = tape.gradient(loss, params)              # the same loss, a plain tape: accepted
+    opt.apply_gradients(zip(plain, params))
+    for p, b, g in zip(params, before, plain):
+        np.testing.assert_allclose(p.numpy(), b - 0.5 * g.numpy())
+    opt.optimizer.apply_gradients(zip(grads, params))    # the reduced ones, unwrapped: accepted
+    assert opt.iterations == 2

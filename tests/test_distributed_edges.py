@@ -2,6 +2,7 @@
 tests/mpi_worker_edges.py): dtypes of ``allreduce``, frozen Variables broadcast, bad input on
 one rank, ranks that run different numbers of steps. Skipped where mpi4py or mpiexec is
 missing."""
+import os
 import sys
 from pathlib import Path
 
@@ -83,22 +84,27 @@ def test_broadcast_optimizer_state_checks_its_arguments_on_every_rank():
 
 
 @needs_mpi
-def test_xpgrad_train_compile_on_3_ranks_reproduces_one_process(tmp_path, monkeypatch, capsys):
-    """--compile on several ranks: each replays its traced forward and backward (batch 359:
-    the last batch has one example, so two ranks have an empty share), then the gradients
-    are averaged; the run follows the single-process one (it ran eagerly before)."""
+@pytest.mark.parametrize("n, batch_size", [(2, 100), (3, 359)])
+def test_xpgrad_train_compile_on_n_ranks_reproduces_one_process(tmp_path, monkeypatch, capsys,
+                                                                n, batch_size):
+    """--compile on several ranks: each replays its traced forward and backward, then the
+    gradients are averaged; the run follows the single-process one with the same global batch
+    (it ran eagerly before). Batch 100 on 2 ranks: shares of 50, the epoch's last batch of 37
+    split 19 + 18 (a second trace); batch 359 on 3 ranks: the last batch has one example, so
+    two ranks have an empty share."""
     from test_distributed import _assert_same_checkpoints, _train_args
 
     from xpgrad.cli import main
 
     monkeypatch.chdir(tmp_path)
-    assert main(_train_args("one", 359, "--compile")) == 0
+    assert main(_train_args("one", batch_size, "--compile")) == 0
     capsys.readouterr()
-    res = mpirun(3, sys.executable, "-m", "xpgrad.cli", *_train_args("many", 359, "--compile"),
-                 timeout=90, cwd=tmp_path)
+    res = mpirun(n, sys.executable, "-m", "xpgrad.cli",
+                 *_train_args("many", batch_size, "--compile"), timeout=90, cwd=tmp_path)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
     assert "not used on several ranks" not in res.stdout, res.stdout
-    _assert_same_checkpoints(tmp_path / "one.npz", tmp_path / "many.npz", 2 * 5)
+    _assert_same_checkpoints(tmp_path / "one.npz", tmp_path / "many.npz",
+                             2 * -(-1437 // batch_size))
 
 
 @needs_mpi
@@ -122,3 +128,80 @@ def test_a_launcher_of_another_mpi_is_an_error_not_n_runs_of_one(tmp_path):
     assert res.returncode == 1, res.stdout[-2000:] + res.stderr[-2000:]
     assert "the launcher started 2 processes, but MPI sees a world of one" in res.stderr
     assert res.stderr.count("\n") == 1 and not os.listdir(tmp_path), res.stderr
+
+
+@needs_mpi
+def test_gradients_reduced_by_the_tape_are_refused_by_distributed_optimizer():
+    _checks_pass(2, "double_reduction", "double reduction refused")
+
+
+@needs_mpi
+def test_a_bucket_plan_is_built_once_across_steps():
+    _checks_pass(2, "plans_cached", "plans cached")
+
+
+def _served_mnist(tmp_path):
+    from test_data import _fake_mnist
+
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    _fake_mnist(mirror, n_train=40, n_test=20)
+    return mirror
+
+
+def _errors(stderr):
+    return [line for line in stderr.splitlines() if line.startswith("xpgrad: error:")]
+
+
+@needs_mpi
+def test_xpgrad_train_downloads_once_on_rank_0_while_the_others_wait(tmp_path, monkeypatch):
+    monkeypatch.setenv("XPGRAD_DATA_DIR", str(tmp_path / "cache"))
+    res = mpirun(2, sys.executable, WORKER, "download", str(_served_mnist(tmp_path)),
+                 timeout=90, cwd=tmp_path)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    lines = res.stdout.splitlines()
+    assert "rank 0 ok: trained" in lines and "rank 1 ok: trained" in lines, res.stdout
+    fetched = sorted(line for line in lines if " fetched " in line)
+    assert fetched == sorted(f"rank 0 fetched {stem}.gz" for stem in (
+        "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte")), res.stdout
+    assert sorted(os.listdir(tmp_path / "cache" / "mnist")) == sorted(
+        os.listdir(tmp_path / "mirror"))              # no partial files left by a second rank
+
+
+@needs_mpi
+def test_a_failed_download_under_mpi_is_one_error_and_status_1_on_every_rank(tmp_path,
+                                                                             monkeypatch):
+    monkeypatch.setenv("XPGRAD_DATA_DIR", str(tmp_path / "cache"))
+    res = mpirun(2, sys.executable, WORKER, "download", str(_served_mnist(tmp_path)),
+                 (tmp_path / "nothing").as_uri() + "/", timeout=90, cwd=tmp_path)
+    assert res.returncode == 1, res.stdout[-2000:] + res.stderr[-3000:]
+    errors = _errors(res.stderr)
+    assert len(errors) == 1 and "could not download MNIST file" in errors[0], \
+        res.stderr
+    assert "rank 1 fetched" not in res.stdout             # rank 0 tried; rank 1 waited
+    assert "MPI_ABORT" not in res.stderr and "aborting all" not in res.stderr, res.stderr
+
+
+@needs_mpi
+@pytest.mark.parametrize("flags, words", [
+    (["--epochs", "0"], "argument --epochs: must be an integer > 0"),      # argparse
+    (["--resume", "missing.npz"], "missing.npz"),                         # rank 0 reads it
+    (["--dataset", "mnist", "--data-dir", "no-such-dir"], "'no-such-dir' does not exist"),
+    (["--logdir", "taken"], "is a file, not a directory"),                # every rank
+])
+def test_a_preparation_error_under_mpi_is_one_message_and_status_2_on_every_rank(
+        tmp_path, flags, words):
+    (tmp_path / "taken").write_text("")
+    res = mpirun(2, sys.executable, "-m", "xpgrad.cli", "train", "--progress", "never",
+                 *flags, timeout=90, cwd=tmp_path)
+    assert res.returncode == 2, res.stdout[-2000:] + res.stderr[-3000:]
+    errors = _errors(res.stderr)
+    assert len(errors) == 1 and words in errors[0], res.stderr
+    assert "MPI_ABORT" not in res.stderr and "aborting all" not in res.stderr, res.stderr
+
+
+@needs_mpi
+@pytest.mark.parametrize("n", [2, 3])
+def test_an_error_on_some_ranks_is_raised_on_every_rank(n):
+    _checks_pass(n, "raise_together", "raise together")

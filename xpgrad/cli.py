@@ -39,10 +39,69 @@ def fail(message, status=2):
     ...     print(e.code)
     2
     """
+    from .distributed.group import launcher_size, world_started
+
     line = " ".join(str(message).split())          # one line, whatever the message holds
+    if launcher_size() > 1 and not world_started():
+        raise Unreported(line, status)             # main reports it once for all the ranks
     sys.stderr.write(f"xpgrad: error: {line}\n")
     sys.stderr.flush()
     raise SystemExit(status)
+
+
+class Unreported(SystemExit):
+    """``fail`` under a launcher before MPI is up: every rank meets the error alike (the same
+    command line), and ``main`` has it printed once (``_report_once``)."""
+
+    def __init__(self, message, status):
+        super().__init__(status)
+        self.message = message
+
+
+class UsageError(ValueError):
+    """An `xpgrad train` command line another rank could not use (see ``_report_once``)."""
+
+
+def _report_once(error, argv):
+    """Report a failure met before MPI started (``Unreported``) once for the job and exit.
+
+    For ``xpgrad train`` the ranks start MPI and agree on the error (``raise_together``, the
+    collective a rank without it meets first in ``cmd_train``): rank 0 prints it, every rank
+    exits with its status, and none is killed by the launcher while rank 0 still writes.
+    Otherwise (another command, or MPI cannot start) the launcher's rank 0 prints it."""
+    from .distributed import group
+
+    if argv[:1] == ["train"]:
+        try:
+            world = group.init(gpu=False)
+        except Exception:                 # the very error being reported, e.g. no mpi4py
+            world = None
+        if world is not None and world.size > 1:
+            try:
+                group.raise_together(world, UsageError(error.message),
+                                     "the reading of the command line")
+            except Exception as agreed:
+                fail_together(world, agreed, _preparation_status(agreed) or 1)
+    if group.launcher_rank() == 0:
+        sys.stderr.write(f"xpgrad: error: {error.message}\n")
+        sys.stderr.flush()
+    raise SystemExit(error.code)
+
+
+def fail_together(world, message, status):
+    """``fail`` on every rank of ``world`` at once (an error every rank raised at the same
+    point): rank 0 alone prints ``message``, prefixed with the rank the error arose on (its
+    ``failed_rank``) if another, and every rank exits with ``status`` (AgreedExit, so that none
+    aborts the job)."""
+    if world.size == 1:
+        fail(message, status)
+    where = getattr(message, "failed_rank", 0)
+    if world.rank == 0:
+        try:
+            fail(f"[rank {where}] {message}" if where else message, status)
+        except SystemExit:
+            pass
+    raise AgreedExit(status)
 
 
 def _hidden(text):
@@ -177,7 +236,10 @@ def _config(args):
         try:
             get_backend(env)
         except (UnknownBackendError, BackendUnavailableError) as e:
-            fail(f"$XPGRAD_BACKEND={env!r} (the default of --backend): {e}")
+            from .training import ConfigError
+
+            raise ConfigError(f"$XPGRAD_BACKEND={env!r} (the default of --backend): {e}") \
+                from None
     if "hidden" in given:
         given["hidden"] = tuple(given["hidden"])
     source, finish = args.resume, True
@@ -210,10 +272,30 @@ def _progress(choice) -> bool:
     return choice == "always"
 
 
-def cmd_train(args, parser) -> int:
+def _preparation_status(error):
+    """The exit status for ``error`` raised while a run is prepared: 2 for the user's input
+    (settings, paths, files, data), 1 for what failed around it (a download, a missing
+    package, MPI), None for a bug (its traceback is shown).
+
+    >>> _preparation_status(ValueError("--epochs")), _preparation_status(ImportError("tqdm"))
+    (2, 1)
+    """
     from .backend import BackendUnavailableError, UnknownBackendError
     from .checkpoint import CheckpointError
     from .data import DataError, DownloadError
+    from .distributed import DistributedError
+
+    if isinstance(error, (DownloadError, ImportError, DistributedError)):
+        return 1
+    if isinstance(error, (CheckpointError, DataError, UnknownBackendError,
+                          BackendUnavailableError, ValueError, TypeError, FileNotFoundError,
+                          PermissionError, MemoryError)):
+        return 2
+    return None
+
+
+def cmd_train(args, parser) -> int:
+    from .checkpoint import CheckpointError
     from .training import TrainingError, prepare
 
     for flag in ("logdir", "checkpoint", "resume", "data_dir"):   # e.g. --checkpoint "$UNSET"
@@ -230,7 +312,7 @@ def cmd_train(args, parser) -> int:
         args.progress = "never"
 
     from .distributed import DistributedError, init as init_distributed, launcher_size
-    from .distributed.group import current as current_world
+    from .distributed.group import current as current_world, run_together
 
     if args.distributed or launcher_size() > 1:
         try:
@@ -243,21 +325,23 @@ def cmd_train(args, parser) -> int:
             sys.stderr.write(f"xpgrad: {line}\n")
             sys.stderr.flush()
 
+    # data-parallel: rank 0 alone reads a checkpoint's settings, and every rank runs those;
+    # an error on any rank is raised on every rank (run_together, prepare), reported once
+    world = current_world()
     try:
-        # data-parallel: rank 0 alone reads a checkpoint's settings, and every rank runs those
-        world = current_world()
-        config = _config(args) if world.rank == 0 else None
+        config = run_together(world, lambda: _config(args) if world.rank == 0 else None,
+                              "the reading of the settings")
         plan = prepare(world.bcast_object(config) if world.size > 1 else config, echo=note,
                        background_compile=world.size == 1)
-    except DownloadError as e:
-        fail(e, 1)
-    except (CheckpointError, DataError, UnknownBackendError, BackendUnavailableError,
-            ValueError, TypeError, FileNotFoundError, PermissionError) as e:
-        fail(e, 2)
-    except ImportError as e:
-        fail(e, 1)
-    except MemoryError as e:                  # e.g. --hidden 99999999999: the weights
-        fail(f"not enough memory to set up this run (check --hidden and --batch-size): {e}")
+    except Exception as e:
+        status = _preparation_status(e)
+        if status is None:
+            raise
+        if isinstance(e, MemoryError):        # e.g. --hidden 99999999999: the weights
+            where = getattr(e, "failed_rank", 0)
+            e = f"{f'[rank {where}] ' if where else ''}not enough memory to set up this run " \
+                f"(check --hidden and --batch-size): {e}"
+        fail_together(world, e, status)
 
     def echo(line):
         if not args.quiet or line.startswith(("held-out", "wrote", "interrupted")):
@@ -265,15 +349,8 @@ def cmd_train(args, parser) -> int:
 
     try:
         result = plan.fit(echo, handle_signals=True)
-    except TrainingError as e:
-        if world.size > 1:   # every rank raised it at the same step (reduced loss, same weights)
-            if world.rank == 0:
-                try:
-                    fail(e, 1)
-                except SystemExit:
-                    pass
-            raise AgreedExit(1)
-        fail(e, 1)
+    except TrainingError as e:   # every rank raised it at the same step (reduced loss)
+        fail_together(world, e, 1)
     except (ImportError, OSError, CheckpointError) as e:
         fail(e, 1)
     except MemoryError as e:
@@ -418,7 +495,10 @@ def main(argv=None) -> int:
         args = parser.parse_args(["bench"])
         args.bench_args = argv[1:]
     else:
-        args = parser.parse_args(argv)
+        try:
+            args = parser.parse_args(argv)
+        except Unreported as e:
+            _report_once(e, argv)
     if args.command is None:
         parser.print_help()
         return 2
@@ -427,6 +507,8 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:           # outside the training loop (which saves and returns)
         sys.stderr.write("xpgrad: interrupted\n")
         return 130
+    except Unreported as e:
+        _report_once(e, argv)
     except AgreedExit:
         raise
     except SystemExit as e:             # data-parallel: one failed rank ends every rank

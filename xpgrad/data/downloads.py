@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 import sys
 from dataclasses import dataclass
 
@@ -101,7 +102,7 @@ def _urlopen(url, timeout):
 def _fetch(url, dest, sha256, progress, timeout):
     """Download ``url`` to ``dest`` through a temporary file in the same directory, checking
     its SHA-256 before renaming it into place. Raises OSError or DownloadError."""
-    tmp = f"{dest}.part-{os.getpid()}"
+    tmp = f"{dest}.part-{socket.gethostname()}-{os.getpid()}"     # machines may share dest
     h = hashlib.sha256()
     try:
         with _urlopen(url, timeout) as response, open(tmp, "wb") as out:

@@ -23,6 +23,8 @@ Every rank joins the same collectives whatever it holds.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .engines import engine_for
@@ -63,6 +65,25 @@ class BucketPlan:
             self.where[i] = (b, len(b.entries))
             b.entries.append((i, b.n, size, tuple(shape)))
             b.n += size
+
+
+def plan_for(tensors, bucket_bytes=DEFAULT_BUCKET_BYTES) -> BucketPlan:
+    """The BucketPlan of ``tensors`` (the sources or variables whose gradients are reduced), by
+    their shapes and dtypes: built once per layout and reused on every later step (a plan is
+    never changed once built).
+
+    >>> import xpgrad as xg
+    >>> a, b = [xg.Variable([1.0, 2.0])], [xg.Variable([3.0, 4.0])]
+    >>> plan_for(a) is plan_for(b)
+    True
+    """
+    layout = tuple((tuple(t._data.shape), np.dtype(t._data.dtype)) for t in tensors)
+    return _cached_plan(layout, bucket_bytes)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_plan(layout, bucket_bytes):
+    return BucketPlan(layout, bucket_bytes)
 
 
 class Reduction:

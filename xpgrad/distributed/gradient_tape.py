@@ -13,15 +13,30 @@ from __future__ import annotations
 
 import math
 import time
+import weakref
 
 from .._args import flag
 from ..primitive import tape_state
 from ..tape import check_sources
 from ..tensor import _wrap
-from .buckets import DEFAULT_BUCKET_BYTES, BucketPlan, Reduction
+from .buckets import DEFAULT_BUCKET_BYTES, Reduction, plan_for
 from .group import check_same, world as _world
 
 OPS = ("mean", "sum")
+
+#: the gradients ``DistributedGradientTape.gradient`` returned, by id, while they live: already
+#: reduced over ranks, so ``DistributedOptimizer`` refuses them (it would reduce them again)
+_REDUCED = weakref.WeakValueDictionary()
+
+
+def reduced_by_tape(gradient) -> bool:
+    """Whether ``gradient`` is one a ``DistributedGradientTape`` returned (reduced over ranks).
+
+    >>> import xpgrad as xg
+    >>> reduced_by_tape(xg.asarray([1.0]))
+    False
+    """
+    return _REDUCED.get(id(gradient)) is gradient
 
 
 def check_weight(weight):
@@ -82,7 +97,6 @@ class DistributedGradientTape:
         self.overlap = flag(overlap, "overlap", "DistributedGradientTape")
         self.world = world if world is not None else _world()
         self.last_timing = {}
-        self._plans = {}
 
     # the wrapped tape's recording API
     def __enter__(self):
@@ -115,6 +129,9 @@ class DistributedGradientTape:
         check_same(self.world, "list of gradient sources", describe(src) + [self.op])
         out = self._reduced(target, src, output_gradients, weight)
         out = [_finish(g, s, unconnected_gradients) for g, s in zip(out, src)]
+        for g in out:
+            if g is not None:
+                _REDUCED[id(g)] = g
         return out[0] if single else (tuple(out) if isinstance(sources, tuple) else out)
 
     def _reduced(self, target, src, output_gradients, weight):
@@ -123,12 +140,11 @@ class DistributedGradientTape:
                 if target is not None and not self.tape._persistent:
                     self.tape._release()
                 return [None] * len(src)
-            return list(self.tape.gradient(target, src, output_gradients))
-        key = tuple((tuple(s.shape), str(s.dtype)) for s in src)
-        plan = self._plans.get(key)
-        if plan is None:
-            plan = self._plans[key] = BucketPlan(
-                [(tuple(s._data.shape), s._data.dtype) for s in src], self.bucket_bytes)
+            # new Tensors on the same data, so that only these are marked as reduced (the
+            # tape may hand back a Tensor of the caller's, e.g. from output_gradients)
+            return [None if g is None else _wrap(g._data, g._backend)
+                    for g in self.tape.gradient(target, src, output_gradients)]
+        plan = plan_for(src, self.bucket_bytes)
         backend = src[0]._backend if src else None
         reduction = Reduction(plan, self.world, backend.xp if backend else None, weight, self.op)
         t0 = time.perf_counter()

@@ -40,6 +40,11 @@ SIZE_VARIABLES = ("OMPI_COMM_WORLD_SIZE",   # Open MPI's mpiexec
                   "SLURM_NTASKS")           # srun (step size)
 
 
+#: environment variables through which launchers tell each process its rank
+RANK_VARIABLES = ("OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "MV2_COMM_WORLD_RANK",
+                  "SLURM_PROCID")
+
+
 class DistributedError(RuntimeError):
     """A collective cannot go on: ranks disagree (layout, arguments) or the setup is wrong."""
 
@@ -55,6 +60,23 @@ def launcher_size(environ=None) -> int:
                 continue        # inside an allocation (sbatch), not a task of srun
             return int(value)
     return 1
+
+
+def launcher_rank(environ=None) -> int:
+    """This process's rank as the launcher (mpiexec, srun) announced it, before MPI is
+    initialised; 0 if no launcher did.
+
+    >>> launcher_rank({"OMPI_COMM_WORLD_RANK": "3"}), launcher_rank({})
+    (3, 0)
+    """
+    environ = os.environ if environ is None else environ
+    for name in RANK_VARIABLES:
+        value = environ.get(name)
+        if value and value.isdigit():
+            if name == "SLURM_PROCID" and "SLURM_STEP_ID" not in environ:
+                continue        # inside an allocation (sbatch), not a task of srun
+            return int(value)
+    return 0
 
 
 class SingleWorld:
@@ -340,12 +362,8 @@ def check_same(w, what, description) -> None:
         return
     refuse_trace()
     digest = hashlib.blake2b("\n".join(description).encode(), digest_size=8).digest()
-    mine = np.frombuffer(digest, dtype=np.int64).copy()
-    every = np.empty(w.size, dtype=np.int64)
-    if hasattr(w, "wait"):
-        w.wait(w.comm.Iallgather(mine, every), f"the check of the {what}")
-    else:
-        w.comm.Allgather(mine, every)
+    every = _allgather_int64(w, np.frombuffer(digest, dtype=np.int64)[0],
+                             f"the check of the {what}")
     if (every == every[0]).all():
         return
     descriptions = w.allgather(description)      # only on a mismatch: what differs, for the text
@@ -357,6 +375,100 @@ def check_same(w, what, description) -> None:
     raise DistributedError(f"rank {other} holds a different {what} than rank 0 ({detail}); "
                            f"every rank must build the same model and pass the same "
                            f"variables in the same order")
+
+
+def _allgather_int64(w, value, what):
+    """Every rank's ``value`` (an integer), in rank order; waiting as ``w.wait`` does (a rank
+    that ends its script meanwhile is named instead of a hang)."""
+    mine = np.array([value], dtype=np.int64)
+    every = np.empty(w.size, dtype=np.int64)
+    if hasattr(w, "wait"):
+        w.wait(w.comm.Iallgather(mine, every), what)
+    else:
+        w.comm.Allgather(mine, every)
+    return every
+
+
+def raise_together(w, error, what) -> None:
+    """Collective: ``error`` is the exception this rank met (None: none). If any rank met one,
+    every rank raises the one of the lowest such rank (its ``failed_rank`` attribute names
+    it), so that all ranks stop at the same point instead of the others waiting for the
+    failed one; ``what`` names the step, for a rank that never arrives.
+
+    >>> raise_together(SingleWorld(), None, "the checks")
+    >>> try:
+    ...     raise_together(SingleWorld(), ValueError("bad flag"), "the checks")
+    ... except ValueError as e:
+    ...     print(e, e.failed_rank)
+    bad flag 0
+    """
+    if error is not None:
+        error.failed_rank = w.rank
+    if w.size > 1:
+        every = _allgather_int64(w, error is not None, what)
+        if not every.any():
+            return
+        first = int(np.flatnonzero(every)[0])
+        if w.rank != first:
+            raise w.bcast_object(None, root=first)
+        portable = _portable(error)
+        w.bcast_object(portable, root=first)
+        if portable is not error:         # what the other ranks raise, this one's as cause
+            raise portable from error
+    if error is not None:
+        raise error
+
+
+def _portable(error):
+    """``error`` if it survives pickling (to reach the other ranks), else a DistributedError
+    with its text."""
+    import pickle
+
+    try:
+        pickle.loads(pickle.dumps(error))
+        return error
+    except Exception:
+        portable = DistributedError(f"{type(error).__name__}: {error}")
+        portable.failed_rank = error.failed_rank
+        return portable
+
+
+def run_together(w, action, what):
+    """``action()`` on every rank, returning its result; if it raises on any rank, every rank
+    raises (see ``raise_together``).
+
+    >>> run_together(SingleWorld(), lambda: 42, "the answer")
+    42
+    """
+    try:
+        result = action()
+    except Exception as e:
+        raise_together(w, e, what)
+        raise
+    raise_together(w, None, what)
+    return result
+
+
+def leader_first(w, action, what):
+    """``action()`` on every rank, in turns: rank 0 first, then the first rank of each other
+    machine, then the rest, each turn once the one before has ended -- so later ranks find what
+    earlier ones made (downloaded files in the data directory) instead of all making it at
+    once. A failure in a turn ends every rank after that turn (see ``raise_together``).
+
+    >>> leader_first(SingleWorld(), lambda: "data", "the download")
+    'data'
+    """
+    result, done = None, False
+    for mine in (w.rank == 0, w.local_rank == 0, True):
+        error = None
+        if mine and not done:
+            done = True
+            try:
+                result = action()
+            except Exception as e:
+                error = e
+        raise_together(w, error, what)
+    return result
 
 
 def refuse_trace() -> None:
@@ -371,6 +483,15 @@ def refuse_trace() -> None:
                          "distributed; a replay would skip it): return the local gradients "
                          "from the function and reduce them outside it (DistributedOptimizer),"
                          " or pass on_trace_error='eager'", user_line())
+
+
+def world_started() -> bool:
+    """Whether ``init()`` has made this process's group (MPI is initialised under a launcher).
+
+    >>> isinstance(world_started(), bool)
+    True
+    """
+    return _WORLD is not None
 
 
 def current():

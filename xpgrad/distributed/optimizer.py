@@ -14,8 +14,9 @@ across ranks (flat buckets, in place), then applies them (Horovod's wrapper).
 from __future__ import annotations
 
 from ..tensor import _wrap
-from .buckets import DEFAULT_BUCKET_BYTES, BucketPlan, Reduction
-from .gradient_tape import check_bucket_bytes, check_op, check_weight, describe
+from .buckets import DEFAULT_BUCKET_BYTES, Reduction, plan_for
+from .gradient_tape import (check_bucket_bytes, check_op, check_weight, describe,
+                            reduced_by_tape)
 from .group import check_same, world as _world
 
 
@@ -24,7 +25,8 @@ class DistributedOptimizer:
     ranks (``op`` "mean", weighted by ``weight``, or "sum") and applies the result. Everything
     else (``learning_rate``, ``iterations``, ``state_dict``, ...) is the wrapped optimizer's.
 
-    Use it *or* ``DistributedGradientTape``, not both: each reduces once.
+    Use it *or* ``DistributedGradientTape``, not both: each reduces once, so gradients that a
+    ``DistributedGradientTape`` returned are refused (ValueError), as Horovod documents.
     """
 
     def __init__(self, optimizer, *, op="mean", bucket_bytes=DEFAULT_BUCKET_BYTES, world=None):
@@ -52,8 +54,7 @@ class DistributedOptimizer:
             variables = [v for _, v in pairs]
             check_same(self.world, "list of optimizer variables",
                        describe(variables) + [self.op])
-            plan = BucketPlan([(tuple(v._data.shape), v._data.dtype) for v in variables],
-                              self.bucket_bytes)
+            plan = plan_for(variables, self.bucket_bytes)
             xp = variables[0]._backend.xp if variables else None
             reduction = Reduction(plan, self.world, xp, weight, self.op)
             local = [None if g is None else g._data for g, _ in pairs]
@@ -74,5 +75,12 @@ def _checked_pairs(grads_and_vars):
     pairs = []
     for pair in grads_and_vars:
         g, v = unpack_pair(pair)
+        if reduced_by_tape(g):
+            raise ValueError(
+                f"the gradient for {v.name!r} came from DistributedGradientTape.gradient and is "
+                f"already reduced over the ranks; DistributedOptimizer would reduce it again "
+                f"(a wrong result for op='sum' or weights). Use one of the two, not both: a "
+                f"plain xg.GradientTape with DistributedOptimizer, or DistributedGradientTape "
+                f"with the plain optimizer (DistributedOptimizer.optimizer)")
         pairs.append((None if g is None else checked_gradient(g, v), v))
     return pairs

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..tensor import _wrap
 from .broadcast import broadcast_optimizer_state, broadcast_variables
-from .buckets import BucketPlan, Reduction
+from .buckets import Reduction, plan_for
 from .gradient_tape import DistributedGradientTape
 from .group import current
 
@@ -80,7 +80,7 @@ class DataParallel:
         """Local gradients (of the mean loss over ``n_local`` examples; None where there is
         none) averaged over the global batch, as ``gradient`` does, for gradients computed
         elsewhere (``xpgrad train --compile``: by a replayed xg.function)."""
-        plan = BucketPlan([(tuple(v._data.shape), v._data.dtype) for v in variables])
+        plan = plan_for(variables)
         reduction = Reduction(plan, self.world, variables[0]._backend.xp, float(n_local))
         out = reduction.finish([None if g is None or not n_local else g._data for g in grads])
         return [None if g is None else _wrap(g, v._backend) for g, v in zip(out, variables)]

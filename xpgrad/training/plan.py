@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from ..data import load_dataset, normalized
+from ..data import IDX_DATASETS, load_dataset, normalized
 from ..models import MODELS, OPTIMIZERS
 from . import ConfigError
 from .config import IDENTITY, TrainConfig, _name, resume_config
@@ -83,6 +83,9 @@ def prepare(config: TrainConfig, echo=None, *, background_compile=False) -> Plan
     run, and only for ``curves.png`` (``curves=True``). With ``background_compile``, a backend that compiles kernels
     (numba) compiles those the run needs and the disk cache lacks in a background process,
     the NumPy kernels standing in until each is ready, instead of stopping the run to compile.
+    On several ranks (``xg.distributed.init()``), rank 0 downloads a data set while the other
+    ranks wait, then the first rank of each other machine, then the rest (who find the files),
+    and an error on any rank is raised on every rank (``failed_rank`` names where it arose).
 
     >>> try:
     ...     prepare(TrainConfig(checkpoint="/no/such/dir/c.npz", progress=False))
@@ -90,14 +93,36 @@ def prepare(config: TrainConfig, echo=None, *, background_compile=False) -> Plan
     ...     print(type(e).__name__, str(e).split(":")[0])
     CheckpointError cannot save a checkpoint to '/no/such/dir/c.npz'
     """
+    from ..distributed.group import current, leader_first, run_together
+
+    # data-parallel: every rank checks, then reads the data, then builds; a failure on any rank
+    # ends every rank after that stage with the same error (a rank that failed alone would
+    # leave the others waiting in a collective)
+    w = current()
+    root = w.rank == 0      # rank 0 alone reads and writes checkpoints
+    cfg, source, meta, be = run_together(
+        w, lambda: _checked(config, echo, background_compile, root), "the checks of the run")
+
+    def load():
+        return load_dataset(cfg.dataset, cfg.data_dir, seed=cfg.seed,
+                            progress=cfg.progress and root, echo=echo)  # a bar from rank 0
+
+    if cfg.dataset in IDX_DATASETS and cfg.data_dir is None:    # downloaded on first use
+        raw = leader_first(w, load, "the download of the data set")
+    else:
+        raw = run_together(w, load, "the reading of the data set")
+    return run_together(w, lambda: _built(cfg, raw, be, source, meta, background_compile, echo),
+                        "the building of the model")
+
+
+def _checked(config, echo, background_compile, root):
+    """The resolved configuration, the checkpoint to resume (None on ranks other than the
+    ``root``), its metadata and the backend, once every setting and path is checked."""
     import xpgrad as xg
-    from ..checkpoint import check_writable, checkpoint_metadata, load_checkpoint
+    from ..checkpoint import check_writable, checkpoint_metadata
     from ..report import require
 
-    from ..distributed.group import current
-
     cfg = config.resolved()
-    root = current().rank == 0      # data-parallel: rank 0 alone reads and writes checkpoints
     if cfg.checkpoint and root:
         check_writable(cfg.checkpoint)
     if cfg.logdir:
@@ -124,8 +149,15 @@ def prepare(config: TrainConfig, echo=None, *, background_compile=False) -> Plan
         echo(f"the {be.name} backend compiles its kernels on first use, which takes a while "
              f"once per machine; `xpgrad warmup --backend {be.name}` compiles them all ahead of "
              f"time, in parallel")
-    raw = load_dataset(cfg.dataset, cfg.data_dir, seed=cfg.seed,
-                       progress=cfg.progress and root, echo=echo)   # a bar from rank 0 alone
+    return cfg, source, meta, be
+
+
+def _built(cfg, raw, be, source, meta, background_compile, echo) -> Plan:
+    """The run's Plan: model and optimizer (with the checkpoint's state and position when
+    resuming from ``source``), once the log directory is made."""
+    import xpgrad as xg
+    from ..checkpoint import load_checkpoint
+
     ds = normalized(raw)
     model = MODELS[cfg.model].build(ds, list(cfg.hidden),
                                     xg.random.default_rng(cfg.seed, backend=be), be)
