@@ -305,7 +305,7 @@ def capture(fn, args, kwargs, be, skip_kernels=()):
     targs = _traced_args(tracer, tuple(args), made)
     tkwargs = _traced_args(tracer, dict(kwargs), made)
     with contextlib.ExitStack() as stack:
-        stack.callback(lambda: setattr(tracer, "active", False))
+        stack.callback(tracer.finish)
         ACTIVE.append(tracer)
         stack.callback(ACTIVE.pop)
         session.start()

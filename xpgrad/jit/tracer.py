@@ -155,6 +155,12 @@ class Tracer:
             pass
         self._ufuncs = ufunc_module
 
+    def finish(self):
+        """End the trace: later calls into this tracer raise (a leaked tensor); the namespace
+        proxy, which refers back to the tracer, is dropped (no reference cycle is left)."""
+        self.active = False
+        self.xp = None
+
     # -- slots -----------------------------------------------------------------------------------
     def ufunc(self, name):
         """NumPy's ufunc ``name`` on a NumPy-array backend (so a replay can pass ``out=``)."""
