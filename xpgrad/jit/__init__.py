@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import threading
 import types
 import warnings
 
@@ -37,10 +38,28 @@ from ..tensor import Tensor, Variable, _wrap
 from . import capture as capture_module
 from .capture import GuardFailed, capture
 from .errors import TraceError
+from .lock import TRACE_LOCK
 from .program import Program
 from .structure import is_namedtuple, map_leaves
 
 __all__ = ["function", "Function", "TraceError", "RetracingWarning"]
+
+
+#: ``Function._dispatch``'s answer where a trace is due and the lock is held shared
+_MUST_TRACE = object()
+
+_RECURSION = ("xg.function {!r} called itself {} levels deep and reached Python's recursion "
+              "limit: a traced function may call itself only as deep as its Python arguments "
+              "decide (a base case on a Python value; each call is traced inline), never "
+              "without end")
+
+
+class _Running(threading.local):
+    def __init__(self):
+        self.running = {}
+
+
+_THREAD = _Running()
 
 
 class RetracingWarning(UserWarning):
@@ -155,10 +174,48 @@ class Function:
         return types.MethodType(self, obj)      # a bound method: obj.f.trace_count works
 
     def __call__(self, *args, **kwargs):
-        if tape_state.recording or capture_module.ACTIVE:
-            # differentiated through (plain eager), or called inside another function's
-            # trace (recorded into it)
-            return self.fn(*args, **kwargs)
+        running = _THREAD.running       # this thread's {Function: calls of it in progress}
+        depth = running.get(self, 0)
+        running[self] = depth + 1
+        try:
+            return self._call(args, kwargs)
+        except RecursionError as e:
+            # only plain operations below: the stack may be at Python's limit still
+            if depth:
+                e.xg_function_depth = max(getattr(e, "xg_function_depth", 0), depth + 1)
+                raise
+            if not getattr(e, "xg_function_depth", 0):
+                raise
+            raise TraceError(_RECURSION.format(getattr(self.fn, "__name__", self.fn),
+                                               e.xg_function_depth)) from None
+        finally:
+            if depth:
+                running[self] = depth
+            else:
+                del running[self]
+
+    def _call(self, args, kwargs):
+        if capture_module.current_tracer() is not None:
+            return self.fn(*args, **kwargs)     # inside another trace: inlined into it
+        if TRACE_LOCK.mine.held is not None:
+            # inside an eager call or a replay in this thread, which holds the lock already
+            return self._dispatch(args, kwargs, "nested")
+        TRACE_LOCK.acquire_shared()
+        try:
+            result = self._dispatch(args, kwargs, "shared")
+        finally:
+            TRACE_LOCK.release_shared()
+        if result is _MUST_TRACE:
+            with TRACE_LOCK.alone():            # another thread may have traced it meanwhile
+                result = self._dispatch(args, kwargs, "alone")
+        return result
+
+    def _dispatch(self, args, kwargs, held):
+        """Replay, run eagerly or trace, holding ``TRACE_LOCK`` as ``held`` says: "shared"
+        (returns ``_MUST_TRACE`` where a trace is due), "alone", or "nested" (shared by an outer
+        call of this thread: traces only where no other thread shares it, else runs eagerly)."""
+        if tape_state.recording:
+            return self.fn(*args, **kwargs)     # differentiated through: plain eager
         base, be = self._key(args, kwargs)
         guards = self._guards.get(base)
         # attributes the traces of this signature read (a Module's training flag): in the key
@@ -179,9 +236,18 @@ class Function:
         if seen < self.warmup or key in self._eager:
             self._seen[key] = seen + 1
             if len(self._seen) > 4 * self.max_traces:      # signatures seen once, long ago
-                self._seen.pop(next(iter(self._seen)))
+                self._seen.pop(next(iter(self._seen)), None)
             return self.fn(*args, **kwargs)
-        return self._trace(base, key, be, args, kwargs)
+        if held == "shared":
+            return _MUST_TRACE
+        if held == "alone":
+            return self._trace(base, key, be, args, kwargs)
+        if not TRACE_LOCK.try_alone():
+            return self.fn(*args, **kwargs)       # traced on a later call
+        try:
+            return self._trace(base, key, be, args, kwargs)
+        finally:
+            TRACE_LOCK.end_alone()
 
     def _key(self, args, kwargs):
         sig, backends = [], []

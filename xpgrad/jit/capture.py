@@ -13,6 +13,7 @@ and returns the ``Tracer`` holding the recorded steps plus the structure of what
 from __future__ import annotations
 
 import contextlib
+import threading
 
 from ..backend import Kernel
 from ..tensor import Tensor, Variable, _wrap
@@ -279,8 +280,18 @@ WROTE_ARGUMENT = ("the function wrote into its tensor argument #{} (x[key] = val
                   "return it, or call the function without xg.function")
 
 
-#: traces running now (a traced function called inside another's trace is inlined into it)
-ACTIVE = []
+class _Traces(threading.local):
+    #: the tracer of the trace this thread runs now (a traced function called inside another's
+    #: trace is inlined into it), or None; other threads' traces are not this thread's business
+    tracer = None
+
+
+_THREAD = _Traces()
+
+
+def current_tracer():
+    """The tracer of the trace running in this thread, or None."""
+    return _THREAD.tracer
 
 
 def guarded_attribute(obj, name):
@@ -288,8 +299,9 @@ def guarded_attribute(obj, name):
     call where the attribute differs (a Module's ``training`` flag after ``eval()``) looks for
     the program traced with that value, and traces one if there is none."""
     value = getattr(obj, name)
-    if ACTIVE:
-        guards = ACTIVE[-1].attribute_guards
+    tracer = _THREAD.tracer
+    if tracer is not None:
+        guards = tracer.attribute_guards
         if not any(o is obj and n == name for o, n, _ in guards):
             guards.append((obj, name, value))
     return value
@@ -306,8 +318,8 @@ def capture(fn, args, kwargs, be, skip_kernels=()):
     tkwargs = _traced_args(tracer, dict(kwargs), made)
     with contextlib.ExitStack() as stack:
         stack.callback(tracer.finish)
-        ACTIVE.append(tracer)
-        stack.callback(ACTIVE.pop)
+        stack.callback(setattr, _THREAD, "tracer", _THREAD.tracer)
+        _THREAD.tracer = tracer
         session.start()
         writes = None
         try:

@@ -1,0 +1,74 @@
+"""xg.function calling xg.functions: a nested call is traced inline into the outer trace (as
+tf.function does), a recursion whose depth Python arguments decide is traced inline level by
+level, and a function that calls itself without end raises a TraceError saying so (not Python's
+RecursionError from deep inside the tracer), leaving the backend and the lock as they were."""
+import threading
+
+import numpy as np
+import pytest
+
+import xpgrad as xg
+from xpgrad.jit import TraceError
+
+BACKENDS = ["numpy", "numba"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_recursion_with_a_python_base_case_is_traced_inline(backend):
+    @xg.function
+    def power(x, n):
+        if n == 0:
+            return xg.ones_like(x)
+        return x * power(x, n - 1)
+
+    for k in range(4):
+        x = xg.asarray([1.5, -2.0, 0.25 * k], backend=backend)
+        np.testing.assert_allclose(power(x, 3).numpy(), x.numpy() ** 3, rtol=1e-12)
+    # the outer call traced once; the inner calls ran eagerly once (power(x, 2) in the
+    # first outer call), then inline
+    assert power.trace_count == 1 and len(power.programs()) == 1
+
+
+@pytest.mark.parametrize("warmup", [0, 1])
+def test_a_function_calling_itself_without_end_raises_a_trace_error(warmup):
+    w = xg.Variable([1.0, 2.0], name="w")
+
+    @xg.function(warmup=warmup)
+    def endless(x):
+        return endless(x + w)
+
+    be = xg.get_backend("numpy")
+    for _ in range(2):
+        with pytest.raises(TraceError, match=r"'endless' called itself \d+ levels deep"):
+            endless(xg.asarray([1.0, 1.0]))
+    # the trace was undone: Variables hold arrays, the namespace is the backend's own
+    assert type(w._data) is np.ndarray and "xp" not in vars(be)
+    # the lock was released: a function traces, from another thread too
+    square = xg.function(lambda x: x * w)
+    got = []
+    thread = threading.Thread(target=lambda: got.extend(square(xg.ones(2)) for _ in range(3)))
+    thread.start()
+    thread.join(timeout=60)
+    assert [g.tolist() for g in got] == [[1.0, 2.0]] * 3 and square.trace_count == 1
+
+
+def test_mutual_recursion_without_end_raises_a_trace_error():
+    @xg.function
+    def ping(x):
+        return pong(x + 1.0)
+
+    @xg.function
+    def pong(x):
+        return ping(x * 2.0)
+
+    with pytest.raises(TraceError, match=r"called itself \d+ levels deep"):
+        ping(xg.ones(2))
+
+
+def test_a_recursion_error_of_the_users_own_code_is_left_alone():
+    def deep(n):
+        return deep(n + 1)
+
+    f = xg.function(lambda x: x * deep(0))
+    with pytest.raises(RecursionError):
+        f(xg.ones(2))
