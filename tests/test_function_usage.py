@@ -72,3 +72,19 @@ def test_a_variable_made_and_updated_in_every_call_replays_as_eager(warmup):
         x = xg.asarray([1.0 + k, -2.0], dtype=xg.float64)
         np.testing.assert_allclose(compiled(x).numpy(), accumulate(x).numpy(), rtol=1e-12)
     assert compiled.trace_count == 1
+
+
+@pytest.mark.parametrize("option, hint", [
+    ("input_signature", "once per signature"),
+    ("static_argnums", "every argument that is not a tensor is static"),
+    ("jit_compile", "fuse="),
+    ("reduce_retracing", "once per signature"),
+])
+def test_tensorflow_and_jax_options_are_named_with_what_to_do(option, hint):
+    for make in (lambda: xg.function(lambda x: x, **{option: None}),
+                 lambda: xg.function(**{option: None})(lambda x: x)):
+        with pytest.raises(TypeError, match=rf"xg.function has no option '{option}'.*{hint}"):
+            make()
+    with pytest.raises(TypeError, match="xg.function has no option 'max_trace'; its options "
+                                        "are max_traces, warmup"):
+        xg.function(lambda x: x, max_trace=3)

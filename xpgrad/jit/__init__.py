@@ -132,7 +132,8 @@ class Function:
     """
 
     def __init__(self, fn, *, max_traces=8, warmup=1, fuse=None, cuda_graph=None,
-                 retrace_warning=5, on_trace_error="raise"):
+                 retrace_warning=5, on_trace_error="raise", **unknown):
+        _check_option_names(unknown)
         if not callable(fn):
             raise TypeError(f"xg.function takes a callable, got {type(fn).__name__}")
         if not _is_int(max_traces) or max_traces < 1:
@@ -316,6 +317,33 @@ class Function:
         return list(self._programs.values())
 
 
+_OPTIONS = ("max_traces", "warmup", "fuse", "cuda_graph", "retrace_warning", "on_trace_error")
+_SIGNATURE_HINT = (": it traces once per signature (each tensor argument's shape, dtype and "
+                   "backend, every other argument's value); keep shapes fixed (pad the last "
+                   "batch), pass values that change as tensors")
+#: other libraries' options, with what to do instead
+_FOREIGN_OPTIONS = {
+    "input_signature": _SIGNATURE_HINT,
+    "reduce_retracing": _SIGNATURE_HINT,
+    "experimental_relax_shapes": _SIGNATURE_HINT,
+    "static_argnums": ": every argument that is not a tensor is static already (its value is "
+                      "part of the signature)",
+    "static_argnames": ": every argument that is not a tensor is static already (its value is "
+                       "part of the signature)",
+    "jit_compile": ": elementwise runs are compiled on the numba and cupy backends (fuse=)",
+    "autograph": ": Python control flow on a tensor's value is refused (TraceError); use "
+                 "xg.where",
+    "donate_argnums": ": a replay never writes into its arguments",
+}
+
+
+def _check_option_names(unknown):
+    """TypeError for an option ``xg.function`` does not have (another library's, or a typo)."""
+    for name in unknown:
+        raise TypeError(f"xg.function has no option {name!r}{_FOREIGN_OPTIONS.get(name, '')}; "
+                        f"its options are {', '.join(_OPTIONS)}")
+
+
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -365,5 +393,6 @@ def function(fn=None, **options):
     [[0.0], [1.0], [4.0]]
     """
     if fn is None:
+        _check_option_names([name for name in options if name not in _OPTIONS])
         return lambda f: Function(f, **options)
     return Function(fn, **options)
