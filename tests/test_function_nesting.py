@@ -72,3 +72,37 @@ def test_a_recursion_error_of_the_users_own_code_is_left_alone():
     f = xg.function(lambda x: x * deep(0))
     with pytest.raises(RecursionError):
         f(xg.ones(2))
+
+
+def test_what_a_recorded_call_does_inside_is_part_of_its_step():
+    from xpgrad.jit.tracer import Tracer
+
+    tracer = Tracer(xg.get_backend("numpy"))
+    x = tracer.input(np.array([0.0, 1.0]))
+
+    def through_the_namespace(a):       # a function that calls the traced namespace itself
+        return tracer.xp.exp(a) * 2.0
+
+    y = tracer.call(through_the_namespace, (x,), {})
+    assert [s.kind for s in tracer.steps] == ["input", "call"]
+    assert tracer.steps[-1].fn is through_the_namespace
+    np.testing.assert_allclose(y._real, np.exp([0.0, 1.0]) * 2.0, rtol=1e-15)
+
+
+def test_an_optimizer_step_reading_a_traced_value_is_refused_not_endless():
+    # the update is replayed as Python: a schedule reading a tensor of the trace would read a
+    # stale stand-in on replay (before: endless recursion through the paused tracer)
+    w = xg.Variable([1.0, 2.0], name="w")
+    held = {}
+    opt = xg.optim.SGD(lambda step: 0.1 * held["scale"])
+
+    def step(x):
+        held["scale"] = xg.mean(x)
+        with xg.GradientTape() as tape:
+            loss = xg.sum(w * x)
+        opt.apply_gradients(zip(tape.gradient(loss, [w]), [w]))
+        return loss
+
+    with pytest.raises(TraceError, match="computed inside the traced function reached"):
+        xg.function(step, warmup=0)(xg.asarray([1.0, 3.0]))
+    assert type(w._data) is np.ndarray
