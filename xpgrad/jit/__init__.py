@@ -166,6 +166,7 @@ class Function:
         self.trace_count = 0
         self._programs = collections.OrderedDict()
         self._seen = {}
+        self._seen_lock = threading.Lock()
         self._guards = {}            # signature -> ((object, attribute), ...) guarded in traces
         functools.update_wrapper(self, fn)
 
@@ -233,11 +234,7 @@ class Function:
                 result = self.fn(*args, **kwargs)
                 failed.guard.widen(failed.lo, failed.hi)
                 return result
-        seen = self._seen.get(key, 0)
-        if seen < self.warmup or key in self._eager:
-            self._seen[key] = seen + 1
-            if len(self._seen) > 4 * self.max_traces:      # signatures seen once, long ago
-                self._seen.pop(next(iter(self._seen)), None)
+        if self._runs_eagerly(key):
             return self.fn(*args, **kwargs)
         if held == "shared":
             return _MUST_TRACE
@@ -249,6 +246,18 @@ class Function:
             return self._trace(base, key, be, args, kwargs)
         finally:
             TRACE_LOCK.end_alone()
+
+    def _runs_eagerly(self, key) -> bool:
+        """Whether a call of signature ``key`` with no program runs eagerly (a warm-up call, or
+        a signature that cannot be traced); counts it."""
+        with self._seen_lock:        # calls of other threads count too (shared TRACE_LOCK)
+            seen = self._seen.get(key, 0)
+            if seen >= self.warmup and key not in self._eager:
+                return False
+            self._seen[key] = seen + 1
+            if len(self._seen) > 4 * self.max_traces:      # signatures seen once, long ago
+                self._seen.pop(next(iter(self._seen)))
+            return True
 
     def _key(self, args, kwargs):
         sig, backends = [], []
@@ -285,7 +294,8 @@ class Function:
             graphs = _cuda_graphs(be)
         program = Program(tracer, result, writes, fuse=fuse or None, graphs=graphs or None)
         tracer.alive.clear()
-        self._seen.pop(key, None)
+        with self._seen_lock:
+            self._seen.pop(key, None)
         if tracer.attribute_guards:
             key = self._guarded_key(base, tracer.attribute_guards)
         self._programs[key] = program
