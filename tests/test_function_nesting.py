@@ -59,7 +59,7 @@ def test_mutual_recursion_without_end_raises_a_trace_error():
 
     @xg.function
     def pong(x):
-        return ping(x * 2.0)
+        return ping(x * 0.5)
 
     with pytest.raises(TraceError, match=r"called itself \d+ levels deep"):
         ping(xg.ones(2))
@@ -106,3 +106,13 @@ def test_an_optimizer_step_reading_a_traced_value_is_refused_not_endless():
     with pytest.raises(TraceError, match="computed inside the traced function reached"):
         xg.function(step, warmup=0)(xg.asarray([1.0, 3.0]))
     assert type(w._data) is np.ndarray
+
+
+def test_a_recursion_error_below_nested_functions_that_do_not_recurse_is_left_alone():
+    def deep(n):
+        return deep(n + 1)
+
+    inner = xg.function(lambda x: x * deep(0))
+    outer = xg.function(lambda x: inner(x) + 1.0)
+    with pytest.raises(RecursionError):
+        outer(xg.ones(2))

@@ -88,3 +88,40 @@ def test_tensorflow_and_jax_options_are_named_with_what_to_do(option, hint):
     with pytest.raises(TypeError, match="xg.function has no option 'max_trace'; its options "
                                         "are max_traces, warmup"):
         xg.function(lambda x: x, max_trace=3)
+
+
+def _scaled(x, scale=2.0, shift=None, *, power=1, **extra):
+    y = x * scale
+    if shift is not None:
+        y = y + shift
+    return y ** power + sum(extra.values(), 0.0)
+
+
+def test_one_trace_whether_arguments_come_by_position_keyword_or_default():
+    # as tf.function: the call is bound to the signature, defaults filled in, before keying
+    compiled = xg.function(_scaled)
+    x, shift = xg.asarray([1.0, -2.0]), xg.asarray([0.5, 0.25])
+    calls = [((x,), {}), ((x, 2.0), {}), ((x,), {"scale": 2.0}), ((), {"x": x}),
+             ((x, 2.0, None), {"power": 1}), ((x,), {"power": 1, "scale": 2.0})]
+    for args, kwargs in calls:
+        np.testing.assert_allclose(compiled(*args, **kwargs).numpy(),
+                                   _scaled(*args, **kwargs).numpy(), rtol=1e-12)
+    assert compiled.trace_count == 1
+    other = [((x, 3.0), {}), ((x,), {"shift": shift}), ((x, 2.0, shift), {}),
+             ((x,), {"shift": shift, "power": 2}), ((x,), {"power": 2, "shift": shift}),
+             ((x,), {"bonus": 1.5}), ((x,), {"bonus": 1.5, "power": 1})]
+    for _ in range(2):
+        for args, kwargs in other:
+            np.testing.assert_allclose(compiled(*args, **kwargs).numpy(),
+                                       _scaled(*args, **kwargs).numpy(), rtol=1e-12)
+    # scale 3; shift given (by position or keyword); shift and power 2 (keywords in either
+    # order); an extra keyword (power=1 said or not): one trace each
+    assert compiled.trace_count == 1 + 4
+
+
+def test_a_call_that_does_not_fit_the_signature_fails_as_the_eager_call():
+    compiled = xg.function(lambda x, y: x + y)
+    for args, kwargs in [((xg.ones(2),), {}), ((xg.ones(2),) * 3, {}),
+                         ((xg.ones(2),), {"y": xg.ones(2), "z": 1})]:
+        with pytest.raises(TypeError, match="argument"):
+            compiled(*args, **kwargs)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import sys
 import threading
 import types
 import warnings
@@ -37,6 +38,7 @@ from ..primitive import tape_state
 from ..tensor import Tensor, Variable, _wrap
 from . import capture as capture_module
 from .capture import GuardFailed, capture
+from .binding import Binder
 from .errors import TraceError
 from .lock import TRACE_LOCK
 from .program import Program
@@ -54,12 +56,19 @@ _RECURSION = ("xg.function {!r} called itself {} levels deep and reached Python'
               "without end")
 
 
-class _Running(threading.local):
-    def __init__(self):
-        self.running = {}
-
-
-_THREAD = _Running()
+def _recursion():
+    """``(Function, calls)`` for the Function with the most calls running in this thread, if
+    one has two or more (it recursed, perhaps through others), else None."""
+    code, counts, functions = Function.__call__.__code__, {}, {}
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code is code:
+            function = frame.f_locals.get("self")
+            functions[id(function)] = function
+            counts[id(function)] = counts.get(id(function), 0) + 1
+        frame = frame.f_back
+    key = max(counts, key=counts.get, default=None)
+    return (functions[key], counts[key]) if key is not None and counts[key] > 1 else None
 
 
 class RetracingWarning(UserWarning):
@@ -167,6 +176,7 @@ class Function:
         self._programs = collections.OrderedDict()
         self._seen = {}
         self._seen_lock = threading.Lock()
+        self._bind = Binder(fn)
         self._guards = {}            # signature -> ((object, attribute), ...) guarded in traces
         functools.update_wrapper(self, fn)
 
@@ -176,41 +186,32 @@ class Function:
         return types.MethodType(self, obj)      # a bound method: obj.f.trace_count works
 
     def __call__(self, *args, **kwargs):
-        running = _THREAD.running       # this thread's {Function: calls of it in progress}
-        depth = running.get(self, 0)
-        running[self] = depth + 1
         try:
-            return self._call(args, kwargs)
-        except RecursionError as e:
-            # only plain operations below: the stack may be at Python's limit still
-            if depth:
-                e.xg_function_depth = max(getattr(e, "xg_function_depth", 0), depth + 1)
-                raise
-            if not getattr(e, "xg_function_depth", 0):
-                raise
-            raise TraceError(_RECURSION.format(getattr(self.fn, "__name__", self.fn),
-                                               e.xg_function_depth)) from None
-        finally:
-            if depth:
-                running[self] = depth
-            else:
-                del running[self]
-
-    def _call(self, args, kwargs):
-        if capture_module.current_tracer() is not None:
-            return self.fn(*args, **kwargs)     # inside another trace: inlined into it
-        if TRACE_LOCK.mine.held is not None:
-            # inside an eager call or a replay in this thread, which holds the lock already
-            return self._dispatch(args, kwargs, "nested")
-        TRACE_LOCK.acquire_shared()
-        try:
-            result = self._dispatch(args, kwargs, "shared")
-        finally:
-            TRACE_LOCK.release_shared()
-        if result is _MUST_TRACE:
-            with TRACE_LOCK.alone():            # another thread may have traced it meanwhile
-                result = self._dispatch(args, kwargs, "alone")
-        return result
+            if capture_module.THREAD.tracer is not None:
+                return self.fn(*args, **kwargs)      # inside another trace: inlined into it
+            if kwargs or len(args) != self._bind.plain:
+                args, kwargs = self._bind(args, kwargs)     # f(x, 2.0), f(x, scale=2.0): one call
+            if TRACE_LOCK.mine.held is not None:
+                # inside an eager call or a replay in this thread, which holds the lock already
+                return self._dispatch(args, kwargs, "nested")
+            TRACE_LOCK.acquire_shared()
+            try:
+                result = self._dispatch(args, kwargs, "shared")
+            finally:
+                TRACE_LOCK.release_shared()
+            if result is _MUST_TRACE:
+                with TRACE_LOCK.alone():            # another thread may have traced it meanwhile
+                    result = self._dispatch(args, kwargs, "alone")
+            return result
+        except RecursionError:
+            # the innermost call of this function to catch it names the recursion; near the
+            # limit that may itself overflow, and a call further out tries again
+            found = _recursion()
+            if found is None:
+                raise                   # no traced function recursed: the user's own code
+            function, depth = found
+            raise TraceError(_RECURSION.format(getattr(function.fn, "__name__", function.fn),
+                                               depth)) from None
 
     def _dispatch(self, args, kwargs, held):
         """Replay, run eagerly or trace, holding ``TRACE_LOCK`` as ``held`` says: "shared"

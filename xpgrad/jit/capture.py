@@ -199,7 +199,7 @@ class _Session:
 
         def __init__(var, *args, **kwargs):
             original(var, *args, **kwargs)
-            if _THREAD.tracer is tracer and not tracer.paused:
+            if THREAD.tracer is tracer and not tracer.paused:
                 created.append((weakref.ref(var), user_line()))
 
         Variable.__init__ = __init__
@@ -321,12 +321,12 @@ class _Traces(threading.local):
     tracer = None
 
 
-_THREAD = _Traces()
+THREAD = _Traces()
 
 
 def current_tracer():
     """The tracer of the trace running in this thread, or None."""
-    return _THREAD.tracer
+    return THREAD.tracer
 
 
 def guarded_attribute(obj, name):
@@ -334,7 +334,7 @@ def guarded_attribute(obj, name):
     call where the attribute differs (a Module's ``training`` flag after ``eval()``) looks for
     the program traced with that value, and traces one if there is none."""
     value = getattr(obj, name)
-    tracer = _THREAD.tracer
+    tracer = THREAD.tracer
     if tracer is not None:
         guards = tracer.attribute_guards
         if not any(o is obj and n == name for o, n, _ in guards):
@@ -353,8 +353,8 @@ def capture(fn, args, kwargs, be, skip_kernels=()):
     tkwargs = _traced_args(tracer, dict(kwargs), made)
     with contextlib.ExitStack() as stack:
         stack.callback(tracer.finish)
-        stack.callback(setattr, _THREAD, "tracer", _THREAD.tracer)
-        _THREAD.tracer = tracer
+        stack.callback(setattr, THREAD, "tracer", THREAD.tracer)
+        THREAD.tracer = tracer
         session.start()
         writes = None
         try:

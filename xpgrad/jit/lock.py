@@ -32,7 +32,8 @@ class TraceLock:
     """Shared by replays and eager calls, held alone by a trace (module docstring)."""
 
     def __init__(self):
-        self._cond = threading.Condition(threading.Lock())
+        self._mutex = threading.Lock()     # taken directly where nobody waits (every replay)
+        self._cond = threading.Condition(self._mutex)
         self._sharing = 0          # threads holding it shared
         self._alone = False        # a thread holds it alone
         self._waiting = 0          # threads waiting to hold it alone
@@ -40,17 +41,24 @@ class TraceLock:
 
     def acquire_shared(self):
         """Hold the lock shared (this thread must not hold it yet)."""
-        with self._cond:
-            while self._alone or self._waiting:
-                self._cond.wait()
-            self._sharing += 1
+        with self._mutex:
+            free = not (self._alone or self._waiting)
+            if free:
+                self._sharing += 1
+        if not free:
+            with self._cond:
+                while self._alone or self._waiting:
+                    self._cond.wait()
+                self._sharing += 1
         self.mine.held = "shared"
 
     def release_shared(self):
         self.mine.held = None
-        with self._cond:
+        with self._mutex:
             self._sharing -= 1
-            if not self._sharing:
+            wake = not self._sharing and self._waiting
+        if wake:
+            with self._cond:
                 self._cond.notify_all()
 
     @contextlib.contextmanager
