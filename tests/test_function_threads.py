@@ -1,7 +1,9 @@
-"""xg.function called from two threads at once: each replay computes its own call's result.
+"""xg.function called from several threads at once: each call computes its own eager result.
 On NumPy arrays a program writes its intermediates into buffers it allocates once; a replay
 started while another is running gets a copy of the program with buffers of its own (and a
-CUDA-graph replay, with one set of static buffers, waits for the running one)."""
+CUDA-graph replay, with one set of static buffers, waits for the running one). A trace, which
+instruments process-wide state, runs alone: calls from other threads wait for it, and a thread
+that waited for the trace of its own signature replays it."""
 import threading
 
 import numpy as np
@@ -55,3 +57,107 @@ def test_two_threads_replaying_at_once_get_their_own_results(backend):
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-12)
     assert compiled.trace_count == 1
+
+
+class _Pause:
+    """A point inside a traced function where the tracing thread waits (a Python side effect:
+    it runs while tracing only, once armed), so that other threads call while it traces."""
+
+    def __init__(self):
+        self.armed = False
+        self.reached = threading.Event()
+        self.resume = threading.Event()
+
+    def __call__(self):
+        if self.armed:
+            self.armed = False
+            self.reached.set()
+            assert self.resume.wait(timeout=30)
+
+
+def _while_tracing(pause, trace, others):
+    """Run ``trace()`` in a thread; once it is paused inside its trace, start ``others``
+    (callables) in threads, give them a moment to run into the trace, then let it finish.
+    Returns each callable's result, or the exception it raised."""
+    results = {}
+
+    def run(key, call):
+        try:
+            results[key] = call()
+        except Exception as e:          # noqa: BLE001 -- reported by the test's assertion
+            results[key] = e
+
+    pause.armed = True
+    tracing = threading.Thread(target=run, args=("trace", trace))
+    tracing.start()
+    assert pause.reached.wait(timeout=30)
+    threads = [threading.Thread(target=run, args=(k, c)) for k, c in enumerate(others)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=0.5)             # they wait for the trace to end (or finish early)
+    pause.resume.set()
+    for t in [tracing, *threads]:
+        t.join(timeout=60)
+    return results
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_replays_and_eager_calls_during_another_functions_trace_give_eager_results(backend):
+    rng = np.random.default_rng(0)
+    w = xg.Variable(rng.normal(size=(4, 3)), name="w", backend=backend)
+    opt = xg.optim.SGD(0.1, momentum=0.9)
+    pause = _Pause()
+
+    def loss_of(x):
+        return xg.sum(xg.tanh(x @ w) ** 2)
+
+    def train(x):
+        pause()
+        with xg.GradientTape() as tape:
+            loss = loss_of(x)
+        opt.apply_gradients(zip(tape.gradient(loss, [w]), [w]))
+        return loss
+
+    def predict(x):
+        return xg.tanh(x @ w) * 2.0
+
+    compiled_train, compiled_predict = xg.function(train), xg.function(predict)
+    x = xg.asarray(rng.normal(size=(5, 4)), backend=backend)
+    for _ in range(3):
+        compiled_predict(x)                  # eager, traced, replayed
+    compiled_train(x)                        # eager: the next call traces
+    fresh = xg.function(predict)             # its first call runs eagerly
+    before = w.numpy().copy()
+    results = _while_tracing(pause, lambda: compiled_train(x),
+                             [lambda: compiled_predict(x), lambda: fresh(x)])
+    want_loss = np.sum(np.tanh(x.numpy() @ before) ** 2)
+    np.testing.assert_allclose(results["trace"].numpy(), want_loss, rtol=1e-12)
+    # the trace's update is done before the other calls run: they see the updated weights
+    want = np.tanh(x.numpy() @ w.numpy()) * 2.0
+    for k in (0, 1):
+        assert not isinstance(results[k], Exception), results[k]
+        np.testing.assert_allclose(results[k].numpy(), want, rtol=1e-12)
+    assert compiled_train.trace_count == 1 and compiled_predict.trace_count == 1
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_call_while_the_same_signature_traces_waits_and_replays_that_trace(backend):
+    rng = np.random.default_rng(1)
+    w = xg.Variable(rng.normal(size=(3,)), name="w", backend=backend)
+    pause = _Pause()
+
+    def f(x):
+        pause()
+        return xg.exp(x * w) + 1.0
+
+    compiled = xg.function(f)
+    xs = [xg.asarray(rng.normal(size=(6, 3)), backend=backend) for _ in range(3)]
+    compiled(xs[0])                          # eager: the next call traces
+    results = _while_tracing(pause, lambda: compiled(xs[0]),
+                             [lambda: compiled(xs[1]), lambda: compiled(xs[2])])
+    for key, x in (("trace", xs[0]), (0, xs[1]), (1, xs[2])):
+        assert not isinstance(results[key], Exception), results[key]
+        np.testing.assert_allclose(results[key].numpy(), np.exp(x.numpy() * w.numpy()) + 1.0,
+                                   rtol=1e-12)
+    assert compiled.trace_count == 1         # traced once, by one thread; the others replayed

@@ -474,9 +474,9 @@ def leader_first(w, action, what):
 def refuse_trace() -> None:
     """Raise TraceError inside an ``xg.function`` trace: a replay would skip the collective
     (its ranks' contributions), so a reduction cannot be recorded."""
-    from ..jit.capture import ACTIVE
+    from ..jit.capture import current_tracer
 
-    if ACTIVE:
+    if current_tracer() is not None:
         from ..jit.errors import TraceError, user_line
 
         raise TraceError("xg.function cannot record a reduction across ranks (xpgrad."

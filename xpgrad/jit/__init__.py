@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import collections
 import functools
+import sys
+import threading
 import types
 import warnings
 
@@ -36,11 +38,37 @@ from ..primitive import tape_state
 from ..tensor import Tensor, Variable, _wrap
 from . import capture as capture_module
 from .capture import GuardFailed, capture
+from .binding import Binder
 from .errors import TraceError
+from .lock import TRACE_LOCK
 from .program import Program
 from .structure import is_namedtuple, map_leaves
 
 __all__ = ["function", "Function", "TraceError", "RetracingWarning"]
+
+
+#: ``Function._dispatch``'s answer where a trace is due and the lock is held shared
+_MUST_TRACE = object()
+
+_RECURSION = ("xg.function {!r} called itself {} levels deep and reached Python's recursion "
+              "limit: a traced function may call itself only as deep as its Python arguments "
+              "decide (a base case on a Python value; each call is traced inline), never "
+              "without end")
+
+
+def _recursion():
+    """``(Function, calls)`` for the Function with the most calls running in this thread, if
+    one has two or more (it recursed, perhaps through others), else None."""
+    code, counts, functions = Function.__call__.__code__, {}, {}
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code is code:
+            function = frame.f_locals.get("self")
+            functions[id(function)] = function
+            counts[id(function)] = counts.get(id(function), 0) + 1
+        frame = frame.f_back
+    key = max(counts, key=counts.get, default=None)
+    return (functions[key], counts[key]) if key is not None and counts[key] > 1 else None
 
 
 class RetracingWarning(UserWarning):
@@ -113,7 +141,8 @@ class Function:
     """
 
     def __init__(self, fn, *, max_traces=8, warmup=1, fuse=None, cuda_graph=None,
-                 retrace_warning=5, on_trace_error="raise"):
+                 retrace_warning=5, on_trace_error="raise", **unknown):
+        _check_option_names(unknown)
         if not callable(fn):
             raise TypeError(f"xg.function takes a callable, got {type(fn).__name__}")
         if not _is_int(max_traces) or max_traces < 1:
@@ -146,6 +175,8 @@ class Function:
         self.trace_count = 0
         self._programs = collections.OrderedDict()
         self._seen = {}
+        self._seen_lock = threading.Lock()
+        self._bind = Binder(fn)
         self._guards = {}            # signature -> ((object, attribute), ...) guarded in traces
         functools.update_wrapper(self, fn)
 
@@ -155,10 +186,39 @@ class Function:
         return types.MethodType(self, obj)      # a bound method: obj.f.trace_count works
 
     def __call__(self, *args, **kwargs):
-        if tape_state.recording or capture_module.ACTIVE:
-            # differentiated through (plain eager), or called inside another function's
-            # trace (recorded into it)
-            return self.fn(*args, **kwargs)
+        try:
+            if capture_module.THREAD.tracer is not None:
+                return self.fn(*args, **kwargs)      # inside another trace: inlined into it
+            if kwargs or len(args) != self._bind.plain:
+                args, kwargs = self._bind(args, kwargs)     # f(x, 2.0), f(x, scale=2.0): one call
+            if TRACE_LOCK.mine.held is not None:
+                # inside an eager call or a replay in this thread, which holds the lock already
+                return self._dispatch(args, kwargs, "nested")
+            TRACE_LOCK.acquire_shared()
+            try:
+                result = self._dispatch(args, kwargs, "shared")
+            finally:
+                TRACE_LOCK.release_shared()
+            if result is _MUST_TRACE:
+                with TRACE_LOCK.alone():            # another thread may have traced it meanwhile
+                    result = self._dispatch(args, kwargs, "alone")
+            return result
+        except RecursionError:
+            # the innermost call of this function to catch it names the recursion; near the
+            # limit that may itself overflow, and a call further out tries again
+            found = _recursion()
+            if found is None:
+                raise                   # no traced function recursed: the user's own code
+            function, depth = found
+            raise TraceError(_RECURSION.format(getattr(function.fn, "__name__", function.fn),
+                                               depth)) from None
+
+    def _dispatch(self, args, kwargs, held):
+        """Replay, run eagerly or trace, holding ``TRACE_LOCK`` as ``held`` says: "shared"
+        (returns ``_MUST_TRACE`` where a trace is due), "alone", or "nested" (shared by an outer
+        call of this thread: traces only where no other thread shares it, else runs eagerly)."""
+        if tape_state.recording:
+            return self.fn(*args, **kwargs)     # differentiated through: plain eager
         base, be = self._key(args, kwargs)
         guards = self._guards.get(base)
         # attributes the traces of this signature read (a Module's training flag): in the key
@@ -175,13 +235,30 @@ class Function:
                 result = self.fn(*args, **kwargs)
                 failed.guard.widen(failed.lo, failed.hi)
                 return result
-        seen = self._seen.get(key, 0)
-        if seen < self.warmup or key in self._eager:
+        if self._runs_eagerly(key):
+            return self.fn(*args, **kwargs)
+        if held == "shared":
+            return _MUST_TRACE
+        if held == "alone":
+            return self._trace(base, key, be, args, kwargs)
+        if not TRACE_LOCK.try_alone():
+            return self.fn(*args, **kwargs)       # traced on a later call
+        try:
+            return self._trace(base, key, be, args, kwargs)
+        finally:
+            TRACE_LOCK.end_alone()
+
+    def _runs_eagerly(self, key) -> bool:
+        """Whether a call of signature ``key`` with no program runs eagerly (a warm-up call, or
+        a signature that cannot be traced); counts it."""
+        with self._seen_lock:        # calls of other threads count too (shared TRACE_LOCK)
+            seen = self._seen.get(key, 0)
+            if seen >= self.warmup and key not in self._eager:
+                return False
             self._seen[key] = seen + 1
             if len(self._seen) > 4 * self.max_traces:      # signatures seen once, long ago
                 self._seen.pop(next(iter(self._seen)))
-            return self.fn(*args, **kwargs)
-        return self._trace(base, key, be, args, kwargs)
+            return True
 
     def _key(self, args, kwargs):
         sig, backends = [], []
@@ -218,7 +295,8 @@ class Function:
             graphs = _cuda_graphs(be)
         program = Program(tracer, result, writes, fuse=fuse or None, graphs=graphs or None)
         tracer.alive.clear()
-        self._seen.pop(key, None)
+        with self._seen_lock:
+            self._seen.pop(key, None)
         if tracer.attribute_guards:
             key = self._guarded_key(base, tracer.attribute_guards)
         self._programs[key] = program
@@ -248,6 +326,33 @@ class Function:
     def programs(self) -> list:
         """The programs traced so far (``.source`` shows each)."""
         return list(self._programs.values())
+
+
+_OPTIONS = ("max_traces", "warmup", "fuse", "cuda_graph", "retrace_warning", "on_trace_error")
+_SIGNATURE_HINT = (": it traces once per signature (each tensor argument's shape, dtype and "
+                   "backend, every other argument's value); keep shapes fixed (pad the last "
+                   "batch), pass values that change as tensors")
+#: other libraries' options, with what to do instead
+_FOREIGN_OPTIONS = {
+    "input_signature": _SIGNATURE_HINT,
+    "reduce_retracing": _SIGNATURE_HINT,
+    "experimental_relax_shapes": _SIGNATURE_HINT,
+    "static_argnums": ": every argument that is not a tensor is static already (its value is "
+                      "part of the signature)",
+    "static_argnames": ": every argument that is not a tensor is static already (its value is "
+                       "part of the signature)",
+    "jit_compile": ": elementwise runs are compiled on the numba and cupy backends (fuse=)",
+    "autograph": ": Python control flow on a tensor's value is refused (TraceError); use "
+                 "xg.where",
+    "donate_argnums": ": a replay never writes into its arguments",
+}
+
+
+def _check_option_names(unknown):
+    """TypeError for an option ``xg.function`` does not have (another library's, or a typo)."""
+    for name in unknown:
+        raise TypeError(f"xg.function has no option {name!r}{_FOREIGN_OPTIONS.get(name, '')}; "
+                        f"its options are {', '.join(_OPTIONS)}")
 
 
 def _is_int(value) -> bool:
@@ -299,5 +404,6 @@ def function(fn=None, **options):
     [[0.0], [1.0], [4.0]]
     """
     if fn is None:
+        _check_option_names([name for name in options if name not in _OPTIONS])
         return lambda f: Function(f, **options)
     return Function(fn, **options)

@@ -13,6 +13,9 @@ and returns the ``Tracer`` holding the recorded steps plus the structure of what
 from __future__ import annotations
 
 import contextlib
+import gc
+import threading
+import weakref
 
 from ..backend import Kernel
 from ..tensor import Tensor, Variable, _wrap
@@ -127,6 +130,7 @@ class _Session:
         self.variables = {}       # id -> (Variable, its Traced at the start)
         self.patched = []
         self.proxies = []         # the proxy Kernels this trace installed
+        self.created = []         # (weak reference, user's line) of Variables made by the trace
 
     def start(self):
         be, tracer = self.tracer.be, self.tracer
@@ -145,6 +149,7 @@ class _Session:
             self.proxies = list(proxies.values())
         self._patch_optimizers()
         self._patch_random()
+        self._patch_variable_creation()
         self._patch_index_range(be)
         for v in live_variables(be):
             self._wrap_variable(v)
@@ -185,6 +190,31 @@ class _Session:
 
         Optimizer.apply_gradients = apply_gradients
         self.patched.append((Optimizer, "apply_gradients", original))
+
+    def _patch_variable_creation(self):
+        from ..tensor import Variable
+
+        original = Variable.__init__
+        tracer, created = self.tracer, self.created
+
+        def __init__(var, *args, **kwargs):
+            original(var, *args, **kwargs)
+            if THREAD.tracer is tracer and not tracer.paused:
+                created.append((weakref.ref(var), user_line()))
+
+        Variable.__init__ = __init__
+        self.patched.append((Variable, "__init__", original))
+
+    def check_created_variables(self):
+        """Raise TraceError for a Variable the trace made that outlives the call (stored on an
+        object, or returned): the program would hold its first value as a constant, or a
+        stand-in of the trace would leak through it."""
+        if not any(ref() is not None for ref, _ in self.created):
+            return
+        gc.collect()              # one only held in a reference cycle is not kept
+        kept = [where for ref, where in self.created if ref() is not None]
+        if kept:
+            raise TraceError(CREATED_VARIABLE, kept[0])
 
     def _patch_random(self):
         from ..random import Generator
@@ -273,14 +303,30 @@ def _traced_args(tracer, obj, made):
     return map_leaves(traced, obj)
 
 
+CREATED_VARIABLE = (
+    "a Variable created while tracing an xg.function outlives the call (stored on an object, "
+    "e.g. a layer built on its first call, or returned): a replay would keep using the value "
+    "it had when traced. Create Variables before tracing: outside the function, or in its "
+    "first call, which runs eagerly (warmup >= 1, the default)")
+
 WROTE_ARGUMENT = ("the function wrote into its tensor argument #{} (x[key] = value; counted "
                   "from 1, nested ones included): a replay cannot update the caller's tensor. "
                   "Write into a copy (y = xg.asarray(x, copy=True); y[key] = value) and "
                   "return it, or call the function without xg.function")
 
 
-#: traces running now (a traced function called inside another's trace is inlined into it)
-ACTIVE = []
+class _Traces(threading.local):
+    #: the tracer of the trace this thread runs now (a traced function called inside another's
+    #: trace is inlined into it), or None; other threads' traces are not this thread's business
+    tracer = None
+
+
+THREAD = _Traces()
+
+
+def current_tracer():
+    """The tracer of the trace running in this thread, or None."""
+    return THREAD.tracer
 
 
 def guarded_attribute(obj, name):
@@ -288,8 +334,9 @@ def guarded_attribute(obj, name):
     call where the attribute differs (a Module's ``training`` flag after ``eval()``) looks for
     the program traced with that value, and traces one if there is none."""
     value = getattr(obj, name)
-    if ACTIVE:
-        guards = ACTIVE[-1].attribute_guards
+    tracer = THREAD.tracer
+    if tracer is not None:
+        guards = tracer.attribute_guards
         if not any(o is obj and n == name for o, n, _ in guards):
             guards.append((obj, name, value))
     return value
@@ -305,9 +352,9 @@ def capture(fn, args, kwargs, be, skip_kernels=()):
     targs = _traced_args(tracer, tuple(args), made)
     tkwargs = _traced_args(tracer, dict(kwargs), made)
     with contextlib.ExitStack() as stack:
-        stack.callback(lambda: setattr(tracer, "active", False))
-        ACTIVE.append(tracer)
-        stack.callback(ACTIVE.pop)
+        stack.callback(tracer.finish)
+        stack.callback(setattr, THREAD, "tracer", THREAD.tracer)
+        THREAD.tracer = tracer
         session.start()
         writes = None
         try:
@@ -315,6 +362,7 @@ def capture(fn, args, kwargs, be, skip_kernels=()):
             for k, (t, data) in enumerate(made):
                 if t._data is not data:
                     raise TraceError(WROTE_ARGUMENT.format(k + 1))
+            session.check_created_variables()
         except TraceError as e:
             writes = session.restore()
             e.state_changed = bool(writes) or _changed_state(tracer)

@@ -155,6 +155,12 @@ class Tracer:
             pass
         self._ufuncs = ufunc_module
 
+    def finish(self):
+        """End the trace: later calls into this tracer raise (a leaked tensor); the namespace
+        proxy, which refers back to the tracer, is dropped (no reference cycle is left)."""
+        self.active = False
+        self.xp = None
+
     # -- slots -----------------------------------------------------------------------------------
     def ufunc(self, name):
         """NumPy's ufunc ``name`` on a NumPy-array backend (so a replay can pass ``out=``)."""
@@ -257,15 +263,23 @@ class Tracer:
         return wrapped
 
     def call(self, fn, args, kwargs, kind="call"):
-        """Run ``fn`` on the real arrays behind ``args``/``kwargs``; record it; wrap the result."""
+        """Run ``fn`` on the real arrays behind ``args``/``kwargs``; record it; wrap the result.
+        While paused, or while ``fn`` runs (what it calls is part of its step), calls run
+        unrecorded on real arrays."""
         if not self.active:
             raise TraceError(LEAKED, user_line())
-        if self.paused:
-            return fn(*args, **kwargs)
         found = []
         rargs, aargs = self._unwrap(args, found)
         rkw, akw = self._unwrap(kwargs, found)
-        result = fn(*rargs, **rkw)
+        if self.paused:
+            if found:
+                raise TraceError(HIDDEN_VALUE, user_line())
+            return fn(*args, **kwargs)
+        self.paused = True
+        try:
+            result = fn(*rargs, **rkw)
+        finally:
+            self.paused = False
         if kind == "kernel" and result is None:
             return None         # the kernel declined: the generic rule that runs is recorded
         step = len(self.steps)
@@ -279,6 +293,14 @@ class Tracer:
                         f"{type(result).__name__}")
         self.steps.append(Step(fn, aargs, akw, outs, kind))
         return wrapped
+
+
+HIDDEN_VALUE = (
+    "a tensor computed inside the traced function reached a step that a replay runs again as "
+    "one piece of Python -- an optimizer update (a learning-rate schedule or a hook reading "
+    "it), a random draw or a kernel -- other than through its arguments: on replay that step "
+    "would not see this call's value. Pass it as an argument (a gradient) or compute it "
+    "outside the function")
 
 
 def live_variables(be):

@@ -1,0 +1,127 @@
+"""xg.function used as TensorFlow and JAX users use theirs: Variables created inside the
+function, keyword arguments and defaults, Python values, nested arguments and results --
+each compared with the eager call."""
+import numpy as np
+import pytest
+
+import xpgrad as xg
+from xpgrad.jit import TraceError
+
+
+class _LazyDense:
+    """A layer whose weights are made on its first call (Keras' build)."""
+
+    def __init__(self):
+        self.w = None
+
+    def __call__(self, x):
+        if self.w is None:
+            self.w = xg.Variable(np.full((x.shape[-1], 1), 0.5), name="lazy_w")
+        return x @ self.w
+
+
+def _lazy_training(warmup):
+    layer, opt = _LazyDense(), xg.optim.SGD(0.05, momentum=0.9)
+
+    def step(x):
+        layer(x)                          # builds the layer (once)
+        with xg.GradientTape() as tape:
+            loss = xg.sum((layer(x) - 1.0) ** 2)
+        opt.apply_gradients(zip(tape.gradient(loss, [layer.w]), [layer.w]))
+        return loss
+
+    return (step if warmup is None else xg.function(step, warmup=warmup)), layer
+
+
+def test_a_layer_built_by_the_eager_first_call_trains_as_eager():
+    x = xg.asarray([[1.0, 2.0], [0.5, -1.0]], dtype=xg.float64)
+    (eager, eager_layer), (compiled, layer) = _lazy_training(None), _lazy_training(1)
+    for _ in range(5):
+        np.testing.assert_allclose(compiled(x).numpy(), eager(x).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(layer.w.numpy(), eager_layer.w.numpy(), rtol=1e-12)
+    assert compiled.trace_count == 1
+
+
+def test_a_variable_created_by_the_trace_and_kept_is_refused():
+    # made while tracing (warmup=0), its first value would be a constant of the program: the
+    # replays would not see the updates (they returned the first loss again and again)
+    compiled, _ = _lazy_training(0)
+    with pytest.raises(TraceError, match="Variable created while tracing") as info:
+        compiled(xg.asarray([[1.0, 2.0]], dtype=xg.float64))
+    assert "test_function_usage.py" in str(info.value)      # the line that made it
+
+
+def test_returning_a_variable_created_inside_is_refused_when_traced():
+    compiled = xg.function(lambda x: xg.Variable(x * 2.0, name="made"))
+    x = xg.asarray([1.0, 2.0])
+    assert compiled(x).numpy().tolist() == [2.0, 4.0]       # eager
+    with pytest.raises(TraceError, match="Variable created while tracing"):
+        compiled(x)
+
+
+@pytest.mark.parametrize("warmup", [0, 1])
+def test_a_variable_made_and_updated_in_every_call_replays_as_eager(warmup):
+    def accumulate(x):
+        total = xg.Variable(np.zeros(2), name="total")      # a new one in every call
+        total.assign_add(x)
+        total.assign_add(x * x)
+        return total * 1.0
+
+    compiled = xg.function(accumulate, warmup=warmup)
+    for k in range(4):
+        x = xg.asarray([1.0 + k, -2.0], dtype=xg.float64)
+        np.testing.assert_allclose(compiled(x).numpy(), accumulate(x).numpy(), rtol=1e-12)
+    assert compiled.trace_count == 1
+
+
+@pytest.mark.parametrize("option, hint", [
+    ("input_signature", "once per signature"),
+    ("static_argnums", "every argument that is not a tensor is static"),
+    ("jit_compile", "fuse="),
+    ("reduce_retracing", "once per signature"),
+])
+def test_tensorflow_and_jax_options_are_named_with_what_to_do(option, hint):
+    for make in (lambda: xg.function(lambda x: x, **{option: None}),
+                 lambda: xg.function(**{option: None})(lambda x: x)):
+        with pytest.raises(TypeError, match=rf"xg.function has no option '{option}'.*{hint}"):
+            make()
+    with pytest.raises(TypeError, match="xg.function has no option 'max_trace'; its options "
+                                        "are max_traces, warmup"):
+        xg.function(lambda x: x, max_trace=3)
+
+
+def _scaled(x, scale=2.0, shift=None, *, power=1, **extra):
+    y = x * scale
+    if shift is not None:
+        y = y + shift
+    return y ** power + sum(extra.values(), 0.0)
+
+
+def test_one_trace_whether_arguments_come_by_position_keyword_or_default():
+    # as tf.function: the call is bound to the signature, defaults filled in, before keying
+    compiled = xg.function(_scaled)
+    x, shift = xg.asarray([1.0, -2.0]), xg.asarray([0.5, 0.25])
+    calls = [((x,), {}), ((x, 2.0), {}), ((x,), {"scale": 2.0}), ((), {"x": x}),
+             ((x, 2.0, None), {"power": 1}), ((x,), {"power": 1, "scale": 2.0})]
+    for args, kwargs in calls:
+        np.testing.assert_allclose(compiled(*args, **kwargs).numpy(),
+                                   _scaled(*args, **kwargs).numpy(), rtol=1e-12)
+    assert compiled.trace_count == 1
+    other = [((x, 3.0), {}), ((x,), {"shift": shift}), ((x, 2.0, shift), {}),
+             ((x,), {"shift": shift, "power": 2}), ((x,), {"power": 2, "shift": shift}),
+             ((x,), {"bonus": 1.5}), ((x,), {"bonus": 1.5, "power": 1})]
+    for _ in range(2):
+        for args, kwargs in other:
+            np.testing.assert_allclose(compiled(*args, **kwargs).numpy(),
+                                       _scaled(*args, **kwargs).numpy(), rtol=1e-12)
+    # scale 3; shift given (by position or keyword); shift and power 2 (keywords in either
+    # order); an extra keyword (power=1 said or not): one trace each
+    assert compiled.trace_count == 1 + 4
+
+
+def test_a_call_that_does_not_fit_the_signature_fails_as_the_eager_call():
+    compiled = xg.function(lambda x, y: x + y)
+    for args, kwargs in [((xg.ones(2),), {}), ((xg.ones(2),) * 3, {}),
+                         ((xg.ones(2),), {"y": xg.ones(2), "z": 1})]:
+        with pytest.raises(TypeError, match="argument"):
+            compiled(*args, **kwargs)
