@@ -95,6 +95,23 @@ def test_load_torch_state_dict_checks_every_shape_first():
                                .detach().numpy(), rtol=1e-12)
 
 
+@pytest.mark.parametrize("kind", ["LSTM", "RNN"])
+def test_load_torch_state_dict_copies_into_row_major_weights(kind):
+    """The loaded weights are copies: training the torch module afterwards leaves ours alone
+    (they were transposed views of torch's memory). And they are row-major, as a new layer's
+    are, so the kernels and the fused optimizer updates use them without a copy."""
+    theirs = getattr(torch.nn, kind)(2, 3, num_layers=2).double()
+    ours = getattr(xg.nn, kind)(2, 3, num_layers=2, rng=0, dtype="float64")
+    ours.load_torch_state_dict(theirs.state_dict())
+    loaded = [v.numpy().copy() for v in ours.variables]
+    assert all(v.numpy().flags.c_contiguous for v in ours.variables)
+    with torch.no_grad():
+        for p in theirs.parameters():
+            p.add_(1.0)
+    for v, before in zip(ours.variables, loaded):
+        np.testing.assert_array_equal(v.numpy(), before)
+
+
 @pytest.mark.parametrize("args, error, words", [
     ((8, 16, 10), TypeError, "hidden must be a list"),           # an int, not a list
     ((2.5, [4], 10), TypeError, "input_size"),                   # was truncated to 2

@@ -240,3 +240,50 @@ def test_activation_pool_is_bounded():
     gc.collect()
     assert len(pool._free) <= pool.SHAPES
     assert all(len(bufs) <= pool.KEEP for bufs in pool._free.values())
+
+
+class _MatmulSpy:
+    """Stands for NumPy in ``_scans``: records the operands of every ``matmul``."""
+
+    def __init__(self):
+        self.operands = []
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+    def matmul(self, a, b, *args, **kwargs):
+        self.operands.append((a, b))
+        return np.matmul(a, b, *args, **kwargs)
+
+
+def _scan_calls(rng, name, order):
+    """``(forward args, vjp args after (g, saved))`` of a small ``name`` scan, its weights in
+    ``order`` layout; every input wants its gradient."""
+    B, T, I, H = 3, 4, 5, 6
+    G = H if name == "rnn_scan" else 4 * H
+    h0, c0 = rng.normal(size=(B, H)), rng.normal(size=(B, H))
+    w_hh = np.asarray(rng.normal(size=(H, G)) * 0.5, order=order)
+    if name == "lstm_layer":
+        w_ih = np.asarray(rng.normal(size=(I, G)) * 0.5, order=order)
+        args = (rng.normal(size=(B, T, I)), h0, c0, w_ih, w_hh, rng.normal(size=G))
+        return args, ((True,) * 6, *args)
+    xproj = rng.normal(size=(B, T, G))
+    args = (xproj, h0, w_hh, "tanh") if name == "rnn_scan" else (xproj, h0, c0, w_hh)
+    return args, args
+
+
+@pytest.mark.parametrize("name", ["lstm_layer", "lstm_scan", "rnn_scan"])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_scan_products_get_row_major_right_operands(monkeypatch, name, order):
+    """Every product of a scan (forward steps, backward steps, weight and input gradients)
+    gets a row-major right operand, whatever the weights' own layout (weights loaded from
+    PyTorch are transposed views, column-major): OpenBLAS runs a product with a column-major
+    right operand of an LSTM's shapes at 45-75% of its speed."""
+    forward_args, vjp_args = _scan_calls(np.random.default_rng(8), name, order)
+    spy = _MatmulSpy()
+    monkeypatch.setattr(_scans, "np", spy)
+    kernel = _scans.KERNELS[name]
+    seq, saved = kernel.forward(*forward_args)
+    kernel.vjp(np.ones_like(seq), saved, *vjp_args)
+    assert len(spy.operands) > 2 * seq.shape[1]
+    assert all(right.flags.c_contiguous for _, right in spy.operands)

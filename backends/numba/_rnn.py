@@ -64,7 +64,7 @@ def lstm_cell_backward(g, t, dh, dc, acts, seq, c0, dz_tm, db):
     over the batch into ``db``; ``dc`` <- the gradient for ``c_{t-1}`` (in place). ``g``
     (B, T, 2H): the output gradient; ``dh``/``dc``: what flows back from step t+1 (zeros at
     the last step). ``tanh(c_t)`` is recomputed from ``seq`` (cheaper than storing and reading
-    it back).
+    it back), once per element.
     """
     B, H = dh.shape
     one = dh.dtype.type(1)
@@ -84,20 +84,19 @@ def lstm_cell_backward(g, t, dh, dc, acts, seq, c0, dz_tm, db):
         dzf = dzb[H:2 * H]
         dzg = dzb[2 * H:3 * H]
         dzo = dzb[3 * H:]
-        # three loops, each writing one array (see lstm_cell_forward); the second recomputes
-        # the cell gradient rather than store it
+        # few arrays written per loop (see lstm_cell_forward): the first computes tanh(c_t)
+        # once and leaves the cell gradient in dc's row, which the second reads and scales
         for j in range(H):
-            i, f, gg, o, tc = ib[j], fb[j], gb[j], ob[j], tanh(cb[j])
+            o, tc = ob[j], tanh(cb[j])
             gh = g_h[j] + dhb[j]
-            gc = g_c[j] + dcb[j] + gh * o * (one - tc * tc)
+            dzo[j] = gh * tc * o * (one - o)
+            dcb[j] = g_c[j] + dcb[j] + gh * o * (one - tc * tc)
+        for j in range(H):
+            i, f, gg, gc = ib[j], fb[j], gb[j], dcb[j]
             dzi[j] = gc * gg * i * (one - i)
             dzf[j] = gc * cp[j] * f * (one - f)
             dzg[j] = gc * i * (one - gg * gg)
-            dzo[j] = gh * tc * o * (one - o)
-        for j in range(H):
-            o, tc = ob[j], tanh(cb[j])
-            gc = g_c[j] + dcb[j] + (g_h[j] + dhb[j]) * o * (one - tc * tc)
-            dcb[j] = gc * fb[j]
+            dcb[j] = gc * f
         for j in range(4 * H):
             db[j] += dzb[j]
 

@@ -113,7 +113,7 @@ def _lstm_steps_back(g, acts, seq, c0, w_hh, need_dh0):
 def lstm_forward(xproj, h0, c0, w_hh):
     if not _floats(xproj, h0, c0, w_hh):
         return None
-    xproj, c0 = _c(xproj), _c(c0)
+    xproj, c0, w_hh = _c(xproj), _c(c0), _c(w_hh)
     B, T, G = xproj.shape
     H = G // 4
     dt = xproj.dtype
@@ -151,7 +151,9 @@ def lstm_layer_forward(x, h0, c0, w_ih, w_hh, b):
     H = h0.shape[1]
     G = 4 * H
     dt = x.dtype
-    w_cat = np.concatenate([w_ih, w_hh])
+    w_cat = np.empty((I + H, G), dtype=dt)   # row-major whatever the weights' layout: BLAS
+    w_cat[:I] = w_ih                          # runs a column-major one at ~75% speed here
+    w_cat[I:] = w_hh
     seq = np.empty((B, T, 2 * H), dtype=dt)
     saved, saved_xh = _Activations.take((T, B, G), dt), _Activations.take((T, B, I + H), dt)
     xh = saved_xh.acts
@@ -175,7 +177,7 @@ def lstm_layer_vjp(g, saved, needs, x, h0, c0, w_ih, w_hh, b):
     dw = np.matmul(xh.reshape(T * B, xh.shape[2]).T, dz2) if needs[3] or needs[4] else None
     dx = None
     if needs[0]:
-        dx = _c(np.swapaxes(np.matmul(dz2, w_ih.T).reshape(T, B, I), 0, 1))
+        dx = _c(np.swapaxes(np.matmul(dz2, _c(w_ih.T)).reshape(T, B, I), 0, 1))
     return (dx, dh if needs[1] else None, dc if needs[2] else None,
             dw[:I] if needs[3] else None, dw[I:] if needs[4] else None, db if needs[5] else None)
 
@@ -184,7 +186,7 @@ def lstm_layer_vjp(g, saved, needs, x, h0, c0, w_ih, w_hh, b):
 def rnn_forward(xproj, h0, w_hh, nonlinearity):
     if not _floats(xproj, h0, w_hh):
         return None
-    xproj = _c(xproj)
+    xproj, w_hh = _c(xproj), _c(w_hh)
     B, T, H = xproj.shape
     seq = np.empty((B, T, H), dtype=xproj.dtype)
     a = np.empty((B, H), dtype=xproj.dtype)

@@ -264,10 +264,14 @@ class _Sequence(Module):
                                  f"{values[key].shape}, this {who} needs {shape} (input_size="
                                  f"{self.input_size}, hidden_size={self.hidden_size})")
         for k, cell in enumerate(self.layers):
-            def get(key):
-                return asarray(values[f"{key}_l{k}"], dtype=cell.w_ih.dtype).to(cell.w_ih.backend)
-            cell.w_ih.assign(get("weight_ih").T)
-            cell.w_hh.assign(get("weight_hh").T)
+            def get(key, transpose=False):
+                # a row-major copy: a view would share torch's memory, and a transposed one
+                # is column-major, which BLAS and the fused optimizer updates run slower on
+                value = values[f"{key}_l{k}"]
+                value = np.array(value.T if transpose else value, order="C")
+                return asarray(value, dtype=cell.w_ih.dtype).to(cell.w_ih.backend)
+            cell.w_ih.assign(get("weight_ih", transpose=True))
+            cell.w_hh.assign(get("weight_hh", transpose=True))
             if cell.b is not None:
                 cell.b.assign(get("bias_ih") + get("bias_hh"))
 
