@@ -298,6 +298,43 @@ def scenario_raise_together():
     ok("raise together")
 
 
+def scenario_write_fails():
+    """``xpgrad train`` on every rank while rank 0's write named by argv[2] fails with "no
+    space left" (a checkpoint mid-run, the event files at the first epoch's end, history.json
+    at the end of the run); each rank prints the status it exits with."""
+    import errno
+
+    from xpgrad import checkpoint, report
+    from xpgrad.cli import main
+    from xpgrad.training import loop
+
+    where = sys.argv[2]
+    target = {"checkpoint": (checkpoint, "save_checkpoint"),
+              "events": (report.RunWriter, "flush"),
+              "history": (loop, "_write_json")}[where]
+    real, calls = getattr(*target), []
+
+    def full(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2 or where != "checkpoint":
+            raise OSError(errno.ENOSPC, "No space left on device", f"the {where} file")
+        return real(*args, **kwargs)
+
+    w = dist.init()
+    if w.rank == 0:
+        setattr(*target, full)
+    flags = ["train", "--epochs", "2", "--hidden", "8", "--batch-size", "200",
+             "--logdir", "logs", "--progress", "never"]
+    if where == "checkpoint":
+        flags += ["--checkpoint", "c.npz", "--checkpoint-every", "2"]
+    try:
+        main(flags)
+    except SystemExit as e:
+        print(f"rank {w.rank} exits with {e.code}", flush=True)
+        raise
+    print(f"rank {w.rank} exits with 0", flush=True)
+
+
 def main():
     globals()[f"scenario_{sys.argv[1]}"]()
 

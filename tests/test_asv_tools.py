@@ -193,3 +193,26 @@ def test_gate_rejects_bad_arguments(capsys):
     with pytest.raises(SystemExit):
         asv_gate.main(["HEAD", "HEAD", "--only", "no-such-workload"])
     assert "--only 'no-such-workload' matches no workload" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("link", [True, False], ids=["symlink", "directory"])
+def test_gate_exports_a_worktree_whose_package_has_its_own_backends(tmp_path, monkeypatch,
+                                                                     link):
+    """A git worktree's xpgrad/backends (a symlink to ../backends, or a stale copy) is not
+    copied over backends/: the export used to stop on FileExistsError."""
+    root = tmp_path / "checkout"
+    (root / "xpgrad").mkdir(parents=True)
+    (root / "xpgrad" / "__init__.py").write_text("")
+    (root / "backends").mkdir()
+    (root / "backends" / "numpy.py").write_text("FRESH = True\n")
+    if link:
+        (root / "xpgrad" / "backends").symlink_to("../backends")
+    else:
+        (root / "xpgrad" / "backends").mkdir()
+        (root / "xpgrad" / "backends" / "stale.py").write_text("")
+    monkeypatch.setattr(asv_gate, "ROOT", root)
+    site = asv_gate.export(asv_gate.WORKTREE, tmp_path / "site")
+    exported = site / "xpgrad" / "backends"
+    assert not exported.is_symlink()
+    assert sorted(p.name for p in exported.iterdir()) == ["numpy.py"]
+    assert (exported / "numpy.py").read_text() == "FRESH = True\n"

@@ -205,3 +205,19 @@ def test_a_preparation_error_under_mpi_is_one_message_and_status_2_on_every_rank
 @pytest.mark.parametrize("n", [2, 3])
 def test_an_error_on_some_ranks_is_raised_on_every_rank(n):
     _checks_pass(n, "raise_together", "raise together")
+
+
+@needs_mpi
+@pytest.mark.parametrize("where", ["checkpoint", "events", "history"])
+def test_a_failed_write_on_rank_0_during_training_is_one_message_and_status_1_everywhere(
+        tmp_path, where):
+    # rank 0 alone writes logs and checkpoints: its error reaches the other ranks with the
+    # next step's metrics (or at the end of the run), and no rank aborts the job
+    res = mpirun(2, sys.executable, WORKER, "write_fails", where, timeout=90, cwd=tmp_path)
+    assert res.returncode == 1, res.stdout[-2000:] + res.stderr[-3000:]
+    errors = _errors(res.stderr)
+    assert len(errors) == 1 and f"No space left on device: 'the {where} file'" in errors[0], \
+        res.stderr
+    assert "rank 0 exits with 1" in res.stdout and "rank 1 exits with 1" in res.stdout, \
+        res.stdout
+    assert "MPI_ABORT" not in res.stderr and "aborting all" not in res.stderr, res.stderr

@@ -116,3 +116,47 @@ def test_a_recursion_error_below_nested_functions_that_do_not_recurse_is_left_al
     outer = xg.function(lambda x: inner(x) + 1.0)
     with pytest.raises(RecursionError):
         outer(xg.ones(2))
+
+
+def test_a_function_of_a_function_is_its_own_function_with_its_own_options():
+    """xg.function(xg.function(f)) works as tf.function(tf.function(f)): the outer traces
+    once with the inner inlined; each keeps its own programs, counts and options (the
+    outer used to take over the inner's cache and options with its __dict__)."""
+    runs = []
+
+    def affine(x):
+        runs.append(x.shape)
+        return x * 2.0 + 1.0
+
+    inner = xg.function(affine, max_traces=8)
+    outer = xg.function(inner, max_traces=1)
+    assert outer.__wrapped__ is inner and outer.__name__ == "affine"
+    assert (outer.max_traces, inner.max_traces) == (1, 8)
+    for k in range(3):
+        x = xg.asarray([float(k), -1.5], dtype=xg.float64)
+        np.testing.assert_allclose(outer(x).numpy(), x.numpy() * 2.0 + 1.0, rtol=1e-15)
+    assert (outer.trace_count, inner.trace_count) == (1, 0)
+    assert len(runs) == 2               # one eager warm-up call and one trace, as one function
+    for k in range(2):                  # a new shape, traced on its second call: the old dropped
+        outer(xg.asarray([1.0, 2.0, float(k)], dtype=xg.float64))
+    assert len(outer.programs()) == 1
+    for k in range(2):
+        np.testing.assert_allclose(inner(xg.asarray([4.0], dtype=xg.float64)).numpy(), [9.0])
+    assert (outer.trace_count, inner.trace_count) == (2, 1)
+    assert len(inner.programs()) == 1
+
+
+def test_stacked_function_decorators_trace_once():
+    @xg.function(warmup=0)
+    @xg.function
+    def square(x):
+        return x * x
+
+    for k in range(3):
+        x = xg.asarray([float(k)], dtype=xg.float64)
+        np.testing.assert_allclose(square(x).numpy(), [k * k])
+    inner = square.__wrapped__
+    assert square.trace_count == 1 and inner.trace_count == 0
+    for k in range(2):
+        np.testing.assert_allclose(inner(xg.asarray([3.0], dtype=xg.float64)).numpy(), [9.0])
+    assert inner.trace_count == 1 and square.trace_count == 1    # its own cache: traced anew

@@ -236,6 +236,7 @@ def _gram_t(a):
 
 
 C3 = np.array([0.3, 1.1, 2.0])
+C4 = np.array([0.3, 1.1, 2.0, 0.7])
 
 
 def _torch_cases():
@@ -286,6 +287,13 @@ def _torch_cases():
                         L.svd(a, full_matrices=False)),
                     lambda a: (lambda r: (r.U @ t.diag_embed(r.S).to(a.dtype)) @ r.Vh)(
                         tl.svd(a, full_matrices=False))),
+        # full_matrices=True on a non-square matrix: the extra column of U / row of Vh gets
+        # a weight of its own; PyTorch ignores its gradient (torch.linalg.svd's note) and so
+        # do we
+        "svd_full_U_tall": ([(4, 3)], lambda a: _proj_x(L.svd(a).U, C4),
+                            lambda a: _proj_t(tl.svd(a).U, t.as_tensor(C4))),
+        "svd_full_V_wide": ([(3, 4)], lambda a: _proj_x(mH(None, L.svd(a).Vh), C4),
+                            lambda a: _proj_t(tl.svd(a).Vh.mH, t.as_tensor(C4))),
         "svd_full_uvh": ([(3, 3)], lambda a: (lambda r: r.U @ r.Vh)(L.svd(a)),
                          lambda a: (lambda r: r.U @ r.Vh)(tl.svd(a))),
         "qr_Q_tall": ([(4, 3)], lambda a: L.qr(a).Q, lambda a: tl.qr(a).Q),

@@ -136,7 +136,15 @@ def export(rev: str, dest: Path) -> Path:
     import shutil
 
     ignore = shutil.ignore_patterns("__pycache__", "*.nbi", "*.nbc")
-    shutil.copytree(ROOT / "xpgrad", dest / "xpgrad", ignore=ignore)
+    package = ROOT / "xpgrad"
+
+    def ignore_package(directory, names):
+        # a checkout's xpgrad/backends (a symlink to ../backends, or a copy) is replaced by
+        # backends/ below, as the wheel lays it out
+        dropped = {"backends"} if Path(directory) == package else set()
+        return ignore(directory, names) | dropped
+
+    shutil.copytree(package, dest / "xpgrad", ignore=ignore_package)
     shutil.copytree(ROOT / "backends", dest / "xpgrad" / "backends", ignore=ignore)
     return dest
 

@@ -352,6 +352,10 @@ def cmd_train(args, parser) -> int:
     except TrainingError as e:   # every rank raised it at the same step (reduced loss)
         fail_together(world, e, 1)
     except (ImportError, OSError, CheckpointError) as e:
+        # data-parallel: rank 0's failed write (logs, checkpoint) is raised on every rank
+        # (failed_rank set) after the ranks agreed on it: one message, no MPI_Abort
+        if getattr(e, "failed_rank", None) is not None:
+            fail_together(world, e, 1)
         fail(e, 1)
     except MemoryError as e:
         fail(f"out of memory while training (check --hidden and --batch-size): {e}", 1)

@@ -54,14 +54,16 @@ class DataParallel:
     def share(self, idx):
         return share(idx, self.world.size, self.world.rank)
 
-    def metrics(self, loss_value, n_local, correct, signum):
+    def metrics(self, loss_value, n_local, correct, signum, failed=False):
         """(mean loss over the global batch, correct predictions in it, the stop signal any
-        rank received or None: SIGTERM before SIGINT), summed over ranks in one reduction."""
+        rank received or None: SIGTERM before SIGINT, whether any rank ``failed``), summed
+        over ranks in one reduction."""
         buf = np.array([loss_value * n_local if n_local else 0.0, n_local, correct,
-                        signum == signal.SIGINT, signum == signal.SIGTERM], dtype=np.float64)
+                        signum == signal.SIGINT, signum == signal.SIGTERM, bool(failed)],
+                       dtype=np.float64)
         self.world.allreduce_(buf, "sum")
         stop = signal.SIGTERM if buf[4] else (signal.SIGINT if buf[3] else None)
-        return float(buf[0] / buf[1]), int(buf[2]), stop
+        return float(buf[0] / buf[1]), int(buf[2]), stop, bool(buf[5])
 
     def evaluate(self, model, x, y, backend):
         """``results.evaluate`` on this rank's share of ``x``, ``y``, summed over ranks: (mean

@@ -127,6 +127,15 @@ def _signature(obj, out, backends):
                 out.append((t, _Identity(obj)))
 
 
+def _look_like(function, fn):
+    """functools.update_wrapper without letting ``fn``'s attributes replace the Function's
+    own: ``xg.function(xg.function(f))`` would otherwise share the inner one's programs,
+    counts and options."""
+    functools.update_wrapper(function, fn, updated=())
+    for name, value in getattr(fn, "__dict__", {}).items():
+        function.__dict__.setdefault(name, value)
+
+
 class Function:
     """A traced function (see the module docstring): call it like ``fn``.
 
@@ -178,7 +187,7 @@ class Function:
         self._seen_lock = threading.Lock()
         self._bind = Binder(fn)
         self._guards = {}            # signature -> ((object, attribute), ...) guarded in traces
-        functools.update_wrapper(self, fn)
+        _look_like(self, fn)
 
     def __get__(self, obj, objtype=None):
         if obj is None:

@@ -14,9 +14,11 @@ for qr Walter & Lehmann's ``[gQ + Q copyltu(M)] R^{-H}`` (m >= n) and its extens
 matrices. Eigen- and singular vectors are defined up to phase (sign), so only functions of
 them that do not depend on that choice have meaningful gradients; repeated eigen/singular
 values make the vector gradients infinite (as in PyTorch). With ``full_matrices=True`` the
-extra columns of ``U`` / rows of ``Vh`` are not unique, and their gradient is ignored (as
-PyTorch does); ``qr(mode="complete")`` of a tall matrix raises when its extra columns of ``Q``
-get a gradient.
+extra columns of ``U`` / rows of ``Vh`` are not unique, and their gradient is ignored, even
+where a function of them (their projector) is unique: PyTorch's documented and actual rule
+(torch.linalg.svd's note; checked against torch 2.13). ``qr(mode="complete")`` of a tall
+matrix raises when its extra columns of ``Q`` get a gradient (PyTorch raises for any gradient
+through it, even one reaching only ``R`` or ``Q[:, :n]``; those we differentiate).
 
 >>> import xpgrad as xg
 >>> a = xg.asarray([[2.0, 1.0], [1.0, 2.0]], dtype=xg.float64)

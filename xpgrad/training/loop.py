@@ -89,9 +89,39 @@ def _write_json(path, data) -> None:
         raise
 
 
-def _save(plan, epoch, done_in_epoch, n_train, target_epochs) -> None:
+class _Writes:
+    """Runs rank 0's writes (event files, checkpoints, history.json). On one process an error
+    raises at once. On several ranks it is held (later writes are skipped) until the ranks
+    agree on it -- with the next step's metrics, which are reduced anyway, or at the end of the
+    run -- and then raised on every rank (``raise_together``), so that all of them stop with
+    one message instead of rank 0 alone failing and aborting the job."""
+
+    def __init__(self, dp):
+        self.dp = dp
+        self.error = None
+
+    def __call__(self, action, *args, **kwargs):
+        if self.dp is None:
+            return action(*args, **kwargs)
+        if self.error is None:
+            try:
+                return action(*args, **kwargs)
+            except Exception as e:
+                self.error = e
+        return None
+
+    def agree(self, failed=None) -> None:
+        """Raise the held error on every rank if one is held on any: ``failed`` as reduced
+        over the ranks (None: reduce it now, one small collective)."""
+        from ..distributed.group import raise_together
+
+        if self.dp is not None and failed is not False:
+            raise_together(self.dp.world, self.error, "rank 0's writes of logs and checkpoints")
+
+
+def _save(plan, epoch, done_in_epoch, n_train, target_epochs, writes) -> None:
     """Save the checkpoint with the run's position (``done_in_epoch`` examples of ``epoch``
-    done), refusing non-finite weights."""
+    done), refusing non-finite weights (on every rank); rank 0 writes it through ``writes``."""
     from ..checkpoint import save_checkpoint
 
     from ..distributed.group import current
@@ -108,7 +138,7 @@ def _save(plan, epoch, done_in_epoch, n_train, target_epochs) -> None:
             "epochs_done": epoch if complete else epoch - 1,
             "examples_in_epoch": 0 if complete else done_in_epoch, "target_epochs": target_epochs,
             "steps": plan.opt.iterations}
-    save_checkpoint(plan.cfg.checkpoint, plan.model, plan.opt, metadata=meta)
+    writes(save_checkpoint, plan.cfg.checkpoint, plan.model, plan.opt, metadata=meta)
 
 
 def train(config: TrainConfig, echo=print, *, handle_signals=False) -> TrainResult:
@@ -146,9 +176,10 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
         say(f"resumed from {cfg.resume or cfg.checkpoint}: {opt.iterations} steps done "
             f"(epoch {start_epoch}){where}")
 
-    writer = RunWriter(cfg.logdir)
-    writer.text("config", "\n".join(f"    {k}: {v}" for k, v in asdict(cfg).items()))
-    writer.images("inputs/train_samples", raw.x_train[:64], ds.image_shape)
+    writes = _Writes(dp)
+    writer = writes(RunWriter, cfg.logdir) or RunWriter(None)
+    writes(writer.text, "config", "\n".join(f"    {k}: {v}" for k, v in asdict(cfg).items()))
+    writes(writer.images, "inputs/train_samples", raw.x_train[:64], ds.image_shape)
     say(f"{ds!r}; model {cfg.model} {[ds.n_features, *cfg.hidden, ds.n_classes]}; "
         f"{cfg.optimizer} lr={cfg.learning_rate:g}; backend {be.name}")
 
@@ -205,8 +236,10 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
                 if dp is None:
                     loss_value = metric(loss)
                 else:
-                    loss_value, hits, agreed = dp.metrics(
-                        metric(loss) if len(mine) else 0.0, len(mine), hits, stopper.signum)
+                    loss_value, hits, agreed, failed = dp.metrics(
+                        metric(loss) if len(mine) else 0.0, len(mine), hits, stopper.signum,
+                        writes.error is not None)
+                    writes.agree(failed)
                 if not math.isfinite(loss_value):
                     history.step_loss.append(loss_value)
                     raise TrainingError(
@@ -222,7 +255,7 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
                         grads = dp.gradient(tape, loss, variables, len(mine))
                     opt.apply_gradients(zip(grads, variables))
                 history.step_loss.append(loss_value)
-                writer.scalars({"loss/train_step": loss_value}, opt.iterations)
+                writes(writer.scalars, {"loss/train_step": loss_value}, opt.iterations)
                 loss_sum += loss_value * len(idx)
                 correct += hits
                 seen += len(idx)
@@ -231,7 +264,7 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
                 if cfg.progress:
                     bar.set_postfix(loss=f"{loss_value:.4f}", refresh=False)
                 if cfg.checkpoint_every and opt.iterations % cfg.checkpoint_every == 0:
-                    _save(plan, epoch, done_in_epoch, n_train, target)
+                    _save(plan, epoch, done_in_epoch, n_train, target, writes)
                 if stop() is not None or (cfg.max_steps is not None
                                           and steps >= cfg.max_steps):
                     break
@@ -245,10 +278,10 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
                            seconds=time.perf_counter() - t_epoch)
                 for key, value in row.items():
                     getattr(history, key).append(value)
-                writer.scalars({"loss/train": row["train_loss"], "loss/test": test_loss,
-                                "accuracy/train": row["train_accuracy"],
-                                "accuracy/test": test_acc, "learning_rate": lr}, epoch)
-                writer.flush()
+                writes(writer.scalars, {"loss/train": row["train_loss"], "loss/test": test_loss,
+                                        "accuracy/train": row["train_accuracy"],
+                                        "accuracy/test": test_acc, "learning_rate": lr}, epoch)
+                writes(writer.flush)
                 partial = "" if done_in_epoch >= n_train else \
                     f"  (partial: {done_in_epoch}/{n_train} examples)"
                 say(f"epoch {epoch:3d}  loss {row['train_loss']:.4f}  "
@@ -258,7 +291,7 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
                                       and steps >= cfg.max_steps):
                 break
     except TrainingError:
-        _write_logs(plan, history, writer, plot_history, None)
+        writes(_write_logs, plan, history, writer, plot_history, None)
         raise
     finally:
         stopper.restore()
@@ -268,11 +301,12 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
 
     if cfg.checkpoint:              # the most valuable file first
         try:
-            _save(plan, epoch, done_in_epoch, n_train, target)
+            _save(plan, epoch, done_in_epoch, n_train, target, writes)
         except TrainingError:
-            _write_logs(plan, history, writer, plot_history, stopper.name)
+            writes(_write_logs, plan, history, writer, plot_history, stopper.name)
             raise
-    files = _write_logs(plan, history, writer, plot_history, stopper.name)
+    files = writes(_write_logs, plan, history, writer, plot_history, stopper.name)
+    writes.agree()
     if cfg.checkpoint:
         files["checkpoint"] = cfg.checkpoint
 
