@@ -279,7 +279,7 @@ def scenario_raise_together():
     cannot be pickled arrives as a DistributedError with its text; the lowest failing rank's
     error wins; the ranks stay in step afterwards."""
     from xpgrad.data import DataError
-    from xpgrad.distributed.group import raise_together, run_together
+    from xpgrad.distributed.agreement import raise_together, run_together
 
     w = dist.init()
     last = w.size - 1

@@ -69,7 +69,7 @@ def _report_once(error, argv):
     collective a rank without it meets first in ``cmd_train``): rank 0 prints it, every rank
     exits with its status, and none is killed by the launcher while rank 0 still writes.
     Otherwise (another command, or MPI cannot start) the launcher's rank 0 prints it."""
-    from .distributed import group
+    from .distributed import agreement, group
 
     if argv[:1] == ["train"]:
         try:
@@ -78,8 +78,8 @@ def _report_once(error, argv):
             world = None
         if world is not None and world.size > 1:
             try:
-                group.raise_together(world, UsageError(error.message),
-                                     "the reading of the command line")
+                agreement.raise_together(world, UsageError(error.message),
+                                         "the reading of the command line")
             except Exception as agreed:
                 fail_together(world, agreed, _preparation_status(agreed) or 1)
     if group.launcher_rank() == 0:
@@ -312,7 +312,8 @@ def cmd_train(args, parser) -> int:
         args.progress = "never"
 
     from .distributed import DistributedError, init as init_distributed, launcher_size
-    from .distributed.group import current as current_world, run_together
+    from .distributed.agreement import run_together
+    from .distributed.group import current as current_world
 
     if args.distributed or launcher_size() > 1:
         try:

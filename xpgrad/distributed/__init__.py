@@ -89,7 +89,7 @@ def allreduce(tensor, op="mean"):
                                                          tensor._backend))
     buf = xp.reshape(xp.asarray(tensor._data, dtype=probe._data.dtype, copy=True), (-1,))
     if w.size > 1:
-        from .group import check_same
+        from .agreement import check_same
 
         check_same(w, "allreduce argument", [f"shape {tuple(tensor.shape)} {tensor.dtype}"])
         engine_for(w, buf).allreduce_(buf, "sum")

@@ -13,7 +13,8 @@ import numpy as np
 
 from ..tensor import Variable
 from .engines import engine_for
-from .group import check_same, world as _world
+from .agreement import check_same
+from .group import world as _world
 
 
 def _variables(variables):

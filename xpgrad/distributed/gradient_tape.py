@@ -20,7 +20,8 @@ from ..primitive import tape_state
 from ..tape import check_sources
 from ..tensor import _wrap
 from .buckets import DEFAULT_BUCKET_BYTES, Reduction, plan_for
-from .group import check_same, world as _world
+from .agreement import check_same
+from .group import world as _world
 
 OPS = ("mean", "sum")
 

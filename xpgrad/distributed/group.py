@@ -22,7 +22,6 @@ of waiting forever.
 from __future__ import annotations
 
 import atexit
-import hashlib
 import os
 import sys
 import time
@@ -350,125 +349,6 @@ def _install_excepthook(w):
         w.abort(1)
 
     sys.excepthook = abort_job
-
-
-def check_same(w, what, description) -> None:
-    """Raise DistributedError on every rank unless all ranks hold the same ``description`` (a
-    list of strings, one per item): the message names the first rank and item that differ.
-
-    >>> check_same(SingleWorld(), "model layout", ["w: (2, 3) float32"])
-    """
-    if w.size == 1:
-        return
-    refuse_trace()
-    digest = hashlib.blake2b("\n".join(description).encode(), digest_size=8).digest()
-    every = _allgather_int64(w, np.frombuffer(digest, dtype=np.int64)[0],
-                             f"the check of the {what}")
-    if (every == every[0]).all():
-        return
-    descriptions = w.allgather(description)      # only on a mismatch: what differs, for the text
-    other = next(r for r in range(w.size) if every[r] != every[0])
-    ref, theirs = descriptions[0], descriptions[other]
-    detail = next((f"item {i}: rank 0 has {a!r}, rank {other} has {b!r}"
-                   for i, (a, b) in enumerate(zip(ref, theirs)) if a != b),
-                  f"rank 0 has {len(ref)} items, rank {other} has {len(theirs)}")
-    raise DistributedError(f"rank {other} holds a different {what} than rank 0 ({detail}); "
-                           f"every rank must build the same model and pass the same "
-                           f"variables in the same order")
-
-
-def _allgather_int64(w, value, what):
-    """Every rank's ``value`` (an integer), in rank order; waiting as ``w.wait`` does (a rank
-    that ends its script meanwhile is named instead of a hang)."""
-    mine = np.array([value], dtype=np.int64)
-    every = np.empty(w.size, dtype=np.int64)
-    if hasattr(w, "wait"):
-        w.wait(w.comm.Iallgather(mine, every), what)
-    else:
-        w.comm.Allgather(mine, every)
-    return every
-
-
-def raise_together(w, error, what) -> None:
-    """Collective: ``error`` is the exception this rank met (None: none). If any rank met one,
-    every rank raises the one of the lowest such rank (its ``failed_rank`` attribute names
-    it), so that all ranks stop at the same point instead of the others waiting for the
-    failed one; ``what`` names the step, for a rank that never arrives.
-
-    >>> raise_together(SingleWorld(), None, "the checks")
-    >>> try:
-    ...     raise_together(SingleWorld(), ValueError("bad flag"), "the checks")
-    ... except ValueError as e:
-    ...     print(e, e.failed_rank)
-    bad flag 0
-    """
-    if error is not None:
-        error.failed_rank = w.rank
-    if w.size > 1:
-        every = _allgather_int64(w, error is not None, what)
-        if not every.any():
-            return
-        first = int(np.flatnonzero(every)[0])
-        if w.rank != first:
-            raise w.bcast_object(None, root=first)
-        portable = _portable(error)
-        w.bcast_object(portable, root=first)
-        if portable is not error:         # what the other ranks raise, this one's as cause
-            raise portable from error
-    if error is not None:
-        raise error
-
-
-def _portable(error):
-    """``error`` if it survives pickling (to reach the other ranks), else a DistributedError
-    with its text."""
-    import pickle
-
-    try:
-        pickle.loads(pickle.dumps(error))
-        return error
-    except Exception:
-        portable = DistributedError(f"{type(error).__name__}: {error}")
-        portable.failed_rank = error.failed_rank
-        return portable
-
-
-def run_together(w, action, what):
-    """``action()`` on every rank, returning its result; if it raises on any rank, every rank
-    raises (see ``raise_together``).
-
-    >>> run_together(SingleWorld(), lambda: 42, "the answer")
-    42
-    """
-    try:
-        result = action()
-    except Exception as e:
-        raise_together(w, e, what)
-        raise
-    raise_together(w, None, what)
-    return result
-
-
-def leader_first(w, action, what):
-    """``action()`` on every rank, in turns: rank 0 first, then the first rank of each other
-    machine, then the rest, each turn once the one before has ended -- so later ranks find what
-    earlier ones made (downloaded files in the data directory) instead of all making it at
-    once. A failure in a turn ends every rank after that turn (see ``raise_together``).
-
-    >>> leader_first(SingleWorld(), lambda: "data", "the download")
-    'data'
-    """
-    result, done = None, False
-    for mine in (w.rank == 0, w.local_rank == 0, True):
-        error = None
-        if mine and not done:
-            done = True
-            try:
-                result = action()
-            except Exception as e:
-                error = e
-        raise_together(w, error, what)
-    return result
 
 
 def refuse_trace() -> None:

@@ -17,7 +17,8 @@ from ..tensor import _wrap
 from .buckets import DEFAULT_BUCKET_BYTES, Reduction, plan_for
 from .gradient_tape import (check_bucket_bytes, check_op, check_weight, describe,
                             reduced_by_tape)
-from .group import check_same, world as _world
+from .agreement import check_same
+from .group import world as _world
 
 
 class DistributedOptimizer:

@@ -113,7 +113,7 @@ class _Writes:
     def agree(self, failed=None) -> None:
         """Raise the held error on every rank if one is held on any: ``failed`` as reduced
         over the ranks (None: reduce it now, one small collective)."""
-        from ..distributed.group import raise_together
+        from ..distributed.agreement import raise_together
 
         if self.dp is not None and failed is not False:
             raise_together(self.dp.world, self.error, "rank 0's writes of logs and checkpoints")

@@ -93,7 +93,8 @@ def prepare(config: TrainConfig, echo=None, *, background_compile=False) -> Plan
     ...     print(type(e).__name__, str(e).split(":")[0])
     CheckpointError cannot save a checkpoint to '/no/such/dir/c.npz'
     """
-    from ..distributed.group import current, leader_first, run_together
+    from ..distributed.agreement import leader_first, run_together
+    from ..distributed.group import current
 
     # data-parallel: every rank checks, then reads the data, then builds; a failure on any rank
     # ends every rank after that stage with the same error (a rank that failed alone would
