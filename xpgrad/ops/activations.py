@@ -199,11 +199,18 @@ def _finite_or_zero(xp, x):
     return xp.where(xp.isinf(x), 0.0, x)
 
 
+def _tanh_argument(xp, x):
+    """2u for the tanh form's u = sqrt(2/pi) (x + 0.044715 x**3), x clipped to +-1e4 (tanh is
+    saturated long before: no x**3 overflow)."""
+    xc = xp.clip(x, -1e4, 1e4)
+    return (2.0 * _TANH_K) * (xc + _TANH_C * xc * xc * xc)
+
+
 def _gelu_cdf(xp, x, approximate):
-    """The factor multiplying x: Phi(x), or its tanh approximation (saturated beyond 1e4)."""
+    """The factor multiplying x: Phi(x), or its tanh approximation written as
+    0.5 (1 + tanh(u)) = sigmoid(2u), without cancellation in the negative tail."""
     if approximate == "tanh":
-        xc = xp.clip(x, -1e4, 1e4)
-        return 0.5 + 0.5 * xp.tanh(_TANH_K * (xc + _TANH_C * xc * xc * xc))
+        return formulas.sigmoid(xp, _tanh_argument(xp, x))
     return 0.5 * formulas.erfc(xp, -_SQRT_HALF * x)
 
 
@@ -215,9 +222,10 @@ def _gelu_forward(xp, x, approximate):
 def _gelu_vjp(xp, g, ans, x, approximate):
     cdf = _gelu_cdf(xp, x, approximate)
     if approximate == "tanh":
-        xs = xp.where(xp.abs(x) < 1e4, x, 0.0)        # beyond, tanh is +-1 and sech**2 is 0
-        t = 2.0 * cdf - 1.0
-        pdf = 0.5 * (1.0 - t * t) * _TANH_K * (1.0 + 3.0 * _TANH_C * xs * xs)
+        xs = xp.where(xp.abs(x) < 1e4, x, 0.0)        # beyond, sech(u)**2 is 0
+        # d/dx sigmoid(2u) = 2 sigmoid(2u) sigmoid(-2u) u'
+        complement = formulas.sigmoid(xp, -_tanh_argument(xp, x))
+        pdf = 2.0 * cdf * complement * _TANH_K * (1.0 + 3.0 * _TANH_C * xs * xs)
     else:
         xs = _finite_or_zero(xp, x)
         xc = xp.minimum(xp.abs(x), 40.0)              # exp(-800) is 0: no x * x overflow
@@ -376,7 +384,8 @@ def _hardswish_forward(xp, x):
 
 
 def _hardswish_vjp(xp, g, ans, x):
-    return xp.where(x <= -3.0, 0.0, xp.where(x < 3.0, g * (x / 3.0 + 0.5), g))
+    slope = xp.clip(x, -3.0, 3.0) / 3.0 + 0.5       # clipped: no 0 * inf in unused branches
+    return xp.where(x <= -3.0, 0.0, xp.where(x < 3.0, g * slope, g))
 
 
 _hardswish = Primitive("hardswish", _hardswish_forward, _hardswish_vjp, saves=(0,))
