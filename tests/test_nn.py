@@ -90,8 +90,8 @@ def test_mlp_matches_numpy_and_names(rng):
     np.testing.assert_allclose(mlp(xg.asarray(x)).numpy(), h, rtol=1e-5, atol=1e-6)
     custom = nn.MLP([4, 2, 1], activation=lambda t: t * 2.0, rng=0)
     assert custom(xg.ones((1, 4))).shape == (1, 1)
-    with pytest.raises(ValueError, match="unknown activation 'gelu'"):
-        nn.MLP([2, 2], activation="gelu")
+    with pytest.raises(ValueError, match="unknown activation 'gelux'"):
+        nn.MLP([2, 2], activation="gelux")
 
 
 def test_sequential_and_activation_layers(rng):

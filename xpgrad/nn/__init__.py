@@ -11,8 +11,9 @@ from ..ops.elementwise import tanh
 from ..ops.indexing import one_hot
 from ..ops.recurrent import lstm_layer, lstm_scan, rnn_scan
 from . import init
-from .activations_layers import (LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh,
-                                 get_activation)
+from .activations_layers import (CELU, ELU, GELU, GLU, SELU, Hardsigmoid, Hardswish, Hardtanh,
+                                 LeakyReLU, LogSigmoid, LogSoftmax, Mish, ReLU, ReLU6, Sigmoid,
+                                 SiLU, Softmax, Softplus, Softsign, Tanh, get_activation)
 from .containers import MLP, Sequential
 from .dropout import Dropout
 from .linear import Linear, linear
@@ -22,6 +23,8 @@ from .tbptt import TBPTTResult, tbptt_train
 
 __all__ = _activations.__all__ + [
     "tanh", "Module", "Linear", "linear", "Sequential", "MLP", "Dropout", "ReLU", "Sigmoid",
-    "Tanh", "LeakyReLU", "Softplus", "Softmax", "LogSoftmax", "get_activation", "init",
+    "Tanh", "LeakyReLU", "Softplus", "Softmax", "LogSoftmax", "ELU", "SELU", "CELU", "GELU",
+    "SiLU", "Mish", "Softsign", "LogSigmoid", "Hardtanh", "ReLU6", "Hardsigmoid", "Hardswish",
+    "GLU", "get_activation", "init",
     "RNNCell", "LSTMCell", "RNN", "LSTM", "SequenceClassifier", "tbptt_train", "TBPTTResult",
     "lstm_scan", "lstm_layer", "rnn_scan", "one_hot"]
