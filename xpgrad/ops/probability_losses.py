@@ -1,0 +1,262 @@
+"""Losses of probabilities and log-probabilities, as PyTorch defines them: ``nll`` (integer
+labels under log-probabilities), ``binary_cross_entropy`` (on probabilities, logs clamped at
+-100) and ``kl_div``. Each is a primitive with generic rules written against ``xp``; the shared
+pieces and checks are ``losses.py``'s. ``xpgrad.losses`` re-exports the public functions.
+
+>>> import xpgrad as xg
+>>> lp = xg.nn.log_softmax(xg.asarray([[0.0, 0.0]]))
+>>> round(xg.losses.nll(lp, xg.asarray([1])).item(), 4)
+0.6931
+"""
+from __future__ import annotations
+
+import numbers
+
+from ..creation import asarray
+from ..primitive import Primitive, apply
+from ..tensor import Tensor
+from .losses import (REDUCTIONS, _check_reduction, _float_input, _onehot, _reduce, _scale, _size,
+                     _target_like)
+from .shape import reshape
+
+
+# -- negative log-likelihood of integer labels ---------------------------------------------------
+def _nll_parts(xp, log_probs, labels, weight, ignore_index):
+    """The one-hot rows of the kept labels (ignored rows all 0) and each row's class weight."""
+    onehot = _onehot(xp, labels, log_probs)
+    onehot = onehot * xp.astype(labels != ignore_index, log_probs.dtype)[:, None]
+    return onehot, xp.sum(onehot * weight, axis=1)
+
+
+def _weighted_mean(xp, total, weight_sum):
+    """``total / weight_sum``, NaN where no row counts (0 / 0, as PyTorch), without a warning."""
+    empty = weight_sum == 0
+    return xp.where(empty, float("nan"), total / xp.where(empty, 1.0, weight_sum))
+
+
+def _nll_forward(xp, log_probs, labels, weight, reduction, ignore_index):
+    onehot, row_weight = _nll_parts(xp, log_probs, labels, weight, ignore_index)
+    per = -row_weight * xp.sum(xp.where(onehot > 0, log_probs, 0.0), axis=1)
+    if reduction == "mean":
+        return _weighted_mean(xp, xp.sum(per), xp.sum(row_weight))
+    return _reduce(xp, per, reduction)
+
+
+def _nll_dlogp(xp, g, ans, log_probs, labels, weight, reduction, ignore_index):
+    onehot, row_weight = _nll_parts(xp, log_probs, labels, weight, ignore_index)
+    if reduction == "none":
+        g = g[:, None]
+    elif reduction == "mean":
+        g = _weighted_mean(xp, g, xp.sum(row_weight))
+    return -g * onehot * weight
+
+
+_nll = Primitive("nll", _nll_forward, _nll_dlogp, None, None)
+
+
+# -- binary cross-entropy on probabilities -------------------------------------------------------
+def _clamped_logs(xp, p):
+    """``max(log(p), -100)`` and ``max(log(1 - p), -100)`` (PyTorch's clamp), warning-free at
+    p = 0 and 1; NaN stays NaN."""
+    log_p = xp.where(p == 0, -100.0, xp.maximum(xp.log(xp.where(p == 0, 1.0, p)), -100.0))
+    log_q = xp.where(p == 1, -100.0,
+                     xp.maximum(xp.log1p(-xp.where(p == 1, 0.0, p)), -100.0))
+    return log_p, log_q
+
+
+def _probs_bce_forward(xp, p, t, reduction):
+    log_p, log_q = _clamped_logs(xp, p)
+    return _reduce(xp, -(t * log_p + (1.0 - t) * log_q), reduction)
+
+
+def _probs_bce_dprobs(xp, g, ans, p, t, reduction):
+    # PyTorch's rule: (p - t) / max(p (1 - p), 1e-12), finite at p = 0 and 1
+    return _scale(g, reduction, _size(p)) * (p - t) / xp.maximum(p * (1.0 - p), 1e-12)
+
+
+def _probs_bce_dtarget(xp, g, ans, p, t, reduction):
+    log_p, log_q = _clamped_logs(xp, p)
+    return _scale(g, reduction, _size(p)) * (log_q - log_p)
+
+
+_probs_bce = Primitive("binary_cross_entropy", _probs_bce_forward, _probs_bce_dprobs,
+                       _probs_bce_dtarget)
+
+
+# -- Kullback-Leibler divergence -----------------------------------------------------------------
+def _kl_reduce(xp, per, reduction):
+    if reduction == "batchmean":
+        return xp.sum(per) / (per.shape[0] if per.ndim else 1)
+    return _reduce(xp, per, reduction)
+
+
+def _kl_scale(g, reduction, x):
+    if reduction == "batchmean":
+        return g * (1.0 / max(x.shape[0] if x.ndim else 1, 1))
+    return _scale(g, reduction, _size(x))
+
+
+def _kl_forward(xp, x, t, reduction, log_target):
+    if log_target:
+        per = xp.exp(t) * (t - x)
+    else:
+        # t (log t - x), 0 where t = 0 (0 log 0 = 0, whatever x), NaN where t < 0 (as xlogy)
+        positive = xp.where(t > 0, t, 1.0)
+        kept = xp.where(t > 0, x, 0.0)                 # no 0 * inf where t = 0, x = -inf
+        per = xp.where(t == 0, 0.0,
+                       xp.where(t > 0, t * (xp.log(positive) - kept), float("nan")))
+    return _kl_reduce(xp, per, reduction)
+
+
+def _kl_dinput(xp, g, ans, x, t, reduction, log_target):
+    return -_kl_scale(g, reduction, x) * (xp.exp(t) if log_target else t)
+
+
+def _kl_dtarget(xp, g, ans, x, t, reduction, log_target):
+    scale = _kl_scale(g, reduction, x)
+    if log_target:
+        return scale * xp.exp(t) * (t - x + 1.0)
+    positive = xp.where(t > 0, t, 1.0)
+    return scale * xp.where(t > 0, xp.log(positive) + 1.0 - x, 0.0)
+
+
+_kl_div = Primitive("kl_div", _kl_forward, _kl_dinput, _kl_dtarget)
+
+
+def _check_nll_labels(labels, log_probs, ignore_index):
+    lead = log_probs.shape[:-1]
+    n_classes = log_probs.shape[-1]
+    if not isinstance(labels, Tensor):
+        try:
+            labels = asarray(labels, backend=log_probs.backend)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"labels must be integer class indices, got "
+                            f"{type(labels).__name__} {labels!r:.60}: {e}") from None
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"labels must be integer class indices, got dtype {labels.dtype}")
+    if labels.shape != lead:
+        raise ValueError(f"labels must have shape {lead} (log_probs' shape without the class "
+                         f"axis, last), got {labels.shape}")
+    if labels.size:
+        xp = labels.backend.xp
+        kept = xp.where(labels.data == ignore_index, 0, labels.data)
+        lo, hi = labels.backend.index_range(kept)
+        if lo < 0 or hi >= n_classes:
+            bad = lo if lo < 0 else hi
+            raise IndexError(f"label {bad} is out of range for {n_classes} classes (labels "
+                             f"must be in [0, {n_classes - 1}] or ignore_index "
+                             f"{ignore_index})")
+    return labels
+
+
+def _class_weight(weight, log_probs):
+    n_classes = log_probs.shape[-1]
+    if weight is None:
+        from ..creation import ones
+
+        return ones((n_classes,), dtype=log_probs.dtype, backend=log_probs.backend)
+    if not isinstance(weight, Tensor):       # a list or NumPy array: log_probs' dtype
+        try:
+            weight = asarray(weight, dtype=log_probs.dtype, backend=log_probs.backend)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"weight must be a floating-point tensor (one per class), got "
+                            f"{type(weight).__name__} {weight!r:.60}: {e}") from None
+    weight = _float_input(weight, "weight")
+    if weight.shape != (n_classes,):
+        raise ValueError(f"weight must have shape ({n_classes},) (one per class), got "
+                         f"{weight.shape}")
+    if weight.dtype != log_probs.dtype:
+        raise TypeError(f"weight has dtype {weight.dtype} but log_probs has dtype "
+                        f"{log_probs.dtype}; cast one with xg.astype so they match")
+    return weight
+
+
+def nll(log_probs, labels, *, weight=None, ignore_index=-100, reduction="mean"):
+    """Negative log-likelihood of integer ``labels`` under ``log_probs`` (class axis last,
+    e.g. ``log_softmax``'s output), as PyTorch's ``nll_loss``: ``-weight[y] * log_probs[y]``
+    per row; rows whose label is ``ignore_index`` cost nothing, and ``"mean"`` divides by the
+    sum of the kept rows' weights (NaN if no row is kept, as PyTorch). ``weight`` (one per
+    class) is not differentiated.
+
+    >>> import xpgrad as xg
+    >>> lp = xg.nn.log_softmax(xg.asarray([[0.0, 0.0], [5.0, 0.0]]))
+    >>> round(xg.losses.nll(lp, xg.asarray([1, -100])).item(), 4)
+    0.6931
+    """
+    _check_reduction(reduction)
+    log_probs = _float_input(log_probs, "log_probs")
+    if log_probs.ndim < 1 or log_probs.shape[-1] < 1:
+        raise ValueError(f"log_probs need a non-empty class axis (last), got shape "
+                         f"{log_probs.shape}")
+    if isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral):
+        raise TypeError(f"ignore_index must be an int, got {ignore_index!r}")
+    labels = _check_nll_labels(labels, log_probs, int(ignore_index))
+    weight = _class_weight(weight, log_probs)
+    lead = log_probs.shape[:-1]
+    n_classes = log_probs.shape[-1]
+    if log_probs.ndim != 2:
+        log_probs = reshape(log_probs, (-1, n_classes))
+        labels = reshape(labels, (-1,))
+    out = apply(_nll, log_probs, labels, weight, reduction=reduction,
+                ignore_index=int(ignore_index))
+    if reduction == "none" and len(lead) != 1:
+        out = reshape(out, lead)
+    return out
+
+
+def _check_probabilities(probs):
+    if probs.size:
+        be = probs.backend
+        xp = be.xp
+        lo, hi = be.to_numpy(xp.stack([xp.min(probs.data), xp.max(probs.data)])).tolist()
+        if lo < 0 or hi > 1:
+            bad = lo if lo < 0 else hi
+            raise ValueError(f"binary_cross_entropy: probs must be in [0, 1] (probabilities, "
+                             f"e.g. sigmoid's output; for logits use "
+                             f"sigmoid_cross_entropy_with_logits), got {bad}")
+
+
+def binary_cross_entropy(probs, targets, *, reduction="mean"):
+    """Binary cross-entropy of probabilities, as PyTorch's ``binary_cross_entropy``:
+    ``-(t log p + (1 - t) log(1 - p))`` with each log clamped at -100, so p = 0 or 1 gives a
+    finite loss. ``probs`` must lie in [0, 1]; on logits, ``sigmoid_cross_entropy_with_logits``
+    is more accurate.
+
+    >>> import xpgrad as xg
+    >>> loss = xg.losses.binary_cross_entropy(xg.asarray([0.5, 0.0]), xg.asarray([1.0, 1.0]),
+    ...                                       reduction="none")
+    >>> [round(v, 4) for v in loss.tolist()]
+    [0.6931, 100.0]
+    """
+    _check_reduction(reduction)
+    probs = _float_input(probs, "probs")
+    targets = _target_like(targets, probs, "targets", "probs")
+    _check_probabilities(probs)
+    return apply(_probs_bce, probs, targets, reduction=reduction)
+
+
+KL_REDUCTIONS = REDUCTIONS + ("batchmean",)
+
+
+def kl_div(input, target, *, reduction="mean", log_target=False):
+    """Kullback-Leibler divergence, as PyTorch's ``kl_div``: ``input`` holds log-probabilities;
+    per entry ``target * (log(target) - input)`` (0 where target is 0), or with
+    ``log_target=True`` ``exp(target) * (target - input)``. ``reduction="batchmean"`` divides
+    the sum by the batch size (the first axis), the true KL divergence per sample; ``"mean"``
+    averages over every entry, as PyTorch's default.
+
+    >>> import xpgrad as xg
+    >>> p = xg.asarray([[0.5, 0.5]])
+    >>> xg.losses.kl_div(xg.log(p), p, reduction="batchmean").item()
+    0.0
+    """
+    if reduction not in KL_REDUCTIONS:
+        raise ValueError(f"reduction must be one of {KL_REDUCTIONS}, got {reduction!r}")
+    if log_target is not True and log_target is not False:
+        raise TypeError(f"log_target must be True or False, got {log_target!r}")
+    input = _float_input(input, "input")
+    target = _target_like(target, input, "target", "input")
+    return apply(_kl_div, input, target, reduction=reduction, log_target=log_target)
+
+
+__all__ = ["nll", "binary_cross_entropy", "kl_div", "KL_REDUCTIONS"]
