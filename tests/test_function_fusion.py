@@ -234,3 +234,18 @@ def test_a_dense_layers_bias_gradient_joins_the_run_before_it():
     torch.nn.functional.cross_entropy(logits, torch.tensor(y0)).backward()
     for g, want in zip(got, (tw, tb, tv, tc)):
         np.testing.assert_allclose(g.numpy(), want.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_a_column_sum_is_a_loop_over_rows_of_a_loop_over_columns():
+    # ``acc[i % columns]`` in one flat loop did not vectorize: the fused ReLU backward with
+    # its bias gradient took 6-8 us on (32, 256), the unfused pair 3.5 us
+    from xpgrad.jit.fusion import kernel_source, _compiled
+
+    source = kernel_source(1, 1, ["v0 = a0[i]", "t0 = np.float64(v0 * v0)"],
+                           ["p0[0, i] = t0", "acc[j] += t0"], reduces=True, columns=3)
+    assert "i % 3" not in source and "for j in range(3)" in source
+    a = np.arange(12.0)
+    pack, acc = np.empty((1, 12)), np.zeros(3)
+    _compiled(source)(12, a, pack, acc)
+    np.testing.assert_array_equal(pack[0], a * a)
+    np.testing.assert_array_equal(acc, (a * a).reshape(4, 3).sum(axis=0))

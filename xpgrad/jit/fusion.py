@@ -357,12 +357,14 @@ def _fused_step(run, needed, plain_uses, packed, slots):
     reduction = None
     if run.reduction is not None:
         out_slot, value, columns = run.reduction
-        stores.append(f"acc[{'0' if columns == 0 else f'i % {columns}'}] += {value}")
+        stores.append(f"acc[{'0' if columns == 0 else 'j'}] += {value}")
         info = slots[out_slot]
         reduction = (max(columns, 1), info.dtype, info.shape)
         view_slots.append(out_slot)
+    else:
+        columns = 0
     source = kernel_source(len(arg_slots), len(pack_slots), loads + run.lines, stores,
-                           reduction is not None)
+                           reduction is not None, columns)
     kernel = _compiled(source)
     call = FusedCall(kernel, flatten, n, [(len(m), d) for d, m in by_dtype.items()], views,
                      "\n".join(run.lines), reduction)
@@ -374,14 +376,22 @@ _KERNELS = {}
 _INDEX = {1: "i", 0: "0", -1: "i % {d}", -2: "i // {d}"}
 
 
-def kernel_source(n_args, n_packs, lines, stores, reduces=False) -> str:
+def kernel_source(n_args, n_packs, lines, stores, reduces=False, columns=0) -> str:
     """The text of a fused kernel ``kernel(n, a0, a1, ..., p0, ..., [acc])``: one loop over
-    ``n`` elements running ``lines`` (loads and ops) then ``stores`` (into the packs, and into
-    the float64 accumulator ``acc`` of a reduction)."""
+    ``n`` elements (element ``i``) running ``lines`` (loads and ops) then ``stores`` (into the
+    packs, and into the float64 accumulator ``acc`` of a reduction). With ``columns``, a loop
+    over rows of a loop over ``columns`` columns (``j``), which vectorizes a column sum
+    ``acc[j] += ...`` (``acc[i % columns]`` in one loop did not: 3x as long)."""
     params = ["n"] + [f"a{k}" for k in range(n_args)] + [f"p{k}" for k in range(n_packs)] + \
         (["acc"] if reduces else [])
-    body = ["def kernel(" + ", ".join(params) + "):", "    for i in range(n):"]
-    body += [f"        {line}" for line in lines + stores]
+    body = ["def kernel(" + ", ".join(params) + "):"]
+    if columns:
+        body += [f"    for r in range(n // {columns}):", f"        for j in range({columns}):",
+                 f"            i = r * {columns} + j"]
+        body += [f"            {line}" for line in lines + stores]
+    else:
+        body.append("    for i in range(n):")
+        body += [f"        {line}" for line in lines + stores]
     return "import numpy as np\nfrom numba import njit\n\n\n" + "\n".join(body) + \
         "\n\n\nkernel = njit(cache=True, error_model='numpy')(kernel)\n"
 
