@@ -229,6 +229,9 @@ def test_a_dense_layers_bias_gradient_joins_the_run_before_it():
     reductions = [v.reduction for v in program.constants.values()
                   if getattr(v, "reduction", None)]
     assert [r[0] for r in reductions] == [5]                 # the first layer's bias gradient
+    # the second one follows no run: it stays the kernel's g.sum(axis=0), not the slower
+    # np.sum (a Python wrapper: 8.7 us in the MLP step where the kernel took 3.8 us)
+    assert not any(v is np.sum for v in program.constants.values())
     tw, tb, tv, tc = (torch.tensor(a, requires_grad=True) for a in (w0, b0, v0, c0))
     logits = torch.relu(torch.tensor(x0) @ tw + tb) @ tv + tc
     torch.nn.functional.cross_entropy(logits, torch.tensor(y0)).backward()

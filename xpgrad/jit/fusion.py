@@ -228,7 +228,7 @@ def fuse_program(program, escaping) -> int:
     """Replace runs of elementwise steps in ``program.steps`` by fused kernels; return how many
     runs were fused. A run's values used later go into one 2-D array per dtype (a "pack", one
     row each): a later fused run reads the pack directly, other steps get row views."""
-    _bias_sums_as_calls(program)
+    sums = _bias_sums_as_calls(program)
     steps, slots = program.steps, program.slots
     runs, k = [], 0                       # (first, last, run) of each run of two or more
     while k < len(steps):
@@ -245,6 +245,9 @@ def fuse_program(program, escaping) -> int:
             k += len(run.steps)
         else:
             k += 1
+    for k, original in sums.items():     # a sum no run took: the kernel's g.sum() is quicker
+        if not any(first <= k <= last for first, last, _ in runs):
+            steps[k] = original
     if not runs:
         return 0
     in_run = {}
@@ -272,9 +275,11 @@ def fuse_program(program, escaping) -> int:
 def _bias_sums_as_calls(program):
     """Record each dense-layer kernel vjp that only sums its gradient over rows (the bias
     gradient; the other gradients are left to the generic rules) as that ``np.sum`` call, which
-    a run just before it then takes into its loop (``_try_reduction``)."""
+    a run just before it then takes into its loop (``_try_reduction``); ``{index: the kernel
+    step}`` of those rewritten."""
     from ..backends.numpy.kernels import _linear_vjp
 
+    originals = {}
     for k, step in enumerate(program.steps):
         if step.kind != "kernel" or step.fn is not _linear_vjp or step.kwargs \
                 or type(step.outs) is not tuple or len(step.outs) != 3:
@@ -283,6 +288,8 @@ def _bias_sums_as_calls(program):
         if dx is NotImplemented and dw is NotImplemented and type(db) is Ref \
                 and type(step.args[0]) is Ref:
             program.steps[k] = Step(np.sum, (step.args[0],), {"axis": 0}, db, "call")
+            originals[k] = step
+    return originals
 
 
 def _refs(obj):
