@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
-from xpgrad.jit.constants import Constant
+from xpgrad.jit.constants import Constant, FreshConstant
 
 BACKENDS = ["numpy", "numba"]
 
@@ -57,3 +57,42 @@ def test_a_seed_passed_to_a_kernel_is_not_folded():
     assert program.constants_folded == 0
     assert not any(isinstance(c, Constant) for c in program.constants.values())
     np.testing.assert_allclose(got.numpy(), grad(x, y).numpy(), rtol=1e-6)
+
+
+def _sce_grad_program(backend):
+    w = xg.Variable(np.linspace(-1, 1, 6).reshape(3, 2).astype(np.float32), backend=backend)
+    x = xg.asarray(np.linspace(0, 2, 12).reshape(4, 3).astype(np.float32), backend=backend)
+    y = xg.asarray(np.array([0, 1, 1, 0]), backend=backend)
+
+    def grad(x, y):
+        with xg.GradientTape() as tape:
+            loss = xg.losses.softmax_cross_entropy(x @ w, y)
+        return tape.gradient(loss, [w])[0]
+
+    program, got = _replayed(grad, x, y)
+    return program, got, (w, x, y)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_seed_a_kernel_may_write_into_is_a_fresh_copy_on_every_call(backend):
+    torch = pytest.importorskip("torch")
+    program, got, (w, x, y) = _sce_grad_program(backend)
+    assert "ones_like" not in " ".join(map(repr, program.constants.values()))
+    copies = [c for c in program.constants.values() if isinstance(c, FreshConstant)]
+    assert len(copies) == 1 and program.constants_copied == 1
+    first, second = copies[0](), copies[0]()
+    assert first.tolist() == 1.0 and not np.shares_memory(first, second)
+    tw = torch.tensor(w.numpy(), requires_grad=True)
+    torch.nn.functional.cross_entropy(torch.tensor(x.numpy()) @ tw,
+                                      torch.tensor(y.numpy())).backward()
+    for _ in range(2):       # a kernel scaling its seed in place must not reach the next call
+        np.testing.assert_allclose(program.run((x, y), {}).numpy(), tw.grad.numpy(),
+                                   rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(got.numpy(), tw.grad.numpy(), rtol=1e-5, atol=1e-7)
+
+
+def test_a_fresh_copy_is_a_new_writable_array_each_call():
+    copy = FreshConstant(np.ones((2, 3), np.float32))
+    a, b = copy(), copy()
+    a += 1
+    assert b.tolist() == [[1.0] * 3] * 2 and copy().tolist() == [[1.0] * 3] * 2

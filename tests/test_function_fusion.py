@@ -203,3 +203,52 @@ def test_cupy_fused_kernels_equal_eager(ops, dtype):
         x = xg.asarray(np.random.default_rng(seed).normal(size=(5, 7)).astype(dtype))
         _assert_same_run(fused(x), f(x), dtype)
     assert fused.programs()[0].fused >= 1
+
+
+def test_a_dense_layers_bias_gradient_joins_the_run_before_it():
+    # the linear kernel's vjp only sums the incoming gradient for the bias: after a ReLU's
+    # backward run, that column sum is taken in the same loop, not by a kernel call
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    w0, b0 = rng.normal(size=(6, 5)), rng.normal(size=5)
+    v0, c0 = rng.normal(size=(5, 3)), rng.normal(size=3)
+    w, b = xg.Variable(w0, backend="numba"), xg.Variable(b0, backend="numba")
+    v, c = xg.Variable(v0, backend="numba"), xg.Variable(c0, backend="numba")
+    x0, y0 = rng.normal(size=(4, 6)), np.array([0, 2, 1, 2])
+
+    def grads(x, y):
+        with xg.GradientTape() as tape:
+            hidden = xg.nn.relu(xg.nn.linear(x, w, b))
+            loss = xg.losses.softmax_cross_entropy(xg.nn.linear(hidden, v, c), y)
+        return tape.gradient(loss, [w, b, v, c])
+
+    compiled = xg.function(grads, warmup=0)
+    x, y = xg.asarray(x0, backend="numba"), xg.asarray(y0, backend="numba")
+    got = [compiled(x, y) for _ in range(2)][-1]
+    program = compiled.programs()[0]
+    reductions = [v.reduction for v in program.constants.values()
+                  if getattr(v, "reduction", None)]
+    assert [r[0] for r in reductions] == [5]                 # the first layer's bias gradient
+    # the second one follows no run: it stays the kernel's g.sum(axis=0), not the slower
+    # np.sum (a Python wrapper: 8.7 us in the MLP step where the kernel took 3.8 us)
+    assert not any(v is np.sum for v in program.constants.values())
+    tw, tb, tv, tc = (torch.tensor(a, requires_grad=True) for a in (w0, b0, v0, c0))
+    logits = torch.relu(torch.tensor(x0) @ tw + tb) @ tv + tc
+    torch.nn.functional.cross_entropy(logits, torch.tensor(y0)).backward()
+    for g, want in zip(got, (tw, tb, tv, tc)):
+        np.testing.assert_allclose(g.numpy(), want.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_a_column_sum_is_a_loop_over_rows_of_a_loop_over_columns():
+    # ``acc[i % columns]`` in one flat loop did not vectorize: the fused ReLU backward with
+    # its bias gradient took 6-8 us on (32, 256), the unfused pair 3.5 us
+    from xpgrad.jit.fusion import kernel_source, _compiled
+
+    source = kernel_source(1, 1, ["v0 = a0[i]", "t0 = np.float64(v0 * v0)"],
+                           ["p0[0, i] = t0", "acc[j] += t0"], reduces=True, columns=3)
+    assert "i % 3" not in source and "for j in range(3)" in source
+    a = np.arange(12.0)
+    pack, acc = np.empty((1, 12)), np.zeros(3)
+    _compiled(source)(12, a, pack, acc)
+    np.testing.assert_array_equal(pack[0], a * a)
+    np.testing.assert_array_equal(acc, (a * a).reshape(4, 3).sum(axis=0))

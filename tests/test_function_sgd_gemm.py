@@ -223,3 +223,19 @@ def test_a_setting_changed_after_the_trace_is_applied_as_in_eager(setting):
     for a, b in zip(ws, eager_ws):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-7)
     assert opt.iterations == eager_opt.iterations == 6
+
+
+def test_gemm_update_writes_back_what_blas_computed_on_a_copy(monkeypatch):
+    from xpgrad.jit import sgd_gemm
+
+    real = sgd_gemm._gemms()
+
+    def on_a_copy(alpha, a, b, beta, c, *rest):
+        return real[c.dtype](alpha, a, b, beta, c.copy(order="F"), *rest)
+
+    monkeypatch.setattr(sgd_gemm, "_gemms", lambda: {np.dtype("float64"): on_a_copy})
+    rng = np.random.default_rng(2)
+    c, a, b = rng.normal(size=(3, 2)), rng.normal(size=(3, 4)), rng.normal(size=(4, 2))
+    expected = c - 0.5 * (a @ b)
+    assert gemm_update(c, a, b, -0.5)
+    np.testing.assert_allclose(c, expected, rtol=1e-12)

@@ -59,8 +59,8 @@ class Program:
         self.result_template = self._template(result)
         escaping = set(_refs(self.result_refs, [])) | {slot for _, slot in self.writes}
         self._drop_dead(escaping)
-        self.constants_folded = fold_constants(self, escaping)
-        if self.constants_folded:
+        self.constants_folded, self.constants_copied = fold_constants(self, escaping)
+        if self.constants_folded or self.constants_copied:
             self._drop_dead(escaping)
         self.sgd_gemms = fold_sgd_into_gemm(self, escaping)
         self.fused = fuse(self, escaping) if fuse is not None else 0
