@@ -75,18 +75,21 @@ def _activation(name, *, save_output, numpy_forward=None, param=None):
 
 def _gelu():
     """gelu's Kernel: the loops ``gelu_*`` (``approximate="none"``) or ``gelu_tanh_*``
-    (``"tanh"``), picked by the string parameter."""
-    forms = {"none": _activation("gelu", save_output=False),
-             "tanh": _activation("gelu_tanh", save_output=False)}
+    (``"tanh"``), picked by the string parameter. The closures hold the two forms' functions
+    themselves (not their Kernels), where ``_background.kernel_loops`` finds their loops."""
+    exact, tanh_form = (_activation(name, save_output=False) for name in ("gelu", "gelu_tanh"))
+    exact_forward, exact_vjp, exact_in_place = exact.forward, exact.vjp, exact.vjp_in_place
+    tanh_forward, tanh_vjp, tanh_in_place = (tanh_form.forward, tanh_form.vjp,
+                                             tanh_form.vjp_in_place)
 
     def forward(x, approximate="none"):
-        return forms[approximate].forward(x)
+        return (tanh_forward if approximate == "tanh" else exact_forward)(x)
 
     def vjp(g, saved, x, approximate="none"):
-        return forms[approximate].vjp(g, saved, x)
+        return (tanh_vjp if approximate == "tanh" else exact_vjp)(g, saved, x)
 
     def vjp_in_place(g, saved, x, approximate="none"):
-        return forms[approximate].vjp_in_place(g, saved, x)
+        return (tanh_in_place if approximate == "tanh" else exact_in_place)(g, saved, x)
 
     return Kernel(forward, vjp, saves=(0,), vjp_in_place=vjp_in_place)
 
