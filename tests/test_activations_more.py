@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from xpgrad.primitive import PRIMITIVES
 from xpgrad.testing import check_grads
 
 torch = pytest.importorskip("torch")
@@ -174,8 +175,11 @@ def test_backends_equal_numpy(name, dtype, backend, rng):
     data.flat[:4] = [0.0, -100.0, 100.0, np.nan]
     y, g = _run(ours, data, backend)
     want_y, want_g = _run(ours, data, "numpy")
-    np.testing.assert_allclose(y, want_y, rtol=1e-6 if dtype == np.float32 else 1e-14)
-    np.testing.assert_allclose(g, want_g, rtol=1e-6 if dtype == np.float32 else 1e-14)
+    # atol: numba's vectorized exponential flushes results below the smallest normal to 0
+    # (silu(-100) in float32 is -3.8e-42)
+    tol = dict(rtol=1e-6 if dtype == np.float32 else 1e-14, atol=np.finfo(dtype).tiny)
+    np.testing.assert_allclose(y, want_y, **tol)
+    np.testing.assert_allclose(g, want_g, **tol)
 
 
 def test_nan_propagates():
@@ -264,8 +268,9 @@ def test_mlp_with_gelu_trains():
 
 @pytest.mark.skipif("numba" not in BACKENDS, reason="needs the numba backend")
 def test_xg_function_replay_equals_eager_on_numba():
-    """Under xg.function the generic rules are traced and fused into Numba loops: the replayed
-    values and gradients equal the eager ones, infinities included."""
+    """Under xg.function the generic rules are traced and fused into Numba loops (silu's and
+    gelu's kernels are recorded as they are): the replayed values and gradients equal the eager
+    ones, infinities included."""
     rng = np.random.default_rng(0)
     data = (rng.standard_normal((16, 8)) * 4).astype(np.float32)
     data[0, :4] = [INF, -INF, 0.0, 100.0]
@@ -299,3 +304,85 @@ def test_zero_incoming_gradient_at_the_edges_is_zero(name, dtype):
         y = FUNCTIONS[name][0](x)
     g = tape.gradient(y, x, output_gradients=xg.zeros_like(y)).numpy()
     np.testing.assert_array_equal(g, np.zeros_like(g))
+
+
+def _numba_kernel_case(name, dtype):
+    """A numba kernel, its primitive and params, and inputs: random ones, a sweep of the
+    tails, and the edges (signed zeros, +-inf, NaN, +-100, +-1e4, denormals, huge)."""
+    if "numba" not in BACKENDS:
+        pytest.skip("needs the numba backend")
+    prim_name, params = {"silu": ("silu", {}), "gelu": ("gelu", {"approximate": "none"}),
+                         "gelu_tanh": ("gelu", {"approximate": "tanh"})}[name]
+    kernel = xg.get_backend("numba").kernels.get(prim_name)
+    assert kernel is not None, f"the numba backend has no {prim_name} kernel"
+    tiny = np.finfo(dtype).tiny
+    edges = [0.0, -0.0, INF, -INF, math.nan, 100.0, -100.0, 1e4, -1e4, 20.0, -20.0,
+             tiny / 8, -tiny / 8, float(np.finfo(dtype).max), -float(np.finfo(dtype).max)]
+    rng = np.random.default_rng(7)
+    x = np.concatenate([rng.standard_normal(3000) * 4, np.linspace(-20, 20, 801), edges])
+    return kernel, PRIMITIVES[prim_name], params, x.astype(dtype), rng
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["silu", "gelu", "gelu_tanh"])
+def test_numba_kernels_equal_the_generic_rule(name, dtype):
+    """The numba kernels of silu and gelu against the generic rules they replace: the forward
+    within 4 ulp times the conditioning of the exponential in the tails (1 + x**2: the rounding
+    of exp's argument, |x| for silu and x**2 / 2 for gelu, is amplified by that much), the
+    gradient within 6 ulp of |g| (the derivative is O(1); near its zeros, relative errors of
+    both grow); below the smallest normal the kernel's exponential flushes to zero. The same
+    NaNs and infinities; vjp_in_place equals vjp."""
+    import array_api_compat.numpy as npx
+
+    kernel, prim, params, x, rng = _numba_kernel_case(name, dtype)
+    eps, tiny = float(np.finfo(dtype).eps), float(np.finfo(dtype).tiny)
+    out, saved = kernel.forward(x, **params)
+    want = prim.forward(npx, x, **params)
+    assert out.dtype == dtype
+    wide = x.astype(np.float64)
+    finite = np.isfinite(want)
+    np.testing.assert_array_equal(out[~finite], want[~finite])
+    error = np.abs(out[finite].astype(np.float64) - want[finite])
+    bound = 4 * eps * np.abs(want[finite]) * (1 + np.minimum(np.abs(wide[finite]), 100) ** 2) \
+        + 1e3 * tiny
+    assert (error <= bound).all(), (x[finite][error > bound], out[finite][error > bound])
+
+    g = rng.standard_normal(x.shape).astype(dtype)
+    got = kernel.vjp(g, saved, x, **params)[0]
+    want_g = prim.vjp(npx, g, want, [True], [x], params)[0]
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want_g))
+    error = np.abs(got.astype(np.float64) - want_g)
+    bound = 6 * eps * np.abs(g) + 1e3 * tiny
+    bad = ~(error <= bound) & ~np.isnan(want_g)
+    assert not bad.any(), (x[bad], got[bad], want_g[bad])
+    in_place = kernel.vjp_in_place(g.copy(), saved, x, **params)[0]
+    np.testing.assert_array_equal(in_place, got)
+
+
+@pytest.mark.parametrize("name", ["silu", "gelu", "gelu_tanh"])
+def test_numba_kernels_float32_match_torch_float64(name):
+    """The float32 kernels against PyTorch in float64 (the exact value, rounded): forward
+    and gradient within a few float32 ulp where the values are not tiny."""
+    kernel, prim, params, x, rng = _numba_kernel_case(name, np.float32)
+    x = x[np.isfinite(x) & (np.abs(x) <= 20)]
+    out, saved = kernel.forward(x, **params)
+    got = kernel.vjp(_weights(x.shape, np.float32), saved, x, **params)[0]
+    _, theirs = FUNCTIONS[name]
+    ty, tg = _torch(theirs, x.astype(np.float64))
+    np.testing.assert_allclose(out, ty, rtol=6e-7, atol=1e-6)
+    np.testing.assert_allclose(got, tg, rtol=6e-7, atol=4e-7)
+
+
+def test_numba_kernel_constants_are_the_generic_rules():
+    """The numba kernels hold copies of the generic rules' constants (a compiled kernel keeps
+    its constants, and its cache follows only the backend's files): they must stay equal."""
+    if "numba" not in BACKENDS:
+        pytest.skip("needs the numba backend")
+    from xpgrad.backends.numba import _act_kernels, _math
+    from xpgrad.ops import activations, formulas
+
+    assert _math.ERFC_FLOAT32 == formulas._ERFC_FLOAT32
+    assert _math.ERFC_COEFFS == formulas._ERFC_COEFFS
+    for name in ("_SQRT_HALF", "_INV_SQRT_2PI", "_TANH_K", "_TANH_C"):
+        assert getattr(_act_kernels, name) == getattr(activations, name), name

@@ -102,6 +102,8 @@ SAMPLES = {
     "relu": _activation(),
     "softplus": _activation(),
     "leaky_relu": _activation({"negative_slope": 0.1}),
+    "silu": _activation(),
+    "gelu": _activation({"approximate": "none"}) + _activation({"approximate": "tanh"}),
     "softmax": _activation({"axis": 1}),
     "log_softmax": _activation({"axis": 1}),
     "lstm_scan": [_lstm(3, 5, 4), _lstm(2, 3, 37), _lstm(1, 5, 4), _lstm(4, 1, 4)],

@@ -1,12 +1,11 @@
 """The Numba backend: NumPy arrays, with fused JIT-compiled kernels for the hot primitives.
 
 Losses (softmax cross-entropy, sigmoid-MSE, sigmoid cross-entropy, MSE), the activations
-sigmoid, tanh, relu, leaky_relu, softplus, softmax and log_softmax (last axis), the optimizer
-updates and the recurrent scans
-(LSTM, Elman RNN: one fused pass per step) run as Numba kernels
-(float32 and float64; anything else falls back to the generic rule). Kernels compile on first
-use and are cached on disk (see ``_config`` for the cache directory); ``warmup()`` compiles
-them all ahead of time.
+sigmoid, tanh, relu, leaky_relu, softplus, silu, gelu, softmax and log_softmax (last axis), the
+optimizer updates and the recurrent scans (LSTM, Elman RNN: one fused pass per step) run as
+Numba kernels (float32 and float64; anything else falls back to the generic rule). Kernels
+compile on first use and are cached on disk (see ``_config`` for the cache directory);
+``warmup()`` compiles them all ahead of time.
 
 The disk cache is keyed by the sources: the kernels of this package are cached in a
 subdirectory named by a hash of every ``*.py`` file here and of Numba's and llvmlite's versions

@@ -1,9 +1,9 @@
 """Kernels (forward + vjp) of the activations for the Numba backend.
 
 Forward and backward are one pass each; the backward needs only the saved output (sigmoid,
-tanh, relu) or the input (leaky_relu, softplus). ``tanh``'s forward is NumPy's own SIMD tanh,
-which measured faster than a Numba polynomial; its backward is fused here. Other dtypes than
-float32/float64 fall back to the generic rule.
+tanh, relu) or the input (leaky_relu, softplus, silu, gelu). ``tanh``'s forward is NumPy's own
+SIMD tanh, which measured faster than a Numba polynomial; its backward is fused here. Other
+dtypes than float32/float64 fall back to the generic rule.
 
 >>> import numpy as np
 >>> x = np.array([-1.0, 2.0], np.float32)
@@ -73,6 +73,27 @@ def _activation(name, *, save_output, numpy_forward=None, param=None):
     return Kernel(forward, vjp, saves=() if save_output else (0,), vjp_in_place=vjp_in_place)
 
 
+def _gelu():
+    """gelu's Kernel: the loops ``gelu_*`` (``approximate="none"``) or ``gelu_tanh_*``
+    (``"tanh"``), picked by the string parameter. The closures hold the two forms' functions
+    themselves (not their Kernels), where ``_background.kernel_loops`` finds their loops."""
+    exact, tanh_form = (_activation(name, save_output=False) for name in ("gelu", "gelu_tanh"))
+    exact_forward, exact_vjp, exact_in_place = exact.forward, exact.vjp, exact.vjp_in_place
+    tanh_forward, tanh_vjp, tanh_in_place = (tanh_form.forward, tanh_form.vjp,
+                                             tanh_form.vjp_in_place)
+
+    def forward(x, approximate="none"):
+        return (tanh_forward if approximate == "tanh" else exact_forward)(x)
+
+    def vjp(g, saved, x, approximate="none"):
+        return (tanh_vjp if approximate == "tanh" else exact_vjp)(g, saved, x)
+
+    def vjp_in_place(g, saved, x, approximate="none"):
+        return (tanh_in_place if approximate == "tanh" else exact_in_place)(g, saved, x)
+
+    return Kernel(forward, vjp, saves=(0,), vjp_in_place=vjp_in_place)
+
+
 KERNELS = {
     "sigmoid": _activation("sigmoid", save_output=True),
     "tanh": _activation("tanh", save_output=True, numpy_forward=np.tanh),
@@ -80,4 +101,6 @@ KERNELS = {
     "relu": _activation("relu", save_output=True),
     "leaky_relu": _activation("leaky_relu", save_output=False, param="negative_slope"),
     "softplus": _activation("softplus", save_output=False),
+    "silu": _activation("silu", save_output=False),
+    "gelu": _gelu(),
 }

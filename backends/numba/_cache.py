@@ -83,7 +83,8 @@ def describe(numba) -> dict:
 
 
 LOSSES = ("softmax_cross_entropy", "sigmoid_mse", "mse", "sigmoid_cross_entropy_with_logits")
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "softplus", "leaky_relu", "softmax", "log_softmax")
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "softplus", "leaky_relu", "softmax", "log_softmax",
+               "silu", "gelu")
 UPDATES = ("sgd_update", "adagrad_update", "adadelta_update", "rmsprop_update", "adam_update")
 
 
@@ -109,13 +110,15 @@ def _exercise_loss(backend, dt, name):
 
 def _exercise_activation(backend, dt, name):
     x = np.random.default_rng(0).standard_normal((4, 3)).astype(dt)
-    params = dict(negative_slope=0.01) if name == "leaky_relu" else \
-        dict(axis=1) if name.endswith("softmax") else {}
+    calls = [dict(negative_slope=0.01)] if name == "leaky_relu" else \
+        [dict(axis=1)] if name.endswith("softmax") else \
+        [dict(approximate="none"), dict(approximate="tanh")] if name == "gelu" else [{}]
     kernel = backend.kernels[name]
-    out, saved = kernel.forward(x, **params)
-    kernel.vjp(x, saved, x, **params)
-    if kernel.vjp_in_place is not None:
-        kernel.vjp_in_place(x.copy(), saved, x, **params)
+    for params in calls:
+        out, saved = kernel.forward(x, **params)
+        kernel.vjp(x, saved, x, **params)
+        if kernel.vjp_in_place is not None:
+            kernel.vjp_in_place(x.copy(), saved, x, **params)
 
 
 _UPDATE_CALLS = {
