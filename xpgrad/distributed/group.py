@@ -48,17 +48,24 @@ class DistributedError(RuntimeError):
     """A collective cannot go on: ranks disagree (layout, arguments) or the setup is wrong."""
 
 
+def _announced(environ, names, slurm_name):
+    """The first of ``names`` set to a number in ``environ`` (default ``os.environ``), or None;
+    Slurm's own variable counts only inside a task of srun."""
+    environ = os.environ if environ is None else environ
+    for name in names:
+        value = environ.get(name)
+        if value and value.isdigit():
+            if name == slurm_name and "SLURM_STEP_ID" not in environ:
+                continue        # inside an allocation (sbatch), not a task of srun
+            return int(value)
+    return None
+
+
 def launcher_size(environ=None) -> int:
     """The number of processes a launcher (mpiexec, srun) started, from its environment; 1 if
     none did."""
-    environ = os.environ if environ is None else environ
-    for name in SIZE_VARIABLES:
-        value = environ.get(name)
-        if value and value.isdigit():
-            if name == "SLURM_NTASKS" and "SLURM_STEP_ID" not in environ:
-                continue        # inside an allocation (sbatch), not a task of srun
-            return int(value)
-    return 1
+    size = _announced(environ, SIZE_VARIABLES, "SLURM_NTASKS")
+    return 1 if size is None else size
 
 
 def launcher_rank(environ=None) -> int:
@@ -68,14 +75,8 @@ def launcher_rank(environ=None) -> int:
     >>> launcher_rank({"OMPI_COMM_WORLD_RANK": "3"}), launcher_rank({})
     (3, 0)
     """
-    environ = os.environ if environ is None else environ
-    for name in RANK_VARIABLES:
-        value = environ.get(name)
-        if value and value.isdigit():
-            if name == "SLURM_PROCID" and "SLURM_STEP_ID" not in environ:
-                continue        # inside an allocation (sbatch), not a task of srun
-            return int(value)
-    return 0
+    rank = _announced(environ, RANK_VARIABLES, "SLURM_PROCID")
+    return 0 if rank is None else rank
 
 
 class SingleWorld:
