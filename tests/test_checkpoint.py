@@ -122,7 +122,6 @@ import signal  # noqa: E402
 import stat  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 import zipfile  # noqa: E402
 
 from xpgrad.checkpoint import checkpoint_metadata, remove_stale_temporaries  # noqa: E402
@@ -313,40 +312,44 @@ def test_stale_temporaries_of_dead_processes_are_removed(tmp_path):
     assert _temporaries(tmp_path) == sorted(p.name for p in (alive, other_host, other_file))
 
 
+# one complete save, then a second one that stops inside its write (at the fsync of its temporary
+# file) and says so: the test kills it there, so the kill lands mid-save every time (killing a
+# loop of saves at a random moment missed them all on a busy machine: the kill came between two)
 _SAVER = r'''
-import sys
+import os, sys, time
 import numpy as np
 import xpgrad as xg
-big = {"w%d" % i: xg.Variable(np.full((1024, 1024), float(i), np.float32), name="w%d" % i)
-       for i in range(24)}                                  # 96 MiB: a save takes a while
-print("ready", flush=True)
-while True:
-    xg.save_checkpoint(sys.argv[1], big)
+big = {"w%d" % i: xg.Variable(np.full((256, 1024), float(i), np.float32), name="w%d" % i)
+       for i in range(8)}
+xg.save_checkpoint(sys.argv[1], big)
+
+
+def stalled_fsync(fd):
+    print("mid-save", flush=True)
+    time.sleep(600)
+
+
+os.fsync = stalled_fsync
+big["w3"].assign(np.full((256, 1024), -1.0, np.float32))
+xg.save_checkpoint(sys.argv[1], big)
 '''
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 def test_sigkill_mid_save_then_a_save_leaves_no_temporaries(tmp_path):
     path = tmp_path / "big.npz"
-    kills = 0
-    for _ in range(10):             # on a loaded machine a kill can land between two saves
-        if kills >= 3:
-            break
-        proc = subprocess.Popen([sys.executable, "-c", _SAVER, str(path)],
-                                stdout=subprocess.PIPE, text=True)
-        assert proc.stdout.readline().strip() == "ready"
-        deadline = time.monotonic() + 120
-        while not _temporaries(tmp_path) and time.monotonic() < deadline:
-            time.sleep(0.001)
+    proc = subprocess.Popen([sys.executable, "-c", _SAVER, str(path)],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "mid-save"
+        assert _temporaries(tmp_path)                    # the second save's, written, not renamed
+    finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=60)
         proc.stdout.close()
-        kills += bool(_temporaries(tmp_path))
-    assert kills >= 1, "never caught a save in progress"
-    assert _temporaries(tmp_path)                        # what the killed saves left behind
-    if path.exists():                                    # an older complete save survives
-        with np.load(path) as z:
-            assert z["model/w3"][0, 0] == 3.0
+    assert _temporaries(tmp_path)                        # what the killed save left behind
+    with np.load(path) as z:                             # the complete save survives whole
+        assert z["model/w3"][0, 0] == 3.0
     xg.save_checkpoint(path, {"w": xg.Variable([1.0], name="w")})
     assert _temporaries(tmp_path) == []
     assert sorted(os.listdir(tmp_path)) == ["big.npz"]
