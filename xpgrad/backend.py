@@ -212,6 +212,11 @@ class Backend:
             except TypeError:        # a namespace whose asarray takes no device=
                 return self.xp.asarray(raw, copy=True)
 
+    def owned_copy(self, raw):
+        """A copy of ``raw`` that shares memory with nothing (what a Variable stores: the
+        optimizer updates it in place), row-major where the backend can choose."""
+        return self.xp.asarray(raw, copy=True)
+
     def from_dlpack(self, x, copy=None):
         """A raw array from any DLPack producer (shared memory unless ``copy``)."""
         if copy is None:

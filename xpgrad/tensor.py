@@ -310,7 +310,7 @@ class Variable(Tensor):
             raise TypeError(f"Variable {name or 'Variable'!r} of dtype {t.dtype} cannot be "
                             "trainable: only floating-point values have gradients (give "
                             "dtype=xg.float32, or trainable=False)")
-        self._data = t._data
+        self._data = t._backend.owned_copy(t._data)
         self._backend = t._backend
         self._key = 0
         self._trainable = (trainable is None or trainable) and t.dtype.is_inexact
@@ -319,6 +319,14 @@ class Variable(Tensor):
     @property
     def trainable(self) -> bool:
         return self._trainable
+
+    def numpy(self):
+        """A NumPy copy of the current value: later updates (the optimizer writes in place) do
+        not reach it, as ``tf.Variable.numpy()``."""
+        out = self._backend.to_numpy(self._data)
+        if out is self._data or getattr(out, "base", None) is not None:
+            out = out.copy()
+        return out
 
     def read_value(self) -> Tensor:
         """A Tensor holding a copy of the current value."""
@@ -334,8 +342,14 @@ class Variable(Tensor):
         return t._data
 
     def assign(self, value) -> "Variable":
-        """Replace the value (same shape; cast to the variable's dtype)."""
-        self._data = self._coerce(value, "assign")
+        """Replace the value by a copy of ``value`` (same shape; cast to the variable's dtype):
+        changing ``value`` afterwards does not change the variable, nor training ``value``."""
+        self._data = self._backend.owned_copy(self._coerce(value, "assign"))
+        return self
+
+    def _replace(self, fresh) -> "Variable":
+        """``assign`` of a Tensor this library just made, which nothing else holds: no copy."""
+        self._data = self._coerce(fresh, "assign")
         return self
 
     def assign_add(self, delta) -> "Variable":

@@ -44,7 +44,7 @@ def _inplace(self, fn, other, op):
                 f"block (or with opt.apply_gradients / v.assign(v {op} other))")
     out = _same_dtype(self, fn(self, other), op)
     if variable:
-        return self.assign(out)            # (assign refuses another shape)
+        return self._replace(out)          # (which refuses another shape)
     if out.shape != self.shape:
         raise ValueError(f"in-place operator {op}= cannot change the shape: {self.shape} "
                          f"broadcasts to {out.shape}; write x = x {op} y for a new tensor")

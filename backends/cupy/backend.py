@@ -83,6 +83,11 @@ class CupyBackend(Backend):
     def asarray(self, obj, dtype=None):
         return self._cupy.asarray(obj, dtype=dtype)
 
+    def owned_copy(self, raw):
+        if type(raw) is self._cupy.ndarray:
+            return self._cupy.array(raw, order="C")
+        return super().owned_copy(raw)
+
     def to_numpy(self, x):
         """Copy device -> host (waits for the work that produces ``x``)."""
         return self._cupy.asnumpy(x)

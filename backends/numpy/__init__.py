@@ -42,6 +42,11 @@ class NumpyBackend(Backend):
     def from_numpy(self, a):
         return np.asarray(a)
 
+    def owned_copy(self, raw):
+        if type(raw) is np.ndarray:          # (a traced value goes through xp, recorded)
+            return np.array(raw, order="C")
+        return super().owned_copy(raw)
+
     def device(self, x):
         return "cpu"
 
