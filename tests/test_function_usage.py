@@ -125,3 +125,30 @@ def test_a_call_that_does_not_fit_the_signature_fails_as_the_eager_call():
                          ((xg.ones(2),), {"y": xg.ones(2), "z": 1})]:
         with pytest.raises(TypeError, match="argument"):
             compiled(*args, **kwargs)
+
+
+def test_a_compiled_module_reads_the_module_s_attributes_live():
+    """``xg.function(model)`` looks like ``model`` (as ``torch.compile``'s wrapper does): its
+    attributes are the module's current ones, not a copy taken when it was wrapped, so
+    ``compiled.training`` follows ``model.eval()``."""
+    model = xg.nn.Sequential(xg.nn.Linear(4, 3), xg.nn.Dropout(0.5))
+    compiled = xg.function(model)
+    assert compiled.training is True
+    model.eval()
+    assert compiled.training is False
+    assert compiled.variables == model.variables
+    model.layers = "replaced"
+    assert compiled.layers == "replaced"
+    with pytest.raises(AttributeError, match="no_such_attribute"):
+        compiled.no_such_attribute
+
+
+def test_a_compiled_function_keeps_its_own_attributes_and_the_function_s():
+    def f(x):
+        return x * 2.0
+    f.note = "mine"
+    compiled = xg.function(f)
+    assert compiled.note == "mine" and compiled.__name__ == "f"
+    compiled.note = "the Function's"
+    assert f.note == "mine"
+    assert xg.function(compiled).trace_count == 0

@@ -130,10 +130,12 @@ def _signature(obj, out, backends):
 def _look_like(function, fn):
     """functools.update_wrapper without letting ``fn``'s attributes replace the Function's
     own: ``xg.function(xg.function(f))`` would otherwise share the inner one's programs,
-    counts and options."""
+    counts and options. A plain function's attributes are copied; an object's (a Module's
+    ``training``, its layers) are read live through ``Function.__getattr__``."""
     functools.update_wrapper(function, fn, updated=())
-    for name, value in getattr(fn, "__dict__", {}).items():
-        function.__dict__.setdefault(name, value)
+    if isinstance(fn, (types.FunctionType, Function)):
+        for name, value in vars(fn).items():
+            function.__dict__.setdefault(name, value)
 
 
 class Function:
@@ -188,6 +190,13 @@ class Function:
         self._bind = Binder(fn)
         self._guards = {}            # signature -> ((object, attribute), ...) guarded in traces
         _look_like(self, fn)
+
+    def __getattr__(self, name):
+        # only for names the Function lacks: a wrapped object's attributes, as they are now
+        fn = self.__dict__.get("fn")
+        if fn is None or name.startswith("__"):
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return getattr(fn, name)
 
     def __get__(self, obj, objtype=None):
         if obj is None:
