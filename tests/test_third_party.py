@@ -1,7 +1,7 @@
 """Other people's array-API code run on xpgrad Tensors, under a tape.
 
 SciPy (``SCIPY_ARRAY_API=1``, set in conftest.py before anything imports SciPy), scikit-learn
-(``array_api_dispatch=True``) and array-api-extra receive xpgrad Tensors, find ``xpgrad`` through
+(``array_api_dispatch=True``), array-api-extra and einops (``einops.array_api``) receive xpgrad Tensors, find ``xpgrad`` through
 ``__array_namespace__`` and run their own code on it. Each case compares the value with the same
 library run on NumPy arrays, and the gradient of the output (weighted by a random cotangent) with
 central finite differences (``xg.testing.check_grads``), on the numpy and numba backends. Each
@@ -377,3 +377,62 @@ def test_array_api_extra_integer_valued(xpx, backend):
         return
     smallest = xpx.argpartition(values, 1).numpy()[:2]
     np.testing.assert_array_equal(np.sort(values.numpy()[smallest]), [1.0, 1.0])
+
+
+# ---------------------------------------------------------------------------------------- einops
+
+@pytest.fixture
+def einops_xp():
+    return pytest.importorskip("einops.array_api")
+
+
+EINOPS_CASES = {
+    "rearrange flatten": (lambda E: lambda a: E.rearrange(a, "b h w -> b (h w)"), [(2, 3, 4)]),
+    "rearrange transpose": (lambda E: lambda a: E.rearrange(a, "b h w -> w b h"), [(2, 3, 4)]),
+    "rearrange split": (lambda E: lambda a: E.rearrange(a, "(b1 b2) h -> b1 h b2", b1=2),
+                        [(6, 3)]),
+    "rearrange space-to-depth": (
+        lambda E: lambda a: E.rearrange(a, "b (h h2) (w w2) -> b h w (h2 w2)", h2=2, w2=2),
+        [(2, 4, 6)]),
+    "reduce sum": (lambda E: lambda a: E.reduce(a, "b h w -> b w", "sum"), [(2, 3, 4)]),
+    "reduce mean": (lambda E: lambda a: E.reduce(a, "b h w -> h", "mean"), [(2, 3, 4)]),
+    "reduce max pool": (lambda E: lambda a: E.reduce(a, "b (h 2) (w 2) -> b h w", "max"),
+                        [(2, 4, 6)]),
+    "reduce min": (lambda E: lambda a: E.reduce(a, "b h w -> b", "min"), [(2, 3, 4)]),
+    "reduce prod": (lambda E: lambda a: E.reduce(a, "b h -> h", "prod"), [(3, 4)]),
+    "repeat new axis": (lambda E: lambda a: E.repeat(a, "b h -> b h c", c=3), [(2, 3)]),
+    "repeat tile": (lambda E: lambda a: E.repeat(a, "b h -> (r b) (h s)", r=2, s=3), [(2, 3)]),
+    "pack": (lambda E: lambda a, b: E.pack([a, b], "n *")[0], [(2, 3), (2, 4, 2)]),
+    "unpack": (lambda E: lambda a: E.unpack(a, [(3,), (2, 2)], "n *")[1] ** 2, [(2, 7)]),
+}
+
+
+@pytest.mark.parametrize("name", list(EINOPS_CASES))
+def test_einops_value_and_gradient(name, einops_xp, backend):
+    """einops' array-API entry points (``einops.array_api``) on xpgrad Tensors: value as on
+    NumPy arrays, gradient against finite differences."""
+    make, shapes = EINOPS_CASES[name]
+    check(make(einops_xp), _data(len(name), *shapes), backend)
+
+
+def test_einops_inside_a_model_step(einops_xp, backend):
+    """A patch-embedding step written with einops trains like its hand-written twin."""
+    rng = np.random.default_rng(3)
+    images = rng.standard_normal((2, 4, 4))
+    w0 = rng.standard_normal((4, 3))
+
+    def loss(w, imgs, rearrange):
+        patches = rearrange(imgs)                              # (b, 4 patches, 4 pixels)
+        return xg.sum(xg.tanh(patches @ w) ** 2)
+
+    by_hand = lambda imgs: xg.reshape(xg.permute_dims(xg.reshape(imgs, (2, 2, 2, 2, 2)),
+                                                     (0, 1, 3, 2, 4)), (2, 4, 4))
+    with_einops = lambda imgs: einops_xp.rearrange(imgs, "b (h p) (w q) -> b (h w) (p q)",
+                                                   p=2, q=2)
+    grads = []
+    for rearrange in (by_hand, with_einops):
+        w = xg.Variable(w0.copy(), backend=backend)
+        with xg.GradientTape() as tape:
+            value = loss(w, xg.asarray(images, backend=backend), rearrange)
+        grads.append(tape.gradient(value, w).numpy())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12)
