@@ -1,8 +1,8 @@
 """Other people's array-API code run on xpgrad Tensors, under a tape.
 
 SciPy (``SCIPY_ARRAY_API=1``, set in conftest.py before anything imports SciPy), scikit-learn
-(``array_api_dispatch=True``), array-api-extra and einops (``einops.array_api``) receive xpgrad Tensors, find ``xpgrad`` through
-``__array_namespace__`` and run their own code on it. Each case compares the value with the same
+(``array_api_dispatch=True``), array-api-extra and einops (``einops.array_api``) receive
+xpgrad Tensors, find ``xpgrad`` through ``__array_namespace__`` and run their own code on it. Each case compares the value with the same
 library run on NumPy arrays, and the gradient of the output (weighted by a random cotangent) with
 central finite differences (``xg.testing.check_grads``), on the numpy and numba backends. Each
 library is skipped where it is not installed; the README's table of what works is this file.
