@@ -1,4 +1,4 @@
-"""Function transformations on the tape: grad, value_and_grad, vjp, jacobian.
+"""Function transformations on the tape: grad, value_and_grad, vjp, jacobian, hessian, hvp.
 
 >>> import xpgrad as xg
 >>> f = lambda x: xg.sum(x ** 3)
@@ -13,6 +13,7 @@ import numbers
 
 from ._args import flag
 from .creation import asarray
+from .ops import reductions
 from .tape import GradientTape
 from .tensor import Tensor
 
@@ -139,3 +140,63 @@ def jacobian(f, argnums=0):
         return jac[0] if single else tuple(jac)
 
     return wrapped
+
+
+def hessian(f, argnums=0):
+    """A function returning the Hessian of scalar-valued ``f`` (shape ``arg.shape * 2``), as
+    ``jax.hessian``: with a tuple ``argnums``, nested tuples of blocks ``H[i][j]`` of shape
+    ``args[i].shape + args[j].shape``. The gradient is differentiated once per entry; for a
+    product with one vector, ``hvp`` takes two passes.
+
+    >>> import xpgrad as xg
+    >>> xg.hessian(lambda x: xg.sum(x ** 3))(xg.asarray([1.0, 2.0])).tolist()
+    [[6.0, 0.0], [0.0, 12.0]]
+    """
+    _check_callable(f, "hessian")
+    gradient = value_and_grad(f, argnums)
+
+    def wrapped(*args, **kwargs):
+        single, nums, args = _prepare(args, argnums)
+        sources = [args[i] for i in nums]
+        with GradientTape(persistent=True) as outer:
+            outer.watch(sources)
+            _, g = gradient(*args, **kwargs)
+        blocks = tuple(tuple(outer.jacobian(gi, s, unconnected_gradients="zero")
+                             for s in sources) for gi in ((g,) if single else g))
+        return blocks[0][0] if single else blocks
+
+    wrapped.__name__ = f"hessian({getattr(f, '__name__', 'f')})"
+    return wrapped
+
+
+def hvp(f, primals, tangents):
+    """``(f(*primals), H @ tangents)``: the Hessian of scalar-valued ``f`` times ``tangents``
+    in two reverse passes, as ``torch.autograd.functional.hvp``. ``primals`` and
+    ``tangents`` are one tensor (or array-like) each, or tuples of the same length (then the
+    product is a tuple, one entry per primal).
+
+    >>> import xpgrad as xg
+    >>> value, product = xg.hvp(lambda x: xg.sum(x ** 3), xg.asarray([1.0, 2.0]),
+    ...                         xg.asarray([1.0, 1.0]))
+    >>> value.item(), product.tolist()
+    (9.0, [6.0, 12.0])
+    """
+    _check_callable(f, "hvp")
+    single = not isinstance(primals, tuple)
+    primals = (primals,) if single else primals
+    tangents = tangents if isinstance(tangents, tuple) else (tangents,)
+    if len(tangents) != len(primals):
+        raise ValueError(f"hvp: tangents has {len(tangents)} entries for {len(primals)} primals")
+    _, nums, args = _prepare(primals, tuple(range(len(primals))))
+    tangents = [t if isinstance(t, Tensor) else asarray(t, backend=a.backend)
+                for t, a in zip(tangents, args)]
+    for i, (t, a) in enumerate(zip(tangents, args)):
+        if t.shape != a.shape:
+            raise ValueError(f"hvp: tangents[{i}] has shape {t.shape} but its primal has shape "
+                             f"{a.shape}; they must match")
+    with GradientTape() as outer:
+        outer.watch(args)
+        value, grads = value_and_grad(f, nums)(*args)
+        directional = sum(reductions.sum(g * t) for g, t in zip(grads, tangents))
+    products = tuple(outer.gradient(directional, args, unconnected_gradients="zero"))
+    return value, products[0] if single else products
