@@ -1,7 +1,8 @@
 """GradientTape: records operations on watched tensors and differentiates them in reverse.
 
 TensorFlow semantics: ``watch``, ``watch_accessed_variables``, ``persistent``, ``gradient`` with
-``output_gradients`` and ``unconnected_gradients``, ``jacobian``, ``stop_recording``, ``reset``.
+``output_gradients`` and ``unconnected_gradients``, ``jacobian``, ``batch_jacobian``,
+``stop_recording``, ``reset``.
 
 How a tape records (the lean path): a tape knows tensors by their key (``Tensor._key``: 0 until a
 tape watches or records the tensor, then unique in the process), never by holding them. A node is
@@ -293,32 +294,18 @@ class GradientTape:
         >>> tape.jacobian(y, x).tolist()
         [[2.0, 0.0], [0.0, 4.0]]
         """
-        from . import creation, ops
+        from .jacobians import jacobian
 
-        if not (isinstance(target, Tensor) and isinstance(source, Tensor)):
-            raise TypeError("jacobian takes a target Tensor and one source Tensor, got "
-                            f"{type(target).__name__} and {type(source).__name__}")
-        check_sources(source, unconnected_gradients)
-        self._check_usable()
-        n = target.size
-        be = target._backend
-        flat_eye = be.xp.eye(n, dtype=target._data.dtype) if n else None
-        rows = []
-        for i in range(n):
-            seed = be.xp.reshape(flat_eye[i], target._data.shape)
-            g = self._backward(target, [source], seed, consume=False).get(source._key or None)
-            if g is None:
-                rows = None
-                break
-            rows.append(g if isinstance(g, Tensor) else _wrap(g, be))
-        if not self._persistent:
-            self._release()
-        if rows is None or n == 0:
-            if unconnected_gradients == "zero" or n == 0:
-                return creation.zeros(target.shape + source.shape, dtype=source.dtype,
-                                      backend=source._backend)
-            return None
-        return ops.reshape(ops.stack(rows), target.shape + source.shape)
+        return jacobian(self, target, source, unconnected_gradients)
+
+    def batch_jacobian(self, target, source, unconnected_gradients="none"):
+        """Each example's Jacobian, as TensorFlow's: ``result[b]`` is ``d target[b] / d
+        source[b]``, shape ``(B,) + target.shape[1:] + source.shape[1:]``, in one reverse pass
+        per entry of one example. Example ``b`` of ``target`` must depend on example ``b`` of
+        ``source`` only (other examples' contributions would be summed in)."""
+        from .jacobians import batch_jacobian
+
+        return batch_jacobian(self, target, source, unconnected_gradients)
 
     def _check_usable(self):
         if self._used and not self._persistent:

@@ -1,0 +1,80 @@
+"""The Jacobians of a GradientTape, one reverse pass per seed: ``jacobian`` seeds each entry of
+the target; ``batch_jacobian`` seeds one entry of every example at once, so its passes are as
+many as the entries of one example, not of the batch.
+
+>>> import xpgrad as xg
+>>> x = xg.asarray([[1.0, 2.0], [3.0, 4.0]])
+>>> with xg.GradientTape(persistent=True) as tape:
+...     tape.watch(x)
+...     y = x * x
+>>> tape.batch_jacobian(y, x).tolist()
+[[[2.0, 0.0], [0.0, 4.0]], [[6.0, 0.0], [0.0, 8.0]]]
+"""
+from __future__ import annotations
+
+import math
+
+from .tensor import Tensor, _wrap
+
+
+def _checked(tape, who, target, source, unconnected_gradients):
+    from .tape import check_sources
+
+    if not (isinstance(target, Tensor) and isinstance(source, Tensor)):
+        raise TypeError(f"{who} takes a target Tensor and one source Tensor, got "
+                        f"{type(target).__name__} and {type(source).__name__}")
+    check_sources(source, unconnected_gradients)
+
+
+def _rows(tape, target, source, seeds):
+    """The gradient of ``target`` w.r.t. ``source`` for each raw seed, as Tensors; None where
+    ``source`` is not connected to ``target``."""
+    be = target._backend
+    rows = []
+    for seed in seeds:
+        g = tape._backward(target, [source], seed, consume=False).get(source._key or None)
+        if g is None:
+            return None
+        rows.append(g if isinstance(g, Tensor) else _wrap(g, be))
+    return rows
+
+
+def _assembled(tape, rows, shape, source, unconnected_gradients, axis=0):
+    """The rows stacked along ``axis`` and reshaped to ``shape`` (zeros or None where there are
+    none); a non-persistent tape is released."""
+    from . import creation, ops
+
+    if not tape._persistent:
+        tape._release()
+    if not rows:
+        if rows is not None or unconnected_gradients == "zero":
+            return creation.zeros(shape, dtype=source.dtype, backend=source._backend)
+        return None
+    return ops.reshape(ops.stack(rows, axis=axis), shape)
+
+
+def jacobian(tape, target, source, unconnected_gradients="none"):
+    """``tape.jacobian``: shape ``target.shape + source.shape``."""
+    _checked(tape, "jacobian", target, source, unconnected_gradients)
+    tape._check_usable()
+    n, xp, raw = target.size, target._backend.xp, target._data
+    eye = xp.eye(n, dtype=raw.dtype) if n else None
+    rows = _rows(tape, target, source, (xp.reshape(eye[i], raw.shape) for i in range(n)))
+    return _assembled(tape, rows, target.shape + source.shape, source, unconnected_gradients)
+
+
+def batch_jacobian(tape, target, source, unconnected_gradients="none"):
+    """``tape.batch_jacobian``: shape ``(B,) + target.shape[1:] + source.shape[1:]``."""
+    _checked(tape, "batch_jacobian", target, source, unconnected_gradients)
+    if target.ndim == 0 or source.ndim == 0 or target.shape[0] != source.shape[0]:
+        raise ValueError(f"batch_jacobian needs a target and a source with the same batch size "
+                         f"along axis 0, got shapes {target.shape} and {source.shape}")
+    tape._check_usable()
+    batch, per_example = target.shape[0], math.prod(target.shape[1:])
+    xp, raw = target._backend.xp, target._data
+    eye = xp.eye(per_example, dtype=raw.dtype) if per_example else None
+    seeds = (xp.reshape(xp.broadcast_to(eye[j], (batch, per_example)), raw.shape)
+             for j in range(per_example))
+    rows = _rows(tape, target, source, seeds) if batch else []
+    return _assembled(tape, rows, target.shape + source.shape[1:], source,
+                      unconnected_gradients, axis=1)
