@@ -1,0 +1,141 @@
+"""``custom_gradient``: a function that gives its own gradient, as ``tf.custom_gradient``.
+
+The decorated function returns ``(value, grad_fn)``; ``grad_fn(upstream)`` returns the
+gradients of its positional inputs (one, or a sequence with one entry per input, None for
+none). Its forward runs with the tapes paused, so the tapes record one node whose rule is
+``grad_fn``. When the forward reads trainable Variables, ``grad_fn`` must take a keyword
+argument ``variables`` and return ``(input gradients, variable gradients)``. A ``grad_fn``
+written with xpgrad operations is itself differentiated by an outer tape (second order).
+
+>>> import xpgrad as xg
+>>> @xg.custom_gradient
+... def log1pexp(x):
+...     e = xg.exp(x)
+...     return xg.log(1.0 + e), lambda upstream: upstream * (1.0 - 1.0 / (1.0 + e))
+>>> x = xg.asarray([0.0, 50.0])
+>>> with xg.GradientTape() as tape:
+...     tape.watch(x)
+...     y = xg.sum(log1pexp(x))
+>>> tape.gradient(y, x).tolist()
+[0.5, 1.0]
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+
+from .creation import asarray
+from .primitive import Primitive, apply, tape_state
+from .tensor import Tensor, _wrap
+
+
+class _Call:
+    """One call of a custom-gradient function, held by its tape node."""
+
+    __slots__ = ("name", "value", "grad_fn", "shapes", "variables", "backend")
+
+    def __init__(self, name, value, grad_fn, shapes, variables, backend):
+        self.name, self.value, self.grad_fn = name, value, grad_fn
+        self.shapes, self.variables, self.backend = shapes, variables, backend
+
+    def gradients(self, g):
+        """The gradients ``grad_fn`` gives for the inputs then the variables: raw arrays, or
+        Tensors when ``g`` is one (an outer tape differentiates this backward pass)."""
+        higher = isinstance(g, Tensor)
+        upstream = g if higher else _wrap(g, self.backend)
+        if self.variables:
+            returned = self.grad_fn(upstream, variables=list(self.variables))
+            if not (isinstance(returned, (tuple, list)) and len(returned) == 2):
+                raise TypeError(f"custom_gradient function {self.name!r}: a grad_fn that takes "
+                                "variables must return a pair (input gradients, variable "
+                                "gradients)")
+            for_inputs, for_variables = returned
+            for_variables = self._listed(for_variables, len(self.variables), "variable")
+        else:
+            for_inputs, for_variables = self.grad_fn(upstream), []
+        n_inputs = len(self.shapes) - len(self.variables)
+        grads = self._listed(for_inputs, n_inputs, "input") + for_variables
+        return [self._checked(gi, i, higher) for i, gi in enumerate(grads)]
+
+    def _listed(self, grads, n, what):
+        if n == 1 and not isinstance(grads, (tuple, list)):
+            grads = [grads]
+        if not isinstance(grads, (tuple, list)) or len(grads) != n:
+            got = len(grads) if isinstance(grads, (tuple, list)) else 1
+            raise ValueError(f"custom_gradient function {self.name!r}: grad_fn returned {got} "
+                             f"gradients for {n} {what}{'s' if n != 1 else ''}")
+        return list(grads)
+
+    def _checked(self, gi, i, higher):
+        if gi is None:
+            return None
+        if not isinstance(gi, Tensor):
+            gi = asarray(gi, backend=self.backend)
+        if gi.shape != self.shapes[i]:
+            raise ValueError(f"custom_gradient function {self.name!r}: grad_fn's gradient "
+                             f"number {i} has shape {gi.shape}, its input has shape "
+                             f"{self.shapes[i]}")
+        return gi if higher else gi._data
+
+
+def _forward(xp, *raws, call):
+    return call.value
+
+
+def _joint(xp, g, ans, needs, *inputs, call):
+    return call.gradients(g)
+
+
+_CUSTOM = Primitive("custom_gradient", _forward, joint=_joint, saves=())
+
+
+def _takes_variables(grad_fn):
+    try:
+        parameters = inspect.signature(grad_fn).parameters.values()
+    except (TypeError, ValueError):
+        return True                    # a builtin or C callable: let the call decide
+    return any(p.name == "variables" or p.kind is p.VAR_KEYWORD for p in parameters)
+
+
+def custom_gradient(f):
+    """Decorate ``f(*inputs) -> (value, grad_fn)`` so the tapes differentiate it with
+    ``grad_fn(upstream) -> gradients of the inputs`` (module docstring; example there)."""
+    if not callable(f):
+        raise TypeError(f"custom_gradient takes a callable, got {type(f).__name__} {f!r}")
+    name = getattr(f, "__name__", repr(f))
+
+    @functools.wraps(f)
+    def wrapped(*args, **kwargs):
+        home = next((a.backend for a in args if isinstance(a, Tensor)), None)
+        inputs = [a if isinstance(a, Tensor) else asarray(a, backend=home) for a in args]
+        if not tape_state.recording:
+            return _split(f(*inputs, **kwargs), name)[0]
+        from .tape import GradientTape
+
+        outer = tape_state.recording
+        tape_state.recording = []
+        try:
+            with GradientTape() as probe:     # learns which Variables the forward reads
+                value, grad_fn = _split(f(*inputs, **kwargs), name)
+        finally:
+            tape_state.recording = outer
+        variables = probe.watched_variables()
+        if variables and not _takes_variables(grad_fn):
+            raise TypeError(f"custom_gradient function {name!r} reads the Variables "
+                            f"{[v.name for v in variables]}: its grad_fn must take a keyword "
+                            "argument `variables` and return (input gradients, variable "
+                            "gradients), as in TensorFlow")
+        operands = inputs + list(variables)
+        call = _Call(name, value._data, grad_fn, [t.shape for t in operands], variables,
+                     value._backend)
+        return apply(_CUSTOM, *operands, call=call)
+
+    return wrapped
+
+
+def _split(out, name):
+    if not (isinstance(out, tuple) and len(out) == 2 and isinstance(out[0], Tensor)
+            and callable(out[1])):
+        raise TypeError(f"custom_gradient function {name!r} must return a pair (value Tensor, "
+                        f"grad_fn), got {type(out).__name__}")
+    return out
