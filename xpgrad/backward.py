@@ -54,6 +54,8 @@ def _walk(nodes, home, tkey, skeys, seed, consume, higher, after=None):
         if okey not in skeys:
             del grads[okey]
         if higher:
+            if kern is not None and not _kept_for(prim, res, ans):
+                raise RuntimeError(_NOT_NESTED.format(prim.name))
             xp = namespace
             inputs = _tensors(res, ks, be, variables)
             if ans is not None:
@@ -153,6 +155,25 @@ class Shaped(tuple):
         for s in self[0]:
             n *= s
         return n
+
+
+def _kept_for(prim, res, ans):
+    """Whether a node recorded with a kernel holds what ``prim``'s generic rules read (it does
+    when another tape recorded too: then every input and the output are kept)."""
+    if prim.keep_output and ans is None:
+        return False
+    keep = prim.keep_inputs
+    for i, r in enumerate(res):
+        if r is None and (keep is None or (i < len(keep) and keep[i])):
+            return False
+    return True
+
+
+_NOT_NESTED = (
+    "this tape's gradient is being differentiated by another tape that was not recording when "
+    "this one recorded its forward pass, so this tape kept only what its first-order rules "
+    "need ({!r} ran a fused kernel); open the outer tape before the forward pass (nested "
+    "tapes, as for higher-order gradients)")
 
 
 def _stand_ins(inputs, fits, be):

@@ -1,4 +1,5 @@
-"""Function transformations on the tape: grad, value_and_grad, vjp, jacobian, hessian, hvp.
+"""Function transformations on the tape: grad, value_and_grad, vjp, jvp, jacobian, hessian,
+hvp.
 
 >>> import xpgrad as xg
 >>> f = lambda x: xg.sum(x ** 3)
@@ -182,21 +183,61 @@ def hvp(f, primals, tangents):
     (9.0, [6.0, 12.0])
     """
     _check_callable(f, "hvp")
+    single, args, tangents = _with_tangents(primals, tangents, "hvp")
+    with GradientTape() as outer:
+        outer.watch(args)
+        value, grads = value_and_grad(f, tuple(range(len(args))))(*args)
+        directional = sum(reductions.sum(g * t) for g, t in zip(grads, tangents))
+    products = tuple(outer.gradient(directional, args, unconnected_gradients="zero"))
+    return value, products[0] if single else products
+
+
+def _with_tangents(primals, tangents, who):
+    """``(single, primal Tensors, tangent Tensors)``: one of each, or tuples of equal length
+    and matching shapes."""
     single = not isinstance(primals, tuple)
     primals = (primals,) if single else primals
     tangents = tangents if isinstance(tangents, tuple) else (tangents,)
     if len(tangents) != len(primals):
-        raise ValueError(f"hvp: tangents has {len(tangents)} entries for {len(primals)} primals")
-    _, nums, args = _prepare(primals, tuple(range(len(primals))))
+        raise ValueError(f"{who}: tangents has {len(tangents)} entries for {len(primals)} "
+                         "primals")
+    _, _, args = _prepare(primals, tuple(range(len(primals))))
     tangents = [t if isinstance(t, Tensor) else asarray(t, backend=a.backend)
                 for t, a in zip(tangents, args)]
     for i, (t, a) in enumerate(zip(tangents, args)):
         if t.shape != a.shape:
-            raise ValueError(f"hvp: tangents[{i}] has shape {t.shape} but its primal has shape "
-                             f"{a.shape}; they must match")
-    with GradientTape() as outer:
-        outer.watch(args)
-        value, grads = value_and_grad(f, nums)(*args)
+            raise ValueError(f"{who}: tangents[{i}] has shape {t.shape} but its primal has "
+                             f"shape {a.shape}; they must match")
+    return single, args, tangents
+
+
+def jvp(f, primals, tangents):
+    """``(f(*primals), J @ tangents)``: the Jacobian-vector product (forward-mode derivative)
+    of ``f``, as ``torch.autograd.functional.jvp`` computes it: by differentiating a vjp with
+    respect to its cotangent, two reverse passes. ``primals`` and ``tangents`` are one tensor
+    (or array-like) each, or tuples of the same length; ``f`` returns one tensor.
+
+    >>> import xpgrad as xg
+    >>> out, product = xg.jvp(lambda x: x ** 2, xg.asarray([1.0, 3.0]), xg.asarray([1.0, 0.5]))
+    >>> out.tolist(), product.tolist()
+    ([1.0, 9.0], [2.0, 3.0])
+    """
+    from .creation import zeros_like
+
+    _check_callable(f, "jvp")
+    _, args, tangents = _with_tangents(primals, tangents, "jvp")
+    # the outer tape records while the inner one does, so the inner keeps what the generic
+    # rules read (which the outer differentiates); it watches only the cotangent
+    with GradientTape(watch_accessed_variables=False) as outer:
+        with GradientTape() as inner:
+            inner.watch(args)
+            out = f(*args)
+        if not isinstance(out, Tensor) or not out.dtype.is_inexact:
+            raise TypeError(f"jvp needs a function returning one floating-point Tensor, got "
+                            f"{getattr(out, 'dtype', type(out).__name__)}")
+        cotangent = zeros_like(out)
+        outer.watch(cotangent)
+        grads = inner.gradient(out, args, output_gradients=cotangent,
+                               unconnected_gradients="zero")
         directional = sum(reductions.sum(g * t) for g, t in zip(grads, tangents))
-    products = tuple(outer.gradient(directional, args, unconnected_gradients="zero"))
-    return value, products[0] if single else products
+    return out, outer.gradient(directional, cotangent, unconnected_gradients="zero")

@@ -330,7 +330,7 @@ class GradientTape:
             if og.shape != target.shape:
                 raise ValueError(f"output_gradients has shape {og.shape} but the target has "
                                  f"shape {target.shape}; they must match")
-            raw = og._data
+            return og        # a Tensor: another tape recording differentiates through it
         return raw
 
     def _finish(self, g, source, unconnected):
@@ -360,7 +360,10 @@ class GradientTape:
         try:
             higher = bool(tape_state.recording)
             if higher:
-                seed = _wrap(seed, target._backend)
+                if not isinstance(seed, Tensor):
+                    seed = _wrap(seed, target._backend)
+            elif isinstance(seed, Tensor):
+                seed = seed._data
             if not target._key:     # a target no node made: only itself as a source sees it
                 target._key = next_key()
             return _walk(self._nodes, self._home, target._key, {s._key for s in sources}, seed,
