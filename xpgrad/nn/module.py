@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
+
 from .._args import flag
-from ..tensor import Variable
+from ..tensor import Tensor, Variable
 
 
 def _children(value, key):
@@ -92,6 +94,57 @@ class Module:
     def trainable_variables(self) -> list:
         """The Variables an optimizer should update."""
         return [v for v in self.named_variables().values() if v.trainable]
+
+    # -- state --------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """``{path: NumPy array}``: a copy of every variable's value (as ``named_variables``),
+        so later training does not change it (PyTorch's ``state_dict`` would share memory).
+
+        >>> import xpgrad as xg
+        >>> {k: v.shape for k, v in xg.nn.Linear(2, 3, rng=0).state_dict().items()}
+        {'linear/w': (2, 3), 'linear/b': (3,)}
+        """
+        return {name: v.numpy() for name, v in self.named_variables().items()}
+
+    def load_state_dict(self, state_dict, strict: bool = True) -> tuple:
+        """Assign ``state_dict``'s values (arrays or Tensors, by path) to the variables, cast to
+        their dtypes; returns ``(missing keys, unexpected keys)``. With ``strict``, any missing
+        or unexpected key is a ValueError; a shape that differs always is. Nothing is assigned
+        unless everything checks.
+
+        >>> import xpgrad as xg
+        >>> model = xg.nn.Linear(2, 3, rng=0)
+        >>> model.load_state_dict(xg.nn.Linear(2, 3, rng=1).state_dict())
+        ([], [])
+        """
+        strict = flag(strict, "strict", f"{type(self).__name__}.load_state_dict")
+        if not isinstance(state_dict, dict):
+            raise TypeError(f"state_dict must be a dict {{path: array}}, got "
+                            f"{type(state_dict).__name__}")
+        variables = self.named_variables()
+        missing = [k for k in variables if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in variables]
+        problems = []
+        if strict:
+            problems += [f"missing {k!r}: in the model but not in state_dict" for k in missing]
+            problems += [f"unexpected {k!r}: in state_dict but not in the model"
+                         for k in unexpected]
+        for k, v in variables.items():
+            if k in state_dict:
+                value = state_dict[k]
+                shape = tuple(value.shape if hasattr(value, "shape") else np.shape(value))
+                if shape != tuple(v.shape):
+                    problems.append(f"shape of {k!r}: state {shape}, model {tuple(v.shape)}")
+        if problems:
+            raise ValueError(f"load_state_dict: state_dict does not match "
+                             f"{type(self).__name__} {self.name!r}:\n  " + "\n  ".join(problems))
+        for k, v in variables.items():
+            if k in state_dict:
+                value = state_dict[k]
+                if isinstance(value, Tensor) and value.backend is not v.backend:
+                    value = value.numpy()           # the caller asked for this move
+                v.assign(value)
+        return missing, unexpected
 
     # -- mode ---------------------------------------------------------------------------------
     def train(self, mode: bool = True) -> "Module":
