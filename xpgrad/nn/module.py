@@ -56,6 +56,12 @@ class Module:
         self.name = name or type(self).__name__.lower()
         self.training = True
 
+    def __getattr__(self, name):
+        # only for attributes a module lacks: PyTorch's names say where ours are
+        hint = _PYTORCH_NAMES.get(name)
+        message = f"{type(self).__name__!r} object has no attribute {name!r}"
+        raise AttributeError(message if hint is None else f"{message}: {hint}")
+
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
@@ -175,6 +181,21 @@ class Module:
     def _extra_repr(self) -> str:
         return ""
 
+
+#: what a PyTorch user reaches for, and where xpgrad has it (Keras' names)
+_PYTORCH_NAMES = {
+    "parameters": "xpgrad uses Keras' names: model.trainable_variables (or model.variables)",
+    "named_parameters": "xpgrad uses Keras' names: model.named_variables() ({path: Variable})",
+    "zero_grad": "variables hold no gradients to clear: tape.gradient returns them each step",
+    "cuda": "a module's variables live on the backend they were made on: build it with "
+            "backend='cupy' (or under xg.use_backend('cupy'))",
+    "to": "a module's variables live on the backend they were made on: build it with "
+          "backend=... (or move state with load_state_dict)",
+    "requires_grad_": "a Variable is trained when it is trainable (xg.Variable(..., "
+                      "trainable=False) freezes it); tapes watch trainable Variables",
+    "register_buffer": "an attribute holding a non-trainable xg.Variable(..., "
+                       "trainable=False) is kept in named_variables() and checkpoints",
+}
 
 #: per thread, the ids of the modules whose repr is being built (a cycle ends there)
 _REPR = threading.local()
