@@ -91,20 +91,3 @@ def test_a_list_of_the_wrong_shape_is_refused_before_anything_is_assigned():
         model.load_state_dict({"linear/w": np.zeros((2, 3)), "linear/b": [1.0, 2.0]})
     np.testing.assert_array_equal(model.state_dict()["linear/w"], before["linear/w"])
 
-
-@pytest.mark.parametrize("name, hint", [
-    ("parameters", "trainable_variables"),
-    ("named_parameters", "named_variables()"),
-    ("zero_grad", "tape.gradient"),
-    ("cuda", "backend="),
-    ("to", "backend="),
-    ("requires_grad_", "trainable"),
-])
-def test_pytorch_module_names_point_to_ours(name, hint):
-    model = xg.nn.MLP([3, 5, 2], rng=0)
-    with pytest.raises(AttributeError) as err:
-        getattr(model, name)
-    assert hint in str(err.value) and name in str(err.value)
-    assert not hasattr(model, name)
-    with pytest.raises(AttributeError, match="no_such_thing"):
-        model.no_such_thing

@@ -253,6 +253,38 @@ class TensorMethods:
         return _ns.round(self)
 
 
+#: PyTorch's Tensor names a user reaches for, and where xpgrad has them: reading one raises the
+#: AttributeError (so ``hasattr`` stays False) with the pointer
+_PYTORCH_NAMES = {
+    "backward": "gradients come from a tape: with xg.GradientTape() as tape: loss = ...; then "
+                "tape.gradient(loss, variables) (or xg.grad(f))",
+    "grad": "gradients are not stored on tensors: tape.gradient(loss, [x]) returns them",
+    "requires_grad": "tapes watch trainable Variables by themselves; watch a Tensor with "
+                     "tape.watch(t)",
+    "requires_grad_": "tapes watch trainable Variables by themselves; watch a Tensor with "
+                      "tape.watch(t)",
+    "detach": "xg.stop_gradient(t) cuts it from the tapes",
+    "cpu": "t.to('numpy') moves it to host memory (t.numpy() gives a NumPy array)",
+    "cuda": "t.to('cupy') moves it to the CUDA backend",
+    "clone": "xg.asarray(t, copy=True)",
+    "view": "t.reshape(shape)",
+    "dim": "t.ndim",
+    "float": "t.astype(xg.float32)",
+    "double": "t.astype(xg.float64)",
+    "long": "t.astype(xg.int64)",
+}
+
+
+def _pointer(name, hint):
+    def missing(self):
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}: {hint}")
+    return property(missing)
+
+
+for _name, _hint in _PYTORCH_NAMES.items():
+    setattr(TensorMethods, _name, _pointer(_name, _hint))
+
+
 # operator -> (namespace function, operands reversed); unary operators have no second operand
 _DIRECT = {"__add__": ("add", False), "__radd__": ("add", True),
            "__sub__": ("subtract", False), "__rsub__": ("subtract", True),

@@ -1,0 +1,39 @@
+"""A PyTorch user's first reach -- ``model.parameters()``, ``loss.backward()``, ``x.grad``,
+``t.detach()`` -- gets an AttributeError that says where xpgrad has it (``hasattr`` stays
+False, so code probing for PyTorch tensors is not fooled)."""
+from __future__ import annotations
+
+import pytest
+
+import xpgrad as xg
+
+
+@pytest.mark.parametrize("name, hint", [
+    ("parameters", "trainable_variables"),
+    ("named_parameters", "named_variables()"),
+    ("zero_grad", "tape.gradient"),
+    ("cuda", "backend="),
+    ("to", "backend="),
+    ("requires_grad_", "trainable"),
+])
+def test_pytorch_module_names_point_to_ours(name, hint):
+    model = xg.nn.MLP([3, 5, 2], rng=0)
+    with pytest.raises(AttributeError) as err:
+        getattr(model, name)
+    assert hint in str(err.value) and name in str(err.value)
+    assert not hasattr(model, name)
+    with pytest.raises(AttributeError, match="no_such_thing"):
+        model.no_such_thing
+
+
+@pytest.mark.parametrize("name, hint", [
+    ("backward", "tape.gradient"), ("grad", "tape.gradient"), ("detach", "stop_gradient"),
+    ("requires_grad", "tape.watch"), ("cpu", "to('numpy')"), ("cuda", "to('cupy')"),
+    ("clone", "copy=True"), ("view", "reshape"), ("dim", "ndim"), ("float", "float32"),
+])
+def test_pytorch_tensor_names_point_to_ours(name, hint):
+    for t in (xg.asarray([1.0, 2.0]), xg.Variable([1.0, 2.0])):
+        with pytest.raises(AttributeError) as err:
+            getattr(t, name)
+        assert hint in str(err.value) and repr(name) in str(err.value)
+        assert not hasattr(t, name)
