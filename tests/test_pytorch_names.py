@@ -37,3 +37,25 @@ def test_pytorch_tensor_names_point_to_ours(name, hint):
             getattr(t, name)
         assert hint in str(err.value) and repr(name) in str(err.value)
         assert not hasattr(t, name)
+
+
+@pytest.mark.parametrize("name, hint", [
+    ("step", "apply_gradients"), ("zero_grad", "tape.gradient"),
+    ("param_groups", "opt.learning_rate"), ("lr", "opt.learning_rate"),
+])
+def test_pytorch_and_old_keras_optimizer_names_point_to_ours(name, hint):
+    opt = xg.optim.Adam(learning_rate=0.01)
+    with pytest.raises(AttributeError) as err:
+        getattr(opt, name)
+    assert hint in str(err.value)
+    assert not hasattr(opt, name)
+
+
+def test_setting_the_old_keras_lr_is_refused_instead_of_ignored():
+    opt = xg.optim.SGD(learning_rate=0.1)
+    with pytest.raises(AttributeError, match="opt.learning_rate"):
+        opt.lr = 0.001
+    assert opt.learning_rate == pytest.approx(0.1)
+    opt.learning_rate = 0.001
+    assert opt.learning_rate == pytest.approx(0.001)
+    assert "lr" not in opt.get_config()

@@ -21,6 +21,9 @@ from .agreement import check_same
 from .group import world as _world
 
 
+_OWN = frozenset(("optimizer", "op", "bucket_bytes", "world"))
+
+
 class DistributedOptimizer:
     """Wrap ``optimizer``: ``apply_gradients(pairs, weight=1.0)`` reduces the gradients over all
     ranks (``op`` "mean", weighted by ``weight``, or "sum") and applies the result. Everything
@@ -46,6 +49,14 @@ class DistributedOptimizer:
         if name == "optimizer":          # not set yet (a failed __init__): no recursion
             raise AttributeError(name)
         return getattr(self.optimizer, name)
+
+    def __setattr__(self, name, value):
+        # the wrapped optimizer's settings (opt.learning_rate = 1e-4) are set on it: on the
+        # wrapper they would change nothing the updates use
+        if name in _OWN:
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self.optimizer, name, value)
 
     def apply_gradients(self, grads_and_vars, *, weight=1.0) -> int:
         """Reduce the gradients across ranks, then apply them (see the class docstring)."""

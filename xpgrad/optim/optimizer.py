@@ -72,6 +72,18 @@ class Optimizer:
         like the constructor's argument; the optimizer state is kept."""
         self._schedule = as_schedule(value)
 
+    def __getattr__(self, name):
+        # only for attributes an optimizer lacks: PyTorch's and old Keras' names say where ours are
+        hint = _OTHER_NAMES.get(name)
+        message = f"{type(self).__name__!r} object has no attribute {name!r}"
+        raise AttributeError(message if hint is None else f"{message}: {hint}")
+
+    def __setattr__(self, name, value):
+        if name in _OTHER_NAMES:        # opt.lr = 1e-4 would otherwise change nothing, silently
+            raise AttributeError(f"{type(self).__name__} has no attribute {name!r}: "
+                                 f"{_OTHER_NAMES[name]}")
+        super().__setattr__(name, value)
+
     def get_config(self) -> dict:
         """The hyperparameters, as Keras' ``get_config``: ``learning_rate`` (the number, or the
         schedule object), ``weight_decay``, ``global_clipnorm``, ``name``, ``iterations`` and
@@ -323,6 +335,17 @@ def _refuse(owner, unknown) -> None:
     raise TypeError(f"{owner}() got an unexpected keyword argument {key!r}"
                     + (f"; xpgrad uses Keras' names: {hint}" if hint else
                        f" (xpgrad's {owner} does not have this option)"))
+
+
+#: names PyTorch and older Keras users reach for, and where xpgrad has them
+_OTHER_NAMES = {
+    "step": "xpgrad's optimizers take the gradients: opt.apply_gradients(zip(grads, "
+            "variables)), or opt.minimize(loss_fn, variables)",
+    "zero_grad": "there are no stored gradients to clear: tape.gradient returns them each step",
+    "param_groups": "the hyperparameters are attributes: opt.learning_rate = 1e-4 (kept "
+                    "state), opt.get_config()",
+    "lr": "the learning rate is opt.learning_rate (read it, or assign a float or a schedule)",
+}
 
 
 def _named(variables, arg="variables") -> dict:
