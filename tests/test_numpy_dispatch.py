@@ -416,3 +416,25 @@ def test_every_ufunc_mapping_names_an_xpgrad_function():
     assert not missing, f"numpy_dispatch maps to functions xpgrad lacks: {missing}"
     for np_name in list(numpy_dispatch.UFUNCS) + list(numpy_dispatch.COMPOSED):
         assert isinstance(getattr(np, np_name), np.ufunc), np_name
+
+
+@pytest.mark.parametrize("call", [
+    lambda t, k: np.sum(t, keepdims=k),
+    lambda t, k: np.mean(t, axis=0, keepdims=k),
+    lambda t, k: np.std(t, keepdims=k),
+    lambda t, k: np.argmax(t, axis=1, keepdims=k),
+    lambda t, k: np.average(t, axis=0, keepdims=k),
+    lambda t, k: np.count_nonzero(t, axis=0, keepdims=k),
+    lambda t, k: np.linalg.norm(t, axis=1, keepdims=k),
+    lambda t, k: np.add.reduce(t, axis=0, keepdims=k),
+], ids=["sum", "mean", "std", "argmax", "average", "count_nonzero", "norm", "add.reduce"])
+def test_keepdims_is_read_as_numpy_reads_it(call):
+    """NumPy's reductions take a bool or an integer and refuse a string or a float; before,
+    the dispatch read ``keepdims="no"`` as True (truthiness), and some refused 1."""
+    a = np.array([[1.0, 2.0, 0.0], [3.0, 0.5, 4.0]])
+    t = xg.asarray(a)
+    for k in (True, False, 1, 0):
+        np.testing.assert_allclose(np.asarray(call(t, k).numpy()), call(a, k))
+    for bad in ("no", 2.5):
+        with pytest.raises(TypeError, match="keepdims"):
+            call(t, bad)

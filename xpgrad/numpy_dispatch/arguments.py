@@ -8,6 +8,10 @@ of NumPy's arguments (defaults refused unless left alone, dtypes, ``axis=None`` 
 """
 from __future__ import annotations
 
+import operator
+
+import numpy as np
+
 from .. import tensor_methods
 from ..tensor import Tensor
 
@@ -28,6 +32,17 @@ def _fn(path: str):
         if obj is None:
             raise _Unsupported(f"xpgrad has no {path}")
     return obj
+
+
+def _keepdims(value, what):
+    """NumPy's reading of ``keepdims``: a bool or an integer (``operator.index``), anything
+    else a TypeError (NumPy refuses ``keepdims="no"`` too; truthiness would keep the axes)."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    try:
+        return bool(operator.index(value))
+    except TypeError:
+        raise TypeError(f"{what}: keepdims must be a bool, got {value!r}") from None
 
 
 def _refuse(kwargs, what, **defaults):

@@ -7,7 +7,7 @@
 """
 from __future__ import annotations
 
-from .arguments import _Unsupported, _fn, _last_two, _tensor
+from .arguments import _Unsupported, _fn, _keepdims, _last_two, _tensor
 from .functions import FUNCTIONS, numpy_function
 
 
@@ -85,6 +85,7 @@ def _multi_dot(arrays, *, out=None):
 
 @numpy_function("norm", module="numpy.linalg")
 def _norm(x, ord=None, axis=None, keepdims=False):
+    keepdims = _keepdims(keepdims, "np.linalg.norm")
     x = _tensor(x)
     if axis is None and (ord is None or x.ndim == 1):
         return _fn("linalg.vector_norm")(x, ord=2 if ord is None else ord, keepdims=keepdims)

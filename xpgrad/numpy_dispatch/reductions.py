@@ -7,8 +7,8 @@
 """
 from __future__ import annotations
 
-from .arguments import (_Unsupported, _axis_and_input, _cast, _fn, _norm_axes, _refuse,
-                        _tensor)
+from .arguments import (_Unsupported, _axis_and_input, _cast, _fn, _keepdims, _norm_axes,
+                        _refuse, _tensor)
 from .functions import numpy_function
 
 
@@ -23,7 +23,8 @@ def _reduction(xg_name, np_name, initial_ok=()):
         a = _tensor(a)
         if dtype is not None:
             a = _cast(a, dtype)
-        return _fn(xg_name)(a, axis=_norm_axes(axis), keepdims=bool(keepdims))
+        return _fn(xg_name)(a, axis=_norm_axes(axis),
+                            keepdims=_keepdims(keepdims, f"np.{np_name}"))
     return adapter
 
 
@@ -45,7 +46,8 @@ def _moments(xg_name):
         if dtype is not None:
             a = _cast(a, dtype)
         corr = ddof if correction is None else correction
-        return _fn(xg_name)(a, axis=_norm_axes(axis), correction=corr, keepdims=bool(keepdims))
+        return _fn(xg_name)(a, axis=_norm_axes(axis), correction=corr,
+                            keepdims=_keepdims(keepdims, f"np.{xg_name}"))
     return adapter
 
 
@@ -55,7 +57,8 @@ numpy_function("var")(_moments("var"))
 
 def _arg_reduction(xg_name):
     def adapter(a, axis=None, keepdims=False):
-        return _fn(xg_name)(_tensor(a), axis=axis, keepdims=bool(keepdims))
+        return _fn(xg_name)(_tensor(a), axis=axis,
+                            keepdims=_keepdims(keepdims, f"np.{xg_name}"))
     return adapter
 
 
@@ -81,6 +84,7 @@ numpy_function("cumprod", "cumulative_prod")(_cumulative("cumulative_prod", "cum
 def _average(a, axis=None, weights=None, returned=False, *, keepdims=False):
     if returned:
         raise _Unsupported("np.average with returned=True")
+    keepdims = _keepdims(keepdims, "np.average")
     a = _tensor(a)
     if weights is None:
         return _fn("mean")(a, axis=_norm_axes(axis), keepdims=keepdims)

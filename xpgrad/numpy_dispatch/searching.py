@@ -9,7 +9,8 @@
 from __future__ import annotations
 
 from ..tensor import Tensor
-from .arguments import _Unsupported, _axis_and_input, _flat, _fn, _norm_axes, _refuse, _tensor
+from .arguments import (_Unsupported, _axis_and_input, _flat, _fn, _keepdims, _norm_axes,
+                        _refuse, _tensor)
 from .functions import numpy_function
 
 
@@ -62,7 +63,8 @@ def _nonzero(a):
 
 @numpy_function("count_nonzero")
 def _count_nonzero(a, axis=None, *, keepdims=False):
-    return _fn("count_nonzero")(_tensor(a), axis=_norm_axes(axis), keepdims=keepdims)
+    return _fn("count_nonzero")(_tensor(a), axis=_norm_axes(axis),
+                                 keepdims=_keepdims(keepdims, "np.count_nonzero"))
 
 
 @numpy_function("unique")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from ..tensor import Tensor
-from .arguments import _cast, _fn, _ns, _refuse, _tensor, _Unsupported
+from .arguments import _cast, _fn, _keepdims, _ns, _refuse, _tensor, _Unsupported
 from .fallback import _fallback, _known_types, _write_out
 
 
@@ -96,7 +96,7 @@ def _ufunc_reduce(ufunc, inputs, kwargs):
     a = inputs[0]
     axis = kwargs.pop("axis", 0)
     dtype = kwargs.pop("dtype", None)
-    keepdims = kwargs.pop("keepdims", False)
+    keepdims = _keepdims(kwargs.pop("keepdims", False), f"np.{name}.reduce")
     _refuse(kwargs, f"np.{name}.reduce", where=True)
     if dtype is not None:
         a = _cast(a, dtype)
