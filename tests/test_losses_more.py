@@ -275,3 +275,37 @@ def test_bad_arguments_name_the_argument(call, exc, message):
     p = xg.asarray(np.full((3, 3), 0.5))
     with pytest.raises(exc, match=message):
         call(p, xg.asarray(np.full((3, 3), 0.25)))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("weight_shape", [(4, 3), (3,), (4, 1), ()], ids=str)
+def test_binary_cross_entropy_weight_as_pytorch(reduction, weight_shape):
+    """``weight`` rescales each entry's loss (broadcast to the input), as in
+    ``torch.nn.functional.binary_cross_entropy``; "mean" divides by the number of entries."""
+    import torch
+
+    rng = np.random.default_rng(11)
+    p0 = rng.uniform(0.05, 0.95, (4, 3))
+    t0 = rng.uniform(0, 1, (4, 3))
+    w0 = rng.uniform(0.1, 2.0, weight_shape)
+    p = xg.asarray(p0)
+    with xg.GradientTape() as tape:
+        tape.watch(p)
+        loss = xg.losses.binary_cross_entropy(p, xg.asarray(t0), weight=xg.asarray(w0),
+                                              reduction=reduction)
+        total = xg.sum(loss)
+    pt = torch.tensor(p0, requires_grad=True)
+    expected = torch.nn.functional.binary_cross_entropy(pt, torch.tensor(t0),
+                                                        weight=torch.tensor(w0),
+                                                        reduction=reduction)
+    expected.sum().backward()
+    np.testing.assert_allclose(loss.numpy(), expected.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(tape.gradient(total, p).numpy(), pt.grad.numpy(), rtol=1e-12)
+
+
+def test_binary_cross_entropy_weight_that_does_not_broadcast_is_named():
+    p = xg.asarray(np.full((4, 3), 0.5))
+    with pytest.raises(ValueError, match="weight"):
+        xg.losses.binary_cross_entropy(p, p, weight=xg.asarray(np.ones(4)))
+    with pytest.raises(TypeError, match="weight"):
+        xg.losses.binary_cross_entropy(p, p, weight="heavy")

@@ -17,7 +17,8 @@ from ..primitive import Primitive, apply
 from ..tensor import Tensor
 from .losses import (REDUCTIONS, _check_reduction, _float_input, _onehot, _reduce, _scale, _size,
                      _target_like)
-from .shape import reshape
+from . import reductions
+from .shape import broadcast_shapes, reshape
 
 
 # -- negative log-likelihood of integer labels ---------------------------------------------------
@@ -216,10 +217,11 @@ def _check_probabilities(probs):
                              f"sigmoid_cross_entropy_with_logits), got {bad}")
 
 
-def binary_cross_entropy(probs, targets, *, reduction="mean"):
+def binary_cross_entropy(probs, targets, *, weight=None, reduction="mean"):
     """Binary cross-entropy of probabilities, as PyTorch's ``binary_cross_entropy``:
     ``-(t log p + (1 - t) log(1 - p))`` with each log clamped at -100, so p = 0 or 1 gives a
-    finite loss. ``probs`` must lie in [0, 1]; on logits, ``sigmoid_cross_entropy_with_logits``
+    finite loss; ``weight`` (broadcast to ``probs``) rescales each entry's loss before the
+    reduction. ``probs`` must lie in [0, 1]; on logits, ``sigmoid_cross_entropy_with_logits``
     is more accurate.
 
     >>> import xpgrad as xg
@@ -232,7 +234,29 @@ def binary_cross_entropy(probs, targets, *, reduction="mean"):
     probs = _float_input(probs, "probs")
     targets = _target_like(targets, probs, "targets", "probs")
     _check_probabilities(probs)
-    return apply(_probs_bce, probs, targets, reduction=reduction)
+    if weight is None:
+        return apply(_probs_bce, probs, targets, reduction=reduction)
+    weight = _entry_weight(weight, probs)
+    per = apply(_probs_bce, probs, targets, reduction="none") * weight
+    if reduction == "none":
+        return per
+    return reductions.mean(per) if reduction == "mean" else reductions.sum(per)
+
+
+def _entry_weight(weight, probs):
+    """``weight`` as a tensor of ``probs``' dtype that broadcasts to ``probs``' shape."""
+    weight = _float_input(weight, "weight")
+    if weight.dtype != probs.dtype:
+        raise TypeError(f"weight has dtype {weight.dtype} but probs has dtype {probs.dtype}; "
+                        "cast one with xg.astype so they match")
+    try:
+        shape = broadcast_shapes(weight.shape, probs.shape)
+    except ValueError:
+        shape = None
+    if shape != probs.shape:
+        raise ValueError(f"weight of shape {weight.shape} does not broadcast to probs' shape "
+                         f"{probs.shape}")
+    return weight
 
 
 KL_REDUCTIONS = REDUCTIONS + ("batchmean",)
