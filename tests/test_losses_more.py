@@ -309,3 +309,44 @@ def test_binary_cross_entropy_weight_that_does_not_broadcast_is_named():
         xg.losses.binary_cross_entropy(p, p, weight=xg.asarray(np.ones(4)))
     with pytest.raises(TypeError, match="weight"):
         xg.losses.binary_cross_entropy(p, p, weight="heavy")
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("pos_weight, weight", [((3,), None), (None, (4, 3)), ((3,), (4, 1)),
+                                                ((), ())], ids=str)
+def test_sigmoid_cross_entropy_pos_weight_and_weight_as_pytorch(reduction, pos_weight, weight):
+    """``pos_weight`` (the positive term's weight, broadcast over the classes) and ``weight``,
+    as ``binary_cross_entropy_with_logits`` (TensorFlow: ``weighted_cross_entropy_with_logits``)."""
+    import torch
+
+    rng = np.random.default_rng(12)
+    x0 = rng.normal(0, 3, (4, 3))
+    x0[0, 0], x0[1, 1] = 40.0, -40.0          # far out: the stable form must hold
+    t0 = rng.uniform(0, 1, (4, 3))
+    pw0 = None if pos_weight is None else rng.uniform(0.5, 4.0, pos_weight)
+    w0 = None if weight is None else rng.uniform(0.1, 2.0, weight)
+    x = xg.asarray(x0)
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        loss = xg.losses.sigmoid_cross_entropy_with_logits(
+            x, xg.asarray(t0), reduction=reduction,
+            pos_weight=None if pw0 is None else xg.asarray(pw0),
+            weight=None if w0 is None else xg.asarray(w0))
+        total = xg.sum(loss)
+    xt = torch.tensor(x0, requires_grad=True)
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(
+        xt, torch.tensor(t0), reduction=reduction,
+        pos_weight=None if pw0 is None else torch.tensor(pw0),
+        weight=None if w0 is None else torch.tensor(w0))
+    expected.sum().backward()
+    np.testing.assert_allclose(loss.numpy(), expected.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(tape.gradient(total, x).numpy(), xt.grad.numpy(), rtol=1e-12,
+                               atol=1e-15)
+
+
+def test_sigmoid_cross_entropy_pos_weight_that_does_not_broadcast_is_named():
+    x = xg.asarray(np.zeros((4, 3)))
+    with pytest.raises(ValueError, match="pos_weight"):
+        xg.losses.sigmoid_cross_entropy_with_logits(x, x, pos_weight=xg.asarray(np.ones(4)))
+    with pytest.raises(ValueError, match="weight"):
+        xg.losses.sigmoid_cross_entropy_with_logits(x, x, weight=xg.asarray(np.ones((2, 3))))

@@ -234,16 +234,53 @@ def sigmoid_mse(logits, target, *, reduction="mean"):
     return _elementwise(_sigmoid_mse, logits, target, reduction, "logits", "target")
 
 
-def sigmoid_cross_entropy_with_logits(logits, targets, *, reduction="mean"):
+def sigmoid_cross_entropy_with_logits(logits, targets, *, reduction="mean", pos_weight=None,
+                                      weight=None):
     """Binary cross-entropy on logits, stable for any |logits|:
     ``max(x, 0) - x * t + log1p(exp(-|x|))``; targets are probabilities in [0, 1].
+    ``pos_weight`` weighs the positive term (``-pw * t * log sigmoid(x)``) and ``weight`` each
+    entry's loss, both broadcast to ``logits``, as PyTorch's
+    ``binary_cross_entropy_with_logits`` (without them, one fused kernel).
 
     >>> import xpgrad as xg
     >>> loss = xg.losses.sigmoid_cross_entropy_with_logits(xg.asarray([0.0]), xg.asarray([1.0]))
     >>> round(loss.item(), 4)
     0.6931
     """
-    return _elementwise(_sigmoid_ce, logits, targets, reduction, "logits", "targets")
+    if pos_weight is None and weight is None:
+        return _elementwise(_sigmoid_ce, logits, targets, reduction, "logits", "targets")
+    from . import activations, reductions
+
+    _check_reduction(reduction)
+    x = _float_input(logits, "logits")
+    t = _target_like(targets, x, "targets", "logits")
+    log_weight = 1.0
+    if pos_weight is not None:
+        log_weight = 1.0 + (_entry_weight(pos_weight, x, "pos_weight", "logits") - 1.0) * t
+    per = (1.0 - t) * x + log_weight * activations.softplus(-x)     # softplus(-x) = -log s(x)
+    if weight is not None:
+        per = per * _entry_weight(weight, x, "weight", "logits")
+    if reduction == "none":
+        return per
+    return reductions.mean(per) if reduction == "mean" else reductions.sum(per)
+
+
+def _entry_weight(weight, x, what, xname):
+    """``weight`` as a floating tensor of ``x``'s dtype that broadcasts to ``x``'s shape."""
+    from .shape import broadcast_shapes
+
+    weight = _float_input(weight, what)
+    if weight.dtype != x.dtype:
+        raise TypeError(f"{what} has dtype {weight.dtype} but {xname} has dtype {x.dtype}; "
+                        "cast one with xg.astype so they match")
+    try:
+        shape = broadcast_shapes(weight.shape, x.shape)
+    except ValueError:
+        shape = None
+    if shape != x.shape:
+        raise ValueError(f"{what} of shape {weight.shape} does not broadcast to {xname}'s "
+                         f"shape {x.shape}")
+    return weight
 
 
 def _check_labels(labels, logits, n_classes):

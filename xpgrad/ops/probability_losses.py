@@ -15,10 +15,10 @@ import numbers
 from ..creation import asarray
 from ..primitive import Primitive, apply
 from ..tensor import Tensor
-from .losses import (REDUCTIONS, _check_reduction, _float_input, _onehot, _reduce, _scale, _size,
-                     _target_like)
+from .losses import (REDUCTIONS, _check_reduction, _entry_weight, _float_input, _onehot,
+                     _reduce, _scale, _size, _target_like)
 from . import reductions
-from .shape import broadcast_shapes, reshape
+from .shape import reshape
 
 
 # -- negative log-likelihood of integer labels ---------------------------------------------------
@@ -236,27 +236,11 @@ def binary_cross_entropy(probs, targets, *, weight=None, reduction="mean"):
     _check_probabilities(probs)
     if weight is None:
         return apply(_probs_bce, probs, targets, reduction=reduction)
-    weight = _entry_weight(weight, probs)
+    weight = _entry_weight(weight, probs, "weight", "probs")
     per = apply(_probs_bce, probs, targets, reduction="none") * weight
     if reduction == "none":
         return per
     return reductions.mean(per) if reduction == "mean" else reductions.sum(per)
-
-
-def _entry_weight(weight, probs):
-    """``weight`` as a tensor of ``probs``' dtype that broadcasts to ``probs``' shape."""
-    weight = _float_input(weight, "weight")
-    if weight.dtype != probs.dtype:
-        raise TypeError(f"weight has dtype {weight.dtype} but probs has dtype {probs.dtype}; "
-                        "cast one with xg.astype so they match")
-    try:
-        shape = broadcast_shapes(weight.shape, probs.shape)
-    except ValueError:
-        shape = None
-    if shape != probs.shape:
-        raise ValueError(f"weight of shape {weight.shape} does not broadcast to probs' shape "
-                         f"{probs.shape}")
-    return weight
 
 
 KL_REDUCTIONS = REDUCTIONS + ("batchmean",)
