@@ -350,3 +350,81 @@ def test_sigmoid_cross_entropy_pos_weight_that_does_not_broadcast_is_named():
         xg.losses.sigmoid_cross_entropy_with_logits(x, x, pos_weight=xg.asarray(np.ones(4)))
     with pytest.raises(ValueError, match="weight"):
         xg.losses.sigmoid_cross_entropy_with_logits(x, x, weight=xg.asarray(np.ones((2, 3))))
+
+
+_CE_OPTIONS = {
+    "weight": dict(weight=True),
+    "ignore_index": dict(ignore_index=-100),
+    "label_smoothing": dict(label_smoothing=0.1),
+    "weight+ignore_index": dict(weight=True, ignore_index=-100),
+    "all": dict(weight=True, ignore_index=-100, label_smoothing=0.2),
+}
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("options", list(_CE_OPTIONS))
+def test_softmax_cross_entropy_options_as_pytorch(options, reduction):
+    """``weight`` (per class), ``ignore_index`` and ``label_smoothing`` of integer labels, as
+    ``torch.nn.functional.cross_entropy``."""
+    import torch
+
+    opts = dict(_CE_OPTIONS[options])
+    rng = np.random.default_rng(13)
+    x0 = rng.normal(0, 2, (6, 4))
+    y0 = rng.integers(0, 4, 6)
+    if "ignore_index" in opts:
+        y0[[1, 4]] = -100
+    w0 = rng.uniform(0.2, 3.0, 4) if opts.pop("weight", False) else None
+    x = xg.asarray(x0)
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        loss = xg.losses.softmax_cross_entropy(
+            x, xg.asarray(y0), reduction=reduction,
+            weight=None if w0 is None else xg.asarray(w0), **opts)
+        total = xg.sum(loss)
+    xt = torch.tensor(x0, requires_grad=True)
+    expected = torch.nn.functional.cross_entropy(
+        xt, torch.tensor(y0), reduction=reduction,
+        weight=None if w0 is None else torch.tensor(w0), **opts)
+    expected.sum().backward()
+    np.testing.assert_allclose(loss.numpy(), expected.detach().numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(tape.gradient(total, x).numpy(), xt.grad.numpy(), rtol=1e-12,
+                               atol=1e-15)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("weight, smoothing", [(True, 0.0), (False, 0.15), (True, 0.3)])
+def test_softmax_cross_entropy_options_with_probability_targets(weight, smoothing, reduction):
+    import torch
+
+    rng = np.random.default_rng(14)
+    x0 = rng.normal(0, 2, (5, 3))
+    p0 = rng.dirichlet(np.ones(3), 5)
+    w0 = rng.uniform(0.2, 3.0, 3) if weight else None
+    x = xg.asarray(x0)
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        loss = xg.losses.softmax_cross_entropy(x, xg.asarray(p0), reduction=reduction,
+                                               weight=None if w0 is None else xg.asarray(w0),
+                                               label_smoothing=smoothing)
+        total = xg.sum(loss)
+    xt = torch.tensor(x0, requires_grad=True)
+    expected = torch.nn.functional.cross_entropy(
+        xt, torch.tensor(p0), reduction=reduction, label_smoothing=smoothing,
+        weight=None if w0 is None else torch.tensor(w0))
+    expected.sum().backward()
+    np.testing.assert_allclose(loss.numpy(), expected.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(tape.gradient(total, x).numpy(), xt.grad.numpy(), rtol=1e-12,
+                               atol=1e-15)
+
+
+def test_softmax_cross_entropy_option_errors_are_named():
+    x = xg.asarray(np.zeros((3, 4)))
+    with pytest.raises(IndexError, match="ignore_index=-100"):
+        xg.losses.softmax_cross_entropy(x, xg.asarray([0, -100, 2]))
+    with pytest.raises(ValueError, match="label_smoothing"):
+        xg.losses.softmax_cross_entropy(x, xg.asarray([0, 1, 2]), label_smoothing=1.5)
+    with pytest.raises(ValueError, match="weight"):
+        xg.losses.softmax_cross_entropy(x, xg.asarray([0, 1, 2]), weight=xg.asarray(np.ones(3)))
+    with pytest.raises(TypeError, match="ignore_index"):
+        xg.losses.softmax_cross_entropy(x, xg.asarray([0, 1, 2]), ignore_index=1.5)

@@ -294,8 +294,10 @@ def _check_labels(labels, logits, n_classes):
             lo, hi = labels.backend.index_range(labels.data)
             if lo < 0 or hi >= n_classes:
                 bad = lo if lo < 0 else hi
+                skip = (f"; to skip rows labelled {bad}, pass ignore_index={bad} (PyTorch's "
+                        f"default is -100)") if bad < 0 else ""
                 raise IndexError(f"label {bad} is out of range for {n_classes} classes "
-                                 f"(labels must be in [0, {n_classes - 1}])")
+                                 f"(labels must be in [0, {n_classes - 1}]){skip}")
         return labels
     if labels.dtype.is_floating:
         if labels.shape == lead and logits.ndim > 0 and lead != logits.shape:
@@ -308,12 +310,16 @@ def _check_labels(labels, logits, n_classes):
                     f"got dtype {labels.dtype}")
 
 
-def softmax_cross_entropy(logits, labels, *, reduction="mean"):
+def softmax_cross_entropy(logits, labels, *, reduction="mean", weight=None, ignore_index=None,
+                          label_smoothing=0.0):
     """Cross-entropy of ``softmax(logits)`` (class axis last) against ``labels``.
 
     ``labels`` are integer class indices of shape ``logits.shape[:-1]`` or probabilities of
     ``logits``' shape and dtype. ``reduction="mean"`` averages over rows (all leading axes),
-    ``"none"`` returns one loss per row. Stable for logits of any magnitude.
+    ``"none"`` returns one loss per row. Stable for logits of any magnitude. ``weight`` (one
+    per class), ``ignore_index`` (rows with that label cost nothing; None: every label must
+    be a class) and ``label_smoothing`` are PyTorch's ``cross_entropy`` options; without them
+    the loss and its gradient are one fused pass.
 
     >>> import xpgrad as xg
     >>> loss = xg.losses.softmax_cross_entropy(xg.asarray([[0.0, 0.0]]), xg.asarray([1]))
@@ -334,6 +340,14 @@ def softmax_cross_entropy(logits, labels, *, reduction="mean"):
         if labels.dtype.is_floating and labels.dtype != logits.dtype:
             labels = astype(labels, logits.dtype)
     n_classes = logits.shape[-1]
+    if weight is not None or ignore_index is not None or label_smoothing != 0:
+        from .cross_entropy_options import check_options, cross_entropy
+
+        smoothing = check_options(ignore_index, label_smoothing)
+        if ignore_index is None or labels.dtype.kind not in "iu":
+            labels = _check_labels(labels, logits, n_classes)
+        return cross_entropy(logits, labels, weight=weight, ignore_index=ignore_index,
+                             label_smoothing=smoothing, reduction=reduction)
     labels = _check_labels(labels, logits, n_classes)
     lead = logits.shape[:-1]
     if logits.ndim != 2:

@@ -1,0 +1,73 @@
+"""``softmax_cross_entropy``'s PyTorch options -- ``weight`` (per class), ``ignore_index`` and
+``label_smoothing`` -- composed from ``log_softmax`` and ``nll``, as
+``torch.nn.functional.cross_entropy`` defines them. Without options the loss is one fused
+primitive (``losses.py``); this is the path for the calls that give some.
+
+>>> import xpgrad as xg
+>>> x = xg.asarray([[0.0, 0.0], [3.0, 0.0]])
+>>> round(xg.losses.softmax_cross_entropy(x, xg.asarray([1, -100]), ignore_index=-100).item(), 4)
+0.6931
+"""
+from __future__ import annotations
+
+import numbers
+
+from . import reductions
+from .activations import log_softmax
+from .probability_losses import _class_weight, nll
+
+
+def check_options(ignore_index, label_smoothing):
+    """``label_smoothing`` as a float in [0, 1]; ``ignore_index`` None or an int."""
+    if ignore_index is not None and (isinstance(ignore_index, bool)
+                                     or not isinstance(ignore_index, numbers.Integral)):
+        raise TypeError(f"ignore_index must be an int or None, got {ignore_index!r}")
+    if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, numbers.Real) \
+            or not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be a number in [0, 1], got {label_smoothing!r}")
+    return float(label_smoothing)
+
+
+def cross_entropy(logits, labels, *, weight, ignore_index, label_smoothing, reduction):
+    """The loss with options; ``labels`` are checked integer indices (``ignore_index`` rows
+    excepted) or probabilities of ``logits``' shape."""
+    log_probs = log_softmax(logits, axis=-1)
+    if labels.dtype.kind in "iu":
+        return _of_indices(log_probs, labels, weight, ignore_index, label_smoothing, reduction)
+    return _of_probabilities(log_probs, labels, weight, label_smoothing, reduction)
+
+
+def _of_indices(log_probs, labels, weight, ignore_index, smoothing, reduction):
+    from .casting import astype
+    from .indexing import take
+    from .selection import where
+
+    ignored = -1 if ignore_index is None else int(ignore_index)   # (labels are >= 0 if None)
+    loss = nll(log_probs, labels, weight=weight, ignore_index=ignored, reduction=reduction)
+    if not smoothing:
+        return loss
+    class_weight = _class_weight(weight, log_probs)
+    kept = astype(labels != ignored, log_probs.dtype)
+    smooth = -reductions.sum(log_probs * class_weight, axis=-1) * kept
+    if reduction == "mean":
+        if weight is None:
+            count = reductions.sum(kept)
+        else:
+            count = reductions.sum(take(class_weight, where(labels == ignored, 0, labels)) * kept)
+        smooth = reductions.sum(smooth) / count
+    elif reduction == "sum":
+        smooth = reductions.sum(smooth)
+    return (1.0 - smoothing) * loss + (smoothing / log_probs.shape[-1]) * smooth
+
+
+def _of_probabilities(log_probs, targets, weight, smoothing, reduction):
+    if smoothing:
+        targets = targets * (1.0 - smoothing) + smoothing / log_probs.shape[-1]
+    weighted = log_probs * targets
+    if weight is not None:
+        weighted = weighted * _class_weight(weight, log_probs)
+    per = -reductions.sum(weighted, axis=-1)
+    if reduction == "none":
+        return per
+    return reductions.mean(per) if reduction == "mean" else reductions.sum(per)
+
