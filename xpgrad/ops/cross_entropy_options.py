@@ -1,7 +1,8 @@
-"""``softmax_cross_entropy``'s PyTorch options -- ``weight`` (per class), ``ignore_index`` and
-``label_smoothing`` -- composed from ``log_softmax`` and ``nll``, as
-``torch.nn.functional.cross_entropy`` defines them. Without options the loss is one fused
-primitive (``losses.py``); this is the path for the calls that give some.
+"""The cross-entropies' PyTorch options, composed from primitives: ``softmax_cross_entropy``'s
+``weight`` (per class), ``ignore_index`` and ``label_smoothing`` (from ``log_softmax`` and
+``nll``, as ``torch.nn.functional.cross_entropy``), and ``sigmoid_cross_entropy_with_logits``'s
+``pos_weight`` and ``weight`` (as ``binary_cross_entropy_with_logits``). Without options each
+loss is one fused primitive (``losses.py``); this is the path for the calls that give some.
 
 >>> import xpgrad as xg
 >>> x = xg.asarray([[0.0, 0.0], [3.0, 0.0]])
@@ -71,3 +72,20 @@ def _of_probabilities(log_probs, targets, weight, smoothing, reduction):
         return per
     return reductions.mean(per) if reduction == "mean" else reductions.sum(per)
 
+
+
+def weighted_sigmoid_cross_entropy(x, t, pos_weight, weight, reduction):
+    """``-(pw t log s(x) + (1 - t) log(1 - s(x)))``, times ``weight``, from ``softplus(-x) =
+    -log s(x)`` (stable for any |x|); ``x``, ``t`` checked logits and targets."""
+    from .activations import softplus
+    from .losses import _entry_weight
+
+    log_weight = 1.0
+    if pos_weight is not None:
+        log_weight = 1.0 + (_entry_weight(pos_weight, x, "pos_weight", "logits") - 1.0) * t
+    per = (1.0 - t) * x + log_weight * softplus(-x)
+    if weight is not None:
+        per = per * _entry_weight(weight, x, "weight", "logits")
+    if reduction == "none":
+        return per
+    return reductions.mean(per) if reduction == "mean" else reductions.sum(per)

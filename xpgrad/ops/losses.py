@@ -249,20 +249,12 @@ def sigmoid_cross_entropy_with_logits(logits, targets, *, reduction="mean", pos_
     """
     if pos_weight is None and weight is None:
         return _elementwise(_sigmoid_ce, logits, targets, reduction, "logits", "targets")
-    from . import activations, reductions
+    from .cross_entropy_options import weighted_sigmoid_cross_entropy
 
     _check_reduction(reduction)
     x = _float_input(logits, "logits")
     t = _target_like(targets, x, "targets", "logits")
-    log_weight = 1.0
-    if pos_weight is not None:
-        log_weight = 1.0 + (_entry_weight(pos_weight, x, "pos_weight", "logits") - 1.0) * t
-    per = (1.0 - t) * x + log_weight * activations.softplus(-x)     # softplus(-x) = -log s(x)
-    if weight is not None:
-        per = per * _entry_weight(weight, x, "weight", "logits")
-    if reduction == "none":
-        return per
-    return reductions.mean(per) if reduction == "mean" else reductions.sum(per)
+    return weighted_sigmoid_cross_entropy(x, t, pos_weight, weight, reduction)
 
 
 def _entry_weight(weight, x, what, xname):
