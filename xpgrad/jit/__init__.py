@@ -39,7 +39,7 @@ from ..tensor import Tensor, Variable, _wrap
 from . import capture as capture_module
 from .capture import GuardFailed, capture
 from .binding import Binder
-from .errors import TraceError
+from .errors import OtherBackend, TraceError
 from .lock import TRACE_LOCK
 from .program import Program
 from .structure import is_namedtuple, map_leaves
@@ -89,6 +89,14 @@ class _Identity:
 
     def __hash__(self):
         return id(self.obj)
+
+
+def _tensor_backends(args, kwargs):
+    """The backends of the tensors among the arguments (one entry per tensor)."""
+    sig, backends = [], []
+    _signature(args, sig, backends)
+    _signature(kwargs, sig, backends)
+    return backends
 
 
 def _signature(obj, out, backends):
@@ -279,6 +287,8 @@ class Function:
             return True
 
     def _key(self, args, kwargs):
+        """``(cache key, backend)`` of a call: the backend of its tensor arguments, else the
+        current one."""
         sig, backends = [], []
         _signature(args, sig, backends)
         _signature(kwargs, sig, backends)
@@ -289,7 +299,7 @@ class Function:
                                  f"{b.name!r}; a traced function runs on one backend")
         return (be.name, *sig), be
 
-    def _trace(self, base, key, be, args, kwargs):
+    def _trace(self, base, key, be, args, kwargs, retry=True):
         fuse = self.fuse          # None, True, False, or a fuser fuse(program, escaping)
         if fuse is None or fuse is True:
             fuse = _fuser(be, required=fuse is True)
@@ -299,6 +309,11 @@ class Function:
         try:
             tracer, result, writes = capture(self.fn, args, kwargs, be, skip_kernels=skip)
         except TraceError as e:
+            if isinstance(e, OtherBackend) and retry and not e.state_changed \
+                    and not _tensor_backends(args, kwargs):
+                # no tensor argument named the backend and the current one was assumed:
+                # trace again on the one the function computes on (nothing ran there yet)
+                return self._trace(base, key, e.backend, args, kwargs, retry=False)
             if self.on_trace_error == "raise" or e.state_changed:
                 raise
             warnings.warn(f"xg.function {getattr(self.fn, '__name__', self.fn)!r} runs "

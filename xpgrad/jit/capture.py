@@ -19,7 +19,7 @@ import weakref
 
 from ..backend import Kernel
 from ..tensor import Tensor, Variable, _wrap
-from .errors import TraceError, user_line
+from .errors import OtherBackend, TraceError, user_line
 from .structure import map_leaves
 from .tracer import Ref, Step, Tracer, live_variables
 from .traced import LEAKED, Traced
@@ -49,6 +49,8 @@ class _KernelProxy:
         return self._call(self.kernel.vjp, args, params)
 
 
+_ABSENT = object()
+
 #: ``id(kernel) -> (kernel, its _KernelProxy, the proxy Kernel)`` (the kernel is held so that
 #: its id is never reused)
 _PROXIES: dict = {}
@@ -63,6 +65,32 @@ def _proxy_kernel(k, tracer):
                                                 needs=k.needs))
     entry[1].tracer = tracer
     return entry[2]
+
+
+class _OtherXp:
+    """Another backend's ``xp`` while this thread traces: its first use raises
+    ``OtherBackend`` (the function computes there, not on the traced backend); other threads'
+    eager calls get the real namespace."""
+
+    def __init__(self, real, backend, traced):
+        self._real, self._backend, self._traced = real, backend, traced
+
+    def __getattr__(self, name):
+        if THREAD.tracer is None or name.startswith("__"):
+            return getattr(self._real, name)
+        raise OtherBackend(self._backend, self._traced, user_line())
+
+
+class _OtherKernels(_OtherXp):
+    """Another backend's ``kernels`` table while this thread traces (see ``_OtherXp``)."""
+
+    def __bool__(self):
+        return THREAD.tracer is not None or bool(self._real)
+
+    def get(self, name, default=None):
+        if THREAD.tracer is None:
+            return self._real.get(name, default) if self._real else default
+        raise OtherBackend(self._backend, self._traced, user_line())
 
 
 class HostOptimizerStep:
@@ -131,6 +159,7 @@ class _Session:
         self.patched = []
         self.proxies = []         # the proxy Kernels this trace installed
         self.created = []         # (weak reference, user's line) of Variables made by the trace
+        self.others = []          # (backend, its own xp, its own kernels) of the other backends
 
     def start(self):
         be, tracer = self.tracer.be, self.tracer
@@ -151,8 +180,34 @@ class _Session:
         self._patch_random()
         self._patch_variable_creation()
         self._patch_index_range(be)
+        self._watch_other_backends(be)
         for v in live_variables(be):
             self._wrap_variable(v)
+
+    def _watch_other_backends(self, be):
+        """Every other backend made so far gets tripwires for ``xp`` and ``kernels``: work on
+        it cannot be recorded, and without them it would run unseen and be baked into the
+        program as constants."""
+        from ..backend import _instances
+
+        self.others = []
+        for other in list(_instances.values()):
+            if other is be:
+                continue
+            own = vars(other)
+            self.others.append((other, own.get("xp", _ABSENT), own.get("kernels", _ABSENT)))
+            real_xp, real_kernels = other.xp, other.kernels
+            other.xp = _OtherXp(real_xp, other, be)
+            other.kernels = _OtherKernels(real_kernels, other, be)
+
+    def _unwatch_other_backends(self):
+        for other, xp, kernels in self.others:
+            for name, value in (("xp", xp), ("kernels", kernels)):
+                if value is _ABSENT:
+                    vars(other).pop(name, None)
+                else:
+                    setattr(other, name, value)
+        self.others = []
 
     def _wrap_variable(self, v):
         t = self.tracer.read_variable(v)
@@ -278,6 +333,7 @@ class _Session:
             k.forward.__self__.tracer = None
         if not self.had_index_range:
             vars(be).pop("index_range", None)
+        self._unwatch_other_backends()
         for owner, name, value in self.patched:
             setattr(owner, name, value)
         writes = {}

@@ -26,6 +26,18 @@ class TraceError(RuntimeError):
         super().__init__(f"{message} (at {where})" if where else message)
 
 
+class OtherBackend(TraceError):
+    """The traced function computed on ``backend``, not on ``traced``, the backend the trace
+    records (its tensor arguments', or the current one when it has none)."""
+
+    def __init__(self, backend, traced, where=None):
+        self.backend, self.traced = backend, traced
+        super().__init__(f"the function computes on backend {backend.name!r} while it is traced "
+                         f"on {traced.name!r}: a traced function runs on one backend (move its "
+                         f"tensors with .to(), or make its arguments tensors of "
+                         f"{backend.name!r})", where)
+
+
 _TENSOR_FILE = os.path.join(_PACKAGE, "tensor.py")
 _READS = {"__bool__": "bool() of a tensor (Python control flow on its value: if, while, and, "
                       "or, not)",

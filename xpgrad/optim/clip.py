@@ -69,3 +69,11 @@ def global_norm(grads):
         return None
     be = present[0]._backend
     return _wrap(_global_norm_raw([g._data for g in present], be.xp), be)
+
+
+def clip_value(g, limit):
+    """``g`` with each entry clipped to ``[-limit, limit]`` (a Tensor; real parts only make
+    sense here, as in Keras' ``clipvalue``)."""
+    xp = g._backend.xp
+    raw = g._data
+    return _wrap(xp.clip(raw, -limit, limit), g._backend)

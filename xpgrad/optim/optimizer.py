@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from ..tensor import Tensor, Variable, _wrap
 from ._checks import hyperparameter, learning_rate_value
-from .clip import clip_global_norm
+from .clip import clip_global_norm, clip_value
 from .schedules import as_schedule
 
 
@@ -29,7 +29,8 @@ class Optimizer:
 
     ``learning_rate`` is a float or a callable of the step (see ``xg.optim.schedules``);
     ``global_clipnorm`` clips all gradients of one ``apply_gradients`` call together by their
-    global norm before the update; ``weight_decay`` is L2 decay added to the gradient (AdamW:
+    global norm before the update, ``clipnorm`` each gradient by its own norm, ``clipvalue``
+    each entry to ``[-clipvalue, clipvalue]`` (Keras' three, one at a time); ``weight_decay`` is L2 decay added to the gradient (AdamW:
     decoupled, PyTorch's convention).
 
     Every hyperparameter is checked when the optimizer is made: a real number (Python, NumPy
@@ -43,16 +44,21 @@ class Optimizer:
     #: the adaptive optimizers' formulas (g**2, sqrt) hold for real numbers only
     _dtype_kinds = "f"
 
-    def __init__(self, learning_rate, *, weight_decay=0.0, global_clipnorm=None, name=None,
-                 **unknown):
+    def __init__(self, learning_rate, *, weight_decay=0.0, global_clipnorm=None, clipnorm=None,
+                 clipvalue=None, name=None, **unknown):
         if unknown:
             _refuse(type(self).__name__, unknown)
         self._schedule = as_schedule(learning_rate)
         self.weight_decay = hyperparameter("weight_decay", weight_decay, low=0.0)
-        if global_clipnorm is not None:
-            global_clipnorm = hyperparameter("global_clipnorm", global_clipnorm, low=0.0,
-                                             low_open=True)
-        self.global_clipnorm = global_clipnorm
+        clipping = {"global_clipnorm": global_clipnorm, "clipnorm": clipnorm,
+                    "clipvalue": clipvalue}
+        if sum(v is not None for v in clipping.values()) > 1:
+            raise ValueError("give only one of clipnorm, clipvalue and global_clipnorm (as "
+                             "Keras): they clip the same gradients three ways")
+        for key, value in clipping.items():
+            if value is not None:
+                value = hyperparameter(key, value, low=0.0, low_open=True)
+            setattr(self, key, value)
         self.name = name or type(self).__name__.lower()
         self.iterations = 0          # updates applied so far (the schedules' step)
         self._state: dict = {}       # id(var) -> (var, {slot: raw array or int})
@@ -166,6 +172,10 @@ class Optimizer:
         lr = self.learning_rate            # a bad schedule value raises before any update
         if self.global_clipnorm is not None:
             grads, _ = clip_global_norm(grads, self.global_clipnorm)
+        elif self.clipnorm is not None:
+            grads = [clip_global_norm([g], self.clipnorm)[0][0] for g in grads]
+        elif self.clipvalue is not None:
+            grads = [clip_value(g, self.clipvalue) for g in grads]
         for g, v in zip(grads, variables):
             state = self._state_for(v)
             raw = g._data
