@@ -101,3 +101,28 @@ def test_one_clipping_option_at_a_time_and_positive_values():
         xg.optim.SGD(0.1, clipnorm=-1.0)
     cfg = xg.optim.SGD(0.1, clipvalue=0.5).get_config()
     assert cfg["clipvalue"] == 0.5 and cfg["clipnorm"] is None
+
+
+@pytest.mark.parametrize("clip", [dict(clipnorm=0.5), dict(clipvalue=0.05)], ids=str)
+def test_a_compiled_mlp_step_on_numba_keeps_the_clipping(clip):
+    """The compiled step folds plain SGD's ``W -= lr * x.T @ g`` into one gemm; clipping
+    changes the gradient first, so the fold must not apply (it dropped the clipping)."""
+    rng = np.random.default_rng(4)
+    x = xg.asarray(rng.standard_normal((16, 8)).astype(np.float32), backend="numba")
+    y = xg.asarray(rng.integers(0, 3, 16), backend="numba")
+    results = []
+    for compiled in (False, True):
+        model = xg.nn.MLP([8, 6, 3], rng=1, backend="numba")
+        opt = xg.optim.SGD(0.5, **clip)
+
+        def step(x, y):
+            with xg.GradientTape() as tape:
+                loss = xg.losses.softmax_cross_entropy(model(x), y)
+            grads = tape.gradient(loss, model.trainable_variables)
+            opt.apply_gradients(zip(grads, model.trainable_variables))
+        run = xg.function(step) if compiled else step
+        for _ in range(4):
+            run(x, y)
+        results.append([v.numpy() for v in model.trainable_variables])
+    for eager, compiled in zip(*results):
+        np.testing.assert_allclose(compiled, eager, rtol=1e-5, atol=1e-6)

@@ -90,7 +90,7 @@ class FusedSGDStep:
 
     def __call__(self, *args):
         opt, be = self.optimizer, self.be
-        if opt.momentum or opt.weight_decay or opt.global_clipnorm is not None:
+        if not _plain_settings(opt):
             return self._as_traced(args)    # set since the trace: no longer a plain update
         lr = opt.learning_rate          # a bad schedule value raises before any update
         for v, fused, arg in zip(self.variables, self.fused, args):
@@ -131,9 +131,14 @@ def _plain_sgd(host):
     opt = host.optimizer
     plain = (host.method is Optimizer.apply_gradients and isinstance(opt, SGD)
              and type(opt).apply_gradients is Optimizer.apply_gradients
-             and type(opt)._update is SGD._update and not opt.momentum
-             and not opt.weight_decay and opt.global_clipnorm is None)
+             and type(opt)._update is SGD._update and _plain_settings(opt))
     return opt if plain else None
+
+
+def _plain_settings(opt):
+    """No momentum, weight decay or clipping of any kind: the update is ``W -= lr * g``."""
+    return not (opt.momentum or opt.weight_decay or opt.global_clipnorm is not None
+                or opt.clipnorm is not None or opt.clipvalue is not None)
 
 
 def _is_matmul(fn, xp):
