@@ -221,3 +221,34 @@ def test_a_failed_write_on_rank_0_during_training_is_one_message_and_status_1_ev
     assert "rank 0 exits with 1" in res.stdout and "rank 1 exits with 1" in res.stdout, \
         res.stdout
     assert "MPI_ABORT" not in res.stderr and "aborting all" not in res.stderr, res.stderr
+
+
+@needs_mpi
+@pytest.mark.parametrize("where, kind, rank", [
+    ("forward", "memory", 1), ("backward", "bug", 1), ("optimizer", "memory", 0),
+    ("evaluate", "bug", 1)])
+def test_an_error_on_one_rank_during_training_is_one_message_and_status_1_everywhere(
+        tmp_path, where, kind, rank):
+    # was: the failed rank's traceback and MPI_Abort (the others killed, or left waiting in a
+    # collective); now the failed rank joins the step's collectives with a flag, every rank
+    # raises its error at the same point, and rank 0 reports it once, naming the rank
+    res = mpirun(2, sys.executable, WORKER, "fails_in", where, kind, str(rank), timeout=90,
+                 cwd=tmp_path)
+    assert res.returncode == 1, res.stdout[-2000:] + res.stderr[-3000:]
+    errors = _errors(res.stderr)
+    assert len(errors) == 1, res.stderr
+    words = "out of memory while training" if kind == "memory" else \
+        "RuntimeError: injected bug"
+    assert words in errors[0] and (f"[rank {rank}]" in errors[0]) == (rank != 0), errors
+    assert ("[rank 1] Traceback" in res.stderr) == (kind == "bug"), res.stderr  # a bug: where
+    assert "rank 0 exits with 1" in res.stdout and "rank 1 exits with 1" in res.stdout, \
+        res.stdout
+    assert "MPI_ABORT" not in res.stderr and "aborting all" not in res.stderr, res.stderr
+    if where == "evaluate":         # no epoch line with the healthy rank's share alone
+        assert "test acc" not in res.stdout, res.stdout
+
+
+@needs_mpi
+def test_a_failed_backward_pass_on_one_rank_is_raised_on_every_rank():
+    _checks_pass(2, "backward_fails", "backward fails")
+

@@ -358,11 +358,31 @@ def cmd_train(args, parser) -> int:
         if getattr(e, "failed_rank", None) is not None:
             fail_together(world, e, 1)
         fail(e, 1)
-    except MemoryError as e:
-        fail(f"out of memory while training (check --hidden and --batch-size): {e}", 1)
+    except MemoryError as e:          # one process, or raised on every rank (failed_rank)
+        _fail_in_training(world, e, f"out of memory while training (check --hidden and "
+                                    f"--batch-size): {e}")
+    except Exception as e:
+        if getattr(e, "failed_rank", None) is None:   # one process: the traceback, as before
+            raise
+        # data-parallel: an unexpected error on one rank (a bug), raised on every rank at
+        # the same step; that rank shows where it arose, rank 0 the one-line summary
+        if e.failed_rank == world.rank:
+            from .distributed.group import print_traceback
+
+            print_traceback(e, world.rank)
+        _fail_in_training(world, e, f"{type(e).__name__}: {e}")
     if result.interrupted:
         return 128 + int(getattr(signal, result.interrupted))
     return 0
+
+
+def _fail_in_training(world, error, message):
+    """Fail with status 1 for ``error``, met while training: on several ranks every rank has
+    raised it (``failed_rank`` names where it arose) and rank 0 prints ``message`` once."""
+    where = getattr(error, "failed_rank", None)
+    if where is None:
+        fail(message, 1)
+    fail_together(world, f"[rank {where}] {message}" if where else message, 1)
 
 
 def cmd_plot(args, parser) -> int:
