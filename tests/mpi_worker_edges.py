@@ -301,7 +301,8 @@ def scenario_raise_together():
 def scenario_write_fails():
     """``xpgrad train`` on every rank while rank 0's write named by argv[2] fails with "no
     space left" (a checkpoint mid-run, the event files at the first epoch's end, history.json
-    at the end of the run); each rank prints the status it exits with."""
+    at the end of the run), with ``xpgrad train``'s flags argv[3:] added; each rank prints the
+    status it exits with."""
     import errno
 
     from xpgrad import checkpoint, report
@@ -327,6 +328,7 @@ def scenario_write_fails():
              "--logdir", "logs", "--progress", "never"]
     if where == "checkpoint":
         flags += ["--checkpoint", "c.npz", "--checkpoint-every", "2"]
+    flags += sys.argv[3:]
     try:
         main(flags)
     except SystemExit as e:

@@ -252,3 +252,15 @@ def test_an_error_on_one_rank_during_training_is_one_message_and_status_1_everyw
 def test_a_failed_backward_pass_on_one_rank_is_raised_on_every_rank():
     _checks_pass(2, "backward_fails", "backward fails")
 
+
+@needs_mpi
+def test_a_nan_loss_whose_logs_cannot_be_written_under_mpi_names_both(tmp_path):
+    # was: the NaN loss alone; rank 0's failed write of history.json was dropped
+    res = mpirun(2, sys.executable, WORKER, "write_fails", "history", "--optimizer", "sgd",
+                 "--learning-rate", "1e9", timeout=90, cwd=tmp_path)
+    assert res.returncode == 1, res.stdout[-2000:] + res.stderr[-3000:]
+    errors = _errors(res.stderr)
+    assert len(errors) == 1 and "the training loss became nan" in errors[0] and \
+        "the logs were not written either (OSError: [Errno 28] No space left on device: " \
+        "'the history file')" in errors[0], res.stderr
+    assert "MPI_ABORT" not in res.stderr and "aborting all" not in res.stderr, res.stderr

@@ -123,6 +123,19 @@ class _Held:
         if self.dp is not None and failed is not False:
             raise_together(self.dp.world, self.error, "a failure on one rank")
 
+    def raise_after_logs(self, error, *logs) -> None:
+        """Write the logs (``_write_logs(*logs)``) of a run that ``error`` (a TrainingError
+        every rank raised) stopped, then raise it -- naming the logs' own failure, or a write
+        failure held from before, if they could not be written (it would be lost otherwise)."""
+        try:
+            self(_write_logs, *logs)
+        except Exception as e:               # one process: raised at once
+            self.error = e
+        if self.error is None:
+            raise error
+        raise TrainingError(f"{error}; the logs were not written either "
+                            f"({type(self.error).__name__}: {self.error})") from error
+
 
 def _save(plan, epoch, done_in_epoch, n_train, target_epochs, writes) -> None:
     """Save the checkpoint with the run's position (``done_in_epoch`` examples of ``epoch``
@@ -306,9 +319,8 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
             if stop() is not None or (cfg.max_steps is not None
                                       and steps >= cfg.max_steps):
                 break
-    except TrainingError:
-        held(_write_logs, plan, history, writer, plot_history, None)
-        raise
+    except TrainingError as e:
+        held.raise_after_logs(e, plan, history, writer, plot_history, None)
     finally:
         stopper.restore()
         if dp is not None:
@@ -318,9 +330,8 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
     if cfg.checkpoint:              # the most valuable file first
         try:
             _save(plan, epoch, done_in_epoch, n_train, target, held)
-        except TrainingError:
-            held(_write_logs, plan, history, writer, plot_history, stopper.name)
-            raise
+        except TrainingError as e:
+            held.raise_after_logs(e, plan, history, writer, plot_history, stopper.name)
     files = held(_write_logs, plan, history, writer, plot_history, stopper.name)
     held.agree()
     if cfg.checkpoint:
