@@ -268,3 +268,25 @@ def test_a_nan_loss_whose_logs_cannot_be_written_under_mpi_names_both(tmp_path):
         "the logs were not written either (OSError: [Errno 28] No space left on device: " \
         "'the history file')" in errors[0], res.stderr
     assert "MPI_ABORT" not in res.stderr and "aborting all" not in res.stderr, res.stderr
+
+
+@needs_mpi
+@pytest.mark.parametrize("flag, values, shown", [
+    ("--seed", ("1", "2"), "--seed: rank 0 has 1, rank 1 has 2"),
+    ("--hidden", ("16", "32"), "--hidden: rank 0 has [16], rank 1 has [32]")])
+def test_ranks_started_with_different_train_settings_are_refused(tmp_path, flag, values,
+                                                                 shown):
+    # was: rank 0's settings silently used on every rank (an MPMD launch giving each rank its
+    # own --seed, or its own model); now one message and status 2 on every rank
+    def command(value):
+        return [sys.executable, "-m", "xpgrad.cli", "train", "--epochs", "1", "--no-log",
+                "--progress", "never", flag, value]
+
+    res = mpirun(1, *command(values[0]), ":", "-n", "1", *command(values[1]), timeout=90,
+                 cwd=tmp_path)
+    assert res.returncode == 2, res.stdout[-2000:] + res.stderr[-3000:]
+    errors = _errors(res.stderr)
+    assert len(errors) == 1 and "rank 1 was started with other settings than rank 0" in \
+        errors[0] and shown in errors[0], res.stderr
+    assert "MPI_ABORT" not in res.stderr and "aborting all" not in res.stderr, res.stderr
+    assert "epoch" not in res.stdout, res.stdout

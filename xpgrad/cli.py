@@ -321,6 +321,8 @@ def cmd_train(args, parser) -> int:
         except (ImportError, DistributedError) as e:   # no mpi4py; another MPI's mpiexec
             fail(e, 1)
 
+    _check_same_command(current_world(), args)
+
     def note(line):                       # downloads: on stderr, so stdout stays the results
         if not args.quiet and current_world().rank == 0:    # data-parallel: rank 0 alone
             sys.stderr.write(f"xpgrad: {line}\n")
@@ -374,6 +376,32 @@ def cmd_train(args, parser) -> int:
     if result.interrupted:
         return 128 + int(getattr(signal, result.interrupted))
     return 0
+
+
+def _check_same_command(world, args) -> None:
+    """Data-parallel: fail (status 2, every rank) unless every rank was started with the same
+    ``xpgrad train`` settings; rank 0's would otherwise be used on all of them without a word
+    (a launch giving each rank its own ``--seed`` or model: ``mpiexec -n 1 xpgrad train --seed
+    1 : -n 1 xpgrad train --seed 2``)."""
+    if world.size == 1:
+        return
+    mine = {k: v for k, v in vars(args).items() if k not in ("func", "parser")}
+    every = world.allgather(mine)
+    for rank, theirs in enumerate(every):
+        differ = [k for k in mine if theirs.get(k) != every[0].get(k)]
+        if differ:
+            name = differ[0]
+            fail_together(world, f"rank {rank} was started with other settings than rank 0 "
+                                 f"(--{name.replace('_', '-')}: rank 0 has "
+                                 f"{_shown(every[0].get(name))}, rank {rank} has "
+                                 f"{_shown(theirs.get(name))}); start every rank with the same "
+                                 f"xpgrad train command line", 2)
+
+
+def _shown(value):
+    """A setting as a user would recognise it: text as given, lists and numbers as Python
+    writes them, an unset one as "none"."""
+    return "none" if value is None else value if isinstance(value, str) else repr(value)
 
 
 def _fail_in_training(world, error, message):
