@@ -290,3 +290,31 @@ def test_ranks_started_with_different_train_settings_are_refused(tmp_path, flag,
         errors[0] and shown in errors[0], res.stderr
     assert "MPI_ABORT" not in res.stderr and "aborting all" not in res.stderr, res.stderr
     assert "epoch" not in res.stdout, res.stdout
+
+
+@needs_mpi
+def test_a_rank_whose_copy_of_the_data_differs_is_named(tmp_path):
+    # each rank reads --data-dir on its own machine; a copy that differs (one label here) was
+    # trained on without a word, every rank indexing its share into its own arrays
+    import gzip
+    import shutil
+
+    for rank in (0, 1):
+        (tmp_path / f"r{rank}").mkdir()
+        shutil.copytree(_served_mnist(tmp_path / f"r{rank}"), tmp_path / f"r{rank}" / "d")
+    labels = tmp_path / "r1" / "d" / "train-labels-idx1-ubyte.gz"
+    data = bytearray(gzip.decompress(labels.read_bytes()))
+    data[8 + 5] = (data[8 + 5] + 1) % 10
+    labels.write_bytes(gzip.compress(bytes(data)))
+
+    def command(rank):
+        return ["-wdir", str(tmp_path / f"r{rank}"), sys.executable, "-m", "xpgrad.cli", "train",
+                "--dataset", "mnist", "--data-dir", "d", "--epochs", "1", "--no-log",
+                "--progress", "never"]
+
+    res = mpirun(1, *command(0), ":", "-n", "1", *command(1), timeout=90)
+    assert res.returncode == 1, res.stdout[-2000:] + res.stderr[-3000:]
+    errors = _errors(res.stderr)
+    assert len(errors) == 1 and "rank 1 holds a different data set than rank 0" in errors[0] \
+        and "y_train" in errors[0], res.stderr
+    assert "MPI_ABORT" not in res.stderr and "aborting all" not in res.stderr, res.stderr
