@@ -390,7 +390,7 @@ def scenario_fails_in():
     """``xpgrad train`` on every rank while rank argv[4] meets an error (argv[3]: "memory", a
     MemoryError, or "bug", a RuntimeError) at its third forward pass, backward pass or
     optimizer step, or at its first evaluation (argv[2]); each rank prints the status it exits
-    with."""
+    with. argv[3] "interrupt": a KeyboardInterrupt (a second Ctrl-C at that rank)."""
     from xpgrad.cli import main
     from xpgrad.training import results
 
@@ -405,19 +405,22 @@ def scenario_fails_in():
         if where != "forward" or "reduction" not in kwargs:     # not the evaluation's loss
             calls.append(1)
         if len(calls) == (1 if where == "evaluate" else 3):
-            raise MemoryError("injected") if kind == "memory" else RuntimeError("injected bug")
+            raise {"memory": MemoryError("injected"), "bug": RuntimeError("injected bug"),
+                   "interrupt": KeyboardInterrupt()}[kind]
         return real(*args, **kwargs)
 
     w = dist.init()
     if w.rank == on_rank:
         setattr(*target, faulty)
     try:
-        main(["train", "--epochs", "2", "--hidden", "8", "--batch-size", "200", "--optimizer",
-              "sgd", "--logdir", "logs", "--checkpoint", "c.npz", "--progress", "never"])
+        status = main(["train", "--epochs", "2", "--hidden", "8", "--batch-size", "200",
+                       "--optimizer", "sgd", "--logdir", "logs", "--checkpoint", "c.npz",
+                       "--progress", "never"])
     except SystemExit as e:
         print(f"rank {w.rank} exits with {e.code}", flush=True)
         raise
-    print(f"rank {w.rank} exits with 0", flush=True)
+    print(f"rank {w.rank} exits with {status}", flush=True)
+    sys.exit(status)
 
 
 def main():

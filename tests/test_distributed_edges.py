@@ -318,3 +318,16 @@ def test_a_rank_whose_copy_of_the_data_differs_is_named(tmp_path):
     assert len(errors) == 1 and "rank 1 holds a different data set than rank 0" in errors[0] \
         and "y_train" in errors[0], res.stderr
     assert "MPI_ABORT" not in res.stderr and "aborting all" not in res.stderr, res.stderr
+
+
+@needs_mpi
+def test_a_second_ctrl_c_at_one_rank_ends_the_job_instead_of_a_hang(tmp_path):
+    # a KeyboardInterrupt (the second SIGINT) on rank 1 mid-step: it printed "interrupted" and
+    # exited 130, while rank 0 waited for it in the step's reduction forever; "stop now" leaves
+    # no step to agree on, so the rank ends the job, as the excepthook does for a crash
+    res = mpirun(2, sys.executable, WORKER, "fails_in", "forward", "interrupt", "1",
+                 timeout=60, cwd=tmp_path)
+    assert res.returncode != 0, res.stdout[-2000:]
+    assert "xpgrad: interrupted" in res.stderr and \
+        "[rank 1] xpgrad.distributed: exiting with status 130; aborting all 2 ranks" in \
+        res.stderr, res.stderr[-3000:]

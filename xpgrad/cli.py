@@ -558,7 +558,10 @@ def main(argv=None) -> int:
     try:
         return args.func(args, args.parser)
     except KeyboardInterrupt:           # outside the training loop (which saves and returns)
+        from .distributed.group import abort_on_failure
+
         sys.stderr.write("xpgrad: interrupted\n")
+        abort_on_failure(130)           # data-parallel: the others wait for this rank, forever
         return 130
     except Unreported as e:
         _report_once(e, argv)
