@@ -230,7 +230,7 @@ def test_a_failed_write_on_rank_0_during_training_is_one_message_and_status_1_ev
 @needs_mpi
 @pytest.mark.parametrize("where, kind, rank", [
     ("forward", "memory", 1), ("backward", "bug", 1), ("optimizer", "memory", 0),
-    ("evaluate", "bug", 1)])
+    ("evaluate", "bug", 1), ("forward", "memory", -1)])         # -1: on every rank
 def test_an_error_on_one_rank_during_training_is_one_message_and_status_1_everywhere(
         tmp_path, where, kind, rank):
     # was: the failed rank's traceback and MPI_Abort (the others killed, or left waiting in a
@@ -243,8 +243,9 @@ def test_an_error_on_one_rank_during_training_is_one_message_and_status_1_everyw
     assert len(errors) == 1, res.stderr
     words = "out of memory while training" if kind == "memory" else \
         "RuntimeError: injected bug"
-    assert words in errors[0] and (f"[rank {rank}]" in errors[0]) == (rank != 0), errors
+    assert words in errors[0] and (f"[rank {rank}]" in errors[0]) == (rank > 0), errors
     assert ("[rank 1] Traceback" in res.stderr) == (kind == "bug"), res.stderr  # a bug: where
+    assert "Warning" not in res.stderr, res.stderr
     assert "rank 0 exits with 1" in res.stdout and "rank 1 exits with 1" in res.stdout, \
         res.stdout
     assert "MPI_ABORT" not in res.stderr and "aborting all" not in res.stderr, res.stderr

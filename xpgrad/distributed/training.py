@@ -63,7 +63,8 @@ class DataParallel:
                        dtype=np.float64)
         self.world.allreduce_(buf, "sum")
         stop = signal.SIGTERM if buf[4] else (signal.SIGINT if buf[3] else None)
-        return float(buf[0] / buf[1]), int(buf[2]), stop, bool(buf[5])
+        loss = float(buf[0] / buf[1]) if buf[1] else float("nan")     # every rank failed
+        return loss, int(buf[2]), stop, bool(buf[5])
 
     def evaluate(self, model, x, y, backend, run):
         """``results.evaluate`` on this rank's share of ``x``, ``y``, summed over ranks: (mean
