@@ -121,7 +121,7 @@ class _Held:
         from ..distributed.agreement import raise_together
 
         if self.dp is not None and failed is not False:
-            raise_together(self.dp.world, self.error, "a failure on one rank")
+            raise_together(self.dp.world, self.error, "the check for a failure on any rank")
 
     def raise_after_logs(self, error, *logs) -> None:
         """Write the logs (``_write_logs(*logs)``) of a run that ``error`` (a TrainingError
@@ -308,8 +308,8 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
                 for key, value in row.items():
                     getattr(history, key).append(value)
                 held(writer.scalars, {"loss/train": row["train_loss"], "loss/test": test_loss,
-                                        "accuracy/train": row["train_accuracy"],
-                                        "accuracy/test": test_acc, "learning_rate": lr}, epoch)
+                                      "accuracy/train": row["train_accuracy"],
+                                      "accuracy/test": test_acc, "learning_rate": lr}, epoch)
                 held(writer.flush)
                 partial = "" if done_in_epoch >= n_train else \
                     f"  (partial: {done_in_epoch}/{n_train} examples)"
