@@ -301,7 +301,8 @@ def scenario_raise_together():
 def scenario_write_fails():
     """``xpgrad train`` on every rank while rank 0's write named by argv[2] fails with "no
     space left" (a checkpoint mid-run, the event files at the first epoch's end, history.json
-    at the end of the run); each rank prints the status it exits with."""
+    at the end of the run), with ``xpgrad train``'s flags argv[3:] added; each rank prints the
+    status it exits with."""
     import errno
 
     from xpgrad import checkpoint, report
@@ -327,12 +328,99 @@ def scenario_write_fails():
              "--logdir", "logs", "--progress", "never"]
     if where == "checkpoint":
         flags += ["--checkpoint", "c.npz", "--checkpoint-every", "2"]
+    flags += sys.argv[3:]
     try:
         main(flags)
     except SystemExit as e:
         print(f"rank {w.rank} exits with {e.code}", flush=True)
         raise
     print(f"rank {w.rank} exits with 0", flush=True)
+
+
+def scenario_backward_fails():
+    """Rank 1's backward pass fails (MemoryError) before any bucket started, then halfway
+    through the walk (one gradient per bucket, some already reducing): every rank raises the
+    MemoryError from the same ``gradient`` call, naming rank 1, and the ranks are still in step
+    (the next call gives the mean of the ranks' gradients)."""
+    from xpgrad.distributed import gradient_tape
+
+    w = dist.init()
+    model = xg.nn.MLP([3, 4, 4, 2], rng=0)
+    params = model.trainable_variables
+    x = xg.asarray(np.ones((2, 3), dtype=np.float32) * (w.rank + 1))
+    real_hook = gradient_tape._overlap_hook
+
+    def failing_hook(tape, sources, reduction):
+        hook = real_hook(tape, sources, reduction)
+
+        def walk(pos, grads):
+            hook(pos, grads)
+            if w.rank == 1 and (reduction.requests or failure == "at once"):
+                assert reduction._next < len(reduction.plan.buckets)    # some not started
+                raise MemoryError("injected")
+        return walk
+
+    def step():
+        with xg.GradientTape() as tape:
+            loss = xg.sum(model(x) ** 2)
+        return dist.DistributedGradientTape(tape, bucket_bytes=8).gradient(loss, params)
+
+    for failure in ("at once", "halfway"):
+        gradient_tape._overlap_hook = failing_hook
+        try:
+            step()
+        except MemoryError as e:
+            assert str(e) == "injected" and e.failed_rank == 1, (e, e.failed_rank)
+        else:
+            raise AssertionError(f"no MemoryError on rank {w.rank} ({failure})")
+        gradient_tape._overlap_hook = real_hook
+        every = w.comm.allgather([g.numpy() for g in _local_gradients(model, x, params)])
+        for got, *theirs in zip(step(), *every):
+            np.testing.assert_allclose(got.numpy(), np.mean(theirs, axis=0), rtol=1e-6)
+    ok("backward fails")
+
+
+def _local_gradients(model, x, params):
+    with xg.GradientTape() as tape:
+        loss = xg.sum(model(x) ** 2)
+    return tape.gradient(loss, params)
+
+
+def scenario_fails_in():
+    """``xpgrad train`` on every rank while rank argv[4] meets an error (argv[3]: "memory", a
+    MemoryError, or "bug", a RuntimeError) at its third forward pass, backward pass or
+    optimizer step, or at its first evaluation (argv[2]); each rank prints the status it exits
+    with. argv[3] "interrupt": a KeyboardInterrupt (a second Ctrl-C at that rank)."""
+    from xpgrad.cli import main
+    from xpgrad.training import results
+
+    where, kind, on_rank = sys.argv[2], sys.argv[3], int(sys.argv[4])
+    target = {"forward": (xg.losses, "softmax_cross_entropy"),
+              "backward": (xg.GradientTape, "gradient"),
+              "optimizer": (xg.optim.SGD, "apply_gradients"),
+              "evaluate": (results, "evaluate")}[where]
+    real, calls = getattr(*target), []
+
+    def faulty(*args, **kwargs):
+        if where != "forward" or "reduction" not in kwargs:     # not the evaluation's loss
+            calls.append(1)
+        if len(calls) == (1 if where == "evaluate" else 3):
+            raise {"memory": MemoryError("injected"), "bug": RuntimeError("injected bug"),
+                   "interrupt": KeyboardInterrupt()}[kind]
+        return real(*args, **kwargs)
+
+    w = dist.init()
+    if w.rank == on_rank or on_rank == -1:      # -1: every rank
+        setattr(*target, faulty)
+    try:
+        status = main(["train", "--epochs", "2", "--hidden", "8", "--batch-size", "200",
+                       "--optimizer", "sgd", "--logdir", "logs", "--checkpoint", "c.npz",
+                       "--progress", "never"])
+    except SystemExit as e:
+        print(f"rank {w.rank} exits with {e.code}", flush=True)
+        raise
+    print(f"rank {w.rank} exits with {status}", flush=True)
+    sys.exit(status)
 
 
 def main():

@@ -210,6 +210,24 @@ def test_a_diverging_run_stops_before_a_nan_update_and_keeps_the_checkpoint(tmp_
     assert open(ckpt, "rb").read() == good
 
 
+def test_a_diverging_run_whose_logs_cannot_be_written_names_both(tmp_path, monkeypatch):
+    # was: the OSError of history.json alone, the NaN loss only in its context
+    import errno
+
+    from xpgrad.training import loop
+
+    def full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device", path)
+
+    monkeypatch.setattr(loop, "_write_json", full)
+    cfg = TrainConfig(**{**BASE, "optimizer": "sgd", "learning_rate": 1e30}, epochs=5,
+                      logdir=str(tmp_path / "log"))
+    with pytest.raises(TrainingError, match="training loss became") as caught:
+        train(cfg, echo=None)
+    assert "the logs were not written either (OSError: [Errno 28] No space left on device" \
+        in str(caught.value), caught.value
+
+
 def test_config_checks_name_the_setting():
     for kwargs, message in [(dict(seed=-1), "seed (--seed) must be an integer >= 0, got -1"),
                             (dict(seed=1.5), "seed (--seed) must be an integer >= 0"),

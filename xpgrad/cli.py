@@ -321,6 +321,8 @@ def cmd_train(args, parser) -> int:
         except (ImportError, DistributedError) as e:   # no mpi4py; another MPI's mpiexec
             fail(e, 1)
 
+    _check_same_command(current_world(), args)
+
     def note(line):                       # downloads: on stderr, so stdout stays the results
         if not args.quiet and current_world().rank == 0:    # data-parallel: rank 0 alone
             sys.stderr.write(f"xpgrad: {line}\n")
@@ -358,11 +360,57 @@ def cmd_train(args, parser) -> int:
         if getattr(e, "failed_rank", None) is not None:
             fail_together(world, e, 1)
         fail(e, 1)
-    except MemoryError as e:
-        fail(f"out of memory while training (check --hidden and --batch-size): {e}", 1)
+    except MemoryError as e:          # one process, or raised on every rank (failed_rank)
+        _fail_in_training(world, e, f"out of memory while training (check --hidden and "
+                                    f"--batch-size): {e}")
+    except Exception as e:
+        if getattr(e, "failed_rank", None) is None:   # one process: the traceback, as before
+            raise
+        # data-parallel: an unexpected error on one rank (a bug), raised on every rank at
+        # the same step; that rank shows where it arose, rank 0 the one-line summary
+        if e.failed_rank == world.rank:
+            from .distributed.group import print_traceback
+
+            print_traceback(e, world.rank)
+        _fail_in_training(world, e, f"{type(e).__name__}: {e}")
     if result.interrupted:
         return 128 + int(getattr(signal, result.interrupted))
     return 0
+
+
+def _check_same_command(world, args) -> None:
+    """Data-parallel: fail (status 2, every rank) unless every rank was started with the same
+    ``xpgrad train`` settings; rank 0's would otherwise be used on all of them without a word
+    (a launch giving each rank its own ``--seed`` or model: ``mpiexec -n 1 xpgrad train --seed
+    1 : -n 1 xpgrad train --seed 2``)."""
+    if world.size == 1:
+        return
+    mine = {k: v for k, v in vars(args).items() if k not in ("func", "parser")}
+    every = world.allgather(mine)
+    for rank, theirs in enumerate(every):
+        differ = [k for k in mine if theirs.get(k) != every[0].get(k)]
+        if differ:
+            name = differ[0]
+            fail_together(world, f"rank {rank} was started with other settings than rank 0 "
+                                 f"(--{name.replace('_', '-')}: rank 0 has "
+                                 f"{_shown(every[0].get(name))}, rank {rank} has "
+                                 f"{_shown(theirs.get(name))}); start every rank with the same "
+                                 f"xpgrad train command line", 2)
+
+
+def _shown(value):
+    """A setting as a user would recognise it: text as given, lists and numbers as Python
+    writes them, an unset one as "none"."""
+    return "none" if value is None else value if isinstance(value, str) else repr(value)
+
+
+def _fail_in_training(world, error, message):
+    """Fail with status 1 for ``error``, met while training: on several ranks every rank has
+    raised it (``failed_rank`` names where it arose) and rank 0 prints ``message`` once."""
+    where = getattr(error, "failed_rank", None)
+    if where is None:
+        fail(message, 1)
+    fail_together(world, f"[rank {where}] {message}" if where else message, 1)
 
 
 def cmd_plot(args, parser) -> int:
@@ -510,7 +558,10 @@ def main(argv=None) -> int:
     try:
         return args.func(args, args.parser)
     except KeyboardInterrupt:           # outside the training loop (which saves and returns)
+        from .distributed.group import abort_on_failure
+
         sys.stderr.write("xpgrad: interrupted\n")
+        abort_on_failure(130)           # data-parallel: the others wait for this rank, forever
         return 130
     except Unreported as e:
         _report_once(e, argv)

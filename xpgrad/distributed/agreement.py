@@ -18,9 +18,14 @@ import numpy as np
 from .group import DistributedError, SingleWorld, refuse_trace
 
 
-def check_same(w, what, description) -> None:
+ADVICE = ("every rank must build the same model and pass the same variables in the same "
+          "order")
+
+
+def check_same(w, what, description, advice=ADVICE) -> None:
     """Raise DistributedError on every rank unless all ranks hold the same ``description`` (a
-    list of strings, one per item): the message names the first rank and item that differ.
+    list of strings, one per item): the message names the first rank and item that differ,
+    then gives ``advice``.
 
     >>> check_same(SingleWorld(), "model layout", ["w: (2, 3) float32"])
     """
@@ -39,8 +44,7 @@ def check_same(w, what, description) -> None:
                    for i, (a, b) in enumerate(zip(ref, theirs)) if a != b),
                   f"rank 0 has {len(ref)} items, rank {other} has {len(theirs)}")
     raise DistributedError(f"rank {other} holds a different {what} than rank 0 ({detail}); "
-                           f"every rank must build the same model and pass the same "
-                           f"variables in the same order")
+                           f"{advice}")
 
 
 def _allgather_int64(w, value, what):

@@ -5,13 +5,15 @@ A ``BucketPlan`` groups the sources of one ``gradient`` call by dtype into bucke
 so the first bucket fills first; buckets start in index order on every rank). Each bucket's
 buffer is laid out as::
 
-    [ gradient 0 | gradient 1 | ... | present 0 | present 1 | ... | weight ]
+    [ gradient 0 | gradient 1 | ... | present 0 | present 1 | ... | weight | failed ]
 
 A rank that has a gradient writes ``weight * g`` and a 1 in its "present" slot; a rank whose
 gradient is None (or whose local batch is empty, ``weight=0``) leaves zeros. After one in-place
 sum over ranks, a gradient no rank had stays None, and dividing by the summed weight gives the
 exact weighted mean -- with ``weight`` = the local batch size, the mean over the global batch.
-Every rank joins the same collectives whatever it holds.
+Every rank joins the same collectives whatever it holds: a rank whose backward pass fails
+sends the buckets it had not started with nothing but a 1 in "failed" (``abandon``), so that
+the others learn of it from the reduction itself (``failed``) instead of waiting for it.
 
 >>> import numpy as np
 >>> from xpgrad.distributed.group import SingleWorld
@@ -43,7 +45,12 @@ class Bucket:
 
     @property
     def length(self):
-        return self.n + len(self.entries) + 1
+        return self.n + len(self.entries) + 2
+
+    @property
+    def weight_at(self):
+        """The index of the bucket's "weight" slot (the "failed" slot is the last)."""
+        return self.n + len(self.entries)
 
 
 class BucketPlan:
@@ -99,9 +106,10 @@ class Reduction:
         self.requests = {}        # bucket index -> request
         self._next = 0            # the first bucket not started
         self.engine = None
+        self.failed = False       # after finish(): whether a rank's backward pass failed
         if op == "mean":
-            for buf in self.buffers:
-                buf[-1] = weight
+            for b, buf in zip(plan.buckets, self.buffers):
+                buf[b.weight_at] = weight
 
     def ready(self, i, g):
         """Source ``i``'s gradient is final (``g`` a raw array, or None)."""
@@ -131,6 +139,24 @@ class Reduction:
             self.engine = engine_for(self.world, buf)
         self.requests[bucket.index] = self.engine.iallreduce_(buf, "sum")
 
+    def abandon(self) -> bool:
+        """This rank cannot give its gradients (its backward pass failed): send every bucket
+        not yet started with only its "failed" slot set, and wait for all of them. Returns
+        whether any was sent so (False: all had started, and the other ranks cannot learn of
+        the failure from this reduction)."""
+        buckets = self.plan.buckets
+        flagged = self._next < len(buckets)
+        for bucket in buckets[self._next:]:
+            buf = self.buffers[bucket.index]
+            buf[:] = 0
+            buf[-1] = 1
+            self._launch(bucket)
+        self._next = len(buckets)
+        self.done = [True] * len(self.done)
+        while self.requests:
+            self.requests.popitem()[1].wait()
+        return flagged
+
     def progress(self):
         if self.requests and self.engine is not None:
             self.engine.progress(list(self.requests.values()))
@@ -145,8 +171,9 @@ class Reduction:
         for bucket in self.plan.buckets:
             self.requests.pop(bucket.index).wait()
             buf = self.buffers[bucket.index]
+            self.failed = self.failed or float(buf[-1]) > 0
             if self.op == "mean":
-                total = float(buf[-1])
+                total = float(buf[bucket.weight_at])
                 if total > 0:
                     buf[:bucket.n] /= total
             present = buf[bucket.n:bucket.n + len(bucket.entries)]

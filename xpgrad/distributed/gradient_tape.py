@@ -20,7 +20,7 @@ from ..primitive import tape_state
 from ..tape import check_sources
 from ..tensor import _wrap
 from .buckets import DEFAULT_BUCKET_BYTES, Reduction, plan_for
-from .agreement import check_same
+from .agreement import check_same, raise_together
 from .group import world as _world
 
 OPS = ("mean", "sum")
@@ -83,6 +83,9 @@ class DistributedGradientTape:
     order), which is checked on each call: a rank that differs is named in a DistributedError
     raised on all ranks. ``last_timing`` holds the seconds of the last call: ``walk`` (the
     backward walk, reductions running behind it) and ``wait`` (waiting for them afterwards).
+    An exception in one rank's backward pass (a MemoryError) is raised on every rank by the
+    same ``gradient`` call, with ``failed_rank`` naming that rank (see
+    ``agreement.raise_together``), instead of leaving the others waiting for its gradients.
     """
 
     def __init__(self, tape, *, op="mean", bucket_bytes=DEFAULT_BUCKET_BYTES, overlap=True,
@@ -158,6 +161,10 @@ class DistributedGradientTape:
                 self.tape._walk_hook = hook
             try:
                 grads = self.tape.gradient(target, src, output_gradients)
+            except Exception as e:      # e.g. MemoryError: every rank raises it, none waits
+                if reduction.abandon():
+                    raise_together(self.world, e, "the backward pass")
+                raise
             finally:
                 if hook is not None:
                     self.tape.__dict__.pop("_walk_hook", None)
@@ -167,6 +174,8 @@ class DistributedGradientTape:
         t1 = time.perf_counter()
         started_in_walk = len(reduction.requests)
         out = reduction.finish(local)
+        if reduction.failed:            # another rank's backward pass failed: raise its error
+            raise_together(self.world, None, "the backward pass")
         self.last_timing = {"walk": t1 - t0, "wait": time.perf_counter() - t1,
                             "started_in_walk": started_in_walk}
         return [None if g is None else _wrap(g, s._backend) for g, s in zip(out, src)]

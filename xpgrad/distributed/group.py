@@ -337,12 +337,24 @@ def abort_on_failure(code) -> None:
         w.abort(code if isinstance(code, int) else 1)
 
 
+def print_traceback(error, rank, tb=None) -> None:
+    """Print the traceback of ``error`` (``tb``, default its own) on stderr, each line prefixed
+    with ``[rank r]``.
+
+    >>> print_traceback(ValueError("bad"), 1)      # doctest: +SKIP
+    [rank 1] ValueError: bad
+    """
+    tb = error.__traceback__ if tb is None else tb
+    text = "".join(traceback.format_exception(type(error), error, tb))
+    sys.stderr.write("".join(f"[rank {rank}] {line}\n" for line in text.splitlines()))
+    sys.stderr.flush()
+
+
 def _install_excepthook(w):
     previous = sys.excepthook
 
     def abort_job(kind, value, tb):
-        text = "".join(traceback.format_exception(kind, value, tb))
-        sys.stderr.write("".join(f"[rank {w.rank}] {line}\n" for line in text.splitlines()))
+        print_traceback(value, w.rank, tb)
         sys.stderr.write(f"[rank {w.rank}] xpgrad.distributed: aborting all {w.size} ranks\n")
         sys.stderr.flush()
         if issubclass(kind, KeyboardInterrupt):

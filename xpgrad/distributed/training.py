@@ -63,20 +63,26 @@ class DataParallel:
                        dtype=np.float64)
         self.world.allreduce_(buf, "sum")
         stop = signal.SIGTERM if buf[4] else (signal.SIGINT if buf[3] else None)
-        return float(buf[0] / buf[1]), int(buf[2]), stop, bool(buf[5])
+        loss = float(buf[0] / buf[1]) if buf[1] else float("nan")     # every rank failed
+        return loss, int(buf[2]), stop, bool(buf[5])
 
-    def evaluate(self, model, x, y, backend):
+    def evaluate(self, model, x, y, backend, run):
         """``results.evaluate`` on this rank's share of ``x``, ``y``, summed over ranks: (mean
-        loss, accuracy) over all of them."""
-        from ..training.results import evaluate
+        loss, accuracy) over all of them, and whether any rank failed. ``run`` runs the local
+        evaluation (the loop's ``_Held``: it returns None and keeps the error in ``run.error``
+        if it fails, and skips it if an error is held from before); a failed rank joins the
+        reduction with a flag."""
+        from ..training import results
 
         mine = self.share(np.arange(len(y)))
-        buf = np.zeros(2)
+        buf = np.zeros(3)
         if len(mine):
-            loss, accuracy = evaluate(model, x[mine], y[mine], backend)
-            buf[:] = loss * len(mine), accuracy * len(mine)
+            got = run(results.evaluate, model, x[mine], y[mine], backend)
+            if got is not None:
+                buf[:2] = got[0] * len(mine), got[1] * len(mine)
+        buf[2] = run.error is not None
         self.world.allreduce_(buf, "sum")
-        return float(buf[0] / len(y)), float(buf[1] / len(y))
+        return float(buf[0] / len(y)), float(buf[1] / len(y)), bool(buf[2])
 
     def reduce(self, grads, variables, n_local):
         """Local gradients (of the mean loss over ``n_local`` examples; None where there is

@@ -89,12 +89,15 @@ def _write_json(path, data) -> None:
         raise
 
 
-class _Writes:
-    """Runs rank 0's writes (event files, checkpoints, history.json). On one process an error
-    raises at once. On several ranks it is held (later writes are skipped) until the ranks
-    agree on it -- with the next step's metrics, which are reduced anyway, or at the end of the
-    run -- and then raised on every rank (``raise_together``), so that all of them stop with
-    one message instead of rank 0 alone failing and aborting the job."""
+class _Held:
+    """Runs the work of one rank that may fail on it alone: rank 0's writes (event files,
+    checkpoints, history.json), and each rank's forward pass, optimizer step and evaluation
+    (a MemoryError, a bug). On one process an error raises at once. On several ranks it is
+    held (returning None; later actions are skipped) until the ranks agree on it -- with a flag
+    in the next reduction they make anyway (the step's metrics, the evaluation), or at the end
+    of the run -- and then raised on every rank (``raise_together``), so that all of them stop
+    with one message instead of one rank failing and aborting the job. An error the ranks have
+    already agreed on (``failed_rank`` set) passes through."""
 
     def __init__(self, dp):
         self.dp = dp
@@ -107,6 +110,8 @@ class _Writes:
             try:
                 return action(*args, **kwargs)
             except Exception as e:
+                if getattr(e, "failed_rank", None) is not None:
+                    raise
                 self.error = e
         return None
 
@@ -116,7 +121,20 @@ class _Writes:
         from ..distributed.agreement import raise_together
 
         if self.dp is not None and failed is not False:
-            raise_together(self.dp.world, self.error, "rank 0's writes of logs and checkpoints")
+            raise_together(self.dp.world, self.error, "the check for a failure on any rank")
+
+    def raise_after_logs(self, error, *logs) -> None:
+        """Write the logs (``_write_logs(*logs)``) of a run that ``error`` (a TrainingError
+        every rank raised) stopped, then raise it -- naming the logs' own failure, or a write
+        failure held from before, if they could not be written (it would be lost otherwise)."""
+        try:
+            self(_write_logs, *logs)
+        except Exception as e:               # one process: raised at once
+            self.error = e
+        if self.error is None:
+            raise error
+        raise TrainingError(f"{error}; the logs were not written either "
+                            f"({type(self.error).__name__}: {self.error})") from error
 
 
 def _save(plan, epoch, done_in_epoch, n_train, target_epochs, writes) -> None:
@@ -176,10 +194,10 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
         say(f"resumed from {cfg.resume or cfg.checkpoint}: {opt.iterations} steps done "
             f"(epoch {start_epoch}){where}")
 
-    writes = _Writes(dp)
-    writer = writes(RunWriter, cfg.logdir) or RunWriter(None)
-    writes(writer.text, "config", "\n".join(f"    {k}: {v}" for k, v in asdict(cfg).items()))
-    writes(writer.images, "inputs/train_samples", raw.x_train[:64], ds.image_shape)
+    held = _Held(dp)
+    writer = held(RunWriter, cfg.logdir) or RunWriter(None)
+    held(writer.text, "config", "\n".join(f"    {k}: {v}" for k, v in asdict(cfg).items()))
+    held(writer.images, "inputs/train_samples", raw.x_train[:64], ds.image_shape)
     say(f"{ds!r}; model {cfg.model} {[ds.n_features, *cfg.hidden, ds.n_classes]}; "
         f"{cfg.optimizer} lr={cfg.learning_rate:g}; backend {be.name}")
 
@@ -191,6 +209,27 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
 
     if cfg.compile:     # traced once per batch shape, replayed (xg.function); on several
         forward_backward = xg.function(forward_backward)    # ranks, reduced after the replay
+
+    def forward(mine):
+        """This rank's share ``mine`` of the step: (loss, correct predictions, the loss
+        Tensor, the gradients (--compile, one process) or None, the tape or None)."""
+        idx_t = xg.asarray(mine, backend=be)
+        xb, yb = x_train[idx_t], y_train[idx_t]
+        tape = grads = None
+        if not len(mine):          # several ranks: an empty share, nothing to contribute
+            with xg.GradientTape() as tape:     # (it joins the reduction all the same)
+                pass
+            return 0.0, 0, None, [None] * len(variables), tape
+        # overflow shows as a non-finite loss, reported by the loop: no warnings per step
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            if dp is None or cfg.compile:
+                logits, loss, grads = forward_backward(xb, yb)
+            else:
+                with xg.GradientTape() as tape:
+                    logits = model(xb)
+                    loss = xg.losses.softmax_cross_entropy(logits, yb)
+        hits = int((np.argmax(logits.numpy(), axis=1) == ds.y_train[mine]).sum())
+        return metric(loss), hits, loss, grads, tape
 
     history = History()
     n_train = len(ds.x_train)
@@ -218,28 +257,14 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
                             cfg.progress)
             for idx in bar:
                 mine = idx if dp is None else dp.share(idx)
-                idx_t = xg.asarray(mine, backend=be)
-                xb, yb = x_train[idx_t], y_train[idx_t]
-                # overflow shows as a non-finite loss, reported below: no warnings per step
-                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                    if dp is None or (cfg.compile and len(mine)):
-                        logits, loss, grads = forward_backward(xb, yb)
-                    elif cfg.compile:           # an empty share: nothing to contribute
-                        logits, loss, grads = None, None, [None] * len(variables)
-                    else:
-                        with xg.GradientTape() as tape:
-                            logits = model(xb) if len(mine) else None
-                            loss = xg.losses.softmax_cross_entropy(logits, yb) if len(mine) \
-                                else None
-                hits = int((np.argmax(logits.numpy(), axis=1) == ds.y_train[mine]).sum()) \
-                    if len(mine) else 0
-                if dp is None:
-                    loss_value = metric(loss)
-                else:
+                # None: this rank failed (held), and tells the others with the metrics
+                done = held(forward, mine) or (0.0, 0, None, None, None)
+                loss_value, hits, loss, grads, tape = done
+                if dp is not None:
                     loss_value, hits, agreed, failed = dp.metrics(
-                        metric(loss) if len(mine) else 0.0, len(mine), hits, stopper.signum,
-                        writes.error is not None)
-                    writes.agree(failed)
+                        loss_value, len(mine) if held.error is None else 0, hits,
+                        stopper.signum, held.error is not None)
+                    held.agree(failed)
                 if not math.isfinite(loss_value):
                     history.step_loss.append(loss_value)
                     raise TrainingError(
@@ -251,11 +276,11 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
                 with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                     if dp is not None and cfg.compile:
                         grads = dp.reduce(grads, variables, len(mine))
-                    elif dp is not None:
-                        grads = dp.gradient(tape, loss, variables, len(mine))
-                    opt.apply_gradients(zip(grads, variables))
+                    elif dp is not None:    # a failure in one rank's backward: raised on all
+                        grads = held(dp.gradient, tape, loss, variables, len(mine))
+                    held(lambda: opt.apply_gradients(zip(grads, variables)))
                 history.step_loss.append(loss_value)
-                writes(writer.scalars, {"loss/train_step": loss_value}, opt.iterations)
+                held(writer.scalars, {"loss/train_step": loss_value}, opt.iterations)
                 loss_sum += loss_value * len(idx)
                 correct += hits
                 seen += len(idx)
@@ -264,13 +289,17 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
                 if cfg.progress:
                     bar.set_postfix(loss=f"{loss_value:.4f}", refresh=False)
                 if cfg.checkpoint_every and opt.iterations % cfg.checkpoint_every == 0:
-                    _save(plan, epoch, done_in_epoch, n_train, target, writes)
+                    _save(plan, epoch, done_in_epoch, n_train, target, held)
                 if stop() is not None or (cfg.max_steps is not None
                                           and steps >= cfg.max_steps):
                     break
             if seen:
-                test_loss, test_acc = evaluate(model, ds.x_test, ds.y_test, be) if dp is None \
-                    else dp.evaluate(model, ds.x_test, ds.y_test, be)
+                if dp is None:
+                    test_loss, test_acc = evaluate(model, ds.x_test, ds.y_test, be)
+                else:
+                    test_loss, test_acc, failed = dp.evaluate(model, ds.x_test, ds.y_test, be,
+                                                              held)
+                    held.agree(failed)
                 lr = opt.learning_rate
                 row = dict(epoch=epoch, train_loss=loss_sum / seen,
                            train_accuracy=correct / seen, test_loss=test_loss,
@@ -278,10 +307,10 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
                            seconds=time.perf_counter() - t_epoch)
                 for key, value in row.items():
                     getattr(history, key).append(value)
-                writes(writer.scalars, {"loss/train": row["train_loss"], "loss/test": test_loss,
-                                        "accuracy/train": row["train_accuracy"],
-                                        "accuracy/test": test_acc, "learning_rate": lr}, epoch)
-                writes(writer.flush)
+                held(writer.scalars, {"loss/train": row["train_loss"], "loss/test": test_loss,
+                                      "accuracy/train": row["train_accuracy"],
+                                      "accuracy/test": test_acc, "learning_rate": lr}, epoch)
+                held(writer.flush)
                 partial = "" if done_in_epoch >= n_train else \
                     f"  (partial: {done_in_epoch}/{n_train} examples)"
                 say(f"epoch {epoch:3d}  loss {row['train_loss']:.4f}  "
@@ -290,9 +319,8 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
             if stop() is not None or (cfg.max_steps is not None
                                       and steps >= cfg.max_steps):
                 break
-    except TrainingError:
-        writes(_write_logs, plan, history, writer, plot_history, None)
-        raise
+    except TrainingError as e:
+        held.raise_after_logs(e, plan, history, writer, plot_history, None)
     finally:
         stopper.restore()
         if dp is not None:
@@ -301,12 +329,11 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
 
     if cfg.checkpoint:              # the most valuable file first
         try:
-            _save(plan, epoch, done_in_epoch, n_train, target, writes)
-        except TrainingError:
-            writes(_write_logs, plan, history, writer, plot_history, stopper.name)
-            raise
-    files = writes(_write_logs, plan, history, writer, plot_history, stopper.name)
-    writes.agree()
+            _save(plan, epoch, done_in_epoch, n_train, target, held)
+        except TrainingError as e:
+            held.raise_after_logs(e, plan, history, writer, plot_history, stopper.name)
+    files = held(_write_logs, plan, history, writer, plot_history, stopper.name)
+    held.agree()
     if cfg.checkpoint:
         files["checkpoint"] = cfg.checkpoint
 

@@ -112,8 +112,36 @@ def prepare(config: TrainConfig, echo=None, *, background_compile=False) -> Plan
         raw = leader_first(w, load, "the download of the data set")
     else:
         raw = run_together(w, load, "the reading of the data set")
+    if w.size > 1:      # each rank indexes its share of every batch into its own copy
+        from ..distributed.agreement import check_same
+
+        check_same(w, "data set", _fingerprint(raw), "every rank must read the same data: "
+                   "compare the files of the data directory (--data-dir, XPGRAD_DATA_DIR) "
+                   "on each machine")
     return run_together(w, lambda: _built(cfg, raw, be, source, meta, background_compile, echo),
                         "the building of the model")
+
+
+def _fingerprint(raw):
+    """One line per array of the data set ``raw``: its shape, dtype and a hash of its bytes.
+
+    >>> import numpy as np
+    >>> from ..data.dataset import Dataset
+    >>> ds = Dataset("toy", np.zeros((4, 2), np.float32), np.arange(4), np.zeros((2, 2)),
+    ...              np.arange(2), (1, 2), 4)
+    >>> before = _fingerprint(ds)
+    >>> ds.y_train[1] = 3
+    >>> [line == then for line, then in zip(_fingerprint(ds), before)]
+    [True, False, True, True]
+    """
+    import hashlib
+
+    import numpy as np
+
+    return [f"{name}: shape {a.shape} {a.dtype} hash "
+            f"{hashlib.blake2b(np.ascontiguousarray(a).data, digest_size=8).hexdigest()}"
+            for name in ("x_train", "y_train", "x_test", "y_test")
+            for a in [getattr(raw, name)]]
 
 
 def _checked(config, echo, background_compile, root):
