@@ -1,0 +1,294 @@
+"""``xpgrad train``: its command line (``_train_parser``), the settings it makes
+(``_config``) and the command itself (``cmd_train``), one process or data-parallel under
+``mpiexec``.
+
+>>> _hidden("128,64")
+[128, 64]
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import math
+import os
+import signal
+import sys
+
+from .cli_failures import _fail_in_training, _preparation_status, fail, fail_together
+
+
+def _hidden(text):
+    if "," in text and not all(p.strip() for p in text.split(",")):
+        raise argparse.ArgumentTypeError(f"empty layer size in {text!r} (sizes like 128 or "
+                                         "128,64)")
+    try:
+        sizes = [int(s) for s in text.replace(",", " ").split()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected layer sizes like 128 or 128,64, got {text!r}")
+    if not sizes or any(s < 1 for s in sizes):
+        raise argparse.ArgumentTypeError(f"layer sizes must be positive integers, got {text!r}")
+    return sizes
+
+
+def _number(kind, low, strict=True):
+    """An argparse type: a finite ``kind`` above ``low`` (``>= low`` unless ``strict``)."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            what = "an integer" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        if not math.isfinite(value) or (value <= low if strict else value < low):
+            what = "an integer" if kind is int else "a finite number"
+            raise argparse.ArgumentTypeError(
+                f"must be {what} {'>' if strict else '>='} {low:g}, got {text}")
+        return value
+    return parse
+
+
+def _positive(kind):
+    return _number(kind, 0)
+
+
+def _train_parser(sub):
+    from .data import DATASETS
+    from .models import MODELS, OPTIMIZERS
+
+    from .threads import DEFAULT_THREADS, parse_threads
+
+    p = sub.add_parser(
+        "train", help="train a classifier (default: MLP on the 8x8 digits)",
+        description="Train a classifier and report held-out accuracy. Writes TensorBoard event "
+                    "files and history.json (and, with --curves, curves.png) under --logdir. "
+                    "Every flag and output path is checked before training starts. "
+                    "SIGINT/SIGTERM stop after the current step and save the checkpoint and "
+                    "logs (exit 130/143).")
+    p.add_argument("--backend", default=None,
+                   help="array backend, see `xpgrad info` (default: $XPGRAD_BACKEND or numpy); "
+                        "numba: kernels not yet compiled on this machine compile in a background "
+                        "process while NumPy's kernels stand in")
+    p.add_argument("--model", default=None, choices=sorted(MODELS),
+                   help="; ".join(f"{m.name}: {m.help}" for m in MODELS.values())
+                   + " (default: mlp)")
+    p.add_argument("--optimizer", default=None, choices=list(OPTIMIZERS),
+                   help="optimizer (default learning rates: " + ", ".join(
+                       f"{o.name} {o.default_learning_rate:g}" for o in OPTIMIZERS.values())
+                   + "; default: adam)")
+    p.add_argument("--epochs", type=_positive(int), default=None,
+                   help="epochs to train in this run (default: 20; with --resume: what remains "
+                        "of the saved run)")
+    p.add_argument("--batch-size", type=_positive(int), default=None, help="(default: 32)")
+    p.add_argument("--learning-rate", "--lr", type=_positive(float), default=None,
+                   help="step size, a finite number > 0 (default: the optimizer's)")
+    p.add_argument("--seed", type=_number(int, 0, strict=False), default=None,
+                   help="seeds the train/test split, the initial weights and the data order "
+                        "(an integer >= 0; default: 0)")
+    p.add_argument("--hidden", type=_hidden, default=None,
+                   help="hidden layer sizes, e.g. 128 or 256,128 (default: the model's; mlp: 128)")
+    p.add_argument("--dataset", default=None, choices=DATASETS,
+                   help="digits: the 8x8 digits shipped with xpgrad (scikit-learn's); mnist, "
+                        "fashion-mnist: the standard IDX files, downloaded on first use into "
+                        "$XPGRAD_DATA_DIR (default ~/.cache/xpgrad) with their SHA-256 checked, "
+                        "or read from --data-dir (default: digits)")
+    p.add_argument("--data-dir", default=None,
+                   help="directory with the four IDX files of --dataset mnist or fashion-mnist "
+                        "(nothing is downloaded)")
+    p.add_argument("--logdir", default=None,
+                   help="where event files and plots go (default: runs/<timestamp>)")
+    p.add_argument("--no-log", action="store_true", help="write no event files or plots")
+    p.add_argument("--curves", action="store_true",
+                   help="also draw curves.png (loss and accuracy per epoch) under --logdir; "
+                        "needs matplotlib, the viz extra (`xpgrad plot RUN_DIR` draws it later)")
+    p.add_argument("--checkpoint", default=None,
+                   help=".npz file saved at the end (and every --checkpoint-every steps, and "
+                        "on SIGINT/SIGTERM); if it exists, training resumes from it and trains "
+                        "--epochs more")
+    p.add_argument("--checkpoint-every", type=_positive(int), default=None, metavar="N",
+                   help="also save the checkpoint every N optimizer steps")
+    p.add_argument("--resume", default=None, metavar="PATH",
+                   help="continue the run saved in PATH with its settings (flags given again "
+                        "override them; the model's shape cannot change) and save back to it "
+                        "unless --checkpoint is given")
+    p.add_argument("--max-steps", type=_positive(int), default=None,
+                   help="stop after this many optimizer steps (for quick checks)")
+    p.add_argument("--threads", type=parse_threads, default=None, metavar="N",
+                   help=f"threads for BLAS and Numba's kernels (default: {DEFAULT_THREADS}; "
+                        f"more pays only for large layers on an idle machine)")
+    p.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
+                   help="progress bars (per epoch, per download): auto shows them when stderr "
+                        "is a terminal and tqdm is installed (default: auto)")
+    p.add_argument("--compile", action="store_true", default=None,
+                   help="trace each step's forward and backward pass once (xg.function) and "
+                        "replay it: the same numbers, without per-op dispatch")
+    p.add_argument("--quiet", "-q", action="store_true",
+                   help="no progress bar and no per-epoch lines; print the final summary only")
+    p.add_argument("--distributed", action="store_true",
+                   help="data-parallel over the processes of mpiexec/srun (automatic under "
+                        "them): --batch-size stays the global batch; see docs/distributed.md")
+    p.set_defaults(func=cmd_train, parser=p)
+    return p
+
+
+_FLAGS = ("backend", "model", "optimizer", "epochs", "batch_size", "learning_rate", "seed",
+          "hidden", "dataset", "data_dir", "checkpoint", "checkpoint_every", "max_steps",
+          "threads", "compile")
+
+
+def _config(args):
+    """The run's TrainConfig: the flags given, on top of the resumed checkpoint's settings
+    (--resume, or an existing --checkpoint) or the defaults."""
+    from .checkpoint import checkpoint_metadata
+    from .training import TrainConfig, resume_config
+
+    given = {k: getattr(args, k) for k in _FLAGS if getattr(args, k) is not None}
+    env = os.environ.get("XPGRAD_BACKEND")
+    if env and "backend" not in given:
+        from .backend import BackendUnavailableError, UnknownBackendError, get_backend
+
+        try:
+            get_backend(env)
+        except (UnknownBackendError, BackendUnavailableError) as e:
+            from .training import ConfigError
+
+            raise ConfigError(f"$XPGRAD_BACKEND={env!r} (the default of --backend): {e}") \
+                from None
+    if "hidden" in given:
+        given["hidden"] = tuple(given["hidden"])
+    source, finish = args.resume, True
+    if source is None and args.checkpoint and os.path.isfile(args.checkpoint):
+        source, finish = args.checkpoint, False          # trains --epochs more
+        if not isinstance(checkpoint_metadata(source).get("config"), dict):
+            source = None                                # an older checkpoint: flags only
+    if source is not None:
+        config = resume_config(source, given, finish=finish)
+        if "backend" not in given and os.environ.get("XPGRAD_BACKEND"):
+            config.backend = os.environ["XPGRAD_BACKEND"]
+    else:
+        given.setdefault("backend", os.environ.get("XPGRAD_BACKEND") or "numpy")
+        config = TrainConfig(**given)
+    config.logdir = None
+    if not args.no_log:
+        config.logdir = args.logdir or os.path.join(
+            "runs", datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
+    config.progress = _progress(args.progress)
+    config.curves = args.curves
+    return config
+
+
+def _progress(choice) -> bool:
+    """``--progress``: always, never, or auto (stderr is a terminal and tqdm is installed)."""
+    from .report import available
+
+    if choice == "auto":
+        return sys.stderr.isatty() and available("tqdm")
+    return choice == "always"
+
+
+def cmd_train(args, parser) -> int:
+    from .checkpoint import CheckpointError
+    from .training import TrainingError, prepare
+
+    for flag in ("logdir", "checkpoint", "resume", "data_dir"):   # e.g. --checkpoint "$UNSET"
+        if getattr(args, flag) == "":
+            fail(f"--{flag.replace('_', '-')} is empty; give a path")
+    if args.no_log and args.logdir:
+        fail("--no-log and --logdir contradict each other; give one of them")
+    if args.no_log and args.curves:
+        fail("--curves draws curves.png under the log directory, which --no-log turns off; "
+             "give one of them")
+    if args.quiet and args.progress == "always":
+        fail("--quiet and --progress always contradict each other; give one of them")
+    if args.quiet:
+        args.progress = "never"
+
+    from .distributed import DistributedError, init as init_distributed, launcher_size
+    from .distributed.agreement import run_together
+    from .distributed.group import current as current_world
+
+    if args.distributed or launcher_size() > 1:
+        try:
+            init_distributed(gpu=args.backend == "cupy" or None)
+        except (ImportError, DistributedError) as e:   # no mpi4py; another MPI's mpiexec
+            fail(e, 1)
+
+    _check_same_command(current_world(), args)
+
+    def note(line):                       # downloads: on stderr, so stdout stays the results
+        if not args.quiet and current_world().rank == 0:    # data-parallel: rank 0 alone
+            sys.stderr.write(f"xpgrad: {line}\n")
+            sys.stderr.flush()
+
+    # data-parallel: rank 0 alone reads a checkpoint's settings, and every rank runs those;
+    # an error on any rank is raised on every rank (run_together, prepare), reported once
+    world = current_world()
+    try:
+        config = run_together(world, lambda: _config(args) if world.rank == 0 else None,
+                              "the reading of the settings")
+        plan = prepare(world.bcast_object(config) if world.size > 1 else config, echo=note,
+                       background_compile=world.size == 1)
+    except Exception as e:
+        status = _preparation_status(e)
+        if status is None:
+            raise
+        if isinstance(e, MemoryError):        # e.g. --hidden 99999999999: the weights
+            where = getattr(e, "failed_rank", 0)
+            e = f"{f'[rank {where}] ' if where else ''}not enough memory to set up this run " \
+                f"(check --hidden and --batch-size): {e}"
+        fail_together(world, e, status)
+
+    def echo(line):
+        if not args.quiet or line.startswith(("held-out", "wrote", "interrupted")):
+            print(line, flush=True)
+
+    try:
+        result = plan.fit(echo, handle_signals=True)
+    except TrainingError as e:   # every rank raised it at the same step (reduced loss)
+        fail_together(world, e, 1)
+    except (ImportError, OSError, CheckpointError) as e:
+        # data-parallel: rank 0's failed write (logs, checkpoint) is raised on every rank
+        # (failed_rank set) after the ranks agreed on it: one message, no MPI_Abort
+        if getattr(e, "failed_rank", None) is not None:
+            fail_together(world, e, 1)
+        fail(e, 1)
+    except MemoryError as e:          # one process, or raised on every rank (failed_rank)
+        _fail_in_training(world, e, f"out of memory while training (check --hidden and "
+                                    f"--batch-size): {e}")
+    except Exception as e:
+        if getattr(e, "failed_rank", None) is None:   # one process: the traceback, as before
+            raise
+        # data-parallel: an unexpected error on one rank (a bug), raised on every rank at
+        # the same step; that rank shows where it arose, rank 0 the one-line summary
+        if e.failed_rank == world.rank:
+            from .distributed.group import print_traceback
+
+            print_traceback(e, world.rank)
+        _fail_in_training(world, e, f"{type(e).__name__}: {e}")
+    if result.interrupted:
+        return 128 + int(getattr(signal, result.interrupted))
+    return 0
+
+
+def _check_same_command(world, args) -> None:
+    """Data-parallel: fail (status 2, every rank) unless every rank was started with the same
+    ``xpgrad train`` settings; rank 0's would otherwise be used on all of them without a word
+    (a launch giving each rank its own ``--seed`` or model: ``mpiexec -n 1 xpgrad train --seed
+    1 : -n 1 xpgrad train --seed 2``)."""
+    if world.size == 1:
+        return
+    mine = {k: v for k, v in vars(args).items() if k not in ("func", "parser")}
+    every = world.allgather(mine)
+    for rank, theirs in enumerate(every):
+        differ = [k for k in mine if theirs.get(k) != every[0].get(k)]
+        if differ:
+            name = differ[0]
+            fail_together(world, f"rank {rank} was started with other settings than rank 0 "
+                                 f"(--{name.replace('_', '-')}: rank 0 has "
+                                 f"{_shown(every[0].get(name))}, rank {rank} has "
+                                 f"{_shown(theirs.get(name))}); start every rank with the same "
+                                 f"xpgrad train command line", 2)
+
+
+def _shown(value):
+    """A setting as a user would recognise it: text as given, lists and numbers as Python
+    writes them, an unset one as "none"."""
+    return "none" if value is None else value if isinstance(value, str) else repr(value)
