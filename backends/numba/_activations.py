@@ -114,6 +114,10 @@ def _softplus_beta_constants(beta, threshold):
     return (beta, math.inf if threshold is None else threshold)
 
 
+def _no_constants():
+    return ()
+
+
 def _gelu():
     """gelu's Kernel: the loops ``gelu_*`` (``approximate="none"``) or ``gelu_tanh_*``
     (``"tanh"``), picked by the string parameter. The closures hold the two forms' functions
@@ -145,14 +149,14 @@ KERNELS = {
     "silu": _activation("silu", save_output=False),
     "gelu": _gelu(),
     "elu": _activation("elu", save_output=False, constants=_elu_constants),
-    "mish": _activation("mish", save_output=False, constants=tuple),
-    "softsign": _activation("softsign", save_output=False, constants=tuple),
-    "log_sigmoid": _activation("log_sigmoid", save_output=True, constants=tuple),
+    "mish": _activation("mish", save_output=False, constants=_no_constants),
+    "softsign": _activation("softsign", save_output=False, constants=_no_constants),
+    "log_sigmoid": _activation("log_sigmoid", save_output=True, constants=_no_constants),
     # clipped, the output is <= min_val (>= max_val) exactly where x is
     "hardtanh": _activation("hardtanh", save_output=True,
                             constants=lambda min_val, max_val: (min_val, max_val)),
-    "hardsigmoid": _activation("hardsigmoid", save_output=False, constants=tuple),
-    "hardswish": _activation("hardswish", save_output=False, constants=tuple),
+    "hardsigmoid": _activation("hardsigmoid", save_output=False, constants=_no_constants),
+    "hardswish": _activation("hardswish", save_output=False, constants=_no_constants),
     "softplus_beta": _activation("softplus_beta", save_output=False,
                                  constants=_softplus_beta_constants),
 }

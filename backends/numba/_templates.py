@@ -96,8 +96,8 @@ def {name}(x, t, grad, out, c):
 
 #: the one-thread loops of an elementwise activation, from its scalar functions
 #: ``value(x, dt, constants)`` and ``grad(g, x, dt, constants)`` (``dt`` the scalar type,
-#: ``constants`` a tuple of the activation's constants in it): the forward, the backward and the backward writing into ``g`` (its own loop:
-#: see ``_act_kernels``)
+#: ``constants`` a tuple of the activation's constants in it): the forward, the backward and
+#: the backward writing into ``g`` (its own loop: see ``_act_kernels``)
 POINTWISE_FWD = '''\
 def {name}(x, out, constants):
     _sources
