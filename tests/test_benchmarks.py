@@ -100,6 +100,30 @@ def test_workloads_compute_the_same_gradient_as_torch():
     np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-12)
 
 
+@pytest.mark.parametrize("peer", ["torch-cpu", "jax-cpu"])
+def test_activation_workloads_compute_the_same_function_as_the_peers(peer):
+    """Each activation row times the same function in xpgrad and in the peer (gelu exact in
+    JAX too, not its default tanh form; PyTorch's and JAX's default parameters)."""
+    import numpy as np
+
+    from xpgrad.bench_workloads import ops
+
+    assert {"silu", "gelu", "elu", "mish", "hardswish", "log_sigmoid"} <= set(W.ACTIVATIONS)
+    x0 = np.linspace(-7.0, 7.0, 29)
+    mine, theirs = W._Lib("xpgrad-numpy"), _peer_or_skip(peer)
+    for name in W.ACTIVATIONS:
+        ours = ops._activation_fn(mine, name)(mine.put(x0)).numpy()
+        other = np.asarray(ops._activation_fn(theirs, name)(theirs.put(x0)).tolist())
+        np.testing.assert_allclose(ours, other, rtol=1e-6, atol=1e-7, err_msg=name)
+
+
+def _peer_or_skip(name):
+    try:
+        return W._Lib(name)
+    except W.Unavailable as e:
+        pytest.skip(str(e))
+
+
 def test_rnn_loop_workload_does_the_same_work_in_xpgrad_and_torch():
     """The RNN-loop workload's gradients (x, w, u, b) agree between its xpgrad and torch runs."""
     pytest.importorskip("torch")

@@ -25,7 +25,18 @@ import xpgrad as xg
 from xpgrad.primitive import PRIMITIVES
 
 LOSSES = ("softmax_cross_entropy", "mse", "sigmoid_mse", "sigmoid_cross_entropy_with_logits")
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "softplus")
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "softplus", "elu", "mish", "softsign",
+               "log_sigmoid", "hardtanh", "hardsigmoid", "hardswish", "softplus_beta")
+#: the params each activation is swept with (none: called without)
+ACTIVATION_PARAMS = {
+    "leaky_relu": [{"negative_slope": 0.1}],
+    "elu": [dict(alpha=1.0, scale=1.0, input_scale=1.0),                     # elu
+            dict(alpha=1.6732632423543772, scale=1.0507009873554805, input_scale=1.0),  # selu
+            dict(alpha=2.5, scale=1.0, input_scale=0.4)],                    # celu(alpha=2.5)
+    "hardtanh": [dict(min_val=-1.0, max_val=1.0), dict(min_val=0.0, max_val=6.0)],
+    "softplus_beta": [dict(beta=2.0, threshold=None), dict(beta=0.5, threshold=3.0),
+                      dict(beta=-1.5, threshold=20.0)],
+}
 SCALES = (1.0, 30.0, 1e3, 1e4)
 DTYPES = (np.float32, np.float64)
 ULPS = 8
@@ -83,9 +94,7 @@ def _cases(name, dt, scale, cols, rng):
         t = rng.normal(size=x.shape) * scale if name == "mse" else rng.random(x.shape)
         t = t.astype(dt)
         return [((x, t), {"reduction": r}) for r in ("none", "sum", "mean")]
-    if name == "leaky_relu":
-        return [((x,), {"negative_slope": 0.1})]
-    return [((x,), {})]
+    return [((x,), params) for params in ACTIVATION_PARAMS.get(name, [{}])]
 
 
 def _wide(a):

@@ -104,6 +104,17 @@ SAMPLES = {
     "leaky_relu": _activation({"negative_slope": 0.1}),
     "silu": _activation(),
     "gelu": _activation({"approximate": "none"}) + _activation({"approximate": "tanh"}),
+    "elu": (_activation(dict(alpha=1.0, scale=1.0, input_scale=1.0))
+            + _activation(dict(alpha=2.5, scale=1.0, input_scale=0.4))),
+    "mish": _activation(),
+    "softsign": _activation(),
+    "log_sigmoid": _activation(),
+    "hardtanh": (_activation(dict(min_val=-1.0, max_val=1.0))
+                 + _activation(dict(min_val=0.0, max_val=6.0))),
+    "hardsigmoid": _activation(),
+    "hardswish": _activation(),
+    "softplus_beta": (_activation(dict(beta=2.0, threshold=None))
+                      + _activation(dict(beta=0.5, threshold=3.0))),
     "softmax": _activation({"axis": 1}),
     "log_softmax": _activation({"axis": 1}),
     "lstm_scan": [_lstm(3, 5, 4), _lstm(2, 3, 37), _lstm(1, 5, 4), _lstm(4, 1, 4)],

@@ -9,7 +9,10 @@ import xpgrad as xg
 pytest.importorskip("numba")
 from xpgrad.backends.numba._activations import KERNELS  # noqa: E402
 
-PARAMS = {"leaky_relu": {"negative_slope": 0.1}}
+PARAMS = {"leaky_relu": {"negative_slope": 0.1},
+          "elu": {"alpha": 1.5, "scale": 1.2, "input_scale": 0.5},
+          "hardtanh": {"min_val": -0.5, "max_val": 2.0},
+          "softplus_beta": {"beta": 1.5, "threshold": 4.0}}
 
 
 @pytest.mark.parametrize("threaded", [False, True])
@@ -36,9 +39,9 @@ def test_in_place_backward_equals_the_backward_and_writes_into_g(name, dtype, th
     np.testing.assert_array_equal(kernel.vjp_in_place(strided, saved, x, **params)[0], expected)
 
 
-@pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh"])
+@pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh", "log_sigmoid", "relu6"])
 def test_the_output_alone_is_kept_and_gradients_match_numpy(name):
-    assert KERNELS[name].saves == ()
+    assert KERNELS["hardtanh" if name == "relu6" else name].saves == ()
     rng = np.random.default_rng(1)
     data = rng.normal(size=(300, 7))            # above the size the tape keeps regardless
     grads = {}

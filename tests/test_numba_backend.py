@@ -322,6 +322,21 @@ LOOP_SCALARS = {"slope": 0.2, "lr": 0.01, "wd": 0.01, "mu": 0.9, "nesterov": Tru
                 "cb2": 0.001, "root_bc2": 0.7, "decay": 1, "c": 0.01, "scale": 0.01}
 
 
+#: the constants of the activation loops that ``_templates.pointwise`` made, by activation
+#: (none: an empty tuple)
+POINTWISE_CONSTANTS = {"elu": (1.5, 1.2, 0.9, 0.5), "hardtanh": (-0.5, 2.0),
+                       "softplus_beta": (1.5, 4.0)}
+
+
+def _loop_scalar(name, param, dt):
+    """The value of the loop ``name``'s scalar argument ``param`` in dtype ``dt``."""
+    if param == "constants":
+        activation = name.rsplit("_bwd", 1)[0].rsplit("_fwd", 1)[0]
+        return tuple(dt(v) for v in POINTWISE_CONSTANTS.get(activation, ()))
+    value = LOOP_SCALARS[param]
+    return dt(value) if isinstance(value, float) else value
+
+
 def _made_here():
     """The kernels the backend's modules made from templates, by name (doctests make others)."""
     package = os.path.dirname(_templates.__file__)
@@ -357,8 +372,7 @@ def test_every_threaded_kernel_matches_its_loop(dt, rng):
     for name in sorted(threaded):
         made = _templates.BLOCKED[name]
         params = list(inspect.signature(made.serial.py_func).parameters)
-        scalars = [dt(v) if isinstance(v, float) else v
-                   for v in (LOOP_SCALARS[p] for p in params[made.arrays:])]
+        scalars = [_loop_scalar(name, p, dt) for p in params[made.arrays:]]
         for arrays in _loop_arrays(name, made.arrays, dt, rng):
             serial = [a.copy() for a in arrays]
             blocks = [a.copy() for a in arrays]

@@ -1,9 +1,12 @@
 """Kernels (forward + vjp) of the activations for the Numba backend.
 
 Forward and backward are one pass each; the backward needs only the saved output (sigmoid,
-tanh, relu) or the input (leaky_relu, softplus, silu, gelu). ``tanh``'s forward is NumPy's own
-SIMD tanh, which measured faster than a Numba polynomial; its backward is fused here. Other
-dtypes than float32/float64 fall back to the generic rule.
+tanh, relu, log_sigmoid, hardtanh) or the input (the others), whichever gives the exact
+gradient more cheaply. ``tanh``'s forward is NumPy's own SIMD tanh, which measured faster than
+a Numba polynomial; its backward is fused here. Other dtypes than float32/float64 fall back to
+the generic rule. The loops of elu (selu, celu), mish, softsign, log_sigmoid, hardtanh (relu6),
+hardsigmoid, hardswish and softplus with beta/threshold are made from one scalar value and
+gradient function each (``_act_kernels.POINTWISE``).
 
 >>> import numpy as np
 >>> x = np.array([-1.0, 2.0], np.float32)
@@ -12,6 +15,8 @@ dtypes than float32/float64 fall back to the generic rule.
 ([0.0, 2.0], [0.0, 1.0])
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -22,16 +27,27 @@ from ._config import run_by_size
 from ._losses import FLOATS, _flat
 
 
-def _activation(name, *, save_output, numpy_forward=None, param=None):
+def _activation(name, *, save_output, numpy_forward=None, param=None, constants=None):
     """A Kernel for ``y = f(x[, param])`` with ``dx = bwd(g, y or x[, param])``: the loops
     ``<name>_fwd`` (unless ``numpy_forward``) and ``<name>_bwd`` of ``_act_kernels``, and their
-    threaded versions ``*_par``."""
+    threaded versions ``*_par``. The loops take ``param`` (its value in x's dtype) last, or, for
+    the loops ``pointwise`` made, the tuple ``constants(**params)`` in x's dtype; where that is
+    None, or a finite constant overflows the dtype, the kernel declines (the generic rule runs).
+    """
     fwd = fwd_par = None
     if numpy_forward is None:
         fwd, fwd_par = getattr(loops, f"{name}_fwd"), getattr(loops, f"{name}_fwd_par")
     bwd, bwd_par = getattr(loops, f"{name}_bwd"), getattr(loops, f"{name}_bwd_par")
     bwd_in_place = getattr(loops, f"{name}_bwd_in_place")
     bwd_in_place_par = getattr(loops, f"{name}_bwd_in_place_par")
+
+    def extra(dt, params):
+        """The loops' last arguments for ``params`` in dtype ``dt``; None to decline."""
+        if param is not None:
+            return (dt.type(params[param]),)
+        if constants is None:
+            return ()
+        return _typed(constants(**params), dt)
 
     def forward(x, **params):
         dt = x.dtype
@@ -40,27 +56,29 @@ def _activation(name, *, save_output, numpy_forward=None, param=None):
         if numpy_forward is not None:
             out = numpy_forward(x)
         else:
+            more = extra(dt, params)
+            if more is None:
+                return None
             xf = _flat(x)
             n = xf.shape[0]
             out = np.empty(n, dt)
-            extra = (dt.type(params[param]),) if param else ()
-            run_by_size(fwd, fwd_par, n, xf, out, *extra)
+            run_by_size(fwd, fwd_par, n, xf, out, *more)
             out = out.reshape(x.shape)
         return out, (out if save_output else None)
 
     def backward(g, saved, x, params, in_place):
         dt = x.dtype
-        if g.dtype != dt or g.shape != x.shape:
+        more = extra(np.dtype(dt), params)
+        if g.dtype != dt or g.shape != x.shape or more is None:
             return (NotImplemented,)
         gf = _flat(g)
         other = _flat(saved if save_output else x)
         n = gf.shape[0]
-        extra = (np.dtype(dt).type(params[param]),) if param else ()
         if in_place:            # its own loop: see _act_kernels' docstring
-            run_by_size(bwd_in_place, bwd_in_place_par, n, gf, other, *extra)
+            run_by_size(bwd_in_place, bwd_in_place_par, n, gf, other, *more)
             return (gf.reshape(x.shape),)
         dx = np.empty(n, dt)
-        run_by_size(bwd, bwd_par, n, gf, other, dx, *extra)
+        run_by_size(bwd, bwd_par, n, gf, other, dx, *more)
         return (dx.reshape(x.shape),)
 
     def vjp(g, saved, x, **params):
@@ -71,6 +89,33 @@ def _activation(name, *, save_output, numpy_forward=None, param=None):
 
     # the backward reads the saved output (or the input): the tape keeps nothing else
     return Kernel(forward, vjp, saves=() if save_output else (0,), vjp_in_place=vjp_in_place)
+
+
+def _typed(values, dt):
+    """``(tuple(values in dtype dt),)``; None if ``values`` is None or a finite one overflows."""
+    if values is None:
+        return None
+    with np.errstate(over="ignore"):
+        typed = tuple(dt.type(v) for v in values)
+    if any(np.isinf(t) and np.isfinite(v) for t, v in zip(typed, values)):
+        return None
+    return (typed,)
+
+
+def _elu_constants(alpha, scale, input_scale):
+    """The elu loops' constants, computed as the generic rule does (in Python floats); celu
+    with alpha < 0 (input_scale < 0) is left to the generic rule."""
+    if not input_scale > 0:
+        return None
+    return (scale * alpha, scale, scale * alpha * input_scale, input_scale)
+
+
+def _softplus_beta_constants(beta, threshold):
+    return (beta, math.inf if threshold is None else threshold)
+
+
+def _no_constants():
+    return ()
 
 
 def _gelu():
@@ -103,4 +148,15 @@ KERNELS = {
     "softplus": _activation("softplus", save_output=False),
     "silu": _activation("silu", save_output=False),
     "gelu": _gelu(),
+    "elu": _activation("elu", save_output=False, constants=_elu_constants),
+    "mish": _activation("mish", save_output=False, constants=_no_constants),
+    "softsign": _activation("softsign", save_output=False, constants=_no_constants),
+    "log_sigmoid": _activation("log_sigmoid", save_output=True, constants=_no_constants),
+    # clipped, the output is <= min_val (>= max_val) exactly where x is
+    "hardtanh": _activation("hardtanh", save_output=True,
+                            constants=lambda min_val, max_val: (min_val, max_val)),
+    "hardsigmoid": _activation("hardsigmoid", save_output=False, constants=_no_constants),
+    "hardswish": _activation("hardswish", save_output=False, constants=_no_constants),
+    "softplus_beta": _activation("softplus_beta", save_output=False,
+                                 constants=_softplus_beta_constants),
 }

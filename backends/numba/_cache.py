@@ -84,7 +84,17 @@ def describe(numba) -> dict:
 
 LOSSES = ("softmax_cross_entropy", "sigmoid_mse", "mse", "sigmoid_cross_entropy_with_logits")
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "softplus", "leaky_relu", "softmax", "log_softmax",
-               "silu", "gelu")
+               "silu", "gelu", "elu", "mish", "softsign", "log_sigmoid", "hardtanh",
+               "hardsigmoid", "hardswish", "softplus_beta")
+#: the params each activation's warmup calls it with (one call each; none: one call without)
+_ACTIVATION_CALLS = {
+    "leaky_relu": [dict(negative_slope=0.01)],
+    "softmax": [dict(axis=1)], "log_softmax": [dict(axis=1)],
+    "gelu": [dict(approximate="none"), dict(approximate="tanh")],
+    "elu": [dict(alpha=1.0, scale=1.0, input_scale=1.0)],
+    "hardtanh": [dict(min_val=-1.0, max_val=1.0)],
+    "softplus_beta": [dict(beta=2.0, threshold=None)],
+}
 UPDATES = ("sgd_update", "adagrad_update", "adadelta_update", "rmsprop_update", "adam_update")
 
 
@@ -110,9 +120,7 @@ def _exercise_loss(backend, dt, name):
 
 def _exercise_activation(backend, dt, name):
     x = np.random.default_rng(0).standard_normal((4, 3)).astype(dt)
-    calls = [dict(negative_slope=0.01)] if name == "leaky_relu" else \
-        [dict(axis=1)] if name.endswith("softmax") else \
-        [dict(approximate="none"), dict(approximate="tanh")] if name == "gelu" else [{}]
+    calls = _ACTIVATION_CALLS.get(name, [{}])
     kernel = backend.kernels[name]
     for params in calls:
         out, saved = kernel.forward(x, **params)

@@ -2,9 +2,10 @@
 
 Many kernels differ only in the loop they call. Every threaded kernel splits its arrays into
 fixed blocks and runs a one-thread loop on each block, on all threads (``prange``); the three
-elementwise losses run one loop around different per-element functions. Each such shape is
-written once, below, as the text of a function; ``parallel_blocks`` and ``elementwise_loss`` make
-one Numba kernel of it per loop it calls.
+elementwise losses run one loop around different per-element functions, and so do the
+activations' forward and backward loops (``pointwise``). Each such shape is written once, below,
+as the text of a function; ``parallel_blocks``, ``elementwise_loss`` and ``pointwise`` make one
+Numba kernel of it per function it calls.
 
 Each kernel made here gets its own cache files and a key that a new process finds again. Numba
 (``numba/core/caching.py``, 0.68) names a function's cache files after the basename of its source
@@ -93,6 +94,34 @@ def {name}(x, t, grad, out, c):
     return total
 '''
 
+#: the one-thread loops of an elementwise activation, from its scalar functions
+#: ``value(x, dt, constants)`` and ``grad(g, x, dt, constants)`` (``dt`` the scalar type,
+#: ``constants`` a tuple of the activation's constants in it): the forward, the backward and
+#: the backward writing into ``g`` (its own loop: see ``_act_kernels``)
+POINTWISE_FWD = '''\
+def {name}(x, out, constants):
+    _sources
+    dt = x.dtype.type
+    for i in range(out.shape[0]):
+        out[i] = value(x[i], dt, constants)
+'''
+
+POINTWISE_BWD = '''\
+def {name}(g, x, out, constants):
+    _sources
+    dt = x.dtype.type
+    for i in range(out.shape[0]):
+        out[i] = grad(g[i], x[i], dt, constants)
+'''
+
+POINTWISE_BWD_IN_PLACE = '''\
+def {name}(g, x, constants):
+    _sources
+    dt = x.dtype.type
+    for i in range(g.shape[0]):
+        g[i] = grad(g[i], x[i], dt, constants)
+'''
+
 
 class Blocked(NamedTuple):
     """A threaded kernel made by ``parallel_blocks``: the loop it runs, on which arguments."""
@@ -161,6 +190,41 @@ def elementwise_loss(pointwise, *, name, chunk, **options):
     """
     return _make(ELEMENTWISE_LOSS, name, [pointwise], {"pointwise": pointwise, "chunk": chunk},
                  options)
+
+
+def pointwise(value, grad, *, name, **options) -> dict:
+    """The loops of the elementwise activation ``name``, made from ``POINTWISE_FWD``,
+    ``POINTWISE_BWD`` and ``POINTWISE_BWD_IN_PLACE`` around its scalar functions ``value(x, dt,
+    constants)`` and ``grad(g, x, dt, constants)``: ``{name}_fwd(x, out, constants)``,
+    ``{name}_bwd(g, x, out, constants)``, ``{name}_bwd_in_place(g, x, constants)`` and their
+    threaded versions (``*_par``, one more argument: the block), by name. ``options`` override
+    the Numba options (``LOOP_OPTIONS``).
+
+    >>> import numpy as np
+    >>> from numba import njit
+    >>> @njit
+    ... def cube(x, dt, c):
+    ...     return c[0] * x * x * x
+    >>> @njit
+    ... def cube_grad(g, x, dt, c):
+    ...     return g * (dt(3) * c[0]) * x * x
+    >>> loops = pointwise(cube, cube_grad, name="doc_cube", cache=False)
+    >>> x, out = np.arange(4.0), np.empty(4)
+    >>> loops["doc_cube_fwd_par"](x, out, (2.0,), 3); out.tolist()
+    [0.0, 2.0, 16.0, 54.0]
+    >>> g = np.ones(4); loops["doc_cube_bwd_in_place"](g, x, (2.0,)); g.tolist()
+    [0.0, 6.0, 24.0, 54.0]
+    """
+    made = {}
+    for suffix, template, function, arrays in (
+            ("fwd", POINTWISE_FWD, {"value": value}, 2),
+            ("bwd", POINTWISE_BWD, {"grad": grad}, 3),
+            ("bwd_in_place", POINTWISE_BWD_IN_PLACE, {"grad": grad}, 2)):
+        loop_name = f"{name}_{suffix}"
+        loop = _make(template, loop_name, list(function.values()), function, options)
+        made[loop_name] = loop
+        made[f"{loop_name}_par"] = parallel_blocks(loop, arrays=arrays, **options)
+    return made
 
 
 # -- making a kernel -----------------------------------------------------------------------------

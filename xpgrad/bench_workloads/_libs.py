@@ -14,7 +14,9 @@ REFERENCE = {"xpgrad-numpy": "torch-cpu", "xpgrad-numba": "torch-cpu",
 SECOND_REFERENCE = {"xpgrad-numpy": "jax-cpu", "xpgrad-numba": "jax-cpu"}
 
 LOSSES = ("softmax_cross_entropy", "sigmoid_mse", "sigmoid_cross_entropy_with_logits", "mse")
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "softplus", "softmax", "log_softmax")
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "softplus", "softmax", "log_softmax",
+               "silu", "gelu", "elu", "selu", "celu", "mish", "softsign", "log_sigmoid",
+               "hardtanh", "relu6", "hardsigmoid", "hardswish")
 OPTIMIZERS = ("sgd", "adagrad", "adadelta", "rmsprop", "adam", "adamw")
 MLP_SIZES = (784, 256, 10)
 

@@ -142,11 +142,19 @@ def _activation_fn(lib, name):
         return {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu,
                 "leaky_relu": lambda x: F.leaky_relu(x, 0.01), "softplus": F.softplus,
                 "softmax": lambda x: torch.softmax(x, -1),
-                "log_softmax": lambda x: torch.log_softmax(x, -1)}[name]
+                "log_softmax": lambda x: torch.log_softmax(x, -1),
+                "silu": F.silu, "gelu": F.gelu, "elu": F.elu, "selu": F.selu, "celu": F.celu,
+                "mish": F.mish, "softsign": F.softsign, "log_sigmoid": F.logsigmoid,
+                "hardtanh": F.hardtanh, "relu6": F.relu6, "hardsigmoid": F.hardsigmoid,
+                "hardswish": F.hardswish}[name]
     nn, jnp = lib.jax.nn, lib.jax.numpy
     return {"sigmoid": nn.sigmoid, "tanh": jnp.tanh, "relu": nn.relu,
             "leaky_relu": lambda x: nn.leaky_relu(x, 0.01), "softplus": nn.softplus,
-            "softmax": nn.softmax, "log_softmax": nn.log_softmax}[name]
+            "softmax": nn.softmax, "log_softmax": nn.log_softmax,
+            "silu": nn.silu, "gelu": lambda x: nn.gelu(x, approximate=False), "elu": nn.elu,
+            "selu": nn.selu, "celu": nn.celu, "mish": nn.mish, "softsign": nn.soft_sign,
+            "log_sigmoid": nn.log_sigmoid, "hardtanh": nn.hard_tanh, "relu6": nn.relu6,
+            "hardsigmoid": nn.hard_sigmoid, "hardswish": nn.hard_swish}[name]
 
 
 def activation(lib, name="relu", shape=(128, 256), mode="forward+backward"):
