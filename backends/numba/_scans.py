@@ -94,9 +94,11 @@ class _Activations:
 # -- LSTM: lstm_scan (a given input projection) and lstm_layer (the projection fused) ----------
 def _grad_half(part, B, T, H, dt):
     """An output gradient's half for ``lstm_cell_backward``: (B, T, H) C-contiguous, or one
-    (1, 1, H) row of zeros for None."""
+    (1, 1, H) row of zeros for None; read-only either way (a broadcast view), so that the loop
+    has one signature for every case and the warmup compiles it."""
     if part is None:
-        return np.zeros((1, 1, H), dtype=dt)
+        part = np.zeros((1, 1, H), dtype=dt)
+        return np.broadcast_to(part, part.shape)
     return _c(np.broadcast_to(part, (B, T, H)))
 
 
