@@ -58,9 +58,10 @@ def _gate_passes(B, T, H):
     f32 = np.float32
     G = 4 * H
     a, bias = rng.normal(size=(B, G)).astype(f32), rng.normal(size=(1, 1, G)).astype(f32)
-    c0, seq = np.zeros((B, H), f32), np.zeros((B, T, 2 * H), f32)
+    c0, seq = np.zeros((B, H), f32), np.zeros((2, B, T, H), f32)     # the states [h; c]
     acts, xh = np.zeros((T, B, G), f32), np.zeros((T, B, H), f32)
-    g = rng.normal(size=(B, T, 2 * H)).astype(f32)
+    g_h = rng.normal(size=(B, T, H)).astype(f32)      # the outputs' gradient; none for c
+    g_c = np.zeros((1, 1, H), f32)
     dh, dc, dz, db = (np.zeros(s, f32) for s in ((B, H), (B, H), (T, B, G), (G,)))
 
     def forward():
@@ -69,7 +70,7 @@ def _gate_passes(B, T, H):
 
     def backward():
         for t in range(T - 1, -1, -1):
-            _rnn.lstm_cell_backward(g, t, dh, dc, acts, seq, c0, dz, db)
+            _rnn.lstm_cell_backward(g_h, g_c, t, dh, dc, acts, seq, c0, dz, db)
     return {"Numba: T forward gate passes": forward, "Numba: T backward gate passes": backward}
 
 

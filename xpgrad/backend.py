@@ -54,6 +54,12 @@ class Kernel:
     tape calls it instead when nothing else holds ``g`` (ReLU's backward then allocates nothing
     the size of its input). ``needs``: ``vjp`` takes, right after ``saved``, a list saying which
     positional arguments want a gradient (as a joint rule does), and skips the others' work.
+    ``vjp_sliced``, optional, is ``vjp`` for an output gradient that is zero outside one slice:
+    ``vjp_sliced(key, values, saved, ...)`` (the rest as ``vjp``'s) gets the gradient as
+    ``zeros(out.shape)`` with ``values`` at the basic index ``key``, unmade (the tape calls it
+    when the output's only gradient came through one ``out[key]``, e.g. an LSTM's outputs
+    ``states[0]``), and returns the gradients, or None to decline: the tape then makes the
+    full gradient and calls ``vjp``.
     """
 
     forward: Callable
@@ -61,6 +67,7 @@ class Kernel:
     saves: tuple | None = None
     vjp_in_place: Callable | None = None
     needs: bool = False
+    vjp_sliced: Callable | None = None
     keep_inputs: tuple | None = field(init=False, repr=False, compare=False, default=None)
     keep_output: bool = field(init=False, repr=False, compare=False, default=True)
     keep_upto: int = field(init=False, repr=False, compare=False, default=-1)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import operator
 import sys
 
-from .accumulate import Scatter
+from .accumulate import Scatter, is_basic
 from .backend import KERNELS_BY_INDEX
 from .primitive import BY_INDEX as PRIMITIVES_BY_INDEX
 from .tensor import _keyed
@@ -65,8 +65,16 @@ def _walk(nodes, home, tkey, skeys, seed, consume, higher, after=None):
             inputs = res
         if fits is not None:
             inputs = _stand_ins(inputs, fits, be if higher else None)
-        if kern is not None and not higher:
-            kern = kernels[kern]
+        kern = kernels[kern] if kern is not None and not higher else None
+        gs = None
+        if g.__class__ is Scatter:        # one slice's gradient, kept unmade (below)
+            if kern is not None and kern.vjp_sliced is not None:
+                gs = _vjp_sliced(kern, g, saved, ks, inputs, params)
+            if gs is None:
+                g = g.dense(xp)
+        if gs is not None:
+            pass
+        elif kern is not None:
             vjp = kern.vjp
             # a g nothing else holds (not a source's, not a view) may be written over
             if kern.vjp_in_place is not None and okey not in skeys and \
@@ -105,9 +113,17 @@ def _walk(nodes, home, tkey, skeys, seed, consume, higher, after=None):
         for k, gi, x in zip(ks, gs, inputs):
             if not k or gi is None:
                 continue
+            prev = get(k)
+            if prev.__class__ is Scatter:   # kept unmade until now, a second gradient came
+                prev = grads[k] = prev.dense(xp)
+                owned.add(k)
             if type(gi) is Scatter:       # a slice's gradient: add it into an owned buffer
-                prev = get(k)
                 if prev is None:
+                    if k not in skeys and gi.values.dtype == x.dtype and is_basic(gi.key):
+                        # kept as it is: if it stays the only gradient, the kernel of the node
+                        # that made x may take it without the zeros (Kernel.vjp_sliced)
+                        grads[k] = gi
+                        continue
                     prev = gi.dense(xp, x.dtype)
                 else:
                     if k not in owned or not hasattr(prev, "__setitem__"):   # NumPy scalar
@@ -119,7 +135,6 @@ def _walk(nodes, home, tkey, skeys, seed, consume, higher, after=None):
             dt = gi.dtype
             if gi.shape != x.shape or (dt is not x.dtype and dt != x.dtype):
                 gi = _fit(xp, gi, x.shape, x.dtype)
-            prev = get(k)
             if prev is None:
                 grads[k] = gi
             elif k in owned:
@@ -244,6 +259,19 @@ def _probe_counts():
 
 
 _SOLE, _SOLE_BASE = _probe_counts()
+
+
+def _vjp_sliced(kern, g, saved, ks, inputs, params):
+    """``kern.vjp_sliced`` for the unmade slice gradient ``g`` (a ``Scatter``): the gradients,
+    or None where it declines. A NotImplemented among them (an input left to the generic
+    rule) declines too: the generic rules read the whole gradient."""
+    if kern.needs:
+        gs = kern.vjp_sliced(g.key, g.values, saved, [k != 0 for k in ks], *inputs, **params)
+    else:
+        gs = kern.vjp_sliced(g.key, g.values, saved, *inputs, **params)
+    if gs is None or any(gi is NotImplemented for gi in gs):
+        return None
+    return gs
 
 
 def _fill_in(prim, gs, ks, xp, g, ans, inputs, params):

@@ -268,12 +268,19 @@ def _make_deferred(name, kernel, stand_in, link) -> Kernel:
         rule = chosen.vjp_in_place or chosen.vjp
         return rule(g, inner, *raws, **params)
 
+    def vjp_sliced(key, values, saved, *raws, **params):
+        chosen, inner = saved
+        if chosen.vjp_sliced is None:
+            return None                 # declined: the tape makes the gradient, calls vjp
+        return chosen.vjp_sliced(key, values, inner, *raws, **params)
+
     same = stand_in is None or stand_in.saves == kernel.saves    # else keep everything
     in_place = kernel.vjp_in_place is not None and (stand_in is None or
                                                     stand_in.vjp_in_place is not None)
     return Kernel(forward, vjp if kernel.vjp is not None else None,
                   saves=kernel.saves if same else None,
-                  vjp_in_place=vjp_in_place if in_place else None, needs=kernel.needs)
+                  vjp_in_place=vjp_in_place if in_place else None, needs=kernel.needs,
+                  vjp_sliced=vjp_sliced if kernel.vjp_sliced is not None else None)
 
 
 #: the NumPy scan kernels standing in for Numba's (``scan_kernels(np)``, made on first use)

@@ -23,10 +23,11 @@ from ._math import LOOP_OPTIONS, sigmoid, tanh
 def lstm_cell_forward(a, add, t, c0, seq, acts, xh):
     """Step ``t`` forward from the product ``a`` (B, 4H) plus ``add``: ``lstm_scan``'s input
     projection (B, T, 4H), or ``lstm_layer``'s bias as (1, 1, 4H).
-    ``seq[:, t]`` <- ``[h_t | c_t]``; ``acts[t]`` <- the activations ``[i | f | g | o]``;
+    ``seq[0, :, t]`` <- ``h_t`` and ``seq[1, :, t]`` <- ``c_t`` (``seq``: the (2, B, T, H)
+    states); ``acts[t]`` <- the activations ``[i | f | g | o]``;
     ``xh[t + 1, :, I:]`` <- ``h_t`` when ``xh`` (T, B, I + H) has that step (``lstm_layer``: the
     next product's operand; ``lstm_scan`` passes an empty one). ``c_{t-1}`` is
-    ``seq[:, t-1, H:]``, or ``c0`` at ``t = 0``.
+    ``seq[1, :, t-1]``, or ``c0`` at ``t = 0``.
     """
     B, G = a.shape
     H = G // 4
@@ -34,9 +35,9 @@ def lstm_cell_forward(a, add, t, c0, seq, acts, xh):
     for b in range(B):
         ab = a[b]
         xb = add[b if add.shape[0] > 1 else 0, t if add.shape[1] > 1 else 0]
-        cp = seq[b, t - 1, H:] if t > 0 else c0[b]
-        hb = seq[b, t, :H]
-        cb = seq[b, t, H:]
+        cp = seq[1, b, t - 1] if t > 0 else c0[b]
+        hb = seq[0, b, t]
+        cb = seq[1, b, t]
         ib = acts[t, b, :H]
         fb = acts[t, b, H:2 * H]
         gb = acts[t, b, 2 * H:3 * H]
@@ -59,24 +60,25 @@ def lstm_cell_forward(a, add, t, c0, seq, acts, xh):
 
 
 @njit(**LOOP_OPTIONS)
-def lstm_cell_backward(g, t, dh, dc, acts, seq, c0, dz_tm, db):
+def lstm_cell_backward(g_hs, g_cs, t, dh, dc, acts, seq, c0, dz_tm, db):
     """Step ``t`` back: ``dz_tm[t]`` (time-major (T, B, 4H)) <- the gate gradients, also summed
-    over the batch into ``db``; ``dc`` <- the gradient for ``c_{t-1}`` (in place). ``g``
-    (B, T, 2H): the output gradient; ``dh``/``dc``: what flows back from step t+1 (zeros at
-    the last step). ``tanh(c_t)`` is recomputed from ``seq`` (cheaper than storing and reading
-    it back), once per element.
+    over the batch into ``db``; ``dc`` <- the gradient for ``c_{t-1}`` (in place). ``g_hs``,
+    ``g_cs``: the output gradients of ``h`` and ``c``, each (B, T, H), or one (1, 1, H) row of
+    zeros where that half has none; ``dh``/``dc``: what flows back from step t+1 (zeros at the
+    last step). ``tanh(c_t)`` is recomputed from ``seq`` (cheaper than storing and reading it
+    back), once per element.
     """
     B, H = dh.shape
     one = dh.dtype.type(1)
     for b in range(B):
-        g_h = g[b, t, :H]
-        g_c = g[b, t, H:]
+        g_h = g_hs[b if g_hs.shape[0] > 1 else 0, t if g_hs.shape[1] > 1 else 0]
+        g_c = g_cs[b if g_cs.shape[0] > 1 else 0, t if g_cs.shape[1] > 1 else 0]
         ib = acts[t, b, :H]
         fb = acts[t, b, H:2 * H]
         gb = acts[t, b, 2 * H:3 * H]
         ob = acts[t, b, 3 * H:]
-        cb = seq[b, t, H:]
-        cp = seq[b, t - 1, H:] if t > 0 else c0[b]
+        cb = seq[1, b, t]
+        cp = seq[1, b, t - 1] if t > 0 else c0[b]
         dhb = dh[b]
         dcb = dc[b]
         dzb = dz_tm[t, b]

@@ -26,6 +26,7 @@ import numpy as np
 
 from xpgrad.backend import Kernel
 
+from ..numpy.scans import lstm_halves
 from . import _rnn
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -91,12 +92,23 @@ class _Activations:
 
 
 # -- LSTM: lstm_scan (a given input projection) and lstm_layer (the projection fused) ----------
-def _lstm_steps_back(g, acts, seq, c0, w_hh, need_dh0):
-    """The backward recursion: ``(dz_tm, dh0, dc0, db)``, ``dz_tm`` (T, B, 4H) time-major."""
+def _grad_half(part, B, T, H, dt):
+    """An output gradient's half for ``lstm_cell_backward``: (B, T, H) C-contiguous, or one
+    (1, 1, H) row of zeros for None; read-only either way (a broadcast view), so that the loop
+    has one signature for every case and the warmup compiles it."""
+    if part is None:
+        part = np.zeros((1, 1, H), dtype=dt)
+        return np.broadcast_to(part, part.shape)
+    return _c(np.broadcast_to(part, (B, T, H)))
+
+
+def _lstm_steps_back(g_h, g_c, acts, seq, c0, w_hh, need_dh0):
+    """The backward recursion for the output gradients ``g_h`` and ``g_c`` (B, T, H; None:
+    zeros): ``(dz_tm, dh0, dc0, db)``, ``dz_tm`` (T, B, 4H) time-major."""
     T, B, G = acts.shape
     H = G // 4
     dt = acts.dtype
-    g = _c(np.broadcast_to(g, (B, T, 2 * H)))
+    g_h, g_c = _grad_half(g_h, B, T, H, dt), _grad_half(g_c, B, T, H, dt)
     c0 = _c(c0)
     w_t = _c(w_hh.T)                       # BLAS: faster than the transposed view
     dz_tm = np.empty((T, B, G), dtype=dt)
@@ -104,7 +116,7 @@ def _lstm_steps_back(g, acts, seq, c0, w_hh, need_dh0):
     dc = np.zeros((B, H), dtype=dt)
     db = np.zeros((G,), dtype=dt)
     for t in range(T - 1, -1, -1):
-        _rnn.lstm_cell_backward(g, t, dh, dc, acts, seq, c0, dz_tm, db)
+        _rnn.lstm_cell_backward(g_h, g_c, t, dh, dc, acts, seq, c0, dz_tm, db)
         if t or need_dh0:
             np.matmul(dz_tm[t], w_t, out=dh)
     return dz_tm, dh, dc, db
@@ -117,7 +129,7 @@ def lstm_forward(xproj, h0, c0, w_hh):
     B, T, G = xproj.shape
     H = G // 4
     dt = xproj.dtype
-    seq = np.empty((B, T, 2 * H), dtype=dt)
+    seq = np.empty((2, B, T, H), dtype=dt)
     saved = _Activations.take((T, B, G), dt)
     no_xh = np.empty((0, B, H), dtype=dt)
     a = np.empty((B, G), dtype=dt)
@@ -125,18 +137,33 @@ def lstm_forward(xproj, h0, c0, w_hh):
     for t in range(T):
         np.matmul(h, w_hh, out=a)
         _rnn.lstm_cell_forward(a, xproj, t, c0, seq, saved.acts, no_xh)
-        h = seq[:, t, :H]
+        h = seq[0, :, t]
     return seq, (seq, saved)
 
 
+def _full_halves(g, seq):
+    """``(g_h, g_c)`` of a whole output gradient (broadcast to the states' shape)."""
+    g = np.broadcast_to(g, seq.shape)
+    return g[0], g[1]
+
+
 def lstm_vjp(g, saved, xproj, h0, c0, w_hh):
+    return _lstm_vjp(*_full_halves(g, saved[0]), saved, h0, c0, w_hh)
+
+
+def lstm_vjp_sliced(key, values, saved, xproj, h0, c0, w_hh):
+    halves = lstm_halves(key, values)
+    return None if halves is None else _lstm_vjp(*halves, saved, h0, c0, w_hh)
+
+
+def _lstm_vjp(g_h, g_c, saved, h0, c0, w_hh):
     seq, saved = saved
-    dz_tm, dh, dc, _ = _lstm_steps_back(g, saved.acts, seq, c0, w_hh, True)
+    dz_tm, dh, dc, _ = _lstm_steps_back(g_h, g_c, saved.acts, seq, c0, w_hh, True)
     T, B, G = dz_tm.shape
     H = G // 4
     h_prev = np.empty((T, B, H), dtype=dz_tm.dtype)
     h_prev[0] = h0
-    h_prev[1:] = np.swapaxes(seq[:, :-1, :H], 0, 1)
+    h_prev[1:] = np.swapaxes(seq[0, :, :-1], 0, 1)
     dw = np.matmul(h_prev.reshape(T * B, H).T, dz_tm.reshape(T * B, G))
     return _c(np.swapaxes(dz_tm, 0, 1)), dh, dc, dw
 
@@ -154,7 +181,7 @@ def lstm_layer_forward(x, h0, c0, w_ih, w_hh, b):
     w_cat = np.empty((I + H, G), dtype=dt)   # row-major whatever the weights' layout: BLAS
     w_cat[:I] = w_ih                          # runs a column-major one at ~75% speed here
     w_cat[I:] = w_hh
-    seq = np.empty((B, T, 2 * H), dtype=dt)
+    seq = np.empty((2, B, T, H), dtype=dt)
     saved, saved_xh = _Activations.take((T, B, G), dt), _Activations.take((T, B, I + H), dt)
     xh = saved_xh.acts
     xh[:, :, :I] = np.swapaxes(x, 0, 1)
@@ -168,8 +195,17 @@ def lstm_layer_forward(x, h0, c0, w_ih, w_hh, b):
 
 
 def lstm_layer_vjp(g, saved, needs, x, h0, c0, w_ih, w_hh, b):
+    return _lstm_layer_vjp(*_full_halves(g, saved[0]), saved, needs, c0, w_ih, w_hh)
+
+
+def lstm_layer_vjp_sliced(key, values, saved, needs, x, h0, c0, w_ih, w_hh, b):
+    halves = lstm_halves(key, values)
+    return None if halves is None else _lstm_layer_vjp(*halves, saved, needs, c0, w_ih, w_hh)
+
+
+def _lstm_layer_vjp(g_h, g_c, saved, needs, c0, w_ih, w_hh):
     seq, saved, saved_xh = saved
-    dz_tm, dh, dc, db = _lstm_steps_back(g, saved.acts, seq, c0, w_hh, needs[1])
+    dz_tm, dh, dc, db = _lstm_steps_back(g_h, g_c, saved.acts, seq, c0, w_hh, needs[1])
     xh = saved_xh.acts
     T, B, G = dz_tm.shape
     I = w_ih.shape[0]
@@ -213,6 +249,7 @@ def rnn_vjp(g, seq, xproj, h0, w_hh, nonlinearity):
     return da_all, dh, _weight_grad(h0, seq, da_all)
 
 
-KERNELS = {"lstm_scan": Kernel(lstm_forward, lstm_vjp),
-           "lstm_layer": Kernel(lstm_layer_forward, lstm_layer_vjp, saves=(2, 3, 4), needs=True),
+KERNELS = {"lstm_scan": Kernel(lstm_forward, lstm_vjp, vjp_sliced=lstm_vjp_sliced),
+           "lstm_layer": Kernel(lstm_layer_forward, lstm_layer_vjp, saves=(2, 3, 4), needs=True,
+                                vjp_sliced=lstm_layer_vjp_sliced),
            "rnn_scan": Kernel(rnn_forward, rnn_vjp)}

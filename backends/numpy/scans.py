@@ -17,6 +17,24 @@ from __future__ import annotations
 from xpgrad.backend import Kernel
 
 
+def lstm_halves(key, values):
+    """``(g_h, g_c)``, each (B, T, H) or None for zeros, for the gradient of an LSTM's (2, B, T,
+    H) states that is ``values`` at ``key`` and zero elsewhere (what ``Kernel.vjp_sliced``
+    gets); None unless ``key`` selects one whole half (``states[0]``, ``states[1]``).
+
+    >>> import numpy as np
+    >>> g_h, g_c = lstm_halves((0, Ellipsis), np.ones((2, 3, 4)))
+    >>> g_h.shape, g_c, lstm_halves((0, 1), np.ones((3, 4)))
+    ((2, 3, 4), None, None)
+    """
+    first = key[0] if key else None
+    if first.__class__ is not int or first not in (0, 1, -1, -2) or values.ndim != 3:
+        return None
+    if any(k is not Ellipsis and k != slice(None) for k in key[1:]):
+        return None
+    return (values, None) if first in (0, -2) else (None, values)
+
+
 def scan_kernels(np) -> dict:
     """``{"lstm_scan": Kernel, "rnn_scan": Kernel}`` for arrays of the NumPy-API module ``np``.
 
@@ -30,10 +48,11 @@ def scan_kernels(np) -> dict:
         return all(a.dtype == dt for a in arrays) and (dt == np.float32 or dt == np.float64)
 
     def lstm_steps(seq, c0, product, add, h_next=None):
-        """The forward recursion into ``seq``: step ``t``'s gates from ``product(t) + add(t)``;
-        ``h_next[t + 1]`` <- ``h_t`` when given (``lstm_layer``'s next product operand)."""
-        B, T, H2 = seq.shape
-        H, G = H2 // 2, 2 * H2
+        """The forward recursion into the states ``seq`` (2, B, T, H): step ``t``'s gates from
+        ``product(t) + add(t)``; ``h_next[t + 1]`` <- ``h_t`` when given (``lstm_layer``'s next
+        product operand)."""
+        _, B, T, H = seq.shape
+        G = 4 * H
         # sigmoid(z) = (tanh(z / 2) + 1) / 2: halve the i, f, o columns of z, one tanh for all
         half = np.full((G,), 0.5, dtype=seq.dtype)
         half[2 * H:3 * H] = 1.0
@@ -49,12 +68,12 @@ def scan_kernels(np) -> dict:
             np.tanh(a, out=a)
             a *= half
             a += shift                                # [i | f | g | o] activations
-            c_t = seq[:, t, H:]
+            c_t = seq[1, :, t]
             np.multiply(a[:, H:2 * H], c, out=c_t)
             np.multiply(a[:, :H], a[:, 2 * H:3 * H], out=ig)
             c_t += ig
             tc = np.tanh(c_t)
-            h = np.multiply(a[:, 3 * H:], tc, out=seq[:, t, :H])
+            h = np.multiply(a[:, 3 * H:], tc, out=seq[0, :, t])
             if h_next is not None and t + 1 < T:
                 h_next[t + 1] = h
             c = c_t
@@ -67,18 +86,28 @@ def scan_kernels(np) -> dict:
             return None
         B, T, G = xproj.shape
         H = G // 4
-        seq = np.empty((B, T, 2 * H), dtype=xproj.dtype)   # written in place, step by step
+        seq = np.empty((2, B, T, H), dtype=xproj.dtype)   # written in place, step by step
         acts, tcs = lstm_steps(
-            seq, c0, lambda t: np.matmul(seq[:, t - 1, :H] if t else h0, w_hh),
+            seq, c0, lambda t: np.matmul(seq[0, :, t - 1] if t else h0, w_hh),
             lambda t: xproj[:, t, :])
         return seq, (seq, acts, tcs)
 
-    def lstm_steps_back(g, saved, c0, w_hh, dz_at):
-        """The backward recursion: step ``t``'s gate gradients into ``dz_at(t)`` (B, 4H);
-        returns the gradients of ``h0`` and ``c0``."""
+    def add_step(out, part, t, carry):
+        """``out`` <- ``part[:, t] + carry``, where a None stands for zeros."""
+        if part is None:
+            out[...] = 0 if carry is None else carry
+        elif carry is None:
+            out[...] = part[:, t]
+        else:
+            np.add(carry, part[:, t], out=out)
+
+    def lstm_steps_back(g_h, g_c, saved, c0, w_hh, dz_at):
+        """The backward recursion for the output gradients ``g_h`` and ``g_c`` (B, T, H; None:
+        zeros): step ``t``'s gate gradients into ``dz_at(t)`` (B, 4H); returns the gradients
+        of ``h0`` and ``c0``."""
         seq, acts, tcs = saved[:3]
-        B, T, H2 = seq.shape
-        H, G = H2 // 2, 2 * H2
+        _, B, T, H = seq.shape
+        G = 4 * H
         # d act / d z from the activations a: sigmoid a - a^2 (i, f, o), tanh 1 - a^2 (g)
         lin = np.ones((G,), dtype=seq.dtype)
         lin[2 * H:3 * H] = 0.0
@@ -89,15 +118,11 @@ def scan_kernels(np) -> dict:
         dh = dc = None
         for t in range(T - 1, -1, -1):
             a, tc = acts[t], tcs[t]
-            c_prev = c0 if t == 0 else seq[:, t - 1, H:]
+            c_prev = c0 if t == 0 else seq[1, :, t - 1]
             dz = dz_at(t)
-            if dh is None:
-                gh[...] = g[:, t, :H]
-                gc[...] = g[:, t, H:]
-            else:
-                np.add(dh, g[:, t, :H], out=gh)
-                np.add(dc, g[:, t, H:], out=gc)
-            np.multiply(seq[:, t, :H], tc, out=tmp)   # gc += gh * o * (1 - tanh(c)^2),
+            add_step(gh, g_h, t, dh)
+            add_step(gc, g_c, t, dc)
+            np.multiply(seq[0, :, t], tc, out=tmp)   # gc += gh * o * (1 - tanh(c)^2),
             np.subtract(a[:, 3 * H:], tmp, out=tmp)  # where o tanh(c)^2 = h tanh(c)
             tmp *= gh
             gc += tmp
@@ -114,13 +139,19 @@ def scan_kernels(np) -> dict:
         return dh, dc.copy()
 
     def lstm_vjp(g, saved, xproj, h0, c0, w_hh):
+        return lstm_vjp_parts(g[0], g[1], saved, h0, c0, w_hh)
+
+    def lstm_vjp_sliced(key, values, saved, xproj, h0, c0, w_hh):
+        parts = lstm_halves(key, values)
+        return None if parts is None else lstm_vjp_parts(*parts, saved, h0, c0, w_hh)
+
+    def lstm_vjp_parts(g_h, g_c, saved, h0, c0, w_hh):
         seq = saved[0]
-        B, T, H2 = seq.shape          # xproj: unused (a stand-in)
-        H = H2 // 2
-        dz_all = np.empty((B, T, 2 * H2), dtype=seq.dtype)
-        dh, dc = lstm_steps_back(g, saved, c0, w_hh, lambda t: dz_all[:, t, :])
-        h_prev = np.concatenate([h0[:, None, :], seq[:, :-1, :H]], axis=1)
-        dw = np.matmul(h_prev.reshape(B * T, H).T, dz_all.reshape(B * T, 2 * H2))
+        _, B, T, H = seq.shape          # xproj: unused (a stand-in)
+        dz_all = np.empty((B, T, 4 * H), dtype=seq.dtype)
+        dh, dc = lstm_steps_back(g_h, g_c, saved, c0, w_hh, lambda t: dz_all[:, t, :])
+        h_prev = np.concatenate([h0[:, None, :], seq[0, :, :-1]], axis=1)
+        dw = np.matmul(h_prev.reshape(B * T, H).T, dz_all.reshape(B * T, 4 * H))
         return dz_all, dh, dc, dw
 
     def lstm_layer_forward(x, h0, c0, w_ih, w_hh, b):
@@ -134,18 +165,26 @@ def scan_kernels(np) -> dict:
         xh = np.empty((T, B, I + H), dtype=x.dtype)
         xh[:, :, :I] = np.swapaxes(x, 0, 1)
         xh[0, :, I:] = h0
-        seq = np.empty((B, T, 2 * H), dtype=x.dtype)
+        seq = np.empty((2, B, T, H), dtype=x.dtype)
         acts, tcs = lstm_steps(seq, c0, lambda t: np.matmul(xh[t], w_cat), lambda t: b,
                                xh[:, :, I:])
         return seq, (seq, acts, tcs, xh)
 
     def lstm_layer_vjp(g, saved, needs, x, h0, c0, w_ih, w_hh, b):
+        return lstm_layer_vjp_parts(g[0], g[1], saved, needs, h0, c0, w_ih, w_hh)
+
+    def lstm_layer_vjp_sliced(key, values, saved, needs, x, h0, c0, w_ih, w_hh, b):
+        parts = lstm_halves(key, values)
+        return None if parts is None else lstm_layer_vjp_parts(*parts, saved, needs, h0, c0,
+                                                               w_ih, w_hh)
+
+    def lstm_layer_vjp_parts(g_h, g_c, saved, needs, h0, c0, w_ih, w_hh):
         xh = saved[3]
         T, B, IH = xh.shape
         G = w_hh.shape[1]
         I = IH - G // 4
         dz_tm = np.empty((T, B, G), dtype=xh.dtype)
-        dh, dc = lstm_steps_back(g, saved, c0, w_hh, lambda t: dz_tm[t])
+        dh, dc = lstm_steps_back(g_h, g_c, saved, c0, w_hh, lambda t: dz_tm[t])
         dz2 = np.reshape(dz_tm, (T * B, G))
         dw = np.matmul(np.reshape(xh, (T * B, IH)).T, dz2) if needs[3] or needs[4] else None
         dx = None
@@ -193,7 +232,8 @@ def scan_kernels(np) -> dict:
         return da_all, dh, dw
 
     # the LSTM's vjp reads only the shape and dtype of xproj (its largest input)
-    return {"lstm_scan": Kernel(lstm_forward, lstm_vjp, saves=(1, 2, 3)),
+    return {"lstm_scan": Kernel(lstm_forward, lstm_vjp, saves=(1, 2, 3),
+                                vjp_sliced=lstm_vjp_sliced),
             "lstm_layer": Kernel(lstm_layer_forward, lstm_layer_vjp, saves=(2, 3, 4),
-                                 needs=True),
+                                 needs=True, vjp_sliced=lstm_layer_vjp_sliced),
             "rnn_scan": Kernel(rnn_forward, rnn_vjp)}

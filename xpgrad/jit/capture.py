@@ -48,6 +48,9 @@ class _KernelProxy:
     def vjp(self, *args, **params):
         return self._call(self.kernel.vjp, args, params)
 
+    def vjp_sliced(self, *args, **params):
+        return self._call(self.kernel.vjp_sliced, args, params)
+
 
 _ABSENT = object()
 
@@ -61,8 +64,9 @@ def _proxy_kernel(k, tracer):
     entry = _PROXIES.get(id(k))
     if entry is None:
         p = _KernelProxy(k)
-        entry = _PROXIES[id(k)] = (k, p, Kernel(p.forward, p.vjp if k.vjp is not None else None,
-                                                needs=k.needs))
+        entry = _PROXIES[id(k)] = (k, p, Kernel(
+            p.forward, p.vjp if k.vjp is not None else None, needs=k.needs,
+            vjp_sliced=p.vjp_sliced if k.vjp_sliced is not None else None))
     entry[1].tracer = tracer
     return entry[2]
 

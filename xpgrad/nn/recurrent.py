@@ -35,7 +35,8 @@ from . import _checks
 from . import init as _init
 from .linear import Linear
 from .module import Module
-from ..ops.recurrent import NONLINEARITIES, lstm_layer, lstm_scan, rnn_scan
+from ..ops.recurrent import (NONLINEARITIES, lstm_layer, lstm_layer_states, lstm_states,
+                              rnn_scan)
 
 
 #: the parameter names of torch.nn.RNN / LSTM / GRU (``weight_ih_l0``, ``bias_hh_l1_reverse``)
@@ -181,16 +182,25 @@ class LSTMCell(_Recurrent):
         h, c = (self._zeros(x), self._zeros(x)) if state is None else state
         _check_state(h, (B, H), "h", self)
         _check_state(c, (B, H), "c", self)
-        seq = lstm_scan(self.project(reshape(x, (B, 1, self.input_size))), h, c, self.w_hh)
-        return seq[:, 0, :H], seq[:, 0, H:]
+        states = lstm_states(self.project(reshape(x, (B, 1, self.input_size))), h, c,
+                             self.w_hh)
+        return states[0, :, 0], states[1, :, 0]
 
     def scan(self, x, h0, c0):
         """All steps of a (B, T, I) sequence: ``[h_t | c_t]`` of shape (B, T, 2H)."""
+        return lstm_layer(*self._layer_args(x, h0, c0))
+
+    def states(self, x, h0, c0):
+        """All steps of a (B, T, I) sequence as one (2, B, T, H) array, ``h_t`` in ``[0]`` and
+        ``c_t`` in ``[1]`` (what ``LSTM`` runs: its outputs ``[0]`` are a contiguous view)."""
+        return lstm_layer_states(*self._layer_args(x, h0, c0))
+
+    def _layer_args(self, x, h0, c0):
         x = _as_input(x, self, 3)
         b = self.b if self.b is not None else zeros((4 * self.hidden_size,),
                                                      dtype=self.w_hh.dtype,
                                                      backend=self.w_hh.backend)
-        return lstm_layer(x, h0, c0, self.w_ih, self.w_hh, b)
+        return x, h0, c0, self.w_ih, self.w_hh, b
 
 
 class _Sequence(Module):
@@ -351,13 +361,12 @@ class LSTM(_Sequence):
                              f"hidden) tensors, got {_describe(state)}")
         hs = self._state_in(None if state is None else state[0], x, "h")
         cs = self._state_in(None if state is None else state[1], x, "c")
-        H = self.hidden_size
         h_n, c_n = [], []
         for cell, h, c in zip(self.layers, hs, cs):
-            seq = cell.scan(x, h, c)
-            x = seq[:, :, :H]
-            h_n.append(seq[:, -1, :H])
-            c_n.append(seq[:, -1, H:])
+            states = cell.states(x, h, c)
+            x = states[0]
+            h_n.append(x[:, -1])       # through x: states gets one gradient, the h half
+            c_n.append(states[1, :, -1])
         return x, (stack(h_n), stack(c_n))
 
 

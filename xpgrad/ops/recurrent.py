@@ -1,8 +1,13 @@
 """Recurrent scans as primitives: one tape node runs a whole sequence, forward and backward.
 
-``lstm_scan(xproj, h0, c0, w_hh) -> (B, T, 2H)``: ``[h_t | c_t]`` for every step, where
-``xproj`` (B, T, 4H) is the input projection ``x_t @ w_ih + b`` computed for all steps at once.
-Gates are in PyTorch's order (i, f, g, o)::
+The LSTM primitives (``lstm_scan``, ``lstm_layer``) output the states of every step as one
+(2, B, T, H) array: ``h_t`` in ``[0]``, ``c_t`` in ``[1]``, each half contiguous, so the layer's
+output ``states[0]`` is a view that the next operation reads without a copy, and its gradient
+reaches the primitive as that half alone (a ``Scatter``), which the kernels' ``vjp_sliced``
+takes without making the zero half. The public functions ``lstm_scan(xproj, h0, c0, w_hh)``
+and ``lstm_layer`` return ``[h_t | c_t]`` (B, T, 2H), where ``xproj`` (B, T, 4H) is the input
+projection ``x_t @ w_ih + b`` computed for all steps at once; ``lstm_states`` and
+``lstm_layer_states`` the (2, B, T, H) array. Gates are in PyTorch's order (i, f, g, o)::
 
     z_t = xproj[:, t] + h_{t-1} @ w_hh            (w_hh: (H, 4H))
     i, f, o = sigmoid(z_i), sigmoid(z_f), sigmoid(z_o);   g = tanh(z_g)
@@ -25,13 +30,14 @@ forward saves the gate activations.
 >>> B, T, H = 2, 5, 3
 >>> h0 = c0 = xg.zeros((B, H))
 >>> seq = lstm_scan(xg.ones((B, T, 4 * H)), h0, c0, xg.zeros((H, 4 * H)))
->>> seq.shape
-(2, 5, 6)
+>>> seq.shape, lstm_states(xg.ones((B, T, 4 * H)), h0, c0, xg.zeros((H, 4 * H))).shape
+((2, 5, 6), (2, 2, 5, 3))
 """
 from __future__ import annotations
 
 from ..primitive import Primitive, apply
 from . import formulas
+from .joining import concat
 
 NONLINEARITIES = ("tanh", "relu")
 
@@ -43,10 +49,11 @@ def _lstm_gates(xp, z, H):
             sigmoid(xp, z[:, 3 * H:]))
 
 
-def _previous_h(xp, h0, seq, H):
-    """(B, T, H): the state each step starts from, ``[h0, h_1, ..., h_{T-1}]``."""
+def _previous_h(xp, h0, hs, H):
+    """(B, T, H): the state each step starts from, ``[h0, h_1, ..., h_{T-1}]``, from the
+    states ``hs`` (B, T, H)."""
     B = h0.shape[0]
-    return xp.concat([xp.reshape(h0, (B, 1, H)), seq[:, :-1, :H]], axis=1)
+    return xp.concat([xp.reshape(h0, (B, 1, H)), hs[:, :-1, :]], axis=1)
 
 
 def _weight_grad(xp, h_prev, dz):
@@ -67,22 +74,23 @@ def _lstm_forward(xp, xproj, h0, c0, w_hh):
         h = o * xp.tanh(c)
         hs.append(h)
         cs.append(c)
-    return xp.concat([xp.stack(hs, axis=1), xp.stack(cs, axis=1)], axis=-1)
+    return xp.stack([xp.stack(hs, axis=1), xp.stack(cs, axis=1)])
 
 
 def _lstm_backward(xp, g, seq, xproj, h0, c0, w_hh):
-    """``(dxproj, dh0, dc0)`` for the output gradient ``g`` (B, T, 2H); gates recomputed."""
+    """``(dxproj, dh0, dc0)`` for the output gradient ``g`` (2, B, T, H); gates recomputed."""
     T, H = xproj.shape[1], h0.shape[-1]
     w_t = xp.matrix_transpose(w_hh)
+    hs, cs, g_h, g_c = seq[0], seq[1], g[0], g[1]
     dh = dc = None
     dzs = []
     for t in range(T - 1, -1, -1):
-        h_prev = h0 if t == 0 else seq[:, t - 1, :H]
-        c_prev = c0 if t == 0 else seq[:, t - 1, H:]
+        h_prev = h0 if t == 0 else hs[:, t - 1, :]
+        c_prev = c0 if t == 0 else cs[:, t - 1, :]
         i, f, gg, o = _lstm_gates(xp, xproj[:, t, :] + xp.matmul(h_prev, w_hh), H)
-        tc = xp.tanh(seq[:, t, H:])
-        gh = g[:, t, :H] if dh is None else g[:, t, :H] + dh
-        gc = g[:, t, H:] + gh * o * (1.0 - tc * tc)
+        tc = xp.tanh(cs[:, t, :])
+        gh = g_h[:, t, :] if dh is None else g_h[:, t, :] + dh
+        gc = g_c[:, t, :] + gh * o * (1.0 - tc * tc)
         if dc is not None:
             gc = gc + dc
         dz = xp.concat([gc * gg * i * (1.0 - i), gc * c_prev * f * (1.0 - f),
@@ -96,7 +104,7 @@ def _lstm_backward(xp, g, seq, xproj, h0, c0, w_hh):
 def _lstm_vjp(xp, g, ans, needs, xproj, h0, c0, w_hh):
     """The joint rule: one backward recursion for every input that wants its gradient."""
     dz, dh0, dc0 = _lstm_backward(xp, g, ans, xproj, h0, c0, w_hh)
-    dw = _weight_grad(xp, _previous_h(xp, h0, ans, h0.shape[-1]), dz) if needs[3] else None
+    dw = _weight_grad(xp, _previous_h(xp, h0, ans[0], h0.shape[-1]), dz) if needs[3] else None
     return dz, dh0, dc0, dw
 
 
@@ -209,6 +217,25 @@ def _check(name, xproj, states, w_hh, gates, more=()):
     return xproj, states, w_hh
 
 
+def _concat_states(states):
+    """``[h_t | c_t]`` (B, T, 2H) from the (2, B, T, H) states."""
+    return concat([states[0], states[1]], axis=-1)
+
+
+def lstm_states(xproj, h0, c0, w_hh):
+    """``lstm_scan``'s states as one (2, B, T, H) array: ``h_t`` in ``[0]``, ``c_t`` in
+    ``[1]`` (the primitive's own output; the module docstring says why this layout).
+
+    >>> import xpgrad as xg
+    >>> states = lstm_states(xg.zeros((1, 4, 8)), xg.zeros((1, 2)), xg.ones((1, 2)),
+    ...                      xg.zeros((2, 8)))
+    >>> states.shape, states[1, 0, 0].tolist()   # c_1 = sigmoid(0) * c_0
+    ((2, 1, 4, 2), [0.5, 0.5])
+    """
+    xproj, (h0, c0), w_hh = _check("lstm_scan", xproj, (h0, c0), w_hh, 4)
+    return apply(_lstm_scan, xproj, h0, c0, w_hh)
+
+
 def lstm_scan(xproj, h0, c0, w_hh):
     """Run an LSTM over a precomputed input projection; returns ``[h_t | c_t]`` (B, T, 2H).
 
@@ -217,12 +244,12 @@ def lstm_scan(xproj, h0, c0, w_hh):
     >>> seq[0, :, 2:].tolist()[0]   # c_1 = sigmoid(0) * c_0
     [0.5, 0.5]
     """
-    xproj, (h0, c0), w_hh = _check("lstm_scan", xproj, (h0, c0), w_hh, 4)
-    return apply(_lstm_scan, xproj, h0, c0, w_hh)
+    return _concat_states(lstm_states(xproj, h0, c0, w_hh))
 
 
-def lstm_layer(x, h0, c0, w_ih, w_hh, b):
-    """``lstm_scan(x @ w_ih + b, h0, c0, w_hh)`` as one primitive: (B, T, I) -> (B, T, 2H).
+def lstm_layer_states(x, h0, c0, w_ih, w_hh, b):
+    """``lstm_layer``'s states as one (2, B, T, H) array: ``h_t`` in ``[0]``, ``c_t`` in
+    ``[1]`` (the primitive's own output; ``xg.nn.LSTM`` reads its ``[0]``).
 
     One tape node for the whole layer lets a backend fuse the projection into the scan (Numba:
     one product of ``[x_t | h_{t-1}]`` with the stacked weights per step, the bias added in the
@@ -230,8 +257,9 @@ def lstm_layer(x, h0, c0, w_ih, w_hh, b):
 
     >>> import xpgrad as xg
     >>> x, h0 = xg.ones((1, 4, 3)), xg.zeros((1, 2))
-    >>> seq = lstm_layer(x, h0, xg.ones((1, 2)), xg.zeros((3, 8)), xg.zeros((2, 8)), xg.zeros(8))
-    >>> seq[0, :, 2:].tolist()[0]   # c_1 = sigmoid(0) * c_0
+    >>> states = lstm_layer_states(x, h0, xg.ones((1, 2)), xg.zeros((3, 8)), xg.zeros((2, 8)),
+    ...                            xg.zeros(8))
+    >>> states[1, 0, 0].tolist()   # c_1 = sigmoid(0) * c_0
     [0.5, 0.5]
     """
     from ..ops._define import as_tensor
@@ -246,6 +274,19 @@ def lstm_layer(x, h0, c0, w_ih, w_hh, b):
     _, (h0, c0), w_hh = _check("lstm_layer", (x.shape[0], x.shape[1], G), (h0, c0), w_hh, 4,
                                more=(x, w_ih, b))
     return apply(_lstm_layer, x, h0, c0, w_ih, w_hh, b)
+
+
+def lstm_layer(x, h0, c0, w_ih, w_hh, b):
+    """``lstm_scan(x @ w_ih + b, h0, c0, w_hh)`` with the projection and the scan as one
+    primitive (``lstm_layer_states``): (B, T, I) -> ``[h_t | c_t]`` (B, T, 2H).
+
+    >>> import xpgrad as xg
+    >>> x, h0 = xg.ones((1, 4, 3)), xg.zeros((1, 2))
+    >>> seq = lstm_layer(x, h0, xg.ones((1, 2)), xg.zeros((3, 8)), xg.zeros((2, 8)), xg.zeros(8))
+    >>> seq[0, :, 2:].tolist()[0]   # c_1 = sigmoid(0) * c_0
+    [0.5, 0.5]
+    """
+    return _concat_states(lstm_layer_states(x, h0, c0, w_ih, w_hh, b))
 
 
 def rnn_scan(xproj, h0, w_hh, nonlinearity="tanh"):
