@@ -1,0 +1,175 @@
+"""Embedding and LayerNorm: values and gradients against PyTorch (float64, the same weights in
+both), finite differences, numba == numpy, xg.function replay == eager, and bad input."""
+import numpy as np
+import pytest
+
+import xpgrad as xg
+from xpgrad import nn
+from xpgrad.accumulate import Scatter
+from xpgrad.primitive import PRIMITIVES
+
+
+def _torch():
+    return pytest.importorskip("torch", reason="PyTorch is not installed: no comparison")
+
+
+def _need_numba():
+    row = xg.available_backends().get("numba", {"available": False, "reason": "not registered"})
+    if not row["available"]:
+        pytest.skip(f"numba: {row['reason']}")
+
+
+# -- Embedding ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("padding_idx", [None, 2, -1])
+def test_embedding_matches_torch(padding_idx, rng):
+    torch = _torch()
+    ref = torch.nn.Embedding(7, 4, padding_idx=padding_idx).double()
+    ours = nn.Embedding(7, 4, padding_idx=padding_idx, rng=0, dtype="float64")
+    ours.load_torch_state_dict(ref.state_dict())
+    ids = np.array([[2, 0, 6, 2], [6, 6, 1, 3], [5, 2, 2, 0]])     # repeats, padding, both ends
+    ct = rng.standard_normal((3, 4, 4))
+    with xg.GradientTape() as tape:
+        out = ours(xg.asarray(ids))
+        loss = xg.sum(out * ct)
+    grad = tape.gradient(loss, ours.weight)
+    tout = ref(torch.tensor(ids))
+    (tout * torch.tensor(ct)).sum().backward()
+    np.testing.assert_array_equal(out.numpy(), tout.detach().numpy())
+    np.testing.assert_allclose(grad.numpy(), ref.weight.grad.numpy(), rtol=1e-14, atol=1e-14)
+    if padding_idx is not None:
+        assert not grad.numpy()[padding_idx].any()
+
+
+def test_embedding_init_as_torch():
+    emb = nn.Embedding(2000, 16, padding_idx=3, rng=0)
+    w = emb.weight.numpy()
+    assert w.dtype == np.float32 and w.shape == (2000, 16)
+    assert not w[3].any()
+    rest = np.delete(w, 3, axis=0)
+    assert abs(rest.mean()) < 0.02 and abs(rest.std() - 1.0) < 0.02     # N(0, 1)
+    assert list(emb.named_variables()) == ["embedding/weight"]
+
+
+def test_embedding_gradients_match_finite_differences(rng):
+    """(With a padding_idx the gradient is not the derivative: compared with PyTorch above.)"""
+    ids = xg.asarray([[1, 3, 1], [0, 1, 2]])
+    xg.testing.check_grads(lambda w: nn.embedding(ids, w) ** 2,
+                           [xg.asarray(rng.standard_normal((4, 3)))], order=2)
+
+
+def test_embedding_higher_order_masks_the_padding_row(rng):
+    """An outer tape differentiates the weight's gradient (the scatter primitive): the
+    gradient of ``sum(dL/dw * v)`` with respect to the output's cotangent is ``v[ids]``, zero
+    at the padding positions."""
+    w = xg.asarray(rng.standard_normal((4, 3)))
+    ids = xg.asarray([[1, 3, 1], [0, 1, 2]])
+    ct = xg.asarray(rng.standard_normal((2, 3, 3)))
+    v = rng.standard_normal((4, 3))
+    with xg.GradientTape() as outer:
+        outer.watch(ct)
+        with xg.GradientTape() as inner:
+            inner.watch([w, ct])     # (the rules' residuals are linked by the inner tape's keys)
+            loss = xg.sum(nn.embedding(ids, w, padding_idx=1) * ct)
+        gw = inner.gradient(loss, w)
+        inner_product = xg.sum(gw * xg.asarray(v))
+    want = v[ids.numpy()]
+    want[ids.numpy() == 1] = 0.0
+    np.testing.assert_allclose(outer.gradient(inner_product, ct).numpy(), want, rtol=1e-14)
+
+
+def test_embedding_gradient_is_a_sparse_scatter(rng):
+    """The rule hands the tape the rows to add at ``ids``, not a dense or one-hot product."""
+    w = rng.standard_normal((1000, 3))
+    ids = np.array([5, 7, 5])
+    rows = rng.standard_normal((3, 3))
+    be = xg.get_backend("numpy")
+    g = PRIMITIVES["embedding"].vjp(be.xp, rows, None, (True,), (w,),
+                                    {"ids": ids, "shape": (3,), "padding_idx": 7,
+                                     "backend": be})[0]
+    assert type(g) is Scatter and g.values.shape == (3, 3) and g.shape == (1000, 3)
+    dense = g.dense(np)
+    np.testing.assert_allclose(dense[5], rows[0] + rows[2])
+    assert not dense[7].any() and np.count_nonzero(dense.any(axis=1)) == 1
+
+
+def test_embedding_numba_agrees_with_numpy(rng):
+    _need_numba()
+    ids = rng.integers(0, 50, size=(8, 5))
+    ct = rng.standard_normal((8, 5, 6)).astype(np.float32)
+    results = []
+    for be in ("numpy", "numba"):
+        emb = nn.Embedding(50, 6, padding_idx=0, rng=xg.random.default_rng(0, backend=be),
+                           backend=be)
+        with xg.GradientTape() as tape:
+            loss = xg.sum(emb(xg.asarray(ids, backend=be)) * xg.asarray(ct, backend=be))
+        results.append((loss.numpy(), tape.gradient(loss, emb.weight).numpy()))
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+def test_embedding_under_function_replays_as_eager(rng):
+    emb = nn.Embedding(20, 4, padding_idx=0, rng=0, dtype="float64")
+    head = nn.Linear(4, 3, rng=1, dtype="float64")
+    variables = emb.trainable_variables + head.trainable_variables
+
+    def step(ids, labels):
+        with xg.GradientTape() as tape:
+            logits = head(xg.mean(emb(ids), axis=1))
+            loss = xg.losses.softmax_cross_entropy(logits, labels)
+        return loss, tape.gradient(loss, variables)
+
+    compiled = xg.function(step)
+    for k in range(4):                                       # trace, then replays
+        ids = xg.asarray(rng.integers(0, 20, size=(5, 6)))
+        labels = xg.asarray(rng.integers(0, 3, size=5))
+        got, want = compiled(ids, labels), step(ids, labels)
+        np.testing.assert_allclose(got[0].numpy(), want[0].numpy(), rtol=1e-13)
+        for a, b in zip(got[1], want[1]):
+            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12, atol=1e-15)
+    with pytest.raises(IndexError, match=r"ids must lie in \[0, num_embeddings\) = \[0, 20\), "
+                                         r"got id 20"):
+        compiled(xg.asarray(np.full((5, 6), 20)), labels)
+
+
+def test_embedding_bad_input():
+    emb = nn.Embedding(5, 2, rng=0)
+    with pytest.raises(TypeError, match=r"Embedding: ids must be integers .* got float32"):
+        emb(xg.asarray([1.0, 2.0]))
+    with pytest.raises(TypeError, match="Embedding: ids must be integers .* got bool"):
+        emb(xg.asarray([True]))
+    with pytest.raises(IndexError, match=r"ids must lie in \[0, num_embeddings\) = \[0, 5\), "
+                                         "got id 5"):
+        emb(xg.asarray([[0, 5]]))
+    with pytest.raises(IndexError, match="got id -1"):      # PyTorch refuses negative ids too
+        emb(xg.asarray([-1]))
+    with pytest.raises(IndexError, match="got id 7"):
+        emb([1, 7])
+    with pytest.raises(ValueError, match=r"padding_idx must be within num_embeddings \(5\): "
+                                         r"in \[-5, 5\), got 5"):
+        nn.Embedding(5, 2, padding_idx=5)
+    with pytest.raises(TypeError, match="padding_idx must be an integer or None, got float"):
+        nn.Embedding(5, 2, padding_idx=1.0)
+    with pytest.raises(ValueError, match="Embedding: num_embeddings must be a positive integer"):
+        nn.Embedding(0, 2)
+    with pytest.raises(TypeError, match="Embedding: embedding_dim must be a positive integer"):
+        nn.Embedding(5, 2.5)
+    with pytest.raises(TypeError, match="Embedding: dtype must be float32 or float64"):
+        nn.Embedding(5, 2, dtype="int64")
+    with pytest.raises(ValueError, match=r"embedding: weight must be 2-D"):
+        nn.embedding(xg.asarray([0]), xg.ones(3))
+    assert emb(xg.asarray(np.zeros((0, 3), dtype=np.int64))).shape == (0, 3, 2)
+
+
+def test_embedding_torch_state_dict_round_trip():
+    torch = _torch()
+    ours = nn.Embedding(6, 3, rng=0)
+    ref = torch.nn.Embedding(6, 3)
+    ref.load_state_dict({k: torch.tensor(v) for k, v in ours.torch_state_dict().items()})
+    ids = np.array([[0, 5, 3]])
+    np.testing.assert_array_equal(ours(xg.asarray(ids)).numpy(),
+                                  ref(torch.tensor(ids)).detach().numpy())
+    with pytest.raises(ValueError, match=r"'weight' has shape \(6, 4\), this Embedding needs "
+                                         r"\(6, 3\)"):
+        ours.load_torch_state_dict({"weight": np.zeros((6, 4))})
+    with pytest.raises(ValueError, match=r"missing keys \['weight'\]"):
+        ours.load_torch_state_dict({})
