@@ -173,3 +173,155 @@ def test_embedding_torch_state_dict_round_trip():
         ours.load_torch_state_dict({"weight": np.zeros((6, 4))})
     with pytest.raises(ValueError, match=r"missing keys \['weight'\]"):
         ours.load_torch_state_dict({})
+
+
+# -- LayerNorm ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("shape, normalized, affine, bias", [
+    ((4, 6), 6, True, True), ((2, 3, 5), (3, 5), True, True), ((3, 7), (7,), True, False),
+    ((2, 3, 4), 4, False, False), ((5,), 5, True, True)])
+def test_layer_norm_matches_torch(shape, normalized, affine, bias, rng):
+    torch = _torch()
+    ref = torch.nn.LayerNorm(normalized, eps=1e-3, elementwise_affine=affine, bias=bias).double()
+    with torch.no_grad():                     # weights away from their ones / zeros init
+        for p in ref.parameters():
+            p.copy_(torch.tensor(rng.standard_normal(tuple(p.shape))))
+    ours = nn.LayerNorm(normalized, eps=1e-3, elementwise_affine=affine, bias=bias,
+                        dtype="float64")
+    ours.load_torch_state_dict(ref.state_dict())
+    x = rng.standard_normal(shape) * 3 + 1
+    ct = rng.standard_normal(shape)
+    xt = xg.asarray(x)
+    with xg.GradientTape() as tape:
+        tape.watch(xt)
+        out = ours(xt)
+        loss = xg.sum(out * ct)
+    grads = tape.gradient(loss, [xt] + ours.trainable_variables)
+    tx = torch.tensor(x, requires_grad=True)
+    tout = ref(tx)
+    (tout * torch.tensor(ct)).sum().backward()
+    np.testing.assert_allclose(out.numpy(), tout.detach().numpy(), rtol=1e-12, atol=1e-13)
+    want = [tx.grad] + [p.grad for p in ref.parameters()]
+    assert len(grads) == len(want)
+    for a, b in zip(grads, want):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_layer_norm_function_matches_torch_functional(rng):
+    torch = _torch()
+    x, w, b = rng.standard_normal((3, 4, 5)), rng.standard_normal(5), rng.standard_normal(5)
+    for weight, bias in ((None, None), (w, None), (None, b), (w, b)):
+        ours = nn.layer_norm(xg.asarray(x), 5, None if weight is None else xg.asarray(weight),
+                             None if bias is None else xg.asarray(bias), eps=1e-2)
+        ref = torch.nn.functional.layer_norm(
+            torch.tensor(x), (5,), None if weight is None else torch.tensor(weight),
+            None if bias is None else torch.tensor(bias), eps=1e-2)
+        np.testing.assert_allclose(ours.numpy(), ref.numpy(), rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("which", ["x", "x, weight", "x, bias", "x, weight, bias"])
+def test_layer_norm_gradients_match_finite_differences(which, rng):
+    names = which.split(", ")
+    shapes = {"x": (3, 2, 4), "weight": (2, 4), "bias": (2, 4)}
+    args = [xg.asarray(rng.standard_normal(shapes[n])) for n in names]
+
+    def f(*values):
+        given = dict(zip(names, values))
+        return nn.layer_norm(given["x"], (2, 4), given.get("weight"), given.get("bias"),
+                             eps=1e-3)
+
+    xg.testing.check_grads(f, args, order=2)
+
+
+def test_layer_norm_float32_and_numba_agree_with_numpy(rng):
+    _need_numba()
+    x = (rng.standard_normal((16, 32)) * 4 + 2).astype(np.float32)
+    ct = rng.standard_normal((16, 32)).astype(np.float32)
+    results = []
+    for be in ("numpy", "numba"):
+        norm = nn.LayerNorm(32, backend=be)
+        norm.weight.assign(np.linspace(0.5, 1.5, 32))
+        xt = xg.asarray(x, backend=be)
+        with xg.GradientTape() as tape:
+            tape.watch(xt)
+            loss = xg.sum(norm(xt) * xg.asarray(ct, backend=be))
+        results.append([g.numpy() for g in tape.gradient(loss, [xt] + norm.trainable_variables)])
+    x64 = xg.asarray(x.astype(np.float64))
+    ref = nn.layer_norm(x64, 32, xg.asarray(np.linspace(0.5, 1.5, 32)))
+    with xg.GradientTape() as tape:
+        tape.watch(x64)
+        loss = xg.sum(nn.layer_norm(x64, 32, xg.asarray(np.linspace(0.5, 1.5, 32))) * ct)
+    want = tape.gradient(loss, x64).numpy()
+    assert ref.dtype == xg.float64
+    for got in results:
+        assert got[0].dtype == np.float32
+        np.testing.assert_allclose(got[0], want, rtol=1e-4, atol=1e-4)
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_layer_norm_under_function_replays_as_eager(rng):
+    model = nn.Sequential([nn.Linear(6, 8, rng=0, dtype="float64"),
+                           nn.LayerNorm(8, dtype="float64"), nn.Tanh(),
+                           nn.Linear(8, 1, rng=1, dtype="float64")])
+    variables = model.trainable_variables
+
+    def step(x, y):
+        with xg.GradientTape() as tape:
+            loss = xg.losses.mse(model(x), y)
+        return loss, tape.gradient(loss, variables)
+
+    compiled = xg.function(step)
+    for _ in range(3):
+        x, y = xg.asarray(rng.standard_normal((5, 6))), xg.asarray(rng.standard_normal((5, 1)))
+        got, want = compiled(x, y), step(x, y)
+        np.testing.assert_allclose(got[0].numpy(), want[0].numpy(), rtol=1e-13)
+        for a, b in zip(got[1], want[1]):
+            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-11, atol=1e-14)
+
+
+def test_layer_norm_bad_input():
+    with pytest.raises(ValueError, match=r"LayerNorm: normalized_shape must be a positive "
+                                         r"integer or a non-empty tuple of them, got \(\)"):
+        nn.LayerNorm(())
+    with pytest.raises(ValueError, match="normalized_shape must be .* got 0"):
+        nn.LayerNorm(0)
+    with pytest.raises(ValueError, match=r"normalized_shape must be .* got \(3, -1\)"):
+        nn.LayerNorm((3, -1))
+    with pytest.raises(TypeError, match="normalized_shape must be .* got 2.0"):
+        nn.LayerNorm(2.0)
+    with pytest.raises(TypeError, match="normalized_shape must be .* got True"):
+        nn.LayerNorm(True)
+    for eps in (-1e-5, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="LayerNorm: eps must be a finite number >= 0"):
+            nn.LayerNorm(3, eps=eps)
+    with pytest.raises(TypeError, match="LayerNorm: eps"):
+        nn.LayerNorm(3, eps="small")
+    with pytest.raises(TypeError, match="LayerNorm: elementwise_affine"):
+        nn.LayerNorm(3, elementwise_affine="yes")
+    norm = nn.LayerNorm((2, 3))
+    with pytest.raises(ValueError, match=r"LayerNorm: the input's last axes must be "
+                                         r"normalized_shape = \(2, 3\), got an input of shape "
+                                         r"\(4, 3\)"):
+        norm(xg.ones((4, 3)))
+    with pytest.raises(ValueError, match="got an input of shape \\(3,\\)"):
+        norm(xg.ones(3))
+    with pytest.raises(TypeError, match="LayerNorm has float32 weights but got a float64 input"):
+        norm(xg.ones((2, 3), dtype="float64"))
+    with pytest.raises(TypeError, match="LayerNorm needs a floating-point input, got int64"):
+        nn.LayerNorm(3, elementwise_affine=False)(xg.asarray([[1, 2, 3]]))
+    with pytest.raises(ValueError, match=r"layer_norm: weight must have shape normalized_shape "
+                                         r"= \(3,\), got \(2,\)"):
+        nn.layer_norm(xg.ones((2, 3)), 3, xg.ones(2))
+    with pytest.raises(TypeError, match="layer_norm: bias is float64 but the input is float32"):
+        nn.layer_norm(xg.ones((2, 3)), 3, None, xg.ones(3, dtype="float64"))
+    with pytest.raises(ValueError, match=r"'bias' has shape \(2,\), this LayerNorm needs"):
+        nn.LayerNorm(3).load_torch_state_dict({"weight": np.ones(3), "bias": np.ones(2)})
+
+
+def test_layer_norm_constant_rows_and_torch_state_dict():
+    """A constant row normalizes to 0 (to ``bias``), as in PyTorch; the state dict keys are
+    torch's."""
+    norm = nn.LayerNorm(4, elementwise_affine=True, bias=False)
+    assert list(norm.torch_state_dict()) == ["weight"]
+    np.testing.assert_array_equal(norm(xg.full((2, 4), 7.0)).numpy(), np.zeros((2, 4)))
+    assert nn.LayerNorm(4, elementwise_affine=False).trainable_variables == []

@@ -9,7 +9,7 @@ from ..ops import activations as _activations
 from ..ops.activations import *  # noqa: F401,F403 (every activation of the table)
 from ..ops.elementwise import tanh
 from ..ops.indexing import one_hot
-from ..ops.nn import embedding
+from ..ops.nn import embedding, layer_norm
 from ..ops.recurrent import lstm_layer, lstm_scan, rnn_scan
 from . import init
 from .activations_layers import (CELU, ELU, GELU, GLU, SELU, Hardsigmoid, Hardswish, Hardtanh,
@@ -18,6 +18,7 @@ from .activations_layers import (CELU, ELU, GELU, GLU, SELU, Hardsigmoid, Hardsw
 from .containers import MLP, Sequential
 from .dropout import Dropout
 from .embeddings import Embedding
+from .normalization import LayerNorm
 from .linear import Linear, linear
 from .module import Module
 from .recurrent import LSTM, RNN, LSTMCell, RNNCell, SequenceClassifier
@@ -29,4 +30,4 @@ __all__ = _activations.__all__ + [
     "SiLU", "Mish", "Softsign", "LogSigmoid", "Hardtanh", "ReLU6", "Hardsigmoid", "Hardswish",
     "GLU", "get_activation", "init",
     "RNNCell", "LSTMCell", "RNN", "LSTM", "SequenceClassifier", "tbptt_train", "TBPTTResult",
-    "lstm_scan", "lstm_layer", "rnn_scan", "one_hot", "Embedding", "embedding"]
+    "lstm_scan", "lstm_layer", "rnn_scan", "one_hot", "Embedding", "embedding", "LayerNorm", "layer_norm"]

@@ -1,5 +1,6 @@
-"""Layer-level primitives: ``linear`` (``x @ w + b`` as one tape node) and ``embedding`` (rows of
-a weight picked by integer ids, the gradient a sparse scatter-add), exposed through ``xg.nn``.
+"""Layer-level primitives: ``linear`` (``x @ w + b`` as one tape node), ``embedding`` (rows of
+a weight picked by integer ids, the gradient a sparse scatter-add) and ``layer_norm`` (one node,
+one joint rule), exposed through ``xg.nn``.
 
 >>> import xpgrad as xg
 >>> xg.nn.linear(xg.ones((2, 3)), xg.ones((3, 4)), xg.ones(4)).tolist()[0]
@@ -160,6 +161,127 @@ def as_ids(ids, weight, n, owner):
             raise IndexError(f"{owner}: ids must lie in [0, num_embeddings) = [0, {n}), got "
                              f"id {lo if lo < 0 else hi}")
     return ids
+
+
+# -- layer_norm: (x - mean) / sqrt(var + eps) * weight + bias over the last k axes ----------------
+# One primitive with a joint rule: the composition of mean, subtract, square, mean, rsqrt,
+# multiply (and the affine pair) is 7-9 tape nodes, each a full pass that the tape keeps a
+# residual of; here the rule recomputes the normalized input from x (two reductions) and
+# shares it between the gradients of x, weight and bias. ``arrays`` is ``(x, [weight],
+# [bias])``: ``affine`` says which of the two are there.
+def _normalize(xp, x, k, eps):
+    """``(xhat, rstd)``: x normalized over its last ``k`` axes, and 1 / sqrt(var + eps)."""
+    axes = tuple(range(x.ndim - k, x.ndim))
+    xc = x - xp.mean(x, axis=axes, keepdims=True)
+    rstd = 1.0 / xp.sqrt(xp.mean(xc * xc, axis=axes, keepdims=True) + eps)
+    return xc * rstd, rstd
+
+
+def _layer_norm_forward(xp, x, *affine_arrays, k, eps, affine):
+    y, _ = _normalize(xp, x, k, eps)
+    weight, bias = _split_affine(affine_arrays, affine)
+    if weight is not None:
+        y = y * weight
+    return y if bias is None else y + bias
+
+
+def _split_affine(arrays, affine):
+    weight = arrays[0] if affine[0] else None
+    bias = arrays[-1] if affine[1] else None
+    return weight, bias
+
+
+def _layer_norm_vjp(xp, g, ans, needs, x, *affine_arrays, k, eps, affine):
+    weight, _ = _split_affine(affine_arrays, affine)
+    xhat, rstd = _normalize(xp, x, k, eps)
+    lead = tuple(range(x.ndim - k))
+
+    def over_lead(a):
+        return xp.sum(a, axis=lead) if lead else a
+
+    dx = None
+    if needs[0]:
+        axes = tuple(range(x.ndim - k, x.ndim))
+        gy = g if weight is None else g * weight
+        dx = rstd * (gy - xp.mean(gy, axis=axes, keepdims=True)
+                     - xhat * xp.mean(gy * xhat, axis=axes, keepdims=True))
+    out = [dx]
+    if affine[0]:
+        out.append(over_lead(g * xhat) if needs[len(out)] else None)
+    if affine[1]:
+        out.append(over_lead(g) if needs[len(out)] else None)
+    return tuple(out)
+
+
+_layer_norm = Primitive("layer_norm", _layer_norm_forward, joint=_layer_norm_vjp, saves=(0, 1))
+
+
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalize ``x`` over its last axes, those of ``normalized_shape`` (an int or a tuple),
+    to zero mean and unit (biased) variance, then scale by ``weight`` and shift by ``bias``
+    (each optional, of shape ``normalized_shape``): ``torch.nn.functional.layer_norm``.
+
+    >>> import xpgrad as xg
+    >>> y = xg.nn.layer_norm(xg.asarray([[1.0, 2.0, 3.0]]), 3)
+    >>> [round(v, 4) for v in y.tolist()[0]]
+    [-1.2247, 0.0, 1.2247]
+    """
+    from ._define import as_tensor
+
+    shape = _normalized_shape(normalized_shape, "layer_norm")
+    eps = _eps(eps, "layer_norm")
+    x = as_tensor(x)
+    check_normalized_input(x, shape, "layer_norm")
+    arrays = [x]
+    for what, value in (("weight", weight), ("bias", bias)):
+        if value is not None:
+            value = as_tensor(value)
+            if value.shape != shape:
+                raise ValueError(f"layer_norm: {what} must have shape normalized_shape = "
+                                 f"{shape}, got {value.shape}")
+            if value.dtype != x.dtype:
+                raise TypeError(f"layer_norm: {what} is {value.dtype} but the input is "
+                                f"{x.dtype}; cast one with xg.astype")
+            arrays.append(value)
+    return apply(_layer_norm, *arrays, k=len(shape), eps=eps,
+                 affine=(weight is not None, bias is not None))
+
+
+def _normalized_shape(value, owner):
+    """``normalized_shape`` as a non-empty tuple of positive ints: TypeError for what is not
+    an int or a tuple/list of ints (bools refused), ValueError for an empty one or sizes < 1."""
+    import numbers
+
+    def integer(n):
+        return isinstance(n, numbers.Integral) and not isinstance(n, bool)
+
+    items = (value,) if integer(value) else value
+    text = (f"{owner}: normalized_shape must be a positive integer or a non-empty tuple of "
+            f"them, got {value!r}")
+    if not isinstance(items, (tuple, list)) or not all(integer(n) for n in items):
+        raise TypeError(text)
+    if not items or any(n < 1 for n in items):
+        raise ValueError(text)
+    return tuple(int(n) for n in items)
+
+
+def _eps(value, owner):
+    from ..optim._checks import hyperparameter
+
+    try:
+        return hyperparameter("eps", value, low=0.0)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"{owner}: {e}") from None
+
+
+def check_normalized_input(x, shape, owner):
+    """``x`` must end with the axes ``shape`` and be floating (ValueError/TypeError naming
+    ``owner`` and ``normalized_shape``)."""
+    if tuple(x.shape[x.ndim - len(shape):]) != shape or x.ndim < len(shape):
+        raise ValueError(f"{owner}: the input's last axes must be normalized_shape = {shape}, "
+                         f"got an input of shape {x.shape}")
+    if not x.dtype.is_floating:
+        raise TypeError(f"{owner} needs a floating-point input, got {x.dtype}")
 
 
 __all__: list = []   # exposed through xg.nn
