@@ -77,6 +77,18 @@ def test_gru_scan_matches_a_per_step_graph(kernels, dtype, tol, rng):
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
 
 
+def test_fused_kernel_is_used_and_falls_back_for_other_dtypes(rng, monkeypatch):
+    calls = []
+    kern = NUMPY.kernels["gru_scan"]
+    monkeypatch.setitem(NUMPY.kernels, "gru_scan", xg.Kernel(
+        lambda *a: calls.append("fwd") or kern.forward(*a),
+        lambda *a: calls.append("vjp") or kern.vjp(*a)))
+    args = gru_inputs(rng)
+    _value_and_grads(gru_scan, args, rng)
+    assert calls == ["fwd", "vjp"]
+    assert kern.forward(*[a.numpy().astype(np.float16) for a in args]) is None
+
+
 def test_gru_scan_input_errors(rng):
     x, h, w, b = gru_inputs(rng, B=2, T=4, H=3)
     with pytest.raises(ValueError, match=r"gru_scan: xproj must be \(batch, time, 3\*hidden\)"):
@@ -234,8 +246,22 @@ def test_gru_numba_agrees_with_numpy(rng):
 
 
 def test_gru_numba_scan_matches_finite_differences(rng):
+    """The Numba backend's own fused steps; also a strided input and a broadcast gradient."""
     _need_numba()
-    xg.testing.check_grads(gru_scan, [a.to("numba") for a in gru_inputs(rng)])
+    args = [a.to("numba") for a in gru_inputs(rng)]
+    xg.testing.check_grads(gru_scan, args)
+    _, h, w, b = args
+    xg.testing.check_grads(lambda x: gru_scan(x[:, :, :9], h, w, b),
+                           [f64(rng, 2, 4, 11).to("numba")])
+    x = args[0]
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        loss = xg.sum(gru_scan(x, h, w, b))
+    with xg.GradientTape() as tape_ref:
+        tape_ref.watch(x)
+        loss_ref = xg.sum(gru_by_steps(x, h, w, b))
+    np.testing.assert_allclose(tape.gradient(loss, x).numpy(),
+                               tape_ref.gradient(loss_ref, x).numpy(), rtol=1e-12, atol=1e-14)
 
 
 def test_gru_under_function_replays_as_eager(rng):
