@@ -143,11 +143,11 @@ def _exercise_update(backend, dt, name):
 
 
 def _exercise_lstm(backend, dt, name="lstm"):
-    """A tiny LSTM and Elman RNN, forward and backward: compiles the scans' fused steps."""
+    """A tiny LSTM, Elman RNN and GRU, forward and backward: compiles the scans' fused steps."""
     import xpgrad as xg
 
     x = xg.asarray(np.ones((2, 3, 3), dt), backend=backend)
-    for layer in (xg.nn.LSTM, xg.nn.RNN):
+    for layer in (xg.nn.LSTM, xg.nn.RNN, xg.nn.GRU):
         model = layer(3, 2, rng=xg.random.default_rng(0, backend=backend), dtype=dt.name,
                       backend=backend)
         with xg.GradientTape() as tape:
