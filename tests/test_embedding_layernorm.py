@@ -259,6 +259,31 @@ def test_layer_norm_float32_and_numba_agree_with_numpy(rng):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
+def test_layer_norm_numba_kernel_matches_finite_differences_and_declines(rng):
+    """The Numba backend's row kernel: gradients of x, weight and bias, a strided input, a
+    broadcast gradient (sum of the output); other dtypes decline to the generic rule."""
+    _need_numba()
+    kernel = xg.get_backend("numba").kernels["layer_norm"]
+    args = [xg.asarray(rng.standard_normal(s), backend="numba") for s in ((3, 2, 5), (2, 5),
+                                                                           (2, 5))]
+    xg.testing.check_grads(lambda x, w, b: nn.layer_norm(x, (2, 5), w, b), args)
+    wide = xg.asarray(rng.standard_normal((4, 9)), backend="numba")
+    xg.testing.check_grads(lambda x: nn.layer_norm(x[:, 2:7], 5, eps=0.1), [wide])
+    x = args[0]
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        loss = xg.sum(nn.layer_norm(x, 5, args[1][0]) ** 3)
+    with xg.GradientTape() as tape_ref:
+        tape_ref.watch(x)
+        loss_ref = xg.sum(nn.layer_norm(x.to("numpy"), 5, args[1][0].to("numpy")) ** 3)
+    np.testing.assert_allclose(tape.gradient(loss, x).numpy(),
+                               tape_ref.gradient(loss_ref, x).numpy(), rtol=1e-12, atol=1e-13)
+    assert kernel.forward(np.ones((2, 3), np.float16), k=1, eps=1e-5,
+                          affine=(False, False)) is None
+    assert kernel.forward(np.ones((2, 3)), np.ones(3, np.float32), k=1, eps=1e-5,
+                          affine=(True, False)) is None
+
+
 def test_layer_norm_under_function_replays_as_eager(rng):
     model = nn.Sequential([nn.Linear(6, 8, rng=0, dtype="float64"),
                            nn.LayerNorm(8, dtype="float64"), nn.Tanh(),

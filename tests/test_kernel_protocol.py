@@ -87,6 +87,15 @@ def _gru(B=3, T=5, H=4):
     return make
 
 
+def _layer_norm(shape, k, affine):
+    def make(rng, dt):
+        x = (rng.normal(size=shape) * 3 + 1).astype(dt)
+        normalized = shape[len(shape) - k:]
+        arrays = (x,) + tuple(rng.normal(size=normalized).astype(dt) for on in affine if on)
+        return arrays, {"k": k, "eps": 1e-5, "affine": affine}
+    return make
+
+
 def _update(n_states, params, optional=0):
     """An update's arrays: param, grad, ``n_states`` state arrays, then ``optional`` Nones."""
     def make(rng, dt):
@@ -118,6 +127,9 @@ SAMPLES = {
     "lstm_layer": [_lstm_layer(3, 5, 2, 4), _lstm_layer(2, 3, 9, 37), _lstm_layer(1, 4, 3, 2)],
     "rnn_scan": [_rnn("tanh"), _rnn("relu"), _rnn("tanh", 2, 3, 37), _rnn("relu", 2, 3, 37)],
     "gru_scan": [_gru(), _gru(2, 3, 37), _gru(1, 1, 4)],
+    "layer_norm": [_layer_norm((5, 8), 1, (True, True)), _layer_norm((3, 4, 6), 2, (True, False)),
+                   _layer_norm((2, 3, 7), 1, (False, True)), _layer_norm((9,), 1, (False, False)),
+                   _layer_norm((4, 300), 1, (True, True))],
     "sgd_update": [
         _update(0, dict(lr=0.1, momentum=0.0, nesterov=False, weight_decay=0.0), optional=1),
         _update(0, dict(lr=0.1, momentum=0.0, nesterov=False, weight_decay=0.01), optional=1),

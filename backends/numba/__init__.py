@@ -66,11 +66,11 @@ class NumbaBackend(NumpyBackend):
     def __init__(self):
         super().__init__()
         self._numba = _import_numba()
-        from . import _activations, _losses, _optim, _scans, _softmax
+        from . import _activations, _losses, _norm, _optim, _scans, _softmax
 
         # the NumPy backend's kernels, overridden where Numba has a faster one
         self.kernels.update(_losses.KERNELS, _activations.KERNELS, _softmax.KERNELS,
-                            _optim.KERNELS, _scans.KERNELS)
+                            _optim.KERNELS, _scans.KERNELS, _norm.KERNELS)
 
     def describe(self):
         """Numba's version, threads, threading layer and the state of the kernel cache.

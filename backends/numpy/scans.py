@@ -3,8 +3,8 @@
 The NumPy and CuPy backends register these (``scan_kernels(numpy)``, ``scan_kernels(cupy)``;
 Numba has its own fused steps, ``backends/numba/_scans.py``) for the primitives ``lstm_scan``,
 ``lstm_layer``, ``rnn_scan`` and ``gru_scan`` of ``xpgrad/ops/recurrent.py``, whose generic
-joint rules they are tested against. The forward writes each step's state straight into the output and saves the gate
-activations; the vjp runs the backward recursion once for all inputs.
+joint rules they are tested against. The forward writes each step's state straight into the
+output and saves the gate activations; the vjp runs the backward recursion once for all inputs.
 
 >>> import numpy as np
 >>> kern = scan_kernels(np)["rnn_scan"]
