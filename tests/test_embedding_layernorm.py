@@ -350,3 +350,31 @@ def test_layer_norm_constant_rows_and_torch_state_dict():
     assert list(norm.torch_state_dict()) == ["weight"]
     np.testing.assert_array_equal(norm(xg.full((2, 4), 7.0)).numpy(), np.zeros((2, 4)))
     assert nn.LayerNorm(4, elementwise_affine=False).trainable_variables == []
+
+
+def test_embedding_layer_norm_gru_step_on_numba_replays_as_eager(rng):
+    """The three new layers in one step on the numba backend (its LayerNorm and GRU kernels,
+    the embedding's scatter-add) under xg.function: the replays give eager's numbers."""
+    _need_numba()
+    gen = xg.random.default_rng(0, backend="numba")
+    kw = dict(dtype="float64", backend="numba")
+    emb = nn.Embedding(20, 6, padding_idx=0, rng=gen, **kw)
+    norm = nn.LayerNorm(6, **kw)
+    gru = nn.GRU(6, 5, rng=gen, **kw)
+    head = nn.Linear(5, 3, rng=gen, **kw)
+    variables = [v for m in (emb, norm, gru, head) for v in m.trainable_variables]
+
+    def step(ids, labels):
+        with xg.GradientTape() as tape:
+            out, _ = gru(norm(emb(ids)))
+            loss = xg.losses.softmax_cross_entropy(head(out[:, -1, :]), labels)
+        return loss, tape.gradient(loss, variables)
+
+    compiled = xg.function(step)
+    for _ in range(3):
+        ids = xg.asarray(rng.integers(0, 20, size=(4, 7)), backend="numba")
+        labels = xg.asarray(rng.integers(0, 3, size=4), backend="numba")
+        got, want = compiled(ids, labels), step(ids, labels)
+        np.testing.assert_allclose(got[0].numpy(), want[0].numpy(), rtol=1e-12)
+        for a, b in zip(got[1], want[1]):
+            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-11, atol=1e-14)
