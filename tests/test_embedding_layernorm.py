@@ -107,6 +107,31 @@ def test_embedding_numba_agrees_with_numpy(rng):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("case", ["rows", "rows-ellipsis", "rows-slices", "int32-ids",
+                                  "3-d", "negative-ids", "int-target", "column-key"])
+def test_numba_index_add_equals_numpy_add_at(case, rng):
+    """The numba backend adds whole rows in a compiled loop (the embedding's and take's
+    gradients); what it does not take (negative ids, other dtypes or keys) goes to
+    np.add.at: the same numbers either way, repeated ids accumulating."""
+    _need_numba()
+    from xpgrad.backends.numba._scatter import add_rows
+
+    shape = (6, 2, 3) if case == "3-d" else (6, 4)
+    dtype = np.int64 if case == "int-target" else np.float64
+    ids = rng.integers(-6 if case == "negative-ids" else 0, 6, size=9)
+    ids = ids.astype(np.int32 if case == "int32-ids" else np.int64)
+    key = {"rows-ellipsis": (ids, Ellipsis), "rows-slices": (ids, slice(None)),
+           "column-key": (slice(None), ids[:3] % 4)}.get(case, (ids,))
+    values = rng.standard_normal(np.zeros(shape)[key].shape).round(2).astype(dtype)
+    want = np.zeros(shape, dtype)
+    np.add.at(want, key, values)
+    got = np.zeros(shape, dtype)
+    xg.get_backend("numba").index_add(got, key, values)
+    np.testing.assert_allclose(got, want, rtol=1e-15)
+    fast = case in ("rows", "rows-ellipsis", "rows-slices", "int32-ids", "3-d")
+    assert add_rows(np.zeros(shape, dtype), key, values) is fast
+
+
 def test_embedding_under_function_replays_as_eager(rng):
     emb = nn.Embedding(20, 4, padding_idx=0, rng=0, dtype="float64")
     head = nn.Linear(4, 3, rng=1, dtype="float64")

@@ -26,12 +26,12 @@ def kernel_dispatchers():
     """The public Numba kernels: ``{qualified name: dispatcher}``."""
     from numba.core.dispatcher import Dispatcher
 
-    from . import (_act_kernels, _loss_kernels, _norm, _optim_kernels, _rnn, _sce_kernels,
-                   _softmax)
+    from . import (_act_kernels, _loss_kernels, _norm, _optim_kernels, _rnn, _scatter,
+                   _sce_kernels, _softmax)
 
     found = {}
     for mod in (_loss_kernels, _sce_kernels, _act_kernels, _softmax, _optim_kernels, _rnn,
-                _norm):
+                _norm, _scatter):
         for name, obj in vars(mod).items():
             if isinstance(obj, Dispatcher) and not name.startswith("_"):
                 found[f"{mod.__name__.rsplit('.', 1)[-1]}.{name}"] = obj
@@ -159,12 +159,15 @@ def _exercise_lstm(backend, dt, name="lstm"):
 
 
 def _exercise_layer_norm(backend, dt, name="layer_norm"):
-    """The layer_norm kernel forward and backward: compiles its row loops."""
+    """The layer_norm kernel forward and backward: compiles its row loops; also the row
+    scatter-add of ``backend.index_add`` (the embedding's gradient, which has no kernel)."""
     x = np.random.default_rng(0).standard_normal((3, 4)).astype(dt)
     kernel = backend.kernels[name]
     params = dict(k=1, eps=1e-5, affine=(True, True))
     out, saved = kernel.forward(x, x[0], x[1], **params)
     kernel.vjp(x, saved, (True, True, True), x, x[0], x[1], **params)
+    for ids in (np.array([0, 2, 0], np.int64), np.array([1, 1, 2], np.int32)):
+        backend.index_add(np.zeros_like(x), (ids,), x)
 
 
 #: the units of a warmup: (exercise, primitive). One unit's kernels (and the loops they call)
