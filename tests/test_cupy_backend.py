@@ -299,11 +299,11 @@ def test_mlp_training_on_cupy_matches_numpy(optimizer):
 
 
 @on_gpu
-@pytest.mark.parametrize("layer", ["LSTM", "RNN"])
+@pytest.mark.parametrize("layer", ["LSTM", "RNN", "GRU"])
 def test_recurrent_layers_on_cupy_match_numpy(layer, rng):
     """The fused scan kernels (xpgrad.backends.numpy.scans on CuPy arrays): outputs and every
     gradient equal the numpy backend's on the same weights."""
-    assert "lstm_scan" in BE.kernels and "rnn_scan" in BE.kernels
+    assert {"lstm_scan", "rnn_scan", "gru_scan"} <= set(BE.kernels)
     x0 = rng.normal(size=(4, 7, 3))
     results = []
     for be in ("numpy", "cupy"):
@@ -315,6 +315,25 @@ def test_recurrent_layers_on_cupy_match_numpy(layer, rng):
             out, _ = net(x)
             loss = xg.sum(out * out)
         grads = tape.gradient(loss, [x, *net.trainable_variables])
+        results.append([out.numpy()] + [g.numpy() for g in grads])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-12)
+
+
+@on_gpu
+def test_embedding_and_layer_norm_on_cupy_match_numpy(rng):
+    """Embedding's scatter-add gradient (cupyx.scatter_add, repeated ids) and LayerNorm's
+    generic rule on CuPy arrays: the numpy backend's numbers."""
+    ids0 = rng.integers(0, 9, size=(6, 5))
+    results = []
+    for be in ("numpy", "cupy"):
+        emb = xg.nn.Embedding(9, 4, padding_idx=2, dtype="float64",
+                              rng=xg.random.default_rng(0, backend=be), backend=be)
+        norm = xg.nn.LayerNorm(4, dtype="float64", backend=be)
+        with xg.GradientTape() as tape:
+            out = norm(emb(xg.asarray(ids0, backend=be)))
+            loss = xg.sum(out * out * out)
+        grads = tape.gradient(loss, emb.trainable_variables + norm.trainable_variables)
         results.append([out.numpy()] + [g.numpy() for g in grads])
     for a, b in zip(*results):
         np.testing.assert_allclose(b, a, rtol=1e-10, atol=1e-12)

@@ -79,6 +79,23 @@ def _rnn(nonlinearity, B=3, T=5, H=4):
     return make
 
 
+def _gru(B=3, T=5, H=4):
+    def make(rng, dt):
+        n = rng.normal
+        return (n(size=(B, T, 3 * H)).astype(dt), n(size=(B, H)).astype(dt),
+                (n(size=(H, 3 * H)) * 0.5).astype(dt), n(size=(H,)).astype(dt)), {}
+    return make
+
+
+def _layer_norm(shape, k, affine):
+    def make(rng, dt):
+        x = (rng.normal(size=shape) * 3 + 1).astype(dt)
+        normalized = shape[len(shape) - k:]
+        arrays = (x,) + tuple(rng.normal(size=normalized).astype(dt) for on in affine if on)
+        return arrays, {"k": k, "eps": 1e-5, "affine": affine}
+    return make
+
+
 def _update(n_states, params, optional=0):
     """An update's arrays: param, grad, ``n_states`` state arrays, then ``optional`` Nones."""
     def make(rng, dt):
@@ -120,6 +137,10 @@ SAMPLES = {
     "lstm_scan": [_lstm(3, 5, 4), _lstm(2, 3, 37), _lstm(1, 5, 4), _lstm(4, 1, 4)],
     "lstm_layer": [_lstm_layer(3, 5, 2, 4), _lstm_layer(2, 3, 9, 37), _lstm_layer(1, 4, 3, 2)],
     "rnn_scan": [_rnn("tanh"), _rnn("relu"), _rnn("tanh", 2, 3, 37), _rnn("relu", 2, 3, 37)],
+    "gru_scan": [_gru(), _gru(2, 3, 37), _gru(1, 1, 4)],
+    "layer_norm": [_layer_norm((5, 8), 1, (True, True)), _layer_norm((3, 4, 6), 2, (True, False)),
+                   _layer_norm((2, 3, 7), 1, (False, True)), _layer_norm((9,), 1, (False, False)),
+                   _layer_norm((4, 300), 1, (True, True))],
     "sgd_update": [
         _update(0, dict(lr=0.1, momentum=0.0, nesterov=False, weight_decay=0.0), optional=1),
         _update(0, dict(lr=0.1, momentum=0.0, nesterov=False, weight_decay=0.01), optional=1),
@@ -133,7 +154,7 @@ SAMPLES = {
                     _update(2, dict(_ADAM, weight_decay=0.1, decoupled=True))],
 }
 # float32 tolerance where a kernel legitimately rounds differently over many steps
-RTOL32 = {"lstm_scan": 2e-4, "lstm_layer": 2e-4, "rnn_scan": 2e-4}
+RTOL32 = {"lstm_scan": 2e-4, "lstm_layer": 2e-4, "rnn_scan": 2e-4, "gru_scan": 2e-4}
 
 
 # -- the backends whose kernels are checked ------------------------------------------------------

@@ -28,7 +28,7 @@ def test_every_unit_kernel_is_wrapped_and_its_loops_are_found():
     its unit compiles (after a float64 warmup of the unit, each has a float64 version here)."""
     names = _wrapped_names()
     assert set(names) == ({n for _, n in _cache.UNITS if n != "lstm"}
-                          | {"lstm_scan", "lstm_layer"})
+                          | {"lstm_scan", "lstm_layer", "gru_scan"})
     _cache._compile(NB, (np.dtype("float64"),), None, parallel=False)
     for name in names:
         loops = _background.kernel_loops(NB.kernels[name])

@@ -67,11 +67,19 @@ class NumbaBackend(NumpyBackend):
     def __init__(self):
         super().__init__()
         self._numba = _import_numba()
-        from . import _activations, _losses, _optim, _scans, _softmax
+        from . import _activations, _losses, _norm, _optim, _scans, _softmax
 
         # the NumPy backend's kernels, overridden where Numba has a faster one
         self.kernels.update(_losses.KERNELS, _activations.KERNELS, _softmax.KERNELS,
-                            _optim.KERNELS, _scans.KERNELS)
+                            _optim.KERNELS, _scans.KERNELS, _norm.KERNELS)
+
+    def index_add(self, target, key, values):
+        """``target[key] += values``: whole rows in one compiled loop (``_scatter``), else
+        ``np.add.at``."""
+        from ._scatter import add_rows
+
+        if not add_rows(target, key, values):
+            super().index_add(target, key, values)
 
     def describe(self):
         """Numba's version, threads, threading layer and the state of the kernel cache.

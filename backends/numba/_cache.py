@@ -26,10 +26,12 @@ def kernel_dispatchers():
     """The public Numba kernels: ``{qualified name: dispatcher}``."""
     from numba.core.dispatcher import Dispatcher
 
-    from . import _act_kernels, _loss_kernels, _optim_kernels, _rnn, _sce_kernels, _softmax
+    from . import (_act_kernels, _loss_kernels, _norm, _optim_kernels, _rnn, _scatter,
+                   _sce_kernels, _softmax)
 
     found = {}
-    for mod in (_loss_kernels, _sce_kernels, _act_kernels, _softmax, _optim_kernels, _rnn):
+    for mod in (_loss_kernels, _sce_kernels, _act_kernels, _softmax, _optim_kernels, _rnn,
+                _norm, _scatter):
         for name, obj in vars(mod).items():
             if isinstance(obj, Dispatcher) and not name.startswith("_"):
                 found[f"{mod.__name__.rsplit('.', 1)[-1]}.{name}"] = obj
@@ -151,11 +153,11 @@ def _exercise_update(backend, dt, name):
 
 
 def _exercise_lstm(backend, dt, name="lstm"):
-    """A tiny LSTM and Elman RNN, forward and backward: compiles the scans' fused steps."""
+    """A tiny LSTM, Elman RNN and GRU, forward and backward: compiles the scans' fused steps."""
     import xpgrad as xg
 
     x = xg.asarray(np.ones((2, 3, 3), dt), backend=backend)
-    for layer in (xg.nn.LSTM, xg.nn.RNN):
+    for layer in (xg.nn.LSTM, xg.nn.RNN, xg.nn.GRU):
         model = layer(3, 2, rng=xg.random.default_rng(0, backend=backend), dtype=dt.name,
                       backend=backend)
         with xg.GradientTape() as tape:
@@ -164,11 +166,24 @@ def _exercise_lstm(backend, dt, name="lstm"):
         tape.gradient(total, model.trainable_variables)
 
 
+def _exercise_layer_norm(backend, dt, name="layer_norm"):
+    """The layer_norm kernel forward and backward: compiles its row loops; also the row
+    scatter-add of ``backend.index_add`` (the embedding's gradient, which has no kernel)."""
+    x = np.random.default_rng(0).standard_normal((3, 4)).astype(dt)
+    kernel = backend.kernels[name]
+    params = dict(k=1, eps=1e-5, affine=(True, True))
+    out, saved = kernel.forward(x, x[0], x[1], **params)
+    kernel.vjp(x, saved, (True, True, True), x, x[0], x[1], **params)
+    for ids in (np.array([0, 2, 0], np.int64), np.array([1, 1, 2], np.int32)):
+        backend.index_add(np.zeros_like(x), (ids,), x)
+
+
 #: the units of a warmup: (exercise, primitive). One unit's kernels (and the loops they call)
 #: are compiled by one process of a parallel warmup, so no two processes write one kernel's
 #: cache index. Listed largest first (measured), so a pool of processes finishes together.
 UNITS = ([(_exercise_loss, n) for n in LOSSES] + [(_exercise_update, n) for n in UPDATES]
-         + [(_exercise_activation, n) for n in ACTIVATIONS] + [(_exercise_lstm, "lstm")])
+         + [(_exercise_activation, n) for n in ACTIVATIONS] + [(_exercise_lstm, "lstm")]
+         + [(_exercise_layer_norm, "layer_norm")])
 
 
 def _exercise(backend, dt, units=None):

@@ -145,3 +145,64 @@ def rnn_cell_backward(g, t, dh, seq, relu, da, da_all):
                 d = (gb[j] + dhb[j]) * (one - h * h)
                 dab[j] = d
                 daab[j] = d
+
+
+@njit(**LOOP_OPTIONS)
+def gru_cell_forward(a, xproj, b_hn, t, h0, seq, acts, hns):
+    """Step ``t`` forward from the hidden product ``a = h_{t-1} @ w_hh`` (B, 3H):
+    ``acts[t]`` <- the gates ``[r | z | n]``, ``hns[t]`` <- ``a_n + b_hn``, ``seq[:, t]`` <-
+    ``h_t = n + z (h_{t-1} - n)``; ``h_{t-1}`` is ``seq[:, t-1]``, or ``h0`` at ``t = 0``."""
+    B, G = a.shape
+    H = G // 3
+    for b in range(B):
+        ab = a[b]
+        xb = xproj[b, t]
+        hp = seq[b, t - 1] if t > 0 else h0[b]
+        hb = seq[b, t]
+        rb = acts[t, b, :H]
+        zb = acts[t, b, H:2 * H]
+        nb = acts[t, b, 2 * H:]
+        hnb = hns[t, b]
+        for j in range(H):
+            rb[j] = sigmoid(ab[j] + xb[j])
+            zb[j] = sigmoid(ab[H + j] + xb[H + j])
+            hnb[j] = ab[2 * H + j] + b_hn[j]
+        for j in range(H):
+            n = tanh(xb[2 * H + j] + rb[j] * hnb[j])
+            nb[j] = n
+            hb[j] = n + zb[j] * (hp[j] - n)
+
+
+@njit(**LOOP_OPTIONS)
+def gru_cell_backward(g, t, dh, acts, hns, seq, h0, dx_all, da_tm, db_hn):
+    """Step ``t`` back. In: ``dh`` (B, H), the gradient flowing from step t+1 (zeros at the
+    last step). Out: ``dx_all[:, t]`` <- the input projection's gradient ``[dr | dz | dn]``;
+    ``da_tm[t]`` (time-major) <- the hidden product's, ``[dr | dz | r dn]``, also summed into
+    ``db_hn`` (its n block); ``dh`` <- ``gh * z``, the direct path to ``h_{t-1}`` (the caller
+    adds ``da_tm[t] @ w_hh.T``)."""
+    B, H = dh.shape
+    one = dh.dtype.type(1)
+    for b in range(B):
+        gb = g[b, t]
+        dhb = dh[b]
+        hp = seq[b, t - 1] if t > 0 else h0[b]
+        rb = acts[t, b, :H]
+        zb = acts[t, b, H:2 * H]
+        nb = acts[t, b, 2 * H:]
+        hnb = hns[t, b]
+        dxb = dx_all[b, t]
+        dab = da_tm[t, b]
+        for j in range(H):
+            gh = gb[j] + dhb[j]
+            z, n, r = zb[j], nb[j], rb[j]
+            dn = gh * (one - z) * (one - n * n)
+            dxb[H + j] = gh * (hp[j] - n) * z * (one - z)
+            dxb[2 * H + j] = dn
+            dxb[j] = dn * hnb[j] * r * (one - r)
+            dhb[j] = gh * z
+        for j in range(2 * H):
+            dab[j] = dxb[j]
+        for j in range(H):
+            d = dxb[2 * H + j] * rb[j]
+            dab[2 * H + j] = d
+            db_hn[j] += d

@@ -1,5 +1,5 @@
-"""Kernels (forward + vjp) of the recurrent scans ``lstm_scan``, ``lstm_layer`` and ``rnn_scan``
-on Numba.
+"""Kernels (forward + vjp) of the recurrent scans ``lstm_scan``, ``lstm_layer``, ``rnn_scan`` and
+``gru_scan`` on Numba.
 
 Each step is one BLAS product (NumPy's ``matmul`` into a preallocated buffer) and one fused
 Numba pass (``_rnn.py``) over the step's rows: the forward writes ``h_t``/``c_t`` straight into
@@ -249,7 +249,53 @@ def rnn_vjp(g, seq, xproj, h0, w_hh, nonlinearity):
     return da_all, dh, _weight_grad(h0, seq, da_all)
 
 
+# -- GRU ----------------------------------------------------------------------------------------
+def gru_forward(xproj, h0, w_hh, b_hn):
+    """Each step one product ``h_{t-1} @ w_hh`` and one fused pass; saves the gates and the
+    hidden n products (time-major), so the vjp recomputes nothing."""
+    if not _floats(xproj, h0, w_hh, b_hn):
+        return None
+    xproj, h0, w_hh, b_hn = _c(xproj), _c(h0), _c(w_hh), _c(b_hn)
+    B, T, G = xproj.shape
+    H = G // 3
+    dt = xproj.dtype
+    seq = np.empty((B, T, H), dtype=dt)
+    saved, saved_hn = _Activations.take((T, B, G), dt), _Activations.take((T, B, H), dt)
+    a = np.empty((B, G), dtype=dt)
+    h = h0
+    for t in range(T):
+        np.matmul(h, w_hh, out=a)
+        _rnn.gru_cell_forward(a, xproj, b_hn, t, h0, seq, saved.acts, saved_hn.acts)
+        h = seq[:, t]
+    return seq, (seq, saved, saved_hn)
+
+
+def gru_vjp(g, saved, xproj, h0, w_hh, b_hn):
+    seq, saved, saved_hn = saved
+    B, T, H = seq.shape
+    dt = seq.dtype
+    g = _c(np.broadcast_to(g, seq.shape))
+    h0 = _c(h0)
+    w_t = _c(w_hh.T)
+    dx_all = np.empty((B, T, 3 * H), dtype=dt)
+    da_tm = np.empty((T, B, 3 * H), dtype=dt)
+    dh = np.zeros((B, H), dtype=dt)
+    back = np.empty((B, H), dtype=dt)
+    db_hn = np.zeros((H,), dtype=dt)
+    for t in range(T - 1, -1, -1):
+        _rnn.gru_cell_backward(g, t, dh, saved.acts, saved_hn.acts, seq, h0, dx_all, da_tm,
+                               db_hn)
+        np.matmul(da_tm[t], w_t, out=back)
+        dh += back
+    h_prev = np.empty((T, B, H), dtype=dt)
+    h_prev[0] = h0
+    h_prev[1:] = np.swapaxes(seq[:, :-1], 0, 1)
+    dw = np.matmul(h_prev.reshape(T * B, H).T, da_tm.reshape(T * B, 3 * H))
+    return dx_all, dh, dw, db_hn
+
+
 KERNELS = {"lstm_scan": Kernel(lstm_forward, lstm_vjp, vjp_sliced=lstm_vjp_sliced),
            "lstm_layer": Kernel(lstm_layer_forward, lstm_layer_vjp, saves=(2, 3, 4), needs=True,
                                 vjp_sliced=lstm_layer_vjp_sliced),
-           "rnn_scan": Kernel(rnn_forward, rnn_vjp)}
+           "rnn_scan": Kernel(rnn_forward, rnn_vjp),
+           "gru_scan": Kernel(gru_forward, gru_vjp, saves=(1, 2))}

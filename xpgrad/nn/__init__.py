@@ -9,16 +9,19 @@ from ..ops import activations as _activations
 from ..ops.activations import *  # noqa: F401,F403 (every activation of the table)
 from ..ops.elementwise import tanh
 from ..ops.indexing import one_hot
-from ..ops.recurrent import lstm_layer, lstm_scan, rnn_scan
+from ..ops.nn import embedding, layer_norm
+from ..ops.recurrent import gru_scan, lstm_layer, lstm_scan, rnn_scan
 from . import init
 from .activations_layers import (CELU, ELU, GELU, GLU, SELU, Hardsigmoid, Hardswish, Hardtanh,
                                  LeakyReLU, LogSigmoid, LogSoftmax, Mish, ReLU, ReLU6, Sigmoid,
                                  SiLU, Softmax, Softplus, Softsign, Tanh, get_activation)
 from .containers import MLP, Sequential
 from .dropout import Dropout
+from .embeddings import Embedding
+from .normalization import LayerNorm
 from .linear import Linear, linear
 from .module import Module
-from .recurrent import LSTM, RNN, LSTMCell, RNNCell, SequenceClassifier
+from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell, SequenceClassifier
 from .tbptt import TBPTTResult, tbptt_train
 
 __all__ = _activations.__all__ + [
@@ -26,5 +29,5 @@ __all__ = _activations.__all__ + [
     "Tanh", "LeakyReLU", "Softplus", "Softmax", "LogSoftmax", "ELU", "SELU", "CELU", "GELU",
     "SiLU", "Mish", "Softsign", "LogSigmoid", "Hardtanh", "ReLU6", "Hardsigmoid", "Hardswish",
     "GLU", "get_activation", "init",
-    "RNNCell", "LSTMCell", "RNN", "LSTM", "SequenceClassifier", "tbptt_train", "TBPTTResult",
-    "lstm_scan", "lstm_layer", "rnn_scan", "one_hot"]
+    "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU", "SequenceClassifier", "tbptt_train",
+    "TBPTTResult", "lstm_scan", "lstm_layer", "rnn_scan", "gru_scan", "one_hot", "Embedding", "embedding", "LayerNorm", "layer_norm"]

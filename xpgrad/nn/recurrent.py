@@ -1,4 +1,5 @@
-"""Recurrent layers: RNNCell, LSTMCell (one step) and RNN, LSTM (whole sequences, batch first).
+"""Recurrent layers: RNNCell, LSTMCell, GRUCell (one step) and RNN, LSTM, GRU (whole sequences,
+batch first).
 
 Weights follow ``Linear``'s (in, out) layout, gates in PyTorch's order (i, f, g, o) along the
 4H axis, and one bias per layer::
@@ -8,6 +9,9 @@ Weights follow ``Linear``'s (in, out) layout, gates in PyTorch's order (i, f, g,
 so ``torch.nn.LSTM``'s ``weight_ih_l{k} == w_ih.T``, ``weight_hh_l{k} == w_hh.T`` and
 ``bias_ih_l{k} + bias_hh_l{k} == b`` (``load_torch_state_dict`` / ``torch_state_dict``
 convert). States are PyTorch's: ``(num_layers, batch, H)`` tensors, ``(h, c)`` for the LSTM.
+The GRU's gates are (r, z, n) along 3H; its reset gate multiplies the hidden side's n bias, so
+that bias stays apart: ``b`` (3H,) is ``bias_ih + [bias_hh_r, bias_hh_z, 0]`` and ``b_hn`` (H,)
+is ``bias_hh_n``.
 
 A sequence layer projects the inputs of all steps with one matrix product, then runs the
 recurrence as one primitive (``xpgrad.ops.recurrent.rnn_scan``; an LSTM layer does both in one,
@@ -35,8 +39,8 @@ from . import _checks
 from . import init as _init
 from .linear import Linear
 from .module import Module
-from ..ops.recurrent import (NONLINEARITIES, lstm_layer, lstm_layer_states, lstm_states,
-                              rnn_scan)
+from ..ops.recurrent import (NONLINEARITIES, gru_scan, lstm_layer, lstm_layer_states,
+                              lstm_states, rnn_scan)
 
 
 #: the parameter names of torch.nn.RNN / LSTM / GRU (``weight_ih_l0``, ``bias_hh_l1_reverse``)
@@ -82,6 +86,15 @@ class _Recurrent(Module):
     def _zeros(self, x):
         return zeros((x.shape[0], self.hidden_size), dtype=self.w_hh.dtype,
                      backend=self.w_hh.backend)
+
+    def _set_torch_biases(self, bias_ih, bias_hh):
+        """``b`` from PyTorch's two biases (Tensors on this cell's backend)."""
+        self.b.assign(bias_ih + bias_hh)
+
+    def _torch_biases(self):
+        """PyTorch's ``(bias_ih, bias_hh)`` as NumPy arrays: the bias in ``bias_ih``."""
+        b = self.b.numpy().copy()
+        return b, 0 * b
 
     def _extra_repr(self):
         return f", input_size={self.input_size}, hidden_size={self.hidden_size}"
@@ -203,6 +216,57 @@ class LSTMCell(_Recurrent):
         return x, h0, c0, self.w_ih, self.w_hh, b
 
 
+class GRUCell(_Recurrent):
+    """One GRU step, PyTorch's equations (gates r, z, n; the module docstring has the biases)::
+
+        r = sigmoid(x @ w_ih_r + h @ w_hh_r + b_r);   z = sigmoid(x @ w_ih_z + h @ w_hh_z + b_z)
+        n = tanh(x @ w_ih_n + b_n + r * (h @ w_hh_n + b_hn));   h' = (1 - z) * n + z * h
+
+    ``h' = cell(x, h=None)`` (zeros when None). Weights as PyTorch's (uniform in
+    +-1/sqrt(hidden_size)), biases zero.
+
+    >>> import xpgrad as xg
+    >>> cell = xg.nn.GRUCell(3, 4, rng=0)
+    >>> cell(xg.ones((2, 3))).shape, cell.b.shape, cell.b_hn.shape
+    ((2, 4), (12,), (4,))
+    """
+
+    GATES = 3
+
+    def __init__(self, input_size, hidden_size, *, bias=True, rng=None, dtype=_dt.float32,
+                 backend=None, name="gru_cell"):
+        super().__init__(input_size, hidden_size, bias=bias, rng=rng, dtype=dtype,
+                         backend=backend, name=name)
+        self.b_hn = (Variable(zeros((self.hidden_size,), dtype=self.w_hh.dtype,
+                                    backend=self.w_hh.backend), name=f"{self.name}/b_hn")
+                     if self.b is not None else None)
+
+    def forward(self, x, h=None):
+        x = _as_input(x, self, 2)
+        B = x.shape[0]
+        h = self._zeros(x) if h is None else h
+        _check_state(h, (B, self.hidden_size), "h", self)
+        out = self.scan(reshape(x, (B, 1, self.input_size)), h)
+        return reshape(out, (B, self.hidden_size))
+
+    def scan(self, x, h0):
+        """All steps of a (B, T, I) sequence from ``h0`` (B, H): the outputs (B, T, H)."""
+        b_hn = self.b_hn if self.b_hn is not None else zeros(
+            (self.hidden_size,), dtype=self.w_hh.dtype, backend=self.w_hh.backend)
+        return gru_scan(self.project(x), h0, self.w_hh, b_hn)
+
+    def _set_torch_biases(self, bias_ih, bias_hh):
+        H = self.hidden_size
+        keep = asarray([1.0] * (2 * H) + [0.0] * H, dtype=bias_hh.dtype, backend=bias_hh.backend)
+        self.b.assign(bias_ih + bias_hh * keep)
+        self.b_hn.assign(bias_hh[2 * H:])
+
+    def _torch_biases(self):
+        bias_hh = 0 * self.b.numpy()
+        bias_hh[2 * self.hidden_size:] = self.b_hn.numpy()
+        return self.b.numpy().copy(), bias_hh
+
+
 class _Sequence(Module):
     """A stack of ``num_layers`` cells run over whole sequences."""
 
@@ -239,7 +303,7 @@ class _Sequence(Module):
 
     # -- PyTorch interoperability --------------------------------------------------------------
     def load_torch_state_dict(self, state_dict) -> None:
-        """Copy weights from a ``torch.nn.LSTM`` / ``torch.nn.RNN`` state dict (same sizes and
+        """Copy weights from a ``torch.nn.LSTM`` / ``RNN`` / ``GRU`` state dict (same sizes and
         ``bias``, one direction); values are tensors or arrays, converted through NumPy.
 
         Missing keys, recurrent weights this layer does not have (another ``num_layers``,
@@ -283,18 +347,18 @@ class _Sequence(Module):
             cell.w_ih.assign(get("weight_ih", transpose=True))
             cell.w_hh.assign(get("weight_hh", transpose=True))
             if cell.b is not None:
-                cell.b.assign(get("bias_ih") + get("bias_hh"))
+                cell._set_torch_biases(get("bias_ih"), get("bias_hh"))
 
     def torch_state_dict(self) -> dict:
-        """``{name: NumPy array}`` in ``torch.nn.LSTM`` / ``torch.nn.RNN`` layout (the bias in
-        ``bias_ih``, zeros in ``bias_hh``); load it with ``module.load_state_dict``."""
+        """``{name: NumPy array}`` in ``torch.nn.LSTM`` / ``RNN`` / ``GRU`` layout (the bias in
+        ``bias_ih``, zeros in ``bias_hh`` but for the GRU's ``b_hn``); load it with
+        ``module.load_state_dict``."""
         out = {}
         for k, cell in enumerate(self.layers):
             out[f"weight_ih_l{k}"] = cell.w_ih.numpy().T.copy()
             out[f"weight_hh_l{k}"] = cell.w_hh.numpy().T.copy()
             if cell.b is not None:
-                out[f"bias_ih_l{k}"] = cell.b.numpy().copy()
-                out[f"bias_hh_l{k}"] = 0 * out[f"bias_ih_l{k}"]
+                out[f"bias_ih_l{k}"], out[f"bias_hh_l{k}"] = cell._torch_biases()
         return out
 
     def _extra_repr(self):
@@ -370,11 +434,41 @@ class LSTM(_Sequence):
         return x, (stack(h_n), stack(c_n))
 
 
+class GRU(_Sequence):
+    """GRU over batch-first sequences, PyTorch's equations: ``outputs, h_n = gru(x, h0=None)``.
+
+    ``x`` is (B, T, input_size); ``h0`` and ``h_n`` are (num_layers, B, H) (zeros when None);
+    ``outputs`` (B, T, H) are the last layer's states. Each layer projects its inputs with one
+    matrix product and runs the recurrence as one primitive (``gru_scan``).
+
+    >>> import xpgrad as xg
+    >>> out, h = xg.nn.GRU(3, 4, num_layers=2, rng=0)(xg.ones((5, 6, 3)))
+    >>> out.shape, h.shape
+    ((5, 6, 4), (2, 5, 4))
+    """
+
+    CELL = GRUCell
+
+    def __init__(self, input_size, hidden_size, num_layers=1, *, bias=True, rng=None,
+                 dtype=_dt.float32, backend=None, name="gru"):
+        super().__init__(input_size, hidden_size, num_layers, name=name, bias=bias, rng=rng,
+                         dtype=dtype, backend=backend)
+
+    def forward(self, x, h0=None):
+        x = self._input(x)
+        hs = self._state_in(h0, x, "h0")
+        finals = []
+        for cell, h in zip(self.layers, hs):
+            x = cell.scan(x, h)
+            finals.append(x[:, -1, :])
+        return x, stack(finals)
+
+
 class SequenceClassifier(Module):
     """Stacked recurrent layers read a sequence; a Linear layer maps the last state to logits.
 
     Input (B, T, input_size), or flat (B, T * input_size) rows (e.g. images read row by row).
-    ``hidden`` lists one size per layer; ``cell`` is "lstm" or "rnn".
+    ``hidden`` lists one size per layer; ``cell`` is "lstm", "gru" or "rnn".
 
     >>> import xpgrad as xg
     >>> model = xg.nn.SequenceClassifier(8, [16], 10, rng=0)
@@ -385,7 +479,7 @@ class SequenceClassifier(Module):
     def __init__(self, input_size, hidden, n_classes, *, cell="lstm", rng=None,
                  dtype=_dt.float32, backend=None, name="seq_classifier"):
         super().__init__(name)
-        kinds = {"lstm": LSTM, "rnn": RNN}
+        kinds = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
         if cell not in kinds:
             raise ValueError(f"cell must be one of {sorted(kinds)}, got {cell!r}")
         owner = "SequenceClassifier"
@@ -419,4 +513,4 @@ class SequenceClassifier(Module):
         return self.head(x[:, -1, :])
 
 
-__all__ = ["RNNCell", "LSTMCell", "RNN", "LSTM", "SequenceClassifier"]
+__all__ = ["RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU", "SequenceClassifier"]

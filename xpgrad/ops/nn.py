@@ -1,4 +1,6 @@
-"""Layer-level primitives: ``linear`` (``x @ w + b`` as one tape node), exposed as ``xg.nn.linear``.
+"""Layer-level primitives: ``linear`` (``x @ w + b`` as one tape node), ``embedding`` (rows of
+a weight picked by integer ids, the gradient a sparse scatter-add) and ``layer_norm`` (one node,
+one joint rule), exposed through ``xg.nn``.
 
 >>> import xpgrad as xg
 >>> xg.nn.linear(xg.ones((2, 3)), xg.ones((3, 4)), xg.ones(4)).tolist()[0]
@@ -6,8 +8,9 @@
 """
 from __future__ import annotations
 
+from ..accumulate import Scatter
 from ..primitive import Primitive, apply
-from ..tensor import Tensor
+from ..tensor import Tensor, _wrap
 from .linalg_helpers import mH
 
 # x @ w + b for 2-D x as one primitive: one tape node instead of two, and the bias gradient is
@@ -43,6 +46,242 @@ def linear(x, w, b=None):
         return apply(_linear, x, w, b)
     y = x @ w
     return y if b is None else y + b
+
+
+# -- embedding: weight[ids] -------------------------------------------------------------------
+# ``ids`` reach the primitive flat (1-D, checked in range), ``shape`` is their shape. The
+# weight's gradient is a ``Scatter`` of the output gradient's rows at ``ids`` (repeated ids
+# accumulate), added by the tape into one buffer: no one-hot product. Rows read at
+# ``padding_idx`` send no gradient back (PyTorch's rule).
+def _embedding_forward(xp, weight, ids, shape, padding_idx, backend):
+    return xp.reshape(xp.take(weight, ids, axis=0), (*shape, weight.shape[1]))
+
+
+def _embedding_rows(xp, g, ids, padding_idx, backend):
+    """The output gradient as (N, D) rows, zero where ``ids == padding_idx``."""
+    rows = xp.reshape(g, (ids.shape[0], g.shape[-1]))
+    if padding_idx is None:
+        return rows
+    pad = backend.xp.reshape(ids == padding_idx, (ids.shape[0], 1))
+    if isinstance(g, Tensor):
+        pad = _wrap(pad, g._backend)
+    return xp.where(pad, xp.zeros_like(rows), rows)
+
+
+def _embedding_vjp(xp, g, ans, weight, ids, shape, padding_idx, backend):
+    rows = _embedding_rows(xp, g, ids, padding_idx, backend)
+    if isinstance(g, Tensor):          # an outer tape records: a differentiable scatter
+        return apply(_embedding_scatter, rows, ids=ids, n=weight.shape[0],
+                     padding_idx=padding_idx, backend=backend)
+    return Scatter(tuple(weight.shape), (ids,), rows, backend)
+
+
+def _embedding_scatter_forward(xp, rows, ids, n, padding_idx, backend):
+    return Scatter((n, rows.shape[1]), (ids,), rows, backend).dense(xp)
+
+
+def _embedding_scatter_vjp(xp, g, ans, rows, ids, n, padding_idx, backend):
+    picked = apply(_embedding, g, ids=ids, shape=(ids.shape[0],), padding_idx=padding_idx,
+                   backend=backend) if isinstance(g, Tensor) else xp.take(g, ids, axis=0)
+    return _embedding_rows(xp, picked, ids, padding_idx, backend)
+
+
+_embedding = Primitive("embedding", _embedding_forward, _embedding_vjp, saves=(0,))
+_embedding_scatter = Primitive("embedding_scatter", _embedding_scatter_forward,
+                               _embedding_scatter_vjp, saves=())
+
+
+def embedding(ids, weight, padding_idx=None):
+    """Rows of ``weight`` (num_embeddings, embedding_dim) at integer ``ids`` (any shape):
+    ``weight[ids]`` of shape ``ids.shape + (embedding_dim,)``, as ``torch.nn.functional.
+    embedding``. ``ids`` must lie in ``[0, num_embeddings)`` (IndexError otherwise; negative
+    ids are refused, as PyTorch does). The weight's gradient is a sparse scatter-add of the
+    output gradient's rows; rows read at ``padding_idx`` (negative: counted from the end) get
+    no gradient.
+
+    >>> import xpgrad as xg
+    >>> w = xg.asarray([[0.0, 0.0], [1.0, 2.0], [3.0, 4.0]])
+    >>> xg.nn.embedding(xg.asarray([[1, 2], [2, 0]]), w).tolist()
+    [[[1.0, 2.0], [3.0, 4.0]], [[3.0, 4.0], [0.0, 0.0]]]
+    """
+    from ._define import as_tensor
+
+    weight = as_tensor(weight)
+    if weight.ndim != 2:
+        raise ValueError(f"embedding: weight must be 2-D (num_embeddings, embedding_dim), got "
+                         f"shape {weight.shape}")
+    return lookup(ids, weight, _padding_index(padding_idx, weight.shape[0], "embedding"),
+                  "embedding")
+
+
+def lookup(ids, weight, padding_idx, owner):
+    """``embedding`` of a checked 2-D ``weight`` and ``padding_idx`` (in ``[0, n)`` or None);
+    errors about ``ids`` name ``owner``."""
+    ids = as_ids(ids, weight, weight.shape[0], owner)
+    flat = ids._data if ids.ndim == 1 else ids._backend.xp.reshape(ids._data, (-1,))
+    return apply(_embedding, weight, ids=flat, shape=ids.shape, padding_idx=padding_idx,
+                 backend=weight._backend)
+
+
+def _padding_index(padding_idx, n, owner):
+    """``padding_idx`` as an int in ``[0, n)`` (negative counted from the end), or None."""
+    import numbers
+
+    if padding_idx is None:
+        return None
+    if isinstance(padding_idx, bool) or not isinstance(padding_idx, numbers.Integral):
+        raise TypeError(f"{owner}: padding_idx must be an integer or None, got "
+                        f"{type(padding_idx).__name__} {padding_idx!r}")
+    if not -n <= padding_idx < n:
+        raise ValueError(f"{owner}: padding_idx must be within num_embeddings ({n}): in "
+                         f"[{-n}, {n}), got {padding_idx}")
+    return int(padding_idx) % n
+
+
+def as_ids(ids, weight, n, owner):
+    """``ids`` as an integer Tensor on ``weight``'s backend, every id in ``[0, n)``;
+    TypeError/IndexError naming ``ids`` otherwise."""
+    from ..creation import asarray
+
+    if not isinstance(ids, Tensor):
+        try:
+            ids = asarray(ids, backend=weight._backend)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"{owner}: ids must be an integer tensor or array, got "
+                            f"{type(ids).__name__} ({e})") from None
+    elif ids._backend is not weight._backend:
+        raise ValueError(f"{owner}: ids are on backend {ids._backend.name!r}, the weight on "
+                         f"{weight._backend.name!r}; move one with .to()")
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"{owner}: ids must be integers (int32, int64, ...), got {ids.dtype}; "
+                        "cast them with xg.astype")
+    if ids.size:
+        lo, hi = ids._backend.index_range(ids._data)
+        if lo < 0 or hi >= n:
+            raise IndexError(f"{owner}: ids must lie in [0, num_embeddings) = [0, {n}), got "
+                             f"id {lo if lo < 0 else hi}")
+    return ids
+
+
+# -- layer_norm: (x - mean) / sqrt(var + eps) * weight + bias over the last k axes ----------------
+# One primitive with a joint rule: the composition of mean, subtract, square, mean, rsqrt,
+# multiply (and the affine pair) is 7-9 tape nodes, each a full pass that the tape keeps a
+# residual of; here the rule recomputes the normalized input from x (two reductions) and
+# shares it between the gradients of x, weight and bias. ``arrays`` is ``(x, [weight],
+# [bias])``: ``affine`` says which of the two are there.
+def _normalize(xp, x, k, eps):
+    """``(xhat, rstd)``: x normalized over its last ``k`` axes, and 1 / sqrt(var + eps)."""
+    axes = tuple(range(x.ndim - k, x.ndim))
+    xc = x - xp.mean(x, axis=axes, keepdims=True)
+    rstd = 1.0 / xp.sqrt(xp.mean(xc * xc, axis=axes, keepdims=True) + eps)
+    return xc * rstd, rstd
+
+
+def _layer_norm_forward(xp, x, *affine_arrays, k, eps, affine):
+    y, _ = _normalize(xp, x, k, eps)
+    weight, bias = _split_affine(affine_arrays, affine)
+    if weight is not None:
+        y = y * weight
+    return y if bias is None else y + bias
+
+
+def _split_affine(arrays, affine):
+    weight = arrays[0] if affine[0] else None
+    bias = arrays[-1] if affine[1] else None
+    return weight, bias
+
+
+def _layer_norm_vjp(xp, g, ans, needs, x, *affine_arrays, k, eps, affine):
+    weight, _ = _split_affine(affine_arrays, affine)
+    xhat, rstd = _normalize(xp, x, k, eps)
+    lead = tuple(range(x.ndim - k))
+
+    def over_lead(a):
+        return xp.sum(a, axis=lead) if lead else a
+
+    dx = None
+    if needs[0]:
+        axes = tuple(range(x.ndim - k, x.ndim))
+        gy = g if weight is None else g * weight
+        dx = rstd * (gy - xp.mean(gy, axis=axes, keepdims=True)
+                     - xhat * xp.mean(gy * xhat, axis=axes, keepdims=True))
+    out = [dx]
+    if affine[0]:
+        out.append(over_lead(g * xhat) if needs[len(out)] else None)
+    if affine[1]:
+        out.append(over_lead(g) if needs[len(out)] else None)
+    return tuple(out)
+
+
+_layer_norm = Primitive("layer_norm", _layer_norm_forward, joint=_layer_norm_vjp, saves=(0, 1))
+
+
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalize ``x`` over its last axes, those of ``normalized_shape`` (an int or a tuple),
+    to zero mean and unit (biased) variance, then scale by ``weight`` and shift by ``bias``
+    (each optional, of shape ``normalized_shape``): ``torch.nn.functional.layer_norm``.
+
+    >>> import xpgrad as xg
+    >>> y = xg.nn.layer_norm(xg.asarray([[1.0, 2.0, 3.0]]), 3)
+    >>> [round(v, 4) for v in y.tolist()[0]]
+    [-1.2247, 0.0, 1.2247]
+    """
+    from ._define import as_tensor
+
+    shape = _normalized_shape(normalized_shape, "layer_norm")
+    eps = _eps(eps, "layer_norm")
+    x = as_tensor(x)
+    check_normalized_input(x, shape, "layer_norm")
+    arrays = [x]
+    for what, value in (("weight", weight), ("bias", bias)):
+        if value is not None:
+            value = as_tensor(value)
+            if value.shape != shape:
+                raise ValueError(f"layer_norm: {what} must have shape normalized_shape = "
+                                 f"{shape}, got {value.shape}")
+            if value.dtype != x.dtype:
+                raise TypeError(f"layer_norm: {what} is {value.dtype} but the input is "
+                                f"{x.dtype}; cast one with xg.astype")
+            arrays.append(value)
+    return apply(_layer_norm, *arrays, k=len(shape), eps=eps,
+                 affine=(weight is not None, bias is not None))
+
+
+def _normalized_shape(value, owner):
+    """``normalized_shape`` as a non-empty tuple of positive ints: TypeError for what is not
+    an int or a tuple/list of ints (bools refused), ValueError for an empty one or sizes < 1."""
+    import numbers
+
+    def integer(n):
+        return isinstance(n, numbers.Integral) and not isinstance(n, bool)
+
+    items = (value,) if integer(value) else value
+    text = (f"{owner}: normalized_shape must be a positive integer or a non-empty tuple of "
+            f"them, got {value!r}")
+    if not isinstance(items, (tuple, list)) or not all(integer(n) for n in items):
+        raise TypeError(text)
+    if not items or any(n < 1 for n in items):
+        raise ValueError(text)
+    return tuple(int(n) for n in items)
+
+
+def _eps(value, owner):
+    from ..optim._checks import hyperparameter
+
+    try:
+        return hyperparameter("eps", value, low=0.0)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"{owner}: {e}") from None
+
+
+def check_normalized_input(x, shape, owner):
+    """``x`` must end with the axes ``shape`` and be floating (ValueError/TypeError naming
+    ``owner`` and ``normalized_shape``)."""
+    if tuple(x.shape[x.ndim - len(shape):]) != shape or x.ndim < len(shape):
+        raise ValueError(f"{owner}: the input's last axes must be normalized_shape = {shape}, "
+                         f"got an input of shape {x.shape}")
+    if not x.dtype.is_floating:
+        raise TypeError(f"{owner} needs a floating-point input, got {x.dtype}")
 
 
 __all__: list = []   # exposed through xg.nn

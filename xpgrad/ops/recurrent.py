@@ -16,6 +16,9 @@ projection ``x_t @ w_ih + b`` computed for all steps at once; ``lstm_states`` an
 ``rnn_scan(xproj, h0, w_hh, nonlinearity) -> (B, T, H)``:
 ``h_t = act(xproj[:, t] + h_{t-1} @ w_hh)`` with ``act`` tanh or relu.
 
+``gru_scan(xproj, h0, w_hh, b_hn) -> (B, T, H)``: PyTorch's GRU, gates (r, z, n), the reset
+gate applied after the hidden product (``gru_scan``'s docstring has the equations).
+
 Why a whole sequence per node: a per-step graph slices the (B, T, .) projection T times, and
 each slice's gradient is a full (B, T, .) array -- O(T^2) work and memory in the backward pass --
 besides paying the tape's per-op cost several times per step. One node keeps the tape O(1) in T.
@@ -182,6 +185,57 @@ def _rnn_vjp(xp, g, ans, needs, xproj, h0, w_hh, nonlinearity):
 _rnn_scan = Primitive("rnn_scan", _rnn_forward, joint=_rnn_vjp)
 
 
+# -- GRU: generic forward and rules ------------------------------------------------------------
+def _gru_step(xp, x_t, h, w_hh, b_hn):
+    """One step's ``(r, z, hn, n)`` from the input projection ``x_t`` (B, 3H) and ``h``:
+    ``hn = (h @ w_hh)_n + b_hn``, the reset gate applied after the hidden product."""
+    H = h.shape[-1]
+    sigmoid = formulas.sigmoid
+    a = xp.matmul(h, w_hh)
+    r = sigmoid(xp, x_t[:, :H] + a[:, :H])
+    z = sigmoid(xp, x_t[:, H:2 * H] + a[:, H:2 * H])
+    hn = a[:, 2 * H:] + b_hn
+    return r, z, hn, xp.tanh(x_t[:, 2 * H:] + r * hn)
+
+
+def _gru_forward(xp, xproj, h0, w_hh, b_hn):
+    h = h0
+    hs = []
+    for t in range(xproj.shape[1]):
+        _, z, _, n = _gru_step(xp, xproj[:, t, :], h, w_hh, b_hn)
+        h = n + z * (h - n)                     # (1 - z) * n + z * h
+        hs.append(h)
+    return xp.stack(hs, axis=1)
+
+
+def _gru_vjp(xp, g, ans, needs, xproj, h0, w_hh, b_hn):
+    """The joint rule: one backward recursion (gates recomputed) for every input; ``da`` is the
+    gradient of the hidden product ``h_{t-1} @ w_hh``, which differs from the projection's
+    ``dx`` in its n block (``r * dn``)."""
+    T, H = xproj.shape[1], h0.shape[-1]
+    w_t = xp.matrix_transpose(w_hh)
+    dh = None
+    dxs, das = [], []
+    for t in range(T - 1, -1, -1):
+        h_prev = h0 if t == 0 else ans[:, t - 1, :]
+        r, z, hn, n = _gru_step(xp, xproj[:, t, :], h_prev, w_hh, b_hn)
+        gh = g[:, t, :] if dh is None else g[:, t, :] + dh
+        dn = gh * (1.0 - z) * (1.0 - n * n)
+        dz = gh * (h_prev - n) * z * (1.0 - z)
+        dr = dn * hn * r * (1.0 - r)
+        dxs.append(xp.concat([dr, dz, dn], axis=1))
+        da = xp.concat([dr, dz, dn * r], axis=1)
+        das.append(da)
+        dh = gh * z + xp.matmul(da, w_t)
+    da = xp.stack(das[::-1], axis=1)
+    dw = _weight_grad(xp, _previous_h(xp, h0, ans, H), da) if needs[2] else None
+    db = xp.sum(xp.reshape(da[:, :, 2 * H:], (-1, H)), axis=0) if needs[3] else None
+    return xp.stack(dxs[::-1], axis=1), dh, dw, db
+
+
+_gru_scan = Primitive("gru_scan", _gru_forward, joint=_gru_vjp)
+
+
 # -- public functions ---------------------------------------------------------------------------
 def _check(name, xproj, states, w_hh, gates, more=()):
     """The inputs as tensors, after checking their shapes (``xproj``: a tensor, or its shape
@@ -302,4 +356,30 @@ def rnn_scan(xproj, h0, w_hh, nonlinearity="tanh"):
     return apply(_rnn_scan, xproj, h0, w_hh, nonlinearity=nonlinearity)
 
 
-__all__: list = []   # exposed through xg.nn (lstm_scan, rnn_scan)
+def gru_scan(xproj, h0, w_hh, b_hn):
+    """Run a GRU (PyTorch's equations and gate order r, z, n) over a precomputed input
+    projection ``xproj = x @ w_ih + b`` (B, T, 3H); returns ``h_t`` (B, T, H)::
+
+        a = h_{t-1} @ w_hh                        (w_hh: (H, 3H))
+        r = sigmoid(xproj_r + a_r);   z = sigmoid(xproj_z + a_z)
+        n = tanh(xproj_n + r * (a_n + b_hn));   h_t = (1 - z) * n + z * h_{t-1}
+
+    ``b_hn`` (H,) is the hidden side's n bias, which cannot be folded into ``b`` (the reset
+    gate multiplies it).
+
+    >>> import xpgrad as xg
+    >>> h = gru_scan(xg.zeros((1, 3, 6)), xg.ones((1, 2)), xg.zeros((2, 6)), xg.zeros(2))
+    >>> h[0, 0].tolist()         # z = sigmoid(0), n = tanh(0): h_1 = h_0 / 2
+    [0.5, 0.5]
+    """
+    from ..ops._define import as_tensor
+
+    b_hn = as_tensor(b_hn)
+    xproj, (h0,), w_hh = _check("gru_scan", xproj, (h0,), w_hh, 3, more=(b_hn,))
+    if b_hn.shape != (h0.shape[-1],):
+        raise ValueError(f"gru_scan: b_hn must be (hidden,) = ({h0.shape[-1]},), got shape "
+                         f"{b_hn.shape}")
+    return apply(_gru_scan, xproj, h0, w_hh, b_hn)
+
+
+__all__: list = []   # exposed through xg.nn (lstm_scan, rnn_scan, gru_scan)

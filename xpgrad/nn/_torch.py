@@ -1,0 +1,37 @@
+"""Reading and writing PyTorch state dicts: the values as NumPy arrays, the keys checked.
+
+>>> import numpy as np
+>>> host(np.ones(2)).tolist()
+[1.0, 1.0]
+"""
+from __future__ import annotations
+
+
+def host(value):
+    """A NumPy copy of a torch tensor, an xpgrad tensor or an array-like."""
+    import numpy as np
+
+    if hasattr(value, "detach"):                       # a torch tensor
+        return value.detach().cpu().numpy().copy()
+    if hasattr(value, "numpy") and hasattr(value, "_backend"):   # an xpgrad tensor
+        return np.array(value.numpy())
+    return np.array(value)
+
+
+def load_checked(layer, state_dict, expected: dict) -> list:
+    """The values of ``expected``'s keys in ``state_dict`` as row-major NumPy arrays, after
+    checking that each is there with its expected shape (ValueError naming the layer, the key
+    and the shapes otherwise; nothing is read before every key passed)."""
+    import numpy as np
+
+    who = type(layer).__name__
+    missing = [k for k in expected if k not in state_dict]
+    if missing:
+        raise ValueError(f"{who}.load_torch_state_dict: missing keys {missing} (this {who} "
+                         f"reads {sorted(expected)})")
+    values = [np.ascontiguousarray(host(state_dict[k])) for k in expected]
+    for (key, shape), value in zip(expected.items(), values):
+        if value.shape != tuple(shape):
+            raise ValueError(f"{who}.load_torch_state_dict: {key!r} has shape {value.shape}, "
+                             f"this {who} needs {tuple(shape)}")
+    return values

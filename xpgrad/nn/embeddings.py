@@ -1,0 +1,72 @@
+"""Embedding: a lookup table of ``num_embeddings`` vectors, read by integer ids (PyTorch's
+``nn.Embedding``).
+
+>>> import xpgrad as xg
+>>> emb = xg.nn.Embedding(10, 3, padding_idx=0, rng=0)
+>>> emb(xg.asarray([[1, 2, 0]])).shape, emb.weight.name
+((1, 3, 3), 'embedding/weight')
+"""
+from __future__ import annotations
+
+from .. import dtypes as _dt
+from ..ops.nn import _padding_index, lookup
+from ..tensor import Variable
+from . import _checks
+from . import init as _init
+from ._torch import host, load_checked
+from .module import Module
+
+
+class Embedding(Module):
+    """``Embedding(num_embeddings, embedding_dim)``: ``emb(ids)`` is ``weight[ids]``, of shape
+    ``ids.shape + (embedding_dim,)``.
+
+    The weight (``f"{name}/weight"``, shape (num_embeddings, embedding_dim)) starts N(0, 1), as
+    PyTorch's; its ``padding_idx`` row (if given; negative counts from the end) starts at zero
+    and gets no gradient. ``ids`` are integers in ``[0, num_embeddings)`` (IndexError
+    otherwise, TypeError for other dtypes). The gradient is a sparse scatter-add of the rows
+    read (``xg.nn.embedding``). ``load_torch_state_dict`` / ``torch_state_dict`` convert a
+    ``torch.nn.Embedding``'s ``{"weight": ...}``.
+
+    >>> import xpgrad as xg
+    >>> emb = xg.nn.Embedding(5, 2, padding_idx=0, rng=0)
+    >>> emb(xg.asarray([0, 0])).tolist()
+    [[0.0, 0.0], [0.0, 0.0]]
+    """
+
+    def __init__(self, num_embeddings, embedding_dim, *, padding_idx=None, rng=None,
+                 dtype=_dt.float32, backend=None, name="embedding"):
+        super().__init__(name)
+        who = type(self).__name__
+        self.num_embeddings = _checks.size("num_embeddings", num_embeddings, who)
+        self.embedding_dim = _checks.size("embedding_dim", embedding_dim, who)
+        self.padding_idx = _padding_index(padding_idx, self.num_embeddings, who)
+        dtype = _checks.floating_dtype(dtype, who)
+        gen = _init.as_rng(rng, backend)
+        w = gen.normal(0.0, 1.0, size=(self.num_embeddings, self.embedding_dim), dtype=dtype)
+        if backend is not None:
+            w = w.to(backend)
+        if self.padding_idx is not None:
+            w[self.padding_idx] = 0.0
+        self.weight = Variable(w, name=f"{self.name}/weight")
+
+    def forward(self, ids):
+        return lookup(ids, self.weight, self.padding_idx, "Embedding")
+
+    # -- PyTorch interoperability --------------------------------------------------------------
+    def load_torch_state_dict(self, state_dict) -> None:
+        """Copy the weight from a ``torch.nn.Embedding`` state dict (``{"weight": (N, D)}``, a
+        tensor or array); a missing key or another shape raises ValueError."""
+        (weight,) = load_checked(self, state_dict, {"weight": self.weight.shape})
+        self.weight.assign(weight)
+
+    def torch_state_dict(self) -> dict:
+        """``{"weight": NumPy array}``, for ``torch.nn.Embedding.load_state_dict``."""
+        return {"weight": host(self.weight)}
+
+    def _extra_repr(self):
+        pad = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
+        return f", num_embeddings={self.num_embeddings}, embedding_dim={self.embedding_dim}{pad}"
+
+
+__all__ = ["Embedding"]
