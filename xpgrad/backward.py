@@ -223,11 +223,13 @@ def _dtype_code(dt):
 
 def _tensors(res, ks, be, variables):
     """A node's residuals as Tensors with their recorded keys (for rules run on the xpgrad
-    namespace, which an outer tape records); trainable Variables as themselves."""
+    namespace, which an outer tape records); trainable Variables as themselves; an input only
+    another tape knows with that key (``variables`` holds it)."""
     out = []
     for i, r in enumerate(res):
-        if variables is not None and variables[i] is not None:
-            out.append(variables[i])
+        v = None if variables is None else variables[i]
+        if v is not None:
+            out.append(_keyed(r, be, v) if v.__class__ is int else v)
         elif r is None or type(r) in _scalar_types:    # a Python constant (np.float64: no)
             out.append(r)
         else:

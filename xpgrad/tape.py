@@ -173,7 +173,10 @@ class GradientTape:
         keys = self._keys
         ks = []
         hit = False
-        variables = None    # the trainable Variables among the inputs, by position
+        # by position: the trainable Variables among the inputs; and, when other tapes record,
+        # the keys of the inputs this tape does not differentiate (their rules, run again for
+        # an outer tape, must name them: _tensors)
+        variables = None
         for a in args:
             if a.__class__ is Tensor:
                 k = a._key
@@ -181,6 +184,10 @@ class GradientTape:
                     hit = True
                     ks.append(k)
                 else:
+                    if nested and k:
+                        if variables is None:
+                            variables = [None] * len(args)
+                        variables[len(ks)] = k
                     ks.append(0)
             elif isinstance(a, Tensor) and a._trainable:
                 k = a._key
@@ -196,6 +203,10 @@ class GradientTape:
                 hit = True
                 ks.append(a._key)
             else:
+                if nested and isinstance(a, Tensor) and a._key:
+                    if variables is None:
+                        variables = [None] * len(args)
+                    variables[len(ks)] = a._key
                 ks.append(0)
         if not hit:
             return
