@@ -220,3 +220,18 @@ def test_xpgrad_train_model_lstm():
                                progress=False, seed=0), echo=None)
     assert result.history.train_loss[-1] < result.history.train_loss[0]
     assert result.test_accuracy > 0.3          # 10 classes: chance is 0.1
+
+
+@pytest.mark.parametrize("backend, compile", [("numpy", False), ("numba", True)])
+def test_xpgrad_train_model_gru(backend, compile):
+    """``--model gru``: learns, and the compiled numba run follows the eager numpy one."""
+    from xpgrad.training import TrainConfig, train
+
+    runs = [train(TrainConfig(model="gru", epochs=2, hidden=(32,), logdir=None, progress=False,
+                              seed=0, **cfg), echo=None)
+            for cfg in ({}, {"backend": backend, "compile": compile})]
+    result = runs[1]
+    assert result.history.train_loss[-1] < result.history.train_loss[0]
+    assert result.test_accuracy > 0.3
+    np.testing.assert_allclose(runs[1].history.train_loss, runs[0].history.train_loss,
+                               rtol=1e-4)

@@ -59,6 +59,15 @@ def build_lstm(dataset, hidden, rng, backend):
                                  rng=rng, backend=backend)
 
 
+@register_model("gru", help="GRU reading the image one row per time step (last state -> "
+                             "logits)", default_hidden=(64,))
+def build_gru(dataset, hidden, rng, backend):
+    from . import nn
+
+    return nn.SequenceClassifier(dataset.image_shape[-1], hidden, dataset.n_classes, cell="gru",
+                                 rng=rng, backend=backend)
+
+
 @dataclass(frozen=True)
 class OptimizerSpec:
     name: str
