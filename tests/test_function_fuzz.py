@@ -470,3 +470,25 @@ def test_binary_cross_entropy_replay_refuses_probabilities_outside_0_1(backend):
     with pytest.raises(ValueError, match="probs must be in"):
         loss(xg.asarray([0.25, 1.5, 0.75], backend=backend), t)
     assert loss.trace_count == 1
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_captured_constant_indexed_by_a_tensor_argument(backend):
+    """``table[i]`` with ``table`` a tensor of the closure (not a Variable) and ``i`` an
+    argument: NumPy's indexing of the plain array read the traced index's values, so the
+    trace raised TraceError ("reads a tensor's value in Python") where eager works."""
+    table = xg.asarray(np.arange(10.0) ** 2, backend=backend)
+    rows = xg.asarray(np.arange(12.0).reshape(6, 2), backend=backend)
+
+    def gather(i, j):
+        return xg.sum(table[i]) + xg.sum(rows[j, 1:]) + xg.sum(rows[1:3][j % 2])
+
+    compiled = xg.function(gather, warmup=0)
+    for i, j in ([1, 2], [0, 5]), ([9, 9], [3, 4]), ([4, 0], [2, 2]):
+        i = xg.asarray(np.array(i), backend=backend)
+        j = xg.asarray(np.array(j), backend=backend)
+        want = float(np.sum(np.arange(10.0)[i.numpy()] ** 2)
+                     + np.sum(np.arange(12.0).reshape(6, 2)[j.numpy(), 1:])
+                     + np.sum(np.arange(12.0).reshape(6, 2)[1:3][j.numpy() % 2]))
+        assert compiled(i, j).item() == gather(i, j).item() == want
+    assert compiled.trace_count == 1
