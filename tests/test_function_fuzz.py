@@ -506,3 +506,28 @@ def test_a_captured_constant_indexed_by_a_tensor_argument(backend):
                      + np.sum(np.arange(12.0).reshape(6, 2)[1:3][j.numpy() % 2]))
         assert compiled(i, j).item() == gather(i, j).item() == want
     assert compiled.trace_count == 1
+
+
+def test_guards_on_a_backend_reading_ranges_through_its_namespace(monkeypatch):
+    """The cupy backend has no ``index_range``/``value_range`` of its own: the generic ones
+    compute min and max with ``self.xp``, which a trace replaces by its recording namespace,
+    so tracing a step with integer labels (or binary_cross_entropy) raised TraceError there.
+    Played here by the numpy backend without its own."""
+    from xpgrad.backend import Backend
+
+    backend_type = type(xg.asarray([1.0]).backend)
+    monkeypatch.setattr(backend_type, "index_range", Backend.index_range)
+    monkeypatch.setattr(backend_type, "value_range", Backend.value_range)
+    logits = xg.Variable(np.linspace(-1.0, 1.0, 12).reshape(3, 4))
+
+    def loss(labels, p):
+        return (xg.losses.softmax_cross_entropy(logits, labels)
+                + xg.losses.binary_cross_entropy(p, p))
+
+    compiled = xg.function(loss)
+    labels, p = xg.asarray(np.array([0, 1, 3])), xg.asarray(np.array([0.2, 0.5]))
+    for _ in range(3):
+        assert compiled(labels, p).item() == pytest.approx(loss(labels, p).item(), rel=1e-12)
+    with pytest.raises(IndexError):
+        compiled(xg.asarray(np.array([0, 1, 4])), p)
+    assert compiled.trace_count == 1

@@ -141,6 +141,16 @@ class RangeGuard:
         self.lo, self.hi = min(self.lo, lo), max(self.hi, hi)
 
 
+def _unrecorded(tracer, fn, *args):
+    """``fn(*args)`` on real arrays with the recording paused: a backend's generic
+    ``index_range`` computes with ``self.xp``, which the trace has replaced."""
+    paused, tracer.paused = tracer.paused, True
+    try:
+        return fn(*args)
+    finally:
+        tracer.paused = paused
+
+
 class GuardFailed(Exception):
     """A replay's input is outside what the trace checked: run this call eagerly."""
 
@@ -227,7 +237,7 @@ class _Session:
         def index_range(a):
             if type(a) is not Traced:
                 return real(a)
-            lo, hi = real(a._real)
+            lo, hi = _unrecorded(tracer, real, a._real)
             tracer.steps.append(Step(RangeGuard(real, lo, hi), (Ref(a._slot),), {}, None,
                                      "guard"))
             return lo, hi
@@ -243,7 +253,7 @@ class _Session:
         def value_range(a, accepted):
             if type(a) is not Traced:
                 return real(a, accepted)
-            found = real(a._real, accepted)
+            found = _unrecorded(tracer, real, a._real, accepted)
             # the bounds the caller accepts, not the values seen: a replay runs eagerly only
             # where the caller's check would raise
             guard = RangeGuard(lambda raw: real(raw, accepted), *accepted)
