@@ -154,6 +154,8 @@ def recipes(draw):
     return {"model": model, "loss": draw(losses()), "optimizer": draw(optimizers()),
             "feed": feed, "model_arg": draw(st.booleans()),
             "scales": scales, "return_grads": draw(st.booleans()),
+            "update": draw(st.sampled_from(["apply_gradients", "apply_gradients", "minimize",
+                                            "clip_global_norm"])),
             "warmup": warmup, "batches": batches,
             "calls": draw(st.integers(least, least + 2)), "seed": draw(st.integers(0, 2 ** 16))}
 
@@ -337,12 +339,24 @@ def make_step(recipe, model, opt, data):
     variables = model.trainable_variables
     backend, dtype = variables[0].backend.name, variables[0].dtype
 
+    def objective(m, x, y, scale):
+        loss, per = loss_value(recipe["loss"], m(x), y, dtype, backend)
+        return (loss if scale is None else loss * scale), per
+
     def step(m, x, y, scale=None):
+        if recipe["update"] == "minimize":
+            pers = []
+
+            def loss_fn():
+                loss, per = objective(m, x, y, scale)
+                pers.append(per)
+                return loss
+            return opt.minimize(loss_fn, variables), pers[0]
         with xg.GradientTape() as tape:
-            loss, per = loss_value(recipe["loss"], m(x), y, dtype, backend)
-            if scale is not None:
-                loss = loss * scale
+            loss, per = objective(m, x, y, scale)
         grads = tape.gradient(loss, variables)
+        if recipe["update"] == "clip_global_norm":
+            grads, _ = xg.optim.clip_global_norm(grads, 0.5)
         opt.apply_gradients(zip(grads, variables))
         # returned gradients must not be folded into SGD's update (sgd_gemm)
         return (loss, per, *grads) if recipe["return_grads"] else (loss, per)
