@@ -252,3 +252,35 @@ def test_a_column_sum_is_a_loop_over_rows_of_a_loop_over_columns():
     _compiled(source)(12, a, pack, acc)
     np.testing.assert_array_equal(pack[0], a * a)
     np.testing.assert_array_equal(acc, (a * a).reshape(4, 3).sum(axis=0))
+
+
+@pytest.mark.parametrize("fuser", ["numba", "host cupy"])
+@pytest.mark.parametrize("constant", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_constants_in_a_fused_run(fuser, constant):
+    """A NaN or infinite Python number in a run (``kl_div``'s ``where(..., nan)``) was written
+    into the kernel's source as ``nan``/``inf``, undefined names: the trace failed to compile."""
+    def f(x):
+        return xg.where(x > 0.0, xg.exp(x) * 2.0, constant) + x
+
+    x = xg.asarray(np.linspace(-1.0, 1.0, 12).reshape(3, 4), backend="numba")
+    if fuser == "numba":
+        fused = xg.function(f, warmup=0)
+    else:
+        x = xg.asarray(x.numpy(), backend="numpy")
+        fused = xg.function(f, warmup=0, fuse=_host_cupy_fuser)
+    for _ in range(2):
+        np.testing.assert_allclose(fused(x).numpy(), f(x).numpy(), rtol=1e-12)
+    assert fused.programs()[0].fused >= 1
+
+
+def test_kl_div_traces_and_replays_on_numba():
+    x = xg.asarray(np.log([[0.2, 0.8], [0.5, 0.5]]), backend="numba")
+    t = xg.asarray(np.array([[0.3, 0.7], [0.0, 1.0]]), backend="numba")
+
+    def loss(x, t):
+        return xg.losses.kl_div(x, t)
+
+    compiled = xg.function(loss)
+    want = 0.3 * np.log(0.3 / 0.2) + 0.7 * np.log(0.7 / 0.8) + np.log(1.0 / 0.5)
+    for _ in range(3):
+        assert compiled(x, t).item() == pytest.approx(want / 4, rel=1e-12)

@@ -248,6 +248,15 @@ class Backend:
         lo, hi = self.to_numpy(xp.stack([xp.min(a), xp.max(a)])).tolist()
         return int(lo), int(hi)
 
+    def value_range(self, a, accepted) -> tuple:
+        """``(min, max)`` of a non-empty floating array as Python floats, read back in one
+        transfer. ``accepted`` is the ``(low, high)`` the caller accepts: under
+        ``xg.function`` the replay checks the values against it (outside, the call runs
+        eagerly and the caller's check raises)."""
+        xp = self.xp
+        lo, hi = self.to_numpy(xp.stack([xp.min(a), xp.max(a)])).tolist()
+        return float(lo), float(hi)
+
     def describe(self) -> dict:
         return {"name": self.name}
 

@@ -65,5 +65,8 @@ class NumpyBackend(Backend):
     def index_range(self, a):
         return int(a.min()), int(a.max())
 
+    def value_range(self, a, accepted):
+        return float(a.min()), float(a.max())
+
     def describe(self):
         return {"name": self.name, "version": np.__version__, "device": "cpu"}

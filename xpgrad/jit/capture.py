@@ -145,6 +145,16 @@ class RangeGuard:
         self.lo, self.hi = min(self.lo, lo), max(self.hi, hi)
 
 
+def _unrecorded(tracer, fn, *args):
+    """``fn(*args)`` on real arrays with the recording paused: a backend's generic
+    ``index_range`` computes with ``self.xp``, which the trace has replaced."""
+    paused, tracer.paused = tracer.paused, True
+    try:
+        return fn(*args)
+    finally:
+        tracer.paused = paused
+
+
 class GuardFailed(Exception):
     """A replay's input is outside what the trace checked: run this call eagerly."""
 
@@ -231,12 +241,30 @@ class _Session:
         def index_range(a):
             if type(a) is not Traced:
                 return real(a)
-            lo, hi = real(a._real)
+            lo, hi = _unrecorded(tracer, real, a._real)
             tracer.steps.append(Step(RangeGuard(real, lo, hi), (Ref(a._slot),), {}, None,
                                      "guard"))
             return lo, hi
 
         be.index_range = index_range
+        self._patch_value_range(be)
+
+    def _patch_value_range(self, be):
+        real = be.value_range
+        self.had_value_range = vars(be).get("value_range")     # an instance's own, if any
+        tracer = self.tracer
+
+        def value_range(a, accepted):
+            if type(a) is not Traced:
+                return real(a, accepted)
+            found = _unrecorded(tracer, real, a._real, accepted)
+            # the bounds the caller accepts, not the values seen: a replay runs eagerly only
+            # where the caller's check would raise
+            guard = RangeGuard(lambda raw: real(raw, accepted), *accepted)
+            tracer.steps.append(Step(guard, (Ref(a._slot),), {}, None, "guard"))
+            return found
+
+        be.value_range = value_range
 
     def _patch_optimizers(self):
         from ..optim.optimizer import Optimizer
@@ -337,6 +365,10 @@ class _Session:
             k.forward.__self__.tracer = None
         if not self.had_index_range:
             vars(be).pop("index_range", None)
+        if self.had_value_range is None:
+            vars(be).pop("value_range", None)
+        else:
+            be.value_range = self.had_value_range
         self._unwatch_other_backends()
         for owner, name, value in self.patched:
             setattr(owner, name, value)

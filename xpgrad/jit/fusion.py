@@ -82,7 +82,12 @@ def _index_mode(shape, target):
 def _literal(value, dtype):
     if isinstance(value, (bool, np.bool_)) and dtype == np.dtype("bool"):
         return repr(bool(value))
-    return f"np.{dtype.name}({float(value)!r})"
+    value = float(value)
+    if np.isfinite(value):
+        text = repr(value)
+    else:                       # repr gives nan / inf, names the generated source lacks
+        text = "np.nan" if np.isnan(value) else ("np.inf" if value > 0 else "-np.inf")
+    return f"np.{dtype.name}({text})"
 
 
 class _Run:

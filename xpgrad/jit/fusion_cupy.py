@@ -54,7 +54,12 @@ class CudaDialect:
     def literal(value, dtype):
         if dtype == np.dtype("bool"):
             return "true" if value else "false"
-        return f"(({_C_TYPES[dtype.name]}){float(value)!r})"
+        value = float(value)
+        if np.isfinite(value):
+            text = repr(value)
+        else:       # NVRTC has no NAN/INFINITY macros (no <cmath>): IEEE division makes them
+            text = "(0.0 / 0.0)" if np.isnan(value) else f"({np.sign(value):.1f} / 0.0)"
+        return f"(({_C_TYPES[dtype.name]}){text})"
 
     @staticmethod
     def line(name, dtype, expr):

@@ -183,6 +183,27 @@ for _name, _ufunc in {"neg": "negative", "pos": "positive", "abs": "absolute",
 Traced.__hash__ = object.__hash__
 
 
+def _key_tracer(key):
+    if type(key) is Traced:
+        return key._tracer
+    if type(key) is tuple:
+        for k in key:
+            if type(k) is Traced:
+                return k._tracer
+    return None
+
+
+def index(x, key):
+    """``x[key]``. Where ``x`` is a plain array (a constant of a trace: a tensor of the
+    function's closure) and ``key`` holds a traced array, the indexing is recorded as a step:
+    NumPy's own ``x[key]`` would read the key's values."""
+    if type(x) is not Traced:
+        tracer = _key_tracer(key)
+        if tracer is not None:
+            return tracer.call(operator.getitem, (x, key), {})
+    return x[key]
+
+
 def check_not_leaked(traced):
     """Raise for a Traced whose trace has ended: a tensor leaked out of the traced function."""
     if not traced._tracer.active:

@@ -18,6 +18,7 @@ import numbers
 import operator
 
 from ..accumulate import Scatter, is_basic
+from ..jit.traced import index
 from ..primitive import Primitive, apply
 from ..tensor import Tensor
 from ._define import as_tensor, norm_axis
@@ -40,7 +41,8 @@ def _getitem_vjp(xp, g, ans, x, key, backend):
     return Scatter(x.shape, key, g, backend)     # the tape adds it into one buffer
 
 
-_getitem = Primitive("getitem", lambda xp, x, key, backend: x[key], _getitem_vjp, saves=())
+_getitem = Primitive("getitem", lambda xp, x, key, backend: index(x, key), _getitem_vjp,
+                     saves=())
 
 
 def _raw_key(x: Tensor, key):

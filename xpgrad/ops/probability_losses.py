@@ -207,9 +207,7 @@ def nll(log_probs, labels, *, weight=None, ignore_index=-100, reduction="mean"):
 
 def _check_probabilities(probs):
     if probs.size:
-        be = probs.backend
-        xp = be.xp
-        lo, hi = be.to_numpy(xp.stack([xp.min(probs.data), xp.max(probs.data)])).tolist()
+        lo, hi = probs.backend.value_range(probs.data, accepted=(0.0, 1.0))
         if lo < 0 or hi > 1:
             bad = lo if lo < 0 else hi
             raise ValueError(f"binary_cross_entropy: probs must be in [0, 1] (probabilities, "
