@@ -21,7 +21,8 @@ from .embeddings import Embedding
 from .normalization import LayerNorm
 from .linear import Linear, linear
 from .module import Module
-from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell, SequenceClassifier
+from .recurrent import GRUCell, LSTMCell, RNNCell
+from .recurrent_layers import GRU, LSTM, RNN, SequenceClassifier
 from .tbptt import TBPTTResult, tbptt_train
 
 __all__ = _activations.__all__ + [
