@@ -178,7 +178,7 @@ def silu_fwd(x, out):
 silu_fwd_par = parallel_blocks(silu_fwd, arrays=2)
 
 
-@njit(**LOOP_OPTIONS)
+@njit(inline="always", **LOOP_OPTIONS)
 def _silu_slope(xi, one, zero, inf):
     # sigmoid(x) (1 + x sigmoid(-x)): the complement without cancellation
     e = exp_neg(-abs(xi))
@@ -226,7 +226,7 @@ def gelu_fwd(x, out):
 gelu_fwd_par = parallel_blocks(gelu_fwd, arrays=2)
 
 
-@njit(**LOOP_OPTIONS)
+@njit(inline="always", **LOOP_OPTIONS)
 def _gelu_slope(xi, zero, inf, half, root_half, pdf_scale, cap):
     # Phi(x) + x phi(x); |x| capped at 40 in phi's exponent (exp(-800) is 0: no overflow)
     cdf = half * erfc(-root_half * xi)
@@ -260,7 +260,7 @@ def gelu_bwd_in_place(g, x):
 gelu_bwd_in_place_par = parallel_blocks(gelu_bwd_in_place, arrays=2)
 
 
-@njit(**LOOP_OPTIONS)
+@njit(inline="always", **LOOP_OPTIONS)
 def _tanh_argument(xi, two_k, c, big):
     """2u, u = sqrt(2/pi) (x + 0.044715 x**3), x clipped to +-1e4 (no x**3 overflow)."""
     xc = big if xi > big else (-big if xi < -big else xi)
@@ -280,7 +280,7 @@ def gelu_tanh_fwd(x, out):
 gelu_tanh_fwd_par = parallel_blocks(gelu_tanh_fwd, arrays=2)
 
 
-@njit(**LOOP_OPTIONS)
+@njit(inline="always", **LOOP_OPTIONS)
 def _gelu_tanh_slope(xi, one, zero, two_k, c, big):
     # sigmoid(2u) + x 2 sigmoid(2u) sigmoid(-2u) u'; beyond |x| = 1e4, sech(u)**2 is 0
     a = _tanh_argument(xi, two_k, c, big)
