@@ -25,3 +25,19 @@ def flag(value, name: str, owner: str | None = None) -> bool:
         return bool(value)
     where = f"{owner}: " if owner else ""
     raise TypeError(f"{where}{name} must be True or False, got {value!r}")
+
+
+def no_attribute(obj, name: str, hint: str | None = None) -> AttributeError:
+    """The AttributeError for ``obj.name``; ``hint`` says where xpgrad has what another library
+    (PyTorch, older Keras) calls ``name``."""
+    message = f"{type(obj).__name__!r} object has no attribute {name!r}"
+    return AttributeError(message if hint is None else f"{message}: {hint}")
+
+
+def pointer(name: str, hint: str) -> property:
+    """A class attribute standing for another library's ``name``: reading or assigning it
+    raises ``no_attribute`` with ``hint`` (so ``hasattr`` stays False, and an assignment is not
+    kept where it would change nothing)."""
+    def missing(self, *value):
+        raise no_attribute(self, name, hint)
+    return property(missing, missing)

@@ -25,6 +25,8 @@ properties ``T mT real imag``.
 """
 from __future__ import annotations
 
+from ._args import pointer
+
 _ns = None  # the xpgrad namespace; set by xpgrad/__init__ once the ops exist
 
 
@@ -275,14 +277,8 @@ _PYTORCH_NAMES = {
 }
 
 
-def _pointer(name, hint):
-    def missing(self):
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}: {hint}")
-    return property(missing)
-
-
 for _name, _hint in _PYTORCH_NAMES.items():
-    setattr(TensorMethods, _name, _pointer(_name, _hint))
+    setattr(TensorMethods, _name, pointer(_name, _hint))
 
 
 # operator -> (namespace function, operands reversed); unary operators have no second operand

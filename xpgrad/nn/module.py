@@ -21,7 +21,7 @@ import threading
 
 import numpy as np
 
-from .._args import flag
+from .._args import flag, no_attribute
 from ..tensor import Tensor, Variable
 
 
@@ -58,9 +58,7 @@ class Module:
 
     def __getattr__(self, name):
         # only for attributes a module lacks: PyTorch's names say where ours are
-        hint = _PYTORCH_NAMES.get(name)
-        message = f"{type(self).__name__!r} object has no attribute {name!r}"
-        raise AttributeError(message if hint is None else f"{message}: {hint}")
+        raise no_attribute(self, name, _PYTORCH_NAMES.get(name))
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must define forward()")

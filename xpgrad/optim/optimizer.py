@@ -18,6 +18,7 @@ code are never written).
 """
 from __future__ import annotations
 
+from .._args import pointer
 from ..tensor import Tensor, Variable, _wrap
 from ._checks import hyperparameter, learning_rate_value
 from .clip import clip_global_norm, clip_value
@@ -77,18 +78,6 @@ class Optimizer:
         Keras (``opt.learning_rate = 1e-4``; PyTorch: ``param_group["lr"] = 1e-4``). Checked
         like the constructor's argument; the optimizer state is kept."""
         self._schedule = as_schedule(value)
-
-    def __getattr__(self, name):
-        # only for attributes an optimizer lacks: PyTorch's and old Keras' names say where ours are
-        hint = _OTHER_NAMES.get(name)
-        message = f"{type(self).__name__!r} object has no attribute {name!r}"
-        raise AttributeError(message if hint is None else f"{message}: {hint}")
-
-    def __setattr__(self, name, value):
-        if name in _OTHER_NAMES:        # opt.lr = 1e-4 would otherwise change nothing, silently
-            raise AttributeError(f"{type(self).__name__} has no attribute {name!r}: "
-                                 f"{_OTHER_NAMES[name]}")
-        super().__setattr__(name, value)
 
     def get_config(self) -> dict:
         """The hyperparameters, as Keras' ``get_config``: ``learning_rate`` (the number, or the
@@ -347,7 +336,8 @@ def _refuse(owner, unknown) -> None:
                        f" (xpgrad's {owner} does not have this option)"))
 
 
-#: names PyTorch and older Keras users reach for, and where xpgrad has them
+#: names PyTorch and older Keras users reach for, and where xpgrad has them: reading or
+#: assigning one raises an AttributeError saying so
 _OTHER_NAMES = {
     "step": "xpgrad's optimizers take the gradients: opt.apply_gradients(zip(grads, "
             "variables)), or opt.minimize(loss_fn, variables)",
@@ -356,6 +346,10 @@ _OTHER_NAMES = {
                     "state), opt.get_config()",
     "lr": "the learning rate is opt.learning_rate (read it, or assign a float or a schedule)",
 }
+
+# opt.lr = 1e-4 would otherwise make an attribute the updates never read
+for _name, _hint in _OTHER_NAMES.items():
+    setattr(Optimizer, _name, pointer(_name, _hint))
 
 
 def _named(variables, arg="variables") -> dict:
