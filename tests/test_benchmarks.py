@@ -187,7 +187,9 @@ def test_xpgrad_bench_quick_prints_a_table(capsys):
     assert lines[1].startswith("threads: 1 per library (blas 1"), out
     assert lines[2].startswith("versions: python ") and " xpgrad 0." in lines[2], out
     from xpgrad import allocator
-    assert lines[2].endswith(f"malloc {allocator.STATE.split(':')[0]}"), out
+    from xpgrad.backends import blas
+    assert lines[2].endswith(f"malloc {allocator.STATE.split(':')[0]}, products "
+                             f"{blas.describe()}"), out
     header = next(line for line in lines if line.startswith("workload")).split()
     assert header[0] == "workload" and "xpgrad-numpy" in header, out
     has_torch = importlib.util.find_spec("torch") is not None

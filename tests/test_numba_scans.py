@@ -243,7 +243,8 @@ def test_activation_pool_is_bounded():
 
 
 class _MatmulSpy:
-    """Stands for NumPy in ``_scans``: records the operands of every ``matmul``."""
+    """Stands for ``blas`` (the host products) in ``_scans``: records the operands of every
+    ``matmul``."""
 
     def __init__(self):
         self.operands = []
@@ -281,7 +282,7 @@ def test_scan_products_get_row_major_right_operands(monkeypatch, name, order):
     right operand of an LSTM's shapes at 45-75% of its speed."""
     forward_args, vjp_args = _scan_calls(np.random.default_rng(8), name, order)
     spy = _MatmulSpy()
-    monkeypatch.setattr(_scans, "np", spy)
+    monkeypatch.setattr(_scans, "blas", spy)
     kernel = _scans.KERNELS[name]
     seq, saved = kernel.forward(*forward_args)
     kernel.vjp(np.ones_like(seq), saved, *vjp_args)

@@ -59,7 +59,9 @@ class Kernel:
     ``zeros(out.shape)`` with ``values`` at the basic index ``key``, unmade (the tape calls it
     when the output's only gradient came through one ``out[key]``, e.g. an LSTM's outputs
     ``states[0]``), and returns the gradients, or None to decline: the tape then makes the
-    full gradient and calls ``vjp``.
+    full gradient and calls ``vjp``. ``traced_generic``: positions whose gradient a trace
+    (``xg.function``) leaves to the generic rule, so the program's rewrites see its operations
+    (``linear``'s ``x.T @ g``, which the SGD update takes into one gemm); needs ``needs``.
     """
 
     forward: Callable
@@ -68,6 +70,7 @@ class Kernel:
     vjp_in_place: Callable | None = None
     needs: bool = False
     vjp_sliced: Callable | None = None
+    traced_generic: tuple = ()
     keep_inputs: tuple | None = field(init=False, repr=False, compare=False, default=None)
     keep_output: bool = field(init=False, repr=False, compare=False, default=True)
     keep_upto: int = field(init=False, repr=False, compare=False, default=-1)
@@ -76,6 +79,8 @@ class Kernel:
     def __post_init__(self):
         from .primitive import keep_upto, residual_mask
 
+        if self.traced_generic and not self.needs:
+            raise ValueError("Kernel(traced_generic=...) needs needs=True")
         inputs, output = residual_mask(self.saves, "Kernel")
         object.__setattr__(self, "keep_inputs", inputs)
         object.__setattr__(self, "keep_upto", keep_upto(inputs))

@@ -242,6 +242,9 @@ def _versions(libs) -> dict:
     from .allocator import STATE
 
     out["malloc"] = STATE.split(":")[0]     # tuned / off (xpgrad/allocator.py): both libraries
+    from .backends import blas
+
+    out["products"] = blas.describe()       # xpgrad's host products: mkl <version> or numpy
     return out
 
 

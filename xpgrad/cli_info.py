@@ -68,7 +68,18 @@ def info() -> dict:
     report["threads"] = {"cpus": available_cpus(), "default": DEFAULT_THREADS,
                          "blas": blas_info(), "numba": nb}
     report["malloc"] = allocator.STATE
+    report["products"] = _products()
     return report
+
+
+def _products() -> str:
+    """What the host backends' matrix products run on, or why that cannot be told."""
+    from .backends import blas
+
+    try:
+        return f"{blas.describe()} (XPGRAD_BLAS={blas.choice()})"
+    except (ValueError, RuntimeError) as e:
+        return f"unavailable: {e}"
 
 
 def cmd_info(args, parser) -> int:
@@ -109,6 +120,7 @@ def cmd_info(args, parser) -> int:
               f"(NUMBA_NUM_THREADS {nb['max_threads']}, NUMBA_THREADING_LAYER "
               f"{nb['requested_layer']})")
     print(f"malloc: {report['malloc']} (xpgrad/allocator.py)")
+    print(f"matrix products: {report['products']} (xpgrad/backends/blas.py)")
     return 0
 
 

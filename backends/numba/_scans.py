@@ -1,10 +1,11 @@
 """Kernels (forward + vjp) of the recurrent scans ``lstm_scan``, ``lstm_layer``, ``rnn_scan`` and
 ``gru_scan`` on Numba.
 
-Each step is one BLAS product (NumPy's ``matmul`` into a preallocated buffer) and one fused
-Numba pass (``_rnn.py``) over the step's rows: the forward writes ``h_t``/``c_t`` straight into
-the output and the gate activations into time-major buffers that the vjp reads; the vjp writes
-each step's gate gradients into a time-major buffer, whose block is the next product's operand.
+Each step is one BLAS product (``blas.matmul``, MKL's or NumPy's, into a preallocated buffer)
+and one fused Numba pass (``_rnn.py``) over the step's rows: the forward writes ``h_t``/``c_t``
+straight into the output and the gate activations into time-major buffers that the vjp reads;
+the vjp writes each step's gate gradients into a time-major buffer, whose block is the next
+product's operand.
 The weight gradient is one product over all (batch, step) rows. ``lstm_layer`` also fuses the
 input projection: its step's product is ``[x_t | h_{t-1}] @ [w_ih; w_hh]`` (the forward keeps
 the rows ``[x_t | h_{t-1}]`` of all steps), the bias joins in the gate pass, and one product
@@ -26,6 +27,7 @@ import numpy as np
 
 from xpgrad.backend import Kernel
 
+from .. import blas
 from ..numpy.scans import lstm_halves
 from . import _rnn
 
@@ -48,7 +50,7 @@ def _weight_grad(h0, seq_h, dz_all):
     h_prev = np.empty((B, T, H), dtype=dz_all.dtype)
     h_prev[:, 0] = h0
     h_prev[:, 1:] = seq_h[:, :-1]
-    return np.matmul(h_prev.reshape(B * T, H).T, dz_all.reshape(B * T, G))
+    return blas.matmul(h_prev.reshape(B * T, H).T, dz_all.reshape(B * T, G))
 
 
 class _Activations:
@@ -118,7 +120,7 @@ def _lstm_steps_back(g_h, g_c, acts, seq, c0, w_hh, need_dh0):
     for t in range(T - 1, -1, -1):
         _rnn.lstm_cell_backward(g_h, g_c, t, dh, dc, acts, seq, c0, dz_tm, db)
         if t or need_dh0:
-            np.matmul(dz_tm[t], w_t, out=dh)
+            blas.matmul(dz_tm[t], w_t, out=dh)
     return dz_tm, dh, dc, db
 
 
@@ -135,7 +137,7 @@ def lstm_forward(xproj, h0, c0, w_hh):
     a = np.empty((B, G), dtype=dt)
     h = h0
     for t in range(T):
-        np.matmul(h, w_hh, out=a)
+        blas.matmul(h, w_hh, out=a)
         _rnn.lstm_cell_forward(a, xproj, t, c0, seq, saved.acts, no_xh)
         h = seq[0, :, t]
     return seq, (seq, saved)
@@ -164,7 +166,7 @@ def _lstm_vjp(g_h, g_c, saved, h0, c0, w_hh):
     h_prev = np.empty((T, B, H), dtype=dz_tm.dtype)
     h_prev[0] = h0
     h_prev[1:] = np.swapaxes(seq[0, :, :-1], 0, 1)
-    dw = np.matmul(h_prev.reshape(T * B, H).T, dz_tm.reshape(T * B, G))
+    dw = blas.matmul(h_prev.reshape(T * B, H).T, dz_tm.reshape(T * B, G))
     return _c(np.swapaxes(dz_tm, 0, 1)), dh, dc, dw
 
 
@@ -189,7 +191,7 @@ def lstm_layer_forward(x, h0, c0, w_ih, w_hh, b):
     bias = _c(b).reshape(1, 1, G)
     a = np.empty((B, G), dtype=dt)
     for t in range(T):
-        np.matmul(xh[t], w_cat, out=a)
+        blas.matmul(xh[t], w_cat, out=a)
         _rnn.lstm_cell_forward(a, bias, t, c0, seq, saved.acts, xh)
     return seq, (seq, saved, saved_xh)
 
@@ -210,10 +212,10 @@ def _lstm_layer_vjp(g_h, g_c, saved, needs, c0, w_ih, w_hh):
     T, B, G = dz_tm.shape
     I = w_ih.shape[0]
     dz2 = dz_tm.reshape(T * B, G)
-    dw = np.matmul(xh.reshape(T * B, xh.shape[2]).T, dz2) if needs[3] or needs[4] else None
+    dw = blas.matmul(xh.reshape(T * B, xh.shape[2]).T, dz2) if needs[3] or needs[4] else None
     dx = None
     if needs[0]:
-        dx = _c(np.swapaxes(np.matmul(dz2, _c(w_ih.T)).reshape(T, B, I), 0, 1))
+        dx = _c(np.swapaxes(blas.matmul(dz2, _c(w_ih.T)).reshape(T, B, I), 0, 1))
     return (dx, dh if needs[1] else None, dc if needs[2] else None,
             dw[:I] if needs[3] else None, dw[I:] if needs[4] else None, db if needs[5] else None)
 
@@ -229,7 +231,7 @@ def rnn_forward(xproj, h0, w_hh, nonlinearity):
     relu = nonlinearity == "relu"
     h = h0
     for t in range(T):
-        np.matmul(h, w_hh, out=a)
+        blas.matmul(h, w_hh, out=a)
         _rnn.rnn_cell_forward(a, xproj, t, seq, relu)
         h = seq[:, t]
     return seq, seq
@@ -245,7 +247,7 @@ def rnn_vjp(g, seq, xproj, h0, w_hh, nonlinearity):
     dh = np.zeros((B, H), dtype=seq.dtype)
     for t in range(T - 1, -1, -1):
         _rnn.rnn_cell_backward(g, t, dh, seq, relu, da, da_all)
-        np.matmul(da, w_t, out=dh)
+        blas.matmul(da, w_t, out=dh)
     return da_all, dh, _weight_grad(h0, seq, da_all)
 
 
@@ -264,7 +266,7 @@ def gru_forward(xproj, h0, w_hh, b_hn):
     a = np.empty((B, G), dtype=dt)
     h = h0
     for t in range(T):
-        np.matmul(h, w_hh, out=a)
+        blas.matmul(h, w_hh, out=a)
         _rnn.gru_cell_forward(a, xproj, b_hn, t, h0, seq, saved.acts, saved_hn.acts)
         h = seq[:, t]
     return seq, (seq, saved, saved_hn)
@@ -285,12 +287,12 @@ def gru_vjp(g, saved, xproj, h0, w_hh, b_hn):
     for t in range(T - 1, -1, -1):
         _rnn.gru_cell_backward(g, t, dh, saved.acts, saved_hn.acts, seq, h0, dx_all, da_tm,
                                db_hn)
-        np.matmul(da_tm[t], w_t, out=back)
+        blas.matmul(da_tm[t], w_t, out=back)
         dh += back
     h_prev = np.empty((T, B, H), dtype=dt)
     h_prev[0] = h0
     h_prev[1:] = np.swapaxes(seq[:, :-1], 0, 1)
-    dw = np.matmul(h_prev.reshape(T * B, H).T, da_tm.reshape(T * B, 3 * H))
+    dw = blas.matmul(h_prev.reshape(T * B, H).T, da_tm.reshape(T * B, 3 * H))
     return dx_all, dh, dw, db_hn
 
 

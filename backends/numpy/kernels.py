@@ -15,6 +15,8 @@ from xpgrad.backend import Kernel
 from xpgrad.dtypes import FLOAT_NAMES
 from xpgrad.ops import formulas
 
+from .. import blas
+
 #: the native dtypes fused kernels cover (the Numba backend's too)
 FLOATS = tuple(np.dtype(name) for name in FLOAT_NAMES)
 
@@ -256,20 +258,24 @@ def _leaky_vjp(g, saved, x, negative_slope):
 
 # -- linear layer ------------------------------------------------------------------------------
 def _linear_forward(x, w, b):
-    out = np.matmul(x, w)
+    out = blas.matmul(x, w)
     if out.dtype != np.result_type(out, b):
         return None
     out += b                                                 # in place: no second array
     return out, None
 
 
-def _linear_vjp(g, saved, x, w, b):
-    # the generic rules run only for inputs that need a gradient (no dx for the first layer)
-    return NotImplemented, NotImplemented, g.sum(axis=0)
+def _linear_vjp(g, saved, needs, x, w, b):
+    # no dx for a first layer; complex operands take the generic (conjugating) rules
+    real = x.dtype.kind == "f" and w.dtype.kind == "f"
+    dx = (blas.matmul(g, w.T) if real else NotImplemented) if needs[0] else None
+    dw = (blas.matmul(x.T, g) if real else NotImplemented) if needs[1] else None
+    return dx, dw, g.sum(axis=0) if needs[2] else None
 
 
 KERNELS: dict = {
-    "linear": Kernel(_linear_forward, _linear_vjp, saves=(0, 1)),
+    "linear": Kernel(_linear_forward, _linear_vjp, saves=(0, 1), needs=True,
+                     traced_generic=(0, 1)),
     "softmax_cross_entropy": Kernel(_sce_forward, _sce_vjp),
     "sigmoid_cross_entropy_with_logits": Kernel(_bce_forward, _elementwise_vjp),
     "mse": Kernel(_mse_forward, _elementwise_vjp),

@@ -35,6 +35,17 @@ def lstm_halves(key, values):
     return (values, None) if first in (0, -2) else (None, values)
 
 
+def _matmul_for(module):
+    """``module.matmul``, or for NumPy the host backends' (``blas.matmul``)."""
+    import numpy
+
+    if module is numpy:
+        from .. import blas
+
+        return blas.matmul
+    return module.matmul
+
+
 def scan_kernels(np) -> dict:
     """``{"lstm_scan": Kernel, ..., "gru_scan": Kernel}`` for arrays of the NumPy-API module
     ``np``.
@@ -42,8 +53,11 @@ def scan_kernels(np) -> dict:
     The forward writes each step's ``h`` and ``c`` straight into the output (``out=``) and saves
     the gate activations and ``tanh(c)``; the vjp runs the backward recursion once for all
     inputs, writing each step's gradient into place. The same function as the generic rules
-    (the tests compare them); float32 and float64 only (None: the generic rule runs).
+    (the tests compare them); float32 and float64 only (None: the generic rule runs). Host
+    arrays' products go through ``blas.matmul`` (MKL's where installed).
     """
+    matmul = _matmul_for(np)
+
     def floats(*arrays):
         dt = arrays[0].dtype
         return all(a.dtype == dt for a in arrays) and (dt == np.float32 or dt == np.float64)
@@ -89,7 +103,7 @@ def scan_kernels(np) -> dict:
         H = G // 4
         seq = np.empty((2, B, T, H), dtype=xproj.dtype)   # written in place, step by step
         acts, tcs = lstm_steps(
-            seq, c0, lambda t: np.matmul(seq[0, :, t - 1] if t else h0, w_hh),
+            seq, c0, lambda t: matmul(seq[0, :, t - 1] if t else h0, w_hh),
             lambda t: xproj[:, t, :])
         return seq, (seq, acts, tcs)
 
@@ -135,7 +149,7 @@ def scan_kernels(np) -> dict:
             deriv *= a
             deriv += const
             dz *= deriv
-            dh = np.matmul(dz, w_t)
+            dh = matmul(dz, w_t)
             dc = np.multiply(gc, a[:, H:2 * H], out=dc)
         return dh, dc.copy()
 
@@ -152,7 +166,7 @@ def scan_kernels(np) -> dict:
         dz_all = np.empty((B, T, 4 * H), dtype=seq.dtype)
         dh, dc = lstm_steps_back(g_h, g_c, saved, c0, w_hh, lambda t: dz_all[:, t, :])
         h_prev = np.concatenate([h0[:, None, :], seq[0, :, :-1]], axis=1)
-        dw = np.matmul(h_prev.reshape(B * T, H).T, dz_all.reshape(B * T, 4 * H))
+        dw = matmul(h_prev.reshape(B * T, H).T, dz_all.reshape(B * T, 4 * H))
         return dz_all, dh, dc, dw
 
     def lstm_layer_forward(x, h0, c0, w_ih, w_hh, b):
@@ -167,7 +181,7 @@ def scan_kernels(np) -> dict:
         xh[:, :, :I] = np.swapaxes(x, 0, 1)
         xh[0, :, I:] = h0
         seq = np.empty((2, B, T, H), dtype=x.dtype)
-        acts, tcs = lstm_steps(seq, c0, lambda t: np.matmul(xh[t], w_cat), lambda t: b,
+        acts, tcs = lstm_steps(seq, c0, lambda t: matmul(xh[t], w_cat), lambda t: b,
                                xh[:, :, I:])
         return seq, (seq, acts, tcs, xh)
 
@@ -187,10 +201,10 @@ def scan_kernels(np) -> dict:
         dz_tm = np.empty((T, B, G), dtype=xh.dtype)
         dh, dc = lstm_steps_back(g_h, g_c, saved, c0, w_hh, lambda t: dz_tm[t])
         dz2 = np.reshape(dz_tm, (T * B, G))
-        dw = np.matmul(np.reshape(xh, (T * B, IH)).T, dz2) if needs[3] or needs[4] else None
+        dw = matmul(np.reshape(xh, (T * B, IH)).T, dz2) if needs[3] or needs[4] else None
         dx = None
         if needs[0]:
-            dx = np.ascontiguousarray(np.swapaxes(np.reshape(np.matmul(dz2, w_ih.T), (T, B, I)),
+            dx = np.ascontiguousarray(np.swapaxes(np.reshape(matmul(dz2, w_ih.T), (T, B, I)),
                                                   0, 1))
         return (dx, dh if needs[1] else None, dc if needs[2] else None,
                 dw[:I] if needs[3] else None, dw[I:] if needs[4] else None,
@@ -202,7 +216,7 @@ def scan_kernels(np) -> dict:
         seq = np.empty(xproj.shape, dtype=xproj.dtype)
         h = h0
         for t in range(seq.shape[1]):
-            a = np.matmul(h, w_hh)
+            a = matmul(h, w_hh)
             a += xproj[:, t, :]
             h = seq[:, t, :]
             if nonlinearity == "tanh":
@@ -227,9 +241,9 @@ def scan_kernels(np) -> dict:
                 da *= 1.0 - h * h
             else:
                 da *= h > 0
-            dh = np.matmul(da, w_t)
+            dh = matmul(da, w_t)
         h_prev = np.concatenate([h0[:, None, :], seq[:, :-1, :]], axis=1)
-        dw = np.matmul(h_prev.reshape(B * T, H).T, da_all.reshape(B * T, H))
+        dw = matmul(h_prev.reshape(B * T, H).T, da_all.reshape(B * T, H))
         return da_all, dh, dw
 
     def gru_forward(xproj, h0, w_hh, b_hn):
@@ -244,7 +258,7 @@ def scan_kernels(np) -> dict:
         hns = np.empty((T, B, H), dtype=xproj.dtype)
         h = h0
         for t in range(T):
-            a = np.matmul(h, w_hh)
+            a = matmul(h, w_hh)
             rz = acts[t, :, :2 * H]
             np.add(xproj[:, t, :2 * H], a[:, :2 * H], out=rz)
             rz *= 0.5                                 # sigmoid(v) = (tanh(v / 2) + 1) / 2
@@ -294,12 +308,12 @@ def scan_kernels(np) -> dict:
             da = da_all[:, t, :]
             da[:, :2 * H] = dx_all[:, t, :2 * H]
             np.multiply(dn, r, out=da[:, 2 * H:])
-            dh = np.matmul(da, w_t)
+            dh = matmul(da, w_t)
             np.multiply(gh, z, out=tmp)
             dh += tmp
         h_prev = np.concatenate([h0[:, None, :], seq[:, :-1, :]], axis=1)
         da2 = da_all.reshape(B * T, 3 * H)
-        dw = np.matmul(h_prev.reshape(B * T, H).T, da2)
+        dw = matmul(h_prev.reshape(B * T, H).T, da2)
         return dx_all, dh, dw, da2[:, 2 * H:].sum(axis=0)
 
     # the LSTM's vjp reads only the shape and dtype of xproj (its largest input)

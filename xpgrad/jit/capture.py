@@ -48,6 +48,16 @@ class _KernelProxy:
     def vjp(self, *args, **params):
         return self._call(self.kernel.vjp, args, params)
 
+    def vjp_leaving(self, g, saved, needs, *args, **params):
+        """``vjp`` with the ``traced_generic`` positions' gradients left to the generic rules."""
+        left = self.kernel.traced_generic
+        own = [need and i not in left for i, need in enumerate(needs)]
+        grads = list(self._call(self.kernel.vjp, (g, saved, own, *args), params))
+        for i in left:
+            if needs[i]:
+                grads[i] = NotImplemented
+        return tuple(grads)
+
     def vjp_sliced(self, *args, **params):
         return self._call(self.kernel.vjp_sliced, args, params)
 
@@ -64,8 +74,9 @@ def _proxy_kernel(k, tracer):
     entry = _PROXIES.get(id(k))
     if entry is None:
         p = _KernelProxy(k)
+        vjp = None if k.vjp is None else p.vjp_leaving if k.traced_generic else p.vjp
         entry = _PROXIES[id(k)] = (k, p, Kernel(
-            p.forward, p.vjp if k.vjp is not None else None, needs=k.needs,
+            p.forward, vjp, needs=k.needs,
             vjp_sliced=p.vjp_sliced if k.vjp_sliced is not None else None))
     entry[1].tracer = tracer
     return entry[2]

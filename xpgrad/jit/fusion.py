@@ -279,9 +279,9 @@ def fuse_program(program, escaping) -> int:
 
 def _bias_sums_as_calls(program):
     """Record each dense-layer kernel vjp that only sums its gradient over rows (the bias
-    gradient; the other gradients are left to the generic rules) as that ``np.sum`` call, which
-    a run just before it then takes into its loop (``_try_reduction``); ``{index: the kernel
-    step}`` of those rewritten."""
+    gradient; a trace leaves the other gradients to the generic rules: ``traced_generic``) as
+    that ``np.sum`` call, which a run just before it then takes into its loop
+    (``_try_reduction``); ``{index: the kernel step}`` of those rewritten."""
     from ..backends.numpy.kernels import _linear_vjp
 
     originals = {}
@@ -290,7 +290,7 @@ def _bias_sums_as_calls(program):
                 or type(step.outs) is not tuple or len(step.outs) != 3:
             continue
         dx, dw, db = step.outs
-        if dx is NotImplemented and dw is NotImplemented and type(db) is Ref \
+        if dx in (None, NotImplemented) and dw in (None, NotImplemented) and type(db) is Ref \
                 and type(step.args[0]) is Ref:
             program.steps[k] = Step(np.sum, (step.args[0],), {"axis": 0}, db, "call")
             originals[k] = step

@@ -5,7 +5,7 @@ BLAS ``gemm`` (``alpha = -lr``, ``beta = 1``, written into ``W``), with no gradi
 optimizer (no momentum, weight decay or clipping; ``apply_gradients`` not overridden) applies a
 gradient that is a matrix product used nowhere else (a dense layer's ``x.T @ g``): the product
 step is dropped, and the optimizer's host step becomes a ``FusedSGDStep`` that runs the update
-of those variables as one ``gemm`` each (SciPy's BLAS) and the others as ``apply_gradients``
+of those variables as one ``gemm`` each (MKL's where the products use it, else SciPy's BLAS) and the others as ``apply_gradients``
 would. The learning rate (a schedule's value included) and ``iterations`` advance as in eager.
 Without SciPy, or for arrays BLAS cannot take in place, the step computes the product and
 applies the ordinary update.
@@ -57,7 +57,12 @@ def _fortran_operand(m):
 def gemm_update(c, a, b, alpha) -> bool:
     """``c += alpha * (a @ b)`` in place, as one BLAS gemm, for C-ordered 2-D ``c``; False
     (nothing done) where that cannot run in place: no SciPy, another dtype or layout, or
-    ``c`` sharing memory with ``a`` or ``b``."""
+    ``c`` sharing memory with ``a`` or ``b``. MKL runs it where the host backends' products
+    use MKL (``xpgrad.backends.blas``), else SciPy's BLAS."""
+    from ..backends import blas
+
+    if blas.gemm_update(c, a, b, alpha):
+        return True
     gemms = _gemms()
     if gemms is None:
         return False
@@ -142,7 +147,9 @@ def _plain_settings(opt):
 
 
 def _is_matmul(fn, xp):
-    return fn is np.matmul or fn is getattr(xp, "matmul", None)
+    from ..backends import blas
+
+    return fn is np.matmul or fn is blas.matmul or fn is getattr(xp, "matmul", None)
 
 
 def fold_sgd_into_gemm(program, escaping) -> int:

@@ -163,8 +163,15 @@ class Tracer:
 
     # -- slots -----------------------------------------------------------------------------------
     def ufunc(self, name):
-        """NumPy's ufunc ``name`` on a NumPy-array backend (so a replay can pass ``out=``)."""
-        return getattr(self._ufuncs, name) if self._ufuncs is not None else None
+        """NumPy's ufunc ``name`` on a NumPy-array backend (so a replay can pass ``out=``);
+        ``matmul`` is the host backends' (MKL's where installed: ``backends.blas``)."""
+        if self._ufuncs is None:
+            return None
+        if name == "matmul":
+            from ..backends import blas
+
+            return blas.matmul
+        return getattr(self._ufuncs, name)
 
     def _new_slot(self, real, step, root=None) -> Traced:
         i = len(self.slots)

@@ -1,0 +1,232 @@
+"""The host backends' matrix products: NumPy's ``matmul`` (its OpenBLAS), or Intel MKL's
+``gemm`` where the ``mkl`` wheel is installed (``pip install "xpgrad[mkl]"``).
+
+PyTorch's CPU wheels do their products with MKL, which is 1.3-1.5x faster than NumPy's
+OpenBLAS on an MLP's products on x86 (``docs/performance.md`` has the table); with the extra,
+xpgrad's dense layers, recurrent scans and compiled SGD updates use the same library.
+``XPGRAD_BLAS`` picks: ``auto`` (the default: MKL when installed), ``mkl`` (an error when it is
+missing) or ``numpy``. Small products stay on NumPy, whose call costs less than a foreign call.
+
+``matmul(a, b, out=None)`` is ``a @ b`` for 2-D float32/float64 operands of any layout BLAS
+takes without a copy (C- or Fortran-ordered, a transpose included); anything else, and any
+product under ``MIN_WORK`` multiply-adds, is NumPy's ``matmul``.
+
+>>> import numpy as np
+>>> a, b = np.ones((3, 4), np.float32), np.ones((4, 2), np.float32)
+>>> matmul(a, b).tolist()
+[[4.0, 4.0], [4.0, 4.0], [4.0, 4.0]]
+>>> matmul(a.T.copy().T, b).tolist() == matmul(a, b).tolist()
+True
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+
+import numpy as np
+
+#: products of fewer multiply-adds (m * n * k) than this run on NumPy: below it the foreign
+#: call's ~3 us outweighs MKL's faster kernel (64x128x128: even; 32x784x256: 101 vs 70 us)
+MIN_WORK = 1 << 21
+
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+_CHOICES = ("auto", "mkl", "numpy")
+
+
+class _Mkl:
+    """MKL's ``cblas_sgemm``/``cblas_dgemm`` through ctypes."""
+
+    def __init__(self, path):
+        self.path = path
+        self.lib = ctypes.CDLL(path)
+        args = [ctypes.c_int] * 6
+        ptr = ctypes.c_void_p
+        self.gemm = {}
+        for dtype, name, scalar in ((np.float32, "cblas_sgemm", ctypes.c_float),
+                                    (np.float64, "cblas_dgemm", ctypes.c_double)):
+            fn = getattr(self.lib, name)
+            fn.restype = None
+            fn.argtypes = args + [scalar, ptr, ctypes.c_int, ptr, ctypes.c_int, scalar, ptr,
+                                  ctypes.c_int]
+            self.gemm[np.dtype(dtype)] = fn
+        self.version = _mkl_version()
+        _match_threads(self.lib)
+
+
+def _mkl_version():
+    try:
+        from importlib import metadata
+
+        return metadata.version("mkl")
+    except Exception:                           # noqa: BLE001 - a version is only shown
+        return "unknown version"
+
+
+def _match_threads(lib):
+    """MKL loaded after ``--threads`` limited NumPy's BLAS takes that count too."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return
+    counts = [c.num_threads for c in ThreadpoolController().select(user_api="blas").lib_controllers
+              if c.internal_api != "mkl"]
+    if counts:
+        lib.MKL_Set_Num_Threads(ctypes.c_int(min(counts)))
+
+
+def _find_mkl():
+    """The path of MKL's single runtime library from the ``mkl`` wheel, or None."""
+    import glob
+
+    roots = dict.fromkeys((sys.prefix, sys.base_prefix,
+                           os.path.dirname(os.path.dirname(sys.executable))))
+    for root in roots:
+        for pattern in ("lib/libmkl_rt.so.*", "lib/libmkl_rt.so", "Library/bin/mkl_rt*.dll",
+                        "lib/libmkl_rt*.dylib"):
+            found = sorted(glob.glob(os.path.join(root, pattern)))
+            if found:
+                return found[-1]          # the newest interface version where several are
+    return None
+
+
+def choice() -> str:
+    """``XPGRAD_BLAS`` checked: ``auto``, ``mkl`` or ``numpy``.
+
+    >>> choice() in ("auto", "mkl", "numpy")
+    True
+    """
+    value = os.environ.get("XPGRAD_BLAS", "auto").strip().lower() or "auto"
+    if value not in _CHOICES:
+        raise ValueError(f"XPGRAD_BLAS must be one of {', '.join(_CHOICES)}, got "
+                         f"{os.environ['XPGRAD_BLAS']!r}")
+    return value
+
+
+_STATE: dict = {}
+
+
+def _mkl():
+    """The loaded MKL, or None (NumPy's products): decided once per process."""
+    try:
+        return _STATE["mkl"]
+    except KeyError:
+        pass
+    mode, lib = choice(), None
+    if mode != "numpy":
+        path = _find_mkl()
+        if path is None and mode == "mkl":
+            raise RuntimeError("XPGRAD_BLAS=mkl but MKL is not installed: pip install "
+                               "\"xpgrad[mkl]\" (or unset XPGRAD_BLAS)")
+        if path is not None:
+            try:
+                lib = _Mkl(path)
+            except OSError as e:
+                if mode == "mkl":
+                    raise RuntimeError(f"XPGRAD_BLAS=mkl but {path} does not load: {e}") from None
+    _STATE["mkl"] = lib
+    return lib
+
+
+def use(name):
+    """Switch the products to ``"mkl"`` or ``"numpy"`` (tests and benchmarks compare the two);
+    returns the previous state for ``restore``.
+
+    >>> previous = use("numpy"); describe()
+    'numpy'
+    >>> restore(previous)
+    """
+    if name not in ("mkl", "numpy"):
+        raise ValueError(f"name must be 'mkl' or 'numpy', got {name!r}")
+    previous = _STATE.get("mkl", _mkl())
+    if name == "numpy":
+        _STATE["mkl"] = None
+    else:
+        path = _find_mkl()
+        if path is None:
+            raise RuntimeError("MKL is not installed: pip install \"xpgrad[mkl]\"")
+        _STATE["mkl"] = previous if previous is not None else _Mkl(path)
+    return previous
+
+
+def restore(previous):
+    """Undo ``use``."""
+    _STATE["mkl"] = previous
+
+
+def describe() -> str:
+    """What the products run on: ``"mkl <version>"`` or ``"numpy"``.
+
+    >>> describe().split()[0] in ("mkl", "numpy")
+    True
+    """
+    lib = _mkl()
+    return "numpy" if lib is None else f"mkl {lib.version}"
+
+
+def _operand(m):
+    """``(trans, leading dimension)`` for BLAS to read 2-D ``m`` in place, or None."""
+    size = m.itemsize
+    s0, s1 = m.strides
+    rows, cols = m.shape
+    if s1 == size and s0 >= cols * size and s0 % size == 0:
+        return _NO_TRANS, max(s0 // size, cols, 1)
+    if s0 == size and s1 >= rows * size and s1 % size == 0:
+        return _TRANS, max(s1 // size, rows, 1)
+    return None
+
+
+def _gemm(lib, a, b, c, alpha, beta) -> bool:
+    """``c = alpha * a @ b + beta * c`` by MKL in place; False where it cannot run."""
+    fn = lib.gemm.get(a.dtype)
+    if fn is None or b.dtype != a.dtype or c.dtype != a.dtype:
+        return False
+    ta, tb = _operand(a), _operand(b)
+    m, k = a.shape
+    n = b.shape[1]
+    if ta is None or tb is None or not c.flags.c_contiguous or c.shape != (m, n) \
+            or not c.flags.writeable or np.may_share_memory(c, a) or np.may_share_memory(c, b):
+        return False
+    fn(_ROW_MAJOR, ta[0], tb[0], m, n, k, alpha, a.ctypes.data, ta[1], b.ctypes.data, tb[1],
+       beta, c.ctypes.data, max(n, 1))
+    return True
+
+
+def matmul(a, b, out=None):
+    """``a @ b`` (into ``out`` when given), by MKL for large enough 2-D float products.
+
+    >>> import numpy as np
+    >>> out = np.empty((2, 2))
+    >>> matmul(np.eye(2), np.full((2, 2), 3.0), out=out) is out
+    True
+    """
+    lib = _STATE.get("mkl", 0)
+    if lib == 0:
+        lib = _mkl()
+    if lib is not None and type(a) is np.ndarray and type(b) is np.ndarray \
+            and a.ndim == 2 and b.ndim == 2 and a.shape[1] == b.shape[0] \
+            and a.shape[0] * a.shape[1] * b.shape[1] >= MIN_WORK:
+        c = out
+        if c is None:
+            c = np.empty((a.shape[0], b.shape[1]), a.dtype)
+        if _gemm(lib, a, b, c, 1.0, 0.0):
+            return c
+    return np.matmul(a, b) if out is None else np.matmul(a, b, out=out)
+
+
+def gemm_update(c, a, b, alpha) -> bool:
+    """``c += alpha * (a @ b)`` in place by MKL; False (nothing done) where MKL is not in use
+    or cannot take the operands.
+
+    >>> import numpy as np
+    >>> c = np.zeros((2, 2), np.float32)
+    >>> gemm_update(c, np.eye(2, dtype=np.float32), np.ones((2, 2), np.float32), -1.0) in (
+    ...     True, False)
+    True
+    """
+    lib = _mkl()
+    if lib is None or type(a) is not np.ndarray or type(b) is not np.ndarray \
+            or type(c) is not np.ndarray or a.ndim != 2 or b.ndim != 2 or c.ndim != 2 \
+            or a.shape[1] != b.shape[0]:
+        return False
+    return _gemm(lib, a, b, c, alpha, 1.0)

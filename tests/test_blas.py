@@ -1,0 +1,212 @@
+"""The host backends' products (``xpgrad.backends.blas``): MKL's gemm where the ``mkl`` wheel
+is installed, NumPy's matmul otherwise; both give NumPy's products to float rounding, in every
+layout, and a training step is the same on either."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import xpgrad as xg
+from xpgrad.backend import Kernel
+from xpgrad.backends import blas
+
+HAVE_MKL = blas._find_mkl() is not None
+MODES = ["numpy", pytest.param("mkl", marks=pytest.mark.skipif(
+    not HAVE_MKL, reason="the mkl wheel is not installed (pip install \"xpgrad[mkl]\")"))]
+
+
+@pytest.fixture(params=MODES)
+def mode(request):
+    previous = blas.use(request.param)
+    yield request.param
+    blas.restore(previous)
+
+
+def _layout(a, how):
+    """``a``'s values in another memory layout BLAS reads in place."""
+    if how == "C":
+        return np.ascontiguousarray(a)
+    if how == "F":
+        return np.asfortranarray(a)
+    padded = np.zeros((a.shape[0], a.shape[1] + 3), a.dtype)   # rows with a gap after them
+    padded[:, :a.shape[1]] = a
+    return padded[:, :a.shape[1]]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("left", ["C", "F", "rows"])
+@pytest.mark.parametrize("right", ["C", "F", "rows"])
+@pytest.mark.parametrize("shape", [(3, 4, 5), (70, 300, 130)])   # under and over MIN_WORK
+def test_matmul_is_numpys_product_in_every_layout(mode, dtype, left, right, shape):
+    m, k, n = shape
+    rng = np.random.default_rng(0)
+    a0, b0 = rng.normal(size=(m, k)).astype(dtype), rng.normal(size=(k, n)).astype(dtype)
+    a, b = _layout(a0, left), _layout(b0, right)
+    want = a0.astype(np.float64) @ b0.astype(np.float64)
+    tol = 1e-4 if dtype == np.float32 else 1e-12
+    got = blas.matmul(a, b)
+    assert got.dtype == dtype and got.shape == (m, n)
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * np.abs(want).max())
+    out = np.full((m, n), np.nan, dtype)
+    assert blas.matmul(a, b, out=out) is out
+    np.testing.assert_allclose(out, want, rtol=tol, atol=tol * np.abs(want).max())
+
+
+@pytest.mark.parametrize("case", ["int", "complex", "batched", "mixed dtypes", "out overlaps"])
+def test_what_blas_cannot_take_is_numpys_matmul(mode, case):
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(130, 140)), rng.normal(size=(140, 150))
+    if case == "out overlaps":
+        big = rng.normal(size=(140, 150))
+        a, b = big[:130, :140], big
+        want = np.matmul(a, b)
+        np.testing.assert_allclose(blas.matmul(a, b, out=big[:130]), want, rtol=1e-12)
+        return
+    if case == "int":
+        a, b = (a * 10).astype(np.int64), (b * 10).astype(np.int64)
+    elif case == "complex":
+        a, b = a + 1j * a, b - 2j * b
+    elif case == "batched":
+        a, b = np.stack([a, a]), np.stack([b, b])
+    else:
+        a = a.astype(np.float32)
+    np.testing.assert_allclose(blas.matmul(a, b), np.matmul(a, b), rtol=1e-12)
+
+
+@pytest.mark.skipif(not HAVE_MKL, reason="the mkl wheel is not installed")
+def test_mkl_runs_the_large_products_and_numpy_the_small_ones(monkeypatch):
+    previous = blas.use("mkl")
+    try:
+        lib = blas._mkl()
+        calls = []
+        real = lib.gemm[np.dtype(np.float32)]
+        monkeypatch.setitem(lib.gemm, np.dtype(np.float32),
+                            lambda *args: calls.append(args[3:6]) or real(*args))
+        ones = np.ones
+        blas.matmul(ones((4, 8), np.float32), ones((8, 2), np.float32))
+        assert calls == []
+        blas.matmul(ones((32, 784), np.float32), ones((784, 256), np.float32))
+        assert calls == [(32, 256, 784)]
+    finally:
+        blas.restore(previous)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gemm_update_adds_the_scaled_product_in_place(dtype):
+    if not HAVE_MKL:
+        pytest.skip("the mkl wheel is not installed")
+    previous = blas.use("mkl")
+    try:
+        rng = np.random.default_rng(2)
+        x, g = rng.normal(size=(64, 300)).astype(dtype), rng.normal(size=(64, 200)).astype(dtype)
+        w0 = rng.normal(size=(300, 200)).astype(dtype)
+        w = w0.copy()
+        assert blas.gemm_update(w, x.T, g, -0.5)
+        want = w0.astype(np.float64) - 0.5 * (x.T.astype(np.float64) @ g)
+        tol = 1e-4 if dtype == np.float32 else 1e-12
+        np.testing.assert_allclose(w, want, rtol=tol, atol=tol * np.abs(want).max())
+        # a target BLAS cannot write in place is left alone
+        assert not blas.gemm_update(np.asfortranarray(w), x.T, g, -0.5)
+        assert not blas.gemm_update(w, x.T, g.astype(np.float16), -0.5)
+    finally:
+        blas.restore(previous)
+    previous = blas.use("numpy")
+    try:
+        assert not blas.gemm_update(w, x.T, g, -0.5)       # NumPy's: SciPy's gemm takes it
+    finally:
+        blas.restore(previous)
+
+
+def _mlp_weights_after_steps(compiled, batch=40):
+    rng = np.random.default_rng(3)
+    model = xg.nn.MLP([300, 160, 10], backend="numba")
+    for v in model.trainable_variables:
+        v.assign(rng.normal(size=v.shape).astype(np.float32) * 0.05)
+    opt = xg.optim.SGD(learning_rate=0.1)
+    x = xg.asarray(rng.normal(size=(batch, 300)).astype(np.float32), backend="numba")
+    y = xg.asarray(rng.integers(0, 10, batch), backend="numba")
+
+    def step(x, y):
+        with xg.GradientTape() as tape:
+            loss = xg.losses.softmax_cross_entropy(model(x), y)
+        opt.apply_gradients(zip(tape.gradient(loss, model.trainable_variables),
+                                model.trainable_variables))
+        return loss
+
+    if compiled:
+        step = xg.function(step, warmup=0)
+    for _ in range(3):
+        step(x, y)
+    return [v.numpy() for v in model.trainable_variables]
+
+
+@pytest.mark.skipif(not HAVE_MKL, reason="the mkl wheel is not installed")
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_a_training_step_is_the_same_on_mkl_and_numpy(compiled):
+    pytest.importorskip("numba")
+    runs = {}
+    for name in ("numpy", "mkl"):
+        previous = blas.use(name)
+        try:
+            runs[name] = _mlp_weights_after_steps(compiled)
+        finally:
+            blas.restore(previous)
+    for a, b in zip(runs["numpy"], runs["mkl"]):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def _python(code, **env):
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, **env}, timeout=120)
+
+
+def test_a_bad_xpgrad_blas_names_the_variable_and_the_choices():
+    run = _python("from xpgrad.backends import blas; blas.describe()", XPGRAD_BLAS="openblass")
+    assert run.returncode != 0
+    assert "XPGRAD_BLAS must be one of auto, mkl, numpy, got 'openblass'" in run.stderr
+
+
+def test_xpgrad_blas_numpy_keeps_numpys_products():
+    run = _python("from xpgrad.backends import blas; print(blas.describe())", XPGRAD_BLAS="numpy")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "numpy"
+
+
+def test_xpgrad_blas_mkl_without_mkl_says_how_to_install_it(monkeypatch):
+    monkeypatch.setenv("XPGRAD_BLAS", "mkl")
+    monkeypatch.setattr(blas, "_find_mkl", lambda: None)
+    monkeypatch.setattr(blas, "_STATE", {})
+    with pytest.raises(RuntimeError, match=r"pip install \"xpgrad\[mkl\]\""):
+        blas.describe()
+    with pytest.raises(ValueError, match="name must be 'mkl' or 'numpy'"):
+        blas.use("openblas")
+
+
+@pytest.mark.skipif(not HAVE_MKL, reason="the mkl wheel is not installed")
+def test_mkl_loaded_after_a_thread_limit_takes_that_limit():
+    code = ("from xpgrad.threads import limit; limit(1)\n"
+            "import numpy as np; from xpgrad.backends import blas\n"
+            "blas.matmul(np.ones((200, 200)), np.ones((200, 200)))\n"
+            "from threadpoolctl import threadpool_info\n"
+            "print([i['num_threads'] for i in threadpool_info() if i['internal_api'] == 'mkl'])")
+    run = _python(code, XPGRAD_BLAS="mkl", MKL_NUM_THREADS="")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[1]"
+
+
+def test_traced_generic_needs_the_needs_protocol():
+    with pytest.raises(ValueError, match="traced_generic=.*needs needs=True"):
+        Kernel(lambda x: None, lambda g, saved, x: (g,), traced_generic=(0,))
+
+
+def test_xpgrad_info_says_what_the_products_run_on():
+    run = subprocess.run([sys.executable, "-m", "xpgrad.cli", "info"], capture_output=True,
+                         text=True, timeout=120, env={**os.environ, "XPGRAD_BLAS": "numpy"})
+    assert run.returncode == 0, run.stderr
+    assert "matrix products: numpy (XPGRAD_BLAS=numpy)" in run.stdout
+    bad = subprocess.run([sys.executable, "-m", "xpgrad.cli", "info"], capture_output=True,
+                         text=True, timeout=120, env={**os.environ, "XPGRAD_BLAS": "fast"})
+    assert bad.returncode == 0 and "Traceback" not in bad.stderr, bad.stderr
+    assert "matrix products: unavailable: XPGRAD_BLAS must be one of" in bad.stdout
