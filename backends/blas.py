@@ -1,9 +1,9 @@
 """The host backends' matrix products: NumPy's ``matmul`` (its OpenBLAS), or Intel MKL's
 ``gemm`` where the ``mkl`` wheel is installed (``pip install "xpgrad[mkl]"``).
 
-PyTorch's CPU wheels do their products with MKL, which is 1.3-1.5x faster than NumPy's
-OpenBLAS on an MLP's products on x86 (``docs/performance.md`` has the table); with the extra,
-xpgrad's dense layers, recurrent scans and compiled SGD updates use the same library.
+PyTorch's CPU wheels do their products with MKL, which is 1.1-1.6x faster than NumPy's
+OpenBLAS on an MLP's products on x86 (README, "Matrix products: OpenBLAS or MKL"); with the
+extra, xpgrad's dense layers, recurrent scans and compiled SGD updates use the same library.
 ``XPGRAD_BLAS`` picks: ``auto`` (the default: MKL when installed), ``mkl`` (an error when it is
 missing) or ``numpy``. Small products stay on NumPy, whose call costs less than a foreign call.
 
