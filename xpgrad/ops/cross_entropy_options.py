@@ -42,6 +42,7 @@ def _of_indices(log_probs, labels, weight, ignore_index, smoothing, reduction):
     from .casting import astype
     from .indexing import take
     from .selection import where
+    from .shape import reshape
 
     ignored = -1 if ignore_index is None else int(ignore_index)   # (labels are >= 0 if None)
     loss = nll(log_probs, labels, weight=weight, ignore_index=ignored, reduction=reduction)
@@ -53,9 +54,11 @@ def _of_indices(log_probs, labels, weight, ignore_index, smoothing, reduction):
     if reduction == "mean":
         if weight is None:
             count = reductions.sum(kept)
-        else:
-            count = reductions.sum(take(class_weight, where(labels == ignored, 0, labels)) * kept)
-        smooth = reductions.sum(smooth) / count
+        else:          # take reads 1-D indices: labels of any shape (e.g. (N, d1)) go flat
+            flat = reshape(where(labels == ignored, 0, labels), (-1,))
+            count = reductions.sum(take(class_weight, flat) * reshape(kept, (-1,)))
+        # no row kept: nll's term makes the loss NaN; 0 here keeps its gradient 0 (PyTorch's)
+        smooth = reductions.sum(smooth) / where(count == 0, 1.0, count)
     elif reduction == "sum":
         smooth = reductions.sum(smooth)
     return (1.0 - smoothing) * loss + (smoothing / log_probs.shape[-1]) * smooth

@@ -49,7 +49,9 @@ def _nll_dlogp(xp, g, ans, log_probs, labels, weight, reduction, ignore_index):
         g = g[:, None]
     elif reduction == "mean":
         g = _weighted_mean(xp, g, xp.sum(row_weight))
-    return -g * onehot * weight
+    # only the kept rows' label entries get a gradient (PyTorch's rule): when no row is kept
+    # the mean is NaN but its gradient 0, not NaN * 0
+    return xp.where(onehot > 0, -g * onehot * weight, 0.0)
 
 
 _nll = Primitive("nll", _nll_forward, _nll_dlogp, None, None)
