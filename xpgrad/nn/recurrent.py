@@ -120,11 +120,16 @@ def _describe(value):
     return type(value).__name__
 
 
-def _check_state(s, shape, what, layer):
+def _check_state(s, shape, what, layer, dtype):
+    """``s`` must be a Tensor of ``shape`` and of the weights' ``dtype`` (ValueError/TypeError
+    naming ``what``)."""
     if not isinstance(s, Tensor) or s.shape != shape:
         got = s.shape if isinstance(s, Tensor) else type(s).__name__
         raise ValueError(f"{type(layer).__name__}: {what} must be a tensor of shape {shape}, "
                          f"got {got}")
+    if s.dtype != dtype:
+        raise TypeError(f"{type(layer).__name__} has {dtype} weights but {what} is {s.dtype}; "
+                        "cast it with xg.astype")
 
 
 class RNNCell(_Recurrent):
@@ -149,7 +154,7 @@ class RNNCell(_Recurrent):
         x = _as_input(x, self, 2)
         B = x.shape[0]
         h = self._zeros(x) if h is None else h
-        _check_state(h, (B, self.hidden_size), "h", self)
+        _check_state(h, (B, self.hidden_size), "h", self, self.w_hh.dtype)
         z = self.project(reshape(x, (B, 1, self.input_size)))
         return reshape(rnn_scan(z, h, self.w_hh, self.nonlinearity), (B, self.hidden_size))
 
@@ -191,8 +196,8 @@ class LSTMCell(_Recurrent):
             raise ValueError(f"LSTMCell: state must be a pair (h, c) of (batch, hidden) "
                              f"tensors, got {_describe(state)}")
         h, c = (self._zeros(x), self._zeros(x)) if state is None else state
-        _check_state(h, (B, H), "h", self)
-        _check_state(c, (B, H), "c", self)
+        _check_state(h, (B, H), "h", self, self.w_hh.dtype)
+        _check_state(c, (B, H), "c", self, self.w_hh.dtype)
         states = lstm_states(self.project(reshape(x, (B, 1, self.input_size))), h, c,
                              self.w_hh)
         return states[0, :, 0], states[1, :, 0]
@@ -243,7 +248,7 @@ class GRUCell(_Recurrent):
         x = _as_input(x, self, 2)
         B = x.shape[0]
         h = self._zeros(x) if h is None else h
-        _check_state(h, (B, self.hidden_size), "h", self)
+        _check_state(h, (B, self.hidden_size), "h", self, self.w_hh.dtype)
         out = self.scan(reshape(x, (B, 1, self.input_size)), h)
         return reshape(out, (B, self.hidden_size))
 
