@@ -101,3 +101,29 @@ def test_recurrent_state_of_another_dtype_names_the_state(make, call, what):
     model = make()
     with pytest.raises(TypeError, match=f"weights but {what} is "):
         call(model)
+
+
+@pytest.mark.parametrize("make, state, message", [
+    (lambda: xg.nn.Embedding(2, 2), {"weight": np.full((2, 2), "a")},
+     r"'weight' holds <U1 values \(not numbers\)"),
+    (lambda: xg.nn.Embedding(2, 2), {"weight": np.ones((2, 2)) * (1 + 1j)},
+     r"'weight' holds complex128 values \(complex numbers\)"),
+    (lambda: xg.nn.LayerNorm(3, bias=False), {"weight": np.ones(3), "bias": np.ones(3)},
+     r"unexpected keys \['bias'\]: this LayerNorm has no such weights"),
+    (lambda: xg.nn.LayerNorm(3, elementwise_affine=False),
+     {"weight": np.ones(3), "bias": np.ones(3)}, r"unexpected keys \['weight', 'bias'\]"),
+    (lambda: xg.nn.GRU(1, 1),
+     {k: np.ones(s) * 1j for k, s in [("weight_ih_l0", (3, 1)), ("weight_hh_l0", (3, 1)),
+                                       ("bias_ih_l0", (3,)), ("bias_hh_l0", (3,))]},
+     r"'weight_ih_l0' holds complex128 values"),
+])
+def test_load_torch_state_dict_refuses_values_it_would_mangle(make, state, message):
+    """Complex weights lost their imaginary part, string arrays raised NumPy's "could not
+    convert string to float", and a LayerNorm without bias dropped the state's bias: each
+    silently or without naming the key."""
+    layer = make()
+    before = {k: v.copy() for k, v in layer.state_dict().items()}
+    with pytest.raises(ValueError, match=message):
+        layer.load_torch_state_dict(state)
+    for k, v in layer.state_dict().items():
+        np.testing.assert_array_equal(v, before[k])

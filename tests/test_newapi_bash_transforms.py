@@ -177,3 +177,27 @@ def test_one_tensor_passed_as_two_arguments_gets_partial_derivatives():
         ga, gb = xg.grad(f, argnums=(0, 1))(x, x)
         total = xg.sum(ga) + xg.sum(gb)
     assert tape.gradient(total, x).tolist() == [6.0, 12.0]
+
+
+def test_custom_gradient_of_a_variable_passed_as_input():
+    """``f(v)`` with a Variable ``v`` raised "reads the Variables ['v']: its grad_fn must take
+    a keyword argument `variables`": a Variable that is an input gets its gradient as an input
+    (TensorFlow's rule); only Variables read besides the inputs go to ``variables``."""
+    @xg.custom_gradient
+    def double(x):
+        return x * 2.0, lambda g: g * 2.0
+
+    v = xg.Variable(xg.asarray(X0), name="v")
+    w = xg.Variable(xg.asarray(np.array([3.0, 4.0, 5.0])), name="w")
+
+    @xg.custom_gradient
+    def scale(x):
+        def grad_fn(g, variables=None):
+            return g * w, [g * x]
+        return x * w, grad_fn
+
+    with xg.GradientTape() as tape:
+        y = xg.sum(double(v)) + xg.sum(scale(v))
+    dv, dw = tape.gradient(y, [v, w])
+    np.testing.assert_allclose(dv.numpy(), 2.0 + np.array([3.0, 4.0, 5.0]))
+    np.testing.assert_allclose(dw.numpy(), X0)

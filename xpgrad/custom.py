@@ -119,7 +119,10 @@ def custom_gradient(f):
                 value, grad_fn = _split(f(*inputs, **kwargs), name)
         finally:
             tape_state.recording = outer
-        variables = probe.watched_variables()
+        # Variables passed as inputs get their gradient as inputs (TensorFlow's rule: only
+        # the ones the forward reads besides its inputs go to grad_fn's ``variables``)
+        given = {id(a) for a in inputs}
+        variables = [v for v in probe.watched_variables() if id(v) not in given]
         if variables and not _takes_variables(grad_fn):
             raise TypeError(f"custom_gradient function {name!r} reads the Variables "
                             f"{[v.name for v in variables]}: its grad_fn must take a keyword "

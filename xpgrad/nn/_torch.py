@@ -18,10 +18,23 @@ def host(value):
     return np.array(value)
 
 
-def load_checked(layer, state_dict, expected: dict) -> list:
+def real_values(value, key, who):
+    """``host(value)`` for ``load_torch_state_dict``: ValueError naming ``key`` for values that
+    are not real numbers (strings, objects; complex ones would lose their imaginary part)."""
+    value = host(value)
+    if value.dtype.kind not in "biuf":
+        what = "complex numbers" if value.dtype.kind == "c" else "not numbers"
+        raise ValueError(f"{who}.load_torch_state_dict: {key!r} holds {value.dtype} values "
+                         f"({what}); the weights are real numbers")
+    return value
+
+
+def load_checked(layer, state_dict, expected: dict, known=()) -> list:
     """The values of ``expected``'s keys in ``state_dict`` as row-major NumPy arrays, after
-    checking that each is there with its expected shape (ValueError naming the layer, the key
-    and the shapes otherwise; nothing is read before every key passed)."""
+    checking that each is there with its expected shape and real numbers, and that none of
+    ``known`` (the keys of the PyTorch layer's other configurations) is there without being
+    expected (ValueError naming the layer, the key and the shapes otherwise; nothing is read
+    before every key passed)."""
     import numpy as np
 
     who = type(layer).__name__
@@ -29,7 +42,12 @@ def load_checked(layer, state_dict, expected: dict) -> list:
     if missing:
         raise ValueError(f"{who}.load_torch_state_dict: missing keys {missing} (this {who} "
                          f"reads {sorted(expected)})")
-    values = [np.ascontiguousarray(host(state_dict[k])) for k in expected]
+    unexpected = [k for k in known if k in state_dict and k not in expected]
+    if unexpected:
+        raise ValueError(f"{who}.load_torch_state_dict: unexpected keys {unexpected}: this "
+                         f"{who} has no such weights (it reads {sorted(expected)}), so loading "
+                         "would drop them")
+    values = [np.ascontiguousarray(real_values(state_dict[k], k, who)) for k in expected]
     for (key, shape), value in zip(expected.items(), values):
         if value.shape != tuple(shape):
             raise ValueError(f"{who}.load_torch_state_dict: {key!r} has shape {value.shape}, "

@@ -78,13 +78,12 @@ class _Sequence(Module):
         ``bias``, one direction); values are tensors or arrays, converted through NumPy.
 
         Missing keys, recurrent weights this layer does not have (another ``num_layers``,
-        ``bias``, ``proj_size`` or ``bidirectional=True``) and shapes that differ raise
-        ValueError before any weight changes; keys of other modules (``"head_w"``) are
-        ignored."""
+        ``bias``, ``proj_size`` or ``bidirectional=True``), shapes that differ and values that
+        are not real numbers raise ValueError before any weight changes; keys of other modules
+        (``"head_w"``) are ignored."""
         import numpy as np
 
-        def host(v):
-            return v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v)
+        from ._torch import real_values
 
         who = type(self).__name__
         expected = {}
@@ -102,7 +101,7 @@ class _Sequence(Module):
                              f"{who} ({self.num_layers} layer(s), bias="
                              f"{self.layers[0].b is not None}, one direction): missing keys "
                              f"{missing}, unexpected keys {unexpected}")
-        values = {key: host(state_dict[key]) for key in expected}
+        values = {key: real_values(state_dict[key], key, who) for key in expected}
         for key, shape in expected.items():
             if values[key].shape != shape:
                 raise ValueError(f"{who}.load_torch_state_dict: {key!r} has shape "
