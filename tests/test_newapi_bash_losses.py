@@ -142,3 +142,30 @@ def test_entry_weight_errors_name_the_argument():
         sce(logits, targets, weight=[1.0, 2.0])
     with pytest.raises(TypeError, match="weight must be a floating-point tensor"):
         sce(logits, targets, weight=xg.asarray([1, 2, 3]))
+
+
+def test_class_weight_gradient_is_none_with_labels_and_exact_with_probabilities():
+    """With integer labels and label_smoothing, a watched class weight got the smoothing
+    term's part of its gradient only ([0.19, 0.28, 0.27] where finite differences give
+    [1.18, 1.62, 2.37]); nll's part is not differentiated, as in PyTorch (which refuses), so
+    neither is the whole. With probabilities the loss is composed in PyTorch too and the
+    weight's gradient is PyTorch's."""
+    rng = np.random.default_rng(4)
+    x0 = rng.normal(size=(3, 3))
+    probs = rng.dirichlet(np.ones(3), size=3)
+    weight = xg.asarray(np.array([0.5, 1.0, 2.0]))
+    for smoothing in (0.0, 0.2):
+        with xg.GradientTape() as tape:
+            tape.watch(weight)
+            loss = xg.losses.softmax_cross_entropy(xg.asarray(x0), xg.asarray([0, 1, 2]),
+                                                   weight=weight, label_smoothing=smoothing)
+        assert tape.gradient(loss, weight) is None
+    with xg.GradientTape() as tape:
+        tape.watch(weight)
+        loss = xg.losses.softmax_cross_entropy(xg.asarray(x0), xg.asarray(probs),
+                                               weight=weight, label_smoothing=0.1)
+    t_weight = torch.tensor([0.5, 1.0, 2.0], dtype=torch.float64, requires_grad=True)
+    F.cross_entropy(torch.tensor(x0), torch.tensor(probs), weight=t_weight,
+                    label_smoothing=0.1).backward()
+    np.testing.assert_allclose(tape.gradient(loss, weight).numpy(), t_weight.grad.numpy(),
+                               rtol=1e-12)

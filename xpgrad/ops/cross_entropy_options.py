@@ -43,12 +43,15 @@ def _of_indices(log_probs, labels, weight, ignore_index, smoothing, reduction):
     from .indexing import take
     from .selection import where
     from .shape import reshape
+    from ..tape import stop_gradient
 
     ignored = -1 if ignore_index is None else int(ignore_index)   # (labels are >= 0 if None)
     loss = nll(log_probs, labels, weight=weight, ignore_index=ignored, reduction=reduction)
     if not smoothing:
         return loss
-    class_weight = _class_weight(weight, log_probs)
+    # nll does not differentiate the class weights (nor does PyTorch's nll_loss): neither may
+    # this term, else a watched weight would get a part of its gradient
+    class_weight = stop_gradient(_class_weight(weight, log_probs))
     kept = astype(labels != ignored, log_probs.dtype)
     smooth = -reductions.sum(log_probs * class_weight, axis=-1) * kept
     if reduction == "mean":

@@ -319,7 +319,8 @@ def softmax_cross_entropy(logits, labels, *, reduction="mean", weight=None, igno
     ``"none"`` returns one loss per row. Stable for logits of any magnitude. ``weight`` (one
     per class), ``ignore_index`` (rows with that label cost nothing; None: every label must
     be a class) and ``label_smoothing`` are PyTorch's ``cross_entropy`` options; without them
-    the loss and its gradient are one fused pass.
+    the loss and its gradient are one fused pass. As in PyTorch, ``weight`` gets no gradient
+    with integer labels (it does with probabilities).
 
     >>> import xpgrad as xg
     >>> loss = xg.losses.softmax_cross_entropy(xg.asarray([[0.0, 0.0]]), xg.asarray([1]))
