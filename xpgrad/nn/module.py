@@ -20,8 +20,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 
-import numpy as np
-
 from .._args import flag, no_attribute
 from ..tensor import Tensor, Variable
 

@@ -39,11 +39,11 @@ def cross_entropy(logits, labels, *, weight, ignore_index, label_smoothing, redu
 
 
 def _of_indices(log_probs, labels, weight, ignore_index, smoothing, reduction):
+    from ..tape import stop_gradient
     from .casting import astype
     from .indexing import take
     from .selection import where
     from .shape import reshape
-    from ..tape import stop_gradient
 
     ignored = -1 if ignore_index is None else int(ignore_index)   # (labels are >= 0 if None)
     loss = nll(log_probs, labels, weight=weight, ignore_index=ignored, reduction=reduction)
