@@ -119,3 +119,34 @@ def test_gru_matches_pytorch(backend, batch, steps, layers, bias):
     for got, want, what in [(out, t_out, "outputs"), (h_n, t_h, "h_n"), (dx, tx.grad, "dx"),
                             (dh, th.grad, "dh0")]:
         _assert_close(got, want, what)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind, bias", [("GRUCell", True), ("GRUCell", False),
+                                        ("LSTMCell", True), ("RNNCell", True)])
+def test_cells_load_pytorch_cells(backend, kind, bias):
+    """A ``torch.nn.GRUCell`` (LSTMCell, RNNCell) state dict had no way in: the cells had no
+    ``load_torch_state_dict``."""
+    rng = np.random.default_rng(5)
+    reference = getattr(torch.nn, kind)(2, 3, bias=bias, dtype=torch.float64)
+    with torch.no_grad():
+        for p in reference.parameters():
+            p.copy_(torch.tensor(rng.normal(size=tuple(p.shape))))
+    cell = getattr(xg.nn, kind)(2, 3, bias=bias, dtype=xg.float64, backend=backend)
+    cell.load_torch_state_dict(reference.state_dict())
+    x0, h0 = rng.normal(size=(4, 2)), rng.normal(size=(4, 3))
+    x, h = xg.asarray(x0, backend=backend), xg.asarray(h0, backend=backend)
+    state, t_state = (h, h), (torch.tensor(h0), torch.tensor(h0))
+    if kind != "LSTMCell":
+        state, t_state = h, torch.tensor(h0)
+    got, want = cell(x, state), reference(torch.tensor(x0), t_state)
+    for g, w in zip(got if kind == "LSTMCell" else [got], want if kind == "LSTMCell" else [want]):
+        _assert_close(g, w, kind)
+    back = getattr(torch.nn, kind)(2, 3, bias=bias, dtype=torch.float64)
+    back.load_state_dict({k: torch.tensor(v) for k, v in cell.torch_state_dict().items()})
+    _assert_close(cell(x, state)[0] if kind == "LSTMCell" else cell(x, state),
+                  back(torch.tensor(x0), t_state)[0] if kind == "LSTMCell"
+                  else back(torch.tensor(x0), t_state), "round trip")
+    if bias:
+        with pytest.raises(ValueError, match=r"unexpected keys \['bias_ih', 'bias_hh'\]"):
+            getattr(xg.nn, kind)(2, 3, bias=False).load_torch_state_dict(reference.state_dict())
