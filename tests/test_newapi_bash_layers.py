@@ -150,3 +150,17 @@ def test_cells_load_pytorch_cells(backend, kind, bias):
     if bias:
         with pytest.raises(ValueError, match=r"unexpected keys \['bias_ih', 'bias_hh'\]"):
             getattr(xg.nn, kind)(2, 3, bias=False).load_torch_state_dict(reference.state_dict())
+
+
+@pytest.mark.parametrize("layer", ["RNN", "LSTM", "GRU"])
+def test_recurrent_layers_take_pytorchs_batch_first(layer):
+    """``GRU(3, 4, batch_first=True)``, the PyTorch habit for batch-first data, raised
+    "unexpected keyword argument"; ``batch_first=False`` (time-major input, read as
+    batch-first, would be silently wrong numbers) is refused with the transpose to make."""
+    module = getattr(xg.nn, layer)(3, 4, batch_first=True, rng=0)
+    out = module(xg.ones((2, 5, 3)))[0]
+    assert out.shape == (2, 5, 4)
+    with pytest.raises(ValueError, match=r"batch-first .* xg.permute_dims\(x, \(1, 0, 2\)\)"):
+        getattr(xg.nn, layer)(3, 4, batch_first=False)
+    with pytest.raises(TypeError, match="batch_first must be True or False"):
+        getattr(xg.nn, layer)(3, 4, batch_first="yes")

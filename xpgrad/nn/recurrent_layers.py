@@ -1,4 +1,5 @@
-"""Recurrent layers over whole sequences (batch first): RNN, LSTM, GRU, stacked
+"""Recurrent layers over whole sequences, batch first (``batch_first=True`` is accepted for
+PyTorch's habits; ``False`` is refused with the transpose to make): RNN, LSTM, GRU, stacked
 ``num_layers`` deep from the cells of ``recurrent.py``, and ``SequenceClassifier`` (stacked
 layers, then a Linear layer on the last state). States are PyTorch's: ``(num_layers, batch,
 H)`` tensors, ``(h, c)`` for the LSTM; ``load_torch_state_dict`` / ``torch_state_dict`` convert
@@ -32,9 +33,14 @@ class _Sequence(Module):
 
     CELL = None
 
-    def __init__(self, input_size, hidden_size, num_layers=1, *, name, **cell_kwargs):
+    def __init__(self, input_size, hidden_size, num_layers=1, *, name, batch_first=True,
+                 **cell_kwargs):
         super().__init__(name)
         who = type(self).__name__
+        if flag(batch_first, "batch_first", who) is not True:
+            raise ValueError(f"{who} reads batch-first sequences (batch, time, features) only; "
+                             "transpose time-major input with xg.permute_dims(x, (1, 0, 2)) "
+                             "and leave batch_first out (or pass True)")
         self.input_size = _checks.size("input_size", input_size, who, _SIZES)
         self.hidden_size = _checks.size("hidden_size", hidden_size, who, _SIZES)
         self.num_layers = _checks.size(
@@ -151,10 +157,11 @@ class RNN(_Sequence):
     CELL = RNNCell
 
     def __init__(self, input_size, hidden_size, num_layers=1, *, nonlinearity="tanh",
-                 bias=True, rng=None, dtype=_dt.float32, backend=None, name="rnn"):
+                 bias=True, batch_first=True, rng=None, dtype=_dt.float32, backend=None,
+                 name="rnn"):
         super().__init__(input_size, hidden_size, num_layers, name=name,
-                         nonlinearity=nonlinearity, bias=bias, rng=rng, dtype=dtype,
-                         backend=backend)
+                         batch_first=batch_first, nonlinearity=nonlinearity, bias=bias,
+                         rng=rng, dtype=dtype, backend=backend)
         self.nonlinearity = nonlinearity
 
     def forward(self, x, h0=None):
@@ -177,10 +184,11 @@ class LSTM(_Sequence):
     CELL = LSTMCell
 
     def __init__(self, input_size, hidden_size, num_layers=1, *, bias=True, forget_bias=1.0,
-                 rng=None, dtype=_dt.float32, backend=None, name="lstm"):
+                 batch_first=True, rng=None, dtype=_dt.float32, backend=None, name="lstm"):
         forget_bias = _checks.finite("forget_bias", forget_bias, "LSTM")
         super().__init__(input_size, hidden_size, num_layers, name=name, bias=bias,
-                         forget_bias=forget_bias, rng=rng, dtype=dtype, backend=backend)
+                         batch_first=batch_first, forget_bias=forget_bias, rng=rng,
+                         dtype=dtype, backend=backend)
 
     def forward(self, x, state=None):
         x = self._input(x)
@@ -213,10 +221,10 @@ class GRU(_Sequence):
 
     CELL = GRUCell
 
-    def __init__(self, input_size, hidden_size, num_layers=1, *, bias=True, rng=None,
-                 dtype=_dt.float32, backend=None, name="gru"):
-        super().__init__(input_size, hidden_size, num_layers, name=name, bias=bias, rng=rng,
-                         dtype=dtype, backend=backend)
+    def __init__(self, input_size, hidden_size, num_layers=1, *, bias=True, batch_first=True,
+                 rng=None, dtype=_dt.float32, backend=None, name="gru"):
+        super().__init__(input_size, hidden_size, num_layers, name=name, bias=bias,
+                         batch_first=batch_first, rng=rng, dtype=dtype, backend=backend)
 
     def forward(self, x, h0=None):
         return self._one_state_forward(x, h0)
