@@ -169,3 +169,16 @@ def test_class_weight_gradient_is_none_with_labels_and_exact_with_probabilities(
                     label_smoothing=0.1).backward()
     np.testing.assert_allclose(tape.gradient(loss, weight).numpy(), t_weight.grad.numpy(),
                                rtol=1e-12)
+
+
+@pytest.mark.parametrize("options", [{}, {"ignore_index": -100}, {"label_smoothing": 0.1}])
+def test_pytorch_layout_logits_get_the_moveaxis_hint(options):
+    """(N, C, L) logits with (N, L) labels, PyTorch's layout, said only "labels must have
+    shape (N, C)" (with ignore_index, about "log_probs", which the caller never passed)."""
+    logits = xg.ones((2, 3, 5))
+    with pytest.raises(ValueError, match=r"logits' shape .*got \(2, 5\); the class axis is the "
+                                         r"last one here \(PyTorch's is axis 1\): move it with "
+                                         r"xg.moveaxis\(logits, 1, -1\)"):
+        xg.losses.softmax_cross_entropy(logits, xg.zeros((2, 5), dtype=xg.int64), **options)
+    with pytest.raises(ValueError, match=r"xg.moveaxis\(log_probs, 1, -1\)"):
+        xg.losses.nll(logits, xg.zeros((2, 5), dtype=xg.int64))

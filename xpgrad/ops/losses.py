@@ -283,13 +283,22 @@ def _entry_weight(weight, x, what, xname):
     return weight
 
 
+def _class_axis_hint(labels_shape, shape, name):
+    """A hint when integer labels fit ``shape`` with PyTorch's class axis (1) taken out."""
+    if len(shape) >= 3 and tuple(labels_shape) == (shape[0], *shape[2:]):
+        return (f"; the class axis is the last one here (PyTorch's is axis 1): move it with "
+                f"xg.moveaxis({name}, 1, -1)")
+    return ""
+
+
 def _check_labels(labels, logits, n_classes):
     lead = logits.shape[:-1]
     if labels.dtype.kind in "iu":          # signed or unsigned (MNIST's labels are uint8)
         if labels.shape != lead:
             raise ValueError(
                 f"integer labels must have shape {lead} (logits' shape without the class "
-                f"axis), got {labels.shape}")
+                f"axis), got {labels.shape}"
+                + _class_axis_hint(labels.shape, logits.shape, "logits"))
         if labels.size:
             lo, hi = labels.backend.index_range(labels.data)
             if lo < 0 or hi >= n_classes:
@@ -345,7 +354,8 @@ def softmax_cross_entropy(logits, labels, *, reduction="mean", weight=None, igno
         from .cross_entropy_options import check_options, cross_entropy
 
         smoothing = check_options(ignore_index, label_smoothing)
-        if ignore_index is None or labels.dtype.kind not in "iu":
+        if ignore_index is None or labels.dtype.kind not in "iu" \
+                or labels.shape != logits.shape[:-1]:     # (a shape error names logits)
             labels = _check_labels(labels, logits, n_classes)
         return cross_entropy(logits, labels, weight=weight, ignore_index=ignore_index,
                              label_smoothing=smoothing, reduction=reduction)

@@ -15,8 +15,8 @@ import numbers
 from ..creation import asarray
 from ..primitive import Primitive, apply
 from ..tensor import Tensor
-from .losses import (REDUCTIONS, _check_reduction, _entry_weight, _float_input, _onehot,
-                     _reduce, _scale, _size, _target_like)
+from .losses import (REDUCTIONS, _check_reduction, _class_axis_hint, _entry_weight,
+                     _float_input, _onehot, _reduce, _scale, _size, _target_like)
 from . import reductions
 from .shape import reshape
 
@@ -139,7 +139,8 @@ def _check_nll_labels(labels, log_probs, ignore_index):
         raise TypeError(f"labels must be integer class indices, got dtype {labels.dtype}")
     if labels.shape != lead:
         raise ValueError(f"labels must have shape {lead} (log_probs' shape without the class "
-                         f"axis, last), got {labels.shape}")
+                         f"axis, last), got {labels.shape}"
+                         + _class_axis_hint(labels.shape, log_probs.shape, "log_probs"))
     if labels.size:
         xp = labels.backend.xp
         kept = xp.where(labels.data == ignore_index, 0, labels.data)
