@@ -201,3 +201,28 @@ def test_custom_gradient_of_a_variable_passed_as_input():
     dv, dw = tape.gradient(y, [v, w])
     np.testing.assert_allclose(dv.numpy(), 2.0 + np.array([3.0, 4.0, 5.0]))
     np.testing.assert_allclose(dw.numpy(), X0)
+
+
+def test_custom_gradient_names_a_positional_argument_that_is_no_array():
+    """A string argument, or ``self`` of a decorated method, raised "xpgrad has no dtype for
+    numpy <U4", naming neither the function nor the argument; keywords pass through."""
+    @xg.custom_gradient
+    def scaled(x, mode="slow"):
+        return x * 2.0, lambda g: g * 2.0
+
+    class Holder:
+        @xg.custom_gradient
+        def method(self, x):
+            return x * 1.0, lambda g: g
+
+    x = xg.asarray(X0)
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        y = xg.sum(scaled(x, mode="fast"))
+    assert tape.gradient(y, x).tolist() == [2.0, 2.0, 2.0]
+    with pytest.raises(TypeError, match=r"'scaled': positional argument 1 \(str 'fast'\) is "
+                                        r"not a tensor or numbers.*pass other values by keyword"):
+        scaled(x, "fast")
+    with pytest.raises(TypeError, match=r"'method': positional argument 0 \(Holder .*decorate "
+                                        r"functions, not methods"):
+        Holder().method(x)
