@@ -226,3 +226,20 @@ def test_custom_gradient_names_a_positional_argument_that_is_no_array():
     with pytest.raises(TypeError, match=r"'method': positional argument 0 \(Holder .*decorate "
                                         r"functions, not methods"):
         Holder().method(x)
+
+
+def test_transforms_name_an_argument_that_is_no_array():
+    """``hessian(f)("ab")``, ``jvp(f, x, "cd")`` raised "xpgrad has no dtype for numpy <U2",
+    naming no argument."""
+    x = xg.asarray(X0)
+    cases = [
+        (lambda: xg.hessian(_cubic)("ab"), r"argument 0 \(str 'ab'\) is differentiated "
+                                           r"\(argnums=0\) but is not a tensor or numbers"),
+        (lambda: xg.grad(lambda a, m: xg.sum(a), argnums=1)(x, "m"), r"argument 1 \(str"),
+        (lambda: xg.jvp(lambda a: a, x, "cd"), r"jvp: tangents\[0\] \(str 'cd'\) is not"),
+        (lambda: xg.hvp(_cubic, None, x), r"hvp: primals\[0\] \(NoneType None\) is not"),
+    ]
+    for call, message in cases:
+        with pytest.raises(TypeError, match=message):
+            call()
+    assert xg.grad(lambda a, m: xg.sum(a))(x, "mode").tolist() == [1.0, 1.0, 1.0]

@@ -32,7 +32,12 @@ def _prepare(args, argnums):
         if not -len(args) <= i < len(args):
             raise ValueError(f"argnums {i} is out of range for {len(args)} positional arguments")
         if not isinstance(args[i], Tensor):
-            args[i] = asarray(args[i])
+            try:
+                args[i] = asarray(args[i])
+            except (TypeError, ValueError):
+                raise TypeError(f"argument {i} ({type(args[i]).__name__} {args[i]!r:.40}) is "
+                                f"differentiated (argnums={argnums!r}) but is not a tensor or "
+                                "numbers") from None
     return single, nums, _distinct(args, nums)
 
 
@@ -223,14 +228,27 @@ def _with_tangents(primals, tangents, who):
     if len(tangents) != len(primals):
         raise ValueError(f"{who}: tangents has {len(tangents)} entries for {len(primals)} "
                          "primals")
+    primals = [_named_tensor(p, f"{who}: primals[{i}]") for i, p in enumerate(primals)]
     _, _, args = _prepare(primals, tuple(range(len(primals))))
-    tangents = [t if isinstance(t, Tensor) else asarray(t, backend=a.backend)
-                for t, a in zip(tangents, args)]
+    tangents = [_named_tensor(t, f"{who}: tangents[{i}]", a.backend)
+                for i, (t, a) in enumerate(zip(tangents, args))]
     for i, (t, a) in enumerate(zip(tangents, args)):
         if t.shape != a.shape:
             raise ValueError(f"{who}: tangents[{i}] has shape {t.shape} but its primal has "
                              f"shape {a.shape}; they must match")
     return single, args, tangents
+
+
+def _named_tensor(value, label, backend=None):
+    """``value`` as a Tensor (on ``backend``); TypeError starting with ``label`` if it is no
+    array."""
+    if isinstance(value, Tensor):
+        return value
+    try:
+        return asarray(value, backend=backend)
+    except (TypeError, ValueError):
+        raise TypeError(f"{label} ({type(value).__name__} {value!r:.40}) is not a tensor or "
+                        "numbers") from None
 
 
 def jvp(f, primals, tangents):
