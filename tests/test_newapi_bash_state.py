@@ -127,3 +127,23 @@ def test_load_torch_state_dict_refuses_values_it_would_mangle(make, state, messa
         layer.load_torch_state_dict(state)
     for k, v in layer.state_dict().items():
         np.testing.assert_array_equal(v, before[k])
+
+
+def test_load_torch_state_dict_of_a_whole_model_points_to_the_submodule():
+    """A whole PyTorch model's state dict ("rnn.weight_ih_l0", ...) got "missing keys
+    ['weight_ih_l0', ...]" with no word of where they were."""
+    torch = pytest.importorskip("torch")
+
+    class Model(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = torch.nn.Embedding(5, 3)
+            self.norm = torch.nn.LayerNorm(3)
+            self.rnn = torch.nn.GRU(3, 4)
+
+    state = Model().state_dict()
+    for layer, prefix in [(xg.nn.Embedding(5, 3), "emb"), (xg.nn.LayerNorm(3), "norm"),
+                          (xg.nn.GRU(3, 4), "rnn")]:
+        with pytest.raises(ValueError, match=rf"under the prefixes \['{prefix}'\]: pass the "
+                                             rf"submodule's own, e.g. torch_model.{prefix}"):
+            layer.load_torch_state_dict(state)

@@ -29,6 +29,19 @@ def real_values(value, key, who):
     return value
 
 
+def prefix_hint(state_dict, missing) -> str:
+    """When the missing keys are there under a module's prefix (``"rnn.weight_ih_l0"``, a
+    whole model's state dict), the hint to pass that submodule's state dict; else ""."""
+    keys = {str(k) for k in state_dict}
+    prefixes = sorted({k[:-len(m) - 1] for k in keys for m in missing if k.endswith("." + m)})
+    holding_all = [p for p in prefixes if all(f"{p}.{m}" in keys for m in missing)]
+    prefixes = holding_all or prefixes
+    if not prefixes:
+        return ""
+    return (f"; the state dict has them under the prefixes {prefixes}: pass the submodule's "
+            f"own, e.g. torch_model.{prefixes[0]}.state_dict()")
+
+
 def load_checked(layer, state_dict, expected: dict, known=()) -> list:
     """The values of ``expected``'s keys in ``state_dict`` as row-major NumPy arrays, after
     checking that each is there with its expected shape and real numbers, and that none of
@@ -41,7 +54,7 @@ def load_checked(layer, state_dict, expected: dict, known=()) -> list:
     missing = [k for k in expected if k not in state_dict]
     if missing:
         raise ValueError(f"{who}.load_torch_state_dict: missing keys {missing} (this {who} "
-                         f"reads {sorted(expected)})")
+                         f"reads {sorted(expected)})" + prefix_hint(state_dict, missing))
     unexpected = [k for k in known if k in state_dict and k not in expected]
     if unexpected:
         raise ValueError(f"{who}.load_torch_state_dict: unexpected keys {unexpected}: this "

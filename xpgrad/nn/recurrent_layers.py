@@ -89,7 +89,7 @@ class _Sequence(Module):
         (``"head_w"``) are ignored."""
         import numpy as np
 
-        from ._torch import real_values
+        from ._torch import prefix_hint, real_values
 
         who = type(self).__name__
         expected = {}
@@ -106,7 +106,8 @@ class _Sequence(Module):
             raise ValueError(f"{who}.load_torch_state_dict: the state dict does not fit this "
                              f"{who} ({self.num_layers} layer(s), bias="
                              f"{self.layers[0].b is not None}, one direction): missing keys "
-                             f"{missing}, unexpected keys {unexpected}")
+                             f"{missing}, unexpected keys {unexpected}"
+                             + prefix_hint(state_dict, missing))
         values = {key: real_values(state_dict[key], key, who) for key in expected}
         for key, shape in expected.items():
             if values[key].shape != shape:
