@@ -11,6 +11,8 @@ import xpgrad as xg
 
 torch = pytest.importorskip("torch")
 AF = torch.autograd.functional
+#: torch.func's first use warns that torch.jit.script is deprecated (its own internals)
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
 
 BACKENDS = [b for b in ("numpy", "numba") if b in xg.available_backends()]
 X0 = np.array([1.0, -2.0, 0.5])

@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import numbers
 
+from ..creation import asarray
+from ..tensor import Tensor
 from . import reductions
 from .activations import log_softmax
+from .losses import _float_input
 from .probability_losses import _class_weight, nll
+from .shape import broadcast_shapes
 
 
 def check_options(ignore_index, label_smoothing):
@@ -84,14 +88,37 @@ def weighted_sigmoid_cross_entropy(x, t, pos_weight, weight, reduction):
     """``-(pw t log s(x) + (1 - t) log(1 - s(x)))``, times ``weight``, from ``softplus(-x) =
     -log s(x)`` (stable for any |x|); ``x``, ``t`` checked logits and targets."""
     from .activations import softplus
-    from .losses import _entry_weight
 
     log_weight = 1.0
     if pos_weight is not None:
-        log_weight = 1.0 + (_entry_weight(pos_weight, x, "pos_weight", "logits") - 1.0) * t
+        log_weight = 1.0 + (entry_weight(pos_weight, x, "pos_weight", "logits") - 1.0) * t
     per = (1.0 - t) * x + log_weight * softplus(-x)
     if weight is not None:
-        per = per * _entry_weight(weight, x, "weight", "logits")
+        per = per * entry_weight(weight, x, "weight", "logits")
     if reduction == "none":
         return per
     return reductions.mean(per) if reduction == "mean" else reductions.sum(per)
+
+
+def entry_weight(weight, x, what, xname):
+    """``weight`` as a floating tensor of ``x``'s dtype that broadcasts to ``x``'s shape; a
+    number, list or array (not a Tensor) is read in ``x``'s dtype and backend, as the class
+    weights of ``softmax_cross_entropy`` are."""
+    if not isinstance(weight, Tensor):
+        try:
+            weight = asarray(weight, dtype=x.dtype, backend=x.backend)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"{what} must be a floating-point tensor (or numbers), got "
+                            f"{type(weight).__name__} {weight!r:.60}: {e}") from None
+    weight = _float_input(weight, what)
+    if weight.dtype != x.dtype:
+        raise TypeError(f"{what} has dtype {weight.dtype} but {xname} has dtype {x.dtype}; "
+                        "cast one with xg.astype so they match")
+    try:
+        shape = broadcast_shapes(weight.shape, x.shape)
+    except ValueError:
+        shape = None
+    if shape != x.shape:
+        raise ValueError(f"{what} of shape {weight.shape} does not broadcast to {xname}'s "
+                         f"shape {x.shape}")
+    return weight

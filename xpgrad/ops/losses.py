@@ -257,32 +257,6 @@ def sigmoid_cross_entropy_with_logits(logits, targets, *, reduction="mean", pos_
     return weighted_sigmoid_cross_entropy(x, t, pos_weight, weight, reduction)
 
 
-def _entry_weight(weight, x, what, xname):
-    """``weight`` as a floating tensor of ``x``'s dtype that broadcasts to ``x``'s shape; a
-    number, list or array (not a Tensor) is read in ``x``'s dtype and backend, as the class
-    weights of ``softmax_cross_entropy`` are."""
-    from .shape import broadcast_shapes
-
-    if not isinstance(weight, Tensor):
-        try:
-            weight = asarray(weight, dtype=x.dtype, backend=x.backend)
-        except (TypeError, ValueError) as e:
-            raise TypeError(f"{what} must be a floating-point tensor (or numbers), got "
-                            f"{type(weight).__name__} {weight!r:.60}: {e}") from None
-    weight = _float_input(weight, what)
-    if weight.dtype != x.dtype:
-        raise TypeError(f"{what} has dtype {weight.dtype} but {xname} has dtype {x.dtype}; "
-                        "cast one with xg.astype so they match")
-    try:
-        shape = broadcast_shapes(weight.shape, x.shape)
-    except ValueError:
-        shape = None
-    if shape != x.shape:
-        raise ValueError(f"{what} of shape {weight.shape} does not broadcast to {xname}'s "
-                         f"shape {x.shape}")
-    return weight
-
-
 def _class_axis_hint(labels_shape, shape, name):
     """A hint when integer labels fit ``shape`` with PyTorch's class axis (1) taken out."""
     if len(shape) >= 3 and tuple(labels_shape) == (shape[0], *shape[2:]):

@@ -15,8 +15,8 @@ import numbers
 from ..creation import asarray
 from ..primitive import Primitive, apply
 from ..tensor import Tensor
-from .losses import (REDUCTIONS, _check_reduction, _class_axis_hint, _entry_weight,
-                     _float_input, _onehot, _reduce, _scale, _size, _target_like)
+from .losses import (REDUCTIONS, _check_reduction, _class_axis_hint, _float_input, _onehot,
+                     _reduce, _scale, _size, _target_like)
 from . import reductions
 from .shape import reshape
 
@@ -237,7 +237,9 @@ def binary_cross_entropy(probs, targets, *, weight=None, reduction="mean"):
     _check_probabilities(probs)
     if weight is None:
         return apply(_probs_bce, probs, targets, reduction=reduction)
-    weight = _entry_weight(weight, probs, "weight", "probs")
+    from .cross_entropy_options import entry_weight
+
+    weight = entry_weight(weight, probs, "weight", "probs")
     per = apply(_probs_bce, probs, targets, reduction="none") * weight
     if reduction == "none":
         return per
