@@ -107,7 +107,8 @@ def custom_gradient(f):
     @functools.wraps(f)
     def wrapped(*args, **kwargs):
         home = next((a.backend for a in args if isinstance(a, Tensor)), None)
-        inputs = [a if isinstance(a, Tensor) else asarray(a, backend=home) for a in args]
+        inputs = [a if isinstance(a, Tensor) else _as_input(a, i, home, name)
+                  for i, a in enumerate(args)]
         if not tape_state.recording:
             return _split(f(*inputs, **kwargs), name)[0]
         from .tape import GradientTape
@@ -119,7 +120,10 @@ def custom_gradient(f):
                 value, grad_fn = _split(f(*inputs, **kwargs), name)
         finally:
             tape_state.recording = outer
-        variables = probe.watched_variables()
+        # Variables passed as inputs get their gradient as inputs (TensorFlow's rule: only
+        # the ones the forward reads besides its inputs go to grad_fn's ``variables``)
+        given = {id(a) for a in inputs}
+        variables = [v for v in probe.watched_variables() if id(v) not in given]
         if variables and not _takes_variables(grad_fn):
             raise TypeError(f"custom_gradient function {name!r} reads the Variables "
                             f"{[v.name for v in variables]}: its grad_fn must take a keyword "
@@ -131,6 +135,19 @@ def custom_gradient(f):
         return apply(_CUSTOM, *operands, call=call)
 
     return wrapped
+
+
+def _as_input(value, i, home, name):
+    """Positional argument ``i`` as a Tensor on ``home``; TypeError naming it when it is no
+    array (a string, an object: ``self`` of a method)."""
+    try:
+        return asarray(value, backend=home)
+    except (TypeError, ValueError):
+        raise TypeError(f"custom_gradient function {name!r}: positional argument {i} "
+                        f"({type(value).__name__} {value!r:.40}) is not a tensor or numbers, "
+                        "so it cannot have a gradient; pass other values by keyword (those "
+                        "are not differentiated), and decorate functions, not methods"
+                        ) from None
 
 
 def _split(out, name):

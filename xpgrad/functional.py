@@ -32,8 +32,26 @@ def _prepare(args, argnums):
         if not -len(args) <= i < len(args):
             raise ValueError(f"argnums {i} is out of range for {len(args)} positional arguments")
         if not isinstance(args[i], Tensor):
-            args[i] = asarray(args[i])
-    return single, nums, args
+            try:
+                args[i] = asarray(args[i])
+            except (TypeError, ValueError):
+                raise TypeError(f"argument {i} ({type(args[i]).__name__} {args[i]!r:.40}) is "
+                                f"differentiated (argnums={argnums!r}) but is not a tensor or "
+                                "numbers") from None
+    return single, nums, _distinct(args, nums)
+
+
+def _distinct(args, nums):
+    """``args`` where each differentiated argument that is passed more than once (``f(x, x)``)
+    is replaced by its own alias, so its gradient is its partial derivative, as in JAX and
+    PyTorch, not the total one (tapes outside still see each alias come from the tensor)."""
+    from .ops import positive
+
+    ids = [id(a) for a in args]
+    for i in {n % len(args) for n in nums}:
+        if ids.count(ids[i]) > 1:
+            args[i] = positive(args[i])
+    return args
 
 
 def _split_aux(out, has_aux):
@@ -173,8 +191,9 @@ def hessian(f, argnums=0):
 def hvp(f, primals, tangents):
     """``(f(*primals), H @ tangents)``: the Hessian of scalar-valued ``f`` times ``tangents``
     in two reverse passes, as ``torch.autograd.functional.hvp``. ``primals`` and
-    ``tangents`` are one tensor (or array-like) each, or tuples of the same length (then the
-    product is a tuple, one entry per primal).
+    ``tangents`` are one tensor (or array-like) each, or tuples (or lists, as in JAX) of the
+    same length, one entry per argument of ``f`` (then the product is a tuple, one entry per
+    primal).
 
     >>> import xpgrad as xg
     >>> value, product = xg.hvp(lambda x: xg.sum(x ** 3), xg.asarray([1.0, 2.0]),
@@ -182,8 +201,14 @@ def hvp(f, primals, tangents):
     >>> value.item(), product.tolist()
     (9.0, [6.0, 12.0])
     """
+    from .ops import positive
+
     _check_callable(f, "hvp")
     single, args, tangents = _with_tangents(primals, tangents, "hvp")
+    # the tape differentiates fresh aliases of the primals, so a tangent that is a primal
+    # (``hvp(f, x, x)``) stays a constant: H @ x, not H @ x + grad f (tapes outside still see
+    # the aliases come from the primals)
+    args = [positive(a) for a in args]
     with GradientTape() as outer:
         outer.watch(args)
         value, grads = value_and_grad(f, tuple(range(len(args))))(*args)
@@ -193,17 +218,20 @@ def hvp(f, primals, tangents):
 
 
 def _with_tangents(primals, tangents, who):
-    """``(single, primal Tensors, tangent Tensors)``: one of each, or tuples of equal length
-    and matching shapes."""
-    single = not isinstance(primals, tuple)
-    primals = (primals,) if single else primals
-    tangents = tangents if isinstance(tangents, tuple) else (tangents,)
+    """``(single, primal Tensors, tangent Tensors)``: one of each, or tuples (or lists, as in
+    JAX: one entry per argument of ``f``) of equal length and matching shapes. With one primal,
+    ``tangents`` is one array-like too (``[1.0, 0.5]`` is one vector)."""
+    single = not isinstance(primals, (tuple, list))
+    primals = (primals,) if single else tuple(primals)
+    if single or not isinstance(tangents, (tuple, list)):
+        tangents = (tangents,)
     if len(tangents) != len(primals):
         raise ValueError(f"{who}: tangents has {len(tangents)} entries for {len(primals)} "
                          "primals")
+    primals = [_named_tensor(p, f"{who}: primals[{i}]") for i, p in enumerate(primals)]
     _, _, args = _prepare(primals, tuple(range(len(primals))))
-    tangents = [t if isinstance(t, Tensor) else asarray(t, backend=a.backend)
-                for t, a in zip(tangents, args)]
+    tangents = [_named_tensor(t, f"{who}: tangents[{i}]", a.backend)
+                for i, (t, a) in enumerate(zip(tangents, args))]
     for i, (t, a) in enumerate(zip(tangents, args)):
         if t.shape != a.shape:
             raise ValueError(f"{who}: tangents[{i}] has shape {t.shape} but its primal has "
@@ -211,11 +239,24 @@ def _with_tangents(primals, tangents, who):
     return single, args, tangents
 
 
+def _named_tensor(value, label, backend=None):
+    """``value`` as a Tensor (on ``backend``); TypeError starting with ``label`` if it is no
+    array."""
+    if isinstance(value, Tensor):
+        return value
+    try:
+        return asarray(value, backend=backend)
+    except (TypeError, ValueError):
+        raise TypeError(f"{label} ({type(value).__name__} {value!r:.40}) is not a tensor or "
+                        "numbers") from None
+
+
 def jvp(f, primals, tangents):
     """``(f(*primals), J @ tangents)``: the Jacobian-vector product (forward-mode derivative)
     of ``f``, as ``torch.autograd.functional.jvp`` computes it: by differentiating a vjp with
     respect to its cotangent, two reverse passes. ``primals`` and ``tangents`` are one tensor
-    (or array-like) each, or tuples of the same length; ``f`` returns one tensor.
+    (or array-like) each, or tuples (or lists, as in JAX's ``jvp``) of the same length, one
+    entry per argument of ``f``; ``f`` returns one tensor.
 
     >>> import xpgrad as xg
     >>> out, product = xg.jvp(lambda x: x ** 2, xg.asarray([1.0, 3.0]), xg.asarray([1.0, 0.5]))

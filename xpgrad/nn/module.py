@@ -18,8 +18,7 @@ and dicts), carries a ``training`` flag switched by ``train()``/``eval()``, and 
 from __future__ import annotations
 
 import threading
-
-import numpy as np
+from collections.abc import Mapping
 
 from .._args import flag, no_attribute
 from ..tensor import Tensor, Variable
@@ -111,10 +110,12 @@ class Module:
         return {name: v.numpy() for name, v in self.named_variables().items()}
 
     def load_state_dict(self, state_dict, strict: bool = True) -> tuple:
-        """Assign ``state_dict``'s values (arrays or Tensors, by path) to the variables, cast to
-        their dtypes; returns ``(missing keys, unexpected keys)``. With ``strict``, any missing
-        or unexpected key is a ValueError; a shape that differs always is. Nothing is assigned
-        unless everything checks.
+        """Assign ``state_dict``'s values (arrays, Tensors or torch tensors, by path; any
+        mapping) to the variables, cast to their dtypes; returns ``(missing keys, unexpected
+        keys)``. With ``strict``, any missing or unexpected key is a ValueError; a shape that
+        differs, or values that are not numbers (complex ones for a real variable: the
+        imaginary part would be lost), always are. Nothing is assigned unless everything
+        checks.
 
         >>> import xpgrad as xg
         >>> model = xg.nn.Linear(2, 3, rng=0)
@@ -122,7 +123,7 @@ class Module:
         ([], [])
         """
         strict = flag(strict, "strict", f"{type(self).__name__}.load_state_dict")
-        if not isinstance(state_dict, dict):
+        if not isinstance(state_dict, Mapping):
             raise TypeError(f"state_dict must be a dict {{path: array}}, got "
                             f"{type(state_dict).__name__}")
         variables = self.named_variables()
@@ -133,21 +134,19 @@ class Module:
             problems += [f"missing {k!r}: in the model but not in state_dict" for k in missing]
             problems += [f"unexpected {k!r}: in state_dict but not in the model"
                          for k in unexpected]
+        staged = {}
         for k, v in variables.items():
             if k in state_dict:
-                value = state_dict[k]
-                shape = tuple(value.shape if hasattr(value, "shape") else np.shape(value))
-                if shape != tuple(v.shape):
-                    problems.append(f"shape of {k!r}: state {shape}, model {tuple(v.shape)}")
+                value, problem = _staged_value(state_dict[k], v)
+                if problem:
+                    problems.append(f"{problem[0]} of {k!r}: {problem[1]}")
+                else:
+                    staged[k] = value
         if problems:
             raise ValueError(f"load_state_dict: state_dict does not match "
                              f"{type(self).__name__} {self.name!r}:\n  " + "\n  ".join(problems))
-        for k, v in variables.items():
-            if k in state_dict:
-                value = state_dict[k]
-                if isinstance(value, Tensor) and value.backend is not v.backend:
-                    value = value.numpy()           # the caller asked for this move
-                v.assign(value)
+        for k, value in staged.items():
+            variables[k].assign(value)
         return missing, unexpected
 
     # -- mode ---------------------------------------------------------------------------------
@@ -197,6 +196,31 @@ _PYTORCH_NAMES = {
 
 #: per thread, the ids of the modules whose repr is being built (a cycle ends there)
 _REPR = threading.local()
+
+
+def _staged_value(value, variable):
+    """``(value as a Tensor of the variable's dtype and backend, None)``, or ``(None, (what,
+    detail))`` when it cannot be: values that are not numbers, complex ones for a real
+    variable, or another shape."""
+    from ..creation import asarray
+    from ._torch import host
+
+    if isinstance(value, Tensor):
+        if value.backend is not variable.backend:
+            value = value.numpy()                   # the caller asked for this move
+    elif hasattr(value, "detach") or not hasattr(value, "dtype"):
+        value = host(value)                         # torch tensors, lists, numbers
+    kind = getattr(value.dtype, "kind", None)
+    if kind not in ("biuf" + ("c" if variable.dtype.kind == "c" else "")):
+        what = "complex numbers for a real variable" if kind == "c" else "not numbers"
+        return None, ("dtype", f"state {value.dtype} ({what}), model {variable.dtype}")
+    shape = tuple(value.shape)
+    if shape != tuple(variable.shape):
+        return None, ("shape", f"state {shape}, model {tuple(variable.shape)}")
+    try:
+        return asarray(value, dtype=variable.dtype, backend=variable.backend), None
+    except (TypeError, ValueError) as e:
+        return None, ("value", str(e))
 
 
 # The walks are module-level functions, not closures calling themselves: a nested function that

@@ -68,9 +68,11 @@ class LayerNorm(Module):
     # -- PyTorch interoperability --------------------------------------------------------------
     def load_torch_state_dict(self, state_dict) -> None:
         """Copy ``weight`` and ``bias`` from a ``torch.nn.LayerNorm`` state dict (tensors or
-        arrays; the keys this layer has); a missing key or another shape raises ValueError."""
+        arrays; the keys this layer has); a missing key, one this layer lacks (a bias for
+        ``bias=False``), another shape or values that are not real numbers raise ValueError."""
         mine = {k: v for k, v in (("weight", self.weight), ("bias", self.bias)) if v is not None}
-        values = load_checked(self, state_dict, {k: v.shape for k, v in mine.items()})
+        values = load_checked(self, state_dict, {k: v.shape for k, v in mine.items()},
+                              known=("weight", "bias"))
         for variable, value in zip(mine.values(), values):
             variable.assign(value)
 

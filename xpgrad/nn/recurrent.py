@@ -36,6 +36,7 @@ from ..ops.shape import reshape
 from ..tensor import Tensor, Variable
 from . import _checks
 from . import init as _init
+from ._torch import load_checked
 from .module import Module
 from ..ops.recurrent import (NONLINEARITIES, gru_scan, lstm_layer, lstm_layer_states,
                               lstm_states, rnn_scan)
@@ -43,6 +44,9 @@ from ..ops.recurrent import (NONLINEARITIES, gru_scan, lstm_layer, lstm_layer_st
 
 #: the parameter names of torch.nn.RNN / LSTM / GRU (``weight_ih_l0``, ``bias_hh_l1_reverse``)
 _TORCH_RECURRENT_KEY = re.compile(r"(weight|bias)_(ih|hh|hr)_l\d+(_reverse)?")
+
+#: the parameter names of torch.nn.RNNCell / LSTMCell / GRUCell
+_TORCH_CELL_KEYS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 _SIZES = "{owner} needs positive sizes: {name} must be a positive integer, got {value!r}"
 
@@ -85,6 +89,38 @@ class _Recurrent(Module):
         return zeros((x.shape[0], self.hidden_size), dtype=self.w_hh.dtype,
                      backend=self.w_hh.backend)
 
+    # -- PyTorch interoperability --------------------------------------------------------------
+    def load_torch_state_dict(self, state_dict) -> None:
+        """Copy the weights of a ``torch.nn.RNNCell`` / ``LSTMCell`` / ``GRUCell`` state dict
+        (``weight_ih``, ``weight_hh`` and, with ``bias``, ``bias_ih`` and ``bias_hh``; tensors
+        or arrays). A missing key, a bias this cell lacks, another shape or values that are not
+        real numbers raise ValueError before any weight changes.
+
+        >>> import xpgrad as xg
+        >>> cell = xg.nn.GRUCell(2, 3, rng=0)
+        >>> xg.nn.GRUCell(2, 3, rng=1).load_torch_state_dict(cell.torch_state_dict())
+        """
+        G, H = self.w_ih.shape[1], self.hidden_size
+        expected = {"weight_ih": (G, self.input_size), "weight_hh": (G, H)}
+        if self.b is not None:
+            expected.update(bias_ih=(G,), bias_hh=(G,))
+        values = dict(zip(expected, load_checked(self, state_dict, expected,
+                                                 known=_TORCH_CELL_KEYS)))
+        self.w_ih.assign(values["weight_ih"].T.copy())    # row-major, as the layers' loader
+        self.w_hh.assign(values["weight_hh"].T.copy())
+        if self.b is not None:
+            self._set_torch_biases(*(asarray(values[k], dtype=self.b.dtype,
+                                             backend=self.b.backend)
+                                     for k in ("bias_ih", "bias_hh")))
+
+    def torch_state_dict(self) -> dict:
+        """``{name: NumPy array}`` in the layout of PyTorch's cell of this kind (the bias in
+        ``bias_ih``, zeros in ``bias_hh`` but for the GRU's ``b_hn``)."""
+        out = {"weight_ih": self.w_ih.numpy().T.copy(), "weight_hh": self.w_hh.numpy().T.copy()}
+        if self.b is not None:
+            out["bias_ih"], out["bias_hh"] = self._torch_biases()
+        return out
+
     def _set_torch_biases(self, bias_ih, bias_hh):
         """``b`` from PyTorch's two biases (Tensors on this cell's backend)."""
         self.b.assign(bias_ih + bias_hh)
@@ -120,11 +156,16 @@ def _describe(value):
     return type(value).__name__
 
 
-def _check_state(s, shape, what, layer):
+def _check_state(s, shape, what, layer, dtype):
+    """``s`` must be a Tensor of ``shape`` and of the weights' ``dtype`` (ValueError/TypeError
+    naming ``what``)."""
     if not isinstance(s, Tensor) or s.shape != shape:
         got = s.shape if isinstance(s, Tensor) else type(s).__name__
         raise ValueError(f"{type(layer).__name__}: {what} must be a tensor of shape {shape}, "
                          f"got {got}")
+    if s.dtype != dtype:
+        raise TypeError(f"{type(layer).__name__} has {dtype} weights but {what} is {s.dtype}; "
+                        "cast it with xg.astype")
 
 
 class RNNCell(_Recurrent):
@@ -149,7 +190,7 @@ class RNNCell(_Recurrent):
         x = _as_input(x, self, 2)
         B = x.shape[0]
         h = self._zeros(x) if h is None else h
-        _check_state(h, (B, self.hidden_size), "h", self)
+        _check_state(h, (B, self.hidden_size), "h", self, self.w_hh.dtype)
         z = self.project(reshape(x, (B, 1, self.input_size)))
         return reshape(rnn_scan(z, h, self.w_hh, self.nonlinearity), (B, self.hidden_size))
 
@@ -191,8 +232,8 @@ class LSTMCell(_Recurrent):
             raise ValueError(f"LSTMCell: state must be a pair (h, c) of (batch, hidden) "
                              f"tensors, got {_describe(state)}")
         h, c = (self._zeros(x), self._zeros(x)) if state is None else state
-        _check_state(h, (B, H), "h", self)
-        _check_state(c, (B, H), "c", self)
+        _check_state(h, (B, H), "h", self, self.w_hh.dtype)
+        _check_state(c, (B, H), "c", self, self.w_hh.dtype)
         states = lstm_states(self.project(reshape(x, (B, 1, self.input_size))), h, c,
                              self.w_hh)
         return states[0, :, 0], states[1, :, 0]
@@ -243,7 +284,7 @@ class GRUCell(_Recurrent):
         x = _as_input(x, self, 2)
         B = x.shape[0]
         h = self._zeros(x) if h is None else h
-        _check_state(h, (B, self.hidden_size), "h", self)
+        _check_state(h, (B, self.hidden_size), "h", self, self.w_hh.dtype)
         out = self.scan(reshape(x, (B, 1, self.input_size)), h)
         return reshape(out, (B, self.hidden_size))
 

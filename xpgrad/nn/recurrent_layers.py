@@ -1,4 +1,5 @@
-"""Recurrent layers over whole sequences (batch first): RNN, LSTM, GRU, stacked
+"""Recurrent layers over whole sequences, batch first (``batch_first=True`` is accepted for
+PyTorch's habits; ``False`` is refused with the transpose to make): RNN, LSTM, GRU, stacked
 ``num_layers`` deep from the cells of ``recurrent.py``, and ``SequenceClassifier`` (stacked
 layers, then a Linear layer on the last state). States are PyTorch's: ``(num_layers, batch,
 H)`` tensors, ``(h, c)`` for the LSTM; ``load_torch_state_dict`` / ``torch_state_dict`` convert
@@ -32,9 +33,14 @@ class _Sequence(Module):
 
     CELL = None
 
-    def __init__(self, input_size, hidden_size, num_layers=1, *, name, **cell_kwargs):
+    def __init__(self, input_size, hidden_size, num_layers=1, *, name, batch_first=True,
+                 **cell_kwargs):
         super().__init__(name)
         who = type(self).__name__
+        if flag(batch_first, "batch_first", who) is not True:
+            raise ValueError(f"{who} reads batch-first sequences (batch, time, features) only; "
+                             "transpose time-major input with xg.permute_dims(x, (1, 0, 2)) "
+                             "and leave batch_first out (or pass True)")
         self.input_size = _checks.size("input_size", input_size, who, _SIZES)
         self.hidden_size = _checks.size("hidden_size", hidden_size, who, _SIZES)
         self.num_layers = _checks.size(
@@ -55,7 +61,7 @@ class _Sequence(Module):
         if state is None:
             z = self.layers[0]._zeros(x)
             return [z] * self.num_layers
-        _check_state(state, shape, what, self)
+        _check_state(state, shape, what, self, self.layers[0].w_hh.dtype)
         return [state[k] for k in range(self.num_layers)]
 
     def _one_state_forward(self, x, h0):
@@ -78,13 +84,12 @@ class _Sequence(Module):
         ``bias``, one direction); values are tensors or arrays, converted through NumPy.
 
         Missing keys, recurrent weights this layer does not have (another ``num_layers``,
-        ``bias``, ``proj_size`` or ``bidirectional=True``) and shapes that differ raise
-        ValueError before any weight changes; keys of other modules (``"head_w"``) are
-        ignored."""
+        ``bias``, ``proj_size`` or ``bidirectional=True``), shapes that differ and values that
+        are not real numbers raise ValueError before any weight changes; keys of other modules
+        (``"head_w"``) are ignored."""
         import numpy as np
 
-        def host(v):
-            return v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v)
+        from ._torch import prefix_hint, real_values
 
         who = type(self).__name__
         expected = {}
@@ -101,8 +106,9 @@ class _Sequence(Module):
             raise ValueError(f"{who}.load_torch_state_dict: the state dict does not fit this "
                              f"{who} ({self.num_layers} layer(s), bias="
                              f"{self.layers[0].b is not None}, one direction): missing keys "
-                             f"{missing}, unexpected keys {unexpected}")
-        values = {key: host(state_dict[key]) for key in expected}
+                             f"{missing}, unexpected keys {unexpected}"
+                             + prefix_hint(state_dict, missing))
+        values = {key: real_values(state_dict[key], key, who) for key in expected}
         for key, shape in expected.items():
             if values[key].shape != shape:
                 raise ValueError(f"{who}.load_torch_state_dict: {key!r} has shape "
@@ -152,10 +158,11 @@ class RNN(_Sequence):
     CELL = RNNCell
 
     def __init__(self, input_size, hidden_size, num_layers=1, *, nonlinearity="tanh",
-                 bias=True, rng=None, dtype=_dt.float32, backend=None, name="rnn"):
+                 bias=True, batch_first=True, rng=None, dtype=_dt.float32, backend=None,
+                 name="rnn"):
         super().__init__(input_size, hidden_size, num_layers, name=name,
-                         nonlinearity=nonlinearity, bias=bias, rng=rng, dtype=dtype,
-                         backend=backend)
+                         batch_first=batch_first, nonlinearity=nonlinearity, bias=bias,
+                         rng=rng, dtype=dtype, backend=backend)
         self.nonlinearity = nonlinearity
 
     def forward(self, x, h0=None):
@@ -178,10 +185,11 @@ class LSTM(_Sequence):
     CELL = LSTMCell
 
     def __init__(self, input_size, hidden_size, num_layers=1, *, bias=True, forget_bias=1.0,
-                 rng=None, dtype=_dt.float32, backend=None, name="lstm"):
+                 batch_first=True, rng=None, dtype=_dt.float32, backend=None, name="lstm"):
         forget_bias = _checks.finite("forget_bias", forget_bias, "LSTM")
         super().__init__(input_size, hidden_size, num_layers, name=name, bias=bias,
-                         forget_bias=forget_bias, rng=rng, dtype=dtype, backend=backend)
+                         batch_first=batch_first, forget_bias=forget_bias, rng=rng,
+                         dtype=dtype, backend=backend)
 
     def forward(self, x, state=None):
         x = self._input(x)
@@ -214,10 +222,10 @@ class GRU(_Sequence):
 
     CELL = GRUCell
 
-    def __init__(self, input_size, hidden_size, num_layers=1, *, bias=True, rng=None,
-                 dtype=_dt.float32, backend=None, name="gru"):
-        super().__init__(input_size, hidden_size, num_layers, name=name, bias=bias, rng=rng,
-                         dtype=dtype, backend=backend)
+    def __init__(self, input_size, hidden_size, num_layers=1, *, bias=True, batch_first=True,
+                 rng=None, dtype=_dt.float32, backend=None, name="gru"):
+        super().__init__(input_size, hidden_size, num_layers, name=name, bias=bias,
+                         batch_first=batch_first, rng=rng, dtype=dtype, backend=backend)
 
     def forward(self, x, h0=None):
         return self._one_state_forward(x, h0)

@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import numbers
 
+from ..creation import asarray
+from ..tensor import Tensor
 from . import reductions
 from .activations import log_softmax
+from .losses import _float_input
 from .probability_losses import _class_weight, nll
+from .shape import broadcast_shapes
 
 
 def check_options(ignore_index, label_smoothing):
@@ -39,23 +43,29 @@ def cross_entropy(logits, labels, *, weight, ignore_index, label_smoothing, redu
 
 
 def _of_indices(log_probs, labels, weight, ignore_index, smoothing, reduction):
+    from ..tape import stop_gradient
     from .casting import astype
     from .indexing import take
     from .selection import where
+    from .shape import reshape
 
     ignored = -1 if ignore_index is None else int(ignore_index)   # (labels are >= 0 if None)
     loss = nll(log_probs, labels, weight=weight, ignore_index=ignored, reduction=reduction)
     if not smoothing:
         return loss
-    class_weight = _class_weight(weight, log_probs)
+    # nll does not differentiate the class weights (nor does PyTorch's nll_loss): neither may
+    # this term, else a watched weight would get a part of its gradient
+    class_weight = stop_gradient(_class_weight(weight, log_probs))
     kept = astype(labels != ignored, log_probs.dtype)
     smooth = -reductions.sum(log_probs * class_weight, axis=-1) * kept
     if reduction == "mean":
         if weight is None:
             count = reductions.sum(kept)
-        else:
-            count = reductions.sum(take(class_weight, where(labels == ignored, 0, labels)) * kept)
-        smooth = reductions.sum(smooth) / count
+        else:          # take reads 1-D indices: labels of any shape (e.g. (N, d1)) go flat
+            flat = reshape(where(labels == ignored, 0, labels), (-1,))
+            count = reductions.sum(take(class_weight, flat) * reshape(kept, (-1,)))
+        # no row kept: nll's term makes the loss NaN; 0 here keeps its gradient 0 (PyTorch's)
+        smooth = reductions.sum(smooth) / where(count == 0, 1.0, count)
     elif reduction == "sum":
         smooth = reductions.sum(smooth)
     return (1.0 - smoothing) * loss + (smoothing / log_probs.shape[-1]) * smooth
@@ -78,14 +88,37 @@ def weighted_sigmoid_cross_entropy(x, t, pos_weight, weight, reduction):
     """``-(pw t log s(x) + (1 - t) log(1 - s(x)))``, times ``weight``, from ``softplus(-x) =
     -log s(x)`` (stable for any |x|); ``x``, ``t`` checked logits and targets."""
     from .activations import softplus
-    from .losses import _entry_weight
 
     log_weight = 1.0
     if pos_weight is not None:
-        log_weight = 1.0 + (_entry_weight(pos_weight, x, "pos_weight", "logits") - 1.0) * t
+        log_weight = 1.0 + (entry_weight(pos_weight, x, "pos_weight", "logits") - 1.0) * t
     per = (1.0 - t) * x + log_weight * softplus(-x)
     if weight is not None:
-        per = per * _entry_weight(weight, x, "weight", "logits")
+        per = per * entry_weight(weight, x, "weight", "logits")
     if reduction == "none":
         return per
     return reductions.mean(per) if reduction == "mean" else reductions.sum(per)
+
+
+def entry_weight(weight, x, what, xname):
+    """``weight`` as a floating tensor of ``x``'s dtype that broadcasts to ``x``'s shape; a
+    number, list or array (not a Tensor) is read in ``x``'s dtype and backend, as the class
+    weights of ``softmax_cross_entropy`` are."""
+    if not isinstance(weight, Tensor):
+        try:
+            weight = asarray(weight, dtype=x.dtype, backend=x.backend)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"{what} must be a floating-point tensor (or numbers), got "
+                            f"{type(weight).__name__} {weight!r:.60}: {e}") from None
+    weight = _float_input(weight, what)
+    if weight.dtype != x.dtype:
+        raise TypeError(f"{what} has dtype {weight.dtype} but {xname} has dtype {x.dtype}; "
+                        "cast one with xg.astype so they match")
+    try:
+        shape = broadcast_shapes(weight.shape, x.shape)
+    except ValueError:
+        shape = None
+    if shape != x.shape:
+        raise ValueError(f"{what} of shape {weight.shape} does not broadcast to {xname}'s "
+                         f"shape {x.shape}")
+    return weight

@@ -257,22 +257,12 @@ def sigmoid_cross_entropy_with_logits(logits, targets, *, reduction="mean", pos_
     return weighted_sigmoid_cross_entropy(x, t, pos_weight, weight, reduction)
 
 
-def _entry_weight(weight, x, what, xname):
-    """``weight`` as a floating tensor of ``x``'s dtype that broadcasts to ``x``'s shape."""
-    from .shape import broadcast_shapes
-
-    weight = _float_input(weight, what)
-    if weight.dtype != x.dtype:
-        raise TypeError(f"{what} has dtype {weight.dtype} but {xname} has dtype {x.dtype}; "
-                        "cast one with xg.astype so they match")
-    try:
-        shape = broadcast_shapes(weight.shape, x.shape)
-    except ValueError:
-        shape = None
-    if shape != x.shape:
-        raise ValueError(f"{what} of shape {weight.shape} does not broadcast to {xname}'s "
-                         f"shape {x.shape}")
-    return weight
+def _class_axis_hint(labels_shape, shape, name):
+    """A hint when integer labels fit ``shape`` with PyTorch's class axis (1) taken out."""
+    if len(shape) >= 3 and tuple(labels_shape) == (shape[0], *shape[2:]):
+        return (f"; the class axis is the last one here (PyTorch's is axis 1): move it with "
+                f"xg.moveaxis({name}, 1, -1)")
+    return ""
 
 
 def _check_labels(labels, logits, n_classes):
@@ -281,7 +271,8 @@ def _check_labels(labels, logits, n_classes):
         if labels.shape != lead:
             raise ValueError(
                 f"integer labels must have shape {lead} (logits' shape without the class "
-                f"axis), got {labels.shape}")
+                f"axis), got {labels.shape}"
+                + _class_axis_hint(labels.shape, logits.shape, "logits"))
         if labels.size:
             lo, hi = labels.backend.index_range(labels.data)
             if lo < 0 or hi >= n_classes:
@@ -311,7 +302,8 @@ def softmax_cross_entropy(logits, labels, *, reduction="mean", weight=None, igno
     ``"none"`` returns one loss per row. Stable for logits of any magnitude. ``weight`` (one
     per class), ``ignore_index`` (rows with that label cost nothing; None: every label must
     be a class) and ``label_smoothing`` are PyTorch's ``cross_entropy`` options; without them
-    the loss and its gradient are one fused pass.
+    the loss and its gradient are one fused pass. As in PyTorch, ``weight`` gets no gradient
+    with integer labels (it does with probabilities).
 
     >>> import xpgrad as xg
     >>> loss = xg.losses.softmax_cross_entropy(xg.asarray([[0.0, 0.0]]), xg.asarray([1]))
@@ -336,7 +328,8 @@ def softmax_cross_entropy(logits, labels, *, reduction="mean", weight=None, igno
         from .cross_entropy_options import check_options, cross_entropy
 
         smoothing = check_options(ignore_index, label_smoothing)
-        if ignore_index is None or labels.dtype.kind not in "iu":
+        if ignore_index is None or labels.dtype.kind not in "iu" \
+                or labels.shape != logits.shape[:-1]:     # (a shape error names logits)
             labels = _check_labels(labels, logits, n_classes)
         return cross_entropy(logits, labels, weight=weight, ignore_index=ignore_index,
                              label_smoothing=smoothing, reduction=reduction)

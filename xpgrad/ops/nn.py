@@ -235,7 +235,7 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     arrays = [x]
     for what, value in (("weight", weight), ("bias", bias)):
         if value is not None:
-            value = as_tensor(value)
+            value = value if isinstance(value, Tensor) else _array_like(value, x, what)
             if value.shape != shape:
                 raise ValueError(f"layer_norm: {what} must have shape normalized_shape = "
                                  f"{shape}, got {value.shape}")
@@ -245,6 +245,18 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
             arrays.append(value)
     return apply(_layer_norm, *arrays, k=len(shape), eps=eps,
                  affine=(weight is not None, bias is not None))
+
+
+def _array_like(value, x, what):
+    """A list, number or array given for ``what`` as a Tensor of ``x``'s dtype and backend
+    (a Tensor keeps its own: no silent cast)."""
+    from ..creation import asarray
+
+    try:
+        return asarray(value, dtype=x.dtype, backend=x.backend)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"layer_norm: {what} must be a tensor or numbers, got "
+                        f"{type(value).__name__} ({e})") from None
 
 
 def _normalized_shape(value, owner):

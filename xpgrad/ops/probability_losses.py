@@ -15,7 +15,7 @@ import numbers
 from ..creation import asarray
 from ..primitive import Primitive, apply
 from ..tensor import Tensor
-from .losses import (REDUCTIONS, _check_reduction, _entry_weight, _float_input, _onehot,
+from .losses import (REDUCTIONS, _check_reduction, _class_axis_hint, _float_input, _onehot,
                      _reduce, _scale, _size, _target_like)
 from . import reductions
 from .shape import reshape
@@ -49,7 +49,9 @@ def _nll_dlogp(xp, g, ans, log_probs, labels, weight, reduction, ignore_index):
         g = g[:, None]
     elif reduction == "mean":
         g = _weighted_mean(xp, g, xp.sum(row_weight))
-    return -g * onehot * weight
+    # only the kept rows' label entries get a gradient (PyTorch's rule): when no row is kept
+    # the mean is NaN but its gradient 0, not NaN * 0
+    return xp.where(onehot > 0, -g * onehot * weight, 0.0)
 
 
 _nll = Primitive("nll", _nll_forward, _nll_dlogp, None, None)
@@ -137,7 +139,8 @@ def _check_nll_labels(labels, log_probs, ignore_index):
         raise TypeError(f"labels must be integer class indices, got dtype {labels.dtype}")
     if labels.shape != lead:
         raise ValueError(f"labels must have shape {lead} (log_probs' shape without the class "
-                         f"axis, last), got {labels.shape}")
+                         f"axis, last), got {labels.shape}"
+                         + _class_axis_hint(labels.shape, log_probs.shape, "log_probs"))
     if labels.size:
         xp = labels.backend.xp
         kept = xp.where(labels.data == ignore_index, 0, labels.data)
@@ -234,7 +237,9 @@ def binary_cross_entropy(probs, targets, *, weight=None, reduction="mean"):
     _check_probabilities(probs)
     if weight is None:
         return apply(_probs_bce, probs, targets, reduction=reduction)
-    weight = _entry_weight(weight, probs, "weight", "probs")
+    from .cross_entropy_options import entry_weight
+
+    weight = entry_weight(weight, probs, "weight", "probs")
     per = apply(_probs_bce, probs, targets, reduction="none") * weight
     if reduction == "none":
         return per

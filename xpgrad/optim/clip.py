@@ -71,9 +71,13 @@ def global_norm(grads):
     return _wrap(_global_norm_raw([g._data for g in present], be.xp), be)
 
 
-def clip_value(g, limit):
-    """``g`` with each entry clipped to ``[-limit, limit]`` (a Tensor; real parts only make
-    sense here, as in Keras' ``clipvalue``)."""
+def clip_value(g, limit, name="the gradient"):
+    """``g`` with each entry clipped to ``[-limit, limit]`` (a real Tensor, as Keras'
+    ``clipvalue``; a complex one is a TypeError naming ``name``: clipping would drop its
+    imaginary part)."""
+    if g.dtype.kind == "c":
+        raise TypeError(f"clipvalue clips real numbers, but {name} is {g.dtype} (clipping "
+                        "would drop its imaginary part); use clipnorm or global_clipnorm")
     xp = g._backend.xp
     raw = g._data
     return _wrap(xp.clip(raw, -limit, limit), g._backend)

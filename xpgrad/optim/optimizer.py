@@ -164,7 +164,8 @@ class Optimizer:
         elif self.clipnorm is not None:
             grads = [clip_global_norm([g], self.clipnorm)[0][0] for g in grads]
         elif self.clipvalue is not None:
-            grads = [clip_value(g, self.clipvalue) for g in grads]
+            grads = [clip_value(g, self.clipvalue, f"the gradient of {v.name!r}")
+                     for g, v in zip(grads, variables)]
         for g, v in zip(grads, variables):
             state = self._state_for(v)
             raw = g._data
