@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import numbers
 
-from ..creation import asarray
-from ..tensor import Tensor
 from . import reductions
 from .activations import log_softmax
-from .losses import _float_input
+from .losses import _float_input, as_tensor_or_refuse
 from .probability_losses import _class_weight, nll
 from .shape import broadcast_shapes
 
@@ -104,12 +102,8 @@ def entry_weight(weight, x, what, xname):
     """``weight`` as a floating tensor of ``x``'s dtype that broadcasts to ``x``'s shape; a
     number, list or array (not a Tensor) is read in ``x``'s dtype and backend, as the class
     weights of ``softmax_cross_entropy`` are."""
-    if not isinstance(weight, Tensor):
-        try:
-            weight = asarray(weight, dtype=x.dtype, backend=x.backend)
-        except (TypeError, ValueError) as e:
-            raise TypeError(f"{what} must be a floating-point tensor (or numbers), got "
-                            f"{type(weight).__name__} {weight!r:.60}: {e}") from None
+    weight = as_tensor_or_refuse(weight, f"{what} must be a floating-point tensor (or numbers)",
+                                 dtype=x.dtype, backend=x.backend)
     weight = _float_input(weight, what)
     if weight.dtype != x.dtype:
         raise TypeError(f"{what} has dtype {weight.dtype} but {xname} has dtype {x.dtype}; "

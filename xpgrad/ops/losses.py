@@ -187,14 +187,21 @@ def _float_input(x, what):
     return x
 
 
+def as_tensor_or_refuse(value, expected, **asarray_options):
+    """``value`` if a Tensor, else ``asarray(value, **asarray_options)``; what asarray cannot
+    take is a TypeError saying ``"<expected>, got <type> <value>: <why>"``."""
+    if isinstance(value, Tensor):
+        return value
+    try:
+        return asarray(value, **asarray_options)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{expected}, got {type(value).__name__} {value!r:.60}: {e}") from None
+
+
 def _target_like(t, x, what, xname):
     """``t`` as a tensor matching ``x`` (same shape; floating, same dtype)."""
-    if not isinstance(t, Tensor):
-        try:
-            t = asarray(t, dtype=x.dtype, backend=x.backend)
-        except (TypeError, ValueError) as e:
-            raise TypeError(f"{what} must be a floating-point tensor like {xname}, got "
-                            f"{type(t).__name__} {t!r:.60}: {e}") from None
+    t = as_tensor_or_refuse(t, f"{what} must be a floating-point tensor like {xname}",
+                            dtype=x.dtype, backend=x.backend)
     if not t.dtype.is_floating:
         raise TypeError(f"{what} must be floating-point like {xname} ({x.dtype}), got "
                         f"dtype {t.dtype}")

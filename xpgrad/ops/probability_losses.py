@@ -16,7 +16,7 @@ from ..creation import asarray
 from ..primitive import Primitive, apply
 from ..tensor import Tensor
 from .losses import (REDUCTIONS, _check_reduction, _class_axis_hint, _float_input, _onehot,
-                     _reduce, _scale, _size, _target_like)
+                     _reduce, _scale, _size, _target_like, as_tensor_or_refuse)
 from . import reductions
 from .shape import reshape
 
@@ -129,12 +129,8 @@ _kl_div = Primitive("kl_div", _kl_forward, _kl_dinput, _kl_dtarget)
 def _check_nll_labels(labels, log_probs, ignore_index):
     lead = log_probs.shape[:-1]
     n_classes = log_probs.shape[-1]
-    if not isinstance(labels, Tensor):
-        try:
-            labels = asarray(labels, backend=log_probs.backend)
-        except (TypeError, ValueError) as e:
-            raise TypeError(f"labels must be integer class indices, got "
-                            f"{type(labels).__name__} {labels!r:.60}: {e}") from None
+    labels = as_tensor_or_refuse(labels, "labels must be integer class indices",
+                                 backend=log_probs.backend)
     if labels.dtype.kind not in "iu":
         raise TypeError(f"labels must be integer class indices, got dtype {labels.dtype}")
     if labels.shape != lead:
