@@ -86,7 +86,11 @@ def _mkl_version():
 
 
 def _match_threads(lib):
-    """MKL loaded after ``--threads`` limited NumPy's BLAS takes that count too."""
+    """MKL loaded after ``--threads`` limited NumPy's BLAS takes that count too, unless
+    ``MKL_NUM_THREADS`` (or ``MKL_DOMAIN_NUM_THREADS``) gives MKL a count of its own."""
+    if os.environ.get("MKL_NUM_THREADS", "").strip() \
+            or os.environ.get("MKL_DOMAIN_NUM_THREADS", "").strip():
+        return
     try:
         from threadpoolctl import ThreadpoolController
     except ImportError:

@@ -287,3 +287,12 @@ def test_use_numpy_works_whatever_xpgrad_blas_says(monkeypatch):
     with pytest.raises(ValueError, match="XPGRAD_BLAS must be one of"):
         blas.describe()
 
+
+
+@needs_mkl
+def test_mkl_num_threads_in_the_environment_is_kept():
+    # MKL took OpenBLAS's count on loading, whatever MKL_NUM_THREADS said
+    run = _python(_COUNT + "from xpgrad.backends import blas; blas.describe(); print(mkl())",
+                  XPGRAD_BLAS="mkl", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="2")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[1]"
