@@ -7,6 +7,7 @@ import ctypes.util
 import mmap
 import multiprocessing
 import os
+import re
 import subprocess
 import sys
 
@@ -296,3 +297,27 @@ def test_mkl_num_threads_in_the_environment_is_kept():
                   XPGRAD_BLAS="mkl", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="2")
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "[1]"
+
+
+@needs_mkl
+def test_two_ranks_train_the_same_on_mkl_and_numpy(tmp_path):
+    import shutil
+
+    mpiexec = shutil.which("mpiexec")
+    if mpiexec is None:
+        pytest.skip("no mpiexec on PATH (pip install -e \".[mpi]\")")
+    pytest.importorskip("mpi4py")
+    argv = [mpiexec, "--oversubscribe", "-n", "2", sys.executable, "-m", "xpgrad.cli", "train",
+            "--epochs", "1", "--max-steps", "2", "--batch-size", "256", "--hidden", "256",
+            "--no-log", "--progress", "never", "--threads", "2"]   # (128, 64) @ (64, 256): MKL's
+    env = {**os.environ, "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
+           "OMPI_MCA_mpi_yield_when_idle": "1",
+           "PYTHONPATH": os.pathsep.join([os.path.dirname(os.path.dirname(xg.__file__)),
+                                          os.environ.get("PYTHONPATH", "")])}
+    lines = {}
+    for name in ("mkl", "numpy"):
+        run = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                             env={**env, "XPGRAD_BLAS": name})
+        assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+        lines[name] = re.sub(r"\(?\d+\.\d+ s\)?", "", run.stdout)   # timings
+    assert lines["mkl"] == lines["numpy"] and "held-out" in lines["mkl"], lines
