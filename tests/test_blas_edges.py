@@ -196,13 +196,19 @@ def _train_error(capsys):
     return err
 
 
-@pytest.mark.parametrize("value, words", [
-    ("openblass", "XPGRAD_BLAS must be one of auto, mkl, numpy, got 'openblass'"),
-    ("mkl", "XPGRAD_BLAS=mkl but MKL is not installed")])
-def test_train_with_a_bad_xpgrad_blas_exits_2_before_training(monkeypatch, capsys, value,
-                                                              words):
+@pytest.mark.parametrize("value, library, words", [
+    ("openblass", None, "XPGRAD_BLAS must be one of auto, mkl, numpy, got 'openblass'"),
+    ("mkl", None, "XPGRAD_BLAS=mkl but MKL is not installed"),
+    ("mkl", "not a library", "XPGRAD_BLAS=mkl but {path} does not load: ")])
+def test_train_with_a_bad_xpgrad_blas_exits_2_before_training(monkeypatch, capsys, tmp_path,
+                                                              value, library, words):
+    path = None
+    if library is not None:
+        path = tmp_path / "libmkl_rt.so.3"
+        path.write_text(library)
+        words = words.format(path=path)
     monkeypatch.setattr(blas, "_STATE", {})
-    monkeypatch.setattr(blas, "_find_mkl", lambda: None)
+    monkeypatch.setattr(blas, "_find_mkl", lambda: path and str(path))
     monkeypatch.setenv("XPGRAD_BLAS", value)
     err = _train_error(capsys)              # was a traceback from the first layer, exit 1
     assert err.startswith("xpgrad: error: ") and words in err
