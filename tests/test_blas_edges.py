@@ -327,3 +327,17 @@ def test_two_ranks_train_the_same_on_mkl_and_numpy(tmp_path):
         assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
         lines[name] = re.sub(r"\(?\d+\.\d+ s\)?", "", run.stdout)   # timings
     assert lines["mkl"] == lines["numpy"] and "held-out" in lines["mkl"], lines
+
+
+def test_bench_with_a_bad_xpgrad_blas_exits_2_before_timing(monkeypatch, capsys):
+    from xpgrad.cli import main
+
+    monkeypatch.setattr(blas, "_STATE", {})
+    monkeypatch.setenv("XPGRAD_BLAS", "fast")
+    try:                                     # timed every case, then a traceback, exit 1
+        code = main(["bench", "--quick", "--only", "loss", "--backend", "numpy", "--peers"])
+    except SystemExit as e:
+        code = e.code
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert "XPGRAD_BLAS must be one of auto, mkl, numpy, got 'fast'" in err
