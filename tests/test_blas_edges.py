@@ -239,10 +239,13 @@ def _product_in_child(a):
 def test_a_fork_after_mkl_ran_computes_the_same_products(on_mkl):
     if "fork" not in multiprocessing.get_all_start_methods():
         pytest.skip("no fork on this platform")
+    from threadpoolctl import ThreadpoolController
+
     a = np.random.default_rng(2).normal(size=(300, 300)).astype(np.float32)
-    want = blas.matmul(a, a)
-    with multiprocessing.get_context("fork").Pool(2) as pool:
-        results = pool.map_async(_product_in_child, [a, a]).get(timeout=60)
+    with ThreadpoolController().select(internal_api="mkl").limit(limits=2):
+        want = blas.matmul(a, a)                  # MKL's OpenMP threads started, then a fork
+        with multiprocessing.get_context("fork").Pool(2) as pool:
+            results = pool.map_async(_product_in_child, [a, a]).get(timeout=60)
     for got in results:
         np.testing.assert_array_equal(got, want)
 
