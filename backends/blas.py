@@ -8,8 +8,10 @@ extra, xpgrad's dense layers, recurrent scans and compiled SGD updates use the s
 missing) or ``numpy``. Small products stay on NumPy, whose call costs less than a foreign call.
 
 ``matmul(a, b, out=None)`` is ``a @ b`` for 2-D float32/float64 operands of any layout BLAS
-takes without a copy (C- or Fortran-ordered, a transpose included); anything else, and any
-product under ``MIN_WORK`` multiply-adds, is NumPy's ``matmul``.
+takes without a copy (C- or Fortran-ordered, a transpose included; aligned, with strides and
+sizes MKL's integers hold); anything else (reversed or uneven strides, another byte order), and
+any product under ``MIN_WORK`` multiply-adds, is NumPy's ``matmul``. ``MKL_INTERFACE_LAYER``
+(LP64 or ILP64) and ``MKL_NUM_THREADS`` are honoured.
 
 >>> import numpy as np
 >>> a, b = np.ones((3, 4), np.float32), np.ones((4, 2), np.float32)
