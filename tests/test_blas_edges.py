@@ -90,6 +90,15 @@ def test_misaligned_operands_are_left_to_numpy(on_mkl):
     assert on_mkl == []
 
 
+def _uneven_rows(a):
+    """``a`` with a row stride that is not a multiple of its itemsize."""
+    row = a.shape[1] * a.itemsize + 2
+    out = np.ndarray(a.shape, a.dtype, np.zeros(a.shape[0] * row, np.uint8),
+                     strides=(row, a.itemsize))
+    out[...] = a
+    return out
+
+
 def _layouts(dtype=np.float64):
     rng = np.random.default_rng(1)
     a, b = rng.normal(size=(130, 140)).astype(dtype), rng.normal(size=(140, 150)).astype(dtype)
@@ -98,6 +107,7 @@ def _layouts(dtype=np.float64):
     read_only.flags.writeable = False
     return {"reversed rows": (a[::-1], b), "reversed both": (a[::-1, ::-1], b[::-1]),
             "every other column": (np.repeat(a, 2, axis=1)[:, ::2], b),
+            "rows 2 bytes apart past their end": (_uneven_rows(a), b),
             "pytorch weight (w.T view)": (a, np.ascontiguousarray(b.T).T),
             "read-only": (read_only, b), "broadcast rows": (np.broadcast_to(a[:1], a.shape), b),
             "big-endian": (a.astype(big_endian), b.astype(big_endian)),
