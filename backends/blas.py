@@ -8,8 +8,10 @@ extra, xpgrad's dense layers, recurrent scans and compiled SGD updates use the s
 missing) or ``numpy``. Small products stay on NumPy, whose call costs less than a foreign call.
 
 ``matmul(a, b, out=None)`` is ``a @ b`` for 2-D float32/float64 operands of any layout BLAS
-takes without a copy (C- or Fortran-ordered, a transpose included); anything else, and any
-product under ``MIN_WORK`` multiply-adds, is NumPy's ``matmul``.
+takes without a copy (C- or Fortran-ordered, a transpose included; aligned, with strides and
+sizes MKL's integers hold); anything else (reversed or uneven strides, another byte order), and
+any product under ``MIN_WORK`` multiply-adds, is NumPy's ``matmul``. ``MKL_INTERFACE_LAYER``
+(LP64 or ILP64) and ``MKL_NUM_THREADS`` are honoured.
 
 >>> import numpy as np
 >>> a, b = np.ones((3, 4), np.float32), np.ones((4, 2), np.float32)
@@ -34,24 +36,46 @@ _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 _CHOICES = ("auto", "mkl", "numpy")
 
 
+class SettingError(ValueError):
+    """A bad ``XPGRAD_BLAS`` (a ValueError of its own, so no operation reports it as its
+    inputs' fault)."""
+
+
 class _Mkl:
-    """MKL's ``cblas_sgemm``/``cblas_dgemm`` through ctypes."""
+    """MKL's ``cblas_sgemm``/``cblas_dgemm`` through ctypes; AttributeError where the library
+    at ``path`` lacks them (not MKL)."""
 
     def __init__(self, path):
         self.path = path
         self.lib = ctypes.CDLL(path)
-        args = [ctypes.c_int] * 6
-        ptr = ctypes.c_void_p
+        mkl_int = _interface_int(self.lib)
+        #: the largest size or leading dimension MKL's integers hold
+        self.int_max = 2 ** (8 * ctypes.sizeof(mkl_int) - 1) - 1
+        ptr, enum = ctypes.c_void_p, ctypes.c_int
         self.gemm = {}
         for dtype, name, scalar in ((np.float32, "cblas_sgemm", ctypes.c_float),
                                     (np.float64, "cblas_dgemm", ctypes.c_double)):
             fn = getattr(self.lib, name)
             fn.restype = None
-            fn.argtypes = args + [scalar, ptr, ctypes.c_int, ptr, ctypes.c_int, scalar, ptr,
-                                  ctypes.c_int]
+            fn.argtypes = [enum] * 3 + [mkl_int] * 3 + [scalar, ptr, mkl_int, ptr, mkl_int,
+                                                        scalar, ptr, mkl_int]
             self.gemm[np.dtype(dtype)] = fn
         self.version = _mkl_version()
         _match_threads(self.lib)
+
+
+def _interface_int(lib):
+    """MKL's integer type, fixed before any other call: 32-bit (LP64) unless
+    ``MKL_INTERFACE_LAYER`` asks for ILP64 or another library in this process chose it."""
+    asked = {part.strip() for part in os.environ.get("MKL_INTERFACE_LAYER", "").upper()
+             .split(",")}
+    fn = lib.MKL_Set_Interface_Layer
+    fn.restype, fn.argtypes = ctypes.c_int, [ctypes.c_int]
+    layer = fn(("ILP64" in asked) | 2 * ("GNU" in asked))
+    if layer < 0:
+        raise OSError(f"MKL_Set_Interface_Layer refused MKL_INTERFACE_LAYER="
+                      f"{os.environ.get('MKL_INTERFACE_LAYER')!r}")
+    return ctypes.c_int64 if layer & 1 else ctypes.c_int
 
 
 def _mkl_version():
@@ -64,7 +88,11 @@ def _mkl_version():
 
 
 def _match_threads(lib):
-    """MKL loaded after ``--threads`` limited NumPy's BLAS takes that count too."""
+    """MKL loaded after ``--threads`` limited NumPy's BLAS takes that count too, unless
+    ``MKL_NUM_THREADS`` (or ``MKL_DOMAIN_NUM_THREADS``) gives MKL a count of its own."""
+    if os.environ.get("MKL_NUM_THREADS", "").strip() \
+            or os.environ.get("MKL_DOMAIN_NUM_THREADS", "").strip():
+        return
     try:
         from threadpoolctl import ThreadpoolController
     except ImportError:
@@ -98,12 +126,30 @@ def choice() -> str:
     """
     value = os.environ.get("XPGRAD_BLAS", "auto").strip().lower() or "auto"
     if value not in _CHOICES:
-        raise ValueError(f"XPGRAD_BLAS must be one of {', '.join(_CHOICES)}, got "
-                         f"{os.environ['XPGRAD_BLAS']!r}")
+        raise SettingError(f"XPGRAD_BLAS must be one of {', '.join(_CHOICES)}, got "
+                           f"{os.environ['XPGRAD_BLAS']!r}")
     return value
 
 
 _STATE: dict = {}
+
+
+def _load():
+    """MKL, loaded once per process; RuntimeError saying why where it cannot be."""
+    lib = _STATE.get("loaded")
+    if lib is not None:
+        return lib
+    path = _find_mkl()
+    if path is None:
+        raise RuntimeError("MKL is not installed: pip install \"xpgrad[mkl]\"")
+    try:
+        lib = _Mkl(path)
+    except OSError as e:
+        raise RuntimeError(f"{path} does not load: {e}") from None
+    except AttributeError as e:         # a symbol missing: a stale or foreign library
+        raise RuntimeError(f"{path} is not a usable MKL: {e}") from None
+    _STATE["loaded"] = lib
+    return lib
 
 
 def _mkl():
@@ -114,23 +160,21 @@ def _mkl():
         pass
     mode, lib = choice(), None
     if mode != "numpy":
-        path = _find_mkl()
-        if path is None and mode == "mkl":
-            raise RuntimeError("XPGRAD_BLAS=mkl but MKL is not installed: pip install "
-                               "\"xpgrad[mkl]\" (or unset XPGRAD_BLAS)")
-        if path is not None:
-            try:
-                lib = _Mkl(path)
-            except OSError as e:
-                if mode == "mkl":
-                    raise RuntimeError(f"XPGRAD_BLAS=mkl but {path} does not load: {e}") from None
+        try:
+            lib = _load()
+        except RuntimeError as e:
+            if mode == "mkl":
+                raise RuntimeError(f"XPGRAD_BLAS=mkl but {e} (or unset XPGRAD_BLAS)") from None
     _STATE["mkl"] = lib
     return lib
 
 
+_UNDECIDED = object()
+
+
 def use(name):
-    """Switch the products to ``"mkl"`` or ``"numpy"`` (tests and benchmarks compare the two);
-    returns the previous state for ``restore``.
+    """Switch the products to ``"mkl"`` or ``"numpy"`` (tests and benchmarks compare the two),
+    whatever ``XPGRAD_BLAS`` says; returns the previous state for ``restore``.
 
     >>> previous = use("numpy"); describe()
     'numpy'
@@ -138,20 +182,17 @@ def use(name):
     """
     if name not in ("mkl", "numpy"):
         raise ValueError(f"name must be 'mkl' or 'numpy', got {name!r}")
-    previous = _STATE.get("mkl", _mkl())
-    if name == "numpy":
-        _STATE["mkl"] = None
-    else:
-        path = _find_mkl()
-        if path is None:
-            raise RuntimeError("MKL is not installed: pip install \"xpgrad[mkl]\"")
-        _STATE["mkl"] = previous if previous is not None else _Mkl(path)
+    previous = _STATE.get("mkl", _UNDECIDED)
+    _STATE["mkl"] = _load() if name == "mkl" else None
     return previous
 
 
 def restore(previous):
     """Undo ``use``."""
-    _STATE["mkl"] = previous
+    if previous is _UNDECIDED:
+        _STATE.pop("mkl", None)
+    else:
+        _STATE["mkl"] = previous
 
 
 def describe() -> str:
@@ -164,16 +205,20 @@ def describe() -> str:
     return "numpy" if lib is None else f"mkl {lib.version}"
 
 
-def _operand(m):
+def _operand(m, int_max):
     """``(trans, leading dimension)`` for BLAS to read 2-D ``m`` in place, or None."""
+    if not m.flags.aligned:
+        return None
     size = m.itemsize
     s0, s1 = m.strides
     rows, cols = m.shape
     if s1 == size and s0 >= cols * size and s0 % size == 0:
-        return _NO_TRANS, max(s0 // size, cols, 1)
-    if s0 == size and s1 >= rows * size and s1 % size == 0:
-        return _TRANS, max(s1 // size, rows, 1)
-    return None
+        trans, ld = _NO_TRANS, max(s0 // size, cols, 1)
+    elif s0 == size and s1 >= rows * size and s1 % size == 0:
+        trans, ld = _TRANS, max(s1 // size, rows, 1)
+    else:
+        return None
+    return (trans, ld) if ld <= int_max else None
 
 
 def _gemm(lib, a, b, c, alpha, beta) -> bool:
@@ -181,11 +226,12 @@ def _gemm(lib, a, b, c, alpha, beta) -> bool:
     fn = lib.gemm.get(a.dtype)
     if fn is None or b.dtype != a.dtype or c.dtype != a.dtype:
         return False
-    ta, tb = _operand(a), _operand(b)
+    ta, tb = _operand(a, lib.int_max), _operand(b, lib.int_max)
     m, k = a.shape
     n = b.shape[1]
-    if ta is None or tb is None or not c.flags.c_contiguous or c.shape != (m, n) \
-            or not c.flags.writeable or np.may_share_memory(c, a) or np.may_share_memory(c, b):
+    if ta is None or tb is None or not c.flags.c_contiguous or not c.flags.aligned \
+            or c.shape != (m, n) or max(m, n, k) > lib.int_max or not c.flags.writeable \
+            or np.may_share_memory(c, a) or np.may_share_memory(c, b):
         return False
     fn(_ROW_MAJOR, ta[0], tb[0], m, n, k, alpha, a.ctypes.data, ta[1], b.ctypes.data, tb[1],
        beta, c.ctypes.data, max(n, 1))

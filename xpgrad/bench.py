@@ -28,6 +28,7 @@ import tempfile
 import time
 
 from . import bench_workloads as W
+from .backends.blas import describe as describe_products
 from .threads import DEFAULT_THREADS, parse_threads
 
 GROUPS = ("chain", "loss", "activation", "optimizer", "mlp_step", "lstm_step",
@@ -265,6 +266,10 @@ def main(argv=None) -> int:
     if args.repeat is not None and args.repeat < 1:
         parser.error("--repeat must be at least 1")
     _check_json_path(parser, args.json)
+    try:
+        describe_products()                  # XPGRAD_BLAS, before any timing
+    except (ValueError, RuntimeError) as e:
+        parser.error(str(e))
     backends = _backends(parser, args.backend)
     libs = [f"xpgrad-{b}" for b in backends]
     peers = args.peers

@@ -140,6 +140,7 @@ def limit(n=DEFAULT_THREADS, *, torch=None, numba=None) -> Limits:
         th.set_num_threads(n)
         out.torch = th.get_num_threads()
         out._undo.append(lambda: th.set_num_threads(before))
+    _load_products_library()
     # last: Numba's and PyTorch's OpenMP runtimes, loaded by the calls above, are limited too
     try:
         from threadpoolctl import ThreadpoolController
@@ -151,6 +152,18 @@ def limit(n=DEFAULT_THREADS, *, torch=None, numba=None) -> Limits:
         if any(lib["user_api"] == "blas" for lib in controller.info()):
             out.blas = n
     return out
+
+
+def _load_products_library() -> None:
+    """Load MKL now where the host products will use it (``xpgrad.backends.blas``): the limit
+    then covers it and ``restore`` gives it its count back, which threadpoolctl does only for
+    the libraries it saw when limiting."""
+    from .backends import blas
+
+    try:
+        blas.describe()
+    except (ValueError, RuntimeError):
+        pass                     # a bad XPGRAD_BLAS is reported where products are made
 
 
 def match_blas_threads(package, like="numpy") -> int | None:

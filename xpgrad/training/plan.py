@@ -172,6 +172,7 @@ def _checked(config, echo, background_compile, root):
         if isinstance(saved, dict):
             resume_config(source, {k: getattr(cfg, k) for k in IDENTITY}, finish=False)
     be = xg.get_backend(cfg.backend)
+    _check_products(be)
     cached = getattr(be, "kernels_cached", None)
     if echo is not None and cached is not None and not background_compile \
             and not cached(("float32",)):
@@ -179,6 +180,19 @@ def _checked(config, echo, background_compile, root):
              f"once per machine; `xpgrad warmup --backend {be.name}` compiles them all ahead of "
              f"time, in parallel")
     return cfg, source, meta, be
+
+
+def _check_products(be):
+    """``XPGRAD_BLAS`` checked, and MKL loaded where a host backend's products will use it."""
+    from ..backends import blas
+    from ..backends.numpy import NumpyBackend
+
+    try:
+        blas.choice()
+        if isinstance(be, NumpyBackend):           # the numba backend's too
+            blas.describe()
+    except (ValueError, RuntimeError) as e:
+        raise ConfigError(str(e)) from None
 
 
 def _built(cfg, raw, be, source, meta, background_compile, echo) -> Plan:
