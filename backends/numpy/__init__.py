@@ -7,6 +7,8 @@ import numpy as np
 from xpgrad import dtypes as _dt
 from xpgrad.backend import Backend, KernelTable
 
+from .scatter import add_rows
+
 _BY_NATIVE = {np.dtype(d.name): d for d in _dt.ALL.values()}
 
 
@@ -60,7 +62,10 @@ class NumpyBackend(Backend):
         return np.random.default_rng(seed)
 
     def index_add(self, target, key, values):
-        np.add.at(target, key, values)
+        """``target[key] += values``: whole rows by sorted segment sums (``scatter.py``), else
+        ``np.add.at``."""
+        if not add_rows(target, key, values):
+            np.add.at(target, key, values)
 
     def index_range(self, a):
         return int(a.min()), int(a.max())
