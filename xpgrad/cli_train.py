@@ -110,7 +110,8 @@ def _train_parser(sub):
                         "override them; the model's shape cannot change) and save back to it "
                         "unless --checkpoint is given")
     p.add_argument("--max-steps", type=_positive(int), default=None,
-                   help="stop after this many optimizer steps (for quick checks)")
+                   help="stop after this many optimizer steps of this run (for quick checks; "
+                        "--resume does not carry it over)")
     p.add_argument("--threads", type=parse_threads, default=None, metavar="N",
                    help=f"threads for BLAS and Numba's kernels (default: {DEFAULT_THREADS}; "
                         f"more pays only for large layers on an idle machine)")

@@ -152,6 +152,7 @@ def _checked(config, echo, background_compile, root):
     from ..report import require
 
     cfg = config.resolved()
+    _check_blas_choice()
     if cfg.checkpoint and root:
         check_writable(cfg.checkpoint)
     if cfg.logdir:
@@ -179,6 +180,20 @@ def _checked(config, echo, background_compile, root):
              f"once per machine; `xpgrad warmup --backend {be.name}` compiles them all ahead of "
              f"time, in parallel")
     return cfg, source, meta, be
+
+
+def _check_blas_choice() -> None:
+    """``$XPGRAD_BLAS`` checked before training (it is read at the first large product):
+    ConfigError for a value other than auto, mkl or numpy, or for mkl where MKL is missing."""
+    from ..backends import blas
+
+    try:
+        mode = blas.choice()
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    if mode == "mkl" and blas._find_mkl() is None:
+        raise ConfigError("XPGRAD_BLAS=mkl but MKL is not installed: pip install "
+                          "\"xpgrad[mkl]\" (or unset XPGRAD_BLAS)")
 
 
 def _built(cfg, raw, be, source, meta, background_compile, echo) -> Plan:

@@ -1,0 +1,88 @@
+"""`xpgrad train` as a new user runs it from a shell: environment settings, resuming a run
+stopped by --max-steps, and the results it prints against the files it writes."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from xpgrad.cli import main
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ["train", "-q", "--hidden", "4", "--progress", "never"]
+
+
+def _xpgrad(args, cwd, **env):
+    """``xpgrad ARGS`` in a fresh process (this worktree's xpgrad): (status, stdout, stderr)."""
+    environ = {**os.environ, "PYTHONPATH": ROOT, **env}
+    out = subprocess.run([sys.executable, "-m", "xpgrad.cli", *args], cwd=cwd, env=environ,
+                         capture_output=True, text=True, timeout=120)
+    return out.returncode, out.stdout, out.stderr
+
+
+def test_bad_xpgrad_blas_is_one_line_before_training(tmp_path):
+    status, out, err = _xpgrad([*TINY, "--epochs", "1", "--max-steps", "1", "--no-log"],
+                               tmp_path, XPGRAD_BLAS="bad")
+    assert status == 2, err
+    assert err.startswith("xpgrad: error: ") and err.count("\n") == 1, err
+    assert "XPGRAD_BLAS" in err and "'bad'" in err and "Traceback" not in err
+    assert "held-out" not in out
+
+
+def test_xpgrad_blas_mkl_without_mkl_is_a_user_error(tmp_path, monkeypatch, capsys):
+    from xpgrad.backends import blas
+
+    monkeypatch.setenv("XPGRAD_BLAS", "mkl")
+    monkeypatch.setattr(blas, "_find_mkl", lambda: None)
+    with pytest.raises(SystemExit) as stop:
+        main([*TINY, "--epochs", "1", "--max-steps", "1", "--no-log"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("xpgrad: error: ") and "XPGRAD_BLAS=mkl" in err
+
+
+def test_xpgrad_blas_numpy_trains(tmp_path):
+    status, out, err = _xpgrad([*TINY, "--epochs", "1", "--max-steps", "2", "--no-log"],
+                               tmp_path, XPGRAD_BLAS="numpy")
+    assert status == 0, err
+    assert "after 2 steps" in out
+
+
+def _weights(path):
+    with np.load(path) as saved:
+        return {k: saved[k] for k in saved.files if k.startswith(("model/", "optimizer/"))}
+
+
+def test_resume_of_a_max_steps_run_finishes_it_like_one_run(tmp_path, capsys):
+    run = [*TINY, "--epochs", "2", "--no-log", "--batch-size", "64"]
+    assert main([*run, "--checkpoint", str(tmp_path / "whole.npz")]) == 0
+    assert main([*run, "--checkpoint", str(tmp_path / "part.npz"), "--max-steps", "5"]) == 0
+    capsys.readouterr()
+    # the saved run's --max-steps was a budget for that call, not a setting of the run
+    assert main(["train", "-q", "--no-log", "--resume", str(tmp_path / "part.npz")]) == 0
+    assert "after 41 steps" in capsys.readouterr().out       # 2 * 23 - 5
+    whole, part = _weights(tmp_path / "whole.npz"), _weights(tmp_path / "part.npz")
+    assert sorted(whole) == sorted(part)
+    for key in whole:
+        np.testing.assert_array_equal(whole[key], part[key], err_msg=key)
+
+
+def test_resume_takes_a_new_max_steps(tmp_path, capsys):
+    path = str(tmp_path / "c.npz")
+    assert main([*TINY, "--epochs", "2", "--no-log", "--checkpoint", path,
+                 "--max-steps", "5"]) == 0
+    assert main(["train", "-q", "--no-log", "--resume", path, "--max-steps", "3"]) == 0
+    assert "after 3 steps" in capsys.readouterr().out.splitlines()[-2]
+
+
+def test_printed_accuracy_is_the_saved_history(tmp_path, capsys):
+    logdir = tmp_path / "ünï cødé run"
+    assert main([*TINY, "--epochs", "2", "--batch-size", "256", "--max-steps", "8",
+                 "--logdir", str(logdir)]) == 0
+    out = capsys.readouterr().out
+    history = json.loads((logdir / "history.json").read_text())
+    assert history["epoch"] == [1, 2] and history["steps_done"] == 8     # 6 + 2 steps
+    assert len(history["step_loss"]) == 8
+    assert f"held-out accuracy {history['test_accuracy'][-1]:.2%}" in out
