@@ -86,3 +86,28 @@ def test_printed_accuracy_is_the_saved_history(tmp_path, capsys):
     assert history["epoch"] == [1, 2] and history["steps_done"] == 8     # 6 + 2 steps
     assert len(history["step_loss"]) == 8
     assert f"held-out accuracy {history['test_accuracy'][-1]:.2%}" in out
+
+
+def test_runs_started_in_the_same_second_get_their_own_default_logdir(tmp_path, monkeypatch,
+                                                                      capsys):
+    from xpgrad import cli_train
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cli_train, "_timestamp", lambda: "20260101-120000")
+    for seed in ("1", "2"):
+        assert main([*TINY, "--epochs", "1", "--max-steps", "1", "--seed", seed]) == 0
+    first, second = tmp_path / "runs" / "20260101-120000", tmp_path / "runs" / "20260101-120000-2"
+    seeds = [json.loads((d / "history.json").read_text())["config"]["seed"]
+             for d in (first, second)]
+    assert seeds == [1, 2]
+    assert len(list(first.glob("events.out.tfevents.*"))) == 1
+    assert f"wrote history: {os.path.join('runs', '20260101-120000-2', 'history.json')}" \
+        in capsys.readouterr().out
+
+
+def test_a_run_failing_its_checks_leaves_no_default_logdir(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stop:
+        main([*TINY, "--checkpoint", str(tmp_path / "no" / "c.npz")])
+    assert stop.value.code == 2
+    assert not (tmp_path / "runs").exists()
