@@ -170,10 +170,13 @@ def main(argv=None):
     parser.add_argument("--epochs", type=_number(int, 0), default=10, help="passes over the text")
     parser.add_argument("--steps", type=_number(int, 0), default=None,
                         help="TBPTT updates to train instead of --epochs passes")
-    parser.add_argument("--chars", type=_number(int, 1), default=None, help="use only the first N chars")
-    parser.add_argument("--batch-size", type=_number(int, 1), default=32, help="parallel text streams")
+    parser.add_argument("--chars", type=_number(int, 1), default=None,
+                        help="use only the first N chars")
+    parser.add_argument("--batch-size", type=_number(int, 1), default=32,
+                        help="parallel text streams")
     parser.add_argument("--seq-len", type=_number(int, 1), default=50, help="k1: steps per update")
-    parser.add_argument("--k2", type=_number(int, 1), default=None, help="steps backpropagated (>= k1)")
+    parser.add_argument("--k2", type=_number(int, 1), default=None,
+                        help="steps backpropagated (>= k1)")
     parser.add_argument("--hidden", type=_number(int, 1), default=128)
     parser.add_argument("--layers", type=_number(int, 1), default=1)
     parser.add_argument("--learning-rate", type=_number(float, 0, strict=True), default=0.005)

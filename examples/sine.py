@@ -132,7 +132,9 @@ def main(argv=None):
     parser.add_argument("--steps", "--updates", dest="steps", type=_number(int, 0), default=400,
                         help="TBPTT updates to train")
     parser.add_argument("--batch-size", type=_number(int, 1), default=32)
-    parser.add_argument("--length", type=_number(int, WARM + 2), default=200, help="steps per training and test sequence (the test scores those after the first 20)")
+    parser.add_argument("--length", type=_number(int, WARM + 2), default=200,
+                        help="steps per training and test sequence (the test scores those "
+                             "after the first 20)")
     parser.add_argument("--k1", type=_number(int, 1), default=25)
     parser.add_argument("--k2", type=_number(int, 1), default=None)
     parser.add_argument("--hidden", type=_number(int, 1), default=32)
