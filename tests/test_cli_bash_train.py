@@ -111,3 +111,31 @@ def test_a_run_failing_its_checks_leaves_no_default_logdir(tmp_path, monkeypatch
         main([*TINY, "--checkpoint", str(tmp_path / "no" / "c.npz")])
     assert stop.value.code == 2
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_run_resumed_into_its_logdir_continues_its_history(tmp_path, capsys):
+    run = [*TINY, "--epochs", "3", "--batch-size", "256"]          # 6 steps an epoch
+    whole, part = tmp_path / "whole", tmp_path / "part"
+    assert main([*run, "--logdir", str(whole)]) == 0
+    assert main([*run, "--logdir", str(part), "--checkpoint", str(tmp_path / "c.npz"),
+                 "--max-steps", "8"]) == 0                          # stops in epoch 2
+    assert main(["train", "-q", "--resume", str(tmp_path / "c.npz"), "--logdir", str(part),
+                 "--progress", "never"]) == 0
+    one, two = (json.loads((d / "history.json").read_text()) for d in (whole, part))
+    assert two["epoch"] == one["epoch"] == [1, 2, 3]
+    assert two["steps_done"] == one["steps_done"] == 18
+    assert two["train_examples"] == one["train_examples"] == [1437] * 3
+    np.testing.assert_array_equal(two["step_loss"], one["step_loss"])
+    for key in ("test_loss", "test_accuracy", "train_loss", "train_accuracy"):
+        np.testing.assert_allclose(two[key], one[key], rtol=1e-6, err_msg=key)
+    assert f"held-out accuracy {two['test_accuracy'][-1]:.2%}" in capsys.readouterr().out
+
+
+def test_a_resumed_run_in_another_logdir_keeps_its_own_history(tmp_path):
+    path = str(tmp_path / "c.npz")
+    run = [*TINY, "--epochs", "2", "--batch-size", "256", "--checkpoint", path]
+    assert main([*run, "--logdir", str(tmp_path / "a"), "--max-steps", "8"]) == 0
+    assert main(["train", "-q", "--resume", path, "--logdir", str(tmp_path / "b")]) == 0
+    history = json.loads((tmp_path / "b" / "history.json").read_text())
+    assert history["epoch"] == [2] and len(history["step_loss"]) == 4
+    assert history["train_examples"] == [1437 - 512]

@@ -22,7 +22,7 @@ import numpy as np
 from . import TrainingError
 from .config import FLAGS, TrainConfig
 from .plan import Plan, prepare
-from .results import History, TrainResult, evaluate, metric
+from .results import History, TrainResult, continue_history, earlier_history, evaluate, metric
 
 
 def _progress(iterable, total, desc, enabled):
@@ -187,6 +187,7 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
     if dp is not None:
         dp.start(plan)
     variables = model.trainable_variables
+    plan.steps_before = opt.iterations
     start_epoch, skip = plan.start_epoch, plan.skip
     target = start_epoch + cfg.epochs
     if start_epoch or skip or opt.iterations:
@@ -304,7 +305,7 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
                 row = dict(epoch=epoch, train_loss=loss_sum / seen,
                            train_accuracy=correct / seen, test_loss=test_loss,
                            test_accuracy=test_acc, learning_rate=lr,
-                           seconds=time.perf_counter() - t_epoch)
+                           seconds=time.perf_counter() - t_epoch, train_examples=seen)
                 for key, value in row.items():
                     getattr(history, key).append(value)
                 held(writer.scalars, {"loss/train": row["train_loss"], "loss/test": test_loss,
@@ -351,8 +352,9 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
 
 
 def _write_logs(plan, history, writer, plot_history, interrupted) -> dict:
-    """Close the event files, write ``history.json`` and (``curves``) ``curves.png``; return
-    their paths."""
+    """Close the event files, write ``history.json`` (after the rows of the run this one
+    resumes, where its history is in the same log directory) and (``curves``) ``curves.png``;
+    return their paths."""
     from ..report import run_title
 
     cfg = plan.cfg
@@ -361,11 +363,15 @@ def _write_logs(plan, history, writer, plot_history, interrupted) -> dict:
         return {}
     history_path = os.path.join(cfg.logdir, "history.json")
     config = asdict(cfg)
-    _write_json(history_path, {"config": config, **history.as_dict(),
+    rows = history.as_dict()
+    earlier = earlier_history(cfg.logdir, plan.steps_before, cfg)
+    if earlier is not None:
+        rows = continue_history(earlier, rows)
+    _write_json(history_path, {"config": config, **rows,
                                "interrupted": interrupted, "steps_done": plan.opt.iterations})
     files = {"events": cfg.logdir}
-    if history.epoch and cfg.curves:
-        files["curves"] = plot_history(history, os.path.join(cfg.logdir, "curves.png"),
+    if rows["epoch"] and cfg.curves:
+        files["curves"] = plot_history(rows, os.path.join(cfg.logdir, "curves.png"),
                                        title=run_title(config))
     files["history"] = history_path
     return files
