@@ -139,3 +139,25 @@ def test_a_resumed_run_in_another_logdir_keeps_its_own_history(tmp_path):
     history = json.loads((tmp_path / "b" / "history.json").read_text())
     assert history["epoch"] == [2] and len(history["step_loss"]) == 4
     assert history["train_examples"] == [1437 - 512]
+
+
+def test_the_resumed_line_says_where_the_run_stands(tmp_path, capsys):
+    path = str(tmp_path / "c.npz")
+    assert main([*TINY, "--epochs", "3", "--batch-size", "256", "--no-log", "--checkpoint", path,
+                 "--max-steps", "8"]) == 0                     # 6 steps an epoch: 1 and 512
+    capsys.readouterr()
+    assert main(["train", "--resume", path, "--no-log", "--max-steps", "1"]) == 0
+    assert f"resumed from {path}: 8 steps done (1 epoch and 512 examples of epoch 2)" \
+        in capsys.readouterr().out
+
+
+def test_resume_help_names_every_setting_that_cannot_change(capsys):
+    from xpgrad.training.config import FLAGS, IDENTITY
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    start = text.index("--resume PATH continue")
+    resume = text[start:text.index("--max-steps MAX_STEPS stop", start)]
+    assert all(FLAGS[key] in resume for key in IDENTITY), resume
+    assert "shape" not in resume

@@ -109,8 +109,9 @@ def _train_parser(sub):
                    help="also save the checkpoint every N optimizer steps")
     p.add_argument("--resume", default=None, metavar="PATH",
                    help="continue the run saved in PATH with its settings (flags given again "
-                        "override them; the model's shape cannot change) and save back to it "
-                        "unless --checkpoint is given")
+                        "override them, except --model, --hidden, --dataset, --optimizer and "
+                        "--seed, which cannot change) and save back to it unless --checkpoint "
+                        "is given")
     p.add_argument("--max-steps", type=_positive(int), default=None,
                    help="stop after this many optimizer steps of this run (for quick checks; "
                         "--resume does not carry it over)")

@@ -191,9 +191,9 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
     start_epoch, skip = plan.start_epoch, plan.skip
     target = start_epoch + cfg.epochs
     if start_epoch or skip or opt.iterations:
-        where = f" (epoch {start_epoch + 1}, {skip} examples in)" if skip else ""
+        where = f" and {skip} examples of epoch {start_epoch + 1}" if skip else ""
         say(f"resumed from {cfg.resume or cfg.checkpoint}: {opt.iterations} steps done "
-            f"(epoch {start_epoch}){where}")
+            f"({start_epoch} epoch{'' if start_epoch == 1 else 's'}{where})")
 
     held = _Held(dp)
     writer = held(RunWriter, cfg.logdir) or RunWriter(None)
