@@ -147,8 +147,10 @@ def test_the_resumed_line_says_where_the_run_stands(tmp_path, capsys):
                  "--max-steps", "8"]) == 0                     # 6 steps an epoch: 1 and 512
     capsys.readouterr()
     assert main(["train", "--resume", path, "--no-log", "--max-steps", "1"]) == 0
-    assert f"resumed from {path}: 8 steps done (1 epoch and 512 examples of epoch 2)" \
-        in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"resumed from {path}: 8 steps done (1 epoch and 512 examples of epoch 2)" in out
+    # the epoch's line: its loss and accuracy are of the examples this run trained
+    assert "(partial: examples 513-768 of 1437, after resuming)" in out
 
 
 def test_resume_help_names_every_setting_that_cannot_change(capsys):

@@ -314,6 +314,9 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
                 held(writer.flush)
                 partial = "" if done_in_epoch >= n_train else \
                     f"  (partial: {done_in_epoch}/{n_train} examples)"
+                if first:       # its loss and accuracy are of this run's part of the epoch
+                    partial = f"  (partial: examples {first + 1}-{done_in_epoch} of {n_train}," \
+                              f" after resuming)"
                 say(f"epoch {epoch:3d}  loss {row['train_loss']:.4f}  "
                     f"acc {row['train_accuracy']:6.2%}  test loss {test_loss:.4f}  "
                     f"test acc {test_acc:6.2%}  ({row['seconds']:.2f} s){partial}")
