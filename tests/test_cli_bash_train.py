@@ -163,3 +163,13 @@ def test_resume_help_names_every_setting_that_cannot_change(capsys):
     resume = text[start:text.index("--max-steps MAX_STEPS stop", start)]
     assert all(FLAGS[key] in resume for key in IDENTITY), resume
     assert "shape" not in resume
+
+
+def test_a_data_dir_that_is_a_file_is_named_as_one(tmp_path, capsys):
+    (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(b"")
+    with pytest.raises(SystemExit) as stop:
+        main([*TINY, "--no-log", "--dataset", "mnist", "--data-dir",
+              str(tmp_path / "train-images-idx3-ubyte.gz")])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "is a file, not a directory" in err and err.count("\n") == 1, err
