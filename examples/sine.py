@@ -11,6 +11,7 @@ one-step-ahead prediction. The test compares with "persistence" (predict the las
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import time
 
@@ -18,6 +19,10 @@ import numpy as np
 
 import xpgrad as xg
 from xpgrad.threads import DEFAULT_THREADS, limit, parse_threads
+
+
+#: test steps left out of the error while the model infers the wave's frequency
+WARM = 20
 
 
 class Predictor(xg.nn.Module):
@@ -63,9 +68,8 @@ def run(steps=400, batch_size=32, length=200, k1=25, k2=None, hidden=32,
                   f"({time.perf_counter() - t0:.1f} s)", flush=True)
     w = waves(np.random.default_rng(seed + 1), 64, length)
     pred, _ = model(xg.asarray(w[:, :-1, None], backend=backend))
-    warm = 20                                          # steps to infer the frequency first
-    err = pred.numpy()[:, warm:, 0] - w[:, warm + 1:]
-    persistence = w[:, warm:-1] - w[:, warm + 1:]
+    err = pred.numpy()[:, WARM:, 0] - w[:, WARM + 1:]
+    persistence = w[:, WARM:-1] - w[:, WARM + 1:]
     return {"loss": losses, "test_mse": float(np.mean(err ** 2)),
             "persistence_mse": float(np.mean(persistence ** 2)),
             "seconds": time.perf_counter() - t0, "example": (w[0], pred.numpy()[0, :, 0])}
@@ -92,24 +96,55 @@ def plot(result, path):
     return path
 
 
+def _number(kind, low, strict=False):
+    """An argparse type: a finite ``kind`` >= ``low`` (> ``low`` with ``strict``)."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        what = "an integer" if kind is int else "a finite number"
+        if value is None or not math.isfinite(value) or (value <= low if strict
+                                                         else value < low):
+            raise argparse.ArgumentTypeError(
+                f"must be {what} {'>' if strict else '>='} {low}, got {text!r}")
+        return value
+    return parse
+
+
+def _check(parser, args):
+    """Settings that fail only together, and the backend: one line, exit 2 (parser.error)."""
+    try:
+        xg.get_backend(args.backend)
+    except (xg.UnknownBackendError, xg.BackendUnavailableError) as e:
+        parser.error(f"argument --backend: {e}")
+    if args.plot and not os.path.isdir(os.path.dirname(os.path.abspath(args.plot))):
+        parser.error(f"argument --plot: the directory of {args.plot!r} does not exist")
+    if args.k2 is not None and args.k2 < args.k1:
+        parser.error(f"--k2 {args.k2} is below --k1 {args.k1}: an update's loss covers its "
+                     f"last --k1 steps, so --k2 must be at least that")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--backend", default=os.environ.get("XPGRAD_BACKEND") or "numpy")
-    parser.add_argument("--steps", "--updates", dest="steps", type=int, default=400,
+    parser.add_argument("--steps", "--updates", dest="steps", type=_number(int, 0), default=400,
                         help="TBPTT updates to train")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--length", type=int, default=200, help="steps per training sequence")
-    parser.add_argument("--k1", type=int, default=25)
-    parser.add_argument("--k2", type=int, default=None)
-    parser.add_argument("--hidden", type=int, default=32)
-    parser.add_argument("--learning-rate", type=float, default=0.01)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch-size", type=_number(int, 1), default=32)
+    parser.add_argument("--length", type=_number(int, WARM + 2), default=200,
+                        help="steps per training and test sequence (the test scores those "
+                             "after the first 20)")
+    parser.add_argument("--k1", type=_number(int, 1), default=25)
+    parser.add_argument("--k2", type=_number(int, 1), default=None)
+    parser.add_argument("--hidden", type=_number(int, 1), default=32)
+    parser.add_argument("--learning-rate", type=_number(float, 0, strict=True), default=0.01)
+    parser.add_argument("--seed", type=_number(int, 0), default=0)
     parser.add_argument("--plot", default=None, help="write loss curve + a prediction to PNG")
     parser.add_argument("--threads", type=parse_threads, default=DEFAULT_THREADS,
                         metavar="N", help="threads for BLAS and Numba")
     args = parser.parse_args(argv)
-    xg.get_backend(args.backend)          # an unknown backend fails here, clearly
+    _check(parser, args)
     limit(args.threads)
     result = run(args.steps, args.batch_size, args.length, args.k1, args.k2, args.hidden,
                  args.learning_rate, args.seed, args.backend, verbose=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import itertools
 import math
 import os
 import signal
@@ -94,7 +95,8 @@ def _train_parser(sub):
                    help="directory with the four IDX files of --dataset mnist or fashion-mnist "
                         "(nothing is downloaded)")
     p.add_argument("--logdir", default=None,
-                   help="where event files and plots go (default: runs/<timestamp>)")
+                   help="where event files and plots go (default: runs/<timestamp>, with -2, -3, "
+                        "... when a run started in the same second has it)")
     p.add_argument("--no-log", action="store_true", help="write no event files or plots")
     p.add_argument("--curves", action="store_true",
                    help="also draw curves.png (loss and accuracy per epoch) under --logdir; "
@@ -107,10 +109,12 @@ def _train_parser(sub):
                    help="also save the checkpoint every N optimizer steps")
     p.add_argument("--resume", default=None, metavar="PATH",
                    help="continue the run saved in PATH with its settings (flags given again "
-                        "override them; the model's shape cannot change) and save back to it "
-                        "unless --checkpoint is given")
+                        "override them, except --model, --hidden, --dataset, --optimizer and "
+                        "--seed, which cannot change) and save back to it unless --checkpoint "
+                        "is given")
     p.add_argument("--max-steps", type=_positive(int), default=None,
-                   help="stop after this many optimizer steps (for quick checks)")
+                   help="stop after this many optimizer steps of this run (for quick checks; "
+                        "--resume does not carry it over)")
     p.add_argument("--threads", type=parse_threads, default=None, metavar="N",
                    help=f"threads for BLAS and Numba's kernels (default: {DEFAULT_THREADS}; "
                         f"more pays only for large layers on an idle machine)")
@@ -168,11 +172,48 @@ def _config(args):
         config = TrainConfig(**given)
     config.logdir = None
     if not args.no_log:
-        config.logdir = args.logdir or os.path.join(
-            "runs", datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
+        config.logdir = args.logdir or _default_logdir(args)
     config.progress = _progress(args.progress)
     config.curves = args.curves
     return config
+
+
+def _timestamp() -> str:
+    return datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def _default_logdir(args) -> str:
+    """``runs/<timestamp>``, made here so that runs started in the same second (a shell loop
+    over seeds) never share one: the next gets ``runs/<timestamp>-2``, and so on. What it made
+    is noted in ``args.made_dirs`` for ``_remove_made_dirs``; where it cannot make them, the
+    path is returned all the same, for the checks of the run to say why."""
+    base = os.path.join("runs", _timestamp())
+    args.made_dirs = [] if os.path.isdir("runs") else ["runs"]
+    try:
+        os.makedirs("runs", exist_ok=True)
+    except OSError:
+        args.made_dirs = []
+        return base
+    for n in itertools.count(1):
+        path = base if n == 1 else f"{base}-{n}"
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            continue
+        except OSError:
+            return path
+        args.made_dirs.insert(0, path)
+        return path
+
+
+def _remove_made_dirs(args) -> None:
+    """Remove the default log directory (and ``runs``) made for a run that then failed its
+    checks, where they are still empty."""
+    for path in getattr(args, "made_dirs", ()):
+        try:
+            os.rmdir(path)
+        except OSError:
+            return
 
 
 def _progress(choice) -> bool:
@@ -226,8 +267,9 @@ def cmd_train(args, parser) -> int:
                               "the reading of the settings")
         plan = prepare(world.bcast_object(config) if world.size > 1 else config, echo=note,
                        background_compile=world.size == 1)
-    except Exception as e:
-        status = _preparation_status(e)
+    except BaseException as e:
+        _remove_made_dirs(args)
+        status = _preparation_status(e) if isinstance(e, Exception) else None
         if status is None:
             raise
         if isinstance(e, MemoryError):        # e.g. --hidden 99999999999: the weights

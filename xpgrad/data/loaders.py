@@ -52,6 +52,9 @@ def load_idx_dataset(name="mnist", data_dir=None, *, progress=False, echo=None) 
     title = SOURCES[name].title
     if data_dir is None:
         data_dir = download(name, progress=progress, echo=echo)
+    elif os.path.exists(data_dir) and not os.path.isdir(data_dir):
+        raise DataError(f"{title} data directory {data_dir!r} is a file, not a directory; give "
+                        f"the directory holding the four IDX files")
     elif not os.path.isdir(data_dir):
         raise DataError(f"{title} data directory {data_dir!r} does not exist")
     arrays = {k: read_idx(_find_idx(data_dir, stem, title)) for k, stem in _MNIST_FILES.items()}

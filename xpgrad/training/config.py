@@ -154,9 +154,11 @@ def resume_config(path, overrides=None, *, finish=True) -> TrainConfig:
                               f"by xpgrad train); give the flags of its run instead of "
                               f"{FLAGS['resume']}")
     # where this run writes is its own business: never the saved run's paths (the file may
-    # have been moved or copied since)
+    # have been moved or copied since); --max-steps was a budget of the saved call, like
+    # --epochs, not a setting of the run (inherited, it would stop every resumption again)
     known = {f.name for f in fields(TrainConfig)} - {"checkpoint", "resume", "logdir",
-                                                     "progress", "threads", "curves"}
+                                                     "progress", "threads", "curves",
+                                                     "max_steps"}
     base = {k: v for k, v in saved.items() if k in known}
     if base.get("hidden") is not None:
         base["hidden"] = tuple(base["hidden"])

@@ -22,7 +22,7 @@ import numpy as np
 from . import TrainingError
 from .config import FLAGS, TrainConfig
 from .plan import Plan, prepare
-from .results import History, TrainResult, evaluate, metric
+from .results import History, TrainResult, continue_history, earlier_history, evaluate, metric
 
 
 def _progress(iterable, total, desc, enabled):
@@ -187,12 +187,13 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
     if dp is not None:
         dp.start(plan)
     variables = model.trainable_variables
+    plan.steps_before = opt.iterations
     start_epoch, skip = plan.start_epoch, plan.skip
     target = start_epoch + cfg.epochs
     if start_epoch or skip or opt.iterations:
-        where = f" (epoch {start_epoch + 1}, {skip} examples in)" if skip else ""
+        where = f" and {skip} examples of epoch {start_epoch + 1}" if skip else ""
         say(f"resumed from {cfg.resume or cfg.checkpoint}: {opt.iterations} steps done "
-            f"(epoch {start_epoch}){where}")
+            f"({start_epoch} epoch{'' if start_epoch == 1 else 's'}{where})")
 
     held = _Held(dp)
     writer = held(RunWriter, cfg.logdir) or RunWriter(None)
@@ -304,7 +305,7 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
                 row = dict(epoch=epoch, train_loss=loss_sum / seen,
                            train_accuracy=correct / seen, test_loss=test_loss,
                            test_accuracy=test_acc, learning_rate=lr,
-                           seconds=time.perf_counter() - t_epoch)
+                           seconds=time.perf_counter() - t_epoch, train_examples=seen)
                 for key, value in row.items():
                     getattr(history, key).append(value)
                 held(writer.scalars, {"loss/train": row["train_loss"], "loss/test": test_loss,
@@ -313,6 +314,9 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
                 held(writer.flush)
                 partial = "" if done_in_epoch >= n_train else \
                     f"  (partial: {done_in_epoch}/{n_train} examples)"
+                if first:       # its loss and accuracy are of this run's part of the epoch
+                    partial = f"  (partial: examples {first + 1}-{done_in_epoch} of {n_train}," \
+                              f" after resuming)"
                 say(f"epoch {epoch:3d}  loss {row['train_loss']:.4f}  "
                     f"acc {row['train_accuracy']:6.2%}  test loss {test_loss:.4f}  "
                     f"test acc {test_acc:6.2%}  ({row['seconds']:.2f} s){partial}")
@@ -351,8 +355,9 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
 
 
 def _write_logs(plan, history, writer, plot_history, interrupted) -> dict:
-    """Close the event files, write ``history.json`` and (``curves``) ``curves.png``; return
-    their paths."""
+    """Close the event files, write ``history.json`` (after the rows of the run this one
+    resumes, where its history is in the same log directory) and (``curves``) ``curves.png``;
+    return their paths."""
     from ..report import run_title
 
     cfg = plan.cfg
@@ -361,11 +366,15 @@ def _write_logs(plan, history, writer, plot_history, interrupted) -> dict:
         return {}
     history_path = os.path.join(cfg.logdir, "history.json")
     config = asdict(cfg)
-    _write_json(history_path, {"config": config, **history.as_dict(),
+    rows = history.as_dict()
+    earlier = earlier_history(cfg.logdir, plan.steps_before, cfg)
+    if earlier is not None:
+        rows = continue_history(earlier, rows)
+    _write_json(history_path, {"config": config, **rows,
                                "interrupted": interrupted, "steps_done": plan.opt.iterations})
     files = {"events": cfg.logdir}
-    if history.epoch and cfg.curves:
-        files["curves"] = plot_history(history, os.path.join(cfg.logdir, "curves.png"),
+    if rows["epoch"] and cfg.curves:
+        files["curves"] = plot_history(rows, os.path.join(cfg.logdir, "curves.png"),
                                        title=run_title(config))
     files["history"] = history_path
     return files

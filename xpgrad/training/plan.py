@@ -53,6 +53,7 @@ class Plan:
     be: object
     start_epoch: int = 0        # whole epochs done before this call
     skip: int = 0               # examples of epoch start_epoch + 1 done before this call
+    steps_before: int = 0       # optimizer steps done before this call (set as it starts)
     background_compile: bool = False    # kernels missing from the cache: see ``prepare``
     note: object = None         # gets notes on the run's machinery (stderr in ``xpgrad train``)
 

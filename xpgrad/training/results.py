@@ -25,9 +25,75 @@ class History:
     learning_rate: list = field(default_factory=list)
     seconds: list = field(default_factory=list)
     step_loss: list = field(default_factory=list)
+    train_examples: list = field(default_factory=list)     # examples trained in each row
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+#: the rows of a history that train_examples weighs when one epoch is split over two runs
+_WEIGHED = ("train_loss", "train_accuracy")
+
+
+def earlier_history(logdir, steps_before, config) -> dict | None:
+    """The ``history.json`` under ``logdir`` of the run a resumed one continues: written when
+    that run stopped at step ``steps_before``, with the same model settings as ``config``.
+    None for anything else (no file, another run's, one older than ``train_examples``).
+
+    >>> earlier_history("/no/such/dir", 10, TrainConfig()) is None
+    True
+    """
+    import json
+    import os
+
+    from .config import IDENTITY
+
+    if not steps_before:
+        return None
+    try:
+        with open(os.path.join(logdir, "history.json")) as f:
+            earlier = json.load(f)
+    except (OSError, ValueError):
+        return None
+    saved = earlier.get("config") if isinstance(earlier, dict) else None
+    if not isinstance(saved, dict) or earlier.get("steps_done") != steps_before:
+        return None
+    mine = asdict(config)
+    if mine.get("hidden") is not None:
+        mine["hidden"] = list(mine["hidden"])
+    if any(saved.get(key) != mine.get(key) for key in IDENTITY):
+        return None
+    if not all(isinstance(earlier.get(f), list) for f in History.__dataclass_fields__):
+        return None
+    return earlier
+
+
+def continue_history(earlier: dict, now: dict) -> dict:
+    """``now`` (``History.as_dict()`` of a resumed run) after the rows of ``earlier``; an epoch
+    split over the two runs (interrupted mid-epoch) becomes one row, its training metrics
+    weighed by the examples each part trained, its test metrics those at its end.
+
+    >>> a = dict(History([1, 2], [1.0, 0.5], [0.5, 0.6], [1.0, 0.8], [0.4, 0.5], [0.1, 0.1],
+    ...                  [1.0, 1.0], [9.0] * 4, [100, 25]).as_dict())
+    >>> b = History([2, 3], [0.3, 0.2], [0.8, 0.9], [0.7, 0.6], [0.7, 0.8], [0.1, 0.1],
+    ...             [3.0, 1.0], [8.0] * 8, [75, 100]).as_dict()
+    >>> h = continue_history(a, b)
+    >>> h["epoch"], h["train_loss"], h["train_examples"], h["test_accuracy"], len(h["step_loss"])
+    ([1, 2, 3], [1.0, 0.35, 0.2], [100, 100, 100], [0.4, 0.7, 0.8], 12)
+    """
+    merged = {key: list(earlier[key]) + list(values) for key, values in now.items()}
+    split = len(earlier["epoch"])          # the first row of ``now``
+    if split and now["epoch"] and earlier["epoch"][-1] == now["epoch"][0]:
+        before, after = merged["train_examples"][split - 1], merged["train_examples"][split]
+        for key in _WEIGHED:
+            merged[key][split] = (merged[key][split - 1] * before
+                                  + merged[key][split] * after) / (before + after)
+        merged["train_examples"][split] = before + after
+        merged["seconds"][split] += merged["seconds"][split - 1]
+        for values in merged.values():
+            if values is not merged["step_loss"]:
+                del values[split - 1]
+    return merged
 
 
 @dataclass

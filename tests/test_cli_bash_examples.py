@@ -1,0 +1,47 @@
+"""examples/char_lm.py and examples/sine.py as a new user runs them: a setting they cannot use is
+one argparse line (``<script>: error: ...``, exit 2) before any training, never a traceback."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import EXAMPLES
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+BAD = [
+    ("sine.py", ["--length", "1"], "argument --length: must be an integer >= 22"),
+    ("sine.py", ["--batch-size", "0"], "argument --batch-size: must be an integer >= 1"),
+    ("sine.py", ["--hidden", "0"], "argument --hidden: must be an integer >= 1"),
+    ("sine.py", ["--k1", "5", "--k2", "1"], "--k2 1 is below --k1 5"),
+    ("sine.py", ["--learning-rate", "-1"], "argument --learning-rate: must be a finite number > 0"),
+    ("sine.py", ["--backend", "nope"], "argument --backend: unknown backend 'nope'"),
+    ("sine.py", ["--plot", "no/such/dir/a.png"], "argument --plot: the directory of"),
+    ("char_lm.py", ["--chars", "10"], "10 characters are too few for --batch-size 32"),
+    ("char_lm.py", ["--chars", "2000", "--batch-size", "5000"], "too few for --batch-size 5000"),
+    ("char_lm.py", ["--temperature", "0"], "argument --temperature: must be a finite number > 0"),
+    ("char_lm.py", ["--hidden", "0"], "argument --hidden: must be an integer >= 1"),
+    ("char_lm.py", ["--k2", "5"], "--k2 5 is below --seq-len 50"),
+    ("char_lm.py", ["--backend", "nope"], "argument --backend: unknown backend 'nope'"),
+]
+
+
+@pytest.mark.parametrize("script,args,message", BAD, ids=[f"{s}{' '.join(a)}" for s, a, _ in BAD])
+def test_a_setting_the_example_cannot_use_is_one_line(script, args, message, tmp_path):
+    out = subprocess.run([sys.executable, os.path.join(EXAMPLES, script), "--steps", "1", *args],
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                         env={**os.environ, "PYTHONPATH": ROOT})
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert "Traceback" not in out.stderr
+    last = out.stderr.splitlines()[-1]
+    assert last.startswith(f"{script}: error: ") and message in last, last
+    assert out.stdout == ""                  # stopped before training
+
+
+def test_sine_scores_the_shortest_length_it_takes(tmp_path):
+    out = subprocess.run([sys.executable, os.path.join(EXAMPLES, "sine.py"), "--steps", "1",
+                          "--hidden", "4", "--length", "22"], capture_output=True, text=True,
+                         timeout=120, cwd=tmp_path, env={**os.environ, "PYTHONPATH": ROOT})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "test MSE nan" not in out.stdout and "test MSE" in out.stdout
