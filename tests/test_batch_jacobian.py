@@ -107,3 +107,27 @@ def test_bad_arguments_are_named(backend):
         tape.batch_jacobian(y[:1], x)             # batch sizes differ
     with pytest.raises(TypeError, match="batch_jacobian"):
         tape.batch_jacobian(y, [x])
+
+
+
+@pytest.mark.parametrize("method", ["jacobian", "batch_jacobian"])
+def test_seeds_do_not_build_an_identity_matrix(method):
+    """A target of 2000 entries (one example of 2000 for batch_jacobian) against one input:
+    the seeds are one-hot rows made one at a time, not rows of a 2000x2000 identity (32 MB;
+    for a target of 10^5 entries, 80 GB)."""
+    import tracemalloc
+
+    n = 2000
+    x = xg.asarray([[0.5]])
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        y = x * xg.asarray(np.arange(n, dtype=np.float64).reshape(1, n))
+    tracemalloc.start()
+    try:
+        jac = getattr(tape, method)(y, x)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * n * n / 4, f"peak {peak} bytes"
+    expected = np.arange(n, dtype=np.float64)
+    np.testing.assert_array_equal(np.asarray(jac).reshape(-1), expected)

@@ -26,6 +26,12 @@ def _checked(tape, who, target, source, unconnected_gradients):
     check_sources(source, unconnected_gradients)
 
 
+def _one_hot(xp, n, i, dtype):
+    """Row ``i`` of the ``n x n`` identity, made alone (the whole identity is ``n**2`` entries:
+    80 GB of float64 for a target of 10^5)."""
+    return xp.eye(1, n, k=i, dtype=dtype)[0]
+
+
 def _rows(tape, target, source, seeds):
     """The gradient of ``target`` w.r.t. ``source`` for each raw seed, as Tensors; None where
     ``source`` is not connected to ``target``."""
@@ -58,8 +64,8 @@ def jacobian(tape, target, source, unconnected_gradients="none"):
     _checked(tape, "jacobian", target, source, unconnected_gradients)
     tape._check_usable()
     n, xp, raw = target.size, target._backend.xp, target._data
-    eye = xp.eye(n, dtype=raw.dtype) if n else None
-    rows = _rows(tape, target, source, (xp.reshape(eye[i], raw.shape) for i in range(n)))
+    rows = _rows(tape, target, source, (xp.reshape(_one_hot(xp, n, i, raw.dtype), raw.shape)
+                                        for i in range(n)))
     return _assembled(tape, rows, target.shape + source.shape, source, unconnected_gradients)
 
 
@@ -72,8 +78,8 @@ def batch_jacobian(tape, target, source, unconnected_gradients="none"):
     tape._check_usable()
     batch, per_example = target.shape[0], math.prod(target.shape[1:])
     xp, raw = target._backend.xp, target._data
-    eye = xp.eye(per_example, dtype=raw.dtype) if per_example else None
-    seeds = (xp.reshape(xp.broadcast_to(eye[j], (batch, per_example)), raw.shape)
+    seeds = (xp.reshape(xp.broadcast_to(_one_hot(xp, per_example, j, raw.dtype),
+                                        (batch, per_example)), raw.shape)
              for j in range(per_example))
     rows = _rows(tape, target, source, seeds) if batch else []
     return _assembled(tape, rows, target.shape + source.shape[1:], source,
