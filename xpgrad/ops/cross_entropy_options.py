@@ -81,7 +81,6 @@ def _of_probabilities(log_probs, targets, weight, smoothing, reduction):
     return reductions.mean(per) if reduction == "mean" else reductions.sum(per)
 
 
-
 def weighted_sigmoid_cross_entropy(x, t, pos_weight, weight, reduction):
     """``-(pw t log s(x) + (1 - t) log(1 - s(x)))``, times ``weight``, from ``softplus(-x) =
     -log s(x)`` (stable for any |x|); ``x``, ``t`` checked logits and targets."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numbers
 import operator
 
-from ..accumulate import Scatter, is_basic
+from ..accumulate import Scatter
 from ..jit.traced import index
 from ..primitive import Primitive, apply
 from ..tensor import Tensor

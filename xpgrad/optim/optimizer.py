@@ -31,8 +31,8 @@ class Optimizer:
     ``learning_rate`` is a float or a callable of the step (see ``xg.optim.schedules``);
     ``global_clipnorm`` clips all gradients of one ``apply_gradients`` call together by their
     global norm before the update, ``clipnorm`` each gradient by its own norm, ``clipvalue``
-    each entry to ``[-clipvalue, clipvalue]`` (Keras' three, one at a time); ``weight_decay`` is L2 decay added to the gradient (AdamW:
-    decoupled, PyTorch's convention).
+    each entry to ``[-clipvalue, clipvalue]`` (Keras' three, one at a time); ``weight_decay``
+    is L2 decay added to the gradient (AdamW: decoupled, PyTorch's convention).
 
     Every hyperparameter is checked when the optimizer is made: a real number (Python, NumPy
     scalar or 0-d array/Tensor), finite and in its range, else ValueError/TypeError naming it.
@@ -81,8 +81,8 @@ class Optimizer:
 
     def get_config(self) -> dict:
         """The hyperparameters, as Keras' ``get_config``: ``learning_rate`` (the number, or the
-        schedule object), ``weight_decay``, ``global_clipnorm``, ``name``, ``iterations`` and
-        the optimizer's own (``momentum``, ``beta_1``, ...).
+        schedule object), ``weight_decay``, ``global_clipnorm``, ``clipnorm``, ``clipvalue``,
+        ``name``, ``iterations`` and the optimizer's own (``momentum``, ``beta_1``, ...).
 
         >>> import xpgrad as xg
         >>> cfg = xg.optim.SGD(0.1, momentum=0.9).get_config()
