@@ -135,6 +135,16 @@ def test_what_add_rows_leaves_to_add_at(rng):
         xg.get_backend("numpy").index_add(target, (np.array([0, -7] * 200),), np.ones((400, 4)))
 
 
+
+def test_rows_of_no_elements_are_left_to_add_at():
+    """A target with an empty axis besides the ids' axis: nothing to add, and no division by
+    the empty axis's size (was ZeroDivisionError in ``_add_flat``)."""
+    target = np.zeros((0, 5))
+    key = (slice(None), np.array([1, 2, 1]))
+    assert not scatter.add_rows(target, key, np.zeros((0, 3)), min_elements=0)
+    _check(target, key, np.zeros((0, 3)))
+
+
 def test_embedding_sized_rows_skip_the_per_row_add_at(rng, monkeypatch):
     """The regression: ``np.add.at`` on (rows, width) targets costs a dispatch per element
     (float32, one core: 4096 rows of 512 into 65, 12 ms against 1.7 ms padded). Rows of an

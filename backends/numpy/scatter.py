@@ -30,9 +30,9 @@ import numpy as np
 #: about 9 us (float64, one core: 128 rows of 16, 15 us in ``np.add.at``, 12 here)
 MIN_ELEMENTS = 2048
 
-#: a target that is not C-contiguous goes through the
-#: padded sums from this many elements, before through ``np.add.at`` (which takes about 6 ns
-#: an element against their 2 and 0.1 ms to plan)
+#: a target that is not C-contiguous goes through the padded sums from this many elements,
+#: before through ``np.add.at`` (which takes about 6 ns an element against their 2 and 0.1 ms
+#: to plan)
 MIN_PADDED = 32768
 
 
@@ -54,9 +54,10 @@ def rows_axis(key):
 
 def add_rows(target, key, values, min_elements=MIN_ELEMENTS) -> bool:
     """``target[key] += values`` by a flat ``np.add.at`` or padded row sums (the module's
-    docstring) when ``key`` picks whole slices along one axis of a float ``target`` with ``values`` of its dtype and the ids lie in
-    range (negative ids counted from the end); False (nothing done) otherwise, and for
-    inputs of fewer than ``min_elements`` values.
+    docstring) when ``key`` picks whole slices along one axis of a float ``target`` with
+    ``values`` of its dtype and the ids lie in range (negative ids counted from the end);
+    False (nothing done) otherwise, and for inputs of fewer than ``min_elements`` values (or
+    none).
 
     >>> import numpy as np
     >>> acc = np.zeros((2, 3))
@@ -67,7 +68,7 @@ def add_rows(target, key, values, min_elements=MIN_ELEMENTS) -> bool:
     """
     found = rows_axis(key)
     if found is None or target.dtype.kind not in "fc" or values.dtype != target.dtype \
-            or values.size < min_elements:
+            or values.size < min_elements or values.size == 0:
         return False
     axis, ids = found
     n = target.shape[axis]
