@@ -313,7 +313,16 @@ class GradientTape:
         """Each example's Jacobian, as TensorFlow's: ``result[b]`` is ``d target[b] / d
         source[b]``, shape ``(B,) + target.shape[1:] + source.shape[1:]``, in one reverse pass
         per entry of one example. Example ``b`` of ``target`` must depend on example ``b`` of
-        ``source`` only (other examples' contributions would be summed in)."""
+        ``source`` only (other examples' contributions would be summed in).
+
+        >>> import xpgrad as xg
+        >>> x = xg.asarray([[1.0, 2.0], [3.0, 4.0]])
+        >>> with xg.GradientTape() as tape:
+        ...     tape.watch(x)
+        ...     y = x ** 2
+        >>> tape.batch_jacobian(y, x).tolist()
+        [[[2.0, 0.0], [0.0, 4.0]], [[6.0, 0.0], [0.0, 8.0]]]
+        """
         from .jacobians import batch_jacobian
 
         return batch_jacobian(self, target, source, unconnected_gradients)

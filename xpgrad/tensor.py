@@ -322,7 +322,15 @@ class Variable(Tensor):
 
     def numpy(self):
         """A NumPy copy of the current value: later updates (the optimizer writes in place) do
-        not reach it, as ``tf.Variable.numpy()``."""
+        not reach it, as ``tf.Variable.numpy()``.
+
+        >>> import xpgrad as xg
+        >>> v = xg.Variable([1.0, 2.0])
+        >>> snapshot = v.numpy()
+        >>> _ = v.assign([5.0, 6.0])
+        >>> snapshot.tolist()
+        [1.0, 2.0]
+        """
         out = self._backend.to_numpy(self._data)
         if out is self._data or getattr(out, "base", None) is not None:
             out = out.copy()
