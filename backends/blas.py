@@ -112,10 +112,22 @@ def _find_mkl():
     for root in roots:
         for pattern in ("lib/libmkl_rt.so.*", "lib/libmkl_rt.so", "Library/bin/mkl_rt*.dll",
                         "lib/libmkl_rt*.dylib"):
-            found = sorted(glob.glob(os.path.join(root, pattern)))
+            found = sorted(glob.glob(os.path.join(root, pattern)), key=_version_order)
             if found:
                 return found[-1]          # the newest interface version where several are
     return None
+
+
+def _version_order(path):
+    """A sort key of a library's file name that orders the numbers in it as numbers.
+
+    >>> sorted(["libmkl_rt.so.10", "libmkl_rt.so.2"], key=_version_order)
+    ['libmkl_rt.so.2', 'libmkl_rt.so.10']
+    """
+    import re
+
+    return [int(part) if part.isdigit() else part
+            for part in re.split(r"(\d+)", os.path.basename(path))]
 
 
 def choice() -> str:

@@ -210,3 +210,15 @@ def test_xpgrad_info_says_what_the_products_run_on():
                          text=True, timeout=120, env={**os.environ, "XPGRAD_BLAS": "fast"})
     assert bad.returncode == 0 and "Traceback" not in bad.stderr, bad.stderr
     assert "matrix products: unavailable: XPGRAD_BLAS must be one of" in bad.stdout
+
+
+def test_the_newest_runtime_library_is_chosen_by_its_version_number(tmp_path, monkeypatch):
+    """``libmkl_rt.so.10`` is newer than ``libmkl_rt.so.2`` (a sort by text put ``.2`` last)."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    for version in ("2", "10", "9"):
+        (lib / f"libmkl_rt.so.{version}").write_bytes(b"")
+    monkeypatch.setattr(sys, "prefix", str(tmp_path))
+    monkeypatch.setattr(sys, "base_prefix", str(tmp_path))
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "bin" / "python"))
+    assert blas._find_mkl() == str(lib / "libmkl_rt.so.10")
