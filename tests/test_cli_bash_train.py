@@ -36,6 +36,7 @@ def test_xpgrad_blas_mkl_without_mkl_is_a_user_error(tmp_path, monkeypatch, caps
 
     monkeypatch.setenv("XPGRAD_BLAS", "mkl")
     monkeypatch.setattr(blas, "_find_mkl", lambda: None)
+    monkeypatch.setattr(blas, "_STATE", {})        # as in a process that has not loaded MKL
     with pytest.raises(SystemExit) as stop:
         main([*TINY, "--epochs", "1", "--max-steps", "1", "--no-log"])
     assert stop.value.code == 2
