@@ -33,6 +33,35 @@ def test_gemm_update_equals_the_product_in_float64(dtype, order_a, order_b):
     np.testing.assert_allclose(c, expected, rtol=rtol, atol=rtol)
 
 
+def test_scipys_gemm_steps_aside_while_numpys_blas_runs_several_threads():
+    """SciPy's OpenBLAS is a second thread pool beside NumPy's: with two threads each, their
+    spinning threads took turns at the cores, and a compiled B=128 MLP step at --threads 2
+    took 10 ms instead of 0.7. The fold then leaves the product to NumPy's pool."""
+    from threadpoolctl import ThreadpoolController
+
+    from xpgrad.backends import blas
+    from xpgrad.threads import _shipped_by
+
+    sgd_gemm._gemms()                                  # SciPy's BLAS loaded
+    controller = ThreadpoolController()
+    numpys = _shipped_by("numpy", controller.select(user_api="blas").lib_controllers)
+    if not numpys:
+        pytest.skip("threadpoolctl does not see NumPy's BLAS")
+    rng = np.random.default_rng(2)
+    c = rng.normal(size=(4, 4)).astype(np.float32)
+    a, b = rng.normal(size=(4, 3)).astype(np.float32), rng.normal(size=(3, 4)).astype(np.float32)
+    previous = blas.use("numpy")
+    try:
+        with controller.select(user_api="blas").limit(limits=2):
+            if numpys[0].num_threads < 2:
+                pytest.skip("NumPy's BLAS runs one thread at most here")
+            assert not gemm_update(c.copy(), a, b, -1.0)
+        with controller.select(user_api="blas").limit(limits=1):
+            assert gemm_update(c.copy(), a, b, -1.0)
+    finally:
+        blas.restore(previous)
+
+
 def test_gemm_update_declines_what_blas_cannot_take_in_place():
     rng = np.random.default_rng(1)
     c = rng.normal(size=(4, 4)).astype(np.float32)

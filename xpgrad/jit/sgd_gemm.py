@@ -7,7 +7,8 @@ gradient that is a matrix product used nowhere else (a dense layer's ``x.T @ g``
 step is dropped, and the optimizer's host step becomes a ``FusedSGDStep`` that runs the update
 of those variables as one ``gemm`` each (MKL's where the products use it, else SciPy's BLAS) and the others as ``apply_gradients``
 would. The learning rate (a schedule's value included) and ``iterations`` advance as in eager.
-Without SciPy, or for arrays BLAS cannot take in place, the step computes the product and
+Without SciPy, while NumPy's BLAS runs several threads (two OpenBLAS pools would fight over
+the cores), or for arrays BLAS cannot take in place, the step computes the product and
 applies the ordinary update.
 
 >>> import numpy as np
@@ -45,6 +46,26 @@ def _gemms():
     return {np.dtype("float32"): blas.sgemm, np.dtype("float64"): blas.dgemm}
 
 
+@functools.cache
+def _numpys_blas():
+    """threadpoolctl's controllers of NumPy's own BLAS (read for their thread count)."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return ()
+    from ..threads import _shipped_by
+
+    return tuple(_shipped_by("numpy", ThreadpoolController().select(
+        user_api="blas").lib_controllers))
+
+
+def _one_pool_at_a_time() -> bool:
+    """Whether SciPy's gemm may run: not while NumPy's BLAS runs several threads. Two OpenBLAS
+    pools of spinning threads then take turns at the cores (a compiled B=128 MLP step at
+    --threads 2 took 10 ms instead of 0.7); NumPy's pool then computes the product."""
+    return all(lib.num_threads <= 1 for lib in _numpys_blas())
+
+
 def _fortran_operand(m):
     """``(array, trans)`` with ``array`` Fortran-ordered and ``op(array) == m.T``, or None."""
     if m.flags.c_contiguous:
@@ -64,7 +85,7 @@ def gemm_update(c, a, b, alpha) -> bool:
     if blas.gemm_update(c, a, b, alpha):
         return True
     gemms = _gemms()
-    if gemms is None:
+    if gemms is None or not _one_pool_at_a_time():
         return False
     gemm = gemms.get(c.dtype)
     if gemm is None or a.dtype != c.dtype or b.dtype != c.dtype or c.ndim != 2 \
