@@ -222,3 +222,24 @@ def test_the_newest_runtime_library_is_chosen_by_its_version_number(tmp_path, mo
     monkeypatch.setattr(sys, "base_prefix", str(tmp_path))
     monkeypatch.setattr(sys, "executable", str(tmp_path / "bin" / "python"))
     assert blas._find_mkl() == str(lib / "libmkl_rt.so.10")
+
+
+@pytest.mark.skipif(not HAVE_MKL, reason="the mkl wheel is not installed")
+def test_the_products_benchmark_times_both_libraries(capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "blas_products.py"
+    spec = importlib.util.spec_from_file_location("blas_products", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    previous = blas.use("numpy")
+    try:
+        assert module.main(["--repeats", "1"]) == 0
+    finally:
+        blas.restore(previous)
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.endswith("x")]
+    assert len(rows) == len(module.SHAPES)
+    for row in rows:                                  # two times and their ratio, all positive
+        numbers = [float(word.rstrip("usx")) for word in row.split()[-3:]]
+        assert all(n > 0 for n in numbers), row

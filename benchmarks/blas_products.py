@@ -1,0 +1,69 @@
+"""The matrix products of an MLP and an LSTM step through ``xpgrad.backends.blas``: NumPy's
+``matmul`` against MKL's ``gemm`` (the ``mkl`` wheel), interleaved in one process.
+
+    python benchmarks/blas_products.py [--threads 1] [--repeats 5]
+
+Prints the best time per product over ``--repeats`` rounds for each library, and their ratio.
+Use one thread here: with more, the idle library's spinning threads slow the other one, and a
+fair comparison at several threads runs each library in a process of its own
+(``XPGRAD_BLAS=numpy`` / ``XPGRAD_BLAS=mkl python benchmarks/mlp_step.py --threads N``).
+"""
+from __future__ import annotations
+
+import argparse
+import timeit
+
+import numpy as np
+
+from xpgrad.backends import blas
+from xpgrad.threads import limit, parse_threads
+
+#: (label, left shape, right shape, left transposed): the products of the bench's workloads
+SHAPES = [("MLP B=32 forward x @ W1", (32, 784), (784, 256), False),
+          ("MLP B=32 weight gradient x.T @ g", (784, 32), (32, 256), True),
+          ("MLP B=32 input gradient g @ W1.T", (32, 256), (256, 784), False),
+          ("MLP B=128 forward x @ W1", (128, 784), (784, 256), False),
+          ("MLP B=4096 forward x @ W1", (4096, 784), (784, 256), False),
+          ("LSTM step [x|h] @ [w_ih; w_hh]", (64, 192), (192, 512), False),
+          ("LSTM weight gradient xh.T @ dz", (192, 3200), (3200, 512), True)]
+
+
+def _operands(left, right, transposed, rng):
+    a = rng.normal(size=left[::-1] if transposed else left).astype(np.float32)
+    return (a.T if transposed else a), rng.normal(size=right).astype(np.float32)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=parse_threads, default=1)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error(f"argument --repeats: must be at least 1, got {args.repeats}")
+    with limit(args.threads):
+        try:
+            blas.use("mkl")
+        except RuntimeError as e:
+            parser.error(str(e))
+        rng = np.random.default_rng(0)
+        print(f"products, float32, {args.threads} thread(s); {blas.describe()} against numpy")
+        print(f"{'product':40s} {'numpy':>10s} {'mkl':>10s} {'numpy/mkl':>10s}")
+        for label, left, right, transposed in SHAPES:
+            a, b = _operands(left, right, transposed, rng)
+            out = np.empty((a.shape[0], b.shape[1]), np.float32)
+            work = a.shape[0] * a.shape[1] * b.shape[1]
+            number = max(3, int(2e8 / work))
+            best = {"numpy": float("inf"), "mkl": float("inf")}
+            for _ in range(args.repeats):
+                for name in best:                       # interleaved: both see the same load
+                    previous = blas.use(name)
+                    seconds = timeit.timeit(lambda: blas.matmul(a, b, out=out), number=number)
+                    blas.restore(previous)
+                    best[name] = min(best[name], seconds / number)
+            print(f"{label:40s} {best['numpy'] * 1e6:8.1f}us {best['mkl'] * 1e6:8.1f}us "
+                  f"{best['numpy'] / best['mkl']:9.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
