@@ -18,19 +18,22 @@ import numpy as np
 from xpgrad.backends import blas
 from xpgrad.threads import limit, parse_threads
 
-#: (label, left shape, right shape, left transposed): the products of the bench's workloads
-SHAPES = [("MLP B=32 forward x @ W1", (32, 784), (784, 256), False),
-          ("MLP B=32 weight gradient x.T @ g", (784, 32), (32, 256), True),
-          ("MLP B=32 input gradient g @ W1.T", (32, 256), (256, 784), False),
-          ("MLP B=128 forward x @ W1", (128, 784), (784, 256), False),
-          ("MLP B=4096 forward x @ W1", (4096, 784), (784, 256), False),
-          ("LSTM step [x|h] @ [w_ih; w_hh]", (64, 192), (192, 512), False),
-          ("LSTM weight gradient xh.T @ dz", (192, 3200), (3200, 512), True)]
+#: (label, left shape, right shape, which operands are transposed views): the products of the
+#: bench's workloads, in the layouts the kernels pass (``x.T``, ``w.T``: views, not copies)
+SHAPES = [("MLP B=32 forward x @ W1", (32, 784), (784, 256), ""),
+          ("MLP B=32 weight gradient x.T @ g", (784, 32), (32, 256), "left"),
+          ("MLP B=32 input gradient g @ W1.T", (32, 256), (256, 784), "right"),
+          ("MLP B=128 forward x @ W1", (128, 784), (784, 256), ""),
+          ("MLP B=4096 forward x @ W1", (4096, 784), (784, 256), ""),
+          ("LSTM step [x|h] @ [w_ih; w_hh]", (64, 192), (192, 512), ""),
+          ("LSTM weight gradient xh.T @ dz", (192, 3200), (3200, 512), "left")]
 
 
-def _operands(left, right, transposed, rng):
-    a = rng.normal(size=left[::-1] if transposed else left).astype(np.float32)
-    return (a.T if transposed else a), rng.normal(size=right).astype(np.float32)
+def _operand(shape, transposed, rng):
+    """A float32 array of ``shape``; a transposed view of a C-ordered one if ``transposed``."""
+    if transposed:
+        return rng.normal(size=shape[::-1]).astype(np.float32).T
+    return rng.normal(size=shape).astype(np.float32)
 
 
 def main(argv=None) -> int:
@@ -49,7 +52,8 @@ def main(argv=None) -> int:
         print(f"products, float32, {args.threads} thread(s); {blas.describe()} against numpy")
         print(f"{'product':40s} {'numpy':>10s} {'mkl':>10s} {'numpy/mkl':>10s}")
         for label, left, right, transposed in SHAPES:
-            a, b = _operands(left, right, transposed, rng)
+            a = _operand(left, transposed == "left", rng)
+            b = _operand(right, transposed == "right", rng)
             out = np.empty((a.shape[0], b.shape[1]), np.float32)
             work = a.shape[0] * a.shape[1] * b.shape[1]
             number = max(3, int(2e8 / work))
