@@ -258,8 +258,8 @@ def matmul(a, b, out=None):
     >>> matmul(np.eye(2), np.full((2, 2), 3.0), out=out) is out
     True
     """
-    lib = _STATE.get("mkl", 0)
-    if lib == 0:
+    lib = _STATE.get("mkl", _UNDECIDED)
+    if lib is _UNDECIDED:
         lib = _mkl()
     if lib is not None and type(a) is np.ndarray and type(b) is np.ndarray \
             and a.ndim == 2 and b.ndim == 2 and a.shape[1] == b.shape[0] \
