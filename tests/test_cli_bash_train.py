@@ -174,3 +174,16 @@ def test_a_data_dir_that_is_a_file_is_named_as_one(tmp_path, capsys):
     assert stop.value.code == 2
     err = capsys.readouterr().err
     assert "is a file, not a directory" in err and err.count("\n") == 1, err
+
+
+def test_a_reader_that_stops_early_ends_the_run_quietly(tmp_path):
+    """``xpgrad train | head -2``: when the reader closes the pipe, the run stops as a Unix tool
+    does on SIGPIPE (status 141), without 'xpgrad: error: [Errno 32] Broken pipe'."""
+    run = subprocess.Popen([sys.executable, "-m", "xpgrad.cli", "train", "--epochs", "5",
+                            "--hidden", "4", "--progress", "never", "--no-log"], cwd=tmp_path,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert run.stdout.readline().startswith("Dataset(")
+    run.stdout.close()
+    err = run.stderr.read()
+    assert run.wait(timeout=120) == 141
+    assert err == ""

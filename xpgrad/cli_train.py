@@ -206,6 +206,15 @@ def _default_logdir(args) -> str:
         return path
 
 
+def _reader_gone() -> int:
+    """The reader of stdout closed it (``xpgrad train | head``): stop quietly, with the status
+    of a Unix tool ended by SIGPIPE; stdout goes to devnull so the exit's flush cannot fail."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + int(getattr(signal, "SIGPIPE", 13))
+
+
 def _remove_made_dirs(args) -> None:
     """Remove the default log directory (and ``runs``) made for a run that then failed its
     checks, where they are still empty."""
@@ -286,6 +295,10 @@ def cmd_train(args, parser) -> int:
         result = plan.fit(echo, handle_signals=True)
     except TrainingError as e:   # every rank raised it at the same step (reduced loss)
         fail_together(world, e, 1)
+    except BrokenPipeError as e:
+        if getattr(e, "failed_rank", None) is not None:
+            fail_together(world, e, 1)
+        return _reader_gone()
     except (ImportError, OSError, CheckpointError) as e:
         # data-parallel: rank 0's failed write (logs, checkpoint) is raised on every rank
         # (failed_rank set) after the ranks agreed on it: one message, no MPI_Abort
