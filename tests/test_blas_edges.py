@@ -17,6 +17,8 @@ import pytest
 import xpgrad as xg
 from xpgrad.backends import blas
 
+from test_cli_bad_inputs import _cli_error
+
 HAVE_MKL = blas._find_mkl() is not None
 needs_mkl = pytest.mark.skipif(not HAVE_MKL, reason="the mkl wheel is not installed")
 
@@ -195,16 +197,8 @@ def test_a_bad_xpgrad_blas_is_not_blamed_on_the_layers_inputs(monkeypatch):
 
 # -- xpgrad train --------------------------------------------------------------------------------
 def _train_error(capsys):
-    from xpgrad.cli import main
-
-    try:
-        code = main(["train", "--epochs", "1", "--max-steps", "1", "--no-log", "--quiet"])
-    except SystemExit as e:
-        code = e.code
-    err = capsys.readouterr().err.strip()
-    assert code == 2, err
-    assert len(err.splitlines()) == 1, err
-    return err
+    return _cli_error(["train", "--epochs", "1", "--max-steps", "1", "--no-log", "--quiet"],
+                      capsys)
 
 
 @pytest.mark.parametrize("value, library, words", [
