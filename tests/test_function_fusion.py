@@ -115,12 +115,12 @@ def test_a_sum_at_the_end_of_a_run_is_fused():
 
 
 def test_kernels_are_cached_on_disk(tmp_path, monkeypatch):
-    from xpgrad.jit import fusion
+    from xpgrad.jit import fused_kernels
 
     monkeypatch.setenv("XPGRAD_NUMBA_CACHE_DIR", str(tmp_path))
-    source = fusion.kernel_source(1, 1, ["v0 = a0[i]", "t0 = np.float64(v0 * 3.0)"],
-                                  ["p0[0, i] = t0"])
-    kernel = fusion._compiled(source)
+    source = fused_kernels.kernel_source(1, 1, ["v0 = a0[i]", "t0 = np.float64(v0 * 3.0)"],
+                                         ["p0[0, i] = t0"])
+    kernel = fused_kernels._compiled(source)
     out = np.empty((1, 4))
     kernel(4, np.arange(4.0), out)
     assert out.tolist() == [[0.0, 3.0, 6.0, 9.0]]
@@ -242,7 +242,7 @@ def test_a_dense_layers_bias_gradient_joins_the_run_before_it():
 def test_a_column_sum_is_a_loop_over_rows_of_a_loop_over_columns():
     # ``acc[i % columns]`` in one flat loop did not vectorize: the fused ReLU backward with
     # its bias gradient took 6-8 us on (32, 256), the unfused pair 3.5 us
-    from xpgrad.jit.fusion import kernel_source, _compiled
+    from xpgrad.jit.fused_kernels import kernel_source, _compiled
 
     source = kernel_source(1, 1, ["v0 = a0[i]", "t0 = np.float64(v0 * v0)"],
                            ["p0[0, i] = t0", "acc[j] += t0"], reduces=True, columns=3)
