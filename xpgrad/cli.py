@@ -154,6 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     """Entry point of the ``xpgrad`` console script; returns the exit status."""
+    # Numba colours its messages with colorama, which then writes a colour reset to a terminal
+    # stdout at exit; under mpiexec (a pty per rank) that lands in every log. The CLI reports
+    # Numba's errors in its own words, so their colours are never seen.
+    os.environ.setdefault("NUMBA_DISABLE_ERROR_MESSAGE_HIGHLIGHTING", "1")
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["bench"]:        # everything after `bench` belongs to xpgrad.bench
