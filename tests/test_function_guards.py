@@ -12,6 +12,144 @@ import pytest
 import xpgrad as xg
 from xpgrad.jit import TraceError
 
+from test_function_cuda import FakeGraphs
+
+BACKENDS = ["numpy", "numba"]
+
+
+def _both(make, calls, backend, **options):
+    """``make(backend)`` -> (step, state()) run eagerly and compiled (``xg.function`` with
+    ``options``) on the argument tuples ``calls(backend)``: the results and the states after
+    each call must agree; returns the compiled Function."""
+    out = []
+    for compiled in (False, True):
+        step, state = make(backend)
+        run = xg.function(step, **options) if compiled else step
+        out.append([(_numpy(run(*args)), state()) for args in calls(backend)])
+        out.append(run)
+    (eager, _), (got, run) = (out[0], out[1]), (out[2], out[3])
+    for k, ((r_e, s_e), (r_c, s_c)) in enumerate(zip(eager, got)):
+        for a, b in zip(r_e + s_e, r_c + s_c):
+            np.testing.assert_allclose(b, a, rtol=1e-12, err_msg=f"call {k}")
+    return run
+
+
+def _numpy(result):
+    items = result if isinstance(result, tuple) else (result,)
+    return [np.asarray(r.numpy() if hasattr(r, "numpy") else r) for r in items]
+
+
+def _sgd_step_then_take(backend):
+    """An SGD update, then an index computed from the argument (not the argument itself)."""
+    w = xg.Variable(np.linspace(1.0, 2.0, 6), backend=backend, dtype="float64")
+    opt = xg.optim.SGD(0.1, momentum=0.5)
+
+    def step(i):
+        with xg.GradientTape() as tape:
+            loss = xg.sum(w * w)
+        opt.apply_gradients([(tape.gradient(loss, w), w)])
+        return xg.take(w, i + 1)
+
+    return step, lambda: [w.numpy(), opt.iterations]
+
+
+def _indices(*rows):
+    return lambda backend: [(xg.asarray(np.array(r), backend=backend),) for r in rows]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_index_computed_from_an_argument_after_an_update_updates_once(backend):
+    run = _both(_sgd_step_then_take, _indices([0, 1], [1, 0], [0, 1], [3, 4], [-2, 0], [1, 1]),
+                backend)
+    assert run.trace_count == 1
+    assert run.programs()[0].snapshot is None      # the guard moved before the update
+
+
+def _update_then(pick):
+    """An Adam update, then ``pick(x, w)`` on the weights it just changed: a guard there
+    cannot run before the update."""
+    def make(backend):
+        w = xg.Variable(np.linspace(-1.0, 1.0, 12).reshape(3, 4), backend=backend,
+                        dtype="float64")
+        opt = xg.optim.Adam(0.05)
+
+        def step(x, y):
+            with xg.GradientTape() as tape:
+                loss = xg.mean((x @ w - y) ** 2)
+            opt.apply_gradients([(tape.gradient(loss, w), w)])
+            return pick(x, w)
+
+        return step, lambda: [w.numpy(), opt.iterations]
+
+    return make
+
+
+def _pseudo_label_loss(x, w):
+    logits = x @ w
+    return xg.losses.softmax_cross_entropy(logits, xg.argmax(logits, axis=-1))
+
+
+def _best_column(x, w):
+    return xg.sum(xg.take(w, xg.argmax(x @ w, axis=-1), axis=1))
+
+
+def _batches(backend):
+    """x @ w's largest column is the last for positive rows, the first for negative ones:
+    the trace sees only 3, the fifth call 0 and 3 (its guard fails)."""
+    rng = np.random.default_rng(3)
+    signs = [[1, 1]] * 4 + [[-1, 1]] * 2 + [[1, -1]] * 2
+    return [(xg.asarray(np.outer(s, [1.0, 1.0, 1.0]), backend=backend),
+             xg.asarray(rng.normal(size=(2, 4)) * 0.1, backend=backend)) for s in signs]
+
+
+@pytest.mark.parametrize("pick", [_pseudo_label_loss, _best_column])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_index_computed_from_updated_weights_updates_once(backend, pick):
+    _both(_update_then(pick), _batches, backend)
+
+
+def _random_rows(backend):
+    """A random draw, then the rows it picks: the guard is on the draw's result."""
+    rng = xg.random.default_rng(5, backend=backend)
+    table = xg.asarray(np.arange(40.0).reshape(20, 2), backend=backend)
+
+    def step(x):
+        return xg.sum(xg.take(table, rng.integers(0, 20, size=(2,)), axis=0) * x)
+
+    return step, lambda: [rng.normal(size=(1,), dtype=xg.float64).numpy()]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_guard_on_a_random_draw_draws_once(backend):
+    _both(_random_rows, lambda be: [(xg.asarray([1.0, 2.0], backend=be),)] * 12, backend)
+
+
+def _write_then_argmax(backend):
+    """A write into a captured Variable, then an index read from it (the write is a copy
+    that the replay assigns at its end: nothing to undo)."""
+    v = xg.Variable(np.array([3.0, 1.0, 0.0, 2.0]), backend=backend, dtype="float64")
+    table = xg.asarray(np.arange(4.0) * 10.0, backend=backend)
+
+    def step(x):
+        v[1] = v[1] + x
+        return xg.take(table, xg.reshape(xg.argmax(v), (1,)))
+
+    return step, lambda: [v.numpy()]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_index_read_from_a_variable_written_before_writes_once(backend):
+    _both(_write_then_argmax,
+          lambda be: [(xg.asarray(x, backend=be),) for x in (0.0, 0.0, 0.0, 5.0, 0.0)], backend)
+
+
+def test_a_failing_guard_between_cuda_graph_segments_updates_once():
+    """The CUDA-graph replay runs host segments (the update, the guards) between graph
+    launches: a guard failing after a launched update must not leave it applied (played by
+    the NumPy stand-in of the graph API)."""
+    graphs = FakeGraphs()
+    _both(_update_then(_best_column), _batches, "numpy", cuda_graph=graphs)
+    assert graphs.launches
 
 
 # -- the trace's instrumentation is undone exactly ----------------------------------------------
@@ -69,3 +207,4 @@ def test_a_trace_whose_instrumentation_fails_midway_is_undone(monkeypatch):
     with pytest.raises(RuntimeError, match="instrumentation failed"):
         f(xg.asarray([1.0]))
     assert vars(be) == own
+

@@ -338,6 +338,10 @@ class _Session:
         tracer.paused = True
         try:
             result = original(opt, real_pairs)
+            # the update before the reads of the updated Variables (an optimizer may rebind
+            # a Variable's array, and a read never moves past the update)
+            fn = HostOptimizerStep(original, opt, variables, tracer.be)
+            tracer.steps.append(Step(fn, tuple(refs), {}, None, "host"))
         finally:
             tracer.paused = False
             for v, _ in list(self.variables.values()):
@@ -345,8 +349,6 @@ class _Session:
         for v in variables:
             if isinstance(v, Variable) and id(v) not in self.variables:
                 self._wrap_variable(v)
-        fn = HostOptimizerStep(original, opt, variables, tracer.be)
-        tracer.steps.append(Step(fn, tuple(refs), {}, None, "host"))
         return result
 
     def restore(self):
