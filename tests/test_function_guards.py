@@ -208,3 +208,23 @@ def test_a_trace_whose_instrumentation_fails_midway_is_undone(monkeypatch):
         f(xg.asarray([1.0]))
     assert vars(be) == own
 
+
+# -- a trace that fails, then runs eagerly -------------------------------------------------------
+
+def _draw_then_read(backend):
+    """A random draw, then a value read in Python (the trace raises TraceError after the draw;
+    with on_trace_error="eager" the call runs eagerly)."""
+    rng = xg.random.default_rng(11, backend=backend)
+
+    def step(x):
+        z = x + rng.normal(size=(2,), dtype=xg.float64)
+        return z * 2.0 if xg.sum(z).item() > 0 else z
+
+    return step, lambda: [rng.normal(size=(1,), dtype=xg.float64).numpy()]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_trace_failing_after_a_random_draw_runs_eagerly_drawing_once(backend):
+    with pytest.warns(RuntimeWarning, match="runs eagerly"):
+        _both(_draw_then_read, lambda be: [(xg.asarray([0.5, -0.5], backend=be),)] * 4,
+              backend, on_trace_error="eager")

@@ -20,6 +20,7 @@ import weakref
 from ..backend import Kernel
 from ..tensor import Tensor, Variable, _wrap
 from .errors import OtherBackend, TraceError, user_line
+from .guards import restored_rng, rng_state
 from .structure import map_leaves
 from .tracer import Ref, Step, Tracer, live_variables
 from .traced import LEAKED, Traced
@@ -185,6 +186,7 @@ class _Session:
         self.replaced = []        # (object, attribute, its own value before or _ABSENT)
         self.proxies = []         # the proxy Kernels this trace installed
         self.created = []         # (weak reference, user's line) of Variables made by the trace
+        self.drawn = {}           # id -> (Generator, its native generator, its state before)
 
     def _replace(self, obj, name, value):
         """``obj.name = value`` until ``restore()``, which puts back exactly what ``obj`` had
@@ -309,13 +311,22 @@ class _Session:
         original = Generator._draw
         tracer = self.tracer
 
+        drawn = self.drawn
+
         def draw(gen, sample):
             if gen.backend is not tracer.be or tracer.paused:
                 return original(gen, sample)
+            if id(gen) not in drawn:
+                drawn[id(gen)] = (gen, gen._rng, rng_state(gen._rng))
             return tracer.call_unrecorded(RandomDraw(original, gen, sample))
 
         Generator._draw = draw
         self.patched.append((Generator, "_draw", original))
+
+    def undo_draws(self):
+        """Put the generators the trace drew from back in the state it found them in."""
+        for gen, rng, state in self.drawn.values():
+            gen._rng = restored_rng(rng, state)
 
     def optimizer_step(self, original, opt, grads_and_vars):
         tracer = self.tracer
@@ -451,6 +462,8 @@ def capture(fn, args, kwargs, be, skip_kernels=()):
         except TraceError as e:
             writes = session.restore()
             e.state_changed = bool(writes) or _changed_state(tracer)
+            if not e.state_changed:     # the call may run again: its draws are drawn again
+                session.undo_draws()
             raise
         finally:
             if writes is None:
