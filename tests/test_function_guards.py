@@ -65,13 +65,13 @@ def test_an_index_computed_from_an_argument_after_an_update_updates_once(backend
     assert run.programs()[0].snapshot is None      # the guard moved before the update
 
 
-def _update_then(pick):
-    """An Adam update, then ``pick(x, w)`` on the weights it just changed: a guard there
-    cannot run before the update."""
+def _update_then(pick, optimizer=lambda: xg.optim.Adam(0.05)):
+    """An update, then ``pick(x, w)`` on the weights it just changed: a guard there cannot
+    run before the update."""
     def make(backend):
         w = xg.Variable(np.linspace(-1.0, 1.0, 12).reshape(3, 4), backend=backend,
                         dtype="float64")
-        opt = xg.optim.Adam(0.05)
+        opt = optimizer()
 
         def step(x, y):
             with xg.GradientTape() as tape:
@@ -106,6 +106,13 @@ def _batches(backend):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_an_index_computed_from_updated_weights_updates_once(backend, pick):
     _both(_update_then(pick), _batches, backend)
+
+
+def test_a_plain_sgd_update_folded_into_a_gemm_is_undone_too():
+    """Plain SGD's update of a product's gradient replays as one gemm (jit/sgd_gemm.py): a
+    step of its own kind, saved and put back like the generic update."""
+    run = _both(_update_then(_best_column, lambda: xg.optim.SGD(0.2)), _batches, "numpy")
+    assert run.programs()[0].snapshot is not None
 
 
 def _random_rows(backend):
