@@ -4,6 +4,7 @@ instead. That is right only if the replay changed nothing before the guard: an o
 update, a write into a Variable or a random draw made before it would then happen twice (once
 by the replay, once by the eager call). Each test runs the same step eagerly and compiled and
 compares everything the step changes, call for call, across a guard that fails."""
+import contextlib
 import sys
 
 import numpy as np
@@ -17,21 +18,42 @@ from test_function_cuda import FakeGraphs
 BACKENDS = ["numpy", "numba"]
 
 
-def _both(make, calls, backend, **options):
+def _both(make, calls, backend, guard_fails=True, **options):
     """``make(backend)`` -> (step, state()) run eagerly and compiled (``xg.function`` with
     ``options``) on the argument tuples ``calls(backend)``: the results and the states after
-    each call must agree; returns the compiled Function."""
+    each call must agree, and a guard must have failed (unless ``guard_fails`` is False);
+    returns the compiled Function."""
     out = []
     for compiled in (False, True):
         step, state = make(backend)
         run = xg.function(step, **options) if compiled else step
-        out.append([(_numpy(run(*args)), state()) for args in calls(backend)])
+        with _counting_guard_failures() as failures:
+            out.append([(_numpy(run(*args)), state()) for args in calls(backend)])
         out.append(run)
+    assert not guard_fails or failures, "no guard failed: the test checks nothing"
     (eager, _), (got, run) = (out[0], out[1]), (out[2], out[3])
     for k, ((r_e, s_e), (r_c, s_c)) in enumerate(zip(eager, got)):
         for a, b in zip(r_e + s_e, r_c + s_c):
             np.testing.assert_allclose(b, a, rtol=1e-12, err_msg=f"call {k}")
     return run
+
+
+@contextlib.contextmanager
+def _counting_guard_failures():
+    """A list that gets one entry per guard failure (``RangeGuard.widen``, the eager call
+    after it) while the context runs."""
+    guard_type = sys.modules["xpgrad.jit.capture"].RangeGuard
+    widen, failures = guard_type.widen, []
+
+    def counted(guard, lo, hi):
+        failures.append((lo, hi))
+        return widen(guard, lo, hi)
+
+    guard_type.widen = counted
+    try:
+        yield failures
+    finally:
+        guard_type.widen = widen
 
 
 def _numpy(result):
@@ -234,4 +256,4 @@ def _draw_then_read(backend):
 def test_a_trace_failing_after_a_random_draw_runs_eagerly_drawing_once(backend):
     with pytest.warns(RuntimeWarning, match="runs eagerly"):
         _both(_draw_then_read, lambda be: [(xg.asarray([0.5, -0.5], backend=be),)] * 4,
-              backend, on_trace_error="eager")
+              backend, guard_fails=False, on_trace_error="eager")
