@@ -42,7 +42,7 @@ class FakeGraphs:
         var_values = [(v, v._data, v._data.copy()) for v in variables]
         segment(S)
         for a in before:                      # capturing writes nothing
-            if isinstance(a, np.ndarray):
+            if isinstance(a, np.ndarray) and a.flags.writeable:
                 a[...] = saved[id(a)]
         for v, array, value in var_values:
             array[...] = value
@@ -53,6 +53,9 @@ class FakeGraphs:
                          if new is not old and isinstance(new, np.generic)]  # 0-d on CuPy
         for k, (old, new) in enumerate(zip(before, S)):
             if new is not old and isinstance(new, np.ndarray):
+                if not new.flags.writeable:   # a read-only view (broadcast_to): no memory
+                    graph.scalars.append(k)   # of its own; taken as each launch makes it
+                    continue
                 graph.made[k] = new
                 if new.dtype.kind == "f" and not any(
                         isinstance(a, np.ndarray) and np.shares_memory(new, a) for a in existing):

@@ -257,7 +257,7 @@ class Function:
                 pass
             try:
                 return program.run(args, kwargs)
-            except GuardFailed as failed:     # raised before the replay changed anything
+            except GuardFailed as failed:     # the replay's changes undone (jit/guards.py)
                 result = self.fn(*args, **kwargs)
                 failed.guard.widen(failed.lo, failed.hi)
                 return result

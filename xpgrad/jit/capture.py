@@ -20,6 +20,7 @@ import weakref
 from ..backend import Kernel
 from ..tensor import Tensor, Variable, _wrap
 from .errors import OtherBackend, TraceError, user_line
+from .guards import restored_rng, rng_state
 from .structure import map_leaves
 from .tracer import Ref, Step, Tracer, live_variables
 from .traced import LEAKED, Traced
@@ -181,17 +182,21 @@ class _Session:
         self.tracer = tracer
         self.skip_kernels = skip_kernels
         self.variables = {}       # id -> (Variable, its Traced at the start)
-        self.patched = []
+        self.patched = []         # (class, attribute, its value before)
+        self.replaced = []        # (object, attribute, its own value before or _ABSENT)
         self.proxies = []         # the proxy Kernels this trace installed
         self.created = []         # (weak reference, user's line) of Variables made by the trace
-        self.others = []          # (backend, its own xp, its own kernels) of the other backends
+        self.drawn = {}           # id -> (Generator, its native generator, its state before)
+
+    def _replace(self, obj, name, value):
+        """``obj.name = value`` until ``restore()``, which puts back exactly what ``obj`` had
+        of its own (an instance's attribute, or none: its class's shows through again)."""
+        self.replaced.append((obj, name, vars(obj).get(name, _ABSENT)))
+        setattr(obj, name, value)
 
     def start(self):
         be, tracer = self.tracer.be, self.tracer
-        self.had_xp = "xp" in vars(be)
-        self.old_xp = vars(be).get("xp")
-        be.xp = tracer.xp
-        self.old_kernels = vars(be).get("kernels")
+        self._replace(be, "xp", tracer.xp)
         kernels = be.kernels
         if kernels:
             proxies = {}
@@ -199,7 +204,7 @@ class _Session:
                 if name in self.skip_kernels:
                     continue
                 proxies[name] = _proxy_kernel(k, tracer)
-            be.kernels = proxies
+            self._replace(be, "kernels", proxies)
             self.proxies = list(proxies.values())
         self._patch_optimizers()
         self._patch_random()
@@ -215,24 +220,12 @@ class _Session:
         program as constants."""
         from ..backend import _instances
 
-        self.others = []
         for other in list(_instances.values()):
             if other is be:
                 continue
-            own = vars(other)
-            self.others.append((other, own.get("xp", _ABSENT), own.get("kernels", _ABSENT)))
             real_xp, real_kernels = other.xp, other.kernels
-            other.xp = _OtherXp(real_xp, other, be)
-            other.kernels = _OtherKernels(real_kernels, other, be)
-
-    def _unwatch_other_backends(self):
-        for other, xp, kernels in self.others:
-            for name, value in (("xp", xp), ("kernels", kernels)):
-                if value is _ABSENT:
-                    vars(other).pop(name, None)
-                else:
-                    setattr(other, name, value)
-        self.others = []
+            self._replace(other, "xp", _OtherXp(real_xp, other, be))
+            self._replace(other, "kernels", _OtherKernels(real_kernels, other, be))
 
     def _wrap_variable(self, v):
         t = self.tracer.read_variable(v)
@@ -246,7 +239,6 @@ class _Session:
 
     def _patch_index_range(self, be):
         real = be.index_range
-        self.had_index_range = "index_range" in vars(be)
         tracer = self.tracer
 
         def index_range(a):
@@ -257,12 +249,11 @@ class _Session:
                                      "guard"))
             return lo, hi
 
-        be.index_range = index_range
+        self._replace(be, "index_range", index_range)
         self._patch_value_range(be)
 
     def _patch_value_range(self, be):
         real = be.value_range
-        self.had_value_range = vars(be).get("value_range")     # an instance's own, if any
         tracer = self.tracer
 
         def value_range(a, accepted):
@@ -275,7 +266,7 @@ class _Session:
             tracer.steps.append(Step(guard, (Ref(a._slot),), {}, None, "guard"))
             return found
 
-        be.value_range = value_range
+        self._replace(be, "value_range", value_range)
 
     def _patch_optimizers(self):
         from ..optim.optimizer import Optimizer
@@ -320,13 +311,22 @@ class _Session:
         original = Generator._draw
         tracer = self.tracer
 
+        drawn = self.drawn
+
         def draw(gen, sample):
             if gen.backend is not tracer.be or tracer.paused:
                 return original(gen, sample)
+            if id(gen) not in drawn:
+                drawn[id(gen)] = (gen, gen._rng, rng_state(gen._rng))
             return tracer.call_unrecorded(RandomDraw(original, gen, sample))
 
         Generator._draw = draw
         self.patched.append((Generator, "_draw", original))
+
+    def undo_draws(self):
+        """Put the generators the trace drew from back in the state it found them in."""
+        for gen, rng, state in self.drawn.values():
+            gen._rng = restored_rng(rng, state)
 
     def optimizer_step(self, original, opt, grads_and_vars):
         tracer = self.tracer
@@ -349,6 +349,10 @@ class _Session:
         tracer.paused = True
         try:
             result = original(opt, real_pairs)
+            # the update before the reads of the updated Variables (an optimizer may rebind
+            # a Variable's array, and a read never moves past the update)
+            fn = HostOptimizerStep(original, opt, variables, tracer.be)
+            tracer.steps.append(Step(fn, tuple(refs), {}, None, "host"))
         finally:
             tracer.paused = False
             for v, _ in list(self.variables.values()):
@@ -356,33 +360,22 @@ class _Session:
         for v in variables:
             if isinstance(v, Variable) and id(v) not in self.variables:
                 self._wrap_variable(v)
-        fn = HostOptimizerStep(original, opt, variables, tracer.be)
-        tracer.steps.append(Step(fn, tuple(refs), {}, None, "host"))
         return result
 
     def restore(self):
         """Undo the instrumentation; return {id(var): slot} for Variables the function rebound
         to an array it computed (written back on every replay)."""
-        be = self.tracer.be
-        if self.had_xp:
-            be.xp = self.old_xp
-        else:
-            del be.xp
-        if self.old_kernels is None:
-            vars(be).pop("kernels", None)
-        else:
-            be.kernels = self.old_kernels
+        for obj, name, value in reversed(self.replaced):
+            if value is _ABSENT:
+                vars(obj).pop(name, None)
+            else:
+                setattr(obj, name, value)
+        self.replaced = []
         for k in self.proxies:
             k.forward.__self__.tracer = None
-        if not self.had_index_range:
-            vars(be).pop("index_range", None)
-        if self.had_value_range is None:
-            vars(be).pop("value_range", None)
-        else:
-            be.value_range = self.had_value_range
-        self._unwatch_other_backends()
-        for owner, name, value in self.patched:
+        for owner, name, value in reversed(self.patched):
             setattr(owner, name, value)
+        self.patched = []
         writes = {}
         for key, (v, _) in self.variables.items():
             data = v._data
@@ -458,9 +451,9 @@ def capture(fn, args, kwargs, be, skip_kernels=()):
         stack.callback(tracer.finish)
         stack.callback(setattr, THREAD, "tracer", THREAD.tracer)
         THREAD.tracer = tracer
-        session.start()
         writes = None
         try:
+            session.start()         # inside: a start that raises midway is undone too
             result = fn(*targs, **tkwargs)
             for k, (t, data) in enumerate(made):
                 if t._data is not data:
@@ -469,6 +462,8 @@ def capture(fn, args, kwargs, be, skip_kernels=()):
         except TraceError as e:
             writes = session.restore()
             e.state_changed = bool(writes) or _changed_state(tracer)
+            if not e.state_changed:     # the call may run again: its draws are drawn again
+                session.undo_draws()
             raise
         finally:
             if writes is None:

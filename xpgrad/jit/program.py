@@ -20,7 +20,9 @@ from __future__ import annotations
 import itertools
 
 from ..tensor import Tensor, Variable, _wrap
+from .capture import GuardFailed
 from .constants import fold_constants
+from .guards import StateSnapshot, hoist_guards
 from .sgd_gemm import fold_sgd_into_gemm
 from .structure import is_namedtuple, leaves, map_leaves
 from .tracer import Ref
@@ -65,6 +67,7 @@ class Program:
         self.sgd_gemms = fold_sgd_into_gemm(self, escaping)
         self.fused = fuse(self, escaping) if fuse is not None else 0
         self.buffers = self._plan(escaping) if plan_buffers else {}
+        self.snapshot = StateSnapshot.of(self.steps, self.slots)
         self._slot = "s{}".format
         self.source = self._generate()
         namespace = dict(self.constants)
@@ -119,6 +122,7 @@ class Program:
             used.update(_refs(step.kwargs, []))
             keep.append(step)
         keep.reverse()
+        keep = hoist_guards(keep, self.slots)
         # a guard on an argument runs first, before anything changes
         inputs = set(self.inputs)
         first = [s for s in keep if s.kind == "input" or (s.kind == "guard" and
@@ -306,6 +310,16 @@ class Program:
         raws = []
         _gather(args, raws)
         _gather(kwargs, raws)
+        if self.snapshot is None:
+            return self._run(raws)
+        restore = self.snapshot.take()
+        try:
+            return self._run(raws)
+        except GuardFailed:
+            restore()          # the caller runs the call eagerly, from the state it began in
+            raise
+
+    def _run(self, raws):
         if self.graph is not None:
             with self._graph_lock:          # one set of static buffers: one launch at a time
                 return self.graph.run(raws)
