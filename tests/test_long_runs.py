@@ -88,7 +88,7 @@ def test_a_traced_step_keeps_nothing_alive_once_dropped(backend):
 
 def test_kernel_proxies_hold_no_tracer_after_a_trace():
     from xpgrad.jit import TraceError
-    from xpgrad.jit.capture import _PROXIES
+    from xpgrad.jit.kernel_proxy import _PROXIES
 
     w = xg.Variable([1.0, -2.0], name="w")
     f = xg.function(lambda x: xg.losses.mse(xg.nn.relu(w * x), x), warmup=0)

@@ -37,11 +37,12 @@ from ..backend import current_backend
 from ..primitive import tape_state
 from ..tensor import Tensor, Variable, _wrap
 from . import capture as capture_module
-from .capture import GuardFailed, capture
 from .binding import Binder
+from .capture import capture
 from .errors import OtherBackend, TraceError
 from .lock import TRACE_LOCK
 from .program import Program
+from .replay_steps import GuardFailed
 from .structure import is_namedtuple, map_leaves
 
 __all__ = ["function", "Function", "TraceError", "RetracingWarning"]

@@ -17,70 +17,17 @@ import gc
 import threading
 import weakref
 
-from ..backend import Kernel
 from ..tensor import Tensor, Variable, _wrap
 from .errors import OtherBackend, TraceError, user_line
 from .guards import restored_rng, rng_state
+from .kernel_proxy import _proxy_kernel
+from .replay_steps import HostOptimizerStep, RandomDraw, RangeGuard
 from .structure import map_leaves
 from .tracer import Ref, Step, Tracer, live_variables
-from .traced import LEAKED, Traced
-
-
-class _KernelProxy:
-    """A backend kernel during a trace: each call is one opaque, recorded step.
-
-    One proxy (and one proxy ``Kernel``) per kernel, made on its first trace and reused by
-    every later one with ``tracer`` set for the trace's length: every ``Kernel`` made stays in
-    ``backend.KERNELS_BY_INDEX`` for the process, so a proxy made per trace would keep its
-    tracer -- the traced Variables, and the arrays the kernels saved -- alive for good.
-    """
-
-    def __init__(self, kernel):
-        self.kernel, self.tracer = kernel, None
-
-    def _call(self, fn, args, params):
-        if self.tracer is None:            # a tape recorded in a trace, used after it
-            raise TraceError(LEAKED, user_line())
-        return self.tracer.call(fn, args, params, kind="kernel")
-
-    def forward(self, *raws, **params):
-        return self._call(self.kernel.forward, raws, params)
-
-    def vjp(self, *args, **params):
-        return self._call(self.kernel.vjp, args, params)
-
-    def vjp_leaving(self, g, saved, needs, *args, **params):
-        """``vjp`` with the ``traced_generic`` positions' gradients left to the generic rules."""
-        left = self.kernel.traced_generic
-        own = [need and i not in left for i, need in enumerate(needs)]
-        grads = list(self._call(self.kernel.vjp, (g, saved, own, *args), params))
-        for i in left:
-            if needs[i]:
-                grads[i] = NotImplemented
-        return tuple(grads)
-
-    def vjp_sliced(self, *args, **params):
-        return self._call(self.kernel.vjp_sliced, args, params)
+from .traced import Traced
 
 
 _ABSENT = object()
-
-#: ``id(kernel) -> (kernel, its _KernelProxy, the proxy Kernel)`` (the kernel is held so that
-#: its id is never reused)
-_PROXIES: dict = {}
-
-
-def _proxy_kernel(k, tracer):
-    """The proxy ``Kernel`` recording ``k``'s calls into ``tracer``."""
-    entry = _PROXIES.get(id(k))
-    if entry is None:
-        p = _KernelProxy(k)
-        vjp = None if k.vjp is None else p.vjp_leaving if k.traced_generic else p.vjp
-        entry = _PROXIES[id(k)] = (k, p, Kernel(
-            p.forward, vjp, needs=k.needs,
-            vjp_sliced=p.vjp_sliced if k.vjp_sliced is not None else None))
-    entry[1].tracer = tracer
-    return entry[2]
 
 
 class _OtherXp:
@@ -109,54 +56,6 @@ class _OtherKernels(_OtherXp):
         raise OtherBackend(self._backend, self._traced, user_line())
 
 
-class HostOptimizerStep:
-    """Replay of ``optimizer.apply_gradients``: the original method, on the replayed gradients
-    (Python state -- the learning-rate schedule, ``iterations``, slots -- advances as eager)."""
-
-    def __init__(self, method, optimizer, variables, be):
-        self.method, self.optimizer, self.variables, self.be = method, optimizer, variables, be
-
-    def __call__(self, *grads):
-        be = self.be
-        # the program's arrays become Tensors; Python numbers go as given (converted there)
-        pairs = [(_wrap(g, be) if hasattr(g, "shape") and not isinstance(g, Tensor) else g, v)
-                 for g, v in zip(grads, self.variables)]
-        return self.method(self.optimizer, pairs)
-
-
-class RandomDraw:
-    """Replay of a random draw (``xg.random.Generator``): draws again from the same generator,
-    so each replay gets fresh numbers and the generator advances as in eager calls."""
-
-    draws_random = True       # never dropped as dead, nor folded: it changes the generator
-
-    def __init__(self, draw, generator, sample):
-        self.draw, self.generator, self.sample = draw, generator, sample
-
-    def __call__(self):
-        return self.draw(self.generator, self.sample)
-
-    def __repr__(self):
-        return "<random draw>"
-
-
-class RangeGuard:
-    """Replay: the integer range of an index array must lie inside the one seen (and accepted
-    by xpgrad's bound checks) when traced; else the call runs eagerly (``GuardFailed``)."""
-
-    def __init__(self, index_range, lo, hi):
-        self.index_range, self.lo, self.hi = index_range, lo, hi
-
-    def __call__(self, a):
-        lo, hi = self.index_range(a)
-        if lo < self.lo or hi > self.hi:
-            raise GuardFailed(self, lo, hi)
-
-    def widen(self, lo, hi):
-        """An eager call accepted ``[lo, hi]`` too: bound checks accept an interval."""
-        self.lo, self.hi = min(self.lo, lo), max(self.hi, hi)
-
-
 def _unrecorded(tracer, fn, *args):
     """``fn(*args)`` on real arrays with the recording paused: a backend's generic
     ``index_range`` computes with ``self.xp``, which the trace has replaced."""
@@ -165,14 +64,6 @@ def _unrecorded(tracer, fn, *args):
         return fn(*args)
     finally:
         tracer.paused = paused
-
-
-class GuardFailed(Exception):
-    """A replay's input is outside what the trace checked: run this call eagerly."""
-
-    def __init__(self, guard, lo, hi):
-        super().__init__(guard, lo, hi)
-        self.guard, self.lo, self.hi = guard, lo, hi
 
 
 class _Session:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import itertools
 
 from ..tensor import Tensor, Variable, _wrap
-from .capture import GuardFailed
+from .replay_steps import GuardFailed
 from .constants import fold_constants
 from .guards import StateSnapshot, hoist_guards
 from .sgd_gemm import fold_sgd_into_gemm

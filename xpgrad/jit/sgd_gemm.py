@@ -140,7 +140,7 @@ class FusedSGDStep:
     def _as_traced(self, args):
         """The step the trace saw: the products computed, then ``apply_gradients``."""
         from ..optim.optimizer import Optimizer
-        from .capture import HostOptimizerStep
+        from .replay_steps import HostOptimizerStep
 
         grads = [(arg[0] @ arg[1]) if fused else arg for fused, arg in zip(self.fused, args)]
         return HostOptimizerStep(Optimizer.apply_gradients, self.optimizer, self.variables,
@@ -150,7 +150,7 @@ class FusedSGDStep:
 def _plain_sgd(host):
     from ..optim.optimizer import Optimizer
     from ..optim.sgd import SGD
-    from .capture import HostOptimizerStep
+    from .replay_steps import HostOptimizerStep
 
     if type(host) is not HostOptimizerStep:
         return None

@@ -1,0 +1,62 @@
+"""Backend kernels during a trace: each call of a proxy kernel is one opaque, recorded step."""
+from __future__ import annotations
+
+from ..backend import Kernel
+from .errors import TraceError, user_line
+from .traced import LEAKED
+
+
+class _KernelProxy:
+    """A backend kernel during a trace: each call is one opaque, recorded step.
+
+    One proxy (and one proxy ``Kernel``) per kernel, made on its first trace and reused by
+    every later one with ``tracer`` set for the trace's length: every ``Kernel`` made stays in
+    ``backend.KERNELS_BY_INDEX`` for the process, so a proxy made per trace would keep its
+    tracer -- the traced Variables, and the arrays the kernels saved -- alive for good.
+    """
+
+    def __init__(self, kernel):
+        self.kernel, self.tracer = kernel, None
+
+    def _call(self, fn, args, params):
+        if self.tracer is None:            # a tape recorded in a trace, used after it
+            raise TraceError(LEAKED, user_line())
+        return self.tracer.call(fn, args, params, kind="kernel")
+
+    def forward(self, *raws, **params):
+        return self._call(self.kernel.forward, raws, params)
+
+    def vjp(self, *args, **params):
+        return self._call(self.kernel.vjp, args, params)
+
+    def vjp_leaving(self, g, saved, needs, *args, **params):
+        """``vjp`` with the ``traced_generic`` positions' gradients left to the generic rules."""
+        left = self.kernel.traced_generic
+        own = [need and i not in left for i, need in enumerate(needs)]
+        grads = list(self._call(self.kernel.vjp, (g, saved, own, *args), params))
+        for i in left:
+            if needs[i]:
+                grads[i] = NotImplemented
+        return tuple(grads)
+
+    def vjp_sliced(self, *args, **params):
+        return self._call(self.kernel.vjp_sliced, args, params)
+
+
+
+#: ``id(kernel) -> (kernel, its _KernelProxy, the proxy Kernel)`` (the kernel is held so that
+#: its id is never reused)
+_PROXIES: dict = {}
+
+
+def _proxy_kernel(k, tracer):
+    """The proxy ``Kernel`` recording ``k``'s calls into ``tracer``."""
+    entry = _PROXIES.get(id(k))
+    if entry is None:
+        p = _KernelProxy(k)
+        vjp = None if k.vjp is None else p.vjp_leaving if k.traced_generic else p.vjp
+        entry = _PROXIES[id(k)] = (k, p, Kernel(
+            p.forward, vjp, needs=k.needs,
+            vjp_sliced=p.vjp_sliced if k.vjp_sliced is not None else None))
+    entry[1].tracer = tracer
+    return entry[2]

@@ -1,0 +1,61 @@
+"""The host-side steps a program replays as Python calls: an optimizer update, a random
+draw, a range guard (whose failure, ``GuardFailed``, makes the call run eagerly)."""
+from __future__ import annotations
+
+from ..tensor import Tensor, _wrap
+
+
+class HostOptimizerStep:
+    """Replay of ``optimizer.apply_gradients``: the original method, on the replayed gradients
+    (Python state -- the learning-rate schedule, ``iterations``, slots -- advances as eager)."""
+
+    def __init__(self, method, optimizer, variables, be):
+        self.method, self.optimizer, self.variables, self.be = method, optimizer, variables, be
+
+    def __call__(self, *grads):
+        be = self.be
+        # the program's arrays become Tensors; Python numbers go as given (converted there)
+        pairs = [(_wrap(g, be) if hasattr(g, "shape") and not isinstance(g, Tensor) else g, v)
+                 for g, v in zip(grads, self.variables)]
+        return self.method(self.optimizer, pairs)
+
+
+class RandomDraw:
+    """Replay of a random draw (``xg.random.Generator``): draws again from the same generator,
+    so each replay gets fresh numbers and the generator advances as in eager calls."""
+
+    draws_random = True       # never dropped as dead, nor folded: it changes the generator
+
+    def __init__(self, draw, generator, sample):
+        self.draw, self.generator, self.sample = draw, generator, sample
+
+    def __call__(self):
+        return self.draw(self.generator, self.sample)
+
+    def __repr__(self):
+        return "<random draw>"
+
+
+class RangeGuard:
+    """Replay: the integer range of an index array must lie inside the one seen (and accepted
+    by xpgrad's bound checks) when traced; else the call runs eagerly (``GuardFailed``)."""
+
+    def __init__(self, index_range, lo, hi):
+        self.index_range, self.lo, self.hi = index_range, lo, hi
+
+    def __call__(self, a):
+        lo, hi = self.index_range(a)
+        if lo < self.lo or hi > self.hi:
+            raise GuardFailed(self, lo, hi)
+
+    def widen(self, lo, hi):
+        """An eager call accepted ``[lo, hi]`` too: bound checks accept an interval."""
+        self.lo, self.hi = min(self.lo, lo), max(self.hi, hi)
+
+
+class GuardFailed(Exception):
+    """A replay's input is outside what the trace checked: run this call eagerly."""
+
+    def __init__(self, guard, lo, hi):
+        super().__init__(guard, lo, hi)
+        self.guard, self.lo, self.hi = guard, lo, hi
