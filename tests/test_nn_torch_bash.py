@@ -65,3 +65,42 @@ def test_relu_relu6_hardtanh_keep_integers_as_pytorch(name, dtype, backend):
     np.testing.assert_array_equal(ours, np.clip(x, low, high))
     if np.dtype(dtype).kind == "i":
         np.testing.assert_array_equal(ours, theirs(torch.tensor(x)).numpy())
+
+
+#: (name, ours, PyTorch's) on (pred-like, target-like) float arrays of the same shape
+ELEMENTWISE_LOSSES = [
+    ("l1", xg.losses.l1, F.l1_loss),
+    ("huber", xg.losses.huber, F.huber_loss),
+    ("smooth_l1", xg.losses.smooth_l1, F.smooth_l1_loss),
+    ("mse", xg.losses.mse, F.mse_loss),
+    ("binary_cross_entropy", xg.losses.binary_cross_entropy, F.binary_cross_entropy),
+    ("sigmoid_cross_entropy_with_logits", xg.losses.sigmoid_cross_entropy_with_logits,
+     F.binary_cross_entropy_with_logits),
+    ("kl_div", xg.losses.kl_div, F.kl_div),
+]
+
+
+EMPTY_CASES = [(name, ours, theirs, reduction) for name, ours, theirs in ELEMENTWISE_LOSSES
+               for reduction in ("mean", "sum") + (("batchmean",) if name == "kl_div" else ())]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", [(0,), (0, 3)])
+@pytest.mark.parametrize("name, ours, theirs, reduction", EMPTY_CASES,
+                         ids=[f"{c[0]}-{c[3]}" for c in EMPTY_CASES])
+def test_an_empty_batch_is_nan_or_zero_without_a_warning(name, ours, theirs, reduction, shape,
+                                                         dtype, backend):
+    """PyTorch's mean of no entries is NaN, silently; l1, huber, smooth_l1,
+    binary_cross_entropy and kl_div also warned (NumPy's "Mean of empty slice")."""
+    a = np.zeros(shape, dtype)
+    want = theirs(torch.tensor(a, requires_grad=True), torch.tensor(a), reduction=reduction)
+    x = xg.asarray(a, backend=backend)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with xg.GradientTape() as tape:
+            tape.watch(x)
+            loss = ours(x, xg.asarray(a, backend=backend), reduction=reduction)
+        grad = tape.gradient(loss, x)
+    np.testing.assert_array_equal(loss.numpy(), want.detach().numpy())
+    assert grad.shape == shape and loss.numpy().dtype == dtype

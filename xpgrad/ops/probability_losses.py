@@ -89,7 +89,8 @@ _probs_bce = Primitive("binary_cross_entropy", _probs_bce_forward, _probs_bce_dp
 # -- Kullback-Leibler divergence -----------------------------------------------------------------
 def _kl_reduce(xp, per, reduction):
     if reduction == "batchmean":
-        return xp.sum(per) / (per.shape[0] if per.ndim else 1)
+        batch = per.shape[0] if per.ndim else 1
+        return xp.sum(per) / batch if batch else xp.sum(per) * float("nan")   # 0 / 0 as PyTorch
     return _reduce(xp, per, reduction)
 
 
