@@ -104,3 +104,53 @@ def test_an_empty_batch_is_nan_or_zero_without_a_warning(name, ours, theirs, red
         grad = tape.gradient(loss, x)
     np.testing.assert_array_equal(loss.numpy(), want.detach().numpy())
     assert grad.shape == shape and loss.numpy().dtype == dtype
+
+
+LAYERS = ["RNN", "GRU", "LSTM"]
+
+
+def _layer_pair(kind, layers):
+    theirs = getattr(torch.nn, kind)(3, 4, num_layers=layers, batch_first=True).double()
+    ours = getattr(xg.nn, kind)(3, 4, layers, dtype="float64", rng=0)
+    ours.load_torch_state_dict(theirs.state_dict())
+    return ours, theirs
+
+
+@pytest.mark.parametrize("as_given", [np.asarray, lambda a: a.tolist()], ids=["ndarray", "list"])
+@pytest.mark.parametrize("kind", LAYERS)
+def test_recurrent_layers_take_an_array_like_initial_state_as_their_input(kind, as_given):
+    """The input could be a NumPy array, the initial state could not ("h0 must be a tensor of
+    shape (2, 2, 4), got ndarray")."""
+    rng = np.random.default_rng(0)
+    x, h, c = (rng.standard_normal(s) for s in [(2, 5, 3), (2, 2, 4), (2, 2, 4)])
+    ours, theirs = _layer_pair(kind, 2)
+    state = (as_given(h), as_given(c)) if kind == "LSTM" else as_given(h)
+    got, got_state = ours(x, state)
+    want, want_state = theirs(torch.tensor(x), (torch.tensor(h), torch.tensor(c))
+                              if kind == "LSTM" else torch.tensor(h))
+    np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-12)
+    for a, b in zip(got_state if kind == "LSTM" else [got_state],
+                    want_state if kind == "LSTM" else [want_state]):
+        np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["RNNCell", "GRUCell", "LSTMCell"])
+def test_recurrent_cells_take_an_array_like_state(kind):
+    rng = np.random.default_rng(1)
+    x, h, c = (rng.standard_normal(s) for s in [(2, 3), (2, 4), (2, 4)])
+    cell = getattr(xg.nn, kind)(3, 4, dtype="float64", rng=0)
+    as_arrays = cell(x, (h, c) if kind == "LSTMCell" else h)
+    as_tensors = cell(x, (xg.asarray(h), xg.asarray(c)) if kind == "LSTMCell" else xg.asarray(h))
+    for a, b in zip(*(r if kind == "LSTMCell" else [r] for r in (as_arrays, as_tensors))):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+@pytest.mark.parametrize("kind", LAYERS)
+def test_a_recurrent_state_of_another_shape_or_kind_is_still_named(kind):
+    ours, _ = _layer_pair(kind, 1)
+    x = np.zeros((2, 5, 3))
+    bad = np.zeros((1, 3, 4))
+    with pytest.raises(ValueError, match=r"must be a tensor of shape \(1, 2, 4\), got \(1, 3, 4\)"):
+        ours(x, (bad, bad) if kind == "LSTM" else bad)
+    with pytest.raises(ValueError, match=r"must be a tensor of shape \(1, 2, 4\), got str"):
+        ours(x, ("h", "c") if kind == "LSTM" else "h")
