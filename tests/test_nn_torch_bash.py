@@ -154,3 +154,35 @@ def test_a_recurrent_state_of_another_shape_or_kind_is_still_named(kind):
         ours(x, (bad, bad) if kind == "LSTM" else bad)
     with pytest.raises(ValueError, match=r"must be a tensor of shape \(1, 2, 4\), got str"):
         ours(x, ("h", "c") if kind == "LSTM" else "h")
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_linear_loads_and_writes_a_torch_linear_state_dict(dtype, bias):
+    """Embedding, LayerNorm and the recurrent layers had ``load_torch_state_dict``; Linear,
+    the layer a port needs first, had not (and its weight is the transpose of PyTorch's)."""
+    theirs = torch.nn.Linear(5, 3, bias=bias, dtype=getattr(torch, dtype))
+    ours = xg.nn.Linear(5, 3, bias=bias, dtype=dtype, rng=0)
+    ours.load_torch_state_dict(theirs.state_dict())
+    assert ours.w.numpy().flags.c_contiguous
+    x = np.random.default_rng(0).standard_normal((4, 5)).astype(dtype)
+    np.testing.assert_allclose(ours(x).numpy(), theirs(torch.tensor(x)).detach().numpy(),
+                               rtol=1e-6 if dtype == "float32" else 1e-12)
+    with torch.no_grad():                       # copies: torch's later updates stay torch's
+        theirs.weight.add_(1.0)
+    again = torch.nn.Linear(5, 3, bias=bias, dtype=getattr(torch, dtype))
+    again.load_state_dict({k: torch.tensor(v) for k, v in ours.torch_state_dict().items()})
+    np.testing.assert_array_equal(again.weight.detach().numpy(), ours.w.numpy().T)
+
+
+def test_linear_refuses_a_torch_state_dict_it_would_load_wrongly():
+    ours = xg.nn.Linear(5, 3, bias=False, rng=0)
+    before = ours.w.numpy().copy()
+    with pytest.raises(ValueError, match="unexpected keys \\['bias'\\]"):
+        ours.load_torch_state_dict(torch.nn.Linear(5, 3).state_dict())
+    with pytest.raises(ValueError, match=r"'weight' has shape \(5, 3\), this Linear needs "
+                                         r"\(3, 5\)"):
+        ours.load_torch_state_dict({"weight": np.zeros((5, 3))})      # xpgrad's own layout
+    with pytest.raises(ValueError, match=r"missing keys \['weight'\].*prefixes \['head'\]"):
+        ours.load_torch_state_dict({"head.weight": np.zeros((3, 5))})
+    np.testing.assert_array_equal(ours.w.numpy(), before)
