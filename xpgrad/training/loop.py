@@ -166,7 +166,8 @@ def train(config: TrainConfig, echo=print, *, handle_signals=False) -> TrainResu
     files (a ``loss/train_step`` scalar per step, the other scalars per epoch) and
     ``history.json`` under ``config.logdir`` when it is set (and ``curves.png`` with
     ``config.curves``), and the checkpoint (resuming from it if it exists). BLAS and Numba use
-    ``config.threads`` threads while it trains. Everything is checked first (``prepare``).
+    ``config.threads`` threads while it trains. Everything is checked first (``prepare``); a
+    ``logdir`` holding another run's logs is a ConfigError, unless this run resumes that one.
     With ``handle_signals`` (main thread), SIGINT/SIGTERM stop the run after the current step,
     with everything saved, and ``result.interrupted`` names the signal.
     """
