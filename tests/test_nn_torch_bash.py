@@ -189,3 +189,31 @@ def test_linear_refuses_a_torch_state_dict_it_would_load_wrongly():
     with pytest.raises(ValueError, match=r"missing keys \['weight'\].*prefixes \['head'\]"):
         ours.load_torch_state_dict({"head.weight": np.zeros((3, 5))})
     np.testing.assert_array_equal(ours.w.numpy(), before)
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda: xg.nn.Softmax(dim=1), "^Softmax\\(\\) got an unexpected keyword argument 'dim'; "
+                                   "xpgrad calls it axis="),
+    (lambda: xg.nn.LogSoftmax(dim=1), "^LogSoftmax\\(\\) .* 'dim'; xpgrad calls it axis="),
+    (lambda: xg.nn.GLU(dim=1), "^GLU\\(\\) .* 'dim'; xpgrad calls it axis="),
+    (lambda: xg.nn.Dropout(p=0.5), "^Dropout\\(\\) .* 'p'; xpgrad calls it rate="),
+    (lambda: xg.nn.ReLU(inplace=True), "^ReLU\\(\\) .* 'inplace': xpgrad's layers never"),
+    (lambda: xg.nn.LeakyReLU(0.2, inplace=True), "^LeakyReLU\\(\\) .* 'inplace'"),
+    (lambda: xg.nn.Linear(4, 2, device="cpu"), "^Linear\\(\\) .* 'device'; .*backend="),
+    (lambda: xg.nn.Embedding(5, 2, max_norm=1.0),
+     "^Embedding\\(\\) .* 'max_norm' \\(xpgrad's Embedding does not have this option\\)"),
+    (lambda: xg.nn.LSTM(2, 3, bidirectional=True), "^LSTM\\(\\) .* 'bidirectional' \\("),
+])
+def test_pytorch_keywords_a_layer_lacks_are_named_with_the_layer(make, words):
+    """The TypeError named another class's __init__ ("Softmax.__init__() got an unexpected
+    keyword argument 'dim'" for LogSoftmax and GLU, "Module.__init__()" for ReLU) and gave no
+    hint where xpgrad's name differs."""
+    with pytest.raises(TypeError, match=words):
+        make()
+
+
+def test_layers_still_take_their_own_keywords():
+    assert xg.nn.Softmax(axis=0, name="s").axis == 0
+    assert xg.nn.Dropout(rate=0.25).rate == 0.25
+    assert xg.nn.ReLU(name="act").name == "act"
+    assert xg.nn.Linear(in_features=3, out_features=2, rng=0).w.shape == (3, 2)
