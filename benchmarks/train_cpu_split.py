@@ -96,7 +96,8 @@ def main(argv=None):
                                XPGRAD_NUMBA_CACHE_DIR=cache)
                     env.pop("PYTHONDONTWRITEBYTECODE", None)
                     env.pop("NUMBA_CACHE_DIR", None)
-                    logdir = os.path.join(work, f"log{rep}")
+                    # a run of its own: xpgrad train refuses another run's --logdir
+                    logdir = os.path.join(work, f"log{rep}-{len(prefix)}-{backend}-{state}")
                     out = subprocess.run([sys.executable, "-c", CHILD, logdir, backend], env=env,
                                          capture_output=True, text=True, cwd=work)
                     if out.returncode:

@@ -39,8 +39,11 @@ IMPORTS = ("import xpgrad.cli, xpgrad.training, xpgrad.events, xpgrad.report; "
            "import xpgrad as xg; xg.get_backend('numpy').xp.asarray(0)")
 
 
-def _run(argv, env, logdir=None):
-    """One process: wall seconds, the loop seconds from its history (or None), its stderr."""
+def _run(argv, env, logs_in=None):
+    """One process, logging (``logs_in`` given) into a new directory under ``logs_in`` (a run
+    refuses a --logdir holding another run's logs): wall seconds, the loop seconds from its
+    history (or None), its stderr."""
+    logdir = logs_in and tempfile.mkdtemp(prefix="run-", dir=logs_in)
     args = [sys.executable, "-m", "xpgrad.cli", "train", "--progress", "never", *argv]
     args += ["--logdir", logdir] if logdir else ["--no-log"]
     t0 = time.perf_counter()
@@ -103,6 +106,7 @@ def main(argv=None):
         for rep in range(args.repeats + 1):          # the first repeat warms the .pyc files
             for suffix, env in trees.items():
                 logdir = os.path.join(work, f"log{rep}")
+                os.makedirs(logdir, exist_ok=True)
                 results = {}
                 results["numpy"] = _run(["--backend", "numpy"], env, logdir)
                 results["numpy --no-log"] = _run(["--backend", "numpy"], env)

@@ -57,12 +57,27 @@ def streams(ids, batch_size):
     return x, y
 
 
+def unknown_chars(prime, vocab):
+    """The characters of ``prime`` missing from ``vocab``, as Python writes them ('Z', '\\t'),
+    each once, in order of appearance; empty when the model can read all of ``prime``.
+
+    >>> unknown_chars("Zoë, Zoë", "Zo, ")
+    ["'ë'"]
+    """
+    known = set(vocab)
+    return [repr(ch) for ch in dict.fromkeys(prime) if ch not in known]
+
+
 def sample(model, vocab, prime, length, temperature=0.8, seed=0, backend="numpy"):
-    """Prime the model with ``prime`` and draw ``length`` more characters."""
+    """Prime the model with ``prime`` and draw ``length`` more characters; ValueError when
+    ``prime`` holds characters the model has no input for (not in ``vocab``)."""
+    missing = unknown_chars(prime, vocab)
+    if missing:
+        raise ValueError(f"prime: characters not in the training text: {', '.join(missing)}")
     V = len(vocab)
     eye = np.eye(V, dtype=np.float32)
     index = {ch: i for i, ch in enumerate(vocab)}
-    ids = [index[ch] for ch in prime if ch in index] or [0]
+    ids = [index[ch] for ch in prime] or [0]
     rng = np.random.default_rng(seed)
     logits, state = model(xg.asarray(eye[ids][None], backend=backend))
     out = []
@@ -141,10 +156,16 @@ def _check(parser, args):
     if args.k2 is not None and args.k2 < args.seq_len:
         parser.error(f"--k2 {args.k2} is below --seq-len {args.seq_len}: an update's loss "
                      f"covers its last --seq-len characters, so --k2 must be at least that")
-    n = len(load_text(args.chars))
-    if (n - 1) // args.batch_size < 2:
-        parser.error(f"{n} characters are too few for --batch-size {args.batch_size} streams "
-                     f"(each needs at least 2 characters; raise --chars or lower --batch-size)")
+    text = load_text(args.chars)
+    if (len(text) - 1) // args.batch_size < 2:
+        parser.error(f"{len(text)} characters are too few for --batch-size {args.batch_size} "
+                     f"streams (each needs at least 2 characters; raise --chars or lower "
+                     f"--batch-size)")
+    missing = unknown_chars(args.prime, text)
+    if missing:
+        part = f" (its first {args.chars} characters, --chars {args.chars})" if args.chars else ""
+        parser.error(f"argument --prime: characters not in the training text{part}: "
+                     f"{', '.join(missing)}")
 
 
 def _number(kind, low, strict=False):

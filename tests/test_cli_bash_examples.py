@@ -6,7 +6,9 @@ import sys
 
 import pytest
 
-from conftest import EXAMPLES
+import xpgrad as xg
+
+from conftest import EXAMPLES, load_example
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -24,6 +26,12 @@ BAD = [
     ("char_lm.py", ["--hidden", "0"], "argument --hidden: must be an integer >= 1"),
     ("char_lm.py", ["--k2", "5"], "--k2 5 is below --seq-len 50"),
     ("char_lm.py", ["--backend", "nope"], "argument --backend: unknown backend 'nope'"),
+    # the sample's prime was filtered to the training text's characters without a word
+    ("char_lm.py", ["--prime", "Zoë, 42 Zoë"],
+     "argument --prime: characters not in the training text: 'Z', 'ë', '4', '2'"),
+    ("char_lm.py", ["--chars", "2000", "--prime", "Quiet\tnight"],
+     "argument --prime: characters not in the training text (its first 2000 characters, "
+     "--chars 2000): 'Q', '\\t'"),
 ]
 
 
@@ -45,3 +53,14 @@ def test_sine_scores_the_shortest_length_it_takes(tmp_path):
                          timeout=120, cwd=tmp_path, env={**os.environ, "PYTHONPATH": ROOT})
     assert out.returncode == 0, out.stderr[-2000:]
     assert "test MSE nan" not in out.stdout and "test MSE" in out.stdout
+
+
+def test_char_lm_sample_refuses_a_prime_it_cannot_read():
+    """``sample`` dropped the prime's unknown characters (and primed with character 0 when
+    none was left); called from Python it says which."""
+    char_lm = load_example("char_lm")
+    vocab = sorted("abc ")
+    model = char_lm.CharLM(len(vocab), 4, rng=xg.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"prime: characters not in the training text: 'Z', 'd'"):
+        char_lm.sample(model, vocab, "Zab dZ", 3)
+    assert len(char_lm.sample(model, vocab, "ab c", 3)) == 3

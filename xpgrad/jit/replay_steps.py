@@ -45,7 +45,7 @@ class RangeGuard:
 
     def __call__(self, a):
         lo, hi = self.index_range(a)
-        if lo < self.lo or hi > self.hi:
+        if not (self.lo <= lo and hi <= self.hi):       # NaN fails it: the eager call raises
             raise GuardFailed(self, lo, hi)
 
     def widen(self, lo, hi):

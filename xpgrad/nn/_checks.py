@@ -10,6 +10,8 @@ Linear: in_features must be a positive integer, got 2.5
 """
 from __future__ import annotations
 
+import functools
+import inspect
 import numbers
 
 from ..optim._checks import hyperparameter
@@ -70,3 +72,43 @@ def finite(name: str, value, owner: str) -> float:
         return hyperparameter(name, value)
     except (TypeError, ValueError) as e:
         raise type(e)(f"{owner}: {e}") from None
+
+
+#: PyTorch's keyword arguments of its layers, and what a PyTorch user is told here
+_TORCH_KEYWORDS = {
+    "dim": "; xpgrad calls it axis=",
+    "p": "; xpgrad calls it rate=",
+    "inplace": ": xpgrad's layers never change their input in place; leave it out",
+    "device": "; xpgrad's layers take backend= ('numpy', 'numba', 'cupy')",
+}
+
+
+@functools.lru_cache(maxsize=None)
+def _keywords(init):
+    """The keyword names ``init`` takes; None when it takes any (``**kwargs``)."""
+    params = inspect.signature(init).parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    return frozenset(p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD,
+                                                          p.KEYWORD_ONLY))
+
+
+def known_keywords(cls, kwargs) -> None:
+    """TypeError naming the layer ``cls`` (not the class whose ``__init__`` it inherits) for a
+    keyword argument it does not take, with xpgrad's name for PyTorch's (``dim`` -> ``axis``).
+
+    >>> class Layer:
+    ...     def __init__(self, axis=-1): pass
+    >>> try:
+    ...     known_keywords(Layer, {"dim": 1})
+    ... except TypeError as e:
+    ...     print(e)
+    Layer() got an unexpected keyword argument 'dim'; xpgrad calls it axis=
+    """
+    accepted = _keywords(cls.__init__)
+    unknown = [key for key in kwargs if accepted is not None and key not in accepted]
+    if unknown:
+        key, owner = unknown[0], cls.__name__
+        raise TypeError(f"{owner}() got an unexpected keyword argument {key!r}"
+                        + _TORCH_KEYWORDS.get(key, f" (xpgrad's {owner} does not have this "
+                                                   f"option)"))

@@ -47,6 +47,33 @@ class Linear(Module):
     def forward(self, x):
         return linear(check_input(x, self.w, "Linear"), self.w, self.b)
 
+    def load_torch_state_dict(self, state_dict) -> None:
+        """Copy ``weight`` (out_features, in_features) and ``bias`` from a ``torch.nn.Linear``
+        state dict (tensors or arrays): ``w`` gets a row-major copy of the transposed weight.
+        A missing key, a bias for ``bias=False``, another shape or values that are not real
+        numbers raise ValueError before anything changes."""
+        import numpy as np
+
+        from ._torch import load_checked
+
+        expected = {"weight": (self.out_features, self.in_features)}
+        if self.b is not None:
+            expected["bias"] = (self.out_features,)
+        values = load_checked(self, state_dict, expected, known=("weight", "bias"))
+        targets = [self.w] + ([self.b] if self.b is not None else [])
+        for variable, value in zip(targets, [np.ascontiguousarray(values[0].T)] + values[1:]):
+            variable.assign(asarray(value, dtype=variable.dtype).to(variable.backend))
+
+    def torch_state_dict(self) -> dict:
+        """``{"weight": (out, in), "bias": (out,)}`` as NumPy arrays (the bias if this layer has
+        one), for ``torch.nn.Linear.load_state_dict``."""
+        from ._torch import host
+
+        out = {"weight": host(self.w).T.copy()}
+        if self.b is not None:
+            out["bias"] = host(self.b)
+        return out
+
     def _extra_repr(self):
         return f", in_features={self.in_features}, out_features={self.out_features}, " \
                f"bias={self.b is not None}"

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 
 from .._args import flag, no_attribute
 from ..tensor import Tensor, Variable
+from ._checks import known_keywords
 
 
 def _children(value, key):
@@ -50,6 +51,11 @@ class Module:
     dict attribute ``d`` contributes ``"d/k"``. Attributes starting with ``_`` are skipped.
     Checkpoints match variables by these paths.
     """
+
+    def __new__(cls, *args, **kwargs):
+        if kwargs:          # PyTorch's keywords (dim=, inplace=) named with this layer
+            known_keywords(cls, kwargs)
+        return super().__new__(cls)
 
     def __init__(self, name: str | None = None):
         self.name = name or type(self).__name__.lower()

@@ -156,16 +156,24 @@ def _describe(value):
     return type(value).__name__
 
 
-def _check_state(s, shape, what, layer, dtype):
-    """``s`` must be a Tensor of ``shape`` and of the weights' ``dtype`` (ValueError/TypeError
-    naming ``what``)."""
+def _check_state(s, shape, what, layer, weights):
+    """``s`` as a Tensor of ``shape`` with the dtype and backend of ``layer``'s recurrent
+    ``weights``: an array or nested list (as the input may be) is converted to them;
+    ValueError/TypeError naming ``what`` for another shape, a Tensor of another dtype, or a
+    value that is no array."""
+    if not isinstance(s, Tensor):
+        try:
+            s = asarray(s, dtype=weights.dtype, backend=weights.backend)
+        except (TypeError, ValueError):
+            pass
     if not isinstance(s, Tensor) or s.shape != shape:
         got = s.shape if isinstance(s, Tensor) else type(s).__name__
         raise ValueError(f"{type(layer).__name__}: {what} must be a tensor of shape {shape}, "
                          f"got {got}")
-    if s.dtype != dtype:
-        raise TypeError(f"{type(layer).__name__} has {dtype} weights but {what} is {s.dtype}; "
-                        "cast it with xg.astype")
+    if s.dtype != weights.dtype:
+        raise TypeError(f"{type(layer).__name__} has {weights.dtype} weights but {what} is "
+                        f"{s.dtype}; cast it with xg.astype")
+    return s
 
 
 class RNNCell(_Recurrent):
@@ -190,7 +198,7 @@ class RNNCell(_Recurrent):
         x = _as_input(x, self, 2)
         B = x.shape[0]
         h = self._zeros(x) if h is None else h
-        _check_state(h, (B, self.hidden_size), "h", self, self.w_hh.dtype)
+        h = _check_state(h, (B, self.hidden_size), "h", self, self.w_hh)
         z = self.project(reshape(x, (B, 1, self.input_size)))
         return reshape(rnn_scan(z, h, self.w_hh, self.nonlinearity), (B, self.hidden_size))
 
@@ -232,8 +240,8 @@ class LSTMCell(_Recurrent):
             raise ValueError(f"LSTMCell: state must be a pair (h, c) of (batch, hidden) "
                              f"tensors, got {_describe(state)}")
         h, c = (self._zeros(x), self._zeros(x)) if state is None else state
-        _check_state(h, (B, H), "h", self, self.w_hh.dtype)
-        _check_state(c, (B, H), "c", self, self.w_hh.dtype)
+        h = _check_state(h, (B, H), "h", self, self.w_hh)
+        c = _check_state(c, (B, H), "c", self, self.w_hh)
         states = lstm_states(self.project(reshape(x, (B, 1, self.input_size))), h, c,
                              self.w_hh)
         return states[0, :, 0], states[1, :, 0]
@@ -284,7 +292,7 @@ class GRUCell(_Recurrent):
         x = _as_input(x, self, 2)
         B = x.shape[0]
         h = self._zeros(x) if h is None else h
-        _check_state(h, (B, self.hidden_size), "h", self, self.w_hh.dtype)
+        h = _check_state(h, (B, self.hidden_size), "h", self, self.w_hh)
         out = self.scan(reshape(x, (B, 1, self.input_size)), h)
         return reshape(out, (B, self.hidden_size))
 

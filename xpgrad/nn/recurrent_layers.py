@@ -61,7 +61,7 @@ class _Sequence(Module):
         if state is None:
             z = self.layers[0]._zeros(x)
             return [z] * self.num_layers
-        _check_state(state, shape, what, self, self.layers[0].w_hh.dtype)
+        state = _check_state(state, shape, what, self, self.layers[0].w_hh)
         return [state[k] for k in range(self.num_layers)]
 
     def _one_state_forward(self, x, h0):

@@ -2,7 +2,9 @@
 softmax, log_softmax, and PyTorch's others: elu, selu, celu, gelu, silu, mish, softsign,
 log_sigmoid, hardtanh, relu6, hardsigmoid, hardswish, glu. Each is stable for large |x| and
 takes its limit at +-inf (where PyTorch gives NaN for some: gelu, silu, mish, softsign at
-infinities); backends may register fused kernels under the same primitive names.
+infinities); backends may register fused kernels under the same primitive names. Integer
+and boolean inputs come out in float32 (as ``xg.tanh``'s), except from relu, relu6 and
+hardtanh, which keep the integer dtype (as PyTorch's).
 
 >>> import xpgrad as xg
 >>> xg.nn.sigmoid(xg.asarray([-1000.0, 0.0, 1000.0])).tolist()
@@ -16,13 +18,20 @@ from ..optim._checks import hyperparameter
 from ..primitive import Primitive, apply
 from . import formulas
 from ._define import as_tensor, norm_axis
+from .reductions import _floating
+
+
+def _real(x):
+    """``x`` as a Tensor, integers and booleans cast to the default float (float32), as
+    ``xg.tanh`` and ``xg.mean`` take them; not NumPy's float64 of int-with-float arithmetic."""
+    return _floating(as_tensor(x))
 
 
 _sigmoid = Primitive("sigmoid", formulas.sigmoid,
                      lambda xp, g, ans, x: g * ans * (1.0 - ans), saves="output")
 # relu(x) <= 0 exactly where x <= 0: the rule reads the output, which the next layer keeps
 # anyway. A NaN input (relu(NaN) is NaN) gets the gradient, as PyTorch's and maximum's rules do.
-_relu = Primitive("relu", lambda xp, x: xp.maximum(x, 0.0),
+_relu = Primitive("relu", lambda xp, x: xp.maximum(x, 0),      # integers stay integers
                   lambda xp, g, ans, x: xp.where(ans <= 0, 0.0, g), saves="output")
 _leaky_relu = Primitive("leaky_relu",
                         lambda xp, x, negative_slope: xp.where(x >= 0, x, x * negative_slope),
@@ -40,7 +49,7 @@ def sigmoid(x, /):
     >>> xg.nn.sigmoid(xg.asarray([0.0])).tolist()
     [0.5]
     """
-    return apply(_sigmoid, x)
+    return apply(_sigmoid, _real(x))
 
 
 def relu(x, /):
@@ -65,7 +74,7 @@ def leaky_relu(x, /, negative_slope=0.01):
     except (TypeError, ValueError):
         raise TypeError(f"leaky_relu: negative_slope must be a real number, got "
                         f"{negative_slope!r}") from None
-    return apply(_leaky_relu, x, negative_slope=slope)
+    return apply(_leaky_relu, _real(x), negative_slope=slope)
 
 
 def softplus(x, /, beta=1.0, threshold=None):
@@ -85,8 +94,8 @@ def softplus(x, /, beta=1.0, threshold=None):
     if threshold is not None:
         threshold = hyperparameter("softplus: threshold", threshold)
     if beta == 1.0 and threshold is None:
-        return apply(_softplus, x)
-    return apply(_softplus_beta, x, beta=beta, threshold=threshold)
+        return apply(_softplus, _real(x))
+    return apply(_softplus_beta, _real(x), beta=beta, threshold=threshold)
 
 
 _softmax_prim = Primitive(
@@ -104,7 +113,7 @@ def softmax(x, /, axis=-1):
     >>> xg.nn.softmax(xg.asarray([0.0, 0.0])).tolist()
     [0.5, 0.5]
     """
-    x = as_tensor(x)
+    x = _real(x)
     return apply(_softmax_prim, x, axis=norm_axis(axis, x.ndim))
 
 
@@ -115,7 +124,7 @@ def log_softmax(x, /, axis=-1):
     >>> round(xg.nn.log_softmax(xg.asarray([0.0, 0.0])).tolist()[0], 4)
     -0.6931
     """
-    x = as_tensor(x)
+    x = _real(x)
     return apply(_log_softmax_prim, x, axis=norm_axis(axis, x.ndim))
 
 
@@ -162,7 +171,7 @@ def elu(x, /, alpha=1.0):
     [-0.3161, 2.0]
     """
     alpha = hyperparameter("elu: alpha", alpha)
-    return apply(_elu, x, alpha=alpha, scale=1.0, input_scale=1.0)
+    return apply(_elu, _real(x), alpha=alpha, scale=1.0, input_scale=1.0)
 
 
 def selu(x, /):
@@ -172,7 +181,7 @@ def selu(x, /):
     >>> [round(v, 4) for v in xg.nn.selu(xg.asarray([-1.0, 1.0])).tolist()]
     [-1.1113, 1.0507]
     """
-    return apply(_elu, x, alpha=_SELU_ALPHA, scale=_SELU_SCALE, input_scale=1.0)
+    return apply(_elu, _real(x), alpha=_SELU_ALPHA, scale=_SELU_SCALE, input_scale=1.0)
 
 
 def celu(x, /, alpha=1.0):
@@ -185,7 +194,7 @@ def celu(x, /, alpha=1.0):
     alpha = hyperparameter("celu: alpha", alpha)
     if alpha == 0.0:
         raise ValueError("celu: alpha must not be 0 (x / alpha), got 0.0")
-    return apply(_elu, x, alpha=alpha, scale=1.0, input_scale=1.0 / alpha)
+    return apply(_elu, _real(x), alpha=alpha, scale=1.0, input_scale=1.0 / alpha)
 
 
 _SQRT_HALF = math.sqrt(0.5)
@@ -249,7 +258,7 @@ def gelu(x, /, approximate="none"):
     if approximate not in _GELU_APPROXIMATIONS:
         raise ValueError(f"gelu: approximate must be one of {_GELU_APPROXIMATIONS}, got "
                          f"{approximate!r}")
-    return apply(_gelu, x, approximate=approximate)
+    return apply(_gelu, _real(x), approximate=approximate)
 
 
 def _silu_vjp(xp, g, ans, x):
@@ -267,7 +276,7 @@ def silu(x, /):
     >>> [round(v, 4) for v in xg.nn.silu(xg.asarray([-1.0, 1.0])).tolist()]
     [-0.2689, 0.7311]
     """
-    return apply(_silu, x)
+    return apply(_silu, _real(x))
 
 
 def _mish_forward(xp, x):
@@ -290,7 +299,7 @@ def mish(x, /):
     >>> [round(v, 4) for v in xg.nn.mish(xg.asarray([-1.0, 1.0])).tolist()]
     [-0.3034, 0.8651]
     """
-    return apply(_mish, x)
+    return apply(_mish, _real(x))
 
 
 def _softsign_forward(xp, x):
@@ -313,7 +322,7 @@ def softsign(x, /):
     >>> xg.nn.softsign(xg.asarray([-1.0, 3.0])).tolist()
     [-0.5, 0.75]
     """
-    return apply(_softsign, x)
+    return apply(_softsign, _real(x))
 
 
 _log_sigmoid = Primitive(
@@ -328,7 +337,7 @@ def log_sigmoid(x, /):
     >>> [round(v, 4) for v in xg.nn.log_sigmoid(xg.asarray([-100.0, 0.0])).tolist()]
     [-100.0, -0.6931]
     """
-    return apply(_log_sigmoid, x)
+    return apply(_log_sigmoid, _real(x))
 
 
 # the hard family: gradients are PyTorch's, comparisons included (NaN takes the else branch)
@@ -375,7 +384,7 @@ def hardsigmoid(x, /):
     >>> xg.nn.hardsigmoid(xg.asarray([-4.0, 0.0, 4.0])).tolist()
     [0.0, 0.5, 1.0]
     """
-    return apply(_hardsigmoid, x)
+    return apply(_hardsigmoid, _real(x))
 
 
 def _hardswish_forward(xp, x):
@@ -398,7 +407,7 @@ def hardswish(x, /):
     >>> xg.nn.hardswish(xg.asarray([-4.0, 0.0, 4.0])).tolist()
     [0.0, 0.0, 4.0]
     """
-    return apply(_hardswish, x)
+    return apply(_hardswish, _real(x))
 
 
 def glu(x, /, axis=-1):
@@ -409,7 +418,7 @@ def glu(x, /, axis=-1):
     >>> xg.nn.glu(xg.asarray([[2.0, 4.0, 0.0, 1000.0]])).tolist()
     [[1.0, 4.0]]
     """
-    x = as_tensor(x)
+    x = _real(x)
     if x.ndim == 0:
         raise ValueError("glu: x must have at least one dimension, got a 0-d tensor")
     axis = norm_axis(axis, x.ndim)

@@ -29,7 +29,8 @@ REDUCTIONS = ("mean", "sum", "none")
 # -- shared pieces of the generic rules --------------------------------------------------------
 def _reduce(xp, per, reduction):
     if reduction == "mean":
-        return xp.mean(per)
+        # no entries: NaN, as PyTorch's mean, without NumPy's "Mean of empty slice" warning
+        return xp.mean(per) if _size(per) else xp.sum(per) * float("nan")
     if reduction == "sum":
         return xp.sum(per)
     return per

@@ -89,7 +89,8 @@ _probs_bce = Primitive("binary_cross_entropy", _probs_bce_forward, _probs_bce_dp
 # -- Kullback-Leibler divergence -----------------------------------------------------------------
 def _kl_reduce(xp, per, reduction):
     if reduction == "batchmean":
-        return xp.sum(per) / (per.shape[0] if per.ndim else 1)
+        batch = per.shape[0] if per.ndim else 1
+        return xp.sum(per) / batch if batch else xp.sum(per) * float("nan")   # 0 / 0 as PyTorch
     return _reduce(xp, per, reduction)
 
 
@@ -204,22 +205,30 @@ def nll(log_probs, labels, *, weight=None, ignore_index=-100, reduction="mean"):
     return out
 
 
-def _check_probabilities(probs):
-    if probs.size:
-        lo, hi = probs.backend.value_range(probs.data, accepted=(0.0, 1.0))
-        if lo < 0 or hi > 1:
-            bad = lo if lo < 0 else hi
-            raise ValueError(f"binary_cross_entropy: probs must be in [0, 1] (probabilities, "
-                             f"e.g. sigmoid's output; for logits use "
-                             f"sigmoid_cross_entropy_with_logits), got {bad}")
+#: what binary_cross_entropy's arguments hold, for the message when one leaves [0, 1]
+_UNIT_INTERVAL_HINTS = {
+    "probs": "probabilities, e.g. sigmoid's output; for logits use "
+             "sigmoid_cross_entropy_with_logits",
+    "targets": "the probability of the positive class, 0 or 1 for hard labels"}
+
+
+def _check_unit_interval(a, name):
+    """ValueError unless every entry of ``a`` lies in [0, 1]; NaN fails too (as PyTorch's
+    ``all elements of input should be between 0 and 1``)."""
+    if a.size:
+        lo, hi = a.backend.value_range(a.data, accepted=(0.0, 1.0))
+        if not (0.0 <= lo and hi <= 1.0):           # written so that NaN fails it
+            bad = lo if not 0.0 <= lo else hi
+            raise ValueError(f"binary_cross_entropy: {name} must be in [0, 1] "
+                             f"({_UNIT_INTERVAL_HINTS[name]}), got {bad}")
 
 
 def binary_cross_entropy(probs, targets, *, weight=None, reduction="mean"):
     """Binary cross-entropy of probabilities, as PyTorch's ``binary_cross_entropy``:
     ``-(t log p + (1 - t) log(1 - p))`` with each log clamped at -100, so p = 0 or 1 gives a
     finite loss; ``weight`` (broadcast to ``probs``) rescales each entry's loss before the
-    reduction. ``probs`` must lie in [0, 1]; on logits, ``sigmoid_cross_entropy_with_logits``
-    is more accurate.
+    reduction. ``probs`` and ``targets`` must lie in [0, 1] (ValueError otherwise, NaN
+    included, as PyTorch); on logits, ``sigmoid_cross_entropy_with_logits`` is more accurate.
 
     >>> import xpgrad as xg
     >>> loss = xg.losses.binary_cross_entropy(xg.asarray([0.5, 0.0]), xg.asarray([1.0, 1.0]),
@@ -230,7 +239,8 @@ def binary_cross_entropy(probs, targets, *, weight=None, reduction="mean"):
     _check_reduction(reduction)
     probs = _float_input(probs, "probs")
     targets = _target_like(targets, probs, "targets", "probs")
-    _check_probabilities(probs)
+    _check_unit_interval(probs, "probs")
+    _check_unit_interval(targets, "targets")
     if weight is None:
         return apply(_probs_bce, probs, targets, reduction=reduction)
     from .cross_entropy_options import entry_weight

@@ -155,7 +155,7 @@ def _save(plan, epoch, done_in_epoch, n_train, target_epochs, writes) -> None:
     meta = {"config": _json_safe(asdict(plan.cfg)),
             "epochs_done": epoch if complete else epoch - 1,
             "examples_in_epoch": 0 if complete else done_in_epoch, "target_epochs": target_epochs,
-            "steps": plan.opt.iterations}
+            "steps": plan.opt.iterations, "run_id": plan.run_id}
     writes(save_checkpoint, plan.cfg.checkpoint, plan.model, plan.opt, metadata=meta)
 
 
@@ -166,7 +166,8 @@ def train(config: TrainConfig, echo=print, *, handle_signals=False) -> TrainResu
     files (a ``loss/train_step`` scalar per step, the other scalars per epoch) and
     ``history.json`` under ``config.logdir`` when it is set (and ``curves.png`` with
     ``config.curves``), and the checkpoint (resuming from it if it exists). BLAS and Numba use
-    ``config.threads`` threads while it trains. Everything is checked first (``prepare``).
+    ``config.threads`` threads while it trains. Everything is checked first (``prepare``); a
+    ``logdir`` holding another run's logs is a ConfigError, unless this run resumes that one.
     With ``handle_signals`` (main thread), SIGINT/SIGTERM stop the run after the current step,
     with everything saved, and ``result.interrupted`` names the signal.
     """
@@ -367,10 +368,10 @@ def _write_logs(plan, history, writer, plot_history, interrupted) -> dict:
     history_path = os.path.join(cfg.logdir, "history.json")
     config = asdict(cfg)
     rows = history.as_dict()
-    earlier = earlier_history(cfg.logdir, plan.steps_before, cfg)
+    earlier = earlier_history(cfg.logdir, plan.steps_before, cfg, plan.run_id)
     if earlier is not None:
         rows = continue_history(earlier, rows)
-    _write_json(history_path, {"config": config, **rows,
+    _write_json(history_path, {"config": config, "run_id": plan.run_id, **rows,
                                "interrupted": interrupted, "steps_done": plan.opt.iterations})
     files = {"events": cfg.logdir}
     if rows["epoch"] and cfg.curves:

@@ -15,7 +15,7 @@ from ..data import IDX_DATASETS, load_dataset, normalized
 from ..models import MODELS, OPTIMIZERS
 from . import ConfigError
 from .config import IDENTITY, TrainConfig, _name, resume_config
-from .results import TrainResult
+from .results import TrainResult, history_run_id, logs_found
 
 
 # -- before training: everything a user can get wrong ------------------------------------------
@@ -43,6 +43,34 @@ def check_logdir(logdir) -> str:
     return logdir
 
 
+def check_logdir_free(logdir, run_id, resumed=None) -> None:
+    """ConfigError unless ``logdir`` holds no other run's logs: a fresh run (``resumed`` None)
+    takes a directory without ``history.json`` or event files (TensorBoard draws the event
+    files of one directory as one run); a run resumed from the checkpoint ``resumed`` also
+    that of the run ``run_id`` it continues (its ``history.json`` records that id), or one
+    with event files alone.
+
+    >>> import tempfile
+    >>> check_logdir_free(tempfile.mkdtemp(), "a1")
+    """
+    found = logs_found(logdir)
+    has_history = "history.json" in found
+    if not found or resumed and (not has_history or history_run_id(logdir) == run_id):
+        return
+    events = len(found) - has_history
+    what = " and ".join(part for part in (
+        "history.json" if has_history else "",
+        f"{events} event file{'s' if events != 1 else ''}" if events else "") if part)
+    where = f"{_name('logdir')} {logdir!r}"
+    if resumed:
+        raise ConfigError(f"{where} holds the logs ({what}) of another run than the one "
+                          f"{resumed!r} continues, which this run would extend as its own: "
+                          f"give the --logdir of that checkpoint's run, or a new one")
+    raise ConfigError(f"{where} already holds a run's logs ({what}), which TensorBoard and "
+                      f"history.json would mix with this run's: give a new --logdir (or remove "
+                      f"those files), or --resume that run's checkpoint to continue it")
+
+
 @dataclass
 class Plan:
     cfg: TrainConfig
@@ -54,6 +82,7 @@ class Plan:
     start_epoch: int = 0        # whole epochs done before this call
     skip: int = 0               # examples of epoch start_epoch + 1 done before this call
     steps_before: int = 0       # optimizer steps done before this call (set as it starts)
+    run_id: str | None = None   # one run's id, kept by its resumptions (None: an older one's)
     background_compile: bool = False    # kernels missing from the cache: see ``prepare``
     note: object = None         # gets notes on the run's machinery (stderr in ``xpgrad train``)
 
@@ -102,7 +131,7 @@ def prepare(config: TrainConfig, echo=None, *, background_compile=False) -> Plan
     # leave the others waiting in a collective)
     w = current()
     root = w.rank == 0      # rank 0 alone reads and writes checkpoints
-    cfg, source, meta, be = run_together(
+    cfg, source, meta, be, run_id = run_together(
         w, lambda: _checked(config, echo, background_compile, root), "the checks of the run")
 
     def load():
@@ -119,8 +148,10 @@ def prepare(config: TrainConfig, echo=None, *, background_compile=False) -> Plan
         check_same(w, "data set", _fingerprint(raw), "every rank must read the same data: "
                    "compare the files of the data directory (--data-dir, XPGRAD_DATA_DIR) "
                    "on each machine")
-    return run_together(w, lambda: _built(cfg, raw, be, source, meta, background_compile, echo),
+    plan = run_together(w, lambda: _built(cfg, raw, be, source, meta, background_compile, echo),
                         "the building of the model")
+    plan.run_id = run_id
+    return plan
 
 
 def _fingerprint(raw):
@@ -147,7 +178,10 @@ def _fingerprint(raw):
 
 def _checked(config, echo, background_compile, root):
     """The resolved configuration, the checkpoint to resume (None on ranks other than the
-    ``root``), its metadata and the backend, once every setting and path is checked."""
+    ``root``), its metadata, the backend and the run's id (the checkpoint's when resuming,
+    else a new one), once every setting and path is checked."""
+    import uuid
+
     import xpgrad as xg
     from ..checkpoint import check_writable, checkpoint_metadata
     from ..report import require
@@ -172,6 +206,9 @@ def _checked(config, echo, background_compile, root):
         saved = meta.get("config")
         if isinstance(saved, dict):
             resume_config(source, {k: getattr(cfg, k) for k in IDENTITY}, finish=False)
+    run_id = meta.get("run_id") if source else uuid.uuid4().hex
+    if cfg.logdir and root and os.path.isdir(cfg.logdir):
+        check_logdir_free(cfg.logdir, run_id, resumed=source)
     be = xg.get_backend(cfg.backend)
     _check_products(be)
     cached = getattr(be, "kernels_cached", None)
@@ -180,7 +217,7 @@ def _checked(config, echo, background_compile, root):
         echo(f"the {be.name} backend compiles its kernels on first use, which takes a while "
              f"once per machine; `xpgrad warmup --backend {be.name}` compiles them all ahead of "
              f"time, in parallel")
-    return cfg, source, meta, be
+    return cfg, source, meta, be, run_id
 
 
 def _check_products(be):

@@ -35,28 +35,61 @@ class History:
 _WEIGHED = ("train_loss", "train_accuracy")
 
 
-def earlier_history(logdir, steps_before, config) -> dict | None:
-    """The ``history.json`` under ``logdir`` of the run a resumed one continues: written when
-    that run stopped at step ``steps_before``, with the same model settings as ``config``.
-    None for anything else (no file, another run's, one older than ``train_examples``).
-
-    >>> earlier_history("/no/such/dir", 10, TrainConfig()) is None
-    True
-    """
+def _read_history(logdir):
+    """The parsed ``history.json`` under ``logdir``; None when absent, unreadable or not a
+    mapping."""
     import json
     import os
 
-    from .config import IDENTITY
-
-    if not steps_before:
-        return None
     try:
         with open(os.path.join(logdir, "history.json")) as f:
             earlier = json.load(f)
     except (OSError, ValueError):
         return None
-    saved = earlier.get("config") if isinstance(earlier, dict) else None
+    return earlier if isinstance(earlier, dict) else None
+
+
+def logs_found(logdir) -> list:
+    """The files of a run's logs already in ``logdir``: ``history.json`` and the TensorBoard
+    event files, by name (empty where there are none).
+
+    >>> logs_found("/no/such/dir")
+    []
+    """
+    import os
+
+    try:
+        names = sorted(os.listdir(logdir))
+    except OSError:
+        return []
+    return [n for n in names if n == "history.json" or n.startswith("events.out.tfevents.")]
+
+
+def history_run_id(logdir):
+    """The ``run_id`` recorded in ``logdir``'s ``history.json`` (None where it records none, as
+    those written before runs had one)."""
+    earlier = _read_history(logdir)
+    return None if earlier is None else earlier.get("run_id")
+
+
+def earlier_history(logdir, steps_before, config, run_id=None) -> dict | None:
+    """The ``history.json`` under ``logdir`` of the run a resumed one continues: written by the
+    run ``run_id`` when it stopped at step ``steps_before``, with the same model settings as
+    ``config``. None for anything else (no file, another run's, one older than
+    ``train_examples``).
+
+    >>> earlier_history("/no/such/dir", 10, TrainConfig()) is None
+    True
+    """
+    from .config import IDENTITY
+
+    if not steps_before:
+        return None
+    earlier = _read_history(logdir)
+    saved = None if earlier is None else earlier.get("config")
     if not isinstance(saved, dict) or earlier.get("steps_done") != steps_before:
+        return None
+    if earlier.get("run_id") != run_id:
         return None
     mine = asdict(config)
     if mine.get("hidden") is not None:
