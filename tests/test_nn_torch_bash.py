@@ -217,3 +217,32 @@ def test_layers_still_take_their_own_keywords():
     assert xg.nn.Dropout(rate=0.25).rate == 0.25
     assert xg.nn.ReLU(name="act").name == "act"
     assert xg.nn.Linear(in_features=3, out_features=2, rng=0).w.shape == (3, 2)
+
+
+class _Counted:
+    """A mixin whose own ``__new__`` takes the constructor's arguments."""
+
+    def __new__(cls, units, **kwargs):
+        obj = super().__new__(cls)
+        obj.units_seen = units
+        return obj
+
+
+def test_a_layer_mixing_in_a_class_with_its_own_new_gets_its_arguments():
+    """Module.__new__ (the keyword check) hands the arguments on to the next ``__new__``
+    in the MRO, as Python would without it ("missing 1 required positional argument")."""
+    class Counted(xg.nn.Module, _Counted):
+        def __init__(self, units, name=None):
+            super().__init__(name)
+
+    assert Counted(4, name="c").units_seen == 4
+
+
+def test_a_positional_only_parameter_given_by_keyword_is_pythons_own_error():
+    """The layer has the parameter: the message must not say it lacks the option."""
+    class Scaled(xg.nn.Module):
+        def __init__(self, scale, /, name=None):
+            super().__init__(name)
+
+    with pytest.raises(TypeError, match="positional-only arguments passed as keyword"):
+        Scaled(scale=2.0)

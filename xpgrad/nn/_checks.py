@@ -85,12 +85,12 @@ _TORCH_KEYWORDS = {
 
 @functools.lru_cache(maxsize=None)
 def _keywords(init):
-    """The keyword names ``init`` takes; None when it takes any (``**kwargs``)."""
+    """The parameter names of ``init`` (positional-only ones too: Python's own message says
+    what is wrong with those); None when it takes any keyword (``**kwargs``)."""
     params = inspect.signature(init).parameters.values()
     if any(p.kind is p.VAR_KEYWORD for p in params):
         return None
-    return frozenset(p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD,
-                                                          p.KEYWORD_ONLY))
+    return frozenset(p.name for p in params if p.kind is not p.VAR_POSITIONAL)
 
 
 def known_keywords(cls, kwargs) -> None:

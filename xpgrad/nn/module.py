@@ -55,7 +55,9 @@ class Module:
     def __new__(cls, *args, **kwargs):
         if kwargs:          # PyTorch's keywords (dim=, inplace=) named with this layer
             known_keywords(cls, kwargs)
-        return super().__new__(cls)
+        new = super().__new__
+        # object.__new__ refuses arguments; a mixin's own __new__ gets them, as without this one
+        return new(cls) if new is object.__new__ else new(cls, *args, **kwargs)
 
     def __init__(self, name: str | None = None):
         self.name = name or type(self).__name__.lower()
