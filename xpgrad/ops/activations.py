@@ -16,6 +16,7 @@ import math
 
 from ..optim._checks import hyperparameter
 from ..primitive import Primitive, apply
+from ..tensor import Tensor
 from . import formulas
 from ._define import as_tensor, norm_axis
 from .reductions import _floating
@@ -24,6 +25,8 @@ from .reductions import _floating
 def _real(x):
     """``x`` as a Tensor, integers and booleans cast to the default float (float32), as
     ``xg.tanh`` and ``xg.mean`` take them; not NumPy's float64 of int-with-float arithmetic."""
+    if type(x) is Tensor and x._data.dtype.kind in "fc":    # the usual case, on every call
+        return x
     return _floating(as_tensor(x))
 
 
