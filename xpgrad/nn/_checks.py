@@ -106,9 +106,8 @@ def known_keywords(cls, kwargs) -> None:
     Layer() got an unexpected keyword argument 'dim'; xpgrad calls it axis=
     """
     accepted = _keywords(cls.__init__)
-    unknown = [key for key in kwargs if accepted is not None and key not in accepted]
-    if unknown:
-        key, owner = unknown[0], cls.__name__
-        raise TypeError(f"{owner}() got an unexpected keyword argument {key!r}"
-                        + _TORCH_KEYWORDS.get(key, f" (xpgrad's {owner} does not have this "
-                                                   f"option)"))
+    if accepted is None or accepted.issuperset(kwargs):      # every construction: kept short
+        return
+    key, owner = next(key for key in kwargs if key not in accepted), cls.__name__
+    raise TypeError(f"{owner}() got an unexpected keyword argument {key!r}"
+                    + _TORCH_KEYWORDS.get(key, f" (xpgrad's {owner} does not have this option)"))
