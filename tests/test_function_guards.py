@@ -257,3 +257,20 @@ def test_a_trace_failing_after_a_random_draw_runs_eagerly_drawing_once(backend):
     with pytest.warns(RuntimeWarning, match="runs eagerly"):
         _both(_draw_then_read, lambda be: [(xg.asarray([0.5, -0.5], backend=be),)] * 4,
               backend, guard_fails=False, on_trace_error="eager")
+
+
+def _draw_on_numba(backend):
+    """A draw from a numba generator in a call with no tensor argument: the trace assumes
+    the current backend (numpy), fails at the draw's numba array, and traces again on numba."""
+    rng = xg.random.default_rng(7, backend="numba")
+
+    def step(scale):
+        return rng.normal(size=(2,), dtype=xg.float64) * scale
+
+    return step, lambda: [rng.normal(size=(1,), dtype=xg.float64).numpy()]
+
+
+def test_a_trace_retried_on_the_generators_backend_draws_once():
+    run = _both(_draw_on_numba, lambda be: [(2.0,)] * 4, "numpy", guard_fails=False,
+                warmup=0)
+    assert [p.be.name for p in run.programs()] == ["numba"]

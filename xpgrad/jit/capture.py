@@ -205,10 +205,12 @@ class _Session:
         drawn = self.drawn
 
         def draw(gen, sample):
+            # every draw of this thread's trace, another backend's generator too (its array
+            # fails the trace, which may run again there): undone if the trace fails
+            if id(gen) not in drawn and THREAD.tracer is tracer:
+                drawn[id(gen)] = (gen, gen._rng, rng_state(gen._rng))
             if gen.backend is not tracer.be or tracer.paused:
                 return original(gen, sample)
-            if id(gen) not in drawn:
-                drawn[id(gen)] = (gen, gen._rng, rng_state(gen._rng))
             return tracer.call_unrecorded(RandomDraw(original, gen, sample))
 
         Generator._draw = draw
