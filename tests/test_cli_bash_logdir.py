@@ -74,3 +74,33 @@ def test_a_resumed_run_never_continues_another_runs_history(tmp_path, capsys, ho
     history = json.loads((shared / "history.json").read_text())
     assert history["steps_done"] == 7 and len(history["step_loss"]) == 7
     assert history["step_loss"][:5] == json.loads(before[0])["step_loss"]
+
+
+def _as_written_before_run_ids(checkpoint, logdir):
+    """Drop ``run_id`` from a checkpoint's metadata and from history.json, as an xpgrad older
+    than run ids wrote them."""
+    import numpy as np
+
+    from xpgrad.checkpoint import _META
+
+    with np.load(checkpoint) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays[_META]))
+    del meta["metadata"]["run_id"]
+    arrays[_META] = np.asarray(json.dumps(meta))
+    np.savez(checkpoint, **arrays)
+    history = json.loads((logdir / "history.json").read_text())
+    del history["run_id"]
+    (logdir / "history.json").write_text(json.dumps(history))
+
+
+def test_a_run_from_before_run_ids_resumes_into_its_logdir(tmp_path):
+    """Its checkpoint and history.json hold no run id: resuming it continues its history."""
+    logdir, ckpt = tmp_path / "run", str(tmp_path / "old.npz")
+    assert main([*TINY, "--max-steps", "4", "--logdir", str(logdir), "--checkpoint", ckpt]) == 0
+    _as_written_before_run_ids(ckpt, logdir)
+    before = json.loads((logdir / "history.json").read_text())
+    assert main(["train", "-q", "--resume", ckpt, "--max-steps", "2",
+                 "--logdir", str(logdir)]) == 0
+    history = json.loads((logdir / "history.json").read_text())
+    assert history["steps_done"] == 6 and history["step_loss"][:4] == before["step_loss"]
