@@ -274,3 +274,29 @@ def test_a_trace_retried_on_the_generators_backend_draws_once():
     run = _both(_draw_on_numba, lambda be: [(2.0,)] * 4, "numpy", guard_fails=False,
                 warmup=0)
     assert [p.be.name for p in run.programs()] == ["numba"]
+
+
+def _update_then_frozen_pick(backend):
+    """An update of ``w``, then an index computed from the argument and a Variable no
+    optimizer updates, read first after the update: the guard's input does not depend on the
+    update."""
+    w = xg.Variable(np.linspace(-1.0, 1.0, 12).reshape(3, 4), backend=backend, dtype="float64")
+    frozen = xg.Variable(np.arange(12.0).reshape(3, 4) - 5.0, backend=backend, dtype="float64")
+    table = xg.asarray(np.arange(4.0) * 10.0, backend=backend)
+    opt = xg.optim.Adam(0.05)
+
+    def step(x, y):
+        with xg.GradientTape() as tape:
+            loss = xg.mean((x @ w - y) ** 2)
+        opt.apply_gradients([(tape.gradient(loss, w), w)])
+        return xg.sum(xg.take(table, xg.argmax(x @ frozen, axis=-1)))
+
+    return step, lambda: [w.numpy(), opt.iterations]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_guard_on_a_variable_the_update_leaves_alone_moves_before_it(backend):
+    """No snapshot (a copy of the weights and the optimizer's slots on every replay) where the
+    read of the untouched Variable can move before the update with the guard."""
+    run = _both(_update_then_frozen_pick, _batches, backend)
+    assert run.programs()[0].snapshot is None

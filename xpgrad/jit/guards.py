@@ -6,9 +6,9 @@ step that changes state -- an optimizer update, a random draw, an in-place write
 Variable's array -- may come before it; the eager call after a failed guard would then do it a
 second time. So:
 
-- ``hoist_guards`` moves each guard, with the pure steps computing its input, before the first
-  step that changes state, where its input does not depend on that state (an index computed
-  from an argument; labels computed from the batch);
+- ``hoist_guards`` moves each guard, with the pure steps computing its input (and the reads of
+  Variables nothing changes), before the first step that changes state, where its input does
+  not depend on that state (an index computed from an argument; labels computed from the batch);
 - a guard that cannot move (labels computed from the weights the update just changed, an index
   drawn at random) makes the program save what the steps before it change (``StateSnapshot``)
   at the start of every replay, and put it back when a guard fails.
@@ -102,7 +102,10 @@ def hoist_guards(steps, slots):
     available = {o.i for s in steps[:first] for o in leaves(s.outs) if type(o) is Ref}
     producer, movable = {}, set()
     for step in late:
-        pure = step.kind in ("call", "kernel", "guard") and not _mutates(step)
+        if step.kind == "read":       # a Variable's array that no later step changes
+            pure = slots[step.outs.i].root not in written
+        else:
+            pure = step.kind in ("call", "kernel", "guard") and not _mutates(step)
         inputs = _ref_slots(step)
         if pure and all(i in available and slots[i].root not in written for i in inputs):
             movable.add(id(step))
