@@ -246,3 +246,28 @@ def test_a_positional_only_parameter_given_by_keyword_is_pythons_own_error():
 
     with pytest.raises(TypeError, match="positional-only arguments passed as keyword"):
         Scaled(scale=2.0)
+
+
+def test_the_keyword_check_keeps_no_layer_class_alive():
+    """The check caches each ``__init__``'s keywords: a layer class made in a function (its
+    ``__init__`` holding that function's objects) must still be freed when dropped."""
+    import gc
+    import weakref
+
+    class Held:
+        pass
+
+    def make_layer_class():
+        held = Held()
+
+        class Layer(xg.nn.Module):
+            def __init__(self, name=None):
+                super().__init__(name)
+                self.held = type(held).__name__
+
+        Layer(name="layer")             # a keyword: checked against Layer.__init__
+        return weakref.ref(held)
+
+    held = make_layer_class()
+    gc.collect()
+    assert held() is None

@@ -10,9 +10,9 @@ Linear: in_features must be a positive integer, got 2.5
 """
 from __future__ import annotations
 
-import functools
 import inspect
 import numbers
+import weakref
 
 from ..optim._checks import hyperparameter
 
@@ -83,14 +83,24 @@ _TORCH_KEYWORDS = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+#: ``{__init__: _keywords(__init__)}``; weak: a dropped layer class is freed with its __init__
+_KEYWORDS = weakref.WeakKeyDictionary()
+
+
 def _keywords(init):
     """The parameter names of ``init`` (positional-only ones too: Python's own message says
     what is wrong with those); None when it takes any keyword (``**kwargs``)."""
+    try:
+        return _KEYWORDS[init]
+    except KeyError:
+        pass
     params = inspect.signature(init).parameters.values()
     if any(p.kind is p.VAR_KEYWORD for p in params):
-        return None
-    return frozenset(p.name for p in params if p.kind is not p.VAR_POSITIONAL)
+        names = None
+    else:
+        names = frozenset(p.name for p in params if p.kind is not p.VAR_POSITIONAL)
+    _KEYWORDS[init] = names
+    return names
 
 
 def known_keywords(cls, kwargs) -> None:
