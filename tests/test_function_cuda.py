@@ -29,10 +29,32 @@ class FakeGraphs:
     def __init__(self):
         self.captures = self.launches = 0
         self.fail_capture = False
+        self.following = False     # between follow_caller and release_to_caller
+        self.on_stream = 0         # inside device_scope/host_scope: on the graphs' stream
 
-    device_scope = host_scope = staticmethod(contextlib.nullcontext)
+    # the stream order: a real graph runs on a stream of its own, so every launch, capture and
+    # copy must come between follow_caller (its stream waits for the caller's) and
+    # release_to_caller (the caller's waits for it), and the copies on the graphs' stream
+    def follow_caller(self):
+        assert not self.following, "follow_caller twice: the first replay was never released"
+        self.following = True
+
+    def release_to_caller(self):
+        assert self.following, "release_to_caller without follow_caller"
+        self.following = False
+
+    @contextlib.contextmanager
+    def _on_stream(self):
+        self.on_stream += 1
+        try:
+            yield
+        finally:
+            self.on_stream -= 1
+
+    device_scope = host_scope = _on_stream
 
     def capture(self, segment, S):
+        assert self.following and self.on_stream, "captured out of stream order"
         if self.fail_capture:
             raise RuntimeError("operation not permitted when stream is capturing")
         self.captures += 1
@@ -64,6 +86,7 @@ class FakeGraphs:
         return graph
 
     def launch(self, graph):
+        assert self.following, "a launch the caller's stream would not wait for"
         self.launches += 1
         for v in _variables():            # a Variable's array is baked into the graph
             baked = graph.baked.get(id(v))
@@ -79,6 +102,7 @@ class FakeGraphs:
             graph.S[k] = S2[k]
 
     def copy_into(self, dst, src):
+        assert self.following and self.on_stream, "a copy racing the graphs' stream"
         dst[...] = src
 
 
@@ -125,6 +149,7 @@ def test_graph_replay_equals_eager(optimizer):
     for a, b in zip(ws, eager_ws):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12)
     assert graphs.captures == 1 and graphs.launches == 3      # calls 4, 5, 6 launch
+    assert not graphs.following          # the caller's stream waits for the last replay
 
 
 def test_a_reassigned_variable_is_copied_into_the_baked_array():

@@ -179,6 +179,7 @@ def test_a_failing_guard_between_cuda_graph_segments_updates_once():
     graphs = FakeGraphs()
     _both(_update_then(_best_column), _batches, "numpy", cuda_graph=graphs)
     assert graphs.launches
+    assert not graphs.following      # released to the caller's stream, the failed guard's too
 
 
 # -- the trace's instrumentation is undone exactly ----------------------------------------------

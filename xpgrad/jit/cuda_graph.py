@@ -11,7 +11,12 @@ same memory, so:
   ``assign``), its value is copied into the baked one, which the Variable holds again;
 - every array made while capturing comes from a memory pool private to this program, never
   handed to anything else, so a later allocation cannot take memory a graph writes;
-- the results are copied out (the next launch overwrites the graph's outputs).
+- the results are copied out (the next launch overwrites the graph's outputs);
+- the graphs run on a stream of their own, ordered with the caller's current stream by events
+  both ways (``follow_caller`` before a replay, ``release_to_caller`` after it, a failed guard
+  included): the input copies wait for what the caller queued, and whatever the caller does
+  next (read a result, save the state for a guard, the next replay's copies) waits for the
+  graphs.
 
 The first replay after the trace runs plainly (CuPy compiles its kernels then); the second
 captures the graphs (and runs them); later ones launch them. If capturing fails (a kernel that
@@ -67,6 +72,14 @@ class CupyGraphs:
     def synchronize(self):
         self.stream.synchronize()
 
+    def follow_caller(self):
+        """This stream waits for the work queued so far on the caller's current stream."""
+        self.stream.wait_event(self.cupy.cuda.get_current_stream().record())
+
+    def release_to_caller(self):
+        """The caller's current stream waits for the work queued so far on this stream."""
+        self.cupy.cuda.get_current_stream().wait_event(self.stream.record())
+
 
 class GraphReplay:
     """Replays ``program`` as CUDA graphs through ``graphs`` (module docstring)."""
@@ -96,11 +109,17 @@ class GraphReplay:
         self.runs += 1
         if self.failed is not None or self.runs == 1:
             return self.plain(raws)            # the first: CuPy compiles its kernels
-        if self.graph_list is None:
-            return self._capture(raws)
-        return self._launch(raws)
+        g = self.graphs
+        g.follow_caller()
+        try:
+            S = self._capture(raws) if self.graph_list is None else self._launch(raws)
+        finally:
+            g.release_to_caller()
+        return self.finish(S)
 
     def _capture(self, raws):
+        """Capture the device segments (running each once after its capture); returns the
+        slots to finish from."""
         g = self.graphs
         S = [None] * self.n_slots
         with g.device_scope():
@@ -121,33 +140,36 @@ class GraphReplay:
                 warnings.warn(f"xg.function: capturing a CUDA graph failed "
                               f"({type(e).__name__}: {e}); this program replays without CUDA "
                               f"graphs", RuntimeWarning, stacklevel=4)
-                return self._finish_plainly(i, S)
+                return self._run_plainly(i, S)
             baked = [(var, S[slot]) for var, slot in reads]
             graph_list.append((graph, baked))
             g.launch(graph)
         self.S, self.graph_list = S, graph_list
-        return self.finish(S)
+        return S
 
-    def _finish_plainly(self, first, S):
+    def _run_plainly(self, first, S):
         """After a failed capture: segment ``first`` (which did not run: capturing runs
-        nothing) and the rest, plainly."""
-        for kind, segment, _ in self.segments[first:]:
-            segment(S)
-        return self.finish(S)
+        nothing) and the rest, plainly, on this stream."""
+        with self.graphs.host_scope():
+            for kind, segment, _ in self.segments[first:]:
+                segment(S)
+        return S
 
     def _launch(self, raws):
         g, S = self.graphs, self.S
-        for slot, raw in zip(self.inputs, raws):
-            g.copy_into(S[slot], raw)
+        with g.host_scope():
+            for slot, raw in zip(self.inputs, raws):
+                g.copy_into(S[slot], raw)
         for (kind, segment, _), entry in zip(self.segments, self.graph_list):
             if entry is None:
                 with g.host_scope():
                     segment(S)
                 continue
             graph, baked = entry
-            for var, array in baked:
-                if var._data is not array:         # assigned since: back into baked memory
-                    g.copy_into(array, var._data)
-                    var._data = array
+            with g.host_scope():
+                for var, array in baked:
+                    if var._data is not array:         # assigned since: back into baked memory
+                        g.copy_into(array, var._data)
+                        var._data = array
             g.launch(graph)
-        return self.finish(S)
+        return S
