@@ -251,22 +251,16 @@ class Optimizer:
 
     def load_state_dict(self, state, variables) -> None:
         """Replace the state by ``state`` (as from ``state_dict``; arrays or Tensors). A
-        variable with no entries in ``state`` starts fresh. ``xg.load_checkpoint`` checks names,
-        shapes and dtypes before calling this."""
-        from ..creation import asarray
+        variable with no entries in ``state`` starts fresh. Everything is checked first --
+        each expected key present and no other, slot shapes, step counts -- and a mismatch is a
+        ValueError listing the keys, with nothing changed."""
+        from .state import staged_state
 
-        self.iterations = int(asarray(state["iterations"]).item())
+        iterations, staged = staged_state(self, state, variables)
+        self.iterations = iterations
         self._state = {}
-        for name, var in _named(variables).items():
-            if not any(k.startswith(name + "/") for k in state):
-                continue
-            st = self._state_for(var)
-            ints = set(self._extra_state(var))
-            for slot in list(st):
-                value = state[f"{name}/{slot}"]
-                st[slot] = (int(asarray(value).item()) if slot in ints else
-                            asarray(value, dtype=var.dtype, backend=var._backend,
-                                    copy=True)._data)
+        for var, slots in staged.values():
+            self._state_for(var).update(slots)
 
     def __repr__(self):
         cfg = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items()
