@@ -103,7 +103,11 @@ class Optimizer:
     def _state_for(self, var) -> dict:
         entry = self._state.get(id(var))
         if entry is not None and entry[0] is var:
-            return entry[1]
+            state = entry[1]
+            for slot in self._slot_names():
+                if slot not in state:   # momentum switched on since: its buffer starts at 0
+                    state[slot] = var._backend.xp.zeros_like(var._data)
+            return state
         be = var._backend
         xp = be.xp
         var._data = xp.asarray(var._data, copy=True)   # own the array we write into
