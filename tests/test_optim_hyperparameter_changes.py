@@ -84,3 +84,42 @@ def test_a_changed_hyperparameter_acts_from_the_next_update_as_in_torch(case, ba
     expected = _theirs(their_cls, their_kwargs, their_changes)
     for k, (g, e) in enumerate(zip(got, expected)):
         np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-14, err_msg=f"after step {k + 1}")
+
+
+SET_BAD = [
+    (lambda: xg.optim.SGD(0.1, momentum=0.9), "momentum", 1.5, ValueError),
+    (lambda: xg.optim.SGD(0.1, momentum=0.9), "momentum", "0.9", TypeError),
+    (lambda: xg.optim.SGD(0.1, momentum=0.9), "nesterov", "yes", TypeError),
+    (lambda: xg.optim.SGD(0.1), "weight_decay", -0.1, ValueError),
+    (lambda: xg.optim.Adam(0.1), "beta_1", 1.0, ValueError),
+    (lambda: xg.optim.Adam(0.1), "beta_2", float("nan"), ValueError),
+    (lambda: xg.optim.Adam(0.1), "epsilon", 0.0, ValueError),
+    (lambda: xg.optim.RMSprop(0.1), "rho", -0.5, ValueError),
+    (lambda: xg.optim.Adadelta(), "rho", None, TypeError),
+    (lambda: xg.optim.Adagrad(0.1), "initial_accumulator_value", -1.0, ValueError),
+    (lambda: xg.optim.SGD(0.1), "clipnorm", 0.0, ValueError),
+    (lambda: xg.optim.SGD(0.1, clipvalue=1.0), "global_clipnorm", 1.0, ValueError),
+]
+
+
+@pytest.mark.parametrize("make, name, value, error", SET_BAD,
+                         ids=[f"{c[1]}={c[2]!r}" for c in SET_BAD])
+def test_a_bad_value_set_on_the_optimizer_is_refused_naming_it(make, name, value, error):
+    """As the constructor refuses it: before, ``opt.momentum = 1.5`` was kept and the updates
+    diverged (or failed in the middle of a step)."""
+    opt = make()
+    before = getattr(opt, name)
+    with pytest.raises(error, match=name):
+        setattr(opt, name, value)
+    assert getattr(opt, name) == before
+
+
+def test_good_values_set_are_kept_as_floats_and_shown_by_get_config():
+    opt = xg.optim.SGD(0.1, momentum=0.9, clipnorm=1.0)
+    opt.momentum = np.float32(0.5)
+    opt.clipnorm = None
+    opt.clipvalue = 2
+    assert type(opt.momentum) is float and opt.momentum == 0.5
+    config = opt.get_config()
+    assert config["momentum"] == 0.5 and config["clipnorm"] is None
+    assert config["clipvalue"] == 2.0

@@ -105,3 +105,82 @@ def learning_rate_value(value, step: int, schedule) -> float:
         raise ValueError(f"the learning-rate schedule {schedule!r} returned {x!r} at step "
                          f"{step}; a learning rate must be a finite number >= 0")
     return x
+
+
+class Checked:
+    """A hyperparameter attribute, checked by ``check(name, value)`` each time it is set: in
+    the constructor and later (``opt.momentum = 0.95`` between updates, as a PyTorch user
+    changes ``param_groups``). The value lives in the instance's ``__dict__`` under the same
+    name, so ``vars(opt)`` (``get_config``) lists it.
+
+    >>> class Opt:
+    ...     momentum = Checked(unit_interval)
+    >>> opt = Opt(); opt.momentum = 0.5
+    >>> try:
+    ...     opt.momentum = 1.5
+    ... except ValueError as e:
+    ...     print(e)
+    momentum must be a finite number in [0, 1), got 1.5
+    """
+
+    def __init__(self, check):
+        self.check = check
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        try:
+            return obj.__dict__[self.name]
+        except KeyError:
+            raise AttributeError(self.name) from None
+
+    def __set__(self, obj, value):
+        obj.__dict__[self.name] = self.check(self.name, value)
+
+
+class ClipSetting(Checked):
+    """``clipnorm``, ``clipvalue`` or ``global_clipnorm``: None or a number > 0, and only one
+    of the three set at a time (as Keras)."""
+
+    NAMES = ("global_clipnorm", "clipnorm", "clipvalue")
+
+    def __init__(self):
+        super().__init__(optional_positive)
+
+    def __set__(self, obj, value):
+        others = [k for k in self.NAMES if k != self.name and obj.__dict__.get(k) is not None]
+        if value is not None and others:
+            raise ValueError(f"give only one of clipnorm, clipvalue and global_clipnorm (as "
+                             f"Keras): {others[0]} is set (set it to None first), so "
+                             f"{self.name} cannot be")
+        super().__set__(obj, value)
+
+
+def non_negative(name, value) -> float:
+    """A finite number >= 0 (weight_decay, initial_accumulator_value)."""
+    return hyperparameter(name, value, low=0.0)
+
+
+def positive(name, value) -> float:
+    """A finite number > 0 (epsilon)."""
+    return hyperparameter(name, value, low=0.0, low_open=True)
+
+
+def optional_positive(name, value):
+    """None, or a finite number > 0 (the clipping thresholds)."""
+    return None if value is None else positive(name, value)
+
+
+def unit_interval(name, value) -> float:
+    """A decay rate or momentum: in [0, 1)."""
+    return hyperparameter(name, value, low=0.0, high=1.0, high_open=True)
+
+
+def boolean(name, value) -> bool:
+    """True or False (a NumPy bool too), nothing else."""
+    from .._args import flag
+
+    return flag(value, name)

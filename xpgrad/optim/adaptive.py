@@ -7,17 +7,8 @@ from __future__ import annotations
 
 from ..ops.optim import adadelta_update, adagrad_update, adam_update, rmsprop_update
 from ..primitive import run
-from ._checks import hyperparameter
+from ._checks import Checked, non_negative, positive, unit_interval
 from .optimizer import Optimizer
-
-
-def _epsilon(value):
-    return hyperparameter("epsilon", value, low=0.0, low_open=True)
-
-
-def _decay(name, value):
-    """A decay rate such as rho or beta_1: in [0, 1)."""
-    return hyperparameter(name, value, low=0.0, high=1.0, high_open=True)
 
 
 class Adagrad(Optimizer):
@@ -30,12 +21,14 @@ class Adagrad(Optimizer):
     0.5
     """
 
+    initial_accumulator_value = Checked(non_negative)
+    epsilon = Checked(positive)
+
     def __init__(self, learning_rate=0.01, initial_accumulator_value=0.0, epsilon=1e-10,
                  weight_decay=0.0, **kwargs):
         super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
-        self.initial_accumulator_value = hyperparameter(
-            "initial_accumulator_value", initial_accumulator_value, low=0.0)
-        self.epsilon = _epsilon(epsilon)
+        self.initial_accumulator_value = initial_accumulator_value
+        self.epsilon = epsilon
 
     def _slot_names(self):
         return ("accumulator",)
@@ -61,10 +54,13 @@ class Adadelta(Optimizer):
         w -= lr * d
     """
 
+    rho = Checked(unit_interval)
+    epsilon = Checked(positive)
+
     def __init__(self, learning_rate=1.0, rho=0.9, epsilon=1e-6, weight_decay=0.0, **kwargs):
         super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
-        self.rho = _decay("rho", rho)
-        self.epsilon = _epsilon(epsilon)
+        self.rho = rho
+        self.epsilon = epsilon
 
     def _slot_names(self):
         return ("accum_grad", "accum_update")
@@ -82,12 +78,16 @@ class RMSprop(Optimizer):
         b = momentum * b + g / (sqrt(s) + eps); w -= lr * b (momentum > 0)
     """
 
+    rho = Checked(unit_interval)
+    momentum = Checked(unit_interval)
+    epsilon = Checked(positive)
+
     def __init__(self, learning_rate=0.01, rho=0.99, momentum=0.0, epsilon=1e-8,
                  weight_decay=0.0, **kwargs):
         super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
-        self.rho = _decay("rho", rho)
-        self.momentum = _decay("momentum", momentum)
-        self.epsilon = _epsilon(epsilon)
+        self.rho = rho
+        self.momentum = momentum
+        self.epsilon = epsilon
 
     def _slot_names(self):
         return ("square_avg", "momentum_buffer") if self.momentum else ("square_avg",)
@@ -108,13 +108,16 @@ class Adam(Optimizer):
     """
 
     _decoupled = False
+    beta_1 = Checked(unit_interval)
+    beta_2 = Checked(unit_interval)
+    epsilon = Checked(positive)
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
                  weight_decay=0.0, **kwargs):
         super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
-        self.beta_1 = _decay("beta_1", beta_1)
-        self.beta_2 = _decay("beta_2", beta_2)
-        self.epsilon = _epsilon(epsilon)
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
 
     def _slot_names(self):
         return ("m", "v")

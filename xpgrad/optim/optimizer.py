@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from .._args import pointer
 from ..tensor import Tensor, Variable, _wrap
-from ._checks import hyperparameter, learning_rate_value
+from ._checks import Checked, ClipSetting, learning_rate_value, non_negative
 from .clip import clip_global_norm, clip_value
 from .schedules import as_schedule
 
@@ -34,12 +34,18 @@ class Optimizer:
     each entry to ``[-clipvalue, clipvalue]`` (Keras' three, one at a time); ``weight_decay``
     is L2 decay added to the gradient (AdamW: decoupled, PyTorch's convention).
 
-    Every hyperparameter is checked when the optimizer is made: a real number (Python, NumPy
+    Every hyperparameter is checked when the optimizer is made and whenever it is set later
+    (``opt.momentum = 0.95``, acting from the next update): a real number (Python, NumPy
     scalar or 0-d array/Tensor), finite and in its range, else ValueError/TypeError naming it.
     A schedule's value is checked at each step that uses it (finite, >= 0), before any variable
     changes. Gradients are applied as given: a NaN or inf gradient makes NaN weights, as in
     PyTorch and TensorFlow (check ``xg.isfinite`` on the loss or the global norm to skip a step).
     """
+
+    weight_decay = Checked(non_negative)
+    global_clipnorm = ClipSetting()
+    clipnorm = ClipSetting()
+    clipvalue = ClipSetting()
 
     #: variables of these dtype kinds are updated ('f' real floating, 'c' complex floating);
     #: the adaptive optimizers' formulas (g**2, sqrt) hold for real numbers only
@@ -50,15 +56,13 @@ class Optimizer:
         if unknown:
             _refuse(type(self).__name__, unknown)
         self._schedule = as_schedule(learning_rate)
-        self.weight_decay = hyperparameter("weight_decay", weight_decay, low=0.0)
+        self.weight_decay = weight_decay
         clipping = {"global_clipnorm": global_clipnorm, "clipnorm": clipnorm,
                     "clipvalue": clipvalue}
         if sum(v is not None for v in clipping.values()) > 1:
             raise ValueError("give only one of clipnorm, clipvalue and global_clipnorm (as "
                              "Keras): they clip the same gradients three ways")
         for key, value in clipping.items():
-            if value is not None:
-                value = hyperparameter(key, value, low=0.0, low_open=True)
             setattr(self, key, value)
         self.name = name or type(self).__name__.lower()
         self.iterations = 0          # updates applied so far (the schedules' step)
