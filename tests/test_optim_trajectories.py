@@ -98,26 +98,33 @@ def torch_trajectory(cls, kwargs, schedule=None, clip=None, steps=STEPS):
 
 
 class Problem:
-    """The same least-squares problem in xpgrad, one ``step()`` per update."""
+    """The same least-squares problem in xpgrad, one ``step()`` per update. The data are
+    arguments, so that under ``xg.function`` plain SGD's update of ``w`` is folded into the
+    gradient's product (a constant operand is not folded)."""
 
     def __init__(self, opt, backend, compiled):
         self.opt = opt
         self.w = xg.Variable(W0.copy(), name="w", backend=backend)
         self.b = xg.Variable(B0.copy(), name="b", backend=backend)
-        self.x = xg.asarray(X, backend=backend)
-        self.y = xg.asarray(Y, backend=backend)
+        self.data = (xg.asarray(X, backend=backend), xg.asarray(Y, backend=backend))
         self.step = xg.function(self._step) if compiled else self._step
 
-    def _step(self):
+    def _step(self, x, y):
         with xg.GradientTape() as tape:
-            loss = xg.sum((self.x @ self.w + self.b - self.y) ** 2)
+            loss = xg.sum((x @ self.w + self.b - y) ** 2)
         self.opt.apply_gradients(zip(tape.gradient(loss, [self.w, self.b]), [self.w, self.b]))
 
     def run(self, steps):
         out = []
         for _ in range(steps):
-            self.step()
+            self.step(*self.data)
             out.append((self.w.numpy().copy(), self.b.numpy().copy()))
+        if hasattr(self.step, "programs"):      # compiled: the replays ran
+            (program,) = self.step.programs()
+            plain = type(self.opt) is xg.optim.SGD and not (self.opt.momentum
+                                                            or self.opt.weight_decay)
+            assert program.sgd_gemms == (1 if plain and self.opt.global_clipnorm is None
+                                         else 0)
         return out
 
 
