@@ -107,6 +107,23 @@ def learning_rate_value(value, step: int, schedule) -> float:
     return x
 
 
+#: float32's largest finite value: a learning rate above it cannot update a float32 variable
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+def learning_rate_fits(lr: float, variables) -> None:
+    """ValueError naming the first float32 (or complex64) variable when ``lr`` exceeds what
+    float32 holds: the update, in the variable's dtype, would make every weight inf (and NaN
+    where the gradient is 0), where PyTorch refuses the rate. Costs one comparison below it."""
+    if lr <= FLOAT32_MAX:
+        return
+    for v in variables:
+        if v.dtype.name in ("float32", "complex64"):
+            raise ValueError(f"learning_rate {lr!r} is larger than float32 can hold "
+                             f"({FLOAT32_MAX:g}), but the variable {v.name!r} is {v.dtype}: "
+                             "its update would be inf")
+
+
 class Checked:
     """A hyperparameter attribute, checked by ``check(name, value)`` each time it is set: in
     the constructor and later (``opt.momentum = 0.95`` between updates, as a PyTorch user

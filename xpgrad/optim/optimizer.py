@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from .._args import pointer
 from ..tensor import Tensor, Variable, _wrap
-from ._checks import Checked, ClipSetting, learning_rate_value, non_negative
+from ._checks import (Checked, ClipSetting, learning_rate_fits, learning_rate_value,
+                      non_negative)
 from .clip import clip_global_norm, clip_value
 from .schedules import as_schedule
 
@@ -37,9 +38,10 @@ class Optimizer:
     Every hyperparameter is checked when the optimizer is made and whenever it is set later
     (``opt.momentum = 0.95``, acting from the next update): a real number (Python, NumPy
     scalar or 0-d array/Tensor), finite and in its range, else ValueError/TypeError naming it.
-    A schedule's value is checked at each step that uses it (finite, >= 0), before any variable
-    changes. Gradients are applied as given: a NaN or inf gradient makes NaN weights, as in
-    PyTorch and TensorFlow (check ``xg.isfinite`` on the loss or the global norm to skip a step).
+    A schedule's value is checked at each step that uses it (finite, >= 0, and within float32's
+    range for a float32 variable, as PyTorch), before any variable changes. Gradients are
+    applied as given: a NaN or inf gradient makes NaN weights, as in PyTorch and TensorFlow
+    (check ``xg.isfinite`` on the loss or the global norm to skip a step).
     """
 
     weight_decay = Checked(non_negative)
@@ -167,6 +169,7 @@ class Optimizer:
                              "is None: the loss does not depend on these variables (is the "
                              "loss computed from them inside the GradientTape?)")
         lr = self.learning_rate            # a bad schedule value raises before any update
+        learning_rate_fits(lr, variables)
         if self.global_clipnorm is not None:
             grads, _ = clip_global_norm(grads, self.global_clipnorm)
         elif self.clipnorm is not None:
