@@ -2,7 +2,8 @@
 ``opt.load_state_dict(sd)``): a state that does not fit the optimizer and the variables -- a
 missing or unexpected key, another shape, a step count that is not a count -- is a ValueError
 naming the key, and changes nothing (``xg.load_checkpoint`` checked this; a direct call took
-anything: a wrong shape failed at the next step, or broadcast silently)."""
+anything: a wrong shape failed at the next step, or broadcast silently). And Keras'
+``from_config``, which rebuilds an optimizer from ``get_config()``."""
 from __future__ import annotations
 
 import numpy as np
@@ -89,3 +90,20 @@ def test_a_good_state_still_loads_and_a_variable_without_entries_starts_fresh():
     assert opt._state[id(w)][1]["step"] == 3
     np.testing.assert_array_equal(opt._state[id(w)][1]["m"], state["w/m"])
     assert id(u) not in opt._state
+
+
+@pytest.mark.parametrize("make", [
+    lambda: xg.optim.SGD(0.1, momentum=0.9, nesterov=True, weight_decay=0.01, clipnorm=1.0),
+    lambda: xg.optim.Adagrad(0.2, initial_accumulator_value=0.1, epsilon=1e-6),
+    lambda: xg.optim.Adadelta(0.5, rho=0.8, global_clipnorm=2.0),
+    lambda: xg.optim.RMSprop(xg.optim.ExponentialDecay(0.01, 10, 0.5), rho=0.9, momentum=0.5),
+    lambda: xg.optim.AdamW(0.01, beta_1=0.8, weight_decay=0.1, clipvalue=0.5, name="mine"),
+], ids=["SGD", "Adagrad", "Adadelta", "RMSprop", "AdamW"])
+def test_from_config_makes_the_same_optimizer_as_keras(make):
+    """Keras' ``type(opt).from_config(opt.get_config())``: the same hyperparameters (the
+    schedule object too); ``iterations`` is state (``state_dict``), the new one starts at 0."""
+    opt = make()
+    opt.apply_gradients([(xg.asarray(np.ones(2)), xg.Variable(np.zeros(2)))])
+    copy = type(opt).from_config(opt.get_config())
+    assert type(copy) is type(opt)
+    assert copy.get_config() == {**opt.get_config(), "iterations": 0}

@@ -102,6 +102,17 @@ class Optimizer:
         return {"learning_rate": lr,
                 **{k: v for k, v in vars(self).items() if not k.startswith("_")}}
 
+    @classmethod
+    def from_config(cls, config: dict) -> "Optimizer":
+        """A new optimizer with ``config``'s hyperparameters (Keras' ``from_config``; its
+        ``iterations`` is state, not a setting: the new one starts at 0).
+
+        >>> import xpgrad as xg
+        >>> xg.optim.SGD.from_config(xg.optim.SGD(0.1, momentum=0.9).get_config()).momentum
+        0.9
+        """
+        return cls(**{k: v for k, v in config.items() if k != "iterations"})
+
     # -- state --------------------------------------------------------------------------------
     def _slot_names(self) -> tuple:
         return ()
