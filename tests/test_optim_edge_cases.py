@@ -167,3 +167,31 @@ def test_a_schedule_reaching_such_a_rate_is_refused_in_a_compiled_sgd_gemm_step(
     with pytest.raises(ValueError, match=r"learning_rate.*float32.*'w'"):
         step(x)
     np.testing.assert_array_equal(w.numpy(), before)
+
+
+@pytest.mark.parametrize("grad, error", [
+    (np.array([1 + 1j, 2.0]), "complex128"),        # the imaginary part was dropped silently
+    (np.array(["a", "b"]), "<U1"),                   # "could not convert string to float"
+    (np.array([1, 2]), "int64"),                     # as an int Tensor: refused like torch's
+    ([True, False], "bool"),
+])
+def test_an_array_gradient_is_checked_like_a_tensor_gradient(grad, error):
+    """A gradient given as an array or list (not a Tensor) was cast to the variable's dtype
+    whatever it held; now its own dtype is checked first, as a Tensor gradient's is."""
+    w = xg.Variable(np.ones(2), name="w")
+    with pytest.raises(TypeError, match=rf"gradient for 'w' has dtype {error}") as info:
+        xg.optim.SGD(0.1).apply_gradients([(grad, w)])
+    assert "floating-point" in str(info.value)
+    np.testing.assert_array_equal(w.numpy(), [1.0, 1.0])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_float_arrays_and_lists_are_gradients_in_the_variable_s_dtype(backend):
+    w = xg.Variable(np.ones(2), backend=backend)
+    xg.optim.SGD(1.0).apply_gradients([([0.1, 0.2], w)])
+    xg.optim.SGD(1.0).apply_gradients([(np.array([0.1, 0.2], np.float32), w)])
+    np.testing.assert_array_equal(w.numpy(), 1.0 - np.array([0.1, 0.2])
+                                  - np.array([0.1, 0.2], np.float32).astype(np.float64))
+    z = xg.Variable(np.ones(2, np.complex128), backend=backend)
+    xg.optim.SGD(1.0).apply_gradients([(np.array([1j, 0.5]), z)])
+    np.testing.assert_array_equal(z.numpy(), [1 - 1j, 0.5])

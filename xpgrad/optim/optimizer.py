@@ -23,6 +23,7 @@ from ..tensor import Tensor, Variable, _wrap
 from ._checks import (Checked, ClipSetting, learning_rate_fits, learning_rate_value,
                       non_negative)
 from .clip import clip_global_norm, clip_value
+from .pairs import checked_gradient, unpack_pair
 from .schedules import as_schedule
 
 
@@ -288,53 +289,6 @@ class Optimizer:
         cfg = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items()
                         if k not in ("name", "iterations", "learning_rate"))
         return f"{type(self).__name__}(learning_rate={self._schedule!r}, {cfg})"
-
-
-def unpack_pair(pair) -> tuple:
-    """One ``(gradient, variable)`` item of ``apply_gradients``, checked: a pair whose second
-    entry is a Variable.
-
-    >>> import xpgrad as xg
-    >>> unpack_pair((None, xg.Variable([1.0])))[0] is None
-    True
-    """
-    try:
-        if isinstance(pair, Tensor):        # a Tensor unpacks along its first axis
-            raise TypeError
-        g, v = pair
-    except (TypeError, ValueError):
-        raise TypeError(f"apply_gradients takes (gradient, variable) pairs, e.g. "
-                        f"zip(grads, variables); got the item {pair!r}") from None
-    if not isinstance(v, Variable):
-        raise TypeError(f"apply_gradients updates Variables in place; got a "
-                        f"{type(v).__name__} (wrap trainable values in xg.Variable)")
-    return g, v
-
-
-def checked_gradient(g, v) -> Tensor:
-    """Gradient ``g`` (not None) of Variable ``v`` as a Tensor, checked: ``v``'s backend and
-    shape, a floating-point dtype (a real one for a real variable).
-
-    >>> import xpgrad as xg
-    >>> checked_gradient([0.5], xg.Variable([1.0])).shape
-    (1,)
-    """
-    if not isinstance(g, Tensor):
-        from ..creation import asarray
-
-        g = asarray(g, dtype=v.dtype, backend=v._backend)
-    if g._backend is not v._backend:
-        raise ValueError(f"gradient for {v.name!r} is on backend {g._backend.name!r} "
-                         f"but the variable is on {v._backend.name!r}")
-    if g._data.shape != v._data.shape:
-        raise ValueError(f"gradient for {v.name!r} has shape {g.shape}, the variable "
-                         f"has shape {v.shape}")
-    if g._data.dtype != v._data.dtype and (
-            not g.dtype.is_inexact or (g.dtype.kind == "c" and v.dtype.kind != "c")):
-        kind = "real floating-point" if v.dtype.kind == "f" else "floating-point"
-        raise TypeError(f"gradient for {v.name!r} has dtype {g.dtype}; the variable "
-                        f"({v.dtype}) takes {kind} gradients")
-    return g
 
 
 #: PyTorch's argument names -> what xpgrad (Keras' names) calls them
