@@ -95,6 +95,8 @@ SET_BAD = [
     (lambda: xg.optim.Adam(0.1), "beta_2", float("nan"), ValueError),
     (lambda: xg.optim.Adam(0.1), "epsilon", 0.0, ValueError),
     (lambda: xg.optim.RMSprop(0.1), "rho", -0.5, ValueError),
+    (lambda: xg.optim.RMSprop(0.1), "centered", 1, TypeError),
+    (lambda: xg.optim.AdamW(0.1), "amsgrad", "True", TypeError),
     (lambda: xg.optim.Adadelta(), "rho", None, TypeError),
     (lambda: xg.optim.Adagrad(0.1), "initial_accumulator_value", -1.0, ValueError),
     (lambda: xg.optim.SGD(0.1), "clipnorm", 0.0, ValueError),

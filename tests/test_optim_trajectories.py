@@ -53,6 +53,18 @@ OPTIMIZERS = {
                 "Adam", {"lr": 0.05, "betas": (0.8, 0.95), "eps": 1e-6, "weight_decay": 0.1}),
     "adamw": ("AdamW", {"learning_rate": 0.05, "weight_decay": 0.3},
               "AdamW", {"lr": 0.05, "weight_decay": 0.3}),
+    "rmsprop centered": ("RMSprop", {"learning_rate": 0.01, "rho": 0.9, "centered": True},
+                         "RMSprop", {"lr": 0.01, "alpha": 0.9, "centered": True}),
+    "rmsprop centered momentum wd": (
+        "RMSprop", {"learning_rate": 0.01, "momentum": 0.8, "centered": True,
+                    "weight_decay": 0.1},
+        "RMSprop", {"lr": 0.01, "momentum": 0.8, "centered": True, "weight_decay": 0.1}),
+    "adam amsgrad": ("Adam", {"learning_rate": 0.05, "beta_2": 0.9, "amsgrad": True,
+                              "weight_decay": 0.1},
+                     "Adam", {"lr": 0.05, "betas": (0.9, 0.9), "amsgrad": True,
+                              "weight_decay": 0.1}),
+    "adamw amsgrad": ("AdamW", {"learning_rate": 0.05, "beta_2": 0.9, "amsgrad": True},
+                      "AdamW", {"lr": 0.05, "betas": (0.9, 0.9), "amsgrad": True}),
 }
 
 # (xpgrad schedule, torch scheduler) from the initial learning rate

@@ -5,9 +5,10 @@ it step for step; names follow Keras (``learning_rate``, ``rho``, ``beta_1``, ``
 """
 from __future__ import annotations
 
-from ..ops.optim import adadelta_update, adagrad_update, adam_update, rmsprop_update
+from ..ops.optim import (adadelta_update, adagrad_update, adam_update, amsgrad_update,
+                         rmsprop_centered_update, rmsprop_update)
 from ..primitive import run
-from ._checks import Checked, non_negative, positive, unit_interval
+from ._checks import Checked, boolean, non_negative, positive, unit_interval
 from .optimizer import Optimizer
 
 
@@ -76,24 +77,33 @@ class RMSprop(Optimizer):
         s = rho * s + (1 - rho) * g**2
         w -= lr * g / (sqrt(s) + eps)                       (momentum 0)
         b = momentum * b + g / (sqrt(s) + eps); w -= lr * b (momentum > 0)
+
+    ``centered=True`` divides by the root of the variance instead, ``sqrt(s - a**2) + eps``,
+    with ``a = rho * a + (1 - rho) * g`` (Graves 2013; PyTorch's and Keras' ``centered``).
     """
 
     rho = Checked(unit_interval)
     momentum = Checked(unit_interval)
     epsilon = Checked(positive)
+    centered = Checked(boolean)
 
     def __init__(self, learning_rate=0.01, rho=0.99, momentum=0.0, epsilon=1e-8,
-                 weight_decay=0.0, **kwargs):
+                 weight_decay=0.0, centered=False, **kwargs):
         super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
         self.rho = rho
         self.momentum = momentum
         self.epsilon = epsilon
+        self.centered = centered
 
     def _slot_names(self):
-        return ("square_avg", "momentum_buffer") if self.momentum else ("square_avg",)
+        return (("square_avg",) + (("momentum_buffer",) if self.momentum else ())
+                + (("grad_avg",) if self.centered else ()))
 
     def _update(self, be, param, grad, state, lr):
-        run(rmsprop_update, be, param, self._l2(be, param, grad), state["square_avg"],
+        arrays = (param, self._l2(be, param, grad), state["square_avg"])
+        if self.centered:
+            arrays += (state["grad_avg"],)
+        run(rmsprop_centered_update if self.centered else rmsprop_update, be, *arrays,
             state.get("momentum_buffer"), lr=lr, rho=self.rho, momentum=self.momentum,
             eps=self.epsilon)
 
@@ -104,31 +114,37 @@ class Adam(Optimizer):
         m = b1 * m + (1 - b1) * g;  v = b2 * v + (1 - b2) * g**2
         w -= lr / (1 - b1**t) * m / (sqrt(v / (1 - b2**t)) + eps)
 
-    ``t`` counts this variable's updates (kept per variable, like PyTorch).
+    ``t`` counts this variable's updates (kept per variable, like PyTorch). ``amsgrad=True``
+    puts the largest ``v`` so far in the denominator (Reddi et al. 2018; PyTorch's form).
     """
 
     _decoupled = False
     beta_1 = Checked(unit_interval)
     beta_2 = Checked(unit_interval)
     epsilon = Checked(positive)
+    amsgrad = Checked(boolean)
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 weight_decay=0.0, **kwargs):
+                 weight_decay=0.0, amsgrad=False, **kwargs):
         super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
+        self.amsgrad = amsgrad
 
     def _slot_names(self):
-        return ("m", "v")
+        return ("m", "v", "v_max") if self.amsgrad else ("m", "v")
 
     def _extra_state(self, var):
         return {"step": 0}
 
     def _update(self, be, param, grad, state, lr):
         state["step"] += 1
-        run(adam_update, be, param, grad, state["m"], state["v"], lr=lr, beta1=self.beta_1,
-            beta2=self.beta_2, eps=self.epsilon, step=state["step"],
+        arrays = (param, grad, state["m"], state["v"])
+        if self.amsgrad:
+            arrays += (state["v_max"],)
+        run(amsgrad_update if self.amsgrad else adam_update, be, *arrays, lr=lr,
+            beta1=self.beta_1, beta2=self.beta_2, eps=self.epsilon, step=state["step"],
             weight_decay=self.weight_decay, decoupled=self._decoupled)
 
 
@@ -139,5 +155,6 @@ class AdamW(Adam):
     _decoupled = True
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 weight_decay=0.01, **kwargs):
-        super().__init__(learning_rate, beta_1, beta_2, epsilon, weight_decay, **kwargs)
+                 weight_decay=0.01, amsgrad=False, **kwargs):
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, weight_decay, amsgrad,
+                         **kwargs)
