@@ -33,45 +33,53 @@ def _count(key, value, problems):
     return None
 
 
+def _keys(optimizer, name, var) -> dict:
+    """``{key: slot}`` of the state ``optimizer`` keeps for ``var``, named ``name``."""
+    return {f"{name}/{slot}": slot
+            for slot in (*optimizer._slot_names(), *optimizer._extra_state(var))}
+
+
+def _staged_slots(optimizer, name, var, state, problems) -> dict:
+    """``{slot: raw array or int}`` of ``var`` read from ``state``; problems found are
+    appended to ``problems``."""
+    from ..nn.module import _staged_value
+
+    counts = set(optimizer._extra_state(var))
+    slots = {}
+    for key, slot in _keys(optimizer, name, var).items():
+        if key not in state:
+            problems.append(f"missing {key!r}: {type(optimizer).__name__} keeps it for {name!r}")
+        elif slot in counts:
+            slots[slot] = _count(key, state[key], problems)
+        else:
+            value, problem = _staged_value(state[key], var)
+            if problem:
+                problems.append(f"{problem[0]} of {key!r}: {problem[1]}")
+            else:
+                slots[slot] = value._backend.xp.asarray(value._data, copy=True)
+    return slots
+
+
 def staged_state(optimizer, state, variables) -> tuple:
     """``(iterations, {name: (variable, {slot: raw array or int})})`` from ``state``, checked
     against what ``optimizer`` keeps for ``variables``; a ValueError listing every mismatch
     otherwise (TypeError if ``state`` is not a mapping). A variable with no entries in
     ``state`` is left out (it starts fresh)."""
-    from ..nn.module import _staged_value
     from .optimizer import _named
 
     if not isinstance(state, Mapping):
         raise TypeError(f"state must be a dict {{key: array}} as from state_dict(), got "
                         f"{type(state).__name__}")
-    named = _named(variables)
-    problems, staged = [], {}
+    problems, staged, expected = [], {}, {"iterations"}
     iterations = None
     if "iterations" not in state:
         problems.append("missing 'iterations' (the number of updates applied)")
     else:
         iterations = _count("iterations", state["iterations"], problems)
-    expected = {"iterations"}
-    for name, var in named.items():
-        counts = set(optimizer._extra_state(var))
-        keys = {f"{name}/{slot}": slot for slot in (*optimizer._slot_names(), *counts)}
-        expected.update(keys)
-        if not any(str(k).startswith(name + "/") for k in state):
-            continue
-        slots = {}
-        for key, slot in keys.items():
-            if key not in state:
-                problems.append(f"missing {key!r}: {type(optimizer).__name__} keeps it for "
-                                f"{name!r}")
-            elif slot in counts:
-                slots[slot] = _count(key, state[key], problems)
-            else:
-                value, problem = _staged_value(state[key], var)
-                if problem:
-                    problems.append(f"{problem[0]} of {key!r}: {problem[1]}")
-                else:
-                    slots[slot] = value._backend.xp.asarray(value._data, copy=True)
-        staged[name] = (var, slots)
+    for name, var in _named(variables).items():
+        expected.update(_keys(optimizer, name, var))
+        if any(str(k).startswith(name + "/") for k in state):   # else it starts fresh
+            staged[name] = (var, _staged_slots(optimizer, name, var, state, problems))
     problems += [f"unexpected {k!r}: {type(optimizer).__name__} keeps no such state for these "
                  f"variables" for k in state if k not in expected]
     if problems:
