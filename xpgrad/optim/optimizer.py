@@ -146,7 +146,8 @@ class Optimizer:
         since a step that changes nothing is almost always a loss not connected to the
         variables. Everything is checked before any variable changes: each variable (a
         Variable, of a floating dtype the optimizer supports, listed once), each gradient
-        (shape, backend) and the learning rate of this step.
+        (shape, backend, a floating dtype: a Tensor, an array or a list) and the learning rate
+        of this step.
 
         >>> import xpgrad as xg
         >>> w = xg.Variable([1.0], name="w")
