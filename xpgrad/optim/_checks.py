@@ -124,56 +124,27 @@ def learning_rate_fits(lr: float, variables) -> None:
                              "its update would be inf")
 
 
-class Checked:
-    """A hyperparameter attribute, checked by ``check(name, value)`` each time it is set: in
-    the constructor and later (``opt.momentum = 0.95`` between updates, as a PyTorch user
-    changes ``param_groups``). The value lives in the instance's ``__dict__`` under the same
-    name, so ``vars(opt)`` (``get_config``) lists it.
+#: Keras' three ways to clip the gradients: one at a time
+CLIP_NAMES = ("global_clipnorm", "clipnorm", "clipvalue")
 
-    >>> class Opt:
-    ...     momentum = Checked(unit_interval)
-    >>> opt = Opt(); opt.momentum = 0.5
+
+def clip_setting(opt, name, value):
+    """``value`` for ``opt``'s clipping option ``name``: None or a number > 0, and only one of
+    the three set at a time (as Keras).
+
+    >>> class Opt: clipvalue = None; global_clipnorm = 1.0
     >>> try:
-    ...     opt.momentum = 1.5
+    ...     clip_setting(Opt(), "clipvalue", 0.5)
     ... except ValueError as e:
-    ...     print(e)
-    momentum must be a finite number in [0, 1), got 1.5
+    ...     print(str(e).split(":")[1].strip())
+    global_clipnorm is set (set it to None first), so clipvalue cannot be
     """
-
-    def __init__(self, check):
-        self.check = check
-
-    def __set_name__(self, owner, name):
-        self.name = name
-
-    def __get__(self, obj, owner=None):
-        if obj is None:
-            return self
-        try:
-            return obj.__dict__[self.name]
-        except KeyError:
-            raise AttributeError(self.name) from None
-
-    def __set__(self, obj, value):
-        obj.__dict__[self.name] = self.check(self.name, value)
-
-
-class ClipSetting(Checked):
-    """``clipnorm``, ``clipvalue`` or ``global_clipnorm``: None or a number > 0, and only one
-    of the three set at a time (as Keras)."""
-
-    NAMES = ("global_clipnorm", "clipnorm", "clipvalue")
-
-    def __init__(self):
-        super().__init__(optional_positive)
-
-    def __set__(self, obj, value):
-        others = [k for k in self.NAMES if k != self.name and obj.__dict__.get(k) is not None]
-        if value is not None and others:
-            raise ValueError(f"give only one of clipnorm, clipvalue and global_clipnorm (as "
-                             f"Keras): {others[0]} is set (set it to None first), so "
-                             f"{self.name} cannot be")
-        super().__set__(obj, value)
+    value = optional_positive(name, value)
+    others = [k for k in CLIP_NAMES if k != name and getattr(opt, k, None) is not None]
+    if value is not None and others:
+        raise ValueError(f"give only one of clipnorm, clipvalue and global_clipnorm (as Keras): "
+                         f"{others[0]} is set (set it to None first), so {name} cannot be")
+    return value
 
 
 def non_negative(name, value) -> float:

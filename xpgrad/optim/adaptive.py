@@ -8,7 +8,7 @@ from __future__ import annotations
 from ..ops.optim import (adadelta_update, adagrad_update, adam_update, amsgrad_update,
                          rmsprop_centered_update, rmsprop_update)
 from ..primitive import run
-from ._checks import Checked, boolean, non_negative, positive, unit_interval
+from ._checks import boolean, non_negative, positive, unit_interval
 from .optimizer import Optimizer
 
 
@@ -22,8 +22,8 @@ class Adagrad(Optimizer):
     0.5
     """
 
-    initial_accumulator_value = Checked(non_negative)
-    epsilon = Checked(positive)
+    _CHECKS = {**Optimizer._CHECKS, "initial_accumulator_value": non_negative,
+               "epsilon": positive}
 
     def __init__(self, learning_rate=0.01, initial_accumulator_value=0.0, epsilon=1e-10,
                  weight_decay=0.0, **kwargs):
@@ -55,8 +55,7 @@ class Adadelta(Optimizer):
         w -= lr * d
     """
 
-    rho = Checked(unit_interval)
-    epsilon = Checked(positive)
+    _CHECKS = {**Optimizer._CHECKS, "rho": unit_interval, "epsilon": positive}
 
     def __init__(self, learning_rate=1.0, rho=0.9, epsilon=1e-6, weight_decay=0.0, **kwargs):
         super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
@@ -82,10 +81,8 @@ class RMSprop(Optimizer):
     with ``a = rho * a + (1 - rho) * g`` (Graves 2013; PyTorch's and Keras' ``centered``).
     """
 
-    rho = Checked(unit_interval)
-    momentum = Checked(unit_interval)
-    epsilon = Checked(positive)
-    centered = Checked(boolean)
+    _CHECKS = {**Optimizer._CHECKS, "rho": unit_interval, "momentum": unit_interval,
+               "epsilon": positive, "centered": boolean}
 
     def __init__(self, learning_rate=0.01, rho=0.99, momentum=0.0, epsilon=1e-8,
                  weight_decay=0.0, centered=False, **kwargs):
@@ -100,12 +97,16 @@ class RMSprop(Optimizer):
                 + (("grad_avg",) if self.centered else ()))
 
     def _update(self, be, param, grad, state, lr):
-        arrays = (param, self._l2(be, param, grad), state["square_avg"])
+        grad = self._l2(be, param, grad)
+        buffer = (self._optional_slot(be, state, "momentum_buffer", param) if self.momentum
+                  else None)
         if self.centered:
-            arrays += (state["grad_avg"],)
-        run(rmsprop_centered_update if self.centered else rmsprop_update, be, *arrays,
-            state.get("momentum_buffer"), lr=lr, rho=self.rho, momentum=self.momentum,
-            eps=self.epsilon)
+            run(rmsprop_centered_update, be, param, grad, state["square_avg"],
+                self._optional_slot(be, state, "grad_avg", param), buffer, lr=lr, rho=self.rho,
+                momentum=self.momentum, eps=self.epsilon)
+        else:
+            run(rmsprop_update, be, param, grad, state["square_avg"], buffer, lr=lr,
+                rho=self.rho, momentum=self.momentum, eps=self.epsilon)
 
 
 class Adam(Optimizer):
@@ -119,10 +120,8 @@ class Adam(Optimizer):
     """
 
     _decoupled = False
-    beta_1 = Checked(unit_interval)
-    beta_2 = Checked(unit_interval)
-    epsilon = Checked(positive)
-    amsgrad = Checked(boolean)
+    _CHECKS = {**Optimizer._CHECKS, "beta_1": unit_interval, "beta_2": unit_interval,
+               "epsilon": positive, "amsgrad": boolean}
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
                  weight_decay=0.0, amsgrad=False, **kwargs):
@@ -140,12 +139,18 @@ class Adam(Optimizer):
 
     def _update(self, be, param, grad, state, lr):
         state["step"] += 1
-        arrays = (param, grad, state["m"], state["v"])
         if self.amsgrad:
-            arrays += (state["v_max"],)
-        run(amsgrad_update if self.amsgrad else adam_update, be, *arrays, lr=lr,
-            beta1=self.beta_1, beta2=self.beta_2, eps=self.epsilon, step=state["step"],
-            weight_decay=self.weight_decay, decoupled=self._decoupled)
+            v_max = self._optional_slot(be, state, "v_max", param)
+            run(amsgrad_update, be, param, grad, state["m"], state["v"], v_max,
+                **self._options(lr, state["step"]))
+        else:   # keywords spelled out: a call with ** took 0.5 us more per variable
+            run(adam_update, be, param, grad, state["m"], state["v"], lr=lr, beta1=self.beta_1,
+                beta2=self.beta_2, eps=self.epsilon, step=state["step"],
+                weight_decay=self.weight_decay, decoupled=self._decoupled)
+
+    def _options(self, lr, step) -> dict:
+        return dict(lr=lr, beta1=self.beta_1, beta2=self.beta_2, eps=self.epsilon, step=step,
+                    weight_decay=self.weight_decay, decoupled=self._decoupled)
 
 
 class AdamW(Adam):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from .._args import pointer
 from ..tensor import Tensor, Variable, _wrap
-from ._checks import (Checked, ClipSetting, learning_rate_fits, learning_rate_value,
+from ._checks import (CLIP_NAMES, clip_setting, learning_rate_fits, learning_rate_value,
                       non_negative)
 from .clip import clip_global_norm, clip_value
 from .pairs import checked_gradient, unpack_pair
@@ -45,10 +45,10 @@ class Optimizer:
     (check ``xg.isfinite`` on the loss or the global norm to skip a step).
     """
 
-    weight_decay = Checked(non_negative)
-    global_clipnorm = ClipSetting()
-    clipnorm = ClipSetting()
-    clipvalue = ClipSetting()
+    #: ``{hyperparameter: check(name, value)}``, run whenever one is set (in ``__init__`` and
+    #: later: ``opt.momentum = 0.95`` between updates, as a PyTorch user changes
+    #: ``param_groups``); subclasses add theirs
+    _CHECKS = {"weight_decay": non_negative}
 
     #: variables of these dtype kinds are updated ('f' real floating, 'c' complex floating);
     #: the adaptive optimizers' formulas (g**2, sqrt) hold for real numbers only
@@ -72,6 +72,16 @@ class Optimizer:
         self._state: dict = {}       # id(var) -> (var, {slot: raw array or int})
 
     # -- hyperparameters ----------------------------------------------------------------------
+    def __setattr__(self, name, value):
+        """Set ``name``, checked as the constructor checks it when it is a hyperparameter
+        (plain attributes, not descriptors: reading them stays as fast as any attribute)."""
+        check = self._CHECKS.get(name)
+        if check is not None:
+            value = check(name, value)
+        elif name in CLIP_NAMES:
+            value = clip_setting(self, name, value)
+        object.__setattr__(self, name, value)
+
     @property
     def learning_rate(self) -> float:
         """The learning rate the next update will use (a schedule's value is checked: a
@@ -121,11 +131,7 @@ class Optimizer:
     def _state_for(self, var) -> dict:
         entry = self._state.get(id(var))
         if entry is not None and entry[0] is var:
-            state = entry[1]
-            for slot in self._slot_names():
-                if slot not in state:   # momentum switched on since: its buffer starts at 0
-                    state[slot] = var._backend.xp.zeros_like(var._data)
-            return state
+            return entry[1]
         be = var._backend
         xp = be.xp
         var._data = xp.asarray(var._data, copy=True)   # own the array we write into
@@ -136,6 +142,15 @@ class Optimizer:
 
     def _extra_state(self, var) -> dict:
         return {}
+
+    @staticmethod
+    def _optional_slot(be, state, slot, param):
+        """``state[slot]``, made (zeros like ``param``) when an option that needs it was
+        switched on after the variable's first update (``opt.momentum = 0.9``)."""
+        array = state.get(slot)
+        if array is None:
+            array = state[slot] = be.xp.zeros_like(param)
+        return array
 
     # -- updates ------------------------------------------------------------------------------
     def apply_gradients(self, grads_and_vars) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from .._args import flag
 from ..ops.optim import sgd_update
 from ..primitive import run
-from ._checks import Checked, boolean, unit_interval
+from ._checks import boolean, unit_interval
 from .optimizer import Optimizer
 
 
@@ -23,8 +23,7 @@ class SGD(Optimizer):
     0.71
     """
 
-    momentum = Checked(unit_interval)
-    nesterov = Checked(boolean)
+    _CHECKS = {**Optimizer._CHECKS, "momentum": unit_interval, "nesterov": boolean}
     _dtype_kinds = "fc"       # the update is linear in the gradient: complex variables work
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=0.0,
@@ -40,5 +39,8 @@ class SGD(Optimizer):
         return ("velocity",) if self.momentum else ()
 
     def _update(self, be, param, grad, state, lr):
-        run(sgd_update, be, param, grad, state.get("velocity"), lr=lr, momentum=self.momentum,
+        velocity = state.get("velocity")
+        if velocity is None and self.momentum:
+            velocity = self._optional_slot(be, state, "velocity", param)
+        run(sgd_update, be, param, grad, velocity, lr=lr, momentum=self.momentum,
             nesterov=self.nesterov, weight_decay=self.weight_decay)
