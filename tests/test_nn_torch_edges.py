@@ -307,7 +307,7 @@ def test_sgd_of_complex_variables_with_global_clipnorm_matches_torch(backend):
     ("Adam", {"betas": (0.9, 0.99)}, "'betas'; xpgrad uses Keras' names: beta_1= and beta_2="),
     ("AdamW", {"eps": 1e-6}, "'eps'; xpgrad uses Keras' names: epsilon="),
     ("RMSprop", {"alpha": 0.9}, "'alpha'; xpgrad uses Keras' names: rho="),
-    ("Adam", {"amsgrad": True}, "'amsgrad' \\(xpgrad's Adam does not have this option\\)"),
+    ("Adagrad", {"lr_decay": 0.1}, "'lr_decay' \\(xpgrad's Adagrad does not have this option\\)"),
     ("SGD", {"dampening": 0.1}, "'dampening' \\(xpgrad's SGD does not have"),
 ])
 def test_optimizers_point_pytorch_argument_names_at_xpgrads(name, kwargs, words):

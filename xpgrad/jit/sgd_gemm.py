@@ -23,6 +23,7 @@ import functools
 
 import numpy as np
 
+from ..optim._checks import learning_rate_fits
 from ..tensor import Tensor
 from .structure import leaves
 from .tracer import Ref
@@ -119,6 +120,7 @@ class FusedSGDStep:
         if not _plain_settings(opt):
             return self._as_traced(args)    # set since the trace: no longer a plain update
         lr = opt.learning_rate          # a bad schedule value raises before any update
+        learning_rate_fits(lr, self.variables)
         for v, fused, arg in zip(self.variables, self.fused, args):
             if arg is None:
                 continue

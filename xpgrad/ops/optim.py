@@ -49,10 +49,18 @@ def _adadelta(xp, param, grad, accum_g, accum_dx, *, lr, rho, eps):
     return param
 
 
-def _rmsprop(xp, param, grad, sq, mom, *, lr, rho, momentum, eps):
+def _rmsprop_centered(xp, param, grad, sq, grad_avg, mom, *, lr, rho, momentum, eps):
+    """RMSprop, or with ``grad_avg`` (not None) its centered form: the root of the variance
+    ``sq - grad_avg**2`` instead of the second moment (PyTorch's ``centered=True``)."""
     sq *= rho
     sq += (1 - rho) * grad * grad
-    step = grad / (xp.sqrt(sq) + eps)
+    if grad_avg is None:
+        root = xp.sqrt(sq)
+    else:
+        grad_avg *= rho
+        grad_avg += (1 - rho) * grad
+        root = xp.sqrt(sq - grad_avg * grad_avg)
+    step = grad / (root + eps)
     if mom is None:
         param -= lr * step
     else:   # PyTorch's form: lr outside the buffer, so a changing lr acts at once
@@ -62,7 +70,14 @@ def _rmsprop(xp, param, grad, sq, mom, *, lr, rho, momentum, eps):
     return param
 
 
-def _adam(xp, param, grad, m, v, *, lr, beta1, beta2, eps, step, weight_decay, decoupled):
+def _rmsprop(xp, param, grad, sq, mom, **hyperparameters):
+    return _rmsprop_centered(xp, param, grad, sq, None, mom, **hyperparameters)
+
+
+def _amsgrad(xp, param, grad, m, v, v_max, *, lr, beta1, beta2, eps, step, weight_decay,
+             decoupled):
+    """Adam, or with ``v_max`` (not None) AMSGrad: the largest ``v`` so far (kept in
+    ``v_max``) in the denominator (PyTorch's ``amsgrad=True``)."""
     if weight_decay and decoupled:
         param *= 1 - lr * weight_decay
     elif weight_decay:
@@ -71,6 +86,9 @@ def _adam(xp, param, grad, m, v, *, lr, beta1, beta2, eps, step, weight_decay, d
     m += (1 - beta1) * grad
     v *= beta2
     v += (1 - beta2) * grad * grad
+    if v_max is not None:
+        v_max[...] = xp.maximum(v_max, v)
+        v = v_max
     bc1 = 1 - beta1**step
     # sqrt(v) / sqrt(1 - beta2**t), PyTorch's order: v / (1 - beta2**t) is g * g on the first
     # step, which overflows float32 from |g| = 1.8e19 (v itself only from 5.8e20): the weight
@@ -79,12 +97,20 @@ def _adam(xp, param, grad, m, v, *, lr, beta1, beta2, eps, step, weight_decay, d
     return param
 
 
+def _adam(xp, param, grad, m, v, **hyperparameters):
+    return _amsgrad(xp, param, grad, m, v, None, **hyperparameters)
+
+
 sgd_update = Primitive("sgd_update", _sgd)
 adagrad_update = Primitive("adagrad_update", _adagrad)
 adadelta_update = Primitive("adadelta_update", _adadelta)
 rmsprop_update = Primitive("rmsprop_update", _rmsprop)
 adam_update = Primitive("adam_update", _adam)
+# no fused kernels (yet): the generic rules run on every backend
+rmsprop_centered_update = Primitive("rmsprop_centered_update", _rmsprop_centered)
+amsgrad_update = Primitive("amsgrad_update", _amsgrad)
 
-UPDATES = (sgd_update, adagrad_update, adadelta_update, rmsprop_update, adam_update)
+UPDATES = (sgd_update, adagrad_update, adadelta_update, rmsprop_update, adam_update,
+           rmsprop_centered_update, amsgrad_update)
 
 __all__: list = []   # not namespace functions: reach them as xpgrad.ops.optim.*

@@ -105,3 +105,70 @@ def learning_rate_value(value, step: int, schedule) -> float:
         raise ValueError(f"the learning-rate schedule {schedule!r} returned {x!r} at step "
                          f"{step}; a learning rate must be a finite number >= 0")
     return x
+
+
+#: float32's largest finite value: a learning rate above it cannot update a float32 variable
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+def learning_rate_fits(lr: float, variables) -> None:
+    """ValueError naming the first float32 (or complex64) variable when ``lr`` exceeds what
+    float32 holds: the update, in the variable's dtype, would make every weight inf (and NaN
+    where the gradient is 0), where PyTorch refuses the rate. Costs one comparison below it."""
+    if lr <= FLOAT32_MAX:
+        return
+    for v in variables:
+        if v.dtype.name in ("float32", "complex64"):
+            raise ValueError(f"learning_rate {lr!r} is larger than float32 can hold "
+                             f"({FLOAT32_MAX:g}), but the variable {v.name!r} is {v.dtype}: "
+                             "its update would be inf")
+
+
+#: Keras' three ways to clip the gradients: one at a time
+CLIP_NAMES = ("global_clipnorm", "clipnorm", "clipvalue")
+
+
+def clip_setting(opt, name, value):
+    """``value`` for ``opt``'s clipping option ``name``: None or a number > 0, and only one of
+    the three set at a time (as Keras).
+
+    >>> class Opt: clipvalue = None; global_clipnorm = 1.0
+    >>> try:
+    ...     clip_setting(Opt(), "clipvalue", 0.5)
+    ... except ValueError as e:
+    ...     print(str(e).split(":")[1].strip())
+    global_clipnorm is set (set it to None first), so clipvalue cannot be
+    """
+    value = optional_positive(name, value)
+    others = [k for k in CLIP_NAMES if k != name and getattr(opt, k, None) is not None]
+    if value is not None and others:
+        raise ValueError(f"give only one of clipnorm, clipvalue and global_clipnorm (as Keras): "
+                         f"{others[0]} is set (set it to None first), so {name} cannot be")
+    return value
+
+
+def non_negative(name, value) -> float:
+    """A finite number >= 0 (weight_decay, initial_accumulator_value)."""
+    return hyperparameter(name, value, low=0.0)
+
+
+def positive(name, value) -> float:
+    """A finite number > 0 (epsilon)."""
+    return hyperparameter(name, value, low=0.0, low_open=True)
+
+
+def optional_positive(name, value):
+    """None, or a finite number > 0 (the clipping thresholds)."""
+    return None if value is None else positive(name, value)
+
+
+def unit_interval(name, value) -> float:
+    """A decay rate or momentum: in [0, 1)."""
+    return hyperparameter(name, value, low=0.0, high=1.0, high_open=True)
+
+
+def boolean(name, value) -> bool:
+    """True or False (a NumPy bool too), nothing else."""
+    from .._args import flag
+
+    return flag(value, name)

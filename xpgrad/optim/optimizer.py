@@ -20,8 +20,10 @@ from __future__ import annotations
 
 from .._args import pointer
 from ..tensor import Tensor, Variable, _wrap
-from ._checks import hyperparameter, learning_rate_value
+from ._checks import (CLIP_NAMES, clip_setting, learning_rate_fits, learning_rate_value,
+                      non_negative)
 from .clip import clip_global_norm, clip_value
+from .pairs import checked_gradient, unpack_pair
 from .schedules import as_schedule
 
 
@@ -34,12 +36,19 @@ class Optimizer:
     each entry to ``[-clipvalue, clipvalue]`` (Keras' three, one at a time); ``weight_decay``
     is L2 decay added to the gradient (AdamW: decoupled, PyTorch's convention).
 
-    Every hyperparameter is checked when the optimizer is made: a real number (Python, NumPy
+    Every hyperparameter is checked when the optimizer is made and whenever it is set later
+    (``opt.momentum = 0.95``, acting from the next update): a real number (Python, NumPy
     scalar or 0-d array/Tensor), finite and in its range, else ValueError/TypeError naming it.
-    A schedule's value is checked at each step that uses it (finite, >= 0), before any variable
-    changes. Gradients are applied as given: a NaN or inf gradient makes NaN weights, as in
-    PyTorch and TensorFlow (check ``xg.isfinite`` on the loss or the global norm to skip a step).
+    A schedule's value is checked at each step that uses it (finite, >= 0, and within float32's
+    range for a float32 variable, as PyTorch), before any variable changes. Gradients are
+    applied as given: a NaN or inf gradient makes NaN weights, as in PyTorch and TensorFlow
+    (check ``xg.isfinite`` on the loss or the global norm to skip a step).
     """
+
+    #: ``{hyperparameter: check(name, value)}``, run whenever one is set (in ``__init__`` and
+    #: later: ``opt.momentum = 0.95`` between updates, as a PyTorch user changes
+    #: ``param_groups``); subclasses add theirs
+    _CHECKS = {"weight_decay": non_negative}
 
     #: variables of these dtype kinds are updated ('f' real floating, 'c' complex floating);
     #: the adaptive optimizers' formulas (g**2, sqrt) hold for real numbers only
@@ -50,21 +59,29 @@ class Optimizer:
         if unknown:
             _refuse(type(self).__name__, unknown)
         self._schedule = as_schedule(learning_rate)
-        self.weight_decay = hyperparameter("weight_decay", weight_decay, low=0.0)
+        self.weight_decay = weight_decay
         clipping = {"global_clipnorm": global_clipnorm, "clipnorm": clipnorm,
                     "clipvalue": clipvalue}
         if sum(v is not None for v in clipping.values()) > 1:
             raise ValueError("give only one of clipnorm, clipvalue and global_clipnorm (as "
                              "Keras): they clip the same gradients three ways")
         for key, value in clipping.items():
-            if value is not None:
-                value = hyperparameter(key, value, low=0.0, low_open=True)
             setattr(self, key, value)
         self.name = name or type(self).__name__.lower()
         self.iterations = 0          # updates applied so far (the schedules' step)
         self._state: dict = {}       # id(var) -> (var, {slot: raw array or int})
 
     # -- hyperparameters ----------------------------------------------------------------------
+    def __setattr__(self, name, value):
+        """Set ``name``, checked as the constructor checks it when it is a hyperparameter
+        (plain attributes, not descriptors: reading them stays as fast as any attribute)."""
+        check = self._CHECKS.get(name)
+        if check is not None:
+            value = check(name, value)
+        elif name in CLIP_NAMES:
+            value = clip_setting(self, name, value)
+        object.__setattr__(self, name, value)
+
     @property
     def learning_rate(self) -> float:
         """The learning rate the next update will use (a schedule's value is checked: a
@@ -96,6 +113,17 @@ class Optimizer:
         return {"learning_rate": lr,
                 **{k: v for k, v in vars(self).items() if not k.startswith("_")}}
 
+    @classmethod
+    def from_config(cls, config: dict) -> "Optimizer":
+        """A new optimizer with ``config``'s hyperparameters (Keras' ``from_config``; its
+        ``iterations`` is state, not a setting: the new one starts at 0).
+
+        >>> import xpgrad as xg
+        >>> xg.optim.SGD.from_config(xg.optim.SGD(0.1, momentum=0.9).get_config()).momentum
+        0.9
+        """
+        return cls(**{k: v for k, v in config.items() if k != "iterations"})
+
     # -- state --------------------------------------------------------------------------------
     def _slot_names(self) -> tuple:
         return ()
@@ -115,6 +143,15 @@ class Optimizer:
     def _extra_state(self, var) -> dict:
         return {}
 
+    @staticmethod
+    def _optional_slot(be, state, slot, param):
+        """``state[slot]``, made (zeros like ``param``) when an option that needs it was
+        switched on after the variable's first update (``opt.momentum = 0.9``)."""
+        array = state.get(slot)
+        if array is None:
+            array = state[slot] = be.xp.zeros_like(param)
+        return array
+
     # -- updates ------------------------------------------------------------------------------
     def apply_gradients(self, grads_and_vars) -> int:
         """Apply ``(gradient, variable)`` pairs; returns the new ``iterations`` count.
@@ -124,7 +161,8 @@ class Optimizer:
         since a step that changes nothing is almost always a loss not connected to the
         variables. Everything is checked before any variable changes: each variable (a
         Variable, of a floating dtype the optimizer supports, listed once), each gradient
-        (shape, backend) and the learning rate of this step.
+        (shape, backend, a floating dtype: a Tensor, an array or a list) and the learning rate
+        of this step.
 
         >>> import xpgrad as xg
         >>> w = xg.Variable([1.0], name="w")
@@ -159,6 +197,7 @@ class Optimizer:
                              "is None: the loss does not depend on these variables (is the "
                              "loss computed from them inside the GradientTape?)")
         lr = self.learning_rate            # a bad schedule value raises before any update
+        learning_rate_fits(lr, variables)
         if self.global_clipnorm is not None:
             grads, _ = clip_global_norm(grads, self.global_clipnorm)
         elif self.clipnorm is not None:
@@ -251,74 +290,21 @@ class Optimizer:
 
     def load_state_dict(self, state, variables) -> None:
         """Replace the state by ``state`` (as from ``state_dict``; arrays or Tensors). A
-        variable with no entries in ``state`` starts fresh. ``xg.load_checkpoint`` checks names,
-        shapes and dtypes before calling this."""
-        from ..creation import asarray
+        variable with no entries in ``state`` starts fresh. Everything is checked first --
+        each expected key present and no other, slot shapes, step counts -- and a mismatch is a
+        ValueError listing the keys, with nothing changed."""
+        from .state import staged_state
 
-        self.iterations = int(asarray(state["iterations"]).item())
+        iterations, staged = staged_state(self, state, variables)
+        self.iterations = iterations
         self._state = {}
-        for name, var in _named(variables).items():
-            if not any(k.startswith(name + "/") for k in state):
-                continue
-            st = self._state_for(var)
-            ints = set(self._extra_state(var))
-            for slot in list(st):
-                value = state[f"{name}/{slot}"]
-                st[slot] = (int(asarray(value).item()) if slot in ints else
-                            asarray(value, dtype=var.dtype, backend=var._backend,
-                                    copy=True)._data)
+        for var, slots in staged.values():
+            self._state_for(var).update(slots)
 
     def __repr__(self):
         cfg = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items()
                         if k not in ("name", "iterations", "learning_rate"))
         return f"{type(self).__name__}(learning_rate={self._schedule!r}, {cfg})"
-
-
-def unpack_pair(pair) -> tuple:
-    """One ``(gradient, variable)`` item of ``apply_gradients``, checked: a pair whose second
-    entry is a Variable.
-
-    >>> import xpgrad as xg
-    >>> unpack_pair((None, xg.Variable([1.0])))[0] is None
-    True
-    """
-    try:
-        if isinstance(pair, Tensor):        # a Tensor unpacks along its first axis
-            raise TypeError
-        g, v = pair
-    except (TypeError, ValueError):
-        raise TypeError(f"apply_gradients takes (gradient, variable) pairs, e.g. "
-                        f"zip(grads, variables); got the item {pair!r}") from None
-    if not isinstance(v, Variable):
-        raise TypeError(f"apply_gradients updates Variables in place; got a "
-                        f"{type(v).__name__} (wrap trainable values in xg.Variable)")
-    return g, v
-
-
-def checked_gradient(g, v) -> Tensor:
-    """Gradient ``g`` (not None) of Variable ``v`` as a Tensor, checked: ``v``'s backend and
-    shape, a floating-point dtype (a real one for a real variable).
-
-    >>> import xpgrad as xg
-    >>> checked_gradient([0.5], xg.Variable([1.0])).shape
-    (1,)
-    """
-    if not isinstance(g, Tensor):
-        from ..creation import asarray
-
-        g = asarray(g, dtype=v.dtype, backend=v._backend)
-    if g._backend is not v._backend:
-        raise ValueError(f"gradient for {v.name!r} is on backend {g._backend.name!r} "
-                         f"but the variable is on {v._backend.name!r}")
-    if g._data.shape != v._data.shape:
-        raise ValueError(f"gradient for {v.name!r} has shape {g.shape}, the variable "
-                         f"has shape {v.shape}")
-    if g._data.dtype != v._data.dtype and (
-            not g.dtype.is_inexact or (g.dtype.kind == "c" and v.dtype.kind != "c")):
-        kind = "real floating-point" if v.dtype.kind == "f" else "floating-point"
-        raise TypeError(f"gradient for {v.name!r} has dtype {g.dtype}; the variable "
-                        f"({v.dtype}) takes {kind} gradients")
-    return g
 
 
 #: PyTorch's argument names -> what xpgrad (Keras' names) calls them

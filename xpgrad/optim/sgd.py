@@ -4,7 +4,7 @@ from __future__ import annotations
 from .._args import flag
 from ..ops.optim import sgd_update
 from ..primitive import run
-from ._checks import hyperparameter
+from ._checks import boolean, unit_interval
 from .optimizer import Optimizer
 
 
@@ -23,12 +23,13 @@ class SGD(Optimizer):
     0.71
     """
 
+    _CHECKS = {**Optimizer._CHECKS, "momentum": unit_interval, "nesterov": boolean}
     _dtype_kinds = "fc"       # the update is linear in the gradient: complex variables work
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=0.0,
                  **kwargs):
         super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
-        self.momentum = hyperparameter("momentum", momentum, low=0.0, high=1.0, high_open=True)
+        self.momentum = momentum
         nesterov = flag(nesterov, "nesterov", "SGD")
         if nesterov and self.momentum <= 0:
             raise ValueError("nesterov=True needs momentum > 0")
@@ -38,5 +39,8 @@ class SGD(Optimizer):
         return ("velocity",) if self.momentum else ()
 
     def _update(self, be, param, grad, state, lr):
-        run(sgd_update, be, param, grad, state.get("velocity"), lr=lr, momentum=self.momentum,
+        velocity = state.get("velocity")
+        if velocity is None and self.momentum:
+            velocity = self._optional_slot(be, state, "velocity", param)
+        run(sgd_update, be, param, grad, velocity, lr=lr, momentum=self.momentum,
             nesterov=self.nesterov, weight_decay=self.weight_decay)

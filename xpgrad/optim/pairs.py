@@ -1,0 +1,66 @@
+"""The ``(gradient, variable)`` pairs ``Optimizer.apply_gradients`` takes, checked: a pair, a
+Variable, a gradient of its shape, backend and a floating-point dtype (real for a real
+variable), whether the gradient is a Tensor, an array or a list."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..tensor import Tensor, Variable
+
+
+def unpack_pair(pair) -> tuple:
+    """One ``(gradient, variable)`` item of ``apply_gradients``, checked: a pair whose second
+    entry is a Variable.
+
+    >>> import xpgrad as xg
+    >>> unpack_pair((None, xg.Variable([1.0])))[0] is None
+    True
+    """
+    try:
+        if isinstance(pair, Tensor):        # a Tensor unpacks along its first axis
+            raise TypeError
+        g, v = pair
+    except (TypeError, ValueError):
+        raise TypeError(f"apply_gradients takes (gradient, variable) pairs, e.g. "
+                        f"zip(grads, variables); got the item {pair!r}") from None
+    if not isinstance(v, Variable):
+        raise TypeError(f"apply_gradients updates Variables in place; got a "
+                        f"{type(v).__name__} (wrap trainable values in xg.Variable)")
+    return g, v
+
+
+def checked_gradient(g, v) -> Tensor:
+    """Gradient ``g`` (not None) of Variable ``v`` as a Tensor, checked: ``v``'s backend and
+    shape, a floating-point dtype (a real one for a real variable).
+
+    >>> import xpgrad as xg
+    >>> checked_gradient([0.5], xg.Variable([1.0])).shape
+    (1,)
+    """
+    if not isinstance(g, Tensor):
+        from ..creation import asarray
+
+        dtype = getattr(g, "dtype", None)
+        if getattr(dtype, "kind", None) is None:
+            dtype = np.asarray(g).dtype           # a list, a number (a torch tensor)
+        _check_gradient_dtype(g, v, str(dtype), dtype.kind)
+        g = asarray(g, dtype=v.dtype, backend=v._backend)   # floats: read in v's precision
+    if g._backend is not v._backend:
+        raise ValueError(f"gradient for {v.name!r} is on backend {g._backend.name!r} "
+                         f"but the variable is on {v._backend.name!r}")
+    if g._data.shape != v._data.shape:
+        raise ValueError(f"gradient for {v.name!r} has shape {g.shape}, the variable "
+                         f"has shape {v.shape}")
+    if g._data.dtype != v._data.dtype:
+        _check_gradient_dtype(g, v, g.dtype, g.dtype.kind)
+    return g
+
+
+def _check_gradient_dtype(g, v, name, kind) -> None:
+    """TypeError unless dtype kind ``kind`` (named ``name``) is floating-point, and real for a
+    real variable ``v``."""
+    if kind == "f" or (kind == "c" and v.dtype.kind == "c"):
+        return
+    wanted = "real floating-point" if v.dtype.kind == "f" else "floating-point"
+    raise TypeError(f"gradient for {v.name!r} has dtype {name}; the variable ({v.dtype}) "
+                    f"takes {wanted} gradients")

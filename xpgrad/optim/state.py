@@ -1,0 +1,88 @@
+"""Checking an optimizer state (as from ``Optimizer.state_dict``) against the optimizer and the
+variables before any of it is loaded: every key expected and no other, slots of the variable's
+shape (real numbers for a real variable), step counts that are counts.
+
+>>> import xpgrad as xg
+>>> w = xg.Variable([1.0, 2.0], name="w")
+>>> try:
+...     staged_state(xg.optim.SGD(0.1, momentum=0.9),
+...                  {"iterations": 1, "w/velocity": [1.0, 2.0, 3.0]}, [w])
+... except ValueError as e:
+...     print(str(e).splitlines()[1].strip())
+shape of 'w/velocity': state (3,), model (2,)
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+
+def _count(key, value, problems):
+    """``value`` (a number or an array of one) as an int >= 0, or None with a line added to
+    ``problems``."""
+    import numpy as np
+
+    if hasattr(value, "__cuda_array_interface__"):
+        value = value.get()                 # a CuPy array: the count comes to the host
+    raw = value.numpy() if hasattr(value, "numpy") else np.asarray(value)
+    if raw.size == 1 and raw.dtype.kind in "iuf":
+        x = raw.item()
+        if math.isfinite(x) and x >= 0 and x == int(x):
+            return int(x)
+    problems.append(f"{key!r} must be a count (an integer >= 0), got {value!r}")
+    return None
+
+
+def _keys(optimizer, name, var) -> dict:
+    """``{key: slot}`` of the state ``optimizer`` keeps for ``var``, named ``name``."""
+    return {f"{name}/{slot}": slot
+            for slot in (*optimizer._slot_names(), *optimizer._extra_state(var))}
+
+
+def _staged_slots(optimizer, name, var, state, problems) -> dict:
+    """``{slot: raw array or int}`` of ``var`` read from ``state``; problems found are
+    appended to ``problems``."""
+    from ..nn.module import _staged_value
+
+    counts = set(optimizer._extra_state(var))
+    slots = {}
+    for key, slot in _keys(optimizer, name, var).items():
+        if key not in state:
+            problems.append(f"missing {key!r}: {type(optimizer).__name__} keeps it for {name!r}")
+        elif slot in counts:
+            slots[slot] = _count(key, state[key], problems)
+        else:
+            value, problem = _staged_value(state[key], var)
+            if problem:
+                problems.append(f"{problem[0]} of {key!r}: {problem[1]}")
+            else:
+                slots[slot] = value._backend.xp.asarray(value._data, copy=True)
+    return slots
+
+
+def staged_state(optimizer, state, variables) -> tuple:
+    """``(iterations, {name: (variable, {slot: raw array or int})})`` from ``state``, checked
+    against what ``optimizer`` keeps for ``variables``; a ValueError listing every mismatch
+    otherwise (TypeError if ``state`` is not a mapping). A variable with no entries in
+    ``state`` is left out (it starts fresh)."""
+    from .optimizer import _named
+
+    if not isinstance(state, Mapping):
+        raise TypeError(f"state must be a dict {{key: array}} as from state_dict(), got "
+                        f"{type(state).__name__}")
+    problems, staged, expected = [], {}, {"iterations"}
+    iterations = None
+    if "iterations" not in state:
+        problems.append("missing 'iterations' (the number of updates applied)")
+    else:
+        iterations = _count("iterations", state["iterations"], problems)
+    for name, var in _named(variables).items():
+        expected.update(_keys(optimizer, name, var))
+        if any(str(k).startswith(name + "/") for k in state):   # else it starts fresh
+            staged[name] = (var, _staged_slots(optimizer, name, var, state, problems))
+    problems += [f"unexpected {k!r}: {type(optimizer).__name__} keeps no such state for these "
+                 f"variables" for k in state if k not in expected]
+    if problems:
+        raise ValueError(f"load_state_dict: the state does not fit {type(optimizer).__name__} "
+                         f"and the variables:\n  " + "\n  ".join(problems))
+    return iterations, staged
