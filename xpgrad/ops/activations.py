@@ -25,7 +25,8 @@ from .reductions import _floating
 def _real(x):
     """``x`` as a Tensor, integers and booleans cast to the default float (float32), as
     ``xg.tanh`` and ``xg.mean`` take them; not NumPy's float64 of int-with-float arithmetic."""
-    if type(x) is Tensor and x._data.dtype.kind in "fc":    # the usual case, on every call
+    # the usual case, on every call: a NumPy/CuPy float (other namespaces' dtypes lack .kind)
+    if type(x) is Tensor and getattr(x._data.dtype, "kind", "") in ("f", "c"):
         return x
     return _floating(as_tensor(x))
 
