@@ -189,6 +189,8 @@ class GradientTape:
                             variables = [None] * len(args)
                         variables[len(ks)] = k
                     ks.append(0)
+            elif a.__class__ in _exact_scalars:
+                ks.append(0)
             elif isinstance(a, Tensor) and a._trainable:
                 k = a._key
                 if k not in keys:
