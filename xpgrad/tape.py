@@ -290,7 +290,9 @@ class GradientTape:
             if g is not None and not isinstance(g, Tensor) and (
                     sys.getrefcount(g) > _SOLE or ((base := getattr(g, "base", None)) is not None
                                                    and sys.getrefcount(base) > _SOLE_BASE)):
-                g = s._backend.xp.asarray(g, copy=True)
+                # NumPy's own copy, as xp.asarray(g, copy=True) makes it (layout kept: order K)
+                g = g.copy(order="K") if g.__class__ is np.ndarray else \
+                    s._backend.xp.asarray(g, copy=True)
             out.append(self._finish(g, s, unconnected_gradients))
             if g is not None:
                 grads[s._key] = g      # the same source again in the list gets a copy
@@ -340,7 +342,9 @@ class GradientTape:
         be = target._backend
         if output_gradients is None:
             raw = target._data
-            if raw.__class__ is np.ndarray:     # np.ones_like is Python-level: 10x slower
+            # np.ones_like is Python-level: 10x slower (a NumPy scalar, e.g. a sum's value, gets
+            # the 0-d array it would give)
+            if raw.__class__ is np.ndarray or isinstance(raw, np.generic):
                 seed = np.empty(raw.shape, raw.dtype)
                 seed.fill(1)
                 return seed
