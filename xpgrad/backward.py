@@ -64,13 +64,16 @@ def _walk(nodes, home, tkey, skeys, seed, consume, higher, after=None):
             inputs = res
         if fits is not None:
             inputs = _stand_ins(inputs, fits, be if higher else None)
-        kern = kernels[kern] if kern is not None and not higher else None
-        gs = None
+        if kern is not None:
+            kern = None if higher else kernels[kern]
         if g.__class__ is Scatter:        # one slice's gradient, kept unmade (below)
+            gs = None
             if kern is not None and kern.vjp_sliced is not None:
                 gs = _vjp_sliced(kern, g, saved, ks, inputs, params)
             if gs is None:
                 g = g.dense(xp)
+        else:
+            gs = None
         if gs is not None:
             pass
         elif kern is not None:
@@ -113,7 +116,7 @@ def _walk(nodes, home, tkey, skeys, seed, consume, higher, after=None):
             if not k or gi is None:
                 continue
             prev = get(k)
-            if prev.__class__ is Scatter:   # kept unmade until now, a second gradient came
+            if prev is not None and prev.__class__ is Scatter:   # kept unmade, a second came
                 prev = grads[k] = prev.dense(xp)
                 owned.add(k)
             if gi.__class__ is Scatter:   # a slice's gradient: add it into an owned buffer
