@@ -159,3 +159,24 @@ def test_fresh_gradients_are_not_copied():
                                          ([True], "bool"), (np.ones(2), "float64")])
 def test_tensor_and_asarray_agree_on_default_dtypes(value, dtype):
     assert xg.Tensor(value).dtype == xg.asarray(value).dtype == dtype
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_gradient_copied_from_a_held_view_keeps_its_layout_and_a_scalar_target_seeds(backend):
+    """The aliasing copy of a gradient that views the user's output_gradients is NumPy's
+    order-K copy (a transposed view stays column-major); a sum's NumPy-scalar value seeds
+    with a 0-d one of its dtype."""
+    x = xg.asarray(np.arange(6.0).reshape(2, 3), backend=backend)
+    seed = np.arange(6.0).reshape(3, 2)
+    with xg.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        t = xg.matrix_transpose(x)
+        s = xg.sum(x * x)
+    g = tape.gradient(t, x, output_gradients=seed)
+    expected = np.array(seed.T, copy=True)
+    assert not np.shares_memory(g.numpy(), seed)
+    assert g.data.flags.f_contiguous == expected.flags.f_contiguous
+    np.testing.assert_array_equal(g.numpy(), expected)
+    gs = tape.gradient(s, x)
+    assert gs.dtype == x.dtype
+    np.testing.assert_array_equal(gs.numpy(), 2 * np.arange(6.0).reshape(2, 3))

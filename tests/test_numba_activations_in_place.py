@@ -53,3 +53,26 @@ def test_the_output_alone_is_kept_and_gradients_match_numpy(name):
             loss = xg.sum(y * y)
         grads[backend] = np.asarray(tape.gradient(loss, x).numpy())
     np.testing.assert_allclose(grads["numba"], grads["numpy"], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(KERNELS))
+def test_one_dimensional_backward_equals_the_two_dimensional_one(name):
+    """1-D contiguous inputs skip the flattening views (the small-array fast path); strided
+    ones do not: both give the values of the same entries laid out in 2-D."""
+    rng = np.random.default_rng(1)
+    x2 = (rng.normal(size=(6, 5)) * 3).astype(np.float32)
+    g2 = rng.normal(size=x2.shape).astype(np.float32)
+    kernel, params = KERNELS[name], PARAMS.get(name, {})
+    out2, saved2 = kernel.forward(x2, **params)
+    expected = kernel.vjp(g2.copy(), saved2, x2, **params)[0].reshape(-1)
+    x, g = x2.reshape(-1), g2.reshape(-1)
+    out, saved = kernel.forward(x, **params)
+    got = kernel.vjp(g.copy(), saved, x, **params)[0]
+    assert got.shape == x.shape
+    np.testing.assert_array_equal(got, expected)
+    g_in = g.copy()
+    got = kernel.vjp_in_place(g_in, saved, x, **params)[0]
+    assert got.shape == x.shape and np.shares_memory(got, g_in)
+    np.testing.assert_array_equal(got, expected)
+    strided = np.repeat(g, 2)[::2]
+    np.testing.assert_array_equal(kernel.vjp_in_place(strided, saved, x, **params)[0], expected)

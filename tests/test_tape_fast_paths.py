@@ -143,3 +143,24 @@ def test_forward_and_rules_with_and_without_keywords(n, params):
     for i, g in enumerate(grads):
         others = scale * np.prod([a for j, a in enumerate(arrays) if j != i], axis=0)
         np.testing.assert_allclose(g.numpy(), others, rtol=1e-14)
+
+
+def test_apply_and_record_take_every_input_form_the_hot_paths_skip():
+    """apply's and _record's spelled-out paths cover a plain Tensor with a Tensor or a Python
+    scalar; the others (no input, a scalar first, a NumPy array, a Variable, three inputs)
+    take the general ones, with the same gradients."""
+    zero = Primitive("test_fast_paths_no_input", lambda xp: xp.ones(2),
+                     joint=lambda xp, g, ans, needs: ())
+    x = xg.asarray(X)
+    v = xg.Variable(Y)
+    with xg.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        assert apply(zero).tolist() == [1.0, 1.0]       # recorded on nothing, no error
+        a = 2.0 * x                                      # a scalar first
+        b = x * Y                                        # a NumPy array second
+        c = x * v                                        # a Variable, watched on access
+        d = xg.where(x > 1.0, x, 3.0 * x)                # three inputs
+        total = xg.sum(a + b + c + d)
+    gx, gv = tape.gradient(total, [x, v])
+    np.testing.assert_allclose(gx.numpy(), 2.0 + Y + Y + np.where(X > 1.0, 1.0, 3.0))
+    np.testing.assert_allclose(gv.numpy(), X)

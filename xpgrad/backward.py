@@ -15,6 +15,7 @@ from __future__ import annotations
 import operator
 import sys
 
+from . import tensor_methods
 from .accumulate import Scatter, is_basic
 from .backend import KERNELS_BY_INDEX
 from .primitive import BY_INDEX as PRIMITIVES_BY_INDEX
@@ -25,8 +26,6 @@ def _walk(nodes, home, tkey, skeys, seed, consume, higher, after=None):
     """{key: gradient} of the walk back from ``tkey``. ``after(i, grads)``, when given, is
     called once the node at index ``i`` has added its gradients (xpgrad.distributed starts a
     bucket's reduction there as soon as its sources' gradients are final)."""
-    from .tensor_methods import _ns as namespace
-
     grads = {tkey: seed}
     get = grads.get
     # keys whose accumulator this walk allocated and nothing else has seen: added into in place
@@ -56,7 +55,7 @@ def _walk(nodes, home, tkey, skeys, seed, consume, higher, after=None):
         if higher:
             if kern is not None and not _kept_for(prim, res, ans):
                 raise RuntimeError(_NOT_NESTED.format(prim.name))
-            xp = namespace
+            xp = tensor_methods._ns      # the xpgrad namespace: the outer tape records
             inputs = _tensors(res, ks, be, variables)
             if ans is not None:
                 ans = _keyed(ans, be, okey)
@@ -65,13 +64,16 @@ def _walk(nodes, home, tkey, skeys, seed, consume, higher, after=None):
             inputs = res
         if fits is not None:
             inputs = _stand_ins(inputs, fits, be if higher else None)
-        kern = kernels[kern] if kern is not None and not higher else None
-        gs = None
+        if kern is not None:
+            kern = None if higher else kernels[kern]
         if g.__class__ is Scatter:        # one slice's gradient, kept unmade (below)
+            gs = None
             if kern is not None and kern.vjp_sliced is not None:
                 gs = _vjp_sliced(kern, g, saved, ks, inputs, params)
             if gs is None:
                 g = g.dense(xp)
+        else:
+            gs = None
         if gs is not None:
             pass
         elif kern is not None:
@@ -114,10 +116,10 @@ def _walk(nodes, home, tkey, skeys, seed, consume, higher, after=None):
             if not k or gi is None:
                 continue
             prev = get(k)
-            if prev.__class__ is Scatter:   # kept unmade until now, a second gradient came
+            if prev is not None and prev.__class__ is Scatter:   # kept unmade, a second came
                 prev = grads[k] = prev.dense(xp)
                 owned.add(k)
-            if type(gi) is Scatter:       # a slice's gradient: add it into an owned buffer
+            if gi.__class__ is Scatter:   # a slice's gradient: add it into an owned buffer
                 if prev is None:
                     if k not in skeys and gi.values.dtype == x.dtype and is_basic(gi.key):
                         # kept as it is: if it stays the only gradient, the kernel of the node

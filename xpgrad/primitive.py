@@ -188,38 +188,35 @@ def run(prim: Primitive, be, *raws, **params):
 
 def apply(prim: Primitive, *args, **params) -> Tensor:
     """Run ``prim`` on ``args`` (Tensors, Python scalars or array-likes) and record it."""
-    be = None
-    raws = list(args)
-    convert = False
-    i = 0
-    for a in args:
-        if isinstance(a, Tensor):
-            b = a._backend
-            if b is not be:
-                if be is not None:
-                    raise _mixed(be, b)
-                be = b
-            raws[i] = a._data
-        elif a.__class__ not in _exact_scalars:
-            convert = True
-        i += 1
-    if be is None:
-        be = current_backend()
-        from .creation import asarray
-
-        raws = [asarray(a, backend=be)._data for a in raws]
-    elif convert:
-        for i, a in enumerate(raws):
-            if not isinstance(args[i], Tensor) and not isinstance(a, _scalar_types):
-                from .creation import asarray
-
-                raws[i] = asarray(a, backend=be)._data
+    # the hot path, spelled out: one Tensor, or two inputs of which one is a Tensor and the
+    # other a Tensor of its backend or a Python scalar (this runs once per operation)
+    n = len(args)
+    a = args[0] if n else None
+    if n == 1 and a.__class__ is Tensor:
+        be, raws = a._backend, (a._data,)
+    elif n == 2:
+        b = args[1]
+        if a.__class__ is Tensor:
+            be = a._backend
+            if b.__class__ in _exact_scalars:
+                raws = (a._data, b)
+            elif b.__class__ is Tensor and b._backend is be:
+                raws = (a._data, b._data)
+            else:
+                be, raws = _raw_inputs(args)
+        elif b.__class__ is Tensor and a.__class__ in _exact_scalars:
+            be, raws = b._backend, (a, b._data)
+        else:
+            be, raws = _raw_inputs(args)
+    else:
+        be, raws = _raw_inputs(args)
 
     kern = be.kernels.get(prim.name) if be.kernels else None
     saved = None
     # one- and two-input calls without keywords are spelled out: a plain call costs a third of
-    # one through *raws, **params, and this runs once per operation
-    n = -1 if params else len(raws)
+    # one through *raws, **params
+    if params:
+        n = -1
     try:
         if kern is not None:
             res = kern.forward(raws[0]) if n == 1 else kern.forward(*raws, **params)
@@ -251,6 +248,38 @@ def apply(prim: Primitive, *args, **params) -> Tensor:
             for tape in recording:
                 tape._record(prim, args, raws, out, params, saved, kern, True)
     return out
+
+
+def _raw_inputs(args):
+    """``(backend, raw inputs)`` of ``apply``'s ``args``: Tensors' arrays, Python scalars as
+    they are, other array-likes converted on the Tensors' backend (the current one if none)."""
+    be = None
+    raws = list(args)
+    convert = False
+    i = 0
+    for a in args:
+        if isinstance(a, Tensor):
+            b = a._backend
+            if b is not be:
+                if be is not None:
+                    raise _mixed(be, b)
+                be = b
+            raws[i] = a._data
+        elif a.__class__ not in _exact_scalars:
+            convert = True
+        i += 1
+    if be is None:
+        be = current_backend()
+        from .creation import asarray
+
+        raws = [asarray(a, backend=be)._data for a in raws]
+    elif convert:
+        for i, a in enumerate(raws):
+            if not isinstance(args[i], Tensor) and not isinstance(a, _scalar_types):
+                from .creation import asarray
+
+                raws[i] = asarray(a, backend=be)._data
+    return be, raws
 
 
 _new = object.__new__

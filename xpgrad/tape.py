@@ -171,43 +171,18 @@ class GradientTape:
         """Append a node for ``out = prim(*args)`` if an input is on this tape (``nested``:
         other tapes record too)."""
         keys = self._keys
-        ks = []
-        hit = False
-        # by position: the trainable Variables among the inputs; and, when other tapes record,
-        # the keys of the inputs this tape does not differentiate (their rules, run again for
-        # an outer tape, must name them: _tensors)
         variables = None
-        for a in args:
-            if a.__class__ is Tensor:
-                k = a._key
-                if k in keys:
-                    hit = True
-                    ks.append(k)
-                else:
-                    if nested and k:
-                        if variables is None:
-                            variables = [None] * len(args)
-                        variables[len(ks)] = k
-                    ks.append(0)
-            elif isinstance(a, Tensor) and a._trainable:
-                k = a._key
-                if k not in keys:
-                    k = self._access(a)
-                if k:
-                    hit = True
-                    if variables is None:
-                        variables = [None] * len(args)
-                    variables[len(ks)] = a
-                ks.append(k)
-            elif isinstance(a, Tensor) and a._key in keys:  # a subclass, not trainable
-                hit = True
-                ks.append(a._key)
-            else:
-                if nested and isinstance(a, Tensor) and a._key:
-                    if variables is None:
-                        variables = [None] * len(args)
-                    variables[len(ks)] = a._key
-                ks.append(0)
+        a = args[0] if args else None
+        # the hot path: one plain Tensor, or one with a Python scalar, on one tape
+        if not nested and a.__class__ is Tensor and (
+                len(args) == 1 or (len(args) == 2 and args[1].__class__ in _exact_scalars)):
+            k = a._key
+            if k not in keys:
+                return
+            ks = (k,) if len(args) == 1 else (k, 0)
+            hit = True
+        else:
+            ks, hit, variables = self._input_keys(args, nested)
         if not hit:
             return
         okey = out._key
@@ -249,9 +224,53 @@ class GradientTape:
         # ints, tuples and raw arrays: nothing the cyclic GC keeps visiting (a dict, even an
         # empty one, would keep the node tracked)
         self._nodes.append((prim.index, None if kern is None else kern.index, be, okey,
-                            tuple(ks), res, out._data if keep_out else None,
+                            ks, res, out._data if keep_out else None,
                             tuple(params.items()) if params else None, saved, fits,
-                            variables and tuple(variables)))
+                            variables))
+
+    def _input_keys(self, args, nested):
+        """``(keys, hit, variables)`` of a node's inputs: each input's key on this tape (0: no
+        gradient wanted), whether any is on it, and by position the trainable Variables among
+        them and, when other tapes record, the keys of the inputs this tape does not
+        differentiate (their rules, run again for an outer tape, must name them: _tensors)."""
+        keys = self._keys
+        ks = []
+        hit = False
+        variables = None
+        for a in args:
+            if a.__class__ is Tensor:
+                k = a._key
+                if k in keys:
+                    hit = True
+                    ks.append(k)
+                else:
+                    if nested and k:
+                        if variables is None:
+                            variables = [None] * len(args)
+                        variables[len(ks)] = k
+                    ks.append(0)
+            elif a.__class__ in _exact_scalars:
+                ks.append(0)
+            elif isinstance(a, Tensor) and a._trainable:
+                k = a._key
+                if k not in keys:
+                    k = self._access(a)
+                if k:
+                    hit = True
+                    if variables is None:
+                        variables = [None] * len(args)
+                    variables[len(ks)] = a
+                ks.append(k)
+            elif isinstance(a, Tensor) and a._key in keys:  # a subclass, not trainable
+                hit = True
+                ks.append(a._key)
+            else:
+                if nested and isinstance(a, Tensor) and a._key:
+                    if variables is None:
+                        variables = [None] * len(args)
+                    variables[len(ks)] = a._key
+                ks.append(0)
+        return tuple(ks), hit, variables and tuple(variables)
 
     def _access(self, variable):
         """Watch a trainable Variable read on this tape (``watch_accessed_variables``); its
@@ -288,7 +307,9 @@ class GradientTape:
             if g is not None and not isinstance(g, Tensor) and (
                     sys.getrefcount(g) > _SOLE or ((base := getattr(g, "base", None)) is not None
                                                    and sys.getrefcount(base) > _SOLE_BASE)):
-                g = s._backend.xp.asarray(g, copy=True)
+                # NumPy's own copy, as xp.asarray(g, copy=True) makes it (layout kept: order K)
+                g = g.copy(order="K") if g.__class__ is np.ndarray else \
+                    s._backend.xp.asarray(g, copy=True)
             out.append(self._finish(g, s, unconnected_gradients))
             if g is not None:
                 grads[s._key] = g      # the same source again in the list gets a copy
@@ -338,7 +359,9 @@ class GradientTape:
         be = target._backend
         if output_gradients is None:
             raw = target._data
-            if raw.__class__ is np.ndarray:     # np.ones_like is Python-level: 10x slower
+            # np.ones_like is Python-level: 10x slower (a NumPy scalar, e.g. a sum's value, gets
+            # the 0-d array it would give)
+            if raw.__class__ is np.ndarray or isinstance(raw, np.generic):
                 seed = np.empty(raw.shape, raw.dtype)
                 seed.fill(1)
                 return seed

@@ -68,18 +68,22 @@ def _activation(name, *, save_output, numpy_forward=None, param=None, constants=
 
     def backward(g, saved, x, params, in_place):
         dt = x.dtype
-        more = extra(np.dtype(dt), params)
-        if g.dtype != dt or g.shape != x.shape or more is None:
+        more = () if param is None and constants is None else extra(np.dtype(dt), params)
+        shape = x.shape
+        if g.dtype != dt or g.shape != shape or more is None:
             return (NotImplemented,)
-        gf = _flat(g)
-        other = _flat(saved if save_output else x)
+        other = saved if save_output else x
+        if len(shape) == 1 and g.flags.c_contiguous and other.flags.c_contiguous:
+            gf = g                  # already flat: no views to make and undo (small arrays)
+        else:
+            gf, other = _flat(g), _flat(other)
         n = gf.shape[0]
         if in_place:            # its own loop: see _act_kernels' docstring
             run_by_size(bwd_in_place, bwd_in_place_par, n, gf, other, *more)
-            return (gf.reshape(x.shape),)
+            return (g if gf is g else gf.reshape(shape),)
         dx = np.empty(n, dt)
         run_by_size(bwd, bwd_par, n, gf, other, dx, *more)
-        return (dx.reshape(x.shape),)
+        return (dx if gf is g else dx.reshape(shape),)
 
     def vjp(g, saved, x, **params):
         return backward(g, saved, x, params, False)

@@ -22,6 +22,9 @@ FLOATS = tuple(np.dtype(name) for name in FLOAT_NAMES)
 
 
 _FLOAT_SET = frozenset(FLOATS)
+#: 1 as a 0-d array of each of those dtypes: ``1 - d`` with it skips NumPy's slower path for a
+#: Python scalar operand (same value: NumPy casts the scalar 1.0 to d's dtype)
+_ONE = {dt: np.ones((), dt) for dt in FLOATS}
 
 
 def _float(*arrays):
@@ -207,7 +210,7 @@ def _tanh_forward(x):
 def _tanh_vjp(g, y, x):
     # g (1 - y^2) in one new array (a 0-d product would be a NumPy scalar, not an array)
     d = y * y if y.ndim else np.multiply(y, y, out=np.empty_like(y))
-    np.subtract(1.0, d, out=d)
+    np.subtract(_ONE[d.dtype], d, out=d)
     d *= g
     return (d,)
 
