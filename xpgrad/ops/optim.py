@@ -70,8 +70,9 @@ def _rmsprop_centered(xp, param, grad, sq, grad_avg, mom, *, lr, rho, momentum, 
     return param
 
 
-def _rmsprop(xp, param, grad, sq, mom, **hyperparameters):
-    return _rmsprop_centered(xp, param, grad, sq, None, mom, **hyperparameters)
+def _rmsprop(xp, param, grad, sq, mom, *, lr, rho, momentum, eps):
+    return _rmsprop_centered(xp, param, grad, sq, None, mom, lr=lr, rho=rho, momentum=momentum,
+                             eps=eps)
 
 
 def _amsgrad(xp, param, grad, m, v, v_max, *, lr, beta1, beta2, eps, step, weight_decay,
@@ -97,8 +98,9 @@ def _amsgrad(xp, param, grad, m, v, v_max, *, lr, beta1, beta2, eps, step, weigh
     return param
 
 
-def _adam(xp, param, grad, m, v, **hyperparameters):
-    return _amsgrad(xp, param, grad, m, v, None, **hyperparameters)
+def _adam(xp, param, grad, m, v, *, lr, beta1, beta2, eps, step, weight_decay, decoupled):
+    return _amsgrad(xp, param, grad, m, v, None, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
+                    step=step, weight_decay=weight_decay, decoupled=decoupled)
 
 
 sgd_update = Primitive("sgd_update", _sgd)
