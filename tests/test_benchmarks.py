@@ -361,3 +361,15 @@ def test_the_header_names_numpys_blas_when_scipy_loaded_its_own(monkeypatch):
         pytest.skip("NumPy is not built on its wheel's OpenBLAS here")
     assert bench._versions(["xpgrad-numpy"])["blas"].startswith(
         f"openblas {numpy_blas['version']}")
+
+
+def test_jax_chains_stop_where_compiling_them_would_take_minutes():
+    """JAX's jit compiles the chain's Python loop unrolled: a 100k-op chain did not compile in
+    17 minutes, so `xpgrad bench --only chain` never finished with JAX installed. Past the limit
+    the row is n/a for JAX, with the reason; the limit itself is still timed."""
+    from xpgrad.bench_workloads import ops
+
+    jax = _peer_or_skip("jax-cpu")
+    with pytest.raises(W.Unavailable, match="JAX compiles the chain unrolled"):
+        ops.chain(jax, n_ops=ops.JAX_CHAIN_LIMIT + 4)
+    assert ops.chain(jax, n_ops=100).work["n_ops"] == 100

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._libs import ACTIVATIONS, LOSSES, _jax_timed, _need, _xpgrad_module, measured
+from ._libs import (ACTIVATIONS, LOSSES, Unavailable, _jax_timed, _need, _xpgrad_module,
+                    measured)
+
+#: the longest chain timed on JAX (whose jit compiles the Python loop unrolled)
+JAX_CHAIN_LIMIT = 10_000
+
 
 def chain(lib, n_ops=100, size=4, mode="forward+gradient", compiled=False):
     """``n_ops`` chained elementwise ops (sin, *1.5, +0.1, tanh, ...) on a ``size`` vector,
@@ -13,6 +18,9 @@ def chain(lib, n_ops=100, size=4, mode="forward+gradient", compiled=False):
     jit)."""
     if mode not in ("forward", "forward+gradient"):
         raise ValueError(f"mode must be 'forward' or 'forward+gradient', got {mode!r}")
+    if lib.kind == "jax" and n_ops > JAX_CHAIN_LIMIT:
+        raise Unavailable(f"JAX compiles the chain unrolled: about 16 s at 10k ops, over 17 "
+                          f"minutes at 100k; its chains stop at {JAX_CHAIN_LIMIT} ops")
     x0 = np.random.default_rng(0).uniform(-1, 1, size).astype(np.float32)
     ns = lib.namespace()
     sin, tanh, total = ns.sin, ns.tanh, ns.sum
