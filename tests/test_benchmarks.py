@@ -366,7 +366,8 @@ def test_the_header_names_numpys_blas_when_scipy_loaded_its_own(monkeypatch):
 def test_jax_chains_stop_where_compiling_them_would_take_minutes():
     """JAX's jit compiles the chain's Python loop unrolled: a 100k-op chain did not compile in
     17 minutes, so `xpgrad bench --only chain` never finished with JAX installed. Past the limit
-    the row is n/a for JAX, with the reason; the limit itself is still timed."""
+    the row is n/a for JAX, with the reason (a 10k-op one took 16 s to compile in each asv
+    setup); the limit itself is still timed."""
     from xpgrad.bench_workloads import ops
 
     jax = _peer_or_skip("jax-cpu")

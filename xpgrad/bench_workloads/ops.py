@@ -7,8 +7,9 @@ import numpy as np
 from ._libs import (ACTIVATIONS, LOSSES, Unavailable, _jax_timed, _need, _xpgrad_module,
                     measured)
 
-#: the longest chain timed on JAX (whose jit compiles the Python loop unrolled)
-JAX_CHAIN_LIMIT = 10_000
+#: the longest chain timed on JAX, whose jit compiles the Python loop unrolled (the longer rows
+#: ask whether a tape's cost per op stays flat: JAX keeps no tape)
+JAX_CHAIN_LIMIT = 1000
 
 
 def chain(lib, n_ops=100, size=4, mode="forward+gradient", compiled=False):
