@@ -18,7 +18,7 @@ from .tensor import Tensor, _wrap
 
 
 def _checked(tape, who, target, source, unconnected_gradients):
-    from .tape import check_sources
+    from .gradient_call import check_sources
 
     if not (isinstance(target, Tensor) and isinstance(source, Tensor)):
         raise TypeError(f"{who} takes a target Tensor and one source Tensor, got "

@@ -42,6 +42,7 @@ import numpy as np
 
 from ._args import flag
 from .backward import _DTYPE_CODES, _SOLE, _SOLE_BASE, _dtype_code, _exact_scalars, _walk
+from .gradient_call import check_sources, finish, seed_of
 from .primitive import tape_state
 from .tensor import Tensor, _wrap
 
@@ -55,30 +56,6 @@ next_key = itertools.count(1).__next__
 
 def _is_float(t: Tensor) -> bool:
     return t._backend.xg_dtype(t._data.dtype).kind in "fc"
-
-
-def check_sources(sources, unconnected_gradients):
-    """``(single, list of sources)`` of a ``gradient`` call, after checking its arguments.
-
-    >>> import xpgrad as xg
-    >>> check_sources(xg.asarray(1.0), "none")[0]
-    True
-    """
-    if unconnected_gradients not in ("none", "zero"):
-        raise ValueError("unconnected_gradients must be 'none' or 'zero', got "
-                         f"{unconnected_gradients!r}")
-    single = isinstance(sources, Tensor)
-    try:
-        if isinstance(sources, (dict, str)):
-            raise TypeError
-        src = [sources] if single else list(sources)
-    except TypeError:
-        raise TypeError("sources must be a Tensor or a list of Tensors, got "
-                        f"{type(sources).__name__}") from None
-    for s in src:
-        if not isinstance(s, Tensor):
-            raise TypeError(f"sources must be Tensors, got {type(s).__name__}")
-    return single, src
 
 
 class GradientTape:
@@ -298,7 +275,7 @@ class GradientTape:
         if not isinstance(target, Tensor):
             raise TypeError(f"target must be a Tensor, got {type(target).__name__}")
         self._check_usable()
-        seed = self._seed(target, output_gradients)
+        seed = seed_of(target, output_gradients)
         grads = self._backward(target, src, seed, consume=not self._persistent)
         out = []
         for s in src:
@@ -310,7 +287,7 @@ class GradientTape:
                 # NumPy's own copy, as xp.asarray(g, copy=True) makes it (layout kept: order K)
                 g = g.copy(order="K") if g.__class__ is np.ndarray else \
                     s._backend.xp.asarray(g, copy=True)
-            out.append(self._finish(g, s, unconnected_gradients))
+            out.append(finish(g, s, unconnected_gradients))
             if g is not None:
                 grads[s._key] = g      # the same source again in the list gets a copy
         return out[0] if single else (tuple(out) if isinstance(sources, tuple) else out)
@@ -354,36 +331,6 @@ class GradientTape:
                                "set of gradients (or jacobians); create it with "
                                "GradientTape(persistent=True) to call gradient() again")
         self._used = True
-
-    def _seed(self, target, output_gradients):
-        be = target._backend
-        if output_gradients is None:
-            raw = target._data
-            # np.ones_like is Python-level: 10x slower (a NumPy scalar, e.g. a sum's value, gets
-            # the 0-d array it would give)
-            if raw.__class__ is np.ndarray or isinstance(raw, np.generic):
-                seed = np.empty(raw.shape, raw.dtype)
-                seed.fill(1)
-                return seed
-            raw = be.xp.ones_like(raw)
-        else:
-            from .creation import asarray
-
-            og = asarray(output_gradients, dtype=target.dtype, backend=be)
-            if og.shape != target.shape:
-                raise ValueError(f"output_gradients has shape {og.shape} but the target has "
-                                 f"shape {target.shape}; they must match")
-            return og        # a Tensor: another tape recording differentiates through it
-        return raw
-
-    def _finish(self, g, source, unconnected):
-        if g is None:
-            if unconnected == "zero":
-                from .creation import zeros_like
-
-                return zeros_like(source)
-            return None
-        return g if isinstance(g, Tensor) else _wrap(g, source._backend)
 
     def _release(self):
         self._nodes = []

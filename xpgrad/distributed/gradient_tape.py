@@ -17,7 +17,7 @@ import weakref
 
 from .._args import flag
 from ..primitive import tape_state
-from ..tape import check_sources
+from ..gradient_call import check_sources
 from ..tensor import _wrap
 from .buckets import DEFAULT_BUCKET_BYTES, Reduction, plan_for
 from .agreement import check_same, raise_together
