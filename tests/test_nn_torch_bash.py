@@ -219,6 +219,22 @@ def test_layers_still_take_their_own_keywords():
     assert xg.nn.Linear(in_features=3, out_features=2, rng=0).w.shape == (3, 2)
 
 
+def test_a_layer_whose_init_is_a_builtin_gets_pythons_own_error():
+    """The keyword check caches ``__init__``'s signature weakly; a builtin slot (here
+    ``object.__init__``) cannot be weakly referenced, and the construction failed with "cannot
+    create weak reference to 'wrapper_descriptor' object". Such an ``__init__`` is left to
+    Python's own checks."""
+    class Plain(xg.nn.Module):
+        __init__ = object.__init__
+
+    try:
+        Plain(units=3)        # object.__init__ lets it through: Module overrides __new__
+    except TypeError as e:
+        assert "weak reference" not in str(e)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'dim'; xpgrad calls it"):
+        xg.nn.Softmax(dim=1)                            # the check still runs after it
+
+
 class _Counted:
     """A mixin whose own ``__new__`` takes the constructor's arguments."""
 

@@ -10,6 +10,7 @@ Linear: in_features must be a positive integer, got 2.5
 """
 from __future__ import annotations
 
+import contextlib
 import inspect
 import numbers
 import weakref
@@ -92,14 +93,18 @@ def _keywords(init):
     what is wrong with those); None when it takes any keyword (``**kwargs``)."""
     try:
         return _KEYWORDS[init]
-    except KeyError:
+    except (KeyError, TypeError):       # TypeError: not weakly referable (a C slot wrapper)
         pass
-    params = inspect.signature(init).parameters.values()
+    try:
+        params = inspect.signature(init).parameters.values()
+    except (TypeError, ValueError):     # no signature to read: let Python's own call check
+        return None
     if any(p.kind is p.VAR_KEYWORD for p in params):
         names = None
     else:
         names = frozenset(p.name for p in params if p.kind is not p.VAR_POSITIONAL)
-    _KEYWORDS[init] = names
+    with contextlib.suppress(TypeError):
+        _KEYWORDS[init] = names
     return names
 
 
