@@ -66,14 +66,12 @@ def _walk(nodes, home, tkey, skeys, seed, consume, higher, after=None):
             inputs = _stand_ins(inputs, fits, be if higher else None)
         if kern is not None:
             kern = None if higher else kernels[kern]
+        gs = None
         if g.__class__ is Scatter:        # one slice's gradient, kept unmade (below)
-            gs = None
             if kern is not None and kern.vjp_sliced is not None:
                 gs = _vjp_sliced(kern, g, saved, ks, inputs, params)
             if gs is None:
                 g = g.dense(xp)
-        else:
-            gs = None
         if gs is not None:
             pass
         elif kern is not None:
