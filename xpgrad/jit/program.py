@@ -20,9 +20,9 @@ from __future__ import annotations
 import itertools
 
 from ..tensor import Tensor, Variable, _wrap
-from .replay_steps import GuardFailed
 from .constants import fold_constants
 from .guards import StateSnapshot, hoist_guards
+from .replay_steps import GuardFailed
 from .sgd_gemm import fold_sgd_into_gemm
 from .structure import is_namedtuple, leaves, map_leaves
 from .tracer import Ref
