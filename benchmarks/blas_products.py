@@ -1,9 +1,12 @@
 """The matrix products of an MLP and an LSTM step through ``xpgrad.backends.blas``: NumPy's
 ``matmul`` against MKL's ``gemm`` (the ``mkl`` wheel), interleaved in one process.
 
-    python benchmarks/blas_products.py [--threads 1] [--repeats 5]
+    python benchmarks/blas_products.py [--threads 1] [--repeats 5] [--alignment]
 
 Prints the best time per product over ``--repeats`` rounds for each library, and their ratio.
+``--alignment``: MKL alone, with every operand starting on a 64-byte boundary (what xpgrad
+allocates for weights, ``xpgrad/backends/numpy/memory.py``) against 16 bytes past one (what
+NumPy's allocator may give).
 Use one thread here: with more, the idle library's spinning threads slow the other one, and a
 fair comparison at several threads runs each library in a process of its own
 (``XPGRAD_BLAS=numpy`` / ``XPGRAD_BLAS=mkl python benchmarks/mlp_step.py --threads N``).
@@ -36,10 +39,45 @@ def _operand(shape, transposed, rng):
     return rng.normal(size=shape).astype(np.float32)
 
 
+def _placed(m, offset):
+    """A copy of 2-D ``m`` (its layout kept) starting ``offset`` bytes past a 64-byte boundary."""
+    from xpgrad.backends.numpy.memory import ALIGNMENT, aligned_empty
+
+    base = m.T if m.flags.f_contiguous and not m.flags.c_contiguous else m
+    raw = aligned_empty((base.nbytes + ALIGNMENT,), np.uint8)[offset:offset + base.nbytes]
+    out = raw.view(base.dtype).reshape(base.shape)
+    out[...] = base
+    return out.T if base is not m else out
+
+
+def _alignment(args, rng):
+    """MKL's time per product with operands on a cache line against 16 bytes past one."""
+    print(f"products, float32, {args.threads} thread(s), {blas.describe()}: operands at a "
+          "64-byte boundary against 16 bytes past one")
+    print(f"{'product':40s} {'+16 B':>10s} {'aligned':>10s} {'ratio':>10s}")
+    for label, left, right, transposed in SHAPES:
+        a0 = _operand(left, transposed == "left", rng)
+        b0 = _operand(right, transposed == "right", rng)
+        work = a0.shape[0] * a0.shape[1] * b0.shape[1]
+        number = max(3, int(2e8 / work))
+        placed = {off: (_placed(a0, off), _placed(b0, off),
+                        _placed(np.empty((a0.shape[0], b0.shape[1]), np.float32), off))
+                  for off in (16, 0)}
+        best = dict.fromkeys(placed, float("inf"))
+        for _ in range(args.repeats):
+            for off, (a, b, out) in placed.items():     # interleaved: both see the same load
+                seconds = timeit.timeit(lambda: blas.matmul(a, b, out=out), number=number)
+                best[off] = min(best[off], seconds / number)
+        print(f"{label:40s} {best[16] * 1e6:8.1f}us {best[0] * 1e6:8.1f}us "
+              f"{best[16] / best[0]:9.2f}x")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=parse_threads, default=1)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--alignment", action="store_true",
+                        help="time MKL on cache-line-aligned operands against unaligned ones")
     args = parser.parse_args(argv)
     if args.repeats < 1:
         parser.error(f"argument --repeats: must be at least 1, got {args.repeats}")
@@ -49,6 +87,9 @@ def main(argv=None) -> int:
         except RuntimeError as e:
             parser.error(str(e))
         rng = np.random.default_rng(0)
+        if args.alignment:
+            _alignment(args, rng)
+            return 0
         print(f"products, float32, {args.threads} thread(s); {blas.describe()} against numpy")
         print(f"{'product':40s} {'numpy':>10s} {'mkl':>10s} {'numpy/mkl':>10s}")
         for label, left, right, transposed in SHAPES:

@@ -28,6 +28,7 @@ import numpy as np
 from xpgrad.backend import Kernel
 
 from .. import blas
+from ..numpy.memory import aligned_copy, aligned_empty
 from ..numpy.scans import lstm_halves
 from . import _rnn
 
@@ -75,7 +76,7 @@ class _Activations:
         try:
             buf = cls._free.get(key, []).pop()
         except IndexError:
-            buf = np.empty(shape, dtype=dtype)
+            buf = aligned_empty(shape, dtype)     # a step's rows: a product's operand
         saved = cls(buf)
         weakref.finalize(saved, cls._give_back, key, buf)
         return saved
@@ -112,8 +113,8 @@ def _lstm_steps_back(g_h, g_c, acts, seq, c0, w_hh, need_dh0):
     dt = acts.dtype
     g_h, g_c = _grad_half(g_h, B, T, H, dt), _grad_half(g_c, B, T, H, dt)
     c0 = _c(c0)
-    w_t = _c(w_hh.T)                       # BLAS: faster than the transposed view
-    dz_tm = np.empty((T, B, G), dtype=dt)
+    w_t = aligned_copy(w_hh.T)             # BLAS: faster than the transposed view
+    dz_tm = aligned_empty((T, B, G), dt)
     dh = np.zeros((B, H), dtype=dt)
     dc = np.zeros((B, H), dtype=dt)
     db = np.zeros((G,), dtype=dt)
@@ -180,7 +181,7 @@ def lstm_layer_forward(x, h0, c0, w_ih, w_hh, b):
     H = h0.shape[1]
     G = 4 * H
     dt = x.dtype
-    w_cat = np.empty((I + H, G), dtype=dt)   # row-major whatever the weights' layout: BLAS
+    w_cat = aligned_empty((I + H, G), dt)    # row-major whatever the weights' layout: BLAS
     w_cat[:I] = w_ih                          # runs a column-major one at ~75% speed here
     w_cat[I:] = w_hh
     seq = np.empty((2, B, T, H), dtype=dt)
@@ -240,7 +241,7 @@ def rnn_forward(xproj, h0, w_hh, nonlinearity):
 def rnn_vjp(g, seq, xproj, h0, w_hh, nonlinearity):
     B, T, H = seq.shape
     g = _c(np.broadcast_to(g, seq.shape))
-    w_t = _c(w_hh.T)
+    w_t = aligned_copy(w_hh.T)
     relu = nonlinearity == "relu"
     da_all = np.empty_like(seq)
     da = np.empty((B, H), dtype=seq.dtype)
@@ -278,7 +279,7 @@ def gru_vjp(g, saved, xproj, h0, w_hh, b_hn):
     dt = seq.dtype
     g = _c(np.broadcast_to(g, seq.shape))
     h0 = _c(h0)
-    w_t = _c(w_hh.T)
+    w_t = aligned_copy(w_hh.T)
     dx_all = np.empty((B, T, 3 * H), dtype=dt)
     da_tm = np.empty((T, B, 3 * H), dtype=dt)
     dh = np.zeros((B, H), dtype=dt)

@@ -135,6 +135,8 @@ class Program:
         """{step index: buffer name} for the ufunc calls that may write into a reused buffer."""
         import numpy as np
 
+        from ..backends.numpy.memory import aligned_empty
+
         slots = self.slots
         if not isinstance(self.be.xp.zeros(1), np.ndarray):
             return {}
@@ -173,7 +175,7 @@ class Program:
                 name = pool.pop()
             else:
                 name = f"B{next(names)}"
-                self.constants[name] = np.empty(info.shape, info.dtype)
+                self.constants[name] = aligned_empty(info.shape, info.dtype)
             plan[k] = name
             owner_free_at.append((last.get(info.root, k), key, name))
         return plan

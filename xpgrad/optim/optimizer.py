@@ -134,7 +134,7 @@ class Optimizer:
             return entry[1]
         be = var._backend
         xp = be.xp
-        var._data = xp.asarray(var._data, copy=True)   # own the array we write into
+        var._data = be.owned_copy(var._data)   # own the array we write into
         state = {slot: xp.zeros_like(var._data) for slot in self._slot_names()}
         state.update(self._extra_state(var))
         self._state[id(var)] = (var, state)
