@@ -13,6 +13,38 @@ pytest.importorskip("scipy.linalg.blas")
 BACKENDS = ["numpy", "numba"]
 
 
+@pytest.fixture(autouse=True)
+def gemm_for_every_size(monkeypatch):
+    """The small products of these tests through the gemm too (a product under
+    ``blas.MIN_WORK`` multiply-adds otherwise takes NumPy's product and the ordinary update,
+    as ``test_a_small_product_takes_the_ordinary_update`` checks)."""
+    from xpgrad.backends import blas
+
+    monkeypatch.setattr(blas, "MIN_WORK", 0)
+
+
+def test_a_small_product_takes_the_ordinary_update(monkeypatch):
+    """A 256x32 by 32x10 update took 12 us by MKL's gemm, 7 us by SciPy's, 4 us by NumPy's
+    product and an update: under ``MIN_WORK`` the gemm declines, and the compiled step still
+    equals the eager one."""
+    from xpgrad.backends import blas
+
+    monkeypatch.setattr(blas, "MIN_WORK", 1 << 21)
+    rng = np.random.default_rng(3)
+    c = rng.normal(size=(256, 10)).astype(np.float32)
+    a = rng.normal(size=(256, 32)).astype(np.float32)
+    b = rng.normal(size=(32, 10)).astype(np.float32)
+    before = c.copy()
+    assert not gemm_update(c, a, b, -1.0)
+    np.testing.assert_array_equal(c, before)
+    assert not blas.gemm_update(c, a, b, -1.0)
+    np.testing.assert_array_equal(c, before)
+    big_a, big_b = np.ones((256, 128), np.float32), np.ones((128, 128), np.float32)
+    big_c = np.zeros((256, 128), np.float32)
+    assert gemm_update(big_c, big_a, big_b, -1.0)       # over MIN_WORK: one gemm
+    np.testing.assert_array_equal(big_c, -128.0)
+
+
 def _layout(a, order):
     return np.asfortranarray(a) if order == "F" else np.ascontiguousarray(a)
 

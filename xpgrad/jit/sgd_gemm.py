@@ -5,17 +5,20 @@ BLAS ``gemm`` (``alpha = -lr``, ``beta = 1``, written into ``W``), with no gradi
 optimizer (no momentum, weight decay or clipping; ``apply_gradients`` not overridden) applies a
 gradient that is a matrix product used nowhere else (a dense layer's ``x.T @ g``): the product
 step is dropped, and the optimizer's host step becomes a ``FusedSGDStep`` that runs the update
-of those variables as one ``gemm`` each (MKL's where the products use it, else SciPy's BLAS) and the others as ``apply_gradients``
-would. The learning rate (a schedule's value included) and ``iterations`` advance as in eager.
-Without SciPy, while NumPy's BLAS runs several threads (two OpenBLAS pools would fight over
-the cores), or for arrays BLAS cannot take in place, the step computes the product and
-applies the ordinary update.
+of those variables as one ``gemm`` each (MKL's where the products use it, else SciPy's BLAS)
+and the others as ``apply_gradients`` would. The learning rate (a schedule's value included)
+and ``iterations`` advance as in eager. Without SciPy, while NumPy's BLAS runs several threads
+(two OpenBLAS pools would fight over the cores), for arrays BLAS cannot take in place, or for a
+product under ``blas.MIN_WORK`` multiply-adds (a gemm call costs more than it saves), the step
+computes the product and applies the ordinary update.
 
 >>> import numpy as np
->>> w = np.ones((3, 2), np.float32)
->>> a, b = np.ones((3, 4), np.float32), np.ones((4, 2), np.float32)
->>> gemm_update(w, a, b, -0.5), w.tolist()         # w - 0.5 * (a @ b)
-(True, [[-1.0, -1.0], [-1.0, -1.0], [-1.0, -1.0]])
+>>> w = np.ones((128, 128), np.float32)
+>>> a, b = np.ones((128, 256), np.float32), np.ones((256, 128), np.float32)
+>>> gemm_update(w, a, b, -0.5), w[0, :2].tolist()      # w - 0.5 * (a @ b)
+(True, [-127.0, -127.0])
+>>> gemm_update(w[:4], a[:4], b, -0.5)                 # too small to pay: the caller updates
+False
 """
 from __future__ import annotations
 
@@ -78,13 +81,15 @@ def _fortran_operand(m):
 
 def gemm_update(c, a, b, alpha) -> bool:
     """``c += alpha * (a @ b)`` in place, as one BLAS gemm, for C-ordered 2-D ``c``; False
-    (nothing done) where that cannot run in place: no SciPy, another dtype or layout, or
-    ``c`` sharing memory with ``a`` or ``b``. MKL runs it where the host backends' products
+    (nothing done) where that cannot run in place: no SciPy, another dtype or layout, ``c``
+    sharing memory with ``a`` or ``b``, or a product too small for a gemm call to pay. MKL runs it where the host backends' products
     use MKL (``xpgrad.backends.blas``), else SciPy's BLAS."""
     from ..backends import blas
 
     if blas.gemm_update(c, a, b, alpha):
         return True
+    if a.ndim != 2 or b.ndim != 2 or blas.small(a, b):
+        return False            # NumPy's product and the ordinary update are faster
     gemms = _gemms()
     if gemms is None or not _one_pool_at_a_time():
         return False
