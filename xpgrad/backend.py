@@ -158,6 +158,11 @@ class Backend:
     xp = None
     kernels: dict = {}
 
+    def __reduce__(self):
+        # pickled and deep-copied by name: a copied Variable or model runs on this process's
+        # instance (a second instance met the first as a "mixed backend" in every operation)
+        return get_backend, (self.name,)
+
     def register_kernel(self, primitive, kernel: Kernel) -> None:
         """Use ``kernel`` for ``primitive`` (a Primitive or its name) on this backend.
 

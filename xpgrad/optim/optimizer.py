@@ -71,6 +71,13 @@ class Optimizer:
         self.iterations = 0          # updates applied so far (the schedules' step)
         self._state: dict = {}       # id(var) -> (var, {slot: raw array or int})
 
+    def __setstate__(self, state):
+        """Unpickled or deep-copied (``copy.deepcopy``), the per-variable state is filed under
+        the copied Variables, which are new objects: without this the copy started its moments
+        from zero."""
+        self.__dict__.update(state)
+        self.__dict__["_state"] = {id(var): (var, slots) for var, slots in state["_state"].values()}
+
     # -- hyperparameters ----------------------------------------------------------------------
     def __setattr__(self, name, value):
         """Set ``name``, checked as the constructor checks it when it is a hyperparameter
