@@ -197,6 +197,18 @@ class Tensor(TensorMethods):
         body = _values_repr(self.numpy()) if self.size <= 1000 else f"<{self.shape}>"
         return f"{type(self).__name__}({body}, dtype={self.dtype}, backend={self._backend.name})"
 
+    def __format__(self, spec: str) -> str:
+        """A 0-d tensor formats as its number (``f"{loss:.4f}"``), as in PyTorch; others take
+        no format spec.
+
+        >>> import xpgrad as xg
+        >>> f"loss {xg.asarray(0.123456):.3f}"
+        'loss 0.123'
+        """
+        if self.ndim == 0 and spec:
+            return format(self.item(), spec)
+        return object.__format__(self, spec)
+
     def __len__(self) -> int:
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")

@@ -103,8 +103,39 @@ class Module:
 
     @property
     def trainable_variables(self) -> list:
-        """The Variables an optimizer should update."""
-        return [v for v in self.named_variables().values() if v.trainable]
+        """The Variables an optimizer should update: the trainable ones, less those of a
+        frozen module (``trainable = False``).
+
+        >>> import xpgrad as xg
+        >>> model = xg.nn.MLP([2, 3, 1], rng=0)
+        >>> model.layers[0].trainable = False               # fine-tune the last layer only
+        >>> [v.name for v in model.trainable_variables]
+        ['mlp/linear1/w', 'mlp/linear1/b']
+        """
+        from ..jit.capture import guarded_attribute     # xg.function: a replay checks them
+
+        if not guarded_attribute(self, "trainable"):
+            return []
+        frozen = set()
+        for m in self.submodules():
+            if not guarded_attribute(m, "trainable"):
+                frozen.update(map(id, m.variables))
+        return [v for v in self.named_variables().values()
+                if v.trainable and id(v) not in frozen]
+
+    @property
+    def trainable(self) -> bool:
+        """False freezes this module and every module below it (Keras' ``layer.trainable``;
+        PyTorch's ``requires_grad_(False)`` on its parameters): their Variables leave
+        ``trainable_variables``, so optimizers and ``xpgrad train`` skip them, while tapes
+        still differentiate through them. Setting it sets it on every submodule."""
+        return self.__dict__.get("_trainable", True)
+
+    @trainable.setter
+    def trainable(self, value):
+        value = flag(value, "trainable", type(self).__name__)
+        for m in (self, *self.submodules()):
+            m._trainable = value
 
     # -- state --------------------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -196,8 +227,9 @@ _PYTORCH_NAMES = {
             "backend='cupy' (or under xg.use_backend('cupy'))",
     "to": "a module's variables live on the backend they were made on: build it with "
           "backend=... (or move state with load_state_dict)",
-    "requires_grad_": "a Variable is trained when it is trainable (xg.Variable(..., "
-                      "trainable=False) freezes it); tapes watch trainable Variables",
+    "requires_grad_": "module.trainable = False freezes a layer (Keras' name): its Variables "
+                      "leave trainable_variables; xg.Variable(..., trainable=False) makes "
+                      "one that is never trained",
     "register_buffer": "an attribute holding a non-trainable xg.Variable(..., "
                        "trainable=False) is kept in named_variables() and checkpoints",
 }
