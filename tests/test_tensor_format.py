@@ -1,5 +1,5 @@
-"""``f\"{loss:.4f}\"``: a 0-d tensor formats as its number, as in PyTorch (it raised
-\"unsupported format string passed to Tensor.__format__\")."""
+"""``f"{loss:.4f}"``: a 0-d tensor formats as its number, as in PyTorch (it raised
+"unsupported format string passed to Tensor.__format__")."""
 from __future__ import annotations
 
 import pytest
