@@ -82,8 +82,9 @@ def _fortran_operand(m):
 def gemm_update(c, a, b, alpha) -> bool:
     """``c += alpha * (a @ b)`` in place, as one BLAS gemm, for C-ordered 2-D ``c``; False
     (nothing done) where that cannot run in place: no SciPy, another dtype or layout, ``c``
-    sharing memory with ``a`` or ``b``, or a product too small for a gemm call to pay. MKL runs it where the host backends' products
-    use MKL (``xpgrad.backends.blas``), else SciPy's BLAS."""
+    sharing memory with ``a`` or ``b``, or a product too small for a gemm call to pay. MKL runs
+    it where the host backends' products use MKL (``xpgrad.backends.blas``), else SciPy's
+    BLAS."""
     from ..backends import blas
 
     if blas.gemm_update(c, a, b, alpha):

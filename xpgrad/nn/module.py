@@ -112,16 +112,14 @@ class Module:
         >>> [v.name for v in model.trainable_variables]
         ['mlp/linear1/w', 'mlp/linear1/b']
         """
-        from ..jit.capture import guarded_attribute     # xg.function: a replay checks them
+        from ..jit.capture import THREAD, guarded_attribute
 
-        if not guarded_attribute(self, "trainable"):
-            return []
-        frozen = set()
-        for m in self.submodules():
-            if not guarded_attribute(m, "trainable"):
-                frozen.update(map(id, m.variables))
-        return [v for v in self.named_variables().values()
-                if v.trainable and id(v) not in frozen]
+        # under xg.function each flag read is a guard: a replay checks it, a change retraces
+        read = _trainable if THREAD.tracer is None else guarded_attribute
+        out = []
+        if read(self, "trainable"):
+            _visit_trainable(self, read, {id(self)}, out)
+        return out
 
     @property
     def trainable(self) -> bool:
@@ -272,6 +270,24 @@ def _visit_modules(m, seen, out):
             seen.add(id(item))
             out.append(item)
             _visit_modules(item, seen, out)
+
+
+def _trainable(m, _):
+    return m.__dict__.get("_trainable", True)
+
+
+def _visit_trainable(m, read, seen, out):
+    """The trainable Variables below ``m`` into ``out``, in ``named_variables``' order; the
+    subtree of a frozen module is left out (Keras: a frozen layer has no trainable weights)."""
+    for _, item in m._items():
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, Variable):
+            if item.trainable:
+                out.append(item)
+        elif read(item, "trainable"):
+            _visit_trainable(item, read, seen, out)
 
 
 def _visit_variables(m, path, seen, out):
