@@ -1,12 +1,32 @@
 """The signature of a call of an ``xg.function``: what must match for a trace to replay
-(each tensor's backend, shape and dtype; Python values by value, or by identity where
-unhashable; Variables by identity; the structure of containers)."""
+(each tensor's backend, shape and dtype; Variables by identity; the structure of containers;
+Python numbers, strings, dtypes, classes, functions and enum members by value; any other
+object by identity, as ``tf.function`` keys them: two objects that compare equal may still hold
+different Variables, so a method traced for one must not replay for the other).
+
+>>> sig = []
+>>> _signature((2.5, -0.0, float("nan"), "relu"), sig, [])
+>>> sig[1:]
+[(<class 'float'>, 2.5), (<class 'float'>, '-0.0'), (<class 'float'>, 'nan'), (<class 'str'>, 'relu')]
+"""
 from __future__ import annotations
+
+import enum
+import types
 
 import numpy as np
 
+from ..devices import Device
+from ..dtypes import DType
 from ..tensor import Tensor, Variable
 from .structure import is_namedtuple
+
+#: types whose values are keys as they are (equal values behave alike)
+_BY_VALUE = frozenset((int, bool, str, bytes, type(None), type(Ellipsis), range,
+                       types.FunctionType, types.BuiltinFunctionType, types.MethodType,
+                       DType, Device))
+#: kinds of objects keyed by value: classes (``np.float32``), dtypes, enum members
+_VALUE_KINDS = (type, np.dtype, enum.Enum)
 
 
 class _Identity:
@@ -54,6 +74,10 @@ def _signature(obj, out, backends):
             out.append((t, len(obj)))
             for o in obj:
                 _signature(o, out, backends)
+        elif t in _BY_VALUE or isinstance(obj, _VALUE_KINDS):
+            out.append((t, obj))
+        elif t is float or t is complex:
+            out.append((t, _number_key(obj)))
         elif hasattr(obj, "__array__") or hasattr(obj, "__array_interface__"):
             if isinstance(obj, np.generic):
                 raise TypeError(f"xg.function takes tensors and Python numbers, not the NumPy "
@@ -62,8 +86,13 @@ def _signature(obj, out, backends):
             raise TypeError(f"xg.function takes tensors, not {t.__name__} arrays: wrap the "
                             f"argument with xg.asarray(...) before the call")
         else:
-            try:
-                hash(obj)
-                out.append((t, obj))
-            except TypeError:
-                out.append((t, _Identity(obj)))
+            out.append((t, _Identity(obj)))
+
+
+def _number_key(x):
+    """A float's (or complex's) key: itself, but NaN (equal to nothing, itself included: it
+    would never find its trace) and negative zero (equal to 0.0, yet ``1 / -0.0`` is ``-inf``)
+    by their text."""
+    if x == x and x != 0 and type(x) is float:
+        return x
+    return repr(x)
