@@ -37,7 +37,7 @@ from ..tensor import Tensor, Variable, _wrap
 from . import capture as capture_module
 from .binding import Binder
 from .capture import capture
-from .errors import OtherBackend, TraceError
+from .errors import OtherBackend, TraceError, user_stacklevel
 from .lock import TRACE_LOCK
 from .program import Program
 from .replay_steps import GuardFailed
@@ -69,6 +69,11 @@ def _recursion():
         frame = frame.f_back
     key = max(counts, key=counts.get, default=None)
     return (functions[key], counts[key]) if key is not None and counts[key] > 1 else None
+
+
+def _name(fn) -> str:
+    """How messages name a traced function: its ``__name__``, else the object."""
+    return getattr(fn, "__name__", None) or repr(fn)
 
 
 class RetracingWarning(UserWarning):
@@ -176,8 +181,9 @@ class Function:
             if found is None:
                 raise                   # no traced function recursed: the user's own code
             function, depth = found
-            raise TraceError(_RECURSION.format(getattr(function.fn, "__name__", function.fn),
-                                               depth)) from None
+            error = TraceError(_RECURSION.format(_name(function.fn), depth))
+            error.function = _name(function.fn)          # the message names it already
+            raise error from None
 
     def _dispatch(self, args, kwargs, held):
         """Replay, run eagerly or trace, holding ``TRACE_LOCK`` as ``held`` says: "shared"
@@ -255,9 +261,10 @@ class Function:
                 # trace again on the one the function computes on (nothing ran there yet)
                 return self._trace(base, key, e.backend, args, kwargs, retry=False)
             if self.on_trace_error == "raise" or e.state_changed:
-                raise
-            warnings.warn(f"xg.function {getattr(self.fn, '__name__', self.fn)!r} runs "
-                          f"eagerly for this signature: {e}", RuntimeWarning, stacklevel=3)
+                raise e.name_function(_name(self.fn))
+            warnings.warn(f"xg.function {_name(self.fn)!r} runs "
+                          f"eagerly for this signature: {e}", RuntimeWarning,
+                          stacklevel=user_stacklevel())
             self._eager.add(key)
             return self.fn(*args, **kwargs)
         graphs = self.cuda_graph
@@ -277,12 +284,12 @@ class Function:
             self._programs.popitem(last=False)
         self.trace_count += 1
         if self.retrace_warning and self.trace_count > self.retrace_warning:
-            warnings.warn(f"xg.function {getattr(self.fn, '__name__', self.fn)!r} has been "
+            warnings.warn(f"xg.function {_name(self.fn)!r} has been "
                           f"traced {self.trace_count} times: each new argument signature "
                           f"(shape, dtype, backend, or Python value) traces again, which is "
                           f"slow. Pass values that change as tensors, keep shapes fixed "
                           f"(pad the last batch), or raise max_traces", RetracingWarning,
-                          stacklevel=3)
+                          stacklevel=user_stacklevel())
         return _real_result(result)
 
     def _guarded_key(self, base, found):

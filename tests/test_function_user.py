@@ -1,0 +1,114 @@
+"""xg.function used the way a tf.function / jax.jit / torch.compile user would: methods of
+objects that compare equal, Python numbers that compare oddly (NaN, -0.0), the warnings and
+errors a user reads -- each compiled call compared with the same function run eagerly."""
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+import xpgrad as xg
+from xpgrad.jit import RetracingWarning, TraceError
+
+
+class _EqualScales:
+    """Objects that compare (and hash) equal whatever their weights: a config-like __eq__."""
+
+    def __init__(self, scale):
+        self.w = xg.Variable([scale, scale], dtype=xg.float64, name="w")
+
+    def __eq__(self, other):
+        return isinstance(other, _EqualScales)
+
+    def __hash__(self):
+        return 0
+
+    @xg.function
+    def apply(self, x):
+        return x * self.w
+
+
+def test_a_method_of_objects_that_compare_equal_traces_per_instance():
+    # as tf.function keys other Python objects by identity: each instance reads its own weights
+    first, second = _EqualScales(1.0), _EqualScales(3.0)
+    x = xg.asarray([1.0, 2.0], dtype=xg.float64)
+    for _ in range(4):
+        assert first.apply(x).tolist() == [1.0, 2.0]
+        assert second.apply(x).tolist() == [3.0, 6.0]
+
+
+def test_an_argument_that_compares_equal_to_another_does_not_reuse_its_trace():
+    first, second = _EqualScales(2.0), _EqualScales(5.0)
+    compiled = xg.function(lambda x, layer: x * layer.w)
+    x = xg.asarray([1.0, 1.0], dtype=xg.float64)
+    for _ in range(3):
+        assert compiled(x, first).tolist() == [2.0, 2.0]
+        assert compiled(x, second).tolist() == [5.0, 5.0]
+
+
+@pytest.mark.parametrize("value", [np.float32, xg.float32, 2, 2.5, "mode", None, (1, 2)])
+def test_values_that_compare_by_value_share_one_trace(value):
+    compiled = xg.function(lambda x, v: x * 2.0)
+    x = xg.ones(2)
+    for _ in range(3):
+        compiled(x, value)
+    assert compiled.trace_count == 1
+
+
+def test_a_bound_method_argument_made_afresh_each_call_traces_once():
+    layer = _EqualScales(2.0)
+    compiled = xg.function(lambda x, fn: fn(x))
+    x = xg.asarray([1.0, 1.0], dtype=xg.float64)
+    for _ in range(3):
+        assert compiled(x, layer.apply.__func__.__get__(layer)).tolist() == [2.0, 2.0]
+    assert compiled.trace_count == 1
+
+
+def test_a_nan_argument_is_traced_and_replayed():
+    compiled = xg.function(lambda x, fill: xg.where(x > 0, x, fill))
+    x = xg.asarray([1.0, -1.0], dtype=xg.float64)
+    for _ in range(4):
+        out = compiled(x, float("nan")).numpy()     # a new NaN object each call
+        assert out[0] == 1.0 and math.isnan(out[1])
+    assert compiled.trace_count == 1
+
+
+def test_minus_zero_is_not_zero():
+    compiled = xg.function(lambda x, d: x / d)
+    x = xg.asarray([1.0], dtype=xg.float64)
+    with np.errstate(divide="ignore"):
+        for _ in range(2):
+            assert compiled(x, 0.0).tolist() == [math.inf]
+            assert compiled(x, -0.0).tolist() == [-math.inf]
+
+
+def _warning_files(call):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        call()
+    return caught
+
+
+def test_the_retracing_warning_points_at_the_caller():
+    compiled = xg.function(lambda x: x * 2.0, warmup=0, retrace_warning=1)
+    compiled(xg.ones(1))
+    caught = _warning_files(lambda: compiled(xg.ones(2)))
+    assert [w.category for w in caught] == [RetracingWarning]
+    assert caught[0].filename == __file__
+
+
+def test_the_eager_fallback_warning_points_at_the_caller():
+    compiled = xg.function(lambda x: x * x.item(), warmup=0, on_trace_error="eager")
+    caught = _warning_files(lambda: compiled(xg.ones(1)))
+    assert [w.category for w in caught] == [RuntimeWarning]
+    assert caught[0].filename == __file__
+
+
+def test_a_trace_error_names_the_function():
+    def scale_by_the_first_element(x):
+        return x * float(x[0])
+
+    compiled = xg.function(scale_by_the_first_element, warmup=0)
+    with pytest.raises(TraceError, match="'scale_by_the_first_element'") as info:
+        compiled(xg.ones(2))
+    assert "test_function_user.py" in str(info.value)        # and the line
