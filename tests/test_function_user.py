@@ -112,3 +112,29 @@ def test_a_trace_error_names_the_function():
     with pytest.raises(TraceError, match="'scale_by_the_first_element'") as info:
         compiled(xg.ones(2))
     assert "test_function_user.py" in str(info.value)        # and the line
+
+
+class _HalvedWhileTraining(xg.nn.Module):
+    """A layer of the user's own that branches on ``self.training`` in Python."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = xg.nn.Linear(2, 2, rng=0, dtype=xg.float64)
+
+    def forward(self, x):
+        y = self.linear(x)
+        return y * 0.5 if self.training else y
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_module_s_own_training_branch_follows_train_and_eval(backend):
+    # torch.compile guards on every module's training flag; so must the replay
+    with xg.use_backend(backend):
+        model = _HalvedWhileTraining()
+        compiled = xg.function(model)
+        x = xg.asarray([[1.0, -2.0]], dtype=xg.float64)
+        for mode in ("train", "eval", "train", "eval"):
+            getattr(model, mode)()
+            for _ in range(3):
+                np.testing.assert_array_equal(compiled(x).numpy(), model(x).numpy())
+        assert compiled.trace_count == 2

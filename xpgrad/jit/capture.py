@@ -322,7 +322,12 @@ def guarded_attribute(obj, name):
     """``getattr(obj, name)``; under a trace, the program is kept for this value only: a later
     call where the attribute differs (a Module's ``training`` flag after ``eval()``) looks for
     the program traced with that value, and traces one if there is none."""
-    value = getattr(obj, name)
+    return guard_value(obj, name, getattr(obj, name))
+
+
+def guard_value(obj, name, value):
+    """``value``, read from ``obj.name``; under a trace, recorded as ``guarded_attribute``
+    says (for a property that guards its own reads)."""
     tracer = THREAD.tracer
     if tracer is not None:
         guards = tracer.attribute_guards
