@@ -138,3 +138,42 @@ def test_a_module_s_own_training_branch_follows_train_and_eval(backend):
             for _ in range(3):
                 np.testing.assert_array_equal(compiled(x).numpy(), model(x).numpy())
         assert compiled.trace_count == 2
+
+
+def _seeded_noise(x):
+    rng = xg.random.default_rng(7)          # made afresh, same seed, in every call
+    return x + rng.normal(size=x.shape, dtype=x.dtype) + rng.uniform(size=x.shape, dtype=x.dtype)
+
+
+class _LazyNoise:
+    """A generator made on the first call and kept (as Dropout makes its own)."""
+
+    def __init__(self):
+        self.rng = None
+
+    def __call__(self, x):
+        if self.rng is None:
+            self.rng = xg.random.default_rng(7)
+        return x + self.rng.normal(size=x.shape, dtype=x.dtype)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("warmup", [0, 1])
+def test_a_generator_made_afresh_in_every_call_draws_as_eager(backend, warmup):
+    # as jax.random.PRNGKey(7) or torch.Generator().manual_seed(7) inside jit / compile: the
+    # same numbers every call, not a continuation of the first call's generator
+    with xg.use_backend(backend):
+        compiled = xg.function(_seeded_noise, warmup=warmup)
+        x = xg.zeros(3, dtype=xg.float64)
+        for _ in range(4):
+            np.testing.assert_array_equal(compiled(x).numpy(), _seeded_noise(x).numpy())
+        assert compiled.trace_count == 1
+
+
+@pytest.mark.parametrize("warmup", [0, 1])
+def test_a_generator_made_by_the_first_call_and_kept_advances_as_eager(warmup):
+    eager, layer = _LazyNoise(), _LazyNoise()
+    compiled = xg.function(layer, warmup=warmup)
+    x = xg.zeros(3, dtype=xg.float64)
+    for _ in range(4):
+        np.testing.assert_array_equal(compiled(x).numpy(), eager(x).numpy())

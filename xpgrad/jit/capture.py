@@ -19,6 +19,7 @@ import weakref
 
 from ..tensor import Tensor, Variable, _wrap
 from .errors import OtherBackend, TraceError, user_line
+from .fresh_random import FreshGenerators
 from .guards import restored_rng, rng_state
 from .kernel_proxy import _proxy_kernel
 from .replay_steps import HostOptimizerStep, RandomDraw, RangeGuard
@@ -77,7 +78,8 @@ class _Session:
         self.replaced = []        # (object, attribute, its own value before or _ABSENT)
         self.proxies = []         # the proxy Kernels this trace installed
         self.created = []         # (weak reference, user's line) of Variables made by the trace
-        self.drawn = {}           # id -> (Generator, its native generator, its state before)
+        self.drawn = {}           # id -> (weak Generator, its native generator, state before)
+        self.fresh = FreshGenerators()      # the generators the trace makes
 
     def _replace(self, obj, name, value):
         """``obj.name = value`` until ``restore()``, which puts back exactly what ``obj`` had
@@ -202,24 +204,29 @@ class _Session:
         original = Generator._draw
         tracer = self.tracer
 
-        drawn = self.drawn
+        drawn, fresh = self.drawn, self.fresh
 
         def draw(gen, sample):
             # every draw of this thread's trace, another backend's generator too (its array
             # fails the trace, which may run again there): undone if the trace fails
-            if id(gen) not in drawn and THREAD.tracer is tracer:
-                drawn[id(gen)] = (gen, gen._rng, rng_state(gen._rng))
+            seen = drawn.get(id(gen))
+            if (seen is None or seen[0]() is not gen) and THREAD.tracer is tracer:
+                drawn[id(gen)] = (weakref.ref(gen), gen._rng, rng_state(gen._rng))
             if gen.backend is not tracer.be or tracer.paused:
                 return original(gen, sample)
-            return tracer.call_unrecorded(RandomDraw(original, gen, sample))
+            return fresh.recorded_draw(tracer, RandomDraw(original, gen, sample), gen)
 
         Generator._draw = draw
         self.patched.append((Generator, "_draw", original))
+        made_while = lambda: THREAD.tracer is tracer and not tracer.paused     # noqa: E731
+        self.patched.append((Generator, "__init__", fresh.watch(Generator, made_while)))
 
     def undo_draws(self):
         """Put the generators the trace drew from back in the state it found them in."""
-        for gen, rng, state in self.drawn.values():
-            gen._rng = restored_rng(rng, state)
+        for ref, rng, state in self.drawn.values():
+            gen = ref()
+            if gen is not None:
+                gen._rng = restored_rng(rng, state)
 
     def optimizer_step(self, original, opt, grads_and_vars):
         tracer = self.tracer
@@ -357,6 +364,7 @@ def capture(fn, args, kwargs, be, skip_kernels=()):
                 if t._data is not data:
                     raise TraceError(WROTE_ARGUMENT.format(k + 1))
             session.check_created_variables()
+            session.fresh.settle()
         except TraceError as e:
             writes = session.restore()
             e.state_changed = bool(writes) or _changed_state(tracer)

@@ -22,14 +22,21 @@ class HostOptimizerStep:
 
 class RandomDraw:
     """Replay of a random draw (``xg.random.Generator``): draws again from the same generator,
-    so each replay gets fresh numbers and the generator advances as in eager calls."""
+    so each replay gets fresh numbers and the generator advances as in eager calls.
+    ``reset_to``: the first draw from a generator the function makes afresh in every call
+    first puts it back in its first state (jit/fresh_random.py)."""
 
     draws_random = True       # never dropped as dead, nor folded: it changes the generator
 
     def __init__(self, draw, generator, sample):
         self.draw, self.generator, self.sample = draw, generator, sample
+        self.reset_to = None
 
     def __call__(self):
+        if self.reset_to is not None:
+            from .fresh_random import reset_generator
+
+            reset_generator(self.generator, self.reset_to)
         return self.draw(self.generator, self.sample)
 
     def __repr__(self):
