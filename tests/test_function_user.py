@@ -177,3 +177,14 @@ def test_a_generator_made_by_the_first_call_and_kept_advances_as_eager(warmup):
     x = xg.zeros(3, dtype=xg.float64)
     for _ in range(4):
         np.testing.assert_array_equal(compiled(x).numpy(), eager(x).numpy())
+
+
+def test_a_numpy_array_argument_is_refused_naming_the_function_and_the_argument():
+    def loss_of(x, targets, weights=None):
+        return xg.sum(x - targets)
+
+    compiled = xg.function(loss_of)
+    with pytest.raises(TypeError, match=r"'loss_of'.*argument 'targets'.*xg\.asarray"):
+        compiled(xg.ones(2), np.ones(2))
+    with pytest.raises(TypeError, match=r"'loss_of'.*argument 'weights'.*NumPy scalar"):
+        compiled(xg.ones(2), xg.ones(2), weights={"a": np.float32(1.0)})

@@ -236,8 +236,12 @@ class Function:
         """``(cache key, backend)`` of a call: the backend of its tensor arguments, else the
         current one."""
         sig, backends = [], []
-        _signature(args, sig, backends)
-        _signature(kwargs, sig, backends)
+        try:
+            _signature(args, sig, backends)
+            _signature(kwargs, sig, backends)
+        except TypeError as e:
+            raise TypeError(f"xg.function {_name(self.fn)!r}, argument "
+                            f"{self._bind.name_of(_refused(args, kwargs))}: {e}") from None
         be = backends[0] if backends else current_backend()
         for b in backends:
             if b is not be:
@@ -360,6 +364,16 @@ def _cuda_graphs(be):
     from .cuda_graph import CupyGraphs
 
     return CupyGraphs()
+
+
+def _refused(args, kwargs):
+    """The position or keyword of the first argument whose signature raises TypeError."""
+    for where, value in [*enumerate(args), *kwargs.items()]:
+        try:
+            _signature(value, [], [])
+        except TypeError:
+            return where
+    return None
 
 
 def _real_result(obj):
