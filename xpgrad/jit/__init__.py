@@ -41,7 +41,7 @@ from .errors import OtherBackend, TraceError, user_stacklevel
 from .lock import TRACE_LOCK
 from .program import Program
 from .replay_steps import GuardFailed
-from .signature import _signature, _tensor_backends
+from .signature import _signature, _tensor_backends, refused_argument
 from .structure import map_leaves
 
 __all__ = ["function", "Function", "TraceError", "RetracingWarning"]
@@ -241,7 +241,7 @@ class Function:
             _signature(kwargs, sig, backends)
         except TypeError as e:
             raise TypeError(f"xg.function {_name(self.fn)!r}, argument "
-                            f"{self._bind.name_of(_refused(args, kwargs))}: {e}") from None
+                            f"{self._bind.name_of(refused_argument(args, kwargs))}: {e}") from None
         be = backends[0] if backends else current_backend()
         for b in backends:
             if b is not be:
@@ -364,16 +364,6 @@ def _cuda_graphs(be):
     from .cuda_graph import CupyGraphs
 
     return CupyGraphs()
-
-
-def _refused(args, kwargs):
-    """The position or keyword of the first argument whose signature raises TypeError."""
-    for where, value in [*enumerate(args), *kwargs.items()]:
-        try:
-            _signature(value, [], [])
-        except TypeError:
-            return where
-    return None
 
 
 def _real_result(obj):

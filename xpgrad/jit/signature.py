@@ -53,6 +53,16 @@ def _tensor_backends(args, kwargs):
     return backends
 
 
+def refused_argument(args, kwargs):
+    """The position or keyword of the first argument whose signature raises TypeError."""
+    for where, value in [*enumerate(args), *kwargs.items()]:
+        try:
+            _signature(value, [], [])
+        except TypeError:
+            return where
+    return None
+
+
 def _signature(obj, out, backends):
     if isinstance(obj, Variable):
         out.append(("V", _Identity(obj)))
