@@ -188,3 +188,29 @@ def test_a_numpy_array_argument_is_refused_naming_the_function_and_the_argument(
         compiled(xg.ones(2), np.ones(2))
     with pytest.raises(TypeError, match=r"'loss_of'.*argument 'weights'.*NumPy scalar"):
         compiled(xg.ones(2), xg.ones(2), weights={"a": np.float32(1.0)})
+
+
+def test_concurrent_replays_each_draw_from_their_own_fresh_generator():
+    import threading
+
+    def noise(x):
+        rng = xg.random.default_rng(5)
+        for _ in range(20):
+            x = x + rng.normal(size=x.shape, dtype=x.dtype)
+        return x
+
+    compiled, x = xg.function(noise), xg.zeros(50, dtype=xg.float64)
+    expected = noise(x).numpy()
+    compiled(x), compiled(x)
+    wrong, barrier = [], threading.Barrier(4)
+
+    def work():
+        barrier.wait()
+        wrong.extend(1 for _ in range(100) if not np.array_equal(compiled(x).numpy(), expected))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not wrong

@@ -71,11 +71,25 @@ class FreshGenerators:
             if gen is not None:
                 draw.generator = gen
             else:
-                draw.generator = clone
+                draw.generator, draw.fresh = clone, True
                 if id(clone) not in reset:
                     reset.add(id(clone))
                     draw.reset_to = pristine
         self.draws = []
+
+
+def own_generators(namespace):
+    """Give the draws in ``namespace`` (a copy of a program's, for a concurrent replay) clones
+    of their fresh generators: replays in two threads must not reset each other's."""
+    clones = {}
+    for name, value in namespace.items():
+        if getattr(value, "fresh", False):
+            gen = value.generator
+            if id(gen) not in clones:
+                clones[id(gen)] = copy.copy(gen)
+                clones[id(gen)]._rng = copy.deepcopy(gen._rng)
+            namespace[name] = copy.copy(value)
+            namespace[name].generator = clones[id(gen)]
 
 
 def reset_generator(gen, pristine):

@@ -27,6 +27,7 @@ class RandomDraw:
     first puts it back in its first state (jit/fresh_random.py)."""
 
     draws_random = True       # never dropped as dead, nor folded: it changes the generator
+    fresh = False             # from a clone of a generator made afresh in every call
 
     def __init__(self, draw, generator, sample):
         self.draw, self.generator, self.sample = draw, generator, sample
