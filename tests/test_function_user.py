@@ -214,3 +214,57 @@ def test_concurrent_replays_each_draw_from_their_own_fresh_generator():
     for t in threads:
         t.join()
     assert not wrong
+
+
+def _step_with_its_own_optimizer(w, make_optimizer):
+    def step(x):
+        opt = make_optimizer()        # made afresh in every call: every call is its first step
+        with xg.GradientTape() as tape:
+            loss = xg.sum((x @ w) ** 2)       # a product: plain SGD is folded into its gemm
+        opt.apply_gradients(zip(tape.gradient(loss, [w]), [w]))
+        return loss
+
+    return step
+
+
+@pytest.mark.parametrize("make_optimizer", [
+    lambda: xg.optim.Adam(0.1),
+    lambda: xg.optim.SGD(xg.optim.ExponentialDecay(0.1, 1, 0.5)),
+    lambda: xg.optim.SGD(0.1, momentum=0.9)])
+def test_an_optimizer_made_afresh_in_every_call_updates_as_eager(make_optimizer):
+    w_eager = xg.Variable([[1.0, 2.0], [3.0, 4.0]], dtype=xg.float64)
+    w = xg.Variable([[1.0, 2.0], [3.0, 4.0]], dtype=xg.float64)
+    eager = _step_with_its_own_optimizer(w_eager, make_optimizer)
+    compiled = xg.function(_step_with_its_own_optimizer(w, make_optimizer))
+    x = xg.asarray([[1.0, 0.5], [-1.0, 2.0]], dtype=xg.float64)
+    for _ in range(5):
+        np.testing.assert_allclose(compiled(x).numpy(), eager(x).numpy(), rtol=1e-12)
+        np.testing.assert_allclose(w.numpy(), w_eager.numpy(), rtol=1e-12)
+    assert compiled.trace_count == 1
+
+
+class _LazyTrainer:
+    """An optimizer made on the first call and kept (warmup=0: made while tracing)."""
+
+    def __init__(self, w):
+        self.w, self.opt = w, None
+
+    def __call__(self, x):
+        if self.opt is None:
+            self.opt = xg.optim.Adam(0.1)
+        with xg.GradientTape() as tape:
+            loss = xg.sum(self.w * self.w * x)
+        self.opt.apply_gradients(zip(tape.gradient(loss, [self.w]), [self.w]))
+        return loss
+
+
+@pytest.mark.parametrize("warmup", [0, 1])
+def test_an_optimizer_made_by_the_first_call_and_kept_advances_as_eager(warmup):
+    eager = _LazyTrainer(xg.Variable([1.0, 2.0], dtype=xg.float64))
+    trainer = _LazyTrainer(xg.Variable([1.0, 2.0], dtype=xg.float64))
+    compiled = xg.function(trainer, warmup=warmup)
+    x = xg.asarray([1.0, -1.0], dtype=xg.float64)
+    for _ in range(5):
+        np.testing.assert_allclose(compiled(x).numpy(), eager(x).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(trainer.w.numpy(), eager.w.numpy(), rtol=1e-12)
+    assert trainer.opt.iterations == eager.opt.iterations == 5

@@ -19,7 +19,7 @@ import weakref
 
 from ..tensor import Tensor, Variable, _wrap
 from .errors import OtherBackend, TraceError, user_line
-from .fresh_random import FreshGenerators
+from .fresh import MadeByTrace
 from .guards import restored_rng, rng_state
 from .kernel_proxy import _proxy_kernel
 from .replay_steps import HostOptimizerStep, RandomDraw, RangeGuard
@@ -79,7 +79,7 @@ class _Session:
         self.proxies = []         # the proxy Kernels this trace installed
         self.created = []         # (weak reference, user's line) of Variables made by the trace
         self.drawn = {}           # id -> (weak Generator, its native generator, state before)
-        self.fresh = FreshGenerators()      # the generators the trace makes
+        self.fresh = MadeByTrace()      # the generators and optimizers it makes
 
     def _replace(self, obj, name, value):
         """``obj.name = value`` until ``restore()``, which puts back exactly what ``obj`` had
@@ -165,13 +165,15 @@ class _Session:
         from ..optim.optimizer import Optimizer
 
         original = Optimizer.apply_gradients
-        session = self
+        session, tracer = self, self.tracer
 
         def apply_gradients(opt, grads_and_vars):
             return session.optimizer_step(original, opt, grads_and_vars)
 
         Optimizer.apply_gradients = apply_gradients
         self.patched.append((Optimizer, "apply_gradients", original))
+        made_while = lambda: THREAD.tracer is tracer and not tracer.paused     # noqa: E731
+        self.patched.append((Optimizer, "__init__", self.fresh.watch(Optimizer, made_while)))
 
     def _patch_variable_creation(self):
         from ..tensor import Variable
@@ -248,10 +250,10 @@ class _Session:
         self._unwrap_variables()
         tracer.paused = True
         try:
-            result = original(opt, real_pairs)
+            fn = HostOptimizerStep(original, opt, variables, tracer.be)
+            result = self.fresh.recorded_update(lambda: original(opt, real_pairs), fn)
             # the update before the reads of the updated Variables (an optimizer may rebind
             # a Variable's array, and a read never moves past the update)
-            fn = HostOptimizerStep(original, opt, variables, tracer.be)
             tracer.steps.append(Step(fn, tuple(refs), {}, None, "host"))
         finally:
             tracer.paused = False

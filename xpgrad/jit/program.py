@@ -21,7 +21,7 @@ import itertools
 
 from ..tensor import Tensor, Variable, _wrap
 from .constants import fold_constants
-from .fresh_random import own_generators
+from .fresh import own_generators
 from .guards import StateSnapshot, hoist_guards
 from .replay_steps import GuardFailed
 from .sgd_gemm import fold_sgd_into_gemm
