@@ -55,12 +55,20 @@ def test_values_that_compare_by_value_share_one_trace(value):
     assert compiled.trace_count == 1
 
 
+class _Scaler:
+    def __init__(self, scale):
+        self.w = xg.Variable([scale, scale], dtype=xg.float64)
+
+    def scale(self, x):
+        return x * self.w
+
+
 def test_a_bound_method_argument_made_afresh_each_call_traces_once():
-    layer = _EqualScales(2.0)
+    layer = _Scaler(2.0)
     compiled = xg.function(lambda x, fn: fn(x))
     x = xg.asarray([1.0, 1.0], dtype=xg.float64)
     for _ in range(3):
-        assert compiled(x, layer.apply.__func__.__get__(layer)).tolist() == [2.0, 2.0]
+        assert compiled(x, layer.scale).tolist() == [2.0, 2.0]     # a new bound method each
     assert compiled.trace_count == 1
 
 
@@ -268,3 +276,43 @@ def test_an_optimizer_made_by_the_first_call_and_kept_advances_as_eager(warmup):
         np.testing.assert_allclose(compiled(x).numpy(), eager(x).numpy(), rtol=1e-12)
     np.testing.assert_allclose(trainer.w.numpy(), eager.w.numpy(), rtol=1e-12)
     assert trainer.opt.iterations == eager.opt.iterations == 5
+
+
+class _Block(xg.nn.Module):
+    def __init__(self, scale):
+        super().__init__()
+        self.w = xg.Variable([scale, -scale], dtype=xg.float64)
+
+    @xg.function(max_traces=4, retrace_warning=2)
+    def __call__(self, x, power=1):
+        return xg.tanh(x * self.w) ** power
+
+
+def test_each_instance_of_a_decorated_method_has_its_own_traces():
+    # as tf.function on a method: ten blocks are ten functions of one trace each, not one
+    # function retracing (and warning) as soon as the blocks outnumber max_traces
+    blocks = [_Block(0.1 * (i + 1)) for i in range(10)]
+    x = xg.asarray([1.0, 2.0], dtype=xg.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RetracingWarning)
+        for _ in range(4):
+            for block in blocks:
+                np.testing.assert_array_equal(block(x, power=2).numpy(),
+                                              np.tanh(x.numpy() * block.w.numpy()) ** 2)
+    assert [block.__call__.trace_count for block in blocks] == [1] * 10
+    assert blocks[0].__call__ is blocks[0].__call__
+    assert blocks[0].__call__.max_traces == 4 and blocks[0].__call__.__name__ == "__call__"
+
+
+def test_an_instance_s_function_does_not_keep_the_instance_alive():
+    import gc
+    import weakref
+
+    block = _Block(1.0)
+    x = xg.ones(2, dtype=xg.float64)
+    for _ in range(3):
+        block(x)
+    instance, function = weakref.ref(block), weakref.ref(block.__call__)
+    del block
+    gc.collect()
+    assert instance() is None and function() is None

@@ -39,6 +39,8 @@ from .binding import Binder
 from .capture import capture
 from .errors import OtherBackend, TraceError, user_stacklevel
 from .lock import TRACE_LOCK
+from .methods import InstanceFunctions, WeakMethod
+from .options import _OPTIONS, _check_option_names, _is_int
 from .program import Program
 from .replay_steps import GuardFailed
 from .signature import _signature, _tensor_backends, refused_argument
@@ -142,6 +144,7 @@ class Function:
         self._seen_lock = threading.Lock()
         self._bind = Binder(fn)
         self._guards = {}            # signature -> ((object, attribute), ...) guarded in traces
+        self._instances = InstanceFunctions()     # a decorated method's, per instance
         _look_like(self, fn)
 
     def __getattr__(self, name):
@@ -154,7 +157,30 @@ class Function:
     def __get__(self, obj, objtype=None):
         if obj is None:
             return self
-        return types.MethodType(self, obj)      # a bound method: obj.f.trace_count works
+        return self._instances.of(self, obj)    # each instance its own (jit/methods.py)
+
+    def copy_for(self, fn) -> "Function":
+        """A Function of ``fn`` with this one's options."""
+        return Function(fn, max_traces=self.max_traces, warmup=self.warmup, fuse=self.fuse,
+                        cuda_graph=self.cuda_graph, retrace_warning=self.retrace_warning,
+                        on_trace_error=self.on_trace_error)
+
+    @property
+    def __self__(self):
+        """An instance's Function of a decorated method: the instance (as a bound method's)."""
+        return self._method_of("__self__")._ref()
+
+    @property
+    def __func__(self):
+        """An instance's Function of a decorated method: the class's Function."""
+        return self._method_of("__func__").function
+
+    def _method_of(self, name):
+        method = self.__dict__.get("fn")
+        if type(method) is not WeakMethod:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r} "
+                                 f"(only an instance's Function of a method has)")
+        return method
 
     def __call__(self, *args, **kwargs):
         try:
@@ -310,37 +336,6 @@ class Function:
     def programs(self) -> list:
         """The programs traced so far (``.source`` shows each)."""
         return list(self._programs.values())
-
-
-_OPTIONS = ("max_traces", "warmup", "fuse", "cuda_graph", "retrace_warning", "on_trace_error")
-_SIGNATURE_HINT = (": it traces once per signature (each tensor argument's shape, dtype and "
-                   "backend, every other argument's value); keep shapes fixed (pad the last "
-                   "batch), pass values that change as tensors")
-#: other libraries' options, with what to do instead
-_FOREIGN_OPTIONS = {
-    "input_signature": _SIGNATURE_HINT,
-    "reduce_retracing": _SIGNATURE_HINT,
-    "experimental_relax_shapes": _SIGNATURE_HINT,
-    "static_argnums": ": every argument that is not a tensor is static already (its value is "
-                      "part of the signature)",
-    "static_argnames": ": every argument that is not a tensor is static already (its value is "
-                       "part of the signature)",
-    "jit_compile": ": elementwise runs are compiled on the numba and cupy backends (fuse=)",
-    "autograph": ": Python control flow on a tensor's value is refused (TraceError); use "
-                 "xg.where",
-    "donate_argnums": ": a replay never writes into its arguments",
-}
-
-
-def _check_option_names(unknown):
-    """TypeError for an option ``xg.function`` does not have (another library's, or a typo)."""
-    for name in unknown:
-        raise TypeError(f"xg.function has no option {name!r}{_FOREIGN_OPTIONS.get(name, '')}; "
-                        f"its options are {', '.join(_OPTIONS)}")
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _fuser(be, required=False):

@@ -5,9 +5,9 @@ object by identity, as ``tf.function`` keys them: two objects that compare equal
 different Variables, so a method traced for one must not replay for the other).
 
 >>> sig = []
->>> _signature((2.5, -0.0, float("nan"), "relu"), sig, [])
+>>> _signature((2.5, -0.0, float("nan")), sig, [])
 >>> sig[1:]
-[(<class 'float'>, 2.5), (<class 'float'>, '-0.0'), (<class 'float'>, 'nan'), (<class 'str'>, 'relu')]
+[(<class 'float'>, 2.5), (<class 'float'>, '-0.0'), (<class 'float'>, 'nan')]
 """
 from __future__ import annotations
 
