@@ -1,6 +1,7 @@
 """xg.function used the way a tf.function / jax.jit / torch.compile user would: methods of
 objects that compare equal, Python numbers that compare oddly (NaN, -0.0), the warnings and
 errors a user reads -- each compiled call compared with the same function run eagerly."""
+import dataclasses
 import math
 import warnings
 
@@ -316,3 +317,41 @@ def test_an_instance_s_function_does_not_keep_the_instance_alive():
     del block
     gc.collect()
     assert instance() is None and function() is None
+
+
+@dataclasses.dataclass(frozen=True)
+class _Settings:
+    scale: float
+    mode: str = "tanh"
+
+
+@dataclasses.dataclass
+class _Holder:
+    w: xg.Variable
+
+
+def _configured(x, settings):
+    y = x * settings.scale
+    return xg.tanh(y) if settings.mode == "tanh" else y
+
+
+def test_a_dataclass_of_python_values_counts_by_its_values():
+    compiled = xg.function(_configured)
+    x = xg.asarray([0.5, -1.0], dtype=xg.float64)
+    for _ in range(4):            # a fresh config each call, as one builds it in a loop
+        np.testing.assert_array_equal(compiled(x, _Settings(2.0)).numpy(),
+                                      _configured(x, _Settings(2.0)).numpy())
+    assert compiled.trace_count == 1
+    for _ in range(3):
+        np.testing.assert_array_equal(compiled(x, _Settings(2.0, "linear")).numpy(), [1.0, -2.0])
+    assert compiled.trace_count == 2
+
+
+def test_a_dataclass_holding_variables_counts_by_identity():
+    compiled = xg.function(lambda x, holder: x * holder.w)
+    first = _Holder(xg.Variable([1.0, 1.0], dtype=xg.float64))
+    second = _Holder(xg.Variable([3.0, 3.0], dtype=xg.float64))
+    x = xg.ones(2, dtype=xg.float64)
+    for _ in range(3):
+        assert compiled(x, first).tolist() == [1.0, 1.0]
+        assert compiled(x, second).tolist() == [3.0, 3.0]

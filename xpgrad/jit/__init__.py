@@ -316,9 +316,10 @@ class Function:
         if self.retrace_warning and self.trace_count > self.retrace_warning:
             warnings.warn(f"xg.function {_name(self.fn)!r} has been "
                           f"traced {self.trace_count} times: each new argument signature "
-                          f"(shape, dtype, backend, or Python value) traces again, which is "
-                          f"slow. Pass values that change as tensors, keep shapes fixed "
-                          f"(pad the last batch), or raise max_traces", RetracingWarning,
+                          f"(shape, dtype, backend, Python value, or object) traces again, "
+                          f"which is slow. Pass values that change as tensors, the same "
+                          f"objects (not fresh ones), keep shapes fixed (pad the last "
+                          f"batch), or raise max_traces", RetracingWarning,
                           stacklevel=user_stacklevel())
         return _real_result(result)
 

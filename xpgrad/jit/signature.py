@@ -1,8 +1,9 @@
 """The signature of a call of an ``xg.function``: what must match for a trace to replay
 (each tensor's backend, shape and dtype; Variables by identity; the structure of containers;
-Python numbers, strings, dtypes, classes, functions and enum members by value; any other
-object by identity, as ``tf.function`` keys them: two objects that compare equal may still hold
-different Variables, so a method traced for one must not replay for the other).
+Python numbers, strings, dtypes, classes, functions and enum members by value, and so a
+dataclass of such values; any other object by identity, as ``tf.function`` keys them: two
+objects that compare equal may still hold different Variables, so a method traced for one must
+not replay for the other).
 
 >>> sig = []
 >>> _signature((2.5, -0.0, float("nan")), sig, [])
@@ -11,6 +12,7 @@ different Variables, so a method traced for one must not replay for the other).
 """
 from __future__ import annotations
 
+import dataclasses
 import enum
 import types
 
@@ -88,6 +90,8 @@ def _signature(obj, out, backends):
             out.append((t, obj))
         elif t is float or t is complex:
             out.append((t, _number_key(obj)))
+        elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+            out.append((t, _dataclass_key(obj)))
         elif hasattr(obj, "__array__") or hasattr(obj, "__array_interface__"):
             if isinstance(obj, np.generic):
                 raise TypeError(f"xg.function takes tensors and Python numbers, not the NumPy "
@@ -97,6 +101,20 @@ def _signature(obj, out, backends):
                             f"argument with xg.asarray(...) before the call")
         else:
             out.append((t, _Identity(obj)))
+
+
+def _dataclass_key(obj):
+    """A dataclass of values keyed by value (a config made afresh for each call) by its
+    fields' keys; one holding anything else (a tensor, a Variable, an object) by identity."""
+    fields, backends = [], []
+    try:
+        for field in dataclasses.fields(obj):
+            _signature(getattr(obj, field.name), fields, backends)
+    except TypeError:           # a NumPy array: a constant of the trace, as any object's
+        return _Identity(obj)
+    if backends or any(type(entry[-1]) is _Identity for entry in fields):
+        return _Identity(obj)
+    return tuple(fields)
 
 
 def _number_key(x):
