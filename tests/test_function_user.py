@@ -355,3 +355,90 @@ def test_a_dataclass_holding_variables_counts_by_identity():
     for _ in range(3):
         assert compiled(x, first).tolist() == [1.0, 1.0]
         assert compiled(x, second).tolist() == [3.0, 3.0]
+
+
+def _leaves_equal(got, want):
+    if isinstance(want, xg.Tensor):
+        assert isinstance(got, xg.Tensor) and got.dtype == want.dtype
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12, atol=1e-300)
+    elif isinstance(want, (tuple, list)):
+        assert type(got) is type(want) and len(got) == len(want)
+        for g, w in zip(got, want):
+            _leaves_equal(g, w)
+    elif isinstance(want, dict):
+        assert type(got) is dict and list(got) == list(want)
+        for k in want:
+            _leaves_equal(got[k], want[k])
+    else:
+        assert got == want
+
+
+def _user_programs():
+    """(name, make) pairs: ``make()`` gives a fresh ``(fn, args, kwargs, variables)``."""
+    def trainer(x, y, lr=0.1, *, clip=None):
+        w = xg.Variable(np.linspace(-1, 1, 6).reshape(3, 2))
+        opt = xg.optim.Adam(lr, clipnorm=clip)
+
+        def step(inputs, targets, label="loss"):
+            with xg.GradientTape() as tape:
+                pred = inputs["x"] @ w
+                loss = xg.mean((pred - targets[0]) ** 2) + 0.0 * xg.sum(targets[1])
+            grads = tape.gradient(loss, [w])
+            opt.apply_gradients(zip(grads, [w]))
+            return {label: loss, "pred": (pred, None, label)}, grads[0]
+        return step, ({"x": x}, (y, y[:, :1])), {"label": "mse"}, [w]
+
+    def same_tensor_twice(x, y, lr=0.1, **_):
+        v = xg.Variable([0.5, -0.5])
+
+        def f(a, b, var):
+            with xg.GradientTape() as tape:
+                tape.watch(a)
+                out = xg.sum(a * b * var) + xg.sum(xg.stop_gradient(a) ** 2)
+            da, dv = tape.gradient(out, [a, var])
+            var.assign_sub(lr * dv)
+            return out, da, var
+        row = x[0, :2]
+        return f, (row, row, v), {}, [v]
+
+    def scalars_and_empty(x, y, **_):
+        def f(s, e, n=3):
+            return s * n, xg.sum(e, axis=0), e.shape, n
+        return f, (xg.asarray(2.5, dtype=xg.float64), xg.zeros((0, 3), dtype=xg.float64)), {}, []
+
+    return [("trainer", trainer), ("same_tensor_twice", same_tensor_twice),
+            ("scalars_and_empty", scalars_and_empty)]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("name, make", _user_programs(), ids=[n for n, _ in _user_programs()])
+def test_user_programs_equal_eager_in_values_gradients_and_state(backend, name, make):
+    with xg.use_backend(backend):
+        rng = np.random.default_rng(3)
+        x = xg.asarray(rng.standard_normal((4, 3)))
+        y = xg.asarray(rng.standard_normal((4, 2)))
+        eager_fn, args, kwargs, eager_vars = make(x, y)
+        fn, cargs, ckwargs, compiled_vars = make(x, y)
+        compiled = xg.function(fn)
+        for _ in range(5):
+            _leaves_equal(compiled(*cargs, **ckwargs), eager_fn(*args, **kwargs))
+            for got, want in zip(compiled_vars, eager_vars):
+                np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12)
+        assert compiled.trace_count == 1
+
+
+def test_one_tensor_given_twice_and_two_equal_tensors_are_two_signatures():
+    def gradient_of_product(a, b):
+        with xg.GradientTape() as tape:
+            tape.watch(a)
+            out = xg.sum(a * b)
+        return tape.gradient(out, a)        # 2a when b is a, else b
+
+    compiled = xg.function(gradient_of_product)
+    x = xg.asarray([1.0, 2.0], dtype=xg.float64)
+    twin = xg.asarray([1.0, 2.0], dtype=xg.float64)
+    for _ in range(3):
+        assert compiled(x, x).tolist() == [2.0, 4.0]
+        assert compiled(x, twin).tolist() == [1.0, 2.0]
+        assert compiled(a=twin, b=twin).tolist() == [2.0, 4.0]
+    assert compiled.trace_count == 2

@@ -43,7 +43,7 @@ from .methods import InstanceFunctions, WeakMethod
 from .options import _OPTIONS, _check_option_names, _is_int
 from .program import Program
 from .replay_steps import GuardFailed
-from .signature import _signature, _tensor_backends, refused_argument
+from .signature import _signature, _tensor_backends, aliasing, refused_argument
 from .structure import map_leaves
 
 __all__ = ["function", "Function", "TraceError", "RetracingWarning"]
@@ -261,18 +261,21 @@ class Function:
     def _key(self, args, kwargs):
         """``(cache key, backend)`` of a call: the backend of its tensor arguments, else the
         current one."""
-        sig, backends = [], []
+        sig, tensors = [], []
         try:
-            _signature(args, sig, backends)
-            _signature(kwargs, sig, backends)
+            _signature(args, sig, tensors)
+            _signature(kwargs, sig, tensors)
         except TypeError as e:
             raise TypeError(f"xg.function {_name(self.fn)!r}, argument "
                             f"{self._bind.name_of(refused_argument(args, kwargs))}: {e}") from None
-        be = backends[0] if backends else current_backend()
-        for b in backends:
-            if b is not be:
+        be = tensors[0]._backend if tensors else current_backend()
+        for t in tensors:
+            if t._backend is not be:
                 raise ValueError(f"xg.function got tensors on backends {be.name!r} and "
-                                 f"{b.name!r}; a traced function runs on one backend")
+                                 f"{t._backend.name!r}; a traced function runs on one backend")
+        same = aliasing(tensors)
+        if same is not None:
+            sig.append(same)
         return (be.name, *sig), be
 
     def _trace(self, base, key, be, args, kwargs, retry=True):

@@ -289,11 +289,16 @@ class _Session:
         return writes
 
 
-def _traced_args(tracer, obj, made):
-    """``obj`` with each tensor argument replaced by a stand-in (appended to ``made``)."""
+def _traced_args(tracer, obj, made, seen):
+    """``obj`` with each tensor argument replaced by a stand-in (appended to ``made``); one
+    tensor given twice is one stand-in (``seen``: id -> stand-in), so a tape sees one tensor,
+    as eagerly (each occurrence is still an input of the program, the second unused)."""
     def traced(o):
         if isinstance(o, Tensor) and not isinstance(o, Variable):
             t = _wrap(tracer.input(o._data), o._backend)
+            if id(o) in seen:
+                return seen[id(o)]
+            seen[id(o)] = t
             made.append((t, t._data))
             return t
         return o
@@ -352,8 +357,9 @@ def capture(fn, args, kwargs, be, skip_kernels=()):
     tracer = Tracer(be)
     session = _Session(tracer, skip_kernels)
     made = []
-    targs = _traced_args(tracer, tuple(args), made)
-    tkwargs = _traced_args(tracer, dict(kwargs), made)
+    seen = {}
+    targs = _traced_args(tracer, tuple(args), made, seen)
+    tkwargs = _traced_args(tracer, dict(kwargs), made, seen)
     with contextlib.ExitStack() as stack:
         stack.callback(tracer.finish)
         stack.callback(setattr, THREAD, "tracer", THREAD.tracer)

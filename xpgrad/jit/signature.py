@@ -49,10 +49,20 @@ class _Identity:
 
 def _tensor_backends(args, kwargs):
     """The backends of the tensors among the arguments (one entry per tensor)."""
-    sig, backends = [], []
-    _signature(args, sig, backends)
-    _signature(kwargs, sig, backends)
-    return backends
+    sig, tensors = [], []
+    _signature(args, sig, tensors)
+    _signature(kwargs, sig, tensors)
+    return [t._backend for t in tensors]
+
+
+def aliasing(tensors):
+    """Which tensor arguments are one tensor given twice (a trace sees them as one: a tape
+    differentiates through both), as a signature entry; None where each is given once."""
+    n = len(tensors)
+    if n < 2 or (tensors[0] is not tensors[1] if n == 2 else len(set(map(id, tensors))) == n):
+        return None
+    first = {}
+    return ("same tensor", tuple(first.setdefault(id(t), k) for k, t in enumerate(tensors)))
 
 
 def refused_argument(args, kwargs):
@@ -65,27 +75,28 @@ def refused_argument(args, kwargs):
     return None
 
 
-def _signature(obj, out, backends):
+def _signature(obj, out, tensors):
+    """Append ``obj``'s signature entries to ``out``, its tensors to ``tensors``."""
     if isinstance(obj, Variable):
         out.append(("V", _Identity(obj)))
     elif isinstance(obj, Tensor):
         data = obj._data
-        backends.append(obj._backend)
+        tensors.append(obj)
         out.append((obj._backend.name, data.shape, data.dtype))
     else:
         t = type(obj)
         if t is tuple or t is list:
             out.append((t, len(obj)))
             for o in obj:
-                _signature(o, out, backends)
+                _signature(o, out, tensors)
         elif t is dict:
             out.append((dict, tuple(obj)))
             for o in obj.values():
-                _signature(o, out, backends)
+                _signature(o, out, tensors)
         elif is_namedtuple(obj):
             out.append((t, len(obj)))
             for o in obj:
-                _signature(o, out, backends)
+                _signature(o, out, tensors)
         elif t in _BY_VALUE or isinstance(obj, _VALUE_KINDS):
             out.append((t, obj))
         elif t is float or t is complex:
@@ -106,13 +117,13 @@ def _signature(obj, out, backends):
 def _dataclass_key(obj):
     """A dataclass of values keyed by value (a config made afresh for each call) by its
     fields' keys; one holding anything else (a tensor, a Variable, an object) by identity."""
-    fields, backends = [], []
+    fields, tensors = [], []
     try:
         for field in dataclasses.fields(obj):
-            _signature(getattr(obj, field.name), fields, backends)
+            _signature(getattr(obj, field.name), fields, tensors)
     except TypeError:           # a NumPy array: a constant of the trace, as any object's
         return _Identity(obj)
-    if backends or any(type(entry[-1]) is _Identity for entry in fields):
+    if tensors or any(type(entry[-1]) is _Identity for entry in fields):
         return _Identity(obj)
     return tuple(fields)
 
