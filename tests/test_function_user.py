@@ -442,3 +442,22 @@ def test_one_tensor_given_twice_and_two_equal_tensors_are_two_signatures():
         assert compiled(x, twin).tolist() == [1.0, 2.0]
         assert compiled(a=twin, b=twin).tolist() == [2.0, 4.0]
     assert compiled.trace_count == 2
+
+
+def test_what_a_function_remembers_per_signature_stays_bounded():
+    # a Python number that changes every call retraces every call (and warns); what is kept
+    # for those signatures must not grow with the calls (each entry holds its arguments)
+    dropout = xg.nn.Dropout(0.5, rng=0)
+    guarded = xg.function(lambda x, s: dropout(x) * s, max_traces=2, retrace_warning=None)
+    untraceable = xg.function(lambda x, s: x * x[0].item() * s, max_traces=2,
+                              on_trace_error="eager", retrace_warning=None)
+    x = xg.ones(3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for i in range(40):
+            for _ in range(2):
+                guarded(x, float(i))
+                assert untraceable(x, float(i)).tolist() == [float(i)] * 3
+    assert len(guarded._guards) <= 2 and len(untraceable._eager) <= 8
+    guarded(x, 38.0), guarded(x, 39.0)
+    assert guarded.trace_count == 40       # the programs kept still replay

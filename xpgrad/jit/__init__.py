@@ -131,7 +131,7 @@ class Function:
             raise ValueError(f"on_trace_error must be 'raise' or 'eager', got "
                              f"{on_trace_error!r}")
         self.on_trace_error = on_trace_error
-        self._eager = set()          # signatures that cannot be traced: run eagerly
+        self._eager = {}             # signatures that cannot be traced: run eagerly
         self.fn = fn
         self.max_traces = max_traces
         self.warmup = warmup
@@ -298,7 +298,9 @@ class Function:
             warnings.warn(f"xg.function {_name(self.fn)!r} runs "
                           f"eagerly for this signature: {e}", RuntimeWarning,
                           stacklevel=user_stacklevel())
-            self._eager.add(key)
+            self._eager[key] = None
+            if len(self._eager) > 4 * self.max_traces:       # the oldest: tried again if seen
+                self._eager.pop(next(iter(self._eager)))
             return self.fn(*args, **kwargs)
         graphs = self.cuda_graph
         if graphs is True and be.name != "cupy":
@@ -314,7 +316,7 @@ class Function:
             key = self._guarded_key(base, tracer.attribute_guards)
         self._programs[key] = program
         if len(self._programs) > self.max_traces:
-            self._programs.popitem(last=False)
+            self._drop_least_recent()
         self.trace_count += 1
         if self.retrace_warning and self.trace_count > self.retrace_warning:
             warnings.warn(f"xg.function {_name(self.fn)!r} has been "
@@ -325,6 +327,15 @@ class Function:
                           f"batch), or raise max_traces", RetracingWarning,
                           stacklevel=user_stacklevel())
         return _real_result(result)
+
+    def _drop_least_recent(self):
+        """Drop the least recently used program, and its signature's guarded attributes where
+        no other program of that signature is left (keys guarded so are ``(base, values)``)."""
+        key, _ = self._programs.popitem(last=False)
+        base = key[0]
+        if type(base) is tuple and not any(k[0] == base for k in self._programs
+                                           if type(k[0]) is tuple):
+            self._guards.pop(base, None)
 
     def _guarded_key(self, base, found):
         """The cache key of a trace of signature ``base`` that read the guarded attributes
