@@ -40,7 +40,7 @@ from .capture import capture
 from .errors import OtherBackend, TraceError, user_stacklevel
 from .lock import TRACE_LOCK
 from .methods import InstanceFunctions, WeakMethod
-from .options import _OPTIONS, _check_option_names, _is_int
+from .options import _OPTIONS, _check_option_names, _cuda_graphs, _fuser, _is_int
 from .program import Program
 from .replay_steps import GuardFailed
 from .signature import _signature, _tensor_backends, aliasing, refused_argument
@@ -351,29 +351,6 @@ class Function:
     def programs(self) -> list:
         """The programs traced so far (``.source`` shows each)."""
         return list(self._programs.values())
-
-
-def _fuser(be, required=False):
-    if be.name == "numba":
-        from .fusion import fuse_program
-
-        return fuse_program
-    if be.name == "cupy":
-        from .fusion_cupy import fuse_program_cupy
-
-        return fuse_program_cupy
-    if required:
-        raise ValueError(f"fuse=True needs the numba or cupy backend; this function runs on "
-                         f"{be.name!r}")
-    return None
-
-
-def _cuda_graphs(be):
-    if be.name != "cupy":
-        return None
-    from .cuda_graph import CupyGraphs
-
-    return CupyGraphs()
 
 
 def _real_result(obj):

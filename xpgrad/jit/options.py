@@ -1,4 +1,5 @@
-"""``xg.function``'s option names, and what to do instead of other libraries' options."""
+"""``xg.function``'s option names, what to do instead of other libraries' options, and what
+``fuse=None`` and ``cuda_graph=None`` mean on a backend."""
 from __future__ import annotations
 
 _OPTIONS = ("max_traces", "warmup", "fuse", "cuda_graph", "retrace_warning", "on_trace_error")
@@ -30,3 +31,26 @@ def _check_option_names(unknown):
 
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _fuser(be, required=False):
+    if be.name == "numba":
+        from .fusion import fuse_program
+
+        return fuse_program
+    if be.name == "cupy":
+        from .fusion_cupy import fuse_program_cupy
+
+        return fuse_program_cupy
+    if required:
+        raise ValueError(f"fuse=True needs the numba or cupy backend; this function runs on "
+                         f"{be.name!r}")
+    return None
+
+
+def _cuda_graphs(be):
+    if be.name != "cupy":
+        return None
+    from .cuda_graph import CupyGraphs
+
+    return CupyGraphs()
