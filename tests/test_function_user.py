@@ -461,3 +461,23 @@ def test_what_a_function_remembers_per_signature_stays_bounded():
     assert len(guarded._guards) <= 2 and len(untraceable._eager) <= 8
     guarded(x, 38.0), guarded(x, 39.0)
     assert guarded.trace_count == 40       # the programs kept still replay
+
+
+def test_a_function_that_sets_the_mode_itself_replays():
+    # model.eval() inside the step (as a PyTorch evaluation step does): the program reads the
+    # mode the function set, whatever the mode was when the call began
+    model = xg.nn.Sequential(xg.nn.Linear(3, 3, rng=0, dtype=xg.float64),
+                             xg.nn.Dropout(0.5, rng=1))
+
+    def evaluate(x):
+        model.eval()
+        out = model(x)
+        model.train()
+        return out
+
+    compiled = xg.function(evaluate)
+    x = xg.ones((2, 3), dtype=xg.float64)
+    for _ in range(6):
+        np.testing.assert_array_equal(compiled(x).numpy(), evaluate(x).numpy())
+        assert model.training
+    assert compiled.trace_count == 1

@@ -18,7 +18,7 @@ import threading
 import weakref
 
 from ..tensor import Tensor, Variable, _wrap
-from .errors import OtherBackend, TraceError, user_line
+from .errors import CREATED_VARIABLE, WROTE_ARGUMENT, OtherBackend, TraceError, user_line
 from .fresh import MadeByTrace
 from .guards import restored_rng, rng_state
 from .kernel_proxy import _proxy_kernel
@@ -306,18 +306,6 @@ def _traced_args(tracer, obj, made, seen):
     return map_leaves(traced, obj)
 
 
-CREATED_VARIABLE = (
-    "a Variable created while tracing an xg.function outlives the call (stored on an object, "
-    "e.g. a layer built on its first call, or returned): a replay would keep using the value "
-    "it had when traced. Create Variables before tracing: outside the function, or in its "
-    "first call, which runs eagerly (warmup >= 1, the default)")
-
-WROTE_ARGUMENT = ("the function wrote into its tensor argument #{} (x[key] = value; counted "
-                  "from 1, nested ones included): a replay cannot update the caller's tensor. "
-                  "Write into a copy (y = xg.asarray(x, copy=True); y[key] = value) and "
-                  "return it, or call the function without xg.function")
-
-
 class _Traces(threading.local):
     #: the tracer of the trace this thread runs now (a traced function called inside another's
     #: trace is inlined into it), or None; other threads' traces are not this thread's business
@@ -343,11 +331,19 @@ def guard_value(obj, name, value):
     """``value``, read from ``obj.name``; under a trace, recorded as ``guarded_attribute``
     says (for a property that guards its own reads)."""
     tracer = THREAD.tracer
-    if tracer is not None:
+    if tracer is not None and (id(obj), name) not in tracer.attribute_writes:
         guards = tracer.attribute_guards
         if not any(o is obj and n == name for o, n, _ in guards):
             guards.append((obj, name, value))
     return value
+
+
+def note_write(obj, name):
+    """``obj.name`` was set: under a trace, the function set it itself (``model.eval()``
+    inside), so what it reads later does not depend on the value the call began with."""
+    tracer = THREAD.tracer
+    if tracer is not None:
+        tracer.attribute_writes.add((id(obj), name))
 
 
 def capture(fn, args, kwargs, be, skip_kernels=()):

@@ -47,6 +47,18 @@ class OtherBackend(TraceError):
                          f"{backend.name!r})", where)
 
 
+CREATED_VARIABLE = (
+    "a Variable created while tracing an xg.function outlives the call (stored on an object, "
+    "e.g. a layer built on its first call, or returned): a replay would keep using the value "
+    "it had when traced. Create Variables before tracing: outside the function, or in its "
+    "first call, which runs eagerly (warmup >= 1, the default)")
+
+WROTE_ARGUMENT = ("the function wrote into its tensor argument #{} (x[key] = value; counted "
+                  "from 1, nested ones included): a replay cannot update the caller's tensor. "
+                  "Write into a copy (y = xg.asarray(x, copy=True); y[key] = value) and "
+                  "return it, or call the function without xg.function")
+
+
 _TENSOR_FILE = os.path.join(_PACKAGE, "tensor.py")
 _READS = {"__bool__": "bool() of a tensor (Python control flow on its value: if, while, and, "
                       "or, not)",

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 
 from .._args import flag, no_attribute
 from ..tensor import Tensor, Variable
-from ..jit.capture import THREAD as _TRACES, guard_value
+from ..jit.capture import THREAD as _TRACES, guard_value, note_write
 from ._checks import known_keywords
 
 
@@ -76,6 +76,8 @@ class Module:
 
     @training.setter
     def training(self, mode):
+        if _TRACES.tracer is not None:
+            note_write(self, "training")
         self._training = mode
 
     def __getattr__(self, name):
