@@ -108,8 +108,9 @@ def _signature(obj, out, tensors):
                 raise TypeError(f"xg.function takes tensors and Python numbers, not the NumPy "
                                 f"scalar {obj!r}: pass xg.asarray(v) (traced once, for all "
                                 f"values) or v.item() (a Python number: traced per value)")
-            raise TypeError(f"xg.function takes tensors, not {t.__name__} arrays: wrap the "
-                            f"argument with xg.asarray(...) before the call")
+            kind = f"{t.__module__.partition('.')[0]}.{t.__name__}"      # torch.Tensor
+            raise TypeError(f"xg.function takes tensors, not {kind} arrays: wrap the argument "
+                            f"with xg.asarray(...) before the call")
         else:
             out.append((t, _Identity(obj)))
 
