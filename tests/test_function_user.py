@@ -482,3 +482,11 @@ def test_a_function_that_sets_the_mode_itself_replays():
         np.testing.assert_array_equal(compiled(x).numpy(), evaluate(x).numpy())
         assert model.training
     assert compiled.trace_count == 1
+
+
+def test_a_generator_made_afresh_without_a_seed_draws_new_numbers_every_replay():
+    # eager: fresh entropy every call; a replay must not repeat the trace's numbers
+    compiled = xg.function(lambda x: x + xg.random.default_rng().normal(size=x.shape))
+    x = xg.zeros(4, dtype=xg.float64)
+    draws = [tuple(compiled(x).tolist()) for _ in range(5)]
+    assert len(set(draws)) == 5

@@ -19,7 +19,7 @@ import weakref
 
 from ..tensor import Tensor, Variable, _wrap
 from .errors import CREATED_VARIABLE, WROTE_ARGUMENT, OtherBackend, TraceError, user_line
-from .fresh import MadeByTrace
+from .fresh import MadeByTrace, seeded
 from .guards import restored_rng, rng_state
 from .kernel_proxy import _proxy_kernel
 from .replay_steps import HostOptimizerStep, RandomDraw, RangeGuard
@@ -221,7 +221,7 @@ class _Session:
         Generator._draw = draw
         self.patched.append((Generator, "_draw", original))
         made_while = lambda: THREAD.tracer is tracer and not tracer.paused     # noqa: E731
-        self.patched.append((Generator, "__init__", fresh.watch(Generator, made_while)))
+        self.patched.append((Generator, "__init__", fresh.watch(Generator, made_while, seeded)))
 
     def undo_draws(self):
         """Put the generators the trace drew from back in the state it found them in."""

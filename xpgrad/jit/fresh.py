@@ -1,12 +1,13 @@
 """Generators and optimizers a trace makes itself: ``rng = xg.random.default_rng(7)`` or
 ``opt = xg.optim.Adam(0.1)`` inside the function.
 
-An eager call makes such an object afresh every time, so every call draws the same numbers (as
-``jax.random.PRNGKey(7)`` or ``torch.Generator().manual_seed(7)`` under ``jit`` / ``compile``)
-and takes an optimizer's first step (no momentum yet, step 1 of its schedule); a replay must not
-go on with the one the trace made. Unless the call kept it (a layer that makes its generator on
-its first call and stores it, as ``Dropout`` does; a trainer that makes its optimizer so): then
-the next eager call would go on with it, and so does the replay. Which of the two it is shows
+An eager call makes such an object afresh every time, so every call draws the same numbers from
+a seeded generator (as ``jax.random.PRNGKey(7)`` or ``torch.Generator().manual_seed(7)`` under
+``jit`` / ``compile``) and takes an optimizer's first step (no momentum yet, step 1 of its
+schedule); a replay must not go on with the one the trace made. Unless the call kept it (a layer
+that makes its generator on its first call and stores it, as ``Dropout`` does; a trainer that
+makes its optimizer so), or it is a generator without a seed (fresh entropy every eager call):
+then the replay goes on with it, as the next eager call would. Which of the two it is shows
 when the call has returned, as for Variables the trace makes: until then the recorded steps
 hold the object weakly. A dropped one is replaced by a clone made before its first use, put
 back in that first state by the first step of each replay that uses it.
@@ -28,14 +29,15 @@ class MadeByTrace:
         self.first = {}      # id -> (weak reference, its clone) from before its first use
         self.uses = []       # (recorded step's callable, first entry) per use of one
 
-    def watch(self, cls, tracing):
-        """Note each ``cls`` made while ``tracing()``; ``cls.__init__`` as it was."""
+    def watch(self, cls, tracing, repeatable=lambda args, kwargs: True):
+        """Note each ``cls`` made while ``tracing()`` whose making ``repeatable(args, kwargs)``
+        says each call repeats; ``cls.__init__`` as it was."""
         original = cls.__init__
         made = self.made
 
         def __init__(obj, *args, **kwargs):
             original(obj, *args, **kwargs)
-            if tracing():
+            if tracing() and repeatable(args, kwargs):
                 made[id(obj)] = weakref.ref(obj)
 
         cls.__init__ = __init__
@@ -85,6 +87,12 @@ class MadeByTrace:
                     reset.add(id(clone))
                     step.reset = _resetter(clone)
         self.uses = []
+
+
+def seeded(args, kwargs):
+    """Whether ``Generator(*args, **kwargs)`` has a seed: made afresh without one, each eager
+    call draws new numbers (fresh entropy), and a replay draws on from the trace's generator."""
+    return (args[0] if args else kwargs.get("seed")) is not None
 
 
 def _generator_clone(gen):
