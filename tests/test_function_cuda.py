@@ -186,8 +186,9 @@ def test_a_failed_capture_warns_and_replays_plainly():
     batches = _batches()
     for i, (x, y) in enumerate(batches):
         if i == 3:           # call 4: the first replay after the trace's is the capture
-            with pytest.warns(RuntimeWarning, match="capturing a CUDA graph failed"):
+            with pytest.warns(RuntimeWarning, match="capturing a CUDA graph failed") as caught:
                 got = compiled(x, y)
+            assert caught[0].filename == __file__      # the call, not xpgrad's insides
         else:
             got = compiled(x, y)
         np.testing.assert_allclose(got.numpy(), eager(x, y).numpy(), rtol=1e-12)

@@ -37,11 +37,13 @@ from ..tensor import Tensor, Variable, _wrap
 from . import capture as capture_module
 from .binding import Binder
 from .capture import capture
-from .errors import OtherBackend, TraceError
+from .errors import OtherBackend, TraceError, user_stacklevel
 from .lock import TRACE_LOCK
+from .methods import InstanceFunctions, WeakMethod
+from .options import _OPTIONS, _check_option_names, _cuda_graphs, _fuser, _is_int
 from .program import Program
 from .replay_steps import GuardFailed
-from .signature import _signature, _tensor_backends
+from .signature import _signature, _tensor_backends, aliasing, refused_argument
 from .structure import map_leaves
 
 __all__ = ["function", "Function", "TraceError", "RetracingWarning"]
@@ -69,6 +71,11 @@ def _recursion():
         frame = frame.f_back
     key = max(counts, key=counts.get, default=None)
     return (functions[key], counts[key]) if key is not None and counts[key] > 1 else None
+
+
+def _name(fn) -> str:
+    """How messages name a traced function: its ``__name__``, else the object."""
+    return getattr(fn, "__name__", None) or repr(fn)
 
 
 class RetracingWarning(UserWarning):
@@ -124,7 +131,7 @@ class Function:
             raise ValueError(f"on_trace_error must be 'raise' or 'eager', got "
                              f"{on_trace_error!r}")
         self.on_trace_error = on_trace_error
-        self._eager = set()          # signatures that cannot be traced: run eagerly
+        self._eager = {}             # signatures that cannot be traced: run eagerly
         self.fn = fn
         self.max_traces = max_traces
         self.warmup = warmup
@@ -137,6 +144,7 @@ class Function:
         self._seen_lock = threading.Lock()
         self._bind = Binder(fn)
         self._guards = {}            # signature -> ((object, attribute), ...) guarded in traces
+        self._instances = InstanceFunctions()     # a decorated method's, per instance
         _look_like(self, fn)
 
     def __getattr__(self, name):
@@ -149,7 +157,30 @@ class Function:
     def __get__(self, obj, objtype=None):
         if obj is None:
             return self
-        return types.MethodType(self, obj)      # a bound method: obj.f.trace_count works
+        return self._instances.of(self, obj)    # each instance its own (jit/methods.py)
+
+    def copy_for(self, fn) -> "Function":
+        """A Function of ``fn`` with this one's options."""
+        return Function(fn, max_traces=self.max_traces, warmup=self.warmup, fuse=self.fuse,
+                        cuda_graph=self.cuda_graph, retrace_warning=self.retrace_warning,
+                        on_trace_error=self.on_trace_error)
+
+    @property
+    def __self__(self):
+        """An instance's Function of a decorated method: the instance (as a bound method's)."""
+        return self._method_of("__self__")._ref()
+
+    @property
+    def __func__(self):
+        """An instance's Function of a decorated method: the class's Function."""
+        return self._method_of("__func__").function
+
+    def _method_of(self, name):
+        method = self.__dict__.get("fn")
+        if type(method) is not WeakMethod:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r} "
+                                 f"(only an instance's Function of a method has)")
+        return method
 
     def __call__(self, *args, **kwargs):
         try:
@@ -176,8 +207,9 @@ class Function:
             if found is None:
                 raise                   # no traced function recursed: the user's own code
             function, depth = found
-            raise TraceError(_RECURSION.format(getattr(function.fn, "__name__", function.fn),
-                                               depth)) from None
+            error = TraceError(_RECURSION.format(_name(function.fn), depth))
+            error.function = _name(function.fn)          # the message names it already
+            raise error from None
 
     def _dispatch(self, args, kwargs, held):
         """Replay, run eagerly or trace, holding ``TRACE_LOCK`` as ``held`` says: "shared"
@@ -229,14 +261,21 @@ class Function:
     def _key(self, args, kwargs):
         """``(cache key, backend)`` of a call: the backend of its tensor arguments, else the
         current one."""
-        sig, backends = [], []
-        _signature(args, sig, backends)
-        _signature(kwargs, sig, backends)
-        be = backends[0] if backends else current_backend()
-        for b in backends:
-            if b is not be:
+        sig, tensors = [], []
+        try:
+            _signature(args, sig, tensors)
+            _signature(kwargs, sig, tensors)
+        except TypeError as e:
+            raise TypeError(f"xg.function {_name(self.fn)!r}, argument "
+                            f"{self._bind.name_of(refused_argument(args, kwargs))}: {e}") from None
+        be = tensors[0]._backend if tensors else current_backend()
+        for t in tensors:
+            if t._backend is not be:
                 raise ValueError(f"xg.function got tensors on backends {be.name!r} and "
-                                 f"{b.name!r}; a traced function runs on one backend")
+                                 f"{t._backend.name!r}; a traced function runs on one backend")
+        same = aliasing(tensors)
+        if same is not None:
+            sig.append(same)
         return (be.name, *sig), be
 
     def _trace(self, base, key, be, args, kwargs, retry=True):
@@ -255,10 +294,13 @@ class Function:
                 # trace again on the one the function computes on (nothing ran there yet)
                 return self._trace(base, key, e.backend, args, kwargs, retry=False)
             if self.on_trace_error == "raise" or e.state_changed:
-                raise
-            warnings.warn(f"xg.function {getattr(self.fn, '__name__', self.fn)!r} runs "
-                          f"eagerly for this signature: {e}", RuntimeWarning, stacklevel=3)
-            self._eager.add(key)
+                raise e.name_function(_name(self.fn))
+            warnings.warn(f"xg.function {_name(self.fn)!r} runs "
+                          f"eagerly for this signature: {e}", RuntimeWarning,
+                          stacklevel=user_stacklevel())
+            self._eager[key] = None
+            if len(self._eager) > 4 * self.max_traces:       # the oldest: tried again if seen
+                self._eager.pop(next(iter(self._eager)))
             return self.fn(*args, **kwargs)
         graphs = self.cuda_graph
         if graphs is True and be.name != "cupy":
@@ -274,16 +316,26 @@ class Function:
             key = self._guarded_key(base, tracer.attribute_guards)
         self._programs[key] = program
         if len(self._programs) > self.max_traces:
-            self._programs.popitem(last=False)
+            self._drop_least_recent()
         self.trace_count += 1
         if self.retrace_warning and self.trace_count > self.retrace_warning:
-            warnings.warn(f"xg.function {getattr(self.fn, '__name__', self.fn)!r} has been "
+            warnings.warn(f"xg.function {_name(self.fn)!r} has been "
                           f"traced {self.trace_count} times: each new argument signature "
-                          f"(shape, dtype, backend, or Python value) traces again, which is "
-                          f"slow. Pass values that change as tensors, keep shapes fixed "
-                          f"(pad the last batch), or raise max_traces", RetracingWarning,
-                          stacklevel=3)
+                          f"(shape, dtype, backend, Python value, or object) traces again, "
+                          f"which is slow. Pass values that change as tensors, the same "
+                          f"objects (not fresh ones), keep shapes fixed (pad the last "
+                          f"batch), or raise max_traces", RetracingWarning,
+                          stacklevel=user_stacklevel())
         return _real_result(result)
+
+    def _drop_least_recent(self):
+        """Drop the least recently used program, and its signature's guarded attributes where
+        no other program of that signature is left (keys guarded so are ``(base, values)``)."""
+        key, _ = self._programs.popitem(last=False)
+        base = key[0]
+        if type(base) is tuple and not any(k[0] == base for k in self._programs
+                                           if type(k[0]) is tuple):
+            self._guards.pop(base, None)
 
     def _guarded_key(self, base, found):
         """The cache key of a trace of signature ``base`` that read the guarded attributes
@@ -299,60 +351,6 @@ class Function:
     def programs(self) -> list:
         """The programs traced so far (``.source`` shows each)."""
         return list(self._programs.values())
-
-
-_OPTIONS = ("max_traces", "warmup", "fuse", "cuda_graph", "retrace_warning", "on_trace_error")
-_SIGNATURE_HINT = (": it traces once per signature (each tensor argument's shape, dtype and "
-                   "backend, every other argument's value); keep shapes fixed (pad the last "
-                   "batch), pass values that change as tensors")
-#: other libraries' options, with what to do instead
-_FOREIGN_OPTIONS = {
-    "input_signature": _SIGNATURE_HINT,
-    "reduce_retracing": _SIGNATURE_HINT,
-    "experimental_relax_shapes": _SIGNATURE_HINT,
-    "static_argnums": ": every argument that is not a tensor is static already (its value is "
-                      "part of the signature)",
-    "static_argnames": ": every argument that is not a tensor is static already (its value is "
-                       "part of the signature)",
-    "jit_compile": ": elementwise runs are compiled on the numba and cupy backends (fuse=)",
-    "autograph": ": Python control flow on a tensor's value is refused (TraceError); use "
-                 "xg.where",
-    "donate_argnums": ": a replay never writes into its arguments",
-}
-
-
-def _check_option_names(unknown):
-    """TypeError for an option ``xg.function`` does not have (another library's, or a typo)."""
-    for name in unknown:
-        raise TypeError(f"xg.function has no option {name!r}{_FOREIGN_OPTIONS.get(name, '')}; "
-                        f"its options are {', '.join(_OPTIONS)}")
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _fuser(be, required=False):
-    if be.name == "numba":
-        from .fusion import fuse_program
-
-        return fuse_program
-    if be.name == "cupy":
-        from .fusion_cupy import fuse_program_cupy
-
-        return fuse_program_cupy
-    if required:
-        raise ValueError(f"fuse=True needs the numba or cupy backend; this function runs on "
-                         f"{be.name!r}")
-    return None
-
-
-def _cuda_graphs(be):
-    if be.name != "cupy":
-        return None
-    from .cuda_graph import CupyGraphs
-
-    return CupyGraphs()
 
 
 def _real_result(obj):

@@ -56,6 +56,14 @@ class Binder:
             bound[name] = kwargs[name]
         return args, bound
 
+    def name_of(self, where) -> str:
+        """How messages name argument ``where`` (a position or a keyword) of a bound call."""
+        if isinstance(where, int):
+            if where < len(self._positional):
+                return repr(self._positional[where].name)
+            return f"#{where + 1}"
+        return repr(where)
+
     def _plan(self, count, names):
         """For calls with ``count`` positional arguments and the keywords ``names``: the
         positional parameters to append and the keyword-only ones, each ``(name, given,

@@ -18,7 +18,8 @@ import threading
 import weakref
 
 from ..tensor import Tensor, Variable, _wrap
-from .errors import OtherBackend, TraceError, user_line
+from .errors import CREATED_VARIABLE, WROTE_ARGUMENT, OtherBackend, TraceError, user_line
+from .fresh import MadeByTrace, seeded
 from .guards import restored_rng, rng_state
 from .kernel_proxy import _proxy_kernel
 from .replay_steps import HostOptimizerStep, RandomDraw, RangeGuard
@@ -77,7 +78,8 @@ class _Session:
         self.replaced = []        # (object, attribute, its own value before or _ABSENT)
         self.proxies = []         # the proxy Kernels this trace installed
         self.created = []         # (weak reference, user's line) of Variables made by the trace
-        self.drawn = {}           # id -> (Generator, its native generator, its state before)
+        self.drawn = {}           # id -> (weak Generator, its native generator, state before)
+        self.fresh = MadeByTrace()      # the generators and optimizers it makes
 
     def _replace(self, obj, name, value):
         """``obj.name = value`` until ``restore()``, which puts back exactly what ``obj`` had
@@ -163,13 +165,15 @@ class _Session:
         from ..optim.optimizer import Optimizer
 
         original = Optimizer.apply_gradients
-        session = self
+        session, tracer = self, self.tracer
 
         def apply_gradients(opt, grads_and_vars):
             return session.optimizer_step(original, opt, grads_and_vars)
 
         Optimizer.apply_gradients = apply_gradients
         self.patched.append((Optimizer, "apply_gradients", original))
+        made_while = lambda: THREAD.tracer is tracer and not tracer.paused     # noqa: E731
+        self.patched.append((Optimizer, "__init__", self.fresh.watch(Optimizer, made_while)))
 
     def _patch_variable_creation(self):
         from ..tensor import Variable
@@ -202,24 +206,29 @@ class _Session:
         original = Generator._draw
         tracer = self.tracer
 
-        drawn = self.drawn
+        drawn, fresh = self.drawn, self.fresh
 
         def draw(gen, sample):
             # every draw of this thread's trace, another backend's generator too (its array
             # fails the trace, which may run again there): undone if the trace fails
-            if id(gen) not in drawn and THREAD.tracer is tracer:
-                drawn[id(gen)] = (gen, gen._rng, rng_state(gen._rng))
+            seen = drawn.get(id(gen))
+            if (seen is None or seen[0]() is not gen) and THREAD.tracer is tracer:
+                drawn[id(gen)] = (weakref.ref(gen), gen._rng, rng_state(gen._rng))
             if gen.backend is not tracer.be or tracer.paused:
                 return original(gen, sample)
-            return tracer.call_unrecorded(RandomDraw(original, gen, sample))
+            return fresh.recorded_draw(tracer, RandomDraw(original, gen, sample), gen)
 
         Generator._draw = draw
         self.patched.append((Generator, "_draw", original))
+        made_while = lambda: THREAD.tracer is tracer and not tracer.paused     # noqa: E731
+        self.patched.append((Generator, "__init__", fresh.watch(Generator, made_while, seeded)))
 
     def undo_draws(self):
         """Put the generators the trace drew from back in the state it found them in."""
-        for gen, rng, state in self.drawn.values():
-            gen._rng = restored_rng(rng, state)
+        for ref, rng, state in self.drawn.values():
+            gen = ref()
+            if gen is not None:
+                gen._rng = restored_rng(rng, state)
 
     def optimizer_step(self, original, opt, grads_and_vars):
         tracer = self.tracer
@@ -241,10 +250,10 @@ class _Session:
         self._unwrap_variables()
         tracer.paused = True
         try:
-            result = original(opt, real_pairs)
+            fn = HostOptimizerStep(original, opt, variables, tracer.be)
+            result = self.fresh.recorded_update(lambda: original(opt, real_pairs), fn)
             # the update before the reads of the updated Variables (an optimizer may rebind
             # a Variable's array, and a read never moves past the update)
-            fn = HostOptimizerStep(original, opt, variables, tracer.be)
             tracer.steps.append(Step(fn, tuple(refs), {}, None, "host"))
         finally:
             tracer.paused = False
@@ -280,28 +289,21 @@ class _Session:
         return writes
 
 
-def _traced_args(tracer, obj, made):
-    """``obj`` with each tensor argument replaced by a stand-in (appended to ``made``)."""
+def _traced_args(tracer, obj, made, seen):
+    """``obj`` with each tensor argument replaced by a stand-in (appended to ``made``); one
+    tensor given twice is one stand-in (``seen``: id -> stand-in), so a tape sees one tensor,
+    as eagerly (each occurrence is still an input of the program, the second unused)."""
     def traced(o):
         if isinstance(o, Tensor) and not isinstance(o, Variable):
             t = _wrap(tracer.input(o._data), o._backend)
+            if id(o) in seen:
+                return seen[id(o)]
+            seen[id(o)] = t
             made.append((t, t._data))
             return t
         return o
 
     return map_leaves(traced, obj)
-
-
-CREATED_VARIABLE = (
-    "a Variable created while tracing an xg.function outlives the call (stored on an object, "
-    "e.g. a layer built on its first call, or returned): a replay would keep using the value "
-    "it had when traced. Create Variables before tracing: outside the function, or in its "
-    "first call, which runs eagerly (warmup >= 1, the default)")
-
-WROTE_ARGUMENT = ("the function wrote into its tensor argument #{} (x[key] = value; counted "
-                  "from 1, nested ones included): a replay cannot update the caller's tensor. "
-                  "Write into a copy (y = xg.asarray(x, copy=True); y[key] = value) and "
-                  "return it, or call the function without xg.function")
 
 
 class _Traces(threading.local):
@@ -322,13 +324,26 @@ def guarded_attribute(obj, name):
     """``getattr(obj, name)``; under a trace, the program is kept for this value only: a later
     call where the attribute differs (a Module's ``training`` flag after ``eval()``) looks for
     the program traced with that value, and traces one if there is none."""
-    value = getattr(obj, name)
+    return guard_value(obj, name, getattr(obj, name))
+
+
+def guard_value(obj, name, value):
+    """``value``, read from ``obj.name``; under a trace, recorded as ``guarded_attribute``
+    says (for a property that guards its own reads)."""
     tracer = THREAD.tracer
-    if tracer is not None:
+    if tracer is not None and (id(obj), name) not in tracer.attribute_writes:
         guards = tracer.attribute_guards
         if not any(o is obj and n == name for o, n, _ in guards):
             guards.append((obj, name, value))
     return value
+
+
+def note_write(obj, name):
+    """``obj.name`` was set: under a trace, the function set it itself (``model.eval()``
+    inside), so what it reads later does not depend on the value the call began with."""
+    tracer = THREAD.tracer
+    if tracer is not None:
+        tracer.attribute_writes.add((id(obj), name))
 
 
 def capture(fn, args, kwargs, be, skip_kernels=()):
@@ -338,8 +353,9 @@ def capture(fn, args, kwargs, be, skip_kernels=()):
     tracer = Tracer(be)
     session = _Session(tracer, skip_kernels)
     made = []
-    targs = _traced_args(tracer, tuple(args), made)
-    tkwargs = _traced_args(tracer, dict(kwargs), made)
+    seen = {}
+    targs = _traced_args(tracer, tuple(args), made, seen)
+    tkwargs = _traced_args(tracer, dict(kwargs), made, seen)
     with contextlib.ExitStack() as stack:
         stack.callback(tracer.finish)
         stack.callback(setattr, THREAD, "tracer", THREAD.tracer)
@@ -352,6 +368,7 @@ def capture(fn, args, kwargs, be, skip_kernels=()):
                 if t._data is not data:
                     raise TraceError(WROTE_ARGUMENT.format(k + 1))
             session.check_created_variables()
+            session.fresh.settle()
         except TraceError as e:
             writes = session.restore()
             e.state_changed = bool(writes) or _changed_state(tracer)

@@ -33,6 +33,8 @@ from __future__ import annotations
 import contextlib
 import warnings
 
+from .errors import user_stacklevel
+
 
 class CupyGraphs:
     """Stream capture on CuPy: one non-blocking stream, a private memory pool."""
@@ -139,7 +141,7 @@ class GraphReplay:
                 self.failed = e
                 warnings.warn(f"xg.function: capturing a CUDA graph failed "
                               f"({type(e).__name__}: {e}); this program replays without CUDA "
-                              f"graphs", RuntimeWarning, stacklevel=4)
+                              f"graphs", RuntimeWarning, stacklevel=user_stacklevel())
                 return self._run_plainly(i, S)
             baked = [(var, S[slot]) for var, slot in reads]
             graph_list.append((graph, baked))

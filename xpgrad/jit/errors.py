@@ -3,8 +3,8 @@
 >>> try:
 ...     raise TraceError("bool() of a traced value", where="step.py:12")
 ... except TraceError as e:
-...     print(e)
-bool() of a traced value (at step.py:12)
+...     print(e.name_function("step"))
+bool() of a traced value (in xg.function 'step', at step.py:12)
 """
 from __future__ import annotations
 
@@ -22,8 +22,17 @@ class TraceError(RuntimeError):
     leaked out of the function. ``where`` is the user's line (``file:line``)."""
 
     def __init__(self, message, where=None):
-        self.where = where
+        self.message, self.where, self.function = message, where, None
         super().__init__(f"{message} (at {where})" if where else message)
+
+    def name_function(self, name):
+        """Name the traced function the error concerns next to the line (once: an inner
+        function traced inline leaves it to the outermost, whose call the user made)."""
+        if self.function is None:
+            self.function = name
+            where = f", at {self.where}" if self.where else ""
+            self.args = (f"{self.message} (in xg.function {name!r}{where})", *self.args[1:])
+        return self
 
 
 class OtherBackend(TraceError):
@@ -36,6 +45,18 @@ class OtherBackend(TraceError):
                          f"on {traced.name!r}: a traced function runs on one backend (move its "
                          f"tensors with .to(), or make its arguments tensors of "
                          f"{backend.name!r})", where)
+
+
+CREATED_VARIABLE = (
+    "a Variable created while tracing an xg.function outlives the call (stored on an object, "
+    "e.g. a layer built on its first call, or returned): a replay would keep using the value "
+    "it had when traced. Create Variables before tracing: outside the function, or in its "
+    "first call, which runs eagerly (warmup >= 1, the default)")
+
+WROTE_ARGUMENT = ("the function wrote into its tensor argument #{} (x[key] = value; counted "
+                  "from 1, nested ones included): a replay cannot update the caller's tensor. "
+                  "Write into a copy (y = xg.asarray(x, copy=True); y[key] = value) and "
+                  "return it, or call the function without xg.function")
 
 
 _TENSOR_FILE = os.path.join(_PACKAGE, "tensor.py")
@@ -57,6 +78,16 @@ def tensor_read() -> str | None:
             found = _READS[frame.f_code.co_name]
         frame = frame.f_back
     return found
+
+
+def user_stacklevel() -> int:
+    """``warnings.warn``'s ``stacklevel`` for a warning about the caller's call: the frames from
+    the function that warns (the caller of this one) to the first outside xpgrad (the user's
+    call of the traced function)."""
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_SKIP):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def user_line() -> str | None:

@@ -21,6 +21,7 @@ import itertools
 
 from ..tensor import Tensor, Variable, _wrap
 from .constants import fold_constants
+from .fresh import own_generators
 from .guards import StateSnapshot, hoist_guards
 from .replay_steps import GuardFailed
 from .sgd_gemm import fold_sgd_into_gemm
@@ -339,6 +340,7 @@ class Program:
         namespace = dict(self._namespace)
         for name in set(self.buffers.values()):
             namespace[name] = namespace[name].copy()
+        own_generators(namespace)
         exec(self._code, namespace)
         return namespace["replay"]
 

@@ -7,12 +7,19 @@ from ..tensor import Tensor, _wrap
 
 class HostOptimizerStep:
     """Replay of ``optimizer.apply_gradients``: the original method, on the replayed gradients
-    (Python state -- the learning-rate schedule, ``iterations``, slots -- advances as eager)."""
+    (Python state -- the learning-rate schedule, ``iterations``, slots -- advances as eager).
+    ``reset``: the first update with an optimizer the function makes afresh in every call
+    first puts it back in its first state (jit/fresh.py)."""
+
+    reset = None
+    fresh = False
 
     def __init__(self, method, optimizer, variables, be):
         self.method, self.optimizer, self.variables, self.be = method, optimizer, variables, be
 
     def __call__(self, *grads):
+        if self.reset is not None:
+            self.reset()
         be = self.be
         # the program's arrays become Tensors; Python numbers go as given (converted there)
         pairs = [(_wrap(g, be) if hasattr(g, "shape") and not isinstance(g, Tensor) else g, v)
@@ -22,14 +29,20 @@ class HostOptimizerStep:
 
 class RandomDraw:
     """Replay of a random draw (``xg.random.Generator``): draws again from the same generator,
-    so each replay gets fresh numbers and the generator advances as in eager calls."""
+    so each replay gets fresh numbers and the generator advances as in eager calls.
+    ``reset``: the first draw from a generator the function makes afresh in every call first
+    puts it back in its first state (jit/fresh.py)."""
 
     draws_random = True       # never dropped as dead, nor folded: it changes the generator
+    fresh = False             # from a clone of a generator made afresh in every call
+    reset = None
 
     def __init__(self, draw, generator, sample):
         self.draw, self.generator, self.sample = draw, generator, sample
 
     def __call__(self):
+        if self.reset is not None:
+            self.reset()
         return self.draw(self.generator, self.sample)
 
     def __repr__(self):

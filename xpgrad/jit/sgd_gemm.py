@@ -118,10 +118,13 @@ class FusedSGDStep:
 
     keeps_arguments = False     # plain SGD keeps no gradient: the program may reuse their memory
 
-    def __init__(self, optimizer, variables, fused, be):
+    def __init__(self, optimizer, variables, fused, be, reset=None):
         self.optimizer, self.variables, self.fused, self.be = optimizer, variables, fused, be
+        self.reset = reset      # HostOptimizerStep's: an optimizer made afresh in every call
 
     def __call__(self, *args):
+        if self.reset is not None:
+            self.reset()
         opt, be = self.optimizer, self.be
         if not _plain_settings(opt):
             return self._as_traced(args)    # set since the trace: no longer a plain update
@@ -214,7 +217,8 @@ def fold_sgd_into_gemm(program, escaping) -> int:
         if any(fused) and all(f or g is None or type(g) is Ref for f, g in zip(fused, args)):
             count += sum(fused)
             dropped.update(id(producer[g.i]) for f, g in zip(fused, step.args) if f)
-            steps[k] = type(step)(FusedSGDStep(opt, step.fn.variables, fused, step.fn.be),
+            steps[k] = type(step)(FusedSGDStep(opt, step.fn.variables, fused, step.fn.be,
+                                               step.fn.reset),
                                   tuple(args), {}, None, "host")
     program.steps = [s for s in steps if id(s) not in dropped]
     return count

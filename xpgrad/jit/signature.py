@@ -1,12 +1,34 @@
 """The signature of a call of an ``xg.function``: what must match for a trace to replay
-(each tensor's backend, shape and dtype; Python values by value, or by identity where
-unhashable; Variables by identity; the structure of containers)."""
+(each tensor's backend, shape and dtype; Variables by identity; the structure of containers;
+Python numbers, strings, dtypes, classes, functions and enum members by value, and so a
+dataclass of such values; any other object by identity, as ``tf.function`` keys them: two
+objects that compare equal may still hold different Variables, so a method traced for one must
+not replay for the other).
+
+>>> sig = []
+>>> _signature((2.5, -0.0, float("nan")), sig, [])
+>>> sig[1:]
+[(<class 'float'>, 2.5), (<class 'float'>, '-0.0'), (<class 'float'>, 'nan')]
+"""
 from __future__ import annotations
+
+import dataclasses
+import enum
+import types
 
 import numpy as np
 
+from ..devices import Device
+from ..dtypes import DType
 from ..tensor import Tensor, Variable
 from .structure import is_namedtuple
+
+#: types whose values are keys as they are (equal values behave alike)
+_BY_VALUE = frozenset((int, bool, str, bytes, type(None), type(Ellipsis), range,
+                       types.FunctionType, types.BuiltinFunctionType, types.MethodType,
+                       DType, Device))
+#: kinds of objects keyed by value: classes (``np.float32``), dtypes, enum members
+_VALUE_KINDS = (type, np.dtype, enum.Enum)
 
 
 class _Identity:
@@ -27,43 +49,90 @@ class _Identity:
 
 def _tensor_backends(args, kwargs):
     """The backends of the tensors among the arguments (one entry per tensor)."""
-    sig, backends = [], []
-    _signature(args, sig, backends)
-    _signature(kwargs, sig, backends)
-    return backends
+    sig, tensors = [], []
+    _signature(args, sig, tensors)
+    _signature(kwargs, sig, tensors)
+    return [t._backend for t in tensors]
 
 
-def _signature(obj, out, backends):
+def aliasing(tensors):
+    """Which tensor arguments are one tensor given twice (a trace sees them as one: a tape
+    differentiates through both), as a signature entry; None where each is given once."""
+    n = len(tensors)
+    if n < 2 or (tensors[0] is not tensors[1] if n == 2 else len(set(map(id, tensors))) == n):
+        return None
+    first = {}
+    return ("same tensor", tuple(first.setdefault(id(t), k) for k, t in enumerate(tensors)))
+
+
+def refused_argument(args, kwargs):
+    """The position or keyword of the first argument whose signature raises TypeError."""
+    for where, value in [*enumerate(args), *kwargs.items()]:
+        try:
+            _signature(value, [], [])
+        except TypeError:
+            return where
+    return None
+
+
+def _signature(obj, out, tensors):
+    """Append ``obj``'s signature entries to ``out``, its tensors to ``tensors``."""
     if isinstance(obj, Variable):
         out.append(("V", _Identity(obj)))
     elif isinstance(obj, Tensor):
         data = obj._data
-        backends.append(obj._backend)
+        tensors.append(obj)
         out.append((obj._backend.name, data.shape, data.dtype))
     else:
         t = type(obj)
         if t is tuple or t is list:
             out.append((t, len(obj)))
             for o in obj:
-                _signature(o, out, backends)
+                _signature(o, out, tensors)
         elif t is dict:
             out.append((dict, tuple(obj)))
             for o in obj.values():
-                _signature(o, out, backends)
+                _signature(o, out, tensors)
         elif is_namedtuple(obj):
             out.append((t, len(obj)))
             for o in obj:
-                _signature(o, out, backends)
+                _signature(o, out, tensors)
+        elif t in _BY_VALUE or isinstance(obj, _VALUE_KINDS):
+            out.append((t, obj))
+        elif t is float or t is complex:
+            out.append((t, _number_key(obj)))
+        elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+            out.append((t, _dataclass_key(obj)))
         elif hasattr(obj, "__array__") or hasattr(obj, "__array_interface__"):
             if isinstance(obj, np.generic):
                 raise TypeError(f"xg.function takes tensors and Python numbers, not the NumPy "
                                 f"scalar {obj!r}: pass xg.asarray(v) (traced once, for all "
                                 f"values) or v.item() (a Python number: traced per value)")
-            raise TypeError(f"xg.function takes tensors, not {t.__name__} arrays: wrap the "
-                            f"argument with xg.asarray(...) before the call")
+            kind = f"{t.__module__.partition('.')[0]}.{t.__name__}"      # torch.Tensor
+            raise TypeError(f"xg.function takes tensors, not {kind} arrays: wrap the argument "
+                            f"with xg.asarray(...) before the call")
         else:
-            try:
-                hash(obj)
-                out.append((t, obj))
-            except TypeError:
-                out.append((t, _Identity(obj)))
+            out.append((t, _Identity(obj)))
+
+
+def _dataclass_key(obj):
+    """A dataclass of values keyed by value (a config made afresh for each call) by its
+    fields' keys; one holding anything else (a tensor, a Variable, an object) by identity."""
+    fields, tensors = [], []
+    try:
+        for field in dataclasses.fields(obj):
+            _signature(getattr(obj, field.name), fields, tensors)
+    except TypeError:           # a NumPy array: a constant of the trace, as any object's
+        return _Identity(obj)
+    if tensors or any(type(entry[-1]) is _Identity for entry in fields):
+        return _Identity(obj)
+    return tuple(fields)
+
+
+def _number_key(x):
+    """A float's (or complex's) key: itself, but NaN (equal to nothing, itself included: it
+    would never find its trace) and negative zero (equal to 0.0, yet ``1 / -0.0`` is ``-inf``)
+    by their text."""
+    if x == x and x != 0 and type(x) is float:
+        return x
+    return repr(x)

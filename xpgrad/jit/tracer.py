@@ -136,6 +136,7 @@ class Tracer:
         self.active = True
         self.paused = False       # a host step runs eagerly, unrecorded
         self.attribute_guards = []   # (object, attribute, value) the program depends on
+        self.attribute_writes = set()     # (id(object), attribute) the function set itself
         self._opaque, self._opaque_objects = {}, {}     # kernels' own objects, by slot
         # every traced array stays alive until the program is built: a slot's root is the id()
         # of the array owning its memory, and the tape frees intermediates it no longer needs,

@@ -35,9 +35,7 @@ class Dropout(Module):
         self._rng = rng
 
     def forward(self, x):
-        from ..jit.capture import guarded_attribute     # xg.function: a replay checks it
-
-        if not flag(guarded_attribute(self, "training"), "training", "Dropout") \
+        if not flag(self.training, "training", "Dropout") \
                 or self.rate == 0.0:
             return x
         x = asarray(x)

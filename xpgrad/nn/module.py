@@ -22,6 +22,7 @@ from collections.abc import Mapping
 
 from .._args import flag, no_attribute
 from ..tensor import Tensor, Variable
+from ..jit.capture import THREAD as _TRACES, guard_value, note_write
 from ._checks import known_keywords
 
 
@@ -62,6 +63,22 @@ class Module:
     def __init__(self, name: str | None = None):
         self.name = name or type(self).__name__.lower()
         self.training = True
+
+    @property
+    def training(self) -> bool:
+        """Training mode (``train()``/``eval()``). Read while an ``xg.function`` traces, it
+        is part of what the program assumes (as ``torch.compile`` guards on it): a call after
+        the mode changed replays the program traced in the new mode, tracing one if needed."""
+        mode = self._training
+        if _TRACES.tracer is not None:
+            guard_value(self, "training", mode)
+        return mode
+
+    @training.setter
+    def training(self, mode):
+        if _TRACES.tracer is not None:
+            note_write(self, "training")
+        self._training = mode
 
     def __getattr__(self, name):
         # only for attributes a module lacks: PyTorch's names say where ours are

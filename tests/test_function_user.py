@@ -1,0 +1,492 @@
+"""xg.function used the way a tf.function / jax.jit / torch.compile user would: methods of
+objects that compare equal, Python numbers that compare oddly (NaN, -0.0), the warnings and
+errors a user reads -- each compiled call compared with the same function run eagerly."""
+import dataclasses
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+import xpgrad as xg
+from xpgrad.jit import RetracingWarning, TraceError
+
+
+class _EqualScales:
+    """Objects that compare (and hash) equal whatever their weights: a config-like __eq__."""
+
+    def __init__(self, scale):
+        self.w = xg.Variable([scale, scale], dtype=xg.float64, name="w")
+
+    def __eq__(self, other):
+        return isinstance(other, _EqualScales)
+
+    def __hash__(self):
+        return 0
+
+    @xg.function
+    def apply(self, x):
+        return x * self.w
+
+
+def test_a_method_of_objects_that_compare_equal_traces_per_instance():
+    # as tf.function keys other Python objects by identity: each instance reads its own weights
+    first, second = _EqualScales(1.0), _EqualScales(3.0)
+    x = xg.asarray([1.0, 2.0], dtype=xg.float64)
+    for _ in range(4):
+        assert first.apply(x).tolist() == [1.0, 2.0]
+        assert second.apply(x).tolist() == [3.0, 6.0]
+
+
+def test_an_argument_that_compares_equal_to_another_does_not_reuse_its_trace():
+    first, second = _EqualScales(2.0), _EqualScales(5.0)
+    compiled = xg.function(lambda x, layer: x * layer.w)
+    x = xg.asarray([1.0, 1.0], dtype=xg.float64)
+    for _ in range(3):
+        assert compiled(x, first).tolist() == [2.0, 2.0]
+        assert compiled(x, second).tolist() == [5.0, 5.0]
+
+
+@pytest.mark.parametrize("value", [np.float32, xg.float32, 2, 2.5, "mode", None, (1, 2)])
+def test_values_that_compare_by_value_share_one_trace(value):
+    compiled = xg.function(lambda x, v: x * 2.0)
+    x = xg.ones(2)
+    for _ in range(3):
+        compiled(x, value)
+    assert compiled.trace_count == 1
+
+
+class _Scaler:
+    def __init__(self, scale):
+        self.w = xg.Variable([scale, scale], dtype=xg.float64)
+
+    def scale(self, x):
+        return x * self.w
+
+
+def test_a_bound_method_argument_made_afresh_each_call_traces_once():
+    layer = _Scaler(2.0)
+    compiled = xg.function(lambda x, fn: fn(x))
+    x = xg.asarray([1.0, 1.0], dtype=xg.float64)
+    for _ in range(3):
+        assert compiled(x, layer.scale).tolist() == [2.0, 2.0]     # a new bound method each
+    assert compiled.trace_count == 1
+
+
+def test_a_nan_argument_is_traced_and_replayed():
+    compiled = xg.function(lambda x, fill: xg.where(x > 0, x, fill))
+    x = xg.asarray([1.0, -1.0], dtype=xg.float64)
+    for _ in range(4):
+        out = compiled(x, float("nan")).numpy()     # a new NaN object each call
+        assert out[0] == 1.0 and math.isnan(out[1])
+    assert compiled.trace_count == 1
+
+
+def test_minus_zero_is_not_zero():
+    compiled = xg.function(lambda x, d: x / d)
+    x = xg.asarray([1.0], dtype=xg.float64)
+    with np.errstate(divide="ignore"):
+        for _ in range(2):
+            assert compiled(x, 0.0).tolist() == [math.inf]
+            assert compiled(x, -0.0).tolist() == [-math.inf]
+
+
+def _warning_files(call):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        call()
+    return caught
+
+
+def test_the_retracing_warning_points_at_the_caller():
+    compiled = xg.function(lambda x: x * 2.0, warmup=0, retrace_warning=1)
+    compiled(xg.ones(1))
+    caught = _warning_files(lambda: compiled(xg.ones(2)))
+    assert [w.category for w in caught] == [RetracingWarning]
+    assert caught[0].filename == __file__
+
+
+def test_the_eager_fallback_warning_points_at_the_caller():
+    compiled = xg.function(lambda x: x * x.item(), warmup=0, on_trace_error="eager")
+    caught = _warning_files(lambda: compiled(xg.ones(1)))
+    assert [w.category for w in caught] == [RuntimeWarning]
+    assert caught[0].filename == __file__
+
+
+def test_a_trace_error_names_the_function():
+    def scale_by_the_first_element(x):
+        return x * float(x[0])
+
+    compiled = xg.function(scale_by_the_first_element, warmup=0)
+    with pytest.raises(TraceError, match="'scale_by_the_first_element'") as info:
+        compiled(xg.ones(2))
+    assert "test_function_user.py" in str(info.value)        # and the line
+
+
+class _HalvedWhileTraining(xg.nn.Module):
+    """A layer of the user's own that branches on ``self.training`` in Python."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = xg.nn.Linear(2, 2, rng=0, dtype=xg.float64)
+
+    def forward(self, x):
+        y = self.linear(x)
+        return y * 0.5 if self.training else y
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_module_s_own_training_branch_follows_train_and_eval(backend):
+    # torch.compile guards on every module's training flag; so must the replay
+    with xg.use_backend(backend):
+        model = _HalvedWhileTraining()
+        compiled = xg.function(model)
+        x = xg.asarray([[1.0, -2.0]], dtype=xg.float64)
+        for mode in ("train", "eval", "train", "eval"):
+            getattr(model, mode)()
+            for _ in range(3):
+                np.testing.assert_array_equal(compiled(x).numpy(), model(x).numpy())
+        assert compiled.trace_count == 2
+
+
+def _seeded_noise(x):
+    rng = xg.random.default_rng(7)          # made afresh, same seed, in every call
+    return x + rng.normal(size=x.shape, dtype=x.dtype) + rng.uniform(size=x.shape, dtype=x.dtype)
+
+
+class _LazyNoise:
+    """A generator made on the first call and kept (as Dropout makes its own)."""
+
+    def __init__(self):
+        self.rng = None
+
+    def __call__(self, x):
+        if self.rng is None:
+            self.rng = xg.random.default_rng(7)
+        return x + self.rng.normal(size=x.shape, dtype=x.dtype)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("warmup", [0, 1])
+def test_a_generator_made_afresh_in_every_call_draws_as_eager(backend, warmup):
+    # as jax.random.PRNGKey(7) or torch.Generator().manual_seed(7) inside jit / compile: the
+    # same numbers every call, not a continuation of the first call's generator
+    with xg.use_backend(backend):
+        compiled = xg.function(_seeded_noise, warmup=warmup)
+        x = xg.zeros(3, dtype=xg.float64)
+        for _ in range(4):
+            np.testing.assert_array_equal(compiled(x).numpy(), _seeded_noise(x).numpy())
+        assert compiled.trace_count == 1
+
+
+@pytest.mark.parametrize("warmup", [0, 1])
+def test_a_generator_made_by_the_first_call_and_kept_advances_as_eager(warmup):
+    eager, layer = _LazyNoise(), _LazyNoise()
+    compiled = xg.function(layer, warmup=warmup)
+    x = xg.zeros(3, dtype=xg.float64)
+    for _ in range(4):
+        np.testing.assert_array_equal(compiled(x).numpy(), eager(x).numpy())
+
+
+def test_a_numpy_array_argument_is_refused_naming_the_function_and_the_argument():
+    def loss_of(x, targets, weights=None):
+        return xg.sum(x - targets)
+
+    compiled = xg.function(loss_of)
+    refused = r"'loss_of'.*argument 'targets'.*numpy\.ndarray.*xg\.asarray"
+    with pytest.raises(TypeError, match=refused):
+        compiled(xg.ones(2), np.ones(2))
+    with pytest.raises(TypeError, match=r"'loss_of'.*argument 'weights'.*NumPy scalar"):
+        compiled(xg.ones(2), xg.ones(2), weights={"a": np.float32(1.0)})
+
+
+def test_concurrent_replays_each_draw_from_their_own_fresh_generator():
+    import threading
+
+    def noise(x):
+        rng = xg.random.default_rng(5)
+        for _ in range(20):
+            x = x + rng.normal(size=x.shape, dtype=x.dtype)
+        return x
+
+    compiled, x = xg.function(noise), xg.zeros(50, dtype=xg.float64)
+    expected = noise(x).numpy()
+    compiled(x), compiled(x)
+    wrong, barrier = [], threading.Barrier(4)
+
+    def work():
+        barrier.wait()
+        wrong.extend(1 for _ in range(100) if not np.array_equal(compiled(x).numpy(), expected))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not wrong
+
+
+def _step_with_its_own_optimizer(w, make_optimizer):
+    def step(x):
+        opt = make_optimizer()        # made afresh in every call: every call is its first step
+        with xg.GradientTape() as tape:
+            loss = xg.sum((x @ w) ** 2)       # a product: plain SGD is folded into its gemm
+        opt.apply_gradients(zip(tape.gradient(loss, [w]), [w]))
+        return loss
+
+    return step
+
+
+@pytest.mark.parametrize("make_optimizer", [
+    lambda: xg.optim.Adam(0.1),
+    lambda: xg.optim.SGD(xg.optim.ExponentialDecay(0.1, 1, 0.5)),
+    lambda: xg.optim.SGD(0.1, momentum=0.9)])
+def test_an_optimizer_made_afresh_in_every_call_updates_as_eager(make_optimizer):
+    w_eager = xg.Variable([[1.0, 2.0], [3.0, 4.0]], dtype=xg.float64)
+    w = xg.Variable([[1.0, 2.0], [3.0, 4.0]], dtype=xg.float64)
+    eager = _step_with_its_own_optimizer(w_eager, make_optimizer)
+    compiled = xg.function(_step_with_its_own_optimizer(w, make_optimizer))
+    x = xg.asarray([[1.0, 0.5], [-1.0, 2.0]], dtype=xg.float64)
+    for _ in range(5):
+        np.testing.assert_allclose(compiled(x).numpy(), eager(x).numpy(), rtol=1e-12)
+        np.testing.assert_allclose(w.numpy(), w_eager.numpy(), rtol=1e-12)
+    assert compiled.trace_count == 1
+
+
+class _LazyTrainer:
+    """An optimizer made on the first call and kept (warmup=0: made while tracing)."""
+
+    def __init__(self, w):
+        self.w, self.opt = w, None
+
+    def __call__(self, x):
+        if self.opt is None:
+            self.opt = xg.optim.Adam(0.1)
+        with xg.GradientTape() as tape:
+            loss = xg.sum(self.w * self.w * x)
+        self.opt.apply_gradients(zip(tape.gradient(loss, [self.w]), [self.w]))
+        return loss
+
+
+@pytest.mark.parametrize("warmup", [0, 1])
+def test_an_optimizer_made_by_the_first_call_and_kept_advances_as_eager(warmup):
+    eager = _LazyTrainer(xg.Variable([1.0, 2.0], dtype=xg.float64))
+    trainer = _LazyTrainer(xg.Variable([1.0, 2.0], dtype=xg.float64))
+    compiled = xg.function(trainer, warmup=warmup)
+    x = xg.asarray([1.0, -1.0], dtype=xg.float64)
+    for _ in range(5):
+        np.testing.assert_allclose(compiled(x).numpy(), eager(x).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(trainer.w.numpy(), eager.w.numpy(), rtol=1e-12)
+    assert trainer.opt.iterations == eager.opt.iterations == 5
+
+
+class _Block(xg.nn.Module):
+    def __init__(self, scale):
+        super().__init__()
+        self.w = xg.Variable([scale, -scale], dtype=xg.float64)
+
+    @xg.function(max_traces=4, retrace_warning=2)
+    def __call__(self, x, power=1):
+        return xg.tanh(x * self.w) ** power
+
+
+def test_each_instance_of_a_decorated_method_has_its_own_traces():
+    # as tf.function on a method: ten blocks are ten functions of one trace each, not one
+    # function retracing (and warning) as soon as the blocks outnumber max_traces
+    blocks = [_Block(0.1 * (i + 1)) for i in range(10)]
+    x = xg.asarray([1.0, 2.0], dtype=xg.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RetracingWarning)
+        for _ in range(4):
+            for block in blocks:
+                np.testing.assert_array_equal(block(x, power=2).numpy(),
+                                              np.tanh(x.numpy() * block.w.numpy()) ** 2)
+    assert [block.__call__.trace_count for block in blocks] == [1] * 10
+    assert blocks[0].__call__ is blocks[0].__call__
+    assert blocks[0].__call__.max_traces == 4 and blocks[0].__call__.__name__ == "__call__"
+
+
+def test_an_instance_s_function_does_not_keep_the_instance_alive():
+    import gc
+    import weakref
+
+    block = _Block(1.0)
+    x = xg.ones(2, dtype=xg.float64)
+    for _ in range(3):
+        block(x)
+    instance, function = weakref.ref(block), weakref.ref(block.__call__)
+    del block
+    gc.collect()
+    assert instance() is None and function() is None
+
+
+@dataclasses.dataclass(frozen=True)
+class _Settings:
+    scale: float
+    mode: str = "tanh"
+
+
+@dataclasses.dataclass
+class _Holder:
+    w: xg.Variable
+
+
+def _configured(x, settings):
+    y = x * settings.scale
+    return xg.tanh(y) if settings.mode == "tanh" else y
+
+
+def test_a_dataclass_of_python_values_counts_by_its_values():
+    compiled = xg.function(_configured)
+    x = xg.asarray([0.5, -1.0], dtype=xg.float64)
+    for _ in range(4):            # a fresh config each call, as one builds it in a loop
+        np.testing.assert_array_equal(compiled(x, _Settings(2.0)).numpy(),
+                                      _configured(x, _Settings(2.0)).numpy())
+    assert compiled.trace_count == 1
+    for _ in range(3):
+        np.testing.assert_array_equal(compiled(x, _Settings(2.0, "linear")).numpy(), [1.0, -2.0])
+    assert compiled.trace_count == 2
+
+
+def test_a_dataclass_holding_variables_counts_by_identity():
+    compiled = xg.function(lambda x, holder: x * holder.w)
+    first = _Holder(xg.Variable([1.0, 1.0], dtype=xg.float64))
+    second = _Holder(xg.Variable([3.0, 3.0], dtype=xg.float64))
+    x = xg.ones(2, dtype=xg.float64)
+    for _ in range(3):
+        assert compiled(x, first).tolist() == [1.0, 1.0]
+        assert compiled(x, second).tolist() == [3.0, 3.0]
+
+
+def _leaves_equal(got, want):
+    if isinstance(want, xg.Tensor):
+        assert isinstance(got, xg.Tensor) and got.dtype == want.dtype
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12, atol=1e-300)
+    elif isinstance(want, (tuple, list)):
+        assert type(got) is type(want) and len(got) == len(want)
+        for g, w in zip(got, want):
+            _leaves_equal(g, w)
+    elif isinstance(want, dict):
+        assert type(got) is dict and list(got) == list(want)
+        for k in want:
+            _leaves_equal(got[k], want[k])
+    else:
+        assert got == want
+
+
+def _user_programs():
+    """(name, make) pairs: ``make()`` gives a fresh ``(fn, args, kwargs, variables)``."""
+    def trainer(x, y, lr=0.1, *, clip=None):
+        w = xg.Variable(np.linspace(-1, 1, 6).reshape(3, 2))
+        opt = xg.optim.Adam(lr, clipnorm=clip)
+
+        def step(inputs, targets, label="loss"):
+            with xg.GradientTape() as tape:
+                pred = inputs["x"] @ w
+                loss = xg.mean((pred - targets[0]) ** 2) + 0.0 * xg.sum(targets[1])
+            grads = tape.gradient(loss, [w])
+            opt.apply_gradients(zip(grads, [w]))
+            return {label: loss, "pred": (pred, None, label)}, grads[0]
+        return step, ({"x": x}, (y, y[:, :1])), {"label": "mse"}, [w]
+
+    def same_tensor_twice(x, y, lr=0.1, **_):
+        v = xg.Variable([0.5, -0.5])
+
+        def f(a, b, var):
+            with xg.GradientTape() as tape:
+                tape.watch(a)
+                out = xg.sum(a * b * var) + xg.sum(xg.stop_gradient(a) ** 2)
+            da, dv = tape.gradient(out, [a, var])
+            var.assign_sub(lr * dv)
+            return out, da, var
+        row = x[0, :2]
+        return f, (row, row, v), {}, [v]
+
+    def scalars_and_empty(x, y, **_):
+        def f(s, e, n=3):
+            return s * n, xg.sum(e, axis=0), e.shape, n
+        return f, (xg.asarray(2.5, dtype=xg.float64), xg.zeros((0, 3), dtype=xg.float64)), {}, []
+
+    return [("trainer", trainer), ("same_tensor_twice", same_tensor_twice),
+            ("scalars_and_empty", scalars_and_empty)]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("name, make", _user_programs(), ids=[n for n, _ in _user_programs()])
+def test_user_programs_equal_eager_in_values_gradients_and_state(backend, name, make):
+    with xg.use_backend(backend):
+        rng = np.random.default_rng(3)
+        x = xg.asarray(rng.standard_normal((4, 3)))
+        y = xg.asarray(rng.standard_normal((4, 2)))
+        eager_fn, args, kwargs, eager_vars = make(x, y)
+        fn, cargs, ckwargs, compiled_vars = make(x, y)
+        compiled = xg.function(fn)
+        for _ in range(5):
+            _leaves_equal(compiled(*cargs, **ckwargs), eager_fn(*args, **kwargs))
+            for got, want in zip(compiled_vars, eager_vars):
+                np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12)
+        assert compiled.trace_count == 1
+
+
+def test_one_tensor_given_twice_and_two_equal_tensors_are_two_signatures():
+    def gradient_of_product(a, b):
+        with xg.GradientTape() as tape:
+            tape.watch(a)
+            out = xg.sum(a * b)
+        return tape.gradient(out, a)        # 2a when b is a, else b
+
+    compiled = xg.function(gradient_of_product)
+    x = xg.asarray([1.0, 2.0], dtype=xg.float64)
+    twin = xg.asarray([1.0, 2.0], dtype=xg.float64)
+    for _ in range(3):
+        assert compiled(x, x).tolist() == [2.0, 4.0]
+        assert compiled(x, twin).tolist() == [1.0, 2.0]
+        assert compiled(a=twin, b=twin).tolist() == [2.0, 4.0]
+    assert compiled.trace_count == 2
+
+
+def test_what_a_function_remembers_per_signature_stays_bounded():
+    # a Python number that changes every call retraces every call (and warns); what is kept
+    # for those signatures must not grow with the calls (each entry holds its arguments)
+    dropout = xg.nn.Dropout(0.5, rng=0)
+    guarded = xg.function(lambda x, s: dropout(x) * s, max_traces=2, retrace_warning=None)
+    untraceable = xg.function(lambda x, s: x * x[0].item() * s, max_traces=2,
+                              on_trace_error="eager", retrace_warning=None)
+    x = xg.ones(3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for i in range(40):
+            for _ in range(2):
+                guarded(x, float(i))
+                assert untraceable(x, float(i)).tolist() == [float(i)] * 3
+    assert len(guarded._guards) <= 2 and len(untraceable._eager) <= 8
+    guarded(x, 38.0), guarded(x, 39.0)
+    assert guarded.trace_count == 40       # the programs kept still replay
+
+
+def test_a_function_that_sets_the_mode_itself_replays():
+    # model.eval() inside the step (as a PyTorch evaluation step does): the program reads the
+    # mode the function set, whatever the mode was when the call began
+    model = xg.nn.Sequential(xg.nn.Linear(3, 3, rng=0, dtype=xg.float64),
+                             xg.nn.Dropout(0.5, rng=1))
+
+    def evaluate(x):
+        model.eval()
+        out = model(x)
+        model.train()
+        return out
+
+    compiled = xg.function(evaluate)
+    x = xg.ones((2, 3), dtype=xg.float64)
+    for _ in range(6):
+        np.testing.assert_array_equal(compiled(x).numpy(), evaluate(x).numpy())
+        assert model.training
+    assert compiled.trace_count == 1
+
+
+def test_a_generator_made_afresh_without_a_seed_draws_new_numbers_every_replay():
+    # eager: fresh entropy every call; a replay must not repeat the trace's numbers
+    compiled = xg.function(lambda x: x + xg.random.default_rng().normal(size=x.shape))
+    x = xg.zeros(4, dtype=xg.float64)
+    draws = [tuple(compiled(x).tolist()) for _ in range(5)]
+    assert len(set(draws)) == 5
