@@ -93,3 +93,19 @@ def test_set_state_refuses_what_is_not_a_state_naming_it(bad, match):
     with pytest.raises((TypeError, ValueError), match=match):
         rng.set_state(bad)
     assert rng.get_state() == before
+
+
+@pytest.mark.parametrize("module, name", [("data", "batches"), ("training", "TrainConfig")])
+def test_the_data_helpers_and_the_training_loop_are_reached_from_import_xpgrad(module, name):
+    import subprocess
+    import sys
+
+    code = f"import xpgrad as xg; print(callable(xg.{module}.{name}))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "True"
+
+
+def test_a_missing_attribute_of_xpgrad_is_still_an_attribute_error():
+    with pytest.raises(AttributeError, match="no_such_thing"):
+        xg.no_such_thing
