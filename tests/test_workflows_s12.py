@@ -109,3 +109,105 @@ def test_the_data_helpers_and_the_training_loop_are_reached_from_import_xpgrad(m
 def test_a_missing_attribute_of_xpgrad_is_still_an_attribute_error():
     with pytest.raises(AttributeError, match="no_such_thing"):
         xg.no_such_thing
+
+
+# -- fine-tuning from a torch.nn.Sequential ---------------------------------------------------
+def _torch_body():
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.Tanh(), torch.nn.Dropout(0.1),
+                               torch.nn.Linear(8, 4), torch.nn.Tanh(),
+                               torch.nn.Sequential(torch.nn.Linear(4, 3))).double().eval()
+
+
+def _xg_body(backend, seed=1):
+    rng = xg.random.default_rng(seed, backend=backend)
+    return xg.nn.Sequential(
+        xg.nn.Linear(5, 8, rng=rng, dtype=xg.float64), xg.nn.Tanh(),
+        xg.nn.Linear(8, 4, rng=rng, dtype=xg.float64), xg.nn.Tanh(),
+        xg.nn.Sequential(xg.nn.Linear(4, 3, rng=rng, dtype=xg.float64)))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_torch_sequential_loads_into_a_sequential_layer_by_layer(backend):
+    import torch
+
+    body = _torch_body()
+    model = _xg_body(backend)
+    model.load_torch_state_dict(body.state_dict())
+    x = np.random.default_rng(2).normal(size=(6, 5))
+    np.testing.assert_allclose(model(x).numpy(), body(torch.from_numpy(x)).detach().numpy(),
+                               rtol=1e-12, atol=1e-12)
+    back = _torch_body()
+    for p in back.parameters():
+        torch.nn.init.zeros_(p)
+    back.load_state_dict({k: torch.from_numpy(v) for k, v in _renumbered(
+        model.torch_state_dict(), back).items()})
+    np.testing.assert_array_equal(back(torch.from_numpy(x)).detach().numpy(),
+                                  body(torch.from_numpy(x)).detach().numpy())
+
+
+def _renumbered(state, torch_model):
+    """``state`` (keys by the xpgrad Sequential's indices) under the torch model's keys, in
+    order: the two differ where torch has layers without weights that xpgrad leaves out."""
+    assert len(state) == len(torch_model.state_dict())
+    return dict(zip(torch_model.state_dict(), state.values()))
+
+
+def test_a_sequential_state_dict_uses_its_own_layer_indices():
+    model = _xg_body("numpy")
+    assert list(model.torch_state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias",
+                                              "4.0.weight", "4.0.bias"]
+
+
+def test_an_mlp_loads_a_torch_sequential_of_linear_and_activation_layers():
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.ReLU(), torch.nn.Linear(6, 3))
+    mlp = xg.nn.MLP([4, 6, 3], rng=1)
+    mlp.load_torch_state_dict(net.state_dict())
+    x = np.random.default_rng(0).normal(size=(5, 4)).astype(np.float32)
+    np.testing.assert_allclose(mlp(x).numpy(), net(torch.from_numpy(x)).detach().numpy(),
+                               rtol=1e-5, atol=1e-6)
+    assert list(mlp.torch_state_dict()) == list(net.state_dict())
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda sd: sd.pop("3.bias"), "missing keys"),
+    (lambda sd: sd.update({"6.weight": sd["0.weight"]}), "6"),
+    (lambda sd: sd.update({"3.weight": sd["0.weight"]}), "shape"),
+    (lambda sd: sd.update({"head.weight": sd["0.weight"]}), "head"),
+])
+def test_a_torch_state_dict_that_does_not_fit_changes_nothing(change, match):
+    state = dict(_torch_body().state_dict())
+    change(state)
+    model = _xg_body("numpy")
+    before = model.state_dict()
+    with pytest.raises(ValueError, match=match):
+        model.load_torch_state_dict(state)
+    after = model.state_dict()
+    for key in before:
+        np.testing.assert_array_equal(after[key], before[key])
+
+
+def test_a_layer_with_weights_but_no_torch_loader_is_named():
+    class Scale(xg.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.k = xg.Variable(2.0)
+
+        def forward(self, x):
+            return self.k * x
+
+    model = xg.nn.Sequential(Scale(), xg.nn.Linear(2, 2, rng=0))
+    with pytest.raises(TypeError, match="Scale"):
+        model.load_torch_state_dict({"0.k": np.ones(()), "1.weight": np.ones((2, 2)),
+                                     "1.bias": np.ones(2)})
+
+
+def test_a_nested_sequential_without_weights_is_skipped_like_an_activation():
+    torch = pytest.importorskip("torch")
+    net = torch.nn.Sequential(torch.nn.Linear(3, 2))
+    model = xg.nn.Sequential(xg.nn.Sequential(xg.nn.ReLU()), xg.nn.Linear(3, 2, rng=0))
+    model.load_torch_state_dict(net.state_dict())
+    np.testing.assert_array_equal(model.layers[1].w.numpy(), net[0].weight.detach().numpy().T)

@@ -50,6 +50,23 @@ class Sequential(Module):
             x = layer(x)
         return x
 
+    def load_torch_state_dict(self, state_dict) -> None:
+        """Copy a ``torch.nn.Sequential``'s weights (``"0.weight"``, ``"2.bias"``, ...): its
+        layers with weights in order, each into the next of this Sequential's layers with
+        weights (activations and dropout are skipped on both sides; nested Sequentials load
+        theirs). A count, key or shape that does not fit is a ValueError, with nothing changed.
+        """
+        from ._torch import load_layers
+
+        load_layers(self, self.layers, state_dict)
+
+    def torch_state_dict(self) -> dict:
+        """``{"<layer index>.<key>": NumPy array}`` for ``torch.nn.Sequential.load_state_dict``
+        when the torch model has the same layers at the same places."""
+        from ._torch import layers_state_dict
+
+        return layers_state_dict(self, self.layers)
+
 
 def _check_layer(layer):
     if isinstance(layer, type) and issubclass(layer, Module):
@@ -103,6 +120,22 @@ class MLP(Module):
             if act is not None:
                 x = act(x)
         return x
+
+    def load_torch_state_dict(self, state_dict) -> None:
+        """Copy the weights of a ``torch.nn.Sequential`` of Linear layers (with activations
+        between them, which hold none): its Linear layers in order (see
+        ``Sequential.load_torch_state_dict``)."""
+        from ._torch import load_layers
+
+        load_layers(self, self.layers, state_dict)
+
+    def torch_state_dict(self) -> dict:
+        """The state dict of ``torch.nn.Sequential(Linear, activation, ..., Linear)`` (no
+        activation layers when ``activation`` is None): ``"0.weight"``, ``"2.weight"``, ..."""
+        from ._torch import layers_state_dict
+
+        step = 1 if self.activation is None else 2
+        return layers_state_dict(self, self.layers, lambda i: step * i)
 
     def _extra_repr(self):
         return f", sizes={self.sizes}"
