@@ -211,3 +211,59 @@ def test_a_nested_sequential_without_weights_is_skipped_like_an_activation():
     model = xg.nn.Sequential(xg.nn.Sequential(xg.nn.ReLU()), xg.nn.Linear(3, 2, rng=0))
     model.load_torch_state_dict(net.state_dict())
     np.testing.assert_array_equal(model.layers[1].w.numpy(), net[0].weight.detach().numpy().T)
+
+
+# -- custom Modules -------------------------------------------------------------------------
+class _Stages(xg.nn.Module):
+    """Layers in nested containers: a list of stages (lists), a dict of lists, tuples."""
+
+    def __init__(self):
+        super().__init__()
+        self.stages = [[xg.nn.Linear(3, 3, rng=0), xg.nn.Linear(3, 3, rng=1)],
+                       [xg.nn.Linear(3, 3, rng=2)]]
+        self.heads = {"a": [xg.nn.Linear(3, 1, rng=3)], "b": {"c": xg.nn.Linear(3, 2, rng=4)}}
+        self.scales = ((xg.Variable(1.0, name="s0"),), xg.Variable(2.0, name="s1"))
+
+    def forward(self, x):
+        for stage in self.stages:
+            for layer in stage:
+                x = xg.tanh(layer(x))
+        x = x * self.scales[0][0] * self.scales[1]
+        return xg.sum(self.heads["a"][0](x)) + xg.sum(self.heads["b"]["c"](x))
+
+
+def test_variables_in_nested_lists_and_dicts_are_found_and_trained():
+    model = _Stages()
+    assert list(model.named_variables()) == [
+        "_stages/stages0/0/w", "_stages/stages0/0/b", "_stages/stages0/1/w",
+        "_stages/stages0/1/b", "_stages/stages1/0/w", "_stages/stages1/0/b",
+        "_stages/heads/a/0/w", "_stages/heads/a/0/b", "_stages/heads/b/c/w",
+        "_stages/heads/b/c/b", "_stages/scales0/0", "_stages/scales1"]
+    x = np.ones((2, 3), np.float32)
+    with xg.GradientTape() as tape:
+        loss = model(x)
+    grads = tape.gradient(loss, model.trainable_variables)
+    assert all(g is not None for g in grads)
+    assert len(model.submodules()) == 5
+    model.stages[0][1].trainable = False
+    assert len(model.trainable_variables) == 10
+
+
+def test_a_list_holding_itself_is_walked_once():
+    model = _Stages()
+    model.stages.append(model.stages)
+    assert len(model.named_variables()) == 12
+
+
+def test_a_module_whose_init_skipped_super_init_says_so():
+    class Forgot(xg.nn.Module):
+        def __init__(self):
+            self.fc = xg.nn.Linear(2, 2, rng=0)
+
+        def forward(self, x):
+            return self.fc(x)
+
+    with pytest.raises(AttributeError, match=r"super\(\).__init__\(\)"):
+        Forgot().trainable_variables
+    with pytest.raises(AttributeError, match=r"super\(\).__init__\(\)"):
+        repr(Forgot())
