@@ -267,3 +267,14 @@ def test_a_module_whose_init_skipped_super_init_says_so():
         Forgot().trainable_variables
     with pytest.raises(AttributeError, match=r"super\(\).__init__\(\)"):
         repr(Forgot())
+
+
+def test_a_sequential_repr_shows_every_layer_functions_included():
+    model = xg.nn.Sequential(xg.nn.Linear(2, 3, rng=0), xg.relu, xg.nn.Linear(3, 1, rng=0),
+                             lambda x: x * 2)
+    lines = repr(model).splitlines()
+    assert len(lines) == 5, repr(model)
+    assert lines[2].strip().startswith("1:") and "relu" in lines[2]
+    assert lines[4].strip().startswith("3:") and "lambda" in lines[4]
+    mlp = repr(xg.nn.MLP([2, 3, 1], activation="tanh", rng=0))
+    assert "activation=tanh" in mlp.splitlines()[0], mlp

@@ -15,7 +15,7 @@ from . import init as _init
 from ..ops.activations import leaky_relu, relu
 from .activations_layers import LeakyReLU, ReLU, get_activation
 from .linear import Linear
-from .module import Module
+from .module import Module, layer_repr
 
 
 class Sequential(Module):
@@ -49,6 +49,11 @@ class Sequential(Module):
         for layer in self.layers:
             x = layer(x)
         return x
+
+    def _repr_items(self):
+        # every layer, plain functions too, at its index (a module under its path component)
+        return ((f"{layer.name}{i}" if isinstance(layer, Module) else str(i), layer)
+                for i, layer in enumerate(self.layers))
 
     def load_torch_state_dict(self, state_dict) -> None:
         """Copy a ``torch.nn.Sequential``'s weights (``"0.weight"``, ``"2.bias"``, ...): its
@@ -138,4 +143,9 @@ class MLP(Module):
         return layers_state_dict(self, self.layers, lambda i: step * i)
 
     def _extra_repr(self):
-        return f", sizes={self.sizes}"
+        # an activation that is a Module is shown below, with the layers
+        shown = {k: layer_repr(getattr(self, k)) for k in ("activation", "output_activation")
+                 if not isinstance(getattr(self, k), Module)}
+        if shown.get("output_activation") == "None":
+            del shown["output_activation"]
+        return f", sizes={self.sizes}" + "".join(f", {k}={v}" for k, v in shown.items())

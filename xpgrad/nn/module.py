@@ -229,14 +229,25 @@ class Module:
             return head + " (already shown above)"
         active.add(id(self))
         try:
-            kids = [f"  {k}: {v!r}".replace("\n", "\n  ") for k, v in self._items()
-                    if isinstance(v, Module)]
+            kids = [f"  {k}: {layer_repr(v)}".replace("\n", "\n  ")
+                    for k, v in self._repr_items()]
         finally:
             active.discard(id(self))
         return head if not kids else head + "\n" + "\n".join(kids)
 
     def _extra_repr(self) -> str:
         return ""
+
+    def _repr_items(self):
+        """(label, item) pairs of what ``repr`` shows below this module: its submodules."""
+        return ((k, v) for k, v in self._items() if isinstance(v, Module))
+
+
+def layer_repr(layer) -> str:
+    """A module's repr; a function's name (``relu``, ``<lambda>``) for a plain callable."""
+    if layer is None or isinstance(layer, Module):
+        return repr(layer)
+    return getattr(layer, "__name__", None) or repr(layer)
 
 
 #: what may be or hold a Module or Variable (``_children`` skips anything else)
