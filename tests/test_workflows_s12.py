@@ -278,3 +278,17 @@ def test_a_sequential_repr_shows_every_layer_functions_included():
     assert lines[4].strip().startswith("3:") and "lambda" in lines[4]
     mlp = repr(xg.nn.MLP([2, 3, 1], activation="tanh", rng=0))
     assert "activation=tanh" in mlp.splitlines()[0], mlp
+
+
+# -- data -------------------------------------------------------------------------------------
+def test_float_class_indices_are_refused_naming_their_own_dtype():
+    logits = xg.asarray(np.zeros((4, 3), np.float32))
+    with pytest.raises(TypeError, match="have dtype float64"):
+        xg.losses.softmax_cross_entropy(logits, np.array([0.0, 1.0, 2.0, 1.0]))
+
+
+def test_batches_given_the_array_instead_of_its_length_says_so_briefly():
+    x = np.zeros((1000, 20))
+    with pytest.raises(TypeError, match=r"len\(x\)") as info:
+        xg.data.batches(x, 32)
+    assert len(str(info.value)) < 300
