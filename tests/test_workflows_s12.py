@@ -292,3 +292,61 @@ def test_batches_given_the_array_instead_of_its_length_says_so_briefly():
     with pytest.raises(TypeError, match=r"len\(x\)") as info:
         xg.data.batches(x, 32)
     assert len(str(info.value)) < 300
+
+
+# -- weight-decay groups ------------------------------------------------------------------------
+def _groups(model):
+    """PyTorch's two parameter groups: weights decay, biases (1-d) do not."""
+    return ([v for v in model.trainable_variables if v.ndim > 1],
+            [v for v in model.trainable_variables if v.ndim <= 1])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_one_optimizer_per_group_is_torch_param_groups_and_resumes_from_two_files(backend,
+                                                                                  tmp_path):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(),
+                              torch.nn.Linear(8, 3)).double()
+    model = xg.nn.MLP([4, 8, 3], activation="tanh", rng=0, dtype=xg.float64, backend=backend)
+    model.load_torch_state_dict(net.state_dict())
+    decay, no_decay = _groups(model)
+    opts = [xg.optim.AdamW(1e-2, weight_decay=0.1), xg.optim.AdamW(1e-2, weight_decay=0.0)]
+    topt = torch.optim.AdamW([
+        {"params": [p for p in net.parameters() if p.ndim > 1], "weight_decay": 0.1},
+        {"params": [p for p in net.parameters() if p.ndim <= 1], "weight_decay": 0.0}], lr=1e-2)
+    x, y = X[:, :4].astype(np.float64), Y
+
+    def step(model, opts, groups):
+        with xg.GradientTape() as tape:
+            loss = xg.losses.softmax_cross_entropy(model(x), y)
+        grads = dict(zip(map(id, model.trainable_variables),
+                         tape.gradient(loss, model.trainable_variables)))
+        for opt, group in zip(opts, groups):
+            opt.apply_gradients([(grads[id(v)], v) for v in group])
+
+    for i in range(6):
+        topt.zero_grad()
+        torch.nn.functional.cross_entropy(net(torch.from_numpy(x)), torch.from_numpy(y)).backward()
+        topt.step()
+        step(model, opts, (decay, no_decay))
+        if i == 2:
+            for k, opt in enumerate(opts):
+                xg.save_checkpoint(tmp_path / f"group{k}.npz", model, opt)
+    ours = model.torch_state_dict()
+    for key, value in net.state_dict().items():
+        np.testing.assert_allclose(ours[key], value.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+    resumed = xg.nn.MLP([4, 8, 3], activation="tanh", rng=5, dtype=xg.float64, backend=backend)
+    ropts = [xg.optim.AdamW(1e-2, weight_decay=0.1), xg.optim.AdamW(1e-2, weight_decay=0.0)]
+    for k, opt in enumerate(ropts):
+        xg.load_checkpoint(tmp_path / f"group{k}.npz", resumed, opt)
+    for _ in range(3):
+        step(resumed, ropts, _groups(resumed))
+    for key, value in resumed.state_dict().items():
+        np.testing.assert_array_equal(value, model.state_dict()[key], err_msg=key)
+
+
+def test_a_torch_user_reaching_for_param_groups_is_told_about_one_optimizer_per_group():
+    with pytest.raises(AttributeError, match="one optimizer per group"):
+        xg.optim.AdamW(1e-3).param_groups
