@@ -350,3 +350,10 @@ def test_one_optimizer_per_group_is_torch_param_groups_and_resumes_from_two_file
 def test_a_torch_user_reaching_for_param_groups_is_told_about_one_optimizer_per_group():
     with pytest.raises(AttributeError, match="one optimizer per group"):
         xg.optim.AdamW(1e-3).param_groups
+
+
+def test_counting_parameters_the_torch_way_points_at_size():
+    model = xg.nn.MLP([4, 8, 3], rng=0)
+    with pytest.raises(AttributeError, match=r"\.size"):
+        sum(v.numel() for v in model.trainable_variables)
+    assert sum(v.size for v in model.trainable_variables) == 4 * 8 + 8 + 8 * 3 + 3
