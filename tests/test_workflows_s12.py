@@ -357,3 +357,19 @@ def test_counting_parameters_the_torch_way_points_at_size():
     with pytest.raises(AttributeError, match=r"\.size"):
         sum(v.numel() for v in model.trainable_variables)
     assert sum(v.size for v in model.trainable_variables) == 4 * 8 + 8 + 8 * 3 + 3
+
+
+@pytest.mark.parametrize("x, y, match", [
+    (np.zeros((0, 3)), np.zeros(0, np.int64), "y is empty"),
+    (np.zeros((10, 3)), np.eye(2)[np.arange(10) % 2], r"y must be 1-d.*\(10, 2\).*argmax"),
+])
+def test_split_of_empty_or_one_hot_labels_names_y(x, y, match):
+    with pytest.raises(ValueError, match=match):
+        xg.data.split(x, y, 0.2, seed=0)
+
+
+def test_standardizing_an_empty_training_split_names_it():
+    ds = xg.data.Dataset("empty", np.zeros((0, 3), np.float32), np.zeros(0, np.int64),
+                         np.zeros((2, 3), np.float32), np.zeros(2, np.int64), (1, 3), 2)
+    with pytest.raises(ValueError, match="x_train is empty"):
+        xg.data.normalized(ds)

@@ -38,6 +38,9 @@ class Dataset:
 
 def standardize(ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
     """Per-feature mean and std of the training split (std of constant features set to 1)."""
+    if not len(ds.x_train):
+        raise ValueError(f"x_train is empty: data set {ds.name!r} has no training examples to "
+                         "standardize by")
     mean = ds.x_train.mean(axis=0, dtype=np.float64)
     std = ds.x_train.std(axis=0, dtype=np.float64)
     std[std < 1e-6] = 1.0
