@@ -284,6 +284,27 @@ def test_layer_norm_float32_and_numba_agree_with_numpy(rng):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("features", [300, 512])
+def test_layer_norm_wider_than_the_tapes_small_arrays_differentiates_on_numba(features, rng):
+    """A bias of more than 256 entries is not kept by the tape (the rule does not read it): the
+    Numba rule got its (shape, dtype) stand-in and raised "inhomogeneous shape" (LayerNorm(512)
+    could not train on numba)."""
+    _need_numba()
+    x = rng.standard_normal((6, features)).astype(np.float32)
+    ct = rng.standard_normal((6, features)).astype(np.float32)
+    results = []
+    for be in ("numpy", "numba"):
+        norm = nn.LayerNorm(features, backend=be)
+        norm.weight.assign(np.linspace(0.5, 1.5, features))
+        xt = xg.asarray(x, backend=be)
+        with xg.GradientTape() as tape:
+            tape.watch(xt)
+            loss = xg.sum(norm(xt) * xg.asarray(ct, backend=be))
+        results.append([g.numpy() for g in tape.gradient(loss, [xt] + norm.trainable_variables)])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
 def test_layer_norm_numba_kernel_matches_finite_differences_and_declines(rng):
     """The Numba backend's row kernel: gradients of x, weight and bias, a strided input, a
     broadcast gradient (sum of the output); other dtypes decline to the generic rule."""

@@ -42,6 +42,19 @@ nan = float("nan")
 pi = 3.141592653589793
 newaxis = None
 
+#: submodules imported on first use (``xg.data.batches``, ``xg.training.train``), as
+#: ``torch.utils.data`` is there after ``import torch``; ``import xpgrad`` does not pay for them
+_ON_FIRST_USE = ("data", "training")
+
+
+def __getattr__(name):
+    if name in _ON_FIRST_USE:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 _allocator.tune()   # glibc's malloc: keep large freed arrays for the next step (allocator.py)
 _tensor_methods_module._ns = __import__(__name__)
 _tensor_methods_module.bind_operators(_tensor_methods_module._ns, apply)

@@ -10,8 +10,10 @@ share one (numpy and numba), so runs can be compared across them.
 """
 from __future__ import annotations
 
+import copy
 import numbers
 import operator
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -61,6 +63,43 @@ class Generator:
         if not dtype.is_floating:
             raise TypeError(f"dtype must be floating, got {dtype}")
         return dtype
+
+    def get_state(self) -> dict:
+        """A copy of the generator's state, a JSON-serializable dict (PyTorch's
+        ``Generator.get_state``): saved with a checkpoint (``metadata=``) and given back to
+        ``set_state``, a resumed run draws what the uninterrupted one would have (its dropout
+        masks included).
+
+        >>> rng = default_rng(0)
+        >>> state = rng.get_state()
+        >>> a = rng.uniform(size=2).tolist()
+        >>> rng.set_state(state)
+        >>> rng.uniform(size=2).tolist() == a
+        True
+        """
+        return copy.deepcopy(self._bits("get_state").state)
+
+    def set_state(self, state) -> None:
+        """Put the generator back in ``state`` (from ``get_state``, of a generator of the same
+        kind); a state that does not fit is a ValueError/TypeError naming ``state``, and the
+        generator is left as it was."""
+        bits = self._bits("set_state")
+        if not isinstance(state, Mapping):
+            raise TypeError(f"set_state: state must be a dict from Generator.get_state(), got "
+                            f"{type(state).__name__}")
+        try:
+            bits.state = dict(state)
+        except (KeyError, TypeError, ValueError) as e:
+            detail = f"missing key {e}" if isinstance(e, KeyError) else str(e)
+            raise ValueError(f"set_state: state is not a state of this generator "
+                             f"({type(bits).__name__}): {detail}") from None
+
+    def _bits(self, who):
+        bits = getattr(self._rng, "bit_generator", None)
+        if bits is None:
+            raise TypeError(f"{who}: the {self.backend.name} backend's generator "
+                            f"({type(self._rng).__name__}) has no NumPy bit_generator state")
+        return bits
 
     def normal(self, loc=0.0, scale=1.0, size=None, *, dtype=_dt.float32) -> Tensor:
         """Normal samples with mean ``loc`` and standard deviation ``scale``."""

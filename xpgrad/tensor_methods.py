@@ -271,6 +271,8 @@ _PYTORCH_NAMES = {
     "clone": "xg.asarray(t, copy=True)",
     "view": "t.reshape(shape)",
     "dim": "t.ndim",
+    "numel": "t.size (the number of entries, a property as in the array API; the shape is "
+             "t.shape)",
     "float": "t.astype(xg.float32)",
     "double": "t.astype(xg.float64)",
     "long": "t.astype(xg.int64)",

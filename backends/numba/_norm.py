@@ -79,11 +79,15 @@ def layer_norm_rows_bwd(g, x, w, mean, rstd, dx, dw, db):
             db[j] += gr[j]
 
 
+def _weight(arrays, affine, n, dt):
+    """The weight as a contiguous (n,) array: the given one, else ones."""
+    return np.ascontiguousarray(arrays[0]).reshape(n) if affine[0] else np.ones(n, dt)
+
+
 def _affine(arrays, affine, n, dt):
     """``(w, b)`` as contiguous (n,) arrays: the given ones, else ones / zeros."""
-    w = np.ascontiguousarray(arrays[0]).reshape(n) if affine[0] else np.ones(n, dt)
     b = np.ascontiguousarray(arrays[-1]).reshape(n) if affine[1] else np.zeros(n, dt)
-    return w, b
+    return _weight(arrays, affine, n, dt), b
 
 
 def layer_norm_forward(x, *affine_arrays, k, eps, affine):
@@ -106,7 +110,7 @@ def layer_norm_vjp(g, saved, needs, x, *affine_arrays, k, eps, affine):
     n = math.prod(x.shape[x.ndim - k:])
     rows = np.ascontiguousarray(x).reshape(-1, n)
     g_rows = np.ascontiguousarray(np.broadcast_to(g, x.shape), dtype=dt).reshape(-1, n)
-    w, _ = _affine(affine_arrays, affine, n, dt)
+    w = _weight(affine_arrays, affine, n, dt)   # the bias is not kept: its (shape, dtype)
     dx = np.empty_like(rows)
     dw = np.zeros(n, dtype=np.float64)
     db = np.zeros(n, dtype=np.float64)

@@ -38,6 +38,9 @@ class Dataset:
 
 def standardize(ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
     """Per-feature mean and std of the training split (std of constant features set to 1)."""
+    if not len(ds.x_train):
+        raise ValueError(f"x_train is empty: data set {ds.name!r} has no training examples to "
+                         "standardize by")
     mean = ds.x_train.mean(axis=0, dtype=np.float64)
     std = ds.x_train.std(axis=0, dtype=np.float64)
     std[std < 1e-6] = 1.0
@@ -66,6 +69,10 @@ def batches(n, batch_size, rng=None):
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
             or batch_size < 1:
         raise ValueError(f"batch_size must be >= 1 (an integer), got {batch_size!r}")
+    if hasattr(n, "__len__"):               # the data set itself (torch's DataLoader takes it)
+        shape = getattr(n, "shape", None)
+        raise TypeError(f"n is the number of examples: pass len(x), got a "
+                        f"{type(n).__name__}" + (f" of shape {shape}" if shape else ""))
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
         raise ValueError(f"n must be a count >= 0 (an integer), got {n!r}")
     if rng is not None and not isinstance(rng, np.random.Generator):

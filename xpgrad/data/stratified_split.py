@@ -42,8 +42,14 @@ def split(x, y, test_fraction=0.2, seed=0):
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
     check_seed(seed)
     x, y = np.asarray(x), np.asarray(y)
+    if y.ndim != 1:
+        hint = "; for one-hot labels pass y.argmax(axis=1)" if y.ndim == 2 else ""
+        raise ValueError(f"y must be 1-d class labels (one per row of x), got shape "
+                         f"{y.shape}{hint}")
     if len(x) != len(y):
         raise ValueError(f"x and y differ in length: {len(x)} and {len(y)}")
+    if not len(y):
+        raise ValueError("y is empty (and x): there is nothing to split")
     n = len(y)
     n_test = math.ceil(test_fraction * n)
     n_train = n - n_test

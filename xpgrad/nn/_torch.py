@@ -66,3 +66,69 @@ def load_checked(layer, state_dict, expected: dict, known=()) -> list:
             raise ValueError(f"{who}.load_torch_state_dict: {key!r} has shape {value.shape}, "
                              f"this {who} needs {tuple(shape)}")
     return values
+
+
+def _weighted(owner, layers) -> list:
+    """``(index, layer)`` for the layers holding weights; TypeError naming a layer that holds
+    Variables but cannot read a torch state dict."""
+    out = []
+    for i, layer in enumerate(layers):
+        if not getattr(layer, "variables", None):
+            continue                               # activations, dropout, plain functions
+        if not hasattr(type(layer), "load_torch_state_dict"):
+            raise TypeError(f"{type(owner).__name__}: layer {i} ({type(layer).__name__}) has "
+                            "weights but no load_torch_state_dict/torch_state_dict; move its "
+                            "weights with load_state_dict")
+        out.append((i, layer))
+    return out
+
+
+def _by_layer(state_dict) -> dict:
+    """``{prefix: {rest of key: value}}`` for keys ``"prefix.rest"``, prefixes in the order
+    of torch's layer indices (numerically when they are all numbers, else as they come)."""
+    groups = {}
+    for key, value in state_dict.items():
+        prefix, dot, rest = str(key).partition(".")
+        if not dot:
+            raise ValueError(f"key {key!r} names no layer: a torch Sequential's keys are "
+                             "'<layer>.<weight>', e.g. '0.weight'")
+        groups.setdefault(prefix, {})[rest] = value
+    if all(p.isdigit() for p in groups):
+        groups = dict(sorted(groups.items(), key=lambda item: int(item[0])))
+    return groups
+
+
+def load_layers(owner, layers, state_dict) -> None:
+    """Load a ``torch.nn.Sequential``'s state dict into ``layers`` (``owner``'s): the torch
+    layers with weights in order, each into the next of ``layers`` that holds weights (layers
+    without weights, such as activations and dropout, are skipped on both sides). A count
+    that differs or a layer's own check failing is a ValueError, and nothing is changed."""
+    from collections.abc import Mapping
+
+    who = f"{type(owner).__name__}.load_torch_state_dict"
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(f"{who}: state_dict must be a dict (torch_model.state_dict()), got "
+                        f"{type(state_dict).__name__}")
+    groups = _by_layer(state_dict)
+    targets = _weighted(owner, layers)
+    if len(groups) != len(targets):
+        raise ValueError(f"{who}: the state dict has weights for {len(groups)} layers "
+                         f"{list(groups)}, this {type(owner).__name__} has {len(targets)} "
+                         f"layers with weights (at {[i for i, _ in targets]})")
+    before = owner.state_dict()
+    try:
+        for (prefix, state), (i, layer) in zip(groups.items(), targets):
+            try:
+                layer.load_torch_state_dict(state)
+            except ValueError as e:
+                raise ValueError(f"{who}: torch layer {prefix!r} into layer {i}: {e}") from None
+    except BaseException:
+        owner.load_state_dict(before)
+        raise
+
+
+def layers_state_dict(owner, layers, index=lambda i: i) -> dict:
+    """``{f"{index(i)}.{key}": array}`` from the ``torch_state_dict`` of each of ``layers``
+    holding weights (``i`` its position in ``layers``)."""
+    return {f"{index(i)}.{key}": value for i, layer in _weighted(owner, layers)
+            for key, value in layer.torch_state_dict().items()}

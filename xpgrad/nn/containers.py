@@ -15,7 +15,7 @@ from . import init as _init
 from ..ops.activations import leaky_relu, relu
 from .activations_layers import LeakyReLU, ReLU, get_activation
 from .linear import Linear
-from .module import Module
+from .module import Module, layer_repr
 
 
 class Sequential(Module):
@@ -49,6 +49,28 @@ class Sequential(Module):
         for layer in self.layers:
             x = layer(x)
         return x
+
+    def _repr_items(self):
+        # every layer, plain functions too, at its index (a module under its path component)
+        return ((f"{layer.name}{i}" if isinstance(layer, Module) else str(i), layer)
+                for i, layer in enumerate(self.layers))
+
+    def load_torch_state_dict(self, state_dict) -> None:
+        """Copy a ``torch.nn.Sequential``'s weights (``"0.weight"``, ``"2.bias"``, ...): its
+        layers with weights in order, each into the next of this Sequential's layers with
+        weights (activations and dropout are skipped on both sides; nested Sequentials load
+        theirs). A count, key or shape that does not fit is a ValueError, with nothing changed.
+        """
+        from ._torch import load_layers
+
+        load_layers(self, self.layers, state_dict)
+
+    def torch_state_dict(self) -> dict:
+        """``{"<layer index>.<key>": NumPy array}`` for ``torch.nn.Sequential.load_state_dict``
+        when the torch model has the same layers at the same places."""
+        from ._torch import layers_state_dict
+
+        return layers_state_dict(self, self.layers)
 
 
 def _check_layer(layer):
@@ -104,5 +126,26 @@ class MLP(Module):
                 x = act(x)
         return x
 
+    def load_torch_state_dict(self, state_dict) -> None:
+        """Copy the weights of a ``torch.nn.Sequential`` of Linear layers (with activations
+        between them, which hold none): its Linear layers in order (see
+        ``Sequential.load_torch_state_dict``)."""
+        from ._torch import load_layers
+
+        load_layers(self, self.layers, state_dict)
+
+    def torch_state_dict(self) -> dict:
+        """The state dict of ``torch.nn.Sequential(Linear, activation, ..., Linear)`` (no
+        activation layers when ``activation`` is None): ``"0.weight"``, ``"2.weight"``, ..."""
+        from ._torch import layers_state_dict
+
+        step = 1 if self.activation is None else 2
+        return layers_state_dict(self, self.layers, lambda i: step * i)
+
     def _extra_repr(self):
-        return f", sizes={self.sizes}"
+        # an activation that is a Module is shown below, with the layers
+        shown = {k: layer_repr(getattr(self, k)) for k in ("activation", "output_activation")
+                 if not isinstance(getattr(self, k), Module)}
+        if shown.get("output_activation") == "None":
+            del shown["output_activation"]
+        return f", sizes={self.sizes}" + "".join(f", {k}={v}" for k, v in shown.items())

@@ -22,24 +22,38 @@ from collections.abc import Mapping
 
 from .._args import flag, no_attribute
 from ..tensor import Tensor, Variable
-from ..jit.capture import THREAD as _TRACES, guard_value, note_write
+from ..jit.capture import THREAD as _TRACES, guard_value, guarded_attribute, note_write
 from ._checks import known_keywords
 
 
-def _children(value, key):
-    """(path component, item) pairs for Modules and Variables held by one attribute."""
+#: what an attribute's value may hold Modules and Variables inside
+_CONTAINERS = (list, tuple, dict)
+
+
+def _children(value, key, nested=False, walking=()):
+    """(path component, item) pairs for Modules and Variables held by one attribute, at any
+    depth of lists, tuples and dicts (``walking``: the ids of the containers being walked, so
+    a list holding itself ends there)."""
     if isinstance(value, (Module, Variable)):
         yield key, value
-    elif isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            if isinstance(item, Module) and key == "layers":
-                yield f"{item.name}{i}", item
-            elif isinstance(item, (Module, Variable)):
-                yield f"{key}{i}", item
-    elif isinstance(value, dict):
-        for k, item in value.items():
-            if isinstance(item, (Module, Variable)):
-                yield f"{key}/{k}", item
+        return
+    if not isinstance(value, _CONTAINERS) or id(value) in walking:
+        return
+    walking = (*walking, id(value))
+    is_dict = isinstance(value, dict)
+    for i, item in (value.items() if is_dict else enumerate(value)):
+        if not isinstance(item, _HOLDERS):        # numbers, strings: most items of a list
+            continue
+        if is_dict or nested:
+            path = f"{key}/{i}"
+        elif key == "layers" and isinstance(item, Module):
+            path = f"{item.name}{i}"
+        else:
+            path = f"{key}{i}"
+        if isinstance(item, _CONTAINERS):
+            yield from _children(item, path, True, walking)
+        else:
+            yield path, item
 
 
 class Module:
@@ -49,7 +63,9 @@ class Module:
     a Module or Variable contributes its attribute name; item ``i`` of a list attribute ``xs``
     contributes ``f"xs{i}"``, except in a list named ``layers``, where a Module contributes
     ``f"{module.name}{i}"`` (so an MLP's first layer is ``"mlp/linear0"``); entry ``k`` of a
-    dict attribute ``d`` contributes ``"d/k"``. Attributes starting with ``_`` are skipped.
+    dict attribute ``d`` contributes ``"d/k"``; deeper, each list index or dict key adds
+    ``/i`` or ``/k`` (``xs[1][0]`` is ``"xs1/0"``, ``d["a"][0]`` is ``"d/a/0"``). Attributes
+    starting with ``_`` are skipped.
     Checkpoints match variables by these paths.
     """
 
@@ -82,6 +98,11 @@ class Module:
 
     def __getattr__(self, name):
         # only for attributes a module lacks: PyTorch's names say where ours are
+        if "name" not in vars(self):     # a property failing on it comes here too
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}: "
+                                 f"{type(self).__name__}.__init__ did not call "
+                                 "super().__init__() (it sets name and training); call it "
+                                 "first, as in PyTorch")
         raise no_attribute(self, name, _PYTORCH_NAMES.get(name))
 
     def forward(self, *args, **kwargs):
@@ -129,10 +150,8 @@ class Module:
         >>> [v.name for v in model.trainable_variables]
         ['mlp/linear1/w', 'mlp/linear1/b']
         """
-        from ..jit.capture import THREAD, guarded_attribute
-
         # under xg.function each flag read is a guard: a replay checks it, a change retraces
-        read = _trainable if THREAD.tracer is None else guarded_attribute
+        read = _trainable if _TRACES.tracer is None else guarded_attribute
         out = []
         if read(self, "trainable"):
             _visit_trainable(self, read, {id(self)}, out)
@@ -223,8 +242,8 @@ class Module:
             return head + " (already shown above)"
         active.add(id(self))
         try:
-            kids = [f"  {k}: {v!r}".replace("\n", "\n  ") for k, v in self._items()
-                    if isinstance(v, Module)]
+            kids = [f"  {k}: {layer_repr(v)}".replace("\n", "\n  ")
+                    for k, v in self._repr_items()]
         finally:
             active.discard(id(self))
         return head if not kids else head + "\n" + "\n".join(kids)
@@ -232,6 +251,20 @@ class Module:
     def _extra_repr(self) -> str:
         return ""
 
+    def _repr_items(self):
+        """(label, item) pairs of what ``repr`` shows below this module: its submodules."""
+        return ((k, v) for k, v in self._items() if isinstance(v, Module))
+
+
+def layer_repr(layer) -> str:
+    """A module's repr; a function's name (``relu``, ``<lambda>``) for a plain callable."""
+    if layer is None or isinstance(layer, Module):
+        return repr(layer)
+    return getattr(layer, "__name__", None) or repr(layer)
+
+
+#: what may be or hold a Module or Variable (``_children`` skips anything else)
+_HOLDERS = (Module, Variable, *_CONTAINERS)
 
 #: what a PyTorch user reaches for, and where xpgrad has it (Keras' names)
 _PYTORCH_NAMES = {

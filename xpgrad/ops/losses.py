@@ -329,7 +329,8 @@ def softmax_cross_entropy(logits, labels, *, reduction="mean", weight=None, igno
             raise TypeError(f"labels must be integer class indices or floating-point "
                             f"probabilities, got {type(labels).__name__} {labels!r:.60}: "
                             f"{e}") from None
-        if labels.dtype.is_floating and labels.dtype != logits.dtype:
+        if labels.dtype.is_floating and labels.dtype != logits.dtype \
+                and labels.shape != logits.shape[:-1]:    # class indices keep theirs: refused
             labels = astype(labels, logits.dtype)
     n_classes = logits.shape[-1]
     if weight is not None or ignore_index is not None or label_smoothing != 0:

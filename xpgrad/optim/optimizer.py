@@ -337,7 +337,9 @@ _OTHER_NAMES = {
             "variables)), or opt.minimize(loss_fn, variables)",
     "zero_grad": "there are no stored gradients to clear: tape.gradient returns them each step",
     "param_groups": "the hyperparameters are attributes: opt.learning_rate = 1e-4 (kept "
-                    "state), opt.get_config()",
+                    "state), opt.get_config(); for groups with their own settings (no "
+                    "weight decay on biases) use one optimizer per group, each given its "
+                    "group's (gradient, variable) pairs",
     "lr": "the learning rate is opt.learning_rate (read it, or assign a float or a schedule)",
 }
 
