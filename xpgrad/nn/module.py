@@ -99,10 +99,7 @@ class Module:
     def __getattr__(self, name):
         # only for attributes a module lacks: PyTorch's names say where ours are
         if "name" not in vars(self):     # a property failing on it comes here too
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}: "
-                                 f"{type(self).__name__}.__init__ did not call "
-                                 "super().__init__() (it sets name and training); call it "
-                                 "first, as in PyTorch")
+            raise _not_initialized(self, name)
         raise no_attribute(self, name, _PYTORCH_NAMES.get(name))
 
     def forward(self, *args, **kwargs):
@@ -150,6 +147,8 @@ class Module:
         >>> [v.name for v in model.trainable_variables]
         ['mlp/linear1/w', 'mlp/linear1/b']
         """
+        if "name" not in vars(self):
+            raise _not_initialized(self, "trainable_variables")
         # under xg.function each flag read is a guard: a replay checks it, a change retraces
         read = _trainable if _TRACES.tracer is None else guarded_attribute
         out = []
@@ -320,6 +319,13 @@ def _visit_modules(m, seen, out):
             seen.add(id(item))
             out.append(item)
             _visit_modules(item, seen, out)
+
+
+def _not_initialized(module, name):
+    kind = type(module).__name__
+    return AttributeError(f"{kind!r} object has no attribute {name!r}: {kind}.__init__ did not "
+                          "call super().__init__() (it sets name and training); call it first, "
+                          "as in PyTorch")
 
 
 def _trainable(m, _):
