@@ -302,8 +302,10 @@ def test_each_instance_of_a_decorated_method_has_its_own_traces():
                 np.testing.assert_array_equal(block(x, power=2).numpy(),
                                               np.tanh(x.numpy() * block.w.numpy()) ** 2)
     assert [block.__call__.trace_count for block in blocks] == [1] * 10
-    assert blocks[0].__call__ is blocks[0].__call__
-    assert blocks[0].__call__.max_traces == 4 and blocks[0].__call__.__name__ == "__call__"
+    own = blocks[0].__call__
+    assert own.__self__ is blocks[0] and own.__func__ is blocks[0].__call__.__func__
+    assert own.__func__ is not blocks[1].__call__.__func__ and _Block.__call__.trace_count == 0
+    assert own.max_traces == 4 and own.__name__ == "__call__"
 
 
 def test_an_instance_s_function_does_not_keep_the_instance_alive():
@@ -314,7 +316,7 @@ def test_an_instance_s_function_does_not_keep_the_instance_alive():
     x = xg.ones(2, dtype=xg.float64)
     for _ in range(3):
         block(x)
-    instance, function = weakref.ref(block), weakref.ref(block.__call__)
+    instance, function = weakref.ref(block), weakref.ref(block.__call__.__func__)
     del block
     gc.collect()
     assert instance() is None and function() is None
@@ -490,3 +492,11 @@ def test_a_generator_made_afresh_without_a_seed_draws_new_numbers_every_replay()
     x = xg.zeros(4, dtype=xg.float64)
     draws = [tuple(compiled(x).tolist()) for _ in range(5)]
     assert len(set(draws)) == 5
+
+
+def test_a_method_taken_from_an_instance_nobody_else_holds_still_works():
+    step = _Block(2.0).__call__           # the bound method keeps its instance, as in Python
+    x = xg.asarray([0.5, 1.0], dtype=xg.float64)
+    for _ in range(4):
+        np.testing.assert_array_equal(step(x).numpy(), np.tanh(x.numpy() * [2.0, -2.0]))
+    assert step.trace_count == 1

@@ -39,7 +39,7 @@ from .binding import Binder
 from .capture import capture
 from .errors import OtherBackend, TraceError, user_stacklevel
 from .lock import TRACE_LOCK
-from .methods import InstanceFunctions, WeakMethod
+from .methods import InstanceFunctions
 from .options import _OPTIONS, _check_option_names, _cuda_graphs, _fuser, _is_int
 from .program import Program
 from .replay_steps import GuardFailed
@@ -145,6 +145,7 @@ class Function:
         self._bind = Binder(fn)
         self._guards = {}            # signature -> ((object, attribute), ...) guarded in traces
         self._instances = InstanceFunctions()     # a decorated method's, per instance
+        self._self_in_signature = True    # False: an instance's own (its self left out)
         _look_like(self, fn)
 
     def __getattr__(self, name):
@@ -157,30 +158,13 @@ class Function:
     def __get__(self, obj, objtype=None):
         if obj is None:
             return self
-        return self._instances.of(self, obj)    # each instance its own (jit/methods.py)
+        return self._instances.bound(self, obj)     # each instance its own (jit/methods.py)
 
     def copy_for(self, fn) -> "Function":
         """A Function of ``fn`` with this one's options."""
         return Function(fn, max_traces=self.max_traces, warmup=self.warmup, fuse=self.fuse,
                         cuda_graph=self.cuda_graph, retrace_warning=self.retrace_warning,
                         on_trace_error=self.on_trace_error)
-
-    @property
-    def __self__(self):
-        """An instance's Function of a decorated method: the instance (as a bound method's)."""
-        return self._method_of("__self__")._ref()
-
-    @property
-    def __func__(self):
-        """An instance's Function of a decorated method: the class's Function."""
-        return self._method_of("__func__").function
-
-    def _method_of(self, name):
-        method = self.__dict__.get("fn")
-        if type(method) is not WeakMethod:
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r} "
-                                 f"(only an instance's Function of a method has)")
-        return method
 
     def __call__(self, *args, **kwargs):
         try:
@@ -263,7 +247,7 @@ class Function:
         current one."""
         sig, tensors = [], []
         try:
-            _signature(args, sig, tensors)
+            _signature(args if self._self_in_signature else args[1:], sig, tensors)
             _signature(kwargs, sig, tensors)
         except TypeError as e:
             raise TypeError(f"xg.function {_name(self.fn)!r}, argument "
