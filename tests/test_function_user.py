@@ -500,3 +500,28 @@ def test_a_method_taken_from_an_instance_nobody_else_holds_still_works():
     for _ in range(4):
         np.testing.assert_array_equal(step(x).numpy(), np.tanh(x.numpy() * [2.0, -2.0]))
     assert step.trace_count == 1
+
+
+class _HalvedBlock(xg.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = xg.Variable([1.0, 2.0], dtype=xg.float64)
+
+    @xg.function
+    def __call__(self, x):
+        return x * self.w * (0.5 if self.training else 1.0)
+
+
+def test_an_instance_whose_method_reads_its_own_mode_is_freed():
+    import gc
+    import weakref
+
+    block, x = _HalvedBlock(), xg.ones(2, dtype=xg.float64)
+    for mode in ("train", "eval"):
+        getattr(block, mode)()
+        for _ in range(3):
+            assert block(x).tolist() == ([0.5, 1.0] if mode == "train" else [1.0, 2.0])
+    instance = weakref.ref(block)
+    del block
+    gc.collect()
+    assert instance() is None

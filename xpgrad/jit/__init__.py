@@ -30,6 +30,7 @@ import sys
 import threading
 import types
 import warnings
+import weakref
 
 from ..backend import current_backend
 from ..primitive import tape_state
@@ -71,6 +72,18 @@ def _recursion():
         frame = frame.f_back
     key = max(counts, key=counts.get, default=None)
     return (functions[key], counts[key]) if key is not None and counts[key] > 1 else None
+
+
+#: a guarded attribute's value once its object is gone (no program traced with it matches)
+_GONE = object()
+
+
+def _held(obj):
+    """A weak reference to ``obj`` (a strong one where it takes none): call it for ``obj``."""
+    try:
+        return weakref.ref(obj)
+    except TypeError:
+        return lambda: obj
 
 
 def _name(fn) -> str:
@@ -143,7 +156,7 @@ class Function:
         self._seen = {}
         self._seen_lock = threading.Lock()
         self._bind = Binder(fn)
-        self._guards = {}            # signature -> ((object, attribute), ...) guarded in traces
+        self._guards = {}       # signature -> ((weak object, attribute), ...) guarded in traces
         self._instances = InstanceFunctions()     # a decorated method's, per instance
         self._self_in_signature = True    # False: an instance's own (its self left out)
         _look_like(self, fn)
@@ -204,7 +217,7 @@ class Function:
         base, be = self._key(args, kwargs)
         guards = self._guards.get(base)
         # attributes the traces of this signature read (a Module's training flag): in the key
-        key = (base, tuple(getattr(o, n) for o, n in guards)) if guards else base
+        key = (base, tuple(getattr(r(), n, _GONE) for r, n in guards)) if guards else base
         program = self._programs.get(key)
         if program is not None:
             try:
@@ -326,11 +339,11 @@ class Function:
         ``found`` (``(object, attribute, value)``)."""
         known = list(self._guards.get(base, ()))
         for o, n, _ in found:
-            if not any(o is k and n == m for k, m in known):
-                known.append((o, n))
+            if not any(r() is o and n == m for r, m in known):
+                known.append((_held(o), n))       # weakly: an instance's own guards its mode
         self._guards[base] = tuple(known)
         values = {(id(o), n): v for o, n, v in found}
-        return (base, tuple(values.get((id(o), n), getattr(o, n)) for o, n in known))
+        return (base, tuple(values.get((id(r()), n), getattr(r(), n, _GONE)) for r, n in known))
 
     def programs(self) -> list:
         """The programs traced so far (``.source`` shows each)."""
