@@ -335,3 +335,17 @@ def test_an_instance_whose_method_reads_its_own_mode_is_freed():
     del block
     gc.collect()
     assert instance() is None
+
+
+def test_a_leaked_tensor_names_the_function_it_leaked_from():
+    kept = []
+
+    def remember_the_loss(x):
+        loss = xg.sum(x * x)
+        kept.append(loss)                 # a Python side effect: the traced tensor leaks
+        return loss
+
+    compiled = xg.function(remember_the_loss, warmup=0)
+    compiled(xg.ones(2))
+    with pytest.raises(TraceError, match="'remember_the_loss'.*leaked"):
+        kept[-1] + 1.0

@@ -39,6 +39,7 @@ from . import capture as capture_module
 from .binding import Binder
 from .capture import capture
 from .errors import OtherBackend, TraceError, user_stacklevel
+from .errors import function_name as _name
 from .lock import TRACE_LOCK
 from .methods import InstanceFunctions
 from .options import _OPTIONS, _check_option_names, _cuda_graphs, _fuser, _is_int
@@ -84,11 +85,6 @@ def _held(obj):
         return weakref.ref(obj)
     except TypeError:
         return lambda: obj
-
-
-def _name(fn) -> str:
-    """How messages name a traced function: its ``__name__``, else the object."""
-    return getattr(fn, "__name__", None) or repr(fn)
 
 
 class RetracingWarning(UserWarning):

@@ -18,7 +18,8 @@ import threading
 import weakref
 
 from ..tensor import Tensor, Variable, _wrap
-from .errors import CREATED_VARIABLE, WROTE_ARGUMENT, OtherBackend, TraceError, user_line
+from .errors import (CREATED_VARIABLE, WROTE_ARGUMENT, OtherBackend, TraceError, function_name,
+                     user_line)
 from .fresh import MadeByTrace, seeded
 from .guards import restored_rng, rng_state
 from .kernel_proxy import _proxy_kernel
@@ -354,6 +355,7 @@ def capture(fn, args, kwargs, be, skip_kernels=()):
     ``skip_kernels``: primitives whose backend kernels are left out (their generic rules are
     recorded instead, for fusion)."""
     tracer = Tracer(be)
+    tracer.function = function_name(fn)
     session = _Session(tracer, skip_kernels)
     made = []
     seen = {}
