@@ -349,3 +349,12 @@ def test_a_leaked_tensor_names_the_function_it_leaked_from():
     compiled(xg.ones(2))
     with pytest.raises(TraceError, match="'remember_the_loss'.*leaked"):
         kept[-1] + 1.0
+
+
+def test_tensors_on_two_backends_are_refused_naming_the_function():
+    def add_them(a, b):
+        return a + b
+
+    compiled = xg.function(add_them)
+    with pytest.raises(ValueError, match="'add_them' got tensors on backends 'numpy' and 'numba'"):
+        compiled(xg.ones(2, backend="numpy"), xg.ones(2, backend="numba"))

@@ -264,8 +264,9 @@ class Function:
         be = tensors[0]._backend if tensors else current_backend()
         for t in tensors:
             if t._backend is not be:
-                raise ValueError(f"xg.function got tensors on backends {be.name!r} and "
-                                 f"{t._backend.name!r}; a traced function runs on one backend")
+                raise ValueError(f"xg.function {_name(self.fn)!r} got tensors on backends "
+                                 f"{be.name!r} and {t._backend.name!r}; a traced function runs "
+                                 f"on one backend")
         same = aliasing(tensors)
         if same is not None:
             sig.append(same)
