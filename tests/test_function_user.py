@@ -1,6 +1,8 @@
-"""xg.function used the way a tf.function / jax.jit / torch.compile user would: methods of
-objects that compare equal, Python numbers that compare oddly (NaN, -0.0), the warnings and
-errors a user reads -- each compiled call compared with the same function run eagerly."""
+"""xg.function used the way a tf.function / jax.jit / torch.compile user would: arguments
+(objects that compare equal, NaN and -0.0, dataclasses, one tensor given twice), decorated
+methods, the warnings and errors a user reads, and small user programs -- each compiled call
+compared with the same function run eagerly. State the function makes or changes itself
+(generators, optimizers, training modes): test_function_user_state.py."""
 import dataclasses
 import math
 import warnings
@@ -123,71 +125,6 @@ def test_a_trace_error_names_the_function():
     assert "test_function_user.py" in str(info.value)        # and the line
 
 
-class _HalvedWhileTraining(xg.nn.Module):
-    """A layer of the user's own that branches on ``self.training`` in Python."""
-
-    def __init__(self):
-        super().__init__()
-        self.linear = xg.nn.Linear(2, 2, rng=0, dtype=xg.float64)
-
-    def forward(self, x):
-        y = self.linear(x)
-        return y * 0.5 if self.training else y
-
-
-@pytest.mark.parametrize("backend", ["numpy", "numba"])
-def test_a_module_s_own_training_branch_follows_train_and_eval(backend):
-    # torch.compile guards on every module's training flag; so must the replay
-    with xg.use_backend(backend):
-        model = _HalvedWhileTraining()
-        compiled = xg.function(model)
-        x = xg.asarray([[1.0, -2.0]], dtype=xg.float64)
-        for mode in ("train", "eval", "train", "eval"):
-            getattr(model, mode)()
-            for _ in range(3):
-                np.testing.assert_array_equal(compiled(x).numpy(), model(x).numpy())
-        assert compiled.trace_count == 2
-
-
-def _seeded_noise(x):
-    rng = xg.random.default_rng(7)          # made afresh, same seed, in every call
-    return x + rng.normal(size=x.shape, dtype=x.dtype) + rng.uniform(size=x.shape, dtype=x.dtype)
-
-
-class _LazyNoise:
-    """A generator made on the first call and kept (as Dropout makes its own)."""
-
-    def __init__(self):
-        self.rng = None
-
-    def __call__(self, x):
-        if self.rng is None:
-            self.rng = xg.random.default_rng(7)
-        return x + self.rng.normal(size=x.shape, dtype=x.dtype)
-
-
-@pytest.mark.parametrize("backend", ["numpy", "numba"])
-@pytest.mark.parametrize("warmup", [0, 1])
-def test_a_generator_made_afresh_in_every_call_draws_as_eager(backend, warmup):
-    # as jax.random.PRNGKey(7) or torch.Generator().manual_seed(7) inside jit / compile: the
-    # same numbers every call, not a continuation of the first call's generator
-    with xg.use_backend(backend):
-        compiled = xg.function(_seeded_noise, warmup=warmup)
-        x = xg.zeros(3, dtype=xg.float64)
-        for _ in range(4):
-            np.testing.assert_array_equal(compiled(x).numpy(), _seeded_noise(x).numpy())
-        assert compiled.trace_count == 1
-
-
-@pytest.mark.parametrize("warmup", [0, 1])
-def test_a_generator_made_by_the_first_call_and_kept_advances_as_eager(warmup):
-    eager, layer = _LazyNoise(), _LazyNoise()
-    compiled = xg.function(layer, warmup=warmup)
-    x = xg.zeros(3, dtype=xg.float64)
-    for _ in range(4):
-        np.testing.assert_array_equal(compiled(x).numpy(), eager(x).numpy())
-
-
 def test_a_numpy_array_argument_is_refused_naming_the_function_and_the_argument():
     def loss_of(x, targets, weights=None):
         return xg.sum(x - targets)
@@ -198,86 +135,6 @@ def test_a_numpy_array_argument_is_refused_naming_the_function_and_the_argument(
         compiled(xg.ones(2), np.ones(2))
     with pytest.raises(TypeError, match=r"'loss_of'.*argument 'weights'.*NumPy scalar"):
         compiled(xg.ones(2), xg.ones(2), weights={"a": np.float32(1.0)})
-
-
-def test_concurrent_replays_each_draw_from_their_own_fresh_generator():
-    import threading
-
-    def noise(x):
-        rng = xg.random.default_rng(5)
-        for _ in range(20):
-            x = x + rng.normal(size=x.shape, dtype=x.dtype)
-        return x
-
-    compiled, x = xg.function(noise), xg.zeros(50, dtype=xg.float64)
-    expected = noise(x).numpy()
-    compiled(x), compiled(x)
-    wrong, barrier = [], threading.Barrier(4)
-
-    def work():
-        barrier.wait()
-        wrong.extend(1 for _ in range(100) if not np.array_equal(compiled(x).numpy(), expected))
-
-    threads = [threading.Thread(target=work) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not wrong
-
-
-def _step_with_its_own_optimizer(w, make_optimizer):
-    def step(x):
-        opt = make_optimizer()        # made afresh in every call: every call is its first step
-        with xg.GradientTape() as tape:
-            loss = xg.sum((x @ w) ** 2)       # a product: plain SGD is folded into its gemm
-        opt.apply_gradients(zip(tape.gradient(loss, [w]), [w]))
-        return loss
-
-    return step
-
-
-@pytest.mark.parametrize("make_optimizer", [
-    lambda: xg.optim.Adam(0.1),
-    lambda: xg.optim.SGD(xg.optim.ExponentialDecay(0.1, 1, 0.5)),
-    lambda: xg.optim.SGD(0.1, momentum=0.9)])
-def test_an_optimizer_made_afresh_in_every_call_updates_as_eager(make_optimizer):
-    w_eager = xg.Variable([[1.0, 2.0], [3.0, 4.0]], dtype=xg.float64)
-    w = xg.Variable([[1.0, 2.0], [3.0, 4.0]], dtype=xg.float64)
-    eager = _step_with_its_own_optimizer(w_eager, make_optimizer)
-    compiled = xg.function(_step_with_its_own_optimizer(w, make_optimizer))
-    x = xg.asarray([[1.0, 0.5], [-1.0, 2.0]], dtype=xg.float64)
-    for _ in range(5):
-        np.testing.assert_allclose(compiled(x).numpy(), eager(x).numpy(), rtol=1e-12)
-        np.testing.assert_allclose(w.numpy(), w_eager.numpy(), rtol=1e-12)
-    assert compiled.trace_count == 1
-
-
-class _LazyTrainer:
-    """An optimizer made on the first call and kept (warmup=0: made while tracing)."""
-
-    def __init__(self, w):
-        self.w, self.opt = w, None
-
-    def __call__(self, x):
-        if self.opt is None:
-            self.opt = xg.optim.Adam(0.1)
-        with xg.GradientTape() as tape:
-            loss = xg.sum(self.w * self.w * x)
-        self.opt.apply_gradients(zip(tape.gradient(loss, [self.w]), [self.w]))
-        return loss
-
-
-@pytest.mark.parametrize("warmup", [0, 1])
-def test_an_optimizer_made_by_the_first_call_and_kept_advances_as_eager(warmup):
-    eager = _LazyTrainer(xg.Variable([1.0, 2.0], dtype=xg.float64))
-    trainer = _LazyTrainer(xg.Variable([1.0, 2.0], dtype=xg.float64))
-    compiled = xg.function(trainer, warmup=warmup)
-    x = xg.asarray([1.0, -1.0], dtype=xg.float64)
-    for _ in range(5):
-        np.testing.assert_allclose(compiled(x).numpy(), eager(x).numpy(), rtol=1e-12)
-    np.testing.assert_allclose(trainer.w.numpy(), eager.w.numpy(), rtol=1e-12)
-    assert trainer.opt.iterations == eager.opt.iterations == 5
 
 
 class _Block(xg.nn.Module):
@@ -302,8 +159,10 @@ def test_each_instance_of_a_decorated_method_has_its_own_traces():
                 np.testing.assert_array_equal(block(x, power=2).numpy(),
                                               np.tanh(x.numpy() * block.w.numpy()) ** 2)
     assert [block.__call__.trace_count for block in blocks] == [1] * 10
-    assert blocks[0].__call__ is blocks[0].__call__
-    assert blocks[0].__call__.max_traces == 4 and blocks[0].__call__.__name__ == "__call__"
+    own = blocks[0].__call__
+    assert own.__self__ is blocks[0] and own.__func__ is blocks[0].__call__.__func__
+    assert own.__func__ is not blocks[1].__call__.__func__ and _Block.__call__.trace_count == 0
+    assert own.max_traces == 4 and own.__name__ == "__call__"
 
 
 def test_an_instance_s_function_does_not_keep_the_instance_alive():
@@ -314,7 +173,7 @@ def test_an_instance_s_function_does_not_keep_the_instance_alive():
     x = xg.ones(2, dtype=xg.float64)
     for _ in range(3):
         block(x)
-    instance, function = weakref.ref(block), weakref.ref(block.__call__)
+    instance, function = weakref.ref(block), weakref.ref(block.__call__.__func__)
     del block
     gc.collect()
     assert instance() is None and function() is None
@@ -445,48 +304,57 @@ def test_one_tensor_given_twice_and_two_equal_tensors_are_two_signatures():
     assert compiled.trace_count == 2
 
 
-def test_what_a_function_remembers_per_signature_stays_bounded():
-    # a Python number that changes every call retraces every call (and warns); what is kept
-    # for those signatures must not grow with the calls (each entry holds its arguments)
-    dropout = xg.nn.Dropout(0.5, rng=0)
-    guarded = xg.function(lambda x, s: dropout(x) * s, max_traces=2, retrace_warning=None)
-    untraceable = xg.function(lambda x, s: x * x[0].item() * s, max_traces=2,
-                              on_trace_error="eager", retrace_warning=None)
-    x = xg.ones(3)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        for i in range(40):
-            for _ in range(2):
-                guarded(x, float(i))
-                assert untraceable(x, float(i)).tolist() == [float(i)] * 3
-    assert len(guarded._guards) <= 2 and len(untraceable._eager) <= 8
-    guarded(x, 38.0), guarded(x, 39.0)
-    assert guarded.trace_count == 40       # the programs kept still replay
+def test_a_method_taken_from_an_instance_nobody_else_holds_still_works():
+    step = _Block(2.0).__call__           # the bound method keeps its instance, as in Python
+    x = xg.asarray([0.5, 1.0], dtype=xg.float64)
+    for _ in range(4):
+        np.testing.assert_array_equal(step(x).numpy(), np.tanh(x.numpy() * [2.0, -2.0]))
+    assert step.trace_count == 1
 
 
-def test_a_function_that_sets_the_mode_itself_replays():
-    # model.eval() inside the step (as a PyTorch evaluation step does): the program reads the
-    # mode the function set, whatever the mode was when the call began
-    model = xg.nn.Sequential(xg.nn.Linear(3, 3, rng=0, dtype=xg.float64),
-                             xg.nn.Dropout(0.5, rng=1))
+class _HalvedBlock(xg.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = xg.Variable([1.0, 2.0], dtype=xg.float64)
 
-    def evaluate(x):
-        model.eval()
-        out = model(x)
-        model.train()
-        return out
-
-    compiled = xg.function(evaluate)
-    x = xg.ones((2, 3), dtype=xg.float64)
-    for _ in range(6):
-        np.testing.assert_array_equal(compiled(x).numpy(), evaluate(x).numpy())
-        assert model.training
-    assert compiled.trace_count == 1
+    @xg.function
+    def __call__(self, x):
+        return x * self.w * (0.5 if self.training else 1.0)
 
 
-def test_a_generator_made_afresh_without_a_seed_draws_new_numbers_every_replay():
-    # eager: fresh entropy every call; a replay must not repeat the trace's numbers
-    compiled = xg.function(lambda x: x + xg.random.default_rng().normal(size=x.shape))
-    x = xg.zeros(4, dtype=xg.float64)
-    draws = [tuple(compiled(x).tolist()) for _ in range(5)]
-    assert len(set(draws)) == 5
+def test_an_instance_whose_method_reads_its_own_mode_is_freed():
+    import gc
+    import weakref
+
+    block, x = _HalvedBlock(), xg.ones(2, dtype=xg.float64)
+    for mode in ("train", "eval"):
+        getattr(block, mode)()
+        for _ in range(3):
+            assert block(x).tolist() == ([0.5, 1.0] if mode == "train" else [1.0, 2.0])
+    instance = weakref.ref(block)
+    del block
+    gc.collect()
+    assert instance() is None
+
+
+def test_a_leaked_tensor_names_the_function_it_leaked_from():
+    kept = []
+
+    def remember_the_loss(x):
+        loss = xg.sum(x * x)
+        kept.append(loss)                 # a Python side effect: the traced tensor leaks
+        return loss
+
+    compiled = xg.function(remember_the_loss, warmup=0)
+    compiled(xg.ones(2))
+    with pytest.raises(TraceError, match="'remember_the_loss'.*leaked"):
+        kept[-1] + 1.0
+
+
+def test_tensors_on_two_backends_are_refused_naming_the_function():
+    def add_them(a, b):
+        return a + b
+
+    compiled = xg.function(add_them)
+    with pytest.raises(ValueError, match="'add_them' got tensors on backends 'numpy' and 'numba'"):
+        compiled(xg.ones(2, backend="numpy"), xg.ones(2, backend="numba"))

@@ -30,6 +30,7 @@ import sys
 import threading
 import types
 import warnings
+import weakref
 
 from ..backend import current_backend
 from ..primitive import tape_state
@@ -38,8 +39,9 @@ from . import capture as capture_module
 from .binding import Binder
 from .capture import capture
 from .errors import OtherBackend, TraceError, user_stacklevel
+from .errors import function_name as _name
 from .lock import TRACE_LOCK
-from .methods import InstanceFunctions, WeakMethod
+from .methods import InstanceFunctions
 from .options import _OPTIONS, _check_option_names, _cuda_graphs, _fuser, _is_int
 from .program import Program
 from .replay_steps import GuardFailed
@@ -73,9 +75,16 @@ def _recursion():
     return (functions[key], counts[key]) if key is not None and counts[key] > 1 else None
 
 
-def _name(fn) -> str:
-    """How messages name a traced function: its ``__name__``, else the object."""
-    return getattr(fn, "__name__", None) or repr(fn)
+#: a guarded attribute's value once its object is gone (no program traced with it matches)
+_GONE = object()
+
+
+def _held(obj):
+    """A weak reference to ``obj`` (a strong one where it takes none): call it for ``obj``."""
+    try:
+        return weakref.ref(obj)
+    except TypeError:
+        return lambda: obj
 
 
 class RetracingWarning(UserWarning):
@@ -143,8 +152,9 @@ class Function:
         self._seen = {}
         self._seen_lock = threading.Lock()
         self._bind = Binder(fn)
-        self._guards = {}            # signature -> ((object, attribute), ...) guarded in traces
+        self._guards = {}       # signature -> ((weak object, attribute), ...) guarded in traces
         self._instances = InstanceFunctions()     # a decorated method's, per instance
+        self._self_in_signature = True    # False: an instance's own (its self left out)
         _look_like(self, fn)
 
     def __getattr__(self, name):
@@ -157,30 +167,13 @@ class Function:
     def __get__(self, obj, objtype=None):
         if obj is None:
             return self
-        return self._instances.of(self, obj)    # each instance its own (jit/methods.py)
+        return self._instances.bound(self, obj)     # each instance its own (jit/methods.py)
 
     def copy_for(self, fn) -> "Function":
         """A Function of ``fn`` with this one's options."""
         return Function(fn, max_traces=self.max_traces, warmup=self.warmup, fuse=self.fuse,
                         cuda_graph=self.cuda_graph, retrace_warning=self.retrace_warning,
                         on_trace_error=self.on_trace_error)
-
-    @property
-    def __self__(self):
-        """An instance's Function of a decorated method: the instance (as a bound method's)."""
-        return self._method_of("__self__")._ref()
-
-    @property
-    def __func__(self):
-        """An instance's Function of a decorated method: the class's Function."""
-        return self._method_of("__func__").function
-
-    def _method_of(self, name):
-        method = self.__dict__.get("fn")
-        if type(method) is not WeakMethod:
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r} "
-                                 f"(only an instance's Function of a method has)")
-        return method
 
     def __call__(self, *args, **kwargs):
         try:
@@ -220,7 +213,7 @@ class Function:
         base, be = self._key(args, kwargs)
         guards = self._guards.get(base)
         # attributes the traces of this signature read (a Module's training flag): in the key
-        key = (base, tuple(getattr(o, n) for o, n in guards)) if guards else base
+        key = (base, tuple(getattr(r(), n, _GONE) for r, n in guards)) if guards else base
         program = self._programs.get(key)
         if program is not None:
             try:
@@ -263,7 +256,7 @@ class Function:
         current one."""
         sig, tensors = [], []
         try:
-            _signature(args, sig, tensors)
+            _signature(args if self._self_in_signature else args[1:], sig, tensors)
             _signature(kwargs, sig, tensors)
         except TypeError as e:
             raise TypeError(f"xg.function {_name(self.fn)!r}, argument "
@@ -271,8 +264,9 @@ class Function:
         be = tensors[0]._backend if tensors else current_backend()
         for t in tensors:
             if t._backend is not be:
-                raise ValueError(f"xg.function got tensors on backends {be.name!r} and "
-                                 f"{t._backend.name!r}; a traced function runs on one backend")
+                raise ValueError(f"xg.function {_name(self.fn)!r} got tensors on backends "
+                                 f"{be.name!r} and {t._backend.name!r}; a traced function runs "
+                                 f"on one backend")
         same = aliasing(tensors)
         if same is not None:
             sig.append(same)
@@ -342,11 +336,11 @@ class Function:
         ``found`` (``(object, attribute, value)``)."""
         known = list(self._guards.get(base, ()))
         for o, n, _ in found:
-            if not any(o is k and n == m for k, m in known):
-                known.append((o, n))
+            if not any(r() is o and n == m for r, m in known):
+                known.append((_held(o), n))       # weakly: an instance's own guards its mode
         self._guards[base] = tuple(known)
         values = {(id(o), n): v for o, n, v in found}
-        return (base, tuple(values.get((id(o), n), getattr(o, n)) for o, n in known))
+        return (base, tuple(values.get((id(r()), n), getattr(r(), n, _GONE)) for r, n in known))
 
     def programs(self) -> list:
         """The programs traced so far (``.source`` shows each)."""

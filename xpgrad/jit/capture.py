@@ -18,7 +18,8 @@ import threading
 import weakref
 
 from ..tensor import Tensor, Variable, _wrap
-from .errors import CREATED_VARIABLE, WROTE_ARGUMENT, OtherBackend, TraceError, user_line
+from .errors import (CREATED_VARIABLE, WROTE_ARGUMENT, OtherBackend, TraceError, function_name,
+                     user_line)
 from .fresh import MadeByTrace, seeded
 from .guards import restored_rng, rng_state
 from .kernel_proxy import _proxy_kernel
@@ -80,6 +81,10 @@ class _Session:
         self.created = []         # (weak reference, user's line) of Variables made by the trace
         self.drawn = {}           # id -> (weak Generator, its native generator, state before)
         self.fresh = MadeByTrace()      # the generators and optimizers it makes
+
+    def _recording(self) -> bool:
+        """Whether this thread's trace records now: what is made now, the function makes."""
+        return THREAD.tracer is self.tracer and not self.tracer.paused
 
     def _replace(self, obj, name, value):
         """``obj.name = value`` until ``restore()``, which puts back exactly what ``obj`` had
@@ -165,25 +170,24 @@ class _Session:
         from ..optim.optimizer import Optimizer
 
         original = Optimizer.apply_gradients
-        session, tracer = self, self.tracer
+        session = self
 
         def apply_gradients(opt, grads_and_vars):
             return session.optimizer_step(original, opt, grads_and_vars)
 
         Optimizer.apply_gradients = apply_gradients
         self.patched.append((Optimizer, "apply_gradients", original))
-        made_while = lambda: THREAD.tracer is tracer and not tracer.paused     # noqa: E731
-        self.patched.append((Optimizer, "__init__", self.fresh.watch(Optimizer, made_while)))
+        self.patched.append((Optimizer, "__init__", self.fresh.watch(Optimizer, self._recording)))
 
     def _patch_variable_creation(self):
         from ..tensor import Variable
 
         original = Variable.__init__
-        tracer, created = self.tracer, self.created
+        recording, created = self._recording, self.created
 
         def __init__(var, *args, **kwargs):
             original(var, *args, **kwargs)
-            if THREAD.tracer is tracer and not tracer.paused:
+            if recording():
                 created.append((weakref.ref(var), user_line()))
 
         Variable.__init__ = __init__
@@ -220,8 +224,8 @@ class _Session:
 
         Generator._draw = draw
         self.patched.append((Generator, "_draw", original))
-        made_while = lambda: THREAD.tracer is tracer and not tracer.paused     # noqa: E731
-        self.patched.append((Generator, "__init__", fresh.watch(Generator, made_while, seeded)))
+        self.patched.append((Generator, "__init__",
+                             fresh.watch(Generator, self._recording, seeded)))
 
     def undo_draws(self):
         """Put the generators the trace drew from back in the state it found them in."""
@@ -351,6 +355,7 @@ def capture(fn, args, kwargs, be, skip_kernels=()):
     ``skip_kernels``: primitives whose backend kernels are left out (their generic rules are
     recorded instead, for fusion)."""
     tracer = Tracer(be)
+    tracer.function = function_name(fn)
     session = _Session(tracer, skip_kernels)
     made = []
     seen = {}

@@ -80,6 +80,11 @@ def tensor_read() -> str | None:
     return found
 
 
+def function_name(fn) -> str:
+    """How messages name a traced function: its ``__name__``, else the object."""
+    return getattr(fn, "__name__", None) or repr(fn)
+
+
 def user_stacklevel() -> int:
     """``warnings.warn``'s ``stacklevel`` for a warning about the caller's call: the frames from
     the function that warns (the caller of this one) to the first outside xpgrad (the user's

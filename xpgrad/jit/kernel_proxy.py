@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 from ..backend import Kernel
-from .errors import TraceError, user_line
-from .traced import LEAKED
+from .traced import leaked
 
 
 class _KernelProxy:
@@ -20,7 +19,7 @@ class _KernelProxy:
 
     def _call(self, fn, args, params):
         if self.tracer is None:            # a tape recorded in a trace, used after it
-            raise TraceError(LEAKED, user_line())
+            raise leaked()
         return self.tracer.call(fn, args, params, kind="kernel")
 
     def forward(self, *raws, **params):

@@ -1,38 +1,17 @@
 """A decorated method: one ``Function`` per instance, as ``tf.function`` makes one.
 
-``@xg.function`` on a method makes one Function for the class; ``instance.method`` is that
-instance's own Function, made on first use with the same options, of the method bound to the
-instance held weakly. So ten layers of one class are ten functions of one trace each (one
-shared function would retrace as soon as the instances outnumber ``max_traces``), each
-instance's ``trace_count`` is its own, and the Function does not keep its instance alive.
-An instance that cannot be weakly referenced (``__slots__`` without ``__weakref__``) gets the
-class's Function, bound as a plain method.
+``@xg.function`` on a method makes one Function for the class; ``instance.method`` is a bound
+method of that instance's own Function, made on first use with the same options. So ten
+layers of one class are ten functions of one trace each (one shared function would retrace as
+soon as the instances outnumber ``max_traces``), and each instance's ``trace_count`` is its
+own. The instance's Function leaves ``self`` out of its signatures, so it holds no reference
+to the instance (which the class's Function would keep alive forever); the bound method holds
+it, as any bound method does, and the instance's Function is dropped with the instance.
 """
 from __future__ import annotations
 
-import functools
-import inspect
 import types
 import weakref
-
-
-class WeakMethod:
-    """The method ``function`` (the class's Function) decorates, bound to an instance held
-    weakly; the bound method's signature and name."""
-
-    def __init__(self, function, ref):
-        fn = function.fn
-        functools.update_wrapper(self, fn)
-        self.function, self._fn, self._ref = function, fn, ref
-        try:
-            signature = inspect.signature(fn)
-        except (TypeError, ValueError):
-            return
-        parameters = list(signature.parameters.values())[1:]     # without self
-        self.__signature__ = signature.replace(parameters=parameters)
-
-    def __call__(self, *args, **kwargs):
-        return self._fn(self._ref(), *args, **kwargs)
 
 
 class InstanceFunctions:
@@ -41,11 +20,14 @@ class InstanceFunctions:
     def __init__(self):
         self._by_id = {}        # id(instance) -> (weak reference, its Function)
 
-    def of(self, function, obj):
-        """``obj``'s Function of the method ``function`` decorates."""
+    def bound(self, function, obj):
+        """``obj``'s Function of the method ``function`` decorates, bound to ``obj``."""
         entry = self._by_id.get(id(obj))
-        if entry is not None and entry[0]() is obj:
-            return entry[1]
+        if entry is None or entry[0]() is not obj:
+            entry = self._add(function, obj)
+        return types.MethodType(entry[1], obj)
+
+    def _add(self, function, obj):
         key, by_id = id(obj), self._by_id
 
         def forget(ref):
@@ -54,8 +36,9 @@ class InstanceFunctions:
 
         try:
             ref = weakref.ref(obj, forget)
-        except TypeError:
-            return types.MethodType(function, obj)
-        own = function.copy_for(WeakMethod(function, ref))
+        except TypeError:       # no weak references (__slots__): the class's Function
+            return (None, function)
+        own = function.copy_for(function.fn)
+        own._self_in_signature = False
         entry = by_id.setdefault(key, (ref, own))
-        return entry[1] if entry[0]() is obj else own
+        return entry if entry[0]() is obj else (ref, own)

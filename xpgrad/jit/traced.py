@@ -207,9 +207,15 @@ def index(x, key):
 def check_not_leaked(traced):
     """Raise for a Traced whose trace has ended: a tensor leaked out of the traced function."""
     if not traced._tracer.active:
-        raise TraceError(LEAKED, user_line())
+        raise leaked(traced._tracer)
 
 
-LEAKED = ("a tensor made while tracing an xg.function was used after the trace ended: it leaked "
-          "out of the function through a Python side effect (e.g. appended to a list or stored "
-          "on an object). Return it from the function instead")
+def leaked(tracer=None):
+    """The error for a tensor of ``tracer``'s ended trace used now (it names the function)."""
+    name = f" ({tracer.function!r})" if getattr(tracer, "function", None) else ""
+    return TraceError(LEAKED.format(name), user_line())
+
+
+LEAKED = ("a tensor made while tracing an xg.function{} was used after the trace ended: it "
+          "leaked out of the function through a Python side effect (e.g. appended to a list or "
+          "stored on an object). Return it from the function instead")

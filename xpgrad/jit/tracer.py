@@ -26,7 +26,7 @@ import gc
 import types
 
 from .errors import TraceError, tensor_read, user_line
-from .traced import LEAKED, Traced, check_not_leaked
+from .traced import Traced, check_not_leaked, leaked
 
 
 class Ref:
@@ -137,6 +137,7 @@ class Tracer:
         self.paused = False       # a host step runs eagerly, unrecorded
         self.attribute_guards = []   # (object, attribute, value) the program depends on
         self.attribute_writes = set()     # (id(object), attribute) the function set itself
+        self.function = None      # the traced function's name (errors name it)
         self._opaque, self._opaque_objects = {}, {}     # kernels' own objects, by slot
         # every traced array stays alive until the program is built: a slot's root is the id()
         # of the array owning its memory, and the tape frees intermediates it no longer needs,
@@ -199,7 +200,7 @@ class Tracer:
 
     def refuse(self, what):
         if not self.active:
-            raise TraceError(LEAKED, user_line())
+            raise leaked(self)
         what = tensor_read() or what
         raise TraceError(
             f"{what} inside an xg.function reads a tensor's value in Python, which a replay "
@@ -260,7 +261,7 @@ class Tracer:
         """Run ``fn()`` with the recording paused (what it does inside is not recorded) and
         record it as one step with no arguments: a replay runs ``fn()`` again."""
         if not self.active:
-            raise TraceError(LEAKED, user_line())
+            raise leaked(self)
         self.paused = True
         try:
             result = fn()
@@ -275,7 +276,7 @@ class Tracer:
         While paused, or while ``fn`` runs (what it calls is part of its step), calls run
         unrecorded on real arrays."""
         if not self.active:
-            raise TraceError(LEAKED, user_line())
+            raise leaked(self)
         found = []
         rargs, aargs = self._unwrap(args, found)
         rkw, akw = self._unwrap(kwargs, found)
