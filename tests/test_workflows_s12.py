@@ -373,3 +373,15 @@ def test_standardizing_an_empty_training_split_names_it():
                          np.zeros((2, 3), np.float32), np.zeros(2, np.int64), (1, 3), 2)
     with pytest.raises(ValueError, match="x_train is empty"):
         xg.data.normalized(ds)
+
+
+@pytest.mark.skipif("numba" not in BACKENDS, reason="needs two backends")
+def test_a_layer_left_on_the_default_backend_is_named_in_the_mixed_backend_error():
+    rng = xg.random.default_rng(0, backend="numba")
+    model = xg.nn.Sequential(xg.nn.Linear(4, 8, rng=rng), xg.nn.LayerNorm(8),   # numpy
+                             xg.nn.Linear(8, 2, rng=rng))
+    with pytest.raises(xg.MixedBackendError) as info:
+        model(np.ones((3, 4), np.float32))
+    notes = "\n".join(getattr(info.value, "__notes__", []))
+    assert "LayerNorm 'layer_norm'" in notes and "numpy" in notes, notes
+    assert notes.count("\n") == 0, notes                 # the innermost layer, once

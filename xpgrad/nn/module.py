@@ -21,6 +21,7 @@ import threading
 from collections.abc import Mapping
 
 from .._args import flag, no_attribute
+from ..backend import MixedBackendError
 from ..tensor import Tensor, Variable
 from ._checks import known_keywords
 
@@ -92,7 +93,11 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        try:
+            return self.forward(*args, **kwargs)
+        except MixedBackendError as e:
+            _note_layer(e, self)
+            raise
 
     # -- discovery ----------------------------------------------------------------------------
     def _items(self):
@@ -248,6 +253,19 @@ def layer_repr(layer) -> str:
     if layer is None or isinstance(layer, Module):
         return repr(layer)
     return getattr(layer, "__name__", None) or repr(layer)
+
+
+def _note_layer(error, module) -> None:
+    """Add to a MixedBackendError the innermost layer it came from and its variables'
+    backends (the usual cause: a layer built without ``backend=`` on the default one)."""
+    if getattr(error, "_xpgrad_layer", None) is not None:
+        return
+    error._xpgrad_layer = True
+    names = sorted({v.backend.name for v in module.variables})
+    where = f"whose variables are on {', '.join(names)}" if names else "which has no variables"
+    error.add_note(f"in {type(module).__name__} {module.name!r}, {where}: build every layer on "
+                   "one backend (backend=..., an rng of that backend, or under "
+                   "xg.use_backend(...))")
 
 
 #: what may be or hold a Module or Variable (``_children`` skips anything else)
