@@ -4,6 +4,7 @@ the errors such scripts meet."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -385,3 +386,14 @@ def test_a_layer_left_on_the_default_backend_is_named_in_the_mixed_backend_error
     notes = "\n".join(getattr(info.value, "__notes__", []))
     assert "LayerNorm 'layer_norm'" in notes and "numpy" in notes, notes
     assert notes.count("\n") == 0, notes                 # the innermost layer, once
+
+
+@pytest.mark.parametrize("name, pointer", [
+    ("modules", "submodules()"), ("children", "submodules()"),
+    ("named_modules", "submodules()"), ("get_weights", "state_dict()"),
+    ("set_weights", "load_state_dict"), ("save_weights", "save_checkpoint"),
+    ("load_weights", "load_checkpoint"), ("count_params", "v.size"),
+])
+def test_torch_and_keras_module_names_point_at_xpgrads(name, pointer):
+    with pytest.raises(AttributeError, match=re.escape(pointer)):
+        getattr(xg.nn.MLP([2, 3, 1], rng=0), name)

@@ -271,7 +271,7 @@ def _note_layer(error, module) -> None:
 #: what may be or hold a Module or Variable (``_children`` skips anything else)
 _HOLDERS = (Module, Variable, *_CONTAINERS)
 
-#: what a PyTorch user reaches for, and where xpgrad has it (Keras' names)
+#: what a PyTorch (or Keras) user reaches for, and where xpgrad has it
 _PYTORCH_NAMES = {
     "parameters": "xpgrad uses Keras' names: model.trainable_variables (or model.variables)",
     "named_parameters": "xpgrad uses Keras' names: model.named_variables() ({path: Variable})",
@@ -285,6 +285,15 @@ _PYTORCH_NAMES = {
                       "one that is never trained",
     "register_buffer": "an attribute holding a non-trainable xg.Variable(..., "
                        "trainable=False) is kept in named_variables() and checkpoints",
+    **dict.fromkeys(("modules", "children", "named_modules"),
+                    "model.submodules() lists every module below this one (depth first)"),
+    # Keras' Model methods
+    "get_weights": "model.state_dict() ({path: NumPy copy})",
+    "set_weights": "model.load_state_dict(state) (by path, checked)",
+    "save_weights": "xg.save_checkpoint(path, model) (with the optimizer: xg.save_checkpoint("
+                    "path, model, opt))",
+    "load_weights": "xg.load_checkpoint(path, model)",
+    "count_params": "sum(v.size for v in model.trainable_variables) (or model.variables)",
 }
 
 #: per thread, the ids of the modules whose repr is being built (a cycle ends there)
