@@ -397,3 +397,36 @@ def test_a_layer_left_on_the_default_backend_is_named_in_the_mixed_backend_error
 def test_torch_and_keras_module_names_point_at_xpgrads(name, pointer):
     with pytest.raises(AttributeError, match=re.escape(pointer)):
         getattr(xg.nn.MLP([2, 3, 1], rng=0), name)
+
+
+# -- schedules ------------------------------------------------------------------------------
+@pytest.mark.parametrize("initial, target, alpha", [(0.0, 0.1, 0.0), (1e-3, 0.05, 0.1)])
+def test_cosine_decay_with_warmup_is_torchs_linear_warmup_then_cosine(initial, target, alpha):
+    torch = pytest.importorskip("torch")
+    warmup, decay = 5, 20
+    schedule = xg.optim.CosineDecay(initial, decay, alpha=alpha, warmup_target=target,
+                                    warmup_steps=warmup)
+    param = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([param], lr=target)
+    chain = torch.optim.lr_scheduler.SequentialLR(opt, [
+        torch.optim.lr_scheduler.LinearLR(opt, start_factor=max(initial / target, 1e-12),
+                                          end_factor=1.0, total_iters=warmup),
+        torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=decay, eta_min=alpha * target)],
+        milestones=[warmup])
+    for step in range(warmup + decay + 1):
+        assert schedule(step) == pytest.approx(opt.param_groups[0]["lr"], rel=1e-9, abs=1e-12)
+        opt.step()
+        chain.step()
+    assert schedule(warmup + decay + 50) == pytest.approx(alpha * target, abs=1e-15)
+
+
+def test_cosine_decay_warmup_arguments_are_checked_by_name():
+    with pytest.raises(ValueError, match="warmup_steps"):
+        xg.optim.CosineDecay(0.0, 10, warmup_target=0.1, warmup_steps=-1)
+    with pytest.raises(ValueError, match="warmup_target"):
+        xg.optim.CosineDecay(0.0, 10, warmup_target=float("nan"), warmup_steps=3)
+    with pytest.raises(ValueError, match="warmup_target"):
+        xg.optim.CosineDecay(0.0, 10, warmup_steps=3)        # warming up to what?
+    plain = xg.optim.CosineDecay(0.1, 10)
+    assert [plain(s) for s in range(12)] == [
+        xg.optim.CosineDecay(0.1, 10, warmup_target=None, warmup_steps=0)(s) for s in range(12)]
