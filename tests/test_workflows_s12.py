@@ -430,3 +430,20 @@ def test_cosine_decay_warmup_arguments_are_checked_by_name():
     plain = xg.optim.CosineDecay(0.1, 10)
     assert [plain(s) for s in range(12)] == [
         xg.optim.CosineDecay(0.1, 10, warmup_target=None, warmup_steps=0)(s) for s in range(12)]
+
+
+def test_eval_reaches_a_dropout_in_a_nested_list():
+    class Blocks(xg.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.blocks = [[xg.nn.Linear(4, 4, rng=0), xg.nn.Dropout(0.5, rng=1)]]
+
+        def forward(self, x):
+            for linear, dropout in self.blocks:
+                x = dropout(linear(x))
+            return x
+
+    model = Blocks().eval()
+    x = np.ones((8, 4), np.float32)
+    np.testing.assert_array_equal(model(x).numpy(), model(x).numpy())
+    assert not model.blocks[0][1].training
