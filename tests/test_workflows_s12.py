@@ -447,3 +447,15 @@ def test_eval_reaches_a_dropout_in_a_nested_list():
     x = np.ones((8, 4), np.float32)
     np.testing.assert_array_equal(model(x).numpy(), model(x).numpy())
     assert not model.blocks[0][1].training
+
+
+def test_keras_training_argument_points_at_train_and_eval():
+    model = xg.nn.Sequential(xg.nn.Linear(2, 2, rng=0), xg.nn.Dropout(0.5, rng=0))
+    with pytest.raises(TypeError, match=r"model\.eval\(\)"):
+        model(np.ones((1, 2), np.float32), training=False)
+
+    class Custom(xg.nn.Module):                 # a forward that takes it is left alone
+        def forward(self, x, training=True):
+            return x if training else -x
+
+    assert Custom()(xg.asarray(1.0), training=False).item() == -1.0

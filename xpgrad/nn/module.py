@@ -98,6 +98,12 @@ class Module:
         except MixedBackendError as e:
             _note_layer(e, self)
             raise
+        except TypeError as e:
+            if "training" in kwargs and "'training'" in str(e):
+                raise TypeError(f"{e}: xpgrad's layers take no training= argument (Keras'); "
+                                "model.eval() and model.train() set the mode, as in PyTorch"
+                                ) from None
+            raise
 
     # -- discovery ----------------------------------------------------------------------------
     def _items(self):
