@@ -99,7 +99,7 @@ class Module:
             _note_layer(e, self)
             raise
         except TypeError as e:
-            if "training" in kwargs and "'training'" in str(e):
+            if "training" in kwargs and "keyword argument 'training'" in str(e):
                 raise TypeError(f"{e}: xpgrad's layers take no training= argument (Keras'); "
                                 "model.eval() and model.train() set the mode, as in PyTorch"
                                 ) from None
