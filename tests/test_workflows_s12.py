@@ -459,3 +459,9 @@ def test_keras_training_argument_points_at_train_and_eval():
             return x if training else -x
 
     assert Custom()(xg.asarray(1.0), training=False).item() == -1.0
+
+
+def test_batches_take_an_xpgrad_generator_as_its_numpy_generator():
+    ours = xg.data.batches(10, 3, xg.random.default_rng(4))
+    numpy = xg.data.batches(10, 3, np.random.default_rng(4))
+    assert [b.tolist() for b in ours] == [b.tolist() for b in numpy]
