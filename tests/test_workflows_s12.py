@@ -465,3 +465,30 @@ def test_batches_take_an_xpgrad_generator_as_its_numpy_generator():
     ours = xg.data.batches(10, 3, xg.random.default_rng(4))
     numpy = xg.data.batches(10, 3, np.random.default_rng(4))
     assert [b.tolist() for b in ours] == [b.tolist() for b in numpy]
+
+
+# -- early stopping: snapshots of the model and the optimizer ----------------------------------
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("make_opt", [lambda: xg.optim.Adam(1e-2),
+                                      lambda: xg.optim.SGD(0.1, momentum=0.9),
+                                      lambda: xg.optim.RMSprop(1e-2, momentum=0.5)],
+                         ids=["adam", "sgd", "rmsprop"])
+def test_rolling_back_to_a_snapshot_repeats_the_same_steps(backend, make_opt):
+    model = xg.nn.MLP([6, 8, 3], rng=xg.random.default_rng(0, backend=backend),
+                      backend=backend)
+    opt = make_opt()
+    x, y = xg.asarray(X, backend=backend), xg.asarray(Y, backend=backend)
+
+    def steps(n):
+        for _ in range(n):
+            opt.minimize(lambda: xg.losses.softmax_cross_entropy(model(x), y), model)
+        return model.state_dict()
+
+    steps(3)
+    weights, state = model.state_dict(), opt.state_dict(model)
+    first = steps(3)
+    model.load_state_dict(weights)
+    opt.load_state_dict(state, model)
+    again = steps(3)
+    for key in first:
+        np.testing.assert_array_equal(again[key], first[key], err_msg=key)
