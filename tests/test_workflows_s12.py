@@ -492,3 +492,26 @@ def test_rolling_back_to_a_snapshot_repeats_the_same_steps(backend, make_opt):
     again = steps(3)
     for key in first:
         np.testing.assert_array_equal(again[key], first[key], err_msg=key)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_compiled_step_with_dropout_rolled_back_repeats_its_losses(backend):
+    model, opt, dropout_rng = _dropout_model(backend)
+    x, y = xg.asarray(X, backend=backend), xg.asarray(Y, backend=backend)
+
+    @xg.function
+    def step(x, y):
+        with xg.GradientTape() as tape:
+            loss = xg.losses.softmax_cross_entropy(model(x), y)
+        grads = tape.gradient(loss, model.trainable_variables)
+        opt.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    for _ in range(3):
+        step(x, y)
+    snapshot = model.state_dict(), opt.state_dict(model), dropout_rng.get_state()
+    first = [float(step(x, y)) for _ in range(3)]
+    model.load_state_dict(snapshot[0])
+    opt.load_state_dict(snapshot[1], model)
+    dropout_rng.set_state(snapshot[2])
+    assert [float(step(x, y)) for _ in range(3)] == first
