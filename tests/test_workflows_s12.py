@@ -148,9 +148,10 @@ def test_one_optimizer_per_group_is_torch_param_groups_and_resumes_from_two_file
         np.testing.assert_array_equal(value, model.state_dict()[key], err_msg=key)
 
 
-def test_a_torch_user_reaching_for_param_groups_is_told_about_one_optimizer_per_group():
+@pytest.mark.parametrize("name", ["param_groups", "exclude_from_weight_decay"])
+def test_a_user_reaching_for_parameter_groups_is_told_about_one_optimizer_per_group(name):
     with pytest.raises(AttributeError, match="one optimizer per group"):
-        xg.optim.AdamW(1e-3).param_groups
+        getattr(xg.optim.AdamW(1e-3), name)
 
 
 @pytest.mark.parametrize("initial, target, alpha", [(0.0, 0.1, 0.0), (1e-3, 0.05, 0.1)])

@@ -344,6 +344,9 @@ _OTHER_NAMES = {
                     "weight decay on biases) use one optimizer per group, each given its "
                     "group's (gradient, variable) pairs",
     "lr": "the learning rate is opt.learning_rate (read it, or assign a float or a schedule)",
+    "exclude_from_weight_decay": "variables without weight decay get their own optimizer "
+                                 "(weight_decay=0.0): one optimizer per group, each given its "
+                                 "group's (gradient, variable) pairs",
 }
 
 # opt.lr = 1e-4 would otherwise make an attribute the updates never read
