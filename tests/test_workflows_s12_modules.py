@@ -245,7 +245,8 @@ def test_a_layer_left_on_the_default_backend_is_named_in_the_mixed_backend_error
 
 @pytest.mark.parametrize("name, pointer", [
     ("modules", "submodules()"), ("children", "submodules()"),
-    ("named_modules", "submodules()"), ("get_weights", "state_dict()"),
+    ("named_modules", "submodules()"), ("apply", "submodules()"),
+    ("get_weights", "state_dict()"),
     ("set_weights", "load_state_dict"), ("save_weights", "save_checkpoint"),
     ("load_weights", "load_checkpoint"), ("count_params", "v.size"),
 ])

@@ -291,8 +291,10 @@ _PYTORCH_NAMES = {
                       "one that is never trained",
     "register_buffer": "an attribute holding a non-trainable xg.Variable(..., "
                        "trainable=False) is kept in named_variables() and checkpoints",
-    **dict.fromkeys(("modules", "children", "named_modules"),
+    **dict.fromkeys(("modules", "children", "named_modules", "named_children"),
                     "model.submodules() lists every module below this one (depth first)"),
+    "apply": "for m in (model, *model.submodules()): fn(m) -- model.submodules() lists every "
+             "module below this one",
     # Keras' Model methods
     "get_weights": "model.state_dict() ({path: NumPy copy})",
     "set_weights": "model.load_state_dict(state) (by path, checked)",
