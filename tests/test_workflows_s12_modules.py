@@ -288,3 +288,14 @@ def test_batches_take_an_xpgrad_generator_as_its_numpy_generator():
     ours = xg.data.batches(10, 3, xg.random.default_rng(4))
     numpy = xg.data.batches(10, 3, np.random.default_rng(4))
     assert [b.tolist() for b in ours] == [b.tolist() for b in numpy]
+
+
+@pytest.mark.parametrize("name, pointer", [
+    ("ModuleList", "plain list"), ("ModuleDict", "plain dict"), ("ParameterList", "plain list"),
+    ("ParameterDict", "plain dict"), ("Parameter", "xg.Variable"),
+])
+def test_torch_container_names_in_xg_nn_point_at_plain_lists_and_variables(name, pointer):
+    with pytest.raises(AttributeError, match=re.escape(pointer)):
+        getattr(xg.nn, name)
+    with pytest.raises(AttributeError, match="no_such_layer"):
+        xg.nn.no_such_layer
