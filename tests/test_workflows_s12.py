@@ -1,6 +1,7 @@
-"""The scripts PyTorch and Keras users write, run with xpgrad: resuming a run with dropout
-exactly, reaching the data helpers, loading a torch ``nn.Sequential`` into a Sequential, and
-the errors such scripts meet."""
+"""The training scripts PyTorch and Keras users write, run with xpgrad: a run with dropout
+resumed from a checkpoint bit for bit, early-stopping snapshots and roll-backs, weight-decay
+groups as torch's parameter groups, a cosine schedule with warm-up. Modules, data and the
+errors such scripts meet: tests/test_workflows_s12_modules.py."""
 from __future__ import annotations
 
 import json
@@ -95,206 +96,6 @@ def test_set_state_refuses_what_is_not_a_state_naming_it(bad, match):
     assert rng.get_state() == before
 
 
-@pytest.mark.parametrize("module, name", [("data", "batches"), ("training", "TrainConfig")])
-def test_the_data_helpers_and_the_training_loop_are_reached_from_import_xpgrad(module, name):
-    import subprocess
-    import sys
-
-    code = f"import xpgrad as xg; print(callable(xg.{module}.{name}))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "True"
-
-
-def test_a_missing_attribute_of_xpgrad_is_still_an_attribute_error():
-    with pytest.raises(AttributeError, match="no_such_thing"):
-        xg.no_such_thing
-
-
-# -- fine-tuning from a torch.nn.Sequential ---------------------------------------------------
-def _torch_body():
-    torch = pytest.importorskip("torch")
-    torch.manual_seed(0)
-    return torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.Tanh(), torch.nn.Dropout(0.1),
-                               torch.nn.Linear(8, 4), torch.nn.Tanh(),
-                               torch.nn.Sequential(torch.nn.Linear(4, 3))).double().eval()
-
-
-def _xg_body(backend, seed=1):
-    rng = xg.random.default_rng(seed, backend=backend)
-    return xg.nn.Sequential(
-        xg.nn.Linear(5, 8, rng=rng, dtype=xg.float64), xg.nn.Tanh(),
-        xg.nn.Linear(8, 4, rng=rng, dtype=xg.float64), xg.nn.Tanh(),
-        xg.nn.Sequential(xg.nn.Linear(4, 3, rng=rng, dtype=xg.float64)))
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_a_torch_sequential_loads_into_a_sequential_layer_by_layer(backend):
-    import torch
-
-    body = _torch_body()
-    model = _xg_body(backend)
-    model.load_torch_state_dict(body.state_dict())
-    x = np.random.default_rng(2).normal(size=(6, 5))
-    np.testing.assert_allclose(model(x).numpy(), body(torch.from_numpy(x)).detach().numpy(),
-                               rtol=1e-12, atol=1e-12)
-    back = _torch_body()
-    for p in back.parameters():
-        torch.nn.init.zeros_(p)
-    back.load_state_dict({k: torch.from_numpy(v) for k, v in _renumbered(
-        model.torch_state_dict(), back).items()})
-    np.testing.assert_array_equal(back(torch.from_numpy(x)).detach().numpy(),
-                                  body(torch.from_numpy(x)).detach().numpy())
-
-
-def _renumbered(state, torch_model):
-    """``state`` (keys by the xpgrad Sequential's indices) under the torch model's keys, in
-    order: the two differ where torch has layers without weights that xpgrad leaves out."""
-    assert len(state) == len(torch_model.state_dict())
-    return dict(zip(torch_model.state_dict(), state.values()))
-
-
-def test_a_sequential_state_dict_uses_its_own_layer_indices():
-    model = _xg_body("numpy")
-    assert list(model.torch_state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias",
-                                              "4.0.weight", "4.0.bias"]
-
-
-def test_an_mlp_loads_a_torch_sequential_of_linear_and_activation_layers():
-    torch = pytest.importorskip("torch")
-    torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.ReLU(), torch.nn.Linear(6, 3))
-    mlp = xg.nn.MLP([4, 6, 3], rng=1)
-    mlp.load_torch_state_dict(net.state_dict())
-    x = np.random.default_rng(0).normal(size=(5, 4)).astype(np.float32)
-    np.testing.assert_allclose(mlp(x).numpy(), net(torch.from_numpy(x)).detach().numpy(),
-                               rtol=1e-5, atol=1e-6)
-    assert list(mlp.torch_state_dict()) == list(net.state_dict())
-
-
-@pytest.mark.parametrize("change, match", [
-    (lambda sd: sd.pop("3.bias"), "missing keys"),
-    (lambda sd: sd.update({"6.weight": sd["0.weight"]}), "6"),
-    (lambda sd: sd.update({"3.weight": sd["0.weight"]}), "shape"),
-    (lambda sd: sd.update({"head.weight": sd["0.weight"]}), "head"),
-])
-def test_a_torch_state_dict_that_does_not_fit_changes_nothing(change, match):
-    state = dict(_torch_body().state_dict())
-    change(state)
-    model = _xg_body("numpy")
-    before = model.state_dict()
-    with pytest.raises(ValueError, match=match):
-        model.load_torch_state_dict(state)
-    after = model.state_dict()
-    for key in before:
-        np.testing.assert_array_equal(after[key], before[key])
-
-
-def test_a_layer_with_weights_but_no_torch_loader_is_named():
-    class Scale(xg.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.k = xg.Variable(2.0)
-
-        def forward(self, x):
-            return self.k * x
-
-    model = xg.nn.Sequential(Scale(), xg.nn.Linear(2, 2, rng=0))
-    with pytest.raises(TypeError, match="Scale"):
-        model.load_torch_state_dict({"0.k": np.ones(()), "1.weight": np.ones((2, 2)),
-                                     "1.bias": np.ones(2)})
-
-
-def test_a_nested_sequential_without_weights_is_skipped_like_an_activation():
-    torch = pytest.importorskip("torch")
-    net = torch.nn.Sequential(torch.nn.Linear(3, 2))
-    model = xg.nn.Sequential(xg.nn.Sequential(xg.nn.ReLU()), xg.nn.Linear(3, 2, rng=0))
-    model.load_torch_state_dict(net.state_dict())
-    np.testing.assert_array_equal(model.layers[1].w.numpy(), net[0].weight.detach().numpy().T)
-
-
-# -- custom Modules -------------------------------------------------------------------------
-class _Stages(xg.nn.Module):
-    """Layers in nested containers: a list of stages (lists), a dict of lists, tuples."""
-
-    def __init__(self):
-        super().__init__()
-        self.stages = [[xg.nn.Linear(3, 3, rng=0), xg.nn.Linear(3, 3, rng=1)],
-                       [xg.nn.Linear(3, 3, rng=2)]]
-        self.heads = {"a": [xg.nn.Linear(3, 1, rng=3)], "b": {"c": xg.nn.Linear(3, 2, rng=4)}}
-        self.scales = ((xg.Variable(1.0, name="s0"),), xg.Variable(2.0, name="s1"))
-
-    def forward(self, x):
-        for stage in self.stages:
-            for layer in stage:
-                x = xg.tanh(layer(x))
-        x = x * self.scales[0][0] * self.scales[1]
-        return xg.sum(self.heads["a"][0](x)) + xg.sum(self.heads["b"]["c"](x))
-
-
-def test_variables_in_nested_lists_and_dicts_are_found_and_trained():
-    model = _Stages()
-    assert list(model.named_variables()) == [
-        "_stages/stages0/0/w", "_stages/stages0/0/b", "_stages/stages0/1/w",
-        "_stages/stages0/1/b", "_stages/stages1/0/w", "_stages/stages1/0/b",
-        "_stages/heads/a/0/w", "_stages/heads/a/0/b", "_stages/heads/b/c/w",
-        "_stages/heads/b/c/b", "_stages/scales0/0", "_stages/scales1"]
-    x = np.ones((2, 3), np.float32)
-    with xg.GradientTape() as tape:
-        loss = model(x)
-    grads = tape.gradient(loss, model.trainable_variables)
-    assert all(g is not None for g in grads)
-    assert len(model.submodules()) == 5
-    model.stages[0][1].trainable = False
-    assert len(model.trainable_variables) == 10
-
-
-def test_a_list_holding_itself_is_walked_once():
-    model = _Stages()
-    model.stages.append(model.stages)
-    assert len(model.named_variables()) == 12
-
-
-def test_a_module_whose_init_skipped_super_init_says_so():
-    class Forgot(xg.nn.Module):
-        def __init__(self):
-            self.fc = xg.nn.Linear(2, 2, rng=0)
-
-        def forward(self, x):
-            return self.fc(x)
-
-    with pytest.raises(AttributeError, match=r"super\(\).__init__\(\)"):
-        Forgot().trainable_variables
-    with pytest.raises(AttributeError, match=r"super\(\).__init__\(\)"):
-        repr(Forgot())
-
-
-def test_a_sequential_repr_shows_every_layer_functions_included():
-    model = xg.nn.Sequential(xg.nn.Linear(2, 3, rng=0), xg.relu, xg.nn.Linear(3, 1, rng=0),
-                             lambda x: x * 2)
-    lines = repr(model).splitlines()
-    assert len(lines) == 5, repr(model)
-    assert lines[2].strip().startswith("1:") and "relu" in lines[2]
-    assert lines[4].strip().startswith("3:") and "lambda" in lines[4]
-    mlp = repr(xg.nn.MLP([2, 3, 1], activation="tanh", rng=0))
-    assert "activation=tanh" in mlp.splitlines()[0], mlp
-
-
-# -- data -------------------------------------------------------------------------------------
-def test_float_class_indices_are_refused_naming_their_own_dtype():
-    logits = xg.asarray(np.zeros((4, 3), np.float32))
-    with pytest.raises(TypeError, match="have dtype float64"):
-        xg.losses.softmax_cross_entropy(logits, np.array([0.0, 1.0, 2.0, 1.0]))
-
-
-def test_batches_given_the_array_instead_of_its_length_says_so_briefly():
-    x = np.zeros((1000, 20))
-    with pytest.raises(TypeError, match=r"len\(x\)") as info:
-        xg.data.batches(x, 32)
-    assert len(str(info.value)) < 300
-
-
-# -- weight-decay groups ------------------------------------------------------------------------
 def _groups(model):
     """PyTorch's two parameter groups: weights decay, biases (1-d) do not."""
     return ([v for v in model.trainable_variables if v.ndim > 1],
@@ -347,29 +148,109 @@ def test_one_optimizer_per_group_is_torch_param_groups_and_resumes_from_two_file
         np.testing.assert_array_equal(value, model.state_dict()[key], err_msg=key)
 
 
-def test_a_torch_user_reaching_for_param_groups_is_told_about_one_optimizer_per_group():
+@pytest.mark.parametrize("name", ["param_groups", "exclude_from_weight_decay"])
+def test_a_user_reaching_for_parameter_groups_is_told_about_one_optimizer_per_group(name):
     with pytest.raises(AttributeError, match="one optimizer per group"):
-        xg.optim.AdamW(1e-3).param_groups
+        getattr(xg.optim.AdamW(1e-3), name)
 
 
-def test_counting_parameters_the_torch_way_points_at_size():
-    model = xg.nn.MLP([4, 8, 3], rng=0)
-    with pytest.raises(AttributeError, match=r"\.size"):
-        sum(v.numel() for v in model.trainable_variables)
-    assert sum(v.size for v in model.trainable_variables) == 4 * 8 + 8 + 8 * 3 + 3
+@pytest.mark.parametrize("initial, target, alpha", [(0.0, 0.1, 0.0), (1e-3, 0.05, 0.1)])
+def test_cosine_decay_with_warmup_is_torchs_linear_warmup_then_cosine(initial, target, alpha):
+    torch = pytest.importorskip("torch")
+    warmup, decay = 5, 20
+    schedule = xg.optim.CosineDecay(initial, decay, alpha=alpha, warmup_target=target,
+                                    warmup_steps=warmup)
+    param = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([param], lr=target)
+    chain = torch.optim.lr_scheduler.SequentialLR(opt, [
+        torch.optim.lr_scheduler.LinearLR(opt, start_factor=max(initial / target, 1e-12),
+                                          end_factor=1.0, total_iters=warmup),
+        torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=decay, eta_min=alpha * target)],
+        milestones=[warmup])
+    for step in range(warmup + decay + 1):
+        assert schedule(step) == pytest.approx(opt.param_groups[0]["lr"], rel=1e-9, abs=1e-12)
+        opt.step()
+        chain.step()
+    assert schedule(warmup + decay + 50) == pytest.approx(alpha * target, abs=1e-15)
 
 
-@pytest.mark.parametrize("x, y, match", [
-    (np.zeros((0, 3)), np.zeros(0, np.int64), "y is empty"),
-    (np.zeros((10, 3)), np.eye(2)[np.arange(10) % 2], r"y must be 1-d.*\(10, 2\).*argmax"),
-])
-def test_split_of_empty_or_one_hot_labels_names_y(x, y, match):
-    with pytest.raises(ValueError, match=match):
-        xg.data.split(x, y, 0.2, seed=0)
+def test_cosine_decay_warmup_arguments_are_checked_by_name():
+    with pytest.raises(ValueError, match="warmup_steps"):
+        xg.optim.CosineDecay(0.0, 10, warmup_target=0.1, warmup_steps=-1)
+    with pytest.raises(ValueError, match="warmup_target"):
+        xg.optim.CosineDecay(0.0, 10, warmup_target=float("nan"), warmup_steps=3)
+    with pytest.raises(ValueError, match="warmup_target"):
+        xg.optim.CosineDecay(0.0, 10, warmup_steps=3)        # warming up to what?
+    plain = xg.optim.CosineDecay(0.1, 10)
+    assert [plain(s) for s in range(12)] == [
+        xg.optim.CosineDecay(0.1, 10, warmup_target=None, warmup_steps=0)(s) for s in range(12)]
 
 
-def test_standardizing_an_empty_training_split_names_it():
-    ds = xg.data.Dataset("empty", np.zeros((0, 3), np.float32), np.zeros(0, np.int64),
-                         np.zeros((2, 3), np.float32), np.zeros(2, np.int64), (1, 3), 2)
-    with pytest.raises(ValueError, match="x_train is empty"):
-        xg.data.normalized(ds)
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("make_opt", [lambda: xg.optim.Adam(1e-2),
+                                      lambda: xg.optim.SGD(0.1, momentum=0.9),
+                                      lambda: xg.optim.RMSprop(1e-2, momentum=0.5)],
+                         ids=["adam", "sgd", "rmsprop"])
+def test_rolling_back_to_a_snapshot_repeats_the_same_steps(backend, make_opt):
+    model = xg.nn.MLP([6, 8, 3], rng=xg.random.default_rng(0, backend=backend),
+                      backend=backend)
+    opt = make_opt()
+    x, y = xg.asarray(X, backend=backend), xg.asarray(Y, backend=backend)
+
+    def steps(n):
+        for _ in range(n):
+            opt.minimize(lambda: xg.losses.softmax_cross_entropy(model(x), y), model)
+        return model.state_dict()
+
+    steps(3)
+    weights, state = model.state_dict(), opt.state_dict(model)
+    first = steps(3)
+    model.load_state_dict(weights)
+    opt.load_state_dict(state, model)
+    again = steps(3)
+    for key in first:
+        np.testing.assert_array_equal(again[key], first[key], err_msg=key)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_compiled_step_with_dropout_rolled_back_repeats_its_losses(backend):
+    model, opt, dropout_rng = _dropout_model(backend)
+    x, y = xg.asarray(X, backend=backend), xg.asarray(Y, backend=backend)
+
+    @xg.function
+    def step(x, y):
+        with xg.GradientTape() as tape:
+            loss = xg.losses.softmax_cross_entropy(model(x), y)
+        grads = tape.gradient(loss, model.trainable_variables)
+        opt.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    for _ in range(3):
+        step(x, y)
+    snapshot = model.state_dict(), opt.state_dict(model), dropout_rng.get_state()
+    first = [float(step(x, y)) for _ in range(3)]
+    model.load_state_dict(snapshot[0])
+    opt.load_state_dict(snapshot[1], model)
+    dropout_rng.set_state(snapshot[2])
+    assert [float(step(x, y)) for _ in range(3)] == first
+
+
+@pytest.mark.xfail(strict=True, reason="xg.function: a write into a Variable before an optimizer "
+                   "update in the function is not replayed (capture._unwrap_variables before "
+                   "the host step drops it); xpgrad/jit is another helper's this session")
+def test_a_buffer_written_before_the_update_in_a_compiled_step_is_written_on_replays():
+    w = xg.Variable(np.ones(3, np.float32), name="w")
+    count = xg.Variable(xg.zeros((), dtype=xg.int64), trainable=False, name="count")
+    opt = xg.optim.SGD(0.1)
+
+    @xg.function
+    def step(x):
+        with xg.GradientTape() as tape:
+            count.assign_add(1)               # a running statistic, as a BatchNorm's
+            loss = xg.sum(w * x)
+        opt.apply_gradients(zip(tape.gradient(loss, [w]), [w]))
+        return loss
+
+    for _ in range(5):
+        step(xg.asarray(np.ones(3, np.float32)))
+    assert count.item() == 5

@@ -61,7 +61,8 @@ def normalized(ds: Dataset) -> Dataset:
 
 
 def batches(n, batch_size, rng=None):
-    """Index arrays covering ``range(n)`` in batches; shuffled when ``rng`` (a NumPy Generator).
+    """Index arrays covering ``range(n)`` in batches; shuffled when ``rng`` (a NumPy Generator,
+    or an ``xg.random.Generator``, which draws from one).
 
     >>> [b.tolist() for b in batches(5, 2)]
     [[0, 1], [2, 3], [4]]
@@ -75,6 +76,10 @@ def batches(n, batch_size, rng=None):
                         f"{type(n).__name__}" + (f" of shape {shape}" if shape else ""))
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
         raise ValueError(f"n must be a count >= 0 (an integer), got {n!r}")
+    from ..random import Generator
+
+    if isinstance(rng, Generator):           # it draws with a NumPy generator: use that one
+        rng = rng._rng
     if rng is not None and not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a NumPy Generator (np.random.default_rng(seed)) or None, "
                         f"got {type(rng).__name__}")

@@ -32,3 +32,21 @@ __all__ = _activations.__all__ + [
     "GLU", "get_activation", "init",
     "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU", "SequenceClassifier", "tbptt_train",
     "TBPTTResult", "lstm_scan", "lstm_layer", "rnn_scan", "gru_scan", "one_hot", "Embedding", "embedding", "LayerNorm", "layer_norm"]
+
+#: PyTorch's names that xpgrad does without, and what to write instead
+_PYTORCH_NAMES = {
+    **dict.fromkeys(("ModuleList", "ParameterList"),
+                    "a Module finds the layers and Variables in a plain list attribute "
+                    "(nested too): self.blocks = [...]"),
+    **dict.fromkeys(("ModuleDict", "ParameterDict"),
+                    "a Module finds the layers and Variables in a plain dict attribute "
+                    "(nested too): self.heads = {...}"),
+    "Parameter": "xg.Variable(value, name=...) is a trainable tensor a Module finds in its "
+                 "attributes",
+}
+
+
+def __getattr__(name):
+    hint = _PYTORCH_NAMES.get(name)
+    message = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(message if hint is None else f"{message}: {hint}")

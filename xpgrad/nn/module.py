@@ -21,6 +21,7 @@ import threading
 from collections.abc import Mapping
 
 from .._args import flag, no_attribute
+from ..backend import MixedBackendError
 from ..tensor import Tensor, Variable
 from ..jit.capture import THREAD as _TRACES, guard_value, guarded_attribute, note_write
 from ._checks import known_keywords
@@ -106,7 +107,17 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        try:
+            return self.forward(*args, **kwargs)
+        except MixedBackendError as e:
+            _note_layer(e, self)
+            raise
+        except TypeError as e:
+            if "training" in kwargs and "keyword argument 'training'" in str(e):
+                raise TypeError(f"{e}: xpgrad's layers take no training= argument (Keras'); "
+                                "model.eval() and model.train() set the mode, as in PyTorch"
+                                ) from None
+            raise
 
     # -- discovery ----------------------------------------------------------------------------
     def _items(self):
@@ -262,10 +273,23 @@ def layer_repr(layer) -> str:
     return getattr(layer, "__name__", None) or repr(layer)
 
 
+def _note_layer(error, module) -> None:
+    """Add to a MixedBackendError the innermost layer it came from and its variables'
+    backends (the usual cause: a layer built without ``backend=`` on the default one)."""
+    if getattr(error, "_xpgrad_layer", None) is not None:
+        return
+    error._xpgrad_layer = True
+    names = sorted({v.backend.name for v in module.variables})
+    where = f"whose variables are on {', '.join(names)}" if names else "which has no variables"
+    error.add_note(f"in {type(module).__name__} {module.name!r}, {where}: build every layer on "
+                   "one backend (backend=..., an rng of that backend, or under "
+                   "xg.use_backend(...))")
+
+
 #: what may be or hold a Module or Variable (``_children`` skips anything else)
 _HOLDERS = (Module, Variable, *_CONTAINERS)
 
-#: what a PyTorch user reaches for, and where xpgrad has it (Keras' names)
+#: what a PyTorch (or Keras) user reaches for, and where xpgrad has it
 _PYTORCH_NAMES = {
     "parameters": "xpgrad uses Keras' names: model.trainable_variables (or model.variables)",
     "named_parameters": "xpgrad uses Keras' names: model.named_variables() ({path: Variable})",
@@ -279,6 +303,17 @@ _PYTORCH_NAMES = {
                       "one that is never trained",
     "register_buffer": "an attribute holding a non-trainable xg.Variable(..., "
                        "trainable=False) is kept in named_variables() and checkpoints",
+    **dict.fromkeys(("modules", "children", "named_modules", "named_children"),
+                    "model.submodules() lists every module below this one (depth first)"),
+    "apply": "for m in (model, *model.submodules()): fn(m) -- model.submodules() lists every "
+             "module below this one",
+    # Keras' Model methods
+    "get_weights": "model.state_dict() ({path: NumPy copy})",
+    "set_weights": "model.load_state_dict(state) (by path, checked)",
+    "save_weights": "xg.save_checkpoint(path, model) (with the optimizer: xg.save_checkpoint("
+                    "path, model, opt))",
+    "load_weights": "xg.load_checkpoint(path, model)",
+    "count_params": "sum(v.size for v in model.trainable_variables) (or model.variables)",
 }
 
 #: per thread, the ids of the modules whose repr is being built (a cycle ends there)

@@ -282,7 +282,9 @@ class Optimizer:
         """The optimizer state as ``{key: Tensor}``: ``"iterations"`` and
         ``"{variable name}/{slot}"`` for every variable in ``variables`` that has state.
         ``variables`` is a Module, a dict ``{name: Variable}`` or a list of uniquely named
-        Variables."""
+        Variables. The tensors are copies, as ``Module.state_dict``'s: later updates do not
+        change them, so a snapshot taken for early stopping stays one (PyTorch's
+        ``optimizer.state_dict()`` shares its tensors with the optimizer)."""
         from ..creation import asarray
 
         out = {"iterations": asarray(self.iterations, dtype="int64")}
@@ -291,8 +293,9 @@ class Optimizer:
             if entry is None or entry[0] is not var:
                 continue
             for slot, value in entry[1].items():
-                out[f"{name}/{slot}"] = (asarray(value, dtype="int64", backend=var._backend)
-                                         if isinstance(value, int) else _wrap(value, var._backend))
+                out[f"{name}/{slot}"] = (
+                    asarray(value, dtype="int64", backend=var._backend) if isinstance(value, int)
+                    else _wrap(var._backend.xp.asarray(value, copy=True), var._backend))
         return out
 
     def load_state_dict(self, state, variables) -> None:
@@ -341,6 +344,9 @@ _OTHER_NAMES = {
                     "weight decay on biases) use one optimizer per group, each given its "
                     "group's (gradient, variable) pairs",
     "lr": "the learning rate is opt.learning_rate (read it, or assign a float or a schedule)",
+    "exclude_from_weight_decay": "variables without weight decay get their own optimizer "
+                                 "(weight_decay=0.0): one optimizer per group, each given its "
+                                 "group's (gradient, variable) pairs",
 }
 
 # opt.lr = 1e-4 would otherwise make an attribute the updates never read

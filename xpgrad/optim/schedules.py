@@ -74,20 +74,41 @@ class StepDecay(Schedule):
 class CosineDecay(Schedule):
     """Cosine from ``lr`` down to ``alpha * lr`` over ``decay_steps``, then constant.
 
+    With ``warmup_target`` and ``warmup_steps`` (Keras 3's), the rate first rises linearly
+    from ``initial_learning_rate`` to ``warmup_target`` over ``warmup_steps``, then decays
+    from ``warmup_target`` as above (PyTorch: ``LinearLR`` then ``CosineAnnealingLR`` in a
+    ``SequentialLR``).
+
     >>> CosineDecay(1.0, decay_steps=10)(5), CosineDecay(1.0, 10, alpha=0.1)(20)
     (0.5, 0.1)
+    >>> warm = CosineDecay(0.0, 10, warmup_target=1.0, warmup_steps=4)
+    >>> warm(2), warm(4), warm(9)
+    (0.5, 1.0, 0.5)
     """
 
-    def __init__(self, initial_learning_rate, decay_steps, alpha=0.0):
+    def __init__(self, initial_learning_rate, decay_steps, alpha=0.0, *, warmup_target=None,
+                 warmup_steps=0):
         self.initial_learning_rate = hyperparameter("initial_learning_rate",
                                                     initial_learning_rate, low=0.0)
         self.decay_steps = positive_int("decay_steps", decay_steps)
         self.alpha = hyperparameter("alpha", alpha, low=0.0, high=1.0)
+        self.warmup_steps = 0 if warmup_steps == 0 else positive_int("warmup_steps",
+                                                                     warmup_steps)
+        if warmup_target is None and self.warmup_steps:
+            raise ValueError(f"warmup_steps={warmup_steps!r} needs warmup_target, the rate "
+                             "to warm up to")
+        self.warmup_target = (None if warmup_target is None else
+                              hyperparameter("warmup_target", warmup_target, low=0.0))
 
     def __call__(self, step):
+        start = self.initial_learning_rate
+        if self.warmup_target is not None:
+            if step < self.warmup_steps:
+                return start + (self.warmup_target - start) * step / self.warmup_steps
+            start, step = self.warmup_target, step - self.warmup_steps
         t = min(step, self.decay_steps) / self.decay_steps
         cosine = 0.5 * (1.0 + math.cos(math.pi * t))
-        return self.initial_learning_rate * ((1.0 - self.alpha) * cosine + self.alpha)
+        return start * ((1.0 - self.alpha) * cosine + self.alpha)
 
 
 def as_schedule(learning_rate):
