@@ -1,7 +1,7 @@
 """The training scripts PyTorch and Keras users write, run with xpgrad: a run with dropout
 resumed from a checkpoint bit for bit, early-stopping snapshots and roll-backs, weight-decay
 groups as torch's parameter groups, a cosine schedule with warm-up. Modules, data and the
-errors such scripts meet: tests/test_workflows_s12_modules.py."""
+errors such scripts meet: tests/test_training_workflow_modules.py."""
 from __future__ import annotations
 
 import json
