@@ -235,9 +235,6 @@ def test_a_compiled_step_with_dropout_rolled_back_repeats_its_losses(backend):
     assert [float(step(x, y)) for _ in range(3)] == first
 
 
-@pytest.mark.xfail(strict=True, reason="xg.function: a write into a Variable before an optimizer "
-                   "update in the function is not replayed (capture._unwrap_variables before "
-                   "the host step drops it); xpgrad/jit is another helper's this session")
 def test_a_buffer_written_before_the_update_in_a_compiled_step_is_written_on_replays():
     w = xg.Variable(np.ones(3, np.float32), name="w")
     count = xg.Variable(xg.zeros((), dtype=xg.int64), trainable=False, name="count")

@@ -373,11 +373,12 @@ class Variable(Tensor):
         return self
 
     def assign_add(self, delta) -> "Variable":
-        self._data = self._data + self._coerce(delta, "assign_add")
+        # asarray: NumPy's sum of two 0-d arrays is a scalar, which has no memory to write in
+        self._data = self._backend.xp.asarray(self._data + self._coerce(delta, "assign_add"))
         return self
 
     def assign_sub(self, delta) -> "Variable":
-        self._data = self._data - self._coerce(delta, "assign_sub")
+        self._data = self._backend.xp.asarray(self._data - self._coerce(delta, "assign_sub"))
         return self
 
     def __repr__(self) -> str:

@@ -23,7 +23,7 @@ from .errors import (CREATED_VARIABLE, WROTE_ARGUMENT, OtherBackend, TraceError,
 from .fresh import MadeByTrace, seeded
 from .guards import restored_rng, rng_state
 from .kernel_proxy import _proxy_kernel
-from .replay_steps import HostOptimizerStep, RandomDraw, RangeGuard
+from .replay_steps import HostOptimizerStep, RandomDraw, RangeGuard, VariableWrite
 from .structure import map_leaves
 from .tracer import Ref, Step, Tracer, live_variables
 from .traced import Traced
@@ -251,6 +251,10 @@ class _Session:
                 refs.append(g)
                 real_pairs.append((g, v))
         del grads
+        # a Variable the function rebound so far (a running statistic) gets its value here, in
+        # the replay too: the update below reads every Variable anew
+        for v, slot in self._written().values():
+            tracer.steps.append(Step(VariableWrite(v), (Ref(slot),), {}, None, "host"))
         self._unwrap_variables()
         tracer.paused = True
         try:
@@ -282,14 +286,21 @@ class _Session:
         for owner, name, value in reversed(self.patched):
             setattr(owner, name, value)
         self.patched = []
+        writes = self._written()
+        self._unwrap_variables()
+        return writes
+
+    def _written(self):
+        """{id(var): (Variable, slot)} for the Variables rebound to an array the trace
+        computed (not the one it read from them)."""
         writes = {}
+        steps, slots = self.tracer.steps, self.tracer.slots
         for key, (v, _) in self.variables.items():
             data = v._data
             if type(data) is Traced:
-                step = self.tracer.steps[self.tracer.slots[data._slot].step]
+                step = steps[slots[data._slot].step]
                 if not (step.kind == "read" and step.fn.var is v):
                     writes[key] = (v, data._slot)
-                v._data = data._real
         return writes
 
 

@@ -156,7 +156,9 @@ class StateSnapshot:
         for step in changing:
             fn = step.fn
             if step.kind == "host":
-                optimizers[id(fn.optimizer)] = fn.optimizer
+                opt = getattr(fn, "optimizer", None)      # None: a Variable's write
+                if opt is not None:
+                    optimizers[id(opt)] = opt
                 variables.update((id(v), v) for v in fn.variables)
             elif _draws(step):
                 generators[id(fn.generator)] = fn.generator
@@ -185,6 +187,9 @@ class StateSnapshot:
                     container[:] = items
             for owner, array, saved in arrays:
                 if owner is not None:
+                    if not hasattr(array, "__setitem__"):    # a NumPy scalar: rebind it
+                        owner._data = saved
+                        continue
                     owner._data = array
                 array[...] = saved
             for g, rng, state in rngs:

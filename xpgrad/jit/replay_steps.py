@@ -27,6 +27,22 @@ class HostOptimizerStep:
         return self.method(self.optimizer, pairs)
 
 
+class VariableWrite:
+    """Replay of a Variable rebound, before an optimizer update, to an array the program
+    computed (``count.assign_add(1)``, a running statistic): the update reads every Variable
+    anew, so the write happens there, not with the writes at the program's end."""
+
+    def __init__(self, var):
+        self.var = var
+        self.variables = (var,)          # what it changes (jit/guards.py)
+
+    def __call__(self, value):
+        self.var._data = value
+
+    def __repr__(self):
+        return f"<write of Variable {self.var.name!r}>"
+
+
 class RandomDraw:
     """Replay of a random draw (``xg.random.Generator``): draws again from the same generator,
     so each replay gets fresh numbers and the generator advances as in eager calls.
