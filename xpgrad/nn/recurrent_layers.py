@@ -1,7 +1,10 @@
 """Recurrent layers over whole sequences, batch first (``batch_first=True`` is accepted for
 PyTorch's habits; ``False`` is refused with the transpose to make): RNN, LSTM, GRU, stacked
-``num_layers`` deep from the cells of ``recurrent.py``, and ``SequenceClassifier`` (stacked
-layers, then a Linear layer on the last state). States are PyTorch's: ``(num_layers, batch,
+``num_layers`` deep from the cells of ``recurrent.py`` (``dropout=`` between them, as
+PyTorch's), and ``SequenceClassifier`` (stacked layers, then a Linear layer on the last state).
+A batch of sequences of different lengths is right-padded to one length and run with
+``lengths=`` (PyTorch's ``pack_padded_sequence``): the outputs past each length are zero and the
+final states are those of each sequence's last step. States are PyTorch's: ``(num_layers, batch,
 H)`` tensors, ``(h, c)`` for the LSTM; ``load_torch_state_dict`` / ``torch_state_dict`` convert
 PyTorch's weights (layouts in ``recurrent.py``'s docstring).
 
@@ -13,6 +16,9 @@ PyTorch's weights (layouts in ``recurrent.py``'s docstring).
 """
 from __future__ import annotations
 
+import warnings
+
+import numpy as np
 
 from .. import dtypes as _dt
 from .._args import flag
@@ -22,6 +28,7 @@ from ..ops.shape import reshape
 from ..tensor import Tensor
 from . import _checks
 from . import init as _init
+from .dropout import Dropout
 from .linear import Linear
 from .module import Module
 from .recurrent import (_SIZES, _TORCH_RECURRENT_KEY, GRUCell, LSTMCell, RNNCell, _as_input,
@@ -29,12 +36,13 @@ from .recurrent import (_SIZES, _TORCH_RECURRENT_KEY, GRUCell, LSTMCell, RNNCell
 
 
 class _Sequence(Module):
-    """A stack of ``num_layers`` cells run over whole sequences."""
+    """A stack of ``num_layers`` cells run over whole sequences, with ``dropout`` on the
+    inputs of the layers above the first (training mode only, as PyTorch's)."""
 
     CELL = None
 
     def __init__(self, input_size, hidden_size, num_layers=1, *, name, batch_first=True,
-                 **cell_kwargs):
+                 dropout=0.0, **cell_kwargs):
         super().__init__(name)
         who = type(self).__name__
         if flag(batch_first, "batch_first", who) is not True:
@@ -55,6 +63,48 @@ class _Sequence(Module):
                        for k in range(self.num_layers)]
         for cell in self.layers:
             cell.name = "cell"          # path component; the list index is appended
+        self.dropout = _checks.probability("dropout", dropout, who)
+        if self.dropout and self.num_layers == 1:
+            warnings.warn(f"{who}: dropout={self.dropout} acts between stacked layers, so it "
+                          "does nothing with num_layers=1 (add an xg.nn.Dropout after the "
+                          "layer instead)", UserWarning, stacklevel=3)
+        self.between = Dropout(self.dropout, rng=gen, name="dropout") if self.dropout else None
+
+    def _layer_input(self, x, k):
+        """The input of layer ``k``: dropped out above the first layer while training."""
+        return x if k == 0 or self.between is None else self.between(x)
+
+    def _lengths(self, lengths, x):
+        """``lengths`` as a NumPy int array, one length in [1, time] per sequence, or None."""
+        if lengths is None:
+            return None
+        who, (B, T) = type(self).__name__, x.shape[:2]
+        values = np.asarray(lengths.numpy() if isinstance(lengths, Tensor) else lengths)
+        if values.dtype.kind not in "iu":
+            raise TypeError(f"{who}: lengths must be integers, one per sequence, got "
+                            f"{values.dtype} values")
+        if values.shape != (B,):
+            raise ValueError(f"{who}: lengths must hold one length per sequence, shape "
+                             f"({B},), got shape {values.shape}")
+        if values.min() < 1 or values.max() > T:
+            raise ValueError(f"{who}: lengths must be between 1 and {T} (the input's time "
+                             f"steps), got {values.tolist()}")
+        return values
+
+    @staticmethod
+    def _last(seq, lengths):
+        """``seq`` (B, T, H) at each sequence's last step: (B, H)."""
+        if lengths is None:
+            return seq[:, -1]
+        return seq[np.arange(len(lengths)), lengths - 1]
+
+    @staticmethod
+    def _padded(out, lengths):
+        """``out`` (B, T, H) with the steps past each length zero (PyTorch's padded output)."""
+        if lengths is None:
+            return out
+        mask = np.arange(out.shape[1]) < lengths[:, None]
+        return out * asarray(mask[:, :, None], dtype=out.dtype, backend=out.backend)
 
     def _state_in(self, state, x, what):
         shape = (self.num_layers, x.shape[0], self.hidden_size)
@@ -64,16 +114,17 @@ class _Sequence(Module):
         state = _check_state(state, shape, what, self, self.layers[0].w_hh)
         return [state[k] for k in range(self.num_layers)]
 
-    def _one_state_forward(self, x, h0):
+    def _one_state_forward(self, x, h0, lengths):
         """(the last layer's outputs, each layer's final h) of layers whose state is one
         array (RNN, GRU)."""
         x = self._input(x)
+        lengths = self._lengths(lengths, x)
         hs = self._state_in(h0, x, "h0")
         finals = []
-        for cell, h in zip(self.layers, hs):
-            x = cell.scan(x, h)
-            finals.append(x[:, -1, :])
-        return x, stack(finals)
+        for k, (cell, h) in enumerate(zip(self.layers, hs)):
+            x = cell.scan(self._layer_input(x, k), h)
+            finals.append(self._last(x, lengths))
+        return self._padded(x, lengths), stack(finals)
 
     def _input(self, x):
         return _as_input(x, self.layers[0], 3, type(self).__name__)
@@ -140,14 +191,16 @@ class _Sequence(Module):
 
     def _extra_repr(self):
         return (f", input_size={self.input_size}, hidden_size={self.hidden_size}, "
-                f"num_layers={self.num_layers}")
+                f"num_layers={self.num_layers}"
+                + (f", dropout={self.dropout}" if self.dropout else ""))
 
 
 class RNN(_Sequence):
     """Elman RNN over batch-first sequences: ``outputs, h_n = rnn(x, h0=None)``.
 
     ``x`` is (B, T, input_size); ``h0`` and ``h_n`` are (num_layers, B, H); ``outputs`` (B, T, H)
-    are the last layer's states. ``nonlinearity`` is "tanh" or "relu".
+    are the last layer's states. ``nonlinearity`` is "tanh" or "relu". ``lengths`` (one int
+    per sequence) runs right-padded sequences of different lengths (see the module docstring).
 
     >>> import xpgrad as xg
     >>> out, h = xg.nn.RNN(3, 4, num_layers=2, rng=0)(xg.ones((5, 6, 3)))
@@ -158,23 +211,25 @@ class RNN(_Sequence):
     CELL = RNNCell
 
     def __init__(self, input_size, hidden_size, num_layers=1, *, nonlinearity="tanh",
-                 bias=True, batch_first=True, rng=None, dtype=_dt.float32, backend=None,
-                 name="rnn"):
+                 bias=True, batch_first=True, dropout=0.0, rng=None, dtype=_dt.float32,
+                 backend=None, name="rnn"):
         super().__init__(input_size, hidden_size, num_layers, name=name,
-                         batch_first=batch_first, nonlinearity=nonlinearity, bias=bias,
-                         rng=rng, dtype=dtype, backend=backend)
+                         batch_first=batch_first, dropout=dropout, nonlinearity=nonlinearity,
+                         bias=bias, rng=rng, dtype=dtype, backend=backend)
         self.nonlinearity = nonlinearity
 
-    def forward(self, x, h0=None):
-        return self._one_state_forward(x, h0)
+    def forward(self, x, h0=None, *, lengths=None):
+        return self._one_state_forward(x, h0, lengths)
 
 
 class LSTM(_Sequence):
     """LSTM over batch-first sequences: ``outputs, (h_n, c_n) = lstm(x, state=None)``.
 
     ``x`` is (B, T, input_size); the state ``(h, c)`` holds two (num_layers, B, H) tensors
-    (zeros when None); ``outputs`` (B, T, H) are the last layer's ``h_t``. See the module
-    docstring for the weight layout and ``LSTMCell`` for the initialization.
+    (zeros when None); ``outputs`` (B, T, H) are the last layer's ``h_t``. ``lengths`` (one
+    int per sequence) runs right-padded sequences of different lengths: ``h_n``/``c_n`` are
+    taken at each sequence's last step, the outputs past it are zero. See the module docstring
+    for the weight layout and ``LSTMCell`` for the initialization.
 
     >>> import xpgrad as xg
     >>> out, (h, c) = xg.nn.LSTM(3, 4, num_layers=2, rng=0)(xg.ones((5, 6, 3)))
@@ -185,34 +240,37 @@ class LSTM(_Sequence):
     CELL = LSTMCell
 
     def __init__(self, input_size, hidden_size, num_layers=1, *, bias=True, forget_bias=1.0,
-                 batch_first=True, rng=None, dtype=_dt.float32, backend=None, name="lstm"):
+                 batch_first=True, dropout=0.0, rng=None, dtype=_dt.float32, backend=None,
+                 name="lstm"):
         forget_bias = _checks.finite("forget_bias", forget_bias, "LSTM")
         super().__init__(input_size, hidden_size, num_layers, name=name, bias=bias,
-                         batch_first=batch_first, forget_bias=forget_bias, rng=rng,
-                         dtype=dtype, backend=backend)
+                         batch_first=batch_first, dropout=dropout, forget_bias=forget_bias,
+                         rng=rng, dtype=dtype, backend=backend)
 
-    def forward(self, x, state=None):
+    def forward(self, x, state=None, *, lengths=None):
         x = self._input(x)
+        lengths = self._lengths(lengths, x)
         if state is not None and not (isinstance(state, (tuple, list)) and len(state) == 2):
             raise ValueError("LSTM: state must be a pair (h, c) of (num_layers, batch, "
                              f"hidden) tensors, got {_describe(state)}")
         hs = self._state_in(None if state is None else state[0], x, "h")
         cs = self._state_in(None if state is None else state[1], x, "c")
         h_n, c_n = [], []
-        for cell, h, c in zip(self.layers, hs, cs):
-            states = cell.states(x, h, c)
+        for k, (cell, h, c) in enumerate(zip(self.layers, hs, cs)):
+            states = cell.states(self._layer_input(x, k), h, c)
             x = states[0]
-            h_n.append(x[:, -1])       # through x: states gets one gradient, the h half
-            c_n.append(states[1, :, -1])
-        return x, (stack(h_n), stack(c_n))
+            h_n.append(self._last(x, lengths))   # through x: states gets one gradient, h's
+            c_n.append(states[1, :, -1] if lengths is None else self._last(states[1], lengths))
+        return self._padded(x, lengths), (stack(h_n), stack(c_n))
 
 
 class GRU(_Sequence):
     """GRU over batch-first sequences, PyTorch's equations: ``outputs, h_n = gru(x, h0=None)``.
 
     ``x`` is (B, T, input_size); ``h0`` and ``h_n`` are (num_layers, B, H) (zeros when None);
-    ``outputs`` (B, T, H) are the last layer's states. Each layer projects its inputs with one
-    matrix product and runs the recurrence as one primitive (``gru_scan``).
+    ``outputs`` (B, T, H) are the last layer's states; ``lengths`` as ``LSTM``'s. Each layer
+    projects its inputs with one matrix product and runs the recurrence as one primitive
+    (``gru_scan``).
 
     >>> import xpgrad as xg
     >>> out, h = xg.nn.GRU(3, 4, num_layers=2, rng=0)(xg.ones((5, 6, 3)))
@@ -223,12 +281,13 @@ class GRU(_Sequence):
     CELL = GRUCell
 
     def __init__(self, input_size, hidden_size, num_layers=1, *, bias=True, batch_first=True,
-                 rng=None, dtype=_dt.float32, backend=None, name="gru"):
+                 dropout=0.0, rng=None, dtype=_dt.float32, backend=None, name="gru"):
         super().__init__(input_size, hidden_size, num_layers, name=name, bias=bias,
-                         batch_first=batch_first, rng=rng, dtype=dtype, backend=backend)
+                         batch_first=batch_first, dropout=dropout, rng=rng, dtype=dtype,
+                         backend=backend)
 
-    def forward(self, x, h0=None):
-        return self._one_state_forward(x, h0)
+    def forward(self, x, h0=None, *, lengths=None):
+        return self._one_state_forward(x, h0, lengths)
 
 
 class SequenceClassifier(Module):

@@ -1,0 +1,166 @@
+"""RNN/GRU/LSTM as PyTorch users train them, against PyTorch with the same weights: stacked
+layers with initial states, variable-length batches (``lengths=``, PyTorch's packed sequences),
+dropout between layers, stateful truncated BPTT written by hand, gradient penalties, and the
+errors of ``tbptt_train``."""
+import numpy as np
+import pytest
+
+import xpgrad as xg
+from xpgrad import nn
+
+torch = pytest.importorskip("torch", reason="PyTorch is not installed: no comparison")
+
+KINDS = ["LSTM", "GRU", "RNN"]
+DTYPES = {"float64": (torch.float64, 1e-10), "float32": (torch.float32, 2e-4)}
+
+
+@pytest.fixture(params=["numpy", "numba"])
+def backend(request):
+    row = xg.available_backends().get(request.param, {"available": False,
+                                                       "reason": "not registered"})
+    if not row["available"]:
+        pytest.skip(f"{request.param}: {row['reason']}")
+    return request.param
+
+
+@pytest.fixture(params=sorted(DTYPES))
+def dtype(request):
+    return request.param
+
+
+def pair(kind, I, H, L, dtype, backend, **kwargs):
+    """A torch layer and the xpgrad layer holding its weights."""
+    torch.manual_seed(0)
+    ref = getattr(torch.nn, kind)(I, H, L, batch_first=True, **kwargs).to(DTYPES[dtype][0])
+    ours = getattr(nn, kind)(I, H, L, dtype=getattr(xg, dtype), backend=backend, rng=1,
+                             **kwargs)
+    ours.load_torch_state_dict(ref.state_dict())
+    return ref, ours
+
+
+def torch_run(ref, x, state, lengths=None):
+    """(outputs, finals as a tuple, gradients of x and the weights) of a weighted sum."""
+    xt = torch.tensor(x, dtype=ref.weight_ih_l0.dtype, requires_grad=True)
+    inp = xt
+    if lengths is not None:
+        inp = torch.nn.utils.rnn.pack_padded_sequence(xt, torch.tensor(lengths),
+                                                      batch_first=True, enforce_sorted=False)
+    out, finals = ref(inp, state)
+    if lengths is not None:
+        out, _ = torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=True,
+                                                        total_length=x.shape[1])
+    finals = finals if isinstance(finals, tuple) else (finals,)
+    loss = (out * out).sum() + sum((f * (k + 2)).sum() for k, f in enumerate(finals))
+    loss.backward()
+    grads = [xt.grad] + [ref.get_parameter(f"weight_{w}_l{k}").grad.T
+                         for k in range(ref.num_layers) for w in ("ih", "hh")]
+    return [t.detach().numpy() for t in (out, *finals)], [g.numpy() for g in grads]
+
+
+def ours_run(layer, x, state, **kwargs):
+    cells = layer.layers
+    x = xg.asarray(x, dtype=cells[0].w_ih.dtype, backend=cells[0].w_ih.backend)
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        out, finals = layer(x, state, **kwargs)
+        finals = finals if isinstance(finals, tuple) else (finals,)
+        loss = xg.sum(out * out) + sum(xg.sum(f * (k + 2)) for k, f in enumerate(finals))
+    weights = [w for cell in cells for w in (cell.w_ih, cell.w_hh)]
+    grads = tape.gradient(loss, [x] + weights)
+    return [t.numpy() for t in (out, *finals)], [g.numpy() for g in grads]
+
+
+def assert_all_close(ours, theirs, tol):
+    for a, b in zip(ours, theirs, strict=True):
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+def states_for(kind, rng, L, B, H, dtype, backend):
+    """The same random initial state for torch and for xpgrad."""
+    arrays = [rng.standard_normal((L, B, H)) * 0.5 for _ in range(2 if kind == "LSTM" else 1)]
+    theirs = tuple(torch.tensor(a, dtype=DTYPES[dtype][0]) for a in arrays)
+    ours = tuple(xg.asarray(a, dtype=getattr(xg, dtype), backend=backend) for a in arrays)
+    return (theirs, ours) if kind == "LSTM" else (theirs[0], ours[0])
+
+
+# -- stacked layers ---------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("B,T,H", [(2, 5, 4), (1, 1, 1)])
+def test_stacked_layers_without_bias_from_given_states_match_torch(kind, B, T, H, backend,
+                                                                   dtype, rng):
+    ref, ours = pair(kind, 3, H, 3, dtype, backend, bias=False)
+    x = rng.standard_normal((B, T, 3))
+    theirs_state, our_state = states_for(kind, rng, 3, B, H, dtype, backend)
+    tol = DTYPES[dtype][1]
+    for a, b in zip(ours_run(ours, x, our_state), torch_run(ref, x, theirs_state)):
+        assert_all_close(a, b, tol)
+
+
+# -- variable-length batches --------------------------------------------------------------------
+@pytest.mark.parametrize("kind", KINDS)
+def test_lengths_match_torch_packed_sequences(kind, backend, dtype, rng):
+    """Outputs zero past each length, the final states at each sequence's last step, and the
+    gradients, as ``pack_padded_sequence`` -> layer -> ``pad_packed_sequence``."""
+    ref, ours = pair(kind, 3, 4, 2, dtype, backend)
+    lengths = [3, 6, 1]
+    x = rng.standard_normal((3, 6, 3))
+    theirs_state, our_state = states_for(kind, rng, 2, 3, 4, dtype, backend)
+    theirs = torch_run(ref, x, theirs_state, lengths=lengths)
+    tol = DTYPES[dtype][1]
+    for given in (lengths, np.array(lengths), xg.asarray(lengths)):
+        for a, b in zip(ours_run(ours, x, our_state, lengths=given), theirs):
+            assert_all_close(a, b, tol)
+
+
+def test_full_lengths_change_nothing(backend, rng):
+    _, lstm = pair("LSTM", 2, 3, 2, "float64", backend)
+    x = rng.standard_normal((2, 4, 2))
+    for a, b in zip(ours_run(lstm, x, None, lengths=[4, 4]), ours_run(lstm, x, None)):
+        assert_all_close(a, b, 0)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("lengths,error,says", [
+    ([3], ValueError, "one length per sequence"),
+    ([0, 2], ValueError, "between 1 and 4"),
+    ([2, 5], ValueError, "between 1 and 4"),
+    ([1.5, 2], TypeError, "integers"),
+    ([[1, 2]], ValueError, "one length per sequence"),
+    ("ab", TypeError, "integers"),
+])
+def test_bad_lengths_name_the_argument(kind, lengths, error, says):
+    layer = getattr(nn, kind)(2, 3, rng=0)
+    with pytest.raises(error, match=f"{kind}: lengths .*{says}"):
+        layer(xg.ones((2, 4, 2)), lengths=lengths)
+
+
+# -- dropout between layers ---------------------------------------------------------------------
+@pytest.mark.parametrize("kind", KINDS)
+def test_dropout_between_layers(kind, backend, rng):
+    """Eval mode is torch's eval mode; training drops (reproducibly, from ``rng``) the inputs
+    of the layers above the first, never the outputs, as torch's ``dropout=``."""
+    ref, ours = pair(kind, 3, 4, 2, "float64", backend, dropout=0.5)
+    x = rng.standard_normal((2, 5, 3))
+    ref.eval()
+    ours.eval()
+    for a, b in zip(ours_run(ours, x, None), torch_run(ref, x, None)):
+        assert_all_close(a, b, 1e-10)
+    ours.train()
+    dropped = ours_run(ours, x, None)[0][0]
+    assert not np.allclose(dropped, ours_run(ours.eval(), x, None)[0][0])
+    again = getattr(nn, kind)(3, 4, 2, dtype=xg.float64, backend=backend, rng=1, dropout=0.5)
+    again.load_torch_state_dict(ref.state_dict())
+    np.testing.assert_array_equal(ours_run(again, x, None)[0][0], dropped)
+
+
+def test_dropout_of_one_layer_warns_and_drops_nothing(rng):
+    with pytest.warns(UserWarning, match="dropout=0.5 .* num_layers=1"):
+        gru = nn.GRU(2, 3, dropout=0.5, rng=0, dtype=xg.float64)
+    x = rng.standard_normal((2, 3, 2))
+    assert_all_close(ours_run(gru, x, None)[0], ours_run(gru.eval(), x, None)[0], 0)
+
+
+@pytest.mark.parametrize("rate", [-0.1, 1.5, "a"])
+def test_bad_dropout_names_the_argument(rate):
+    with pytest.raises((TypeError, ValueError), match="LSTM: dropout"):
+        nn.LSTM(2, 3, 2, dropout=rate)
