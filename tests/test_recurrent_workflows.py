@@ -164,3 +164,114 @@ def test_dropout_of_one_layer_warns_and_drops_nothing(rng):
 def test_bad_dropout_names_the_argument(rate):
     with pytest.raises((TypeError, ValueError), match="LSTM: dropout"):
         nn.LSTM(2, 3, 2, dropout=rate)
+
+
+# -- stateful truncated BPTT by hand ------------------------------------------------------------
+def chunked_losses(lstm, optimizer, x, y, chunk, max_norm):
+    """The training loop a PyTorch user writes: the final states fed back, detached."""
+    state, losses = None, []
+    for start in range(0, x.shape[1], chunk):
+        with xg.GradientTape() as tape:
+            out, state = lstm(x[:, start:start + chunk], state)
+            loss = xg.losses.mse(out, y[:, start:start + chunk])
+        grads, _ = xg.optim.clip_global_norm(tape.gradient(loss, lstm.trainable_variables),
+                                             max_norm)
+        optimizer.apply_gradients(zip(grads, lstm.trainable_variables))
+        state = xg.nn.detach(state)
+        losses.append(float(loss))
+    return losses
+
+
+def test_stateful_chunks_by_hand_are_tbptt_train(backend, rng):
+    x = xg.asarray(rng.standard_normal((2, 40, 3)), backend=backend)
+    y = xg.asarray(rng.standard_normal((2, 40, 4)), backend=backend)
+    made = [nn.LSTM(3, 4, 2, rng=0, dtype=xg.float64, backend=backend) for _ in range(2)]
+    by_hand = chunked_losses(made[0], xg.optim.Adam(learning_rate=0.01), x, y, 10, 0.1)
+    result = nn.tbptt_train(made[1], xg.losses.mse, xg.optim.Adam(learning_rate=0.01), x, y,
+                            k1=10, max_grad_norm=0.1)
+    np.testing.assert_allclose(by_hand, result.losses, rtol=1e-12)
+
+
+def test_stateful_chunks_train_as_torch_with_its_bias_hh_frozen(rng):
+    """PyTorch's two biases each get the bias gradient, so its SGD moves their sum twice as far
+    (and its clipping sees the bias gradient twice): with ``bias_hh`` frozen it trains
+    xpgrad's one-bias layer step for step."""
+    ref, ours = pair("LSTM", 3, 4, 2, "float64", "numpy")
+    x, y = rng.standard_normal((2, 40, 3)), rng.standard_normal((2, 40, 4))
+    for name, p in ref.named_parameters():
+        p.requires_grad_("bias_hh" not in name)
+    params = [p for p in ref.parameters() if p.requires_grad]
+    opt, state, theirs = torch.optim.SGD(params, lr=0.1), None, []
+    for start in range(0, 40, 10):
+        out, state = ref(torch.tensor(x[:, start:start + 10]), state)
+        loss = ((out - torch.tensor(y[:, start:start + 10])) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1e9)
+        opt.step()
+        state = tuple(s.detach() for s in state)
+        theirs.append(loss.item())
+    ours_losses = chunked_losses(ours, xg.optim.SGD(learning_rate=0.1), xg.asarray(x),
+                                 xg.asarray(y), 10, 1e9)
+    np.testing.assert_allclose(ours_losses, theirs, rtol=1e-10)
+
+
+def test_a_stacked_state_says_to_detach_each_tensor():
+    """``xg.stop_gradient((h, c))`` stacks the pair into one tensor, as ``xg.asarray``."""
+    lstm = nn.LSTM(2, 3, rng=0)
+    _, state = lstm(xg.ones((1, 4, 2)))
+    with pytest.raises(ValueError, match=r"xg\.nn\.detach\(state\)"):
+        lstm(xg.ones((1, 4, 2)), xg.stop_gradient(state))
+
+
+@pytest.mark.parametrize("name,value,error", [
+    ("variables", 5, TypeError), ("state", "x", TypeError), ("state", (1, 2), TypeError)])
+def test_tbptt_train_bad_arguments_name_the_argument(name, value, error):
+    lstm = nn.LSTM(3, 4, rng=0)
+    with pytest.raises(error, match=f"tbptt_train: {name}"):
+        nn.tbptt_train(lstm, xg.losses.mse, xg.optim.SGD(learning_rate=0.1), xg.ones((2, 6, 3)),
+                       xg.ones((2, 6, 4)), k1=3, **{name: value})
+
+
+# -- higher order, cells ------------------------------------------------------------------------
+def test_gradient_penalty_through_stacked_lstm_matches_torch(backend, dtype, rng):
+    """Second order runs the generic rules (the fused kernels are first order)."""
+    ref, lstm = pair("LSTM", 2, 3, 2, dtype, backend)
+    x = rng.standard_normal((2, 4, 2))
+    xt = torch.tensor(x, dtype=DTYPES[dtype][0], requires_grad=True)
+    out, (_, c) = ref(xt)
+    gx, = torch.autograd.grad((out ** 2).sum() + c.sum(), xt, create_graph=True)
+    (gx ** 2).sum().backward()
+    X = xg.asarray(x, dtype=getattr(xg, dtype), backend=backend)
+    with xg.GradientTape() as outer:
+        with xg.GradientTape() as inner:
+            inner.watch(X)
+            out, (_, c) = lstm(X)
+            loss = xg.sum(out ** 2) + xg.sum(c)
+        penalty = xg.sum(inner.gradient(loss, X) ** 2)
+    grads = outer.gradient(penalty, [lstm.layers[1].w_hh, lstm.layers[0].w_ih])
+    tol = 10 * DTYPES[dtype][1]
+    assert_all_close([g.numpy() for g in grads],
+                     [ref.weight_hh_l1.grad.numpy().T, ref.weight_ih_l0.grad.numpy().T], tol)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_cell_in_a_python_loop_is_the_layer(kind, backend, dtype, rng):
+    layer = getattr(nn, kind)(3, 4, rng=0, dtype=getattr(xg, dtype), backend=backend)
+    cell = getattr(nn, kind + "Cell")(3, 4, rng=5, dtype=getattr(xg, dtype), backend=backend)
+    cell.load_torch_state_dict({k[:-len("_l0")]: v for k, v in layer.torch_state_dict().items()})
+    x = xg.asarray(rng.standard_normal((2, 6, 3)), dtype=getattr(xg, dtype), backend=backend)
+    with xg.GradientTape() as tape:
+        out, _ = layer(x)
+        layer_loss = xg.sum(out * out)
+    with xg.GradientTape() as loop_tape:
+        state, steps = None, []
+        for t in range(6):
+            state = cell(x[:, t], state)
+            steps.append(state[0] if kind == "LSTM" else state)
+        loop_out = xg.stack(steps, axis=1)
+        loop_loss = xg.sum(loop_out * loop_out)
+    expected = [out] + tape.gradient(layer_loss, layer.trainable_variables)
+    got = [loop_out] + loop_tape.gradient(loop_loss, cell.trainable_variables)
+    assert_all_close([g.numpy() for g in got], [e.numpy() for e in expected],
+                     DTYPES[dtype][1] / 10)

@@ -23,7 +23,7 @@ from .linear import Linear, linear
 from .module import Module
 from .recurrent import GRUCell, LSTMCell, RNNCell
 from .recurrent_layers import GRU, LSTM, RNN, SequenceClassifier
-from .tbptt import TBPTTResult, tbptt_train
+from .tbptt import TBPTTResult, detach, tbptt_train
 
 __all__ = _activations.__all__ + [
     "tanh", "Module", "Linear", "linear", "Sequential", "MLP", "Dropout", "ReLU", "Sigmoid",
@@ -31,7 +31,7 @@ __all__ = _activations.__all__ + [
     "SiLU", "Mish", "Softsign", "LogSigmoid", "Hardtanh", "ReLU6", "Hardsigmoid", "Hardswish",
     "GLU", "get_activation", "init",
     "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU", "SequenceClassifier", "tbptt_train",
-    "TBPTTResult", "lstm_scan", "lstm_layer", "rnn_scan", "gru_scan", "one_hot", "Embedding", "embedding", "LayerNorm", "layer_norm"]
+    "TBPTTResult", "detach", "lstm_scan", "lstm_layer", "rnn_scan", "gru_scan", "one_hot", "Embedding", "embedding", "LayerNorm", "layer_norm"]
 
 #: PyTorch's names that xpgrad does without, and what to write instead
 _PYTORCH_NAMES = {

@@ -156,6 +156,18 @@ def _describe(value):
     return type(value).__name__
 
 
+def _check_pair(state, who, dims):
+    """ValueError unless ``state`` is None or a pair ``(h, c)``; ``dims`` words its shapes."""
+    if state is None or (isinstance(state, (tuple, list)) and len(state) == 2):
+        return
+    hint = ""
+    if isinstance(state, Tensor):
+        hint = ("; xg.stop_gradient and xg.asarray stack a pair into one tensor: cut the "
+                "state from the tape with xg.nn.detach(state), which keeps the pair")
+    raise ValueError(f"{who}: state must be a pair (h, c) of {dims} tensors, got "
+                     f"{_describe(state)}{hint}")
+
+
 def _check_state(s, shape, what, layer, weights):
     """``s`` as a Tensor of ``shape`` with the dtype and backend of ``layer``'s recurrent
     ``weights``: an array or nested list (as the input may be) is converted to them;
@@ -236,9 +248,7 @@ class LSTMCell(_Recurrent):
     def forward(self, x, state=None):
         x = _as_input(x, self, 2)
         B, H = x.shape[0], self.hidden_size
-        if state is not None and not (isinstance(state, (tuple, list)) and len(state) == 2):
-            raise ValueError(f"LSTMCell: state must be a pair (h, c) of (batch, hidden) "
-                             f"tensors, got {_describe(state)}")
+        _check_pair(state, "LSTMCell", "(batch, hidden)")
         h, c = (self._zeros(x), self._zeros(x)) if state is None else state
         h = _check_state(h, (B, H), "h", self, self.w_hh)
         c = _check_state(c, (B, H), "c", self, self.w_hh)

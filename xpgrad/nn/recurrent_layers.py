@@ -32,7 +32,7 @@ from .dropout import Dropout
 from .linear import Linear
 from .module import Module
 from .recurrent import (_SIZES, _TORCH_RECURRENT_KEY, GRUCell, LSTMCell, RNNCell, _as_input,
-                        _check_state, _describe)
+                        _check_pair, _check_state)
 
 
 class _Sequence(Module):
@@ -250,9 +250,7 @@ class LSTM(_Sequence):
     def forward(self, x, state=None, *, lengths=None):
         x = self._input(x)
         lengths = self._lengths(lengths, x)
-        if state is not None and not (isinstance(state, (tuple, list)) and len(state) == 2):
-            raise ValueError("LSTM: state must be a pair (h, c) of (num_layers, batch, "
-                             f"hidden) tensors, got {_describe(state)}")
+        _check_pair(state, "LSTM", "(num_layers, batch, hidden)")
         hs = self._state_in(None if state is None else state[0], x, "h")
         cs = self._state_in(None if state is None else state[1], x, "c")
         h_n, c_n = [], []

@@ -33,15 +33,25 @@ from ..tape import GradientTape, stop_gradient
 from ..tensor import Tensor
 
 
-def detach(state):
-    """``state`` (a Tensor, None, or nested tuples/lists of them) cut from every tape."""
+def detach(state, what="a recurrent state"):
+    """``state`` (a Tensor, None, or nested tuples/lists of them) cut from every tape, its
+    structure kept (``xg.stop_gradient`` of a pair stacks it into one tensor): what a
+    training loop does to the final states it feeds into the next chunk, as PyTorch's
+    ``tuple(s.detach() for s in state)``. ``what`` names ``state`` in the TypeError for
+    anything else.
+
+    >>> import xpgrad as xg
+    >>> _, state = xg.nn.LSTM(2, 3, rng=0)(xg.ones((1, 4, 2)))
+    >>> type(xg.nn.detach(state)).__name__, len(xg.nn.detach(state))
+    ('tuple', 2)
+    """
     if state is None:
         return None
     if isinstance(state, Tensor):
         return stop_gradient(state)
     if isinstance(state, (tuple, list)):
-        return type(state)(detach(s) for s in state)
-    raise TypeError(f"a recurrent state must be a Tensor or a tuple/list of them, got "
+        return type(state)(detach(s, what) for s in state)
+    raise TypeError(f"{what} must be a Tensor or a tuple/list of them, got "
                     f"{type(state).__name__}")
 
 
@@ -124,9 +134,7 @@ def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, stat
     if targets.shape[:2] != inputs.shape[:2]:
         raise ValueError(f"inputs {inputs.shape} and targets {targets.shape} must agree on "
                          "(batch, time)")
-    if variables is None:
-        variables = model.trainable_variables
-    variables = list(variables)
+    variables = _variables(model, variables)
     _check_options(variables, max_grad_norm)
     compile = flag(compile, "compile", "tbptt_train")
     from ..optim import clip_global_norm
@@ -155,13 +163,26 @@ def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, stat
         update = _compiled(update, model, loss_fn, optimizer, variables, max_grad_norm)
     result = TBPTTResult()
     try:
-        _run(update, result, inputs, targets, n, k1, k2, detach(state), callback)
+        _run(update, result, inputs, targets, n, k1, k2,
+             detach(state, "tbptt_train: state (the state to start from)"), callback)
     finally:
         if compile:
             # the cache is keyed weakly by the model: the update closure (which holds the
             # model) may not stay in it, or the model and its programs would never die
             update.fn = update.__wrapped__ = None
     return result
+
+
+def _variables(model, variables):
+    """``variables`` as a list (default: ``model.trainable_variables``)."""
+    if variables is None:
+        return list(model.trainable_variables)
+    try:
+        return list(variables)
+    except TypeError:
+        raise TypeError(f"tbptt_train: variables must be a list of Variables (default: the "
+                        f"model's trainable variables), got {type(variables).__name__}"
+                        ) from None
 
 
 def _check_options(variables, max_grad_norm):
