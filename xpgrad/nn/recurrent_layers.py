@@ -96,7 +96,9 @@ class _Sequence(Module):
         """``seq`` (B, T, H) at each sequence's last step: (B, H)."""
         if lengths is None:
             return seq[:, -1]
-        return seq[np.arange(len(lengths)), lengths - 1]
+        rows, last = (asarray(i, backend=seq.backend) for i in (np.arange(len(lengths)),
+                                                                  lengths - 1))
+        return seq[rows, last]
 
     @staticmethod
     def _padded(out, lengths):
