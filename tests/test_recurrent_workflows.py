@@ -275,3 +275,53 @@ def test_cell_in_a_python_loop_is_the_layer(kind, backend, dtype, rng):
     got = [loop_out] + loop_tape.gradient(loop_loss, cell.trainable_variables)
     assert_all_close([g.numpy() for g in got], [e.numpy() for e in expected],
                      DTYPES[dtype][1] / 10)
+
+
+# -- tbptt_train compiled, long sequences ---------------------------------------------------------
+@pytest.mark.parametrize("kind", KINDS)
+def test_tbptt_compiled_stacked_with_dropout_is_eager(kind, backend, rng):
+    """Two layers with dropout between them (the masks drawn alike when compiled), k2 > k1,
+    clipping, and the state carried into a second call."""
+    x = xg.asarray(rng.standard_normal((2, 23, 3)), backend=backend)
+    y = xg.asarray(rng.standard_normal((2, 23, 4)), backend=backend)
+    runs = []
+    for compile in (False, True):
+        layer = getattr(nn, kind)(3, 4, 2, dropout=0.3, rng=0, dtype=xg.float64,
+                                  backend=backend)
+        opt, state, losses = xg.optim.Adam(learning_rate=0.01), None, []
+        for _ in range(2):
+            result = nn.tbptt_train(layer, xg.losses.mse, opt, x, y, k1=5, k2=7, state=state,
+                                    max_grad_norm=0.5, compile=compile)
+            losses, state = losses + result.losses, result.state
+        runs.append(losses)
+    np.testing.assert_allclose(runs[1], runs[0], rtol=1e-10)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_long_sequences_of_cells_in_a_loop_need_no_recursion(kind, backend, rng):
+    """2000 steps of a cell in a Python loop: the backward pass walks the tape iteratively."""
+    import inspect
+    import sys
+
+    cell = getattr(nn, kind + "Cell")(2, 3, rng=0, dtype=xg.float64, backend=backend)
+    x = xg.asarray(rng.standard_normal((1, 2000, 2)), backend=backend)
+    with xg.GradientTape() as tape:
+        state = None
+        for t in range(2000):
+            state = cell(x[:, t], state)
+        loss = xg.sum(state[0] if kind == "LSTM" else state)
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(len(inspect.stack(0)) + 150)       # far below 2000 frames
+    try:
+        grads = tape.gradient(loss, cell.trainable_variables)
+    finally:
+        sys.setrecursionlimit(limit)
+    assert all(np.isfinite(g.numpy()).all() for g in grads)
+
+
+def test_relu_rnn_stacked_matches_torch(backend, dtype, rng):
+    ref, ours = pair("RNN", 3, 4, 2, dtype, backend, nonlinearity="relu")
+    x = rng.standard_normal((2, 5, 3))
+    theirs_state, our_state = states_for("RNN", rng, 2, 2, 4, dtype, backend)
+    for a, b in zip(ours_run(ours, x, our_state), torch_run(ref, x, theirs_state)):
+        assert_all_close(a, b, DTYPES[dtype][1])
