@@ -325,3 +325,16 @@ def test_relu_rnn_stacked_matches_torch(backend, dtype, rng):
     theirs_state, our_state = states_for("RNN", rng, 2, 2, 4, dtype, backend)
     for a, b in zip(ours_run(ours, x, our_state), torch_run(ref, x, theirs_state)):
         assert_all_close(a, b, DTYPES[dtype][1])
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_sequence_classifier_reads_each_sequence_to_its_length(cell, backend, rng):
+    """Padded sequences with ``lengths=`` give the logits of each sequence run alone."""
+    model = nn.SequenceClassifier(3, [4, 5], 2, cell=cell, rng=0, dtype=xg.float64,
+                                  backend=backend)
+    lengths = [2, 5, 3]
+    x = rng.standard_normal((3, 5, 3))
+    padded = model(xg.asarray(x, backend=backend), lengths=lengths).numpy()
+    for row, n in enumerate(lengths):
+        alone = model(xg.asarray(x[row:row + 1, :n], backend=backend)).numpy()
+        np.testing.assert_allclose(padded[row:row + 1], alone, rtol=1e-12, atol=1e-14)

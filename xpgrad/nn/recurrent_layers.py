@@ -294,7 +294,8 @@ class SequenceClassifier(Module):
     """Stacked recurrent layers read a sequence; a Linear layer maps the last state to logits.
 
     Input (B, T, input_size), or flat (B, T * input_size) rows (e.g. images read row by row).
-    ``hidden`` lists one size per layer; ``cell`` is "lstm", "gru" or "rnn".
+    ``hidden`` lists one size per layer; ``cell`` is "lstm", "gru" or "rnn". ``lengths`` (one
+    int per sequence) reads right-padded sequences each to its own last step.
 
     >>> import xpgrad as xg
     >>> model = xg.nn.SequenceClassifier(8, [16], 10, rng=0)
@@ -325,7 +326,7 @@ class SequenceClassifier(Module):
         self.head = Linear(sizes[-1], n_classes, rng=gen, dtype=dtype, backend=backend,
                            name=f"{self.name}/head")
 
-    def forward(self, x):
+    def forward(self, x, *, lengths=None):
         if not isinstance(x, Tensor):
             x = asarray(x, dtype=self.head.w.dtype, backend=self.head.w.backend)
         if x.ndim == 2:
@@ -335,8 +336,11 @@ class SequenceClassifier(Module):
                                  f"input_size={self.input_size}")
             x = reshape(x, (x.shape[0], x.shape[1] // self.input_size, self.input_size))
         for layer in self.layers:
-            x, _ = layer(x)
-        return self.head(x[:, -1, :])
+            x, final = layer(x, lengths=lengths)
+        if lengths is None:
+            return self.head(x[:, -1, :])
+        h_n = final[0] if isinstance(final, tuple) else final
+        return self.head(h_n[-1])
 
 
 __all__ = ["RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU", "SequenceClassifier"]
