@@ -195,7 +195,7 @@ def test_stateful_chunks_by_hand_are_tbptt_train(backend, rng):
 def test_stateful_chunks_train_as_torch_with_its_bias_hh_frozen(rng):
     """PyTorch's two biases each get the bias gradient, so its SGD moves their sum twice as far
     (and its clipping sees the bias gradient twice): with ``bias_hh`` frozen it trains
-    xpgrad's one-bias layer step for step."""
+    xpgrad's one-bias layer step for step, gradients clipped."""
     ref, ours = pair("LSTM", 3, 4, 2, "float64", "numpy")
     x, y = rng.standard_normal((2, 40, 3)), rng.standard_normal((2, 40, 4))
     for name, p in ref.named_parameters():
@@ -207,13 +207,13 @@ def test_stateful_chunks_train_as_torch_with_its_bias_hh_frozen(rng):
         loss = ((out - torch.tensor(y[:, start:start + 10])) ** 2).mean()
         opt.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1e9)
+        torch.nn.utils.clip_grad_norm_(params, 0.05)
         opt.step()
         state = tuple(s.detach() for s in state)
         theirs.append(loss.item())
     ours_losses = chunked_losses(ours, xg.optim.SGD(learning_rate=0.1), xg.asarray(x),
-                                 xg.asarray(y), 10, 1e9)
-    np.testing.assert_allclose(ours_losses, theirs, rtol=1e-10)
+                                 xg.asarray(y), 10, 0.05)
+    np.testing.assert_allclose(ours_losses, theirs, rtol=1e-7)  # torch's clip: norm + 1e-6
 
 
 def test_a_stacked_state_says_to_detach_each_tensor():
