@@ -1,0 +1,84 @@
+"""More of other people's array-API code on xpgrad Tensors under a tape.
+
+Continues ``tests/test_third_party.py`` (whose ``check`` helper this file reuses): einops'
+main API (``einops.rearrange``/``reduce``/``repeat``/``einsum``/``pack``, not only
+``einops.array_api``), more scikit-learn estimators, metrics and ``utils.extmath`` helpers, more
+SciPy ``stats``, and what happens when a library's result leaves the tape as a Python float.
+Each library is skipped where it is not installed.
+"""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import xpgrad as xg
+from test_third_party import _data, backend, check, sklearn_dispatch  # noqa: F401 (fixtures)
+
+
+# -------------------------------------------------------------------------- einops (main API)
+
+@pytest.fixture
+def einops():
+    return pytest.importorskip("einops", minversion="0.7")
+
+
+EINOPS_CASES = {
+    "rearrange transpose": (lambda e, x: e.rearrange(x, "a b -> b a"), [(4, 6)]),
+    "rearrange split and merge": (lambda e, x: e.rearrange(x, "a (b c) -> (a b) c", c=2),
+                                  [(4, 6)]),
+    "rearrange new axis": (lambda e, x: e.rearrange(x, "a b -> a 1 b"), [(4, 6)]),
+    "reduce mean": (lambda e, x: e.reduce(x, "a b -> a", "mean"), [(4, 6)]),
+    "reduce max pooling": (lambda e, x: e.reduce(x, "(h h2) (w w2) -> h w", "max", h2=2, w2=3),
+                           [(4, 6)]),
+    "reduce sum keep axis": (lambda e, x: e.reduce(x, "a b -> a 1", "sum"), [(4, 6)]),
+    "reduce prod": (lambda e, x: e.reduce(x, "a b -> b", "prod"), [(3, 4)]),
+    "repeat new axis": (lambda e, x: e.repeat(x, "a b -> a r b", r=3), [(4, 6)]),
+    "repeat tile axis": (lambda e, x: e.repeat(x, "a b -> (r a) b", r=2), [(4, 6)]),
+    "einsum": (lambda e, x, y: e.einsum(x, y, "a b, c b -> a c"), [(4, 6), (3, 6)]),
+    "pack": (lambda e, x, y: e.pack([x, y], "a *")[0], [(4, 6), (4, 2, 3)]),
+    "unpack": (lambda e, x: e.unpack(x, [(2,), (4,)], "a *")[1], [(3, 6)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EINOPS_CASES))
+def test_einops_main_api_value_and_gradient(name, einops, backend):
+    f, shapes = EINOPS_CASES[name]
+    check(lambda *xs: f(einops, *xs), _data(31, *shapes), backend)
+
+
+def test_einops_main_api_parse_shape_and_asnumpy(einops, backend):
+    x = xg.asarray(_data(3, (4, 6))[0], backend=backend)
+    assert einops.parse_shape(x, "a b") == {"a": 4, "b": 6}
+    np.testing.assert_array_equal(einops.asnumpy(x), x.numpy())
+
+
+def test_einops_main_api_when_einops_is_imported_after_xpgrad():
+    pytest.importorskip("einops")
+    code = ("import xpgrad as xg, einops\n"
+            "x = xg.asarray([[1.0, 2.0], [3.0, 4.0]])\n"
+            "with xg.GradientTape() as tape:\n"
+            "    tape.watch(x)\n"
+            "    y = xg.sum(einops.rearrange(x, 'a b -> b a') * xg.asarray([[1.0, 2.0], [3.0, 4.0]]))\n"
+            "print(tape.gradient(y, x).numpy().tolist())\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[[1.0, 3.0], [2.0, 4.0]]"
+
+
+def test_einops_main_api_before_xpgrad_is_imported():
+    pytest.importorskip("einops")
+    code = ("import einops, numpy as np\n"
+            "assert einops.rearrange(np.ones((2, 3)), 'a b -> b a').shape == (3, 2)\n"
+            "import xpgrad as xg\n"
+            "print(einops.rearrange(xg.ones((2, 3)), 'a b -> b a').shape)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "(3, 2)"
+
+
+def test_einops_mean_of_integers_is_refused_as_on_numpy(einops):
+    with pytest.raises(NotImplementedError, match="non-floating"):
+        einops.reduce(np.asarray([[1, 2], [3, 4]]), "a b -> a", "mean")
+    with pytest.raises(NotImplementedError, match="non-floating"):
+        einops.reduce(xg.asarray([[1, 2], [3, 4]]), "a b -> a", "mean")
