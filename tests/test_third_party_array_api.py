@@ -82,3 +82,37 @@ def test_einops_mean_of_integers_is_refused_as_on_numpy(einops):
         einops.reduce(np.asarray([[1, 2], [3, 4]]), "a b -> a", "mean")
     with pytest.raises(NotImplementedError, match="non-floating"):
         einops.reduce(xg.asarray([[1, 2], [3, 4]]), "a b -> a", "mean")
+
+
+# ------------------------------------------------------- results that leave the tape as numbers
+
+def test_gradient_of_a_python_float_says_the_value_left_the_tape():
+    p = xg.asarray([0.5, -1.0, 2.0])
+    with xg.GradientTape() as tape:
+        tape.watch(p)
+        loss = float(xg.sum(p * p))
+    with pytest.raises(TypeError, match=r"target.*float.*left the tape.*float\(\)"):
+        tape.gradient(loss, p)
+
+
+def test_gradient_of_a_sklearn_metric_says_the_value_left_the_tape(sklearn_dispatch, backend):
+    from sklearn.metrics import log_loss, mean_squared_error
+
+    y_true = xg.asarray([0.0, 1.0, 1.0, 0.0], backend=backend)
+    p = xg.asarray([0.2, 0.7, 0.9, 0.4], backend=backend)
+    for metric in (mean_squared_error, log_loss):
+        with xg.GradientTape() as tape:
+            tape.watch(p)
+            loss = metric(y_true, p)
+        assert loss == pytest.approx(metric(y_true.numpy(), p.numpy()), rel=1e-12)
+        with pytest.raises(TypeError, match="left the tape"):
+            tape.gradient(loss, p)
+
+
+def test_gradient_of_a_numpy_array_says_the_value_left_the_tape():
+    p = xg.asarray([0.5, -1.0])
+    with xg.GradientTape() as tape:
+        tape.watch(p)
+        loss = xg.sum(p * p).numpy()
+    with pytest.raises(TypeError, match="ndarray.*left the tape"):
+        tape.gradient(loss, p)
