@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
-from test_third_party import _data, backend, check, sklearn_dispatch  # noqa: F401 (fixtures)
+from test_third_party import (_data, _on_numpy, _scipy, backend, check,  # noqa: F401 (fixtures)
+                               sklearn_dispatch)
 
 
 # -------------------------------------------------------------------------- einops (main API)
@@ -156,3 +157,98 @@ def test_sklearn_gaussian_mixture_writes_into_a_view_and_xpgrad_warns(sklearn_di
     # sklearn adds reg_covar through covariances[k, :, :] (a view on NumPy/PyTorch/strict)
     with pytest.warns(_view_write_warning()), pytest.raises(ValueError, match="covariance"):
         model.fit(X)
+
+
+# ------------------------------------------------- scikit-learn: more estimators and helpers
+
+def _like(x, labels):
+    """``labels`` (a NumPy array) as ``x`` is: a Tensor on ``x``'s backend, or NumPy."""
+    return xg.asarray(labels, backend=x.backend.name) if isinstance(x, xg.Tensor) else labels
+
+
+def _labels(n):
+    return (np.arange(n) % 3 == 0).astype(np.int64)
+
+
+SKLEARN_CASES = {
+    "GaussianNB predict_proba": lambda sk, X: sk.naive_bayes.GaussianNB().fit(
+        X, _like(X, _labels(X.shape[0]))).predict_proba(X),
+    "RidgeCV predict": lambda sk, X: sk.linear_model.RidgeCV(alphas=(0.1, 1.0)).fit(
+        X, X[:, 0] - 2 * X[:, 1]).predict(X),
+    "RidgeClassifier decision_function": lambda sk, X: sk.linear_model.RidgeClassifier(
+        solver="svd").fit(X, _like(X, _labels(X.shape[0]))).decision_function(X),
+    "PolynomialFeatures": lambda sk, X: sk.preprocessing.PolynomialFeatures(2).fit_transform(X),
+    "KernelCenterer": lambda sk, X: sk.preprocessing.KernelCenterer().fit_transform(X @ X.T),
+    "Normalizer": lambda sk, X: sk.preprocessing.Normalizer().fit_transform(X),
+    "Nystroem": lambda sk, X: sk.kernel_approximation.Nystroem(
+        n_components=5, random_state=0).fit_transform(X),
+    "PCA covariance_eigh": lambda sk, X: sk.decomposition.PCA(
+        2, svd_solver="covariance_eigh").fit_transform(X),
+    "PCA inverse_transform": lambda sk, X: (lambda p: p.inverse_transform(p.transform(X)))(
+        sk.decomposition.PCA(2, svd_solver="full").fit(X)),
+    "pairwise_distances cosine": lambda sk, X: sk.metrics.pairwise_distances(
+        X, X[:3], metric="cosine"),
+    "additive_chi2_kernel": lambda sk, X: sk.metrics.pairwise.additive_chi2_kernel(
+        X * X, X[:3] * X[:3] + 0.1),
+    "extmath.row_norms": lambda sk, X: sk.utils.extmath.row_norms(X, squared=True),
+    "extmath.safe_sparse_dot": lambda sk, X: sk.utils.extmath.safe_sparse_dot(X, X.T),
+    "extmath.softmax": lambda sk, X: sk.utils.extmath.softmax(X),
+    # its variance computes a 0/0 (first batch) it overwrites: NaN gradient, as StandardScaler
+    "extmath._incremental_mean_and_var mean": lambda sk, X: sk.utils.extmath.
+        _incremental_mean_and_var(X, 0.0, 0.0, 0)[0],
+}
+
+
+def _sklearn_modules():
+    import importlib
+
+    import sklearn
+
+    for name in ("naive_bayes", "linear_model", "preprocessing", "kernel_approximation",
+                 "decomposition", "metrics", "metrics.pairwise", "utils.extmath"):
+        importlib.import_module(f"sklearn.{name}")
+    return sklearn
+
+
+# _incremental_mean_and_var's 0/0 warns on xpgrad's NumPy backend (scikit-learn silences it
+# with np.errstate only for NumPy itself; PyTorch never warns)
+@pytest.mark.filterwarnings("ignore:invalid value encountered in divide:RuntimeWarning")
+@pytest.mark.parametrize("name", sorted(SKLEARN_CASES))
+def test_sklearn_value_and_gradient(name, sklearn_dispatch, backend):
+    sk = _sklearn_modules()
+    f = SKLEARN_CASES[name]
+    check(lambda X: f(sk, X), _data(7, (12, 4)), backend,
+          reference=_on_numpy(lambda X: f(sk, X)), rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("metric", ["mean_squared_error", "mean_absolute_error", "r2_score",
+                                    "explained_variance_score", "log_loss", "brier_score_loss",
+                                    "mean_poisson_deviance", "d2_tweedie_score"])
+def test_sklearn_metrics_agree_with_numpy(metric, sklearn_dispatch, backend):
+    import sklearn.metrics
+
+    f = getattr(sklearn.metrics, metric)
+    rng = np.random.default_rng(3)
+    y_true = (rng.random(10) > 0.5).astype(np.float64) + 0.25
+    y_pred = rng.uniform(0.1, 0.9, 10)
+    if metric in ("log_loss", "brier_score_loss"):
+        y_true = np.floor(y_true)
+    got = f(xg.asarray(y_true, backend=backend), xg.asarray(y_pred, backend=backend))
+    assert got == pytest.approx(_on_numpy(f)(y_true, y_pred), rel=1e-12)
+
+
+# ----------------------------------------------------------------------- SciPy: more of stats
+
+SCIPY_MORE = {
+    "stats.tmean": lambda st, x: st.tmean(x),
+    "stats.tvar": lambda st, x: st.tvar(x),
+    "stats.iqr": lambda st, x: st.iqr(x, axis=1),
+    "stats.quantile": lambda st, x: st.quantile(x, 0.3, axis=1),
+    "stats.circmean": lambda st, x: st.circmean(x, axis=1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCIPY_MORE))
+def test_scipy_stats_value_and_gradient(name, backend):
+    _, st = _scipy()
+    check(lambda x: SCIPY_MORE[name](st, x), _data(11, (3, 7)), backend)
