@@ -252,3 +252,56 @@ SCIPY_MORE = {
 def test_scipy_stats_value_and_gradient(name, backend):
     _, st = _scipy()
     check(lambda x: SCIPY_MORE[name](st, x), _data(11, (3, 7)), backend)
+
+
+SCIPY_OTHER_MODULES = {
+    "fft.fft": lambda sp, x: sp.fft.fft(x, axis=1).imag,
+    "fft.rfft": lambda sp, x: abs(sp.fft.rfft(x, axis=1)),
+    "fft.irfft": lambda sp, x: sp.fft.irfft(x, axis=0),
+    "fft.fftn": lambda sp, x: sp.fft.fftn(x).real,
+    "fft.fftshift": lambda sp, x: sp.fft.fftshift(x),
+    "integrate.trapezoid": lambda sp, x: sp.integrate.trapezoid(x, axis=1),
+    "integrate.cumulative_trapezoid": lambda sp, x: sp.integrate.cumulative_trapezoid(x),
+    "cluster.vq.whiten": lambda sp, x: sp.cluster.vq.whiten(x),
+    "signal.fftconvolve": lambda sp, x: sp.signal.fftconvolve(x, x[:2, :3]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCIPY_OTHER_MODULES))
+def test_scipy_fft_integrate_signal_value_and_gradient(name, backend):
+    _scipy()
+    import scipy.cluster.vq
+    import scipy.fft
+    import scipy.integrate
+    import scipy.signal
+
+    check(lambda x: SCIPY_OTHER_MODULES[name](scipy, x), _data(13, (4, 6)), backend)
+
+
+SCIPY_THROUGH_NUMPY = {
+    "fft.dct": lambda sp, x: sp.fft.dct(x),
+    "integrate.simpson": lambda sp, x: sp.integrate.simpson(x),
+    "signal.convolve": lambda sp, x: sp.signal.convolve(x, x[:2, :2]),
+    "signal.detrend": lambda sp, x: sp.signal.detrend(x),
+    "ndimage.gaussian_filter": lambda sp, x: sp.ndimage.gaussian_filter(x, 1.0),
+    "linalg.expm": lambda sp, x: sp.linalg.expm(x),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCIPY_THROUGH_NUMPY))
+def test_scipy_numpy_only_functions_raise_on_a_tape_and_run_outside(name, backend):
+    _scipy()
+    import importlib
+
+    import scipy
+
+    for module in ("fft", "integrate", "signal", "ndimage", "linalg"):
+        importlib.import_module(f"scipy.{module}")
+    f = lambda x: SCIPY_THROUGH_NUMPY[name](scipy, x)  # noqa: E731
+    x = xg.asarray(_data(17, (4, 4))[0], backend=backend)
+    expected = f(x.numpy())
+    np.testing.assert_allclose(np.asarray(f(x)), expected, rtol=1e-12)   # no tape: NumPy runs
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        with pytest.raises(TypeError, match="cut it from the tape"):
+            f(x)
