@@ -305,3 +305,15 @@ def test_scipy_numpy_only_functions_raise_on_a_tape_and_run_outside(name, backen
         tape.watch(x)
         with pytest.raises(TypeError, match="cut it from the tape"):
             f(x)
+
+
+def test_einops_imported_after_xpgrad_keeps_its_loader():
+    pytest.importorskip("einops")
+    code = ("import inspect, sys, xpgrad as xg, einops, einops._backends as b\n"
+            "assert 'class AbstractBackend' in inspect.getsource(b)\n"
+            "assert b.__loader__.get_source('einops._backends') == inspect.getsource(b)\n"
+            "assert not any('Einops' in type(f).__name__ for f in sys.meta_path)\n"
+            "print(einops.rearrange(xg.ones((2, 3)), 'a b -> b a').shape)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "(3, 2)"

@@ -11,18 +11,17 @@ import importlib.abc
 import sys
 
 _EINOPS_BACKENDS = "einops._backends"
-_registered = False
 
 
 def _define_backend(backends_module):
-    """Subclass einops' ``AbstractBackend`` for xpgrad (once)."""
-    global _registered
-    if _registered:
+    """Subclass einops' ``AbstractBackend`` for xpgrad (once per loaded ``einops._backends``:
+    a reload makes a new ``AbstractBackend``)."""
+    abstract = backends_module.AbstractBackend
+    if issubclass(getattr(backends_module, "XpgradBackend", object), abstract):
         return
-    _registered = True
     import xpgrad as xg
 
-    class XpgradBackend(backends_module.AbstractBackend):
+    class XpgradBackend(abstract):
         framework_name = "xpgrad"
 
         def is_appropriate_type(self, tensor):
@@ -86,6 +85,9 @@ class _EinopsFinder(importlib.abc.MetaPathFinder):
 class _DefiningLoader(importlib.abc.Loader):
     def __init__(self, loader):
         self._loader = loader
+
+    def __getattr__(self, name):       # get_source, get_data, ...: the real loader's
+        return getattr(self._loader, name)
 
     def create_module(self, spec):
         return self._loader.create_module(spec)
