@@ -44,8 +44,10 @@ def remember(view, base, raw_key) -> None:
     global _prune_at
     _BASES[id(view)] = (weakref.ref(view), weakref.ref(base))
     if len(_BASES) > _prune_at:
-        for dead in [k for k, (v, b) in _BASES.items() if v() is None or b() is None]:
-            del _BASES[dead]
+        # list() copies in one step (other threads may add entries meanwhile)
+        for key, (view_ref, base_ref) in list(_BASES.items()):
+            if view_ref() is None or base_ref() is None:
+                _BASES.pop(key, None)
         _prune_at = max(1024, 2 * len(_BASES))
 
 
