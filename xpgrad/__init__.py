@@ -58,3 +58,6 @@ def __getattr__(name):
 _allocator.tune()   # glibc's malloc: keep large freed arrays for the next step (allocator.py)
 _tensor_methods_module._ns = __import__(__name__)
 _tensor_methods_module.bind_operators(_tensor_methods_module._ns, apply)
+
+from . import einops_backend as _einops_backend  # noqa: E402
+_einops_backend.install()   # einops.rearrange(t, ...) and friends on Tensors, whenever einops loads

@@ -33,6 +33,26 @@ def check_sources(sources, unconnected_gradients):
     return single, src
 
 
+def check_target(target):
+    """Raise TypeError unless ``target`` is a Tensor; a number or NumPy array has left the tape
+    (``float()``, ``.item()``, ``.numpy()``, or a library that returns Python floats, as
+    scikit-learn's metrics do), and the message says so.
+
+    >>> check_target(0.5)
+    Traceback (most recent call last):
+    ...
+    TypeError: target must be a Tensor, got float: ...
+    """
+    if isinstance(target, Tensor):
+        return
+    message = f"target must be a Tensor, got {type(target).__name__}"
+    if isinstance(target, (int, float, complex, np.generic, np.ndarray)):
+        message += (": the value has left the tape (float(), .item(), .numpy(), or a library "
+                    "that returns Python or NumPy numbers, as scikit-learn's metrics do), so "
+                    "it has no gradient; compute it with xpgrad functions on Tensors")
+    raise TypeError(message)
+
+
 def seed_of(target, output_gradients):
     """The gradient ``gradient()`` starts from: ones of ``target``'s shape, or
     ``output_gradients`` checked against it (a Tensor: another recording tape differentiates

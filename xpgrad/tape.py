@@ -42,7 +42,7 @@ import numpy as np
 
 from ._args import flag
 from .backward import _DTYPE_CODES, _SOLE, _SOLE_BASE, _dtype_code, _exact_scalars, _walk
-from .gradient_call import check_sources, finish, seed_of
+from .gradient_call import check_sources, check_target, finish, seed_of
 from .primitive import tape_state
 from .tensor import Tensor, _wrap
 
@@ -272,8 +272,7 @@ class GradientTape:
         ``unconnected_gradients="zero"``. ``output_gradients`` weights a non-scalar target.
         """
         single, src = check_sources(sources, unconnected_gradients)
-        if not isinstance(target, Tensor):
-            raise TypeError(f"target must be a Tensor, got {type(target).__name__}")
+        check_target(target)
         self._check_usable()
         seed = seed_of(target, output_gradients)
         grads = self._backward(target, src, seed, consume=not self._persistent)

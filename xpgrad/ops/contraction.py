@@ -5,8 +5,8 @@ seen once, sorted), with ``...`` for broadcast leading axes. The public function
 ``...`` axes of all operands to one shape and rewrites them as letters, so the primitive only
 ever sees explicit labels; its gradient for operand ``i`` is itself an einsum of the output
 gradient with the other operands (conjugated when complex), broadcast over the labels only
-operand ``i`` has. A label repeated within one operand (a diagonal, ``"ii->"``) is computed but
-has no gradient rule: differentiating through it raises.
+operand ``i`` has. A label repeated within one operand (a diagonal, ``"ii->"``) is taken out
+first with ``xg.linalg.diagonal``, whose gradient writes back onto the diagonal.
 
 >>> import xpgrad as xg
 >>> a, b = xg.ones((2, 3)), xg.ones((3, 4))
@@ -163,7 +163,26 @@ def einsum(subscripts, /, *operands):
         raise ValueError("einsum needs at least one operand")
     operands = [as_tensor(a) for a in operands]
     spec, operands = _explicit(subscripts, operands)
-    return apply(_einsum, *operands, spec=spec)
+    inputs, out = spec.split("->")
+    pairs = [_without_repeated_labels(s, a) for s, a in zip(inputs.split(","), operands)]
+    spec = ",".join(s for s, _ in pairs) + "->" + out
+    return apply(_einsum, *[a for _, a in pairs], spec=spec)
+
+
+def _without_repeated_labels(labels, x):
+    """``(labels, x)`` with each label repeated in ``labels`` taken down to one axis, its
+    diagonal (``"iij"`` of ``x`` becomes ``"ji"`` of ``diagonal(x)``): differentiable."""
+    from .linalg import diagonal
+    from .shape import permute_dims
+
+    while len(set(labels)) != len(labels):
+        label = next(c for c in labels if labels.count(c) > 1)
+        first = labels.index(label)
+        second = labels.index(label, first + 1)
+        rest = [k for k in range(len(labels)) if k not in (first, second)]
+        x = diagonal(permute_dims(x, tuple(rest + [first, second])))
+        labels = "".join(labels[k] for k in rest) + label
+    return labels, x
 
 
 __all__ = ["einsum"]
