@@ -21,7 +21,6 @@ from ..accumulate import Scatter
 from ..jit.traced import index
 from ..primitive import Primitive, apply
 from ..tensor import Tensor
-from ..view_writes import remember as remember_view
 from ._define import as_tensor, norm_axis
 from .shape import reshape
 
@@ -99,7 +98,7 @@ def getitem(x, key):
     x = as_tensor(x)
     raw = _raw_key(x, key)
     try:
-        out = apply(_getitem, x, key=raw, backend=x._backend)
+        return apply(_getitem, x, key=raw, backend=x._backend)
     except IndexError as e:
         axis = _one_array_axis(raw, x.ndim)
         if axis is not None:       # a strict backend: x[:, idx] is take(x, idx, axis=1)
@@ -108,8 +107,6 @@ def getitem(x, key):
             return reshape(flat, x.shape[:axis] + idx.shape + x.shape[axis + 1:])
         raise IndexError(f"index {key!r} is invalid for a tensor of shape {x.shape}: {e}") \
             from None
-    remember_view(out, x, raw)
-    return out
 
 
 def _one_array_axis(key, ndim):
