@@ -24,8 +24,7 @@ from .fresh import MadeByTrace, seeded
 from .guards import restored_rng, rng_state
 from .kernel_proxy import _proxy_kernel
 from .replay_steps import HostOptimizerStep, RandomDraw, RangeGuard, VariableWrite
-from .structure import map_leaves
-from .tracer import Ref, Step, Tracer, live_variables
+from .tracer import Ref, Step, Tracer, live_variables, traced_args
 from .traced import Traced
 
 
@@ -304,23 +303,6 @@ class _Session:
         return writes
 
 
-def _traced_args(tracer, obj, made, seen):
-    """``obj`` with each tensor argument replaced by a stand-in (appended to ``made``); one
-    tensor given twice is one stand-in (``seen``: id -> stand-in), so a tape sees one tensor,
-    as eagerly (each occurrence is still an input of the program, the second unused)."""
-    def traced(o):
-        if isinstance(o, Tensor) and not isinstance(o, Variable):
-            t = _wrap(tracer.input(o._data), o._backend)
-            if id(o) in seen:
-                return seen[id(o)]
-            seen[id(o)] = t
-            made.append((t, t._data))
-            return t
-        return o
-
-    return map_leaves(traced, obj)
-
-
 class _Traces(threading.local):
     #: the tracer of the trace this thread runs now (a traced function called inside another's
     #: trace is inlined into it), or None; other threads' traces are not this thread's business
@@ -370,8 +352,8 @@ def capture(fn, args, kwargs, be, skip_kernels=()):
     session = _Session(tracer, skip_kernels)
     made = []
     seen = {}
-    targs = _traced_args(tracer, tuple(args), made, seen)
-    tkwargs = _traced_args(tracer, dict(kwargs), made, seen)
+    targs = traced_args(tracer, tuple(args), made, seen)
+    tkwargs = traced_args(tracer, dict(kwargs), made, seen)
     with contextlib.ExitStack() as stack:
         stack.callback(tracer.finish)
         stack.callback(setattr, THREAD, "tracer", THREAD.tracer)

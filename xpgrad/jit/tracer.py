@@ -318,3 +318,23 @@ def live_variables(be):
 
     return [o for o in gc.get_objects() if issubclass(type(o), Variable) and o._backend is be
             and type(o._data) is not Traced]
+
+
+def traced_args(tracer, obj, made, seen):
+    """``obj`` with each tensor argument replaced by a stand-in (appended to ``made``); one
+    tensor given twice is one stand-in (``seen``: id -> stand-in), so a tape sees one tensor,
+    as eagerly (each occurrence is still an input of the program, the second unused)."""
+    from ..tensor import Tensor, Variable, _wrap
+    from .structure import map_leaves
+
+    def traced(o):
+        if isinstance(o, Tensor) and not isinstance(o, Variable):
+            t = _wrap(tracer.input(o._data), o._backend)
+            if id(o) in seen:
+                return seen[id(o)]
+            seen[id(o)] = t
+            made.append((t, t._data))
+            return t
+        return o
+
+    return map_leaves(traced, obj)
