@@ -338,3 +338,38 @@ def test_sequence_classifier_reads_each_sequence_to_its_length(cell, backend, rn
     for row, n in enumerate(lengths):
         alone = model(xg.asarray(x[row:row + 1, :n], backend=backend)).numpy()
         np.testing.assert_allclose(padded[row:row + 1], alone, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_lengths_under_xg_function_equal_eager_and_bad_ones_still_raise(backend):
+    """``lengths=`` was read with ``.numpy()``, which ``xg.function`` refuses (TraceError);
+    its values are checked through a guard now, and a replay with lengths out of range
+    runs eagerly and raises as the eager call does."""
+    if backend not in xg.available_backends():
+        pytest.skip(f"{backend} not available")
+
+    def build():
+        rng = xg.random.default_rng(0, backend=backend)
+        return xg.nn.LSTM(4, 5, num_layers=2, rng=rng, backend=backend), xg.optim.Adam(0.01)
+
+    def step_of(model, opt):
+        def step(x, lengths):
+            with xg.GradientTape() as tape:
+                out, (h, c) = model(x, lengths=lengths)
+                loss = xg.sum(out ** 2) + xg.sum(h) + xg.sum(c)
+            grads = tape.gradient(loss, model.trainable_variables)
+            opt.apply_gradients(zip(grads, model.trainable_variables))
+            return loss
+        return step
+
+    x = xg.asarray(np.random.default_rng(1).normal(size=(3, 6, 4)).astype(np.float32),
+                   backend=backend)
+    compiled = xg.function(step_of(*build()))
+    eager = step_of(*build())
+    for lengths in ([6, 3, 1], [2, 6, 4], [6, 3, 1]):
+        lengths = xg.asarray(lengths, backend=backend)
+        np.testing.assert_allclose(float(compiled(x, lengths)), float(eager(x, lengths)),
+                                   rtol=1e-5)
+    assert compiled.trace_count == 1
+    with pytest.raises(ValueError, match="lengths must be between 1 and 6"):
+        compiled(x, xg.asarray([7, 3, 1], backend=backend))

@@ -22,7 +22,9 @@ import numpy as np
 
 from .. import dtypes as _dt
 from .._args import flag
-from ..creation import asarray
+from ..creation import arange, asarray
+from ..dtypes import isdtype
+from ..ops.casting import astype
 from ..ops.joining import stack
 from ..ops.shape import reshape
 from ..tensor import Tensor
@@ -75,38 +77,44 @@ class _Sequence(Module):
         return x if k == 0 or self.between is None else self.between(x)
 
     def _lengths(self, lengths, x):
-        """``lengths`` as a NumPy int array, one length in [1, time] per sequence, or None."""
+        """``lengths`` as an integer Tensor on ``x``'s backend, one length in [1, time] per
+        sequence, or None. Its values are checked through the backend's ``value_range``,
+        which ``xg.function`` turns into a guard (a replay may not read them in Python)."""
         if lengths is None:
             return None
         who, (B, T) = type(self).__name__, x.shape[:2]
-        values = np.asarray(lengths.numpy() if isinstance(lengths, Tensor) else lengths)
-        if values.dtype.kind not in "iu":
+        if not isinstance(lengths, Tensor):
+            values = np.asarray(lengths)
+            if values.dtype.kind in "iu":
+                lengths = asarray(values, backend=x.backend)
+        if not isinstance(lengths, Tensor) or not isdtype(lengths.dtype, "integral"):
             raise TypeError(f"{who}: lengths must be integers, one per sequence, got "
-                            f"{values.dtype} values")
-        if values.shape != (B,):
+                            f"{getattr(lengths, 'dtype', values.dtype)} values")
+        if lengths.shape != (B,):
             raise ValueError(f"{who}: lengths must hold one length per sequence, shape "
-                             f"({B},), got shape {values.shape}")
-        if values.min() < 1 or values.max() > T:
+                             f"({B},), got shape {lengths.shape}")
+        if lengths.backend is not x.backend:
+            lengths = lengths.to(x.backend)
+        lo, hi = lengths.backend.value_range(lengths._data, (1, T))
+        if lo < 1 or hi > T:
             raise ValueError(f"{who}: lengths must be between 1 and {T} (the input's time "
-                             f"steps), got {values.tolist()}")
-        return values
+                             f"steps), got {lengths.tolist()}")
+        return lengths
 
     @staticmethod
     def _last(seq, lengths):
         """``seq`` (B, T, H) at each sequence's last step: (B, H)."""
         if lengths is None:
             return seq[:, -1]
-        rows, last = (asarray(i, backend=seq.backend) for i in (np.arange(len(lengths)),
-                                                                  lengths - 1))
-        return seq[rows, last]
+        return seq[arange(seq.shape[0], backend=seq.backend), lengths - 1]
 
     @staticmethod
     def _padded(out, lengths):
         """``out`` (B, T, H) with the steps past each length zero (PyTorch's padded output)."""
         if lengths is None:
             return out
-        mask = np.arange(out.shape[1]) < lengths[:, None]
-        return out * asarray(mask[:, :, None], dtype=out.dtype, backend=out.backend)
+        mask = arange(out.shape[1], backend=out.backend)[None, :] < lengths[:, None]
+        return out * astype(mask, out.dtype)[:, :, None]
 
     def _state_in(self, state, x, what):
         shape = (self.num_layers, x.shape[0], self.hidden_size)
