@@ -276,8 +276,8 @@ def layer_repr(layer) -> str:
 def _note_layer(error, module) -> None:
     """Add to a MixedBackendError the innermost layer it came from and its variables'
     backends (the usual cause: a layer built without ``backend=`` on the default one)."""
-    if getattr(error, "_xpgrad_layer", None) is not None:
-        return
+    if getattr(error, "_xpgrad_layer", None) is not None or not hasattr(error, "add_note"):
+        return                                  # (add_note: Python 3.11 and later)
     error._xpgrad_layer = True
     names = sorted({v.backend.name for v in module.variables})
     where = f"whose variables are on {', '.join(names)}" if names else "which has no variables"
