@@ -14,12 +14,16 @@ from pathlib import Path
 import pytest
 
 import xpgrad
+import xpgrad.backends
 
 README = Path(__file__).parents[1] / "README.md"
 # the Numba modules' doctests run in test_numba_backend.py; the CuPy ones need a device
 SKIP = ("xpgrad.backends.numba", "xpgrad.backends.cupy")
-MODULES = sorted(m.name for m in pkgutil.walk_packages(xpgrad.__path__, "xpgrad.")
-                 if not m.name.startswith(SKIP))
+# the backends are a package of their own directory (pyproject's package-dir), which a walk of
+# xpgrad's directory does not reach in an installed checkout
+MODULES = sorted({m.name for package in (xpgrad, xpgrad.backends)
+                  for m in pkgutil.walk_packages(package.__path__, package.__name__ + ".")
+                  if not m.name.startswith(SKIP)} | {"xpgrad.backends"})
 
 
 @pytest.mark.parametrize("name", MODULES)
