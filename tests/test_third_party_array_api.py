@@ -24,6 +24,12 @@ def einops():
     return pytest.importorskip("einops", minversion="0.7")
 
 
+def _printed_by_a_fresh_python(code):
+    """What ``code`` prints, run in a new interpreter (its imports in its own order)."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout
+
+
 EINOPS_CASES = {
     "rearrange transpose": (lambda e, x: e.rearrange(x, "a b -> b a"), [(4, 6)]),
     "rearrange split and merge": (lambda e, x: e.rearrange(x, "a (b c) -> (a b) c", c=2),
@@ -62,8 +68,7 @@ def test_einops_main_api_when_einops_is_imported_after_xpgrad():
             "    tape.watch(x)\n"
             "    y = xg.sum(einops.rearrange(x, 'a b -> b a') * x)\n"
             "print(tape.gradient(y, x).numpy().tolist())\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+    out = _printed_by_a_fresh_python(code)
     assert out.strip() == "[[2.0, 6.0], [4.0, 8.0]]"     # 2 x.T
 
 
@@ -73,8 +78,7 @@ def test_einops_main_api_before_xpgrad_is_imported():
             "assert einops.rearrange(np.ones((2, 3)), 'a b -> b a').shape == (3, 2)\n"
             "import xpgrad as xg\n"
             "print(einops.rearrange(xg.ones((2, 3)), 'a b -> b a').shape)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+    out = _printed_by_a_fresh_python(code)
     assert out.strip() == "(3, 2)"
 
 
@@ -285,8 +289,7 @@ def test_einops_imported_after_xpgrad_keeps_its_loader():
             "assert b.__loader__.get_source('einops._backends') == inspect.getsource(b)\n"
             "assert not any('Einops' in type(f).__name__ for f in sys.meta_path)\n"
             "print(einops.rearrange(xg.ones((2, 3)), 'a b -> b a').shape)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+    out = _printed_by_a_fresh_python(code)
     assert out.strip() == "(3, 2)"
 
 
