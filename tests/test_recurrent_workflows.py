@@ -127,6 +127,8 @@ def test_full_lengths_change_nothing(backend, rng):
     ([1.5, 2], TypeError, "integers"),
     ([[1, 2]], ValueError, "one length per sequence"),
     ("ab", TypeError, "integers"),
+    (xg.asarray([1.0, 2.0]), TypeError, "integers"),          # a float Tensor
+    (xg.asarray([True, True]), TypeError, "integers"),
 ])
 def test_bad_lengths_name_the_argument(kind, lengths, error, says):
     layer = getattr(nn, kind)(2, 3, rng=0)

@@ -83,13 +83,16 @@ class _Sequence(Module):
         if lengths is None:
             return None
         who, (B, T) = type(self).__name__, x.shape[:2]
-        if not isinstance(lengths, Tensor):
-            values = np.asarray(lengths)
-            if values.dtype.kind in "iu":
-                lengths = asarray(values, backend=x.backend)
-        if not isinstance(lengths, Tensor) or not isdtype(lengths.dtype, "integral"):
+        if isinstance(lengths, Tensor):
+            integral = isdtype(lengths.dtype, "integral")
+        else:
+            lengths = np.asarray(lengths)
+            integral = lengths.dtype.kind in "iu"
+        if not integral:
             raise TypeError(f"{who}: lengths must be integers, one per sequence, got "
-                            f"{getattr(lengths, 'dtype', values.dtype)} values")
+                            f"{lengths.dtype} values")
+        if not isinstance(lengths, Tensor):
+            lengths = asarray(lengths, backend=x.backend)
         if lengths.shape != (B,):
             raise ValueError(f"{who}: lengths must hold one length per sequence, shape "
                              f"({B},), got shape {lengths.shape}")
