@@ -2,9 +2,10 @@
 
 A node is the flat tuple ``GradientTape._record`` appends (``tape.py``): primitive and kernel by
 index, backend (None: the tape's first), output key, input keys (0: no gradient wanted),
-residuals (raw inputs the rule reads, else None), output (or None), params as items, the
-kernel's saved value, ``(shape, dtype code)`` of the array inputs not saved, and the trainable
-Variables among the inputs. ``_walk`` returns ``{key: gradient}``; broadcasting is summed back in
+residuals (the raw inputs the rule reads, Python scalars and small arrays; None for a larger
+array it does not read), output (or None), params as items, the kernel's saved value,
+``(shape, dtype code)`` of the array inputs not saved, and the trainable Variables among the
+inputs. ``_walk`` returns ``{key: gradient}``; broadcasting is summed back in
 one place (``_fit``), slice gradients are added into one owned buffer (``Scatter``).
 
 >>> Shaped(((2, 3), "float32")).ndim
@@ -27,7 +28,7 @@ def _walk(nodes, home, tkey, skeys, seed, consume, higher, after=None):
     called once the node at index ``i`` has added its gradients (xpgrad.distributed starts a
     bucket's reduction there as soon as its sources' gradients are final)."""
     grads = {tkey: seed}
-    get = grads.get
+    get, take = grads.get, grads.pop
     # keys whose accumulator this walk allocated and nothing else has seen: added into in place
     owned = set()
     prims, kernels, refcount = PRIMITIVES_BY_INDEX, KERNELS_BY_INDEX, sys.getrefcount
@@ -40,7 +41,7 @@ def _walk(nodes, home, tkey, skeys, seed, consume, higher, after=None):
         # a non-persistent tape drops each node as it goes: its residuals are freed once no
         # node still to come holds them
         node = pop() if consume else nodes[n]
-        g = get(node[3])
+        g = take(node[3], None)
         if g is None:
             continue
         prim, kern, be, okey, ks, res, ans, params, saved, fits, variables = node
@@ -50,8 +51,8 @@ def _walk(nodes, home, tkey, skeys, seed, consume, higher, after=None):
             be = home
         if owned:
             owned.discard(okey)        # the rules below may return g itself, or views of it
-        if okey not in skeys:
-            del grads[okey]
+        if okey in skeys:               # a source's own gradient stays for the caller
+            grads[okey] = g
         if higher:
             if kern is not None and not _kept_for(prim, res, ans):
                 raise RuntimeError(_NOT_NESTED.format(prim.name))
@@ -110,6 +111,26 @@ def _walk(nodes, home, tkey, skeys, seed, consume, higher, after=None):
         else:
             gs = prim.vjp(xp, g, ans, [k != 0 for k in ks], inputs, params)
         g = None                        # grads now holds each gradient alone (see vjp_in_place)
+        if len(ks) == 1:                # one input: the loop below, unrolled (the hot path)
+            k = ks[0]
+            gi = gs[0]
+            if k and gi is not None and gi.__class__ is not Scatter:
+                prev = get(k)
+                if prev is None or prev.__class__ is not Scatter:
+                    x = inputs[0]
+                    dt = gi.dtype
+                    if gi.shape != x.shape or (dt is not x.dtype and dt != x.dtype):
+                        gi = _fit(xp, gi, x.shape, x.dtype)
+                    if prev is None:
+                        grads[k] = gi
+                    elif k in owned:
+                        prev += gi
+                        grads[k] = prev
+                    else:
+                        grads[k] = prev + gi
+                        owned.add(k)
+                    gs = gi = prev = x = None
+                    continue
         for k, gi, x in zip(ks, gs, inputs):
             if not k or gi is None:
                 continue

@@ -173,26 +173,23 @@ class GradientTape:
         else:
             keep, keep_out, upto = kern.keep_inputs, kern.keep_output, kern.keep_upto
         fits = None
-        if keep is None or len(raws) <= upto:
-            res = tuple(raws)
-        else:   # the residuals: the raw inputs kept; (shape, dtype) of large arrays not kept
+        res = tuple(raws)
+        if keep is not None and len(raws) > upto:
+            # inputs the rule does not read: an array over _SMALL elements is dropped (its shape
+            # and dtype kept); Python scalars and small arrays stay (nothing to free)
             n = len(keep)
-            res = list(raws)
             i = 0
             for r in raws:
-                if i >= n or not keep[i]:
-                    if r.__class__ in _exact_scalars:
-                        res[i] = None
-                    elif r.size > _SMALL:
-                        res[i] = None
-                        if fits is None:
-                            fits = [None] * len(raws)
-                        dt = r.dtype
-                        fits[i] = (r.shape, _DTYPE_CODES.get(id(dt)) or _dtype_code(dt))
+                if (i >= n or not keep[i]) and r.__class__ not in _exact_scalars and \
+                        r.size > _SMALL:
+                    if fits is None:
+                        res, fits = list(res), [None] * len(raws)
+                    res[i] = None
+                    dt = r.dtype
+                    fits[i] = (r.shape, _DTYPE_CODES.get(id(dt)) or _dtype_code(dt))
                 i += 1
-            res = tuple(res)
             if fits is not None:
-                fits = tuple(fits)
+                res, fits = tuple(res), tuple(fits)
         be = out._backend
         if be is self._home:
             be = None
