@@ -24,7 +24,7 @@ README = (ROOT / "README.md").read_text()
 
 #: commands not run here, and why
 EXCUSED = {
-    "python -m pytest -q": "it is this test run",
+    "python -m pytest -q -n auto": "it is this test run",
     "asv ": "asv's own commands (a third-party tool): tests/test_benchmarks.py runs `asv check` "
             "and one call of every benchmark; full runs stay out of CI",
     "tools/dashboard_screenshot.sh": "needs Chromium and npm's registry",
