@@ -163,7 +163,7 @@ def softplus_bwd_in_place(g, x):
 softplus_bwd_in_place_par = parallel_blocks(softplus_bwd_in_place, arrays=2)
 
 
-# -- silu, gelu: the generic rules' formulas (ops/activations.py), their limits at +-inf included:
+# -- silu, gelu: the generic rules' formulas (ops/activations_torch.py), their limits at +-inf included:
 # ``zero if x == -inf else x * cdf`` (0 * -inf is NaN), and the gradient's ``x`` factor 0 at
 # +-inf (``finite``), where the derivative of the cdf is 0
 @njit(**LOOP_OPTIONS)

@@ -14,7 +14,7 @@ from ._math import LOOP_OPTIONS, exp_neg, expm1_neg, log1p01, sigmoid
 # (``_activations.KERNELS``), in x's dtype. The scalar functions are inlined by Numba itself
 # (``SCALAR_OPTIONS``): left to LLVM's inliner, the larger float64 ones (mish, softplus with
 # beta) stayed calls, and their loops did not vectorize. Each follows the generic rule
-# (ops/activations.py), its branches and limits included.
+# (ops/activations.py, activations_torch.py), its branches and limits included.
 SCALAR_OPTIONS = {**LOOP_OPTIONS, "inline": "always"}
 
 

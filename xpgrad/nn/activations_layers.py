@@ -199,8 +199,8 @@ _FUNCTIONS = {**{name: getattr(activations, name) for name in activations.__all_
 
 
 def get_activation(activation):
-    """A function from an activation's name (those of ``xpgrad/ops/activations.py``,
-    ``"tanh"`` and ``"swish"`` for silu) or a callable; None, ``"linear"`` and ``"identity"``
+    """A function from an activation's name (those of ``xpgrad/ops/activations.py``'s
+    ``__all__``, ``"tanh"`` and ``"swish"`` for silu) or a callable; None, ``"linear"`` and ``"identity"``
     mean no activation. A layer class (``xg.nn.ReLU``, as torchvision's ``activation_layer=``)
     is instantiated.
 
