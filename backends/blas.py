@@ -230,7 +230,7 @@ def _operand(m, int_max):
     else:
         return None
     address = _address(m, dense)
-    if ld > int_max or address is None or address % size:     # unaligned: BLAS assumes it is
+    if ld > int_max or address % size:      # unaligned: BLAS assumes aligned elements
         return None
     return trans, ld, address
 
