@@ -34,7 +34,7 @@ from .ufuncs import ACCUMULATE, COMPOSED, REDUCE, UFUNCS, array_ufunc
 
 # the adapters of NumPy's functions, by kind: importing them fills FUNCTIONS
 from . import reductions, manipulation, elementwise, products, searching  # noqa: F401
-from . import linalg, fft  # noqa: F401
+from . import linalg, fft, statistics  # noqa: F401
 
 __all__ = ["ACCUMULATE", "COMPOSED", "FUNCTIONS", "NO_GRADIENT", "REDUCE", "UFUNCS",
            "array_function", "array_ufunc", "numpy_function"]

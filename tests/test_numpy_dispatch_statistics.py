@@ -1,0 +1,175 @@
+"""NumPy's NaN-ignoring reductions, order statistics, np.pad and np.polyval on Tensors
+(xpgrad/numpy_dispatch/statistics.py): values equal NumPy's on every backend, gradients equal
+finite differences (float64) and PyTorch's where it has the same function, bad input named."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import xpgrad as xg
+from xpgrad.testing import check_grads
+
+BACKENDS = [name for name in ("numpy", "numba") if xg.available_backends()[name]["available"]]
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(3)
+    with_nan = rng.normal(size=(4, 5))
+    with_nan[1, 2] = with_nan[3, 0] = with_nan[0, 4] = np.nan
+    return rng.normal(size=(5, 6)), with_nan
+
+
+REDUCTION_ARGS = [{}, {"axis": 0}, {"axis": 1, "keepdims": True}, {"axis": (0, 1)}]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", ["nansum", "nanmean", "nanmax", "nanmin", "nanprod"])
+@pytest.mark.parametrize("kwargs", REDUCTION_ARGS)
+def test_nan_reductions_equal_numpy(backend, name, kwargs, data):
+    _, a = data
+    got = getattr(np, name)(xg.asarray(a, backend=backend), **kwargs)
+    assert isinstance(got, xg.Tensor) and got.backend.name == backend
+    np.testing.assert_allclose(got.numpy(), getattr(np, name)(a, **kwargs), rtol=1e-12)
+
+
+def test_nanmax_of_an_all_nan_slice_is_nan_as_numpy():
+    a = np.array([[np.nan, np.nan], [1.0, np.nan]])
+    with pytest.warns(RuntimeWarning):
+        expected = np.nanmax(a, axis=1)
+    np.testing.assert_array_equal(np.nanmax(xg.asarray(a), axis=1).numpy(), expected)
+
+
+@pytest.mark.parametrize("name", ["nansum", "nanmean", "nanmax", "nanprod"])
+def test_nan_reductions_differentiate_and_give_nan_entries_zero(name, data):
+    _, a = data
+    fn = getattr(np, name)
+    check_grads(lambda t: fn(t, axis=0), xg.asarray(np.where(np.isnan(a), 0.5, a)))
+    x = xg.Variable(a)
+    with xg.GradientTape() as tape:
+        y = fn(x * 2.0)
+    g = tape.gradient(y, x).numpy()
+    assert np.all(g[np.isnan(a)] == 0) and np.all(np.isfinite(g))
+
+
+def test_nansum_and_nanmean_gradients_equal_pytorch(data):
+    torch = pytest.importorskip("torch")
+    _, a = data
+    for name in ("nansum", "nanmean"):
+        x = xg.Variable(a)
+        with xg.GradientTape() as tape:
+            y = getattr(np, name)(x * x, axis=1).sum()
+        ours = tape.gradient(y, x).numpy()
+        t = torch.tensor(a, requires_grad=True)
+        getattr(torch, name)(t * t, dim=1).sum().backward()
+        np.testing.assert_allclose(ours, t.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kwargs", [{}, {"axis": 0}, {"axis": 1}, {"axis": -1, "keepdims": True},
+                                    {"axis": None, "keepdims": True}])
+def test_median_percentile_quantile_equal_numpy(backend, kwargs, data):
+    a, _ = data
+    t = xg.asarray(a, backend=backend)
+    np.testing.assert_allclose(np.median(t, **kwargs).numpy(), np.median(a, **kwargs))
+    for q in (30, [10, 50, 95], 0, 100):
+        got, expected = np.percentile(t, q, **kwargs), np.percentile(a, q, **kwargs)
+        assert got.shape == expected.shape
+        np.testing.assert_allclose(got.numpy(), expected)
+        frac = np.asarray(q) / 100
+        np.testing.assert_allclose(np.quantile(t, frac, **kwargs).numpy(),
+                                   np.quantile(a, frac, **kwargs))
+
+
+def test_order_statistics_differentiate(data):
+    a, _ = data
+    check_grads(lambda t: np.median(t, axis=0), xg.asarray(a))
+    check_grads(lambda t: np.median(t[:, :5], axis=1), xg.asarray(a))     # an odd count
+    check_grads(lambda t: np.percentile(t, [20, 70], axis=1), xg.asarray(a))
+    check_grads(lambda t: np.quantile(t, 0.35), xg.asarray(a))
+
+
+def test_quantile_gradient_equals_pytorch(data):
+    torch = pytest.importorskip("torch")
+    a, _ = data
+    q = [0.1, 0.5, 0.85]
+    x = xg.Variable(a)
+    with xg.GradientTape() as tape:
+        y = (np.quantile(x, q, axis=0) ** 2).sum()
+    t = torch.tensor(a, requires_grad=True)
+    (torch.quantile(t, torch.tensor(q, dtype=torch.float64), dim=0) ** 2).sum().backward()
+    np.testing.assert_allclose(tape.gradient(y, x).numpy(), t.grad.numpy(), rtol=1e-12)
+
+
+def test_median_of_an_even_count_splits_the_gradient_between_the_middle_values():
+    x = xg.Variable(np.array([4.0, 1.0, 3.0, 2.0]))
+    with xg.GradientTape() as tape:
+        y = np.median(x)
+    assert y.item() == 2.5
+    assert tape.gradient(y, x).tolist() == [0.0, 0.0, 0.5, 0.5]
+
+
+PAD_WIDTHS = [1, (1, 2), ((0, 3), (2, 1)), ((7, 8), (9, 2))]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("mode", ["constant", "edge", "reflect", "symmetric", "wrap"])
+@pytest.mark.parametrize("width", PAD_WIDTHS, ids=str)
+def test_pad_equals_numpy(backend, mode, width, data):
+    a, _ = data
+    kwargs = {"constant_values": ((1.5, 2.5), (3.5, 4.5))} if mode == "constant" else {}
+    got = np.pad(xg.asarray(a, backend=backend), width, mode=mode, **kwargs)
+    np.testing.assert_array_equal(got.numpy(), np.pad(a, width, mode=mode, **kwargs))
+
+
+@pytest.mark.parametrize("mode", ["constant", "edge", "reflect", "symmetric", "wrap"])
+def test_pad_differentiates(mode, data):
+    a, _ = data
+    check_grads(lambda t: np.pad(t, ((2, 1), (3, 4)), mode=mode), xg.asarray(a))
+
+
+@pytest.mark.parametrize("mode, torch_mode", [("constant", "constant"), ("edge", "replicate"),
+                                              ("reflect", "reflect"), ("wrap", "circular")])
+def test_pad_gradient_equals_pytorch(mode, torch_mode, data):
+    torch = pytest.importorskip("torch")
+    a, _ = data
+    weights = np.random.default_rng(0).normal(size=(5 + 3, 6 + 5))
+    x = xg.Variable(a)
+    with xg.GradientTape() as tape:
+        y = (np.pad(x, ((1, 2), (3, 2)), mode=mode) * weights).sum()
+    t = torch.tensor(a, requires_grad=True)
+    padded = torch.nn.functional.pad(t[None, None], (3, 2, 1, 2), mode=torch_mode)[0, 0]
+    (padded * torch.tensor(weights)).sum().backward()
+    np.testing.assert_allclose(tape.gradient(y, x).numpy(), t.grad.numpy(), rtol=1e-12)
+
+
+def test_polyval_equals_numpy_and_differentiates_in_both_arguments(data):
+    a, _ = data
+    p = [2.0, -1.0, 0.5]
+    np.testing.assert_allclose(np.polyval(p, xg.asarray(a)).numpy(), np.polyval(p, a))
+    check_grads(lambda c, t: np.polyval(c, t), (xg.asarray(p, dtype=xg.float64), xg.asarray(a[0])))
+
+
+def test_bad_input_is_named(data):
+    a, _ = data
+    x = xg.Variable(a)
+    with pytest.raises(ValueError, match="q must be in"):
+        np.quantile(x, 1.5)
+    with pytest.raises(ValueError, match="q must be in"):
+        np.percentile(x, -10)
+    with pytest.raises(ValueError, match="pad_width must not be negative"):
+        np.pad(x, -1)
+    with pytest.raises(TypeError, match="pad_width must be integers"):
+        np.pad(x, 1.5)
+    with pytest.raises(TypeError, match="constant_values is for mode='constant'"):
+        np.pad(x, 1, mode="edge", constant_values=3)
+    # what is not translated raises under a tape (the gradient would be lost) ...
+    with xg.GradientTape() as tape:
+        with pytest.raises(TypeError, match="np.percentile with method='nearest'"):
+            np.percentile(x, 50, method="nearest")
+        with pytest.raises(TypeError, match="np.pad with mode='maximum'"):
+            np.pad(x, 1, mode="maximum")
+    del tape
+    # ... and runs NumPy on the values outside one
+    np.testing.assert_array_equal(np.pad(xg.asarray(a), 1, mode="maximum"),
+                                  np.pad(a, 1, mode="maximum"))

@@ -1,0 +1,200 @@
+"""NumPy's NaN-ignoring reductions, order statistics, ``np.pad`` and ``np.polyval`` on Tensors,
+composed of xpgrad functions (so they stay on the tape): ``np.nansum``, ``np.nanmean``,
+``np.nanmax``/``np.nanmin``, ``np.nanprod``, ``np.median``, ``np.percentile``,
+``np.quantile`` (``method="linear"``, NumPy's default), ``np.pad`` (``constant``, ``edge``,
+``reflect``, ``symmetric``, ``wrap``) and ``np.polyval``.
+
+Gradients follow the composition: a NaN entry gets 0 from the NaN-ignoring reductions (as
+``torch.nansum``), a median of an even count splits the gradient between the two middle values
+(NumPy averages them; ``torch.median`` takes the lower one), a padded copy sends its gradient
+back to the entry it copies.
+
+>>> import numpy as np, xpgrad as xg
+>>> x = xg.asarray([3.0, float("nan"), 1.0, 2.0], dtype=xg.float64)
+>>> np.nansum(x).item(), np.median(xg.asarray([4.0, 1.0, 3.0])).item()
+(6.0, 3.0)
+>>> np.pad(xg.asarray([1.0, 2.0]), (1, 2), mode="reflect").tolist()
+[2.0, 1.0, 2.0, 1.0, 2.0]
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .arguments import _Unsupported, _cast, _fn, _keepdims, _norm_axes, _refuse, _tensor
+from .functions import numpy_function
+
+
+# -- NaN-ignoring reductions ------------------------------------------------------------------
+def _nan_reduction(np_name, xg_name, fill):
+    def adapter(a, axis=None, dtype=None, out=None, keepdims=False, **rest):
+        _refuse(rest, f"np.{np_name}", where=True, initial=None)
+        a = _tensor(a)
+        if dtype is not None:
+            a = _cast(a, dtype)
+        axis, keepdims = _norm_axes(axis), _keepdims(keepdims, f"np.{np_name}")
+        nan = _fn("isnan")(a)
+        result = _fn(xg_name)(_fn("where")(nan, fill(a), a), axis=axis, keepdims=keepdims)
+        if xg_name in ("max", "min"):      # an all-NaN slice is NaN, as NumPy's (it warns)
+            every = _fn("all")(nan, axis=axis, keepdims=keepdims)
+            result = _fn("where")(every, float("nan"), result)
+        return result
+    return adapter
+
+
+def _inf(sign):
+    return lambda a: sign * float("inf")
+
+
+numpy_function("nansum")(_nan_reduction("nansum", "sum", lambda a: 0.0))
+numpy_function("nanprod")(_nan_reduction("nanprod", "prod", lambda a: 1.0))
+numpy_function("nanmax")(_nan_reduction("nanmax", "max", _inf(-1)))
+numpy_function("nanmin")(_nan_reduction("nanmin", "min", _inf(1)))
+
+
+@numpy_function("nanmean")
+def _nanmean(a, axis=None, dtype=None, out=None, keepdims=False, **rest):
+    _refuse(rest, "np.nanmean", where=True)
+    a = _tensor(a)
+    if dtype is not None:
+        a = _cast(a, dtype)
+    axis, keepdims = _norm_axes(axis), _keepdims(keepdims, "np.nanmean")
+    kept = _fn("logical_not")(_fn("isnan")(a))
+    total = _fn("sum")(_fn("where")(kept, a, 0.0), axis=axis, keepdims=keepdims)
+    count = _fn("sum")(_fn("astype")(kept, a.dtype), axis=axis, keepdims=keepdims)
+    return total / count
+
+
+# -- order statistics ---------------------------------------------------------------------------
+def _quantiles(a, q, axis, keepdims, what):
+    """``q`` (fractions in [0, 1], a number or a 1-D list) of ``a`` along ``axis`` by linear
+    interpolation between the sorted values (NumPy's default method)."""
+    a = _tensor(a)
+    if not _fn("isdtype")(a.dtype, ("real floating", "integral")):
+        raise _Unsupported(f"{what} of dtype {a.dtype}")
+    a = _cast(a, a.dtype if _fn("isdtype")(a.dtype, "real floating") else "float64")
+    q = np.asarray(q, dtype=np.float64)
+    if q.ndim > 1:
+        raise _Unsupported(f"{what} with q of more than one dimension")
+    scalar, q = q.ndim == 0, np.atleast_1d(q)
+    if np.any(np.isnan(q)) or np.any(q < 0) or np.any(q > 1):
+        raise ValueError(f"{what}: q must be in [0, 1] (percentiles in [0, 100]), got "
+                         f"{q.tolist()}")
+    axes = _norm_axes(axis)
+    if isinstance(axes, int):
+        axes = (axes,)
+    ndim = a.ndim
+    if axes is None:
+        a, axis = _fn("reshape")(a, (-1,)), 0
+    elif len(axes) != 1:
+        raise _Unsupported(f"{what} over several axes")
+    else:
+        axis = axes[0] % a.ndim
+    n = a.shape[axis]
+    if n == 0:
+        raise _Unsupported(f"{what} of an empty axis")
+    ordered = _fn("sort")(a, axis=axis)
+    position = q * (n - 1)
+    low = np.floor(position).astype(np.int64)
+    high = np.minimum(low + 1, n - 1)
+    shape = [1] * a.ndim
+    shape[axis] = -1
+    frac = _fn("asarray")(position - low, dtype=a.dtype, backend=a.backend)
+    below, above = (_fn("take")(ordered, _fn("asarray")(i, backend=a.backend), axis=axis)
+                    for i in (low, high))
+    values = below + (above - below) * _fn("reshape")(frac, tuple(shape))
+    values = _fn("moveaxis")(values, axis, 0)          # (len(q), rest...)
+    if keepdims and axes is None:
+        values = _fn("reshape")(values, (values.shape[0],) + (1,) * ndim)
+    elif keepdims:
+        values = _fn("expand_dims")(values, axis=axis + 1)
+    return values[0] if scalar else values
+
+
+@numpy_function("quantile")
+def _quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
+              keepdims=False, **rest):
+    _refuse(rest, "np.quantile", weights=None, interpolation=None)
+    if method != "linear":
+        raise _Unsupported(f"np.quantile with method={method!r}")
+    return _quantiles(a, q, axis, _keepdims(keepdims, "np.quantile"), "np.quantile")
+
+
+@numpy_function("percentile")
+def _percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
+                keepdims=False, **rest):
+    _refuse(rest, "np.percentile", weights=None, interpolation=None)
+    if method != "linear":
+        raise _Unsupported(f"np.percentile with method={method!r}")
+    return _quantiles(a, np.asarray(q, dtype=np.float64) / 100.0, axis,
+                      _keepdims(keepdims, "np.percentile"), "np.percentile")
+
+
+@numpy_function("median")
+def _median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    return _quantiles(a, 0.5, axis, _keepdims(keepdims, "np.median"), "np.median")
+
+
+# -- np.pad ------------------------------------------------------------------------------------
+_PAD_MODES = ("constant", "edge", "reflect", "symmetric", "wrap")
+
+
+def _pad_pairs(pad_width, ndim):
+    """``pad_width`` as one ``(before, after)`` pair of ints per axis, as NumPy reads it."""
+    widths = np.asarray(pad_width)
+    if widths.dtype.kind not in "iu":
+        raise TypeError(f"np.pad: pad_width must be integers, got {pad_width!r}")
+    if np.any(widths < 0):
+        raise ValueError(f"np.pad: pad_width must not be negative, got {pad_width!r}")
+    return np.broadcast_to(widths, (ndim, 2)).tolist()
+
+
+@numpy_function("pad")
+def _pad(array, pad_width, mode="constant", **kwargs):
+    a = _tensor(array)
+    if not isinstance(mode, str) or mode not in _PAD_MODES:
+        raise _Unsupported(f"np.pad with mode={mode!r}")
+    values = kwargs.pop("constant_values", 0)
+    _refuse(kwargs, "np.pad", reflect_type="even")
+    if mode != "constant" and not np.all(np.asarray(values) == 0):
+        raise TypeError(f"np.pad: constant_values is for mode='constant', not {mode!r}")
+    constants = np.broadcast_to(np.asarray(values), (a.ndim, 2)) if mode == "constant" else None
+    for axis, (before, after) in enumerate(_pad_pairs(pad_width, a.ndim)):
+        if before == after == 0:
+            continue
+        n = a.shape[axis]
+        if n == 0 and mode != "constant":
+            raise ValueError(f"np.pad: cannot pad an empty axis with mode={mode!r}")
+        # the padded index of each output position along this axis, NumPy's own rule
+        source = np.pad(np.arange(n), (before, after), mode=mode,
+                        **({"constant_values": -1} if mode == "constant" else {}))
+        taken = _fn("take")(a, _fn("asarray")(np.maximum(source, 0), backend=a.backend),
+                            axis=axis) if n else None
+        if mode != "constant":
+            a = taken
+            continue
+        shape = [1] * a.ndim
+        shape[axis] = -1
+        fill = np.pad(np.zeros(n), (before, after), constant_values=constants[axis].tolist())
+        fill = _fn("reshape")(_fn("asarray")(fill, dtype=a.dtype, backend=a.backend),
+                              tuple(shape))
+        if taken is None:
+            out_shape = list(a.shape)
+            out_shape[axis] = before + after
+            a = _fn("broadcast_to")(fill, tuple(out_shape)) + 0
+            continue
+        inside = _fn("reshape")(_fn("asarray")(source >= 0, backend=a.backend), tuple(shape))
+        a = _fn("where")(inside, taken, fill)
+    return a
+
+
+# -- np.polyval --------------------------------------------------------------------------------
+@numpy_function("polyval")
+def _polyval(p, x):
+    """Horner's rule; ``p`` a sequence or 1-D array (highest power first), as NumPy's."""
+    coefficients = [p[i] for i in range(len(p))]
+    if not coefficients:
+        return _fn("zeros_like")(_tensor(x))
+    y = coefficients[0] + 0 * _tensor(x)
+    for c in coefficients[1:]:
+        y = y * x + c
+    return y
