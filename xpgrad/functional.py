@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
+
 from ._args import flag
 from .creation import asarray
 from .ops import reductions
@@ -31,14 +33,26 @@ def _prepare(args, argnums):
     for i in nums:
         if not -len(args) <= i < len(args):
             raise ValueError(f"argnums {i} is out of range for {len(args)} positional arguments")
-        if not isinstance(args[i], Tensor):
-            try:
-                args[i] = asarray(args[i])
-            except (TypeError, ValueError):
-                raise TypeError(f"argument {i} ({type(args[i]).__name__} {args[i]!r:.40}) is "
-                                f"differentiated (argnums={argnums!r}) but is not a tensor or "
-                                "numbers") from None
+        args[i] = _differentiable(args[i], i % len(args), argnums)
     return single, nums, _distinct(args, nums)
+
+
+def _differentiable(value, i, argnums):
+    """Positional argument ``i`` as a floating-point Tensor; TypeError naming it otherwise (an
+    integer or boolean has no gradient: JAX refuses it too)."""
+    if not isinstance(value, Tensor):
+        try:
+            value = asarray(value)
+        except (TypeError, ValueError):
+            raise TypeError(f"argument {i} ({type(value).__name__} {value!r:.40}) is "
+                            f"differentiated (argnums={argnums!r}) but is not a tensor or "
+                            "numbers") from None
+    if not value.dtype.is_inexact:
+        raise TypeError(f"argument {i} has dtype {value.dtype} and is differentiated "
+                        f"(argnums={argnums!r}): only floating-point (real or complex) "
+                        "arguments have gradients; pass it as floats (xg.asarray(..., "
+                        "dtype=xg.float64)) or leave it out of argnums")
+    return value
 
 
 def _distinct(args, nums):
@@ -60,6 +74,30 @@ def _split_aux(out, has_aux):
     if not (isinstance(out, tuple) and len(out) == 2):
         raise TypeError("with has_aux=True the function must return a pair (output, aux)")
     return out
+
+
+def _check_scalar_output(out, has_aux):
+    """TypeError unless ``out`` is a one-element real floating-point Tensor, as JAX and PyTorch
+    ask of ``grad``: an integer, boolean or complex output has no gradient."""
+    if not isinstance(out, Tensor):
+        message = f"grad needs f to return a scalar Tensor, but f returned {type(out).__name__}"
+        if isinstance(out, (numbers.Number, np.generic, np.ndarray)):
+            message += (": the value has left the tape (float(), .item(), .numpy(), or NumPy "
+                        "functions of NumPy arrays), so it has no gradient; compute it with "
+                        "xpgrad functions on Tensors")
+        elif isinstance(out, tuple) and not has_aux:
+            message += "; a pair (output, aux) needs has_aux=True"
+        raise TypeError(message)
+    if out.size != 1:
+        raise TypeError(f"grad needs a function with a scalar output, got {out.shape}; use "
+                        "xg.vjp or GradientTape.jacobian for non-scalar outputs")
+    if not out.dtype.is_inexact:            # as JAX and PyTorch, not silent zeros
+        raise TypeError(f"grad needs a floating-point output, got {out.dtype}: an integer "
+                        "or boolean function has no gradient")
+    if out.dtype.kind == "c":
+        raise TypeError(f"grad needs a real-valued output, got {out.dtype}, as JAX and "
+                        "PyTorch: take xg.real or xg.abs of it, or use xg.vjp for the "
+                        "vector-Jacobian product of a complex function")
 
 
 def _check_callable(f, what):
@@ -85,13 +123,7 @@ def value_and_grad(f, argnums=0, has_aux=False):
         with GradientTape() as tape:
             tape.watch([args[i] for i in nums])
             out, aux = _split_aux(f(*args, **kwargs), has_aux)
-        if not isinstance(out, Tensor) or out.size != 1:
-            shape = getattr(out, "shape", type(out).__name__)
-            raise TypeError(f"grad needs a function with a scalar output, got {shape}; use "
-                            "xg.vjp or GradientTape.jacobian for non-scalar outputs")
-        if not out.dtype.is_inexact:            # as JAX and PyTorch, not silent zeros
-            raise TypeError(f"grad needs a floating-point output, got {out.dtype}: an integer "
-                            "or boolean function has no gradient")
+        _check_scalar_output(out, has_aux)
         grads = tape.gradient(out, [args[i] for i in nums], unconnected_gradients="zero")
         g = grads[0] if single else tuple(grads)
         return ((out, aux), g) if has_aux else (out, g)
@@ -140,23 +172,27 @@ def vjp(f, *primals):
     return out, vjp_fn
 
 
-def jacobian(f, argnums=0):
-    """A function returning the Jacobian of ``f`` (shape ``out.shape + arg.shape``).
+def jacobian(f, argnums=0, has_aux=False):
+    """A function returning the Jacobian of ``f`` (shape ``out.shape + arg.shape``); with
+    ``has_aux``, ``f`` returns ``(output, aux)`` and the function ``(jacobian, aux)``, as
+    ``jax.jacrev``. Keyword arguments go to ``f`` and are not differentiated.
 
     >>> import xpgrad as xg
     >>> xg.jacobian(lambda x: x * x)(xg.asarray([1.0, 3.0])).tolist()
     [[2.0, 0.0], [0.0, 6.0]]
     """
     _check_callable(f, "jacobian")
+    has_aux = flag(has_aux, "has_aux", "jacobian")
 
-    def wrapped(*args):
+    def wrapped(*args, **kwargs):
         single, nums, args = _prepare(args, argnums)
         tape = GradientTape(persistent=True)
         with tape:
             tape.watch([args[i] for i in nums])
-            out = f(*args)
+            out, aux = _split_aux(f(*args, **kwargs), has_aux)
         jac = [tape.jacobian(out, args[i], unconnected_gradients="zero") for i in nums]
-        return jac[0] if single else tuple(jac)
+        jac = jac[0] if single else tuple(jac)
+        return (jac, aux) if has_aux else jac
 
     return wrapped
 

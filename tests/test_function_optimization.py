@@ -1,0 +1,163 @@
+"""Function optimization and higher-order derivatives as JAX, PyTorch and TensorFlow users write
+them: SciPy's minimizers fed by ``value_and_grad``/``hvp``/``hessian``, xpgrad's optimizers on a
+plain Variable, ``custom_gradient`` to second order, and the errors a wrong argument gets.
+Checked against JAX (float64) and PyTorch, and finite differences in float64."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import xpgrad as xg
+
+torch = pytest.importorskip("torch")
+
+BACKENDS = ["numpy", "numba"]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    if request.param == "numba":
+        pytest.importorskip("numba")
+    return request.param
+
+
+def rosenbrock(x):
+    return xg.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+def torch_rosenbrock(x):
+    return torch.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+# -- SciPy's minimizers ---------------------------------------------------------------------------
+@pytest.mark.parametrize("method", ["L-BFGS-B", "Newton-CG", "trust-exact"])
+def test_scipy_minimize_with_xpgrad_derivatives(backend, method):
+    """The SciPy recipe: float64 arrays in, NumPy out (``.item()``, ``.numpy()``); the
+    derivatives are PyTorch's at every point SciPy asks about."""
+    so = pytest.importorskip("scipy.optimize")
+    value_and_grad = xg.value_and_grad(rosenbrock)
+    asked = []
+
+    def fun(x):
+        asked.append(np.array(x))
+        value, g = value_and_grad(xg.asarray(x, backend=backend))
+        return value.item(), g.numpy()
+
+    extra = {"L-BFGS-B": {},
+             "Newton-CG": {"hessp": lambda x, p: xg.hvp(rosenbrock, xg.asarray(
+                 x, backend=backend), p)[1].numpy()},
+             "trust-exact": {"hess": lambda x: xg.hessian(rosenbrock)(
+                 xg.asarray(x, backend=backend)).numpy()}}[method]
+    result = so.minimize(fun, np.array([-1.2, 1.0]), jac=True, method=method, **extra)
+    assert result.success and result.x.dtype == np.float64
+    np.testing.assert_allclose(result.x, [1.0, 1.0], atol=1e-4)
+    for x in asked[:: max(1, len(asked) // 5)]:
+        xt = torch.tensor(x, requires_grad=True)
+        want = torch.autograd.grad(torch_rosenbrock(xt), xt)[0].numpy()
+        np.testing.assert_allclose(fun(x)[1], want, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(
+            xg.hessian(rosenbrock)(xg.asarray(x, backend=backend)).numpy(),
+            torch.autograd.functional.hessian(torch_rosenbrock, torch.tensor(x)).numpy(),
+            rtol=1e-12, atol=1e-12)
+
+
+# -- xpgrad's optimizers on a plain Variable ------------------------------------------------------
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_adam_minimize_on_a_variable_follows_pytorch(backend, dtype):
+    x = xg.Variable(np.array([-1.2, 1.0]), dtype=dtype, backend=backend, name="x")
+    opt = xg.optim.Adam(0.01)
+    xt = torch.tensor([-1.2, 1.0], dtype=getattr(torch, dtype), requires_grad=True)
+    topt = torch.optim.Adam([xt], lr=0.01)
+    for _ in range(300):
+        opt.minimize(lambda: rosenbrock(x), [x])
+        topt.zero_grad()
+        torch_rosenbrock(xt).backward()
+        topt.step()
+    assert x.dtype == dtype
+    tol = 1e-4 if dtype == "float32" else 1e-10
+    np.testing.assert_allclose(x.numpy(), xt.detach().numpy(), rtol=tol, atol=tol)
+
+
+def test_projected_gradient_descent_with_a_schedule(backend):
+    """Constraints by projection (``assign(clip(...))``) between updates, the learning rate
+    decaying: the minimum of (y - 2)^2 on [-1, 1]^2 is the corner (1, 1)."""
+    y = xg.Variable(np.array([3.0, -3.0]), backend=backend)
+    opt = xg.optim.SGD(xg.optim.ExponentialDecay(0.1, decay_steps=50, decay_rate=0.5),
+                       momentum=0.9)
+    for _ in range(200):
+        opt.minimize(lambda: xg.sum((y - 2.0) ** 2), [y])
+        y.assign(xg.clip(y, -1.0, 1.0))
+    np.testing.assert_allclose(y.numpy(), [1.0, 1.0])
+    assert opt.learning_rate == pytest.approx(0.1 * 0.5 ** 4)
+
+
+# -- arguments and outputs grad refuses, with the reason --------------------------------------------
+@pytest.mark.parametrize("transform", [xg.grad, xg.value_and_grad, xg.hessian, xg.jacobian])
+@pytest.mark.parametrize("bad", [3, xg.asarray([1, 2]), xg.asarray([True])])
+def test_an_integer_or_boolean_argument_is_named(transform, bad):
+    """JAX: TypeError 'grad requires real- or complex-valued inputs ... got int64'. xpgrad said
+    'cannot watch a tensor of dtype int64' (a ValueError naming no argument)."""
+    x = xg.asarray([1.0, 2.0], dtype="float64")
+    with pytest.raises(TypeError, match=r"argument 1 .*(int64|bool).*argnums=\(0, 1\)"):
+        transform(lambda a, n: xg.sum(a * n), argnums=(0, 1))(x, bad)
+
+
+def test_an_integer_primal_of_jvp_vjp_hvp_is_named():
+    x = xg.asarray([1.0, 2.0], dtype="float64")
+    with pytest.raises(TypeError, match=r"argument 1 .*int64"):
+        xg.vjp(lambda a, n: a * n, x, xg.asarray([1, 2]))
+    with pytest.raises(TypeError, match=r"argument 0 .*int64"):
+        xg.jvp(lambda n: n * 1.0, xg.asarray([1, 2]), x)
+    with pytest.raises(TypeError, match=r"argument 0 .*int64"):
+        xg.hvp(lambda n: xg.sum(n * 1.0), xg.asarray([1, 2]), x)
+
+
+def test_grad_of_a_complex_valued_function_is_refused_as_in_jax_and_pytorch():
+    """A complex output has no gradient (JAX: 'grad requires real-valued outputs'; PyTorch:
+    'grad can be implicitly created only for real scalar outputs'); xpgrad returned the vjp
+    of a cotangent of ones."""
+    z = xg.asarray([1 + 2j, -0.5 + 0.25j])
+    with pytest.raises(TypeError, match="real.*complex64"):
+        xg.grad(lambda t: xg.sum(t * t))(z)
+    with pytest.raises(TypeError, match="real.*complex64"):
+        xg.value_and_grad(lambda t: xg.sum(t * t))(z)
+    # a real function of a complex input keeps PyTorch's convention (docs/array-api.md)
+    zt = torch.tensor(z.numpy(), requires_grad=True)
+    torch.sum(torch.abs(zt * zt)).backward()
+    np.testing.assert_allclose(xg.grad(lambda t: xg.sum(xg.abs(t * t)))(z).numpy(),
+                               zt.grad.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("value", [np.float64(1.0), 1.0, np.ones(()), None])
+def test_an_output_that_is_no_tensor_is_said_to_have_left_the_tape(value):
+    """A NumPy scalar was reported as 'a scalar output, got ()': it is a scalar, but off the
+    tape."""
+    x = xg.asarray([1.0, 2.0], dtype="float64")
+    with pytest.raises(TypeError, match=f"returned {type(value).__name__}"):
+        xg.grad(lambda t: value)(x)
+    if value is not None:
+        with pytest.raises(TypeError, match="left the tape"):
+            xg.grad(lambda t: value)(x)
+
+
+def test_an_output_pair_without_has_aux_points_at_has_aux():
+    x = xg.asarray([1.0, 2.0], dtype="float64")
+    with pytest.raises(TypeError, match="has_aux=True"):
+        xg.grad(lambda t: (xg.sum(t), "aux"))(x)
+
+
+# -- jacobian takes what grad takes ----------------------------------------------------------------
+def test_jacobian_passes_keyword_arguments_and_takes_has_aux_as_jax_jacrev(backend):
+    """``jax.jacrev(f, has_aux=True)(x, scale=3.0)``; xg.jacobian refused both."""
+    x = xg.asarray([0.5, -1.0, 2.0], dtype="float64", backend=backend)
+
+    def f(t, scale=1.0):
+        return scale * xg.sin(t) * t[0], {"norm": xg.linalg.vector_norm(t)}
+
+    jac, aux = xg.jacobian(f, has_aux=True)(x, scale=3.0)
+    want = torch.autograd.functional.jacobian(
+        lambda t: 3.0 * torch.sin(t) * t[0], torch.tensor(x.numpy()))
+    np.testing.assert_allclose(jac.numpy(), want.numpy(), rtol=1e-12)
+    assert aux["norm"].item() == pytest.approx(np.linalg.norm(x.numpy()))
+    np.testing.assert_allclose(xg.jacobian(lambda t, scale: scale * t)(x, scale=2.0).numpy(),
+                               2.0 * np.eye(3))
