@@ -161,3 +161,62 @@ def test_jacobian_passes_keyword_arguments_and_takes_has_aux_as_jax_jacrev(backe
     assert aux["norm"].item() == pytest.approx(np.linalg.norm(x.numpy()))
     np.testing.assert_allclose(xg.jacobian(lambda t, scale: scale * t)(x, scale=2.0).numpy(),
                                2.0 * np.eye(3))
+
+
+# -- custom_gradient to second order -------------------------------------------------------------
+@xg.custom_gradient
+def log1pexp(x):
+    """TensorFlow's example: ``grad_fn`` reads ``e``, computed in the forward."""
+    e = xg.exp(x)
+    return xg.log(1.0 + e), lambda upstream: upstream * (1.0 - 1.0 / (1.0 + e))
+
+
+def test_a_grad_fn_reading_forward_values_has_its_second_derivative(backend):
+    """``e = exp(x)`` of the forward is a function of ``x`` to an outer tape, as in TensorFlow
+    (its tapes watch a custom_gradient's forward) and JAX (a custom_vjp's residuals): the
+    Hessian is softplus''. The forward ran with the tapes paused, so the Hessian was 0."""
+    x0 = np.array([-3.0, 0.5, 2.0])
+    x = xg.asarray(x0, backend=backend)
+    want = torch.func.hessian(lambda t: torch.nn.functional.softplus(t).sum())(
+        torch.tensor(x0))
+    got = xg.hessian(lambda t: xg.sum(log1pexp(t)))(x)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(xg.grad(xg.grad(lambda t: log1pexp(t)))(x[1]).item(),
+                               want[1, 1].item(), rtol=1e-12)
+    xg.testing.check_grads(lambda t: log1pexp(t), [x], order=2)
+
+
+def test_a_first_order_gradient_still_comes_from_grad_fn_alone(backend):
+    """The forward's own operations are on the tape now, but the output's gradient is still
+    grad_fn's: a straight-through round, a clipped gradient."""
+    @xg.custom_gradient
+    def round_ste(x):
+        return xg.round(x), lambda upstream: upstream
+
+    @xg.custom_gradient
+    def clip_gradient(x):
+        return x * 1.0, lambda upstream: xg.clip(upstream, -0.5, 0.5)
+
+    x = xg.asarray([0.4, 1.6, -2.2], backend=backend)
+    np.testing.assert_allclose(xg.grad(lambda t: xg.sum(round_ste(t) ** 2))(x).numpy(),
+                               2.0 * np.round(x.numpy()))
+    np.testing.assert_allclose(xg.grad(lambda t: xg.sum(clip_gradient(t) * 3.0))(x).numpy(),
+                               [0.5, 0.5, 0.5])
+
+
+def test_a_forward_may_run_scipy_on_its_inputs(backend):
+    """PyTorch's ``autograd.Function`` habit: NumPy/SciPy in the forward, the rule in grad_fn.
+    ``np.asarray`` of an input, refused elsewhere under a tape, is the user's choice here."""
+    special = pytest.importorskip("scipy.special")
+
+    @xg.custom_gradient
+    def erfcx(x):
+        value = xg.asarray(special.erfcx(np.asarray(x)), backend=x.backend)
+        return value, lambda upstream: upstream * (2.0 * x * value - 2.0 / np.sqrt(np.pi))
+
+    x = xg.asarray(np.array([-1.0, 0.5, 3.0]), backend=backend)
+    xg.testing.check_grads(erfcx, [x])
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        with pytest.raises(TypeError, match="cut it from the tape"):
+            np.asarray(x * 2.0)                 # outside a custom forward: still refused
