@@ -220,3 +220,17 @@ def test_a_forward_may_run_scipy_on_its_inputs(backend):
         tape.watch(x)
         with pytest.raises(TypeError, match="cut it from the tape"):
             np.asarray(x * 2.0)                 # outside a custom forward: still refused
+
+
+# -- non-smooth points to second order ------------------------------------------------------------
+@pytest.mark.parametrize("point", [[0.0, 0.0, 0.0], [0.0, 3.0, -4.0]])
+def test_the_hessian_of_a_norm_follows_pytorch_at_zero(backend, point):
+    """The gradient of ``vector_norm`` is 0 at 0 (PyTorch's convention, docs/array-api.md); its
+    derivative there is PyTorch's 0 as well (JAX: NaN), not the identity xpgrad gave."""
+    x0 = np.array(point)
+    for f, tf in [(lambda t: xg.linalg.vector_norm(t), torch.linalg.vector_norm),
+                  (lambda t: xg.linalg.vector_norm(t) ** 2 + xg.sum(t),
+                   lambda t: torch.linalg.vector_norm(t) ** 2 + t.sum())]:
+        got = xg.hessian(f)(xg.asarray(x0, backend=backend)).numpy()
+        want = torch.func.hessian(tf)(torch.tensor(x0)).numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
