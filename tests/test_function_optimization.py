@@ -234,3 +234,47 @@ def test_the_hessian_of_a_norm_follows_pytorch_at_zero(backend, point):
         got = xg.hessian(f)(xg.asarray(x0, backend=backend)).numpy()
         want = torch.func.hessian(tf)(torch.tensor(x0)).numpy()
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+
+
+# -- pytrees of arguments, as JAX -----------------------------------------------------------------
+def test_grad_of_a_dict_and_nested_lists_of_parameters_has_their_structure(backend):
+    """``jax.grad(loss)(params)`` with ``params`` a dict of a list and a tuple; xpgrad refused
+    any container ('is not a tensor or numbers')."""
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    jnp = jax.numpy
+    rng = np.random.default_rng(0)
+    arrays = {"b": (rng.normal(size=4), None), "scale": np.float64(0.5),   # JAX's key order
+              "w": [rng.normal(size=(3, 4)), rng.normal(size=(4, 2))]}
+    x = rng.normal(size=(5, 3))
+
+    def loss(p, x, np_=xg):
+        h = np_.tanh(x @ p["w"][0] + p["b"][0])
+        return np_.sum((h @ p["w"][1]) ** 2) * p["scale"]
+
+    params = xg.pytree.map_leaves(lambda a, path: xg.asarray(a, backend=backend), arrays)
+    (value, aux), g = xg.value_and_grad(lambda p, x: (loss(p, x), "aux"), has_aux=True)(
+        params, xg.asarray(x, backend=backend))
+    want = jax.grad(lambda p: loss(p, x, jnp))(arrays)
+    assert aux == "aux" and value.item() == pytest.approx(float(loss(arrays, x, jnp)))
+    assert isinstance(g["w"], list) and isinstance(g["b"], tuple) and g["b"][1] is None
+    for got, ref in zip(xg.pytree.leaves(g), jax.tree_util.tree_leaves(want)):
+        assert got.backend.name == backend
+        np.testing.assert_allclose(got.numpy(), np.asarray(ref), rtol=1e-12)
+
+
+def test_a_pytree_leaf_passed_twice_gets_its_partial_derivative():
+    x = xg.asarray(np.array([1.0, 2.0]))
+    gx, gy = xg.grad(lambda p, y: xg.sum(p[0] * p[1] * y), argnums=(0, 1))((x, x), x)
+    np.testing.assert_allclose(gx[0].numpy(), [1.0, 4.0])      # x * y, not the total
+    np.testing.assert_allclose(gy.numpy(), [1.0, 4.0])
+
+
+def test_pytree_errors_name_the_leaf_and_lists_of_numbers_stay_arrays():
+    x = xg.asarray(np.array([1.0, 2.0]))
+    with pytest.raises(TypeError, match=r"argument 0\['n'\] has dtype int64"):
+        xg.grad(lambda p: xg.sum(p["x"] * p["n"]))({"x": x, "n": xg.asarray([1, 2])})
+    with pytest.raises(TypeError, match="argument 0 is a dict of arrays.*grad and value_and_grad"):
+        xg.hessian(lambda p: xg.sum(p["x"] ** 3))({"x": x})
+    g = xg.grad(lambda t: xg.sum(t * t))([1.0, 2.0])
+    assert isinstance(g, xg.Tensor) and g.tolist() == [2.0, 4.0]

@@ -11,17 +11,19 @@ hvp.
 from __future__ import annotations
 
 import numbers
+from collections import Counter
 
 import numpy as np
 
 from ._args import flag
 from .creation import asarray
 from .ops import reductions
+from .pytree import leaves, map_leaves, rebuild
 from .tape import GradientTape
 from .tensor import Tensor
 
 
-def _prepare(args, argnums):
+def _prepare(args, argnums, trees=False):
     single = isinstance(argnums, numbers.Integral) and not isinstance(argnums, bool)
     nums = (argnums,) if single else (tuple(argnums) if isinstance(argnums, (tuple, list))
                                       else None)
@@ -33,8 +35,30 @@ def _prepare(args, argnums):
     for i in nums:
         if not -len(args) <= i < len(args):
             raise ValueError(f"argnums {i} is out of range for {len(args)} positional arguments")
-        args[i] = _differentiable(args[i], i % len(args), argnums)
+        args[i] = _differentiated_argument(args[i], i % len(args), argnums, trees)
     return single, nums, _distinct(args, nums)
+
+
+def _is_tree(value) -> bool:
+    """Whether a differentiated argument is a pytree: a dict, or a tuple or list holding a
+    Tensor, a NumPy array or a dict (a nested list of numbers is one array, as xg.asarray reads
+    it)."""
+    if isinstance(value, dict):
+        return True
+    return isinstance(value, (tuple, list)) and any(
+        isinstance(v, (Tensor, np.ndarray)) or _is_tree(v) for v in value)
+
+
+def _differentiated_argument(value, i, argnums, trees):
+    """Argument ``i`` with every array in it a floating-point Tensor: a pytree (when ``trees``:
+    grad and value_and_grad take them) keeps its structure."""
+    if not _is_tree(value):
+        return _differentiable(value, i, argnums)
+    if not trees:
+        raise TypeError(f"argument {i} is a {type(value).__name__} of arrays (a pytree): "
+                        "grad and value_and_grad differentiate those, as JAX; here pass one "
+                        "array per argument")
+    return map_leaves(lambda leaf, path: _differentiable(leaf, f"{i}{path}", argnums), value)
 
 
 def _differentiable(value, i, argnums):
@@ -56,15 +80,17 @@ def _differentiable(value, i, argnums):
 
 
 def _distinct(args, nums):
-    """``args`` where each differentiated argument that is passed more than once (``f(x, x)``)
-    is replaced by its own alias, so its gradient is its partial derivative, as in JAX and
+    """``args`` where each differentiated argument (or leaf of a pytree) that is passed more
+    than once (``f(x, x)``) is replaced by its own alias, so its gradient is its partial derivative, as in JAX and
     PyTorch, not the total one (tapes outside still see each alias come from the tensor)."""
     from .ops import positive
 
-    ids = [id(a) for a in args]
-    for i in {n % len(args) for n in nums}:
-        if ids.count(ids[i]) > 1:
-            args[i] = positive(args[i])
+    differentiated = {n % len(args) for n in nums}
+    counts = Counter(id(leaf) for i, a in enumerate(args)
+                     for leaf in (leaves(a) if i in differentiated else [a]))
+    for i in differentiated:
+        args[i] = map_leaves(lambda leaf, path: positive(leaf) if counts[id(leaf)] > 1 else leaf,
+                             args[i])
     return args
 
 
@@ -108,7 +134,10 @@ def _check_callable(f, what):
 def value_and_grad(f, argnums=0, has_aux=False):
     """A function returning ``(f(*args), gradient of f w.r.t. args[argnums])``.
 
-    ``f`` must return a scalar; unconnected arguments get zero gradients (as in JAX).
+    ``f`` must return a scalar; unconnected arguments get zero gradients (as in JAX). A
+    differentiated argument may be a pytree, as in JAX: a dict, tuple or list (nested) of
+    arrays, whose gradient has its structure (``grad(loss)({"w": w, "b": b})`` returns
+    ``{"w": dw, "b": db}``); a list of plain numbers stays one array.
 
     >>> import xpgrad as xg
     >>> v, (gx, gy) = xg.value_and_grad(lambda x, y: x * y, argnums=(0, 1))(2.0, 3.0)
@@ -119,13 +148,16 @@ def value_and_grad(f, argnums=0, has_aux=False):
     has_aux = flag(has_aux, "has_aux", "value_and_grad")
 
     def wrapped(*args, **kwargs):
-        single, nums, args = _prepare(args, argnums)
+        single, nums, args = _prepare(args, argnums, trees=True)
+        groups = [leaves(args[i]) for i in nums]
+        sources = [leaf for group in groups for leaf in group]
         with GradientTape() as tape:
-            tape.watch([args[i] for i in nums])
+            tape.watch(sources)
             out, aux = _split_aux(f(*args, **kwargs), has_aux)
         _check_scalar_output(out, has_aux)
-        grads = tape.gradient(out, [args[i] for i in nums], unconnected_gradients="zero")
-        g = grads[0] if single else tuple(grads)
+        grads = iter(tape.gradient(out, sources, unconnected_gradients="zero"))
+        g = [rebuild(args[i], [next(grads) for _ in group]) for i, group in zip(nums, groups)]
+        g = g[0] if single else tuple(g)
         return ((out, aux), g) if has_aux else (out, g)
 
     wrapped.__name__ = f"value_and_grad({getattr(f, '__name__', 'f')})"
