@@ -278,3 +278,50 @@ def test_pytree_errors_name_the_leaf_and_lists_of_numbers_stay_arrays():
         xg.hessian(lambda p: xg.sum(p["x"] ** 3))({"x": x})
     g = xg.grad(lambda t: xg.sum(t * t))([1.0, 2.0])
     assert isinstance(g, xg.Tensor) and g.tolist() == [2.0, 4.0]
+
+
+# -- xg.for_scipy: the JAX habit minimize(value_and_grad(f), x0, jac=True) ------------------------
+@pytest.mark.parametrize("method", ["L-BFGS-B", "SLSQP", "BFGS"])
+def test_value_and_grad_for_scipy_finds_jaxs_minimum(backend, method):
+    """Unwrapped, L-BFGS-B and SLSQP failed ('argument 7 must be numpy.ndarray, not Tensor')
+    and BFGS returned Tensors; a logistic regression's minimum is JAX's."""
+    so = pytest.importorskip("scipy.optimize")
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(80, 3))
+    y = (X @ np.array([1.0, -2.0, 0.5]) + 0.5 * rng.normal(size=80) > 0).astype(np.float64)
+
+    def nll(w, X, y, np_=xg):
+        z = X @ w
+        return np_.mean(np_.logaddexp(0.0, z) - y * z) + 0.01 * np_.sum(w * w)
+
+    data = (xg.asarray(X, backend=backend), xg.asarray(y, backend=backend))
+    result = so.minimize(xg.for_scipy(xg.value_and_grad(nll), backend=backend), np.zeros(3),
+                         args=data, jac=True, method=method)
+    want = so.minimize(jax.value_and_grad(lambda w: nll(w, X, y, jax.numpy)), np.zeros(3),
+                       jac=True, method=method)
+    assert result.success and type(result.x) is np.ndarray and type(result.fun) is float
+    np.testing.assert_allclose(result.x, want.x, rtol=1e-5)
+
+
+def test_least_squares_with_a_jacobian_for_scipy(backend):
+    """``least_squares(resid, x0, jac=xg.jacobian(resid))`` raised AttributeError: 'Tensor'
+    object has no attribute 'dot'."""
+    so = pytest.importorskip("scipy.optimize")
+    t = np.linspace(0.0, 4.0, 30)
+    observed = 2.5 * np.exp(-1.3 * t) + 0.5 + 0.01 * np.random.default_rng(2).normal(size=30)
+    tt, yy = xg.asarray(t, backend=backend), xg.asarray(observed, backend=backend)
+
+    def residuals(p):
+        return p[0] * xg.exp(-p[1] * tt) + p[2] - yy
+
+    got = so.least_squares(xg.for_scipy(residuals, backend=backend), [1.0, 1.0, 0.0],
+                           jac=xg.for_scipy(xg.jacobian(residuals), backend=backend))
+    want = so.least_squares(lambda p: p[0] * np.exp(-p[1] * t) + p[2] - observed,
+                            [1.0, 1.0, 0.0])
+    np.testing.assert_allclose(got.x, want.x, rtol=1e-6)
+    a, b, _ = got.x
+    exact = np.stack([np.exp(-b * t), -a * t * np.exp(-b * t), np.ones_like(t)], axis=1)
+    assert type(got.jac) is np.ndarray
+    np.testing.assert_allclose(got.jac, exact, rtol=1e-12)
