@@ -325,3 +325,38 @@ def test_least_squares_with_a_jacobian_for_scipy(backend):
     exact = np.stack([np.exp(-b * t), -a * t * np.exp(-b * t), np.ones_like(t)], axis=1)
     assert type(got.jac) is np.ndarray
     np.testing.assert_allclose(got.jac, exact, rtol=1e-12)
+
+
+# -- more bad input, named ------------------------------------------------------------------------
+@pytest.mark.parametrize("transform", [xg.jvp, xg.hvp])
+def test_a_tangent_on_another_backend_is_named(transform):
+    """It raised 'tensors on backends ... met in one operation', naming no argument."""
+    pytest.importorskip("numba")
+    x = xg.asarray(np.array([1.0, 2.0]))
+    other = xg.asarray(np.array([1.0, 0.0]), backend="numba")
+    with pytest.raises(xg.MixedBackendError, match=r"tangents\[0\] is on backend 'numba'.*"
+                                                   r"'numpy'"):
+        transform(lambda t: xg.sum(t ** 3), x, other)
+
+
+def test_a_vjp_of_a_non_scalar_output_needs_its_cotangent():
+    """``vjp_fn(None)`` pulled back ones, silently; PyTorch allows a None ``v`` only for a
+    one-element output (JAX never)."""
+    x = xg.asarray(np.array([1.0, 2.0]))
+    _, pullback = xg.vjp(lambda t: t * 2.0, x)
+    with pytest.raises(TypeError, match=r"cotangent.*\(2,\)"):
+        pullback(None)
+    _, pullback = xg.vjp(lambda t: xg.sum(t * 2.0), x)
+    np.testing.assert_allclose(pullback(None)[0].numpy(), [2.0, 2.0])
+
+
+def test_stop_gradient_of_no_array_names_itself():
+    with pytest.raises(TypeError, match="stop_gradient.*NoneType"):
+        xg.stop_gradient(None)
+
+
+def test_minimize_points_a_tensorflow_user_at_variables():
+    """TensorFlow's ``opt.minimize(loss, var_list=[x])``."""
+    x = xg.Variable(np.array([1.0, 2.0]))
+    with pytest.raises(TypeError, match="var_list.*variables="):
+        xg.optim.SGD(0.1).minimize(lambda: xg.sum(x * x), var_list=[x])

@@ -16,6 +16,7 @@ from collections import Counter
 import numpy as np
 
 from ._args import flag
+from .backend import MixedBackendError
 from .creation import asarray
 from .ops import reductions
 from .pytree import leaves, map_leaves, rebuild
@@ -198,6 +199,10 @@ def vjp(f, *primals):
         out = f(*args)
 
     def vjp_fn(cotangent):
+        if cotangent is None and getattr(out, "size", None) != 1:
+            raise TypeError(f"vjp_fn needs a cotangent of the output's shape "
+                            f"{getattr(out, 'shape', type(out).__name__)}, got None (as in "
+                            "PyTorch, None stands for 1 only for a one-element output)")
         return tuple(tape.gradient(out, args, output_gradients=cotangent,
                                    unconnected_gradients="zero"))
 
@@ -301,6 +306,10 @@ def _with_tangents(primals, tangents, who):
     tangents = [_named_tensor(t, f"{who}: tangents[{i}]", a.backend)
                 for i, (t, a) in enumerate(zip(tangents, args))]
     for i, (t, a) in enumerate(zip(tangents, args)):
+        if t.backend.name != a.backend.name:
+            raise MixedBackendError(f"{who}: tangents[{i}] is on backend {t.backend.name!r} but "
+                                    f"its primal is on {a.backend.name!r}; move it with "
+                                    f".to({a.backend.name!r})")
         if t.shape != a.shape:
             raise ValueError(f"{who}: tangents[{i}] has shape {t.shape} but its primal has "
                              f"shape {a.shape}; they must match")

@@ -383,5 +383,9 @@ def stop_gradient(t):
     if not isinstance(t, Tensor):
         from .creation import asarray
 
-        return asarray(t)
+        try:
+            return asarray(t)
+        except (TypeError, ValueError):
+            raise TypeError(f"stop_gradient takes a tensor or an array, got "
+                            f"{type(t).__name__} {t!r:.40}") from None
     return _wrap(t._data, t._backend)

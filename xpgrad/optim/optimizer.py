@@ -240,7 +240,7 @@ class Optimizer:
     def _l2(self, be, param, grad):
         return grad + self.weight_decay * param if self.weight_decay else grad
 
-    def minimize(self, loss_fn, variables=None):
+    def minimize(self, loss_fn, variables=None, **unknown):
         """Record ``loss_fn()`` on a tape, differentiate it and apply one update; returns the
         loss. ``variables``: a list of Variables, an object with ``trainable_variables`` (a
         Module), or None for every trainable Variable the loss touched.
@@ -252,6 +252,8 @@ class Optimizer:
         """
         from ..tape import GradientTape
 
+        if unknown:
+            _refuse_minimize_argument(next(iter(unknown)))
         if not callable(loss_fn):
             raise TypeError(f"minimize takes a loss_fn callable that computes the loss (it is "
                             f"recorded on a tape), got {type(loss_fn).__name__}")
@@ -321,6 +323,15 @@ class Optimizer:
 _TORCH_NAMES = {"lr": "learning_rate=", "eps": "epsilon=", "betas": "beta_1= and beta_2=",
                 "alpha": "rho= (RMSprop's smoothing constant)",
                 "max_norm": "global_clipnorm= (or xg.optim.clip_global_norm)"}
+
+
+def _refuse_minimize_argument(key) -> None:
+    """TypeError for a keyword ``minimize`` does not take; TensorFlow's names get a hint."""
+    hints = {"var_list": "xpgrad calls TensorFlow's var_list variables=",
+             "tape": "xpgrad's minimize records loss_fn() on its own tape (pass the loss "
+                     "function, not a loss computed on another tape)"}
+    message = f"minimize() got an unexpected keyword argument {key!r}"
+    raise TypeError(message + (f": {hints[key]}" if key in hints else ""))
 
 
 def _refuse(owner, unknown) -> None:
