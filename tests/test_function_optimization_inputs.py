@@ -19,7 +19,7 @@ def backend(request):
     return request.param
 
 
-# -- arguments and outputs grad refuses, with the reason --------------------------------------------
+# -- arguments and outputs grad refuses, with the reason ------------------------------------------
 @pytest.mark.parametrize("transform", [xg.grad, xg.value_and_grad, xg.hessian, xg.jacobian])
 @pytest.mark.parametrize("bad", [3, xg.asarray([1, 2]), xg.asarray([True])])
 def test_an_integer_or_boolean_argument_is_named(transform, bad):

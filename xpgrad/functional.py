@@ -82,8 +82,9 @@ def _differentiable(value, i, argnums):
 
 def _distinct(args, nums):
     """``args`` where each differentiated argument (or leaf of a pytree) that is passed more
-    than once (``f(x, x)``) is replaced by its own alias, so its gradient is its partial derivative, as in JAX and
-    PyTorch, not the total one (tapes outside still see each alias come from the tensor)."""
+    than once (``f(x, x)``) is replaced by its own alias, so its gradient is its partial
+    derivative, as in JAX and PyTorch, not the total one (tapes outside still see each alias
+    come from the tensor)."""
     from .ops import positive
 
     differentiated = {n % len(args) for n in nums}
