@@ -281,3 +281,29 @@ def test_least_squares_with_a_jacobian_for_scipy(backend):
     exact = np.stack([np.exp(-b * t), -a * t * np.exp(-b * t), np.ones_like(t)], axis=1)
     assert type(got.jac) is np.ndarray
     np.testing.assert_allclose(got.jac, exact, rtol=1e-12)
+
+
+# -- opt.minimize as TensorFlow users call it ------------------------------------------------------
+def test_minimize_takes_one_variable_or_a_dict_as_tensorflows_var_list(backend):
+    """TensorFlow flattens ``var_list`` (``tf.nest``): one Variable or a dict of them works.
+    xpgrad iterated over the Variable's rows ('got a Tensor'; 'len() of a 0-d tensor') and
+    over the dict's keys ('sources must be Tensors, got str')."""
+    w = xg.Variable(np.array([1.0, 2.0]), backend=backend, name="w")
+    b = xg.Variable(np.array(0.5), backend=backend, name="b")
+    opt = xg.optim.SGD(0.25)
+    opt.minimize(lambda: xg.sum(w * w), w)
+    opt.minimize(lambda: b * b, b)
+    assert w.tolist() == [0.5, 1.0] and b.item() == 0.25
+    opt.minimize(lambda: xg.sum(w * w) + b * b, {"w": w, "b": b})
+    assert w.tolist() == [0.25, 0.5] and b.item() == 0.125
+
+
+@pytest.mark.parametrize("loss, dtype", [(lambda w: xg.sum(xg.astype(w, xg.int64)), "int64"),
+                                         (lambda w: xg.sum(w * 1j), "complex128")])
+def test_minimize_refuses_a_loss_with_no_real_gradient(loss, dtype):
+    """An integer loss was reported as 'the loss does not depend on these variables'; a
+    complex one was minimized (PyTorch's backward and xg.grad refuse it)."""
+    w = xg.Variable(np.array([1.0, 2.0]), name="w")
+    with pytest.raises(TypeError, match=f"loss.*{dtype}"):
+        xg.optim.SGD(0.1).minimize(lambda: loss(w), [w])
+    np.testing.assert_array_equal(w.numpy(), [1.0, 2.0])

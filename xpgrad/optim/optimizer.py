@@ -23,7 +23,7 @@ from ..tensor import Tensor, Variable, _wrap
 from ._checks import (CLIP_NAMES, clip_setting, learning_rate_fits, learning_rate_value,
                       non_negative)
 from .clip import clip_global_norm, clip_value
-from .pairs import checked_gradient, unpack_pair
+from .pairs import check_loss, checked_gradient, listed_variables, unpack_pair
 from .schedules import as_schedule
 
 
@@ -242,8 +242,9 @@ class Optimizer:
 
     def minimize(self, loss_fn, variables=None, **unknown):
         """Record ``loss_fn()`` on a tape, differentiate it and apply one update; returns the
-        loss. ``variables``: a list of Variables, an object with ``trainable_variables`` (a
-        Module), or None for every trainable Variable the loss touched.
+        loss. ``variables``: a list of Variables, one Variable, a dict of them, an object with
+        ``trainable_variables`` (a Module), or None for every trainable Variable the loss
+        touched. The loss must be real floating-point (not integer or complex).
 
         >>> import xpgrad as xg
         >>> w = xg.Variable(3.0)
@@ -257,13 +258,12 @@ class Optimizer:
         if not callable(loss_fn):
             raise TypeError(f"minimize takes a loss_fn callable that computes the loss (it is "
                             f"recorded on a tape), got {type(loss_fn).__name__}")
-        if hasattr(variables, "trainable_variables"):
-            variables = variables.trainable_variables
+        variables = listed_variables(variables)
         with GradientTape() as tape:
             loss = loss_fn()
+        check_loss(loss)
         if variables is None:
             variables = tape.watched_variables()
-        variables = list(variables)
         grads = tape.gradient(loss, variables)
         self.apply_gradients(zip(grads, variables))
         return loss
