@@ -24,7 +24,7 @@ from .tape import GradientTape
 from .tensor import Tensor
 
 
-def _prepare(args, argnums, trees=False):
+def _prepare(args, argnums, trees=False, keywords=()):
     single = isinstance(argnums, numbers.Integral) and not isinstance(argnums, bool)
     nums = (argnums,) if single else (tuple(argnums) if isinstance(argnums, (tuple, list))
                                       else None)
@@ -35,7 +35,10 @@ def _prepare(args, argnums, trees=False):
     args = list(args)
     for i in nums:
         if not -len(args) <= i < len(args):
-            raise ValueError(f"argnums {i} is out of range for {len(args)} positional arguments")
+            hint = (f"; the differentiated arguments are positional, f got {sorted(keywords)} "
+                    "by keyword" if keywords else "")
+            raise ValueError(f"argnums {i} is out of range for {len(args)} positional "
+                             f"arguments{hint}")
         args[i] = _differentiated_argument(args[i], i % len(args), argnums, trees)
     return single, nums, _distinct(args, nums)
 
@@ -150,7 +153,7 @@ def value_and_grad(f, argnums=0, has_aux=False):
     has_aux = flag(has_aux, "has_aux", "value_and_grad")
 
     def wrapped(*args, **kwargs):
-        single, nums, args = _prepare(args, argnums, trees=True)
+        single, nums, args = _prepare(args, argnums, trees=True, keywords=kwargs)
         groups = [leaves(args[i]) for i in nums]
         sources = [leaf for group in groups for leaf in group]
         with GradientTape() as tape:
