@@ -174,7 +174,8 @@ def test_a_differentiated_argument_passed_by_keyword_is_pointed_at():
     """``grad(f)(x=x)``: the differentiated arguments are the positional ones (as in JAX); the
     error said only 'argnums 0 is out of range for 0 positional arguments'."""
     x = xg.asarray(np.array([1.0, 2.0]))
-    with pytest.raises(ValueError, match=r"out of range.*positional.*\['x'\] by keyword"):
-        xg.grad(lambda x: xg.sum(x * x))(x=x)
+    for transform in (xg.grad, xg.jacobian, xg.hessian):
+        with pytest.raises(ValueError, match=r"out of range.*positional.*\['x'\] by keyword"):
+            transform(lambda x: xg.sum(x * x))(x=x)
     with pytest.raises(ValueError, match=r"argnums 2 is out of range for 2"):
         xg.grad(lambda a, b: xg.sum(a * b), argnums=2)(x, x)

@@ -226,7 +226,7 @@ def jacobian(f, argnums=0, has_aux=False):
     has_aux = flag(has_aux, "has_aux", "jacobian")
 
     def wrapped(*args, **kwargs):
-        single, nums, args = _prepare(args, argnums)
+        single, nums, args = _prepare(args, argnums, keywords=kwargs)
         tape = GradientTape(persistent=True)
         with tape:
             tape.watch([args[i] for i in nums])
@@ -252,7 +252,7 @@ def hessian(f, argnums=0):
     gradient = value_and_grad(f, argnums)
 
     def wrapped(*args, **kwargs):
-        single, nums, args = _prepare(args, argnums)
+        single, nums, args = _prepare(args, argnums, keywords=kwargs)
         sources = [args[i] for i in nums]
         with GradientTape(persistent=True) as outer:
             outer.watch(sources)
