@@ -179,3 +179,23 @@ def test_a_differentiated_argument_passed_by_keyword_is_pointed_at():
             transform(lambda x: xg.sum(x * x))(x=x)
     with pytest.raises(ValueError, match=r"argnums 2 is out of range for 2"):
         xg.grad(lambda a, b: xg.sum(a * b), argnums=2)(x, x)
+
+
+def test_tape_jacobian_of_a_list_of_sources_as_tensorflow(backend):
+    """``tape.jacobian(y, [w, b])`` returns a list (TensorFlow's), in one set of passes; it
+    was refused ('takes a target Tensor and one source Tensor')."""
+    w0, b0, x0 = np.array([[0.5, -1.0], [2.0, 0.3]]), np.array([0.1, -0.2]), np.array([1.0, 2.0])
+    w = xg.Variable(w0, backend=backend, name="w")
+    b = xg.Variable(b0, backend=backend, name="b")
+    u = xg.asarray(np.zeros(3), backend=backend)
+    with xg.GradientTape() as tape:                 # not persistent: one call
+        tape.watch(u)
+        y = xg.tanh(xg.asarray(x0, backend=backend) @ w + b)
+    jw, jb, ju = tape.jacobian(y, [w, b, u])
+    want = torch.autograd.functional.jacobian(
+        lambda w, b: torch.tanh(torch.tensor(x0) @ w + b), (torch.tensor(w0), torch.tensor(b0)))
+    np.testing.assert_allclose(jw.numpy(), want[0].numpy(), rtol=1e-12)
+    np.testing.assert_allclose(jb.numpy(), want[1].numpy(), rtol=1e-12)
+    assert ju is None
+    with pytest.raises(TypeError, match="sources must be Tensors, got str"):
+        xg.GradientTape(persistent=True).jacobian(y, [w, "b"])

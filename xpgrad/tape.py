@@ -292,7 +292,8 @@ class GradientTape:
         return out[0] if single else (tuple(out) if isinstance(sources, tuple) else out)
 
     def jacobian(self, target, source, unconnected_gradients="none"):
-        """Full Jacobian, shape ``target.shape + source.shape``, one reverse pass per entry.
+        """Full Jacobian, shape ``target.shape + source.shape``, one reverse pass per entry;
+        for a list of sources, a list of Jacobians from the same passes (TensorFlow's).
 
         >>> import xpgrad as xg
         >>> x = xg.asarray([1.0, 2.0])
