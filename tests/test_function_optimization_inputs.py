@@ -199,3 +199,13 @@ def test_tape_jacobian_of_a_list_of_sources_as_tensorflow(backend):
     assert ju is None
     with pytest.raises(TypeError, match="sources must be Tensors, got str"):
         xg.GradientTape(persistent=True).jacobian(y, [w, "b"])
+
+
+def test_hessian_takes_has_aux_as_jax_hessian(backend):
+    x = xg.asarray(np.array([1.0, 2.0]), backend=backend)
+    y = xg.asarray(np.array([0.5, -1.0]), backend=backend)
+    hess, aux = xg.hessian(lambda a, b: (xg.sum(a ** 3 * b), a * 2.0), argnums=(0, 1),
+                           has_aux=True)(x, y)
+    np.testing.assert_allclose(hess[0][0].numpy(), np.diag([3.0, -12.0]))
+    np.testing.assert_allclose(hess[0][1].numpy(), np.diag([3.0, 12.0]))
+    np.testing.assert_allclose(aux.numpy(), [2.0, 4.0])

@@ -238,28 +238,31 @@ def jacobian(f, argnums=0, has_aux=False):
     return wrapped
 
 
-def hessian(f, argnums=0):
+def hessian(f, argnums=0, has_aux=False):
     """A function returning the Hessian of scalar-valued ``f`` (shape ``arg.shape * 2``), as
     ``jax.hessian``: with a tuple ``argnums``, nested tuples of blocks ``H[i][j]`` of shape
-    ``args[i].shape + args[j].shape``. The gradient is differentiated once per entry; for a
-    product with one vector, ``hvp`` takes two passes.
+    ``args[i].shape + args[j].shape``; with ``has_aux``, ``f`` returns ``(output, aux)`` and
+    the function ``(hessian, aux)``. The gradient is differentiated once per entry (one pass
+    serves every argument); for a product with one vector, ``hvp`` takes two passes.
 
     >>> import xpgrad as xg
     >>> xg.hessian(lambda x: xg.sum(x ** 3))(xg.asarray([1.0, 2.0])).tolist()
     [[6.0, 0.0], [0.0, 12.0]]
     """
     _check_callable(f, "hessian")
-    gradient = value_and_grad(f, argnums)
+    has_aux = flag(has_aux, "has_aux", "hessian")
+    gradient = value_and_grad(f, argnums, has_aux)
 
     def wrapped(*args, **kwargs):
         single, nums, args = _prepare(args, argnums, keywords=kwargs)
         sources = [args[i] for i in nums]
         with GradientTape(persistent=True) as outer:
             outer.watch(sources)
-            _, g = gradient(*args, **kwargs)
-        blocks = tuple(tuple(outer.jacobian(gi, s, unconnected_gradients="zero")
-                             for s in sources) for gi in ((g,) if single else g))
-        return blocks[0][0] if single else blocks
+            value, g = gradient(*args, **kwargs)
+        blocks = tuple(tuple(outer.jacobian(gi, sources, unconnected_gradients="zero"))
+                       for gi in ((g,) if single else g))
+        blocks = blocks[0][0] if single else blocks
+        return (blocks, value[1]) if has_aux else blocks
 
     wrapped.__name__ = f"hessian({getattr(f, '__name__', 'f')})"
     return wrapped
