@@ -231,7 +231,7 @@ def jacobian(f, argnums=0, has_aux=False):
         with tape:
             tape.watch([args[i] for i in nums])
             out, aux = _split_aux(f(*args, **kwargs), has_aux)
-        jac = [tape.jacobian(out, args[i], unconnected_gradients="zero") for i in nums]
+        jac = tape.jacobian(out, [args[i] for i in nums], unconnected_gradients="zero")
         jac = jac[0] if single else tuple(jac)
         return (jac, aux) if has_aux else jac
 

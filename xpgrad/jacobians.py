@@ -21,8 +21,10 @@ def _checked(tape, who, target, source, unconnected_gradients, many=False):
     """``(single, sources)``, the sources as a list: one Tensor, or (``many``) a list of them."""
     from .gradient_call import check_sources
 
-    if not (isinstance(target, Tensor) and (many or isinstance(source, Tensor))):
-        raise TypeError(f"{who} takes a target Tensor and one source Tensor, got "
+    sources = (Tensor, list, tuple) if many else Tensor
+    if not (isinstance(target, Tensor) and isinstance(source, sources)):
+        what = "one source Tensor or a list of them" if many else "one source Tensor"
+        raise TypeError(f"{who} takes a target Tensor and {what}, got "
                         f"{type(target).__name__} and {type(source).__name__}")
     return check_sources(source, unconnected_gradients)
 
