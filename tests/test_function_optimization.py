@@ -288,7 +288,8 @@ def test_least_squares_with_a_jacobian_for_scipy(backend):
 
 # -- opt.minimize as TensorFlow users call it ------------------------------------------------------
 def test_minimize_takes_one_variable_or_a_dict_as_tensorflows_var_list(backend):
-    """TensorFlow flattens ``var_list`` (``tf.nest``): one Variable or a dict of them works.
+    """TensorFlow flattens ``var_list`` (``tf.nest``): one Variable or a dict of them works,
+    nested too.
     xpgrad iterated over the Variable's rows ('got a Tensor'; 'len() of a 0-d tensor') and
     over the dict's keys ('sources must be Tensors, got str')."""
     w = xg.Variable(np.array([1.0, 2.0]), backend=backend, name="w")
@@ -299,6 +300,8 @@ def test_minimize_takes_one_variable_or_a_dict_as_tensorflows_var_list(backend):
     assert w.tolist() == [0.5, 1.0] and b.item() == 0.25
     opt.minimize(lambda: xg.sum(w * w) + b * b, {"w": w, "b": b})
     assert w.tolist() == [0.25, 0.5] and b.item() == 0.125
+    opt.minimize(lambda: xg.sum(w * w) + b * b, {"layer": {"w": w}, "heads": [(b,)]})
+    assert w.tolist() == [0.125, 0.25] and b.item() == 0.0625
 
 
 @pytest.mark.parametrize("loss, dtype", [(lambda w: xg.sum(xg.astype(w, xg.int64)), "int64"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..pytree import leaves
 from ..tensor import Tensor, Variable
 
 
@@ -69,8 +70,8 @@ def _check_gradient_dtype(g, v, name, kind) -> None:
 
 def listed_variables(variables):
     """``minimize``'s ``variables`` as a list (None stays None: every Variable the loss reads):
-    a Module's trainable ones, one Variable, a dict's values, or the items of an iterable, as
-    TensorFlow flattens ``var_list``.
+    a Module's trainable ones, one Variable, the leaves of dicts, lists and tuples (nested), or
+    the items of an iterable, as TensorFlow flattens ``var_list``.
 
     >>> import xpgrad as xg
     >>> w = xg.Variable([1.0], name="w")
@@ -83,7 +84,7 @@ def listed_variables(variables):
         variables = variables.trainable_variables
     if isinstance(variables, Tensor):
         return [variables]
-    return list(variables.values() if isinstance(variables, dict) else variables)
+    return leaves(variables if isinstance(variables, (dict, list, tuple)) else list(variables))
 
 
 def check_loss(loss) -> None:
