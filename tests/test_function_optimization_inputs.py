@@ -209,3 +209,21 @@ def test_hessian_takes_has_aux_as_jax_hessian(backend):
     np.testing.assert_allclose(hess[0][0].numpy(), np.diag([3.0, -12.0]))
     np.testing.assert_allclose(hess[0][1].numpy(), np.diag([3.0, 12.0]))
     np.testing.assert_allclose(aux.numpy(), [2.0, 4.0])
+
+
+# -- complex inputs: PyTorch's conventions (docs/array-api.md) -----------------------------------
+@pytest.mark.parametrize("f, tf", [
+    (lambda t: t * t, lambda t: t * t),                                 # holomorphic: f'(z) v
+    (lambda t: xg.abs(t) ** 2, lambda t: torch.abs(t) ** 2),            # real output
+    (lambda t: xg.exp(1j * xg.real(t)) * t, lambda t: torch.exp(1j * t.real) * t)])
+def test_jvp_and_hvp_of_complex_inputs_follow_pytorch(backend, f, tf):
+    """xg.jvp gave conj(v) f'(z) for z * z (the double-vjp took sum(g * t), not the real
+    inner product Re sum(g conj(t))), and hvp the same conjugation."""
+    z0, v0 = np.array([1 + 2j, -0.5 + 0.3j]), np.array([0.3 - 1j, 2 + 0.5j])
+    z, v = xg.asarray(z0, backend=backend), xg.asarray(v0, backend=backend)
+    zt, vt = torch.tensor(z0), torch.tensor(v0)
+    want = torch.autograd.functional.jvp(tf, zt, vt)[1].numpy()
+    np.testing.assert_allclose(xg.jvp(f, z, v)[1].numpy(), want, rtol=1e-12)
+    got = xg.hvp(lambda t: xg.sum(xg.abs(f(t)) ** 2), z, v)[1].numpy()
+    want = torch.autograd.functional.hvp(lambda t: torch.sum(torch.abs(tf(t)) ** 2), zt, vt)[1]
+    np.testing.assert_allclose(got, want.numpy(), rtol=1e-12)

@@ -292,9 +292,18 @@ def hvp(f, primals, tangents):
     with GradientTape() as outer:
         outer.watch(args)
         value, grads = value_and_grad(f, tuple(range(len(args))))(*args)
-        directional = sum(reductions.sum(g * t) for g, t in zip(grads, tangents))
+        directional = _real_inner(grads, tangents)
     products = tuple(outer.gradient(directional, args, unconnected_gradients="zero"))
     return value, products[0] if single else products
+
+
+def _real_inner(grads, tangents):
+    """``sum Re(g * conj(t))``, the real inner product of C as R^2 (``sum(g * t)`` for real
+    tensors): the gradient of it is PyTorch's jvp (of a vjp) and hvp for complex inputs too."""
+    from .ops import conj, real
+
+    return sum(reductions.sum(g * t) if not (g.dtype.kind == "c" or t.dtype.kind == "c")
+               else reductions.sum(real(g * conj(t))) for g, t in zip(grads, tangents))
 
 
 def _with_tangents(primals, tangents, who):
@@ -364,5 +373,5 @@ def jvp(f, primals, tangents):
         outer.watch(cotangent)
         grads = inner.gradient(out, args, output_gradients=cotangent,
                                unconnected_gradients="zero")
-        directional = sum(reductions.sum(g * t) for g, t in zip(grads, tangents))
+        directional = _real_inner(grads, tangents)
     return out, outer.gradient(directional, cotangent, unconnected_gradients="zero")
