@@ -55,13 +55,13 @@ def _is_tree(value) -> bool:
 
 def _differentiated_argument(value, i, argnums, trees):
     """Argument ``i`` with every array in it a floating-point Tensor: a pytree (when ``trees``:
-    grad and value_and_grad take them) keeps its structure."""
+    grad, value_and_grad and hessian take them) keeps its structure."""
     if not _is_tree(value):
         return _differentiable(value, i, argnums)
     if not trees:
         raise TypeError(f"argument {i} is a {type(value).__name__} of arrays (a pytree): "
-                        "grad and value_and_grad differentiate those, as JAX; here pass one "
-                        "array per argument")
+                        "grad, value_and_grad and hessian differentiate those, as JAX; here "
+                        "pass one array per argument")
     return map_leaves(lambda leaf, path: _differentiable(leaf, f"{i}{path}", argnums), value)
 
 
@@ -242,8 +242,10 @@ def hessian(f, argnums=0, has_aux=False):
     """A function returning the Hessian of scalar-valued ``f`` (shape ``arg.shape * 2``), as
     ``jax.hessian``: with a tuple ``argnums``, nested tuples of blocks ``H[i][j]`` of shape
     ``args[i].shape + args[j].shape``; with ``has_aux``, ``f`` returns ``(output, aux)`` and
-    the function ``(hessian, aux)``. The gradient is differentiated once per entry (one pass
-    serves every argument); for a product with one vector, ``hvp`` takes two passes.
+    the function ``(hessian, aux)``. A pytree argument (as ``grad`` takes) gives a tree of
+    trees, as JAX's: ``hessian(f)({"a": a, "b": b})["a"]["b"]`` is the ``a``, ``b`` block.
+    The gradient is differentiated once per entry (one pass serves every argument); for a
+    product with one vector, ``hvp`` takes two passes.
 
     >>> import xpgrad as xg
     >>> xg.hessian(lambda x: xg.sum(x ** 3))(xg.asarray([1.0, 2.0])).tolist()
@@ -254,14 +256,22 @@ def hessian(f, argnums=0, has_aux=False):
     gradient = value_and_grad(f, argnums, has_aux)
 
     def wrapped(*args, **kwargs):
-        single, nums, args = _prepare(args, argnums, keywords=kwargs)
-        sources = [args[i] for i in nums]
+        single, nums, args = _prepare(args, argnums, trees=True, keywords=kwargs)
+        groups = [leaves(args[i]) for i in nums]
+        sources = [leaf for group in groups for leaf in group]
         with GradientTape(persistent=True) as outer:
             outer.watch(sources)
             value, g = gradient(*args, **kwargs)
-        blocks = tuple(tuple(outer.jacobian(gi, sources, unconnected_gradients="zero"))
-                       for gi in ((g,) if single else g))
-        blocks = blocks[0][0] if single else blocks
+
+        def row(gradient_leaf):      # its derivatives, in the arguments' structure
+            jacobians = iter(outer.jacobian(gradient_leaf, sources, unconnected_gradients="zero"))
+            per_argument = [rebuild(args[i], [next(jacobians) for _ in group])
+                            for i, group in zip(nums, groups)]
+            return per_argument[0] if single else tuple(per_argument)
+
+        blocks = [rebuild(args[i], [row(leaf) for leaf in leaves(gi)])
+                  for i, gi in zip(nums, (g,) if single else g)]
+        blocks = blocks[0] if single else tuple(blocks)
         return (blocks, value[1]) if has_aux else blocks
 
     wrapped.__name__ = f"hessian({getattr(f, '__name__', 'f')})"
