@@ -118,9 +118,9 @@ def test_grad_of_a_dict_and_nested_lists_of_parameters_has_their_structure(backe
         np.testing.assert_allclose(got.numpy(), np.asarray(ref), rtol=1e-12)
 
 
-def test_hessian_of_pytrees_is_a_tree_of_trees_as_jax(backend):
-    """``jax.hessian(f, argnums=(0, 1))(params, y)``: ``H[i][path_i][j][path_j]``; xpgrad
-    refused pytrees in hessian."""
+def test_hessian_and_jacobian_of_pytrees_as_jax(backend):
+    """``jax.hessian(f, argnums=(0, 1))(params, y)``: ``H[i][path_i][j][path_j]``; and
+    ``jax.jacrev``: a Jacobian per leaf. xpgrad refused pytrees in both."""
     jax = pytest.importorskip("jax")
     jax.config.update("jax_enable_x64", True)
     jnp = jax.numpy
@@ -141,6 +141,11 @@ def test_hessian_of_pytrees_is_a_tree_of_trees_as_jax(backend):
     single = xg.hessian(lambda p: f(p, y))(params)
     np.testing.assert_allclose(single["a"]["b"][0].numpy(), np.asarray(want[0]["a"][0]["b"][0]),
                                rtol=1e-12)
+    jac = xg.jacobian(lambda p, y: xg.sin(p["a"][:2]) * p["b"][0] * y, argnums=(0, 1))(params, y)
+    want = jax.jacrev(lambda p, y: jnp.sin(p["a"][:2]) * p["b"][0] * y, argnums=(0, 1))(arrays, y0)
+    assert isinstance(jac[0]["b"], list)
+    for g, w in zip(xg.pytree.leaves(jac), jax.tree_util.tree_leaves(want)):
+        np.testing.assert_allclose(g.numpy(), np.asarray(w), rtol=1e-12, atol=1e-15)
 
 
 def test_a_pytree_leaf_passed_twice_gets_its_partial_derivative():
@@ -154,8 +159,8 @@ def test_pytree_errors_name_the_leaf_and_lists_of_numbers_stay_arrays():
     x = xg.asarray(np.array([1.0, 2.0]))
     with pytest.raises(TypeError, match=r"argument 0\['n'\] has dtype int64"):
         xg.grad(lambda p: xg.sum(p["x"] * p["n"]))({"x": x, "n": xg.asarray([1, 2])})
-    with pytest.raises(TypeError, match="argument 0 is a dict.*value_and_grad and hessian"):
-        xg.jacobian(lambda p: p["x"] ** 3)({"x": x})
+    with pytest.raises(TypeError, match="argument 0 is a dict.*jacobian and hessian"):
+        xg.vjp(lambda p: p["x"] ** 3, {"x": x})
     g = xg.grad(lambda t: xg.sum(t * t))([1.0, 2.0])
     assert isinstance(g, xg.Tensor) and g.tolist() == [2.0, 4.0]
 

@@ -55,13 +55,13 @@ def _is_tree(value) -> bool:
 
 def _differentiated_argument(value, i, argnums, trees):
     """Argument ``i`` with every array in it a floating-point Tensor: a pytree (when ``trees``:
-    grad, value_and_grad and hessian take them) keeps its structure."""
+    grad, value_and_grad, jacobian and hessian take them) keeps its structure."""
     if not _is_tree(value):
         return _differentiable(value, i, argnums)
     if not trees:
         raise TypeError(f"argument {i} is a {type(value).__name__} of arrays (a pytree): "
-                        "grad, value_and_grad and hessian differentiate those, as JAX; here "
-                        "pass one array per argument")
+                        "grad, value_and_grad, jacobian and hessian differentiate those, as "
+                        "JAX; here pass one array per argument")
     return map_leaves(lambda leaf, path: _differentiable(leaf, f"{i}{path}", argnums), value)
 
 
@@ -97,6 +97,20 @@ def _distinct(args, nums):
         args[i] = map_leaves(lambda leaf, path: positive(leaf) if counts[id(leaf)] > 1 else leaf,
                              args[i])
     return args
+
+
+def _sources(args, nums):
+    """``(groups, sources)``: the leaves of each differentiated argument, and all of them."""
+    groups = [leaves(args[i]) for i in nums]
+    return groups, [leaf for group in groups for leaf in group]
+
+
+def _per_argument(flat, args, nums, groups, single):
+    """``flat`` (one entry per source) in the differentiated arguments' structure: one tree,
+    or a tuple of them."""
+    entries = iter(flat)
+    trees = [rebuild(args[i], [next(entries) for _ in group]) for i, group in zip(nums, groups)]
+    return trees[0] if single else tuple(trees)
 
 
 def _split_aux(out, has_aux):
@@ -154,15 +168,13 @@ def value_and_grad(f, argnums=0, has_aux=False):
 
     def wrapped(*args, **kwargs):
         single, nums, args = _prepare(args, argnums, trees=True, keywords=kwargs)
-        groups = [leaves(args[i]) for i in nums]
-        sources = [leaf for group in groups for leaf in group]
+        groups, sources = _sources(args, nums)
         with GradientTape() as tape:
             tape.watch(sources)
             out, aux = _split_aux(f(*args, **kwargs), has_aux)
         _check_scalar_output(out, has_aux)
-        grads = iter(tape.gradient(out, sources, unconnected_gradients="zero"))
-        g = [rebuild(args[i], [next(grads) for _ in group]) for i, group in zip(nums, groups)]
-        g = g[0] if single else tuple(g)
+        g = _per_argument(tape.gradient(out, sources, unconnected_gradients="zero"), args, nums,
+                          groups, single)
         return ((out, aux), g) if has_aux else (out, g)
 
     wrapped.__name__ = f"value_and_grad({getattr(f, '__name__', 'f')})"
@@ -216,7 +228,8 @@ def vjp(f, *primals):
 def jacobian(f, argnums=0, has_aux=False):
     """A function returning the Jacobian of ``f`` (shape ``out.shape + arg.shape``); with
     ``has_aux``, ``f`` returns ``(output, aux)`` and the function ``(jacobian, aux)``, as
-    ``jax.jacrev``. Keyword arguments go to ``f`` and are not differentiated.
+    ``jax.jacrev``. Keyword arguments go to ``f`` and are not differentiated; a pytree argument
+    gets a Jacobian per leaf, in its structure.
 
     >>> import xpgrad as xg
     >>> xg.jacobian(lambda x: x * x)(xg.asarray([1.0, 3.0])).tolist()
@@ -226,13 +239,14 @@ def jacobian(f, argnums=0, has_aux=False):
     has_aux = flag(has_aux, "has_aux", "jacobian")
 
     def wrapped(*args, **kwargs):
-        single, nums, args = _prepare(args, argnums, keywords=kwargs)
+        single, nums, args = _prepare(args, argnums, trees=True, keywords=kwargs)
+        groups, sources = _sources(args, nums)
         tape = GradientTape(persistent=True)
         with tape:
-            tape.watch([args[i] for i in nums])
+            tape.watch(sources)
             out, aux = _split_aux(f(*args, **kwargs), has_aux)
-        jac = tape.jacobian(out, [args[i] for i in nums], unconnected_gradients="zero")
-        jac = jac[0] if single else tuple(jac)
+        jac = _per_argument(tape.jacobian(out, sources, unconnected_gradients="zero"), args,
+                            nums, groups, single)
         return (jac, aux) if has_aux else jac
 
     return wrapped
@@ -257,21 +271,13 @@ def hessian(f, argnums=0, has_aux=False):
 
     def wrapped(*args, **kwargs):
         single, nums, args = _prepare(args, argnums, trees=True, keywords=kwargs)
-        groups = [leaves(args[i]) for i in nums]
-        sources = [leaf for group in groups for leaf in group]
+        groups, sources = _sources(args, nums)
         with GradientTape(persistent=True) as outer:
             outer.watch(sources)
             value, g = gradient(*args, **kwargs)
-
-        def row(gradient_leaf):      # its derivatives, in the arguments' structure
-            jacobians = iter(outer.jacobian(gradient_leaf, sources, unconnected_gradients="zero"))
-            per_argument = [rebuild(args[i], [next(jacobians) for _ in group])
-                            for i, group in zip(nums, groups)]
-            return per_argument[0] if single else tuple(per_argument)
-
-        blocks = [rebuild(args[i], [row(leaf) for leaf in leaves(gi)])
-                  for i, gi in zip(nums, (g,) if single else g)]
-        blocks = blocks[0] if single else tuple(blocks)
+        rows = [_per_argument(outer.jacobian(leaf, sources, unconnected_gradients="zero"),
+                              args, nums, groups, single) for leaf in leaves(g)]
+        blocks = _per_argument(rows, args, nums, groups, single)
         return (blocks, value[1]) if has_aux else blocks
 
     wrapped.__name__ = f"hessian({getattr(f, '__name__', 'f')})"
