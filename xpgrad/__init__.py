@@ -21,6 +21,7 @@ from .dtypes import (DType, bool_, complex64, complex128, float32, float64, int8
                      int64, isdtype, uint8, uint16, uint32, uint64)
 from .custom import custom_gradient
 from .functional import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
+from .scipy_io import for_scipy
 from .ops import *  # noqa: F401,F403
 from .primitive import Primitive, apply
 from .tape import GradientTape, stop_gradient

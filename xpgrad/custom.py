@@ -2,10 +2,14 @@
 
 The decorated function returns ``(value, grad_fn)``; ``grad_fn(upstream)`` returns the
 gradients of its positional inputs (one, or a sequence with one entry per input, None for
-none). Its forward runs with the tapes paused, so the tapes record one node whose rule is
-``grad_fn``. When the forward reads trainable Variables, ``grad_fn`` must take a keyword
-argument ``variables`` and return ``(input gradients, variable gradients)``. A ``grad_fn``
-written with xpgrad operations is itself differentiated by an outer tape (second order).
+none). The output's gradient is ``grad_fn``'s alone; as in TensorFlow, nested tapes still
+record the forward's operations (one tape alone does not: it could not use them), so an outer
+tape differentiates a ``grad_fn`` written with xpgrad operations through its inputs and through
+the values of the forward it reads (second order: ``e`` below, as a JAX ``custom_vjp``'s
+residuals). The forward may run NumPy or SciPy on its inputs (``np.asarray(x)``, which raises
+elsewhere under a tape): what it computes there is a constant to the tapes, as in PyTorch's
+``autograd.Function``. When the forward reads trainable Variables, ``grad_fn`` must take a
+keyword argument ``variables`` and return ``(input gradients, variable gradients)``.
 
 >>> import xpgrad as xg
 >>> @xg.custom_gradient
@@ -113,13 +117,19 @@ def custom_gradient(f):
             return _split(f(*inputs, **kwargs), name)[0]
         from .tape import GradientTape
 
+        # Nested tapes record the forward too (TensorFlow's rule), so what grad_fn reads of it
+        # (``e = exp(x)``) is a function of the inputs to the outer one: the second derivative.
+        # One tape alone cannot differentiate grad_fn, so it is paused (no nodes, no memory).
         outer = tape_state.recording
-        tape_state.recording = []
+        if len(outer) < 2:
+            tape_state.recording = []
+        tape_state.custom_forwards += 1
         try:
             with GradientTape() as probe:     # learns which Variables the forward reads
                 value, grad_fn = _split(f(*inputs, **kwargs), name)
         finally:
             tape_state.recording = outer
+            tape_state.custom_forwards -= 1
         # Variables passed as inputs get their gradient as inputs (TensorFlow's rule: only
         # the ones the forward reads besides its inputs go to grad_fn's ``variables``)
         given = {id(a) for a in inputs}

@@ -11,15 +11,20 @@ hvp.
 from __future__ import annotations
 
 import numbers
+from collections import Counter
+
+import numpy as np
 
 from ._args import flag
+from .backend import MixedBackendError
 from .creation import asarray
 from .ops import reductions
+from .pytree import leaves, map_leaves, rebuild
 from .tape import GradientTape
 from .tensor import Tensor
 
 
-def _prepare(args, argnums):
+def _prepare(args, argnums, trees=False, keywords=()):
     single = isinstance(argnums, numbers.Integral) and not isinstance(argnums, bool)
     nums = (argnums,) if single else (tuple(argnums) if isinstance(argnums, (tuple, list))
                                       else None)
@@ -30,28 +35,82 @@ def _prepare(args, argnums):
     args = list(args)
     for i in nums:
         if not -len(args) <= i < len(args):
-            raise ValueError(f"argnums {i} is out of range for {len(args)} positional arguments")
-        if not isinstance(args[i], Tensor):
-            try:
-                args[i] = asarray(args[i])
-            except (TypeError, ValueError):
-                raise TypeError(f"argument {i} ({type(args[i]).__name__} {args[i]!r:.40}) is "
-                                f"differentiated (argnums={argnums!r}) but is not a tensor or "
-                                "numbers") from None
+            hint = (f"; the differentiated arguments are positional, f got {sorted(keywords)} "
+                    "by keyword" if keywords else "")
+            raise ValueError(f"argnums {i} is out of range for {len(args)} positional "
+                             f"arguments{hint}")
+        args[i] = _differentiated_argument(args[i], i % len(args), argnums, trees)
     return single, nums, _distinct(args, nums)
 
 
+def _is_tree(value) -> bool:
+    """Whether a differentiated argument is a pytree: a dict, or a tuple or list holding a
+    Tensor, a NumPy array or a dict (a nested list of numbers is one array, as xg.asarray reads
+    it)."""
+    if isinstance(value, dict):
+        return True
+    return isinstance(value, (tuple, list)) and any(
+        isinstance(v, (Tensor, np.ndarray)) or _is_tree(v) for v in value)
+
+
+def _differentiated_argument(value, i, argnums, trees):
+    """Argument ``i`` with every array in it a floating-point Tensor: a pytree (when ``trees``:
+    grad, value_and_grad, jacobian and hessian take them) keeps its structure."""
+    if not _is_tree(value):
+        return _differentiable(value, i, argnums)
+    if not trees:
+        raise TypeError(f"argument {i} is a {type(value).__name__} of arrays (a pytree): "
+                        "grad, value_and_grad, jacobian and hessian differentiate those, as "
+                        "JAX; here pass one array per argument")
+    return map_leaves(lambda leaf, path: _differentiable(leaf, f"{i}{path}", argnums), value)
+
+
+def _differentiable(value, i, argnums):
+    """Positional argument ``i`` as a floating-point Tensor; TypeError naming it otherwise (an
+    integer or boolean has no gradient: JAX refuses it too)."""
+    if not isinstance(value, Tensor):
+        try:
+            value = asarray(value)
+        except (TypeError, ValueError):
+            raise TypeError(f"argument {i} ({type(value).__name__} {value!r:.40}) is "
+                            f"differentiated (argnums={argnums!r}) but is not a tensor or "
+                            "numbers") from None
+    if not value.dtype.is_inexact:
+        raise TypeError(f"argument {i} has dtype {value.dtype} and is differentiated "
+                        f"(argnums={argnums!r}): only floating-point (real or complex) "
+                        "arguments have gradients; pass it as floats (xg.asarray(..., "
+                        "dtype=xg.float64)) or leave it out of argnums")
+    return value
+
+
 def _distinct(args, nums):
-    """``args`` where each differentiated argument that is passed more than once (``f(x, x)``)
-    is replaced by its own alias, so its gradient is its partial derivative, as in JAX and
-    PyTorch, not the total one (tapes outside still see each alias come from the tensor)."""
+    """``args`` where each differentiated argument (or leaf of a pytree) that is passed more
+    than once (``f(x, x)``) is replaced by its own alias, so its gradient is its partial
+    derivative, as in JAX and PyTorch, not the total one (tapes outside still see each alias
+    come from the tensor)."""
     from .ops import positive
 
-    ids = [id(a) for a in args]
-    for i in {n % len(args) for n in nums}:
-        if ids.count(ids[i]) > 1:
-            args[i] = positive(args[i])
+    differentiated = {n % len(args) for n in nums}
+    counts = Counter(id(leaf) for i, a in enumerate(args)
+                     for leaf in (leaves(a) if i in differentiated else [a]))
+    for i in differentiated:
+        args[i] = map_leaves(lambda leaf, path: positive(leaf) if counts[id(leaf)] > 1 else leaf,
+                             args[i])
     return args
+
+
+def _sources(args, nums):
+    """``(groups, sources)``: the leaves of each differentiated argument, and all of them."""
+    groups = [leaves(args[i]) for i in nums]
+    return groups, [leaf for group in groups for leaf in group]
+
+
+def _per_argument(flat, args, nums, groups, single):
+    """``flat`` (one entry per source) in the differentiated arguments' structure: one tree,
+    or a tuple of them."""
+    entries = iter(flat)
+    trees = [rebuild(args[i], [next(entries) for _ in group]) for i, group in zip(nums, groups)]
+    return trees[0] if single else tuple(trees)
 
 
 def _split_aux(out, has_aux):
@@ -62,6 +121,30 @@ def _split_aux(out, has_aux):
     return out
 
 
+def _check_scalar_output(out, has_aux):
+    """TypeError unless ``out`` is a one-element real floating-point Tensor, as JAX and PyTorch
+    ask of ``grad``: an integer, boolean or complex output has no gradient."""
+    if not isinstance(out, Tensor):
+        message = f"grad needs f to return a scalar Tensor, but f returned {type(out).__name__}"
+        if isinstance(out, (numbers.Number, np.generic, np.ndarray)):
+            message += (": the value has left the tape (float(), .item(), .numpy(), or NumPy "
+                        "functions of NumPy arrays), so it has no gradient; compute it with "
+                        "xpgrad functions on Tensors")
+        elif isinstance(out, tuple) and not has_aux:
+            message += "; a pair (output, aux) needs has_aux=True"
+        raise TypeError(message)
+    if out.size != 1:
+        raise TypeError(f"grad needs a function with a scalar output, got {out.shape}; use "
+                        "xg.vjp or GradientTape.jacobian for non-scalar outputs")
+    if not out.dtype.is_inexact:            # as JAX and PyTorch, not silent zeros
+        raise TypeError(f"grad needs a floating-point output, got {out.dtype}: an integer "
+                        "or boolean function has no gradient")
+    if out.dtype.kind == "c":
+        raise TypeError(f"grad needs a real-valued output, got {out.dtype}, as JAX and "
+                        "PyTorch: take xg.real or xg.abs of it, or use xg.vjp for the "
+                        "vector-Jacobian product of a complex function")
+
+
 def _check_callable(f, what):
     if not callable(f):
         raise TypeError(f"{what} takes a callable f, got {type(f).__name__} {f!r}")
@@ -70,7 +153,10 @@ def _check_callable(f, what):
 def value_and_grad(f, argnums=0, has_aux=False):
     """A function returning ``(f(*args), gradient of f w.r.t. args[argnums])``.
 
-    ``f`` must return a scalar; unconnected arguments get zero gradients (as in JAX).
+    ``f`` must return a scalar; unconnected arguments get zero gradients (as in JAX). A
+    differentiated argument may be a pytree, as in JAX: a dict, tuple or list (nested) of
+    arrays, whose gradient has its structure (``grad(loss)({"w": w, "b": b})`` returns
+    ``{"w": dw, "b": db}``); a list of plain numbers stays one array.
 
     >>> import xpgrad as xg
     >>> v, (gx, gy) = xg.value_and_grad(lambda x, y: x * y, argnums=(0, 1))(2.0, 3.0)
@@ -81,19 +167,14 @@ def value_and_grad(f, argnums=0, has_aux=False):
     has_aux = flag(has_aux, "has_aux", "value_and_grad")
 
     def wrapped(*args, **kwargs):
-        single, nums, args = _prepare(args, argnums)
+        single, nums, args = _prepare(args, argnums, trees=True, keywords=kwargs)
+        groups, sources = _sources(args, nums)
         with GradientTape() as tape:
-            tape.watch([args[i] for i in nums])
+            tape.watch(sources)
             out, aux = _split_aux(f(*args, **kwargs), has_aux)
-        if not isinstance(out, Tensor) or out.size != 1:
-            shape = getattr(out, "shape", type(out).__name__)
-            raise TypeError(f"grad needs a function with a scalar output, got {shape}; use "
-                            "xg.vjp or GradientTape.jacobian for non-scalar outputs")
-        if not out.dtype.is_inexact:            # as JAX and PyTorch, not silent zeros
-            raise TypeError(f"grad needs a floating-point output, got {out.dtype}: an integer "
-                            "or boolean function has no gradient")
-        grads = tape.gradient(out, [args[i] for i in nums], unconnected_gradients="zero")
-        g = grads[0] if single else tuple(grads)
+        _check_scalar_output(out, has_aux)
+        g = _per_argument(tape.gradient(out, sources, unconnected_gradients="zero"), args, nums,
+                          groups, single)
         return ((out, aux), g) if has_aux else (out, g)
 
     wrapped.__name__ = f"value_and_grad({getattr(f, '__name__', 'f')})"
@@ -134,37 +215,50 @@ def vjp(f, *primals):
         out = f(*args)
 
     def vjp_fn(cotangent):
+        if cotangent is None and getattr(out, "size", None) != 1:
+            raise TypeError(f"vjp_fn needs a cotangent of the output's shape "
+                            f"{getattr(out, 'shape', type(out).__name__)}, got None (as in "
+                            "PyTorch, None stands for 1 only for a one-element output)")
         return tuple(tape.gradient(out, args, output_gradients=cotangent,
                                    unconnected_gradients="zero"))
 
     return out, vjp_fn
 
 
-def jacobian(f, argnums=0):
-    """A function returning the Jacobian of ``f`` (shape ``out.shape + arg.shape``).
+def jacobian(f, argnums=0, has_aux=False):
+    """A function returning the Jacobian of ``f`` (shape ``out.shape + arg.shape``); with
+    ``has_aux``, ``f`` returns ``(output, aux)`` and the function ``(jacobian, aux)``, as
+    ``jax.jacrev``. Keyword arguments go to ``f`` and are not differentiated; a pytree argument
+    gets a Jacobian per leaf, in its structure.
 
     >>> import xpgrad as xg
     >>> xg.jacobian(lambda x: x * x)(xg.asarray([1.0, 3.0])).tolist()
     [[2.0, 0.0], [0.0, 6.0]]
     """
     _check_callable(f, "jacobian")
+    has_aux = flag(has_aux, "has_aux", "jacobian")
 
-    def wrapped(*args):
-        single, nums, args = _prepare(args, argnums)
+    def wrapped(*args, **kwargs):
+        single, nums, args = _prepare(args, argnums, trees=True, keywords=kwargs)
+        groups, sources = _sources(args, nums)
         tape = GradientTape(persistent=True)
         with tape:
-            tape.watch([args[i] for i in nums])
-            out = f(*args)
-        jac = [tape.jacobian(out, args[i], unconnected_gradients="zero") for i in nums]
-        return jac[0] if single else tuple(jac)
+            tape.watch(sources)
+            out, aux = _split_aux(f(*args, **kwargs), has_aux)
+        jac = _per_argument(tape.jacobian(out, sources, unconnected_gradients="zero"), args,
+                            nums, groups, single)
+        return (jac, aux) if has_aux else jac
 
     return wrapped
 
 
-def hessian(f, argnums=0):
+def hessian(f, argnums=0, has_aux=False):
     """A function returning the Hessian of scalar-valued ``f`` (shape ``arg.shape * 2``), as
     ``jax.hessian``: with a tuple ``argnums``, nested tuples of blocks ``H[i][j]`` of shape
-    ``args[i].shape + args[j].shape``. The gradient is differentiated once per entry; for a
+    ``args[i].shape + args[j].shape``; with ``has_aux``, ``f`` returns ``(output, aux)`` and
+    the function ``(hessian, aux)``. A pytree argument (as ``grad`` takes) gives a tree of
+    trees, as JAX's: ``hessian(f)({"a": a, "b": b})["a"]["b"]`` is the ``a``, ``b`` block.
+    The gradient is differentiated once per entry (one pass serves every argument); for a
     product with one vector, ``hvp`` takes two passes.
 
     >>> import xpgrad as xg
@@ -172,17 +266,19 @@ def hessian(f, argnums=0):
     [[6.0, 0.0], [0.0, 12.0]]
     """
     _check_callable(f, "hessian")
-    gradient = value_and_grad(f, argnums)
+    has_aux = flag(has_aux, "has_aux", "hessian")
+    gradient = value_and_grad(f, argnums, has_aux)
 
     def wrapped(*args, **kwargs):
-        single, nums, args = _prepare(args, argnums)
-        sources = [args[i] for i in nums]
+        single, nums, args = _prepare(args, argnums, trees=True, keywords=kwargs)
+        groups, sources = _sources(args, nums)
         with GradientTape(persistent=True) as outer:
             outer.watch(sources)
-            _, g = gradient(*args, **kwargs)
-        blocks = tuple(tuple(outer.jacobian(gi, s, unconnected_gradients="zero")
-                             for s in sources) for gi in ((g,) if single else g))
-        return blocks[0][0] if single else blocks
+            value, g = gradient(*args, **kwargs)
+        rows = [_per_argument(outer.jacobian(leaf, sources, unconnected_gradients="zero"),
+                              args, nums, groups, single) for leaf in leaves(g)]
+        blocks = _per_argument(rows, args, nums, groups, single)
+        return (blocks, value[1]) if has_aux else blocks
 
     wrapped.__name__ = f"hessian({getattr(f, '__name__', 'f')})"
     return wrapped
@@ -212,9 +308,18 @@ def hvp(f, primals, tangents):
     with GradientTape() as outer:
         outer.watch(args)
         value, grads = value_and_grad(f, tuple(range(len(args))))(*args)
-        directional = sum(reductions.sum(g * t) for g, t in zip(grads, tangents))
+        directional = _real_inner(grads, tangents)
     products = tuple(outer.gradient(directional, args, unconnected_gradients="zero"))
     return value, products[0] if single else products
+
+
+def _real_inner(grads, tangents):
+    """``sum Re(g * conj(t))``, the real inner product of C as R^2 (``sum(g * t)`` for real
+    tensors): the gradient of it is PyTorch's jvp (of a vjp) and hvp for complex inputs too."""
+    from .ops import conj, real
+
+    return sum(reductions.sum(g * t) if not (g.dtype.kind == "c" or t.dtype.kind == "c")
+               else reductions.sum(real(g * conj(t))) for g, t in zip(grads, tangents))
 
 
 def _with_tangents(primals, tangents, who):
@@ -233,6 +338,10 @@ def _with_tangents(primals, tangents, who):
     tangents = [_named_tensor(t, f"{who}: tangents[{i}]", a.backend)
                 for i, (t, a) in enumerate(zip(tangents, args))]
     for i, (t, a) in enumerate(zip(tangents, args)):
+        if t.backend.name != a.backend.name:
+            raise MixedBackendError(f"{who}: tangents[{i}] is on backend {t.backend.name!r} but "
+                                    f"its primal is on {a.backend.name!r}; move it with "
+                                    f".to({a.backend.name!r})")
         if t.shape != a.shape:
             raise ValueError(f"{who}: tangents[{i}] has shape {t.shape} but its primal has "
                              f"shape {a.shape}; they must match")
@@ -280,5 +389,5 @@ def jvp(f, primals, tangents):
         outer.watch(cotangent)
         grads = inner.gradient(out, args, output_gradients=cotangent,
                                unconnected_gradients="zero")
-        directional = sum(reductions.sum(g * t) for g, t in zip(grads, tangents))
+        directional = _real_inner(grads, tangents)
     return out, outer.gradient(directional, cotangent, unconnected_gradients="zero")

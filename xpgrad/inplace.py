@@ -42,6 +42,14 @@ def on_tape(t: Tensor) -> bool:
     return False
 
 
+def leaving_loses_gradient(t: Tensor) -> bool:
+    """Whether reading ``t`` into NumPy (``np.asarray``, a NumPy function without an xpgrad
+    counterpart) would silently lose its gradient: a recording tape differentiates it, and no
+    custom_gradient forward is running (there ``grad_fn`` gives the gradient, as TensorFlow's
+    and PyTorch's custom functions run NumPy code)."""
+    return not tape_state.custom_forwards and on_tape(t)
+
+
 def _check_not_source(x):
     """Raise if a live tape watches ``x`` as a gradient source."""
     from .tape import LIVE_TAPES

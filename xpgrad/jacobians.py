@@ -17,13 +17,16 @@ import math
 from .tensor import Tensor, _wrap
 
 
-def _checked(tape, who, target, source, unconnected_gradients):
+def _checked(tape, who, target, source, unconnected_gradients, many=False):
+    """``(single, sources)``, the sources as a list: one Tensor, or (``many``) a list of them."""
     from .gradient_call import check_sources
 
-    if not (isinstance(target, Tensor) and isinstance(source, Tensor)):
-        raise TypeError(f"{who} takes a target Tensor and one source Tensor, got "
+    sources = (Tensor, list, tuple) if many else Tensor
+    if not (isinstance(target, Tensor) and isinstance(source, sources)):
+        what = "one source Tensor or a list of them" if many else "one source Tensor"
+        raise TypeError(f"{who} takes a target Tensor and {what}, got "
                         f"{type(target).__name__} and {type(source).__name__}")
-    check_sources(source, unconnected_gradients)
+    return check_sources(source, unconnected_gradients)
 
 
 def _one_hot(xp, n, i, dtype):
@@ -32,16 +35,19 @@ def _one_hot(xp, n, i, dtype):
     return xp.eye(1, n, k=i, dtype=dtype)[0]
 
 
-def _rows(tape, target, source, seeds):
-    """The gradient of ``target`` w.r.t. ``source`` for each raw seed, as Tensors; None where
-    ``source`` is not connected to ``target``."""
+def _rows(tape, target, sources, seeds):
+    """For each source, the gradients of ``target`` for each raw seed, as Tensors (one reverse
+    pass per seed serves every source); None for a source not connected to ``target``."""
     be = target._backend
-    rows = []
+    rows = [[] for _ in sources]
     for seed in seeds:
-        g = tape._backward(target, [source], seed, consume=False).get(source._key or None)
-        if g is None:
-            return None
-        rows.append(g if isinstance(g, Tensor) else _wrap(g, be))
+        grads = tape._backward(target, sources, seed, consume=False)
+        for j, source in enumerate(sources):
+            g = grads.get(source._key or None)
+            if g is None:
+                rows[j] = None
+            elif rows[j] is not None:
+                rows[j].append(g if isinstance(g, Tensor) else _wrap(g, be))
     return rows
 
 
@@ -60,13 +66,17 @@ def _assembled(tape, rows, shape, source, unconnected_gradients, axis=0):
 
 
 def jacobian(tape, target, source, unconnected_gradients="none"):
-    """``tape.jacobian``: shape ``target.shape + source.shape``."""
-    _checked(tape, "jacobian", target, source, unconnected_gradients)
+    """``tape.jacobian``: shape ``target.shape + source.shape``; for a list of sources, a list
+    of those (TensorFlow's), from the same passes."""
+    single, sources = _checked(tape, "jacobian", target, source, unconnected_gradients,
+                               many=True)
     tape._check_usable()
     n, xp, raw = target.size, target._backend.xp, target._data
-    rows = _rows(tape, target, source, (xp.reshape(_one_hot(xp, n, i, raw.dtype), raw.shape)
-                                        for i in range(n)))
-    return _assembled(tape, rows, target.shape + source.shape, source, unconnected_gradients)
+    rows = _rows(tape, target, sources, (xp.reshape(_one_hot(xp, n, i, raw.dtype), raw.shape)
+                                         for i in range(n)))
+    jacobians = [_assembled(tape, r, target.shape + s.shape, s, unconnected_gradients)
+                 for r, s in zip(rows, sources)]
+    return jacobians[0] if single else jacobians
 
 
 def batch_jacobian(tape, target, source, unconnected_gradients="none"):
@@ -81,6 +91,6 @@ def batch_jacobian(tape, target, source, unconnected_gradients="none"):
     seeds = (xp.reshape(xp.broadcast_to(_one_hot(xp, per_example, j, raw.dtype),
                                         (batch, per_example)), raw.shape)
              for j in range(per_example))
-    rows = _rows(tape, target, source, seeds) if batch else []
+    rows = _rows(tape, target, [source], seeds)[0] if batch else []
     return _assembled(tape, rows, target.shape + source.shape[1:], source,
                       unconnected_gradients, axis=1)

@@ -151,6 +151,9 @@ def keep_upto(keep_inputs) -> int:
 class _TapeState(threading.local):
     def __init__(self):
         self.recording: list = []   # tapes recording now, innermost last
+        # custom_gradient forwards running now: their inputs may leave the tape for NumPy
+        # (grad_fn gives the gradient), see ``inplace.leaving_loses_gradient``
+        self.custom_forwards = 0
 
 
 tape_state = _TapeState()

@@ -289,7 +289,8 @@ class GradientTape:
         return out[0] if single else (tuple(out) if isinstance(sources, tuple) else out)
 
     def jacobian(self, target, source, unconnected_gradients="none"):
-        """Full Jacobian, shape ``target.shape + source.shape``, one reverse pass per entry.
+        """Full Jacobian, shape ``target.shape + source.shape``, one reverse pass per entry;
+        for a list of sources, a list of Jacobians from the same passes (TensorFlow's).
 
         >>> import xpgrad as xg
         >>> x = xg.asarray([1.0, 2.0])
@@ -380,5 +381,9 @@ def stop_gradient(t):
     if not isinstance(t, Tensor):
         from .creation import asarray
 
-        return asarray(t)
+        try:
+            return asarray(t)
+        except (TypeError, ValueError):
+            raise TypeError(f"stop_gradient takes a tensor or an array, got "
+                            f"{type(t).__name__} {t!r:.40}") from None
     return _wrap(t._data, t._backend)

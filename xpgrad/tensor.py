@@ -265,9 +265,9 @@ def _check_leaving(t, what):
     from .primitive import tape_state
 
     if tape_state.recording:
-        from .inplace import on_tape
+        from .inplace import leaving_loses_gradient
 
-        if on_tape(t):
+        if leaving_loses_gradient(t):
             raise TypeError(
                 f"{what} on a tensor that a recording GradientTape differentiates would cut it "
                 f"from the tape (its gradient would come back None). Use xpgrad functions "

@@ -9,7 +9,7 @@ written with the result.
 """
 from __future__ import annotations
 
-from ..inplace import on_tape
+from ..inplace import leaving_loses_gradient
 from ..tensor import Tensor
 
 
@@ -57,7 +57,7 @@ def _values(tree):
 
 def _fallback(what, reason, call_args, call):
     args, kwargs = call_args
-    if any(on_tape(t) for t in _tensors((args, kwargs))):
+    if any(leaving_loses_gradient(t) for t in _tensors((args, kwargs))):
         raise TypeError(
             f"{what} on a tensor that a recording GradientTape differentiates: {reason}, and "
             f"running NumPy instead would cut the tensor from the tape (its gradient would "

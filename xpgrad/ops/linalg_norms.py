@@ -34,7 +34,8 @@ def _vector_norm_vjp(xp, g, ans, x, axis, keepdims, ord):
     g = xp.reshape(g, shape)
     zero = norm == 0
     if ord == 2:
-        return g * x / xp.where(zero, 1.0, norm)
+        # masked as a whole: its derivative at 0 is 0 (PyTorch's), not the identity
+        return xp.where(zero, 0.0, g * x / xp.where(zero, 1.0, norm))
     mag = xp.abs(x)
     at0 = mag == 0
     sgn = x / xp.where(at0, 1.0, mag) if is_complex(x) else xp.sign(x)

@@ -23,7 +23,7 @@ from ..tensor import Tensor, Variable, _wrap
 from ._checks import (CLIP_NAMES, clip_setting, learning_rate_fits, learning_rate_value,
                       non_negative)
 from .clip import clip_global_norm, clip_value
-from .pairs import checked_gradient, unpack_pair
+from .pairs import check_loss, checked_gradient, listed_variables, unpack_pair
 from .schedules import as_schedule
 
 
@@ -240,10 +240,11 @@ class Optimizer:
     def _l2(self, be, param, grad):
         return grad + self.weight_decay * param if self.weight_decay else grad
 
-    def minimize(self, loss_fn, variables=None):
+    def minimize(self, loss_fn, variables=None, **unknown):
         """Record ``loss_fn()`` on a tape, differentiate it and apply one update; returns the
-        loss. ``variables``: a list of Variables, an object with ``trainable_variables`` (a
-        Module), or None for every trainable Variable the loss touched.
+        loss. ``variables``: a list of Variables, one Variable, a dict of them, an object with
+        ``trainable_variables`` (a Module), or None for every trainable Variable the loss
+        touched. The loss must be real floating-point (not integer or complex).
 
         >>> import xpgrad as xg
         >>> w = xg.Variable(3.0)
@@ -252,16 +253,17 @@ class Optimizer:
         """
         from ..tape import GradientTape
 
+        if unknown:
+            _refuse_minimize_argument(next(iter(unknown)))
         if not callable(loss_fn):
             raise TypeError(f"minimize takes a loss_fn callable that computes the loss (it is "
                             f"recorded on a tape), got {type(loss_fn).__name__}")
-        if hasattr(variables, "trainable_variables"):
-            variables = variables.trainable_variables
+        variables = listed_variables(variables)
         with GradientTape() as tape:
             loss = loss_fn()
+        check_loss(loss)
         if variables is None:
             variables = tape.watched_variables()
-        variables = list(variables)
         grads = tape.gradient(loss, variables)
         self.apply_gradients(zip(grads, variables))
         return loss
@@ -321,6 +323,15 @@ class Optimizer:
 _TORCH_NAMES = {"lr": "learning_rate=", "eps": "epsilon=", "betas": "beta_1= and beta_2=",
                 "alpha": "rho= (RMSprop's smoothing constant)",
                 "max_norm": "global_clipnorm= (or xg.optim.clip_global_norm)"}
+
+
+def _refuse_minimize_argument(key) -> None:
+    """TypeError for a keyword ``minimize`` does not take; TensorFlow's names get a hint."""
+    hints = {"var_list": "xpgrad calls TensorFlow's var_list variables=",
+             "tape": "xpgrad's minimize records loss_fn() on its own tape (pass the loss "
+                     "function, not a loss computed on another tape)"}
+    message = f"minimize() got an unexpected keyword argument {key!r}"
+    raise TypeError(message + (f": {hints[key]}" if key in hints else ""))
 
 
 def _refuse(owner, unknown) -> None:

@@ -1,10 +1,12 @@
 """The ``(gradient, variable)`` pairs ``Optimizer.apply_gradients`` takes, checked: a pair, a
 Variable, a gradient of its shape, backend and a floating-point dtype (real for a real
-variable), whether the gradient is a Tensor, an array or a list."""
+variable), whether the gradient is a Tensor, an array or a list; and the variables and the loss
+of ``Optimizer.minimize``."""
 from __future__ import annotations
 
 import numpy as np
 
+from ..pytree import leaves
 from ..tensor import Tensor, Variable
 
 
@@ -64,3 +66,31 @@ def _check_gradient_dtype(g, v, name, kind) -> None:
     wanted = "real floating-point" if v.dtype.kind == "f" else "floating-point"
     raise TypeError(f"gradient for {v.name!r} has dtype {name}; the variable ({v.dtype}) "
                     f"takes {wanted} gradients")
+
+
+def listed_variables(variables):
+    """``minimize``'s ``variables`` as a list (None stays None: every Variable the loss reads):
+    a Module's trainable ones, one Variable, the leaves of dicts, lists and tuples (nested), or
+    the items of an iterable, as TensorFlow flattens ``var_list``.
+
+    >>> import xpgrad as xg
+    >>> w = xg.Variable([1.0], name="w")
+    >>> [v.name for v in listed_variables(w)], [v.name for v in listed_variables({"a": w})]
+    (['w'], ['w'])
+    """
+    if variables is None:
+        return None
+    if hasattr(variables, "trainable_variables"):
+        variables = variables.trainable_variables
+    if isinstance(variables, Tensor):
+        return [variables]
+    return leaves(variables if isinstance(variables, (dict, list, tuple)) else list(variables))
+
+
+def check_loss(loss) -> None:
+    """TypeError unless a Tensor ``loss`` is real floating-point: an integer loss has no
+    gradient, and a complex one no order to minimize in (PyTorch's backward refuses both)."""
+    if isinstance(loss, Tensor) and (not loss.dtype.is_inexact or loss.dtype.kind == "c"):
+        raise TypeError(f"minimize needs a real floating-point loss, got a loss of dtype "
+                        f"{loss.dtype}: an integer loss has no gradient and a complex one "
+                        "cannot be minimized (take xg.abs or xg.real of it)")
