@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import operator
+import warnings
 
 import numpy as np
 import pytest
@@ -111,6 +112,19 @@ def test_array_namespace_is_xpgrad():
 ])
 def test_default_dtypes(value, dtype):
     assert xg.asarray(value).dtype == dtype
+
+
+def test_a_list_of_typed_values_keeps_their_dtype_as_numpy_and_pytorch():
+    torch = pytest.importorskip("torch")
+    f64 = np.array([1.0, 2.0])
+    for value in ([f64, f64], [np.float64(1.0)], [[np.float64(1.0)], [np.float64(2.0)]],
+                  [np.float32(1.0)], [1.0, 2.0], [[1.0]]):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)      # torch: a list of ndarrays is slow
+            expected = str(torch.tensor(value).dtype).removeprefix("torch.")
+        assert xg.asarray(value).dtype.name == expected, value
+    tensor = xg.asarray(f64)
+    assert xg.asarray([tensor, tensor]).dtype == xg.float64
 
 
 @pytest.mark.parametrize("dtype", [xg.float32, xg.float64, xg.int32, xg.int64, xg.bool])

@@ -90,7 +90,7 @@ def named_asarray(obj, what, *, dtype=None, device=None, copy=None, backend=None
             else:
                 raw = be.asarray(obj)
                 default = _PY_DEFAULT.get(be.xg_dtype(raw.dtype).name)
-                if default is not None and not hasattr(obj, "dtype"):
+                if default is not None and not _typed_leaf(obj):
                     raw = be.xp.astype(raw, be.native_dtype(default))   # Python floats
     except TypeError:
         refusal = _unsupported_input(obj, what)    # float16, a PyTorch bfloat16 tensor, ...
@@ -104,6 +104,15 @@ def named_asarray(obj, what, *, dtype=None, device=None, copy=None, backend=None
                          f"used without a copy (a Python scalar or sequence, another dtype, "
                          f"device or layout)")
     return _checked(be, raw)
+
+
+def _typed_leaf(obj) -> bool:
+    """Whether ``obj``, or the first leaf of the nested lists it is, carries a dtype (a NumPy
+    scalar or array, a Tensor): then the dtype NumPy infers stands (``[t64, t64]`` is float64,
+    as in NumPy and PyTorch); Python floats alone are float32, the default."""
+    while isinstance(obj, (list, tuple)) and obj:
+        obj = obj[0]
+    return hasattr(obj, "dtype")
 
 
 def _check_copy(copy, fn="asarray"):
