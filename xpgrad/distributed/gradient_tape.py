@@ -34,10 +34,10 @@ def reduced_by_tape(gradient) -> bool:
     """Whether ``gradient`` is one a ``DistributedGradientTape`` returned (reduced over ranks).
 
     >>> import xpgrad as xg
-    >>> reduced_by_tape(xg.asarray([1.0]))
-    False
+    >>> reduced_by_tape(xg.asarray([1.0])), reduced_by_tape(None)
+    (False, False)
     """
-    return _REDUCED.get(id(gradient)) is gradient
+    return gradient is not None and _REDUCED.get(id(gradient)) is gradient
 
 
 def check_weight(weight):

@@ -1,0 +1,137 @@
+"""Run by tests/test_distributed_user_scripts.py under ``mpiexec -n N python
+tests/mpi_worker_user_scripts.py SCENARIO`` (or plain ``python``: one process): training scripts
+as users of Horovod / PyTorch DDP write them with xpgrad.distributed, each checked against one
+process training on the whole global batch, in float64. Each rank prints ``rank R ok: <check>``
+per check passed; a failure is an uncaught exception, which (through ``init``'s hook) ends the
+job."""
+import sys
+
+import numpy as np
+
+import xpgrad as xg
+from xpgrad import distributed as dist
+
+#: the global batch: uneven shares on 2 and 3 ranks
+BATCH = 7
+
+
+def ok(what):
+    print(f"rank {dist.rank()} ok: {what}", flush=True)
+
+
+def data(batch=BATCH, shape=(3,), out=(2,), seed=0):
+    """The global batch (x, y), the same on every rank."""
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(batch, *shape)), rng.normal(size=(batch, *out))
+
+
+def share(array):
+    """This rank's contiguous share of ``array`` (its first axis)."""
+    bounds = np.linspace(0, len(array), dist.size() + 1).astype(int)
+    return array[bounds[dist.rank()]:bounds[dist.rank() + 1]]
+
+
+def mlp(seed=0):
+    return xg.nn.MLP([3, 5, 2], rng=seed, dtype=xg.float64)
+
+
+def assert_same(reference, model, what, rtol=1e-10):
+    for (name, want), got in zip(reference.named_variables().items(), model.variables):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=rtol, atol=1e-13,
+                                   err_msg=f"{what}: {name}")
+
+
+def mse_step(model, x, y):
+    """A tape holding the mean squared error of ``model`` on (x, y); None loss for no rows."""
+    with xg.GradientTape() as tape:
+        loss = xg.losses.mse(model(xg.asarray(x)), xg.asarray(y)) if len(x) else None
+    return tape, loss
+
+
+def train(make_optimizer, how, steps=3, clip=None, batch=BATCH):
+    """``steps`` updates of an MLP on the global batch: ``how`` "one" (one process, the whole
+    batch), "tape" (DistributedGradientTape) or "optimizer" (DistributedOptimizer), each rank
+    on its share, starting from rank-dependent weights that ``broadcast_variables`` replaces;
+    ``clip`` clips by global norm after the reduction."""
+    x, y = data(batch)
+    model = mlp(0 if how == "one" else dist.rank())
+    optimizer = make_optimizer()
+    if how != "one":
+        x, y = share(x), share(y)
+        dist.broadcast_variables(model)
+    if how == "optimizer":
+        optimizer = dist.DistributedOptimizer(optimizer)
+    for _ in range(steps):
+        variables = model.trainable_variables
+        tape, loss = mse_step(model, x, y)
+        if how == "optimizer":
+            grads = tape.gradient(loss, variables) if loss is not None else [None] * 4
+            optimizer.apply_gradients(zip(grads, variables), weight=len(x))
+            continue
+        if how == "tape":
+            grads = dist.DistributedGradientTape(tape).gradient(loss, variables, weight=len(x))
+        else:
+            grads = tape.gradient(loss, variables)
+        if clip is not None:
+            grads, _ = xg.optim.clip_global_norm(grads, clip)
+        optimizer.apply_gradients(zip(grads, variables))
+    return model
+
+
+OPTIMIZERS = {
+    "SGD with momentum, weight decay": lambda: xg.optim.SGD(0.1, momentum=0.9,
+                                                            weight_decay=0.01),
+    "Adam": lambda: xg.optim.Adam(0.01),
+    "RMSprop with momentum": lambda: xg.optim.RMSprop(0.01, momentum=0.5),
+    "a learning-rate schedule": lambda: xg.optim.SGD(
+        xg.optim.schedules.ExponentialDecay(0.1, 1, 0.5)),
+    "AdamW, global_clipnorm": lambda: xg.optim.AdamW(0.01, global_clipnorm=0.1),
+}
+
+
+def scenario_optimizers():
+    """Each optimizer, through the tape and through DistributedOptimizer, matches one process;
+    clipping by global norm after the reduction too."""
+    for name, make in OPTIMIZERS.items():
+        reference = train(make, "one")
+        for how in ("tape", "optimizer"):
+            assert_same(reference, train(make, how), f"{name} ({how})")
+    make = OPTIMIZERS["SGD with momentum, weight decay"]
+    assert_same(train(make, "one", clip=0.05), train(make, "tape", clip=0.05), "clip")
+    ok("optimizers")
+
+
+def scenario_empty_share():
+    """A rank whose share is empty passes None gradients and weight=0 to DistributedOptimizer
+    (as to the tape): it still joins the reduction, and the result is one process's."""
+    make = OPTIMIZERS["SGD with momentum, weight decay"]
+    reference = train(make, "one", batch=2)
+    for how in ("tape", "optimizer"):
+        assert_same(reference, train(make, how, batch=2), f"batch of 2 ({how})")
+    ok("empty share")
+
+
+def scenario_unused_variable():
+    """A variable the loss does not use has a None gradient on every rank: DistributedOptimizer
+    passes it on as None (the wrapped optimizer skips it), as the plain optimizer does."""
+    used, unused = xg.Variable([1.0, 2.0], name="used"), xg.Variable([5.0], name="unused")
+    optimizer = dist.DistributedOptimizer(xg.optim.SGD(0.5))
+    with xg.GradientTape() as tape:
+        loss = xg.sum(used * used) * (dist.rank() + 1)
+    grads = tape.gradient(loss, [used, unused])
+    assert grads[1] is None
+    optimizer.apply_gradients(zip(grads, [used, unused]))
+    mean_factor = (dist.size() + 1) / 2
+    np.testing.assert_allclose(used.numpy(), [1.0, 2.0] - 0.5 * mean_factor * np.array([2, 4.0]))
+    np.testing.assert_allclose(unused.numpy(), [5.0])
+    ok("unused variable")
+
+
+def main():
+    dist.init()
+    for name in sys.argv[1].split(","):
+        globals()[f"scenario_{name}"]()
+
+
+if __name__ == "__main__":
+    main()
