@@ -48,19 +48,25 @@ def mse_step(model, x, y):
     return tape, loss
 
 
-def train(make_optimizer, how, steps=3, clip=None, batch=BATCH):
+def train(make_optimizer, how, steps=3, clip=None, batch=BATCH, start=None):
     """``steps`` updates of an MLP on the global batch: ``how`` "one" (one process, the whole
     batch), "tape" (DistributedGradientTape) or "optimizer" (DistributedOptimizer), each rank
     on its share, starting from rank-dependent weights that ``broadcast_variables`` replaces;
-    ``clip`` clips by global norm after the reduction."""
+    ``clip`` clips by global norm after the reduction. ``start`` (a checkpoint's path): rank 0
+    resumes from it, then gives its weights and optimizer state to the others; returns the
+    model and the optimizer."""
     x, y = data(batch)
     model = mlp(0 if how == "one" else dist.rank())
     optimizer = make_optimizer()
+    if how == "optimizer":
+        optimizer = dist.DistributedOptimizer(optimizer)
+    if start is not None and dist.rank() == 0:
+        xg.load_checkpoint(start, model, optimizer)
     if how != "one":
         x, y = share(x), share(y)
         dist.broadcast_variables(model)
-    if how == "optimizer":
-        optimizer = dist.DistributedOptimizer(optimizer)
+    if start is not None:
+        dist.broadcast_optimizer_state(optimizer, model)
     for _ in range(steps):
         variables = model.trainable_variables
         tape, loss = mse_step(model, x, y)
@@ -75,7 +81,7 @@ def train(make_optimizer, how, steps=3, clip=None, batch=BATCH):
         if clip is not None:
             grads, _ = xg.optim.clip_global_norm(grads, clip)
         optimizer.apply_gradients(zip(grads, variables))
-    return model
+    return model, optimizer
 
 
 OPTIMIZERS = {
@@ -93,11 +99,11 @@ def scenario_optimizers():
     """Each optimizer, through the tape and through DistributedOptimizer, matches one process;
     clipping by global norm after the reduction too."""
     for name, make in OPTIMIZERS.items():
-        reference = train(make, "one")
+        reference = train(make, "one")[0]
         for how in ("tape", "optimizer"):
-            assert_same(reference, train(make, how), f"{name} ({how})")
+            assert_same(reference, train(make, how)[0], f"{name} ({how})")
     make = OPTIMIZERS["SGD with momentum, weight decay"]
-    assert_same(train(make, "one", clip=0.05), train(make, "tape", clip=0.05), "clip")
+    assert_same(train(make, "one", clip=0.05)[0], train(make, "tape", clip=0.05)[0], "clip")
     ok("optimizers")
 
 
@@ -105,9 +111,9 @@ def scenario_empty_share():
     """A rank whose share is empty passes None gradients and weight=0 to DistributedOptimizer
     (as to the tape): it still joins the reduction, and the result is one process's."""
     make = OPTIMIZERS["SGD with momentum, weight decay"]
-    reference = train(make, "one", batch=2)
+    reference = train(make, "one", batch=2)[0]
     for how in ("tape", "optimizer"):
-        assert_same(reference, train(make, how, batch=2), f"batch of 2 ({how})")
+        assert_same(reference, train(make, how, batch=2)[0], f"batch of 2 ({how})")
     ok("empty share")
 
 
@@ -125,6 +131,25 @@ def scenario_unused_variable():
     np.testing.assert_allclose(used.numpy(), [1.0, 2.0] - 0.5 * mean_factor * np.array([2, 4.0]))
     np.testing.assert_allclose(unused.numpy(), [5.0])
     ok("unused variable")
+
+
+def scenario_save():
+    """Two steps with DistributedOptimizer(Adam), then rank 0 saves the model and the optimizer
+    (the wrapper, as Horovod users pass it) to argv[2]."""
+    model, optimizer = train(OPTIMIZERS["Adam"], "optimizer", steps=2)
+    if dist.rank() == 0:
+        xg.save_checkpoint(sys.argv[2], model, optimizer)
+    ok("save")
+
+
+def scenario_resume():
+    """Rank 0 loads argv[2] (saved on another number of ranks), gives it to the others, and all
+    take two more steps: the same as four steps of one process."""
+    model, optimizer = train(OPTIMIZERS["Adam"], "optimizer", steps=2, start=sys.argv[2])
+    reference, reference_optimizer = train(OPTIMIZERS["Adam"], "one", steps=4)
+    assert optimizer.iterations == reference_optimizer.iterations == 4
+    assert_same(reference, model, "resumed")
+    ok("resume")
 
 
 def main():

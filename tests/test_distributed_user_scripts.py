@@ -45,3 +45,12 @@ SCRIPTS = ["optimizers", "empty_share", "unused_variable"]
 @pytest.mark.parametrize("n, backend", [(1, "numpy"), (2, "numpy"), (3, "numba")])
 def test_user_training_scripts_match_one_process(n, backend):
     _passes(n, SCRIPTS, backend=backend)
+
+
+@needs_mpi
+@pytest.mark.parametrize("saved_on, resumed_on", [(2, 3), (3, 1)])
+def test_a_checkpoint_saved_on_rank_0_resumes_on_another_number_of_ranks(tmp_path, saved_on,
+                                                                          resumed_on):
+    path = str(tmp_path / "run.npz")
+    _passes(saved_on, ["save"], path)
+    _passes(resumed_on, ["resume"], path)
