@@ -152,6 +152,27 @@ def scenario_resume():
     ok("resume")
 
 
+def scenario_tbptt():
+    """``tbptt_train`` of an LSTM with DistributedOptimizer (equal shares: tbptt_train takes no
+    weight), eager and compiled, clipping by global norm or not, matches one process: the
+    clipping applies to the reduced gradients, as on one process."""
+    x, y = data(6, shape=(4, 3), out=(4, 2), seed=1)
+    for clip in (None, 0.01):
+        for compile in (False, True):
+            models = []
+            for how in ("one", "optimizer"):
+                model = xg.nn.LSTM(3, 2, rng=0, dtype=xg.float64)
+                optimizer = xg.optim.Adam(0.01)
+                xs, ys = (x, y) if how == "one" else (share(x), share(y))
+                if how == "optimizer":
+                    optimizer = dist.DistributedOptimizer(optimizer)
+                xg.nn.tbptt_train(model, xg.losses.mse, optimizer, xg.asarray(xs),
+                                  xg.asarray(ys), 2, max_grad_norm=clip, compile=compile)
+                models.append(model)
+            assert_same(*models, f"tbptt, max_grad_norm={clip}, compile={compile}")
+    ok("tbptt")
+
+
 def main():
     dist.init()
     for name in sys.argv[1].split(","):

@@ -60,6 +60,24 @@ class DistributedOptimizer:
 
     def apply_gradients(self, grads_and_vars, *, weight=1.0) -> int:
         """Reduce the gradients across ranks, then apply them (see the class docstring)."""
+        return self.optimizer.apply_gradients(self.reduce_gradients(grads_and_vars,
+                                                                    weight=weight))
+
+    def reduce_gradients(self, grads_and_vars, *, weight=1.0) -> list:
+        """The ``(gradient, variable)`` pairs with the gradients reduced across ranks, not
+        applied (Horovod's ``synchronize``): to clip the reduced gradients, as one process
+        would, then apply them with the wrapped optimizer (``self.optimizer``).
+
+        >>> import xpgrad as xg
+        >>> w = xg.Variable([3.0, 4.0], name="w", dtype=xg.float64)
+        >>> opt = xg.distributed.DistributedOptimizer(xg.optim.SGD(1.0))
+        >>> pairs = opt.reduce_gradients([(xg.asarray([3.0, 4.0], dtype=xg.float64), w)])
+        >>> clipped, _ = xg.optim.clip_global_norm([g for g, _ in pairs], 1.0)
+        >>> opt.optimizer.apply_gradients(zip(clipped, [w]))
+        1
+        >>> w.tolist()
+        [2.4, 3.2]
+        """
         weight = check_weight(weight)
         pairs = _checked_pairs(grads_and_vars)
         if self.world.size > 1:
@@ -75,7 +93,7 @@ class DistributedOptimizer:
                      for g, (_, v) in zip(reduced, pairs)]
         elif weight == 0:       # the weighted mean over one rank that brings nothing: none
             pairs = [(None, v) for _, v in pairs]
-        return self.optimizer.apply_gradients(pairs)
+        return pairs
 
 
 def _checked_pairs(grads_and_vars):

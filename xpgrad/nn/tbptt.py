@@ -154,9 +154,14 @@ def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, stat
             out = pieces[0] if len(pieces) == 1 else concat(pieces, axis=1)
             loss = loss_fn(out, y)
         grads = tape.gradient(loss, variables)
+        apply = optimizer
         if max_grad_norm is not None:
+            reduce = getattr(optimizer, "reduce_gradients", None)
+            if reduce is not None:      # DistributedOptimizer: clip what the ranks reduced
+                grads = [g for g, _ in reduce(zip(grads, variables))]
+                apply = optimizer.optimizer
             grads, _ = clip_global_norm(grads, max_grad_norm)
-        optimizer.apply_gradients(zip(grads, variables))
+        apply.apply_gradients(zip(grads, variables))
         return loss, carried, detach(s)
 
     if compile:
