@@ -10,6 +10,7 @@ import numpy as np
 
 import xpgrad as xg
 from xpgrad import distributed as dist
+from xpgrad.distributed import launcher_size
 
 #: the global batch: uneven shares on 2 and 3 ranks
 BATCH = 7
@@ -173,8 +174,73 @@ def scenario_tbptt():
     ok("tbptt")
 
 
+def scenario_basics():
+    """rank()/size() before init() (they start it), init() twice, barrier, allreduce of 0-d,
+    integer and boolean tensors; a Python number or NumPy array is a TypeError naming it."""
+    import os
+
+    launcher = int(os.environ.get("OMPI_COMM_WORLD_RANK", 0)), launcher_size()
+    assert (dist.rank(), dist.size()) == launcher, ((dist.rank(), dist.size()), launcher)
+    assert dist.init() is dist.init() is dist.world()
+    dist.barrier()
+    r, n = dist.rank(), dist.size()
+    total = dist.allreduce(xg.asarray(float(r), dtype=xg.float64), op="sum")
+    assert total.shape == () and float(total) == n * (n - 1) / 2, total
+    counts = dist.allreduce(xg.asarray([r, 1]), op="sum")
+    assert counts.dtype == xg.int64 and counts.tolist() == [n * (n - 1) / 2, n], counts
+    np.testing.assert_allclose(dist.allreduce(xg.asarray([True, r == 0])).numpy(), [1, 1 / n],
+                               rtol=1e-6)
+    for value in (3.0, np.ones(2)):
+        expect_error(lambda: dist.allreduce(value), TypeError, "tensor must be an xg Tensor")
+    ok("basics")
+
+
+def expect_error(action, error, words):
+    """``action()`` must raise ``error`` with ``words`` in its message (on every rank alike,
+    so the ranks stay in step)."""
+    try:
+        action()
+    except error as e:
+        assert words in str(e), (words, str(e))
+    else:
+        raise AssertionError(f"no {error.__name__} ({words})")
+
+
+def scenario_bad_input():
+    """Bad arguments are errors naming them, raised on every rank (so a script may even catch
+    them and go on): wrong op, weight negative / NaN / a 1-d tensor, bucket_bytes 0 or
+    negative, a source that is not a Tensor, ranks that disagree on op."""
+    v = xg.Variable([1.0, 2.0], name="v")
+
+    def tape(**options):
+        with xg.GradientTape() as t:
+            loss = xg.sum(v * v)
+        return dist.DistributedGradientTape(t, **options), loss
+
+    expect_error(lambda: tape(op="avg"), ValueError, "op must be 'mean' or 'sum'")
+    for weight, error in ((-1.0, ValueError), (float("nan"), ValueError),
+                          (xg.asarray([2.0]), TypeError)):
+        expect_error(lambda: tape()[0].gradient(tape()[1], [v], weight=weight), error,
+                     "weight must be a")
+        expect_error(lambda: dist.DistributedOptimizer(xg.optim.SGD(0.1)).apply_gradients(
+            [(xg.ones(2), v)], weight=weight), error, "weight must be a")
+    for size in (0, -5):
+        expect_error(lambda: tape(bucket_bytes=size), ValueError, "bucket_bytes must be")
+        expect_error(lambda: dist.DistributedOptimizer(xg.optim.SGD(0.1), bucket_bytes=size),
+                     ValueError, "bucket_bytes must be")
+    expect_error(lambda: tape()[0].gradient(tape()[1], [np.ones(2)]), TypeError,
+                 "sources must be Tensors")
+    last = dist.rank() == dist.size() - 1
+    op = "sum" if last and dist.size() > 1 else "mean"
+    if dist.size() > 1:
+        expect_error(lambda: tape(op=op)[0].gradient(tape()[1], [v]), dist.DistributedError,
+                     "op='sum'")
+        expect_error(lambda: dist.DistributedOptimizer(xg.optim.SGD(0.1), op=op)
+                     .apply_gradients([(xg.ones(2), v)]), dist.DistributedError, "op='sum'")
+    ok("bad input")
+
+
 def main():
-    dist.init()
     for name in sys.argv[1].split(","):
         globals()[f"scenario_{name}"]()
 

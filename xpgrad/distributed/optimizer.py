@@ -15,9 +15,8 @@ from __future__ import annotations
 
 from ..tensor import _wrap
 from .buckets import DEFAULT_BUCKET_BYTES, Reduction, plan_for
-from .gradient_tape import (check_bucket_bytes, check_op, check_weight, describe,
+from .gradient_tape import (check_bucket_bytes, check_op, check_same_reduction, check_weight,
                             reduced_by_tape)
-from .agreement import check_same
 from .group import world as _world
 
 
@@ -82,8 +81,7 @@ class DistributedOptimizer:
         pairs = _checked_pairs(grads_and_vars)
         if self.world.size > 1:
             variables = [v for _, v in pairs]
-            check_same(self.world, "list of optimizer variables",
-                       describe(variables) + [self.op])
+            check_same_reduction(self.world, "list of optimizer variables", variables, self.op)
             plan = plan_for(variables, self.bucket_bytes)
             xp = variables[0]._backend.xp if variables else None
             reduction = Reduction(plan, self.world, xp, weight, self.op)
