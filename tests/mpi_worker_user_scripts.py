@@ -240,6 +240,36 @@ def scenario_bad_input():
     ok("bad input")
 
 
+def scenario_complex():
+    """A complex parameter (with a real one: two buckets) trains as on one process, with no
+    warning (reading the buckets' weight and flag slots warned ComplexWarning every step)."""
+    import warnings
+
+    x, y = data()
+    models = []
+    for how in ("one", "tape"):
+        xs, ys = (x, y) if how == "one" else (share(x), share(y))
+        z = xg.Variable(np.array([1 + 2j, -0.5j, 0.3]), name="z")
+        bias = xg.Variable(np.array([0.1, 0.2]), name="bias")
+        optimizer = xg.optim.SGD(0.05, momentum=0.9)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            for _ in range(2):
+                with xg.GradientTape() as tape:
+                    out = xg.real(xg.asarray(xs) @ z)[:, None] + bias
+                    loss = xg.losses.mse(out, xg.asarray(ys)) if len(xs) else None
+                if how == "one":
+                    grads = tape.gradient(loss, [z, bias])
+                else:
+                    grads = dist.DistributedGradientTape(tape).gradient(loss, [z, bias],
+                                                                        weight=len(xs))
+                optimizer.apply_gradients(zip(grads, [z, bias]))
+        models.append(xg.nn.Sequential())
+        models[-1].z, models[-1].bias = z, bias
+    assert_same(*models, "complex")
+    ok("complex")
+
+
 def main():
     for name in sys.argv[1].split(","):
         globals()[f"scenario_{name}"]()

@@ -38,7 +38,7 @@ def _passes(n, scenarios, *args, **kw):
     return res
 
 
-SCRIPTS = ["basics", "bad_input", "optimizers", "empty_share", "unused_variable", "tbptt"]
+SCRIPTS = ["basics", "bad_input", "optimizers", "empty_share", "unused_variable", "tbptt", "complex"]
 
 
 @needs_mpi
