@@ -134,6 +134,30 @@ def scenario_unused_variable():
     ok("unused variable")
 
 
+def scenario_minimize():
+    """``DistributedOptimizer(opt).minimize(loss_fn, variables)`` (Keras' one-call step)
+    reduces the gradients too (it trained each rank alone, through the wrapped optimizer's
+    minimize); with ``weight`` the local batch size, as one process on the global batch."""
+    x, y = data()
+    models = []
+    for how in ("one", "optimizer"):
+        xs, ys = (x, y) if how == "one" else (share(x), share(y))
+        model = mlp()
+        optimizer = xg.optim.Adam(0.01)
+        if how == "optimizer":
+            optimizer = dist.DistributedOptimizer(optimizer)
+        for _ in range(2):
+            def loss_fn():
+                return xg.losses.mse(model(xg.asarray(xs)), xg.asarray(ys))
+            if how == "one":
+                optimizer.minimize(loss_fn, model)
+            else:
+                optimizer.minimize(loss_fn, model, weight=len(xs))
+        models.append(model)
+    assert_same(*models, "minimize")
+    ok("minimize")
+
+
 def scenario_save():
     """Two steps with DistributedOptimizer(Adam), then rank 0 saves the model and the optimizer
     (the wrapper, as Horovod users pass it) to argv[2]."""

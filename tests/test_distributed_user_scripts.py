@@ -38,7 +38,7 @@ def _passes(n, scenarios, *args, **kw):
     return res
 
 
-SCRIPTS = ["basics", "bad_input", "optimizers", "empty_share", "unused_variable", "tbptt", "complex"]
+SCRIPTS = ["basics", "bad_input", "optimizers", "empty_share", "unused_variable", "tbptt", "complex", "minimize"]
 
 
 @needs_mpi

@@ -62,6 +62,24 @@ class DistributedOptimizer:
         return self.optimizer.apply_gradients(self.reduce_gradients(grads_and_vars,
                                                                     weight=weight))
 
+    def minimize(self, loss_fn, variables=None, *, weight=1.0):
+        """Record ``loss_fn()`` on a tape, differentiate it, reduce the gradients across ranks
+        (``weight`` as in ``apply_gradients``) and apply them; returns this rank's loss. See
+        the wrapped optimizer's ``minimize`` for ``variables``.
+
+        >>> import xpgrad as xg
+        >>> w = xg.Variable(3.0)
+        >>> opt = xg.distributed.DistributedOptimizer(xg.optim.SGD(0.25))
+        >>> _ = opt.minimize(lambda: w * w, [w]); w.item()
+        1.5
+        """
+        from ..optim.optimizer import loss_and_gradients
+
+        weight = check_weight(weight)
+        loss, pairs = loss_and_gradients(loss_fn, variables)
+        self.apply_gradients(pairs, weight=weight)
+        return loss
+
     def reduce_gradients(self, grads_and_vars, *, weight=1.0) -> list:
         """The ``(gradient, variable)`` pairs with the gradients reduced across ranks, not
         applied (Horovod's ``synchronize``): to clip the reduced gradients, as one process

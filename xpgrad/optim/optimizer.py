@@ -250,20 +250,8 @@ class Optimizer:
         >>> _ = xg.optim.SGD(0.25).minimize(lambda: w * w, [w]); w.item()
         1.5
         """
-        from ..tape import GradientTape
-
-        if not callable(loss_fn):
-            raise TypeError(f"minimize takes a loss_fn callable that computes the loss (it is "
-                            f"recorded on a tape), got {type(loss_fn).__name__}")
-        if hasattr(variables, "trainable_variables"):
-            variables = variables.trainable_variables
-        with GradientTape() as tape:
-            loss = loss_fn()
-        if variables is None:
-            variables = tape.watched_variables()
-        variables = list(variables)
-        grads = tape.gradient(loss, variables)
-        self.apply_gradients(zip(grads, variables))
+        loss, pairs = loss_and_gradients(loss_fn, variables)
+        self.apply_gradients(pairs)
         return loss
 
     # -- checkpoints --------------------------------------------------------------------------
@@ -321,6 +309,31 @@ class Optimizer:
 _TORCH_NAMES = {"lr": "learning_rate=", "eps": "epsilon=", "betas": "beta_1= and beta_2=",
                 "alpha": "rho= (RMSprop's smoothing constant)",
                 "max_norm": "global_clipnorm= (or xg.optim.clip_global_norm)"}
+
+
+def loss_and_gradients(loss_fn, variables=None):
+    """``(loss, [(gradient, variable), ...])`` of ``loss_fn()`` recorded on a tape: what
+    ``minimize`` applies (``variables`` as there).
+
+    >>> import xpgrad as xg
+    >>> w = xg.Variable(3.0, name="w")
+    >>> loss, [(g, v)] = loss_and_gradients(lambda: w * w, [w])
+    >>> loss.item(), g.item(), v is w
+    (9.0, 6.0, True)
+    """
+    from ..tape import GradientTape
+
+    if not callable(loss_fn):
+        raise TypeError(f"minimize takes a loss_fn callable that computes the loss (it is "
+                        f"recorded on a tape), got {type(loss_fn).__name__}")
+    if hasattr(variables, "trainable_variables"):
+        variables = variables.trainable_variables
+    with GradientTape() as tape:
+        loss = loss_fn()
+    if variables is None:
+        variables = tape.watched_variables()
+    variables = list(variables)
+    return loss, list(zip(tape.gradient(loss, variables), variables))
 
 
 def _refuse(owner, unknown) -> None:
