@@ -38,7 +38,8 @@ def _passes(n, scenarios, *args, **kw):
     return res
 
 
-SCRIPTS = ["basics", "bad_input", "optimizers", "empty_share", "unused_variable", "tbptt", "complex", "minimize"]
+SCRIPTS = ["basics", "bad_input", "optimizers", "empty_share", "unused_variable", "tbptt", "complex", "minimize",
+           "variations", "buffers"]
 
 
 @needs_mpi
