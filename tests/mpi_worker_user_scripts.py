@@ -333,6 +333,21 @@ def scenario_tbptt():
                                   xg.asarray(ys), 2, max_grad_norm=clip, compile=compile)
                 models.append(model)
             assert_same(*models, f"tbptt, max_grad_norm={clip}, compile={compile}")
+    x, y = data(shape=(4, 3), out=(4, 2), seed=2)        # uneven shares: the tape's weight
+    models = []
+    for how in ("one", "tape"):
+        model, optimizer = xg.nn.LSTM(3, 2, rng=0, dtype=xg.float64), xg.optim.Adam(0.01)
+        xs, ys = (x, y) if how == "one" else (share(x), share(y))
+        for _ in range(2):
+            with xg.GradientTape() as tape:
+                loss = xg.losses.mse(model(xg.asarray(xs))[0], xg.asarray(ys))
+            if how == "tape":
+                tape = dist.DistributedGradientTape(tape)
+            options = {"weight": len(xs)} if how == "tape" else {}
+            grads = tape.gradient(loss, model.trainable_variables, **options)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        models.append(model)
+    assert_same(*models, "LSTM, full backpropagation through time, uneven shares")
     ok("tbptt")
 
 
