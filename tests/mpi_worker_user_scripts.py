@@ -319,7 +319,7 @@ def scenario_tbptt():
     """``tbptt_train`` of an LSTM with DistributedOptimizer (equal shares: tbptt_train takes no
     weight), eager and compiled, clipping by global norm or not, matches one process: the
     clipping applies to the reduced gradients, as on one process."""
-    x, y = data(6, shape=(4, 3), out=(4, 2), seed=1)
+    x, y = data(6, shape=(8, 3), out=(8, 2), seed=1)
     for clip in (None, 0.01):
         for compile in (False, True):
             models = []
@@ -329,8 +329,12 @@ def scenario_tbptt():
                 xs, ys = (x, y) if how == "one" else (share(x), share(y))
                 if how == "optimizer":
                     optimizer = dist.DistributedOptimizer(optimizer)
-                xg.nn.tbptt_train(model, xg.losses.mse, optimizer, xg.asarray(xs),
-                                  xg.asarray(ys), 2, max_grad_norm=clip, compile=compile)
+                state = None
+                for chunk in (slice(0, 4), slice(4, 8)):    # a long sequence, in two calls
+                    state = xg.nn.tbptt_train(
+                        model, xg.losses.mse, optimizer, xg.asarray(xs[:, chunk]),
+                        xg.asarray(ys[:, chunk]), 2, max_grad_norm=clip, compile=compile,
+                        state=state).state
                 models.append(model)
             assert_same(*models, f"tbptt, max_grad_norm={clip}, compile={compile}")
     x, y = data(shape=(4, 3), out=(4, 2), seed=2)        # uneven shares: the tape's weight
