@@ -360,6 +360,7 @@ def scenario_basics():
     integer and boolean tensors; a Python number or NumPy array is a TypeError naming it."""
     import os
 
+    assert xg.asarray(1.0)._backend.name == os.environ.get("XPGRAD_BACKEND", "numpy")
     launcher = int(os.environ.get("OMPI_COMM_WORLD_RANK", 0)), launcher_size()
     assert (dist.rank(), dist.size()) == launcher, ((dist.rank(), dist.size()), launcher)
     assert dist.init() is dist.init() is dist.world()

@@ -2,7 +2,6 @@
 (tests/mpi_worker_user_scripts.py under ``mpiexec -n 2`` / ``-n 3``, and as a plain process):
 each must give what one process gives on the whole global batch (float64). One launch runs
 several scenarios. Skipped where mpi4py or mpiexec is missing."""
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,18 +13,13 @@ from test_distributed import _mpi_env, mpirun, needs_mpi
 WORKER = str(Path(__file__).parent / "mpi_worker_user_scripts.py")
 
 
-def _run(n, scenarios, *args, backend="numpy", cwd=None):
+def _run(n, scenarios, *args, cwd=None):
     """The worker's ``scenarios`` on ``n`` ranks (n=1: a plain process, no mpiexec)."""
-    os.environ["XPGRAD_BACKEND"] = backend       # mpirun passes os.environ on
-    try:
-        if n == 1:
-            return subprocess.run([sys.executable, WORKER, ",".join(scenarios), *args],
-                                  capture_output=True, text=True, timeout=60, cwd=cwd,
-                                  env=_mpi_env())
-        return mpirun(n, sys.executable, WORKER, ",".join(scenarios), *args, timeout=90,
-                      cwd=cwd)
-    finally:
-        del os.environ["XPGRAD_BACKEND"]
+    if n == 1:
+        return subprocess.run([sys.executable, WORKER, ",".join(scenarios), *args],
+                              capture_output=True, text=True, timeout=60, cwd=cwd,
+                              env=_mpi_env())
+    return mpirun(n, sys.executable, WORKER, ",".join(scenarios), *args, timeout=90, cwd=cwd)
 
 
 def _passes(n, scenarios, *args, **kw):
@@ -38,14 +32,15 @@ def _passes(n, scenarios, *args, **kw):
     return res
 
 
-SCRIPTS = ["basics", "bad_input", "optimizers", "empty_share", "unused_variable", "tbptt", "complex", "minimize",
-           "variations", "buffers"]
+SCRIPTS = ["basics", "bad_input", "optimizers", "empty_share", "unused_variable", "tbptt",
+           "complex", "minimize", "variations", "buffers"]
 
 
 @needs_mpi
 @pytest.mark.parametrize("n, backend", [(1, "numpy"), (2, "numpy"), (3, "numba")])
-def test_user_training_scripts_match_one_process(n, backend):
-    _passes(n, SCRIPTS, backend=backend)
+def test_user_training_scripts_match_one_process(n, backend, monkeypatch):
+    monkeypatch.setenv("XPGRAD_BACKEND", backend)       # the ranks inherit the environment
+    _passes(n, SCRIPTS)
 
 
 @needs_mpi
