@@ -128,17 +128,22 @@ def scenario_minimize():
 
 def scenario_save():
     """Two steps with DistributedOptimizer(Adam), then rank 0 saves the model and the optimizer
-    (the wrapper, as Horovod users pass it) to argv[2]."""
+    (the wrapper, as Horovod users pass it) to argv[2], with the steps done as metadata."""
     model, optimizer = train(OPTIMIZERS["Adam"], "optimizer", steps=2)
     if dist.rank() == 0:
-        xg.save_checkpoint(sys.argv[2], model, optimizer)
+        xg.save_checkpoint(sys.argv[2], model, optimizer, metadata={"steps": 2})
     ok("save")
 
 
 def scenario_resume():
-    """Rank 0 loads argv[2] (saved on another number of ranks), gives it to the others, and all
-    take two more steps: the same as four steps of one process."""
-    model, optimizer = train(OPTIMIZERS["Adam"], "optimizer", steps=2, start=sys.argv[2])
+    """Rank 0 loads argv[2] (saved on another number of ranks) and reads its metadata, gives
+    both to the others (the file may be on rank 0's machine only), and all take the steps left
+    of four: the same as four steps of one process."""
+    metadata = xg.checkpoint_metadata(sys.argv[2]) if dist.rank() == 0 else None
+    metadata = dist.world().bcast_object(metadata, root=0)
+    steps_left = 4 - metadata["steps"]
+    model, optimizer = train(OPTIMIZERS["Adam"], "optimizer", steps=steps_left,
+                             start=sys.argv[2])
     reference, reference_optimizer = train(OPTIMIZERS["Adam"], "one", steps=4)
     assert optimizer.iterations == reference_optimizer.iterations == 4
     assert_same(reference, model, "resumed")
