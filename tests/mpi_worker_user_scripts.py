@@ -208,7 +208,7 @@ def scenario_basics():
     np.testing.assert_allclose(dist.allreduce(xg.asarray([True, r == 0])).numpy(), [1, 1 / n],
                                rtol=1e-6)
     for value in (3.0, np.ones(2)):
-        expect_error(lambda: dist.allreduce(value), TypeError, "tensor must be an xg Tensor")
+        expect_error(lambda: dist.allreduce(value), TypeError, "wrap it with xg.asarray")
     ok("basics")
 
 
