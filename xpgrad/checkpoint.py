@@ -61,16 +61,21 @@ def _named(model) -> dict:
     return named(model, "model")
 
 
-def _check_optimizer(optimizer) -> None:
+def _check_optimizer(optimizer):
+    """``optimizer`` (an Optimizer or None), else TypeError; a DistributedOptimizer stands for
+    the optimizer it wraps (whose state it uses), so its checkpoints are the plain ones."""
+    from .distributed.optimizer import DistributedOptimizer
     from .optim.optimizer import Optimizer
 
+    if isinstance(optimizer, DistributedOptimizer):
+        optimizer = optimizer.optimizer
     if optimizer is not None and not isinstance(optimizer, Optimizer):
         raise TypeError(f"optimizer must be an xg.optim Optimizer or None, got "
                         f"{type(optimizer).__name__}")
+    return optimizer
 
 
 def _arrays(model, optimizer) -> dict:
-    _check_optimizer(optimizer)
     out = {f"model/{k}": v.numpy() for k, v in _named(model).items()}
     if optimizer is not None:
         for k, t in optimizer.state_dict(model).items():
@@ -206,6 +211,7 @@ def save_checkpoint(path, model, optimizer=None, metadata=None) -> None:
     if metadata is not None and not isinstance(metadata, dict):
         raise TypeError(f"metadata must be a dict (JSON-serializable), got "
                         f"{type(metadata).__name__}")
+    optimizer = _check_optimizer(optimizer)
     arrays = _arrays(model, optimizer)
     meta = {"format": FORMAT,
             "optimizer": None if optimizer is None else type(optimizer).__name__,
@@ -323,7 +329,7 @@ def load_checkpoint(path, model, optimizer=None) -> None:
     """Load ``path`` into ``model`` (and ``optimizer``); raise CheckpointError, changing
     nothing, when the file is damaged or names, shapes or dtypes differ. Without
     ``optimizer``, optimizer entries in the file are ignored."""
-    _check_optimizer(optimizer)
+    optimizer = _check_optimizer(optimizer)
     model = _named(model)           # {name: Variable}, checked; a generator is read once
     data = _read(path)
     path = _fspath(path)

@@ -78,7 +78,8 @@ def allreduce(tensor, op="mean"):
     xpgrad.float32
     """
     if not isinstance(tensor, Tensor):
-        raise TypeError(f"tensor must be an xg Tensor, got {type(tensor).__name__}")
+        raise TypeError(f"tensor must be an xg Tensor, got {type(tensor).__name__}: wrap it "
+                        f"with xg.asarray (dtype=xg.float64 keeps a Python float's precision)")
     check_op(op)
     from .. import ops
 

@@ -171,13 +171,12 @@ class Reduction:
         for bucket in self.plan.buckets:
             self.requests.pop(bucket.index).wait()
             buf = self.buffers[bucket.index]
-            self.failed = self.failed or float(buf[-1]) > 0
-            if self.op == "mean":
-                total = float(buf[bucket.weight_at])
-                if total > 0:
-                    buf[:bucket.n] /= total
-            present = buf[bucket.n:bucket.n + len(bucket.entries)]
-            present = present.get() if hasattr(present, "get") else present
+            slots = buf[bucket.n:].real        # present flags, weight, failed (real numbers)
+            slots = slots.get() if hasattr(slots, "get") else slots
+            present, total, failed = slots[:-2], float(slots[-2]), float(slots[-1])
+            self.failed = self.failed or failed > 0
+            if self.op == "mean" and total > 0:
+                buf[:bucket.n] /= total
             for k, (i, offset, size, shape) in enumerate(bucket.entries):
                 if present[k] > 0:
                     out[i] = self.xp.reshape(buf[offset:offset + size], shape)

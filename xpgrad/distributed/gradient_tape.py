@@ -20,7 +20,7 @@ from ..primitive import tape_state
 from ..gradient_call import check_sources
 from ..tensor import _wrap
 from .buckets import DEFAULT_BUCKET_BYTES, Reduction, plan_for
-from .agreement import check_same, raise_together
+from .agreement import ADVICE, check_same, raise_together
 from .group import world as _world
 
 OPS = ("mean", "sum")
@@ -34,10 +34,10 @@ def reduced_by_tape(gradient) -> bool:
     """Whether ``gradient`` is one a ``DistributedGradientTape`` returned (reduced over ranks).
 
     >>> import xpgrad as xg
-    >>> reduced_by_tape(xg.asarray([1.0]))
-    False
+    >>> reduced_by_tape(xg.asarray([1.0])), reduced_by_tape(None)
+    (False, False)
     """
-    return _REDUCED.get(id(gradient)) is gradient
+    return gradient is not None and _REDUCED.get(id(gradient)) is gradient
 
 
 def check_weight(weight):
@@ -70,6 +70,12 @@ def describe(sources):
     """One line per source (name, shape, dtype): what every rank must agree on."""
     return [f"{getattr(s, 'name', None) or 'tensor'}: shape {tuple(s.shape)} {s.dtype}"
             for s in sources]
+
+
+def check_same_reduction(world, what, tensors, op):
+    """Raise DistributedError on every rank unless all ranks reduce the same ``tensors``
+    (names, shapes, dtypes, order) with the same ``op``, naming what differs."""
+    check_same(world, what, describe(tensors) + [f"op={op!r}"], f"{ADVICE}, with the same op")
 
 
 class DistributedGradientTape:
@@ -130,7 +136,7 @@ class DistributedGradientTape:
         if target is None and weight != 0:
             raise ValueError("target is None: only a rank with nothing to contribute "
                              "(weight=0, an empty local batch) may pass no target")
-        check_same(self.world, "list of gradient sources", describe(src) + [self.op])
+        check_same_reduction(self.world, "list of gradient sources", src, self.op)
         out = self._reduced(target, src, output_gradients, weight)
         out = [_finish(g, s, unconnected_gradients) for g, s in zip(out, src)]
         for g in out:

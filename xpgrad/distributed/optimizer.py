@@ -15,9 +15,8 @@ from __future__ import annotations
 
 from ..tensor import _wrap
 from .buckets import DEFAULT_BUCKET_BYTES, Reduction, plan_for
-from .gradient_tape import (check_bucket_bytes, check_op, check_weight, describe,
+from .gradient_tape import (check_bucket_bytes, check_op, check_same_reduction, check_weight,
                             reduced_by_tape)
-from .agreement import check_same
 from .group import world as _world
 
 
@@ -60,12 +59,47 @@ class DistributedOptimizer:
 
     def apply_gradients(self, grads_and_vars, *, weight=1.0) -> int:
         """Reduce the gradients across ranks, then apply them (see the class docstring)."""
+        return self.optimizer.apply_gradients(self.reduce_gradients(grads_and_vars,
+                                                                    weight=weight))
+
+    def minimize(self, loss_fn, variables=None, *, weight=1.0):
+        """Record ``loss_fn()`` on a tape, differentiate it, reduce the gradients across ranks
+        (``weight`` as in ``apply_gradients``) and apply them; returns this rank's loss. See
+        the wrapped optimizer's ``minimize`` for ``variables``.
+
+        >>> import xpgrad as xg
+        >>> w = xg.Variable(3.0)
+        >>> opt = xg.distributed.DistributedOptimizer(xg.optim.SGD(0.25))
+        >>> _ = opt.minimize(lambda: w * w, [w]); w.item()
+        1.5
+        """
+        from ..optim.optimizer import loss_and_gradients
+
+        weight = check_weight(weight)
+        loss, pairs = loss_and_gradients(loss_fn, variables)
+        self.apply_gradients(pairs, weight=weight)
+        return loss
+
+    def reduce_gradients(self, grads_and_vars, *, weight=1.0) -> list:
+        """The ``(gradient, variable)`` pairs with the gradients reduced across ranks, not
+        applied (Horovod's ``synchronize``): to clip the reduced gradients, as one process
+        would, then apply them with the wrapped optimizer (``self.optimizer``).
+
+        >>> import xpgrad as xg
+        >>> w = xg.Variable([3.0, 4.0], name="w", dtype=xg.float64)
+        >>> opt = xg.distributed.DistributedOptimizer(xg.optim.SGD(1.0))
+        >>> pairs = opt.reduce_gradients([(xg.asarray([3.0, 4.0], dtype=xg.float64), w)])
+        >>> clipped, _ = xg.optim.clip_global_norm([g for g, _ in pairs], 1.0)
+        >>> opt.optimizer.apply_gradients(zip(clipped, [w]))
+        1
+        >>> w.tolist()
+        [2.4, 3.2]
+        """
         weight = check_weight(weight)
         pairs = _checked_pairs(grads_and_vars)
         if self.world.size > 1:
             variables = [v for _, v in pairs]
-            check_same(self.world, "list of optimizer variables",
-                       describe(variables) + [self.op])
+            check_same_reduction(self.world, "list of optimizer variables", variables, self.op)
             plan = plan_for(variables, self.bucket_bytes)
             xp = variables[0]._backend.xp if variables else None
             reduction = Reduction(plan, self.world, xp, weight, self.op)
@@ -75,7 +109,7 @@ class DistributedOptimizer:
                      for g, (_, v) in zip(reduced, pairs)]
         elif weight == 0:       # the weighted mean over one rank that brings nothing: none
             pairs = [(None, v) for _, v in pairs]
-        return self.optimizer.apply_gradients(pairs)
+        return pairs
 
 
 def _checked_pairs(grads_and_vars):

@@ -139,9 +139,12 @@ def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, stat
     compile = flag(compile, "compile", "tbptt_train")
     from ..optim import clip_global_norm
 
-    def update(state, x, y, cuts, start, nxt):
+    reduce = getattr(optimizer, "reduce_gradients", None)     # a DistributedOptimizer's
+
+    def local(state, x, y, cuts, start, nxt):
         """One window: forward over ``x`` (steps ``cuts[0]..cuts[-1]``, relative), loss on the
-        steps from ``start``, gradients, update; returns the loss and the states to carry."""
+        steps from ``start``, gradients; returns the loss, the gradients and the states to
+        carry."""
         pieces, carried = [], state
         with GradientTape() as tape:
             s = state
@@ -153,14 +156,29 @@ def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, stat
                     carried = detach(s)
             out = pieces[0] if len(pieces) == 1 else concat(pieces, axis=1)
             loss = loss_fn(out, y)
-        grads = tape.gradient(loss, variables)
+        return loss, tape.gradient(loss, variables), carried, detach(s)
+
+    def update(*window):
+        """``local``, then the update (clipped by global norm after the ranks' reduction)."""
+        loss, grads, carried, last = local(*window)
+        apply = optimizer
         if max_grad_norm is not None:
+            if reduce is not None:
+                grads = [g for g, _ in reduce(zip(grads, variables))]
+                apply = optimizer.optimizer
             grads, _ = clip_global_norm(grads, max_grad_norm)
-        optimizer.apply_gradients(zip(grads, variables))
-        return loss, carried, detach(s)
+        apply.apply_gradients(zip(grads, variables))
+        return loss, carried, last
 
     if compile:
-        update = _compiled(update, model, loss_fn, optimizer, variables, max_grad_norm)
+        # a reduction across ranks cannot be traced: with a DistributedOptimizer only the
+        # forward and backward pass are, the reduction and update run after each replay
+        compiled = _compiled(local if reduce else update, model, loss_fn, optimizer, variables,
+                             max_grad_norm)
+        if reduce:
+            local = compiled
+        else:
+            update = compiled
     result = TBPTTResult()
     try:
         _run(update, result, inputs, targets, n, k1, k2,
@@ -169,7 +187,7 @@ def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, stat
         if compile:
             # the cache is keyed weakly by the model: the update closure (which holds the
             # model) may not stay in it, or the model and its programs would never die
-            update.fn = update.__wrapped__ = None
+            compiled.fn = compiled.__wrapped__ = None
     return result
 
 

@@ -251,21 +251,10 @@ class Optimizer:
         >>> _ = xg.optim.SGD(0.25).minimize(lambda: w * w, [w]); w.item()
         1.5
         """
-        from ..tape import GradientTape
-
         if unknown:
             _refuse_minimize_argument(next(iter(unknown)))
-        if not callable(loss_fn):
-            raise TypeError(f"minimize takes a loss_fn callable that computes the loss (it is "
-                            f"recorded on a tape), got {type(loss_fn).__name__}")
-        variables = listed_variables(variables)
-        with GradientTape() as tape:
-            loss = loss_fn()
-        check_loss(loss)
-        if variables is None:
-            variables = tape.watched_variables()
-        grads = tape.gradient(loss, variables)
-        self.apply_gradients(zip(grads, variables))
+        loss, pairs = loss_and_gradients(loss_fn, variables)
+        self.apply_gradients(pairs)
         return loss
 
     # -- checkpoints --------------------------------------------------------------------------
@@ -332,6 +321,30 @@ def _refuse_minimize_argument(key) -> None:
                      "function, not a loss computed on another tape)"}
     message = f"minimize() got an unexpected keyword argument {key!r}"
     raise TypeError(message + (f": {hints[key]}" if key in hints else ""))
+
+
+def loss_and_gradients(loss_fn, variables=None):
+    """``(loss, [(gradient, variable), ...])`` of ``loss_fn()`` recorded on a tape: what
+    ``minimize`` applies (``variables`` as there; the loss must be real floating-point).
+
+    >>> import xpgrad as xg
+    >>> w = xg.Variable(3.0, name="w")
+    >>> loss, [(g, v)] = loss_and_gradients(lambda: w * w, [w])
+    >>> loss.item(), g.item(), v is w
+    (9.0, 6.0, True)
+    """
+    from ..tape import GradientTape
+
+    if not callable(loss_fn):
+        raise TypeError(f"minimize takes a loss_fn callable that computes the loss (it is "
+                        f"recorded on a tape), got {type(loss_fn).__name__}")
+    variables = listed_variables(variables)
+    with GradientTape() as tape:
+        loss = loss_fn()
+    check_loss(loss)
+    if variables is None:
+        variables = tape.watched_variables()
+    return loss, list(zip(tape.gradient(loss, variables), variables))
 
 
 def _refuse(owner, unknown) -> None:

@@ -1,0 +1,147 @@
+"""Scenarios of tests/mpi_worker_user_scripts.py: variations of the local step (gradient
+accumulation, a frozen layer, op="sum", a persistent tape, bucket and overlap settings, a traced
+step) and buffers, each against one process."""
+import numpy as np
+
+import xpgrad as xg
+from xpgrad import distributed as dist
+
+from mpi_user_scripts_common import BATCH, assert_same, data, mlp, mse_step, ok, share
+
+
+def local_step(model, xs, ys, how, optimizer, **tape_options):
+    """One update of ``model`` on (xs, ys): "one" a plain tape, "tape" DistributedGradientTape
+    (with ``tape_options``) weighted by the local batch size."""
+    variables = model.trainable_variables
+    tape, loss = mse_step(model, xs, ys)
+    if how == "one":
+        grads = tape.gradient(loss, variables)
+    else:
+        grads = dist.DistributedGradientTape(tape, **tape_options).gradient(
+            loss, variables, weight=len(xs))
+    optimizer.apply_gradients(zip(grads, variables))
+
+
+def compare(what, step, steps=2):
+    """``step(model, xs, ys, how, optimizer)`` ``steps`` times on one process ("one") and on
+    this rank's share ("tape"): the models must agree."""
+    x, y = data()
+    models = []
+    for how in ("one", "tape"):
+        model, optimizer = mlp(), xg.optim.SGD(0.1, momentum=0.9)
+        for _ in range(steps):
+            step(model, *((x, y) if how == "one" else (share(x), share(y))), how, optimizer)
+        models.append(model)
+    assert_same(*models, what)
+
+
+def accumulated(model, xs, ys, how, optimizer):
+    """Gradient accumulation: sums over two micro-batches, one reduction at the end."""
+    variables, total = model.trainable_variables, None
+    for rows in np.array_split(np.arange(len(xs)), 2):
+        with xg.GradientTape() as tape:
+            loss = xg.losses.mse(model(xg.asarray(xs[rows])), xg.asarray(ys[rows]),
+                                 reduction="sum") / 2
+        grads = tape.gradient(loss, variables)
+        total = grads if total is None else [a + b for a, b in zip(total, grads)]
+    grads = [g / len(xs) for g in total]
+    if how == "one":
+        optimizer.apply_gradients(zip(grads, variables))
+    else:
+        dist.DistributedOptimizer(optimizer).apply_gradients(zip(grads, variables),
+                                                             weight=len(xs))
+
+
+def frozen_first_layer(model, xs, ys, how, optimizer):
+    model.layers[0].trainable = False
+    local_step(model, xs, ys, how, optimizer)
+
+
+def summed(model, xs, ys, how, optimizer):
+    """op="sum" of losses summed over rows, divided by the global batch size afterwards."""
+    variables = model.trainable_variables
+    with xg.GradientTape() as tape:
+        loss = xg.losses.mse(model(xg.asarray(xs)), xg.asarray(ys), reduction="sum") / 2
+    if how == "one":
+        grads = tape.gradient(loss, variables)
+    else:
+        grads = dist.DistributedGradientTape(tape, op="sum").gradient(loss, variables)
+    optimizer.apply_gradients(zip([g / BATCH for g in grads], variables))
+
+
+def persistent_nested(model, xs, ys, how, optimizer):
+    """A persistent tape asked twice, with sources as a nested tuple and an unconnected one."""
+    variables = model.trainable_variables
+    spare = xg.Variable([0.0], name="spare")
+    with xg.GradientTape(persistent=True) as tape:
+        loss = xg.losses.mse(model(xg.asarray(xs)), xg.asarray(ys))
+    if how != "one":
+        tape = dist.DistributedGradientTape(tape)
+    options = {} if how == "one" else {"weight": len(xs)}
+    first = tape.gradient(loss, tuple(variables) + (spare,), unconnected_gradients="zero",
+                          **options)
+    again = tape.gradient(loss, variables, **options)
+    assert isinstance(first, tuple) and first[-1].tolist() == [0.0]
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    optimizer.apply_gradients(zip(again, variables))
+
+
+def scenario_variations():
+    """Gradient accumulation, a frozen layer, op="sum", a persistent tape, one bucket per
+    gradient, no overlap, a traced local step with the reduction outside: as one process."""
+    compare("accumulation", accumulated)
+    compare("frozen layer", frozen_first_layer)
+    compare("op=sum", summed)
+    compare("persistent tape", persistent_nested)
+    compare("bucket_bytes=1", lambda *a: local_step(*a, bucket_bytes=1))
+    compare("overlap=False", lambda *a: local_step(*a, overlap=False))
+    compare("xg.function", traced_local_step)
+    ok("variations")
+
+
+def traced_local_step(model, xs, ys, how, optimizer):
+    """xg.function around the local gradients (traced once), the reduction outside it."""
+    if not hasattr(model, "_grads"):
+        def grads_of(x, y):
+            with xg.GradientTape() as tape:
+                loss = xg.losses.mse(model(x), y)
+            return tape.gradient(loss, model.trainable_variables)
+        model.__dict__["_grads"] = xg.function(grads_of)
+    grads = model._grads(xg.asarray(xs), xg.asarray(ys))
+    pairs = zip(grads, model.trainable_variables)
+    if how == "one":
+        optimizer.apply_gradients(pairs)
+    else:
+        dist.DistributedOptimizer(optimizer).apply_gradients(pairs, weight=len(xs))
+
+
+class RunningMean(xg.nn.Module):
+    """A layer with a buffer, as BatchNorm's running statistics: a frozen Variable updated
+    from each batch (here: from this rank's share, as in a DDP script)."""
+
+    def __init__(self):
+        super().__init__()
+        self.mean = xg.Variable(np.zeros(3), name="mean", trainable=False)
+        self.rows = 0
+
+    def forward(self, x):
+        total = self.mean * self.rows + xg.sum(x, axis=0)
+        self.rows += x.shape[0]
+        self.mean.assign(total / max(self.rows, 1))
+        return x - self.mean
+
+
+def scenario_buffers():
+    """Buffers are not reduced with the gradients; the docs' two recipes: DDP's default (rank
+    0's buffers broadcast) and exact statistics over the global batch (summed over ranks)."""
+    x, _ = data()
+    reference, layer = RunningMean(), RunningMean()
+    reference(xg.asarray(x))
+    layer(xg.asarray(share(x)))
+    local_rows = len(share(x))
+    layer.mean.assign(dist.allreduce(layer.mean * local_rows, op="sum") / BATCH)
+    np.testing.assert_allclose(layer.mean.numpy(), reference.mean.numpy(), rtol=1e-12)
+    dist.broadcast_variables([v for v in layer.variables if not v.trainable], root=0)
+    np.testing.assert_allclose(layer.mean.numpy(), reference.mean.numpy(), rtol=1e-12)
+    ok("buffers")
