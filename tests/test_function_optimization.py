@@ -9,6 +9,9 @@ import pytest
 
 import xpgrad as xg
 
+# torch.func imports torch.jit.script, deprecated in PyTorch 2.13 (its warning, not ours)
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+
 torch = pytest.importorskip("torch")
 
 BACKENDS = ["numpy", "numba"]
