@@ -110,23 +110,20 @@ def _quantiles(a, q, axis, keepdims, what):
     return values[0] if scalar else values
 
 
-@numpy_function("quantile")
-def _quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
-              keepdims=False, **rest):
-    _refuse(rest, "np.quantile", weights=None, interpolation=None)
-    if method != "linear":
-        raise _Unsupported(f"np.quantile with method={method!r}")
-    return _quantiles(a, q, axis, _keepdims(keepdims, "np.quantile"), "np.quantile")
-
-
-@numpy_function("percentile")
-def _percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
+def _order_statistic(np_name, scale):
+    """``np.quantile`` (``scale`` 1) or ``np.percentile`` (100), linear interpolation only."""
+    def adapter(a, q, axis=None, out=None, overwrite_input=False, method="linear",
                 keepdims=False, **rest):
-    _refuse(rest, "np.percentile", weights=None, interpolation=None)
-    if method != "linear":
-        raise _Unsupported(f"np.percentile with method={method!r}")
-    return _quantiles(a, np.asarray(q, dtype=np.float64) / 100.0, axis,
-                      _keepdims(keepdims, "np.percentile"), "np.percentile")
+        _refuse(rest, f"np.{np_name}", weights=None, interpolation=None)
+        if method != "linear":
+            raise _Unsupported(f"np.{np_name} with method={method!r}")
+        return _quantiles(a, np.asarray(q, dtype=np.float64) / scale, axis,
+                          _keepdims(keepdims, f"np.{np_name}"), f"np.{np_name}")
+    return adapter
+
+
+numpy_function("quantile")(_order_statistic("quantile", 1.0))
+numpy_function("percentile")(_order_statistic("percentile", 100.0))
 
 
 @numpy_function("median")
