@@ -160,9 +160,10 @@ def amsgrad(p, g, m, v, v_max, step_size, b1, cb1, b2, cb2, eps, root_bc2, wd, d
 amsgrad_par = parallel_blocks(amsgrad, arrays=5)
 
 
-# no contraction either: ``s - a * a`` as one fma rounds otherwise than NumPy where the
-# variance is a small difference of two large numbers
-@njit(error_model="numpy", cache=True)
+# no contraction either: as one fma, ``s - a * a`` is ``inf`` where NumPy's is ``inf - inf``
+# (NaN: |g| > 1e19 in float32), and rounds otherwise where the variance is a small difference
+# of large numbers. ``fastmath=False`` spelled out: left unset, Numba takes the calling loop's.
+@njit(fastmath=False, error_model="numpy", cache=True)
 def _centered_step(s, a, eps, g):
     """``g / (sqrt(s - a * a) + eps)``, in this order."""
     return g / (np.sqrt(s - a * a) + eps)

@@ -13,6 +13,11 @@
 #define XPG_DECOUPLED 16     // AdamW: the parameter shrinks by h7 before the step
 #define XPG_HAS_S3 32        // the third state array is present
 
+// a * a rounded on its own: nvcc would fuse `s - a * a` into one FMA, which is inf where the
+// generic rule's is inf - inf (NaN), and rounds otherwise where the difference is small
+__device__ __forceinline__ float square_rn(float a) { return __fmul_rn(a, a); }
+__device__ __forceinline__ double square_rn(double a) { return __dmul_rn(a, a); }
+
 template <typename T> struct Hyper {
     T h0, h1, h2, h3, h4, h5, h6, h7;
     int flags;
@@ -62,7 +67,7 @@ struct Rmsprop {
         T root;
         if (h.flags & XPG_HAS_S3) {
             avg = avg * h.h1 + h.h2 * g;
-            root = xsqrt(sq - avg * avg);
+            root = xsqrt(sq - square_rn(avg));
         } else {
             root = xsqrt(sq);
         }
