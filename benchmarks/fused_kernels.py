@@ -1,7 +1,8 @@
-"""Forward + backward of each fused NumPy kernel against the generic rule it replaces.
+"""Forward + backward of each fused NumPy kernel against the generic rule it replaces, then
+each optimizer's update of one weight of the shape (``apply_gradients``).
 
     python benchmarks/fused_kernels.py [--shape 128 256] [--repeats 7] [--threads 1]
-                                       [--backend numpy|numba]
+                                       [--backend numpy|numba] [--only adam rmsprop ...]
 
 Both variants run interleaved in one process (the generic one with the backend's kernels
 switched off); prints the median time of each, the speedup, and the fused time over the copy
@@ -11,6 +12,7 @@ gradient of its size costs (benchmarks/numba_kernels.py --floor does this per cl
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import timeit
 
@@ -30,6 +32,27 @@ def cases(x, w, labels):
     }
 
 
+#: optimizers whose update of a weight is timed: (xg.optim class, keywords)
+UPDATES = {
+    "sgd momentum": ("SGD", dict(learning_rate=1e-3, momentum=0.9)),
+    "rmsprop": ("RMSprop", dict(learning_rate=1e-3)),
+    "rmsprop centered momentum": ("RMSprop", dict(learning_rate=1e-3, centered=True,
+                                                  momentum=0.9)),
+    "adam": ("Adam", dict(learning_rate=1e-3)),
+    "adam amsgrad": ("Adam", dict(learning_rate=1e-3, amsgrad=True)),
+    "adamw amsgrad": ("AdamW", dict(learning_rate=1e-3, amsgrad=True)),
+}
+
+
+def update_step(cls, kw, x, w):
+    """One update of a weight shaped like ``x``, with the gradient ``w`` and ``-w`` in turn (a
+    constant one would drive centered RMSprop's variance to rounding noise)."""
+    opt = getattr(xg.optim, cls)(**kw)
+    var = xg.Variable(x)
+    pairs = itertools.cycle([[(w, var)], [(-w, var)]])
+    return lambda: opt.apply_gradients(next(pairs))
+
+
 def forward_backward(fn, x, w):
     def run():
         with xg.GradientTape() as tape:
@@ -46,6 +69,8 @@ def main(argv=None):
     p.add_argument("--number", type=int, default=100)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--backend", default="numpy")
+    p.add_argument("--only", nargs="+", default=None,
+                   help="time only the cases whose names contain one of these words")
     args = p.parse_args(argv)
     if args.threads:
         from threadpoolctl import threadpool_limits
@@ -63,8 +88,11 @@ def main(argv=None):
     floor = statistics.median(timeit.repeat(raw.copy, number=args.number,
                                             repeat=args.repeats)) / args.number
     print(f"backend {be.name}, shape {tuple(args.shape)}; copy floor {floor * 1e6:.1f} us")
-    for name, fn in cases(x, w, labels).items():
-        run = forward_backward(fn, x, w)
+    runs = {name: forward_backward(fn, x, w) for name, fn in cases(x, w, labels).items()}
+    runs.update({name: update_step(cls, kw, x, w) for name, (cls, kw) in UPDATES.items()})
+    for name, run in runs.items():
+        if args.only and not any(word in name for word in args.only):
+            continue
         times = {"generic": [], "fused": []}
         for _ in range(args.repeats):
             for mode in times:

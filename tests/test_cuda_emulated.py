@@ -11,7 +11,8 @@ import pytest
 import xpgrad as xg
 from cuda_emu import EmuLauncher, build, build_dir, compiler, emulated_backend
 from cuda_emu.reference import (OPTIM_CASES, GenericBackend, activation_inputs, assert_close,
-                                ce_inputs, fused, generic, mlp_run, optim_call, pointwise_inputs)
+                                ce_inputs, fused, generic, mlp_run, optim_call, optim_states,
+                                pointwise_inputs)
 from xpgrad.backends.cupy import activations, losses, optim
 
 pytestmark = pytest.mark.skipif(compiler() is None, reason="no host C++ compiler for the emulator")
@@ -248,7 +249,7 @@ def test_optimizer_update_matches_generic(L, rng, rule, method, kwargs, n_states
     fused_be = emulated_backend(L)
     n = 1003
     p0 = rng.normal(size=n).astype(dtype)
-    states0 = [np.abs(rng.normal(size=n)).astype(dtype) * 0.1 for _ in range(n_states)]
+    states0 = optim_states(rng, method, n_states, n, dtype)
     runs = {}
     for label, be, prep in (("generic", GenericBackend(), np.array),
                             ("fused", fused_be, np.array), ("misaligned", fused_be, _misaligned)):
@@ -280,12 +281,14 @@ def test_optimizer_update_falls_back_for_strided_params(L, rng):
 
 
 # -- end to end ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("optimizer", ["sgd", "adam", "rmsprop"])
-def test_mlp_training_on_emulated_kernels_matches_numpy(L, clean_backends, optimizer):
+@pytest.mark.parametrize("optimizer,options", [
+    ("sgd", {}), ("adam", {}), ("rmsprop", {}), ("adam", {"amsgrad": True}),
+    ("rmsprop", {"centered": True, "momentum": 0.5})])
+def test_mlp_training_on_emulated_kernels_matches_numpy(L, clean_backends, optimizer, options):
     xg.register_backend("cuda_emulated", lambda: emulated_backend(L))
     before = len(L.launches)
-    got, got_w = mlp_run("cuda_emulated", optimizer, steps=6)
-    want, want_w = mlp_run("numpy", optimizer, steps=6)
+    got, got_w = mlp_run("cuda_emulated", optimizer, steps=6, options=options)
+    want, want_w = mlp_run("numpy", optimizer, steps=6, options=options)
     used = {name.split("<")[0] for name, *_ in L.launches[before:]}
     assert {"softmax_ce_labels", "activation_fwd", "activation_bwd", "optim_update"} <= used
     np.testing.assert_allclose(got, want, rtol=1e-5)

@@ -11,7 +11,8 @@ import pytest
 
 import xpgrad as xg
 from cuda_emu.reference import (OPTIM_CASES, GenericBackend, activation_inputs, assert_close,
-                                ce_inputs, fused, generic, mlp_run, optim_call, pointwise_inputs)
+                                ce_inputs, fused, generic, mlp_run, optim_call, optim_states,
+                                pointwise_inputs)
 from gpu_marks import CUPY as BE, on_gpu
 
 
@@ -233,7 +234,7 @@ def test_activation_kernel_matches_numpy(prim, dtype, n, rng):
 def test_optimizer_update_matches_generic(rule, method, kwargs, n_states, dtype, rng):
     n = 100_003
     p0 = rng.normal(size=n).astype(dtype)
-    s0 = [np.abs(rng.normal(size=n)).astype(dtype) * 0.1 for _ in range(n_states)]
+    s0 = optim_states(rng, method, n_states, n, dtype)
     p, states = p0.copy(), [s.copy() for s in s0]
     dp, *dstates = _dev(p0, *s0)
     for step in range(1, 6):

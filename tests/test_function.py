@@ -46,6 +46,8 @@ OPTIMIZERS = {
     "sgd-momentum": lambda: xg.optim.SGD(0.1, momentum=0.9),
     "adam": lambda: xg.optim.Adam(0.01),
     "adam-schedule": lambda: xg.optim.Adam(lambda step: 0.01 / (1 + step)),
+    "adamw-amsgrad": lambda: xg.optim.AdamW(0.01, amsgrad=True),   # fused on numba too
+    "rmsprop-centered": lambda: xg.optim.RMSprop(0.01, centered=True, momentum=0.5),
 }
 
 

@@ -105,6 +105,20 @@ def _update(n_states, params, optional=0):
     return make
 
 
+def _centered(params, optional=0):
+    """Centered RMSprop's arrays: a gradient mean (state 1) below the root of the running
+    square (state 0), as training keeps them."""
+    n_states = 3 - optional
+    update = _update(n_states, params, optional)
+
+    def make(rng, dt):
+        arrays, kw = update(rng, dt)
+        sq, avg = arrays[2], arrays[3]
+        avg[...] = np.sqrt(sq) * rng.uniform(-0.9, 0.9, sq.shape)
+        return arrays, kw
+    return make
+
+
 _ADAM = dict(lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8, step=3)
 SAMPLES = {
     "linear": [lambda rng, dt: ((rng.normal(size=(5, 4)).astype(dt),
@@ -152,6 +166,12 @@ SAMPLES = {
     "adam_update": [_update(2, dict(_ADAM, weight_decay=0.0, decoupled=False)),
                     _update(2, dict(_ADAM, weight_decay=0.1, decoupled=False)),
                     _update(2, dict(_ADAM, weight_decay=0.1, decoupled=True))],
+    "amsgrad_update": [_update(3, dict(_ADAM, weight_decay=0.0, decoupled=False)),
+                       _update(3, dict(_ADAM, weight_decay=0.1, decoupled=False)),
+                       _update(3, dict(_ADAM, weight_decay=0.1, decoupled=True))],
+    "rmsprop_centered_update": [
+        _centered(dict(lr=0.01, rho=0.99, momentum=0.0, eps=1e-8), optional=1),
+        _centered(dict(lr=0.01, rho=0.9, momentum=0.9, eps=1e-8))],
 }
 # float32 tolerance where a kernel legitimately rounds differently over many steps
 RTOL32 = {"lstm_scan": 2e-4, "lstm_layer": 2e-4, "rnn_scan": 2e-4, "gru_scan": 2e-4}

@@ -14,6 +14,9 @@ OPTIMIZERS = {
     "adadelta": lambda: xg.optim.Adadelta(learning_rate=1.0),
     "adam": lambda: xg.optim.Adam(learning_rate=0.1),
     "adagrad": lambda: xg.optim.Adagrad(learning_rate=0.1),
+    "adam_amsgrad": lambda: xg.optim.Adam(learning_rate=0.1, amsgrad=True),
+    "rmsprop_centered": lambda: xg.optim.RMSprop(learning_rate=0.1, centered=True,
+                                                 momentum=0.9),
 }
 
 

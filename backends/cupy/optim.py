@@ -1,10 +1,12 @@
 """Fused in-place optimizer updates: one launch per parameter per step.
 
 ``kernels(L)`` gives the Kernels for the update primitives of ``xpgrad/ops/optim.py``.
-``update(L, rule, param, grad, s1, s2, scalars, flags)`` returns False, touching nothing, when
-the arrays are not all contiguous float32/float64 of one dtype and size or a scalar is not a
-plain number (a device array, say); the kernel then declines (None) and the generic update
-runs. The scalar meanings per rule are listed in ``cuda/optim.cu``.
+``update(L, rule, param, grad, s1, s2, scalars, flags, s3=None)`` returns False, touching
+nothing, when the arrays are not all contiguous float32/float64 of one dtype and size or a
+scalar is not a plain number (a device array, say); the kernel then declines (None) and the
+generic update runs. The scalar meanings per rule are listed in ``cuda/optim.cu``; AMSGrad is
+the "adam" rule with ``v_max`` as ``s3``, centered RMSprop the "rmsprop" rule with the gradient's
+running mean as ``s3``.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from xpgrad.dtypes import FLOAT_NAMES
 from . import _sources as S
 from ._launch import elementwise_grid
 
-HAS_S1, HAS_S2, NESTEROV, WEIGHT_DECAY, DECOUPLED = 1, 2, 4, 8, 16   # as in optim.cu
+HAS_S1, HAS_S2, NESTEROV, WEIGHT_DECAY, DECOUPLED, HAS_S3 = 1, 2, 4, 8, 16, 32   # as in optim.cu
 
 
 def _same(a, like) -> bool:
@@ -27,25 +29,26 @@ def _same(a, like) -> bool:
             and a.flags.c_contiguous)
 
 
-def update(L, rule: str, param, grad, s1, s2, scalars, flags: int) -> bool:
+def update(L, rule: str, param, grad, s1, s2, scalars, flags: int, s3=None) -> bool:
     if not (hasattr(param, "dtype") and param.dtype.name in FLOAT_NAMES
             and param.flags.c_contiguous and param.size > 0):
         return False
     if not _same(grad, param):
         return False
-    for s in (s1, s2):
+    for s in (s1, s2, s3):
         if s is not None and not _same(s, param):
             return False
     if not all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in scalars):
         return False
-    flags |= (HAS_S1 if s1 is not None else 0) | (HAS_S2 if s2 is not None else 0)
+    for state, flag in ((s1, HAS_S1), (s2, HAS_S2), (s3, HAS_S3)):
+        flags |= flag if state is not None else 0
     h = [param.dtype.type(v) for v in scalars] + [param.dtype.type(0)] * (8 - len(scalars))
     n = param.size
     grid = elementwise_grid(n, param.itemsize, S.OPTIM_THREADS, L.sm_count)
     name = S.expr("optim_update", S.CTYPE[param.dtype.name], S.OPTIMIZERS[rule])
     L.kernel("optim", name)(
         grid, S.OPTIM_THREADS,
-        (param, grad, param if s1 is None else s1, param if s2 is None else s2, np.int64(n), *h,
+        (param, grad, *(param if s is None else s for s in (s1, s2, s3)), np.int64(n), *h,
          np.int32(flags)))
     return True
 
@@ -68,17 +71,27 @@ def kernels(L) -> dict:
         return done(param, update(L, "adadelta", param, grad, accum_g, accum_dx,
                                   (lr, rho, 1 - rho, eps), 0))
 
-    def rmsprop(param, grad, sq, mom, *, lr, rho, momentum, eps):
+    def rmsprop_centered(param, grad, sq, grad_avg, mom, *, lr, rho, momentum, eps):
         return done(param, update(L, "rmsprop", param, grad, sq, mom,
-                                  (lr, rho, 1 - rho, momentum, eps), 0))
+                                  (lr, rho, 1 - rho, momentum, eps), 0, grad_avg))
 
-    def adam(param, grad, m, v, *, lr, beta1, beta2, eps, step, weight_decay, decoupled):
+    def rmsprop(param, grad, sq, mom, *, lr, rho, momentum, eps):
+        return rmsprop_centered(param, grad, sq, None, mom, lr=lr, rho=rho, momentum=momentum,
+                                eps=eps)
+
+    def amsgrad(param, grad, m, v, v_max, *, lr, beta1, beta2, eps, step, weight_decay,
+                decoupled):
         wd = weight_decay or 0.0
         flags = DECOUPLED if wd and decoupled else WEIGHT_DECAY if wd else 0
         scalars = (lr / (1 - beta1**step), beta1, 1 - beta1, beta2, 1 - beta2,
                    math.sqrt(1 - beta2**step), eps, 1 - lr * wd if decoupled else wd)
-        return done(param, update(L, "adam", param, grad, m, v, scalars, flags))
+        return done(param, update(L, "adam", param, grad, m, v, scalars, flags, v_max))
+
+    def adam(param, grad, m, v, *, lr, beta1, beta2, eps, step, weight_decay, decoupled):
+        return amsgrad(param, grad, m, v, None, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
+                       step=step, weight_decay=weight_decay, decoupled=decoupled)
 
     return {"sgd_update": Kernel(sgd), "adagrad_update": Kernel(adagrad),
             "adadelta_update": Kernel(adadelta), "rmsprop_update": Kernel(rmsprop),
-            "adam_update": Kernel(adam)}
+            "adam_update": Kernel(adam), "rmsprop_centered_update": Kernel(rmsprop_centered),
+            "amsgrad_update": Kernel(amsgrad)}

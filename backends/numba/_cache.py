@@ -97,7 +97,8 @@ _ACTIVATION_CALLS = {
     "hardtanh": [dict(min_val=-1.0, max_val=1.0)],
     "softplus_beta": [dict(beta=2.0, threshold=None)],
 }
-UPDATES = ("sgd_update", "adagrad_update", "adadelta_update", "rmsprop_update", "adam_update")
+UPDATES = ("sgd_update", "adagrad_update", "adadelta_update", "rmsprop_update", "adam_update",
+           "rmsprop_centered_update", "amsgrad_update")
 
 
 def _exercise_loss(backend, dt, name):
@@ -140,6 +141,11 @@ _UPDATE_CALLS = {
     "rmsprop_update momentum": ((0, 1), dict(lr=0.1, rho=0.9, momentum=0.9, eps=1e-7)),
     "adam_update": ((0, 1), dict(lr=0.1, beta1=0.9, beta2=0.999, eps=1e-7, step=1,
                                  weight_decay=0.0, decoupled=False)),
+    "rmsprop_centered_update": ((0, 1, None), dict(lr=0.1, rho=0.9, momentum=0.0, eps=1e-7)),
+    "rmsprop_centered_update momentum": ((0, 1, 2), dict(lr=0.1, rho=0.9, momentum=0.9,
+                                                         eps=1e-7)),
+    "amsgrad_update": ((0, 1, 2), dict(lr=0.1, beta1=0.9, beta2=0.999, eps=1e-7, step=1,
+                                       weight_decay=0.0, decoupled=False)),
 }
 
 

@@ -98,12 +98,25 @@ def rmsprop(param, grad, sq, mom, *, lr, rho, momentum, eps):
     return param, None
 
 
-def adam(param, grad, m, v, *, lr, beta1, beta2, eps, step, weight_decay, decoupled):
-    views = _views(param, grad, m, v)
-    if views is None:
+def rmsprop_centered(param, grad, sq, grad_avg, mom, *, lr, rho, momentum, eps):
+    if grad_avg is None:
+        return rmsprop(param, grad, sq, mom, lr=lr, rho=rho, momentum=momentum, eps=eps)
+    v = _views(param, grad, sq, grad_avg, mom)
+    if v is None:
         return None
-    p, g, m1, v1 = views
+    p, g, s, a, b = v
     t = p.dtype.type
+    if b is None:
+        run_by_size(loops.rmsprop_centered, loops.rmsprop_centered_par, p.size, p, g, s, a,
+                    t(lr), t(rho), t(1 - rho), t(eps))
+    else:
+        run_by_size(loops.rmsprop_centered_momentum, loops.rmsprop_centered_momentum_par,
+                    p.size, p, g, s, a, b, t(lr), t(rho), t(1 - rho), t(momentum), t(eps))
+    return param, None
+
+
+def _adam_scalars(t, lr, beta1, beta2, eps, step, weight_decay, decoupled):
+    """The scalars after the arrays of ``loops.adam`` / ``loops.amsgrad``, cast by ``t``."""
     if weight_decay and decoupled:
         decay, wd = 2, 1 - lr * weight_decay
     elif weight_decay:
@@ -112,11 +125,36 @@ def adam(param, grad, m, v, *, lr, beta1, beta2, eps, step, weight_decay, decoup
         decay, wd = 0, 0.0
     bc1 = 1 - beta1**step
     root_bc2 = math.sqrt(1 - beta2**step)
-    run_by_size(loops.adam, loops.adam_par, p.size, p, g, m1, v1, t(lr / bc1), t(beta1),
-                t(1 - beta1), t(beta2), t(1 - beta2), t(eps), t(root_bc2), t(wd), decay)
+    return (t(lr / bc1), t(beta1), t(1 - beta1), t(beta2), t(1 - beta2), t(eps), t(root_bc2),
+            t(wd), decay)
+
+
+def adam(param, grad, m, v, *, lr, beta1, beta2, eps, step, weight_decay, decoupled):
+    views = _views(param, grad, m, v)
+    if views is None:
+        return None
+    p = views[0]
+    run_by_size(loops.adam, loops.adam_par, p.size, *views,
+                *_adam_scalars(p.dtype.type, lr, beta1, beta2, eps, step, weight_decay,
+                               decoupled))
+    return param, None
+
+
+def amsgrad(param, grad, m, v, v_max, *, lr, beta1, beta2, eps, step, weight_decay, decoupled):
+    options = dict(lr=lr, beta1=beta1, beta2=beta2, eps=eps, step=step,
+                   weight_decay=weight_decay, decoupled=decoupled)
+    if v_max is None:
+        return adam(param, grad, m, v, **options)
+    views = _views(param, grad, m, v, v_max)
+    if views is None:
+        return None
+    p = views[0]
+    run_by_size(loops.amsgrad, loops.amsgrad_par, p.size, *views,
+                *_adam_scalars(p.dtype.type, **options))
     return param, None
 
 
 KERNELS = {"sgd_update": Kernel(sgd), "adagrad_update": Kernel(adagrad),
            "adadelta_update": Kernel(adadelta), "rmsprop_update": Kernel(rmsprop),
-           "adam_update": Kernel(adam)}
+           "adam_update": Kernel(adam), "rmsprop_centered_update": Kernel(rmsprop_centered),
+           "amsgrad_update": Kernel(amsgrad)}

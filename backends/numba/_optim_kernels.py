@@ -130,3 +130,72 @@ def adam(p, g, m, v, step_size, b1, cb1, b2, cb2, eps, root_bc2, wd, decay):
 
 
 adam_par = parallel_blocks(adam, arrays=4)
+
+
+@njit(fastmath=MATH_FLAGS, error_model="numpy", cache=True)
+def _largest(a, b):
+    """``np.maximum(a, b)``: NaN if either is NaN."""
+    return b if b > a or b != b else a
+
+
+@njit(**LOOP_OPTIONS)
+def amsgrad(p, g, m, v, v_max, step_size, b1, cb1, b2, cb2, eps, root_bc2, wd, decay):
+    """``adam`` with the largest ``v`` so far (kept in ``v_max``) in the denominator."""
+    for i in range(p.shape[0]):
+        pi = p[i]
+        gi = g[i]
+        if decay == 2:
+            pi = pi * wd
+        elif decay == 1:
+            gi = gi + wd * pi
+        mi = m[i] * b1 + cb1 * gi
+        vi = _square_average(v[i], b2, cb2, gi)
+        top = _largest(v_max[i], vi)
+        m[i] = mi
+        v[i] = vi
+        v_max[i] = top
+        p[i] = pi - step_size * mi / (np.sqrt(top) / root_bc2 + eps)
+
+
+amsgrad_par = parallel_blocks(amsgrad, arrays=5)
+
+
+# no contraction either: as one fma, ``s - a * a`` is ``inf`` where NumPy's is ``inf - inf``
+# (NaN: |g| > 1e19 in float32), and rounds otherwise where the variance is a small difference
+# of large numbers. ``fastmath=False`` spelled out: left unset, Numba takes the calling loop's.
+@njit(fastmath=False, error_model="numpy", cache=True)
+def _centered_step(s, a, eps, g):
+    """``g / (sqrt(s - a * a) + eps)``, in this order."""
+    return g / (np.sqrt(s - a * a) + eps)
+
+
+@njit(**LOOP_OPTIONS)
+def rmsprop_centered(p, g, sq, avg, lr, rho, crho, eps):
+    """``rmsprop`` dividing by the root of the variance ``sq - avg**2`` (``avg``: the running
+    mean of the gradient)."""
+    for i in range(p.shape[0]):
+        gi = g[i]
+        s = _square_average(sq[i], rho, crho, gi)
+        a = avg[i] * rho + crho * gi
+        sq[i] = s
+        avg[i] = a
+        p[i] -= lr * _centered_step(s, a, eps, gi)
+
+
+rmsprop_centered_par = parallel_blocks(rmsprop_centered, arrays=4)
+
+
+@njit(**LOOP_OPTIONS)
+def rmsprop_centered_momentum(p, g, sq, avg, mom, lr, rho, crho, mu, eps):
+    for i in range(p.shape[0]):
+        gi = g[i]
+        s = _square_average(sq[i], rho, crho, gi)
+        a = avg[i] * rho + crho * gi
+        sq[i] = s
+        avg[i] = a
+        b = mom[i] * mu + _centered_step(s, a, eps, gi)
+        mom[i] = b
+        p[i] -= lr * b
+
+
+rmsprop_centered_momentum_par = parallel_blocks(rmsprop_centered_momentum, arrays=5)

@@ -118,6 +118,9 @@ inline double __longlong_as_double(long long i) {
     std::memcpy(&d, &i, 8);
     return d;
 }
+// products that the device compiler must not fuse into an FMA; the host build fuses nothing
+inline float __fmul_rn(float a, float b) { return a * b; }
+inline double __dmul_rn(double a, double b) { return a * b; }
 
 // Launch `name` like cuLaunchKernel (args: pointers to each parameter's value) after checking
 // the caller's parameter signature. Returns 0, or a negative code with `err` filled in.

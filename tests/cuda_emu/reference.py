@@ -92,7 +92,28 @@ OPTIM_CASES = [   # (rule, update primitive, keywords after (param, grad, *state
                                  decoupled=False), 2),
     ("adamw", "adam_update", dict(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.1,
                                   decoupled=True), 2),
+    ("rmsprop_centered", "rmsprop_centered_update",
+     dict(lr=0.01, rho=0.99, momentum=0.0, eps=1e-8), 2),
+    ("rmsprop_centered", "rmsprop_centered_update",
+     dict(lr=0.01, rho=0.9, momentum=0.9, eps=1e-8), 3),
+    ("amsgrad", "amsgrad_update", dict(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8,
+                                       weight_decay=0.0, decoupled=False), 3),
+    ("amsgrad", "amsgrad_update", dict(lr=1e-3, beta1=0.9, beta2=0.99, eps=1e-8,
+                                       weight_decay=0.1, decoupled=False), 3),
+    ("amsgrad", "amsgrad_update", dict(lr=1e-3, beta1=0.9, beta2=0.99, eps=1e-8,
+                                       weight_decay=0.1, decoupled=True), 3),
 ]
+#: the number of state arrays each update takes (a missing optional one is passed as None)
+OPTIM_STATES = {"sgd_update": 1, "rmsprop_update": 2, "rmsprop_centered_update": 3}
+
+
+def optim_states(rng, method, n_states, n, dtype):
+    """Starting state arrays for an update: small positive numbers, and for centered RMSprop a
+    running mean whose square stays below the running square (a variance, as training keeps)."""
+    states = [np.abs(rng.normal(size=n)).astype(dtype) * 0.1 for _ in range(n_states)]
+    if method == "rmsprop_centered_update":
+        states[1] = (np.sqrt(states[0]) * rng.uniform(-0.9, 0.9, n)).astype(dtype)
+    return states
 
 
 def optim_call(backend, method, kwargs, n_states, param, grad, states, step):
@@ -101,27 +122,24 @@ def optim_call(backend, method, kwargs, n_states, param, grad, states, step):
         return run(PRIMITIVES[method], backend, *arrays, **params)
 
     kw = dict(kwargs)
-    if method == "adam_update":
+    if method in ("adam_update", "amsgrad_update"):
         kw["step"] = step
-    if method in ("sgd_update", "rmsprop_update"):
-        # velocity / mom are optional: None when the case has fewer states
-        slots = list(states) + [None] * (2 - len(states))
-        if method == "sgd_update":
-            return fn(param, grad, slots[0], **kw)
-        return fn(param, grad, slots[0], slots[1], **kw)
-    return fn(param, grad, *states, **kw)
+    # velocity / mom are optional: None when the case has fewer states
+    slots = list(states) + [None] * (OPTIM_STATES.get(method, len(states)) - len(states))
+    return fn(param, grad, *slots, **kw)
 
 
 # -- a short training run -----------------------------------------------------------------------
 def mlp_run(backend, optimizer="adam", steps=10, seed=0, n=64, sizes=(20, 32, 5),
-            activation="tanh", lr=0.05):
-    """Train a small MLP with softmax cross-entropy; the losses and final weights on the host."""
+            activation="tanh", lr=0.05, options=None):
+    """Train a small MLP with softmax cross-entropy; the losses and final weights on the host.
+    ``options``: more keywords for the optimizer (``{"amsgrad": True}``)."""
     rng = np.random.default_rng(seed)
     x = xg.asarray(rng.normal(size=(n, sizes[0])).astype(np.float32), backend=backend)
     y = xg.asarray(rng.integers(0, sizes[-1], n), backend=backend)
     model = xg.nn.MLP(list(sizes), activation=activation,
                       rng=xg.random.default_rng(seed, backend=backend))
-    opt = xg.optim.get(optimizer, learning_rate=lr)
+    opt = xg.optim.get(optimizer, learning_rate=lr, **(options or {}))
     losses = []
     for _ in range(steps):
         loss = opt.minimize(lambda: xg.losses.softmax_cross_entropy(model(x), y), model)

@@ -108,7 +108,6 @@ adagrad_update = Primitive("adagrad_update", _adagrad)
 adadelta_update = Primitive("adadelta_update", _adadelta)
 rmsprop_update = Primitive("rmsprop_update", _rmsprop)
 adam_update = Primitive("adam_update", _adam)
-# no fused kernels (yet): the generic rules run on every backend
 rmsprop_centered_update = Primitive("rmsprop_centered_update", _rmsprop_centered)
 amsgrad_update = Primitive("amsgrad_update", _amsgrad)
 
