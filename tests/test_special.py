@@ -327,3 +327,18 @@ def test_complex_second_argument_is_refused():
 def test_polygamma_bad_order(n, error, message):
     with pytest.raises(error, match=message):
         xg.special.polygamma(n, xg.asarray([1.0]))
+
+
+def test_readme_section_runs(capsys):
+    """README's "Special functions" example: the fitted Poisson rate is the sample mean."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parents[1] / "README.md").read_text()
+    start = text.index("## Special functions: `xg.special`\n")
+    section = text[start:text.index("\n## ", start + 1)]
+    (code,) = re.findall(r"```python\n(.*?)```", section, re.S)
+    namespace = {}
+    exec(code, namespace)
+    printed = float(capsys.readouterr().out.strip().strip("[]"))
+    assert printed == pytest.approx(float(xg.mean(namespace["counts"])), rel=1e-5)
