@@ -342,3 +342,12 @@ def test_readme_section_runs(capsys):
     exec(code, namespace)
     printed = float(capsys.readouterr().out.strip().strip("[]"))
     assert printed == pytest.approx(float(xg.mean(namespace["counts"])), rel=1e-5)
+
+
+@pytest.mark.parametrize("name", ["gammaln", "log_ndtr", "erfinv", "logit"])
+def test_numba_gradients_equal_numpy_ones(name):
+    x = np.array(GRAD_POINTS[name])
+    grads = [xg.grad(lambda t: xg.sum(getattr(xg.special, name)(t)))(
+        xg.asarray(x, backend=backend)) for backend in BACKENDS]
+    assert grads[1].backend.name == "numba"
+    np.testing.assert_array_equal(grads[0].numpy(), grads[1].numpy())

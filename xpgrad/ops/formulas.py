@@ -102,12 +102,14 @@ def erfc(xp, v):
     """
     z = xp.minimum(xp.abs(v), 30.0)          # erfc(30) underflows in float64: no z * z overflow
     t = 2.0 / (2.0 + z)
-    exponent = erfc_exponent(xp, t, float32=getattr(v.dtype, "itemsize", 8) <= 4)
-    # exp(-z**2) as exp(-h**2) exp(-(z - h)(z + h)) with h = z rounded down to 1/16: h**2 is
-    # exact, so the rounding of z**2 does not reach the result (one exp of -z * z + exponent is
-    # 1e-13 off at z = 25)
-    h = xp.floor(z * 16.0) / 16.0
-    tail = t * xp.exp(-h * h) * xp.exp(exponent - (z - h) * (z + h))
+    if getattr(v.dtype, "itemsize", 8) <= 4:     # float32 (gelu's): one exp, 2e-6 relative far out
+        tail = t * xp.exp(-z * z + erfc_exponent(xp, t, float32=True))
+    else:
+        # exp(-z**2) as exp(-h**2) exp(-(z - h)(z + h)) with h = z rounded down to 1/16: h**2
+        # is exact, so the rounding of z**2 does not reach the result (one exp of
+        # -z * z + exponent is 1e-13 off at z = 25; this costs 4% more time)
+        h = xp.floor(z * 16.0) / 16.0
+        tail = t * xp.exp(-h * h) * xp.exp(erfc_exponent(xp, t) - (z - h) * (z + h))
     return xp.where(v >= 0, tail, 2.0 - tail)
 
 
