@@ -183,6 +183,16 @@ def test_polygamma_gradients_to_second_order(n):
                 order=2, rtol=1e-4)
 
 
+def test_third_and_fourth_derivatives_of_gammaln_are_polygammas():
+    x = xg.asarray(np.array([0.4, 2.5, -1.3, 50.0]))
+    derivative = xg.special.gammaln
+    for order in range(1, 5):
+        derivative = xg.grad(lambda t, f=derivative: xg.sum(f(t)))
+        if order >= 2:
+            np.testing.assert_allclose(derivative(x).numpy(),
+                                       sc.polygamma(order - 1, x.numpy()), rtol=1e-13)
+
+
 @pytest.mark.parametrize("name", ["xlogy", "xlog1py"])
 def test_binary_gradients_to_second_order(name):
     x, y = xg.asarray(np.array([[0.5], [-1.5]])), xg.asarray(np.array([0.4, 2.0, 3.5]))
