@@ -108,7 +108,7 @@ def erfinv(xp, y):
         slope = (2.0 / math.sqrt(math.pi)) * xp.exp(-x * x)
         step = residual / slope
         x = x - step / (1.0 + x * step)            # Halley: f'' / f' = -2 x
-    x = xp.where(inside, x, xp.where(a == 1.0, xp.inf, xp.nan))
+    x = xp.where(inside, x, xp.where(a == 1.0, xp.inf, a * xp.nan))
     return xp.where(y < 0, -x, xp.where(y == 0, y, x))
 
 
@@ -116,7 +116,8 @@ def _sin_pi(xp, x):
     """``sin(pi x)``, exact at integers and accurate for large |x| (reduced to [-1/2, 1/2])."""
     r = x - xp.round(x)
     parity = xp.remainder(xp.round(x), 2.0)
-    return xp.where(parity == 0, 1.0, -1.0) * xp.sin(math.pi * r)
+    sine = xp.sin(math.pi * r)
+    return xp.where(parity == 0, sine, -sine)
 
 
 def _shift_up(xp, x):
@@ -182,13 +183,14 @@ def digamma(xp, x):
     reflected = positive - math.pi / xp.tan(math.pi * r)
     out = xp.where(reflect, reflected, positive)
     out = xp.where((x <= 0) & (r == 0), xp.nan, out)
-    out = xp.where(x == 0, xp.where(xp.signbit(x), xp.inf, -xp.inf), out)
+    out = xp.where((x == 0) & xp.signbit(x), xp.inf, xp.where(x == 0, -xp.inf, out))
     return xp.where(x == xp.inf, xp.inf, out)
 
 
 def _hurwitz_positive(xp, s, x):
-    """``zeta(s, x) = sum_k (x + k)^-s`` for integer s >= 2 and x > 0: the first terms up to
-    x + k >= 10 (at least 10 of them), then Euler-Maclaurin's tail with 12 Bernoulli terms."""
+    """``zeta(s, x) = sum_k (x + k)^-s`` for integer s >= 2 and x > 0: the first 10 terms, up
+    to 10 more while x + k < 10 + s, then Euler-Maclaurin's tail with 12 Bernoulli terms
+    (1e-15 relative for s up to 51 at least)."""
     total = xp.zeros_like(x)
     y = x
     for _ in range(int(_SHIFT)):
