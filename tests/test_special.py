@@ -387,3 +387,12 @@ def test_forwards_and_rules_use_only_the_array_api():
             results.append([np.asarray(r) for r in (ans, *grads)])
         for ours, theirs in zip(*results):
             np.testing.assert_array_equal(ours, theirs, err_msg=prim.name)
+
+
+@pytest.mark.parametrize("name", sorted(GRAD_POINTS))
+def test_float32_in_float32_gradient_out(name):
+    x = xg.asarray(np.array(GRAD_POINTS[name], dtype=np.float32))
+    g = xg.grad(lambda t: xg.sum(getattr(xg.special, name)(t)))(x)
+    assert g.dtype == xg.float32
+    exact = xg.grad(lambda t: xg.sum(getattr(xg.special, name)(t)))(xg.astype(x, xg.float64))
+    np.testing.assert_allclose(g.numpy(), exact.numpy(), rtol=1e-5)
