@@ -138,6 +138,21 @@ CASES = [
       id="clip_one_sided"),
     C("clip", lambda x, lo: xg.clip(x, lo, 0.9), distinct(2, 3), distinct(3),
       id="clip_tensor_bound"),
+    # special functions (xg.special; values and poles: tests/test_special.py)
+    C("special.erf", xg.special.erf, normal(2, 3)),
+    C("special.erfc", xg.special.erfc, normal(2, 3)),
+    C("special.ndtr", xg.special.ndtr, normal(2, 3)),
+    C("special.log_ndtr", lambda x: xg.special.log_ndtr(x * 4.0), normal(2, 3)),
+    C("special.erfinv", lambda x: xg.special.erfinv(xg.tanh(x) * 0.9), normal(2, 3)),
+    C("special.gammaln", xg.special.gammaln, positive(2, 3)),
+    C("special.gammaln", lambda x: xg.special.gammaln(xg.tanh(x) * 0.4 - 0.5), normal(2, 3),
+      id="special.gammaln_negative"),
+    C("special.digamma", xg.special.digamma, positive(2, 3)),
+    C("special.polygamma", lambda x: xg.special.polygamma(2, x), positive(2, 3)),
+    C("special.xlogy", xg.special.xlogy, normal(2, 3), positive(3)),
+    C("special.xlog1py", xg.special.xlog1py, normal(2, 1), positive(2, 3)),
+    C("special.logit", lambda x: xg.special.logit(xg.nn.sigmoid(x) * 0.8 + 0.1), normal(2, 3)),
+    C("special.expit", xg.special.expit, normal(2, 3)),
     # linear algebra
     C("einsum", lambda a, b: xg.einsum("ij,jk->ik", a, b), normal(2, 3), normal(3, 4),
       id="einsum_matmul"),
@@ -292,7 +307,8 @@ def test_every_primitive_has_a_case():
     covered = {name for case in CASES for name in case.covers} | set(NON_DIFFERENTIABLE)
     public = set(xg.ops.__all__) | {
         name for name in dir(xg) if getattr(getattr(xg, name), "__module__", "") and
-        str(getattr(getattr(xg, name), "__module__", "")).startswith("xpgrad.ops")}
+        str(getattr(getattr(xg, name), "__module__", "")).startswith("xpgrad.ops")} | {
+        f"special.{name}" for name in xg.special.__all__}
     missing = public - covered - NOT_ARRAY_FUNCTIONS
     assert not missing, f"add gradient test cases for: {sorted(missing)}"
     unknown = covered - public

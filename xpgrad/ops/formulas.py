@@ -72,9 +72,29 @@ _ERFC_FLOAT32 = (-1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806, 0
                  -1.13520398, 1.48851587, -0.82215223, 0.17087277)
 
 
+def erfc_exponent(xp, t, float32=False):
+    """``log(erfc(z) / t) + z**2`` at ``t = 2 / (2 + z)``, z >= 0 (``erfc``'s fitted part)."""
+    if float32:
+        return horner(_ERFC_FLOAT32, t)
+    ty = 4.0 * t - 2.0
+    d = dd = 0.0
+    for c in _ERFC_COEFFS[:0:-1]:             # Clenshaw's recurrence
+        d, dd = ty * d - dd + c, d
+    return 0.5 * (_ERFC_COEFFS[0] + ty * d) - dd
+
+
+def horner(coeffs, x):
+    """``sum(c_k x**k)``, lowest coefficient first, by Horner's rule."""
+    acc = coeffs[-1]
+    for c in coeffs[-2::-1]:
+        acc = acc * x + c
+    return acc
+
+
 def erfc(xp, v):
     """The complementary error function ``1 - erf(v)``, accurate in relative terms in the tail
-    (no array-API namespace has ``erf``; this uses only exp and arithmetic).
+    (no array-API namespace has ``erf``; this uses only exp and arithmetic): 3e-15 relative in
+    float64 up to erfc's underflow (mpmath's values; SciPy's are 6e-14 off at 25).
 
     >>> import array_api_compat.numpy as xp
     >>> [round(e, 12) for e in erfc(xp, xp.asarray([-1.0, 0.0, 1.0])).tolist()]
@@ -82,17 +102,14 @@ def erfc(xp, v):
     """
     z = xp.minimum(xp.abs(v), 30.0)          # erfc(30) underflows in float64: no z * z overflow
     t = 2.0 / (2.0 + z)
-    if getattr(v.dtype, "itemsize", 8) <= 4:
-        exponent = _ERFC_FLOAT32[-1]
-        for c in _ERFC_FLOAT32[-2::-1]:           # Horner
-            exponent = exponent * t + c
+    if getattr(v.dtype, "itemsize", 8) <= 4:     # float32 (gelu's): one exp, 2e-6 relative far out
+        tail = t * xp.exp(-z * z + erfc_exponent(xp, t, float32=True))
     else:
-        ty = 4.0 * t - 2.0
-        d = dd = 0.0
-        for c in _ERFC_COEFFS[:0:-1]:             # Clenshaw's recurrence
-            d, dd = ty * d - dd + c, d
-        exponent = 0.5 * (_ERFC_COEFFS[0] + ty * d) - dd
-    tail = t * xp.exp(-z * z + exponent)
+        # exp(-z**2) as exp(-h**2) exp(-(z - h)(z + h)) with h = z rounded down to 1/16: h**2
+        # is exact, so the rounding of z**2 does not reach the result (one exp of
+        # -z * z + exponent is 1e-13 off at z = 25; this costs 4% more time)
+        h = xp.floor(z * 16.0) / 16.0
+        tail = t * xp.exp(-h * h) * xp.exp(erfc_exponent(xp, t) - (z - h) * (z + h))
     return xp.where(v >= 0, tail, 2.0 - tail)
 
 
