@@ -6,34 +6,90 @@ from __future__ import annotations
 
 import numpy as np
 
+from .pytree import is_node, map_leaves
 from .tensor import Tensor, _wrap
 
 
 def check_sources(sources, unconnected_gradients):
-    """``(single, list of sources)`` of a ``gradient`` call, after checking its arguments.
+    """``(single, list of sources, structure)`` of a ``gradient`` call, after checking its
+    arguments. ``structure`` is None for one Tensor or a flat list/tuple of them (the result is
+    then a Tensor, a list or a tuple, as ``sources``), else the nested lists, tuples (named
+    too) and dicts the result is rebuilt in, as TensorFlow's ``tf.nest``.
 
     >>> import xpgrad as xg
     >>> check_sources(xg.asarray(1.0), "none")[0]
     True
+    >>> check_sources({"w": [xg.asarray(1.0)]}, "none")[2].keys()
+    dict_keys(['w'])
     """
     if unconnected_gradients not in ("none", "zero"):
         raise ValueError("unconnected_gradients must be 'none' or 'zero', got "
                          f"{unconnected_gradients!r}")
-    single = isinstance(sources, Tensor)
+    if isinstance(sources, Tensor):
+        return True, [sources], None
+    if isinstance(sources, (list, tuple)):
+        for s in sources:               # the hot path: a flat list of Variables
+            if not isinstance(s, Tensor):
+                break
+        else:
+            return False, list(sources), None
+        return False, tensor_leaves(sources, "sources"), sources
+    if isinstance(sources, dict):
+        return False, tensor_leaves(sources, "sources"), sources
+    hint = ": a set has no order, pass a list or tuple" if isinstance(
+        sources, (set, frozenset)) else ""
     try:
-        if isinstance(sources, (dict, str)):
+        if hint or isinstance(sources, (str, bytes)):
             raise TypeError
-        src = [sources] if single else list(sources)
+        src = list(sources)             # a generator or a dict's values: one flat list
     except TypeError:
         raise TypeError("sources must be a Tensor or a list of Tensors, got "
-                        f"{type(sources).__name__}") from None
-    for s in src:
-        if not isinstance(s, Tensor):
-            raise TypeError(f"sources must be Tensors, got {type(s).__name__}")
-    return single, src
+                        f"{type(sources).__name__}{hint} (nested lists, tuples and dicts of "
+                        "Tensors are taken too, as TensorFlow's)") from None
+    return check_sources(src, unconnected_gradients)[0:2] + (None,)
 
 
-def check_target(target):
+def tensor_leaves(tree, name, must=None) -> list:
+    """The leaves of ``tree`` (nested lists, tuples, dicts), each checked to be a Tensor; a
+    None in it is a leaf, as in TensorFlow's ``tf.nest``, so it is refused too. The TypeError
+    says ``must`` (default: "``name`` must be Tensors") and the leaf's path (``sources['w'][1]``).
+
+    >>> import xpgrad as xg
+    >>> tensor_leaves({"w": [xg.asarray(1.0), "b"]}, "sources")
+    Traceback (most recent call last):
+    ...
+    TypeError: sources must be Tensors, got str at sources['w'][1]
+    """
+    found = []
+
+    def take(leaf, path):
+        if not isinstance(leaf, Tensor):
+            raise TypeError(f"{must or name + ' must be Tensors'}, got {type(leaf).__name__} at "
+                            f"{name}{path}{_LEAF_HINTS.get(_hint_kind(leaf), '')}")
+        found.append(leaf)
+
+    map_leaves(take, tree, none_is_leaf=True)
+    return found
+
+
+_LEAF_HINTS = {
+    "none": " (TensorFlow refuses a None there too: leave the entry out)",
+    "set": " (a set has no order: use a list or tuple)",
+    "array": " (wrap arrays with xg.asarray, or use the Variables themselves)",
+}
+
+
+def _hint_kind(leaf):
+    if leaf is None:
+        return "none"
+    if isinstance(leaf, (set, frozenset)):
+        return "set"
+    if isinstance(leaf, (int, float, complex, np.generic, np.ndarray)):
+        return "array"
+    return ""
+
+
+def check_target(target, where="target"):
     """Raise TypeError unless ``target`` is a Tensor; a number or NumPy array has left the tape
     (``float()``, ``.item()``, ``.numpy()``, or a library that returns Python floats, as
     scikit-learn's metrics do), and the message says so.
@@ -45,7 +101,7 @@ def check_target(target):
     """
     if isinstance(target, Tensor):
         return
-    message = f"target must be a Tensor, got {type(target).__name__}"
+    message = f"{where} must be a Tensor, got {type(target).__name__}"
     if isinstance(target, (int, float, complex, np.generic, np.ndarray)):
         message += (": the value has left the tape (float(), .item(), .numpy(), or a library "
                     "that returns Python or NumPy numbers, as scikit-learn's metrics do), so "
@@ -53,7 +109,50 @@ def check_target(target):
     raise TypeError(message)
 
 
-def seed_of(target, output_gradients):
+def check_targets(target) -> list:
+    """The Tensors of a nested ``target`` (lists, tuples, dicts: TensorFlow differentiates the
+    sum of them), each checked as ``check_target`` does, its path named.
+
+    >>> import xpgrad as xg
+    >>> len(check_targets({"a": xg.asarray(1.0), "b": [xg.asarray(2.0)]}))
+    2
+    """
+    if not is_node(target):
+        check_target(target)
+        return [target]
+    found = []
+
+    def take(leaf, path):
+        check_target(leaf, f"target{path}")
+        found.append(leaf)
+
+    map_leaves(take, target, none_is_leaf=True)
+    return found
+
+
+def seeds_of(targets, output_gradients):
+    """One seed per target Tensor (``seed_of``); ``output_gradients`` is flattened as
+    TensorFlow does, one entry per target Tensor in order, None for ones.
+
+    >>> import xpgrad as xg
+    >>> [s.tolist() for s in seeds_of([xg.asarray([1.0]), xg.asarray(2.0)], [None, 3.0])]
+    [[1.0], 3.0]
+    """
+    if output_gradients is None:
+        return [seed_of(t, None) for t in targets]
+    if is_node(output_gradients):
+        given = []
+        map_leaves(lambda leaf, path: given.append(leaf), output_gradients, none_is_leaf=True)
+    else:
+        given = [output_gradients]
+    if len(given) != len(targets):
+        raise ValueError(f"output_gradients has {len(given)} entries for the {len(targets)} "
+                         "Tensors of target; give one per target Tensor, in order (None for "
+                         "ones), as TensorFlow")
+    return [seed_of(t, g, f"[{i}]") for i, (t, g) in enumerate(zip(targets, given))]
+
+
+def seed_of(target, output_gradients, where=""):
     """The gradient ``gradient()`` starts from: ones of ``target``'s shape, or
     ``output_gradients`` checked against it (a Tensor: another recording tape differentiates
     through it).
@@ -77,8 +176,8 @@ def seed_of(target, output_gradients):
 
         og = asarray(output_gradients, dtype=target.dtype, backend=be)
         if og.shape != target.shape:
-            raise ValueError(f"output_gradients has shape {og.shape} but the target has "
-                             f"shape {target.shape}; they must match")
+            raise ValueError(f"output_gradients{where} has shape {og.shape} but the target"
+                             f"{where} has shape {target.shape}; they must match")
         return og        # a Tensor: another tape recording differentiates through it
     return raw
 
@@ -98,3 +197,23 @@ def finish(g, source, unconnected):
             return zeros_like(source)
         return None
     return g if isinstance(g, Tensor) else _wrap(g, source._backend)
+
+
+def walk_seed(seed, target, higher):
+    """The seed as the backward walk takes it: a Tensor when another tape records (it
+    differentiates through the walk), else a raw array."""
+    if higher:
+        return seed if isinstance(seed, Tensor) else _wrap(seed, target._backend)
+    return seed._data if isinstance(seed, Tensor) else seed
+
+
+def walk_seeds(targets, seeds, higher, new_key):
+    """{key: seed} of several targets (a target without a key gets ``new_key()``); a target
+    given twice gets the sum of its seeds."""
+    out = {}
+    for t, s in zip(targets, seeds):
+        if not t._key:
+            t._key = new_key()
+        key, s = t._key, walk_seed(s, t, higher)
+        out[key] = out[key] + s if key in out else s
+    return out

@@ -18,17 +18,19 @@ def is_node(value) -> bool:
     return isinstance(value, (tuple, list, dict))
 
 
-def map_leaves(fn, tree, path=""):
+def map_leaves(fn, tree, path="", none_is_leaf=False):
     """``tree`` with every leaf replaced by ``fn(leaf, path)``; ``path`` names the leaf the way
-    Python indexes it (``"['w']"``, ``"[0][1]"``)."""
+    Python indexes it (``"['w']"``, ``"[0][1]"``). With ``none_is_leaf`` (TensorFlow's
+    ``tf.nest``), a None in a container is a leaf too."""
     if isinstance(tree, dict):
-        return type(tree)((k, map_leaves(fn, v, f"{path}[{k!r}]")) for k, v in tree.items())
+        return type(tree)((k, map_leaves(fn, v, f"{path}[{k!r}]", none_is_leaf))
+                          for k, v in tree.items())
     if isinstance(tree, (tuple, list)):
-        children = [map_leaves(fn, v, f"{path}[{i}]") for i, v in enumerate(tree)]
+        children = [map_leaves(fn, v, f"{path}[{i}]", none_is_leaf) for i, v in enumerate(tree)]
         if isinstance(tree, tuple) and hasattr(tree, "_fields"):      # a namedtuple
             return type(tree)(*children)
         return type(tree)(children)
-    if tree is None and path:
+    if tree is None and path and not none_is_leaf:
         return None
     return fn(tree, path)
 

@@ -1,0 +1,205 @@
+"""Nested structures wherever TensorFlow and JAX users pass them.
+
+``GradientTape.gradient``, ``watch`` and ``jacobian`` take sources as nested lists, tuples,
+namedtuples and dicts and answer in the sources' structure (TensorFlow's ``tf.nest``: the
+expected structures are written from its documentation, TensorFlow is not installed); a nested
+target is differentiated as the sum of its Tensors, ``output_gradients`` flattened to one entry
+per target Tensor. Values against the flat-list call and central finite differences (float64).
+"""
+from __future__ import annotations
+
+import collections
+
+import numpy as np
+import pytest
+
+import xpgrad as xg
+from xpgrad.testing import numerical_vjp
+
+Pair = collections.namedtuple("Pair", "w b")
+W0 = np.array([[0.3, -1.2], [0.7, 0.5], [-0.4, 0.9]])
+B0 = np.array([0.2, -0.1])
+X0 = np.array([[1.0, -2.0, 0.5], [0.3, 0.8, -1.5]])
+
+
+def _params():
+    return (xg.Variable(W0.copy(), name="w"), xg.Variable(B0.copy(), name="b"),
+            xg.Variable(np.array(0.7), name="s"))
+
+
+def _loss(w, b, s):
+    return xg.sum(xg.tanh(xg.asarray(X0) @ w + b) * s) + s * s
+
+
+def _recorded(persistent=False):
+    w, b, s = _params()
+    tape = xg.GradientTape(persistent=persistent)
+    with tape:
+        loss = _loss(w, b, s)
+    return tape, loss, (w, b, s)
+
+
+def _finite_differences(w, b, s):
+    """d loss / d (w, b, s) by central differences, in float64."""
+    return numerical_vjp(_loss, [xg.asarray(v.numpy()) for v in (w, b, s)],
+                         xg.asarray(1.0, dtype=xg.float64))
+
+
+def _numpy(tree):
+    return xg.pytree.map_leaves(lambda leaf, path: leaf.numpy(), tree)
+
+
+# -- GradientTape.gradient ------------------------------------------------------------------
+def test_a_dict_of_sources_gives_a_dict_of_gradients_equal_to_the_flat_call():
+    tape, loss, (w, b, s) = _recorded(persistent=True)
+    flat = tape.gradient(loss, [w, b, s])
+    nested = tape.gradient(loss, {"dense": {"kernel": w, "bias": b}, "scale": s})
+    assert list(nested) == ["dense", "scale"] and list(nested["dense"]) == ["kernel", "bias"]
+    for got, want in zip((nested["dense"]["kernel"], nested["dense"]["bias"], nested["scale"]),
+                         flat):
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+    for got, want in zip(flat, _finite_differences(w, b, s)):
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-6, atol=1e-9)
+
+
+def test_nested_lists_tuples_and_namedtuples_keep_their_types():
+    tape, loss, (w, b, s) = _recorded(persistent=True)
+    flat = tape.gradient(loss, [w, b, s])
+    got = tape.gradient(loss, [Pair(w, b), (s, [w])])
+    assert type(got) is list and type(got[0]) is Pair and type(got[1]) is tuple
+    assert type(got[1][1]) is list
+    for leaf, want in zip((got[0].w, got[0].b, got[1][0], got[1][1][0]), flat + [flat[0]]):
+        np.testing.assert_array_equal(leaf.numpy(), want.numpy())
+
+
+def test_a_flat_list_gives_a_list_and_a_tuple_a_tuple_as_before():
+    tape, loss, (w, b, s) = _recorded(persistent=True)
+    assert type(tape.gradient(loss, [w, b])) is list
+    assert type(tape.gradient(loss, (w, b))) is tuple
+    assert isinstance(tape.gradient(loss, w), xg.Tensor)
+
+
+@pytest.mark.parametrize("mode", ["none", "zero"])
+def test_unconnected_gradients_apply_to_each_leaf(mode):
+    tape, loss, (w, b, s) = _recorded()
+    other = xg.Variable(np.ones(3), name="unused")
+    got = tape.gradient(loss, {"used": [w], "unused": {"v": other}},
+                        unconnected_gradients=mode)
+    assert got["used"][0].shape == w.shape
+    if mode == "none":
+        assert got["unused"]["v"] is None
+    else:
+        np.testing.assert_array_equal(got["unused"]["v"].numpy(), np.zeros(3))
+
+
+def test_the_same_variable_twice_gets_the_gradient_twice_as_separate_arrays():
+    tape, loss, (w, b, s) = _recorded()
+    got = tape.gradient(loss, {"a": w, "b": [w, s]})
+    np.testing.assert_array_equal(got["a"].numpy(), got["b"][0].numpy())
+    assert got["a"] is not got["b"][0]
+    got["a"]._data[...] = 0.0                  # writing one does not change the other
+    assert np.abs(got["b"][0].numpy()).sum() > 0
+
+
+def test_a_nested_target_is_the_sum_of_its_tensors():
+    """TensorFlow: ``target`` is "a list or nested structure of Tensors"; the gradient is that of
+    their sum, each seeded with ones (or its entry of the flattened ``output_gradients``)."""
+    w, b, s = _params()
+    with xg.GradientTape(persistent=True) as tape:
+        first, second = _loss(w, b, s), xg.tanh(w) * 2.0
+        total = first + xg.sum(second)
+        weighted = 3.0 * first + xg.sum(second * xg.asarray(W0))
+    want = tape.gradient(total, [w, b, s])
+    got = tape.gradient({"first": first, "rest": [second]}, [w, b, s])
+    for g, h in zip(got, want):
+        np.testing.assert_allclose(g.numpy(), h.numpy(), rtol=1e-12)
+    got = tape.gradient([first, second], [w, b, s], output_gradients=[3.0, W0])
+    for g, h in zip(got, tape.gradient(weighted, [w, b, s])):
+        np.testing.assert_allclose(g.numpy(), h.numpy(), rtol=1e-12)
+    twice = tape.gradient([first, first], s)       # the same target twice counts twice
+    np.testing.assert_allclose(twice.numpy(), 2 * tape.gradient(first, s).numpy())
+
+
+def test_output_gradients_of_a_nested_target_one_per_tensor():
+    tape, loss, (w, b, s) = _recorded(persistent=True)
+    with pytest.raises(ValueError, match="output_gradients has 1 entries for the 2 Tensors"):
+        tape.gradient([loss, loss], w, output_gradients=[1.0])
+    with pytest.raises(ValueError, match=r"output_gradients\[1\] has shape \(3,\)"):
+        tape.gradient([loss, loss], w, output_gradients=[1.0, np.ones(3)])
+    none_is_ones = tape.gradient([loss, loss], w, output_gradients=[None, 1.0])
+    np.testing.assert_allclose(none_is_ones.numpy(), tape.gradient([loss, loss], w).numpy())
+
+
+def test_nested_sources_under_an_outer_tape_give_second_derivatives():
+    x = xg.asarray(np.array([0.5, -1.0]))
+    with xg.GradientTape() as outer:
+        outer.watch(x)
+        with xg.GradientTape() as inner:
+            inner.watch({"x": x})
+            y = xg.sum(x ** 3)
+        g = inner.gradient(y, {"x": [x]})["x"][0]
+    np.testing.assert_allclose(outer.gradient(g, x).numpy(), 6 * x.numpy())
+
+
+# -- bad input: the argument and the leaf's path are named ------------------------------------
+@pytest.mark.parametrize("sources, message", [
+    (lambda w: {"a": [w, None]}, r"sources must be Tensors, got NoneType at sources\['a'\]\[1\]"),
+    (lambda w: {"a": {"b": "w"}}, r"sources must be Tensors, got str at sources\['a'\]\['b'\]"),
+    (lambda w: [w, (np.ones(2),)], r"got ndarray at sources\[1\]\[0\].*xg.asarray"),
+    (lambda w: [w, 1.0], r"got float at sources\[1\]"),
+    (lambda w: {"s": {w}}, r"got set at sources\['s'\].*no order"),
+    (lambda w: {w}, r"sources must be a Tensor or a list of Tensors, got set.*no order"),
+    (lambda w: "w", r"sources must be a Tensor or a list of Tensors, got str"),
+    (lambda w: None, r"sources must be a Tensor or a list of Tensors, got NoneType"),
+])
+def test_bad_sources_are_named_with_their_path(sources, message):
+    tape, loss, (w, b, s) = _recorded()
+    with pytest.raises(TypeError, match=message):
+        tape.gradient(loss, sources(w))
+    assert tape.gradient(loss, w) is not None      # a refused call does not spend the tape
+
+
+@pytest.mark.parametrize("target, message", [
+    (lambda loss: [loss, None], r"target\[1\] must be a Tensor, got NoneType"),
+    (lambda loss: {"a": 0.5}, r"target\['a'\] must be a Tensor, got float: the value has left"),
+    (lambda loss: "loss", r"target must be a Tensor, got str"),
+])
+def test_bad_targets_are_named_with_their_path(target, message):
+    tape, loss, (w, b, s) = _recorded()
+    with pytest.raises(TypeError, match=message):
+        tape.gradient(target(loss), w)
+
+
+# -- watch and jacobian ------------------------------------------------------------------------
+def test_watch_takes_nested_structures():
+    a, b, c = (xg.asarray(np.array(v)) for v in (1.0, 2.0, 3.0))
+    with xg.GradientTape() as tape:
+        tape.watch({"a": a, "rest": [Pair(b, (c,))]})
+        y = a * b * c
+    got = tape.gradient(y, Pair(a, {"b": b, "c": c}))
+    assert (got.w.item(), got.b["b"].item(), got.b["c"].item()) == (6.0, 3.0, 2.0)
+
+
+@pytest.mark.parametrize("tree, message", [
+    ({"a": "x"}, r"watch\(\) takes Tensors, got str at tensor\['a'\]"),
+    ([1.0], r"watch\(\) takes Tensors, got float at tensor\[0\]"),
+    ({"a": [None]}, r"watch\(\) takes Tensors, got NoneType at tensor\['a'\]\[0\]"),
+])
+def test_watch_names_the_path_of_a_bad_leaf(tree, message):
+    with pytest.raises(TypeError, match=message):
+        xg.GradientTape().watch(tree)
+
+
+def test_jacobian_takes_nested_sources_as_tensorflow():
+    w, b, s = _params()
+    with xg.GradientTape(persistent=True) as tape:
+        y = xg.tanh(xg.asarray(X0) @ w + b) * s
+    flat = tape.jacobian(y, [w, b, s])
+    got = tape.jacobian(y, {"layer": Pair(w, b), "scale": [s]})
+    assert type(got["layer"]) is Pair and type(got["scale"]) is list
+    for leaf, want in zip((got["layer"].w, got["layer"].b, got["scale"][0]), flat):
+        assert leaf.shape == want.shape
+        np.testing.assert_array_equal(leaf.numpy(), want.numpy())
+    assert type(tape.jacobian(y, (w, b))) is tuple
+    with pytest.raises(TypeError, match=r"sources must be Tensors, got str at sources\['b'\]"):
+        tape.jacobian(y, {"w": w, "b": "b"})
