@@ -9,6 +9,7 @@ per target Tensor. Values against the flat-list call and central finite differen
 from __future__ import annotations
 
 import collections
+import sys
 
 import numpy as np
 import pytest
@@ -203,3 +204,30 @@ def test_jacobian_takes_nested_sources_as_tensorflow():
     assert type(tape.jacobian(y, (w, b))) is tuple
     with pytest.raises(TypeError, match=r"sources must be Tensors, got str at sources\['b'\]"):
         tape.jacobian(y, {"w": w, "b": "b"})
+
+
+# -- DistributedGradientTape ---------------------------------------------------------------
+def test_distributed_gradient_tape_answers_in_the_sources_structure():
+    from xpgrad import distributed as dist
+
+    tape, loss, (w, b, s) = _recorded(persistent=True)
+    flat = tape.gradient(loss, [w, b, s])
+    got = dist.DistributedGradientTape(tape).gradient(
+        {"loss": loss}, {"layer": Pair(w, b), "scale": [s]}, weight=2)
+    assert type(got["layer"]) is Pair and type(got["scale"]) is list
+    for leaf, want in zip((got["layer"].w, got["layer"].b, got["scale"][0]), flat):
+        np.testing.assert_array_equal(leaf.numpy(), want.numpy())
+    with pytest.raises(ValueError, match=r"twice \(sources\['a'\] and sources\['b'\]\[0\]\)"):
+        dist.DistributedGradientTape(tape).gradient(loss, {"a": w, "b": [w]})
+    with pytest.raises(TypeError, match=r"sources must be Tensors, got str at sources\['b'\]"):
+        dist.DistributedGradientTape(tape).gradient(loss, {"a": w, "b": "b"})
+
+
+def test_distributed_gradient_tape_with_nested_sources_across_two_ranks():
+    from test_distributed import HERE, mpirun, needs_mpi
+
+    if needs_mpi.args[0]:
+        pytest.skip(needs_mpi.kwargs["reason"])
+    res = mpirun(2, sys.executable, str(HERE / "mpi_worker.py"), "nested", timeout=60)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
+    assert {f"rank {r} ok: nested sources" for r in range(2)} <= set(res.stdout.splitlines())
