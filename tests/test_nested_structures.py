@@ -231,3 +231,133 @@ def test_distributed_gradient_tape_with_nested_sources_across_two_ranks():
     res = mpirun(2, sys.executable, str(HERE / "mpi_worker.py"), "nested", timeout=60)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-4000:]
     assert {f"rank {r} ok: nested sources" for r in range(2)} <= set(res.stdout.splitlines())
+
+
+# -- vjp, jvp, hvp on pytrees, against JAX -----------------------------------------------------
+T_W = np.array([[0.5, -0.3], [0.1, 0.9], [-0.7, 0.2]])
+T_B = np.array([-0.4, 0.6])
+T_X = np.array([[0.2, -0.1, 0.4], [1.1, 0.3, -0.6]])
+
+
+def _jax():
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    return jax, jax.numpy
+
+
+def _model(ns):
+    """``f(params, x)`` returning a pytree, and a scalar ``g``, on xpgrad or jax.numpy."""
+    def f(p, x):
+        h = ns.tanh(x @ p["w"] + p["b"][0])
+        return {"h": h, "extra": (ns.sum(p["w"] ** 2) * p["b"][0],)}
+
+    def g(p, x):
+        return ns.sum(ns.tanh(x @ p["w"] + p["b"][0]) ** 2) + ns.sum(p["w"] ** 3) * ns.sum(x)
+
+    return f, g
+
+
+def _trees(wrap):
+    params = {"w": wrap(W0), "b": [wrap(B0)]}
+    tangents = {"b": [wrap(T_B)], "w": wrap(T_W)}        # keys in another order: same tree
+    return params, wrap(X0), tangents, wrap(T_X)
+
+
+def _assert_same_tree(got, want, jax):
+    """Same structure (container types, dict keys) and values as a JAX result."""
+    got_leaves, got_def = jax.tree_util.tree_flatten(
+        xg.pytree.map_leaves(lambda leaf, path: leaf.numpy(), got))
+    want_leaves, want_def = jax.tree_util.tree_flatten(want)
+    assert got_def == want_def
+    for g, w in zip(got_leaves, want_leaves):
+        np.testing.assert_allclose(g, np.asarray(w), rtol=1e-12, atol=1e-14)
+
+
+def test_vjp_of_pytrees_as_jax_vjp():
+    jax, jnp = _jax()
+    params, x, _, _ = _trees(xg.asarray)
+    out, pullback = xg.vjp(_model(xg)[0], params, x)
+    cotangent = {"h": xg.asarray(T_X.T[:2] * 3.0), "extra": (xg.asarray(np.array([0.5, -2.0])),)}
+    got = pullback(cotangent)
+    j_params, j_x, _, _ = _trees(jnp.asarray)
+    j_out, j_pullback = jax.vjp(_model(jnp)[0], j_params, j_x)
+    want = j_pullback(jax.tree_util.tree_map(lambda c: jnp.asarray(c.numpy()), cotangent))
+    _assert_same_tree(out, j_out, jax)
+    assert type(got) is tuple and len(got) == 2
+    _assert_same_tree(got, want, jax)
+
+
+def test_vjp_of_pytrees_against_the_flat_call_and_finite_differences():
+    params, x, _, _ = _trees(xg.asarray)
+    f = _model(xg)[0]
+    cotangent = {"h": xg.asarray(T_X.T[:2]), "extra": (xg.asarray(T_B),)}
+    (g_params, g_x) = xg.vjp(f, params, x)[1](cotangent)
+
+    def flat(w, b, x):           # one output: sum of each output Tensor times its cotangent
+        out = f({"w": w, "b": [b]}, x)
+        return xg.sum(out["h"] * cotangent["h"]) + xg.sum(out["extra"][0] * cotangent["extra"][0])
+
+    _, pullback = xg.vjp(flat, params["w"], params["b"][0], x)
+    for got, want in zip((g_params["w"], g_params["b"][0], g_x), pullback(xg.asarray(1.0))):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12)
+    numeric = numerical_vjp(flat, [params["w"], params["b"][0], x], xg.asarray(1.0))
+    for got, want in zip((g_params["w"], g_params["b"][0], g_x), numeric):
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-6, atol=1e-9)
+
+
+def test_jvp_of_pytrees_as_jax_jvp():
+    jax, jnp = _jax()
+    params, x, t_params, t_x = _trees(xg.asarray)
+    out, product = xg.jvp(_model(xg)[0], (params, x), (t_params, t_x))
+    j_params, j_x, j_tp, j_tx = _trees(jnp.asarray)
+    j_out, j_product = jax.jvp(_model(jnp)[0], (j_params, j_x), (j_tp, j_tx))
+    _assert_same_tree(out, j_out, jax)
+    _assert_same_tree(product, j_product, jax)
+    one, one_product = xg.jvp(lambda p: _model(xg)[0](p, x), params, t_params)   # one primal
+    _assert_same_tree(one_product, jax.jvp(lambda p: _model(jnp)[0](p, j_x), (j_params,),
+                                           (j_tp,))[1], jax)
+
+
+@pytest.mark.parametrize("single", [True, False])
+def test_hvp_of_pytrees_as_jax_jvp_of_grad(single):
+    jax, jnp = _jax()
+    params, x, t_params, t_x = _trees(xg.asarray)
+    j_params, j_x, j_tp, j_tx = _trees(jnp.asarray)
+    g, j_g = _model(xg)[1], _model(jnp)[1]
+    if single:
+        value, product = xg.hvp(lambda p: g(p, x), params, t_params)
+        j_value, j_product = jax.jvp(jax.grad(lambda p: j_g(p, j_x)), (j_params,), (j_tp,))
+    else:
+        value, product = xg.hvp(g, (params, x), (t_params, t_x))
+        j_value, j_product = jax.jvp(jax.grad(j_g, argnums=(0, 1)), (j_params, j_x),
+                                     (j_tp, j_tx))
+    np.testing.assert_allclose(value.numpy(), np.asarray(j_g(j_params, j_x)), rtol=1e-12)
+    _assert_same_tree(product, j_product, jax)
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda p, x, t: xg.jvp(_model(xg)[0], (p, x), ({"w": t["w"], "b": t["b"][0]}, x)),
+     ValueError, r"jvp: tangents\[0\]\['b'\] is a leaf \(Tensor\) where primals\[0\]\['b'\] is "
+                 r"a list of 1"),
+    (lambda p, x, t: xg.jvp(_model(xg)[0], (p, x), ({"w": "w", "b": t["b"]}, x)),
+     TypeError, r"jvp: tangents\[0\]\['w'\] \(str 'w'\) is not a tensor"),
+    (lambda p, x, t: xg.hvp(_model(xg)[1], (p, x), ({"w": t["w"], "b": [x]}, x)),
+     ValueError, r"hvp: tangents\[0\]\['b'\]\[0\] has shape \(2, 3\) but its primal has shape "
+                 r"\(2,\)"),
+    (lambda p, x, t: xg.hvp(_model(xg)[1], (p, x), ({"w": t["w"]}, x)),
+     ValueError, r"hvp: tangents\[0\] is a dict with keys \['w'\] where primals\[0\] is a dict "
+                 r"with keys \['b', 'w'\]"),
+    (lambda p, x, t: xg.vjp(_model(xg)[0], p, x)[1]({"h": x.T[:2], "extra": x}),
+     ValueError, r"cotangent\['extra'\] is a leaf \(Tensor\) where f's output\['extra'\] is a "
+                 r"tuple of 1"),
+    (lambda p, x, t: xg.vjp(_model(xg)[0], p, x)[1]({"h": None, "extra": (t["b"][0],)}),
+     TypeError, r"cotangent\['h'\] of the output's shape \(2, 2\), got None"),
+    (lambda p, x, t: xg.vjp(_model(xg)[0], p, x)[1]({"h": x, "extra": (t["b"][0],)}),
+     ValueError, r"vjp_fn: cotangent\['h'\] has shape \(2, 3\) but the output there has shape"),
+    (lambda p, x, t: xg.vjp(lambda p: {"a": p["w"], "n": 2.0}, p),
+     TypeError, r"vjp needs a function returning Tensors.*got float at output\['n'\]"),
+])
+def test_bad_pytrees_in_products_name_the_argument_and_the_path(call, error, message):
+    params, x, t_params, _ = _trees(xg.asarray)
+    with pytest.raises(error, match=message):
+        call(params, x, t_params)
