@@ -80,6 +80,18 @@ def test_a_flat_list_gives_a_list_and_a_tuple_a_tuple_as_before():
     assert isinstance(tape.gradient(loss, w), xg.Tensor)
 
 
+def test_a_generator_gives_a_list_and_dict_subclasses_keep_their_type():
+    tape, loss, (w, b, s) = _recorded(persistent=True)
+    flat = tape.gradient(loss, [w, b])
+    got = tape.gradient(loss, (v for v in (w, b)))
+    assert type(got) is list and np.array_equal(got[1].numpy(), flat[1].numpy())
+    ordered = tape.gradient(loss, collections.OrderedDict(b=b, w=[w]))
+    assert type(ordered) is collections.OrderedDict and list(ordered) == ["b", "w"]
+    default = tape.gradient(loss, collections.defaultdict(list, w=w))
+    assert type(default) is collections.defaultdict and default.default_factory is list
+    np.testing.assert_array_equal(default["w"].numpy(), flat[0].numpy())
+
+
 @pytest.mark.parametrize("mode", ["none", "zero"])
 def test_unconnected_gradients_apply_to_each_leaf(mode):
     tape, loss, (w, b, s) = _recorded()

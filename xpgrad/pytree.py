@@ -12,6 +12,8 @@ shape. None in a container is a node without leaves (it stays None), as in JAX.
 """
 from __future__ import annotations
 
+from collections import defaultdict
+
 
 def is_node(value) -> bool:
     """Whether ``value`` is a container a pytree looks into: a tuple, list or dict."""
@@ -23,8 +25,10 @@ def map_leaves(fn, tree, path="", none_is_leaf=False):
     Python indexes it (``"['w']"``, ``"[0][1]"``). With ``none_is_leaf`` (TensorFlow's
     ``tf.nest``), a None in a container is a leaf too."""
     if isinstance(tree, dict):
-        return type(tree)((k, map_leaves(fn, v, f"{path}[{k!r}]", none_is_leaf))
-                          for k, v in tree.items())
+        items = ((k, map_leaves(fn, v, f"{path}[{k!r}]", none_is_leaf)) for k, v in tree.items())
+        if isinstance(tree, defaultdict):
+            return type(tree)(tree.default_factory, items)
+        return type(tree)(items)
     if isinstance(tree, (tuple, list)):
         children = [map_leaves(fn, v, f"{path}[{i}]", none_is_leaf) for i, v in enumerate(tree)]
         if isinstance(tree, tuple) and hasattr(tree, "_fields"):      # a namedtuple
