@@ -85,6 +85,8 @@ def test_a_generator_gives_a_list_and_dict_subclasses_keep_their_type():
     flat = tape.gradient(loss, [w, b])
     got = tape.gradient(loss, (v for v in (w, b)))
     assert type(got) is list and np.array_equal(got[1].numpy(), flat[1].numpy())
+    got = tape.gradient(loss, ({"w": v} for v in (w, b)))
+    assert type(got) is list and np.array_equal(got[1]["w"].numpy(), flat[1].numpy())
     ordered = tape.gradient(loss, collections.OrderedDict(b=b, w=[w]))
     assert type(ordered) is collections.OrderedDict and list(ordered) == ["b", "w"]
     default = tape.gradient(loss, collections.defaultdict(list, w=w))

@@ -41,12 +41,12 @@ def check_sources(sources, unconnected_gradients):
     try:
         if hint or isinstance(sources, (str, bytes)):
             raise TypeError
-        src = list(sources)             # a generator or a dict's values: one flat list
+        src = list(sources)             # a generator or a dict's values: taken as a list
     except TypeError:
         raise TypeError("sources must be a Tensor or a list of Tensors, got "
                         f"{type(sources).__name__}{hint} (nested lists, tuples and dicts of "
                         "Tensors are taken too, as TensorFlow's)") from None
-    return check_sources(src, unconnected_gradients)[0:2] + (None,)
+    return check_sources(src, unconnected_gradients)
 
 
 def tensor_leaves(tree, name, must=None) -> list:
@@ -65,27 +65,21 @@ def tensor_leaves(tree, name, must=None) -> list:
     def take(leaf, path):
         if not isinstance(leaf, Tensor):
             raise TypeError(f"{must or name + ' must be Tensors'}, got {type(leaf).__name__} at "
-                            f"{name}{path}{_LEAF_HINTS.get(_hint_kind(leaf), '')}")
+                            f"{name}{path}{_leaf_hint(leaf)}")
         found.append(leaf)
 
     map_leaves(take, tree, none_is_leaf=True)
     return found
 
 
-_LEAF_HINTS = {
-    "none": " (TensorFlow refuses a None there too: leave the entry out)",
-    "set": " (a set has no order: use a list or tuple)",
-    "array": " (wrap arrays with xg.asarray, or use the Variables themselves)",
-}
-
-
-def _hint_kind(leaf):
+def _leaf_hint(leaf) -> str:
+    """What to do about a leaf that is not a Tensor, for the error message."""
     if leaf is None:
-        return "none"
+        return " (TensorFlow refuses a None there too: leave the entry out)"
     if isinstance(leaf, (set, frozenset)):
-        return "set"
+        return " (a set has no order: use a list or tuple)"
     if isinstance(leaf, (int, float, complex, np.generic, np.ndarray)):
-        return "array"
+        return " (wrap arrays with xg.asarray, or use the Variables themselves)"
     return ""
 
 
