@@ -139,10 +139,28 @@ def test_output_gradients_of_a_nested_target_one_per_tensor():
     tape, loss, (w, b, s) = _recorded(persistent=True)
     with pytest.raises(ValueError, match="output_gradients has 1 entries for the 2 Tensors"):
         tape.gradient([loss, loss], w, output_gradients=[1.0])
-    with pytest.raises(ValueError, match=r"output_gradients\[1\] has shape \(3,\)"):
+    with pytest.raises(ValueError, match=r"output_gradients\[1\] has shape \(3,\) but "
+                                         r"target\[1\] has shape \(\)"):
         tape.gradient([loss, loss], w, output_gradients=[1.0, np.ones(3)])
     none_is_ones = tape.gradient([loss, loss], w, output_gradients=[None, 1.0])
     np.testing.assert_allclose(none_is_ones.numpy(), tape.gradient([loss, loss], w).numpy())
+
+
+def test_output_gradients_line_up_with_a_dict_target_as_tf_nest_flattens_them():
+    """tf.nest.flatten sorts a dict's keys: a flat list of output gradients follows the sorted
+    keys, and a dict of them lines up key by key whatever its order."""
+    tape, loss, (w, b, s) = _recorded(persistent=True)
+    with tape:
+        y = xg.tanh(w)
+        combined = 3.0 * loss + xg.sum(y * xg.asarray(W0))
+    want = tape.gradient(combined, [w, s])
+    for og in ([3.0, W0], {"b_y": W0, "a_loss": 3.0}):
+        got = tape.gradient({"b_y": y, "a_loss": loss}, [w, s], output_gradients=og)
+        for g, h in zip(got, want):
+            np.testing.assert_allclose(g.numpy(), h.numpy(), rtol=1e-12)
+    with pytest.raises(ValueError, match=r"output_gradients\['b_y'\] has shape \(\) but "
+                                         r"target\['b_y'\] has shape \(3, 2\)"):
+        tape.gradient({"b_y": y, "a_loss": loss}, w, output_gradients={"b_y": 1.0, "a_loss": 1.0})
 
 
 def test_nested_sources_under_an_outer_tape_give_second_derivatives():

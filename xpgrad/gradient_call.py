@@ -103,50 +103,53 @@ def check_target(target, where="target"):
     raise TypeError(message)
 
 
-def check_targets(target) -> list:
-    """The Tensors of a nested ``target`` (lists, tuples, dicts: TensorFlow differentiates the
-    sum of them), each checked as ``check_target`` does, its path named.
+def nest_leaves(tree, path="") -> list:
+    """``[(path, leaf)]`` in ``tf.nest.flatten``'s order: a dict's keys sorted, None a leaf.
+
+    >>> nest_leaves({"b": 1, "a": [2, None]})
+    [("['a'][0]", 2), ("['a'][1]", None), ("['b']", 1)]
+    """
+    if isinstance(tree, dict):
+        try:
+            keys = sorted(tree)
+        except TypeError:               # keys of several types: in their own order
+            keys = list(tree)
+        return [pair for k in keys for pair in nest_leaves(tree[k], f"{path}[{k!r}]")]
+    if isinstance(tree, (tuple, list)):
+        return [pair for i, v in enumerate(tree) for pair in nest_leaves(v, f"{path}[{i}]")]
+    return [(path, tree)]
+
+
+def targets_and_seeds(target, output_gradients):
+    """``(Tensors, seeds)`` of a nested ``target`` (TensorFlow differentiates the sum of its
+    Tensors), each checked as ``check_target`` does, in ``tf.nest.flatten``'s order;
+    ``output_gradients`` is flattened the same way, one entry per target Tensor (None: ones),
+    so one in the target's structure lines up key by key.
 
     >>> import xpgrad as xg
-    >>> len(check_targets({"a": xg.asarray(1.0), "b": [xg.asarray(2.0)]}))
-    2
+    >>> ts, seeds = targets_and_seeds({"b": xg.asarray([1.0]), "a": xg.asarray(2.0)},
+    ...                               {"a": 3.0, "b": None})
+    >>> [t.tolist() for t in ts], [s.tolist() for s in seeds]
+    ([2.0, [1.0]], [3.0, [1.0]])
     """
     if not is_node(target):
         check_target(target)
-        return [target]
-    found = []
-
-    def take(leaf, path):
-        check_target(leaf, f"target{path}")
-        found.append(leaf)
-
-    map_leaves(take, target, none_is_leaf=True)
-    return found
-
-
-def seeds_of(targets, output_gradients):
-    """One seed per target Tensor (``seed_of``); ``output_gradients`` is flattened as
-    TensorFlow does, one entry per target Tensor in order, None for ones.
-
-    >>> import xpgrad as xg
-    >>> [s.tolist() for s in seeds_of([xg.asarray([1.0]), xg.asarray(2.0)], [None, 3.0])]
-    [[1.0], 3.0]
-    """
-    if output_gradients is None:
-        return [seed_of(t, None) for t in targets]
-    if is_node(output_gradients):
-        given = []
-        map_leaves(lambda leaf, path: given.append(leaf), output_gradients, none_is_leaf=True)
-    else:
-        given = [output_gradients]
+    targets = nest_leaves(target)
+    for path, t in targets:
+        check_target(t, f"target{path}")
+    given = ([("", None)] * len(targets) if output_gradients is None else
+             nest_leaves(output_gradients) if is_node(output_gradients) else
+             [("", output_gradients)])
     if len(given) != len(targets):
         raise ValueError(f"output_gradients has {len(given)} entries for the {len(targets)} "
-                         "Tensors of target; give one per target Tensor, in order (None for "
-                         "ones), as TensorFlow")
-    return [seed_of(t, g, f"[{i}]") for i, (t, g) in enumerate(zip(targets, given))]
+                         "Tensors of target; give one per target Tensor, in the target's "
+                         "structure or flattened as tf.nest.flatten (None for ones)")
+    seeds = [seed_of(t, g, f"output_gradients{g_path}", f"target{t_path}")
+             for (t_path, t), (g_path, g) in zip(targets, given)]
+    return [t for _, t in targets], seeds
 
 
-def seed_of(target, output_gradients, where=""):
+def seed_of(target, output_gradients, og_label="output_gradients", target_label="the target"):
     """The gradient ``gradient()`` starts from: ones of ``target``'s shape, or
     ``output_gradients`` checked against it (a Tensor: another recording tape differentiates
     through it).
@@ -170,8 +173,8 @@ def seed_of(target, output_gradients, where=""):
 
         og = asarray(output_gradients, dtype=target.dtype, backend=be)
         if og.shape != target.shape:
-            raise ValueError(f"output_gradients{where} has shape {og.shape} but the target"
-                             f"{where} has shape {target.shape}; they must match")
+            raise ValueError(f"{og_label} has shape {og.shape} but {target_label} has shape "
+                             f"{target.shape}; they must match")
         return og        # a Tensor: another tape recording differentiates through it
     return raw
 

@@ -42,8 +42,8 @@ import numpy as np
 
 from ._args import flag
 from .backward import _DTYPE_CODES, _SOLE, _SOLE_BASE, _dtype_code, _exact_scalars, _walk
-from .gradient_call import (check_sources, check_targets, finish, seed_of, seeds_of,
-                            tensor_leaves, walk_seed, walk_seeds)
+from .gradient_call import (check_sources, finish, seed_of, targets_and_seeds, tensor_leaves,
+                            walk_seed, walk_seeds)
 from .pytree import is_node, rebuild
 from .primitive import tape_state
 from .tensor import Tensor, _wrap
@@ -278,8 +278,7 @@ class GradientTape:
             self._check_usable()
             seed = seed_of(target, output_gradients)
         else:
-            target = check_targets(target)
-            seed = seeds_of(target, output_gradients)
+            target, seed = targets_and_seeds(target, output_gradients)
             self._check_usable()
         grads = self._backward(target, src, seed, consume=not self._persistent)
         out = []
