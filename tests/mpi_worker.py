@@ -321,6 +321,31 @@ def scenario_cupy():
     ok(f"cupy {dist.engines.engine_for(w, cp_params[0]._data).name}")
 
 
+def scenario_nested():
+    """DistributedGradientTape.gradient with a dict of nested lists and tuples of sources and a
+    nested target: the reduced gradients in the sources' structure, equal to the flat call and
+    to one process over the whole batch."""
+    dist.init()
+    r, n = dist.rank(), dist.size()
+    params = mlp(seed=0)
+    x, y = data(4 * n + 1)
+    with xg.GradientTape() as tape:
+        ref = tape.gradient(loss_fn(params, xg.asarray(x), xg.asarray(y)), params)
+    sl = split(len(y), n, r)
+    with xg.GradientTape(persistent=True) as tape:
+        loss = loss_fn(params, xg.asarray(x[sl]), xg.asarray(y[sl]))
+    tree = {"weights": params[:3], "biases": (params[3], [params[4], params[5]])}
+    dtape = dist.DistributedGradientTape(tape, bucket_bytes=200)
+    flat = dtape.gradient(loss, params, weight=len(y[sl]))
+    got = dtape.gradient({"loss": [loss]}, tree, weight=len(y[sl]))
+    assert type(got["weights"]) is list and type(got["biases"][1]) is list, got
+    leaves = got["weights"] + [got["biases"][0]] + got["biases"][1]
+    for g, f, e, p in zip(leaves, flat, ref, params):
+        close(g.numpy(), f.numpy(), 0, f"nested {p.name} against the flat call")
+        close(g.numpy(), e.numpy(), 1e-12, f"nested {p.name} against one process")
+    ok("nested sources")
+
+
 def scenario_all():
     scenario_api()
     scenario_engines()

@@ -57,8 +57,9 @@ def test_watching_and_differentiating_non_tensors():
         x = xg.asarray(1.0)
         tape.watch(x)
         y = x * 2.0
-    with pytest.raises(TypeError, match="sources must be Tensors, got list"):
-        tape.gradient(y, [[x]])
+    with pytest.raises(TypeError,
+                       match=r"sources must be Tensors, got float at sources\[0\]\[1\]"):
+        tape.gradient(y, [[x, 2.0]])        # a nested list is TensorFlow's nested structure
     with pytest.raises(TypeError, match="target must be a Tensor, got float"):
         tape.gradient(2.0, x)
 

@@ -96,8 +96,9 @@ def test_bad_jvp_calls_are_named():
     x = xg.asarray(X0)
     with pytest.raises(ValueError, match="tangents"):
         xg.jvp(_f, x, xg.asarray([1.0]))
-    with pytest.raises(TypeError, match="jvp needs a function returning one"):
-        xg.jvp(lambda t: (t, t), x, x)
+    with pytest.raises(TypeError, match=r"jvp needs a function returning floating-point "
+                                        r"Tensors.*got float at output\[1\]"):
+        xg.jvp(lambda t: (t, 3.0), x, x)        # a tuple of Tensors is a pytree, as in JAX
     with pytest.raises(TypeError, match="jvp takes a callable"):
         xg.jvp(None, x, x)
 

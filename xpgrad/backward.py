@@ -23,11 +23,12 @@ from .primitive import BY_INDEX as PRIMITIVES_BY_INDEX
 from .tensor import _keyed
 
 
-def _walk(nodes, home, tkey, skeys, seed, consume, higher, after=None):
-    """{key: gradient} of the walk back from ``tkey``. ``after(i, grads)``, when given, is
+def _walk(nodes, home, seeds, skeys, consume, higher, after=None):
+    """{key: gradient} of the walk back from the targets' keys in ``seeds`` ({key: seed}, the
+    dict the walk fills). ``after(i, grads)``, when given, is
     called once the node at index ``i`` has added its gradients (xpgrad.distributed starts a
     bucket's reduction there as soon as its sources' gradients are final)."""
-    grads = {tkey: seed}
+    grads = seeds
     get, take = grads.get, grads.pop
     # keys whose accumulator this walk allocated and nothing else has seen: added into in place
     owned = set()

@@ -1,5 +1,5 @@
-"""Function transformations on the tape: grad, value_and_grad, vjp, jvp, jacobian, hessian,
-hvp.
+"""Function transformations on the tape: grad, value_and_grad, jacobian, hessian (vjp, jvp and
+hvp are in products.py); a differentiated argument may be a pytree (pytree.py), as in JAX.
 
 >>> import xpgrad as xg
 >>> f = lambda x: xg.sum(x ** 3)
@@ -16,15 +16,13 @@ from collections import Counter
 import numpy as np
 
 from ._args import flag
-from .backend import MixedBackendError
 from .creation import asarray
-from .ops import reductions
 from .pytree import leaves, map_leaves, rebuild
 from .tape import GradientTape
 from .tensor import Tensor
 
 
-def _prepare(args, argnums, trees=False, keywords=()):
+def _prepare(args, argnums, keywords=()):
     single = isinstance(argnums, numbers.Integral) and not isinstance(argnums, bool)
     nums = (argnums,) if single else (tuple(argnums) if isinstance(argnums, (tuple, list))
                                       else None)
@@ -39,7 +37,7 @@ def _prepare(args, argnums, trees=False, keywords=()):
                     "by keyword" if keywords else "")
             raise ValueError(f"argnums {i} is out of range for {len(args)} positional "
                              f"arguments{hint}")
-        args[i] = _differentiated_argument(args[i], i % len(args), argnums, trees)
+        args[i] = _differentiated_argument(args[i], i % len(args), argnums)
     return single, nums, _distinct(args, nums)
 
 
@@ -53,15 +51,11 @@ def _is_tree(value) -> bool:
         isinstance(v, (Tensor, np.ndarray)) or _is_tree(v) for v in value)
 
 
-def _differentiated_argument(value, i, argnums, trees):
-    """Argument ``i`` with every array in it a floating-point Tensor: a pytree (when ``trees``:
-    grad, value_and_grad, jacobian and hessian take them) keeps its structure."""
+def _differentiated_argument(value, i, argnums):
+    """Argument ``i`` with every array in it a floating-point Tensor: a pytree keeps its
+    structure."""
     if not _is_tree(value):
         return _differentiable(value, i, argnums)
-    if not trees:
-        raise TypeError(f"argument {i} is a {type(value).__name__} of arrays (a pytree): "
-                        "grad, value_and_grad, jacobian and hessian differentiate those, as "
-                        "JAX; here pass one array per argument")
     return map_leaves(lambda leaf, path: _differentiable(leaf, f"{i}{path}", argnums), value)
 
 
@@ -167,7 +161,7 @@ def value_and_grad(f, argnums=0, has_aux=False):
     has_aux = flag(has_aux, "has_aux", "value_and_grad")
 
     def wrapped(*args, **kwargs):
-        single, nums, args = _prepare(args, argnums, trees=True, keywords=kwargs)
+        single, nums, args = _prepare(args, argnums, keywords=kwargs)
         groups, sources = _sources(args, nums)
         with GradientTape() as tape:
             tape.watch(sources)
@@ -199,32 +193,6 @@ def grad(f, argnums=0, has_aux=False):
     return wrapped
 
 
-def vjp(f, *primals):
-    """``(f(*primals), vjp_fn)`` where ``vjp_fn(cotangent)`` gives one gradient per primal.
-
-    >>> import xpgrad as xg
-    >>> y, pullback = xg.vjp(lambda x: x * 2.0, xg.asarray([1.0, 2.0]))
-    >>> pullback(xg.asarray([1.0, 10.0]))[0].tolist()
-    [2.0, 20.0]
-    """
-    _check_callable(f, "vjp")
-    _, nums, args = _prepare(primals, tuple(range(len(primals))))
-    tape = GradientTape(persistent=True)
-    with tape:
-        tape.watch(args)
-        out = f(*args)
-
-    def vjp_fn(cotangent):
-        if cotangent is None and getattr(out, "size", None) != 1:
-            raise TypeError(f"vjp_fn needs a cotangent of the output's shape "
-                            f"{getattr(out, 'shape', type(out).__name__)}, got None (as in "
-                            "PyTorch, None stands for 1 only for a one-element output)")
-        return tuple(tape.gradient(out, args, output_gradients=cotangent,
-                                   unconnected_gradients="zero"))
-
-    return out, vjp_fn
-
-
 def jacobian(f, argnums=0, has_aux=False):
     """A function returning the Jacobian of ``f`` (shape ``out.shape + arg.shape``); with
     ``has_aux``, ``f`` returns ``(output, aux)`` and the function ``(jacobian, aux)``, as
@@ -239,7 +207,7 @@ def jacobian(f, argnums=0, has_aux=False):
     has_aux = flag(has_aux, "has_aux", "jacobian")
 
     def wrapped(*args, **kwargs):
-        single, nums, args = _prepare(args, argnums, trees=True, keywords=kwargs)
+        single, nums, args = _prepare(args, argnums, keywords=kwargs)
         groups, sources = _sources(args, nums)
         tape = GradientTape(persistent=True)
         with tape:
@@ -270,7 +238,7 @@ def hessian(f, argnums=0, has_aux=False):
     gradient = value_and_grad(f, argnums, has_aux)
 
     def wrapped(*args, **kwargs):
-        single, nums, args = _prepare(args, argnums, trees=True, keywords=kwargs)
+        single, nums, args = _prepare(args, argnums, keywords=kwargs)
         groups, sources = _sources(args, nums)
         with GradientTape(persistent=True) as outer:
             outer.watch(sources)
@@ -284,110 +252,4 @@ def hessian(f, argnums=0, has_aux=False):
     return wrapped
 
 
-def hvp(f, primals, tangents):
-    """``(f(*primals), H @ tangents)``: the Hessian of scalar-valued ``f`` times ``tangents``
-    in two reverse passes, as ``torch.autograd.functional.hvp``. ``primals`` and
-    ``tangents`` are one tensor (or array-like) each, or tuples (or lists, as in JAX) of the
-    same length, one entry per argument of ``f`` (then the product is a tuple, one entry per
-    primal).
-
-    >>> import xpgrad as xg
-    >>> value, product = xg.hvp(lambda x: xg.sum(x ** 3), xg.asarray([1.0, 2.0]),
-    ...                         xg.asarray([1.0, 1.0]))
-    >>> value.item(), product.tolist()
-    (9.0, [6.0, 12.0])
-    """
-    from .ops import positive
-
-    _check_callable(f, "hvp")
-    single, args, tangents = _with_tangents(primals, tangents, "hvp")
-    # the tape differentiates fresh aliases of the primals, so a tangent that is a primal
-    # (``hvp(f, x, x)``) stays a constant: H @ x, not H @ x + grad f (tapes outside still see
-    # the aliases come from the primals)
-    args = [positive(a) for a in args]
-    with GradientTape() as outer:
-        outer.watch(args)
-        value, grads = value_and_grad(f, tuple(range(len(args))))(*args)
-        directional = _real_inner(grads, tangents)
-    products = tuple(outer.gradient(directional, args, unconnected_gradients="zero"))
-    return value, products[0] if single else products
-
-
-def _real_inner(grads, tangents):
-    """``sum Re(g * conj(t))``, the real inner product of C as R^2 (``sum(g * t)`` for real
-    tensors): the gradient of it is PyTorch's jvp (of a vjp) and hvp for complex inputs too."""
-    from .ops import conj, real
-
-    return sum(reductions.sum(g * t) if not (g.dtype.kind == "c" or t.dtype.kind == "c")
-               else reductions.sum(real(g * conj(t))) for g, t in zip(grads, tangents))
-
-
-def _with_tangents(primals, tangents, who):
-    """``(single, primal Tensors, tangent Tensors)``: one of each, or tuples (or lists, as in
-    JAX: one entry per argument of ``f``) of equal length and matching shapes. With one primal,
-    ``tangents`` is one array-like too (``[1.0, 0.5]`` is one vector)."""
-    single = not isinstance(primals, (tuple, list))
-    primals = (primals,) if single else tuple(primals)
-    if single or not isinstance(tangents, (tuple, list)):
-        tangents = (tangents,)
-    if len(tangents) != len(primals):
-        raise ValueError(f"{who}: tangents has {len(tangents)} entries for {len(primals)} "
-                         "primals")
-    primals = [_named_tensor(p, f"{who}: primals[{i}]") for i, p in enumerate(primals)]
-    _, _, args = _prepare(primals, tuple(range(len(primals))))
-    tangents = [_named_tensor(t, f"{who}: tangents[{i}]", a.backend)
-                for i, (t, a) in enumerate(zip(tangents, args))]
-    for i, (t, a) in enumerate(zip(tangents, args)):
-        if t.backend.name != a.backend.name:
-            raise MixedBackendError(f"{who}: tangents[{i}] is on backend {t.backend.name!r} but "
-                                    f"its primal is on {a.backend.name!r}; move it with "
-                                    f".to({a.backend.name!r})")
-        if t.shape != a.shape:
-            raise ValueError(f"{who}: tangents[{i}] has shape {t.shape} but its primal has "
-                             f"shape {a.shape}; they must match")
-    return single, args, tangents
-
-
-def _named_tensor(value, label, backend=None):
-    """``value`` as a Tensor (on ``backend``); TypeError starting with ``label`` if it is no
-    array."""
-    if isinstance(value, Tensor):
-        return value
-    try:
-        return asarray(value, backend=backend)
-    except (TypeError, ValueError):
-        raise TypeError(f"{label} ({type(value).__name__} {value!r:.40}) is not a tensor or "
-                        "numbers") from None
-
-
-def jvp(f, primals, tangents):
-    """``(f(*primals), J @ tangents)``: the Jacobian-vector product (forward-mode derivative)
-    of ``f``, as ``torch.autograd.functional.jvp`` computes it: by differentiating a vjp with
-    respect to its cotangent, two reverse passes. ``primals`` and ``tangents`` are one tensor
-    (or array-like) each, or tuples (or lists, as in JAX's ``jvp``) of the same length, one
-    entry per argument of ``f``; ``f`` returns one tensor.
-
-    >>> import xpgrad as xg
-    >>> out, product = xg.jvp(lambda x: x ** 2, xg.asarray([1.0, 3.0]), xg.asarray([1.0, 0.5]))
-    >>> out.tolist(), product.tolist()
-    ([1.0, 9.0], [2.0, 3.0])
-    """
-    from .creation import zeros_like
-
-    _check_callable(f, "jvp")
-    _, args, tangents = _with_tangents(primals, tangents, "jvp")
-    # the outer tape records while the inner one does, so the inner keeps what the generic
-    # rules read (which the outer differentiates); it watches only the cotangent
-    with GradientTape(watch_accessed_variables=False) as outer:
-        with GradientTape() as inner:
-            inner.watch(args)
-            out = f(*args)
-        if not isinstance(out, Tensor) or not out.dtype.is_inexact:
-            raise TypeError(f"jvp needs a function returning one floating-point Tensor, got "
-                            f"{getattr(out, 'dtype', type(out).__name__)}")
-        cotangent = zeros_like(out)
-        outer.watch(cotangent)
-        grads = inner.gradient(out, args, output_gradients=cotangent,
-                               unconnected_gradients="zero")
-        directional = _real_inner(grads, tangents)
-    return out, outer.gradient(directional, cotangent, unconnected_gradients="zero")
+from .products import hvp, jvp, vjp  # noqa: E402,F401  (they build on the above)

@@ -18,12 +18,14 @@ from .tensor import Tensor, _wrap
 
 
 def _checked(tape, who, target, source, unconnected_gradients, many=False):
-    """``(single, sources)``, the sources as a list: one Tensor, or (``many``) a list of them."""
+    """``(single, sources, structure)`` as ``check_sources`` gives them: one Tensor, or
+    (``many``) lists, tuples and dicts of them, nested as TensorFlow's."""
     from .gradient_call import check_sources
 
-    sources = (Tensor, list, tuple) if many else Tensor
+    sources = (Tensor, list, tuple, dict) if many else Tensor
     if not (isinstance(target, Tensor) and isinstance(source, sources)):
-        what = "one source Tensor or a list of them" if many else "one source Tensor"
+        what = ("one source Tensor or a (nested) list, tuple or dict of them" if many
+                else "one source Tensor")
         raise TypeError(f"{who} takes a target Tensor and {what}, got "
                         f"{type(target).__name__} and {type(source).__name__}")
     return check_sources(source, unconnected_gradients)
@@ -66,9 +68,12 @@ def _assembled(tape, rows, shape, source, unconnected_gradients, axis=0):
 
 
 def jacobian(tape, target, source, unconnected_gradients="none"):
-    """``tape.jacobian``: shape ``target.shape + source.shape``; for a list of sources, a list
-    of those (TensorFlow's), from the same passes."""
-    single, sources = _checked(tape, "jacobian", target, source, unconnected_gradients,
+    """``tape.jacobian``: shape ``target.shape + source.shape``; for a list of sources (or
+    nested lists, tuples, dicts), those in the same structure (TensorFlow's), from the same
+    passes."""
+    from .pytree import rebuild
+
+    single, sources, structure = _checked(tape, "jacobian", target, source, unconnected_gradients,
                                many=True)
     tape._check_usable()
     n, xp, raw = target.size, target._backend.xp, target._data
@@ -76,7 +81,10 @@ def jacobian(tape, target, source, unconnected_gradients="none"):
                                          for i in range(n)))
     jacobians = [_assembled(tape, r, target.shape + s.shape, s, unconnected_gradients)
                  for r, s in zip(rows, sources)]
-    return jacobians[0] if single else jacobians
+    if structure is not None:
+        return rebuild(structure, jacobians)
+    return jacobians[0] if single else (tuple(jacobians) if isinstance(source, tuple)
+                                        else jacobians)
 
 
 def batch_jacobian(tape, target, source, unconnected_gradients="none"):

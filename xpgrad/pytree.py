@@ -12,23 +12,29 @@ shape. None in a container is a node without leaves (it stays None), as in JAX.
 """
 from __future__ import annotations
 
+from collections import defaultdict
+
 
 def is_node(value) -> bool:
     """Whether ``value`` is a container a pytree looks into: a tuple, list or dict."""
     return isinstance(value, (tuple, list, dict))
 
 
-def map_leaves(fn, tree, path=""):
+def map_leaves(fn, tree, path="", none_is_leaf=False):
     """``tree`` with every leaf replaced by ``fn(leaf, path)``; ``path`` names the leaf the way
-    Python indexes it (``"['w']"``, ``"[0][1]"``)."""
+    Python indexes it (``"['w']"``, ``"[0][1]"``). With ``none_is_leaf`` (TensorFlow's
+    ``tf.nest``), a None in a container is a leaf too."""
     if isinstance(tree, dict):
-        return type(tree)((k, map_leaves(fn, v, f"{path}[{k!r}]")) for k, v in tree.items())
+        items = ((k, map_leaves(fn, v, f"{path}[{k!r}]", none_is_leaf)) for k, v in tree.items())
+        if isinstance(tree, defaultdict):
+            return type(tree)(tree.default_factory, items)
+        return type(tree)(items)
     if isinstance(tree, (tuple, list)):
-        children = [map_leaves(fn, v, f"{path}[{i}]") for i, v in enumerate(tree)]
+        children = [map_leaves(fn, v, f"{path}[{i}]", none_is_leaf) for i, v in enumerate(tree)]
         if isinstance(tree, tuple) and hasattr(tree, "_fields"):      # a namedtuple
             return type(tree)(*children)
         return type(tree)(children)
-    if tree is None and path:
+    if tree is None and path and not none_is_leaf:
         return None
     return fn(tree, path)
 
@@ -44,3 +50,52 @@ def rebuild(tree, new_leaves):
     """``tree``'s structure with ``new_leaves`` (in ``leaves`` order) in place of its own."""
     it = iter(new_leaves)
     return map_leaves(lambda leaf, path: next(it), tree)
+
+
+def leaves_like(tree, other, name, against):
+    """``[(path, leaf)]`` of ``other`` at the places of ``tree``'s leaves, in ``leaves(tree)``'s
+    order (a dict's keys may come in any order, a list stand for a tuple); ValueError naming
+    ``name`` and the path where ``other`` has another structure than ``against`` (``tree``).
+
+    >>> leaves_like({"a": 1, "b": [2]}, {"b": [20], "a": 10}, "tangents", "primals")
+    [("['a']", 10), ("['b'][0]", 20)]
+    >>> leaves_like({"a": 1}, {"a": [1], "c": 2}, "tangents", "primals")
+    Traceback (most recent call last):
+    ...
+    ValueError: tangents is a dict with keys ['a', 'c'] where primals is a dict with keys ['a']; \
+they must have the same structure, as in JAX
+    """
+    found = []
+
+    def walk(t, o, path):
+        if isinstance(t, dict):
+            if not isinstance(o, dict) or set(o) != set(t):
+                raise _mismatch(name, against, path, t, o)
+            for k, v in t.items():
+                walk(v, o[k], f"{path}[{k!r}]")
+        elif isinstance(t, (tuple, list)):
+            if not isinstance(o, (tuple, list)) or len(o) != len(t):
+                raise _mismatch(name, against, path, t, o)
+            for i, (v, w) in enumerate(zip(t, o)):
+                walk(v, w, f"{path}[{i}]")
+        elif t is None and path:
+            if o is not None:
+                raise _mismatch(name, against, path, t, o)
+        else:
+            found.append((path, o))
+
+    walk(tree, other, "")
+    return found
+
+
+def _mismatch(name, against, path, expected, got):
+    return ValueError(f"{name}{path} is {_described(got)} where {against}{path} is "
+                      f"{_described(expected)}; they must have the same structure, as in JAX")
+
+
+def _described(value):
+    if isinstance(value, dict):
+        return f"a dict with keys {sorted(value, key=repr)}"
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)}"
+    return "None" if value is None else f"a leaf ({type(value).__name__})"

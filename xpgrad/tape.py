@@ -42,7 +42,9 @@ import numpy as np
 
 from ._args import flag
 from .backward import _DTYPE_CODES, _SOLE, _SOLE_BASE, _dtype_code, _exact_scalars, _walk
-from .gradient_call import check_sources, check_target, finish, seed_of
+from .gradient_call import (check_sources, finish, seed_of, targets_and_seeds, tensor_leaves,
+                            walk_seed, walk_seeds)
+from .pytree import is_node, rebuild
 from .primitive import tape_state
 from .tensor import Tensor, _wrap
 
@@ -101,9 +103,10 @@ class GradientTape:
         self._recording = False
 
     def watch(self, tensor) -> None:
-        """Watch a floating-point tensor (or a list/tuple of them) so gradients can reach it."""
-        if isinstance(tensor, (list, tuple)):
-            for t in tensor:
+        """Watch a floating-point tensor (or nested lists, tuples and dicts of them, as
+        TensorFlow's) so gradients can reach it."""
+        if is_node(tensor):
+            for t in tensor_leaves(tensor, "tensor", "watch() takes Tensors"):
                 self.watch(t)
             return
         if not isinstance(tensor, Tensor):
@@ -264,14 +267,19 @@ class GradientTape:
                  unconnected_gradients="none"):
         """Gradient of ``target`` (or the sum of its entries) with respect to ``sources``.
 
-        ``sources`` is a tensor or a list/tuple of them; the result has the same structure. A
-        source ``target`` does not depend on gives None, or zeros with
-        ``unconnected_gradients="zero"``. ``output_gradients`` weights a non-scalar target.
+        ``sources`` is a tensor, or a list, tuple, dict (or namedtuple) of them, nested as
+        TensorFlow's; the result has the same structure. A source ``target`` does not depend on
+        gives None, or zeros with ``unconnected_gradients="zero"``. ``output_gradients``
+        weights a non-scalar target. A nested ``target`` is differentiated as the sum of its
+        Tensors (TensorFlow's), ``output_gradients`` then giving one entry per Tensor in order.
         """
-        single, src = check_sources(sources, unconnected_gradients)
-        check_target(target)
-        self._check_usable()
-        seed = seed_of(target, output_gradients)
+        single, src, structure = check_sources(sources, unconnected_gradients)
+        if isinstance(target, Tensor):
+            self._check_usable()
+            seed = seed_of(target, output_gradients)
+        else:
+            target, seed = targets_and_seeds(target, output_gradients)
+            self._check_usable()
         grads = self._backward(target, src, seed, consume=not self._persistent)
         out = []
         for s in src:
@@ -286,6 +294,8 @@ class GradientTape:
             out.append(finish(g, s, unconnected_gradients))
             if g is not None:
                 grads[s._key] = g      # the same source again in the list gets a copy
+        if structure is not None:
+            return rebuild(structure, out)
         return out[0] if single else (tuple(out) if isinstance(sources, tuple) else out)
 
     def jacobian(self, target, source, unconnected_gradients="none"):
@@ -336,7 +346,8 @@ class GradientTape:
         self._watched = set()
 
     def _backward(self, target, sources, seed, consume):
-        """Walk the nodes in reverse from ``target``; return {tensor key: gradient}.
+        """Walk the nodes in reverse from ``target`` (a Tensor, or a list of them with a list of
+        seeds: the sum of them is differentiated); return {tensor key: gradient}.
 
         When another tape records, the rules run on Tensors through the xpgrad namespace, so
         that tape records the gradient computation itself (higher-order gradients).
@@ -346,15 +357,14 @@ class GradientTape:
             self._pop()   # gradient computations are not recorded on this tape
         try:
             higher = bool(tape_state.recording)
-            if higher:
-                if not isinstance(seed, Tensor):
-                    seed = _wrap(seed, target._backend)
-            elif isinstance(seed, Tensor):
-                seed = seed._data
-            if not target._key:     # a target no node made: only itself as a source sees it
-                target._key = next_key()
-            return _walk(self._nodes, self._home, target._key, {s._key for s in sources}, seed,
-                         consume, higher, self._walk_hook)
+            if isinstance(target, list):
+                seeds = walk_seeds(target, seed, higher, next_key)
+            else:
+                if not target._key:     # a target no node made: only itself as a source sees it
+                    target._key = next_key()
+                seeds = {target._key: walk_seed(seed, target, higher)}
+            return _walk(self._nodes, self._home, seeds, {s._key for s in sources}, consume,
+                         higher, self._walk_hook)
         finally:
             if consume:
                 self._release()

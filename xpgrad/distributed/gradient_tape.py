@@ -18,6 +18,7 @@ import weakref
 from .._args import flag
 from ..primitive import tape_state
 from ..gradient_call import check_sources
+from ..pytree import leaves, map_leaves, rebuild
 from ..tensor import _wrap
 from .buckets import DEFAULT_BUCKET_BYTES, Reduction, plan_for
 from .agreement import ADVICE, check_same, raise_together
@@ -123,16 +124,17 @@ class DistributedGradientTape:
 
     def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none",
                  *, weight=1.0):
-        """Gradients of ``target`` reduced over all ranks (the structure of ``sources``).
+        """Gradients of ``target`` reduced over all ranks, in the structure of ``sources``
+        (a Tensor, or lists, tuples, namedtuples and dicts of them, nested, as
+        ``GradientTape.gradient`` takes them; each Tensor once).
 
         A rank with nothing to contribute (an empty local batch) passes ``weight=0``; its
         ``target`` may then be None. A source no rank has a gradient for gives None (zeros
         with ``unconnected_gradients="zero"``).
         """
         weight = check_weight(weight)
-        single, src = check_sources(sources, unconnected_gradients)
-        if len({id(s) for s in src}) != len(src):
-            raise ValueError("sources lists a tensor twice; list each source once")
+        single, src, structure = check_sources(sources, unconnected_gradients)
+        _check_each_once(src, structure)
         if target is None and weight != 0:
             raise ValueError("target is None: only a rank with nothing to contribute "
                              "(weight=0, an empty local batch) may pass no target")
@@ -142,6 +144,8 @@ class DistributedGradientTape:
         for g in out:
             if g is not None:
                 _REDUCED[id(g)] = g
+        if structure is not None:
+            return rebuild(structure, out)
         return out[0] if single else (tuple(out) if isinstance(sources, tuple) else out)
 
     def _reduced(self, target, src, output_gradients, weight):
@@ -185,6 +189,19 @@ class DistributedGradientTape:
         self.last_timing = {"walk": t1 - t0, "wait": time.perf_counter() - t1,
                             "started_in_walk": started_in_walk}
         return [None if g is None else _wrap(g, s._backend) for g, s in zip(out, src)]
+
+
+def _check_each_once(src, structure):
+    """ValueError naming both places unless each source Tensor comes once (its gradient is
+    reduced once, in one bucket)."""
+    first = {}
+    for i, s in enumerate(src):
+        if id(s) in first:
+            paths = (leaves(map_leaves(lambda leaf, path: path, structure)) if structure
+                     is not None else [f"[{j}]" for j in range(len(src))])
+            raise ValueError(f"sources lists a tensor twice (sources{paths[first[id(s)]]} and "
+                             f"sources{paths[i]}); list each source once")
+        first[id(s)] = i
 
 
 def _overlap_hook(tape, sources, reduction):
