@@ -111,19 +111,23 @@ def rmsprop_momentum(p, g, sq, mom, lr, rho, crho, mu, eps):
 rmsprop_momentum_par = parallel_blocks(rmsprop_momentum, arrays=4)
 
 
+@njit(fastmath=MATH_FLAGS, error_model="numpy", cache=True)
+def _adam_moments(pi, gi, mi, vi, b1, cb1, b2, cb2, wd, decay):
+    """Adam's weight decay (``decay`` as ``adam``'s) and moments for one element: the decayed
+    ``p``, the new ``m`` and ``v``."""
+    if decay == 2:
+        pi = pi * wd
+    elif decay == 1:
+        gi = gi + wd * pi
+    return pi, mi * b1 + cb1 * gi, _square_average(vi, b2, cb2, gi)
+
+
 @njit(**LOOP_OPTIONS)
 def adam(p, g, m, v, step_size, b1, cb1, b2, cb2, eps, root_bc2, wd, decay):
     """``decay``: 0 none, 1 L2 (added to the gradient), 2 decoupled (``p *= wd``: AdamW);
     ``root_bc2`` is ``sqrt(1 - beta2**t)``: ``sqrt(v) / root_bc2``, as the generic rule."""
     for i in range(p.shape[0]):
-        pi = p[i]
-        gi = g[i]
-        if decay == 2:
-            pi = pi * wd
-        elif decay == 1:
-            gi = gi + wd * pi
-        mi = m[i] * b1 + cb1 * gi
-        vi = _square_average(v[i], b2, cb2, gi)
+        pi, mi, vi = _adam_moments(p[i], g[i], m[i], v[i], b1, cb1, b2, cb2, wd, decay)
         m[i] = mi
         v[i] = vi
         p[i] = pi - step_size * mi / (np.sqrt(vi) / root_bc2 + eps)
@@ -142,14 +146,7 @@ def _largest(a, b):
 def amsgrad(p, g, m, v, v_max, step_size, b1, cb1, b2, cb2, eps, root_bc2, wd, decay):
     """``adam`` with the largest ``v`` so far (kept in ``v_max``) in the denominator."""
     for i in range(p.shape[0]):
-        pi = p[i]
-        gi = g[i]
-        if decay == 2:
-            pi = pi * wd
-        elif decay == 1:
-            gi = gi + wd * pi
-        mi = m[i] * b1 + cb1 * gi
-        vi = _square_average(v[i], b2, cb2, gi)
+        pi, mi, vi = _adam_moments(p[i], g[i], m[i], v[i], b1, cb1, b2, cb2, wd, decay)
         top = _largest(v_max[i], vi)
         m[i] = mi
         v[i] = vi
