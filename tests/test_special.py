@@ -396,3 +396,18 @@ def test_float32_in_float32_gradient_out(name):
     assert g.dtype == xg.float32
     exact = xg.grad(lambda t: xg.sum(getattr(xg.special, name)(t)))(xg.astype(x, xg.float64))
     np.testing.assert_allclose(g.numpy(), exact.numpy(), rtol=1e-5)
+
+
+def test_logit_eps_clamps_as_pytorch():
+    p = np.array([0.0, 1e-9, 0.3, 1.0 - 1e-9, 1.0])
+    x = xg.Variable(p)
+    with xg.GradientTape() as tape:
+        y = xg.special.logit(x, eps=1e-6)
+    t = torch.tensor(p, requires_grad=True)
+    expected = torch.special.logit(t, eps=1e-6)
+    expected.sum().backward()
+    np.testing.assert_allclose(y.numpy(), expected.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(tape.gradient(y, x).numpy(), t.grad.numpy(), rtol=1e-12)
+    for bad in (-0.1, 0.6, "1e-6", True):
+        with pytest.raises(ValueError, match="eps must be a number in"):
+            xg.special.logit(x, eps=bad)

@@ -267,15 +267,27 @@ def xlog1py(x, y, /):
     return apply(_xlog1py, *_pair("xlog1py", x, y))
 
 
-def logit(p, /):
+def logit(p, /, eps=None):
     """``log(p / (1 - p))``, the inverse of ``expit``: -inf at 0, inf at 1, NaN outside [0, 1]
-    (as SciPy).
+    (as SciPy). ``eps``, as ``torch.special.logit``'s: ``p`` clamped to ``[eps, 1 - eps]``
+    first (gradient 0 outside).
 
     >>> import xpgrad as xg
     >>> xg.special.logit(xg.asarray([0.5, 1.0])).tolist()
     [0.0, inf]
+    >>> round(xg.special.logit(xg.asarray([1.0], dtype=xg.float64), eps=1e-6).item(), 4)
+    13.8155
     """
-    return apply(_logit_prim, _real("logit", p, "p"))
+    p = _real("logit", p, "p")
+    if eps is not None:
+        if isinstance(eps, (bool, np.bool_)) or not isinstance(eps, (int, float, np.floating)) \
+                or not 0.0 <= eps <= 0.5:
+            raise ValueError(f"logit: eps must be a number in [0, 0.5] (p is clamped to "
+                             f"[eps, 1 - eps]) or None, got {eps!r}")
+        from .selection import clip
+
+        p = clip(p, float(eps), 1.0 - float(eps))
+    return apply(_logit_prim, p)
 
 
 def expit(x, /):
