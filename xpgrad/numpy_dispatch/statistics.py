@@ -33,7 +33,7 @@ def _nan_reduction(np_name, xg_name, fill):
             a = _cast(a, dtype)
         axis, keepdims = _norm_axes(axis), _keepdims(keepdims, f"np.{np_name}")
         nan = _fn("isnan")(a)
-        result = _fn(xg_name)(_fn("where")(nan, fill(a), a), axis=axis, keepdims=keepdims)
+        result = _fn(xg_name)(_fn("where")(nan, fill, a), axis=axis, keepdims=keepdims)
         if xg_name in ("max", "min"):      # an all-NaN slice is NaN, as NumPy's (it warns)
             every = _fn("all")(nan, axis=axis, keepdims=keepdims)
             result = _fn("where")(every, float("nan"), result)
@@ -41,14 +41,10 @@ def _nan_reduction(np_name, xg_name, fill):
     return adapter
 
 
-def _inf(sign):
-    return lambda a: sign * float("inf")
-
-
-numpy_function("nansum")(_nan_reduction("nansum", "sum", lambda a: 0.0))
-numpy_function("nanprod")(_nan_reduction("nanprod", "prod", lambda a: 1.0))
-numpy_function("nanmax")(_nan_reduction("nanmax", "max", _inf(-1)))
-numpy_function("nanmin")(_nan_reduction("nanmin", "min", _inf(1)))
+numpy_function("nansum")(_nan_reduction("nansum", "sum", 0.0))
+numpy_function("nanprod")(_nan_reduction("nanprod", "prod", 1.0))
+numpy_function("nanmax")(_nan_reduction("nanmax", "max", -float("inf")))
+numpy_function("nanmin")(_nan_reduction("nanmin", "min", float("inf")))
 
 
 @numpy_function("nanmean")
@@ -71,7 +67,8 @@ def _quantiles(a, q, axis, keepdims, what):
     a = _tensor(a)
     if not _fn("isdtype")(a.dtype, ("real floating", "integral")):
         raise _Unsupported(f"{what} of dtype {a.dtype}")
-    a = _cast(a, a.dtype if _fn("isdtype")(a.dtype, "real floating") else "float64")
+    if not _fn("isdtype")(a.dtype, "real floating"):
+        a = _cast(a, "float64")             # integers: NumPy's quantiles are float64
     q = np.asarray(q, dtype=np.float64)
     if q.ndim > 1:
         raise _Unsupported(f"{what} with q of more than one dimension")
