@@ -116,3 +116,42 @@ def test_a_tape_differentiated_by_a_tape_opened_after_its_forward_pass_says_so()
         later.watch(u)
         with pytest.raises(RuntimeError, match="open the outer tape before the forward pass"):
             first.gradient(y, x, output_gradients=u)
+
+
+def test_vjp_and_jvp_take_has_aux_as_jax():
+    """``jax.vjp(f, x, has_aux=True)`` gives ``(out, vjp_fn, aux)`` and ``jax.jvp(...,
+    has_aux=True)`` ``(out, product, aux)``; the aux is returned as f gave it and takes no part
+    in the product."""
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+
+    def f(lib):
+        return lambda x: (lib.sin(x) * x[::-1], {"norm": lib.sum(x * x), "tag": "aux"})
+
+    x = xg.asarray(X0)
+    out, pullback, aux = xg.vjp(f(xg), x, has_aux=True)
+    j_out, j_pullback, j_aux = jax.vjp(f(jax.numpy), jax.numpy.asarray(X0), has_aux=True)
+    np.testing.assert_allclose(pullback(xg.asarray(V0))[0].numpy(),
+                               np.asarray(j_pullback(jax.numpy.asarray(V0))[0]), rtol=1e-12)
+    np.testing.assert_allclose(aux["norm"].numpy(), np.asarray(j_aux["norm"]), rtol=1e-14)
+    assert aux["tag"] == j_aux["tag"] == "aux"
+
+    out, product, aux = xg.jvp(f(xg), x, xg.asarray(V0), has_aux=True)
+    j_out, j_product, j_aux = jax.jvp(f(jax.numpy), (jax.numpy.asarray(X0),),
+                                      (jax.numpy.asarray(V0),), has_aux=True)
+    np.testing.assert_allclose(product.numpy(), np.asarray(j_product), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(out.numpy(), np.asarray(j_out), rtol=1e-14)
+    assert aux["tag"] == "aux"
+
+
+@pytest.mark.parametrize("product", ["vjp", "jvp"])
+def test_has_aux_asks_for_a_pair_and_a_flag(product):
+    x = xg.asarray(X0)
+    call = (lambda f, **kw: xg.vjp(f, x, **kw)) if product == "vjp" else \
+        (lambda f, **kw: xg.jvp(f, x, xg.asarray(V0), **kw))
+    with pytest.raises(TypeError, match=r"pair \(output, aux\)"):
+        call(lambda t: t * 2.0, has_aux=True)
+    with pytest.raises(TypeError, match="has_aux must be True or False"):
+        call(lambda t: t * 2.0, has_aux="yes")
+    with pytest.raises(TypeError, match="has_aux=True"):        # the pair without the flag
+        call(lambda t: (t * 2.0, "aux"))

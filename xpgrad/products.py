@@ -10,33 +10,39 @@ and each product the structure of what it is the derivative with respect to.
 """
 from __future__ import annotations
 
+from ._args import flag
 from .backend import MixedBackendError
 from .creation import asarray
 from .functional import (_check_callable, _is_tree, _per_argument, _prepare, _sources,
-                         value_and_grad)
+                         _split_aux, value_and_grad)
 from .ops import reductions
 from .pytree import is_node, leaves, leaves_like, map_leaves, rebuild
 from .tape import GradientTape
 from .tensor import Tensor
 
 
-def vjp(f, *primals):
+def vjp(f, *primals, has_aux=False):
     """``(f(*primals), vjp_fn)`` where ``vjp_fn(cotangent)`` gives a tuple of gradients, one per
     primal in its structure, as ``jax.vjp``. A primal may be a pytree; ``f`` may return one,
-    and the cotangent then has its structure.
+    and the cotangent then has its structure. With ``has_aux``, ``f`` returns a pair
+    ``(output, aux)`` and the result is ``(output, vjp_fn, aux)``, as JAX's.
 
     >>> import xpgrad as xg
     >>> y, pullback = xg.vjp(lambda x: x * 2.0, xg.asarray([1.0, 2.0]))
     >>> pullback(xg.asarray([1.0, 10.0]))[0].tolist()
     [2.0, 20.0]
+    >>> y, pullback, aux = xg.vjp(lambda x: (x * 2.0, "note"), xg.asarray([1.0]), has_aux=True)
+    >>> aux
+    'note'
     """
     _check_callable(f, "vjp")
+    has_aux = flag(has_aux, "has_aux", "vjp")
     _, nums, args = _prepare(primals, tuple(range(len(primals))))
     groups, sources = _sources(args, nums)
     tape = GradientTape(persistent=True)
     with tape:
         tape.watch(sources)
-        out = f(*args)
+        out, aux = _split_aux(f(*args), has_aux)
     outs = _output_leaves(out, "vjp")
 
     def vjp_fn(cotangent):
@@ -51,7 +57,7 @@ def vjp(f, *primals):
                              unconnected_gradients="zero")
         return _per_argument(flat, args, nums, groups, single=False)
 
-    return out, vjp_fn
+    return (out, vjp_fn, aux) if has_aux else (out, vjp_fn)
 
 
 def _output_leaves(out, who, floating=False):
@@ -64,7 +70,8 @@ def _output_leaves(out, who, floating=False):
             kind = "floating-point Tensors" if floating else "Tensors"
             raise TypeError(f"{who} needs a function returning {kind} (one, or a pytree of "
                             f"them), got {getattr(leaf, 'dtype', type(leaf).__name__)} at "
-                            f"output{path}")
+                            f"output{path}" + ("; a pair (output, aux) needs has_aux=True"
+                                               if path == "[1]" else ""))
         found.append(leaf)
 
     map_leaves(take, out)
@@ -188,13 +195,14 @@ def _named_tensor(value, label, backend=None):
                         "numbers") from None
 
 
-def jvp(f, primals, tangents):
+def jvp(f, primals, tangents, has_aux=False):
     """``(f(*primals), J @ tangents)``: the Jacobian-vector product (forward-mode derivative)
     of ``f``, as ``torch.autograd.functional.jvp`` computes it: by differentiating a vjp with
     respect to its cotangent, two reverse passes. ``primals`` and ``tangents`` are one tensor
     (or array-like) each, or tuples (or lists, as in JAX's ``jvp``) of the same length, one
     entry per argument of ``f``; a primal may be a pytree (its tangent has its structure), and
-    ``f`` may return one (the product has its structure), as in JAX.
+    ``f`` may return one (the product has its structure), as in JAX. With ``has_aux``, ``f``
+    returns a pair ``(output, aux)`` and the result is ``(output, product, aux)``, as JAX's.
 
     >>> import xpgrad as xg
     >>> out, product = xg.jvp(lambda x: x ** 2, xg.asarray([1.0, 3.0]), xg.asarray([1.0, 0.5]))
@@ -204,13 +212,14 @@ def jvp(f, primals, tangents):
     from .creation import zeros_like
 
     _check_callable(f, "jvp")
+    has_aux = flag(has_aux, "has_aux", "jvp")
     _, args, sources, tangents = _with_tangents(primals, tangents, "jvp")
     # the outer tape records while the inner one does, so the inner keeps what the generic
     # rules read (which the outer differentiates); it watches only the cotangents
     with GradientTape(watch_accessed_variables=False) as outer:
         with GradientTape() as inner:
             inner.watch(sources)
-            out = f(*args)
+            out, aux = _split_aux(f(*args), has_aux)
         outs = _output_leaves(out, "jvp", floating=True)
         cotangents = [zeros_like(o) for o in outs]
         outer.watch(cotangents)
@@ -218,4 +227,5 @@ def jvp(f, primals, tangents):
                                unconnected_gradients="zero")
         directional = _real_inner(grads, tangents)
     products = outer.gradient(directional, cotangents, unconnected_gradients="zero")
-    return out, rebuild(out, products) if is_node(out) else products[0]
+    product = rebuild(out, products) if is_node(out) else products[0]
+    return (out, product, aux) if has_aux else (out, product)
