@@ -18,7 +18,8 @@ Stages, most valuable evidence first, each under its own time limit inside one o
    A missing ``array-api-compat`` stops the check here with the command that fixes it.
 4. ``tests``: ``pytest -m gpu -rfEs`` over ``tests/test_cupy_backend.py`` (every kernel against
    the generic rule in float32 and float64, optimizer updates, MLP training parity with numpy,
-   LSTM/RNN, 1,000-step memory growth) and ``tests/test_kernel_protocol.py`` where it exists;
+   LSTM/RNN, 1,000-step memory growth), ``tests/test_function_cuda.py`` (``xg.function`` and
+   its CUDA-graph replay) and ``tests/test_kernel_protocol.py`` where it exists;
    counts read from the JUnit XML pytest writes.
 5. ``bench``: ``benchmarks/cuda_kernels.py --json`` next to PyTorch CUDA and the copy bandwidth.
 
