@@ -5,12 +5,19 @@ functions of ``torch.special`` / ``jax.scipy.special`` that maximum-likelihood f
   ``log_ndtr`` (finite far in the left tail);
 - gamma family: ``gammaln`` (log|Gamma|, PyTorch's ``lgamma``), ``digamma`` and
   ``polygamma(n, x)``, each the derivative of the previous;
-- ``xlogy``, ``xlog1py`` (0 where x == 0), ``logit`` and ``expit`` (the sigmoid).
+- ``xlogy``, ``xlog1py`` (0 where x == 0), ``logit`` and ``expit`` (the sigmoid);
+- ``ndtri`` (the normal quantile), ``betaln``, ``multigammaln``, ``psi`` (digamma);
+- ``entr``, ``rel_entr``, ``kl_div`` (entropies and divergences), ``huber``, ``pseudo_huber``;
+- ``sinc``, ``exp2``, ``exp10``, and SciPy's ``logsumexp`` (with ``b`` and ``return_sign``),
+  ``softmax`` and ``log_softmax`` (over the whole array by default).
+
+SciPy's ufuncs of these names on a Tensor (``scipy.special.entr(t)``) come here through NumPy's
+dispatch, so they differentiate on a tape too.
 
 float64 results agree with ``scipy.special`` to about 1e-14 relative (worse only next to the
 zeros of gammaln and digamma on the negative axis, where the absolute error stays ~1e-15);
 float32 inputs are computed in float64 and rounded. Integers come in as float32.
-The primitives live in ``xpgrad/ops/special.py``, their formulas in
+The primitives live in ``xpgrad/ops/special.py`` and ``special_more.py``, their formulas in
 ``xpgrad/ops/special_formulas.py``.
 
 >>> import xpgrad as xg
@@ -22,4 +29,8 @@ The primitives live in ``xpgrad/ops/special.py``, their formulas in
 0.0
 """
 from .ops.special import *  # noqa: F401,F403
-from .ops.special import __all__  # noqa: F401
+from .ops.special import __all__ as _first
+from .ops.special_more import *  # noqa: F401,F403
+from .ops.special_more import __all__ as _more
+
+__all__ = sorted(_first + _more)

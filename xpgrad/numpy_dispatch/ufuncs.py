@@ -1,6 +1,7 @@
 """``Tensor.__array_ufunc__``: NumPy's ufuncs (called, ``reduce``, ``accumulate``, ``outer``)
 sent to the xpgrad function of the same meaning (``np.power`` to ``xg.pow``, ``np.add.reduce``
-to ``xg.sum``), a few composed from several (``np.cbrt``, ``np.logaddexp2``).
+to ``xg.sum``), a few composed from several (``np.cbrt``, ``np.logaddexp2``); SciPy's special
+ufuncs to ``xg.special``'s function of their name (``scipy.special.entr``).
 
 >>> import numpy as np, xpgrad as xg
 >>> np.add.reduce(xg.asarray([1.0, 2.0, 3.0])).tolist(), UFUNCS["power"]
@@ -83,6 +84,8 @@ def _ufunc_call(ufunc, inputs, kwargs):
     if name in COMPOSED:
         return COMPOSED[name](*inputs)
     if name not in UFUNCS:
+        if name in _ns().special.__all__:       # SciPy's special ufuncs: scipy.special.erf(t)
+            return _fn(f"special.{name}")(*inputs)
         raise _Unsupported(f"np.{name} has no xpgrad counterpart")
     fn = _fn(UFUNCS[name])
     return fn(*inputs, axis=axis) if axis is not None else fn(*inputs)

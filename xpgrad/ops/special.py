@@ -62,7 +62,11 @@ def _call(prim, xp, *args, **params):
 
 def _real(name, x, what="x"):
     """``x`` as a real floating Tensor (integers and booleans in float32); complex refused."""
-    x = as_tensor(x)
+    try:
+        x = as_tensor(x)
+    except (TypeError, ValueError):
+        raise TypeError(f"xg.special.{name}: {what} must be a tensor or numbers, got "
+                        f"{type(x).__name__}") from None
     if x.dtype.is_complex:
         raise TypeError(f"xg.special.{name}: {what} must be real, got a {x.dtype} tensor "
                         "(complex arguments are not supported)")
@@ -240,8 +244,36 @@ _logit_prim = _primitive("logit", _in_float64(_logit), lambda xp, g, ans, p: g /
                          saves=(0,))
 
 
-def _pair(name, x, y):
-    return _real(name, x, "x"), _real(name, y, "y")
+def _pair(name, x, y, names=("x", "y")):
+    """Both arguments as real floating Tensors on one backend: with one Tensor, the other
+    argument is made on its backend, and a Python number also takes its dtype (a weak scalar,
+    as in NumPy 2, JAX and the array API: ``xlogy(t64, 3.0)`` is float64 throughout)."""
+    if isinstance(x, Tensor) and not isinstance(y, Tensor):
+        x = _real(name, x, names[0])
+        return x, _like(name, y, names[1], x)
+    if isinstance(y, Tensor) and not isinstance(x, Tensor):
+        y = _real(name, y, names[1])
+        return _like(name, x, names[0], y), y
+    if type(x) in (int, float) and type(y) not in (int, float):
+        y = _real(name, y, names[1])
+        return _like(name, x, names[0], y), y
+    if type(y) in (int, float) and type(x) not in (int, float):
+        x = _real(name, x, names[0])
+        return x, _like(name, y, names[1], x)
+    return _real(name, x, names[0]), _real(name, y, names[1])
+
+
+def _like(name, value, what, other):
+    """``value`` on ``other``'s backend (a Python number in its dtype too), as ``_real``."""
+    from ..creation import asarray
+
+    if type(value) in (int, float):
+        return asarray(value, dtype=other.dtype, backend=other.backend)
+    try:
+        value = asarray(value, backend=other.backend)
+    except (TypeError, ValueError):
+        pass                # _real names the argument
+    return _real(name, value, what)
 
 
 def xlogy(x, y, /):

@@ -131,11 +131,19 @@ def _shift_up(xp, x):
     return y, product, reciprocals
 
 
+_STIRLING_TERMS = tuple(b / (2 * j * (2 * j - 1)) for j, b in enumerate(_BERNOULLI[:9], 1))
+
+
+def stirling_correction(y):
+    """``log Gamma(y) - ((y - 1/2) log y - y + log(2 pi) / 2)`` for y >= 10 (arithmetic only:
+    ``y`` may be a Tensor, so its gradients follow)."""
+    w = 1.0 / y
+    return w * horner(_STIRLING_TERMS, w * w)
+
+
 def _stirling(xp, y):
     """``log Gamma(y)`` for y >= 10: Stirling's series (error < 1e-17 relative)."""
-    w = 1.0 / y
-    terms = tuple(b / (2 * j * (2 * j - 1)) for j, b in enumerate(_BERNOULLI[:9], 1))
-    return (y - 0.5) * xp.log(y) - y + _HALF_LOG_2PI + w * horner(terms, w * w)
+    return (y - 0.5) * xp.log(y) - y + _HALF_LOG_2PI + stirling_correction(y)
 
 
 def _gammaln_positive(xp, x):
