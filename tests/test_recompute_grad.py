@@ -108,6 +108,34 @@ def test_a_checkpointed_sequential_model_trains_its_parameters(backend, rng):
     _assert_all_close(remat[1], plain[1], rtol=1e-6, atol=1e-7)
 
 
+
+@pytest.mark.parametrize("segments", [1, 2, 3, 5])
+def test_checkpoint_sequential_gives_the_plain_gradients(backend, rng, segments):
+    layers = [xg.nn.Linear(6, 6, rng=i, backend=backend) for i in range(4)]
+    model = xg.nn.Sequential([m for layer in layers for m in (layer, xg.nn.Tanh())])
+    x = xg.asarray(rng.normal(size=(3, 6)), dtype="float32", backend=backend)
+    params = model.trainable_variables
+    plain = _grads(lambda: xg.sum(model(x) ** 2), [x] + params)
+    remat = _grads(lambda: xg.sum(xg.nn.checkpoint_sequential(model, segments, x) ** 2),
+                   [x] + params)
+    np.testing.assert_allclose(remat[0].numpy(), plain[0].numpy(), rtol=1e-6)
+    _assert_all_close(remat[1], plain[1], rtol=1e-6, atol=1e-7)
+
+
+def test_checkpoint_sequential_refuses_bad_arguments():
+    model = xg.nn.Sequential(xg.nn.Tanh(), xg.nn.Tanh())
+    x = xg.ones((2, 2))
+    with pytest.raises(TypeError, match="segments must be a positive integer"):
+        xg.nn.checkpoint_sequential(model, 1.5, x)
+    with pytest.raises(ValueError, match="segments must be a positive integer"):
+        xg.nn.checkpoint_sequential(model, 0, x)
+    with pytest.raises(ValueError, match="segments=3 is more than the 2 layers"):
+        xg.nn.checkpoint_sequential(model, 3, x)
+    with pytest.raises(TypeError, match="layers must be a Sequential or a list"):
+        xg.nn.checkpoint_sequential(xg.tanh, 1, x)
+    with pytest.raises(TypeError, match="takes callables"):
+        xg.nn.checkpoint_sequential([xg.tanh, 3], 1, x)
+
 def _dropout_loss(backend, x, w, checkpointed, seed=7):
     """A block with two Dropouts drawing from one generator, and the generator."""
     gen = xg.random.default_rng(seed, backend=backend)
