@@ -238,9 +238,11 @@ def test_non_tensor_arguments_pass_through(backend, rng):
     def block(x, power, mask, *, scale, activation):
         return getattr(xg, activation)(x ** power * xg.asarray(mask, backend=backend)) * scale
 
-    plain = _grads(lambda: xg.sum(block(x, 3, mask, scale=2.0, activation="sin")), [x])
-    remat = _grads(lambda: xg.sum(xg.recompute_grad(block)(x, 3, mask, scale=2.0,
-                                                           activation="sin")), [x])
+    scale = _arr(rng, (3,), backend)                 # a Tensor keyword argument: differentiated
+    plain = _grads(lambda: xg.sum(block(x, 3, mask, scale=scale, activation="sin")),
+                   [x, scale])
+    remat = _grads(lambda: xg.sum(xg.recompute_grad(block)(x, 3, mask, scale=scale,
+                                                           activation="sin")), [x, scale])
     _assert_all_close(remat[1], plain[1])
 
 
@@ -268,6 +270,24 @@ def test_a_closure_over_a_watched_tensor_and_an_explicit_variable(backend, rng):
     _assert_all_close(_grads(lambda: loss_fn(xg.recompute_grad), [x, v])[1],
                       _grads(lambda: loss_fn(lambda f: f), [x, v])[1])
 
+
+
+def test_a_custom_gradient_inside_a_block_to_second_order(backend, rng):
+    @xg.custom_gradient
+    def log1pexp(x):
+        e = xg.exp(x)
+        return xg.log(1.0 + e), lambda upstream: upstream * (1.0 - 1.0 / (1.0 + e))
+
+    w = xg.Variable(_arr(rng, (3, 3), backend), name="w")
+    x = _arr(rng, (3,), backend)
+
+    def f(wrap, x):
+        return xg.sum(wrap(lambda x: log1pexp(x @ w) * x)(x) ** 2)
+
+    for transform in (xg.grad, xg.hessian):
+        got = transform(lambda x: f(xg.recompute_grad, x))(x)
+        want = transform(lambda x: f(lambda g: g, x))(x)
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12, atol=1e-13)
 
 def test_a_tape_not_watching_accessed_variables_leaves_them_alone(rng):
     w = xg.Variable(rng.normal(size=(3, 3)), name="w")
