@@ -21,7 +21,10 @@ The block must compute the same thing when run again: a Variable assigned, or an
 in place, between the forward pass and the gradient is refused (RuntimeError), as PyTorch
 refuses a tensor whose version changed. Under ``xg.function`` a block that draws random numbers
 raises ``TraceError`` (a replay would draw other numbers for the recomputation than for the
-forward pass); draw the mask outside the block and pass it in.
+forward pass); draw the mask outside the block and pass it in. Other blocks trace and replay
+with the eager gradients, but the memory is saved eagerly only: a replayed program keeps every
+value of the step until it returns (16 ReLU layers of 128 at batch 4096: 38 MiB eager, 127 MiB
+replayed; checkpointed 20 and 191 MiB).
 
 >>> import xpgrad as xg
 >>> w = xg.Variable(xg.asarray([[1.0, -1.0], [0.5, 2.0]]), name="w")
@@ -232,12 +235,12 @@ class _Call:
         with _replaying(self.draws), GradientTape(watch_accessed_variables=False) as tape:
             for s in sources:
                 tape.watch(s)
-            out = self.fn(*self.args, **self.kwargs)
-        outputs = [t for t in pytree.leaves(out) if _is_float(t)]
+            outputs = [t for t in pytree.leaves(self.fn(*self.args, **self.kwargs))
+                       if _is_float(t)]
         self._check_same_outputs(outputs)
-        found = iter(tape.gradient(outputs, sources, output_gradients=seeds))
-        grads = [next(found) if need else None for need in needs]
-        return grads if higher else [None if gi is None else gi._data for gi in grads]
+        # raw arrays, or Tensors where another tape records (then ``g`` is a Tensor too)
+        found = _walk_from(tape, outputs, seeds, sources, higher)
+        return [found.get(t._key) if need else None for t, need in zip(self.operands, needs)]
 
     def _check_unchanged(self, needs):
         for t, (data, key), need in zip(self.operands, self.snapshots, needs):
@@ -256,6 +259,23 @@ class _Call:
                                f"when run again for its gradient ({got} after {self.specs}); "
                                "a checkpointed block must compute the same thing each run")
 
+
+
+def _walk_from(tape, outputs, seeds, sources, higher):
+    """``{key: gradient}`` of ``tape``'s walk back from ``outputs`` weighted by ``seeds``
+    (``tape.gradient``'s walk, without holding ``outputs``: each recomputed value is freed
+    once the walk is past its last use, as the rest of the block's values are)."""
+    from .backward import _walk
+    from .gradient_call import walk_seeds
+    from .tape import next_key
+
+    tape._check_usable()
+    start = walk_seeds(outputs, seeds, higher, next_key)
+    outputs.clear()
+    try:
+        return _walk(tape._nodes, tape._home, start, {s._key for s in sources}, True, higher)
+    finally:
+        tape._release()
 
 @contextlib.contextmanager
 def _replaying(draws):
