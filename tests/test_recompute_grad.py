@@ -362,3 +362,15 @@ def test_bad_input_and_changed_values_raise_clear_errors(rng):
     with pytest.raises(RuntimeError, match="returned other outputs when run again"):
         tape.gradient(loss, w)
 
+    def writes(scale, x, *, y):
+        x[0] = 0.0
+        return x * scale + y
+
+    x = xg.asarray([1.0, 2.0])
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        with pytest.raises(RuntimeError, match=r"wrote into its argument args\[1\]"):
+            xg.recompute_grad(writes)(2.0, x * 1.0, y=x)
+        with pytest.raises(RuntimeError, match=r"wrote into its argument kwargs\['y'\]\[0\]"):
+            xg.recompute_grad(lambda *, y: writes(2.0, y[0], y=x))(y=[x * 1.0])
+

@@ -17,9 +17,9 @@ same masks; the generators are put back afterwards, so later draws are not distu
 (a tape that records the backward pass records it). The block's outputs may be a Tensor or
 nested tuples, lists and dicts of them (other values pass through, without gradient).
 
-The block must compute the same thing when run again: a Variable assigned, or an input written
-in place, between the forward pass and the gradient is refused (RuntimeError), as PyTorch
-refuses a tensor whose version changed. Under ``xg.function`` a block that draws random numbers
+The block must compute the same thing when run again: a block that writes into its tensor
+arguments (``x[i] = v``), or a Variable assigned or an input written between the forward pass
+and the gradient, is refused (RuntimeError), as PyTorch refuses a tensor whose version changed. Under ``xg.function`` a block that draws random numbers
 raises ``TraceError`` (a replay would draw other numbers for the recomputation than for the
 forward pass); draw the mask outside the block and pass it in. Other blocks trace and replay
 with the eager gradients, but the memory is saved eagerly only: a replayed program keeps every
@@ -120,19 +120,14 @@ def _identity(t):
 
 
 def _checkpointed_call(fn, args, kwargs):
-    outer = tape_state.recording
-    reads = _Reads(outer)
-    tape_state.recording = [reads]
-    try:
-        with noting_draws() as draws:
-            out = fn(*args, **kwargs)
-    finally:
-        tape_state.recording = outer
     name = _name(fn)
+    given = _tensor_arguments(args, kwargs)
+    out, read, draws = _run_unrecorded(fn, args, kwargs)
+    _refuse_written_arguments(given, name)
     if draws:
         _refuse_draws_under_trace(name)
     outputs = [t for t in pytree.leaves(out) if _is_float(t)]
-    operands = _operands(pytree.leaves((args, kwargs)), reads.found.values())
+    operands = _operands([t for _, t, _, _ in given], read)
     if not outputs or not operands:
         return out                      # nothing a tape could differentiate through
     be = outputs[0]._backend
@@ -143,7 +138,7 @@ def _checkpointed_call(fn, args, kwargs):
                              "backend outside the block")
     specs = [(t.shape, t.dtype) for t in outputs]
     whole = out if isinstance(out, Tensor) else _pack(outputs)
-    call = _Call(fn, name, args, kwargs, operands, dict(draws), specs, whole.dtype, be)
+    call = _Call(fn, name, args, kwargs, operands, draws, specs, whole.dtype, be)
     call.value = whole._data
     node = apply(_REMAT, *operands, call=call)
     # what each input was when the block ran (the tapes have keyed its Variables by now): a
@@ -155,15 +150,53 @@ def _checkpointed_call(fn, args, kwargs):
     return pytree.map_leaves(lambda leaf, path: next(pieces) if _is_float(leaf) else leaf, out)
 
 
+def _run_unrecorded(fn, args, kwargs):
+    """``fn(*args, **kwargs)`` with no tape recording; ``(its result, the tensors it read that
+    a tape differentiates, {id: (generator, state)} of the generators it drew from)``."""
+    outer = tape_state.recording
+    reads = _Reads(outer)
+    tape_state.recording = [reads]
+    try:
+        with noting_draws() as draws:
+            out = fn(*args, **kwargs)
+    finally:
+        tape_state.recording = outer
+    return out, list(reads.found.values()), dict(draws)
+
+
 def _operands(arg_leaves, read):
     """The block's node's inputs: its floating-point Tensor arguments, then what it read that a
     tape differentiates; each value once (a second entry would get its gradient twice)."""
     seen = {}
-    for t in list(arg_leaves) + list(read):
+    for t in arg_leaves + read:
         if _is_float(t):
             seen.setdefault(_identity(t), t)
     return list(seen.values())
 
+
+
+
+def _tensor_arguments(args, kwargs):
+    """``[(path, tensor, its array, its key)]`` of the block's floating-point Tensor
+    arguments, paths as Python indexes them (``args[1]``, ``kwargs['h'][0]``)."""
+    found = []
+
+    def note(leaf, path):
+        if _is_float(leaf):
+            where = path.replace("['args']", "args", 1).replace("['kwargs']", "kwargs", 1)
+            found.append((where, leaf, leaf._data, leaf._key))
+    pytree.map_leaves(note, {"args": args, "kwargs": kwargs})
+    return found
+
+def _refuse_written_arguments(given, name):
+    """RuntimeError if the block wrote into a Tensor argument (``x[i] = v``): running it again
+    would start from the written value."""
+    for where, t, data, key in given:
+        if t._data is not data or t._key != key:
+            raise RuntimeError(f"recompute_grad: block {name!r} wrote into its argument "
+                               f"{where}; recomputing it for the gradient would start from the "
+                               "written value. Write into a copy (y = xg.asarray(x, "
+                               "copy=True)), or do not checkpoint this block")
 
 def _refuse_draws_under_trace(name):
     from .jit.capture import current_tracer
