@@ -10,9 +10,11 @@ share one (numpy and numba), so runs can be compared across them.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import numbers
 import operator
+import threading
 from collections.abc import Mapping
 
 import numpy as np
@@ -38,6 +40,9 @@ class Generator:
         Every draw goes through here: under ``xg.function`` it is recorded as one step, so a
         replay draws fresh numbers from the same generator (as eager calls would). ``sample``
         only draws: what is computed from the draw (scale, shift) is done on its result."""
+        notes = _DRAWS.notes
+        if notes is not None and id(self) not in notes:
+            notes[id(self)] = (self, _native_state(self._rng))
         return self.backend.asarray(sample(self._rng))
 
     def _tensor_if(self, raw, *params):
@@ -150,6 +155,43 @@ class Generator:
         if n < 0:
             raise ValueError(f"permutation: n must be >= 0, got {n}")
         return self._out(self._draw(lambda rng: rng.permutation(n)), _dt.int64)
+
+
+class _Draws(threading.local):
+    #: while ``noting_draws`` runs: {id(generator): (generator, its state before its first draw)}
+    notes = None
+
+
+_DRAWS = _Draws()
+
+
+def _native_state(rng):
+    from .jit.guards import rng_state
+
+    return rng_state(rng)
+
+
+@contextlib.contextmanager
+def noting_draws():
+    """Note every Generator drawn from in the block, with its state before its first draw
+    there (``xg.recompute_grad`` replays them); yields the dict ``{id: (generator, state)}``.
+    Nested blocks note into their own dict, and what they note is noted outside too.
+
+    >>> rng = default_rng(0)
+    >>> with noting_draws() as notes:
+    ...     _ = rng.uniform(size=2)
+    >>> list(notes) == [id(rng)]
+    True
+    """
+    outer = _DRAWS.notes
+    notes = _DRAWS.notes = {}
+    try:
+        yield notes
+    finally:
+        _DRAWS.notes = outer
+        if outer is not None:
+            for key, entry in notes.items():
+                outer.setdefault(key, entry)
 
 
 def default_rng(seed=None, *, backend=None) -> Generator:

@@ -21,11 +21,13 @@ from ._libs import (ACTIVATIONS, LIBS, LOSSES, MLP_SIZES, OPTIMIZERS, PEER_LIBS,
                     limit_threads, parse_shape)
 from .char_lm import char_lm_step
 from .ops import activation, chain, loss
+from .remat import remat_step
 from .training import lstm_step, mlp_step, optimizer, rnn_loop
 
 WORKLOADS = {"chain": chain, "loss": loss, "activation": activation,
              "optimizer": optimizer, "mlp_step": mlp_step, "lstm_step": lstm_step,
-             "rnn_loop": rnn_loop, "char_lm_step": char_lm_step}
+             "rnn_loop": rnn_loop, "char_lm_step": char_lm_step,
+             "remat_step": remat_step}
 
 
 def build(workload, lib_name, **params):

@@ -15,7 +15,7 @@ from . import init
 from .activations_layers import (CELU, ELU, GELU, GLU, SELU, Hardsigmoid, Hardswish, Hardtanh,
                                  LeakyReLU, LogSigmoid, LogSoftmax, Mish, ReLU, ReLU6, Sigmoid,
                                  SiLU, Softmax, Softplus, Softsign, Tanh, get_activation)
-from .containers import MLP, Sequential
+from .containers import MLP, Sequential, checkpoint_sequential
 from .dropout import Dropout
 from .embeddings import Embedding
 from .normalization import LayerNorm
@@ -27,7 +27,7 @@ from .tbptt import TBPTTResult, detach, tbptt_train
 
 __all__ = _activations.__all__ + [
     "tanh", "Module", "Linear", "linear", "Sequential", "MLP", "Dropout", "ReLU", "Sigmoid",
-    "Tanh", "LeakyReLU", "Softplus", "Softmax", "LogSoftmax", "ELU", "SELU", "CELU", "GELU",
+    "checkpoint_sequential", "Tanh", "LeakyReLU", "Softplus", "Softmax", "LogSoftmax", "ELU", "SELU", "CELU", "GELU",
     "SiLU", "Mish", "Softsign", "LogSigmoid", "Hardtanh", "ReLU6", "Hardsigmoid", "Hardswish",
     "GLU", "get_activation", "init",
     "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU", "SequenceClassifier", "tbptt_train",

@@ -83,6 +83,48 @@ def _check_layer(layer):
     return layer
 
 
+def checkpoint_sequential(layers, segments, x):
+    """``layers`` (a Sequential, or a list of callables) applied to ``x`` in ``segments``
+    chunks, each but the last under ``xg.recompute_grad``, as PyTorch's
+    ``torch.utils.checkpoint.checkpoint_sequential``: the tapes keep only each chunk's input,
+    and the backward pass recomputes one chunk at a time (the last one's values are needed at
+    once, so it is not recomputed). ``segments`` near the square root of the depth keeps the
+    fewest values.
+
+    >>> import xpgrad as xg
+    >>> rng = xg.random.default_rng(0)
+    >>> model = xg.nn.Sequential([xg.nn.Linear(4, 4, rng=rng) for _ in range(4)])
+    >>> x = xg.ones((2, 4))
+    >>> with xg.GradientTape() as tape:
+    ...     loss = xg.sum(xg.nn.checkpoint_sequential(model, 2, x) ** 2)
+    >>> len(tape.gradient(loss, model.trainable_variables))
+    8
+    """
+    from ..recompute import recompute_grad
+
+    if isinstance(layers, Sequential):
+        layers = layers.layers
+    if isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):
+        raise TypeError(f"checkpoint_sequential: layers must be a Sequential or a list of "
+                        f"callables, got {type(layers).__name__}")
+    layers = [_check_layer(layer) for layer in layers]
+    segments = _checks.size("segments", segments, "checkpoint_sequential")
+    if segments > max(len(layers), 1):
+        raise ValueError(f"checkpoint_sequential: segments={segments} is more than the "
+                         f"{len(layers)} layers")
+    size = -(-len(layers) // segments)
+    chunks = [layers[i:i + size] for i in range(0, len(layers), size)]
+    for i, chunk in enumerate(chunks):
+        x = _chain(chunk, x) if i == len(chunks) - 1 else recompute_grad(_chain)(chunk, x)
+    return x
+
+
+def _chain(layers, x):
+    for layer in layers:
+        x = layer(x)
+    return x
+
+
 class MLP(Module):
     """Multi-layer perceptron with layer sizes ``sizes = [in, hidden..., out]``.
 
