@@ -280,3 +280,25 @@ def test_eig_second_order_matches_pytorch(backend, rng):
     (gt,) = torch.autograd.grad(eig_loss_torch(*torch.linalg.eig(t)), t, create_graph=True)
     (gt.abs() ** 2).sum().backward()
     np.testing.assert_allclose(outer.gradient(second, x).numpy(), t.grad.numpy(), atol=1e-8)
+
+
+@pytest.mark.parametrize("fn", ["eig", "eigvals"])
+def test_numpy_linalg_eig_on_a_tensor_stays_on_the_tape(fn, rng):
+    x = xg.asarray(matrices(rng, (3, 3)))
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        out = getattr(np.linalg, fn)(x)
+        w = out if fn == "eigvals" else out.eigenvalues
+        loss = xg.sum(xg.real(w) ** 2)
+    np.testing.assert_allclose(tape.gradient(loss, x).numpy(),
+                               2 * x.numpy().T, atol=1e-10)    # d tr(A^2) / dA = 2 A^T
+
+
+def test_eig_on_a_namespace_without_eig_says_so():
+    from types import SimpleNamespace
+
+    from xpgrad.ops.linalg_eig import _backend_eig
+
+    bare = SimpleNamespace(linalg=SimpleNamespace(), __name__="bare_namespace")
+    with pytest.raises(NotImplementedError, match="linalg.eig.*bare_namespace"):
+        _backend_eig(bare, np.eye(2), "eig")
