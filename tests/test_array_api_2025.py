@@ -106,6 +106,12 @@ def test_searchsorted_python_float_takes_x1_dtype(backend, side):
         assert int(out) == np.searchsorted(x1.numpy(), v, side=side), v
 
 
+def test_np_searchsorted_on_a_tensor_with_a_python_float():
+    x1 = xg.asarray([0.1, 0.2], dtype=xg.float64)
+    for v in (0.1, 0.2, 0.15):
+        assert int(np.searchsorted(x1, v)) == np.searchsorted(x1.numpy(), v)
+
+
 @backends
 def test_searchsorted_python_int_into_integers_and_sorter(backend):
     x1 = xg.asarray([2**40 + 5, 7, 2**40], dtype=xg.int64, backend=backend)
