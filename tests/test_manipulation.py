@@ -72,7 +72,7 @@ def test_meshgrid_matches_numpy(indexing, n, rng):
     vecs = [rng.standard_normal(k + 2) for k in range(n)]
     got = xg.meshgrid(*[f64(v) for v in vecs], indexing=indexing)
     want = np.meshgrid(*vecs, indexing=indexing)
-    assert isinstance(got, list) and len(got) == n
+    assert isinstance(got, tuple) and len(got) == n     # a list before 2025.12
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g.numpy(), w)
 
@@ -89,7 +89,7 @@ def test_broadcast_arrays():
     out = xg.broadcast_arrays(a, b, c)
     assert [t.shape for t in out] == [(2, 3)] * 3
     assert [t.dtype for t in out] == [xg.float32, xg.int32, xg.float32]
-    assert xg.broadcast_arrays() == []
+    assert xg.broadcast_arrays() == ()
 
 
 def test_expand_dims_int_and_tuple():

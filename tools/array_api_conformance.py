@@ -7,7 +7,7 @@ The suite is not part of this repository: fetch ``data-apis/array-api-tests`` wi
     git clone --recurse-submodules https://github.com/data-apis/array-api-tests
     pip install -r array-api-tests/requirements.txt
     python tools/array_api_conformance.py array-api-tests --backend numpy numba strict \\
-        --markdown docs/array-api.md
+        --version 2025.12 --markdown docs/array-api.md --marker conformance-2025
 
 Arguments after ``--`` go to pytest (e.g. ``-- array_api_tests/test_linalg.py`` for one area).
 
@@ -135,7 +135,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("suite", type=Path, help="checkout of data-apis/array-api-tests")
     parser.add_argument("--backend", nargs="+", default=["numpy", "numba", "strict"])
-    parser.add_argument("--version", default="2024.12", help="ARRAY_API_TESTS_VERSION")
+    parser.add_argument("--version", default="2025.12", help="ARRAY_API_TESTS_VERSION")
     parser.add_argument("--max-examples", type=int, default=20)
     parser.add_argument("--markdown", type=Path, help="write the table here (between the "
                         "markers <!-- MARKER --> and <!-- /MARKER --> if present)")

@@ -36,7 +36,7 @@ from .checkpoint import (CheckpointError, checkpoint_metadata, load_checkpoint, 
 bool = bool_  # the array-API name; Python's bool stays reachable as builtins.bool
 
 __version__ = "0.1.0"
-__array_api_version__ = "2024.12"   # docs/array-api.md: the conformance tables
+__array_api_version__ = "2025.12"   # docs/array-api.md: the conformance tables
 
 # the array API's constants (newaxis indexes like None)
 e = 2.718281828459045

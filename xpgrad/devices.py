@@ -86,8 +86,8 @@ class Info:
 
         return Device(current_backend().name)
 
-    def devices(self) -> list:
-        """Every device of every backend that runs here."""
+    def devices(self) -> tuple:
+        """Every device of every backend that runs here, a tuple (a list before 2025.12)."""
         from .backend import available_backends, get_backend
 
         out = []
@@ -95,7 +95,7 @@ class Info:
             if report["available"]:
                 be = get_backend(name)
                 out += [Device(name, native) for native in be.devices()]
-        return out
+        return tuple(out)
 
     def default_dtypes(self, *, device=None) -> dict:
         return dict(_dt.DEFAULTS)

@@ -20,6 +20,7 @@ from .ops.linalg import (cross, diagonal, matmul, matrix_transpose, outer, tenso
                          vecdot)
 from .ops.linalg_decomp import (EighResult, QRResult, SVDResult, eigh, eigvalsh, qr, svd,
                                 svdvals)
+from .ops.linalg_eig import EigResult, eig, eigvals
 from .ops.linalg_norms import matrix_norm, vector_norm
 from .ops.linalg_solve import (SlogdetResult, cholesky, det, inv, matrix_power, matrix_rank,
                                pinv, slogdet, solve)
@@ -28,3 +29,4 @@ __all__ = ["cholesky", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv", "m
            "matrix_norm", "matrix_power", "matrix_rank", "matrix_transpose", "outer", "pinv",
            "qr", "slogdet", "solve", "svd", "svdvals", "tensordot", "trace", "vecdot",
            "vector_norm", "EighResult", "QRResult", "SVDResult", "SlogdetResult"]
+__all__ += ["eig", "eigvals", "EigResult"]          # 2025.12: general matrices (linalg_eig.py)

@@ -256,7 +256,7 @@ class Tensor(TensorMethods):
         write(self, key, value)
 
 
-_API_VERSIONS = ("2021.12", "2022.12", "2023.12", "2024.12")
+_API_VERSIONS = ("2021.12", "2022.12", "2023.12", "2024.12", "2025.12")
 
 
 def _check_leaving(t, what):

@@ -23,8 +23,9 @@ def _linalg(name, adapt=None):
 
 for _name in ("det", "inv", "slogdet", "svdvals", "matrix_transpose", "outer", "matrix_power",
               "tensordot", "vecdot", "matmul", "vector_norm", "matrix_norm", "trace",
-              "diagonal", "solve"):
+              "diagonal", "solve", "eig", "eigvals"):
     FUNCTIONS[("numpy.linalg", _name)] = _linalg(_name)
+# (eig/eigvals give complex results even where NumPy's, all eigenvalues real, would be real)
 
 
 @numpy_function("cholesky", module="numpy.linalg")

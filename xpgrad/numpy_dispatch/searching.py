@@ -53,7 +53,9 @@ numpy_function("argsort")(_sorting("argsort"))
 @numpy_function("searchsorted")
 def _searchsorted(a, v, side="left", sorter=None):
     kwargs = {} if sorter is None else {"sorter": _tensor(sorter)}
-    return _fn("searchsorted")(_tensor(a), _tensor(v), side=side, **kwargs)
+    if type(v) not in (int, float):      # a Python number takes a's dtype in xg.searchsorted
+        v = _tensor(v)
+    return _fn("searchsorted")(_tensor(a), v, side=side, **kwargs)
 
 
 @numpy_function("nonzero")

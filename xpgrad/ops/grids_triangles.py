@@ -16,8 +16,9 @@ from .shape import broadcast_to, reshape
 # -- arrays built from arrays: meshgrid, tril, triu --------------------------------------------
 
 def meshgrid(*arrays, indexing="xy"):
-    """Coordinate grids from 1-D tensors: ``indexing="xy"`` (Cartesian: the first two axes
-    swapped) or ``"ij"`` (matrix). Built from reshape and broadcast_to, so differentiable.
+    """Coordinate grids from 1-D tensors, a tuple (a list before the standard's 2025.12):
+    ``indexing="xy"`` (Cartesian: the first two axes swapped) or ``"ij"`` (matrix). Built
+    from reshape and broadcast_to, so differentiable.
 
     >>> import xpgrad as xg
     >>> gx, gy = xg.meshgrid(xg.asarray([1.0, 2.0, 3.0]), xg.asarray([4.0, 5.0]))
@@ -42,7 +43,7 @@ def meshgrid(*arrays, indexing="xy"):
     for a, p in zip(arrays, place):
         lone = tuple(a.shape[0] if d == p else 1 for d in range(n))
         out.append(broadcast_to(reshape(a, lone), shape))
-    return out
+    return tuple(out)
 
 
 def _triangle(name, doc):

@@ -12,6 +12,7 @@ from .. import dtypes as _dt
 from .._args import flag
 from ..primitive import Primitive, apply
 from ..tensor import Tensor, _wrap
+from ..creation import asarray
 from ._define import as_tensor, norm_axes, norm_axis
 
 
@@ -113,8 +114,26 @@ def searchsorted(x1, x2, /, *, side="left", sorter=None):
                              f"of shape {x1.shape}")
         sorter = sorter.to(x1._backend)._data
     if not isinstance(x2, Tensor):
-        x2 = as_tensor(x2).to(x1._backend)
+        x2 = _values_to_insert(x1, x2)
     return _index_dtype(apply(_searchsorted, x1, x2, side=side, sorter=sorter))
+
+
+def _values_to_insert(x1, x2):
+    """``x2`` (not a Tensor) as a tensor on ``x1``'s backend. A Python number takes ``x1``'s
+    dtype where it fits (the standard's scalar promotion, 2025.12), so ``0.1`` is compared
+    with float64 entries as float64, not rounded to float32 first."""
+    if isinstance(x2, (str, bytes, complex)):
+        raise TypeError(f"searchsorted: x2 must be a tensor or a real Python number, got "
+                        f"{type(x2).__name__} {x2!r}")
+    dtype = None
+    if type(x2) in (int, float) and x1.dtype.kind == "f":
+        dtype = x1.dtype
+    elif type(x2) is int and x1.dtype.kind in "iu":
+        from ..dtype_functions import iinfo
+
+        info = iinfo(x1.dtype)
+        dtype = x1.dtype if info.min <= x2 <= info.max else None
+    return as_tensor(x2 if dtype is None else asarray(x2, dtype=dtype)).to(x1._backend)
 
 
 __all__ = ["argmax", "argmin", "nonzero", "count_nonzero", "searchsorted"]

@@ -163,15 +163,16 @@ def broadcast_to(x, /, shape):
 
 
 def broadcast_arrays(*arrays):
-    """The tensors broadcast against each other, as a list (gradients sum back).
+    """The tensors broadcast against each other, as a tuple (a list before the standard's
+    2025.12; gradients sum back).
 
     >>> import xpgrad as xg
-    >>> [t.shape for t in xg.broadcast_arrays(xg.ones((2, 1)), xg.ones(3))]
-    [(2, 3), (2, 3)]
+    >>> tuple(t.shape for t in xg.broadcast_arrays(xg.ones((2, 1)), xg.ones(3)))
+    ((2, 3), (2, 3))
     """
     arrays = [as_tensor(a) for a in arrays]
     shape = broadcast_shapes(*(a.shape for a in arrays))
-    return [broadcast_to(a, shape) for a in arrays]
+    return tuple(broadcast_to(a, shape) for a in arrays)
 
 
 def moveaxis(x, source, destination, /):
