@@ -129,18 +129,20 @@ def _mlp(backend, optimizer, seed=0, sizes=(7, 9, 4)):
     return step, ws, opt
 
 
-def _batches(backend, n=6, batch=5, features=7, classes=4):
+def _batches(backend, n=6, batch=2, features=7, classes=4):
+    # batch 2: each product's factors (features x batch, batch x out) hold fewer numbers than
+    # the weight gradient, so both are folded (test_a_large_batch_keeps_the_gradient)
     rng = np.random.default_rng(3)
     return [(xg.asarray(rng.normal(size=(batch, features)).astype(np.float32), backend=backend),
              xg.asarray(rng.integers(0, classes, size=batch), backend=backend))
             for _ in range(n)]
 
 
-def _train_both(backend, optimizer, after_trace=None):
+def _train_both(backend, optimizer, after_trace=None, batch=2):
     eager, eager_ws, eager_opt = _mlp(backend, optimizer)
     step, ws, opt = _mlp(backend, optimizer)
     compiled = xg.function(step)
-    for k, (x, y) in enumerate(_batches(backend)):
+    for k, (x, y) in enumerate(_batches(backend, batch=batch)):
         if k == 2 and after_trace is not None:
             after_trace(ws, eager_ws)
         np.testing.assert_allclose(compiled(x, y).numpy(), eager(x, y).numpy(), rtol=1e-6,
@@ -157,6 +159,13 @@ def _train_both(backend, optimizer, after_trace=None):
 def test_fused_sgd_step_equals_eager(backend, learning_rate):
     program = _train_both(backend, lambda: xg.optim.SGD(learning_rate))
     assert program.sgd_gemms == 2                        # both weight matrices
+
+
+def test_a_large_batch_keeps_the_gradient():
+    """Folded, ``x.T`` and ``g`` stay alive until the update instead of the gradient: with 5
+    rows their 7x5 + 5x9 numbers outnumber the 7x9 gradient, and the 9x5 + 5x4 outnumber the
+    9x4 one, so neither is folded (the step's peak memory would grow with every layer)."""
+    assert _train_both("numpy", lambda: xg.optim.SGD(0.1), batch=5).sgd_gemms == 0
 
 
 @pytest.mark.parametrize("optimizer", [lambda: xg.optim.SGD(0.1, momentum=0.9),

@@ -54,8 +54,10 @@ def _proxy_kernel(k, tracer):
     if entry is None:
         p = _KernelProxy(k)
         vjp = None if k.vjp is None else p.vjp_leaving if k.traced_generic else p.vjp
+        # the kernel's own ``saves``: the trace's tape drops the inputs its vjp does not read,
+        # as the eager tape does, so the program does not keep them alive until their use
         entry = _PROXIES[id(k)] = (k, p, Kernel(
-            p.forward, vjp, needs=k.needs,
+            p.forward, vjp, saves=k.saves, needs=k.needs,
             vjp_sliced=p.vjp_sliced if k.vjp_sliced is not None else None))
     entry[1].tracer = tracer
     return entry[2]

@@ -236,14 +236,43 @@ class Program:
                 lines.append(f"{name(slot)} = _r{index}")
         return lines
 
+    def _dead_after(self):
+        """{step index: the slots to let go after it}: each slot after the last step that reads
+        it (or, never read, after the one that makes it); the result's and the Variables' slots
+        live to the end. Without this a replay would hold every value of the step until it
+        returns, where the eager tape frees each residual after its last use."""
+        live_to_end = set(_refs(self.result_refs, [])) | {slot for _, slot in self.writes}
+        last = {}
+        for k, step in enumerate(self.steps):
+            if step.kind == "input":
+                continue
+            for s, _ in _out_paths(step.outs, (), []):
+                last[s] = k
+            for s in _refs(step.args, []) + _refs(step.kwargs, []):
+                last[s] = k
+        dead = {}
+        for s, k in last.items():
+            if s not in live_to_end:
+                dead.setdefault(k, []).append(s)
+        return dead
+
     def _generate(self):
         name = "s{}".format
         lines = ["def replay(inputs):"]
         if self.inputs:
             lines.append(f"    {', '.join(name(i) for i in self.inputs)}, = inputs")
+        dead = self._dead_after()
         for k, step in enumerate(self.steps):
             if step.kind != "input":
-                lines += ["    " + line for line in self._step_lines(k, step, name)]
+                step_lines = self._step_lines(k, step, name)
+                gone = sorted(dead.get(k, ()))
+                if any(line.startswith("_r = ") for line in step_lines):
+                    gone_names = [name(s) for s in gone] + ["_r"]
+                else:
+                    gone_names = [name(s) for s in gone]
+                if gone_names:
+                    step_lines.append(f"del {', '.join(gone_names)}")
+                lines += ["    " + line for line in step_lines]
         for var, slot in self.writes:
             lines.append(f"    {self._const(var)}._data = {name(slot)}")
         lines.append(f"    return {self._result_expr(self.result_template)}")
