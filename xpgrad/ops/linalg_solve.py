@@ -20,6 +20,7 @@ from collections import namedtuple
 
 from .._args import flag
 from ..primitive import Primitive, apply
+from ..tensor import Tensor
 from ._define import as_tensor
 from .linalg import matmul
 from .linalg_helpers import (broadcast_batch, call, check_floating, check_matrix, conj,
@@ -120,11 +121,40 @@ def _adjugate_h(xp, a):
     return _lift(xp, conj(xp, phase)) * xp.matmul(scaled, vh)
 
 
+# the largest n whose n^2 minors (n^4 entries) a higher-order pass builds for a singular matrix
+_MINORS_UP_TO = 64
+
+
+def _cofactors(xp, x):
+    """The cofactor matrix ``C_ij = (-1)^(i+j) det(x without row i and column j)`` of each
+    matrix, from one batched det of its n^2 minors: a polynomial of ``x``, so its derivatives
+    are exact at any rank (the det rule runs again on the minors)."""
+    n, b = x.shape[-1], x.ndim - 2
+    keep = xp.asarray([k for i in range(n) for k in range(n) if k != i], dtype=xp.int64,
+                      device=x.device)                          # row (column) i left out
+    rows = xp.reshape(xp.take(x, keep, axis=-2), x.shape[:-2] + (n, n - 1, n))
+    both = xp.reshape(xp.take(rows, keep, axis=-1), x.shape[:-2] + (n, n - 1, n, n - 1))
+    minors = xp.permute_dims(both, tuple(range(b)) + (b, b + 2, b + 1, b + 3))
+    signs = xp.asarray([[(-1.0) ** (i + j) for j in range(n)] for i in range(n)],
+                       dtype=x.dtype, device=x.device)
+    return signs * xp.linalg.det(minors)
+
+
+def _adjugate_h_of_singular(xp, x):
+    """``adj(x)^H`` where some matrix of the stack is singular. A first-order pass (raw
+    arrays) takes it from the SVD; a higher-order one (Tensors, under an outer tape) from the
+    minors, since the SVD's derivative misses terms where singular values repeat (rank n - 2
+    or less: the Hessian of det at a zero 2x2 matrix came out as only its diagonal part)."""
+    if isinstance(x, Tensor) and x.shape[-1] <= _MINORS_UP_TO:
+        return conj(xp, _cofactors(xp, x))
+    return _adjugate_h(xp, x)
+
+
 def _det_vjp(xp, g, ans, x):
     if x.shape[-1] == 0:
         return xp.zeros_like(x)
     if bool(xp.any(ans == 0)):
-        return _lift(xp, g) * _adjugate_h(xp, x)
+        return _lift(xp, g) * _adjugate_h_of_singular(xp, x)
     return _lift(xp, g * conj(xp, ans)) * mH(xp, _inv(xp, "det", x))
 
 
