@@ -17,8 +17,8 @@ torch = pytest.importorskip("torch")
 F, TF = xg.fft, torch.fft
 
 
-def _rand(*shape):
-    return np.random.default_rng(len(shape) + sum(shape)).standard_normal(shape)
+def _rand(*shape, seed=0):
+    return np.random.default_rng(seed + len(shape) + sum(shape)).standard_normal(shape)
 
 
 # -- einsum ---------------------------------------------------------------------------------------
@@ -41,7 +41,7 @@ EINSUM = [
 @pytest.mark.parametrize("spec,shapes", EINSUM, ids=[f"{s!r}{sh}" for s, sh in EINSUM])
 def test_einsum_matches_torch(spec, shapes):
     assert_matches_torch(lambda *a: xg.einsum(spec, *a), lambda *a: torch.einsum(spec, *a),
-                         [_rand(*s) for s in shapes])
+                         [_rand(*s, seed=k) for k, s in enumerate(shapes)])
 
 
 @pytest.mark.parametrize("spec,shapes", [("ij,jk->ik", [(2, 0), (3, 3)]),
@@ -54,8 +54,8 @@ def test_einsum_size_zero_does_not_broadcast_against_a_larger_size(spec, shapes)
 @pytest.mark.parametrize("spec,shapes", [("ij,jk,ki->", [(3, 3)] * 3), ("ii,jj->", [(3, 3)] * 2),
                                          ("iij,j->i", [(2, 2, 3), (3,)])])
 def test_einsum_second_order(spec, shapes):
-    check_grads(lambda *a: xg.einsum(spec, *a), [xg.asarray(_rand(*s)) for s in shapes],
-                order=2)
+    arrays = [xg.asarray(_rand(*s, seed=k)) for k, s in enumerate(shapes)]
+    check_grads(lambda *a: xg.einsum(spec, *a), arrays, order=2)
 
 
 # -- fft ------------------------------------------------------------------------------------------

@@ -262,3 +262,21 @@ def test_float32_gradients_stay_float32_and_numba_agrees(name):
     for v32, v64, vnb in zip(values32, values64, numba_values):
         assert v32.dtype == np.float32
         np.testing.assert_allclose(vnb, v64, rtol=1e-10, atol=1e-12)
+
+
+# -- where PyTorch takes what the array API refuses: the error says how to write it ---------------
+def test_solve_with_a_stack_of_vectors_says_how_to_write_it():
+    a, b = _rand(2, 3, 3), _rand(2, 3)
+    with pytest.raises(ValueError, match=r"x2\.shape\[-2\] must be 3.*x2\[\.\.\., None\]"):
+        L.solve(xg.asarray(a), xg.asarray(b))
+    got = L.solve(xg.asarray(a), xg.asarray(b)[..., None])[..., 0]
+    np.testing.assert_allclose(got.numpy(), TL.solve(torch.tensor(a), torch.tensor(b)).numpy())
+
+
+def test_cross_with_a_non_negative_axis_names_the_negative_one():
+    a, b = _rand(3, 4), _rand(3, 4, seed=1)
+    with pytest.raises(ValueError, match="axis 0 of both is axis=-2"):
+        L.cross(xg.asarray(a), xg.asarray(b), axis=0)
+    got = L.cross(xg.asarray(a), xg.asarray(b), axis=-2)
+    np.testing.assert_allclose(got.numpy(), TL.cross(torch.tensor(a), torch.tensor(b),
+                                                     dim=0).numpy())

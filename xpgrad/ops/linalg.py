@@ -226,8 +226,10 @@ def cross(x1, x2, /, *, axis=-1):
         raise TypeError(f"linalg.cross: axis must be an int, got {axis!r}")
     low = min(a.ndim, b.ndim)
     if not -low <= axis < 0:
+        hint = (f"; axis {axis} of both is axis={axis - a.ndim} (the array API counts it from "
+                "the end, before broadcasting)") if 0 <= axis < a.ndim == b.ndim else ""
         raise ValueError(f"linalg.cross: axis {axis} must be in [-{low}, -1] for shapes "
-                         f"{a.shape} and {b.shape}")
+                         f"{a.shape} and {b.shape}{hint}")
     if a.shape[axis] != 3 or b.shape[axis] != 3:
         raise ValueError(f"linalg.cross: x1 {a.shape} and x2 {b.shape} need size 3 along "
                          f"axis {axis}")

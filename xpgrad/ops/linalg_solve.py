@@ -102,8 +102,11 @@ def solve(x1, x2, /):
                              f"{a.shape} (needs {m} entries)")
     else:
         if b.shape[-2] != m:
+            hint = ("; x2 is a stack of matrices unless it is 1-D (the array API's rule): for "
+                    "a stack of vectors pass x2[..., None] and take [..., 0] of the result"
+                    ) if b.shape == a.shape[:-1] else ""
             raise ValueError(f"linalg.solve: x2 of shape {b.shape} does not match x1 of shape "
-                             f"{a.shape}: x2.shape[-2] must be {m}")
+                             f"{a.shape}: x2.shape[-2] must be {m}{hint}")
         broadcast_batch("linalg.solve", a.shape[:-2], b.shape[:-2], a.shape, b.shape)
     return apply(_solve, a, b)
 
