@@ -154,3 +154,11 @@ def test_float32_gradients_stay_float32_and_numba_agrees(name):
     assert g32.dtype == np.float32 and all(v.dtype == np.float32 for v in values32)
     np.testing.assert_allclose(g32, g64, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(gnb, g64, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("spec", ["......", "i.j", "..i..", "ij->i.", "ij->......", "ij->i->j",
+                                  "i-j"])
+def test_einsum_malformed_subscripts_are_einsum_errors(spec):
+    # NumPy and PyTorch refuse these too; the message must say what is wrong in the subscripts
+    with pytest.raises(ValueError, match=r"einsum: .*subscripts|einsum: labels"):
+        xg.einsum(spec, xg.ones((3, 4)))

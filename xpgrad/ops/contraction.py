@@ -102,6 +102,13 @@ def _explicit(subscripts, operands):
     if len(specs) != len(operands):
         raise ValueError(f"einsum: {subscripts!r} names {len(specs)} operands but "
                          f"{len(operands)} were given")
+    for part in specs + ([out] if arrow else []):
+        if "-" in part or ">" in part:
+            raise ValueError(f"einsum: {subscripts!r} has a stray '-' or '>' (one '->' "
+                             "separates the output subscripts)")
+        if "." in part.replace("...", "", 1):
+            raise ValueError(f"einsum: subscripts {part!r} of {subscripts!r} hold a '.' that "
+                             "is not part of one '...'")
     used = set(spec) - set(".,->")
     bad = [c for c in used if c not in string.ascii_letters]
     if bad:
