@@ -280,3 +280,65 @@ def test_cross_with_a_non_negative_axis_names_the_negative_one():
     got = L.cross(xg.asarray(a), xg.asarray(b), axis=-2)
     np.testing.assert_allclose(got.numpy(), TL.cross(torch.tensor(a), torch.tensor(b),
                                                      dim=0).numpy())
+
+
+# -- forward mode: jvp differentiates the vjp rules with respect to a zero cotangent --------------
+def _x_weighted_projector(v):
+    return (v * xg.asarray(np.arange(1.0, v.shape[-1] + 1.0))) @ xg.matrix_transpose(v)
+
+
+def _t_weighted_projector(v):
+    return (v * torch.arange(1.0, v.shape[-1] + 1.0, dtype=v.dtype)) @ v.mT
+
+
+JVP = {
+    "eigh_vectors": (lambda a: _x_weighted_projector(L.eigh(a).eigenvectors),
+                     lambda a: _t_weighted_projector(TL.eigh(a).eigenvectors), _sym(2, 3, 3)),
+    "eigh_both": (lambda a: (lambda r: (r[1] * r[0][..., None, :] ** 2) @
+                             xg.matrix_transpose(r[1]))(L.eigh(a)),
+                  lambda a: (lambda r: (r[1] * r[0][..., None, :] ** 2) @ r[1].mT)(TL.eigh(a)),
+                  _sym(3, 3)),
+    "svd_U_tall": (lambda a: _x_weighted_projector(L.svd(a, full_matrices=False).U),
+                   lambda a: _t_weighted_projector(TL.svd(a, full_matrices=False).U), _rand(4, 3)),
+    "svd_V_wide": (lambda a: _x_weighted_projector(xg.matrix_transpose(L.svd(a).Vh[..., :3, :])),
+                   lambda a: _t_weighted_projector(TL.svd(a).Vh[..., :3, :].mT), _rand(2, 3, 5)),
+    "svd_usv": (lambda a: _usv(L.svd(a), 3), lambda a: _usv(TL.svd(a), 3), _rand(5, 3)),
+    "qr_Q": (lambda a: L.qr(a).Q, lambda a: TL.qr(a).Q, _rand(4, 3)),
+    "det_singular": (L.det, TL.det, SINGULAR),
+}
+
+
+@pytest.mark.parametrize("name", sorted(JVP))
+def test_jvp_matches_torch(name):
+    fx, ft, a = JVP[name]
+    tangent = np.random.default_rng(5).standard_normal(a.shape)
+    if name.startswith("eigh"):
+        tangent = tangent + np.swapaxes(tangent, -1, -2)    # the Hermitian convention
+    _, got = xg.jvp(fx, xg.asarray(a, dtype=xg.float64), xg.asarray(tangent, dtype=xg.float64))
+    _, want = torch.func.jvp(ft, (torch.tensor(a),), (torch.tensor(tangent),))
+    np.testing.assert_allclose(got.numpy(), want.resolve_neg().numpy(), rtol=1e-7, atol=1e-9)
+
+
+# the vector terms now enter under an outer tape: at a zero singular value (where the SVD's
+# rule divides by it) they must not turn the Hessian of a function of the values alone into NaN.
+# (At repeated values that Hessian is NaN here as in PyTorch and JAX, through eigvalsh and
+# svdvals too: it needs the function's own derivative, which no rule of the values sees.)
+VALUES_ONLY = {
+    "tall_full": (np.array([[1.0, 2.0], [2.0, 4.0], [0.0, 0.0]]), True),
+    "tall_thin": (np.array([[1.0, 2.0], [2.0, 4.0], [0.0, 0.0]]), False),
+    "wide_full": (np.array([[1.0, 2.0, 0.0], [2.0, 4.0, 0.0]]), True),
+    "zero_thin": (np.zeros((3, 2)), False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(VALUES_ONLY))
+def test_hessian_of_singular_values_alone_stays_finite_at_zero_singular_values(name):
+    a, full = VALUES_ONLY[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        got = xg.hessian(lambda x: xg.sum(L.svd(x, full_matrices=full).S ** 3))(
+            xg.asarray(a, dtype=xg.float64)).numpy()
+        want = xg.hessian(lambda x: xg.sum(L.svdvals(x) ** 3))(
+            xg.asarray(a, dtype=xg.float64)).numpy()
+    assert np.isfinite(got).all()
+    np.testing.assert_allclose(got, want, atol=1e-9)
