@@ -41,7 +41,7 @@ from ..primitive import Primitive, apply
 from ..tensor import Tensor
 from ._define import as_tensor
 from .linalg_helpers import (call, check_floating, check_matrix, diag_embed, is_complex, mH,
-                             mask_diagonal, real, tri)
+                             mask_diagonal, readable, real, tri)
 
 EighResult = namedtuple("EighResult", ["eigenvalues", "eigenvectors"])
 SVDResult = namedtuple("SVDResult", ["U", "S", "Vh"])
@@ -84,18 +84,34 @@ def _vector_cotangent(xp, g):
     """``(g, zero)`` for the cotangent of eigen- or singular vectors: ``g`` None when it is
     zero and nothing differentiates it (its terms are skipped: they are 0, and inf or NaN at
     repeated or zero values); a zero ``g`` that a tape differentiates (forward mode, ``jvp``,
-    differentiates a vjp at a zero cotangent) is kept, ``zero`` telling the rule so."""
+    differentiates a vjp at a zero cotangent) is kept, ``zero`` telling the rule so. While
+    ``xg.function`` traces, ``g`` is kept and ``zero`` is a mask: which matrices' ``g`` is 0."""
     from ..inplace import on_tape
 
+    if not readable(g):
+        return g, xp.all(g == 0, axis=(-2, -1), keepdims=True)
     if _nonzero(xp, g):
         return g, False
     return (g, True) if isinstance(g, Tensor) and on_tape(g) else (None, True)
 
 
-def _nowhere_zero(xp, a):
-    """``a`` with its zeros made ``inf``: dividing a zero cotangent's terms by it gives 0
-    (and a derivative of 0), not 0/0, at repeated or zero values."""
-    return xp.where(a == 0, math.inf, a)
+def _both(xp, a, b):
+    """``a and b`` for flags that are bools or masks (``_vector_cotangent``)."""
+    if isinstance(a, bool):
+        return b if a else False
+    if isinstance(b, bool):
+        return a if b else False
+    return xp.logical_and(a, b)
+
+
+def _nowhere_zero(xp, a, zero=True):
+    """``a`` with its zeros made ``inf`` where ``zero`` (True, or a mask that broadcasts):
+    dividing a zero cotangent's terms by it gives 0 (and a derivative of 0), not 0/0, at
+    repeated or zero values."""
+    if zero is False:
+        return a
+    safe = xp.where(a == 0, math.inf, a)
+    return safe if zero is True else xp.where(zero, safe, a)
 
 
 def _square_float(name, x):
@@ -118,8 +134,7 @@ def _eigh_grad(xp, w, v, gw, gv, zero=False):
         off, eye = mask_diagonal(xp, w, n)
         j = xp.matmul(mH(xp, v), gv)
         gaps = xp.expand_dims(w, axis=-2) - xp.expand_dims(w, axis=-1) + eye    # w_j - w_i
-        if zero:
-            gaps = _nowhere_zero(xp, gaps)
+        gaps = _nowhere_zero(xp, gaps, zero)
         inner = inner + 0.5 * (j - mH(xp, j)) / gaps * off
     return xp.matmul(v, xp.matmul(inner, mH(xp, v)))
 
@@ -195,8 +210,8 @@ def _svd_grad(xp, u, s, vh, gu, gs, gvh, zero=False):
     s_row, s_col = xp.expand_dims(s, axis=-2), xp.expand_dims(s, axis=-1)
     s2 = s * s
     gaps = xp.expand_dims(s2, axis=-2) - xp.expand_dims(s2, axis=-1) + eye
-    s_div = _nowhere_zero(xp, s) if zero else s      # what the terms are divided by
-    f = off / (_nowhere_zero(xp, gaps) if zero else gaps)
+    s_div = _nowhere_zero(xp, s, zero if isinstance(zero, bool) else zero[..., 0])
+    f = off / _nowhere_zero(xp, gaps, zero)            # s_div: what the terms are divided by
     if gu is not None:
         j = xp.matmul(mH(xp, u), gu)
         skew_u = j - mH(xp, j)
@@ -227,7 +242,7 @@ def _svd_vjp(xp, g, ans, x, full_matrices):
     if full_matrices:
         u, gu, vh, gvh = u[..., :k], gu[..., :k], vh[..., :k, :], gvh[..., :k, :]
     (gu, zero_u), (gvh, zero_vh) = _vector_cotangent(xp, gu), _vector_cotangent(xp, gvh)
-    return _svd_grad(xp, u, s, vh, gu, gs, gvh, zero_u and zero_vh)
+    return _svd_grad(xp, u, s, vh, gu, gs, gvh, _both(xp, zero_u, zero_vh))
 
 
 _svd = Primitive("linalg_svd", _svd_forward, _svd_vjp)
@@ -303,10 +318,15 @@ def _qr_vjp(xp, g, ans, x, mode):
     q, r = _unpack(xp, ans, batch, cores)
     gq, gr = _unpack(xp, g, batch, cores)
     if m > n and mode == "complete":
-        if _nonzero(xp, gq[..., n:]):
+        extra = gq[..., n:]
+        q, gq, r, gr = q[..., :n], gq[..., :n], r[..., :n, :], gr[..., :n, :]
+        if not readable(extra):     # xg.function: a replay cannot raise; NaN says it instead
+            used = xp.any(extra != 0, axis=(-2, -1), keepdims=True)
+            ga = _qr_tall(xp, q, r, gq, gr)
+            return xp.where(used, ga * math.nan, ga)
+        if _nonzero(xp, extra):
             raise ValueError("linalg.qr: the last m - n columns of Q from mode='complete' are "
                              "not unique, so they have no gradient; use mode='reduced'")
-        q, gq, r, gr = q[..., :n], gq[..., :n], r[..., :n, :], gr[..., :n, :]
     if m >= n:
         return _qr_tall(xp, q, r, gq, gr)
     gx, gy = gr[..., :m], gr[..., m:]             # A = Q [X | Y] with X square
