@@ -144,10 +144,11 @@ def _cofactors(xp, x):
 
 
 def _adjugate_h_of_singular(xp, x):
-    """``adj(x)^H`` where some matrix of the stack is singular. A first-order pass (raw
-    arrays) takes it from the SVD; a higher-order one (Tensors, under an outer tape) from the
-    minors, since the SVD's derivative misses terms where singular values repeat (rank n - 2
-    or less: the Hessian of det at a zero 2x2 matrix came out as only its diagonal part)."""
+    """``adj(x)^H`` where some matrix of the stack is singular (or, while ``xg.function``
+    traces, for any matrix). A first-order pass (raw arrays) takes it from the SVD; a
+    higher-order one (Tensors, under an outer tape) from the minors, since the SVD's
+    derivative misses terms where singular values repeat (rank n - 2 or less: the Hessian of
+    det at a zero 2x2 matrix came out as only its diagonal part)."""
     if isinstance(x, Tensor) and x.shape[-1] <= _MINORS_UP_TO:
         return conj(xp, _cofactors(xp, x))
     return _adjugate_h(xp, x)
