@@ -280,3 +280,20 @@ def test_cross_with_a_non_negative_axis_names_the_negative_one():
     got = L.cross(xg.asarray(a), xg.asarray(b), axis=-2)
     np.testing.assert_allclose(got.numpy(), TL.cross(torch.tensor(a), torch.tensor(b),
                                                      dim=0).numpy())
+
+
+@pytest.mark.parametrize("name,fx,ft", [
+    ("vector_norm", lambda a, k: L.vector_norm(a, ord=k(3)), lambda a: TL.vector_norm(a, ord=3)),
+    ("trace", lambda a, k: L.trace(a, offset=k(1)), lambda a: torch.diagonal(a, 1, -2, -1).sum(-1)),
+    ("diagonal", lambda a, k: L.diagonal(a, offset=k(-1)),
+     lambda a: torch.diagonal(a, -1, -2, -1)),
+    ("cross", lambda a, k: L.cross(a, a[::-1] + 1.0, axis=k(-1)),
+     lambda a: TL.cross(a, a.flip(0) + 1.0, dim=-1)),
+    ("tensordot", lambda a, k: L.tensordot(a, a, axes=k(1)),
+     lambda a: torch.tensordot(a, a, dims=1)),
+])
+@pytest.mark.parametrize("kind", [np.int64, np.int32, np.float64])
+def test_numpy_scalars_are_taken_where_python_numbers_are(name, fx, ft, kind):
+    if kind is np.float64 and name != "vector_norm":
+        pytest.skip("a float is not an offset, axis or axes count")
+    assert_matches_torch(lambda a: fx(a, kind), ft, [_rand(3, 3)])
