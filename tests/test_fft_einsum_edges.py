@@ -162,3 +162,13 @@ def test_einsum_malformed_subscripts_are_einsum_errors(spec):
     # NumPy and PyTorch refuse these too; the message must say what is wrong in the subscripts
     with pytest.raises(ValueError, match=r"einsum: .*subscripts|einsum: labels"):
         xg.einsum(spec, xg.ones((3, 4)))
+
+
+def test_numpy_integers_are_taken_for_axes_and_lengths():
+    a = _rand(3, 4)
+    assert_matches_torch(lambda x: F.fftshift(x, axes=np.int64(0)),
+                         lambda x: TF.fftshift(x, dim=0), [a])
+    assert_matches_torch(lambda x: F.fftn(x, s=(np.int64(-1), np.int64(3))),   # -1: its own
+                         lambda x: TF.fftn(x, s=(-1, 3)), [a])
+    assert_matches_torch(lambda x: F.irfftn(x, s=np.array([2, -1])),
+                         lambda x: TF.irfftn(x, s=(2, -1)), [a])
