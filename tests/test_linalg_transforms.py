@@ -134,3 +134,22 @@ def test_qr_complete_extra_columns_of_q_in_xg_function_give_nan_not_a_silent_num
         step(xg.asarray(_rand(4, 3), dtype=xg.float64))
     for _ in range(2):
         assert np.isnan(step(xg.asarray(_rand(4, 3), dtype=xg.float64)).numpy()).all()
+
+
+# -- on the array API's reference namespace: no NumPy-isms in the new ways ------------------------
+def test_hessian_and_jvp_run_on_array_api_strict(clean_backends):
+    pytest.importorskip("array_api_strict")
+    from xpgrad.testing import StrictBackend
+
+    xg.register_backend("strict", StrictBackend)
+    s = np.array([[2.0, 1.0, 0.0], [1.0, 3.0, 1.0], [0.0, 1.0, 4.0]])
+    results = []
+    for backend in ("numpy", "strict"):
+        zero = xg.asarray(np.zeros((2, 2)), dtype=xg.float64, backend=backend)
+        x = xg.asarray(s, dtype=xg.float64, backend=backend)
+        t = xg.asarray(np.full((3, 3), 0.1), dtype=xg.float64, backend=backend)
+        hessian = xg.hessian(L.det)(zero)                           # det's minors way
+        _, jvp = xg.jvp(lambda a: L.eigh(a).eigenvectors ** 2, x, t)
+        results.append([hessian.numpy(), jvp.numpy()])
+    for got, want in zip(*results[::-1]):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
