@@ -36,7 +36,11 @@ class Scatter:
     def add_into(self, acc) -> None:
         """``acc[key] += values`` in place."""
         if is_basic(self.key):
-            acc[self.key] += self.values
+            key, values = self.key, self.values
+            if any(k is None for k in key):      # the array API's setitem takes no newaxis:
+                key = tuple(k for k in key if k is not None)     # its size-1 axes dropped
+                values = acc.__array_namespace__().reshape(values, tuple(acc[key].shape))
+            acc[key] += values
         else:
             index_add(self.backend, acc, self.key, self.values)
 
