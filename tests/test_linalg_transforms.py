@@ -172,3 +172,15 @@ def test_gradient_of_an_index_with_newaxis_on_array_api_strict(clean_backends, k
             y = xg.sum(x[key] * 2.0)
         grads.append(tape.gradient(y, x).numpy())
     np.testing.assert_allclose(grads[1], grads[0])
+
+
+def test_gradient_of_an_index_with_newaxis_inside_xg_function():
+    def step(x):
+        with xg.GradientTape() as tape:
+            tape.watch(x)
+            y = xg.sum(x[..., None, 1:] * x[:, None, 0, None])
+        return tape.gradient(y, x)
+    traced = xg.function(step)
+    for k in range(3):
+        a = xg.asarray(_rand(2, 3) + k, dtype=xg.float64)
+        np.testing.assert_allclose(traced(a).numpy(), step(a).numpy())
