@@ -36,7 +36,10 @@ class Scatter:
     def add_into(self, acc) -> None:
         """``acc[key] += values`` in place."""
         if is_basic(self.key):
-            acc[self.key] += self.values
+            key, values = self.key, self.values
+            if any(k is None for k in key):      # the array API's setitem takes no newaxis
+                key, values = _without_newaxes(key, values, len(acc.shape))
+            acc[key] += values
         else:
             index_add(self.backend, acc, self.key, self.values)
 
@@ -45,6 +48,24 @@ class Scatter:
         out = xp.zeros(self.shape, dtype=self.values.dtype if dtype is None else dtype)
         self.add_into(out)
         return out
+
+
+def _without_newaxes(key, values, ndim):
+    """``(key, values)`` for ``acc[key] += values`` with the Nones of a basic ``key`` taken
+    out, and the size-1 axes they made taken out of ``values`` (shaped like ``x[key]``)."""
+    real = sum(1 for k in key if k is not None and k is not Ellipsis)
+    made, axis = set(), 0
+    for k in key:
+        if k is None:
+            made.add(axis)
+        if k is None or isinstance(k, slice):
+            axis += 1
+        elif k is Ellipsis:
+            axis += ndim - real
+    shape = tuple(n for i, n in enumerate(values.shape) if i not in made)
+    namespace = getattr(values, "__array_namespace__", None)    # (a traced array has none)
+    values = values.reshape(shape) if namespace is None else namespace().reshape(values, shape)
+    return tuple(k for k in key if k is not None), values
 
 
 def index_add(backend, acc, key, values) -> None:

@@ -34,7 +34,7 @@ def _checked(tape, who, target, source, unconnected_gradients, many=False):
 def _one_hot(xp, n, i, dtype):
     """Row ``i`` of the ``n x n`` identity, made alone (the whole identity is ``n**2`` entries:
     80 GB of float64 for a target of 10^5)."""
-    return xp.eye(1, n, k=i, dtype=dtype)[0]
+    return xp.eye(1, n, k=i, dtype=dtype)[0, :]     # (the array API indexes every axis)
 
 
 def _rows(tape, target, sources, seeds):

@@ -82,6 +82,14 @@ def _einsum_call(xp, spec, *arrays):
 _einsum = Primitive("einsum", _einsum_forward, Each(_einsum_vjp))
 
 
+def _broadcast_size(sizes):
+    """The size that ``sizes`` broadcast to (1 stretches, also to 0), None if they do not."""
+    other = {n for n in sizes if n != 1}
+    if len(other) > 1:
+        return None
+    return other.pop() if other else 1
+
+
 def _explicit(subscripts, operands):
     """``(spec, operands)`` with ``...`` replaced by letters, operands broadcast to match."""
     from .shape import broadcast_to, reshape
@@ -94,6 +102,13 @@ def _explicit(subscripts, operands):
     if len(specs) != len(operands):
         raise ValueError(f"einsum: {subscripts!r} names {len(specs)} operands but "
                          f"{len(operands)} were given")
+    for part in specs + ([out] if arrow else []):
+        if "-" in part or ">" in part:
+            raise ValueError(f"einsum: {subscripts!r} has a stray '-' or '>' (one '->' "
+                             "separates the output subscripts)")
+        if "." in part.replace("...", "", 1):
+            raise ValueError(f"einsum: subscripts {part!r} of {subscripts!r} hold a '.' that "
+                             "is not part of one '...'")
     used = set(spec) - set(".,->")
     bad = [c for c in used if c not in string.ascii_letters]
     if bad:
@@ -113,8 +128,7 @@ def _explicit(subscripts, operands):
         for s, a, w in zip(specs, operands, widths):
             start = s.index("...") if "..." in s else 0
             shapes.append((1,) * (width - w) + tuple(a.shape[start:start + w]))
-        target = tuple(max(dims) if all(d in (1, max(dims)) for d in dims) else None
-                       for dims in zip(*shapes))
+        target = tuple(_broadcast_size(dims) for dims in zip(*shapes))
         if None in target:
             raise ValueError(f"einsum: the '...' axes of shapes "
                              f"{[a.shape for a in operands]} do not broadcast")
@@ -139,11 +153,11 @@ def _explicit(subscripts, operands):
     sizes = {}
     for s, a in zip(specs, operands):
         for c, n in zip(s, a.shape):
-            if sizes.get(c, 1) != n and n != 1:
-                if sizes.get(c, 1) != 1:
-                    raise ValueError(f"einsum: label {c!r} has sizes {sizes[c]} and {n} in "
-                                     f"{subscripts!r}")
-            sizes[c] = max(sizes.get(c, 1), n)
+            size = _broadcast_size((sizes.get(c, 1), n))
+            if size is None:
+                raise ValueError(f"einsum: label {c!r} has sizes {sizes[c]} and {n} in "
+                                 f"{subscripts!r}")
+            sizes[c] = size
     operands = [a if all(n == sizes[c] for c, n in zip(s, a.shape))       # size-1 axes of a
                 else broadcast_to(a, tuple(sizes[c] for c in s))           # label broadcast
                 for s, a in zip(specs, operands)]

@@ -14,6 +14,7 @@ ValueError: fft: norm must be "backward", "ortho" or "forward", got 'none'
 from __future__ import annotations
 
 import contextlib
+import numbers
 import operator
 
 from .. import dtypes as _dt
@@ -114,7 +115,7 @@ def _many_axes(fn, x, s, axes, half=False):
                          "match")
     sizes = []
     for i, (axis, n) in enumerate(zip(axes, s)):
-        if isinstance(n, int) and not isinstance(n, bool) and n == -1:
+        if isinstance(n, numbers.Integral) and not isinstance(n, bool) and n == -1:
             m = x.shape[axis]
             n = _half_default(m) if half and i == len(axes) - 1 else m
             if n < 1:
@@ -262,7 +263,7 @@ def _shift_axes(fn, x, axes):
         return tuple(range(x.ndim))
     if isinstance(axes, bool):
         raise TypeError(f"{fn}: axes must be None, an int or a sequence of ints, got a bool")
-    if isinstance(axes, int):
+    if isinstance(axes, numbers.Integral):       # NumPy ints too
         axes = (axes,)
     try:
         axes = tuple(axes)

@@ -16,9 +16,10 @@ bilinear product conjugates the other factor, e.g. ``d(a @ b)/da = g @ conj(b).m
 from __future__ import annotations
 
 import math
+import numbers
 
 from ..primitive import Primitive, apply
-from ._define import as_tensor, norm_axis
+from ._define import _int, as_tensor, norm_axis
 from .linalg_helpers import _mT, broadcast_batch, check_matrix, conj, diag_embed, eye_like
 
 
@@ -156,7 +157,8 @@ def tensordot(x1, x2, /, *, axes=2):
     from .shape import permute_dims, reshape
 
     a, b = as_tensor(x1), as_tensor(x2)
-    if isinstance(axes, int) and not isinstance(axes, bool):
+    if isinstance(axes, numbers.Integral) and not isinstance(axes, bool):    # NumPy ints too
+        axes = int(axes)
         if axes < 0 or axes > min(a.ndim, b.ndim):
             raise ValueError(f"tensordot: axes={axes} is out of range for shapes "
                              f"{a.shape} and {b.shape}")
@@ -222,12 +224,13 @@ def cross(x1, x2, /, *, axis=-1):
     a, b = as_tensor(x1), as_tensor(x2)
     if a.dtype.kind not in "iufc" or b.dtype.kind not in "iufc":
         raise TypeError(f"linalg.cross: x1 and x2 must be numeric, got {a.dtype} and {b.dtype}")
-    if not isinstance(axis, int) or isinstance(axis, bool):
-        raise TypeError(f"linalg.cross: axis must be an int, got {axis!r}")
+    axis = _int(axis, "linalg.cross: axis")
     low = min(a.ndim, b.ndim)
     if not -low <= axis < 0:
+        hint = (f"; axis {axis} of both is axis={axis - a.ndim} (the array API counts it from "
+                "the end, before broadcasting)") if 0 <= axis < a.ndim == b.ndim else ""
         raise ValueError(f"linalg.cross: axis {axis} must be in [-{low}, -1] for shapes "
-                         f"{a.shape} and {b.shape}")
+                         f"{a.shape} and {b.shape}{hint}")
     if a.shape[axis] != 3 or b.shape[axis] != 3:
         raise ValueError(f"linalg.cross: x1 {a.shape} and x2 {b.shape} need size 3 along "
                          f"axis {axis}")
@@ -246,8 +249,8 @@ _diagonal = Primitive("linalg_diagonal",
 
 
 def _check_offset(name, offset):
-    if not isinstance(offset, int) or isinstance(offset, bool):
-        raise TypeError(f"linalg.{name}: offset must be an int, got {offset!r}")
+    """``offset`` as a Python int (NumPy integers too)."""
+    return _int(offset, f"linalg.{name}: offset")
 
 
 def diagonal(x, /, *, offset=0):
@@ -259,8 +262,7 @@ def diagonal(x, /, *, offset=0):
     """
     x = as_tensor(x)
     check_matrix("diagonal", x)
-    _check_offset("diagonal", offset)
-    return apply(_diagonal, x, offset=offset)
+    return apply(_diagonal, x, offset=_check_offset("diagonal", offset))
 
 
 def _trace_vjp(xp, g, ans, x, offset, dtype):
@@ -283,7 +285,7 @@ def trace(x, /, *, offset=0, dtype=None):
     """
     x = as_tensor(x)
     check_matrix("trace", x)
-    _check_offset("trace", offset)
+    offset = _check_offset("trace", offset)
     if x.dtype.kind not in "iufc":
         raise TypeError(f"linalg.trace: x must be numeric, got {x.dtype}")
     native = None if dtype is None else x._backend.native_dtype(_as_dtype(dtype))

@@ -18,7 +18,9 @@ extra columns of ``U`` / rows of ``Vh`` are not unique, and their gradient is ig
 where a function of them (their projector) is unique: PyTorch's documented and actual rule
 (torch.linalg.svd's note; checked against torch 2.13). ``qr(mode="complete")`` of a tall
 matrix raises when its extra columns of ``Q`` get a gradient (PyTorch raises for any gradient
-through it, even one reaching only ``R`` or ``Q[:, :n]``; those we differentiate).
+through it, even one reaching only ``R`` or ``Q[:, :n]``; those we differentiate). A zero
+cotangent of the vectors skips their terms, except where a tape differentiates it: forward
+mode (``xg.jvp``) differentiates these rules at a zero cotangent (``_vector_cotangent``).
 
 >>> import xpgrad as xg
 >>> a = xg.asarray([[2.0, 1.0], [1.0, 2.0]], dtype=xg.float64)
@@ -36,9 +38,10 @@ from collections import namedtuple
 
 from .._args import flag
 from ..primitive import Primitive, apply
+from ..tensor import Tensor
 from ._define import as_tensor
 from .linalg_helpers import (call, check_floating, check_matrix, diag_embed, is_complex, mH,
-                             mask_diagonal, real, tri)
+                             mask_diagonal, readable, real, tri)
 
 EighResult = namedtuple("EighResult", ["eigenvalues", "eigenvectors"])
 SVDResult = namedtuple("SVDResult", ["U", "S", "Vh"])
@@ -77,6 +80,40 @@ def _nonzero(xp, g):
     return bool(xp.any(g != 0))
 
 
+def _vector_cotangent(xp, g):
+    """``(g, zero)`` for the cotangent of eigen- or singular vectors: ``g`` None when it is
+    zero and nothing differentiates it (its terms are skipped: they are 0, and inf or NaN at
+    repeated or zero values); a zero ``g`` that a tape differentiates (forward mode, ``jvp``,
+    differentiates a vjp at a zero cotangent) is kept, ``zero`` telling the rule so. While
+    ``xg.function`` traces, ``g`` is kept and ``zero`` is a mask: which matrices' ``g`` is 0."""
+    from ..inplace import on_tape
+
+    if not readable(g):
+        return g, xp.all(g == 0, axis=(-2, -1), keepdims=True)
+    if _nonzero(xp, g):
+        return g, False
+    return (g, True) if isinstance(g, Tensor) and on_tape(g) else (None, True)
+
+
+def _both(xp, a, b):
+    """``a and b`` for flags that are bools or masks (``_vector_cotangent``)."""
+    if isinstance(a, bool):
+        return b if a else False
+    if isinstance(b, bool):
+        return a if b else False
+    return xp.logical_and(a, b)
+
+
+def _nowhere_zero(xp, a, zero=True):
+    """``a`` with its zeros made ``inf`` where ``zero`` (True, or a mask that broadcasts):
+    dividing a zero cotangent's terms by it gives 0 (and a derivative of 0), not 0/0, at
+    repeated or zero values."""
+    if zero is False:
+        return a
+    safe = xp.where(a == 0, math.inf, a)
+    return safe if zero is True else xp.where(zero, safe, a)
+
+
 def _square_float(name, x):
     x = as_tensor(x)
     check_matrix(name, x, square=True)
@@ -90,13 +127,14 @@ def _eigh_forward(xp, x):
     return _pack(xp, x.shape[:-2], (w, v), x)
 
 
-def _eigh_grad(xp, w, v, gw, gv):
+def _eigh_grad(xp, w, v, gw, gv, zero=False):
     n = w.shape[-1]
     inner = diag_embed(xp, gw)
     if gv is not None:
         off, eye = mask_diagonal(xp, w, n)
         j = xp.matmul(mH(xp, v), gv)
         gaps = xp.expand_dims(w, axis=-2) - xp.expand_dims(w, axis=-1) + eye    # w_j - w_i
+        gaps = _nowhere_zero(xp, gaps, zero)
         inner = inner + 0.5 * (j - mH(xp, j)) / gaps * off
     return xp.matmul(v, xp.matmul(inner, mH(xp, v)))
 
@@ -108,7 +146,7 @@ def _eigh_vjp(xp, g, ans, x):
     gw, gv = _unpack(xp, g, batch, ((n,), (n, n)))
     if is_complex(x):
         w = real(xp, w)
-    return _eigh_grad(xp, w, v, gw, gv if _nonzero(xp, gv) else None)
+    return _eigh_grad(xp, w, v, gw, *_vector_cotangent(xp, gv))
 
 
 _eigh = Primitive("linalg_eigh", _eigh_forward, _eigh_vjp)
@@ -161,8 +199,9 @@ def _svd_forward(xp, x, full_matrices):
     return _pack(xp, x.shape[:-2], (u, s, vh), x)
 
 
-def _svd_grad(xp, u, s, vh, gu, gs, gvh):
-    """``gA`` for the thin SVD ``A = U diag(s) Vh``; ``gu``/``gvh`` None when zero."""
+def _svd_grad(xp, u, s, vh, gu, gs, gvh, zero=False):
+    """``gA`` for the thin SVD ``A = U diag(s) Vh``; ``gu``/``gvh`` None when zero and not
+    differentiated, ``zero`` when both are zero (``_vector_cotangent``)."""
     m, n, k = u.shape[-2], vh.shape[-1], s.shape[-1]
     inner = diag_embed(xp, gs)
     if gu is None and gvh is None:
@@ -170,23 +209,25 @@ def _svd_grad(xp, u, s, vh, gu, gs, gvh):
     off, eye = mask_diagonal(xp, s, k)
     s_row, s_col = xp.expand_dims(s, axis=-2), xp.expand_dims(s, axis=-1)
     s2 = s * s
-    f = off / (xp.expand_dims(s2, axis=-2) - xp.expand_dims(s2, axis=-1) + eye)
+    gaps = xp.expand_dims(s2, axis=-2) - xp.expand_dims(s2, axis=-1) + eye
+    s_div = _nowhere_zero(xp, s, zero if isinstance(zero, bool) else zero[..., 0])
+    f = off / _nowhere_zero(xp, gaps, zero)            # s_div: what the terms are divided by
     if gu is not None:
         j = xp.matmul(mH(xp, u), gu)
         skew_u = j - mH(xp, j)
         inner = inner + f * skew_u * s_row
         if is_complex(u):   # the phase the SVD leaves free: only gU's imaginary diagonal
-            inner = inner + diag_embed(xp, xp.linalg.diagonal(skew_u) / (2 * s))
+            inner = inner + diag_embed(xp, xp.linalg.diagonal(skew_u) / (2 * s_div))
     if gvh is not None:
         kk = xp.matmul(vh, mH(xp, gvh))
         inner = inner + s_col * f * (kk - mH(xp, kk))
     ga = xp.matmul(u, xp.matmul(inner, vh))
     if m > k and gu is not None:          # (I - U U^H) gU S^-1 Vh
         rest = gu - xp.matmul(u, xp.matmul(mH(xp, u), gu))
-        ga = ga + xp.matmul(rest / s_row, vh)
+        ga = ga + xp.matmul(rest / xp.expand_dims(s_div, axis=-2), vh)
     if n > k and gvh is not None:         # U S^-1 gVh (I - V V^H)
         rest = gvh - xp.matmul(xp.matmul(gvh, mH(xp, vh)), vh)
-        ga = ga + xp.matmul(u, rest / s_col)
+        ga = ga + xp.matmul(u, rest / xp.expand_dims(s_div, axis=-1))
     return ga
 
 
@@ -200,8 +241,8 @@ def _svd_vjp(xp, g, ans, x, full_matrices):
     k = s.shape[-1]
     if full_matrices:
         u, gu, vh, gvh = u[..., :k], gu[..., :k], vh[..., :k, :], gvh[..., :k, :]
-    return _svd_grad(xp, u, s, vh, gu if _nonzero(xp, gu) else None,
-                     gs, gvh if _nonzero(xp, gvh) else None)
+    (gu, zero_u), (gvh, zero_vh) = _vector_cotangent(xp, gu), _vector_cotangent(xp, gvh)
+    return _svd_grad(xp, u, s, vh, gu, gs, gvh, _both(xp, zero_u, zero_vh))
 
 
 _svd = Primitive("linalg_svd", _svd_forward, _svd_vjp)
@@ -277,10 +318,15 @@ def _qr_vjp(xp, g, ans, x, mode):
     q, r = _unpack(xp, ans, batch, cores)
     gq, gr = _unpack(xp, g, batch, cores)
     if m > n and mode == "complete":
-        if _nonzero(xp, gq[..., n:]):
+        extra = gq[..., n:]
+        q, gq, r, gr = q[..., :n], gq[..., :n], r[..., :n, :], gr[..., :n, :]
+        if not readable(extra):     # xg.function: a replay cannot raise; NaN says it instead
+            used = xp.any(extra != 0, axis=(-2, -1), keepdims=True)
+            ga = _qr_tall(xp, q, r, gq, gr)
+            return xp.where(used, ga * math.nan, ga)
+        if _nonzero(xp, extra):
             raise ValueError("linalg.qr: the last m - n columns of Q from mode='complete' are "
                              "not unique, so they have no gradient; use mode='reduced'")
-        q, gq, r, gr = q[..., :n], gq[..., :n], r[..., :n, :], gr[..., :n, :]
     if m >= n:
         return _qr_tall(xp, q, r, gq, gr)
     gx, gy = gr[..., :m], gr[..., m:]             # A = Q [X | Y] with X square

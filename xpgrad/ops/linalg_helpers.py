@@ -51,6 +51,15 @@ def tri(xp, a, k=0, upper=False):
     return xp.triu(a, k=k) if upper else xp.tril(a, k=k)
 
 
+def readable(a) -> bool:
+    """Whether a rule may read ``a``'s values in Python (``bool(xp.any(...))``): not while
+    ``xg.function`` traces it, where such a branch cannot be replayed and the rule must take
+    a way that does not depend on the values."""
+    from ..jit.traced import Traced
+
+    return type(a._data if isinstance(a, Tensor) else a) is not Traced
+
+
 def eye_like(xp, like, n, m=None, k=0):
     """The identity (ones on diagonal ``k``) with ``like``'s dtype, device and backend."""
     return xp.eye(n, m, k=k, dtype=like.dtype, device=like.device)

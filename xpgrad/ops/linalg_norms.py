@@ -17,6 +17,7 @@ get 0, and so does every entry of a vector whose negative-order norm is 0.
 from __future__ import annotations
 
 import math
+import numbers
 
 from .._args import flag
 from ..primitive import Primitive, apply
@@ -67,9 +68,10 @@ def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
     """
     x = as_tensor(x)
     check_floating("vector_norm", x)
-    if isinstance(ord, bool) or not isinstance(ord, (int, float)):
+    if isinstance(ord, bool) or not isinstance(ord, numbers.Real):      # NumPy scalars too
         raise ValueError(f"linalg.vector_norm: ord must be a real number (or inf, -inf), "
                          f"got {ord!r}")
+    ord = int(ord) if isinstance(ord, numbers.Integral) else float(ord)
     return apply(_vector_norm, x, axis=norm_axes(axis, x.ndim),
                  keepdims=flag(keepdims, "keepdims", "linalg.vector_norm"), ord=ord)
 

@@ -20,10 +20,11 @@ from collections import namedtuple
 
 from .._args import flag
 from ..primitive import Primitive, apply
+from ..tensor import Tensor
 from ._define import as_tensor
 from .linalg import matmul
 from .linalg_helpers import (broadcast_batch, call, check_floating, check_matrix, conj,
-                             is_complex, mH, mask_diagonal, real, tri)
+                             is_complex, mH, mask_diagonal, readable, real, tri)
 
 SlogdetResult = namedtuple("SlogdetResult", ["sign", "logabsdet"])
 
@@ -101,8 +102,11 @@ def solve(x1, x2, /):
                              f"{a.shape} (needs {m} entries)")
     else:
         if b.shape[-2] != m:
+            hint = ("; x2 is a stack of matrices unless it is 1-D (the array API's rule): for "
+                    "a stack of vectors pass x2[..., None] and take [..., 0] of the result"
+                    ) if b.shape == a.shape[:-1] else ""
             raise ValueError(f"linalg.solve: x2 of shape {b.shape} does not match x1 of shape "
-                             f"{a.shape}: x2.shape[-2] must be {m}")
+                             f"{a.shape}: x2.shape[-2] must be {m}{hint}")
         broadcast_batch("linalg.solve", a.shape[:-2], b.shape[:-2], a.shape, b.shape)
     return apply(_solve, a, b)
 
@@ -120,11 +124,41 @@ def _adjugate_h(xp, a):
     return _lift(xp, conj(xp, phase)) * xp.matmul(scaled, vh)
 
 
+# the largest n whose n^2 minors (n^4 entries) a higher-order pass builds for a singular matrix
+_MINORS_UP_TO = 64
+
+
+def _cofactors(xp, x):
+    """The cofactor matrix ``C_ij = (-1)^(i+j) det(x without row i and column j)`` of each
+    matrix, from one batched det of its n^2 minors: a polynomial of ``x``, so its derivatives
+    are exact at any rank (the det rule runs again on the minors)."""
+    n, b = x.shape[-1], x.ndim - 2
+    keep = xp.asarray([k for i in range(n) for k in range(n) if k != i], dtype=xp.int64,
+                      device=x.device)                          # row (column) i left out
+    rows = xp.reshape(xp.take(x, keep, axis=-2), x.shape[:-2] + (n, n - 1, n))
+    both = xp.reshape(xp.take(rows, keep, axis=-1), x.shape[:-2] + (n, n - 1, n, n - 1))
+    minors = xp.permute_dims(both, tuple(range(b)) + (b, b + 2, b + 1, b + 3))
+    signs = xp.asarray([[(-1.0) ** (i + j) for j in range(n)] for i in range(n)],
+                       dtype=x.dtype, device=x.device)
+    return signs * xp.linalg.det(minors)
+
+
+def _adjugate_h_of_singular(xp, x):
+    """``adj(x)^H`` where some matrix of the stack is singular (or, while ``xg.function``
+    traces, for any matrix). A first-order pass (raw arrays) takes it from the SVD; a
+    higher-order one (Tensors, under an outer tape) from the minors, since the SVD's
+    derivative misses terms where singular values repeat (rank n - 2 or less: the Hessian of
+    det at a zero 2x2 matrix came out as only its diagonal part)."""
+    if isinstance(x, Tensor) and x.shape[-1] <= _MINORS_UP_TO:
+        return conj(xp, _cofactors(xp, x))
+    return _adjugate_h(xp, x)
+
+
 def _det_vjp(xp, g, ans, x):
     if x.shape[-1] == 0:
         return xp.zeros_like(x)
-    if bool(xp.any(ans == 0)):
-        return _lift(xp, g) * _adjugate_h(xp, x)
+    if not readable(ans) or bool(xp.any(ans == 0)):    # (xg.function: valid for any matrix)
+        return _lift(xp, g) * _adjugate_h_of_singular(xp, x)
     return _lift(xp, g * conj(xp, ans)) * mH(xp, _inv(xp, "det", x))
 
 
@@ -133,7 +167,8 @@ _det = Primitive("linalg_det", lambda xp, x: xp.linalg.det(x), _det_vjp)
 
 def det(x, /):
     """The determinant of each square matrix; its gradient ``g * adj(x)^H`` is taken through
-    the inverse, or through the SVD where the matrix is singular.
+    the inverse, or through the SVD where the matrix is singular (and inside ``xg.function``,
+    whose replay cannot branch on the value: there it costs about 5x the eager gradient).
 
     >>> import xpgrad as xg
     >>> round(xg.linalg.det(xg.asarray([[1.0, 2.0], [3.0, 4.0]])).item(), 4)
