@@ -1,0 +1,192 @@
+"""Gradients of real losses built from complex intermediates, against PyTorch (complex128),
+on the numpy and numba backends: reductions, scans, linear algebra, FFTs, manipulation,
+indexing, tensor methods and operators, activations; real inputs of complex computations;
+finite differences and second order; optimizers on complex Variables.
+
+The convention (README, xpgrad/testing.py): for a real loss ``L`` of ``z = x + iy`` the gradient
+is ``dL/dx + i dL/dy``, PyTorch's ``z.grad``. Every case here builds the real loss
+``Re(sum(conj(w) * f(z)))`` (``sum(w * f(z))`` for a real ``f``) explicitly, through xpgrad's own
+``conj``, ``real`` and ``sum``. The elementwise functions' own table is in
+tests/test_elementwise.py (numpy); it is rerun here on the other backends.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import xpgrad as xg
+from xpgrad.testing import check_grads
+
+torch = pytest.importorskip("torch")
+import test_elementwise as elementwise  # noqa: E402  (tests/ is on sys.path: its UNARY table)
+
+L, tl = xg.linalg, torch.linalg
+BACKENDS = [b for b in ("numpy", "numba") if xg.available_backends()[b]["available"]]
+IDS = np.array([2, 0, 2])
+MASK = np.array([True, False, True])
+
+
+def _herm_x(a):
+    return a @ xg.conj(xg.matrix_transpose(a)) + 3.0 * xg.eye(a.shape[-1], dtype=a.dtype)
+
+
+def _herm_t(a):
+    return a @ a.mH + 3.0 * torch.eye(a.shape[-1], dtype=a.dtype)
+
+
+def _as(t, like):
+    return t.to(like.dtype)      # PyTorch needs one dtype where xpgrad promotes real to complex
+
+
+# name -> (input shapes, xpgrad function, PyTorch function); every input is complex128
+CASES = {
+    "sum": ([(2, 3)], lambda a: xg.sum(a, axis=0), lambda a: a.sum(0)),
+    "prod": ([(2, 3)], lambda a: xg.prod(a, axis=1), lambda a: a.prod(1)),
+    "mean": ([(2, 3)], lambda a: xg.mean(a, axis=1), lambda a: a.mean(1)),
+    "var": ([(2, 3)], lambda a: xg.var(a, axis=1), lambda a: a.var(1, correction=0)),
+    "std": ([(2, 3)], lambda a: xg.std(a, axis=1, correction=1), lambda a: a.std(1)),
+    "logsumexp": ([(2, 3)], lambda a: xg.logsumexp(a, axis=1), lambda a: torch.logsumexp(a, 1)),
+    "logsumexp_all": ([(2, 3)], xg.logsumexp, lambda a: torch.logsumexp(a, (0, 1))),
+    "cumulative_sum": ([(2, 3)], lambda a: xg.cumulative_sum(a, axis=1), lambda a: a.cumsum(1)),
+    "cumulative_prod": ([(2, 3)], lambda a: xg.cumulative_prod(a, axis=1),
+                        lambda a: a.cumprod(1)),
+    "matmul": ([(2, 3), (3, 4)], xg.matmul, torch.matmul),
+    "vecdot": ([(2, 3), (2, 3)], xg.vecdot, tl.vecdot),
+    "tensordot": ([(2, 3), (3, 4)], lambda a, b: xg.tensordot(a, b, axes=1),
+                  lambda a, b: torch.tensordot(a, b, dims=1)),
+    "einsum": ([(2, 3), (3, 4)], lambda a, b: xg.einsum("ij,jk->ik", a, b),
+               lambda a, b: torch.einsum("ij,jk->ik", a, b)),
+    "einsum_trace": ([(3, 3)], lambda a: xg.einsum("ii->", a), lambda a: torch.einsum("ii->", a)),
+    "outer": ([(3,), (2,)], xg.outer, torch.outer),
+    "inv": ([(3, 3)], L.inv, tl.inv),
+    "solve": ([(3, 3), (3, 2)], L.solve, tl.solve),
+    "det": ([(3, 3)], L.det, tl.det),
+    "slogdet_sign": ([(3, 3)], lambda a: L.slogdet(a).sign, lambda a: tl.slogdet(a).sign),
+    "slogdet_logabsdet": ([(3, 3)], lambda a: L.slogdet(a).logabsdet,
+                          lambda a: tl.slogdet(a).logabsdet),
+    "cholesky": ([(3, 3)], lambda a: L.cholesky(_herm_x(a)), lambda a: tl.cholesky(_herm_t(a))),
+    "eigvalsh": ([(3, 3)], lambda a: L.eigvalsh(_herm_x(a)), lambda a: tl.eigvalsh(_herm_t(a))),
+    "svdvals": ([(3, 4)], L.svdvals, tl.svdvals),
+    "pinv": ([(3, 4)], L.pinv, tl.pinv),
+    "matrix_norm_fro": ([(3, 4)], L.matrix_norm, tl.matrix_norm),
+    "matrix_norm_nuc": ([(3, 4)], lambda a: L.matrix_norm(a, ord="nuc"),
+                        lambda a: tl.matrix_norm(a, ord="nuc")),
+    "vector_norm": ([(2, 3)], lambda a: L.vector_norm(a, axis=1),
+                    lambda a: tl.vector_norm(a, dim=1)),
+    "vector_norm_1": ([(2, 3)], lambda a: L.vector_norm(a, ord=1),
+                      lambda a: tl.vector_norm(a, ord=1)),
+    "trace": ([(3, 3)], L.trace, torch.trace),
+    "matrix_power": ([(3, 3)], lambda a: L.matrix_power(a, 3), lambda a: tl.matrix_power(a, 3)),
+    "cross": ([(2, 3), (2, 3)], L.cross, tl.cross),
+    "fft": ([(2, 4)], xg.fft.fft, torch.fft.fft),
+    "ifft": ([(2, 4)], xg.fft.ifft, torch.fft.ifft),
+    "fft_padded_ortho": ([(2, 4)], lambda a: xg.fft.fft(a, n=6, norm="ortho"),
+                         lambda a: torch.fft.fft(a, n=6, norm="ortho")),
+    "fftn": ([(2, 4)], xg.fft.fftn, torch.fft.fftn),
+    "ifftn": ([(2, 4)], xg.fft.ifftn, torch.fft.ifftn),
+    "hfft": ([(2, 4)], xg.fft.hfft, torch.fft.hfft),
+    "irfft": ([(2, 4)], xg.fft.irfft, torch.fft.irfft),
+    "irfftn": ([(2, 4)], xg.fft.irfftn, torch.fft.irfftn),
+    "fftshift": ([(2, 4)], xg.fft.fftshift, torch.fft.fftshift),
+    "reshape": ([(2, 3)], lambda a: xg.reshape(a, (3, 2)), lambda a: a.reshape(3, 2)),
+    "concat": ([(2, 3), (1, 3)], lambda a, b: xg.concat([a, b]), lambda a, b: torch.cat([a, b])),
+    "stack": ([(2, 3), (2, 3)], lambda a, b: xg.stack([a, b]),
+              lambda a, b: torch.stack([a, b])),
+    "flip": ([(2, 3)], lambda a: xg.flip(a, axis=1), lambda a: a.flip(1)),
+    "roll": ([(2, 3)], lambda a: xg.roll(a, 1, axis=1), lambda a: a.roll(1, 1)),
+    "getitem_slices": ([(3, 3)], lambda a: a[1:, ::2], lambda a: a[1:, ::2]),
+    "getitem_repeated_ids": ([(3, 3)], lambda a: a[IDS], lambda a: a[torch.as_tensor(IDS)]),
+    "take": ([(3, 3)], lambda a: xg.take(a, xg.asarray(IDS), axis=0),
+             lambda a: a[torch.as_tensor(IDS)]),
+    "take_along_axis": ([(2, 3)], lambda a: xg.take_along_axis(a, xg.asarray(IDS[None]), axis=1),
+                        lambda a: torch.take_along_dim(a, torch.as_tensor(IDS[None]), dim=1)),
+    "where": ([(2, 3), (2, 3)], lambda a, b: xg.where(xg.asarray(MASK), a, b),
+              lambda a, b: torch.where(torch.as_tensor(MASK), a, b)),
+    "broadcast_to": ([(3,)], lambda a: xg.broadcast_to(a, (2, 3)), lambda a: a.expand(2, 3)),
+    "tile": ([(3,)], lambda a: xg.tile(a, (2,)), lambda a: a.tile(2)),
+    "repeat": ([(3,)], lambda a: xg.repeat(a, 2), lambda a: a.repeat_interleave(2)),
+    "tril": ([(3, 3)], xg.tril, torch.tril),
+    "diff": ([(2, 3)], xg.diff, torch.diff),
+    "unstack": ([(2, 3)], lambda a: xg.unstack(a)[1], lambda a: a.unbind()[1]),
+    "astype_complex64": ([(2, 3)], lambda a: xg.astype(a, xg.complex64),
+                         lambda a: a.to(torch.complex64)),
+    # tensor methods and operators
+    "method_sum": ([(2, 3)], lambda a: a.sum(axis=1), lambda a: a.sum(1)),
+    "method_conj_real_imag": ([(2, 3)], lambda a: a.conj().real * a.imag,
+                              lambda a: a.conj().real * a.imag),
+    "mT_matmul": ([(2, 3), (2, 3)], lambda a, b: a.mT @ b, lambda a, b: a.mT @ b),
+    "operators": ([(2, 3), (3,)], lambda a, b: (1j - a) * b / (2.0 + a) ** 2 + 2.0 ** b,
+                  lambda a, b: (1j - a) * b / (2.0 + a) ** 2 + 2.0 ** b),
+    "complex_power": ([(2, 3)], lambda a: (a + 3.0) ** (0.5 - 1.5j),
+                      lambda a: (a + 3.0) ** (0.5 - 1.5j)),
+    "abs_squared": ([(2, 3)], lambda a: xg.abs(a) ** 2, lambda a: a.abs() ** 2),
+    # the activations PyTorch defines on complex numbers
+    "sigmoid": ([(2, 3)], xg.nn.sigmoid, torch.sigmoid),
+    "silu": ([(2, 3)], xg.nn.silu, torch.nn.functional.silu),
+    "softsign": ([(2, 3)], xg.nn.softsign, torch.nn.functional.softsign),
+    "tanh": ([(2, 3)], xg.tanh, torch.tanh),
+}
+
+
+def _draw(rng, shape, complex_=True):
+    x = rng.standard_normal(shape)
+    return x + 1j * rng.standard_normal(shape) if complex_ else x
+
+
+def _torch_grads(ft, arrays, weights):
+    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out = ft(*ts)
+    w = torch.as_tensor(weights)
+    loss = (w.conj() * out).real.sum() if out.is_complex() else (w * out).sum()
+    grads = torch.autograd.grad(loss, ts, allow_unused=True)
+    values = out.detach().resolve_conj().numpy()
+    return values, [np.zeros_like(a) if g is None else g.resolve_conj().numpy()
+                    for g, a in zip(grads, arrays)]
+
+
+def _xg_grads(fx, arrays, weights, backend):
+    xs = [xg.asarray(a, backend=backend) for a in arrays]
+    with xg.GradientTape() as tape:
+        tape.watch(xs)
+        out = fx(*xs)
+        w = xg.asarray(weights, backend=backend)
+        loss = xg.sum(xg.real(xg.conj(w) * out)) if out.dtype.is_complex else xg.sum(w * out)
+    return out.numpy(), xs, tape.gradient(loss, xs)
+
+
+def _compare(fx, ft, arrays, backend, rng):
+    """xpgrad's value and gradients of ``fx`` against PyTorch's of ``ft`` on ``arrays``."""
+    shape = tuple(ft(*[torch.as_tensor(a) for a in arrays]).shape)
+    out_complex = ft(*[torch.as_tensor(a) for a in arrays]).is_complex()
+    weights = _draw(rng, shape, out_complex)
+    want_value, want = _torch_grads(ft, arrays, weights)
+    with xg.use_backend(backend):
+        value, xs, got = _xg_grads(fx, arrays, weights, backend)
+    np.testing.assert_allclose(value, want_value, rtol=1e-6, atol=1e-9)
+    for i, (g, w, x) in enumerate(zip(got, want, xs)):
+        assert g is not None, f"argument {i}: no gradient"
+        assert g.dtype == x.dtype, f"argument {i}: gradient {g.dtype} for a {x.dtype} input"
+        np.testing.assert_allclose(g.numpy(), w, rtol=1e-6, atol=1e-9,
+                                   err_msg=f"gradient of argument {i}")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_gradient_matches_torch(name, backend, rng):
+    shapes, fx, ft = CASES[name]
+    _compare(fx, ft, [_draw(rng, s) for s in shapes], backend, rng)
+
+
+@pytest.mark.parametrize("backend", [b for b in BACKENDS if b != "numpy"])
+@pytest.mark.parametrize("name", sorted(elementwise.UNARY))
+def test_elementwise_gradient_matches_torch_on_other_backends(name, backend, rng):
+    tname, kind = elementwise.UNARY[name]
+    a = elementwise.draw(kind, (2, 3), rng, complex_=True)
+    _compare(getattr(xg, name), getattr(torch, tname), [a], backend, rng)
+
+
+@pytest.mark.parametrize("backend", [b for b in BACKENDS if b != "numpy"])
+@pytest.mark.parametrize("name", sorted(elementwise.BINARY))
+def test_binary_gradient_matches_torch_on_other_backends(name, backend, rng):
+    a, b = (elementwise.draw("positive", s, rng, complex_=True) for s in ((2, 3), (3,)))
+    _compare(getattr(xg, name), getattr(torch, elementwise.BINARY[name]), [a, b], backend, rng)
