@@ -122,7 +122,8 @@ CASES = {
     "abs_squared": ([(2, 3)], lambda a: xg.abs(a) ** 2, lambda a: a.abs() ** 2),
     # the activations PyTorch defines on complex numbers
     "sigmoid": ([(2, 3)], xg.nn.sigmoid, torch.sigmoid),
-    "silu": ([(2, 3)], xg.nn.silu, torch.nn.functional.silu),
+    # PyTorch's silu computes complex values but refuses to differentiate them: its formula
+    "silu": ([(2, 3)], xg.nn.silu, lambda a: a * torch.sigmoid(a)),
     "softsign": ([(2, 3)], xg.nn.softsign, torch.nn.functional.softsign),
     "tanh": ([(2, 3)], xg.tanh, torch.tanh),
 }
@@ -190,3 +191,19 @@ def test_elementwise_gradient_matches_torch_on_other_backends(name, backend, rng
 def test_binary_gradient_matches_torch_on_other_backends(name, backend, rng):
     a, b = (elementwise.draw("positive", s, rng, complex_=True) for s in ((2, 3), (3,)))
     _compare(getattr(xg, name), getattr(torch, elementwise.BINARY[name]), [a, b], backend, rng)
+
+
+REFUSING_ACTIVATIONS = ["relu", "leaky_relu", "softplus", "softmax", "log_softmax", "elu", "selu",
+                        "celu", "gelu", "mish", "log_sigmoid", "hardtanh", "relu6",
+                        "hardsigmoid", "hardswish", "glu"]
+
+
+@pytest.mark.parametrize("name", REFUSING_ACTIVATIONS)
+def test_activations_pytorch_refuses_on_complex_input_raise(name):
+    """Each compares with 0 (or is real-only): a complex input was a silently wrong value."""
+    z = xg.asarray(np.array([[0.3 + 0.5j, -1.0 + 2.0j]]))
+    with pytest.raises(TypeError, match=f"{name}: x must be real, got a complex128"):
+        getattr(xg.nn, name)(z)
+    torch_fn = getattr(torch.nn.functional, name.replace("log_sigmoid", "logsigmoid"))
+    with pytest.raises(RuntimeError, match="not implemented|not supported"):
+        torch_fn(torch.as_tensor(z.numpy()), **({"dim": -1} if "softmax" in name else {}))
