@@ -207,3 +207,113 @@ def test_activations_pytorch_refuses_on_complex_input_raise(name):
     torch_fn = getattr(torch.nn.functional, name.replace("log_sigmoid", "logsigmoid"))
     with pytest.raises(RuntimeError, match="not implemented|not supported"):
         torch_fn(torch.as_tensor(z.numpy()), **({"dim": -1} if "softmax" in name else {}))
+
+
+# -- real inputs of complex computations: a real gradient, PyTorch's ---------------------------
+
+# name -> (input shapes with "r" for a real input, xpgrad function, PyTorch function)
+MIXED = {
+    "multiply": ([(3,), "r(3,)"], xg.multiply, torch.mul),
+    "divide": (["r(3,)", (3,)], xg.divide, torch.div),
+    "pow": (["r+(3,)", (3,)], xg.pow, torch.pow),
+    "add_broadcast": (["r(2, 1)", (3,)], xg.add, torch.add),
+    "x_plus_iy": (["r(3,)", "r(3,)"], lambda a, b: a + 1j * b, lambda a, b: a + 1j * b),
+    "astype": (["r(3,)"], lambda a: xg.astype(a, xg.complex128),
+               lambda a: a.to(torch.complex128)),
+    "matmul": (["r(2, 3)", (3, 2)], xg.matmul, lambda a, b: _as(a, b) @ b),
+    "einsum": (["r(2, 3)", (3, 2)], lambda a, b: xg.einsum("ij,jk->ik", a, b),
+               lambda a, b: torch.einsum("ij,jk->ik", _as(a, b), b)),
+    "vecdot": ([(2, 3), "r(2, 3)"], xg.vecdot, lambda a, b: tl.vecdot(a, _as(b, a))),
+    "solve": (["r(3, 3)", (3,)], L.solve, lambda a, b: tl.solve(_as(a, b), b)),
+    "where": (["r(3,)", (3,)], lambda a, b: xg.where(xg.asarray(MASK), a, b),
+              lambda a, b: torch.where(torch.as_tensor(MASK), _as(a, b), b)),
+    "concat": (["r(3,)", (3,)], lambda a, b: xg.concat([a, b]),
+               lambda a, b: torch.cat([a, b])),
+    "fft": (["r(2, 4)"], xg.fft.fft, torch.fft.fft),
+    "rfft": (["r(2, 5)"], xg.fft.rfft, torch.fft.rfft),
+    "ihfft": (["r(2, 5)"], xg.fft.ihfft, torch.fft.ihfft),
+}
+
+
+def _mixed_input(spec, rng):
+    if not isinstance(spec, str):
+        return _draw(rng, spec)
+    x = rng.standard_normal(eval(spec.lstrip("r+")))   # "r(2, 3)": a real array of that shape
+    if x.shape == (3, 3):
+        x += 3.0 * np.eye(3)                            # well conditioned
+    return np.abs(x) + 0.5 if spec.startswith("r+") else x
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", sorted(MIXED))
+def test_real_input_of_a_complex_computation_gets_pytorchs_real_gradient(name, backend, rng):
+    specs, fx, ft = MIXED[name]
+    _compare(fx, ft, [_mixed_input(s, rng) for s in specs], backend, rng)
+
+
+# -- finite differences, to second order, on the backends ----------------------------------------
+
+FINITE_DIFFERENCES = ["logsumexp", "prod", "cumulative_prod", "var", "inv", "det", "fft",
+                      "irfft", "vector_norm", "getitem_repeated_ids", "sigmoid", "softsign"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", FINITE_DIFFERENCES)
+def test_gradient_matches_finite_differences_to_second_order(name, backend, rng):
+    shapes, fx, _ = CASES[name]
+    args = [xg.asarray(_draw(rng, s), backend=backend) for s in shapes]
+    check_grads(fx, args, order=2, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_hessian_vector_product_matches_torch(backend, rng):
+    a, z, v = _draw(rng, (3, 3)), _draw(rng, (3,)), _draw(rng, (3,))
+
+    def loss_x(z):
+        return xg.sum(xg.abs(xg.asarray(a) @ z) ** 2) + xg.sum(xg.real(xg.exp(z) * xg.conj(z)))
+
+    def loss_t(z):
+        return ((torch.as_tensor(a) @ z).abs() ** 2).sum() + (torch.exp(z) * z.conj()).real.sum()
+
+    zt = torch.tensor(z, requires_grad=True)
+    gt = torch.autograd.grad(loss_t(zt), zt, create_graph=True)[0]
+    want = torch.autograd.grad((gt.conj() * torch.as_tensor(v)).real.sum(), zt)[0]
+    with xg.use_backend(backend):
+        _, (got,) = xg.hvp(loss_x, (xg.asarray(z),), (xg.asarray(v),))
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-9, atol=1e-10)
+
+
+# -- optimizers on complex Variables: PyTorch's updates -------------------------------------------
+
+OPTIMIZERS = [("SGD", {"momentum": 0.9, "nesterov": True, "weight_decay": 0.1}),
+              ("Adam", {}), ("Adam", {"amsgrad": True, "weight_decay": 0.1}),
+              ("AdamW", {"weight_decay": 0.1}), ("RMSprop", {}),
+              ("RMSprop", {"momentum": 0.5, "centered": True}), ("Adagrad", {}),
+              ("Adagrad", {"initial_accumulator_value": 0.1}), ("Adadelta", {})]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name, options", OPTIMIZERS, ids=lambda p: str(p))
+def test_optimizer_steps_on_a_complex_variable_equal_pytorchs(name, options, backend, rng):
+    """Adaptive ones update real and imaginary parts as two reals (torch.view_as_real)."""
+    z0, a = _draw(rng, (2, 3)), _draw(rng, (3, 3))
+    p = torch.tensor(z0, requires_grad=True)
+    torch_opt = getattr(torch.optim, name)([p], lr=0.01, **options)
+    with xg.use_backend(backend):
+        w, a_x = xg.Variable(z0, name="z"), xg.asarray(a)
+        opt = getattr(xg.optim, name)(0.01, **options)
+        for _ in range(4):
+            opt.minimize(lambda: xg.sum(xg.abs(w @ a_x - 1.0) ** 2), [w])
+            torch_opt.zero_grad()
+            ((p @ torch.as_tensor(a) - 1.0).abs() ** 2).sum().backward()
+            torch_opt.step()
+    assert w.dtype == xg.complex128
+    np.testing.assert_allclose(w.numpy(), p.detach().numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_adaptive_optimizer_refuses_a_complex_variable_without_a_real_view(clean_backends):
+    pytest.importorskip("array_api_strict")
+    xg.register_backend("strict", xg.testing.StrictBackend)
+    w = xg.Variable(xg.asarray([1j, 2.0 + 0j], backend="strict"), name="z")
+    with pytest.raises(TypeError, match="Adam cannot update the complex variable 'z'.*strict"):
+        xg.optim.Adam(0.1).apply_gradients([(xg.asarray([1j, 1j], backend="strict"), w)])
