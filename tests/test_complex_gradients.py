@@ -47,6 +47,7 @@ CASES = {
     "std": ([(2, 3)], lambda a: xg.std(a, axis=1, correction=1), lambda a: a.std(1)),
     "logsumexp": ([(2, 3)], lambda a: xg.logsumexp(a, axis=1), lambda a: torch.logsumexp(a, 1)),
     "logsumexp_all": ([(2, 3)], xg.logsumexp, lambda a: torch.logsumexp(a, (0, 1))),
+    "logaddexp": ([(2, 3), (3,)], xg.logaddexp, torch.logaddexp),
     "cumulative_sum": ([(2, 3)], lambda a: xg.cumulative_sum(a, axis=1), lambda a: a.cumsum(1)),
     "cumulative_prod": ([(2, 3)], lambda a: xg.cumulative_prod(a, axis=1),
                         lambda a: a.cumprod(1)),
@@ -216,6 +217,7 @@ MIXED = {
     "multiply": ([(3,), "r(3,)"], xg.multiply, torch.mul),
     "divide": (["r(3,)", (3,)], xg.divide, torch.div),
     "pow": (["r+(3,)", (3,)], xg.pow, torch.pow),
+    "logaddexp": (["r(3,)", (3,)], xg.logaddexp, lambda a, b: torch.logaddexp(_as(a, b), b)),
     "add_broadcast": (["r(2, 1)", (3,)], xg.add, torch.add),
     "x_plus_iy": (["r(3,)", "r(3,)"], lambda a, b: a + 1j * b, lambda a, b: a + 1j * b),
     "astype": (["r(3,)"], lambda a: xg.astype(a, xg.complex128),
@@ -253,7 +255,7 @@ def test_real_input_of_a_complex_computation_gets_pytorchs_real_gradient(name, b
 
 # -- finite differences, to second order, on the backends ----------------------------------------
 
-FINITE_DIFFERENCES = ["logsumexp", "prod", "cumulative_prod", "var", "inv", "det", "fft",
+FINITE_DIFFERENCES = ["logsumexp", "logaddexp", "prod", "cumulative_prod", "var", "inv", "det", "fft",
                       "irfft", "vector_norm", "getitem_repeated_ids", "sigmoid", "softsign"]
 
 
