@@ -255,16 +255,16 @@ def test_real_input_of_a_complex_computation_gets_pytorchs_real_gradient(name, b
 
 # -- finite differences, to second order, on the backends ----------------------------------------
 
-FINITE_DIFFERENCES = ["logsumexp", "logaddexp", "prod", "cumulative_prod", "var", "inv", "det", "fft",
-                      "irfft", "vector_norm", "getitem_repeated_ids", "sigmoid", "softsign"]
+# every case but the cast to complex64, whose float32 rounding swamps a finite difference
+FINITE_DIFFERENCES = sorted(set(CASES) - {"astype_complex64"})
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", FINITE_DIFFERENCES)
 def test_gradient_matches_finite_differences_to_second_order(name, backend, rng):
     shapes, fx, _ = CASES[name]
-    args = [xg.asarray(_draw(rng, s), backend=backend) for s in shapes]
-    check_grads(fx, args, order=2, rtol=1e-5, atol=1e-6)
+    with xg.use_backend(backend):
+        check_grads(fx, [xg.asarray(_draw(rng, s)) for s in shapes], order=2)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -319,3 +319,40 @@ def test_adaptive_optimizer_refuses_a_complex_variable_without_a_real_view(clean
     w = xg.Variable(xg.asarray([1j, 2.0 + 0j], backend="strict"), name="z")
     with pytest.raises(TypeError, match="Adam cannot update the complex variable 'z'.*strict"):
         xg.optim.Adam(0.1).apply_gradients([(xg.asarray([1j, 1j], backend="strict"), w)])
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", ["logsumexp", "abs_squared", "method_conj_real_imag", "fft",
+                                  "svdvals", "sigmoid"])
+def test_jvp_matches_torch_forward_mode(name, backend, rng):
+    shapes, fx, ft = CASES[name]
+    z, v = _draw(rng, shapes[0]), _draw(rng, shapes[0])
+    _, want = torch.func.jvp(ft, (torch.as_tensor(z),), (torch.as_tensor(v),))
+    with xg.use_backend(backend):
+        _, got = xg.jvp(fx, (xg.asarray(z),), (xg.asarray(v),))
+    np.testing.assert_allclose(got.numpy(), want.resolve_conj().numpy(), rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_setitem_into_a_complex_tensor_matches_torch(backend, rng):
+    z0, w0, u0 = _draw(rng, (4, 3)), _draw(rng, (2, 3)), _draw(rng, ())
+
+    def update(y, w, u, ids):
+        y[ids] = w                      # repeated-free fancy rows
+        y[0, :] = u                     # a 0-d complex value broadcast
+        y[2] += w[0] * u
+        return y
+
+    zt, wt, ut = (torch.tensor(a, requires_grad=True) for a in (z0, w0, u0))
+    yt = update(zt * 1.0, wt, ut, torch.tensor([3, 1]))
+    want = torch.autograd.grad((yt.abs() ** 2).sum() + (yt * (1 + 2j)).real.sum(), [zt, wt, ut])
+    with xg.use_backend(backend):
+        z, w, u = (xg.asarray(a) for a in (z0, w0, u0))
+        with xg.GradientTape() as tape:
+            tape.watch([z, w, u])
+            y = update(z * 1.0, w, u, xg.asarray(np.array([3, 1])))
+            loss = xg.sum(xg.abs(y) ** 2) + xg.sum(xg.real(y * (1 + 2j)))
+        got = tape.gradient(loss, [z, w, u])
+    for g, t in zip(got, want):
+        np.testing.assert_allclose(g.numpy(), t.numpy(), rtol=1e-10, atol=1e-12)
