@@ -356,3 +356,15 @@ def test_setitem_into_a_complex_tensor_matches_torch(backend, rng):
         got = tape.gradient(loss, [z, w, u])
     for g, t in zip(got, want):
         np.testing.assert_allclose(g.numpy(), t.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_l1_loss_of_complex_inputs_matches_torch(reduction, backend, rng):
+    """PyTorch's l1_loss takes complex inputs (a real loss); mse, huber, ... refuse them."""
+    ft = lambda a, b: torch.nn.functional.l1_loss(a, b, reduction=reduction)  # noqa: E731
+    _compare(lambda a, b: xg.losses.l1(a, b, reduction=reduction), ft,
+             [_draw(rng, (2, 3)), _draw(rng, (2, 3))], backend, rng)
+    with pytest.raises(TypeError, match="pred must be a floating-point tensor, got dtype "
+                                        "complex128 \\(this loss is defined for real numbers"):
+        xg.losses.mse(xg.asarray(_draw(rng, 2)), xg.asarray(_draw(rng, 2)))
