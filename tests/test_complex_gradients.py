@@ -368,3 +368,26 @@ def test_l1_loss_of_complex_inputs_matches_torch(reduction, backend, rng):
     with pytest.raises(TypeError, match="pred must be a floating-point tensor, got dtype "
                                         "complex128 \\(this loss is defined for real numbers"):
         xg.losses.mse(xg.asarray(_draw(rng, 2)), xg.asarray(_draw(rng, 2)))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_adam_state_of_a_complex_variable_round_trips(backend, rng):
+    """The state stays complex arrays of the variable's shape: saved, loaded, resumed."""
+    z0, g = _draw(rng, (2, 2)), [xg.asarray(_draw(rng, (2, 2)), backend=backend) for _ in "abcd"]
+
+    def train(opt, w, grads):
+        for grad in grads:
+            opt.apply_gradients([(grad, w)])
+
+    with xg.use_backend(backend):
+        w, opt = xg.Variable(z0, name="w"), xg.optim.Adam(0.1, amsgrad=True)
+        train(opt, w, g)
+        resumed, opt2 = xg.Variable(z0, name="w"), xg.optim.Adam(0.1, amsgrad=True)
+        train(opt2, resumed, g[:2])
+        state = opt2.state_dict([resumed])
+        opt3 = xg.optim.Adam(0.1, amsgrad=True)
+        opt3.load_state_dict(state, [resumed])
+        train(opt3, resumed, g[2:])
+    assert {k: (v.dtype, v.shape) for k, v in state.items() if k.endswith(("m", "v", "v_max"))} \
+        == {f"w/{s}": (np.dtype("complex128"), (2, 2)) for s in ("m", "v", "v_max")}
+    np.testing.assert_array_equal(resumed.numpy(), w.numpy())
