@@ -1,7 +1,8 @@
 """Gradients of real losses built from complex intermediates, against PyTorch (complex128),
 on the numpy and numba backends: reductions, scans, linear algebra, FFTs, manipulation,
-indexing, tensor methods and operators, activations; real inputs of complex computations;
-finite differences and second order; optimizers on complex Variables.
+indexing and setitem, tensor methods and operators, activations, the l1 loss; real inputs of
+complex computations; finite differences to second order. Optimizers and the transforms (hvp,
+jvp, jacobian, hessian) on complex inputs: tests/test_complex_training.py.
 
 The convention (README, xpgrad/testing.py): for a real loss ``L`` of ``z = x + iy`` the gradient
 is ``dL/dx + i dL/dy``, PyTorch's ``z.grad``. Every case here builds the real loss
@@ -268,73 +269,6 @@ def test_gradient_matches_finite_differences_to_second_order(name, backend, rng)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_hessian_vector_product_matches_torch(backend, rng):
-    a, z, v = _draw(rng, (3, 3)), _draw(rng, (3,)), _draw(rng, (3,))
-
-    def loss_x(z):
-        return xg.sum(xg.abs(xg.asarray(a) @ z) ** 2) + xg.sum(xg.real(xg.exp(z) * xg.conj(z)))
-
-    def loss_t(z):
-        return ((torch.as_tensor(a) @ z).abs() ** 2).sum() + (torch.exp(z) * z.conj()).real.sum()
-
-    zt = torch.tensor(z, requires_grad=True)
-    gt = torch.autograd.grad(loss_t(zt), zt, create_graph=True)[0]
-    want = torch.autograd.grad((gt.conj() * torch.as_tensor(v)).real.sum(), zt)[0]
-    with xg.use_backend(backend):
-        _, (got,) = xg.hvp(loss_x, (xg.asarray(z),), (xg.asarray(v),))
-    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-9, atol=1e-10)
-
-
-# -- optimizers on complex Variables: PyTorch's updates -------------------------------------------
-
-OPTIMIZERS = [("SGD", {"momentum": 0.9, "nesterov": True, "weight_decay": 0.1}),
-              ("Adam", {}), ("Adam", {"amsgrad": True, "weight_decay": 0.1}),
-              ("AdamW", {"weight_decay": 0.1}), ("RMSprop", {}),
-              ("RMSprop", {"momentum": 0.5, "centered": True}), ("Adagrad", {}),
-              ("Adagrad", {"initial_accumulator_value": 0.1}), ("Adadelta", {})]
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("name, options", OPTIMIZERS, ids=lambda p: str(p))
-def test_optimizer_steps_on_a_complex_variable_equal_pytorchs(name, options, backend, rng):
-    """Adaptive ones update real and imaginary parts as two reals (torch.view_as_real)."""
-    z0, a = _draw(rng, (2, 3)), _draw(rng, (3, 3))
-    p = torch.tensor(z0, requires_grad=True)
-    torch_opt = getattr(torch.optim, name)([p], lr=0.01, **options)
-    with xg.use_backend(backend):
-        w, a_x = xg.Variable(z0, name="z"), xg.asarray(a)
-        opt = getattr(xg.optim, name)(0.01, **options)
-        for _ in range(4):
-            opt.minimize(lambda: xg.sum(xg.abs(w @ a_x - 1.0) ** 2), [w])
-            torch_opt.zero_grad()
-            ((p @ torch.as_tensor(a) - 1.0).abs() ** 2).sum().backward()
-            torch_opt.step()
-    assert w.dtype == xg.complex128
-    np.testing.assert_allclose(w.numpy(), p.detach().numpy(), rtol=1e-10, atol=1e-12)
-
-
-def test_adaptive_optimizer_refuses_a_complex_variable_without_a_real_view(clean_backends):
-    pytest.importorskip("array_api_strict")
-    xg.register_backend("strict", xg.testing.StrictBackend)
-    w = xg.Variable(xg.asarray([1j, 2.0 + 0j], backend="strict"), name="z")
-    with pytest.raises(TypeError, match="Adam cannot update the complex variable 'z'.*strict"):
-        xg.optim.Adam(0.1).apply_gradients([(xg.asarray([1j, 1j], backend="strict"), w)])
-
-
-@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
-@pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("name", ["logsumexp", "abs_squared", "method_conj_real_imag", "fft",
-                                  "svdvals", "sigmoid"])
-def test_jvp_matches_torch_forward_mode(name, backend, rng):
-    shapes, fx, ft = CASES[name]
-    z, v = _draw(rng, shapes[0]), _draw(rng, shapes[0])
-    _, want = torch.func.jvp(ft, (torch.as_tensor(z),), (torch.as_tensor(v),))
-    with xg.use_backend(backend):
-        _, got = xg.jvp(fx, (xg.asarray(z),), (xg.asarray(v),))
-    np.testing.assert_allclose(got.numpy(), want.resolve_conj().numpy(), rtol=1e-8, atol=1e-10)
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
 def test_setitem_into_a_complex_tensor_matches_torch(backend, rng):
     z0, w0, u0 = _draw(rng, (4, 3)), _draw(rng, (2, 3)), _draw(rng, ())
 
@@ -368,26 +302,3 @@ def test_l1_loss_of_complex_inputs_matches_torch(reduction, backend, rng):
     with pytest.raises(TypeError, match="pred must be a floating-point tensor, got dtype "
                                         "complex128 \\(this loss is defined for real numbers"):
         xg.losses.mse(xg.asarray(_draw(rng, 2)), xg.asarray(_draw(rng, 2)))
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_adam_state_of_a_complex_variable_round_trips(backend, rng):
-    """The state stays complex arrays of the variable's shape: saved, loaded, resumed."""
-    z0, g = _draw(rng, (2, 2)), [xg.asarray(_draw(rng, (2, 2)), backend=backend) for _ in "abcd"]
-
-    def train(opt, w, grads):
-        for grad in grads:
-            opt.apply_gradients([(grad, w)])
-
-    with xg.use_backend(backend):
-        w, opt = xg.Variable(z0, name="w"), xg.optim.Adam(0.1, amsgrad=True)
-        train(opt, w, g)
-        resumed, opt2 = xg.Variable(z0, name="w"), xg.optim.Adam(0.1, amsgrad=True)
-        train(opt2, resumed, g[:2])
-        state = opt2.state_dict([resumed])
-        opt3 = xg.optim.Adam(0.1, amsgrad=True)
-        opt3.load_state_dict(state, [resumed])
-        train(opt3, resumed, g[2:])
-    assert {k: (v.dtype, v.shape) for k, v in state.items() if k.endswith(("m", "v", "v_max"))} \
-        == {f"w/{s}": (np.dtype("complex128"), (2, 2)) for s in ("m", "v", "v_max")}
-    np.testing.assert_array_equal(resumed.numpy(), w.numpy())
