@@ -302,3 +302,50 @@ def test_l1_loss_of_complex_inputs_matches_torch(reduction, backend, rng):
     with pytest.raises(TypeError, match="pred must be a floating-point tensor, got dtype "
                                         "complex128 \\(this loss is defined for real numbers"):
         xg.losses.mse(xg.asarray(_draw(rng, 2)), xg.asarray(_draw(rng, 2)))
+
+
+# -- eigen- and singular vectors: defined up to a phase each --------------------------------------
+
+def _uv(a):
+    r = L.svd(a, full_matrices=False) if isinstance(a, xg.Tensor) else \
+        tl.svd(a, full_matrices=False)
+    return r[0], r[2]
+
+
+PHASE_FREE = {   # the loss does not depend on the vectors' phases: PyTorch differentiates it
+    "eigh_abs2": ([(3, 3)], lambda a: xg.abs(L.eigh(_herm_x(a)).eigenvectors) ** 2,
+                  lambda a: tl.eigh(_herm_t(a)).eigenvectors.abs() ** 2),
+    "svd_u_times_vh": ([(4, 3)], lambda a: (lambda u, vh: u[:, :1] * vh[:1, :])(*_uv(a)),
+                       lambda a: (lambda u, vh: u[:, :1] * vh[:1, :])(*_uv(a))),
+    "svd_v_projector": ([(3, 4)], lambda a: (lambda u, vh: xg.conj(vh).mT @ vh)(*_uv(a)),
+                        lambda a: (lambda u, vh: vh.mH @ vh)(*_uv(a))),
+}
+PHASE_DEPENDENT = {   # PyTorch raises; xpgrad gave the gradient for LAPACK's phases
+    "eigh": lambda a: L.eigh(_herm_x(a)).eigenvectors,
+    "svd_U": lambda a: _uv(a)[0],
+    "svd_Vh": lambda a: _uv(a)[1],
+    "svd_U_and_Vh": lambda a: _uv(a)[0][:, :3] + _uv(a)[1],
+}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", sorted(PHASE_FREE))
+def test_phase_free_functions_of_complex_vectors_match_torch(name, backend, rng):
+    shapes, fx, ft = PHASE_FREE[name]
+    _compare(fx, ft, [_draw(rng, s) for s in shapes], backend, rng)
+    with xg.use_backend(backend):
+        check_grads(fx, [xg.asarray(_draw(rng, s)) for s in shapes], order=2)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", sorted(PHASE_DEPENDENT))
+def test_a_loss_that_depends_on_the_vectors_phases_raises(name, backend, rng):
+    vectors = "eigenvectors" if name == "eigh" else "singular vectors"
+    with xg.use_backend(backend):
+        a = xg.asarray(_draw(rng, (3, 3)))
+        with xg.GradientTape() as tape:
+            tape.watch(a)
+            out = PHASE_DEPENDENT[name](a)
+            loss = xg.sum(xg.real(out * xg.asarray(_draw(rng, out.shape))))
+        with pytest.raises(ValueError, match=f"depends on the phases of the complex {vectors}"):
+            tape.gradient(loss, a)
