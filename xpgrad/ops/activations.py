@@ -36,15 +36,23 @@ def _real(x, name):
     """``_inexact(x)``, a complex ``x`` refused with a TypeError naming the activation."""
     if type(x) is Tensor and getattr(x._data.dtype, "kind", "") == "f":
         return x
-    x = _inexact(x)
-    _refuse_complex(x, name)
-    return x
+    return _refuse_complex(_inexact(x), name)
+
+
+def _is_complex(x) -> bool:
+    """Whether the Tensor ``x`` is complex (its raw dtype's kind first: ``x.dtype`` costs ~1 us,
+    more than relu itself)."""
+    kind = getattr(x._data.dtype, "kind", None)
+    return kind == "c" if kind is not None else x.dtype.is_complex
 
 
 def _refuse_complex(x, name):
-    if x.dtype.is_complex:
+    """``x`` as a Tensor, a complex one refused with a TypeError naming the activation."""
+    x = as_tensor(x)
+    if _is_complex(x):
         raise TypeError(f"{name}: x must be real, got a {x.dtype} tensor ({name} is defined for "
                         "real numbers only; PyTorch's refuses complex input too)")
+    return x
 
 
 def _complex_sigmoid(z):
@@ -78,7 +86,7 @@ def sigmoid(x, /):
     [0.5]
     """
     x = _inexact(x)
-    if x.dtype.is_complex:
+    if _is_complex(x):
         return _complex_sigmoid(x)
     return apply(_sigmoid, x)
 
@@ -90,9 +98,7 @@ def relu(x, /):
     >>> xg.nn.relu(xg.asarray([-1.0, 2.0])).tolist()
     [0.0, 2.0]
     """
-    x = as_tensor(x)
-    _refuse_complex(x, "relu")
-    return apply(_relu, x)
+    return apply(_relu, _refuse_complex(x, "relu"))
 
 
 def leaky_relu(x, /, negative_slope=0.01):

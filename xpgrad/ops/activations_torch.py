@@ -14,8 +14,8 @@ import math
 from ..optim._checks import hyperparameter
 from ..primitive import Primitive, apply
 from . import formulas
-from ._define import as_tensor, norm_axis
-from .activations import _complex_sigmoid, _inexact, _real, _refuse_complex, sigmoid
+from ._define import norm_axis
+from .activations import _complex_sigmoid, _inexact, _is_complex, _real, _refuse_complex, sigmoid
 
 
 # elu, selu and celu are one primitive, as in PyTorch: scale * x above 0,
@@ -150,7 +150,7 @@ def silu(x, /):
     [-0.2689, 0.7311]
     """
     x = _inexact(x)
-    if x.dtype.is_complex:
+    if _is_complex(x):
         return x * _complex_sigmoid(x)
     return apply(_silu, x)
 
@@ -199,7 +199,7 @@ def softsign(x, /):
     [-0.5, 0.75]
     """
     x = _inexact(x)
-    if x.dtype.is_complex:
+    if _is_complex(x):
         from .elementwise import abs as magnitude
 
         return x / (1.0 + magnitude(x))
@@ -240,9 +240,7 @@ def hardtanh(x, /, min_val=-1.0, max_val=1.0):
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val "
                          f"({max_val})")
-    x = as_tensor(x)
-    _refuse_complex(x, "hardtanh")
-    return apply(_hardtanh, x, min_val=min_val, max_val=max_val)
+    return apply(_hardtanh, _refuse_complex(x, "hardtanh"), min_val=min_val, max_val=max_val)
 
 
 def relu6(x, /):
@@ -252,9 +250,7 @@ def relu6(x, /):
     >>> xg.nn.relu6(xg.asarray([-1.0, 3.0, 8.0])).tolist()
     [0.0, 3.0, 6.0]
     """
-    x = as_tensor(x)
-    _refuse_complex(x, "relu6")
-    return apply(_hardtanh, x, min_val=0.0, max_val=6.0)
+    return apply(_hardtanh, _refuse_complex(x, "relu6"), min_val=0.0, max_val=6.0)
 
 
 _hardsigmoid = Primitive(

@@ -5,8 +5,8 @@ Each reduction takes ``axis`` (None, an int or a tuple; negative counts from the
 ``keepdims``; sum, prod and the cumulative functions take ``dtype=`` (the input is cast to it
 first; without it small integers accumulate in int64/uint64, floats keep their dtype).
 Complex inputs are differentiable where the standard allows them (sum, prod, mean, the
-cumulative functions; also var, std and logsumexp, as PyTorch's), with PyTorch's convention: the gradient of a holomorphic ``f`` is
-``g * conj(f'(z))``.
+cumulative functions; also var, std and logsumexp, as PyTorch's), with PyTorch's convention:
+the gradient of a holomorphic ``f`` is ``g * conj(f'(z))``.
 
 >>> import xpgrad as xg
 >>> x = xg.asarray([[1.0, 2.0], [3.0, 4.0]])
