@@ -218,7 +218,7 @@ class Optimizer:
             raw = g._data
             if raw.dtype != v._data.dtype:
                 raw = v._backend.xp.astype(raw, v._data.dtype)
-            if v.dtype.kind == "c" and "c" not in self._dtype_kinds:
+            if getattr(raw.dtype, "kind", None) == "c" and "c" not in self._dtype_kinds:
                 self._update(v._backend, *as_real_pairs(v._data, raw, state), lr)
             else:
                 self._update(v._backend, v._data, raw, state, lr)
