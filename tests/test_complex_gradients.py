@@ -159,9 +159,8 @@ def _xg_grads(fx, arrays, weights, backend):
 
 def _compare(fx, ft, arrays, backend, rng):
     """xpgrad's value and gradients of ``fx`` against PyTorch's of ``ft`` on ``arrays``."""
-    shape = tuple(ft(*[torch.as_tensor(a) for a in arrays]).shape)
-    out_complex = ft(*[torch.as_tensor(a) for a in arrays]).is_complex()
-    weights = _draw(rng, shape, out_complex)
+    probe = ft(*[torch.as_tensor(a) for a in arrays])
+    weights = _draw(rng, tuple(probe.shape), probe.is_complex())
     want_value, want = _torch_grads(ft, arrays, weights)
     with xg.use_backend(backend):
         value, xs, got = _xg_grads(fx, arrays, weights, backend)
@@ -213,38 +212,48 @@ def test_activations_pytorch_refuses_on_complex_input_raise(name):
 
 # -- real inputs of complex computations: a real gradient, PyTorch's ---------------------------
 
-# name -> (input shapes with "r" for a real input, xpgrad function, PyTorch function)
+def R(*shape):
+    return ("real", shape)
+
+
+def R_POSITIVE(*shape):
+    return ("positive", shape)
+
+
+# name -> (input shapes, R(...) for a real input, xpgrad function, PyTorch function)
 MIXED = {
-    "multiply": ([(3,), "r(3,)"], xg.multiply, torch.mul),
-    "divide": (["r(3,)", (3,)], xg.divide, torch.div),
-    "pow": (["r+(3,)", (3,)], xg.pow, torch.pow),
-    "logaddexp": (["r(3,)", (3,)], xg.logaddexp, lambda a, b: torch.logaddexp(_as(a, b), b)),
-    "add_broadcast": (["r(2, 1)", (3,)], xg.add, torch.add),
-    "x_plus_iy": (["r(3,)", "r(3,)"], lambda a, b: a + 1j * b, lambda a, b: a + 1j * b),
-    "astype": (["r(3,)"], lambda a: xg.astype(a, xg.complex128),
+    "multiply": ([(3,), R(3)], xg.multiply, torch.mul),
+    "divide": ([R(3), (3,)], xg.divide, torch.div),
+    "pow": ([R_POSITIVE(3), (3,)], xg.pow, torch.pow),
+    "logaddexp": ([R(3), (3,)], xg.logaddexp, lambda a, b: torch.logaddexp(_as(a, b), b)),
+    "add_broadcast": ([R(2, 1), (3,)], xg.add, torch.add),
+    "x_plus_iy": ([R(3), R(3)], lambda a, b: a + 1j * b, lambda a, b: a + 1j * b),
+    "astype": ([R(3)], lambda a: xg.astype(a, xg.complex128),
                lambda a: a.to(torch.complex128)),
-    "matmul": (["r(2, 3)", (3, 2)], xg.matmul, lambda a, b: _as(a, b) @ b),
-    "einsum": (["r(2, 3)", (3, 2)], lambda a, b: xg.einsum("ij,jk->ik", a, b),
+    "matmul": ([R(2, 3), (3, 2)], xg.matmul, lambda a, b: _as(a, b) @ b),
+    "einsum": ([R(2, 3), (3, 2)], lambda a, b: xg.einsum("ij,jk->ik", a, b),
                lambda a, b: torch.einsum("ij,jk->ik", _as(a, b), b)),
-    "vecdot": ([(2, 3), "r(2, 3)"], xg.vecdot, lambda a, b: tl.vecdot(a, _as(b, a))),
-    "solve": (["r(3, 3)", (3,)], L.solve, lambda a, b: tl.solve(_as(a, b), b)),
-    "where": (["r(3,)", (3,)], lambda a, b: xg.where(xg.asarray(MASK), a, b),
+    "vecdot": ([(2, 3), R(2, 3)], xg.vecdot, lambda a, b: tl.vecdot(a, _as(b, a))),
+    "solve": ([R(3, 3), (3,)], L.solve, lambda a, b: tl.solve(_as(a, b), b)),
+    "where": ([R(3), (3,)], lambda a, b: xg.where(xg.asarray(MASK), a, b),
               lambda a, b: torch.where(torch.as_tensor(MASK), _as(a, b), b)),
-    "concat": (["r(3,)", (3,)], lambda a, b: xg.concat([a, b]),
+    "concat": ([R(3), (3,)], lambda a, b: xg.concat([a, b]),
                lambda a, b: torch.cat([a, b])),
-    "fft": (["r(2, 4)"], xg.fft.fft, torch.fft.fft),
-    "rfft": (["r(2, 5)"], xg.fft.rfft, torch.fft.rfft),
-    "ihfft": (["r(2, 5)"], xg.fft.ihfft, torch.fft.ihfft),
+    "fft": ([R(2, 4)], xg.fft.fft, torch.fft.fft),
+    "rfft": ([R(2, 5)], xg.fft.rfft, torch.fft.rfft),
+    "ihfft": ([R(2, 5)], xg.fft.ihfft, torch.fft.ihfft),
 }
 
 
 def _mixed_input(spec, rng):
-    if not isinstance(spec, str):
+    """A complex array of the shape ``spec``, or the real one ``R(...)`` or
+    ``R_POSITIVE(...)`` describes."""
+    if spec[0] not in ("real", "positive"):
         return _draw(rng, spec)
-    x = rng.standard_normal(eval(spec.lstrip("r+")))   # "r(2, 3)": a real array of that shape
+    x = rng.standard_normal(spec[1])
     if x.shape == (3, 3):
         x += 3.0 * np.eye(3)                            # well conditioned
-    return np.abs(x) + 0.5 if spec.startswith("r+") else x
+    return np.abs(x) + 0.5 if spec[0] == "positive" else x
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
