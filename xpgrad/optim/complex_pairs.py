@@ -31,6 +31,9 @@ def real_pairs(raw):
 
 def as_real_pairs(param, grad, state):
     """``param``, ``grad`` and ``state`` (the optimizer's dict for ``param``) as real pairs."""
+    if not param.flags.c_contiguous:     # Variables store row-major arrays (owned_copy)
+        raise RuntimeError("a complex variable's array is not C-contiguous: its real view "
+                           "would be a copy, and the update would be lost")
     return real_pairs(param), real_pairs(grad), RealPairsState(state, param)
 
 
