@@ -240,6 +240,7 @@ def hessian(f, argnums=0, has_aux=False):
     def wrapped(*args, **kwargs):
         single, nums, args = _prepare(args, argnums, keywords=kwargs)
         groups, sources = _sources(args, nums)
+        _refuse_complex_sources(sources)
         with GradientTape(persistent=True) as outer:
             outer.watch(sources)
             value, g = gradient(*args, **kwargs)
@@ -250,6 +251,15 @@ def hessian(f, argnums=0, has_aux=False):
 
     wrapped.__name__ = f"hessian({getattr(f, '__name__', 'f')})"
     return wrapped
+
+
+def _refuse_complex_sources(sources):
+    for s in sources:
+        if s.dtype.is_complex:
+            raise TypeError(f"hessian needs real arguments, got a {s.dtype} one: for complex z "
+                            "the map v -> hvp(v) is real-linear only (it involves conj(v)), "
+                            "so no complex matrix holds it; use xg.hvp (PyTorch's hessian "
+                            "refuses complex inputs too)")
 
 
 from .products import hvp, jvp, vjp  # noqa: E402,F401  (they build on the above)

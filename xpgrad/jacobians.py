@@ -28,6 +28,12 @@ def _checked(tape, who, target, source, unconnected_gradients, many=False):
                 else "one source Tensor")
         raise TypeError(f"{who} takes a target Tensor and {what}, got "
                         f"{type(target).__name__} and {type(source).__name__}")
+    if target.dtype.is_complex:
+        raise TypeError(
+            f"{who} needs a real-valued target, got {target.dtype}: with PyTorch's convention "
+            "a row would be the gradient of the entry's real part only (the conjugate of a "
+            "holomorphic derivative), as PyTorch's jacobian refuses it; take the Jacobians of "
+            "xg.real(y) and xg.imag(y), or use xg.jvp / xg.vjp")
     return check_sources(source, unconnected_gradients)
 
 

@@ -270,8 +270,10 @@ class GradientTape:
         ``sources`` is a tensor, or a list, tuple, dict (or namedtuple) of them, nested as
         TensorFlow's; the result has the same structure. A source ``target`` does not depend on
         gives None, or zeros with ``unconnected_gradients="zero"``. ``output_gradients``
-        weights a non-scalar target. A nested ``target`` is differentiated as the sum of its
-        Tensors (TensorFlow's), ``output_gradients`` then giving one entry per Tensor in order.
+        weights a non-scalar target; for a complex one, ``y``, it is the gradient of
+        ``Re(sum(conj(output_gradients) * y))`` (of ``Re(sum(y))`` by default, TensorFlow's). A
+        nested ``target`` is differentiated as the sum of its Tensors (TensorFlow's),
+        ``output_gradients`` then giving one entry per Tensor in order.
         """
         single, src, structure = check_sources(sources, unconnected_gradients)
         if isinstance(target, Tensor):

@@ -4,7 +4,10 @@ log_sigmoid, hardtanh, relu6, hardsigmoid, hardswish, glu. Each is stable for la
 takes its limit at +-inf (where PyTorch gives NaN for some: gelu, silu, mish, softsign at
 infinities); backends may register fused kernels under the same primitive names. Integer
 and boolean inputs come out in float32 (as ``xg.tanh``'s), except from relu, relu6 and
-hardtanh, which keep the integer dtype (as PyTorch's).
+hardtanh, which keep the integer dtype (as PyTorch's). Complex inputs: sigmoid, silu and
+softsign are PyTorch's formulas (``1 / (1 + exp(-z))``, ``z * sigmoid(z)``,
+``z / (1 + |z|)``, differentiated as compositions); the others refuse them with a TypeError,
+as PyTorch's do (they compare with 0 or are defined for real numbers only).
 
 >>> import xpgrad as xg
 >>> xg.nn.sigmoid(xg.asarray([-1000.0, 0.0, 1000.0])).tolist()
@@ -20,13 +23,44 @@ from ._define import as_tensor, norm_axis
 from .reductions import _floating
 
 
-def _real(x):
+def _inexact(x):
     """``x`` as a Tensor, integers and booleans cast to the default float (float32), as
     ``xg.tanh`` and ``xg.mean`` take them; not NumPy's float64 of int-with-float arithmetic."""
     # the usual case, on every call: a NumPy/CuPy float (other namespaces' dtypes lack .kind)
     if type(x) is Tensor and getattr(x._data.dtype, "kind", "") in ("f", "c"):
         return x
     return _floating(as_tensor(x))
+
+
+def _real(x, name):
+    """``_inexact(x)``, a complex ``x`` refused with a TypeError naming the activation."""
+    if type(x) is Tensor and getattr(x._data.dtype, "kind", "") == "f":
+        return x
+    return _refuse_complex(_inexact(x), name)
+
+
+def _is_complex(x) -> bool:
+    """Whether the Tensor ``x`` is complex (its raw dtype's kind first: ``x.dtype`` costs ~1 us,
+    more than relu itself)."""
+    kind = getattr(x._data.dtype, "kind", None)
+    return kind == "c" if kind is not None else x.dtype.is_complex
+
+
+def _refuse_complex(x, name):
+    """``x`` as a Tensor, a complex one refused with a TypeError naming the activation."""
+    x = as_tensor(x)
+    if _is_complex(x):
+        raise TypeError(f"{name}: x must be real, got a {x.dtype} tensor ({name} is defined for "
+                        "real numbers only; PyTorch's refuses complex input too)")
+    return x
+
+
+def _complex_sigmoid(z):
+    """``1 / (1 + exp(-z))`` of a complex ``z``, as a composition (the rules of exp and
+    reciprocal give the holomorphic gradient ``g * conj(s * (1 - s))``)."""
+    from .elementwise import exp, reciprocal
+
+    return reciprocal(1.0 + exp(-z))
 
 
 _sigmoid = Primitive("sigmoid", formulas.sigmoid,
@@ -51,7 +85,10 @@ def sigmoid(x, /):
     >>> xg.nn.sigmoid(xg.asarray([0.0])).tolist()
     [0.5]
     """
-    return apply(_sigmoid, _real(x))
+    x = _inexact(x)
+    if _is_complex(x):
+        return _complex_sigmoid(x)
+    return apply(_sigmoid, x)
 
 
 def relu(x, /):
@@ -61,6 +98,9 @@ def relu(x, /):
     >>> xg.nn.relu(xg.asarray([-1.0, 2.0])).tolist()
     [0.0, 2.0]
     """
+    # inlined (a call per layer per step): NumPy/CuPy real kinds pass, the rest is checked
+    if x.__class__ is not Tensor or getattr(x._data.dtype, "kind", "?") not in "fiub":
+        x = _refuse_complex(x, "relu")
     return apply(_relu, x)
 
 
@@ -76,7 +116,7 @@ def leaky_relu(x, /, negative_slope=0.01):
     except (TypeError, ValueError):
         raise TypeError(f"leaky_relu: negative_slope must be a real number, got "
                         f"{negative_slope!r}") from None
-    return apply(_leaky_relu, _real(x), negative_slope=slope)
+    return apply(_leaky_relu, _real(x, "leaky_relu"), negative_slope=slope)
 
 
 def _softplus_beta_forward(xp, x, beta, threshold):
@@ -112,8 +152,8 @@ def softplus(x, /, beta=1.0, threshold=None):
     if threshold is not None:
         threshold = hyperparameter("softplus: threshold", threshold)
     if beta == 1.0 and threshold is None:
-        return apply(_softplus, _real(x))
-    return apply(_softplus_beta, _real(x), beta=beta, threshold=threshold)
+        return apply(_softplus, _real(x, "softplus"))
+    return apply(_softplus_beta, _real(x, "softplus"), beta=beta, threshold=threshold)
 
 
 _softmax_prim = Primitive(
@@ -131,7 +171,7 @@ def softmax(x, /, axis=-1):
     >>> xg.nn.softmax(xg.asarray([0.0, 0.0])).tolist()
     [0.5, 0.5]
     """
-    x = _real(x)
+    x = _real(x, "softmax")
     return apply(_softmax_prim, x, axis=norm_axis(axis, x.ndim))
 
 
@@ -142,7 +182,7 @@ def log_softmax(x, /, axis=-1):
     >>> round(xg.nn.log_softmax(xg.asarray([0.0, 0.0])).tolist()[0], 4)
     -0.6931
     """
-    x = _real(x)
+    x = _real(x, "log_softmax")
     return apply(_log_softmax_prim, x, axis=norm_axis(axis, x.ndim))
 
 

@@ -15,7 +15,7 @@ from ..optim._checks import hyperparameter
 from ..primitive import Primitive, apply
 from . import formulas
 from ._define import norm_axis
-from .activations import _real, sigmoid
+from .activations import _complex_sigmoid, _inexact, _is_complex, _real, _refuse_complex, sigmoid
 
 
 # elu, selu and celu are one primitive, as in PyTorch: scale * x above 0,
@@ -44,7 +44,7 @@ def elu(x, /, alpha=1.0):
     [-0.3161, 2.0]
     """
     alpha = hyperparameter("elu: alpha", alpha)
-    return apply(_elu, _real(x), alpha=alpha, scale=1.0, input_scale=1.0)
+    return apply(_elu, _real(x, "elu"), alpha=alpha, scale=1.0, input_scale=1.0)
 
 
 def selu(x, /):
@@ -54,7 +54,7 @@ def selu(x, /):
     >>> [round(v, 4) for v in xg.nn.selu(xg.asarray([-1.0, 1.0])).tolist()]
     [-1.1113, 1.0507]
     """
-    return apply(_elu, _real(x), alpha=_SELU_ALPHA, scale=_SELU_SCALE, input_scale=1.0)
+    return apply(_elu, _real(x, "selu"), alpha=_SELU_ALPHA, scale=_SELU_SCALE, input_scale=1.0)
 
 
 def celu(x, /, alpha=1.0):
@@ -67,7 +67,7 @@ def celu(x, /, alpha=1.0):
     alpha = hyperparameter("celu: alpha", alpha)
     if alpha == 0.0:
         raise ValueError("celu: alpha must not be 0 (x / alpha), got 0.0")
-    return apply(_elu, _real(x), alpha=alpha, scale=1.0, input_scale=1.0 / alpha)
+    return apply(_elu, _real(x, "celu"), alpha=alpha, scale=1.0, input_scale=1.0 / alpha)
 
 
 _SQRT_HALF = math.sqrt(0.5)
@@ -131,7 +131,7 @@ def gelu(x, /, approximate="none"):
     if approximate not in _GELU_APPROXIMATIONS:
         raise ValueError(f"gelu: approximate must be one of {_GELU_APPROXIMATIONS}, got "
                          f"{approximate!r}")
-    return apply(_gelu, _real(x), approximate=approximate)
+    return apply(_gelu, _real(x, "gelu"), approximate=approximate)
 
 
 def _silu_vjp(xp, g, ans, x):
@@ -149,7 +149,10 @@ def silu(x, /):
     >>> [round(v, 4) for v in xg.nn.silu(xg.asarray([-1.0, 1.0])).tolist()]
     [-0.2689, 0.7311]
     """
-    return apply(_silu, _real(x))
+    x = _inexact(x)
+    if _is_complex(x):
+        return x * _complex_sigmoid(x)
+    return apply(_silu, x)
 
 
 def _mish_forward(xp, x):
@@ -172,7 +175,7 @@ def mish(x, /):
     >>> [round(v, 4) for v in xg.nn.mish(xg.asarray([-1.0, 1.0])).tolist()]
     [-0.3034, 0.8651]
     """
-    return apply(_mish, _real(x))
+    return apply(_mish, _real(x, "mish"))
 
 
 def _softsign_forward(xp, x):
@@ -195,7 +198,12 @@ def softsign(x, /):
     >>> xg.nn.softsign(xg.asarray([-1.0, 3.0])).tolist()
     [-0.5, 0.75]
     """
-    return apply(_softsign, _real(x))
+    x = _inexact(x)
+    if _is_complex(x):
+        from .elementwise import abs as magnitude
+
+        return x / (1.0 + magnitude(x))
+    return apply(_softsign, x)
 
 
 _log_sigmoid = Primitive(
@@ -210,7 +218,7 @@ def log_sigmoid(x, /):
     >>> [round(v, 4) for v in xg.nn.log_sigmoid(xg.asarray([-100.0, 0.0])).tolist()]
     [-100.0, -0.6931]
     """
-    return apply(_log_sigmoid, _real(x))
+    return apply(_log_sigmoid, _real(x, "log_sigmoid"))
 
 
 # the hard family: gradients are PyTorch's, comparisons included (NaN takes the else branch)
@@ -232,7 +240,7 @@ def hardtanh(x, /, min_val=-1.0, max_val=1.0):
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val "
                          f"({max_val})")
-    return apply(_hardtanh, x, min_val=min_val, max_val=max_val)
+    return apply(_hardtanh, _refuse_complex(x, "hardtanh"), min_val=min_val, max_val=max_val)
 
 
 def relu6(x, /):
@@ -242,7 +250,7 @@ def relu6(x, /):
     >>> xg.nn.relu6(xg.asarray([-1.0, 3.0, 8.0])).tolist()
     [0.0, 3.0, 6.0]
     """
-    return apply(_hardtanh, x, min_val=0.0, max_val=6.0)
+    return apply(_hardtanh, _refuse_complex(x, "relu6"), min_val=0.0, max_val=6.0)
 
 
 _hardsigmoid = Primitive(
@@ -257,7 +265,7 @@ def hardsigmoid(x, /):
     >>> xg.nn.hardsigmoid(xg.asarray([-4.0, 0.0, 4.0])).tolist()
     [0.0, 0.5, 1.0]
     """
-    return apply(_hardsigmoid, _real(x))
+    return apply(_hardsigmoid, _real(x, "hardsigmoid"))
 
 
 def _hardswish_forward(xp, x):
@@ -280,7 +288,7 @@ def hardswish(x, /):
     >>> xg.nn.hardswish(xg.asarray([-4.0, 0.0, 4.0])).tolist()
     [0.0, 0.0, 4.0]
     """
-    return apply(_hardswish, _real(x))
+    return apply(_hardswish, _real(x, "hardswish"))
 
 
 def glu(x, /, axis=-1):
@@ -291,7 +299,7 @@ def glu(x, /, axis=-1):
     >>> xg.nn.glu(xg.asarray([[2.0, 4.0, 0.0, 1000.0]])).tolist()
     [[1.0, 4.0]]
     """
-    x = _real(x)
+    x = _real(x, "glu")
     if x.ndim == 0:
         raise ValueError("glu: x must have at least one dimension, got a 0-d tensor")
     axis = norm_axis(axis, x.ndim)

@@ -144,11 +144,21 @@ def _logaddexp_d(xp, g, ans, a, other):
     # inf - inf); NaN where both inputs are that same infinity, as in PyTorch
     top = a == ans
     weight = xp.exp(xp.where(top, 0.0, a) - xp.where(top, 0.0, ans))
-    return g * xp.where(top & (other == ans), xp.nan, weight)
+    return g * _conj(xp, xp.where(top & (other == ans), xp.nan, weight))
 
 
-logaddexp = binary("logaddexp",
-                   lambda xp, x, y: xp.logaddexp(_inexact(xp, x), _inexact(xp, y)),
+def _logaddexp(xp, x, y):
+    """NumPy's real ``logaddexp``; for complex inputs PyTorch's: ``m + log1p(exp(n - m))``,
+    ``m`` the input with the larger real part."""
+    x, y = _inexact(xp, x), _inexact(xp, y)
+    if not (_is_complex(xp, x) or _is_complex(xp, y)):
+        return xp.logaddexp(x, y)
+    x_top = xp.real(x) >= xp.real(y)
+    m, n = xp.where(x_top, x, y), xp.where(x_top, y, x)
+    return m + xp.log1p(xp.exp(n - m))
+
+
+logaddexp = binary("logaddexp", _logaddexp,
                    lambda xp, g, ans, x, y: _logaddexp_d(xp, g, ans, x, y),
                    lambda xp, g, ans, x, y: _logaddexp_d(xp, g, ans, y, x),
                    doc="Elementwise ``log(exp(x1) + exp(x2))``, computed stably.")

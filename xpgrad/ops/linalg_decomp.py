@@ -12,7 +12,8 @@ The rules are PyTorch's (and JAX's): for eigh ``V ((V^H gV - gV^H V)/2 / E + dia
 with ``E_ij = w_j - w_i``; for svd the full formula with the terms for non-square matrices;
 for qr Walter & Lehmann's ``[gQ + Q copyltu(M)] R^{-H}`` (m >= n) and its extension to wide
 matrices. Eigen- and singular vectors are defined up to phase (sign), so only functions of
-them that do not depend on that choice have meaningful gradients; repeated eigen/singular
+them that do not depend on that choice have meaningful gradients (for complex inputs a loss
+that depends on the phases raises ValueError, PyTorch's check); repeated eigen/singular
 values make the vector gradients infinite (as in PyTorch). With ``full_matrices=True`` the
 extra columns of ``U`` / rows of ``Vh`` are not unique, and their gradient is ignored, even
 where a function of them (their projector) is unique: PyTorch's documented and actual rule
@@ -41,7 +42,7 @@ from ..primitive import Primitive, apply
 from ..tensor import Tensor
 from ._define import as_tensor
 from .linalg_helpers import (call, check_floating, check_matrix, diag_embed, is_complex, mH,
-                             mask_diagonal, readable, real, tri)
+                             mask_diagonal, readable, real, require_phase_free, tri)
 
 EighResult = namedtuple("EighResult", ["eigenvalues", "eigenvectors"])
 SVDResult = namedtuple("SVDResult", ["U", "S", "Vh"])
@@ -133,6 +134,8 @@ def _eigh_grad(xp, w, v, gw, gv, zero=False):
     if gv is not None:
         off, eye = mask_diagonal(xp, w, n)
         j = xp.matmul(mH(xp, v), gv)
+        if is_complex(v):
+            require_phase_free(xp, "eigh", xp.imag(xp.linalg.diagonal(j)), j)
         gaps = xp.expand_dims(w, axis=-2) - xp.expand_dims(w, axis=-1) + eye    # w_j - w_i
         gaps = _nowhere_zero(xp, gaps, zero)
         inner = inner + 0.5 * (j - mH(xp, j)) / gaps * off
@@ -212,6 +215,7 @@ def _svd_grad(xp, u, s, vh, gu, gs, gvh, zero=False):
     gaps = xp.expand_dims(s2, axis=-2) - xp.expand_dims(s2, axis=-1) + eye
     s_div = _nowhere_zero(xp, s, zero if isinstance(zero, bool) else zero[..., 0])
     f = off / _nowhere_zero(xp, gaps, zero)            # s_div: what the terms are divided by
+    j = kk = None
     if gu is not None:
         j = xp.matmul(mH(xp, u), gu)
         skew_u = j - mH(xp, j)
@@ -221,6 +225,8 @@ def _svd_grad(xp, u, s, vh, gu, gs, gvh, zero=False):
     if gvh is not None:
         kk = xp.matmul(vh, mH(xp, gvh))
         inner = inner + s_col * f * (kk - mH(xp, kk))
+    if is_complex(u):
+        _require_svd_phase_free(xp, j, kk)
     ga = xp.matmul(u, xp.matmul(inner, vh))
     if m > k and gu is not None:          # (I - U U^H) gU S^-1 Vh
         rest = gu - xp.matmul(u, xp.matmul(mH(xp, u), gu))
@@ -229,6 +235,14 @@ def _svd_grad(xp, u, s, vh, gu, gs, gvh, zero=False):
         rest = gvh - xp.matmul(xp.matmul(gvh, mH(xp, vh)), vh)
         ga = ga + xp.matmul(u, rest / xp.expand_dims(s_div, axis=-1))
     return ga
+
+
+def _require_svd_phase_free(xp, j, kk):
+    """``Im diag(U^H gU) + Im diag(V^H gV)`` must vanish (``j``, ``kk``: those products)."""
+    present = [m for m in (j, kk) if m is not None]
+    total = sum(xp.imag(xp.linalg.diagonal(m)) for m in present)
+    require_phase_free(xp, "svd", total, present[0] if len(present) == 1 else
+                       xp.concat(present, axis=-1))
 
 
 def _svd_vjp(xp, g, ans, x, full_matrices):

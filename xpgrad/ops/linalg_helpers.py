@@ -9,6 +9,8 @@ and the argument checks of the public functions.
 """
 from __future__ import annotations
 
+import math
+
 from ..primitive import Primitive, apply
 from ..tensor import Tensor
 
@@ -42,6 +44,24 @@ def mH(xp, a):
 def real(xp, a):
     """The real part (a real-dtype array) of a complex array."""
     return apply(_real, a) if isinstance(a, Tensor) else xp.real(a)
+
+
+def require_phase_free(xp, name, imag_diagonal, scale):
+    """PyTorch's check for complex eigen/singular vectors, each fixed only up to a phase
+    ``e^{i phi}``: a loss of them has a gradient only if it does not depend on those phases,
+    i.e. ``imag_diagonal`` (``Im diag(V^H gV)``; for svd U's plus V's) vanishes next to
+    ``scale`` (``V^H gV``). Else ValueError, as PyTorch raises, not the gradient for whatever
+    phases LAPACK happened to pick."""
+    if math.prod(imag_diagonal.shape) == 0 or not readable(imag_diagonal):
+        return          # inside xg.function no value is read: a replay could not raise
+    worst = float(xp.max(xp.abs(imag_diagonal)))
+    if worst > math.sqrt(xp.finfo(scale.dtype).eps) * float(xp.max(xp.abs(scale))):
+        vectors = "eigenvectors" if name == "eigh" else "singular vectors"
+        raise ValueError(
+            f"linalg.{name}: the loss depends on the phases of the complex {vectors}, which "
+            f"are arbitrary (each is unique only up to a factor e^(i phi)), so it has no "
+            f"gradient (as in PyTorch); use a phase-free function of them, e.g. |V|**2, "
+            f"V @ V^H, or the {'eigenvalues' if name == 'eigh' else 'singular values'}")
 
 
 def tri(xp, a, k=0, upper=False):

@@ -176,15 +176,16 @@ def _check_reduction(reduction):
         raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
 
 
-def _float_input(x, what):
+def _float_input(x, what, complex_ok=False):
     if not isinstance(x, Tensor):
         try:
             x = asarray(x)
         except (TypeError, ValueError) as e:
             raise TypeError(f"{what} must be a floating-point tensor (or array-like of "
                             f"numbers), got {type(x).__name__} {x!r:.60}: {e}") from None
-    if not x.dtype.is_floating:
-        raise TypeError(f"{what} must be a floating-point tensor, got dtype {x.dtype}")
+    if not (x.dtype.is_floating or (complex_ok and x.dtype.is_complex)):
+        why = " (this loss is defined for real numbers)" if x.dtype.is_complex else ""
+        raise TypeError(f"{what} must be a floating-point tensor, got dtype {x.dtype}{why}")
     return x
 
 
@@ -203,7 +204,7 @@ def _target_like(t, x, what, xname):
     """``t`` as a tensor matching ``x`` (same shape; floating, same dtype)."""
     t = as_tensor_or_refuse(t, f"{what} must be a floating-point tensor like {xname}",
                             dtype=x.dtype, backend=x.backend)
-    if not t.dtype.is_floating:
+    if not (t.dtype.is_floating or t.dtype.is_complex):   # complex only like a complex x
         raise TypeError(f"{what} must be floating-point like {xname} ({x.dtype}), got "
                         f"dtype {t.dtype}")
     if t.dtype != x.dtype:
@@ -215,9 +216,9 @@ def _target_like(t, x, what, xname):
     return t
 
 
-def _elementwise(prim, x, t, reduction, xname, tname):
+def _elementwise(prim, x, t, reduction, xname, tname, complex_ok=False):
     _check_reduction(reduction)
-    x = _float_input(x, xname)
+    x = _float_input(x, xname, complex_ok)
     t = _target_like(t, x, tname, xname)
     return apply(prim, x, t, reduction=reduction)
 
@@ -355,13 +356,14 @@ def softmax_cross_entropy(logits, labels, *, reduction="mean", weight=None, igno
 
 def l1(pred, target, *, reduction="mean"):
     """Absolute error ``|pred - target|`` (mean absolute error by default); its gradient is
-    ``sign(pred - target)`` (0 where they are equal, as PyTorch's ``l1_loss``).
+    ``sign(pred - target)`` (0 where they are equal, as PyTorch's ``l1_loss``). Complex
+    ``pred`` and ``target`` are taken too (the loss is real; PyTorch's ``l1_loss`` does).
 
     >>> import xpgrad as xg
     >>> xg.losses.l1(xg.asarray([1.0, -3.0]), xg.asarray([0.0, 0.0])).item()
     2.0
     """
-    return _elementwise(_l1, pred, target, reduction, "pred", "target")
+    return _elementwise(_l1, pred, target, reduction, "pred", "target", complex_ok=True)
 
 
 def huber(pred, target, *, delta=1.0, reduction="mean"):

@@ -5,8 +5,8 @@ Each reduction takes ``axis`` (None, an int or a tuple; negative counts from the
 ``keepdims``; sum, prod and the cumulative functions take ``dtype=`` (the input is cast to it
 first; without it small integers accumulate in int64/uint64, floats keep their dtype).
 Complex inputs are differentiable where the standard allows them (sum, prod, mean, the
-cumulative functions), with PyTorch's convention: the gradient of a holomorphic ``f`` is
-``g * conj(f'(z))``.
+cumulative functions; also var, std and logsumexp, as PyTorch's), with PyTorch's convention:
+the gradient of a holomorphic ``f`` is ``g * conj(f'(z))``.
 
 >>> import xpgrad as xg
 >>> x = xg.asarray([[1.0, 2.0], [3.0, 4.0]])
@@ -169,11 +169,14 @@ def _reduced_shape(shape, axes):
     return () if axes is None else tuple(n for i, n in enumerate(shape) if i not in axes)
 
 
-logsumexp = _reducer("logsumexp", Primitive(
-    "logsumexp", _logsumexp,
-    lambda xp, g, ans, x, axis, keepdims: expand_to(xp, g, x.shape, axis, keepdims) * xp.exp(
-        x - xp.reshape(ans, kept_shape(x.shape, axis)))),
-    "``log(sum(exp(x)))`` over ``axis``, stable for large |x|.")
+def _logsumexp_vjp(xp, g, ans, x, axis, keepdims):
+    """``g`` times the softmax of ``x``, conjugated for a complex ``x`` (holomorphic)."""
+    weights = xp.exp(x - xp.reshape(ans, kept_shape(x.shape, axis)))
+    return expand_to(xp, g, x.shape, axis, keepdims) * _conj_if_complex(xp, weights)
+
+
+logsumexp = _reducer("logsumexp", Primitive("logsumexp", _logsumexp, _logsumexp_vjp),
+                     "``log(sum(exp(x)))`` over ``axis``, stable for large |x|.")
 
 
 def _per_dof(x_shape, axis, correction):

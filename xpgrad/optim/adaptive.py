@@ -38,7 +38,9 @@ class Adagrad(Optimizer):
         fresh = id(var) not in self._state
         state = super()._state_for(var)
         if fresh and self.initial_accumulator_value:
-            state["accumulator"] += self.initial_accumulator_value
+            # a complex variable's real and imaginary parts each start there (PyTorch's)
+            both = 1 + 1j if var.dtype.kind == "c" else 1
+            state["accumulator"] += self.initial_accumulator_value * both
         return state
 
     def _update(self, be, param, grad, state, lr):

@@ -23,6 +23,7 @@ from ..tensor import Tensor, Variable, _wrap
 from ._checks import (CLIP_NAMES, clip_setting, learning_rate_fits, learning_rate_value,
                       non_negative)
 from .clip import clip_global_norm, clip_value
+from .complex_pairs import as_real_pairs, supports_real_pairs
 from .pairs import check_loss, checked_gradient, listed_variables, unpack_pair
 from .schedules import as_schedule
 
@@ -50,8 +51,8 @@ class Optimizer:
     #: ``param_groups``); subclasses add theirs
     _CHECKS = {"weight_decay": non_negative}
 
-    #: variables of these dtype kinds are updated ('f' real floating, 'c' complex floating);
-    #: the adaptive optimizers' formulas (g**2, sqrt) hold for real numbers only
+    #: dtype kinds updated as they are ('f' real, 'c' complex floating); the adaptive formulas
+    #: (g**2, sqrt) take a complex variable as pairs of reals, as PyTorch (complex_pairs.py)
     _dtype_kinds = "f"
 
     def __init__(self, learning_rate, *, weight_decay=0.0, global_clipnorm=None, clipnorm=None,
@@ -217,19 +218,22 @@ class Optimizer:
             raw = g._data
             if raw.dtype != v._data.dtype:
                 raw = v._backend.xp.astype(raw, v._data.dtype)
-            self._update(v._backend, v._data, raw, state, lr)
+            if getattr(raw.dtype, "kind", None) == "c" and "c" not in self._dtype_kinds:
+                self._update(v._backend, *as_real_pairs(v._data, raw, state), lr)
+            else:
+                self._update(v._backend, v._data, raw, state, lr)
         self.iterations += 1
         return self.iterations
 
     def _check_variable(self, v) -> None:
         kind = v.dtype.kind
-        if kind in self._dtype_kinds:
+        if kind in self._dtype_kinds or (kind == "c" and supports_real_pairs(v._data)):
             return
         if kind == "c":
             raise TypeError(f"{type(self).__name__} cannot update the complex variable "
-                            f"{v.name!r} ({v.dtype}): its update (g**2, sqrt) is defined for "
-                            "real numbers; use SGD, or keep real and imaginary parts in two "
-                            "real Variables")
+                            f"{v.name!r} ({v.dtype}) on backend {v.backend.name!r}: it updates "
+                            "the real and imaginary parts through a real view (NumPy's, CuPy's); "
+                            "use SGD, or keep the two parts in two real Variables")
         raise TypeError(f"variable {v.name!r} has dtype {v.dtype} and cannot be trained: an "
                         f"optimizer updates floating-point variables (make it with a float "
                         f"dtype, e.g. xg.Variable(..., dtype=xg.float32))")
