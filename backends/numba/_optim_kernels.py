@@ -196,3 +196,54 @@ def rmsprop_centered_momentum(p, g, sq, avg, mom, lr, rho, crho, mu, eps):
 
 
 rmsprop_centered_momentum_par = parallel_blocks(rmsprop_centered_momentum, arrays=5)
+
+
+@njit(**LOOP_OPTIONS)
+def adamax(p, g, m, u, step_size, b1, cb1, b2, eps, wd):
+    """``u = max(b2 * u, |g| + eps)`` (NaN if either is); ``wd`` is L2 (0: none)."""
+    for i in range(p.shape[0]):
+        pi = p[i]
+        gi = g[i] + wd * pi if wd != 0 else g[i]
+        mi = m[i] * b1 + cb1 * gi
+        ui = _largest(u[i] * b2, np.abs(gi) + eps)
+        m[i] = mi
+        u[i] = ui
+        p[i] = pi - step_size * mi / ui
+
+
+adamax_par = parallel_blocks(adamax, arrays=4)
+
+
+@njit(**LOOP_OPTIONS)
+def nadam(p, g, m, v, b1, cb1, b2, cb2, bc2, eps, c_grad, c_m, wd, decay):
+    """``decay`` and ``wd`` as ``adam``'s; ``d = sqrt(v / bc2) + eps``,
+    ``p -= c_grad * (g / d)``, then ``p -= c_m * (m / d)`` (PyTorch's two steps)."""
+    for i in range(p.shape[0]):
+        gi = g[i]
+        if decay == 1:
+            gi = gi + wd * p[i]
+        pi, mi, vi = _adam_moments(p[i], g[i], m[i], v[i], b1, cb1, b2, cb2, wd, decay)
+        m[i] = mi
+        v[i] = vi
+        d = np.sqrt(vi / bc2) + eps
+        pi = pi - c_grad * (gi / d)
+        p[i] = pi - c_m * (mi / d)
+
+
+nadam_par = parallel_blocks(nadam, arrays=4)
+
+
+@njit(**LOOP_OPTIONS)
+def radam(p, g, m, v, factor, b1, cb1, b2, cb2, eps, wd, decay, rectified):
+    """``p -= factor * m / (sqrt(v) + eps)`` when ``rectified``, else ``p -= factor * m``."""
+    for i in range(p.shape[0]):
+        pi, mi, vi = _adam_moments(p[i], g[i], m[i], v[i], b1, cb1, b2, cb2, wd, decay)
+        m[i] = mi
+        v[i] = vi
+        if rectified:
+            p[i] = pi - factor * mi / (np.sqrt(vi) + eps)
+        else:
+            p[i] = pi - factor * mi
+
+
+radam_par = parallel_blocks(radam, arrays=4)
