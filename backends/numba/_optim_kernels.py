@@ -198,6 +198,20 @@ def rmsprop_centered_momentum(p, g, sq, avg, mom, lr, rho, crho, mu, eps):
 rmsprop_centered_momentum_par = parallel_blocks(rmsprop_centered_momentum, arrays=5)
 
 
+@njit(fastmath=False, error_model="numpy", cache=True)
+def _product(a, b):
+    """``a * b`` rounded on its own: in ``p - a * b`` a loop's contraction makes one fma of
+    it, which leaves a residue where the generic rule (and PyTorch) subtract to exactly 0."""
+    return a * b
+
+
+@njit(fastmath=False, error_model="numpy", cache=True)
+def _nadam_step(p, c_grad, g, c_m, m, d):
+    """``(p - c_grad * (g / d)) - c_m * (m / d)``, each operation rounded (no fma, true
+    divisions): the two terms nearly cancel ``p`` where the learning rate is tiny."""
+    return (p - c_grad * (g / d)) - c_m * (m / d)
+
+
 @njit(**LOOP_OPTIONS)
 def adamax(p, g, m, u, step_size, b1, cb1, b2, eps, wd):
     """``u = max(b2 * u, |g| + eps)`` (NaN if either is); ``wd`` is L2 (0: none)."""
@@ -226,8 +240,7 @@ def nadam(p, g, m, v, b1, cb1, b2, cb2, bc2, eps, c_grad, c_m, wd, decay):
         m[i] = mi
         v[i] = vi
         d = np.sqrt(vi / bc2) + eps
-        pi = pi - c_grad * (gi / d)
-        p[i] = pi - c_m * (mi / d)
+        p[i] = _nadam_step(pi, c_grad, gi, c_m, mi, d)
 
 
 nadam_par = parallel_blocks(nadam, arrays=4)
@@ -243,7 +256,7 @@ def radam(p, g, m, v, factor, b1, cb1, b2, cb2, eps, wd, decay, rectified):
         if rectified:
             p[i] = pi - factor * mi / (np.sqrt(vi) + eps)
         else:
-            p[i] = pi - factor * mi
+            p[i] = pi - _product(factor, mi)
 
 
 radam_par = parallel_blocks(radam, arrays=4)

@@ -9,6 +9,8 @@
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..ops.optim import adamax_update, nadam_momenta, nadam_update, radam_update
 from ..primitive import run
 from ._checks import boolean, non_negative, positive, unit_interval
@@ -72,8 +74,10 @@ class NAdam(_MomentEstimator):
     ``w *= 1 - lr * weight_decay`` first (PyTorch's NAdamW). Keras' ``Nadam`` is a different
     rule (its ``m`` and ``v`` corrections, no ``momentum_decay`` argument): this one follows
     PyTorch. ``P_t`` is computed from the step count with the current ``beta_1`` and
-    ``momentum_decay`` in float64 (PyTorch keeps it as optimizer state, in float32 unless the
-    default dtype is float64; changing ``beta_1`` mid-run recomputes it as if constant).
+    ``momentum_decay`` (changing them mid-run recomputes it as if they had been constant),
+    multiplied in float32 for a float32 variable and in float64 for a float64 one: what
+    PyTorch's float32 state holds under its default dtype, and its float64 state under
+    ``torch.set_default_dtype(torch.float64)``.
     """
 
     _CHECKS = {**_MomentEstimator._CHECKS, "momentum_decay": non_negative,
@@ -85,26 +89,32 @@ class NAdam(_MomentEstimator):
         super().__init__(learning_rate, beta_1, beta_2, epsilon, weight_decay, **kwargs)
         self.momentum_decay = momentum_decay
         self.decoupled_weight_decay = decoupled_weight_decay
-        self._mu_products = (None, 0, 1.0)   # (beta_1, momentum_decay), step t, P_t
+        self._mu_products = {}    # (beta_1, momentum_decay, float type) -> (step t, P_t)
 
-    def _mu_product(self, step) -> float:
-        """``mu_1 * ... * mu_step``, multiplied in step order as PyTorch's; extended from the
-        last one asked for (every variable usually asks for the same or the next step)."""
-        key = (self.beta_1, self.momentum_decay)
-        cached_key, t, product = self._mu_products
-        if cached_key != key or t > step:
+    def _mu_product(self, step, single) -> float:
+        """``mu_1 * ... * mu_step``, multiplied in step order as PyTorch's, in float32 if
+        ``single``; extended from the last one asked for (every variable usually asks for the
+        same or the next step)."""
+        kind = np.float32 if single else float
+        key = (self.beta_1, self.momentum_decay, kind)
+        t, product = self._mu_products.get(key, (0, 1.0))
+        if t > step:
             t, product = 0, 1.0
         while t < step:
             t += 1
-            product *= nadam_momenta(self.beta_1, self.momentum_decay, t)[0]
-        self._mu_products = (key, t, product)
+            product = float(kind(product) * kind(nadam_momenta(self.beta_1,
+                                                               self.momentum_decay, t)[0]))
+        if len(self._mu_products) > 8:     # beta_1 changed again and again
+            self._mu_products.clear()
+        self._mu_products[key] = (t, product)
         return product
 
     def _update(self, be, param, grad, state, lr):
         step = state["step"] = state["step"] + 1
+        mu_product = self._mu_product(step, str(param.dtype) == "float32")
         run(nadam_update, be, param, grad, state["m"], state["v"], lr=lr, beta1=self.beta_1,
             beta2=self.beta_2, eps=self.epsilon, step=step, momentum_decay=self.momentum_decay,
-            mu_product=self._mu_product(step), weight_decay=self.weight_decay,
+            mu_product=mu_product, weight_decay=self.weight_decay,
             decoupled=self.decoupled_weight_decay)
 
 

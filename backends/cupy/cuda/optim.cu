@@ -14,10 +14,12 @@
 #define XPG_HAS_S3 32        // the third state array is present
 #define XPG_RECTIFIED 64     // RAdam: rho_t > 5, the adaptive (rectified) step
 
-// a * a rounded on its own: nvcc would fuse `s - a * a` into one FMA, which is inf where the
-// generic rule's is inf - inf (NaN), and rounds otherwise where the difference is small
-__device__ __forceinline__ float square_rn(float a) { return __fmul_rn(a, a); }
-__device__ __forceinline__ double square_rn(double a) { return __dmul_rn(a, a); }
+// a * b rounded on its own: nvcc would fuse `s - a * a` into one FMA, which is inf where the
+// generic rule's is inf - inf (NaN), and rounds otherwise where the difference is small (and
+// `p - c * m` leaves a residue where the generic rule's is exactly 0)
+__device__ __forceinline__ float mul_rn(float a, float b) { return __fmul_rn(a, b); }
+__device__ __forceinline__ double mul_rn(double a, double b) { return __dmul_rn(a, b); }
+template <typename T> __device__ __forceinline__ T square_rn(T a) { return mul_rn(a, a); }
 
 // NumPy's maximum: NaN if either is
 template <typename T> __device__ __forceinline__ T largest(T a, T b) {
@@ -137,8 +139,8 @@ struct Nadam {
         m = m * h.h0 + h.h1 * g;
         v = v * h.h2 + h.h3 * g * g;
         const T d = xsqrt(v / h.h4) + h.h5;
-        p -= h.h6 * (g / d);
-        p -= h.h7 * (m / d);
+        p -= mul_rn(h.h6, g / d);
+        p -= mul_rn(h.h7, m / d);
     }
 };
 
@@ -152,7 +154,7 @@ struct Radam {
         m = m * h.h1 + h.h2 * g;
         v = v * h.h3 + h.h4 * g * g;
         if (h.flags & XPG_RECTIFIED) p -= h.h0 * m / (xsqrt(v) + h.h5);
-        else p -= h.h0 * m;
+        else p -= mul_rn(h.h0, m);
     }
 };
 
