@@ -123,9 +123,10 @@ class RAdam(_MomentEstimator):
     ``rho_inf = 2 / (1 - b2) - 1`` and ``rho_t = rho_inf - 2 t b2**t / (1 - b2**t)``::
 
         m = b1 * m + (1 - b1) * g;  v = b2 * v + (1 - b2) * g**2
-        rho_t > 5:  w -= lr * r_t * sqrt(1 - b2**t) / (1 - b1**t) * m / (sqrt(v) + eps),
-                    r_t = sqrt((rho_t - 4) (rho_t - 2) rho_inf / ((rho_inf - 4) (rho_inf - 2) rho_t))
+        rho_t > 5:  w -= lr * r_t * sqrt(1 - b2**t) / (1 - b1**t) * m / (sqrt(v) + eps)
         otherwise:  w -= lr / (1 - b1**t) * m        (SGD with momentum: the first steps)
+
+    with ``r_t = sqrt((rho_t - 4) (rho_t - 2) rho_inf / ((rho_inf - 4) (rho_inf - 2) rho_t))``.
 
     ``weight_decay`` is L2 added to the gradient, or with ``decoupled_weight_decay=True``
     ``w *= 1 - lr * weight_decay`` first (as AdamW; PyTorch's option of that name).
