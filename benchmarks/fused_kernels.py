@@ -44,6 +44,7 @@ UPDATES = {
     "adamax": ("Adamax", dict(learning_rate=2e-3)),
     "nadam": ("NAdam", dict(learning_rate=2e-3)),
     "radam": ("RAdam", dict(learning_rate=1e-3)),     # rectified after its first 5 steps
+    "lion": ("Lion", dict(learning_rate=1e-4, weight_decay=0.1)),
 }
 
 

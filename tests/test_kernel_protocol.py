@@ -183,6 +183,8 @@ SAMPLES = {
                                      decoupled=False)),
                      _update(2, dict(_ADAM, beta2=0.99, step=12, weight_decay=0.1,
                                      decoupled=True))],
+    "lion_update": [_update(1, dict(lr=1e-2, beta1=0.9, beta2=0.99, weight_decay=w))
+                    for w in (0.0, 0.5)],
 }
 # float32 tolerance where a kernel legitimately rounds differently over many steps
 RTOL32 = {"lstm_scan": 2e-4, "lstm_layer": 2e-4, "rnn_scan": 2e-4, "gru_scan": 2e-4}

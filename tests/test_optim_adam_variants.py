@@ -1,4 +1,4 @@
-"""Adamax, NAdam and RAdam: their fused Numba kernels equal to the generic rules (both dtypes,
+"""Adamax, NAdam, RAdam and Lion: their fused Numba kernels equal to the generic rules (both dtypes,
 sizes from 1 to past the threading threshold, every option, RAdam on both sides of its
 rectification switch), declining what they do not take; float32 trajectories equal to
 ``torch.optim``'s (with weight decay and a schedule); a checkpoint resumed equal to an
@@ -33,7 +33,10 @@ CASES = {   # update primitive, keywords (all but ``step``, and NAdam's ``mu_pro
     "radam": ("radam_update", ADAM_FAMILY),
     "radam l2": ("radam_update", dict(ADAM_FAMILY, weight_decay=0.1)),
     "radam decoupled": ("radam_update", dict(ADAM_FAMILY, weight_decay=0.1, decoupled=True)),
+    "lion": ("lion_update", dict(lr=1e-2, beta1=0.9, beta2=0.99, weight_decay=0.0)),
+    "lion decoupled": ("lion_update", dict(lr=1e-2, beta1=0.9, beta2=0.99, weight_decay=0.1)),
 }
+STATES = {"lion_update": 1}      # the number of state arrays (the others: 2)
 STEPS = 8
 SIZES = [1, 7, 257, 1003]
 BIG = _config.PAR_MIN + 3        # threaded without any patching
@@ -41,6 +44,8 @@ BIG = _config.PAR_MIN + 3        # threaded without any patching
 
 def _keywords(update, kw, step):
     """``kw`` for ``step``: the step count, and NAdam's product of the momenta so far."""
+    if update == "lion_update":
+        return kw
     kw = dict(kw, step=step)
     if update == "nadam_update":
         kw["mu_product"] = float(np.prod([nadam_momenta(kw["beta1"], kw["momentum_decay"], t)[0]
@@ -69,8 +74,9 @@ def _start(update, n, dt, rng):
     of ``g + weight_decay * w`` beyond any tolerance)."""
     m = rng.normal(size=n) * 0.1
     second = np.abs(m) if update == "adamax_update" else m * m
-    return [a.astype(dt) for a in (rng.normal(size=n), m,
-                                   second + np.abs(rng.normal(size=n)) * 0.1)]
+    start = [a.astype(dt) for a in (rng.normal(size=n), m,
+                                    second + np.abs(rng.normal(size=n)) * 0.1)]
+    return start[:1 + STATES.get(update, 2)]
 
 
 def _compare(case, n, dt, rng):
@@ -104,7 +110,7 @@ def test_threaded_kernel_equals_generic_rule(case, rng, monkeypatch):
         _compare(case, 1003, dt, rng)            # 10 blocks, the last one short
 
 
-@pytest.mark.parametrize("case", ["adamax l2", "nadam decoupled", "radam l2"])
+@pytest.mark.parametrize("case", ["adamax l2", "nadam decoupled", "radam l2", "lion decoupled"])
 def test_kernel_past_the_threading_threshold_equals_generic_rule(case, rng):
     _compare(case, BIG, np.float32, rng)
 
@@ -127,19 +133,19 @@ def test_adamax_nan_propagates_into_the_infinity_norm_as_numpy_maximum():
     assert np.isnan(runs[0][1][:2]).all() and runs[0][1][2] == np.float32(5.0) * np.float32(0.9)
 
 
-@pytest.mark.parametrize("case", ["adamax", "nadam", "radam"])
+@pytest.mark.parametrize("case", ["adamax", "nadam", "radam", "lion"])
 def test_kernels_decline_what_they_do_not_take(case):
     update, kw = CASES[case]
     kernel, kw = NB.kernels[update], _keywords(update, kw, 1)
 
     def arrays(dt=np.float32, shape=(4, 6)):
-        return [np.zeros(shape, dt) for _ in range(4)]
+        return [np.zeros(shape, dt) for _ in range(2 + STATES.get(update, 2))]
 
     assert kernel.forward(*arrays(np.int64), **kw) is None                 # dtype
     assert kernel.forward(*arrays(np.float16), **kw) is None
     p, g, *states = arrays()
     assert kernel.forward(p[:, ::2], g[:, ::2], *(s[:, ::2] for s in states), **kw) is None
-    assert kernel.forward(p, g, states[0], states[1].astype(np.float64), **kw) is None
-    assert kernel.forward(p, g, states[0], np.zeros((6, 4), np.float32), **kw) is None
+    assert kernel.forward(p, g, *states[:-1], states[-1].astype(np.float64), **kw) is None
+    assert kernel.forward(p, g, *states[:-1], np.zeros((6, 4), np.float32), **kw) is None
     p.flags.writeable = False
     assert kernel.forward(p, g, *states, **kw) is None

@@ -1,7 +1,9 @@
-"""Adamax, NAdam and RAdam as a user meets them: float32 training equal to ``torch.optim``'s
-(weight decay, a schedule), a checkpoint resumed equal to an uninterrupted run, their options
-checked by name, Keras' get_config / from_config, ``xg.optim.get`` and ``xpgrad train
---optimizer``. (float64 trajectories: tests/test_optim_trajectories.py; the fused kernels:
+"""Adamax, NAdam, RAdam and Lion as a user meets them: float32 training equal to
+``torch.optim``'s (weight decay, a schedule), Lion (not in PyTorch; Keras and optax are not
+installed here) equal to the paper's update written out in NumPy, a checkpoint resumed equal to
+an uninterrupted run, Lion under ``xg.function`` equal to eager, their options checked by name,
+Keras' get_config / from_config, ``xg.optim.get`` and ``xpgrad train --optimizer``. (float64
+trajectories against PyTorch: tests/test_optim_trajectories.py; the fused kernels:
 tests/test_optim_adam_variants.py.)"""
 from __future__ import annotations
 
@@ -33,12 +35,22 @@ CASES = {
 }
 
 
-def _xpgrad_run(opt, backend, steps=STEPS, w=None):
-    w = w if w is not None else xg.Variable(W0.copy(), name="w", backend=backend)
-    x, y = xg.asarray(X, backend=backend), xg.asarray(Y, backend=backend)
+LION = ("Lion", dict(learning_rate=0.02, beta_1=0.8, weight_decay=0.5))
+#: every optimizer here, for the tests that need no reference library
+ALL = {**{case: (name, ours) for case, (name, ours, _) in CASES.items()}, "lion": LION}
+
+
+def _xpgrad_run(opt, backend, steps=STEPS, w=None, dtype=np.float32, compiled=False):
+    w = w if w is not None else xg.Variable(W0.astype(dtype), name="w", backend=backend)
+    x, y = (xg.asarray(a.astype(dtype), backend=backend) for a in (X, Y))
+
+    def step(x, y):
+        opt.minimize(lambda: xg.sum((x @ w - y) ** 2), [w])
+
+    step = xg.function(step) if compiled else step
     out = []
     for _ in range(steps):
-        opt.minimize(lambda: xg.sum((x @ w - y) ** 2), [w])
+        step(x, y)
         out.append(w.numpy().copy())
     return out
 
@@ -84,13 +96,55 @@ def test_float32_with_a_schedule_matches_torch_scheduler(case, backend):
     _assert_same(_xpgrad_run(getattr(xg.optim, name)(**ours), backend), want)
 
 
+def _lion_reference(learning_rate, beta_1=0.9, beta_2=0.99, weight_decay=0.0):
+    """Lion as the paper writes it (Chen et al. 2023, Program 1), in float64:
+    ``c = b1 m + (1 - b1) g;  w -= lr (sign(c) + wd w);  m = b2 m + (1 - b2) g``;
+    ``learning_rate`` a number or a function of the step."""
+    lr = learning_rate if callable(learning_rate) else (lambda t: learning_rate)
+    w, m = W0.astype(np.float64), np.zeros(W0.shape)
+    out = []
+    for t in range(STEPS):
+        g = 2 * X.T.astype(np.float64) @ (X.astype(np.float64) @ w - Y)
+        c = beta_1 * m + (1 - beta_1) * g
+        w = w - lr(t) * (np.sign(c) + weight_decay * w)
+        m = beta_2 * m + (1 - beta_2) * g
+        out.append(w)
+    return out
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("schedule", [False, True])
+def test_lion_matches_the_paper_s_update(schedule, dtype, backend):
+    kw = dict(LION[1])
+    if schedule:
+        want = _lion_reference(**dict(kw, learning_rate=lambda t: 0.02 * 0.5 ** (t / 4)))
+        kw["learning_rate"] = xg.optim.ExponentialDecay(0.02, 4, 0.5)
+    else:
+        want = _lion_reference(**kw)
+    got = _xpgrad_run(xg.optim.Lion(**kw), backend, dtype=dtype)
+    rtol = 2e-5 if dtype == np.float32 else 1e-12
+    for k, (g, e) in enumerate(zip(got, want)):
+        assert g.dtype == dtype
+        np.testing.assert_allclose(g, e, rtol=rtol, atol=rtol, err_msg=f"after step {k + 1}")
+    assert np.abs(want[-1] - W0).max() > 0.1
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_lion_under_xg_function_equals_eager(backend):
+    eager = _xpgrad_run(xg.optim.Lion(**LION[1]), backend, dtype=np.float64)
+    compiled = _xpgrad_run(xg.optim.Lion(**LION[1]), backend, dtype=np.float64, compiled=True)
+    for g, e in zip(compiled, eager):
+        np.testing.assert_array_equal(g, e)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("case", sorted(ALL))
 def test_checkpoint_resume_equals_an_uninterrupted_run(case, backend, tmp_path):
     """Seven steps, save_checkpoint, load into a fresh Variable and optimizer, eight more: the
     same weights, bit for bit, as fifteen steps in one go (RAdam crosses its switch after the
     resume; NAdam's product of the momenta is rebuilt from the saved step count)."""
-    name, ours, _ = CASES[case]
+    name, ours = ALL[case]
     whole = _xpgrad_run(getattr(xg.optim, name)(**ours), backend)
     first_opt = getattr(xg.optim, name)(**ours)
     w = xg.Variable(W0.copy(), name="w", backend=backend)
@@ -103,6 +157,17 @@ def test_checkpoint_resume_equals_an_uninterrupted_run(case, backend, tmp_path):
     rest = _xpgrad_run(second_opt, backend, steps=STEPS - 7, w=w2)
     for k, (got, want) in enumerate(zip(rest, whole[7:])):
         np.testing.assert_array_equal(got, want, err_msg=f"step {k + 8}")
+
+
+@pytest.mark.parametrize("kwargs, name", [(dict(learning_rate=-1e-4), "learning_rate"),
+                                          (dict(beta_1=1.0), "beta_1"),
+                                          (dict(beta_2=-0.5), "beta_2"),
+                                          (dict(weight_decay=-0.1), "weight_decay")])
+def test_lion_refuses_bad_hyperparameters_by_name(kwargs, name):
+    with pytest.raises(ValueError, match=f"^{name} must be a finite number"):
+        xg.optim.Lion(**kwargs)
+    with pytest.raises(TypeError, match="'epsilon'"):       # Lion has none
+        xg.optim.Lion(epsilon=1e-8)
 
 
 @pytest.mark.parametrize("cls", [xg.optim.NAdam, xg.optim.RAdam])
@@ -147,11 +212,13 @@ def test_xpgrad_train_takes_them(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     usage = capsys.readouterr().out
-    for name, lr in (("adamax", "0.002"), ("nadam", "0.002"), ("radam", "0.001")):
+    for name, lr in (("adamax", "0.002"), ("nadam", "0.002"), ("radam", "0.001"),
+                     ("lion", "0.0001")):
         assert name in usage.split("--optimizer {")[1].split("}")[0].split(",")
         assert f"{name} {lr}" in " ".join(usage.split())
-    for name in ("adamax", "nadam", "radam"):      # RAdam's first steps are its warmup
+    # RAdam's first steps are its warmup; Lion moves every weight by lr, PyTorch's lr / 10
+    for name, lr in (("adamax", 0.03), ("nadam", 0.03), ("radam", 0.03), ("lion", 0.003)):
         result = train(TrainConfig(epochs=1, hidden=(16,), max_steps=40, progress=False,
-                                   optimizer=name, learning_rate=0.03), echo=None)
+                                   optimizer=name, learning_rate=lr), echo=None)
         losses = result.history.step_loss
         assert len(losses) == 40 and np.mean(losses[-5:]) < np.mean(losses[:5]) - 0.5, name

@@ -99,6 +99,8 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
                       "NAdam (Adam with Nesterov momentum, PyTorch's)"),
         OptimizerSpec("radam", lambda lr: _optim().RAdam(learning_rate=lr), 1e-3,
                       "RAdam (rectified Adam)"),
+        OptimizerSpec("lion", lambda lr: _optim().Lion(learning_rate=lr), 1e-4,
+                      "Lion (sign momentum, Keras')"),
     ]
 }
 

@@ -112,11 +112,17 @@ def kernels(L) -> dict:
         return amsgrad(param, grad, m, v, None, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
                        step=step, weight_decay=weight_decay, decoupled=decoupled)
 
+    def lion(param, grad, m, *, lr, beta1, beta2, weight_decay):
+        flags, wd = _weight_decay(lr, weight_decay, True)
+        scalars = (lr, beta1, 1 - beta1, beta2, 1 - beta2, wd)
+        return done(param, update(L, "lion", param, grad, m, None, scalars, flags))
+
     return {"sgd_update": Kernel(sgd), "adagrad_update": Kernel(adagrad),
             "adadelta_update": Kernel(adadelta), "rmsprop_update": Kernel(rmsprop),
             "adam_update": Kernel(adam), "rmsprop_centered_update": Kernel(rmsprop_centered),
             "amsgrad_update": Kernel(amsgrad), "adamax_update": Kernel(adamax),
-            "nadam_update": Kernel(nadam), "radam_update": Kernel(radam)}
+            "nadam_update": Kernel(nadam), "radam_update": Kernel(radam),
+            "lion_update": Kernel(lion)}
 
 
 def _weight_decay(lr, weight_decay, decoupled) -> tuple:

@@ -99,7 +99,7 @@ _ACTIVATION_CALLS = {
 }
 UPDATES = ("sgd_update", "adagrad_update", "adadelta_update", "rmsprop_update", "adam_update",
            "rmsprop_centered_update", "amsgrad_update", "adamax_update", "nadam_update",
-           "radam_update")
+           "radam_update", "lion_update")
 
 
 def _exercise_loss(backend, dt, name):
@@ -154,6 +154,7 @@ _UPDATE_CALLS = {
                                   decoupled=False)),
     "radam_update": ((0, 1), dict(lr=0.1, beta1=0.9, beta2=0.999, eps=1e-7, step=1,
                                   weight_decay=0.0, decoupled=False)),
+    "lion_update": ((0,), dict(lr=0.1, beta1=0.9, beta2=0.99, weight_decay=0.0)),
 }
 
 

@@ -197,8 +197,19 @@ def radam(param, grad, m, v, *, lr, beta1, beta2, eps, step, weight_decay, decou
     return param, None
 
 
+def lion(param, grad, m, *, lr, beta1, beta2, weight_decay):
+    views = _views(param, grad, m)
+    if views is None:
+        return None
+    t = views[0].dtype.type
+    run_by_size(loops.lion, loops.lion_par, views[0].size, *views, t(lr), t(beta1),
+                t(1 - beta1), t(beta2), t(1 - beta2), t(1 - lr * weight_decay))
+    return param, None
+
+
 KERNELS = {"sgd_update": Kernel(sgd), "adagrad_update": Kernel(adagrad),
            "adadelta_update": Kernel(adadelta), "rmsprop_update": Kernel(rmsprop),
            "adam_update": Kernel(adam), "rmsprop_centered_update": Kernel(rmsprop_centered),
            "amsgrad_update": Kernel(amsgrad), "adamax_update": Kernel(adamax),
-           "nadam_update": Kernel(nadam), "radam_update": Kernel(radam)}
+           "nadam_update": Kernel(nadam), "radam_update": Kernel(radam),
+           "lion_update": Kernel(lion)}

@@ -260,3 +260,17 @@ def radam(p, g, m, v, factor, b1, cb1, b2, cb2, eps, wd, decay, rectified):
 
 
 radam_par = parallel_blocks(radam, arrays=4)
+
+
+@njit(**LOOP_OPTIONS)
+def lion(p, g, m, lr, b1, cb1, b2, cb2, wd):
+    """``wd``: the decoupled factor ``1 - lr * weight_decay`` (1: none, skipped)."""
+    for i in range(p.shape[0]):
+        gi = g[i]
+        mi = m[i]
+        pi = p[i] * wd if wd != 1 else p[i]
+        p[i] = pi - lr * np.sign(mi * b1 + cb1 * gi)
+        m[i] = mi * b2 + cb2 * gi
+
+
+lion_par = parallel_blocks(lion, arrays=3)

@@ -118,6 +118,8 @@ OPTIM_CASES = [   # (rule, update primitive, keywords after (param, grad, *state
                                    weight_decay=0.0, decoupled=False), 2),   # rectified
     ("radam", "radam_update", dict(lr=1e-3, beta1=0.9, beta2=0.99, eps=1e-8, step=12,
                                    weight_decay=0.1, decoupled=True), 2),
+    ("lion", "lion_update", dict(lr=1e-3, beta1=0.9, beta2=0.99, weight_decay=0.0), 1),
+    ("lion", "lion_update", dict(lr=1e-3, beta1=0.8, beta2=0.95, weight_decay=0.5), 1),
 ]
 #: the updates that take the variable's step count (a case may fix it: ``step=`` in its keywords)
 STEPPED = ("adam_update", "amsgrad_update", "adamax_update", "nadam_update", "radam_update")

@@ -186,6 +186,18 @@ def _radam(xp, param, grad, m, v, *, lr, beta1, beta2, eps, step, weight_decay, 
     return param
 
 
+def _lion(xp, param, grad, m, *, lr, beta1, beta2, weight_decay):
+    """Lion (Chen et al. 2023, "Symbolic Discovery of Optimization Algorithms"), Keras' form:
+    decoupled weight decay ``param *= 1 - lr * weight_decay``, then
+    ``param -= lr * sign(beta1 * m + (1 - beta1) * g)`` and ``m = beta2 * m + (1 - beta2) * g``."""
+    if weight_decay:
+        param *= 1 - lr * weight_decay
+    param -= lr * xp.sign(m * beta1 + (1 - beta1) * grad)
+    m *= beta2
+    m += (1 - beta2) * grad
+    return param
+
+
 sgd_update = Primitive("sgd_update", _sgd)
 adagrad_update = Primitive("adagrad_update", _adagrad)
 adadelta_update = Primitive("adadelta_update", _adadelta)
@@ -196,8 +208,10 @@ amsgrad_update = Primitive("amsgrad_update", _amsgrad)
 adamax_update = Primitive("adamax_update", _adamax)
 nadam_update = Primitive("nadam_update", _nadam)
 radam_update = Primitive("radam_update", _radam)
+lion_update = Primitive("lion_update", _lion)
 
 UPDATES = (sgd_update, adagrad_update, adadelta_update, rmsprop_update, adam_update,
-           rmsprop_centered_update, amsgrad_update, adamax_update, nadam_update, radam_update)
+           rmsprop_centered_update, amsgrad_update, adamax_update, nadam_update, radam_update,
+           lion_update)
 
 __all__: list = []   # not namespace functions: reach them as xpgrad.ops.optim.*

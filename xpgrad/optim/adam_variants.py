@@ -1,5 +1,5 @@
 """Adam's relatives: Adamax, NAdam and RAdam, PyTorch's update formulas and defaults
-(``torch.optim.Adamax`` / ``NAdam`` / ``RAdam``), Keras' argument names.
+(``torch.optim.Adamax`` / ``NAdam`` / ``RAdam``), Keras' argument names; and Lion (Keras').
 
 >>> import xpgrad as xg
 >>> w = xg.Variable([1.0, -2.0])
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ops.optim import adamax_update, nadam_momenta, nadam_update, radam_update
+from ..ops.optim import adamax_update, lion_update, nadam_momenta, nadam_update, radam_update
 from ..primitive import run
 from ._checks import boolean, non_negative, positive, unit_interval
 from .optimizer import Optimizer
@@ -144,3 +144,31 @@ class RAdam(_MomentEstimator):
         run(radam_update, be, param, grad, state["m"], state["v"], lr=lr, beta1=self.beta_1,
             beta2=self.beta_2, eps=self.epsilon, step=state["step"],
             weight_decay=self.weight_decay, decoupled=self.decoupled_weight_decay)
+
+
+class Lion(Optimizer):
+    """Lion, evolved sign momentum (Chen et al. 2023), Keras' ``keras.optimizers.Lion`` (not in
+    PyTorch)::
+
+        w *= 1 - lr * weight_decay                 (decoupled, as AdamW; default 0)
+        w -= lr * sign(b1 * m + (1 - b1) * g)
+        m = b2 * m + (1 - b2) * g
+
+    Every entry moves by ``lr`` (or 0), so the paper suggests a learning rate 3-10x smaller
+    than AdamW's and a weight decay 3-10x larger.
+    """
+
+    _CHECKS = {**Optimizer._CHECKS, "beta_1": unit_interval, "beta_2": unit_interval}
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.99, weight_decay=0.0,
+                 **kwargs):
+        super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+
+    def _slot_names(self):
+        return ("m",)
+
+    def _update(self, be, param, grad, state, lr):
+        run(lion_update, be, param, grad, state["m"], lr=lr, beta1=self.beta_1,
+            beta2=self.beta_2, weight_decay=self.weight_decay)

@@ -158,6 +158,18 @@ struct Radam {
     }
 };
 
+// h0 lr, h1 beta1, h2 1 - beta1, h3 beta2, h4 1 - beta2, h5 1 - lr * weight decay (decoupled);
+// s1 momentum. NaN stays NaN through the sign
+struct Lion {
+    template <typename T>
+    __device__ __forceinline__ static void step(T& p, T g, T& m, T&, T&, const Hyper<T>& h) {
+        if (h.flags & XPG_DECOUPLED) p *= h.h5;
+        const T c = m * h.h1 + h.h2 * g;
+        p -= h.h0 * (c > T(0) ? T(1) : c < T(0) ? T(-1) : c);
+        m = m * h.h3 + h.h4 * g;
+    }
+};
+
 // `s1` / `s2` / `s3` may be any array (e.g. `p`) when their flag is off: they are then never
 // touched.
 template <typename T, typename Op>
