@@ -41,6 +41,10 @@ UPDATES = {
     "adam": ("Adam", dict(learning_rate=1e-3)),
     "adam amsgrad": ("Adam", dict(learning_rate=1e-3, amsgrad=True)),
     "adamw amsgrad": ("AdamW", dict(learning_rate=1e-3, amsgrad=True)),
+    "adamax": ("Adamax", dict(learning_rate=2e-3)),
+    "nadam": ("NAdam", dict(learning_rate=2e-3)),
+    "radam": ("RAdam", dict(learning_rate=1e-3)),     # rectified after its first 5 steps
+    "lion": ("Lion", dict(learning_rate=1e-4, weight_decay=0.1)),
 }
 
 

@@ -283,7 +283,9 @@ def test_optimizer_update_falls_back_for_strided_params(L, rng):
 # -- end to end ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("optimizer,options", [
     ("sgd", {}), ("adam", {}), ("rmsprop", {}), ("adam", {"amsgrad": True}),
-    ("rmsprop", {"centered": True, "momentum": 0.5})])
+    ("rmsprop", {"centered": True, "momentum": 0.5}), ("adamax", {"weight_decay": 0.01}),
+    ("nadam", {"decoupled_weight_decay": True, "weight_decay": 0.01}),
+    ("radam", {"beta_2": 0.9}), ("lion", {"weight_decay": 0.1})])  # radam: rectified at 6
 def test_mlp_training_on_emulated_kernels_matches_numpy(L, clean_backends, optimizer, options):
     xg.register_backend("cuda_emulated", lambda: emulated_backend(L))
     before = len(L.launches)

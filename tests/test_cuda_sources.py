@@ -104,7 +104,8 @@ def test_optimizer_flags_match_the_source():
     from xpgrad.backends.cupy import optim
 
     text = S.path("optim").read_text()
-    for flag in ("HAS_S1", "HAS_S2", "HAS_S3", "NESTEROV", "WEIGHT_DECAY", "DECOUPLED"):
+    for flag in ("HAS_S1", "HAS_S2", "HAS_S3", "NESTEROV", "WEIGHT_DECAY", "DECOUPLED",
+                 "RECTIFIED"):
         assert re.search(rf"#define XPG_{flag} (\d+)", text).group(1) == str(getattr(optim, flag))
 
 

@@ -115,7 +115,10 @@ def losses(draw):
 
 @st.composite
 def optimizers(draw):
-    name = draw(st.sampled_from(sorted(xg.optim.OPTIMIZERS)))
+    # not Lion: it moves every entry by a whole learning rate, by the sign of its momentum,
+    # so an entry that is 0 in exact arithmetic (rounding noise) moves either way in two
+    # correct sum orders; tests/test_optim_adam_variants_api.py checks it under xg.function
+    name = draw(st.sampled_from(sorted(set(xg.optim.OPTIMIZERS) - {"lion"})))
     lr = draw(st.sampled_from([0.01, 0.05, 0.2]))
     options = {"weight_decay": draw(st.sampled_from([0.0, 0.0, 0.01]))}
     if name == "sgd":
@@ -127,7 +130,7 @@ def optimizers(draw):
         options["initial_accumulator_value"] = draw(st.sampled_from([0.0, 0.1]))
     elif name in ("adam", "adamw"):
         options["beta_1"] = draw(st.sampled_from([0.0, 0.9]))
-    if name in ("adagrad", "rmsprop", "adam", "adamw"):
+    if name in ("adagrad", "rmsprop", "adam", "adamw", "adamax", "nadam", "radam"):
         # not their tiny defaults: these divide a gradient by its own magnitude plus epsilon,
         # so an entry that is 0 in exact arithmetic (rounding noise, ~1e-8 in float32) would
         # move by a whole learning rate, differently in any two correct sum orders

@@ -172,6 +172,19 @@ SAMPLES = {
     "rmsprop_centered_update": [
         _centered(dict(lr=0.01, rho=0.99, momentum=0.0, eps=1e-8), optional=1),
         _centered(dict(lr=0.01, rho=0.9, momentum=0.9, eps=1e-8))],
+    "adamax_update": [_update(2, dict(_ADAM, weight_decay=0.0)),
+                      _update(2, dict(_ADAM, weight_decay=0.1))],
+    "nadam_update": [_update(2, dict(_ADAM, momentum_decay=4e-3, mu_product=0.6, weight_decay=w,
+                                     decoupled=d)) for w, d in ((0.0, False), (0.1, False),
+                                                                (0.1, True))],
+    # step 3: plain momentum; step 12 (beta_2 0.99): rectified
+    "radam_update": [_update(2, dict(_ADAM, weight_decay=0.1, decoupled=False)),
+                     _update(2, dict(_ADAM, beta2=0.99, step=12, weight_decay=0.0,
+                                     decoupled=False)),
+                     _update(2, dict(_ADAM, beta2=0.99, step=12, weight_decay=0.1,
+                                     decoupled=True))],
+    "lion_update": [_update(1, dict(lr=1e-2, beta1=0.9, beta2=0.99, weight_decay=w))
+                    for w in (0.0, 0.5)],
 }
 # float32 tolerance where a kernel legitimately rounds differently over many steps
 RTOL32 = {"lstm_scan": 2e-4, "lstm_layer": 2e-4, "rnn_scan": 2e-4, "gru_scan": 2e-4}

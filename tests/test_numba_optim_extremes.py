@@ -17,6 +17,12 @@ OPTIMIZERS = {
     "adam_amsgrad": lambda: xg.optim.Adam(learning_rate=0.1, amsgrad=True),
     "rmsprop_centered": lambda: xg.optim.RMSprop(learning_rate=0.1, centered=True,
                                                  momentum=0.9),
+    "adamax": lambda: xg.optim.Adamax(learning_rate=0.1, weight_decay=0.1),
+    "nadam": lambda: xg.optim.NAdam(learning_rate=0.1),
+    "nadamw": lambda: xg.optim.NAdam(learning_rate=0.1, weight_decay=0.1,
+                                     decoupled_weight_decay=True),
+    "radam": lambda: xg.optim.RAdam(learning_rate=0.1),      # 3 steps: before the switch
+    "lion": lambda: xg.optim.Lion(learning_rate=0.1, weight_decay=0.1),
 }
 
 

@@ -268,6 +268,18 @@ BAD_HYPERPARAMETERS = [
     (optim.Adam, dict(beta_1=NAN), "beta_1", "nan"),
     (optim.Adam, dict(beta_2=1.0), "beta_2", "1.0"),
     (optim.AdamW, dict(beta_2=-0.1), "beta_2", "-0.1"),
+    (optim.Adamax, dict(learning_rate=-0.1), "learning_rate", "-0.1"),
+    (optim.Adamax, dict(beta_1=1.0), "beta_1", "1.0"),
+    (optim.Adamax, dict(epsilon=0.0), "epsilon", "0.0"),
+    (optim.NAdam, dict(learning_rate=-1e-3), "learning_rate", "-0.001"),
+    (optim.NAdam, dict(beta_2=1.5), "beta_2", "1.5"),
+    (optim.NAdam, dict(beta_1=-0.1), "beta_1", "-0.1"),
+    (optim.NAdam, dict(epsilon=-1e-8), "epsilon", "-1e-08"),
+    (optim.NAdam, dict(momentum_decay=-4e-3), "momentum_decay", "-0.004"),
+    (optim.NAdam, dict(weight_decay=NAN), "weight_decay", "nan"),
+    (optim.RAdam, dict(learning_rate=INF), "learning_rate", "inf"),
+    (optim.RAdam, dict(beta_2=1.0), "beta_2", "1.0"),
+    (optim.RAdam, dict(epsilon=0), "epsilon", "0.0"),
 ]
 
 

@@ -18,7 +18,22 @@ OPTIMIZERS = {
     "Adadelta": ({"learning_rate": 1.0}, {"lr": 1.0}),
     "RMSprop": ({"learning_rate": 0.01, "momentum": 0.5}, {"lr": 0.01, "momentum": 0.5}),
     "Adam": ({"learning_rate": 0.1, "weight_decay": 0.1}, {"lr": 0.1, "weight_decay": 0.1}),
+    "Adamax": ({"learning_rate": 0.1, "weight_decay": 0.1}, {"lr": 0.1, "weight_decay": 0.1}),
+    "NAdam": ({"learning_rate": 0.1, "weight_decay": 0.1}, {"lr": 0.1, "weight_decay": 0.1}),
+    "RAdam": ({"learning_rate": 0.1, "beta_2": 0.9, "weight_decay": 0.1},
+              {"lr": 0.1, "betas": (0.9, 0.9), "weight_decay": 0.1}),
 }
+
+
+@pytest.fixture
+def torch_float64():
+    """torch's default dtype float64, for a test stepping float64 parameters: torch's
+    optimizers keep their scalar state (NAdam's product of the momenta) in it, as xpgrad keeps
+    it in the variable's dtype."""
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(default)
 
 
 def _pair(name, backend):
@@ -30,7 +45,7 @@ def _pair(name, backend):
 @pytest.mark.parametrize("compiled", [False, True], ids=["eager", "xg.function"])
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", list(OPTIMIZERS))
-def test_embedding_rows_and_a_sometimes_unused_variable(name, backend, compiled):
+def test_embedding_rows_and_a_sometimes_unused_variable(name, backend, compiled, torch_float64):
     """An embedding's gradient is zero in the rows not looked up (they still decay in Adam's
     moments, as torch's dense gradient does); a variable the loss uses every third step has
     a None gradient in between and is skipped (its step count too), as torch skips a
@@ -85,7 +100,7 @@ def test_a_variable_updated_by_two_optimizers_keeps_two_states(backend):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("name", list(OPTIMIZERS))
-def test_zero_then_non_finite_gradients_give_what_torch_gives(name, backend):
+def test_zero_then_non_finite_gradients_give_what_torch_gives(name, backend, torch_float64):
     """Gradients are applied as given (the docstring says so): a zero gradient leaves the
     weight where torch leaves it, NaN and inf make NaN/inf weights as torch's do."""
     opt, make_theirs = _pair(name, backend)

@@ -65,6 +65,23 @@ OPTIMIZERS = {
                               "weight_decay": 0.1}),
     "adamw amsgrad": ("AdamW", {"learning_rate": 0.05, "beta_2": 0.9, "amsgrad": True},
                       "AdamW", {"lr": 0.05, "betas": (0.9, 0.9), "amsgrad": True}),
+    "adamax l2": ("Adamax", {"learning_rate": 0.05, "beta_1": 0.8, "beta_2": 0.95,
+                             "epsilon": 1e-6, "weight_decay": 0.1},
+                  "Adamax", {"lr": 0.05, "betas": (0.8, 0.95), "eps": 1e-6, "weight_decay": 0.1}),
+    "nadam l2": ("NAdam", {"learning_rate": 0.05, "beta_2": 0.95, "momentum_decay": 0.05,
+                           "weight_decay": 0.1},
+                 "NAdam", {"lr": 0.05, "betas": (0.9, 0.95), "momentum_decay": 0.05,
+                           "weight_decay": 0.1}),
+    "nadamw": ("NAdam", {"learning_rate": 0.05, "weight_decay": 0.3,
+                         "decoupled_weight_decay": True},
+               "NAdam", {"lr": 0.05, "weight_decay": 0.3, "decoupled_weight_decay": True}),
+    # beta_2 0.9: rho_t passes 5 at step 6, so the run has both of RAdam's updates
+    "radam l2": ("RAdam", {"learning_rate": 0.05, "beta_2": 0.9, "weight_decay": 0.1},
+                 "RAdam", {"lr": 0.05, "betas": (0.9, 0.9), "weight_decay": 0.1}),
+    "radam decoupled": ("RAdam", {"learning_rate": 0.05, "beta_2": 0.9, "weight_decay": 0.3,
+                                  "decoupled_weight_decay": True},
+                        "RAdam", {"lr": 0.05, "betas": (0.9, 0.9), "weight_decay": 0.3,
+                                  "decoupled_weight_decay": True}),
 }
 
 # (xpgrad schedule, torch scheduler) from the initial learning rate
@@ -91,7 +108,18 @@ def _torch_clip_global(params, c):
 
 
 def torch_trajectory(cls, kwargs, schedule=None, clip=None, steps=STEPS):
-    """``[(w, b) after each step]`` from torch.optim on the same problem."""
+    """``[(w, b) after each step]`` from torch.optim on the same problem, with float64 as
+    torch's default dtype: its optimizers keep scalar state in it (NAdam's running product of
+    the momenta is float32 otherwise; the step counts are exact either way)."""
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        return _torch_steps(cls, kwargs, schedule, clip, steps)
+    finally:
+        torch.set_default_dtype(default)
+
+
+def _torch_steps(cls, kwargs, schedule, clip, steps):
     w = torch.tensor(W0.copy(), requires_grad=True)
     b = torch.tensor(B0.copy(), requires_grad=True)
     opt = getattr(torch.optim, cls)([w, b], **kwargs)
@@ -164,7 +192,8 @@ def test_trajectory_matches_torch_optim(case, backend, compiled):
 
 
 @MODES
-@pytest.mark.parametrize("case", ["sgd", "sgd momentum wd", "adam l2"])
+@pytest.mark.parametrize("case", ["sgd", "sgd momentum wd", "adam l2", "adamax l2", "nadam l2",
+                                  "radam l2"])
 @pytest.mark.parametrize("schedule", list(SCHEDULES))
 def test_schedules_match_torch_lr_schedulers(schedule, case, backend, compiled):
     ours, kwargs, theirs, torch_kwargs = OPTIMIZERS[case]

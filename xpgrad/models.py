@@ -93,6 +93,14 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
         OptimizerSpec("rmsprop", lambda lr: _optim().RMSprop(learning_rate=lr), 1e-3, "RMSprop"),
         OptimizerSpec("adagrad", lambda lr: _optim().Adagrad(learning_rate=lr), 0.05, "Adagrad"),
         OptimizerSpec("adadelta", lambda lr: _optim().Adadelta(learning_rate=lr), 1.0, "Adadelta"),
+        OptimizerSpec("adamax", lambda lr: _optim().Adamax(learning_rate=lr), 2e-3,
+                      "Adamax (Adam with the infinity norm)"),
+        OptimizerSpec("nadam", lambda lr: _optim().NAdam(learning_rate=lr), 2e-3,
+                      "NAdam (Adam with Nesterov momentum, PyTorch's)"),
+        OptimizerSpec("radam", lambda lr: _optim().RAdam(learning_rate=lr), 1e-3,
+                      "RAdam (rectified Adam)"),
+        OptimizerSpec("lion", lambda lr: _optim().Lion(learning_rate=lr), 1e-4,
+                      "Lion (sign momentum, Keras')"),
     ]
 }
 

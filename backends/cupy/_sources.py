@@ -28,7 +28,8 @@ ACTIVATIONS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu", "leaky_relu
 POINTWISE_LOSSES = {"sigmoid_mse": "SigmoidMse", "sigmoid_cross_entropy_with_logits":
                     "SigmoidBce", "mse": "Mse"}
 OPTIMIZERS = {"sgd": "Sgd", "adagrad": "Adagrad", "adadelta": "Adadelta", "rmsprop": "Rmsprop",
-              "adam": "Adam"}
+              "adam": "Adam", "adamax": "Adamax", "nadam": "Nadam", "radam": "Radam",
+              "lion": "Lion"}
 
 # launch limits; each must equal the __launch_bounds__ of the kernels in that file (tested)
 CE_MAX_THREADS = 1024

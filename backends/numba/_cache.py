@@ -98,7 +98,8 @@ _ACTIVATION_CALLS = {
     "softplus_beta": [dict(beta=2.0, threshold=None)],
 }
 UPDATES = ("sgd_update", "adagrad_update", "adadelta_update", "rmsprop_update", "adam_update",
-           "rmsprop_centered_update", "amsgrad_update")
+           "rmsprop_centered_update", "amsgrad_update", "adamax_update", "nadam_update",
+           "radam_update", "lion_update")
 
 
 def _exercise_loss(backend, dt, name):
@@ -146,6 +147,14 @@ _UPDATE_CALLS = {
                                                          eps=1e-7)),
     "amsgrad_update": ((0, 1, 2), dict(lr=0.1, beta1=0.9, beta2=0.999, eps=1e-7, step=1,
                                        weight_decay=0.0, decoupled=False)),
+    "adamax_update": ((0, 1), dict(lr=0.1, beta1=0.9, beta2=0.999, eps=1e-7, step=1,
+                                   weight_decay=0.0)),
+    "nadam_update": ((0, 1), dict(lr=0.1, beta1=0.9, beta2=0.999, eps=1e-7, step=1,
+                                  momentum_decay=4e-3, mu_product=0.45, weight_decay=0.0,
+                                  decoupled=False)),
+    "radam_update": ((0, 1), dict(lr=0.1, beta1=0.9, beta2=0.999, eps=1e-7, step=1,
+                                  weight_decay=0.0, decoupled=False)),
+    "lion_update": ((0,), dict(lr=0.1, beta1=0.9, beta2=0.99, weight_decay=0.0)),
 }
 
 

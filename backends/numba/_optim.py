@@ -21,6 +21,7 @@ import math
 import numpy as np
 
 from xpgrad.backend import Kernel
+from xpgrad.ops.optim import nadam_coefficients, radam_step_size
 
 from . import _optim_kernels as loops
 from ._config import run_by_size
@@ -115,14 +116,19 @@ def rmsprop_centered(param, grad, sq, grad_avg, mom, *, lr, rho, momentum, eps):
     return param, None
 
 
+def _weight_decay(lr, weight_decay, decoupled) -> tuple:
+    """``(decay, wd)`` of the Adam family's loops: 0 none, 1 L2 (``wd`` the coefficient), 2
+    decoupled (``wd`` the factor ``1 - lr * weight_decay``)."""
+    if weight_decay and decoupled:
+        return 2, 1 - lr * weight_decay
+    if weight_decay:
+        return 1, weight_decay
+    return 0, 0.0
+
+
 def _adam_scalars(t, lr, beta1, beta2, eps, step, weight_decay, decoupled):
     """The scalars after the arrays of ``loops.adam`` / ``loops.amsgrad``, cast by ``t``."""
-    if weight_decay and decoupled:
-        decay, wd = 2, 1 - lr * weight_decay
-    elif weight_decay:
-        decay, wd = 1, weight_decay
-    else:
-        decay, wd = 0, 0.0
+    decay, wd = _weight_decay(lr, weight_decay, decoupled)
     bc1 = 1 - beta1**step
     root_bc2 = math.sqrt(1 - beta2**step)
     return (t(lr / bc1), t(beta1), t(1 - beta1), t(beta2), t(1 - beta2), t(eps), t(root_bc2),
@@ -154,7 +160,56 @@ def amsgrad(param, grad, m, v, v_max, *, lr, beta1, beta2, eps, step, weight_dec
     return param, None
 
 
+def adamax(param, grad, m, u, *, lr, beta1, beta2, eps, step, weight_decay):
+    views = _views(param, grad, m, u)
+    if views is None:
+        return None
+    t = views[0].dtype.type
+    run_by_size(loops.adamax, loops.adamax_par, views[0].size, *views,
+                t(lr / (1 - beta1**step)), t(beta1), t(1 - beta1), t(beta2), t(eps),
+                t(weight_decay))
+    return param, None
+
+
+def nadam(param, grad, m, v, *, lr, beta1, beta2, eps, step, momentum_decay, mu_product,
+          weight_decay, decoupled):
+    views = _views(param, grad, m, v)
+    if views is None:
+        return None
+    t = views[0].dtype.type
+    c_grad, c_m = nadam_coefficients(lr, beta1, momentum_decay, step, mu_product)
+    decay, wd = _weight_decay(lr, weight_decay, decoupled)
+    run_by_size(loops.nadam, loops.nadam_par, views[0].size, *views, t(beta1), t(1 - beta1),
+                t(beta2), t(1 - beta2), t(1 - beta2**step), t(eps), t(c_grad), t(c_m), t(wd),
+                decay)
+    return param, None
+
+
+def radam(param, grad, m, v, *, lr, beta1, beta2, eps, step, weight_decay, decoupled):
+    views = _views(param, grad, m, v)
+    if views is None:
+        return None
+    t = views[0].dtype.type
+    factor, rectified = radam_step_size(lr, beta1, beta2, step)
+    decay, wd = _weight_decay(lr, weight_decay, decoupled)
+    run_by_size(loops.radam, loops.radam_par, views[0].size, *views, t(factor), t(beta1),
+                t(1 - beta1), t(beta2), t(1 - beta2), t(eps), t(wd), decay, rectified)
+    return param, None
+
+
+def lion(param, grad, m, *, lr, beta1, beta2, weight_decay):
+    views = _views(param, grad, m)
+    if views is None:
+        return None
+    t = views[0].dtype.type
+    run_by_size(loops.lion, loops.lion_par, views[0].size, *views, t(lr), t(beta1),
+                t(1 - beta1), t(beta2), t(1 - beta2), t(1 - lr * weight_decay))
+    return param, None
+
+
 KERNELS = {"sgd_update": Kernel(sgd), "adagrad_update": Kernel(adagrad),
            "adadelta_update": Kernel(adadelta), "rmsprop_update": Kernel(rmsprop),
            "adam_update": Kernel(adam), "rmsprop_centered_update": Kernel(rmsprop_centered),
-           "amsgrad_update": Kernel(amsgrad)}
+           "amsgrad_update": Kernel(amsgrad), "adamax_update": Kernel(adamax),
+           "nadam_update": Kernel(nadam), "radam_update": Kernel(radam),
+           "lion_update": Kernel(lion)}

@@ -196,3 +196,81 @@ def rmsprop_centered_momentum(p, g, sq, avg, mom, lr, rho, crho, mu, eps):
 
 
 rmsprop_centered_momentum_par = parallel_blocks(rmsprop_centered_momentum, arrays=5)
+
+
+@njit(fastmath=False, error_model="numpy", cache=True)
+def _product(a, b):
+    """``a * b`` rounded on its own: in ``p - a * b`` a loop's contraction makes one fma of
+    it, which leaves a residue where the generic rule (and PyTorch) subtract to exactly 0."""
+    return a * b
+
+
+@njit(fastmath=False, error_model="numpy", cache=True)
+def _nadam_step(p, c_grad, g, c_m, m, d):
+    """``(p - c_grad * (g / d)) - c_m * (m / d)``, each operation rounded (no fma, true
+    divisions): the two terms nearly cancel ``p`` where the learning rate is tiny."""
+    return (p - c_grad * (g / d)) - c_m * (m / d)
+
+
+@njit(**LOOP_OPTIONS)
+def adamax(p, g, m, u, step_size, b1, cb1, b2, eps, wd):
+    """``u = max(b2 * u, |g| + eps)`` (NaN if either is); ``wd`` is L2 (0: none)."""
+    for i in range(p.shape[0]):
+        pi = p[i]
+        gi = g[i] + wd * pi if wd != 0 else g[i]
+        mi = m[i] * b1 + cb1 * gi
+        ui = _largest(u[i] * b2, np.abs(gi) + eps)
+        m[i] = mi
+        u[i] = ui
+        p[i] = pi - step_size * mi / ui
+
+
+adamax_par = parallel_blocks(adamax, arrays=4)
+
+
+@njit(**LOOP_OPTIONS)
+def nadam(p, g, m, v, b1, cb1, b2, cb2, bc2, eps, c_grad, c_m, wd, decay):
+    """``decay`` and ``wd`` as ``adam``'s; ``d = sqrt(v / bc2) + eps``,
+    ``p -= c_grad * (g / d)``, then ``p -= c_m * (m / d)`` (PyTorch's two steps)."""
+    for i in range(p.shape[0]):
+        gi = g[i]
+        if decay == 1:
+            gi = gi + wd * p[i]
+        pi, mi, vi = _adam_moments(p[i], g[i], m[i], v[i], b1, cb1, b2, cb2, wd, decay)
+        m[i] = mi
+        v[i] = vi
+        d = np.sqrt(vi / bc2) + eps
+        p[i] = _nadam_step(pi, c_grad, gi, c_m, mi, d)
+
+
+nadam_par = parallel_blocks(nadam, arrays=4)
+
+
+@njit(**LOOP_OPTIONS)
+def radam(p, g, m, v, factor, b1, cb1, b2, cb2, eps, wd, decay, rectified):
+    """``p -= factor * m / (sqrt(v) + eps)`` when ``rectified``, else ``p -= factor * m``."""
+    for i in range(p.shape[0]):
+        pi, mi, vi = _adam_moments(p[i], g[i], m[i], v[i], b1, cb1, b2, cb2, wd, decay)
+        m[i] = mi
+        v[i] = vi
+        if rectified:
+            p[i] = pi - factor * mi / (np.sqrt(vi) + eps)
+        else:
+            p[i] = pi - _product(factor, mi)
+
+
+radam_par = parallel_blocks(radam, arrays=4)
+
+
+@njit(**LOOP_OPTIONS)
+def lion(p, g, m, lr, b1, cb1, b2, cb2, wd):
+    """``wd``: the decoupled factor ``1 - lr * weight_decay`` (1: none, skipped)."""
+    for i in range(p.shape[0]):
+        gi = g[i]
+        mi = m[i]
+        pi = p[i] * wd if wd != 1 else p[i]
+        p[i] = pi - lr * np.sign(mi * b1 + cb1 * gi)
+        m[i] = mi * b2 + cb2 * gi
+
+
+lion_par = parallel_blocks(lion, arrays=3)

@@ -102,7 +102,27 @@ OPTIM_CASES = [   # (rule, update primitive, keywords after (param, grad, *state
                                        weight_decay=0.1, decoupled=False), 3),
     ("amsgrad", "amsgrad_update", dict(lr=1e-3, beta1=0.9, beta2=0.99, eps=1e-8,
                                        weight_decay=0.1, decoupled=True), 3),
+    ("adamax", "adamax_update", dict(lr=2e-3, beta1=0.9, beta2=0.999, eps=1e-8,
+                                     weight_decay=0.0), 2),
+    ("adamax", "adamax_update", dict(lr=2e-3, beta1=0.8, beta2=0.99, eps=1e-8,
+                                     weight_decay=0.1), 2),
+    ("nadam", "nadam_update", dict(lr=2e-3, beta1=0.9, beta2=0.999, eps=1e-8, momentum_decay=4e-3,
+                                   mu_product=0.3, weight_decay=0.0, decoupled=False), 2),
+    ("nadam", "nadam_update", dict(lr=2e-3, beta1=0.9, beta2=0.99, eps=1e-8, momentum_decay=4e-3,
+                                   mu_product=0.3, weight_decay=0.1, decoupled=False), 2),
+    ("nadam", "nadam_update", dict(lr=2e-3, beta1=0.9, beta2=0.99, eps=1e-8, momentum_decay=4e-3,
+                                   mu_product=0.3, weight_decay=0.1, decoupled=True), 2),
+    ("radam", "radam_update", dict(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8,
+                                   weight_decay=0.1, decoupled=False), 2),   # steps 1-3: plain
+    ("radam", "radam_update", dict(lr=1e-3, beta1=0.9, beta2=0.99, eps=1e-8, step=12,
+                                   weight_decay=0.0, decoupled=False), 2),   # rectified
+    ("radam", "radam_update", dict(lr=1e-3, beta1=0.9, beta2=0.99, eps=1e-8, step=12,
+                                   weight_decay=0.1, decoupled=True), 2),
+    ("lion", "lion_update", dict(lr=1e-3, beta1=0.9, beta2=0.99, weight_decay=0.0), 1),
+    ("lion", "lion_update", dict(lr=1e-3, beta1=0.8, beta2=0.95, weight_decay=0.5), 1),
 ]
+#: the updates that take the variable's step count (a case may fix it: ``step=`` in its keywords)
+STEPPED = ("adam_update", "amsgrad_update", "adamax_update", "nadam_update", "radam_update")
 #: the number of state arrays each update takes (a missing optional one is passed as None)
 OPTIM_STATES = {"sgd_update": 1, "rmsprop_update": 2, "rmsprop_centered_update": 3}
 
@@ -122,8 +142,8 @@ def optim_call(backend, method, kwargs, n_states, param, grad, states, step):
         return run(PRIMITIVES[method], backend, *arrays, **params)
 
     kw = dict(kwargs)
-    if method in ("adam_update", "amsgrad_update"):
-        kw["step"] = step
+    if method in STEPPED:
+        kw.setdefault("step", step)
     # velocity / mom are optional: None when the case has fewer states
     slots = list(states) + [None] * (OPTIM_STATES.get(method, len(states)) - len(states))
     return fn(param, grad, *slots, **kw)

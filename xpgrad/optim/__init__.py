@@ -11,6 +11,7 @@ Keras-style calls (``apply_gradients``, ``minimize``), PyTorch's update formulas
 3
 """
 from . import schedules
+from .adam_variants import Adamax, Lion, NAdam, RAdam
 from .adaptive import Adadelta, Adagrad, Adam, AdamW, RMSprop
 from .clip import clip_global_norm, global_norm
 from .optimizer import Optimizer
@@ -18,7 +19,8 @@ from .schedules import Constant, CosineDecay, ExponentialDecay, StepDecay
 from .sgd import SGD
 
 OPTIMIZERS = {"sgd": SGD, "adagrad": Adagrad, "adadelta": Adadelta, "rmsprop": RMSprop,
-              "adam": Adam, "adamw": AdamW}
+              "adam": Adam, "adamw": AdamW, "adamax": Adamax, "nadam": NAdam, "radam": RAdam,
+              "lion": Lion}
 
 
 def get(name, **kwargs) -> Optimizer:
@@ -34,6 +36,7 @@ def get(name, **kwargs) -> Optimizer:
     return cls(**kwargs)
 
 
-__all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW",
+__all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "Adamax",
+           "NAdam", "RAdam", "Lion",
            "clip_global_norm", "global_norm", "schedules", "Constant", "ExponentialDecay",
            "StepDecay", "CosineDecay", "OPTIMIZERS", "get"]
