@@ -129,16 +129,14 @@ def _mlp(backend, optimizer, seed=0, sizes=(7, 9, 4)):
     return step, ws, opt
 
 
-def _batches(backend, n=6, batch=2, features=7, classes=4):
-    # batch 2: each product's factors (features x batch, batch x out) hold fewer numbers than
-    # the weight gradient, so both are folded (test_a_large_batch_keeps_the_gradient)
+def _batches(backend, n=6, batch=5, features=7, classes=4):
     rng = np.random.default_rng(3)
     return [(xg.asarray(rng.normal(size=(batch, features)).astype(np.float32), backend=backend),
              xg.asarray(rng.integers(0, classes, size=batch), backend=backend))
             for _ in range(n)]
 
 
-def _train_both(backend, optimizer, after_trace=None, batch=2):
+def _train_both(backend, optimizer, after_trace=None, batch=5):
     eager, eager_ws, eager_opt = _mlp(backend, optimizer)
     step, ws, opt = _mlp(backend, optimizer)
     compiled = xg.function(step)
@@ -161,11 +159,14 @@ def test_fused_sgd_step_equals_eager(backend, learning_rate):
     assert program.sgd_gemms == 2                        # both weight matrices
 
 
-def test_a_large_batch_keeps_the_gradient():
-    """Folded, ``x.T`` and ``g`` stay alive until the update instead of the gradient: with 5
-    rows their 7x5 + 5x9 numbers outnumber the 7x9 gradient, and the 9x5 + 5x4 outnumber the
-    9x4 one, so neither is folded (the step's peak memory would grow with every layer)."""
-    assert _train_both("numpy", lambda: xg.optim.SGD(0.1), batch=5).sgd_gemms == 0
+def test_a_large_batch_keeps_the_gradient(monkeypatch):
+    """Folded, ``x.T`` and ``g`` stay alive until the update instead of the gradient: where
+    they outweigh it by more than the slack (a large batch), the step's peak memory would grow
+    with every layer, so the product is not folded. With no slack, 5 rows are enough: 7x5 +
+    5x9 numbers against the 7x9 gradient, 9x5 + 5x4 against 9x4."""
+    monkeypatch.setattr(sgd_gemm, "FOLD_MEMORY_SLACK", 0)
+    assert _train_both("numpy", lambda: xg.optim.SGD(0.1)).sgd_gemms == 0
+    assert _train_both("numpy", lambda: xg.optim.SGD(0.1), batch=2).sgd_gemms == 2
 
 
 @pytest.mark.parametrize("optimizer", [lambda: xg.optim.SGD(0.1, momentum=0.9),

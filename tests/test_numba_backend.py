@@ -319,7 +319,8 @@ def test_parallel_blocks_match_serial(monkeypatch, rng):
 #: the scalar arguments of the loops, by parameter name (a new loop's scalars go here)
 LOOP_SCALARS = {"slope": 0.2, "lr": 0.01, "wd": 0.01, "mu": 0.9, "nesterov": True, "eps": 1e-7,
                 "rho": 0.9, "crho": 0.1, "step_size": 0.01, "b1": 0.9, "cb1": 0.1, "b2": 0.999,
-                "cb2": 0.001, "root_bc2": 0.7, "decay": 1, "c": 0.01, "scale": 0.01}
+                "cb2": 0.001, "root_bc2": 0.7, "decay": 1, "c": 0.01, "scale": 0.01,
+                "bc2": 0.3, "c_grad": 0.02, "c_m": 0.05, "factor": 0.01, "rectified": True}
 
 
 #: the constants of the activation loops that ``_templates.pointwise`` made, by activation

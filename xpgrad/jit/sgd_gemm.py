@@ -10,8 +10,9 @@ and the others as ``apply_gradients`` would. The learning rate (a schedule's val
 and ``iterations`` advance as in eager. Without SciPy, while NumPy's BLAS runs several threads
 (two OpenBLAS pools would fight over the cores), for arrays BLAS cannot take in place, or for a
 product under ``blas.MIN_WORK`` multiply-adds (a gemm call costs more than it saves), the step
-computes the product and applies the ordinary update. A product whose factors hold more numbers
-than the gradient (a large batch) is not folded: they would stay alive until the update.
+computes the product and applies the ordinary update. A product whose factors outweigh the
+gradient by more than ``FOLD_MEMORY_SLACK`` bytes (a large batch) is not folded: they would
+stay alive until the update.
 
 >>> import numpy as np
 >>> w = np.ones((128, 128), np.float32)
@@ -245,9 +246,14 @@ def _product_factors(g, v, producer, uses, slots, escaping, xp):
     # folded, a and b live until the update instead of the gradient: where they are larger
     # (a large batch: x.T and g hold batch * (fan_in + fan_out) numbers, the gradient
     # fan_in * fan_out), the step's peak memory would grow with each layer
-    if _size(slots[a.i].shape) + _size(slots[b.i].shape) > _size(info.shape):
+    extra = _size(slots[a.i].shape) + _size(slots[b.i].shape) - _size(info.shape)
+    if extra * info.dtype.itemsize > FOLD_MEMORY_SLACK:
         return None
     return (a, b)
+
+
+#: bytes a fold may keep alive beyond the gradient it replaces, per layer
+FOLD_MEMORY_SLACK = 256 * 1024
 
 
 def _size(shape):
