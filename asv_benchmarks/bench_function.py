@@ -16,6 +16,20 @@ class CompiledMLPTrainStep:
         self.fn()
 
 
+class CompiledMLPPeakMemory:
+    """A replayed step's peak memory next to the eager suite's (``MLPTrainStep``): a replay
+    lets each value go after its last use, as the eager tape does."""
+    timeout = TIMEOUT
+    params = [LIBS, [4096]]
+    param_names = ["lib", "batch"]
+
+    def setup(self, lib, batch):
+        self.fn = build("mlp_step", lib, batch=batch, compiled=True)
+
+    def peakmem_train_step(self, lib, batch):
+        self.fn()
+
+
 class CompiledChain:
     timeout = TIMEOUT
     params = [LIBS, [100]]
