@@ -328,3 +328,28 @@ def test_threads_limit_blas_while_training_and_restore_after(monkeypatch):
     assert seen and all(t == [1] * len(t) for t in seen), seen
     assert blas_threads() == before
     assert numpy.ones(3).sum() == 3.0
+
+
+_RESTORE_SCRIPT = """
+import numba, torch
+import xpgrad.threads as threads
+numba.set_num_threads(1)
+torch.set_num_threads(2)
+limits = threads.limit(1, numba=True, torch=True)
+limits.restore()
+print(numba.get_num_threads(), torch.get_num_threads())
+"""
+
+
+@pytest.mark.parametrize("numba_threads", ["1", "2"])
+def test_threads_limit_restores_numba_and_torch_each_to_its_own_count(numba_threads):
+    """The undo of Numba's limit read PyTorch's earlier count (one closure variable for both):
+    under NUMBA_NUM_THREADS=1 with PyTorch at 2 threads, training ended in Numba's
+    ValueError; with more Numba threads it restored Numba to PyTorch's count."""
+    pytest.importorskip("torch")
+    pytest.importorskip("numba")
+    env = {**os.environ, "NUMBA_NUM_THREADS": numba_threads}
+    out = subprocess.run([sys.executable, "-c", _RESTORE_SCRIPT], env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["1", "2"]

@@ -119,8 +119,9 @@ def limit(n=DEFAULT_THREADS, *, torch=None, numba=None) -> Limits:
     """Let BLAS, Numba and PyTorch use ``n`` threads each; returns a ``Limits`` that undoes it.
 
     ``numba`` / ``torch``: None limits the library when it is imported already (never imports
-    it), True imports it first (and skips it when it is not installed), False leaves it alone. Numba's setting applies to launches
-    from the calling thread and is capped at ``NUMBA_NUM_THREADS``.
+    it), True imports it first (and skips it when it is not installed), False leaves it alone.
+    Numba's setting applies to launches from the calling thread and is capped at
+    ``NUMBA_NUM_THREADS``.
     """
     n = check_threads(n)
     out = Limits(n)
@@ -128,18 +129,18 @@ def limit(n=DEFAULT_THREADS, *, torch=None, numba=None) -> Limits:
         numba = "numba" in sys.modules
     nb = _optional("numba") if numba else None
     if nb is not None:
-        before = nb.get_num_threads()
+        numba_before = nb.get_num_threads()
         nb.set_num_threads(min(n, nb.config.NUMBA_NUM_THREADS))
         out.numba = nb.get_num_threads()
-        out._undo.append(lambda: nb.set_num_threads(before))
+        out._undo.append(lambda: nb.set_num_threads(numba_before))
     if torch is None:
         torch = "torch" in sys.modules
     th = _optional("torch") if torch else None
     if th is not None:
-        before = th.get_num_threads()
+        torch_before = th.get_num_threads()
         th.set_num_threads(n)
         out.torch = th.get_num_threads()
-        out._undo.append(lambda: th.set_num_threads(before))
+        out._undo.append(lambda: th.set_num_threads(torch_before))
     _load_products_library()
     # last: Numba's and PyTorch's OpenMP runtimes, loaded by the calls above, are limited too
     try:
