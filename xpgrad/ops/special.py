@@ -183,17 +183,19 @@ def digamma(x, /):
     return apply(_digamma, _real("digamma", x))
 
 
-def _order(n):
-    if isinstance(n, builtins.bool):
-        raise TypeError("xg.special.polygamma: n must be an int, got a bool")
+def whole(name, what, value, low):
+    """``value`` as a Python int >= ``low`` (``xg.special.<name>``'s argument ``what``), else
+    TypeError (a bool, a float) or ValueError naming it."""
+    if isinstance(value, (builtins.bool, np.bool_)):
+        raise TypeError(f"xg.special.{name}: {what} must be an int, got a bool")
     try:
-        n = operator.index(n)
+        value = operator.index(value)
     except TypeError:
-        raise TypeError(f"xg.special.polygamma: n must be an int, got "
-                        f"{type(n).__name__}") from None
-    if n < 0:
-        raise ValueError(f"xg.special.polygamma: n must be >= 0, got {n}")
-    return n
+        raise TypeError(f"xg.special.{name}: {what} must be an int, got "
+                        f"{type(value).__name__}") from None
+    if value < low:
+        raise ValueError(f"xg.special.{name}: {what} must be >= {low}, got {value}")
+    return value
 
 
 def polygamma(n, x, /):
@@ -204,7 +206,7 @@ def polygamma(n, x, /):
     >>> round(xg.special.polygamma(1, xg.asarray(1.0, dtype=xg.float64)).item(), 12)  # pi**2/6
     1.644934066848
     """
-    n = _order(n)
+    n = whole("polygamma", "n", n, 0)
     x = _real("polygamma", x)
     return digamma(x) if n == 0 else apply(_polygamma, x, n=n)
 

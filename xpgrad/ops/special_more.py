@@ -14,9 +14,7 @@ entropies and ``ndtri`` are primitives whose rules are written with differentiab
 """
 from __future__ import annotations
 
-import builtins
 import math
-import operator
 
 import numpy as np
 
@@ -27,7 +25,7 @@ from .activations import log_softmax as _log_softmax_along, softmax as _softmax_
 from .reductions import logsumexp as _logsumexp, max as _max, sum as _sum
 from .selection import where
 from .shape import reshape
-from .special import _in_float64, _pair, _quiet, _real, digamma, gammaln
+from .special import _in_float64, _pair, _quiet, _real, digamma, gammaln, whole
 
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
 
@@ -205,19 +203,6 @@ def betaln(a, b, /):
     return where(series, gammaln(s) + difference, direct)
 
 
-def _dimension(d):
-    if isinstance(d, (builtins.bool, np.bool_)):
-        raise TypeError("xg.special.multigammaln: d must be an int, got a bool")
-    try:
-        d = operator.index(d)
-    except TypeError:
-        raise TypeError(f"xg.special.multigammaln: d must be an int, got "
-                        f"{type(d).__name__}") from None
-    if d < 1:
-        raise ValueError(f"xg.special.multigammaln: d must be >= 1, got {d}")
-    return d
-
-
 def multigammaln(a, d, /):
     """The log of the multivariate gamma function of dimension ``d`` (a Python int >= 1):
     ``d (d - 1) / 4 log(pi) + sum_j gammaln(a - j / 2)``, j = 0 .. d - 1
@@ -228,7 +213,7 @@ def multigammaln(a, d, /):
     >>> round(xg.special.multigammaln(xg.asarray(3.0, dtype=xg.float64), 1).item(), 12)  # log 2
     0.69314718056
     """
-    d = _dimension(d)
+    d = whole("multigammaln", "d", d, 1)
     a = _real("multigammaln", a, "a")
     bound = 0.5 * (d - 1)
     # value_range: inside xg.function a guard, so a replay checks it too
