@@ -174,8 +174,6 @@ def _operands(arg_leaves, read):
     return list(seen.values())
 
 
-
-
 def _tensor_arguments(args, kwargs):
     """``[(path, tensor, its array, its key)]`` of the block's floating-point Tensor
     arguments, paths as Python indexes them (``args[1]``, ``kwargs['h'][0]``)."""
@@ -188,6 +186,7 @@ def _tensor_arguments(args, kwargs):
     pytree.map_leaves(note, {"args": args, "kwargs": kwargs})
     return found
 
+
 def _refuse_written_arguments(given, name):
     """RuntimeError if the block wrote into a Tensor argument (``x[i] = v``): running it again
     would start from the written value."""
@@ -197,6 +196,7 @@ def _refuse_written_arguments(given, name):
                                f"{where}; recomputing it for the gradient would start from the "
                                "written value. Write into a copy (y = xg.asarray(x, "
                                "copy=True)), or do not checkpoint this block")
+
 
 def _refuse_draws_under_trace(name):
     from .jit.capture import current_tracer
@@ -291,7 +291,6 @@ class _Call:
             raise RuntimeError(f"recompute_grad: block {self.name!r} returned other outputs "
                                f"when run again for its gradient ({got} after {self.specs}); "
                                "a checkpointed block must compute the same thing each run")
-
 
 
 def _walk_from(tape, outputs, seeds, sources, higher):

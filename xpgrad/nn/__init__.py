@@ -27,7 +27,8 @@ from .tbptt import TBPTTResult, detach, tbptt_train
 
 __all__ = _activations.__all__ + [
     "tanh", "Module", "Linear", "linear", "Sequential", "MLP", "Dropout", "ReLU", "Sigmoid",
-    "checkpoint_sequential", "Tanh", "LeakyReLU", "Softplus", "Softmax", "LogSoftmax", "ELU", "SELU", "CELU", "GELU",
+    "checkpoint_sequential", "Tanh", "LeakyReLU", "Softplus", "Softmax", "LogSoftmax", "ELU",
+    "SELU", "CELU", "GELU",
     "SiLU", "Mish", "Softsign", "LogSigmoid", "Hardtanh", "ReLU6", "Hardsigmoid", "Hardswish",
     "GLU", "get_activation", "init",
     "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU", "SequenceClassifier", "tbptt_train",
