@@ -31,7 +31,7 @@ def test_pseudo_huber_of_a_huge_residual_is_finite(backend, dtype, big):
     r = np.array([big, -big, math.inf, 3.0], dtype)
     got = xg.special.pseudo_huber(xg.asarray(delta, backend=backend),
                                   xg.asarray(r, backend=backend)).numpy()
-    expected = delta.astype(np.float64) * np.abs(r.astype(np.float64))   # delta |r| for |r| >> delta
+    expected = delta.astype(np.float64) * np.abs(r.astype(np.float64))   # delta |r|, |r| >> delta
     expected[-1] = scipy_special.pseudo_huber(0.5, 3.0)
     assert got.dtype == dtype
     np.testing.assert_allclose(got, expected, rtol=1e-6)
