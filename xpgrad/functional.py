@@ -110,9 +110,12 @@ def _per_argument(flat, args, nums, groups, single):
 def _split_aux(out, has_aux):
     if not has_aux:
         return out, None
-    if not (isinstance(out, tuple) and len(out) == 2):
-        raise TypeError("with has_aux=True the function must return a pair (output, aux)")
-    return out
+    if not (isinstance(out, (tuple, list)) and len(out) == 2):
+        got = (f"a {type(out).__name__} of {len(out)}" if isinstance(out, (tuple, list))
+               else f"a {type(out).__name__}")
+        raise TypeError(f"with has_aux=True the function must return a pair (output, aux), a "
+                        f"tuple or list of two as JAX takes; it returned {got}")
+    return tuple(out)
 
 
 def _check_scalar_output(out, has_aux):

@@ -13,8 +13,9 @@ axis, so one joint rule sees both gradients. The rule is PyTorch's (``linalg_eig
 
 with ``E_ij = L_j - L_i`` off the diagonal; for a real input its real part. An eigenvector is
 defined only up to a complex phase (a sign for real ``x``, but ``geev`` may still return a
-complex one), so only losses that do not depend on that choice have meaningful gradients, e.g.
-functions of ``|v_i|`` or of ``v_i v_i^H / (v_i^H v_i)``; repeated eigenvalues make the
+complex one), so only losses that do not depend on that choice have gradients, e.g.
+functions of ``|v_i|`` or of ``v_i v_i^H / (v_i^H v_i)``; one that depends on it raises
+ValueError (PyTorch's check, ``Im diag(V^H gV) != 0``); repeated eigenvalues make the
 eigenvector gradient infinite. eigvals' rule, ``V^{-H} diag(g) V^H``, recomputes ``V``.
 
 >>> import xpgrad as xg
@@ -31,8 +32,10 @@ from __future__ import annotations
 from collections import namedtuple
 
 from ..primitive import Primitive, apply
-from .linalg_decomp import _pack, _results, _square_float, _unpack
-from .linalg_helpers import call, diag_embed, eye_like, is_complex, mask_diagonal, mH, real
+from .linalg_decomp import (_nowhere_zero, _pack, _results, _square_float, _unpack,
+                             _vector_cotangent)
+from .linalg_helpers import (call, diag_embed, eye_like, is_complex, mask_diagonal, mH, real,
+                             require_phase_free)
 
 EigResult = namedtuple("EigResult", ["eigenvalues", "eigenvectors"])
 
@@ -70,17 +73,20 @@ def _conjugate_by_v(xp, inner, v, x):
     return out if is_complex(x) else real(xp, out)
 
 
-def _eig_grad(xp, w, v, gw, gv, x):
+def _eig_grad(xp, w, v, gw, gv, x, zero=False):
+    """PyTorch's rule (module docstring); ``gv`` None or ``zero`` as ``_vector_cotangent``
+    gives them (a zero cotangent's terms are 0, not 0/0, at repeated eigenvalues)."""
     n = w.shape[-1]
     inner = diag_embed(xp, gw)
     if gv is not None:
         off, _ = mask_diagonal(xp, w, n)
         vhgv = xp.matmul(mH(xp, v), gv)
+        require_phase_free(xp, "eig", xp.imag(_diagonal(xp, vhgv)), vhgv)
         scale = xp.astype(real(xp, _diagonal(xp, vhgv)), vhgv.dtype)
         vhgv = vhgv - xp.matmul(mH(xp, v), v * xp.expand_dims(scale, axis=-2))
         wc = xp.conj(w)
         gaps = xp.expand_dims(wc, axis=-2) - xp.expand_dims(wc, axis=-1)   # conj(w_j - w_i)
-        gaps = gaps * off + (1 - off)
+        gaps = _nowhere_zero(xp, gaps * off + (1 - off), zero)
         inner = inner + vhgv / gaps * off
     return _conjugate_by_v(xp, inner, v, x)
 
@@ -95,7 +101,8 @@ def _eig_vjp(xp, g, ans, x):
     batch = x.shape[:-2]
     w, v = _unpack(xp, ans, batch, ((n,), (n, n)))
     gw, gv = _unpack(xp, g, batch, ((n,), (n, n)))
-    return _eig_grad(xp, w, v, gw, gv if bool(xp.any(gv != 0)) else None, x)
+    gv, zero = _vector_cotangent(xp, gv)
+    return _eig_grad(xp, w, v, gw, gv, x, zero)
 
 
 _eig = Primitive("linalg_eig", _eig_forward, _eig_vjp)

@@ -56,12 +56,12 @@ def require_phase_free(xp, name, imag_diagonal, scale):
         return          # inside xg.function no value is read: a replay could not raise
     worst = float(xp.max(xp.abs(imag_diagonal)))
     if worst > math.sqrt(xp.finfo(scale.dtype).eps) * float(xp.max(xp.abs(scale))):
-        vectors = "eigenvectors" if name == "eigh" else "singular vectors"
+        vectors = "singular vectors" if name == "svd" else "eigenvectors"
         raise ValueError(
             f"linalg.{name}: the loss depends on the phases of the complex {vectors}, which "
             f"are arbitrary (each is unique only up to a factor e^(i phi)), so it has no "
             f"gradient (as in PyTorch); use a phase-free function of them, e.g. |V|**2, "
-            f"V @ V^H, or the {'eigenvalues' if name == 'eigh' else 'singular values'}")
+            f"V @ V^H, or the {'singular values' if name == 'svd' else 'eigenvalues'}")
 
 
 def tri(xp, a, k=0, upper=False):

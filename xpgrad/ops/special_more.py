@@ -20,7 +20,7 @@ import numpy as np
 
 from ..primitive import Primitive, apply
 from . import special_formulas as sf
-from .elementwise import abs, exp, isfinite, log, log1p, pow, sign, sin, sqrt
+from .elementwise import abs, exp, hypot, isfinite, isinf, log, log1p, pow, sign, sin, sqrt
 from .activations import log_softmax as _log_softmax_along, softmax as _softmax_along
 from .reductions import logsumexp as _logsumexp, max as _max, sum as _sum
 from .selection import where
@@ -42,8 +42,8 @@ def psi(x, /):
 
 # -- entropies ----------------------------------------------------------------------------------
 def _entr(xp, x):
-    edge = xp.where(x == 0, xp.zeros_like(x), xp.full_like(x, -xp.inf))
-    return xp.where(x > 0, -x * xp.log(xp.where(x > 0, x, 1.0)), edge)
+    edge = xp.where(x == 0, xp.zeros_like(x), xp.where(x < 0, xp.full_like(x, -xp.inf), x))
+    return xp.where(x > 0, -x * xp.log(xp.where(x > 0, x, 1.0)), edge)     # NaN stays NaN
 
 
 def _rel_entr(xp, x, y):
@@ -77,7 +77,7 @@ _kl_div_prim = Primitive(
 
 
 def entr(x, /):
-    """``-x log x`` for x > 0, 0 at 0, -inf below (``scipy.special.entr``,
+    """``-x log x`` for x > 0, 0 at 0, -inf below, NaN for NaN (``scipy.special.entr``,
     ``torch.special.entr``); its gradient ``-(log x + 1)``.
 
     >>> import xpgrad as xg
@@ -126,7 +126,8 @@ def huber(delta, r, /):
 
 
 def pseudo_huber(delta, r, /):
-    """``delta**2 (sqrt(1 + (r / delta)**2) - 1)``, a smooth Huber loss; 0 for ``delta == 0``,
+    """``delta**2 (sqrt(1 + (r / delta)**2) - 1)``, a smooth Huber loss (finite where ``r**2``
+    overflows: ``delta |r|`` there); 0 for ``delta == 0``,
     inf for ``delta < 0`` (``scipy.special.pseudo_huber``).
 
     >>> import xpgrad as xg
@@ -135,9 +136,12 @@ def pseudo_huber(delta, r, /):
     """
     delta, r = _pair("pseudo_huber", delta, r, ("delta", "r"))
     positive = delta > 0
-    scaled = r / where(positive, delta, 1.0)
-    value = r * r / (sqrt(1.0 + scaled * scaled) + 1.0)      # no cancelling in sqrt(1 + t) - 1
-    return where(positive, value, where(delta == 0, 0.0 * r, math.inf))
+    infinite = isinf(r)
+    finite_r = where(infinite, 0.0, r)
+    scaled = finite_r / where(positive, delta, 1.0)
+    # no cancelling in sqrt(1 + t**2) - 1, and no overflow of r**2 where delta |r| is finite
+    value = where(infinite, math.inf, finite_r * (finite_r / (hypot(1.0, scaled) + 1.0)))
+    return where(positive, value, where(delta == 0, 0.0 * finite_r, math.inf))
 
 
 # -- ndtri ----------------------------------------------------------------------------------------
