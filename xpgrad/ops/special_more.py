@@ -156,11 +156,12 @@ def _ndtri(xp, p):
     # central guess, and the tail's asymptotic one: x ~ -sqrt(-2 log q - log(-4 pi log q))
     t = -2.0 * log_q
     tail = -xp.sqrt(xp.where(inner < 1e-3, t - xp.log(2.0 * math.pi * t), 1.0))
-    x = xp.where(inner < 1e-3, tail, math.sqrt(2.0) * sf.erfinv(xp, 2.0 * inner - 1.0))
+    central = math.sqrt(2.0) * sf.erfinv(xp, 2.0 * inner - 1.0)
+    x = xp.where(inner < 1e-3, tail, central)
     for _ in range(4):
         x = x - (sf.log_ndtr(xp, x) - log_q) / sf.ndtr_hazard(xp, x)
     # the middle: erfinv itself (2q - 1 is exact for q >= 1/4; Newton's log q cancels there)
-    x = xp.where(inner >= 0.25, math.sqrt(2.0) * sf.erfinv(xp, 2.0 * inner - 1.0), x)
+    x = xp.where(inner >= 0.25, central, x)
     x = xp.where(q == 0, -xp.inf, xp.where(q == 0.5, 0.0, x))
     x = xp.where((p < 0) | (p > 1) | (p != p), xp.nan, x)
     return xp.where(upper, -x, x)
