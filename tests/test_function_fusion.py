@@ -115,9 +115,14 @@ def test_a_sum_at_the_end_of_a_run_is_fused():
 
 
 def test_kernels_are_cached_on_disk(tmp_path, monkeypatch):
+    from numba.core import config
+
     from xpgrad.jit import fused_kernels
 
     monkeypatch.setenv("XPGRAD_NUMBA_CACHE_DIR", str(tmp_path))
+    # the Numba backend, once loaded, makes the XPGRAD_NUMBA_CACHE_DIR the process started with
+    # Numba's cache directory (backends/numba/_config.py): point it here too
+    monkeypatch.setattr(config, "CACHE_DIR", str(tmp_path))
     source = fused_kernels.kernel_source(1, 1, ["v0 = a0[i]", "t0 = np.float64(v0 * 3.0)"],
                                          ["p0[0, i] = t0"])
     kernel = fused_kernels._compiled(source)
