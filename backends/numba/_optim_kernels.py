@@ -166,14 +166,19 @@ def _centered_step(s, a, eps, g):
     return g / (np.sqrt(s - a * a) + eps)
 
 
+@njit(fastmath=MATH_FLAGS, error_model="numpy", cache=True)
+def _centered_averages(sqi, avgi, rho, crho, gi):
+    """Centered RMSprop's running averages of ``g**2`` and ``g`` for one element."""
+    return _square_average(sqi, rho, crho, gi), avgi * rho + crho * gi
+
+
 @njit(**LOOP_OPTIONS)
 def rmsprop_centered(p, g, sq, avg, lr, rho, crho, eps):
     """``rmsprop`` dividing by the root of the variance ``sq - avg**2`` (``avg``: the running
     mean of the gradient)."""
     for i in range(p.shape[0]):
         gi = g[i]
-        s = _square_average(sq[i], rho, crho, gi)
-        a = avg[i] * rho + crho * gi
+        s, a = _centered_averages(sq[i], avg[i], rho, crho, gi)
         sq[i] = s
         avg[i] = a
         p[i] -= lr * _centered_step(s, a, eps, gi)
@@ -186,8 +191,7 @@ rmsprop_centered_par = parallel_blocks(rmsprop_centered, arrays=4)
 def rmsprop_centered_momentum(p, g, sq, avg, mom, lr, rho, crho, mu, eps):
     for i in range(p.shape[0]):
         gi = g[i]
-        s = _square_average(sq[i], rho, crho, gi)
-        a = avg[i] * rho + crho * gi
+        s, a = _centered_averages(sq[i], avg[i], rho, crho, gi)
         sq[i] = s
         avg[i] = a
         b = mom[i] * mu + _centered_step(s, a, eps, gi)
