@@ -28,12 +28,17 @@ except ImportError:
 needs_mpi = pytest.mark.skipif(WHY_NOT is not None, reason=WHY_NOT or "")
 
 
+# Open MPI's libfabric transport (the ofi btl) spends about a second probing at MPI_Init; the
+# ranks of these tests share one machine and talk through shared memory without it
+SINGLE_HOST_MPI = {"OMPI_MCA_btl": "^ofi"}
+
+
 def _mpi_env():
     # a waiting rank yields its core instead of spinning: ranks outnumber a CI runner's cores
     path = [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    return dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-                OMPI_MCA_mpi_yield_when_idle="1", OPENBLAS_NUM_THREADS="1",
-                PYTHONPATH=os.pathsep.join(path))
+    return dict(SINGLE_HOST_MPI, **os.environ, OMPI_ALLOW_RUN_AS_ROOT="1",
+                OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMPI_MCA_mpi_yield_when_idle="1",
+                OPENBLAS_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(path))
 
 
 def mpirun(n, *argv, timeout=90, cwd=None):
