@@ -36,9 +36,9 @@ SINGLE_HOST_MPI = {"OMPI_MCA_btl": "^ofi"}
 def _mpi_env():
     # a waiting rank yields its core instead of spinning: ranks outnumber a CI runner's cores
     path = [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    return dict(SINGLE_HOST_MPI, **os.environ, OMPI_ALLOW_RUN_AS_ROOT="1",
-                OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMPI_MCA_mpi_yield_when_idle="1",
-                OPENBLAS_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(path))
+    return {**SINGLE_HOST_MPI, **os.environ, "OMPI_ALLOW_RUN_AS_ROOT": "1",
+            "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "OMPI_MCA_mpi_yield_when_idle": "1",
+            "OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(path)}
 
 
 def mpirun(n, *argv, timeout=90, cwd=None):
