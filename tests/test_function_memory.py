@@ -57,3 +57,31 @@ def test_the_replay_lets_each_value_go_after_its_last_use():
         np.testing.assert_allclose(compiled(x, y).numpy(), eager_step(x, y).numpy(), rtol=1e-5)
     source = compiled.programs()[0].source
     assert source.count("del ") >= 5, source
+
+
+def _call_peak(call):
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        call()
+        return tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_the_tracing_call_peaks_no_higher_than_the_eager_step(backend):
+    """Before: the tracer kept every array of the call alive until the program was built (it
+    named memory owners by id()), so the call that traces 16 layers at batch 4096 peaked at
+    3.8x the eager step; owners are now named through weak references."""
+    if not xg.available_backends()[backend]["available"]:
+        pytest.skip(xg.available_backends()[backend]["reason"])
+    with xg.use_backend(backend):
+        step, x, y = _mlp_step(layers=12, width=64, batch=2048)
+        eager = _peak(step, x, y)
+        compiled = xg.function(step)
+        compiled(x, y)                       # the first call runs eagerly, the second traces
+        assert compiled.trace_count == 0
+        tracing = _call_peak(lambda: compiled(x, y))
+        assert compiled.trace_count == 1
+    assert tracing <= 1.15 * eager + 64 * 1024, (tracing, eager)

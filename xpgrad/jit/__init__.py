@@ -303,7 +303,6 @@ class Function:
         if graphs is None or graphs is True:
             graphs = _cuda_graphs(be)
         program = Program(tracer, result, writes, fuse=fuse or None, graphs=graphs or None)
-        tracer.alive.clear()
         with self._seen_lock:
             self._seen.pop(key, None)
         if tracer.attribute_guards:

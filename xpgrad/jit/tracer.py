@@ -22,8 +22,10 @@ traced array went, ``outs`` the structure of the result with a ``Ref`` per array
 """
 from __future__ import annotations
 
+import functools
 import gc
 import types
+import weakref
 
 from .errors import TraceError, tensor_read, user_line
 from .traced import Traced, check_not_leaked, leaked
@@ -65,12 +67,12 @@ class SlotInfo:
                                                                      ndarray)
 
 
-def _root(a):
-    """The object owning ``a``'s memory (views share their base's root)."""
+def _owner(a):
+    """The object owning ``a``'s memory (views share their base's)."""
     base = getattr(a, "base", None)
     while base is not None and hasattr(base, "shape"):
         a, base = base, getattr(base, "base", None)
-    return id(a)
+    return a
 
 
 class VariableRead:
@@ -139,10 +141,14 @@ class Tracer:
         self.attribute_writes = set()     # (id(object), attribute) the function set itself
         self.function = None      # the traced function's name (errors name it)
         self._opaque, self._opaque_objects = {}, {}     # kernels' own objects, by slot
-        # every traced array stays alive until the program is built: a slot's root is the id()
-        # of the array owning its memory, and the tape frees intermediates it no longer needs,
-        # so without this a later array could reuse a freed one's id and share its root
+        # a slot's root names the array owning its memory: a number given while that array
+        # lives (a weak reference forgets it when the array is freed, so a later array reusing
+        # its id() gets a new number); owners that take no weak reference stay alive instead,
+        # until the program is built. The tape frees what its backward pass no longer needs, as
+        # eagerly: the tracing call peaks near the eager step's memory
         self.alive: list = []
+        self._roots: dict = {}
+        self._root_count = 0
         self.xp = _XpProxy(be.xp, self)
         probe = be.xp.zeros(1)
         self.array_types = (type(probe),)
@@ -159,9 +165,12 @@ class Tracer:
 
     def finish(self):
         """End the trace: later calls into this tracer raise (a leaked tensor); the namespace
-        proxy, which refers back to the tracer, is dropped (no reference cycle is left)."""
+        proxy, which refers back to the tracer, is dropped, and so are the roots' weak
+        references, whose callbacks refer back to their table (no reference cycle is left)."""
         self.active = False
         self.xp = None
+        self._roots.clear()
+        self.alive.clear()
 
     # -- slots -----------------------------------------------------------------------------------
     def ufunc(self, name):
@@ -175,11 +184,27 @@ class Tracer:
             return blas.matmul
         return getattr(self._ufuncs, name)
 
+    def root(self, a) -> int:
+        """The number naming the array that owns ``a``'s memory, the same for all its views."""
+        owner = _owner(a)
+        key = id(owner)
+        known = self._roots.get(key)
+        if known is not None:
+            return known[0]
+        number = self._root_count
+        self._root_count += 1
+        try:
+            ref = weakref.ref(owner, functools.partial(_forget, self._roots, key))
+        except TypeError:            # NumPy scalars, some array types: kept alive instead
+            self.alive.append(owner)
+            ref = None
+        self._roots[key] = (number, ref)
+        return number
+
     def _new_slot(self, real, step, root=None) -> Traced:
         i = len(self.slots)
-        self.alive.append(real)
         self.slots.append(SlotInfo(tuple(getattr(real, "shape", ())), getattr(real, "dtype", None),
-                                   step, _root(real) if root is None else root,
+                                   step, self.root(real) if root is None else root,
                                    hasattr(real, "__setitem__")))
         return Traced(real, i, self)
 
@@ -236,7 +261,7 @@ class Tracer:
     def _wrap(self, result, step, roots, kind="call"):
         t = type(result)
         if isinstance(result, self.array_types):
-            root = _root(result)
+            root = self.root(result)
             if roots and root not in roots:
                 root = roots[0]     # a kernel's output may alias any input: one lifetime
             traced = self._new_slot(result, step, root)
@@ -302,6 +327,13 @@ class Tracer:
                         f"{type(result).__name__}")
         self.steps.append(Step(fn, aargs, akw, outs, kind))
         return wrapped
+
+
+def _forget(roots, key, ref):
+    """A root's owner was freed: its id() may be reused by another array from now on."""
+    known = roots.get(key)
+    if known is not None and known[1] is ref:
+        del roots[key]
 
 
 HIDDEN_VALUE = (
