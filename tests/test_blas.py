@@ -75,6 +75,37 @@ def test_what_blas_cannot_take_is_numpys_matmul(mode, case):
     np.testing.assert_allclose(blas.matmul(a, b), np.matmul(a, b), rtol=1e-12)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("stack_layout", ["steps first", "steps second"])
+@pytest.mark.parametrize("right", ["C", "F", "rows"])
+@pytest.mark.parametrize("shape", [(3, 4, 5), (64, 96, 400)])   # under and over MIN_WORK
+def test_stepped_matmul_is_each_steps_product(mode, dtype, stack_layout, right, shape):
+    """A scan's per-step product, planned once: ``step(t)`` writes ``stack[t] @ b``, for a
+    stack whose steps are its first axis in memory (``dz[t]``) or a time-major view of a
+    batch-major array (``swapaxes(seq, 0, 1)[t]``)."""
+    m, k, n = shape
+    rng = np.random.default_rng(2)
+    steps = 6
+    if stack_layout == "steps first":
+        stack = rng.normal(size=(steps, m, k)).astype(dtype)
+    else:
+        stack = np.swapaxes(rng.normal(size=(m, steps, k)).astype(dtype), 0, 1)
+    b0 = rng.normal(size=(k, n)).astype(dtype)
+    b = _layout(b0, right)
+    out = np.full((m, n), np.nan, dtype)
+    step = blas.stepped_matmul(stack, b, out)
+    tol = 1e-4 if dtype == np.float32 else 1e-12
+    for t in [3, 0, 5, 1]:
+        want = stack[t].astype(np.float64) @ b0.astype(np.float64)
+        assert step(t) is None
+        np.testing.assert_allclose(out, want, rtol=tol, atol=tol * np.abs(want).max())
+    if step.__name__ == "step":                  # MKL's, on bare addresses: no step outside
+        for t in (-1, steps):
+            with pytest.raises(IndexError, match=f"step {t} of a stack of {steps}"):
+                step(t)
+    assert (step.__name__ == "step") == (mode == "mkl" and shape != (3, 4, 5))
+
+
 @pytest.mark.skipif(not HAVE_MKL, reason="the mkl wheel is not installed")
 def test_mkl_runs_the_large_products_and_numpy_the_small_ones(monkeypatch):
     previous = blas.use("mkl")

@@ -244,7 +244,7 @@ def test_activation_pool_is_bounded():
 
 class _MatmulSpy:
     """Stands for ``blas`` (the host products) in ``_scans``: records the operands of every
-    ``matmul``."""
+    ``matmul``, a scan's steps' (``stepped_matmul``) included."""
 
     def __init__(self):
         self.operands = []
@@ -255,6 +255,9 @@ class _MatmulSpy:
     def matmul(self, a, b, *args, **kwargs):
         self.operands.append((a, b))
         return np.matmul(a, b, *args, **kwargs)
+
+    def stepped_matmul(self, stack, b, out):
+        return lambda t: self.matmul(stack[t], b, out=out)
 
 
 def _scan_calls(rng, name, order):

@@ -105,6 +105,20 @@ def _grad_half(part, B, T, H, dt):
     return _c(np.broadcast_to(part, (B, T, H)))
 
 
+def _recurrent_product(h0, states, w, out):
+    """A function of ``t`` writing ``h_{t-1} @ w`` into ``out``: ``h0`` at ``t = 0``, then
+    ``states[t - 1]`` (``states``: the hidden states, time-major, written as the scan goes)."""
+    later = blas.stepped_matmul(states, w, out)
+
+    def product(t):
+        if t:
+            later(t - 1)
+        else:
+            blas.matmul(h0, w, out=out)
+
+    return product
+
+
 def _lstm_steps_back(g_h, g_c, acts, seq, c0, w_hh, need_dh0):
     """The backward recursion for the output gradients ``g_h`` and ``g_c`` (B, T, H; None:
     zeros): ``(dz_tm, dh0, dc0, db)``, ``dz_tm`` (T, B, 4H) time-major."""
@@ -118,10 +132,11 @@ def _lstm_steps_back(g_h, g_c, acts, seq, c0, w_hh, need_dh0):
     dh = np.zeros((B, H), dtype=dt)
     dc = np.zeros((B, H), dtype=dt)
     db = np.zeros((G,), dtype=dt)
+    product = blas.stepped_matmul(dz_tm, w_t, dh)
     for t in range(T - 1, -1, -1):
         _rnn.lstm_cell_backward(g_h, g_c, t, dh, dc, acts, seq, c0, dz_tm, db)
         if t or need_dh0:
-            blas.matmul(dz_tm[t], w_t, out=dh)
+            product(t)
     return dz_tm, dh, dc, db
 
 
@@ -136,11 +151,10 @@ def lstm_forward(xproj, h0, c0, w_hh):
     saved = _Activations.take((T, B, G), dt)
     no_xh = np.empty((0, B, H), dtype=dt)
     a = np.empty((B, G), dtype=dt)
-    h = h0
+    product = _recurrent_product(h0, np.swapaxes(seq[0], 0, 1), w_hh, a)
     for t in range(T):
-        blas.matmul(h, w_hh, out=a)
+        product(t)
         _rnn.lstm_cell_forward(a, xproj, t, c0, seq, saved.acts, no_xh)
-        h = seq[0, :, t]
     return seq, (seq, saved)
 
 
@@ -191,8 +205,9 @@ def lstm_layer_forward(x, h0, c0, w_ih, w_hh, b):
     xh[0, :, I:] = h0
     bias = _c(b).reshape(1, 1, G)
     a = np.empty((B, G), dtype=dt)
+    product = blas.stepped_matmul(xh, w_cat, a)
     for t in range(T):
-        blas.matmul(xh[t], w_cat, out=a)
+        product(t)
         _rnn.lstm_cell_forward(a, bias, t, c0, seq, saved.acts, xh)
     return seq, (seq, saved, saved_xh)
 
@@ -230,11 +245,10 @@ def rnn_forward(xproj, h0, w_hh, nonlinearity):
     seq = np.empty((B, T, H), dtype=xproj.dtype)
     a = np.empty((B, H), dtype=xproj.dtype)
     relu = nonlinearity == "relu"
-    h = h0
+    product = _recurrent_product(h0, np.swapaxes(seq, 0, 1), w_hh, a)
     for t in range(T):
-        blas.matmul(h, w_hh, out=a)
+        product(t)
         _rnn.rnn_cell_forward(a, xproj, t, seq, relu)
-        h = seq[:, t]
     return seq, seq
 
 
@@ -265,11 +279,10 @@ def gru_forward(xproj, h0, w_hh, b_hn):
     seq = np.empty((B, T, H), dtype=dt)
     saved, saved_hn = _Activations.take((T, B, G), dt), _Activations.take((T, B, H), dt)
     a = np.empty((B, G), dtype=dt)
-    h = h0
+    product = _recurrent_product(h0, np.swapaxes(seq, 0, 1), w_hh, a)
     for t in range(T):
-        blas.matmul(h, w_hh, out=a)
+        product(t)
         _rnn.gru_cell_forward(a, xproj, b_hn, t, h0, seq, saved.acts, saved_hn.acts)
-        h = seq[:, t]
     return seq, (seq, saved, saved_hn)
 
 
@@ -285,10 +298,11 @@ def gru_vjp(g, saved, xproj, h0, w_hh, b_hn):
     dh = np.zeros((B, H), dtype=dt)
     back = np.empty((B, H), dtype=dt)
     db_hn = np.zeros((H,), dtype=dt)
+    product = blas.stepped_matmul(da_tm, w_t, back)
     for t in range(T - 1, -1, -1):
         _rnn.gru_cell_backward(g, t, dh, saved.acts, saved_hn.acts, seq, h0, dx_all, da_tm,
                                db_hn)
-        blas.matmul(da_tm[t], w_t, out=back)
+        product(t)
         dh += back
     h_prev = np.empty((T, B, H), dtype=dt)
     h_prev[0] = h0
