@@ -15,6 +15,7 @@ error's message then names the xpgrad function.
 """
 from __future__ import annotations
 
+import math
 import operator
 from collections import namedtuple
 
@@ -154,10 +155,25 @@ def _adjugate_h_of_singular(xp, x):
     return _adjugate_h(xp, x)
 
 
+def _regular(xp, ans) -> bool:
+    """Whether no determinant in ``ans`` is 0 (the inverse exists). While ``xg.function``
+    traces a first-order pass, a guard: a replay where one is 0 (or NaN) runs that call
+    eagerly. A traced higher-order pass cannot ask: False (the SVD's way, valid for any)."""
+    if readable(ans):
+        return not bool(xp.any(ans == 0))
+    from ..jit.traced import Traced
+
+    if type(ans) is not Traced:
+        return False
+    magnitude = xp.abs(ans)
+    low = ans._tracer.be.value_range(magnitude, (math.ulp(0.0), math.inf))[0]
+    return low > 0
+
+
 def _det_vjp(xp, g, ans, x):
     if x.shape[-1] == 0:
         return xp.zeros_like(x)
-    if not readable(ans) or bool(xp.any(ans == 0)):    # (xg.function: valid for any matrix)
+    if not _regular(xp, ans):
         return _lift(xp, g) * _adjugate_h_of_singular(xp, x)
     return _lift(xp, g * conj(xp, ans)) * mH(xp, _inv(xp, "det", x))
 
@@ -167,8 +183,8 @@ _det = Primitive("linalg_det", lambda xp, x: xp.linalg.det(x), _det_vjp)
 
 def det(x, /):
     """The determinant of each square matrix; its gradient ``g * adj(x)^H`` is taken through
-    the inverse, or through the SVD where the matrix is singular (and inside ``xg.function``,
-    whose replay cannot branch on the value: there it costs about 5x the eager gradient).
+    the inverse, or through the SVD where the matrix is singular (inside ``xg.function`` the
+    replay checks which, and runs a call whose way differs from the traced one eagerly).
 
     >>> import xpgrad as xg
     >>> round(xg.linalg.det(xg.asarray([[1.0, 2.0], [3.0, 4.0]])).item(), 4)
