@@ -260,9 +260,10 @@ def rnn_vjp(g, seq, xproj, h0, w_hh, nonlinearity):
     da_all = np.empty_like(seq)
     da = np.empty((B, H), dtype=seq.dtype)
     dh = np.zeros((B, H), dtype=seq.dtype)
+    product = blas.stepped_matmul(da[np.newaxis], w_t, dh)     # the one buffer da, each step
     for t in range(T - 1, -1, -1):
         _rnn.rnn_cell_backward(g, t, dh, seq, relu, da, da_all)
-        blas.matmul(da, w_t, out=dh)
+        product(0)
     return da_all, dh, _weight_grad(h0, seq, da_all)
 
 
