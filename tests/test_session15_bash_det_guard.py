@@ -58,3 +58,19 @@ def test_a_value_guard_is_not_widened_by_an_eager_call():
     index_guard = RangeGuard(lambda a: (int(a.min()), int(a.max())), 0, 3)
     index_guard.widen(-1, 3)
     index_guard(np.array([-1, 2]))          # an index guard still learns the eager call's range
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_empty_batch_of_matrices_replays(backend):
+    """Before: the traced call asked value_range of an empty |det| and raised ValueError
+    'zero-size array to reduction operation minimum' (eagerly the gradient is empty)."""
+    traced = xg.function(_det_gradient)
+    for _ in range(3):          # eager, traced, replayed
+        got = traced(xg.asarray(np.zeros((0, 3, 3)), backend=backend))
+        assert got.shape == (0, 3, 3)
+    assert traced.trace_count == 1
+    regular = np.stack([REGULAR, REGULAR + 0.5])
+    for _ in range(3):          # a new signature: the guard of a non-empty one still works
+        got = traced(xg.asarray(regular, backend=backend)).numpy()
+    np.testing.assert_allclose(got, _det_gradient(xg.asarray(regular, backend=backend)).numpy(),
+                               rtol=1e-12)
