@@ -45,9 +45,12 @@ def _rows_key(key):
 
 def add_rows(target, key, values) -> bool:
     """``target[key] += values`` through ``index_add_rows`` when ``key`` picks whole rows of a
-    C-contiguous float32/float64 ``target``; False (nothing done) otherwise."""
+    C-contiguous float32/float64 ``target``; False (nothing done) otherwise, and for arrays
+    that are not NumPy's own (``xg.function``'s stand-ins: the compiled loop cannot be
+    recorded, NumPy's ``np.add.at`` can)."""
     ids = _rows_key(key)
-    if ids is None or target.ndim < 1 or target.dtype not in FLOATS \
+    if ids is None or type(target) is not np.ndarray or type(values) is not np.ndarray \
+            or target.ndim < 1 or target.dtype not in FLOATS \
             or not target.flags.c_contiguous or values.dtype != target.dtype:
         return False
     n = target.shape[0]

@@ -159,7 +159,7 @@ class _Session:
             found = _unrecorded(tracer, real, a._real, accepted)
             # the bounds the caller accepts, not the values seen: a replay runs eagerly only
             # where the caller's check would raise
-            guard = RangeGuard(lambda raw: real(raw, accepted), *accepted)
+            guard = RangeGuard(lambda raw: real(raw, accepted), *accepted, widens=False)
             tracer.steps.append(Step(guard, (Ref(a._slot),), {}, None, "guard"))
             return found
 

@@ -67,10 +67,12 @@ class RandomDraw:
 
 class RangeGuard:
     """Replay: the integer range of an index array must lie inside the one seen (and accepted
-    by xpgrad's bound checks) when traced; else the call runs eagerly (``GuardFailed``)."""
+    by xpgrad's bound checks) when traced; else the call runs eagerly (``GuardFailed``).
+    ``widens=False``: the bounds are all its caller accepts (a ``value_range`` guard), so a
+    call outside them, which ran eagerly, never widens them."""
 
-    def __init__(self, index_range, lo, hi):
-        self.index_range, self.lo, self.hi = index_range, lo, hi
+    def __init__(self, index_range, lo, hi, widens=True):
+        self.index_range, self.lo, self.hi, self.widens = index_range, lo, hi, widens
 
     def __call__(self, a):
         lo, hi = self.index_range(a)
@@ -78,8 +80,11 @@ class RangeGuard:
             raise GuardFailed(self, lo, hi)
 
     def widen(self, lo, hi):
-        """An eager call accepted ``[lo, hi]`` too: bound checks accept an interval."""
-        self.lo, self.hi = min(self.lo, lo), max(self.hi, hi)
+        """An eager call accepted ``[lo, hi]`` too: bound checks accept an interval. Not a
+        value guard's: outside its bounds the caller raises or takes another way (det's
+        gradient, through the SVD where a determinant is 0), on every such call."""
+        if self.widens:
+            self.lo, self.hi = min(self.lo, lo), max(self.hi, hi)
 
 
 class GuardFailed(Exception):

@@ -165,6 +165,8 @@ def _regular(xp, ans) -> bool:
 
     if type(ans) is not Traced:
         return False
+    if 0 in ans.shape:
+        return True             # an empty batch: no determinant (value_range needs one)
     magnitude = xp.abs(ans)
     low = ans._tracer.be.value_range(magnitude, (math.ulp(0.0), math.inf))[0]
     return low > 0
