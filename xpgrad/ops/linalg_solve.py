@@ -157,8 +157,9 @@ def _adjugate_h_of_singular(xp, x):
 
 def _regular(xp, ans) -> bool:
     """Whether no determinant in ``ans`` is 0 (the inverse exists). While ``xg.function``
-    traces a first-order pass, a guard: a replay where one is 0 (or NaN) runs that call
-    eagerly. A traced higher-order pass cannot ask: False (the SVD's way, valid for any)."""
+    traces a first-order pass at regular matrices, a guard: a replay where one is 0 (or NaN)
+    runs that call eagerly. A traced higher-order pass cannot ask: False (the SVD's way, valid
+    for any matrix, as is a trace at a singular one, which needs no guard)."""
     if readable(ans):
         return not bool(xp.any(ans == 0))
     from ..jit.traced import Traced
@@ -167,9 +168,10 @@ def _regular(xp, ans) -> bool:
         return False
     if 0 in ans.shape:
         return True             # an empty batch: no determinant (value_range needs one)
-    magnitude = xp.abs(ans)
-    low = ans._tracer.be.value_range(magnitude, (math.ulp(0.0), math.inf))[0]
-    return low > 0
+    if bool((ans._real == 0).any()):
+        return False            # traced at a singular matrix: the SVD's way holds for any, unguarded
+    ans._tracer.be.value_range(xp.abs(ans), (math.ulp(0.0), math.inf))    # records the guard
+    return True
 
 
 def _det_vjp(xp, g, ans, x):
