@@ -97,12 +97,12 @@ def _torch_cpu(bench):
 
 
 @pytest.mark.skipif(compiler() is None, reason="no host C++ compiler for the emulator")
-def test_measurements_run_on_emulated_kernels(request, tmp_path_factory, tmp_path):
+def test_measurements_run_on_emulated_kernels(tmp_path):
     """Every section's measuring code, on the emulated CUDA kernels standing in for the device
     and PyTorch on the CPU standing in for PyTorch CUDA, with tiny sizes: the rows, ratios and
     headline numbers the device run will produce, and the JSON written after each section."""
     bench = _load()
-    be = emulated_backend(EmuLauncher(build(build_dir(request, tmp_path_factory)), sm_count=1))
+    be = emulated_backend(EmuLauncher(build(build_dir()), sm_count=1))
     be.synchronize = lambda: None
     fake_cupy = types.SimpleNamespace(      # what the benchmark uses of CuPy, on the host
         asarray=np.asarray, ones=np.ones, float32=np.float32,

@@ -1,7 +1,7 @@
 """The CUDA kernels and their Python wrappers, run on the CPU through tests/cuda_emu (no GPU
 needed): each against the generic rule on the same inputs, then a training run end to end.
 
-The emulator runs the real .cu sources (one host thread per CUDA thread, real barriers and warp
+The emulator runs the real .cu sources (one fiber per CUDA thread, real barriers and warp
 shuffles); what it cannot show -- device speed, the memory model, CuPy's argument marshalling
 and NVRTC's code generation -- is left to tests/test_cupy_backend.py on a GPU.
 """
@@ -19,9 +19,9 @@ pytestmark = pytest.mark.skipif(compiler() is None, reason="no host C++ compiler
 
 
 @pytest.fixture(scope="module")
-def L(request, tmp_path_factory):
+def L():
     # sm_count=1 keeps grids small, so the grid-stride loops of 10k-element inputs go round
-    return EmuLauncher(build(build_dir(request, tmp_path_factory)), sm_count=1)
+    return EmuLauncher(build(build_dir()), sm_count=1)
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +37,27 @@ def _misaligned(a):
     out[...] = a
     assert out.flags.c_contiguous and out.ctypes.data % 16 != 0
     return out
+
+
+# -- the emulator itself -------------------------------------------------------------------------
+@pytest.mark.parametrize("grid,block", [(1, 32), (3, 64), (2, 1024)])
+def test_emulated_threads_exchange_through_shuffles_and_shared_memory(L, grid, block):
+    """cuda_emu/selftest.h: thread t of block b holds t + 1 + 4096 b, reads lane t^1's value by
+    a shuffle and thread (block - 1 - t)'s from shared memory after __syncthreads -- every
+    block, every thread, up to 1024 (the emulator runs them as fibers that yield at each
+    barrier)."""
+    out = np.zeros(grid * block, np.float32)
+    L._launch("selftest", "emu_selftest_exchange", grid, block, [out], 0)
+    t, b = np.arange(block), 4096 * np.arange(grid)[:, None]
+    np.testing.assert_array_equal(out.reshape(grid, block), (t ^ 1) + 1 + (block - t) + 2 * b)
+
+
+def test_a_deadlocked_launch_fails_with_the_kernels_name_instead_of_hanging(L):
+    out = np.zeros(32, np.float32)
+    with pytest.raises(RuntimeError, match="emu_selftest_deadlock: every running thread waits"):
+        L._launch("selftest", "emu_selftest_deadlock", 1, 32, [out], 0)
+    L._launch("selftest", "emu_selftest_exchange", 1, 32, [out], 0)      # and it still runs
+    assert out[0] == 2 + 32
 
 
 # -- softmax cross-entropy ------------------------------------------------------------------------

@@ -58,17 +58,14 @@ def _emulated():
     """The CuPy backend's CUDA kernels built for the CPU (tests/cuda_emu), once per session."""
     if not _EMULATED:
         import sys
-        import tempfile
         from pathlib import Path
 
         sys.path.insert(0, str(Path(__file__).parent))
-        from cuda_emu import EmuLauncher, build, compiler, emulated_backend
+        from cuda_emu import EmuLauncher, build, build_dir, compiler, emulated_backend
 
         if compiler() is None:
             pytest.skip("no host C++ compiler for the CUDA emulator")
-        cache = Path(tempfile.gettempdir()) / "xpgrad_cuda_emu"
-        cache.mkdir(exist_ok=True)
-        _EMULATED.append(emulated_backend(EmuLauncher(build(cache), sm_count=1)))
+        _EMULATED.append(emulated_backend(EmuLauncher(build(build_dir()), sm_count=1)))
     return _EMULATED[0]
 
 

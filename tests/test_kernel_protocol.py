@@ -192,16 +192,11 @@ RTOL32 = {"lstm_scan": 2e-4, "lstm_layer": 2e-4, "rnn_scan": 2e-4, "gru_scan": 2
 
 # -- the backends whose kernels are checked ------------------------------------------------------
 def _emulated():
-    from cuda_emu import EmuLauncher, build, compiler, emulated_backend
+    from cuda_emu import EmuLauncher, build, build_dir, compiler, emulated_backend
 
     if compiler() is None:
         pytest.skip("no host C++ compiler for the CUDA emulator")
-    import tempfile
-    from pathlib import Path
-
-    cache = Path(tempfile.gettempdir()) / "xpgrad_cuda_emu"
-    cache.mkdir(exist_ok=True)
-    return emulated_backend(EmuLauncher(build(cache), sm_count=1))
+    return emulated_backend(EmuLauncher(build(build_dir()), sm_count=1))
 
 
 _BACKENDS = {}

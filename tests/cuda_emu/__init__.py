@@ -8,10 +8,12 @@ Used by tests/test_cuda_emulated.py; see emu.h for what is and is not emulated.
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import hashlib
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +22,8 @@ from xpgrad.backends.cupy import _sources as S
 from xpgrad.backends.cupy._launch import Launcher
 
 HERE = Path(__file__).parent
+#: the kernels of selftest.h, which test the emulator itself
+SELFTEST = ("emu_selftest_exchange", "emu_selftest_deadlock")
 CODES = {"float32": "f", "float64": "d", "int32": "i", "int64": "q"}
 CTYPES = {"float32": ctypes.c_float, "float64": ctypes.c_double, "int32": ctypes.c_int32,
           "int64": ctypes.c_int64}
@@ -33,28 +37,43 @@ def wrapper_source() -> str:
     """One C++ file: the emulator, every .cu module, and a registration per instantiation."""
     lines = [f'#include "{HERE / "emu.h"}"']
     lines += [f'#include "{S.path(m)}"' for m in S.MODULES]
+    lines.append(f'#include "{HERE / "selftest.h"}"')
     i = 0
     for names in S.MODULES.values():
         for name in names:
             lines.append(f'static xpg_emu::Register xpg_reg_{i}("{name}", &{name});')
             i += 1
+    for name in SELFTEST:
+        lines.append(f'static xpg_emu::Register xpg_reg_{name}("{name}", &{name});')
     return "\n".join(lines) + "\n"
 
 
-def build_dir(request, tmp_path_factory) -> Path:
-    """pytest's cache directory (builds survive between runs), else a temporary one."""
-    cache = getattr(request.config, "cache", None)
-    return cache.mkdir("cuda_emu") if cache is not None else tmp_path_factory.mktemp("cuda_emu")
+def build_dir() -> Path:
+    """The one directory every test builds in: ``xpgrad_cuda_emu`` in the temp dir, shared by
+    the xdist workers and kept between runs (``build`` names each build by its sources)."""
+    path = Path(tempfile.gettempdir()) / "xpgrad_cuda_emu"
+    path.mkdir(exist_ok=True)
+    return path
 
 
 def build(out_dir: Path) -> Path:
-    """Compile the emulated kernels into ``out_dir`` (reused while the sources are unchanged)."""
+    """Compile the emulated kernels into ``out_dir`` (reused while the sources are unchanged).
+    One process builds at a time (a file lock): the others wait and reuse its build, rather
+    than compile the same library beside it (and delete its files when cleaning up)."""
     text = wrapper_source()
-    deps = [HERE / "emu.h", S.CUDA_DIR / S.HEADER] + [S.path(m) for m in S.MODULES]
+    deps = [HERE / "emu.h", HERE / "selftest.h", S.CUDA_DIR / S.HEADER]
+    deps += [S.path(m) for m in S.MODULES]
     key = hashlib.sha256((text + "".join(p.read_text() for p in deps)).encode()).hexdigest()
     lib = out_dir / f"xpgrad_emu_{key[:16]}.so"
-    if lib.exists():
-        return lib
+    with open(out_dir / "build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not lib.exists():
+            _compile(text, lib)
+    return lib
+
+
+def _compile(text, lib):
+    out_dir = lib.parent
     src = out_dir / f"xpgrad_emu_{os.getpid()}.cpp"
     src.write_text(text)
     tmp = out_dir / f"{lib.name}.{os.getpid()}.tmp"
@@ -67,7 +86,6 @@ def build(out_dir: Path) -> Path:
     for old in out_dir.glob("xpgrad_emu_*"):     # builds of earlier sources, and the .cpp
         if old != lib:
             old.unlink(missing_ok=True)
-    return lib
 
 
 class EmuLauncher(Launcher):

@@ -1,12 +1,21 @@
 // A CPU emulation of the CUDA features xpgrad's kernels use, so the tests can run the real .cu
-// sources on a machine without a GPU. One host thread per CUDA thread; the blocks of a launch
-// run one after another. __syncthreads is a block-wide barrier; a warp shuffle is an exchange
-// through a per-warp buffer between two warp-wide barriers, so all 32 lanes of a warp must reach
-// it together (as __shfl_*_sync with a full mask requires). A thread that returns drops out of
-// its barriers, as exited threads do on the device. Not emulated: the memory model, 16-byte
-// access atomicity, occupancy, timing, and anything not listed here.
+// sources on a machine without a GPU. One fiber (a stack of its own, switched with swapcontext)
+// per CUDA thread, all on the calling host thread; the blocks of a launch run one after another.
+// __syncthreads is a block-wide barrier; a warp shuffle is an exchange through a per-warp buffer
+// between two warp-wide barriers, so all 32 lanes of a warp must reach it together (as
+// __shfl_*_sync with a full mask requires). A thread that waits at a barrier yields to the next
+// thread of its block, round-robin, until every thread still running has arrived; a thread that
+// returns drops out of its barriers, as exited threads do on the device; threads that all wait
+// at barriers that can no longer complete fail the launch (a deadlock on the device). Between
+// barriers the threads run one after another, in thread order: the same code paths and
+// barriers as one OS thread per CUDA thread (the emulator before), without creating 1024 OS
+// threads per block and waking them at every barrier, which took ~80 ms a launch on two busy
+// cores. Not emulated: the memory model and races, 16-byte access atomicity, occupancy,
+// timing, and anything not listed here.
 #pragma once
-#include <barrier>
+#include <sys/mman.h>
+#include <ucontext.h>
+
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -16,7 +25,6 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -27,15 +35,52 @@ struct dim3 {
 
 namespace xpg_emu {
 
+// -- fibers: one per CUDA thread of the running block -----------------------------------------
+struct Fiber {
+    ucontext_t ctx;
+    bool done = false;
+};
+
+inline ucontext_t scheduler;            // the launch loop, which resumes the fibers in turn
+inline Fiber* current = nullptr;
+inline unsigned long progress = 0;       // barrier phases completed + threads returned
+
+inline void yield() { swapcontext(&current->ctx, &scheduler); }
+
+// std::barrier's arrive_and_wait / arrive_and_drop, for fibers: waiting yields
+struct Barrier {
+    unsigned expected, arrived = 0, dropped = 0;
+    unsigned long phase = 0;
+    explicit Barrier(unsigned n) : expected(n) {}
+    void arrive(bool drop) {
+        ++arrived;
+        dropped += drop;
+        if (arrived == expected) {      // the phase completes: drops leave the next phases
+            arrived = 0;
+            expected -= dropped;
+            dropped = 0;
+            ++phase;
+            ++progress;
+        }
+    }
+    void arrive_and_wait() {
+        const unsigned long mine = phase;
+        arrive(false);
+        while (phase == mine) yield();
+    }
+    void arrive_and_drop() { arrive(true); }
+};
+
 struct Block {
-    std::unique_ptr<std::barrier<>> bar;
-    std::vector<std::unique_ptr<std::barrier<>>> warp_bar;
+    std::unique_ptr<Barrier> bar;
+    std::vector<std::unique_ptr<Barrier>> warp_bar;
     std::vector<std::uint64_t> slots;  // one 8-byte exchange slot per thread
     std::vector<unsigned char> smem;
 };
 
-inline thread_local dim3 thread_idx, block_idx;
-inline thread_local Block* block;
+// set by the launch loop before it resumes each fiber
+inline dim3 thread_idx, block_idx;
+inline Block* block;
 inline dim3 block_dim, grid_dim;
 
 inline unsigned char* dynamic_smem_of(Block& b) {
@@ -142,26 +187,59 @@ extern "C" int xpg_launch(const char* name, const char* signature, unsigned grid
         return fail("bad launch shape");
     xpg_emu::grid_dim = dim3{grid, 1, 1};
     xpg_emu::block_dim = dim3{block_threads, 1, 1};
+    // the fibers' stacks: mapped once, 1024 of them, each above a guard page (an overflow faults)
+    constexpr std::size_t kStack = 256 * 1024, kPage = 4096;
+    static unsigned char* stacks = nullptr;
+    if (!stacks) {
+        void* p = mmap(nullptr, 1024 * kStack, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED) return fail("cannot map the emulated threads' stacks");
+        stacks = static_cast<unsigned char*>(p);
+        for (unsigned t = 0; t < 1024; ++t) mprotect(stacks + t * kStack, kPage, PROT_NONE);
+    }
+    static const xpg_emu::Entry* running;
+    static void** running_args;
+    running = &it->second;
+    running_args = args;
+    std::vector<xpg_emu::Fiber> fibers(block_threads);
     for (unsigned b = 0; b < grid; ++b) {
         xpg_emu::Block blk;
-        blk.bar = std::make_unique<std::barrier<>>(block_threads);
+        blk.bar = std::make_unique<xpg_emu::Barrier>(block_threads);
         for (unsigned w = 0; w < block_threads / 32; ++w)
-            blk.warp_bar.push_back(std::make_unique<std::barrier<>>(32));
+            blk.warp_bar.push_back(std::make_unique<xpg_emu::Barrier>(32));
         blk.slots.assign(block_threads, 0);
         blk.smem.assign(smem_bytes + 16 + kGuard, 0xAB);  // garbage, as on the device
-        std::vector<std::thread> threads;
-        threads.reserve(block_threads);
+        xpg_emu::block = &blk;
+        xpg_emu::block_idx = dim3{b, 1, 1};
         for (unsigned t = 0; t < block_threads; ++t) {
-            threads.emplace_back([&, b, t] {
-                xpg_emu::thread_idx = dim3{t, 1, 1};
-                xpg_emu::block_idx = dim3{b, 1, 1};
-                xpg_emu::block = &blk;
-                it->second.call(args);
-                blk.warp_bar[t / 32]->arrive_and_drop();
-                blk.bar->arrive_and_drop();
-            });
+            xpg_emu::Fiber& f = fibers[t];
+            f.done = false;
+            getcontext(&f.ctx);
+            f.ctx.uc_stack.ss_sp = stacks + t * kStack + kPage;
+            f.ctx.uc_stack.ss_size = kStack - kPage;
+            f.ctx.uc_link = &xpg_emu::scheduler;        // a returning thread comes back here
+            makecontext(&f.ctx, +[] {
+                const unsigned tid = xpg_emu::thread_idx.x;
+                running->call(running_args);
+                xpg_emu::block->warp_bar[tid / 32]->arrive_and_drop();
+                xpg_emu::block->bar->arrive_and_drop();
+                xpg_emu::current->done = true;
+                ++xpg_emu::progress;
+            }, 0);
         }
-        for (auto& th : threads) th.join();
+        for (unsigned live = block_threads; live;) {
+            const unsigned long before = xpg_emu::progress;
+            for (unsigned t = 0; t < block_threads; ++t) {
+                if (fibers[t].done) continue;
+                xpg_emu::current = &fibers[t];
+                xpg_emu::thread_idx = dim3{t, 1, 1};
+                swapcontext(&xpg_emu::scheduler, &fibers[t].ctx);
+                live -= fibers[t].done;
+            }
+            if (live && xpg_emu::progress == before)
+                return fail(std::string(name) + ": every running thread waits at a barrier "
+                            "that the others do not reach (a deadlock on the device)");
+        }
         const unsigned char* end = xpg_emu::dynamic_smem_of(blk) + smem_bytes;
         for (unsigned i = 0; i < kGuard; ++i)
             if (end[i] != 0xAB) return fail(std::string(name) + ": wrote past its dynamic "
