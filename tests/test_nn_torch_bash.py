@@ -130,10 +130,11 @@ def test_recurrent_layers_take_an_array_like_initial_state_as_their_input(kind, 
     got, got_state = ours(x, state)
     want, want_state = theirs(torch.tensor(x), (torch.tensor(h), torch.tensor(c))
                               if kind == "LSTM" else torch.tensor(h))
-    np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-12)
+    # an absolute floor too: an entry near 0 was 1.5e-12 off relative to itself once
+    np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-12, atol=1e-14)
     for a, b in zip(got_state if kind == "LSTM" else [got_state],
                     want_state if kind == "LSTM" else [want_state]):
-        np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=1e-12)
+        np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=1e-12, atol=1e-14)
 
 
 @pytest.mark.parametrize("kind", ["RNNCell", "GRUCell", "LSTMCell"])
