@@ -39,9 +39,9 @@ def _import_numba():
         raise BackendUnavailableError(
             f"the 'numba' backend needs Numba, which is not installed here ({e}); "
             f"install it with: {_config.INSTALL_HINT}") from e
-    from numba.core import config
+    from numba.core import codegen, config
 
-    _config.apply_vector_width(config)
+    _config.apply_vector_width(codegen, config)     # Numba's index keys kernels by it too
     from . import _cache_key
 
     try:
@@ -93,10 +93,8 @@ class NumbaBackend(NumpyBackend):
         """
         from ._cache import describe
 
-        from numba.core import config
-
         return {"name": self.name, "device": "cpu", **describe(self._numba),
-                "vector_width": _config.vector_width(config)}
+                "vector_width": _config.vector_width()}
 
     def warmup(self, dtypes=("float32", "float64"), parallel=True, processes=None) -> float:
         """Compile (or load from the disk cache) every kernel for ``dtypes`` -- with

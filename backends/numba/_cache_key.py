@@ -50,10 +50,7 @@ def fingerprint() -> str:
     import llvmlite
     import numba
 
-    from numba.core import config
-
-    total = hashlib.sha256(f"numba {numba.__version__} llvmlite {llvmlite.__version__} "
-                           f"features {config.CPU_FEATURES}".encode())
+    total = hashlib.sha256(f"numba {numba.__version__} llvmlite {llvmlite.__version__}".encode())
     for path in sorted(glob.glob(os.path.join(HERE, "*.py"))):
         total.update(b"\0" + os.path.basename(path).encode() + b"\0")
         try:

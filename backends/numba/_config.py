@@ -57,43 +57,56 @@ def apply_cache_dir() -> str | None:
 VECTOR_ENV = "XPGRAD_NUMBA_VECTOR_WIDTH"
 
 
-def apply_vector_width(config, environ=os.environ) -> int:
+def apply_vector_width(codegen, config, environ=os.environ) -> int:
     """Let LLVM vectorize the kernels 512 bits wide on an AVX-512 machine; the width chosen.
 
     LLVM's tuning for Intel's AVX-512 cores prefers 256-bit vectors ("prefer-256-bit"), so
     Numba's loops run half as wide as the machine can: the LSTM cell's gate pass (sigmoids and
-    tanh over 64x512 entries) took 30 us, 21 us with 512-bit vectors. Numba's CPU features are
-    the process's, so this also applies to other Numba code compiled afterwards, and goes into
-    ``NUMBA_CPU_FEATURES`` (Numba rereads its environment before each compilation, and child
-    processes see the same). Left alone where ``NUMBA_CPU_FEATURES`` was set otherwise
-    (``config``: ``numba.core.config``), where ``XPGRAD_NUMBA_VECTOR_WIDTH=256``, and where
-    the CPU has no AVX-512.
+    tanh over 64x512 entries) took 30 us, 21 us with 512-bit vectors. Numba's JIT target
+    (``codegen``: ``numba.core.codegen``) gets the host's features with ``-prefer-256-bit``
+    when it starts, so other Numba code of the process compiled afterwards is vectorized so
+    too; the environment is not touched (a child process, perhaps on another machine, decides
+    for its own CPU). Left alone where ``NUMBA_CPU_FEATURES`` is set (``config``:
+    ``numba.core.config``), where ``XPGRAD_NUMBA_VECTOR_WIDTH=256``, and where the CPU has no
+    AVX-512.
     """
     choice = environ.get(VECTOR_ENV, "").strip()
     if choice not in ("", "256", "512"):
         raise ValueError(f"{VECTOR_ENV} must be 256 or 512 (or unset), got {choice!r}")
-    if config.CPU_FEATURES is not None:
-        return 512 if config.CPU_FEATURES.endswith(_WIDE) else 256
-    if choice == "256":
+    if config.CPU_FEATURES is not None or choice == "256":
         return 256
     try:
         from llvmlite import binding
 
-        features = binding.get_host_cpu_features()
-    except (ImportError, RuntimeError):
+        if not binding.get_host_cpu_features().get("avx512f"):
+            return 256
+        target = codegen.JITCPUCodegen
+        original = target._customize_tm_features
+    except (ImportError, RuntimeError, AttributeError):
         return 256
-    if not features.get("avx512f"):
-        return 256
-    config.CPU_FEATURES = environ["NUMBA_CPU_FEATURES"] = features.flatten() + _WIDE
+    if not getattr(original, "wide", False):
+        def customize_tm_features(self):
+            features = original(self)
+            return features if config.CPU_FEATURES is not None else features + _WIDE
+
+        customize_tm_features.wide = True
+        target._customize_tm_features = customize_tm_features
     return 512
 
 
 _WIDE = ",-prefer-256-bit"
 
 
-def vector_width(config) -> int:
-    """The vector width ``apply_vector_width`` chose for this process (``xpgrad info``)."""
-    return 512 if (config.CPU_FEATURES or "").endswith(_WIDE) else 256
+def vector_width() -> int:
+    """The vector width Numba's JIT target compiles with in this process (``xpgrad info``):
+    256 where it started before ``apply_vector_width`` (Numba code compiled first)."""
+    try:
+        from numba.core.registry import cpu_target
+
+        features = cpu_target.target_context.codegen()._tm_features
+    except (ImportError, AttributeError):
+        return 256
+    return 512 if features.endswith(_WIDE) else 256
 
 
 def run_by_size(serial, parallel, n, *args):
