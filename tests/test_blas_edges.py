@@ -341,8 +341,8 @@ def test_two_ranks_train_the_same_on_mkl_and_numpy(tmp_path):
             "--no-log", "--progress", "never", "--threads", "2"]   # (128, 64) @ (64, 256): MKL's
     from test_distributed import SINGLE_HOST_MPI
 
-    env = {**SINGLE_HOST_MPI, **os.environ, "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
-           "OMPI_MCA_mpi_yield_when_idle": "1",
+    env = {**SINGLE_HOST_MPI, **os.environ, "OMPI_ALLOW_RUN_AS_ROOT": "1",
+           "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "OMPI_MCA_mpi_yield_when_idle": "1",
            "PYTHONPATH": os.pathsep.join([os.path.dirname(os.path.dirname(xg.__file__)),
                                           os.environ.get("PYTHONPATH", "")])}
     lines = {}

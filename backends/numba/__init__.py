@@ -41,7 +41,8 @@ def _import_numba():
             f"install it with: {_config.INSTALL_HINT}") from e
     from numba.core import codegen, config
 
-    _config.apply_vector_width(codegen, config)     # Numba's index keys kernels by it too
+    # before any kernel compiles (Numba's cache index keys each by the target's features)
+    _config.apply_vector_width(codegen, config)
     from . import _cache_key
 
     try:

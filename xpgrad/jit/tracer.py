@@ -144,7 +144,7 @@ class Tracer:
         # a slot's root names the array owning its memory: a number given while that array
         # lives (a weak reference forgets it when the array is freed, so a later array reusing
         # its id() gets a new number); owners that take no weak reference stay alive instead,
-        # until the program is built. The tape frees what its backward pass no longer needs, as
+        # until the trace ends. The tape frees what its backward pass no longer needs, as
         # eagerly: the tracing call peaks near the eager step's memory
         self.alive: list = []
         self._roots: dict = {}

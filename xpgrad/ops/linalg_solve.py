@@ -169,7 +169,7 @@ def _regular(xp, ans) -> bool:
     if 0 in ans.shape:
         return True             # an empty batch: no determinant (value_range needs one)
     if bool((ans._real == 0).any()):
-        return False            # traced at a singular matrix: the SVD's way holds for any, unguarded
+        return False            # traced at a singular matrix: the SVD's way, no guard needed
     ans._tracer.be.value_range(xp.abs(ans), (math.ulp(0.0), math.inf))    # records the guard
     return True
 
@@ -187,8 +187,9 @@ _det = Primitive("linalg_det", lambda xp, x: xp.linalg.det(x), _det_vjp)
 
 def det(x, /):
     """The determinant of each square matrix; its gradient ``g * adj(x)^H`` is taken through
-    the inverse, or through the SVD where the matrix is singular (inside ``xg.function`` the
-    replay checks which, and runs a call whose way differs from the traced one eagerly).
+    the inverse, or through the SVD where the matrix is singular (inside ``xg.function``, a
+    program traced at regular matrices checks |det| on replay and runs a call meeting a
+    singular one eagerly).
 
     >>> import xpgrad as xg
     >>> round(xg.linalg.det(xg.asarray([[1.0, 2.0], [3.0, 4.0]])).item(), 4)
