@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -134,11 +135,18 @@ class EmuLauncher(Launcher):
             ptrs.append(ctypes.cast(ctypes.pointer(v), ctypes.c_void_p))
         argv = (ctypes.c_void_p * len(ptrs))(*ptrs)
         err = ctypes.create_string_buffer(512)
-        rc = self.lib.xpg_launch(name.encode(), sig.encode(), ctypes.c_uint(grid),
-                                 ctypes.c_uint(block), ctypes.c_ulonglong(smem), argv, err, 512)
+        with _ONE_LAUNCH:
+            rc = self.lib.xpg_launch(name.encode(), sig.encode(), ctypes.c_uint(grid),
+                                     ctypes.c_uint(block), ctypes.c_ulonglong(smem), argv, err,
+                                     512)
         if rc:
             raise RuntimeError(err.value.decode())
         self.launches.append((name, grid, block, smem))
+
+
+#: the emulator's launch state (its fibers, the block running) is the library's, one per process,
+#: and ctypes lets go of the GIL during the call: one launch at a time
+_ONE_LAUNCH = threading.Lock()
 
 
 def emulated_backend(launcher):
