@@ -322,9 +322,7 @@ def stepped_matmul(stack, b, out):
     def generic(t):
         matmul(stack[t], b, out=out)
 
-    lib = _STATE.get("mkl", _UNDECIDED)
-    if lib is _UNDECIDED:
-        lib = _mkl()
+    lib = _mkl()
     if lib is None or type(stack) is not np.ndarray or type(b) is not np.ndarray \
             or type(out) is not np.ndarray or stack.ndim != 3 or b.ndim != 2 \
             or len(stack) == 0 or stack.shape[2] != b.shape[0] or small(stack[0], b) \

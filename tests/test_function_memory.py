@@ -26,17 +26,23 @@ def _mlp_step(layers=8, width=64, batch=2048, classes=10):
     return step, x, y
 
 
-def _peak(run, x, y):
-    """Peak of the memory NumPy allocates during one call (tracemalloc sees NumPy's data)."""
-    for _ in range(2):
-        run(x, y)
+def _call_peak(call):
+    """Peak of the memory allocated during ``call()``."""
     tracemalloc.start()
     try:
         base = tracemalloc.get_traced_memory()[0]
-        run(x, y)
+        call()
         return tracemalloc.get_traced_memory()[1] - base
     finally:
         tracemalloc.stop()
+
+
+def _peak(run, x, y):
+    """Peak of the memory NumPy allocates during one call after two (tracemalloc sees NumPy's
+    data)."""
+    for _ in range(2):
+        run(x, y)
+    return _call_peak(lambda: run(x, y))
 
 
 @pytest.mark.parametrize("batch", [2048, 16])
@@ -57,16 +63,6 @@ def test_the_replay_lets_each_value_go_after_its_last_use():
         np.testing.assert_allclose(compiled(x, y).numpy(), eager_step(x, y).numpy(), rtol=1e-5)
     source = compiled.programs()[0].source
     assert source.count("del ") >= 5, source
-
-
-def _call_peak(call):
-    tracemalloc.start()
-    try:
-        base = tracemalloc.get_traced_memory()[0]
-        call()
-        return tracemalloc.get_traced_memory()[1] - base
-    finally:
-        tracemalloc.stop()
 
 
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
