@@ -446,6 +446,23 @@ def test_numba_kernels_decline_what_they_cannot_compute(call, prim_name, params,
                 np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_numba_kernel_constants_keep_the_sign_of_zero(dtype):
+    """The numba kernels remember their constants converted per dtype: ``min_val=-0.0`` after
+    relu6's ``0.0`` (equal as keys) still clips to -0.0, as NumPy's clip does; the same calls
+    again give the same bits."""
+    if "numba" not in BACKENDS:
+        pytest.skip("needs the numba backend")
+    data = np.array([-1.0, -0.0, 0.0, 2.0, 7.0], dtype)
+    for _ in range(2):
+        for low in (0.0, -0.0):
+            got = xg.nn.hardtanh(xg.asarray(data, backend="numba"), min_val=low,
+                                 max_val=6.0).numpy()
+            want = np.clip(data, low, 6.0)
+            np.testing.assert_array_equal(got, want)
+            np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+
+
 def test_numba_kernel_constants_are_the_generic_rules():
     """The numba kernels hold copies of the generic rules' constants (a compiled kernel keeps
     its constants, and its cache follows only the backend's files): they must stay equal."""

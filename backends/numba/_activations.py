@@ -96,14 +96,30 @@ def _activation(name, *, save_output, numpy_forward=None, param=None, constants=
 
 
 def _typed(values, dt):
-    """``(tuple(values in dtype dt),)``; None if ``values`` is None or a finite one overflows."""
+    """``(tuple(values in dtype dt),)``; None if ``values`` is None or a finite one overflows.
+    Remembered per (values, dtype): converting under ``np.errstate`` costs more than a small
+    array's loop."""
     if values is None:
         return None
-    with np.errstate(over="ignore"):
-        typed = tuple(dt.type(v) for v in values)
-    if any(np.isinf(t) and np.isfinite(v) for t, v in zip(typed, values)):
-        return None
-    return (typed,)
+    if not values:
+        return _NO_VALUES
+    key = (dt, values)
+    if 0.0 in values:           # 0.0 == -0.0: the signs are part of the key
+        key = (dt, values, tuple(math.copysign(1.0, v) for v in values))
+    typed = _TYPED.get(key, _UNSEEN)
+    if typed is _UNSEEN:
+        with np.errstate(over="ignore"):
+            typed = tuple(dt.type(v) for v in values)
+        typed = None if any(np.isinf(t) and np.isfinite(v) for t, v in zip(typed, values)) \
+            else (typed,)
+        if len(_TYPED) < 256:   # NaN keys never match: the table stays bounded
+            _TYPED[key] = typed
+    return typed
+
+
+_NO_VALUES = ((),)
+_UNSEEN = object()
+_TYPED: dict = {}
 
 
 def _elu_constants(alpha, scale, input_scale):
