@@ -98,6 +98,10 @@ def _train_parser(sub):
                    help="where event files and plots go (default: runs/<timestamp>, with -2, -3, "
                         "... when a run started in the same second has it)")
     p.add_argument("--no-log", action="store_true", help="write no event files or plots")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the logs another run left in --logdir (its history.json, "
+                        "event files and curves.png; nothing else there), removed as training "
+                        "starts, instead of refusing the directory")
     p.add_argument("--curves", action="store_true",
                    help="also draw curves.png (loss and accuracy per epoch) under --logdir; "
                         "needs matplotlib, the viz extra (`xpgrad plot RUN_DIR` draws it later)")
@@ -175,6 +179,7 @@ def _config(args):
         config.logdir = args.logdir or _default_logdir(args)
     config.progress = _progress(args.progress)
     config.curves = args.curves
+    config.overwrite = args.overwrite
     return config
 
 
@@ -243,6 +248,9 @@ def cmd_train(args, parser) -> int:
             fail(f"--{flag.replace('_', '-')} is empty; give a path")
     if args.no_log and args.logdir:
         fail("--no-log and --logdir contradict each other; give one of them")
+    if args.no_log and args.overwrite:
+        fail("--overwrite replaces the logs in --logdir, which --no-log turns off; give one "
+             "of them")
     if args.no_log and args.curves:
         fail("--curves draws curves.png under the log directory, which --no-log turns off; "
              "give one of them")

@@ -28,7 +28,7 @@ IDENTITY = ("model", "hidden", "dataset", "optimizer", "seed")
 FLAGS = {f: "--" + f.replace("_", "-") for f in (
     "backend", "model", "optimizer", "epochs", "batch_size", "learning_rate", "seed", "hidden",
     "dataset", "data_dir", "logdir", "checkpoint", "max_steps", "checkpoint_every", "resume",
-    "threads", "compile", "curves")}
+    "threads", "compile", "curves", "overwrite")}
 
 
 def _name(field_name):
@@ -72,10 +72,11 @@ class TrainConfig:
     threads: int = DEFAULT_THREADS          # BLAS and Numba threads (xpgrad.threads.limit)
     compile: bool = False                   # each step's forward+backward as an xg.function
     curves: bool = False                    # draw curves.png under logdir (needs matplotlib)
+    overwrite: bool = False                 # replace another run's logs found in logdir
 
     def resolved(self) -> "TrainConfig":
         """A copy with defaults filled in and every setting checked (ConfigError naming it)."""
-        for flag in ("compile", "curves"):
+        for flag in ("compile", "curves", "overwrite"):
             if not isinstance(getattr(self, flag), bool):
                 raise ConfigError(f"{_name(flag)} must be True or False, "
                                   f"got {getattr(self, flag)!r}")
@@ -158,7 +159,7 @@ def resume_config(path, overrides=None, *, finish=True) -> TrainConfig:
     # --epochs, not a setting of the run (inherited, it would stop every resumption again)
     known = {f.name for f in fields(TrainConfig)} - {"checkpoint", "resume", "logdir",
                                                      "progress", "threads", "curves",
-                                                     "max_steps"}
+                                                     "max_steps", "overwrite"}
     base = {k: v for k, v in saved.items() if k in known}
     if base.get("hidden") is not None:
         base["hidden"] = tuple(base["hidden"])

@@ -167,11 +167,20 @@ def train(config: TrainConfig, echo=print, *, handle_signals=False) -> TrainResu
     ``history.json`` under ``config.logdir`` when it is set (and ``curves.png`` with
     ``config.curves``), and the checkpoint (resuming from it if it exists). BLAS and Numba use
     ``config.threads`` threads while it trains. Everything is checked first (``prepare``); a
-    ``logdir`` holding another run's logs is a ConfigError, unless this run resumes that one.
+    ``logdir`` holding another run's logs is a ConfigError, unless this run resumes that one or
+    ``config.overwrite`` is set (those logs are then removed as training starts).
     With ``handle_signals`` (main thread), SIGINT/SIGTERM stop the run after the current step,
     with everything saved, and ``result.interrupted`` names the signal.
     """
     return prepare(config, echo).fit(echo, handle_signals)
+
+
+def _remove(paths) -> None:
+    for path in paths:
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            pass
 
 
 def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
@@ -197,6 +206,10 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
             f"({start_epoch} epoch{'' if start_epoch == 1 else 's'}{where})")
 
     held = _Held(dp)
+    if cfg.logdir and plan.stale_logs:      # overwrite: checked in prepare, removed only now
+        held(_remove, plan.stale_logs)
+        say(f"replaced the logs of another run in {cfg.logdir} ({len(plan.stale_logs)} "
+            f"file{'s' if len(plan.stale_logs) != 1 else ''})")
     writer = held(RunWriter, cfg.logdir) or RunWriter(None)
     held(writer.text, "config", "\n".join(f"    {k}: {v}" for k, v in asdict(cfg).items()))
     held(writer.images, "inputs/train_samples", raw.x_train[:64], ds.image_shape)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from ..data import IDX_DATASETS, load_dataset, normalized
 from ..models import MODELS, OPTIMIZERS
 from . import ConfigError
-from .config import IDENTITY, TrainConfig, _name, resume_config
+from .config import FLAGS, IDENTITY, TrainConfig, _name, resume_config
 from .results import TrainResult, history_run_id, logs_found
 
 
@@ -65,10 +65,12 @@ def check_logdir_free(logdir, run_id, resumed=None) -> None:
     if resumed:
         raise ConfigError(f"{where} holds the logs ({what}) of another run than the one "
                           f"{resumed!r} continues, which this run would extend as its own: "
-                          f"give the --logdir of that checkpoint's run, or a new one")
+                          f"give the --logdir of that checkpoint's run, or a new one (or "
+                          f"{FLAGS['overwrite']} to replace those logs)")
     raise ConfigError(f"{where} already holds a run's logs ({what}), which TensorBoard and "
-                      f"history.json would mix with this run's: give a new --logdir (or remove "
-                      f"those files), or --resume that run's checkpoint to continue it")
+                      f"history.json would mix with this run's: give a new --logdir, "
+                      f"{FLAGS['overwrite']} to replace those files, or --resume that run's "
+                      f"checkpoint to continue it")
 
 
 @dataclass
@@ -83,6 +85,7 @@ class Plan:
     skip: int = 0               # examples of epoch start_epoch + 1 done before this call
     steps_before: int = 0       # optimizer steps done before this call (set as it starts)
     run_id: str | None = None   # one run's id, kept by its resumptions (None: an older one's)
+    stale_logs: tuple = ()      # another run's logs in logdir, removed as training starts
     background_compile: bool = False    # kernels missing from the cache: see ``prepare``
     note: object = None         # gets notes on the run's machinery (stderr in ``xpgrad train``)
 
@@ -131,7 +134,7 @@ def prepare(config: TrainConfig, echo=None, *, background_compile=False) -> Plan
     # leave the others waiting in a collective)
     w = current()
     root = w.rank == 0      # rank 0 alone reads and writes checkpoints
-    cfg, source, meta, be, run_id = run_together(
+    cfg, source, meta, be, run_id, stale = run_together(
         w, lambda: _checked(config, echo, background_compile, root), "the checks of the run")
 
     def load():
@@ -151,6 +154,7 @@ def prepare(config: TrainConfig, echo=None, *, background_compile=False) -> Plan
     plan = run_together(w, lambda: _built(cfg, raw, be, source, meta, background_compile, echo),
                         "the building of the model")
     plan.run_id = run_id
+    plan.stale_logs = stale
     return plan
 
 
@@ -207,8 +211,14 @@ def _checked(config, echo, background_compile, root):
         if isinstance(saved, dict):
             resume_config(source, {k: getattr(cfg, k) for k in IDENTITY}, finish=False)
     run_id = meta.get("run_id") if source else uuid.uuid4().hex
+    stale = ()
     if cfg.logdir and root and os.path.isdir(cfg.logdir):
-        check_logdir_free(cfg.logdir, run_id, resumed=source)
+        try:
+            check_logdir_free(cfg.logdir, run_id, resumed=source)
+        except ConfigError:
+            if not cfg.overwrite:
+                raise
+            stale = replaced_logs(cfg.logdir)
     be = xg.get_backend(cfg.backend)
     _check_products(be)
     cached = getattr(be, "kernels_cached", None)
@@ -217,7 +227,21 @@ def _checked(config, echo, background_compile, root):
         echo(f"the {be.name} backend compiles its kernels on first use, which takes a while "
              f"once per machine; `xpgrad warmup --backend {be.name}` compiles them all ahead of "
              f"time, in parallel")
-    return cfg, source, meta, be, run_id
+    return cfg, source, meta, be, run_id, stale
+
+
+def replaced_logs(logdir) -> tuple:
+    """The paths ``overwrite`` removes from ``logdir`` before a run writes there: another
+    run's ``history.json``, event files and ``curves.png`` (nothing else in it).
+
+    >>> import tempfile
+    >>> replaced_logs(tempfile.mkdtemp())
+    ()
+    """
+    names = logs_found(logdir)
+    if os.path.isfile(os.path.join(logdir, "curves.png")):
+        names.append("curves.png")
+    return tuple(os.path.join(logdir, name) for name in names)
 
 
 def _check_products(be):
