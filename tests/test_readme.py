@@ -171,6 +171,7 @@ TRAIN_FLAGS = {
     "--dataset": ["--dataset", "digits"], "--data-dir": None,      # test_data.py: local files
     "--threads": ["--threads", "2"], "--progress": ["--progress", "always"],
     "--logdir": ["--logdir", "{tmp}/logs"], "--no-log": ["--no-log"],
+    "--overwrite": ["--overwrite", "--logdir", "{tmp}/logs"],     # after --logdir's run there
     "--curves": ["--curves", "--logdir", "{tmp}/curves"],
     "--checkpoint": ["--checkpoint", "{tmp}/c.npz"],
     "--checkpoint-every": ["--checkpoint", "{tmp}/e.npz", "--checkpoint-every", "2"],
