@@ -120,10 +120,11 @@ def scenario_notes():
 def scenario_optimizer_state_checks():
     """broadcast_optimizer_state checks its arguments and the layout on every rank before any
     collective (a list of non-Variables raised on rank 0 alone and left the others waiting in
-    a broadcast forever; different variables were a KeyError on some ranks only)."""
+    a broadcast forever; different variables were a KeyError on some ranks only). The root's
+    learning rate comes with its state (as Horovod's broadcast_optimizer_state)."""
     w = dist.init()
     v = xg.Variable([1.0, 2.0], name="v")
-    opt = xg.optim.Adam(0.1)
+    opt = xg.optim.Adam(0.1 if w.rank == 0 else 0.3)
     if w.rank == 0:                        # only rank 0 has stepped
         with xg.GradientTape() as tape:
             loss = xg.sum(v * v)
@@ -142,6 +143,7 @@ def scenario_optimizer_state_checks():
     state = {k: t.numpy() for k, t in opt.state_dict([v]).items()}
     root = w.comm.bcast(state, root=0)
     assert state["iterations"] == 1 and list(state) == list(root)
+    assert opt.learning_rate == 0.1, opt.learning_rate
     for k in state:
         np.testing.assert_array_equal(state[k], root[k], err_msg=k)
     ok("optimizer state checks")

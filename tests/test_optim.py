@@ -159,7 +159,8 @@ def test_none_gradient_is_skipped():
     opt = optim.Adam(0.1)
     assert opt.apply_gradients([(xg.asarray([1.0]), a), (None, b)]) == 1
     assert b.tolist() == [2.0] and a.tolist() != [1.0]
-    assert list(opt.state_dict([a, b])) == ["iterations", "a/m", "a/v", "a/step"]
+    assert list(opt.state_dict([a, b])) == ["iterations", "learning_rate", "a/m", "a/v",
+                                            "a/step"]
 
 
 def test_minimize_records_its_own_tape():

@@ -341,9 +341,11 @@ def load_checkpoint(path, model, optimizer=None) -> None:
                               f"{type(optimizer).__name__}")
     found = {k: (v.shape, v.dtype.name) for k, v in data.items()}
     expected = _expected(model, optimizer)
-    # a variable the optimizer never updated has no state: its slots may all be absent
+    # a variable the optimizer never updated has no state: its slots may all be absent; a
+    # schedule's optimizer saves no learning rate
     optional = set()
     if optimizer is not None:
+        optional.add("optimizer/learning_rate")
         for name in _named(model):
             slots = [k for k in expected if k.startswith(f"optimizer/{name}/")]
             if not any(k in found for k in slots):

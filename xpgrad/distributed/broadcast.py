@@ -16,6 +16,9 @@ from .engines import engine_for
 from .agreement import check_same
 from .group import world as _world
 
+#: the optimizer state's scalars, broadcast through the host: key -> dtype
+_SCALARS = {"iterations": np.int64, "learning_rate": np.float64}
+
 
 def _variables(variables):
     if isinstance(variables, Variable):
@@ -90,7 +93,7 @@ def broadcast_optimizer_state(optimizer, variables, root=0, *, world=None) -> No
     for key, (shape, dtype) in layout.items():
         name = key.rpartition("/")[0]
         var = by_name.get(name)
-        if key != "iterations" and var is None:
+        if key not in _SCALARS and var is None:
             raise KeyError(f"rank {root}'s optimizer state has {key!r} but this rank has no "
                            f"variable {name!r}")
         if w.rank == root:
@@ -98,8 +101,8 @@ def broadcast_optimizer_state(optimizer, variables, root=0, *, world=None) -> No
         else:
             xp = (var._backend if var is not None else optimizer_backend(variables)).xp
             buf = xp.empty(shape, dtype=np.dtype(dtype))
-        if key == "iterations":
-            host = np.asarray(buf.get() if hasattr(buf, "get") else buf, dtype=np.int64)
+        if key in _SCALARS:
+            host = np.asarray(buf.get() if hasattr(buf, "get") else buf, dtype=_SCALARS[key])
             host = np.ascontiguousarray(host)
             w.bcast_(host, root)
             arrays[key] = host

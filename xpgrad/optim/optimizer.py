@@ -265,42 +265,34 @@ class Optimizer:
     def expected_state(self, variables) -> dict:
         """``{key: (shape, dtype name)}`` of the state this optimizer keeps for ``variables``
         once each has been updated (what a checkpoint of it holds)."""
-        out = {"iterations": ((), "int64")}
-        for name, var in _named(variables).items():
-            for slot in self._slot_names():
-                out[f"{name}/{slot}"] = (var.shape, var.dtype.name)
-            for slot in self._extra_state(var):
-                out[f"{name}/{slot}"] = ((), "int64")
-        return out
+        from .state import expected_state
+
+        return expected_state(self, _named(variables))
 
     def state_dict(self, variables) -> dict:
-        """The optimizer state as ``{key: Tensor}``: ``"iterations"`` and
-        ``"{variable name}/{slot}"`` for every variable in ``variables`` that has state.
+        """The optimizer state as ``{key: Tensor}``: ``"iterations"``, ``"learning_rate"``
+        (when it is a number, not a schedule) and ``"{variable name}/{slot}"`` for every
+        variable in ``variables`` that has state.
         ``variables`` is a Module, a dict ``{name: Variable}`` or a list of uniquely named
         Variables. The tensors are copies, as ``Module.state_dict``'s: later updates do not
         change them, so a snapshot taken for early stopping stays one (PyTorch's
         ``optimizer.state_dict()`` shares its tensors with the optimizer)."""
-        from ..creation import asarray
+        from .state import state_copy
 
-        out = {"iterations": asarray(self.iterations, dtype="int64")}
-        for name, var in _named(variables).items():
-            entry = self._state.get(id(var))
-            if entry is None or entry[0] is not var:
-                continue
-            for slot, value in entry[1].items():
-                out[f"{name}/{slot}"] = (
-                    asarray(value, dtype="int64", backend=var._backend) if isinstance(value, int)
-                    else _wrap(var._backend.xp.asarray(value, copy=True), var._backend))
-        return out
+        return state_copy(self, _named(variables))
 
     def load_state_dict(self, state, variables) -> None:
         """Replace the state by ``state`` (as from ``state_dict``; arrays or Tensors). A
         variable with no entries in ``state`` starts fresh. Everything is checked first --
         each expected key present and no other, slot shapes, step counts -- and a mismatch is a
-        ValueError listing the keys, with nothing changed."""
-        from .state import staged_state
+        ValueError listing the keys, with nothing changed. A saved ``"learning_rate"`` replaces
+        this optimizer's when that is a number too (as PyTorch's and Keras' optimizers restore
+        theirs); a schedule is kept (it follows ``iterations``, which is restored)."""
+        from .state import constant_rate, staged_state
 
-        iterations, staged = staged_state(self, state, variables)
+        iterations, rate, staged = staged_state(self, state, variables)
+        if rate is not None and constant_rate(self) is not None:
+            self.learning_rate = rate
         self.iterations = iterations
         self._state = {}
         for var, slots in staged.values():

@@ -60,8 +60,73 @@ def _staged_slots(optimizer, name, var, state, problems) -> dict:
     return slots
 
 
+#: the key of a constant learning rate in an optimizer's state
+LEARNING_RATE = "learning_rate"
+
+
+def constant_rate(optimizer):
+    """``optimizer``'s learning rate when it is a number (a float), None for a schedule.
+
+    >>> import xpgrad as xg
+    >>> constant_rate(xg.optim.SGD(0.5)), constant_rate(xg.optim.SGD(lambda step: 0.1))
+    (0.5, None)
+    """
+    from .schedules import Constant
+
+    schedule = optimizer._schedule
+    return float(schedule.learning_rate) if isinstance(schedule, Constant) else None
+
+
+def expected_state(optimizer, named) -> dict:
+    """``{key: (shape, dtype name)}`` of what ``optimizer`` keeps for the variables
+    ``named`` (``{name: Variable}``) once each has been updated (``Optimizer.expected_state``)."""
+    out = {"iterations": ((), "int64"), LEARNING_RATE: ((), "float64")}
+    for name, var in named.items():
+        for slot in optimizer._slot_names():
+            out[f"{name}/{slot}"] = (var.shape, var.dtype.name)
+        for slot in optimizer._extra_state(var):
+            out[f"{name}/{slot}"] = ((), "int64")
+    return out
+
+
+def state_copy(optimizer, named) -> dict:
+    """``Optimizer.state_dict``: ``{key: Tensor}``, copies, for the variables ``named``."""
+    from ..creation import asarray
+    from ..tensor import _wrap
+
+    out = {"iterations": asarray(optimizer.iterations, dtype="int64")}
+    rate = constant_rate(optimizer)
+    if rate is not None:
+        out[LEARNING_RATE] = asarray(rate, dtype="float64")
+    for name, var in named.items():
+        entry = optimizer._state.get(id(var))
+        if entry is None or entry[0] is not var:
+            continue
+        for slot, value in entry[1].items():
+            out[f"{name}/{slot}"] = (
+                asarray(value, dtype="int64", backend=var._backend) if isinstance(value, int)
+                else _wrap(var._backend.xp.asarray(value, copy=True), var._backend))
+    return out
+
+
+def _rate(value, problems):
+    """A saved learning rate as a float (finite, >= 0), or None with a line in ``problems``."""
+    import numpy as np
+
+    if hasattr(value, "__cuda_array_interface__"):
+        value = value.get()
+    raw = value.numpy() if hasattr(value, "numpy") else np.asarray(value)
+    if raw.size == 1 and raw.dtype.kind in "iuf":
+        x = float(raw.item())
+        if math.isfinite(x) and x >= 0:
+            return x
+    problems.append(f"{LEARNING_RATE!r} must be a finite number >= 0, got {value!r}")
+    return None
+
+
 def staged_state(optimizer, state, variables) -> tuple:
-    """``(iterations, {name: (variable, {slot: raw array or int})})`` from ``state``, checked
+    """``(iterations, learning rate or None, {name: (variable, {slot: raw array or int})})``
+    from ``state``, checked
     against what ``optimizer`` keeps for ``variables``; a ValueError listing every mismatch
     otherwise (TypeError if ``state`` is not a mapping). A variable with no entries in
     ``state`` is left out (it starts fresh)."""
@@ -70,8 +135,10 @@ def staged_state(optimizer, state, variables) -> tuple:
     if not isinstance(state, Mapping):
         raise TypeError(f"state must be a dict {{key: array}} as from state_dict(), got "
                         f"{type(state).__name__}")
-    problems, staged, expected = [], {}, {"iterations"}
-    iterations = None
+    problems, staged, expected = [], {}, {"iterations", LEARNING_RATE}
+    iterations = rate = None
+    if LEARNING_RATE in state:          # optional: not saved for a schedule, nor before 0.1
+        rate = _rate(state[LEARNING_RATE], problems)
     if "iterations" not in state:
         problems.append("missing 'iterations' (the number of updates applied)")
     else:
@@ -85,4 +152,4 @@ def staged_state(optimizer, state, variables) -> tuple:
     if problems:
         raise ValueError(f"load_state_dict: the state does not fit {type(optimizer).__name__} "
                          f"and the variables:\n  " + "\n  ".join(problems))
-    return iterations, staged
+    return iterations, rate, staged

@@ -270,7 +270,9 @@ def _built(cfg, raw, be, source, meta, background_compile, echo) -> Plan:
     plan = Plan(cfg, raw, ds, model, opt, be, background_compile=background_compile,
                 note=echo)
     if source:
+        rate = opt.get_config()["learning_rate"]
         load_checkpoint(source, model, opt)
+        opt.learning_rate = rate        # the run's (resolved from the flags), not the file's
         if isinstance(meta.get("epochs_done"), int):
             plan.start_epoch = meta["epochs_done"]
             plan.skip = min(int(meta.get("examples_in_epoch") or 0), len(ds.x_train))
