@@ -175,3 +175,19 @@ def test_made_initializers_say_what_they_are():
     assert repr(init.variance_scaling(2, "fan_out", "uniform")).startswith(
         "<function variance_scaling(2.0, 'fan_out', 'uniform')")
     assert init.xavier_uniform is init.glorot_uniform and init.kaiming_normal is init.he_normal
+
+
+def test_readme_lists_every_initializer_and_its_example_runs():
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parents[1] / "README.md").read_text()
+    start = text.index("**Weight initialization.**")
+    section = text[start:text.index("\n```\n", text.index("```python", start)) + 5]
+    public = [n for n in init.__all__ if callable(getattr(init, n)) and n not in ("get", "as_rng")]
+    missing = [n for n in [*init.INITIALIZERS, *public] if not re.search(rf"\b{n}\b", section)]
+    assert missing == [], missing
+    (code,) = re.findall(r"```python\n(.*?)```", section, re.S)
+    scope = {}
+    exec(code, scope)                                   # noqa: S102 (the README's own example)
+    assert scope["layer"].w.shape == (256, 128) and scope["w"].shape == (3, 3, 16, 32)
