@@ -26,11 +26,12 @@ class Embedding(Module):
     PyTorch's, or as ``init`` draws it (a name of ``xg.nn.init.INITIALIZERS`` or a callable
     ``(rng, shape, dtype)`` such as ``xg.nn.init.normal(0.0, 0.02)``; for the fan-based ones the
     shape is (fan_in, fan_out) = (num_embeddings, embedding_dim), Keras' reading; PyTorch's
-    ``_calculate_fan_in_and_fan_out`` of the same tensor swaps them); its ``padding_idx`` row (if given; negative counts from the end) starts at zero
-    and gets no gradient. ``ids`` are integers in ``[0, num_embeddings)`` (IndexError
-    otherwise, TypeError for other dtypes). The gradient is a sparse scatter-add of the rows
-    read (``xg.nn.embedding``). ``load_torch_state_dict`` / ``torch_state_dict`` convert a
-    ``torch.nn.Embedding``'s ``{"weight": ...}``.
+    ``_calculate_fan_in_and_fan_out`` of the same tensor swaps them); its ``padding_idx`` row
+    (if given; negative counts from the end) starts at zero and gets no gradient. ``ids`` are
+    integers in ``[0, num_embeddings)`` (IndexError otherwise, TypeError for other dtypes). The
+    gradient is a sparse scatter-add of the rows read (``xg.nn.embedding``).
+    ``load_torch_state_dict`` / ``torch_state_dict`` convert a ``torch.nn.Embedding``'s
+    ``{"weight": ...}``.
 
     >>> import xpgrad as xg
     >>> emb = xg.nn.Embedding(5, 2, padding_idx=0, rng=0)
