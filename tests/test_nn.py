@@ -60,8 +60,8 @@ def test_init_statistics():
     assert abs(h.mean()) < 0.01 * h.std()
     custom = nn.Linear(2, 2, init=lambda rng, shape, dtype: xg.ones(shape, dtype=dtype))
     assert custom.w.tolist() == [[1.0, 1.0], [1.0, 1.0]]
-    with pytest.raises(ValueError, match="unknown init 'orthogonal'"):
-        nn.Linear(2, 2, init="orthogonal")
+    with pytest.raises(ValueError, match="unknown init 'orthogonl'"):
+        nn.Linear(2, 2, init="orthogonl")
 
 
 def test_same_seed_same_weights_and_rng_is_consumed():

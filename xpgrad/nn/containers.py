@@ -129,8 +129,10 @@ class MLP(Module):
     """Multi-layer perceptron with layer sizes ``sizes = [in, hidden..., out]``.
 
     ``activation`` (a name such as "relu", "tanh", "sigmoid", or a callable) follows every hidden
-    layer; ``output_activation`` (default None: logits) follows the last. ``init`` defaults to
-    "he" for relu-like activations, else "glorot". Variables: ``"{name}/linear{i}/w"`` and ``/b``.
+    layer; ``output_activation`` (default None: logits) follows the last. ``init`` (every
+    layer's, as ``Linear`` takes it: a name of ``xg.nn.init.INITIALIZERS`` or a callable)
+    defaults to "he" for relu-like activations, else "glorot". Variables:
+    ``"{name}/linear{i}/w"`` and ``/b``.
 
     >>> import xpgrad as xg
     >>> mlp = xg.nn.MLP([784, 256, 10], rng=xg.random.default_rng(0))

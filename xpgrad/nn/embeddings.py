@@ -14,6 +14,7 @@ from ..tensor import Variable
 from . import _checks
 from . import init as _init
 from ._torch import host, load_checked
+from .linear import initial
 from .module import Module
 
 
@@ -22,11 +23,15 @@ class Embedding(Module):
     ``ids.shape + (embedding_dim,)``.
 
     The weight (``f"{name}/weight"``, shape (num_embeddings, embedding_dim)) starts N(0, 1), as
-    PyTorch's; its ``padding_idx`` row (if given; negative counts from the end) starts at zero
-    and gets no gradient. ``ids`` are integers in ``[0, num_embeddings)`` (IndexError
-    otherwise, TypeError for other dtypes). The gradient is a sparse scatter-add of the rows
-    read (``xg.nn.embedding``). ``load_torch_state_dict`` / ``torch_state_dict`` convert a
-    ``torch.nn.Embedding``'s ``{"weight": ...}``.
+    PyTorch's, or as ``init`` draws it (a name of ``xg.nn.init.INITIALIZERS`` or a callable
+    ``(rng, shape, dtype)`` such as ``xg.nn.init.normal(0.0, 0.02)``; for the fan-based ones the
+    shape is (fan_in, fan_out) = (num_embeddings, embedding_dim), Keras' reading; PyTorch's
+    ``_calculate_fan_in_and_fan_out`` of the same tensor swaps them); its ``padding_idx`` row
+    (if given; negative counts from the end) starts at zero and gets no gradient. ``ids`` are
+    integers in ``[0, num_embeddings)`` (IndexError otherwise, TypeError for other dtypes). The
+    gradient is a sparse scatter-add of the rows read (``xg.nn.embedding``).
+    ``load_torch_state_dict`` / ``torch_state_dict`` convert a ``torch.nn.Embedding``'s
+    ``{"weight": ...}``.
 
     >>> import xpgrad as xg
     >>> emb = xg.nn.Embedding(5, 2, padding_idx=0, rng=0)
@@ -34,7 +39,7 @@ class Embedding(Module):
     [[0.0, 0.0], [0.0, 0.0]]
     """
 
-    def __init__(self, num_embeddings, embedding_dim, *, padding_idx=None, rng=None,
+    def __init__(self, num_embeddings, embedding_dim, *, padding_idx=None, rng=None, init=None,
                  dtype=_dt.float32, backend=None, name="embedding"):
         super().__init__(name)
         who = type(self).__name__
@@ -42,8 +47,14 @@ class Embedding(Module):
         self.embedding_dim = _checks.size("embedding_dim", embedding_dim, who)
         self.padding_idx = _padding_index(padding_idx, self.num_embeddings, who)
         dtype = _checks.floating_dtype(dtype, who)
+        init_fn = None if init is None else _init.get(init)
         gen = _init.as_rng(rng, backend)
-        w = gen.normal(0.0, 1.0, size=(self.num_embeddings, self.embedding_dim), dtype=dtype)
+        shape = (self.num_embeddings, self.embedding_dim)
+        if init_fn is None:
+            w = gen.normal(0.0, 1.0, size=shape, dtype=dtype)
+        else:
+            w = initial(init_fn(gen, shape, dtype), shape, dtype, gen, init, who,
+                        "(num_embeddings, embedding_dim)")
         if backend is not None:
             w = w.to(backend)
         if self.padding_idx is not None:

@@ -19,7 +19,10 @@ from .module import Module
 
 
 class Linear(Module):
-    """Dense layer with Glorot-uniform (``init="glorot"``) or He-normal (``init="he"``) weights.
+    """Dense layer with Glorot-uniform weights (``init="glorot"``, the default), or any
+    initializer of ``xg.nn.init``: a name of ``xg.nn.init.INITIALIZERS`` (``"he"``,
+    ``"orthogonal"``, ``"torch_linear_default"``, ...) or a callable ``(rng, shape, dtype)``
+    such as ``xg.nn.init.normal(0.0, 0.02)``, given the shape (in_features, out_features).
 
     ``rng`` is an ``xg.random.Generator`` (or an int seed); the bias starts at zero. Weights are
     created on ``backend`` (default: the generator's backend) with ``dtype`` (default float32).
@@ -36,8 +39,9 @@ class Linear(Module):
         dtype = _checks.floating_dtype(dtype, "Linear")
         init_fn = _init.get(init)
         gen = _init.as_rng(rng, backend)
-        w = _initial(init_fn(gen, (self.in_features, self.out_features), dtype),
-                     (self.in_features, self.out_features), dtype, gen, init)
+        w = initial(init_fn(gen, (self.in_features, self.out_features), dtype),
+                    (self.in_features, self.out_features), dtype, gen, init, "Linear",
+                    "(in_features, out_features)")
         if backend is not None:
             w = w.to(backend)
         self.w = Variable(w, name=f"{self.name}/w")
@@ -79,14 +83,15 @@ class Linear(Module):
                f"bias={self.b is not None}"
 
 
-def _initial(w, shape, dtype, gen, init):
+def initial(w, shape, dtype, gen, init, owner, layout):
     """What an initializer returned, as a Tensor of ``shape`` and ``dtype`` (a custom one may
-    return an array or another float dtype); a wrong shape is a ValueError naming ``init``."""
+    return an array or another float dtype); a wrong shape is a ValueError naming ``init``,
+    ``owner`` (the layer) and ``layout`` (what the axes are)."""
     if not isinstance(w, Tensor):
         w = asarray(w, dtype=dtype, backend=gen.backend)
     if w.shape != shape:
-        raise ValueError(f"Linear: init {init!r} returned shape {w.shape}, expected {shape} "
-                         "(in_features, out_features)")
+        raise ValueError(f"{owner}: init {init!r} returned shape {w.shape}, expected {shape} "
+                         f"{layout}")
     return w if w.dtype == dtype else astype(w, dtype)
 
 

@@ -1,0 +1,81 @@
+"""Weight initializers drawn from an explicit ``xg.random`` Generator: ``xg.nn.init``.
+
+An initializer is a callable ``(rng, shape, dtype=float32) -> Tensor``; ``rng`` is an
+``xg.random.Generator`` (or an int seed, or None for fresh entropy) and picks the backend.
+Layers take one as ``init=``: a callable, or a name of ``INITIALIZERS`` (``get``).
+
+- fans: ``compute_fans(shape)``; a dense kernel is ``(fan_in, fan_out)`` (``Linear.w``), a
+  kernel with more axes ``(*receptive_field, in, out)`` (Keras' and JAX's layout; PyTorch's
+  ``(out, in, *receptive_field)`` transposed);
+- ``variance_scaling(scale, mode, distribution)`` and the schemes on it: ``glorot_uniform``,
+  ``glorot_normal`` (``xavier_*``), ``he_uniform``, ``he_normal`` (``kaiming_*``),
+  ``lecun_uniform``, ``lecun_normal``, ``torch_linear_default`` (PyTorch's Linear weights);
+- ``orthogonal(gain)``, ``uniform(low, high)``, ``normal(mean, stddev)``,
+  ``truncated_normal(mean, stddev, lower, upper)``, ``constant(value)``, ``zeros``, ``ones``.
+
+>>> import xpgrad as xg
+>>> rng = xg.random.default_rng(0)
+>>> glorot_uniform(rng, (4, 3)).shape, orthogonal(gain=2.0)(rng, (4, 3)).shape
+((4, 3), (4, 3))
+>>> xg.nn.Linear(4, 3, init="orthogonal", rng=0).w.shape
+(4, 3)
+"""
+from __future__ import annotations
+
+from ...random import Generator  # noqa: F401 (layers check rng against it)
+from ._common import as_rng, compute_fans
+from .distributions import constant, normal, ones, truncated_normal, uniform, zeros
+from .orthogonal import orthogonal
+from .variance import (DISTRIBUTIONS, MODES, TRUNCATED_STDDEV, glorot_normal, glorot_uniform,
+                       he_normal, he_uniform, kaiming_normal, kaiming_uniform, lecun_normal,
+                       lecun_uniform, torch_linear_default, variance_scaling, xavier_normal,
+                       xavier_uniform)
+
+#: the initializers a layer's ``init=`` takes by name ("glorot"/"xavier" are glorot_uniform,
+#: "he"/"kaiming" he_normal, as before; "orthogonal" is orthogonal(gain=1.0))
+INITIALIZERS = {
+    "glorot": glorot_uniform, "glorot_uniform": glorot_uniform, "glorot_normal": glorot_normal,
+    "xavier": glorot_uniform, "xavier_uniform": glorot_uniform, "xavier_normal": glorot_normal,
+    "he": he_normal, "he_normal": he_normal, "he_uniform": he_uniform,
+    "kaiming": he_normal, "kaiming_normal": he_normal, "kaiming_uniform": he_uniform,
+    "lecun_uniform": lecun_uniform, "lecun_normal": lecun_normal,
+    "torch_linear_default": torch_linear_default, "orthogonal": orthogonal(),
+    "zeros": zeros, "ones": ones,
+}
+# names of factories whose parameters have no default all frameworks agree on
+_FACTORIES = {"uniform": "uniform(low, high)", "normal": "normal(mean, stddev)",
+              "truncated_normal": "truncated_normal(mean, stddev)", "constant": "constant(value)",
+              "variance_scaling": "variance_scaling(scale, mode, distribution)"}
+
+
+def get(init):
+    """An initializer from a name in ``INITIALIZERS`` or a callable ``(rng, shape, dtype)``
+    (returned as it is); anything else is a ValueError (an unknown name) or TypeError, naming
+    ``init``.
+
+    >>> get("xavier") is glorot_uniform
+    True
+    >>> get("normal")
+    Traceback (most recent call last):
+    ...
+    ValueError: init 'normal' takes parameters: pass xg.nn.init.normal(mean, stddev)
+    """
+    if callable(init):
+        return init
+    if not isinstance(init, str):
+        raise TypeError(f"init must be a name in xg.nn.init.INITIALIZERS or a callable "
+                        f"(rng, shape, dtype) -> Tensor, got {type(init).__name__} {init!r}")
+    if init in _FACTORIES:
+        raise ValueError(f"init {init!r} takes parameters: pass xg.nn.init.{_FACTORIES[init]}")
+    try:
+        return INITIALIZERS[init]
+    except KeyError:
+        raise ValueError(f"unknown init {init!r}; expected one of {sorted(INITIALIZERS)} "
+                         "or a callable (rng, shape, dtype) -> Tensor") from None
+
+
+__all__ = ["INITIALIZERS", "get", "as_rng", "compute_fans", "variance_scaling",
+           "glorot_uniform", "glorot_normal", "xavier_uniform", "xavier_normal", "he_uniform",
+           "he_normal", "kaiming_uniform", "kaiming_normal", "lecun_uniform", "lecun_normal",
+           "torch_linear_default", "orthogonal", "uniform", "normal", "truncated_normal",
+           "constant", "zeros", "ones", "MODES", "DISTRIBUTIONS", "TRUNCATED_STDDEV"]

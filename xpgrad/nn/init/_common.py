@@ -1,0 +1,102 @@
+"""What every initializer shares: the generator (``as_rng``), the fans of a shape
+(``compute_fans``) and the checks of their arguments.
+
+>>> compute_fans((3, 3, 16, 32))           # a 3x3 convolution kernel, (kh, kw, in, out)
+(144, 288)
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+from ... import dtypes as _dt
+from ...creation import _shape, zeros
+from ...random import Generator, default_rng
+
+
+def as_rng(rng, backend=None) -> Generator:
+    """A Generator from a Generator (kept), an int seed (NumPy integers too), or None (fresh
+    entropy).
+
+    >>> import xpgrad as xg
+    >>> as_rng(0).normal(size=2).tolist() == xg.random.default_rng(0).normal(size=2).tolist()
+    True
+    """
+    if isinstance(rng, Generator):
+        return rng
+    if rng is None or (isinstance(rng, numbers.Integral) and not isinstance(rng, bool)):
+        return default_rng(None if rng is None else int(rng), backend=backend)
+    raise TypeError(f"rng must be an xg.random.Generator, an int seed or None, "
+                    f"got {type(rng).__name__}")
+
+
+def compute_fans(shape) -> tuple[int, int]:
+    """``(fan_in, fan_out)`` of a weight of ``shape``, in xpgrad's layout: a dense kernel is
+    ``(fan_in, fan_out)`` (``Linear.w``: (in_features, out_features)); a kernel with more axes
+    is ``(*receptive_field, in, out)`` (Keras' and JAX's ``(kh, kw, in, out)``), so both fans
+    are multiplied by the product of the leading axes. This is PyTorch's
+    ``_calculate_fan_in_and_fan_out`` of the transposed weight ``(out, in, *receptive_field)``.
+    A shape with fewer than 2 axes has no fans: ValueError naming ``shape``.
+
+    >>> compute_fans((784, 256))
+    (784, 256)
+    >>> compute_fans((5, 4, 3))
+    (20, 15)
+    """
+    shape = shape_arg(shape)
+    if len(shape) < 2:
+        raise ValueError(f"shape must have at least 2 axes (fan_in, fan_out) to compute fans, "
+                         f"got shape {shape}; for a bias or a vector use zeros, ones, constant, "
+                         "uniform or normal")
+    receptive = math.prod(shape[:-2])
+    return shape[-2] * receptive, shape[-1] * receptive
+
+
+def shape_arg(shape) -> tuple:
+    """``shape`` as a tuple of non-negative ints (an int is a 1-D shape)."""
+    return _shape(shape)
+
+
+def real(name, value, who, *, positive=False) -> float:
+    """``value`` as a finite float (and > 0 with ``positive``); TypeError/ValueError naming
+    ``name`` and ``who`` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{who}: {name} must be a real number, got {type(value).__name__} "
+                        f"{value!r}")
+    value = float(value)
+    if not math.isfinite(value) or (positive and value <= 0):
+        need = "a finite number > 0" if positive else "a finite number"
+        raise ValueError(f"{who}: {name} must be {need}, got {value!r}")
+    return value
+
+
+def choice(name, value, options, who) -> str:
+    """``value`` if it is one of ``options``; ValueError naming ``name`` otherwise."""
+    if not isinstance(value, str) or value not in options:
+        raise ValueError(f"{who}: unknown {name} {value!r}; expected one of {list(options)}")
+    return value
+
+
+def named(fn, name, doc=None):
+    """``fn`` with ``__name__``/``__qualname__`` ``name`` (what ``repr`` and error messages
+    show for a made initializer) and, if given, a docstring."""
+    fn.__name__ = fn.__qualname__ = name
+    if doc is not None:
+        fn.__doc__ = doc
+    return fn
+
+
+def float_dtype(dtype, who):
+    """``dtype`` as an xpgrad floating dtype; TypeError naming ``dtype`` otherwise."""
+    dt = _dt.as_dtype(dtype)
+    if not dt.is_floating:
+        raise TypeError(f"{who}: dtype must be a floating dtype, got {dt}")
+    return dt
+
+
+def empty_or_none(rng, shape, dtype):
+    """A zero-element tensor of ``shape`` where ``shape`` has a 0 (nothing to draw: PyTorch's
+    initializers leave such a tensor as it is), else None."""
+    if math.prod(shape) == 0:
+        return zeros(shape, dtype=dtype, backend=rng.backend)
+    return None
