@@ -223,3 +223,11 @@ def test_cosine_restarts_restart_where_keras_logarithm_rounds_down():
     assert_rates(ours, expected)
     assert ours(1331) == 1.0 and ours(1330) < 1e-4
     assert keras_cosine_restarts(1.0, 11, 3.0, 1.0, 0.0, 1331) < 1e-12
+
+
+def test_cosine_restarts_restart_at_a_fractional_t_mul_s_whole_bound():
+    """first_decay_steps=30, t_mul=1.1: the second restart is at 30 + 33 = 63, which float64
+    computes as 63.00000000000004 (Keras' logarithm gets it right there)."""
+    s = S.CosineDecayRestarts(1.0, 30, t_mul=1.1, m_mul=0.5)
+    assert s(63) == 0.25 and s(62) < 0.25 * 1e-2 and s(30) == 0.5
+    assert s(63) == keras_cosine_restarts(1.0, 30, 1.1, 0.5, 0.0, 63)

@@ -58,8 +58,9 @@ class CosineDecayRestarts(Schedule):
     ``first_decay_steps``, then a warm restart; the ``i``-th period (from 0) lasts
     ``first_decay_steps * t_mul ** i`` steps and starts from ``m_mul ** i`` times the top:
     ``lr = initial_learning_rate * ((1 - alpha) * m_mul ** i * (1 + cos(pi * t)) / 2 +
-    alpha)``, ``t`` the fraction of the period done. The periods are found by summing their
-    lengths, which is Keras' closed form (a logarithm) without its rounding at the restarts.
+    alpha)``, ``t`` the fraction of the period done. The period is Keras' closed form (a
+    logarithm), checked against the period's bounds: Keras' can round a restart's step into
+    the period before.
 
     PyTorch's ``CosineAnnealingWarmRestarts(T_0=first_decay_steps, T_mult=t_mul,
     eta_min=alpha * lr)`` is this schedule with ``m_mul=1`` (it takes only integer
@@ -86,10 +87,21 @@ class CosineDecayRestarts(Schedule):
         if self.t_mul == 1.0:
             i = step // first
             return i, (step - i * first) / first
-        i, start, length = 0, 0.0, float(first)
-        while step >= start + length:
-            start, length, i = start + length, length * self.t_mul, i + 1
-        return i, (step - start) / length
+        t = self.t_mul
+
+        def start(j):
+            return first * (t ** j - 1.0) / (t - 1.0)
+
+        def began(j):           # up to the rounding of the bound: 30 + 33 is 63.00000000000004
+            return step >= start(j) * (1.0 - 1e-12)
+        # Keras' closed form, moved to the period whose bounds hold the step (Keras' logarithm
+        # can round a restart's step into the period before)
+        i = max(0, math.floor(math.log1p(step * (t - 1.0) / first) / math.log(t)))
+        while i > 0 and not began(i):
+            i -= 1
+        while began(i + 1):
+            i += 1
+        return i, (step - start(i)) / (first * t ** i)
 
     def __call__(self, step):
         i, t = self._period(step)
