@@ -71,6 +71,8 @@ BAD = [
      "pct_start must be <= 0.5 with three_phase=True"),
     (lambda: S.OneCycle(0.1, 100, anneal_strategy="cosine"), ValueError,
      "anneal_strategy must be one of ('cos', 'linear'), got 'cosine'"),
+    (lambda: S.OneCycle(0.1, 100, anneal_strategy=np.array(["cos", "linear"])), ValueError,
+     "anneal_strategy must be one of ('cos', 'linear'), got array("),
     (lambda: S.OneCycle(0.1, 100, div_factor=0.0), ValueError,
      "div_factor must be a finite number > 0, got 0.0"),
     (lambda: S.OneCycle(0.1, 100, final_div_factor=-1.0), ValueError,

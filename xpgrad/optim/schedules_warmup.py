@@ -31,7 +31,8 @@ class OneCycle(Schedule):
     then down to ``max_lr / div_factor / final_div_factor`` at step ``total_steps - 1``, by a
     half cosine (``anneal_strategy="cos"``) or a straight line (``"linear"``). With
     ``three_phase``, the climb is mirrored back down to ``max_lr / div_factor`` over as many
-    steps before the final descent (``pct_start`` at most 0.5 then).
+    steps before the final descent (``pct_start`` at most 0.5 then). ``pct_start`` is in
+    (0, 1): PyTorch takes 0 and 1 too, a run without its climb or without its descent.
 
     ``OneCycle(k)`` is ``OneCycleLR``'s rate after ``k`` calls of ``scheduler.step()``, for
     ``k < total_steps`` (PyTorch's phase boundaries, ``pct_start * total_steps - 1`` and so on,
@@ -51,7 +52,7 @@ class OneCycle(Schedule):
         self.total_steps = positive_int("total_steps", total_steps)
         self.pct_start = hyperparameter("pct_start", pct_start, low=0.0, high=1.0,
                                         low_open=True, high_open=True)
-        if anneal_strategy not in ANNEAL_STRATEGIES:
+        if not isinstance(anneal_strategy, str) or anneal_strategy not in ANNEAL_STRATEGIES:
             raise ValueError(f"anneal_strategy must be one of {ANNEAL_STRATEGIES}, got "
                              f"{anneal_strategy!r}")
         self.anneal_strategy = anneal_strategy
