@@ -15,7 +15,9 @@ from .adam_variants import Adamax, Lion, NAdam, RAdam
 from .adaptive import Adadelta, Adagrad, Adam, AdamW, RMSprop
 from .clip import clip_global_norm, global_norm
 from .optimizer import Optimizer
-from .schedules import Constant, CosineDecay, ExponentialDecay, StepDecay
+from .schedules import (Constant, CosineDecay, CosineDecayRestarts, ExponentialDecay,
+                        InverseTimeDecay, LinearWarmup, OneCycle, PiecewiseConstant,
+                        PolynomialDecay, StepDecay)
 from .sgd import SGD
 
 OPTIMIZERS = {"sgd": SGD, "adagrad": Adagrad, "adadelta": Adadelta, "rmsprop": RMSprop,
@@ -39,4 +41,5 @@ def get(name, **kwargs) -> Optimizer:
 __all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "Adamax",
            "NAdam", "RAdam", "Lion",
            "clip_global_norm", "global_norm", "schedules", "Constant", "ExponentialDecay",
-           "StepDecay", "CosineDecay", "OPTIMIZERS", "get"]
+           "StepDecay", "InverseTimeDecay", "PolynomialDecay", "PiecewiseConstant", "CosineDecay",
+           "CosineDecayRestarts", "OneCycle", "LinearWarmup", "OPTIMIZERS", "get"]

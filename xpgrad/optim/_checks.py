@@ -94,6 +94,18 @@ def positive_int(name: str, value) -> int:
     return int(x)
 
 
+def non_negative_int(name: str, value) -> int:
+    """``value`` as an int >= 0 (a step count that may be zero: a warm-up, a boundary).
+
+    >>> non_negative_int("warmup_steps", 0)
+    0
+    """
+    x = real_number(name, value)
+    if not math.isfinite(x) or x != int(x) or x < 0:
+        raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+    return int(x)
+
+
 def learning_rate_value(value, step: int, schedule) -> float:
     """What a schedule returned at ``step``, checked: a finite number >= 0."""
     try:
