@@ -88,10 +88,7 @@ def positive_int(name: str, value) -> int:
     >>> positive_int("decay_steps", 10.0)
     10
     """
-    x = real_number(name, value)
-    if not math.isfinite(x) or x != int(x) or x < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(x)
+    return _integer(name, value, 1, "a positive integer")
 
 
 def non_negative_int(name: str, value) -> int:
@@ -100,9 +97,13 @@ def non_negative_int(name: str, value) -> int:
     >>> non_negative_int("warmup_steps", 0)
     0
     """
+    return _integer(name, value, 0, "an integer >= 0")
+
+
+def _integer(name, value, low, what) -> int:
     x = real_number(name, value)
-    if not math.isfinite(x) or x != int(x) or x < 0:
-        raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+    if not math.isfinite(x) or x != int(x) or x < low:
+        raise ValueError(f"{name} must be {what}, got {value!r}")
     return int(x)
 
 
