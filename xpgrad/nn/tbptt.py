@@ -120,6 +120,7 @@ def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, stat
     for name, f in (("model", model), ("loss_fn", loss_fn), ("callback", callback)):
         if not (callable(f) or (f is None and name == "callback")):
             raise TypeError(f"tbptt_train: {name} must be callable, got {type(f).__name__}")
+    _refuse_bidirectional(model)
     if not callable(getattr(optimizer, "apply_gradients", None)):
         raise TypeError(f"tbptt_train: optimizer must be an xg.optim optimizer (with "
                         f"apply_gradients), got {type(optimizer).__name__}")
@@ -189,6 +190,27 @@ def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, stat
             # model) may not stay in it, or the model and its programs would never die
             compiled.fn = compiled.__wrapped__ = None
     return result
+
+
+def _refuse_bidirectional(model):
+    """ValueError when ``model`` is, or holds, a recurrent layer with ``bidirectional=True``:
+    its reverse direction would read each window backwards from the window's end, not from
+    the sequence's, and the state it carries out (at the window's start) would start the
+    next window's reverse pass -- numbers, but not a truncation of the whole sequence's
+    gradient. PyTorch does not stop this; a model given as a plain function is not looked
+    into."""
+    from .module import Module
+
+    if not isinstance(model, Module):
+        return
+    for m in (model, *model.submodules()):
+        if getattr(m, "bidirectional", False) is True:
+            raise ValueError(
+                f"tbptt_train: {type(m).__name__} {m.name!r} has bidirectional=True, which "
+                "truncated BPTT cannot train: its reverse direction would read each window "
+                "from the window's end instead of the sequence's, and carry the state at the "
+                "window's start into the next window. Train it on whole sequences (one "
+                "GradientTape over the sequence) or use bidirectional=False")
 
 
 def _variables(model, variables):
