@@ -388,3 +388,56 @@ def test_tbptt_refuses_a_bidirectional_model(model):
         nn.tbptt_train(model, xg.losses.mse, xg.optim.SGD(0.1), x, y, k1=4)
     for v, b in zip(model.variables, before):
         np.testing.assert_array_equal(v.numpy(), b)
+
+
+# -- SequenceClassifier ------------------------------------------------------------------------
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("lengths", [None, [5, 2, 4]], ids=["full", "lengths"])
+def test_sequence_classifier_reads_both_directions_final_states(cell, lengths):
+    """``bidirectional=True``: the head reads ``[h_n[-2] | h_n[-1]]`` of the last layer, as
+    PyTorch's usual ``torch.cat((h_n[-2], h_n[-1]), 1)``, not the last step's outputs (whose
+    reverse half has read only that step)."""
+    model = nn.SequenceClassifier(I, [H, 2], 3, cell=cell, bidirectional=True, rng=0,
+                                  dtype="float64")
+    torch.manual_seed(0)
+    kind = cell.upper()
+    first = getattr(torch.nn, kind)(I, H, batch_first=True, bidirectional=True).double()
+    second = getattr(torch.nn, kind)(2 * H, 2, batch_first=True, bidirectional=True).double()
+    head = torch.nn.Linear(4, 3).double()
+    for ours, theirs in zip([*model.layers, model.head], [first, second, head]):
+        ours.load_torch_state_dict(theirs.state_dict())
+    x = np.random.default_rng(9).standard_normal((B, T, I))
+    xt = torch.tensor(x)
+    if lengths is None:
+        out, _ = first(xt)
+        _, h_n = second(out)
+    else:
+        pack = torch.nn.utils.rnn.pack_padded_sequence
+        out, _ = first(pack(xt, torch.tensor(lengths), batch_first=True, enforce_sorted=False))
+        _, h_n = second(out)
+    h_n = h_n[0] if isinstance(h_n, tuple) else h_n
+    want = head(torch.cat((h_n[-2], h_n[-1]), dim=1)).detach().numpy()
+    got = model(xg.asarray(x), lengths=lengths).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_readme_example_runs():
+    """README's "Recurrent networks" section shows a bidirectional LSTM; it runs and prints
+    the shapes its comment states."""
+    import re
+    import subprocess
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    text = (Path(__file__).parents[1] / "README.md").read_text()
+    start = text.index("## Recurrent networks\n")
+    section = text[start:text.index("\n## ", start + 1)]
+    (code,) = [c for c in re.findall(r"```python\n(.*?)```", section, re.S)
+               if "bidirectional=True" in c]
+    code = textwrap.dedent(code)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stderr[-3000:]
+    stated = re.search(r"# (\(.*\))\n", code).group(1)
+    assert res.stdout.strip() == stated

@@ -8,7 +8,9 @@ last state to logits.
 from __future__ import annotations
 
 from .. import dtypes as _dt
+from .._args import flag
 from ..creation import asarray
+from ..ops.joining import concat
 from ..ops.shape import reshape
 from ..tensor import Tensor
 from . import _checks
@@ -24,15 +26,21 @@ class SequenceClassifier(Module):
     Input (B, T, input_size), or flat (B, T * input_size) rows (e.g. images read row by row).
     ``hidden`` lists one size per layer; ``cell`` is "lstm", "gru" or "rnn". ``lengths`` (one
     int per sequence) reads right-padded sequences each to its own last step.
+    ``bidirectional=True`` makes every layer bidirectional; the head then reads the last
+    layer's two final states side by side, ``[h_n[-2] | h_n[-1]]`` (the forward direction at
+    the last step, the reverse one after reading back to the first), PyTorch's usual
+    ``torch.cat((h_n[-2], h_n[-1]), dim=1)``.
 
     >>> import xpgrad as xg
     >>> model = xg.nn.SequenceClassifier(8, [16], 10, rng=0)
     >>> model(xg.zeros((4, 64))).shape                 # 8 rows of 8 pixels
     (4, 10)
+    >>> xg.nn.SequenceClassifier(8, [16], 10, bidirectional=True, rng=0).head.w.shape
+    (32, 10)
     """
 
-    def __init__(self, input_size, hidden, n_classes, *, cell="lstm", rng=None,
-                 dtype=_dt.float32, backend=None, name="seq_classifier"):
+    def __init__(self, input_size, hidden, n_classes, *, cell="lstm", bidirectional=False,
+                 rng=None, dtype=_dt.float32, backend=None, name="seq_classifier"):
         super().__init__(name)
         kinds = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
         if cell not in kinds:
@@ -43,15 +51,18 @@ class SequenceClassifier(Module):
             raise ValueError(f"{owner}: hidden must list at least one recurrent layer size, "
                              "got []")
         n_classes = _checks.size("n_classes", n_classes, owner)
+        self.bidirectional = flag(bidirectional, "bidirectional", owner)
+        D = 2 if self.bidirectional else 1
         sizes = [_checks.size("input_size", input_size, owner)] + hidden
         gen = _init.as_rng(rng, backend)
         self.input_size = sizes[0]
-        self.layers = [kinds[cell](a, b, rng=gen, dtype=dtype, backend=backend,
+        self.layers = [kinds[cell](a if i == 0 else D * a, b, bidirectional=self.bidirectional,
+                                   rng=gen, dtype=dtype, backend=backend,
                                    name=f"{self.name}/{cell}{i}")
                        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:]))]
         for layer in self.layers:
             layer.name = cell
-        self.head = Linear(sizes[-1], n_classes, rng=gen, dtype=dtype, backend=backend,
+        self.head = Linear(D * sizes[-1], n_classes, rng=gen, dtype=dtype, backend=backend,
                            name=f"{self.name}/head")
 
     def forward(self, x, *, lengths=None):
@@ -65,9 +76,11 @@ class SequenceClassifier(Module):
             x = reshape(x, (x.shape[0], x.shape[1] // self.input_size, self.input_size))
         for layer in self.layers:
             x, final = layer(x, lengths=lengths)
-        if lengths is None:
+        if lengths is None and not self.bidirectional:
             return self.head(x[:, -1, :])
         h_n = final[0] if isinstance(final, tuple) else final
+        if self.bidirectional:
+            return self.head(concat([h_n[-2], h_n[-1]], axis=-1))
         return self.head(h_n[-1])
 
 

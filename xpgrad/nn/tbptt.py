@@ -11,7 +11,8 @@ without a path back to their inputs and is refused.
 
 The model is any callable ``model(x, state) -> (outputs, new_state)`` with the time axis 1 of
 ``x`` and ``outputs`` (batch first) and ``state=None`` meaning "start from zeros";
-``xg.nn.LSTM`` and ``xg.nn.RNN`` are such models.
+``xg.nn.LSTM`` and ``xg.nn.RNN`` are such models (unidirectional ones: a bidirectional layer's
+reverse direction reads the sequence from its end, which a window does not hold).
 
 >>> import xpgrad as xg
 >>> lstm = xg.nn.LSTM(1, 4, rng=0)
@@ -114,7 +115,9 @@ def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, stat
     final state (detached), to carry into the next call on the continuation of the sequences.
     ``compile=True`` runs each window's update as an ``xg.function`` (traced once per window
     shape, replayed after; kept across calls with the same model, loss, optimizer and
-    variables): the same numbers as eager, without per-op dispatch.
+    variables): the same numbers as eager, without per-op dispatch. A model that is or holds a
+    layer with ``bidirectional=True`` is refused (ValueError, before any update): its reverse
+    direction cannot be truncated (PyTorch would run it; the numbers would mean nothing).
     """
     k1, k2 = _check_k(k1, k1 if k2 is None else k2)
     for name, f in (("model", model), ("loss_fn", loss_fn), ("callback", callback)):
