@@ -189,8 +189,9 @@ def test_gradients_match_finite_differences(kind):
     rng = np.random.default_rng(4)
     for v in layer.variables:
         v.assign(rng.standard_normal(v.shape) * 0.6)
-    x = xg.asarray(rng.standard_normal((b, t, 2)))
-    states = [xg.asarray(rng.standard_normal((2 * L, b, 2)) * 0.5)
+    # the input and initial states as Variables too, so that one assign perturbs any of them
+    x = xg.Variable(rng.standard_normal((b, t, 2)))
+    states = [xg.Variable(rng.standard_normal((2 * L, b, 2)) * 0.5)
               for _ in range(2 if kind == "LSTM" else 1)]
     ct_out = xg.asarray(rng.standard_normal((b, t, 4)))
     ct_states = [xg.asarray(rng.standard_normal((2 * L, b, 2))) for _ in states]
@@ -200,24 +201,21 @@ def test_gradients_match_finite_differences(kind):
         return float(ours_loss(kind, layer, x, states, ct_out, ct_states)[0])
 
     with xg.GradientTape() as tape:
-        tape.watch([x, *states])
         value = ours_loss(kind, layer, x, states, ct_out, ct_states)[0]
     grads = tape.gradient(value, inputs)
     eps = 1e-6
-    for tensor, grad in zip(inputs, grads):
-        numeric = np.zeros(tensor.shape)
-        for i in np.ndindex(*tensor.shape):
-            base = tensor.numpy().copy()
-            vals = []
+    for v, grad in zip(inputs, grads):
+        base = v.numpy().copy()
+        numeric = np.zeros(v.shape)
+        for i in np.ndindex(*v.shape):
+            values = []
             for sign in (1, -1):
                 bumped = base.copy()
                 bumped[i] += sign * eps
-                tensor.assign(bumped) if isinstance(tensor, xg.Variable) else \
-                    tensor._data.__setitem__(i, bumped[i])
-                vals.append(loss())
-            tensor.assign(base) if isinstance(tensor, xg.Variable) else \
-                tensor._data.__setitem__(i, base[i])
-            numeric[i] = (vals[0] - vals[1]) / (2 * eps)
+                v.assign(bumped)
+                values.append(loss())
+            numeric[i] = (values[0] - values[1]) / (2 * eps)
+        v.assign(base)
         np.testing.assert_allclose(grad.numpy(), numeric, rtol=1e-6, atol=1e-8)
 
 
@@ -324,6 +322,21 @@ def test_unidirectional_layers_are_unchanged():
                                        for w in ("w_ih", "w_hh", "b")]
     out, (h, c) = lstm(xg.ones((B, T, I)))
     assert (out.shape, h.shape, c.shape) == ((B, T, H), (2, B, H), (2, B, H))
+
+
+def test_dropout_acts_on_the_concatenated_outputs_between_layers_in_training_only():
+    """Dropout between stacked bidirectional layers (PyTorch's placement: on each layer's
+    ``[forward | reverse]`` output but the last's); ``eval()`` turns it off, giving the
+    numbers of the same weights without dropout."""
+    ref, plain = pair("GRU", 2, "numpy")
+    dropped = nn.GRU(I, H, 2, bidirectional=True, dropout=0.5, dtype="float64", rng=1)
+    dropped.load_torch_state_dict(ref.state_dict())
+    x = xg.asarray(np.random.default_rng(10).standard_normal((B, T, I)))
+    want = plain(x)[0].numpy()
+    dropped.eval()
+    np.testing.assert_array_equal(dropped(x)[0].numpy(), want)
+    dropped.train()
+    assert not np.allclose(dropped(x)[0].numpy(), want)
 
 
 # -- errors ------------------------------------------------------------------------------------
