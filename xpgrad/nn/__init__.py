@@ -22,7 +22,8 @@ from .normalization import LayerNorm
 from .linear import Linear, linear
 from .module import Module
 from .recurrent import GRUCell, LSTMCell, RNNCell
-from .recurrent_layers import GRU, LSTM, RNN, SequenceClassifier
+from .recurrent_layers import GRU, LSTM, RNN
+from .sequence_classifier import SequenceClassifier
 from .tbptt import TBPTTResult, detach, tbptt_train
 
 __all__ = _activations.__all__ + [

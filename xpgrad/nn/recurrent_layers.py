@@ -1,18 +1,24 @@
 """Recurrent layers over whole sequences, batch first (``batch_first=True`` is accepted for
 PyTorch's habits; ``False`` is refused with the transpose to make): RNN, LSTM, GRU, stacked
 ``num_layers`` deep from the cells of ``recurrent.py`` (``dropout=`` between them, as
-PyTorch's), and ``SequenceClassifier`` (stacked layers, then a Linear layer on the last state).
-A batch of sequences of different lengths is right-padded to one length and run with
-``lengths=`` (PyTorch's ``pack_padded_sequence``): the outputs past each length are zero and the
-final states are those of each sequence's last step. States are PyTorch's: ``(num_layers, batch,
-H)`` tensors, ``(h, c)`` for the LSTM; ``load_torch_state_dict`` / ``torch_state_dict`` convert
-PyTorch's weights (layouts in ``recurrent.py``'s docstring).
+PyTorch's), each layer one direction or, with ``bidirectional=True``, two (the outputs of a
+forward-time and a reverse-time cell concatenated, 2 * hidden features). A batch of sequences
+of different lengths is right-padded to one length and run with ``lengths=`` (PyTorch's
+``pack_padded_sequence``): the outputs past each length are zero, the final states are those
+of each sequence's last step, and the reverse direction reads each sequence from its own last
+step. States are PyTorch's: ``(num_layers * directions, batch, H)`` tensors, index ``2 * layer
++ direction``, ``(h, c)`` for the LSTM; ``load_torch_state_dict`` / ``torch_state_dict``
+convert PyTorch's weights (layouts in ``recurrent.py``'s docstring).
+``SequenceClassifier`` is in ``sequence_classifier.py``.
 
 >>> import xpgrad as xg
 >>> gru = xg.nn.GRU(3, 5, num_layers=2, rng=0)
 >>> out, h = gru(xg.ones((2, 7, 3)))
 >>> out.shape, h.shape
 ((2, 7, 5), (2, 2, 5))
+>>> out, h = xg.nn.GRU(3, 5, num_layers=2, bidirectional=True, rng=0)(xg.ones((2, 7, 3)))
+>>> out.shape, h.shape
+((2, 7, 10), (4, 2, 5))
 """
 from __future__ import annotations
 
@@ -25,16 +31,32 @@ from .._args import flag
 from ..creation import arange, asarray
 from ..dtypes import isdtype
 from ..ops.casting import astype
-from ..ops.joining import stack
-from ..ops.shape import reshape
+from ..ops.joining import concat, stack
+from ..ops.rearranging import flip
+from ..ops.selection import where
 from ..tensor import Tensor
 from . import _checks
+from . import _recurrent_torch
 from . import init as _init
 from .dropout import Dropout
-from .linear import Linear
 from .module import Module
-from .recurrent import (_SIZES, _TORCH_RECURRENT_KEY, GRUCell, LSTMCell, RNNCell, _as_input,
-                        _check_pair, _check_state)
+from .recurrent import (_SIZES, GRUCell, LSTMCell, RNNCell, _as_input, _check_pair,
+                        _check_state)
+
+
+def _time_reversal(lengths, x):
+    """A function reversing the time axis of (B, T, F) sequences like ``x``: each whole
+    sequence (``lengths`` None), or each sequence's first ``lengths[b]`` steps, the padding
+    after them left in place (so the reverse direction starts at each sequence's last step).
+    Applied twice it is the identity: the reverse direction's outputs come back in time order
+    through it."""
+    if lengths is None:
+        return lambda seq: flip(seq, axis=1)
+    B, T = x.shape[:2]
+    t = arange(T, backend=x.backend)[None, :]
+    n = astype(lengths, t.dtype)[:, None]
+    rows, index = arange(B, backend=x.backend)[:, None], where(t < n, n - 1 - t, t)
+    return lambda seq: seq[rows, index]
 
 
 class _Sequence(Module):
@@ -44,7 +66,7 @@ class _Sequence(Module):
     CELL = None
 
     def __init__(self, input_size, hidden_size, num_layers=1, *, name, batch_first=True,
-                 dropout=0.0, **cell_kwargs):
+                 dropout=0.0, bidirectional=False, **cell_kwargs):
         super().__init__(name)
         who = type(self).__name__
         if flag(batch_first, "batch_first", who) is not True:
@@ -56,21 +78,42 @@ class _Sequence(Module):
         self.num_layers = _checks.size(
             "num_layers", num_layers, who, "{owner}: num_layers must be >= 1 (an integer), "
                                            "got {value!r}")
+        self.bidirectional = flag(bidirectional, "bidirectional", who)
         if "bias" in cell_kwargs:
             cell_kwargs["bias"] = flag(cell_kwargs["bias"], "bias", who)
         gen = _init.as_rng(cell_kwargs.pop("rng", None), cell_kwargs.get("backend"))
-        self.layers = [self.CELL(self.input_size if k == 0 else self.hidden_size,
-                                 self.hidden_size, rng=gen, name=f"{self.name}/cell{k}",
-                                 **cell_kwargs)
+        sizes = [self.input_size] + [self.directions * self.hidden_size] * (self.num_layers - 1)
+        self.layers = [self.CELL(sizes[k], self.hidden_size, rng=gen,
+                                 name=f"{self.name}/cell{k}", **cell_kwargs)
                        for k in range(self.num_layers)]
         for cell in self.layers:
             cell.name = "cell"          # path component; the list index is appended
+        if self.bidirectional:
+            # one attribute per layer, so that the variables' paths read as PyTorch's keys:
+            # "lstm/cell0_reverse/w_ih" holds weight_ih_l0_reverse
+            for k in range(self.num_layers):
+                cell = self.CELL(sizes[k], self.hidden_size, rng=gen,
+                                 name=f"{self.name}/cell{k}_reverse", **cell_kwargs)
+                cell.name = f"cell{k}_reverse"
+                setattr(self, cell.name, cell)
         self.dropout = _checks.probability("dropout", dropout, who)
         if self.dropout and self.num_layers == 1:
             warnings.warn(f"{who}: dropout={self.dropout} acts between stacked layers, so it "
                           "does nothing with num_layers=1 (add an xg.nn.Dropout after the "
                           "layer instead)", UserWarning, stacklevel=3)
         self.between = Dropout(self.dropout, rng=gen, name="dropout") if self.dropout else None
+
+    @property
+    def directions(self) -> int:
+        """2 with ``bidirectional=True``, else 1 (PyTorch's ``num_directions``)."""
+        return 2 if self.bidirectional else 1
+
+    @property
+    def reverse_layers(self) -> list:
+        """The reverse-time cell of each layer (``[]`` unless ``bidirectional``)."""
+        if not self.bidirectional:
+            return []
+        return [getattr(self, f"cell{k}_reverse") for k in range(self.num_layers)]
 
     def _layer_input(self, x, k):
         """The input of layer ``k``: dropped out above the first layer while training."""
@@ -120,115 +163,121 @@ class _Sequence(Module):
         return out * astype(mask, out.dtype)[:, :, None]
 
     def _state_in(self, state, x, what):
-        shape = (self.num_layers, x.shape[0], self.hidden_size)
+        """``state`` (num_layers * directions, B, H) as one (B, H) tensor per layer and
+        direction, PyTorch's order (``2 * layer + direction``); zeros for None."""
+        n = self.num_layers * self.directions
         if state is None:
-            z = self.layers[0]._zeros(x)
-            return [z] * self.num_layers
-        state = _check_state(state, shape, what, self, self.layers[0].w_hh)
-        return [state[k] for k in range(self.num_layers)]
+            return [self.layers[0]._zeros(x)] * n
+        try:
+            state = _check_state(state, (n, x.shape[0], self.hidden_size), what, self,
+                                 self.layers[0].w_hh)
+        except ValueError as e:
+            if not self.bidirectional:
+                raise
+            raise ValueError(f"{e} (bidirectional=True: num_layers * 2 = {n} states, the one "
+                             "of layer k and direction d at 2 * k + d, as PyTorch's)") from None
+        return [state[k] for k in range(n)]
+
+    def _run(self, x, states, lengths, step):
+        """The stack over ``x``: ``states`` one tuple per layer and direction (PyTorch's
+        order), ``step(cell, x, state, lengths) -> (outputs (B, T, H), finals)``. Returns the
+        last layer's outputs (zero past each length) and each kind of final state stacked
+        (num_layers * directions, B, H). The reverse direction runs the same scan (the fused
+        kernels included) on the time-reversed input, and its outputs are reversed back."""
+        reverse = _time_reversal(lengths, x) if self.bidirectional else None
+        finals = []
+        for k, cell in enumerate(self.layers):
+            x = self._layer_input(x, k)
+            out, last = step(cell, x, states[self.directions * k], lengths)
+            finals.append(last)
+            if reverse is not None:
+                back, last = step(self.reverse_layers[k], reverse(x), states[2 * k + 1],
+                                  lengths)
+                finals.append(last)
+                out = concat([out, reverse(back)], axis=-1)
+            x = out
+        return self._padded(x, lengths), tuple(stack(list(f)) for f in zip(*finals))
+
+    def _one_state_step(self, cell, x, h, lengths):
+        out = cell.scan(x, h[0])
+        return out, (self._last(out, lengths),)
 
     def _one_state_forward(self, x, h0, lengths):
-        """(the last layer's outputs, each layer's final h) of layers whose state is one
-        array (RNN, GRU)."""
+        """(the last layer's outputs, h_n) of layers whose state is one array (RNN, GRU)."""
         x = self._input(x)
         lengths = self._lengths(lengths, x)
         hs = self._state_in(h0, x, "h0")
-        finals = []
-        for k, (cell, h) in enumerate(zip(self.layers, hs)):
-            x = cell.scan(self._layer_input(x, k), h)
-            finals.append(self._last(x, lengths))
-        return self._padded(x, lengths), stack(finals)
+        out, (h_n,) = self._run(x, [(h,) for h in hs], lengths, self._one_state_step)
+        return out, h_n
 
     def _input(self, x):
         return _as_input(x, self.layers[0], 3, type(self).__name__)
 
     # -- PyTorch interoperability --------------------------------------------------------------
     def load_torch_state_dict(self, state_dict) -> None:
-        """Copy weights from a ``torch.nn.LSTM`` / ``RNN`` / ``GRU`` state dict (same sizes and
-        ``bias``, one direction); values are tensors or arrays, converted through NumPy.
+        """Copy weights from a ``torch.nn.LSTM`` / ``RNN`` / ``GRU`` state dict (same sizes,
+        ``bias`` and ``bidirectional``: the reverse direction's keys end in ``_reverse``);
+        values are tensors or arrays, converted through NumPy.
 
         Missing keys, recurrent weights this layer does not have (another ``num_layers``,
-        ``bias``, ``proj_size`` or ``bidirectional=True``), shapes that differ and values that
-        are not real numbers raise ValueError before any weight changes; keys of other modules
-        (``"head_w"``) are ignored."""
-        import numpy as np
+        ``bias``, ``proj_size`` or ``bidirectional``), shapes that differ and values that are
+        not real numbers raise ValueError before any weight changes; keys of other modules
+        (``"head_w"``) are ignored.
 
-        from ._torch import prefix_hint, real_values
-
-        who = type(self).__name__
-        expected = {}
-        for k, cell in enumerate(self.layers):
-            G, I, H = cell.w_ih.shape[1], cell.input_size, cell.hidden_size
-            expected[f"weight_ih_l{k}"] = (G, I)
-            expected[f"weight_hh_l{k}"] = (G, H)
-            if cell.b is not None:
-                expected[f"bias_ih_l{k}"] = expected[f"bias_hh_l{k}"] = (G,)
-        missing = [k for k in expected if k not in state_dict]
-        unexpected = [k for k in state_dict
-                      if k not in expected and _TORCH_RECURRENT_KEY.fullmatch(str(k))]
-        if missing or unexpected:
-            raise ValueError(f"{who}.load_torch_state_dict: the state dict does not fit this "
-                             f"{who} ({self.num_layers} layer(s), bias="
-                             f"{self.layers[0].b is not None}, one direction): missing keys "
-                             f"{missing}, unexpected keys {unexpected}"
-                             + prefix_hint(state_dict, missing))
-        values = {key: real_values(state_dict[key], key, who) for key in expected}
-        for key, shape in expected.items():
-            if values[key].shape != shape:
-                raise ValueError(f"{who}.load_torch_state_dict: {key!r} has shape "
-                                 f"{values[key].shape}, this {who} needs {shape} (input_size="
-                                 f"{self.input_size}, hidden_size={self.hidden_size})")
-        for k, cell in enumerate(self.layers):
-            def get(key, transpose=False):
-                # a row-major copy: a view would share torch's memory, and a transposed one
-                # is column-major, which BLAS and the fused optimizer updates run slower on
-                value = values[f"{key}_l{k}"]
-                value = np.array(value.T if transpose else value, order="C")
-                return asarray(value, dtype=cell.w_ih.dtype).to(cell.w_ih.backend)
-            cell.w_ih.assign(get("weight_ih", transpose=True))
-            cell.w_hh.assign(get("weight_hh", transpose=True))
-            if cell.b is not None:
-                cell._set_torch_biases(get("bias_ih"), get("bias_hh"))
+        >>> import xpgrad as xg
+        >>> lstm = xg.nn.LSTM(2, 3, bidirectional=True, rng=0)
+        >>> xg.nn.LSTM(2, 3, bidirectional=True, rng=1).load_torch_state_dict(
+        ...     lstm.torch_state_dict())
+        """
+        _recurrent_torch.load_torch_state_dict(self, state_dict)
 
     def torch_state_dict(self) -> dict:
         """``{name: NumPy array}`` in ``torch.nn.LSTM`` / ``RNN`` / ``GRU`` layout (the bias in
-        ``bias_ih``, zeros in ``bias_hh`` but for the GRU's ``b_hn``); load it with
-        ``module.load_state_dict``."""
-        out = {}
-        for k, cell in enumerate(self.layers):
-            out[f"weight_ih_l{k}"] = cell.w_ih.numpy().T.copy()
-            out[f"weight_hh_l{k}"] = cell.w_hh.numpy().T.copy()
-            if cell.b is not None:
-                out[f"bias_ih_l{k}"], out[f"bias_hh_l{k}"] = cell._torch_biases()
-        return out
+        ``bias_ih``, zeros in ``bias_hh`` but for the GRU's ``b_hn``; the reverse direction's
+        keys end in ``_reverse``); load it with ``module.load_state_dict``.
+
+        >>> import xpgrad as xg
+        >>> list(xg.nn.GRU(2, 3, bias=False, rng=0).torch_state_dict())
+        ['weight_ih_l0', 'weight_hh_l0']
+        """
+        return _recurrent_torch.torch_state_dict(self)
 
     def _extra_repr(self):
         return (f", input_size={self.input_size}, hidden_size={self.hidden_size}, "
                 f"num_layers={self.num_layers}"
+                + (", bidirectional=True" if self.bidirectional else "")
                 + (f", dropout={self.dropout}" if self.dropout else ""))
 
 
 class RNN(_Sequence):
     """Elman RNN over batch-first sequences: ``outputs, h_n = rnn(x, h0=None)``.
 
-    ``x`` is (B, T, input_size); ``h0`` and ``h_n`` are (num_layers, B, H); ``outputs`` (B, T, H)
-    are the last layer's states. ``nonlinearity`` is "tanh" or "relu". ``lengths`` (one int
-    per sequence) runs right-padded sequences of different lengths (see the module docstring).
+    ``x`` is (B, T, input_size); ``h0`` and ``h_n`` are (num_layers * directions, B, H);
+    ``outputs`` (B, T, directions * H) are the last layer's states. ``nonlinearity`` is "tanh"
+    or "relu". ``bidirectional=True`` adds a reverse-time cell to each layer, PyTorch's
+    layout: the outputs are ``[forward | reverse]`` on the feature axis, the next layer reads
+    2 * H features, and state ``2 * k + d`` is layer k's, direction d's (1: reverse).
+    ``lengths`` (one int per sequence) runs right-padded sequences of different lengths (see
+    the module docstring).
 
     >>> import xpgrad as xg
     >>> out, h = xg.nn.RNN(3, 4, num_layers=2, rng=0)(xg.ones((5, 6, 3)))
     >>> out.shape, h.shape
     ((5, 6, 4), (2, 5, 4))
+    >>> out, h = xg.nn.RNN(3, 4, bidirectional=True, rng=0)(xg.ones((5, 6, 3)))
+    >>> out.shape, h.shape
+    ((5, 6, 8), (2, 5, 4))
     """
 
     CELL = RNNCell
 
     def __init__(self, input_size, hidden_size, num_layers=1, *, nonlinearity="tanh",
-                 bias=True, batch_first=True, dropout=0.0, rng=None, dtype=_dt.float32,
-                 backend=None, name="rnn"):
+                 bias=True, batch_first=True, dropout=0.0, bidirectional=False, rng=None,
+                 dtype=_dt.float32, backend=None, name="rnn"):
         super().__init__(input_size, hidden_size, num_layers, name=name,
-                         batch_first=batch_first, dropout=dropout, nonlinearity=nonlinearity,
-                         bias=bias, rng=rng, dtype=dtype, backend=backend)
+                         batch_first=batch_first, dropout=dropout, bidirectional=bidirectional,
+                         nonlinearity=nonlinearity, bias=bias, rng=rng, dtype=dtype,
+                         backend=backend)
         self.nonlinearity = nonlinearity
 
     def forward(self, x, h0=None, *, lengths=None):
@@ -238,48 +287,57 @@ class RNN(_Sequence):
 class LSTM(_Sequence):
     """LSTM over batch-first sequences: ``outputs, (h_n, c_n) = lstm(x, state=None)``.
 
-    ``x`` is (B, T, input_size); the state ``(h, c)`` holds two (num_layers, B, H) tensors
-    (zeros when None); ``outputs`` (B, T, H) are the last layer's ``h_t``. ``lengths`` (one
-    int per sequence) runs right-padded sequences of different lengths: ``h_n``/``c_n`` are
-    taken at each sequence's last step, the outputs past it are zero. See the module docstring
-    for the weight layout and ``LSTMCell`` for the initialization.
+    ``x`` is (B, T, input_size); the state ``(h, c)`` holds two (num_layers * directions, B, H)
+    tensors (zeros when None); ``outputs`` (B, T, directions * H) are the last layer's
+    ``h_t``. ``bidirectional=True`` as PyTorch's (see ``RNN``): ``outputs[..., :H]`` forward,
+    ``outputs[..., H:]`` reverse, ``h_n[2 * k + 1]`` layer k's reverse direction after reading
+    the whole sequence backwards. ``lengths`` (one int per sequence) runs right-padded
+    sequences of different lengths: ``h_n``/``c_n`` are taken at each sequence's last step,
+    the outputs past it are zero. See the module docstring for the weight layout and
+    ``LSTMCell`` for the initialization.
 
     >>> import xpgrad as xg
     >>> out, (h, c) = xg.nn.LSTM(3, 4, num_layers=2, rng=0)(xg.ones((5, 6, 3)))
     >>> out.shape, h.shape
     ((5, 6, 4), (2, 5, 4))
+    >>> lstm = xg.nn.LSTM(3, 4, num_layers=2, bidirectional=True, rng=0)
+    >>> out, (h, c) = lstm(xg.ones((5, 6, 3)))
+    >>> out.shape, h.shape, c.shape
+    ((5, 6, 8), (4, 5, 4), (4, 5, 4))
     """
 
     CELL = LSTMCell
 
     def __init__(self, input_size, hidden_size, num_layers=1, *, bias=True, forget_bias=1.0,
-                 batch_first=True, dropout=0.0, rng=None, dtype=_dt.float32, backend=None,
-                 name="lstm"):
+                 batch_first=True, dropout=0.0, bidirectional=False, rng=None,
+                 dtype=_dt.float32, backend=None, name="lstm"):
         forget_bias = _checks.finite("forget_bias", forget_bias, "LSTM")
         super().__init__(input_size, hidden_size, num_layers, name=name, bias=bias,
-                         batch_first=batch_first, dropout=dropout, forget_bias=forget_bias,
-                         rng=rng, dtype=dtype, backend=backend)
+                         batch_first=batch_first, dropout=dropout, bidirectional=bidirectional,
+                         forget_bias=forget_bias, rng=rng, dtype=dtype, backend=backend)
 
     def forward(self, x, state=None, *, lengths=None):
         x = self._input(x)
         lengths = self._lengths(lengths, x)
-        _check_pair(state, "LSTM", "(num_layers, batch, hidden)")
+        _check_pair(state, "LSTM", "(num_layers * 2, batch, hidden)" if self.bidirectional
+                    else "(num_layers, batch, hidden)")
         hs = self._state_in(None if state is None else state[0], x, "h")
         cs = self._state_in(None if state is None else state[1], x, "c")
-        h_n, c_n = [], []
-        for k, (cell, h, c) in enumerate(zip(self.layers, hs, cs)):
-            states = cell.states(self._layer_input(x, k), h, c)
-            x = states[0]
-            h_n.append(self._last(x, lengths))   # through x: states gets one gradient, h's
-            c_n.append(states[1, :, -1] if lengths is None else self._last(states[1], lengths))
-        return self._padded(x, lengths), (stack(h_n), stack(c_n))
+        return self._run(x, list(zip(hs, cs)), lengths, self._step)
+
+    def _step(self, cell, x, state, lengths):
+        states = cell.states(x, *state)
+        out = states[0]
+        c_n = states[1, :, -1] if lengths is None else self._last(states[1], lengths)
+        return out, (self._last(out, lengths), c_n)   # h_n through out: states gets one gradient
 
 
 class GRU(_Sequence):
     """GRU over batch-first sequences, PyTorch's equations: ``outputs, h_n = gru(x, h0=None)``.
 
-    ``x`` is (B, T, input_size); ``h0`` and ``h_n`` are (num_layers, B, H) (zeros when None);
-    ``outputs`` (B, T, H) are the last layer's states; ``lengths`` as ``LSTM``'s. Each layer
+    ``x`` is (B, T, input_size); ``h0`` and ``h_n`` are (num_layers * directions, B, H) (zeros
+    when None); ``outputs`` (B, T, directions * H) are the last layer's states;
+    ``bidirectional`` as ``RNN``'s, ``lengths`` as ``LSTM``'s. Each layer and direction
     projects its inputs with one matrix product and runs the recurrence as one primitive
     (``gru_scan``).
 
@@ -287,71 +345,22 @@ class GRU(_Sequence):
     >>> out, h = xg.nn.GRU(3, 4, num_layers=2, rng=0)(xg.ones((5, 6, 3)))
     >>> out.shape, h.shape
     ((5, 6, 4), (2, 5, 4))
+    >>> out, h = xg.nn.GRU(3, 4, num_layers=2, bidirectional=True, rng=0)(xg.ones((5, 6, 3)))
+    >>> out.shape, h.shape
+    ((5, 6, 8), (4, 5, 4))
     """
 
     CELL = GRUCell
 
     def __init__(self, input_size, hidden_size, num_layers=1, *, bias=True, batch_first=True,
-                 dropout=0.0, rng=None, dtype=_dt.float32, backend=None, name="gru"):
+                 dropout=0.0, bidirectional=False, rng=None, dtype=_dt.float32, backend=None,
+                 name="gru"):
         super().__init__(input_size, hidden_size, num_layers, name=name, bias=bias,
-                         batch_first=batch_first, dropout=dropout, rng=rng, dtype=dtype,
-                         backend=backend)
+                         batch_first=batch_first, dropout=dropout, bidirectional=bidirectional,
+                         rng=rng, dtype=dtype, backend=backend)
 
     def forward(self, x, h0=None, *, lengths=None):
         return self._one_state_forward(x, h0, lengths)
 
 
-class SequenceClassifier(Module):
-    """Stacked recurrent layers read a sequence; a Linear layer maps the last state to logits.
-
-    Input (B, T, input_size), or flat (B, T * input_size) rows (e.g. images read row by row).
-    ``hidden`` lists one size per layer; ``cell`` is "lstm", "gru" or "rnn". ``lengths`` (one
-    int per sequence) reads right-padded sequences each to its own last step.
-
-    >>> import xpgrad as xg
-    >>> model = xg.nn.SequenceClassifier(8, [16], 10, rng=0)
-    >>> model(xg.zeros((4, 64))).shape                 # 8 rows of 8 pixels
-    (4, 10)
-    """
-
-    def __init__(self, input_size, hidden, n_classes, *, cell="lstm", rng=None,
-                 dtype=_dt.float32, backend=None, name="seq_classifier"):
-        super().__init__(name)
-        kinds = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
-        if cell not in kinds:
-            raise ValueError(f"cell must be one of {sorted(kinds)}, got {cell!r}")
-        owner = "SequenceClassifier"
-        hidden = _checks.sizes("hidden", hidden, owner)
-        if not hidden:
-            raise ValueError(f"{owner}: hidden must list at least one recurrent layer size, "
-                             "got []")
-        n_classes = _checks.size("n_classes", n_classes, owner)
-        sizes = [_checks.size("input_size", input_size, owner)] + hidden
-        gen = _init.as_rng(rng, backend)
-        self.input_size = sizes[0]
-        self.layers = [kinds[cell](a, b, rng=gen, dtype=dtype, backend=backend,
-                                   name=f"{self.name}/{cell}{i}")
-                       for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:]))]
-        for layer in self.layers:
-            layer.name = cell
-        self.head = Linear(sizes[-1], n_classes, rng=gen, dtype=dtype, backend=backend,
-                           name=f"{self.name}/head")
-
-    def forward(self, x, *, lengths=None):
-        if not isinstance(x, Tensor):
-            x = asarray(x, dtype=self.head.w.dtype, backend=self.head.w.backend)
-        if x.ndim == 2:
-            if x.shape[1] % self.input_size:
-                raise ValueError(f"SequenceClassifier: input of shape {x.shape}: its "
-                                 f"{x.shape[1]} features do not split into steps of "
-                                 f"input_size={self.input_size}")
-            x = reshape(x, (x.shape[0], x.shape[1] // self.input_size, self.input_size))
-        for layer in self.layers:
-            x, final = layer(x, lengths=lengths)
-        if lengths is None:
-            return self.head(x[:, -1, :])
-        h_n = final[0] if isinstance(final, tuple) else final
-        return self.head(h_n[-1])
-
-
-__all__ = ["RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU", "SequenceClassifier"]
+__all__ = ["RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU"]

@@ -11,7 +11,8 @@ without a path back to their inputs and is refused.
 
 The model is any callable ``model(x, state) -> (outputs, new_state)`` with the time axis 1 of
 ``x`` and ``outputs`` (batch first) and ``state=None`` meaning "start from zeros";
-``xg.nn.LSTM`` and ``xg.nn.RNN`` are such models.
+``xg.nn.LSTM`` and ``xg.nn.RNN`` are such models (unidirectional ones: a bidirectional layer's
+reverse direction reads the sequence from its end, which a window does not hold).
 
 >>> import xpgrad as xg
 >>> lstm = xg.nn.LSTM(1, 4, rng=0)
@@ -114,12 +115,15 @@ def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, stat
     final state (detached), to carry into the next call on the continuation of the sequences.
     ``compile=True`` runs each window's update as an ``xg.function`` (traced once per window
     shape, replayed after; kept across calls with the same model, loss, optimizer and
-    variables): the same numbers as eager, without per-op dispatch.
+    variables): the same numbers as eager, without per-op dispatch. A model that is or holds a
+    layer with ``bidirectional=True`` is refused (ValueError, before any update): its reverse
+    direction cannot be truncated (PyTorch would run it; the numbers would mean nothing).
     """
     k1, k2 = _check_k(k1, k1 if k2 is None else k2)
     for name, f in (("model", model), ("loss_fn", loss_fn), ("callback", callback)):
         if not (callable(f) or (f is None and name == "callback")):
             raise TypeError(f"tbptt_train: {name} must be callable, got {type(f).__name__}")
+    _refuse_bidirectional(model)
     if not callable(getattr(optimizer, "apply_gradients", None)):
         raise TypeError(f"tbptt_train: optimizer must be an xg.optim optimizer (with "
                         f"apply_gradients), got {type(optimizer).__name__}")
@@ -189,6 +193,27 @@ def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, stat
             # model) may not stay in it, or the model and its programs would never die
             compiled.fn = compiled.__wrapped__ = None
     return result
+
+
+def _refuse_bidirectional(model):
+    """ValueError when ``model`` is, or holds, a recurrent layer with ``bidirectional=True``:
+    its reverse direction would read each window backwards from the window's end, not from
+    the sequence's, and the state it carries out (at the window's start) would start the
+    next window's reverse pass -- numbers, but not a truncation of the whole sequence's
+    gradient. PyTorch does not stop this; a model given as a plain function is not looked
+    into."""
+    from .module import Module
+
+    if not isinstance(model, Module):
+        return
+    for m in (model, *model.submodules()):
+        if getattr(m, "bidirectional", False) is True:
+            raise ValueError(
+                f"tbptt_train: {type(m).__name__} {m.name!r} has bidirectional=True, which "
+                "truncated BPTT cannot train: its reverse direction would read each window "
+                "from the window's end instead of the sequence's, and carry the state at the "
+                "window's start into the next window. Train it on whole sequences (one "
+                "GradientTape over the sequence) or use bidirectional=False")
 
 
 def _variables(model, variables):
