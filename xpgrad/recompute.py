@@ -49,6 +49,7 @@ import contextlib
 import copy
 import functools
 import math
+import threading
 
 from . import pytree
 from .primitive import Primitive, apply, tape_state
@@ -70,6 +71,29 @@ def recompute_grad(fn):
         return _checkpointed_call(fn, args, kwargs)
 
     return checkpointed
+
+
+#: per thread, how many checkpointed blocks are running again for their gradient
+_AGAIN = threading.local()
+
+
+def recomputing() -> bool:
+    """True while a checkpointed block runs again for its gradient: a side effect its forward
+    pass has made already (``BatchNorm1d``'s running statistics) is skipped then.
+
+    >>> recomputing()
+    False
+    """
+    return getattr(_AGAIN, "depth", 0) > 0
+
+
+@contextlib.contextmanager
+def _again():
+    _AGAIN.depth = getattr(_AGAIN, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _AGAIN.depth -= 1
 
 
 #: JAX's name (``jax.remat`` is ``jax.checkpoint``; ``xg.checkpoint`` saves models)
@@ -265,7 +289,8 @@ class _Call:
             self.specs[0][0] == upstream.shape else _unpack(upstream, self.specs)
         sources = [t for t, need in zip(self.operands, needs) if need]
         self._check_unchanged(needs)
-        with _replaying(self.draws), GradientTape(watch_accessed_variables=False) as tape:
+        with _replaying(self.draws), _again(), \
+                GradientTape(watch_accessed_variables=False) as tape:
             for s in sources:
                 tape.watch(s)
             outputs = [t for t in pytree.leaves(self.fn(*self.args, **self.kwargs))

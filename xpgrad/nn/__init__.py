@@ -9,6 +9,7 @@ from ..ops import activations as _activations
 from ..ops.activations import *  # noqa: F401,F403 (every activation of the table)
 from ..ops.elementwise import tanh
 from ..ops.indexing import one_hot
+from ..ops.batch_norm import batch_norm
 from ..ops.nn import embedding, layer_norm
 from ..ops.recurrent import gru_scan, lstm_layer, lstm_scan, rnn_scan
 from . import init
@@ -18,7 +19,7 @@ from .activations_layers import (CELU, ELU, GELU, GLU, SELU, Hardsigmoid, Hardsw
 from .containers import MLP, Sequential, checkpoint_sequential
 from .dropout import Dropout
 from .embeddings import Embedding
-from .normalization import LayerNorm
+from .normalization import BatchNorm1d, LayerNorm
 from .linear import Linear, linear
 from .module import Module
 from .recurrent import GRUCell, LSTMCell, RNNCell
@@ -33,7 +34,8 @@ __all__ = _activations.__all__ + [
     "SiLU", "Mish", "Softsign", "LogSigmoid", "Hardtanh", "ReLU6", "Hardsigmoid", "Hardswish",
     "GLU", "get_activation", "init",
     "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU", "SequenceClassifier", "tbptt_train",
-    "TBPTTResult", "detach", "lstm_scan", "lstm_layer", "rnn_scan", "gru_scan", "one_hot", "Embedding", "embedding", "LayerNorm", "layer_norm"]
+    "TBPTTResult", "detach", "lstm_scan", "lstm_layer", "rnn_scan", "gru_scan", "one_hot", "Embedding", "embedding", "LayerNorm", "layer_norm",
+    "BatchNorm1d", "batch_norm"]
 
 #: PyTorch's names that xpgrad does without, and what to write instead
 _PYTORCH_NAMES = {

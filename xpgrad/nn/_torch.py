@@ -60,7 +60,8 @@ def load_checked(layer, state_dict, expected: dict, known=()) -> list:
         raise ValueError(f"{who}.load_torch_state_dict: unexpected keys {unexpected}: this "
                          f"{who} has no such weights (it reads {sorted(expected)}), so loading "
                          "would drop them")
-    values = [np.ascontiguousarray(real_values(state_dict[k], k, who)) for k in expected]
+    # order="C", not ascontiguousarray: that makes a 0-d value (a counter) 1-d
+    values = [np.asarray(real_values(state_dict[k], k, who), order="C") for k in expected]
     for (key, shape), value in zip(expected.items(), values):
         if value.shape != tuple(shape):
             raise ValueError(f"{who}.load_torch_state_dict: {key!r} has shape {value.shape}, "

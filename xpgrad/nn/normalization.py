@@ -1,5 +1,5 @@
 """LayerNorm: normalize each sample over its last axes, then scale and shift (PyTorch's
-``nn.LayerNorm``).
+``nn.LayerNorm``); BatchNorm1d: normalize each channel over the batch (``nn.BatchNorm1d``).
 
 >>> import xpgrad as xg
 >>> norm = xg.nn.LayerNorm(4)
@@ -11,6 +11,8 @@ from __future__ import annotations
 from .. import dtypes as _dt
 from .._args import flag
 from ..creation import asarray, ones, zeros
+from ..ops.casting import astype
+from ..ops import batch_norm as _bn
 from ..ops.nn import _eps, _normalized_shape, check_normalized_input, layer_norm
 from ..tensor import Tensor, Variable
 from . import _checks
@@ -86,4 +88,112 @@ class LayerNorm(Module):
                 f"elementwise_affine={self.elementwise_affine}")
 
 
-__all__ = ["LayerNorm"]
+class BatchNorm1d(Module):
+    """``BatchNorm1d(num_features)``: PyTorch's ``nn.BatchNorm1d`` on an (N, C) or (N, C, L)
+    input, ``C = num_features``: each channel normalized with the batch's mean and biased
+    variance (over N, and L) in training mode, with the running statistics in eval mode, then
+    scaled by ``weight`` (ones) and shifted by ``bias`` (zeros) when ``affine``.
+
+    Training mode (``train()``) updates ``running_mean`` (zeros) and ``running_var`` (ones),
+    non-trainable Variables (PyTorch's buffers, kept in ``state_dict``): ``running = (1 -
+    momentum) * running + momentum * batch``, the variance unbiased; ``momentum=None`` is the
+    cumulative average, ``momentum = 1 / num_batches_tracked`` (an int64 Variable counting the
+    training calls). ``track_running_stats=False`` keeps no statistics and uses the batch's in
+    both modes. Training needs more than one value per channel (ValueError, as PyTorch).
+
+    The update is one step of the call: an ``xg.function`` replays it on every call, and
+    ``xg.recompute_grad`` does not repeat it when it runs the block again for the gradient
+    (PyTorch's checkpoint updates twice). ``load_torch_state_dict`` / ``torch_state_dict``
+    convert ``torch.nn.BatchNorm1d``'s (``weight``, ``bias``, ``running_mean``,
+    ``running_var``, ``num_batches_tracked``).
+
+    >>> import xpgrad as xg
+    >>> bn = xg.nn.BatchNorm1d(1, momentum=0.5, dtype=xg.float64)
+    >>> [round(v[0], 3) for v in bn(xg.asarray([[1.0], [3.0]], dtype=xg.float64)).tolist()]
+    [-1.0, 1.0]
+    >>> bn.running_mean.tolist(), bn.running_var.tolist(), bn.num_batches_tracked.item()
+    ([1.0], [1.5], 1)
+    """
+
+    def __init__(self, num_features, *, eps=1e-5, momentum=0.1, affine=True,
+                 track_running_stats=True, dtype=_dt.float32, backend=None,
+                 name="batch_norm"):
+        super().__init__(name)
+        who = type(self).__name__
+        self.num_features = _checks.size("num_features", num_features, who)
+        self.eps = _eps(eps, who)
+        self.momentum = None if momentum is None else _bn._momentum(momentum, who)
+        self.affine = flag(affine, "affine", who)
+        self.track_running_stats = flag(track_running_stats, "track_running_stats", who)
+        self._dtype = _checks.floating_dtype(dtype, who)
+        self._backend = backend
+        c, self.weight, self.bias = (self.num_features,), None, None
+        self.running_mean = self.running_var = self.num_batches_tracked = None
+
+        def make(fill, what, trainable=True, dtype=self._dtype, shape=c):
+            return Variable(fill(shape, dtype=dtype, backend=backend),
+                            name=f"{self.name}/{what}", trainable=trainable)
+        if self.affine:
+            self.weight, self.bias = make(ones, "weight"), make(zeros, "bias")
+        if self.track_running_stats:
+            self.running_mean = make(zeros, "running_mean", False)
+            self.running_var = make(ones, "running_var", False)
+            self.num_batches_tracked = make(zeros, "num_batches_tracked", False, _dt.int64, ())
+
+    def forward(self, x):
+        who = type(self).__name__
+        if not isinstance(x, Tensor):
+            x = asarray(x, dtype=self._dtype, backend=self._backend if self.weight is None
+                        else self.weight.backend)
+        if x.ndim not in (2, 3):
+            raise ValueError(f"{who}: expected a 2-D (N, C) or 3-D (N, C, L) input, got shape "
+                             f"{x.shape}")
+        if x.shape[1] != self.num_features:
+            raise ValueError(f"{who}: the input has {x.shape[1]} channels (axis 1, shape "
+                             f"{x.shape}) but num_features = {self.num_features}")
+        if x.dtype != self._dtype:
+            raise TypeError(f"{who} has {self._dtype} weights but got a {x.dtype} input; cast "
+                            "it with xg.astype")
+        training = flag(self.training, "training", who)
+        batch = training or not self.track_running_stats
+        stats = (self.running_mean, self.running_var) if self.track_running_stats else (None,
+                                                                                         None)
+        momentum = self.momentum
+        if training and self.track_running_stats and x.size // x.shape[1] > 1:
+            from ..recompute import recomputing
+
+            if not recomputing():         # the forward pass counted this batch
+                self.num_batches_tracked.assign_add(1)
+            if momentum is None:          # a Tensor: xg.function replays the division
+                momentum = 1.0 / astype(self.num_batches_tracked, x.dtype)
+        return _bn.normalize(x, *stats, self.weight, self.bias, batch,
+                             0.0 if momentum is None else momentum, self.eps, who)
+
+    # -- PyTorch interoperability --------------------------------------------------------------
+    def _buffers(self):
+        return {k: v for k in ("weight", "bias", "running_mean", "running_var",
+                               "num_batches_tracked") if (v := getattr(self, k)) is not None}
+
+    def load_torch_state_dict(self, state_dict) -> None:
+        """Copy ``torch.nn.BatchNorm1d``'s state dict (the keys this layer has; tensors or
+        arrays); a missing key, one this layer lacks (``weight`` for ``affine=False``), another
+        shape or values that are not real numbers raise ValueError, and nothing is changed."""
+        mine = self._buffers()
+        values = load_checked(self, state_dict, {k: v.shape for k, v in mine.items()},
+                              known=("weight", "bias", "running_mean", "running_var",
+                                     "num_batches_tracked"))
+        for variable, value in zip(mine.values(), values):
+            variable.assign(value)
+
+    def torch_state_dict(self) -> dict:
+        """``{"weight", "bias", "running_mean", "running_var", "num_batches_tracked"}`` (those
+        this layer has) as NumPy arrays, torch's keys."""
+        return {k: host(v) for k, v in self._buffers().items()}
+
+    def _extra_repr(self):
+        return (f", num_features={self.num_features}, eps={self.eps}, momentum="
+                f"{self.momentum}, affine={self.affine}, track_running_stats="
+                f"{self.track_running_stats}")
+
+
+__all__ = ["LayerNorm", "BatchNorm1d"]
