@@ -121,7 +121,7 @@ class BatchNorm1d(Module):
         super().__init__(name)
         who = type(self).__name__
         self.num_features = _checks.size("num_features", num_features, who)
-        self.eps = _eps(eps, who)
+        self.eps = _bn._positive(eps, who)
         self.momentum = None if momentum is None else _bn._momentum(momentum, who)
         self.affine = flag(affine, "affine", who)
         self.track_running_stats = flag(track_running_stats, "track_running_stats", who)

@@ -98,13 +98,11 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     >>> mean.tolist(), var.tolist()
     ([1.0], [1.5])
     """
-    from .nn import _eps
-
     who = "batch_norm"
     x = _input(x, who)
     training = _flag(training)
     momentum = _momentum(momentum, who)
-    eps = _eps(eps, who)
+    eps = _positive(eps, who, training)
     channels = x.shape[1]
     stats = [_vector(v, n, x, channels, who, required=not training)
              for n, v in (("running_mean", running_mean), ("running_var", running_var))]
@@ -193,11 +191,21 @@ def _flag(value):
     return flag(value, "training", "batch_norm")
 
 
+def _positive(value, who, positive=True):
+    """``eps``: > 0 to train (a channel of equal values divides by 0 otherwise; PyTorch
+    refuses it too), >= 0 to evaluate."""
+    return _hyperparameter("eps", value, who, low=0.0, low_open=positive)
+
+
 def _momentum(value, who):
+    return _hyperparameter("momentum", value, who, low=0.0, high=1.0)
+
+
+def _hyperparameter(name, value, who, **bounds):
     from ..optim._checks import hyperparameter
 
     try:
-        return hyperparameter("momentum", value, low=0.0, high=1.0)
+        return hyperparameter(name, value, **bounds)
     except (TypeError, ValueError) as e:
         raise type(e)(f"{who}: {e}") from None
 
