@@ -13,7 +13,11 @@ Module's parameters) and tensors a tape outside differentiates (a closure over a
 result), as PyTorch's non-reentrant checkpoint does. Random draws (``xg.random`` generators,
 ``Dropout``) are replayed from the states the first run found, so the recomputation sees the
 same masks; the generators are put back afterwards, so later draws are not disturbed
-(PyTorch's ``preserve_rng_state``). Higher-order gradients differentiate the recomputation
+(PyTorch's ``preserve_rng_state``). A side effect of the forward pass is not repeated:
+while the block runs again, ``recomputing()`` is True and ``BatchNorm1d`` / ``batch_norm``
+skip their running-statistics update, so a checkpointed step moves them once, as an
+uncheckpointed one does (PyTorch's checkpoint, reentrant or not, updates them a second
+time when it recomputes; JAX's ``remat`` has no side effects to repeat). Higher-order gradients differentiate the recomputation
 (a tape that records the backward pass records it). The block's outputs may be a Tensor or
 nested tuples, lists and dicts of them (other values pass through, without gradient).
 
