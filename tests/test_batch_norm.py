@@ -59,7 +59,8 @@ CASES = [dict(), dict(momentum=None), dict(affine=False), dict(track_running_sta
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("shape", [(6, 4), (5, 4, 3)])
-@pytest.mark.parametrize("options", CASES, ids=lambda o: ",".join(map(str, o.items())) or "defaults")
+@pytest.mark.parametrize("options", CASES,
+                         ids=lambda o: ",".join(map(str, o.items())) or "defaults")
 def test_matches_torch_over_training_steps_then_eval(backend, shape, options, rng):
     torch = _torch()
     ref, ours = _pair(torch, shape[1], backend, **options)

@@ -17,9 +17,10 @@ same masks; the generators are put back afterwards, so later draws are not distu
 while the block runs again, ``recomputing()`` is True and ``BatchNorm1d`` / ``batch_norm``
 skip their running-statistics update, so a checkpointed step moves them once, as an
 uncheckpointed one does (PyTorch's checkpoint, reentrant or not, updates them a second
-time when it recomputes; JAX's ``remat`` has no side effects to repeat). Higher-order gradients differentiate the recomputation
-(a tape that records the backward pass records it). The block's outputs may be a Tensor or
-nested tuples, lists and dicts of them (other values pass through, without gradient).
+time when it recomputes; JAX's ``remat`` has no side effects to repeat). Higher-order
+gradients differentiate the recomputation (a tape that records the backward pass records
+it). The block's outputs may be a Tensor or nested tuples, lists and dicts of them (other
+values pass through, without gradient).
 
 The block must compute the same thing when run again: a block that writes into its tensor
 arguments (``x[i] = v``), or a Variable assigned or an input written between the forward pass
