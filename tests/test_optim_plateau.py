@@ -145,6 +145,15 @@ def test_not_an_optimizer_is_a_type_error():
                                                    lr=0.1))
 
 
+def test_a_distributed_optimizer_has_its_wrapped_optimizers_rate_lowered():
+    inner = xg.optim.Adam(0.01)
+    plateau = xg.optim.ReduceLROnPlateau(xg.distributed.DistributedOptimizer(inner),
+                                         patience=0)
+    for metric in (1.0, 1.0):
+        plateau.step(metric)
+    assert inner.learning_rate == pytest.approx(0.001)
+
+
 # -- state -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("mode", ["min", "max"])
 @pytest.mark.parametrize("cut", [0, 3, 7, 11])
