@@ -175,10 +175,11 @@ def test_an_evaluation_between_steps_leaves_training_as_without_it():
 
 
 # -- compiled ----------------------------------------------------------------------------------
-def _setup(backend, compiled, num_updates):
+def _setup(backend, compiled, num_updates, optimizer="adam"):
     rng = np.random.default_rng(5)
     model = xg.nn.MLP([4, 6, 3], rng=0, backend=backend)
-    opt = xg.optim.Adam(0.05)
+    opt = xg.optim.Adam(0.05) if optimizer == "adam" else xg.optim.SGD(0.05)   # SGD: a gemm where
+    # the host allows (docs/function.md), which the averages then read
     ema = xg.optim.ExponentialMovingAverage(model, decay=0.9, num_updates=num_updates)
     variables = model.trainable_variables
 
@@ -201,9 +202,10 @@ def _setup(backend, compiled, num_updates):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("num_updates", [None, 0])
-def test_a_compiled_step_with_update_inside_equals_eager(backend, num_updates):
-    step, evaluate, model, ema, batches = _setup(backend, True, num_updates)
-    e_step, e_evaluate, e_model, e_ema, _ = _setup(backend, False, num_updates)
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_a_compiled_step_with_update_inside_equals_eager(backend, num_updates, optimizer):
+    step, evaluate, model, ema, batches = _setup(backend, True, num_updates, optimizer)
+    e_step, e_evaluate, e_model, e_ema, _ = _setup(backend, False, num_updates, optimizer)
     for x, y in batches:
         np.testing.assert_allclose(step(x, y).numpy(), e_step(x, y).numpy(), rtol=1e-5)
     assert step.trace_count == 1                       # calls 3 to 6 were replays
