@@ -77,7 +77,8 @@ class ExponentialMovingAverage:
     every call, and the count lives in a Variable (``decay`` itself is read when traced).
     ``average(var)`` is the Variable holding ``var``'s average; ``with ema.swapped():`` puts
     the averages into the variables and the trained values back on exit (also when the block
-    raises), for evaluation, as Keras' ``use_ema`` does for ``evaluate``.
+    raises), for evaluation; to keep them for good (what Keras' ``use_ema`` does at the end of
+    ``fit``), ``for v in ema.variables: v.assign(ema.average(v))``.
 
     ``state_dict()`` / ``load_state_dict()`` hold the averages (and ``"num_updates"``);
     ``named_variables()`` are the Variables holding them, which a checkpoint saves beside the
