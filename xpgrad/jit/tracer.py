@@ -345,11 +345,12 @@ HIDDEN_VALUE = (
 
 
 def live_variables(be):
-    """Every Variable in the process whose raw array is on backend ``be``."""
+    """Every Variable in the process whose raw array is on backend ``be``. A Variable whose
+    ``__init__`` raised has no array; a kept exception's traceback can hold it: skipped."""
     from ..tensor import Variable
 
-    return [o for o in gc.get_objects() if issubclass(type(o), Variable) and o._backend is be
-            and type(o._data) is not Traced]
+    return [o for o in gc.get_objects() if issubclass(type(o), Variable)
+            and getattr(o, "_backend", None) is be and type(o._data) is not Traced]
 
 
 def traced_args(tracer, obj, made, seen):

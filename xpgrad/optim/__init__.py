@@ -14,7 +14,9 @@ from . import schedules
 from .adam_variants import Adamax, Lion, NAdam, RAdam
 from .adaptive import Adadelta, Adagrad, Adam, AdamW, RMSprop
 from .clip import clip_global_norm, global_norm
+from .ema import ExponentialMovingAverage
 from .optimizer import Optimizer
+from .plateau import ReduceLROnPlateau
 from .schedules import (Constant, CosineDecay, CosineDecayRestarts, ExponentialDecay,
                         InverseTimeDecay, LinearWarmup, OneCycle, PiecewiseConstant,
                         PolynomialDecay, StepDecay)
@@ -42,4 +44,5 @@ __all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW"
            "NAdam", "RAdam", "Lion",
            "clip_global_norm", "global_norm", "schedules", "Constant", "ExponentialDecay",
            "StepDecay", "InverseTimeDecay", "PolynomialDecay", "PiecewiseConstant", "CosineDecay",
-           "CosineDecayRestarts", "OneCycle", "LinearWarmup", "OPTIMIZERS", "get"]
+           "CosineDecayRestarts", "OneCycle", "LinearWarmup", "ReduceLROnPlateau",
+           "ExponentialMovingAverage", "OPTIMIZERS", "get"]
