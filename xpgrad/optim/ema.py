@@ -123,6 +123,13 @@ class ExponentialMovingAverage:
                                    backend=self._variables[0].backend)
         self._swapped = False
 
+    def __setstate__(self, state):
+        """Unpickled or deep-copied, the copy's variables are new objects: the index from a
+        variable to its average is rebuilt under them (else ``average`` and
+        ``load_state_dict`` of the copy refused its own variables)."""
+        self.__dict__.update(state)
+        self._index = {id(v): i for i, v in enumerate(self._variables)}
+
     @property
     def decay(self) -> float:
         """The decay (in [0, 1]); settable, checked."""

@@ -1,0 +1,39 @@
+"""Session 16's bug bash of the new optimizer features: the schedules, the learning rate in the
+optimizer's state, ReduceLROnPlateau, ExponentialMovingAverage and ``xpgrad train
+--overwrite``, used together as a user would."""
+import copy
+import pickle
+
+import numpy as np
+import pytest
+
+import xpgrad as xg
+
+
+# -- ExponentialMovingAverage copied (deepcopy, pickle) ----------------------------------------
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+def test_a_copied_ema_averages_the_copied_variables(how):
+    """Copied together with its model (``copy.deepcopy({"model": m, "ema": e})``, a pickled
+    training state), the copy's averages belong to the copy's variables; the id-keyed index
+    used to point at the originals, so ``average`` refused the copy's own variables."""
+    model = xg.nn.MLP([2, 3, 1], rng=0)
+    ema = xg.optim.ExponentialMovingAverage(model, decay=0.5, num_updates=0)
+    for v in model.trainable_variables:
+        v.assign(v * 2.0)
+    ema.update()
+    both = {"model": model, "ema": ema}
+    copied = copy.deepcopy(both) if how == "deepcopy" else pickle.loads(pickle.dumps(both))
+    model2, ema2 = copied["model"], copied["ema"]
+    w, w2 = model.layers[0].w, model2.layers[0].w
+    assert ema2.variables[0] is model2.trainable_variables[0]
+    np.testing.assert_array_equal(ema2.average(w2).numpy(), ema.average(w).numpy())
+    with pytest.raises(ValueError, match="not one of the variables"):
+        ema2.average(w)                 # the original is not the copy's
+    w2.assign(w2 * 3.0)
+    ema2.update()                       # the copy moves alone
+    assert ema2.num_updates == 2 and ema.num_updates == 1
+    assert not np.array_equal(ema2.average(w2).numpy(), ema.average(w).numpy())
+    with ema2.swapped():
+        np.testing.assert_array_equal(w2.numpy(), ema2.average(w2).numpy())
+    ema2.load_state_dict(ema.state_dict())
+    np.testing.assert_array_equal(ema2.average(w2).numpy(), ema.average(w).numpy())
