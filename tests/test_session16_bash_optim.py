@@ -37,3 +37,26 @@ def test_a_copied_ema_averages_the_copied_variables(how):
         np.testing.assert_array_equal(w2.numpy(), ema2.average(w2).numpy())
     ema2.load_state_dict(ema.state_dict())
     np.testing.assert_array_equal(ema2.average(w2).numpy(), ema.average(w).numpy())
+
+
+# -- an optimizer's repr -----------------------------------------------------------------------
+OPTIMIZERS = ["SGD", "Adam", "AdamW", "RMSprop", "Lion", "NAdam", "RAdam", "Adagrad",
+              "Adadelta", "Adamax"]
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_repr_is_the_constructor_call_a_number_as_given(name):
+    """``repr(SGD(0.1))`` showed ``learning_rate=Constant(learning_rate=0.1)``, an internal
+    wrapper; it is ``learning_rate=0.1`` (PyTorch's repr shows ``lr: 0.1``), also once the rate
+    was changed, and a schedule shows as itself. The repr evaluates to an equal optimizer."""
+    cls = getattr(xg.optim, name)
+    namespace = vars(xg.optim)
+    opt = cls(0.1)
+    assert f"{name}(learning_rate=0.1, " in repr(opt) and "Constant" not in repr(opt)
+    opt.learning_rate = 0.05
+    assert repr(opt).startswith(f"{name}(learning_rate=0.05, ")
+    assert repr(eval(repr(opt), dict(namespace))) == repr(opt)
+    warm = xg.optim.LinearWarmup(xg.optim.OneCycle(1.0, total_steps=10), warmup_steps=2)
+    opt.learning_rate = warm
+    assert repr(opt).startswith(f"{name}(learning_rate={warm!r}, ")
+    assert repr(eval(repr(opt), dict(namespace))) == repr(opt)

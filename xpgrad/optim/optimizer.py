@@ -299,9 +299,11 @@ class Optimizer:
             self._state_for(var).update(slots)
 
     def __repr__(self):
+        """The constructor call: ``SGD(learning_rate=0.1, ...)`` for a number (as given, not
+        the ``Constant`` holding it), the schedule's own repr for a schedule."""
         cfg = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items()
-                        if k not in ("name", "iterations", "learning_rate"))
-        return f"{type(self).__name__}(learning_rate={self._schedule!r}, {cfg})"
+                        if k not in ("name", "iterations"))
+        return f"{type(self).__name__}({cfg})"
 
 
 #: PyTorch's argument names -> what xpgrad (Keras' names) calls them
