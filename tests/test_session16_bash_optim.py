@@ -60,3 +60,41 @@ def test_repr_is_the_constructor_call_a_number_as_given(name):
     opt.learning_rate = warm
     assert repr(opt).startswith(f"{name}(learning_rate={warm!r}, ")
     assert repr(eval(repr(opt), dict(namespace))) == repr(opt)
+
+
+# -- xpgrad train --logdir through a symbolic link ---------------------------------------------
+TINY = ["train", "-q", "--hidden", "4", "--progress", "never", "--epochs", "1",
+        "--batch-size", "256", "--max-steps", "2"]
+
+
+def test_overwrite_through_a_symlinked_logdir_replaces_the_targets_logs(tmp_path):
+    import json
+
+    from xpgrad.cli import main
+
+    real, link = tmp_path / "real", tmp_path / "link"
+    assert main([*TINY, "--logdir", str(real)]) == 0
+    first = json.loads((real / "history.json").read_text())["run_id"]
+    link.symlink_to(real, target_is_directory=True)
+    with pytest.raises(SystemExit):
+        main([*TINY, "--logdir", str(link), "--seed", "3"])        # another run's logs
+    assert main([*TINY, "--logdir", str(link), "--seed", "3", "--overwrite"]) == 0
+    assert link.is_symlink()
+    assert json.loads((real / "history.json").read_text())["run_id"] != first
+    assert len(list(real.glob("events.out.tfevents.*"))) == 1
+
+
+def test_a_logdir_that_is_a_dangling_symlink_is_refused_naming_it(tmp_path, capsys):
+    """``os.makedirs`` on a link to nothing raised a bare 'File exists' (after the data set
+    was read and the model built); the run is refused first, the link and its target named."""
+    from xpgrad.cli import main
+
+    link = tmp_path / "logs"
+    link.symlink_to(tmp_path / "gone")
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stop:
+        main([*TINY, "--logdir", str(link)])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "symbolic link" in err and "gone" in err and "does not exist" in err, err
+    assert link.is_symlink() and not (tmp_path / "gone").exists()

@@ -29,8 +29,7 @@ def check_logdir(logdir) -> str:
     True
     """
     logdir = os.fspath(logdir)
-    if os.path.exists(logdir) and not os.path.isdir(logdir):
-        raise ConfigError(f"{_name('logdir')} {logdir!r} is a file, not a directory")
+    _check_logdir_path(logdir)
     try:
         os.makedirs(logdir, exist_ok=True)
         probe = os.path.join(logdir, f".xpgrad-probe-{os.getpid()}")
@@ -41,6 +40,17 @@ def check_logdir(logdir) -> str:
         raise ConfigError(f"{_name('logdir')} {logdir!r} cannot be used: "
                           f"{e.strerror or e}") from None
     return logdir
+
+
+def _check_logdir_path(logdir) -> None:
+    """ConfigError when ``logdir`` is a file, or a symbolic link to nothing (which
+    ``os.makedirs`` refuses with a bare "File exists")."""
+    if os.path.exists(logdir) and not os.path.isdir(logdir):
+        raise ConfigError(f"{_name('logdir')} {logdir!r} is a file, not a directory")
+    if os.path.islink(logdir) and not os.path.exists(logdir):
+        raise ConfigError(f"{_name('logdir')} {logdir!r} is a symbolic link to "
+                          f"{os.readlink(logdir)!r}, which does not exist: make that "
+                          f"directory, or give another {_name('logdir')}")
 
 
 def check_logdir_free(logdir, run_id, resumed=None) -> None:
@@ -194,8 +204,7 @@ def _checked(config, echo, background_compile, root):
     if cfg.checkpoint and root:
         check_writable(cfg.checkpoint)
     if cfg.logdir:
-        if os.path.exists(cfg.logdir) and not os.path.isdir(cfg.logdir):
-            raise ConfigError(f"{_name('logdir')} {cfg.logdir!r} is a file, not a directory")
+        _check_logdir_path(cfg.logdir)
         if cfg.curves:
             require("matplotlib", "plotting the learning curves (--curves)", load=False)
     if cfg.progress:
