@@ -93,7 +93,16 @@ class Optimizer:
     @property
     def learning_rate(self) -> float:
         """The learning rate the next update will use (a schedule's value is checked: a
-        non-finite or negative one raises ValueError naming the step)."""
+        non-finite or negative one raises ValueError naming the step). A schedule set mid-run
+        is read at ``iterations``, as in Keras (a PyTorch scheduler made mid-run counts from 0):
+
+        >>> import xpgrad as xg
+        >>> opt = xg.optim.SGD(0.1)
+        >>> opt.iterations = 100                       # as after 100 updates
+        >>> opt.learning_rate = xg.optim.LinearWarmup(0.5, warmup_steps=10)
+        >>> opt.learning_rate                          # schedule(100): past its warm-up
+        0.5
+        """
         return learning_rate_value(self._schedule(self.iterations), self.iterations,
                                    self._schedule)
 
