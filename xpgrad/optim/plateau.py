@@ -88,7 +88,11 @@ class ReduceLROnPlateau:
     ``step(metric)`` takes a float, a NumPy scalar or a 0-d Tensor (a validation loss, once
     per epoch). The optimizer's learning rate must be a number (ValueError for a schedule,
     which would override it); the lowered rate is the optimizer's, so its ``state_dict`` and
-    checkpoints keep it. Arguments are checked as PyTorch's and more: ``factor`` in [0, 1),
+    checkpoints keep it. A ``DistributedOptimizer``'s wrapped optimizer is the one lowered,
+    on each rank by its own calls: give every rank the same metric (a validation loss over
+    the whole set, or ``xg.distributed.allreduce`` of each rank's share, as Horovod's
+    ``MetricAverageCallback``), else the ranks' rates part and so do their weights.
+    Arguments are checked as PyTorch's and more: ``factor`` in [0, 1),
     ``patience`` and ``cooldown`` integers >= 0, ``threshold``, ``min_lr`` and ``eps`` >= 0,
     ``mode`` and ``threshold_mode`` one of theirs, else ValueError naming the argument (also
     when set later, ``plateau.patience = 3``).
