@@ -25,6 +25,7 @@ from ._checks import (CLIP_NAMES, clip_setting, learning_rate_fits, learning_rat
 from .clip import clip_global_norm, clip_value
 from .complex_pairs import as_real_pairs, supports_real_pairs
 from .pairs import check_loss, checked_gradient, listed_variables, unpack_pair
+from .foreign_names import OTHER_NAMES, refuse, refuse_minimize_argument
 from .schedules import as_schedule
 
 
@@ -58,7 +59,7 @@ class Optimizer:
     def __init__(self, learning_rate, *, weight_decay=0.0, global_clipnorm=None, clipnorm=None,
                  clipvalue=None, name=None, **unknown):
         if unknown:
-            _refuse(type(self).__name__, unknown)
+            refuse(type(self).__name__, unknown)
         self._schedule = as_schedule(learning_rate)
         self.weight_decay = weight_decay
         clipping = {"global_clipnorm": global_clipnorm, "clipnorm": clipnorm,
@@ -265,7 +266,7 @@ class Optimizer:
         1.5
         """
         if unknown:
-            _refuse_minimize_argument(next(iter(unknown)))
+            refuse_minimize_argument(next(iter(unknown)))
         loss, pairs = loss_and_gradients(loss_fn, variables)
         self.apply_gradients(pairs)
         return loss
@@ -315,21 +316,6 @@ class Optimizer:
         return f"{type(self).__name__}({cfg})"
 
 
-#: PyTorch's argument names -> what xpgrad (Keras' names) calls them
-_TORCH_NAMES = {"lr": "learning_rate=", "eps": "epsilon=", "betas": "beta_1= and beta_2=",
-                "alpha": "rho= (RMSprop's smoothing constant)",
-                "max_norm": "global_clipnorm= (or xg.optim.clip_global_norm)"}
-
-
-def _refuse_minimize_argument(key) -> None:
-    """TypeError for a keyword ``minimize`` does not take; TensorFlow's names get a hint."""
-    hints = {"var_list": "xpgrad calls TensorFlow's var_list variables=",
-             "tape": "xpgrad's minimize records loss_fn() on its own tape (pass the loss "
-                     "function, not a loss computed on another tape)"}
-    message = f"minimize() got an unexpected keyword argument {key!r}"
-    raise TypeError(message + (f": {hints[key]}" if key in hints else ""))
-
-
 def loss_and_gradients(loss_fn, variables=None):
     """``(loss, [(gradient, variable), ...])`` of ``loss_fn()`` recorded on a tape: what
     ``minimize`` applies (``variables`` as there; the loss must be real floating-point).
@@ -354,34 +340,8 @@ def loss_and_gradients(loss_fn, variables=None):
     return loss, list(zip(tape.gradient(loss, variables), variables))
 
 
-def _refuse(owner, unknown) -> None:
-    """TypeError for keyword arguments the optimizer does not take, pointing a PyTorch user at
-    xpgrad's name where there is one (``lr`` -> ``learning_rate``)."""
-    key = next(iter(unknown))
-    hint = _TORCH_NAMES.get(key)
-    raise TypeError(f"{owner}() got an unexpected keyword argument {key!r}"
-                    + (f"; xpgrad uses Keras' names: {hint}" if hint else
-                       f" (xpgrad's {owner} does not have this option)"))
-
-
-#: names PyTorch and older Keras users reach for, and where xpgrad has them: reading or
-#: assigning one raises an AttributeError saying so
-_OTHER_NAMES = {
-    "step": "xpgrad's optimizers take the gradients: opt.apply_gradients(zip(grads, "
-            "variables)), or opt.minimize(loss_fn, variables)",
-    "zero_grad": "there are no stored gradients to clear: tape.gradient returns them each step",
-    "param_groups": "the hyperparameters are attributes: opt.learning_rate = 1e-4 (kept "
-                    "state), opt.get_config(); for groups with their own settings (no "
-                    "weight decay on biases) use one optimizer per group, each given its "
-                    "group's (gradient, variable) pairs",
-    "lr": "the learning rate is opt.learning_rate (read it, or assign a float or a schedule)",
-    "exclude_from_weight_decay": "variables without weight decay get their own optimizer "
-                                 "(weight_decay=0.0): one optimizer per group, each given its "
-                                 "group's (gradient, variable) pairs",
-}
-
 # opt.lr = 1e-4 would otherwise make an attribute the updates never read
-for _name, _hint in _OTHER_NAMES.items():
+for _name, _hint in OTHER_NAMES.items():
     setattr(Optimizer, _name, pointer(_name, _hint))
 
 
