@@ -1,0 +1,41 @@
+"""Session 16 bug bash of the day's nn features (``xg.nn.init``, bidirectional recurrent
+layers, ``BatchNorm1d``) used as a PyTorch user would: each test failed before its fix."""
+import re
+
+import numpy as np
+import pytest
+
+import xpgrad as xg
+from xpgrad.nn import init
+
+
+# -- init= given a factory uncalled ---------------------------------------------------------
+# PyTorch's initializers are applied as they are (``nn.init.orthogonal_(w)``), so a user
+# writes ``init=xg.nn.init.orthogonal``; it used to fail inside the call with "orthogonal()
+# takes from 0 to 1 positional arguments but 3 were given", or "variance_scaling: scale must
+# be a real number, got Generator".
+LAYERS = [lambda init: xg.nn.Linear(5, 3, init=init, rng=0),
+          lambda init: xg.nn.MLP([5, 3], init=init, rng=0),
+          lambda init: xg.nn.Embedding(5, 3, init=init, rng=0)]
+
+
+@pytest.mark.parametrize("make", LAYERS)
+@pytest.mark.parametrize("name, call", [("normal", "normal(mean, stddev)"),
+                                        ("uniform", "uniform(low, high)"),
+                                        ("truncated_normal", "truncated_normal(mean, stddev)"),
+                                        ("constant", "constant(value)"),
+                                        ("variance_scaling",
+                                         "variance_scaling(scale, mode, distribution)")])
+def test_a_factory_passed_uncalled_says_to_call_it(make, name, call):
+    with pytest.raises(TypeError, match=re.escape(f"init=xg.nn.init.{name} is a factory: "
+                                                  f"pass xg.nn.init.{call}")):
+        make(getattr(init, name))
+
+
+@pytest.mark.parametrize("make", LAYERS)
+def test_orthogonal_passed_uncalled_is_orthogonal_with_gain_one(make):
+    layer = make(init.orthogonal)
+    w = next(iter(layer.variables)).numpy().astype(np.float64)
+    assert np.abs(w.T @ w - np.eye(3)).max() < 1e-6          # (5, 3): orthonormal columns
+    same = make("orthogonal")                                # the name draws the same
+    np.testing.assert_array_equal(next(iter(same.variables)).numpy(), w.astype(np.float32))
