@@ -39,3 +39,22 @@ def test_orthogonal_passed_uncalled_is_orthogonal_with_gain_one(make):
     assert np.abs(w.T @ w - np.eye(3)).max() < 1e-6          # (5, 3): orthonormal columns
     same = make("orthogonal")                                # the name draws the same
     np.testing.assert_array_equal(next(iter(same.variables)).numpy(), w.astype(np.float32))
+
+
+# -- rng= given a NumPy generator ---------------------------------------------------------
+# The message said "got Generator" for np.random.default_rng(0): the name it asks for.
+@pytest.mark.parametrize("make", [lambda rng: xg.nn.Linear(2, 3, rng=rng),
+                                  lambda rng: xg.nn.LSTM(2, 3, rng=rng),
+                                  lambda rng: xg.nn.Dropout(0.5, rng=rng),
+                                  lambda rng: init.glorot_uniform(rng, (2, 3))])
+@pytest.mark.parametrize("rng", [np.random.default_rng(0), np.random.RandomState(0)])
+def test_a_numpy_generator_is_named_as_numpys_with_what_to_pass(make, rng):
+    with pytest.raises(TypeError, match=r"got numpy\.random\..*pass an int seed or "
+                                        r"xg\.random\.default_rng\(seed\)"):
+        make(rng)
+
+
+def test_dropout_refuses_a_bool_rng_when_made_not_at_its_first_call():
+    with pytest.raises(TypeError, match="Dropout: rng must be .* got bool"):
+        xg.nn.Dropout(0.5, rng=True)
+    assert xg.nn.Dropout(0.5, rng=np.int64(3))(xg.ones(4)).shape == (4,)
