@@ -58,3 +58,30 @@ def test_dropout_refuses_a_bool_rng_when_made_not_at_its_first_call():
     with pytest.raises(TypeError, match="Dropout: rng must be .* got bool"):
         xg.nn.Dropout(0.5, rng=True)
     assert xg.nn.Dropout(0.5, rng=np.int64(3))(xg.ones(4)).shape == (4,)
+
+
+# -- BatchNorm1d: a torch state dict without num_batches_tracked ----------------------------
+# PyTorch before 0.4.1 saved no counter, and torch's BatchNorm1d.load_state_dict still
+# accepts such a dict (keeping its own count); xpgrad refused it as a missing key.
+def test_batch_norm_loads_a_torch_state_dict_without_the_counter():
+    torch = pytest.importorskip("torch")
+    t = torch.nn.BatchNorm1d(3, momentum=None).double()
+    for _ in range(4):
+        t(torch.randn(8, 3, dtype=torch.float64))
+    old = {k: v for k, v in t.state_dict().items() if k != "num_batches_tracked"}
+    fresh = torch.nn.BatchNorm1d(3).double()
+    fresh.load_state_dict(old, strict=True)                 # PyTorch takes it
+    bn = xg.nn.BatchNorm1d(3, dtype=xg.float64)
+    bn.num_batches_tracked.assign(xg.asarray(2, dtype=xg.int64))
+    bn.load_torch_state_dict(old)
+    np.testing.assert_array_equal(bn.running_mean.numpy(), t.running_mean.numpy())
+    np.testing.assert_array_equal(bn.running_var.numpy(), t.running_var.numpy())
+    assert fresh.num_batches_tracked.item() == 0            # torch kept its own count
+    assert bn.num_batches_tracked.item() == 2               # and so does xpgrad
+    seq = xg.nn.Sequential(xg.nn.Linear(2, 3, dtype=xg.float64),
+                           xg.nn.BatchNorm1d(3, dtype=xg.float64))
+    tseq = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.BatchNorm1d(3)).double()
+    seq.load_torch_state_dict({k: v for k, v in tseq.state_dict().items()
+                               if not k.endswith("num_batches_tracked")})
+    with pytest.raises(ValueError, match="missing keys .'running_var'."):   # others still are
+        bn.load_torch_state_dict({k: v for k, v in old.items() if k != "running_var"})

@@ -177,8 +177,12 @@ class BatchNorm1d(Module):
     def load_torch_state_dict(self, state_dict) -> None:
         """Copy ``torch.nn.BatchNorm1d``'s state dict (the keys this layer has; tensors or
         arrays); a missing key, one this layer lacks (``weight`` for ``affine=False``), another
-        shape or values that are not real numbers raise ValueError, and nothing is changed."""
+        shape or values that are not real numbers raise ValueError, and nothing is changed.
+        A state dict without ``num_batches_tracked`` (saved by PyTorch before 0.4.1) keeps
+        this layer's count, as PyTorch's ``load_state_dict`` does."""
         mine = self._buffers()
+        if "num_batches_tracked" not in state_dict:
+            mine.pop("num_batches_tracked", None)
         values = load_checked(self, state_dict, {k: v.shape for k, v in mine.items()},
                               known=("weight", "bias", "running_mean", "running_var",
                                      "num_batches_tracked"))
