@@ -85,3 +85,45 @@ def test_batch_norm_loads_a_torch_state_dict_without_the_counter():
                                if not k.endswith("num_batches_tracked")})
     with pytest.raises(ValueError, match="missing keys .'running_var'."):   # others still are
         bn.load_torch_state_dict({k: v for k, v in old.items() if k != "running_var"})
+
+
+# -- BatchNorm1d / batch_norm: an empty batch in training mode --------------------------------
+# PyTorch refuses exactly one value per channel; an empty batch (a selection x[mask] that came
+# out empty) gives an empty output and leaves the running statistics alone. xpgrad refused it
+# with "expected more than 1 value per channel ... (PyTorch's rule ...)".
+@pytest.mark.parametrize("shape", [(0, 3), (2, 3, 0)])
+@pytest.mark.parametrize("momentum", [0.1, None])
+def test_an_empty_training_batch_is_pytorchs_empty_output(shape, momentum):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    t = torch.nn.BatchNorm1d(3, momentum=momentum).double()
+    bn = xg.nn.BatchNorm1d(3, momentum=momentum, dtype=xg.float64)
+    for x in [rng.normal(size=(4, 3)), np.zeros(shape), rng.normal(size=(5, 3))]:
+        xt = torch.tensor(x, requires_grad=True)
+        yt = t(xt)
+        (yt * 2).sum().backward()
+        X = xg.asarray(x, dtype=xg.float64)
+        with xg.GradientTape() as tape:
+            tape.watch(X)
+            y = bn(X)
+            loss = xg.sum(y * 2)
+        gx, gw, gb = tape.gradient(loss, [X, bn.weight, bn.bias])
+        assert y.shape == tuple(yt.shape) == x.shape
+        np.testing.assert_allclose(y.numpy(), yt.detach().numpy(), atol=1e-12)
+        np.testing.assert_allclose(gx.numpy(), xt.grad.numpy(), atol=1e-12)
+        np.testing.assert_allclose(gw.numpy(), t.weight.grad.numpy(), atol=1e-12)
+        np.testing.assert_allclose(gb.numpy(), t.bias.grad.numpy(), atol=1e-12)
+        t.weight.grad = t.bias.grad = None
+        np.testing.assert_allclose(bn.running_mean.numpy(), t.running_mean.numpy(), atol=1e-15)
+        np.testing.assert_allclose(bn.running_var.numpy(), t.running_var.numpy(), atol=1e-15)
+        assert bn.num_batches_tracked.item() == t.num_batches_tracked.item()
+
+
+def test_functional_batch_norm_of_an_empty_batch_leaves_the_statistics():
+    mean = xg.Variable(xg.asarray([1.0, 2.0]), trainable=False)
+    var = xg.Variable(xg.asarray([3.0, 4.0]), trainable=False)
+    y = xg.nn.batch_norm(xg.zeros((0, 2)), mean, var, xg.ones(2), xg.zeros(2), training=True)
+    assert y.shape == (0, 2)
+    assert mean.tolist() == [1.0, 2.0] and var.tolist() == [3.0, 4.0]
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        xg.nn.batch_norm(xg.zeros((1, 2)), mean, var, training=True)

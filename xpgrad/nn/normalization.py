@@ -99,7 +99,9 @@ class BatchNorm1d(Module):
     momentum) * running + momentum * batch``, the variance unbiased; ``momentum=None`` is the
     cumulative average, ``momentum = 1 / num_batches_tracked`` (an int64 Variable counting the
     training calls). ``track_running_stats=False`` keeps no statistics and uses the batch's in
-    both modes. Training needs more than one value per channel (ValueError, as PyTorch).
+    both modes. Training needs more than one value per channel (ValueError, as PyTorch), or
+    none: an empty batch gives an empty output, leaves the statistics as they are and, as
+    PyTorch's, counts in ``num_batches_tracked``.
 
     The update is one step of the call: an ``xg.function`` replays it on every call, and
     ``xg.recompute_grad`` does not repeat it when it runs the block again for the gradient
@@ -159,7 +161,7 @@ class BatchNorm1d(Module):
         stats = (self.running_mean, self.running_var) if self.track_running_stats else (None,
                                                                                          None)
         momentum = self.momentum
-        if training and self.track_running_stats and x.size // x.shape[1] > 1:
+        if training and self.track_running_stats and x.size // x.shape[1] != 1:
             from ..recompute import recomputing
 
             if not recomputing():         # the forward pass counted this batch
