@@ -127,3 +127,27 @@ def test_functional_batch_norm_of_an_empty_batch_leaves_the_statistics():
     assert mean.tolist() == [1.0, 2.0] and var.tolist() == [3.0, 4.0]
     with pytest.raises(ValueError, match="more than 1 value per channel"):
         xg.nn.batch_norm(xg.zeros((1, 2)), mean, var, training=True)
+
+
+# -- torch state dicts in bfloat16 ------------------------------------------------------------
+# host() called tensor.numpy(), which torch refuses for bfloat16 ("Got unsupported ScalarType
+# BFloat16"): a bf16 checkpoint could not be loaded into any layer.
+def test_bfloat16_torch_weights_load_exactly():
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    t = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4)).to(torch.bfloat16)
+    t(torch.randn(8, 3, dtype=torch.bfloat16))
+    m = xg.nn.Sequential(xg.nn.Linear(3, 4), xg.nn.BatchNorm1d(4))
+    m.load_torch_state_dict(t.state_dict())
+    np.testing.assert_array_equal(m.layers[1].running_var.numpy(),
+                                  t[1].running_var.float().numpy())
+    np.testing.assert_array_equal(m.layers[0].w.numpy(), t[0].weight.detach().float().numpy().T)
+    lstm = torch.nn.LSTM(2, 3, bidirectional=True).to(torch.bfloat16)
+    mine = xg.nn.LSTM(2, 3, bidirectional=True, dtype=xg.float64)
+    mine.load_torch_state_dict(lstm.state_dict())
+    np.testing.assert_array_equal(mine.reverse_layers[0].w_hh.numpy(),
+                                  lstm.weight_hh_l0_reverse.detach().double().numpy().T)
+    linear = xg.nn.Linear(2, 3)
+    linear.load_state_dict({"linear/w": torch.ones(2, 3, dtype=torch.bfloat16),
+                            "linear/b": torch.zeros(3, dtype=torch.bfloat16)})
+    assert linear.w.tolist() == [[1.0] * 3] * 2
