@@ -151,3 +151,15 @@ def test_bfloat16_torch_weights_load_exactly():
     linear.load_state_dict({"linear/w": torch.ones(2, 3, dtype=torch.bfloat16),
                             "linear/b": torch.zeros(3, dtype=torch.bfloat16)})
     assert linear.w.tolist() == [[1.0] * 3] * 2
+
+
+# -- Embedding(init=..., padding_idx=...) wrote into the caller's tensor ----------------------
+# An init returning a tensor the caller holds (pretrained vectors) had its padding row zeroed
+# in place: the caller's matrix changed, and a second layer built from it saw the first's zeros.
+def test_embedding_padding_row_is_zeroed_in_the_layers_copy_only():
+    pretrained = xg.asarray(np.arange(1.0, 7.0).reshape(3, 2), dtype=xg.float32)
+    first = xg.nn.Embedding(3, 2, padding_idx=1, init=lambda rng, shape, dtype: pretrained)
+    second = xg.nn.Embedding(3, 2, padding_idx=2, init=lambda rng, shape, dtype: pretrained)
+    assert pretrained.tolist() == [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]
+    assert first.weight.tolist() == [[1.0, 2.0], [0.0, 0.0], [5.0, 6.0]]
+    assert second.weight.tolist() == [[1.0, 2.0], [3.0, 4.0], [0.0, 0.0]]
