@@ -163,3 +163,30 @@ def test_embedding_padding_row_is_zeroed_in_the_layers_copy_only():
     assert pretrained.tolist() == [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]
     assert first.weight.tolist() == [[1.0, 2.0], [0.0, 0.0], [5.0, 6.0]]
     assert second.weight.tolist() == [[1.0, 2.0], [3.0, 4.0], [0.0, 0.0]]
+
+
+# -- BatchNorm1d.reset_running_stats / reset_parameters (PyTorch's) ----------------------------
+# A PyTorch user recalibrating the statistics calls bn.reset_running_stats(): AttributeError.
+def test_batch_norm_resets_as_torchs():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    t = torch.nn.BatchNorm1d(3, momentum=None).double()
+    bn = xg.nn.BatchNorm1d(3, momentum=None, dtype=xg.float64)
+    with torch.no_grad():
+        t.weight.mul_(2.0)
+        t.bias.add_(1.0)
+    bn.load_torch_state_dict(t.state_dict())
+    x = rng.normal(size=(6, 3))
+    for reset in ["reset_running_stats", "reset_parameters"]:
+        t(torch.tensor(x))
+        bn(xg.asarray(x, dtype=xg.float64))
+        getattr(t, reset)()
+        getattr(bn, reset)()
+        for key, value in t.state_dict().items():
+            np.testing.assert_array_equal(bn.torch_state_dict()[key], value.numpy(), key)
+        assert bn.num_batches_tracked.dtype == xg.int64
+    y = bn(xg.asarray(x, dtype=xg.float64))                # the cumulative average restarts
+    np.testing.assert_allclose(y.numpy(), t(torch.tensor(x)).detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(bn.running_var.numpy(), t.running_var.numpy(), atol=1e-15)
+    off = xg.nn.BatchNorm1d(3, affine=False, track_running_stats=False)
+    off.reset_parameters()                                # nothing to reset: no error

@@ -171,6 +171,38 @@ class BatchNorm1d(Module):
         return _bn.normalize(x, *stats, self.weight, self.bias, batch,
                              0.0 if momentum is None else momentum, self.eps, who)
 
+    def reset_running_stats(self) -> None:
+        """PyTorch's: ``running_mean`` back to zeros, ``running_var`` to ones,
+        ``num_batches_tracked`` to 0 (nothing without ``track_running_stats``).
+
+        >>> import xpgrad as xg
+        >>> bn = xg.nn.BatchNorm1d(1)
+        >>> _ = bn(xg.asarray([[1.0], [3.0]]))
+        >>> bn.reset_running_stats()
+        >>> bn.running_mean.tolist(), bn.running_var.tolist(), bn.num_batches_tracked.item()
+        ([0.0], [1.0], 0)
+        """
+        if self.track_running_stats:
+            for v, fill in ((self.running_mean, zeros), (self.running_var, ones),
+                            (self.num_batches_tracked, zeros)):
+                v.assign(fill(v.shape, dtype=v.dtype, backend=v.backend))
+
+    def reset_parameters(self) -> None:
+        """PyTorch's: ``reset_running_stats()``, and ``weight`` back to ones, ``bias`` to
+        zeros (with ``affine``).
+
+        >>> import xpgrad as xg
+        >>> bn = xg.nn.BatchNorm1d(2)
+        >>> _ = bn.weight.assign(xg.asarray([2.0, 3.0]))
+        >>> bn.reset_parameters()
+        >>> bn.weight.tolist(), bn.bias.tolist()
+        ([1.0, 1.0], [0.0, 0.0])
+        """
+        self.reset_running_stats()
+        if self.affine:
+            for v, fill in ((self.weight, ones), (self.bias, zeros)):
+                v.assign(fill(v.shape, dtype=v.dtype, backend=v.backend))
+
     # -- PyTorch interoperability --------------------------------------------------------------
     def _buffers(self):
         return {k: v for k in ("weight", "bias", "running_mean", "running_var",
