@@ -8,11 +8,19 @@ from __future__ import annotations
 
 
 def host(value):
-    """A NumPy copy of a torch tensor, an xpgrad tensor or an array-like."""
+    """A NumPy copy of a torch tensor (float32 for the bfloat16 and float8 ones NumPy has no
+    dtype for), an xpgrad tensor or an array-like."""
     import numpy as np
 
     if hasattr(value, "detach"):                       # a torch tensor
-        return value.detach().cpu().numpy().copy()
+        value = value.detach().cpu()
+        try:
+            return value.numpy().copy()
+        except TypeError:
+            if not value.is_floating_point():
+                raise
+            # bfloat16 / float8, which NumPy lacks: float32 holds their values exactly
+            return value.float().numpy()
     if hasattr(value, "numpy") and hasattr(value, "_backend"):   # an xpgrad tensor
         return np.array(value.numpy())
     return np.array(value)

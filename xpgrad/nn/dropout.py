@@ -9,8 +9,6 @@ Inverted dropout: kept entries are scaled by ``1 / (1 - rate)`` so eval needs no
 """
 from __future__ import annotations
 
-import numbers
-
 from .._args import flag
 from ..creation import asarray
 from ..ops.casting import astype
@@ -29,10 +27,7 @@ class Dropout(Module):
     def __init__(self, rate: float, *, rng=None, name=None):
         super().__init__(name)
         self.rate = _checks.probability("rate", rate, "Dropout")
-        if not (rng is None or isinstance(rng, (numbers.Integral, _init.Generator))):
-            raise TypeError(f"Dropout: rng must be an xg.random.Generator, an int seed or "
-                            f"None, got {type(rng).__name__}")
-        self._rng = rng
+        self._rng = _init.check_rng(rng, "Dropout")
 
     def forward(self, x):
         if not flag(self.training, "training", "Dropout") \

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from .. import dtypes as _dt
+from ..creation import asarray
 from ..ops.nn import _padding_index, lookup
 from ..tensor import Variable
 from . import _checks
@@ -58,6 +59,8 @@ class Embedding(Module):
         if backend is not None:
             w = w.to(backend)
         if self.padding_idx is not None:
+            if init_fn is not None:         # the caller's tensor (pretrained rows): not theirs
+                w = asarray(w, copy=True)
             w[self.padding_idx] = 0.0
         self.weight = Variable(w, name=f"{self.name}/weight")
 

@@ -99,7 +99,9 @@ class BatchNorm1d(Module):
     momentum) * running + momentum * batch``, the variance unbiased; ``momentum=None`` is the
     cumulative average, ``momentum = 1 / num_batches_tracked`` (an int64 Variable counting the
     training calls). ``track_running_stats=False`` keeps no statistics and uses the batch's in
-    both modes. Training needs more than one value per channel (ValueError, as PyTorch).
+    both modes. Training needs more than one value per channel (ValueError, as PyTorch), or
+    none: an empty batch gives an empty output, leaves the statistics as they are and, as
+    PyTorch's, counts in ``num_batches_tracked``.
 
     The update is one step of the call: an ``xg.function`` replays it on every call, and
     ``xg.recompute_grad`` does not repeat it when it runs the block again for the gradient
@@ -159,7 +161,7 @@ class BatchNorm1d(Module):
         stats = (self.running_mean, self.running_var) if self.track_running_stats else (None,
                                                                                          None)
         momentum = self.momentum
-        if training and self.track_running_stats and x.size // x.shape[1] > 1:
+        if training and self.track_running_stats and x.size // x.shape[1] != 1:
             from ..recompute import recomputing
 
             if not recomputing():         # the forward pass counted this batch
@@ -169,6 +171,38 @@ class BatchNorm1d(Module):
         return _bn.normalize(x, *stats, self.weight, self.bias, batch,
                              0.0 if momentum is None else momentum, self.eps, who)
 
+    def reset_running_stats(self) -> None:
+        """PyTorch's: ``running_mean`` back to zeros, ``running_var`` to ones,
+        ``num_batches_tracked`` to 0 (nothing without ``track_running_stats``).
+
+        >>> import xpgrad as xg
+        >>> bn = xg.nn.BatchNorm1d(1)
+        >>> _ = bn(xg.asarray([[1.0], [3.0]]))
+        >>> bn.reset_running_stats()
+        >>> bn.running_mean.tolist(), bn.running_var.tolist(), bn.num_batches_tracked.item()
+        ([0.0], [1.0], 0)
+        """
+        if self.track_running_stats:
+            for v, fill in ((self.running_mean, zeros), (self.running_var, ones),
+                            (self.num_batches_tracked, zeros)):
+                v.assign(fill(v.shape, dtype=v.dtype, backend=v.backend))
+
+    def reset_parameters(self) -> None:
+        """PyTorch's: ``reset_running_stats()``, and ``weight`` back to ones, ``bias`` to
+        zeros (with ``affine``).
+
+        >>> import xpgrad as xg
+        >>> bn = xg.nn.BatchNorm1d(2)
+        >>> _ = bn.weight.assign(xg.asarray([2.0, 3.0]))
+        >>> bn.reset_parameters()
+        >>> bn.weight.tolist(), bn.bias.tolist()
+        ([1.0, 1.0], [0.0, 0.0])
+        """
+        self.reset_running_stats()
+        if self.affine:
+            for v, fill in ((self.weight, ones), (self.bias, zeros)):
+                v.assign(fill(v.shape, dtype=v.dtype, backend=v.backend))
+
     # -- PyTorch interoperability --------------------------------------------------------------
     def _buffers(self):
         return {k: v for k in ("weight", "bias", "running_mean", "running_var",
@@ -177,8 +211,12 @@ class BatchNorm1d(Module):
     def load_torch_state_dict(self, state_dict) -> None:
         """Copy ``torch.nn.BatchNorm1d``'s state dict (the keys this layer has; tensors or
         arrays); a missing key, one this layer lacks (``weight`` for ``affine=False``), another
-        shape or values that are not real numbers raise ValueError, and nothing is changed."""
+        shape or values that are not real numbers raise ValueError, and nothing is changed.
+        A state dict without ``num_batches_tracked`` (saved by PyTorch before 0.4.1) keeps
+        this layer's count, as PyTorch's ``load_state_dict`` does."""
         mine = self._buffers()
+        if "num_batches_tracked" not in state_dict:
+            mine.pop("num_batches_tracked", None)
         values = load_checked(self, state_dict, {k: v.shape for k, v in mine.items()},
                               known=("weight", "bias", "running_mean", "running_var",
                                      "num_batches_tracked"))

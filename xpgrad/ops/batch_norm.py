@@ -83,7 +83,8 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     (C,), optional).
 
     ``training=True`` uses the batch's mean and biased variance (over every axis but 1; more
-    than one value per channel needed) and, if ``running_mean`` and ``running_var`` are given
+    than one value per channel needed, or none: an empty input gives an empty output and
+    leaves the statistics alone, as PyTorch's) and, if ``running_mean`` and ``running_var`` are given
     (non-trainable ``xg.Variable``s of shape (C,), as ``BatchNorm1d`` holds), updates them off
     the tape: ``running = (1 - momentum) * running + momentum * batch`` with the unbiased
     variance. ``training=False`` uses ``running_mean`` and ``running_var`` (then required;
@@ -129,10 +130,13 @@ def normalize(x, running_mean, running_var, weight, bias, training, momentum, ep
         y = (x - _shape(x, running_mean)) * scale
         return y if bias is None else y + _shape(x, bias)
     per_channel = x.size // x.shape[1]
-    if per_channel <= 1:
+    if per_channel == 1:
         raise ValueError(f"{who}: expected more than 1 value per channel when training, got an "
                          f"input of shape {x.shape} (PyTorch's rule: the variance of one "
                          "value is undefined); use eval() for single samples")
+    if per_channel == 0:            # PyTorch's: an empty output, the statistics left alone
+        y = x if weight is None else x * _shape(x, weight)
+        return y if bias is None else y + _shape(x, bias)
     mean, var = _batch_stats(x)
     if running_mean is not None:
         _update(running_mean, running_var, mean, var, per_channel, momentum)

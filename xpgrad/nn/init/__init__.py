@@ -23,7 +23,7 @@ Layers take one as ``init=``: a callable, or a name of ``INITIALIZERS`` (``get``
 from __future__ import annotations
 
 from ...random import Generator  # noqa: F401 (layers check rng against it)
-from ._common import as_rng, compute_fans
+from ._common import as_rng, check_rng, compute_fans  # noqa: F401 (check_rng: layers)
 from .distributions import constant, normal, ones, truncated_normal, uniform, zeros
 from .orthogonal import orthogonal
 from .variance import (DISTRIBUTIONS, MODES, TRUNCATED_STDDEV, glorot_normal, glorot_uniform,
@@ -51,7 +51,9 @@ _FACTORIES = {"uniform": "uniform(low, high)", "normal": "normal(mean, stddev)",
 def get(init):
     """An initializer from a name in ``INITIALIZERS`` or a callable ``(rng, shape, dtype)``
     (returned as it is); anything else is a ValueError (an unknown name) or TypeError, naming
-    ``init``.
+    ``init``. A factory passed uncalled, as PyTorch's ``init.orthogonal_`` is passed, is read
+    as its name is: ``orthogonal`` as ``orthogonal()``, the ones taking parameters
+    (``normal``, ``uniform``, ...) a TypeError saying to call them.
 
     >>> get("xavier") is glorot_uniform
     True
@@ -59,7 +61,17 @@ def get(init):
     Traceback (most recent call last):
     ...
     ValueError: init 'normal' takes parameters: pass xg.nn.init.normal(mean, stddev)
+    >>> get(normal)
+    Traceback (most recent call last):
+    ...
+    TypeError: init=xg.nn.init.normal is a factory: pass xg.nn.init.normal(mean, stddev)
     """
+    factory = _factory_name(init)
+    if factory is not None:          # the factory itself, not an initializer it made
+        if factory in INITIALIZERS:  # "orthogonal": its defaults are everyone's
+            return INITIALIZERS[factory]
+        raise TypeError(f"init=xg.nn.init.{factory} is a factory: pass "
+                        f"xg.nn.init.{_FACTORIES[factory]}")
     if callable(init):
         return init
     if not isinstance(init, str):
@@ -72,6 +84,16 @@ def get(init):
     except KeyError:
         raise ValueError(f"unknown init {init!r}; expected one of {sorted(INITIALIZERS)} "
                          "or a callable (rng, shape, dtype) -> Tensor") from None
+
+
+def _factory_name(init):
+    """The name of ``init`` if it is one of the factories (``orthogonal``, ``normal``, ...)
+    passed where an initializer they make belongs (PyTorch's ``init.orthogonal_`` is applied
+    as it is), else None."""
+    for name in ("orthogonal", *_FACTORIES):
+        if init is globals()[name]:
+            return name
+    return None
 
 
 __all__ = ["INITIALIZERS", "get", "as_rng", "compute_fans", "variance_scaling",

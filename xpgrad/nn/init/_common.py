@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 import numbers
 
+import numpy as np  # noqa: F401 (the examples)
+
 from ... import dtypes as _dt
 from ...creation import _shape, zeros
 from ...random import Generator, default_rng
@@ -22,12 +24,31 @@ def as_rng(rng, backend=None) -> Generator:
     >>> as_rng(0).normal(size=2).tolist() == xg.random.default_rng(0).normal(size=2).tolist()
     True
     """
-    if isinstance(rng, Generator):
+    if isinstance(check_rng(rng), Generator):
         return rng
-    if rng is None or (isinstance(rng, numbers.Integral) and not isinstance(rng, bool)):
-        return default_rng(None if rng is None else int(rng), backend=backend)
-    raise TypeError(f"rng must be an xg.random.Generator, an int seed or None, "
-                    f"got {type(rng).__name__}")
+    return default_rng(None if rng is None else int(rng), backend=backend)
+
+
+def check_rng(rng, who=None):
+    """``rng`` if ``as_rng`` takes it (a Generator, an int seed or None); TypeError otherwise,
+    naming ``who`` (and, for NumPy's generators, what to pass instead).
+
+    >>> check_rng(np.random.default_rng(0))
+    Traceback (most recent call last):
+    ...
+    TypeError: rng must be an xg.random.Generator, an int seed or None, got numpy.random._generator.Generator; xpgrad draws from its own generators: pass an int seed or xg.random.default_rng(seed)
+    """
+    if isinstance(rng, Generator) or rng is None or (
+            isinstance(rng, numbers.Integral) and not isinstance(rng, bool)):
+        return rng
+    kind = type(rng)
+    got = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+    hint = ""
+    if kind.__module__.startswith("numpy"):   # NumPy's Generator is also named "Generator"
+        hint = ("; xpgrad draws from its own generators: pass an int seed or "
+                "xg.random.default_rng(seed)")
+    raise TypeError(f"{who + ': ' if who else ''}rng must be an xg.random.Generator, an int seed "
+                    f"or None, got {got}{hint}")
 
 
 def compute_fans(shape) -> tuple[int, int]:
