@@ -249,6 +249,7 @@ def test_a_layer_left_on_the_default_backend_is_named_in_the_mixed_backend_error
     ("get_weights", "state_dict()"),
     ("set_weights", "load_state_dict"), ("save_weights", "save_checkpoint"),
     ("load_weights", "load_checkpoint"), ("count_params", "v.size"),
+    ("flatten_parameters", "nothing to flatten"), ("double", "dtype=xg.float64"),
 ])
 def test_torch_and_keras_module_names_point_at_xpgrads(name, pointer):
     with pytest.raises(AttributeError, match=re.escape(pointer)):

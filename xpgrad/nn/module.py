@@ -314,6 +314,11 @@ _PYTORCH_NAMES = {
                     "path, model, opt))",
     "load_weights": "xg.load_checkpoint(path, model)",
     "count_params": "sum(v.size for v in model.trainable_variables) (or model.variables)",
+    "flatten_parameters": "xpgrad's recurrent weights are always one contiguous array each: "
+                          "there is nothing to flatten (drop the call)",
+    **dict.fromkeys(("double", "float", "half"),
+                    "a module's dtype is fixed when it is built: dtype=xg.float64 (or "
+                    "xg.float32) in its constructor"),
 }
 
 #: per thread, the ids of the modules whose repr is being built (a cycle ends there)
