@@ -96,6 +96,19 @@ def _layer_norm(shape, k, affine):
     return make
 
 
+def _batch_norm(shape, affine):
+    """``batch_norm``'s training primitive: ``(x, mean, var, [w], [b])``, the statistics the
+    batch's, shaped (1, C) as ``xg.nn.batch_norm`` passes them."""
+    def make(rng, dt):
+        x = (rng.normal(size=shape) * 3 + 1).astype(dt)
+        mean = x.mean(axis=0, keepdims=True)
+        var = ((x - mean) ** 2).mean(axis=0, keepdims=True)
+        arrays = (x, mean, var) + tuple(rng.normal(size=shape[1]).astype(dt) for on in affine
+                                        if on)
+        return arrays, {"eps": 1e-5, "affine": affine}
+    return make
+
+
 def _update(n_states, params, optional=0):
     """An update's arrays: param, grad, ``n_states`` state arrays, then ``optional`` Nones."""
     def make(rng, dt):
@@ -155,6 +168,8 @@ SAMPLES = {
     "layer_norm": [_layer_norm((5, 8), 1, (True, True)), _layer_norm((3, 4, 6), 2, (True, False)),
                    _layer_norm((2, 3, 7), 1, (False, True)), _layer_norm((9,), 1, (False, False)),
                    _layer_norm((4, 300), 1, (True, True))],
+    "batch_norm": [_batch_norm((6, 4), (True, True)), _batch_norm((2, 1), (False, False)),
+                   _batch_norm((5, 300), (True, False)), _batch_norm((7, 3), (False, True))],
     "sgd_update": [
         _update(0, dict(lr=0.1, momentum=0.0, nesterov=False, weight_decay=0.0), optional=1),
         _update(0, dict(lr=0.1, momentum=0.0, nesterov=False, weight_decay=0.01), optional=1),
@@ -312,6 +327,9 @@ def test_kernel_matches_generic_rule(name, prim_name, case, dt):
         for i, (gi, wi) in enumerate(zip(got, want)):
             if gi is NotImplemented or not needs[i]:
                 continue                       # the generic rule computes it on the tape
+            if wi is None:                     # no gradient (batch_norm's statistics)
+                assert gi is None, f"{prim_name}: input {i} has no gradient, got one"
+                continue
             assert gi is not None, f"{prim_name}: the kernel gave no gradient for input {i}"
             _close(_host(be, gi), wi, dt, f"vjp of input {i} (g {g_kind})", prim_name)
 
@@ -333,7 +351,9 @@ def test_a_kernel_told_its_needs_gives_only_those(name):
                          **params)
         want = PRIMITIVES[prim_name].vjp(npx, g, _host(be, out), needs, arrays, params)
         for i, (gi, wi) in enumerate(zip(got, want)):
-            if needs[i]:
+            if needs[i] and wi is None:         # no gradient (batch_norm's statistics)
+                assert gi is None, f"{name} {prim_name}: input {i} has no gradient, got one"
+            elif needs[i]:
                 _close(_host(be, gi), wi, np.float64, f"vjp of input {i}", prim_name)
             else:
                 assert gi is None, f"{name} {prim_name}: input {i} wants no gradient"

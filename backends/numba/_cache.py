@@ -26,12 +26,12 @@ def kernel_dispatchers():
     """The public Numba kernels: ``{qualified name: dispatcher}``."""
     from numba.core.dispatcher import Dispatcher
 
-    from . import (_act_kernels, _loss_kernels, _norm, _optim_kernels, _rnn, _scatter,
-                   _sce_kernels, _softmax)
+    from . import (_act_kernels, _batch_norm, _loss_kernels, _norm, _optim_kernels, _rnn,
+                   _scatter, _sce_kernels, _softmax)
 
     found = {}
     for mod in (_loss_kernels, _sce_kernels, _act_kernels, _softmax, _optim_kernels, _rnn,
-                _norm, _scatter):
+                _norm, _batch_norm, _scatter):
         for name, obj in vars(mod).items():
             if isinstance(obj, Dispatcher) and not name.startswith("_"):
                 found[f"{mod.__name__.rsplit('.', 1)[-1]}.{name}"] = obj
@@ -193,12 +193,22 @@ def _exercise_layer_norm(backend, dt, name="layer_norm"):
         backend.index_add(np.zeros_like(x), (ids,), x)
 
 
+def _exercise_batch_norm(backend, dt, name="batch_norm"):
+    """The batch_norm kernel forward and backward: compiles its three loops."""
+    x = np.random.default_rng(0).standard_normal((3, 4)).astype(dt)
+    kernel = backend.kernels[name]
+    params = dict(eps=1e-5, affine=(True, True))
+    stats = x.mean(axis=0, keepdims=True), x.var(axis=0, keepdims=True)
+    out, saved = kernel.forward(x, *stats, x[0], x[1], **params)
+    kernel.vjp(x, saved, (True, False, False, True, True), x, *stats, x[0], x[1], **params)
+
+
 #: the units of a warmup: (exercise, primitive). One unit's kernels (and the loops they call)
 #: are compiled by one process of a parallel warmup, so no two processes write one kernel's
 #: cache index. Listed largest first (measured), so a pool of processes finishes together.
 UNITS = ([(_exercise_loss, n) for n in LOSSES] + [(_exercise_update, n) for n in UPDATES]
          + [(_exercise_activation, n) for n in ACTIVATIONS] + [(_exercise_lstm, "lstm")]
-         + [(_exercise_layer_norm, "layer_norm")])
+         + [(_exercise_layer_norm, "layer_norm"), (_exercise_batch_norm, "batch_norm")])
 
 
 def _exercise(backend, dt, units=None):
