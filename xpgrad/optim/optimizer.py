@@ -19,7 +19,7 @@ code are never written).
 from __future__ import annotations
 
 from .._args import pointer
-from ..tensor import Tensor, Variable, _wrap
+from ..tensor import Tensor, Variable
 from ._checks import (CLIP_NAMES, clip_setting, learning_rate_fits, learning_rate_value,
                       non_negative)
 from .clip import clip_global_norm, clip_value
