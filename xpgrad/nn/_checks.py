@@ -62,17 +62,11 @@ def floating_dtype(dtype, owner: str):
 
 def probability(name: str, value, owner: str, *, high_open=True) -> float:
     """A rate in [0, 1) (or [0, 1])."""
-    try:
-        return hyperparameter(name, value, low=0.0, high=1.0, high_open=high_open)
-    except (TypeError, ValueError) as e:
-        raise type(e)(f"{owner}: {e}") from None
+    return hyperparameter(name, value, low=0.0, high=1.0, high_open=high_open, owner=owner)
 
 
 def finite(name: str, value, owner: str) -> float:
-    try:
-        return hyperparameter(name, value)
-    except (TypeError, ValueError) as e:
-        raise type(e)(f"{owner}: {e}") from None
+    return hyperparameter(name, value, owner=owner)
 
 
 #: PyTorch's keyword arguments of its layers, and what a PyTorch user is told here

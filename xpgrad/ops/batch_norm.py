@@ -15,6 +15,7 @@ too).
 """
 from __future__ import annotations
 
+from .._args import flag
 from ..primitive import Primitive, apply, tape_state
 from ..tensor import Tensor, Variable
 
@@ -101,7 +102,7 @@ def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=Fa
     """
     who = "batch_norm"
     x = _input(x, who)
-    training = _flag(training)
+    training = flag(training, "training", who)
     momentum = _momentum(momentum, who)
     eps = _positive(eps, who, training)
     channels = x.shape[1]
@@ -189,29 +190,18 @@ def _input(x, who):
     return x
 
 
-def _flag(value):
-    from .._args import flag
-
-    return flag(value, "training", "batch_norm")
-
-
 def _positive(value, who, positive=True):
     """``eps``: > 0 to train (a channel of equal values divides by 0 otherwise; PyTorch
     refuses it too), >= 0 to evaluate."""
-    return _hyperparameter("eps", value, who, low=0.0, low_open=positive)
+    from ..optim._checks import hyperparameter
+
+    return hyperparameter("eps", value, low=0.0, low_open=positive, owner=who)
 
 
 def _momentum(value, who):
-    return _hyperparameter("momentum", value, who, low=0.0, high=1.0)
-
-
-def _hyperparameter(name, value, who, **bounds):
     from ..optim._checks import hyperparameter
 
-    try:
-        return hyperparameter(name, value, **bounds)
-    except (TypeError, ValueError) as e:
-        raise type(e)(f"{who}: {e}") from None
+    return hyperparameter("momentum", value, low=0.0, high=1.0, owner=who)
 
 
 def _vector(value, what, x, channels, who, required=False):

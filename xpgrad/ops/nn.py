@@ -280,10 +280,7 @@ def _normalized_shape(value, owner):
 def _eps(value, owner):
     from ..optim._checks import hyperparameter
 
-    try:
-        return hyperparameter("eps", value, low=0.0)
-    except (TypeError, ValueError) as e:
-        raise type(e)(f"{owner}: {e}") from None
+    return hyperparameter("eps", value, low=0.0, owner=owner)
 
 
 def check_normalized_input(x, shape, owner):

@@ -58,8 +58,9 @@ def real_number(name: str, value) -> float:
 
 
 def hyperparameter(name: str, value, *, low=None, high=None, low_open=False,
-                   high_open=False) -> float:
-    """``value`` as a finite float within the bounds, else TypeError/ValueError naming ``name``.
+                   high_open=False, owner=None) -> float:
+    """``value`` as a finite float within the bounds, else TypeError/ValueError naming ``name``
+    (and, first, ``owner``: the layer or function that takes it).
 
     >>> hyperparameter("epsilon", 1e-8, low=0.0, low_open=True)
     1e-08
@@ -69,6 +70,12 @@ def hyperparameter(name: str, value, *, low=None, high=None, low_open=False,
     ...     print(e)
     rho must be a finite number in [0, 1), got 1.0
     """
+    if owner is not None:
+        try:
+            return hyperparameter(name, value, low=low, high=high, low_open=low_open,
+                                  high_open=high_open)
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"{owner}: {e}") from None
     x = real_number(name, value)
     bad = not math.isfinite(x)
     if low is not None:
