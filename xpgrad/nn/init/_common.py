@@ -11,9 +11,10 @@ import numbers
 
 import numpy as np  # noqa: F401 (the examples)
 
-from ... import dtypes as _dt
-from ...creation import _shape, zeros
+from ...creation import _shape as shape_arg  # noqa: F401 (a shape as a tuple of ints)
+from ...creation import zeros
 from ...random import Generator, default_rng
+from .._checks import floating_dtype as float_dtype  # noqa: F401 (a weight's real dtype)
 
 
 def as_rng(rng, backend=None) -> Generator:
@@ -73,11 +74,6 @@ def compute_fans(shape) -> tuple[int, int]:
     return shape[-2] * receptive, shape[-1] * receptive
 
 
-def shape_arg(shape) -> tuple:
-    """``shape`` as a tuple of non-negative ints (an int is a 1-D shape)."""
-    return _shape(shape)
-
-
 def real(name, value, who, *, positive=False) -> float:
     """``value`` as a finite float (and > 0 with ``positive``); TypeError/ValueError naming
     ``name`` and ``who`` otherwise."""
@@ -105,14 +101,6 @@ def named(fn, name, doc=None):
     if doc is not None:
         fn.__doc__ = doc
     return fn
-
-
-def float_dtype(dtype, who):
-    """``dtype`` as an xpgrad floating dtype; TypeError naming ``dtype`` otherwise."""
-    dt = _dt.as_dtype(dtype)
-    if not dt.is_floating:
-        raise TypeError(f"{who}: dtype must be a floating dtype, got {dt}")
-    return dt
 
 
 def empty_or_none(rng, shape, dtype):
