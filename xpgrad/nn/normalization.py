@@ -183,9 +183,8 @@ class BatchNorm1d(Module):
         ([0.0], [1.0], 0)
         """
         if self.track_running_stats:
-            for v, fill in ((self.running_mean, zeros), (self.running_var, ones),
-                            (self.num_batches_tracked, zeros)):
-                v.assign(fill(v.shape, dtype=v.dtype, backend=v.backend))
+            _refill(zeros, self.running_mean, self.num_batches_tracked)
+            _refill(ones, self.running_var)
 
     def reset_parameters(self) -> None:
         """PyTorch's: ``reset_running_stats()``, and ``weight`` back to ones, ``bias`` to
@@ -200,8 +199,8 @@ class BatchNorm1d(Module):
         """
         self.reset_running_stats()
         if self.affine:
-            for v, fill in ((self.weight, ones), (self.bias, zeros)):
-                v.assign(fill(v.shape, dtype=v.dtype, backend=v.backend))
+            _refill(ones, self.weight)
+            _refill(zeros, self.bias)
 
     # -- PyTorch interoperability --------------------------------------------------------------
     def _buffers(self):
@@ -232,6 +231,12 @@ class BatchNorm1d(Module):
         return (f", num_features={self.num_features}, eps={self.eps}, momentum="
                 f"{self.momentum}, affine={self.affine}, track_running_stats="
                 f"{self.track_running_stats}")
+
+
+def _refill(fill, *variables) -> None:
+    """Assign each of ``variables`` ``fill`` (``zeros`` or ``ones``) of its shape and dtype."""
+    for v in variables:
+        v.assign(fill(v.shape, dtype=v.dtype, backend=v.backend))
 
 
 __all__ = ["LayerNorm", "BatchNorm1d"]
