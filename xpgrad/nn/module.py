@@ -220,10 +220,8 @@ class Module:
         staged = {}
         for k, v in variables.items():
             if k in state_dict:
-                value, problem = _staged_value(state_dict[k], v)
-                if problem:
-                    problems.append(f"{problem[0]} of {k!r}: {problem[1]}")
-                else:
+                value = staged_value(state_dict[k], v, k, problems)
+                if value is not None:
                     staged[k] = value
         if problems:
             raise ValueError(f"load_state_dict: state_dict does not match "
@@ -323,6 +321,15 @@ _PYTORCH_NAMES = {
 
 #: per thread, the ids of the modules whose repr is being built (a cycle ends there)
 _REPR = threading.local()
+
+
+def staged_value(value, variable, key, problems):
+    """``value`` as a Tensor of ``variable``'s dtype and backend (``_staged_value``), or None
+    with a line ``"<what> of 'key': <detail>"`` added to ``problems``."""
+    value, problem = _staged_value(value, variable)
+    if problem:
+        problems.append(f"{problem[0]} of {key!r}: {problem[1]}")
+    return value
 
 
 def _staged_value(value, variable):

@@ -217,7 +217,7 @@ class ExponentialMovingAverage:
         """Replace the averages (and the count) by ``state`` (as from ``state_dict``: Tensors,
         arrays or numbers). Every key, shape and dtype is checked first; a mismatch raises
         ValueError listing them, with nothing changed."""
-        from ..nn.module import _staged_value
+        from ..nn.module import staged_value
         from .state import _count
 
         if not isinstance(state, Mapping):
@@ -232,10 +232,8 @@ class ExponentialMovingAverage:
             if var is self._count:
                 staged[key] = _count(key, state[key], problems)
                 continue
-            value, problem = _staged_value(state[key], var)
-            if problem:
-                problems.append(f"{problem[0]} of {key!r}: {problem[1]}")
-            else:
+            value = staged_value(state[key], var, key, problems)
+            if value is not None:
                 staged[key] = value
         if problems:
             raise ValueError("ExponentialMovingAverage.load_state_dict: the state does not fit "

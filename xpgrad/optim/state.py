@@ -42,7 +42,7 @@ def _keys(optimizer, name, var) -> dict:
 def _staged_slots(optimizer, name, var, state, problems) -> dict:
     """``{slot: raw array or int}`` of ``var`` read from ``state``; problems found are
     appended to ``problems``."""
-    from ..nn.module import _staged_value
+    from ..nn.module import staged_value
 
     counts = set(optimizer._extra_state(var))
     slots = {}
@@ -52,10 +52,8 @@ def _staged_slots(optimizer, name, var, state, problems) -> dict:
         elif slot in counts:
             slots[slot] = _count(key, state[key], problems)
         else:
-            value, problem = _staged_value(state[key], var)
-            if problem:
-                problems.append(f"{problem[0]} of {key!r}: {problem[1]}")
-            else:
+            value = staged_value(state[key], var, key, problems)
+            if value is not None:
                 slots[slot] = value._backend.xp.asarray(value._data, copy=True)
     return slots
 
