@@ -17,18 +17,23 @@ import math
 from collections.abc import Mapping
 
 
-def _count(key, value, problems):
-    """``value`` (a number or an array of one) as an int >= 0, or None with a line added to
-    ``problems``."""
+def _number(value) -> tuple:
+    """``(the real number value holds, or None; value on the host)``: ``value`` a number or an
+    array of one (a Tensor, NumPy's, CuPy's)."""
     import numpy as np
 
     if hasattr(value, "__cuda_array_interface__"):
-        value = value.get()                 # a CuPy array: the count comes to the host
+        value = value.get()                 # a CuPy array: the number comes to the host
     raw = value.numpy() if hasattr(value, "numpy") else np.asarray(value)
-    if raw.size == 1 and raw.dtype.kind in "iuf":
-        x = raw.item()
-        if math.isfinite(x) and x >= 0 and x == int(x):
-            return int(x)
+    return (raw.item() if raw.size == 1 and raw.dtype.kind in "iuf" else None), value
+
+
+def _count(key, value, problems):
+    """``value`` (a number or an array of one) as an int >= 0, or None with a line added to
+    ``problems``."""
+    x, value = _number(value)
+    if x is not None and math.isfinite(x) and x >= 0 and x == int(x):
+        return int(x)
     problems.append(f"{key!r} must be a count (an integer >= 0), got {value!r}")
     return None
 
@@ -109,15 +114,9 @@ def state_copy(optimizer, named) -> dict:
 
 def _rate(value, problems):
     """A saved learning rate as a float (finite, >= 0), or None with a line in ``problems``."""
-    import numpy as np
-
-    if hasattr(value, "__cuda_array_interface__"):
-        value = value.get()
-    raw = value.numpy() if hasattr(value, "numpy") else np.asarray(value)
-    if raw.size == 1 and raw.dtype.kind in "iuf":
-        x = float(raw.item())
-        if math.isfinite(x) and x >= 0:
-            return x
+    x, value = _number(value)
+    if x is not None and math.isfinite(x) and x >= 0:
+        return float(x)
     problems.append(f"{LEARNING_RATE!r} must be a finite number >= 0, got {value!r}")
     return None
 
