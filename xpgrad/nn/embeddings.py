@@ -19,6 +19,10 @@ from .linear import initial
 from .module import Module
 
 
+#: PyTorch's default for an embedding: N(0, 1)
+_STANDARD_NORMAL = _init.normal(0.0, 1.0)
+
+
 class Embedding(Module):
     """``Embedding(num_embeddings, embedding_dim)``: ``emb(ids)`` is ``weight[ids]``, of shape
     ``ids.shape + (embedding_dim,)``.
@@ -48,19 +52,15 @@ class Embedding(Module):
         self.embedding_dim = _checks.size("embedding_dim", embedding_dim, who)
         self.padding_idx = _padding_index(padding_idx, self.num_embeddings, who)
         dtype = _checks.floating_dtype(dtype, who)
-        init_fn = None if init is None else _init.get(init)
+        init_fn = _STANDARD_NORMAL if init is None else _init.get(init)
         gen = _init.as_rng(rng, backend)
         shape = (self.num_embeddings, self.embedding_dim)
-        if init_fn is None:
-            w = gen.normal(0.0, 1.0, size=shape, dtype=dtype)
-        else:
-            w = initial(init_fn(gen, shape, dtype), shape, dtype, gen, init, who,
-                        "(num_embeddings, embedding_dim)")
+        w = initial(init_fn(gen, shape, dtype), shape, dtype, gen, init, who,
+                    "(num_embeddings, embedding_dim)")
         if backend is not None:
             w = w.to(backend)
         if self.padding_idx is not None:
-            if init_fn is not None:         # the caller's tensor (pretrained rows): not theirs
-                w = asarray(w, copy=True)
+            w = asarray(w, copy=True)       # an init may return the caller's (pretrained) rows
             w[self.padding_idx] = 0.0
         self.weight = Variable(w, name=f"{self.name}/weight")
 
