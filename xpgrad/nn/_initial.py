@@ -68,11 +68,14 @@ def initial(w, shape, dtype, gen, init, owner, layout, arg="init"):
         raise TypeError(f"{owner}: {arg} {_label(init)} returned {w.dtype} values, expected "
                         f"real floats ({dtype}) of shape {shape} {layout}")
     if not isinstance(w, Tensor):
+        error = TypeError(f"{owner}: {arg} {_label(init)} returned {type(w).__name__}, "
+                          f"expected a tensor of shape {shape} {layout}")
+        if not (hasattr(w, "shape") or isinstance(w, (list, tuple))):   # None would be NaN
+            raise error
         try:
             w = asarray(w, dtype=dtype, backend=gen.backend)
         except (TypeError, ValueError) as e:
-            raise TypeError(f"{owner}: {arg} {_label(init)} returned {type(w).__name__}, "
-                            f"expected a tensor of shape {shape} {layout}") from e
+            raise error from e
     if w.shape != shape:
         raise ValueError(f"{owner}: {arg} {_label(init)} returned shape {w.shape}, expected "
                          f"{shape} {layout}")
