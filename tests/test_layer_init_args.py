@@ -149,6 +149,28 @@ def test_linear_torch_default_is_pytorchs_distribution():
     assert stats.ks_2samp(1.2 * pairs[1][0], pairs[1][1]).pvalue < 1e-3
 
 
+def test_orthogonal_recurrent_init_is_pytorchs_orthogonal_weight_hh():
+    """PyTorch users call orthogonal_ on the whole (4H, H) weight_hh: the transpose of our
+    (H, 4H) w_hh, same distribution (entries: two-sample KS test; and the Gram matrix)."""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    H, ours, theirs = 6, [], []
+    rng = xg.random.default_rng(2)
+    for _ in range(100):
+        cell = xg.nn.LSTMCell(3, H, recurrent_init="orthogonal", rng=rng, dtype="float64")
+        ours.append(cell.torch_state_dict()["weight_hh"])
+        ref = torch.nn.LSTM(3, H, dtype=torch.float64)
+        theirs.append(torch.nn.init.orthogonal_(ref.weight_hh_l0).detach().numpy().copy())
+    for a, b in zip(ours[:3], theirs[:3]):
+        assert a.shape == b.shape == (4 * H, H)
+        np.testing.assert_allclose(a.T @ a, np.eye(H), atol=1e-12)
+        np.testing.assert_allclose(b.T @ b, np.eye(H), atol=1e-12)
+    assert stats.ks_2samp(np.ravel(ours), np.ravel(theirs)).pvalue > 1e-3
+    blocks = [np.linalg.svd(w[H:2 * H], compute_uv=False) for w in ours]
+    torch_blocks = [np.linalg.svd(w[H:2 * H], compute_uv=False) for w in theirs]
+    assert stats.ks_2samp(np.ravel(blocks), np.ravel(torch_blocks)).pvalue > 1e-3
+
+
 # -- orthogonality -----------------------------------------------------------------------------
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype, tol", [("float64", 1e-12), ("float32", 2e-6)])
@@ -209,7 +231,9 @@ BAD = [
     (lambda: xg.nn.Linear(3, 4, bias=False, bias_init="zeros"), ValueError,
      ["Linear", "bias_init", "bias=False"]),
     (lambda: xg.nn.MLP([3, 4], bias=False, bias_init="zeros"), ValueError,
-     ["bias_init", "bias=False"]),
+     ["MLP", "bias_init", "bias=False"]),
+    (lambda: xg.nn.MLP([3, 4], bias_init="nope"), ValueError, ["MLP", "bias_init 'nope'"]),
+    (lambda: xg.nn.MLP([3, 4], init="nope"), ValueError, ["MLP", "init 'nope'"]),
     (lambda: xg.nn.Linear(3, 4, bias_init="glorot"), ValueError,
      ["Linear", "bias_init 'glorot'", "(4,)"]),
     (lambda: xg.nn.LSTMCell(3, 4, kernel_init=_returns(lambda s: xg.zeros((4, 3)))), ValueError,

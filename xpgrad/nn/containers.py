@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from .. import dtypes as _dt
 from .._args import flag
-from . import _checks
+from . import _checks, _initial
 from . import init as _init
 from ..ops.activations import leaky_relu, relu
 from .activations_layers import LeakyReLU, ReLU, get_activation
-from .linear import Linear
+from .linear import Linear, bias_initializer
 from .module import Module, layer_repr
 
 
@@ -157,6 +157,8 @@ class MLP(Module):
             act = self.activation
             relu_like = act in (relu, leaky_relu) or isinstance(act, (ReLU, LeakyReLU))
             init = "he" if relu_like else "glorot"
+        _initial.resolve(init, "init", "MLP")             # errors name the MLP, not a Linear
+        bias_initializer(bias_init, bias, "MLP")
         gen = _init.as_rng(rng, backend)
         self.layers = [Linear(a, b, rng=gen, init=init, bias=bias, bias_init=bias_init,
                               dtype=dtype, backend=backend, name=f"{self.name}/linear{i}")
