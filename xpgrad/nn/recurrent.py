@@ -278,7 +278,8 @@ class LSTMCell(_Recurrent):
     callable ``(rng, shape, dtype)`` called once on the whole matrix: ``kernel_init`` for
     ``w_ih`` (input_size, 4H), ``recurrent_init`` for ``w_hh`` (H, 4H), ``bias_init`` for
     ``b`` (4H,) (given ``fan_in=hidden_size`` if it takes that keyword, so
-    ``"torch_linear_default"`` is PyTorch's U(+-1/sqrt(hidden_size))). Keras' LSTM is
+    ``"torch_linear_default"`` draws U(+-1/sqrt(hidden_size)), the law of each of PyTorch's
+    two biases; ``b`` stands for their sum but is drawn once). Keras' LSTM is
     ``kernel_init="glorot_uniform", recurrent_init="orthogonal"``: its Orthogonal draws one
     (H, 4H) matrix with orthonormal rows, as here (and as PyTorch's ``orthogonal_`` on the
     (4H, H) ``weight_hh``); each gate's (H, H) block of it is not orthogonal;
