@@ -25,10 +25,10 @@ def blockwise(init, blocks):
     ``blocks`` equal parts and drawing ``init`` (an initializer: a callable, or a name of
     ``xg.nn.init.INITIALIZERS``) on each, shape ``(*shape[:-1], shape[-1] // blocks)``, in
     order from one generator, then joining them. Each block is a weight of its own: its fans
-    are the block's, and with ``orthogonal()`` each block is orthogonal (Keras 1's per-gate
-    ``inner_init``), where one ``orthogonal()`` draw on an LSTM's (H, 4H) ``w_hh`` (Keras 2
-    and 3, PyTorch's ``orthogonal_(weight_hh)``) has orthonormal rows but gate blocks that
-    are not orthogonal. ``blocks`` is a positive integer that divides ``shape[-1]``
+    are the block's, and with ``orthogonal()`` each block is orthogonal (every gate's
+    recurrent matrix), where one ``orthogonal()`` draw on an LSTM's (H, 4H) ``w_hh`` (Keras'
+    ``recurrent_initializer``, PyTorch's ``orthogonal_(weight_hh)``) has orthonormal rows but
+    gate blocks that are not orthogonal. ``blocks`` is a positive integer that divides ``shape[-1]``
     (ValueError naming it otherwise).
 
     >>> import xpgrad as xg
