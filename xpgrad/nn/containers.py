@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from .. import dtypes as _dt
 from .._args import flag
-from . import _checks
+from . import _checks, _initial
 from . import init as _init
 from ..ops.activations import leaky_relu, relu
 from .activations_layers import LeakyReLU, ReLU, get_activation
-from .linear import Linear
+from .linear import Linear, bias_initializer
 from .module import Module, layer_repr
 
 
@@ -131,7 +131,9 @@ class MLP(Module):
     ``activation`` (a name such as "relu", "tanh", "sigmoid", or a callable) follows every hidden
     layer; ``output_activation`` (default None: logits) follows the last. ``init`` (every
     layer's, as ``Linear`` takes it: a name of ``xg.nn.init.INITIALIZERS`` or a callable)
-    defaults to "he" for relu-like activations, else "glorot". Variables:
+    defaults to "he" for relu-like activations, else "glorot"; ``bias_init`` (every layer's,
+    as ``Linear`` takes it; each layer's ``fan_in`` is its own input size) defaults to zeros.
+    Variables:
     ``"{name}/linear{i}/w"`` and ``/b``.
 
     >>> import xpgrad as xg
@@ -141,7 +143,8 @@ class MLP(Module):
     """
 
     def __init__(self, sizes, activation="relu", output_activation=None, *, rng=None,
-                 init=None, bias=True, dtype=_dt.float32, backend=None, name: str = "mlp"):
+                 init=None, bias=True, bias_init=None, dtype=_dt.float32, backend=None,
+                 name: str = "mlp"):
         super().__init__(name)
         bias = flag(bias, "bias", "MLP")
         sizes = _checks.sizes("sizes", sizes, "MLP")
@@ -154,9 +157,11 @@ class MLP(Module):
             act = self.activation
             relu_like = act in (relu, leaky_relu) or isinstance(act, (ReLU, LeakyReLU))
             init = "he" if relu_like else "glorot"
+        _initial.resolve(init, "init", "MLP")             # errors name the MLP, not a Linear
+        bias_initializer(bias_init, bias, "MLP")
         gen = _init.as_rng(rng, backend)
-        self.layers = [Linear(a, b, rng=gen, init=init, bias=bias, dtype=dtype,
-                              backend=backend, name=f"{self.name}/linear{i}")
+        self.layers = [Linear(a, b, rng=gen, init=init, bias=bias, bias_init=bias_init,
+                              dtype=dtype, backend=backend, name=f"{self.name}/linear{i}")
                        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:]))]
         for layer in self.layers:
             layer.name = "linear"   # path component; the list index is appended

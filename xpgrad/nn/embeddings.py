@@ -12,10 +12,9 @@ from .. import dtypes as _dt
 from ..creation import asarray
 from ..ops.nn import _padding_index, lookup
 from ..tensor import Variable
-from . import _checks
+from . import _checks, _initial
 from . import init as _init
 from ._torch import host, load_checked
-from .linear import initial
 from .module import Module
 
 
@@ -52,11 +51,11 @@ class Embedding(Module):
         self.embedding_dim = _checks.size("embedding_dim", embedding_dim, who)
         self.padding_idx = _padding_index(padding_idx, self.num_embeddings, who)
         dtype = _checks.floating_dtype(dtype, who)
-        init_fn = _STANDARD_NORMAL if init is None else _init.get(init)
+        init_fn = _STANDARD_NORMAL if init is None else _initial.resolve(init, "init", who)
         gen = _init.as_rng(rng, backend)
         shape = (self.num_embeddings, self.embedding_dim)
-        w = initial(init_fn(gen, shape, dtype), shape, dtype, gen, init, who,
-                    "(num_embeddings, embedding_dim)")
+        w = _initial.draw(init_fn, init, "init", gen, shape, dtype, who,
+                          "(num_embeddings, embedding_dim)")
         if backend is not None:
             w = w.to(backend)
         if self.padding_idx is not None:

@@ -10,10 +10,9 @@ from __future__ import annotations
 from .. import dtypes as _dt
 from .._args import flag
 from ..creation import asarray, zeros
-from ..ops.casting import astype
 from ..ops.nn import linear
 from ..tensor import Tensor, Variable
-from . import _checks
+from . import _checks, _initial
 from . import init as _init
 from .module import Module
 
@@ -24,29 +23,49 @@ class Linear(Module):
     ``"orthogonal"``, ``"torch_linear_default"``, ...) or a callable ``(rng, shape, dtype)``
     such as ``xg.nn.init.normal(0.0, 0.02)``, given the shape (in_features, out_features).
 
-    ``rng`` is an ``xg.random.Generator`` (or an int seed); the bias starts at zero. Weights are
-    created on ``backend`` (default: the generator's backend) with ``dtype`` (default float32).
-    Variables are named ``f"{name}/w"`` and ``f"{name}/b"``. The input's last axis must have
-    ``in_features`` entries and the weights' dtype (no silent promotion: cast with xg.astype).
+    ``rng`` is an ``xg.random.Generator`` (or an int seed). The bias starts at zero, or as
+    ``bias_init`` draws it (a name or callable as ``init``, given the shape (out_features,);
+    one taking a keyword ``fan_in`` also gets ``in_features``, so
+    ``init="torch_linear_default", bias_init="torch_linear_default"`` draws both as
+    ``torch.nn.Linear``: U(+-1/sqrt(in_features)), the weights first); ``bias_init`` with
+    ``bias=False`` is a ValueError. Weights are created on ``backend`` (default: the
+    generator's backend) with ``dtype`` (default float32). Variables are named
+    ``f"{name}/w"`` and ``f"{name}/b"``. The input's last axis must have ``in_features``
+    entries and the weights' dtype (no silent promotion: cast with xg.astype).
+
+    >>> import xpgrad as xg
+    >>> torch_like = xg.nn.Linear(16, 4, init="torch_linear_default",
+    ...                           bias_init="torch_linear_default", rng=0)
+    >>> bool(abs(torch_like.b).max().item() <= 0.25)
+    True
     """
 
     def __init__(self, in_features: int, out_features: int, *, rng=None, init="glorot",
-                 bias: bool = True, dtype=_dt.float32, backend=None, name: str = "linear"):
+                 bias: bool = True, bias_init=None, dtype=_dt.float32, backend=None,
+                 name: str = "linear"):
         super().__init__(name)
         bias = flag(bias, "bias", "Linear")
         self.in_features = _checks.size("in_features", in_features, "Linear")
         self.out_features = _checks.size("out_features", out_features, "Linear")
         dtype = _checks.floating_dtype(dtype, "Linear")
-        init_fn = _init.get(init)
+        init_fn = _initial.resolve(init, "init", "Linear")
+        bias_fn = bias_initializer(bias_init, bias, "Linear")
         gen = _init.as_rng(rng, backend)
-        w = initial(init_fn(gen, (self.in_features, self.out_features), dtype),
-                    (self.in_features, self.out_features), dtype, gen, init, "Linear",
-                    "(in_features, out_features)")
+        shape = (self.in_features, self.out_features)
+        w = _initial.draw(init_fn, init, "init", gen, shape, dtype, "Linear",
+                          "(in_features, out_features)")
         if backend is not None:
             w = w.to(backend)
         self.w = Variable(w, name=f"{self.name}/w")
-        self.b = (Variable(zeros((self.out_features,), dtype=dtype, backend=w.backend),
-                           name=f"{self.name}/b") if bias else None)
+        self.b = None
+        if bias:
+            if bias_fn is None:
+                b = zeros((self.out_features,), dtype=dtype, backend=w.backend)
+            else:
+                b = _initial.draw(bias_fn, bias_init, "bias_init", gen, (self.out_features,),
+                                  dtype, "Linear", "(out_features,)",
+                                  fan_in=self.in_features).to(w.backend)
+            self.b = Variable(b, name=f"{self.name}/b")
 
     def forward(self, x):
         return linear(check_input(x, self.w, "Linear"), self.w, self.b)
@@ -83,16 +102,15 @@ class Linear(Module):
                f"bias={self.b is not None}"
 
 
-def initial(w, shape, dtype, gen, init, owner, layout):
-    """What an initializer returned, as a Tensor of ``shape`` and ``dtype`` (a custom one may
-    return an array or another float dtype); a wrong shape is a ValueError naming ``init``,
-    ``owner`` (the layer) and ``layout`` (what the axes are)."""
-    if not isinstance(w, Tensor):
-        w = asarray(w, dtype=dtype, backend=gen.backend)
-    if w.shape != shape:
-        raise ValueError(f"{owner}: init {init!r} returned shape {w.shape}, expected {shape} "
-                         f"{layout}")
-    return w if w.dtype == dtype else astype(w, dtype)
+def bias_initializer(bias_init, bias, owner):
+    """The initializer of a layer's ``bias_init`` (None: the layer's default); ValueError
+    naming ``bias_init`` when the layer has no bias (``bias=False``)."""
+    if bias_init is None:
+        return None
+    if not bias:
+        raise ValueError(f"{owner}: bias_init={_initial._label(bias_init)} was given but "
+                         "bias=False: the layer has no bias to initialize")
+    return _initial.resolve(bias_init, "bias_init", owner)
 
 
 def check_input(x, w, owner):

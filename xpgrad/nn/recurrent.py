@@ -34,9 +34,10 @@ from ..creation import asarray, zeros
 from ..ops.nn import linear
 from ..ops.shape import reshape
 from ..tensor import Tensor, Variable
-from . import _checks
+from . import _checks, _initial
 from . import init as _init
 from ._torch import load_checked
+from .linear import bias_initializer
 from .module import Module
 from ..ops.recurrent import (NONLINEARITIES, gru_scan, lstm_layer, lstm_layer_states,
                               lstm_states, rnn_scan)
@@ -51,17 +52,37 @@ _TORCH_CELL_KEYS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 _SIZES = "{owner} needs positive sizes: {name} must be a positive integer, got {value!r}"
 
 
+def initializers(kernel_init, recurrent_init, bias_init, bias, owner):
+    """The initializers of a recurrent layer's ``kernel_init``, ``recurrent_init`` and
+    ``bias_init`` (None for each left at its default); errors name ``owner`` and the argument
+    (``bias_init`` with ``bias=False`` is a ValueError)."""
+    kernel_fn = None if kernel_init is None else _initial.resolve(kernel_init, "kernel_init",
+                                                                  owner)
+    recurrent_fn = None if recurrent_init is None else _initial.resolve(
+        recurrent_init, "recurrent_init", owner)
+    return kernel_fn, recurrent_fn, bias_initializer(bias_init, bias, owner)
+
+
 def _uniform(gen, shape, k, dtype, backend):
     w = gen.uniform(-k, k, size=shape, dtype=dtype)
     return w if backend is None else w.to(backend)
 
 
 class _Recurrent(Module):
-    """One layer's weights and its input projection; subclasses set GATES and the scan."""
+    """One layer's weights and its input projection; subclasses set GATES and the scan.
+
+    Initialization: ``kernel_init`` draws ``w_ih`` (input_size, G), ``recurrent_init``
+    ``w_hh`` (H, G) with one call each on the whole matrix (Keras' ``kernel_initializer`` /
+    ``recurrent_initializer`` on its ``kernel`` / ``recurrent_kernel``, the same layout), default
+    PyTorch's U(-1/sqrt(H), 1/sqrt(H)); ``bias_init`` draws every bias vector (default zeros),
+    given ``fan_in=H`` if it takes that keyword (PyTorch draws an RNN's biases with
+    1/sqrt(hidden_size)). Each is a name of ``xg.nn.init.INITIALIZERS`` or a callable
+    ``(rng, shape, dtype)``; draws in the order w_ih, w_hh, biases."""
 
     GATES = 1
 
-    def __init__(self, input_size, hidden_size, *, bias=True, rng=None, dtype=_dt.float32,
+    def __init__(self, input_size, hidden_size, *, bias=True, kernel_init=None,
+                 recurrent_init=None, bias_init=None, rng=None, dtype=_dt.float32,
                  backend=None, name="rnn_cell"):
         super().__init__(name)
         who = type(self).__name__
@@ -69,14 +90,39 @@ class _Recurrent(Module):
         self.input_size = _checks.size("input_size", input_size, who, _SIZES)
         self.hidden_size = _checks.size("hidden_size", hidden_size, who, _SIZES)
         dtype = _checks.floating_dtype(dtype, who)
+        kernel_fn, recurrent_fn, bias_fn = initializers(kernel_init, recurrent_init, bias_init,
+                                                        bias, who)
         G, H = self.GATES * self.hidden_size, self.hidden_size
         gen = _init.as_rng(rng, backend)
         k = 1.0 / math.sqrt(H)                       # PyTorch's default: U(-1/sqrt(H), 1/sqrt(H))
-        self.w_ih = Variable(_uniform(gen, (self.input_size, G), k, dtype, backend),
+        gates = "" if self.GATES == 1 else f"{self.GATES} * "
+
+        def weight(fn, init, arg, shape, layout):
+            if fn is None:
+                return _uniform(gen, shape, k, dtype, backend)
+            w = _initial.draw(fn, init, arg, gen, shape, dtype, who, layout)
+            return w if backend is None else w.to(backend)
+
+        self.w_ih = Variable(weight(kernel_fn, kernel_init, "kernel_init", (self.input_size, G),
+                                    f"(input_size, {gates}hidden_size)"),
                              name=f"{self.name}/w_ih")
-        self.w_hh = Variable(_uniform(gen, (H, G), k, dtype, backend), name=f"{self.name}/w_hh")
-        self.b = (Variable(zeros((G,), dtype=dtype, backend=self.w_ih.backend),
-                           name=f"{self.name}/b") if bias else None)
+        self.w_hh = Variable(weight(recurrent_fn, recurrent_init, "recurrent_init", (H, G),
+                                    f"(hidden_size, {gates}hidden_size)"),
+                             name=f"{self.name}/w_hh")
+
+        def bias_vector(shape, layout):
+            if bias_fn is None:
+                return zeros(shape, dtype=dtype, backend=self.w_ih.backend)
+            return _initial.draw(bias_fn, bias_init, "bias_init", gen, shape, dtype, who,
+                                 layout, fan_in=H).to(self.w_ih.backend)
+
+        self.b = (Variable(bias_vector((G,), f"({gates}hidden_size,)"), name=f"{self.name}/b")
+                  if bias else None)
+        self._more_biases(bias_vector if bias else None)
+
+    def _more_biases(self, bias_vector):
+        """Biases besides ``b`` (the GRU's ``b_hn``), drawn by ``bias_vector(shape, layout)``
+        (None: the cell has no bias)."""
 
     def project(self, x):
         """The input projection of every step, ``x @ w_ih + b``: (B, T, I) -> (B, T, G)."""
@@ -190,6 +236,7 @@ def _check_state(s, shape, what, layer, weights):
 
 class RNNCell(_Recurrent):
     """One Elman step ``h' = act(x @ w_ih + h @ w_hh + b)``, act "tanh" (default) or "relu".
+    ``kernel_init``, ``recurrent_init``, ``bias_init``: see ``LSTMCell``.
 
     >>> import xpgrad as xg
     >>> cell = xg.nn.RNNCell(3, 4, rng=0)
@@ -197,13 +244,15 @@ class RNNCell(_Recurrent):
     (2, 4)
     """
 
-    def __init__(self, input_size, hidden_size, *, nonlinearity="tanh", bias=True, rng=None,
+    def __init__(self, input_size, hidden_size, *, nonlinearity="tanh", bias=True,
+                 kernel_init=None, recurrent_init=None, bias_init=None, rng=None,
                  dtype=_dt.float32, backend=None, name="rnn_cell"):
         if nonlinearity not in NONLINEARITIES:
             raise ValueError(f"nonlinearity must be one of {NONLINEARITIES}, got "
                              f"{nonlinearity!r}")
-        super().__init__(input_size, hidden_size, bias=bias, rng=rng, dtype=dtype,
-                         backend=backend, name=name)
+        super().__init__(input_size, hidden_size, bias=bias, kernel_init=kernel_init,
+                         recurrent_init=recurrent_init, bias_init=bias_init, rng=rng,
+                         dtype=dtype, backend=backend, name=name)
         self.nonlinearity = nonlinearity
 
     def forward(self, x, h=None):
@@ -222,28 +271,49 @@ class RNNCell(_Recurrent):
 class LSTMCell(_Recurrent):
     """One LSTM step: ``(h', c') = cell(x, (h, c))``; the state defaults to zeros.
 
-    The forget-gate bias starts at ``forget_bias`` (1.0, as Keras' unit_forget_bias), the
-    other biases at 0, the weights as PyTorch's (uniform in +-1/sqrt(hidden_size)).
+    By default the weights are PyTorch's (uniform in +-1/sqrt(hidden_size)), the biases 0 but
+    the forget gate's, ``forget_bias`` (1.0, as Keras' ``unit_forget_bias``).
+
+    Keras' arguments choose otherwise, each a name of ``xg.nn.init.INITIALIZERS`` or a
+    callable ``(rng, shape, dtype)`` called once on the whole matrix: ``kernel_init`` for
+    ``w_ih`` (input_size, 4H), ``recurrent_init`` for ``w_hh`` (H, 4H), ``bias_init`` for
+    ``b`` (4H,) (given ``fan_in=hidden_size`` if it takes that keyword, so
+    ``"torch_linear_default"`` draws U(+-1/sqrt(hidden_size)), the law of each of PyTorch's
+    two biases; ``b`` stands for their sum but is drawn once). Keras' LSTM is
+    ``kernel_init="glorot_uniform", recurrent_init="orthogonal"``: its Orthogonal draws one
+    (H, 4H) matrix with orthonormal rows, as here (and as PyTorch's ``orthogonal_`` on the
+    (4H, H) ``weight_hh``); each gate's (H, H) block of it is not orthogonal;
+    ``recurrent_init=xg.nn.init.blockwise(xg.nn.init.orthogonal(), 4)`` draws each gate's
+    block orthogonal. ``forget_bias`` then replaces the forget gate's slice of ``b``, as
+    Keras' ``unit_forget_bias=True`` does after its ``bias_initializer``;
+    ``forget_bias=None`` keeps ``bias_init``'s draws there (``unit_forget_bias=False``).
 
     >>> import xpgrad as xg
     >>> cell = xg.nn.LSTMCell(3, 4, rng=0)
     >>> h, c = cell(xg.ones((2, 3)))
     >>> h.shape, c.shape
     ((2, 4), (2, 4))
+    >>> keras = xg.nn.LSTMCell(3, 4, kernel_init="glorot_uniform", recurrent_init="orthogonal",
+    ...                        rng=0)
+    >>> keras.b.tolist()[4:8]
+    [1.0, 1.0, 1.0, 1.0]
     """
 
     GATES = 4
 
-    def __init__(self, input_size, hidden_size, *, bias=True, forget_bias=1.0, rng=None,
+    def __init__(self, input_size, hidden_size, *, bias=True, forget_bias=1.0,
+                 kernel_init=None, recurrent_init=None, bias_init=None, rng=None,
                  dtype=_dt.float32, backend=None, name="lstm_cell"):
-        forget_bias = _checks.finite("forget_bias", forget_bias, type(self).__name__)
-        super().__init__(input_size, hidden_size, bias=bias, rng=rng, dtype=dtype,
-                         backend=backend, name=name)
-        if bias and forget_bias:
+        if forget_bias is not None:
+            forget_bias = _checks.finite("forget_bias", forget_bias, type(self).__name__)
+        super().__init__(input_size, hidden_size, bias=bias, kernel_init=kernel_init,
+                         recurrent_init=recurrent_init, bias_init=bias_init, rng=rng,
+                         dtype=dtype, backend=backend, name=name)
+        if bias and forget_bias is not None and (forget_bias or bias_init is not None):
             H = self.hidden_size
-            be = self.b.backend
-            self.b.assign(asarray([0.0] * H + [forget_bias] * H + [0.0] * (2 * H),
-                                  dtype=self.b.dtype, backend=be))
+            b = self.b.numpy().copy()
+            b[H:2 * H] = forget_bias
+            self.b.assign(asarray(b, dtype=self.b.dtype, backend=self.b.backend))
 
     def forward(self, x, state=None):
         x = _as_input(x, self, 2)
@@ -280,7 +350,9 @@ class GRUCell(_Recurrent):
         n = tanh(x @ w_ih_n + b_n + r * (h @ w_hh_n + b_hn));   h' = (1 - z) * n + z * h
 
     ``h' = cell(x, h=None)`` (zeros when None). Weights as PyTorch's (uniform in
-    +-1/sqrt(hidden_size)), biases zero.
+    +-1/sqrt(hidden_size)), biases zero, or as ``kernel_init`` (``w_ih`` (input_size, 3H)),
+    ``recurrent_init`` (``w_hh`` (H, 3H)) and ``bias_init`` draw them (see ``LSTMCell``;
+    ``bias_init`` draws ``b`` (3H,) once, then ``b_hn`` (H,), not Keras' two bias rows summed).
 
     >>> import xpgrad as xg
     >>> cell = xg.nn.GRUCell(3, 4, rng=0)
@@ -290,13 +362,16 @@ class GRUCell(_Recurrent):
 
     GATES = 3
 
-    def __init__(self, input_size, hidden_size, *, bias=True, rng=None, dtype=_dt.float32,
+    def __init__(self, input_size, hidden_size, *, bias=True, kernel_init=None,
+                 recurrent_init=None, bias_init=None, rng=None, dtype=_dt.float32,
                  backend=None, name="gru_cell"):
-        super().__init__(input_size, hidden_size, bias=bias, rng=rng, dtype=dtype,
-                         backend=backend, name=name)
-        self.b_hn = (Variable(zeros((self.hidden_size,), dtype=self.w_hh.dtype,
-                                    backend=self.w_hh.backend), name=f"{self.name}/b_hn")
-                     if self.b is not None else None)
+        super().__init__(input_size, hidden_size, bias=bias, kernel_init=kernel_init,
+                         recurrent_init=recurrent_init, bias_init=bias_init, rng=rng,
+                         dtype=dtype, backend=backend, name=name)
+
+    def _more_biases(self, bias_vector):
+        self.b_hn = (Variable(bias_vector((self.hidden_size,), "(hidden_size,)"),
+                              name=f"{self.name}/b_hn") if bias_vector is not None else None)
 
     def forward(self, x, h=None):
         x = _as_input(x, self, 2)

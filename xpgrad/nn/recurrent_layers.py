@@ -41,7 +41,7 @@ from . import init as _init
 from .dropout import Dropout
 from .module import Module
 from .recurrent import (_SIZES, GRUCell, LSTMCell, RNNCell, _as_input, _check_pair,
-                        _check_state)
+                        _check_state, initializers)
 
 
 def _time_reversal(lengths, x):
@@ -81,6 +81,8 @@ class _Sequence(Module):
         self.bidirectional = flag(bidirectional, "bidirectional", who)
         if "bias" in cell_kwargs:
             cell_kwargs["bias"] = flag(cell_kwargs["bias"], "bias", who)
+        initializers(cell_kwargs["kernel_init"], cell_kwargs["recurrent_init"],
+                     cell_kwargs["bias_init"], cell_kwargs["bias"], who)   # errors name `who`
         gen = _init.as_rng(cell_kwargs.pop("rng", None), cell_kwargs.get("backend"))
         sizes = [self.input_size] + [self.directions * self.hidden_size] * (self.num_layers - 1)
         self.layers = [self.CELL(sizes[k], self.hidden_size, rng=gen,
@@ -258,7 +260,7 @@ class RNN(_Sequence):
     layout: the outputs are ``[forward | reverse]`` on the feature axis, the next layer reads
     2 * H features, and state ``2 * k + d`` is layer k's, direction d's (1: reverse).
     ``lengths`` (one int per sequence) runs right-padded sequences of different lengths (see
-    the module docstring).
+    the module docstring). ``kernel_init``, ``recurrent_init``, ``bias_init`` as ``LSTM``'s.
 
     >>> import xpgrad as xg
     >>> out, h = xg.nn.RNN(3, 4, num_layers=2, rng=0)(xg.ones((5, 6, 3)))
@@ -272,12 +274,14 @@ class RNN(_Sequence):
     CELL = RNNCell
 
     def __init__(self, input_size, hidden_size, num_layers=1, *, nonlinearity="tanh",
-                 bias=True, batch_first=True, dropout=0.0, bidirectional=False, rng=None,
+                 bias=True, batch_first=True, dropout=0.0, bidirectional=False,
+                 kernel_init=None, recurrent_init=None, bias_init=None, rng=None,
                  dtype=_dt.float32, backend=None, name="rnn"):
         super().__init__(input_size, hidden_size, num_layers, name=name,
                          batch_first=batch_first, dropout=dropout, bidirectional=bidirectional,
-                         nonlinearity=nonlinearity, bias=bias, rng=rng, dtype=dtype,
-                         backend=backend)
+                         nonlinearity=nonlinearity, bias=bias, kernel_init=kernel_init,
+                         recurrent_init=recurrent_init, bias_init=bias_init, rng=rng,
+                         dtype=dtype, backend=backend)
         self.nonlinearity = nonlinearity
 
     def forward(self, x, h0=None, *, lengths=None):
@@ -294,7 +298,10 @@ class LSTM(_Sequence):
     the whole sequence backwards. ``lengths`` (one int per sequence) runs right-padded
     sequences of different lengths: ``h_n``/``c_n`` are taken at each sequence's last step,
     the outputs past it are zero. See the module docstring for the weight layout and
-    ``LSTMCell`` for the initialization.
+    ``LSTMCell`` for the initialization: ``kernel_init``, ``recurrent_init``, ``bias_init``
+    (Keras': ``kernel_init="glorot_uniform", recurrent_init="orthogonal"``) and
+    ``forget_bias`` apply to every layer and direction, each cell drawing its own weights
+    from ``rng`` (forward cells of layers 0, 1, ... first, then the reverse ones).
 
     >>> import xpgrad as xg
     >>> out, (h, c) = xg.nn.LSTM(3, 4, num_layers=2, rng=0)(xg.ones((5, 6, 3)))
@@ -309,12 +316,16 @@ class LSTM(_Sequence):
     CELL = LSTMCell
 
     def __init__(self, input_size, hidden_size, num_layers=1, *, bias=True, forget_bias=1.0,
-                 batch_first=True, dropout=0.0, bidirectional=False, rng=None,
-                 dtype=_dt.float32, backend=None, name="lstm"):
-        forget_bias = _checks.finite("forget_bias", forget_bias, "LSTM")
+                 batch_first=True, dropout=0.0, bidirectional=False, kernel_init=None,
+                 recurrent_init=None, bias_init=None, rng=None, dtype=_dt.float32,
+                 backend=None, name="lstm"):
+        if forget_bias is not None:
+            forget_bias = _checks.finite("forget_bias", forget_bias, "LSTM")
         super().__init__(input_size, hidden_size, num_layers, name=name, bias=bias,
                          batch_first=batch_first, dropout=dropout, bidirectional=bidirectional,
-                         forget_bias=forget_bias, rng=rng, dtype=dtype, backend=backend)
+                         forget_bias=forget_bias, kernel_init=kernel_init,
+                         recurrent_init=recurrent_init, bias_init=bias_init, rng=rng,
+                         dtype=dtype, backend=backend)
 
     def forward(self, x, state=None, *, lengths=None):
         x = self._input(x)
@@ -337,7 +348,8 @@ class GRU(_Sequence):
 
     ``x`` is (B, T, input_size); ``h0`` and ``h_n`` are (num_layers * directions, B, H) (zeros
     when None); ``outputs`` (B, T, directions * H) are the last layer's states;
-    ``bidirectional`` as ``RNN``'s, ``lengths`` as ``LSTM``'s. Each layer and direction
+    ``bidirectional`` as ``RNN``'s, ``lengths`` as ``LSTM``'s, ``kernel_init``,
+    ``recurrent_init`` and ``bias_init`` as ``LSTM``'s (``GRUCell``). Each layer and direction
     projects its inputs with one matrix product and runs the recurrence as one primitive
     (``gru_scan``).
 
@@ -353,11 +365,12 @@ class GRU(_Sequence):
     CELL = GRUCell
 
     def __init__(self, input_size, hidden_size, num_layers=1, *, bias=True, batch_first=True,
-                 dropout=0.0, bidirectional=False, rng=None, dtype=_dt.float32, backend=None,
-                 name="gru"):
+                 dropout=0.0, bidirectional=False, kernel_init=None, recurrent_init=None,
+                 bias_init=None, rng=None, dtype=_dt.float32, backend=None, name="gru"):
         super().__init__(input_size, hidden_size, num_layers, name=name, bias=bias,
                          batch_first=batch_first, dropout=dropout, bidirectional=bidirectional,
-                         rng=rng, dtype=dtype, backend=backend)
+                         kernel_init=kernel_init, recurrent_init=recurrent_init,
+                         bias_init=bias_init, rng=rng, dtype=dtype, backend=backend)
 
     def forward(self, x, h0=None, *, lengths=None):
         return self._one_state_forward(x, h0, lengths)

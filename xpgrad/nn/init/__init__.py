@@ -11,7 +11,8 @@ Layers take one as ``init=``: a callable, or a name of ``INITIALIZERS`` (``get``
   ``glorot_normal`` (``xavier_*``), ``he_uniform``, ``he_normal`` (``kaiming_*``),
   ``lecun_uniform``, ``lecun_normal``, ``torch_linear_default`` (PyTorch's Linear weights);
 - ``orthogonal(gain)``, ``uniform(low, high)``, ``normal(mean, stddev)``,
-  ``truncated_normal(mean, stddev, lower, upper)``, ``constant(value)``, ``zeros``, ``ones``.
+  ``truncated_normal(mean, stddev, lower, upper)``, ``constant(value)``, ``zeros``, ``ones``;
+- ``blockwise(init, blocks)``: ``init`` drawn on each of ``blocks`` column blocks (gates).
 
 >>> import xpgrad as xg
 >>> rng = xg.random.default_rng(0)
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 from ...random import Generator  # noqa: F401 (layers check rng against it)
 from ._common import as_rng, check_rng, compute_fans  # noqa: F401 (check_rng: layers)
+from .blockwise import blockwise
 from .distributions import constant, normal, ones, truncated_normal, uniform, zeros
 from .orthogonal import orthogonal
 from .variance import (DISTRIBUTIONS, MODES, TRUNCATED_STDDEV, glorot_normal, glorot_uniform,
@@ -48,10 +50,11 @@ _FACTORIES = {"uniform": "uniform(low, high)", "normal": "normal(mean, stddev)",
               "variance_scaling": "variance_scaling(scale, mode, distribution)"}
 
 
-def get(init):
+def get(init, arg="init"):
     """An initializer from a name in ``INITIALIZERS`` or a callable ``(rng, shape, dtype)``
     (returned as it is); anything else is a ValueError (an unknown name) or TypeError, naming
-    ``init``. A factory passed uncalled, as PyTorch's ``init.orthogonal_`` is passed, is read
+    the argument ``arg`` (the layer's ``init``, ``kernel_init``, ``bias_init``, ...). A
+    factory passed uncalled, as PyTorch's ``init.orthogonal_`` is passed, is read
     as its name is: ``orthogonal`` as ``orthogonal()``, the ones taking parameters
     (``normal``, ``uniform``, ...) a TypeError saying to call them.
 
@@ -70,19 +73,20 @@ def get(init):
     if factory is not None:          # the factory itself, not an initializer it made
         if factory in INITIALIZERS:  # "orthogonal": its defaults are everyone's
             return INITIALIZERS[factory]
-        raise TypeError(f"init=xg.nn.init.{factory} is a factory: pass "
+        raise TypeError(f"{arg}=xg.nn.init.{factory} is a factory: pass "
                         f"xg.nn.init.{_FACTORIES[factory]}")
     if callable(init):
         return init
     if not isinstance(init, str):
-        raise TypeError(f"init must be a name in xg.nn.init.INITIALIZERS or a callable "
+        raise TypeError(f"{arg} must be a name in xg.nn.init.INITIALIZERS or a callable "
                         f"(rng, shape, dtype) -> Tensor, got {type(init).__name__} {init!r}")
     if init in _FACTORIES:
-        raise ValueError(f"init {init!r} takes parameters: pass xg.nn.init.{_FACTORIES[init]}")
+        raise ValueError(f"{arg} {init!r} takes parameters: pass "
+                         f"xg.nn.init.{_FACTORIES[init]}")
     try:
         return INITIALIZERS[init]
     except KeyError:
-        raise ValueError(f"unknown init {init!r}; expected one of {sorted(INITIALIZERS)} "
+        raise ValueError(f"unknown {arg} {init!r}; expected one of {sorted(INITIALIZERS)} "
                          "or a callable (rng, shape, dtype) -> Tensor") from None
 
 
@@ -100,4 +104,5 @@ __all__ = ["INITIALIZERS", "get", "as_rng", "compute_fans", "variance_scaling",
            "glorot_uniform", "glorot_normal", "xavier_uniform", "xavier_normal", "he_uniform",
            "he_normal", "kaiming_uniform", "kaiming_normal", "lecun_uniform", "lecun_normal",
            "torch_linear_default", "orthogonal", "uniform", "normal", "truncated_normal",
-           "constant", "zeros", "ones", "MODES", "DISTRIBUTIONS", "TRUNCATED_STDDEV"]
+           "constant", "zeros", "ones", "blockwise", "MODES", "DISTRIBUTIONS",
+           "TRUNCATED_STDDEV"]

@@ -20,6 +20,7 @@ True
 from __future__ import annotations
 
 import math
+import numbers
 
 from ... import dtypes as _dt
 from ...ops.casting import astype
@@ -144,19 +145,32 @@ def lecun_normal(rng, shape, dtype=_dt.float32):
     return _draw(rng, shape, dtype, 1.0, "fan_in", "untruncated_normal", "lecun_normal")
 
 
-def torch_linear_default(rng, shape, dtype=_dt.float32):
+def torch_linear_default(rng, shape, dtype=_dt.float32, *, fan_in=None):
     """PyTorch's initialization of ``nn.Linear`` (and ``nn.Conv*``) weights:
     ``kaiming_uniform_(w, a=sqrt(5))``, i.e. uniform on ``[-1/sqrt(fan_in), 1/sqrt(fan_in)]``
-    (``variance_scaling(1/3, "fan_in", "uniform")``). PyTorch also draws the bias from that
-    interval; xpgrad's layers start their bias at zero.
+    (``variance_scaling(1/3, "fan_in", "uniform")``), ``fan_in`` from ``compute_fans(shape)``.
+
+    PyTorch draws the bias from the same interval, with the fan_in of the weight (a 1-D bias
+    has no fans of its own): a layer's ``bias_init`` passes its weight's ``fan_in=`` to an
+    initializer taking that keyword, so ``Linear(..., init="torch_linear_default",
+    bias_init="torch_linear_default")`` draws as ``torch.nn.Linear``. A shape of fewer than 2
+    axes needs ``fan_in`` (ValueError naming ``shape`` otherwise); a given ``fan_in`` (a
+    positive integer) is used for any shape.
 
     >>> import xpgrad as xg
     >>> w = torch_linear_default(xg.random.default_rng(0), (16, 4))
     >>> bool(abs(w).max().item() <= 0.25)
     True
+    >>> b = torch_linear_default(xg.random.default_rng(0), (4,), fan_in=16)   # its bias
+    >>> bool(abs(b).max().item() <= 0.25)
+    True
     """
-    fan_in, _ = compute_fans(shape)
     rng, shape = as_rng(rng), shape_arg(shape)
+    if fan_in is None:
+        fan_in, _ = compute_fans(shape)
+    elif isinstance(fan_in, bool) or not isinstance(fan_in, numbers.Integral) or fan_in < 1:
+        raise ValueError(f"torch_linear_default: fan_in must be a positive integer, got "
+                         f"{fan_in!r}")
     dtype = float_dtype(dtype, "torch_linear_default")
     empty = empty_or_none(rng, shape, dtype)
     if empty is not None:
