@@ -145,8 +145,7 @@ class MultiheadAttention(Module):
     # -- forward -------------------------------------------------------------------------------
     def _inputs(self, query, key, value):
         """The three inputs as Tensors of 3 axes (batched or not, as the query), checked."""
-        w = self.q_proj.w
-        out = []
+        w, out, batched = self.q_proj.w, [], None
         for name, x, features in (("query", query, self.embed_dim), ("key", key, self.kdim),
                                   ("value", value, self.vdim)):
             if not isinstance(x, Tensor):
@@ -154,7 +153,7 @@ class MultiheadAttention(Module):
             if x.dtype != w.dtype:
                 raise TypeError(f"{_WHO} has {w.dtype} weights but {name} is {x.dtype}; cast "
                                 "it with xg.astype (no silent promotion)")
-            batched = out[0].ndim == 3 if out else x.ndim == 3
+            batched = x.ndim == 3 if batched is None else batched
             want = 3 if batched else 2
             if x.ndim != want or x.shape[-1] != features:
                 axes = "(batch, sequence, " if batched else "(sequence, "
