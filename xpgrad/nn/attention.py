@@ -90,30 +90,44 @@ def causal_mask(L, S, backend):
     return arange(L, backend=backend)[:, None] >= arange(S, backend=backend)[None, :]
 
 
-def attend(q, k, v, mask=None, dropout_p=0.0, scale=None, rng=None):
-    """``(softmax(q @ k^T * scale + mask) @ v, the weights)`` for checked Tensors: ``mask``
-    None, bool (True: attend) or float (added); rows with nothing to attend to give zeros and
-    no gradient; the weights dropped out with probability ``dropout_p`` (``rng``, a
-    Generator, draws the mask) and the kept ones scaled by ``1 / (1 - dropout_p)``."""
+def _blocked(allowed, dtype):
+    """0 where ``allowed`` (bool), -inf elsewhere, as ``dtype``: added to the scores, it masks
+    them as ``where`` would, and its backward pass hands the gradient through untouched."""
+    return astype(where(allowed, 0.0, -math.inf), dtype)
+
+
+def attend(q, k, v, mask=None, dropout_p=0.0, scale=None, rng=None, *, causal=False,
+           need_weights=True):
+    """``(softmax(q @ k^T * scale + mask) @ v, the weights or None)`` for checked Tensors:
+    ``mask`` None, bool (True: attend) or float (added), or ``causal``; rows with nothing to
+    attend to give zeros and no gradient; the weights dropped out with probability
+    ``dropout_p`` (``rng``, a Generator, draws the mask) and the kept ones scaled by
+    ``1 / (1 - dropout_p)``."""
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
     scores = matmul(q, matrix_transpose(k)) * scale
-    if mask is not None:
-        if isdtype(mask.dtype, "bool"):
-            scores = where(mask, scores, -math.inf)
-        else:
-            scores = scores + mask
-        # a row without a finite score would be 0/0 in softmax and NaN in its gradient: it
-        # runs on zeros instead, and its weights are zeroed after
+    live = None         # (..., L, 1): whether each query has a key to attend to
+    if causal:          # every query attends to key 0 at least
+        scores = scores + _blocked(causal_mask(q.shape[-2], k.shape[-2], q.backend), q.dtype)
+    elif mask is not None and isdtype(mask.dtype, "bool"):
+        # the rows with no key run unmasked (finite, so no NaN in the gradient), and are
+        # zeroed after; this costs passes over the mask, not over the scores
+        live = reduce_any(mask, axis=-1, keepdims=True)
+        scores = scores + _blocked(mask | ~live, q.dtype)
+    elif mask is not None:
+        scores = scores + mask
         live = reduce_any(scores > -math.inf, axis=-1, keepdims=True)
         scores = where(live, scores, 0.0)
-        weights = where(live, softmax(scores, axis=-1), 0.0)
-    else:
-        weights = softmax(scores, axis=-1)
+    weights = softmax(scores, axis=-1)
     if dropout_p:
         keep = rng.uniform(size=weights.shape, dtype=weights.dtype) >= dropout_p
         keep = keep.to(weights.backend)
         weights = weights * (astype(keep, weights.dtype) * (1.0 / (1.0 - dropout_p)))
-    return matmul(weights, v), weights
+    out = matmul(weights, v)
+    if live is not None:
+        live = astype(live, q.dtype)
+        out = out * live
+        weights = weights * live if need_weights else None
+    return out, (weights if need_weights else None)
 
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
@@ -151,13 +165,11 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if scale is not None:
         scale = _checks.finite("scale", scale, _WHO)
     rng = _init.check_rng(rng, _WHO)
-    if is_causal:
-        mask = causal_mask(q.shape[-2], k.shape[-2], q.backend)
-    else:
-        mask = None if attn_mask is None else check_mask(attn_mask, "attn_mask", q, target)
+    mask = None if attn_mask is None else check_mask(attn_mask, "attn_mask", q, target)
     if dropout_p:
         rng = _init.as_rng(rng, q.backend)
-    return attend(q, k, v, mask, dropout_p, scale, rng)[0]
+    return attend(q, k, v, mask, dropout_p, scale, rng, causal=is_causal,
+                  need_weights=False)[0]
 
 
 __all__ = ["scaled_dot_product_attention"]

@@ -220,13 +220,13 @@ class MultiheadAttention(Module):
         p = self.dropout if flag(self.training, "training", _WHO) else 0.0
         if p:
             self._rng = _init.as_rng(self._rng, q.backend)
-        out, weights = attend(q, k, v, mask, p, None, self._rng)
+        out, weights = attend(q, k, v, mask, p, None, self._rng, need_weights=need_weights)
         out = self.out_proj(reshape(permute_dims(out, (0, 2, 1, 3)), (N, L, self.embed_dim)))
         if need_weights and average:
             weights = mean(weights, axis=1)
         if not batched:
-            out, weights = out[0], weights[0]
-        return out, (weights if need_weights else None)
+            out, weights = out[0], (None if weights is None else weights[0])
+        return out, weights
 
     # -- PyTorch interoperability --------------------------------------------------------------
     def _torch_shapes(self) -> dict:
