@@ -71,7 +71,7 @@ def _assert_as_torch(arrays, backend, **kwargs):
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("case", ["plain", "scale", "causal", "causal-wide", "bool", "float",
                                   "bool-batched", "float-with-inf", "broadcast-batch",
-                                  "three-axes"])
+                                  "three-axes", "more-features-than-keys"])
 def test_values_and_gradients_match_torch(case, backend, rng):
     _backend(backend)
     q, k, v = _qkv(rng)
@@ -100,6 +100,9 @@ def test_values_and_gradients_match_torch(case, backend, rng):
         q, k, v = _qkv(rng, (2, 3, 4, 5), (2, 1, 6, 5), (2, 1, 6, 7))
     elif case == "three-axes":
         q, k, v = _qkv(rng, (3, 4, 5), (3, 6, 5), (3, 6, 2))
+    elif case == "more-features-than-keys":        # E > S: the scores are scaled, not q
+        q, k, v = _qkv(rng, (2, 4, 9), (2, 3, 9), (2, 3, 2))
+        kwargs["scale"] = 0.6
     _assert_as_torch([q, k, v], backend, **kwargs)
 
 

@@ -104,7 +104,10 @@ def attend(q, k, v, mask=None, dropout_p=0.0, scale=None, rng=None, *, causal=Fa
     ``dropout_p`` (``rng``, a Generator, draws the mask) and the kept ones scaled by
     ``1 / (1 - dropout_p)``."""
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
-    scores = matmul(q, matrix_transpose(k)) * scale
+    if q.shape[-1] <= k.shape[-2]:          # scale the smaller of (L, E) and (L, S)
+        scores = matmul(q * scale, matrix_transpose(k))
+    else:
+        scores = matmul(q, matrix_transpose(k)) * scale
     live = None         # (..., L, 1): whether each query has a key to attend to
     if causal:          # every query attends to key 0 at least
         scores = scores + _blocked(causal_mask(q.shape[-2], k.shape[-2], q.backend), q.dtype)
