@@ -302,3 +302,19 @@ def test_bad_input_names_the_argument(call, error, words, rng):
     with pytest.raises(error, match=words) as info:
         call(ours, *_inputs(rng))
     assert "MultiheadAttention" in str(info.value)
+
+
+def test_readme_example_runs():
+    """README's attention example runs and prints the shapes its comment states."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    text = (Path(__file__).parents[1] / "README.md").read_text()
+    start = text.index("**Attention.**")
+    code = re.search(r"```python\n(.*?)```", text[start:], re.S).group(1)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout.strip() == re.search(r"print\(.*# (.*)\n", code).group(1)
