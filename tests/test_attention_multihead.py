@@ -242,6 +242,23 @@ def test_function_replays_as_eager(rng):
             np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12, atol=1e-14)
 
 
+def test_function_draws_dropout_as_eager_and_follows_train_eval(rng):
+    """Two layers from one seed, one called eagerly, one through xg.function: the same draws
+    call after call in training mode, and eval() (after a replay) switches dropout off."""
+    eager, compiled_layer = (MHA(8, 2, dropout=0.5, dtype="float64", rng=3) for _ in range(2))
+    x = xg.asarray(rng.standard_normal((2, 4, 8)))
+    compiled = xg.function(lambda x: compiled_layer(x, x, x))
+    for _ in range(3):
+        for got, want in zip(compiled(x), eager(x, x, x)):
+            np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12, atol=1e-14)
+    assert (eager(x, x, x)[1].numpy() == 0).any()
+    eager.eval()
+    compiled_layer.eval()
+    for got, want in zip(compiled(x), eager(x, x, x)):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12, atol=1e-14)
+    assert not (want.numpy() == 0).any()
+
+
 def test_a_tiny_model_trains():
     """Embedding -> self-attention -> Linear learns to copy each sequence's first token."""
     rng = xg.random.default_rng(0)

@@ -305,8 +305,10 @@ class MultiheadAttention(Module):
 
     def _extra_repr(self):
         dims = "" if self.packed else f", kdim={self.kdim}, vdim={self.vdim}"
-        return f", embed_dim={self.embed_dim}, num_heads={self.num_heads}{dims}" + (
-            f", dropout={self.dropout}" if self.dropout else "")
+        return (f", embed_dim={self.embed_dim}, num_heads={self.num_heads}{dims}"
+                + (f", dropout={self.dropout}" if self.dropout else "")
+                + (", add_bias_kv=True" if self.bias_k is not None else "")
+                + (", add_zero_attn=True" if self.add_zero_attn else ""))
 
 
 __all__ = ["MultiheadAttention"]
