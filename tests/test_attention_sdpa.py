@@ -71,7 +71,7 @@ def _assert_as_torch(arrays, backend, **kwargs):
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("case", ["plain", "scale", "causal", "causal-wide", "bool", "float",
                                   "bool-batched", "float-with-inf", "broadcast-batch",
-                                  "three-axes", "more-features-than-keys"])
+                                  "three-axes", "more-features-than-keys", "gqa"])
 def test_values_and_gradients_match_torch(case, backend, rng):
     _backend(backend)
     q, k, v = _qkv(rng)
@@ -103,6 +103,9 @@ def test_values_and_gradients_match_torch(case, backend, rng):
     elif case == "more-features-than-keys":        # E > S: the scores are scaled, not q
         q, k, v = _qkv(rng, (2, 4, 9), (2, 3, 9), (2, 3, 2))
         kwargs["scale"] = 0.6
+    elif case == "gqa":                             # 6 query heads share 2 key/value heads
+        q, k, v = _qkv(rng, (2, 6, 4, 5), (2, 2, 6, 5), (2, 2, 6, 3))
+        kwargs.update(enable_gqa=True, is_causal=True)
     _assert_as_torch([q, k, v], backend, **kwargs)
 
 
@@ -198,6 +201,11 @@ def test_function_replays_as_eager(rng):
     ((np.ones((2, 3)),) * 3, {"dropout_p": 1.0}, ValueError, "dropout_p"),
     ((np.ones((2, 3)),) * 3, {"scale": float("nan")}, ValueError, "scale"),
     ((np.ones((2, 3)),) * 3, {"rng": np.random.default_rng(0)}, TypeError, "rng"),
+    ((np.ones((2, 3)),) * 3, {"enable_gqa": True}, ValueError, "enable_gqa"),
+    ((np.ones((3, 2, 3)), np.ones((2, 2, 3)), np.ones((2, 2, 3))), {"enable_gqa": True},
+     ValueError, "divides"),
+    ((np.ones((4, 2, 3)), np.ones((2, 2, 3)), np.ones((1, 2, 3))), {"enable_gqa": True},
+     ValueError, "one head count"),
 ])
 def test_bad_input_names_the_argument(args, kwargs, error, words):
     with pytest.raises(error, match=words) as info:

@@ -24,6 +24,7 @@ from ..dtypes import isdtype
 from ..ops.activations import softmax
 from ..ops.casting import astype
 from ..ops.linalg import matmul, matrix_transpose
+from ..ops.rearranging import repeat
 from ..ops.reductions import any as reduce_any
 from ..ops.selection import where
 from ..tensor import Tensor
@@ -133,8 +134,23 @@ def attend(q, k, v, mask=None, dropout_p=0.0, scale=None, rng=None, *, causal=Fa
     return out, (weights if need_weights else None)
 
 
+def _grouped(q, k, v):
+    """``k`` and ``v`` with each of their heads (axis -3) repeated to query's head count, as
+    PyTorch's ``enable_gqa=True`` (``repeat_interleave``); ValueError when it does not divide."""
+    if q.ndim < 3 or k.ndim < 3 or v.ndim < 3:
+        raise ValueError(f"{_WHO}: enable_gqa=True reads heads on axis -3: query, key and value "
+                         f"need 3 axes or more, got shapes {q.shape}, {k.shape} and {v.shape}")
+    Hq, Hk, Hv = q.shape[-3], k.shape[-3], v.shape[-3]
+    if Hk != Hv or Hq % Hk:
+        raise ValueError(f"{_WHO}: enable_gqa=True needs key and value with one head count "
+                         f"that divides query's ({Hq}), got {Hk} and {Hv} (axis -3)")
+    if Hq == Hk:
+        return k, v
+    return repeat(k, Hq // Hk, axis=-3), repeat(v, Hq // Hk, axis=-3)
+
+
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
-                                 is_causal=False, scale=None, *, rng=None):
+                                 is_causal=False, scale=None, enable_gqa=False, *, rng=None):
     """``softmax(query @ key^T * scale + mask) @ value``, as PyTorch's
     ``torch.nn.functional.scaled_dot_product_attention``.
 
@@ -146,7 +162,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     ``scale`` defaults to ``1 / sqrt(E)``. ``dropout_p`` drops attention weights (always, as
     PyTorch's function: pass 0.0 in evaluation) with a mask drawn from ``rng`` (an
     ``xg.random.Generator``, an int seed, or None for fresh entropy). A query that may attend
-    to no key gives zeros and no gradient (as PyTorch 2.x's function).
+    to no key gives zeros and no gradient (as PyTorch 2.x's function). ``enable_gqa=True``
+    is grouped-query attention: key and value have fewer heads (axis -3) than query, a divisor
+    of its count, each repeated for its group of query heads.
 
     >>> import xpgrad as xg
     >>> q = xg.asarray([[1.0, 0.0]])
@@ -158,6 +176,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     """
     q = _tensor(query, "query")
     k, v = _tensor(key, "key", q), _tensor(value, "value", q)
+    if flag(enable_gqa, "enable_gqa", _WHO):
+        k, v = _grouped(q, k, v)
     batch = _check_shapes(q, k, v)
     target = (*batch, q.shape[-2], k.shape[-2])
     is_causal = flag(is_causal, "is_causal", _WHO)
