@@ -67,14 +67,17 @@ def _check_shapes(q, k, v, who=_WHO):
                          f"and value {v.shape[:-2]} do not broadcast together") from None
 
 
-def check_mask(mask, name, q, target, who=_WHO):
-    """``mask`` as a bool or float (query's dtype) Tensor on query's backend broadcasting to
-    ``target``, the shape of the scores; TypeError/ValueError naming ``name`` otherwise."""
+def check_mask(mask, name, q, target=None, who=_WHO, meaning="True: attend"):
+    """``mask`` as a bool or float (query's dtype) Tensor on query's backend, broadcasting to
+    ``target`` (the scores' shape; None: not checked); TypeError/ValueError naming ``name``
+    otherwise (``meaning``: what True means, for the message)."""
     if not isinstance(mask, Tensor):
         mask = asarray(mask, backend=q.backend)
     if mask.dtype != q.dtype and not isdtype(mask.dtype, "bool"):
-        raise TypeError(f"{who}: {name} must be bool (True: attend) or {q.dtype} (added to the "
-                        f"scores) as query, got {mask.dtype}")
+        raise TypeError(f"{who}: {name} must be bool ({meaning}) or {q.dtype} as query (added "
+                        f"to the scores), got {mask.dtype}")
+    if target is None:
+        return mask
     try:
         ok = np.broadcast_shapes(mask.shape, target) == tuple(target)
     except ValueError:
@@ -87,7 +90,11 @@ def check_mask(mask, name, q, target, who=_WHO):
 
 def causal_mask(L, S, backend):
     """Bool (L, S), True on and below the diagonal (top-left aligned, as PyTorch's
-    ``is_causal``): query ``i`` attends to keys ``0..i``."""
+    ``is_causal``): query ``i`` attends to keys ``0..i``.
+
+    >>> causal_mask(2, 3, "numpy").tolist()
+    [[True, False, False], [True, True, False]]
+    """
     return arange(L, backend=backend)[:, None] >= arange(S, backend=backend)[None, :]
 
 

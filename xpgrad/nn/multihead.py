@@ -32,10 +32,14 @@ from .module import Module
 _WHO = "MultiheadAttention"
 
 
-def _as_attend(mask, name, q, target):
+def _as_attend(mask, name, q, shapes):
     """A MultiheadAttention mask (bool: True where NOT to attend, as PyTorch's; float: added)
-    in ``attend``'s convention (bool True where to attend), checked against ``target``."""
-    mask = check_mask(mask, name, q, target, _WHO)
+    of one of ``shapes`` (``{shape: what its axes are}``), in ``attend``'s convention (bool
+    True where to attend); TypeError/ValueError naming ``name`` otherwise."""
+    mask = check_mask(mask, name, q, who=_WHO, meaning="True: do not attend")
+    if mask.shape not in shapes:
+        allowed = " or ".join(f"{shape} {axes}" for shape, axes in shapes.items())
+        raise ValueError(f"{_WHO}: {name} must have shape {allowed}, got {mask.shape}")
     return ~mask if isdtype(mask.dtype, "bool") else mask
 
 
@@ -177,18 +181,14 @@ class MultiheadAttention(Module):
         mask = None
         if key_padding_mask is not None:
             want = (N, S) if batched else (S,)
-            m = _as_attend(key_padding_mask, "key_padding_mask", q, want)
-            if m.shape != want:
-                raise ValueError(f"{_WHO}: key_padding_mask must have shape {want}, got "
-                                 f"{m.shape}")
+            m = _as_attend(key_padding_mask, "key_padding_mask", q,
+                           {want: "(N, S)" if batched else "(S,)"})
             mask = reshape(m, (N, 1, 1, S))
         if attn_mask is not None:
-            heads = (N * H,) if batched else (H,)
-            m = _as_attend(attn_mask, "attn_mask", q, (*heads, L, S))
-            if m.shape not in ((L, S), (*heads, L, S)):
-                raise ValueError(f"{_WHO}: attn_mask must have shape {(L, S)} (L, S) or "
-                                 f"{(*heads, L, S)} ({'N * ' if batched else ''}num_heads, L, "
-                                 f"S), got {m.shape}")
+            heads = (N * H, L, S) if batched else (H, L, S)
+            m = _as_attend(attn_mask, "attn_mask", q, {
+                (L, S): "(L, S)",
+                heads: "(N * num_heads, L, S)" if batched else "(num_heads, L, S)"})
             if m.ndim == 3:
                 m = reshape(m, (N, H, L, S))
             mask = _merge(mask, m, q.dtype)
