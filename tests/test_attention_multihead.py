@@ -315,6 +315,12 @@ def test_bad_construction_names_the_argument(make, error, words):
     (lambda m, q, k, v: m(q, k, v, attn_mask=np.zeros((3, 5), np.float32)), TypeError,
      "attn_mask"),
     (lambda m, q, k, v: m(q, k, v, need_weights=1), TypeError, "need_weights"),
+    (lambda m, q, k, v: m(None, k, v), TypeError, "query must be an array, got None"),
+    (lambda m, q, k, v: m(q, k, "v"), TypeError, "value must be an array of numbers"),
+    (lambda m, q, k, v: m(q[0], k[0], v), ValueError,
+     r"value must have shape \(sequence, 8\), unbatched as query"),
+    (lambda m, q, k, v: m(q[:, 0, :4], k, v), ValueError,
+     r"query must have shape \(batch, sequence, 8\), or \(sequence, 8\) unbatched"),
 ])
 def test_bad_input_names_the_argument(call, error, words, rng):
     _, ours = _pair()

@@ -138,6 +138,13 @@ def test_gradients_match_finite_differences(rng):
                            order=2)
 
 
+def test_zero_features_average_the_values_as_torch(rng):
+    """E = 0: every score is 0 (the default scale does not divide by zero), as PyTorch's."""
+    v = rng.standard_normal((3, 4))
+    got = sdpa(np.ones((2, 0)), np.ones((3, 0)), v).numpy()
+    np.testing.assert_allclose(got, np.broadcast_to(v.mean(axis=0), (2, 4)), rtol=1e-14)
+
+
 def test_float32_follows_float64(rng):
     arrays = _qkv(rng)
     got = sdpa(*(xg.asarray(a, dtype="float32") for a in arrays), is_causal=True)
@@ -202,6 +209,8 @@ def test_function_replays_as_eager(rng):
     ((np.ones((2, 3)),) * 3, {"scale": float("nan")}, ValueError, "scale"),
     ((np.ones((2, 3)),) * 3, {"rng": np.random.default_rng(0)}, TypeError, "rng"),
     ((np.ones((2, 3)),) * 3, {"enable_gqa": True}, ValueError, "enable_gqa"),
+    ((None, np.ones((2, 3)), np.ones((2, 3))), {}, TypeError, "query must be an array, got None"),
+    ((np.ones((2, 3)),) * 3, {"attn_mask": "abc"}, TypeError, "attn_mask must be an array"),
     ((np.ones((3, 2, 3)), np.ones((2, 2, 3)), np.ones((2, 2, 3))), {"enable_gqa": True},
      ValueError, "divides"),
     ((np.ones((4, 2, 3)), np.ones((2, 2, 3)), np.ones((1, 2, 3))), {"enable_gqa": True},

@@ -34,11 +34,24 @@ from . import init as _init
 _WHO = "scaled_dot_product_attention"
 
 
+def as_tensor(x, name, who, **kwargs):
+    """``x`` if a Tensor, else ``asarray(x, **kwargs)``; TypeError naming ``name`` for None
+    and for what is not an array of numbers or bools (asarray's own message after it)."""
+    if isinstance(x, Tensor):
+        return x
+    if x is None:
+        raise TypeError(f"{who}: {name} must be an array, got None")
+    try:
+        return asarray(x, **kwargs)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"{who}: {name} must be an array of numbers, got "
+                        f"{type(x).__name__} ({e})") from None
+
+
 def _tensor(x, name, like=None, who=_WHO):
     """``x`` as a floating Tensor of at least 2 axes (on ``like``'s backend for arrays), with
     ``like``'s dtype; TypeError/ValueError naming ``name`` otherwise."""
-    if not isinstance(x, Tensor):
-        x = asarray(x, backend=None if like is None else like.backend)
+    x = as_tensor(x, name, who, backend=None if like is None else like.backend)
     if not isdtype(x.dtype, "real floating"):
         raise TypeError(f"{who}: {name} must hold real floating-point numbers, got {x.dtype}")
     if like is not None and x.dtype != like.dtype:
@@ -71,8 +84,7 @@ def check_mask(mask, name, q, target=None, who=_WHO, meaning="True: attend"):
     """``mask`` as a bool or float (query's dtype) Tensor on query's backend, broadcasting to
     ``target`` (the scores' shape; None: not checked); TypeError/ValueError naming ``name``
     otherwise (``meaning``: what True means, for the message)."""
-    if not isinstance(mask, Tensor):
-        mask = asarray(mask, backend=q.backend)
+    mask = as_tensor(mask, name, who, backend=q.backend)
     if mask.dtype != q.dtype and not isdtype(mask.dtype, "bool"):
         raise TypeError(f"{who}: {name} must be bool ({meaning}) or {q.dtype} as query (added "
                         f"to the scores), got {mask.dtype}")
@@ -111,7 +123,7 @@ def attend(q, k, v, mask=None, dropout_p=0.0, scale=None, rng=None, *, causal=Fa
     attend to give zeros and no gradient; the weights dropped out with probability
     ``dropout_p`` (``rng``, a Generator, draws the mask) and the kept ones scaled by
     ``1 / (1 - dropout_p)``."""
-    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+    scale = 1.0 / math.sqrt(max(q.shape[-1], 1)) if scale is None else scale
     if q.shape[-1] <= k.shape[-2]:          # scale the smaller of (L, E) and (L, S)
         scores = matmul(q * scale, matrix_transpose(k))
     else:

@@ -21,11 +21,11 @@ from ..ops.joining import concat
 from ..ops.reductions import mean
 from ..ops.selection import where
 from ..ops.shape import broadcast_to, permute_dims, reshape
-from ..tensor import Tensor, Variable
+from ..tensor import Variable
 from . import _checks
 from . import init as _init
 from ._torch import host, load_checked
-from .attention import attend, causal_mask, check_mask
+from .attention import as_tensor, attend, causal_mask, check_mask
 from .linear import Linear
 from .module import Module
 
@@ -152,18 +152,20 @@ class MultiheadAttention(Module):
         w, out, batched = self.q_proj.w, [], None
         for name, x, features in (("query", query, self.embed_dim), ("key", key, self.kdim),
                                   ("value", value, self.vdim)):
-            if not isinstance(x, Tensor):
-                x = asarray(x, dtype=w.dtype, backend=w.backend)
+            x = as_tensor(x, name, _WHO, dtype=w.dtype, backend=w.backend)
             if x.dtype != w.dtype:
                 raise TypeError(f"{_WHO} has {w.dtype} weights but {name} is {x.dtype}; cast "
                                 "it with xg.astype (no silent promotion)")
             batched = x.ndim == 3 if batched is None else batched
             want = 3 if batched else 2
             if x.ndim != want or x.shape[-1] != features:
-                axes = "(batch, sequence, " if batched else "(sequence, "
-                raise ValueError(f"{_WHO}: {name} must have shape {axes}{features})"
-                                 + ("" if out else " or (sequence, features) unbatched")
-                                 + f", got shape {x.shape}")
+                if not out:
+                    shape = f"(batch, sequence, {features}), or (sequence, {features}) unbatched"
+                else:
+                    shape = f"({'batch, ' if batched else ''}sequence, {features})" + (
+                        "" if batched else ", unbatched as query")
+                raise ValueError(f"{_WHO}: {name} must have shape {shape}, got shape "
+                                 f"{x.shape}")
             out.append(x if batched else x[None])
         q, k, v = out
         shapes = tuple(x.shape[1:] if not batched else x.shape for x in out)
