@@ -136,6 +136,16 @@ class _nothing:
         return False
 
 
+def test_gradients_match_finite_differences(rng):
+    """The inputs' gradients through the output and the weights (the weights' own gradients
+    are checked against torch's above)."""
+    _, ours = _pair(kdim=3, vdim=5, add_bias_kv=True, add_zero_attn=True)
+    kpm = xg.asarray(np.array([[0, 0, 0, 1, 1], [0, 0, 0, 0, 0]], bool))
+    arrays = [xg.asarray(a) for a in _inputs(rng, kdim=3, vdim=5)]
+    xg.testing.check_grads(lambda q, k, v: ours(q, k, v, key_padding_mask=kpm)[0], arrays)
+    xg.testing.check_grads(lambda q, k, v: ours(q, k, v, is_causal=True)[1], arrays)
+
+
 def test_unbatched_input_matches_torch(rng):
     theirs, ours = _pair(kdim=3, vdim=5)
     arrays = [a[0] for a in _inputs(rng, kdim=3, vdim=5)]
