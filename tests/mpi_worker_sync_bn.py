@@ -256,11 +256,29 @@ def scenario_group():
     ok("process group of some ranks")
 
 
+def scenario_mismatch():
+    """Ranks holding the layer with different channels or dtypes: DistributedError on every
+    rank at its first training call, naming the rank (their buffers differ in size)."""
+    w = dist.init()
+    r, n = w.rank, w.size
+    for c, dtype in ((3 if r == n - 1 else 2, xg.float64),
+                     (2, xg.float32 if r == n - 1 else xg.float64)):
+        bn = xg.nn.SyncBatchNorm(c, dtype=dtype)
+        try:
+            bn(xg.ones((2, c), dtype=dtype))
+        except dist.DistributedError as e:
+            assert f"rank {n - 1} holds a different SyncBatchNorm layer" in str(e), str(e)
+        else:
+            raise AssertionError("no DistributedError for different layers")
+    ok("different layers named")
+
+
 def scenario_all():
     scenario_layer()
     scenario_weighted()
     scenario_training()
     scenario_group()
+    scenario_mismatch()
 
 
 if __name__ == "__main__":

@@ -25,7 +25,9 @@ class SyncBatchNorm(BatchNorm1d):
     concatenated batch: with ``DistributedGradientTape`` (``op="mean"`` weighted by each rank's
     ``weight``, or ``op="sum"``) or ``DistributedOptimizer`` with equal weights they equal the
     single-process gradients of the global batch. Two collectives per training call: one
-    allreduce of every rank's (count, mean, M2) forward, one of two per-channel sums backward.
+    allreduce of every rank's (count, mean, M2) forward, one of two per-channel sums backward
+    (and, on a layer's first training call, a check that every rank holds it with the same
+    channels and dtype).
 
     ``process_group``: the ranks that share statistics -- a process group of
     ``xg.distributed`` (``xg.distributed.world()``, the default, read at each call) or an
@@ -54,6 +56,7 @@ class SyncBatchNorm(BatchNorm1d):
                          track_running_stats=track_running_stats, dtype=dtype,
                          backend=backend, name=name)
         self._group = _process_group(process_group, type(self).__name__)
+        self._agreed = None
 
     @property
     def process_group(self):
@@ -71,6 +74,7 @@ class SyncBatchNorm(BatchNorm1d):
         if group.size == 1:
             return super().forward(x)
         x = self._input(x)
+        self._agree(group)
         tracking = self.track_running_stats
         stats = (self.running_mean, self.running_var) if tracking else (None, None)
 
@@ -79,6 +83,20 @@ class SyncBatchNorm(BatchNorm1d):
 
         return sync_normalize(x, *stats, self.weight, self.bias, None, self.eps, group, who,
                               count_batch)
+
+    def _agree(self, group):
+        """On this layer's first training call in ``group``: DistributedError on every rank
+        unless all hold it with the same channels and dtype (their statistics buffers would
+        differ in size, which the allreduce cannot see). One small collective, once."""
+        if getattr(self, "_agreed", None) is group:
+            return
+        from ..distributed.agreement import check_same
+
+        check_same(group, "SyncBatchNorm layer", [f"{self.name}: num_features="
+                                                  f"{self.num_features} {self._dtype}"],
+                   "every rank must build the same model and call its SyncBatchNorm layers "
+                   "in the same order")
+        self._agreed = group
 
     @classmethod
     def convert_sync_batchnorm(cls, module, process_group=None):
@@ -128,7 +146,7 @@ def _convert(value, cls, group, done):
     if isinstance(value, BatchNorm1d) and not isinstance(value, SyncBatchNorm):
         new = object.__new__(cls)
         new.__dict__.update(value.__dict__)
-        new._group = group
+        new._group, new._agreed = group, None
         done[key] = new
         return new
     if isinstance(value, Module):
