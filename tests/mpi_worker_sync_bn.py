@@ -273,12 +273,84 @@ def scenario_mismatch():
     ok("different layers named")
 
 
+def scenario_more():
+    """float32 on the numba backend; a block under xg.recompute_grad (the statistics gathered
+    again for the gradient, the running statistics updated once); DistributedOptimizer with
+    equal shares (its gradients come from a plain tape: the plain sums)."""
+    w = dist.init()
+    r, n = w.rank, w.size
+    rng = np.random.default_rng(21)
+    x = rng.normal(size=(3 * n + 2, 4)) * 2.0 + 1.0
+    r1, r2 = rng.normal(size=x.shape), rng.normal(size=x.shape)
+    sl = split(len(x), n, r)
+    results = []
+    for cls, rows in ((xg.nn.BatchNorm1d, slice(None)), (xg.nn.SyncBatchNorm, sl)):
+        bn = cls(4, backend="numba")
+        xs = xg.asarray(x[rows], dtype=xg.float32, backend="numba")
+        with xg.GradientTape() as tape:
+            tape.watch(xs)
+            y = bn(xs)
+            loss = objective(y, xg.asarray(r1[rows], dtype=xg.float32, backend="numba"),
+                             xg.asarray(r2[rows], dtype=xg.float32, backend="numba"))
+        results.append([y.numpy(), *[g.numpy() for g in tape.gradient(loss, [xs, bn.weight])],
+                        bn.running_var.numpy()])
+    (y_ref, dx_ref, dw_ref, rv_ref), (y, dx, dw, rv) = results
+    dw = dist.allreduce(xg.asarray(dw), op="sum").numpy()
+    for a, b, what in ((y, y_ref[sl], "output"), (dx, dx_ref[sl], "input gradient"),
+                       (dw, dw_ref, "weight gradient"), (rv, rv_ref, "running_var")):
+        assert a.dtype == np.float32, (what, a.dtype)
+        close(a, b, 1e-5, f"numba float32 {what}")
+    ok("numba float32")
+
+    def build(cls):
+        return xg.nn.Sequential(xg.nn.Linear(4, 5, bias=False, dtype=xg.float64, rng=2),
+                                cls(5, dtype=xg.float64), xg.nn.Tanh(),
+                                xg.nn.Linear(5, 2, dtype=xg.float64, rng=3))
+
+    y = rng.integers(0, 2, size=len(x))
+    ref_model, model = build(xg.nn.BatchNorm1d), build(xg.nn.SyncBatchNorm)
+    with xg.GradientTape() as tape:
+        loss = xg.losses.softmax_cross_entropy(ref_model(xg.asarray(x)), xg.asarray(y))
+    ref = tape.gradient(loss, ref_model.trainable_variables)
+    block = xg.recompute_grad(model)
+    with xg.GradientTape() as tape:
+        loss = xg.losses.softmax_cross_entropy(block(xg.asarray(x[sl])), xg.asarray(y[sl]))
+    grads = dist.DistributedGradientTape(tape).gradient(loss, model.trainable_variables,
+                                                        weight=sl.stop - sl.start)
+    for g, e, v in zip(grads, ref, model.trainable_variables):
+        near(g.numpy(), e.numpy(), 1e-12, f"{v.name} gradient under recompute_grad")
+    bn, ref_bn = model.layers[1], ref_model.layers[1]
+    assert bn.num_batches_tracked.item() == 1
+    close(bn.running_var.numpy(), ref_bn.running_var.numpy(), 1e-13, "running_var, recompute")
+    ok("recompute_grad")
+
+    total = 2 * n
+    ref_model, model = build(xg.nn.BatchNorm1d), build(xg.nn.SyncBatchNorm)
+    ref_opt, opt = xg.optim.SGD(0.1), dist.DistributedOptimizer(xg.optim.SGD(0.1))
+    for step in range(3):
+        xb, yb = rng.normal(size=(total, 4)) + step, rng.integers(0, 2, size=total)
+        with xg.GradientTape() as tape:
+            loss = xg.losses.softmax_cross_entropy(ref_model(xg.asarray(xb)), xg.asarray(yb))
+        ref_opt.apply_gradients(zip(tape.gradient(loss, ref_model.trainable_variables),
+                                    ref_model.trainable_variables))
+        mine = slice(2 * r, 2 * r + 2)
+        with xg.GradientTape() as tape:
+            loss = xg.losses.softmax_cross_entropy(model(xg.asarray(xb[mine])),
+                                                   xg.asarray(yb[mine]))
+        opt.apply_gradients(zip(tape.gradient(loss, model.trainable_variables),
+                                model.trainable_variables))
+    for v, e in zip(model.variables, ref_model.variables):     # names differ by the class
+        close(v.numpy(), e.numpy(), 1e-11, f"DistributedOptimizer {v.name}")
+    ok("DistributedOptimizer with equal shares")
+
+
 def scenario_all():
     scenario_layer()
     scenario_weighted()
     scenario_training()
     scenario_group()
     scenario_mismatch()
+    scenario_more()
 
 
 if __name__ == "__main__":
