@@ -343,6 +343,21 @@ def scenario_more():
         close(v.numpy(), e.numpy(), 1e-11, f"DistributedOptimizer {v.name}")
     ok("DistributedOptimizer with equal shares")
 
+    bn = xg.nn.SyncBatchNorm(2, dtype=xg.float64)
+    xs = xg.asarray(rng.normal(size=(3, 2)))
+    try:
+        with xg.GradientTape() as outer:
+            outer.watch(xs)
+            with xg.GradientTape() as inner:
+                inner.watch(xs)
+                loss = xg.sum(bn(xs) ** 3)
+            inner.gradient(loss, xs)
+    except NotImplementedError as e:
+        assert "higher-order" in str(e), str(e)
+    else:
+        raise AssertionError("a second-order gradient went through SyncBatchNorm")
+    ok("second order refused")
+
 
 def scenario_all():
     scenario_layer()
