@@ -23,6 +23,7 @@ from ..tensor import _wrap
 from .buckets import DEFAULT_BUCKET_BYTES, Reduction, plan_for
 from .agreement import ADVICE, check_same, raise_together
 from .group import world as _world
+from .sync_stats import contribution
 
 OPS = ("mean", "sum")
 
@@ -170,7 +171,8 @@ class DistributedGradientTape:
             if hook is not None:
                 self.tape._walk_hook = hook
             try:
-                grads = self.tape.gradient(target, src, output_gradients)
+                with contribution(weight if self.op == "mean" else 1.0):
+                    grads = self.tape.gradient(target, src, output_gradients)
             except Exception as e:      # e.g. MemoryError: every rank raises it, none waits
                 if reduction.abandon():
                     raise_together(self.world, e, "the backward pass")
@@ -179,6 +181,9 @@ class DistributedGradientTape:
                 if hook is not None:
                     self.tape.__dict__.pop("_walk_hook", None)
             local = [None if g is None else g._data for g in grads]
+        elif target is not None and _has_collectives(self.tape):
+            with contribution(0.0):    # SyncBatchNorm's backward sums: the others wait for it
+                self.tape.gradient(target, src, output_gradients)
         elif target is not None and not self.tape._persistent:
             self.tape._release()       # the tape is spent, as after a gradient call
         t1 = time.perf_counter()
@@ -189,6 +194,14 @@ class DistributedGradientTape:
         self.last_timing = {"walk": t1 - t0, "wait": time.perf_counter() - t1,
                             "started_in_walk": started_in_walk}
         return [None if g is None else _wrap(g, s._backend) for g, s in zip(out, src)]
+
+
+def _has_collectives(tape):
+    """Whether ``tape`` recorded an op whose backward is a collective (SyncBatchNorm's): a rank
+    passing ``weight=0`` must still walk it, or the other ranks wait for it there."""
+    from ..ops.sync_batch_norm import is_sync_node
+
+    return any(is_sync_node(node) for node in getattr(tape, "_nodes", ()))
 
 
 def _check_each_once(src, structure):

@@ -20,6 +20,7 @@ from .containers import MLP, Sequential, checkpoint_sequential
 from .dropout import Dropout
 from .embeddings import Embedding
 from .normalization import BatchNorm1d, LayerNorm
+from .sync_batch_norm import SyncBatchNorm
 from .linear import Linear, linear
 from .module import Module
 from .attention import scaled_dot_product_attention
@@ -37,7 +38,7 @@ __all__ = _activations.__all__ + [
     "GLU", "get_activation", "init",
     "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU", "SequenceClassifier", "tbptt_train",
     "TBPTTResult", "detach", "lstm_scan", "lstm_layer", "rnn_scan", "gru_scan", "one_hot", "Embedding", "embedding", "LayerNorm", "layer_norm",
-    "BatchNorm1d", "batch_norm", "scaled_dot_product_attention", "MultiheadAttention"]
+    "BatchNorm1d", "SyncBatchNorm", "batch_norm", "scaled_dot_product_attention", "MultiheadAttention"]
 
 #: PyTorch's names that xpgrad does without, and what to write instead
 _PYTORCH_NAMES = {

@@ -144,6 +144,33 @@ class BatchNorm1d(Module):
 
     def forward(self, x):
         who = type(self).__name__
+        x = self._input(x)
+        training = flag(self.training, "training", who)
+        batch = training or not self.track_running_stats
+        stats = (self.running_mean, self.running_var) if self.track_running_stats else (None,
+                                                                                         None)
+        momentum = self.momentum
+        if training and self.track_running_stats and x.size // x.shape[1] != 1:
+            momentum = self._count_batch(x.dtype)
+        return _bn.normalize(x, *stats, self.weight, self.bias, batch,
+                             0.0 if momentum is None else momentum, self.eps, who)
+
+    def _count_batch(self, dtype):
+        """Count a training batch in ``num_batches_tracked`` (not again while
+        ``recompute_grad`` reruns the block) and return the momentum of its update: the
+        cumulative average's ``1 / num_batches_tracked`` for ``momentum=None``."""
+        from ..recompute import recomputing
+
+        if not recomputing():             # the forward pass counted this batch
+            self.num_batches_tracked.assign_add(1)
+        if self.momentum is None:         # a Tensor: xg.function replays the division
+            return 1.0 / astype(self.num_batches_tracked, dtype)
+        return self.momentum
+
+    def _input(self, x):
+        """``x`` as a Tensor, checked: (N, C) or (N, C, L), C = num_features, this layer's
+        dtype."""
+        who = type(self).__name__
         if not isinstance(x, Tensor):
             x = asarray(x, dtype=self._dtype, backend=self._backend if self.weight is None
                         else self.weight.backend)
@@ -156,20 +183,7 @@ class BatchNorm1d(Module):
         if x.dtype != self._dtype:
             raise TypeError(f"{who} has {self._dtype} weights but got a {x.dtype} input; cast "
                             "it with xg.astype")
-        training = flag(self.training, "training", who)
-        batch = training or not self.track_running_stats
-        stats = (self.running_mean, self.running_var) if self.track_running_stats else (None,
-                                                                                         None)
-        momentum = self.momentum
-        if training and self.track_running_stats and x.size // x.shape[1] != 1:
-            from ..recompute import recomputing
-
-            if not recomputing():         # the forward pass counted this batch
-                self.num_batches_tracked.assign_add(1)
-            if momentum is None:          # a Tensor: xg.function replays the division
-                momentum = 1.0 / astype(self.num_batches_tracked, x.dtype)
-        return _bn.normalize(x, *stats, self.weight, self.bias, batch,
-                             0.0 if momentum is None else momentum, self.eps, who)
+        return x
 
     def reset_running_stats(self) -> None:
         """PyTorch's: ``running_mean`` back to zeros, ``running_var`` to ones,
