@@ -156,3 +156,56 @@ def test_compile_takes_the_same_steps_as_eager(tmp_path):
         for key in a.files:
             if key.startswith(("model/", "optimizer/")):
                 np.testing.assert_allclose(b[key], a[key], rtol=1e-6, atol=1e-7, err_msg=key)
+
+
+def test_a_finished_run_trained_further_keeps_the_schedules_final_rate_and_says_so(
+        rates, tmp_path, capsys):
+    path = str(tmp_path / "c.npz")
+    assert main([*RUN, "--no-log", "--lr-schedule", "cosine", "--checkpoint", path]) == 0
+    capsys.readouterr()
+    rates.clear()
+    assert main(["train", "--progress", "never", "--no-log", "--checkpoint", path, "--epochs",
+                 "1", "--max-steps", "3"]) == 0
+    assert rates == [0.0] * 3
+    assert "the cosine schedule ends at step 24, the length of the run when it started; its " \
+           "steps from there on keep its final rate 0" in capsys.readouterr().out
+    # a new schedule on resume is read at the saved step: constant trains on
+    rates.clear()
+    assert main(["train", "-q", "--no-log", "--checkpoint", path, "--epochs", "1",
+                 "--max-steps", "2", "--lr-schedule", "constant", "--lr", "0.05"]) == 0
+    assert rates == [0.05, 0.05]
+
+
+def _without_schedule_fields(path):
+    """The checkpoint as an xpgrad before --lr-schedule wrote it: no planned length."""
+    from xpgrad.checkpoint import _META
+
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays[_META]))
+    for key in ("lr_schedule", "warmup_steps", "lr_gamma", "lr_step_size", "weight_decay",
+                "clip_norm", "schedule_steps", "steps_per_epoch"):
+        del meta["metadata"]["config"][key]
+    arrays[_META] = np.asarray(json.dumps(meta))
+    np.savez(path, **arrays)
+
+
+def test_ranks_resuming_a_checkpoint_without_the_schedules_length_take_rank_0s(tmp_path,
+                                                                             monkeypatch):
+    """Rank 0 alone reads the checkpoint, so only it knows the run's position (1 of 2 epochs
+    done), from which the length of a schedule given on resume follows; the others take rank
+    0's (else rank 1 planned 1 epoch, and its steps differed from rank 0's)."""
+    from test_distributed import WHY_NOT, _assert_same_checkpoints, _run_distributed
+
+    if WHY_NOT:
+        pytest.skip(WHY_NOT)
+    monkeypatch.chdir(tmp_path)
+    first = ["train", "-q", "--no-log", "--hidden", "16", "--batch-size", "100", "--epochs",
+             "2", "--optimizer", "sgd", "--max-steps", "20", "--progress", "never"]
+    for name in ("one", "many"):
+        assert main([*first, "--checkpoint", f"{name}.npz"]) == 0
+        _without_schedule_fields(f"{name}.npz")
+    resume = ["--lr-schedule", "cosine", "--no-log", "--progress", "never"]
+    assert main(["train", "--resume", "one.npz", *resume]) == 0
+    _run_distributed(tmp_path, 2, ["train", "--resume", "many.npz", *resume])
+    _assert_same_checkpoints(tmp_path / "one.npz", tmp_path / "many.npz", 30)

@@ -23,6 +23,7 @@ from . import TrainingError
 from .config import FLAGS, TrainConfig
 from .plan import Plan, prepare
 from .results import History, TrainResult, continue_history, earlier_history, evaluate, metric
+from .schedule import past_the_end
 
 
 def _progress(iterable, total, desc, enabled):
@@ -204,6 +205,10 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
         where = f" and {skip} examples of epoch {start_epoch + 1}" if skip else ""
         say(f"resumed from {cfg.resume or cfg.checkpoint}: {opt.iterations} steps done "
             f"({start_epoch} epoch{'' if start_epoch == 1 else 's'}{where})")
+    planned = cfg.epochs * -(-len(ds.x_train) // cfg.batch_size) - skip
+    note = past_the_end(cfg, opt.iterations, min(planned, cfg.max_steps or planned))
+    if note:
+        say(note)
 
     held = _Held(dp)
     if cfg.logdir and plan.stale_logs:      # overwrite: checked in prepare, removed only now

@@ -34,6 +34,8 @@ SCHEDULES = {
 #: the schedules each parameter applies to
 USES = {"lr_gamma": ("step", "exponential"), "lr_step_size": ("step",)}
 DEFAULT_GAMMA = 0.1          # torchvision's --lr-gamma
+#: the schedules that end (at ``schedule_steps``) at a rate of their own
+ENDING = ("cosine", "linear", "onecycle")
 #: the settings ``plan_schedule`` fills in
 PLANNED = ("schedule_steps", "steps_per_epoch", "lr_gamma", "lr_step_size")
 
@@ -95,6 +97,24 @@ def build_schedule(cfg):
     else:
         schedule = OneCycle(lr, cfg.schedule_steps)
     return LinearWarmup(schedule, warmup) if warmup else schedule
+
+
+def past_the_end(cfg, first_step, steps) -> str | None:
+    """A note for a run whose ``steps`` from ``first_step`` go past the end of its ending
+    schedule (a finished run trained --epochs more), else None.
+
+    >>> from xpgrad.training import TrainConfig
+    >>> cfg = TrainConfig(learning_rate=1.0, lr_schedule="cosine", schedule_steps=10)
+    >>> past_the_end(cfg, 8, 2) is None, past_the_end(cfg, 10, 5)[:33]
+    (True, 'the cosine schedule ends at step ')
+    """
+    end = cfg.schedule_steps
+    if cfg.lr_schedule not in ENDING or end is None or first_step + steps <= end:
+        return None
+    final = build_schedule(cfg)(end)
+    return (f"the {cfg.lr_schedule} schedule ends at step {end}, the length of the run when it "
+            f"started; its steps from there on keep its final rate {final:g} (give "
+            f"--lr-schedule constant and a --learning-rate to train on at another rate)")
 
 
 def describe(cfg) -> str:
