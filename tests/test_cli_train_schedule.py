@@ -89,6 +89,14 @@ def test_every_step_uses_the_rate_of_pytorchs_scheduler(kind, flags, rates, tmp_
     assert len(history["learning_rate"]) == 4
     np.testing.assert_allclose(history["learning_rate"][:3], expected[PER_EPOCH::PER_EPOCH],
                                rtol=1e-12, atol=1e-15)
+    # and in TensorBoard, the scalar learning_rate of each epoch (a float32 there)
+    from test_cli import read_events
+
+    logged = {e.step: v.simple_value for e in read_events(logdir) for v in e.summary.value
+              if v.tag == "learning_rate"}
+    assert sorted(logged) == [1, 2, 3, 4]
+    np.testing.assert_allclose([logged[e] for e in (1, 2, 3, 4)], history["learning_rate"],
+                               rtol=1e-6, atol=1e-12)
 
 
 def test_the_flags_and_planned_length_are_in_history_and_the_event_text(tmp_path):

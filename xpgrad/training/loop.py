@@ -23,7 +23,7 @@ from . import TrainingError
 from .config import FLAGS, TrainConfig
 from .plan import Plan, prepare
 from .results import History, TrainResult, continue_history, earlier_history, evaluate, metric
-from .schedule import past_the_end
+from .schedule import past_the_end, update_settings
 
 
 def _progress(iterable, total, desc, enabled):
@@ -219,7 +219,7 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
     held(writer.text, "config", "\n".join(f"    {k}: {v}" for k, v in asdict(cfg).items()))
     held(writer.images, "inputs/train_samples", raw.x_train[:64], ds.image_shape)
     say(f"{ds!r}; model {cfg.model} {[ds.n_features, *cfg.hidden, ds.n_classes]}; "
-        f"{cfg.optimizer} lr={cfg.learning_rate:g}{_extras(cfg)}; backend {be.name}")
+        f"{cfg.optimizer} lr={cfg.learning_rate:g}{update_settings(cfg)}; backend {be.name}")
 
     def forward_backward(xb, yb):
         with xg.GradientTape() as tape:
@@ -371,18 +371,6 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
         say(f"wrote {what}: {path}")
     return TrainResult(cfg, history, model, opt, test_acc, seconds, steps, start_epoch, files,
                        stopper.name)
-
-
-def _extras(cfg) -> str:
-    """The schedule, weight decay and clipping of the line a run starts with ('' for none)."""
-    from .schedule import describe
-
-    parts = [describe(cfg)] if cfg.lr_schedule != "constant" or cfg.warmup_steps else []
-    if cfg.weight_decay:
-        parts.append(f"weight decay {cfg.weight_decay:g}")
-    if cfg.clip_norm is not None:
-        parts.append(f"clip norm {cfg.clip_norm:g}")
-    return f" ({', '.join(parts)})" if parts else ""
 
 
 def _write_logs(plan, history, writer, plot_history, interrupted) -> dict:

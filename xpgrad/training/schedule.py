@@ -1,6 +1,7 @@
 """The learning-rate schedule of a training run (``--lr-schedule``, ``--warmup-steps``,
 ``--lr-gamma``, ``--lr-step-size``): its checks, its length (fixed when the run starts, kept by
-its resumptions) and the ``xg.optim`` schedule it makes.
+its resumptions), the ``xg.optim`` schedule it makes, and the words the run prints for it (and
+for ``--weight-decay`` and ``--clip-norm``).
 
 The schedule spans the run as first planned: ``schedule_steps = epochs * steps_per_epoch``,
 warm-up included, so cosine, linear and onecycle end at the run's last step. step and
@@ -134,3 +135,18 @@ def describe(cfg) -> str:
     if cfg.warmup_steps:
         words += f", {cfg.warmup_steps} warm-up steps"
     return words
+
+
+def update_settings(cfg) -> str:
+    """The schedule, weight decay and clipping for the line a run starts with ('' for none).
+
+    >>> from xpgrad.training import TrainConfig
+    >>> update_settings(TrainConfig(lr_schedule="cosine", weight_decay=0.01, clip_norm=1.0))
+    ' (cosine, weight decay 0.01, clip norm 1)'
+    """
+    parts = [describe(cfg)] if cfg.lr_schedule != "constant" or cfg.warmup_steps else []
+    if cfg.weight_decay:
+        parts.append(f"weight decay {cfg.weight_decay:g}")
+    if cfg.clip_norm is not None:
+        parts.append(f"clip norm {cfg.clip_norm:g}")
+    return f" ({', '.join(parts)})" if parts else ""
