@@ -185,3 +185,26 @@ def test_clip_norm_acts_on_the_averaged_gradients_of_a_data_parallel_run(tmp_pat
     assert main(_train_args("one", 100, *flags)) == 0
     _run_distributed(tmp_path, 2, _train_args("many", 100, *flags))
     _assert_same_checkpoints(tmp_path / "one.npz", tmp_path / "many.npz", 12)
+
+
+def test_weight_decay_and_clip_norm_may_change_on_resume(tmp_path):
+    import shutil
+
+    first = str(tmp_path / "first.npz")
+    assert main([*ONE_STEP, "--checkpoint", first, "--optimizer", "sgd", "--lr", "0.1"]) == 0
+    with np.load(first) as saved:
+        w = {k: saved[k].astype(np.float64) for k in saved.files if k.startswith("model/")}
+    after = {}
+    for name, flags in (("as_saved", []), ("decayed", ["--weight-decay", "0.3"]),
+                        ("clipped", ["--clip-norm", "0.001"])):
+        path = str(tmp_path / f"{name}.npz")
+        shutil.copy(first, path)
+        assert main(["train", "-q", "--no-log", "--resume", path, "--max-steps", "1",
+                     *flags]) == 0
+        with np.load(path) as saved:
+            after[name] = {k: saved[k].astype(np.float64) for k in w}
+    for k in w:
+        np.testing.assert_allclose(after["decayed"][k], after["as_saved"][k] - 0.1 * 0.3 * w[k],
+                                   rtol=1e-5, atol=1e-7, err_msg=k)
+    step = np.sqrt(sum(((w[k] - after["clipped"][k]) ** 2).sum() for k in w))
+    assert step == pytest.approx(0.1 * 0.001, rel=1e-3)

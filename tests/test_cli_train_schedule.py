@@ -116,7 +116,7 @@ def test_the_flags_and_planned_length_are_in_history_and_the_event_text(tmp_path
     assert len(text) == 1 and "lr_schedule: step" in text[0] and "clip_norm: 3.0" in text[0]
 
 
-@pytest.mark.parametrize("kind, flags", [("cosine", ["--warmup-steps", "4"]),
+@pytest.mark.parametrize("kind, flags", [("cosine", ["--warmup-steps", "10"]),  # 7: mid-warm-up
                                          ("step", ["--lr-step-size", "1", "--lr-gamma", "0.5"]),
                                          ("onecycle", [])])
 def test_a_run_split_by_max_steps_and_resumed_has_the_uninterrupted_rates(kind, flags, rates,

@@ -53,6 +53,9 @@ class TrainConfig:
     ``resume_config`` for finishing an interrupted run). ``resume`` is a checkpoint to continue
     from; ``checkpoint`` (default: ``resume``) is where the run saves, at the end, every
     ``checkpoint_every`` steps and on an interrupt; an existing ``checkpoint`` is resumed too.
+    ``lr_schedule`` and its parameters, ``weight_decay`` and ``clip_norm`` shape each update
+    (see ``training/schedule.py``); ``schedule_steps`` and ``steps_per_epoch`` are the
+    schedule's length, filled in when the run starts and kept by its resumptions.
     """
 
     backend: str = "numpy"
