@@ -177,6 +177,11 @@ TRAIN_FLAGS = {
     "--checkpoint-every": ["--checkpoint", "{tmp}/e.npz", "--checkpoint-every", "2"],
     "--resume": None,                    # test_cli_errors.py resumes saved runs
     "--max-steps": ["--max-steps", "2"], "--quiet": ["--quiet"],
+    "--lr-schedule": ["--lr-schedule", "cosine"], "--warmup-steps": ["--warmup-steps", "2"],
+    "--lr-gamma": ["--lr-gamma", "0.5", "--lr-schedule", "exponential"],
+    "--lr-decay-rate": ["--lr-decay-rate", "0.5", "--lr-schedule", "step"],
+    "--lr-step-size": ["--lr-step-size", "1", "--lr-schedule", "step"],
+    "--weight-decay": ["--weight-decay", "0.01"], "--clip-norm": ["--clip-norm", "1"],
 }
 
 

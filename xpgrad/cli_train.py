@@ -54,6 +54,7 @@ def _positive(kind):
 def _train_parser(sub):
     from .data import DATASETS
     from .models import MODELS, OPTIMIZERS
+    from .training.schedule import SCHEDULES
 
     from .threads import DEFAULT_THREADS, parse_threads
 
@@ -81,6 +82,28 @@ def _train_parser(sub):
     p.add_argument("--batch-size", type=_positive(int), default=None, help="(default: 32)")
     p.add_argument("--learning-rate", "--lr", type=_positive(float), default=None,
                    help="step size, a finite number > 0 (default: the optimizer's)")
+    p.add_argument("--lr-schedule", default=None, choices=list(SCHEDULES),
+                   help="the learning rate over the run, peaking at --learning-rate; "
+                        + "; ".join(f"{k}: {v}" for k, v in SCHEDULES.items())
+                        + ". Its length is the run's: --epochs times the steps per epoch "
+                          "(default: constant)")
+    p.add_argument("--warmup-steps", type=_number(int, 0, strict=False), default=None,
+                   metavar="N", help="first raise the rate linearly from 0 over N steps, then "
+                                     "follow --lr-schedule from its start (default: 0)")
+    p.add_argument("--lr-gamma", "--lr-decay-rate", type=_positive(float), default=None,
+                   metavar="GAMMA", help="step, exponential: the factor of each decay "
+                                         "(default: 0.1, as torchvision's scripts)")
+    p.add_argument("--lr-step-size", type=_positive(int), default=None, metavar="EPOCHS",
+                   help="step: epochs between decays (default: a third of the run's epochs)")
+    p.add_argument("--weight-decay", type=_number(float, 0, strict=False), default=None,
+                   metavar="W", help="the optimizer's weight_decay: decoupled for adamw and "
+                                     "lion (w -= lr * W * w, PyTorch's AdamW), added to the "
+                                     "gradient (W * w) for the others, as PyTorch's optimizers "
+                                     "(default: the optimizer's: 0.01 for adamw, else 0)")
+    p.add_argument("--clip-norm", type=_positive(float), default=None, metavar="C",
+                   help="scale the gradients down to global norm C before each update "
+                        "(torch.nn.utils.clip_grad_norm_; with --distributed, the averaged "
+                        "gradients)")
     p.add_argument("--seed", type=_number(int, 0, strict=False), default=None,
                    help="seeds the train/test split, the initial weights and the data order "
                         "(an integer >= 0; default: 0)")
@@ -114,8 +137,9 @@ def _train_parser(sub):
     p.add_argument("--resume", default=None, metavar="PATH",
                    help="continue the run saved in PATH with its settings (flags given again "
                         "override them, except --model, --hidden, --dataset, --optimizer and "
-                        "--seed, which cannot change) and save back to it unless --checkpoint "
-                        "is given")
+                        "--seed, which cannot change; a new --learning-rate, --lr-schedule or "
+                        "its parameters act from the saved step, on the saved run's length) "
+                        "and save back to it unless --checkpoint is given")
     p.add_argument("--max-steps", type=_positive(int), default=None,
                    help="stop after this many optimizer steps of this run (for quick checks; "
                         "--resume does not carry it over)")
@@ -139,7 +163,8 @@ def _train_parser(sub):
 
 _FLAGS = ("backend", "model", "optimizer", "epochs", "batch_size", "learning_rate", "seed",
           "hidden", "dataset", "data_dir", "checkpoint", "checkpoint_every", "max_steps",
-          "threads", "compile")
+          "threads", "compile", "lr_schedule", "warmup_steps", "lr_gamma", "lr_step_size",
+          "weight_decay", "clip_norm")
 
 
 def _config(args):
@@ -174,6 +199,7 @@ def _config(args):
     else:
         given.setdefault("backend", os.environ.get("XPGRAD_BACKEND") or "numpy")
         config = TrainConfig(**given)
+    _check_schedule_parameters(given, config)
     config.logdir = None
     if not args.no_log:
         config.logdir = args.logdir or _default_logdir(args)
@@ -181,6 +207,19 @@ def _config(args):
     config.curves = args.curves
     config.overwrite = args.overwrite
     return config
+
+
+def _check_schedule_parameters(given, config) -> None:
+    """ConfigError for a schedule parameter given with a schedule that does not use it (the
+    run's schedule: the saved one on --resume unless --lr-schedule is given)."""
+    from .training import ConfigError
+    from .training.schedule import USES
+
+    for name, kinds in USES.items():
+        if name in given and config.lr_schedule not in kinds:
+            raise ConfigError(f"--{name.replace('_', '-')} applies to --lr-schedule "
+                              f"{' or '.join(kinds)}, but the schedule is "
+                              f"{config.lr_schedule!r}")
 
 
 def _timestamp() -> str:

@@ -49,7 +49,15 @@ class DataParallel:
         alone read the checkpoint, see ``training.prepare``)."""
         broadcast_variables(plan.model, world=self.world)
         broadcast_optimizer_state(plan.opt, plan.model, world=self.world)
-        plan.start_epoch, plan.skip = self.world.bcast_object((plan.start_epoch, plan.skip))
+        from ..training.schedule import PLANNED, build_schedule
+
+        mine = {k: getattr(plan.cfg, k) for k in PLANNED}
+        plan.start_epoch, plan.skip, planned = self.world.bcast_object(
+            (plan.start_epoch, plan.skip, mine))
+        if planned != mine:     # a checkpoint without its schedule's length: from rank 0's
+            for k, v in planned.items():        # position (the others had none)
+                setattr(plan.cfg, k, v)
+            plan.opt.learning_rate = build_schedule(plan.cfg)
 
     def share(self, idx):
         return share(idx, self.world.size, self.world.rank)

@@ -29,7 +29,7 @@ xpgrad                       Keras / PyTorch
 """
 from __future__ import annotations
 
-from .schedules_base import Constant, Schedule, as_schedule
+from .schedules_base import Constant, Schedule, as_schedule, serialize
 from .schedules_cosine import CosineDecay, CosineDecayRestarts
 from .schedules_decay import (ExponentialDecay, InverseTimeDecay, PiecewiseConstant,
                               PolynomialDecay, StepDecay)
@@ -37,4 +37,29 @@ from .schedules_warmup import LinearWarmup, OneCycle
 
 __all__ = ["Schedule", "Constant", "ExponentialDecay", "StepDecay", "InverseTimeDecay",
            "PolynomialDecay", "PiecewiseConstant", "CosineDecay", "CosineDecayRestarts",
-           "OneCycle", "LinearWarmup", "as_schedule"]
+           "OneCycle", "LinearWarmup", "as_schedule", "serialize", "deserialize"]
+
+
+def deserialize(config, custom_objects=None) -> Schedule:
+    """The schedule ``serialize`` described: ``{"class_name": ..., "config": ...}`` of one of
+    this module's schedules, or of a Schedule subclass in ``custom_objects`` (``{name:
+    class}``, as Keras' ``deserialize``).
+
+    >>> s = deserialize(serialize(LinearWarmup(CosineDecay(1.0, 4), warmup_steps=2)))
+    >>> s, [s(k) for k in (1, 2, 4)]
+    (LinearWarmup(schedule=CosineDecay(initial_learning_rate=1.0, decay_steps=4, alpha=0.0, \
+warmup_steps=0, warmup_target=None), warmup_steps=2, start_value=0.0), [0.5, 1.0, 0.5])
+    """
+    known = {name: globals()[name] for name in __all__
+             if isinstance(globals()[name], type) and issubclass(globals()[name], Schedule)
+             and globals()[name] is not Schedule}
+    known.update(custom_objects or {})
+    if not (isinstance(config, dict) and set(config) == {"class_name", "config"}):
+        raise TypeError(f"deserialize takes serialize's dict {{'class_name': ..., 'config': "
+                        f"...}}, got {config!r}")
+    cls = known.get(config["class_name"])
+    if cls is None:
+        raise ValueError(f"unknown schedule {config['class_name']!r}: xg.optim has "
+                         f"{', '.join(sorted(known))} (a schedule of your own: pass "
+                         f"custom_objects={{name: class}})")
+    return cls.from_config(config["config"], custom_objects)

@@ -30,6 +30,62 @@ class Schedule:
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
         return f"{type(self).__name__}({args})"
 
+    def get_config(self) -> dict:
+        """The constructor's arguments (Keras' ``get_config``), JSON-serializable: a schedule
+        inside (``LinearWarmup``'s) as ``{"class_name": ..., "config": ...}`` (``serialize``).
+        ``type(self).from_config(config)`` makes the same schedule.
+
+        >>> import json
+        >>> from xpgrad.optim import StepDecay
+        >>> text = json.dumps(StepDecay(0.1, step_size=3).get_config())
+        >>> text
+        '{"initial_learning_rate": 0.1, "step_size": 3, "gamma": 0.1}'
+        >>> StepDecay.from_config(json.loads(text))(3)
+        0.010000000000000002
+        """
+        return {k: _config_value(self, k, v) for k, v in vars(self).items()
+                if not k.startswith("_")}
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects=None) -> "Schedule":
+        """A schedule from ``get_config``'s dict (Keras' ``from_config``), checked as the
+        constructor checks its arguments; ``custom_objects`` (``{name: class}``) names the
+        user's schedules a nested one may be."""
+        from .schedules import deserialize
+
+        if not isinstance(config, dict):
+            raise TypeError(f"{cls.__name__}.from_config takes a dict (get_config's), got "
+                            f"{type(config).__name__}")
+        return cls(**{k: deserialize(v, custom_objects) if _is_serialized(v) else v
+                      for k, v in config.items()})
+
+
+def serialize(schedule) -> dict:
+    """``{"class_name": ..., "config": schedule.get_config()}`` (Keras'
+    ``keras.optimizers.schedules.serialize``); ``deserialize`` makes it back.
+
+    >>> serialize(Constant(0.5))
+    {'class_name': 'Constant', 'config': {'learning_rate': 0.5}}
+    """
+    if not isinstance(schedule, Schedule):
+        raise TypeError(f"serialize takes an xg.optim schedule, got {type(schedule).__name__} "
+                        f"{schedule!r}")
+    return {"class_name": type(schedule).__name__, "config": schedule.get_config()}
+
+
+def _is_serialized(value) -> bool:
+    return isinstance(value, dict) and set(value) == {"class_name", "config"}
+
+
+def _config_value(owner, key, value):
+    if isinstance(value, Schedule):
+        return serialize(value)
+    if callable(value):
+        raise TypeError(f"{type(owner).__name__}.get_config: its {key} is "
+                        f"{type(value).__name__} {value!r}, which a config cannot hold; give an "
+                        f"xg.optim schedule (a Schedule subclass with get_config) instead")
+    return list(value) if isinstance(value, tuple) else value
+
 
 class Constant(Schedule):
     """The same rate at every step.

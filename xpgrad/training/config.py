@@ -20,6 +20,7 @@ from ..data import DATASETS, IDX_DATASETS
 from ..models import MODELS, OPTIMIZERS
 from ..threads import DEFAULT_THREADS, check_threads
 from . import ConfigError
+from .schedule import check_schedule
 
 
 #: settings that define what a checkpoint holds: a resumed run must not change them
@@ -28,7 +29,8 @@ IDENTITY = ("model", "hidden", "dataset", "optimizer", "seed")
 FLAGS = {f: "--" + f.replace("_", "-") for f in (
     "backend", "model", "optimizer", "epochs", "batch_size", "learning_rate", "seed", "hidden",
     "dataset", "data_dir", "logdir", "checkpoint", "max_steps", "checkpoint_every", "resume",
-    "threads", "compile", "curves", "overwrite")}
+    "threads", "compile", "curves", "overwrite", "lr_schedule", "warmup_steps", "lr_gamma",
+    "lr_step_size", "weight_decay", "clip_norm")}
 
 
 def _name(field_name):
@@ -51,6 +53,9 @@ class TrainConfig:
     ``resume_config`` for finishing an interrupted run). ``resume`` is a checkpoint to continue
     from; ``checkpoint`` (default: ``resume``) is where the run saves, at the end, every
     ``checkpoint_every`` steps and on an interrupt; an existing ``checkpoint`` is resumed too.
+    ``lr_schedule`` and its parameters, ``weight_decay`` and ``clip_norm`` shape each update
+    (see ``training/schedule.py``); ``schedule_steps`` and ``steps_per_epoch`` are the
+    schedule's length, filled in when the run starts and kept by its resumptions.
     """
 
     backend: str = "numpy"
@@ -73,6 +78,16 @@ class TrainConfig:
     compile: bool = False                   # each step's forward+backward as an xg.function
     curves: bool = False                    # draw curves.png under logdir (needs matplotlib)
     overwrite: bool = False                 # replace another run's logs found in logdir
+    lr_schedule: str = "constant"           # see training/schedule.py (SCHEDULES)
+    warmup_steps: int = 0                   # linear warm-up from 0 to learning_rate
+    lr_gamma: float | None = None           # step, exponential: the factor (None: 0.1)
+    lr_step_size: int | None = None         # step: epochs between decays (None: a third)
+    weight_decay: float | None = None       # None: the optimizer's default
+    clip_norm: float | None = None          # global-norm clipping of the (averaged) gradients
+    # the schedule's length, fixed when the run starts (epochs * steps_per_epoch) and kept by
+    # its resumptions; not flags: None until a run fills them in (training/schedule.py)
+    schedule_steps: int | None = None
+    steps_per_epoch: int | None = None
 
     def resolved(self) -> "TrainConfig":
         """A copy with defaults filled in and every setting checked (ConfigError naming it)."""
@@ -113,6 +128,14 @@ class TrainConfig:
         if not (math.isfinite(lr) and lr > 0):
             raise ConfigError(f"{_name('learning_rate')} must be a finite number > 0, "
                               f"got {lr}")
+        weight_decay = _weight_decay(self.optimizer, float(lr), self.weight_decay)
+        for name in ("lr_gamma", "clip_norm"):
+            _positive_number(name, getattr(self, name))
+        _integer("warmup_steps", self.warmup_steps, 0)
+        for name in ("lr_step_size", "schedule_steps", "steps_per_epoch"):
+            if getattr(self, name) is not None:
+                _integer(name, getattr(self, name), 1)
+        check_schedule(self)
         hidden = MODELS[self.model].default_hidden if self.hidden is None else self.hidden
         if isinstance(hidden, (str, bytes)) or not hasattr(hidden, "__iter__"):
             raise ConfigError(f"{_name('hidden')} must be a list of layer sizes, got "
@@ -126,7 +149,41 @@ class TrainConfig:
                               f"({FLAGS['checkpoint']} PATH)")
         _backend.get_backend(self.backend)   # UnknownBackendError / BackendUnavailableError
         return TrainConfig(**{**asdict(self), "learning_rate": float(lr), "hidden": hidden,
-                              "checkpoint": checkpoint})
+                              "checkpoint": checkpoint, "weight_decay": weight_decay})
+
+
+def _number(field_name, value, what):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ConfigError(f"{_name(field_name)} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ConfigError(f"{_name(field_name)} must be {what}, got {value}")
+    return float(value)
+
+
+def _positive_number(field_name, value):
+    if value is not None and _number(field_name, value, "a finite number > 0") <= 0:
+        raise ConfigError(f"{_name(field_name)} must be a finite number > 0, got {value}")
+
+
+def _weight_decay(optimizer, learning_rate, value):
+    """``value`` checked (a finite number >= 0), or the optimizer's default where None (None
+    for a registered optimizer without a ``weight_decay`` argument, which refuses a value)."""
+    import inspect
+
+    if value is not None and _number("weight_decay", value, "a finite number >= 0") < 0:
+        raise ConfigError(f"{_name('weight_decay')} must be a finite number >= 0, got {value}")
+    opt = OPTIMIZERS[optimizer].build(learning_rate)
+    try:
+        takes = "weight_decay" in inspect.signature(type(opt)).parameters
+    except (TypeError, ValueError):
+        takes = False
+    if not takes:
+        if value is not None:
+            raise ConfigError(f"{_name('weight_decay')} {value:g}: the optimizer {optimizer!r} "
+                              f"({type(opt).__name__}) takes no weight_decay argument; drop "
+                              f"the flag or choose another --optimizer")
+        return None
+    return float(opt.weight_decay if value is None else value)
 
 
 def resume_config(path, overrides=None, *, finish=True) -> TrainConfig:

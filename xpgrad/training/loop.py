@@ -23,6 +23,7 @@ from . import TrainingError
 from .config import FLAGS, TrainConfig
 from .plan import Plan, prepare
 from .results import History, TrainResult, continue_history, earlier_history, evaluate, metric
+from .schedule import past_the_end, update_settings
 
 
 def _progress(iterable, total, desc, enabled):
@@ -204,6 +205,10 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
         where = f" and {skip} examples of epoch {start_epoch + 1}" if skip else ""
         say(f"resumed from {cfg.resume or cfg.checkpoint}: {opt.iterations} steps done "
             f"({start_epoch} epoch{'' if start_epoch == 1 else 's'}{where})")
+    planned = cfg.epochs * -(-len(ds.x_train) // cfg.batch_size) - skip
+    note = past_the_end(cfg, opt.iterations, min(planned, cfg.max_steps or planned))
+    if note:
+        say(note)
 
     held = _Held(dp)
     if cfg.logdir and plan.stale_logs:      # overwrite: checked in prepare, removed only now
@@ -214,7 +219,7 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
     held(writer.text, "config", "\n".join(f"    {k}: {v}" for k, v in asdict(cfg).items()))
     held(writer.images, "inputs/train_samples", raw.x_train[:64], ds.image_shape)
     say(f"{ds!r}; model {cfg.model} {[ds.n_features, *cfg.hidden, ds.n_classes]}; "
-        f"{cfg.optimizer} lr={cfg.learning_rate:g}; backend {be.name}")
+        f"{cfg.optimizer} lr={cfg.learning_rate:g}{update_settings(cfg)}; backend {be.name}")
 
     def forward_backward(xb, yb):
         with xg.GradientTape() as tape:

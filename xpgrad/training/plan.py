@@ -16,6 +16,7 @@ from ..models import MODELS, OPTIMIZERS
 from . import ConfigError
 from .config import FLAGS, IDENTITY, TrainConfig, _name, resume_config
 from .results import TrainResult, history_run_id, logs_found
+from .schedule import build_schedule, plan_schedule
 
 
 # -- before training: everything a user can get wrong ------------------------------------------
@@ -266,6 +267,18 @@ def _check_products(be):
         raise ConfigError(str(e)) from None
 
 
+def _set_hyperparameters(opt, cfg) -> None:
+    """The run's schedule, weight decay and clipping on ``opt`` (after a checkpoint's state:
+    the schedule is read at its ``iterations``). Clipping is the optimizer's
+    ``global_clipnorm``: it acts in ``apply_gradients``, on the gradients as applied -- after
+    the allreduce on several ranks, and outside the traced step with ``compile``."""
+    opt.learning_rate = build_schedule(cfg)
+    if cfg.weight_decay is not None:
+        opt.weight_decay = cfg.weight_decay
+    if cfg.clip_norm is not None:
+        opt.global_clipnorm = cfg.clip_norm
+
+
 def _built(cfg, raw, be, source, meta, background_compile, echo) -> Plan:
     """The run's Plan: model and optimizer (with the checkpoint's state and position when
     resuming from ``source``), once the log directory is made."""
@@ -279,15 +292,15 @@ def _built(cfg, raw, be, source, meta, background_compile, echo) -> Plan:
     plan = Plan(cfg, raw, ds, model, opt, be, background_compile=background_compile,
                 note=echo)
     if source:
-        rate = opt.get_config()["learning_rate"]
-        load_checkpoint(source, model, opt)
-        opt.learning_rate = rate        # the run's (resolved from the flags), not the file's
+        load_checkpoint(source, model, opt)     # its rate is replaced by the run's, below
         if isinstance(meta.get("epochs_done"), int):
             plan.start_epoch = meta["epochs_done"]
             plan.skip = min(int(meta.get("examples_in_epoch") or 0), len(ds.x_train))
         else:   # a checkpoint without position: whole epochs follow from the step count
             steps_per_epoch = -(-len(ds.x_train) // cfg.batch_size)
             plan.start_epoch = -(-opt.iterations // steps_per_epoch)
+    plan_schedule(cfg, len(ds.x_train), plan.start_epoch)
+    _set_hyperparameters(opt, cfg)
     if cfg.logdir:                  # last: nothing is made when another check fails
         check_logdir(cfg.logdir)
     return plan
