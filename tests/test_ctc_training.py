@@ -3,6 +3,8 @@ replays equal eager calls, also when targets or lengths change between calls."""
 from __future__ import annotations
 
 import contextlib
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -125,3 +127,13 @@ def test_function_replay_still_refuses_bad_labels():
     bad[0, 0] = 0                                         # the blank
     with pytest.raises(ValueError, match="blank label 0"):
         compiled(args[0], xg.asarray(bad), args[2], args[3])
+
+
+def test_readme_example_runs():
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    start = readme.index("`xg.losses.ctc(log_probs, targets, input_lengths")
+    code = re.search(r"```python\n(.*?)```", readme[start:], re.S).group(1)
+    scope = {}
+    exec(compile(code, "README.md (ctc)", "exec"), scope)
+    assert np.isfinite(scope["loss"].item()) and scope["loss"].item() > 0
+    assert all(g is not None and np.all(np.isfinite(g.numpy())) for g in scope["grads"])
