@@ -167,7 +167,8 @@ def _ctc_dlogp(xp, g, ans, log_probs, targets, input_lengths, target_lengths, bl
         w = -xp.exp(ab - lp + nll_finite)
         # an infeasible sample's gradient is NaN on its steps, as PyTorch's (0 with
         # zero_infinity, through gs), and 0 past its input length
-        w = xp.where(infeasible & (gs[:, None] != 0.0), float("nan"), w)
+        if not zero_infinity:
+            w = xp.where(infeasible, float("nan"), w)
         w = xp.where((input_lengths > t)[:, None], w * gs[:, None], 0.0)
         steps.append(w)
     w = xp.stack(steps, axis=1)                              # (N, T, L)
