@@ -81,3 +81,24 @@ def test_warmup_knows_the_ctc_loops():
     names = set(_cache.kernel_dispatchers())
     assert {"_ctc_kernels.ctc_serial", "_ctc_kernels.ctc_threaded"} <= names
     assert any(name == "ctc_loss" for _, name in _cache.UNITS)
+
+
+def test_benchmark_script_runs(capsys):
+    """benchmarks/ctc_loss.py on a tiny shape: every variant gives the same loss (it asserts
+    that) and is timed; the thread counts it sets to 1 are put back."""
+    import sys
+    from pathlib import Path
+
+    import numba
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    try:
+        import ctc_loss
+    finally:
+        sys.path.pop(0)
+    before = numba.get_num_threads()
+    times = ctc_loss.main(["--shape", "6", "3", "4", "2", "--repeats", "2"])
+    assert numba.get_num_threads() == before
+    assert {"generic (numpy)", "kernel (numba)"} <= set(times)
+    assert all(len(ts) == 2 for ts in times.values())
+    assert "one thread" in capsys.readouterr().out
