@@ -216,3 +216,14 @@ def test_backends_equal_numpy(backend):
                 tol = 1e-5 if dtype == np.float32 else 1e-12
                 np.testing.assert_allclose(b, a, rtol=tol, err_msg=f"{dtype} {kw}")
                 np.testing.assert_allclose(gb, ga, rtol=tol, atol=tol, err_msg=f"{dtype} {kw}")
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_second_order_finite_differences(reduction):
+    """The rule run by an outer tape (xp = xpgrad): the gradient of the gradient. Positions no
+    path reaches (alpha and beta -inf) must not turn it NaN through logaddexp(-inf, -inf)."""
+    x = np.random.default_rng(12).standard_normal((4, 3, 3))
+    targets, il, tl = [[1, 2], [2, 0], [1, 1]], [4, 3, 2], [2, 1, 2]    # the third infeasible
+    check_grads(lambda a: xg.losses.ctc(xg.nn.log_softmax(a, axis=-1), targets, il, tl,
+                                        reduction=reduction, zero_infinity=True),
+                (xg.asarray(x),), order=2)

@@ -2,9 +2,10 @@
 the beta recursion with the gradient w.r.t. ``log_probs`` in the same backward sweep; the
 samples run side by side on the threads in ``ctc_threaded`` (a loop over the samples, the
 middle axis, so not one of ``_templates``' ``*_par`` blocks). The recursions run in float64
-whatever the dtype of ``log_probs``. The gradient is the generic rule's (``xpgrad/ops/ctc.py``): the true
-partial derivative, for an output gradient of 1 on this sample's loss; NaN on the steps of an
-infeasible sample (0 with ``zero_infinity``), 0 past each sample's input length.
+whatever the dtype of ``log_probs``. The gradient is the generic rule's
+(``xpgrad/ops/ctc.py``): the true partial derivative, for an output gradient of 1 on this
+sample's loss; NaN on the steps of an infeasible sample (0 with ``zero_infinity``), 0 past each
+sample's input length.
 """
 from __future__ import annotations
 

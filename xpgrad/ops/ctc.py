@@ -20,8 +20,28 @@ gradient for the logits, and only xpgrad's agrees with finite differences on ``l
 from __future__ import annotations
 
 from ..primitive import Primitive
+from ..tensor import Tensor
 
 NEG_INF = float("-inf")
+
+
+def _smooth_lae(xp, a, b):
+    """``logaddexp`` whose gradient is 0, not NaN, where both inputs are ``-inf`` (no path):
+    for the rules run by an outer tape (``xp`` = xpgrad), where the NaN that logaddexp's
+    gradient has there (as PyTorch's) would reach every entry through ``0 * NaN``."""
+    m = xp.maximum(a, b)
+    live = m != NEG_INF
+    top = xp.where(live, m, 0.0)
+    rest = xp.where(live, xp.minimum(a, b) - top, NEG_INF)
+    return xp.where(live, top + xp.log1p(xp.exp(rest)), NEG_INF)
+
+
+def _lae_of(arr):
+    """The logaddexp for the recursions: NumPy's (or CuPy's) on raw arrays, else the smooth
+    one."""
+    if isinstance(arr, Tensor):
+        return _smooth_lae
+    return lambda xp, a, b: xp.logaddexp(a, b)
 
 
 def _extended(xp, targets, input_lengths, target_lengths, blank):
@@ -61,6 +81,7 @@ def _shift(xp, a, k, fill):
 
 def _alphas(xp, lpe, skip, input_lengths, keep):
     """The alpha recursion: ``(alphas or None, alpha at each sample's last step)``."""
+    lae = _lae_of(lpe)
     ninf = xp.full_like(lpe[0], NEG_INF)
     pos = xp.cumulative_sum(xp.ones_like(lpe[0]), axis=1) - 1.0
     alpha = xp.where(pos < 2.0, lpe[0], NEG_INF)
@@ -68,8 +89,8 @@ def _alphas(xp, lpe, skip, input_lengths, keep):
     end = xp.where(last == 0, alpha, ninf)
     kept = [alpha] if keep else None
     for t in range(1, lpe.shape[0]):
-        a = xp.logaddexp(alpha, _shift(xp, alpha, 1, ninf))
-        a = xp.logaddexp(a, xp.where(skip, _shift(xp, alpha, 2, ninf), NEG_INF))
+        a = lae(xp, alpha, _shift(xp, alpha, 1, ninf))
+        a = lae(xp, a, xp.where(skip, _shift(xp, alpha, 2, ninf), NEG_INF))
         alpha = a + lpe[t]
         end = xp.where(last == t, alpha, end)
         if keep:
@@ -80,7 +101,7 @@ def _alphas(xp, lpe, skip, input_lengths, keep):
 def _nll(xp, end, pos, input_lengths, target_lengths):
     """Each sample's negative log-likelihood from its final alphas (inf if infeasible)."""
     final = xp.astype(2 * target_lengths, end.dtype)[:, None]    # s of the last blank
-    ll = xp.logaddexp(xp.max(xp.where(pos == final, end, NEG_INF), axis=1),
+    ll = _lae_of(end)(xp, xp.max(xp.where(pos == final, end, NEG_INF), axis=1),
                       xp.max(xp.where(pos == final - 1.0, end, NEG_INF), axis=1))
     # no input steps: the empty target has probability 1, any other 0 (as PyTorch)
     empty = (input_lengths == 0) & (target_lengths == 0)
@@ -88,7 +109,8 @@ def _nll(xp, end, pos, input_lengths, target_lengths):
 
 
 def ctc_nll(xp, log_probs, targets, input_lengths, target_lengths, blank, keep=False):
-    """``(nll per sample, extended labels, skip mask, positions, alphas or None)``."""
+    """``(nll per sample, extended labels, skip mask, log_probs at them (T, N, L), alphas or
+    None)``."""
     ext, skip, pos = _extended(xp, targets, input_lengths, target_lengths, blank)
     lpe = _gathered(xp, log_probs, ext)
     alphas, end = _alphas(xp, lpe, skip, input_lengths, keep)
@@ -119,6 +141,7 @@ def _ctc_forward(xp, log_probs, targets, input_lengths, target_lengths, blank, r
 
 def _betas(xp, lpe, skip, ext_len, input_lengths):
     """The beta recursion (each beta_t(s) includes ``lpe[t, s]``), latest step first."""
+    lae = _lae_of(lpe)
     ninf = xp.full_like(lpe[0], NEG_INF)
     pos = xp.cumulative_sum(xp.ones_like(lpe[0]), axis=1) - 1.0
     last_s = xp.astype(ext_len - 1, lpe.dtype)[:, None]
@@ -128,8 +151,8 @@ def _betas(xp, lpe, skip, ext_len, input_lengths):
     beta = ninf
     out = []
     for t in range(lpe.shape[0] - 1, -1, -1):
-        b = xp.logaddexp(beta, _shift(xp, beta, -1, ninf))
-        b = xp.logaddexp(b, xp.where(skip_next, _shift(xp, beta, -2, ninf), NEG_INF))
+        b = lae(xp, beta, _shift(xp, beta, -1, ninf))
+        b = lae(xp, b, xp.where(skip_next, _shift(xp, beta, -2, ninf), NEG_INF))
         beta = xp.where(last == t, xp.where(start, lpe[t], NEG_INF),
                         xp.where(last > t, b + lpe[t], NEG_INF))
         out.append(beta)
