@@ -49,7 +49,9 @@ def _sample(lp, targets, il, tl, blank, zero_infinity, grad, nll, n, want_grad):
     if width > 1:
         alpha[0, 1] = lp[0, n, ext[1]]
     for t in range(1, steps):
-        for s in range(width):
+        # only s in [lo, hi) can lie on a path: at most 2 symbols a step, forward or to go
+        lo, hi = max(0, width - 2 * (steps - t)), min(width, 2 * t + 2)
+        for s in range(lo, hi):
             a = alpha[t - 1, s]
             if s >= 1:
                 a = _lae(a, alpha[t - 1, s - 1])
@@ -69,7 +71,8 @@ def _sample(lp, targets, il, tl, blank, zero_infinity, grad, nll, n, want_grad):
     beta = np.full(width, NEG_INF)
     nxt = np.full(width, NEG_INF)
     for t in range(steps - 1, -1, -1):
-        for s in range(width):
+        lo, hi = max(0, width - 2 * (steps - t)), min(width, 2 * t + 2)
+        for s in range(lo, width):          # beta: -inf below lo, alpha: -inf from hi on
             lps = lp[t, n, ext[s]]
             if t == steps - 1:
                 b = lps if s >= width - 2 else NEG_INF
@@ -82,9 +85,9 @@ def _sample(lp, targets, il, tl, blank, zero_infinity, grad, nll, n, want_grad):
                 b = b + lps if b != NEG_INF else NEG_INF
             beta[s] = b
             ab = alpha[t, s] + b
-            if ab != NEG_INF and lps != NEG_INF:
+            if s < hi and ab != NEG_INF and lps != NEG_INF:
                 grad[t, n, ext[s]] -= np.exp(ab - lps - ll)
-        for s in range(width):
+        for s in range(lo, width):
             nxt[s] = beta[s]
 
 
