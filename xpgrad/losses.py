@@ -1,17 +1,18 @@
 """Losses: ``mse``, ``sigmoid_mse``, ``softmax_cross_entropy``,
 ``sigmoid_cross_entropy_with_logits``, and PyTorch's ``l1``, ``huber``, ``smooth_l1``, ``nll``,
-``binary_cross_entropy``, ``kl_div`` (primitives and rules in ``xpgrad/ops/losses.py`` and
-``xpgrad/ops/probability_losses.py``).
+``binary_cross_entropy``, ``kl_div`` and ``ctc`` (primitives and rules in
+``xpgrad/ops/losses.py``, ``xpgrad/ops/probability_losses.py`` and ``xpgrad/ops/ctc.py``).
 
 >>> import xpgrad as xg
 >>> logits = xg.asarray([[2.0, 0.0, -1.0], [0.0, 3.0, 0.0]])
 >>> round(xg.losses.softmax_cross_entropy(logits, xg.asarray([0, 1])).item(), 4)
 0.1324
 """
+from .ops.ctc_args import ctc
 from .ops.losses import (REDUCTIONS, huber, l1, mse, sigmoid_cross_entropy_with_logits,
                          sigmoid_mse, smooth_l1, softmax_cross_entropy)
 from .ops.probability_losses import KL_REDUCTIONS, binary_cross_entropy, kl_div, nll
 
 __all__ = ["mse", "sigmoid_mse", "softmax_cross_entropy", "sigmoid_cross_entropy_with_logits",
-           "l1", "huber", "smooth_l1", "nll", "binary_cross_entropy", "kl_div", "REDUCTIONS",
-           "KL_REDUCTIONS"]
+           "l1", "huber", "smooth_l1", "nll", "binary_cross_entropy", "kl_div", "ctc",
+           "REDUCTIONS", "KL_REDUCTIONS"]

@@ -1,6 +1,6 @@
 """The Numba backend: NumPy arrays, with fused JIT-compiled kernels for the hot primitives.
 
-Losses (softmax cross-entropy, sigmoid-MSE, sigmoid cross-entropy, MSE), the activations
+Losses (softmax cross-entropy, sigmoid-MSE, sigmoid cross-entropy, MSE, CTC), the activations
 (sigmoid, tanh, relu, leaky_relu, softplus, silu, gelu, elu/selu/celu, mish, softsign,
 log_sigmoid, hardtanh/relu6, hardsigmoid, hardswish; softmax and log_softmax on the last axis), the
 optimizer updates and the recurrent scans (LSTM, Elman RNN: one fused pass per step) run as
@@ -71,12 +71,12 @@ class NumbaBackend(NumpyBackend):
     def __init__(self):
         super().__init__()
         self._numba = _import_numba()
-        from . import _activations, _batch_norm, _losses, _norm, _optim, _scans, _softmax
+        from . import _activations, _batch_norm, _ctc, _losses, _norm, _optim, _scans, _softmax
 
         # the NumPy backend's kernels, overridden where Numba has a faster one
         self.kernels.update(_losses.KERNELS, _activations.KERNELS, _softmax.KERNELS,
                             _optim.KERNELS, _scans.KERNELS, _norm.KERNELS,
-                            _batch_norm.KERNELS)
+                            _batch_norm.KERNELS, _ctc.KERNELS)
 
     def index_add(self, target, key, values):
         """``target[key] += values``: whole rows in one compiled loop (``_scatter``), else

@@ -26,12 +26,12 @@ def kernel_dispatchers():
     """The public Numba kernels: ``{qualified name: dispatcher}``."""
     from numba.core.dispatcher import Dispatcher
 
-    from . import (_act_kernels, _batch_norm, _loss_kernels, _norm, _optim_kernels, _rnn,
-                   _scatter, _sce_kernels, _softmax)
+    from . import (_act_kernels, _batch_norm, _ctc_kernels, _loss_kernels, _norm,
+                   _optim_kernels, _rnn, _scatter, _sce_kernels, _softmax)
 
     found = {}
     for mod in (_loss_kernels, _sce_kernels, _act_kernels, _softmax, _optim_kernels, _rnn,
-                _norm, _batch_norm, _scatter):
+                _norm, _batch_norm, _scatter, _ctc_kernels):
         for name, obj in vars(mod).items():
             if isinstance(obj, Dispatcher) and not name.startswith("_"):
                 found[f"{mod.__name__.rsplit('.', 1)[-1]}.{name}"] = obj
@@ -203,12 +203,24 @@ def _exercise_batch_norm(backend, dt, name="batch_norm"):
     kernel.vjp(x, saved, (True, False, False, True, True), x, *stats, x[0], x[1], **params)
 
 
+def _exercise_ctc(backend, dt, name="ctc_loss"):
+    """The CTC kernel forward and backward on two samples: compiles its loops."""
+    lp = np.log(np.full((3, 2, 3), 1.0 / 3.0, dt))
+    kernel = backend.kernels[name]
+    lengths = np.array([3, 2], np.int64)
+    params = dict(blank=0, reduction="mean", zero_infinity=False)
+    args = (lp, np.array([[1, 2], [2, 2]], np.int64), lengths, lengths - 1)
+    out, saved = kernel.forward(*args, **params)
+    kernel.vjp(np.asarray(1.0, dt), saved, *args, **params)
+
+
 #: the units of a warmup: (exercise, primitive). One unit's kernels (and the loops they call)
 #: are compiled by one process of a parallel warmup, so no two processes write one kernel's
 #: cache index. Listed largest first (measured), so a pool of processes finishes together.
 UNITS = ([(_exercise_loss, n) for n in LOSSES] + [(_exercise_update, n) for n in UPDATES]
          + [(_exercise_activation, n) for n in ACTIVATIONS] + [(_exercise_lstm, "lstm")]
-         + [(_exercise_layer_norm, "layer_norm"), (_exercise_batch_norm, "batch_norm")])
+         + [(_exercise_layer_norm, "layer_norm"), (_exercise_batch_norm, "batch_norm"),
+            (_exercise_ctc, "ctc_loss")])
 
 
 def _exercise(backend, dt, units=None):

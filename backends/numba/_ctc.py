@@ -1,0 +1,93 @@
+"""The CTC loss kernel (forward + vjp) of the Numba backend: one pass per sample computes the
+loss and its gradient (``_ctc_kernels``), samples in parallel from ``_config.ROW_PAR_MIN``
+entries of ``log_probs`` on; the vjp scales the saved gradient per sample. Other dtypes than
+float32/float64, and an empty batch, are declined: the generic rule (``xpgrad/ops/ctc.py``)
+runs instead.
+
+>>> import numpy as np
+>>> lp = np.log(np.full((2, 1, 2), 0.5))
+>>> out, saved = KERNELS["ctc_loss"].forward(lp, np.array([[1]]), np.array([2]), np.array([1]),
+...                                          blank=0, reduction="sum", zero_infinity=False)
+>>> round(float(out), 4), saved.grad.shape
+(0.2877, (2, 1, 2))
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from xpgrad.backend import Kernel
+
+from ..numpy.kernels import FLOATS
+from . import _config
+from . import _ctc_kernels as loops
+
+
+class Saved:
+    """The unscaled gradient (the first vjp may scale it in place) and the losses."""
+
+    __slots__ = ("grad", "nll", "taken")
+
+    def __init__(self, grad, nll):
+        self.grad, self.nll, self.taken = grad, nll, False
+
+
+def _int64(a):
+    return np.ascontiguousarray(a, dtype=np.int64)
+
+
+def _run(lp, targets, il, tl, blank, zero_infinity, want_grad=True):
+    grad = np.empty(lp.shape, lp.dtype) if want_grad else np.empty((0, 0, 0), lp.dtype)
+    nll = np.empty(lp.shape[1], np.float64)
+    args = (lp, targets, il, tl, blank, zero_infinity, grad, nll, want_grad)
+    if lp.shape[1] > 1 and lp.size >= _config.ROW_PAR_MIN:
+        _config.run_parallel(loops.ctc_threaded, *args)
+    else:
+        loops.ctc_serial(*args)
+    return grad, nll
+
+
+def _reduce(nll, tl, reduction, zero_infinity, dt):
+    if zero_infinity:
+        nll = np.where(nll == np.inf, 0.0, nll)
+    if reduction == "none":
+        return nll.astype(dt)
+    if reduction == "sum":
+        return np.asarray(nll.sum(), dt)
+    return np.asarray((nll / np.maximum(tl, 1)).mean(), dt)
+
+
+def ctc_forward(log_probs, targets, input_lengths, target_lengths, blank, reduction,
+                zero_infinity):
+    dt = log_probs.dtype
+    if dt not in FLOATS or log_probs.ndim != 3 or log_probs.shape[1] == 0 \
+            or targets.ndim != 2:
+        return None
+    lp = np.ascontiguousarray(log_probs)
+    tl = _int64(target_lengths)
+    grad, nll = _run(lp, _int64(targets), _int64(input_lengths), tl, int(blank),
+                     bool(zero_infinity))
+    return _reduce(nll, tl, reduction, zero_infinity, dt), Saved(grad, nll)
+
+
+def ctc_vjp(g, saved, log_probs, targets, input_lengths, target_lengths, blank, reduction,
+            zero_infinity):
+    if saved.taken:
+        saved = ctc_forward(log_probs, targets, input_lengths, target_lengths, blank,
+                            reduction, zero_infinity)[1]
+    saved.taken = True
+    n = saved.nll.shape[0]
+    g = np.asarray(g, np.float64)
+    if reduction == "none":
+        gs = g
+    elif reduction == "sum":
+        gs = np.full(n, float(g))
+    else:
+        gs = float(g) / (np.maximum(np.asarray(target_lengths), 1) * n)
+    if zero_infinity:                 # those rows are 0 already; inf * 0 would make NaN
+        gs = np.where(saved.nll == np.inf, 0.0, gs)
+    grad = saved.grad
+    grad *= gs.astype(grad.dtype)[None, :, None]
+    return grad, None, None, None
+
+
+KERNELS = {"ctc_loss": Kernel(ctc_forward, ctc_vjp)}
