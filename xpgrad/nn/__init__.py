@@ -25,6 +25,7 @@ from .module import Module
 from .recurrent import GRUCell, LSTMCell, RNNCell
 from .recurrent_layers import GRU, LSTM, RNN
 from .sequence_classifier import SequenceClassifier
+from .shape_layers import Flatten, Identity, Unflatten
 from .tbptt import TBPTTResult, detach, tbptt_train
 
 __all__ = _activations.__all__ + [
@@ -35,7 +36,7 @@ __all__ = _activations.__all__ + [
     "GLU", "get_activation", "init",
     "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU", "SequenceClassifier", "tbptt_train",
     "TBPTTResult", "detach", "lstm_scan", "lstm_layer", "rnn_scan", "gru_scan", "one_hot", "Embedding", "embedding", "LayerNorm", "layer_norm",
-    "BatchNorm1d", "batch_norm"]
+    "BatchNorm1d", "batch_norm", "Identity", "Flatten", "Unflatten"]
 
 #: PyTorch's names that xpgrad does without, and what to write instead
 _PYTORCH_NAMES = {
