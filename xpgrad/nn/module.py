@@ -25,6 +25,7 @@ from ..backend import MixedBackendError
 from ..tensor import Tensor, Variable
 from ..jit.capture import THREAD as _TRACES, guard_value, guarded_attribute, note_write
 from ._checks import known_keywords
+from .module_hints import PYTORCH_NAMES as _PYTORCH_NAMES
 
 
 #: what an attribute's value may hold Modules and Variables inside
@@ -130,6 +131,95 @@ class Module:
         out = []
         _visit_modules(self, {id(self)}, out)
         return out
+
+    def named_modules(self, prefix: str | None = None):
+        """``(path, module)`` for this module and every one below it, in PyTorch's order
+        (depth first, a module before those it holds, each once); a path is the prefix of
+        its variables' ``named_variables`` paths (``prefix`` defaults to ``self.name``;
+        PyTorch's default is ``""`` and its separator ``"."``).
+
+        >>> import xpgrad as xg
+        >>> [(p, type(m).__name__) for p, m in xg.nn.MLP([2, 3, 1], rng=0).named_modules()]
+        [('mlp', 'MLP'), ('mlp/linear0', 'Linear'), ('mlp/linear1', 'Linear')]
+        """
+        from .module_tree import named_modules
+
+        return iter(named_modules(self, prefix))
+
+    def modules(self):
+        """This module and every one below it (``named_modules``' order), as PyTorch's."""
+        return (m for _, m in self.named_modules())
+
+    def named_children(self):
+        """``(path component, module)`` for the modules this one holds directly (``layers``'
+        items too), each once, as PyTorch's.
+
+        >>> import xpgrad as xg
+        >>> [k for k, _ in xg.nn.MLP([2, 3, 1], rng=0).named_children()]
+        ['linear0', 'linear1']
+        """
+        from .module_tree import named_children
+
+        return named_children(self)
+
+    def children(self):
+        """The modules this one holds directly (``named_children``), as PyTorch's."""
+        return (m for _, m in self.named_children())
+
+    def apply(self, fn) -> "Module":
+        """Call ``fn(module)`` on every module below this one, then on this one (PyTorch's
+        order: children before their parent; a shared module once); returns self.
+
+        >>> import xpgrad as xg
+        >>> seen = []
+        >>> _ = xg.nn.MLP([2, 3, 1], rng=0).apply(lambda m: seen.append(type(m).__name__))
+        >>> seen
+        ['Linear', 'Linear', 'MLP']
+        """
+        from .module_tree import apply
+
+        return apply(self, fn)
+
+    def count_params(self, trainable_only: bool = False) -> int:
+        """The number of values in this module's Variables (Keras' ``count_params``: the
+        non-trainable ones such as running statistics too), each shared Variable once;
+        ``trainable_only=True`` counts ``trainable_variables`` only.
+
+        >>> import xpgrad as xg
+        >>> xg.nn.Linear(3, 2, rng=0).count_params()
+        8
+        """
+        from .module_tree import count
+
+        trainable_only = flag(trainable_only, "trainable_only",
+                              f"{type(self).__name__}.count_params")
+        return count(self.trainable_variables if trainable_only else self.variables)
+
+    def summary(self, print_fn=print) -> None:
+        """Print a table (Keras' ``model.summary()``): a row per module, with its path, type,
+        the number of values in the Variables below it and how many of them train, then the
+        totals. ``print_fn`` gets the table as one string.
+
+        >>> import xpgrad as xg
+        >>> xg.nn.MLP([2, 3, 1], rng=0).summary()          # doctest: +NORMALIZE_WHITESPACE
+        Model: 'mlp' (MLP)
+        ---------------------------------------
+        Layer (path)  Type    Params  Trainable
+        ---------------------------------------
+        mlp           MLP         13         13
+        mlp/linear0   Linear       9          9
+        mlp/linear1   Linear       4          4
+        ---------------------------------------
+        Total params: 13
+        Trainable params: 13
+        Non-trainable params: 0
+        """
+        from .module_tree import summary
+
+        if not callable(print_fn):
+            raise TypeError(f"{type(self).__name__}.summary: print_fn must be a callable "
+                            f"(print), got {type(print_fn).__name__}")
+        print_fn(summary(self))
 
     def named_variables(self, prefix: str | None = None) -> dict:
         """``{path: Variable}`` for every Variable below this module; a shared one appears once.
@@ -287,37 +377,6 @@ def _note_layer(error, module) -> None:
 #: what may be or hold a Module or Variable (``_children`` skips anything else)
 _HOLDERS = (Module, Variable, *_CONTAINERS)
 
-#: what a PyTorch (or Keras) user reaches for, and where xpgrad has it
-_PYTORCH_NAMES = {
-    "parameters": "xpgrad uses Keras' names: model.trainable_variables (or model.variables)",
-    "named_parameters": "xpgrad uses Keras' names: model.named_variables() ({path: Variable})",
-    "zero_grad": "variables hold no gradients to clear: tape.gradient returns them each step",
-    "cuda": "a module's variables live on the backend they were made on: build it with "
-            "backend='cupy' (or under xg.use_backend('cupy'))",
-    "to": "a module's variables live on the backend they were made on: build it with "
-          "backend=... (or move state with load_state_dict)",
-    "requires_grad_": "module.trainable = False freezes a layer (Keras' name): its Variables "
-                      "leave trainable_variables; xg.Variable(..., trainable=False) makes "
-                      "one that is never trained",
-    "register_buffer": "an attribute holding a non-trainable xg.Variable(..., "
-                       "trainable=False) is kept in named_variables() and checkpoints",
-    **dict.fromkeys(("modules", "children", "named_modules", "named_children"),
-                    "model.submodules() lists every module below this one (depth first)"),
-    "apply": "for m in (model, *model.submodules()): fn(m) -- model.submodules() lists every "
-             "module below this one",
-    # Keras' Model methods
-    "get_weights": "model.state_dict() ({path: NumPy copy})",
-    "set_weights": "model.load_state_dict(state) (by path, checked)",
-    "save_weights": "xg.save_checkpoint(path, model) (with the optimizer: xg.save_checkpoint("
-                    "path, model, opt))",
-    "load_weights": "xg.load_checkpoint(path, model)",
-    "count_params": "sum(v.size for v in model.trainable_variables) (or model.variables)",
-    "flatten_parameters": "xpgrad's recurrent weights are always one contiguous array each: "
-                          "there is nothing to flatten (drop the call)",
-    **dict.fromkeys(("double", "float", "half"),
-                    "a module's dtype is fixed when it is built: dtype=xg.float64 (or "
-                    "xg.float32) in its constructor"),
-}
 
 #: per thread, the ids of the modules whose repr is being built (a cycle ends there)
 _REPR = threading.local()
