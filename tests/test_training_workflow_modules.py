@@ -106,7 +106,7 @@ def test_a_torch_state_dict_that_does_not_fit_changes_nothing(change, match):
         np.testing.assert_array_equal(after[key], before[key])
 
 
-def test_a_layer_with_weights_but_no_torch_loader_is_named():
+def test_a_custom_layer_with_weights_reads_them_by_attribute_name_and_is_named_when_not():
     class Scale(xg.nn.Module):
         def __init__(self):
             super().__init__()
@@ -116,9 +116,14 @@ def test_a_layer_with_weights_but_no_torch_loader_is_named():
             return self.k * x
 
     model = xg.nn.Sequential(Scale(), xg.nn.Linear(2, 2, rng=0))
-    with pytest.raises(TypeError, match="Scale"):
-        model.load_torch_state_dict({"0.k": np.ones(()), "1.weight": np.ones((2, 2)),
+    model.load_torch_state_dict({"0.k": np.ones(()), "1.weight": np.ones((2, 2)),
+                                 "1.bias": np.ones(2)})
+    assert model[0].k.item() == 1.0
+    with pytest.raises(ValueError, match=r"(?s)layer 0: Scale.load_torch_state_dict: .*"
+                                         r"missing keys \['k'\].*unexpected keys \['q'\]"):
+        model.load_torch_state_dict({"0.q": np.ones(()), "1.weight": np.ones((2, 2)),
                                      "1.bias": np.ones(2)})
+    assert model[0].k.item() == 1.0
 
 
 def test_a_nested_sequential_without_weights_is_skipped_like_an_activation():
@@ -290,7 +295,7 @@ def test_batches_take_an_xpgrad_generator_as_its_numpy_generator():
 
 
 @pytest.mark.parametrize("name, pointer", [
-    ("ModuleList", "plain list"), ("ModuleDict", "plain dict"), ("ParameterList", "plain list"),
+    ("ParameterList", "plain list"),
     ("ParameterDict", "plain dict"), ("Parameter", "xg.Variable"),
 ])
 def test_torch_container_names_in_xg_nn_point_at_plain_lists_and_variables(name, pointer):

@@ -22,6 +22,7 @@ from .embeddings import Embedding
 from .normalization import BatchNorm1d, LayerNorm
 from .linear import Linear, linear
 from .module import Module
+from .module_containers import ModuleDict, ModuleList
 from .recurrent import GRUCell, LSTMCell, RNNCell
 from .recurrent_layers import GRU, LSTM, RNN
 from .sequence_classifier import SequenceClassifier
@@ -36,16 +37,15 @@ __all__ = _activations.__all__ + [
     "GLU", "get_activation", "init",
     "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU", "SequenceClassifier", "tbptt_train",
     "TBPTTResult", "detach", "lstm_scan", "lstm_layer", "rnn_scan", "gru_scan", "one_hot", "Embedding", "embedding", "LayerNorm", "layer_norm",
-    "BatchNorm1d", "batch_norm", "Identity", "Flatten", "Unflatten"]
+    "BatchNorm1d", "batch_norm", "Identity", "Flatten", "Unflatten",
+    "ModuleList", "ModuleDict"]
 
 #: PyTorch's names that xpgrad does without, and what to write instead
 _PYTORCH_NAMES = {
-    **dict.fromkeys(("ModuleList", "ParameterList"),
-                    "a Module finds the layers and Variables in a plain list attribute "
-                    "(nested too): self.blocks = [...]"),
-    **dict.fromkeys(("ModuleDict", "ParameterDict"),
-                    "a Module finds the layers and Variables in a plain dict attribute "
-                    "(nested too): self.heads = {...}"),
+    "ParameterList": "a Module finds the Variables in a plain list attribute (nested too): "
+                     "self.weights = [xg.Variable(...), ...]",
+    "ParameterDict": "a Module finds the Variables in a plain dict attribute (nested too): "
+                     "self.weights = {'a': xg.Variable(...)}",
     "Parameter": "xg.Variable(value, name=...) is a trainable tensor a Module finds in its "
                  "attributes",
 }

@@ -320,6 +320,41 @@ class Module:
             variables[k].assign(value)
         return missing, unexpected
 
+    def torch_state_dict(self) -> dict:
+        """``{PyTorch key: NumPy array}`` for the torch model with the same attribute names:
+        each key is the attribute path joined with ``"."`` (list, ModuleList, dict and
+        ModuleDict items by index or key), ending in a layer's own PyTorch keys where it
+        converts its weights (``Linear``'s ``weight`` is ``w`` transposed) or in the name of a
+        Variable the module holds directly (a custom module's ``nn.Parameter``).
+
+        >>> import xpgrad as xg
+        >>> class Net(xg.nn.Module):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.blocks = xg.nn.ModuleList([xg.nn.Linear(2, 2, rng=0)])
+        >>> list(Net().torch_state_dict())
+        ['blocks.0.weight', 'blocks.0.bias']
+        """
+        from ._torch_tree import torch_state_dict
+
+        return torch_state_dict(self)
+
+    def load_torch_state_dict(self, state_dict) -> None:
+        """Copy a torch model's ``state_dict()`` into this module, matched by the keys of
+        ``torch_state_dict``: a key missing, unexpected, of another shape or not holding
+        real numbers is a ValueError naming it, and nothing is changed."""
+        from ._torch_tree import load_torch_state_dict
+
+        load_torch_state_dict(self, state_dict)
+
+    def _torch_items(self):
+        """(PyTorch key component, Module or Variable) pairs held by this module."""
+        from ._torch_tree import torch_items
+
+        for key, value in vars(self).items():
+            if not key.startswith("_"):
+                yield from torch_items(value, key)
+
     # -- mode ---------------------------------------------------------------------------------
     def train(self, mode: bool = True) -> "Module":
         """Set training mode (Dropout active) on this module and all below it; returns self."""
