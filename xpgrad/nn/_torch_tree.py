@@ -69,7 +69,7 @@ def torch_state_dict(module) -> dict:
 def load_torch_state_dict(module, state_dict) -> None:
     """Load ``state_dict`` (a torch model's, with the same attribute names) into ``module``;
     ValueError naming the keys that are missing, unexpected or do not fit, nothing changed."""
-    from .module import staged_value
+    from ._staged import staged_value
     from ..tensor import Variable
 
     who = f"{type(module).__name__}.load_torch_state_dict"

@@ -22,10 +22,12 @@ from collections.abc import Mapping
 
 from .._args import flag, no_attribute
 from ..backend import MixedBackendError
-from ..tensor import Tensor, Variable
+from ..tensor import Variable
 from ..jit.capture import THREAD as _TRACES, guard_value, guarded_attribute, note_write
 from ._checks import known_keywords
 from .module_hints import PYTORCH_NAMES as _PYTORCH_NAMES
+from .module_tree import _trainable, _visit_modules, _visit_trainable, _visit_variables
+from ._staged import staged_value
 
 
 #: what an attribute's value may hold Modules and Variables inside
@@ -417,89 +419,8 @@ _HOLDERS = (Module, Variable, *_CONTAINERS)
 _REPR = threading.local()
 
 
-def staged_value(value, variable, key, problems):
-    """``value`` as a Tensor of ``variable``'s dtype and backend (``_staged_value``), or None
-    with a line ``"<what> of 'key': <detail>"`` added to ``problems``."""
-    value, problem = _staged_value(value, variable)
-    if problem:
-        problems.append(f"{problem[0]} of {key!r}: {problem[1]}")
-    return value
-
-
-def _staged_value(value, variable):
-    """``(value as a Tensor of the variable's dtype and backend, None)``, or ``(None, (what,
-    detail))`` when it cannot be: values that are not numbers, complex ones for a real
-    variable, or another shape."""
-    from ..creation import asarray
-    from ._torch import host
-
-    if isinstance(value, Tensor):
-        if value.backend is not variable.backend:
-            value = value.numpy()                   # the caller asked for this move
-    elif hasattr(value, "detach") or not hasattr(value, "dtype"):
-        value = host(value)                         # torch tensors, lists, numbers
-    kind = getattr(value.dtype, "kind", None)
-    if kind not in ("biuf" + ("c" if variable.dtype.kind == "c" else "")):
-        what = "complex numbers for a real variable" if kind == "c" else "not numbers"
-        return None, ("dtype", f"state {value.dtype} ({what}), model {variable.dtype}")
-    shape = tuple(value.shape)
-    if shape != tuple(variable.shape):
-        return None, ("shape", f"state {shape}, model {tuple(variable.shape)}")
-    try:
-        return asarray(value, dtype=variable.dtype, backend=variable.backend), None
-    except (TypeError, ValueError) as e:
-        return None, ("value", str(e))
-
-
-# The walks are module-level functions, not closures calling themselves: a nested function that
-# refers to itself is a reference cycle (function -> cell -> function), so every call of
-# ``trainable_variables`` in a training step would leave garbage only the cyclic GC frees.
-def _visit_modules(m, seen, out):
-    for _, item in m._items():
-        if isinstance(item, Module) and id(item) not in seen:
-            seen.add(id(item))
-            out.append(item)
-            _visit_modules(item, seen, out)
-
-
 def _not_initialized(module, name):
     kind = type(module).__name__
     return AttributeError(f"{kind!r} object has no attribute {name!r}: {kind}.__init__ did not "
                           "call super().__init__() (it sets name and training); call it first, "
                           "as in PyTorch")
-
-
-def _trainable(m, _):
-    return m.__dict__.get("_trainable", True)
-
-
-def _visit_trainable(m, read, seen, out):
-    """The trainable Variables below ``m`` into ``out``, in ``named_variables``' order; the
-    subtree of a frozen module is left out (Keras: a frozen layer has no trainable weights)."""
-    for _, item in m._items():
-        if id(item) in seen:
-            continue
-        seen.add(id(item))
-        if isinstance(item, Variable):
-            if item.trainable:
-                out.append(item)
-        elif read(item, "trainable"):
-            _visit_trainable(item, read, seen, out)
-
-
-def _visit_variables(m, path, seen, out):
-    """Variables below ``m`` into ``out``; ``seen`` holds the ids of the Variables and Modules
-    visited, so a module shared twice or a back-reference (a child holding its parent) is
-    walked once."""
-    for key, item in m._items():
-        p = f"{path}/{key}"
-        if id(item) in seen:
-            continue
-        seen.add(id(item))
-        if isinstance(item, Variable):
-            if p in out:
-                raise ValueError(f"two variables have the path {p!r}; give "
-                                 "the modules distinct names or attributes")
-            out[p] = item
-        else:
-            _visit_variables(item, p, seen, out)

@@ -8,15 +8,15 @@ the order they were set), each module once, paths as ``named_variables`` builds 
 """
 from __future__ import annotations
 
+from ..tensor import Variable
+
 
 def named_children(module):
     """``(path component, Module)`` for the modules ``module`` holds directly (in attributes,
     or in lists, tuples and dicts in them), each once, ``module`` itself left out."""
-    from .module import Module
-
     seen = {id(module)}
-    for key, item in module._items():
-        if isinstance(item, Module) and id(item) not in seen:
+    for key, item in module._items():               # Modules and Variables
+        if not isinstance(item, Variable) and id(item) not in seen:
             seen.add(id(item))
             yield key, item
 
@@ -40,7 +40,7 @@ def apply(module, fn):
     return module
 
 
-# module-level recursion, not closures calling themselves (see module.py's walks)
+# module-level recursion, not closures calling themselves (see _visit_modules)
 def _preorder(m, path, seen, out):
     out.append((path, m))
     for key, child in named_children(m):
@@ -80,3 +80,50 @@ def summary(module) -> str:
                       *(line.format(*row) for row in rows[1:]), rule,
                       f"Total params: {total:,}", f"Trainable params: {n_trainable:,}",
                       f"Non-trainable params: {total - n_trainable:,}"])
+
+
+# The walks are module-level functions, not closures calling themselves: a nested function that
+# refers to itself is a reference cycle (function -> cell -> function), so every call of
+# ``trainable_variables`` in a training step would leave garbage only the cyclic GC frees.
+def _visit_modules(m, seen, out):
+    for _, item in m._items():
+        if not isinstance(item, Variable) and id(item) not in seen:
+            seen.add(id(item))
+            out.append(item)
+            _visit_modules(item, seen, out)
+
+
+def _trainable(m, _):
+    return m.__dict__.get("_trainable", True)
+
+
+def _visit_trainable(m, read, seen, out):
+    """The trainable Variables below ``m`` into ``out``, in ``named_variables``' order; the
+    subtree of a frozen module is left out (Keras: a frozen layer has no trainable weights)."""
+    for _, item in m._items():
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, Variable):
+            if item.trainable:
+                out.append(item)
+        elif read(item, "trainable"):
+            _visit_trainable(item, read, seen, out)
+
+
+def _visit_variables(m, path, seen, out):
+    """Variables below ``m`` into ``out``; ``seen`` holds the ids of the Variables and Modules
+    visited, so a module shared twice or a back-reference (a child holding its parent) is
+    walked once."""
+    for key, item in m._items():
+        p = f"{path}/{key}"
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, Variable):
+            if p in out:
+                raise ValueError(f"two variables have the path {p!r}; give "
+                                 "the modules distinct names or attributes")
+            out[p] = item
+        else:
+            _visit_variables(item, p, seen, out)
