@@ -166,6 +166,8 @@ def test_module_list_operations_as_torchs():
     layers += [d]
     assert list(layers) == [b, d]
     assert [k for k, _ in layers.named_children()] == ["0", "1"]
+    assert list(xg.nn.ModuleList(layers)) == [b, d]            # from another one, as torch
+    assert list(xg.nn.ModuleList().extend(xg.nn.Sequential(a, c))) == [a, c]
     assert "(name='module_list')\n  0: Linear" in repr(layers)
 
 
@@ -176,6 +178,7 @@ def test_module_dict_operations_as_torchs():
     assert list(heads) == ["x", "y", "z"] and list(heads.keys()) == ["x", "y", "z"]
     assert list(heads.values()) == [a, b, c] and dict(heads.items())["y"] is b
     assert "x" in heads and "w" not in heads and len(heads) == 3
+    assert list(xg.nn.ModuleDict(heads).items()) == list(heads.items())
     heads.update({"x": c})
     assert heads["x"] is c and heads.pop("y") is b
     del heads["z"]

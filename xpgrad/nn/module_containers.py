@@ -94,7 +94,7 @@ class ModuleList(_Container):
 
     def extend(self, modules) -> "ModuleList":
         """Add each of ``modules`` (an iterable of Modules) at the end; returns self."""
-        if isinstance(modules, (Module, str, bytes)) or not hasattr(modules, "__iter__"):
+        if isinstance(modules, (str, bytes)) or not hasattr(modules, "__iter__"):
             raise TypeError(f"ModuleList: modules must be an iterable of Modules, got "
                             f"{type(modules).__name__}")
         modules = list(modules)
@@ -171,7 +171,7 @@ class ModuleDict(_Container):
     def update(self, modules) -> None:
         """Add the entries of a mapping or of an iterable of ``(key, module)`` pairs, every
         one checked before any is added."""
-        if isinstance(modules, Mapping):
+        if isinstance(modules, (Mapping, ModuleDict)):
             pairs = list(modules.items())
         elif isinstance(modules, (Module, str, bytes)) or not hasattr(modules, "__iter__"):
             raise TypeError(f"ModuleDict: modules must be a dict or an iterable of (key, "
