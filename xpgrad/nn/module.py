@@ -68,8 +68,9 @@ class Module:
     contributes ``f"xs{i}"``, except in a list named ``layers``, where a Module contributes
     ``f"{module.name}{i}"`` (so an MLP's first layer is ``"mlp/linear0"``); entry ``k`` of a
     dict attribute ``d`` contributes ``"d/k"``; deeper, each list index or dict key adds
-    ``/i`` or ``/k`` (``xs[1][0]`` is ``"xs1/0"``, ``d["a"][0]`` is ``"d/a/0"``). Attributes
-    starting with ``_`` are skipped.
+    ``/i`` or ``/k`` (``xs[1][0]`` is ``"xs1/0"``, ``d["a"][0]`` is ``"d/a/0"``); a
+    ``ModuleList`` or ``ModuleDict`` attribute ``xs`` gives PyTorch's layout, ``"xs/1"`` and
+    ``"xs/k"``. Attributes starting with ``_`` are skipped.
     Checkpoints match variables by these paths.
     """
 
