@@ -166,3 +166,22 @@ def test_summary_prints(capsys):
 def test_bad_arguments_name_the_argument(call, text):
     with pytest.raises(TypeError, match=text):
         call(Net())
+
+
+def test_the_walks_make_no_reference_cycles():
+    import gc
+
+    model = Net()
+    model.blocks = xg.nn.ModuleList([xg.nn.Linear(2, 2, rng=0)])
+    model.heads = xg.nn.ModuleDict({"a": xg.nn.Linear(2, 2, rng=0)})
+    for walk in (lambda: list(model.named_modules()), lambda: model.apply(lambda m: None),
+                 lambda: model.count_params(), lambda: model.trainable_variables):
+        walk()
+        gc.collect()
+        gc.disable()
+        try:
+            for _ in range(3):
+                walk()
+            assert gc.collect() == 0
+        finally:
+            gc.enable()
