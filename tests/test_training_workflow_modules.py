@@ -252,6 +252,8 @@ def test_a_layer_left_on_the_default_backend_is_named_in_the_mixed_backend_error
     ("get_weights", "state_dict()"),
     ("set_weights", "load_state_dict"), ("save_weights", "save_checkpoint"),
     ("load_weights", "load_checkpoint"), ("num_parameters", "count_params()"),
+    ("add_module", "setattr(self, name, module)"), ("register_module", "ModuleList"),
+    ("register_parameter", "xg.Variable(value"),
     ("flatten_parameters", "nothing to flatten"), ("double", "dtype=xg.float64"),
 ])
 def test_torch_and_keras_module_names_point_at_xpgrads(name, pointer):

@@ -16,6 +16,11 @@ PYTORCH_NAMES = {
     "requires_grad_": "module.trainable = False freezes a layer (Keras' name): its Variables "
                       "leave trainable_variables; xg.Variable(..., trainable=False) makes "
                       "one that is never trained",
+    **dict.fromkeys(("add_module", "register_module"),
+                    "setattr(self, name, module): a Module finds the modules in its attributes "
+                    "(xg.nn.ModuleList / ModuleDict hold several)"),
+    "register_parameter": "setattr(self, name, xg.Variable(value, name=...)): a Module finds "
+                          "the Variables in its attributes",
     "register_buffer": "an attribute holding a non-trainable xg.Variable(..., "
                        "trainable=False) is kept in named_variables() and checkpoints",
     # Keras' Model methods
