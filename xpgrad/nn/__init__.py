@@ -25,9 +25,11 @@ from .linear import Linear, linear
 from .module import Module
 from .attention import scaled_dot_product_attention
 from .multihead import MultiheadAttention
+from .module_containers import ModuleDict, ModuleList
 from .recurrent import GRUCell, LSTMCell, RNNCell
 from .recurrent_layers import GRU, LSTM, RNN
 from .sequence_classifier import SequenceClassifier
+from .shape_layers import Flatten, Identity, Unflatten
 from .tbptt import TBPTTResult, detach, tbptt_train
 
 __all__ = _activations.__all__ + [
@@ -38,16 +40,15 @@ __all__ = _activations.__all__ + [
     "GLU", "get_activation", "init",
     "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU", "SequenceClassifier", "tbptt_train",
     "TBPTTResult", "detach", "lstm_scan", "lstm_layer", "rnn_scan", "gru_scan", "one_hot", "Embedding", "embedding", "LayerNorm", "layer_norm",
-    "BatchNorm1d", "SyncBatchNorm", "batch_norm", "scaled_dot_product_attention", "MultiheadAttention"]
+    "BatchNorm1d", "SyncBatchNorm", "batch_norm", "scaled_dot_product_attention", "MultiheadAttention",
+    "Identity", "Flatten", "Unflatten", "ModuleList", "ModuleDict"]
 
 #: PyTorch's names that xpgrad does without, and what to write instead
 _PYTORCH_NAMES = {
-    **dict.fromkeys(("ModuleList", "ParameterList"),
-                    "a Module finds the layers and Variables in a plain list attribute "
-                    "(nested too): self.blocks = [...]"),
-    **dict.fromkeys(("ModuleDict", "ParameterDict"),
-                    "a Module finds the layers and Variables in a plain dict attribute "
-                    "(nested too): self.heads = {...}"),
+    "ParameterList": "a Module finds the Variables in a plain list attribute (nested too): "
+                     "self.weights = [xg.Variable(...), ...]",
+    "ParameterDict": "a Module finds the Variables in a plain dict attribute (nested too): "
+                     "self.weights = {'a': xg.Variable(...)}",
     "Parameter": "xg.Variable(value, name=...) is a trainable tensor a Module finds in its "
                  "attributes",
 }

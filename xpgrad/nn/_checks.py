@@ -72,6 +72,8 @@ def finite(name: str, value, owner: str) -> float:
 #: PyTorch's keyword arguments of its layers, and what a PyTorch user is told here
 _TORCH_KEYWORDS = {
     "dim": "; xpgrad calls it axis=",
+    "start_dim": "; xpgrad calls it start_axis=",
+    "end_dim": "; xpgrad calls it end_axis=",
     "p": "; xpgrad calls it rate=",
     "inplace": ": xpgrad's layers never change their input in place; leave it out",
     "device": "; xpgrad's layers take backend= ('numpy', 'numba', 'cupy')",

@@ -78,18 +78,10 @@ def load_checked(layer, state_dict, expected: dict, known=()) -> list:
 
 
 def _weighted(owner, layers) -> list:
-    """``(index, layer)`` for the layers holding weights; TypeError naming a layer that holds
-    Variables but cannot read a torch state dict."""
-    out = []
-    for i, layer in enumerate(layers):
-        if not getattr(layer, "variables", None):
-            continue                               # activations, dropout, plain functions
-        if not hasattr(type(layer), "load_torch_state_dict"):
-            raise TypeError(f"{type(owner).__name__}: layer {i} ({type(layer).__name__}) has "
-                            "weights but no load_torch_state_dict/torch_state_dict; move its "
-                            "weights with load_state_dict")
-        out.append((i, layer))
-    return out
+    """``(index, layer)`` for the layers holding weights (every Module reads a torch state
+    dict: a custom one by its attribute names, ``Module.load_torch_state_dict``)."""
+    # activations, dropout and plain functions hold none
+    return [(i, layer) for i, layer in enumerate(layers) if getattr(layer, "variables", None)]
 
 
 def _by_layer(state_dict) -> dict:

@@ -22,9 +22,12 @@ from collections.abc import Mapping
 
 from .._args import flag, no_attribute
 from ..backend import MixedBackendError
-from ..tensor import Tensor, Variable
+from ..tensor import Variable
 from ..jit.capture import THREAD as _TRACES, guard_value, guarded_attribute, note_write
 from ._checks import known_keywords
+from .module_hints import PYTORCH_NAMES as _PYTORCH_NAMES
+from .module_tree import _trainable, _visit_modules, _visit_trainable, _visit_variables
+from ._staged import staged_value
 
 
 #: what an attribute's value may hold Modules and Variables inside
@@ -65,8 +68,9 @@ class Module:
     contributes ``f"xs{i}"``, except in a list named ``layers``, where a Module contributes
     ``f"{module.name}{i}"`` (so an MLP's first layer is ``"mlp/linear0"``); entry ``k`` of a
     dict attribute ``d`` contributes ``"d/k"``; deeper, each list index or dict key adds
-    ``/i`` or ``/k`` (``xs[1][0]`` is ``"xs1/0"``, ``d["a"][0]`` is ``"d/a/0"``). Attributes
-    starting with ``_`` are skipped.
+    ``/i`` or ``/k`` (``xs[1][0]`` is ``"xs1/0"``, ``d["a"][0]`` is ``"d/a/0"``); a
+    ``ModuleList`` or ``ModuleDict`` attribute ``xs`` gives PyTorch's layout, ``"xs/1"`` and
+    ``"xs/k"``. Attributes starting with ``_`` are skipped.
     Checkpoints match variables by these paths.
     """
 
@@ -130,6 +134,95 @@ class Module:
         out = []
         _visit_modules(self, {id(self)}, out)
         return out
+
+    def named_modules(self, prefix: str | None = None):
+        """``(path, module)`` for this module and every one below it, in PyTorch's order
+        (depth first, a module before those it holds, each once); a path is the prefix of
+        its variables' ``named_variables`` paths (``prefix`` defaults to ``self.name``;
+        PyTorch's default is ``""`` and its separator ``"."``).
+
+        >>> import xpgrad as xg
+        >>> [(p, type(m).__name__) for p, m in xg.nn.MLP([2, 3, 1], rng=0).named_modules()]
+        [('mlp', 'MLP'), ('mlp/linear0', 'Linear'), ('mlp/linear1', 'Linear')]
+        """
+        from .module_tree import named_modules
+
+        return iter(named_modules(self, prefix))
+
+    def modules(self):
+        """This module and every one below it (``named_modules``' order), as PyTorch's."""
+        return (m for _, m in self.named_modules())
+
+    def named_children(self):
+        """``(path component, module)`` for the modules this one holds directly (``layers``'
+        items too), each once, as PyTorch's.
+
+        >>> import xpgrad as xg
+        >>> [k for k, _ in xg.nn.MLP([2, 3, 1], rng=0).named_children()]
+        ['linear0', 'linear1']
+        """
+        from .module_tree import named_children
+
+        return named_children(self)
+
+    def children(self):
+        """The modules this one holds directly (``named_children``), as PyTorch's."""
+        return (m for _, m in self.named_children())
+
+    def apply(self, fn) -> "Module":
+        """Call ``fn(module)`` on every module below this one, then on this one (PyTorch's
+        order: children before their parent; a shared module once); returns self.
+
+        >>> import xpgrad as xg
+        >>> seen = []
+        >>> _ = xg.nn.MLP([2, 3, 1], rng=0).apply(lambda m: seen.append(type(m).__name__))
+        >>> seen
+        ['Linear', 'Linear', 'MLP']
+        """
+        from .module_tree import apply
+
+        return apply(self, fn)
+
+    def count_params(self, trainable_only: bool = False) -> int:
+        """The number of values in this module's Variables (Keras' ``count_params``: the
+        non-trainable ones such as running statistics too), each shared Variable once;
+        ``trainable_only=True`` counts ``trainable_variables`` only.
+
+        >>> import xpgrad as xg
+        >>> xg.nn.Linear(3, 2, rng=0).count_params()
+        8
+        """
+        from .module_tree import count
+
+        trainable_only = flag(trainable_only, "trainable_only",
+                              f"{type(self).__name__}.count_params")
+        return count(self.trainable_variables if trainable_only else self.variables)
+
+    def summary(self, print_fn=print) -> None:
+        """Print a table (Keras' ``model.summary()``): a row per module, with its path, type,
+        the number of values in the Variables below it and how many of them train, then the
+        totals. ``print_fn`` gets the table as one string.
+
+        >>> import xpgrad as xg
+        >>> xg.nn.MLP([2, 3, 1], rng=0).summary()          # doctest: +NORMALIZE_WHITESPACE
+        Model: 'mlp' (MLP)
+        ---------------------------------------
+        Layer (path)  Type    Params  Trainable
+        ---------------------------------------
+        mlp           MLP         13         13
+        mlp/linear0   Linear       9          9
+        mlp/linear1   Linear       4          4
+        ---------------------------------------
+        Total params: 13
+        Trainable params: 13
+        Non-trainable params: 0
+        """
+        from .module_tree import summary
+
+        if not callable(print_fn):
+            raise TypeError(f"{type(self).__name__}.summary: print_fn must be a callable "
+                            f"(print), got {type(print_fn).__name__}")
+        print_fn(summary(self))
 
     def named_variables(self, prefix: str | None = None) -> dict:
         """``{path: Variable}`` for every Variable below this module; a shared one appears once.
@@ -230,6 +323,41 @@ class Module:
             variables[k].assign(value)
         return missing, unexpected
 
+    def torch_state_dict(self) -> dict:
+        """``{PyTorch key: NumPy array}`` for the torch model with the same attribute names:
+        each key is the attribute path joined with ``"."`` (list, ModuleList, dict and
+        ModuleDict items by index or key), ending in a layer's own PyTorch keys where it
+        converts its weights (``Linear``'s ``weight`` is ``w`` transposed) or in the name of a
+        Variable the module holds directly (a custom module's ``nn.Parameter``).
+
+        >>> import xpgrad as xg
+        >>> class Net(xg.nn.Module):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.blocks = xg.nn.ModuleList([xg.nn.Linear(2, 2, rng=0)])
+        >>> list(Net().torch_state_dict())
+        ['blocks.0.weight', 'blocks.0.bias']
+        """
+        from ._torch_tree import torch_state_dict
+
+        return torch_state_dict(self)
+
+    def load_torch_state_dict(self, state_dict) -> None:
+        """Copy a torch model's ``state_dict()`` into this module, matched by the keys of
+        ``torch_state_dict``: a key missing, unexpected, of another shape or not holding
+        real numbers is a ValueError naming it, and nothing is changed."""
+        from ._torch_tree import load_torch_state_dict
+
+        load_torch_state_dict(self, state_dict)
+
+    def _torch_items(self):
+        """(PyTorch key component, Module or Variable) pairs held by this module."""
+        from ._torch_tree import torch_items
+
+        for key, value in vars(self).items():
+            if not key.startswith("_"):
+                yield from torch_items(value, key)
+
     # -- mode ---------------------------------------------------------------------------------
     def train(self, mode: bool = True) -> "Module":
         """Set training mode (Dropout active) on this module and all below it; returns self."""
@@ -287,85 +415,9 @@ def _note_layer(error, module) -> None:
 #: what may be or hold a Module or Variable (``_children`` skips anything else)
 _HOLDERS = (Module, Variable, *_CONTAINERS)
 
-#: what a PyTorch (or Keras) user reaches for, and where xpgrad has it
-_PYTORCH_NAMES = {
-    "parameters": "xpgrad uses Keras' names: model.trainable_variables (or model.variables)",
-    "named_parameters": "xpgrad uses Keras' names: model.named_variables() ({path: Variable})",
-    "zero_grad": "variables hold no gradients to clear: tape.gradient returns them each step",
-    "cuda": "a module's variables live on the backend they were made on: build it with "
-            "backend='cupy' (or under xg.use_backend('cupy'))",
-    "to": "a module's variables live on the backend they were made on: build it with "
-          "backend=... (or move state with load_state_dict)",
-    "requires_grad_": "module.trainable = False freezes a layer (Keras' name): its Variables "
-                      "leave trainable_variables; xg.Variable(..., trainable=False) makes "
-                      "one that is never trained",
-    "register_buffer": "an attribute holding a non-trainable xg.Variable(..., "
-                       "trainable=False) is kept in named_variables() and checkpoints",
-    **dict.fromkeys(("modules", "children", "named_modules", "named_children"),
-                    "model.submodules() lists every module below this one (depth first)"),
-    "apply": "for m in (model, *model.submodules()): fn(m) -- model.submodules() lists every "
-             "module below this one",
-    # Keras' Model methods
-    "get_weights": "model.state_dict() ({path: NumPy copy})",
-    "set_weights": "model.load_state_dict(state) (by path, checked)",
-    "save_weights": "xg.save_checkpoint(path, model) (with the optimizer: xg.save_checkpoint("
-                    "path, model, opt))",
-    "load_weights": "xg.load_checkpoint(path, model)",
-    "count_params": "sum(v.size for v in model.trainable_variables) (or model.variables)",
-    "flatten_parameters": "xpgrad's recurrent weights are always one contiguous array each: "
-                          "there is nothing to flatten (drop the call)",
-    **dict.fromkeys(("double", "float", "half"),
-                    "a module's dtype is fixed when it is built: dtype=xg.float64 (or "
-                    "xg.float32) in its constructor"),
-}
 
 #: per thread, the ids of the modules whose repr is being built (a cycle ends there)
 _REPR = threading.local()
-
-
-def staged_value(value, variable, key, problems):
-    """``value`` as a Tensor of ``variable``'s dtype and backend (``_staged_value``), or None
-    with a line ``"<what> of 'key': <detail>"`` added to ``problems``."""
-    value, problem = _staged_value(value, variable)
-    if problem:
-        problems.append(f"{problem[0]} of {key!r}: {problem[1]}")
-    return value
-
-
-def _staged_value(value, variable):
-    """``(value as a Tensor of the variable's dtype and backend, None)``, or ``(None, (what,
-    detail))`` when it cannot be: values that are not numbers, complex ones for a real
-    variable, or another shape."""
-    from ..creation import asarray
-    from ._torch import host
-
-    if isinstance(value, Tensor):
-        if value.backend is not variable.backend:
-            value = value.numpy()                   # the caller asked for this move
-    elif hasattr(value, "detach") or not hasattr(value, "dtype"):
-        value = host(value)                         # torch tensors, lists, numbers
-    kind = getattr(value.dtype, "kind", None)
-    if kind not in ("biuf" + ("c" if variable.dtype.kind == "c" else "")):
-        what = "complex numbers for a real variable" if kind == "c" else "not numbers"
-        return None, ("dtype", f"state {value.dtype} ({what}), model {variable.dtype}")
-    shape = tuple(value.shape)
-    if shape != tuple(variable.shape):
-        return None, ("shape", f"state {shape}, model {tuple(variable.shape)}")
-    try:
-        return asarray(value, dtype=variable.dtype, backend=variable.backend), None
-    except (TypeError, ValueError) as e:
-        return None, ("value", str(e))
-
-
-# The walks are module-level functions, not closures calling themselves: a nested function that
-# refers to itself is a reference cycle (function -> cell -> function), so every call of
-# ``trainable_variables`` in a training step would leave garbage only the cyclic GC frees.
-def _visit_modules(m, seen, out):
-    for _, item in m._items():
-        if isinstance(item, Module) and id(item) not in seen:
-            seen.add(id(item))
-            out.append(item)
-            _visit_modules(item, seen, out)
 
 
 def _not_initialized(module, name):
@@ -373,39 +425,3 @@ def _not_initialized(module, name):
     return AttributeError(f"{kind!r} object has no attribute {name!r}: {kind}.__init__ did not "
                           "call super().__init__() (it sets name and training); call it first, "
                           "as in PyTorch")
-
-
-def _trainable(m, _):
-    return m.__dict__.get("_trainable", True)
-
-
-def _visit_trainable(m, read, seen, out):
-    """The trainable Variables below ``m`` into ``out``, in ``named_variables``' order; the
-    subtree of a frozen module is left out (Keras: a frozen layer has no trainable weights)."""
-    for _, item in m._items():
-        if id(item) in seen:
-            continue
-        seen.add(id(item))
-        if isinstance(item, Variable):
-            if item.trainable:
-                out.append(item)
-        elif read(item, "trainable"):
-            _visit_trainable(item, read, seen, out)
-
-
-def _visit_variables(m, path, seen, out):
-    """Variables below ``m`` into ``out``; ``seen`` holds the ids of the Variables and Modules
-    visited, so a module shared twice or a back-reference (a child holding its parent) is
-    walked once."""
-    for key, item in m._items():
-        p = f"{path}/{key}"
-        if id(item) in seen:
-            continue
-        seen.add(id(item))
-        if isinstance(item, Variable):
-            if p in out:
-                raise ValueError(f"two variables have the path {p!r}; give "
-                                 "the modules distinct names or attributes")
-            out[p] = item
-        else:
-            _visit_variables(item, p, seen, out)

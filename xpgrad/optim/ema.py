@@ -217,7 +217,7 @@ class ExponentialMovingAverage:
         """Replace the averages (and the count) by ``state`` (as from ``state_dict``: Tensors,
         arrays or numbers). Every key, shape and dtype is checked first; a mismatch raises
         ValueError listing them, with nothing changed."""
-        from ..nn.module import staged_value
+        from ..nn._staged import staged_value
         from .state import _count
 
         if not isinstance(state, Mapping):

@@ -47,7 +47,7 @@ def _keys(optimizer, name, var) -> dict:
 def _staged_slots(optimizer, name, var, state, problems) -> dict:
     """``{slot: raw array or int}`` of ``var`` read from ``state``; problems found are
     appended to ``problems``."""
-    from ..nn.module import staged_value
+    from ..nn._staged import staged_value
 
     counts = set(optimizer._extra_state(var))
     slots = {}

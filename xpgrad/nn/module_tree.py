@@ -1,0 +1,129 @@
+"""Walks of a module tree behind ``Module.named_modules`` / ``named_children`` / ``apply`` /
+``count_params`` / ``summary``: PyTorch's order (a module before what it holds, attributes in
+the order they were set), each module once, paths as ``named_variables`` builds them.
+
+>>> import xpgrad as xg
+>>> [path for path, _ in named_modules(xg.nn.MLP([2, 3, 1], rng=0), None)]
+['mlp', 'mlp/linear0', 'mlp/linear1']
+"""
+from __future__ import annotations
+
+from ..tensor import Variable
+
+
+def named_children(module):
+    """``(path component, Module)`` for the modules ``module`` holds directly (in attributes,
+    or in lists, tuples and dicts in them), each once, ``module`` itself left out."""
+    seen = {id(module)}
+    for key, item in module._items():               # Modules and Variables
+        if not isinstance(item, Variable) and id(item) not in seen:
+            seen.add(id(item))
+            yield key, item
+
+
+def named_modules(module, prefix):
+    """``(path, Module)`` for ``module`` (path ``prefix``, default its name) and every module
+    below it, depth first, parents before children, each once where it is first reached
+    (the path ``named_variables`` gives its variables)."""
+    out = []
+    _preorder(module, module.name if prefix is None else prefix, {id(module)}, out)
+    return out
+
+
+def apply(module, fn):
+    """``fn(m)`` for every module below ``module`` and then ``module``, children before their
+    parent (PyTorch's post-order), each module once."""
+    if not callable(fn):
+        raise TypeError(f"{type(module).__name__}.apply: fn must be a callable taking a module, "
+                        f"got {type(fn).__name__} {fn!r}")
+    _postorder(module, fn, {id(module)})
+    return module
+
+
+# module-level recursion, not closures calling themselves (see _visit_modules)
+def _preorder(m, path, seen, out):
+    out.append((path, m))
+    for key, child in named_children(m):
+        if id(child) not in seen:
+            seen.add(id(child))
+            _preorder(child, f"{path}/{key}", seen, out)
+
+
+def _postorder(m, fn, seen):
+    for _, child in named_children(m):
+        if id(child) not in seen:
+            seen.add(id(child))
+            _postorder(child, fn, seen)
+    fn(m)
+
+
+def count(variables) -> int:
+    """The number of values in ``variables`` (each Variable once)."""
+    return sum(v.size for v in {id(v): v for v in variables}.values())
+
+
+def summary(module) -> str:
+    """The table ``Module.summary`` prints: one row per module (path, type, values held below
+    it, of which trainable), then the totals."""
+    trainable = {id(v) for v in module.trainable_variables}
+    rows = [("Layer (path)", "Type", "Params", "Trainable")]
+    for path, m in named_modules(module, None):
+        variables = m.variables
+        rows.append((path, type(m).__name__, f"{count(variables):,}",
+                     f"{count(v for v in variables if id(v) in trainable):,}"))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    line = "  ".join("{:<%d}" % w if i < 2 else "{:>%d}" % w for i, w in enumerate(widths))
+    rule = "-" * (sum(widths) + 6)
+    total, n_trainable = count(module.variables), count(module.trainable_variables)
+    return "\n".join([f"Model: {module.name!r} ({type(module).__name__})", rule,
+                      line.format(*rows[0]), rule,
+                      *(line.format(*row) for row in rows[1:]), rule,
+                      f"Total params: {total:,}", f"Trainable params: {n_trainable:,}",
+                      f"Non-trainable params: {total - n_trainable:,}"])
+
+
+# The walks are module-level functions, not closures calling themselves: a nested function that
+# refers to itself is a reference cycle (function -> cell -> function), so every call of
+# ``trainable_variables`` in a training step would leave garbage only the cyclic GC frees.
+def _visit_modules(m, seen, out):
+    for _, item in m._items():
+        if not isinstance(item, Variable) and id(item) not in seen:
+            seen.add(id(item))
+            out.append(item)
+            _visit_modules(item, seen, out)
+
+
+def _trainable(m, _):
+    return m.__dict__.get("_trainable", True)
+
+
+def _visit_trainable(m, read, seen, out):
+    """The trainable Variables below ``m`` into ``out``, in ``named_variables``' order; the
+    subtree of a frozen module is left out (Keras: a frozen layer has no trainable weights)."""
+    for _, item in m._items():
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, Variable):
+            if item.trainable:
+                out.append(item)
+        elif read(item, "trainable"):
+            _visit_trainable(item, read, seen, out)
+
+
+def _visit_variables(m, path, seen, out):
+    """Variables below ``m`` into ``out``; ``seen`` holds the ids of the Variables and Modules
+    visited, so a module shared twice or a back-reference (a child holding its parent) is
+    walked once."""
+    for key, item in m._items():
+        p = f"{path}/{key}"
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, Variable):
+            if p in out:
+                raise ValueError(f"two variables have the path {p!r}; give "
+                                 "the modules distinct names or attributes")
+            out[p] = item
+        else:
+            _visit_variables(item, p, seen, out)
