@@ -1,0 +1,50 @@
+"""Session 17 bug bash of `xpgrad train`'s schedules and of SyncBatchNorm: each test failed
+before its fix."""
+import pytest
+
+import xpgrad as xg
+from xpgrad.cli import main
+
+# 1437 digits in batches of 256: 6 steps per epoch
+RUN = ["train", "--progress", "never", "--no-log", "--hidden", "8", "--batch-size", "256",
+       "--optimizer", "sgd", "--learning-rate", "0.5"]
+
+
+def test_a_resumed_partial_epoch_going_past_a_cosines_end_says_so(tmp_path, capsys):
+    # 8 steps of a 12-step cosine (1 epoch and 512 examples), then 3 more epochs: 4 steps
+    # finish epoch 2, and the 12 after step 12 train at the cosine's final rate 0. The note
+    # counted the 512 examples done as 512 steps and never came.
+    path = str(tmp_path / "c.npz")
+    assert main([*RUN, "--epochs", "2", "--lr-schedule", "cosine", "--checkpoint", path,
+                 "--max-steps", "8"]) == 0
+    capsys.readouterr()
+    assert main(["train", "--progress", "never", "--no-log", "--resume", path,
+                 "--epochs", "3", "--max-steps", "5"]) == 0
+    assert "the cosine schedule ends at step 12" in capsys.readouterr().out
+    # and none where the resumed call ends on the schedule's last step
+    path2 = str(tmp_path / "d.npz")
+    assert main([*RUN, "--epochs", "2", "--lr-schedule", "cosine", "--checkpoint", path2,
+                 "--max-steps", "8"]) == 0
+    capsys.readouterr()
+    assert main(["train", "--progress", "never", "--no-log", "--resume", path2]) == 0
+    assert "schedule ends" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("kind", ["exponential", "step"])
+def test_resuming_an_epoch_schedule_with_another_batch_size_is_refused(kind, tmp_path, capsys):
+    # the schedule counts the saved run's 6 steps per epoch: at --batch-size 128 (12 steps per
+    # epoch) it decayed twice an epoch, silently
+    path = str(tmp_path / "c.npz")
+    assert main([*RUN, "--epochs", "3", "--lr-schedule", kind, "--checkpoint", path,
+                 "--max-steps", "7"]) == 0
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stop:
+        main(["train", "-q", "--no-log", "--resume", path, "--batch-size", "128"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "batch_size (--batch-size) 128 makes 12 steps per epoch, but the resumed run made " \
+           "6" in err and kind in err
+    # the same batch size, or a constant rate, resume
+    assert main(["train", "-q", "--no-log", "--resume", path, "--max-steps", "1"]) == 0
+    assert main(["train", "-q", "--no-log", "--resume", path, "--batch-size", "128",
+                 "--lr-schedule", "constant", "--max-steps", "1"]) == 0
