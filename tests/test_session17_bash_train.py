@@ -48,3 +48,25 @@ def test_resuming_an_epoch_schedule_with_another_batch_size_is_refused(kind, tmp
     assert main(["train", "-q", "--no-log", "--resume", path, "--max-steps", "1"]) == 0
     assert main(["train", "-q", "--no-log", "--resume", path, "--batch-size", "128",
                  "--lr-schedule", "constant", "--max-steps", "1"]) == 0
+
+
+def test_a_sync_batch_norm_models_checkpoint_loads_into_its_batch_norm_1d_twin(tmp_path):
+    # PyTorch's way to deploy: train with SyncBatchNorm, load its state_dict into the same
+    # model with BatchNorm1d (the keys are the attribute paths in both). SyncBatchNorm's
+    # default name "sync_batch_norm" made other keys, so load_checkpoint refused them (and a
+    # model built with SyncBatchNorm differed from the same model converted from BatchNorm1d).
+    def model(norm):
+        return xg.nn.Sequential(xg.nn.Linear(3, 4, rng=0, dtype=xg.float64),
+                                norm(4, dtype=xg.float64))
+
+    trained = model(xg.nn.SyncBatchNorm)
+    trained(xg.asarray([[1.0, 2.0, 3.0], [0.0, -1.0, 5.0]], dtype=xg.float64))
+    path = str(tmp_path / "m.npz")
+    xg.save_checkpoint(path, trained)
+    twin = model(xg.nn.BatchNorm1d)
+    xg.load_checkpoint(path, twin)
+    assert list(twin.named_variables()) == list(trained.named_variables())
+    for (name, a), b in zip(trained.named_variables().items(), twin.named_variables().values()):
+        assert a.numpy().tolist() == b.numpy().tolist(), name
+    converted = xg.nn.SyncBatchNorm.convert_sync_batchnorm(model(xg.nn.BatchNorm1d))
+    assert list(converted.named_variables()) == list(trained.named_variables())
