@@ -70,3 +70,30 @@ def test_a_sync_batch_norm_models_checkpoint_loads_into_its_batch_norm_1d_twin(t
         assert a.numpy().tolist() == b.numpy().tolist(), name
     converted = xg.nn.SyncBatchNorm.convert_sync_batchnorm(model(xg.nn.BatchNorm1d))
     assert list(converted.named_variables()) == list(trained.named_variables())
+
+
+def test_a_growing_decay_overflowing_gives_inf_and_the_optimizer_names_the_step():
+    # 1e300 ** 2 raised Python's OverflowError inside the schedule; Keras returns inf
+    for schedule in (xg.optim.ExponentialDecay(0.1, 1, 1e300),
+                     xg.optim.ExponentialDecay(0.1, 2, 1e300, staircase=True),
+                     xg.optim.StepDecay(0.1, 1, 1e300)):
+        assert schedule(0) == 0.1 and schedule(10) == float("inf")
+        opt = xg.optim.SGD(schedule)
+        opt.iterations = 10
+        v = xg.Variable(xg.asarray([1.0], dtype=xg.float64), name="w")
+        with pytest.raises(ValueError, match="returned inf at step 10"):
+            opt.apply_gradients([(xg.asarray([1.0], dtype=xg.float64), v)])
+
+
+@pytest.mark.parametrize("flags", [["--lr-schedule", "exponential", "--lr-gamma", "1e300"],
+                                   ["--lr-schedule", "step", "--lr-step-size", "1",
+                                    "--lr-gamma", "1e30", "--learning-rate", "1e6"]])
+def test_a_growing_epoch_schedule_past_float32_is_refused_before_training(flags, capsys):
+    # it crashed with a traceback (OverflowError or the optimizer's ValueError) at epoch 2
+    with pytest.raises(SystemExit) as stop:
+        main([*RUN, "--epochs", "3", *flags])
+    assert stop.value.code == 2
+    out = capsys.readouterr()
+    assert "epoch   1" not in out.out
+    assert "lr_gamma (--lr-gamma)" in out.err and "too far by the run's last step" in out.err
+    assert "Traceback" not in out.err
