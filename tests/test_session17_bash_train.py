@@ -97,3 +97,12 @@ def test_a_growing_epoch_schedule_past_float32_is_refused_before_training(flags,
     assert "epoch   1" not in out.out
     assert "lr_gamma (--lr-gamma)" in out.err and "too far by the run's last step" in out.err
     assert "Traceback" not in out.err
+
+
+def test_a_learning_rate_past_float32_is_refused_before_training(capsys):
+    # the optimizer's ValueError came out of `xpgrad train` as a traceback at the first step
+    with pytest.raises(SystemExit) as stop:
+        main([*RUN, "--epochs", "1", "--learning-rate", "1e39"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "learning_rate (--learning-rate) 1e+39 is too large" in err and "float32" in err
