@@ -42,8 +42,8 @@ def test_resuming_an_epoch_schedule_with_another_batch_size_is_refused(kind, tmp
         main(["train", "-q", "--no-log", "--resume", path, "--batch-size", "128"])
     assert stop.value.code == 2
     err = capsys.readouterr().err
-    assert "batch_size (--batch-size) 128 makes 12 steps per epoch, but the resumed run made " \
-           "6" in err and kind in err
+    assert "batch_size (--batch-size) 128 makes 12 steps per epoch of the 1437 training " \
+           "examples, but the resumed run made 6" in err and kind in err
     # the same batch size, or a constant rate, resume
     assert main(["train", "-q", "--no-log", "--resume", path, "--max-steps", "1"]) == 0
     assert main(["train", "-q", "--no-log", "--resume", path, "--batch-size", "128",

@@ -73,7 +73,8 @@ def plan_schedule(cfg, n_train, start_epoch=0) -> None:
         cfg.steps_per_epoch = per_epoch
     if cfg.lr_schedule in EPOCHS and cfg.steps_per_epoch != per_epoch:
         raise ConfigError(f"{_flag('batch_size')} {cfg.batch_size} makes {per_epoch} steps per "
-                          f"epoch, but the resumed run made {cfg.steps_per_epoch}: the "
+                          f"epoch of the {n_train} training examples, but the resumed run made "
+                          f"{cfg.steps_per_epoch}: the "
                           f"{cfg.lr_schedule} schedule, which changes the rate at the ends of "
                           f"its epochs, would change it within this run's epochs; keep the "
                           f"saved run's --batch-size, or give --lr-schedule constant")
