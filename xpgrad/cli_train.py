@@ -138,7 +138,8 @@ def _train_parser(sub):
                    help="continue the run saved in PATH with its settings (flags given again "
                         "override them, except --model, --hidden, --dataset, --optimizer and "
                         "--seed, which cannot change; a new --learning-rate, --lr-schedule or "
-                        "its parameters act from the saved step, on the saved run's length) "
+                        "its parameters act from the saved step, on the saved run's length; "
+                        "a step or exponential schedule keeps the saved --batch-size) "
                         "and save back to it unless --checkpoint is given")
     p.add_argument("--max-steps", type=_positive(int), default=None,
                    help="stop after this many optimizer steps of this run (for quick checks; "

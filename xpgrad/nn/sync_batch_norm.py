@@ -51,7 +51,7 @@ class SyncBatchNorm(BatchNorm1d):
 
     def __init__(self, num_features, *, eps=1e-5, momentum=0.1, affine=True,
                  track_running_stats=True, process_group=None, dtype=_dt.float32,
-                 backend=None, name="sync_batch_norm"):
+                 backend=None, name="batch_norm"):
         super().__init__(num_features, eps=eps, momentum=momentum, affine=affine,
                          track_running_stats=track_running_stats, dtype=dtype,
                          backend=backend, name=name)

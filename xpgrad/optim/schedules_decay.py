@@ -18,6 +18,15 @@ from ._checks import hyperparameter, non_negative_int, positive_int
 from .schedules_base import Schedule
 
 
+def _power(base, exponent):
+    """``base ** exponent``, inf where it overflows (Python's floats raise OverflowError), so
+    that the optimizer's check of the rate names the step (a factor above 1 grows the rate)."""
+    try:
+        return base ** exponent
+    except OverflowError:
+        return math.inf
+
+
 class ExponentialDecay(Schedule):
     """``lr * decay_rate ** (step / decay_steps)`` (integer division when ``staircase``).
 
@@ -38,7 +47,7 @@ class ExponentialDecay(Schedule):
 
     def __call__(self, step):
         p = step // self.decay_steps if self.staircase else step / self.decay_steps
-        return self.initial_learning_rate * self.decay_rate ** p
+        return self.initial_learning_rate * _power(self.decay_rate, p)
 
 
 class StepDecay(Schedule):
@@ -55,7 +64,7 @@ class StepDecay(Schedule):
         self.gamma = hyperparameter("gamma", gamma, low=0.0)
 
     def __call__(self, step):
-        return self.initial_learning_rate * self.gamma ** (step // self.step_size)
+        return self.initial_learning_rate * _power(self.gamma, step // self.step_size)
 
 
 class InverseTimeDecay(Schedule):

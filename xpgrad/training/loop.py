@@ -205,7 +205,9 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
         where = f" and {skip} examples of epoch {start_epoch + 1}" if skip else ""
         say(f"resumed from {cfg.resume or cfg.checkpoint}: {opt.iterations} steps done "
             f"({start_epoch} epoch{'' if start_epoch == 1 else 's'}{where})")
-    planned = cfg.epochs * -(-len(ds.x_train) // cfg.batch_size) - skip
+    per_epoch = -(-len(ds.x_train) // cfg.batch_size)
+    # this call's steps: the rest of the interrupted epoch (``skip`` examples done), then whole
+    planned = -(-(len(ds.x_train) - skip) // cfg.batch_size) + (cfg.epochs - 1) * per_epoch
     note = past_the_end(cfg, opt.iterations, min(planned, cfg.max_steps or planned))
     if note:
         say(note)

@@ -279,6 +279,31 @@ def _set_hyperparameters(opt, cfg) -> None:
         opt.global_clipnorm = cfg.clip_norm
 
 
+def _check_rates(opt, cfg, model, start_epoch) -> None:
+    """ConfigError before training when the run's rate would not fit the model's variables
+    (above float32's range; the optimizer refuses it at the step that uses it, mid-run):
+    --learning-rate itself, or where a step or exponential schedule with --lr-gamma above 1
+    grows it to by the run's last step."""
+    from ..optim._checks import learning_rate_fits, learning_rate_value
+    from .schedule import EPOCHS
+
+    try:
+        learning_rate_fits(cfg.learning_rate, model.trainable_variables)
+    except ValueError as e:
+        raise ConfigError(f"{_name('learning_rate')} {cfg.learning_rate:g} is too large: "
+                          f"{e}") from None
+    if cfg.lr_schedule not in EPOCHS or cfg.lr_gamma <= 1:
+        return
+    last = max(cfg.schedule_steps, (start_epoch + cfg.epochs) * cfg.steps_per_epoch) - 1
+    schedule = opt._schedule
+    try:
+        learning_rate_fits(learning_rate_value(schedule(last), last, schedule),
+                           model.trainable_variables)
+    except ValueError as e:
+        raise ConfigError(f"{_name('lr_gamma')} {cfg.lr_gamma:g} grows {_name('learning_rate')}"
+                          f" {cfg.learning_rate:g} too far by the run's last step: {e}") from None
+
+
 def _built(cfg, raw, be, source, meta, background_compile, echo) -> Plan:
     """The run's Plan: model and optimizer (with the checkpoint's state and position when
     resuming from ``source``), once the log directory is made."""
@@ -301,6 +326,7 @@ def _built(cfg, raw, be, source, meta, background_compile, echo) -> Plan:
             plan.start_epoch = -(-opt.iterations // steps_per_epoch)
     plan_schedule(cfg, len(ds.x_train), plan.start_epoch)
     _set_hyperparameters(opt, cfg)
+    _check_rates(opt, cfg, model, plan.start_epoch)
     if cfg.logdir:                  # last: nothing is made when another check fails
         check_logdir(cfg.logdir)
     return plan

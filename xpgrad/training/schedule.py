@@ -37,6 +37,8 @@ USES = {"lr_gamma": ("step", "exponential"), "lr_step_size": ("step",)}
 DEFAULT_GAMMA = 0.1          # torchvision's --lr-gamma
 #: the schedules that end (at ``schedule_steps``) at a rate of their own
 ENDING = ("cosine", "linear", "onecycle")
+#: the schedules that count epochs (of the run's first ``steps_per_epoch``)
+EPOCHS = ("step", "exponential")
 #: the settings ``plan_schedule`` fills in
 PLANNED = ("schedule_steps", "steps_per_epoch", "lr_gamma", "lr_step_size")
 
@@ -66,8 +68,16 @@ def plan_schedule(cfg, n_train, start_epoch=0) -> None:
     """Fill in ``cfg``'s schedule length (a run started before schedules existed: from its
     position, ``start_epoch`` epochs done) and the defaults of the schedule's parameters, in
     place, then check them."""
+    per_epoch = -(-n_train // cfg.batch_size)
     if cfg.steps_per_epoch is None:
-        cfg.steps_per_epoch = -(-n_train // cfg.batch_size)
+        cfg.steps_per_epoch = per_epoch
+    if cfg.lr_schedule in EPOCHS and cfg.steps_per_epoch != per_epoch:
+        raise ConfigError(f"{_flag('batch_size')} {cfg.batch_size} makes {per_epoch} steps per "
+                          f"epoch of the {n_train} training examples, but the resumed run made "
+                          f"{cfg.steps_per_epoch}: the "
+                          f"{cfg.lr_schedule} schedule, which changes the rate at the ends of "
+                          f"its epochs, would change it within this run's epochs; keep the "
+                          f"saved run's --batch-size, or give --lr-schedule constant")
     if cfg.schedule_steps is None:
         cfg.schedule_steps = (start_epoch + cfg.epochs) * cfg.steps_per_epoch
     if cfg.lr_schedule in USES["lr_gamma"] and cfg.lr_gamma is None:
