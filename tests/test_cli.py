@@ -98,6 +98,12 @@ def test_max_steps_and_progress_bar(capsys):
     assert "epoch 1/5" in captured.err          # the tqdm bar
 
 
+def test_the_summary_counts_one_step_in_the_singular(capsys):
+    train(TrainConfig(epochs=1, hidden=(8,), max_steps=1, progress=False),
+          echo=print)
+    assert "after 1 step in " in capsys.readouterr().out
+
+
 def test_checkpoint_resume_continues_the_same_run(tmp_path, capsys):
     ckpt = str(tmp_path / "model.npz")
     base = dict(hidden=(16,), batch_size=128, progress=False, optimizer="adam")

@@ -368,7 +368,7 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
             + (f"resume with: xpgrad train --resume {cfg.checkpoint}" if cfg.checkpoint
                else "no --checkpoint was given, so the weights were not saved"))
     say(f"held-out accuracy {test_acc:.2%} on {len(ds.x_test)} {ds.name} test images "
-        f"after {steps} steps in {seconds:.1f} s")
+        f"after {steps} step{'' if steps == 1 else 's'} in {seconds:.1f} s")
     for what, path in files.items():
         say(f"wrote {what}: {path}")
     return TrainResult(cfg, history, model, opt, test_acc, seconds, steps, start_epoch, files,
