@@ -59,8 +59,9 @@ def draw(fn, init, arg, gen, shape, dtype, owner, layout, *, fan_in=None):
 
 
 def initial(w, shape, dtype, gen, init, owner, layout, arg="init"):
-    """What an initializer returned, as a Tensor of ``shape`` and ``dtype`` (a custom one may
-    return an array, nested lists or another float dtype, which is cast); a wrong shape is a
+    """What an initializer returned, as a Tensor of ``shape`` and ``dtype`` on ``gen``'s backend
+    (a custom one may return an array, nested lists, another float dtype or a Tensor on
+    another backend, which is cast or moved); a wrong shape is a
     ValueError, values that are not real floats (integers, booleans, complex) or no array a
     TypeError, naming ``arg``, ``init``, ``owner`` (the layer) and ``layout`` (the axes)."""
     got = _dtype_kind(w)
@@ -79,6 +80,8 @@ def initial(w, shape, dtype, gen, init, owner, layout, arg="init"):
     if w.shape != shape:
         raise ValueError(f"{owner}: {arg} {_label(init)} returned shape {w.shape}, expected "
                          f"{shape} {layout}")
+    if w.backend is not gen.backend:        # the layer's weights live on one backend
+        w = w.to(gen.backend)
     return w if w.dtype == dtype else astype(w, dtype)
 
 
