@@ -37,3 +37,26 @@ def test_initializer_tensor_of_another_backend_lands_on_the_layers(make, layer_b
     out = layer(x)
     out = out[0] if isinstance(out, tuple) else out
     assert out.backend.name == layer_backend
+
+
+# -- blockwise checks each block -----------------------------------------------------------------
+def test_blockwise_refuses_a_block_of_the_wrong_shape():
+    # each block a (3,) vector: joined, they used to make a (9,) "weight" for a (4, 12) shape
+    bad = xg.nn.init.blockwise(lambda rng, shape, dtype: np.ones(3), 3)
+    with pytest.raises(ValueError, match=r"blockwise: init <lambda> returned shape \(3,\), "
+                                         r"expected \(4, 4\)"):
+        bad(0, (4, 12))
+    with pytest.raises(ValueError, match=r"LSTMCell: recurrent_init blockwise\(<lambda>, 4\).*"
+                                         r"returned shape \(3,\)"):
+        xg.nn.LSTM(3, 4, recurrent_init=xg.nn.init.blockwise(
+            lambda rng, shape, dtype: np.ones(3), 4), rng=0)
+
+
+def test_blockwise_refuses_integer_blocks_and_casts_float_ones():
+    with pytest.raises(TypeError, match="blockwise: init <lambda> returned int64 values"):
+        xg.nn.init.blockwise(lambda rng, shape, dtype: np.ones(shape, int), 2)(0, (2, 4))
+    w = xg.nn.init.blockwise(lambda rng, shape, dtype: np.full(shape, 0.5), 2)(0, (2, 4))
+    assert w.dtype == xg.float32 and w.tolist() == [[0.5] * 4] * 2
+    mixed = xg.nn.init.blockwise(_ones_on("numba"), 2)(xg.random.default_rng(0), (2, 4),
+                                                        "float64")
+    assert mixed.backend.name == "numpy" and mixed.dtype == xg.float64
