@@ -60,3 +60,58 @@ def test_blockwise_refuses_integer_blocks_and_casts_float_ones():
     mixed = xg.nn.init.blockwise(_ones_on("numba"), 2)(xg.random.default_rng(0), (2, 4),
                                                         "float64")
     assert mixed.backend.name == "numpy" and mixed.dtype == xg.float64
+
+
+# -- float masks of another dtype ------------------------------------------------------------------
+def _qkv(dtype):
+    rs = np.random.RandomState(0)
+    return [rs.randn(2, 3, 4, 5).astype(dtype) for _ in range(3)]
+
+
+def test_sdpa_takes_a_float32_mask_with_float64_inputs_as_pytorch():
+    q, k, v = _qkv(np.float64)
+    mask = np.where(np.random.RandomState(1).rand(4, 4) < 0.3, -np.inf, 0.5).astype(np.float32)
+    mask[:, 0] = 0.0
+    want = torch.nn.functional.scaled_dot_product_attention(
+        *map(torch.tensor, (q, k, v)), attn_mask=torch.tensor(mask)).numpy()
+    for m in (mask, xg.asarray(mask), mask.tolist()):
+        got = sdpa(q, k, v, attn_mask=m)
+        assert got.dtype == xg.float64
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-12, atol=1e-12)
+
+
+def test_sdpa_casts_a_numpy_float64_mask_for_float32_inputs_but_refuses_a_wider_tensor():
+    q, k, v = _qkv(np.float32)
+    causal = np.triu(np.full((4, 4), -np.inf), 1)           # NumPy's default dtype: float64
+    got = sdpa(q, k, v, attn_mask=causal)
+    np.testing.assert_allclose(got.numpy(), sdpa(q, k, v, is_causal=True).numpy(), atol=1e-6)
+    with pytest.raises(TypeError, match="attn_mask must be bool .* got float64"):
+        sdpa(q, k, v, attn_mask=xg.asarray(causal))
+
+
+def test_multihead_attention_takes_numpy_float_masks_on_a_float32_layer():
+    mha = xg.nn.MultiheadAttention(4, 2, rng=0)
+    x = np.random.RandomState(0).randn(2, 3, 4).astype(np.float32)
+    causal = np.triu(np.full((3, 3), -np.inf), 1)
+    pad = np.array([[0.0, 0.0, -np.inf], [0.0, 0.0, 0.0]])
+    out, w = mha(x, x, x, attn_mask=causal, key_padding_mask=pad)
+    ref, ref_w = mha(x, x, x, is_causal=True,
+                     key_padding_mask=np.array([[False, False, True], [False] * 3]))
+    np.testing.assert_allclose(out.numpy(), ref.numpy(), atol=1e-6)
+    np.testing.assert_allclose(w.numpy(), ref_w.numpy(), atol=1e-6)
+
+
+def test_float32_mask_gradient_with_float64_inputs():
+    """A learned float32 bias on float64 scores gets a float32 gradient equal to PyTorch's."""
+    q, k, v = _qkv(np.float64)
+    bias = np.random.RandomState(2).randn(4, 4).astype(np.float32)
+    tb = torch.tensor(bias, requires_grad=True)
+    out = torch.nn.functional.scaled_dot_product_attention(*map(torch.tensor, (q, k, v)),
+                                                           attn_mask=tb)
+    (out ** 2).sum().backward()
+    xb = xg.Variable(xg.asarray(bias))
+    with xg.GradientTape() as tape:
+        loss = (sdpa(q, k, v, attn_mask=xb) ** 2).sum()
+    g = tape.gradient(loss, xb)
+    assert g.dtype == xg.float32
+    np.testing.assert_allclose(g.numpy(), tb.grad.numpy(), rtol=1e-5, atol=1e-6)

@@ -83,11 +83,19 @@ def _check_shapes(q, k, v, who=_WHO):
 def check_mask(mask, name, q, target=None, who=_WHO, meaning="True: attend"):
     """``mask`` as a bool or float (query's dtype) Tensor on query's backend, broadcasting to
     ``target`` (the scores' shape; None: not checked); TypeError/ValueError naming ``name``
-    otherwise (``meaning``: what True means, for the message)."""
+    otherwise (``meaning``: what True means, for the message). A float mask that is not a
+    Tensor (a NumPy array, a list) is cast to query's dtype, as a float Tensor of a narrower
+    dtype (float32 for float64 query, as PyTorch's ``scaled_dot_product_attention`` takes);
+    a wider float Tensor is refused (PyTorch refuses it too)."""
+    given = mask
     mask = as_tensor(mask, name, who, backend=q.backend)
+    if (mask.dtype != q.dtype and isdtype(mask.dtype, "real floating")
+            and (not isinstance(given, Tensor) or mask.dtype.itemsize < q.dtype.itemsize)):
+        mask = astype(mask, q.dtype)        # an array or list, or a Tensor widened losslessly
     if mask.dtype != q.dtype and not isdtype(mask.dtype, "bool"):
-        raise TypeError(f"{who}: {name} must be bool ({meaning}) or {q.dtype} as query (added "
-                        f"to the scores), got {mask.dtype}")
+        raise TypeError(f"{who}: {name} must be bool ({meaning}) or floating (added to the "
+                        f"scores): a Tensor of {q.dtype} as query or narrower, got "
+                        f"{mask.dtype}")
     if target is None:
         return mask
     try:
