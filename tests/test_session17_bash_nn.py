@@ -115,3 +115,25 @@ def test_float32_mask_gradient_with_float64_inputs():
     g = tape.gradient(loss, xb)
     assert g.dtype == xg.float32
     np.testing.assert_allclose(g.numpy(), tb.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+# -- PyTorch's in-place initializers passed as init ------------------------------------------------
+@pytest.mark.parametrize("fn, instead", [
+    (torch.nn.init.orthogonal_, r"pass 'orthogonal' \(or xg.nn.init.orthogonal\(\)\)"),
+    (torch.nn.init.xavier_uniform_, "pass 'xavier_uniform'"),
+    (torch.nn.init.kaiming_normal_, "pass 'kaiming_normal'"),
+    (torch.nn.init.normal_, r"pass xg.nn.init.normal\(mean, stddev\)"),
+    (torch.nn.init.trunc_normal_, r"pass xg.nn.init.truncated_normal\(mean, stddev\)"),
+    (torch.nn.init.eye_, "pass a name of xg.nn.init.INITIALIZERS"),
+])
+def test_torch_in_place_initializer_is_a_type_error_naming_the_argument(fn, instead):
+    # it used to be called as fn(generator, shape, dtype): AttributeError 'Generator' object
+    # has no attribute 'ndimension'
+    name = fn.__name__
+    with pytest.raises(TypeError, match=rf"LSTM: recurrent_init=torch.nn.init.{name} fills a "
+                                        rf"PyTorch tensor in place.*{instead}"):
+        xg.nn.LSTM(3, 4, recurrent_init=fn, rng=0)
+    with pytest.raises(TypeError, match=rf"Linear: init=torch.nn.init.{name}"):
+        xg.nn.Linear(3, 4, init=fn, rng=0)
+    with pytest.raises(TypeError, match=rf"blockwise: init=torch.nn.init.{name}"):
+        xg.nn.init.blockwise(fn, 4)
