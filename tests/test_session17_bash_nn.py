@@ -137,3 +137,25 @@ def test_torch_in_place_initializer_is_a_type_error_naming_the_argument(fn, inst
         xg.nn.Linear(3, 4, init=fn, rng=0)
     with pytest.raises(TypeError, match=rf"blockwise: init=torch.nn.init.{name}"):
         xg.nn.init.blockwise(fn, 4)
+
+
+# -- torch tensors returned by a custom initializer ----------------------------------------------
+@pytest.mark.parametrize("make", [
+    lambda s: torch.nn.Parameter(torch.full(s, 0.5)),          # requires grad
+    lambda s: torch.full(s, 0.5, dtype=torch.bfloat16),         # no NumPy dtype
+    lambda s: torch.nn.init.constant_(torch.empty(s, dtype=torch.float64), 0.5),
+])
+def test_initializer_returning_a_torch_tensor(make):
+    # a Parameter raised torch's "Can't call numpy() on Tensor that requires grad"; bfloat16
+    # "returned Tensor, expected a tensor"
+    lstm = xg.nn.LSTM(3, 4, recurrent_init=lambda rng, shape, dtype: make(shape), rng=0)
+    w = lstm.layers[0].w_hh
+    assert w.dtype == xg.float32 and w.shape == (4, 16)
+    assert np.all(w.numpy() == 0.5)
+
+
+def test_initializer_returning_torch_integers_is_refused_as_numpy_ones():
+    with pytest.raises(TypeError, match=r"LSTMCell: recurrent_init <lambda> returned int32 "
+                                        r"values, expected real floats"):
+        xg.nn.LSTM(3, 4, recurrent_init=lambda rng, shape, dtype: torch.ones(
+            shape, dtype=torch.int32), rng=0)
