@@ -183,8 +183,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
 
     ``query`` is (..., L, E), ``key`` (..., S, E), ``value`` (..., S, Ev), of one floating
     dtype, their batch axes broadcasting together; the result is (..., L, Ev). ``attn_mask``
-    broadcasts to (..., L, S): bool, True where a query may attend to a key, or of the query's
-    dtype, added to the scores (``-inf`` to mask). ``is_causal=True`` lets query ``i`` attend
+    broadcasts to (..., L, S): bool, True where a query may attend to a key, or floating,
+    added to the scores (``-inf`` to mask; a Tensor of the query's dtype or narrower, cast up as
+    PyTorch does, or a NumPy array or list, cast to it). ``is_causal=True`` lets query ``i`` attend
     to keys ``0..i`` (top-left aligned, as PyTorch's; not together with ``attn_mask``).
     ``scale`` defaults to ``1 / sqrt(E)``. ``dropout_p`` drops attention weights (always, as
     PyTorch's function: pass 0.0 in evaluation) with a mask drawn from ``rng`` (an
