@@ -159,3 +159,22 @@ def test_initializer_returning_torch_integers_is_refused_as_numpy_ones():
                                         r"values, expected real floats"):
         xg.nn.LSTM(3, 4, recurrent_init=lambda rng, shape, dtype: torch.ones(
             shape, dtype=torch.int32), rng=0)
+
+
+# -- large logits: the product q @ k^T must not overflow before the scale -------------------------
+@pytest.mark.parametrize("E, L, S, scale", [(8, 3, 2, None), (8, 1, 2, None), (2, 3, 8, None),
+                                         (16, 4, 4, 1.0 / 8.0)])
+def test_sdpa_large_float32_logits_that_fit_once_scaled(E, L, S, scale):
+    # q . k = E * 1e38 overflows float32 (3.4e38) but the scaled score (E = 8: 8e38 / sqrt(8);
+    # E = 16: 16e38 / 8) does not; it gave NaN when E > S (the product was scaled after the
+    # matmul)
+    q = np.full((1, L, E), 1e19, np.float32)
+    q[0, 0] *= -1.0
+    k = np.full((1, S, E), 1e19, np.float32)
+    k[0, 0] *= 0.5
+    v = np.random.RandomState(0).randn(1, S, 4).astype(np.float32)
+    want = torch.nn.functional.scaled_dot_product_attention(*map(torch.tensor, (q, k, v)),
+                                                            scale=scale)
+    got = sdpa(q, k, v, scale=scale)
+    assert not np.isnan(got.numpy()).any()
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-6)

@@ -132,10 +132,12 @@ def attend(q, k, v, mask=None, dropout_p=0.0, scale=None, rng=None, *, causal=Fa
     ``dropout_p`` (``rng``, a Generator, draws the mask) and the kept ones scaled by
     ``1 / (1 - dropout_p)``."""
     scale = 1.0 / math.sqrt(max(q.shape[-1], 1)) if scale is None else scale
-    if q.shape[-1] <= k.shape[-2]:          # scale the smaller of (L, E) and (L, S)
+    # scale an operand, the smaller of query and key, never the product: q @ k^T may overflow
+    # where the scaled scores do not (float32 logits near 3e38, as PyTorch's scaled q and k)
+    if q.shape[-2] <= k.shape[-2]:
         scores = matmul(q * scale, matrix_transpose(k))
     else:
-        scores = matmul(q, matrix_transpose(k)) * scale
+        scores = matmul(q, matrix_transpose(k * scale))
     live = None         # (..., L, 1): whether each query has a key to attend to
     if causal:          # every query attends to key 0 at least
         scores = scores + _blocked(causal_mask(q.shape[-2], k.shape[-2], q.backend), q.dtype)
