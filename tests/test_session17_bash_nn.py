@@ -178,3 +178,45 @@ def test_sdpa_large_float32_logits_that_fit_once_scaled(E, L, S, scale):
     got = sdpa(q, k, v, scale=scale)
     assert not np.isnan(got.numpy()).any()
     np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-6)
+
+
+# -- recompute_grad of a block that makes its own generator (rng=None) ----------------------------
+def _dropped_attention_grad(remat, persistent=False):
+    rs = np.random.RandomState(0)
+    q, k = xg.asarray(rs.randn(6, 4)), xg.asarray(rs.randn(5, 4))
+    v = xg.Variable(xg.asarray(np.eye(5)))      # the output is the weights after dropout
+
+    def block(v):
+        return sdpa(q, k, v, dropout_p=0.5)      # rng=None: a fresh generator each call
+    f = xg.recompute_grad(block) if remat else block
+    with xg.GradientTape(persistent=persistent) as tape:
+        out = f(v)
+        loss = out.sum()
+    grads = [tape.gradient(loss, v) for _ in range(2 if persistent else 1)]
+    # d sum(W @ v) / dv[s, j] = sum_l W[l, s]: the mask of the forward pass
+    return out.numpy().sum(axis=0)[:, None] * np.ones((1, 5)), grads
+
+
+@pytest.mark.parametrize("remat, persistent", [(False, False), (True, False), (True, True)])
+def test_recompute_grad_replays_the_dropout_of_sdpa_with_rng_none(remat, persistent):
+    # recomputing made a new fresh-entropy generator: another mask, a wrong gradient
+    want, grads = _dropped_attention_grad(remat, persistent)
+    for g in grads:
+        np.testing.assert_allclose(g.numpy(), want, atol=1e-12)
+
+
+def test_recompute_grad_nested_blocks_with_their_own_generators():
+    def noise(v):
+        return xg.random.default_rng().normal(size=v.shape, dtype=v.dtype) * v
+
+    inner = xg.recompute_grad(noise)
+    outer = xg.recompute_grad(lambda v: inner(noise(v)))
+    v = xg.Variable(xg.ones(4, dtype="float64"))
+    with xg.GradientTape() as tape:
+        y = outer(v)
+        loss = y.sum()
+    # y = a * b * v for the two draws a, b: dy/dv = a * b = y
+    np.testing.assert_allclose(tape.gradient(loss, v).numpy(), y.numpy(), atol=1e-12)
+    # outside a recomputed block, a generator without a seed still draws fresh numbers
+    draws = [xg.random.default_rng().normal(size=3).numpy() for _ in range(2)]
+    assert not np.array_equal(*draws)
