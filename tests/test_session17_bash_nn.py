@@ -3,6 +3,8 @@
 each test failed before its fix."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import torch
@@ -137,6 +139,8 @@ def test_torch_in_place_initializer_is_a_type_error_naming_the_argument(fn, inst
         xg.nn.Linear(3, 4, init=fn, rng=0)
     with pytest.raises(TypeError, match=rf"blockwise: init=torch.nn.init.{name}"):
         xg.nn.init.blockwise(fn, 4)
+    with pytest.raises(TypeError, match=rf"kernel_init=torch.nn.init.{name} fills"):
+        xg.nn.GRU(3, 4, kernel_init=functools.partial(fn), rng=0)
 
 
 # -- torch tensors returned by a custom initializer ----------------------------------------------

@@ -23,6 +23,8 @@ Layers take one as ``init=``: a callable, or a name of ``INITIALIZERS`` (``get``
 """
 from __future__ import annotations
 
+import functools
+
 from ...random import Generator  # noqa: F401 (layers check rng against it)
 from ._common import as_rng, check_rng, compute_fans  # noqa: F401 (check_rng: layers)
 from .blockwise import blockwise
@@ -95,6 +97,8 @@ def _refuse_torch(init, arg):
     """A TypeError naming ``arg`` for one of PyTorch's in-place ``torch.nn.init`` functions
     (``orthogonal_(tensor)``, which an xpgrad layer would call with a generator), saying which
     xpgrad initializer draws the same."""
+    while isinstance(init, functools.partial):      # partial(torch.nn.init.normal_, std=0.02)
+        init = init.func
     if not callable(init) or getattr(init, "__module__", None) != "torch.nn.init":
         return
     name = getattr(init, "__name__", "")
