@@ -322,7 +322,7 @@ def test_bad_construction_names_the_argument(make, error, words):
      r"attn_mask must have shape \(3, 5\) \(L, S\) or \(4, 3, 5\) \(N \* num_heads"),
     (lambda m, q, k, v: m(q, k, v, key_padding_mask=np.zeros((2, 4), bool)), ValueError,
      r"key_padding_mask must have shape \(2, 5\) \(N, S\), got \(2, 4\)"),
-    (lambda m, q, k, v: m(q, k, v, attn_mask=np.zeros((3, 5), np.float32)), TypeError,
+    (lambda m, q, k, v: m(q, k, v, attn_mask=np.zeros((3, 5), complex)), TypeError,
      "attn_mask"),
     (lambda m, q, k, v: m(q, k, v, need_weights=1), TypeError, "need_weights"),
     (lambda m, q, k, v: m(None, k, v), TypeError, "query must be an array, got None"),

@@ -29,6 +29,8 @@ class Generator:
 
     def __init__(self, seed=None, backend=None):
         self.backend = _backend(backend)
+        if seed is None:
+            seed = _fresh_seed()
         try:
             self._rng = self.backend.rng(seed)
         except (TypeError, ValueError) as e:
@@ -160,6 +162,46 @@ class Generator:
 class _Draws(threading.local):
     #: while ``noting_draws`` runs: {id(generator): (generator, its state before its first draw)}
     notes = None
+    #: while ``noting_draws`` runs: the seeds given to the Generators made there without one
+    fresh = None
+    #: while ``replaying_fresh`` runs: the seeds the next Generators made without one take
+    replay = None
+
+
+class _Notes(dict):
+    """``noting_draws``' dict, with ``fresh``: the seeds of the Generators made without one
+    in the block, in order (``replaying_fresh`` gives them back)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fresh = []
+
+
+def _fresh_seed():
+    """The seed of a Generator made without one: None (the backend's fresh entropy), except
+    while ``noting_draws`` runs (fresh entropy, noted) or ``replaying_fresh`` (the noted seeds
+    in order), so that ``xg.recompute_grad`` recomputes a block that makes its own generator
+    (``scaled_dot_product_attention(..., dropout_p=0.1)``) with the first run's numbers."""
+    if _DRAWS.replay:
+        seed = _DRAWS.replay.pop(0)
+    elif _DRAWS.fresh is not None:
+        seed = int(np.random.SeedSequence().entropy)
+    else:
+        return None
+    if _DRAWS.fresh is not None:
+        _DRAWS.fresh.append(seed)
+    return seed
+
+
+@contextlib.contextmanager
+def replaying_fresh(seeds):
+    """The Generators made without a seed in the block take ``seeds`` (a ``noting_draws``
+    dict's ``fresh``), in order, then fresh entropy again."""
+    outer, _DRAWS.replay = _DRAWS.replay, list(seeds)
+    try:
+        yield
+    finally:
+        _DRAWS.replay = outer
 
 
 _DRAWS = _Draws()
@@ -174,7 +216,8 @@ def _native_state(rng):
 @contextlib.contextmanager
 def noting_draws():
     """Note every Generator drawn from in the block, with its state before its first draw
-    there (``xg.recompute_grad`` replays them); yields the dict ``{id: (generator, state)}``.
+    there (``xg.recompute_grad`` replays them); yields the dict ``{id: (generator, state)}``,
+    whose ``fresh`` lists the seeds given to the Generators made there without one.
     Nested blocks note into their own dict, and what they note is noted outside too.
 
     >>> rng = default_rng(0)
@@ -183,15 +226,17 @@ def noting_draws():
     >>> list(notes) == [id(rng)]
     True
     """
-    outer = _DRAWS.notes
-    notes = _DRAWS.notes = {}
+    outer, outer_fresh = _DRAWS.notes, _DRAWS.fresh
+    notes = _DRAWS.notes = _Notes()
+    _DRAWS.fresh = notes.fresh
     try:
         yield notes
     finally:
-        _DRAWS.notes = outer
+        _DRAWS.notes, _DRAWS.fresh = outer, outer_fresh
         if outer is not None:
             for key, entry in notes.items():
                 outer.setdefault(key, entry)
+            outer.fresh.extend(notes.fresh)
 
 
 def default_rng(seed=None, *, backend=None) -> Generator:

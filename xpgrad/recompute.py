@@ -11,8 +11,8 @@ residuals at a time instead of all of them, for about one more forward pass of c
 What the block reads besides its arguments gets its gradient too: trainable Variables (a
 Module's parameters) and tensors a tape outside differentiates (a closure over an earlier
 result), as PyTorch's non-reentrant checkpoint does. Random draws (``xg.random`` generators,
-``Dropout``) are replayed from the states the first run found, so the recomputation sees the
-same masks; the generators are put back afterwards, so later draws are not disturbed
+``Dropout``) are replayed from the states the first run found, and a generator the block
+makes without a seed gets the first run's seed, so the recomputation sees the same masks; the generators are put back afterwards, so later draws are not disturbed
 (PyTorch's ``preserve_rng_state``). A side effect of the forward pass is not repeated:
 while the block runs again, ``recomputing()`` is True and ``BatchNorm1d`` / ``batch_norm``
 skip their running-statistics update, so a checkpointed step moves them once, as an
@@ -58,7 +58,7 @@ import threading
 
 from . import pytree
 from .primitive import Primitive, apply, tape_state
-from .random import noting_draws
+from .random import noting_draws, replaying_fresh
 from .tensor import Tensor, _wrap
 
 
@@ -151,7 +151,7 @@ def _identity(t):
 def _checkpointed_call(fn, args, kwargs):
     name = _name(fn)
     given = _tensor_arguments(args, kwargs)
-    out, read, draws = _run_unrecorded(fn, args, kwargs)
+    out, read, draws, fresh = _run_unrecorded(fn, args, kwargs)
     _refuse_written_arguments(given, name)
     if draws:
         _refuse_draws_under_trace(name)
@@ -168,6 +168,7 @@ def _checkpointed_call(fn, args, kwargs):
     specs = [(t.shape, t.dtype) for t in outputs]
     whole = out if isinstance(out, Tensor) else _pack(outputs)
     call = _Call(fn, name, args, kwargs, operands, draws, specs, whole.dtype, be)
+    call.fresh = fresh
     call.value = whole._data
     node = apply(_REMAT, *operands, call=call)
     # what each input was when the block ran (the tapes have keyed its Variables by now): a
@@ -181,7 +182,8 @@ def _checkpointed_call(fn, args, kwargs):
 
 def _run_unrecorded(fn, args, kwargs):
     """``fn(*args, **kwargs)`` with no tape recording; ``(its result, the tensors it read that
-    a tape differentiates, {id: (generator, state)} of the generators it drew from)``."""
+    a tape differentiates, {id: (generator, state)} of the generators it drew from, the seeds
+    of the generators it made without one)``."""
     outer = tape_state.recording
     reads = _Reads(outer)
     tape_state.recording = [reads]
@@ -190,7 +192,7 @@ def _run_unrecorded(fn, args, kwargs):
             out = fn(*args, **kwargs)
     finally:
         tape_state.recording = outer
-    return out, list(reads.found.values()), dict(draws)
+    return out, list(reads.found.values()), dict(draws), list(draws.fresh)
 
 
 def _operands(arg_leaves, read):
@@ -273,14 +275,15 @@ def _unpack(flat, specs):
 class _Call:
     """One call of a checkpointed block, held by its tape node: what running it again needs."""
 
-    __slots__ = ("fn", "name", "args", "kwargs", "operands", "snapshots", "draws", "specs",
-                 "dtype", "backend", "value")
+    __slots__ = ("fn", "name", "args", "kwargs", "operands", "snapshots", "draws", "fresh",
+                 "specs", "dtype", "backend", "value")
 
     def __init__(self, fn, name, args, kwargs, operands, draws, specs, dtype, backend):
         self.fn, self.name, self.args, self.kwargs = fn, name, args, kwargs
         self.operands = operands
         self.snapshots = ()
         self.draws, self.specs, self.dtype, self.backend = draws, specs, dtype, backend
+        self.fresh = ()                 # the seeds of the generators it made without one
         self.value = None               # the first run's output, until the node is made
 
     def gradients(self, g, needs):
@@ -294,7 +297,7 @@ class _Call:
             self.specs[0][0] == upstream.shape else _unpack(upstream, self.specs)
         sources = [t for t, need in zip(self.operands, needs) if need]
         self._check_unchanged(needs)
-        with _replaying(self.draws), _again(), \
+        with _replaying(self.draws), replaying_fresh(self.fresh), _again(), \
                 GradientTape(watch_accessed_variables=False) as tape:
             for s in sources:
                 tape.watch(s)

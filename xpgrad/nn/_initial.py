@@ -23,6 +23,7 @@ from ..ops.casting import astype
 from ..tensor import Tensor
 from . import _checks
 from . import init as _init
+from ._torch import host
 
 
 def resolve(init, arg, owner):
@@ -59,10 +60,13 @@ def draw(fn, init, arg, gen, shape, dtype, owner, layout, *, fan_in=None):
 
 
 def initial(w, shape, dtype, gen, init, owner, layout, arg="init"):
-    """What an initializer returned, as a Tensor of ``shape`` and ``dtype`` (a custom one may
-    return an array, nested lists or another float dtype, which is cast); a wrong shape is a
+    """What an initializer returned, as a Tensor of ``shape`` and ``dtype`` on ``gen``'s backend
+    (a custom one may return an array, nested lists, a torch tensor (even one requiring grad,
+    or bfloat16), another float dtype or a Tensor on another backend, which is cast or moved); a wrong shape is a
     ValueError, values that are not real floats (integers, booleans, complex) or no array a
     TypeError, naming ``arg``, ``init``, ``owner`` (the layer) and ``layout`` (the axes)."""
+    if not isinstance(w, Tensor) and hasattr(w, "detach"):     # a torch tensor
+        w = host(w)
     got = _dtype_kind(w)
     if got is not None and got != "f":
         raise TypeError(f"{owner}: {arg} {_label(init)} returned {w.dtype} values, expected "
@@ -79,6 +83,8 @@ def initial(w, shape, dtype, gen, init, owner, layout, arg="init"):
     if w.shape != shape:
         raise ValueError(f"{owner}: {arg} {_label(init)} returned shape {w.shape}, expected "
                          f"{shape} {layout}")
+    if w.backend is not gen.backend:        # the layer's weights live on one backend
+        w = w.to(gen.backend)
     return w if w.dtype == dtype else astype(w, dtype)
 
 

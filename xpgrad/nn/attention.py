@@ -83,11 +83,19 @@ def _check_shapes(q, k, v, who=_WHO):
 def check_mask(mask, name, q, target=None, who=_WHO, meaning="True: attend"):
     """``mask`` as a bool or float (query's dtype) Tensor on query's backend, broadcasting to
     ``target`` (the scores' shape; None: not checked); TypeError/ValueError naming ``name``
-    otherwise (``meaning``: what True means, for the message)."""
+    otherwise (``meaning``: what True means, for the message). A float mask that is not a
+    Tensor (a NumPy array, a list) is cast to query's dtype, as a float Tensor of a narrower
+    dtype (float32 for float64 query, as PyTorch's ``scaled_dot_product_attention`` takes);
+    a wider float Tensor is refused (PyTorch refuses it too)."""
+    given = mask
     mask = as_tensor(mask, name, who, backend=q.backend)
+    if (mask.dtype != q.dtype and isdtype(mask.dtype, "real floating")
+            and (not isinstance(given, Tensor) or mask.dtype.itemsize < q.dtype.itemsize)):
+        mask = astype(mask, q.dtype)        # an array or list, or a Tensor widened losslessly
     if mask.dtype != q.dtype and not isdtype(mask.dtype, "bool"):
-        raise TypeError(f"{who}: {name} must be bool ({meaning}) or {q.dtype} as query (added "
-                        f"to the scores), got {mask.dtype}")
+        raise TypeError(f"{who}: {name} must be bool ({meaning}) or floating (added to the "
+                        f"scores): a Tensor of {q.dtype} as query or narrower, got "
+                        f"{mask.dtype}")
     if target is None:
         return mask
     try:
@@ -124,10 +132,12 @@ def attend(q, k, v, mask=None, dropout_p=0.0, scale=None, rng=None, *, causal=Fa
     ``dropout_p`` (``rng``, a Generator, draws the mask) and the kept ones scaled by
     ``1 / (1 - dropout_p)``."""
     scale = 1.0 / math.sqrt(max(q.shape[-1], 1)) if scale is None else scale
-    if q.shape[-1] <= k.shape[-2]:          # scale the smaller of (L, E) and (L, S)
+    # scale an operand, the smaller of query and key, never the product: q @ k^T may overflow
+    # where the scaled scores do not (float32 logits near 3e38, as PyTorch's scaled q and k)
+    if q.shape[-2] <= k.shape[-2]:
         scores = matmul(q * scale, matrix_transpose(k))
     else:
-        scores = matmul(q, matrix_transpose(k)) * scale
+        scores = matmul(q, matrix_transpose(k * scale))
     live = None         # (..., L, 1): whether each query has a key to attend to
     if causal:          # every query attends to key 0 at least
         scores = scores + _blocked(causal_mask(q.shape[-2], k.shape[-2], q.backend), q.dtype)
@@ -175,8 +185,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
 
     ``query`` is (..., L, E), ``key`` (..., S, E), ``value`` (..., S, Ev), of one floating
     dtype, their batch axes broadcasting together; the result is (..., L, Ev). ``attn_mask``
-    broadcasts to (..., L, S): bool, True where a query may attend to a key, or of the query's
-    dtype, added to the scores (``-inf`` to mask). ``is_causal=True`` lets query ``i`` attend
+    broadcasts to (..., L, S): bool, True where a query may attend to a key, or floating,
+    added to the scores (``-inf`` to mask; a Tensor of the query's dtype or narrower, cast up as
+    PyTorch does, or a NumPy array or list, cast to it). ``is_causal=True`` lets query ``i`` attend
     to keys ``0..i`` (top-left aligned, as PyTorch's; not together with ``attn_mask``).
     ``scale`` defaults to ``1 / sqrt(E)``. ``dropout_p`` drops attention weights (always, as
     PyTorch's function: pass 0.0 in evaluation) with a mask drawn from ``rng`` (an

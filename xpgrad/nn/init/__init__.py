@@ -23,6 +23,8 @@ Layers take one as ``init=``: a callable, or a name of ``INITIALIZERS`` (``get``
 """
 from __future__ import annotations
 
+import functools
+
 from ...random import Generator  # noqa: F401 (layers check rng against it)
 from ._common import as_rng, check_rng, compute_fans  # noqa: F401 (check_rng: layers)
 from .blockwise import blockwise
@@ -69,6 +71,7 @@ def get(init, arg="init"):
     ...
     TypeError: init=xg.nn.init.normal is a factory: pass xg.nn.init.normal(mean, stddev)
     """
+    _refuse_torch(init, arg)
     factory = _factory_name(init)
     if factory is not None:          # the factory itself, not an initializer it made
         if factory in INITIALIZERS:  # "orthogonal": its defaults are everyone's
@@ -88,6 +91,27 @@ def get(init, arg="init"):
     except KeyError:
         raise ValueError(f"unknown {arg} {init!r}; expected one of {sorted(INITIALIZERS)} "
                          "or a callable (rng, shape, dtype) -> Tensor") from None
+
+
+def _refuse_torch(init, arg):
+    """A TypeError naming ``arg`` for one of PyTorch's in-place ``torch.nn.init`` functions
+    (``orthogonal_(tensor)``, which an xpgrad layer would call with a generator), saying which
+    xpgrad initializer draws the same."""
+    while isinstance(init, functools.partial):      # partial(torch.nn.init.normal_, std=0.02)
+        init = init.func
+    if not callable(init) or getattr(init, "__module__", None) != "torch.nn.init":
+        return
+    name = getattr(init, "__name__", "")
+    base = name[:-1] if name.endswith("_") else name
+    base = {"trunc_normal": "truncated_normal"}.get(base, base)
+    if base in INITIALIZERS:
+        instead = f"{base!r} (or xg.nn.init.{base}{'()' if base == 'orthogonal' else ''})"
+    elif base in _FACTORIES:
+        instead = f"xg.nn.init.{_FACTORIES[base]}"
+    else:
+        instead = "a name of xg.nn.init.INITIALIZERS or a callable (rng, shape, dtype)"
+    raise TypeError(f"{arg}=torch.nn.init.{name} fills a PyTorch tensor in place; xpgrad's "
+                    f"initializers draw from an xg.random generator: pass {instead}")
 
 
 def _factory_name(init):

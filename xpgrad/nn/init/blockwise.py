@@ -13,10 +13,8 @@ import numbers
 import numpy as np  # noqa: F401 (the example)
 
 from ... import dtypes as _dt
-from ...creation import asarray
-from ...tensor import Tensor
 from ...ops.joining import concat
-from ._common import as_rng, named, shape_arg
+from ._common import as_rng, float_dtype, named, shape_arg
 from .orthogonal import orthogonal  # noqa: F401 (the example)
 
 
@@ -29,7 +27,9 @@ def blockwise(init, blocks):
     recurrent matrix), where one ``orthogonal()`` draw on an LSTM's (H, 4H) ``w_hh`` (Keras'
     ``recurrent_initializer``, PyTorch's ``orthogonal_(weight_hh)``) has orthonormal rows but
     gate blocks that are not orthogonal. ``blocks`` is a positive integer that divides ``shape[-1]``
-    (ValueError naming it otherwise).
+    (ValueError naming it otherwise). Each block ``init`` returns is checked as a layer checks
+    its weights: another shape is a ValueError, values that are not real floats a TypeError;
+    arrays, lists, other float dtypes and Tensors of another backend are cast and moved.
 
     >>> import xpgrad as xg
     >>> lstm = xg.nn.LSTM(3, 5, recurrent_init=blockwise("orthogonal", 4), rng=0)
@@ -51,10 +51,13 @@ def blockwise(init, blocks):
         if not shape or shape[-1] % blocks:
             raise ValueError(f"blockwise: blocks={blocks} must divide the last axis of shape "
                              f"{shape}")
+        from .._initial import initial      # it imports this package
+
+        dtype = float_dtype(dtype, "blockwise")
         part = (*shape[:-1], shape[-1] // blocks)
-        drawn = [fn(rng, part, dtype) for _ in range(blocks)]
-        return concat([d if isinstance(d, Tensor) else asarray(d, dtype=dtype, backend=rng.backend)
-                       for d in drawn], axis=-1)
+        layout = f"(each of {blocks} blocks of shape {shape})"
+        return concat([initial(fn(rng, part, dtype), part, dtype, rng, init, "blockwise",
+                               layout) for _ in range(blocks)], axis=-1)
 
     label = init if isinstance(init, str) else getattr(fn, "__name__", repr(fn))
     return named(draw, f"blockwise({label}, {blocks})")
