@@ -45,3 +45,51 @@ def test_ctc_float_values_still_refused():
         xg.losses.ctc(xg.zeros((4, 1, 3)), [[1]], [4], [1.0])
     with pytest.raises(TypeError, match="targets must be integer labels"):
         xg.losses.ctc(xg.zeros((4, 0, 3)), np.zeros(0), [], [])
+
+
+def _linear(i=0):
+    return xg.nn.Linear(2, 2, rng=i, dtype=xg.float64)
+
+
+def test_module_list_plus_is_a_new_list():
+    a, b = xg.nn.ModuleList([_linear(0)]), xg.nn.ModuleList([_linear(1), _linear(2)])
+    both = a + b
+    assert isinstance(both, xg.nn.ModuleList) and len(both) == 3 and len(a) == 1
+    assert [m is n for m, n in zip(both, [*a, *b])] == [True] * 3
+    assert list(both.torch_state_dict()) == list(
+        torch.nn.ModuleList([torch.nn.Linear(2, 2) for _ in range(3)]).state_dict())
+    assert len(a + [_linear(3)]) == 2                  # any iterable of modules, as torch's
+    with pytest.raises(TypeError, match="must be a Module"):
+        a + [3]
+
+
+class _Heads(xg.nn.Module):
+    def __init__(self):
+        super().__init__(name="net")
+        self.heads = xg.nn.ModuleDict({"cls": _linear(0)})
+        self.heads.reg = _linear(1)                    # torch: adds the entry "reg"
+
+    def forward(self, x):
+        return self.heads.cls(x) + self.heads.reg(x)   # torch: attribute access
+
+
+def test_module_dict_entries_as_attributes():
+    net = _Heads()
+    assert list(net.heads) == ["cls", "reg"] and net.heads.reg is net.heads["reg"]
+    assert list(net.torch_state_dict()) == ["heads.cls.weight", "heads.cls.bias",
+                                             "heads.reg.weight", "heads.reg.bias"]
+    assert len(net.trainable_variables) == 4
+    x = xg.ones((1, 2), dtype=xg.float64)
+    np.testing.assert_allclose(net(x).numpy(), (net.heads["cls"](x) + net.heads["reg"](x)).numpy())
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        net.heads.nope
+    net.heads.note = "plain values stay attributes"
+    assert "note" not in net.heads and net.heads.note.startswith("plain")
+
+
+def test_module_list_refuses_a_module_attribute():
+    # it would be left out of the list's variables: untrained, unsaved, without a word
+    layers = xg.nn.ModuleList([_linear()])
+    with pytest.raises(TypeError, match="append or insert"):
+        layers.extra = _linear(1)
+    assert len(layers.trainable_variables) == 2

@@ -38,7 +38,8 @@ class _Container(Module):
 class ModuleList(_Container):
     """A list of modules, as ``torch.nn.ModuleList``: indexing (a slice is a ModuleList of
     the same modules), ``len``, iteration, ``append`` / ``extend`` / ``insert`` / ``pop``,
-    ``+=``. Item ``i``'s variables are under ``"<path>/i/..."`` (torch's ``"<path>.i..."``).
+    ``+=`` and ``+`` (a new ModuleList). Item ``i``'s variables are under
+    ``"<path>/i/..."`` (torch's ``"<path>.i..."``).
 
     >>> import xpgrad as xg
     >>> layers = xg.nn.ModuleList([xg.nn.Linear(3, 3, rng=0)])
@@ -87,6 +88,17 @@ class ModuleList(_Container):
     def __iadd__(self, modules):
         return self.extend(modules)
 
+    def __add__(self, modules) -> "ModuleList":
+        """A new ModuleList of this one's modules, then ``modules``' (PyTorch's ``+``)."""
+        return ModuleList(self._list, name=self.name).extend(modules)
+
+    def __setattr__(self, key, value):
+        if isinstance(value, Module) and not key.startswith("_"):
+            raise TypeError(f"ModuleList: a module set as the attribute {key!r} would not be "
+                            f"one of the list's (its variables would go untrained and "
+                            f"unsaved): add it with append or insert")
+        super().__setattr__(key, value)
+
     def append(self, module) -> "ModuleList":
         """Add ``module`` at the end; returns self (as PyTorch's)."""
         self._list.append(_module(module, "the module appended", "ModuleList"))
@@ -115,11 +127,11 @@ class ModuleList(_Container):
 
 
 class ModuleDict(_Container):
-    """An ordered dict of modules by name, as ``torch.nn.ModuleDict``: ``d[key]``,
-    ``d[key] = m``, ``del``, ``in``, ``len``, iteration over the keys, ``keys`` / ``values``
-    / ``items`` / ``update`` / ``pop`` / ``clear``. Entry ``k``'s variables are under
-    ``"<path>/k/..."`` (torch's ``"<path>.k..."``), so a key is a non-empty string without
-    ``"."`` or ``"/"``.
+    """An ordered dict of modules by name, as ``torch.nn.ModuleDict``: ``d[key]`` (or
+    ``d.key``), ``d[key] = m`` (or ``d.key = m``), ``del``, ``in``, ``len``, iteration over
+    the keys, ``keys`` / ``values`` / ``items`` / ``update`` / ``pop`` / ``clear``. Entry
+    ``k``'s variables are under ``"<path>/k/..."`` (torch's ``"<path>.k..."``), so a key is a
+    non-empty string without ``"."`` or ``"/"``.
 
     >>> import xpgrad as xg
     >>> heads = xg.nn.ModuleDict({"cls": xg.nn.Linear(4, 3, rng=0)})
@@ -135,6 +147,20 @@ class ModuleDict(_Container):
 
     def _items(self):
         return iter(self._dict.items())
+
+    def __getattr__(self, key):
+        # PyTorch's heads.cls for heads["cls"] (only for names that are no attribute)
+        entries = vars(self).get("_dict")
+        if entries is not None and key in entries:
+            return entries[key]
+        return super().__getattr__(key)
+
+    def __setattr__(self, key, value):
+        # PyTorch's heads.cls = layer adds the entry "cls"
+        if isinstance(value, Module) and not key.startswith("_"):
+            self[key] = value
+        else:
+            super().__setattr__(key, value)
 
     def __getitem__(self, key):
         try:
