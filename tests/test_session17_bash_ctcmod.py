@@ -93,3 +93,35 @@ def test_module_list_refuses_a_module_attribute():
     with pytest.raises(TypeError, match="append or insert"):
         layers.extra = _linear(1)
     assert len(layers.trainable_variables) == 2
+
+
+def test_linear_weight_names_the_xpgrad_variables():
+    # what a PyTorch init function reads (def init(m): if isinstance(m, Linear): m.weight ...)
+    layer = _linear()
+    for name in ("weight", "bias"):
+        with pytest.raises(AttributeError, match=r"Linear's are w \(in_features"):
+            getattr(layer, name)
+    assert not hasattr(layer, "weight")
+
+
+def test_apply_with_a_pytorch_style_init_function():
+    rng = xg.random.default_rng(0)
+
+    def init(m):
+        if isinstance(m, xg.nn.Linear):
+            m.w.assign(xg.nn.init.xavier_uniform(rng, m.w.shape, m.w.dtype))
+            m.b.assign(xg.zeros_like(m.b) + 0.01)
+
+    class Net(xg.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.blocks = xg.nn.ModuleList([_linear(i) for i in range(2)])
+            self.heads = xg.nn.ModuleDict({"a": xg.nn.Sequential(_linear(5), xg.nn.ReLU())})
+
+    net = Net()
+    seen = []
+    assert net.apply(init).apply(lambda m: seen.append(type(m).__name__)) is net
+    assert seen == ["Linear", "Linear", "ModuleList", "Linear", "ReLU", "Sequential",
+                    "ModuleDict", "Net"]
+    assert all(np.all(v.numpy() == 0.01) for k, v in net.named_variables().items()
+               if k.endswith("/b"))
