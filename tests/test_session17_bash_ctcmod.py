@@ -125,3 +125,40 @@ def test_apply_with_a_pytorch_style_init_function():
                     "ModuleDict", "Net"]
     assert all(np.all(v.numpy() == 0.01) for k, v in net.named_variables().items()
                if k.endswith("/b"))
+
+
+class _Blocks(xg.nn.Module):
+    def __init__(self):
+        super().__init__(name="net")
+        self.blocks = xg.nn.ModuleList([_linear(i) for i in range(3)])
+        self.heads = xg.nn.ModuleDict({"out": _linear(7)})
+
+    def forward(self, x):
+        for block in self.blocks:
+            x = xg.nn.relu(block(x))
+        return self.heads["out"](x)
+
+
+def test_function_retraces_after_a_container_changes():
+    # torch.compile guards a ModuleList's modules; the replay of the old items' program was a
+    # wrong number without a word
+    net = _Blocks()
+    x = xg.asarray(np.random.default_rng(0).standard_normal((5, 2)))
+    compiled = xg.function(lambda x: xg.sum(net(x) ** 2), retrace_warning=None)
+    changes = [lambda: net.blocks.__setitem__(1, _linear(10)),
+               lambda: net.blocks.append(_linear(11)),
+               lambda: net.blocks.__delitem__(0),
+               lambda: net.blocks.insert(0, _linear(12)),
+               lambda: net.blocks.pop(),
+               lambda: net.heads.__setitem__("out", _linear(13)),
+               lambda: net.heads.update({"out": _linear(14)})]
+    for change in [lambda: None, *changes]:
+        change()
+        for _ in range(3):
+            np.testing.assert_allclose(compiled(x).numpy(), xg.sum(net(x) ** 2).numpy(),
+                                       rtol=1e-12)
+    before = compiled.trace_count
+    for _ in range(3):
+        compiled(x)
+    assert compiled.trace_count == before              # unchanged: replayed
+
