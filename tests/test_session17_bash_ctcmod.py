@@ -162,3 +162,15 @@ def test_function_retraces_after_a_container_changes():
         compiled(x)
     assert compiled.trace_count == before              # unchanged: replayed
 
+
+
+@pytest.mark.skipif("numba" not in BACKENDS, reason="needs a second host backend")
+@pytest.mark.parametrize("arg", ["targets", "input_lengths", "target_lengths"])
+def test_ctc_tensor_on_another_backend_is_named(arg):
+    # PyTorch users keep lengths on the host next to device log_probs: the error says which
+    args = dict(targets=[[1, 2]], input_lengths=[4], target_lengths=[2])
+    args[arg] = xg.asarray(args[arg], backend="numpy")
+    lp = xg.zeros((4, 1, 3), backend="numba")
+    with pytest.raises(xg.MixedBackendError, match=rf"ctc: {arg} is on backend 'numpy' and "
+                                                    rf"log_probs on 'numba'.*{arg}\.to"):
+        xg.losses.ctc(lp, **args)
