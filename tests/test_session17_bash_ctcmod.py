@@ -174,3 +174,11 @@ def test_ctc_tensor_on_another_backend_is_named(arg):
     with pytest.raises(xg.MixedBackendError, match=rf"ctc: {arg} is on backend 'numpy' and "
                                                     rf"log_probs on 'numba'.*{arg}\.to"):
         xg.losses.ctc(lp, **args)
+
+
+def test_empty_prefix_gives_paths_without_a_leading_separator():
+    # torch's named_modules(prefix="") / named_parameters(prefix=""): "blocks.0", no "."
+    net = _Blocks()
+    assert [p for p, _ in net.named_modules(prefix="")][:3] == ["", "blocks", "blocks/0"]
+    assert list(net.named_variables(prefix=""))[:2] == ["blocks/0/w", "blocks/0/b"]
+    assert list(net.named_variables())[:1] == ["net/blocks/0/w"]
