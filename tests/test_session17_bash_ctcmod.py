@@ -182,3 +182,16 @@ def test_empty_prefix_gives_paths_without_a_leading_separator():
     assert [p for p, _ in net.named_modules(prefix="")][:3] == ["", "blocks", "blocks/0"]
     assert list(net.named_variables(prefix=""))[:2] == ["blocks/0/w", "blocks/0/b"]
     assert list(net.named_variables())[:1] == ["net/blocks/0/w"]
+
+
+@pytest.mark.parametrize("start, end", [(0, 0), (0, -1), (-1, -1), (1, -1), (0, 1), (-2, 0),
+                                        (3, 3)])
+def test_flatten_of_a_scalar_checks_its_axes_as_torch(start, end):
+    x = np.asarray(2.0)
+    try:
+        expected = tuple(torch.nn.Flatten(start, end)(torch.tensor(x)).shape)
+    except IndexError:
+        with pytest.raises(ValueError, match="out of range for an input with 0 dimensions"):
+            xg.nn.Flatten(start, end)(xg.asarray(x))
+    else:
+        assert xg.nn.Flatten(start, end)(xg.asarray(x)).shape == expected
