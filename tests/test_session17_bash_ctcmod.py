@@ -2,6 +2,8 @@
 torch state dicts, hints): each test failed before its fix."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -195,3 +197,34 @@ def test_flatten_of_a_scalar_checks_its_axes_as_torch(start, end):
             xg.nn.Flatten(start, end)(xg.asarray(x))
     else:
         assert xg.nn.Flatten(start, end)(xg.asarray(x)).shape == expected
+
+
+def _padded_case(pad):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((6, 2, 3))
+    lp = x - np.log(np.exp(x).sum(-1, keepdims=True))
+    lp[4:, 1] = pad                                    # past sample 1's input length 4
+    return lp, np.array([[1, 2], [2, 2]]), [6, 4], [2, 1]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_ctc_nan_padding_past_the_input_length_stays_out(backend):
+    lp, targets, il, tl = _padded_case(np.nan)
+
+    def loss(x):
+        return xg.losses.ctc(x, targets, il, tl, reduction="sum")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                 # no 'invalid value' from the padding
+        x = xg.asarray(lp, backend=backend)
+        with xg.GradientTape() as tape:
+            tape.watch(x)
+            value = loss(x)
+        grad = tape.gradient(value, x).numpy()
+        hess = xg.hessian(loss)(x).numpy().reshape(lp.size, lp.size)
+    clean = xg.asarray(_padded_case(0.0)[0], backend=backend)
+    np.testing.assert_allclose(value.numpy(), loss(clean).numpy(), rtol=1e-12)
+    assert np.all(grad[4:, 1] == 0) and np.isfinite(grad).all()
+    # second order: finite, and the zero-padded input's (the padding reaches nothing)
+    np.testing.assert_allclose(hess, xg.hessian(loss)(clean).numpy().reshape(hess.shape),
+                               rtol=1e-10, atol=1e-12)
