@@ -228,3 +228,23 @@ def test_ctc_nan_padding_past_the_input_length_stays_out(backend):
     # second order: finite, and the zero-padded input's (the padding reaches nothing)
     np.testing.assert_allclose(hess, xg.hessian(loss)(clean).numpy().reshape(hess.shape),
                                rtol=1e-10, atol=1e-12)
+
+
+def test_convert_sync_batchnorm_reaches_into_module_list_and_dict():
+    # PyTorch's convert_sync_batchnorm replaces the BatchNorms of a ModuleList of blocks
+    class Net(xg.nn.Module):
+        def __init__(self):
+            super().__init__(name="net")
+            self.blocks = xg.nn.ModuleList([xg.nn.Sequential(xg.nn.Linear(3, 3, rng=0),
+                                                             xg.nn.BatchNorm1d(3)),
+                                            xg.nn.BatchNorm1d(3)])
+            self.heads = xg.nn.ModuleDict({"bn": xg.nn.BatchNorm1d(3)})
+
+    net = Net()
+    weights = [net.blocks[1].weight, net.heads["bn"].running_mean]
+    assert xg.nn.SyncBatchNorm.convert_sync_batchnorm(net) is net
+    kinds = {p: type(m).__name__ for p, m in net.named_modules() if "BatchNorm" in
+             type(m).__name__}
+    assert kinds == {"net/blocks/0/batch_norm1": "SyncBatchNorm",
+                     "net/blocks/1": "SyncBatchNorm", "net/heads/bn": "SyncBatchNorm"}
+    assert net.blocks[1].weight is weights[0] and net.heads["bn"].running_mean is weights[1]
