@@ -248,3 +248,20 @@ def test_convert_sync_batchnorm_reaches_into_module_list_and_dict():
     assert kinds == {"net/blocks/0/batch_norm1": "SyncBatchNorm",
                      "net/blocks/1": "SyncBatchNorm", "net/heads/bn": "SyncBatchNorm"}
     assert net.blocks[1].weight is weights[0] and net.heads["bn"].running_mean is weights[1]
+
+
+def test_function_replays_with_containers_made_inside():
+    # a container the traced function makes (a slice, an empty one) is no guard: made in
+    # every call, it would make every call trace again
+    blocks = xg.nn.ModuleList([_linear(i) for i in range(3)])
+
+    def f(x):
+        for block in blocks[1:]:
+            x = block(x)
+        return xg.sum(x) + len(xg.nn.ModuleList()) + len(xg.nn.ModuleDict())
+
+    compiled = xg.function(f)
+    x = xg.ones((1, 2), dtype=xg.float64)
+    for _ in range(5):
+        np.testing.assert_allclose(compiled(x).numpy(), f(x).numpy())
+    assert compiled.trace_count == 1

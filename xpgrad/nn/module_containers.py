@@ -71,7 +71,8 @@ class ModuleList(_Container):
 
     def __init__(self, modules=None, name: str = "module_list"):
         super().__init__(name)
-        self._store, self._version = [], next(_VERSIONS)
+        self._store = []
+        self._write()                  # made inside a trace: not a guard
         if modules is not None:
             self.extend(modules)
 
@@ -163,7 +164,8 @@ class ModuleDict(_Container):
 
     def __init__(self, modules=None, name: str = "module_dict"):
         super().__init__(name)
-        self._store, self._version = {}, next(_VERSIONS)
+        self._store = {}
+        self._write()                  # made inside a trace: not a guard
         if modules is not None:
             self.update(modules)
 
