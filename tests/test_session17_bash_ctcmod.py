@@ -1,5 +1,6 @@
 """Session 17 bug bash of xg.losses.ctc and the Module conveniences (ModuleList / ModuleDict,
-torch state dicts, hints): each test failed before its fix."""
+torch state dicts, hints, Flatten, convert_sync_batchnorm): the test of each fix failed before
+it; a few (refusals kept, apply with an init function) check what sits next to a fix."""
 from __future__ import annotations
 
 import warnings
