@@ -186,7 +186,11 @@ class Module:
     def count_params(self, trainable_only: bool = False) -> int:
         """The number of values in this module's Variables (Keras' ``count_params``: the
         non-trainable ones such as running statistics too), each shared Variable once;
-        ``trainable_only=True`` counts ``trainable_variables`` only.
+        ``trainable_only=True`` counts ``trainable_variables`` only. Against PyTorch's
+        ``sum(p.numel() for p in model.parameters())``: the same, but for the recurrent
+        layers, which hold one bias where torch holds ``bias_ih`` and ``bias_hh``: per layer
+        and direction an LSTM counts ``4 * hidden_size`` fewer, a GRU ``2 * hidden_size``
+        and an RNN ``hidden_size``.
 
         >>> import xpgrad as xg
         >>> xg.nn.Linear(3, 2, rng=0).count_params()

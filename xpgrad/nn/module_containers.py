@@ -9,9 +9,11 @@ attribute holds modules too (``self.blocks = [...]``); these give PyTorch's path
 """
 from __future__ import annotations
 
+import itertools
 import numbers
 from collections.abc import Mapping
 
+from ..jit.capture import THREAD as _TRACES, guard_value, note_write
 from .module import Module
 
 
@@ -25,7 +27,27 @@ def _module(value, what, owner):
     return value
 
 
+#: structure versions: each change of a container's items takes the next, never reused
+_VERSIONS = itertools.count(1)
+
+
 class _Container(Module):
+    """Items in ``_store``, read through ``_read()`` and changed through ``_write()``: under
+    ``xg.function`` a read is a guard on the container's version (as ``torch.compile`` guards
+    on a ModuleList's modules), so a call after an item is set, added or removed traces anew
+    rather than replaying the program of the old items."""
+
+    def _read(self):
+        if _TRACES.tracer is not None:
+            guard_value(self, "_version", self._version)
+        return self._store
+
+    def _write(self):
+        if _TRACES.tracer is not None:
+            note_write(self, "_version")
+        self._version = next(_VERSIONS)
+        return self._store
+
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} holds modules and has no forward: "
                                   "call them in the owner's forward (for layer in self.layers: "
@@ -38,7 +60,8 @@ class _Container(Module):
 class ModuleList(_Container):
     """A list of modules, as ``torch.nn.ModuleList``: indexing (a slice is a ModuleList of
     the same modules), ``len``, iteration, ``append`` / ``extend`` / ``insert`` / ``pop``,
-    ``+=``. Item ``i``'s variables are under ``"<path>/i/..."`` (torch's ``"<path>.i..."``).
+    ``+=`` and ``+`` (a new ModuleList). Item ``i``'s variables are under
+    ``"<path>/i/..."`` (torch's ``"<path>.i..."``).
 
     >>> import xpgrad as xg
     >>> layers = xg.nn.ModuleList([xg.nn.Linear(3, 3, rng=0)])
@@ -48,48 +71,60 @@ class ModuleList(_Container):
 
     def __init__(self, modules=None, name: str = "module_list"):
         super().__init__(name)
-        self._list = []
+        self._store = []
+        self._write()                  # made inside a trace: not a guard
         if modules is not None:
             self.extend(modules)
 
     def _items(self):
-        return ((str(i), m) for i, m in enumerate(self._list))
+        return ((str(i), m) for i, m in enumerate(self._read()))
 
     def _index(self, i, length=None):
         if isinstance(i, bool) or not isinstance(i, numbers.Integral):
             raise TypeError(f"ModuleList indices must be integers or slices, got "
                             f"{type(i).__name__} {i!r}")
-        n = len(self._list) if length is None else length
+        n = len(self._read()) if length is None else length
         if not -n <= i < n:
             raise IndexError(f"ModuleList index {i} is out of range ({n} modules)")
         return int(i) % n
 
     def __getitem__(self, i):
         if isinstance(i, slice):
-            return ModuleList(self._list[i], name=self.name)
-        return self._list[self._index(i)]
+            return ModuleList(self._read()[i], name=self.name)
+        return self._read()[self._index(i)]
 
     def __setitem__(self, i, module):
-        self._list[self._index(i)] = _module(module, "the module set", "ModuleList")
+        self._write()[self._index(i)] = _module(module, "the module set", "ModuleList")
 
     def __delitem__(self, i):
         if isinstance(i, slice):
-            del self._list[i]
+            del self._write()[i]
         else:
-            del self._list[self._index(i)]
+            del self._write()[self._index(i)]
 
     def __len__(self):
-        return len(self._list)
+        return len(self._read())
 
     def __iter__(self):
-        return iter(self._list)
+        return iter(self._read())
 
     def __iadd__(self, modules):
         return self.extend(modules)
 
+    def __add__(self, modules) -> "ModuleList":
+        """A new ModuleList of this one's modules, then ``modules``' (PyTorch's ``+``)."""
+        return ModuleList(self._read(), name=self.name).extend(modules)
+
+    def __setattr__(self, key, value):
+        if isinstance(value, Module) and not key.startswith("_"):
+            raise TypeError(f"ModuleList: a module set as the attribute {key!r} would not be "
+                            f"one of the list's (its variables would go untrained and "
+                            f"unsaved): add it with append or insert")
+        super().__setattr__(key, value)
+
     def append(self, module) -> "ModuleList":
         """Add ``module`` at the end; returns self (as PyTorch's)."""
-        self._list.append(_module(module, "the module appended", "ModuleList"))
+        self._write().append(_module(module, "the module appended", "ModuleList"))
         return self
 
     def extend(self, modules) -> "ModuleList":
@@ -100,26 +135,26 @@ class ModuleList(_Container):
         modules = list(modules)
         for i, m in enumerate(modules):
             _module(m, f"modules[{i}]", "ModuleList")
-        self._list.extend(modules)
+        self._write().extend(modules)
         return self
 
     def insert(self, index, module) -> None:
         """Insert ``module`` before ``index`` (as ``list.insert``, any int)."""
         if isinstance(index, bool) or not isinstance(index, numbers.Integral):
             raise TypeError(f"ModuleList.insert: index must be an int, got {index!r}")
-        self._list.insert(int(index), _module(module, "the module inserted", "ModuleList"))
+        self._write().insert(int(index), _module(module, "the module inserted", "ModuleList"))
 
     def pop(self, index=-1) -> Module:
         """Remove and return the module at ``index`` (the last by default)."""
-        return self._list.pop(self._index(index))
+        return self._write().pop(self._index(index))
 
 
 class ModuleDict(_Container):
-    """An ordered dict of modules by name, as ``torch.nn.ModuleDict``: ``d[key]``,
-    ``d[key] = m``, ``del``, ``in``, ``len``, iteration over the keys, ``keys`` / ``values``
-    / ``items`` / ``update`` / ``pop`` / ``clear``. Entry ``k``'s variables are under
-    ``"<path>/k/..."`` (torch's ``"<path>.k..."``), so a key is a non-empty string without
-    ``"."`` or ``"/"``.
+    """An ordered dict of modules by name, as ``torch.nn.ModuleDict``: ``d[key]`` (or
+    ``d.key``), ``d[key] = m`` (or ``d.key = m``), ``del``, ``in``, ``len``, iteration over
+    the keys, ``keys`` / ``values`` / ``items`` / ``update`` / ``pop`` / ``clear``. Entry
+    ``k``'s variables are under ``"<path>/k/..."`` (torch's ``"<path>.k..."``), so a key is a
+    non-empty string without ``"."`` or ``"/"``.
 
     >>> import xpgrad as xg
     >>> heads = xg.nn.ModuleDict({"cls": xg.nn.Linear(4, 3, rng=0)})
@@ -129,44 +164,59 @@ class ModuleDict(_Container):
 
     def __init__(self, modules=None, name: str = "module_dict"):
         super().__init__(name)
-        self._dict = {}
+        self._store = {}
+        self._write()                  # made inside a trace: not a guard
         if modules is not None:
             self.update(modules)
 
     def _items(self):
-        return iter(self._dict.items())
+        return iter(self._read().items())
+
+    def __getattr__(self, key):
+        # PyTorch's heads.cls for heads["cls"] (only for names that are no attribute)
+        entries = vars(self).get("_store")
+        if entries is not None and key in entries:
+            return self._read()[key]
+        return super().__getattr__(key)
+
+    def __setattr__(self, key, value):
+        # PyTorch's heads.cls = layer adds the entry "cls"
+        if isinstance(value, Module) and not key.startswith("_"):
+            self[key] = value
+        else:
+            super().__setattr__(key, value)
 
     def __getitem__(self, key):
         try:
-            return self._dict[key]
+            return self._read()[key]
         except (KeyError, TypeError):
             raise KeyError(f"ModuleDict has no key {key!r} (its keys: "
-                           f"{list(self._dict)})") from None
+                           f"{list(self._read())})") from None
 
     def __setitem__(self, key, module):
-        self._dict[_key(key)] = _module(module, f"the module for {key!r}", "ModuleDict")
+        self._write()[_key(key)] = _module(module, f"the module for {key!r}", "ModuleDict")
 
     def __delitem__(self, key):
         self[key]                                # the KeyError naming the keys
-        del self._dict[key]
+        del self._write()[key]
 
     def __len__(self):
-        return len(self._dict)
+        return len(self._read())
 
     def __iter__(self):
-        return iter(self._dict)
+        return iter(self._read())
 
     def __contains__(self, key):
-        return key in self._dict
+        return key in self._read()
 
     def keys(self):
-        return self._dict.keys()
+        return self._read().keys()
 
     def values(self):
-        return self._dict.values()
+        return self._read().values()
 
     def items(self):
-        return self._dict.items()
+        return self._read().items()
 
     def update(self, modules) -> None:
         """Add the entries of a mapping or of an iterable of ``(key, module)`` pairs, every
@@ -183,16 +233,16 @@ class ModuleDict(_Container):
                     raise TypeError(f"ModuleDict: modules must hold (key, module) pairs, got "
                                     f"{p!r}")
         pairs = [(_key(k), _module(m, f"the module for {k!r}", "ModuleDict")) for k, m in pairs]
-        self._dict.update(pairs)
+        self._write().update(pairs)
 
     def pop(self, key) -> Module:
         """Remove and return the module under ``key``."""
         module = self[key]
-        del self._dict[key]
+        del self._write()[key]
         return module
 
     def clear(self) -> None:
-        self._dict.clear()
+        self._write().clear()
 
 
 def _key(key):

@@ -19,6 +19,11 @@ PYTORCH_NAMES = {
     **dict.fromkeys(("add_module", "register_module"),
                     "setattr(self, name, module): a Module finds the modules in its attributes "
                     "(xg.nn.ModuleList / ModuleDict hold several)"),
+    **dict.fromkeys(("weight", "bias"),
+                    "this layer's Variables have xpgrad's names: Linear's are w (in_features, "
+                    "out_features), torch's weight transposed, and b (absent with bias=False); "
+                    "layer.named_variables() lists a layer's, layer.torch_state_dict() gives "
+                    "them under torch's names and layouts"),
     "register_parameter": "setattr(self, name, xg.Variable(value, name=...)): a Module finds "
                           "the Variables in its attributes",
     "register_buffer": "an attribute holding a non-trainable xg.Variable(..., "

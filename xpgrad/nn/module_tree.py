@@ -40,13 +40,18 @@ def apply(module, fn):
     return module
 
 
+def _join(path, key):
+    """``path/key``; ``key`` alone under the empty prefix (PyTorch's ``prefix=""``)."""
+    return f"{path}/{key}" if path else key
+
+
 # module-level recursion, not closures calling themselves (see _visit_modules)
 def _preorder(m, path, seen, out):
     out.append((path, m))
     for key, child in named_children(m):
         if id(child) not in seen:
             seen.add(id(child))
-            _preorder(child, f"{path}/{key}", seen, out)
+            _preorder(child, _join(path, key), seen, out)
 
 
 def _postorder(m, fn, seen):
@@ -116,7 +121,7 @@ def _visit_variables(m, path, seen, out):
     visited, so a module shared twice or a back-reference (a child holding its parent) is
     walked once."""
     for key, item in m._items():
-        p = f"{path}/{key}"
+        p = _join(path, key)
         if id(item) in seen:
             continue
         seen.add(id(item))

@@ -35,7 +35,8 @@ class Identity(Module):
 class Flatten(Module):
     """Flattens axes ``start_axis`` to ``end_axis`` (both included; negative ones count from
     the end) into one, as ``torch.nn.Flatten(start_dim=1, end_dim=-1)``: by default every axis
-    but the batch axis. A 0-d input becomes 1-d (as ``torch.flatten``).
+    but the batch axis. A 0-d input becomes 1-d (as ``torch.flatten``; its axes are those of a
+    1-d input, so the default ``start_axis=1`` refuses it, as PyTorch's).
 
     >>> import xpgrad as xg
     >>> xg.nn.Flatten(0, 1)(xg.ones((2, 3, 4))).shape
@@ -49,10 +50,10 @@ class Flatten(Module):
 
     def forward(self, x):
         x = _tensor(x)
+        start = _axis("start_axis", self.start_axis, x.ndim, "Flatten", scalar_as_1d=True)
+        end = _axis("end_axis", self.end_axis, x.ndim, "Flatten", scalar_as_1d=True)
         if x.ndim == 0:
             return reshape(x, (1,))
-        start = _axis("start_axis", self.start_axis, x.ndim, "Flatten")
-        end = _axis("end_axis", self.end_axis, x.ndim, "Flatten")
         if start > end:
             raise ValueError(f"Flatten: start_axis {self.start_axis} comes after end_axis "
                              f"{self.end_axis} for an input with {x.ndim} dimensions")
@@ -111,11 +112,14 @@ def _integer(name, value, owner):
     return int(value)
 
 
-def _axis(name, axis, ndim, owner):
-    if not -ndim <= axis < ndim:
+def _axis(name, axis, ndim, owner, scalar_as_1d=False):
+    """``axis`` in ``[0, ndim)``; with ``scalar_as_1d`` a 0-d input's axes are a 1-d one's
+    (0 or -1), as ``torch.flatten``'s."""
+    n = max(ndim, 1) if scalar_as_1d else ndim
+    if not -n <= axis < n:
         raise ValueError(f"{owner}: {name} {axis} is out of range for an input with {ndim} "
                          "dimensions")
-    return axis % ndim
+    return axis % n
 
 
 def _tensor(x):

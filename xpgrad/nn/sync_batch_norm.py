@@ -13,6 +13,7 @@ from .. import dtypes as _dt
 from .._args import flag
 from ..ops.sync_batch_norm import sync_normalize
 from .module import Module
+from .module_containers import ModuleDict, ModuleList
 from .normalization import BatchNorm1d
 
 
@@ -156,6 +157,12 @@ def _convert(value, cls, group, done):
                 converted = _convert(item, cls, group, done)
                 if converted is not item:
                     setattr(value, name, converted)
+        if isinstance(value, (ModuleList, ModuleDict)):        # items kept out of vars()
+            for k, item in list(value.items() if isinstance(value, ModuleDict)
+                                else enumerate(value)):
+                converted = _convert(item, cls, group, done)
+                if converted is not item:
+                    value[k] = converted
         return value
     if isinstance(value, (list, dict)):
         done[key] = value

@@ -113,6 +113,10 @@ def ctc_nll(xp, log_probs, targets, input_lengths, target_lengths, blank, keep=F
     None)``."""
     ext, skip, pos = _extended(xp, targets, input_lengths, target_lengths, blank)
     lpe = _gathered(xp, log_probs, ext)
+    # the steps past a sample's input length read as 0: padding there (NaN too) reaches
+    # neither the loss nor, through an outer tape's 0 * NaN, the second derivatives
+    step = xp.cumulative_sum(xp.ones_like(lpe[:, :1, :1]), axis=0) - 1.0       # (T, 1, 1): t
+    lpe = xp.where(step < xp.astype(input_lengths, lpe.dtype)[None, :, None], lpe, 0.0)
     alphas, end = _alphas(xp, lpe, skip, input_lengths, keep)
     nll = _nll(xp, end, xp.astype(pos, log_probs.dtype), input_lengths, target_lengths)
     return nll, ext, skip, lpe, alphas

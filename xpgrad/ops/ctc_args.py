@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import numbers
 
+from ..backend import MixedBackendError
 from ..dtypes import int64
 from ..primitive import apply
+from ..tensor import Tensor
 from .casting import astype
 from .ctc import ctc_primitive
 from .indexing import take
@@ -27,9 +29,23 @@ def _int_param(value, name):
     return int(value)
 
 
+def _integers(value, name, expected, be):
+    """``value`` as a tensor; an empty Python sequence (``[]``: an empty batch, or no labels
+    at all) as int64, not asarray's default float32, as PyTorch takes it."""
+    t = as_tensor_or_refuse(value, expected, backend=be)
+    if t.backend is not be:
+        raise MixedBackendError(f"ctc: {name} is on backend {t.backend.name!r} and log_probs "
+                                f"on {be.name!r}: move it with {name}.to({be.name!r}) (or pass "
+                                f"a list or NumPy array)")
+    if t.size == 0 and not isinstance(value, Tensor) and t.dtype.kind == "f" and \
+            not hasattr(value, "dtype"):
+        t = astype(t, int64)
+    return t
+
+
 def _lengths(value, name, n, batched, be):
     """``value`` as an int64 tensor of shape ``(n,)``."""
-    t = as_tensor_or_refuse(value, f"ctc: {name} must be integers, one per sample", backend=be)
+    t = _integers(value, name, f"ctc: {name} must be integers, one per sample", be)
     if t.dtype.kind not in "iu":
         raise TypeError(f"ctc: {name} must be integers, got dtype {t.dtype}")
     want = (n,) if batched else ((), (1,))
@@ -142,7 +158,7 @@ def ctc(log_probs, targets, input_lengths, target_lengths, *, blank=0, reduction
         raise ValueError(f"ctc: blank must be in [0, {n_classes - 1}] (a class of log_probs), "
                          f"got {blank}")
     be = log_probs.backend
-    targets = as_tensor_or_refuse(targets, "ctc: targets must be integer labels", backend=be)
+    targets = _integers(targets, "targets", "ctc: targets must be integer labels", be)
     if targets.dtype.kind not in "iu":
         raise TypeError(f"ctc: targets must be integer labels, got dtype {targets.dtype}")
     input_lengths = _lengths(input_lengths, "input_lengths", n, batched, be)
