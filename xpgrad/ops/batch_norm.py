@@ -65,6 +65,13 @@ def _vjp(xp, g, ans, needs, x, mean, var, *affine_arrays, eps, affine):
         gy = g if weight is None else g * _shape(x, weight)
         dx = rstd * (gy - xp.mean(gy, axis=axes, keepdims=True)
                      - xhat * xp.mean(gy * xhat, axis=axes, keepdims=True))
+    return with_affine_grads(dx, g, xhat, channels, needs, affine)
+
+
+def with_affine_grads(dx, g, xhat, channels, needs, affine) -> tuple:
+    """The joint rule's result: ``dx``, None for the two statistics, then ``weight``'s and
+    ``bias``'s gradients (``channels`` sums over every axis but 1) where ``affine`` has them
+    and ``needs`` asks."""
     out = [dx, None, None]
     if affine[0]:
         out.append(channels(g * xhat) if needs[len(out)] else None)

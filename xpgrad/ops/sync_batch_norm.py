@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ..primitive import Primitive, apply
 from ..tensor import Tensor, _wrap
-from .batch_norm import _axes, _forward, _shape, _split, _update
+from .batch_norm import _axes, _forward, _shape, _split, _update, with_affine_grads
 
 
 def _vjp(xp, g, ans, needs, x, mean, var, *affine_arrays, eps, affine, count, group):
@@ -46,12 +46,7 @@ def _vjp(xp, g, ans, needs, x, mean, var, *affine_arrays, eps, affine, count, gr
             dx = rstd * (gy - mean_gy - xhat * mean_gy_xhat)
         else:       # a rank whose gradients are left out (weight=0): it only joined the sums
             dx = xp.zeros_like(x)
-    out = [dx, None, None]
-    if affine[0]:
-        out.append(channels(g * xhat) if needs[len(out)] else None)
-    if affine[1]:
-        out.append(channels(g) if needs[len(out)] else None)
-    return tuple(out)
+    return with_affine_grads(dx, g, xhat, channels, needs, affine)
 
 
 def _sync_forward(xp, x, mean, var, *affine_arrays, eps, affine, count, group):
