@@ -139,6 +139,16 @@ def _process_group(group, who):
                     f"{type(group).__name__}")
 
 
+def _convert_items(container, cls, group, done):
+    """``_convert`` each item of a list, dict, ModuleList or ModuleDict, in place."""
+    items = container.items() if isinstance(container, (dict, ModuleDict)) \
+        else enumerate(container)
+    for k, item in list(items):
+        converted = _convert(item, cls, group, done)
+        if converted is not item:
+            container[k] = converted
+
+
 def _convert(value, cls, group, done):
     """``value`` with BatchNorm1d layers replaced (``done``: what each object, by id, became)."""
     key = id(value)
@@ -158,18 +168,11 @@ def _convert(value, cls, group, done):
                 if converted is not item:
                     setattr(value, name, converted)
         if isinstance(value, (ModuleList, ModuleDict)):        # items kept out of vars()
-            for k, item in list(value.items() if isinstance(value, ModuleDict)
-                                else enumerate(value)):
-                converted = _convert(item, cls, group, done)
-                if converted is not item:
-                    value[k] = converted
+            _convert_items(value, cls, group, done)
         return value
     if isinstance(value, (list, dict)):
         done[key] = value
-        for k, item in (value.items() if isinstance(value, dict) else enumerate(value)):
-            converted = _convert(item, cls, group, done)
-            if converted is not item:
-                value[k] = converted
+        _convert_items(value, cls, group, done)
         return value
     if isinstance(value, tuple):
         items = [_convert(item, cls, group, done) for item in value]
