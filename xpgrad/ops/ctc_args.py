@@ -73,13 +73,14 @@ def _padded(targets, target_lengths, n, be):
 
     s = _check_range(target_lengths, "target_lengths", 0, targets.shape[0],
                      "the length of the concatenated targets")
-    _check_range(cumulative_sum(target_lengths), "sum(target_lengths)", 0, targets.shape[0],
+    ends = cumulative_sum(target_lengths)
+    _check_range(ends, "sum(target_lengths)", 0, targets.shape[0],
                  "the length of the concatenated targets")
     if target_lengths.size:
         # the program xg.function traces has this width: a replay with longer targets runs
         # eagerly (a guard), one with shorter targets reads the padding as padding
         be.value_range(target_lengths.data, accepted=(0.0, float(s)))
-    offsets = cumulative_sum(target_lengths) - target_lengths
+    offsets = ends - target_lengths
     col = reshape(arange(s, backend=be), (1, s))
     kept = col < reshape(target_lengths, (n, 1))
     idx = where(kept, reshape(offsets, (n, 1)) + col, 0)
