@@ -184,6 +184,15 @@ def scenario_weighted():
     ok("one value per channel refused on every rank")
 
 
+def train_step(model, opt, x, y):
+    """One step of softmax cross-entropy on ``x``, ``y`` (NumPy): the single-process
+    reference, or a rank's share under a DistributedOptimizer."""
+    with xg.GradientTape() as tape:
+        loss = xg.losses.softmax_cross_entropy(model(xg.asarray(x)), xg.asarray(y))
+    opt.apply_gradients(zip(tape.gradient(loss, model.trainable_variables),
+                            model.trainable_variables))
+
+
 def scenario_training():
     """Adam on a model converted with convert_sync_batchnorm, the global batch split unevenly:
     weights and running statistics identical on every rank and equal to one process on the
@@ -205,10 +214,7 @@ def scenario_training():
     total = 3 * n + 1
     for step in range(6):
         x, y = rng.normal(size=(total, 5)) + step, rng.integers(0, 3, size=total)
-        with xg.GradientTape() as tape:
-            loss = xg.losses.softmax_cross_entropy(ref_model(xg.asarray(x)), xg.asarray(y))
-        ref_opt.apply_gradients(zip(tape.gradient(loss, ref_model.trainable_variables),
-                                    ref_model.trainable_variables))
+        train_step(ref_model, ref_opt, x, y)
         sl = split(total, n, r)
         with xg.GradientTape() as tape:
             loss = xg.losses.softmax_cross_entropy(model(xg.asarray(x[sl])),
@@ -329,16 +335,9 @@ def scenario_more():
     ref_opt, opt = xg.optim.SGD(0.1), dist.DistributedOptimizer(xg.optim.SGD(0.1))
     for step in range(3):
         xb, yb = rng.normal(size=(total, 4)) + step, rng.integers(0, 2, size=total)
-        with xg.GradientTape() as tape:
-            loss = xg.losses.softmax_cross_entropy(ref_model(xg.asarray(xb)), xg.asarray(yb))
-        ref_opt.apply_gradients(zip(tape.gradient(loss, ref_model.trainable_variables),
-                                    ref_model.trainable_variables))
+        train_step(ref_model, ref_opt, xb, yb)
         mine = slice(2 * r, 2 * r + 2)
-        with xg.GradientTape() as tape:
-            loss = xg.losses.softmax_cross_entropy(model(xg.asarray(xb[mine])),
-                                                   xg.asarray(yb[mine]))
-        opt.apply_gradients(zip(tape.gradient(loss, model.trainable_variables),
-                                model.trainable_variables))
+        train_step(model, opt, xb[mine], yb[mine])      # DistributedOptimizer reduces
     for v, e in zip(model.variables, ref_model.variables):     # names differ by the class
         close(v.numpy(), e.numpy(), 1e-11, f"DistributedOptimizer {v.name}")
     ok("DistributedOptimizer with equal shares")
