@@ -118,7 +118,7 @@ def causal_mask(L, S, backend):
     return arange(L, backend=backend)[:, None] >= arange(S, backend=backend)[None, :]
 
 
-def _blocked(allowed, dtype):
+def blocked(allowed, dtype):
     """0 where ``allowed`` (bool), -inf elsewhere, as ``dtype``: added to the scores, it masks
     them as ``where`` would, and its backward pass hands the gradient through untouched."""
     return astype(where(allowed, 0.0, -math.inf), dtype)
@@ -140,12 +140,12 @@ def attend(q, k, v, mask=None, dropout_p=0.0, scale=None, rng=None, *, causal=Fa
         scores = matmul(q, matrix_transpose(k * scale))
     live = None         # (..., L, 1): whether each query has a key to attend to
     if causal:          # every query attends to key 0 at least
-        scores = scores + _blocked(causal_mask(q.shape[-2], k.shape[-2], q.backend), q.dtype)
+        scores = scores + blocked(causal_mask(q.shape[-2], k.shape[-2], q.backend), q.dtype)
     elif mask is not None and isdtype(mask.dtype, "bool"):
         # the rows with no key run unmasked (finite, so no NaN in the gradient), and are
         # zeroed after; this costs passes over the mask, not over the scores
         live = reduce_any(mask, axis=-1, keepdims=True)
-        scores = scores + _blocked(mask | ~live, q.dtype)
+        scores = scores + blocked(mask | ~live, q.dtype)
     elif mask is not None:
         scores = scores + mask
         live = reduce_any(scores > -math.inf, axis=-1, keepdims=True)

@@ -19,13 +19,12 @@ from ..dtypes import isdtype
 from ..ops.casting import astype
 from ..ops.joining import concat
 from ..ops.reductions import mean
-from ..ops.selection import where
 from ..ops.shape import broadcast_to, permute_dims, reshape
 from ..tensor import Variable
 from . import _checks
 from . import init as _init
 from ._torch import host, load_checked
-from .attention import as_tensor, attend, causal_mask, check_mask
+from .attention import as_tensor, attend, blocked, causal_mask, check_mask
 from .linear import Linear
 from .module import Module
 
@@ -52,8 +51,8 @@ def _merge(a, b, dtype):
         return a & b
 
     def additive(m):
-        return where(m, 0.0, -math.inf) if isdtype(m.dtype, "bool") else m
-    return astype(additive(a), dtype) + astype(additive(b), dtype)
+        return blocked(m, dtype) if isdtype(m.dtype, "bool") else astype(m, dtype)
+    return additive(a) + additive(b)
 
 
 def _pad_key(mask, shape):
