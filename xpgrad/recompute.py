@@ -12,8 +12,9 @@ What the block reads besides its arguments gets its gradient too: trainable Vari
 Module's parameters) and tensors a tape outside differentiates (a closure over an earlier
 result), as PyTorch's non-reentrant checkpoint does. Random draws (``xg.random`` generators,
 ``Dropout``) are replayed from the states the first run found, and a generator the block
-makes without a seed gets the first run's seed, so the recomputation sees the same masks; the generators are put back afterwards, so later draws are not disturbed
-(PyTorch's ``preserve_rng_state``). A side effect of the forward pass is not repeated:
+makes without a seed gets the first run's seed, so the recomputation sees the same masks;
+the generators are put back afterwards, so later draws are not disturbed (PyTorch's
+``preserve_rng_state``). A side effect of the forward pass is not repeated:
 while the block runs again, ``recomputing()`` is True and ``BatchNorm1d`` / ``batch_norm``
 skip their running-statistics update, so a checkpointed step moves them once, as an
 uncheckpointed one does (PyTorch's checkpoint, reentrant or not, updates them a second

@@ -40,7 +40,8 @@ __all__ = _activations.__all__ + [
     "GLU", "get_activation", "init",
     "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU", "SequenceClassifier", "tbptt_train",
     "TBPTTResult", "detach", "lstm_scan", "lstm_layer", "rnn_scan", "gru_scan", "one_hot", "Embedding", "embedding", "LayerNorm", "layer_norm",
-    "BatchNorm1d", "SyncBatchNorm", "batch_norm", "scaled_dot_product_attention", "MultiheadAttention",
+    "BatchNorm1d", "SyncBatchNorm", "batch_norm", "scaled_dot_product_attention",
+    "MultiheadAttention",
     "Identity", "Flatten", "Unflatten", "ModuleList", "ModuleDict"]
 
 #: PyTorch's names that xpgrad does without, and what to write instead

@@ -62,9 +62,10 @@ def draw(fn, init, arg, gen, shape, dtype, owner, layout, *, fan_in=None):
 def initial(w, shape, dtype, gen, init, owner, layout, arg="init"):
     """What an initializer returned, as a Tensor of ``shape`` and ``dtype`` on ``gen``'s backend
     (a custom one may return an array, nested lists, a torch tensor (even one requiring grad,
-    or bfloat16), another float dtype or a Tensor on another backend, which is cast or moved); a wrong shape is a
-    ValueError, values that are not real floats (integers, booleans, complex) or no array a
-    TypeError, naming ``arg``, ``init``, ``owner`` (the layer) and ``layout`` (the axes)."""
+    or bfloat16), another float dtype or a Tensor on another backend, which is cast or
+    moved); a wrong shape is a ValueError, values that are not real floats (integers,
+    booleans, complex) or no array a TypeError, naming ``arg``, ``init``, ``owner`` (the
+    layer) and ``layout`` (the axes)."""
     if not isinstance(w, Tensor) and hasattr(w, "detach"):     # a torch tensor
         w = host(w)
     got = _dtype_kind(w)

@@ -78,10 +78,11 @@ class MultiheadAttention(Module):
     ``key_padding_mask`` (N, S), True for keys to ignore (padding); ``attn_mask`` (L, S) or
     (N * num_heads, L, S), True where a query may NOT attend (the opposite of
     ``scaled_dot_product_attention``'s); either may instead be a float mask, added to the
-    scores (dtypes as ``scaled_dot_product_attention``'s). ``is_causal=True`` masks each query's later keys (PyTorch takes
-    it only as a hint that ``attn_mask`` is causal and refuses it alone; here it applies the
-    causal mask, together with ``attn_mask`` if given). A query with no key to attend to gives
-    zeros (PyTorch: NaN with ``need_weights=True``, zeros without).
+    scores (dtypes as ``scaled_dot_product_attention``'s). ``is_causal=True`` masks each
+    query's later keys (PyTorch takes it only as a hint that ``attn_mask`` is causal and
+    refuses it alone; here it applies the causal mask, together with ``attn_mask`` if given).
+    A query with no key to attend to gives zeros (PyTorch: NaN with ``need_weights=True``,
+    zeros without).
 
     The projections are ``Linear`` layers ``q_proj``, ``k_proj``, ``v_proj`` and ``out_proj``
     (weights (in, out)); they start as PyTorch's (Glorot-uniform over the packed (3 * embed_dim,
