@@ -184,6 +184,62 @@ def scenario_weighted():
     ok("one value per channel refused on every rank")
 
 
+def torch_mean_loss_grads(model, x, y):
+    """The gradients of the mean softmax cross-entropy of ``weighted_model`` on the whole batch
+    ``x``, ``y``, by torch (torch.nn.Linear and BatchNorm1d with the model's values)."""
+    lin, bn, head = model
+    tl = torch.nn.Linear(5, 4, dtype=torch.float64)
+    tl.load_state_dict({k: torch.as_tensor(v) for k, v in lin.torch_state_dict().items()})
+    tbn = torch.nn.BatchNorm1d(4, momentum=None, dtype=torch.float64)
+    tbn.load_state_dict({k: torch.as_tensor(v) for k, v in bn.torch_state_dict().items()})
+    th = torch.tensor(head.numpy(), requires_grad=True)
+    logits = torch.tanh(tbn(tl(torch.as_tensor(x)))) @ th
+    torch.nn.functional.cross_entropy(logits, torch.as_tensor(y)).backward()
+    return [tl.weight.grad.numpy().T, tl.bias.grad.numpy(), tbn.weight.grad.numpy(),
+            tbn.bias.grad.numpy(), th.grad.numpy()]
+
+
+def scenario_optimizer_weights():
+    """DistributedOptimizer with uneven shares (weight = the local batch size, a rank with
+    none): ``minimize`` weighs SyncBatchNorm's backward sums as the reduction weighs the
+    gradients, so one SGD step of rate 1 moves every variable by minus torch's gradient of the
+    global batch's mean loss; ``apply_gradients`` of a plain tape's gradients, whose backward
+    sums weighed the ranks alike, is refused on every rank, naming what to use instead."""
+    w = dist.init()
+    r, n = w.rank, w.size
+    rng = np.random.default_rng(13)
+    for total in (4 * n + 1, n - 1 if n > 2 else 3):
+        x, y = rng.normal(size=(total, 5)) + 2.0, rng.integers(0, 3, size=total)
+        expected = torch_mean_loss_grads(weighted_model(xg.nn.BatchNorm1d), x, y)
+        model = weighted_model(xg.nn.SyncBatchNorm)
+        before = [v.numpy().copy() for v in variables(model)]
+        sl = split(total, n, r)
+        xs, ys = xg.asarray(x[sl]), xg.asarray(y[sl])
+        opt = dist.DistributedOptimizer(xg.optim.SGD(1.0))
+        opt.minimize(lambda: mean_loss(model, xs, ys), variables(model),
+                     weight=sl.stop - sl.start)
+        for b, v, e in zip(before, variables(model), expected):
+            near(b - v.numpy(), e, 1e-12,
+                 f"{v.name} step of minimize ({total} rows)")
+    ok("DistributedOptimizer.minimize with uneven shares matches torch")
+
+    model = weighted_model(xg.nn.SyncBatchNorm)
+    sl = split(4 * n + 1, n, r)
+    x, y = rng.normal(size=(4 * n + 1, 5)), rng.integers(0, 3, size=4 * n + 1)
+    with xg.GradientTape() as tape:
+        loss = mean_loss(model, xg.asarray(x[sl]), xg.asarray(y[sl]))
+    pairs = list(zip(tape.gradient(loss, variables(model)), variables(model)))
+    opt = dist.DistributedOptimizer(xg.optim.SGD(1.0))
+    try:
+        opt.apply_gradients(pairs, weight=sl.stop - sl.start)
+    except ValueError as e:
+        assert "SyncBatchNorm" in str(e) and "minimize" in str(e) and \
+            "DistributedGradientTape" in str(e), str(e)
+    else:
+        raise AssertionError("uneven weights through SyncBatchNorm's backward not refused")
+    ok("DistributedOptimizer.apply_gradients with uneven shares refused")
+
+
 def train_step(model, opt, x, y):
     """One step of softmax cross-entropy on ``x``, ``y`` (NumPy): the single-process
     reference, or a rank's share under a DistributedOptimizer."""
@@ -365,6 +421,7 @@ def scenario_all():
     scenario_group()
     scenario_mismatch()
     scenario_more()
+    scenario_optimizer_weights()
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from ..tensor import _wrap
 from .buckets import DEFAULT_BUCKET_BYTES, Reduction, plan_for
 from .agreement import ADVICE, check_same, raise_together
 from .group import world as _world
-from .sync_stats import contribution
+from .sync_stats import contribution, take_backward_scales
 
 OPS = ("mean", "sum")
 
@@ -186,6 +186,7 @@ class DistributedGradientTape:
                 self.tape.gradient(target, src, output_gradients)
         elif target is not None and not self.tape._persistent:
             self.tape._release()       # the tape is spent, as after a gradient call
+        take_backward_scales()         # weighted as this reduction weighs: nothing to check
         t1 = time.perf_counter()
         started_in_walk = len(reduction.requests)
         out = reduction.finish(local)

@@ -13,11 +13,14 @@ across ranks (flat buckets, in place), then applies them (Horovod's wrapper).
 """
 from __future__ import annotations
 
+import math
+
 from ..tensor import _wrap
 from .buckets import DEFAULT_BUCKET_BYTES, Reduction, plan_for
 from .gradient_tape import (check_bucket_bytes, check_op, check_same_reduction, check_weight,
                             reduced_by_tape)
 from .group import world as _world
+from .sync_stats import contribution, take_backward_scales
 
 
 _OWN = frozenset(("optimizer", "op", "bucket_bytes", "world"))
@@ -76,8 +79,12 @@ class DistributedOptimizer:
         from ..optim.optimizer import loss_and_gradients
 
         weight = check_weight(weight)
-        loss, pairs = loss_and_gradients(loss_fn, variables)
-        self.apply_gradients(pairs, weight=weight)
+        take_backward_scales()          # earlier backward passes: not this step's
+        # SyncBatchNorm's backward sums weigh this rank as the reduction will (see sync_stats)
+        with contribution(weight if self.op == "mean" else float(weight != 0)):
+            loss, pairs = loss_and_gradients(loss_fn, variables)
+        take_backward_scales()
+        self.optimizer.apply_gradients(self._reduced(pairs, weight))
         return loss
 
     def reduce_gradients(self, grads_and_vars, *, weight=1.0) -> list:
@@ -96,10 +103,17 @@ class DistributedOptimizer:
         [2.4, 3.2]
         """
         weight = check_weight(weight)
+        return self._reduced(grads_and_vars, weight, take_backward_scales())
+
+    def _reduced(self, grads_and_vars, weight, scales=frozenset()):
+        """``reduce_gradients`` of the checked ``weight``; ``scales``: those SyncBatchNorm's
+        backward passes used for these gradients, checked against the ranks' weights."""
         pairs = _checked_pairs(grads_and_vars)
         if self.world.size > 1:
             variables = [v for _, v in pairs]
             check_same_reduction(self.world, "list of optimizer variables", variables, self.op)
+            if scales:
+                _check_backward_weights(self.world, self.op, weight, scales)
             plan = plan_for(variables, self.bucket_bytes)
             xp = variables[0]._backend.xp if variables else None
             reduction = Reduction(plan, self.world, xp, weight, self.op)
@@ -110,6 +124,26 @@ class DistributedOptimizer:
         elif weight == 0:       # the weighted mean over one rank that brings nothing: none
             pairs = [(None, v) for _, v in pairs]
         return pairs
+
+
+def _check_backward_weights(world, op, weight, scales):
+    """ValueError on every rank unless SyncBatchNorm's backward sums weighed the ranks as the
+    reduction will: in proportion to their weights (op "mean"), alike (op "sum"). Ranks of
+    weight 0 are left out (their gradients are; an empty share adds nothing to the sums)."""
+    every = world.allgather((weight, sorted(scales)))
+    factors = [[s / w if op == "mean" else s for s in ss] for w, ss in every if w > 0]
+    flat = [f for fs in factors for f in fs]
+    if all(math.isclose(f, flat[0], rel_tol=1e-9) for f in flat[1:]):
+        return
+    weights = ", ".join(f"rank {r}: {w:g}" for r, (w, _) in enumerate(every))
+    raise ValueError(
+        f"DistributedOptimizer: these gradients went through SyncBatchNorm's backward pass, "
+        f"whose sums weighed each rank's loss alike (a plain GradientTape), but the ranks "
+        f"pass different weights ({weights}): the gradients would be wrong. Use "
+        f"DistributedOptimizer.minimize(loss_fn, variables, weight=...), which weighs the "
+        f"backward pass, or DistributedGradientTape(tape).gradient(loss, sources, "
+        f"weight=...) with the plain optimizer (DistributedOptimizer.optimizer), or give "
+        f"the ranks equal weights")
 
 
 def _checked_pairs(grads_and_vars):

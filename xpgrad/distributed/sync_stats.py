@@ -15,6 +15,8 @@ the reduced gradient (``contribution``): ``DistributedGradientTape`` with ``op="
 rank r's gradients by ``w_r / sum(w)``, so the objective whose gradient the ranks build is
 ``sum_r w_r L_r / sum(w)``, and the coupling through the shared statistics must use the same
 weights (with equal weights, or outside such a tape, the plain sum, as PyTorch's).
+``DistributedOptimizer.minimize`` sets the same scale; its ``apply_gradients`` checks, from
+``take_backward_scales``, that the scales the backward passes used fit the ranks' weights.
 
 >>> import numpy as np
 >>> from .group import SingleWorld
@@ -53,6 +55,28 @@ def current_contribution() -> float:
     """
     scale = getattr(_STATE, "scale", None)
     return 1.0 if scale is None else scale
+
+
+def note_backward(scale) -> None:
+    """Called by SyncBatchNorm's backward pass with the ``scale`` its sums used: until
+    ``take_backward_scales``, a reduction of this thread's gradients can check that it weighs
+    the ranks as those sums did."""
+    walked = getattr(_STATE, "walked", None)
+    if walked is None:
+        walked = _STATE.walked = set()
+    walked.add(scale)
+
+
+def take_backward_scales() -> frozenset:
+    """The scales SyncBatchNorm's backward passes used since the last call (empty if none
+    ran), forgotten.
+
+    >>> note_backward(1.0); sorted(take_backward_scales()), sorted(take_backward_scales())
+    ([1.0], [])
+    """
+    walked = getattr(_STATE, "walked", None)
+    _STATE.walked = None
+    return frozenset(walked or ())
 
 
 def _axes(ndim):

@@ -24,7 +24,8 @@ class SyncBatchNorm(BatchNorm1d):
     weighted by their sizes -- and moves the running statistics towards its mean and unbiased
     variance, identically on every rank. Its gradients are those of ``BatchNorm1d`` on the
     concatenated batch: with ``DistributedGradientTape`` (``op="mean"`` weighted by each rank's
-    ``weight``, or ``op="sum"``) or ``DistributedOptimizer`` with equal weights they equal the
+    ``weight``, or ``op="sum"``), ``DistributedOptimizer.minimize(..., weight=)`` or its
+    ``apply_gradients`` with equal weights (uneven ones raise ValueError there) they equal the
     single-process gradients of the global batch. Two collectives per training call: one
     allreduce of every rank's (count, mean, M2) forward, one of two per-channel sums backward
     (and, on a layer's first training call, a check that every rank holds it with the same

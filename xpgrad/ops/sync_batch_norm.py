@@ -17,7 +17,7 @@ from .batch_norm import _axes, _forward, _shape, _split, _update, with_affine_gr
 
 
 def _vjp(xp, g, ans, needs, x, mean, var, *affine_arrays, eps, affine, count, group):
-    from ..distributed.sync_stats import current_contribution, reduce_sums
+    from ..distributed.sync_stats import current_contribution, note_backward, reduce_sums
 
     if isinstance(g, Tensor):
         raise NotImplementedError("SyncBatchNorm has no higher-order gradient across ranks (nor"
@@ -36,6 +36,7 @@ def _vjp(xp, g, ans, needs, x, mean, var, *affine_arrays, eps, affine, count, gr
     if needs[0]:
         gy = g if weight is None else g * _shape(x, weight)
         scale = current_contribution()
+        note_backward(scale)
         sum_gy, sum_gy_xhat = reduce_sums(group, [channels(gy) * scale,
                                                   channels(gy * xhat) * scale], xp)
         if scale > 0:
