@@ -20,18 +20,10 @@ def _converts(module) -> bool:
     return type(module).load_torch_state_dict is not Module.load_torch_state_dict
 
 
-def torch_items(value, key, walking=()):
-    """``(torch key, Module or Variable)`` held by one attribute, at any depth of lists,
-    tuples and dicts (``walking``: the containers being walked, so one holding itself ends)."""
-    from .module import Module
-    from ..tensor import Variable
-
-    if isinstance(value, (Module, Variable)):
-        yield key, value
-    elif isinstance(value, (list, tuple, dict)) and id(value) not in walking:
-        items = value.items() if isinstance(value, dict) else enumerate(value)
-        for k, item in items:
-            yield from torch_items(item, f"{key}.{k}", (*walking, id(value)))
+def torch_path(key, i, item, deeper) -> str:
+    """PyTorch's key of item ``i`` of the container at ``key`` (``module.held_items``' join):
+    ``"xs.1"`` at any depth."""
+    return f"{key}.{i}"
 
 
 def _plan(module, prefix, walking, out):

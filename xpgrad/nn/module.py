@@ -34,10 +34,20 @@ from ._staged import staged_value
 _CONTAINERS = (list, tuple, dict)
 
 
-def _children(value, key, nested=False, walking=()):
-    """(path component, item) pairs for Modules and Variables held by one attribute, at any
-    depth of lists, tuples and dicts (``walking``: the ids of the containers being walked, so
-    a list holding itself ends there)."""
+def held_items(value, key, join, deeper=False, walking=()):
+    """(path, item) pairs for the Modules and Variables held by one attribute ``value`` named
+    ``key``, at any depth of lists, tuples and dicts (``walking``: the ids of the containers
+    being walked, so a list holding itself ends there). ``join(path, index, item, deeper)``
+    names item ``index`` of the container at ``path`` (``deeper``: the container is a dict or
+    inside another): ``xpgrad_path`` for ``named_variables``, ``_torch_tree.torch_path`` for
+    PyTorch's keys.
+
+    >>> import xpgrad as xg
+    >>> held = {"a": [xg.nn.ReLU()], "n": 3}
+    >>> [p for p, _ in held_items(held, "d", xpgrad_path)], [
+    ...     p for p, _ in held_items([xg.nn.ReLU(), held], "xs", xpgrad_path)]
+    (['d/a/0'], ['xs0', 'xs1/a/0'])
+    """
     if isinstance(value, (Module, Variable)):
         yield key, value
         return
@@ -46,18 +56,18 @@ def _children(value, key, nested=False, walking=()):
     walking = (*walking, id(value))
     is_dict = isinstance(value, dict)
     for i, item in (value.items() if is_dict else enumerate(value)):
-        if not isinstance(item, _HOLDERS):        # numbers, strings: most items of a list
-            continue
-        if is_dict or nested:
-            path = f"{key}/{i}"
-        elif key == "layers" and isinstance(item, Module):
-            path = f"{item.name}{i}"
-        else:
-            path = f"{key}{i}"
-        if isinstance(item, _CONTAINERS):
-            yield from _children(item, path, True, walking)
-        else:
-            yield path, item
+        if isinstance(item, _HOLDERS):        # not numbers, strings: most items of a list
+            yield from held_items(item, join(key, i, item, deeper or is_dict), join, True,
+                                  walking)
+
+
+def xpgrad_path(key, i, item, deeper):
+    """``named_variables``' path of item ``i`` of the container at ``key`` (see Module)."""
+    if deeper:
+        return f"{key}/{i}"
+    if key == "layers" and isinstance(item, Module):
+        return f"{item.name}{i}"
+    return f"{key}{i}"
 
 
 class Module:
@@ -127,7 +137,7 @@ class Module:
     def _items(self):
         for key, value in vars(self).items():
             if not key.startswith("_"):
-                yield from _children(value, key)
+                yield from held_items(value, key, xpgrad_path)
 
     def submodules(self) -> list:
         """Every Module below this one (depth first, each once)."""
@@ -356,11 +366,11 @@ class Module:
 
     def _torch_items(self):
         """(PyTorch key component, Module or Variable) pairs held by this module."""
-        from ._torch_tree import torch_items
+        from ._torch_tree import torch_path
 
         for key, value in vars(self).items():
             if not key.startswith("_"):
-                yield from torch_items(value, key)
+                yield from held_items(value, key, torch_path)
 
     # -- mode ---------------------------------------------------------------------------------
     def train(self, mode: bool = True) -> "Module":
@@ -416,7 +426,7 @@ def _note_layer(error, module) -> None:
                    "xg.use_backend(...))")
 
 
-#: what may be or hold a Module or Variable (``_children`` skips anything else)
+#: what may be or hold a Module or Variable (``held_items`` skips anything else)
 _HOLDERS = (Module, Variable, *_CONTAINERS)
 
 
