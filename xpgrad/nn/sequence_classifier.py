@@ -29,7 +29,9 @@ class SequenceClassifier(Module):
     ``bidirectional=True`` makes every layer bidirectional; the head then reads the last
     layer's two final states side by side, ``[h_n[-2] | h_n[-1]]`` (the forward direction at
     the last step, the reverse one after reading back to the first), PyTorch's usual
-    ``torch.cat((h_n[-2], h_n[-1]), dim=1)``.
+    ``torch.cat((h_n[-2], h_n[-1]), dim=1)``. ``kernel_init``, ``recurrent_init``,
+    ``bias_init`` and (LSTM only) ``forget_bias`` go to every recurrent layer, as the layer
+    takes them (see ``LSTM``); the head is initialized as ``Linear``'s default.
 
     >>> import xpgrad as xg
     >>> model = xg.nn.SequenceClassifier(8, [16], 10, rng=0)
@@ -37,15 +39,26 @@ class SequenceClassifier(Module):
     (4, 10)
     >>> xg.nn.SequenceClassifier(8, [16], 10, bidirectional=True, rng=0).head.w.shape
     (32, 10)
+    >>> model = xg.nn.SequenceClassifier(8, [16], 10, recurrent_init="orthogonal",
+    ...                                  forget_bias=None, rng=0)
     """
 
     def __init__(self, input_size, hidden, n_classes, *, cell="lstm", bidirectional=False,
+                 kernel_init=None, recurrent_init=None, bias_init=None, forget_bias=1.0,
                  rng=None, dtype=_dt.float32, backend=None, name="seq_classifier"):
         super().__init__(name)
         kinds = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
         if cell not in kinds:
             raise ValueError(f"cell must be one of {sorted(kinds)}, got {cell!r}")
         owner = "SequenceClassifier"
+        inits = dict(kernel_init=kernel_init, recurrent_init=recurrent_init,
+                     bias_init=bias_init)
+        if cell == "lstm":
+            inits["forget_bias"] = forget_bias
+        elif forget_bias != 1.0:
+            raise ValueError(f"{owner}: forget_bias is the LSTM's forget-gate bias; "
+                             f"cell={cell!r} has no forget gate (use cell='lstm', or leave "
+                             f"forget_bias out), got forget_bias={forget_bias!r}")
         hidden = _checks.sizes("hidden", hidden, owner)
         if not hidden:
             raise ValueError(f"{owner}: hidden must list at least one recurrent layer size, "
@@ -58,7 +71,7 @@ class SequenceClassifier(Module):
         self.input_size = sizes[0]
         self.layers = [kinds[cell](a if i == 0 else D * a, b, bidirectional=self.bidirectional,
                                    rng=gen, dtype=dtype, backend=backend,
-                                   name=f"{self.name}/{cell}{i}")
+                                   name=f"{self.name}/{cell}{i}", **inits)
                        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:]))]
         for layer in self.layers:
             layer.name = cell
