@@ -30,11 +30,17 @@ def blockwise(init, blocks):
     (ValueError naming it otherwise). Each block ``init`` returns is checked as a layer checks
     its weights: another shape is a ValueError, values that are not real floats a TypeError;
     arrays, lists, other float dtypes and Tensors of another backend are cast and moved.
+    A ``fan_in=`` (a layer gives its weight's to a bias initializer, see ``torch_linear_default``)
+    is passed on to an ``init`` taking it, unchanged: a block of a bias adds to a block of the
+    weight, split along its output axis, whose fan_in is the whole weight's.
 
     >>> import xpgrad as xg
     >>> lstm = xg.nn.LSTM(3, 5, recurrent_init=blockwise("orthogonal", 4), rng=0)
     >>> lstm.layers[0].w_hh.shape
     (5, 20)
+    >>> bias = blockwise("torch_linear_default", 4)(xg.random.default_rng(0), (8,), fan_in=16)
+    >>> bool(abs(bias).max().item() <= 0.25)
+    True
     """
     from . import get           # the package imports this module
 
@@ -46,7 +52,11 @@ def blockwise(init, blocks):
     except (TypeError, ValueError) as e:
         raise type(e)(f"blockwise: {e}") from None
 
-    def draw(rng, shape, dtype=_dt.float32):
+    from .._initial import takes_fan_in      # it imports this package
+
+    passes_fan_in = takes_fan_in(fn)
+
+    def draw(rng, shape, dtype=_dt.float32, *, fan_in=None):
         rng, shape = as_rng(rng), shape_arg(shape)
         if not shape or shape[-1] % blocks:
             raise ValueError(f"blockwise: blocks={blocks} must divide the last axis of shape "
@@ -56,8 +66,10 @@ def blockwise(init, blocks):
         dtype = float_dtype(dtype, "blockwise")
         part = (*shape[:-1], shape[-1] // blocks)
         layout = f"(each of {blocks} blocks of shape {shape})"
-        return concat([initial(fn(rng, part, dtype), part, dtype, rng, init, "blockwise",
-                               layout) for _ in range(blocks)], axis=-1)
+        # a block splits the output axis: it adds to a block of the weight of the same fan_in
+        kwargs = {"fan_in": fan_in} if fan_in is not None and passes_fan_in else {}
+        return concat([initial(fn(rng, part, dtype, **kwargs), part, dtype, rng, init,
+                               "blockwise", layout) for _ in range(blocks)], axis=-1)
 
     label = init if isinstance(init, str) else getattr(fn, "__name__", repr(fn))
     return named(draw, f"blockwise({label}, {blocks})")
