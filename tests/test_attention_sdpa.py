@@ -205,7 +205,7 @@ def test_function_replays_as_eager(rng):
     ((np.ones((2, 3)),) * 3, {"attn_mask": np.ones((2, 2), bool), "is_causal": True},
      ValueError, "not both"),
     ((np.ones((2, 3)),) * 3, {"is_causal": 1}, TypeError, "is_causal"),
-    ((np.ones((2, 3)),) * 3, {"dropout_p": 1.0}, ValueError, "dropout_p"),
+    ((np.ones((2, 3)),) * 3, {"dropout_p": 1.5}, ValueError, "dropout_p"),
     ((np.ones((2, 3)),) * 3, {"scale": float("nan")}, ValueError, "scale"),
     ((np.ones((2, 3)),) * 3, {"rng": np.random.default_rng(0)}, TypeError, "rng"),
     ((np.ones((2, 3)),) * 3, {"enable_gqa": True}, ValueError, "enable_gqa"),

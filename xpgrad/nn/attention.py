@@ -151,7 +151,9 @@ def attend(q, k, v, mask=None, dropout_p=0.0, scale=None, rng=None, *, causal=Fa
         live = reduce_any(scores > -math.inf, axis=-1, keepdims=True)
         scores = where(live, scores, 0.0)
     weights = softmax(scores, axis=-1)
-    if dropout_p:
+    if dropout_p == 1.0:        # every weight dropped: zeros, as torch's dropout(p=1)
+        weights = weights * 0.0
+    elif dropout_p:
         keep = rng.uniform(size=weights.shape, dtype=weights.dtype) >= dropout_p
         keep = keep.to(weights.backend)
         weights = weights * (astype(keep, weights.dtype) * (1.0 / (1.0 - dropout_p)))
@@ -191,7 +193,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     to keys ``0..i`` (top-left aligned, as PyTorch's; not together with ``attn_mask``).
     ``scale`` defaults to ``1 / sqrt(E)``. ``dropout_p`` drops attention weights (always, as
     PyTorch's function: pass 0.0 in evaluation) with a mask drawn from ``rng`` (an
-    ``xg.random.Generator``, an int seed, or None for fresh entropy). A query that may attend
+    ``xg.random.Generator``, an int seed, or None for fresh entropy); ``dropout_p=1.0`` drops
+    every weight (zeros, zero gradients, as PyTorch's). A query that may attend
     to no key gives zeros and no gradient (as PyTorch 2.x's function). ``enable_gqa=True``
     is grouped-query attention: key and value have fewer heads (axis -3) than query, a divisor
     of its count, each repeated for its group of query heads.
@@ -214,12 +217,12 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if is_causal and attn_mask is not None:
         raise ValueError(f"{_WHO}: pass attn_mask or is_causal=True, not both (PyTorch refuses "
                          "both too); combine the causal mask into attn_mask")
-    dropout_p = _checks.probability("dropout_p", dropout_p, _WHO)
+    dropout_p = _checks.probability("dropout_p", dropout_p, _WHO, high_open=False)
     if scale is not None:
         scale = _checks.finite("scale", scale, _WHO)
     rng = _init.check_rng(rng, _WHO)
     mask = None if attn_mask is None else check_mask(attn_mask, "attn_mask", q, target)
-    if dropout_p:
+    if 0.0 < dropout_p < 1.0:
         rng = _init.as_rng(rng, q.backend)
     return attend(q, k, v, mask, dropout_p, scale, rng, causal=is_causal,
                   need_weights=False)[0]

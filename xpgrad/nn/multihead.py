@@ -72,13 +72,13 @@ class MultiheadAttention(Module):
     ``query`` is (N, L, embed_dim), ``key`` (N, S, kdim), ``value`` (N, S, vdim) (``kdim`` and
     ``vdim`` default to ``embed_dim``), or the same without the batch axis; ``out`` is
     (N, L, embed_dim). Each of ``num_heads`` heads attends with ``embed_dim // num_heads``
-    features; ``dropout`` drops attention weights in training mode. ``weights`` (with
-    ``need_weights=True``) are (N, L, S), averaged over the heads, or (N, num_heads, L, S) with
-    ``average_attn_weights=False``; None otherwise. Masks are PyTorch's:
-    ``key_padding_mask`` (N, S), True for keys to ignore (padding); ``attn_mask`` (L, S) or
-    (N * num_heads, L, S), True where a query may NOT attend (the opposite of
-    ``scaled_dot_product_attention``'s); either may instead be a float mask, added to the
-    scores (dtypes as ``scaled_dot_product_attention``'s). ``is_causal=True`` masks each
+    features; ``dropout`` drops attention weights in training mode (1.0: all of them, as
+    PyTorch allows). ``weights`` (with ``need_weights=True``) are (N, L, S), averaged over the
+    heads, or (N, num_heads, L, S) with ``average_attn_weights=False``; None otherwise.
+    Masks are PyTorch's: ``key_padding_mask`` (N, S), True for keys to ignore (padding);
+    ``attn_mask`` (L, S) or (N * num_heads, L, S), True where a query may NOT attend (the
+    opposite of ``scaled_dot_product_attention``'s); either may instead be a float mask, added
+    to the scores (dtypes as ``scaled_dot_product_attention``'s). ``is_causal=True`` masks each
     query's later keys (PyTorch takes it only as a hint that ``attn_mask`` is causal and
     refuses it alone; here it applies the causal mask, together with ``attn_mask`` if given).
     A query with no key to attend to gives zeros (PyTorch: NaN with ``need_weights=True``,
@@ -116,7 +116,7 @@ class MultiheadAttention(Module):
         self.head_dim = E // self.num_heads
         self.kdim = E if kdim is None else _checks.size("kdim", kdim, _WHO)
         self.vdim = E if vdim is None else _checks.size("vdim", vdim, _WHO)
-        self.dropout = _checks.probability("dropout", dropout, _WHO)
+        self.dropout = _checks.probability("dropout", dropout, _WHO, high_open=False)
         bias = flag(bias, "bias", _WHO)
         self.add_zero_attn = flag(add_zero_attn, "add_zero_attn", _WHO)
         add_bias_kv = flag(add_bias_kv, "add_bias_kv", _WHO)
