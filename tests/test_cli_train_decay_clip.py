@@ -208,3 +208,28 @@ def test_weight_decay_and_clip_norm_may_change_on_resume(tmp_path):
                                    rtol=1e-5, atol=1e-7, err_msg=k)
     step = np.sqrt(sum(((w[k] - after["clipped"][k]) ** 2).sum() for k in w))
     assert step == pytest.approx(0.1 * 0.001, rel=1e-3)
+
+
+@pytest.mark.parametrize("off", ["none", "off", "None"])
+def test_clip_norm_none_switches_clipping_off_on_resume(tmp_path, off):
+    import shutil
+
+    from xpgrad.checkpoint import checkpoint_metadata
+
+    first = str(tmp_path / "first.npz")
+    assert main([*ONE_STEP, "--checkpoint", first, "--optimizer", "sgd", "--lr", "0.1",
+                 "--clip-norm", "0.001"]) == 0
+    after = {}
+    # a clip norm no gradient reaches is the unclipped continuation
+    for name, flags in (("off", ["--clip-norm", off]), ("unclipped", ["--clip-norm", "1e30"]),
+                        ("kept", [])):
+        path = str(tmp_path / f"{name}.npz")
+        shutil.copy(first, path)
+        assert main(["train", "-q", "--no-log", "--resume", path, "--max-steps", "1",
+                     *flags]) == 0
+        with np.load(path) as saved:
+            after[name] = {k: saved[k] for k in saved.files if k.startswith("model/")}
+    assert checkpoint_metadata(str(tmp_path / "off.npz"))["config"]["clip_norm"] is None
+    for k in after["off"]:
+        np.testing.assert_array_equal(after["off"][k], after["unclipped"][k], err_msg=k)
+    assert any(not np.array_equal(after["off"][k], after["kept"][k]) for k in after["off"])

@@ -51,6 +51,20 @@ def _positive(kind):
     return _number(kind, 0)
 
 
+#: what ``--clip-norm none`` (or ``off``) parses to: clipping off, also over a resumed run's
+CLIP_OFF = "none"
+
+
+def _clip_norm(text):
+    """``--clip-norm``'s type: a finite number > 0, or none/off (no clipping)."""
+    if text.strip().lower() in ("none", "off"):
+        return CLIP_OFF
+    try:
+        return _positive(float)(text)
+    except argparse.ArgumentTypeError as e:
+        raise argparse.ArgumentTypeError(f"{e} (or none to clip nothing)") from None
+
+
 def _train_parser(sub):
     from .data import DATASETS
     from .models import MODELS, OPTIMIZERS
@@ -100,10 +114,11 @@ def _train_parser(sub):
                                      "lion (w -= lr * W * w, PyTorch's AdamW), added to the "
                                      "gradient (W * w) for the others, as PyTorch's optimizers "
                                      "(default: the optimizer's: 0.01 for adamw, else 0)")
-    p.add_argument("--clip-norm", type=_positive(float), default=None, metavar="C",
+    p.add_argument("--clip-norm", type=_clip_norm, default=None, metavar="C",
                    help="scale the gradients down to global norm C before each update "
                         "(torch.nn.utils.clip_grad_norm_; with --distributed, the averaged "
-                        "gradients)")
+                        "gradients); 'none' or 'off': no clipping, e.g. to stop the clipping "
+                        "of a --resume'd run (default: none, or the resumed run's)")
     p.add_argument("--seed", type=_number(int, 0, strict=False), default=None,
                    help="seeds the train/test split, the initial weights and the data order "
                         "(an integer >= 0; default: 0)")
@@ -188,6 +203,9 @@ def _config(args):
                 from None
     if "hidden" in given:
         given["hidden"] = tuple(given["hidden"])
+    clip_off = given.get("clip_norm") == CLIP_OFF
+    if clip_off:                    # off: set after the saved settings are read
+        del given["clip_norm"]
     source, finish = args.resume, True
     if source is None and args.checkpoint and os.path.isfile(args.checkpoint):
         source, finish = args.checkpoint, False          # trains --epochs more
@@ -201,6 +219,8 @@ def _config(args):
         given.setdefault("backend", os.environ.get("XPGRAD_BACKEND") or "numpy")
         config = TrainConfig(**given)
     _check_schedule_parameters(given, config)
+    if clip_off:
+        config.clip_norm = None
     config.logdir = None
     if not args.no_log:
         config.logdir = args.logdir or _default_logdir(args)
