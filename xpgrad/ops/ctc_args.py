@@ -127,7 +127,9 @@ def ctc(log_probs, targets, input_lengths, target_lengths, *, blank=0, reduction
     ``"mean"`` divides each by its target length (at least 1) and averages over the batch,
     ``"sum"`` adds them up, ``"none"`` returns them. A target that no alignment fits (too
     long for its input) costs ``inf`` and its gradient is NaN, as PyTorch's;
-    ``zero_infinity=True`` makes both 0.
+    ``zero_infinity=True`` makes both 0. An empty batch (N=0; PyTorch's ``ctc_loss`` refuses
+    it) answers as PyTorch's other losses and xpgrad's: "mean" NaN, "sum" 0, "none" empty,
+    so a data-parallel rank with an empty share can compute its loss (and pass weight=0).
 
     The gradient is the true partial derivative with respect to ``log_probs`` (PyTorch's
     ``ctc_loss`` returns it plus ``exp(log_probs)``, assuming a ``log_softmax`` before it);
