@@ -68,3 +68,18 @@ def test_reading_weight_of_an_untied_linear_still_points_to_w():
     with pytest.raises(AttributeError, match="Linear's are w"):
         dec.weight
     assert not hasattr(dec, "weight")
+
+
+def test_assigning_w_a_tensor_or_another_shape_is_refused():
+    """``dec.w = enc.weight.T`` made w a constant Tensor: the layer trained only its bias and
+    the embedding never got the read-out's gradient, silently."""
+    enc, dec = _pair()
+    with pytest.raises(TypeError, match=r"Linear.w: .*xg.Variable.*dec.weight = enc.weight"):
+        dec.w = enc.weight.T
+    with pytest.raises(ValueError, match=r"Linear.w: .*\(4, 7\).*got \(7, 4\)"):
+        dec.w = enc.weight
+    assert dec.w.shape == (4, 7) and [v.name for v in dec.trainable_variables] == [
+        "linear/w", "linear/b"]
+    new = xg.Variable(np.ones((4, 7)), name="new")
+    dec.w = new                                     # a Variable that fits: kept, trained
+    assert dec.w is new and dec.trainable_variables[0] is new

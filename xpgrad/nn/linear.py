@@ -79,6 +79,24 @@ class Linear(Module):
             self.b = Variable(b, name=f"{self.name}/b")
 
     @property
+    def w(self):
+        return self.__dict__["w"]
+
+    @w.setter
+    def w(self, value):
+        # kept in the instance dict under its own name, where named_variables finds it
+        shape = (self.in_features, self.out_features)
+        if value is not None and not isinstance(value, Variable):
+            raise TypeError(f"Linear.w: an xg.Variable of shape {shape} (in_features, "
+                            f"out_features), got {type(value).__name__}, which would not be "
+                            "trained; to tie the layer to an Embedding use PyTorch's line, "
+                            "dec.weight = enc.weight")
+        if value is not None and value.shape != shape:
+            raise ValueError(f"Linear.w: (in_features, out_features) = {shape}, got "
+                             f"{value.shape} (torch's layout goes to Linear.weight)")
+        self.__dict__["w"] = value
+
+    @property
     def weight(self):
         tied = self.__dict__.get("weight")
         if tied is None:     # Module.__getattr__ says where xpgrad keeps it
