@@ -157,10 +157,11 @@ def evaluate(model, source, bptt, backend=None):
 
 def run(data=None, model_type="LSTM", emsize=32, nhid=32, nlayers=2, lr=20.0, clip=0.25,
         epochs=3, batch_size=20, bptt=35, dropout=0.2, tied=False, seed=1111,
-        sentences=2000, steps=None, backend="numpy", verbose=False):
-    """Train as PyTorch's main.py does; ``steps`` caps the total updates. Returns
-    ``{"loss": per-update losses, "valid": per-epoch validation losses, "test": loss, ...}``."""
-    train_ids, valid_ids, test_ids, vocab = corpus(data, sentences, seed)
+        sentences=2000, steps=None, backend="numpy", verbose=False, parts=None):
+    """Train as PyTorch's main.py does; ``steps`` caps the total updates; ``parts`` is
+    ``corpus()``'s result when already read. Returns ``{"loss": per-update losses, "valid":
+    per-epoch validation losses, "test": loss, ...}``."""
+    train_ids, valid_ids, test_ids, vocab = parts or corpus(data, sentences, seed)
     train_data, val_data = batchify(train_ids, batch_size), batchify(valid_ids, 10)
     test_data = batchify(test_ids, 10)
     model = RNNModel(model_type, len(vocab), emsize, nhid, nlayers, dropout, tied, rng=seed,
@@ -243,12 +244,26 @@ def main(argv=None):
         parser.error(f"argument --backend: {e}")
     if args.tied and args.emsize != args.nhid:
         parser.error(f"--tied needs --nhid equal to --emsize (got {args.nhid} and {args.emsize})")
+    if not 0 <= args.dropout < 1:
+        parser.error(f"argument --dropout: must be in [0, 1), got {args.dropout}")
     if args.data is not None and not os.path.exists(args.data):
         parser.error(f"argument --data: {args.data!r} does not exist")
+    if args.data is not None and os.path.isdir(args.data):
+        missing = [f"{split}.txt" for split in ("train", "valid", "test")
+                   if not os.path.isfile(os.path.join(args.data, f"{split}.txt"))]
+        if missing:
+            parser.error(f"argument --data: the directory {args.data!r} lacks "
+                         f"{', '.join(missing)} (or give one text file)")
+    parts = corpus(args.data, seed=args.seed)
+    for name, ids, bsz in (("training", parts[0], args.batch_size), ("validation", parts[1], 10),
+                           ("test", parts[2], 10)):
+        if len(ids) // bsz < 2:
+            parser.error(f"the {name} text has {len(ids)} words, too few for {bsz} streams"
+                         + (" (lower --batch-size)" if name == "training" else ""))
     limit(args.threads)
     return run(args.data, args.model, args.emsize, args.nhid, args.nlayers, args.lr, args.clip,
                args.epochs, args.batch_size, args.bptt, args.dropout, args.tied, args.seed,
-               steps=args.steps, backend=args.backend, verbose=True)
+               steps=args.steps, backend=args.backend, verbose=True, parts=parts)
 
 
 if __name__ == "__main__":

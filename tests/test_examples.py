@@ -68,6 +68,23 @@ def test_word_lm_learns_the_synthetic_grammar(backend):
     assert result["test"] < 1.3 and result["valid"][-1] < 1.3, result["valid"]
 
 
+def test_word_lm_reads_a_text_file_or_a_wikitext_directory(tmp_path):
+    mod = load("word_lm")
+    text = mod.synthetic_text(300, seed=3)
+    (tmp_path / "corpus.txt").write_text(text)
+    lines = text.splitlines()
+    for name, part in (("train", lines[:240]), ("valid", lines[240:270]),
+                       ("test", lines[270:])):
+        (tmp_path / f"{name}.txt").write_text("\n".join(part))
+    for data in (tmp_path / "corpus.txt", tmp_path):
+        result = mod.run(data=str(data), model_type="RNN_RELU", nlayers=1, dropout=0.0,
+                         epochs=1, steps=2)
+        assert len(result["loss"]) == 2 and len(result["vocab"]) == 19
+        assert np.isfinite(result["test"])
+    train, valid, test, vocab = mod.corpus(str(tmp_path))
+    assert (len(train), len(valid), len(test)) == (240 * 8, 30 * 8, 30 * 8)   # 7 words + <eos>
+
+
 def test_optimizers_all_learn_and_plot(tmp_path):
     plot = tmp_path / "optimizers.png"
     curves = load("optimizers").run(steps=60, plot=str(plot))
