@@ -1,5 +1,6 @@
-"""examples/char_lm.py and examples/sine.py as a new user runs them: a setting they cannot use is
-one argparse line (``<script>: error: ...``, exit 2) before any training, never a traceback."""
+"""examples/char_lm.py, examples/sine.py and examples/word_lm.py as a new user runs them: a
+setting they cannot use is one argparse line (``<script>: error: ...``, exit 2) before any
+training, never a traceback."""
 import os
 import subprocess
 import sys
@@ -32,6 +33,14 @@ BAD = [
     ("char_lm.py", ["--chars", "2000", "--prime", "Quiet\tnight"],
      "argument --prime: characters not in the training text (its first 2000 characters, "
      "--chars 2000): 'Q', '\\t'"),
+    ("word_lm.py", ["--tied", "--emsize", "16"], "--tied needs --nhid equal to --emsize"),
+    ("word_lm.py", ["--dropout", "1"], "argument --dropout: must be in [0, 1), got 1.0"),
+    ("word_lm.py", ["--nhid", "0"], "argument --nhid: must be an integer > 0"),
+    ("word_lm.py", ["--model", "RNN"], "argument --model: invalid choice: 'RNN'"),
+    ("word_lm.py", ["--batch-size", "100000"], "too few for 100000 streams (lower --batch-size)"),
+    ("word_lm.py", ["--data", "no/such/file.txt"], "argument --data: 'no/such/file.txt' does"),
+    ("word_lm.py", ["--data", "."], "lacks train.txt, valid.txt, test.txt"),
+    ("word_lm.py", ["--backend", "nope"], "argument --backend: unknown backend 'nope'"),
 ]
 
 

@@ -59,3 +59,42 @@ def test_setting_the_old_keras_lr_is_refused_instead_of_ignored():
     opt.learning_rate = 0.001
     assert opt.learning_rate == pytest.approx(0.001)
     assert "lr" not in opt.get_config()
+
+
+@pytest.mark.parametrize("name, hint", [
+    ("cat", "xg.concat"), ("split", "xg.unstack"), ("chunk", "xg.unstack"),
+    ("no_grad", "GradientTape"), ("inference_mode", "GradientTape"),
+    ("set_grad_enabled", "GradientTape"), ("manual_seed", "xg.random.default_rng"),
+    ("from_numpy", "xg.asarray"),
+])
+def test_pytorch_namespace_names_point_to_ours(name, hint):
+    """Met porting PyTorch's word_language_model and time_sequence_prediction."""
+    with pytest.raises(AttributeError) as err:
+        getattr(xg, name)
+    assert hint in str(err.value) and repr(name) in str(err.value)
+    assert not hasattr(xg, name)
+    with pytest.raises(AttributeError, match="'no_such_thing'$"):
+        xg.no_such_thing
+
+
+@pytest.mark.parametrize("name", ["split", "chunk"])
+def test_tensor_split_points_to_unstack_and_slicing(name):
+    with pytest.raises(AttributeError, match=r"xg.unstack\(t, axis=.*t\[:, i:j\]"):
+        getattr(xg.asarray([[1.0, 2.0]]), name)
+
+
+@pytest.mark.parametrize("name, hint", [
+    ("NLLLoss", "xg.losses.nll(log_probs, labels)"),
+    ("CrossEntropyLoss", "xg.losses.softmax_cross_entropy(logits, labels)"),
+    ("MSELoss", "xg.losses.mse"), ("BCEWithLogitsLoss", "sigmoid_cross_entropy_with_logits"),
+    ("CTCLoss", "xg.losses.ctc"),
+    ("utils", "clip_global_norm(grads, max_norm, eps=1e-6)"),
+    ("functional", "xg.nn.log_softmax"),
+])
+def test_pytorch_nn_names_point_to_ours(name, hint):
+    """torch.nn's loss classes, torch.nn.utils.clip_grad_norm_ and torch.nn.functional, met
+    porting PyTorch's word_language_model (criterion = nn.NLLLoss(), clip_grad_norm_)."""
+    with pytest.raises(AttributeError) as err:
+        getattr(xg.nn, name)
+    assert hint in str(err.value) and repr(name) in str(err.value)
+    assert not hasattr(xg.nn, name)

@@ -50,12 +50,29 @@ newaxis = None
 _ON_FIRST_USE = ("data", "training")
 
 
+_SPLIT = ("xg.unstack(t, axis=k) gives every slice of size one (the axis dropped; "
+          "xg.expand_dims(s, axis=k) puts it back), slicing t[:, i:j] any other piece")
+_NO_TAPE = ("nothing is recorded outside a `with xg.GradientTape()` block, so there is no "
+            "switch to turn off; xg.stop_gradient(t) cuts one tensor from the tapes")
+#: PyTorch's namespace names a user reaches for, and where xpgrad has them
+_PYTORCH_NAMES = {
+    "cat": "xg.concat(tensors, axis=k) (the array API's name)",
+    "split": _SPLIT, "chunk": _SPLIT,
+    "no_grad": _NO_TAPE, "inference_mode": _NO_TAPE, "set_grad_enabled": _NO_TAPE,
+    "manual_seed": "random numbers come from explicit generators: xg.random.default_rng(seed), "
+                   "and rng= on layers and Dropout",
+    "from_numpy": "xg.asarray(array) (copy=False to share the array's memory)",
+}
+
+
 def __getattr__(name):
     if name in _ON_FIRST_USE:
         import importlib
 
         return importlib.import_module(f".{name}", __name__)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    hint = _PYTORCH_NAMES.get(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}"
+                         + ("" if hint is None else f": {hint}"))
 
 
 _allocator.tune()   # glibc's malloc: keep large freed arrays for the next step (allocator.py)

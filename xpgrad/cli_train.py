@@ -116,9 +116,10 @@ def _train_parser(sub):
                                      "(default: the optimizer's: 0.01 for adamw, else 0)")
     p.add_argument("--clip-norm", type=_clip_norm, default=None, metavar="C",
                    help="scale the gradients down to global norm C before each update "
-                        "(torch.nn.utils.clip_grad_norm_; with --distributed, the averaged "
-                        "gradients); 'none' or 'off': no clipping, e.g. to stop the clipping "
-                        "of a --resume'd run (default: none, or the resumed run's)")
+                         "(Keras' global_clipnorm; torch.nn.utils.clip_grad_norm_ but for its "
+                         "+ 1e-6 on the norm; with --distributed, the averaged gradients); "
+                         "'none' or 'off': no clipping, e.g. to stop the clipping of a "
+                         "--resume'd run (default: none, or the resumed run's)")
     p.add_argument("--seed", type=_number(int, 0, strict=False), default=None,
                    help="seeds the train/test split, the initial weights and the data order "
                         "(an integer >= 0; default: 0)")

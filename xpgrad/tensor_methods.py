@@ -276,6 +276,9 @@ _PYTORCH_NAMES = {
     "float": "t.astype(xg.float32)",
     "double": "t.astype(xg.float64)",
     "long": "t.astype(xg.int64)",
+    **dict.fromkeys(("split", "chunk"),
+                    "xg.unstack(t, axis=k) gives every slice of size one (the axis dropped), "
+                    "slicing t[:, i:j] any other piece"),
 }
 
 

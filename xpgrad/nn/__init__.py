@@ -52,7 +52,26 @@ _PYTORCH_NAMES = {
                      "self.weights = {'a': xg.Variable(...)}",
     "Parameter": "xg.Variable(value, name=...) is a trainable tensor a Module finds in its "
                  "attributes",
+    "utils": "torch.nn.utils.clip_grad_norm_ is xg.optim.clip_global_norm(grads, max_norm, "
+             "eps=1e-6), which returns (clipped grads, norm); clip_grad_value_ is an "
+             "optimizer's clipvalue=",
+    "functional": "xg.nn holds the functions too: xg.nn.log_softmax(x, axis=-1), xg.nn.relu, "
+                  "xg.nn.embedding, xg.nn.scaled_dot_product_attention, ...; losses are "
+                  "xg.losses.*",
 }
+#: torch.nn's loss classes: xpgrad's losses are functions of (prediction, target)
+_PYTORCH_NAMES.update({
+    f"{torch_name}Loss": f"losses are functions: loss = {ours}"
+    for torch_name, ours in (
+        ("NLL", "xg.losses.nll(log_probs, labels), class axis last"),
+        ("CrossEntropy", "xg.losses.softmax_cross_entropy(logits, labels), class axis last"),
+        ("MSE", "xg.losses.mse(prediction, target)"), ("L1", "xg.losses.l1(prediction, target)"),
+        ("BCE", "xg.losses.binary_cross_entropy(probabilities, targets)"),
+        ("BCEWithLogits", "xg.losses.sigmoid_cross_entropy_with_logits(logits, targets)"),
+        ("Huber", "xg.losses.huber(prediction, target, delta=)"),
+        ("SmoothL1", "xg.losses.smooth_l1(prediction, target, beta=)"),
+        ("KLDiv", "xg.losses.kl_div(log_input, target)"),
+        ("CTC", "xg.losses.ctc(log_probs, targets, input_lengths, target_lengths)"))})
 
 
 def __getattr__(name):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from .. import dtypes as _dt
 from .._args import flag
 from ..creation import asarray, zeros
+from ..ops.linalg import matrix_transpose
 from ..ops.nn import linear
 from ..tensor import Tensor, Variable
 from . import _checks, _initial
@@ -33,7 +34,17 @@ class Linear(Module):
     ``f"{name}/w"`` and ``f"{name}/b"``. The input's last axis must have ``in_features``
     entries and the weights' dtype (no silent promotion: cast with xg.astype).
 
+    ``layer.weight = variable`` ties the layer to a Variable in PyTorch's layout
+    (out_features, in_features), as ``decoder.weight = encoder.weight`` ties a language
+    model's read-out to its ``Embedding``: the layer computes ``x @ weight.T + b``, ``w``
+    becomes None and the tied Variable is the layer's ``weight`` (its gradient is the sum of
+    every use's, as in PyTorch). Reading ``weight`` of an untied layer raises AttributeError.
+
     >>> import xpgrad as xg
+    >>> enc, dec = xg.nn.Embedding(10, 4, rng=0), xg.nn.Linear(4, 10, rng=1)
+    >>> dec.weight = enc.weight
+    >>> dec(enc(xg.asarray([[1, 2]]))).shape, list(dec.named_variables())
+    ((1, 2, 10), ['linear/b', 'linear/weight'])
     >>> torch_like = xg.nn.Linear(16, 4, init="torch_linear_default",
     ...                           bias_init="torch_linear_default", rng=0)
     >>> bool(abs(torch_like.b).max().item() <= 0.25)
@@ -67,8 +78,55 @@ class Linear(Module):
                                   fan_in=self.in_features).to(w.backend)
             self.b = Variable(b, name=f"{self.name}/b")
 
+    @property
+    def w(self):
+        return self.__dict__["w"]
+
+    @w.setter
+    def w(self, value):
+        # kept in the instance dict under its own name, where named_variables finds it
+        shape = (self.in_features, self.out_features)
+        if value is not None and not isinstance(value, Variable):
+            raise TypeError(f"Linear.w: an xg.Variable of shape {shape} (in_features, "
+                            f"out_features), got {type(value).__name__}, which would not be "
+                            "trained; to tie the layer to an Embedding use PyTorch's line, "
+                            "dec.weight = enc.weight")
+        if value is not None and value.shape != shape:
+            raise ValueError(f"Linear.w: (in_features, out_features) = {shape}, got "
+                             f"{value.shape} (torch's layout goes to Linear.weight)")
+        self.__dict__["w"] = value
+
+    @property
+    def weight(self):
+        tied = self.__dict__.get("weight")
+        if tied is None:     # Module.__getattr__ says where xpgrad keeps it
+            raise AttributeError("weight")
+        return tied
+
+    @weight.setter
+    def weight(self, value):
+        shape = (self.out_features, self.in_features)
+        if not isinstance(value, Variable):
+            raise TypeError(f"Linear.weight: ties the layer to an xg.Variable of shape {shape} "
+                            f"(PyTorch's layout), got {type(value).__name__}")
+        dtype = (self.w if self.w is not None else self.weight).dtype
+        if value.shape != shape:
+            raise ValueError(f"Linear.weight: a tied weight has torch's layout (out_features, "
+                             f"in_features) = {shape}, got {value.shape}; this layer's own w "
+                             f"is (in_features, out_features) = {shape[::-1]}")
+        if value.dtype != dtype:
+            raise TypeError(f"Linear.weight: the layer is {dtype}, the Variable {value.dtype} "
+                            "(no silent promotion: build both with one dtype)")
+        self.__dict__["weight"] = value
+        self.w = None
+
+    def _kernel(self):
+        """(in, out) weights: ``w``, or the tied ``weight`` transposed (on the tape)."""
+        return self.w if self.w is not None else matrix_transpose(self.weight)
+
     def forward(self, x):
-        return linear(check_input(x, self.w, "Linear"), self.w, self.b)
+        w = self._kernel()
+        return linear(check_input(x, w, "Linear"), w, self.b)
 
     def load_torch_state_dict(self, state_dict) -> None:
         """Copy ``weight`` (out_features, in_features) and ``bias`` from a ``torch.nn.Linear``
@@ -83,8 +141,10 @@ class Linear(Module):
         if self.b is not None:
             expected["bias"] = (self.out_features,)
         values = load_checked(self, state_dict, expected, known=("weight", "bias"))
-        targets = [self.w] + ([self.b] if self.b is not None else [])
-        for variable, value in zip(targets, [np.ascontiguousarray(values[0].T)] + values[1:]):
+        tied = self.w is None
+        targets = [self.weight if tied else self.w] + ([self.b] if self.b is not None else [])
+        first = values[0] if tied else np.ascontiguousarray(values[0].T)
+        for variable, value in zip(targets, [first] + values[1:]):
             variable.assign(asarray(value, dtype=variable.dtype).to(variable.backend))
 
     def torch_state_dict(self) -> dict:
@@ -92,7 +152,7 @@ class Linear(Module):
         one), for ``torch.nn.Linear.load_state_dict``."""
         from ._torch import host
 
-        out = {"weight": host(self.w).T.copy()}
+        out = {"weight": host(self.weight) if self.w is None else host(self.w).T.copy()}
         if self.b is not None:
             out["bias"] = host(self.b)
         return out

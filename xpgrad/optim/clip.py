@@ -42,21 +42,30 @@ def _present(grads, who) -> tuple:
     return grads, present
 
 
-def clip_global_norm(grads, max_norm):
-    """Scale all gradients by ``max_norm / max(global_norm, max_norm)``.
+def clip_global_norm(grads, max_norm, *, eps=0.0):
+    """Scale all gradients by ``max_norm / max(global_norm + eps, max_norm)``.
 
     ``grads`` is a list (or any iterable) of Tensors, None entries pass through. Returns
     ``(clipped, norm)``: a list and the global norm before clipping (a float64 0-d Tensor).
-    The norm stays on the device: nothing is synchronized.
+    The norm stays on the device: nothing is synchronized. ``eps=0`` (the default) is
+    TensorFlow's ``clip_by_global_norm``; ``eps=1e-6`` is ``torch.nn.utils.clip_grad_norm_``
+    (``max_norm / (norm + 1e-6)``, at most 1), which a clipped update scales by about
+    ``1e-6 / norm`` less.
+
+    >>> import xpgrad as xg
+    >>> grads = [xg.asarray([3.0, 4.0], dtype=xg.float64)]
+    >>> [round(g, 9) for g in xg.optim.clip_global_norm(grads, 1.0, eps=1e-6)[0][0].tolist()]
+    [0.59999988, 0.79999984]
     """
     max_norm = hyperparameter("max_norm", max_norm, low=0.0, low_open=True)
+    eps = hyperparameter("eps", eps, low=0.0, owner="clip_global_norm")
     grads, present = _present(grads, "clip_global_norm")
     if not present:
         return grads, None
     be = present[0]._backend
     xp = be.xp
     norm = _global_norm_raw([g._data for g in present], xp)
-    scale = max_norm / xp.maximum(norm, max_norm)
+    scale = max_norm / xp.maximum(norm + eps, max_norm)
     out = [None if g is None else
            _wrap(g._data * xp.astype(scale, g._data.dtype), be) for g in grads]
     return out, _wrap(norm, be)

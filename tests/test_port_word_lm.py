@@ -1,0 +1,106 @@
+"""examples/word_lm.py (PyTorch's word_language_model ported) trains as the torch original:
+the same weights, float64, dropout off, a few TBPTT updates (detached state, NLL, global-norm
+clipping, plain SGD) on a tiny corpus; the losses and every weight agree after each update.
+
+The torch side is the original's model and loop, time-major as there. xpgrad holds one bias
+per recurrent gate where torch holds ``bias_ih + bias_hh`` (README, "One bias, not two"), so
+torch's ``bias_hh`` entries that only add to ``bias_ih`` get no gradient here: the LSTM's and
+RNN's whole ``bias_hh``, the GRU's r and z parts (its n part multiplies the reset gate and is
+a parameter of its own in both)."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import xpgrad as xg
+from conftest import load_example
+
+from test_examples import BACKENDS
+
+word_lm = load_example("word_lm")
+
+NTOKEN, EMSIZE, NLAYERS, BSZ, BPTT, LR, CLIP = 13, 6, 2, 3, 5, 2.0, 0.25
+
+
+class TorchRNNModel(torch.nn.Module):
+    def __init__(self, rnn_type, tie):
+        super().__init__()
+        self.encoder = torch.nn.Embedding(NTOKEN, EMSIZE)
+        if rnn_type.startswith("RNN_"):
+            self.rnn = torch.nn.RNN(EMSIZE, EMSIZE, NLAYERS, nonlinearity=rnn_type[4:].lower())
+        else:
+            self.rnn = getattr(torch.nn, rnn_type)(EMSIZE, EMSIZE, NLAYERS)
+        self.decoder = torch.nn.Linear(EMSIZE, NTOKEN)
+        if tie:
+            self.decoder.weight = self.encoder.weight
+        H = EMSIZE
+        for k in range(NLAYERS):
+            bias_hh = getattr(self.rnn, f"bias_hh_l{k}")
+            if rnn_type == "GRU":
+                mask = torch.ones(3 * H, dtype=torch.float64)
+                mask[:2 * H] = 0
+                bias_hh.register_hook(lambda g, mask=mask: g * mask)
+            else:
+                bias_hh.requires_grad_(False)
+
+    def forward(self, ids, hidden):                  # ids (time, batch), as the original
+        output, hidden = self.rnn(self.encoder(ids), hidden)
+        return F.log_softmax(self.decoder(output).view(-1, NTOKEN), dim=1), hidden
+
+
+def _repackage(h):
+    return h.detach() if isinstance(h, torch.Tensor) else tuple(_repackage(v) for v in h)
+
+
+def _torch_step(model, x, y, hidden):
+    hidden = _repackage(hidden)
+    model.zero_grad()
+    output, hidden = model(x, hidden)
+    loss = F.nll_loss(output, y)
+    loss.backward()
+    params = [p for p in model.parameters() if p.requires_grad]
+    norm = torch.nn.utils.clip_grad_norm_(params, CLIP)
+    with torch.no_grad():
+        for p in params:
+            p.add_(p.grad, alpha=-LR)
+    return loss.item(), hidden, norm.item()
+
+
+def _init_hidden(rnn_type):
+    zeros = torch.zeros(NLAYERS, BSZ, EMSIZE, dtype=torch.float64)
+    return (zeros, zeros.clone()) if rnn_type == "LSTM" else zeros
+
+
+CASES = [("LSTM", False), ("LSTM", True), ("GRU", True), ("RNN_TANH", False)]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("rnn_type,tie", CASES)
+def test_word_lm_trains_as_the_torch_original(rnn_type, tie, backend):
+    torch.manual_seed(0)
+    reference = TorchRNNModel(rnn_type, tie).double()
+    build = lambda: word_lm.RNNModel(rnn_type, NTOKEN, EMSIZE, EMSIZE, NLAYERS, dropout=0.0,
+                                     tie_weights=tie, rng=0, dtype=xg.float64, backend=backend)
+    model, converted = build(), build()
+    model.load_torch_state_dict(reference.state_dict())
+    ids = np.random.default_rng(1).integers(0, NTOKEN, size=BSZ * 23)   # 4 chunks of 5, 1 of 2
+    data = word_lm.batchify(ids, BSZ)                                  # (BSZ, columns)
+    hidden, t_hidden, norms = None, _init_hidden(rnn_type), []
+    t_data = torch.from_numpy(data.T.copy())                           # (columns, BSZ)
+    for i in range(0, data.shape[1] - 1, BPTT):
+        x, y = word_lm.get_batch(data, i, BPTT)
+        loss, hidden = word_lm.train_step(model, xg.asarray(x, backend=backend),
+                                          xg.asarray(y, backend=backend), hidden, LR, CLIP)
+        n = x.shape[1]
+        t_x, t_y = t_data[i:i + n], t_data[i + 1:i + 1 + n].reshape(-1)
+        t_loss, t_hidden, norm = _torch_step(reference, t_x, t_y, t_hidden)
+        np.testing.assert_allclose(loss, t_loss, rtol=1e-11)
+        norms.append(norm)
+        converted.load_torch_state_dict(reference.state_dict())
+        for path, value in model.state_dict().items():
+            np.testing.assert_allclose(value, converted.state_dict()[path], rtol=1e-10,
+                                       atol=1e-12, err_msg=f"{path} after update {len(norms)}")
+    assert len(norms) == 5 and n == 2 and max(norms) > CLIP     # clipping did scale
+    if tie:
+        assert model.decoder.weight is model.encoder.weight
+        assert "rnn_model/decoder/weight" not in model.state_dict()    # one Variable, once
