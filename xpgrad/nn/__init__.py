@@ -28,6 +28,7 @@ from .multihead import MultiheadAttention
 from .transformer import (TransformerDecoderLayer, TransformerEncoderLayer,
                           generate_square_subsequent_mask)
 from .transformer_stacks import TransformerDecoder, TransformerEncoder
+from .transformer_model import Transformer
 from .module_containers import ModuleDict, ModuleList
 from .recurrent import GRUCell, LSTMCell, RNNCell
 from .recurrent_layers import GRU, LSTM, RNN
@@ -45,7 +46,7 @@ __all__ = _activations.__all__ + [
     "TBPTTResult", "detach", "lstm_scan", "lstm_layer", "rnn_scan", "gru_scan", "one_hot", "Embedding", "embedding", "LayerNorm", "layer_norm",
     "BatchNorm1d", "SyncBatchNorm", "batch_norm", "scaled_dot_product_attention",
     "MultiheadAttention", "TransformerEncoderLayer", "TransformerDecoderLayer",
-    "TransformerEncoder", "TransformerDecoder", "generate_square_subsequent_mask",
+    "TransformerEncoder", "TransformerDecoder", "Transformer", "generate_square_subsequent_mask",
     "Identity", "Flatten", "Unflatten", "ModuleList", "ModuleDict"]
 
 #: PyTorch's names that xpgrad does without, and what to write instead
