@@ -75,6 +75,8 @@ def test_custom_encoder_and_decoder_are_used():
     (lambda: xg.nn.Transformer(8, 2, 1, 1, custom_encoder="mine"), TypeError,
      "custom_encoder must be a Module"),
     (lambda: xg.nn.Transformer(8, 2, 1, 1, activation="swish"), ValueError, "activation"),
+    (lambda: xg.nn.Transformer(8, 2, 1, 1, rng=np.random.default_rng(0)), TypeError,
+     "Transformer: rng must be"),
 ])
 def test_bad_construction_names_the_argument(make, error, words):
     with pytest.raises(error, match=words):

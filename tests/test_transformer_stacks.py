@@ -222,6 +222,8 @@ def _layer(**kwargs):
     (lambda: _layer(norm_first=1), TypeError, "norm_first"),
     (lambda: _layer(dtype="int32"), TypeError, "dtype"),
     (lambda: _layer(device="cpu"), TypeError, "device"),
+    (lambda: _layer(rng=np.random.default_rng(0)), TypeError,
+     "TransformerEncoderLayer: rng must be an xg.random.Generator"),
     (lambda: xg.nn.TransformerEncoder("layer", 2), TypeError, "must be a Module"),
     (lambda: xg.nn.TransformerEncoder(_layer(), 0), ValueError, "num_layers"),
     (lambda: xg.nn.TransformerDecoder(_layer(), 2, norm="layer_norm"), TypeError, "norm"),

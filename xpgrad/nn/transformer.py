@@ -90,7 +90,7 @@ class _Layer(Module):
         bias = flag(bias, "bias", who)
         act = _activation(activation, who)
         dtype = _checks.floating_dtype(dtype, who)
-        gen = _init.as_rng(rng, backend)
+        gen = _init.as_rng(_init.check_rng(rng, who), backend)
         common = dict(rng=gen, bias=bias, dtype=dtype, backend=backend)
         for attr in self._ATTENTIONS:
             setattr(self, attr, MultiheadAttention(self.d_model, self.nhead, dropout=p,

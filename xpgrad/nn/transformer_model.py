@@ -64,7 +64,7 @@ class Transformer(Module):
                              "only (PyTorch's default is batch_first=False): transpose "
                              "sequence-first input with xg.permute_dims(x, (1, 0, 2)) and leave "
                              "batch_first out (or pass True)")
-        gen = _init.as_rng(rng, backend)
+        gen = _init.as_rng(_init.check_rng(rng, _WHO), backend)
         args = dict(dim_feedforward=dim_feedforward, dropout=dropout, activation=activation,
                     layer_norm_eps=layer_norm_eps, norm_first=norm_first, bias=bias, rng=gen,
                     dtype=dtype, backend=backend)
