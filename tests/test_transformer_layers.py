@@ -133,3 +133,15 @@ def test_generate_square_subsequent_mask_is_torchs():
     assert xg.nn.generate_square_subsequent_mask(2, dtype="float64").dtype == xg.float64
     with pytest.raises(ValueError, match="sz"):
         xg.nn.generate_square_subsequent_mask(0)
+
+
+def test_a_fully_padded_sequence_matches_torch():
+    """Every key of one sequence padded: its attention gives zeros (no NaN), as torch's layer
+    (2.x, need_weights=False inside); the values and gradients agree."""
+    padding = np.array([[1, 1, 1, 1, 1], [0, 0, 1, 0, 1]], bool)
+    theirs, ours = _pair()
+    compare(theirs, ours, [_data()[0]], src_key_padding_mask=padding)
+    theirs, ours = _pair("decoder", norm_first=True)
+    memory_padding = np.zeros((2, 7), bool)
+    memory_padding[0] = True
+    compare(theirs, ours, list(_data()), memory_key_padding_mask=memory_padding)
