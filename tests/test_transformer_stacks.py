@@ -44,9 +44,9 @@ def test_stacks_match_torch(norm_first, backend):
     _backend(backend)
     src, memory = _data()
     causal = np.triu(np.ones((5, 5), bool), 1)
-    theirs, ours = _stack("encoder", backend=backend, norm_first=norm_first)
+    theirs, ours = _stack("encoder", 2, backend=backend, norm_first=norm_first)
     compare(theirs, ours, [src], backend, mask=causal, src_key_padding_mask=_padding(2, 5))
-    theirs, ours = _stack("decoder", backend=backend, norm_first=norm_first,
+    theirs, ours = _stack("decoder", 2, backend=backend, norm_first=norm_first,
                           activation="gelu")
     compare(theirs, ours, [src, memory], backend, tgt_mask=causal,
             memory_key_padding_mask=_padding(2, 7))
