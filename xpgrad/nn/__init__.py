@@ -25,6 +25,10 @@ from .linear import Linear, linear
 from .module import Module
 from .attention import scaled_dot_product_attention
 from .multihead import MultiheadAttention
+from .transformer import (TransformerDecoderLayer, TransformerEncoderLayer,
+                          generate_square_subsequent_mask)
+from .transformer_stacks import TransformerDecoder, TransformerEncoder
+from .transformer_model import Transformer
 from .module_containers import ModuleDict, ModuleList
 from .recurrent import GRUCell, LSTMCell, RNNCell
 from .recurrent_layers import GRU, LSTM, RNN
@@ -41,7 +45,8 @@ __all__ = _activations.__all__ + [
     "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU", "SequenceClassifier", "tbptt_train",
     "TBPTTResult", "detach", "lstm_scan", "lstm_layer", "rnn_scan", "gru_scan", "one_hot", "Embedding", "embedding", "LayerNorm", "layer_norm",
     "BatchNorm1d", "SyncBatchNorm", "batch_norm", "scaled_dot_product_attention",
-    "MultiheadAttention",
+    "MultiheadAttention", "TransformerEncoderLayer", "TransformerDecoderLayer",
+    "TransformerEncoder", "TransformerDecoder", "Transformer", "generate_square_subsequent_mask",
     "Identity", "Flatten", "Unflatten", "ModuleList", "ModuleDict"]
 
 #: PyTorch's names that xpgrad does without, and what to write instead
