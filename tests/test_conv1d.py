@@ -56,6 +56,7 @@ def _torch_ref(x, w, b, kwargs):
     return y.detach().numpy(), [t.grad.numpy() for t in ts]
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")   # torch's
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("case", range(len(CASES)))
 def test_conv1d_matches_torch(backend, case, rng):
