@@ -1,22 +1,27 @@
 """Conv1d and 1-d pooling, forward + every gradient, one thread: xpgrad (numpy and numba
 backends, eager) against PyTorch's CPU ``F.conv1d`` / ``F.max_pool1d`` / ``F.avg_pool1d``.
 
-    OPENBLAS_NUM_THREADS=1 NUMBA_NUM_THREADS=1 python benchmarks/conv1d.py [--repeats 9]
-        [--scale 1.0] [--dtype float32]
+    python benchmarks/conv1d.py [--repeats 9] [--rounds 3] [--scale 1.0] [--dtype float32]
 
-Runs are interleaved in one process (xpgrad numpy, numba, torch, then again), each the median
-of ``--repeats`` calls; prints ms and the ratios to PyTorch. ``--scale`` multiplies the batch
-size (0.1 for a quick check). Every variant is first checked to give PyTorch's output.
+One thread everywhere (BLAS, Numba and PyTorch; the environment variables are set before NumPy
+is imported unless given). Runs are interleaved in one process (xpgrad numpy, numba, torch,
+then again), each the median of ``--repeats`` calls; prints ms and the ratios to PyTorch.
+``--scale`` multiplies the batch size (0.1 for a quick check). Every variant is first checked
+to give PyTorch's output.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
-import numpy as np
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
-import xpgrad as xg
+import numpy as np  # noqa: E402
+
+import xpgrad as xg  # noqa: E402
 
 #: name, (N, C_in, L), the call's keyword arguments
 WORKLOADS = [

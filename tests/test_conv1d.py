@@ -110,6 +110,24 @@ def test_conv1d_layer_padding_modes_match_torch(backend, mode, padding, rng):
         np.testing.assert_allclose(g.numpy(), tg.numpy(), rtol=1e-11, atol=1e-11)
 
 
+def test_complex_conv1d_matches_torch(rng):
+    x = rng.standard_normal((2, 3, 8)) + 1j * rng.standard_normal((2, 3, 8))
+    w = rng.standard_normal((4, 3, 3)) + 1j * rng.standard_normal((4, 3, 3))
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    ty = torch.nn.functional.conv1d(tx, tw, padding=1, stride=2)
+    (ty.abs() ** 2).sum().backward()
+    xt, wt = xg.asarray(x), xg.asarray(w)
+    with xg.GradientTape() as tape:
+        tape.watch(xt)
+        tape.watch(wt)
+        y = xg.nn.conv1d(xt, wt, padding=1, stride=2)
+        loss = xg.sum(xg.abs(y) ** 2)
+    gx, gw = tape.gradient(loss, [xt, wt])
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(gx.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(gw.numpy(), tw.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate", "circular"])
 def test_conv1d_finite_differences(mode):
     from xpgrad.nn.conv import convolve          # Conv1d's computation, padding_mode included
@@ -206,5 +224,5 @@ def test_state_dict_in_a_module_tree(rng):
 
 def test_repr_names_the_settings():
     text = repr(xg.nn.Conv1d(2, 4, 3, stride=2, padding=1, padding_mode="circular", rng=0))
-    assert "Conv1d" in text and "kernel_size=3" in text and "stride=2" in text
+    assert "in_channels=2, out_channels=4, kernel_size=3, stride=2, padding=1" in text
     assert "padding_mode='circular'" in text

@@ -167,6 +167,8 @@ def test_function_replay_equals_eager(backend):
     (lambda x: xg.nn.MaxPool1d(2, padding=3), ValueError, ["MaxPool1d", "padding"]),
     (lambda x: xg.nn.AvgPool1d(2, dim=1), TypeError, ["dim"]),
     (lambda x: xg.nn.max_pool1d(xg.astype(x, xg.int64), 2), TypeError, ["floating"]),
+    (lambda x: xg.nn.avg_pool1d(xg.astype(x, xg.complex64), 2), TypeError,
+     ["real floating"]),
 ])
 def test_bad_arguments_are_named(call, error, words):
     x = xg.ones((1, 2, 5))

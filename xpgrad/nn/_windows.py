@@ -45,9 +45,10 @@ def one_int(value, name, owner, *, minimum=1):
     return int(item)
 
 
-def batched(x, owner, like=None):
+def batched(x, owner, like=None, kinds="fc"):
     """``(x as a 3-D (N, C, L) Tensor, whether it was unbatched (C, L))``; a non-Tensor is made
-    one with ``like``'s dtype and backend; another rank is a ValueError naming ``input``."""
+    one with ``like``'s dtype and backend; another rank is a ValueError naming ``input``, a
+    dtype not of ``kinds`` ("fc": real or complex floats, "f": real) a TypeError."""
     if not isinstance(x, Tensor):
         from ..creation import asarray
 
@@ -55,8 +56,9 @@ def batched(x, owner, like=None):
     if x.ndim not in (2, 3):
         raise ValueError(f"{owner}: input must be (N, C, L) or unbatched (C, L), got shape "
                          f"{x.shape}")
-    if x.dtype.kind not in "fc":
-        raise TypeError(f"{owner}: input must hold floating-point numbers, got {x.dtype}")
+    if x.dtype.kind not in kinds:
+        what = "real floating-point" if kinds == "f" else "floating-point"
+        raise TypeError(f"{owner}: input must hold {what} numbers, got {x.dtype}")
     return (expand_dims(x, axis=0), True) if x.ndim == 2 else (x, False)
 
 

@@ -242,7 +242,8 @@ class Conv1d(Module):
         extra = "".join(f", {k}={getattr(self, k)!r}" for k, default in
                         (("stride", 1), ("padding", 0), ("dilation", 1), ("groups", 1),
                          ("padding_mode", "zeros")) if getattr(self, k) != default)
-        return f", {self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}" \
+        return f", in_channels={self.in_channels}, out_channels={self.out_channels}, " \
+               f"kernel_size={self.kernel_size}" \
                f"{extra}, bias={self.bias is not None}"
 
 

@@ -65,7 +65,7 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     k, s, p, d = _geometry(kernel_size, stride, padding, dilation, owner)
     ceil_mode = flag(ceil_mode, "ceil_mode", owner)
     return_indices = flag(return_indices, "return_indices", owner)
-    x, unbatched = batched(input, owner)
+    x, unbatched = batched(input, owner, kinds="f")
     length = x.shape[2]
     n = _pooled_length(length, k, s, p, d, ceil_mode, owner)
     padded = pad(x, p, _right_padding(length, k, s, p, d, n), "zeros", float("-inf"))
@@ -97,7 +97,7 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     k, s, p, _ = _geometry(kernel_size, stride, padding, 1, owner)
     ceil_mode = flag(ceil_mode, "ceil_mode", owner)
     count_include_pad = flag(count_include_pad, "count_include_pad", owner)
-    x, unbatched = batched(input, owner)
+    x, unbatched = batched(input, owner, kinds="f")
     length = x.shape[2]
     n = _pooled_length(length, k, s, p, 1, ceil_mode, owner)
     padded = pad(x, p, _right_padding(length, k, s, p, 1, n), "zeros", 0.0)
