@@ -98,12 +98,20 @@ def test_max_pool_ties_send_the_gradient_to_the_first_maximum_as_torch():
     np.testing.assert_allclose(grad, tgrad, rtol=1e-13, atol=1e-13)
 
 
-def test_max_pool_nan_gives_nan_as_torch():
-    x = np.array([[[1.0, np.nan, 3.0, 2.0, 0.5]]])
-    y = xg.nn.max_pool1d(xg.asarray(x), 2, ceil_mode=True).numpy()
-    ty = F.max_pool1d(torch.tensor(x), 2, ceil_mode=True).numpy()
-    np.testing.assert_array_equal(y, ty)                         # NaN where torch has NaN
-    assert np.isnan(y[0, 0, 0])
+@pytest.mark.filterwarnings("ignore:invalid value encountered")   # the loss sums inf - inf
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_max_pool_nan_and_infinities_as_torch(backend):
+    # PyTorch's CPU rule (val > max || isnan(val)): a window with NaN gives NaN, its index and
+    # gradient those of its LAST NaN; -inf everywhere in a window still picks its first entry
+    nan, inf = np.nan, np.inf
+    x = np.array([[[1.0, nan, 3.0, nan, 2.0, -inf, -inf, -inf, inf, 0.5, inf]]])
+    kwargs = {"kernel_size": 3, "stride": 1, "padding": 1, "return_indices": True}
+    (y, idx), grad = _run(xg.nn.max_pool1d, backend, x, kwargs)
+    (ty, tidx), tgrad = _torch_run(F.max_pool1d, x, kwargs)
+    np.testing.assert_array_equal(y.numpy(), ty.detach().numpy())
+    np.testing.assert_array_equal(idx.numpy(), tidx.numpy())
+    np.testing.assert_array_equal(grad, tgrad)
+    assert idx.numpy()[0, 0, 2] == 3                     # window (nan, 3, nan): the last NaN
 
 
 @pytest.mark.parametrize("layer, ref", [
