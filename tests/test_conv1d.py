@@ -85,15 +85,16 @@ def test_unbatched_input_matches_torch(backend, rng):
         np.testing.assert_allclose(g, tg, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")   # torch's
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate", "circular"])
-@pytest.mark.parametrize("padding", [2, "same"])
-def test_conv1d_layer_padding_modes_match_torch(backend, mode, padding, rng):
+@pytest.mark.parametrize("padding, dilation", [(2, 1), ("same", 1), ("same", 2)])
+def test_conv1d_layer_padding_modes_match_torch(backend, mode, padding, dilation, rng):
+    # "same" with K=4: dilation 1 pads 1 left and 2 right, dilation 2 pads 3 and 3
     ref = torch.nn.Conv1d(4, 6, 4, padding=padding, padding_mode=mode, groups=2,
-                          dilation=1 if padding == 2 else 2).double()
+                          dilation=dilation).double()
     ours = xg.nn.Conv1d(4, 6, 4, padding=padding, padding_mode=mode, groups=2,
-                        dilation=1 if padding == 2 else 2, dtype="float64", backend=backend,
-                        rng=0)
+                        dilation=dilation, dtype="float64", backend=backend, rng=0)
     ours.load_torch_state_dict(ref.state_dict())
     x = rng.standard_normal((2, 4, 7))
     xt = xg.asarray(x, backend=backend)
