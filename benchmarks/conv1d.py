@@ -3,8 +3,8 @@ backends, eager) against PyTorch's CPU ``F.conv1d`` / ``F.max_pool1d`` / ``F.avg
 
     python benchmarks/conv1d.py [--repeats 9] [--rounds 3] [--scale 1.0] [--dtype float32]
 
-One thread everywhere (BLAS, Numba and PyTorch; the environment variables are set before NumPy
-is imported unless given). Runs are interleaved in one process (xpgrad numpy, numba, torch,
+One thread everywhere (BLAS, Numba and PyTorch; run as a script, the environment variables are
+set before NumPy is imported unless given). Runs are interleaved in one process (xpgrad numpy, numba, torch,
 then again), each the median of ``--repeats`` calls; prints ms and the ratios to PyTorch.
 ``--scale`` multiplies the batch size (0.1 for a quick check). Every variant is first checked
 to give PyTorch's output.
@@ -16,8 +16,10 @@ import os
 import statistics
 import time
 
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+if __name__ == "__main__":      # not on import: a test process has its own thread settings
+    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                 "NUMBA_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
 
 import numpy as np  # noqa: E402
 

@@ -97,7 +97,13 @@ def test_readme_convolution_example_runs():
 
 
 def test_benchmark_script_runs_and_checks_against_torch():
+    # imported, it must leave the thread settings alone: NUMBA_NUM_THREADS changed after
+    # Numba's threads started makes Numba raise in any later test of this process
     pytest.importorskip("torch", reason="PyTorch is not installed: no comparison")
+    import os
+
+    before = {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+                                             "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")}
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
         import conv1d as bench
@@ -107,3 +113,4 @@ def test_benchmark_script_runs_and_checks_against_torch():
                        "float64"])
     assert [name for name, _ in rows] == [name for name, _, _ in bench.WORKLOADS]
     assert all(times["torch"] > 0 and times["numpy"] > 0 for _, times in rows)
+    assert {k: os.environ.get(k) for k in before} == before
