@@ -18,8 +18,10 @@ from .activations_layers import (CELU, ELU, GELU, GLU, SELU, Hardsigmoid, Hardsw
                                  SiLU, Softmax, Softplus, Softsign, Tanh, get_activation)
 from .containers import MLP, Sequential, checkpoint_sequential
 from .dropout import Dropout
+from .conv import Conv1d, conv1d
 from .embeddings import Embedding
 from .normalization import BatchNorm1d, LayerNorm
+from .pooling import AvgPool1d, MaxPool1d, avg_pool1d, max_pool1d
 from .sync_batch_norm import SyncBatchNorm
 from .linear import Linear, linear
 from .module import Module
@@ -43,11 +45,13 @@ __all__ = _activations.__all__ + [
     "SiLU", "Mish", "Softsign", "LogSigmoid", "Hardtanh", "ReLU6", "Hardsigmoid", "Hardswish",
     "GLU", "get_activation", "init",
     "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU", "SequenceClassifier", "tbptt_train",
-    "TBPTTResult", "detach", "lstm_scan", "lstm_layer", "rnn_scan", "gru_scan", "one_hot", "Embedding", "embedding", "LayerNorm", "layer_norm",
+    "TBPTTResult", "detach", "lstm_scan", "lstm_layer", "rnn_scan", "gru_scan", "one_hot",
+    "Embedding", "embedding", "LayerNorm", "layer_norm",
     "BatchNorm1d", "SyncBatchNorm", "batch_norm", "scaled_dot_product_attention",
     "MultiheadAttention", "TransformerEncoderLayer", "TransformerDecoderLayer",
     "TransformerEncoder", "TransformerDecoder", "Transformer", "generate_square_subsequent_mask",
-    "Identity", "Flatten", "Unflatten", "ModuleList", "ModuleDict"]
+    "Identity", "Flatten", "Unflatten", "ModuleList", "ModuleDict",
+    "Conv1d", "conv1d", "MaxPool1d", "max_pool1d", "AvgPool1d", "avg_pool1d"]
 
 #: PyTorch's names that xpgrad does without, and what to write instead
 _PYTORCH_NAMES = {
