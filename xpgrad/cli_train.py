@@ -51,6 +51,22 @@ def _positive(kind):
     return _number(kind, 0)
 
 
+def _fraction(text):
+    """An argparse type: a number strictly between 0 and 1.
+
+    >>> _fraction("0.1")
+    0.1
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}")
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be a fraction strictly between 0 and 1, got "
+                                         f"{text}")
+    return value
+
+
 def _train_parser(sub):
     from .data import DATASETS
     from .models import MODELS, OPTIMIZERS
@@ -93,6 +109,10 @@ def _train_parser(sub):
     p.add_argument("--lr-gamma", "--lr-decay-rate", type=_positive(float), default=None,
                    metavar="GAMMA", help="step, exponential: the factor of each decay "
                                          "(default: 0.1, as torchvision's scripts)")
+    p.add_argument("--lr-patience", type=_number(int, 0, strict=False), default=None,
+                   metavar="EPOCHS", help="plateau: epochs without improvement of --monitor "
+                                          "before each decay (default: 10, as PyTorch's and "
+                                          "Keras' ReduceLROnPlateau)")
     p.add_argument("--lr-step-size", type=_positive(int), default=None, metavar="EPOCHS",
                    help="step: epochs between decays (default: a third of the run's epochs)")
     p.add_argument("--weight-decay", type=_number(float, 0, strict=False), default=None,
@@ -104,6 +124,25 @@ def _train_parser(sub):
                    help="scale the gradients down to global norm C before each update "
                         "(torch.nn.utils.clip_grad_norm_; with --distributed, the averaged "
                         "gradients)")
+    p.add_argument("--validation-split", type=_fraction, default=None, metavar="FRACTION",
+                   help="hold this fraction of the training set out as validation data "
+                        "(stratified, seeded by --seed; Keras' validation_split): val loss and "
+                        "accuracy per epoch; the test set stays as it is (default: none)")
+    p.add_argument("--monitor", default=None, choices=("val_loss", "val_accuracy", "loss",
+                                                       "accuracy"),
+                   help="what --early-stopping and --lr-schedule plateau watch, once per "
+                        "epoch: val_* need --validation-split; loss and accuracy are the "
+                        "epoch's training metrics; the test set is never monitored "
+                        "(default: val_loss, as Keras)")
+    p.add_argument("--early-stopping", type=_positive(int), default=None, metavar="PATIENCE",
+                   help="stop once --monitor has not improved (by more than --min-delta) for "
+                        "PATIENCE epochs in a row (Keras' EarlyStopping)")
+    p.add_argument("--min-delta", type=_number(float, 0, strict=False), default=None,
+                   metavar="DELTA", help="early stopping: the least change of --monitor that "
+                                         "counts as an improvement (default: 0)")
+    p.add_argument("--restore-best", action="store_true", default=None,
+                   help="early stopping: end the run with the weights of its best epoch "
+                        "(Keras' restore_best_weights; also saved in the checkpoint)")
     p.add_argument("--seed", type=_number(int, 0, strict=False), default=None,
                    help="seeds the train/test split, the initial weights and the data order "
                         "(an integer >= 0; default: 0)")
@@ -136,9 +175,10 @@ def _train_parser(sub):
                    help="also save the checkpoint every N optimizer steps")
     p.add_argument("--resume", default=None, metavar="PATH",
                    help="continue the run saved in PATH with its settings (flags given again "
-                        "override them, except --model, --hidden, --dataset, --optimizer and "
-                        "--seed, which cannot change; a new --learning-rate, --lr-schedule or "
-                        "its parameters act from the saved step, on the saved run's length; "
+                        "override them, except --model, --hidden, --dataset, --optimizer, "
+                        "--seed and --validation-split, which cannot change; a new "
+                        "--learning-rate, --lr-schedule or its parameters act from the saved "
+                        "step, on the saved run's length; "
                         "a step or exponential schedule keeps the saved --batch-size) "
                         "and save back to it unless --checkpoint is given")
     p.add_argument("--max-steps", type=_positive(int), default=None,
@@ -165,7 +205,8 @@ def _train_parser(sub):
 _FLAGS = ("backend", "model", "optimizer", "epochs", "batch_size", "learning_rate", "seed",
           "hidden", "dataset", "data_dir", "checkpoint", "checkpoint_every", "max_steps",
           "threads", "compile", "lr_schedule", "warmup_steps", "lr_gamma", "lr_step_size",
-          "weight_decay", "clip_norm")
+          "weight_decay", "clip_norm", "validation_split", "monitor", "early_stopping",
+          "min_delta", "restore_best", "lr_patience")
 
 
 def _config(args):
@@ -219,7 +260,8 @@ def _check_schedule_parameters(given, config) -> None:
     for name, kinds in USES.items():
         if name in given and config.lr_schedule not in kinds:
             raise ConfigError(f"--{name.replace('_', '-')} applies to --lr-schedule "
-                              f"{' or '.join(kinds)}, but the schedule is "
+                              f"{' or '.join(filter(None, (', '.join(kinds[:-1]), kinds[-1])))}, but "
+                              f"the schedule is "
                               f"{config.lr_schedule!r}")
 
 
@@ -336,7 +378,8 @@ def cmd_train(args, parser) -> int:
         fail_together(world, e, status)
 
     def echo(line):
-        if not args.quiet or line.startswith(("held-out", "wrote", "interrupted")):
+        if not args.quiet or line.startswith(("held-out", "wrote", "interrupted",
+                                              "early stopping")):
             print(line, flush=True)
 
     try:
