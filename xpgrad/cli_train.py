@@ -259,10 +259,9 @@ def _check_schedule_parameters(given, config) -> None:
 
     for name, kinds in USES.items():
         if name in given and config.lr_schedule not in kinds:
-            raise ConfigError(f"--{name.replace('_', '-')} applies to --lr-schedule "
-                              f"{' or '.join(filter(None, (', '.join(kinds[:-1]), kinds[-1])))}, but "
-                              f"the schedule is "
-                              f"{config.lr_schedule!r}")
+            listed = " or ".join(filter(None, (", ".join(kinds[:-1]), kinds[-1])))
+            raise ConfigError(f"--{name.replace('_', '-')} applies to --lr-schedule {listed}, "
+                              f"but the schedule is {config.lr_schedule!r}")
 
 
 def _timestamp() -> str:
