@@ -1,70 +1,20 @@
 """``xpgrad train``: its command line (``_train_parser``), the settings it makes
 (``_config``) and the command itself (``cmd_train``), one process or data-parallel under
-``mpiexec``.
+``mpiexec``; the types of its flags are in ``cli_types``.
 
->>> _hidden("128,64")
-[128, 64]
+>>> _train_parser.__name__
+'_train_parser'
 """
 from __future__ import annotations
 
-import argparse
 import datetime
 import itertools
-import math
 import os
 import signal
 import sys
 
 from .cli_failures import _fail_in_training, _preparation_status, fail, fail_together
-
-
-def _hidden(text):
-    if "," in text and not all(p.strip() for p in text.split(",")):
-        raise argparse.ArgumentTypeError(f"empty layer size in {text!r} (sizes like 128 or "
-                                         "128,64)")
-    try:
-        sizes = [int(s) for s in text.replace(",", " ").split()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected layer sizes like 128 or 128,64, got {text!r}")
-    if not sizes or any(s < 1 for s in sizes):
-        raise argparse.ArgumentTypeError(f"layer sizes must be positive integers, got {text!r}")
-    return sizes
-
-
-def _number(kind, low, strict=True):
-    """An argparse type: a finite ``kind`` above ``low`` (``>= low`` unless ``strict``)."""
-    def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            what = "an integer" if kind is int else "a number"
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
-        if not math.isfinite(value) or (value <= low if strict else value < low):
-            what = "an integer" if kind is int else "a finite number"
-            raise argparse.ArgumentTypeError(
-                f"must be {what} {'>' if strict else '>='} {low:g}, got {text}")
-        return value
-    return parse
-
-
-def _positive(kind):
-    return _number(kind, 0)
-
-
-def _fraction(text):
-    """An argparse type: a number strictly between 0 and 1.
-
-    >>> _fraction("0.1")
-    0.1
-    """
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}")
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be a fraction strictly between 0 and 1, got "
-                                         f"{text}")
-    return value
+from .cli_types import _fraction, _hidden, _number, _positive
 
 
 def _train_parser(sub):

@@ -111,8 +111,9 @@ def _save(plan, epoch, done_in_epoch, n_train, target_epochs, writes) -> None:
             "examples_in_epoch": 0 if complete else done_in_epoch, "target_epochs": target_epochs,
             "steps": plan.opt.iterations, "run_id": plan.run_id,
             "monitor": _json_safe(plan.monitor.state_dict())}
+    best = plan.monitor.weights()         # --restore-best: the best epoch's weights
     writes(save_checkpoint, plan.cfg.checkpoint, plan.model, plan.opt, metadata=meta,
-           extra=plan.monitor.weights())
+           **({"extra": best} if best else {}))
 
 
 def train(config: TrainConfig, echo=print, *, handle_signals=False) -> TrainResult:
@@ -344,7 +345,8 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
             + (f"resume with: xpgrad train --resume {cfg.checkpoint}" if cfg.checkpoint
                else "no --checkpoint was given, so the weights were not saved"))
     say(f"held-out accuracy {test_acc:.2%} on {len(ds.x_test)} {ds.name} test images "
-        + (f"with the weights of epoch {monitor.best_epoch} " if kept else "") + f"after {steps} step{'' if steps == 1 else 's'} in {seconds:.1f} s")
+        + (f"with the weights of epoch {monitor.best_epoch} " if kept else "")
+        + f"after {steps} step{'' if steps == 1 else 's'} in {seconds:.1f} s")
     for what, path in files.items():
         say(f"wrote {what}: {path}")
     return TrainResult(cfg, history, model, opt, test_acc, seconds, steps, start_epoch, files,
