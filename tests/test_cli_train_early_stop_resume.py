@@ -194,3 +194,32 @@ def test_the_api_refuses_to_monitor_what_is_not_there():
     cfg = TrainConfig(lr_schedule="plateau", monitor="loss", early_stopping=3,
                       restore_best=True).resolved()
     assert (cfg.monitor, cfg.early_stopping, cfg.restore_best) == ("loss", 3, True)
+
+
+def test_a_new_learning_rate_on_resume_replaces_the_lowered_one(rates, tmp_path):
+    path = str(tmp_path / "c.npz")
+    assert main([*RUN, "--no-log", "--checkpoint", path, "--max-steps", "57"]) == 0
+    assert xg.checkpoint_metadata(path)["monitor"]["learning_rate"] == 0.025   # lowered once
+    rates.clear()
+    assert main(["train", "-q", "--no-log", "--resume", path, "--max-steps", "1"]) == 0
+    assert rates == [0.025]                         # the plateau's rate carries on
+    rates.clear()
+    assert main(["train", "-q", "--no-log", "--resume", path, "--lr", "0.01", "--max-steps",
+                 "1"]) == 0
+    assert rates == [0.01]                          # as a PyTorch user edits param_groups
+
+
+def test_the_checkpoint_with_best_weights_loads_into_a_plain_model(tmp_path):
+    from xpgrad.training import prepare
+
+    path = str(tmp_path / "c.npz")
+    assert main([*RUN, "--no-log", "--checkpoint", path, "--max-steps", "53"]) == 0
+    plan = prepare(TrainConfig(hidden=(8,), validation_split=0.2, logdir=None,
+                               progress=False))
+    xg.load_checkpoint(path, plan.model, plan.opt)     # the best weights are extra arrays
+    best = xg.checkpoint.checkpoint_extra(path)
+    assert sorted(best) == sorted(f"best/{k}" for k in plan.model.named_variables())
+    with np.load(path) as z:
+        for k, v in plan.model.named_variables().items():
+            np.testing.assert_array_equal(v.numpy(), z[f"model/{k}"])
+            assert not np.array_equal(best[f"best/{k}"], z[f"model/{k}"]), k  # epoch 10's
