@@ -318,8 +318,10 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
         if dp is not None:
             stopper.signum = agreed
     seconds = time.perf_counter() - t_start
-    finished = monitor.stopped_epoch is not None or (
-        epoch == target and done_in_epoch >= n_train and not stopper.name)
+    # the run's end (its last epoch done, or stopped early), where --restore-best acts; not
+    # where --max-steps or a signal cut it short: its resumption ends it
+    finished = monitor.stopped_epoch is not None or (epoch == target
+                                                     and done_in_epoch >= n_train)
     planned_target = target
     if finished:
         target = epoch              # a run stopped early is finished: --resume says so
