@@ -108,7 +108,8 @@ def test_clip_norm_scales_the_gradient_to_the_global_norm(tmp_path):
     (["--lr-schedule", "step", "--lr-step-size", "0"], "argument --lr-step-size: must be an "
                                                        "integer > 0, got 0"),
     (["--lr-schedule", "cosine", "--lr-gamma", "0.5"],
-     "--lr-gamma applies to --lr-schedule step or exponential, but the schedule is 'cosine'"),
+     "--lr-gamma applies to --lr-schedule step, exponential or plateau, but the schedule "
+     "is 'cosine'"),
     (["--lr-gamma", "0.5"], "but the schedule is 'constant'"),
     (["--lr-schedule", "exponential", "--lr-step-size", "2"],
      "--lr-step-size applies to --lr-schedule step, but the schedule is 'exponential'"),

@@ -182,6 +182,13 @@ TRAIN_FLAGS = {
     "--lr-decay-rate": ["--lr-decay-rate", "0.5", "--lr-schedule", "step"],
     "--lr-step-size": ["--lr-step-size", "1", "--lr-schedule", "step"],
     "--weight-decay": ["--weight-decay", "0.01"], "--clip-norm": ["--clip-norm", "1"],
+    "--validation-split": ["--validation-split", "0.1"],
+    "--monitor": ["--monitor", "loss", "--early-stopping", "1"],
+    "--early-stopping": ["--early-stopping", "1", "--validation-split", "0.1"],
+    "--min-delta": ["--min-delta", "0.01", "--early-stopping", "1", "--validation-split", "0.1"],
+    "--restore-best": ["--restore-best", "--early-stopping", "1", "--validation-split", "0.1"],
+    "--lr-patience": ["--lr-patience", "1", "--lr-schedule", "plateau", "--validation-split",
+                      "0.1"],
 }
 
 

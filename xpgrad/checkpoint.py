@@ -203,9 +203,11 @@ def _fsync_directory(directory) -> None:
         os.close(fd)
 
 
-def save_checkpoint(path, model, optimizer=None, metadata=None) -> None:
-    """Save ``model``'s variables (and ``optimizer``'s state, and the JSON-serializable dict
-    ``metadata``) to ``path`` (.npz), atomically and durably; see the module docstring."""
+def save_checkpoint(path, model, optimizer=None, metadata=None, *, extra=None) -> None:
+    """Save ``model``'s variables (and ``optimizer``'s state, the JSON-serializable dict
+    ``metadata`` and ``extra``, a dict of NumPy arrays such as a run's best weights, which
+    ``load_checkpoint`` leaves alone and ``checkpoint_extra`` reads) to ``path`` (.npz),
+    atomically and durably; see the module docstring."""
     path = check_writable(path)
     model = _named(model)           # {name: Variable}, checked; a generator is read once
     if metadata is not None and not isinstance(metadata, dict):
@@ -213,6 +215,8 @@ def save_checkpoint(path, model, optimizer=None, metadata=None) -> None:
                         f"{type(metadata).__name__}")
     optimizer = _check_optimizer(optimizer)
     arrays = _arrays(model, optimizer)
+    for name, value in (extra or {}).items():
+        arrays[f"extra/{name}"] = np.asarray(value)
     meta = {"format": FORMAT,
             "optimizer": None if optimizer is None else type(optimizer).__name__,
             "metadata": metadata}
@@ -298,6 +302,18 @@ def checkpoint_metadata(path) -> dict:
     return dict(_read(path)[_META].get("metadata") or {})
 
 
+def checkpoint_extra(path) -> dict:
+    """The ``extra`` arrays saved with the checkpoint at ``path`` (``{}`` if none).
+
+    >>> import os, tempfile, numpy as np, xpgrad as xg
+    >>> path = os.path.join(tempfile.mkdtemp(), "c.npz")
+    >>> xg.save_checkpoint(path, [xg.Variable([1.0], name="w")], extra={"best/w": np.ones(1)})
+    >>> checkpoint_extra(path)
+    {'best/w': array([1.])}
+    """
+    return {k[len("extra/"):]: v for k, v in _read(path).items() if k.startswith("extra/")}
+
+
 def _expected(model, optimizer) -> dict:
     exp = {f"model/{k}": (v.shape, v.dtype.name) for k, v in _named(model).items()}
     if optimizer is not None:
@@ -334,6 +350,7 @@ def load_checkpoint(path, model, optimizer=None) -> None:
     data = _read(path)
     path = _fspath(path)
     meta = data.pop(_META)
+    data = {k: v for k, v in data.items() if not k.startswith("extra/")}
     if optimizer is None:
         data = {k: v for k, v in data.items() if not k.startswith("optimizer/")}
     elif meta.get("optimizer") not in (None, type(optimizer).__name__):

@@ -1,68 +1,20 @@
 """``xpgrad train``: its command line (``_train_parser``), the settings it makes
 (``_config``) and the command itself (``cmd_train``), one process or data-parallel under
-``mpiexec``.
+``mpiexec``; the types of its flags are in ``cli_types``.
 
->>> _hidden("128,64")
-[128, 64]
+>>> _train_parser.__name__
+'_train_parser'
 """
 from __future__ import annotations
 
-import argparse
 import datetime
 import itertools
-import math
 import os
 import signal
 import sys
 
 from .cli_failures import _fail_in_training, _preparation_status, fail, fail_together
-
-
-def _hidden(text):
-    if "," in text and not all(p.strip() for p in text.split(",")):
-        raise argparse.ArgumentTypeError(f"empty layer size in {text!r} (sizes like 128 or "
-                                         "128,64)")
-    try:
-        sizes = [int(s) for s in text.replace(",", " ").split()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected layer sizes like 128 or 128,64, got {text!r}")
-    if not sizes or any(s < 1 for s in sizes):
-        raise argparse.ArgumentTypeError(f"layer sizes must be positive integers, got {text!r}")
-    return sizes
-
-
-def _number(kind, low, strict=True):
-    """An argparse type: a finite ``kind`` above ``low`` (``>= low`` unless ``strict``)."""
-    def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            what = "an integer" if kind is int else "a number"
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
-        if not math.isfinite(value) or (value <= low if strict else value < low):
-            what = "an integer" if kind is int else "a finite number"
-            raise argparse.ArgumentTypeError(
-                f"must be {what} {'>' if strict else '>='} {low:g}, got {text}")
-        return value
-    return parse
-
-
-def _positive(kind):
-    return _number(kind, 0)
-
-
-#: what ``--clip-norm none`` (or ``off``) parses to: clipping off, also over a resumed run's
-CLIP_OFF = "none"
-
-
-def _clip_norm(text):
-    """``--clip-norm``'s type: a finite number > 0, or none/off (no clipping)."""
-    if text.strip().lower() in ("none", "off"):
-        return CLIP_OFF
-    try:
-        return _positive(float)(text)
-    except argparse.ArgumentTypeError as e:
-        raise argparse.ArgumentTypeError(f"{e} (or none to clip nothing)") from None
+from .cli_types import CLIP_OFF, _clip_norm, _fraction, _hidden, _number, _positive
 
 
 def _train_parser(sub):
@@ -107,6 +59,10 @@ def _train_parser(sub):
     p.add_argument("--lr-gamma", "--lr-decay-rate", type=_positive(float), default=None,
                    metavar="GAMMA", help="step, exponential: the factor of each decay "
                                          "(default: 0.1, as torchvision's scripts)")
+    p.add_argument("--lr-patience", type=_number(int, 0, strict=False), default=None,
+                   metavar="EPOCHS", help="plateau: epochs without improvement of --monitor "
+                                          "before each decay (default: 10, as PyTorch's and "
+                                          "Keras' ReduceLROnPlateau)")
     p.add_argument("--lr-step-size", type=_positive(int), default=None, metavar="EPOCHS",
                    help="step: epochs between decays (default: a third of the run's epochs)")
     p.add_argument("--weight-decay", type=_number(float, 0, strict=False), default=None,
@@ -120,6 +76,25 @@ def _train_parser(sub):
                          "+ 1e-6 on the norm; with --distributed, the averaged gradients); "
                          "'none' or 'off': no clipping, e.g. to stop the clipping of a "
                          "--resume'd run (default: none, or the resumed run's)")
+    p.add_argument("--validation-split", type=_fraction, default=None, metavar="FRACTION",
+                   help="hold this fraction of the training set out as validation data "
+                        "(stratified, seeded by --seed; Keras' validation_split): val loss and "
+                        "accuracy per epoch; the test set stays as it is (default: none)")
+    p.add_argument("--monitor", default=None, choices=("val_loss", "val_accuracy", "loss",
+                                                       "accuracy"),
+                   help="what --early-stopping and --lr-schedule plateau watch, once per "
+                        "epoch: val_* need --validation-split; loss and accuracy are the "
+                        "epoch's training metrics; the test set is never monitored "
+                        "(default: val_loss, as Keras)")
+    p.add_argument("--early-stopping", type=_positive(int), default=None, metavar="PATIENCE",
+                   help="stop once --monitor has not improved (by more than --min-delta) for "
+                        "PATIENCE epochs in a row (Keras' EarlyStopping)")
+    p.add_argument("--min-delta", type=_number(float, 0, strict=False), default=None,
+                   metavar="DELTA", help="early stopping: the least change of --monitor that "
+                                         "counts as an improvement (default: 0)")
+    p.add_argument("--restore-best", action="store_true", default=None,
+                   help="early stopping: end the run with the weights of its best epoch "
+                        "(Keras' restore_best_weights; also saved in the checkpoint)")
     p.add_argument("--seed", type=_number(int, 0, strict=False), default=None,
                    help="seeds the train/test split, the initial weights and the data order "
                         "(an integer >= 0; default: 0)")
@@ -152,9 +127,10 @@ def _train_parser(sub):
                    help="also save the checkpoint every N optimizer steps")
     p.add_argument("--resume", default=None, metavar="PATH",
                    help="continue the run saved in PATH with its settings (flags given again "
-                        "override them, except --model, --hidden, --dataset, --optimizer and "
-                        "--seed, which cannot change; a new --learning-rate, --lr-schedule or "
-                        "its parameters act from the saved step, on the saved run's length; "
+                        "override them, except --model, --hidden, --dataset, --optimizer, "
+                        "--seed and --validation-split, which cannot change; a new "
+                        "--learning-rate, --lr-schedule or its parameters act from the saved "
+                        "step, on the saved run's length; "
                         "a step or exponential schedule keeps the saved --batch-size) "
                         "and save back to it unless --checkpoint is given")
     p.add_argument("--max-steps", type=_positive(int), default=None,
@@ -181,7 +157,8 @@ def _train_parser(sub):
 _FLAGS = ("backend", "model", "optimizer", "epochs", "batch_size", "learning_rate", "seed",
           "hidden", "dataset", "data_dir", "checkpoint", "checkpoint_every", "max_steps",
           "threads", "compile", "lr_schedule", "warmup_steps", "lr_gamma", "lr_step_size",
-          "weight_decay", "clip_norm")
+          "weight_decay", "clip_norm", "validation_split", "monitor", "early_stopping",
+          "min_delta", "restore_best", "lr_patience")
 
 
 def _config(args):
@@ -239,9 +216,9 @@ def _check_schedule_parameters(given, config) -> None:
 
     for name, kinds in USES.items():
         if name in given and config.lr_schedule not in kinds:
-            raise ConfigError(f"--{name.replace('_', '-')} applies to --lr-schedule "
-                              f"{' or '.join(kinds)}, but the schedule is "
-                              f"{config.lr_schedule!r}")
+            listed = " or ".join(filter(None, (", ".join(kinds[:-1]), kinds[-1])))
+            raise ConfigError(f"--{name.replace('_', '-')} applies to --lr-schedule {listed}, "
+                              f"but the schedule is {config.lr_schedule!r}")
 
 
 def _timestamp() -> str:
@@ -357,7 +334,8 @@ def cmd_train(args, parser) -> int:
         fail_together(world, e, status)
 
     def echo(line):
-        if not args.quiet or line.startswith(("held-out", "wrote", "interrupted")):
+        if not args.quiet or line.startswith(("held-out", "wrote", "interrupted",
+                                              "early stopping")):
             print(line, flush=True)
 
     try:

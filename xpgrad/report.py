@@ -163,8 +163,9 @@ def run_title(config) -> str | None:
 def plot_history(history, path, title=None) -> str:
     """Save loss and accuracy per epoch (train and test) side by side as a PNG; returns ``path``.
 
-    ``history`` is a mapping with ``epoch`` and any of ``train_loss``, ``test_loss``,
-    ``train_accuracy``, ``test_accuracy`` (lists of equal length).
+    ``history`` is a mapping with ``epoch`` and any of ``train_loss``, ``val_loss``,
+    ``test_loss``, ``train_accuracy``, ``val_accuracy``, ``test_accuracy`` (lists of equal
+    length; a validation list of None is left out).
     """
     fig = _figure((10, 4))
     from matplotlib.ticker import MaxNLocator
@@ -173,9 +174,9 @@ def plot_history(history, path, title=None) -> str:
     epochs = h["epoch"]
     ax_loss, ax_acc = fig.subplots(1, 2)
     for key, ax in (("loss", ax_loss), ("accuracy", ax_acc)):
-        for split, style in (("train", "-o"), ("test", "--s")):
+        for split, style in (("train", "-o"), ("val", ":^"), ("test", "--s")):
             values = h.get(f"{split}_{key}")
-            if values:
+            if values and any(v is not None for v in values):   # val: None without one
                 ax.plot(epochs, values, style, markersize=3, label=split)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -20,17 +20,19 @@ from ..data import DATASETS, IDX_DATASETS
 from ..models import MODELS, OPTIMIZERS
 from ..threads import DEFAULT_THREADS, check_threads
 from . import ConfigError
+from .monitor import check_monitor
 from .schedule import check_schedule
 
 
 #: settings that define what a checkpoint holds: a resumed run must not change them
-IDENTITY = ("model", "hidden", "dataset", "optimizer", "seed")
+IDENTITY = ("model", "hidden", "dataset", "optimizer", "seed", "validation_split")
 #: the command-line flag of each setting (for messages)
 FLAGS = {f: "--" + f.replace("_", "-") for f in (
     "backend", "model", "optimizer", "epochs", "batch_size", "learning_rate", "seed", "hidden",
     "dataset", "data_dir", "logdir", "checkpoint", "max_steps", "checkpoint_every", "resume",
     "threads", "compile", "curves", "overwrite", "lr_schedule", "warmup_steps", "lr_gamma",
-    "lr_step_size", "weight_decay", "clip_norm")}
+    "lr_step_size", "weight_decay", "clip_norm", "validation_split", "monitor", "early_stopping",
+    "min_delta", "restore_best", "lr_patience")}
 
 
 def _name(field_name):
@@ -56,6 +58,9 @@ class TrainConfig:
     ``lr_schedule`` and its parameters, ``weight_decay`` and ``clip_norm`` shape each update
     (see ``training/schedule.py``); ``schedule_steps`` and ``steps_per_epoch`` are the
     schedule's length, filled in when the run starts and kept by its resumptions.
+    ``validation_split``, ``monitor``, ``early_stopping``, ``min_delta``, ``restore_best`` and
+    ``lr_patience`` (with ``lr_schedule="plateau"``) are Keras' ``validation_split``,
+    ``EarlyStopping`` and ``ReduceLROnPlateau`` (see ``training/monitor.py``).
     """
 
     backend: str = "numpy"
@@ -84,6 +89,12 @@ class TrainConfig:
     lr_step_size: int | None = None         # step: epochs between decays (None: a third)
     weight_decay: float | None = None       # None: the optimizer's default
     clip_norm: float | None = None          # global-norm clipping of the (averaged) gradients
+    validation_split: float | None = None   # fraction of the training set held out (stratified)
+    monitor: str = "val_loss"               # what early_stopping and plateau watch
+    early_stopping: int | None = None       # patience: epochs without improvement, then stop
+    min_delta: float = 0.0                  # the least change that counts as an improvement
+    restore_best: bool = False              # keep the best epoch's weights at the end
+    lr_patience: int | None = None          # plateau: bad epochs before a decay (None: 10)
     # the schedule's length, fixed when the run starts (epochs * steps_per_epoch) and kept by
     # its resumptions; not flags: None until a run fills them in (training/schedule.py)
     schedule_steps: int | None = None
@@ -91,7 +102,7 @@ class TrainConfig:
 
     def resolved(self) -> "TrainConfig":
         """A copy with defaults filled in and every setting checked (ConfigError naming it)."""
-        for flag in ("compile", "curves", "overwrite"):
+        for flag in ("compile", "curves", "overwrite", "restore_best"):
             if not isinstance(getattr(self, flag), bool):
                 raise ConfigError(f"{_name(flag)} must be True or False, "
                                   f"got {getattr(self, flag)!r}")
@@ -136,6 +147,7 @@ class TrainConfig:
             if getattr(self, name) is not None:
                 _integer(name, getattr(self, name), 1)
         check_schedule(self)
+        check_monitor(self)
         hidden = MODELS[self.model].default_hidden if self.hidden is None else self.hidden
         if isinstance(hidden, (str, bytes)) or not hasattr(hidden, "__iter__"):
             raise ConfigError(f"{_name('hidden')} must be a list of layer sizes, got "

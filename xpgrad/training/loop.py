@@ -21,6 +21,7 @@ import numpy as np
 
 from . import TrainingError
 from .config import FLAGS, TrainConfig
+from .held import _Held
 from .plan import Plan, prepare
 from .results import History, TrainResult, continue_history, earlier_history, evaluate, metric
 from .schedule import past_the_end, update_settings
@@ -90,54 +91,6 @@ def _write_json(path, data) -> None:
         raise
 
 
-class _Held:
-    """Runs the work of one rank that may fail on it alone: rank 0's writes (event files,
-    checkpoints, history.json), and each rank's forward pass, optimizer step and evaluation
-    (a MemoryError, a bug). On one process an error raises at once. On several ranks it is
-    held (returning None; later actions are skipped) until the ranks agree on it -- with a flag
-    in the next reduction they make anyway (the step's metrics, the evaluation), or at the end
-    of the run -- and then raised on every rank (``raise_together``), so that all of them stop
-    with one message instead of one rank failing and aborting the job. An error the ranks have
-    already agreed on (``failed_rank`` set) passes through."""
-
-    def __init__(self, dp):
-        self.dp = dp
-        self.error = None
-
-    def __call__(self, action, *args, **kwargs):
-        if self.dp is None:
-            return action(*args, **kwargs)
-        if self.error is None:
-            try:
-                return action(*args, **kwargs)
-            except Exception as e:
-                if getattr(e, "failed_rank", None) is not None:
-                    raise
-                self.error = e
-        return None
-
-    def agree(self, failed=None) -> None:
-        """Raise the held error on every rank if one is held on any: ``failed`` as reduced
-        over the ranks (None: reduce it now, one small collective)."""
-        from ..distributed.agreement import raise_together
-
-        if self.dp is not None and failed is not False:
-            raise_together(self.dp.world, self.error, "the check for a failure on any rank")
-
-    def raise_after_logs(self, error, *logs) -> None:
-        """Write the logs (``_write_logs(*logs)``) of a run that ``error`` (a TrainingError
-        every rank raised) stopped, then raise it -- naming the logs' own failure, or a write
-        failure held from before, if they could not be written (it would be lost otherwise)."""
-        try:
-            self(_write_logs, *logs)
-        except Exception as e:               # one process: raised at once
-            self.error = e
-        if self.error is None:
-            raise error
-        raise TrainingError(f"{error}; the logs were not written either "
-                            f"({type(self.error).__name__}: {self.error})") from error
-
-
 def _save(plan, epoch, done_in_epoch, n_train, target_epochs, writes) -> None:
     """Save the checkpoint with the run's position (``done_in_epoch`` examples of ``epoch``
     done), refusing non-finite weights (on every rank); rank 0 writes it through ``writes``."""
@@ -156,8 +109,11 @@ def _save(plan, epoch, done_in_epoch, n_train, target_epochs, writes) -> None:
     meta = {"config": _json_safe(asdict(plan.cfg)),
             "epochs_done": epoch if complete else epoch - 1,
             "examples_in_epoch": 0 if complete else done_in_epoch, "target_epochs": target_epochs,
-            "steps": plan.opt.iterations, "run_id": plan.run_id}
-    writes(save_checkpoint, plan.cfg.checkpoint, plan.model, plan.opt, metadata=meta)
+            "steps": plan.opt.iterations, "run_id": plan.run_id,
+            "monitor": _json_safe(plan.monitor.state_dict())}
+    best = plan.monitor.weights()         # --restore-best: the best epoch's weights
+    writes(save_checkpoint, plan.cfg.checkpoint, plan.model, plan.opt, metadata=meta,
+           **({"extra": best} if best else {}))
 
 
 def train(config: TrainConfig, echo=print, *, handle_signals=False) -> TrainResult:
@@ -197,6 +153,7 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
     say = echo or (lambda *a, **k: None)
     if dp is not None:
         dp.start(plan)
+        plan.monitor.share(dp.world)
     variables = model.trainable_variables
     plan.steps_before = opt.iterations
     start_epoch, skip = plan.start_epoch, plan.skip
@@ -254,6 +211,7 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
         return metric(loss), hits, loss, grads, tape
 
     history = History()
+    monitor = plan.monitor
     n_train = len(ds.x_train)
     order_rng = np.random.default_rng(cfg.seed)
     for _ in range(start_epoch):                 # resume: keep the data order a fresh run had
@@ -304,6 +262,7 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
                 history.step_loss.append(loss_value)
                 held(writer.scalars, {"loss/train_step": loss_value}, opt.iterations)
                 loss_sum += loss_value * len(idx)
+                monitor.add(loss_value * len(idx), hits, len(idx))
                 correct += hits
                 seen += len(idx)
                 done_in_epoch += len(idx)
@@ -315,34 +274,42 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
                 if stop() is not None or (cfg.max_steps is not None
                                           and steps >= cfg.max_steps):
                     break
+            early_stop = False
             if seen:
-                if dp is None:
-                    test_loss, test_acc = evaluate(model, ds.x_test, ds.y_test, be)
-                else:
-                    test_loss, test_acc, failed = dp.evaluate(model, ds.x_test, ds.y_test, be,
-                                                              held)
-                    held.agree(failed)
-                lr = opt.learning_rate
+                test_loss, test_acc = _evaluated(dp, held, model, ds.x_test, ds.y_test, be)
+                val_loss, val_acc = None, None
+                if plan.val is not None:
+                    val_loss, val_acc = _evaluated(dp, held, model, *plan.val, be)
                 row = dict(epoch=epoch, train_loss=loss_sum / seen,
-                           train_accuracy=correct / seen, test_loss=test_loss,
-                           test_accuracy=test_acc, learning_rate=lr,
-                           seconds=time.perf_counter() - t_epoch, train_examples=seen)
+                           train_accuracy=correct / seen, val_loss=val_loss,
+                           val_accuracy=val_acc, test_loss=test_loss, test_accuracy=test_acc)
+                # a whole epoch steps early stopping and the plateau (every rank alike: the
+                # values are reduced over the ranks), before the rate is read for the row
+                early_stop = done_in_epoch >= n_train and monitor.epoch_end(row, epoch)
+                lr = opt.learning_rate
+                row.update(learning_rate=lr, seconds=time.perf_counter() - t_epoch,
+                           train_examples=seen)
                 for key, value in row.items():
                     getattr(history, key).append(value)
-                held(writer.scalars, {"loss/train": row["train_loss"], "loss/test": test_loss,
-                                      "accuracy/train": row["train_accuracy"],
-                                      "accuracy/test": test_acc, "learning_rate": lr}, epoch)
+                scalars = {"loss/train": row["train_loss"], "loss/test": test_loss,
+                           "accuracy/train": row["train_accuracy"], "accuracy/test": test_acc,
+                           "learning_rate": lr}
+                if val_loss is not None:
+                    scalars.update({"loss/val": val_loss, "accuracy/val": val_acc})
+                held(writer.scalars, scalars, epoch)
                 held(writer.flush)
                 partial = "" if done_in_epoch >= n_train else \
                     f"  (partial: {done_in_epoch}/{n_train} examples)"
                 if first:       # its loss and accuracy are of this run's part of the epoch
                     partial = f"  (partial: examples {first + 1}-{done_in_epoch} of {n_train}," \
                               f" after resuming)"
+                val = "" if val_loss is None else \
+                    f"val loss {val_loss:.4f}  val acc {val_acc:6.2%}  "
                 say(f"epoch {epoch:3d}  loss {row['train_loss']:.4f}  "
-                    f"acc {row['train_accuracy']:6.2%}  test loss {test_loss:.4f}  "
+                    f"acc {row['train_accuracy']:6.2%}  {val}test loss {test_loss:.4f}  "
                     f"test acc {test_acc:6.2%}  ({row['seconds']:.2f} s){partial}")
-            if stop() is not None or (cfg.max_steps is not None
-                                      and steps >= cfg.max_steps):
+            if early_stop or stop() is not None or (cfg.max_steps is not None
+                                                    and steps >= cfg.max_steps):
                 break
     except TrainingError as e:
         held.raise_after_logs(e, plan, history, writer, plot_history, None)
@@ -351,6 +318,14 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
         if dp is not None:
             stopper.signum = agreed
     seconds = time.perf_counter() - t_start
+    # the run's end (its last epoch done, or stopped early), where --restore-best acts; not
+    # where --max-steps or a signal cut it short: its resumption ends it
+    finished = monitor.stopped_epoch is not None or (epoch == target
+                                                     and done_in_epoch >= n_train)
+    planned_target = target
+    if finished:
+        target = epoch              # a run stopped early is finished: --resume says so
+    kept = monitor.restore() if finished else False   # Keras 3: at the end of the run
 
     if cfg.checkpoint:              # the most valuable file first
         try:
@@ -363,16 +338,31 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
         files["checkpoint"] = cfg.checkpoint
 
     test_acc = history.test_accuracy[-1] if history.test_accuracy else float("nan")
+    if kept:                        # the held-out accuracy of the weights kept
+        test_acc = _evaluated(dp, held, model, ds.x_test, ds.y_test, be)[1]
+    if finished and monitor.summary(epoch, planned_target):
+        say(monitor.summary(epoch, planned_target))
     if stopper.name:
         say(f"interrupted by {stopper.name} at step {opt.iterations} (epoch {epoch}); "
             + (f"resume with: xpgrad train --resume {cfg.checkpoint}" if cfg.checkpoint
                else "no --checkpoint was given, so the weights were not saved"))
     say(f"held-out accuracy {test_acc:.2%} on {len(ds.x_test)} {ds.name} test images "
-        f"after {steps} step{'' if steps == 1 else 's'} in {seconds:.1f} s")
+        + (f"with the weights of epoch {monitor.best_epoch} " if kept else "")
+        + f"after {steps} step{'' if steps == 1 else 's'} in {seconds:.1f} s")
     for what, path in files.items():
         say(f"wrote {what}: {path}")
     return TrainResult(cfg, history, model, opt, test_acc, seconds, steps, start_epoch, files,
-                       stopper.name)
+                       stopper.name, monitor.stopped_epoch, monitor.best_epoch)
+
+
+def _evaluated(dp, held, model, x, y, be):
+    """(mean loss, accuracy) of ``model`` on ``x``, ``y``: over every rank's share, the same
+    on each, when data-parallel."""
+    if dp is None:
+        return evaluate(model, x, y, be)
+    loss, accuracy, failed = dp.evaluate(model, x, y, be, held)
+    held.agree(failed)
+    return loss, accuracy
 
 
 def _write_logs(plan, history, writer, plot_history, interrupted) -> dict:
@@ -391,6 +381,8 @@ def _write_logs(plan, history, writer, plot_history, interrupted) -> dict:
     earlier = earlier_history(cfg.logdir, plan.steps_before, cfg, plan.run_id)
     if earlier is not None:
         rows = continue_history(earlier, rows)
+    if plan.monitor.early_stopping:
+        rows["early_stopping"] = plan.monitor.record()
     _write_json(history_path, {"config": config, "run_id": plan.run_id, **rows,
                                "interrupted": interrupted, "steps_done": plan.opt.iterations})
     files = {"events": cfg.logdir}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from ..data import IDX_DATASETS, load_dataset, normalized
+from ..data import IDX_DATASETS, load_dataset
 from ..models import MODELS, OPTIMIZERS
 from . import ConfigError
 from .config import FLAGS, IDENTITY, TrainConfig, _name, resume_config
@@ -99,6 +99,8 @@ class Plan:
     stale_logs: tuple = ()      # another run's logs in logdir, removed as training starts
     background_compile: bool = False    # kernels missing from the cache: see ``prepare``
     note: object = None         # gets notes on the run's machinery (stderr in ``xpgrad train``)
+    val: tuple | None = None    # the validation set (x, y), held out of the training set
+    monitor: object = None      # early stopping and the plateau schedule (training/monitor.py)
 
     def fit(self, echo=print, handle_signals=False) -> "TrainResult":
         """Train as planned (see ``train``)."""
@@ -308,14 +310,15 @@ def _built(cfg, raw, be, source, meta, background_compile, echo) -> Plan:
     """The run's Plan: model and optimizer (with the checkpoint's state and position when
     resuming from ``source``), once the log directory is made."""
     import xpgrad as xg
-    from ..checkpoint import load_checkpoint
+    from ..checkpoint import checkpoint_extra, load_checkpoint
+    from .monitor import Monitor, held_out
 
-    ds = normalized(raw)
+    ds, val = held_out(raw, cfg)
     model = MODELS[cfg.model].build(ds, list(cfg.hidden),
                                     xg.random.default_rng(cfg.seed, backend=be), be)
     opt = OPTIMIZERS[cfg.optimizer].build(cfg.learning_rate)
     plan = Plan(cfg, raw, ds, model, opt, be, background_compile=background_compile,
-                note=echo)
+                note=echo, val=val)
     if source:
         load_checkpoint(source, model, opt)     # its rate is replaced by the run's, below
         if isinstance(meta.get("epochs_done"), int):
@@ -326,6 +329,11 @@ def _built(cfg, raw, be, source, meta, background_compile, echo) -> Plan:
             plan.start_epoch = -(-opt.iterations // steps_per_epoch)
     plan_schedule(cfg, len(ds.x_train), plan.start_epoch)
     _set_hyperparameters(opt, cfg)
+    plan.monitor = Monitor(cfg, opt, model)
+    if source and "monitor" in meta:            # a new --learning-rate replaces a lowered one
+        saved_rate = (meta.get("config") or {}).get("learning_rate")
+        plan.monitor.load(meta["monitor"], checkpoint_extra(source),
+                          rate_given=saved_rate != cfg.learning_rate)
     _check_rates(opt, cfg, model, plan.start_epoch)
     if cfg.logdir:                  # last: nothing is made when another check fails
         check_logdir(cfg.logdir)

@@ -26,6 +26,8 @@ class History:
     seconds: list = field(default_factory=list)
     step_loss: list = field(default_factory=list)
     train_examples: list = field(default_factory=list)     # examples trained in each row
+    val_loss: list = field(default_factory=list)           # None: no validation set
+    val_accuracy: list = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -33,6 +35,8 @@ class History:
 
 #: the rows of a history that train_examples weighs when one epoch is split over two runs
 _WEIGHED = ("train_loss", "train_accuracy")
+#: rows a history written before them lacks (filled with None when a run extends it)
+_LATER = ("val_loss", "val_accuracy")
 
 
 def _read_history(logdir):
@@ -96,6 +100,9 @@ def earlier_history(logdir, steps_before, config, run_id=None) -> dict | None:
         mine["hidden"] = list(mine["hidden"])
     if any(saved.get(key) != mine.get(key) for key in IDENTITY):
         return None
+    if isinstance(earlier.get("epoch"), list):
+        for key in _LATER:
+            earlier.setdefault(key, [None] * len(earlier["epoch"]))
     if not all(isinstance(earlier.get(f), list) for f in History.__dataclass_fields__):
         return None
     return earlier
@@ -107,9 +114,9 @@ def continue_history(earlier: dict, now: dict) -> dict:
     weighed by the examples each part trained, its test metrics those at its end.
 
     >>> a = dict(History([1, 2], [1.0, 0.5], [0.5, 0.6], [1.0, 0.8], [0.4, 0.5], [0.1, 0.1],
-    ...                  [1.0, 1.0], [9.0] * 4, [100, 25]).as_dict())
+    ...                  [1.0, 1.0], [9.0] * 4, [100, 25], [None] * 2, [None] * 2).as_dict())
     >>> b = History([2, 3], [0.3, 0.2], [0.8, 0.9], [0.7, 0.6], [0.7, 0.8], [0.1, 0.1],
-    ...             [3.0, 1.0], [8.0] * 8, [75, 100]).as_dict()
+    ...             [3.0, 1.0], [8.0] * 8, [75, 100], [None] * 2, [None] * 2).as_dict()
     >>> h = continue_history(a, b)
     >>> h["epoch"], h["train_loss"], h["train_examples"], h["test_accuracy"], len(h["step_loss"])
     ([1, 2, 3], [1.0, 0.35, 0.2], [100, 100, 100], [0.4, 0.7, 0.8], 12)
@@ -141,6 +148,9 @@ class TrainResult:
     resumed_from: int = 0                   # epochs already done when a checkpoint was loaded
     files: dict = field(default_factory=dict)
     interrupted: str | None = None          # the signal's name when SIGINT/SIGTERM stopped it
+    stopped_epoch: int | None = None        # the epoch early stopping stopped after
+    best_epoch: int | None = None           # early stopping: the best epoch (its weights kept
+                                            # with restore_best)
 
 
 def metric(value) -> float:

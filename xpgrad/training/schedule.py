@@ -31,16 +31,19 @@ SCHEDULES = {
     "step": "times --lr-gamma every --lr-step-size epochs (PyTorch's StepLR)",
     "onecycle": "up from --learning-rate/25 to --learning-rate over the first 30%% of the run, "
                 "then down to --learning-rate/25e4 (PyTorch's OneCycleLR; no --warmup-steps)",
+    "plateau": "times --lr-gamma once --monitor has not improved for more than --lr-patience "
+               "epochs (PyTorch's ReduceLROnPlateau, Keras'; no --warmup-steps)",
 }
 #: the schedules each parameter applies to
-USES = {"lr_gamma": ("step", "exponential"), "lr_step_size": ("step",)}
+USES = {"lr_gamma": ("step", "exponential", "plateau"), "lr_step_size": ("step",),
+        "lr_patience": ("plateau",)}
 DEFAULT_GAMMA = 0.1          # torchvision's --lr-gamma
 #: the schedules that end (at ``schedule_steps``) at a rate of their own
 ENDING = ("cosine", "linear", "onecycle")
 #: the schedules that count epochs (of the run's first ``steps_per_epoch``)
 EPOCHS = ("step", "exponential")
 #: the settings ``plan_schedule`` fills in
-PLANNED = ("schedule_steps", "steps_per_epoch", "lr_gamma", "lr_step_size")
+PLANNED = ("schedule_steps", "steps_per_epoch", "lr_gamma", "lr_step_size", "lr_patience")
 
 
 def _flag(name):
@@ -57,6 +60,14 @@ def check_schedule(cfg) -> None:
         raise ConfigError(f"{_flag('warmup_steps')} {cfg.warmup_steps} does not apply to "
                           f"--lr-schedule onecycle, which climbs by itself over the first 30% "
                           f"of the run; give --warmup-steps 0")
+    if cfg.lr_schedule == "plateau":
+        if cfg.warmup_steps:
+            raise ConfigError(f"{_flag('warmup_steps')} {cfg.warmup_steps} does not apply to "
+                              f"--lr-schedule plateau, which sets the rate itself; give "
+                              f"--warmup-steps 0")
+        if cfg.lr_gamma is not None and not cfg.lr_gamma < 1:
+            raise ConfigError(f"{_flag('lr_gamma')} {cfg.lr_gamma:g}: --lr-schedule plateau "
+                              f"lowers the rate, its factor must be below 1")
     total = cfg.schedule_steps
     if total is not None and cfg.warmup_steps >= total:
         raise ConfigError(f"{_flag('warmup_steps')} {cfg.warmup_steps} is not shorter than the "
@@ -82,6 +93,10 @@ def plan_schedule(cfg, n_train, start_epoch=0) -> None:
         cfg.schedule_steps = (start_epoch + cfg.epochs) * cfg.steps_per_epoch
     if cfg.lr_schedule in USES["lr_gamma"] and cfg.lr_gamma is None:
         cfg.lr_gamma = DEFAULT_GAMMA
+    if cfg.lr_schedule in USES["lr_patience"] and cfg.lr_patience is None:
+        from .monitor import DEFAULT_PATIENCE
+
+        cfg.lr_patience = DEFAULT_PATIENCE
     if cfg.lr_schedule in USES["lr_step_size"] and cfg.lr_step_size is None:
         cfg.lr_step_size = max(1, cfg.schedule_steps // cfg.steps_per_epoch // 3)
     check_schedule(cfg)
@@ -95,7 +110,7 @@ def build_schedule(cfg):
 
     lr, kind, warmup = cfg.learning_rate, cfg.lr_schedule, cfg.warmup_steps
     decay_steps = cfg.schedule_steps - warmup          # the steps after the warm-up
-    if kind == "constant":
+    if kind in ("constant", "plateau"):     # plateau: ReduceLROnPlateau lowers the number
         schedule = lr
     elif kind == "cosine":
         schedule = CosineDecay(lr, decay_steps)
@@ -142,6 +157,9 @@ def describe(cfg) -> str:
     elif kind == "step":
         every = "epoch" if cfg.lr_step_size == 1 else f"{cfg.lr_step_size} epochs"
         words = f"step (x{cfg.lr_gamma:g} every {every})"
+    elif kind == "plateau":
+        words = (f"plateau (x{cfg.lr_gamma:g} after {cfg.lr_patience} epochs without "
+                 f"improvement in {cfg.monitor})")
     if cfg.warmup_steps:
         words += f", {cfg.warmup_steps} warm-up steps"
     return words
