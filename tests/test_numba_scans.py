@@ -10,7 +10,7 @@ import xpgrad as xg
 
 numba = pytest.importorskip("numba", reason="Numba is not installed")
 
-from xpgrad.backends.numba import _math, _scans  # noqa: E402
+from xpgrad.backends.numba import _copies, _math, _scans  # noqa: E402
 
 DTYPES = (np.float32, np.float64)
 
@@ -291,3 +291,27 @@ def test_scan_products_get_row_major_right_operands(monkeypatch, name, order):
     kernel.vjp(np.ones_like(seq), saved, *vjp_args)
     assert len(spy.operands) > 2 * seq.shape[1]
     assert all(right.flags.c_contiguous for _, right in spy.operands)
+
+
+@pytest.mark.parametrize("dt", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("shape", [(128, 512), (3, 37), (5, 7), (1, 16)])
+def test_weight_transpose_copies_every_entry(dt, shape):
+    """``_scans._transposed`` (the backward products' ``w_hh.T``): equal to NumPy's transpose
+    for C-ordered, column-major and sliced weights, widths not a multiple of the loop's 16
+    columns included, and C-ordered either way."""
+    w = np.random.default_rng(3).normal(size=shape).astype(dt)
+    for weights in (w, np.asfortranarray(w), w[:, 1:], w[::2]):
+        got = _scans._transposed(weights)
+        assert got.flags.c_contiguous and got.dtype == dt
+        np.testing.assert_array_equal(got, weights.T)
+
+
+@pytest.mark.parametrize("dt", DTYPES, ids=["float32", "float64"])
+def test_time_major_copy_fills_only_the_input_columns(dt):
+    """``_copies.to_time_major`` writes ``x[b, t]`` into ``xh[t, b, :I]`` and leaves the
+    hidden-state columns after them untouched."""
+    x = np.random.default_rng(4).normal(size=(3, 5, 7)).astype(dt)
+    xh = np.full((5, 3, 7 + 4), 9.0, dt)
+    _copies.to_time_major(x, xh)
+    np.testing.assert_array_equal(xh[:, :, :7], np.swapaxes(x, 0, 1))
+    assert (xh[:, :, 7:] == 9.0).all()
