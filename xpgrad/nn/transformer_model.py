@@ -8,6 +8,8 @@ with a final LayerNorm, over batch-first sequences.
 """
 from __future__ import annotations
 
+import math
+
 from .. import dtypes as _dt
 from .._args import flag
 from . import init as _init
@@ -71,29 +73,38 @@ class Transformer(Module):
         self.encoder = _custom(custom_encoder, "custom_encoder")
         if self.encoder is None:
             layer = TransformerEncoderLayer(d_model, nhead, **args)
-            self.encoder = TransformerEncoder(layer, num_encoder_layers, self._norm(layer),
+            self.encoder = TransformerEncoder(layer, num_encoder_layers,
+                                              self._norm(layer, f"{self.name}/encoder/norm"),
                                               name=f"{self.name}/encoder")
         self.decoder = _custom(custom_decoder, "custom_decoder")
         if self.decoder is None:
             layer = TransformerDecoderLayer(d_model, nhead, **args)
-            self.decoder = TransformerDecoder(layer, num_decoder_layers, self._norm(layer),
+            self.decoder = TransformerDecoder(layer, num_decoder_layers,
+                                              self._norm(layer, f"{self.name}/decoder/norm"),
                                               name=f"{self.name}/decoder")
         self.d_model, self.nhead = d_model, nhead
         self._reset_parameters(gen)
 
-    def _norm(self, layer):
-        """A final LayerNorm as ``layer``'s own (eps, bias, dtype and backend)."""
+    def _norm(self, layer, name):
+        """A final LayerNorm ``name`` (its path in the model) as ``layer``'s own (eps, bias,
+        dtype and backend)."""
         norm = layer.norm1
         return LayerNorm(layer.d_model, eps=norm.eps, bias=norm.bias is not None,
-                         dtype=norm.weight.dtype, backend=norm.weight.backend)
+                         dtype=norm.weight.dtype, backend=norm.weight.backend, name=name)
 
     def _reset_parameters(self, gen):
         """PyTorch's: ``xavier_uniform_`` on every parameter of two or more axes, its fans
-        those of PyTorch's shape (the packed (3 * d_model, d_model) ``in_proj_weight``)."""
+        those of PyTorch's shape (the packed (3 * d_model, d_model) ``in_proj_weight``;
+        (out, in, *receptive_field) beyond two axes, e.g. a custom layer's ``bias_k``)."""
         state = self.torch_state_dict()
         for key, value in state.items():
             if value.ndim > 1:
-                state[key] = _init.glorot_uniform(gen, value.shape, value.dtype.name).numpy()
+                # compute_fans reads xpgrad's (*receptive_field, in, out): give it that order
+                out, fan_in, *field = value.shape
+                fans = _init.compute_fans((*field, fan_in, out))
+                bound = math.sqrt(6.0 / sum(fans))
+                draw = _init.uniform(-bound, bound)
+                state[key] = draw(gen, value.shape, value.dtype.name).numpy()
         self.load_torch_state_dict(state)
 
     generate_square_subsequent_mask = staticmethod(generate_square_subsequent_mask)

@@ -1,0 +1,71 @@
+"""Session 20 bug bash of the session-19 features (Transformer, Linear weight tying, clipping,
+``Tensor.to``), used as a PyTorch user would: each test failed before its fix. The
+``xpgrad train`` early-stopping ones are in tests/test_session20_bash_train.py."""
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import pytest
+import torch
+
+import xpgrad as xg
+
+E = 16
+
+
+class _BiasKVEncoder(xg.nn.Module):
+    """A custom encoder holding 3-D parameters: MultiheadAttention's (1, 1, E) bias_k/bias_v."""
+
+    def __init__(self, embed_dim):
+        super().__init__("custom")
+        self.attn = xg.nn.MultiheadAttention(embed_dim, 4, add_bias_kv=True, rng=3)
+
+    def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
+        return self.attn(src, src, src)[0]
+
+
+# -- 1. Transformer's reset: Glorot bound from PyTorch's fans, whatever the number of axes ----
+def _torch_bound(shape):
+    fan_in, fan_out = torch.nn.init._calculate_fan_in_and_fan_out(torch.empty(shape))
+    return math.sqrt(6.0 / (fan_in + fan_out))
+
+
+def test_transformer_reset_uses_torchs_fans_for_three_axis_weights():
+    E3 = 256                        # 512 draws: the max comes within 1% of the bound
+    model = xg.nn.Transformer(E3, 4, 1, 1, 32, custom_encoder=_BiasKVEncoder(E3), rng=0)
+    state = model.torch_state_dict()
+    three = [k for k, v in state.items() if v.ndim > 2]
+    assert three == ["encoder.attn.bias_k", "encoder.attn.bias_v"]
+    drawn = np.concatenate([state[k].ravel() for k in three])
+    bound = _torch_bound((1, 1, E3))        # torch: fan_in = fan_out = E (xpgrad's: 1 and E)
+    assert 0.99 * bound < np.abs(drawn).max() <= bound
+    for key, value in state.items():        # and every matrix, by its torch shape
+        if value.ndim == 2:
+            assert np.abs(value).max() <= _torch_bound(value.shape), key
+
+
+def test_transformer_torch_shapes_are_torchs_so_the_bounds_are():
+    theirs = torch.nn.Transformer(E, 2, 1, 1, 24, batch_first=True)
+    ours = xg.nn.Transformer(E, 2, 1, 1, 24, rng=0)
+    assert {k: v.shape for k, v in ours.torch_state_dict().items()} == {
+        k: tuple(v.shape) for k, v in theirs.state_dict().items()}
+
+
+# -- 2. Transformer's final norms: distinct names ---------------------------------------------
+def test_transformer_variable_names_are_unique_and_checkpoint_by_name(tmp_path):
+    model = xg.nn.Transformer(8, 2, 1, 1, 16, rng=0)
+    named = model.named_variables()
+    assert all(path == v.name for path, v in named.items())
+    assert "transformer/decoder/norm/bias" in named
+    assert len({v.name for v in model.variables}) == len(model.variables)
+    rng = np.random.default_rng(0)
+    for v in model.variables:
+        v.assign(xg.asarray(rng.standard_normal(v.shape), dtype=v.dtype))
+    path = os.fspath(tmp_path / "t.npz")
+    xg.save_checkpoint(path, model.variables)        # a list: keyed by Variable names
+    fresh = xg.nn.Transformer(8, 2, 1, 1, 16, rng=1)
+    xg.load_checkpoint(path, fresh.variables)
+    for a, b in zip(model.variables, fresh.variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
