@@ -69,3 +69,50 @@ def test_transformer_variable_names_are_unique_and_checkpoint_by_name(tmp_path):
     xg.load_checkpoint(path, fresh.variables)
     for a, b in zip(model.variables, fresh.variables):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+# -- 3. Linear weight tying: untie by assigning w; no tying across backends ------------------
+def _tied(backend_enc="numpy", backend_dec="numpy"):
+    enc = xg.nn.Embedding(7, 4, dtype=xg.float64, rng=0, backend=backend_enc)
+    dec = xg.nn.Linear(4, 7, dtype=xg.float64, rng=1, backend=backend_dec)
+    return enc, dec
+
+
+def test_assigning_w_after_tying_unties_the_linear():
+    enc, dec = _tied()
+    dec.weight = enc.weight
+    own = xg.Variable(np.random.default_rng(2).standard_normal((4, 7)), name="own")
+    dec.w = own
+    assert not hasattr(dec, "weight")
+    assert list(dec.named_variables()) == ["linear/w", "linear/b"]
+    assert all(v is not enc.weight for v in dec.trainable_variables)
+    x = np.random.default_rng(3).standard_normal((2, 4))
+    np.testing.assert_allclose(dec(xg.asarray(x)).numpy(), x @ own.numpy() + dec.b.numpy(),
+                               rtol=1e-12)
+    np.testing.assert_array_equal(dec.torch_state_dict()["weight"], own.numpy().T)
+    with xg.GradientTape() as tape:
+        loss = xg.sum(dec(enc(xg.asarray([[1, 2]]))))
+    g_enc, g_own = tape.gradient(loss, [enc.weight, own])
+    assert g_own is not None
+    np.testing.assert_array_equal(g_enc.numpy()[[0, 3, 4, 5, 6]], 0)    # the lookup only
+
+
+def test_w_none_of_an_untied_linear_is_refused():
+    _, dec = _tied()
+    with pytest.raises(TypeError, match=r"Linear.w: .*got None"):
+        dec.w = None
+    assert dec.w is not None
+
+
+@pytest.mark.parametrize("enc_backend, dec_backend", [("numpy", "numba"), ("numba", "numpy")])
+def test_tying_across_backends_is_refused_naming_both(enc_backend, dec_backend):
+    if not xg.available_backends()["numba"]["available"]:
+        pytest.skip("numba is not installed")
+    enc, dec = _tied(enc_backend, dec_backend)
+    before = dec.w
+    with pytest.raises(TypeError, match=rf"Linear.weight: .*'{dec_backend}'.*'{enc_backend}'"):
+        dec.weight = enc.weight
+    assert dec.w is before and not hasattr(dec, "weight")
+    other = xg.Variable(np.zeros((4, 7)), backend=enc_backend)
+    with pytest.raises(TypeError, match=rf"Linear.w: .*'{dec_backend}'.*'{enc_backend}'"):
+        dec.w = other

@@ -38,7 +38,9 @@ class Linear(Module):
     (out_features, in_features), as ``decoder.weight = encoder.weight`` ties a language
     model's read-out to its ``Embedding``: the layer computes ``x @ weight.T + b``, ``w``
     becomes None and the tied Variable is the layer's ``weight`` (its gradient is the sum of
-    every use's, as in PyTorch). Reading ``weight`` of an untied layer raises AttributeError.
+    every use's, as in PyTorch). Reading ``weight`` of an untied layer raises AttributeError;
+    assigning ``layer.w`` a Variable of its own unties it. The tied Variable must live on the
+    layer's backend (TypeError naming both otherwise: it is shared, never copied).
 
     >>> import xpgrad as xg
     >>> enc, dec = xg.nn.Embedding(10, 4, rng=0), xg.nn.Linear(4, 10, rng=1)
@@ -91,9 +93,15 @@ class Linear(Module):
                             f"out_features), got {type(value).__name__}, which would not be "
                             "trained; to tie the layer to an Embedding use PyTorch's line, "
                             "dec.weight = enc.weight")
+        if value is None and self.__dict__.get("weight") is None:
+            raise TypeError(f"Linear.w: an xg.Variable of shape {shape} (in_features, "
+                            "out_features), got None (the layer would have no weights)")
         if value is not None and value.shape != shape:
             raise ValueError(f"Linear.w: (in_features, out_features) = {shape}, got "
                              f"{value.shape} (torch's layout goes to Linear.weight)")
+        if value is not None:
+            self._check_backend(value, "w")
+            self.__dict__.pop("weight", None)     # a weight of its own unties the layer
         self.__dict__["w"] = value
 
     @property
@@ -117,8 +125,21 @@ class Linear(Module):
         if value.dtype != dtype:
             raise TypeError(f"Linear.weight: the layer is {dtype}, the Variable {value.dtype} "
                             "(no silent promotion: build both with one dtype)")
+        self._check_backend(value, "weight")
         self.__dict__["weight"] = value
         self.w = None
+
+    def _check_backend(self, value, name):
+        """TypeError naming both backends when Variable ``value`` (the new ``w`` or tied
+        ``weight``) lives on another backend than the layer's other weights: a tied Variable
+        is shared, never copied."""
+        own = [v for v in (self.__dict__.get("w"), self.__dict__.get("weight"),
+                           self.__dict__.get("b")) if v is not None and v is not value]
+        if own and own[0].backend.name != value.backend.name:
+            raise TypeError(f"Linear.{name}: the layer is on backend {own[0].backend.name!r}, "
+                            f"the Variable on {value.backend.name!r}; a tied or assigned "
+                            "weight is used as it is, never copied: build both layers with "
+                            "one backend=")
 
     def _kernel(self):
         """(in, out) weights: ``w``, or the tied ``weight`` transposed (on the tape)."""
