@@ -188,7 +188,7 @@ def test_restore_best_keeps_the_weights_of_the_run_that_ends_at_the_best_epoch(t
     from test_cli_bad_inputs import _cli_error
 
     err = _cli_error(["train", "--no-log", "--resume", str(tmp_path / "best.npz")], capsys)
-    assert f"is of a finished run ({stopped} of {stopped} epochs)" in err
+    assert f"is of a run that early stopping ended after epoch {stopped}" in err
 
 
 # -- the plateau schedule ----------------------------------------------------------------------

@@ -197,6 +197,7 @@ def _config(args):
         given.setdefault("backend", os.environ.get("XPGRAD_BACKEND") or "numpy")
         config = TrainConfig(**given)
     _check_schedule_parameters(given, config)
+    _check_monitor_used(given, config)
     if clip_off:
         config.clip_norm = None
     config.logdir = None
@@ -219,6 +220,18 @@ def _check_schedule_parameters(given, config) -> None:
             listed = " or ".join(filter(None, (", ".join(kinds[:-1]), kinds[-1])))
             raise ConfigError(f"--{name.replace('_', '-')} applies to --lr-schedule {listed}, "
                               f"but the schedule is {config.lr_schedule!r}")
+
+
+def _check_monitor_used(given, config) -> None:
+    """ConfigError for --monitor given to a run that watches nothing (no early stopping, no
+    plateau schedule, also none in a resumed run's settings): it would change nothing."""
+    from .training import ConfigError
+
+    if "monitor" in given and config.early_stopping is None \
+            and config.lr_schedule != "plateau":
+        raise ConfigError(f"--monitor {given['monitor']} chooses what --early-stopping and "
+                          "--lr-schedule plateau watch, but this run has neither: give one of "
+                          "them too, or leave --monitor out")
 
 
 def _timestamp() -> str:

@@ -246,13 +246,27 @@ def resume_config(path, overrides=None, *, finish=True) -> TrainConfig:
         done, target = meta.get("epochs_done"), meta.get("target_epochs")
         if isinstance(done, int) and isinstance(target, int):
             if target - done < 1:
-                raise CheckpointError(f"{path!r} is of a finished run ({done} of {target} "
-                                      f"epochs); give {FLAGS['epochs']} N to train N more")
+                raise CheckpointError(_finished(path, meta, saved, done, target))
             overrides["epochs"] = target - done
     config = {**base, **{k: v for k, v in overrides.items() if v is not None}}
     config["resume"] = os.fspath(path)
     config.setdefault("checkpoint", os.fspath(path))
     return TrainConfig(**config)
+
+
+def _finished(path, meta, saved, done, target) -> str:
+    """What --resume of a finished run says: what ended it (its last epoch, or early
+    stopping, and whose weights that kept) and how to train further."""
+    more = f"give {FLAGS['epochs']} N to train N more"
+    state = meta.get("monitor")
+    stopped = state.get("stopped_epoch") if isinstance(state, dict) else None
+    if stopped is None:
+        return f"{path!r} is of a finished run ({done} of {target} epochs); {more}"
+    why = f"{state.get('monitor')} had not improved for {saved.get('early_stopping')} epochs"
+    if saved.get("restore_best") and state.get("best_epoch") is not None:
+        why += f"; it kept the weights of epoch {state['best_epoch']}, the best"
+    return f"{path!r} is of a run that early stopping ended after epoch {stopped} ({why}); " \
+           f"{more}, with early stopping starting afresh"
 
 
 def _show(value):

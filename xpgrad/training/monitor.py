@@ -251,6 +251,9 @@ class Monitor:
         if self.best_epoch is None:
             return f"early stopping: {how}; no epoch improved on {self.key}"
         best = f"{self.key} {self.best:.4f}"
+        if self.best_epoch == last_epoch:
+            return f"early stopping: {how}; kept the weights of epoch {last_epoch}, the last " \
+                   f"and the best ({best})"
         if self.restore_best:
             return f"early stopping: {how}; restored the weights of epoch {self.best_epoch} " \
                    f"({best}, the best)"

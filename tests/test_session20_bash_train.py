@@ -1,0 +1,63 @@
+"""Session 20 bug bash of ``xpgrad train``'s early stopping (--monitor, --resume of a run that
+stopped early, the summary when the best epoch is the last): each test failed before its fix."""
+import json
+
+import numpy as np
+import pytest
+
+from xpgrad.cli import main
+
+from test_cli_bad_inputs import _cli_error
+
+RUN = ["train", "-q", "--hidden", "8", "--batch-size", "256", "--validation-split", "0.2"]
+# with these, 40 epochs stop early after epoch 12, the best being 10
+STOPS = [*RUN, "--lr", "0.05", "--epochs", "40", "--early-stopping", "2", "--lr-schedule",
+         "plateau", "--lr-patience", "0", "--lr-gamma", "0.5"]
+
+
+@pytest.mark.parametrize("extra", [[], ["--validation-split", "0.2"], ["--lr-schedule", "step"]])
+@pytest.mark.parametrize("monitor", ["val_loss", "loss"])
+def test_monitor_without_anything_watching_it_is_refused(monitor, extra, capsys):
+    err = _cli_error(["train", "--no-log", "--monitor", monitor, *extra], capsys)
+    assert f"--monitor {monitor} chooses what --early-stopping and --lr-schedule plateau " \
+           f"watch, but this run has neither" in err
+
+
+def test_monitor_given_again_to_a_resumed_run_that_watches_it_is_kept(tmp_path):
+    path = str(tmp_path / "c.npz")
+    assert main([*RUN, "--epochs", "2", "--early-stopping", "3", "--no-log", "--checkpoint",
+                 path, "--max-steps", "3"]) == 0
+    assert main(["train", "-q", "--no-log", "--resume", path, "--monitor", "loss"]) == 0
+
+
+@pytest.mark.parametrize("restore", [False, True])
+def test_resuming_a_run_that_stopped_early_says_so_and_how_to_go_on(restore, tmp_path,
+                                                                    capsys):
+    path, logdir = str(tmp_path / "c.npz"), tmp_path / "log"
+    flags = ["--restore-best"] if restore else []
+    assert main([*STOPS, *flags, "--logdir", str(logdir), "--checkpoint", path]) == 0
+    record = json.loads((logdir / "history.json").read_text())["early_stopping"]
+    stopped, best = record["stopped_epoch"], record["best_epoch"]
+    assert stopped is not None and stopped < 40
+    capsys.readouterr()
+    err = _cli_error(["train", "--no-log", "--resume", path], capsys)
+    assert f"is of a run that early stopping ended after epoch {stopped} (val_loss had not " \
+           f"improved for 2 epochs" in err
+    assert "give --epochs N to train N more" in err
+    assert (f"kept the weights of epoch {best}, the best" in err) == restore
+    assert f"({stopped} of {stopped} epochs)" not in err
+
+
+@pytest.mark.parametrize("restore", [False, True])
+def test_summary_when_the_best_epoch_is_the_last(restore, tmp_path, capsys):
+    logdir = tmp_path / "log"
+    flags = ["--restore-best"] if restore else []
+    assert main([*RUN, "--epochs", "3", "--early-stopping", "5", *flags, "--logdir",
+                 str(logdir)]) == 0
+    history = json.loads((logdir / "history.json").read_text())
+    assert int(np.argmin(history["val_loss"])) + 1 == 3       # the last is the best
+    out = capsys.readouterr().out
+    line = next(s for s in out.splitlines() if s.startswith("early stopping"))
+    best = f"{min(history['val_loss']):.4f}"
+    assert line == ("early stopping: did not stop (3 of 3 epochs); kept the weights of epoch "
+                    f"3, the last and the best (val_loss {best})")
