@@ -116,3 +116,29 @@ def test_tying_across_backends_is_refused_naming_both(enc_backend, dec_backend):
     other = xg.Variable(np.zeros((4, 7)), backend=enc_backend)
     with pytest.raises(TypeError, match=rf"Linear.w: .*'{dec_backend}'.*'{enc_backend}'"):
         dec.w = other
+
+
+# -- 5. clip_global_norm's errors name the function -------------------------------------------
+@pytest.mark.parametrize("bad, error, words", [
+    (0.0, ValueError, "max_norm must be a finite number > 0, got 0.0"),
+    (-1, ValueError, "max_norm must be a finite number > 0, got -1.0"),
+    (float("nan"), ValueError, "max_norm must be a finite number > 0, got nan"),
+    ("1.0", TypeError, "max_norm must be a real number, got '1.0'"),
+    (None, TypeError, "max_norm must be a real number, got None"),
+])
+def test_clip_global_norm_bad_max_norm_names_the_function(bad, error, words):
+    with pytest.raises(error, match=rf"^clip_global_norm: {words}"):
+        xg.optim.clip_global_norm([xg.ones(3)], max_norm=bad)
+
+
+# -- 6. Tensor.to(dtype), a torch habit: a TypeError pointing to astype --------------------------
+@pytest.mark.parametrize("dtype, name", [("float32", "float32"), (xg.float64, "float64"),
+                                         (np.float64, "float64"), ("int64", "int64")])
+def test_tensor_to_a_dtype_is_a_type_error_pointing_to_astype(dtype, name):
+    t = xg.ones(3, dtype=xg.float64)
+    with pytest.raises(TypeError, match=rf"^Tensor.to: .*moves between backends.*"
+                                        rf"t.astype\({name}\) or xg.astype\(t, {name}\)"):
+        t.to(dtype)
+    assert t.astype(name).dtype == getattr(xg, name)      # what the hint says works
+    with pytest.raises(ValueError, match="not a device"):  # a device stays a ValueError
+        t.to("cpu")

@@ -113,10 +113,11 @@ class Tensor(TensorMethods):
         try:
             be = get_backend(backend)
         except (UnknownBackendError, TypeError) as e:
-            hint = _to_hint(backend)
+            kind, hint = _to_hint(backend)
             if hint is None:
                 raise
-            raise type(e)(f"Tensor.to: {e}; {hint}") from None
+            error = TypeError if kind == "dtype" else type(e)    # a torch habit: t.to(dtype)
+            raise error(f"Tensor.to: {e}; {hint}") from None
         if be is self._backend:
             return self
         return transfer(self, be)
@@ -387,15 +388,16 @@ class Variable(Tensor):
 
 
 def _to_hint(arg):
-    """What a PyTorch user meant by ``t.to(arg)`` when ``arg`` names no backend: a dtype or a
-    device (None otherwise)."""
+    """What a PyTorch user meant by ``t.to(arg)`` when ``arg`` names no backend: ``(kind,
+    hint)`` for a dtype or a device, ``(None, None)`` otherwise."""
     from .dtypes import as_dtype
 
     if isinstance(arg, str) and (arg in ("cpu", "cuda") or arg.startswith("cuda:")):
-        return ("Tensor.to takes a backend name, not a device: host arrays are on 'numpy' or "
-                "'numba', CUDA arrays on 'cupy'")
+        return "device", ("Tensor.to takes a backend name, not a device: host arrays are on "
+                          "'numpy' or 'numba', CUDA arrays on 'cupy'")
     try:
         dtype = as_dtype(arg)
     except (TypeError, ValueError, KeyError):
-        return None
-    return f"Tensor.to moves between backends; to change the dtype use xg.astype(t, {dtype})"
+        return None, None
+    return "dtype", (f"Tensor.to moves between backends and takes no dtype (nor dtype=); to "
+                     f"change the dtype use t.astype({dtype}) or xg.astype(t, {dtype})")

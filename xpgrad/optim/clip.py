@@ -57,7 +57,8 @@ def clip_global_norm(grads, max_norm, *, eps=0.0):
     >>> [round(g, 9) for g in xg.optim.clip_global_norm(grads, 1.0, eps=1e-6)[0][0].tolist()]
     [0.59999988, 0.79999984]
     """
-    max_norm = hyperparameter("max_norm", max_norm, low=0.0, low_open=True)
+    max_norm = hyperparameter("max_norm", max_norm, low=0.0, low_open=True,
+                              owner="clip_global_norm")
     eps = hyperparameter("eps", eps, low=0.0, owner="clip_global_norm")
     grads, present = _present(grads, "clip_global_norm")
     if not present:
