@@ -1,5 +1,6 @@
 """A state value checked against its Variable (``Module.load_state_dict``, the optimizers' and
-``ExponentialMovingAverage``'s state): numbers of a dtype the Variable can hold, its shape.
+``ExponentialMovingAverage``'s state): numbers of a dtype the Variable can hold, its shape;
+and ``load_state``, ``Module.load_state_dict``'s checks and assignment.
 
 >>> import numpy as np
 >>> import xpgrad as xg
@@ -9,6 +10,9 @@
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from .._args import flag
 from ..tensor import Tensor
 
 
@@ -44,3 +48,38 @@ def _staged_value(value, variable):
         return asarray(value, dtype=variable.dtype, backend=variable.backend), None
     except (TypeError, ValueError) as e:
         return None, ("value", str(e))
+
+
+def load_state(module, state_dict, strict):
+    """``module.load_state_dict(state_dict, strict)``: every value checked (``staged_value``)
+    before any is assigned; ``(missing keys, unexpected keys)``.
+
+    >>> import xpgrad as xg
+    >>> load_state(xg.nn.Linear(2, 3, rng=0), {"linear/w": [[0.0] * 3] * 2}, strict=False)
+    (['linear/b'], [])
+    """
+    strict = flag(strict, "strict", f"{type(module).__name__}.load_state_dict")
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(f"state_dict must be a dict {{path: array}}, got "
+                        f"{type(state_dict).__name__}")
+    variables = module.named_variables()
+    missing = [k for k in variables if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in variables]
+    problems = []
+    if strict:
+        problems += [f"missing {k!r}: in the model but not in state_dict" for k in missing]
+        problems += [f"unexpected {k!r}: in state_dict but not in the model"
+                     for k in unexpected]
+    staged = {}
+    for k, v in variables.items():
+        if k in state_dict:
+            value = staged_value(state_dict[k], v, k, problems)
+            if value is not None:
+                staged[k] = value
+    if problems:
+        raise ValueError(f"load_state_dict: state_dict does not match "
+                         f"{type(module).__name__} {module.name!r}:\n  "
+                         + "\n  ".join(problems))
+    for k, value in staged.items():
+        variables[k].assign(value)
+    return missing, unexpected

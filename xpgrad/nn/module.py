@@ -18,7 +18,6 @@ and dicts), carries a ``training`` flag switched by ``train()``/``eval()``, and 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
 
 from .._args import flag, no_attribute
 from ..backend import MixedBackendError
@@ -26,8 +25,8 @@ from ..tensor import Variable
 from ..jit.capture import THREAD as _TRACES, guard_value, guarded_attribute, note_write
 from ._checks import known_keywords
 from .module_hints import PYTORCH_NAMES as _PYTORCH_NAMES
+from .module_hints import keras_training_keyword, not_initialized, note_layer
 from .module_tree import _trainable, _visit_modules, _visit_trainable, _visit_variables
-from ._staged import staged_value
 
 
 #: what an attribute's value may hold Modules and Variables inside
@@ -114,7 +113,7 @@ class Module:
     def __getattr__(self, name):
         # only for attributes a module lacks: PyTorch's names say where ours are
         if "name" not in vars(self):     # a property failing on it comes here too
-            raise _not_initialized(self, name)
+            raise not_initialized(self, name)
         raise no_attribute(self, name, _PYTORCH_NAMES.get(name))
 
     def forward(self, *args, **kwargs):
@@ -124,13 +123,11 @@ class Module:
         try:
             return self.forward(*args, **kwargs)
         except MixedBackendError as e:
-            _note_layer(e, self)
+            note_layer(e, self)
             raise
         except TypeError as e:
             if "training" in kwargs and "keyword argument 'training'" in str(e):
-                raise TypeError(f"{e}: xpgrad's layers take no training= argument (Keras'); "
-                                "model.eval() and model.train() set the mode, as in PyTorch"
-                                ) from None
+                raise keras_training_keyword(e) from None
             raise
 
     # -- discovery ----------------------------------------------------------------------------
@@ -266,7 +263,7 @@ class Module:
         ['mlp/linear1/w', 'mlp/linear1/b']
         """
         if "name" not in vars(self):
-            raise _not_initialized(self, "trainable_variables")
+            raise not_initialized(self, "trainable_variables")
         # under xg.function each flag read is a guard: a replay checks it, a change retraces
         read = _trainable if _TRACES.tracer is None else guarded_attribute
         out = []
@@ -312,30 +309,9 @@ class Module:
         >>> model.load_state_dict(xg.nn.Linear(2, 3, rng=1).state_dict())
         ([], [])
         """
-        strict = flag(strict, "strict", f"{type(self).__name__}.load_state_dict")
-        if not isinstance(state_dict, Mapping):
-            raise TypeError(f"state_dict must be a dict {{path: array}}, got "
-                            f"{type(state_dict).__name__}")
-        variables = self.named_variables()
-        missing = [k for k in variables if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in variables]
-        problems = []
-        if strict:
-            problems += [f"missing {k!r}: in the model but not in state_dict" for k in missing]
-            problems += [f"unexpected {k!r}: in state_dict but not in the model"
-                         for k in unexpected]
-        staged = {}
-        for k, v in variables.items():
-            if k in state_dict:
-                value = staged_value(state_dict[k], v, k, problems)
-                if value is not None:
-                    staged[k] = value
-        if problems:
-            raise ValueError(f"load_state_dict: state_dict does not match "
-                             f"{type(self).__name__} {self.name!r}:\n  " + "\n  ".join(problems))
-        for k, value in staged.items():
-            variables[k].assign(value)
-        return missing, unexpected
+        from ._staged import load_state
+
+        return load_state(self, state_dict, strict)
 
     def torch_state_dict(self) -> dict:
         """``{PyTorch key: NumPy array}`` for the torch model with the same attribute names:
@@ -413,29 +389,9 @@ def layer_repr(layer) -> str:
     return getattr(layer, "__name__", None) or repr(layer)
 
 
-def _note_layer(error, module) -> None:
-    """Add to a MixedBackendError the innermost layer it came from and its variables'
-    backends (the usual cause: a layer built without ``backend=`` on the default one)."""
-    if getattr(error, "_xpgrad_layer", None) is not None or not hasattr(error, "add_note"):
-        return                                  # (add_note: Python 3.11 and later)
-    error._xpgrad_layer = True
-    names = sorted({v.backend.name for v in module.variables})
-    where = f"whose variables are on {', '.join(names)}" if names else "which has no variables"
-    error.add_note(f"in {type(module).__name__} {module.name!r}, {where}: build every layer on "
-                   "one backend (backend=..., an rng of that backend, or under "
-                   "xg.use_backend(...))")
-
-
 #: what may be or hold a Module or Variable (``held_items`` skips anything else)
 _HOLDERS = (Module, Variable, *_CONTAINERS)
 
 
 #: per thread, the ids of the modules whose repr is being built (a cycle ends there)
 _REPR = threading.local()
-
-
-def _not_initialized(module, name):
-    kind = type(module).__name__
-    return AttributeError(f"{kind!r} object has no attribute {name!r}: {kind}.__init__ did not "
-                          "call super().__init__() (it sets name and training); call it first, "
-                          "as in PyTorch")

@@ -1,5 +1,7 @@
 """What a PyTorch (or Keras) user reaches for on a Module that xpgrad names otherwise, and
-where xpgrad has it: ``Module.__getattr__`` adds the hint to its AttributeError.
+where xpgrad has it: ``Module.__getattr__`` adds the hint to its AttributeError; and the other
+hints of Module's errors (a Keras ``training=`` argument, a mixed-backend layer, a subclass
+that did not call ``super().__init__()``).
 
 >>> PYTORCH_NAMES["zero_grad"].split(":")[0]
 'variables hold no gradients to clear'
@@ -42,3 +44,42 @@ PYTORCH_NAMES = {
                     "a module's dtype is fixed when it is built: dtype=xg.float64 (or "
                     "xg.float32) in its constructor"),
 }
+
+
+def keras_training_keyword(error):
+    """The TypeError for a layer called with Keras' ``training=`` (``error``: Python's).
+
+    >>> import xpgrad as xg
+    >>> try:
+    ...     xg.nn.ReLU()(xg.ones(2), training=True)
+    ... except TypeError as e:
+    ...     print(str(e).split("; ")[-1])
+    model.eval() and model.train() set the mode, as in PyTorch
+    """
+    return TypeError(f"{error}: xpgrad's layers take no training= argument (Keras'); "
+                     "model.eval() and model.train() set the mode, as in PyTorch")
+
+
+def note_layer(error, module) -> None:
+    """Add to a MixedBackendError the innermost layer it came from and its variables'
+    backends (the usual cause: a layer built without ``backend=`` on the default one)."""
+    if getattr(error, "_xpgrad_layer", None) is not None or not hasattr(error, "add_note"):
+        return                                  # (add_note: Python 3.11 and later)
+    error._xpgrad_layer = True
+    names = sorted({v.backend.name for v in module.variables})
+    where = f"whose variables are on {', '.join(names)}" if names else "which has no variables"
+    error.add_note(f"in {type(module).__name__} {module.name!r}, {where}: build every layer on "
+                   "one backend (backend=..., an rng of that backend, or under "
+                   "xg.use_backend(...))")
+
+
+def not_initialized(module, name):
+    """The AttributeError of a subclass whose ``__init__`` did not call ``Module.__init__``.
+
+    >>> str(not_initialized(object(), "forward")).split(": ")[0]
+    "'object' object has no attribute 'forward'"
+    """
+    kind = type(module).__name__
+    return AttributeError(f"{kind!r} object has no attribute {name!r}: {kind}.__init__ did not "
+                          "call super().__init__() (it sets name and training); call it first, "
+                          "as in PyTorch")
