@@ -255,3 +255,17 @@ def test_bad_layouts_are_clear_errors(kind):
         layer(xg.ones((T, I)), lengths=[3])
     with pytest.raises(TypeError, match="batch_first must be True or False"):
         getattr(nn, kind)(I, H, batch_first="no")
+
+
+def test_layout_benchmark_runs(capsys):
+    """benchmarks/recurrent_layout.py on a tiny shape (it checks the two layouts' losses)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "recurrent_layout.py"
+    spec = importlib.util.spec_from_file_location("recurrent_layout", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--backend", "numpy", "--kind", "GRU", "--rounds", "1", "--batch", "2",
+                        "--steps", "3", "--inputs", "2", "--hidden", "3"]) == 0
+    assert "xpgrad time-major / batch-first" in capsys.readouterr().out
