@@ -83,4 +83,39 @@ def state_out(state, unbatched):
     return squeeze(state, axis=1) if unbatched else state
 
 
-__all__ = ["layout", "sequence_in", "sequence_out", "state_in", "state_out"]
+def model_layout(model, batch_first, who):
+    """Whether ``model``'s sequences are batch first, for a function that cuts them along
+    time (``tbptt_train``): ``batch_first`` when given (True/False), else the layout of the
+    recurrent layers (RNN, LSTM, GRU) that ``model`` is or holds, else True (a plain
+    function, or a model without such layers). A given value that contradicts every such
+    layer, or layers that disagree when none is given, is a ValueError naming ``who``.
+
+    >>> import xpgrad as xg
+    >>> model_layout(xg.nn.LSTM(2, 3, batch_first=False), None, "tbptt_train")
+    False
+    """
+    from .._args import flag
+    from .module import Module
+    from .recurrent_layers import _Sequence
+
+    if batch_first is not None:
+        batch_first = flag(batch_first, "batch_first", who)
+    layers = []
+    if isinstance(model, Module):
+        layers = [m for m in (model, *model.submodules()) if isinstance(m, _Sequence)]
+    found = {m.batch_first for m in layers}
+    if batch_first is None:
+        if len(found) > 1:
+            names = ", ".join(f"{m.name!r} batch_first={m.batch_first}" for m in layers)
+            raise ValueError(f"{who}: the model's recurrent layers disagree on the layout "
+                             f"({names}); pass batch_first= to say how the inputs are laid out")
+        return found.pop() if found else True
+    if found == {not batch_first}:
+        raise ValueError(f"{who}: batch_first={batch_first} contradicts the model's recurrent "
+                         f"layers, which all have batch_first={not batch_first} "
+                         f"({', '.join(repr(m.name) for m in layers)}); leave batch_first out "
+                         "to use theirs")
+    return batch_first
+
+
+__all__ = ["layout", "sequence_in", "sequence_out", "state_in", "state_out", "model_layout"]
