@@ -1,13 +1,14 @@
 """Word-level language model: PyTorch's word_language_model example (an LSTM, GRU or RNN over
 word embeddings, truncated backpropagation through time) written with xpgrad.
 
-The corpus is cut into ``batch_size`` contiguous streams (``batchify``); each update reads the
-next ``bptt`` words of every stream (``get_batch``), starting from the previous chunk's final
-state cut from the tape (``xg.nn.detach``, PyTorch's ``repackage_hidden``), clips the global
-gradient norm and takes a plain SGD step; the learning rate is divided by 4 whenever the
-validation loss does not improve. ``--tied`` shares the embedding with the read-out
-(``decoder.weight = encoder.weight``). PyTorch's example reads time-major batches; xpgrad's
-recurrent layers read batch-first ones, so the streams are rows here, not columns.
+The corpus is cut into ``batch_size`` contiguous streams, the columns of a (words, streams)
+array (``batchify``); each update reads the next ``bptt`` rows, (bptt, streams)
+(``get_batch``), starting from the previous chunk's final state cut from the tape
+(``xg.nn.detach``, PyTorch's ``repackage_hidden``), clips the global gradient norm and takes a
+plain SGD step; the learning rate is divided by 4 whenever the validation loss does not
+improve. ``--tied`` shares the embedding with the read-out (``decoder.weight =
+encoder.weight``). Everything is time-major, as in PyTorch's example: the recurrent layers
+are built with ``batch_first=False``.
 
 By default the corpus is synthetic (sentences drawn from a small fixed grammar, so a model can
 learn it in seconds); ``--data`` reads a text file (split 80/10/10) or a directory holding
@@ -35,8 +36,8 @@ MODELS = ("LSTM", "GRU", "RNN_TANH", "RNN_RELU")
 class RNNModel(xg.nn.Module):
     """Embedding -> dropout -> recurrent layers -> dropout -> linear read-out, log-softmax.
 
-    ``model(ids, hidden)`` takes ids of shape (batch, time) and returns the log-probabilities
-    of the next word, (batch * time, ntoken), and the final state."""
+    ``model(ids, hidden)`` takes ids of shape (time, batch), as PyTorch's example, and returns
+    the log-probabilities of the next word, (time * batch, ntoken), and the final state."""
 
     def __init__(self, rnn_type, ntoken, ninp, nhid, nlayers, dropout=0.5, tie_weights=False,
                  *, rng=None, dtype=xg.float32, backend=None):
@@ -51,7 +52,8 @@ class RNNModel(xg.nn.Module):
         self.drop = xg.nn.Dropout(dropout, rng=rng)
         self.encoder = xg.nn.Embedding(ntoken, ninp, init=uniform, rng=rng, dtype=dtype,
                                        backend=backend, name="encoder")
-        kwargs = dict(dropout=dropout, rng=rng, dtype=dtype, backend=backend, name="rnn")
+        kwargs = dict(dropout=dropout, batch_first=False, rng=rng, dtype=dtype, backend=backend,
+                      name="rnn")
         if rnn_type == "LSTM":
             self.rnn = xg.nn.LSTM(ninp, nhid, nlayers, **kwargs)
         elif rnn_type == "GRU":
@@ -115,17 +117,28 @@ def corpus(data=None, sentences=2000, seed=0):
 
 
 def batchify(ids, bsz):
-    """``bsz`` contiguous streams as rows, (bsz, len(ids) // bsz); the remainder is dropped."""
+    """``bsz`` contiguous streams as columns, (len(ids) // bsz, bsz); the remainder is dropped
+    (PyTorch's ``data.view(bsz, -1).t()``).
+
+    >>> batchify(np.arange(7), 2).tolist()
+    [[0, 3], [1, 4], [2, 5]]
+    """
     n = len(ids) // bsz
     if n < 2:
         raise ValueError(f"{len(ids)} words are too few for {bsz} streams")
-    return ids[:n * bsz].reshape(bsz, n)
+    return np.ascontiguousarray(ids[:n * bsz].reshape(bsz, n).T)
 
 
 def get_batch(source, i, bptt):
-    """Inputs ``source[:, i:i+L]`` and the next words, flattened as the model's output rows."""
-    seq_len = min(bptt, source.shape[1] - 1 - i)
-    return source[:, i:i + seq_len], source[:, i + 1:i + 1 + seq_len].reshape(-1)
+    """Inputs ``source[i:i+L]`` (L, streams) and the next words, flattened as the model's
+    output rows (PyTorch's ``get_batch``).
+
+    >>> x, y = get_batch(batchify(np.arange(8), 2), 1, 2)
+    >>> x.tolist(), y.tolist()
+    ([[1, 5], [2, 6]], [2, 6, 3, 7])
+    """
+    seq_len = min(bptt, len(source) - 1 - i)
+    return source[i:i + seq_len], source[i + 1:i + 1 + seq_len].reshape(-1)
 
 
 # -- training ---------------------------------------------------------------------------------
@@ -147,12 +160,12 @@ def evaluate(model, source, bptt, backend=None):
     """Mean NLL per word over ``source`` (eval mode: no dropout)."""
     model.eval()
     total, hidden = 0.0, None
-    for i in range(0, source.shape[1] - 1, bptt):
+    for i in range(0, len(source) - 1, bptt):
         x, y = get_batch(source, i, bptt)
         output, hidden = model(xg.asarray(x, backend=backend), hidden)
-        total += x.shape[1] * float(xg.losses.nll(output, xg.asarray(y, backend=backend)))
+        total += len(x) * float(xg.losses.nll(output, xg.asarray(y, backend=backend)))
     model.train()
-    return total / (source.shape[1] - 1)
+    return total / (len(source) - 1)
 
 
 def run(data=None, model_type="LSTM", emsize=32, nhid=32, nlayers=2, lr=5.0, clip=0.25,
@@ -173,7 +186,7 @@ def run(data=None, model_type="LSTM", emsize=32, nhid=32, nlayers=2, lr=5.0, cli
     losses, valid, best_val, best, t0 = [], [], None, None, time.perf_counter()
     for epoch in range(1, epochs + 1):
         hidden = None
-        for i in range(0, train_data.shape[1] - 1, bptt):
+        for i in range(0, len(train_data) - 1, bptt):
             if steps is not None and len(losses) >= steps:
                 break
             x, y = get_batch(train_data, i, bptt)
@@ -214,8 +227,13 @@ def _positive(kind):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description="Train a word-level language model with xpgrad: PyTorch's "
+                    "word_language_model example (an LSTM, GRU or RNN over word embeddings, "
+                    "time-major, trained by truncated backpropagation through time with "
+                    "gradient clipping and plain SGD). Without --data it learns a synthetic "
+                    "grammar in a few seconds.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--backend", default=os.environ.get("XPGRAD_BACKEND") or "numpy")
     parser.add_argument("--data", default=None,
                         help="a text file, or a directory with train/valid/test.txt "

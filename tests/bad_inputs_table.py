@@ -389,8 +389,13 @@ def rows() -> list:
           ("nonlinearity", "'sigmoid'")),
         R("layers", "lstm-layers-zero", lambda: xg.nn.LSTM(3, 4, num_layers=0), V,
           ("num_layers", "0")),
-        R("layers", "lstm-input-2d", lambda: _lstm_call(x=ones((2, 3))), V,
-          ("LSTM", "(batch, time, input_size)", "(2, 3)")),
+        R("layers", "lstm-input-1d", lambda: _lstm_call(x=ones((3,))), V,
+          ("LSTM", "(batch, time, input_size)", "unbatched input is (time, input_size)", "(3,)")),
+        R("layers", "lstm-time-major-input", lambda: xg.nn.LSTM(3, 4, batch_first=False, rng=0)(
+            ones((5, 2, 2))), V, ("LSTM", "(time, batch, input_size)", "(5, 2, 2)")),
+        R("layers", "lstm-unbatched-state", lambda: _lstm_call(
+            x=ones((5, 3)), state=(ones((1, 2, 4)), ones((1, 2, 4)))), V,
+          ("unbatched", "h", "(1, 4)", "(1, 2, 4)")),
         R("layers", "lstm-state-shape",
           lambda: _lstm_call(state=(ones((1, 2, 5)), ones((1, 2, 4)))), V, ("h", "(1, 2, 4)")),
         R("layers", "lstm-state-not-pair", lambda: _lstm_call(state=ones((1, 2, 4))), V,

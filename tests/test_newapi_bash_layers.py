@@ -155,12 +155,15 @@ def test_cells_load_pytorch_cells(backend, kind, bias):
 @pytest.mark.parametrize("layer", ["RNN", "LSTM", "GRU"])
 def test_recurrent_layers_take_pytorchs_batch_first(layer):
     """``GRU(3, 4, batch_first=True)``, the PyTorch habit for batch-first data, raised
-    "unexpected keyword argument"; ``batch_first=False`` (time-major input, read as
-    batch-first, would be silently wrong numbers) is refused with the transpose to make."""
+    "unexpected keyword argument"; ``batch_first=False`` (PyTorch's default) reads time-major
+    input and returns time-major outputs (tests/test_recurrent_time_major.py compares it with
+    torch)."""
     module = getattr(xg.nn, layer)(3, 4, batch_first=True, rng=0)
     out = module(xg.ones((2, 5, 3)))[0]
     assert out.shape == (2, 5, 4)
-    with pytest.raises(ValueError, match=r"batch-first .* xg.permute_dims\(x, \(1, 0, 2\)\)"):
-        getattr(xg.nn, layer)(3, 4, batch_first=False)
+    time_major = getattr(xg.nn, layer)(3, 4, batch_first=False, rng=0)
+    x = xg.asarray(np.arange(30.0, dtype="float32").reshape(2, 5, 3) / 30)
+    np.testing.assert_allclose(time_major(xg.permute_dims(x, (1, 0, 2)))[0].numpy(),
+                               np.transpose(module(x)[0].numpy(), (1, 0, 2)), rtol=1e-6)
     with pytest.raises(TypeError, match="batch_first must be True or False"):
         getattr(xg.nn, layer)(3, 4, batch_first="yes")

@@ -2,7 +2,9 @@
 the same weights, float64, dropout off, a few TBPTT updates (detached state, NLL, global-norm
 clipping, plain SGD) on a tiny corpus; the losses and every weight agree after each update.
 
-The torch side is the original's model and loop, time-major as there. xpgrad holds one bias
+Both sides are time-major, as the original: ``batchify`` gives (words, streams) columns,
+``get_batch`` (bptt, streams) rows, and the very same arrays feed the torch model; the final
+states of every update agree too. xpgrad holds one bias
 per recurrent gate where torch holds ``bias_ih + bias_hh`` (README, "One bias, not two"), so
 torch's ``bias_hh`` entries that only add to ``bias_ih`` get no gradient here: the LSTM's and
 RNN's whole ``bias_hh``, the GRU's r and z parts (its n part multiplies the reset gate and is
@@ -84,17 +86,22 @@ def test_word_lm_trains_as_the_torch_original(rnn_type, tie, backend):
     model, converted = build(), build()
     model.load_torch_state_dict(reference.state_dict())
     ids = np.random.default_rng(1).integers(0, NTOKEN, size=BSZ * 23)   # 4 chunks of 5, 1 of 2
-    data = word_lm.batchify(ids, BSZ)                                  # (BSZ, columns)
+    data = word_lm.batchify(ids, BSZ)                                  # (rows, BSZ)
+    assert data.shape == (23, BSZ)
     hidden, t_hidden, norms = None, _init_hidden(rnn_type), []
-    t_data = torch.from_numpy(data.T.copy())                           # (columns, BSZ)
-    for i in range(0, data.shape[1] - 1, BPTT):
-        x, y = word_lm.get_batch(data, i, BPTT)
+    for i in range(0, len(data) - 1, BPTT):
+        x, y = word_lm.get_batch(data, i, BPTT)                        # (n, BSZ), (n * BSZ,)
         loss, hidden = word_lm.train_step(model, xg.asarray(x, backend=backend),
                                           xg.asarray(y, backend=backend), hidden, LR, CLIP)
-        n = x.shape[1]
-        t_x, t_y = t_data[i:i + n], t_data[i + 1:i + 1 + n].reshape(-1)
-        t_loss, t_hidden, norm = _torch_step(reference, t_x, t_y, t_hidden)
+        n = len(x)
+        t_loss, t_hidden, norm = _torch_step(reference, torch.from_numpy(x),
+                                             torch.from_numpy(y), t_hidden)
         np.testing.assert_allclose(loss, t_loss, rtol=1e-11)
+        ours = hidden if isinstance(hidden, tuple) else (hidden,)
+        theirs = t_hidden if isinstance(t_hidden, tuple) else (t_hidden,)
+        for a, b in zip(ours, theirs):
+            assert a.shape == tuple(b.shape) == (NLAYERS, BSZ, EMSIZE)
+            np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=1e-10, atol=1e-12)
         norms.append(norm)
         converted.load_torch_state_dict(reference.state_dict())
         for path, value in model.state_dict().items():

@@ -36,7 +36,7 @@ def lstm_layer_inputs(rng, B=2, T=4, I=2, H=3):
             f64(rng, H, 4 * H, scale=0.5), f64(rng, 4 * H))
 
 
-def test_lstm_layer_gradients_match_finite_differences(kernels, rng):
+def test_lstm_layer_op_gradients_match_finite_differences(kernels, rng):
     xg.testing.check_grads(lstm_layer, list(lstm_layer_inputs(rng)))
 
 

@@ -357,11 +357,11 @@ def test_a_unidirectional_initial_state_is_refused_naming_the_layout(kind):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_bad_bidirectional_and_batch_first_are_refused(kind):
+def test_bad_bidirectional_is_refused_and_time_major_works(kind):
     with pytest.raises(TypeError, match="bidirectional must be True or False"):
         getattr(nn, kind)(I, H, bidirectional="yes")
-    with pytest.raises(ValueError, match="batch-first sequences"):
-        getattr(nn, kind)(I, H, bidirectional=True, batch_first=False)
+    out, _ = getattr(nn, kind)(I, H, bidirectional=True, batch_first=False)(xg.ones((T, B, I)))
+    assert out.shape == (T, B, 2 * H)      # values: tests/test_recurrent_time_major.py
 
 
 def test_torch_weights_of_the_other_direction_count_are_refused():

@@ -1,15 +1,18 @@
-"""Recurrent layers over whole sequences, batch first (``batch_first=True`` is accepted for
-PyTorch's habits; ``False`` is refused with the transpose to make): RNN, LSTM, GRU, stacked
-``num_layers`` deep from the cells of ``recurrent.py`` (``dropout=`` between them, as
-PyTorch's), each layer one direction or, with ``bidirectional=True``, two (the outputs of a
-forward-time and a reverse-time cell concatenated, 2 * hidden features). A batch of sequences
+"""Recurrent layers over whole sequences: RNN, LSTM, GRU, stacked ``num_layers`` deep from
+the cells of ``recurrent.py`` (``dropout=`` between them, as PyTorch's), each layer one
+direction or, with ``bidirectional=True``, two (the outputs of a forward-time and a
+reverse-time cell concatenated, 2 * hidden features). Inputs are batch first (B, T, F) by
+default; ``batch_first=False`` (PyTorch's default) reads time-major (T, B, F) input and
+returns time-major outputs (T, B, D * H), and an unbatched (T, F) input returns (T, D * H)
+outputs and (L * D, H) states in either mode, as PyTorch's (``_layout.py`` transposes at entry
+and exit). A batch of sequences
 of different lengths is right-padded to one length and run with ``lengths=`` (PyTorch's
 ``pack_padded_sequence``): the outputs past each length are zero, the final states are those
 of each sequence's last step, and the reverse direction reads each sequence from its own last
-step. States are PyTorch's: ``(num_layers * directions, batch, H)`` tensors, index ``2 * layer
-+ direction``, ``(h, c)`` for the LSTM; ``load_torch_state_dict`` / ``torch_state_dict``
-convert PyTorch's weights (layouts in ``recurrent.py``'s docstring).
-``SequenceClassifier`` is in ``sequence_classifier.py``.
+step. States are PyTorch's: ``(num_layers * directions, batch, H)`` tensors whatever
+``batch_first``, index ``2 * layer + direction``, ``(h, c)`` for the LSTM;
+``load_torch_state_dict`` / ``torch_state_dict`` convert PyTorch's weights (layouts in
+``recurrent.py``'s docstring). ``SequenceClassifier`` is in ``sequence_classifier.py``.
 
 >>> import xpgrad as xg
 >>> gru = xg.nn.GRU(3, 5, num_layers=2, rng=0)
@@ -19,6 +22,9 @@ convert PyTorch's weights (layouts in ``recurrent.py``'s docstring).
 >>> out, h = xg.nn.GRU(3, 5, num_layers=2, bidirectional=True, rng=0)(xg.ones((2, 7, 3)))
 >>> out.shape, h.shape
 ((2, 7, 10), (4, 2, 5))
+>>> out, h = xg.nn.GRU(3, 5, batch_first=False, rng=0)(xg.ones((7, 2, 3)))   # time-major
+>>> out.shape, h.shape
+((7, 2, 5), (1, 2, 5))
 """
 from __future__ import annotations
 
@@ -38,10 +44,11 @@ from ..tensor import Tensor
 from . import _checks
 from . import _recurrent_torch
 from . import init as _init
+from ._layout import sequence_in, sequence_out, state_in, state_out
 from .dropout import Dropout
 from .module import Module
-from .recurrent import (_SIZES, GRUCell, LSTMCell, RNNCell, _as_input, _check_pair,
-                        _check_state, initializers)
+from .recurrent import (_SIZES, GRUCell, LSTMCell, RNNCell, _check_pair, _check_state,
+                        initializers)
 
 
 def _time_reversal(lengths, x):
@@ -69,10 +76,7 @@ class _Sequence(Module):
                  dropout=0.0, bidirectional=False, **cell_kwargs):
         super().__init__(name)
         who = type(self).__name__
-        if flag(batch_first, "batch_first", who) is not True:
-            raise ValueError(f"{who} reads batch-first sequences (batch, time, features) only; "
-                             "transpose time-major input with xg.permute_dims(x, (1, 0, 2)) "
-                             "and leave batch_first out (or pass True)")
+        self.batch_first = flag(batch_first, "batch_first", who)
         self.input_size = _checks.size("input_size", input_size, who, _SIZES)
         self.hidden_size = _checks.size("hidden_size", hidden_size, who, _SIZES)
         self.num_layers = _checks.size(
@@ -121,13 +125,17 @@ class _Sequence(Module):
         """The input of layer ``k``: dropped out above the first layer while training."""
         return x if k == 0 or self.between is None else self.between(x)
 
-    def _lengths(self, lengths, x):
+    def _lengths(self, lengths, x, unbatched=False):
         """``lengths`` as an integer Tensor on ``x``'s backend, one length in [1, time] per
         sequence, or None. Its values are checked through the backend's ``value_range``,
         which ``xg.function`` turns into a guard (a replay may not read them in Python)."""
         if lengths is None:
             return None
         who, (B, T) = type(self).__name__, x.shape[:2]
+        if unbatched:
+            raise ValueError(f"{who}: lengths= needs a batch of sequences; the input is one "
+                             f"unbatched (time, input_size) sequence of {T} steps (slice it to "
+                             "its length instead)")
         if isinstance(lengths, Tensor):
             integral = isdtype(lengths.dtype, "integral")
         else:
@@ -206,14 +214,21 @@ class _Sequence(Module):
 
     def _one_state_forward(self, x, h0, lengths):
         """(the last layer's outputs, h_n) of layers whose state is one array (RNN, GRU)."""
-        x = self._input(x)
-        lengths = self._lengths(lengths, x)
-        hs = self._state_in(h0, x, "h0")
+        x, unbatched = self._input(x)
+        lengths = self._lengths(lengths, x, unbatched)
+        hs = self._state_in(self._unbatched_state(h0, unbatched, "h0"), x, "h0")
         out, (h_n,) = self._run(x, [(h,) for h in hs], lengths, self._one_state_step)
-        return out, h_n
+        return sequence_out(out, self.batch_first, unbatched), state_out(h_n, unbatched)
 
     def _input(self, x):
-        return _as_input(x, self.layers[0], 3, type(self).__name__)
+        """``(x batch first, whether it was unbatched)`` (``_layout.sequence_in``)."""
+        w = self.layers[0].w_ih
+        return sequence_in(x, self.batch_first, self.input_size, w.dtype, type(self).__name__,
+                           w.backend)
+
+    def _unbatched_state(self, state, unbatched, what):
+        return state_in(state, unbatched, self.num_layers * self.directions, self.hidden_size,
+                        what, type(self).__name__, self.layers[0].w_hh)
 
     # -- PyTorch interoperability --------------------------------------------------------------
     def load_torch_state_dict(self, state_dict) -> None:
@@ -247,20 +262,24 @@ class _Sequence(Module):
     def _extra_repr(self):
         return (f", input_size={self.input_size}, hidden_size={self.hidden_size}, "
                 f"num_layers={self.num_layers}"
+                + ("" if self.batch_first else ", batch_first=False")
                 + (", bidirectional=True" if self.bidirectional else "")
                 + (f", dropout={self.dropout}" if self.dropout else ""))
 
 
 class RNN(_Sequence):
-    """Elman RNN over batch-first sequences: ``outputs, h_n = rnn(x, h0=None)``.
+    """Elman RNN over sequences: ``outputs, h_n = rnn(x, h0=None)``.
 
-    ``x`` is (B, T, input_size); ``h0`` and ``h_n`` are (num_layers * directions, B, H);
-    ``outputs`` (B, T, directions * H) are the last layer's states. ``nonlinearity`` is "tanh"
-    or "relu". ``bidirectional=True`` adds a reverse-time cell to each layer, PyTorch's
-    layout: the outputs are ``[forward | reverse]`` on the feature axis, the next layer reads
-    2 * H features, and state ``2 * k + d`` is layer k's, direction d's (1: reverse).
-    ``lengths`` (one int per sequence) runs right-padded sequences of different lengths (see
-    the module docstring). ``kernel_init``, ``recurrent_init``, ``bias_init`` as ``LSTM``'s.
+    ``x`` is (B, T, input_size), or (T, B, input_size) with ``batch_first=False`` (PyTorch's
+    default; the outputs are then (T, B, directions * H)), or unbatched (T, input_size) (the
+    states then (num_layers * directions, H)); ``h0`` and ``h_n`` are
+    (num_layers * directions, B, H) in either layout; ``outputs`` (B, T, directions * H) are
+    the last layer's states. ``nonlinearity`` is "tanh" or "relu". ``bidirectional=True``
+    adds a reverse-time cell to each layer, PyTorch's layout: the outputs are
+    ``[forward | reverse]`` on the feature axis, the next layer reads 2 * H features, and
+    state ``2 * k + d`` is layer k's, direction d's (1: reverse). ``lengths`` (one int per
+    sequence) runs right-padded sequences of different lengths (see the module docstring).
+    ``kernel_init``, ``recurrent_init``, ``bias_init`` as ``LSTM``'s.
 
     >>> import xpgrad as xg
     >>> out, h = xg.nn.RNN(3, 4, num_layers=2, rng=0)(xg.ones((5, 6, 3)))
@@ -289,9 +308,10 @@ class RNN(_Sequence):
 
 
 class LSTM(_Sequence):
-    """LSTM over batch-first sequences: ``outputs, (h_n, c_n) = lstm(x, state=None)``.
+    """LSTM over sequences: ``outputs, (h_n, c_n) = lstm(x, state=None)``.
 
-    ``x`` is (B, T, input_size); the state ``(h, c)`` holds two (num_layers * directions, B, H)
+    ``x`` is (B, T, input_size), (T, B, input_size) with ``batch_first=False`` or unbatched
+    (T, input_size), as ``RNN``'s; the state ``(h, c)`` holds two (num_layers * directions, B, H)
     tensors (zeros when None); ``outputs`` (B, T, directions * H) are the last layer's
     ``h_t``. ``bidirectional=True`` as PyTorch's (see ``RNN``): ``outputs[..., :H]`` forward,
     ``outputs[..., H:]`` reverse, ``h_n[2 * k + 1]`` layer k's reverse direction after reading
@@ -311,6 +331,12 @@ class LSTM(_Sequence):
     >>> out, (h, c) = lstm(xg.ones((5, 6, 3)))
     >>> out.shape, h.shape, c.shape
     ((5, 6, 8), (4, 5, 4), (4, 5, 4))
+    >>> out, (h, c) = xg.nn.LSTM(3, 4, batch_first=False, rng=0)(xg.ones((6, 5, 3)))
+    >>> out.shape, h.shape
+    ((6, 5, 4), (1, 5, 4))
+    >>> out, (h, c) = xg.nn.LSTM(3, 4, rng=0)(xg.ones((6, 3)))        # unbatched
+    >>> out.shape, h.shape
+    ((6, 4), (1, 4))
     """
 
     CELL = LSTMCell
@@ -328,13 +354,16 @@ class LSTM(_Sequence):
                          dtype=dtype, backend=backend)
 
     def forward(self, x, state=None, *, lengths=None):
-        x = self._input(x)
-        lengths = self._lengths(lengths, x)
+        x, unbatched = self._input(x)
+        lengths = self._lengths(lengths, x, unbatched)
         _check_pair(state, "LSTM", "(num_layers * 2, batch, hidden)" if self.bidirectional
                     else "(num_layers, batch, hidden)")
-        hs = self._state_in(None if state is None else state[0], x, "h")
-        cs = self._state_in(None if state is None else state[1], x, "c")
-        return self._run(x, list(zip(hs, cs)), lengths, self._step)
+        h0, c0 = (None, None) if state is None else state
+        hs = self._state_in(self._unbatched_state(h0, unbatched, "h"), x, "h")
+        cs = self._state_in(self._unbatched_state(c0, unbatched, "c"), x, "c")
+        out, (h_n, c_n) = self._run(x, list(zip(hs, cs)), lengths, self._step)
+        return (sequence_out(out, self.batch_first, unbatched),
+                (state_out(h_n, unbatched), state_out(c_n, unbatched)))
 
     def _step(self, cell, x, state, lengths):
         states = cell.states(x, *state)
@@ -344,9 +373,10 @@ class LSTM(_Sequence):
 
 
 class GRU(_Sequence):
-    """GRU over batch-first sequences, PyTorch's equations: ``outputs, h_n = gru(x, h0=None)``.
+    """GRU over sequences, PyTorch's equations: ``outputs, h_n = gru(x, h0=None)``.
 
-    ``x`` is (B, T, input_size); ``h0`` and ``h_n`` are (num_layers * directions, B, H) (zeros
+    ``x`` is (B, T, input_size), (T, B, input_size) with ``batch_first=False`` or unbatched
+    (T, input_size), as ``RNN``'s; ``h0`` and ``h_n`` are (num_layers * directions, B, H) (zeros
     when None); ``outputs`` (B, T, directions * H) are the last layer's states;
     ``bidirectional`` as ``RNN``'s, ``lengths`` as ``LSTM``'s, ``kernel_init``,
     ``recurrent_init`` and ``bias_init`` as ``LSTM``'s (``GRUCell``). Each layer and direction

@@ -9,10 +9,13 @@ recomputed (with the current weights), so a step costs ``k2 / k1`` forward passe
 (the common case) costs none. ``k2 < k1`` would leave the earliest outputs of each update
 without a path back to their inputs and is refused.
 
-The model is any callable ``model(x, state) -> (outputs, new_state)`` with the time axis 1 of
-``x`` and ``outputs`` (batch first) and ``state=None`` meaning "start from zeros";
-``xg.nn.LSTM`` and ``xg.nn.RNN`` are such models (unidirectional ones: a bidirectional layer's
-reverse direction reads the sequence from its end, which a window does not hold).
+The model is any callable ``model(x, state) -> (outputs, new_state)`` with ``state=None``
+meaning "start from zeros"; ``xg.nn.LSTM``, ``GRU`` and ``RNN`` are such models
+(unidirectional ones: a bidirectional layer's reverse direction reads the sequence from its
+end, which a window does not hold). ``x`` and ``outputs`` are batch first (time axis 1) or,
+for a model whose recurrent layers have ``batch_first=False`` (PyTorch's default), time major
+(time axis 0): the windows are cut along the time axis of the model's layout
+(``batch_first=`` says it for a plain function or a model whose layers disagree).
 
 >>> import xpgrad as xg
 >>> lstm = xg.nn.LSTM(1, 4, rng=0)
@@ -20,6 +23,11 @@ reverse direction reads the sequence from its end, which a window does not hold)
 >>> loss = lambda out, target: xg.losses.mse(out, target)
 >>> result = tbptt_train(lstm, loss, xg.optim.SGD(learning_rate=0.1), x, y, k1=10)
 >>> len(result.losses), result.state[0].shape
+(3, (1, 2, 4))
+>>> gru = xg.nn.GRU(1, 4, batch_first=False, rng=0)          # time major: (time, batch, ...)
+>>> result = tbptt_train(gru, loss, xg.optim.SGD(learning_rate=0.1), xg.ones((30, 2, 1)),
+...                      xg.zeros((30, 2, 4)), k1=10)
+>>> len(result.losses), result.state.shape
 (3, (1, 2, 4))
 """
 from __future__ import annotations
@@ -29,6 +37,7 @@ import weakref
 from dataclasses import dataclass, field
 
 from .._args import flag
+from ._layout import model_layout
 from ..ops.joining import concat
 from ..tape import GradientTape, stop_gradient
 from ..tensor import Tensor
@@ -103,14 +112,21 @@ def _check_k(k1, k2):
 
 
 def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, state=None,
-                variables=None, max_grad_norm=None, callback=None,
-                compile=False) -> TBPTTResult:
+                variables=None, max_grad_norm=None, grad_norm_eps=0.0, callback=None,
+                compile=False, batch_first=None) -> TBPTTResult:
     """Train ``model`` on one batch of long sequences with TBPTT(k1, k2); see the module doc.
 
-    ``inputs`` (B, N, ...) and ``targets`` (B, N, ...) are batch-first Tensors; ``loss_fn(outputs,
-    targets)`` gets the outputs and targets of the ``k1`` new steps (a scalar). ``k2`` defaults
-    to ``k1``. ``state`` is the state to start from (None: the model's zeros); ``variables``
-    defaults to ``model.trainable_variables``; ``max_grad_norm`` clips by global norm;
+    ``inputs`` and ``targets`` are (B, N, ...) batch-first Tensors, or (N, B, ...) time-major
+    ones when the model's recurrent layers have ``batch_first=False``; ``batch_first=``
+    (default None: the layers' layout, batch first if the model holds none, as for a plain
+    function) says the layout outright, and contradicting every recurrent layer of the model
+    is a ValueError. ``loss_fn(outputs, targets)`` gets the outputs and targets of the ``k1``
+    new steps (a scalar). ``k2`` defaults to ``k1``. ``state`` is the state to start from
+    (None: the model's zeros); ``variables`` defaults to ``model.trainable_variables``;
+    ``max_grad_norm`` clips by global norm, scaling by ``max_grad_norm / max(norm +
+    grad_norm_eps, max_grad_norm)``: ``grad_norm_eps=0`` (the default) is TensorFlow's
+    ``clip_by_global_norm``, ``grad_norm_eps=1e-6`` is exactly
+    ``torch.nn.utils.clip_grad_norm_`` (which adds 1e-6 to the norm);
     ``callback(update_index, loss_value)`` runs after every update. Returns the losses and the
     final state (detached), to carry into the next call on the continuation of the sequences.
     ``compile=True`` runs each window's update as an ``xg.function`` (traced once per window
@@ -124,22 +140,26 @@ def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, stat
         if not (callable(f) or (f is None and name == "callback")):
             raise TypeError(f"tbptt_train: {name} must be callable, got {type(f).__name__}")
     _refuse_bidirectional(model)
+    batch_first = model_layout(model, batch_first, "tbptt_train")
+    axis = 1 if batch_first else 0
+    layout = "a batch-first Tensor (batch, time, ...)" if batch_first else (
+        "a time-major Tensor (time, batch, ...) (batch_first=False)")
     if not callable(getattr(optimizer, "apply_gradients", None)):
         raise TypeError(f"tbptt_train: optimizer must be an xg.optim optimizer (with "
                         f"apply_gradients), got {type(optimizer).__name__}")
     for name, t in (("inputs", inputs), ("targets", targets)):
         if not isinstance(t, Tensor):
-            raise TypeError(f"{name} must be a batch-first Tensor (batch, time, ...), got "
-                            f"{type(t).__name__}; convert it with xg.asarray")
+            raise TypeError(f"{name} must be {layout}, got {type(t).__name__}; convert it with "
+                            "xg.asarray")
         if t.ndim < 2:
-            raise ValueError(f"{name} must be a batch-first Tensor (batch, time, ...), got "
+            raise ValueError(f"{name} must be {layout}, got "
                              f"{getattr(t, 'shape', type(t).__name__)}")
-    n = inputs.shape[1]
+    n = inputs.shape[axis]
     if targets.shape[:2] != inputs.shape[:2]:
         raise ValueError(f"inputs {inputs.shape} and targets {targets.shape} must agree on "
-                         "(batch, time)")
+                         + ("(batch, time)" if batch_first else "(time, batch)"))
     variables = _variables(model, variables)
-    _check_options(variables, max_grad_norm)
+    _check_options(variables, max_grad_norm, grad_norm_eps)
     compile = flag(compile, "compile", "tbptt_train")
     from ..optim import clip_global_norm
 
@@ -153,12 +173,12 @@ def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, stat
         with GradientTape() as tape:
             s = state
             for a, b in zip(cuts[:-1], cuts[1:]):
-                out, s = model(x[:, a:b], s)
+                out, s = model(x[:, a:b] if batch_first else x[a:b], s)
                 if a >= start:
                     pieces.append(out)
                 if b == nxt:
                     carried = detach(s)
-            out = pieces[0] if len(pieces) == 1 else concat(pieces, axis=1)
+            out = pieces[0] if len(pieces) == 1 else concat(pieces, axis=axis)
             loss = loss_fn(out, y)
         return loss, tape.gradient(loss, variables), carried, detach(s)
 
@@ -170,7 +190,7 @@ def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, stat
             if reduce is not None:
                 grads = [g for g, _ in reduce(zip(grads, variables))]
                 apply = optimizer.optimizer
-            grads, _ = clip_global_norm(grads, max_grad_norm)
+            grads, _ = clip_global_norm(grads, max_grad_norm, eps=grad_norm_eps)
         apply.apply_gradients(zip(grads, variables))
         return loss, carried, last
 
@@ -178,7 +198,7 @@ def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, stat
         # a reduction across ranks cannot be traced: with a DistributedOptimizer only the
         # forward and backward pass are, the reduction and update run after each replay
         compiled = _compiled(local if reduce else update, model, loss_fn, optimizer, variables,
-                             max_grad_norm)
+                             (max_grad_norm, grad_norm_eps, batch_first))
         if reduce:
             local = compiled
         else:
@@ -186,7 +206,8 @@ def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, stat
     result = TBPTTResult()
     try:
         _run(update, result, inputs, targets, n, k1, k2,
-             detach(state, "tbptt_train: state (the state to start from)"), callback)
+             detach(state, "tbptt_train: state (the state to start from)"), callback,
+             batch_first)
     finally:
         if compile:
             # the cache is keyed weakly by the model: the update closure (which holds the
@@ -228,7 +249,7 @@ def _variables(model, variables):
                         ) from None
 
 
-def _check_options(variables, max_grad_norm):
+def _check_options(variables, max_grad_norm, grad_norm_eps):
     """Checked before the first update: a bad option fails with nothing trained (``callback``
     is checked with ``model`` and ``loss_fn``)."""
     from ..optim._checks import hyperparameter
@@ -240,14 +261,16 @@ def _check_options(variables, max_grad_norm):
                             f"variables), got {type(v).__name__}")
     if max_grad_norm is not None:
         hyperparameter("max_grad_norm", max_grad_norm, low=0.0, low_open=True)
+    hyperparameter("grad_norm_eps", grad_norm_eps, low=0.0, owner="tbptt_train")
 
 
-def _run(update, result, inputs, targets, n, k1, k2, state, callback):
+def _run(update, result, inputs, targets, n, k1, k2, state, callback, batch_first):
     """The updates of one ``tbptt_train`` call, into ``result``."""
     for w0, start, end, nxt in windows(n, k1, k2):
         cuts = tuple(c - w0 for c in sorted({w0, nxt, start, end}))
-        loss, carried, last = update(state, inputs[:, w0:end], targets[:, start:end], cuts,
-                                     start - w0, nxt - w0)
+        x, y = ((inputs[:, w0:end], targets[:, start:end]) if batch_first
+                else (inputs[w0:end], targets[start:end]))
+        loss, carried, last = update(state, x, y, cuts, start - w0, nxt - w0)
         state = carried if nxt < n else last
         carried = last = None    # the state not carried on is not kept through the next window
         value = float(loss)
@@ -259,15 +282,16 @@ def _run(update, result, inputs, targets, n, k1, k2, state, callback):
     result.state = state
 
 
-#: model -> {(loss_fn, optimizer, variables, max_grad_norm): xg.function of the update}
+#: model -> {(loss_fn, optimizer, variables, options): xg.function of the update}
 _COMPILED = weakref.WeakKeyDictionary()
 
 
-def _compiled(update, model, loss_fn, optimizer, variables, max_grad_norm):
-    """The window update as an ``xg.function``, one per model/loss/optimizer/variables."""
+def _compiled(update, model, loss_fn, optimizer, variables, options):
+    """The window update as an ``xg.function``, one per model/loss/optimizer/variables and
+    ``options`` (what else the update's computation depends on: clipping, layout)."""
     from ..jit import Function
 
-    key = (loss_fn, optimizer, tuple(map(id, variables)), max_grad_norm)
+    key = (loss_fn, optimizer, tuple(map(id, variables)), options)
     try:
         per_model = _COMPILED.setdefault(model, {})
     except TypeError:                   # a model that takes no weak reference: not kept
