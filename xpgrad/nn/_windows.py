@@ -30,18 +30,22 @@ LAYOUTS = {1: ("(N, C, L)", "(C, L)"), 2: ("(N, C, H, W)", "(C, H, W)")}
 
 
 def int_tuple(value, name, owner, dims, *, minimum=1):
-    """``value`` (an int, or a tuple/list of ``dims`` ints: PyTorch's forms) as a tuple of
-    ``dims`` ints >= ``minimum``; TypeError/ValueError naming ``owner`` and ``name`` otherwise.
+    """``value`` (an int, or a tuple/list of ``dims`` ints or of one int: PyTorch's forms) as a
+    tuple of ``dims`` ints >= ``minimum``; TypeError/ValueError naming ``owner`` and ``name``
+    otherwise.
 
     >>> int_tuple(2, "stride", "conv2d", 2), int_tuple((1, 3), "stride", "conv2d", 2)
     ((2, 2), (1, 3))
     """
     items = (value,) * dims
     if isinstance(value, (tuple, list)):
-        if len(value) != dims:
+        if len(value) == 1:                  # torch's functionals take (k,) for (k, k) too
+            items = tuple(value) * dims
+        elif len(value) != dims:
             raise ValueError(f"{owner}: {name} must be an int or a tuple of {_COUNT[dims]} "
                              f"({dims}-d), got {value!r}")
-        items = tuple(value)
+        else:
+            items = tuple(value)
     for item in items:
         if isinstance(item, bool) or not isinstance(item, numbers.Integral):
             raise TypeError(f"{owner}: {name} must be an int, got {type(item).__name__} "
