@@ -23,13 +23,15 @@ import functools
 import math
 import numbers
 
+import numpy as np
+
 from .._args import flag
-from ..creation import arange, asarray, zeros
+from ..creation import arange, asarray, full, zeros
 from ..dtypes import int64
 from ..ops.casting import astype
 from ..ops.elementwise import isnan, maximum
 from ..ops.indexing import take_along_axis
-from ..ops.shape import reshape, squeeze
+from ..ops.shape import broadcast_to, reshape, squeeze
 from ..tape import stop_gradient
 from ._windows import batched, int_tuple, out_length, pad, windows
 
@@ -113,7 +115,10 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
     x, unbatched = batched(input, owner, kinds="f", dims=dims)
     lengths = x.shape[2:]
     padded, n = _windows_of(x, k, s, p, d, ceil_mode, float("-inf"), owner)
-    pick = _first_maximum(windows(stop_gradient(padded), k, s, d, n))     # (N, C, *n)
+    first = _first_inside(k, s, p, d, n) if any(p) else None
+    if first is not None:
+        first = asarray(first, dtype=int64, backend=x.backend)
+    pick = _first_maximum(windows(stop_gradient(padded), k, s, d, n), first)   # (N, C, *n)
     flat, index = None, None              # in the padded planes (row-major), and the input's
     for axis in range(dims):
         inner = math.prod(k[axis + 1:])
@@ -131,16 +136,38 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
     return (y, index) if return_indices else y
 
 
-def _first_maximum(pieces):
+def _first_maximum(pieces, first=None):
     """Per window, which of ``pieces`` (piece j: the j-th kernel position of every window)
-    holds its maximum, by PyTorch's CPU rule (``val > max || isnan(val)``): the first of tied
-    maxima, the last NaN; int64 (N, C, *n). Running comparisons: ``argmax`` over a short last
-    axis is several times slower, and ``where`` slower than ``maximum`` (j only grows)."""
-    best, pick = pieces[0], zeros(pieces[0].shape, dtype=int64, backend=pieces[0].backend)
-    for j, piece in enumerate(pieces[1:], 1):
+    holds its maximum, by PyTorch's CPU rule (``val > max || isnan(val)`` over the positions
+    inside the input, from ``max = -inf`` at the first of them, ``first``; None: position 0
+    for every window): the first of tied maxima, the last NaN, the first position inside for a
+    window of -inf; int64 (N, C, *n). The padding (-inf) never wins. Running comparisons:
+    ``argmax`` over a short last axis is several times slower, and ``where`` slower than
+    ``maximum`` (j only grows)."""
+    like = pieces[0]
+    if first is None:
+        best, pick = like, zeros(like.shape, dtype=int64, backend=like.backend)
+        rest = enumerate(pieces[1:], 1)
+    else:
+        best = full(like.shape, float("-inf"), dtype=like.dtype, backend=like.backend)
+        pick, rest = broadcast_to(first, like.shape), enumerate(pieces)
+    for j, piece in rest:
         better = (piece > best) | isnan(piece)
         best, pick = maximum(best, piece), maximum(pick, astype(better, int64) * j)
     return pick
+
+
+@functools.lru_cache(maxsize=256)
+def _first_inside(k, s, p, d, n):
+    """Per window (an array of shape ``n``), the row-major number of its first kernel position
+    inside the input (not in the left padding), as PyTorch starts its search there."""
+    first = np.zeros(n, dtype=np.int64)
+    for axis in range(len(k)):
+        start = np.arange(n[axis]) * s[axis] - p[axis]
+        offset = np.where(start < 0, (-start + d[axis] - 1) // d[axis], 0)
+        shape = (n[axis],) + (1,) * (len(k) - 1 - axis)
+        first = first + offset.reshape(shape) * math.prod(k[axis + 1:])
+    return first
 
 
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
