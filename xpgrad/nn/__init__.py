@@ -18,10 +18,12 @@ from .activations_layers import (CELU, ELU, GELU, GLU, SELU, Hardsigmoid, Hardsw
                                  SiLU, Softmax, Softplus, Softsign, Tanh, get_activation)
 from .containers import MLP, Sequential, checkpoint_sequential
 from .dropout import Dropout
-from .conv import Conv1d, conv1d
+from .conv import conv1d, conv2d
+from .conv_layers import Conv1d, Conv2d
 from .embeddings import Embedding
 from .normalization import BatchNorm1d, LayerNorm
-from .pooling import AvgPool1d, MaxPool1d, avg_pool1d, max_pool1d
+from .pooling import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
+from .pooling_layers import AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
 from .sync_batch_norm import SyncBatchNorm
 from .linear import Linear, linear
 from .module import Module
@@ -51,7 +53,8 @@ __all__ = _activations.__all__ + [
     "MultiheadAttention", "TransformerEncoderLayer", "TransformerDecoderLayer",
     "TransformerEncoder", "TransformerDecoder", "Transformer", "generate_square_subsequent_mask",
     "Identity", "Flatten", "Unflatten", "ModuleList", "ModuleDict",
-    "Conv1d", "conv1d", "MaxPool1d", "max_pool1d", "AvgPool1d", "avg_pool1d"]
+    "Conv1d", "conv1d", "MaxPool1d", "max_pool1d", "AvgPool1d", "avg_pool1d",
+    "Conv2d", "conv2d", "MaxPool2d", "max_pool2d", "AvgPool2d", "avg_pool2d"]
 
 #: PyTorch's names that xpgrad does without, and what to write instead
 _PYTORCH_NAMES = {

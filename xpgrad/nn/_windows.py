@@ -1,16 +1,18 @@
-"""Sliding windows along the last axis, shared by ``conv1d`` and the 1-d poolings: PyTorch's
-argument forms (an int or a tuple of one), its output length, padding in its four modes, and
-the windows themselves as ``kernel_size`` strided slices of the padded input, so every
-gradient is that of slicing (a scatter into one buffer) and needs no rule of its own.
+"""Sliding windows along the last one or two axes, shared by ``conv1d``/``conv2d`` and the
+poolings: PyTorch's argument forms (an int, or a tuple of one int per spatial axis), its
+output lengths, padding in its four modes, and the windows themselves as strided slices of the
+padded input (one per kernel position), so every gradient is that of slicing (a scatter into
+one buffer) and needs no rule of its own.
 
 >>> import xpgrad as xg
->>> x = pad(xg.arange(1.0, 6.0).reshape((1, 1, 5)), 1, 1, "zeros", 0.0)   # 0 1 2 3 4 5 0
+>>> x = pad(xg.arange(1.0, 6.0).reshape((1, 1, 5)), [(1, 1)], "zeros", 0.0)  # 0 1 2 3 4 5 0
 >>> n = out_length(5, 3, 2, 1, 1, 1, "conv1d")          # kernel 3, stride 2, dilation 1
->>> [w.tolist()[0][0] for w in windows(x, 3, 2, 1, n)]   # slice k: the k-th of each window
+>>> [w.tolist()[0][0] for w in windows(x, (3,), (2,), (1,), (n,))]   # the k-th of each window
 [[0.0, 2.0, 4.0], [1.0, 3.0, 5.0], [2.0, 4.0, 0.0]]
 """
 from __future__ import annotations
 
+import itertools
 import numbers
 
 from ..creation import full
@@ -19,8 +21,40 @@ from ..ops.rearranging import flip
 from ..ops.shape import broadcast_to, expand_dims
 from ..tensor import Tensor
 
-#: PyTorch's ``padding_mode`` values (``nn.Conv1d``)
+#: PyTorch's ``padding_mode`` values (``nn.Conv1d``, ``nn.Conv2d``)
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+_COUNT = {1: "one int", 2: "two ints"}
+#: the input's axes, spatial ones last, for error messages
+LAYOUTS = {1: ("(N, C, L)", "(C, L)"), 2: ("(N, C, H, W)", "(C, H, W)")}
+
+
+def int_tuple(value, name, owner, dims, *, minimum=1):
+    """``value`` (an int, or a tuple/list of ``dims`` ints or of one int: PyTorch's forms) as a
+    tuple of ``dims`` ints >= ``minimum``; TypeError/ValueError naming ``owner`` and ``name``
+    otherwise.
+
+    >>> int_tuple(2, "stride", "conv2d", 2), int_tuple((1, 3), "stride", "conv2d", 2)
+    ((2, 2), (1, 3))
+    """
+    items = (value,) * dims
+    if isinstance(value, (tuple, list)):
+        if len(value) == 1:                  # torch's functionals take (k,) for (k, k) too
+            items = tuple(value) * dims
+        elif len(value) != dims:
+            raise ValueError(f"{owner}: {name} must be an int or a tuple of {_COUNT[dims]} "
+                             f"({dims}-d), got {value!r}")
+        else:
+            items = tuple(value)
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, numbers.Integral):
+            raise TypeError(f"{owner}: {name} must be an int, got {type(item).__name__} "
+                            f"{item!r}")
+        if item < minimum:
+            what = "non-negative" if minimum == 0 else f"at least {minimum}"
+            hint = " (negative padding is not supported)" if name == "padding" else ""
+            raise ValueError(f"{owner}: {name} must be {what}, got {value!r}{hint}")
+    return tuple(int(item) for item in items)
 
 
 def one_int(value, name, owner, *, minimum=1):
@@ -30,95 +64,117 @@ def one_int(value, name, owner, *, minimum=1):
     >>> one_int((2,), "stride", "conv1d")
     2
     """
-    item = value
-    if isinstance(value, (tuple, list)):
-        if len(value) != 1:
-            raise ValueError(f"{owner}: {name} must be an int or a tuple of one int (1-d), "
-                             f"got {value!r}")
-        item = value[0]
-    if isinstance(item, bool) or not isinstance(item, numbers.Integral):
-        raise TypeError(f"{owner}: {name} must be an int, got {type(item).__name__} {item!r}")
-    if item < minimum:
-        what = "non-negative" if minimum == 0 else f"at least {minimum}"
-        hint = " (negative padding is not supported)" if name == "padding" else ""
-        raise ValueError(f"{owner}: {name} must be {what}, got {value!r}{hint}")
-    return int(item)
+    return int_tuple(value, name, owner, 1, minimum=minimum)[0]
 
 
-def batched(x, owner, like=None, kinds="fc"):
-    """``(x as a 3-D (N, C, L) Tensor, whether it was unbatched (C, L))``; a non-Tensor is made
-    one with ``like``'s dtype and backend; another rank is a ValueError naming ``input``, a
-    dtype not of ``kinds`` ("fc": real or complex floats, "f": real) a TypeError."""
+def batched(x, owner, like=None, kinds="fc", dims=1):
+    """``(x with a batch axis: (N, C, *spatial), whether it was unbatched (C, *spatial))`` for
+    ``dims`` spatial axes; a non-Tensor is made one with ``like``'s dtype and backend; another
+    rank is a ValueError naming ``input``, a dtype not of ``kinds`` ("fc": real or complex
+    floats, "f": real) a TypeError."""
     if not isinstance(x, Tensor):
         from ..creation import asarray
 
         x = asarray(x) if like is None else asarray(x, dtype=like.dtype, backend=like.backend)
-    if x.ndim not in (2, 3):
-        raise ValueError(f"{owner}: input must be (N, C, L) or unbatched (C, L), got shape "
+    if x.ndim not in (dims + 1, dims + 2):
+        full_form, single = LAYOUTS[dims]
+        raise ValueError(f"{owner}: input must be {full_form} or unbatched {single}, got shape "
                          f"{x.shape}")
     if x.dtype.kind not in kinds:
         what = "real floating-point" if kinds == "f" else "floating-point"
         raise TypeError(f"{owner}: input must hold {what} numbers, got {x.dtype}")
-    return (expand_dims(x, axis=0), True) if x.ndim == 2 else (x, False)
+    return (expand_dims(x, axis=0), True) if x.ndim == dims + 1 else (x, False)
 
 
 def out_length(length, kernel_size, stride, dilation, left, right, owner, *, ceil_mode=False):
     """The number of windows over ``length`` entries padded by ``left`` and ``right`` (PyTorch's
     ``pooling_output_shape``: with ``ceil_mode`` a last, partial window, kept only if it starts
-    inside the input or the left padding); ValueError naming ``owner`` when the (dilated)
-    kernel is longer than the padded input."""
+    inside the input or the left padding, so a window may reach past the padded input there);
+    ValueError naming ``owner`` when the (dilated) kernel is longer than the padded input and
+    no window is left.
+
+    >>> out_length(1, 2, 2, 1, 0, 0, "max_pool1d", ceil_mode=True)   # torch's: one window
+    1
+    """
     span = dilation * (kernel_size - 1) + 1
     padded = length + left + right
-    if padded < span:
+    n = (padded - span + (stride - 1 if ceil_mode else 0)) // stride + 1      # floor, as torch
+    if ceil_mode and (n - 1) * stride >= length + left:
+        n -= 1
+    if n < 1:
         raise ValueError(f"{owner}: the padded input has length {padded} (input {length} + "
                          f"padding {left + right}), shorter than the kernel: kernel_size "
                          f"{kernel_size} with dilation {dilation} spans {span}")
-    n = (padded - span + (stride - 1 if ceil_mode else 0)) // stride + 1
-    if ceil_mode and (n - 1) * stride >= length + left:
-        n -= 1
     return n
 
 
-def pad(x, left, right, mode, value):
-    """``x`` (N, C, L) padded along L: ``"zeros"`` with ``value`` (any constant; max pooling
-    pads with -inf), ``"reflect"`` (mirrored without the edge; ``left``/``right`` < L),
-    ``"replicate"`` (the edge repeated) or ``"circular"`` (wrapped; <= L), as ``F.pad``; the
-    pieces are slices of ``x``, so the gradient is theirs. The caller checked the sizes."""
-    if not left and not right:
-        return x
-    n, c, length = x.shape
+def pad(x, pads, mode, value):
+    """``x`` (N, C, *spatial) padded by ``pads`` (one ``(left, right)`` per spatial axis, the
+    last ones): ``"zeros"`` with ``value`` (any constant; max pooling pads with -inf),
+    ``"reflect"`` (mirrored without the edge; each < its length), ``"replicate"`` (the edge
+    repeated) or ``"circular"`` (wrapped; <= its length), as ``F.pad``, one axis after the
+    other (these modes are separable); the pieces are slices of ``x``, so the gradient is
+    theirs. The caller checked the sizes."""
+    first = x.ndim - len(pads)
+    for axis, (left, right) in enumerate(pads, first):
+        if left or right:
+            x = concat([p for p in _pieces(x, axis, left, right, mode, value) if p is not None],
+                       axis=axis)
+    return x
+
+
+def _pieces(x, axis, left, right, mode, value):
+    """``(before, x, after)`` for padding ``x`` along ``axis``; None for an empty side."""
+    length = x.shape[axis]
+
+    def cut(start, stop):
+        return x[(slice(None),) * axis + (slice(start, stop),)]
+
+    def sized(k):
+        return x.shape[:axis] + (k,) + x.shape[axis + 1:]
+
     if mode == "zeros":
-        pieces = [full((n, c, k), value, dtype=x.dtype, backend=x.backend) if k else None
-                  for k in (left, right)]
+        before, after = (full(sized(k), value, dtype=x.dtype, backend=x.backend) if k else None
+                         for k in (left, right))
     elif mode == "reflect":
-        pieces = [flip(x[:, :, 1:left + 1], axis=2) if left else None,
-                  flip(x[:, :, length - 1 - right:length - 1], axis=2) if right else None]
+        before = flip(cut(1, left + 1), axis=axis) if left else None
+        after = flip(cut(length - 1 - right, length - 1), axis=axis) if right else None
     elif mode == "replicate":
-        pieces = [broadcast_to(x[:, :, :1], (n, c, left)) if left else None,
-                  broadcast_to(x[:, :, length - 1:], (n, c, right)) if right else None]
+        before = broadcast_to(cut(0, 1), sized(left)) if left else None
+        after = broadcast_to(cut(length - 1, length), sized(right)) if right else None
     else:                                                  # circular
-        pieces = [x[:, :, length - left:] if left else None, x[:, :, :right] if right else None]
-    return concat([p for p in (pieces[0], x, pieces[1]) if p is not None], axis=2)
+        before = cut(length - left, length) if left else None
+        after = cut(0, right) if right else None
+    return before, x, after
 
 
-def check_mode_padding(mode, left, right, length, owner):
-    """ValueError naming ``owner`` when ``mode``'s padding cannot be taken from an input of
-    ``length`` (PyTorch's limits: reflect < L, circular <= L)."""
-    biggest = max(left, right)
-    if mode == "reflect" and biggest >= length:
-        raise ValueError(f"{owner}: padding_mode='reflect' needs padding < the input length, "
-                         f"got padding {biggest} for length {length}")
-    if mode == "circular" and biggest > length:
-        raise ValueError(f"{owner}: padding_mode='circular' needs padding <= the input length "
-                         f"(it wraps once), got padding {biggest} for length {length}")
+def check_mode_padding(mode, pads, lengths, owner):
+    """ValueError naming ``owner`` when ``mode``'s padding ``pads`` (``(left, right)`` per
+    spatial axis) cannot be taken from an input of spatial shape ``lengths`` (PyTorch's limits:
+    reflect < the length, circular <= it)."""
+    for (left, right), length in zip(pads, lengths):
+        biggest = max(left, right)
+        if mode == "reflect" and biggest >= length:
+            raise ValueError(f"{owner}: padding_mode='reflect' needs padding < the input "
+                             f"length, got padding {biggest} for length {length}")
+        if mode == "circular" and biggest > length:
+            raise ValueError(f"{owner}: padding_mode='circular' needs padding <= the input "
+                             f"length (it wraps once), got padding {biggest} for length "
+                             f"{length}")
 
 
 def windows(x, kernel_size, stride, dilation, n):
-    """The ``kernel_size`` slices of ``x`` (..., L) holding the k-th entry of each of ``n``
-    windows: slice k is ``x[..., k*dilation :: stride]``, ``n`` long."""
-    last = stride * (n - 1) + 1
-    return [x[..., k * dilation:k * dilation + last:stride] for k in range(kernel_size)]
+    """The slices of ``x`` (..., *spatial) holding one kernel position of each window, the
+    positions in row-major order (``kernel_size``, ``stride``, ``dilation``, ``n``: tuples,
+    one per spatial axis, ``n`` the windows along it): the slice of position ``(k0, k1)`` is
+    ``x[..., k0*d0 :: s0, k1*d1 :: s1]``, shaped ``(..., *n)``."""
+    spans = [s * (m - 1) + 1 for s, m in zip(stride, n)]
+    out = []
+    for position in itertools.product(*(range(k) for k in kernel_size)):
+        out.append(x[(Ellipsis,) + tuple(slice(k * d, k * d + span, s) for k, d, span, s in
+                                         zip(position, dilation, spans, stride))])
+    return out
 
 
-__all__ = ["PADDING_MODES", "one_int", "batched", "out_length", "pad", "check_mode_padding",
-           "windows"]
+__all__ = ["PADDING_MODES", "LAYOUTS", "int_tuple", "one_int", "batched", "out_length", "pad",
+           "check_mode_padding", "windows"]

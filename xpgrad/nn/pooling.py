@@ -1,51 +1,70 @@
-"""1-d max and average pooling over (N, C, L) or (C, L), as PyTorch's ``F.max_pool1d`` /
-``nn.MaxPool1d`` and ``F.avg_pool1d`` / ``nn.AvgPool1d`` (which hold no weights), composed of
-differentiable operations on the windows of ``nn/_windows.py``.
+"""1-d and 2-d max and average pooling over (N, C, *spatial) or (C, *spatial), as PyTorch's
+``F.max_pool1d`` / ``F.max_pool2d`` and ``F.avg_pool1d`` / ``F.avg_pool2d`` (which hold no
+weights), composed of differentiable operations on the windows of ``nn/_windows.py``; the
+layers ``MaxPool1d`` ... ``AvgPool2d`` are in ``nn/pooling_layers.py``.
 
-Max pooling finds, per window, which of its ``kernel_size`` slices holds the maximum (running
-comparisons off the tape, with PyTorch's CPU rule ``val > max || isnan(val)``: the first of tied
-maxima, the last NaN), then gathers the input there with ``take_along_axis``: the gradient goes
-to that one position per window (overlapping windows that pick the same position add up),
-where PyTorch sends it. Average pooling sums the windows' slices and divides by PyTorch's
-divisor.
+Max pooling finds, per window, which of its kernel positions holds the maximum (running
+comparisons off the tape in row-major order, with PyTorch's CPU rule ``val > max ||
+isnan(val)``: the first of tied maxima, the last NaN), then gathers the input there with
+``take_along_axis``: the gradient goes to that one position per window (overlapping windows
+that pick the same position add up), where PyTorch sends it. Average pooling sums the windows'
+slices and divides by PyTorch's divisor.
 
 >>> import xpgrad as xg
 >>> x = xg.asarray([[[1.0, 3.0, 2.0, 5.0, 4.0]]])
 >>> xg.nn.max_pool1d(x, 2).tolist(), xg.nn.avg_pool1d(x, 2).tolist()
 ([[[3.0, 5.0]]], [[[2.0, 3.5]]])
+>>> xg.nn.max_pool2d(xg.arange(16.0).reshape((1, 4, 4)), 2).tolist()
+[[[5.0, 7.0], [13.0, 15.0]]]
 """
 from __future__ import annotations
 
 import functools
+import math
+import numbers
+
+import numpy as np
 
 from .._args import flag
-from ..creation import arange, asarray, zeros
+from ..creation import arange, asarray, full, zeros
 from ..dtypes import int64
 from ..ops.casting import astype
 from ..ops.elementwise import isnan, maximum
 from ..ops.indexing import take_along_axis
-from ..ops.shape import squeeze
+from ..ops.shape import broadcast_to, reshape, squeeze
 from ..tape import stop_gradient
-from ._windows import batched, one_int, out_length, pad, windows
-from .module import Module
+from ._windows import batched, int_tuple, out_length, pad, windows
 
 
-def _geometry(kernel_size, stride, padding, dilation, owner):
-    """``(kernel_size, stride, padding, dilation)`` checked as PyTorch's pooling does: stride
-    None means kernel_size, padding at most half the kernel size."""
-    k = one_int(kernel_size, "kernel_size", owner)
-    s = k if stride is None or stride == () or stride == [] else one_int(stride, "stride", owner)
-    p = one_int(padding, "padding", owner, minimum=0)
-    d = one_int(dilation, "dilation", owner)
-    if p > k // 2:
+def geometry(kernel_size, stride, padding, dilation, owner, dims):
+    """``(kernel_size, stride, padding, dilation)`` as tuples of ``dims`` ints, checked as
+    PyTorch's pooling does: stride None (or empty) means kernel_size, padding at most half the
+    kernel size.
+
+    >>> geometry(3, None, 1, 1, "max_pool2d", 2)
+    ((3, 3), (3, 3), (1, 1), (1, 1))
+    """
+    k = int_tuple(kernel_size, "kernel_size", owner, dims)
+    s = k if stride is None or stride == () or stride == [] else \
+        int_tuple(stride, "stride", owner, dims)
+    p = int_tuple(padding, "padding", owner, dims, minimum=0)
+    d = int_tuple(dilation, "dilation", owner, dims)
+    if any(pi > ki // 2 for pi, ki in zip(p, k)):
+        shown = (lambda t: t[0]) if dims == 1 else (lambda t: t)
         raise ValueError(f"{owner}: padding should be at most half of kernel_size, got "
-                         f"padding={p} and kernel_size={k} (as PyTorch)")
+                         f"padding={shown(p)} and kernel_size={shown(k)} (as PyTorch)")
     return k, s, p, d
 
 
-def _right_padding(length, k, s, p, d, n):
-    """The right padding that holds all ``n`` windows: ``p``, or more for ceil_mode's last."""
-    return max(p, s * (n - 1) + d * (k - 1) + 1 - length - p)
+def _windows_of(x, k, s, p, d, ceil_mode, value, owner):
+    """``(x padded with value, the number of windows per axis)``; the right padding is ``p``
+    or more, enough for ceil_mode's last window."""
+    lengths = x.shape[2:]
+    n = tuple(out_length(length, ki, si, di, pi, pi, owner, ceil_mode=ceil_mode)
+              for length, ki, si, pi, di in zip(lengths, k, s, p, d))
+    pads = [(pi, max(pi, si * (ni - 1) + di * (ki - 1) + 1 - length - pi))
+            for length, ki, si, pi, di, ni in zip(lengths, k, s, p, d, n)]
+    return pad(x, pads, "zeros", value), n
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
@@ -64,32 +83,91 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     >>> y.tolist(), i.tolist()
     ([[[3.0, 2.0]]], [[[1, 2]]])
     """
-    owner = "max_pool1d"
-    k, s, p, d = _geometry(kernel_size, stride, padding, dilation, owner)
+    return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
+                     "max_pool1d", 1)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """PyTorch's ``F.max_pool2d``: the maximum of each window of ``kernel_size`` (an int or a
+    pair (height, width)) entries over H and W of ``input`` (N, C, H, W) or (C, H, W);
+    ``stride`` (default ``kernel_size``), ``padding`` (with -inf, at most half the kernel
+    size) and ``dilation`` ints or pairs; ``ceil_mode`` keeps last, partial windows.
+    ``return_indices``: also the int64 flat positions ``h * W + w`` of the maxima in each
+    (H, W) plane, as PyTorch's. Ties and NaN as ``max_pool1d`` (row-major order within a
+    window: the first of tied maxima, the last NaN).
+
+    >>> import xpgrad as xg
+    >>> x = xg.asarray([[[1.0, 2.0, 0.0], [4.0, 3.0, 5.0]]])        # (C, H, W)
+    >>> y, i = xg.nn.max_pool2d(x, 2, stride=1, return_indices=True)
+    >>> y.tolist(), i.tolist()
+    ([[[4.0, 5.0]]], [[[3, 5]]])
+    """
+    return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
+                     "max_pool2d", 2)
+
+
+def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, owner,
+              dims):
+    k, s, p, d = geometry(kernel_size, stride, padding, dilation, owner, dims)
     ceil_mode = flag(ceil_mode, "ceil_mode", owner)
     return_indices = flag(return_indices, "return_indices", owner)
-    x, unbatched = batched(input, owner, kinds="f")
-    length = x.shape[2]
-    n = _pooled_length(length, k, s, p, d, ceil_mode, owner)
-    padded = pad(x, p, _right_padding(length, k, s, p, d, n), "zeros", float("-inf"))
-    pick = _first_maximum(windows(stop_gradient(padded), k, s, d, n))     # (N, C, n)
-    where = pick * d + arange(0, s * n, s, backend=x.backend)             # in padded L
-    y = take_along_axis(padded, where, axis=2)
+    x, unbatched = batched(input, owner, kinds="f", dims=dims)
+    lengths = x.shape[2:]
+    padded, n = _windows_of(x, k, s, p, d, ceil_mode, float("-inf"), owner)
+    first = _first_inside(k, s, p, d, n) if any(p) else None
+    if first is not None:
+        first = asarray(first, dtype=int64, backend=x.backend)
+    pick = _first_maximum(windows(stop_gradient(padded), k, s, d, n), first)   # (N, C, *n)
+    flat, index = None, None              # in the padded planes (row-major), and the input's
+    for axis in range(dims):
+        inner = math.prod(k[axis + 1:])
+        offset = (pick // inner % k[axis]) if dims > 1 else pick
+        start = reshape(arange(0, s[axis] * n[axis], s[axis], backend=x.backend),
+                        (n[axis],) + (1,) * (dims - 1 - axis))
+        where = offset * d[axis] + start                                  # along this axis
+        flat = where if flat is None else flat * padded.shape[2 + axis] + where
+        index = where - p[axis] if index is None else index * lengths[axis] + where - p[axis]
+    rows = x.shape[:2] + (-1,)
+    y = reshape(take_along_axis(reshape(padded, rows), reshape(flat, rows), axis=2),
+                x.shape[:2] + n)
     if unbatched:
-        y, where = squeeze(y, axis=0), squeeze(where, axis=0)
-    return (y, where - p) if return_indices else y
+        y, index = squeeze(y, axis=0), squeeze(index, axis=0)
+    return (y, index) if return_indices else y
 
 
-def _first_maximum(pieces):
-    """Per window, which of ``pieces`` (slice j: the j-th entry of every window) holds its
-    maximum, by PyTorch's CPU rule (``val > max || isnan(val)``): the first of tied maxima,
-    the last NaN; int64 (N, C, n). Running comparisons: ``argmax`` over a short last axis is
-    several times slower, and ``where`` slower than ``maximum`` (j only grows)."""
-    best, pick = pieces[0], zeros(pieces[0].shape, dtype=int64, backend=pieces[0].backend)
-    for j, piece in enumerate(pieces[1:], 1):
+def _first_maximum(pieces, first=None):
+    """Per window, which of ``pieces`` (piece j: the j-th kernel position of every window)
+    holds its maximum, by PyTorch's CPU rule (``val > max || isnan(val)`` over the positions
+    inside the input, from ``max = -inf`` at the first of them, ``first``; None: position 0
+    for every window): the first of tied maxima, the last NaN, the first position inside for a
+    window of -inf; int64 (N, C, *n). The padding (-inf) never wins. Running comparisons:
+    ``argmax`` over a short last axis is several times slower, and ``where`` slower than
+    ``maximum`` (j only grows)."""
+    like = pieces[0]
+    if first is None:
+        best, pick = like, zeros(like.shape, dtype=int64, backend=like.backend)
+        rest = enumerate(pieces[1:], 1)
+    else:
+        best = full(like.shape, float("-inf"), dtype=like.dtype, backend=like.backend)
+        pick, rest = broadcast_to(first, like.shape), enumerate(pieces)
+    for j, piece in rest:
         better = (piece > best) | isnan(piece)
         best, pick = maximum(best, piece), maximum(pick, astype(better, int64) * j)
     return pick
+
+
+@functools.lru_cache(maxsize=256)
+def _first_inside(k, s, p, d, n):
+    """Per window (an array of shape ``n``), the row-major number of its first kernel position
+    inside the input (not in the left padding), as PyTorch starts its search there."""
+    first = np.zeros(n, dtype=np.int64)
+    for axis in range(len(k)):
+        start = np.arange(n[axis]) * s[axis] - p[axis]
+        offset = np.where(start < 0, (-start + d[axis] - 1) // d[axis], 0)
+        shape = (n[axis],) + (1,) * (len(k) - 1 - axis)
+        first = first + offset.reshape(shape) * math.prod(k[axis + 1:])
+    return first
 
 
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
@@ -107,34 +185,72 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     >>> xg.nn.avg_pool1d(x, 2, padding=1, count_include_pad=False).tolist()
     [[[1.0, 2.5]]]
     """
-    owner = "avg_pool1d"
-    k, s, p, _ = _geometry(kernel_size, stride, padding, 1, owner)
+    return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, None,
+                     "avg_pool1d", 1)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    """PyTorch's ``F.avg_pool2d``: the mean of each window of ``kernel_size`` (an int or a
+    pair) over H and W of ``input`` (N, C, H, W) or (C, H, W), zero-padded by ``padding`` (at
+    most half the kernel size); ``stride`` defaults to ``kernel_size``. The divisor is
+    PyTorch's: the window's area clipped to the padded input, with ``count_include_pad=False``
+    the number of input entries in it, or ``divisor_override`` (a non-zero int) for every
+    window; ``ceil_mode`` keeps last, partial windows.
+
+    >>> import xpgrad as xg
+    >>> x = xg.ones((1, 3, 3))
+    >>> xg.nn.avg_pool2d(x, 2, padding=1, count_include_pad=False).tolist()
+    [[[1.0, 1.0], [1.0, 1.0]]]
+    >>> xg.nn.avg_pool2d(x, 2, padding=1).tolist()
+    [[[0.25, 0.5], [0.5, 1.0]]]
+    """
+    return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                     divisor_override, "avg_pool2d", 2)
+
+
+def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
+              divisor_override, owner, dims):
+    k, s, p, d = geometry(kernel_size, stride, padding, 1, owner, dims)
     ceil_mode = flag(ceil_mode, "ceil_mode", owner)
     count_include_pad = flag(count_include_pad, "count_include_pad", owner)
-    x, unbatched = batched(input, owner, kinds="f")
-    length = x.shape[2]
-    n = _pooled_length(length, k, s, p, 1, ceil_mode, owner)
-    padded = pad(x, p, _right_padding(length, k, s, p, 1, n), "zeros", 0.0)
+    divisor_override = check_divisor(divisor_override, owner)
+    x, unbatched = batched(input, owner, kinds="f", dims=dims)
+    padded, n = _windows_of(x, k, s, p, d, ceil_mode, 0.0, owner)
     total = None
-    for piece in windows(padded, k, s, 1, n):
+    for piece in windows(padded, k, s, d, n):
         total = piece if total is None else total + piece
-    divisor = asarray(_divisors(length, k, s, p, n, count_include_pad), dtype=x.dtype,
-                      backend=x.backend)
-    y = total / divisor
+    if divisor_override is not None:
+        y = total / float(divisor_override)
+    else:
+        divisor = None
+        for axis, length in enumerate(x.shape[2:]):
+            counts = asarray(_divisors(length, k[axis], s[axis], p[axis], n[axis],
+                                       count_include_pad), dtype=x.dtype, backend=x.backend)
+            counts = reshape(counts, (n[axis],) + (1,) * (dims - 1 - axis))
+            divisor = counts if divisor is None else divisor * counts
+        y = total / divisor
     return squeeze(y, axis=0) if unbatched else y
 
 
-def _pooled_length(length, k, s, p, d, ceil_mode, owner):
-    n = out_length(length, k, s, d, p, p, owner, ceil_mode=ceil_mode)
-    if n < 1:
-        raise ValueError(f"{owner}: input length {length} gives no window "
-                         f"(kernel_size={k}, stride={s}, padding={p}, dilation={d})")
-    return n
+def check_divisor(divisor_override, owner):
+    """``divisor_override``: None or a non-zero int (PyTorch's); ValueError naming ``owner``.
+
+    >>> check_divisor(4, "avg_pool2d")
+    4
+    """
+    if divisor_override is not None and (
+            isinstance(divisor_override, bool)
+            or not isinstance(divisor_override, numbers.Integral) or divisor_override == 0):
+        raise ValueError(f"{owner}: divisor_override must be None or a non-zero int, got "
+                         f"{divisor_override!r}")
+    return divisor_override
 
 
 @functools.lru_cache(maxsize=256)
 def _divisors(length, k, s, p, n, count_include_pad):
-    """PyTorch's avg_pool divisor of each window (``avg_pool2d``'s CPU kernel, 1-d)."""
+    """PyTorch's avg_pool divisor of each window along one axis (``avg_pool2d``'s CPU kernel:
+    the 2-d divisor is the product of the two axes')."""
     out = []
     for j in range(n):
         start = j * s - p
@@ -146,61 +262,4 @@ def _divisors(length, k, s, p, n, count_include_pad):
     return tuple(out)
 
 
-
-class MaxPool1d(Module):
-    """``MaxPool1d(kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
-    ceil_mode=False)``, PyTorch's (``stride`` None: ``kernel_size``); see
-    ``xg.nn.max_pool1d``. With ``return_indices`` it returns ``(values, indices)``.
-
-    >>> import xpgrad as xg
-    >>> xg.nn.MaxPool1d(3, stride=1, padding=1)(xg.asarray([[1.0, 5.0, 2.0]])).tolist()
-    [[5.0, 5.0, 5.0]]
-    """
-
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
-                 ceil_mode=False, *, name=None):
-        super().__init__(name)
-        who = type(self).__name__
-        self.kernel_size, self.stride, self.padding, self.dilation = _geometry(
-            kernel_size, stride, padding, dilation, who)
-        self.return_indices = flag(return_indices, "return_indices", who)
-        self.ceil_mode = flag(ceil_mode, "ceil_mode", who)
-
-    def forward(self, x):
-        return max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation,
-                          self.ceil_mode, self.return_indices)
-
-    def _extra_repr(self):
-        return f", kernel_size={self.kernel_size}, stride={self.stride}, " \
-               f"padding={self.padding}, dilation={self.dilation}, ceil_mode={self.ceil_mode}"
-
-
-class AvgPool1d(Module):
-    """``AvgPool1d(kernel_size, stride=None, padding=0, ceil_mode=False,
-    count_include_pad=True)``, PyTorch's (``stride`` None: ``kernel_size``); see
-    ``xg.nn.avg_pool1d``.
-
-    >>> import xpgrad as xg
-    >>> xg.nn.AvgPool1d(2)(xg.asarray([[1.0, 3.0, 5.0, 7.0]])).tolist()
-    [[2.0, 6.0]]
-    """
-
-    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
-                 count_include_pad=True, *, name=None):
-        super().__init__(name)
-        who = type(self).__name__
-        self.kernel_size, self.stride, self.padding, _ = _geometry(kernel_size, stride,
-                                                                   padding, 1, who)
-        self.ceil_mode = flag(ceil_mode, "ceil_mode", who)
-        self.count_include_pad = flag(count_include_pad, "count_include_pad", who)
-
-    def forward(self, x):
-        return avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                          self.count_include_pad)
-
-    def _extra_repr(self):
-        return f", kernel_size={self.kernel_size}, stride={self.stride}, " \
-               f"padding={self.padding}"
-
-
-__all__ = ["max_pool1d", "avg_pool1d", "MaxPool1d", "AvgPool1d"]
+__all__ = ["max_pool1d", "avg_pool1d", "max_pool2d", "avg_pool2d"]

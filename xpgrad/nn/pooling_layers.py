@@ -1,0 +1,127 @@
+"""The pooling layers ``xg.nn.MaxPool1d``, ``MaxPool2d``, ``AvgPool1d`` and ``AvgPool2d``
+(PyTorch's; no weights): their arguments checked once, ``nn/pooling.py``'s functions as the
+forward pass. The 1-d layers keep their geometry as ints, the 2-d ones as pairs.
+
+>>> import xpgrad as xg
+>>> xg.nn.MaxPool2d(2)(xg.ones((2, 3, 8, 6))).shape
+(2, 3, 4, 3)
+"""
+from __future__ import annotations
+
+from .._args import flag
+from .module import Module
+from .pooling import avg_pool1d, avg_pool2d, check_divisor, geometry, max_pool1d, max_pool2d
+
+
+def _shown(values, dims):
+    return tuple(v[0] for v in values) if dims == 1 else values
+
+
+class _MaxPoolNd(Module):
+    dims, _fn = 1, staticmethod(max_pool1d)
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
+                 ceil_mode=False, *, name=None):
+        super().__init__(name)
+        who = type(self).__name__
+        self.kernel_size, self.stride, self.padding, self.dilation = _shown(geometry(
+            kernel_size, stride, padding, dilation, who, self.dims), self.dims)
+        self.return_indices = flag(return_indices, "return_indices", who)
+        self.ceil_mode = flag(ceil_mode, "ceil_mode", who)
+
+    def forward(self, x):
+        return self._fn(x, self.kernel_size, self.stride, self.padding, self.dilation,
+                        self.ceil_mode, self.return_indices)
+
+    def _extra_repr(self):
+        return f", kernel_size={self.kernel_size}, stride={self.stride}, " \
+               f"padding={self.padding}, dilation={self.dilation}, ceil_mode={self.ceil_mode}"
+
+
+class MaxPool1d(_MaxPoolNd):
+    """``MaxPool1d(kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
+    ceil_mode=False)``, PyTorch's (``stride`` None: ``kernel_size``); see
+    ``xg.nn.max_pool1d``. With ``return_indices`` it returns ``(values, indices)``.
+
+    >>> import xpgrad as xg
+    >>> xg.nn.MaxPool1d(3, stride=1, padding=1)(xg.asarray([[1.0, 5.0, 2.0]])).tolist()
+    [[5.0, 5.0, 5.0]]
+    """
+
+    dims, _fn = 1, staticmethod(max_pool1d)
+
+
+class MaxPool2d(_MaxPoolNd):
+    """``MaxPool2d(kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
+    ceil_mode=False)``, PyTorch's (ints or pairs; ``stride`` None: ``kernel_size``); see
+    ``xg.nn.max_pool2d``. With ``return_indices`` it returns ``(values, indices)``, the
+    indices flat in each (H, W) plane.
+
+    >>> import xpgrad as xg
+    >>> xg.nn.MaxPool2d((1, 2))(xg.asarray([[[1.0, 5.0, 2.0, 0.0]]])).tolist()
+    [[[5.0, 2.0]]]
+    """
+
+    dims, _fn = 2, staticmethod(max_pool2d)
+
+
+class _AvgPoolNd(Module):
+    dims = 1
+
+    def __init__(self, kernel_size, stride, padding, ceil_mode, count_include_pad, name):
+        super().__init__(name)
+        who = type(self).__name__
+        self.kernel_size, self.stride, self.padding, _ = _shown(
+            geometry(kernel_size, stride, padding, 1, who, self.dims), self.dims)
+        self.ceil_mode = flag(ceil_mode, "ceil_mode", who)
+        self.count_include_pad = flag(count_include_pad, "count_include_pad", who)
+
+    def _extra_repr(self):
+        return f", kernel_size={self.kernel_size}, stride={self.stride}, " \
+               f"padding={self.padding}"
+
+
+class AvgPool1d(_AvgPoolNd):
+    """``AvgPool1d(kernel_size, stride=None, padding=0, ceil_mode=False,
+    count_include_pad=True)``, PyTorch's (``stride`` None: ``kernel_size``); see
+    ``xg.nn.avg_pool1d``.
+
+    >>> import xpgrad as xg
+    >>> xg.nn.AvgPool1d(2)(xg.asarray([[1.0, 3.0, 5.0, 7.0]])).tolist()
+    [[2.0, 6.0]]
+    """
+
+    dims = 1
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
+                 count_include_pad=True, *, name=None):
+        super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad, name)
+
+    def forward(self, x):
+        return avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                          self.count_include_pad)
+
+
+class AvgPool2d(_AvgPoolNd):
+    """``AvgPool2d(kernel_size, stride=None, padding=0, ceil_mode=False,
+    count_include_pad=True, divisor_override=None)``, PyTorch's (ints or pairs; ``stride``
+    None: ``kernel_size``); see ``xg.nn.avg_pool2d``.
+
+    >>> import xpgrad as xg
+    >>> xg.nn.AvgPool2d(2)(xg.ones((1, 4, 4))).tolist()
+    [[[1.0, 1.0], [1.0, 1.0]]]
+    """
+
+    dims = 2
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
+                 count_include_pad=True, divisor_override=None, *, name=None):
+        super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad, name)
+        self.divisor_override = check_divisor(divisor_override, type(self).__name__)
+
+    def forward(self, x):
+        return avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                          self.count_include_pad, self.divisor_override)
+
+
+__all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d"]
