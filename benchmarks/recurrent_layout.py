@@ -77,12 +77,26 @@ def main(argv=None):
     import torch
     from threadpoolctl import threadpool_limits
 
-    threadpool_limits(1)
-    torch.set_num_threads(1)
+    numba = None
     if args.backend == "numba":
         import numba
 
+        numba_threads = numba.get_num_threads()
         numba.set_num_threads(1)
+    torch_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(1):             # one thread each; the caller's settings after
+            _measure(args, B, T, I, H)
+    finally:
+        torch.set_num_threads(torch_threads)
+        if numba is not None:
+            numba.set_num_threads(numba_threads)
+    return 0
+
+
+def _measure(args, B, T, I, H):
+    """The interleaved timing and the printed table."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=(B, T, I)).astype(np.float32)
     y = rng.normal(size=(B, T, H)).astype(np.float32)
@@ -111,7 +125,6 @@ def main(argv=None):
     for layout in ("batch-first", "time-major"):
         print(f"  {'xpgrad / torch, ' + layout:34s} "
               f"{ms['xpgrad ' + layout] / ms['torch ' + layout]:8.3f}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -269,3 +269,29 @@ def test_layout_benchmark_runs(capsys):
     assert module.main(["--backend", "numpy", "--kind", "GRU", "--rounds", "1", "--batch", "2",
                         "--steps", "3", "--inputs", "2", "--hidden", "3"]) == 0
     assert "xpgrad time-major / batch-first" in capsys.readouterr().out
+
+
+def test_readme_example_runs():
+    """README's "Recurrent networks" section shows a time-major LSTM; it runs (this checkout's
+    xpgrad) and prints the shapes its comment states."""
+    import os
+    import re
+    import subprocess
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    root = Path(__file__).parents[1]
+    text = (root / "README.md").read_text()
+    start = text.index("## Recurrent networks\n")
+    section = text[start:text.index("\n## ", start + 1)]
+    (code,) = [c for c in re.findall(r"```python\n(.*?)```", section, re.S)
+               if "batch_first=False" in c]
+    code = textwrap.dedent(code)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(root)] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, env=env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    stated = re.search(r"print\(.*# (\(.*\))\n", code).group(1)
+    assert res.stdout.strip() == stated

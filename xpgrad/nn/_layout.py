@@ -3,9 +3,9 @@ run batch-first (B, T, F) internally, so a time-major input (T, B, F) (``batch_f
 PyTorch's default) is transposed at entry and its outputs transposed back at exit, and an
 unbatched input (T, F) gets a batch axis of 1 (its states are (L * D, H), without one), as
 PyTorch's ``nn.RNN`` / ``LSTM`` / ``GRU``. The transposes cost nothing measurable: a
-time-major LSTM or GRU training step takes 0.94-0.99 times a batch-first one (numpy and numba
-backends, one thread, shared machine: ``benchmarks/recurrent_layout.py``), so there is no
-time-major path inside.
+time-major RNN, LSTM or GRU training step takes 0.91-1.00 times a batch-first one (numpy and
+numba backends, one thread, shared machine: ``benchmarks/recurrent_layout.py``; PyTorch's own
+ratio 0.92-0.99), so there is no time-major path inside.
 
 >>> import xpgrad as xg
 >>> x, unbatched = sequence_in(xg.ones((7, 2, 3)), False, 3, xg.float32, "LSTM")

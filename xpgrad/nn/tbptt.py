@@ -37,10 +37,10 @@ import weakref
 from dataclasses import dataclass, field
 
 from .._args import flag
-from ._layout import model_layout
 from ..ops.joining import concat
 from ..tape import GradientTape, stop_gradient
 from ..tensor import Tensor
+from ._layout import model_layout
 
 
 def detach(state, what="a recurrent state"):
