@@ -25,15 +25,16 @@ from xpgrad.threads import DEFAULT_THREADS, limit, parse_threads
 class Net(xg.nn.Module):
     """PyTorch's examples/mnist ``Net`` for ``side`` x ``side`` images (28: MNIST's)."""
 
-    def __init__(self, side=8, rng=None, backend=None):
+    def __init__(self, side=8, rng=None, backend=None, dtype="float32"):
         super().__init__("net")
         flat = 64 * ((side - 4) // 2) ** 2
-        self.conv1 = xg.nn.Conv2d(1, 32, 3, 1, rng=rng, backend=backend)
-        self.conv2 = xg.nn.Conv2d(32, 64, 3, 1, rng=rng, backend=backend)
+        kw = {"rng": rng, "backend": backend, "dtype": dtype}
+        self.conv1 = xg.nn.Conv2d(1, 32, 3, 1, **kw)
+        self.conv2 = xg.nn.Conv2d(32, 64, 3, 1, **kw)
         self.dropout1 = xg.nn.Dropout(0.25, rng=rng)
         self.dropout2 = xg.nn.Dropout(0.5, rng=rng)
-        self.fc1 = xg.nn.Linear(flat, 128, rng=rng, backend=backend)
-        self.fc2 = xg.nn.Linear(128, 10, rng=rng, backend=backend)
+        self.fc1 = xg.nn.Linear(flat, 128, **kw)
+        self.fc2 = xg.nn.Linear(128, 10, **kw)
 
     def forward(self, x):
         x = xg.nn.relu(self.conv2(xg.nn.relu(self.conv1(x))))
