@@ -96,6 +96,13 @@ def test_optimizers_all_learn_and_plot(tmp_path):
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_mnist_cnn_learns_the_digits(backend):
+    result = load("mnist_cnn").run(epochs=2, backend=backend)       # about 0.5 s a backend
+    assert result["accuracy"] > 0.9, result["accuracy"]
+    assert np.mean(result["loss"][-20:]) < 0.5 * np.mean(result["loss"][:20])
+
+
 def test_examples_run_as_scripts_with_flags():
     out = subprocess.run([sys.executable, os.path.join(EXAMPLES, "himmelblau.py"),
                           "--backend", "numpy", "--steps", "100"],
@@ -112,6 +119,7 @@ def test_example_rejects_unknown_backend():
 # each example as a script: the unified budget flag --steps and --threads, a tiny budget
 SCRIPTS = {
     "xor.py": [], "regression.py": [], "classification.py": [], "himmelblau.py": [],
+    "mnist_cnn.py": [],
     "optimizers.py": ["--plot", ""],
     "sine.py": ["--hidden", "8", "--length", "40"],
     "char_lm.py": ["--chars", "2000", "--hidden", "16", "--batch-size", "4",

@@ -105,3 +105,21 @@ def test_mnist_net_trains_as_torchs(backend, compiled):
                                    err_msg=key)
     for key, value in got.items():                   # and they moved
         assert np.abs(value - start[key]).max() > 1e-3, key
+
+
+def test_readme_conv2d_example_runs():
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "README.md").read_text()
+    start = text.index("**Convolution and pooling.**")
+    block = re.findall(r"```python\n(.*?)```", text[start:], re.S)[1]
+    code = "import xpgrad as xg\n" + block + "print(log_probs.shape, net.torch_state_dict()" \
+                                             "['6.weight'].shape)\n"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, cwd=root)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout.split() == ["(4,", "10)", "(128,", "9216)"]

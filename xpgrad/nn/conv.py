@@ -23,7 +23,7 @@ import math
 from ..creation import asarray
 from ..ops.joining import stack
 from ..ops.linalg import matmul
-from ..ops.shape import reshape, squeeze
+from ..ops.shape import expand_dims, reshape, squeeze
 from ..tensor import Tensor
 from ._windows import batched, check_mode_padding, int_tuple, out_length, pad, windows
 
@@ -130,8 +130,14 @@ def convolve(x, weight, bias, stride, padding, dilation, groups, padding_mode, o
     if padding_mode != "zeros":
         check_mode_padding(padding_mode, pads, lengths, owner)
     x = pad(x, pads, padding_mode, 0.0)
-    cols = stack(windows(x, kernel, stride, dilation, n_out), axis=2)   # (N, C_in, KK, *out)
+    pieces = windows(x, kernel, stride, dilation, n_out)
     kk, size = math.prod(kernel), math.prod(n_out)
+    if c_group == 1 and groups > 1:
+        y = _depthwise(pieces, weight, c_in, c_out // groups, n, n_out)
+        if bias is not None:
+            y = y + reshape(bias, (c_out,) + (1,) * dims)
+        return squeeze(y, axis=0) if unbatched else y
+    cols = stack(pieces, axis=2)                                        # (N, C_in, KK, *out)
     if groups == 1:
         y = matmul(reshape(weight, (c_out, c_in * kk)), reshape(cols, (n, c_in * kk, size)))
     else:
@@ -141,6 +147,22 @@ def convolve(x, weight, bias, stride, padding, dilation, groups, padding_mode, o
     if bias is not None:
         y = y + reshape(bias, (c_out,) + (1,) * dims)
     return squeeze(y, axis=0) if unbatched else y
+
+
+def _depthwise(pieces, weight, c_in, multiplier, n, n_out):
+    """A depthwise convolution (one input channel per group) as a sum over the kernel
+    positions of the pieces times their weights, elementwise: faster here than the batched
+    ``matmul`` of 1 x KK by KK x size products, whose gradients NumPy computes slowly."""
+    shape = (c_in,) + (1,) * len(n_out) if multiplier == 1 else \
+        (c_in, multiplier) + (1,) * len(n_out)
+    taps = reshape(weight, (c_in * multiplier, -1))
+    y = None
+    for k, piece in enumerate(pieces):
+        if multiplier > 1:
+            piece = expand_dims(piece, axis=2)                # (N, C_in, 1, *out)
+        term = piece * reshape(taps[:, k], shape)
+        y = term if y is None else y + term
+    return reshape(y, (n, c_in * multiplier) + n_out)
 
 
 def _groups(groups, owner):

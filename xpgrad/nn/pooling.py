@@ -26,7 +26,7 @@ import numbers
 import numpy as np
 
 from .._args import flag
-from ..creation import arange, asarray, full, zeros
+from ..creation import asarray, full, zeros
 from ..dtypes import int64
 from ..ops.casting import astype
 from ..ops.elementwise import isnan, maximum
@@ -115,59 +115,68 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
     x, unbatched = batched(input, owner, kinds="f", dims=dims)
     lengths = x.shape[2:]
     padded, n = _windows_of(x, k, s, p, d, ceil_mode, float("-inf"), owner)
-    first = _first_inside(k, s, p, d, n) if any(p) else None
+    planes = padded.shape[2:]
+    offsets, first, starts = _layout(k, s, p, d, n, planes)
     if first is not None:
-        first = asarray(first, dtype=int64, backend=x.backend)
-    pick = _first_maximum(windows(stop_gradient(padded), k, s, d, n), first)   # (N, C, *n)
-    flat, index = None, None              # in the padded planes (row-major), and the input's
-    for axis in range(dims):
-        inner = math.prod(k[axis + 1:])
-        offset = (pick // inner % k[axis]) if dims > 1 else pick
-        start = reshape(arange(0, s[axis] * n[axis], s[axis], backend=x.backend),
-                        (n[axis],) + (1,) * (dims - 1 - axis))
-        where = offset * d[axis] + start                                  # along this axis
-        flat = where if flat is None else flat * padded.shape[2 + axis] + where
-        index = where - p[axis] if index is None else index * lengths[axis] + where - p[axis]
+        first = asarray(first, backend=x.backend)
+    chosen = _first_maximum(windows(stop_gradient(padded), k, s, d, n), offsets, first)
+    flat = chosen + asarray(starts, backend=x.backend)      # (N, C, *n) in the padded planes
     rows = x.shape[:2] + (-1,)
     y = reshape(take_along_axis(reshape(padded, rows), reshape(flat, rows), axis=2),
                 x.shape[:2] + n)
+    index = None
+    if return_indices:                    # the padded planes' positions as the input's
+        if dims == 1:
+            index = flat - p[0]
+        else:
+            index = (flat // planes[1] - p[0]) * lengths[1] + flat % planes[1] - p[1]
     if unbatched:
-        y, index = squeeze(y, axis=0), squeeze(index, axis=0)
+        y = squeeze(y, axis=0)
+        index = None if index is None else squeeze(index, axis=0)
     return (y, index) if return_indices else y
 
 
-def _first_maximum(pieces, first=None):
-    """Per window, which of ``pieces`` (piece j: the j-th kernel position of every window)
-    holds its maximum, by PyTorch's CPU rule (``val > max || isnan(val)`` over the positions
-    inside the input, from ``max = -inf`` at the first of them, ``first``; None: position 0
-    for every window): the first of tied maxima, the last NaN, the first position inside for a
-    window of -inf; int64 (N, C, *n). The padding (-inf) never wins. Running comparisons:
-    ``argmax`` over a short last axis is several times slower, and ``where`` slower than
-    ``maximum`` (j only grows)."""
+@functools.lru_cache(maxsize=256)
+def _layout(k, s, p, d, n, planes):
+    """``(offsets, first, starts)`` for windows over padded planes of shape ``planes``
+    (row-major): ``offsets`` (ints, increasing) of each kernel position from its window's
+    start; ``first`` (an int64 array of shape ``n``, or None when every window starts inside
+    the input) the offset of each window's first position inside the input, where PyTorch
+    starts its search; ``starts`` (int64, shape ``n``) each window's start."""
+    strides = [math.prod(planes[axis + 1:]) for axis in range(len(k))]
+    offsets = tuple(sum(i * di * st for i, di, st in zip(position, d, strides))
+                    for position in np.ndindex(*k))
+    starts, first = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    for axis in range(len(k)):
+        shape = (n[axis],) + (1,) * (len(k) - 1 - axis)
+        begin = np.arange(n[axis]) * s[axis] - p[axis]       # in the input's coordinates
+        inside = np.where(begin < 0, (-begin + d[axis] - 1) // d[axis], 0)
+        starts = starts + (np.arange(n[axis]) * s[axis] * strides[axis]).reshape(shape)
+        first = first + (inside * d[axis] * strides[axis]).reshape(shape)
+    starts.setflags(write=False)
+    first.setflags(write=False)
+    return offsets, (first if any(p) else None), starts
+
+
+def _first_maximum(pieces, offsets, first=None):
+    """Per window, the offset (of ``offsets``, increasing: piece j is the j-th kernel
+    position of every window) of its maximum, by PyTorch's CPU rule (``val > max ||
+    isnan(val)`` over the positions inside the input, from ``max = -inf`` at the first of
+    them, offset ``first``; None: position 0 for every window): the first of tied maxima, the
+    last NaN, the first position inside for a window of -inf; int64 (N, C, *n). The padding
+    (-inf) never wins. Running comparisons: ``argmax`` over a short last axis is several times
+    slower, and ``where`` slower than ``maximum`` (the offsets only grow)."""
     like = pieces[0]
     if first is None:
         best, pick = like, zeros(like.shape, dtype=int64, backend=like.backend)
-        rest = enumerate(pieces[1:], 1)
+        rest = list(zip(offsets, pieces))[1:]
     else:
         best = full(like.shape, float("-inf"), dtype=like.dtype, backend=like.backend)
-        pick, rest = broadcast_to(first, like.shape), enumerate(pieces)
-    for j, piece in rest:
+        pick, rest = broadcast_to(first, like.shape), zip(offsets, pieces)
+    for offset, piece in rest:
         better = (piece > best) | isnan(piece)
-        best, pick = maximum(best, piece), maximum(pick, astype(better, int64) * j)
+        best, pick = maximum(best, piece), maximum(pick, astype(better, int64) * offset)
     return pick
-
-
-@functools.lru_cache(maxsize=256)
-def _first_inside(k, s, p, d, n):
-    """Per window (an array of shape ``n``), the row-major number of its first kernel position
-    inside the input (not in the left padding), as PyTorch starts its search there."""
-    first = np.zeros(n, dtype=np.int64)
-    for axis in range(len(k)):
-        start = np.arange(n[axis]) * s[axis] - p[axis]
-        offset = np.where(start < 0, (-start + d[axis] - 1) // d[axis], 0)
-        shape = (n[axis],) + (1,) * (len(k) - 1 - axis)
-        first = first + offset.reshape(shape) * math.prod(k[axis + 1:])
-    return first
 
 
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,

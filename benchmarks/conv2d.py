@@ -1,0 +1,199 @@
+"""Conv2d and 2-d pooling, forward + every gradient, one thread: xpgrad (numpy and numba
+backends, eager) against PyTorch's CPU ``F.conv2d`` / ``F.max_pool2d`` / ``F.avg_pool2d``.
+
+    python benchmarks/conv2d.py [--repeats 9] [--rounds 3] [--scale 1.0] [--dtype float32]
+
+One thread everywhere (BLAS, Numba and PyTorch; run as a script, the environment variables are
+set before NumPy is imported unless given). Runs are interleaved in one process (xpgrad numpy,
+numba, torch, then again), each the median of ``--repeats`` calls; prints ms and the ratios to
+PyTorch. The last row is a whole forward + backward of PyTorch's examples/mnist ``Net`` (the
+layers of ``examples/mnist_cnn.py`` at 28x28, dropout off), the same weights in both.
+``--scale`` multiplies the batch size (0.1 for a quick check). Every variant is first checked
+to give PyTorch's output.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+if __name__ == "__main__":      # not on import: a test process has its own thread settings
+    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                 "NUMBA_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
+
+import xpgrad as xg  # noqa: E402
+
+#: name, (N, C_in, H, W), the call's keyword arguments (MNIST's: examples/mnist's Net)
+WORKLOADS = [
+    ("conv k3 1->32 MNIST", (64, 1, 28, 28), {"conv": (32, 3)}),
+    ("conv k3 32->64 MNIST", (16, 32, 26, 26), {"conv": (64, 3)}),
+    ("conv k3 p1 64->64", (16, 64, 32, 32), {"conv": (64, 3), "padding": 1}),
+    ("conv k3 s2 p1 64->128", (16, 64, 32, 32), {"conv": (128, 3), "stride": 2,
+                                                  "padding": 1}),
+    ("conv k7 s2 p3 3->64", (8, 3, 112, 112), {"conv": (64, 7), "stride": 2, "padding": 3}),
+    ("conv depthwise k3", (16, 64, 32, 32), {"conv": (64, 3), "groups": 64, "padding": 1}),
+    ("max_pool k2 MNIST", (64, 64, 24, 24), {"pool": "max", "kernel_size": 2}),
+    ("max_pool k3 s2 p1", (16, 64, 56, 56), {"pool": "max", "kernel_size": 3, "stride": 2,
+                                             "padding": 1}),
+    ("avg_pool k2", (16, 64, 56, 56), {"pool": "avg", "kernel_size": 2}),
+    ("MNIST Net fwd+bwd", (64, 1, 28, 28), {"net": True}),
+]
+
+
+def _arrays(shape, kwargs, dtype, scale):
+    rng = np.random.default_rng(0)
+    shape = (max(1, round(shape[0] * scale)),) + shape[1:]
+    x = rng.standard_normal(shape).astype(dtype)
+    if "conv" not in kwargs:                 # pooling, or the whole Net
+        return x, None, None
+    c_out, k = kwargs["conv"]
+    w = rng.standard_normal((c_out, shape[1] // kwargs.get("groups", 1), k, k)).astype(dtype)
+    return x, w, rng.standard_normal(c_out).astype(dtype)
+
+
+def _call_kwargs(kwargs):
+    return {k: v for k, v in kwargs.items() if k not in ("conv", "pool")}
+
+
+def xpgrad_step(backend, x, w, b, kwargs):
+    if "net" in kwargs:
+        return _xpgrad_net_step(backend, x)
+    xt = xg.asarray(x, backend=backend)
+    params = [] if w is None else [xg.Variable(xg.asarray(a, backend=backend)) for a in (w, b)]
+    fn = {"max": xg.nn.max_pool2d, "avg": xg.nn.avg_pool2d}.get(kwargs.get("pool"))
+    call = _call_kwargs(kwargs)
+
+    def step():
+        with xg.GradientTape() as tape:
+            tape.watch(xt)
+            y = fn(xt, **call) if fn else xg.nn.conv2d(xt, *params, **call)
+            loss = xg.sum(y)
+        tape.gradient(loss, [xt] + params)
+        return y.numpy()
+    return step
+
+
+def torch_step(x, w, b, kwargs):
+    import torch
+
+    if "net" in kwargs:
+        return _torch_net_step(x)
+    F = torch.nn.functional
+    ts = [torch.tensor(a, requires_grad=True) for a in (x, w, b) if a is not None]
+    fn = {"max": F.max_pool2d, "avg": F.avg_pool2d}.get(kwargs.get("pool"))
+    call = _call_kwargs(kwargs)
+
+    def step():
+        y = fn(ts[0], **call) if fn else F.conv2d(*ts, **call)
+        torch.autograd.grad(y.sum(), ts)
+        return y.detach().numpy()
+    return step
+
+
+def _mnist_net(backend, dtype):
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                    "examples"))
+    try:
+        from mnist_cnn import Net
+    finally:
+        sys.path.pop(0)
+    net = Net(28, rng=0, backend=backend, dtype=str(dtype))
+    net.eval()
+    return net
+
+
+def _xpgrad_net_step(backend, x):
+    net = _mnist_net(backend, x.dtype)
+    net.load_torch_state_dict(_torch_net(x.dtype).state_dict())
+    xt = xg.asarray(x, backend=backend)
+    labels = xg.asarray(np.arange(len(x)) % 10, backend=backend)
+
+    def step():
+        with xg.GradientTape() as tape:
+            out = net(xt)
+            loss = xg.losses.nll(out, labels)
+        tape.gradient(loss, net.trainable_variables)
+        return out.numpy()
+    return step
+
+
+def _torch_net(dtype):
+    import torch
+
+    nn, F = torch.nn, torch.nn.functional
+
+    class Net(nn.Module):                  # examples/mnist's, dropout off
+        def __init__(self):
+            super().__init__()
+            self.conv1, self.conv2 = nn.Conv2d(1, 32, 3, 1), nn.Conv2d(32, 64, 3, 1)
+            self.fc1, self.fc2 = nn.Linear(9216, 128), nn.Linear(128, 10)
+
+        def forward(self, x):
+            x = F.max_pool2d(F.relu(self.conv2(F.relu(self.conv1(x)))), 2)
+            return F.log_softmax(self.fc2(F.relu(self.fc1(torch.flatten(x, 1)))), dim=1)
+
+    torch.manual_seed(0)
+    return Net().to(getattr(torch, str(dtype)))
+
+
+def _torch_net_step(x):
+    import torch
+
+    net = _torch_net(x.dtype)
+    xt, labels = torch.tensor(x), torch.tensor(np.arange(len(x)) % 10)
+
+    def step():
+        out = net(xt)
+        torch.autograd.grad(torch.nn.functional.nll_loss(out, labels), list(net.parameters()))
+        return out.detach().numpy()
+    return step
+
+
+def _median_ms(step, repeats):
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times) * 1e3
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--repeats", type=int, default=9)
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds (best is shown)")
+    p.add_argument("--scale", type=float, default=1.0)
+    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    args = p.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(1)
+    backends = [b for b in ("numpy", "numba") if xg.available_backends()[b]["available"]]
+    rows = []
+    for name, shape, kwargs in WORKLOADS:
+        x, w, b = _arrays(shape, kwargs, args.dtype, args.scale)
+        steps = {be: xpgrad_step(be, x, w, b, kwargs) for be in backends}
+        steps["torch"] = torch_step(x, w, b, kwargs)
+        want = steps["torch"]()
+        tol = 1e-3 if args.dtype == "float32" else 1e-10
+        for be in backends:
+            np.testing.assert_allclose(steps[be](), want, rtol=tol, atol=tol, err_msg=name)
+        best = {k: float("inf") for k in steps}
+        for _ in range(args.rounds):
+            for k, step in steps.items():
+                best[k] = min(best[k], _median_ms(step, args.repeats))
+        rows.append((name, best))
+        ratios = "  ".join(f"{be} {best[be]:.2f} ms (x{best[be] / best['torch']:.2f})"
+                           for be in backends)
+        print(f"{name:22s} torch {best['torch']:.2f} ms  {ratios}", flush=True)
+    return rows
+
+
+if __name__ == "__main__":
+    main()
