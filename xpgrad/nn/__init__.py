@@ -22,6 +22,7 @@ from .conv import conv1d, conv2d
 from .conv_layers import Conv1d, Conv2d
 from .embeddings import Embedding
 from .normalization import BatchNorm1d, LayerNorm
+from .batch_norm_nd import BatchNorm2d, BatchNorm3d
 from .pooling import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
 from .pooling_layers import AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
 from .sync_batch_norm import SyncBatchNorm
@@ -54,7 +55,8 @@ __all__ = _activations.__all__ + [
     "TransformerEncoder", "TransformerDecoder", "Transformer", "generate_square_subsequent_mask",
     "Identity", "Flatten", "Unflatten", "ModuleList", "ModuleDict",
     "Conv1d", "conv1d", "MaxPool1d", "max_pool1d", "AvgPool1d", "avg_pool1d",
-    "Conv2d", "conv2d", "MaxPool2d", "max_pool2d", "AvgPool2d", "avg_pool2d"]
+    "Conv2d", "conv2d", "MaxPool2d", "max_pool2d", "AvgPool2d", "avg_pool2d",
+    "BatchNorm2d", "BatchNorm3d"]
 
 #: PyTorch's names that xpgrad does without, and what to write instead
 _PYTORCH_NAMES = {
