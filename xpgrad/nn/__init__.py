@@ -23,6 +23,10 @@ from .conv_layers import Conv1d, Conv2d
 from .embeddings import Embedding
 from .normalization import BatchNorm1d, LayerNorm
 from .batch_norm_nd import BatchNorm2d, BatchNorm3d
+from .adaptive_pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d,
+                               adaptive_max_pool2d)
+from .adaptive_pooling_layers import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d,
+                                      AdaptiveMaxPool2d)
 from .pooling import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
 from .pooling_layers import AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
 from .sync_batch_norm import SyncBatchNorm
@@ -56,7 +60,9 @@ __all__ = _activations.__all__ + [
     "Identity", "Flatten", "Unflatten", "ModuleList", "ModuleDict",
     "Conv1d", "conv1d", "MaxPool1d", "max_pool1d", "AvgPool1d", "avg_pool1d",
     "Conv2d", "conv2d", "MaxPool2d", "max_pool2d", "AvgPool2d", "avg_pool2d",
-    "BatchNorm2d", "BatchNorm3d"]
+    "BatchNorm2d", "BatchNorm3d",
+    "AdaptiveAvgPool1d", "adaptive_avg_pool1d", "AdaptiveAvgPool2d", "adaptive_avg_pool2d",
+    "AdaptiveMaxPool1d", "adaptive_max_pool1d", "AdaptiveMaxPool2d", "adaptive_max_pool2d"]
 
 #: PyTorch's names that xpgrad does without, and what to write instead
 _PYTORCH_NAMES = {
