@@ -18,6 +18,7 @@ from .activations_layers import (CELU, ELU, GELU, GLU, SELU, Hardsigmoid, Hardsw
                                  SiLU, Softmax, Softplus, Softsign, Tanh, get_activation)
 from .containers import MLP, Sequential, checkpoint_sequential
 from .dropout import Dropout
+from .dropout_channels import Dropout1d, Dropout2d
 from .conv import conv1d, conv2d
 from .conv_layers import Conv1d, Conv2d
 from .embeddings import Embedding
@@ -62,7 +63,8 @@ __all__ = _activations.__all__ + [
     "Conv2d", "conv2d", "MaxPool2d", "max_pool2d", "AvgPool2d", "avg_pool2d",
     "BatchNorm2d", "BatchNorm3d",
     "AdaptiveAvgPool1d", "adaptive_avg_pool1d", "AdaptiveAvgPool2d", "adaptive_avg_pool2d",
-    "AdaptiveMaxPool1d", "adaptive_max_pool1d", "AdaptiveMaxPool2d", "adaptive_max_pool2d"]
+    "AdaptiveMaxPool1d", "adaptive_max_pool1d", "AdaptiveMaxPool2d", "adaptive_max_pool2d",
+    "Dropout1d", "Dropout2d"]
 
 #: PyTorch's names that xpgrad does without, and what to write instead
 _PYTORCH_NAMES = {
