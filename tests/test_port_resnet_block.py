@@ -5,7 +5,13 @@ AdaptiveAvgPool2d(1) -> flatten -> Linear, ported to xpgrad layer for layer: fro
 weights (load_torch_state_dict) on the same synthetic (4, 3, 16, 16) float64 batches, SGD with
 momentum and weight decay, in training mode, the losses agree to ~1e-10 and every weight and
 batch-norm running statistic (num_batches_tracked too) to ~1e-9, then eval mode's outputs;
-eager on numpy, and on numba an ``xg.function`` step equal to the eager one."""
+eager on numpy, and on numba an ``xg.function`` step equal to the eager one. The README's
+"CNN blocks" example runs."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -15,6 +21,7 @@ torch = pytest.importorskip("torch", reason="PyTorch is not installed: no compar
 nn, F = torch.nn, torch.nn.functional
 
 STEPS, BATCH, CLASSES = 4, 4, 5
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class TorchBlock(nn.Module):
@@ -158,3 +165,15 @@ def test_resnet_blocks_train_as_torchs(backend):
         model.eval()
         np.testing.assert_allclose(model(xg.asarray(x, backend=backend)).numpy(), expect,
                                    rtol=1e-9, atol=1e-11)
+
+
+def test_readme_cnn_blocks_example_runs():
+    text = (ROOT / "README.md").read_text()
+    start = text.index("**CNN blocks.**")
+    block = re.search(r"```python\n(.*?)```", text[start:], re.S).group(1)
+    code = ("import xpgrad as xg\n" + block + "print(logits.shape, model.layers[1].training, "
+            "model.layers[1].num_batches_tracked.item())\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, cwd=ROOT)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout.split() == ["(8,", "10)", "False", "1"]
