@@ -26,12 +26,18 @@ import numpy as np
 from .._args import flag
 from ..creation import asarray
 from ..dtypes import int64
+from ..ops.casting import astype
+from ..ops.elementwise import isnan
 from ..ops.indexing import take, take_along_axis
+from ..ops.rearranging import flip
+from ..ops.selection import where
 from ..ops.linalg import matmul
 from ..ops.shape import broadcast_to, expand_dims, reshape, squeeze
 from ..tape import stop_gradient
 from ._windows import batched
 from .pooling import _first_maximum
+
+_LONG = 16          # windows of this many entries or more: _pick uses argmax
 
 
 def output_size_of(output_size, owner, dims, lengths=None):
@@ -173,6 +179,19 @@ def _gather_index(lengths, out):
     return flat.reshape(int(np.prod(out)), total)
 
 
+def _pick(gathered):
+    """Per window (the last axis of ``gathered``, off the tape), which entry holds its maximum
+    by PyTorch's CPU rule (the first of tied maxima, the last NaN); int64. Short windows: the
+    running comparisons of ``max_pool2d``; long ones (global pooling): ``argmax``, a few
+    passes instead of one per entry."""
+    k = gathered.shape[-1]
+    if k < _LONG:
+        return _first_maximum([gathered[..., j] for j in range(k)])
+    nan = isnan(gathered)
+    last_nan = (k - 1) - flip(nan, axis=-1).argmax(axis=-1)
+    return astype(where(nan.any(axis=-1), last_nan, gathered.argmax(axis=-1)), int64)
+
+
 def _adaptive_max(input, output_size, return_indices, owner, dims):
     return_indices = flag(return_indices, "return_indices", owner)
     x, unbatched, lengths, out = _input(input, output_size, owner, dims)
@@ -182,7 +201,7 @@ def _adaptive_max(input, output_size, return_indices, owner, dims):
     positions = asarray(table, dtype=int64, backend=x.backend)
     gathered = reshape(take(stop_gradient(planes), reshape(positions, (-1,)), axis=2),
                        x.shape[:2] + table.shape)                # (N, C, prod(out), K)
-    pick = _first_maximum([gathered[..., j] for j in range(table.shape[1])])
+    pick = _pick(gathered)
     index = squeeze(take_along_axis(broadcast_to(positions, gathered.shape),
                                     expand_dims(pick, axis=-1), axis=3), axis=3)
     y = reshape(take_along_axis(planes, index, axis=2), x.shape[:2] + out)
