@@ -5,7 +5,8 @@ out), ceil((i + 1) * L / out))`` (windows may overlap, differ in size, or repeat
 ``nn/adaptive_pooling_layers.py``.
 
 Average pooling is separable: the window sums are two matrix products with 0/1 matrices
-(constants of the shapes), divided by the window sizes, so the gradient is that of ``matmul``.
+(constants of the shapes), divided by the window sizes, so the gradient is that of ``matmul``;
+global pooling (output 1) is the mean.
 Max pooling gathers each window, its entries repeated up to the longest window's size (a
 repeat never changes the maximum or where it is), picks the maximum as ``max_pool2d`` does
 (the first of tied maxima, the last NaN: PyTorch's CPU rule) and takes the input there with
@@ -32,6 +33,7 @@ from ..ops.indexing import take, take_along_axis
 from ..ops.rearranging import flip
 from ..ops.selection import where
 from ..ops.linalg import matmul
+from ..ops.reductions import mean
 from ..ops.shape import broadcast_to, expand_dims, reshape, squeeze
 from ..tape import stop_gradient
 from ._windows import batched
@@ -117,6 +119,9 @@ def adaptive_avg_pool2d(input, output_size):
 
 def _adaptive_avg(input, output_size, owner, dims):
     x, unbatched, lengths, out = _input(input, output_size, owner, dims)
+    if all(n == 1 for n in out):              # global pooling: the mean, one pass
+        y = mean(x, axis=tuple(range(2, x.ndim)), keepdims=True)
+        return squeeze(y, axis=0) if unbatched else y
     y, divisor = x, None
     for axis, (length, n) in enumerate(zip(lengths, out)):
         if length == n:                       # windows of one entry: nothing to do
