@@ -151,3 +151,33 @@ def test_bad_input():
         xg.nn.adaptive_max_pool2d(xg.ones((2, 3, 0, 4)), 2)
     with pytest.raises(TypeError, match="adaptive_avg_pool2d: input must hold real"):
         xg.nn.adaptive_avg_pool2d(xg.ones((2, 3, 4, 4), dtype=xg.int64), 2)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_compiled_training_step_equals_eager(backend):
+    """Both max-pool paths (short windows: running comparisons; long ones: argmax) and the
+    average pool's matmuls and mean, replayed by xg.function on new data."""
+    def model():
+        w = xg.Variable(np.random.default_rng(0).normal(size=(3 * (4 + 1 + 9 + 1 + 6), 2)),
+                        name="w", backend=backend)
+        opt = xg.optim.SGD(0.1, momentum=0.9)
+
+        def step(x):
+            with xg.GradientTape() as tape:
+                pooled = [xg.nn.adaptive_max_pool2d(x, 2), xg.nn.adaptive_max_pool2d(x, 1),
+                          xg.nn.adaptive_avg_pool2d(x, (3, 3)),
+                          xg.nn.adaptive_avg_pool2d(x, 1), xg.nn.adaptive_max_pool2d(x, (3, 2))]
+                h = xg.concat([xg.reshape(p, (x.shape[0], -1)) for p in pooled], axis=1)
+                loss = xg.sum(xg.tanh(h @ w))
+            opt.apply_gradients(zip(tape.gradient(loss, [w]), [w]))
+            return loss
+        return step, w
+
+    (eager, w_eager), (step, w) = model(), model()
+    compiled = xg.function(step)
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        x = xg.asarray(rng.normal(size=(2, 3, 7, 6)), backend=backend)
+        np.testing.assert_allclose(compiled(x).numpy(), eager(x).numpy(), rtol=1e-13)
+        np.testing.assert_allclose(w.numpy(), w_eager.numpy(), rtol=1e-13)
+    assert compiled.trace_count == 1
