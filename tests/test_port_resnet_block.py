@@ -6,7 +6,7 @@ weights (load_torch_state_dict) on the same synthetic (4, 3, 16, 16) float64 bat
 momentum and weight decay, in training mode, the losses agree to ~1e-10 and every weight and
 batch-norm running statistic (num_batches_tracked too) to ~1e-9, then eval mode's outputs;
 eager on numpy, and on numba an ``xg.function`` step equal to the eager one. The README's
-"CNN blocks" example runs."""
+"CNN blocks" example and benchmarks/cnn_blocks.py run."""
 import re
 import subprocess
 import sys
@@ -177,3 +177,20 @@ def test_readme_cnn_blocks_example_runs():
                          timeout=120, cwd=ROOT)
     assert res.returncode == 0, res.stderr[-3000:]
     assert res.stdout.split() == ["(8,", "10)", "False", "1"]
+
+
+def test_benchmark_script_runs_and_checks_against_torch():
+    import os
+
+    names = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+    before = {k: os.environ.get(k) for k in names}
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import cnn_blocks as bench
+    finally:
+        sys.path.pop(0)
+    rows = bench.main(["--repeats", "1", "--rounds", "1", "--scale", "0.05", "--dtype",
+                       "float64"])
+    assert [name for name, _ in rows] == [name for name, _ in bench.WORKLOADS]
+    assert all(times["torch"] > 0 and times["numpy"] > 0 for _, times in rows)
+    assert {k: os.environ.get(k) for k in names} == before
