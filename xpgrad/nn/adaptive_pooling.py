@@ -8,8 +8,8 @@ Average pooling is separable: the window sums are two matrix products with 0/1 m
 (constants of the shapes), divided by the window sizes, so the gradient is that of ``matmul``;
 global pooling (output 1) is the mean.
 Max pooling gathers each window, its entries repeated up to the longest window's size (a
-repeat never changes the maximum or where it is), picks the maximum as ``max_pool2d`` does
-(the first of tied maxima, the last NaN: PyTorch's CPU rule) and takes the input there with
+repeat never changes the maximum or where it is), picks the maximum by PyTorch's CPU rule, as
+``max_pool2d`` does (the first of tied maxima, the last NaN) and takes the input there with
 ``take_along_axis``: the gradient goes to that one position.
 
 >>> import xpgrad as xg
@@ -25,19 +25,18 @@ import numbers
 import numpy as np
 
 from .._args import flag
-from ..creation import asarray
+from ..creation import asarray, zeros
 from ..dtypes import int64
 from ..ops.casting import astype
-from ..ops.elementwise import isnan
+from ..ops.elementwise import isnan, maximum
 from ..ops.indexing import take, take_along_axis
-from ..ops.rearranging import flip
-from ..ops.selection import where
 from ..ops.linalg import matmul
+from ..ops.rearranging import flip
 from ..ops.reductions import mean
+from ..ops.selection import where
 from ..ops.shape import broadcast_to, expand_dims, reshape, squeeze
 from ..tape import stop_gradient
 from ._windows import batched
-from .pooling import _first_maximum
 
 _LONG = 16          # windows of this many entries or more: _pick uses argmax
 
@@ -186,12 +185,18 @@ def _gather_index(lengths, out):
 
 def _pick(gathered):
     """Per window (the last axis of ``gathered``, off the tape), which entry holds its maximum
-    by PyTorch's CPU rule (the first of tied maxima, the last NaN); int64. Short windows: the
-    running comparisons of ``max_pool2d``; long ones (global pooling): ``argmax``, a few
-    passes instead of one per entry."""
+    by PyTorch's CPU rule (``val > max || isnan(val)``: the first of tied maxima, the last
+    NaN); int64. Short windows: running comparisons, as ``max_pool2d``'s; long ones (global
+    pooling): ``argmax``, a few passes instead of one per entry."""
     k = gathered.shape[-1]
-    if k < _LONG:
-        return _first_maximum([gathered[..., j] for j in range(k)])
+    if k < _LONG:           # max_pool2d's rule: j only grows, so ``maximum`` keeps the last
+        best = gathered[..., 0]
+        pick = zeros(best.shape, dtype=int64, backend=best.backend)
+        for j in range(1, k):
+            piece = gathered[..., j]
+            better = (piece > best) | isnan(piece)
+            best, pick = maximum(best, piece), maximum(pick, astype(better, int64) * j)
+        return pick
     nan = isnan(gathered)
     last_nan = (k - 1) - flip(nan, axis=-1).argmax(axis=-1)
     return astype(where(nan.any(axis=-1), last_nan, gathered.argmax(axis=-1)), int64)
