@@ -97,3 +97,14 @@ def test_bad_input():
         xg.nn.Dropout2d(0.5)(xg.ones((2, 3)))
     with pytest.raises(ValueError, match=r"Dropout1d: input must be \(N, C, L\)"):
         xg.nn.Dropout1d(0.5).eval()(xg.ones((2, 3, 4, 5)))
+
+
+def test_a_compiled_call_follows_train_and_eval():
+    drop = xg.nn.Dropout2d(0.5, rng=0)
+    f = xg.function(lambda x: drop(x) * 1.0)
+    x = xg.ones((2, 8, 2, 2))
+    assert set(np.unique(f(x).numpy())) == {0.0, 2.0}
+    drop.eval()
+    np.testing.assert_array_equal(f(x).numpy(), x.numpy())
+    drop.train()
+    assert set(np.unique(f(x).numpy())) == {0.0, 2.0}
