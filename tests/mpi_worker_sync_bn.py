@@ -39,10 +39,12 @@ def make_bn(cls, c, seed=7, **kw):
 
 
 def torch_bn(bn, x, r1, r2, steps=1):
-    """torch.nn.BatchNorm1d with ``bn``'s state, trained on the whole batch ``x``: output,
-    the gradients of sum((y * r1)**2 + y * r2) for x, weight, bias, and the running stats."""
-    t = torch.nn.BatchNorm1d(bn.num_features, eps=bn.eps, momentum=bn.momentum,
-                             affine=bn.affine, dtype=torch.float64)
+    """torch.nn.BatchNorm1d (BatchNorm2d for a 4-D ``x``) with ``bn``'s state, trained on the
+    whole batch ``x``: output, the gradients of sum((y * r1)**2 + y * r2) for x, weight, bias,
+    and the running stats."""
+    cls = torch.nn.BatchNorm2d if x.ndim == 4 else torch.nn.BatchNorm1d
+    t = cls(bn.num_features, eps=bn.eps, momentum=bn.momentum, affine=bn.affine,
+            dtype=torch.float64)
     t.load_state_dict({k: torch.as_tensor(v) for k, v in bn.torch_state_dict().items()})
     tx = torch.tensor(x, requires_grad=True)
     y = t(tx)
@@ -57,22 +59,24 @@ def objective(y, r1, r2):
 
 def scenario_layer():
     """Outputs, input/weight/bias gradients and running statistics on uneven shares, 2-D and
-    3-D inputs, against one process (xpgrad and torch) on the whole batch."""
+    3-D inputs (BatchNorm1d), 4-D (BatchNorm2d), against one process (xpgrad and torch) on
+    the whole batch."""
     w = dist.init()
     r, n = w.rank, w.size
-    for shape in ((3 * n + 2, 4), (2 * n + 1, 3, 5)):
+    for shape in ((3 * n + 2, 4), (2 * n + 1, 3, 5), (2 * n + 1, 2, 3, 2)):
         rng = np.random.default_rng(sum(shape))
         x = rng.normal(size=shape) * 3.0 + 10.0         # a mean far from 0
         r1, r2 = rng.normal(size=shape), rng.normal(size=shape)
         c = shape[1]
-        ref_bn = make_bn(xg.nn.BatchNorm1d, c)
+        ref_cls = xg.nn.BatchNorm2d if len(shape) == 4 else xg.nn.BatchNorm1d
+        ref_bn = make_bn(ref_cls, c)
         xt = xg.asarray(x)
         with xg.GradientTape() as tape:
             tape.watch(xt)
             y_ref = ref_bn(xt)
             loss = objective(y_ref, xg.asarray(r1), xg.asarray(r2))
         ref = tape.gradient(loss, [xt, ref_bn.weight, ref_bn.bias])
-        t_out = torch_bn(make_bn(xg.nn.BatchNorm1d, c), x, r1, r2)
+        t_out = torch_bn(make_bn(ref_cls, c), x, r1, r2)
 
         sync = make_bn(xg.nn.SyncBatchNorm, c)
         sl = split(shape[0], n, r)

@@ -1,5 +1,5 @@
-"""The Numba backend's ``batch_norm`` kernel (training mode, (N, C) float32/float64
-C-contiguous inputs) against the primitive's generic rule: forward and every ``needs`` subset
+"""The Numba backend's ``batch_norm`` kernel (training mode, (N, C) and (N, C, ...)
+float32/float64 C-contiguous inputs) against the primitive's generic rule: forward and every ``needs`` subset
 of the backward, float64 to 1e-12 and float32 to a tolerance of a few ulps of the terms each
 result sums; that the tape runs it, that everything else declines to the generic rule, and that
 second-order gradients (generic rules on a nested tape) still match finite differences."""
@@ -19,7 +19,8 @@ from xpgrad.primitive import PRIMITIVES  # noqa: E402
 PRIM = PRIMITIVES["batch_norm"]
 EPS = 1e-5
 AFFINE = [(True, True), (False, False), (True, False), (False, True)]
-SHAPES = [(2, 1), (3, 512), (4096, 5), (33, 130), (128, 256)]
+SHAPES = [(2, 1), (3, 512), (4096, 5), (33, 130), (128, 256), (4, 3, 5), (8, 16, 6, 7),
+          (2, 1, 3, 3), (3, 4, 1, 2, 5)]
 
 
 def _kernel():
@@ -28,31 +29,38 @@ def _kernel():
 
 def _arrays(shape, dt, affine, rng):
     """``(x, mean, var, [w], [b])`` as ``batch_norm`` passes them: the batch's statistics of
-    ``x`` in its dtype, shaped (1, C)."""
+    ``x`` in its dtype, shaped (1, C, 1...)."""
     x = (rng.normal(size=shape) * 3 + 1).astype(dt)
-    mean = x.mean(axis=0, keepdims=True)
-    var = ((x - mean) ** 2).mean(axis=0, keepdims=True)
+    mean = x.mean(axis=_axes(x), keepdims=True)
+    var = ((x - mean) ** 2).mean(axis=_axes(x), keepdims=True)
     extra = [rng.uniform(0.5, 1.5, shape[1]).astype(dt) if i == 0 else
              rng.normal(size=shape[1]).astype(dt) for i, on in enumerate(affine) if on]
     return [x, mean, var, *extra]
+
+
+def _axes(x):
+    return (0,) + tuple(range(2, x.ndim))
 
 
 def _scales(arrays, g, affine):
     """Per result, the magnitude its rounding errors scale with (float64): the sizes of the
     terms each one adds (the generic rule's own float32 result is off by ulps of these)."""
     x, mean, var = (a.astype(np.float64) for a in arrays[:3])
+    axes, channels = _axes(x), (-1,) + (1,) * (x.ndim - 2)
     w = arrays[3].astype(np.float64) if affine[0] else np.ones(x.shape[1])
+    w = w.reshape(channels)
     g = g.astype(np.float64)
     rstd = 1.0 / np.sqrt(var + EPS)
     xhat = (x - mean) * rstd
     gy = np.abs(g * w)
-    y = np.abs(xhat * w) + (np.abs(arrays[-1]) if affine[1] else 0.0)
-    dx = rstd * (gy + gy.mean(axis=0) + np.abs(xhat) * (gy * np.abs(xhat)).mean(axis=0))
+    y = np.abs(xhat * w) + (np.abs(arrays[-1]).reshape(channels) if affine[1] else 0.0)
+    dx = rstd * (gy + gy.mean(axis=axes, keepdims=True)
+                 + np.abs(xhat) * (gy * np.abs(xhat)).mean(axis=axes, keepdims=True))
     out = [dx, None, None]
     if affine[0]:
-        out.append(np.abs(g * xhat).sum(axis=0))
+        out.append(np.abs(g * xhat).sum(axis=axes))
     if affine[1]:
-        out.append(np.abs(g).sum(axis=0))
+        out.append(np.abs(g).sum(axis=axes))
     return y, out
 
 
@@ -76,7 +84,7 @@ def test_kernel_matches_the_generic_rule(shape, affine, dt):
     params = dict(eps=EPS, affine=affine)
     kernel = _kernel()
     res = kernel.forward(*arrays, **params)
-    assert res is not None, "the kernel declined an (N, C) contiguous input"
+    assert res is not None, f"the kernel declined a {shape} contiguous input"
     out, saved = res
     want = PRIM.forward(npx, *arrays, **params)
     assert out.dtype == want.dtype == dt
@@ -113,9 +121,9 @@ def test_a_broadcast_output_gradient_is_taken():
 
 
 def test_other_inputs_decline():
-    """More axes, other dtypes, a strided input, mixed dtypes: None (the generic rule runs)."""
+    """Other dtypes, strided inputs, mixed dtypes: None (the generic rule runs)."""
     rng = np.random.default_rng(2)
-    x3 = rng.normal(size=(4, 3, 2))
+    x3 = rng.normal(size=(4, 3, 2)).transpose(0, 2, 1)
     m3 = x3.mean(axis=(0, 2), keepdims=True)
     kernel = _kernel()
     assert kernel.forward(x3, m3, m3, eps=EPS, affine=(False, False)) is None
@@ -134,7 +142,8 @@ def test_other_inputs_decline():
 def counted(monkeypatch):
     """How many times the kernel's forward and its dx loops ran."""
     calls = {"fwd": 0, "dx": 0}
-    for key, name in (("fwd", "batch_norm_fwd"), ("dx", "batch_norm_dx")):
+    for key, name in (("fwd", "batch_norm_fwd"), ("dx", "batch_norm_dx"),
+                      ("fwd", "batch_norm_fwd3"), ("dx", "batch_norm_dx3")):
         loop = getattr(_batch_norm, name)
 
         def counting(*args, _loop=loop, _key=key):
@@ -145,7 +154,8 @@ def counted(monkeypatch):
 
 
 def _grads(x, backend, ct):
-    bn = nn.BatchNorm1d(x.shape[1], dtype="float64", backend=backend)
+    layer = nn.BatchNorm2d if x.ndim == 4 else nn.BatchNorm1d
+    bn = layer(x.shape[1], dtype="float64", backend=backend)
     bn.weight.assign(xg.asarray(np.linspace(0.5, 1.5, x.shape[1]), backend=backend))
     xt = xg.asarray(x, backend=backend)
     with xg.GradientTape() as tape:
@@ -164,11 +174,12 @@ def test_batch_norm1d_on_numba_runs_the_kernel_and_matches_numpy(counted):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
 
 
-def test_three_d_input_declines_and_matches_numpy(counted):
+@pytest.mark.parametrize("shape", [(4, 5, 3), (3, 4, 5, 2)])
+def test_batch_norm_1d_and_2d_of_more_axes_run_the_kernel_and_match_numpy(counted, shape):
     rng = np.random.default_rng(4)
-    x, ct = rng.normal(size=(4, 5, 3)), rng.normal(size=(4, 5, 3))
+    x, ct = rng.normal(size=shape) * 2 + 1, rng.normal(size=shape)
     got = _grads(x, "numba", ct)
-    assert counted == {"fwd": 0, "dx": 0}
+    assert counted == {"fwd": 1, "dx": 1}
     for a, b in zip(got, _grads(x, "numpy", ct)):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
 

@@ -1,6 +1,7 @@
-"""``batch_norm``'s training primitive as a Numba kernel for (N, C) float32/float64
-C-contiguous inputs: one pass forward, two backward, instead of the generic rule's many array
-passes. Anything else (more axes, other dtypes, a strided input) declines to the generic rule.
+"""``batch_norm``'s training primitive as a Numba kernel for (N, C) and (N, C, ...)
+float32/float64 C-contiguous inputs (BatchNorm1d's, BatchNorm2d's: the trailing axes are read
+as one, (N, C, S)): one pass forward, two backward, instead of the generic rule's many array
+passes. Anything else (other dtypes, a strided input) declines to the generic rule.
 
 Forward, given the batch's ``mean`` and biased ``var`` (the primitive's inputs): ``rstd =
 1 / sqrt(var + eps)`` per channel and ``y = (x - mean) * rstd * w + b``; ``mean`` and ``rstd``
@@ -79,6 +80,63 @@ def batch_norm_dx(g, x, mean, rstd, w, sg, sgx, dx):
             dxr[j] = a[j] * gr[j] + cc[j] + (xr[j] - mean[j]) * d[j]
 
 
+@njit(**LOOP_OPTIONS)
+def batch_norm_fwd3(x, mean, var, w, b, eps, out, rstd):
+    """``batch_norm_fwd`` for (N, C, S): the S entries of a row share their channel's scale
+    and shift."""
+    c = x.shape[1]
+    one = x.dtype.type(1)
+    scale = np.empty(c, x.dtype)
+    for j in range(c):
+        rs = one / np.sqrt(var[j] + eps)
+        rstd[j] = rs
+        scale[j] = rs * w[j]
+    for i in range(x.shape[0]):
+        for j in range(c):
+            xr, yr, m, sc, bj = x[i, j], out[i, j], mean[j], scale[j], b[j]
+            for k in range(x.shape[2]):
+                yr[k] = (xr[k] - m) * sc + bj
+
+
+@njit(**LOOP_OPTIONS)
+def batch_norm_sums3(g, x, mean, sg, sgx):
+    """``batch_norm_sums`` for (N, C, S): per channel, over N and S, in float64."""
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            gr, xr, m = g[i, j], x[i, j], mean[j]
+            acc_g = acc_gx = 0.0
+            for k in range(x.shape[2]):
+                gi = np.float64(gr[k])
+                acc_g += gi
+                acc_gx += gi * np.float64(xr[k] - m)
+            sg[j] += acc_g
+            sgx[j] += acc_gx
+
+
+@njit(**LOOP_OPTIONS)
+def batch_norm_dx3(g, x, mean, rstd, w, sg, sgx, dx):
+    """``batch_norm_dx`` for (N, C, S): the means over the N * S entries of a channel."""
+    n, c, s = x.shape
+    dt = x.dtype.type
+    inv_n = 1.0 / (n * s)
+    for j in range(c):
+        aj = np.float64(rstd[j]) * np.float64(w[j])
+        a = dt(aj)
+        cc = dt(-aj * sg[j] * inv_n)
+        d = dt(-aj * np.float64(rstd[j]) * np.float64(rstd[j]) * sgx[j] * inv_n)
+        m = mean[j]
+        for i in range(n):
+            gr, xr, dxr = g[i, j], x[i, j], dx[i, j]
+            for k in range(s):
+                dxr[k] = a * gr[k] + cc + (xr[k] - m) * d
+
+
+def _rows(a):
+    """An (N, C, ...) array as (N, C, S), S the product of its trailing axes (a view); an
+    (N, C) one as it is."""
+    return a if a.ndim == 2 else a.reshape(a.shape[0], a.shape[1], -1)
+
+
 def _channel(a, c):
     """``a`` ((C,) or (1, C)) as a contiguous (C,) array."""
     return np.ascontiguousarray(a).reshape(c)
@@ -90,7 +148,7 @@ def _weight(arrays, affine, c, dt):
 
 def batch_norm_forward(x, mean, var, *affine_arrays, eps, affine):
     dt = x.dtype
-    if x.ndim != 2 or dt not in FLOATS or x.size == 0 or not x.flags.c_contiguous or \
+    if dt not in FLOATS or x.size == 0 or not x.flags.c_contiguous or \
             any(a.dtype != dt for a in (mean, var, *affine_arrays)):
         return None
     c = x.shape[1]
@@ -99,7 +157,8 @@ def batch_norm_forward(x, mean, var, *affine_arrays, eps, affine):
     b = _channel(affine_arrays[-1], c) if affine[1] else np.zeros(c, dt)
     out = np.empty_like(x)
     rstd = np.empty(c, dt)
-    batch_norm_fwd(x, mean, _channel(var, c), w, b, dt.type(eps), out, rstd)
+    fwd = batch_norm_fwd if x.ndim == 2 else batch_norm_fwd3
+    fwd(_rows(x), mean, _channel(var, c), w, b, dt.type(eps), _rows(out), rstd)
     return out, (mean, rstd)
 
 
@@ -110,11 +169,14 @@ def batch_norm_vjp(g, saved, needs, x, mean, var, *affine_arrays, eps, affine):
     g = np.ascontiguousarray(np.broadcast_to(g, x.shape), dtype=dt)
     sg = np.zeros(c, np.float64)
     sgx = np.zeros(c, np.float64)
-    batch_norm_sums(g, x, mean, sg, sgx)
+    flat = x.ndim == 2
+    (batch_norm_sums if flat else batch_norm_sums3)(_rows(g), _rows(x), mean, sg, sgx)
     dx = None
     if needs[0]:
         dx = np.empty_like(x)
-        batch_norm_dx(g, x, mean, rstd, _weight(affine_arrays, affine, c, dt), sg, sgx, dx)
+        (batch_norm_dx if flat else batch_norm_dx3)(
+            _rows(g), _rows(x), mean, rstd, _weight(affine_arrays, affine, c, dt), sg, sgx,
+            _rows(dx))
     out = [dx, None, None]
     if affine[0]:
         out.append((sgx * rstd).astype(dt) if needs[len(out)] else None)

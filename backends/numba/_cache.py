@@ -194,13 +194,17 @@ def _exercise_layer_norm(backend, dt, name="layer_norm"):
 
 
 def _exercise_batch_norm(backend, dt, name="batch_norm"):
-    """The batch_norm kernel forward and backward: compiles its three loops."""
-    x = np.random.default_rng(0).standard_normal((3, 4)).astype(dt)
+    """The batch_norm kernel forward and backward on (N, C) and (N, C, L) input: compiles its
+    six loops."""
     kernel = backend.kernels[name]
     params = dict(eps=1e-5, affine=(True, True))
-    stats = x.mean(axis=0, keepdims=True), x.var(axis=0, keepdims=True)
-    out, saved = kernel.forward(x, *stats, x[0], x[1], **params)
-    kernel.vjp(x, saved, (True, False, False, True, True), x, *stats, x[0], x[1], **params)
+    for shape in ((3, 4), (3, 4, 2)):
+        x = np.random.default_rng(0).standard_normal(shape).astype(dt)
+        axes = (0,) + tuple(range(2, x.ndim))
+        stats = x.mean(axis=axes, keepdims=True), x.var(axis=axes, keepdims=True)
+        w = b = np.ones(4, dt)
+        out, saved = kernel.forward(x, *stats, w, b, **params)
+        kernel.vjp(x, saved, (True, False, False, True, True), x, *stats, w, b, **params)
 
 
 def _exercise_ctc(backend, dt, name="ctc_loss"):

@@ -18,10 +18,16 @@ from .activations_layers import (CELU, ELU, GELU, GLU, SELU, Hardsigmoid, Hardsw
                                  SiLU, Softmax, Softplus, Softsign, Tanh, get_activation)
 from .containers import MLP, Sequential, checkpoint_sequential
 from .dropout import Dropout
+from .dropout_channels import Dropout1d, Dropout2d
 from .conv import conv1d, conv2d
 from .conv_layers import Conv1d, Conv2d
 from .embeddings import Embedding
 from .normalization import BatchNorm1d, LayerNorm
+from .batch_norm_nd import BatchNorm2d, BatchNorm3d
+from .adaptive_pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d,
+                               adaptive_max_pool2d)
+from .adaptive_pooling_layers import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d,
+                                      AdaptiveMaxPool2d)
 from .pooling import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
 from .pooling_layers import AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
 from .sync_batch_norm import SyncBatchNorm
@@ -54,7 +60,11 @@ __all__ = _activations.__all__ + [
     "TransformerEncoder", "TransformerDecoder", "Transformer", "generate_square_subsequent_mask",
     "Identity", "Flatten", "Unflatten", "ModuleList", "ModuleDict",
     "Conv1d", "conv1d", "MaxPool1d", "max_pool1d", "AvgPool1d", "avg_pool1d",
-    "Conv2d", "conv2d", "MaxPool2d", "max_pool2d", "AvgPool2d", "avg_pool2d"]
+    "Conv2d", "conv2d", "MaxPool2d", "max_pool2d", "AvgPool2d", "avg_pool2d",
+    "BatchNorm2d", "BatchNorm3d",
+    "AdaptiveAvgPool1d", "adaptive_avg_pool1d", "AdaptiveAvgPool2d", "adaptive_avg_pool2d",
+    "AdaptiveMaxPool1d", "adaptive_max_pool1d", "AdaptiveMaxPool2d", "adaptive_max_pool2d",
+    "Dropout1d", "Dropout2d"]
 
 #: PyTorch's names that xpgrad does without, and what to write instead
 _PYTORCH_NAMES = {

@@ -26,8 +26,9 @@ class Dropout(Module):
 
     def __init__(self, rate: float, *, rng=None, name=None):
         super().__init__(name)
-        self.rate = _checks.probability("rate", rate, "Dropout")
-        self._rng = _init.check_rng(rng, "Dropout")
+        who = type(self).__name__                  # Dropout1d and Dropout2d share this
+        self.rate = _checks.probability("rate", rate, who)
+        self._rng = _init.check_rng(rng, who)
 
     def forward(self, x):
         if not flag(self.training, "training", "Dropout") \

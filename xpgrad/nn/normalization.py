@@ -88,34 +88,11 @@ class LayerNorm(Module):
                 f"elementwise_affine={self.elementwise_affine}")
 
 
-class BatchNorm1d(Module):
-    """``BatchNorm1d(num_features)``: PyTorch's ``nn.BatchNorm1d`` on an (N, C) or (N, C, L)
-    input, ``C = num_features``: each channel normalized with the batch's mean and biased
-    variance (over N, and L) in training mode, with the running statistics in eval mode, then
-    scaled by ``weight`` (ones) and shifted by ``bias`` (zeros) when ``affine``.
+class _BatchNorm(Module):
+    """What BatchNorm1d, BatchNorm2d and BatchNorm3d share (PyTorch's ``_BatchNorm``): the
+    state, the update and the conversions; each subclass says which inputs it takes."""
 
-    Training mode (``train()``) updates ``running_mean`` (zeros) and ``running_var`` (ones),
-    non-trainable Variables (PyTorch's buffers, kept in ``state_dict``): ``running = (1 -
-    momentum) * running + momentum * batch``, the variance unbiased; ``momentum=None`` is the
-    cumulative average, ``momentum = 1 / num_batches_tracked`` (an int64 Variable counting the
-    training calls). ``track_running_stats=False`` keeps no statistics and uses the batch's in
-    both modes. Training needs more than one value per channel (ValueError, as PyTorch), or
-    none: an empty batch gives an empty output, leaves the statistics as they are and, as
-    PyTorch's, counts in ``num_batches_tracked``.
-
-    The update is one step of the call: an ``xg.function`` replays it on every call, and
-    ``xg.recompute_grad`` does not repeat it when it runs the block again for the gradient
-    (PyTorch's checkpoint updates twice). ``load_torch_state_dict`` / ``torch_state_dict``
-    convert ``torch.nn.BatchNorm1d``'s (``weight``, ``bias``, ``running_mean``,
-    ``running_var``, ``num_batches_tracked``).
-
-    >>> import xpgrad as xg
-    >>> bn = xg.nn.BatchNorm1d(1, momentum=0.5, dtype=xg.float64)
-    >>> [round(v[0], 3) for v in bn(xg.asarray([[1.0], [3.0]], dtype=xg.float64)).tolist()]
-    [-1.0, 1.0]
-    >>> bn.running_mean.tolist(), bn.running_var.tolist(), bn.num_batches_tracked.item()
-    ([1.0], [1.5], 1)
-    """
+    _ndims, _layout = (), "an (N, C, ...)"        # the inputs it takes: () any from 2 axes
 
     def __init__(self, num_features, *, eps=1e-5, momentum=0.1, affine=True,
                  track_running_stats=True, dtype=_dt.float32, backend=None,
@@ -168,15 +145,14 @@ class BatchNorm1d(Module):
         return self.momentum
 
     def _input(self, x):
-        """``x`` as a Tensor, checked: (N, C) or (N, C, L), C = num_features, this layer's
-        dtype."""
+        """``x`` as a Tensor, checked: ``_ndims`` axes (any from 2 when empty; BatchNorm1d:
+        (N, C) or (N, C, L)), C = num_features, this layer's dtype."""
         who = type(self).__name__
         if not isinstance(x, Tensor):
             x = asarray(x, dtype=self._dtype, backend=self._backend if self.weight is None
                         else self.weight.backend)
-        if x.ndim not in (2, 3):
-            raise ValueError(f"{who}: expected a 2-D (N, C) or 3-D (N, C, L) input, got shape "
-                             f"{x.shape}")
+        if x.ndim < 2 or (self._ndims and x.ndim not in self._ndims):
+            raise ValueError(f"{who}: expected {self._layout} input, got shape {x.shape}")
         if x.shape[1] != self.num_features:
             raise ValueError(f"{who}: the input has {x.shape[1]} channels (axis 1, shape "
                              f"{x.shape}) but num_features = {self.num_features}")
@@ -245,6 +221,38 @@ class BatchNorm1d(Module):
         return (f", num_features={self.num_features}, eps={self.eps}, momentum="
                 f"{self.momentum}, affine={self.affine}, track_running_stats="
                 f"{self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """``BatchNorm1d(num_features)``: PyTorch's ``nn.BatchNorm1d`` on an (N, C) or (N, C, L)
+    input, ``C = num_features``: each channel normalized with the batch's mean and biased
+    variance (over N, and L) in training mode, with the running statistics in eval mode, then
+    scaled by ``weight`` (ones) and shifted by ``bias`` (zeros) when ``affine``.
+
+    Training mode (``train()``) updates ``running_mean`` (zeros) and ``running_var`` (ones),
+    non-trainable Variables (PyTorch's buffers, kept in ``state_dict``): ``running = (1 -
+    momentum) * running + momentum * batch``, the variance unbiased; ``momentum=None`` is the
+    cumulative average, ``momentum = 1 / num_batches_tracked`` (an int64 Variable counting the
+    training calls). ``track_running_stats=False`` keeps no statistics and uses the batch's in
+    both modes. Training needs more than one value per channel (ValueError, as PyTorch), or
+    none: an empty batch gives an empty output, leaves the statistics as they are and, as
+    PyTorch's, counts in ``num_batches_tracked``.
+
+    The update is one step of the call: an ``xg.function`` replays it on every call, and
+    ``xg.recompute_grad`` does not repeat it when it runs the block again for the gradient
+    (PyTorch's checkpoint updates twice). ``load_torch_state_dict`` / ``torch_state_dict``
+    convert ``torch.nn.BatchNorm1d``'s (``weight``, ``bias``, ``running_mean``,
+    ``running_var``, ``num_batches_tracked``).
+
+    >>> import xpgrad as xg
+    >>> bn = xg.nn.BatchNorm1d(1, momentum=0.5, dtype=xg.float64)
+    >>> [round(v[0], 3) for v in bn(xg.asarray([[1.0], [3.0]], dtype=xg.float64)).tolist()]
+    [-1.0, 1.0]
+    >>> bn.running_mean.tolist(), bn.running_var.tolist(), bn.num_batches_tracked.item()
+    ([1.0], [1.5], 1)
+    """
+
+    _ndims, _layout = (2, 3), "a 2-D (N, C) or 3-D (N, C, L)"
 
 
 def _refill(fill, *variables) -> None:

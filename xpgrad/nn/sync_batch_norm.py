@@ -14,13 +14,14 @@ from .._args import flag
 from ..ops.sync_batch_norm import sync_normalize
 from .module import Module
 from .module_containers import ModuleDict, ModuleList
-from .normalization import BatchNorm1d
+from .normalization import BatchNorm1d, _BatchNorm
 
 
 class SyncBatchNorm(BatchNorm1d):
-    """``SyncBatchNorm(num_features)``: ``BatchNorm1d`` (same arguments, same state) whose
-    training mode, on several ranks (``mpiexec``, ``xg.distributed``), normalizes with the mean
-    and biased variance of the GLOBAL batch -- every rank's rows together, uneven shares
+    """``SyncBatchNorm(num_features)``: ``BatchNorm1d`` (same arguments, same state; any (N,
+    C, ...) input, BatchNorm2d's and BatchNorm3d's too, as PyTorch's) whose training mode, on
+    several ranks (``mpiexec``, ``xg.distributed``), normalizes with the mean and biased
+    variance of the GLOBAL batch -- every rank's rows together, uneven shares
     weighted by their sizes -- and moves the running statistics towards its mean and unbiased
     variance, identically on every rank. Its gradients are those of ``BatchNorm1d`` on the
     concatenated batch: with ``DistributedGradientTape`` (``op="mean"`` weighted by each rank's
@@ -50,6 +51,8 @@ class SyncBatchNorm(BatchNorm1d):
     >>> bn.running_mean.tolist(), bn.running_var.tolist()
     ([1.0], [1.5])
     """
+
+    _ndims, _layout = (), "an (N, C, ...)"       # PyTorch's: any input from 2 axes
 
     def __init__(self, num_features, *, eps=1e-5, momentum=0.1, affine=True,
                  track_running_stats=True, process_group=None, dtype=_dt.float32,
@@ -102,12 +105,13 @@ class SyncBatchNorm(BatchNorm1d):
 
     @classmethod
     def convert_sync_batchnorm(cls, module, process_group=None):
-        """PyTorch's: ``module`` with every ``BatchNorm1d`` in its tree (itself included, in
-        attributes, lists, tuples and dicts, at any depth) replaced by a ``SyncBatchNorm``
-        holding the same Variables (weights, running statistics, ``num_batches_tracked``: an
-        optimizer built on them keeps working), name, settings and mode; a layer held twice
+        """PyTorch's: ``module`` with every ``BatchNorm1d``, ``BatchNorm2d`` and
+        ``BatchNorm3d`` in its tree (itself included, in attributes, lists, tuples and dicts,
+        at any depth) replaced by a ``SyncBatchNorm`` holding the same Variables (weights,
+        running statistics, ``num_batches_tracked``: an optimizer built on them keeps
+        working), name, settings and mode; a layer held twice
         becomes one SyncBatchNorm held twice. Returns the converted module (``module`` itself
-        unless it is a BatchNorm1d); SyncBatchNorms already there keep their group.
+        unless it is a batch norm); SyncBatchNorms already there keep their group.
 
         >>> import xpgrad as xg
         >>> bn = xg.nn.BatchNorm1d(2)
@@ -151,11 +155,12 @@ def _convert_items(container, cls, group, done):
 
 
 def _convert(value, cls, group, done):
-    """``value`` with BatchNorm1d layers replaced (``done``: what each object, by id, became)."""
+    """``value`` with BatchNorm1d/2d/3d layers replaced (``done``: what each object, by id,
+    became)."""
     key = id(value)
     if key in done:
         return done[key]
-    if isinstance(value, BatchNorm1d) and not isinstance(value, SyncBatchNorm):
+    if isinstance(value, _BatchNorm) and not isinstance(value, SyncBatchNorm):
         new = object.__new__(cls)
         new.__dict__.update(value.__dict__)
         new._group, new._agreed = group, None
