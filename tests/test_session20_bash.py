@@ -142,3 +142,25 @@ def test_tensor_to_a_dtype_is_a_type_error_pointing_to_astype(dtype, name):
     assert t.astype(name).dtype == getattr(xg, name)      # what the hint says works
     with pytest.raises(ValueError, match="not a device"):  # a device stays a ValueError
         t.to("cpu")
+
+
+# -- 8. PyTorch's activation callables: refused when the layer is built, not at the first call --
+@pytest.mark.parametrize("make, who", [
+    (lambda a: xg.nn.Transformer(8, 2, 1, 1, 16, activation=a), "TransformerEncoderLayer"),
+    (lambda a: xg.nn.TransformerDecoderLayer(8, 2, 16, activation=a), "TransformerDecoderLayer"),
+    (lambda a: xg.nn.MLP([2, 3, 1], activation=a), "MLP"),
+])
+@pytest.mark.parametrize("activation", [torch.nn.functional.gelu, torch.tanh, torch.nn.GELU(),
+                                        torch.nn.ReLU])
+def test_a_torch_activation_is_refused_naming_the_argument(make, who, activation):
+    with pytest.raises(TypeError, match=rf"^{who}: activation is PyTorch's \w+, which takes "
+                                        "torch tensors only; pass xpgrad's"):
+        make(activation)
+
+
+def test_xpgrad_activations_are_still_taken():
+    x = xg.ones((1, 2, 8))
+    for activation in (xg.nn.gelu, xg.nn.GELU(), lambda t: xg.nn.relu(t) * 2.0):
+        assert xg.nn.Transformer(8, 2, 1, 1, 16, activation=activation, rng=0)(x, x).shape == (
+            1, 2, 8)
+    assert xg.nn.MLP([2, 3, 1], activation=xg.nn.Tanh, rng=0)(xg.ones((1, 2))).shape == (1, 1)

@@ -52,6 +52,7 @@ def _activation(activation, who):
                              f"PyTorch's), got {activation!r}; pass another one as a function, "
                              "e.g. activation=xg.nn.silu")
         return _ACTIVATIONS[activation]
+    _checks.not_torch(activation, "activation", who)
     if isinstance(activation, type):
         raise TypeError(f"{who}: activation must be 'relu', 'gelu' or a callable of one "
                         f"tensor, got the class {activation.__name__}; pass an instance, "
