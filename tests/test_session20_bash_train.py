@@ -61,3 +61,18 @@ def test_summary_when_the_best_epoch_is_the_last(restore, tmp_path, capsys):
     best = f"{min(history['val_loss']):.4f}"
     assert line == ("early stopping: did not stop (3 of 3 epochs); kept the weights of epoch "
                     f"3, the last and the best (val_loss {best})")
+
+
+def test_a_patience_of_one_epoch_reads_in_the_singular(tmp_path, capsys):
+    path = str(tmp_path / "c.npz")
+    # min-delta 0.5 on val_accuracy: epoch 2 cannot improve by that much, so it stops there
+    assert main([*RUN, "--epochs", "30", "--early-stopping", "1", "--monitor", "val_accuracy",
+                 "--min-delta", "0.5", "--no-log", "--checkpoint", path]) == 0
+    out = capsys.readouterr().out
+    assert "early stopping: stopped after epoch 2 of 30 (val_accuracy did not improve by " \
+           "more than 0.5 for 1 epoch); kept the weights of epoch 2, the last (the best was " \
+           "epoch 1" in out
+    err = _cli_error(["train", "--no-log", "--resume", path], capsys)
+    assert "(val_accuracy had not improved for 1 epoch)" in err
+    assert main([*RUN, "--epochs", "1", "--early-stopping", "3", "--no-log"]) == 0
+    assert "early stopping: did not stop (1 of 1 epoch); kept" in capsys.readouterr().out

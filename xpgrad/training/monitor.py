@@ -245,9 +245,10 @@ class Monitor:
             return None
         if self.stopped_epoch is not None:
             how = (f"stopped after epoch {self.stopped_epoch} of {target} ({self.key} did not "
-                   f"improve by more than {self.min_delta:g} for {self.patience} epochs)")
+                   f"improve by more than {self.min_delta:g} for {self.patience} "
+                   f"epoch{'s' if self.patience != 1 else ''})")
         else:
-            how = f"did not stop ({last_epoch} of {target} epochs)"
+            how = f"did not stop ({last_epoch} of {target} epoch{'s' if target != 1 else ''})"
         if self.best_epoch is None:
             return f"early stopping: {how}; no epoch improved on {self.key}"
         best = f"{self.key} {self.best:.4f}"
