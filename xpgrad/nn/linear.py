@@ -40,7 +40,9 @@ class Linear(Module):
     becomes None and the tied Variable is the layer's ``weight`` (its gradient is the sum of
     every use's, as in PyTorch). Reading ``weight`` of an untied layer raises AttributeError;
     assigning ``layer.w`` a Variable of its own unties it. The tied Variable must live on the
-    layer's backend (TypeError naming both otherwise: it is shared, never copied).
+    layer's backend (TypeError naming both otherwise: it is shared, never copied). Tie before
+    an ``xg.function`` traces the layer: a Variable put in an attribute later is not seen by
+    its program (docs/function.md).
 
     >>> import xpgrad as xg
     >>> enc, dec = xg.nn.Embedding(10, 4, rng=0), xg.nn.Linear(4, 10, rng=1)
