@@ -164,3 +164,19 @@ def test_xpgrad_activations_are_still_taken():
         assert xg.nn.Transformer(8, 2, 1, 1, 16, activation=activation, rng=0)(x, x).shape == (
             1, 2, 8)
     assert xg.nn.MLP([2, 3, 1], activation=xg.nn.Tanh, rng=0)(xg.ones((1, 2))).shape == (1, 1)
+
+
+# -- 8. generate_square_subsequent_mask(sz, device=None, dtype=None): PyTorch's signature -------
+def test_generate_square_subsequent_mask_takes_torchs_device_and_dtype():
+    make = xg.nn.Transformer.generate_square_subsequent_mask
+    expected = torch.nn.Transformer.generate_square_subsequent_mask(4, dtype=torch.float64)
+    np.testing.assert_array_equal(make(4, None, xg.float64).numpy(), expected.numpy())
+    assert make(4, dtype=None).dtype == xg.float32
+    assert make(2, device="cpu").backend.name == "numpy"
+    if xg.available_backends()["numba"]["available"]:
+        assert make(2, "numba").backend.name == "numba"
+        assert make(2, device=xg.Device("numba")).backend.name == "numba"
+    with pytest.raises(ValueError, match=r"^generate_square_subsequent_mask: device='cuda'"):
+        make(2, device="cuda", backend="numpy")
+    with pytest.raises(TypeError, match=r"^generate_square_subsequent_mask: dtype must be"):
+        make(2, dtype="int64")
