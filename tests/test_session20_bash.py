@@ -180,3 +180,17 @@ def test_generate_square_subsequent_mask_takes_torchs_device_and_dtype():
         make(2, device="cuda", backend="numpy")
     with pytest.raises(TypeError, match=r"^generate_square_subsequent_mask: dtype must be"):
         make(2, dtype="int64")
+
+
+# -- 8. clip_global_norm of integer tensors: refused, not rounded to zero -----------------------
+@pytest.mark.parametrize("values", [[3, 4], [True, False]])
+def test_clip_global_norm_refuses_integer_gradients(values):
+    with pytest.raises(TypeError, match=r"^clip_global_norm: gradients are floating-point .*"
+                                        r"got one of (int64|bool)"):
+        xg.optim.clip_global_norm([xg.asarray([0.5]), xg.asarray(values)], 1.0)
+    clipped, _ = xg.optim.clip_global_norm([xg.asarray(values, dtype=xg.float64)], 1.0,
+                                           eps=1e-6)      # as floats: torch's result
+    param = torch.nn.Parameter(torch.zeros(len(values), dtype=torch.float64))
+    param.grad = torch.tensor(values, dtype=torch.float64)
+    torch.nn.utils.clip_grad_norm_([param], 1.0)
+    np.testing.assert_allclose(clipped[0].numpy(), param.grad.numpy(), rtol=1e-12)
