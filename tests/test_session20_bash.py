@@ -194,3 +194,30 @@ def test_clip_global_norm_refuses_integer_gradients(values):
     param.grad = torch.tensor(values, dtype=torch.float64)
     torch.nn.utils.clip_grad_norm_([param], 1.0)
     np.testing.assert_allclose(clipped[0].numpy(), param.grad.numpy(), rtol=1e-12)
+
+
+# -- 8. Tensor.to(other.device), PyTorch's habit, and its keywords ------------------------------
+def test_tensor_to_a_device_moves_it_and_records_the_move():
+    if not xg.available_backends()["numba"]["available"]:
+        pytest.skip("numba is not installed")
+    x = xg.asarray([1.0, 2.0], dtype=xg.float64)
+    other = xg.ones(1, backend="numba")
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        y = x.to(other.device)
+        loss = xg.sum(y * y)
+    assert y.backend.name == "numba"
+    grad = tape.gradient(loss, x)
+    np.testing.assert_array_equal(grad.numpy(), 2 * x.numpy())
+    assert grad.backend.name == "numpy"
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(dtype=xg.float64), r"takes no dtype=; to change the dtype use t.astype\(float64\)"),
+    (dict(device="cpu"), r"takes one argument, where to: a backend's name"),
+    (dict(non_blocking=True), r"got keywords \['non_blocking'\]"),
+    ({}, r"takes one argument, where to"),
+])
+def test_tensor_to_with_torchs_keywords_says_what_xpgrad_takes(kwargs, words):
+    with pytest.raises(TypeError, match=rf"^Tensor.to .*{words}"):
+        xg.ones(2).to(**kwargs)
