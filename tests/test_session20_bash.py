@@ -221,3 +221,18 @@ def test_tensor_to_a_device_moves_it_and_records_the_move():
 def test_tensor_to_with_torchs_keywords_says_what_xpgrad_takes(kwargs, words):
     with pytest.raises(TypeError, match=rf"^Tensor.to .*{words}"):
         xg.ones(2).to(**kwargs)
+
+
+def test_user_built_stacks_name_their_final_norms_after_their_paths(tmp_path):
+    """PyTorch's encoder-decoder built by hand: each stack's LayerNorm(d_model) held
+    ``layer_norm/weight``; a list of the model's Variables could not be checkpointed."""
+    encoder = xg.nn.TransformerEncoder(xg.nn.TransformerEncoderLayer(8, 2, 16, rng=0), 1,
+                                       norm=xg.nn.LayerNorm(8))
+    decoder = xg.nn.TransformerDecoder(xg.nn.TransformerDecoderLayer(8, 2, 16, rng=1), 1,
+                                       norm=xg.nn.LayerNorm(8))
+    variables = encoder.variables + decoder.variables
+    assert len({v.name for v in variables}) == len(variables)
+    assert [v.name for v in decoder.norm.variables] == ["transformer_decoder/norm/weight",
+                                                        "transformer_decoder/norm/bias"]
+    assert list(encoder.named_variables())[-1] == encoder.norm.bias.name
+    xg.save_checkpoint(os.fspath(tmp_path / "c.npz"), variables)
