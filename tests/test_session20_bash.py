@@ -236,3 +236,19 @@ def test_user_built_stacks_name_their_final_norms_after_their_paths(tmp_path):
                                                         "transformer_decoder/norm/bias"]
     assert list(encoder.named_variables())[-1] == encoder.norm.bias.name
     xg.save_checkpoint(os.fspath(tmp_path / "c.npz"), variables)
+
+
+# -- 8. optimizers' and ReduceLROnPlateau's bad settings name the class ------------------------
+@pytest.mark.parametrize("make, words", [
+    (lambda: xg.optim.Adam(1e-3, beta_1=2.0), r"^Adam: beta_1 must be a finite number in \[0, 1\)"),
+    (lambda: xg.optim.SGD(-0.1), r"^SGD: learning_rate must be a finite number >= 0"),
+    (lambda: xg.optim.AdamW(1e-3, clipnorm=1.0, clipvalue=1.0), r"^AdamW: give only one of"),
+    (lambda: setattr(xg.optim.RMSprop(0.1), "rho", 1.5), r"^RMSprop: rho must be"),
+    (lambda: xg.optim.ReduceLROnPlateau(xg.optim.SGD(0.1), factor=2.0),
+     r"^ReduceLROnPlateau: factor must be a finite number in \[0, 1\), got 2.0"),
+    (lambda: xg.optim.ReduceLROnPlateau(xg.optim.SGD(0.1)).step("x"),
+     r"^ReduceLROnPlateau.step: metric must be a real number, got 'x'"),
+])
+def test_optimizer_settings_errors_name_the_class(make, words):
+    with pytest.raises((TypeError, ValueError), match=words):
+        make()
