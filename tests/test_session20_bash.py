@@ -252,3 +252,33 @@ def test_user_built_stacks_name_their_final_norms_after_their_paths(tmp_path):
 def test_optimizer_settings_errors_name_the_class(make, words):
     with pytest.raises((TypeError, ValueError), match=words):
         make()
+
+
+# -- 8. xg.function sees a Linear tied, untied or given a new w after it traced ---------------
+def test_compiled_training_step_follows_tying_and_untying_as_eager():
+    def run(compiled):
+        enc = xg.nn.Embedding(7, 4, dtype=xg.float64, rng=0)
+        dec = xg.nn.Linear(4, 7, dtype=xg.float64, rng=1)
+        opt = xg.optim.Adam(0.05)
+        ids, labels = xg.asarray([[1, 2, 3], [4, 5, 6]]), xg.asarray([[2, 3, 4], [5, 6, 0]])
+
+        def step(ids, labels):
+            with xg.GradientTape() as tape:
+                logits = dec(enc(ids))
+                loss = xg.losses.softmax_cross_entropy(xg.reshape(logits, (-1, 7)),
+                                                       xg.reshape(labels, (-1,)))
+            variables = list({id(v): v for v in enc.trainable_variables
+                              + dec.trainable_variables}.values())     # tied: once
+            opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            return loss
+        f = xg.function(step) if compiled else step
+        losses = [float(f(ids, labels)) for _ in range(3)]
+        dec.weight = enc.weight                     # tied after tracing
+        losses += [float(f(ids, labels)) for _ in range(3)]
+        dec.w = xg.Variable(np.full((4, 7), 0.1), name="own")       # untied again
+        losses += [float(f(ids, labels)) for _ in range(3)]
+        return losses, enc.weight.numpy(), dec.w.numpy()
+    eager, compiled = run(False), run(True)
+    np.testing.assert_allclose(compiled[0], eager[0], rtol=1e-12)
+    for a, b in zip(compiled[1:], eager[1:]):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
