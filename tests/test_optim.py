@@ -287,7 +287,8 @@ BAD_HYPERPARAMETERS = [
 @pytest.mark.parametrize("cls, kwargs, name, value", BAD_HYPERPARAMETERS,
                          ids=[f"{c.__name__}-{n}={v}" for c, _, n, v in BAD_HYPERPARAMETERS])
 def test_invalid_hyperparameters_raise_naming_argument_and_value(cls, kwargs, name, value):
-    with pytest.raises(ValueError, match=rf"^{name} must be a finite number .*, got {value}$"):
+    with pytest.raises(ValueError, match=rf"^{cls.__name__}: {name} must be a finite number "
+                                         rf".*, got {value}$"):
         cls(**kwargs)
 
 

@@ -164,7 +164,7 @@ def test_checkpoint_resume_equals_an_uninterrupted_run(case, backend, tmp_path):
                                           (dict(beta_2=-0.5), "beta_2"),
                                           (dict(weight_decay=-0.1), "weight_decay")])
 def test_lion_refuses_bad_hyperparameters_by_name(kwargs, name):
-    with pytest.raises(ValueError, match=f"^{name} must be a finite number"):
+    with pytest.raises(ValueError, match=f"^Lion: {name} must be a finite number"):
         xg.optim.Lion(**kwargs)
     with pytest.raises(TypeError, match="'epsilon'"):       # Lion has none
         xg.optim.Lion(epsilon=1e-8)

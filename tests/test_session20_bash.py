@@ -142,3 +142,143 @@ def test_tensor_to_a_dtype_is_a_type_error_pointing_to_astype(dtype, name):
     assert t.astype(name).dtype == getattr(xg, name)      # what the hint says works
     with pytest.raises(ValueError, match="not a device"):  # a device stays a ValueError
         t.to("cpu")
+
+
+# -- 8. PyTorch's activation callables: refused when the layer is built, not at the first call --
+@pytest.mark.parametrize("make, who", [
+    (lambda a: xg.nn.Transformer(8, 2, 1, 1, 16, activation=a), "TransformerEncoderLayer"),
+    (lambda a: xg.nn.TransformerDecoderLayer(8, 2, 16, activation=a), "TransformerDecoderLayer"),
+    (lambda a: xg.nn.MLP([2, 3, 1], activation=a), "MLP"),
+])
+@pytest.mark.parametrize("activation", [torch.nn.functional.gelu, torch.tanh, torch.nn.GELU(),
+                                        torch.nn.ReLU])
+def test_a_torch_activation_is_refused_naming_the_argument(make, who, activation):
+    with pytest.raises(TypeError, match=rf"^{who}: activation is PyTorch's \w+, which takes "
+                                        "torch tensors only; pass xpgrad's"):
+        make(activation)
+
+
+def test_xpgrad_activations_are_still_taken():
+    x = xg.ones((1, 2, 8))
+    for activation in (xg.nn.gelu, xg.nn.GELU(), lambda t: xg.nn.relu(t) * 2.0):
+        assert xg.nn.Transformer(8, 2, 1, 1, 16, activation=activation, rng=0)(x, x).shape == (
+            1, 2, 8)
+    assert xg.nn.MLP([2, 3, 1], activation=xg.nn.Tanh, rng=0)(xg.ones((1, 2))).shape == (1, 1)
+
+
+# -- 8. generate_square_subsequent_mask(sz, device=None, dtype=None): PyTorch's signature -------
+def test_generate_square_subsequent_mask_takes_torchs_device_and_dtype():
+    make = xg.nn.Transformer.generate_square_subsequent_mask
+    expected = torch.nn.Transformer.generate_square_subsequent_mask(4, dtype=torch.float64)
+    np.testing.assert_array_equal(make(4, None, xg.float64).numpy(), expected.numpy())
+    assert make(4, dtype=None).dtype == xg.float32
+    assert make(2, device="cpu").backend.name == "numpy"
+    if xg.available_backends()["numba"]["available"]:
+        assert make(2, "numba").backend.name == "numba"
+        assert make(2, device=xg.Device("numba")).backend.name == "numba"
+    with pytest.raises(ValueError, match=r"^generate_square_subsequent_mask: device='cuda'"):
+        make(2, device="cuda", backend="numpy")
+    with pytest.raises(TypeError, match=r"^generate_square_subsequent_mask: dtype must be"):
+        make(2, dtype="int64")
+
+
+# -- 8. clip_global_norm of integer tensors: refused, not rounded to zero -----------------------
+@pytest.mark.parametrize("values", [[3, 4], [True, False]])
+def test_clip_global_norm_refuses_integer_gradients(values):
+    with pytest.raises(TypeError, match=r"^clip_global_norm: gradients are floating-point .*"
+                                        r"got one of (int64|bool)"):
+        xg.optim.clip_global_norm([xg.asarray([0.5]), xg.asarray(values)], 1.0)
+    clipped, _ = xg.optim.clip_global_norm([xg.asarray(values, dtype=xg.float64)], 1.0,
+                                           eps=1e-6)      # as floats: torch's result
+    param = torch.nn.Parameter(torch.zeros(len(values), dtype=torch.float64))
+    param.grad = torch.tensor(values, dtype=torch.float64)
+    torch.nn.utils.clip_grad_norm_([param], 1.0)
+    np.testing.assert_allclose(clipped[0].numpy(), param.grad.numpy(), rtol=1e-12)
+
+
+# -- 8. Tensor.to(other.device), PyTorch's habit, and its keywords ------------------------------
+def test_tensor_to_a_device_moves_it_and_records_the_move():
+    if not xg.available_backends()["numba"]["available"]:
+        pytest.skip("numba is not installed")
+    x = xg.asarray([1.0, 2.0], dtype=xg.float64)
+    other = xg.ones(1, backend="numba")
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        y = x.to(other.device)
+        loss = xg.sum(y * y)
+    assert y.backend.name == "numba"
+    grad = tape.gradient(loss, x)
+    np.testing.assert_array_equal(grad.numpy(), 2 * x.numpy())
+    assert grad.backend.name == "numpy"
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(dtype=xg.float64), r"takes no dtype=; to change the dtype use t.astype\(float64\)"),
+    (dict(device="cpu"), r"takes one argument, where to: a backend's name"),
+    (dict(non_blocking=True), r"got keywords \['non_blocking'\]"),
+    ({}, r"takes one argument, where to"),
+])
+def test_tensor_to_with_torchs_keywords_says_what_xpgrad_takes(kwargs, words):
+    with pytest.raises(TypeError, match=rf"^Tensor.to .*{words}"):
+        xg.ones(2).to(**kwargs)
+
+
+def test_user_built_stacks_name_their_final_norms_after_their_paths(tmp_path):
+    """PyTorch's encoder-decoder built by hand: each stack's LayerNorm(d_model) held
+    ``layer_norm/weight``; a list of the model's Variables could not be checkpointed."""
+    encoder = xg.nn.TransformerEncoder(xg.nn.TransformerEncoderLayer(8, 2, 16, rng=0), 1,
+                                       norm=xg.nn.LayerNorm(8))
+    decoder = xg.nn.TransformerDecoder(xg.nn.TransformerDecoderLayer(8, 2, 16, rng=1), 1,
+                                       norm=xg.nn.LayerNorm(8))
+    variables = encoder.variables + decoder.variables
+    assert len({v.name for v in variables}) == len(variables)
+    assert [v.name for v in decoder.norm.variables] == ["transformer_decoder/norm/weight",
+                                                        "transformer_decoder/norm/bias"]
+    assert list(encoder.named_variables())[-1] == encoder.norm.bias.name
+    xg.save_checkpoint(os.fspath(tmp_path / "c.npz"), variables)
+
+
+# -- 8. optimizers' and ReduceLROnPlateau's bad settings name the class ------------------------
+@pytest.mark.parametrize("make, words", [
+    (lambda: xg.optim.Adam(1e-3, beta_1=2.0), r"^Adam: beta_1 must be a finite number in \[0, 1\)"),
+    (lambda: xg.optim.SGD(-0.1), r"^SGD: learning_rate must be a finite number >= 0"),
+    (lambda: xg.optim.AdamW(1e-3, clipnorm=1.0, clipvalue=1.0), r"^AdamW: give only one of"),
+    (lambda: setattr(xg.optim.RMSprop(0.1), "rho", 1.5), r"^RMSprop: rho must be"),
+    (lambda: xg.optim.ReduceLROnPlateau(xg.optim.SGD(0.1), factor=2.0),
+     r"^ReduceLROnPlateau: factor must be a finite number in \[0, 1\), got 2.0"),
+    (lambda: xg.optim.ReduceLROnPlateau(xg.optim.SGD(0.1)).step("x"),
+     r"^ReduceLROnPlateau.step: metric must be a real number, got 'x'"),
+])
+def test_optimizer_settings_errors_name_the_class(make, words):
+    with pytest.raises((TypeError, ValueError), match=words):
+        make()
+
+
+# -- 8. xg.function sees a Linear tied, untied or given a new w after it traced ---------------
+def test_compiled_training_step_follows_tying_and_untying_as_eager():
+    def run(compiled):
+        enc = xg.nn.Embedding(7, 4, dtype=xg.float64, rng=0)
+        dec = xg.nn.Linear(4, 7, dtype=xg.float64, rng=1)
+        opt = xg.optim.Adam(0.05)
+        ids, labels = xg.asarray([[1, 2, 3], [4, 5, 6]]), xg.asarray([[2, 3, 4], [5, 6, 0]])
+
+        def step(ids, labels):
+            with xg.GradientTape() as tape:
+                logits = dec(enc(ids))
+                loss = xg.losses.softmax_cross_entropy(xg.reshape(logits, (-1, 7)),
+                                                       xg.reshape(labels, (-1,)))
+            variables = list({id(v): v for v in enc.trainable_variables
+                              + dec.trainable_variables}.values())     # tied: once
+            opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            return loss
+        f = xg.function(step) if compiled else step
+        losses = [float(f(ids, labels)) for _ in range(3)]
+        dec.weight = enc.weight                     # tied after tracing
+        losses += [float(f(ids, labels)) for _ in range(3)]
+        dec.w = xg.Variable(np.full((4, 7), 0.1), name="own")       # untied again
+        losses += [float(f(ids, labels)) for _ in range(3)]
+        return losses, enc.weight.numpy(), dec.w.numpy()
+    eager, compiled = run(False), run(True)
+    np.testing.assert_allclose(compiled[0], eager[0], rtol=1e-12)
+    for a, b in zip(compiled[1:], eager[1:]):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)

@@ -61,3 +61,56 @@ def test_summary_when_the_best_epoch_is_the_last(restore, tmp_path, capsys):
     best = f"{min(history['val_loss']):.4f}"
     assert line == ("early stopping: did not stop (3 of 3 epochs); kept the weights of epoch "
                     f"3, the last and the best (val_loss {best})")
+
+
+def test_a_patience_of_one_epoch_reads_in_the_singular(tmp_path, capsys):
+    path = str(tmp_path / "c.npz")
+    # min-delta 0.5 on val_accuracy: epoch 2 cannot improve by that much, so it stops there
+    assert main([*RUN, "--epochs", "30", "--early-stopping", "1", "--monitor", "val_accuracy",
+                 "--min-delta", "0.5", "--no-log", "--checkpoint", path]) == 0
+    out = capsys.readouterr().out
+    assert "early stopping: stopped after epoch 2 of 30 (val_accuracy did not improve by " \
+           "more than 0.5 for 1 epoch); kept the weights of epoch 2, the last (the best was " \
+           "epoch 1" in out
+    err = _cli_error(["train", "--no-log", "--resume", path], capsys)
+    assert "(val_accuracy had not improved for 1 epoch)" in err
+    assert main([*RUN, "--epochs", "1", "--early-stopping", "3", "--no-log"]) == 0
+    assert "early stopping: did not stop (1 of 1 epoch); kept" in capsys.readouterr().out
+
+
+def _model_weights(path):
+    with np.load(path) as z:
+        return {k: z[k] for k in z.files if k.startswith("model/")}
+
+
+def _assert_same_weights(a, b):
+    a, b = _model_weights(a), _model_weights(b)
+    assert a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def test_restore_best_given_on_resume_restores_only_weights_it_kept(tmp_path, capsys):
+    """--restore-best first given when resuming a run past its best epoch (10): that epoch's
+    weights were never kept, so the run keeps its last ones and says so (it restored the
+    weights of the resumption, calling them epoch 10's); resumed at the end of epoch 10
+    itself, the weights loaded are epoch 10's, and it ends as the uninterrupted run."""
+    flags = [*STOPS, "--no-log"]
+    assert main([*flags, "--checkpoint", str(tmp_path / "plain.npz")]) == 0
+    assert main([*flags, "--restore-best", "--checkpoint", str(tmp_path / "best.npz")]) == 0
+    capsys.readouterr()
+    late = str(tmp_path / "late.npz")
+    assert main([*flags, "--checkpoint", late, "--max-steps", "53"]) == 0   # mid-epoch 11
+    assert main(["train", "-q", "--no-log", "--resume", late, "--restore-best"]) == 0
+    out = capsys.readouterr().out
+    assert "kept the weights of epoch 12, the last (the best was epoch 10, val_loss " in out
+    assert "whose weights were not kept: the run was resumed with --restore-best after it" in out
+    assert "with the weights of epoch" not in out
+    _assert_same_weights(late, tmp_path / "plain.npz")
+    err = _cli_error(["train", "--no-log", "--resume", late], capsys)
+    assert "after epoch 12 (val_loss had not improved for 2 epochs);" in err      # no "kept"
+    on_time = str(tmp_path / "on_time.npz")
+    assert main([*flags, "--checkpoint", on_time, "--max-steps", "50"]) == 0  # end of epoch 10
+    assert main(["train", "-q", "--no-log", "--resume", on_time, "--restore-best"]) == 0
+    assert "restored the weights of epoch 10" in capsys.readouterr().out
+    _assert_same_weights(on_time, tmp_path / "best.npz")

@@ -102,14 +102,26 @@ class Tensor(TensorMethods):
     def tolist(self):
         return self.numpy().tolist()
 
-    def to(self, backend) -> "Tensor":
-        """This value on another backend (an explicit copy where memory spaces differ).
+    def to(self, backend=None, **torch_keywords) -> "Tensor":
+        """This value on another backend (a name, or an ``xg.Device``, as ``x.to(y.device)``
+        in PyTorch; an explicit copy where memory spaces differ).
 
-        Tapes record the move, so gradients flow back to this tensor's backend.
+        Tapes record the move, so gradients flow back to this tensor's backend. PyTorch's other
+        uses (a dtype, ``dtype=``, ``device=``, ``non_blocking=``) are a TypeError saying what
+        xpgrad calls them.
+
+        >>> import xpgrad as xg
+        >>> xg.ones(2).to(xg.ones(1).device).device
+        Device('numpy', 'cpu')
         """
         from .backend import UnknownBackendError, get_backend
+        from .devices import Device
         from .primitive import transfer
 
+        if torch_keywords or backend is None:
+            raise TypeError(_to_keywords(torch_keywords))
+        if isinstance(backend, Device):
+            return self.to_device(backend)
         try:
             be = get_backend(backend)
         except (UnknownBackendError, TypeError) as e:
@@ -385,6 +397,18 @@ class Variable(Tensor):
     def __repr__(self) -> str:
         return f"Variable({self.name!r}, shape={self.shape}, dtype={self.dtype}, " \
                f"backend={self._backend.name})"
+
+
+def _to_keywords(keywords) -> str:
+    """The message of ``Tensor.to`` called with PyTorch's keywords (or nothing)."""
+    if "dtype" in keywords:
+        return (f"Tensor.to moves between backends and takes no dtype=; to change the dtype use "
+                f"t.astype({keywords['dtype']}) or xg.astype(t, {keywords['dtype']})")
+    if not keywords or "device" in keywords:
+        return ("Tensor.to takes one argument, where to: a backend's name ('numpy', 'numba', "
+                "'cupy') or an xg.Device (t.to(other.device))")
+    return (f"Tensor.to takes one argument, a backend's name or an xg.Device, got keywords "
+            f"{sorted(keywords)} (it copies only where memory spaces differ)")
 
 
 def _to_hint(arg):

@@ -69,6 +69,22 @@ def finite(name: str, value, owner: str) -> float:
     return hyperparameter(name, value, owner=owner)
 
 
+def not_torch(fn, name: str, owner: str):
+    """``fn`` unless it is one of PyTorch's callables (``torch.tanh``, ``F.gelu``,
+    ``nn.GELU()``), which take torch tensors only: TypeError naming ``name`` and xpgrad's.
+
+    >>> not_torch(abs, "activation", "MLP") is abs
+    True
+    """
+    where = getattr(fn, "__module__", None) or type(fn).__module__ or ""
+    if where == "torch" or where.startswith("torch."):
+        label = getattr(fn, "__name__", type(fn).__name__)
+        raise TypeError(f"{owner}: {name} is PyTorch's {label}, which takes torch tensors "
+                        f"only; pass xpgrad's (a name such as 'gelu', or xg.nn.gelu, "
+                        f"xg.nn.GELU())")
+    return fn
+
+
 #: PyTorch's keyword arguments of its layers, and what a PyTorch user is told here
 _TORCH_KEYWORDS = {
     "dim": "; xpgrad calls it axis=",

@@ -198,11 +198,12 @@ _FUNCTIONS = {**{name: getattr(activations, name) for name in activations.__all_
               "tanh": tanh, "swish": silu, "linear": None, "identity": None, None: None}
 
 
-def get_activation(activation):
+def get_activation(activation, name="activation", owner="get_activation"):
     """A function from an activation's name (those of ``xpgrad/ops/activations.py``'s
     ``__all__``, ``"tanh"`` and ``"swish"`` for silu) or a callable; None, ``"linear"`` and ``"identity"``
     mean no activation. A layer class (``xg.nn.ReLU``, as torchvision's ``activation_layer=``)
-    is instantiated.
+    is instantiated. PyTorch's callables (``torch.tanh``) are a TypeError naming ``name`` and
+    ``owner``.
 
     >>> get_activation("relu").__name__, get_activation(None)
     ('relu', None)
@@ -210,7 +211,7 @@ def get_activation(activation):
     if isinstance(activation, type) and issubclass(activation, Module):
         return activation()
     if callable(activation):
-        return activation
+        return _checks.not_torch(activation, name, owner)
     try:
         return _FUNCTIONS[activation]
     except (KeyError, TypeError):

@@ -151,8 +151,8 @@ class MLP(Module):
         if len(sizes) < 2:
             raise ValueError(f"MLP: sizes needs at least [in, out], got {sizes}")
         self.sizes = sizes
-        self.activation = get_activation(activation)
-        self.output_activation = get_activation(output_activation)
+        self.activation = get_activation(activation, "activation", "MLP")
+        self.output_activation = get_activation(output_activation, "output_activation", "MLP")
         if init is None:        # relu-like: by name, the function or its layer
             act = self.activation
             relu_like = act in (relu, leaky_relu) or isinstance(act, (ReLU, LeakyReLU))

@@ -7,15 +7,22 @@
 """
 from __future__ import annotations
 
+import itertools
+
 from .. import dtypes as _dt
 from .._args import flag
 from ..creation import asarray, zeros
+from ..jit.capture import THREAD as _TRACES, guard_value, note_write
 from ..ops.linalg import matrix_transpose
 from ..ops.nn import linear
 from ..tensor import Tensor, Variable
 from . import _checks, _initial
 from . import init as _init
 from .module import Module
+
+
+#: weight versions: each new w (or tie) of a Linear takes the next, never reused
+_WEIGHTS = itertools.count(1)
 
 
 class Linear(Module):
@@ -40,7 +47,9 @@ class Linear(Module):
     becomes None and the tied Variable is the layer's ``weight`` (its gradient is the sum of
     every use's, as in PyTorch). Reading ``weight`` of an untied layer raises AttributeError;
     assigning ``layer.w`` a Variable of its own unties it. The tied Variable must live on the
-    layer's backend (TypeError naming both otherwise: it is shared, never copied).
+    layer's backend (TypeError naming both otherwise: it is shared, never copied). Under
+    ``xg.function`` the layer's weights are guarded: a call after it was tied, untied or given
+    a new ``w`` traces anew (as a ``ModuleList``'s items), rather than replaying the old ones.
 
     >>> import xpgrad as xg
     >>> enc, dec = xg.nn.Embedding(10, 4, rng=0), xg.nn.Linear(4, 10, rng=1)
@@ -52,6 +61,8 @@ class Linear(Module):
     >>> bool(abs(torch_like.b).max().item() <= 0.25)
     True
     """
+
+    _weights = 0    # the version of w / weight (a Linear pickled before versions: 0)
 
     def __init__(self, in_features: int, out_features: int, *, rng=None, init="glorot",
                  bias: bool = True, bias_init=None, dtype=_dt.float32, backend=None,
@@ -103,6 +114,9 @@ class Linear(Module):
             self._check_backend(value, "w")
             self.__dict__.pop("weight", None)     # a weight of its own unties the layer
         self.__dict__["w"] = value
+        if _TRACES.tracer is not None:
+            note_write(self, "_weights")
+        self.__dict__["_weights"] = next(_WEIGHTS)
 
     @property
     def weight(self):
@@ -142,7 +156,11 @@ class Linear(Module):
                             "one backend=")
 
     def _kernel(self):
-        """(in, out) weights: ``w``, or the tied ``weight`` transposed (on the tape)."""
+        """(in, out) weights: ``w``, or the tied ``weight`` transposed (on the tape). Under
+        ``xg.function`` the read is a guard: a call after the layer was tied, untied or given
+        a new ``w`` traces anew rather than replaying the old Variable."""
+        if _TRACES.tracer is not None:
+            guard_value(self, "_weights", self._weights)
         return self.w if self.w is not None else matrix_transpose(self.weight)
 
     def forward(self, x):

@@ -29,17 +29,27 @@ from .normalization import LayerNorm
 _ACTIVATIONS = {"relu": relu, "gelu": gelu}
 
 
-def generate_square_subsequent_mask(sz, *, dtype=_dt.float32, backend=None):
+def generate_square_subsequent_mask(sz, device=None, dtype=None, *, backend=None):
     """The (sz, sz) causal mask as PyTorch's ``nn.Transformer.generate_square_subsequent_mask``:
     a float mask, 0 on and below the diagonal and ``-inf`` above it, so that, added to the
     scores (``src_mask`` / ``tgt_mask``), position ``i`` attends to positions ``0..i``.
+    ``dtype`` is float32 (None) or float64; ``device`` (PyTorch's argument, here an
+    ``xg.Device`` or a backend's name, as the creation functions') or ``backend`` places it.
 
     >>> generate_square_subsequent_mask(3).tolist()
     [[0.0, -inf, -inf], [0.0, 0.0, -inf], [0.0, 0.0, 0.0]]
     """
+    from ..creation import _placed
+
     who = "generate_square_subsequent_mask"
     sz = _checks.size("sz", sz, who)
-    return blocked(causal_mask(sz, sz, backend), _checks.floating_dtype(dtype, who))
+    dtype = _checks.floating_dtype(_dt.float32 if dtype is None else dtype, who)
+    try:
+        be, place = _placed(device, backend)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"{who}: device={device!r}, backend={backend!r}: {e}") from None
+    with place:
+        return blocked(causal_mask(sz, sz, be), dtype)
 
 
 def _activation(activation, who):
@@ -52,6 +62,7 @@ def _activation(activation, who):
                              f"PyTorch's), got {activation!r}; pass another one as a function, "
                              "e.g. activation=xg.nn.silu")
         return _ACTIVATIONS[activation]
+    _checks.not_torch(activation, "activation", who)
     if isinstance(activation, type):
         raise TypeError(f"{who}: activation must be 'relu', 'gelu' or a callable of one "
                         f"tensor, got the class {activation.__name__}; pass an instance, "

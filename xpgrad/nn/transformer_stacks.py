@@ -38,10 +38,16 @@ def _clones(owner, layer, num_layers, who):
     return ModuleList(layers, name=f"{owner.name}/layers")
 
 
-def _norm(norm, who):
+def _norm(owner, norm, who):
+    """The final ``norm`` (a Module or None), its Variables renamed after their paths in
+    ``owner`` as the layers' copies are (a ``LayerNorm(d_model)`` of the encoder and one of the
+    decoder would otherwise both hold ``layer_norm/weight``)."""
     if norm is not None and not isinstance(norm, Module):
         raise TypeError(f"{who}: norm must be a Module (e.g. xg.nn.LayerNorm(d_model)) or "
                         f"None, got {type(norm).__name__}")
+    if norm is not None:
+        for path, variable in norm.named_variables(f"{owner.name}/norm").items():
+            variable.name = path
     return norm
 
 
@@ -56,7 +62,8 @@ class TransformerEncoder(Module):
     ``nn.TransformerEncoder``: ``num_layers`` deep copies of ``encoder_layer`` (a
     ``TransformerEncoderLayer``, or a Module with its ``forward``), in ``layers`` (a
     ``ModuleList``: torch's keys ``layers.0.self_attn.in_proj_weight``, ...), called in turn,
-    then ``norm`` (a Module, e.g. ``LayerNorm(d_model)``, or None).
+    then ``norm`` (a Module, e.g. ``LayerNorm(d_model)``, or None; its Variables are renamed
+    after their paths, ``transformer_encoder/norm/weight``, as the copies' are).
 
     As PyTorch's, the copies start with equal weights (those of ``encoder_layer``, which is
     not itself part of the stack) and train apart; they draw dropout masks from
@@ -81,7 +88,7 @@ class TransformerEncoder(Module):
         who = type(self).__name__
         self.layers = _clones(self, encoder_layer, num_layers, who)
         self.num_layers = len(self.layers)
-        self.norm = _norm(norm, who)
+        self.norm = _norm(self, norm, who)
         self.enable_nested_tensor = flag(enable_nested_tensor, "enable_nested_tensor", who)
         self.mask_check = flag(mask_check, "mask_check", who)
 
@@ -118,7 +125,7 @@ class TransformerDecoder(Module):
         who = type(self).__name__
         self.layers = _clones(self, decoder_layer, num_layers, who)
         self.num_layers = len(self.layers)
-        self.norm = _norm(norm, who)
+        self.norm = _norm(self, norm, who)
 
     def forward(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
                 memory_key_padding_mask=None, tgt_is_causal=None, memory_is_causal=False):

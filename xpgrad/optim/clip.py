@@ -61,6 +61,10 @@ def clip_global_norm(grads, max_norm, *, eps=0.0):
                               owner="clip_global_norm")
     eps = hyperparameter("eps", eps, low=0.0, owner="clip_global_norm")
     grads, present = _present(grads, "clip_global_norm")
+    for g in present:                   # a scale below 1 would round integers to 0
+        if g.dtype.kind not in "fc":
+            raise TypeError(f"clip_global_norm: gradients are floating-point (or complex) "
+                            f"tensors, got one of {g.dtype}")
     if not present:
         return grads, None
     be = present[0]._backend

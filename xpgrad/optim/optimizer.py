@@ -60,13 +60,14 @@ class Optimizer:
                  clipvalue=None, name=None, **unknown):
         if unknown:
             refuse(type(self).__name__, unknown)
-        self._schedule = as_schedule(learning_rate)
+        self._schedule = self._as_schedule(learning_rate)
         self.weight_decay = weight_decay
         clipping = {"global_clipnorm": global_clipnorm, "clipnorm": clipnorm,
                     "clipvalue": clipvalue}
         if sum(v is not None for v in clipping.values()) > 1:
-            raise ValueError("give only one of clipnorm, clipvalue and global_clipnorm (as "
-                             "Keras): they clip the same gradients three ways")
+            raise ValueError(f"{type(self).__name__}: give only one of clipnorm, clipvalue and "
+                             "global_clipnorm (as Keras): they clip the same gradients three "
+                             "ways")
         for key, value in clipping.items():
             setattr(self, key, value)
         self.name = name or type(self).__name__.lower()
@@ -85,11 +86,21 @@ class Optimizer:
         """Set ``name``, checked as the constructor checks it when it is a hyperparameter
         (plain attributes, not descriptors: reading them stays as fast as any attribute)."""
         check = self._CHECKS.get(name)
-        if check is not None:
-            value = check(name, value)
-        elif name in CLIP_NAMES:
-            value = clip_setting(self, name, value)
+        try:
+            if check is not None:
+                value = check(name, value)
+            elif name in CLIP_NAMES:
+                value = clip_setting(self, name, value)
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"{type(self).__name__}: {e}") from None
         object.__setattr__(self, name, value)
+
+    def _as_schedule(self, value):
+        """``as_schedule(value)``, its errors naming this optimizer."""
+        try:
+            return as_schedule(value)
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"{type(self).__name__}: {e}") from None
 
     @property
     def learning_rate(self) -> float:
@@ -112,7 +123,7 @@ class Optimizer:
         """Replace the learning rate (a float or a schedule) from the next update on, as in
         Keras (``opt.learning_rate = 1e-4``; PyTorch: ``param_group["lr"] = 1e-4``). Checked
         like the constructor's argument; the optimizer state is kept."""
-        self._schedule = as_schedule(value)
+        self._schedule = self._as_schedule(value)
 
     def get_config(self) -> dict:
         """The hyperparameters, as Keras' ``get_config``: ``learning_rate`` (the number, or the

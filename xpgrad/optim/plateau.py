@@ -137,7 +137,12 @@ class ReduceLROnPlateau:
 
     def __setattr__(self, name, value):
         check = self._CHECKS.get(name)
-        object.__setattr__(self, name, value if check is None else check(name, value))
+        if check is not None:
+            try:
+                value = check(name, value)
+            except (TypeError, ValueError) as e:
+                raise type(e)(f"ReduceLROnPlateau: {e}") from None
+        object.__setattr__(self, name, value)
 
     def _reset(self) -> None:
         self.best = math.inf if self.mode == "min" else -math.inf
@@ -165,7 +170,10 @@ class ReduceLROnPlateau:
 
     def step(self, metric) -> None:
         """Count one call (an epoch) with ``metric``; lower the rate after too many bad ones."""
-        current = real_number("metric", metric)
+        try:
+            current = real_number("metric", metric)
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"ReduceLROnPlateau.step: {e}") from None
         self.last_epoch += 1
         if self.is_better(current, self.best):
             self.best = current

@@ -262,8 +262,11 @@ def _finished(path, meta, saved, done, target) -> str:
     stopped = state.get("stopped_epoch") if isinstance(state, dict) else None
     if stopped is None:
         return f"{path!r} is of a finished run ({done} of {target} epochs); {more}"
-    why = f"{state.get('monitor')} had not improved for {saved.get('early_stopping')} epochs"
-    if saved.get("restore_best") and state.get("best_epoch") is not None:
+    patience = saved.get("early_stopping")
+    why = f"{state.get('monitor')} had not improved for {patience} " \
+          f"epoch{'s' if patience != 1 else ''}"
+    if saved.get("restore_best") and state.get("best_epoch") is not None \
+            and not state.get("best_lost"):
         why += f"; it kept the weights of epoch {state['best_epoch']}, the best"
     return f"{path!r} is of a run that early stopping ended after epoch {stopped} ({why}); " \
            f"{more}, with early stopping starting afresh"

@@ -135,6 +135,7 @@ class Monitor:
         self.best = math.inf if self.mode == "min" else -math.inf
         self.wait, self.best_epoch, self.stopped_epoch = 0, None, None
         self.best_weights = None
+        self.best_lost = False      # resumed with --restore-best new: the best's were not kept
 
     @property
     def early_stopping(self) -> bool:
@@ -165,13 +166,13 @@ class Monitor:
             self.plateau.step(value)
         if not self.early_stopping:
             return False
-        if self.restore_best and self.best_weights is None:
+        if self.restore_best and self.best_weights is None and not self.best_lost:
             self.best_weights = self._snapshot()
         self.wait += 1
         if self.improved(value):
             self.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best:
-                self.best_weights = self._snapshot()
+                self.best_weights, self.best_lost = self._snapshot(), False
             return False
         if self.wait >= self.patience:
             self.stopped_epoch = epoch
@@ -194,6 +195,8 @@ class Monitor:
         state = {"monitor": self.key, "best": _encode(self.best), "wait": self.wait,
                  "best_epoch": self.best_epoch, "stopped_epoch": self.stopped_epoch,
                  "sums": list(self.sums)}
+        if self.best_lost:
+            state["best_lost"] = True
         if self.plateau is not None:
             state["plateau"] = self.plateau.state_dict()
             state["learning_rate"] = self.plateau.optimizer.learning_rate
@@ -223,6 +226,14 @@ class Monitor:
         self.stopped_epoch = state["stopped_epoch"]
         self.best_weights = weights or None
         self.sums = list(state["sums"])
+        self.best_lost = False
+        if self.restore_best and self.best_weights is None and self.best_epoch is not None:
+            # the run resumed kept no best weights (it had no --restore-best): the weights
+            # loaded are the best epoch's only at that epoch's end
+            if self.wait == 0 and not any(self.sums):
+                self.best_weights = self._snapshot()
+            else:
+                self.best_lost = True
         if self.plateau is not None and state.get("plateau"):
             self._set_plateau(state, rate_given)
 
@@ -245,12 +256,17 @@ class Monitor:
             return None
         if self.stopped_epoch is not None:
             how = (f"stopped after epoch {self.stopped_epoch} of {target} ({self.key} did not "
-                   f"improve by more than {self.min_delta:g} for {self.patience} epochs)")
+                   f"improve by more than {self.min_delta:g} for {self.patience} "
+                   f"epoch{'s' if self.patience != 1 else ''})")
         else:
-            how = f"did not stop ({last_epoch} of {target} epochs)"
+            how = f"did not stop ({last_epoch} of {target} epoch{'s' if target != 1 else ''})"
         if self.best_epoch is None:
             return f"early stopping: {how}; no epoch improved on {self.key}"
         best = f"{self.key} {self.best:.4f}"
+        if self.restore_best and self.best_lost:
+            return f"early stopping: {how}; kept the weights of epoch {last_epoch}, the last " \
+                   f"(the best was epoch {self.best_epoch}, {best}, whose weights were not " \
+                   f"kept: the run was resumed with --restore-best after it)"
         if self.best_epoch == last_epoch:
             return f"early stopping: {how}; kept the weights of epoch {last_epoch}, the last " \
                    f"and the best ({best})"
