@@ -11,15 +11,10 @@ to give PyTorch's output.
 """
 from __future__ import annotations
 
-import argparse
-import os
-import statistics
-import time
+from interleaved import arguments, compare, one_thread  # noqa: E402
 
 if __name__ == "__main__":      # not on import: a test process has its own thread settings
-    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                 "NUMBA_NUM_THREADS"):
-        os.environ.setdefault(_var, "1")
+    one_thread()
 
 import numpy as np  # noqa: E402
 
@@ -84,44 +79,21 @@ def torch_step(x, w, b, kwargs):
     return step
 
 
-def _median_ms(step, repeats):
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times) * 1e3
-
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--repeats", type=int, default=9)
-    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds (best is shown)")
-    p.add_argument("--scale", type=float, default=1.0)
-    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    args = p.parse_args(argv)
+    args = arguments(__doc__, argv)
     import torch
 
     torch.set_num_threads(1)
     backends = [b for b in ("numpy", "numba") if xg.available_backends()[b]["available"]]
-    rows = []
-    for name, shape, kwargs in WORKLOADS:
+
+    def steps(shape, kwargs):
         x, w, b = _arrays(shape, kwargs, args.dtype, args.scale)
-        steps = {be: xpgrad_step(be, x, w, b, kwargs) for be in backends}
-        steps["torch"] = torch_step(x, w, b, kwargs)
-        want = steps["torch"]()
-        tol = 1e-3 if args.dtype == "float32" else 1e-10
-        for be in backends:
-            np.testing.assert_allclose(steps[be](), want, rtol=tol, atol=tol, err_msg=name)
-        best = {k: float("inf") for k in steps}
-        for _ in range(args.rounds):
-            for k, step in steps.items():
-                best[k] = min(best[k], _median_ms(step, args.repeats))
-        rows.append((name, best))
-        ratios = "  ".join(f"{be} {best[be]:.2f} ms (x{best[be] / best['torch']:.2f})"
-                           for be in backends)
-        print(f"{name:22s} torch {best['torch']:.2f} ms  {ratios}", flush=True)
-    return rows
+        return dict({be: xpgrad_step(be, x, w, b, kwargs) for be in backends},
+                    torch=torch_step(x, w, b, kwargs))
+    return compare(((name, steps(shape, kwargs)) for name, shape, kwargs in WORKLOADS),
+                   backends, rounds=args.rounds, repeats=args.repeats,
+                   tol=1e-3 if args.dtype == "float32" else 1e-10)
 
 
 if __name__ == "__main__":

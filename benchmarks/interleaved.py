@@ -1,0 +1,71 @@
+"""What the layer benchmarks (conv1d.py, conv2d.py, cnn_blocks.py) share: their command line,
+and the interleaved timing of xpgrad's backends against PyTorch, each first checked to give
+PyTorch's output.
+
+    >>> rows = compare([("sum", {"numpy": lambda: 1.0, "torch": lambda: 1.0})], ["numpy"],
+    ...                rounds=1, repeats=1, tol=0.0, show=False)
+    >>> [name for name, _ in rows]
+    ['sum']
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                    "NUMBA_NUM_THREADS")
+
+
+def one_thread():
+    """One thread for BLAS, OpenMP and Numba unless the environment says otherwise; call it
+    before NumPy is imported, and only when run as a script (a test process keeps its own)."""
+    for name in THREAD_VARIABLES:
+        os.environ.setdefault(name, "1")
+
+
+def arguments(doc, argv=None):
+    """``--repeats``, ``--rounds``, ``--scale`` and ``--dtype``, described by ``doc``'s first
+    line."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    p.add_argument("--repeats", type=int, default=9)
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds (best is shown)")
+    p.add_argument("--scale", type=float, default=1.0)
+    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    return p.parse_args(argv)
+
+
+def median_ms(step, repeats):
+    """The median time of ``repeats`` calls of ``step``, in milliseconds."""
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times) * 1e3
+
+
+def compare(workloads, backends, *, rounds, repeats, tol, show=True):
+    """``[(name, {library: best ms})]`` for each ``(name, steps)`` of ``workloads``, where
+    ``steps`` maps each of ``backends`` and ``"torch"`` to a call returning its output as a
+    NumPy array: the outputs are first checked against torch's (``tol`` relative and absolute),
+    then the steps run interleaved ``rounds`` times, each the median of ``repeats`` calls, and
+    the best is kept. ``show``: print a line per workload with the ratios to torch."""
+    import numpy as np
+
+    rows = []
+    for name, steps in workloads:
+        want = steps["torch"]()
+        for be in backends:
+            np.testing.assert_allclose(steps[be](), want, rtol=tol, atol=tol, err_msg=name)
+        best = {k: float("inf") for k in steps}
+        for _ in range(rounds):
+            for k, step in steps.items():
+                best[k] = min(best[k], median_ms(step, repeats))
+        rows.append((name, best))
+        if show:
+            ratios = "  ".join(f"{be} {best[be]:.2f} ms (x{best[be] / best['torch']:.2f})"
+                               for be in backends)
+            print(f"{name:22s} torch {best['torch']:.2f} ms  {ratios}", flush=True)
+    return rows
