@@ -20,6 +20,7 @@ import time
 import numpy as np
 
 import xpgrad as xg
+from xpgrad.cli_types import at_least, backend_name, positive
 from xpgrad.threads import DEFAULT_THREADS, limit, parse_threads
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "shakespeare_sonnets.txt")
@@ -146,11 +147,7 @@ def plot(losses, path):
 
 
 def _check(parser, args):
-    """Settings that fail only together, and the backend: one line, exit 2 (parser.error)."""
-    try:
-        xg.get_backend(args.backend)
-    except (xg.UnknownBackendError, xg.BackendUnavailableError) as e:
-        parser.error(f"argument --backend: {e}")
+    """Settings that fail only together: one line, exit 2 (parser.error)."""
     if args.plot and not os.path.isdir(os.path.dirname(os.path.abspath(args.plot))):
         parser.error(f"argument --plot: the directory of {args.plot!r} does not exist")
     if args.k2 is not None and args.k2 < args.seq_len:
@@ -168,43 +165,29 @@ def _check(parser, args):
                      f"{', '.join(missing)}")
 
 
-def _number(kind, low, strict=False):
-    """An argparse type: a finite ``kind`` >= ``low`` (> ``low`` with ``strict``)."""
-    def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            value = None
-        what = "an integer" if kind is int else "a finite number"
-        if value is None or not math.isfinite(value) or (value <= low if strict
-                                                         else value < low):
-            raise argparse.ArgumentTypeError(
-                f"must be {what} {'>' if strict else '>='} {low}, got {text!r}")
-        return value
-    return parse
-
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--backend", default=os.environ.get("XPGRAD_BACKEND") or "numpy")
-    parser.add_argument("--epochs", type=_number(int, 0), default=10, help="passes over the text")
-    parser.add_argument("--steps", type=_number(int, 0), default=None,
+    parser.add_argument("--backend", type=backend_name,
+                        default=os.environ.get("XPGRAD_BACKEND") or "numpy")
+    parser.add_argument("--epochs", type=at_least(int, 0), default=10, help="passes over the text")
+    parser.add_argument("--steps", type=at_least(int, 0), default=None,
                         help="TBPTT updates to train instead of --epochs passes")
-    parser.add_argument("--chars", type=_number(int, 1), default=None,
+    parser.add_argument("--chars", type=at_least(int, 1), default=None,
                         help="use only the first N chars")
-    parser.add_argument("--batch-size", type=_number(int, 1), default=32,
+    parser.add_argument("--batch-size", type=at_least(int, 1), default=32,
                         help="parallel text streams")
-    parser.add_argument("--seq-len", type=_number(int, 1), default=50, help="k1: steps per update")
-    parser.add_argument("--k2", type=_number(int, 1), default=None,
+    parser.add_argument("--seq-len", type=at_least(int, 1), default=50, help="k1: steps per update")
+    parser.add_argument("--k2", type=at_least(int, 1), default=None,
                         help="steps backpropagated (>= k1)")
-    parser.add_argument("--hidden", type=_number(int, 1), default=128)
-    parser.add_argument("--layers", type=_number(int, 1), default=1)
-    parser.add_argument("--learning-rate", type=_number(float, 0, strict=True), default=0.005)
-    parser.add_argument("--sample-chars", type=_number(int, 0), default=300)
-    parser.add_argument("--temperature", type=_number(float, 0, strict=True), default=0.8)
+    parser.add_argument("--hidden", type=at_least(int, 1), default=128)
+    parser.add_argument("--layers", type=at_least(int, 1), default=1)
+    parser.add_argument("--learning-rate", type=positive(float), default=0.005)
+    parser.add_argument("--sample-chars", type=at_least(int, 0), default=300)
+    parser.add_argument("--temperature", type=positive(float), default=0.8)
     parser.add_argument("--prime", default="From fairest ", help="text the sample continues")
-    parser.add_argument("--seed", type=_number(int, 0), default=0)
+    parser.add_argument("--seed", type=at_least(int, 0), default=0)
     parser.add_argument("--plot", default=None, help="write the loss curve to this PNG")
     parser.add_argument("--threads", type=parse_threads, default=DEFAULT_THREADS,
                         metavar="N", help="threads for BLAS and Numba")

@@ -13,6 +13,7 @@ import argparse
 import numpy as np
 
 import xpgrad as xg
+from xpgrad.cli_types import backend_name, positive
 from xpgrad.threads import DEFAULT_THREADS, limit, parse_threads
 
 
@@ -41,14 +42,13 @@ def run(steps=1500, learning_rate=0.05, batch_size=20, seed=0, backend="numpy", 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", default="numpy")
-    parser.add_argument("--steps", type=int, default=1500)
-    parser.add_argument("--learning-rate", type=float, default=0.05)
+    parser.add_argument("--backend", type=backend_name, default="numpy")
+    parser.add_argument("--steps", type=positive(int), default=1500)
+    parser.add_argument("--learning-rate", type=positive(float), default=0.05)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=parse_threads, default=DEFAULT_THREADS,
                         metavar="N", help="threads for BLAS and Numba (default: %(default)s)")
     args = parser.parse_args(argv)
-    xg.get_backend(args.backend)          # an unknown backend fails here, clearly
     limit(args.threads)
     result = run(args.steps, args.learning_rate, seed=args.seed, backend=args.backend,
                  verbose=True)

@@ -13,6 +13,7 @@ import argparse
 import numpy as np
 
 import xpgrad as xg
+from xpgrad.cli_types import backend_name, positive
 from xpgrad.threads import DEFAULT_THREADS, limit, parse_threads
 
 MINIMA = np.array([[3.0, 2.0],
@@ -49,13 +50,12 @@ def run(steps=200, learning_rate=0.01, starts=STARTS, backend="numpy", verbose=F
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", default="numpy")
-    parser.add_argument("--steps", type=int, default=200)
-    parser.add_argument("--learning-rate", type=float, default=0.01)
+    parser.add_argument("--backend", type=backend_name, default="numpy")
+    parser.add_argument("--steps", type=positive(int), default=200)
+    parser.add_argument("--learning-rate", type=positive(float), default=0.01)
     parser.add_argument("--threads", type=parse_threads, default=DEFAULT_THREADS,
                         metavar="N", help="threads for BLAS and Numba (default: %(default)s)")
     args = parser.parse_args(argv)
-    xg.get_backend(args.backend)          # an unknown backend fails here, clearly
     limit(args.threads)
     result = run(args.steps, args.learning_rate, backend=args.backend, verbose=True)
     for start, p, k, v in zip(STARTS, result["points"], result["nearest"], result["values"]):

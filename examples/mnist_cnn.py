@@ -19,6 +19,7 @@ import numpy as np
 
 import xpgrad as xg
 from xpgrad.data import batches, load_digits
+from xpgrad.cli_types import backend_name, positive
 from xpgrad.threads import DEFAULT_THREADS, limit, parse_threads
 
 
@@ -84,16 +85,15 @@ def run(epochs=6, steps=None, batch_size=16, learning_rate=1.0, gamma=0.7, seed=
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", default="numpy")
-    parser.add_argument("--epochs", type=int, default=6)
-    parser.add_argument("--steps", type=int, default=None,
+    parser.add_argument("--backend", type=backend_name, default="numpy")
+    parser.add_argument("--epochs", type=positive(int), default=6)
+    parser.add_argument("--steps", type=positive(int), default=None,
                         help="stop after this many training steps (default: all epochs)")
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--batch-size", type=positive(int), default=16)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=parse_threads, default=DEFAULT_THREADS,
                         metavar="N", help="threads for BLAS and Numba (default: %(default)s)")
     args = parser.parse_args(argv)
-    xg.get_backend(args.backend)          # an unknown backend fails here, clearly
     limit(args.threads)
     result = run(args.epochs, args.steps, args.batch_size, seed=args.seed,
                  backend=args.backend, verbose=True)

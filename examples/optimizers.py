@@ -12,6 +12,7 @@ import argparse
 import numpy as np
 
 import xpgrad as xg
+from xpgrad.cli_types import backend_name, positive
 from xpgrad.threads import DEFAULT_THREADS, limit, parse_threads
 
 
@@ -68,14 +69,13 @@ def run(steps=300, seed=0, backend="numpy", plot=None, verbose=False):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", default="numpy")
-    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--backend", type=backend_name, default="numpy")
+    parser.add_argument("--steps", type=positive(int), default=300)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--plot", default="optimizers.png", help="PNG to write ('' for none)")
     parser.add_argument("--threads", type=parse_threads, default=DEFAULT_THREADS,
                         metavar="N", help="threads for BLAS and Numba (default: %(default)s)")
     args = parser.parse_args(argv)
-    xg.get_backend(args.backend)          # an unknown backend fails here, clearly
     limit(args.threads)
     return run(args.steps, args.seed, args.backend, args.plot or None, verbose=True)
 

@@ -11,13 +11,13 @@ one-step-ahead prediction. The test compares with "persistence" (predict the las
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import time
 
 import numpy as np
 
 import xpgrad as xg
+from xpgrad.cli_types import at_least, backend_name, positive
 from xpgrad.threads import DEFAULT_THREADS, limit, parse_threads
 
 
@@ -96,28 +96,9 @@ def plot(result, path):
     return path
 
 
-def _number(kind, low, strict=False):
-    """An argparse type: a finite ``kind`` >= ``low`` (> ``low`` with ``strict``)."""
-    def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            value = None
-        what = "an integer" if kind is int else "a finite number"
-        if value is None or not math.isfinite(value) or (value <= low if strict
-                                                         else value < low):
-            raise argparse.ArgumentTypeError(
-                f"must be {what} {'>' if strict else '>='} {low}, got {text!r}")
-        return value
-    return parse
-
 
 def _check(parser, args):
-    """Settings that fail only together, and the backend: one line, exit 2 (parser.error)."""
-    try:
-        xg.get_backend(args.backend)
-    except (xg.UnknownBackendError, xg.BackendUnavailableError) as e:
-        parser.error(f"argument --backend: {e}")
+    """Settings that fail only together: one line, exit 2 (parser.error)."""
     if args.plot and not os.path.isdir(os.path.dirname(os.path.abspath(args.plot))):
         parser.error(f"argument --plot: the directory of {args.plot!r} does not exist")
     if args.k2 is not None and args.k2 < args.k1:
@@ -128,18 +109,19 @@ def _check(parser, args):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--backend", default=os.environ.get("XPGRAD_BACKEND") or "numpy")
-    parser.add_argument("--steps", "--updates", dest="steps", type=_number(int, 0), default=400,
+    parser.add_argument("--backend", type=backend_name,
+                        default=os.environ.get("XPGRAD_BACKEND") or "numpy")
+    parser.add_argument("--steps", "--updates", dest="steps", type=at_least(int, 0), default=400,
                         help="TBPTT updates to train")
-    parser.add_argument("--batch-size", type=_number(int, 1), default=32)
-    parser.add_argument("--length", type=_number(int, WARM + 2), default=200,
+    parser.add_argument("--batch-size", type=at_least(int, 1), default=32)
+    parser.add_argument("--length", type=at_least(int, WARM + 2), default=200,
                         help="steps per training and test sequence (the test scores those "
                              "after the first 20)")
-    parser.add_argument("--k1", type=_number(int, 1), default=25)
-    parser.add_argument("--k2", type=_number(int, 1), default=None)
-    parser.add_argument("--hidden", type=_number(int, 1), default=32)
-    parser.add_argument("--learning-rate", type=_number(float, 0, strict=True), default=0.01)
-    parser.add_argument("--seed", type=_number(int, 0), default=0)
+    parser.add_argument("--k1", type=at_least(int, 1), default=25)
+    parser.add_argument("--k2", type=at_least(int, 1), default=None)
+    parser.add_argument("--hidden", type=at_least(int, 1), default=32)
+    parser.add_argument("--learning-rate", type=positive(float), default=0.01)
+    parser.add_argument("--seed", type=at_least(int, 0), default=0)
     parser.add_argument("--plot", default=None, help="write loss curve + a prediction to PNG")
     parser.add_argument("--threads", type=parse_threads, default=DEFAULT_THREADS,
                         metavar="N", help="threads for BLAS and Numba")

@@ -28,6 +28,7 @@ import time
 import numpy as np
 
 import xpgrad as xg
+from xpgrad.cli_types import backend_name, positive
 from xpgrad.threads import DEFAULT_THREADS, limit, parse_threads
 
 MODELS = ("LSTM", "GRU", "RNN_TANH", "RNN_RELU")
@@ -213,18 +214,6 @@ def run(data=None, model_type="LSTM", emsize=32, nhid=32, nlayers=2, lr=5.0, cli
             "lr": lr}
 
 
-def _positive(kind):
-    def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            value = None
-        if value is None or not math.isfinite(value) or value <= 0:
-            what = "an integer" if kind is int else "a finite number"
-            raise argparse.ArgumentTypeError(f"must be {what} > 0, got {text!r}")
-        return value
-    return parse
-
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
@@ -234,24 +223,25 @@ def main(argv=None):
                     "gradient clipping and plain SGD). Without --data it learns a synthetic "
                     "grammar in a few seconds.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--backend", default=os.environ.get("XPGRAD_BACKEND") or "numpy")
+    parser.add_argument("--backend", type=backend_name,
+                        default=os.environ.get("XPGRAD_BACKEND") or "numpy")
     parser.add_argument("--data", default=None,
                         help="a text file, or a directory with train/valid/test.txt "
                              "(default: a synthetic corpus)")
     parser.add_argument("--model", default="LSTM", choices=MODELS)
-    parser.add_argument("--emsize", type=_positive(int), default=32)
-    parser.add_argument("--nhid", type=_positive(int), default=32)
-    parser.add_argument("--nlayers", type=_positive(int), default=2)
-    parser.add_argument("--lr", type=_positive(float), default=5.0,
+    parser.add_argument("--emsize", type=positive(int), default=32)
+    parser.add_argument("--nhid", type=positive(int), default=32)
+    parser.add_argument("--nlayers", type=positive(int), default=2)
+    parser.add_argument("--lr", type=positive(float), default=5.0,
                         help="initial learning rate (PyTorch's example: 20, for wikitext-2; "
                              "on the small synthetic corpus 20 often stalls at the unigram "
                              "distribution)")
-    parser.add_argument("--clip", type=_positive(float), default=0.25)
-    parser.add_argument("--epochs", type=_positive(int), default=10)
-    parser.add_argument("--steps", type=_positive(int), default=None,
+    parser.add_argument("--clip", type=positive(float), default=0.25)
+    parser.add_argument("--epochs", type=positive(int), default=10)
+    parser.add_argument("--steps", type=positive(int), default=None,
                         help="stop after this many updates")
-    parser.add_argument("--batch-size", type=_positive(int), default=20)
-    parser.add_argument("--bptt", type=_positive(int), default=35)
+    parser.add_argument("--batch-size", type=positive(int), default=20)
+    parser.add_argument("--bptt", type=positive(int), default=35)
     parser.add_argument("--dropout", type=float, default=0.2)
     parser.add_argument("--tied", action="store_true",
                         help="tie the word embedding and softmax weights")
@@ -259,10 +249,6 @@ def main(argv=None):
     parser.add_argument("--threads", type=parse_threads, default=DEFAULT_THREADS,
                         metavar="N", help="threads for BLAS and Numba")
     args = parser.parse_args(argv)
-    try:
-        xg.get_backend(args.backend)
-    except (xg.UnknownBackendError, xg.BackendUnavailableError) as e:
-        parser.error(f"argument --backend: {e}")
     if args.tied and args.emsize != args.nhid:
         parser.error(f"--tied needs --nhid equal to --emsize (got {args.nhid} and {args.emsize})")
     if not 0 <= args.dropout < 1:

@@ -13,6 +13,7 @@ import argparse
 import numpy as np
 
 import xpgrad as xg
+from xpgrad.cli_types import backend_name, positive
 from xpgrad.threads import DEFAULT_THREADS, limit, parse_threads
 
 X = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]
@@ -49,14 +50,13 @@ def run(steps=2000, learning_rate=2.0, seed=0, backend="numpy", verbose=False):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", default="numpy")
-    parser.add_argument("--steps", type=int, default=2000)
-    parser.add_argument("--learning-rate", type=float, default=2.0)
+    parser.add_argument("--backend", type=backend_name, default="numpy")
+    parser.add_argument("--steps", type=positive(int), default=2000)
+    parser.add_argument("--learning-rate", type=positive(float), default=2.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=parse_threads, default=DEFAULT_THREADS,
                         metavar="N", help="threads for BLAS and Numba (default: %(default)s)")
     args = parser.parse_args(argv)
-    xg.get_backend(args.backend)          # an unknown backend fails here, clearly
     limit(args.threads)
     result = run(args.steps, args.learning_rate, args.seed, args.backend, verbose=True)
     for (a, b), out in zip(X, result["outputs"]):

@@ -111,9 +111,20 @@ def test_examples_run_as_scripts_with_flags():
     assert "minima reached: [0, 1, 2, 3]" in out.stdout
 
 
-def test_example_rejects_unknown_backend():
-    with pytest.raises(xg.UnknownBackendError, match="unknown backend 'nope'"):
-        load("regression").main(["--backend", "nope", "--steps", "1"])
+PLAIN = ["xor", "regression", "classification", "himmelblau", "optimizers", "mnist_cnn"]
+
+
+@pytest.mark.parametrize("name", PLAIN)
+@pytest.mark.parametrize("args,message", [
+    (["--backend", "nope"], "argument --backend: unknown backend 'nope'"),
+    (["--steps", "0"], "argument --steps: must be an integer > 0, got 0"),
+    (["--steps", "-3"], "argument --steps: must be an integer > 0, got -3")])
+def test_example_refuses_a_bad_setting_in_one_line(name, args, message, capsys):
+    with pytest.raises(SystemExit) as stop:
+        load(name).main(["--steps", "1", *args])
+    assert stop.value.code == 2
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert ": error: " in last and message in last, last        # argparse's line, exit 2
 
 
 # each example as a script: the unified budget flag --steps and --threads, a tiny budget

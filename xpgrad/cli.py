@@ -12,7 +12,8 @@ import sys
 
 from .cli_failures import AgreedExit, Unreported, _report_once, fail
 from .cli_info import cmd_info, info  # noqa: F401  (xpgrad.cli.info)
-from .cli_train import _positive, _train_parser
+from .cli_train import _train_parser
+from .cli_types import positive
 
 
 class _Parser(argparse.ArgumentParser):
@@ -135,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", default="numba", help="(default: numba)")
     p.add_argument("--dtypes", type=_dtypes, default=["float32", "float64"],
                    help="float32 and/or float64 (default: both)")
-    p.add_argument("--jobs", "-j", type=_positive(int), default=None, metavar="N",
+    p.add_argument("--jobs", "-j", type=positive(int), default=None, metavar="N",
                    help="processes compiling side by side when the cache is cold (default: "
                         "one per available CPU; 1: in this process)")
     p.add_argument("--prune", action="store_true",

@@ -14,7 +14,7 @@ import signal
 import sys
 
 from .cli_failures import _fail_in_training, _preparation_status, fail, fail_together
-from .cli_types import CLIP_OFF, _clip_norm, _fraction, _hidden, _number, _positive
+from .cli_types import CLIP_OFF, _clip_norm, _fraction, _hidden, number, positive
 
 
 def _train_parser(sub):
@@ -42,30 +42,30 @@ def _train_parser(sub):
                    help="optimizer (default learning rates: " + ", ".join(
                        f"{o.name} {o.default_learning_rate:g}" for o in OPTIMIZERS.values())
                    + "; default: adam)")
-    p.add_argument("--epochs", type=_positive(int), default=None,
+    p.add_argument("--epochs", type=positive(int), default=None,
                    help="epochs to train in this run (default: 20; with --resume: what remains "
                         "of the saved run)")
-    p.add_argument("--batch-size", type=_positive(int), default=None, help="(default: 32)")
-    p.add_argument("--learning-rate", "--lr", type=_positive(float), default=None,
+    p.add_argument("--batch-size", type=positive(int), default=None, help="(default: 32)")
+    p.add_argument("--learning-rate", "--lr", type=positive(float), default=None,
                    help="step size, a finite number > 0 (default: the optimizer's)")
     p.add_argument("--lr-schedule", default=None, choices=list(SCHEDULES),
                    help="the learning rate over the run, peaking at --learning-rate; "
                         + "; ".join(f"{k}: {v}" for k, v in SCHEDULES.items())
                         + ". Its length is the run's: --epochs times the steps per epoch "
                           "(default: constant)")
-    p.add_argument("--warmup-steps", type=_number(int, 0, strict=False), default=None,
+    p.add_argument("--warmup-steps", type=number(int, 0, strict=False), default=None,
                    metavar="N", help="first raise the rate linearly from 0 over N steps, then "
                                      "follow --lr-schedule from its start (default: 0)")
-    p.add_argument("--lr-gamma", "--lr-decay-rate", type=_positive(float), default=None,
+    p.add_argument("--lr-gamma", "--lr-decay-rate", type=positive(float), default=None,
                    metavar="GAMMA", help="step, exponential: the factor of each decay "
                                          "(default: 0.1, as torchvision's scripts)")
-    p.add_argument("--lr-patience", type=_number(int, 0, strict=False), default=None,
+    p.add_argument("--lr-patience", type=number(int, 0, strict=False), default=None,
                    metavar="EPOCHS", help="plateau: epochs without improvement of --monitor "
                                           "before each decay (default: 10, as PyTorch's and "
                                           "Keras' ReduceLROnPlateau)")
-    p.add_argument("--lr-step-size", type=_positive(int), default=None, metavar="EPOCHS",
+    p.add_argument("--lr-step-size", type=positive(int), default=None, metavar="EPOCHS",
                    help="step: epochs between decays (default: a third of the run's epochs)")
-    p.add_argument("--weight-decay", type=_number(float, 0, strict=False), default=None,
+    p.add_argument("--weight-decay", type=number(float, 0, strict=False), default=None,
                    metavar="W", help="the optimizer's weight_decay: decoupled for adamw and "
                                      "lion (w -= lr * W * w, PyTorch's AdamW), added to the "
                                      "gradient (W * w) for the others, as PyTorch's optimizers "
@@ -86,16 +86,16 @@ def _train_parser(sub):
                         "epoch: val_* need --validation-split; loss and accuracy are the "
                         "epoch's training metrics; the test set is never monitored "
                         "(default: val_loss, as Keras)")
-    p.add_argument("--early-stopping", type=_positive(int), default=None, metavar="PATIENCE",
+    p.add_argument("--early-stopping", type=positive(int), default=None, metavar="PATIENCE",
                    help="stop once --monitor has not improved (by more than --min-delta) for "
                         "PATIENCE epochs in a row (Keras' EarlyStopping)")
-    p.add_argument("--min-delta", type=_number(float, 0, strict=False), default=None,
+    p.add_argument("--min-delta", type=number(float, 0, strict=False), default=None,
                    metavar="DELTA", help="early stopping: the least change of --monitor that "
                                          "counts as an improvement (default: 0)")
     p.add_argument("--restore-best", action="store_true", default=None,
                    help="early stopping: end the run with the weights of its best epoch "
                         "(Keras' restore_best_weights; also saved in the checkpoint)")
-    p.add_argument("--seed", type=_number(int, 0, strict=False), default=None,
+    p.add_argument("--seed", type=number(int, 0, strict=False), default=None,
                    help="seeds the train/test split, the initial weights and the data order "
                         "(an integer >= 0; default: 0)")
     p.add_argument("--hidden", type=_hidden, default=None,
@@ -123,7 +123,7 @@ def _train_parser(sub):
                    help=".npz file saved at the end (and every --checkpoint-every steps, and "
                         "on SIGINT/SIGTERM); if it exists, training resumes from it and trains "
                         "--epochs more")
-    p.add_argument("--checkpoint-every", type=_positive(int), default=None, metavar="N",
+    p.add_argument("--checkpoint-every", type=positive(int), default=None, metavar="N",
                    help="also save the checkpoint every N optimizer steps")
     p.add_argument("--resume", default=None, metavar="PATH",
                    help="continue the run saved in PATH with its settings (flags given again "
@@ -133,7 +133,7 @@ def _train_parser(sub):
                         "step, on the saved run's length; "
                         "a step or exponential schedule keeps the saved --batch-size) "
                         "and save back to it unless --checkpoint is given")
-    p.add_argument("--max-steps", type=_positive(int), default=None,
+    p.add_argument("--max-steps", type=positive(int), default=None,
                    help="stop after this many optimizer steps of this run (for quick checks; "
                         "--resume does not carry it over)")
     p.add_argument("--threads", type=parse_threads, default=None, metavar="N",

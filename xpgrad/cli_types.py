@@ -1,5 +1,6 @@
-"""The argparse types of ``xpgrad train``'s flags: layer sizes, bounded numbers, fractions,
-the clip norm (a number, or none).
+"""The argparse types of ``xpgrad train``'s flags and of the example scripts: layer sizes,
+bounded numbers (``positive``), fractions, the clip norm (a number, or none), a backend's name
+(``backend_name``), each a one-line error (exit 2) instead of a traceback.
 
 >>> _hidden("128,64")
 [128, 64]
@@ -23,8 +24,12 @@ def _hidden(text):
     return sizes
 
 
-def _number(kind, low, strict=True):
-    """An argparse type: a finite ``kind`` above ``low`` (``>= low`` unless ``strict``)."""
+def number(kind, low, strict=True):
+    """An argparse type: a finite ``kind`` above ``low`` (``>= low`` unless ``strict``).
+
+    >>> number(int, 1, strict=False)("1")
+    1
+    """
     def parse(text):
         try:
             value = kind(text)
@@ -39,8 +44,39 @@ def _number(kind, low, strict=True):
     return parse
 
 
-def _positive(kind):
-    return _number(kind, 0)
+def at_least(kind, low):
+    """An argparse type: a finite ``kind`` >= ``low``.
+
+    >>> at_least(int, 0)("0")
+    0
+    """
+    return number(kind, low, strict=False)
+
+
+def positive(kind):
+    """An argparse type: a finite ``kind`` (int or float) above 0.
+
+    >>> positive(int)("3")
+    3
+    """
+    return number(kind, 0)
+
+
+
+def backend_name(text):
+    """An argparse type: the name of a backend that can run here (``xg.get_backend``), else
+    its error as argparse's one line.
+
+    >>> backend_name("numpy")
+    'numpy'
+    """
+    from .backend import BackendUnavailableError, UnknownBackendError, get_backend
+
+    try:
+        get_backend(text)
+    except (UnknownBackendError, BackendUnavailableError) as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
 
 
 def _fraction(text):
@@ -68,6 +104,6 @@ def _clip_norm(text):
     if text.strip().lower() in ("none", "off"):
         return CLIP_OFF
     try:
-        return _positive(float)(text)
+        return positive(float)(text)
     except argparse.ArgumentTypeError as e:
         raise argparse.ArgumentTypeError(f"{e} (or none to clip nothing)") from None
