@@ -1,0 +1,35 @@
+"""Regressions from a PyTorch user's review of 2-d convolution / pooling and the time-major
+recurrent layers: each test compares with torch (float64) or checks a clear error."""
+import numpy as np
+import pytest
+
+import xpgrad as xg
+
+torch = pytest.importorskip("torch", reason="PyTorch is not installed: no comparison")
+
+GEOMETRY = ("kernel_size", "stride", "padding", "dilation")
+
+
+def _tail(layer):
+    """The repr after the class name (and xpgrad's ``name=`` field)."""
+    text = repr(layer)
+    return text[text.index("kernel_size="):]
+
+
+@pytest.mark.parametrize("cls", ["MaxPool2d", "AvgPool2d", "MaxPool1d", "AvgPool1d"])
+@pytest.mark.parametrize("args", [(2,), (3, None, 1), (3, 2, 1), ((2,), None, (1,)),
+                                  ((2, 3), 1, (1, 0))])
+def test_pooling_layers_keep_their_arguments_as_torch(cls, args):
+    dims = int(cls[-2])
+    if dims == 1 and len(args) > 2 and isinstance(args[0], tuple) and len(args[0]) == 2:
+        with pytest.raises(ValueError, match=f"{cls}: kernel_size"):
+            getattr(xg.nn, cls)(*args)
+        return
+    ours, ref = getattr(xg.nn, cls)(*args), getattr(torch.nn, cls)(*args)
+    for attr in GEOMETRY:
+        if hasattr(ref, attr):
+            assert getattr(ours, attr) == getattr(ref, attr), attr
+    assert _tail(ours) == repr(ref)[repr(ref).index("kernel_size="):]
+    x = np.random.default_rng(0).normal(size=(2, 3, 7, 6)[:dims + 2])
+    np.testing.assert_allclose(ours(xg.asarray(x)).numpy(),
+                               ref(torch.tensor(x)).numpy(), rtol=1e-12, atol=1e-12)
