@@ -33,3 +33,25 @@ def test_pooling_layers_keep_their_arguments_as_torch(cls, args):
     x = np.random.default_rng(0).normal(size=(2, 3, 7, 6)[:dims + 2])
     np.testing.assert_allclose(ours(xg.asarray(x)).numpy(),
                                ref(torch.tensor(x)).numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_conv2d_layer_refuses_a_kernel_size_of_one_int_as_torchs_layer():
+    with pytest.raises(RuntimeError):
+        torch.nn.Conv2d(3, 4, (3,))(torch.ones(1, 3, 5, 5))
+    for kernel_size in [(3,), [3]]:
+        with pytest.raises(ValueError, match="Conv2d: kernel_size must be an int or a tuple of 2 ints"):
+            xg.nn.Conv2d(3, 4, kernel_size)
+
+
+def test_conv2d_takes_tuples_of_one_where_torch_does(rng):
+    x, w = rng.normal(size=(2, 3, 7, 6)), rng.normal(size=(4, 3, 3, 2))
+    kwargs = {"stride": (2,), "padding": (1,), "dilation": (2,)}
+    ref = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), **kwargs).numpy()
+    ours = xg.nn.conv2d(xg.asarray(x), xg.asarray(w), **kwargs).numpy()
+    np.testing.assert_allclose(ours, ref, rtol=1e-12, atol=1e-12)
+    layer = xg.nn.Conv2d(3, 4, (3, 2), dtype=xg.float64, rng=0, **kwargs)
+    ref_layer = torch.nn.Conv2d(3, 4, (3, 2), **kwargs).double()
+    layer.load_torch_state_dict(ref_layer.state_dict())
+    np.testing.assert_allclose(layer(xg.asarray(x)).numpy(),
+                               ref_layer(torch.tensor(x)).detach().numpy(),
+                               rtol=1e-12, atol=1e-12)
