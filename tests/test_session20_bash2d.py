@@ -55,3 +55,41 @@ def test_conv2d_takes_tuples_of_one_where_torch_does(rng):
     np.testing.assert_allclose(layer(xg.asarray(x)).numpy(),
                                ref_layer(torch.tensor(x)).detach().numpy(),
                                rtol=1e-12, atol=1e-12)
+
+
+BACKENDS = ["numpy"] + (["numba"] if xg.available_backends().get(
+    "numba", {"available": False})["available"] else [])
+POOLS = ["max_pool1d", "avg_pool1d", "max_pool2d", "avg_pool2d"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", POOLS)
+def test_pooling_an_empty_batch_is_empty_as_torch(name, backend):
+    dims = int(name[-2])
+    shape = (0, 2, 5, 4)[:dims + 2]
+    ref = getattr(torch.nn.functional, name)(torch.zeros(shape, dtype=torch.float64), 2,
+                                             padding=1)
+    x = xg.zeros(shape, dtype=xg.float64, backend=backend)
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        y = getattr(xg.nn, name)(x, 2, padding=1)
+        loss = xg.sum(y)
+    assert y.shape == tuple(ref.shape) and y.dtype == xg.float64
+    assert tape.gradient(loss, x).shape == shape
+    if name.startswith("max"):
+        _, index = getattr(xg.nn, name)(x, 2, padding=1, return_indices=True)
+        assert index.shape == tuple(ref.shape) and index.dtype == xg.int64
+
+
+EMPTY = {1: [(1, 0, 4), (2, 3, 0), (0, 4), (3, 0)],
+         2: [(1, 0, 4, 4), (2, 3, 0, 4), (2, 3, 4, 0), (0, 0, 4, 4), (0, 4, 4), (3, 0, 4)]}
+
+
+@pytest.mark.parametrize("name, shape", [(name, shape) for name in POOLS
+                                         for shape in EMPTY[int(name[-2])]])
+def test_pooling_refuses_other_empty_axes_as_torch(name, shape):
+    with pytest.raises(RuntimeError):
+        getattr(torch.nn.functional, name)(torch.zeros(shape, dtype=torch.float64), 2,
+                                           padding=1)
+    with pytest.raises(ValueError, match=f"{name}: input of shape .* has an empty axis"):
+        getattr(xg.nn, name)(xg.zeros(shape, dtype=xg.float64), 2, padding=1)
