@@ -93,3 +93,22 @@ def test_pooling_refuses_other_empty_axes_as_torch(name, shape):
                                            padding=1)
     with pytest.raises(ValueError, match=f"{name}: input of shape .* has an empty axis"):
         getattr(xg.nn, name)(xg.zeros(shape, dtype=xg.float64), 2, padding=1)
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_tbptt_refuses_one_unbatched_sequence_instead_of_cutting_its_features(batch_first):
+    """An unbatched (time, input_size) sequence given to a batch-first LSTM was cut along its
+    features: one update over the whole sequence, silently; now a ValueError with the fix."""
+    lstm = xg.nn.LSTM(3, 3, batch_first=batch_first, dtype=xg.float64, rng=0)
+    x = xg.asarray(np.random.default_rng(0).normal(size=(12, 3)))
+    y = xg.zeros((12, 3), dtype=xg.float64)
+
+    def loss(out, target):
+        return xg.losses.mse(out, target)
+
+    fix = r"inputs\[None\]" if batch_first else r"inputs\[:, None\]"
+    with pytest.raises(ValueError, match=f"unbatched .*batch axis of one \\({fix}"):
+        xg.nn.tbptt_train(lstm, loss, xg.optim.SGD(learning_rate=0.1), x, y, k1=4)
+    x, y = (x[None], y[None]) if batch_first else (x[:, None], y[:, None])
+    result = xg.nn.tbptt_train(lstm, loss, xg.optim.SGD(learning_rate=0.1), x, y, k1=4)
+    assert result.updates == 3 and result.state[0].shape == (1, 1, 3)
