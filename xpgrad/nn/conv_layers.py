@@ -23,6 +23,7 @@ from ._windows import PADDING_MODES, int_tuple
 from .conv import convolve, padding_pairs
 from .linear import bias_initializer
 from .module import Module
+from ._torch_strict import strict_option
 
 
 class _ConvNd(Module):
@@ -86,6 +87,7 @@ class _ConvNd(Module):
                         self.groups, self.padding_mode, type(self).__name__, dims=self.dims)
 
     # -- PyTorch interoperability --------------------------------------------------------------
+    @strict_option
     def load_torch_state_dict(self, state_dict) -> None:
         """Copy ``weight`` (out_channels, in_channels / groups, *kernel_size) and ``bias`` from
         the matching ``torch.nn.Conv1d`` / ``Conv2d`` state dict (tensors or arrays); a missing

@@ -16,6 +16,7 @@ from ..tensor import Tensor, Variable
 from . import _checks, _initial
 from . import init as _init
 from .module import Module
+from ._torch_strict import strict_option
 
 
 class Linear(Module):
@@ -149,6 +150,7 @@ class Linear(Module):
         w = self._kernel()
         return linear(check_input(x, w, "Linear"), w, self.b)
 
+    @strict_option
     def load_torch_state_dict(self, state_dict) -> None:
         """Copy ``weight`` (out_features, in_features) and ``bias`` from a ``torch.nn.Linear``
         state dict (tensors or arrays): ``w`` gets a row-major copy of the transposed weight.

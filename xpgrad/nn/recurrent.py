@@ -41,6 +41,7 @@ from .linear import bias_initializer
 from .module import Module
 from ..ops.recurrent import (NONLINEARITIES, gru_scan, lstm_layer, lstm_layer_states,
                               lstm_states, rnn_scan)
+from ._torch_strict import strict_option
 
 
 #: the parameter names of torch.nn.RNN / LSTM / GRU (``weight_ih_l0``, ``bias_hh_l1_reverse``)
@@ -136,6 +137,7 @@ class _Recurrent(Module):
                      backend=self.w_hh.backend)
 
     # -- PyTorch interoperability --------------------------------------------------------------
+    @strict_option
     def load_torch_state_dict(self, state_dict) -> None:
         """Copy the weights of a ``torch.nn.RNNCell`` / ``LSTMCell`` / ``GRUCell`` state dict
         (``weight_ih``, ``weight_hh`` and, with ``bias``, ``bias_ih`` and ``bias_hh``; tensors
@@ -145,6 +147,7 @@ class _Recurrent(Module):
         >>> import xpgrad as xg
         >>> cell = xg.nn.GRUCell(2, 3, rng=0)
         >>> xg.nn.GRUCell(2, 3, rng=1).load_torch_state_dict(cell.torch_state_dict())
+        <All keys matched successfully>
         """
         G, H = self.w_ih.shape[1], self.hidden_size
         expected = {"weight_ih": (G, self.input_size), "weight_hh": (G, H)}
