@@ -112,3 +112,17 @@ def test_tbptt_refuses_one_unbatched_sequence_instead_of_cutting_its_features(ba
     x, y = (x[None], y[None]) if batch_first else (x[:, None], y[:, None])
     result = xg.nn.tbptt_train(lstm, loss, xg.optim.SGD(learning_rate=0.1), x, y, k1=4)
     assert result.updates == 3 and result.state[0].shape == (1, 1, 3)
+
+
+@pytest.mark.parametrize("make, owner", [
+    (lambda bad: xg.nn.RNN(3, 4, nonlinearity=bad, batch_first=False), "RNN"),
+    (lambda bad: xg.nn.RNNCell(3, 4, nonlinearity=bad), "RNNCell"),
+    (lambda bad: xg.nn.rnn_scan(xg.ones((1, 2, 4)), xg.zeros((1, 4)), xg.zeros((4, 4)), bad),
+     "rnn_scan"),
+])
+@pytest.mark.parametrize("bad", ["sigmoid", ["tanh"], None])
+def test_a_bad_nonlinearity_names_the_layer(make, owner, bad):
+    with pytest.raises(ValueError):
+        torch.nn.RNN(3, 4, nonlinearity=bad if isinstance(bad, str) else "sigmoid")
+    with pytest.raises(ValueError, match=f"{owner}: nonlinearity must be one of"):
+        make(bad)

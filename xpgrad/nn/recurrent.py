@@ -237,6 +237,16 @@ def _check_state(s, shape, what, layer, weights):
     return s
 
 
+def check_nonlinearity(nonlinearity, owner):
+    """ValueError naming ``owner`` unless ``nonlinearity`` is one of ``NONLINEARITIES``.
+
+    >>> check_nonlinearity("relu", "RNN")
+    """
+    if not isinstance(nonlinearity, str) or nonlinearity not in NONLINEARITIES:
+        raise ValueError(f"{owner}: nonlinearity must be one of {NONLINEARITIES}, got "
+                         f"{nonlinearity!r}")
+
+
 class RNNCell(_Recurrent):
     """One Elman step ``h' = act(x @ w_ih + h @ w_hh + b)``, act "tanh" (default) or "relu".
     ``kernel_init``, ``recurrent_init``, ``bias_init``: see ``LSTMCell``.
@@ -250,9 +260,7 @@ class RNNCell(_Recurrent):
     def __init__(self, input_size, hidden_size, *, nonlinearity="tanh", bias=True,
                  kernel_init=None, recurrent_init=None, bias_init=None, rng=None,
                  dtype=_dt.float32, backend=None, name="rnn_cell"):
-        if nonlinearity not in NONLINEARITIES:
-            raise ValueError(f"nonlinearity must be one of {NONLINEARITIES}, got "
-                             f"{nonlinearity!r}")
+        check_nonlinearity(nonlinearity, type(self).__name__)
         super().__init__(input_size, hidden_size, bias=bias, kernel_init=kernel_init,
                          recurrent_init=recurrent_init, bias_init=bias_init, rng=rng,
                          dtype=dtype, backend=backend, name=name)

@@ -48,7 +48,7 @@ from ._layout import sequence_in, sequence_out, state_in, state_out
 from .dropout import Dropout
 from .module import Module
 from .recurrent import (_SIZES, GRUCell, LSTMCell, RNNCell, _check_pair, _check_state,
-                        initializers)
+                        check_nonlinearity, initializers)
 from ._torch_strict import strict_option
 
 
@@ -299,6 +299,7 @@ class RNN(_Sequence):
                  bias=True, batch_first=True, dropout=0.0, bidirectional=False,
                  kernel_init=None, recurrent_init=None, bias_init=None, rng=None,
                  dtype=_dt.float32, backend=None, name="rnn"):
+        check_nonlinearity(nonlinearity, "RNN")
         super().__init__(input_size, hidden_size, num_layers, name=name,
                          batch_first=batch_first, dropout=dropout, bidirectional=bidirectional,
                          nonlinearity=nonlinearity, bias=bias, kernel_init=kernel_init,
