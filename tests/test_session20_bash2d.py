@@ -39,7 +39,8 @@ def test_conv2d_layer_refuses_a_kernel_size_of_one_int_as_torchs_layer():
     with pytest.raises(RuntimeError):
         torch.nn.Conv2d(3, 4, (3,))(torch.ones(1, 3, 5, 5))
     for kernel_size in [(3,), [3]]:
-        with pytest.raises(ValueError, match="Conv2d: kernel_size must be an int or a tuple of 2 ints"):
+        with pytest.raises(ValueError,
+                           match="Conv2d: kernel_size must be an int or a tuple of 2 ints"):
             xg.nn.Conv2d(3, 4, kernel_size)
 
 
