@@ -98,3 +98,56 @@ def test_pytorch_nn_names_point_to_ours(name, hint):
         getattr(xg.nn, name)
     assert hint in str(err.value) and repr(name) in str(err.value)
     assert not hasattr(xg.nn, name)
+
+
+@pytest.mark.parametrize("owner, name, hint", [
+    ("xg", "randn", "rng.normal(size=shape)"), ("xg", "rand", "rng.random(size=shape)"),
+    ("xg", "randint", "rng.integers"), ("xg", "randperm", "rng.permutation(n)"),
+    ("xg.optim", "lr_scheduler", "learning_rate=xg.optim.StepDecay"),
+    ("xg.nn.init", "xavier_uniform_", "init='xavier_uniform'"),
+    ("xg.nn.init", "kaiming_normal_", "init='kaiming_normal'"),
+    ("xg.nn.init", "zeros_", "init='zeros'"),
+    ("xg.nn.init", "trunc_normal_", "init=xg.nn.init.truncated_normal(mean, stddev)"),
+    ("xg.nn.init", "normal_", "init=xg.nn.init.normal(mean, stddev)"),
+])
+def test_more_pytorch_names_point_to_ours(owner, name, hint):
+    """Met by a PyTorch user porting a CNN script (session 20's review)."""
+    module = {"xg": xg, "xg.optim": xg.optim, "xg.nn.init": xg.nn.init}[owner]
+    with pytest.raises(AttributeError) as err:
+        getattr(module, name)
+    assert hint in str(err.value) and repr(name) in str(err.value)
+    assert not hasattr(module, name)
+    with pytest.raises(AttributeError, match="'no_such_thing'$"):
+        module.no_such_thing
+
+
+def test_hinted_initializers_draw_what_the_hint_says():
+    """The hint's ways (a layer's init=, a Variable's assign) run."""
+    layer = xg.nn.Linear(3, 2, init="xavier_uniform", rng=0)
+    layer.w.assign(xg.nn.init.xavier_uniform(0, layer.w.shape))
+    assert layer.w.shape == (3, 2)
+
+
+def test_pytorch_tensor_unsqueeze_and_size_call_point_to_ours():
+    t = xg.ones((2, 3))
+    with pytest.raises(AttributeError, match=r"xg.expand_dims\(t, axis=k\)"):
+        t.unsqueeze(0)
+    assert not hasattr(t, "unsqueeze")
+    assert xg.expand_dims(t, axis=0).shape == (1, 2, 3)
+    # size stays the array API's element count, an int; only calling it gets the hint
+    assert t.size == 6 and isinstance(t.size, int) and t.size + 1 == 7
+    assert xg.Variable([1.0, 2.0]).size == 2
+    for call in (lambda: t.size(), lambda: t.size(0)):
+        with pytest.raises(TypeError, match=r"t.size\(\) is t.shape, t.size\(k\) is t.shape"):
+            call()
+
+
+def test_calling_xg_tensor_points_to_asarray():
+    """xg.tensor is the module of xg.Tensor (it stays importable); torch.tensor(data) is
+    xg.asarray(data)."""
+    with pytest.raises(TypeError, match=r"torch.tensor\(data\) is xg.asarray\(data"):
+        xg.tensor([1.0, 2.0])
+    assert xg.tensor.Tensor is xg.Tensor
+    import xpgrad.tensor
+
+    assert xpgrad.tensor.Variable is xg.Variable

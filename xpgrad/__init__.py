@@ -9,6 +9,7 @@
 (2, 1)
 """
 from . import allocator as _allocator
+from . import tensor as _tensor_module
 from . import tensor_methods as _tensor_methods_module
 from .backend import (Backend, BackendUnavailableError, Kernel, MixedBackendError,
                       UnknownBackendError, available_backends, current_backend, get_backend,
@@ -62,7 +63,16 @@ _PYTORCH_NAMES = {
     "manual_seed": "random numbers come from explicit generators: xg.random.default_rng(seed), "
                    "and rng= on layers and Dropout",
     "from_numpy": "xg.asarray(array) (copy=False to share the array's memory)",
+    **{name: f"random numbers come from explicit generators: rng = xg.random.default_rng(seed)"
+             f"; {ours}" for name, ours in (
+                 ("randn", "rng.normal(size=shape)"), ("rand", "rng.random(size=shape)"),
+                 ("randint", "rng.integers(low, high, size=shape)"),
+                 ("randperm", "rng.permutation(n)"))},
 }
+#: what ``xg.tensor(data)`` (PyTorch's torch.tensor; xg.tensor is the module of xg.Tensor) says
+_TENSOR_CALL = ("xg.tensor is xpgrad's module of the Tensor class; PyTorch's "
+                "torch.tensor(data) is xg.asarray(data, dtype=...) (xg.Variable(data) for a "
+                "trainable one)")
 
 
 def __getattr__(name):
@@ -75,6 +85,15 @@ def __getattr__(name):
                          + ("" if hint is None else f": {hint}"))
 
 
+class _TensorModule(type(_tensor_methods_module)):
+    """The module ``xpgrad.tensor``, whose call (a PyTorch user's ``xg.tensor(data)``) is a
+    TypeError pointing at ``xg.asarray``."""
+
+    def __call__(self, *args, **kwargs):
+        raise TypeError(_TENSOR_CALL)
+
+
+_tensor_module.__class__ = _TensorModule
 _allocator.tune()   # glibc's malloc: keep large freed arrays for the next step (allocator.py)
 _tensor_methods_module._ns = __import__(__name__)
 _tensor_methods_module.bind_operators(_tensor_methods_module._ns, apply)

@@ -28,6 +28,22 @@ def _values_repr(a) -> str:
     return repr(walk(a))
 
 
+class _Count(int):
+    """``t.size``: the number of entries, an int (the array API's property); calling it, as
+    PyTorch's ``t.size()`` / ``t.size(k)``, is a TypeError pointing at ``t.shape``.
+
+    >>> import xpgrad as xg
+    >>> xg.ones((2, 3)).size
+    6
+    """
+
+    __slots__ = ()
+
+    def __call__(self, *args, **kwargs):
+        raise TypeError("t.size is the number of entries (an int property, as in the array "
+                        "API); PyTorch's t.size() is t.shape, t.size(k) is t.shape[k]")
+
+
 class Tensor(TensorMethods):
     """An immutable array on one backend. Create with ``xg.asarray`` and friends."""
 
@@ -65,7 +81,7 @@ class Tensor(TensorMethods):
         n = 1
         for s in self._data.shape:
             n *= s
-        return n
+        return _Count(n)
 
     @property
     def backend(self):

@@ -270,6 +270,7 @@ _PYTORCH_NAMES = {
     "cuda": "t.to('cupy') moves it to the CUDA backend",
     "clone": "xg.asarray(t, copy=True)",
     "view": "t.reshape(shape)",
+    "unsqueeze": "xg.expand_dims(t, axis=k) (squeeze's inverse: t.squeeze(axis=k))",
     "dim": "t.ndim",
     "numel": "t.size (the number of entries, a property as in the array API; the shape is "
              "t.shape)",

@@ -16,6 +16,7 @@ from ..ops.activations import leaky_relu, relu
 from .activations_layers import LeakyReLU, ReLU, get_activation
 from .linear import Linear, bias_initializer
 from .module import Module, layer_repr
+from ._torch_strict import strict_option
 
 
 class Sequential(Module):
@@ -55,6 +56,7 @@ class Sequential(Module):
         return ((f"{layer.name}{i}" if isinstance(layer, Module) else str(i), layer)
                 for i, layer in enumerate(self.layers))
 
+    @strict_option
     def load_torch_state_dict(self, state_dict) -> None:
         """Copy a ``torch.nn.Sequential``'s weights (``"0.weight"``, ``"2.bias"``, ...): its
         layers with weights in order, each into the next of this Sequential's layers with
@@ -175,6 +177,7 @@ class MLP(Module):
                 x = act(x)
         return x
 
+    @strict_option
     def load_torch_state_dict(self, state_dict) -> None:
         """Copy the weights of a ``torch.nn.Sequential`` of Linear layers (with activations
         between them, which hold none): its Linear layers in order (see

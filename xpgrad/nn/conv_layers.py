@@ -23,6 +23,7 @@ from ._windows import PADDING_MODES, int_tuple
 from .conv import convolve, padding_pairs
 from .linear import bias_initializer
 from .module import Module
+from ._torch_strict import strict_option
 
 
 class _ConvNd(Module):
@@ -37,6 +38,11 @@ class _ConvNd(Module):
         who, dims = type(self).__name__, self.dims
         self.in_channels = _checks.size("in_channels", in_channels, who)
         self.out_channels = _checks.size("out_channels", out_channels, who)
+        if dims > 1 and isinstance(kernel_size, (tuple, list)) and len(kernel_size) == 1:
+            # torch's functionals take (k,) for (k, k), but its layer makes a weight of the
+            # wrong rank from it and fails at the first call
+            raise ValueError(f"{who}: kernel_size must be an int or a tuple of {dims} ints, got "
+                             f"{kernel_size!r} (as PyTorch's {who}, which fails on it)")
         kernel = int_tuple(kernel_size, "kernel_size", who, dims)
         stride = int_tuple(stride, "stride", who, dims)
         dilation = int_tuple(dilation, "dilation", who, dims)
@@ -81,6 +87,7 @@ class _ConvNd(Module):
                         self.groups, self.padding_mode, type(self).__name__, dims=self.dims)
 
     # -- PyTorch interoperability --------------------------------------------------------------
+    @strict_option
     def load_torch_state_dict(self, state_dict) -> None:
         """Copy ``weight`` (out_channels, in_channels / groups, *kernel_size) and ``bias`` from
         the matching ``torch.nn.Conv1d`` / ``Conv2d`` state dict (tensors or arrays); a missing

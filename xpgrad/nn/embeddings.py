@@ -16,6 +16,7 @@ from . import _checks, _initial
 from . import init as _init
 from ._torch import host, load_checked
 from .module import Module
+from ._torch_strict import strict_option
 
 
 #: PyTorch's default for an embedding: N(0, 1)
@@ -67,6 +68,7 @@ class Embedding(Module):
         return lookup(ids, self.weight, self.padding_idx, "Embedding")
 
     # -- PyTorch interoperability --------------------------------------------------------------
+    @strict_option
     def load_torch_state_dict(self, state_dict) -> None:
         """Copy the weight from a ``torch.nn.Embedding`` state dict (``{"weight": (N, D)}``, a
         tensor or array); a missing key or another shape raises ValueError."""

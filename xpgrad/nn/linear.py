@@ -19,6 +19,7 @@ from ..tensor import Tensor, Variable
 from . import _checks, _initial
 from . import init as _init
 from .module import Module
+from ._torch_strict import strict_option
 
 
 #: weight versions: each new w (or tie) of a Linear takes the next, never reused
@@ -167,6 +168,7 @@ class Linear(Module):
         w = self._kernel()
         return linear(check_input(x, w, "Linear"), w, self.b)
 
+    @strict_option
     def load_torch_state_dict(self, state_dict) -> None:
         """Copy ``weight`` (out_features, in_features) and ``bias`` from a ``torch.nn.Linear``
         state dict (tensors or arrays): ``w`` gets a row-major copy of the transposed weight.

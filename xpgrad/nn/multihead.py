@@ -27,6 +27,7 @@ from ._torch import host, load_checked
 from .attention import as_tensor, attend, blocked, causal_mask, check_mask
 from .linear import Linear
 from .module import Module
+from ._torch_strict import strict_option
 
 _WHO = "MultiheadAttention"
 
@@ -247,6 +248,7 @@ class MultiheadAttention(Module):
             out["out_proj.bias"] = (E,)
         return out
 
+    @strict_option
     def load_torch_state_dict(self, state_dict) -> None:
         """Copy the weights of a ``torch.nn.MultiheadAttention`` of the same sizes, ``bias``,
         ``add_bias_kv``, kdim and vdim (its ``state_dict()``: ``in_proj_weight`` or
@@ -257,6 +259,7 @@ class MultiheadAttention(Module):
         >>> import xpgrad as xg
         >>> a, b = xg.nn.MultiheadAttention(4, 2, rng=0), xg.nn.MultiheadAttention(4, 2, rng=1)
         >>> b.load_torch_state_dict(a.torch_state_dict())
+        <All keys matched successfully>
         >>> bool((a.q_proj.w == b.q_proj.w).all().item())
         True
         """

@@ -18,6 +18,7 @@ from ..tensor import Tensor, Variable
 from . import _checks
 from ._torch import host, load_checked
 from .module import Module
+from ._torch_strict import strict_option
 
 
 class LayerNorm(Module):
@@ -68,6 +69,7 @@ class LayerNorm(Module):
         return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     # -- PyTorch interoperability --------------------------------------------------------------
+    @strict_option
     def load_torch_state_dict(self, state_dict) -> None:
         """Copy ``weight`` and ``bias`` from a ``torch.nn.LayerNorm`` state dict (tensors or
         arrays; the keys this layer has); a missing key, one this layer lacks (a bias for
@@ -197,6 +199,7 @@ class _BatchNorm(Module):
         return {k: v for k in ("weight", "bias", "running_mean", "running_var",
                                "num_batches_tracked") if (v := getattr(self, k)) is not None}
 
+    @strict_option
     def load_torch_state_dict(self, state_dict) -> None:
         """Copy ``torch.nn.BatchNorm1d``'s state dict (the keys this layer has; tensors or
         arrays); a missing key, one this layer lacks (``weight`` for ``affine=False``), another

@@ -56,6 +56,16 @@ def geometry(kernel_size, stride, padding, dilation, owner, dims):
     return k, s, p, d
 
 
+def _nonempty(x, unbatched, owner):
+    """``(x, unbatched)`` after PyTorch's check of a pooling's input: only the batch axis may
+    be empty (an empty batch gives an empty output); ValueError naming ``owner`` otherwise."""
+    if 0 in x.shape[1:]:
+        shape = x.shape[1:] if unbatched else x.shape
+        raise ValueError(f"{owner}: input of shape {shape} has an empty axis; only the batch "
+                         "axis (N) may be empty, as in PyTorch")
+    return x, unbatched
+
+
 def _windows_of(x, k, s, p, d, ceil_mode, value, owner):
     """``(x padded with value, the number of windows per axis)``; the right padding is ``p``
     or more, enough for ceil_mode's last window."""
@@ -112,7 +122,7 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
     k, s, p, d = geometry(kernel_size, stride, padding, dilation, owner, dims)
     ceil_mode = flag(ceil_mode, "ceil_mode", owner)
     return_indices = flag(return_indices, "return_indices", owner)
-    x, unbatched = batched(input, owner, kinds="f", dims=dims)
+    x, unbatched = _nonempty(*batched(input, owner, kinds="f", dims=dims), owner)
     lengths = x.shape[2:]
     padded, n = _windows_of(x, k, s, p, d, ceil_mode, float("-inf"), owner)
     planes = padded.shape[2:]
@@ -121,8 +131,9 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
         first = asarray(first, backend=x.backend)
     chosen = _first_maximum(windows(stop_gradient(padded), k, s, d, n), offsets, first)
     flat = chosen + asarray(starts, backend=x.backend)      # (N, C, *n) in the padded planes
-    rows = x.shape[:2] + (-1,)
-    y = reshape(take_along_axis(reshape(padded, rows), reshape(flat, rows), axis=2),
+    rows = x.shape[:2]                               # sizes, not -1: a batch may be empty
+    y = reshape(take_along_axis(reshape(padded, rows + (math.prod(planes),)),
+                                reshape(flat, rows + (math.prod(n),)), axis=2),
                 x.shape[:2] + n)
     index = None
     if return_indices:                    # the padded planes' positions as the input's
@@ -224,7 +235,7 @@ def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
     ceil_mode = flag(ceil_mode, "ceil_mode", owner)
     count_include_pad = flag(count_include_pad, "count_include_pad", owner)
     divisor_override = check_divisor(divisor_override, owner)
-    x, unbatched = batched(input, owner, kinds="f", dims=dims)
+    x, unbatched = _nonempty(*batched(input, owner, kinds="f", dims=dims), owner)
     padded, n = _windows_of(x, k, s, p, d, ceil_mode, 0.0, owner)
     total = None
     for piece in windows(padded, k, s, d, n):

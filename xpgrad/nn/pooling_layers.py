@@ -1,6 +1,8 @@
 """The pooling layers ``xg.nn.MaxPool1d``, ``MaxPool2d``, ``AvgPool1d`` and ``AvgPool2d``
 (PyTorch's; no weights): their arguments checked once, ``nn/pooling.py``'s functions as the
-forward pass. The 1-d layers keep their geometry as ints, the 2-d ones as pairs.
+forward pass. Each keeps its geometry as given (an int stays an int, ``stride=None`` becomes
+``kernel_size``), as PyTorch's attributes and repr do; ``AvgPool1d`` keeps tuples of one, as
+PyTorch's.
 
 >>> import xpgrad as xg
 >>> xg.nn.MaxPool2d(2)(xg.ones((2, 3, 8, 6))).shape
@@ -13,8 +15,18 @@ from .module import Module
 from .pooling import avg_pool1d, avg_pool2d, check_divisor, geometry, max_pool1d, max_pool2d
 
 
-def _shown(values, dims):
-    return tuple(v[0] for v in values) if dims == 1 else values
+def _kept(value):
+    """``value`` as PyTorch's layer keeps it: an int, or a tuple of ints (NumPy ints as ints)."""
+    return tuple(int(v) for v in value) if isinstance(value, (tuple, list)) else int(value)
+
+
+def _as_given(kernel_size, stride, padding, dilation, who, dims):
+    """``(kernel_size, stride, padding, dilation)`` checked by ``geometry`` and kept as given
+    (``stride`` None: ``kernel_size``), as PyTorch's pooling layers keep them."""
+    geometry(kernel_size, stride, padding, dilation, who, dims)
+    if stride is None or stride == () or stride == []:
+        stride = kernel_size
+    return tuple(_kept(v) for v in (kernel_size, stride, padding, dilation))
 
 
 class _MaxPoolNd(Module):
@@ -24,8 +36,8 @@ class _MaxPoolNd(Module):
                  ceil_mode=False, *, name=None):
         super().__init__(name)
         who = type(self).__name__
-        self.kernel_size, self.stride, self.padding, self.dilation = _shown(geometry(
-            kernel_size, stride, padding, dilation, who, self.dims), self.dims)
+        self.kernel_size, self.stride, self.padding, self.dilation = _as_given(
+            kernel_size, stride, padding, dilation, who, self.dims)
         self.return_indices = flag(return_indices, "return_indices", who)
         self.ceil_mode = flag(ceil_mode, "ceil_mode", who)
 
@@ -71,8 +83,12 @@ class _AvgPoolNd(Module):
     def __init__(self, kernel_size, stride, padding, ceil_mode, count_include_pad, name):
         super().__init__(name)
         who = type(self).__name__
-        self.kernel_size, self.stride, self.padding, _ = _shown(
-            geometry(kernel_size, stride, padding, 1, who, self.dims), self.dims)
+        self.kernel_size, self.stride, self.padding, _ = _as_given(
+            kernel_size, stride, padding, 1, who, self.dims)
+        if self.dims == 1:                   # PyTorch's AvgPool1d keeps tuples of one
+            self.kernel_size, self.stride, self.padding = (
+                v if isinstance(v, tuple) else (v,)
+                for v in (self.kernel_size, self.stride, self.padding))
         self.ceil_mode = flag(ceil_mode, "ceil_mode", who)
         self.count_include_pad = flag(count_include_pad, "count_include_pad", who)
 

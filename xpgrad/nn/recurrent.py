@@ -41,6 +41,7 @@ from .linear import bias_initializer
 from .module import Module
 from ..ops.recurrent import (NONLINEARITIES, gru_scan, lstm_layer, lstm_layer_states,
                               lstm_states, rnn_scan)
+from ._torch_strict import strict_option
 
 
 #: the parameter names of torch.nn.RNN / LSTM / GRU (``weight_ih_l0``, ``bias_hh_l1_reverse``)
@@ -136,6 +137,7 @@ class _Recurrent(Module):
                      backend=self.w_hh.backend)
 
     # -- PyTorch interoperability --------------------------------------------------------------
+    @strict_option
     def load_torch_state_dict(self, state_dict) -> None:
         """Copy the weights of a ``torch.nn.RNNCell`` / ``LSTMCell`` / ``GRUCell`` state dict
         (``weight_ih``, ``weight_hh`` and, with ``bias``, ``bias_ih`` and ``bias_hh``; tensors
@@ -145,6 +147,7 @@ class _Recurrent(Module):
         >>> import xpgrad as xg
         >>> cell = xg.nn.GRUCell(2, 3, rng=0)
         >>> xg.nn.GRUCell(2, 3, rng=1).load_torch_state_dict(cell.torch_state_dict())
+        <All keys matched successfully>
         """
         G, H = self.w_ih.shape[1], self.hidden_size
         expected = {"weight_ih": (G, self.input_size), "weight_hh": (G, H)}
@@ -234,6 +237,16 @@ def _check_state(s, shape, what, layer, weights):
     return s
 
 
+def check_nonlinearity(nonlinearity, owner):
+    """ValueError naming ``owner`` unless ``nonlinearity`` is one of ``NONLINEARITIES``.
+
+    >>> check_nonlinearity("relu", "RNN")
+    """
+    if not isinstance(nonlinearity, str) or nonlinearity not in NONLINEARITIES:
+        raise ValueError(f"{owner}: nonlinearity must be one of {NONLINEARITIES}, got "
+                         f"{nonlinearity!r}")
+
+
 class RNNCell(_Recurrent):
     """One Elman step ``h' = act(x @ w_ih + h @ w_hh + b)``, act "tanh" (default) or "relu".
     ``kernel_init``, ``recurrent_init``, ``bias_init``: see ``LSTMCell``.
@@ -247,9 +260,7 @@ class RNNCell(_Recurrent):
     def __init__(self, input_size, hidden_size, *, nonlinearity="tanh", bias=True,
                  kernel_init=None, recurrent_init=None, bias_init=None, rng=None,
                  dtype=_dt.float32, backend=None, name="rnn_cell"):
-        if nonlinearity not in NONLINEARITIES:
-            raise ValueError(f"nonlinearity must be one of {NONLINEARITIES}, got "
-                             f"{nonlinearity!r}")
+        check_nonlinearity(nonlinearity, type(self).__name__)
         super().__init__(input_size, hidden_size, bias=bias, kernel_init=kernel_init,
                          recurrent_init=recurrent_init, bias_init=bias_init, rng=rng,
                          dtype=dtype, backend=backend, name=name)

@@ -48,7 +48,8 @@ from ._layout import sequence_in, sequence_out, state_in, state_out
 from .dropout import Dropout
 from .module import Module
 from .recurrent import (_SIZES, GRUCell, LSTMCell, RNNCell, _check_pair, _check_state,
-                        initializers)
+                        check_nonlinearity, initializers)
+from ._torch_strict import strict_option
 
 
 def _time_reversal(lengths, x):
@@ -231,6 +232,7 @@ class _Sequence(Module):
                         what, type(self).__name__, self.layers[0].w_hh)
 
     # -- PyTorch interoperability --------------------------------------------------------------
+    @strict_option
     def load_torch_state_dict(self, state_dict) -> None:
         """Copy weights from a ``torch.nn.LSTM`` / ``RNN`` / ``GRU`` state dict (same sizes,
         ``bias`` and ``bidirectional``: the reverse direction's keys end in ``_reverse``);
@@ -245,6 +247,7 @@ class _Sequence(Module):
         >>> lstm = xg.nn.LSTM(2, 3, bidirectional=True, rng=0)
         >>> xg.nn.LSTM(2, 3, bidirectional=True, rng=1).load_torch_state_dict(
         ...     lstm.torch_state_dict())
+        <All keys matched successfully>
         """
         _recurrent_torch.load_torch_state_dict(self, state_dict)
 
@@ -296,6 +299,7 @@ class RNN(_Sequence):
                  bias=True, batch_first=True, dropout=0.0, bidirectional=False,
                  kernel_init=None, recurrent_init=None, bias_init=None, rng=None,
                  dtype=_dt.float32, backend=None, name="rnn"):
+        check_nonlinearity(nonlinearity, "RNN")
         super().__init__(input_size, hidden_size, num_layers, name=name,
                          batch_first=batch_first, dropout=dropout, bidirectional=bidirectional,
                          nonlinearity=nonlinearity, bias=bias, kernel_init=kernel_init,

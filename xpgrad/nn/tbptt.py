@@ -154,6 +154,7 @@ def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, stat
         if t.ndim < 2:
             raise ValueError(f"{name} must be {layout}, got "
                              f"{getattr(t, 'shape', type(t).__name__)}")
+    _refuse_unbatched(model, inputs, batch_first)
     n = inputs.shape[axis]
     if targets.shape[:2] != inputs.shape[:2]:
         raise ValueError(f"inputs {inputs.shape} and targets {targets.shape} must agree on "
@@ -235,6 +236,21 @@ def _refuse_bidirectional(model):
                 "from the window's end instead of the sequence's, and carry the state at the "
                 "window's start into the next window. Train it on whole sequences (one "
                 "GradientTape over the sequence) or use bidirectional=False")
+
+
+def _refuse_unbatched(model, inputs, batch_first):
+    """ValueError when ``model`` is an RNN/LSTM/GRU and ``inputs`` is 2-D: one unbatched
+    (time, input_size) sequence, which the layer reads but whose windows would be cut along
+    the wrong axis (batch first: the features, so one update over the whole sequence)."""
+    from .recurrent_layers import _Sequence
+
+    if isinstance(model, _Sequence) and inputs.ndim == 2:
+        fix = "inputs[None] and targets[None]" if batch_first else \
+            "inputs[:, None] and targets[:, None]"
+        raise ValueError(f"tbptt_train: inputs of shape {inputs.shape} are one unbatched "
+                         f"(time, input_size) sequence for {type(model).__name__} "
+                         f"{model.name!r}; tbptt_train cuts a batch of sequences along time: "
+                         f"give them a batch axis of one ({fix})")
 
 
 def _variables(model, variables):

@@ -351,7 +351,8 @@ def rnn_scan(xproj, h0, w_hh, nonlinearity="tanh"):
     [1.0, 1.0, 1.0, 1.0]
     """
     if nonlinearity not in NONLINEARITIES:
-        raise ValueError(f"nonlinearity must be one of {NONLINEARITIES}, got {nonlinearity!r}")
+        raise ValueError(f"rnn_scan: nonlinearity must be one of {NONLINEARITIES}, got "
+                         f"{nonlinearity!r}")
     xproj, (h0,), w_hh = _check("rnn_scan", xproj, (h0,), w_hh, 1)
     return apply(_rnn_scan, xproj, h0, w_hh, nonlinearity=nonlinearity)
 

@@ -40,6 +40,19 @@ def get(name, **kwargs) -> Optimizer:
     return cls(**kwargs)
 
 
+def __getattr__(name):
+    """PyTorch's ``torch.optim.lr_scheduler``: an AttributeError saying where xpgrad's
+    schedules are."""
+    message = f"module {__name__!r} has no attribute {name!r}"
+    if name == "lr_scheduler":
+        message += (": a schedule is a callable of the step passed as the optimizer's "
+                    "learning_rate (no scheduler.step()): xg.optim.Adam(learning_rate="
+                    "xg.optim.StepDecay(...)); StepLR is StepDecay, CosineAnnealingLR "
+                    "CosineDecay, OneCycleLR OneCycle, ReduceLROnPlateau xg.optim."
+                    "ReduceLROnPlateau (table: help(xg.optim.schedules))")
+    raise AttributeError(message)
+
+
 __all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "Adamax",
            "NAdam", "RAdam", "Lion",
            "clip_global_norm", "global_norm", "schedules", "Constant", "ExponentialDecay",

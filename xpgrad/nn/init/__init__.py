@@ -124,6 +124,21 @@ def _factory_name(init):
     return None
 
 
+def __getattr__(name):
+    """PyTorch's in-place ``torch.nn.init`` names (``xavier_uniform_``): an AttributeError
+    saying which xpgrad initializer draws the same, and how a layer takes it."""
+    base = name[:-1] if name.endswith("_") and not name.endswith("__") else None
+    base = {"trunc_normal": "truncated_normal"}.get(base, base)
+    message = f"module {__name__!r} has no attribute {name!r}"
+    if base in INITIALIZERS or base in _FACTORIES:
+        made = f"xg.nn.init.{_FACTORIES[base]}" if base in _FACTORIES else repr(base)
+        message += (f": PyTorch's {name} fills a tensor in place; xpgrad's initializers draw "
+                    f"new values from a generator: give the layer init={made} (it draws in "
+                    f"its own layout, with PyTorch's fans), or v.assign(initializer(rng, "
+                    f"v.shape)) for a Variable of shape (fan_in, fan_out)")
+    raise AttributeError(message)
+
+
 __all__ = ["INITIALIZERS", "get", "as_rng", "compute_fans", "variance_scaling",
            "glorot_uniform", "glorot_normal", "xavier_uniform", "xavier_normal", "he_uniform",
            "he_normal", "kaiming_uniform", "kaiming_normal", "lecun_uniform", "lecun_normal",
