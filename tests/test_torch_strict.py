@@ -29,7 +29,24 @@ CASES = {
                        xg.nn.Conv2d(1, 2, 3, dtype=xg.float64, rng=0), xg.nn.ReLU(),
                        xg.nn.Flatten(), xg.nn.Linear(8, 3, dtype=xg.float64, rng=1)]),
                    "3.bias"),
+    "custom Module": (lambda: _TorchNet(), lambda: _Net(), "head.weight"),
+    "BatchNorm2d": (lambda: nn.BatchNorm2d(3), lambda: xg.nn.BatchNorm2d(3, dtype=xg.float64),
+                    "running_var"),
 }
+
+
+class _TorchNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(3, 4), nn.Tanh())
+        self.head = nn.Linear(4, 2)
+
+
+class _Net(xg.nn.Module):                 # a custom module: Module's own loader
+    def __init__(self):
+        super().__init__()
+        self.body = xg.nn.Sequential(xg.nn.Linear(3, 4, dtype=xg.float64, rng=0), xg.nn.Tanh())
+        self.head = xg.nn.Linear(4, 2, dtype=xg.float64, rng=1)
 
 
 def _arrays(state):

@@ -24,6 +24,7 @@ from ..backend import MixedBackendError
 from ..tensor import Variable
 from ..jit.capture import THREAD as _TRACES, guard_value, guarded_attribute, note_write
 from ._checks import known_keywords
+from ._torch_strict import strict_option
 from .module_hints import PYTORCH_NAMES as _PYTORCH_NAMES
 from .module_hints import keras_training_keyword, not_initialized, note_layer
 from .module_tree import _trainable, _visit_modules, _visit_trainable, _visit_variables
@@ -332,7 +333,8 @@ class Module:
 
         return torch_state_dict(self)
 
-    def load_torch_state_dict(self, state_dict) -> None:
+    @strict_option
+    def load_torch_state_dict(self, state_dict):
         """Copy a torch model's ``state_dict()`` into this module, matched by the keys of
         ``torch_state_dict``: a key missing, unexpected, of another shape or not holding
         real numbers is a ValueError naming it, and nothing is changed."""
