@@ -8,15 +8,10 @@ import pytest
 
 import xpgrad as xg
 
+from window_checks import BACKENDS, ours, theirs
+
 torch = pytest.importorskip("torch", reason="PyTorch is not installed: no comparison")
 
-
-def _backends():
-    row = xg.available_backends().get("numba", {"available": False})
-    return ["numpy"] + (["numba"] if row["available"] else [])
-
-
-BACKENDS = _backends()
 
 # (N, C_in, L, C_out, K, keyword arguments): strides, paddings, dilations, groups, "same"/"valid"
 CASES = [
@@ -36,24 +31,13 @@ CASES = [
 
 
 def _ours(backend, x, w, b, kwargs, fn=None):
-    xt, wt = xg.asarray(x, backend=backend), xg.asarray(w, backend=backend)
-    bt = None if b is None else xg.asarray(b, backend=backend)
-    watched = [xt, wt] + ([bt] if bt is not None else [])
-    with xg.GradientTape() as tape:
-        for t in watched:
-            tape.watch(t)
-        y = (fn or xg.nn.conv1d)(xt, wt, bt, **kwargs)
-        ct = xg.asarray(np.cos(np.arange(y.size)).reshape(y.shape), backend=backend)
-        loss = xg.sum(y * ct)
-    return y.numpy(), [g.numpy() for g in tape.gradient(loss, watched)]
+    y, grads = ours(fn or xg.nn.conv1d, backend, [x, w, b], kwargs)
+    return y.numpy(), [g.numpy() for g in grads]
 
 
 def _torch_ref(x, w, b, kwargs):
-    ts = [torch.tensor(a, requires_grad=True) for a in (x, w, b) if a is not None]
-    y = torch.nn.functional.conv1d(ts[0], ts[1], ts[2] if b is not None else None, **kwargs)
-    ct = torch.tensor(np.cos(np.arange(y.numel())).reshape(y.shape))
-    (y * ct).sum().backward()
-    return y.detach().numpy(), [t.grad.numpy() for t in ts]
+    y, grads = theirs(torch.nn.functional.conv1d, [x, w, b], kwargs)
+    return y.detach().numpy(), grads
 
 
 @pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")   # torch's

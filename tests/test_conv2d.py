@@ -9,10 +9,10 @@ import pytest
 
 import xpgrad as xg
 
+from window_checks import BACKENDS, ours, theirs
+
 torch = pytest.importorskip("torch", reason="PyTorch is not installed: no comparison")
 
-BACKENDS = ["numpy"] + (["numba"] if xg.available_backends().get(
-    "numba", {"available": False})["available"] else [])
 
 # (N, C_in, H, W, C_out, kernel_size, keyword arguments)
 CASES = [
@@ -33,24 +33,13 @@ CASES = [
 
 
 def _ours(backend, x, w, b, kwargs, fn=None):
-    xt, wt = xg.asarray(x, backend=backend), xg.asarray(w, backend=backend)
-    bt = None if b is None else xg.asarray(b, backend=backend)
-    watched = [xt, wt] + ([bt] if bt is not None else [])
-    with xg.GradientTape() as tape:
-        for t in watched:
-            tape.watch(t)
-        y = (fn or xg.nn.conv2d)(xt, wt, bt, **kwargs)
-        ct = xg.asarray(np.cos(np.arange(y.size)).reshape(y.shape), backend=backend)
-        loss = xg.sum(y * ct)
-    return y.numpy(), [g.numpy() for g in tape.gradient(loss, watched)]
+    y, grads = ours(fn or xg.nn.conv2d, backend, [x, w, b], kwargs)
+    return y.numpy(), [g.numpy() for g in grads]
 
 
 def _torch_ref(x, w, b, kwargs):
-    ts = [torch.tensor(a, requires_grad=True) for a in (x, w, b) if a is not None]
-    y = torch.nn.functional.conv2d(ts[0], ts[1], ts[2] if b is not None else None, **kwargs)
-    ct = torch.tensor(np.cos(np.arange(y.numel())).reshape(y.shape))
-    (y * ct).sum().backward()
-    return y.detach().numpy(), [t.grad.numpy() for t in ts]
+    y, grads = theirs(torch.nn.functional.conv2d, [x, w, b], kwargs)
+    return y.detach().numpy(), grads
 
 
 @pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")   # torch's
