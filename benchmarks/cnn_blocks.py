@@ -71,7 +71,6 @@ def torch_step(x, what, arg):
     return step
 
 
-
 def main(argv=None):
     args = arguments(__doc__, argv)
     import torch

@@ -79,7 +79,6 @@ def torch_step(x, w, b, kwargs):
     return step
 
 
-
 def main(argv=None):
     args = arguments(__doc__, argv)
     import torch

@@ -151,7 +151,6 @@ def _torch_net_step(x):
     return step
 
 
-
 def main(argv=None):
     args = arguments(__doc__, argv)
     import torch
