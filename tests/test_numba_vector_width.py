@@ -72,8 +72,8 @@ def test_a_users_numba_cpu_features_are_left_alone():
 
 
 def test_the_choice_without_a_process_of_its_own():
-    """The rule on stand-ins for Numba's modules: a user's features win, 256 keeps LLVM's
-    choice, a bad value names the variable and the choices; the target's features get the
+    """The rule on stand-ins for Numba's modules: a user's features win, 256 asks for 256-bit
+    vectors, a bad value names the variable and the choices; the target's features get the
     suffix only while no user's features are set."""
     class Target:
         def _customize_tm_features(self):
@@ -85,6 +85,8 @@ def test_the_choice_without_a_process_of_its_own():
     assert Target()._customize_tm_features() == "+avx512f"
     assert _config.apply_vector_width(codegen, types.SimpleNamespace(CPU_FEATURES=None),
                                       {_config.VECTOR_ENV: "256"}) == 256
+    if _avx512():           # LLVM told to prefer 256 bits (AMD's cores would choose 512)
+        assert Target()._customize_tm_features() == "+avx512f,+prefer-256-bit"
     with pytest.raises(ValueError, match=r"XPGRAD_NUMBA_VECTOR_WIDTH must be 256 or 512 "
                                          r"\(or unset\), got '1024'"):
         _config.apply_vector_width(codegen, types.SimpleNamespace(CPU_FEATURES=None),

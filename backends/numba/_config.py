@@ -53,7 +53,7 @@ def apply_cache_dir() -> str | None:
     return path
 
 
-#: "256" keeps LLVM's own choice of vector width on AVX-512 machines (see apply_vector_width)
+#: "256" asks for 256-bit vectors on AVX-512 machines, "512" (the default) for 512 (apply_vector_width)
 VECTOR_ENV = "XPGRAD_NUMBA_VECTOR_WIDTH"
 
 
@@ -66,14 +66,15 @@ def apply_vector_width(codegen, config, environ=os.environ) -> int:
     (``codegen``: ``numba.core.codegen``) gets the host's features with ``-prefer-256-bit``
     when it starts, so other Numba code of the process compiled afterwards is vectorized so
     too; the environment is not touched (a child process, perhaps on another machine, decides
-    for its own CPU). Left alone where ``NUMBA_CPU_FEATURES`` is set (``config``:
-    ``numba.core.config``), where ``XPGRAD_NUMBA_VECTOR_WIDTH=256``, and where the CPU has no
-    AVX-512.
+    for its own CPU). ``XPGRAD_NUMBA_VECTOR_WIDTH=256`` asks for 256-bit vectors instead
+    (``+prefer-256-bit``: on AMD's AVX-512 cores LLVM would otherwise choose 512 bits itself).
+    Left alone where ``NUMBA_CPU_FEATURES`` is set (``config``: ``numba.core.config``) and
+    where the CPU has no AVX-512.
     """
     choice = environ.get(VECTOR_ENV, "").strip()
     if choice not in ("", "256", "512"):
         raise ValueError(f"{VECTOR_ENV} must be 256 or 512 (or unset), got {choice!r}")
-    if config.CPU_FEATURES is not None or choice == "256":
+    if config.CPU_FEATURES is not None:
         return 256
     try:
         from llvmlite import binding
@@ -81,20 +82,23 @@ def apply_vector_width(codegen, config, environ=os.environ) -> int:
         if not binding.get_host_cpu_features().get("avx512f"):
             return 256
         target = codegen.JITCPUCodegen
-        original = target._customize_tm_features
+        current = target._customize_tm_features
     except (ImportError, RuntimeError, AttributeError):
         return 256
-    if not getattr(original, "wide", False):
+    suffix = _NARROW if choice == "256" else _WIDE
+    if getattr(current, "suffix", None) != suffix:
+        original = getattr(current, "original", current)
+
         def customize_tm_features(self):
             features = original(self)
-            return features if config.CPU_FEATURES is not None else features + _WIDE
+            return features if config.CPU_FEATURES is not None else features + suffix
 
-        customize_tm_features.wide = True
+        customize_tm_features.suffix, customize_tm_features.original = suffix, original
         target._customize_tm_features = customize_tm_features
-    return 512
+    return 256 if choice == "256" else 512
 
 
-_WIDE = ",-prefer-256-bit"
+_WIDE, _NARROW = ",-prefer-256-bit", ",+prefer-256-bit"
 
 
 def vector_width() -> int:
