@@ -147,3 +147,35 @@ def test_bad_inputs_name_them():
         xg.nn.Upsample(size=3, align_corners=False)
     with pytest.raises(ValueError, match="Upsample: mode='bilinear' needs 4-D input"):
         xg.nn.Upsample(size=3, mode="bilinear")(xg.ones((1, 1, 4)))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("shape, r", [((2, 8, 3, 4), 2), ((18, 2, 3), 3), ((2, 1, 4, 2, 2), 2)])
+def test_pixel_shuffle_and_unshuffle_match_torch(backend, shape, r):
+    x = np.random.default_rng(3).standard_normal(shape)
+    for ours, theirs, arg in ((xg.nn.PixelShuffle, torch.nn.PixelShuffle, x),
+                              (xg.nn.PixelUnshuffle, torch.nn.PixelUnshuffle,
+                               torch.nn.functional.pixel_shuffle(torch.tensor(x), r).numpy())):
+        xt = xg.asarray(arg, backend=backend)
+        with xg.GradientTape() as tape:
+            tape.watch(xt)
+            y = ours(r)(xt)
+            loss = xg.sum(y * xg.asarray(np.cos(np.arange(y.size)).reshape(y.shape),
+                                         backend=backend))
+        tx = torch.tensor(arg, requires_grad=True)
+        ty = theirs(r)(tx)
+        (ty * torch.tensor(np.cos(np.arange(ty.numel())).reshape(tuple(ty.shape)))).sum() \
+            .backward()
+        np.testing.assert_array_equal(y.numpy(), ty.detach().numpy())
+        np.testing.assert_array_equal(tape.gradient(loss, xt).numpy(), tx.grad.numpy())
+
+
+def test_pixel_shuffle_bad_input_names_the_argument():
+    with pytest.raises(ValueError, match="pixel_shuffle: the input's 6 channels"):
+        xg.nn.pixel_shuffle(xg.ones((1, 6, 2, 2)), 2)
+    with pytest.raises(ValueError, match="pixel_unshuffle: the input's height 3"):
+        xg.nn.pixel_unshuffle(xg.ones((1, 1, 3, 4)), 2)
+    with pytest.raises(ValueError, match="PixelShuffle: upscale_factor must be a positive"):
+        xg.nn.PixelShuffle(0)
+    with pytest.raises(ValueError, match="pixel_shuffle: input must be"):
+        xg.nn.pixel_shuffle(xg.ones((4, 4)), 2)

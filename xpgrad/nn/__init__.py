@@ -27,6 +27,7 @@ from .padding import (CircularPad1d, CircularPad2d, ConstantPad1d, ConstantPad2d
                       ReflectionPad1d, ReflectionPad2d, ReplicationPad1d, ReplicationPad2d,
                       ZeroPad1d, ZeroPad2d, pad)
 from .group_norm import GroupNorm, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, group_norm
+from .pixel_shuffle import PixelShuffle, PixelUnshuffle, pixel_shuffle, pixel_unshuffle
 from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d, interpolate
 from .embeddings import Embedding
 from .normalization import BatchNorm1d, LayerNorm
@@ -76,7 +77,8 @@ __all__ = _activations.__all__ + [
     "pad", "ZeroPad1d", "ZeroPad2d", "ConstantPad1d", "ConstantPad2d", "ReflectionPad1d",
     "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "CircularPad1d", "CircularPad2d",
     "interpolate", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d",
-    "GroupNorm", "group_norm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"]
+    "GroupNorm", "group_norm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
+    "PixelShuffle", "PixelUnshuffle", "pixel_shuffle", "pixel_unshuffle"]
 
 #: PyTorch's names that xpgrad does without, and what to write instead
 _PYTORCH_NAMES = {
