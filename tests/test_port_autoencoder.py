@@ -122,3 +122,20 @@ def test_unet_trains_as_torchs(backend):
             np.testing.assert_allclose(value, eager[key], rtol=1e-12, atol=1e-13, err_msg=key)
     for key in ("up.weight", "norm2.bias", "head.bias"):                # they moved
         assert np.abs(want[key] - start[key]).max() > 1e-3, key
+
+
+def test_readme_upsampling_example_runs():
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "README.md").read_text()
+    start = text.index("**Upsampling and transposed convolution.**")
+    block = re.search(r"```python\n(.*?)```", text[start:], re.S).group(1)
+    code = "import xpgrad as xg\n" + block + "print(h.shape, y.shape, out.shape)\n"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, cwd=root)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout.split("\n")[0] == "(2, 8, 8, 8) (2, 8, 16, 16) (2, 1, 16, 16)"
