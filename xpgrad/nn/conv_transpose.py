@@ -2,13 +2,14 @@
 (``F.conv_transpose1d`` / ``F.conv_transpose2d``); the layers ``ConvTranspose1d`` /
 ``ConvTranspose2d`` are in ``nn/conv_transpose_layers.py``.
 
-A transposed convolution is the gradient of a convolution with respect to its input, written
-here as that gradient is usually derived, from differentiable operations only: the input
-dilated (``stride - 1`` zeros stacked between its entries), padded by ``dilation * (k - 1) -
-padding`` on each side (cropped where that is negative; ``output_padding`` more on the right),
-then convolved (``nn/conv.py``, stride 1, the same dilation) with the weight flipped in space
-and its two channel axes swapped within each group. Every gradient (input, weight, bias) is
-that of those operations, exact without a rule of its own.
+A transposed convolution is the gradient of a convolution with respect to its input (col2im),
+composed here of differentiable operations only: one batched ``matmul`` of the weight with the
+input gives each kernel position's contribution, and those are added into the output as
+zero-padded slices, one sub-grid (phase) of the output per ``(k * dilation) % stride``, the
+phases interleaved by a stack and a transpose, then cropped by ``padding``. No zero is
+multiplied (dilating the input and convolving would multiply ``stride**2 - 1`` zeros of
+every ``stride**2`` products in 2-d). Every gradient (input, weight, bias) is that of those
+operations, exact without a rule of its own.
 
 >>> import xpgrad as xg
 >>> x = xg.asarray([[[1.0, 2.0]]])                        # (N, C_in, L)
@@ -18,13 +19,15 @@ that of those operations, exact without a rule of its own.
 """
 from __future__ import annotations
 
+import itertools
+import math
+
 from ..creation import asarray, zeros
 from ..ops.joining import stack
-from ..ops.rearranging import flip
+from ..ops.linalg import matmul, matrix_transpose
 from ..ops.shape import permute_dims, reshape, squeeze
 from ..tensor import Tensor
 from ._windows import batched, int_tuple, pad
-from .conv import convolve
 
 
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
@@ -112,36 +115,51 @@ def transpose_convolve(x, weight, bias, stride, padding, output_padding, groups,
         raise ValueError(f"{owner}: the output would be empty: spatial shape {out} for input "
                          f"{x.shape}, kernel {kernel}, stride {stride}, padding {padding}, "
                          f"dilation {dilation}")
-    for axis, s in enumerate(stride, 2):
-        if s > 1:
-            x = _dilate(x, axis, s)
-    pads = [(d * (k - 1) - p, d * (k - 1) - p + op) for k, p, op, d in
-            zip(kernel, padding, output_padding, dilation)]
-    x = _pad_or_crop(x, pads)
-    w = reshape(weight, (groups, c_in // groups, c_group) + kernel)
-    w = permute_dims(w, (0, 2, 1) + tuple(range(3, dims + 3)))
-    w = flip(reshape(w, (c_out, c_in // groups) + kernel), axis=tuple(range(2, dims + 2)))
-    y = convolve(x, w, bias, 1, 0, dilation, groups, "zeros", owner, dims=dims)
+    y = _scattered(x, weight, bias, stride, padding, out, groups, dilation)
     return squeeze(y, axis=0) if unbatched else y
 
 
-def _dilate(x, axis, stride):
-    """``x`` with ``stride - 1`` zeros between its entries along ``axis``."""
-    filler = zeros(x.shape, dtype=x.dtype, backend=x.backend)
-    y = stack([x] + [filler] * (stride - 1), axis=axis + 1)
-    y = reshape(y, x.shape[:axis] + (x.shape[axis] * stride,) + x.shape[axis + 1:])
-    return y[(slice(None),) * axis + (slice(0, (x.shape[axis] - 1) * stride + 1),)]
-
-
-def _pad_or_crop(x, pads):
-    """``x`` zero-padded by ``pads`` (``(left, right)`` per spatial axis, the last ones), a
-    negative amount cropping that many entries instead."""
-    first = x.ndim - len(pads)
-    cut = tuple(slice(max(-left, 0), x.shape[axis] - max(-right, 0))
-                for axis, (left, right) in enumerate(pads, first))
-    if any(left < 0 or right < 0 for left, right in pads):
-        x = x[(slice(None),) * first + cut]
-    return pad(x, [(max(left, 0), max(right, 0)) for left, right in pads], "zeros", 0.0)
+def _scattered(x, weight, bias, stride, padding, out, groups, dilation):
+    """The transposed convolution without multiplying zeros: one batched ``matmul`` gives every kernel
+    position's contribution of every input entry; input entry ``i`` and kernel position ``k``
+    land on output ``i * stride + k * dilation - padding``, so the positions of one phase
+    ``(k * dilation) % stride`` land on one sub-grid of the output, shifted by ``(k *
+    dilation) // stride``: each phase is a sum of zero-padded slices, and the phases are
+    interleaved (stacked, transposed, reshaped) into the output, then cropped by
+    ``padding``."""
+    n, c_in, lengths = x.shape[0], x.shape[1], x.shape[2:]
+    c_group, kernel = weight.shape[1], weight.shape[2:]
+    dims, c_out, kk, size = len(kernel), c_group * groups, math.prod(kernel), \
+        math.prod(lengths)
+    w = matrix_transpose(reshape(weight, (groups, c_in // groups, c_group * kk)))
+    cols = matmul(w, reshape(x, (n, groups, c_in // groups, size)))   # (N, g, C_g KK, L)
+    cols = reshape(cols, (n, c_out) + kernel + lengths)
+    grid = tuple(length + d * (k - 1) // s for length, k, s, d in
+                 zip(lengths, kernel, stride, dilation))              # each phase's length
+    phases = {}
+    for position in itertools.product(*(range(k) for k in kernel)):
+        piece = cols[(slice(None), slice(None)) + position]           # (N, C_out, *L)
+        shift = [k * d // s for k, s, d in zip(position, stride, dilation)]
+        piece = pad(piece, [(e, m - length - e) for e, m, length in zip(shift, grid, lengths)],
+                    "zeros", 0.0)
+        phase = tuple(k * d % s for k, s, d in zip(position, stride, dilation))
+        phases[phase] = piece if phase not in phases else phases[phase] + piece
+    empty = None
+    ordered = []
+    for phase in itertools.product(*(range(s) for s in stride)):
+        if phase not in phases and empty is None:
+            empty = zeros((n, c_out) + grid, dtype=x.dtype, backend=x.backend)
+        ordered.append(phases.get(phase, empty))
+    y = reshape(stack(ordered, axis=2), (n, c_out) + tuple(stride) + grid)
+    order = (0, 1) + tuple(a for axis in range(dims) for a in (2 + dims + axis, 2 + axis))
+    y = reshape(permute_dims(y, order), (n, c_out) + tuple(m * s for m, s in zip(grid, stride)))
+    short = [max(0, p + o - m * s) for p, o, m, s in zip(padding, out, grid, stride)]
+    if any(short):                                    # output_padding past the last entry
+        y = pad(y, [(0, e) for e in short], "zeros", 0.0)
+    y = y[(slice(None), slice(None)) + tuple(slice(p, p + o) for p, o in zip(padding, out))]
+    if bias is not None:
+        y = y + reshape(bias, (c_out,) + (1,) * dims)
+    return y
 
 
 def _groups(groups, owner):
