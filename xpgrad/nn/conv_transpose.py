@@ -120,11 +120,11 @@ def transpose_convolve(x, weight, bias, stride, padding, output_padding, groups,
 
 
 def _scattered(x, weight, bias, stride, padding, out, groups, dilation):
-    """The transposed convolution without multiplying zeros: one batched ``matmul`` gives every kernel
-    position's contribution of every input entry; input entry ``i`` and kernel position ``k``
-    land on output ``i * stride + k * dilation - padding``, so the positions of one phase
-    ``(k * dilation) % stride`` land on one sub-grid of the output, shifted by ``(k *
-    dilation) // stride``: each phase is a sum of zero-padded slices, and the phases are
+    """The transposed convolution without multiplying zeros: one batched ``matmul`` gives
+    every kernel position's contribution of every input entry; input entry ``i`` and kernel
+    position ``k`` land on output ``i * stride + k * dilation - padding``, so the positions
+    of one phase ``(k * dilation) % stride`` land on one sub-grid of the output, shifted by
+    ``(k * dilation) // stride``: each phase is a sum of zero-padded slices, and the phases are
     interleaved (stacked, transposed, reshaped) into the output, then cropped by
     ``padding``."""
     n, c_in, lengths = x.shape[0], x.shape[1], x.shape[2:]
