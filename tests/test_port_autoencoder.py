@@ -139,3 +139,22 @@ def test_readme_upsampling_example_runs():
                          timeout=120, cwd=root)
     assert res.returncode == 0, res.stderr[-3000:]
     assert res.stdout.split("\n")[0] == "(2, 8, 8, 8) (2, 8, 16, 16) (2, 1, 16, 16)"
+
+
+def test_benchmark_script_runs_and_checks_against_torch():
+    import os
+    import sys
+    from pathlib import Path
+
+    names = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+    before = {k: os.environ.get(k) for k in names}
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    try:
+        import upconv as bench
+    finally:
+        sys.path.pop(0)
+    rows = bench.main(["--repeats", "1", "--rounds", "1", "--scale", "0.05", "--dtype",
+                       "float64"])
+    assert [name for name, _ in rows] == [w[0] for w in bench.WORKLOADS]
+    assert all(times["torch"] > 0 and times["numpy"] > 0 for _, times in rows)
+    assert {k: os.environ.get(k) for k in names} == before
