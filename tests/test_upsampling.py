@@ -132,6 +132,8 @@ def test_finite_differences_and_replay():
     ((0,), {}, ValueError, "interpolate: size must be positive"),
     ((None, -1.0), {}, ValueError, "interpolate: scale_factor must be positive"),
     ((None, 0.1), {}, ValueError, "interpolate: scale_factor 0.1 makes an empty output"),
+    ((3,), {"mode": "bilinear", "antialias": True}, ValueError,
+     "interpolate: antialias=True is not supported"),
 ])
 def test_bad_arguments_name_them(args, kwargs, error, match):
     with pytest.raises(error, match=match):

@@ -33,7 +33,7 @@ _LINEAR_DIMS = {"linear": 1, "bilinear": 2, "trilinear": 3}
 
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
-                recompute_scale_factor=None):
+                recompute_scale_factor=None, antialias=False):
     """PyTorch's ``F.interpolate`` of ``input`` (N, C, *spatial) with 1, 2 or 3 spatial axes
     (3-D, 4-D or 5-D): to ``size`` (an int, or one per spatial axis) or by ``scale_factor`` (a
     number, or one per axis; the output ``floor(length * scale_factor)``), exactly one of the
@@ -51,7 +51,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     ``scale`` is ``1 / scale_factor`` when ``scale_factor`` is given (PyTorch's rule with
     ``recompute_scale_factor=None`` or False), else ``length / out_length``; with
     ``recompute_scale_factor=True`` the output size is computed from ``scale_factor`` and
-    the scale from the sizes. Bad arguments: TypeError/ValueError naming them.
+    the scale from the sizes. ``antialias=True`` (PyTorch's filtered downsampling) is not
+    supported (ValueError). Bad arguments: TypeError/ValueError naming them.
 
     >>> import xpgrad as xg
     >>> xg.nn.interpolate(xg.ones((1, 3, 5, 4)), scale_factor=(2, 0.5), mode="bilinear").shape
@@ -62,6 +63,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         input = asarray(input)
     if mode not in MODES:
         raise ValueError(f"{owner}: mode must be one of {list(MODES)}, got {mode!r}")
+    if antialias:
+        raise ValueError(f"{owner}: antialias=True is not supported; resize without it, or "
+                         "blur first (e.g. avg_pool2d) and then resize")
     if input.ndim not in (3, 4, 5):
         raise ValueError(f"{owner}: input must be 3-D (N, C, L), 4-D (N, C, H, W) or 5-D (N, "
                          f"C, D, H, W), got shape {input.shape}")
