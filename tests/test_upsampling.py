@@ -1,6 +1,6 @@
 """xg.nn.interpolate, Upsample, UpsamplingNearest2d/Bilinear2d against torch's in float64
 (values and input gradients) on numpy and numba: nearest, nearest-exact, linear, bilinear,
-trilinear, align_corners True/False, size vs scale_factor (PyTorch's source-index rule with
+trilinear, bicubic, area, align_corners True/False, size vs scale_factor (PyTorch's source-index rule with
 and without recompute_scale_factor), sizes that do not divide, scales below 1; bad input."""
 import numpy as np
 import pytest
@@ -40,13 +40,19 @@ def _check(backend, shape, mode, align_corners, kwargs, seed=0):
 
 def _torch_backward_disagrees(shape, mode, kwargs):
     """PyTorch's 1-d and 3-d nearest backward takes the copy / halving shortcut where the
-    output is as long as / twice the input, but its forward does not (a scale_factor such as
-    1.1 or 2.1): its gradient is then not that of its own output. Ours is (take's scatter-add)."""
+    output is as long as / twice the input, and its bicubic backward the copy one, but their
+    forwards do not (a scale_factor such as 1.1 or 2.1): its gradient is then not that of its
+    own output. Ours is (take's scatter-add, the weights' products)."""
     factor = kwargs.get("scale_factor")
-    if mode != "nearest" or len(shape) == 4 or factor is None or factor in (1, 2) or \
-            kwargs.get("recompute_scale_factor"):
+    if factor is None or kwargs.get("recompute_scale_factor"):
         return False
-    return any(int(n * factor) in (n, 2 * n) for n in shape[2:])
+    pairs = list(zip(shape[2:], factor if isinstance(factor, tuple) else
+                     (factor,) * (len(shape) - 2)))
+    if mode == "bicubic":
+        return any(int(n * f) == n and f != 1 for n, f in pairs)
+    if mode != "nearest" or len(shape) == 4:
+        return False
+    return any(int(n * f) in (n, 2 * n) and f not in (1, 2) for n, f in pairs)
 
 
 def test_torch_nearest_backward_disagrees_with_its_forward():
@@ -73,7 +79,16 @@ def test_interpolate_matches_torch(backend, shape, mode, align_corners):
         _check(backend, shape, mode, align_corners, kwargs)
 
 
-@pytest.mark.parametrize("mode", ["nearest", "bilinear"])
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("shape, mode, align_corners", [
+    ((1, 2, 4, 7), "bicubic", None), ((1, 2, 4, 7), "bicubic", True),
+    ((2, 3, 7), "area", None), ((1, 2, 5, 7), "area", None)])
+def test_bicubic_and_area_match_torch(backend, shape, mode, align_corners):
+    for kwargs in RESIZES:
+        _check(backend, shape, mode, align_corners, kwargs)
+
+
+@pytest.mark.parametrize("mode", ["nearest", "bilinear", "bicubic"])
 def test_per_axis_sizes_and_factors(mode):
     _check("numpy", (2, 2, 5, 6), mode, None, dict(size=(7, 4)))
     _check("numpy", (2, 2, 5, 6), mode, None, dict(scale_factor=(0.5, 2.5)))
@@ -124,7 +139,7 @@ def test_finite_differences_and_replay():
 @pytest.mark.parametrize("args, kwargs, error, match", [
     ((), {}, ValueError, "interpolate: give exactly one of size and scale_factor"),
     ((3, 2.0), {}, ValueError, "interpolate: give exactly one of size and scale_factor"),
-    ((3,), {"mode": "bicubic"}, ValueError, "interpolate: mode must be one of"),
+    ((3,), {"mode": "lanczos"}, ValueError, "interpolate: mode must be one of"),
     ((3,), {"mode": "linear"}, ValueError, "interpolate: mode='linear' needs 3-D input"),
     ((3,), {"align_corners": True}, ValueError, "interpolate: align_corners can only be set"),
     (((3, 4, 5),), {}, ValueError, "interpolate: size must be a number or a tuple of 2"),
@@ -147,6 +162,8 @@ def test_bad_inputs_name_them():
         xg.nn.interpolate(xg.ones((1, 1, 4), dtype=xg.int64), size=3)
     with pytest.raises(ValueError, match="Upsample: align_corners can only be set"):
         xg.nn.Upsample(size=3, align_corners=False)
+    with pytest.raises(ValueError, match="interpolate: mode='area' takes 3-D or 4-D input"):
+        xg.nn.interpolate(xg.ones((1, 1, 2, 2, 2)), size=1, mode="area")
     with pytest.raises(ValueError, match="Upsample: mode='bilinear' needs 4-D input"):
         xg.nn.Upsample(size=3, mode="bilinear")(xg.ones((1, 1, 4)))
 

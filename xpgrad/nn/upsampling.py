@@ -1,5 +1,6 @@
 """Resizing as PyTorch's: ``xg.nn.interpolate`` (``F.interpolate``) in the modes ``"nearest"``,
-``"nearest-exact"``, ``"linear"``, ``"bilinear"`` and ``"trilinear"``, and the layers
+``"nearest-exact"``, ``"linear"``, ``"bilinear"``, ``"trilinear"``, ``"bicubic"`` and
+``"area"``, and the layers
 ``Upsample``, ``UpsamplingNearest2d`` and ``UpsamplingBilinear2d``.
 
 Every mode is separable: one spatial axis after the other, the output along it is a gather
@@ -27,9 +28,11 @@ from ..ops.indexing import take
 from ..tensor import Tensor
 from .module import Module
 
-MODES = ("nearest", "nearest-exact", "linear", "bilinear", "trilinear")
-#: the spatial axes each linear mode works on, as PyTorch's (3-D, 4-D, 5-D input)
-_LINEAR_DIMS = {"linear": 1, "bilinear": 2, "trilinear": 3}
+MODES = ("nearest", "nearest-exact", "linear", "bilinear", "trilinear", "bicubic", "area")
+#: the spatial axes each interpolating mode works on, as PyTorch's (3-D, 4-D, 5-D input)
+_LINEAR_DIMS = {"linear": 1, "bilinear": 2, "trilinear": 3, "bicubic": 2}
+#: PyTorch's cubic convolution coefficient
+_CUBIC_A = -0.75
 
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
@@ -46,7 +49,12 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     - ``"linear"`` (3-D input), ``"bilinear"`` (4-D), ``"trilinear"`` (5-D): linear in each
       axis, ``align_corners`` (default False) as PyTorch's: True maps the corner samples onto
       each other, False the corners of the pixels (source ``(dst + 0.5) * scale - 0.5``,
-      clamped at 0); an axis whose length does not change is copied, as PyTorch's.
+      clamped at 0); an axis whose length does not change is copied, as PyTorch's;
+    - ``"bicubic"`` (4-D): PyTorch's cubic convolution (A = -0.75) over four neighbours,
+      clamped at the edges, ``align_corners`` as for linear; values may overshoot the input's
+      range, as PyTorch's;
+    - ``"area"`` (3-D, 4-D): ``adaptive_avg_pool1d`` / ``adaptive_avg_pool2d`` to the output
+      size, as PyTorch's.
 
     ``scale`` is ``1 / scale_factor`` when ``scale_factor`` is given (PyTorch's rule with
     ``recompute_scale_factor=None`` or False), else ``length / out_length``; with
@@ -78,8 +86,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         raise ValueError(f"{owner}: mode={mode!r} needs {want} input, got shape {input.shape}")
     if align_corners is not None:
         if mode not in _LINEAR_DIMS:
-            raise ValueError(f"{owner}: align_corners can only be set with the linear modes "
-                             f"(linear, bilinear, trilinear), not mode={mode!r}")
+            raise ValueError(f"{owner}: align_corners can only be set with the interpolating "
+                             f"modes (linear, bilinear, trilinear, bicubic), not mode="
+                             f"{mode!r}")
         if not isinstance(align_corners, (bool, np.bool_)):
             raise TypeError(f"{owner}: align_corners must be a bool or None, got "
                             f"{align_corners!r}")
@@ -87,10 +96,20 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     sizes, scales = _sizes(size, scale_factor, lengths, dims, owner)
     if recompute_scale_factor:
         scales = (None,) * dims
+    if mode == "area":                         # PyTorch's: adaptive average pooling
+        if dims == 3:
+            raise ValueError(f"{owner}: mode='area' takes 3-D or 4-D input here (no "
+                             f"adaptive_avg_pool3d), got shape {input.shape}")
+        from .adaptive_pooling import adaptive_avg_pool1d, adaptive_avg_pool2d
+
+        return (adaptive_avg_pool1d if dims == 1 else adaptive_avg_pool2d)(
+            input, sizes[0] if dims == 1 else sizes)
     for axis, (length, out, scale) in enumerate(zip(lengths, sizes, scales), 2):
         if mode in ("nearest", "nearest-exact"):
             index = _nearest(length, out, scale, mode == "nearest-exact", dims == 2)
             input = take(input, asarray(index, backend=input.backend), axis=axis)
+        elif mode == "bicubic":
+            input = _cubic(input, axis, length, out, scale, bool(align_corners))
         else:
             input = _linear(input, axis, length, out, scale, bool(align_corners))
     return input
@@ -172,6 +191,35 @@ def _linear(x, axis, length, out, scale, align_corners):
         take(x, asarray(i1, backend=x.backend), axis=axis) * w1
 
 
+def _cubic(x, axis, length, out, scale, align_corners):
+    """``x`` resized along ``axis`` by PyTorch's bicubic rule (``upsample_bicubic2d``): four
+    gathers at ``floor(src) - 1 ... floor(src) + 2`` (clamped to the input) weighted by the
+    cubic convolution coefficients (A = -0.75) of ``src - floor(src)``; the source index is
+    not clamped at 0, as PyTorch's cubic one."""
+    s = _scale(length, out, scale, align_corners)
+    dst = np.arange(out, dtype=np.float64)
+    src = s * dst if align_corners else s * (dst + 0.5) - 0.5
+    base = np.floor(src).astype(np.int64)
+    t = src - base
+    a = _CUBIC_A
+
+    def near(v):                                  # |v| <= 1
+        return ((a + 2) * v - (a + 3)) * v * v + 1
+
+    def far(v):                                   # 1 < |v| < 2
+        return ((a * v - 5 * a) * v + 8 * a) * v - 4 * a
+
+    weights = (far(t + 1), near(t), near(1 - t), far(2 - t))
+    shape = (out,) + (1,) * (x.ndim - 1 - axis)
+    y = None
+    for offset, w in zip((-1, 0, 1, 2), weights):
+        index = np.clip(base + offset, 0, length - 1)
+        term = take(x, asarray(index, backend=x.backend), axis=axis) * \
+            asarray(w.reshape(shape), dtype=x.dtype, backend=x.backend)
+        y = term if y is None else y + term
+    return y
+
+
 class Upsample(Module):
     """``Upsample(size=None, scale_factor=None, mode="nearest", align_corners=None,
     recompute_scale_factor=None)``, PyTorch's ``nn.Upsample``: ``xg.nn.interpolate`` with these
@@ -192,8 +240,9 @@ class Upsample(Module):
             raise ValueError(f"{who}: give exactly one of size and scale_factor, got size="
                              f"{size!r} and scale_factor={scale_factor!r}")
         if align_corners is not None and mode not in _LINEAR_DIMS:
-            raise ValueError(f"{who}: align_corners can only be set with the linear modes "
-                             f"(linear, bilinear, trilinear), not mode={mode!r}")
+            raise ValueError(f"{who}: align_corners can only be set with the interpolating "
+                             f"modes (linear, bilinear, trilinear, bicubic), not mode="
+                             f"{mode!r}")
         if isinstance(scale_factor, tuple):
             scale_factor = tuple(float(f) for f in scale_factor)
         elif isinstance(scale_factor, numbers.Real) and not isinstance(scale_factor, bool):
