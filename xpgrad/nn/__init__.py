@@ -21,6 +21,14 @@ from .dropout import Dropout
 from .dropout_channels import Dropout1d, Dropout2d
 from .conv import conv1d, conv2d
 from .conv_layers import Conv1d, Conv2d
+from .conv_transpose import conv_transpose1d, conv_transpose2d
+from .conv_transpose_layers import ConvTranspose1d, ConvTranspose2d
+from .padding import (CircularPad1d, CircularPad2d, ConstantPad1d, ConstantPad2d,
+                      ReflectionPad1d, ReflectionPad2d, ReplicationPad1d, ReplicationPad2d,
+                      ZeroPad1d, ZeroPad2d, pad)
+from .group_norm import GroupNorm, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, group_norm
+from .pixel_shuffle import PixelShuffle, PixelUnshuffle, pixel_shuffle, pixel_unshuffle
+from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d, interpolate
 from .embeddings import Embedding
 from .normalization import BatchNorm1d, LayerNorm
 from .batch_norm_nd import BatchNorm2d, BatchNorm3d
@@ -64,7 +72,13 @@ __all__ = _activations.__all__ + [
     "BatchNorm2d", "BatchNorm3d",
     "AdaptiveAvgPool1d", "adaptive_avg_pool1d", "AdaptiveAvgPool2d", "adaptive_avg_pool2d",
     "AdaptiveMaxPool1d", "adaptive_max_pool1d", "AdaptiveMaxPool2d", "adaptive_max_pool2d",
-    "Dropout1d", "Dropout2d"]
+    "Dropout1d", "Dropout2d",
+    "ConvTranspose1d", "conv_transpose1d", "ConvTranspose2d", "conv_transpose2d",
+    "pad", "ZeroPad1d", "ZeroPad2d", "ConstantPad1d", "ConstantPad2d", "ReflectionPad1d",
+    "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "CircularPad1d", "CircularPad2d",
+    "interpolate", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d",
+    "GroupNorm", "group_norm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
+    "PixelShuffle", "PixelUnshuffle", "pixel_shuffle", "pixel_unshuffle"]
 
 #: PyTorch's names that xpgrad does without, and what to write instead
 _PYTORCH_NAMES = {

@@ -1,0 +1,122 @@
+"""xg.nn.pad and the padding layers against torch.nn.functional.pad / torch.nn.*Pad* in float64
+(values and gradients) on numpy and numba: every mode, 1-3 padded axes, negative amounts
+(cropping), constant padding of any axis; bad input names the argument."""
+import numpy as np
+import pytest
+
+import xpgrad as xg
+
+torch = pytest.importorskip("torch", reason="PyTorch is not installed: no comparison")
+
+BACKENDS = ["numpy"] + (["numba"] if xg.available_backends().get(
+    "numba", {"available": False})["available"] else [])
+
+# (input shape, pad, mode)
+CASES = [
+    ((2, 3, 5), (1, 2), "constant"),
+    ((2, 3, 4, 5), (1, 0, 2, 3), "constant"),
+    ((2, 3, 4, 5), (1, 1, 0, 2, 1, 0, 2, 1), "constant"),          # every axis
+    ((2, 3, 4, 5), (-1, 2, 1, -2), "constant"),                    # cropping
+    ((3, 5), (-2, -3), "constant"),                                # down to an empty axis
+    ((2, 3, 5), (2, 4), "reflect"),
+    ((3, 5), (1, 3), "reflect"),
+    ((2, 3, 4, 5), (1, 3, 3, 2), "reflect"),
+    ((3, 4, 5), (2, 1, 0, 3), "reflect"),
+    ((1, 2, 3, 4, 5), (1, 2, 2, 1, 1, 2), "reflect"),
+    ((2, 3, 5), (-1, 2), "reflect"),
+    ((2, 3, 5), (3, 6), "replicate"),
+    ((2, 3, 4, 5), (2, -1, 1, 3), "replicate"),
+    ((2, 3, 4, 5), (0, 1, 2, 0, 1, 1), "replicate"),
+    ((2, 3, 5), (5, 2), "circular"),
+    ((2, 3, 4, 5), (1, 2, 4, 3), "circular"),
+    ((2, 3, 5), (-1, 2), "circular"),
+    ((1, 2, 3, 3, 4), (1, 1, 2, 0, 3, 1), "circular"),
+]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_pad_matches_torch(backend, case):
+    shape, pads, mode = CASES[case]
+    value = 1.5 if mode == "constant" and case % 2 else 0.0
+    x = np.random.default_rng(case).standard_normal(shape)
+    xt = xg.asarray(x, backend=backend)
+    tx = torch.tensor(x, requires_grad=True)
+    ty = torch.nn.functional.pad(tx, pads, mode=mode, **({"value": value} if value else {}))
+    ct = np.cos(np.arange(ty.numel())).reshape(tuple(ty.shape))
+    (ty * torch.tensor(ct)).sum().backward()
+    with xg.GradientTape() as tape:
+        tape.watch(xt)
+        y = xg.nn.pad(xt, pads, mode=mode, value=value)
+        loss = xg.sum(y * xg.asarray(ct, backend=backend))
+    assert y.shape == tuple(ty.shape)
+    np.testing.assert_array_equal(y.numpy(), ty.detach().numpy())
+    np.testing.assert_allclose(tape.gradient(loss, xt).numpy(), tx.grad.numpy(), atol=1e-12)
+
+
+@pytest.mark.parametrize("name, args, shape", [
+    ("ZeroPad1d", (2,), (2, 3, 4)), ("ZeroPad2d", ((1, 2, 0, 3),), (2, 3, 4, 5)),
+    ("ConstantPad1d", ((1, 3), 2.5), (3, 4)), ("ConstantPad2d", (1, -0.5), (2, 3, 4)),
+    ("ReflectionPad1d", ((3, 1),), (2, 3, 4)), ("ReflectionPad2d", ((1, 2, 3, 0),), (1, 2, 4, 5)),
+    ("ReplicationPad1d", (3,), (3, 4)), ("ReplicationPad2d", ((2, 0, 1, 3),), (2, 3, 4, 5)),
+    ("CircularPad1d", ((4, 1),), (2, 3, 4)), ("CircularPad2d", (2,), (2, 3, 4)),
+])
+def test_layers_match_torch(name, args, shape):
+    x = np.random.default_rng(0).standard_normal(shape)
+    xt = xg.asarray(x)
+    with xg.GradientTape() as tape:
+        tape.watch(xt)
+        y = getattr(xg.nn, name)(*args)(xt)
+        loss = xg.sum(y * y * y)
+    tx = torch.tensor(x, requires_grad=True)
+    ty = getattr(torch.nn, name)(*args)(tx)
+    (ty ** 3).sum().backward()
+    np.testing.assert_array_equal(y.numpy(), ty.detach().numpy())
+    np.testing.assert_allclose(tape.gradient(loss, xt).numpy(), tx.grad.numpy(), atol=1e-12)
+
+
+def test_finite_differences_and_replay():
+    x = xg.asarray(np.random.default_rng(1).standard_normal((1, 2, 3, 4)))
+    xg.testing.check_grads(lambda x: xg.nn.pad(x, (2, 1, 1, 2), mode="reflect") ** 2, (x,))
+    layer = xg.nn.ReplicationPad2d((1, 2, 0, 1))
+
+    def step(x):
+        with xg.GradientTape() as tape:
+            tape.watch(x)
+            loss = xg.sum(xg.sin(layer(x)))
+        return [loss, tape.gradient(loss, x)]
+
+    compiled = xg.function(step)
+    for seed in range(2):
+        x = xg.asarray(np.random.default_rng(seed).standard_normal((2, 2, 3, 3)))
+        for got, want in zip(compiled(x), step(x)):
+            np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+@pytest.mark.parametrize("args, kwargs, error, match", [
+    (((1,),), {}, ValueError, "pad: pad must have an even number of entries"),
+    (((1.0, 1),), {}, TypeError, "pad: pad must hold ints"),
+    ((5,), {}, TypeError, "pad: pad must be a tuple of ints"),
+    (((1, 1),), {"mode": "wrap"}, ValueError, "pad: mode must be one of"),
+    (((1, 1),), {"value": "a"}, TypeError, "pad: value must be a number"),
+    (((1, 1),), {"mode": "reflect", "value": 2.0}, ValueError, "pad: mode='reflect' takes no"),
+    (((1,) * 6,), {"mode": "reflect"}, ValueError, "pad: mode='reflect' pads the last 1, 2"),
+    (((1,) * 8,), {}, ValueError, "pad: pad has 8 entries, more than two per axis"),
+    (((5, 0),), {"mode": "reflect"}, ValueError, "pad: mode='reflect' needs each pad <"),
+    (((6, 0),), {"mode": "circular"}, ValueError, "pad: mode='circular' needs each pad <="),
+    (((-3, -3),), {}, ValueError, "leaves axis 2 .length 5. with -1 entries"),
+])
+def test_bad_arguments_name_them(args, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        xg.nn.pad(xg.ones((2, 3, 5)), *args, **kwargs)
+
+
+def test_bad_layer_arguments_name_them():
+    with pytest.raises(ValueError, match="ZeroPad2d: padding must be an int or a tuple of 4"):
+        xg.nn.ZeroPad2d((1, 2))
+    with pytest.raises(TypeError, match="ConstantPad1d: padding must hold ints"):
+        xg.nn.ConstantPad1d((1.5, 2), 0.0)
+    with pytest.raises(ValueError, match="ReflectionPad2d: mode='reflect' needs each pad <"):
+        xg.nn.ReflectionPad2d(3)(xg.ones((1, 3, 3)))
+    with pytest.raises(ValueError, match="ReflectionPad1d: mode='reflect' pads the last"):
+        xg.nn.ReflectionPad1d(1)(xg.ones((1, 1, 2, 3)))

@@ -1,0 +1,322 @@
+"""GroupNorm and InstanceNorm1d/2d/3d as PyTorch's: each sample's channels normalized in
+groups (``group_norm``, ``nn.GroupNorm``) or one by one (``nn.InstanceNorm1d`` ...) over the
+spatial axes. Composed of ``mean`` and ``var`` (biased), so every gradient is theirs.
+
+>>> import xpgrad as xg
+>>> x = xg.asarray([[[1.0, 3.0], [5.0, 9.0]]])               # (N, C, L)
+>>> [[round(v, 3) for v in row] for row in xg.nn.group_norm(x, 2).tolist()[0]]
+[[-1.0, 1.0], [-1.0, 1.0]]
+"""
+from __future__ import annotations
+
+import numbers
+import warnings
+
+from .. import dtypes as _dt
+from .._args import flag
+from ..creation import asarray, ones, zeros
+from ..ops import batch_norm as _bn
+from ..ops.elementwise import sqrt
+from ..ops.reductions import mean, var
+from ..ops.shape import reshape
+from ..tape import stop_gradient
+from ..tensor import Tensor, Variable
+from . import _checks
+from ._torch import host, load_checked
+from .module import Module
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """PyTorch's ``F.group_norm``: ``input`` (N, C, *) with its C channels split into
+    ``num_groups`` groups of consecutive channels, each group of each sample normalized by
+    its mean and biased variance, ``(x - mean) / sqrt(var + eps)``, then scaled by ``weight``
+    (C,) and shifted by ``bias`` (C,) per channel when given. ``num_groups`` must divide C.
+
+    >>> import xpgrad as xg
+    >>> xg.nn.group_norm(xg.ones((2, 6, 4, 4)), 3, weight=xg.ones(6)).shape
+    (2, 6, 4, 4)
+    """
+    owner = "group_norm"
+    x = _tensor(input, owner, weight)
+    if isinstance(num_groups, bool) or not isinstance(num_groups, numbers.Integral) or \
+            num_groups < 1:
+        raise ValueError(f"{owner}: num_groups must be a positive int, got {num_groups!r}")
+    c = x.shape[1]
+    if c % num_groups:
+        raise ValueError(f"{owner}: num_groups={num_groups} does not divide the input's "
+                         f"{c} channels (shape {x.shape})")
+    y = _normalize(reshape(x, (x.shape[0], int(num_groups), -1)), _eps(eps, owner))
+    return _affine(reshape(y, x.shape), weight, bias, owner)
+
+
+def _tensor(x, owner, like=None):
+    if not isinstance(x, Tensor):
+        x = asarray(x) if like is None or not isinstance(like, Tensor) else \
+            asarray(x, dtype=like.dtype, backend=like.backend)
+    if x.ndim < 2:
+        raise ValueError(f"{owner}: input must be (N, C, ...), got shape {x.shape}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"{owner}: input must hold real floating-point numbers, got "
+                        f"{x.dtype}")
+    return x
+
+
+def _eps(eps, owner):
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps >= 0:
+        raise ValueError(f"{owner}: eps must be a number >= 0, got {eps!r}")
+    return float(eps)
+
+
+def _normalize(x, eps, stats=None):
+    """``x`` normalized over its last axis by its own mean and biased variance, or by
+    ``stats`` = (mean, var) broadcastable to it."""
+    if stats is None:
+        stats = mean(x, axis=-1, keepdims=True), var(x, axis=-1, keepdims=True)
+    return (x - stats[0]) / sqrt(stats[1] + eps)
+
+
+def _affine(y, weight, bias, owner):
+    """``y`` (N, C, *) times ``weight`` plus ``bias``, each (C,) or None, per channel."""
+    shape = (y.shape[1],) + (1,) * (y.ndim - 2)
+    for name, v in (("weight", weight), ("bias", bias)):
+        if v is None:
+            continue
+        if not isinstance(v, Tensor):
+            v = asarray(v, dtype=y.dtype, backend=y.backend)
+        if v.shape != (y.shape[1],):
+            raise ValueError(f"{owner}: {name} must have shape (C,) = ({y.shape[1]},), got "
+                             f"{v.shape}")
+        if v.dtype != y.dtype:
+            raise TypeError(f"{owner}: {name} is {v.dtype} but the input is {y.dtype}; cast "
+                            "with xg.astype")
+        y = y * reshape(v, shape) if name == "weight" else y + reshape(v, shape)
+    return y
+
+
+class GroupNorm(Module):
+    """``GroupNorm(num_groups, num_channels, eps=1e-5, affine=True)``, PyTorch's: ``group_
+    norm(x, num_groups, weight, bias, eps)`` over (N, C, *), C = ``num_channels`` (which
+    ``num_groups`` divides); ``weight`` (ones) and ``bias`` (zeros), (C,), trained when
+    ``affine`` (``f"{name}/weight"``, ``f"{name}/bias"``). The same in training and eval mode
+    (no running statistics). ``load_torch_state_dict`` / ``torch_state_dict`` convert
+    ``torch.nn.GroupNorm``'s.
+
+    >>> import xpgrad as xg
+    >>> norm = xg.nn.GroupNorm(2, 6)
+    >>> norm(xg.ones((2, 6, 5))).shape, [v.name for v in norm.trainable_variables]
+    ((2, 6, 5), ['group_norm/weight', 'group_norm/bias'])
+    """
+
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, *, dtype=_dt.float32,
+                 backend=None, name="group_norm"):
+        super().__init__(name)
+        who = type(self).__name__
+        self.num_groups = _checks.size("num_groups", num_groups, who)
+        self.num_channels = _checks.size("num_channels", num_channels, who)
+        if self.num_channels % self.num_groups:
+            raise ValueError(f"{who}: num_channels ({self.num_channels}) must be divisible by "
+                             f"num_groups ({self.num_groups})")
+        self.eps = _eps(eps, who)
+        self.affine = flag(affine, "affine", who)
+        self._dtype = _checks.floating_dtype(dtype, who)
+        self._backend = backend
+        self.weight = self.bias = None
+        if self.affine:
+            c = (self.num_channels,)
+            self.weight = Variable(ones(c, dtype=self._dtype, backend=backend),
+                                   name=f"{self.name}/weight")
+            self.bias = Variable(zeros(c, dtype=self._dtype, backend=self.weight.backend),
+                                 name=f"{self.name}/bias")
+
+    def forward(self, x):
+        who = type(self).__name__
+        x = _checked(self, x, self.num_channels, who)
+        y = _normalize(reshape(x, (x.shape[0], self.num_groups, -1)), self.eps)
+        return _affine(reshape(y, x.shape), self.weight, self.bias, who)
+
+    def load_torch_state_dict(self, state_dict) -> None:
+        """Copy ``weight`` and ``bias`` from a ``torch.nn.GroupNorm`` state dict (those this
+        layer has); a missing or unknown key, another shape: ValueError, nothing changed."""
+        _load(self, state_dict, ("weight", "bias"))
+
+    def torch_state_dict(self) -> dict:
+        """``{"weight": ..., "bias": ...}`` as NumPy arrays (with ``affine``)."""
+        return _state(self, ("weight", "bias"))
+
+    def _extra_repr(self):
+        return (f", num_groups={self.num_groups}, num_channels={self.num_channels}, "
+                f"eps={self.eps}, affine={self.affine}")
+
+
+def _checked(layer, x, channels, who):
+    """``x`` as a Tensor of the layer's dtype with ``channels`` channels (axis 1)."""
+    if not isinstance(x, Tensor):
+        x = asarray(x, dtype=layer._dtype, backend=layer._backend)
+    x = _tensor(x, who)
+    if x.shape[1] != channels:
+        raise ValueError(f"{who}: the input has {x.shape[1]} channels (axis 1, shape "
+                         f"{x.shape}) but the layer was made for {channels}")
+    if x.dtype != layer._dtype:
+        raise TypeError(f"{who} has {layer._dtype} weights but got a {x.dtype} input; cast "
+                        "it with xg.astype")
+    return x
+
+
+def _load(layer, state_dict, keys):
+    mine = {k: v for k in keys if (v := getattr(layer, k)) is not None}
+    if "num_batches_tracked" in mine and "num_batches_tracked" not in state_dict:
+        mine.pop("num_batches_tracked")
+    values = load_checked(layer, state_dict, {k: v.shape for k, v in mine.items()},
+                          known=keys)
+    for variable, value in zip(mine.values(), values):
+        variable.assign(value)
+
+
+def _state(layer, keys):
+    return {k: host(v) for k in keys if (v := getattr(layer, k)) is not None}
+
+
+_INSTANCE_KEYS = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
+
+
+class _InstanceNorm(Module):
+    """InstanceNorm1d/2d/3d: ``dims`` spatial axes, batched or not."""
+
+    dims = 1
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False,
+                 track_running_stats=False, *, dtype=_dt.float32, backend=None,
+                 name="instance_norm"):
+        super().__init__(name)
+        who = type(self).__name__
+        self.num_features = _checks.size("num_features", num_features, who)
+        self.eps = _eps(eps, who)
+        self.momentum = None if momentum is None else _bn._momentum(momentum, who)
+        self.affine = flag(affine, "affine", who)
+        self.track_running_stats = flag(track_running_stats, "track_running_stats", who)
+        self._dtype = _checks.floating_dtype(dtype, who)
+        self._backend = backend
+        c = (self.num_features,)
+        self.weight = self.bias = None
+        self.running_mean = self.running_var = self.num_batches_tracked = None
+
+        def make(fill, what, trainable=True, dtype=self._dtype, shape=c):
+            return Variable(fill(shape, dtype=dtype, backend=backend),
+                            name=f"{self.name}/{what}", trainable=trainable)
+        if self.affine:
+            self.weight, self.bias = make(ones, "weight"), make(zeros, "bias")
+        if self.track_running_stats:
+            self.running_mean = make(zeros, "running_mean", False)
+            self.running_var = make(ones, "running_var", False)
+            self.num_batches_tracked = make(zeros, "num_batches_tracked", False, _dt.int64, ())
+
+    def forward(self, x):
+        who, dims = type(self).__name__, self.dims
+        if not isinstance(x, Tensor):
+            x = asarray(x, dtype=self._dtype, backend=self._backend)
+        if x.ndim not in (dims + 1, dims + 2):
+            raise ValueError(f"{who}: expected {dims + 2}-D (N, C, ...) or unbatched "
+                             f"{dims + 1}-D (C, ...) input, got shape {x.shape}")
+        unbatched = x.ndim == dims + 1
+        if unbatched:
+            x = reshape(x, (1,) + x.shape)
+        if x.shape[1] != self.num_features:
+            if self.affine or self.track_running_stats:
+                raise ValueError(f"{who}: the input has {x.shape[1]} channels (axis 1, "
+                                 f"shape {x.shape}) but num_features = {self.num_features}")
+            warnings.warn(f"{who}: input has {x.shape[1]} channels but num_features = "
+                          f"{self.num_features}; with affine=False and no running stats "
+                          "this is ignored (as PyTorch)", stacklevel=2)
+        x = _checked(self, x, x.shape[1], who)
+        flat = reshape(x, x.shape[:2] + (-1,))
+        training = flag(self.training, "training", who)
+        if self.track_running_stats and not training:
+            shape = (1, x.shape[1], 1)
+            stats = reshape(self.running_mean, shape), reshape(self.running_var, shape)
+            y = _normalize(flat, self.eps, stats)
+        else:
+            if flat.shape[-1] == 1:
+                raise ValueError(f"{who}: expected more than 1 spatial element when using "
+                                 f"the input's statistics (as PyTorch), got shape {x.shape}")
+            if self.track_running_stats:
+                self._update(flat)
+            y = _normalize(flat, self.eps)
+        y = _affine(reshape(y, x.shape), self.weight, self.bias, who)
+        return reshape(y, y.shape[1:]) if unbatched else y
+
+    def _update(self, flat):
+        """PyTorch's update: the running statistics move by ``momentum`` towards the batch
+        average of each instance's mean and unbiased variance (``momentum=None`` is 0 there,
+        and ``num_batches_tracked`` stays 0: PyTorch's ``F.instance_norm`` takes neither)."""
+        from ..recompute import recomputing
+
+        if recomputing() or self.momentum is None:
+            return
+        m = self.momentum
+        data = stop_gradient(flat)
+        batch_var = var(data, axis=-1, correction=1)
+        self.running_mean.assign(self.running_mean * (1 - m) + mean(mean(data, axis=-1),
+                                                                    axis=0) * m)
+        self.running_var.assign(self.running_var * (1 - m) + mean(batch_var, axis=0) * m)
+
+    def load_torch_state_dict(self, state_dict) -> None:
+        """Copy a ``torch.nn.InstanceNorm*d`` state dict (the keys this layer has:
+        ``weight``/``bias`` with ``affine``, ``running_mean``/``running_var``/
+        ``num_batches_tracked`` with ``track_running_stats``); other keys or shapes:
+        ValueError, nothing changed."""
+        _load(self, state_dict, _INSTANCE_KEYS)
+
+    def torch_state_dict(self) -> dict:
+        """The keys PyTorch's layer has, as NumPy arrays."""
+        return _state(self, _INSTANCE_KEYS)
+
+    def _extra_repr(self):
+        return (f", num_features={self.num_features}, eps={self.eps}, momentum="
+                f"{self.momentum}, affine={self.affine}, track_running_stats="
+                f"{self.track_running_stats}")
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """``InstanceNorm1d(num_features, eps=1e-5, momentum=0.1, affine=False,
+    track_running_stats=False)``, PyTorch's: each channel of each sample of (N, C, L) or
+    (C, L) normalized over L by its mean and biased variance, then scaled and shifted per
+    channel with ``affine`` (``weight`` ones, ``bias`` zeros). With ``track_running_stats``,
+    training mode also moves ``running_mean`` / ``running_var`` (non-trainable) towards the
+    batch average of the instances' means and unbiased variances by ``momentum`` (PyTorch's
+    ``momentum=None`` moves nothing, and ``num_batches_tracked`` stays 0, as there), and
+    eval mode normalizes with them.
+
+    >>> import xpgrad as xg
+    >>> y = xg.nn.InstanceNorm1d(2)(xg.asarray([[1.0, 3.0], [2.0, 6.0]]))
+    >>> [[round(v, 3) for v in row] for row in y.tolist()]
+    [[-1.0, 1.0], [-1.0, 1.0]]
+    """
+
+    dims = 1
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """``InstanceNorm2d(num_features, ...)``, PyTorch's: ``InstanceNorm1d`` over (N, C, H, W)
+    or (C, H, W), each channel of each sample normalized over H and W.
+
+    >>> import xpgrad as xg
+    >>> xg.nn.InstanceNorm2d(3, affine=True)(xg.ones((2, 3, 4, 4))).shape
+    (2, 3, 4, 4)
+    """
+
+    dims = 2
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """``InstanceNorm3d(num_features, ...)``, PyTorch's: ``InstanceNorm1d`` over (N, C, D, H,
+    W) or (C, D, H, W).
+
+    >>> import xpgrad as xg
+    >>> xg.nn.InstanceNorm3d(2)(xg.ones((1, 2, 2, 3, 3))).shape
+    (1, 2, 2, 3, 3)
+    """
+
+    dims = 3
+
+
+__all__ = ["group_norm", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d"]
