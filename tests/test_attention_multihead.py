@@ -295,7 +295,6 @@ def test_a_tiny_model_trains():
     (lambda: MHA(10, 3), ValueError, "embed_dim \\(10\\) must be divisible by num_heads"),
     (lambda: MHA(0, 1), ValueError, "embed_dim"),
     (lambda: MHA(8, 2.0), TypeError, "num_heads"),
-    (lambda: MHA(8, 2, batch_first=False), ValueError, "batch-first"),
     (lambda: MHA(8, 2, dropout=1.5), ValueError, "dropout"),
     (lambda: MHA(8, 2, kdim=0), ValueError, "kdim"),
     (lambda: MHA(8, 2, device="cpu"), TypeError, "device"),

@@ -68,8 +68,6 @@ def test_custom_encoder_and_decoder_are_used():
 
 
 @pytest.mark.parametrize("make, error, words", [
-    (lambda: xg.nn.Transformer(8, 2, batch_first=False), ValueError, "Transformer reads "
-     "batch-first"),
     (lambda: xg.nn.Transformer(10, 3, 1, 1), ValueError, "d_model"),
     (lambda: xg.nn.Transformer(8, 2, 0, 1), ValueError, "num_layers"),
     (lambda: xg.nn.Transformer(8, 2, 1, 1, custom_encoder="mine"), TypeError,

@@ -217,7 +217,6 @@ def _layer(**kwargs):
     (lambda: _layer(activation="tanh"), ValueError, "activation must be 'relu', 'gelu'"),
     (lambda: _layer(activation=3), TypeError, "activation"),
     (lambda: _layer(activation=xg.nn.GELU), TypeError, r"activation.*GELU\(\)"),
-    (lambda: _layer(batch_first=False), ValueError, "batch-first"),
     (lambda: _layer(layer_norm_eps=-1.0), ValueError, "layer_norm_eps"),
     (lambda: _layer(norm_first=1), TypeError, "norm_first"),
     (lambda: _layer(dtype="int32"), TypeError, "dtype"),

@@ -1,6 +1,6 @@
-"""Multi-head attention, PyTorch's ``torch.nn.MultiheadAttention`` over batch-first sequences
-(as xpgrad's recurrent layers: ``batch_first=True`` is accepted for PyTorch's habits, False
-refused with the transpose to make).
+"""Multi-head attention, PyTorch's ``torch.nn.MultiheadAttention``, over batch-first sequences
+by default (xpgrad's default, as its recurrent layers') or, with ``batch_first=False``
+(PyTorch's default), sequence-first ones, transposed at entry and exit.
 
 >>> import xpgrad as xg
 >>> mha = xg.nn.MultiheadAttention(8, 2, rng=0)
@@ -71,11 +71,13 @@ class MultiheadAttention(Module):
     as ``torch.nn.MultiheadAttention(..., batch_first=True)``.
 
     ``query`` is (N, L, embed_dim), ``key`` (N, S, kdim), ``value`` (N, S, vdim) (``kdim`` and
-    ``vdim`` default to ``embed_dim``), or the same without the batch axis; ``out`` is
-    (N, L, embed_dim). Each of ``num_heads`` heads attends with ``embed_dim // num_heads``
-    features; ``dropout`` drops attention weights in training mode (1.0: all of them, as
-    PyTorch allows). ``weights`` (with ``need_weights=True``) are (N, L, S), averaged over the
-    heads, or (N, num_heads, L, S) with ``average_attn_weights=False``; None otherwise.
+    ``vdim`` default to ``embed_dim``), or the same without the batch axis; ``out`` is (N, L,
+    embed_dim). With ``batch_first=False`` (PyTorch's default) they are sequence first, (L, N,
+    embed_dim), (S, N, kdim), (S, N, vdim) and (L, N, embed_dim), as PyTorch's; the weights are
+    (N, L, S) either way. Each of ``num_heads`` heads attends with ``embed_dim // num_heads``
+    features; ``dropout`` drops attention weights in training mode (1.0: all of them, as PyTorch
+    allows). ``weights`` (with ``need_weights=True``) are (N, L, S), averaged over the heads, or
+    (N, num_heads, L, S) with ``average_attn_weights=False``; None otherwise.
     Masks are PyTorch's: ``key_padding_mask`` (N, S), True for keys to ignore (padding);
     ``attn_mask`` (L, S) or (N * num_heads, L, S), True where a query may NOT attend (the
     opposite of ``scaled_dot_product_attention``'s); either may instead be a float mask, added
@@ -100,15 +102,13 @@ class MultiheadAttention(Module):
     [0.5, 0.5, 0.0]
     """
 
+    batch_first = True      # a layer pickled before the option had this layout
+
     def __init__(self, embed_dim, num_heads, *, dropout=0.0, bias=True, add_bias_kv=False,
                  add_zero_attn=False, kdim=None, vdim=None, batch_first=True, rng=None,
                  dtype=_dt.float32, backend=None, name="multihead_attention"):
         super().__init__(name)
-        if flag(batch_first, "batch_first", _WHO) is not True:
-            raise ValueError(f"{_WHO} reads batch-first sequences (batch, sequence, features) "
-                             "only; transpose sequence-first input with "
-                             "xg.permute_dims(x, (1, 0, 2)) and leave batch_first out (or pass "
-                             "True)")
+        self.batch_first = flag(batch_first, "batch_first", _WHO)
         E = self.embed_dim = _checks.size("embed_dim", embed_dim, _WHO)
         self.num_heads = _checks.size("num_heads", num_heads, _WHO)
         if E % self.num_heads:
@@ -149,8 +149,9 @@ class MultiheadAttention(Module):
 
     # -- forward -------------------------------------------------------------------------------
     def _inputs(self, query, key, value):
-        """The three inputs as Tensors of 3 axes (batched or not, as the query), checked."""
-        w, out, batched = self.q_proj.w, [], None
+        """The three inputs as batch-first Tensors of 3 axes (batched or not, as the query),
+        checked in the layer's layout."""
+        w, out, shapes, batched = self.q_proj.w, [], [], None
         for name, x, features in (("query", query, self.embed_dim), ("key", key, self.kdim),
                                   ("value", value, self.vdim)):
             x = as_tensor(x, name, _WHO, dtype=w.dtype, backend=w.backend)
@@ -160,16 +161,19 @@ class MultiheadAttention(Module):
             batched = x.ndim == 3 if batched is None else batched
             want = 3 if batched else 2
             if x.ndim != want or x.shape[-1] != features:
+                axes = "batch, sequence" if self.batch_first else "sequence, batch"
                 if not out:
-                    shape = f"(batch, sequence, {features}), or (sequence, {features}) unbatched"
+                    shape = f"({axes}, {features}), or (sequence, {features}) unbatched"
                 else:
-                    shape = f"({'batch, ' if batched else ''}sequence, {features})" + (
+                    shape = f"({axes if batched else 'sequence'}, {features})" + (
                         "" if batched else ", unbatched as query")
                 raise ValueError(f"{_WHO}: {name} must have shape {shape}, got shape "
                                  f"{x.shape}")
+            shapes.append(x.shape)
+            if batched and not self.batch_first:
+                x = permute_dims(x, (1, 0, 2))              # (N, T, features) inside
             out.append(x if batched else x[None])
         q, k, v = out
-        shapes = tuple(x.shape[1:] if not batched else x.shape for x in out)
         if not (q.shape[0] == k.shape[0] == v.shape[0]):
             raise ValueError(f"{_WHO}: query, key and value must have one batch size, got "
                              f"shapes {shapes[0]}, {shapes[1]} and {shapes[2]}")
@@ -229,6 +233,8 @@ class MultiheadAttention(Module):
             weights = mean(weights, axis=1)
         if not batched:
             out, weights = out[0], (None if weights is None else weights[0])
+        elif not self.batch_first:
+            out = permute_dims(out, (1, 0, 2))              # weights stay (N, L, S), as torch's
         return out, weights
 
     # -- PyTorch interoperability --------------------------------------------------------------
@@ -313,7 +319,8 @@ class MultiheadAttention(Module):
         return (f", embed_dim={self.embed_dim}, num_heads={self.num_heads}{dims}"
                 + (f", dropout={self.dropout}" if self.dropout else "")
                 + (", add_bias_kv=True" if self.bias_k is not None else "")
-                + (", add_zero_attn=True" if self.add_zero_attn else ""))
+                + (", add_zero_attn=True" if self.add_zero_attn else "")
+                + ("" if self.batch_first else ", batch_first=False"))
 
 
 __all__ = ["MultiheadAttention"]

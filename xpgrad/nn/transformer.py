@@ -15,6 +15,7 @@ from __future__ import annotations
 from .. import dtypes as _dt
 from .._args import flag
 from ..ops.activations import gelu, relu
+from ..ops.shape import permute_dims
 from ..optim._checks import hyperparameter
 from . import _checks
 from . import init as _init
@@ -78,17 +79,14 @@ class _Layer(Module):
     PyTorch's order (its state-dict keys), the inputs' and masks' checks and the blocks."""
 
     _ATTENTIONS = ()        # the attention sublayers' attribute names
+    batch_first = True      # a layer pickled before the option had this layout
     _NORMS = 0              # how many LayerNorm / Dropout pairs (one per residual block)
 
     def __init__(self, d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps,
                  batch_first, norm_first, bias, rng, dtype, backend, name):
         super().__init__(name)
         who = type(self).__name__
-        if flag(batch_first, "batch_first", who) is not True:
-            raise ValueError(f"{who} reads batch-first sequences (batch, sequence, d_model) "
-                             "only (PyTorch's default is batch_first=False): transpose "
-                             "sequence-first input with xg.permute_dims(x, (1, 0, 2)) and leave "
-                             "batch_first out (or pass True)")
+        self.batch_first = flag(batch_first, "batch_first", who)
         self.d_model = _checks.size("d_model", d_model, who)
         self.nhead = _checks.size("nhead", nhead, who)
         if self.d_model % self.nhead:
@@ -124,8 +122,9 @@ class _Layer(Module):
 
     # -- checks ---------------------------------------------------------------------------------
     def _input(self, x, name, like=None, like_name=None):
-        """``x`` as a Tensor of the weights' dtype, (N, L, d_model) or unbatched (L, d_model),
-        batched as ``like`` and of its batch size; TypeError/ValueError naming ``name``."""
+        """``x`` as a Tensor of the weights' dtype in the layer's layout, (N, L, d_model)
+        (``batch_first=False``: (L, N, d_model)) or unbatched (L, d_model), batched as ``like``
+        (an input as given) and of its batch size; TypeError/ValueError naming ``name``."""
         who, w, d = type(self).__name__, self.linear1.w, self.d_model
         x = as_tensor(x, name, who, dtype=w.dtype, backend=w.backend)
         if x.dtype != w.dtype:
@@ -133,13 +132,25 @@ class _Layer(Module):
                             "with xg.astype (no silent promotion)")
         if like is None:
             if x.ndim not in (2, 3) or x.shape[-1] != d:
-                raise ValueError(f"{who}: {name} must have shape (batch, sequence, {d}) (batch "
-                                 f"first), or (sequence, {d}) unbatched, got shape {x.shape}")
-        elif x.ndim != like.ndim or x.shape[-1] != d or x.shape[:-2] != like.shape[:-2]:
-            batch = f"{like.shape[0]}, " if like.ndim == 3 else ""
-            raise ValueError(f"{who}: {name} must have shape ({batch}sequence, {d}) as "
-                             f"{like_name} {like.shape}, got shape {x.shape}")
+                axes = "batch, sequence" if self.batch_first else "sequence, batch"
+                layout = "batch first" if self.batch_first else "batch_first=False"
+                raise ValueError(f"{who}: {name} must have shape ({axes}, {d}) ({layout}), or "
+                                 f"(sequence, {d}) unbatched, got shape {x.shape}")
+        elif x.ndim != like.ndim or x.shape[-1] != d or self._batch(x) != self._batch(like):
+            n = self._batch(like)
+            shape = (f"(sequence, {d})" if not n else f"({n[0]}, sequence, {d})"
+                     if self.batch_first else f"(sequence, {n[0]}, {d})")
+            raise ValueError(f"{who}: {name} must have shape {shape} as {like_name} "
+                             f"{like.shape}, got shape {x.shape}")
         return x
+
+    def _batch(self, x):
+        """The batch axis's size of an input as given (a 1-tuple), () unbatched."""
+        return x.shape[:-2] if self.batch_first else x.shape[1:-1]
+
+    def _batch_major(self, x):
+        """An input as given, batch first (the layout the blocks compute in); and back."""
+        return x if self.batch_first or x.ndim != 3 else permute_dims(x, (1, 0, 2))
 
     def _attn_mask(self, mask, name, x, L, S):
         """An attention mask (PyTorch's: bool True where NOT to attend, or float, added) of
@@ -190,17 +201,19 @@ class _Layer(Module):
     def _extra_repr(self):
         return (f", d_model={self.d_model}, nhead={self.nhead}, "
                 f"dim_feedforward={self.dim_feedforward}, dropout={self.dropout.rate}"
-                + (", norm_first=True" if self.norm_first else ""))
+                + (", norm_first=True" if self.norm_first else "")
+                + ("" if self.batch_first else ", batch_first=False"))
 
 
 class TransformerEncoderLayer(_Layer):
     """``TransformerEncoderLayer(d_model, nhead)``: PyTorch's ``nn.TransformerEncoderLayer``
-    with ``batch_first=True`` (``False``, PyTorch's default, is refused with the transpose to
-    make): self-attention, then a feed-forward network ``linear2(dropout(activation(linear1(
-    x))))`` of ``dim_feedforward`` features, each a residual block with its LayerNorm
-    (``norm1``, ``norm2``, eps ``layer_norm_eps``) after the sum, or before the block with
-    ``norm_first=True``, and its Dropout (``dropout1``, ``dropout2``; ``dropout`` is the rate
-    of these, of the feed-forward one and of the attention weights').
+    with ``batch_first=True`` (xpgrad's default; ``False``, PyTorch's, reads and returns
+    sequence-first (S, N, d_model) tensors, the masks unchanged): self-attention, then a
+    feed-forward network ``linear2(dropout(activation(linear1(x))))`` of ``dim_feedforward``
+    features, each a residual block with its LayerNorm (``norm1``, ``norm2``, eps
+    ``layer_norm_eps``) after the sum, or before the block with ``norm_first=True``, and its
+    Dropout (``dropout1``, ``dropout2``; ``dropout`` is the rate of these, of the feed-forward
+    one and of the attention weights').
 
     ``forward(src, src_mask=None, src_key_padding_mask=None, is_causal=False)``: ``src`` is
     (N, S, d_model) or unbatched (S, d_model); the masks are ``MultiheadAttention``'s (bool
@@ -235,7 +248,7 @@ class TransformerEncoderLayer(_Layer):
 
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
         is_causal = flag(is_causal, "is_causal", type(self).__name__)
-        x = self._input(src, "src")
+        x = self._batch_major(self._input(src, "src"))
         S = x.shape[-2]
         mask = self._attn_mask(src_mask, "src_mask", x, S, S)
         padding = self._padding_mask(src_key_padding_mask, "src_key_padding_mask", x, S)
@@ -243,12 +256,13 @@ class TransformerEncoderLayer(_Layer):
         def self_attention(h):
             return self._attention(self.self_attn, self.dropout1, h, h, mask, padding,
                                    is_causal)
-        return self._residuals(x, (self_attention, self._ff_block))
+        return self._batch_major(self._residuals(x, (self_attention, self._ff_block)))
 
 
 class TransformerDecoderLayer(_Layer):
     """``TransformerDecoderLayer(d_model, nhead)``: PyTorch's ``nn.TransformerDecoderLayer``
-    with ``batch_first=True``: self-attention over the target, cross-attention
+    with ``batch_first=True`` (or ``False``, sequence first, as the encoder layer's):
+    self-attention over the target, cross-attention
     (``multihead_attn``) from the target to ``memory`` (the encoder's output), then the
     feed-forward network, each a residual block with its LayerNorm (``norm1``..``norm3``) and
     Dropout (``dropout1``..``dropout3``), as ``TransformerEncoderLayer`` (the same arguments).
@@ -279,8 +293,9 @@ class TransformerDecoderLayer(_Layer):
         who = type(self).__name__
         tgt_is_causal = flag(tgt_is_causal, "tgt_is_causal", who)
         memory_is_causal = flag(memory_is_causal, "memory_is_causal", who)
-        x = self._input(tgt, "tgt")
-        memory = self._input(memory, "memory", like=x, like_name="tgt")
+        given = self._input(tgt, "tgt")
+        memory = self._input(memory, "memory", like=given, like_name="tgt")
+        x, memory = self._batch_major(given), self._batch_major(memory)
         T, S = x.shape[-2], memory.shape[-2]
         tgt_mask = self._attn_mask(tgt_mask, "tgt_mask", x, T, T)
         memory_mask = self._attn_mask(memory_mask, "memory_mask", x, T, S)
@@ -295,7 +310,8 @@ class TransformerDecoderLayer(_Layer):
         def cross_attention(h):
             return self._attention(self.multihead_attn, self.dropout2, h, memory, memory_mask,
                                    memory_padding, memory_is_causal)
-        return self._residuals(x, (self_attention, cross_attention, self._ff_block))
+        return self._batch_major(self._residuals(x, (self_attention, cross_attention,
+                                                     self._ff_block)))
 
 
 __all__ = ["TransformerEncoderLayer", "TransformerDecoderLayer",

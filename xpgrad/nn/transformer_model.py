@@ -32,12 +32,12 @@ def _custom(module, name):
 
 class Transformer(Module):
     """``Transformer(d_model=512, nhead=8, num_encoder_layers=6, num_decoder_layers=6)``:
-    PyTorch's ``nn.Transformer`` with ``batch_first=True`` (``False``, PyTorch's default, is
-    refused with the transpose to make): ``encoder``, a ``TransformerEncoder`` of
-    ``num_encoder_layers`` ``TransformerEncoderLayer`` with a final ``LayerNorm``, and
-    ``decoder``, a ``TransformerDecoder`` of ``num_decoder_layers`` ``TransformerDecoderLayer``
-    with one (or ``custom_encoder`` / ``custom_decoder``, Modules of their ``forward``); the
-    other arguments are the layers'.
+    PyTorch's ``nn.Transformer`` with ``batch_first=True`` (xpgrad's default; ``False``,
+    PyTorch's, takes sequence-first src (S, N, d_model) and tgt (T, N, d_model)): ``encoder``, a
+    ``TransformerEncoder`` of ``num_encoder_layers`` ``TransformerEncoderLayer`` with a final
+    ``LayerNorm``, and ``decoder``, a ``TransformerDecoder`` of ``num_decoder_layers``
+    ``TransformerDecoderLayer`` with one (or ``custom_encoder`` / ``custom_decoder``, Modules of
+    their ``forward``); the other arguments are the layers'.
 
     ``forward(src, tgt, src_mask=None, tgt_mask=None, memory_mask=None,
     src_key_padding_mask=None, tgt_key_padding_mask=None, memory_key_padding_mask=None,
@@ -61,14 +61,11 @@ class Transformer(Module):
                  custom_decoder=None, layer_norm_eps=1e-5, batch_first=True, norm_first=False,
                  bias=True, *, rng=None, dtype=_dt.float32, backend=None, name="transformer"):
         super().__init__(name)
-        if flag(batch_first, "batch_first", _WHO) is not True:
-            raise ValueError(f"{_WHO} reads batch-first sequences (batch, sequence, d_model) "
-                             "only (PyTorch's default is batch_first=False): transpose "
-                             "sequence-first input with xg.permute_dims(x, (1, 0, 2)) and leave "
-                             "batch_first out (or pass True)")
+        self.batch_first = flag(batch_first, "batch_first", _WHO)
         gen = _init.as_rng(_init.check_rng(rng, _WHO), backend)
         args = dict(dim_feedforward=dim_feedforward, dropout=dropout, activation=activation,
-                    layer_norm_eps=layer_norm_eps, norm_first=norm_first, bias=bias, rng=gen,
+                    layer_norm_eps=layer_norm_eps, batch_first=self.batch_first,
+                    norm_first=norm_first, bias=bias, rng=gen,
                     dtype=dtype, backend=backend)
         self.encoder = _custom(custom_encoder, "custom_encoder")
         if self.encoder is None:
@@ -108,15 +105,19 @@ class Transformer(Module):
         self.load_torch_state_dict(state)
 
     generate_square_subsequent_mask = staticmethod(generate_square_subsequent_mask)
+    batch_first = True      # a model pickled before the option had this layout
 
     def forward(self, src, tgt, src_mask=None, tgt_mask=None, memory_mask=None,
                 src_key_padding_mask=None, tgt_key_padding_mask=None,
                 memory_key_padding_mask=None, src_is_causal=None, tgt_is_causal=None,
                 memory_is_causal=False):
         s, t = as_tensor(src, "src", _WHO), as_tensor(tgt, "tgt", _WHO)
-        if s.ndim != t.ndim or (s.ndim == 3 and s.shape[0] != t.shape[0]):
-            raise ValueError(f"{_WHO}: src and tgt must both be (batch, sequence, d_model) with "
-                             f"one batch size (batch first), or both unbatched, got shapes "
+        batch = 0 if self.batch_first else 1
+        if s.ndim != t.ndim or (s.ndim == 3 and s.shape[batch] != t.shape[batch]):
+            axes, layout = (("batch, sequence", "batch first") if self.batch_first else
+                            ("sequence, batch", "batch_first=False"))
+            raise ValueError(f"{_WHO}: src and tgt must both be ({axes}, d_model) with one "
+                             f"batch size ({layout}), or both unbatched, got shapes "
                              f"{s.shape} and {t.shape}")
         memory = self.encoder(src, mask=src_mask, src_key_padding_mask=src_key_padding_mask,
                               is_causal=src_is_causal)
@@ -126,7 +127,8 @@ class Transformer(Module):
                             tgt_is_causal=tgt_is_causal, memory_is_causal=memory_is_causal)
 
     def _extra_repr(self):
-        return f", d_model={self.d_model}, nhead={self.nhead}"
+        return (f", d_model={self.d_model}, nhead={self.nhead}"
+                + ("" if self.batch_first else ", batch_first=False"))
 
 
 __all__ = ["Transformer"]
