@@ -1,5 +1,6 @@
 """Word-level language model: PyTorch's word_language_model example (an LSTM, GRU or RNN over
-word embeddings, truncated backpropagation through time) written with xpgrad.
+word embeddings, truncated backpropagation through time, or a causal Transformer encoder)
+written with xpgrad.
 
 The corpus is cut into ``batch_size`` contiguous streams, the columns of a (words, streams)
 array (``batchify``); each update reads the next ``bptt`` rows, (bptt, streams)
@@ -31,7 +32,7 @@ import xpgrad as xg
 from xpgrad.cli_types import backend_name, positive
 from xpgrad.threads import DEFAULT_THREADS, limit, parse_threads
 
-MODELS = ("LSTM", "GRU", "RNN_TANH", "RNN_RELU")
+MODELS = ("LSTM", "GRU", "RNN_TANH", "RNN_RELU", "Transformer")
 
 
 class RNNModel(xg.nn.Module):
@@ -43,7 +44,7 @@ class RNNModel(xg.nn.Module):
     def __init__(self, rnn_type, ntoken, ninp, nhid, nlayers, dropout=0.5, tie_weights=False,
                  *, rng=None, dtype=xg.float32, backend=None):
         super().__init__("rnn_model")
-        if rnn_type not in MODELS:
+        if rnn_type not in MODELS[:-1]:
             raise ValueError(f"rnn_type: one of {', '.join(MODELS)}, got {rnn_type!r}")
         if tie_weights and nhid != ninp:
             raise ValueError(f"tie_weights: nhid ({nhid}) must equal ninp ({ninp})")
@@ -72,6 +73,58 @@ class RNNModel(xg.nn.Module):
         output, hidden = self.rnn(emb, hidden)
         decoded = self.decoder(self.drop(output))
         return xg.nn.log_softmax(xg.reshape(decoded, (-1, self.ntoken)), axis=1), hidden
+
+
+class PositionalEncoding(xg.nn.Module):
+    """``x + pe[:time]`` then dropout: the sine and cosine table of "Attention Is All You
+    Need", (max_len, 1, d_model), a constant (PyTorch's example keeps it as a buffer)."""
+
+    def __init__(self, d_model, dropout=0.1, max_len=5000, *, rng=None, dtype=xg.float32,
+                 backend=None):
+        super().__init__("pos_encoder")
+        position = np.arange(max_len)[:, None]
+        div_term = np.exp(np.arange(0, d_model, 2) * (-math.log(10000.0) / d_model))
+        pe = np.zeros((max_len, 1, d_model))
+        pe[:, 0, 0::2] = np.sin(position * div_term)
+        pe[:, 0, 1::2] = np.cos(position * div_term)
+        self.pe = xg.asarray(pe, dtype=dtype, backend=backend)
+        self.dropout = xg.nn.Dropout(dropout, rng=rng)
+
+    def forward(self, x):
+        return self.dropout(x + self.pe[:x.shape[0]])
+
+
+class TransformerModel(xg.nn.Module):
+    """PyTorch's example's ``TransformerModel``: embedding scaled by sqrt(ninp), positional
+    encoding, a causal ``TransformerEncoder`` of ``nlayers`` time-major layers (``nhead``
+    heads, ``nhid`` feed-forward units, a final LayerNorm, as ``nn.Transformer``'s encoder),
+    linear read-out, log-softmax. ``model(ids, hidden)`` takes ids (time, batch) and returns
+    the log-probabilities (time * batch, ntoken) and None: it keeps no state between chunks."""
+
+    def __init__(self, ntoken, ninp, nhead, nhid, nlayers, dropout=0.5, *, rng=None,
+                 dtype=xg.float32, backend=None):
+        super().__init__("transformer_model")
+        if ninp % nhead:
+            raise ValueError(f"nhead: the embedding size ({ninp}) must be divisible by it, got "
+                             f"{nhead}")
+        rng = xg.random.default_rng(rng, backend=backend)
+        uniform = xg.nn.init.uniform(-0.1, 0.1)
+        common = dict(dtype=dtype, backend=backend)
+        self.ntoken, self.ninp = ntoken, ninp
+        self.pos_encoder = PositionalEncoding(ninp, dropout, rng=rng, **common)
+        layer = xg.nn.TransformerEncoderLayer(ninp, nhead, nhid, dropout, batch_first=False,
+                                              rng=rng, name="layer", **common)
+        self.encoder = xg.nn.TransformerEncoder(layer, nlayers, norm=xg.nn.LayerNorm(
+            ninp, name="encoder/norm", **common), name="encoder")
+        self.input_emb = xg.nn.Embedding(ntoken, ninp, init=uniform, rng=rng, name="input_emb",
+                                         **common)
+        self.decoder = xg.nn.Linear(ninp, ntoken, init=uniform, rng=rng, name="decoder",
+                                    **common)
+
+    def forward(self, ids, hidden=None):
+        src = self.pos_encoder(self.input_emb(ids) * math.sqrt(self.ninp))
+        output = self.decoder(self.encoder(src, is_causal=True))
+        return xg.nn.log_softmax(xg.reshape(output, (-1, self.ntoken)), axis=1), None
 
 
 # -- data -------------------------------------------------------------------------------------
@@ -171,15 +224,19 @@ def evaluate(model, source, bptt, backend=None):
 
 def run(data=None, model_type="LSTM", emsize=32, nhid=32, nlayers=2, lr=5.0, clip=0.25,
         epochs=10, batch_size=20, bptt=35, dropout=0.2, tied=False, seed=1111,
-        sentences=2000, steps=None, backend="numpy", verbose=False, parts=None):
+        sentences=2000, steps=None, backend="numpy", verbose=False, parts=None, nhead=2):
     """Train as PyTorch's main.py does; ``steps`` caps the total updates; ``parts`` is
     ``corpus()``'s result when already read. Returns ``{"loss": per-update losses, "valid":
     per-epoch validation losses, "test": loss, ...}``."""
     train_ids, valid_ids, test_ids, vocab = parts or corpus(data, sentences, seed)
     train_data, val_data = batchify(train_ids, batch_size), batchify(valid_ids, 10)
     test_data = batchify(test_ids, 10)
-    model = RNNModel(model_type, len(vocab), emsize, nhid, nlayers, dropout, tied, rng=seed,
-                     backend=backend)
+    if model_type == "Transformer":
+        model = TransformerModel(len(vocab), emsize, nhead, nhid, nlayers, dropout, rng=seed,
+                                 backend=backend)
+    else:
+        model = RNNModel(model_type, len(vocab), emsize, nhid, nlayers, dropout, tied,
+                         rng=seed, backend=backend)
     if verbose:
         print(f"{len(vocab)} words; train {len(train_ids)}, valid {len(valid_ids)}, test "
               f"{len(test_ids)}; {model_type} {nlayers} x {nhid}{' tied' if tied else ''}; "
@@ -214,12 +271,12 @@ def run(data=None, model_type="LSTM", emsize=32, nhid=32, nlayers=2, lr=5.0, cli
             "lr": lr}
 
 
-
 def main(argv=None):
     parser = argparse.ArgumentParser(
         description="Train a word-level language model with xpgrad: PyTorch's "
-                    "word_language_model example (an LSTM, GRU or RNN over word embeddings, "
-                    "time-major, trained by truncated backpropagation through time with "
+                    "word_language_model example (an LSTM, GRU or RNN over word embeddings, or "
+                    "a causal Transformer encoder, time-major, trained by truncated "
+                    "backpropagation through time with "
                     "gradient clipping and plain SGD). Without --data it learns a synthetic "
                     "grammar in a few seconds.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -232,6 +289,8 @@ def main(argv=None):
     parser.add_argument("--emsize", type=positive(int), default=32)
     parser.add_argument("--nhid", type=positive(int), default=32)
     parser.add_argument("--nlayers", type=positive(int), default=2)
+    parser.add_argument("--nhead", type=positive(int), default=2,
+                        help="attention heads of --model Transformer")
     parser.add_argument("--lr", type=positive(float), default=5.0,
                         help="initial learning rate (PyTorch's example: 20, for wikitext-2; "
                              "on the small synthetic corpus 20 often stalls at the unigram "
@@ -249,6 +308,11 @@ def main(argv=None):
     parser.add_argument("--threads", type=parse_threads, default=DEFAULT_THREADS,
                         metavar="N", help="threads for BLAS and Numba")
     args = parser.parse_args(argv)
+    if args.model == "Transformer" and args.tied:
+        parser.error("--tied is for the recurrent models (PyTorch's TransformerModel has no "
+                     "tying either)")
+    if args.model == "Transformer" and args.emsize % args.nhead:
+        parser.error(f"--emsize {args.emsize} must be divisible by --nhead {args.nhead}")
     if args.tied and args.emsize != args.nhid:
         parser.error(f"--tied needs --nhid equal to --emsize (got {args.nhid} and {args.emsize})")
     if not 0 <= args.dropout < 1:
@@ -270,7 +334,8 @@ def main(argv=None):
     limit(args.threads)
     return run(args.data, args.model, args.emsize, args.nhid, args.nlayers, args.lr, args.clip,
                args.epochs, args.batch_size, args.bptt, args.dropout, args.tied, args.seed,
-               steps=args.steps, backend=args.backend, verbose=True, parts=parts)
+               steps=args.steps, backend=args.backend, verbose=True, parts=parts,
+               nhead=args.nhead)
 
 
 if __name__ == "__main__":

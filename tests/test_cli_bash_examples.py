@@ -34,6 +34,9 @@ BAD = [
      "argument --prime: characters not in the training text (its first 2000 characters, "
      "--chars 2000): 'Q', '\\t'"),
     ("word_lm.py", ["--tied", "--emsize", "16"], "--tied needs --nhid equal to --emsize"),
+    ("word_lm.py", ["--model", "Transformer", "--tied"], "--tied is for the recurrent models"),
+    ("word_lm.py", ["--model", "Transformer", "--nhead", "5"],
+     "--emsize 32 must be divisible by --nhead 5"),
     ("word_lm.py", ["--dropout", "1"], "argument --dropout: must be in [0, 1), got 1.0"),
     ("word_lm.py", ["--nhid", "0"], "argument --nhid: must be an integer > 0"),
     ("word_lm.py", ["--model", "RNN"], "argument --model: invalid choice: 'RNN'"),

@@ -68,6 +68,15 @@ def test_word_lm_learns_the_synthetic_grammar(backend):
     assert result["test"] < 1.3 and result["valid"][-1] < 1.3, result["valid"]
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_word_lm_transformer_learns_the_synthetic_grammar(backend):
+    """The causal Transformer encoder sees only its chunk (no state carried): below 1.3 nats
+    per word too, against 2.94 for a uniform guess."""
+    result = load("word_lm").run(model_type="Transformer", epochs=6, nlayers=1, sentences=600,
+                                 dropout=0.0, backend=backend)
+    assert result["test"] < 1.3 and result["valid"][-1] < 1.3, result["valid"]
+
+
 def test_word_lm_reads_a_text_file_or_a_wikitext_directory(tmp_path):
     mod = load("word_lm")
     text = mod.synthetic_text(300, seed=3)

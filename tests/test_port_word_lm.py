@@ -9,6 +9,8 @@ per recurrent gate where torch holds ``bias_ih + bias_hh`` (README, "One bias, n
 torch's ``bias_hh`` entries that only add to ``bias_ih`` get no gradient here: the LSTM's and
 RNN's whole ``bias_hh``, the GRU's r and z parts (its n part multiplies the reset gate and is
 a parameter of its own in both)."""
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -50,7 +52,34 @@ class TorchRNNModel(torch.nn.Module):
         return F.log_softmax(self.decoder(output).view(-1, NTOKEN), dim=1), hidden
 
 
+class TorchTransformerModel(torch.nn.Module):
+    """The original's TransformerModel (its encoder: nn.Transformer's, with a final norm), the
+    positional table a plain tensor here (a buffer there), dropout off."""
+
+    def __init__(self, nhead=2, nhid=10):
+        super().__init__()
+        position = torch.arange(0, 50, dtype=torch.float).unsqueeze(1)
+        div_term = torch.exp(torch.arange(0, EMSIZE, 2).float() * (-math.log(10000.0) / EMSIZE))
+        pe = torch.zeros(50, EMSIZE)
+        pe[:, 0::2] = torch.sin(position * div_term)
+        pe[:, 1::2] = torch.cos(position * div_term)
+        self.pe = pe.unsqueeze(0).transpose(0, 1).double()
+        self.input_emb = torch.nn.Embedding(NTOKEN, EMSIZE)
+        layer = torch.nn.TransformerEncoderLayer(EMSIZE, nhead, nhid, dropout=0.0)
+        self.encoder = torch.nn.TransformerEncoder(layer, NLAYERS, torch.nn.LayerNorm(EMSIZE),
+                                                   enable_nested_tensor=False)
+        self.decoder = torch.nn.Linear(EMSIZE, NTOKEN)
+
+    def forward(self, ids, hidden):                  # ids (time, batch), as the original
+        mask = torch.nn.Transformer.generate_square_subsequent_mask(len(ids)).double()
+        src = self.input_emb(ids) * math.sqrt(EMSIZE) + self.pe[:ids.size(0)]
+        output = self.decoder(self.encoder(src, mask=mask))
+        return F.log_softmax(output, dim=-1).view(-1, NTOKEN), None
+
+
 def _repackage(h):
+    if h is None:
+        return None
     return h.detach() if isinstance(h, torch.Tensor) else tuple(_repackage(v) for v in h)
 
 
@@ -111,3 +140,31 @@ def test_word_lm_trains_as_the_torch_original(rnn_type, tie, backend):
     if tie:
         assert model.decoder.weight is model.encoder.weight
         assert "rnn_model/decoder/weight" not in model.state_dict()    # one Variable, once
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_word_lm_transformer_trains_as_the_torch_original(backend):
+    torch.manual_seed(0)
+    reference = TorchTransformerModel().double()
+    build = lambda: word_lm.TransformerModel(NTOKEN, EMSIZE, 2, 10, NLAYERS, dropout=0.0, rng=0,
+                                             dtype=xg.float64, backend=backend)
+    model, converted = build(), build()
+    np.testing.assert_allclose(model.pos_encoder.pe.numpy()[:50], reference.pe.numpy(),
+                               atol=1e-6)       # torch computes its table in float32
+    model.pos_encoder.pe = xg.asarray(reference.pe.numpy(), backend=backend)
+    model.load_torch_state_dict(reference.state_dict())
+    data = word_lm.batchify(np.random.default_rng(1).integers(0, NTOKEN, size=BSZ * 23), BSZ)
+    hidden, losses = None, []
+    for i in range(0, len(data) - 1, BPTT):
+        x, y = word_lm.get_batch(data, i, BPTT)
+        loss, hidden = word_lm.train_step(model, xg.asarray(x, backend=backend),
+                                          xg.asarray(y, backend=backend), hidden, LR, CLIP)
+        t_loss, _, norm = _torch_step(reference, torch.from_numpy(x), torch.from_numpy(y), None)
+        np.testing.assert_allclose(loss, t_loss, rtol=1e-11)
+        assert hidden is None
+        losses.append((loss, norm))
+        converted.load_torch_state_dict(reference.state_dict())
+        for path, value in model.state_dict().items():
+            np.testing.assert_allclose(value, converted.state_dict()[path], rtol=1e-10,
+                                       atol=1e-12, err_msg=f"{path} after update {len(losses)}")
+    assert len(losses) == 5 and max(n for _, n in losses) > CLIP      # clipping did scale
