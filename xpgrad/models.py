@@ -68,6 +68,25 @@ def build_gru(dataset, hidden, rng, backend):
                                  rng=rng, backend=backend)
 
 
+@register_model("cnn", help="convolutional network on the images: per --hidden size a 3x3 "
+                             "Conv2d of that many channels, ReLU and 2x2 max pooling, then a "
+                             "linear read-out", default_hidden=(16, 32))
+def build_cnn(dataset, hidden, rng, backend):
+    from . import nn
+
+    height, width = dataset.image_shape[-2:]
+    layers, channels = [nn.Unflatten(1, (1, height, width))], 1
+    for size in hidden:
+        layers += [nn.Conv2d(channels, size, 3, padding=1, rng=rng, backend=backend), nn.ReLU()]
+        if min(height, width) >= 2:
+            layers.append(nn.MaxPool2d(2))
+            height, width = height // 2, width // 2
+        channels = size
+    layers += [nn.Flatten(), nn.Linear(channels * height * width, dataset.n_classes, rng=rng,
+                                       backend=backend)]
+    return nn.Sequential(layers)
+
+
 @dataclass(frozen=True)
 class OptimizerSpec:
     name: str
