@@ -1,0 +1,68 @@
+"""Session 20 review of the CNN layers as a PyTorch user porting a U-Net / DCGAN / ResNet
+would call them: regression tests for what differed from torch (float64 values, gradients,
+running statistics), on numpy and numba."""
+import numpy as np
+import pytest
+
+import xpgrad as xg
+
+torch = pytest.importorskip("torch", reason="PyTorch is not installed: no comparison")
+F = torch.nn.functional
+
+BACKENDS = ["numpy"] + (["numba"] if xg.available_backends().get(
+    "numba", {"available": False})["available"] else [])
+
+
+def _grads(fn, x, backend):
+    """``fn(x)`` and the gradient of ``sum(fn(x) * r)`` for a fixed r, as NumPy arrays."""
+    xt = xg.asarray(x, backend=backend)
+    with xg.GradientTape() as tape:
+        tape.watch(xt)
+        y = fn(xt)
+        loss = xg.sum(y * xg.asarray(np.cos(np.arange(y.size)).reshape(y.shape),
+                                     backend=backend))
+    return y.numpy(), tape.gradient(loss, xt).numpy()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_adaptive_max_pool_of_an_empty_batch_is_empty(backend):
+    # it reshaped to (N, C, -1), which an empty tensor cannot resolve
+    shape = (0, 2, 3, 3)
+    x = np.zeros(shape)
+    y, g = _grads(lambda t: xg.nn.adaptive_max_pool2d(t, 2), x, backend)
+    want = F.adaptive_max_pool2d(torch.tensor(x), 2)
+    assert y.shape == tuple(want.shape) and g.shape == shape
+    out, index = xg.nn.adaptive_max_pool1d(xg.asarray(x[:, :, 0], backend=backend), 2,
+                                           return_indices=True)
+    assert out.shape == index.shape == shape[:2] + (2,)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_group_norm_of_an_empty_batch_is_empty(backend):
+    x = np.zeros((0, 4, 3))
+    weight, bias = np.arange(1.0, 5.0), np.arange(4.0)
+    y, g = _grads(lambda t: xg.nn.group_norm(t, 2, xg.asarray(weight, backend=backend),
+                                             xg.asarray(bias, backend=backend)), x, backend)
+    want = F.group_norm(torch.tensor(x), 2, torch.tensor(weight), torch.tensor(bias))
+    assert y.shape == tuple(want.shape) and g.shape == x.shape
+    layer = xg.nn.GroupNorm(2, 4, dtype=xg.float64, backend=backend)
+    assert layer(xg.asarray(x, backend=backend)).shape == x.shape
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("options", [{}, {"track_running_stats": True, "momentum": 0.3}])
+def test_instance_norm_of_an_empty_batch_is_empty_and_keeps_its_statistics(backend, options):
+    ours = xg.nn.InstanceNorm2d(3, dtype=xg.float64, backend=backend, **options)
+    ref = torch.nn.InstanceNorm2d(3, dtype=torch.float64, **options)
+    rng = np.random.default_rng(0)
+    full = rng.normal(size=(2, 3, 4, 4))
+    y, g = _grads(ours, full, backend)                  # a real batch first: stats move
+    np.testing.assert_allclose(y, ref(torch.tensor(full)).detach().numpy(), rtol=1e-10,
+                               atol=1e-12)
+    before = {k: v.copy() for k, v in ours.torch_state_dict().items()}
+    for mode in ("train", "eval"):
+        getattr(ours, mode)()
+        y, g = _grads(ours, np.zeros((0, 3, 4, 4)), backend)
+        assert y.shape == g.shape == (0, 3, 4, 4)
+    for k, v in ours.torch_state_dict().items():
+        np.testing.assert_array_equal(v, before[k], err_msg=k)
