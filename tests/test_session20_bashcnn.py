@@ -66,3 +66,43 @@ def test_instance_norm_of_an_empty_batch_is_empty_and_keeps_its_statistics(backe
         assert y.shape == g.shape == (0, 3, 4, 4)
     for k, v in ours.torch_state_dict().items():
         np.testing.assert_array_equal(v, before[k], err_msg=k)
+
+
+STRICT_PAIRS = [  # (xpgrad layer, torch layer built like it, torch layer built otherwise)
+    (lambda: xg.nn.GroupNorm(2, 4, dtype=xg.float64), lambda: torch.nn.GroupNorm(2, 4),
+     lambda: torch.nn.GroupNorm(2, 4, affine=False)),
+    (lambda: xg.nn.InstanceNorm2d(3, affine=True, dtype=xg.float64),
+     lambda: torch.nn.InstanceNorm2d(3, affine=True),
+     lambda: torch.nn.InstanceNorm2d(3, affine=True, track_running_stats=True)),
+    (lambda: xg.nn.InstanceNorm1d(3, track_running_stats=True, dtype=xg.float64),
+     lambda: torch.nn.InstanceNorm1d(3, track_running_stats=True),
+     lambda: torch.nn.InstanceNorm1d(3, affine=True)),
+    (lambda: xg.nn.ConvTranspose2d(3, 4, 3, dtype=xg.float64),
+     lambda: torch.nn.ConvTranspose2d(3, 4, 3),
+     lambda: torch.nn.ConvTranspose2d(3, 4, 3, bias=False)),
+    (lambda: xg.nn.ConvTranspose1d(2, 4, 3, bias=False, dtype=xg.float64),
+     lambda: torch.nn.ConvTranspose1d(2, 4, 3, bias=False),
+     lambda: torch.nn.ConvTranspose1d(2, 4, 3)),
+]
+
+
+@pytest.mark.parametrize("make_ours, make_like, make_other", STRICT_PAIRS)
+def test_load_torch_state_dict_strict_false_as_torchs(make_ours, make_like, make_other):
+    # GroupNorm, InstanceNorm*d and ConvTranspose*d took no strict= (TypeError)
+    torch.manual_seed(0)
+    ours, like, other = make_ours(), make_like().double(), make_other().double()
+    with torch.no_grad():
+        for p in other.parameters():
+            p.uniform_(-1.0, 1.0)
+    before = ours.torch_state_dict()
+    want = like.load_state_dict(other.state_dict(), strict=False)
+    got = ours.load_torch_state_dict(other.state_dict(), strict=False)
+    assert sorted(got.missing_keys) == sorted(want.missing_keys)
+    assert sorted(got.unexpected_keys) == sorted(want.unexpected_keys)
+    state, given = ours.torch_state_dict(), other.state_dict()
+    for k, v in state.items():
+        np.testing.assert_array_equal(v, given[k].numpy() if k in given else before[k],
+                                      err_msg=k)
+    with pytest.raises(ValueError, match="load_torch_state_dict"):
+        ours.load_torch_state_dict(other.state_dict())
+    assert repr(ours.load_torch_state_dict(like.state_dict())) == "<All keys matched successfully>"

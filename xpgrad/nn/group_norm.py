@@ -25,6 +25,7 @@ from ..tensor import Tensor, Variable
 from . import _checks
 from ._torch import host, load_checked
 from .module import Module
+from ._torch_strict import strict_option
 
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
@@ -135,6 +136,7 @@ class GroupNorm(Module):
         x = _checked(self, x, self.num_channels, who)
         return group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
 
+    @strict_option
     def load_torch_state_dict(self, state_dict) -> None:
         """Copy ``weight`` and ``bias`` from a ``torch.nn.GroupNorm`` state dict (those this
         layer has); a missing or unknown key, another shape: ValueError, nothing changed."""
@@ -261,6 +263,7 @@ class _InstanceNorm(Module):
                                                                     axis=0) * m)
         self.running_var.assign(self.running_var * (1 - m) + mean(batch_var, axis=0) * m)
 
+    @strict_option
     def load_torch_state_dict(self, state_dict) -> None:
         """Copy a ``torch.nn.InstanceNorm*d`` state dict (the keys this layer has:
         ``weight``/``bias`` with ``affine``, ``running_mean``/``running_var``/
