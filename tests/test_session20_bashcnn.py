@@ -106,3 +106,35 @@ def test_load_torch_state_dict_strict_false_as_torchs(make_ours, make_like, make
     with pytest.raises(ValueError, match="load_torch_state_dict"):
         ours.load_torch_state_dict(other.state_dict())
     assert repr(ours.load_torch_state_dict(like.state_dict())) == "<All keys matched successfully>"
+
+
+def test_interpolate_refuses_recompute_scale_factor_with_a_size_as_torch():
+    x = np.ones((1, 1, 2, 4))
+    with pytest.raises(ValueError):
+        F.interpolate(torch.tensor(x), size=3, recompute_scale_factor=True)
+    with pytest.raises(ValueError, match="interpolate: recompute_scale_factor"):
+        xg.nn.interpolate(xg.asarray(x), size=3, recompute_scale_factor=True)
+    for flag in (None, False):                                  # torch takes these
+        want = F.interpolate(torch.tensor(x), size=3, recompute_scale_factor=flag)
+        got = xg.nn.interpolate(xg.asarray(x), size=3, recompute_scale_factor=flag)
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_pad_value_none_is_zero_as_torch(backend):
+    x = np.random.default_rng(1).normal(size=(2, 3, 4))
+    want = F.pad(torch.tensor(x), (1, 2, -1, 1), value=None).numpy()
+    y, g = _grads(lambda t: xg.nn.pad(t, (1, 2, -1, 1), value=None), x, backend)
+    np.testing.assert_array_equal(y, want)
+    assert g.shape == x.shape
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_pad_of_an_empty_axis_is_a_clear_error(mode):
+    x = np.zeros((1, 2, 0))
+    with pytest.raises(RuntimeError):
+        F.pad(torch.tensor(x), (1, 1), mode=mode)
+    with pytest.raises(ValueError, match=f"pad: mode='{mode}'.*axis 2"):
+        xg.nn.pad(xg.asarray(x), (1, 1), mode=mode)
+    y = xg.nn.pad(xg.asarray(np.zeros((0, 2, 3))), (1, 1), mode=mode)     # an empty batch
+    assert y.shape == tuple(F.pad(torch.zeros(0, 2, 3), (1, 1), mode=mode).shape)

@@ -59,7 +59,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     ``scale`` is ``1 / scale_factor`` when ``scale_factor`` is given (PyTorch's rule with
     ``recompute_scale_factor=None`` or False), else ``length / out_length``; with
     ``recompute_scale_factor=True`` the output size is computed from ``scale_factor`` and
-    the scale from the sizes. ``antialias=True`` (PyTorch's filtered downsampling) is not
+    the scale from the sizes (with ``size`` instead: ValueError, as PyTorch). ``antialias=True`` (PyTorch's filtered downsampling) is not
     supported (ValueError). Bad arguments: TypeError/ValueError naming them.
 
     >>> import xpgrad as xg
@@ -92,6 +92,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         if not isinstance(align_corners, (bool, np.bool_)):
             raise TypeError(f"{owner}: align_corners must be a bool or None, got "
                             f"{align_corners!r}")
+    if recompute_scale_factor and size is not None:
+        raise ValueError(f"{owner}: recompute_scale_factor=True is only meaningful with "
+                         f"scale_factor, not with an explicit size={size!r} (as PyTorch)")
     lengths = input.shape[2:]
     sizes, scales = _sizes(size, scale_factor, lengths, dims, owner)
     if recompute_scale_factor:
