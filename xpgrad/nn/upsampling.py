@@ -59,8 +59,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     ``scale`` is ``1 / scale_factor`` when ``scale_factor`` is given (PyTorch's rule with
     ``recompute_scale_factor=None`` or False), else ``length / out_length``; with
     ``recompute_scale_factor=True`` the output size is computed from ``scale_factor`` and
-    the scale from the sizes (with ``size`` instead: ValueError, as PyTorch). ``antialias=True`` (PyTorch's filtered downsampling) is not
-    supported (ValueError). Bad arguments: TypeError/ValueError naming them.
+    the scale from the sizes (with ``size`` instead: ValueError, as PyTorch).
+    ``antialias=True`` (PyTorch's filtered downsampling) is not supported (ValueError). Bad
+    arguments: TypeError/ValueError naming them.
 
     >>> import xpgrad as xg
     >>> xg.nn.interpolate(xg.ones((1, 3, 5, 4)), scale_factor=(2, 0.5), mode="bilinear").shape
