@@ -138,3 +138,21 @@ def test_pad_of_an_empty_axis_is_a_clear_error(mode):
         xg.nn.pad(xg.asarray(x), (1, 1), mode=mode)
     y = xg.nn.pad(xg.asarray(np.zeros((0, 2, 3))), (1, 1), mode=mode)     # an empty batch
     assert y.shape == tuple(F.pad(torch.zeros(0, 2, 3), (1, 1), mode=mode).shape)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("mode", ["nearest", "nearest-exact"])
+def test_nearest_indices_of_long_axes_are_torchs(dtype, mode):
+    # a float64 input's indices came from a float32 scale and product; PyTorch computes them
+    # in float64 and rounds the product to float32 (86 -> 2284 and 2652 -> 282 differed)
+    rng = np.random.default_rng(7)
+    cases = [(86, 2284, None), (2652, 282, None)] + [
+        (int(n), None, float(rng.uniform(0.1, 3.0))) for n in rng.integers(500, 3000, 6)]
+    for length, size, factor in cases:
+        for lead in ((2,), (2, 1), (2, 1, 1)):                  # 1-D, 2-D, 3-D spatial
+            x = np.broadcast_to(np.arange(length, dtype=dtype), (1,) + lead + (length,))
+            kw = ({"size": lead[1:] + (size,)} if size else
+                  {"scale_factor": (1.0,) * (len(lead) - 1) + (factor,)})
+            want = F.interpolate(torch.tensor(x.copy()), mode=mode, **kw).numpy()
+            got = xg.nn.interpolate(xg.asarray(x.copy()), mode=mode, **kw).numpy()
+            np.testing.assert_array_equal(got, want, err_msg=f"{length} {kw}")
