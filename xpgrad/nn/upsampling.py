@@ -165,10 +165,11 @@ def _nearest(length, out, scale, exact, shortcuts, real=np.float32):
     """PyTorch's nearest source indices (``nearest_idx`` / ``nearest_exact_idx``), whose
     scale and products are in ``real``: float64 for a float64 input, else float32
     (PyTorch's ``opmath_type``), the product then rounded to float32 (its ``floorf``); a
-    float32 rule for float64 input differs once lengths reach the thousands. Its 2-d kernel (``shortcuts``) copies when ``out ==
-    length`` and halves the index when ``out == 2 length`` whatever ``scale`` is (which
-    differs from the float rule only with a ``scale_factor`` that is not exactly 1 or 2 and
-    gives those sizes); its 1-d and 3-d kernels always use the float rule."""
+    float32 rule for float64 input differs once lengths reach the thousands. Its 2-d kernel
+    (``shortcuts``) copies when ``out == length`` and halves the index when ``out == 2
+    length`` whatever ``scale`` is (which differs from the float rule only with a
+    ``scale_factor`` that is not exactly 1 or 2 and gives those sizes); its 1-d and 3-d
+    kernels always use the float rule."""
     dst = np.arange(out)
     if shortcuts and not exact and out == length:
         return dst
