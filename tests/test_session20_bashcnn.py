@@ -156,3 +156,55 @@ def test_nearest_indices_of_long_axes_are_torchs(dtype, mode):
             want = F.interpolate(torch.tensor(x.copy()), mode=mode, **kw).numpy()
             got = xg.nn.interpolate(xg.asarray(x.copy()), mode=mode, **kw).numpy()
             np.testing.assert_array_equal(got, want, err_msg=f"{length} {kw}")
+
+
+class _TorchStyleNet(torch.nn.Module):
+    """Conv -> parameter-free norms (CycleGAN's InstanceNorm2d, GroupNorm without affine,
+    BatchNorm2d with neither) -> upsampling: torch's state dict holds only the conv's keys."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(2, 3, 3, padding=1)
+        self.inorm = torch.nn.InstanceNorm2d(3)
+        self.gn = torch.nn.GroupNorm(1, 3, affine=False)
+        self.bn = torch.nn.BatchNorm2d(3, affine=False, track_running_stats=False)
+        self.up = torch.nn.Upsample(scale_factor=2, mode="bilinear")
+
+    def forward(self, x):
+        return self.up(self.bn(self.gn(self.inorm(self.conv(x)))))
+
+
+class _XgStyleNet(xg.nn.Module):
+    def __init__(self, backend):
+        super().__init__("net")
+        kw = {"dtype": xg.float64, "backend": backend}
+        self.conv = xg.nn.Conv2d(2, 3, 3, padding=1, **kw)
+        self.inorm = xg.nn.InstanceNorm2d(3, **kw)
+        self.gn = xg.nn.GroupNorm(1, 3, affine=False, **kw)
+        self.bn = xg.nn.BatchNorm2d(3, affine=False, track_running_stats=False, **kw)
+        self.up = xg.nn.Upsample(scale_factor=2, mode="bilinear")
+
+    def forward(self, x):
+        return self.up(self.bn(self.gn(self.inorm(self.conv(x)))))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_model_with_weightless_norm_layers_loads_torchs_state_dict(backend):
+    # the layers without keys were reported missing: ValueError on a strict load
+    torch.manual_seed(0)
+    ref, ours = _TorchStyleNet().double(), _XgStyleNet(backend)
+    assert sorted(ours.torch_state_dict()) == sorted(ref.state_dict())
+    assert repr(ours.load_torch_state_dict(ref.state_dict())) == \
+        "<All keys matched successfully>"
+    x = np.random.default_rng(2).normal(size=(2, 2, 4, 5))
+    y, g = _grads(ours, x, backend)
+    tx = torch.tensor(x, requires_grad=True)
+    ty = ref(tx)
+    (ty * torch.tensor(np.cos(np.arange(ty.numel())).reshape(ty.shape))).sum().backward()
+    np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(g, tx.grad.numpy(), rtol=1e-10, atol=1e-12)
+    extra = {**ref.state_dict(), "inorm.weight": torch.ones(3)}   # a key it cannot take
+    with pytest.raises(ValueError, match="inorm"):
+        ours.load_torch_state_dict(extra)
+    got = ours.load_torch_state_dict(extra, strict=False)
+    assert got.missing_keys == [] and got.unexpected_keys == ["inorm.weight"]
