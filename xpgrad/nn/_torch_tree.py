@@ -75,8 +75,11 @@ def load_torch_state_dict(module, state_dict) -> None:
               for path, item in plan.items() if not isinstance(item, Variable)}
     claimed = {k for path, item in plan.items() for k in keys
                if k == path or (not isinstance(item, Variable) and k.startswith(path + "."))}
-    missing = [p for p, item in plan.items()
-               if ((p not in values) if isinstance(item, Variable) else not groups[p])]
+    # a layer without weights (InstanceNorm2d(), GroupNorm(affine=False)) has no keys to miss
+    empty = {p for p, item in plan.items()
+             if not isinstance(item, Variable) and not item.torch_state_dict()}
+    missing = [p for p, item in plan.items() if p not in empty and
+               ((p not in values) if isinstance(item, Variable) else not groups[p])]
     unexpected = [k for k in keys if k not in claimed]
     problems = []
     if missing:
@@ -94,6 +97,8 @@ def load_torch_state_dict(module, state_dict) -> None:
         for path, item in plan.items():
             if isinstance(item, Variable):
                 item.assign(staged[path])
+                continue
+            if path in empty and not groups[path]:
                 continue
             try:
                 item.load_torch_state_dict(groups[path])

@@ -205,7 +205,7 @@ def _pick(gathered):
 def _adaptive_max(input, output_size, return_indices, owner, dims):
     return_indices = flag(return_indices, "return_indices", owner)
     x, unbatched, lengths, out = _input(input, output_size, owner, dims)
-    rows = x.shape[:2] + (-1,)
+    rows = x.shape[:2] + (int(np.prod(lengths)),)              # not -1: N or C may be 0
     planes = reshape(x, rows)                                    # (N, C, prod(lengths))
     table = _gather_index(tuple(lengths), out)                   # (prod(out), K)
     positions = asarray(table, dtype=int64, backend=x.backend)

@@ -26,6 +26,7 @@ from ._windows import int_tuple
 from .conv_transpose import output_lengths, transpose_convolve
 from .linear import bias_initializer
 from .module import Module
+from ._torch_strict import strict_option
 
 
 class _ConvTransposeNd(Module):
@@ -125,6 +126,7 @@ class _ConvTransposeNd(Module):
         return tuple(int(v) - m for v, m in zip(output_size, smallest))
 
     # -- PyTorch interoperability --------------------------------------------------------------
+    @strict_option
     def load_torch_state_dict(self, state_dict) -> None:
         """Copy ``weight`` (in_channels, out_channels / groups, *kernel_size) and ``bias`` from
         the matching ``torch.nn.ConvTranspose1d`` / ``ConvTranspose2d`` state dict (tensors or

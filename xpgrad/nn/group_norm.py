@@ -9,6 +9,7 @@ spatial axes. Composed of ``mean`` and ``var`` (biased), so every gradient is th
 """
 from __future__ import annotations
 
+import math
 import numbers
 import warnings
 
@@ -24,6 +25,7 @@ from ..tensor import Tensor, Variable
 from . import _checks
 from ._torch import host, load_checked
 from .module import Module
+from ._torch_strict import strict_option
 
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
@@ -45,7 +47,8 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     if c % num_groups:
         raise ValueError(f"{owner}: num_groups={num_groups} does not divide the input's "
                          f"{c} channels (shape {x.shape})")
-    y = _normalize(reshape(x, (x.shape[0], int(num_groups), -1)), _eps(eps, owner))
+    per_group = c // num_groups * math.prod(x.shape[2:])     # not -1: N may be 0
+    y = _normalize(reshape(x, (x.shape[0], int(num_groups), per_group)), _eps(eps, owner))
     return _affine(reshape(y, x.shape), weight, bias, owner)
 
 
@@ -131,9 +134,9 @@ class GroupNorm(Module):
     def forward(self, x):
         who = type(self).__name__
         x = _checked(self, x, self.num_channels, who)
-        y = _normalize(reshape(x, (x.shape[0], self.num_groups, -1)), self.eps)
-        return _affine(reshape(y, x.shape), self.weight, self.bias, who)
+        return group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
 
+    @strict_option
     def load_torch_state_dict(self, state_dict) -> None:
         """Copy ``weight`` and ``bias`` from a ``torch.nn.GroupNorm`` state dict (those this
         layer has); a missing or unknown key, another shape: ValueError, nothing changed."""
@@ -228,7 +231,7 @@ class _InstanceNorm(Module):
                           f"{self.num_features}; with affine=False and no running stats "
                           "this is ignored (as PyTorch)", stacklevel=2)
         x = _checked(self, x, x.shape[1], who)
-        flat = reshape(x, x.shape[:2] + (-1,))
+        flat = reshape(x, x.shape[:2] + (math.prod(x.shape[2:]),))     # not -1: N may be 0
         training = flag(self.training, "training", who)
         if self.track_running_stats and not training:
             shape = (1, x.shape[1], 1)
@@ -247,10 +250,11 @@ class _InstanceNorm(Module):
     def _update(self, flat):
         """PyTorch's update: the running statistics move by ``momentum`` towards the batch
         average of each instance's mean and unbiased variance (``momentum=None`` is 0 there,
-        and ``num_batches_tracked`` stays 0: PyTorch's ``F.instance_norm`` takes neither)."""
+        and ``num_batches_tracked`` stays 0: PyTorch's ``F.instance_norm`` takes neither). An
+        empty batch leaves them as they are (PyTorch's turn NaN), as BatchNorm's."""
         from ..recompute import recomputing
 
-        if recomputing() or self.momentum is None:
+        if recomputing() or self.momentum is None or flat.shape[0] == 0:
             return
         m = self.momentum
         data = stop_gradient(flat)
@@ -259,6 +263,7 @@ class _InstanceNorm(Module):
                                                                     axis=0) * m)
         self.running_var.assign(self.running_var * (1 - m) + mean(batch_var, axis=0) * m)
 
+    @strict_option
     def load_torch_state_dict(self, state_dict) -> None:
         """Copy a ``torch.nn.InstanceNorm*d`` state dict (the keys this layer has:
         ``weight``/``bias`` with ``affine``, ``running_mean``/``running_var``/

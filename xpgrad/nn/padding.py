@@ -38,7 +38,8 @@ def pad(input, pad, mode="constant", value=0.0):
       1, 2 or 3 axes of an input with one or two more axes (PyTorch's combinations); a
       negative amount crops, as PyTorch's (after padding; circular crops first).
 
-    Bad ``pad``, ``mode`` or ``value``: TypeError/ValueError naming the argument.
+    ``value=None`` is 0, as PyTorch's. Bad ``pad``, ``mode`` or ``value``: TypeError/
+    ValueError naming the argument.
 
     >>> import xpgrad as xg
     >>> xg.nn.pad(xg.ones((2, 3)), (1, 1, 0, 2)).shape
@@ -52,6 +53,8 @@ def pad(input, pad, mode="constant", value=0.0):
     pairs = _pairs(pad, owner)
     if mode not in MODES:
         raise ValueError(f"{owner}: mode must be one of {list(MODES)}, got {mode!r}")
+    if value is None:                                  # PyTorch's default: 0
+        value = 0.0
     if isinstance(value, bool) or not isinstance(value, numbers.Number):
         raise TypeError(f"{owner}: value must be a number, got {type(value).__name__} "
                         f"{value!r}")
@@ -73,6 +76,9 @@ def pad(input, pad, mode="constant", value=0.0):
         if length + left + right < 0 or (mode != "constant" and length + left + right < 1):
             raise ValueError(f"{owner}: pad {tuple(pad)} leaves axis {axis} (length {length}) "
                              f"with {length + left + right} entries")
+        if mode != "constant" and length == 0:
+            raise ValueError(f"{owner}: mode={mode!r} cannot pad the empty axis {axis} of "
+                             f"shape {input.shape} (it has no edge to repeat)")
         if mode == "reflect" and max(left, right) >= length:
             raise ValueError(f"{owner}: mode='reflect' needs each pad < the axis' length, got "
                              f"{max(left, right)} for axis {axis} of length {length}")

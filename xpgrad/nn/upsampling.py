@@ -59,8 +59,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     ``scale`` is ``1 / scale_factor`` when ``scale_factor`` is given (PyTorch's rule with
     ``recompute_scale_factor=None`` or False), else ``length / out_length``; with
     ``recompute_scale_factor=True`` the output size is computed from ``scale_factor`` and
-    the scale from the sizes. ``antialias=True`` (PyTorch's filtered downsampling) is not
-    supported (ValueError). Bad arguments: TypeError/ValueError naming them.
+    the scale from the sizes (with ``size`` instead: ValueError, as PyTorch).
+    ``antialias=True`` (PyTorch's filtered downsampling) is not supported (ValueError). Bad
+    arguments: TypeError/ValueError naming them.
 
     >>> import xpgrad as xg
     >>> xg.nn.interpolate(xg.ones((1, 3, 5, 4)), scale_factor=(2, 0.5), mode="bilinear").shape
@@ -92,6 +93,9 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         if not isinstance(align_corners, (bool, np.bool_)):
             raise TypeError(f"{owner}: align_corners must be a bool or None, got "
                             f"{align_corners!r}")
+    if recompute_scale_factor and size is not None:
+        raise ValueError(f"{owner}: recompute_scale_factor=True is only meaningful with "
+                         f"scale_factor, not with an explicit size={size!r} (as PyTorch)")
     lengths = input.shape[2:]
     sizes, scales = _sizes(size, scale_factor, lengths, dims, owner)
     if recompute_scale_factor:
@@ -106,7 +110,8 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             input, sizes[0] if dims == 1 else sizes)
     for axis, (length, out, scale) in enumerate(zip(lengths, sizes, scales), 2):
         if mode in ("nearest", "nearest-exact"):
-            index = _nearest(length, out, scale, mode == "nearest-exact", dims == 2)
+            index = _nearest(length, out, scale, mode == "nearest-exact", dims == 2,
+                             np.float64 if input.dtype.name == "float64" else np.float32)
             input = take(input, asarray(index, backend=input.backend), axis=axis)
         elif mode == "bicubic":
             input = _cubic(input, axis, length, out, scale, bool(align_corners))
@@ -156,20 +161,22 @@ def _scale(length, out, scale, align_corners=False):
     return 1.0 / scale if scale is not None and scale > 0 else length / out
 
 
-def _nearest(length, out, scale, exact, shortcuts):
+def _nearest(length, out, scale, exact, shortcuts, real=np.float32):
     """PyTorch's nearest source indices (``nearest_idx`` / ``nearest_exact_idx``), whose
-    scale and products are float32. Its 2-d kernel (``shortcuts``) copies when ``out ==
-    length`` and halves the index when ``out == 2 length`` whatever ``scale`` is (which
-    differs from the float rule only with a ``scale_factor`` that is not exactly 1 or 2 and
-    gives those sizes); its 1-d and 3-d kernels always use the float rule."""
+    scale and products are in ``real``: float64 for a float64 input, else float32
+    (PyTorch's ``opmath_type``), the product then rounded to float32 (its ``floorf``); a
+    float32 rule for float64 input differs once lengths reach the thousands. Its 2-d kernel
+    (``shortcuts``) copies when ``out == length`` and halves the index when ``out == 2
+    length`` whatever ``scale`` is (which differs from the float rule only with a
+    ``scale_factor`` that is not exactly 1 or 2 and gives those sizes); its 1-d and 3-d
+    kernels always use the float rule."""
     dst = np.arange(out)
     if shortcuts and not exact and out == length:
         return dst
     if shortcuts and not exact and out == 2 * length:
         return dst >> 1
-    s = np.float32(1.0 / scale) if scale is not None and scale > 0 else \
-        np.float32(length) / np.float32(out)
-    src = (dst.astype(np.float32) + np.float32(0.5 if exact else 0.0)) * s
+    s = real(1.0 / scale) if scale is not None and scale > 0 else real(length) / real(out)
+    src = ((dst.astype(real) + real(0.5 if exact else 0.0)) * s).astype(np.float32)
     return np.minimum(np.floor(src).astype(np.int64), length - 1)
 
 
