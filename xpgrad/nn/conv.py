@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 
 from ..creation import asarray
+from ..ops.convolution import conv
 from ..ops.joining import stack
 from ..ops.linalg import matmul
 from ..ops.shape import expand_dims, reshape, squeeze
@@ -129,6 +130,13 @@ def convolve(x, weight, bias, stride, padding, dilation, groups, padding_mode, o
                                                             pads))
     if padding_mode != "zeros":
         check_mode_padding(padding_mode, pads, lengths, owner)
+    if x.dtype.kind == "f":                        # one primitive: backends may have a kernel
+        if padding_mode != "zeros":
+            x, pads = pad(x, pads, padding_mode, 0.0), ((0, 0),) * dims
+        y = conv(x, weight, stride=stride, dilation=dilation, pads=pads, groups=groups)
+        if bias is not None:
+            y = y + reshape(bias, (c_out,) + (1,) * dims)
+        return squeeze(y, axis=0) if unbatched else y
     x = pad(x, pads, padding_mode, 0.0)
     pieces = windows(x, kernel, stride, dilation, n_out)
     kk, size = math.prod(kernel), math.prod(n_out)
