@@ -103,7 +103,7 @@ def _step(backend, x, w, b, **kwargs):
                                         ({"padding": "same"}, (5, 4, 2, 4))])    # declined
 def test_numba_matches_numpy_and_torch(kwargs, ws, monkeypatch):
     calls = []
-    for name in ("im2col", "depthwise_fwd"):
+    for name in ("im2col", "depthwise_fwd", "depthwise_fwd1"):
         original = getattr(_conv, name)
         monkeypatch.setattr(_conv, name, lambda *a, _f=original: calls.append(1) or _f(*a))
     rng = np.random.default_rng(3)

@@ -56,15 +56,24 @@ def im2col(x, kh, kw, sh, sw, dh, dw, ph, pw, ho, wo, cols):
                         ih = oh * sh - ph + i * dh
                         o = b * p + oh * wo
                         if ih < 0 or ih >= h:
-                            cols[r, o:o + wo] = zero
+                            dst = cols[r, o:o + wo]
+                            for t in range(wo):
+                                dst[t] = zero
                             continue
-                        cols[r, o:o + lo] = zero
+                        dst = cols[r, o:o + wo]
+                        for t in range(lo):
+                            dst[t] = zero
                         if sw == 1:
-                            cols[r, o + lo:o + hi] = x[b, ci, ih, lo + off:hi + off]
+                            src = x[b, ci, ih, off + lo:off + hi]
+                            seg = dst[lo:hi]
+                            for t in range(hi - lo):
+                                seg[t] = src[t]
                         else:
-                            cols[r, o + lo:o + hi] = x[b, ci, ih, lo * sw + off:
-                                                       (hi - 1) * sw + off + 1:sw]
-                        cols[r, o + hi:o + wo] = zero
+                            src = x[b, ci, ih]
+                            for t in range(lo, hi):
+                                dst[t] = src[t * sw + off]
+                        for t in range(hi, wo):
+                            dst[t] = zero
 
 
 @njit(**LOOP_OPTIONS)
@@ -87,11 +96,15 @@ def col2im(cols, kh, kw, sh, sw, dh, dw, ph, pw, ho, wo, dx):
                         if ih < 0 or ih >= h:
                             continue
                         o = b * p + oh * wo
+                        src = cols[r, o + lo:o + hi]
                         if sw == 1:
-                            dx[b, ci, ih, lo + off:hi + off] += cols[r, o + lo:o + hi]
+                            dst = dx[b, ci, ih, off + lo:off + hi]
+                            for t in range(hi - lo):
+                                dst[t] += src[t]
                         else:
-                            dx[b, ci, ih, lo * sw + off:(hi - 1) * sw + off + 1:sw] += \
-                                cols[r, o + lo:o + hi]
+                            dst = dx[b, ci, ih]
+                            for t in range(hi - lo):
+                                dst[(t + lo) * sw + off] += src[t]
 
 
 @njit(**LOOP_OPTIONS)
@@ -102,25 +115,25 @@ def depthwise_fwd(x, w, sh, sw, dh, dw, ph, pw, y):
     c_out, _, kh, kw = w.shape
     ho, wo = y.shape[2], y.shape[3]
     m = c_out // c
-    zero = y.dtype.type(0)
+    y[...] = 0
     for b in range(n):
         for co in range(c_out):
-            out, plane = y[b, co], x[b, co // m]
+            ci = co // m
             for oh in range(ho):
-                for ow in range(wo):
-                    out[oh, ow] = zero
-            for i in range(kh):
-                for j in range(kw):
-                    tap = w[co, 0, i, j]
-                    lo, hi = _valid(wo, wd, j, sw, dw, pw)
-                    off = j * dw - pw
-                    for oh in range(ho):
-                        ih = oh * sh - ph + i * dh
-                        if ih < 0 or ih >= h:
-                            continue
-                        src, dst = plane[ih], out[oh]
-                        for ow in range(lo, hi):
-                            dst[ow] += tap * src[ow * sw + off]
+                for i in range(kh):
+                    ih = oh * sh - ph + i * dh
+                    if ih < 0 or ih >= h:
+                        continue
+                    for j in range(kw):
+                        tap = w[co, 0, i, j]
+                        lo, hi = _valid(wo, wd, j, sw, dw, pw)
+                        off = j * dw - pw
+                        if sw == 1:
+                            for ow in range(lo, hi):
+                                y[b, co, oh, ow] += tap * x[b, ci, ih, ow + off]
+                        else:
+                            for ow in range(lo, hi):
+                                y[b, co, oh, ow] += tap * x[b, ci, ih, ow * sw + off]
 
 
 @njit(**LOOP_OPTIONS)
@@ -134,29 +147,116 @@ def depthwise_bwd(g, x, w, sh, sw, dh, dw, ph, pw, want_dx, want_dw, dx, dwt):
     zero = g.dtype.type(0)
     for b in range(n):
         for co in range(c_out):
-            gp, plane, dplane = g[b, co], x[b, co // m], dx[b, co // m]
+            ci = co // m
             for i in range(kh):
                 for j in range(kw):
                     tap = w[co, 0, i, j]
                     lo, hi = _valid(wo, wd, j, sw, dw, pw)
                     off = j * dw - pw
-                    acc = 0.0
+                    acc = zero
                     for oh in range(ho):
                         ih = oh * sh - ph + i * dh
                         if ih < 0 or ih >= h:
                             continue
-                        gr = gp[oh]
-                        if want_dx:
-                            dst = dplane[ih]
-                            for ow in range(lo, hi):
-                                dst[ow * sw + off] += tap * gr[ow]
-                        if want_dw:
-                            src = plane[ih]
-                            part = zero
-                            for ow in range(lo, hi):
-                                part += gr[ow] * src[ow * sw + off]
-                            acc += part
+                        if sw == 1:
+                            if want_dx:
+                                for ow in range(lo, hi):
+                                    dx[b, ci, ih, ow + off] += tap * g[b, co, oh, ow]
+                            if want_dw:
+                                for ow in range(lo, hi):
+                                    acc += g[b, co, oh, ow] * x[b, ci, ih, ow + off]
+                        else:
+                            if want_dx:
+                                for ow in range(lo, hi):
+                                    dx[b, ci, ih, ow * sw + off] += tap * g[b, co, oh, ow]
+                            if want_dw:
+                                for ow in range(lo, hi):
+                                    acc += g[b, co, oh, ow] * x[b, ci, ih, ow * sw + off]
                     dwt[co, i, j] += acc
+
+
+@njit(**LOOP_OPTIONS)
+def _padded_plane(x, b, ci, ph, pw, hp, wp, out):
+    """``out`` (flat, zero beyond ``hp * wp``) <- ``x[b, ci]`` zero-padded to ``hp x wp``."""
+    h, w = x.shape[2], x.shape[3]
+    out[:] = 0
+    for r in range(h):
+        base = (r + ph) * wp + pw
+        for t in range(w):
+            out[base + t] = x[b, ci, r, t]
+
+
+@njit(**LOOP_OPTIONS)
+def depthwise_fwd1(x, w, dh, dw, ph, pw, y):
+    """``depthwise_fwd`` for stride 1: each plane padded once, each tap one long loop over
+    the output rows taken as wide as the padded plane (``wp``), the extra columns dropped."""
+    n, c, h, wd = x.shape
+    c_out, _, kh, kw = w.shape
+    ho, wo = y.shape[2], y.shape[3]
+    m = c_out // c
+    hp, wp = ho + (kh - 1) * dh, wo + (kw - 1) * dw
+    length = ho * wp
+    xp = np.empty(hp * wp + (kw - 1) * dw, x.dtype)
+    yw = np.empty(length, x.dtype)
+    for b in range(n):
+        for ci in range(c):
+            _padded_plane(x, b, ci, ph, pw, hp, wp, xp)
+            for co in range(ci * m, ci * m + m):
+                yw[:] = 0
+                for i in range(kh):
+                    for j in range(kw):
+                        tap = w[co, 0, i, j]
+                        base = i * dh * wp + j * dw
+                        src = xp[base:base + length]
+                        for q in range(length):
+                            yw[q] += tap * src[q]
+                for oh in range(ho):
+                    for ow in range(wo):
+                        y[b, co, oh, ow] = yw[oh * wp + ow]
+
+
+@njit(**LOOP_OPTIONS)
+def depthwise_bwd1(g, x, w, dh, dw, ph, pw, want_dx, want_dw, dx, dwt):
+    """``depthwise_bwd`` for stride 1, by ``depthwise_fwd1``'s wide rows: ``g``'s rows
+    widened with zeros, so the extra columns add nothing."""
+    n, c, h, wd = x.shape
+    c_out, _, kh, kw = w.shape
+    ho, wo = g.shape[2], g.shape[3]
+    m = c_out // c
+    hp, wp = ho + (kh - 1) * dh, wo + (kw - 1) * dw
+    length = ho * wp
+    extra = (kw - 1) * dw
+    xp = np.empty(hp * wp + extra, x.dtype)
+    dxp = np.empty(hp * wp + extra, x.dtype)
+    gw = np.zeros(length, x.dtype)
+    zero = x.dtype.type(0)
+    for b in range(n):
+        for ci in range(c):
+            if want_dw:
+                _padded_plane(x, b, ci, ph, pw, hp, wp, xp)
+            dxp[:] = 0
+            for co in range(ci * m, ci * m + m):
+                for oh in range(ho):
+                    for ow in range(wo):
+                        gw[oh * wp + ow] = g[b, co, oh, ow]
+                for i in range(kh):
+                    for j in range(kw):
+                        base = i * dh * wp + j * dw
+                        if want_dx:
+                            tap = w[co, 0, i, j]
+                            dst = dxp[base:base + length]
+                            for q in range(length):
+                                dst[q] += tap * gw[q]
+                        if want_dw:
+                            acc = zero
+                            src = xp[base:base + length]
+                            for q in range(length):
+                                acc += gw[q] * src[q]
+                            dwt[co, i, j] += acc
+            if want_dx:
+                for r in range(h):
+                    for t in range(wd):
+                        dx[b, ci, r, t] = dxp[(r + ph) * wp + pw + t]
 
 
 def _accepts(x, w, pads):
@@ -206,7 +306,10 @@ def conv_forward(x, w, *, stride, dilation, pads, groups):
     dt = x.dtype
     y = np.empty((n, c_out) + n_out, dt)
     if w.shape[1] == 1 and groups > 1:
-        depthwise_fwd(x, w, *geometry[2:8], y)
+        if stride == (1, 1):
+            depthwise_fwd1(x, w, *geometry[4:8], y)
+        else:
+            depthwise_fwd(x, w, *geometry[2:8], y)
         return y.reshape(final), None
     p = n_out[0] * n_out[1]
     ckk = c_in * w.shape[2] * w.shape[3]
@@ -239,8 +342,11 @@ def conv_vjp(g, saved, needs, x, w, *, stride, dilation, pads, groups):
     dx = np.zeros(x_shape, dt) if needs[0] else None
     if w.shape[1] == 1 and groups > 1:
         dwt = np.zeros((c_out,) + w.shape[2:], np.float64)
-        depthwise_bwd(g, x, w, *geometry[2:8], needs[0], needs[1],
-                      dx if needs[0] else np.zeros((1, 1, 1, 1), dt), dwt)
+        dx_or = dx if needs[0] else np.zeros((1, 1, 1, 1), dt)
+        if stride == (1, 1):
+            depthwise_bwd1(g, x, w, *geometry[4:8], needs[0], needs[1], dx_or, dwt)
+        else:
+            depthwise_bwd(g, x, w, *geometry[2:8], needs[0], needs[1], dx_or, dwt)
         return (dx.reshape(shape) if needs[0] else None,
                 dwt.astype(dt).reshape(w_shape) if needs[1] else None)
     p = n_out[0] * n_out[1]
