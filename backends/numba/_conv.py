@@ -267,7 +267,7 @@ def _accepts(x, w, pads):
 #: the column buffer's size per product (bytes): images go through im2col and their GEMMs a
 #: few at a time, so the columns stay in cache (one product over the whole batch streams its
 #: columns through memory: 1.4-2x slower than per-image ones on a 32->64 3x3 conv)
-BUDGET = 1 << 19
+BUDGET = 1 << 17
 
 
 def _chunks(n, per_image):

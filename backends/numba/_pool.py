@@ -35,7 +35,6 @@ def max_pool_fwd(x, kh, kw, sh, sw, dh, dw, ph, pw, y, pick):
     ninf = x.dtype.type(-np.inf)
     for b in range(n):
         for ci in range(c):
-            plane = x[b, ci]
             for oh in range(ho):
                 hs = oh * sh - ph
                 for ow in range(wo):
@@ -46,13 +45,12 @@ def max_pool_fwd(x, kh, kw, sh, sw, dh, dw, ph, pw, y, pick):
                         ih = hs + i * dh
                         if ih < 0 or ih >= h:
                             continue
-                        row = plane[ih]
                         for j in range(kw):
                             iw = ws + j * dw
                             if iw < 0 or iw >= w:
                                 continue
-                            v = row[iw]
-                            if at < 0 or v > best or np.isnan(v):
+                            v = x[b, ci, ih, iw]
+                            if v > best or at < 0 or v != v:
                                 best = v
                                 at = ih * w + iw
                     y[b, ci, oh, ow] = best
