@@ -1,11 +1,13 @@
 """1-d and 2-d convolution as PyTorch's: ``xg.nn.conv1d`` / ``xg.nn.conv2d`` (``F.conv1d`` /
 ``F.conv2d``); the layers ``Conv1d`` / ``Conv2d`` are in ``nn/conv_layers.py``.
 
-Both are one computation (``convolve``), composed of differentiable operations: the input
-padded (``nn/_windows.py``), its strided slices (one per kernel position) stacked into columns
-(im2col without an index array), and one batched ``matmul`` with the weight. Every gradient
-(input, weight, bias) is that of those operations, exact for free: the input's is the slices'
-scatter into one buffer (col2im), the weight's a product with the columns.
+Both are one computation (``convolve``): for real floats the primitive ``conv``
+(``ops/convolution.py``, which a backend may run as one kernel: the Numba backend's im2col +
+GEMMs), whose generic rule is the composition used here for complex numbers: the input padded
+(``nn/_windows.py``), its strided slices (one per kernel position) stacked into columns (im2col
+without an index array), and one batched ``matmul`` with the weight. Every gradient (input,
+weight, bias) is that of those operations: the input's is the slices' scatter into one buffer
+(col2im), the weight's a product with the columns.
 
 >>> import xpgrad as xg
 >>> x = xg.asarray([[[1.0, 2.0, 3.0, 4.0]]])              # (N, C_in, L)

@@ -7,8 +7,10 @@ Max pooling finds, per window, which of its kernel positions holds the maximum (
 comparisons off the tape in row-major order, with PyTorch's CPU rule ``val > max ||
 isnan(val)``: the first of tied maxima, the last NaN), then gathers the input there with
 ``take_along_axis``: the gradient goes to that one position per window (overlapping windows
-that pick the same position add up), where PyTorch sends it. Average pooling sums the windows'
-slices and divides by PyTorch's divisor.
+that pick the same position add up), where PyTorch sends it. On a backend with a kernel for
+the primitive ``max_pool`` (``ops/max_pooling.py``: the Numba backend's), max pooling without
+``return_indices`` is that primitive instead. Average pooling sums the windows' slices and
+divides by PyTorch's divisor.
 
 >>> import xpgrad as xg
 >>> x = xg.asarray([[[1.0, 3.0, 2.0, 5.0, 4.0]]])
