@@ -182,8 +182,9 @@ def _padded_plane(x, b, ci, ph, pw, hp, wp, out):
     out[:] = 0
     for r in range(h):
         base = (r + ph) * wp + pw
+        dst, src = out[base:base + w], x[b, ci, r]
         for t in range(w):
-            out[base + t] = x[b, ci, r, t]
+            dst[t] = src[t]
 
 
 @njit(**LOOP_OPTIONS)
@@ -211,8 +212,9 @@ def depthwise_fwd1(x, w, dh, dw, ph, pw, y):
                         for q in range(length):
                             yw[q] += tap * src[q]
                 for oh in range(ho):
+                    dst, src = y[b, co, oh], yw[oh * wp:oh * wp + wo]
                     for ow in range(wo):
-                        y[b, co, oh, ow] = yw[oh * wp + ow]
+                        dst[ow] = src[ow]
 
 
 @njit(**LOOP_OPTIONS)
@@ -237,8 +239,9 @@ def depthwise_bwd1(g, x, w, dh, dw, ph, pw, want_dx, want_dw, dx, dwt):
             dxp[:] = 0
             for co in range(ci * m, ci * m + m):
                 for oh in range(ho):
+                    dst, src = gw[oh * wp:oh * wp + wo], g[b, co, oh]
                     for ow in range(wo):
-                        gw[oh * wp + ow] = g[b, co, oh, ow]
+                        dst[ow] = src[ow]
                 for i in range(kh):
                     for j in range(kw):
                         base = i * dh * wp + j * dw
@@ -255,8 +258,10 @@ def depthwise_bwd1(g, x, w, dh, dw, ph, pw, want_dx, want_dw, dx, dwt):
                             dwt[co, i, j] += acc
             if want_dx:
                 for r in range(h):
+                    base = (r + ph) * wp + pw
+                    dst, src = dx[b, ci, r], dxp[base:base + wd]
                     for t in range(wd):
-                        dx[b, ci, r, t] = dxp[(r + ph) * wp + pw + t]
+                        dst[t] = src[t]
 
 
 def _accepts(x, w, pads):
@@ -306,7 +311,7 @@ def conv_forward(x, w, *, stride, dilation, pads, groups):
     dt = x.dtype
     y = np.empty((n, c_out) + n_out, dt)
     if w.shape[1] == 1 and groups > 1:
-        if stride == (1, 1):
+        if geometry[2] == geometry[3] == 1:              # stride 1
             depthwise_fwd1(x, w, *geometry[4:8], y)
         else:
             depthwise_fwd(x, w, *geometry[2:8], y)
@@ -343,7 +348,7 @@ def conv_vjp(g, saved, needs, x, w, *, stride, dilation, pads, groups):
     if w.shape[1] == 1 and groups > 1:
         dwt = np.zeros((c_out,) + w.shape[2:], np.float64)
         dx_or = dx if needs[0] else np.zeros((1, 1, 1, 1), dt)
-        if stride == (1, 1):
+        if geometry[2] == geometry[3] == 1:              # stride 1
             depthwise_bwd1(g, x, w, *geometry[4:8], needs[0], needs[1], dx_or, dwt)
         else:
             depthwise_bwd(g, x, w, *geometry[2:8], needs[0], needs[1], dx_or, dwt)
