@@ -26,12 +26,12 @@ def kernel_dispatchers():
     """The public Numba kernels: ``{qualified name: dispatcher}``."""
     from numba.core.dispatcher import Dispatcher
 
-    from . import (_act_kernels, _batch_norm, _ctc_kernels, _loss_kernels, _norm,
-                   _optim_kernels, _rnn, _scatter, _sce_kernels, _softmax)
+    from . import (_act_kernels, _batch_norm, _conv, _ctc_kernels, _loss_kernels, _norm,
+                   _optim_kernels, _pool, _rnn, _scatter, _sce_kernels, _softmax)
 
     found = {}
     for mod in (_loss_kernels, _sce_kernels, _act_kernels, _softmax, _optim_kernels, _rnn,
-                _norm, _batch_norm, _scatter, _ctc_kernels):
+                _norm, _batch_norm, _scatter, _ctc_kernels, _conv, _pool):
         for name, obj in vars(mod).items():
             if isinstance(obj, Dispatcher) and not name.startswith("_"):
                 found[f"{mod.__name__.rsplit('.', 1)[-1]}.{name}"] = obj
@@ -218,13 +218,37 @@ def _exercise_ctc(backend, dt, name="ctc_loss"):
     kernel.vjp(np.asarray(1.0, dt), saved, *args, **params)
 
 
+def _exercise_conv(backend, dt, name="conv"):
+    """The conv kernel forward and backward: im2col + GEMMs, and the depthwise loops with
+    stride 1 and 2."""
+    kernel = backend.kernels[name]
+    x = np.ones((2, 2, 5, 5), dt)
+    for w_shape, groups, stride in (((2, 2, 3, 3), 1, (1, 1)), ((2, 1, 3, 3), 2, (1, 1)),
+                                    ((2, 1, 3, 3), 2, (2, 2))):
+        params = dict(stride=stride, dilation=(1, 1), pads=((1, 1), (1, 1)), groups=groups)
+        w = np.ones(w_shape, dt)
+        out, saved = kernel.forward(x, w, **params)
+        kernel.vjp(out, saved, (True, True), x, w, **params)
+
+
+def _exercise_max_pool(backend, dt, name="max_pool"):
+    """The max_pool kernel forward and backward."""
+    kernel = backend.kernels[name]
+    x = np.ones((1, 2, 4, 4), dt)
+    params = dict(kernel=(2, 2), stride=(2, 2), dilation=(1, 1), pads=((0, 0), (0, 0)),
+                  n_out=(2, 2), backend=backend)
+    out, saved = kernel.forward(x, **params)
+    kernel.vjp(out, saved, x, **params)
+
+
 #: the units of a warmup: (exercise, primitive). One unit's kernels (and the loops they call)
 #: are compiled by one process of a parallel warmup, so no two processes write one kernel's
 #: cache index. Listed largest first (measured), so a pool of processes finishes together.
 UNITS = ([(_exercise_loss, n) for n in LOSSES] + [(_exercise_update, n) for n in UPDATES]
          + [(_exercise_activation, n) for n in ACTIVATIONS] + [(_exercise_lstm, "lstm")]
          + [(_exercise_layer_norm, "layer_norm"), (_exercise_batch_norm, "batch_norm"),
-            (_exercise_ctc, "ctc_loss")])
+            (_exercise_ctc, "ctc_loss"), (_exercise_conv, "conv"),
+            (_exercise_max_pool, "max_pool")])
 
 
 def _exercise(backend, dt, units=None):

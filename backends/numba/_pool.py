@@ -1,0 +1,102 @@
+"""The ``max_pool`` primitive (``xg.nn.max_pool1d`` / ``max_pool2d``) as Numba loops, for
+float32/float64 inputs: one pass finds each window's maximum and its flat position in the
+input plane by PyTorch's CPU rule (``val > max || isnan(val)`` over the positions inside the
+input, row-major, from ``max = -inf`` at the first of them: the first of tied maxima, the last
+NaN; a window wholly in the padding gives -inf and no gradient), with no padded copy of the
+input; the backward adds each window's gradient at its saved position. 1-d pooling runs as
+2-d of height 1. The generic rule of ``xpgrad.ops.max_pooling`` is the reference the tests
+compare this with.
+
+>>> import numpy as np
+>>> y, _ = KERNELS["max_pool"].forward(np.array([[[1.0, 3.0, 2.0, 5.0, 4.0]]]), kernel=(2,),
+...     stride=(2,), dilation=(1,), pads=((0, 1),), n_out=(3,), backend=None)
+>>> y.tolist()
+[[[3.0, 5.0, 4.0]]]
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from xpgrad.backend import Kernel
+
+from ._losses import FLOATS
+from ._math import LOOP_OPTIONS
+
+
+@njit(**LOOP_OPTIONS)
+def max_pool_fwd(x, kh, kw, sh, sw, dh, dw, ph, pw, y, pick):
+    """``y``, ``pick`` (N, C, HO, WO) <- each window's maximum and its position ``h * W +
+    w`` in ``x``'s plane (-1 and -inf for a window wholly outside ``x``)."""
+    n, c, h, w = x.shape
+    ho, wo = y.shape[2], y.shape[3]
+    ninf = x.dtype.type(-np.inf)
+    for b in range(n):
+        for ci in range(c):
+            for oh in range(ho):
+                hs = oh * sh - ph
+                for ow in range(wo):
+                    ws = ow * sw - pw
+                    best = ninf
+                    at = -1
+                    for i in range(kh):
+                        ih = hs + i * dh
+                        if ih < 0 or ih >= h:
+                            continue
+                        for j in range(kw):
+                            iw = ws + j * dw
+                            if iw < 0 or iw >= w:
+                                continue
+                            v = x[b, ci, ih, iw]
+                            if v > best or at < 0 or v != v:
+                                best = v
+                                at = ih * w + iw
+                    y[b, ci, oh, ow] = best
+                    pick[b, ci, oh, ow] = at
+
+
+@njit(**LOOP_OPTIONS)
+def max_pool_bwd(g, pick, dx):
+    """``dx`` (N, C, H * W; zeroed) += each window's gradient at its position ``pick``."""
+    n, c, p = g.shape
+    for b in range(n):
+        for ci in range(c):
+            src, at, dst = g[b, ci], pick[b, ci], dx[b, ci]
+            for q in range(p):
+                k = at[q]
+                if k >= 0:
+                    dst[k] += src[q]
+
+
+def _as_2d(shape, kernel, stride, dilation, pads, n_out):
+    if len(shape) == 4:
+        return shape, kernel, stride, dilation, pads, n_out
+    return (shape[:2] + (1,) + shape[2:], (1,) + kernel, (1,) + stride, (1,) + dilation,
+            ((0, 0),) + pads, (1,) + n_out)
+
+
+def max_pool_forward(x, *, kernel, stride, dilation, pads, n_out, backend):
+    if x.dtype not in FLOATS or x.ndim not in (3, 4):
+        return None
+    shape, k, s, d, p, n = _as_2d(x.shape, kernel, stride, dilation, pads, n_out)
+    x4 = np.ascontiguousarray(x).reshape(shape)
+    y = np.empty(shape[:2] + n, x.dtype)
+    pick = np.empty(shape[:2] + n, np.int64)
+    max_pool_fwd(x4, k[0], k[1], s[0], s[1], d[0], d[1], p[0][0], p[1][0], y, pick)
+    out = x.shape[:2] + tuple(n_out)
+    return y.reshape(out), pick.reshape(out)
+
+
+def max_pool_vjp(g, pick, x, *, kernel, stride, dilation, pads, n_out, backend):
+    rows = x.shape[:2]
+    p = math.prod(n_out)
+    g = np.ascontiguousarray(np.broadcast_to(g, rows + tuple(n_out)), dtype=x.dtype)
+    dx = np.zeros(rows + (math.prod(x.shape[2:]),), x.dtype)
+    max_pool_bwd(g.reshape(rows + (p,)), pick.reshape(rows + (p,)), dx)
+    return (dx.reshape(x.shape),)
+
+
+# the rule reads nothing but the saved positions (the input only for its shape and dtype)
+KERNELS = {"max_pool": Kernel(max_pool_forward, max_pool_vjp, saves=())}

@@ -1,0 +1,159 @@
+"""The ``conv`` primitive's Numba kernel (im2col + GEMMs, direct loops for depthwise) against
+the primitive's generic rule on raw arrays (values and every gradient, float32 and float64,
+groups, strides, dilation, padding, depthwise, 1-d, odd shapes, images taken a few at a time),
+the numba backend against numpy and PyTorch through ``xg.nn.conv2d``, ``xg.function`` replay
+against eager, second order (the generic rule under an outer tape) against finite
+differences, and the inputs the kernel declines."""
+import numpy as np
+import pytest
+
+import xpgrad as xg
+from xpgrad.primitive import PRIMITIVES
+
+if not xg.available_backends().get("numba", {}).get("available"):
+    pytest.skip("Numba is not installed: no kernel to test", allow_module_level=True)
+
+from xpgrad.backends.numba import _conv  # noqa: E402
+
+torch = pytest.importorskip("torch", reason="PyTorch is not installed: no comparison")
+
+#: (x shape, w shape, stride, dilation, pads, groups)
+CASES = [
+    ((2, 3, 7, 6), (4, 3, 3, 3), (1, 1), (1, 1), ((0, 0), (0, 0)), 1),
+    ((2, 4, 9, 7), (6, 2, 3, 2), (2, 1), (1, 2), ((1, 1), (2, 2)), 2),
+    ((1, 3, 5, 11), (2, 3, 1, 4), (3, 2), (1, 1), ((2, 2), (0, 0)), 1),
+    ((3, 4, 8, 8), (4, 1, 3, 3), (1, 1), (1, 1), ((1, 1), (1, 1)), 4),      # depthwise
+    ((2, 3, 9, 6), (6, 1, 3, 2), (2, 3), (2, 1), ((2, 2), (1, 1)), 3),      # multiplier 2
+    ((2, 6, 4, 5), (6, 2, 5, 5), (1, 1), (1, 1), ((3, 3), (3, 3)), 3),      # pad > input
+    ((2, 3, 13), (5, 3, 4), (3,), (1,), ((2, 2),), 1),                      # 1-d
+    ((2, 4, 10), (8, 1, 3), (1,), (2,), ((1, 1),), 4),                      # 1-d depthwise
+]
+
+
+def _params(stride, dilation, pads, groups):
+    return {"stride": stride, "dilation": dilation, "pads": pads, "groups": groups}
+
+
+def _generic(x, w, g, params):
+    prim = PRIMITIVES["conv"]
+    y = prim.forward(np, x, w, **params)
+    return [y] + list(prim.vjp(np, g, y, (True, True), (x, w), params))
+
+
+def _kernel(x, w, g, params, needs=(True, True)):
+    kernel = _conv.KERNELS["conv"]
+    y, saved = kernel.forward(x, w, **params)
+    return [y] + list(kernel.vjp(g, saved, needs, x, w, **params))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("case", CASES)
+def test_kernel_matches_generic_rule(case, dtype):
+    xs, ws, *geometry = case
+    rng = np.random.default_rng(0)
+    params = _params(*geometry)
+    x, w = (rng.standard_normal(s).astype(dtype) for s in (xs, ws))
+    g = rng.standard_normal(PRIMITIVES["conv"].forward(np, x, w, **params).shape).astype(dtype)
+    tol = 1e-12 if dtype == "float64" else 2e-5
+    for what, got, want in zip(("y", "dx", "dw"), _kernel(x, w, g, params),
+                               _generic(x, w, g, params)):
+        assert got.dtype == want.dtype and got.shape == want.shape, what
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol, err_msg=what)
+
+
+@pytest.mark.parametrize("needs", [(True, False), (False, True)])
+def test_kernel_skips_unwanted_gradients(needs):
+    rng = np.random.default_rng(1)
+    params = _params((1, 1), (1, 1), ((1, 1), (1, 1)), 1)
+    x, w = rng.standard_normal((2, 3, 5, 5)), rng.standard_normal((4, 3, 3, 3))
+    g = rng.standard_normal((2, 4, 5, 5))
+    got, want = _kernel(x, w, g, params, needs), _generic(x, w, g, params)
+    for i, need in enumerate(needs, 1):
+        if need:
+            np.testing.assert_allclose(got[i], want[i], rtol=1e-12, atol=1e-12)
+        else:
+            assert got[i] is None
+
+
+def test_images_a_few_at_a_time(monkeypatch):
+    # a small column budget: several images per product, a last, shorter chunk
+    monkeypatch.setattr(_conv, "BUDGET", 3 * 2 * 9 * 25 * 8)
+    rng = np.random.default_rng(2)
+    params = _params((1, 1), (1, 1), ((1, 1), (1, 1)), 2)
+    x, w = rng.standard_normal((7, 4, 5, 5)), rng.standard_normal((6, 2, 3, 3))
+    g = rng.standard_normal((7, 6, 5, 5))
+    for got, want in zip(_kernel(x, w, g, params), _generic(x, w, g, params)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def _step(backend, x, w, b, **kwargs):
+    xt = xg.asarray(x, backend=backend)
+    wt, bt = (xg.Variable(xg.asarray(a, backend=backend)) for a in (w, b))
+    with xg.GradientTape() as tape:
+        tape.watch(xt)
+        y = xg.nn.conv2d(xt, wt, bt, **kwargs)
+        loss = xg.sum(y * y)
+    return [t.numpy() for t in [y] + tape.gradient(loss, [xt, wt, bt])]
+
+
+@pytest.mark.filterwarnings("ignore:Using padding=.same.")
+@pytest.mark.parametrize("kwargs, ws", [({"padding": 1, "stride": 2}, (6, 4, 3, 3)),
+                                        ({"groups": 2, "dilation": 2}, (6, 2, 3, 2)),
+                                        ({"groups": 4, "padding": "same"}, (8, 1, 3, 3)),
+                                        ({"padding": "same"}, (5, 4, 2, 4))])    # declined
+def test_numba_matches_numpy_and_torch(kwargs, ws, monkeypatch):
+    calls = []
+    for name in ("im2col", "depthwise_fwd", "depthwise_fwd1"):
+        original = getattr(_conv, name)
+        monkeypatch.setattr(_conv, name, lambda *a, _f=original: calls.append(1) or _f(*a))
+    rng = np.random.default_rng(3)
+    x, w, b = (rng.standard_normal(s) for s in ((2, 4, 9, 8), ws, (ws[0],)))
+    got = _step("numba", x, w, b, **kwargs)
+    assert bool(calls) == (ws[2] % 2 == 1)        # an even "same" kernel pads unevenly: declined
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    ty = torch.nn.functional.conv2d(tx, tw, tb, **kwargs)
+    (ty * ty).sum().backward()
+    for what, a, c, t in zip(("y", "dx", "dw", "db"), got, _step("numpy", x, w, b, **kwargs),
+                             (ty.detach(), tx.grad, tw.grad, tb.grad)):
+        np.testing.assert_allclose(a, c, rtol=1e-10, atol=1e-10, err_msg=what)
+        np.testing.assert_allclose(a, t.numpy(), rtol=1e-10, atol=1e-10, err_msg=what)
+
+
+@pytest.mark.parametrize("groups", [1, 3])
+def test_function_replay_equals_eager(groups):
+    layer = xg.nn.Conv2d(3, 6, 3, padding=1, groups=groups, dtype="float64", backend="numba",
+                         rng=0)
+
+    def step(x):
+        with xg.GradientTape() as tape:
+            tape.watch(x)
+            loss = xg.sum(xg.nn.relu(layer(x)) ** 2)
+        return [loss] + tape.gradient(loss, [x, layer.weight, layer.bias])
+
+    compiled = xg.function(step)
+    for seed in range(3):          # the first call traces, the others replay
+        x = xg.asarray(np.random.default_rng(seed).standard_normal((2, 3, 6, 5)),
+                       backend="numba")
+        for got, want in zip(compiled(x), step(x)):
+            np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("groups, ws", [(1, (2, 2, 2, 2)), (2, (4, 1, 2, 2))])
+def test_second_order_on_numba_uses_the_generic_rule(groups, ws):
+    rng = np.random.default_rng(4)
+    x, w = (xg.asarray(rng.standard_normal(s), backend="numba") for s in ((1, 2, 4, 3), ws))
+    xg.testing.check_grads(
+        lambda x, w: xg.nn.conv2d(x, w, padding=1, stride=(1, 2), groups=groups) ** 2, (x, w),
+        order=2)
+
+
+def test_mixed_dtypes_are_refused_before_the_kernel():
+    x = xg.ones((1, 2, 4, 4), dtype="float32", backend="numba")
+    with pytest.raises(TypeError, match="conv2d: input is float32 but weight is float64"):
+        xg.nn.conv2d(x, xg.ones((1, 2, 3, 3), dtype="float64", backend="numba"))
+
+
+def test_docstring_example():
+    import doctest
+
+    assert doctest.testmod(_conv).failed == 0

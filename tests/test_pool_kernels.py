@@ -1,0 +1,120 @@
+"""The ``max_pool`` primitive's Numba kernel against the primitive's generic rule on raw
+arrays (values, positions and gradients, float32 and float64, 1-d and 2-d, strides, padding,
+dilation with windows wholly in the padding, ceil mode, ties, NaN and -inf), the numba backend
+against PyTorch through ``xg.nn.max_pool2d``, ``xg.function`` replay against eager, and second
+order (the generic rule under an outer tape) against finite differences."""
+import numpy as np
+import pytest
+
+import xpgrad as xg
+from xpgrad.primitive import PRIMITIVES
+
+if not xg.available_backends().get("numba", {}).get("available"):
+    pytest.skip("Numba is not installed: no kernel to test", allow_module_level=True)
+
+from xpgrad.backends.numba import _pool  # noqa: E402
+from xpgrad.nn.pooling import _window_pads  # noqa: E402
+
+torch = pytest.importorskip("torch", reason="PyTorch is not installed: no comparison")
+
+#: (x shape, kernel, stride, padding, dilation, ceil_mode)
+CASES = [
+    ((2, 3, 6, 6), (2, 2), (2, 2), (0, 0), (1, 1), False),
+    ((2, 3, 7, 9), (3, 3), (2, 2), (1, 1), (1, 1), False),
+    ((1, 2, 7, 8), (3, 2), (2, 3), (1, 1), (1, 1), True),
+    ((2, 2, 3, 5), (2, 2), (1, 2), (1, 1), (2, 3), False),       # windows wholly in padding
+    ((2, 3, 11), (4,), (3,), (2,), (1,), True),
+    ((2, 2, 3), (2,), (1,), (1,), (2,), False),
+]
+
+
+def _data(shape, dtype, rng):
+    """Small integers (many ties), a NaN and a -inf."""
+    x = rng.integers(-2, 3, size=shape).astype(dtype)
+    x.flat[3] = np.nan
+    x.flat[-2] = -np.inf
+    return x
+
+
+def _params(x, kernel, stride, padding, dilation, ceil_mode):
+    pads, n = _window_pads(x, kernel, stride, padding, dilation, ceil_mode, "test")
+    return {"kernel": kernel, "stride": stride, "dilation": dilation,
+            "pads": tuple(pads), "n_out": n, "backend": xg.get_backend("numpy")}
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("case", CASES)
+def test_kernel_matches_generic_rule(case, dtype):
+    rng = np.random.default_rng(0)
+    x = _data(case[0], dtype, rng)
+    params = _params(x, *case[1:])
+    prim, kernel = PRIMITIVES["max_pool"], _pool.KERNELS["max_pool"]
+    want = prim.forward(np, x, **params)
+    got, pick = kernel.forward(x, **params)
+    np.testing.assert_array_equal(got, want)
+    assert got.dtype == want.dtype
+    from xpgrad.ops.max_pooling import argmax_positions
+
+    np.testing.assert_array_equal(pick, argmax_positions(
+        np, x, params["kernel"], params["stride"], params["dilation"], params["pads"],
+        params["n_out"]))
+    g = rng.standard_normal(want.shape).astype(dtype)
+    dx, = kernel.vjp(g, pick, x, **params)
+    dense = prim.vjp(np, g, want, (True,), (x,), params)[0]
+    np.testing.assert_allclose(dx, dense, rtol=1e-6, atol=1e-6)
+
+
+def _step(backend, x, **kwargs):
+    xt = xg.asarray(x, backend=backend)
+    with xg.GradientTape() as tape:
+        tape.watch(xt)
+        y = xg.nn.max_pool2d(xt, **kwargs)
+        loss = xg.sum(xg.where(xg.isnan(y), 0.0, y) * xg.arange(y.size, dtype=y.dtype,
+                                                                 backend=backend).reshape(
+            y.shape))
+    return y.numpy(), tape.gradient(loss, xt).numpy()
+
+
+@pytest.mark.parametrize("kwargs", [{"kernel_size": 2}, {"kernel_size": 3, "stride": 2,
+                                                         "padding": 1},
+                                    {"kernel_size": (2, 3), "stride": 1, "dilation": 2,
+                                     "ceil_mode": True}])
+def test_numba_matches_torch_with_ties_and_nan(kwargs):
+    x = _data((2, 3, 7, 8), "float64", np.random.default_rng(1))
+    y, dx = _step("numba", x, **kwargs)
+    tx = torch.tensor(x, requires_grad=True)
+    ty = torch.nn.functional.max_pool2d(tx, **kwargs)
+    r = torch.arange(ty.numel(), dtype=ty.dtype).reshape(ty.shape)
+    (torch.where(torch.isnan(ty), 0.0, ty) * r).sum().backward()
+    np.testing.assert_array_equal(y, ty.detach().numpy())
+    np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+    ny, ndx = _step("numpy", x, **kwargs)
+    np.testing.assert_array_equal(y, ny)
+    np.testing.assert_allclose(dx, ndx, rtol=1e-12, atol=1e-12)
+
+
+def test_function_replay_equals_eager():
+    def step(x):
+        with xg.GradientTape() as tape:
+            tape.watch(x)
+            loss = xg.sum(xg.nn.max_pool2d(x * x, 3, stride=2, padding=1) ** 2)
+        return [loss, tape.gradient(loss, x)]
+
+    compiled = xg.function(step)
+    for seed in range(3):          # the first call traces, the others replay
+        x = xg.asarray(np.random.default_rng(seed).standard_normal((2, 3, 7, 6)),
+                       backend="numba")
+        for got, want in zip(compiled(x), step(x)):
+            np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-13, atol=1e-13)
+
+
+def test_second_order_on_numba_uses_the_generic_rule():
+    x = xg.asarray(np.random.default_rng(2).standard_normal((1, 2, 5, 4)), backend="numba")
+    xg.testing.check_grads(lambda x: xg.nn.max_pool2d(x, 2, stride=1, padding=1) ** 3, (x,),
+                           order=2)
+
+
+def test_docstring_example():
+    import doctest
+
+    assert doctest.testmod(_pool).failed == 0
