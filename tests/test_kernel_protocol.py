@@ -145,6 +145,29 @@ def _centered(params, optional=0):
     return make
 
 
+def _conv(x_shape, w_shape, stride, dilation, pads, groups=1):
+    """``conv``'s arrays (input, weight) and its checked geometry (symmetric padding: the
+    Numba kernel declines an asymmetric one, "same" with an even kernel)."""
+    def make(rng, dt):
+        return ((_x(rng, dt, x_shape, big=False), rng.normal(size=w_shape).astype(dt)),
+                dict(stride=stride, dilation=dilation, pads=pads, groups=groups))
+    return make
+
+
+def _max_pool(x_shape, kernel, stride, dilation, pads):
+    """``max_pool``'s input (ties and the extremes included) and geometry; its windows per
+    axis follow from the padding (the right one may hold ceil mode's last window)."""
+    from xpgrad.ops.convolution import out_shape
+
+    def make(rng, dt):
+        x = _x(rng, dt, x_shape)
+        x[0, 0, ..., :2] = 1.5                      # tied maxima
+        n_out = out_shape(x_shape[2:], kernel, stride, dilation, pads)
+        return (x,), dict(kernel=kernel, stride=stride, dilation=dilation, pads=pads,
+                          n_out=n_out, backend=xg.get_backend("numpy"))
+    return make
+
+
 _ADAM = dict(lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8, step=3)
 SAMPLES = {
     "linear": [lambda rng, dt: ((rng.normal(size=(5, 4)).astype(dt),
@@ -214,6 +237,11 @@ SAMPLES = {
                                      decoupled=True))],
     "lion_update": [_update(1, dict(lr=1e-2, beta1=0.9, beta2=0.99, weight_decay=w))
                     for w in (0.0, 0.5)],
+    "conv": [_conv((2, 3, 7, 6), (4, 3, 3, 2), (2, 1), (1, 2), ((1, 1), (2, 2))),
+             _conv((2, 4, 6, 6), (4, 1, 3, 3), (1, 1), (1, 1), ((1, 1), (1, 1)), groups=4),
+             _conv((2, 4, 9), (6, 2, 3), (2,), (1,), ((2, 2),), groups=2)],
+    "max_pool": [_max_pool((2, 3, 7, 6), (2, 2), (2, 2), (1, 1), ((0, 1), (0, 0))),
+                 _max_pool((2, 2, 9), (3,), (2,), (2,), ((1, 1),))],
 }
 # float32 tolerance where a kernel legitimately rounds differently over many steps
 RTOL32 = {"lstm_scan": 2e-4, "lstm_layer": 2e-4, "rnn_scan": 2e-4, "gru_scan": 2e-4}
