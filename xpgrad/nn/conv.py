@@ -111,11 +111,11 @@ def convolve(x, weight, bias, stride, padding, dilation, groups, padding_mode, o
              dims=1):
     """``conv1d`` (``dims=1``) or ``conv2d`` (``dims=2``) with ``padding_mode`` (the layers':
     the input padded in that mode first); errors name ``owner``."""
-    weight = _weight(weight, owner, dims)
+    weight = check_weight(weight, owner, dims)
     x, unbatched = batched(x, owner, like=weight, dims=dims)
     stride = int_tuple(stride, "stride", owner, dims)
     dilation = int_tuple(dilation, "dilation", owner, dims)
-    groups = int_tuple(groups, "groups", owner, 1)[0] if dims == 1 else _groups(groups, owner)
+    groups = int_tuple(groups, "groups", owner, 1)[0] if dims == 1 else check_groups(groups, owner)
     c_out, c_group, kernel = weight.shape[0], weight.shape[1], weight.shape[2:]
     pads = padding_pairs(padding, kernel, stride, dilation, owner)
     n, c_in, lengths = x.shape[0], x.shape[1], x.shape[2:]
@@ -126,7 +126,7 @@ def convolve(x, weight, bias, stride, padding, dilation, groups, padding_mode, o
     if x.backend is not weight.backend:
         raise ValueError(f"{owner}: input is on backend {x.backend.name!r} but weight on "
                          f"{weight.backend.name!r}; move one with .to()")
-    bias = _bias(bias, weight, owner)
+    bias = check_bias(bias, weight, weight.shape[0], owner)
     n_out = tuple(out_length(length, k, s, d, left, right, owner)
                   for length, k, s, d, (left, right) in zip(lengths, kernel, stride, dilation,
                                                             pads))
@@ -178,7 +178,8 @@ def _depthwise(pieces, weight, c_in, multiplier, n, n_out):
     return reshape(y, (n, c_in * multiplier) + n_out)
 
 
-def _groups(groups, owner):
+def check_groups(groups, owner):
+    """``groups`` as a positive int; TypeError/ValueError naming ``owner`` otherwise."""
     if isinstance(groups, bool) or not isinstance(groups, int):
         raise TypeError(f"{owner}: groups must be an int, got {type(groups).__name__} "
                         f"{groups!r}")
@@ -187,13 +188,15 @@ def _groups(groups, owner):
     return groups
 
 
-def _weight(weight, owner, dims):
+def check_weight(weight, owner, dims, axes="out_channels, in_channels / groups"):
+    """``weight`` as a floating Tensor of ``dims + 2`` non-empty axes (``axes``, then the
+    kernel's); ValueError/TypeError naming ``owner`` otherwise."""
     if not isinstance(weight, Tensor):
         weight = asarray(weight)
     if weight.ndim != dims + 2:
         kernel = "kernel_size" if dims == 1 else "kH, kW"
-        raise ValueError(f"{owner}: weight must be {dims + 2}-D (out_channels, in_channels / "
-                         f"groups, {kernel}), got shape {weight.shape}")
+        raise ValueError(f"{owner}: weight must be {dims + 2}-D ({axes}, {kernel}), got "
+                         f"shape {weight.shape}")
     if weight.dtype.kind not in "fc":
         raise TypeError(f"{owner}: weight must hold floating-point numbers, got {weight.dtype}")
     if 0 in weight.shape:
@@ -211,14 +214,16 @@ def _check_channels(c_in, c_out, c_group, groups, w_shape, x_shape, owner):
                          f"(in_channels / groups = {c_group})")
 
 
-def _bias(bias, weight, owner):
+def check_bias(bias, weight, c_out, owner):
+    """``bias`` (None, or ``c_out`` values of ``weight``'s dtype) as a Tensor on ``weight``'s
+    backend; ValueError/TypeError naming ``owner`` otherwise."""
     if bias is None:
         return None
     if not isinstance(bias, Tensor):
         bias = asarray(bias, dtype=weight.dtype, backend=weight.backend)
-    if bias.shape != (weight.shape[0],):
-        raise ValueError(f"{owner}: bias must have shape (out_channels,) = "
-                         f"({weight.shape[0]},), got {bias.shape}")
+    if bias.shape != (c_out,):
+        raise ValueError(f"{owner}: bias must have shape (out_channels,) = ({c_out},), got "
+                         f"{bias.shape}")
     if bias.dtype != weight.dtype:
         raise TypeError(f"{owner}: bias is {bias.dtype} but weight is {weight.dtype}; cast "
                         "with xg.astype")

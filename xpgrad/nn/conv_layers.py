@@ -26,7 +26,32 @@ from .module import Module
 from ._torch_strict import strict_option
 
 
-class _ConvNd(Module):
+class WeightAndBias:
+    """``load_torch_state_dict`` / ``torch_state_dict`` of a layer whose ``weight`` and
+    ``bias`` (None with ``bias=False``) are in PyTorch's layout, as its ``torch.nn`` twin of
+    the same class name (``Conv2d``, ``ConvTranspose1d``, ...)."""
+
+    @strict_option
+    def load_torch_state_dict(self, state_dict) -> None:
+        """Copy ``weight`` and ``bias`` from the matching ``torch.nn`` layer's state dict
+        (tensors or arrays); a missing key, a bias for ``bias=False``, another shape or values
+        that are not real numbers raise ValueError before anything changes."""
+        mine = {k: v for k, v in (("weight", self.weight), ("bias", self.bias)) if v is not None}
+        values = load_checked(self, state_dict, {k: v.shape for k, v in mine.items()},
+                              known=("weight", "bias"))
+        for variable, value in zip(mine.values(), values):
+            variable.assign(asarray(value, dtype=variable.dtype).to(variable.backend))
+
+    def torch_state_dict(self) -> dict:
+        """``{"weight": ..., "bias": ...}`` as NumPy arrays (the bias if this layer has one),
+        for the matching ``torch.nn`` layer's ``load_state_dict``."""
+        out = {"weight": host(self.weight)}
+        if self.bias is not None:
+            out["bias"] = host(self.bias)
+        return out
+
+
+class _ConvNd(WeightAndBias, Module):
     """The layer of ``dims`` spatial axes; ``Conv1d`` keeps its geometry as ints, ``Conv2d``
     as pairs (PyTorch's attributes)."""
 
@@ -85,27 +110,6 @@ class _ConvNd(Module):
     def forward(self, x):
         return convolve(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
                         self.groups, self.padding_mode, type(self).__name__, dims=self.dims)
-
-    # -- PyTorch interoperability --------------------------------------------------------------
-    @strict_option
-    def load_torch_state_dict(self, state_dict) -> None:
-        """Copy ``weight`` (out_channels, in_channels / groups, *kernel_size) and ``bias`` from
-        the matching ``torch.nn.Conv1d`` / ``Conv2d`` state dict (tensors or arrays); a missing
-        key, a bias for ``bias=False``, another shape or values that are not real numbers raise
-        ValueError before anything changes."""
-        mine = {k: v for k, v in (("weight", self.weight), ("bias", self.bias)) if v is not None}
-        values = load_checked(self, state_dict, {k: v.shape for k, v in mine.items()},
-                              known=("weight", "bias"))
-        for variable, value in zip(mine.values(), values):
-            variable.assign(asarray(value, dtype=variable.dtype).to(variable.backend))
-
-    def torch_state_dict(self) -> dict:
-        """``{"weight": ..., "bias": ...}`` as NumPy arrays (the bias if this layer has one),
-        for ``torch.nn.Conv1d`` / ``Conv2d``'s ``load_state_dict``."""
-        out = {"weight": host(self.weight)}
-        if self.bias is not None:
-            out["bias"] = host(self.bias)
-        return out
 
     def _extra_repr(self):
         one = (lambda v: v) if self.dims == 1 else (lambda v: (v,) * self.dims)

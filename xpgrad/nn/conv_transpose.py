@@ -22,12 +22,12 @@ from __future__ import annotations
 import itertools
 import math
 
-from ..creation import asarray, zeros
+from ..creation import zeros
 from ..ops.joining import stack
 from ..ops.linalg import matmul, matrix_transpose
 from ..ops.shape import permute_dims, reshape, squeeze
-from ..tensor import Tensor
 from ._windows import batched, int_tuple, pad
+from .conv import check_bias, check_groups, check_weight
 
 
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
@@ -82,13 +82,13 @@ def transpose_convolve(x, weight, bias, stride, padding, output_padding, groups,
                        owner, *, dims=1):
     """``conv_transpose1d`` (``dims=1``) or ``conv_transpose2d`` (``dims=2``); errors name
     ``owner``."""
-    weight = _weight(weight, owner, dims)
+    weight = check_weight(weight, owner, dims, axes="in_channels, out_channels / groups")
     x, unbatched = batched(x, owner, like=weight, dims=dims)
     stride = int_tuple(stride, "stride", owner, dims)
     padding = int_tuple(padding, "padding", owner, dims, minimum=0)
     output_padding = int_tuple(output_padding, "output_padding", owner, dims, minimum=0)
     dilation = int_tuple(dilation, "dilation", owner, dims)
-    groups = _groups(groups, owner)
+    groups = check_groups(groups, owner)
     for op, s, d in zip(output_padding, stride, dilation):
         if op >= s and op >= d:
             raise ValueError(f"{owner}: output_padding must be smaller than either stride or "
@@ -109,7 +109,7 @@ def transpose_convolve(x, weight, bias, stride, padding, output_padding, groups,
         raise ValueError(f"{owner}: input is on backend {x.backend.name!r} but weight on "
                          f"{weight.backend.name!r}; move one with .to()")
     c_out = c_group * groups
-    bias = _bias(bias, weight, c_out, owner)
+    bias = check_bias(bias, weight, c_out, owner)
     out = output_lengths(x.shape[2:], kernel, stride, padding, output_padding, dilation)
     if min(out) < 1:
         raise ValueError(f"{owner}: the output would be empty: spatial shape {out} for input "
@@ -160,43 +160,6 @@ def _scattered(x, weight, bias, stride, padding, out, groups, dilation):
     if bias is not None:
         y = y + reshape(bias, (c_out,) + (1,) * dims)
     return y
-
-
-def _groups(groups, owner):
-    if isinstance(groups, bool) or not isinstance(groups, int):
-        raise TypeError(f"{owner}: groups must be an int, got {type(groups).__name__} "
-                        f"{groups!r}")
-    if groups < 1:
-        raise ValueError(f"{owner}: groups must be at least 1, got {groups!r}")
-    return groups
-
-
-def _weight(weight, owner, dims):
-    if not isinstance(weight, Tensor):
-        weight = asarray(weight)
-    if weight.ndim != dims + 2:
-        kernel = "kernel_size" if dims == 1 else "kH, kW"
-        raise ValueError(f"{owner}: weight must be {dims + 2}-D (in_channels, out_channels / "
-                         f"groups, {kernel}), got shape {weight.shape}")
-    if weight.dtype.kind not in "fc":
-        raise TypeError(f"{owner}: weight must hold floating-point numbers, got {weight.dtype}")
-    if 0 in weight.shape:
-        raise ValueError(f"{owner}: weight has an empty axis, shape {weight.shape}")
-    return weight
-
-
-def _bias(bias, weight, c_out, owner):
-    if bias is None:
-        return None
-    if not isinstance(bias, Tensor):
-        bias = asarray(bias, dtype=weight.dtype, backend=weight.backend)
-    if bias.shape != (c_out,):
-        raise ValueError(f"{owner}: bias must have shape (out_channels,) = ({c_out},), got "
-                         f"{bias.shape}")
-    if bias.dtype != weight.dtype:
-        raise TypeError(f"{owner}: bias is {bias.dtype} but weight is {weight.dtype}; cast "
-                        "with xg.astype")
-    return bias
 
 
 __all__ = ["conv_transpose1d", "conv_transpose2d"]

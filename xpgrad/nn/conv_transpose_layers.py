@@ -21,15 +21,15 @@ from ..creation import asarray
 from ..tensor import Variable
 from . import _checks, _initial
 from . import init as _init
-from ._torch import host, load_checked
+from ._torch import host
 from ._windows import int_tuple
+from .conv_layers import WeightAndBias
 from .conv_transpose import output_lengths, transpose_convolve
 from .linear import bias_initializer
 from .module import Module
-from ._torch_strict import strict_option
 
 
-class _ConvTransposeNd(Module):
+class _ConvTransposeNd(WeightAndBias, Module):
     """The layer of ``dims`` spatial axes; ``ConvTranspose1d`` keeps its geometry as ints,
     ``ConvTranspose2d`` as pairs (PyTorch's attributes)."""
 
@@ -124,27 +124,6 @@ class _ConvTransposeNd(Module):
                              f"valid sizes range from {smallest} to {largest} (for an input "
                              f"of spatial shape {lengths})")
         return tuple(int(v) - m for v, m in zip(output_size, smallest))
-
-    # -- PyTorch interoperability --------------------------------------------------------------
-    @strict_option
-    def load_torch_state_dict(self, state_dict) -> None:
-        """Copy ``weight`` (in_channels, out_channels / groups, *kernel_size) and ``bias`` from
-        the matching ``torch.nn.ConvTranspose1d`` / ``ConvTranspose2d`` state dict (tensors or
-        arrays); a missing key, a bias for ``bias=False``, another shape or values that are not
-        real numbers raise ValueError before anything changes."""
-        mine = {k: v for k, v in (("weight", self.weight), ("bias", self.bias)) if v is not None}
-        values = load_checked(self, state_dict, {k: v.shape for k, v in mine.items()},
-                              known=("weight", "bias"))
-        for variable, value in zip(mine.values(), values):
-            variable.assign(asarray(value, dtype=variable.dtype).to(variable.backend))
-
-    def torch_state_dict(self) -> dict:
-        """``{"weight": ..., "bias": ...}`` as NumPy arrays (the bias if this layer has one),
-        for ``torch.nn.ConvTranspose1d`` / ``ConvTranspose2d``'s ``load_state_dict``."""
-        out = {"weight": host(self.weight)}
-        if self.bias is not None:
-            out["bias"] = host(self.bias)
-        return out
 
     def _extra_repr(self):
         one = (lambda v: v) if self.dims == 1 else (lambda v: (v,) * self.dims)
