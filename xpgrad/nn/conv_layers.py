@@ -26,6 +26,28 @@ from .module import Module
 from ._torch_strict import strict_option
 
 
+def init_parameters(layer, kernel, c_group, c_last, c_out, init, bias_init, bias, dtype, gen,
+                    backend, axes):
+    """``layer.weight`` in PyTorch's layout (``c_last``, ``c_group``, *kernel), drawn by
+    ``init`` in xpgrad's (*kernel, ``c_group``, ``c_last``: ``axes`` names the last two), and
+    ``layer.bias`` (``c_out`` values, PyTorch's default from the fan-in ``c_group`` * kernel
+    size) or None: the weights of a convolution or a transposed one."""
+    who, dims = type(layer).__name__, len(kernel)
+    names = "kernel_size" if dims == 1 else "kH, kW"
+    w = _initial.draw(_initial.resolve(init, "init", who), init, "init", gen,
+                      kernel + (c_group, c_last), dtype, who, f"({names}, {axes})")
+    order = (dims + 1, dims) + tuple(range(dims))       # PyTorch's layout, row-major
+    w = asarray(np.ascontiguousarray(host(w).transpose(order)), dtype=dtype,
+                backend=backend or w.backend)
+    layer.weight = Variable(w, name=f"{layer.name}/weight")
+    layer.bias = None
+    bias_fn = bias_initializer(bias_init, bias, who) or _init.torch_linear_default
+    if bias:
+        b = _initial.draw(bias_fn, bias_init, "bias_init", gen, (c_out,), dtype, who,
+                          "(out_channels,)", fan_in=c_group * math.prod(kernel))
+        layer.bias = Variable(b.to(layer.weight.backend), name=f"{layer.name}/bias")
+
+
 class WeightAndBias:
     """``load_torch_state_dict`` / ``torch_state_dict`` of a layer whose ``weight`` and
     ``bias`` (None with ``bias=False``) are in PyTorch's layout, as its ``torch.nn`` twin of
@@ -89,23 +111,10 @@ class _ConvNd(WeightAndBias, Module):
         self.padding = padding if isinstance(padding, str) else shown(padding)
         bias = flag(bias, "bias", who)
         dtype = _checks.floating_dtype(dtype, who)
-        gen = _init.as_rng(rng, backend)
         c_group = self.in_channels // self.groups
-        fan_in = c_group * math.prod(kernel)
-        layout = kernel + (c_group, self.out_channels)
-        names = "kernel_size" if dims == 1 else "kH, kW"
-        w = _initial.draw(_initial.resolve(init, "init", who), init, "init", gen, layout,
-                          dtype, who, f"({names}, in_channels / groups, out_channels)")
-        order = (dims + 1, dims) + tuple(range(dims))       # PyTorch's layout, row-major
-        w = asarray(np.ascontiguousarray(host(w).transpose(order)), dtype=dtype,
-                    backend=backend or w.backend)
-        self.weight = Variable(w, name=f"{self.name}/weight")
-        self.bias = None
-        bias_fn = bias_initializer(bias_init, bias, who) or _init.torch_linear_default
-        if bias:
-            b = _initial.draw(bias_fn, bias_init, "bias_init", gen, (self.out_channels,),
-                              dtype, who, "(out_channels,)", fan_in=fan_in)
-            self.bias = Variable(b.to(self.weight.backend), name=f"{self.name}/bias")
+        init_parameters(self, kernel, c_group, self.out_channels, self.out_channels, init,
+                        bias_init, bias, dtype, _init.as_rng(rng, backend), backend,
+                        "in_channels / groups, out_channels")
 
     def forward(self, x):
         return convolve(x, self.weight, self.bias, self.stride, self.padding, self.dilation,

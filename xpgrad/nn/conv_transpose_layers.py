@@ -10,22 +10,17 @@ initialization, state-dict keys and ``output_size=``, and ``nn/conv_transpose.py
 """
 from __future__ import annotations
 
-import math
 import numbers
 
 import numpy as np
 
 from .. import dtypes as _dt
 from .._args import flag
-from ..creation import asarray
-from ..tensor import Variable
-from . import _checks, _initial
+from . import _checks
 from . import init as _init
-from ._torch import host
 from ._windows import int_tuple
-from .conv_layers import WeightAndBias
+from .conv_layers import WeightAndBias, init_parameters
 from .conv_transpose import output_lengths, transpose_convolve
-from .linear import bias_initializer
 from .module import Module
 
 
@@ -66,23 +61,10 @@ class _ConvTransposeNd(WeightAndBias, Module):
         self.output_padding, self.dilation = shown(output_padding), shown(dilation)
         bias = flag(bias, "bias", who)
         dtype = _checks.floating_dtype(dtype, who)
-        gen = _init.as_rng(rng, backend)
-        c_group = self.out_channels // self.groups
-        fan_in = c_group * math.prod(kernel)          # PyTorch's: the weight's axis 1 is "in"
-        layout = kernel + (c_group, self.in_channels)
-        names = "kernel_size" if dims == 1 else "kH, kW"
-        w = _initial.draw(_initial.resolve(init, "init", who), init, "init", gen, layout,
-                          dtype, who, f"({names}, out_channels / groups, in_channels)")
-        order = (dims + 1, dims) + tuple(range(dims))       # PyTorch's layout, row-major
-        w = asarray(np.ascontiguousarray(host(w).transpose(order)), dtype=dtype,
-                    backend=backend or w.backend)
-        self.weight = Variable(w, name=f"{self.name}/weight")
-        self.bias = None
-        bias_fn = bias_initializer(bias_init, bias, who) or _init.torch_linear_default
-        if bias:
-            b = _initial.draw(bias_fn, bias_init, "bias_init", gen, (self.out_channels,),
-                              dtype, who, "(out_channels,)", fan_in=fan_in)
-            self.bias = Variable(b.to(self.weight.backend), name=f"{self.name}/bias")
+        # PyTorch's weight is (in, out / groups, *kernel): its fan-in is out / groups * kernel
+        init_parameters(self, kernel, self.out_channels // self.groups, self.in_channels,
+                        self.out_channels, init, bias_init, bias, dtype,
+                        _init.as_rng(rng, backend), backend, "out_channels / groups, in_channels")
 
     def _tuple(self, name):
         value = getattr(self, name)
