@@ -25,6 +25,7 @@ from ..tensor import Tensor, Variable
 from . import _checks
 from ._torch import host, load_checked
 from .module import Module
+from .normalization import channel_variables
 from ._torch_strict import strict_option
 
 
@@ -199,19 +200,7 @@ class _InstanceNorm(Module):
         self.track_running_stats = flag(track_running_stats, "track_running_stats", who)
         self._dtype = _checks.floating_dtype(dtype, who)
         self._backend = backend
-        c = (self.num_features,)
-        self.weight = self.bias = None
-        self.running_mean = self.running_var = self.num_batches_tracked = None
-
-        def make(fill, what, trainable=True, dtype=self._dtype, shape=c):
-            return Variable(fill(shape, dtype=dtype, backend=backend),
-                            name=f"{self.name}/{what}", trainable=trainable)
-        if self.affine:
-            self.weight, self.bias = make(ones, "weight"), make(zeros, "bias")
-        if self.track_running_stats:
-            self.running_mean = make(zeros, "running_mean", False)
-            self.running_var = make(ones, "running_var", False)
-            self.num_batches_tracked = make(zeros, "num_batches_tracked", False, _dt.int64, ())
+        channel_variables(self, backend)
 
     def forward(self, x):
         who, dims = type(self).__name__, self.dims

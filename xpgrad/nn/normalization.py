@@ -108,18 +108,7 @@ class _BatchNorm(Module):
         self.track_running_stats = flag(track_running_stats, "track_running_stats", who)
         self._dtype = _checks.floating_dtype(dtype, who)
         self._backend = backend
-        c, self.weight, self.bias = (self.num_features,), None, None
-        self.running_mean = self.running_var = self.num_batches_tracked = None
-
-        def make(fill, what, trainable=True, dtype=self._dtype, shape=c):
-            return Variable(fill(shape, dtype=dtype, backend=backend),
-                            name=f"{self.name}/{what}", trainable=trainable)
-        if self.affine:
-            self.weight, self.bias = make(ones, "weight"), make(zeros, "bias")
-        if self.track_running_stats:
-            self.running_mean = make(zeros, "running_mean", False)
-            self.running_var = make(ones, "running_var", False)
-            self.num_batches_tracked = make(zeros, "num_batches_tracked", False, _dt.int64, ())
+        channel_variables(self, backend)
 
     def forward(self, x):
         who = type(self).__name__
@@ -256,6 +245,24 @@ class BatchNorm1d(_BatchNorm):
     """
 
     _ndims, _layout = (2, 3), "a 2-D (N, C) or 3-D (N, C, L)"
+
+
+def channel_variables(norm, backend) -> None:
+    """A normalization layer's per-channel Variables as PyTorch's: ``weight`` (ones) and
+    ``bias`` (zeros) when ``norm.affine``, ``running_mean`` / ``running_var`` /
+    ``num_batches_tracked`` (not trained) when ``norm.track_running_stats``; None otherwise."""
+    c, norm.weight, norm.bias = (norm.num_features,), None, None
+    norm.running_mean = norm.running_var = norm.num_batches_tracked = None
+
+    def make(fill, what, trainable=True, dtype=norm._dtype, shape=c):
+        return Variable(fill(shape, dtype=dtype, backend=backend), name=f"{norm.name}/{what}",
+                        trainable=trainable)
+    if norm.affine:
+        norm.weight, norm.bias = make(ones, "weight"), make(zeros, "bias")
+    if norm.track_running_stats:
+        norm.running_mean = make(zeros, "running_mean", False)
+        norm.running_var = make(ones, "running_var", False)
+        norm.num_batches_tracked = make(zeros, "num_batches_tracked", False, _dt.int64, ())
 
 
 def _refill(fill, *variables) -> None:
