@@ -237,7 +237,11 @@ def test_compile_takes_the_same_steps_and_decisions_as_eager(tmp_path):
     assert main([*run, "--compile", "--logdir", str(tmp_path / "c"), "--checkpoint",
                  str(tmp_path / "compiled.npz")]) == 0
     eager, compiled = _history(tmp_path / "e"), _history(tmp_path / "c")
-    assert compiled["early_stopping"] == pytest.approx(eager["early_stopping"], rel=1e-5)
+    stops, want = compiled["early_stopping"], eager["early_stopping"]
+    assert stops.keys() == want.keys()
+    for key, value in want.items():          # pytest 9.2's approx takes no strings in a dict
+        assert stops[key] == (value if isinstance(value, str) or value is None
+                              else pytest.approx(value, rel=1e-5)), key
     np.testing.assert_allclose(compiled["learning_rate"], eager["learning_rate"])
     a, b = _weights(tmp_path / "eager.npz"), _weights(tmp_path / "compiled.npz")
     for k in a:
