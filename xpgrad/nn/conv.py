@@ -120,12 +120,7 @@ def convolve(x, weight, bias, stride, padding, dilation, groups, padding_mode, o
     pads = padding_pairs(padding, kernel, stride, dilation, owner)
     n, c_in, lengths = x.shape[0], x.shape[1], x.shape[2:]
     _check_channels(c_in, c_out, c_group, groups, weight.shape, x.shape, owner)
-    if x.dtype != weight.dtype:
-        raise TypeError(f"{owner}: input is {x.dtype} but weight is {weight.dtype}; cast one "
-                        "with xg.astype (no silent promotion)")
-    if x.backend is not weight.backend:
-        raise ValueError(f"{owner}: input is on backend {x.backend.name!r} but weight on "
-                         f"{weight.backend.name!r}; move one with .to()")
+    check_like(x, weight, owner)
     bias = check_bias(bias, weight, weight.shape[0], owner)
     n_out = tuple(out_length(length, k, s, d, left, right, owner)
                   for length, k, s, d, (left, right) in zip(lengths, kernel, stride, dilation,
@@ -212,6 +207,17 @@ def _check_channels(c_in, c_out, c_group, groups, w_shape, x_shape, owner):
         raise ValueError(f"{owner}: input has {c_in} channels (shape {x_shape}), but weight "
                          f"{w_shape} with groups={groups} expects {c_group * groups} "
                          f"(in_channels / groups = {c_group})")
+
+
+def check_like(x, weight, owner):
+    """TypeError/ValueError naming ``owner`` unless ``x`` has ``weight``'s dtype (no silent
+    promotion) and backend."""
+    if x.dtype != weight.dtype:
+        raise TypeError(f"{owner}: input is {x.dtype} but weight is {weight.dtype}; cast one "
+                        "with xg.astype (no silent promotion)")
+    if x.backend is not weight.backend:
+        raise ValueError(f"{owner}: input is on backend {x.backend.name!r} but weight on "
+                         f"{weight.backend.name!r}; move one with .to()")
 
 
 def check_bias(bias, weight, c_out, owner):

@@ -27,7 +27,7 @@ from ..ops.joining import stack
 from ..ops.linalg import matmul, matrix_transpose
 from ..ops.shape import permute_dims, reshape, squeeze
 from ._windows import batched, int_tuple, pad
-from .conv import check_bias, check_groups, check_weight
+from .conv import check_bias, check_groups, check_like, check_weight
 
 
 def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
@@ -102,12 +102,7 @@ def transpose_convolve(x, weight, bias, stride, padding, output_padding, groups,
     if c_in % groups:
         raise ValueError(f"{owner}: groups={groups} does not divide the weight's in_channels "
                          f"{c_in} (weight shape {weight.shape})")
-    if x.dtype != weight.dtype:
-        raise TypeError(f"{owner}: input is {x.dtype} but weight is {weight.dtype}; cast one "
-                        "with xg.astype (no silent promotion)")
-    if x.backend is not weight.backend:
-        raise ValueError(f"{owner}: input is on backend {x.backend.name!r} but weight on "
-                         f"{weight.backend.name!r}; move one with .to()")
+    check_like(x, weight, owner)
     c_out = c_group * groups
     bias = check_bias(bias, weight, c_out, owner)
     out = output_lengths(x.shape[2:], kernel, stride, padding, output_padding, dilation)
