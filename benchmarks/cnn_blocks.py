@@ -12,7 +12,7 @@ check). Every variant is first checked to give PyTorch's output.
 """
 from __future__ import annotations
 
-from interleaved import arguments, compare, one_thread  # noqa: E402
+from interleaved import one_thread, run  # noqa: E402
 
 if __name__ == "__main__":      # not on import: a test process has its own thread settings
     one_thread()
@@ -71,21 +71,16 @@ def torch_step(x, what, arg):
     return step
 
 
-def main(argv=None):
-    args = arguments(__doc__, argv)
-    import torch
-
-    torch.set_num_threads(1)
-    backends = [b for b in ("numpy", "numba") if xg.available_backends()[b]["available"]]
+def _steps(args, backends, workload):
+    name, (what, arg) = workload
     shape = (max(2, round(SHAPE[0] * args.scale)),) + SHAPE[1:]
     x = np.random.default_rng(0).standard_normal(shape).astype(args.dtype)
+    return name, dict({be: xpgrad_step(be, x, what, arg) for be in backends},
+                      torch=torch_step(x, what, arg))
 
-    def steps(what, arg):
-        return dict({be: xpgrad_step(be, x, what, arg) for be in backends},
-                    torch=torch_step(x, what, arg))
-    return compare(((name, steps(what, arg)) for name, (what, arg) in WORKLOADS),
-                   backends, rounds=args.rounds, repeats=args.repeats,
-                   tol=1e-4 if args.dtype == "float32" else 1e-10)
+
+def main(argv=None):
+    return run(__doc__, argv, WORKLOADS, _steps, tol32=1e-4)
 
 
 if __name__ == "__main__":

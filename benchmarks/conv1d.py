@@ -11,7 +11,7 @@ to give PyTorch's output.
 """
 from __future__ import annotations
 
-from interleaved import arguments, compare, one_thread  # noqa: E402
+from interleaved import one_thread, run  # noqa: E402
 
 if __name__ == "__main__":      # not on import: a test process has its own thread settings
     one_thread()
@@ -79,20 +79,15 @@ def torch_step(x, w, b, kwargs):
     return step
 
 
+def _steps(args, backends, workload):
+    name, shape, kwargs = workload
+    x, w, b = _arrays(shape, kwargs, args.dtype, args.scale)
+    return name, dict({be: xpgrad_step(be, x, w, b, kwargs) for be in backends},
+                      torch=torch_step(x, w, b, kwargs))
+
+
 def main(argv=None):
-    args = arguments(__doc__, argv)
-    import torch
-
-    torch.set_num_threads(1)
-    backends = [b for b in ("numpy", "numba") if xg.available_backends()[b]["available"]]
-
-    def steps(shape, kwargs):
-        x, w, b = _arrays(shape, kwargs, args.dtype, args.scale)
-        return dict({be: xpgrad_step(be, x, w, b, kwargs) for be in backends},
-                    torch=torch_step(x, w, b, kwargs))
-    return compare(((name, steps(shape, kwargs)) for name, shape, kwargs in WORKLOADS),
-                   backends, rounds=args.rounds, repeats=args.repeats,
-                   tol=1e-3 if args.dtype == "float32" else 1e-10)
+    return run(__doc__, argv, WORKLOADS, _steps, tol32=1e-3)
 
 
 if __name__ == "__main__":

@@ -25,11 +25,11 @@ def one_thread():
         os.environ.setdefault(name, "1")
 
 
-def arguments(doc, argv=None):
-    """``--repeats``, ``--rounds``, ``--scale`` and ``--dtype``, described by ``doc``'s first
-    line."""
+def arguments(doc, argv=None, repeats=9):
+    """``--repeats`` (default ``repeats``), ``--rounds``, ``--scale`` and ``--dtype``, described
+    by ``doc``'s first line."""
     p = argparse.ArgumentParser(description=doc.splitlines()[0])
-    p.add_argument("--repeats", type=int, default=9)
+    p.add_argument("--repeats", type=int, default=repeats)
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds (best is shown)")
     p.add_argument("--scale", type=float, default=1.0)
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
@@ -44,6 +44,27 @@ def median_ms(step, repeats):
         step()
         times.append(time.perf_counter() - t)
     return statistics.median(times) * 1e3
+
+
+def run(doc, argv, workloads, steps, *, tol32, repeats=9):
+    """A layer benchmark's ``main``: its command line (``doc``'s first line), one thread for
+    PyTorch (its count put back after), then ``compare`` over ``workloads``,
+    ``steps(args, backends, workload)`` giving each ``(name, {library: step})``; ``tol32`` is
+    the float32 tolerance (float64: 1e-10)."""
+    args = arguments(doc, argv, repeats)
+    import torch
+
+    import xpgrad as xg
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    backends = [b for b in ("numpy", "numba") if xg.available_backends()[b]["available"]]
+    try:
+        return compare((steps(args, backends, w) for w in workloads), backends,
+                       rounds=args.rounds, repeats=args.repeats,
+                       tol=tol32 if args.dtype == "float32" else 1e-10)
+    finally:
+        torch.set_num_threads(previous)
 
 
 def compare(workloads, backends, *, rounds, repeats, tol, show=True):

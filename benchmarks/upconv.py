@@ -5,20 +5,16 @@ thread: xpgrad (numpy and numba backends, eager) against PyTorch's CPU layers.
 
 One thread everywhere (BLAS, Numba and PyTorch; run as a script, the environment variables are
 set before NumPy is imported unless given). Runs are interleaved in one process (xpgrad numpy,
-numba, torch, then again), each the best of ``--repeats`` calls; prints ms and the ratios to
+numba, torch, then again), each the median of ``--repeats`` calls; prints ms and the ratios to
 PyTorch (the best of ``--rounds``). ``--scale`` multiplies the batch size (0.1 for a quick
 check). Every variant is first checked to give PyTorch's output.
 """
 from __future__ import annotations
 
-import argparse
-import os
-import time
+from interleaved import one_thread, run  # noqa: E402
 
 if __name__ == "__main__":      # not on import: a test process has its own thread settings
-    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                 "NUMBA_NUM_THREADS"):
-        os.environ.setdefault(_var, "1")
+    one_thread()
 
 import numpy as np  # noqa: E402
 
@@ -73,52 +69,19 @@ def torch_step(layer, x):
     return step
 
 
-def _best(fn, repeats):
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+def _steps(args, backends, workload):
+    import torch
+
+    name, shape, layer, layer_args = workload
+    shape = (max(1, round(shape[0] * args.scale)),) + shape[1:]
+    x = np.random.default_rng(0).standard_normal(shape).astype(args.dtype)
+    ref = getattr(torch.nn, layer)(*layer_args).to(getattr(torch, args.dtype))
+    return name, dict({b: xpgrad_step(_ours(ref, layer, layer_args, args.dtype, b), x, b)
+                       for b in backends}, torch=torch_step(ref, x))
 
 
 def main(argv=None):
-    import torch
-
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--repeats", type=int, default=7)
-    p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--scale", type=float, default=1.0)
-    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    args = p.parse_args(argv)
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    backends = ["numpy"] + (["numba"] if xg.available_backends().get(
-        "numba", {}).get("available") else [])
-    rows = []
-    try:
-        for name, shape, layer, layer_args in WORKLOADS:
-            shape = (max(1, round(shape[0] * args.scale)),) + shape[1:]
-            x = np.random.default_rng(0).standard_normal(shape).astype(args.dtype)
-            ref = getattr(torch.nn, layer)(*layer_args).to(getattr(torch, args.dtype))
-            steps = {b: xpgrad_step(_ours(ref, layer, layer_args, args.dtype, b), x, b)
-                     for b in backends}
-            steps["torch"] = torch_step(ref, x)
-            want = steps["torch"]()
-            tol = 1e-4 if args.dtype == "float32" else 1e-10
-            for backend in backends:
-                np.testing.assert_allclose(steps[backend](), want, rtol=tol, atol=tol)
-            times = {k: float("inf") for k in steps}
-            for _ in range(args.rounds):
-                for k, fn in steps.items():
-                    times[k] = min(times[k], _best(fn, args.repeats))
-            rows.append((name, times))
-            ratios = ", ".join(f"{k} {times[k] * 1e3:.2f} ms ({times[k] / times['torch']:.2f}x)"
-                               for k in backends)
-            print(f"{name} {shape}: torch {times['torch'] * 1e3:.2f} ms, {ratios}", flush=True)
-    finally:
-        torch.set_num_threads(previous)
-    return rows
+    return run(__doc__, argv, WORKLOADS, _steps, tol32=1e-4, repeats=7)
 
 
 if __name__ == "__main__":
