@@ -320,6 +320,48 @@ def test_one_jax_thread_is_asked_for_before_jax_is_imported(monkeypatch):
     assert W.limit_jax_threads(2) is None and "XLA_FLAGS" not in os.environ
 
 
+@pytest.mark.skipif(len(getattr(os, "sched_getaffinity", lambda _: ())(0)) < 2,
+                    reason="needs sched_setaffinity and two CPUs")
+def test_one_cpu_while_asked_and_all_of_them_after():
+    cpus = os.sched_getaffinity(0)
+    with W._libs._one_cpu_if(False):
+        assert os.sched_getaffinity(0) == cpus
+    with pytest.raises(KeyError):
+        with W._libs._one_cpu_if(True):
+            assert os.sched_getaffinity(0) == {min(cpus)}
+            raise KeyError("the block failed")
+    assert os.sched_getaffinity(0) == cpus
+
+
+_JAX_POOL = """
+import collections, os
+from xpgrad.bench_workloads import _Lib, limit_jax_threads
+limit_jax_threads(1)
+cpus = os.sched_getaffinity(0)
+lib = _Lib("jax-cpu")
+assert os.sched_getaffinity(0) == cpus, "the CPUs were not given back"
+import numpy as np
+a, b = lib.put(np.ones((512, 784), np.float32)), lib.put(np.ones((784, 256), np.float32))
+lib.jax.jit(lambda a, b: a @ b)(a, b).block_until_ready()
+print(sum(open(f"/proc/self/task/{t}/comm").read().strip() == "tf_XLAEigen"
+          for t in os.listdir("/proc/self/task")))
+"""
+
+
+@pytest.mark.skipif(len(getattr(os, "sched_getaffinity", lambda _: ())(0)) < 2
+                    or not os.path.isdir("/proc/self/task"),
+                    reason="needs sched_setaffinity, /proc and two CPUs")
+def test_the_jax_peer_computes_on_one_thread():
+    """jax 0.10 ignores the XLA flags for its products: its pool of ``tf_XLAEigen`` threads
+    has one per CPU (2 here, 1.7 CPU-seconds per second on a product) unless the client is
+    created on one CPU."""
+    pytest.importorskip("jax")
+    out = subprocess.run([sys.executable, "-c", _JAX_POOL], capture_output=True,
+                         text=True, timeout=300, env={**os.environ, "XLA_FLAGS": ""})
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout) == 1, out.stdout
+
+
 def test_xpgrad_bench_divides_by_jax_where_installed(capsys):
     pytest.importorskip("jax")
     assert bench.main(["--quick", "--only", "chain", "--backend", "numpy", "--peers", "jax-cpu",

@@ -2,6 +2,8 @@
 of the workloads' parameters."""
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 XPGRAD_LIBS = ("xpgrad-numpy", "xpgrad-numba", "xpgrad-cupy")
@@ -75,12 +77,13 @@ class _Lib:
         self.torch = torch
 
     def _init_jax(self):
-        try:
-            import jax
-        except ImportError:
-            raise Unavailable("JAX is not installed") from None
-        self.jax = jax
-        self.cpu = jax.devices("cpu")[0]
+        with _one_cpu_if(one_jax_thread_asked()):
+            try:
+                import jax
+            except ImportError:
+                raise Unavailable("JAX is not installed") from None
+            self.jax = jax
+            self.cpu = jax.devices("cpu")[0]    # XLA sizes its CPU thread pool here
 
     def namespace(self):
         """The library's array namespace: xpgrad, torch or jax.numpy."""
@@ -139,8 +142,36 @@ def limit_threads(n, torch=False) -> dict:
 
 
 #: what JAX's issue #1539 gives for one XLA CPU thread (JAX documents no API for it); read
-#: once, when jax is imported
+#: once, when jax is imported. jax 0.10 ignores them for its matrix products (a 4096x784x256
+#: product took 22 ms of CPU in 13 ms of wall time on two cores), so ``_Lib("jax-cpu")`` also
+#: creates XLA's CPU client on one core (``_one_cpu_if``): its thread pool is as large as the
+#: process's CPU affinity then
 JAX_ONE_THREAD_FLAGS = ("--xla_cpu_multi_thread_eigen=false", "intra_op_parallelism_threads=1")
+
+
+def one_jax_thread_asked() -> bool:
+    """Whether ``XLA_FLAGS`` holds the one-thread flags (``limit_jax_threads(1)`` set them)."""
+    import os
+
+    flags = os.environ.get("XLA_FLAGS", "")
+    return all(f in flags for f in JAX_ONE_THREAD_FLAGS)
+
+
+@contextlib.contextmanager
+def _one_cpu_if(asked):
+    """The process on one of its CPUs inside the block, when ``asked`` (and the platform has
+    ``sched_setaffinity``); its CPUs as before afterwards, however the block ends."""
+    import os
+
+    cpus = os.sched_getaffinity(0) if asked and hasattr(os, "sched_setaffinity") else None
+    if not cpus or len(cpus) == 1:
+        yield
+        return
+    os.sched_setaffinity(0, {min(cpus)})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, cpus)
 
 
 def limit_jax_threads(n):
@@ -155,7 +186,7 @@ def limit_jax_threads(n):
         missing = [f for f in JAX_ONE_THREAD_FLAGS if f.split("=")[0] not in flags]
         flags = " ".join([flags, *missing]).strip()
         os.environ["XLA_FLAGS"] = flags
-    return 1 if all(f in flags for f in JAX_ONE_THREAD_FLAGS) else None
+    return 1 if one_jax_thread_asked() else None
 
 
 def measured(run, **sizes):
