@@ -416,3 +416,37 @@ def test_jax_chains_stop_where_compiling_them_would_take_minutes():
     with pytest.raises(W.Unavailable, match="JAX compiles the chain unrolled"):
         ops.chain(jax, n_ops=ops.JAX_CHAIN_LIMIT + 4)
     assert ops.chain(jax, n_ops=100).work["n_ops"] == 100
+
+
+def _gemm_floor():
+    spec = importlib.util.spec_from_file_location("gemm_floor", ROOT / "benchmarks" /
+                                                  "gemm_floor.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_floor_counts_each_steps_products():
+    """An MLP step's products: forward (784x256, 256x10), both weight gradients and the hidden
+    layer's input gradient; an LSTM step's: the input projections and their gradient over the
+    whole sequence, and per step the recurrent product and its input gradient."""
+    module = _gemm_floor()
+
+    def work(shapes):
+        assert all(a[1] == b[0] for a, b in shapes), shapes
+        return sum(a[0] * a[1] * b[1] for a, b in shapes)
+
+    assert work(module.mlp_products(32)) == 32 * (2 * 784 * 256 + 3 * 256 * 10)
+    assert work(module.lstm_products(batch=8, hidden=16, steps=5, input_size=4)) == (
+        2 * 5 * 8 * 4 * 64 + 5 * 8 * 16 * 64 + 5 * 2 * 8 * 16 * 64)
+
+
+def test_the_floor_script_times_every_column(capsys):
+    _gemm_floor().main(["--only", "mlp", "lstm", "--batches", "4", "--steps", "3",
+                        "--repeats", "1", "--backend", "numpy"])
+    rows = [line for line in capsys.readouterr().out.splitlines()
+            if line.startswith(("MLP", "LSTM"))]
+    assert [row.split()[0] for row in rows] == ["MLP", "LSTM"]
+    for row in rows:                     # four times, then three ratios, all positive
+        numbers = [float(word.rstrip("us")) for word in row.split()[-7:]]
+        assert all(n > 0 for n in numbers), row
