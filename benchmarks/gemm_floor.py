@@ -2,7 +2,7 @@
 the step needs, on the fastest library here) against PyTorch's eager step and xpgrad's eager
 and compiled steps, interleaved in one process, one thread each.
 
-    python benchmarks/gemm_floor.py [--backend numba] [--repeats 7] [--only mlp lstm]
+    python benchmarks/gemm_floor.py [--backend numba] [--repeats 7] [--only mlp lstm char_lm]
                                     [--batches 32 128 4096] [--steps 50]
 
 A step cannot take less than its products, so ``torch / floor`` is the largest ratio over
@@ -10,7 +10,8 @@ PyTorch any library can reach on this machine (the "best possible" column): a ta
 is out of reach here, however small the rest of the step becomes. The products: an MLP step's
 five (no input gradient); an LSTM step's input projections and their weight gradient as one
 product over all steps each, and per step the recurrent product and its input gradient
-(no gradient for the sequence). ``floor`` is the faster of PyTorch's ``matmul`` and xpgrad's
+(no gradient for the sequence); a char-LM step's LSTM products and its read-out's (no
+compiled char-LM step here: n/a). ``floor`` is the faster of PyTorch's ``matmul`` and xpgrad's
 (``backends/blas.py``: MKL where installed) on them.
 """
 from __future__ import annotations
@@ -40,6 +41,14 @@ def lstm_products(batch=64, hidden=128, steps=50, input_size=64):
     return ([((rows, input_size), (input_size, gates)), ((gates, rows), (rows, input_size)),
              ((gates, rows), (rows, hidden))]
             + [((batch, hidden), (hidden, gates)), ((batch, gates), (gates, hidden))] * steps)
+
+
+def char_lm_products(batch=32, steps=50, vocab=65, hidden=128):
+    """The products of one char-LM step: its LSTM's, and the read-out's on every position."""
+    rows = batch * steps
+    return (lstm_products(batch, hidden, steps, vocab) +
+            [((rows, hidden), (hidden, vocab)), ((hidden, rows), (rows, vocab)),
+             ((rows, vocab), (vocab, hidden))])
 
 
 def products_call(shapes, matmul):
@@ -94,6 +103,13 @@ def workloads(only, batches=(32, 128, 4096), steps=50):
         out.append((f"LSTM 64-128 SGD step, batch 64, {steps} steps", lstm_products(steps=steps),
                     lambda lib, compiled: training.lstm_step(lib, steps=steps,
                                                              compiled=compiled)))
+    if "char_lm" in only:
+        from xpgrad.bench_workloads import char_lm
+
+        out.append((f"char-LM 65-128 LSTM step, batch 32, {steps} steps",
+                    char_lm_products(steps=steps),
+                    lambda lib, compiled: None if compiled else char_lm.char_lm_step(
+                        lib, steps=steps)))
     return out
 
 
@@ -101,7 +117,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--backend", default="numba", choices=["numpy", "numba"])
     p.add_argument("--repeats", type=int, default=7)
-    p.add_argument("--only", nargs="+", default=["mlp", "lstm"], choices=["mlp", "lstm"])
+    p.add_argument("--only", nargs="+", default=["mlp", "lstm", "char_lm"], choices=["mlp", "lstm", "char_lm"])
     p.add_argument("--batches", nargs="+", type=int, default=[32, 128, 4096],
                    help="the MLP's batch sizes")
     p.add_argument("--steps", type=int, default=50, help="the LSTM's sequence length")
@@ -133,12 +149,14 @@ def main(argv=None):
                "mkl-xpgrad": products_call(shapes, xpgrad_matmul),
                "torch": build(torch_lib, False), "eager": build(xpgrad_lib, False),
                "compiled": build(xpgrad_lib, True)}
-        t = interleaved_medians(fns, args.repeats)
+        t = interleaved_medians({k: fn for k, fn in fns.items() if fn is not None},
+                                args.repeats)
+        compiled = (f"{t['compiled'] * 1e6:7.0f}us", f"{t['torch'] / t['compiled']:14.2f}"
+                    ) if "compiled" in t else (f"{'n/a':>9s}", f"{'n/a':>14s}")
         floor = min(t["mkl-torch"], t["mkl-xpgrad"])
         print(f"{label:42s} {floor * 1e6:7.0f}us {t['torch'] * 1e6:7.0f}us "
-              f"{t['eager'] * 1e6:7.0f}us {t['compiled'] * 1e6:7.0f}us  "
-              f"{t['torch'] / floor:27.2f}  {t['torch'] / t['eager']:11.2f}  "
-              f"{t['torch'] / t['compiled']:14.2f}")
+              f"{t['eager'] * 1e6:7.0f}us {compiled[0]}  "
+              f"{t['torch'] / floor:27.2f}  {t['torch'] / t['eager']:11.2f}  {compiled[1]}")
 
 
 if __name__ == "__main__":
