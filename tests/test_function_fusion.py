@@ -289,3 +289,26 @@ def test_kl_div_traces_and_replays_on_numba():
     want = 0.3 * np.log(0.3 / 0.2) + 0.7 * np.log(0.7 / 0.8) + np.log(1.0 / 0.5)
     for _ in range(3):
         assert compiled(x, t).item() == pytest.approx(want / 4, rel=1e-12)
+
+
+def test_a_relu_alone_between_two_products_gets_a_kernel():
+    # NumPy's maximum tests each element for NaN (3.8 us on a 32x256 ReLU, 0.9 in a loop): a
+    # maximum alone is fused too, and still propagates NaN and keeps signed zeros as NumPy
+    rng = np.random.default_rng(3)
+    w = xg.Variable(rng.normal(size=(6, 8)), backend="numba")
+    v = xg.Variable(rng.normal(size=(8, 3)), backend="numba")
+
+    def f(x):
+        return xg.matmul(xg.nn.relu(xg.matmul(x, w)), v), xg.nn.relu(x)
+
+    compiled = xg.function(f, warmup=0)
+    x0 = rng.normal(size=(4, 6))
+    x0[0, 0], x0[1, 1], x0[2, 2] = np.nan, -0.0, 0.0
+    x = xg.asarray(x0, backend="numba")
+    for _ in range(2):
+        got, want = compiled(x), f(x)
+    assert compiled.programs()[0].fused == 2
+    assert not any(fn is np.maximum for fn in compiled.programs()[0].constants.values())
+    for g, e in zip(got, want):
+        np.testing.assert_array_equal(g.numpy(), e.numpy())            # NaN where NaN
+        assert (np.signbit(g.numpy()) == np.signbit(e.numpy())).all()
