@@ -66,7 +66,7 @@ class Primitive:
     """An operation of the table: its name, its forward and its vjp rules (module docstring)."""
 
     __slots__ = ("name", "forward", "vjps", "joint", "differentiable", "saves", "keep_inputs",
-                 "keep_output", "keep_upto", "index")
+                 "keep_output", "keep_upto", "index", "lean")
 
     def __init__(self, name: str, forward, *vjps, joint=None, saves=None):
         if not isinstance(name, str) or not name:
@@ -83,6 +83,8 @@ class Primitive:
         self.vjps = vjps[0] if len(vjps) == 1 and isinstance(vjps[0], Each) else vjps
         self.joint = joint
         self.differentiable = bool(self.vjps) or joint is not None
+        # per-argument rules, called one at a time: the backward walk's lean path may run them
+        self.lean = joint is None and self.vjps.__class__ is tuple and bool(self.vjps)
         self.saves = saves
         self.keep_inputs, self.keep_output = residual_mask(saves, f"primitive {name!r}")
         self.keep_upto = keep_upto(self.keep_inputs)

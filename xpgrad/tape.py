@@ -198,12 +198,17 @@ class GradientTape:
             be = None
         elif self._home is None:
             self._home, be = be, None
+        # a lean node (backward._walk's short path) needs nothing past its keys, residuals and
+        # output: the tape's first backend, no keywords, no stand-ins or Variables to name, one
+        # of at most two inputs wanting a gradient, and a per-argument rule or a plain kernel
+        lean = be is None and not params and fits is None and variables is None and \
+            (prim.lean if kern is None else kern.lean) and \
+            (len(ks) == 1 or (len(ks) == 2 and (not ks[0] or not ks[1])))
         # ints, tuples and raw arrays: nothing the cyclic GC keeps visiting (a dict, even an
         # empty one, would keep the node tracked)
-        self._nodes.append((prim.index, None if kern is None else kern.index, be, okey,
-                            ks, res, out._data if keep_out else None,
-                            tuple(params.items()) if params else None, saved, fits,
-                            variables))
+        self._nodes.append((prim.index, None if kern is None else kern.index, lean, okey, ks,
+                            res, out._data if keep_out else None, saved, be,
+                            tuple(params.items()) if params else None, fits, variables))
 
     def _input_keys(self, args, nested):
         """``(keys, hit, variables)`` of a node's inputs: each input's key on this tape (0: no
