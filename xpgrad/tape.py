@@ -151,7 +151,6 @@ class GradientTape:
         """Append a node for ``out = prim(*args)`` if an input is on this tape (``nested``:
         other tapes record too)."""
         keys = self._keys
-        variables = None
         a = args[0] if args else None
         # the hot path: one plain Tensor, or one with a Python scalar, on one tape
         if not nested and a.__class__ is Tensor and (
@@ -160,11 +159,14 @@ class GradientTape:
             if k not in keys:
                 return
             ks = (k,) if len(args) == 1 else (k, 0)
-            hit = True
+            variables = None
+            one = True          # one input wants a gradient (the lean node's first condition)
         else:
             ks, hit, variables = self._input_keys(args, nested)
-        if not hit:
-            return
+            if not hit:
+                return
+            one = variables is None and (len(ks) == 1 or (len(ks) == 2 and not (ks[0] and
+                                                                                   ks[1])))
         okey = out._key
         if not okey:
             okey = out._key = next_key()
@@ -176,7 +178,7 @@ class GradientTape:
         else:
             keep, keep_out, upto = kern.keep_inputs, kern.keep_output, kern.keep_upto
         fits = None
-        res = tuple(raws)
+        res = raws if raws.__class__ is tuple else tuple(raws)
         if keep is not None and len(raws) > upto:
             # inputs the rule does not read: an array over _SMALL elements is dropped (its shape
             # and dtype kept); Python scalars and small arrays stay (nothing to free)
@@ -201,9 +203,8 @@ class GradientTape:
         # a lean node (backward._walk's short path) needs nothing past its keys, residuals and
         # output: the tape's first backend, no keywords, no stand-ins or Variables to name, one
         # of at most two inputs wanting a gradient, and a per-argument rule or a plain kernel
-        lean = be is None and not params and fits is None and variables is None and \
-            (prim.lean if kern is None else kern.lean) and \
-            (len(ks) == 1 or (len(ks) == 2 and (not ks[0] or not ks[1])))
+        lean = one and be is None and fits is None and not params and \
+            (prim.lean if kern is None else kern.lean)
         # ints, tuples and raw arrays: nothing the cyclic GC keeps visiting (a dict, even an
         # empty one, would keep the node tracked)
         self._nodes.append((prim.index, None if kern is None else kern.index, lean, okey, ks,
