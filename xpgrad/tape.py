@@ -161,10 +161,12 @@ class GradientTape:
             ks = (k,) if len(args) == 1 else (k, 0)
             variables = None
             one = True          # one input wants a gradient (the lean node's first condition)
+            first_only = True   # the other input, if any, is a Python scalar
         else:
             ks, hit, variables = self._input_keys(args, nested)
             if not hit:
                 return
+            first_only = False
             one = variables is None and (len(ks) == 1 or (len(ks) == 2 and not (ks[0] and
                                                                                    ks[1])))
         okey = out._key
@@ -179,14 +181,15 @@ class GradientTape:
             keep, keep_out, upto = kern.keep_inputs, kern.keep_output, kern.keep_upto
         fits = None
         res = raws if raws.__class__ is tuple else tuple(raws)
-        if keep is not None and len(raws) > upto:
+        if keep is not None and len(raws) > upto and not (first_only and
+                                                          raws[0].size <= _SMALL):
             # inputs the rule does not read: an array over _SMALL elements is dropped (its shape
             # and dtype kept); Python scalars and small arrays stay (nothing to free)
             n = len(keep)
             i = 0
             for r in raws:
-                if (i >= n or not keep[i]) and r.__class__ not in _exact_scalars and \
-                        r.size > _SMALL:
+                if r.__class__ not in _exact_scalars and r.size > _SMALL and \
+                        (i >= n or not keep[i]):
                     if fits is None:
                         res, fits = list(res), [None] * len(raws)
                     res[i] = None
