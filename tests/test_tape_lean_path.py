@@ -65,8 +65,10 @@ def general_only(monkeypatch):
     """Every primitive and kernel marked not lean: the tape records no lean node."""
     for prim in PRIMITIVES.values():
         monkeypatch.setattr(prim, "lean", False)
+        monkeypatch.setattr(prim, "residuals", prim.residuals[:3] + (False,))
     for kern in KERNELS_BY_INDEX:
         monkeypatch.setitem(kern.__dict__, "lean", False)
+        monkeypatch.setitem(kern.__dict__, "residuals", kern.residuals[:3] + (False,))
 
 
 def _inputs(seed):

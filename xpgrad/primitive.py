@@ -71,7 +71,7 @@ class Primitive:
     """An operation of the table: its name, its forward and its vjp rules (module docstring)."""
 
     __slots__ = ("name", "forward", "vjps", "joint", "differentiable", "saves", "keep_inputs",
-                 "keep_output", "keep_upto", "index", "lean", "scalar_arrays")
+                 "keep_output", "keep_upto", "index", "lean", "scalar_arrays", "residuals")
 
     def __init__(self, name: str, forward, *vjps, joint=None, saves=None, scalar_arrays=False):
         if not isinstance(name, str) or not name:
@@ -96,6 +96,8 @@ class Primitive:
         self.scalar_arrays = bool(scalar_arrays)
         self.keep_inputs, self.keep_output = residual_mask(saves, f"primitive {name!r}")
         self.keep_upto = keep_upto(self.keep_inputs)
+        # what GradientTape._record reads, in one load
+        self.residuals = (self.keep_inputs, self.keep_output, self.keep_upto, self.lean)
         self.index = len(BY_INDEX)
         PRIMITIVES[name] = self
         BY_INDEX.append(self)

@@ -174,11 +174,11 @@ class GradientTape:
             okey = out._key = next_key()
         keys.add(okey)
         if kern is None:
-            keep, keep_out, upto = prim.keep_inputs, prim.keep_output, prim.keep_upto
+            keep, keep_out, upto, lean = prim.residuals
         elif nested:    # an outer tape may differentiate the generic rules, which read anything
-            keep, keep_out, upto = None, True, 0
+            keep, keep_out, upto, lean = None, True, 0, kern.lean
         else:
-            keep, keep_out, upto = kern.keep_inputs, kern.keep_output, kern.keep_upto
+            keep, keep_out, upto, lean = kern.residuals
         fits = None
         res = raws if raws.__class__ is tuple else tuple(raws)
         if keep is not None and len(raws) > upto and not (first_only and
@@ -199,15 +199,15 @@ class GradientTape:
             if fits is not None:
                 res, fits = tuple(res), tuple(fits)
         be = out._backend
-        if be is self._home:
+        home = self._home
+        if be is home:
             be = None
-        elif self._home is None:
+        elif home is None:
             self._home, be = be, None
         # a lean node (backward._walk's short path) needs nothing past its keys, residuals and
         # output: the tape's first backend, no keywords, no stand-ins or Variables to name, one
         # of at most two inputs wanting a gradient, and a per-argument rule or a plain kernel
-        lean = one and be is None and fits is None and not params and \
-            (prim.lean if kern is None else kern.lean)
+        lean = lean and one and be is None and fits is None and not params
         # ints, tuples and raw arrays: nothing the cyclic GC keeps visiting (a dict, even an
         # empty one, would keep the node tracked)
         self._nodes.append((prim.index, None if kern is None else kern.index, lean, okey, ks,
