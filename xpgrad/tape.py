@@ -151,14 +151,15 @@ class GradientTape:
         """Append a node for ``out = prim(*args)`` if an input is on this tape (``nested``:
         other tapes record too)."""
         keys = self._keys
-        a = args[0] if args else None
+        n = len(args)
+        a = args[0] if n else None
         # the hot path: one plain Tensor, or one with a Python scalar, on one tape
         if not nested and a.__class__ is Tensor and (
-                len(args) == 1 or (len(args) == 2 and args[1].__class__ in _exact_scalars)):
+                n == 1 or (n == 2 and args[1].__class__ in _exact_scalars)):
             k = a._key
             if k not in keys:
                 return
-            ks = (k,) if len(args) == 1 else (k, 0)
+            ks = (k,) if n == 1 else (k, 0)
             variables = None
             one = True          # one input wants a gradient (the lean node's first condition)
             first_only = True   # the other input, if any, is a Python scalar
@@ -181,15 +182,14 @@ class GradientTape:
             keep, keep_out, upto, lean = kern.residuals
         fits = None
         res = raws if raws.__class__ is tuple else tuple(raws)
-        if keep is not None and len(raws) > upto and not (first_only and
-                                                          raws[0].size <= _SMALL):
+        if keep is not None and n > upto and not (first_only and raws[0].size <= _SMALL):
             # inputs the rule does not read: an array over _SMALL elements is dropped (its shape
             # and dtype kept); Python scalars and small arrays stay (nothing to free)
-            n = len(keep)
+            n_keep = len(keep)
             i = 0
             for r in raws:
                 if r.__class__ not in _exact_scalars and r.size > _SMALL and \
-                        (i >= n or not keep[i]):
+                        (i >= n_keep or not keep[i]):
                     if fits is None:
                         res, fits = list(res), [None] * len(raws)
                     res[i] = None
