@@ -1,12 +1,19 @@
 """The backward walk of a GradientTape: vjp rules in reverse over the recorded nodes.
 
 A node is the flat tuple ``GradientTape._record`` appends (``tape.py``): primitive and kernel by
-index, backend (None: the tape's first), output key, input keys (0: no gradient wanted),
+index, whether the node is lean (below), output key, input keys (0: no gradient wanted),
 residuals (the raw inputs the rule reads, Python scalars and small arrays; None for a larger
-array it does not read), output (or None), params as items, the kernel's saved value,
-``(shape, dtype code)`` of the array inputs not saved, and the trainable Variables among the
-inputs. ``_walk`` returns ``{key: gradient}``; broadcasting is summed back in
-one place (``_fit``), slice gradients are added into one owned buffer (``Scatter``).
+array it does not read), output (or None), the kernel's saved value, backend (None: the
+tape's first), params as items, ``(shape, dtype code)`` of the array inputs not saved, and the
+trainable Variables among the inputs. ``_walk`` returns ``{key: gradient}``; broadcasting is
+summed back in one place (``_fit``), slice gradients are added into one owned buffer
+(``Scatter``).
+
+A lean node (one or two inputs of which one wants a gradient, a per-argument rule or a kernel
+without ``needs``/``vjp_in_place``, no keywords, stand-ins or Variables, the tape's first
+backend) takes a short path on a first-order walk: its rule is called plainly and the
+gradient added; everything else (and a slice gradient reaching a lean node) takes the general
+path. tests/test_tape_lean_path.py runs random programs both ways.
 
 >>> Shaped(((2, 3), "float32")).ndim
 2
@@ -34,6 +41,8 @@ def _walk(nodes, home, seeds, skeys, consume, higher, after=None):
     owned = set()
     prims, kernels, refcount = PRIMITIVES_BY_INDEX, KERNELS_BY_INDEX, sys.getrefcount
     pop = nodes.pop
+    lean = not higher                   # lean nodes take the short path on first-order walks
+    home_xp = None if home is None else home.xp
     n = walked = len(nodes)
     while n:
         if after is not None and n < walked:
@@ -45,93 +54,131 @@ def _walk(nodes, home, seeds, skeys, consume, higher, after=None):
         g = take(node[3], None)
         if g is None:
             continue
-        prim, kern, be, okey, ks, res, ans, params, saved, fits, variables = node
-        prim = prims[prim]
-        params = dict(params) if params else _NO_PARAMS
-        if be is None:
-            be = home
+        prim, kern, plain, okey, ks, res, ans, saved, be, params, fits, variables = node
         if owned:
             owned.discard(okey)        # the rules below may return g itself, or views of it
         if okey in skeys:               # a source's own gradient stays for the caller
             grads[okey] = g
-        if higher:
-            if kern is not None and not _kept_for(prim, res, ans):
-                raise RuntimeError(_NOT_NESTED.format(prim.name))
-            xp = tensor_methods._ns      # the xpgrad namespace: the outer tape records
-            inputs = _tensors(res, ks, be, variables)
-            if ans is not None:
-                ans = _keyed(ans, be, okey)
-        else:
-            xp = be.xp
-            inputs = res
-        if fits is not None:
-            inputs = _stand_ins(inputs, fits, be if higher else None)
-        if kern is not None:
-            kern = None if higher else kernels[kern]
-        gs = None
-        if g.__class__ is Scatter:        # one slice's gradient, kept unmade (below)
-            if kern is not None and kern.vjp_sliced is not None:
-                gs = _vjp_sliced(kern, g, saved, ks, inputs, params)
-            if gs is None:
-                g = g.dense(xp)
-        if gs is not None:
-            pass
-        elif kern is not None:
-            vjp = kern.vjp
-            # a g nothing else holds (not a source's, not a view) may be written over
-            if kern.vjp_in_place is not None and okey not in skeys and \
-                    refcount(g) <= _SOLE and getattr(g, "base", 0) is None:
-                vjp = kern.vjp_in_place
-            gs = vjp(g, saved, [k != 0 for k in ks], *inputs, **params) if kern.needs else \
-                vjp(g, saved, inputs[0]) if len(inputs) == 1 and not params else \
-                vjp(g, saved, *inputs, **params)
-            for gi in gs:
-                if gi is NotImplemented:  # the kernel leaves some inputs to the generic rule
-                    gs = _fill_in(prim, gs, ks, xp, g, ans, inputs, params)
-                    break
-        elif prim.joint is None:          # per-argument rules (inline: the hot path)
-            # one- and two-input rules without keywords: plain calls (see primitive.apply)
-            vjps = prim.vjps
-            n_in = -1 if params else len(ks)
-            if n_in == 1:
-                rule = vjps[0]
-                gs = (None if rule is None else rule(xp, g, ans, inputs[0]),)
-            elif n_in == 2:
-                x0, x1 = inputs
-                k, rule = ks[0], vjps[0]
-                gi = rule(xp, g, ans, x0, x1) if k and rule is not None else None
-                k, rule = ks[1], vjps[1]
-                gs = (gi, rule(xp, g, ans, x0, x1) if k and rule is not None else None)
-                x0 = x1 = None
-            elif len(ks) == 1:
-                rule = vjps[0]
-                gs = (None if rule is None else rule(xp, g, ans, *inputs, **params),)
+        if plain and lean and g.__class__ is not Scatter:
+            # a lean node (GradientTape._record): one or two inputs, the one at i wanting a
+            # gradient, its rule (or the kernel) called plainly on the home backend; the
+            # gradient is added as the general path adds it (which takes the rarer cases)
+            i = 0 if ks[0] else 1
+            k = ks[i]
+            xp = home_xp
+            if kern is None:
+                rule = prims[prim].vjps[i]
+                gi = None if rule is None else rule(xp, g, ans, res[0]) if len(res) == 1 \
+                    else rule(xp, g, ans, res[0], res[1])
             else:
-                gs = [vjps[i](xp, g, ans, *inputs, **params) if k and vjps[i] is not None
-                      else None for i, k in enumerate(ks)]
+                gs = kernels[kern].vjp(g, saved, res[0]) if len(res) == 1 else \
+                    kernels[kern].vjp(g, saved, res[0], res[1])
+                gi = gs[i]
+                if gi is NotImplemented:  # the kernel leaves this input to the generic rule
+                    gi = _fill_in(prims[prim], gs, ks, xp, g, ans, res, _NO_PARAMS)[i]
+            g = None                    # grads now holds each gradient alone (see vjp_in_place)
+            if gi is None:
+                continue
+            x = res[i]
+            prev = get(k)
+            if gi.__class__ is not Scatter and (prev is None or prev.__class__ is not Scatter):
+                dt = gi.dtype
+                if gi.shape != x.shape or (dt is not x.dtype and dt != x.dtype):
+                    gi = _fit(xp, gi, x.shape, x.dtype)
+                if prev is None:
+                    grads[k] = gi
+                elif k in owned:
+                    prev += gi
+                    grads[k] = prev
+                else:
+                    grads[k] = prev + gi
+                    owned.add(k)
+                gs = gi = prev = x = None
+                continue
+            gs, ks, inputs, prev = (gi,), (k,), (x,), None   # a Scatter: the loop below
         else:
-            gs = prim.vjp(xp, g, ans, [k != 0 for k in ks], inputs, params)
-        g = None                        # grads now holds each gradient alone (see vjp_in_place)
-        if len(ks) == 1:                # one input: the loop below, unrolled (the hot path)
-            k = ks[0]
-            gi = gs[0]
-            if k and gi is not None and gi.__class__ is not Scatter:
-                prev = get(k)
-                if prev is None or prev.__class__ is not Scatter:
-                    x = inputs[0]
-                    dt = gi.dtype
-                    if gi.shape != x.shape or (dt is not x.dtype and dt != x.dtype):
-                        gi = _fit(xp, gi, x.shape, x.dtype)
-                    if prev is None:
-                        grads[k] = gi
-                    elif k in owned:
-                        prev += gi
-                        grads[k] = prev
-                    else:
-                        grads[k] = prev + gi
-                        owned.add(k)
-                    gs = gi = prev = x = None
-                    continue
+            prim = prims[prim]
+            params = dict(params) if params else _NO_PARAMS
+            if be is None:
+                be = home
+            if higher:
+                if kern is not None and not _kept_for(prim, res, ans):
+                    raise RuntimeError(_NOT_NESTED.format(prim.name))
+                xp = tensor_methods._ns      # the xpgrad namespace: the outer tape records
+                inputs = _tensors(res, ks, be, variables)
+                if ans is not None:
+                    ans = _keyed(ans, be, okey)
+            else:
+                xp = be.xp
+                inputs = res
+            if fits is not None:
+                inputs = _stand_ins(inputs, fits, be if higher else None)
+            if kern is not None:
+                kern = None if higher else kernels[kern]
+            gs = None
+            if g.__class__ is Scatter:        # one slice's gradient, kept unmade (below)
+                if kern is not None and kern.vjp_sliced is not None:
+                    gs = _vjp_sliced(kern, g, saved, ks, inputs, params)
+                if gs is None:
+                    g = g.dense(xp)
+            if gs is not None:
+                pass
+            elif kern is not None:
+                vjp = kern.vjp
+                # a g nothing else holds (not a source's, not a view) may be written over
+                if kern.vjp_in_place is not None and okey not in skeys and \
+                        refcount(g) <= _SOLE and getattr(g, "base", 0) is None:
+                    vjp = kern.vjp_in_place
+                gs = vjp(g, saved, [k != 0 for k in ks], *inputs, **params) if kern.needs else \
+                    vjp(g, saved, inputs[0]) if len(inputs) == 1 and not params else \
+                    vjp(g, saved, *inputs, **params)
+                for gi in gs:
+                    if gi is NotImplemented:  # the kernel leaves some inputs to the generic rule
+                        gs = _fill_in(prim, gs, ks, xp, g, ans, inputs, params)
+                        break
+            elif prim.joint is None:          # per-argument rules (inline: the hot path)
+                # one- and two-input rules without keywords: plain calls (see primitive.apply)
+                vjps = prim.vjps
+                n_in = -1 if params else len(ks)
+                if n_in == 1:
+                    rule = vjps[0]
+                    gs = (None if rule is None else rule(xp, g, ans, inputs[0]),)
+                elif n_in == 2:
+                    x0, x1 = inputs
+                    k, rule = ks[0], vjps[0]
+                    gi = rule(xp, g, ans, x0, x1) if k and rule is not None else None
+                    k, rule = ks[1], vjps[1]
+                    gs = (gi, rule(xp, g, ans, x0, x1) if k and rule is not None else None)
+                    x0 = x1 = None
+                elif len(ks) == 1:
+                    rule = vjps[0]
+                    gs = (None if rule is None else rule(xp, g, ans, *inputs, **params),)
+                else:
+                    gs = [vjps[i](xp, g, ans, *inputs, **params) if k and vjps[i] is not None
+                          else None for i, k in enumerate(ks)]
+            else:
+                gs = prim.vjp(xp, g, ans, [k != 0 for k in ks], inputs, params)
+            g = None                        # grads now holds each gradient alone (see vjp_in_place)
+            if len(ks) == 1:                # one input: the loop below, unrolled (the hot path)
+                k = ks[0]
+                gi = gs[0]
+                if k and gi is not None and gi.__class__ is not Scatter:
+                    prev = get(k)
+                    if prev is None or prev.__class__ is not Scatter:
+                        x = inputs[0]
+                        dt = gi.dtype
+                        if gi.shape != x.shape or (dt is not x.dtype and dt != x.dtype):
+                            gi = _fit(xp, gi, x.shape, x.dtype)
+                        if prev is None:
+                            grads[k] = gi
+                        elif k in owned:
+                            prev += gi
+                            grads[k] = prev
+                        else:
+                            grads[k] = prev + gi
+                            owned.add(k)
+                        gs = gi = prev = x = None
+                        continue
         for k, gi, x in zip(ks, gs, inputs):
             if not k or gi is None:
                 continue

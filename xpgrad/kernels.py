@@ -49,6 +49,10 @@ class Kernel:
     keep_output: bool = field(init=False, repr=False, compare=False, default=True)
     keep_upto: int = field(init=False, repr=False, compare=False, default=-1)
     index: int = field(init=False, repr=False, compare=False, default=-1)
+    #: plain ``vjp(g, saved, *raw_args)`` calls only: the backward walk's lean path may run it
+    lean: bool = field(init=False, repr=False, compare=False, default=False)
+    #: ``(keep_inputs, keep_output, keep_upto, lean)``: what GradientTape._record reads
+    residuals: tuple = field(init=False, repr=False, compare=False, default=())
 
     def __post_init__(self):
         from .primitive import keep_upto, residual_mask
@@ -59,6 +63,9 @@ class Kernel:
         object.__setattr__(self, "keep_inputs", inputs)
         object.__setattr__(self, "keep_upto", keep_upto(inputs))
         object.__setattr__(self, "keep_output", output)
+        object.__setattr__(self, "lean", self.vjp is not None and not self.needs
+                           and self.vjp_in_place is None)
+        object.__setattr__(self, "residuals", (inputs, output, self.keep_upto, self.lean))
         object.__setattr__(self, "index", len(KERNELS_BY_INDEX))   # how tape nodes name it
         KERNELS_BY_INDEX.append(self)
 

@@ -151,40 +151,45 @@ class GradientTape:
         """Append a node for ``out = prim(*args)`` if an input is on this tape (``nested``:
         other tapes record too)."""
         keys = self._keys
-        variables = None
-        a = args[0] if args else None
+        n = len(args)
+        a = args[0] if n else None
         # the hot path: one plain Tensor, or one with a Python scalar, on one tape
         if not nested and a.__class__ is Tensor and (
-                len(args) == 1 or (len(args) == 2 and args[1].__class__ in _exact_scalars)):
+                n == 1 or (n == 2 and args[1].__class__ in _exact_scalars)):
             k = a._key
             if k not in keys:
                 return
-            ks = (k,) if len(args) == 1 else (k, 0)
-            hit = True
+            ks = (k,) if n == 1 else (k, 0)
+            variables = None
+            one = True          # one input wants a gradient (the lean node's first condition)
+            first_only = True   # the other input, if any, is a Python scalar
         else:
             ks, hit, variables = self._input_keys(args, nested)
-        if not hit:
-            return
+            if not hit:
+                return
+            first_only = False
+            one = variables is None and (len(ks) == 1 or (len(ks) == 2 and not (ks[0] and
+                                                                                   ks[1])))
         okey = out._key
         if not okey:
             okey = out._key = next_key()
         keys.add(okey)
         if kern is None:
-            keep, keep_out, upto = prim.keep_inputs, prim.keep_output, prim.keep_upto
+            keep, keep_out, upto, lean = prim.residuals
         elif nested:    # an outer tape may differentiate the generic rules, which read anything
-            keep, keep_out, upto = None, True, 0
+            keep, keep_out, upto, lean = None, True, 0, kern.lean
         else:
-            keep, keep_out, upto = kern.keep_inputs, kern.keep_output, kern.keep_upto
+            keep, keep_out, upto, lean = kern.residuals
         fits = None
-        res = tuple(raws)
-        if keep is not None and len(raws) > upto:
+        res = raws if raws.__class__ is tuple else tuple(raws)
+        if keep is not None and n > upto and not (first_only and raws[0].size <= _SMALL):
             # inputs the rule does not read: an array over _SMALL elements is dropped (its shape
             # and dtype kept); Python scalars and small arrays stay (nothing to free)
-            n = len(keep)
+            n_keep = len(keep)
             i = 0
             for r in raws:
-                if (i >= n or not keep[i]) and r.__class__ not in _exact_scalars and \
-                        r.size > _SMALL:
+                if r.__class__ not in _exact_scalars and r.size > _SMALL and \
+                        (i >= n_keep or not keep[i]):
                     if fits is None:
                         res, fits = list(res), [None] * len(raws)
                     res[i] = None
@@ -194,16 +199,20 @@ class GradientTape:
             if fits is not None:
                 res, fits = tuple(res), tuple(fits)
         be = out._backend
-        if be is self._home:
+        home = self._home
+        if be is home:
             be = None
-        elif self._home is None:
+        elif home is None:
             self._home, be = be, None
+        # a lean node (backward._walk's short path) needs nothing past its keys, residuals and
+        # output: the tape's first backend, no keywords, no stand-ins or Variables to name, one
+        # of at most two inputs wanting a gradient, and a per-argument rule or a plain kernel
+        lean = lean and one and be is None and fits is None and not params
         # ints, tuples and raw arrays: nothing the cyclic GC keeps visiting (a dict, even an
         # empty one, would keep the node tracked)
-        self._nodes.append((prim.index, None if kern is None else kern.index, be, okey,
-                            ks, res, out._data if keep_out else None,
-                            tuple(params.items()) if params else None, saved, fits,
-                            variables))
+        self._nodes.append((prim.index, None if kern is None else kern.index, lean, okey, ks,
+                            res, out._data if keep_out else None, saved, be,
+                            tuple(params.items()) if params else None, fits, variables))
 
     def _input_keys(self, args, nested):
         """``(keys, hit, variables)`` of a node's inputs: each input's key on this tape (0: no

@@ -8,6 +8,7 @@ from xpgrad import dtypes as _dt
 from xpgrad.backend import Backend, KernelTable
 
 from .memory import aligned_copy
+from .scalars import SCALAR_ARRAYS, scalar_array
 from .scatter import add_rows
 
 _BY_NATIVE = {np.dtype(d.name): d for d in _dt.ALL.values()}
@@ -19,6 +20,11 @@ class NumpyBackend(Backend):
 
     name = "numpy"
     xp = xp_numpy
+    array_class = np.ndarray
+    scalar_arrays = SCALAR_ARRAYS       # shared with the Numba backend: the same arrays
+
+    def scalar_array(self, dtype, value):
+        return scalar_array(dtype, value)
 
     def __init__(self):
         from .kernels import KERNELS

@@ -210,7 +210,7 @@ def _tanh_forward(x):
 def _tanh_vjp(g, y, x):
     # g (1 - y^2) in one new array (a 0-d product would be a NumPy scalar, not an array)
     d = y * y if y.ndim else np.multiply(y, y, out=np.empty_like(y))
-    np.subtract(_ONE[d.dtype], d, out=d)
+    np.subtract(_ONE[d.dtype], d, d)        # out positional: a keyword costs ~0.14 us here
     d *= g
     return (d,)
 

@@ -36,9 +36,12 @@ def unary(name, forward, vjp=None, doc=None, example="[0.5, 2.0]", saves=None):
     return public(name, prim, 1, doc)
 
 
-def binary(name, forward, vjp1=None, vjp2=None, doc=None, nodiff=False, saves=None):
-    """Define an elementwise two-argument primitive (with broadcasting) and its function."""
-    prim = Primitive(name, forward, *(() if nodiff else (vjp1, vjp2)), saves=saves)
+def binary(name, forward, vjp1=None, vjp2=None, doc=None, nodiff=False, saves=None,
+           scalar_arrays=False):
+    """Define an elementwise two-argument primitive (with broadcasting) and its function
+    (``scalar_arrays``: as ``Primitive``'s)."""
+    prim = Primitive(name, forward, *(() if nodiff else (vjp1, vjp2)), saves=saves,
+                     scalar_arrays=scalar_arrays)
     doc = (doc or f"Elementwise {name} with broadcasting.") + (
         f"\n\n>>> import xpgrad as xg\n>>> xg.{name}(xg.asarray([[1.0], [2.0]]), "
         f"xg.asarray([3.0, 4.0])).shape\n(2, 2)\n")

@@ -47,26 +47,57 @@ def _is_complex(xp, a) -> bool:
     return xp.isdtype(dt, "complex floating")
 
 
+# Dtypes seen to be real (``_REAL``) or floating (``_FLOATING``), by id, so the checks below
+# cost one dict lookup on the common path (the core imports no NumPy to list them up front).
+# The dicts hold the dtypes, so an id is never reused; by id, as other libraries' dtype objects
+# (array_api_strict's) warn when compared with NumPy's; bounded, as a program meets few dtypes
+_REAL: dict = {}
+_FLOATING: dict = {}
+_SEEN_BOUND = 64
+
+
+def _remember(seen, dt):
+    if len(seen) < _SEEN_BOUND:
+        seen[id(dt)] = dt
+
+
 def _conj(xp, a):
-    """``conj(a)`` for a complex ``a``; a real ``a`` itself (no pass over real data)."""
+    """``conj(a)`` for a complex ``a``; a real ``a`` itself (no pass over real data).
+
+    >>> import numpy as np
+    >>> _conj(np, np.array([1 + 2j])).tolist(), _conj(np, np.array([1.5])).tolist()
+    ([(1-2j)], [1.5])
+    """
     if a.__class__ is float:          # a Python constant (getattr's miss below costs 0.1 us)
         return a
     dt = getattr(a, "dtype", None)
     if dt is None:
         return a.conjugate() if type(a) is complex else a
+    if id(dt) in _REAL:
+        return a
     kind = getattr(dt, "kind", None)
     if kind == "c" or (kind is None and xp.isdtype(dt, "complex floating")):
         return xp.conj(a)
+    if kind is not None:
+        _remember(_REAL, dt)
     return a
 
 
 def _inexact(xp, x):
-    """``x`` when it is floating point (real or complex); integers and booleans in float32."""
+    """``x`` when it is floating point (real or complex); integers and booleans in float32.
+
+    >>> import numpy as np
+    >>> str(_inexact(np, np.array([1])).dtype), str(_inexact(np, np.array([1.0])).dtype)
+    ('float32', 'float64')
+    """
     dt = getattr(x, "dtype", None)
     if dt is None:                        # a Python scalar next to an array
         return x
+    if id(dt) in _FLOATING:
+        return x
     kind = getattr(dt, "kind", None)
     if kind == "f" or kind == "c":
+        _remember(_FLOATING, dt)
         return x
     if kind is None and xp.isdtype(dt, ("real floating", "complex floating")):
         return x
@@ -87,17 +118,18 @@ def _signbit(xp, a):
 # -- arithmetic --------------------------------------------------------------------------------
 add = binary("add", lambda xp, x, y: xp.add(x, y),
              lambda xp, g, ans, x, y: g,
-             lambda xp, g, ans, x, y: g, saves=())
+             lambda xp, g, ans, x, y: g, saves=(), scalar_arrays=True)
 subtract = binary("subtract", lambda xp, x, y: xp.subtract(x, y),
                   lambda xp, g, ans, x, y: g,
-                  lambda xp, g, ans, x, y: -g, saves=())
+                  lambda xp, g, ans, x, y: -g, saves=(), scalar_arrays=True)
 multiply = binary("multiply", lambda xp, x, y: xp.multiply(x, y),
                   lambda xp, g, ans, x, y: g * _conj(xp, y),
-                  lambda xp, g, ans, x, y: g * _conj(xp, x), saves=(0, 1))
+                  lambda xp, g, ans, x, y: g * _conj(xp, x), saves=(0, 1), scalar_arrays=True)
 divide = binary("divide", lambda xp, x, y: xp.divide(_inexact(xp, x), _inexact(xp, y)),
                 lambda xp, g, ans, x, y: g / _conj(xp, y),
                 lambda xp, g, ans, x, y: -g * _conj(xp, ans) / _conj(xp, y),
-                doc="Elementwise ``x1 / x2`` (integers divide in float32).", saves=(1, "output"))
+                doc="Elementwise ``x1 / x2`` (integers divide in float32).", saves=(1, "output"),
+                scalar_arrays=True)
 
 
 def _pow_dx(xp, g, ans, x, y):
