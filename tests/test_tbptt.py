@@ -116,7 +116,8 @@ def _tape_stats(monkeypatch):
     def gradient(self, target, sources, *a, **k):
         seen, total = set(), 0
         made = []      # arrays this tape's steps computed (the inputs include the weights)
-        for prim, kern, be, okey, keys, res, ans, params, saved, fits, args in self._nodes:
+        for node in self._nodes:       # tape._record's layout: residuals, output, kernel's
+            res, ans, saved = node[5], node[6], node[7]
             made.extend(arrays([ans, saved]))
             for arr in arrays([res, ans, saved]):
                 if id(arr) not in seen:
