@@ -1,0 +1,225 @@
+"""Softmax cross-entropy for rows of at most one register of classes, kept in registers.
+
+Rows of 4 to 16 float32 classes (4 to 8 float64) fit one SIMD register each, so a group of
+``L`` rows (``L`` = 16 float32 or 8 float64 lanes, ``_transpose.lanes``) is one ``L x L``
+block: ``softmax_block`` loads it, transposes it in registers (rows into lanes), takes each
+row's max, exponentials and sum across the class registers, scales them, transposes back and
+stores the gradient, without the tile buffer of ``_sce_kernels`` (whose passes over the buffer
+cost as much as the exponentials at 10 classes). The exponential is ``_math.exp_neg``'s,
+written as vector IR here (the same reduction, polynomial and underflow rule). The code is
+specialized per class count (one straight-line block per count, picked by a switch), so a row
+of 10 classes takes 10 exponentials, not 16.
+
+The loops ``sce_labels_regs`` and ``sce_probs_regs`` keep the contract of every softmax loop,
+``(x, target, grad, losses, scale)``, returning the losses' float64 sum (NaN at a bad label).
+
+>>> import numpy as np
+>>> x = np.array([[0.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]], np.float32)
+>>> grad, losses = np.empty_like(x), np.empty(2, np.float32)
+>>> total = sce_labels_regs(x, np.array([0, 0]), grad, losses, np.float32(1.0))
+>>> [round(float(v), 4) for v in losses], round(total, 4), [round(float(v), 4) for v in grad[0]]
+([1.3863, 0.7437], 2.13, [-0.75, 0.25, 0.25, 0.25])
+"""
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from ._math import _E32, _E64, _T64, LOOP_OPTIONS, MATH_FLAGS, log_pos
+from ._sce_gathered import _label_loss_vec, _labels_in_range
+from ._transpose import _I32, _I64, _Block, _transposed, lanes, prefetch_read, prefetch_write
+
+#: fewest classes the register kernels take (fewer go by loops: ``_sce_gathered``)
+REGS_MIN = 4
+
+
+def regs_max(dtype) -> int:
+    """Most classes the register kernels take for ``dtype``: one AVX-512 register's lanes.
+
+    >>> regs_max(np.dtype(np.float32)), regs_max(np.dtype(np.float64))
+    (16, 8)
+    """
+    return 64 // np.dtype(dtype).itemsize
+
+
+# -- vector IR ---------------------------------------------------------------------------------
+def _splat(vty, value):
+    return ir.Constant(vty, [ir.Constant(vty.element, float(value))] * vty.count)
+
+
+def _fma(builder, a, b, c):
+    vty = a.type
+    bits = 32 if isinstance(vty.element, ir.FloatType) else 64
+    fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vty, [vty] * 3),
+                                        f"llvm.fma.v{vty.count}f{bits}")
+    return builder.call(fn, [a, b, c])
+
+
+def _exp_neg(builder, x):
+    """``_math.exp_neg`` of each lane of the float vector ``x``: ``x`` clamped at the lowest
+    argument with a normal result, ``x = k ln2 + r`` (Cody-Waite), a polynomial for
+    ``exp(r)``, times ``2**k`` built in the exponent bits; 0 below that argument; NaN stays."""
+    vty = x.type
+    f32 = isinstance(vty.element, ir.FloatType)
+    if f32:
+        log2e, ln2hi, ln2lo, magic, lo = (float(v) for v in _E32[:5])
+        poly, ity, bias, shift = [float(v) for v in _E32[5:]], ir.IntType(32), 127, 23
+    else:
+        log2e, ln2hi, ln2lo, magic, lo = _E64
+        poly, ity, bias, shift = list(_T64), ir.IntType(64), 1023, 52
+    b = builder
+    below = b.fcmp_ordered("<", x, _splat(vty, lo))
+    xc = b.select(below, _splat(vty, lo), x)
+    t = _fma(b, xc, _splat(vty, log2e), _splat(vty, magic))
+    k = b.fsub(t, _splat(vty, magic))
+    r = _fma(b, k, _splat(vty, -ln2hi), xc)
+    r = _fma(b, k, _splat(vty, -ln2lo), r)
+    p = _splat(vty, poly[0])
+    for coef in poly[1:]:
+        p = _fma(b, p, r, _splat(vty, coef))
+    y = b.fadd(_fma(b, p, b.fmul(r, r), r), _splat(vty, 1.0))
+    ivty = ir.VectorType(ity, vty.count)
+    bits = b.shl(b.add(b.bitcast(t, ivty), ir.Constant(ivty, [ir.Constant(ity, bias)] * vty.count)),
+                 ir.Constant(ivty, [ir.Constant(ity, shift)] * vty.count))
+    y = b.fmul(y, b.bitcast(bits, vty))
+    return b.select(below, _splat(vty, 0.0), y)
+
+
+def _row_max(builder, cols, k):
+    """Each lane's max over the first ``k`` class registers (a NaN is skipped: the sums see it)."""
+    best = cols[0]
+    for col in cols[1:k]:
+        best = builder.select(builder.fcmp_ordered(">", col, best), col, best)
+    return best
+
+
+def _by_class_count(builder, c, low, high, region):
+    """Straight-line code per class count: ``region(k)`` (a list of values) for ``c == k``,
+    ``k`` in ``low .. high`` (any other ``c`` runs ``high``'s); returns the values' phis."""
+    done = builder.append_basic_block("classes.done")
+    blocks = {k: builder.append_basic_block(f"classes.{k}") for k in range(low, high + 1)}
+    switch = builder.switch(c, blocks[high])
+    for k in range(low, high):
+        switch.add_case(ir.Constant(c.type, k), blocks[k])
+    results = []
+    for k, block in blocks.items():
+        builder.position_at_end(block)
+        results.append((region(k), builder.basic_block))
+        builder.branch(done)
+    builder.position_at_end(done)
+    phis = []
+    for i, first in enumerate(results[0][0]):
+        phi = builder.phi(first.type)
+        for values, block in results:
+            phi.add_incoming(values[i], block)
+        phis.append(phi)
+    return phis
+
+
+def _store_lanes(block, vector, array, at):
+    block.builder.store(vector, block.pointer(array, at, ir.Constant(_I64, 0), 0), align=4)
+
+
+def _check(src, arrays):
+    return (isinstance(src, types.Array) and src.dtype in (types.float32, types.float64)
+            and all(isinstance(a, types.Array) and a.ndim == 1 and a.layout == "C"
+                    and a.dtype == src.dtype for a in (src,) + arrays))
+
+
+@intrinsic
+def softmax_block(typingctx, src, s0, c, n_rows, dst, m_out, s_out, at, scale):
+    """Softmax of the block of ``n_rows <= L`` rows of ``c`` classes (``REGS_MIN <= c <= L``)
+    at ``src[s0:]`` (rows ``c`` apart), times ``scale``, into ``dst[s0:]``; each row's max
+    into ``m_out[at + i]`` and sum of exponentials into ``s_out[at + i]`` (``at + L`` entries
+    needed; the lanes from ``n_rows`` on are unspecified). As ``_transpose.transpose_block``,
+    the stores of whole registers spill past each row into the next ones (the caller stores
+    blocks in increasing address order), masked at the array's end."""
+    if not _check(src, (dst, m_out, s_out)) or scale != src.dtype:
+        return None
+
+    def codegen(context, builder, sig, args):
+        block = _Block(context, builder, sig, args)
+        s0, c, n_rows, _, _, _, at, scale = args[1:]
+        L, vty = block.count, block.vty
+        x_arr, g_arr, m_arr, s_arr = (block.arrays[i] for i in (0, 4, 5, 6))
+        rows = block.load_rows(x_arr, s0, c, n_rows, c)
+        factor0 = builder.insert_element(ir.Constant(vty, ir.Undefined), scale,
+                                         ir.Constant(_I32, 0))
+        scales = builder.shuffle_vector(factor0, ir.Constant(vty, ir.Undefined),
+                                        ir.Constant(ir.VectorType(_I32, L), [0] * L))
+
+        def region(k):
+            # each count transposes on its own, so the shuffles of unused classes drop out
+            cols = _transposed(builder, rows)[:k]
+            m = _row_max(builder, cols, k)
+            e = [_exp_neg(builder, builder.fsub(col, m)) for col in cols]
+            s = e[0]
+            for v in e[1:]:
+                s = builder.fadd(s, v)
+            f = builder.fdiv(scales, s)
+            g = [builder.fmul(v, f) for v in e] + [ir.Constant(vty, ir.Undefined)] * (L - k)
+            return [m, s] + _transposed(builder, g)
+
+        out = _by_class_count(builder, c, REGS_MIN, L, region)
+        m, s, rows = out[0], out[1], out[2:]
+        block.store_rows(rows, g_arr, s0, c, n_rows, c)
+        _store_lanes(block, m, m_arr, at)
+        _store_lanes(block, s, s_arr, at)
+        return context.get_dummy_value()
+
+    intp = types.intp
+    return types.void(src, intp, intp, intp, dst, m_out, s_out, intp, scale), codegen
+
+
+#: rows per tile of the register loops: labels are checked, losses taken a tile at a time
+TILE = 64
+#: how many tiles ahead the loops ask for their rows
+_AHEAD = 2
+
+
+@njit(inline="always", **LOOP_OPTIONS)
+def _prefetch_group(xf, gf, c, r):
+    """Ask for the rows ``_AHEAD`` tiles after the group at row ``r``: logits to read,
+    gradient to write (one group's worth per group, so the requests stay spread out)."""
+    at = (r + _AHEAD * TILE) * c
+    prefetch_read(xf, at, at + lanes(xf) * c)
+    prefetch_write(gf, at, at + lanes(xf) * c)
+
+
+@njit(**LOOP_OPTIONS)
+def sce_labels_regs(x, labels, grad, losses, scale):
+    """``_loss_kernels.sce_labels_block`` for rows of ``REGS_MIN`` to one register of classes:
+    each group of rows goes through ``softmax_block``; the label's logit is read before and
+    ``scale`` subtracted from its gradient after, in the rows' own layout. Returns the losses'
+    sum in float64, or NaN at the first tile with a label outside ``[0, classes)`` (what it
+    wrote is then unspecified)."""
+    n, c = x.shape
+    lw = lanes(x)
+    if c < REGS_MIN or c > lw:
+        raise ValueError("sce_labels_regs: x must have 4 to 16 float32 or 4 to 8 float64 classes")
+    xf, gf = x.reshape(-1), grad.reshape(-1)
+    m = np.empty(TILE + lw, x.dtype)
+    s = np.empty(TILE + lw, x.dtype)
+    xl = np.empty(TILE, x.dtype)
+    total = 0.0
+    for r0 in range(0, n, TILE):
+        rn = min(TILE, n - r0)
+        ls, lr = labels[r0:r0 + rn], losses[r0:r0 + rn]
+        if not _labels_in_range(ls, c):
+            return np.nan
+        xs, gs = xf[r0 * c:(r0 + rn) * c], gf[r0 * c:(r0 + rn) * c]
+        for r in range(rn):
+            xl[r] = xs[np.uint64(r * c + ls[r])]
+        for rb in range(0, rn, lw):
+            _prefetch_group(xf, gf, c, r0 + rb)
+            softmax_block(xf, (r0 + rb) * c, c, min(lw, rn - rb), gf, m, s, rb, scale)
+        for r in range(rn):
+            lr[r] = _label_loss_vec(s[r], xl[r], m[r])
+        for r in range(rn):
+            total += lr[r]
+        for r in range(rn):
+            gs[np.uint64(r * c + ls[r])] -= scale
+    return total
