@@ -1,7 +1,8 @@
 """The Numba backend's softmax cross-entropy for rows of at most one register of classes
-(backends/numba/_sce_registers.py, ``sce_labels_regs``: 4-16 float32 or 4-8 float64 classes).
+(backends/numba/_sce_registers.py, ``sce_labels_regs`` and ``sce_probs_regs``: 4-16 float32
+or 4-8 float64 classes).
 
-The register kernel is compared with the row-at-a-time kernel at every class count it takes,
+The register kernels are compared with the row-at-a-time kernel at every class count it takes,
 over ragged last tiles and groups and rows with logits at +-1e4, +-inf and NaN; threaded
 against one thread; through the tape against the generic rule, PyTorch and finite
 differences; and the forward is checked to pick it exactly where it applies."""
@@ -57,6 +58,31 @@ def test_register_kernel_matches_row_kernel_at_every_class_count(rows, dt):
 
 
 @DTYPES
+@pytest.mark.parametrize("rows", [1, 9, 2 * regs.TILE + 21])
+def test_register_kernel_with_probabilities_matches_row_kernel(rows, dt):
+    """Probability targets, some rows not summing to 1 and a masked class without weight."""
+    for classes in range(regs.REGS_MIN, regs.regs_max(dt) + 1):
+        rng = np.random.default_rng(classes * 1000 + rows + 1)
+        x = (_awkward_logits(rng, rows, classes, dt) if rows > 8
+             else (rng.normal(size=(rows, classes)) * 3).astype(dt))
+        t = rng.dirichlet(np.ones(classes), rows).astype(dt)
+        if rows > 8:
+            t[7] *= 0.5
+            t[2, 0] = 0.0                   # no weight on the masked class
+            t[2] /= t[2].sum()
+        scale = dt(1.0 / rows)
+        grads = [np.full_like(x, 7.0) for _ in range(2)]
+        losses = [np.empty(rows, dt) for _ in range(2)]
+        totals = [regs.sce_probs_regs(x, t, grads[0], losses[0], scale),
+                  loops.sce_probs_block(x, t, grads[1], losses[1], scale)]
+        tol = 1e-5 if dt == np.float32 else 1e-12
+        np.testing.assert_allclose(grads[0], grads[1], rtol=tol, atol=tol * float(scale),
+                                   err_msg=f"{classes} classes")
+        np.testing.assert_allclose(losses[0], losses[1], rtol=tol, atol=tol)
+        np.testing.assert_allclose(totals[0], totals[1], rtol=tol)
+
+
+@DTYPES
 def test_register_kernel_touches_nothing_past_its_arrays(dt):
     """Rows that end inside a register: the stores past the last row are masked, so the
     entries after a view's end (the next thread's rows) keep their values."""
@@ -69,22 +95,29 @@ def test_register_kernel_touches_nothing_past_its_arrays(dt):
         regs.sce_labels_regs(x[:n], labels, grad[:n], np.empty(n, dt), dt(1.0))
         assert (grad[n:] == 7.0).all()
         np.testing.assert_allclose(grad[:n].sum(axis=1), 0.0, atol=1e-5)
+        t = np.full((n + 5, classes), 1.0 / classes, dt)
+        regs.sce_probs_regs(x[:n], t[:n], grad[:n], np.empty(n, dt), dt(1.0))
+        assert (grad[n:] == 7.0).all()
+        np.testing.assert_allclose(grad[:n].sum(axis=1), 0.0, atol=1e-5)
 
 
-def test_register_kernel_threaded_equals_one_thread():
+def test_register_kernels_threaded_equal_one_thread():
     """Blocks of rows ending inside a group give what one thread gives, bit for bit."""
     rng = np.random.default_rng(7)
     n, classes = 1000, 10
     x = rng.normal(size=(n, classes)).astype(np.float32)
     labels = rng.integers(0, classes, n)
+    t = rng.dirichlet(np.ones(classes), n).astype(np.float32)
     scale = np.float32(1.0 / n)
-    g1, l1 = np.empty_like(x), np.empty(n, np.float32)
-    g2, l2 = np.empty_like(x), np.empty(n, np.float32)
-    t1 = regs.sce_labels_regs(x, labels, g1, l1, scale)
-    t2 = _config.run_parallel(short.sce_labels_regs_par, x, labels, g2, l2, scale, 37)
-    np.testing.assert_array_equal(g1, g2)
-    np.testing.assert_array_equal(l1, l2)
-    assert abs(t1 - t2) < 1e-9
+    for serial, par, target in ((regs.sce_labels_regs, short.sce_labels_regs_par, labels),
+                                (regs.sce_probs_regs, short.sce_probs_regs_par, t)):
+        g1, l1 = np.empty_like(x), np.empty(n, np.float32)
+        g2, l2 = np.empty_like(x), np.empty(n, np.float32)
+        t1 = serial(x, target, g1, l1, scale)
+        t2 = _config.run_parallel(par, x, target, g2, l2, scale, 37)
+        np.testing.assert_array_equal(g1, g2)
+        np.testing.assert_array_equal(l1, l2)
+        assert abs(t1 - t2) < 1e-9
 
 
 @pytest.mark.parametrize("bad", [-1, 10])
@@ -102,27 +135,30 @@ def test_register_kernels_start_where_the_gathered_ones_stop():
 
 
 @pytest.mark.parametrize("classes, dt", [(3, np.float32), (17, np.float32), (9, np.float64)])
-def test_register_kernel_refuses_other_class_counts(classes, dt):
+def test_register_kernels_refuse_other_class_counts(classes, dt):
     x = np.zeros((5, classes), dt)
     with pytest.raises(ValueError, match="sce_labels_regs: x must have 4 to 16"):
         regs.sce_labels_regs(x, np.zeros(5, np.int64), np.empty_like(x), np.empty(5, dt), dt(1))
+    with pytest.raises(ValueError, match="sce_probs_regs: x must have 4 to 16"):
+        regs.sce_probs_regs(x, x.copy(), np.empty_like(x), np.empty(5, dt), dt(1))
 
 
 @DTYPES
-def test_forward_picks_the_register_kernel_for_labels_only(dt, monkeypatch):
-    """Labels: up to one register of classes the register kernel, one more the short-row one;
-    probabilities: the short-row kernel."""
+@pytest.mark.parametrize("target", ["labels", "probs"])
+def test_forward_picks_the_register_kernel_up_to_one_register(target, dt, monkeypatch):
+    """From ``REGS_MIN`` to one register of classes the register kernel, one more the short-row
+    one, one fewer the gathered one."""
     calls = []
-    for name in ("sce_labels_regs", "sce_labels_short", "sce_probs_short"):
+    for length in ("gathered", "regs", "short"):
+        name = f"sce_{target}_{length}"
         real = getattr(short, name)
-        monkeypatch.setattr(short, name, lambda *a, _n=name, _f=real: calls.append(_n) or _f(*a))
+        monkeypatch.setattr(short, name, lambda *a, _n=length, _f=real: calls.append(_n) or _f(*a))
     top = regs.regs_max(dt)
     kernel = _losses.KERNELS["softmax_cross_entropy"]
-    for c in (regs.REGS_MIN, top, top + 1):
-        assert kernel.forward(np.zeros((3, c), dt), np.zeros(3, np.int64), "mean") is not None
-    assert kernel.forward(np.zeros((3, top), dt), np.full((3, top), 1.0 / top, dt),
-                          "mean") is not None
-    assert calls == ["sce_labels_regs", "sce_labels_regs", "sce_labels_short", "sce_probs_short"]
+    for c in (regs.REGS_MIN - 1, regs.REGS_MIN, top, top + 1):
+        y = np.zeros(3, np.int64) if target == "labels" else np.full((3, c), 1.0 / c, dt)
+        assert kernel.forward(np.zeros((3, c), dt), y, "mean") is not None
+    assert calls == ["gathered", "regs", "regs", "short"]
 
 
 def _loss_and_grad(x, y, backend, reduction="mean"):
@@ -137,14 +173,16 @@ def _loss_and_grad(x, y, backend, reduction="mean"):
 
 @pytest.mark.parametrize("classes", [4, 8, 9, 10, 11, 16])
 @pytest.mark.parametrize("reduction", ["mean", "none"])
-def test_register_kernel_equals_numpy_backend_and_torch_in_float64(classes, reduction):
+@pytest.mark.parametrize("target", ["labels", "probs"])
+def test_register_kernel_equals_numpy_backend_and_torch_in_float64(target, classes, reduction):
     """Through the tape in float64: the numba backend against the numpy one and PyTorch."""
     torch = pytest.importorskip("torch", reason="PyTorch not installed")
     rng = np.random.default_rng(classes)
     n = regs.TILE + 13
     x = rng.normal(size=(n, classes)) * 3
     x[1] += 1e4
-    labels = rng.integers(0, classes, n)
+    labels = (rng.integers(0, classes, n) if target == "labels"
+              else rng.dirichlet(np.ones(classes), n))
     got = _loss_and_grad(x, labels, "numba", reduction)
     want = _loss_and_grad(x, labels, "numpy", reduction)
     np.testing.assert_allclose(got[0], want[0], rtol=1e-12, atol=1e-14)

@@ -4,8 +4,8 @@ A row of 10 classes fills 10 of a register's 16 float32 lanes at best, so these 
 in lanes instead: each tile of ``TILE`` rows is transposed in registers
 (``_transpose.transpose_block``) into a (classes, TILE) buffer, the exponentials and sums run
 along the buffer's rows, and the gradient is transposed back; rows of 2 or 3 classes are
-transposed by loops (``sce_*_gathered``, in ``_sce_gathered``); with labels, rows of at most
-one register of classes stay in registers (``sce_labels_regs``, in ``_sce_registers``). The
+transposed by loops (``sce_*_gathered``, in ``_sce_gathered``); rows of at most one register
+of classes stay in registers (``sce_*_regs``, in ``_sce_registers``). The
 same ``(x, target, grad, losses, scale)`` contract as the row-at-a-time loops of
 ``_loss_kernels``; ``sce_loops`` names all of them, and the forward (``_losses``) picks one by
 row length.
@@ -26,7 +26,7 @@ from . import _loss_kernels as _rows      # (a module: its kernels stay listed t
 from ._math import LOOP_OPTIONS, MATH_FLAGS, exp_neg, log_pos
 from ._sce_gathered import (_label_loss_vec, _labels_in_range, sce_labels_gathered,
                             sce_probs_gathered)
-from ._sce_registers import sce_labels_regs
+from ._sce_registers import sce_labels_regs, sce_probs_regs
 from ._templates import parallel_blocks
 from ._transpose import lanes, prefetch_read, prefetch_write, transpose_block
 
@@ -293,11 +293,12 @@ sce_labels_gathered_par = parallel_blocks(sce_labels_gathered, arrays=4, sums=Tr
 sce_probs_short_par = parallel_blocks(sce_probs_short, arrays=4, sums=True)
 sce_probs_gathered_par = parallel_blocks(sce_probs_gathered, arrays=4, sums=True)
 sce_labels_regs_par = parallel_blocks(sce_labels_regs, arrays=4, sums=True)
+sce_probs_regs_par = parallel_blocks(sce_probs_regs, arrays=4, sums=True)
 
 def sce_loops(kind, length):
     """The softmax cross-entropy loops ``(one thread, threaded)`` for targets ``kind``
     ("labels", "probs") and rows of ``length``: "gathered" (up to GATHERED_MAX classes),
-    "regs" (up to one register of classes, ``_sce_registers``; labels only), "short" (up to
+    "regs" (up to one register of classes, ``_sce_registers``), "short" (up to
     ``_config``'s limits) or "rows". The caller picks: a kernel that called the
     gathered loop for its short rows ran 1.4-1.7x slower on its own rows (LLVM inlined the
     other loop into it). (Named here, not kept in a table, so that the background compiler
@@ -316,6 +317,8 @@ def sce_loops(kind, length):
         return _rows.sce_labels_block, _rows.sce_labels_par
     if length == "gathered":
         return sce_probs_gathered, sce_probs_gathered_par
+    if length == "regs":
+        return sce_probs_regs, sce_probs_regs_par
     if length == "short":
         return sce_probs_short, sce_probs_short_par
     return _rows.sce_probs_block, _rows.sce_probs_par

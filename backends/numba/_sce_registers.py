@@ -10,7 +10,7 @@ written as vector IR here (the same reduction, polynomial and underflow rule). T
 specialized per class count (one straight-line block per count, picked by a switch), so a row
 of 10 classes takes 10 exponentials, not 16.
 
-The loops ``sce_labels_regs`` and ``sce_probs_regs`` keep the contract of every softmax loop,
+The loops ``sce_labels_regs`` and ``sce_probs_regs`` (``softmax_targets_block``) keep the contract of every softmax loop,
 ``(x, target, grad, losses, scale)``, returning the losses' float64 sum (NaN at a bad label).
 
 >>> import numpy as np
@@ -119,6 +119,20 @@ def _by_class_count(builder, c, low, high, region):
     return phis
 
 
+def _broadcast(builder, vty, value):
+    """A vector of ``vty`` with ``value`` (a scalar of its element type) in every lane."""
+    one = builder.insert_element(ir.Constant(vty, ir.Undefined), value, ir.Constant(_I32, 0))
+    return builder.shuffle_vector(one, ir.Constant(vty, ir.Undefined),
+                                  ir.Constant(ir.VectorType(_I32, vty.count), [0] * vty.count))
+
+
+def _total(builder, values):
+    out = values[0]
+    for v in values[1:]:
+        out = builder.fadd(out, v)
+    return out
+
+
 def _store_lanes(block, vector, array, at):
     block.builder.store(vector, block.pointer(array, at, ir.Constant(_I64, 0), 0), align=4)
 
@@ -146,19 +160,14 @@ def softmax_block(typingctx, src, s0, c, n_rows, dst, m_out, s_out, at, scale):
         L, vty = block.count, block.vty
         x_arr, g_arr, m_arr, s_arr = (block.arrays[i] for i in (0, 4, 5, 6))
         rows = block.load_rows(x_arr, s0, c, n_rows, c)
-        factor0 = builder.insert_element(ir.Constant(vty, ir.Undefined), scale,
-                                         ir.Constant(_I32, 0))
-        scales = builder.shuffle_vector(factor0, ir.Constant(vty, ir.Undefined),
-                                        ir.Constant(ir.VectorType(_I32, L), [0] * L))
+        scales = _broadcast(builder, vty, scale)
 
         def region(k):
             # each count transposes on its own, so the shuffles of unused classes drop out
             cols = _transposed(builder, rows)[:k]
             m = _row_max(builder, cols, k)
             e = [_exp_neg(builder, builder.fsub(col, m)) for col in cols]
-            s = e[0]
-            for v in e[1:]:
-                s = builder.fadd(s, v)
+            s = _total(builder, e)
             f = builder.fdiv(scales, s)
             g = [builder.fmul(v, f) for v in e] + [ir.Constant(vty, ir.Undefined)] * (L - k)
             return [m, s] + _transposed(builder, g)
@@ -172,6 +181,53 @@ def softmax_block(typingctx, src, s0, c, n_rows, dst, m_out, s_out, at, scale):
 
     intp = types.intp
     return types.void(src, intp, intp, intp, dst, m_out, s_out, intp, scale), codegen
+
+
+@intrinsic
+def softmax_targets_block(typingctx, src, tgt, s0, c, n_rows, dst, m_out, s_out, ts_out,
+                          gap_out, at, scale):
+    """``softmax_block`` with probability targets ``tgt`` (laid out as ``src``): the gradient
+    ``scale * (p * sum(t) - t)`` into ``dst``; besides each row's max and sum of exponentials,
+    ``sum(t)`` into ``ts_out`` and ``-sum(t * (x - max))`` into ``gap_out`` (a class without
+    target weight adds 0, even at a logit of -inf), so the loss is
+    ``gap + log(s) * sum(t)``."""
+    if not _check(src, (tgt, dst, m_out, s_out, ts_out, gap_out)) or scale != src.dtype:
+        return None
+
+    def codegen(context, builder, sig, args):
+        block = _Block(context, builder, sig, args)
+        s0, c, n_rows, _, _, _, _, _, at, scale = args[2:]
+        L, vty = block.count, block.vty
+        x_arr, t_arr, g_arr = (block.arrays[i] for i in (0, 1, 5))
+        rows = block.load_rows(x_arr, s0, c, n_rows, c)
+        t_rows = block.load_rows(t_arr, s0, c, n_rows, c)
+        scales = _broadcast(builder, vty, scale)
+        zero = _splat(vty, 0.0)
+
+        def region(k):
+            cols, tcols = _transposed(builder, rows)[:k], _transposed(builder, t_rows)[:k]
+            m = _row_max(builder, cols, k)
+            d = [builder.fsub(col, m) for col in cols]
+            e = [_exp_neg(builder, v) for v in d]
+            s, ts = _total(builder, e), _total(builder, tcols)
+            gap = _total(builder, [
+                builder.select(builder.fcmp_unordered("!=", t, zero),
+                               builder.fsub(zero, builder.fmul(t, v)), builder.fsub(t, t))
+                for t, v in zip(tcols, d)])
+            f = builder.fdiv(builder.fmul(scales, ts), s)
+            g = [builder.fsub(builder.fmul(v, f), builder.fmul(scales, t))
+                 for v, t in zip(e, tcols)] + [ir.Constant(vty, ir.Undefined)] * (L - k)
+            return [m, s, ts, gap] + _transposed(builder, g)
+
+        out = _by_class_count(builder, c, REGS_MIN, L, region)
+        block.store_rows(out[4:], g_arr, s0, c, n_rows, c)
+        for i, value in enumerate(out[:4]):
+            _store_lanes(block, value, block.arrays[6 + i], at)
+        return context.get_dummy_value()
+
+    intp = types.intp
+    return types.void(src, tgt, intp, intp, intp, dst, m_out, s_out, ts_out, gap_out, intp,
+                      scale), codegen
 
 
 #: rows per tile of the register loops: labels are checked, losses taken a tile at a time
@@ -222,4 +278,36 @@ def sce_labels_regs(x, labels, grad, losses, scale):
             total += lr[r]
         for r in range(rn):
             gs[np.uint64(r * c + ls[r])] -= scale
+    return total
+
+
+@njit(**LOOP_OPTIONS)
+def sce_probs_regs(x, t, grad, losses, scale):
+    """``_loss_kernels.sce_probs_block`` for rows of ``REGS_MIN`` to one register of classes,
+    each group of rows through ``softmax_targets_block``; the loss of a row is
+    ``-sum(t * (x - m)) + log(s) * sum(t)`` (as ``_sce_kernels.sce_probs_short``). Returns
+    the losses' sum in float64."""
+    n, c = x.shape
+    lw = lanes(x)
+    if c < REGS_MIN or c > lw:
+        raise ValueError("sce_probs_regs: x must have 4 to 16 float32 or 4 to 8 float64 classes")
+    xf, tf, gf = x.reshape(-1), t.reshape(-1), grad.reshape(-1)
+    m = np.empty(TILE + lw, x.dtype)
+    s = np.empty(TILE + lw, x.dtype)
+    ts = np.empty(TILE + lw, x.dtype)
+    gap = np.empty(TILE + lw, x.dtype)
+    total = 0.0
+    for r0 in range(0, n, TILE):
+        rn = min(TILE, n - r0)
+        for rb in range(0, rn, lw):
+            _prefetch_group(xf, gf, c, r0 + rb)
+            at = (r0 + rb + _AHEAD * TILE) * c
+            prefetch_read(tf, at, at + lw * c)
+            softmax_targets_block(xf, tf, (r0 + rb) * c, c, min(lw, rn - rb), gf, m, s, ts, gap,
+                                  rb, scale)
+        lr = losses[r0:r0 + rn]
+        for r in range(rn):
+            lr[r] = gap[r] + log_pos(s[r]) * ts[r]
+        for r in range(rn):
+            total += lr[r]
     return total
