@@ -2,15 +2,16 @@
 
 Rows of 4 to 16 float32 classes (4 to 8 float64) fit one SIMD register each, so a group of
 ``L`` rows (``L`` = 16 float32 or 8 float64 lanes, ``_transpose.lanes``) is one ``L x L``
-block: ``softmax_block`` loads it, transposes it in registers (rows into lanes), takes each
-row's max, exponentials and sum across the class registers, scales them, transposes back and
-stores the gradient, without the tile buffer of ``_sce_kernels`` (whose passes over the buffer
-cost as much as the exponentials at 10 classes). The exponential is ``_math.exp_neg``'s,
-written as vector IR here (the same reduction, polynomial and underflow rule). The code is
+block: ``softmax_labels_block`` (``softmax_targets_block`` with probabilities) loads it,
+transposes it in registers (rows into lanes), takes each row's max, exponentials and sum
+across the class registers, scales them, subtracts the targets, transposes back and stores
+the gradient, without the tile buffer of ``_sce_kernels`` (whose passes over the buffer cost
+as much as the exponentials at 10 classes). The exponential is ``_math.exp_neg``'s, written
+as vector IR here (the same reduction, polynomial and underflow rule). The code is
 specialized per class count (one straight-line block per count, picked by a switch), so a row
-of 10 classes takes 10 exponentials, not 16.
+of 10 classes takes 10 exponentials, not 16, and the shuffles of unused classes drop out.
 
-The loops ``sce_labels_regs`` and ``sce_probs_regs`` (``softmax_targets_block``) keep the contract of every softmax loop,
+The loops ``sce_labels_regs`` and ``sce_probs_regs`` keep the contract of every softmax loop,
 ``(x, target, grad, losses, scale)``, returning the losses' float64 sum (NaN at a bad label).
 
 >>> import numpy as np
@@ -28,8 +29,8 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from ._math import _E32, _E64, _T64, LOOP_OPTIONS, MATH_FLAGS, log_pos
-from ._sce_gathered import _label_loss_vec, _labels_in_range
+from ._math import _E32, _E64, _T64, LOOP_OPTIONS, log_pos
+from ._sce_gathered import _labels_in_range
 from ._transpose import _I32, _I64, _Block, _transposed, lanes, prefetch_read, prefetch_write
 
 #: fewest classes the register kernels take (fewer go by loops: ``_sce_gathered``)
@@ -144,49 +145,62 @@ def _check(src, arrays):
 
 
 @intrinsic
-def softmax_block(typingctx, src, s0, c, n_rows, dst, m_out, s_out, at, scale):
-    """Softmax of the block of ``n_rows <= L`` rows of ``c`` classes (``REGS_MIN <= c <= L``)
-    at ``src[s0:]`` (rows ``c`` apart), times ``scale``, into ``dst[s0:]``; each row's max
-    into ``m_out[at + i]`` and sum of exponentials into ``s_out[at + i]`` (``at + L`` entries
-    needed; the lanes from ``n_rows`` on are unspecified). As ``_transpose.transpose_block``,
-    the stores of whole registers spill past each row into the next ones (the caller stores
-    blocks in increasing address order), masked at the array's end."""
-    if not _check(src, (dst, m_out, s_out)) or scale != src.dtype:
+def softmax_labels_block(typingctx, src, s0, c, n_rows, dst, labels, d_out, s_out, at, scale):
+    """Softmax cross-entropy of the block of ``n_rows <= L`` rows of ``c`` classes
+    (``REGS_MIN <= c <= L``) at ``src[s0:]`` (rows ``c`` apart) with integer labels
+    (``labels[at + i]`` for row ``i``, int32, in ``[0, c)``): the gradient ``scale * (p -
+    onehot)`` into ``dst[s0:]``; each row's label logit minus the row's max into
+    ``d_out[at + i]`` and its sum of exponentials into ``s_out[at + i]``, so its loss is
+    ``log(s) - d`` (``at + L`` entries needed; the lanes from ``n_rows`` on are unspecified).
+    As ``_transpose.transpose_block``, the stores of whole registers spill past each row into
+    the next ones (the caller stores blocks in increasing address order), masked at the
+    array's end."""
+    if not (_check(src, (dst, d_out, s_out)) and scale == src.dtype
+            and isinstance(labels, types.Array) and labels.dtype == types.int32
+            and labels.ndim == 1 and labels.layout == "C"):
         return None
 
     def codegen(context, builder, sig, args):
         block = _Block(context, builder, sig, args)
-        s0, c, n_rows, _, _, _, at, scale = args[1:]
+        s0, c, n_rows, _, lab_arr, _, _, at, scale = args[1:]
         L, vty = block.count, block.vty
-        x_arr, g_arr, m_arr, s_arr = (block.arrays[i] for i in (0, 4, 5, 6))
+        x_arr, g_arr, d_arr, s_arr = (block.arrays[i] for i in (0, 4, 6, 7))
+        lab = context.make_array(sig.args[5])(context, builder, lab_arr)
+        ivty = ir.VectorType(_I32, L)
+        labv = builder.load(builder.bitcast(builder.gep(lab.data, [at]), ivty.as_pointer()),
+                            align=4)
         rows = block.load_rows(x_arr, s0, c, n_rows, c)
         scales = _broadcast(builder, vty, scale)
 
         def region(k):
-            # each count transposes on its own, so the shuffles of unused classes drop out
             cols = _transposed(builder, rows)[:k]
             m = _row_max(builder, cols, k)
-            e = [_exp_neg(builder, builder.fsub(col, m)) for col in cols]
+            d = [builder.fsub(col, m) for col in cols]
+            e = [_exp_neg(builder, v) for v in d]
             s = _total(builder, e)
             f = builder.fdiv(scales, s)
-            g = [builder.fmul(v, f) for v in e] + [ir.Constant(vty, ir.Undefined)] * (L - k)
-            return [m, s] + _transposed(builder, g)
+            dl, g = _splat(vty, 0.0), []
+            for j in range(k):
+                hit = builder.icmp_signed("==", labv, ir.Constant(ivty, [ir.Constant(_I32, j)] * L))
+                dl = builder.select(hit, d[j], dl)
+                gj = builder.fmul(e[j], f)
+                g.append(builder.select(hit, builder.fsub(gj, scales), gj))
+            return [dl, s] + _transposed(builder, g + [ir.Constant(vty, ir.Undefined)] * (L - k))
 
         out = _by_class_count(builder, c, REGS_MIN, L, region)
-        m, s, rows = out[0], out[1], out[2:]
-        block.store_rows(rows, g_arr, s0, c, n_rows, c)
-        _store_lanes(block, m, m_arr, at)
-        _store_lanes(block, s, s_arr, at)
+        block.store_rows(out[2:], g_arr, s0, c, n_rows, c)
+        _store_lanes(block, out[0], d_arr, at)
+        _store_lanes(block, out[1], s_arr, at)
         return context.get_dummy_value()
 
     intp = types.intp
-    return types.void(src, intp, intp, intp, dst, m_out, s_out, intp, scale), codegen
+    return types.void(src, intp, intp, intp, dst, labels, d_out, s_out, intp, scale), codegen
 
 
 @intrinsic
 def softmax_targets_block(typingctx, src, tgt, s0, c, n_rows, dst, m_out, s_out, ts_out,
                           gap_out, at, scale):
-    """``softmax_block`` with probability targets ``tgt`` (laid out as ``src``): the gradient
+    """``softmax_labels_block`` with probability targets ``tgt`` (laid out as ``src``): the gradient
     ``scale * (p * sum(t) - t)`` into ``dst``; besides each row's max and sum of exponentials,
     ``sum(t)`` into ``ts_out`` and ``-sum(t * (x - max))`` into ``gap_out`` (a class without
     target weight adds 0, even at a logit of -inf), so the loss is
@@ -247,37 +261,34 @@ def _prefetch_group(xf, gf, c, r):
 
 @njit(**LOOP_OPTIONS)
 def sce_labels_regs(x, labels, grad, losses, scale):
-    """``_loss_kernels.sce_labels_block`` for rows of ``REGS_MIN`` to one register of classes:
-    each group of rows goes through ``softmax_block``; the label's logit is read before and
-    ``scale`` subtracted from its gradient after, in the rows' own layout. Returns the losses'
-    sum in float64, or NaN at the first tile with a label outside ``[0, classes)`` (what it
-    wrote is then unspecified)."""
+    """``_loss_kernels.sce_labels_block`` for rows of ``REGS_MIN`` to one register of classes,
+    each group of rows through ``softmax_labels_block`` (the labels of a tile copied to int32
+    first: one register of them a group; the one-hot in registers rather than by scalar loads
+    and stores was 5-15% faster). Returns the losses' sum in float64, or NaN at the first tile
+    with a label outside ``[0, classes)`` (what it wrote is then unspecified)."""
     n, c = x.shape
     lw = lanes(x)
     if c < REGS_MIN or c > lw:
         raise ValueError("sce_labels_regs: x must have 4 to 16 float32 or 4 to 8 float64 classes")
     xf, gf = x.reshape(-1), grad.reshape(-1)
-    m = np.empty(TILE + lw, x.dtype)
+    d = np.empty(TILE + lw, x.dtype)
     s = np.empty(TILE + lw, x.dtype)
-    xl = np.empty(TILE, x.dtype)
+    lab = np.zeros(TILE + lw, np.int32)
     total = 0.0
     for r0 in range(0, n, TILE):
         rn = min(TILE, n - r0)
         ls, lr = labels[r0:r0 + rn], losses[r0:r0 + rn]
         if not _labels_in_range(ls, c):
             return np.nan
-        xs, gs = xf[r0 * c:(r0 + rn) * c], gf[r0 * c:(r0 + rn) * c]
         for r in range(rn):
-            xl[r] = xs[np.uint64(r * c + ls[r])]
+            lab[r] = ls[r]
         for rb in range(0, rn, lw):
             _prefetch_group(xf, gf, c, r0 + rb)
-            softmax_block(xf, (r0 + rb) * c, c, min(lw, rn - rb), gf, m, s, rb, scale)
+            softmax_labels_block(xf, (r0 + rb) * c, c, min(lw, rn - rb), gf, lab, d, s, rb, scale)
         for r in range(rn):
-            lr[r] = _label_loss_vec(s[r], xl[r], m[r])
+            lr[r] = log_pos(s[r]) - d[r]
         for r in range(rn):
             total += lr[r]
-        for r in range(rn):
-            gs[np.uint64(r * c + ls[r])] -= scale
     return total
 
 
