@@ -1,6 +1,6 @@
-"""The Numba backend's softmax cross-entropy for rows of at most one register of classes
-(backends/numba/_sce_registers.py, ``sce_labels_regs`` and ``sce_probs_regs``: 4-16 float32
-or 4-8 float64 classes).
+"""The Numba backend's softmax cross-entropy for rows of one or two registers of classes
+(backends/numba/_sce_registers.py, ``sce_labels_regs``: 4-32 float32 or 4-16 float64
+classes, ``sce_probs_regs``: 4-16 or 4-8).
 
 The register kernels are compared with the row-at-a-time kernel at every class count it takes,
 over ragged last tiles and groups and rows with logits at +-1e4, +-inf and NaN; threaded
@@ -61,7 +61,7 @@ def test_register_kernel_matches_row_kernel_at_every_class_count(rows, dt):
 @pytest.mark.parametrize("rows", [1, 9, 2 * regs.TILE + 21])
 def test_register_kernel_with_probabilities_matches_row_kernel(rows, dt):
     """Probability targets, some rows not summing to 1 and a masked class without weight."""
-    for classes in range(regs.REGS_MIN, regs.regs_max(dt) + 1):
+    for classes in range(regs.REGS_MIN, regs.regs_max(dt, "probs") + 1):
         rng = np.random.default_rng(classes * 1000 + rows + 1)
         x = (_awkward_logits(rng, rows, classes, dt) if rows > 8
              else (rng.normal(size=(rows, classes)) * 3).astype(dt))
@@ -86,7 +86,8 @@ def test_register_kernel_with_probabilities_matches_row_kernel(rows, dt):
 def test_register_kernel_touches_nothing_past_its_arrays(dt):
     """Rows that end inside a register: the stores past the last row are masked, so the
     entries after a view's end (the next thread's rows) keep their values."""
-    for classes in (regs.REGS_MIN, 7, regs.regs_max(dt)):
+    for classes in (regs.REGS_MIN, 7, regs.regs_max(dt, "probs"), regs.regs_max(dt) - 1,
+                    regs.regs_max(dt)):
         rng = np.random.default_rng(classes)
         n = 37
         x = rng.normal(size=(n + 5, classes)).astype(dt)
@@ -95,10 +96,11 @@ def test_register_kernel_touches_nothing_past_its_arrays(dt):
         regs.sce_labels_regs(x[:n], labels, grad[:n], np.empty(n, dt), dt(1.0))
         assert (grad[n:] == 7.0).all()
         np.testing.assert_allclose(grad[:n].sum(axis=1), 0.0, atol=1e-5)
-        t = np.full((n + 5, classes), 1.0 / classes, dt)
-        regs.sce_probs_regs(x[:n], t[:n], grad[:n], np.empty(n, dt), dt(1.0))
-        assert (grad[n:] == 7.0).all()
-        np.testing.assert_allclose(grad[:n].sum(axis=1), 0.0, atol=1e-5)
+        if classes <= regs.regs_max(dt, "probs"):
+            t = np.full((n + 5, classes), 1.0 / classes, dt)
+            regs.sce_probs_regs(x[:n], t[:n], grad[:n], np.empty(n, dt), dt(1.0))
+            assert (grad[n:] == 7.0).all()
+            np.testing.assert_allclose(grad[:n].sum(axis=1), 0.0, atol=1e-5)
 
 
 def test_register_kernels_threaded_equal_one_thread():
@@ -134,26 +136,31 @@ def test_register_kernels_start_where_the_gathered_ones_stop():
     assert regs.REGS_MIN == _sce_gathered.GATHERED_MAX + 1
 
 
-@pytest.mark.parametrize("classes, dt", [(3, np.float32), (17, np.float32), (9, np.float64)])
-def test_register_kernels_refuse_other_class_counts(classes, dt):
+@pytest.mark.parametrize("classes, dt", [(3, np.float32), (33, np.float32), (17, np.float64)])
+def test_label_register_kernel_refuses_other_class_counts(classes, dt):
     x = np.zeros((5, classes), dt)
-    with pytest.raises(ValueError, match="sce_labels_regs: x must have 4 to 16"):
+    with pytest.raises(ValueError, match="sce_labels_regs: x must have 4 to 32"):
         regs.sce_labels_regs(x, np.zeros(5, np.int64), np.empty_like(x), np.empty(5, dt), dt(1))
+
+
+@pytest.mark.parametrize("classes, dt", [(3, np.float32), (17, np.float32), (9, np.float64)])
+def test_probability_register_kernel_refuses_other_class_counts(classes, dt):
+    x = np.zeros((5, classes), dt)
     with pytest.raises(ValueError, match="sce_probs_regs: x must have 4 to 16"):
         regs.sce_probs_regs(x, x.copy(), np.empty_like(x), np.empty(5, dt), dt(1))
 
 
 @DTYPES
 @pytest.mark.parametrize("target", ["labels", "probs"])
-def test_forward_picks_the_register_kernel_up_to_one_register(target, dt, monkeypatch):
-    """From ``REGS_MIN`` to one register of classes the register kernel, one more the short-row
+def test_forward_picks_the_register_kernel_up_to_regs_max(target, dt, monkeypatch):
+    """From ``REGS_MIN`` to ``regs_max`` classes the register kernel, one more the short-row
     one, one fewer the gathered one."""
     calls = []
     for length in ("gathered", "regs", "short"):
         name = f"sce_{target}_{length}"
         real = getattr(short, name)
         monkeypatch.setattr(short, name, lambda *a, _n=length, _f=real: calls.append(_n) or _f(*a))
-    top = regs.regs_max(dt)
+    top = regs.regs_max(dt, target)
     kernel = _losses.KERNELS["softmax_cross_entropy"]
     for c in (regs.REGS_MIN - 1, regs.REGS_MIN, top, top + 1):
         y = np.zeros(3, np.int64) if target == "labels" else np.full((3, c), 1.0 / c, dt)
@@ -171,7 +178,7 @@ def _loss_and_grad(x, y, backend, reduction="mean"):
     return loss.numpy(), tape.gradient(total, xs).numpy()
 
 
-@pytest.mark.parametrize("classes", [4, 8, 9, 10, 11, 16])
+@pytest.mark.parametrize("classes", [4, 8, 9, 10, 11, 16, 17, 24])
 @pytest.mark.parametrize("reduction", ["mean", "none"])
 @pytest.mark.parametrize("target", ["labels", "probs"])
 def test_register_kernel_equals_numpy_backend_and_torch_in_float64(target, classes, reduction):

@@ -94,7 +94,7 @@ def sce_forward(logits, labels, reduction):
         return None
     # rows of few classes: SIMD across rows (float64 rows fill registers twice as fast)
     length = ("gathered" if c <= GATHERED_MAX
-              else "regs" if c <= regs_max(dt)
+              else "regs" if c <= regs_max(dt, kind)
               else "short" if c <= limit // (dt.itemsize // 4) else "rows")
     one_thread, threaded = _sce_kernels.sce_loops(kind, length)
     total = 0.0                      # the losses' sum in float64; NaN also at a bad label

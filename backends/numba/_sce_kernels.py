@@ -4,8 +4,8 @@ A row of 10 classes fills 10 of a register's 16 float32 lanes at best, so these 
 in lanes instead: each tile of ``TILE`` rows is transposed in registers
 (``_transpose.transpose_block``) into a (classes, TILE) buffer, the exponentials and sums run
 along the buffer's rows, and the gradient is transposed back; rows of 2 or 3 classes are
-transposed by loops (``sce_*_gathered``, in ``_sce_gathered``); rows of at most one register
-of classes stay in registers (``sce_*_regs``, in ``_sce_registers``). The
+transposed by loops (``sce_*_gathered``, in ``_sce_gathered``); rows of one register of
+classes (two with labels) stay in registers (``sce_*_regs``, in ``_sce_registers``). The
 same ``(x, target, grad, losses, scale)`` contract as the row-at-a-time loops of
 ``_loss_kernels``; ``sce_loops`` names all of them, and the forward (``_losses``) picks one by
 row length.
@@ -298,7 +298,7 @@ sce_probs_regs_par = parallel_blocks(sce_probs_regs, arrays=4, sums=True)
 def sce_loops(kind, length):
     """The softmax cross-entropy loops ``(one thread, threaded)`` for targets ``kind``
     ("labels", "probs") and rows of ``length``: "gathered" (up to GATHERED_MAX classes),
-    "regs" (up to one register of classes, ``_sce_registers``), "short" (up to
+    "regs" (up to ``_sce_registers.regs_max`` classes), "short" (up to
     ``_config``'s limits) or "rows". The caller picks: a kernel that called the
     gathered loop for its short rows ran 1.4-1.7x slower on its own rows (LLVM inlined the
     other loop into it). (Named here, not kept in a table, so that the background compiler

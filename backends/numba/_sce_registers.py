@@ -1,9 +1,10 @@
-"""Softmax cross-entropy for rows of at most one register of classes, kept in registers.
+"""Softmax cross-entropy for rows of one or two registers of classes, kept in registers.
 
 Rows of 4 to 16 float32 classes (4 to 8 float64) fit one SIMD register each, so a group of
 ``L`` rows (``L`` = 16 float32 or 8 float64 lanes, ``_transpose.lanes``) is one ``L x L``
-block: ``softmax_labels_block`` (``softmax_targets_block`` with probabilities) loads it,
-transposes it in registers (rows into lanes), takes each row's max, exponentials and sum
+block (with labels, rows of up to 32 float32 classes are two such blocks side by side):
+``softmax_labels_block`` (``softmax_targets_block`` with probabilities) loads it, transposes
+it in registers (rows into lanes), takes each row's max, exponentials and sum
 across the class registers, scales them, subtracts the targets, transposes back and stores
 the gradient, without the tile buffer of ``_sce_kernels`` (whose passes over the buffer cost
 as much as the exponentials at 10 classes). The exponential is ``_math.exp_neg``'s, written
@@ -35,15 +36,24 @@ from ._transpose import _I32, _I64, _Block, _transposed, lanes, prefetch_read, p
 
 #: fewest classes the register kernels take (fewer go by loops: ``_sce_gathered``)
 REGS_MIN = 4
+#: most registers of classes a row may take (each an ``L x L`` register transpose), with
+#: labels and with probabilities (4M float32 logits, one thread, ratio to the copy floor,
+#: register against tile kernel: labels 2.4x against 3.3x at 20 classes, about even at 32;
+#: probabilities at 32 classes 6.5x against 4.9x: three arrays streamed, and twice the
+#: registers spilled)
+REGS_BLOCKS = {"labels": 2, "probs": 1}
+
+_LABEL_BLOCKS, _PROB_BLOCKS = REGS_BLOCKS["labels"], REGS_BLOCKS["probs"]
 
 
-def regs_max(dtype) -> int:
-    """Most classes the register kernels take for ``dtype``: one AVX-512 register's lanes.
+def regs_max(dtype, kind="labels") -> int:
+    """Most classes the register kernels take for ``dtype`` with targets ``kind`` ("labels",
+    "probs"): ``REGS_BLOCKS[kind]`` AVX-512 registers' lanes.
 
-    >>> regs_max(np.dtype(np.float32)), regs_max(np.dtype(np.float64))
-    (16, 8)
+    >>> regs_max(np.dtype(np.float32)), regs_max(np.dtype(np.float64), "probs")
+    (32, 8)
     """
-    return 64 // np.dtype(dtype).itemsize
+    return REGS_BLOCKS[kind] * 64 // np.dtype(dtype).itemsize
 
 
 # -- vector IR ---------------------------------------------------------------------------------
@@ -134,6 +144,31 @@ def _total(builder, values):
     return out
 
 
+def _load_columns(block, array, s0, c, n_rows, k):
+    """The first ``k`` class registers of the block of ``n_rows`` rows at ``array[s0:]``
+    (rows ``c`` apart), one ``L x L`` register transpose per ``L`` classes; the shuffles that
+    make no wanted register drop out."""
+    b, L, cols = block.builder, block.count, []
+    for j0 in range(0, k, L):
+        nc = min(L, k - j0)
+        rows = block.load_rows(array, b.add(s0, ir.Constant(_I64, j0)), c, n_rows,
+                               ir.Constant(_I64, nc))
+        cols += _transposed(b, rows)[:nc]
+    return cols
+
+
+def _store_columns(block, cols, array, s0, c, n_rows):
+    """Class registers ``cols`` back into the rows at ``array[s0:]``, the last ``L`` classes
+    first: their whole-register stores spill into the next row's first classes, which the
+    first block's stores (within their row when there are two blocks) then overwrite."""
+    b, L, vty = block.builder, block.count, block.vty
+    for j0 in reversed(range(0, len(cols), L)):
+        part = cols[j0:j0 + L]
+        rows = _transposed(b, part + [ir.Constant(vty, ir.Undefined)] * (L - len(part)))
+        block.store_rows(rows, array, b.add(s0, ir.Constant(_I64, j0)), c, n_rows,
+                         ir.Constant(_I64, len(part)))
+
+
 def _store_lanes(block, vector, array, at):
     block.builder.store(vector, block.pointer(array, at, ir.Constant(_I64, 0), 0), align=4)
 
@@ -169,11 +204,10 @@ def softmax_labels_block(typingctx, src, s0, c, n_rows, dst, labels, d_out, s_ou
         ivty = ir.VectorType(_I32, L)
         labv = builder.load(builder.bitcast(builder.gep(lab.data, [at]), ivty.as_pointer()),
                             align=4)
-        rows = block.load_rows(x_arr, s0, c, n_rows, c)
         scales = _broadcast(builder, vty, scale)
 
         def region(k):
-            cols = _transposed(builder, rows)[:k]
+            cols = _load_columns(block, x_arr, s0, c, n_rows, k)
             m = _row_max(builder, cols, k)
             d = [builder.fsub(col, m) for col in cols]
             e = [_exp_neg(builder, v) for v in d]
@@ -185,12 +219,12 @@ def softmax_labels_block(typingctx, src, s0, c, n_rows, dst, labels, d_out, s_ou
                 dl = builder.select(hit, d[j], dl)
                 gj = builder.fmul(e[j], f)
                 g.append(builder.select(hit, builder.fsub(gj, scales), gj))
-            return [dl, s] + _transposed(builder, g + [ir.Constant(vty, ir.Undefined)] * (L - k))
+            _store_columns(block, g, g_arr, s0, c, n_rows)
+            return [dl, s]
 
-        out = _by_class_count(builder, c, REGS_MIN, L, region)
-        block.store_rows(out[2:], g_arr, s0, c, n_rows, c)
-        _store_lanes(block, out[0], d_arr, at)
-        _store_lanes(block, out[1], s_arr, at)
+        dl, s = _by_class_count(builder, c, REGS_MIN, L * _LABEL_BLOCKS, region)
+        _store_lanes(block, dl, d_arr, at)
+        _store_lanes(block, s, s_arr, at)
         return context.get_dummy_value()
 
     intp = types.intp
@@ -213,13 +247,12 @@ def softmax_targets_block(typingctx, src, tgt, s0, c, n_rows, dst, m_out, s_out,
         s0, c, n_rows, _, _, _, _, _, at, scale = args[2:]
         L, vty = block.count, block.vty
         x_arr, t_arr, g_arr = (block.arrays[i] for i in (0, 1, 5))
-        rows = block.load_rows(x_arr, s0, c, n_rows, c)
-        t_rows = block.load_rows(t_arr, s0, c, n_rows, c)
         scales = _broadcast(builder, vty, scale)
         zero = _splat(vty, 0.0)
 
         def region(k):
-            cols, tcols = _transposed(builder, rows)[:k], _transposed(builder, t_rows)[:k]
+            cols = _load_columns(block, x_arr, s0, c, n_rows, k)
+            tcols = _load_columns(block, t_arr, s0, c, n_rows, k)
             m = _row_max(builder, cols, k)
             d = [builder.fsub(col, m) for col in cols]
             e = [_exp_neg(builder, v) for v in d]
@@ -230,12 +263,12 @@ def softmax_targets_block(typingctx, src, tgt, s0, c, n_rows, dst, m_out, s_out,
                 for t, v in zip(tcols, d)])
             f = builder.fdiv(builder.fmul(scales, ts), s)
             g = [builder.fsub(builder.fmul(v, f), builder.fmul(scales, t))
-                 for v, t in zip(e, tcols)] + [ir.Constant(vty, ir.Undefined)] * (L - k)
-            return [m, s, ts, gap] + _transposed(builder, g)
+                 for v, t in zip(e, tcols)]
+            _store_columns(block, g, g_arr, s0, c, n_rows)
+            return [m, s, ts, gap]
 
-        out = _by_class_count(builder, c, REGS_MIN, L, region)
-        block.store_rows(out[4:], g_arr, s0, c, n_rows, c)
-        for i, value in enumerate(out[:4]):
+        out = _by_class_count(builder, c, REGS_MIN, L * _PROB_BLOCKS, region)
+        for i, value in enumerate(out):
             _store_lanes(block, value, block.arrays[6 + i], at)
         return context.get_dummy_value()
 
@@ -268,8 +301,8 @@ def sce_labels_regs(x, labels, grad, losses, scale):
     with a label outside ``[0, classes)`` (what it wrote is then unspecified)."""
     n, c = x.shape
     lw = lanes(x)
-    if c < REGS_MIN or c > lw:
-        raise ValueError("sce_labels_regs: x must have 4 to 16 float32 or 4 to 8 float64 classes")
+    if c < REGS_MIN or c > _LABEL_BLOCKS * lw:
+        raise ValueError("sce_labels_regs: x must have 4 to 32 float32 or 4 to 16 float64 classes")
     xf, gf = x.reshape(-1), grad.reshape(-1)
     d = np.empty(TILE + lw, x.dtype)
     s = np.empty(TILE + lw, x.dtype)
@@ -300,7 +333,7 @@ def sce_probs_regs(x, t, grad, losses, scale):
     the losses' sum in float64."""
     n, c = x.shape
     lw = lanes(x)
-    if c < REGS_MIN or c > lw:
+    if c < REGS_MIN or c > _PROB_BLOCKS * lw:
         raise ValueError("sce_probs_regs: x must have 4 to 16 float32 or 4 to 8 float64 classes")
     xf, tf, gf = x.reshape(-1), t.reshape(-1), grad.reshape(-1)
     m = np.empty(TILE + lw, x.dtype)
