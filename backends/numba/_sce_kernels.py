@@ -4,8 +4,8 @@ A row of 10 classes fills 10 of a register's 16 float32 lanes at best, so these 
 in lanes instead: each tile of ``TILE`` rows is transposed in registers
 (``_transpose.transpose_block``) into a (classes, TILE) buffer, the exponentials and sums run
 along the buffer's rows, and the gradient is transposed back; rows of 2 or 3 classes are
-transposed by loops (``sce_*_gathered``, in ``_sce_gathered``); rows of one register of
-classes (two with labels) stay in registers (``sce_*_regs``, in ``_sce_registers``). The
+transposed by loops (``sce_*_gathered``, in ``_sce_gathered``); rows of up to 16 float32
+classes (24 with labels) stay in registers (``sce_*_regs``, in ``_sce_registers``). The
 same ``(x, target, grad, losses, scale)`` contract as the row-at-a-time loops of
 ``_loss_kernels``; ``sce_loops`` names all of them, and the forward (``_losses``) picks one by
 row length.

@@ -2,7 +2,7 @@
 
 Rows of 4 to 16 float32 classes (4 to 8 float64) fit one SIMD register each, so a group of
 ``L`` rows (``L`` = 16 float32 or 8 float64 lanes, ``_transpose.lanes``) is one ``L x L``
-block (with labels, rows of up to 32 float32 classes are two such blocks side by side):
+block (with labels, rows of up to 24 float32 classes are two such blocks side by side):
 ``softmax_labels_block`` (``softmax_targets_block`` with probabilities) loads it, transposes
 it in registers (rows into lanes), takes each row's max, exponentials and sum
 across the class registers, scales them, subtracts the targets, transposes back and stores
@@ -36,24 +36,25 @@ from ._transpose import _I32, _I64, _Block, _transposed, lanes, prefetch_read, p
 
 #: fewest classes the register kernels take (fewer go by loops: ``_sce_gathered``)
 REGS_MIN = 4
-#: most registers of classes a row may take (each an ``L x L`` register transpose), with
-#: labels and with probabilities (4M float32 logits, one thread, ratio to the copy floor,
-#: register against tile kernel: labels 2.4x against 3.3x at 20 classes, about even at 32;
-#: probabilities at 32 classes 6.5x against 4.9x: three arrays streamed, and twice the
-#: registers spilled)
-REGS_BLOCKS = {"labels": 2, "probs": 1}
-
-_LABEL_BLOCKS, _PROB_BLOCKS = REGS_BLOCKS["labels"], REGS_BLOCKS["probs"]
+#: most float32 classes (float64: half as many) of the register kernels, with labels and
+#: with probabilities: past one register of classes a row takes two register transposes
+#: side by side. Measured (one thread, ratio to the copy floor, register against tile
+#: kernel, shared machine): labels at 24 classes 4.9x against 5.2x in cache, 3.2x against
+#: 3.5x for 4M logits; at 28 and 32 the tile kernel (5.5x, 5.9x against 5.2x, 5.5x in cache);
+#: probabilities at 32 classes, 4M logits, 6.5x against 4.9x (three arrays streamed, and
+#: twice the registers spilled)
+REGS_MAX = {"labels": 24, "probs": 16}
+_LABELS_MAX, _PROBS_MAX = REGS_MAX["labels"], REGS_MAX["probs"]
 
 
 def regs_max(dtype, kind="labels") -> int:
     """Most classes the register kernels take for ``dtype`` with targets ``kind`` ("labels",
-    "probs"): ``REGS_BLOCKS[kind]`` AVX-512 registers' lanes.
+    "probs"): ``REGS_MAX[kind]`` float32 classes, half as many float64.
 
     >>> regs_max(np.dtype(np.float32)), regs_max(np.dtype(np.float64), "probs")
-    (32, 8)
+    (24, 8)
     """
-    return REGS_BLOCKS[kind] * 64 // np.dtype(dtype).itemsize
+    return REGS_MAX[kind] * 4 // np.dtype(dtype).itemsize
 
 
 # -- vector IR ---------------------------------------------------------------------------------
@@ -222,7 +223,7 @@ def softmax_labels_block(typingctx, src, s0, c, n_rows, dst, labels, d_out, s_ou
             _store_columns(block, g, g_arr, s0, c, n_rows)
             return [dl, s]
 
-        dl, s = _by_class_count(builder, c, REGS_MIN, L * _LABEL_BLOCKS, region)
+        dl, s = _by_class_count(builder, c, REGS_MIN, _LABELS_MAX * L // 16, region)
         _store_lanes(block, dl, d_arr, at)
         _store_lanes(block, s, s_arr, at)
         return context.get_dummy_value()
@@ -267,7 +268,7 @@ def softmax_targets_block(typingctx, src, tgt, s0, c, n_rows, dst, m_out, s_out,
             _store_columns(block, g, g_arr, s0, c, n_rows)
             return [m, s, ts, gap]
 
-        out = _by_class_count(builder, c, REGS_MIN, L * _PROB_BLOCKS, region)
+        out = _by_class_count(builder, c, REGS_MIN, _PROBS_MAX * L // 16, region)
         for i, value in enumerate(out):
             _store_lanes(block, value, block.arrays[6 + i], at)
         return context.get_dummy_value()
@@ -301,8 +302,8 @@ def sce_labels_regs(x, labels, grad, losses, scale):
     with a label outside ``[0, classes)`` (what it wrote is then unspecified)."""
     n, c = x.shape
     lw = lanes(x)
-    if c < REGS_MIN or c > _LABEL_BLOCKS * lw:
-        raise ValueError("sce_labels_regs: x must have 4 to 32 float32 or 4 to 16 float64 classes")
+    if c < REGS_MIN or c > _LABELS_MAX * lw // 16:
+        raise ValueError("sce_labels_regs: x must have 4 to 24 float32 or 4 to 12 float64 classes")
     xf, gf = x.reshape(-1), grad.reshape(-1)
     d = np.empty(TILE + lw, x.dtype)
     s = np.empty(TILE + lw, x.dtype)
@@ -333,7 +334,7 @@ def sce_probs_regs(x, t, grad, losses, scale):
     the losses' sum in float64."""
     n, c = x.shape
     lw = lanes(x)
-    if c < REGS_MIN or c > _PROB_BLOCKS * lw:
+    if c < REGS_MIN or c > _PROBS_MAX * lw // 16:
         raise ValueError("sce_probs_regs: x must have 4 to 16 float32 or 4 to 8 float64 classes")
     xf, tf, gf = x.reshape(-1), t.reshape(-1), grad.reshape(-1)
     m = np.empty(TILE + lw, x.dtype)
