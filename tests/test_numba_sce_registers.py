@@ -229,3 +229,27 @@ def test_docstring_examples_of_the_register_module():
     import doctest
 
     assert doctest.testmod(regs).failed == 0
+
+
+def test_warmup_exercise_reaches_every_softmax_loop_in_both_dtypes(monkeypatch):
+    """``warmup``'s softmax cross-entropy inputs run every one-thread loop (gathered,
+    register, short-row, row-at-a-time; labels and probabilities) in float32 and float64, so
+    that a warm cache holds them all."""
+    from xpgrad.backends.numba import _cache
+
+    seen = set()
+    names = [f"sce_{kind}_{length}" for kind in ("labels", "probs")
+             for length in ("gathered", "regs", "short")]
+    for name in names:
+        real = getattr(short, name)
+        monkeypatch.setattr(short, name, lambda x, *a, _n=name, _f=real:
+                            seen.add((_n, x.dtype.name)) or _f(x, *a))
+    for name in ("sce_labels_block", "sce_probs_block"):
+        real = getattr(loops, name)
+        monkeypatch.setattr(loops, name, lambda x, *a, _n=name, _f=real:
+                            seen.add((_n, x.dtype.name)) or _f(x, *a))
+        names.append(name)
+    be = xg.get_backend("numba")
+    for dt in ("float32", "float64"):
+        _cache._exercise_loss(be, np.dtype(dt), "softmax_cross_entropy")
+    assert seen == {(n, dt) for n in names for dt in ("float32", "float64")}
