@@ -348,8 +348,9 @@ def _made_here():
 def _loop_arrays(name, count, dt, rng):
     """Argument arrays for the loop of the threaded kernel ``name``: one or two sets."""
     if name.startswith("sce_"):                         # rows: logits, targets, grad, losses
-        x = (rng.standard_normal((53, 11)) * 3).astype(dt)
-        t = (rng.integers(0, 11, 53) if name.startswith("sce_labels")
+        c = 7 if "regs" in name else 11                 # (register kernels: at most 8 float64)
+        x = (rng.standard_normal((53, c)) * 3).astype(dt)
+        t = (rng.integers(0, c, 53) if name.startswith("sce_labels")
              else targets("softmax_cross_entropy", rng, x.shape, dt, int_labels=False))
         return [[x, t, np.zeros_like(x), np.zeros(53, dt)]]
     if "softmax_rows" in name:                          # rows: x (or g, y), out

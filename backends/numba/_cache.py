@@ -110,10 +110,13 @@ def _exercise_loss(backend, dt, name):
     k = backend.kernels[name]
     if name == "softmax_cross_entropy":
         long_rows = rng.standard_normal((2, _config.SHORT_ROWS_MAX + 1)).astype(dt)
-        short_rows = rng.standard_normal((2, 10)).astype(dt)     # (3 classes: gathered loops)
+        # 3 classes: gathered loops; 6: register kernels; 30: short-row kernels
+        short_rows = rng.standard_normal((2, 30)).astype(dt)
+        reg_rows = rng.standard_normal((2, 6)).astype(dt)
         for logits, labels in ((x, np.array([0, 1, 2, 0])), (x, t), (long_rows, np.array([0, 1])),
-                               (long_rows, np.abs(long_rows)), (short_rows, np.array([0, 9])),
-                               (short_rows, np.abs(short_rows))):
+                               (long_rows, np.abs(long_rows)), (short_rows, np.array([0, 29])),
+                               (short_rows, np.abs(short_rows)), (reg_rows, np.array([0, 5])),
+                               (reg_rows, np.abs(reg_rows))):
             out, saved = k.forward(logits, labels, reduction="mean")
             k.vjp(one, saved, logits, labels, reduction="mean")
         return

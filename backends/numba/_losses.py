@@ -24,6 +24,7 @@ from . import _config
 from . import _loss_kernels as loops
 from . import _sce_kernels
 from ._sce_gathered import GATHERED_MAX
+from ._sce_registers import regs_max
 
 _EMPTY = {d: np.empty(0, d) for d in FLOATS}
 
@@ -93,6 +94,7 @@ def sce_forward(logits, labels, reduction):
         return None
     # rows of few classes: SIMD across rows (float64 rows fill registers twice as fast)
     length = ("gathered" if c <= GATHERED_MAX
+              else "regs" if c <= regs_max(dt, kind)
               else "short" if c <= limit // (dt.itemsize // 4) else "rows")
     one_thread, threaded = _sce_kernels.sce_loops(kind, length)
     total = 0.0                      # the losses' sum in float64; NaN also at a bad label

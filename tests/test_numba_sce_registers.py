@@ -1,0 +1,255 @@
+"""The Numba backend's softmax cross-entropy for rows of one or two registers of classes
+(backends/numba/_sce_registers.py, ``sce_labels_regs``: 4-24 float32 or 4-12 float64
+classes, ``sce_probs_regs``: 4-16 or 4-8).
+
+The register kernels are compared with the row-at-a-time kernel at every class count it takes,
+over ragged last tiles and groups and rows with logits at +-1e4, +-inf and NaN; threaded
+against one thread; through the tape against the generic rule, PyTorch and finite
+differences; and the forward is checked to pick it exactly where it applies."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import xpgrad as xg
+
+numba = pytest.importorskip("numba", reason="Numba is not installed")
+
+from xpgrad.backends.numba import _config, _losses, _sce_gathered  # noqa: E402
+from xpgrad.backends.numba import _loss_kernels as loops  # noqa: E402
+from xpgrad.backends.numba import _sce_kernels as short  # noqa: E402
+from xpgrad.backends.numba import _sce_registers as regs  # noqa: E402
+
+DTYPES = pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["float32", "float64"])
+
+
+def _awkward_logits(rng, n, classes, dt):
+    x = (rng.normal(size=(n, classes)) * 3).astype(dt)
+    x[1] += 1e4
+    x[5] -= 1e4
+    x[2, 0] = -np.inf
+    x[3, -1] = np.nan
+    x[4, 0] = np.inf
+    x[6, :] = -np.inf
+    x[8, 1] = -200.0                     # an exponential that underflows to 0
+    return x
+
+
+@DTYPES
+@pytest.mark.parametrize("rows", [1, 9, regs.TILE, 2 * regs.TILE + 21])
+def test_register_kernel_matches_row_kernel_at_every_class_count(rows, dt):
+    """Every class count the kernel takes, with a ragged last group and tile; NaN rows agree."""
+    for classes in range(regs.REGS_MIN, regs.regs_max(dt) + 1):
+        rng = np.random.default_rng(classes * 1000 + rows)
+        x = (_awkward_logits(rng, rows, classes, dt) if rows > 8
+             else (rng.normal(size=(rows, classes)) * 3).astype(dt))
+        labels = rng.integers(0, classes, rows)
+        labels[-1] = classes - 1
+        scale = dt(1.0 / rows)
+        grads = [np.full_like(x, 7.0) for _ in range(2)]
+        losses = [np.empty(rows, dt) for _ in range(2)]
+        totals = [regs.sce_labels_regs(x, labels, grads[0], losses[0], scale),
+                  loops.sce_labels_block(x, labels, grads[1], losses[1], scale)]
+        tol = 2e-6 if dt == np.float32 else 1e-13
+        np.testing.assert_allclose(grads[0], grads[1], rtol=tol, atol=tol * float(scale),
+                                   err_msg=f"{classes} classes")
+        np.testing.assert_allclose(losses[0], losses[1], rtol=tol, atol=tol)
+        np.testing.assert_allclose(totals[0], totals[1], rtol=tol)
+
+
+@DTYPES
+@pytest.mark.parametrize("rows", [1, 9, 2 * regs.TILE + 21])
+def test_register_kernel_with_probabilities_matches_row_kernel(rows, dt):
+    """Probability targets, some rows not summing to 1 and a masked class without weight."""
+    for classes in range(regs.REGS_MIN, regs.regs_max(dt, "probs") + 1):
+        rng = np.random.default_rng(classes * 1000 + rows + 1)
+        x = (_awkward_logits(rng, rows, classes, dt) if rows > 8
+             else (rng.normal(size=(rows, classes)) * 3).astype(dt))
+        t = rng.dirichlet(np.ones(classes), rows).astype(dt)
+        if rows > 8:
+            t[7] *= 0.5
+            t[2, 0] = 0.0                   # no weight on the masked class
+            t[2] /= t[2].sum()
+        scale = dt(1.0 / rows)
+        grads = [np.full_like(x, 7.0) for _ in range(2)]
+        losses = [np.empty(rows, dt) for _ in range(2)]
+        totals = [regs.sce_probs_regs(x, t, grads[0], losses[0], scale),
+                  loops.sce_probs_block(x, t, grads[1], losses[1], scale)]
+        tol = 1e-5 if dt == np.float32 else 1e-12
+        np.testing.assert_allclose(grads[0], grads[1], rtol=tol, atol=tol * float(scale),
+                                   err_msg=f"{classes} classes")
+        np.testing.assert_allclose(losses[0], losses[1], rtol=tol, atol=tol)
+        np.testing.assert_allclose(totals[0], totals[1], rtol=tol)
+
+
+@DTYPES
+def test_register_kernel_touches_nothing_past_its_arrays(dt):
+    """Rows that end inside a register: the stores past the last row are masked, so the
+    entries after a view's end (the next thread's rows) keep their values."""
+    for classes in (regs.REGS_MIN, 7, regs.regs_max(dt, "probs"), regs.regs_max(dt) - 1,
+                    regs.regs_max(dt)):
+        rng = np.random.default_rng(classes)
+        n = 37
+        x = rng.normal(size=(n + 5, classes)).astype(dt)
+        grad = np.full_like(x, 7.0)
+        labels = rng.integers(0, classes, n)
+        regs.sce_labels_regs(x[:n], labels, grad[:n], np.empty(n, dt), dt(1.0))
+        assert (grad[n:] == 7.0).all()
+        np.testing.assert_allclose(grad[:n].sum(axis=1), 0.0, atol=1e-5)
+        if classes <= regs.regs_max(dt, "probs"):
+            t = np.full((n + 5, classes), 1.0 / classes, dt)
+            regs.sce_probs_regs(x[:n], t[:n], grad[:n], np.empty(n, dt), dt(1.0))
+            assert (grad[n:] == 7.0).all()
+            np.testing.assert_allclose(grad[:n].sum(axis=1), 0.0, atol=1e-5)
+
+
+def test_register_kernels_threaded_equal_one_thread():
+    """Blocks of rows ending inside a group give what one thread gives, bit for bit."""
+    rng = np.random.default_rng(7)
+    n, classes = 1000, 10
+    x = rng.normal(size=(n, classes)).astype(np.float32)
+    labels = rng.integers(0, classes, n)
+    t = rng.dirichlet(np.ones(classes), n).astype(np.float32)
+    scale = np.float32(1.0 / n)
+    for serial, par, target in ((regs.sce_labels_regs, short.sce_labels_regs_par, labels),
+                                (regs.sce_probs_regs, short.sce_probs_regs_par, t)):
+        g1, l1 = np.empty_like(x), np.empty(n, np.float32)
+        g2, l2 = np.empty_like(x), np.empty(n, np.float32)
+        t1 = serial(x, target, g1, l1, scale)
+        t2 = _config.run_parallel(par, x, target, g2, l2, scale, 37)
+        np.testing.assert_array_equal(g1, g2)
+        np.testing.assert_array_equal(l1, l2)
+        assert abs(t1 - t2) < 1e-9
+
+
+@pytest.mark.parametrize("bad", [-1, 10])
+def test_register_kernel_returns_nan_at_a_bad_label(bad):
+    x = np.zeros((3 * regs.TILE + 5, 10), np.float32)
+    labels = np.zeros(x.shape[0], np.int64)
+    labels[-2] = bad
+    total = regs.sce_labels_regs(x, labels, np.empty_like(x), np.empty(x.shape[0], np.float32),
+                                 np.float32(1.0))
+    assert np.isnan(total)
+
+
+def test_register_kernels_start_where_the_gathered_ones_stop():
+    assert regs.REGS_MIN == _sce_gathered.GATHERED_MAX + 1
+
+
+@pytest.mark.parametrize("classes, dt", [(3, np.float32), (25, np.float32), (13, np.float64)])
+def test_label_register_kernel_refuses_other_class_counts(classes, dt):
+    x = np.zeros((5, classes), dt)
+    with pytest.raises(ValueError, match="sce_labels_regs: x must have 4 to 24"):
+        regs.sce_labels_regs(x, np.zeros(5, np.int64), np.empty_like(x), np.empty(5, dt), dt(1))
+
+
+@pytest.mark.parametrize("classes, dt", [(3, np.float32), (17, np.float32), (9, np.float64)])
+def test_probability_register_kernel_refuses_other_class_counts(classes, dt):
+    x = np.zeros((5, classes), dt)
+    with pytest.raises(ValueError, match="sce_probs_regs: x must have 4 to 16"):
+        regs.sce_probs_regs(x, x.copy(), np.empty_like(x), np.empty(5, dt), dt(1))
+
+
+@DTYPES
+@pytest.mark.parametrize("target", ["labels", "probs"])
+def test_forward_picks_the_register_kernel_up_to_regs_max(target, dt, monkeypatch):
+    """From ``REGS_MIN`` to ``regs_max`` classes the register kernel, one more the short-row
+    one, one fewer the gathered one."""
+    calls = []
+    for length in ("gathered", "regs", "short"):
+        name = f"sce_{target}_{length}"
+        real = getattr(short, name)
+        monkeypatch.setattr(short, name, lambda *a, _n=length, _f=real: calls.append(_n) or _f(*a))
+    top = regs.regs_max(dt, target)
+    kernel = _losses.KERNELS["softmax_cross_entropy"]
+    for c in (regs.REGS_MIN - 1, regs.REGS_MIN, top, top + 1):
+        y = np.zeros(3, np.int64) if target == "labels" else np.full((3, c), 1.0 / c, dt)
+        assert kernel.forward(np.zeros((3, c), dt), y, "mean") is not None
+    assert calls == ["gathered", "regs", "regs", "short"]
+
+
+def _loss_and_grad(x, y, backend, reduction="mean"):
+    xs = xg.asarray(x, backend=backend)
+    with xg.GradientTape() as tape:
+        tape.watch(xs)
+        loss = xg.losses.softmax_cross_entropy(xs, xg.asarray(y, backend=backend),
+                                               reduction=reduction)
+        total = xg.sum(loss) if reduction == "none" else loss
+    return loss.numpy(), tape.gradient(total, xs).numpy()
+
+
+@pytest.mark.parametrize("classes", [4, 8, 9, 10, 11, 16, 17, 24])
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+@pytest.mark.parametrize("target", ["labels", "probs"])
+def test_register_kernel_equals_numpy_backend_and_torch_in_float64(target, classes, reduction):
+    """Through the tape in float64: the numba backend against the numpy one and PyTorch."""
+    torch = pytest.importorskip("torch", reason="PyTorch not installed")
+    rng = np.random.default_rng(classes)
+    n = regs.TILE + 13
+    x = rng.normal(size=(n, classes)) * 3
+    x[1] += 1e4
+    labels = (rng.integers(0, classes, n) if target == "labels"
+              else rng.dirichlet(np.ones(classes), n))
+    got = _loss_and_grad(x, labels, "numba", reduction)
+    want = _loss_and_grad(x, labels, "numpy", reduction)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-11, atol=1e-16)
+    tx = torch.tensor(x, requires_grad=True)
+    ref = torch.nn.functional.cross_entropy(tx, torch.tensor(labels), reduction=reduction)
+    (ref.sum() if reduction == "none" else ref).backward()
+    np.testing.assert_allclose(got[0], ref.detach().numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(got[1], tx.grad.numpy(), rtol=1e-11, atol=1e-16)
+
+
+def test_register_kernel_gradient_matches_finite_differences():
+    rng = np.random.default_rng(3)
+    n, classes = 40, 6
+    x = rng.normal(size=(n, classes)) * 2
+    labels = rng.integers(0, classes, n)
+    _, grad = _loss_and_grad(x, labels, "numba")
+    eps = 1e-6
+    for i, j in [(0, 0), (17, 5), (39, 2)]:
+        up, down = x.copy(), x.copy()
+        up[i, j] += eps
+        down[i, j] -= eps
+        numeric = (_loss_and_grad(up, labels, "numba")[0]
+                   - _loss_and_grad(down, labels, "numba")[0]) / (2 * eps)
+        assert abs(numeric - grad[i, j]) < 1e-8, (i, j, numeric, grad[i, j])
+
+
+def test_label_out_of_range_raises_the_generic_error():
+    x = xg.asarray(np.zeros((70, 10), np.float32), backend="numba")
+    labels = np.zeros(70, np.int64)
+    labels[66] = 10
+    with pytest.raises(IndexError, match="label 10 is out of range for 10 classes"):
+        xg.losses.softmax_cross_entropy(x, xg.asarray(labels, backend="numba"))
+
+
+def test_docstring_examples_of_the_register_module():
+    import doctest
+
+    assert doctest.testmod(regs).failed == 0
+
+
+def test_warmup_exercise_reaches_every_softmax_loop_in_both_dtypes(monkeypatch):
+    """``warmup``'s softmax cross-entropy inputs run every one-thread loop (gathered,
+    register, short-row, row-at-a-time; labels and probabilities) in float32 and float64, so
+    that a warm cache holds them all."""
+    from xpgrad.backends.numba import _cache
+
+    seen = set()
+    names = [f"sce_{kind}_{length}" for kind in ("labels", "probs")
+             for length in ("gathered", "regs", "short")]
+    for name in names:
+        real = getattr(short, name)
+        monkeypatch.setattr(short, name, lambda x, *a, _n=name, _f=real:
+                            seen.add((_n, x.dtype.name)) or _f(x, *a))
+    for name in ("sce_labels_block", "sce_probs_block"):
+        real = getattr(loops, name)
+        monkeypatch.setattr(loops, name, lambda x, *a, _n=name, _f=real:
+                            seen.add((_n, x.dtype.name)) or _f(x, *a))
+        names.append(name)
+    be = xg.get_backend("numba")
+    for dt in ("float32", "float64"):
+        _cache._exercise_loss(be, np.dtype(dt), "softmax_cross_entropy")
+    assert seen == {(n, dt) for n in names for dt in ("float32", "float64")}
