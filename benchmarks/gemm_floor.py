@@ -10,7 +10,7 @@ PyTorch any library can reach on this machine (the "best possible" column): a ta
 is out of reach here, however small the rest of the step becomes. The products: an MLP step's
 five (no input gradient); an LSTM step's input projections and their weight gradient as one
 product over all steps each, and per step the recurrent product and its input gradient
-(no gradient for the sequence); a char-LM step's LSTM products and its read-out's (no
+(no gradient for the sequence), each stacked over the steps into one call; a char-LM step's LSTM products and its read-out's (no
 compiled char-LM step here: n/a). ``floor`` is the faster of PyTorch's ``matmul`` and xpgrad's
 (``backends/blas.py``: MKL where installed) on them.
 """
@@ -38,11 +38,12 @@ def mlp_products(batch, sizes=(784, 256, 10)):
 
 
 def lstm_products(batch=64, hidden=128, steps=50, input_size=64):
-    """The products of one LSTM step (forward and backward through ``steps`` steps)."""
+    """The products of one LSTM step (forward and backward through ``steps`` steps); the
+    recurrent ones, one per step, as one stacked product each (no Python call per step)."""
     gates, rows = 4 * hidden, steps * batch
-    return ([((rows, input_size), (input_size, gates)), ((gates, rows), (rows, input_size)),
-             ((gates, rows), (rows, hidden))]
-            + [((batch, hidden), (hidden, gates)), ((batch, gates), (gates, hidden))] * steps)
+    return [((rows, input_size), (input_size, gates)), ((gates, rows), (rows, input_size)),
+            ((gates, rows), (rows, hidden)), ((steps, batch, hidden), (hidden, gates)),
+            ((steps, batch, gates), (gates, hidden))]
 
 
 def char_lm_products(batch=32, steps=50, vocab=65, hidden=128):
@@ -54,10 +55,11 @@ def char_lm_products(batch=32, steps=50, vocab=65, hidden=128):
 
 
 def products_call(shapes, matmul):
-    """A callable doing ``matmul`` on float32 operands of ``shapes`` into preallocated outputs."""
+    """A callable doing ``matmul`` on float32 operands of ``shapes`` (a left one of three
+    dimensions: a stack of products) into preallocated outputs."""
     rng = np.random.default_rng(0)
     operands = [(rng.normal(size=a).astype(np.float32), rng.normal(size=b).astype(np.float32),
-                 np.empty((a[0], b[1]), np.float32)) for a, b in shapes]
+                 np.empty((*a[:-1], b[1]), np.float32)) for a, b in shapes]
 
     def call():
         for left, right, out in operands:

@@ -8,6 +8,7 @@ import importlib.util
 import inspect
 import itertools
 import json
+import math
 import os
 import pkgutil
 import subprocess
@@ -433,8 +434,8 @@ def test_the_floor_counts_each_steps_products():
     module = _gemm_floor()
 
     def work(shapes):
-        assert all(a[1] == b[0] for a, b in shapes), shapes
-        return sum(a[0] * a[1] * b[1] for a, b in shapes)
+        assert all(a[-1] == b[0] for a, b in shapes), shapes
+        return sum(math.prod(a) * b[1] for a, b in shapes)
 
     assert work(module.mlp_products(32)) == 32 * (2 * 784 * 256 + 3 * 256 * 10)
     assert work(module.lstm_products(batch=8, hidden=16, steps=5, input_size=4)) == (
