@@ -60,7 +60,7 @@ def fused_call(kernel, flatten, n, packs, views, source, reduction=None):
                 for p, row, shape in views]
     if reduction is not None:
         results.append(f"acc.astype(reduced).reshape({tuple(reduction[2])})")
-    lines.append(f"    return ({', '.join(results)},)")
+    lines.append(f"    return ({', '.join(results)},)" if results else "    return ()")
     exec("\n".join(lines), names)
     call = names["call"]
     call.__qualname__ = f"<fused kernel of {source.count(chr(10)) + 1} ops>"
