@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from sce_checks import assert_kernels_agree, awkward_logits
 
 numba = pytest.importorskip("numba", reason="Numba is not installed")
 
@@ -23,38 +24,18 @@ from xpgrad.backends.numba import _sce_registers as regs  # noqa: E402
 DTYPES = pytest.mark.parametrize("dt", [np.float32, np.float64], ids=["float32", "float64"])
 
 
-def _awkward_logits(rng, n, classes, dt):
-    x = (rng.normal(size=(n, classes)) * 3).astype(dt)
-    x[1] += 1e4
-    x[5] -= 1e4
-    x[2, 0] = -np.inf
-    x[3, -1] = np.nan
-    x[4, 0] = np.inf
-    x[6, :] = -np.inf
-    x[8, 1] = -200.0                     # an exponential that underflows to 0
-    return x
-
-
 @DTYPES
 @pytest.mark.parametrize("rows", [1, 9, regs.TILE, 2 * regs.TILE + 21])
 def test_register_kernel_matches_row_kernel_at_every_class_count(rows, dt):
     """Every class count the kernel takes, with a ragged last group and tile; NaN rows agree."""
     for classes in range(regs.REGS_MIN, regs.regs_max(dt) + 1):
         rng = np.random.default_rng(classes * 1000 + rows)
-        x = (_awkward_logits(rng, rows, classes, dt) if rows > 8
+        x = (awkward_logits(rng, rows, classes, dt) if rows > 8
              else (rng.normal(size=(rows, classes)) * 3).astype(dt))
         labels = rng.integers(0, classes, rows)
         labels[-1] = classes - 1
-        scale = dt(1.0 / rows)
-        grads = [np.full_like(x, 7.0) for _ in range(2)]
-        losses = [np.empty(rows, dt) for _ in range(2)]
-        totals = [regs.sce_labels_regs(x, labels, grads[0], losses[0], scale),
-                  loops.sce_labels_block(x, labels, grads[1], losses[1], scale)]
-        tol = 2e-6 if dt == np.float32 else 1e-13
-        np.testing.assert_allclose(grads[0], grads[1], rtol=tol, atol=tol * float(scale),
-                                   err_msg=f"{classes} classes")
-        np.testing.assert_allclose(losses[0], losses[1], rtol=tol, atol=tol)
-        np.testing.assert_allclose(totals[0], totals[1], rtol=tol)
+        assert_kernels_agree(regs.sce_labels_regs, loops.sce_labels_block, x, labels,
+                             2e-6 if dt == np.float32 else 1e-13, f"{classes} classes")
 
 
 @DTYPES
@@ -63,23 +44,15 @@ def test_register_kernel_with_probabilities_matches_row_kernel(rows, dt):
     """Probability targets, some rows not summing to 1 and a masked class without weight."""
     for classes in range(regs.REGS_MIN, regs.regs_max(dt, "probs") + 1):
         rng = np.random.default_rng(classes * 1000 + rows + 1)
-        x = (_awkward_logits(rng, rows, classes, dt) if rows > 8
+        x = (awkward_logits(rng, rows, classes, dt) if rows > 8
              else (rng.normal(size=(rows, classes)) * 3).astype(dt))
         t = rng.dirichlet(np.ones(classes), rows).astype(dt)
         if rows > 8:
             t[7] *= 0.5
             t[2, 0] = 0.0                   # no weight on the masked class
             t[2] /= t[2].sum()
-        scale = dt(1.0 / rows)
-        grads = [np.full_like(x, 7.0) for _ in range(2)]
-        losses = [np.empty(rows, dt) for _ in range(2)]
-        totals = [regs.sce_probs_regs(x, t, grads[0], losses[0], scale),
-                  loops.sce_probs_block(x, t, grads[1], losses[1], scale)]
-        tol = 1e-5 if dt == np.float32 else 1e-12
-        np.testing.assert_allclose(grads[0], grads[1], rtol=tol, atol=tol * float(scale),
-                                   err_msg=f"{classes} classes")
-        np.testing.assert_allclose(losses[0], losses[1], rtol=tol, atol=tol)
-        np.testing.assert_allclose(totals[0], totals[1], rtol=tol)
+        assert_kernels_agree(regs.sce_probs_regs, loops.sce_probs_block, x, t,
+                             1e-5 if dt == np.float32 else 1e-12, f"{classes} classes")
 
 
 @DTYPES

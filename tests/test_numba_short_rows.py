@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from sce_checks import assert_kernels_agree, awkward_logits
 
 numba = pytest.importorskip("numba", reason="Numba is not installed")
 
@@ -85,38 +86,15 @@ def test_transpose_block_rejects_other_dtypes():
 
 
 # -- the short-row kernels -----------------------------------------------------------------------
-def _awkward_logits(rng, n, classes, dt):
-    x = (rng.normal(size=(n, classes)) * 3).astype(dt)
-    x[1] += 1e4
-    x[5] -= 1e4
-    x[2, 0] = -np.inf                     # a masked class (the whole row when classes == 1)
-    x[3, -1] = np.nan
-    x[4, 0] = np.inf
-    x[6, :] = -np.inf
-    return x
-
-
-def _assert_kernels_agree(short, block, x, target, tol):
-    """The short-row kernel ``short`` and the row kernel ``block`` give the same gradient and
-    row losses (NaN where the other has NaN) within ``tol``."""
-    n = x.shape[0]
-    scale = x.dtype.type(1.0 / n)
-    grads, losses = [np.empty_like(x) for _ in range(2)], [np.empty(n, x.dtype) for _ in range(2)]
-    short(x, target, grads[0], losses[0], scale)
-    block(x, target, grads[1], losses[1], scale)
-    np.testing.assert_allclose(grads[0], grads[1], rtol=tol, atol=tol * float(scale))
-    np.testing.assert_allclose(losses[0], losses[1], rtol=tol, atol=tol)
-
-
 @DTYPES
 @pytest.mark.parametrize("classes", CLASSES)
 def test_short_row_labels_match_row_kernel(classes, dt):
     rng = np.random.default_rng(classes)
     n = 3 * short.TILE + 37                         # a ragged last tile
-    x = _awkward_logits(rng, n, classes, dt)
+    x = awkward_logits(rng, n, classes, dt)
     labels = rng.integers(0, classes, n)
     labels[2] = classes - 1
-    _assert_kernels_agree(short.sce_labels_short, loops.sce_labels_block, x, labels,
+    assert_kernels_agree(short.sce_labels_short, loops.sce_labels_block, x, labels,
                           2e-6 if dt == np.float32 else 1e-13)
 
 
@@ -125,13 +103,13 @@ def test_short_row_labels_match_row_kernel(classes, dt):
 def test_short_row_probabilities_match_row_kernel(classes, dt):
     rng = np.random.default_rng(classes + 100)
     n = 2 * short.TILE + 45
-    x = _awkward_logits(rng, n, classes, dt)
+    x = awkward_logits(rng, n, classes, dt)
     t = rng.dirichlet(np.ones(classes), n).astype(dt)
     t[7] *= 0.5
     if classes > 1:
         t[2, 0] = 0.0                               # no weight on the masked class
         t[2] /= t[2].sum()
-    _assert_kernels_agree(short.sce_probs_short, loops.sce_probs_block, x, t,
+    assert_kernels_agree(short.sce_probs_short, loops.sce_probs_block, x, t,
                           1e-5 if dt == np.float32 else 1e-12)
 
 
