@@ -16,7 +16,6 @@ import warnings
 from .. import dtypes as _dt
 from .._args import flag
 from ..creation import asarray, ones, zeros
-from ..ops import batch_norm as _bn
 from ..ops.elementwise import sqrt
 from ..ops.reductions import mean, var
 from ..ops.shape import reshape
@@ -25,7 +24,7 @@ from ..tensor import Tensor, Variable
 from . import _checks
 from ._torch import host, load_checked
 from .module import Module
-from .normalization import channel_variables
+from .normalization import channel_layer
 from ._torch_strict import strict_option
 
 
@@ -192,15 +191,8 @@ class _InstanceNorm(Module):
                  track_running_stats=False, *, dtype=_dt.float32, backend=None,
                  name="instance_norm"):
         super().__init__(name)
-        who = type(self).__name__
-        self.num_features = _checks.size("num_features", num_features, who)
-        self.eps = _eps(eps, who)
-        self.momentum = None if momentum is None else _bn._momentum(momentum, who)
-        self.affine = flag(affine, "affine", who)
-        self.track_running_stats = flag(track_running_stats, "track_running_stats", who)
-        self._dtype = _checks.floating_dtype(dtype, who)
-        self._backend = backend
-        channel_variables(self, backend)
+        channel_layer(self, num_features, eps, _eps, momentum, affine, track_running_stats,
+                      dtype, backend)
 
     def forward(self, x):
         who, dims = type(self).__name__, self.dims

@@ -100,15 +100,8 @@ class _BatchNorm(Module):
                  track_running_stats=True, dtype=_dt.float32, backend=None,
                  name="batch_norm"):
         super().__init__(name)
-        who = type(self).__name__
-        self.num_features = _checks.size("num_features", num_features, who)
-        self.eps = _bn._positive(eps, who)
-        self.momentum = None if momentum is None else _bn._momentum(momentum, who)
-        self.affine = flag(affine, "affine", who)
-        self.track_running_stats = flag(track_running_stats, "track_running_stats", who)
-        self._dtype = _checks.floating_dtype(dtype, who)
-        self._backend = backend
-        channel_variables(self, backend)
+        channel_layer(self, num_features, eps, _bn._positive, momentum, affine,
+                      track_running_stats, dtype, backend)
 
     def forward(self, x):
         who = type(self).__name__
@@ -245,6 +238,22 @@ class BatchNorm1d(_BatchNorm):
     """
 
     _ndims, _layout = (2, 3), "a 2-D (N, C) or 3-D (N, C, L)"
+
+
+def channel_layer(norm, num_features, eps, check_eps, momentum, affine, track_running_stats,
+                  dtype, backend) -> None:
+    """A per-channel normalization layer's settings, each checked (errors naming the layer's
+    class) and kept as PyTorch's attributes (``eps`` by ``check_eps(eps, owner)``), then its
+    Variables (``channel_variables``)."""
+    who = type(norm).__name__
+    norm.num_features = _checks.size("num_features", num_features, who)
+    norm.eps = check_eps(eps, who)
+    norm.momentum = None if momentum is None else _bn._momentum(momentum, who)
+    norm.affine = flag(affine, "affine", who)
+    norm.track_running_stats = flag(track_running_stats, "track_running_stats", who)
+    norm._dtype = _checks.floating_dtype(dtype, who)
+    norm._backend = backend
+    channel_variables(norm, backend)
 
 
 def channel_variables(norm, backend) -> None:
