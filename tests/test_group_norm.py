@@ -155,3 +155,16 @@ def test_bad_input_names_the_argument():
         xg.nn.InstanceNorm1d(3)(xg.ones((2, 3, 1)))
     with pytest.raises(ValueError, match="InstanceNorm1d: momentum"):
         xg.nn.InstanceNorm1d(3, momentum=2.0)
+
+
+@pytest.mark.parametrize("make", [lambda eps: xg.nn.GroupNorm(2, 4, eps=eps),
+                                  lambda eps: xg.nn.InstanceNorm1d(3, eps=eps),
+                                  lambda eps: xg.nn.group_norm(xg.arange(24.0).reshape(2, 4, 3), 2, eps=eps)])
+def test_eps_must_be_a_finite_number_at_least_zero(make):
+    for bad in (float("inf"), float("nan"), -1e-5):
+        with pytest.raises(ValueError, match="eps"):
+            make(bad)
+    for bad in ("1e-5", None, True):
+        with pytest.raises(TypeError, match="eps"):
+            make(bad)
+    make(0.0)

@@ -17,6 +17,7 @@ from .. import dtypes as _dt
 from .._args import flag
 from ..creation import asarray, ones, zeros
 from ..ops.elementwise import sqrt
+from ..ops.nn import _eps
 from ..ops.reductions import mean, var
 from ..ops.shape import reshape
 from ..tape import stop_gradient
@@ -62,12 +63,6 @@ def _tensor(x, owner, like=None):
         raise TypeError(f"{owner}: input must hold real floating-point numbers, got "
                         f"{x.dtype}")
     return x
-
-
-def _eps(eps, owner):
-    if isinstance(eps, bool) or not isinstance(eps, numbers.Real) or not eps >= 0:
-        raise ValueError(f"{owner}: eps must be a number >= 0, got {eps!r}")
-    return float(eps)
 
 
 def _normalize(x, eps, stats=None):
