@@ -9,7 +9,8 @@ import pytest
 
 import xpgrad as xg
 
-from window_checks import BACKENDS, ours, theirs
+from window_checks import (BACKENDS, assert_complex_matches_torch, assert_layer_matches_torch,
+                           assert_replay_equals_eager, assert_torch_uniform_init, ours, theirs)
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed: no comparison")
 
@@ -80,40 +81,16 @@ def test_unbatched_input_matches_torch(backend, rng):
 def test_conv2d_layer_padding_modes_match_torch(backend, mode, kernel, padding, dilation, rng):
     ref = torch.nn.Conv2d(4, 6, kernel, padding=padding, padding_mode=mode, groups=2,
                           dilation=dilation).double()
-    ours = xg.nn.Conv2d(4, 6, kernel, padding=padding, padding_mode=mode, groups=2,
-                        dilation=dilation, dtype="float64", backend=backend, rng=0)
-    ours.load_torch_state_dict(ref.state_dict())
-    x = rng.standard_normal((2, 4, 6, 5))
-    xt = xg.asarray(x, backend=backend)
-    with xg.GradientTape() as tape:
-        tape.watch(xt)
-        y = ours(xt)
-        loss = xg.sum(y * y)
-    gx, gw, gb = tape.gradient(loss, [xt, ours.weight, ours.bias])
-    tx = torch.tensor(x, requires_grad=True)
-    ty = ref(tx)
-    (ty * ty).sum().backward()
-    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-12, atol=1e-12)
-    for g, tg in ((gx, tx.grad), (gw, ref.weight.grad), (gb, ref.bias.grad)):
-        np.testing.assert_allclose(g.numpy(), tg.numpy(), rtol=1e-11, atol=1e-11)
+    layer = xg.nn.Conv2d(4, 6, kernel, padding=padding, padding_mode=mode, groups=2,
+                         dilation=dilation, dtype="float64", backend=backend, rng=0)
+    assert_layer_matches_torch(layer, ref, rng.standard_normal((2, 4, 6, 5)), backend)
 
 
 def test_complex_conv2d_matches_torch(rng):
     x = rng.standard_normal((2, 3, 5, 6)) + 1j * rng.standard_normal((2, 3, 5, 6))
     w = rng.standard_normal((4, 3, 3, 2)) + 1j * rng.standard_normal((4, 3, 3, 2))
-    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
-    ty = torch.nn.functional.conv2d(tx, tw, padding=1, stride=(2, 1))
-    (ty.abs() ** 2).sum().backward()
-    xt, wt = xg.asarray(x), xg.asarray(w)
-    with xg.GradientTape() as tape:
-        tape.watch(xt)
-        tape.watch(wt)
-        y = xg.nn.conv2d(xt, wt, padding=1, stride=(2, 1))
-        loss = xg.sum(xg.abs(y) ** 2)
-    gx, gw = tape.gradient(loss, [xt, wt])
-    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(gx.numpy(), tx.grad.numpy(), rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(gw.numpy(), tw.grad.numpy(), rtol=1e-12, atol=1e-12)
+    assert_complex_matches_torch(xg.nn.conv2d, torch.nn.functional.conv2d, x, w,
+                                 dict(padding=1, stride=(2, 1)))
 
 
 @pytest.mark.parametrize("mode", ["zeros", "reflect", "circular"])
@@ -143,23 +120,13 @@ def test_function_replay_equals_eager(backend):
             loss = xg.sum(xg.nn.relu(layer(x)) ** 2)
         return [loss] + tape.gradient(loss, [layer.weight, layer.bias])
 
-    compiled = xg.function(step)
-    for seed in range(3):          # the first call traces, the others replay
-        x = xg.asarray(np.random.default_rng(seed).standard_normal((2, 3, 7, 6)),
-                       backend=backend)
-        for got, want in zip(compiled(x), step(x)):
-            np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-13, atol=1e-13)
+    assert_replay_equals_eager(step, (2, 3, 7, 6), backend)
 
 
 def test_torch_default_initialization():
     layer = xg.nn.Conv2d(8, 64, (3, 5), groups=2, rng=0)
-    bound = 1 / math.sqrt(8 // 2 * 3 * 5)              # fan_in = in_channels / groups * kH * kW
-    w, b = layer.weight.numpy(), layer.bias.numpy()
-    assert w.shape == (64, 4, 3, 5) and w.dtype == np.float32 and b.shape == (64,)
-    assert np.abs(w).max() <= bound and np.abs(w).max() > 0.95 * bound
-    assert np.abs(b).max() <= bound and np.abs(b).max() > 0.8 * bound
-    assert abs(w.var() - bound ** 2 / 3) < 0.1 * bound ** 2 / 3
-    assert w.flags["C_CONTIGUOUS"]
+    # fan_in = C_in / groups * kH * kW
+    assert_torch_uniform_init(layer, (64, 4, 3, 5), fan_in=8 // 2 * 3 * 5)
     assert (layer.kernel_size, layer.stride, layer.padding, layer.dilation) == \
         ((3, 5), (1, 1), (0, 0), (1, 1))                # pairs, as torch's
 

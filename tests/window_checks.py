@@ -41,3 +41,86 @@ def theirs(fn, arrays, kwargs):
     y = _first(out)
     (y * torch.tensor(np.cos(np.arange(y.numel())).reshape(y.shape))).sum().backward()
     return out, [t.grad.numpy() for t in given if t is not None]
+
+
+def assert_raises_naming(call, error, words, torch_call=None):
+    """``call()`` raises ``error`` with every one of ``words`` in its message; ``torch_call``,
+    where given, fails in PyTorch too (the input is bad there as well)."""
+    import pytest
+
+    with pytest.raises(error) as info:
+        call()
+    for word in words:
+        assert word in str(info.value), str(info.value)
+    if torch_call is not None:
+        with pytest.raises((RuntimeError, ValueError, TypeError)):
+            torch_call()
+
+
+def assert_layer_matches_torch(layer, ref, x, backend="numpy"):
+    """An xpgrad layer and its float64 PyTorch twin ``ref`` (whose state dict ``layer`` loads,
+    where it has one) agree on ``x``: the output, the indices where both return a pair, and
+    the gradients of ``sum(y * y)`` for the input and every parameter."""
+    import torch
+
+    params = layer.variables
+    if params:
+        layer.load_torch_state_dict(ref.state_dict())
+    xt = xg.asarray(x, backend=backend)
+    with xg.GradientTape() as tape:
+        tape.watch(xt)
+        out = layer(xt)
+        loss = xg.sum(_first(out) * _first(out))
+    grads = tape.gradient(loss, [xt] + params)
+    tx = torch.tensor(x, requires_grad=True)
+    tout = ref(tx)
+    (_first(tout) * _first(tout)).sum().backward()
+    if isinstance(out, tuple):
+        np.testing.assert_array_equal(out[1].numpy(), tout[1].numpy())
+    np.testing.assert_allclose(_first(out).numpy(), _first(tout).detach().numpy(),
+                               rtol=1e-12, atol=1e-12)
+    for g, tg in zip(grads, [tx.grad] + [p.grad for p in ref.parameters()]):
+        np.testing.assert_allclose(g.numpy(), tg.numpy(), rtol=1e-11, atol=1e-11)
+
+
+def assert_complex_matches_torch(fn, torch_fn, x, w, kwargs):
+    """``fn(x, w, **kwargs)`` on complex arrays and the gradients of ``sum(|y|^2)`` for ``x``
+    and ``w`` equal PyTorch's (its conjugate-gradient convention is ours)."""
+    import torch
+
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    ty = torch_fn(tx, tw, **kwargs)
+    (ty.abs() ** 2).sum().backward()
+    xt, wt = xg.asarray(x), xg.asarray(w)
+    with xg.GradientTape() as tape:
+        tape.watch(xt)
+        tape.watch(wt)
+        y = fn(xt, wt, **kwargs)
+        loss = xg.sum(xg.abs(y) ** 2)
+    gx, gw = tape.gradient(loss, [xt, wt])
+    for got, want in ((y, ty.detach()), (gx, tx.grad), (gw, tw.grad)):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def assert_replay_equals_eager(step, shape, backend):
+    """``xg.function(step)`` returns what ``step`` does, output by output, on three random
+    float64 inputs of ``shape`` (the first call traces, the others replay)."""
+    compiled = xg.function(step)
+    for seed in range(3):
+        x = xg.asarray(np.random.default_rng(seed).standard_normal(shape), backend=backend)
+        for got, want in zip(compiled(x), step(x)):
+            np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-13, atol=1e-13)
+
+
+def assert_torch_uniform_init(layer, weight_shape, fan_in):
+    """``layer``'s float32 weight and bias are drawn as PyTorch's: uniform on
+    ``±1/sqrt(fan_in)`` (reaching near the bound, with the uniform's variance), C-contiguous."""
+    import math
+
+    bound = 1 / math.sqrt(fan_in)
+    w, b = layer.weight.numpy(), layer.bias.numpy()
+    assert w.shape == weight_shape and w.dtype == np.float32 and b.shape == weight_shape[:1]
+    assert np.abs(w).max() <= bound and np.abs(w).max() > 0.95 * bound
+    assert np.abs(b).max() <= bound and np.abs(b).max() > 0.8 * bound
+    assert abs(w.var() - bound ** 2 / 3) < 0.1 * bound ** 2 / 3
+    assert w.flags["C_CONTIGUOUS"]
