@@ -16,9 +16,7 @@ from interleaved import one_thread, run  # noqa: E402
 if __name__ == "__main__":      # not on import: a test process has its own thread settings
     one_thread()
 
-import numpy as np  # noqa: E402
-
-import xpgrad as xg  # noqa: E402
+from window_steps import steps  # noqa: E402
 
 #: name, (N, C_in, L), the call's keyword arguments
 WORKLOADS = [
@@ -33,61 +31,8 @@ WORKLOADS = [
 ]
 
 
-def _arrays(shape, kwargs, dtype, scale):
-    rng = np.random.default_rng(0)
-    shape = (max(1, round(shape[0] * scale)),) + shape[1:]
-    x = rng.standard_normal(shape).astype(dtype)
-    if "conv" not in kwargs:
-        return x, None, None
-    c_out, k = kwargs["conv"]
-    w = rng.standard_normal((c_out, shape[1] // kwargs.get("groups", 1), k)).astype(dtype)
-    return x, w, rng.standard_normal(c_out).astype(dtype)
-
-
-def _call_kwargs(kwargs):
-    return {k: v for k, v in kwargs.items() if k not in ("conv", "pool")}
-
-
-def xpgrad_step(backend, x, w, b, kwargs):
-    xt = xg.asarray(x, backend=backend)
-    params = [] if w is None else [xg.Variable(xg.asarray(a, backend=backend)) for a in (w, b)]
-    fn = {"max": xg.nn.max_pool1d, "avg": xg.nn.avg_pool1d}.get(kwargs.get("pool"))
-    call = _call_kwargs(kwargs)
-
-    def step():
-        with xg.GradientTape() as tape:
-            tape.watch(xt)
-            y = fn(xt, **call) if fn else xg.nn.conv1d(xt, *params, **call)
-            loss = xg.sum(y)
-        tape.gradient(loss, [xt] + params)
-        return y.numpy()
-    return step
-
-
-def torch_step(x, w, b, kwargs):
-    import torch
-
-    F = torch.nn.functional
-    ts = [torch.tensor(a, requires_grad=True) for a in (x, w, b) if a is not None]
-    fn = {"max": F.max_pool1d, "avg": F.avg_pool1d}.get(kwargs.get("pool"))
-    call = _call_kwargs(kwargs)
-
-    def step():
-        y = fn(ts[0], **call) if fn else F.conv1d(*ts, **call)
-        torch.autograd.grad(y.sum(), ts)
-        return y.detach().numpy()
-    return step
-
-
-def _steps(args, backends, workload):
-    name, shape, kwargs = workload
-    x, w, b = _arrays(shape, kwargs, args.dtype, args.scale)
-    return name, dict({be: xpgrad_step(be, x, w, b, kwargs) for be in backends},
-                      torch=torch_step(x, w, b, kwargs))
-
-
 def main(argv=None):
-    return run(__doc__, argv, WORKLOADS, _steps, tol32=1e-3)
+    return run(__doc__, argv, WORKLOADS, steps, tol32=1e-3)
 
 
 if __name__ == "__main__":

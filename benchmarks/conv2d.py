@@ -23,6 +23,7 @@ if __name__ == "__main__":      # not on import: a test process has its own thre
 import numpy as np  # noqa: E402
 
 import xpgrad as xg  # noqa: E402
+from window_steps import arrays, steps  # noqa: E402
 
 #: name, (N, C_in, H, W), the call's keyword arguments (MNIST's: examples/mnist's Net)
 WORKLOADS = [
@@ -39,56 +40,6 @@ WORKLOADS = [
     ("avg_pool k2", (16, 64, 56, 56), {"pool": "avg", "kernel_size": 2}),
     ("MNIST Net fwd+bwd", (64, 1, 28, 28), {"net": True}),
 ]
-
-
-def _arrays(shape, kwargs, dtype, scale):
-    rng = np.random.default_rng(0)
-    shape = (max(1, round(shape[0] * scale)),) + shape[1:]
-    x = rng.standard_normal(shape).astype(dtype)
-    if "conv" not in kwargs:                 # pooling, or the whole Net
-        return x, None, None
-    c_out, k = kwargs["conv"]
-    w = rng.standard_normal((c_out, shape[1] // kwargs.get("groups", 1), k, k)).astype(dtype)
-    return x, w, rng.standard_normal(c_out).astype(dtype)
-
-
-def _call_kwargs(kwargs):
-    return {k: v for k, v in kwargs.items() if k not in ("conv", "pool")}
-
-
-def xpgrad_step(backend, x, w, b, kwargs):
-    if "net" in kwargs:
-        return _xpgrad_net_step(backend, x)
-    xt = xg.asarray(x, backend=backend)
-    params = [] if w is None else [xg.Variable(xg.asarray(a, backend=backend)) for a in (w, b)]
-    fn = {"max": xg.nn.max_pool2d, "avg": xg.nn.avg_pool2d}.get(kwargs.get("pool"))
-    call = _call_kwargs(kwargs)
-
-    def step():
-        with xg.GradientTape() as tape:
-            tape.watch(xt)
-            y = fn(xt, **call) if fn else xg.nn.conv2d(xt, *params, **call)
-            loss = xg.sum(y)
-        tape.gradient(loss, [xt] + params)
-        return y.numpy()
-    return step
-
-
-def torch_step(x, w, b, kwargs):
-    import torch
-
-    if "net" in kwargs:
-        return _torch_net_step(x)
-    F = torch.nn.functional
-    ts = [torch.tensor(a, requires_grad=True) for a in (x, w, b) if a is not None]
-    fn = {"max": F.max_pool2d, "avg": F.avg_pool2d}.get(kwargs.get("pool"))
-    call = _call_kwargs(kwargs)
-
-    def step():
-        y = fn(ts[0], **call) if fn else F.conv2d(*ts, **call)
-        torch.autograd.grad(y.sum(), ts)
-        return y.detach().numpy()
-    return step
 
 
 def _mnist_net(backend, dtype):
@@ -153,9 +104,11 @@ def _torch_net_step(x):
 
 def _steps(args, backends, workload):
     name, shape, kwargs = workload
-    x, w, b = _arrays(shape, kwargs, args.dtype, args.scale)
-    return name, dict({be: xpgrad_step(be, x, w, b, kwargs) for be in backends},
-                      torch=torch_step(x, w, b, kwargs))
+    if "net" not in kwargs:
+        return steps(args, backends, workload)
+    x = arrays(shape, kwargs, args.dtype, args.scale)[0]
+    return name, dict({be: _xpgrad_net_step(be, x) for be in backends},
+                      torch=_torch_net_step(x))
 
 
 def main(argv=None):
