@@ -62,3 +62,18 @@ def clean_backends(monkeypatch):
     stack = list(B._selection.stack)
     yield B
     B._selection.stack[:] = stack
+
+
+@pytest.fixture
+def rates(monkeypatch):
+    """The learning rate of every ``Optimizer.apply_gradients`` call, as the optimizer reads
+    it there."""
+    used = []
+    apply = xg.optim.Optimizer.apply_gradients
+
+    def recording(self, pairs):
+        used.append(self.learning_rate)
+        return apply(self, pairs)
+
+    monkeypatch.setattr(xg.optim.Optimizer, "apply_gradients", recording)
+    return used

@@ -22,20 +22,6 @@ RUN = ["train", "-q", "--hidden", "8", "--batch-size", "256", "--validation-spli
 PER_EPOCH = 5
 
 
-@pytest.fixture
-def rates(monkeypatch):
-    """The learning rate of every ``apply_gradients`` call."""
-    used = []
-    apply = xg.optim.Optimizer.apply_gradients
-
-    def recording(self, pairs):
-        used.append(self.learning_rate)
-        return apply(self, pairs)
-
-    monkeypatch.setattr(xg.optim.Optimizer, "apply_gradients", recording)
-    return used
-
-
 def _history(logdir):
     return json.loads((logdir / "history.json").read_text())
 

@@ -20,19 +20,6 @@ RUN = ["train", "-q", "--hidden", "8", "--batch-size", "256", "--validation-spli
 # early_stop.py checks the rule); the splits below fall mid-epoch 2 and mid-epoch 11
 
 
-@pytest.fixture
-def rates(monkeypatch):
-    used = []
-    apply = xg.optim.Optimizer.apply_gradients
-
-    def recording(self, pairs):
-        used.append(self.learning_rate)
-        return apply(self, pairs)
-
-    monkeypatch.setattr(xg.optim.Optimizer, "apply_gradients", recording)
-    return used
-
-
 def _arrays(path):
     with np.load(path) as z:
         return {k: z[k] for k in z.files if not k.startswith("__")}

@@ -16,20 +16,6 @@ RUN = ["train", "-q", "--hidden", "8", "--batch-size", "256", "--epochs", "4", "
 PER_EPOCH, TOTAL, PEAK = 6, 24, 0.5
 
 
-@pytest.fixture
-def rates(monkeypatch):
-    """The learning rate of every ``apply_gradients`` call, as the optimizer reads it there."""
-    used = []
-    apply = xg.optim.Optimizer.apply_gradients
-
-    def recording(self, pairs):
-        used.append(self.learning_rate)
-        return apply(self, pairs)
-
-    monkeypatch.setattr(xg.optim.Optimizer, "apply_gradients", recording)
-    return used
-
-
 def _torch_rates(make, per_epoch=False, steps=TOTAL, momentum=0.0):
     """The rate of each of ``steps`` steps under ``make(optimizer)``, a torch scheduler stepped
     after every optimizer step, or after every epoch's last (``per_epoch``)."""
