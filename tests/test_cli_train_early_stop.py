@@ -11,7 +11,6 @@ import math
 import numpy as np
 import pytest
 
-import xpgrad as xg
 from xpgrad.cli import main
 from xpgrad.data.dataset import Dataset
 from xpgrad.training import TrainConfig

@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pytest
 
-import xpgrad as xg
 from xpgrad.cli import main
 
 # 1437 digits in batches of 256: 6 steps per epoch, 24 in 4 epochs
