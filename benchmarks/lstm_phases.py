@@ -10,7 +10,12 @@ The step is ``xpgrad bench``'s ``lstm_step`` (64 inputs, MSE on every output, SG
   the T products ``[x_t | h_{t-1}] @ [w_ih; w_hh]`` of the forward, the T products
   ``dz_t @ w_hh.T`` of the backward and the one product of both weight gradients (the
   ``lstm_layer`` kernel's products, the same FLOPs as any LSTM step's);
-- Numba's fused gate passes (T forward, T backward) on their own.
+- Numba's fused gate passes (T forward, T backward) on their own;
+- the per-step products by the kernels' own calls (``blas.stepped_matmul``: MKL's where
+  installed), alone and interleaved with the gate passes as the kernels run them
+  (``in step``): the difference is what the gate passes cost inside a step, where each
+  finds its operands moved by the product before it (last line; on a shared machine it came
+  out from 0.8x to 1.3x of the passes alone).
 
 The products' total against PyTorch's whole step bounds what any restructuring of xpgrad's
 step can reach with this BLAS (``OPENBLAS_CORETYPE`` picks its kernels; it is printed).
@@ -72,6 +77,50 @@ def _gate_passes(B, T, H):
         for t in range(T - 1, -1, -1):
             _rnn.lstm_cell_backward(g_h, g_c, t, dh, dc, acts, seq, c0, dz, db)
     return {"Numba: T forward gate passes": forward, "Numba: T backward gate passes": backward}
+
+
+def _interleaved(B, T, I, H):
+    """The step's per-step products and gate passes in turn, as ``backends/numba/_scans.py``
+    runs them (MKL's products where installed, ``blas.stepped_matmul``), forward and
+    backward."""
+    from xpgrad.backends import blas
+    from xpgrad.backends.numba import _rnn
+    from xpgrad.backends.numpy.memory import aligned_empty
+
+    rng = np.random.default_rng(2)
+    f32 = np.float32
+    G = 4 * H
+
+    def filled(shape, scale):
+        out = aligned_empty(shape, f32)
+        out[...] = rng.normal(size=shape) * scale
+        return out
+    xh, w_cat = filled((T, B, I + H), 0.5), filled((I + H, G), 1 / np.sqrt(I + H))
+    w_t = np.ascontiguousarray(w_cat[I:].T)
+    a, bias = np.empty((B, G), f32), filled((1, 1, G), 0.1)
+    c0, seq = np.zeros((B, H), f32), np.zeros((2, B, T, H), f32)
+    acts, dz = aligned_empty((T, B, G), f32), aligned_empty((T, B, G), f32)
+    g_h, g_c = filled((B, T, H), 1e-3), np.zeros((1, 1, H), f32)
+    dh, dc, db = np.zeros((B, H), f32), np.zeros((B, H), f32), np.zeros(G, f32)
+    step_forward = blas.stepped_matmul(xh, w_cat, a)
+    step_backward = blas.stepped_matmul(dz, w_t, dh)
+
+    def forward(gates=True):
+        for t in range(T):
+            step_forward(t)
+            if gates:
+                _rnn.lstm_cell_forward(a, bias, t, c0, seq, acts, xh)
+
+    def backward(gates=True):
+        dh[...] = dc[...] = 0
+        for t in range(T - 1, -1, -1):
+            if gates:
+                _rnn.lstm_cell_backward(g_h, g_c, t, dh, dc, acts, seq, c0, dz, db)
+            step_backward(t)
+    return {"in step: T forward products": lambda: forward(False),
+            "in step: + forward gate passes": forward,
+            "in step: T backward products": lambda: backward(False),
+            "in step: + backward gate passes": backward}
 
 
 def _xpgrad_phases(B, T, I, H):
@@ -142,7 +191,7 @@ def main(argv=None):
 
     numba.set_num_threads(1)
     groups = [_xpgrad_phases(B, T, I, H), _torch_phases(B, T, I, H), _products(B, T, I, H),
-              _gate_passes(B, T, H)]
+              _gate_passes(B, T, H), _interleaved(B, T, I, H)]
     for _ in range(2):                 # compile, allocate, warm up
         for group in groups:
             for fn in group.values():
@@ -163,9 +212,12 @@ def main(argv=None):
     step = sum(v for k, v in ms.items() if k.startswith("xpgrad"))
     blas = sum(v for k, v in ms.items() if k.startswith("BLAS"))
     gates = sum(v for k, v in ms.items() if k.startswith("Numba"))
+    in_step = (ms["in step: + forward gate passes"] + ms["in step: + backward gate passes"]
+               - ms["in step: T forward products"] - ms["in step: T backward products"])
     print(f"  {'torch step / xpgrad step':34s} {torch_step / step:7.2f}")
     print(f"  {'torch step / (products + gates)':34s} {torch_step / (blas + gates):7.2f}   "
           "(the bound with this BLAS)")
+    print(f"  {'gate passes alone / in the step':34s} {gates:7.2f} / {in_step:.2f} ms")
     return 0
 
 

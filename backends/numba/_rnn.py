@@ -42,17 +42,18 @@ def lstm_cell_forward(a, add, t, c0, seq, acts, xh):
         fb = acts[t, b, H:2 * H]
         gb = acts[t, b, 2 * H:3 * H]
         ob = acts[t, b, 3 * H:]
-        # two loops, each writing few arrays: LLVM vectorizes a loop only while the runtime
-        # checks that its arrays do not overlap stay few (one loop doing both was scalar)
+        # loops writing few arrays each: LLVM vectorizes a loop only while the runtime checks
+        # that its arrays do not overlap stay few (one loop doing all was scalar; c_t and h_t
+        # in two loops: the pass alone 1-10% faster than in one, batch 64, hidden 128)
         for j in range(H):
             ib[j] = sigmoid(ab[j] + xb[j])
             fb[j] = sigmoid(ab[H + j] + xb[H + j])
             gb[j] = tanh(ab[2 * H + j] + xb[2 * H + j])
             ob[j] = sigmoid(ab[3 * H + j] + xb[3 * H + j])
         for j in range(H):
-            c = fb[j] * cp[j] + ib[j] * gb[j]
-            hb[j] = ob[j] * tanh(c)
-            cb[j] = c
+            cb[j] = fb[j] * cp[j] + ib[j] * gb[j]
+        for j in range(H):
+            hb[j] = ob[j] * tanh(cb[j])
         if t + 1 < xh.shape[0]:
             hn = xh[t + 1, b, I:]
             for j in range(H):
@@ -87,17 +88,21 @@ def lstm_cell_backward(g_hs, g_cs, t, dh, dc, acts, seq, c0, dz_tm, db):
         dzg = dzb[2 * H:3 * H]
         dzo = dzb[3 * H:]
         # few arrays written per loop (see lstm_cell_forward): the first computes tanh(c_t)
-        # once and leaves the cell gradient in dc's row, which the second reads and scales
+        # once and leaves the cell gradient in dc's row, which the others read; the last
+        # scales it. One loop writing dz's i, f, g blocks and dc: the pass alone 4-30% slower
+        # than with these four (batch 64, hidden 128; shared machine)
         for j in range(H):
             o, tc = ob[j], tanh(cb[j])
             gh = g_h[j] + dhb[j]
             dzo[j] = gh * tc * o * (one - o)
             dcb[j] = g_c[j] + dcb[j] + gh * o * (one - tc * tc)
         for j in range(H):
-            i, f, gg, gc = ib[j], fb[j], gb[j], dcb[j]
-            dzi[j] = gc * gg * i * (one - i)
+            dzi[j] = dcb[j] * gb[j] * ib[j] * (one - ib[j])
+        for j in range(H):
+            dzg[j] = dcb[j] * ib[j] * (one - gb[j] * gb[j])
+        for j in range(H):
+            gc, f = dcb[j], fb[j]
             dzf[j] = gc * cp[j] * f * (one - f)
-            dzg[j] = gc * i * (one - gg * gg)
             dcb[j] = gc * f
         for j in range(4 * H):
             db[j] += dzb[j]
