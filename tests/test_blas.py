@@ -106,6 +106,28 @@ def test_stepped_matmul_is_each_steps_product(mode, dtype, stack_layout, right, 
     assert (step.__name__ == "step") == (mode == "mkl" and shape != (3, 4, 5))
 
 
+def test_stepped_matmul_holds_its_arrays(mode):
+    """The planned step keeps the arrays whose addresses it gives MKL: a caller that keeps only
+    the step still gets each step's product (it read freed memory, or crashed, before)."""
+    import gc
+    import weakref
+
+    rng = np.random.default_rng(3)
+    stack0, b0 = rng.normal(size=(4, 64, 96)), rng.normal(size=(96, 400))
+    stack, b, out = stack0.copy(), b0.copy(), np.empty((64, 400))
+    alive = [weakref.ref(a) for a in (stack, b, out)]
+    step = blas.stepped_matmul(stack, b, out)
+    del stack, b, out
+    gc.collect()
+    assert all(ref() is not None for ref in alive)
+    junk = [np.full((64, 400), 7.0) for _ in range(8)]       # memory a freed array would reuse
+    step(2)
+    np.testing.assert_allclose(alive[2](), stack0[2] @ b0, rtol=1e-12)
+    del step, junk
+    gc.collect()
+    assert all(ref() is None for ref in alive)
+
+
 @pytest.mark.skipif(not HAVE_MKL, reason="the mkl wheel is not installed")
 def test_mkl_runs_the_large_products_and_numpy_the_small_ones(monkeypatch):
     previous = blas.use("mkl")
