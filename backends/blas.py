@@ -250,9 +250,10 @@ def _address(m, contiguous):
 _char_at, _addressof = ctypes.c_char.from_buffer, ctypes.addressof
 
 
-def _gemm(lib, a, b, c, alpha, beta) -> bool:
-    """``c = alpha * a @ b + beta * c`` by MKL in place; False where it cannot run."""
-    call = _gemm_call(lib, a, b, c)
+def _gemm(lib, a, b, c, alpha, beta, fresh=False) -> bool:
+    """``c = alpha * a @ b + beta * c`` by MKL in place; False where it cannot run.
+    ``fresh``: ``c`` was just made C-ordered of shape ``(m, n)`` (no checks of its own)."""
+    call = _gemm_call(lib, a, b, c, fresh)
     if call is None:
         return False
     fn, (m, n, k, ta, tb, out) = call
@@ -261,17 +262,18 @@ def _gemm(lib, a, b, c, alpha, beta) -> bool:
     return True
 
 
-def _gemm_call(lib, a, b, c):
+def _gemm_call(lib, a, b, c, fresh=False):
     """``(MKL's gemm, (m, n, k, a's operand, b's operand, c's address))`` for ``c = a @ b``
-    in place, or None where MKL cannot take the arrays."""
+    in place, or None where MKL cannot take the arrays. ``fresh``: ``c`` was just made for
+    the product (C-ordered, ``(m, n)``, its own memory), so its layout is not checked."""
     fn = lib.gemm.get(a.dtype)
     if fn is None or b.dtype != a.dtype or c.dtype != a.dtype:
         return None
     m, k = a.shape
     n = b.shape[1]
-    if c.shape != (m, n) or max(m, n, k) > lib.int_max or \
-            c.strides != (n * c.itemsize, c.itemsize) or np.may_share_memory(c, a) or \
-            np.may_share_memory(c, b):
+    if max(m, n, k) > lib.int_max or not fresh and (
+            c.shape != (m, n) or c.strides != (n * c.itemsize, c.itemsize)
+            or np.may_share_memory(c, a) or np.may_share_memory(c, b)):
         return None
     ta, tb = _operand(a, lib.int_max), _operand(b, lib.int_max)
     if ta is None or tb is None:
@@ -301,7 +303,7 @@ def matmul(a, b, out=None):
         c = out
         if c is None:
             c = np.empty((a.shape[0], b.shape[1]), a.dtype)
-        if _gemm(lib, a, b, c, 1.0, 0.0):
+        if _gemm(lib, a, b, c, 1.0, 0.0, out is None):
             return c
     return np.matmul(a, b) if out is None else np.matmul(a, b, out=out)
 
