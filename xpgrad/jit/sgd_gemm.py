@@ -28,6 +28,7 @@ import functools
 
 import numpy as np
 
+from ..backends import blas
 from ..optim._checks import learning_rate_fits
 from ..tensor import Tensor
 from .structure import leaves
@@ -87,8 +88,6 @@ def gemm_update(c, a, b, alpha) -> bool:
     sharing memory with ``a`` or ``b``, or a product too small for a gemm call to pay. MKL runs
     it where the host backends' products use MKL (``xpgrad.backends.blas``), else SciPy's
     BLAS."""
-    from ..backends import blas
-
     if a.ndim != 2 or b.ndim != 2 or blas.small(a, b):
         return False            # NumPy's product and the ordinary update are faster
     if blas.gemm_update(c, a, b, alpha):
@@ -185,8 +184,6 @@ def _plain_settings(opt):
 
 
 def _is_matmul(fn, xp):
-    from ..backends import blas
-
     return fn is np.matmul or fn is blas.matmul or fn is getattr(xp, "matmul", None)
 
 
