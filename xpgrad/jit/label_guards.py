@@ -15,6 +15,8 @@ later leaves nothing to put back.
 """
 from __future__ import annotations
 
+import sys
+
 from .guards import _persistent_roots, changes_state
 from .replay_steps import GuardFailed, RangeGuard
 from .structure import leaves
@@ -39,13 +41,16 @@ class LabelCheckingKernel:
         return f"<{getattr(self.kernel, '__name__', self.kernel)} checking its labels>"
 
 
+def _losses_module():
+    """The Numba backend's loss kernels, where loaded (a program using them has loaded them:
+    one without never imports Numba here)."""
+    return sys.modules.get("xpgrad.backends.numba._losses")
+
+
 def _checking_kernels():
     """The kernel forwards that decline at a label outside ``[0, classes)``."""
-    try:
-        from ..backends.numba._losses import sce_forward
-    except ImportError:
-        return ()
-    return (sce_forward,)
+    losses = _losses_module()
+    return () if losses is None else (losses.sce_forward,)
 
 
 def _reads(step):
@@ -87,10 +92,8 @@ def fold_label_guards(program) -> int:
 def _loss_step(step):
     """Whether a kernel step is the softmax cross-entropy's forward (checking or wrapped) or
     its vjp (which reads the labels' dtype only, after the forward checked them)."""
-    from ..backends.numba._losses import sce_forward, sce_vjp
-
-    fn = step.fn
-    return fn is sce_forward or fn is sce_vjp or type(fn) is LabelCheckingKernel
+    losses, fn = _losses_module(), step.fn
+    return fn is losses.sce_forward or fn is losses.sce_vjp or type(fn) is LabelCheckingKernel
 
 
 __all__ = ["LabelCheckingKernel", "fold_label_guards"]
