@@ -259,3 +259,28 @@ def test_gradients_flow_back_across_a_backend_move(strict):
         back = x.to("strict").to("numpy")
         total = xg.sum(back * x)
     np.testing.assert_allclose(tape.gradient(total, x).numpy(), 2.0 * x.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int32", "int64", "uint64", "bool"])
+@pytest.mark.parametrize("size", [1, 47, 48, 49, 200])
+def test_numpy_index_range_short_and_long_arrays_agree_with_min_max(dtype, size):
+    """The NumPy backend's ``index_range`` takes arrays of up to 48 entries through a list
+    (twice as fast as two reductions): both ways give Python ints equal to ``min``/``max``,
+    for any integer dtype (uint64 beyond int64 included) and any shape."""
+    from xpgrad.backends.numpy import _LIST_RANGE_MAX
+
+    assert _LIST_RANGE_MAX == 48
+    rng = np.random.default_rng(size)
+    if dtype == "bool":
+        a = rng.integers(0, 2, size).astype(bool)
+    else:
+        info = np.iinfo(dtype)
+        a = rng.integers(info.min, info.max, size, dtype=dtype, endpoint=True)
+        a[0] = info.max
+    be = xg.get_backend("numpy")
+    for arr in (a, a.reshape(1, -1), a[::-1]):
+        lo, hi = be.index_range(arr)
+        assert (lo, hi) == (int(arr.min()), int(arr.max()))
+        assert type(lo) is int and type(hi) is int
+    with pytest.raises(ValueError):
+        be.index_range(np.zeros(0, np.int64))

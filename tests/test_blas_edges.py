@@ -366,3 +366,52 @@ def test_bench_with_a_bad_xpgrad_blas_exits_2_before_timing(monkeypatch, capsys)
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1, err
     assert "XPGRAD_BLAS must be one of auto, mkl, numpy, got 'fast'" in err
+
+
+# -- gemm plans: a layout's checks made once -----------------------------------------------------
+@needs_mkl
+def test_a_planned_layout_still_checks_every_calls_addresses_and_output():
+    """A product's layout is checked once (``blas._PLANS``); the addresses are not part of it:
+    misaligned operands, or a read-only or overlapping output, of a layout already planned go
+    to NumPy, and the products stay NumPy's."""
+    previous = blas.use("mkl")
+    lib = blas._mkl()
+    calls, real = [], dict(lib.gemm)
+    try:
+        rng = np.random.default_rng(0)
+        a0 = rng.normal(size=(130, 140)).astype(np.float32)
+        b = rng.normal(size=(140, 150)).astype(np.float32)
+        want = np.matmul(a0, b)
+        np.testing.assert_allclose(blas.matmul(a0, b), want, rtol=1e-4, atol=1e-3)  # planned
+        for dtype, fn in real.items():
+            lib.gemm[dtype] = (lambda fn: lambda *args: calls.append(args[3:6]) or fn(*args))(fn)
+        np.testing.assert_allclose(blas.matmul(a0, b), want, rtol=1e-4, atol=1e-3)
+        assert calls == [(130, 150, 140)]       # a new gemm function: planned for it anew
+        shifted = np.ndarray(a0.shape, np.float32, np.zeros(a0.nbytes + 4, np.uint8), offset=1)
+        shifted[...] = a0
+        assert shifted.strides == a0.strides
+        np.testing.assert_array_equal(blas.matmul(shifted, b), np.matmul(a0, b))
+        read_only = np.zeros((130, 150), np.float32)
+        read_only.flags.writeable = False
+        assert not blas._gemm(lib, a0, b, read_only, 1.0, 0.0)
+        square = np.ones((140, 140), np.float32)
+        assert not blas._gemm(lib, square, square, square, 1.0, 0.0)   # out is an operand
+        assert calls == [(130, 150, 140)]
+    finally:
+        lib.gemm.update(real)
+        blas.restore(previous)
+
+
+@needs_mkl
+def test_the_plans_stay_few(monkeypatch):
+    monkeypatch.setattr(blas, "_PLANS_MAX", 4)
+    monkeypatch.setattr(blas, "_PLANS", {})
+    previous = blas.use("mkl")
+    try:
+        b = np.ones((140, 150), np.float32)
+        for rows in range(100, 110):
+            np.testing.assert_array_equal(blas.matmul(np.ones((rows, 140), np.float32), b),
+                                          np.full((rows, 150), 140.0, np.float32))
+            assert len(blas._PLANS) <= 4
+    finally:
+        blas.restore(previous)

@@ -312,3 +312,48 @@ def test_a_relu_alone_between_two_products_gets_a_kernel():
     for g, e in zip(got, want):
         np.testing.assert_array_equal(g.numpy(), e.numpy())            # NaN where NaN
         assert (np.signbit(g.numpy()) == np.signbit(e.numpy())).all()
+
+
+@pytest.mark.parametrize("returned", [False, True], ids=["hidden", "pre-activation returned"])
+def test_a_dense_layers_bias_add_joins_the_relus_run(returned):
+    # the first layer's kernel forward splits into its product and the bias add, which the
+    # ReLU's loop takes (b[j] in a loop over rows of columns: no pass of its own); the second
+    # layer's (read by the loss kernel) and a pre-activation used twice stay the kernel
+    from xpgrad.backends.numpy.kernels import _linear_forward
+
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(2)
+    w0, b0 = rng.normal(size=(6, 5)), rng.normal(size=5)
+    v0, c0 = rng.normal(size=(5, 3)), rng.normal(size=3)
+    w, b = xg.Variable(w0, backend="numba"), xg.Variable(b0, backend="numba")
+    v, c = xg.Variable(v0, backend="numba"), xg.Variable(c0, backend="numba")
+    x0, y0 = rng.normal(size=(4, 6)), np.array([0, 2, 1, 2])
+
+    def step(x, y):
+        with xg.GradientTape() as tape:
+            pre = xg.nn.linear(x, w, b)
+            hidden = xg.nn.relu(pre)
+            loss = xg.losses.softmax_cross_entropy(xg.nn.linear(hidden, v, c), y)
+        grads = tape.gradient(loss, [w, b, v, c])
+        return (loss, hidden, grads, pre) if returned else (loss, hidden, grads)
+
+    compiled = xg.function(step, warmup=0)
+    x, y = xg.asarray(x0, backend="numba"), xg.asarray(y0, backend="numba")
+    for _ in range(2):
+        got, want = compiled(x, y), step(x, y)
+    np.testing.assert_array_equal(got[1].numpy(), want[1].numpy())    # the add, then max
+    if returned:
+        np.testing.assert_array_equal(got[3].numpy(), want[3].numpy())
+    program = compiled.programs()[0]
+    kernels = [fn for fn in program.constants.values() if fn is _linear_forward]
+    assert len(kernels) == (2 if returned else 1), program.source
+    sources = [getattr(fn, "source", "") for fn in program.constants.values()
+               if getattr(fn, "kernel", None) is not None]
+    assert any(" + " in s for s in sources) != returned, sources
+    tw, tb, tv, tc = (torch.tensor(a, requires_grad=True) for a in (w0, b0, v0, c0))
+    logits = torch.relu(torch.tensor(x0) @ tw + tb) @ tv + tc
+    loss = torch.nn.functional.cross_entropy(logits, torch.tensor(y0))
+    loss.backward()
+    np.testing.assert_allclose(got[0].numpy(), loss.detach().numpy(), rtol=1e-12)
+    for g, t in zip(got[2], (tw, tb, tv, tc)):
+        np.testing.assert_allclose(g.numpy(), t.grad.numpy(), rtol=1e-10, atol=1e-12)

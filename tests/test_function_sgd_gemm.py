@@ -310,3 +310,50 @@ def test_gemm_update_writes_back_what_blas_computed_on_a_copy(monkeypatch):
     expected = c - 0.5 * (a @ b)
     assert gemm_update(c, a, b, -0.5)
     np.testing.assert_allclose(c, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kernel_declines", [False, True])
+def test_the_unfolded_updates_run_the_backends_sgd_kernel_as_eager_does(backend, monkeypatch,
+                                                                        kernel_declines):
+    """The fused step updates the variables it does not fold (the biases) through the
+    backend's ``sgd_update`` kernel directly, or ``SGD._update`` where there is none or it
+    declines: float64 weights and biases equal the eager step's to 1e-12 over six steps."""
+    be = xg.get_backend(backend)
+    kernel = be.kernels.get("sgd_update") if be.kernels else None
+    calls = []
+    if kernel is not None:
+        from xpgrad.backend import Kernel
+
+        def counted(*args, **params):
+            calls.append(args[0].shape)
+            return None if kernel_declines else kernel.forward(*args, **params)
+        monkeypatch.setitem(be.kernels, "sgd_update", Kernel(counted, kernel.vjp))
+
+    def make():
+        rng = np.random.default_rng(0)
+        ws = [xg.Variable(rng.normal(size=s), backend=backend) for s in ((7, 9), (9,),
+                                                                          (9, 4), (4,))]
+        opt = xg.optim.SGD(0.1)
+
+        def step(x, y):
+            with xg.GradientTape() as tape:
+                h = xg.nn.relu(xg.nn.linear(x, ws[0], ws[1]))
+                loss = xg.losses.softmax_cross_entropy(xg.nn.linear(h, ws[2], ws[3]), y)
+            opt.apply_gradients(zip(tape.gradient(loss, ws), ws))
+            return loss
+        return step, ws
+
+    eager, eager_ws = make()
+    step, ws = make()
+    compiled = xg.function(step)
+    rng = np.random.default_rng(1)
+    for _ in range(6):
+        x = xg.asarray(rng.normal(size=(5, 7)), backend=backend)
+        y = xg.asarray(rng.integers(0, 4, 5), backend=backend)
+        np.testing.assert_allclose(compiled(x, y).numpy(), eager(x, y).numpy(), rtol=1e-12)
+    for a, b in zip(ws, eager_ws):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12, atol=1e-14)
+    assert compiled.programs()[0].sgd_gemms == 2
+    if kernel is not None:      # eager and compiled both asked the kernel for every update
+        assert (9,) in calls and (4,) in calls

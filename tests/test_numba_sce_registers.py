@@ -226,3 +226,24 @@ def test_warmup_exercise_reaches_every_softmax_loop_in_both_dtypes(monkeypatch):
     for dt in ("float32", "float64"):
         _cache._exercise_loss(be, np.dtype(dt), "softmax_cross_entropy")
     assert seen == {(n, dt) for n in names for dt in ("float32", "float64")}
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_the_forward_takes_any_row_count_layout_and_label_dtype_as_numpy_does(reduction):
+    """The forward keeps its gradient's scale per (dtype, reduction, rows) and takes
+    contiguous logits and intp labels as they are: over 70 row counts (more than it keeps),
+    Fortran-ordered logits and int32 labels, loss and gradient equal the NumPy backend's in
+    float64."""
+    kernel = _losses.KERNELS["softmax_cross_entropy"]
+    numpy_kernel = xg.get_backend("numpy").kernels["softmax_cross_entropy"]
+    rng = np.random.default_rng(7)
+    for n in range(1, 71):
+        x = rng.normal(size=(n, 10))
+        y = rng.integers(0, 10, n)
+        for xs, ys in ((x, y), (np.asfortranarray(x), y.astype(np.int32))):
+            loss, saved = kernel.forward(xs, ys, reduction)
+            want, want_saved = numpy_kernel.forward(x, y, reduction)
+            np.testing.assert_allclose(loss, want, rtol=1e-12)
+            grad = kernel.vjp(np.float64(1.0), saved, xs, ys, reduction)[0]
+            want_grad = numpy_kernel.vjp(np.float64(1.0), want_saved, x, y, reduction)[0]
+            np.testing.assert_allclose(grad, want_grad, rtol=1e-12, atol=1e-15)

@@ -73,20 +73,27 @@ def _take(saved, g, forward, raws, params):
 
 
 # -- softmax cross-entropy ----------------------------------------------------------------------
+#: the gradient's scale per (dtype, reduction, rows), as the kernels take it (in the dtype)
+_scales: dict = {}
+
 def sce_forward(logits, labels, reduction):
     dt = logits.dtype
     if dt not in FLOATS or logits.ndim != 2:
         return None
     n, c = logits.shape
-    x = np.ascontiguousarray(logits)
+    x = logits if logits.flags.c_contiguous else np.ascontiguousarray(logits)
     grad = np.empty((n, c), dt)
     losses = np.empty(n, dt)
-    scale = dt.type(_scale(reduction, n))
+    scale = _scales.get((dt, reduction, n))
+    if scale is None:
+        if len(_scales) > 64:
+            _scales.clear()
+        scale = _scales[dt, reduction, n] = dt.type(_scale(reduction, n))
     if labels.dtype.kind in "iu":
         if labels.shape != (n,):
             return None
-        target, limit = labels.astype(np.intp, copy=False), _config.SHORT_ROWS_MAX
-        kind = "labels"
+        target = labels if labels.dtype == np.intp else labels.astype(np.intp)
+        limit, kind = _config.SHORT_ROWS_MAX, "labels"
     elif labels.dtype == dt and labels.shape == (n, c):
         target, limit = np.ascontiguousarray(labels), _config.SHORT_PROBS_MAX
         kind = "probs"

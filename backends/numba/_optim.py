@@ -24,6 +24,7 @@ from xpgrad.backend import Kernel
 from xpgrad.ops.optim import nadam_coefficients, radam_step_size
 
 from . import _optim_kernels as loops
+from . import _config
 from ._config import run_by_size
 from ._losses import FLOATS
 
@@ -50,6 +51,15 @@ def _views(param, *arrays):
 
 
 def sgd(param, grad, velocity, *, lr, momentum, nesterov, weight_decay):
+    dt = param.dtype
+    if velocity is None and grad.dtype is dt and grad.shape == param.shape \
+            and param.size < _config.PAR_MIN and dt in FLOATS and param.flags.c_contiguous \
+            and grad.flags.c_contiguous and param.flags.writeable:
+        # a plain update of a contiguous variable (every step of an MLP's four): what _views
+        # and run_by_size would do, spelled out (2.9 -> 1.6 us for a bias)
+        t = dt.type
+        loops.sgd(param.reshape(-1), grad.reshape(-1), t(lr), t(weight_decay))
+        return param, None
     v = _views(param, grad, velocity)
     if v is None:
         return None

@@ -12,6 +12,9 @@ from .scalars import SCALAR_ARRAYS, scalar_array
 from .scatter import add_rows
 
 _BY_NATIVE = {np.dtype(d.name): d for d in _dt.ALL.values()}
+#: integer arrays up to this size take ``index_range`` through a list (above it, two NumPy
+#: reductions are faster: 128 labels took 3.9 us through a list, 2.0 by ``min`` and ``max``)
+_LIST_RANGE_MAX = 48
 
 
 class NumpyBackend(Backend):
@@ -75,6 +78,9 @@ class NumpyBackend(Backend):
             np.add.at(target, key, values)
 
     def index_range(self, a):
+        if 0 < a.size <= _LIST_RANGE_MAX:     # a batch of labels: a list's min and max are
+            values = a.ravel().tolist()       # twice as fast as two reductions (1.1 vs 2.1 us)
+            return int(min(values)), int(max(values))
         return int(a.min()), int(a.max())
 
     def value_range(self, a, accepted):

@@ -23,6 +23,7 @@ from ..tensor import Tensor, Variable, _wrap
 from .constants import fold_constants
 from .fresh import own_generators
 from .guards import StateSnapshot, hoist_guards
+from .label_guards import fold_label_guards
 from .replay_steps import GuardFailed
 from .sgd_gemm import fold_sgd_into_gemm
 from .structure import is_namedtuple, leaves, map_leaves
@@ -67,6 +68,7 @@ class Program:
             self._drop_dead(escaping)
         self.sgd_gemms = fold_sgd_into_gemm(self, escaping)
         self.fused = fuse(self, escaping) if fuse is not None else 0
+        self.label_guards = fold_label_guards(self)
         self.buffers = self._plan(escaping) if plan_buffers else {}
         self.snapshot = StateSnapshot.of(self.steps, self.slots)
         self._slot = "s{}".format

@@ -28,6 +28,7 @@ import functools
 
 import numpy as np
 
+from ..backends import blas
 from ..optim._checks import learning_rate_fits
 from ..tensor import Tensor
 from .structure import leaves
@@ -87,12 +88,10 @@ def gemm_update(c, a, b, alpha) -> bool:
     sharing memory with ``a`` or ``b``, or a product too small for a gemm call to pay. MKL runs
     it where the host backends' products use MKL (``xpgrad.backends.blas``), else SciPy's
     BLAS."""
-    from ..backends import blas
-
-    if blas.gemm_update(c, a, b, alpha):
-        return True
     if a.ndim != 2 or b.ndim != 2 or blas.small(a, b):
         return False            # NumPy's product and the ordinary update are faster
+    if blas.gemm_update(c, a, b, alpha):
+        return True
     gemms = _gemms()
     if gemms is None or not _one_pool_at_a_time():
         return False
@@ -132,6 +131,8 @@ class FusedSGDStep:
             return self._as_traced(args)    # set since the trace: no longer a plain update
         lr = opt.learning_rate          # a bad schedule value raises before any update
         learning_rate_fits(lr, self.variables)
+        # SGD._update without momentum or weight decay is this kernel, when it takes the arrays
+        kernel = be.kernels.get("sgd_update") if be.kernels else None
         for v, fused, arg in zip(self.variables, self.fused, args):
             if arg is None:
                 continue
@@ -142,11 +143,13 @@ class FusedSGDStep:
                 if gemm_update(param, a, b, -lr):
                     continue
                 arg = a @ b
-            if isinstance(arg, Tensor):
+            elif isinstance(arg, Tensor):
                 arg = arg._data
             if arg.dtype != param.dtype:
                 arg = be.xp.astype(arg, param.dtype)
-            opt._update(be, param, arg, state, lr)
+            if kernel is None or kernel.forward(param, arg, None, lr=lr, momentum=0.0,
+                                                nesterov=False, weight_decay=0.0) is None:
+                opt._update(be, param, arg, state, lr)
         opt.iterations += 1
         return opt.iterations
 
@@ -181,8 +184,6 @@ def _plain_settings(opt):
 
 
 def _is_matmul(fn, xp):
-    from ..backends import blas
-
     return fn is np.matmul or fn is blas.matmul or fn is getattr(xp, "matmul", None)
 
 
