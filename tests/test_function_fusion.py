@@ -210,16 +210,33 @@ def test_cupy_fused_kernels_equal_eager(ops, dtype):
     assert fused.programs()[0].fused >= 1
 
 
+def _two_dense_layers(seed):
+    """A 6-5-3 network's weights as numba Variables, a batch of 4 with its labels, and
+    ``reference()``: PyTorch's loss and its four weight gradients for them."""
+    rng = np.random.default_rng(seed)
+    arrays = rng.normal(size=(6, 5)), rng.normal(size=5), rng.normal(size=(5, 3)), \
+        rng.normal(size=3)
+    weights = [xg.Variable(a, backend="numba") for a in arrays]
+    x0, y0 = rng.normal(size=(4, 6)), np.array([0, 2, 1, 2])
+
+    def reference():
+        import torch
+
+        tw, tb, tv, tc = (torch.tensor(a, requires_grad=True) for a in arrays)
+        logits = torch.relu(torch.tensor(x0) @ tw + tb) @ tv + tc
+        loss = torch.nn.functional.cross_entropy(logits, torch.tensor(y0))
+        loss.backward()
+        return loss.detach().numpy(), [t.grad.numpy() for t in (tw, tb, tv, tc)]
+
+    x, y = xg.asarray(x0, backend="numba"), xg.asarray(y0, backend="numba")
+    return weights, x, y, reference
+
+
 def test_a_dense_layers_bias_gradient_joins_the_run_before_it():
     # the linear kernel's vjp only sums the incoming gradient for the bias: after a ReLU's
     # backward run, that column sum is taken in the same loop, not by a kernel call
-    torch = pytest.importorskip("torch")
-    rng = np.random.default_rng(1)
-    w0, b0 = rng.normal(size=(6, 5)), rng.normal(size=5)
-    v0, c0 = rng.normal(size=(5, 3)), rng.normal(size=3)
-    w, b = xg.Variable(w0, backend="numba"), xg.Variable(b0, backend="numba")
-    v, c = xg.Variable(v0, backend="numba"), xg.Variable(c0, backend="numba")
-    x0, y0 = rng.normal(size=(4, 6)), np.array([0, 2, 1, 2])
+    pytest.importorskip("torch")
+    (w, b, v, c), x, y, reference = _two_dense_layers(1)
 
     def grads(x, y):
         with xg.GradientTape() as tape:
@@ -228,7 +245,6 @@ def test_a_dense_layers_bias_gradient_joins_the_run_before_it():
         return tape.gradient(loss, [w, b, v, c])
 
     compiled = xg.function(grads, warmup=0)
-    x, y = xg.asarray(x0, backend="numba"), xg.asarray(y0, backend="numba")
     got = [compiled(x, y) for _ in range(2)][-1]
     program = compiled.programs()[0]
     reductions = [v.reduction for v in program.constants.values()
@@ -237,11 +253,8 @@ def test_a_dense_layers_bias_gradient_joins_the_run_before_it():
     # the second one follows no run: it stays the kernel's g.sum(axis=0), not the slower
     # np.sum (a Python wrapper: 8.7 us in the MLP step where the kernel took 3.8 us)
     assert not any(v is np.sum for v in program.constants.values())
-    tw, tb, tv, tc = (torch.tensor(a, requires_grad=True) for a in (w0, b0, v0, c0))
-    logits = torch.relu(torch.tensor(x0) @ tw + tb) @ tv + tc
-    torch.nn.functional.cross_entropy(logits, torch.tensor(y0)).backward()
-    for g, want in zip(got, (tw, tb, tv, tc)):
-        np.testing.assert_allclose(g.numpy(), want.grad.numpy(), rtol=1e-10, atol=1e-12)
+    for g, want in zip(got, reference()[1]):
+        np.testing.assert_allclose(g.numpy(), want, rtol=1e-10, atol=1e-12)
 
 
 def test_a_column_sum_is_a_loop_over_rows_of_a_loop_over_columns():
@@ -321,13 +334,8 @@ def test_a_dense_layers_bias_add_joins_the_relus_run(returned):
     # layer's (read by the loss kernel) and a pre-activation used twice stay the kernel
     from xpgrad.backends.numpy.kernels import _linear_forward
 
-    torch = pytest.importorskip("torch")
-    rng = np.random.default_rng(2)
-    w0, b0 = rng.normal(size=(6, 5)), rng.normal(size=5)
-    v0, c0 = rng.normal(size=(5, 3)), rng.normal(size=3)
-    w, b = xg.Variable(w0, backend="numba"), xg.Variable(b0, backend="numba")
-    v, c = xg.Variable(v0, backend="numba"), xg.Variable(c0, backend="numba")
-    x0, y0 = rng.normal(size=(4, 6)), np.array([0, 2, 1, 2])
+    pytest.importorskip("torch")
+    (w, b, v, c), x, y, reference = _two_dense_layers(2)
 
     def step(x, y):
         with xg.GradientTape() as tape:
@@ -338,7 +346,6 @@ def test_a_dense_layers_bias_add_joins_the_relus_run(returned):
         return (loss, hidden, grads, pre) if returned else (loss, hidden, grads)
 
     compiled = xg.function(step, warmup=0)
-    x, y = xg.asarray(x0, backend="numba"), xg.asarray(y0, backend="numba")
     for _ in range(2):
         got, want = compiled(x, y), step(x, y)
     np.testing.assert_array_equal(got[1].numpy(), want[1].numpy())    # the add, then max
@@ -350,10 +357,7 @@ def test_a_dense_layers_bias_add_joins_the_relus_run(returned):
     sources = [getattr(fn, "source", "") for fn in program.constants.values()
                if getattr(fn, "kernel", None) is not None]
     assert any(" + " in s for s in sources) != returned, sources
-    tw, tb, tv, tc = (torch.tensor(a, requires_grad=True) for a in (w0, b0, v0, c0))
-    logits = torch.relu(torch.tensor(x0) @ tw + tb) @ tv + tc
-    loss = torch.nn.functional.cross_entropy(logits, torch.tensor(y0))
-    loss.backward()
-    np.testing.assert_allclose(got[0].numpy(), loss.detach().numpy(), rtol=1e-12)
-    for g, t in zip(got[2], (tw, tb, tv, tc)):
-        np.testing.assert_allclose(g.numpy(), t.grad.numpy(), rtol=1e-10, atol=1e-12)
+    loss, grads = reference()
+    np.testing.assert_allclose(got[0].numpy(), loss, rtol=1e-12)
+    for g, want in zip(got[2], grads):
+        np.testing.assert_allclose(g.numpy(), want, rtol=1e-10, atol=1e-12)
