@@ -58,3 +58,25 @@ def test_what_the_short_way_cannot_take_goes_the_general_way(case):
         g = g.astype(np.float64)
     assert _optim.sgd(p, g, None, lr=0.1, momentum=0.0, nesterov=False,
                       weight_decay=0.0) is None
+
+
+def test_the_remembered_typed_rate_follows_each_new_rate_dtype_and_sign_of_zero():
+    """The short way keeps the last (dtype, lr, weight_decay) converted to the dtype: a new
+    rate, another dtype, or -0.0 after 0.0 (equal, but not the same number) is converted anew:
+    each update equals the general way's, bit for bit."""
+    rng = np.random.default_rng(2)
+    lr = 0.1
+    cases = [("float32", lr, 0.0), ("float64", lr, 0.0), ("float32", lr, 0.0),
+             ("float32", 0.3, 0.01), ("float32", 0.0, 0.0), ("float32", -0.0, 0.0),
+             ("float64", 1e-300, -0.0)]
+    for dtype, rate, wd in cases:
+        p0 = rng.normal(size=(4, 3)).astype(dtype)
+        if rate == 0.0:
+            p0[0, 0] = -0.0                 # -0.0 - 0.0 * g keeps its sign; - (-0.0) * g not
+        g = np.abs(rng.normal(size=(4, 3))).astype(dtype)
+        short = _update(p0.copy(), g, lr=rate, weight_decay=wd)
+        strided = np.empty((4, 6), dtype)[:, ::2]
+        strided[...] = g
+        general = _update(p0.copy(), strided, lr=rate, weight_decay=wd)
+        np.testing.assert_array_equal(short, general)
+        assert np.signbit(short).tolist() == np.signbit(general).tolist()

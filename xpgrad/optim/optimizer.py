@@ -206,23 +206,35 @@ class Optimizer:
                                                                       "__iter__"):
             raise TypeError("apply_gradients takes an iterable of (gradient, variable) pairs, "
                             f"e.g. zip(grads, variables); got {type(grads_and_vars).__name__}")
+        states = self._state
         for pair in grads_and_vars:
-            g, v = unpack_pair(pair)
-            if id(v) in seen:
+            # unpack_pair and checked_gradient, their usual case inline (this runs per
+            # variable per step): a 2-tuple (zip's), a Variable, a Tensor gradient of its
+            # backend, shape and dtype
+            if pair.__class__ is tuple and len(pair) == 2 and pair[1].__class__ is Variable:
+                g, v = pair
+            else:
+                g, v = unpack_pair(pair)
+            i = id(v)
+            if i in seen:
                 raise ValueError(f"variable {v.name!r} appears twice in apply_gradients")
-            seen.add(id(v))
-            names.append(v.name)
-            if id(v) not in self._state:      # checked once: a Variable keeps its dtype
+            seen.add(i)
+            names.append(v)                   # named only in the error below
+            if i not in states:               # checked once: a Variable keeps its dtype
                 self._check_variable(v)
             if g is None:
                 continue
-            grads.append(checked_gradient(g, v))
+            if g.__class__ is not Tensor or g._backend is not v._backend or \
+                    g._data.shape != v._data.shape or g._data.dtype != v._data.dtype:
+                g = checked_gradient(g, v)
+            grads.append(g)
             variables.append(v)
         if not names:
             raise ValueError("apply_gradients got no (gradient, variable) pairs; pass "
                              "zip(grads, variables) with at least one variable")
         if not grads:
-            raise ValueError(f"No gradients provided for any variable: {names}\nEvery gradient "
+            raise ValueError(f"No gradients provided for any variable: {[v.name for v in names]}"
+                             "\nEvery gradient "
                              "is None: the loss does not depend on these variables (is the "
                              "loss computed from them inside the GradientTape?)")
         lr = self.learning_rate            # a bad schedule value raises before any update
@@ -235,7 +247,8 @@ class Optimizer:
             grads = [clip_value(g, self.clipvalue, f"the gradient of {v.name!r}")
                      for g, v in zip(grads, variables)]
         for g, v in zip(grads, variables):
-            state = self._state_for(v)
+            entry = states.get(id(v))         # _state_for's usual case inline
+            state = entry[1] if entry is not None and entry[0] is v else self._state_for(v)
             raw = g._data
             if raw.dtype != v._data.dtype:
                 raw = v._backend.xp.astype(raw, v._data.dtype)
