@@ -42,7 +42,7 @@ from __future__ import annotations
 import threading
 
 from .backend import MixedBackendError, current_backend
-from .tensor import Tensor, _wrap
+from .tensor import Tensor, Variable, _wrap
 
 #: every primitive by name: the one table that kernels are registered against
 PRIMITIVES: dict = {}
@@ -224,6 +224,11 @@ def apply(prim: Primitive, *args, **params) -> Tensor:
             raws = (_scalar_array(be, b._data, a) if prim.scalar_arrays else a, b._data)
         else:
             be, raws = _raw_inputs(args)
+    elif n == 3 and a.__class__ in _tensor_classes and args[1].__class__ in _tensor_classes \
+            and args[2].__class__ in _tensor_classes and a._backend is args[1]._backend \
+            is args[2]._backend:
+        # three Tensors or Variables of one backend (a linear layer's x, w, b)
+        be, raws = a._backend, (a._data, args[1]._data, args[2]._data)
     else:
         be, raws = _raw_inputs(args)
 
@@ -313,6 +318,7 @@ _new = object.__new__
 
 
 _exact_scalars = frozenset(_scalar_types)
+_tensor_classes = frozenset((Tensor, Variable))
 
 
 # -- moving a tensor between backends (recorded, so gradients flow back across the move) -----

@@ -165,7 +165,10 @@ class Linear(Module):
         return self.w if self.w is not None else matrix_transpose(self.weight)
 
     def forward(self, x):
-        w = self._kernel()
+        # _kernel's usual case inline (untraced, own weights): this runs every step
+        w = self.__dict__["w"] if _TRACES.tracer is None else None
+        if w is None:
+            w = self._kernel()
         return linear(check_input(x, w, "Linear"), w, self.b)
 
     @strict_option

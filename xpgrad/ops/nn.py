@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..accumulate import Scatter
 from ..primitive import Primitive, apply
-from ..tensor import Tensor, _wrap
+from ..tensor import Tensor, Variable, _wrap
 from .linalg_helpers import mH
 
 # x @ w + b for 2-D x as one primitive: one tape node instead of two, and the bias gradient is
@@ -39,8 +39,12 @@ def linear(x, w, b=None):
     >>> xg.nn.linear(xg.ones((2, 3)), xg.ones((3, 4))).shape
     (2, 4)
     """
-    if b is not None and isinstance(x, Tensor) and x.ndim == 2:
-        if x.shape[1] != w.shape[0] or b.shape != (w.shape[1],):
+    if b is not None and isinstance(x, Tensor) and x._data.ndim == 2:
+        ws = w.shape if w.__class__ is not Tensor and w.__class__ is not Variable \
+            else w._data.shape                      # raw shapes: this runs every step
+        bs = b.shape if b.__class__ is not Tensor and b.__class__ is not Variable \
+            else b._data.shape
+        if len(ws) != 2 or x._data.shape[1] != ws[0] or bs != (ws[1],):
             raise ValueError(f"linear: x {x.shape}, w {w.shape} and b {b.shape} do not fit "
                              "(need x (N, in), w (in, out), b (out,))")
         return apply(_linear, x, w, b)
