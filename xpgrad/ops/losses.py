@@ -275,15 +275,16 @@ def _class_axis_hint(labels_shape, shape, name):
 
 
 def _check_labels(labels, logits, n_classes):
-    lead = logits.shape[:-1]
+    lead = tuple(logits._data.shape[:-1])     # raw arrays, not properties: this runs every step
     if labels.dtype.kind in "iu":          # signed or unsigned (MNIST's labels are uint8)
-        if labels.shape != lead:
+        raw = labels._data
+        if tuple(raw.shape) != lead:
             raise ValueError(
                 f"integer labels must have shape {lead} (logits' shape without the class "
                 f"axis), got {labels.shape}"
                 + _class_axis_hint(labels.shape, logits.shape, "logits"))
-        if labels.size:
-            lo, hi = labels.backend.index_range(labels.data)
+        if raw.size:
+            lo, hi = labels._backend.index_range(raw)
             if lo < 0 or hi >= n_classes:
                 bad = lo if lo < 0 else hi
                 skip = (f"; to skip rows labelled {bad}, pass ignore_index={bad} (PyTorch's "
@@ -321,7 +322,8 @@ def softmax_cross_entropy(logits, labels, *, reduction="mean", weight=None, igno
     """
     _check_reduction(reduction)
     logits = _float_input(logits, "logits")
-    if logits.ndim < 1 or logits.shape[-1] < 1:
+    shape = logits._data.shape
+    if len(shape) < 1 or shape[-1] < 1:
         raise ValueError(f"logits need a non-empty class axis (last), got shape {logits.shape}")
     if not isinstance(labels, Tensor):
         try:
@@ -333,7 +335,7 @@ def softmax_cross_entropy(logits, labels, *, reduction="mean", weight=None, igno
         if labels.dtype.is_floating and labels.dtype != logits.dtype \
                 and labels.shape != logits.shape[:-1]:    # class indices keep theirs: refused
             labels = astype(labels, logits.dtype)
-    n_classes = logits.shape[-1]
+    n_classes = shape[-1]
     if weight is not None or ignore_index is not None or label_smoothing != 0:
         from .cross_entropy_options import check_options, cross_entropy
 
@@ -344,12 +346,12 @@ def softmax_cross_entropy(logits, labels, *, reduction="mean", weight=None, igno
         return cross_entropy(logits, labels, weight=weight, ignore_index=ignore_index,
                              label_smoothing=smoothing, reduction=reduction)
     labels = _check_labels(labels, logits, n_classes)
-    lead = logits.shape[:-1]
-    if logits.ndim != 2:
+    if len(shape) != 2:
+        lead = logits.shape[:-1]
         logits = reshape(logits, (-1, n_classes))
         labels = reshape(labels, (-1,) if labels.dtype.kind in "iu" else (-1, n_classes))
     out = apply(_softmax_ce, logits, labels, reduction=reduction)
-    if reduction == "none" and len(lead) != 1:
+    if reduction == "none" and len(shape) != 2:
         out = reshape(out, lead)
     return out
 
