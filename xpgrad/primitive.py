@@ -234,13 +234,15 @@ def apply(prim: Primitive, *args, **params) -> Tensor:
 
     kern = be.kernels.get(prim.name) if be.kernels else None
     saved = None
-    # one- and two-input calls without keywords are spelled out: a plain call costs a third of
+    # one- to three-input calls without keywords are spelled out: a plain call costs a third of
     # one through *raws, **params
     if params:
         n = -1
     try:
         if kern is not None:
-            res = kern.forward(raws[0]) if n == 1 else kern.forward(*raws, **params)
+            res = kern.forward(raws[0]) if n == 1 else \
+                kern.forward(raws[0], raws[1], raws[2]) if n == 3 else \
+                kern.forward(*raws, **params)
             if res is None:
                 kern = None
             else:
@@ -250,6 +252,8 @@ def apply(prim: Primitive, *args, **params) -> Tensor:
                 out_raw = prim.forward(be.xp, raws[0])
             elif n == 2:
                 out_raw = prim.forward(be.xp, raws[0], raws[1])
+            elif n == 3:
+                out_raw = prim.forward(be.xp, raws[0], raws[1], raws[2])
             else:
                 out_raw = prim.forward(be.xp, *raws, **params)
     except ValueError as e:

@@ -252,7 +252,7 @@ class Optimizer:
             raw = g._data
             if raw.dtype != v._data.dtype:
                 raw = v._backend.xp.astype(raw, v._data.dtype)
-            if getattr(raw.dtype, "kind", None) == "c" and "c" not in self._dtype_kinds:
+            if "c" not in self._dtype_kinds and getattr(raw.dtype, "kind", None) == "c":
                 self._update(v._backend, *as_real_pairs(v._data, raw, state), lr)
             else:
                 self._update(v._backend, v._data, raw, state, lr)
