@@ -217,20 +217,28 @@ def describe() -> str:
     return "numpy" if lib is None else f"mkl {lib.version}"
 
 
-def _operand(m, int_max):
-    """``(trans, leading dimension, address)`` for BLAS to read 2-D ``m`` in place, or None."""
+def _way(m):
+    """``(trans, leading dimension, (transpose for the address, dense))`` for BLAS to read
+    2-D ``m`` in place, or None: what ``_operand`` and a gemm plan need of its layout."""
     size = m.itemsize
     s0, s1 = m.strides
     rows, cols = m.shape
     if s1 == size and s0 >= cols * size and s0 % size == 0:
-        trans, ld, dense = _NO_TRANS, max(s0 // size, cols, 1), s0 == cols * size
-    elif s0 == size and s1 >= rows * size and s1 % size == 0:
-        trans, ld, dense = _TRANS, max(s1 // size, rows, 1), s1 == rows * size
-        m = m.T if dense else m
-    else:
+        return _NO_TRANS, max(s0 // size, cols, 1), (False, s0 == cols * size)
+    if s0 == size and s1 >= rows * size and s1 % size == 0:
+        dense = s1 == rows * size
+        return _TRANS, max(s1 // size, rows, 1), (dense, dense)
+    return None
+
+
+def _operand(m, int_max):
+    """``(trans, leading dimension, address)`` for BLAS to read 2-D ``m`` in place, or None."""
+    way = _way(m)
+    if way is None:
         return None
-    address = _address(m, dense)
-    if ld > int_max or address % size:      # unaligned: BLAS assumes aligned elements
+    trans, ld, (transposed, dense) = way
+    address = _address(m.T if transposed else m, dense)
+    if ld > int_max or address % m.itemsize:      # unaligned: BLAS assumes aligned elements
         return None
     return trans, ld, address
 
@@ -312,32 +320,17 @@ def _refused(fn):
     return (fn, None, (False, False), None, (False, False), None, None, None, None)
 
 
-def _way(m):
-    """``(trans, leading dimension, (transpose for the address, dense))`` for BLAS to read
-    2-D ``m`` in place (``_operand`` without the address), or None."""
-    size = m.itemsize
-    s0, s1 = m.strides
-    rows, cols = m.shape
-    if s1 == size and s0 >= cols * size and s0 % size == 0:
-        return _NO_TRANS, max(s0 // size, cols, 1), (False, s0 == cols * size)
-    if s0 == size and s1 >= rows * size and s1 % size == 0:
-        dense = s1 == rows * size
-        return _TRANS, max(s1 // size, rows, 1), (dense, dense)
-    return None
-
-
-def _gemm_call(lib, a, b, c, fresh=False):
+def _gemm_call(lib, a, b, c):
     """``(MKL's gemm, (m, n, k, a's operand, b's operand, c's address))`` for ``c = a @ b``
-    in place, or None where MKL cannot take the arrays. ``fresh``: ``c`` was just made for
-    the product (C-ordered, ``(m, n)``, its own memory), so its layout is not checked."""
+    in place, or None where MKL cannot take the arrays."""
     fn = lib.gemm.get(a.dtype)
     if fn is None or b.dtype != a.dtype or c.dtype != a.dtype:
         return None
     m, k = a.shape
     n = b.shape[1]
-    if max(m, n, k) > lib.int_max or not fresh and (
-            c.shape != (m, n) or c.strides != (n * c.itemsize, c.itemsize)
-            or np.may_share_memory(c, a) or np.may_share_memory(c, b)):
+    if c.shape != (m, n) or max(m, n, k) > lib.int_max or \
+            c.strides != (n * c.itemsize, c.itemsize) or np.may_share_memory(c, a) or \
+            np.may_share_memory(c, b):
         return None
     ta, tb = _operand(a, lib.int_max), _operand(b, lib.int_max)
     if ta is None or tb is None:
