@@ -302,13 +302,10 @@ def _bias_adds_as_calls(program, escaping) -> int:
     run's loop, not in a pass of its own (``out += b``). Returns how many were split."""
     from ..backends import blas
     from ..backends.numpy.kernels import _linear_forward
-    from .tracer import SlotInfo
+    from .tracer import SlotInfo, slot_uses
 
     steps, slots = program.steps, program.slots
-    uses = {}
-    for step in steps:
-        for s in _refs(step.args) + _refs(step.kwargs):
-            uses[s] = uses.get(s, 0) + 1
+    uses = slot_uses(steps)
     count, k = 0, 0
     while k < len(steps) - 1:
         step, after = steps[k], steps[k + 1]

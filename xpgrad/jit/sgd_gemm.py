@@ -31,8 +31,7 @@ import numpy as np
 from ..backends import blas
 from ..optim._checks import learning_rate_fits
 from ..tensor import Tensor
-from .structure import leaves
-from .tracer import Ref
+from .tracer import Ref, slot_uses
 
 _GEMM_DTYPES = (np.dtype("float32"), np.dtype("float64"))
 
@@ -195,13 +194,8 @@ def fold_sgd_into_gemm(program, escaping) -> int:
             or not isinstance(program.be.xp.zeros(1), np.ndarray):
         return 0
     slots = program.slots
-    uses, producer = {}, {}
-    for step in steps:
-        for ref in leaves((step.args, step.kwargs)):
-            if type(ref) is Ref:
-                uses[ref.i] = uses.get(ref.i, 0) + 1
-        if type(step.outs) is Ref:
-            producer[step.outs.i] = step
+    uses = slot_uses(steps)
+    producer = {step.outs.i: step for step in steps if type(step.outs) is Ref}
     dropped, count = set(), 0
     for k, step in enumerate(steps):
         opt = _plain_sgd(step.fn) if step.kind == "host" else None

@@ -57,6 +57,18 @@ class Step:
         return f"Step({self.kind}, {getattr(self.fn, '__name__', self.fn)!r}, {self.args})"
 
 
+def slot_uses(steps) -> dict:
+    """How many times ``steps`` read each slot: one per Ref in their arguments."""
+    from .structure import leaves
+
+    uses = {}
+    for step in steps:
+        for ref in leaves((step.args, step.kwargs)):
+            if type(ref) is Ref:
+                uses[ref.i] = uses.get(ref.i, 0) + 1
+    return uses
+
+
 class SlotInfo:
     """What the trace saw of a slot: its shape, dtype, producing step and memory root."""
 
