@@ -130,8 +130,6 @@ class FusedSGDStep:
             return self._as_traced(args)    # set since the trace: no longer a plain update
         lr = opt.learning_rate          # a bad schedule value raises before any update
         learning_rate_fits(lr, self.variables)
-        # SGD._update without momentum or weight decay is this kernel, when it takes the arrays
-        kernel = be.kernels.get("sgd_update") if be.kernels else None
         for v, fused, arg in zip(self.variables, self.fused, args):
             if arg is None:
                 continue
@@ -146,9 +144,7 @@ class FusedSGDStep:
                 arg = arg._data
             if arg.dtype != param.dtype:
                 arg = be.xp.astype(arg, param.dtype)
-            if kernel is None or kernel.forward(param, arg, None, lr=lr, momentum=0.0,
-                                                nesterov=False, weight_decay=0.0) is None:
-                opt._update(be, param, arg, state, lr)
+            opt._update(be, param, arg, state, lr)
         opt.iterations += 1
         return opt.iterations
 

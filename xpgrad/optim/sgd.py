@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .._args import flag
 from ..ops.optim import sgd_update
+from ..primitive import run
 from ._checks import boolean, unit_interval
 from .optimizer import Optimizer
 
@@ -41,10 +42,5 @@ class SGD(Optimizer):
         velocity = state.get("velocity")
         if velocity is None and self.momentum:
             velocity = self._optional_slot(be, state, "velocity", param)
-        # ``run`` spelled out (once per variable per step)
-        kernel = be.kernels.get("sgd_update") if be.kernels else None
-        if kernel is None or kernel.forward(param, grad, velocity, lr=lr, momentum=self.momentum,
-                                            nesterov=self.nesterov,
-                                            weight_decay=self.weight_decay) is None:
-            sgd_update.forward(be.xp, param, grad, velocity, lr=lr, momentum=self.momentum,
-                               nesterov=self.nesterov, weight_decay=self.weight_decay)
+        run(sgd_update, be, param, grad, velocity, lr=lr, momentum=self.momentum,
+            nesterov=self.nesterov, weight_decay=self.weight_decay)
