@@ -1,6 +1,6 @@
 """What the numba softmax cross-entropy kernel tests share (test_numba_short_rows.py,
 test_numba_sce_registers.py): logits that reach every edge of the loops, and the comparison of
-a kernel with the row-at-a-time one."""
+a kernel with the row-at-a-time one or with its threaded twin."""
 from __future__ import annotations
 
 import numpy as np
@@ -36,3 +36,24 @@ def assert_kernels_agree(kernel, block, x, target, tol, err_msg=""):
                                err_msg=err_msg)
     np.testing.assert_allclose(losses[0], losses[1], rtol=tol, atol=tol, err_msg=err_msg)
     np.testing.assert_allclose(totals[0], totals[1], rtol=tol, err_msg=err_msg)
+
+
+def assert_threaded_equals_one_thread(labels_kernels, probs_kernels, classes, n=1000):
+    """Each (one-thread kernel, threaded kernel) pair, with labels and with probability
+    targets, gives the same gradient and losses bit for bit, and the same returned sum, when
+    the threads' blocks of 37 rows end inside a group, tile or register of rows."""
+    from xpgrad.backends.numba import _config
+
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(n, classes)).astype(np.float32)
+    labels = rng.integers(0, classes, n)
+    probs = rng.dirichlet(np.ones(classes), n).astype(np.float32)
+    scale = np.float32(1.0 / n)
+    for (serial, par), target in ((labels_kernels, labels), (probs_kernels, probs)):
+        g1, l1 = np.empty_like(x), np.empty(n, np.float32)
+        g2, l2 = np.empty_like(x), np.empty(n, np.float32)
+        t1 = serial(x, target, g1, l1, scale)
+        t2 = _config.run_parallel(par, x, target, g2, l2, scale, 37)
+        np.testing.assert_array_equal(g1, g2)
+        np.testing.assert_array_equal(l1, l2)
+        assert abs(t1 - t2) < 1e-9

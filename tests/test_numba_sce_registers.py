@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
-from sce_checks import assert_kernels_agree, awkward_logits
+from sce_checks import assert_kernels_agree, assert_threaded_equals_one_thread, awkward_logits
 
 numba = pytest.importorskip("numba", reason="Numba is not installed")
 
-from xpgrad.backends.numba import _config, _losses, _sce_gathered  # noqa: E402
+from xpgrad.backends.numba import _losses, _sce_gathered  # noqa: E402
 from xpgrad.backends.numba import _loss_kernels as loops  # noqa: E402
 from xpgrad.backends.numba import _sce_kernels as short  # noqa: E402
 from xpgrad.backends.numba import _sce_registers as regs  # noqa: E402
@@ -78,21 +78,8 @@ def test_register_kernel_touches_nothing_past_its_arrays(dt):
 
 def test_register_kernels_threaded_equal_one_thread():
     """Blocks of rows ending inside a group give what one thread gives, bit for bit."""
-    rng = np.random.default_rng(7)
-    n, classes = 1000, 10
-    x = rng.normal(size=(n, classes)).astype(np.float32)
-    labels = rng.integers(0, classes, n)
-    t = rng.dirichlet(np.ones(classes), n).astype(np.float32)
-    scale = np.float32(1.0 / n)
-    for serial, par, target in ((regs.sce_labels_regs, short.sce_labels_regs_par, labels),
-                                (regs.sce_probs_regs, short.sce_probs_regs_par, t)):
-        g1, l1 = np.empty_like(x), np.empty(n, np.float32)
-        g2, l2 = np.empty_like(x), np.empty(n, np.float32)
-        t1 = serial(x, target, g1, l1, scale)
-        t2 = _config.run_parallel(par, x, target, g2, l2, scale, 37)
-        np.testing.assert_array_equal(g1, g2)
-        np.testing.assert_array_equal(l1, l2)
-        assert abs(t1 - t2) < 1e-9
+    assert_threaded_equals_one_thread((regs.sce_labels_regs, short.sce_labels_regs_par),
+                                      (regs.sce_probs_regs, short.sce_probs_regs_par), 10)
 
 
 @pytest.mark.parametrize("bad", [-1, 10])

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
-from sce_checks import assert_kernels_agree, awkward_logits
+from sce_checks import assert_kernels_agree, assert_threaded_equals_one_thread, awkward_logits
 
 numba = pytest.importorskip("numba", reason="Numba is not installed")
 
@@ -117,20 +117,9 @@ def test_short_row_probabilities_match_row_kernel(classes, dt):
 def test_short_row_threaded_equals_one_thread(classes):
     """Blocks of rows that end inside a tile and inside a register (whose stores must not
     spill into the next thread's rows) give what one thread gives."""
-    rng = np.random.default_rng(7)
-    n = 1000
-    x = rng.normal(size=(n, classes)).astype(np.float32)
-    labels = rng.integers(0, classes, n)
-    t = rng.dirichlet(np.ones(classes), n).astype(np.float32)
-    scale = np.float32(1.0 / n)
-    for serial, par, target in ((short.sce_labels_short, short.sce_labels_short_par, labels),
-                                (short.sce_probs_short, short.sce_probs_short_par, t)):
-        g1, l1 = np.empty_like(x), np.empty(n, np.float32)
-        g2, l2 = np.empty_like(x), np.empty(n, np.float32)
-        serial(x, target, g1, l1, scale)
-        _config.run_parallel(par, x, target, g2, l2, scale, 37)
-        np.testing.assert_array_equal(g1, g2)
-        np.testing.assert_array_equal(l1, l2)
+    assert_threaded_equals_one_thread((short.sce_labels_short, short.sce_labels_short_par),
+                                      (short.sce_probs_short, short.sce_probs_short_par),
+                                      classes)
 
 
 def _loss_and_grad(x, y, backend, reduction="mean"):
