@@ -160,6 +160,15 @@ class GradientTape:
             if k not in keys:
                 return
             ks = (k,) if n == 1 else (k, 0)
+            if not params and out._backend is self._home and raws.__class__ is tuple:
+                keep, keep_out, upto, lean = prim.residuals if kern is None else kern.residuals
+                if keep is None or upto > 0 or raws[0].size <= _SMALL:     # nothing to drop
+                    okey = out._key = next_key()       # a fresh output: apply's
+                    keys.add(okey)
+                    self._nodes.append((prim.index, None if kern is None else kern.index, lean,
+                                        okey, ks, raws, out._data if keep_out else None, saved,
+                                        None, None, None, None))
+                    return
             variables = None
             one = True          # one input wants a gradient (the lean node's first condition)
             first_only = True   # the other input, if any, is a Python scalar
