@@ -193,13 +193,13 @@ def _chain(x):
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
 @pytest.mark.parametrize("size", [4, 1000])     # kept whole, and past what the tape keeps whole
 def test_the_one_input_record_path_makes_the_general_paths_node(monkeypatch, backend, size):
-    """``_record``'s hot path (one Tensor, maybe a Python scalar, one tape) appends the nodes
-    the general path appends (raw inputs given as a list take the general path)."""
+    """``_record_one`` (apply's hot path: one Tensor, maybe a Python scalar, one tape) appends
+    the nodes the general ``_record`` appends."""
     x = xg.asarray(np.linspace(0.1, 0.9, size, dtype=np.float32), backend=backend)
     hot = _recorded(_chain, x)
     record = xg.GradientTape._record
 
-    def through_the_general_path(self, prim, args, raws, *rest):
-        return record(self, prim, args, list(raws), *rest)
-    monkeypatch.setattr(xg.GradientTape, "_record", through_the_general_path)
+    def through_the_general_path(self, prim, args, raws, out, params, saved, kern):
+        return record(self, prim, args, raws, out, params, saved, kern, False)
+    monkeypatch.setattr(xg.GradientTape, "_record_one", through_the_general_path)
     assert _recorded(_chain, x) == hot
