@@ -183,6 +183,10 @@ SAMPLES = {
     "relu": _activation(),
     "softplus": _activation(),
     "leaky_relu": _activation({"negative_slope": 0.1}),
+    "sum": [lambda rng, dt: ((_x(rng, dt, (3, 5)),), {"axis": None, "keepdims": False}),
+            lambda rng, dt: ((_x(rng, dt, (3, 5)),), {"axis": (1,), "keepdims": False}),
+            lambda rng, dt: ((_x(rng, dt, (2, 3, 4)),), {"axis": (0, 2), "keepdims": True}),
+            lambda rng, dt: ((_x(rng, dt, (30, 10)),), {"axis": None, "keepdims": False})],
     "silu": _activation(),
     "gelu": _activation({"approximate": "none"}) + _activation({"approximate": "tanh"}),
     "elu": (_activation(dict(alpha=1.0, scale=1.0, input_scale=1.0))

@@ -164,3 +164,42 @@ def test_apply_and_record_take_every_input_form_the_hot_paths_skip():
     gx, gv = tape.gradient(total, [x, v])
     np.testing.assert_allclose(gx.numpy(), 2.0 + Y + Y + np.where(X > 1.0, 1.0, 3.0))
     np.testing.assert_allclose(gv.numpy(), X)
+
+
+
+def _recorded(program, x):
+    """The nodes ``program(x)`` records, keys renumbered by first appearance."""
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        program(x)
+    numbers = {}
+
+    def number(k):
+        return numbers.setdefault(k, len(numbers) + 1) if k else 0
+    return [(node[:3] + (number(node[3]), tuple(number(k) for k in node[4]))
+             + ([None if r is None else np.asarray(r).tolist() for r in node[5]],
+                None if node[6] is None else node[6].tolist(), node[7] is None) + node[8:])
+            for node in tape._nodes]
+
+
+def _chain(x):
+    y = x * 1.0
+    for op in (xg.sin, xg.tanh, xg.exp, xg.negative, xg.sum):
+        y = op(y * 1.5 + 0.1) / 2.0
+        y = 0.5 * y - 1.0
+    return y
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("size", [4, 1000])     # kept whole, and past what the tape keeps whole
+def test_the_one_input_record_path_makes_the_general_paths_node(monkeypatch, backend, size):
+    """``_record_one`` (apply's hot path: one Tensor, maybe a Python scalar, one tape) appends
+    the nodes the general ``_record`` appends."""
+    x = xg.asarray(np.linspace(0.1, 0.9, size, dtype=np.float32), backend=backend)
+    hot = _recorded(_chain, x)
+    record = xg.GradientTape._record
+
+    def through_the_general_path(self, prim, args, raws, out, params, saved, kern):
+        return record(self, prim, args, raws, out, params, saved, kern, False)
+    monkeypatch.setattr(xg.GradientTape, "_record_one", through_the_general_path)
+    assert _recorded(_chain, x) == hot

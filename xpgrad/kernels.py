@@ -36,6 +36,8 @@ class Kernel:
     full gradient and calls ``vjp``. ``traced_generic``: positions whose gradient a trace
     (``xg.function``) leaves to the generic rule, so the program's rewrites see its operations
     (``linear``'s ``x.T @ g``, which the SGD update takes into one gemm); needs ``needs``.
+    ``eager_only``: a trace leaves the kernel out altogether and records the generic primitive,
+    whose steps the program's rewrites see (a sum's gradient of the folded seed).
     """
 
     forward: Callable
@@ -45,6 +47,7 @@ class Kernel:
     needs: bool = False
     vjp_sliced: Callable | None = None
     traced_generic: tuple = ()
+    eager_only: bool = False
     keep_inputs: tuple | None = field(init=False, repr=False, compare=False, default=None)
     keep_output: bool = field(init=False, repr=False, compare=False, default=True)
     keep_upto: int = field(init=False, repr=False, compare=False, default=-1)

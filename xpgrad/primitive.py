@@ -207,14 +207,17 @@ def apply(prim: Primitive, *args, **params) -> Tensor:
     # other a Tensor of its backend or a Python scalar (this runs once per operation)
     n = len(args)
     a = args[0] if n else None
+    lone = False        # one plain Tensor, maybe with a Python scalar after it
     if n == 1 and a.__class__ is Tensor:
         be, raws = a._backend, (a._data,)
+        lone = True
     elif n == 2:
         b = args[1]
         if a.__class__ is Tensor:
             be = a._backend
             if b.__class__ in _exact_scalars:
                 raws = (a._data, _scalar_array(be, a._data, b) if prim.scalar_arrays else b)
+                lone = True
             elif b.__class__ is Tensor and b._backend is be:
                 raws = (a._data, b._data)
             else:
@@ -268,7 +271,10 @@ def apply(prim: Primitive, *args, **params) -> Tensor:
     recording = tape_state.recording
     if recording and prim.differentiable:
         if len(recording) == 1:
-            recording[0]._record(prim, args, raws, out, params, saved, kern, False)
+            if lone:
+                recording[0]._record_one(prim, args, raws, out, params, saved, kern)
+            else:
+                recording[0]._record(prim, args, raws, out, params, saved, kern, False)
         else:
             for tape in recording:
                 tape._record(prim, args, raws, out, params, saved, kern, True)

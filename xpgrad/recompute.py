@@ -142,6 +142,9 @@ class _Reads:
                                           or (a._key and a._key in self._keys)):
                 self.found.setdefault(_identity(a), a)
 
+    def _record_one(self, prim, args, raws, out, params, saved, kern):
+        self._record(prim, args, raws, out, params, saved, kern, False)
+
 
 def _identity(t):
     """Two Tensor objects with one key are one value to the tapes (a recorded value brought

@@ -214,6 +214,26 @@ class GradientTape:
                             res, out._data if keep_out else None, saved, be,
                             tuple(params.items()) if params else None, fits, variables))
 
+    def _record_one(self, prim, args, raws, out, params, saved, kern):
+        """``_record`` for apply's hot path: one plain Tensor, maybe with a Python scalar after
+        it, on the one tape recording. Its usual node is appended here (keywords, a backend
+        other than the tape's first or an input to drop take ``_record``)."""
+        k = args[0]._key
+        keys = self._keys
+        if k not in keys:
+            return
+        if not params and out._backend is self._home:
+            keep, keep_out, upto, lean = prim.residuals if kern is None else kern.residuals
+            if keep is None or upto > 0 or raws[0].size <= _SMALL:     # nothing to drop
+                okey = out._key = next_key()       # a fresh output: apply's
+                keys.add(okey)
+                self._nodes.append((prim.index, None if kern is None else kern.index, lean, okey,
+                                    (k,) if len(raws) == 1 else (k, 0), raws,
+                                    out._data if keep_out else None, saved, None, None, None,
+                                    None))
+                return
+        self._record(prim, args, raws, out, params, saved, kern, False)
+
     def _input_keys(self, args, nested):
         """``(keys, hit, variables)`` of a node's inputs: each input's key on this tape (0: no
         gradient wanted), whether any is on it, and by position the trainable Variables among

@@ -98,7 +98,7 @@ class _Session:
         if kernels:
             proxies = {}
             for name, k in kernels.items():
-                if name in self.skip_kernels:
+                if name in self.skip_kernels or k.eager_only:
                     continue
                 proxies[name] = _proxy_kernel(k, tracer)
             self._replace(be, "kernels", proxies)
@@ -346,7 +346,7 @@ def note_write(obj, name):
 def capture(fn, args, kwargs, be, skip_kernels=()):
     """Trace ``fn(*args, **kwargs)`` on backend ``be``: ``(tracer, result, writes)``.
     ``skip_kernels``: primitives whose backend kernels are left out (their generic rules are
-    recorded instead, for fusion)."""
+    recorded instead, for fusion), as every ``eager_only`` kernel is."""
     tracer = Tracer(be)
     tracer.function = function_name(fn)
     session = _Session(tracer, skip_kernels)

@@ -1,0 +1,57 @@
+"""The NumPy backend's sum kernel gives the generic primitive's value and gradient bit for bit:
+every float dtype the kernels cover, axes, keepdims, gradients written out (small inputs) and
+broadcast (past ``_FILLED_MAX``); integer inputs and ``dtype=`` take the generic path."""
+import numpy as np
+import pytest
+
+import xpgrad as xg
+from xpgrad.backends.numpy.kernels import _FILLED_MAX, FLOATS, KERNELS
+
+_CASES = [((), None), ((7,), None), ((7,), (0,)), ((3, 5), None), ((3, 5), (1,)),
+          ((3, 5), (0,)), ((2, 3, 4), (0, 2)), ((0, 3), (0,)), ((3, 400), (0,)),
+          ((3, 400), None)]
+
+
+def _sum_and_gradient(x0, axis, keepdims, backend, generic, monkeypatch):
+    be = xg.get_backend(backend)
+    with monkeypatch.context() as patch:
+        if generic:
+            patch.delitem(be.kernels, "sum")
+        x = xg.asarray(x0, backend=backend)
+        with xg.GradientTape() as tape:
+            tape.watch(x)
+            y = xg.sum(x * 1.0, axis=axis, keepdims=keepdims)
+            total = xg.sum(y * xg.asarray(np.linspace(0.5, 1.5, y.size).reshape(y.shape),
+                                          dtype=y.dtype, backend=backend))
+        return y.numpy(), tape.gradient(total, x).numpy()
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("shape,axis", _CASES)
+@pytest.mark.parametrize("dtype", FLOATS, ids=str)
+def test_the_sum_kernel_equals_the_generic_sum(dtype, shape, axis, keepdims, backend,
+                                               monkeypatch):
+    x0 = np.random.default_rng(0).normal(size=shape).astype(dtype)
+    kernel = _sum_and_gradient(x0, axis, keepdims, backend, False, monkeypatch)
+    generic = _sum_and_gradient(x0, axis, keepdims, backend, True, monkeypatch)
+    for got, expected in zip(kernel, generic):
+        assert got.dtype == expected.dtype and got.shape == expected.shape
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_the_sum_kernel_writes_small_gradients_out_and_leaves_large_ones_to_the_rule():
+    kernel = KERNELS["sum"]
+    g = np.float32(2.0)
+    small = np.ones(_FILLED_MAX, np.float32)
+    (out,) = kernel.vjp(g, None, small, None, False)
+    assert out.flags.writeable and out.flags.owndata and (out == 2.0).all()
+    assert kernel.vjp(g, None, np.ones(_FILLED_MAX + 1, np.float32), None, False) == \
+        (NotImplemented,)
+
+
+@pytest.mark.parametrize("x,dtype", [(np.arange(5, dtype=np.int8), None),
+                                     (np.ones(3, np.float32), np.float64),
+                                     (np.ones(3, np.complex64), None)], ids=str)
+def test_the_sum_kernel_declines_what_the_generic_sum_handles(x, dtype):
+    assert KERNELS["sum"].forward(x, None, False, dtype) is None
