@@ -94,9 +94,9 @@ def _sce_inputs(logits, labels):
     return None
 
 
-def _bad_label(total, kind, target, c):
+def _bad_label(kind, target, c):
     """Whether a NaN total comes from a label out of range (the generic rule reports it)."""
-    return total != total and kind == "labels" and (target.min() < 0 or target.max() >= c)
+    return kind == "labels" and (target.min() < 0 or target.max() >= c)
 
 
 def sce_forward(logits, labels, reduction):
@@ -121,7 +121,7 @@ def sce_forward(logits, labels, reduction):
     total = 0.0                      # the losses' sum in float64; NaN also at a bad label
     if n:
         total = _config.run_by_rows(one_thread, threaded, n, c, x, target, grad, losses, scale)
-    if _bad_label(total, kind, target, c):
+    if total != total and _bad_label(kind, target, c):
         return None
     out = losses if reduction == "none" else _reduce(total, n, reduction, dt)
     return out, Saved(grad)
@@ -145,7 +145,7 @@ def sce_value(logits, labels, reduction):
     one_thread, threaded = (loops.sce_labels_loss_block, loops.sce_labels_loss_par) \
         if kind == "labels" else (loops.sce_probs_loss_block, loops.sce_probs_loss_par)
     total = _config.run_by_rows(one_thread, threaded, n, c, x, target, losses) if n else 0.0
-    if _bad_label(total, kind, target, c):
+    if total != total and _bad_label(kind, target, c):
         return None
     return (losses if reduction == "none" else _reduce(total, n, reduction, logits.dtype)), None
 

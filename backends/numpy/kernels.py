@@ -80,19 +80,21 @@ def _sigmoid(x):
 
 # -- softmax cross-entropy ---------------------------------------------------------------------
 def _sce_losses(logits, labels):
-    """``(per-row losses, exp of the max-shifted logits, their row sums (n, 1), the targets'
-    row sums (n, 1) or None for class indices)``, or None where the generic rule runs."""
+    """``(per-row losses, exp of the max-shifted logits, their row sums (n, 1), the row
+    numbers (class indices) or the targets' row sums (n, 1) (probabilities))``, or None where
+    the generic rule runs."""
     if logits.dtype not in FLOATS or logits.ndim != 2:
         return None
     n = logits.shape[0]
     e = logits - logits.max(axis=1, keepdims=True)          # shifted logits
     if labels.dtype.kind in "iu":
-        picked = e[np.arange(n), labels]
+        rows = np.arange(n)
+        picked = e[rows, labels]
         np.exp(e, out=e)
         s = e.sum(axis=1, keepdims=True)
         per = np.log(s.reshape(n))
         per -= picked
-        return per, e, s, None
+        return per, e, s, rows
     if labels.dtype not in FLOATS:
         return None
     t_sum = labels.sum(axis=1, keepdims=True)
@@ -112,14 +114,15 @@ def _sce_forward(logits, labels, reduction):
     parts = _sce_losses(logits, labels)
     if parts is None:
         return None
-    per, e, s, t_sum = parts
+    per, e, s, rows_or_t_sum = parts
     n = logits.shape[0]
     coef = _inv(n) if reduction == "mean" else 1.0
-    if t_sum is None:
+    if labels.dtype.kind in "iu":
         np.divide(coef, s, out=s)
         e *= s                                               # softmax, scaled for "mean"
-        e[np.arange(n), labels] -= coef
+        e[rows_or_t_sum, labels] -= coef
     else:
+        t_sum = rows_or_t_sum
         e *= (coef * t_sum) / s                             # softmax * sum(t), scaled
         if coef == 1.0:
             e -= labels
