@@ -13,8 +13,8 @@ from sce_checks import awkward_logits
 
 BACKENDS = [b for b in ("numpy", "numba") if b in xg.available_backends()]
 ELEMENTWISE = ["mse", "sigmoid_mse", "sigmoid_cross_entropy_with_logits"]
-#: (rows, classes): the numba backend's loss-only loops from numba_losses.LOSS_ONLY_MIN classes
-SHAPES = [(16, 10), (16, 40), (5, 1000), (0, 40)]
+#: (rows, classes): the numba backend's loss-only loops from _losses.LOSS_ONLY_MIN (64) classes
+SHAPES = [(16, 10), (16, 40), (16, 70), (5, 1000), (0, 70)]
 
 
 def _inputs(backend, shape, dt, labels):
