@@ -355,14 +355,20 @@ def matmul(a, b, out=None):
     lib = _STATE.get("mkl", _UNDECIDED)
     if lib is _UNDECIDED:
         lib = _mkl()
-    if lib is not None and type(a) is np.ndarray and type(b) is np.ndarray \
-            and a.ndim == 2 and b.ndim == 2 and a.shape[1] == b.shape[0] and not small(a, b):
-        c = out
-        if c is None:
-            c = np.empty((a.shape[0], b.shape[1]), a.dtype)
-        if _gemm(lib, a, b, c, 1.0, 0.0, out is None):
-            return c
-    return np.matmul(a, b) if out is None else np.matmul(a, b, out=out)
+    if lib is not None and a.__class__ is _ndarray and b.__class__ is _ndarray \
+            and a.ndim == 2 and b.ndim == 2:
+        m, k = a.shape
+        k_b, n = b.shape
+        if k == k_b and m * k * n >= MIN_WORK:        # not small(a, b), shapes read once
+            c = out
+            if c is None:
+                c = _empty((m, n), a.dtype)
+            if _gemm(lib, a, b, c, 1.0, 0.0, out is None):
+                return c
+    return _np_matmul(a, b) if out is None else _np_matmul(a, b, out=out)
+
+
+_ndarray, _empty, _np_matmul = np.ndarray, np.empty, np.matmul
 
 
 def stepped_matmul(stack, b, out):

@@ -33,7 +33,9 @@ class Kernel:
     ``zeros(out.shape)`` with ``values`` at the basic index ``key``, unmade (the tape calls it
     when the output's only gradient came through one ``out[key]``, e.g. an LSTM's outputs
     ``states[0]``), and returns the gradients, or None to decline: the tape then makes the
-    full gradient and calls ``vjp``. ``traced_generic``: positions whose gradient a trace
+    full gradient and calls ``vjp``. ``value``, optional, is ``forward`` for a call no tape
+    records: the same arguments and result, its ``saved`` unused (a fused loss then computes
+    the loss alone). ``traced_generic``: positions whose gradient a trace
     (``xg.function``) leaves to the generic rule, so the program's rewrites see its operations
     (``linear``'s ``x.T @ g``, which the SGD update takes into one gemm); needs ``needs``.
     ``eager_only``: a trace leaves the kernel out altogether and records the generic primitive,
@@ -48,6 +50,7 @@ class Kernel:
     vjp_sliced: Callable | None = None
     traced_generic: tuple = ()
     eager_only: bool = False
+    value: Callable | None = None
     keep_inputs: tuple | None = field(init=False, repr=False, compare=False, default=None)
     keep_output: bool = field(init=False, repr=False, compare=False, default=True)
     keep_upto: int = field(init=False, repr=False, compare=False, default=-1)

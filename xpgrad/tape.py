@@ -313,18 +313,24 @@ class GradientTape:
             self._check_usable()
         grads = self._backward(target, src, seed, consume=not self._persistent)
         out = []
+        refcount, take = sys.getrefcount, grads.pop
         for s in src:
-            g = grads.pop(s._key, None) if s._key else None
-            # the aliasing policy (below): a gradient something else still holds is copied
-            if g is not None and not isinstance(g, Tensor) and (
-                    sys.getrefcount(g) > _SOLE or ((base := getattr(g, "base", None)) is not None
-                                                   and sys.getrefcount(base) > _SOLE_BASE)):
-                # NumPy's own copy, as xp.asarray(g, copy=True) makes it (layout kept: order K)
-                g = g.copy(order="K") if g.__class__ is np.ndarray else \
-                    s._backend.xp.asarray(g, copy=True)
-            out.append(finish(g, s, unconnected_gradients))
-            if g is not None:
-                grads[s._key] = g      # the same source again in the list gets a copy
+            key = s._key
+            g = take(key, None) if key else None
+            if g is None:
+                out.append(finish(None, s, unconnected_gradients))
+                continue
+            if g.__class__ is not Tensor and not isinstance(g, Tensor):
+                # the aliasing policy (backward.py): a gradient something else holds is copied
+                if refcount(g) > _SOLE or ((base := getattr(g, "base", None)) is not None
+                                           and refcount(base) > _SOLE_BASE):
+                    # NumPy's own copy, as xp.asarray(g, copy=True) makes it (layout kept)
+                    g = g.copy(order="K") if g.__class__ is np.ndarray else \
+                        s._backend.xp.asarray(g, copy=True)
+                out.append(_wrap(g, s._backend))        # finish(g, ...), inline
+            else:
+                out.append(g)
+            grads[key] = g      # the same source again in the list gets a copy
         if structure is not None:
             return rebuild(structure, out)
         return out[0] if single else (tuple(out) if isinstance(sources, tuple) else out)

@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit
 
 from ._math import LOOP_OPTIONS, MATH_FLAGS, exp_neg, key_to_float, log1p01, ordered_key, sigmoid
-from ._templates import elementwise_loss, parallel_blocks
+from ._templates import elementwise_loss, elementwise_loss_only, parallel_blocks
 from ._transpose import prefetch_read, prefetch_write
 
 
@@ -129,6 +129,55 @@ sce_labels_par = parallel_blocks(sce_labels_block, arrays=4, sums=True)
 sce_probs_par = parallel_blocks(sce_probs_block, arrays=4, sums=True)
 
 
+# -- softmax cross-entropy without the gradient (a call no tape records) -----------------------
+@njit(**LOOP_OPTIONS)
+def _row_sum_exp(xr, m):
+    """The sum of ``exp(xr - m)``."""
+    s = xr.dtype.type(0)
+    for j in range(xr.shape[0]):
+        s += exp_neg(xr[j] - m)
+    return s
+
+
+@njit(**LOOP_OPTIONS)
+def sce_labels_loss_block(x, labels, losses):
+    """``sce_labels_block``'s losses and sum alone (NaN at a label outside the classes)."""
+    total = 0.0
+    for i in range(x.shape[0]):
+        xr = x[i]
+        lab = labels[i]
+        if lab < 0 or lab >= xr.shape[0]:
+            return np.nan
+        m = _row_max(xr)
+        loss = _label_loss(_row_sum_exp(xr, m), xr[lab], m)
+        losses[i] = loss
+        total += loss
+    return total
+
+
+@njit(**LOOP_OPTIONS)
+def sce_probs_loss_block(x, t, losses):
+    """``sce_probs_block``'s losses and sum alone."""
+    total = 0.0
+    for i in range(x.shape[0]):
+        xr = x[i]
+        tr = t[i]
+        m = _row_max(xr)
+        ls = np.log(_row_sum_exp(xr, m))
+        loss = xr.dtype.type(0)
+        zero = xr.dtype.type(0)
+        for j in range(xr.shape[0]):
+            tj = tr[j]
+            loss -= tj * _log_prob(xr[j], m, ls) if tj != zero else zero
+        losses[i] = loss
+        total += loss
+    return total
+
+
+sce_labels_loss_par = parallel_blocks(sce_labels_loss_block, arrays=3, sums=True)
+sce_probs_loss_par = parallel_blocks(sce_probs_loss_block, arrays=3, sums=True)
+
+
 # -- elementwise losses: gradient into ``grad``; per-entry loss into ``out`` or summed ---------
 # The loop around each per-element function is ``_templates.ELEMENTWISE_LOSS``; it sums in the
 # input's dtype over chunks of _CHUNK entries, the chunk sums in float64.
@@ -145,6 +194,9 @@ def _sigmoid_mse(xi, ti, c, one):
 
 sigmoid_mse_block = elementwise_loss(_sigmoid_mse, name="sigmoid_mse_block", chunk=_CHUNK)
 sigmoid_mse_par = parallel_blocks(sigmoid_mse_block, arrays=4, sums=True)
+sigmoid_mse_loss_block = elementwise_loss_only(_sigmoid_mse, name="sigmoid_mse_loss_block",
+                                               chunk=_CHUNK)
+sigmoid_mse_loss_par = parallel_blocks(sigmoid_mse_loss_block, arrays=3, sums=True)
 
 
 @njit(**LOOP_OPTIONS)
@@ -156,6 +208,8 @@ def _mse(xi, ti, c, one):
 
 mse_block = elementwise_loss(_mse, name="mse_block", chunk=_CHUNK)
 mse_par = parallel_blocks(mse_block, arrays=4, sums=True)
+mse_loss_block = elementwise_loss_only(_mse, name="mse_loss_block", chunk=_CHUNK)
+mse_loss_par = parallel_blocks(mse_loss_block, arrays=3, sums=True)
 
 
 @njit(**LOOP_OPTIONS)
@@ -180,3 +234,6 @@ def _sigmoid_ce(xi, ti, c, one):
 
 sigmoid_ce_block = elementwise_loss(_sigmoid_ce, name="sigmoid_ce_block", chunk=_CHUNK)
 sigmoid_ce_par = parallel_blocks(sigmoid_ce_block, arrays=4, sums=True)
+sigmoid_ce_loss_block = elementwise_loss_only(_sigmoid_ce, name="sigmoid_ce_loss_block",
+                                              chunk=_CHUNK)
+sigmoid_ce_loss_par = parallel_blocks(sigmoid_ce_loss_block, arrays=3, sums=True)

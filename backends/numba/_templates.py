@@ -94,6 +94,26 @@ def {name}(x, t, grad, out, c):
     return total
 '''
 
+#: ``ELEMENTWISE_LOSS`` without the gradient (a call no tape records): the same losses, summed
+#: the same way; LLVM drops the gradient's arithmetic from the inlined ``pointwise``
+ELEMENTWISE_LOSS_ONLY = '''\
+def {name}(x, t, out, c):
+    _sources
+    one = x.dtype.type(1)
+    if out.shape[0]:
+        for i in range(x.shape[0]):
+            out[i] = pointwise(x[i], t[i], c, one)[0]
+        return 0.0
+    total = 0.0
+    for b in range(0, x.shape[0], chunk):
+        xs, ts = x[b:b + chunk], t[b:b + chunk]
+        acc = x.dtype.type(0)
+        for i in range(xs.shape[0]):
+            acc += pointwise(xs[i], ts[i], c, one)[0]
+        total += acc
+    return total
+'''
+
 #: the one-thread loops of an elementwise activation, from its scalar functions
 #: ``value(x, dt, constants)`` and ``grad(g, x, dt, constants)`` (``dt`` the scalar type,
 #: ``constants`` a tuple of the activation's constants in it): the forward, the backward and
@@ -190,6 +210,23 @@ def elementwise_loss(pointwise, *, name, chunk, **options):
     """
     return _make(ELEMENTWISE_LOSS, name, [pointwise], {"pointwise": pointwise, "chunk": chunk},
                  options)
+
+
+def elementwise_loss_only(pointwise, *, name, chunk, **options):
+    """``elementwise_loss`` without the gradient, from ``ELEMENTWISE_LOSS_ONLY``:
+    ``kernel(x, t, out, c)``, the losses into a non-empty ``out`` (returning 0), else summed.
+
+    >>> import numpy as np
+    >>> from numba import njit
+    >>> @njit
+    ... def abs_error(xi, ti, c, one):
+    ...     return abs(xi - ti), c * (one if xi > ti else -one)
+    >>> loss = elementwise_loss_only(abs_error, name="abs_error_loss_block", chunk=4, cache=False)
+    >>> loss(np.arange(6.0), np.full(6, 2.0), np.empty(0), 1.0)
+    9.0
+    """
+    return _make(ELEMENTWISE_LOSS_ONLY, name, [pointwise],
+                 {"pointwise": pointwise, "chunk": chunk}, options)
 
 
 def pointwise(value, grad, *, name, **options) -> dict:

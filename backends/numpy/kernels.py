@@ -59,6 +59,15 @@ def _reduced(per, reduction, n):
     return _total(per.sum(), reduction, n, per.dtype)
 
 
+def _loss_only(loss):
+    """The ``value`` of a fused loss kernel from ``loss(x, t, reduction)`` (None: declined)."""
+    def value(x, t, reduction):
+        out = loss(x, t, reduction)
+        return None if out is None else (out, None)
+
+    return value
+
+
 def _sigmoid(x):
     # 1 / (1 + exp(-x)); exp overflows to inf below x ~ -88 (float32), giving 0 there (the true
     # value is subnormal), with no branches or np.where
@@ -71,11 +80,13 @@ def _sigmoid(x):
 
 
 # -- softmax cross-entropy ---------------------------------------------------------------------
-def _sce_forward(logits, labels, reduction):
+def _sce_losses(logits, labels):
+    """``(per-row losses, exp of the max-shifted logits, their row sums (n, 1), the row
+    numbers (class indices) or the targets' row sums (n, 1) (probabilities))``, or None where
+    the generic rule runs."""
     if logits.dtype not in FLOATS or logits.ndim != 2:
         return None
     n = logits.shape[0]
-    coef = _inv(n) if reduction == "mean" else 1.0
     e = logits - logits.max(axis=1, keepdims=True)          # shifted logits
     if labels.dtype.kind in "iu":
         rows = np.arange(n)
@@ -84,22 +95,35 @@ def _sce_forward(logits, labels, reduction):
         s = e.sum(axis=1, keepdims=True)
         per = np.log(s.reshape(n))
         per -= picked
+        return per, e, s, rows
+    if labels.dtype not in FLOATS:
+        return None
+    t_sum = labels.sum(axis=1, keepdims=True)
+    t_dot = np.einsum("ij,ij->i", labels, e)
+    if not np.isfinite(t_dot).all():          # 0 * -inf (a masked class) counts as 0
+        with np.errstate(invalid="ignore"):
+            t_dot = np.where(labels == 0, 0.0, labels * e).sum(axis=1)
+    np.exp(e, out=e)
+    s = e.sum(axis=1, keepdims=True)
+    per = np.log(s.reshape(n))
+    per *= t_sum.reshape(n)
+    per -= t_dot
+    return per, e, s, t_sum
+
+
+def _sce_forward(logits, labels, reduction):
+    parts = _sce_losses(logits, labels)
+    if parts is None:
+        return None
+    per, e, s, rows_or_t_sum = parts
+    n = logits.shape[0]
+    coef = _inv(n) if reduction == "mean" else 1.0
+    if labels.dtype.kind in "iu":
         np.divide(coef, s, out=s)
         e *= s                                               # softmax, scaled for "mean"
-        e[rows, labels] -= coef
+        e[rows_or_t_sum, labels] -= coef
     else:
-        if labels.dtype not in FLOATS:
-            return None
-        t_sum = labels.sum(axis=1, keepdims=True)
-        t_dot = np.einsum("ij,ij->i", labels, e)
-        if not np.isfinite(t_dot).all():      # 0 * -inf (a masked class) counts as 0
-            with np.errstate(invalid="ignore"):
-                t_dot = np.where(labels == 0, 0.0, labels * e).sum(axis=1)
-        np.exp(e, out=e)
-        s = e.sum(axis=1, keepdims=True)
-        per = np.log(s.reshape(n))
-        per *= t_sum.reshape(n)
-        per -= t_dot
+        t_sum = rows_or_t_sum
         e *= (coef * t_sum) / s                             # softmax * sum(t), scaled
         if coef == 1.0:
             e -= labels
@@ -108,16 +132,21 @@ def _sce_forward(logits, labels, reduction):
     return _reduced(per, reduction, n), e
 
 
+def _sce_loss(logits, labels, reduction):
+    parts = _sce_losses(logits, labels)
+    return None if parts is None else _reduced(parts[0], reduction, logits.shape[0])
+
+
 def _sce_vjp(g, saved, logits, labels, reduction):
     dlogits = g[:, None] * saved if reduction == "none" else _times(g, saved)
     return dlogits, (None if labels.dtype.kind in "iu" else NotImplemented)
 
 
 # -- sigmoid cross-entropy with logits ---------------------------------------------------------
-def _bce_forward(x, t, reduction):
+def _bce_loss(x, t, reduction):
+    """The loss (per entry or reduced), or None where the generic rule runs."""
     if not _float(x, t) or x.shape != t.shape or not x.ndim:
         return None     # 0-d: NumPy's arithmetic gives scalars, which the in-place steps need
-    n = x.size
     e = np.abs(x)
     np.negative(e, out=e)
     np.exp(e, out=e)                                         # exp(-|x|)
@@ -129,11 +158,18 @@ def _bce_forward(x, t, reduction):
     if np.isnan(total):        # NaN somewhere, or an infinite logit: inf - inf there
         per = formulas.sigmoid_ce_at_infinity(np, x, t, per)
         total = per.sum()
+    return per if reduction == "none" else _total(total, reduction, x.size, per.dtype)
+
+
+def _bce_forward(x, t, reduction):
+    out = _bce_loss(x, t, reduction)
+    if out is None:
+        return None
     grad = _sigmoid(x)
     grad -= t
     if reduction == "mean":
-        grad *= _inv(n)
-    return (per if reduction == "none" else _total(total, reduction, n, per.dtype)), grad
+        grad *= _inv(x.size)
+    return out, grad
 
 
 def _elementwise_vjp(g, saved, x, t, reduction):
@@ -154,36 +190,60 @@ def _sum_of_squares(flat):
     return np.dot(flat, flat)
 
 
+def _squared_loss(d, reduction):
+    """The loss of residuals ``d``."""
+    if reduction == "none":
+        return d * d
+    return _total(_sum_of_squares(d.reshape(-1)), reduction, d.size, d.dtype)
+
+
 def _squared(d, reduction):
     """The loss of residuals ``d``; scales ``d`` in place into d(loss)/d(residual)."""
-    n = d.size
-    if reduction == "none":
-        out = d * d
-    else:
-        flat = d.reshape(-1)
-        out = _total(_sum_of_squares(flat), reduction, n, d.dtype)
-    d *= 2.0 * _inv(n) if reduction == "mean" else 2.0
+    out = _squared_loss(d, reduction)
+    d *= 2.0 * _inv(d.size) if reduction == "mean" else 2.0
     return out
 
 
-def _mse_forward(p, t, reduction):
+def _mse_residuals(p, t):
     if not _float(p, t) or p.shape != t.shape or not p.ndim:
         return None                                          # 0-d: the generic rule
-    d = p - t
-    return _squared(d, reduction), d
+    return p - t
 
 
-def _smse_forward(x, t, reduction):
+def _mse_forward(p, t, reduction):
+    d = _mse_residuals(p, t)
+    return None if d is None else (_squared(d, reduction), d)
+
+
+def _smse_residuals(x, t):
+    """``(sigmoid(x) - t, sigmoid(x))``, or None where the generic rule runs."""
     if not _float(x, t) or x.shape != t.shape or not x.ndim:
         return None                                          # 0-d: the generic rule
     s = _sigmoid(x)
-    d = s - t
+    return s - t, s
+
+
+def _smse_forward(x, t, reduction):
+    residuals = _smse_residuals(x, t)
+    if residuals is None:
+        return None
+    d, s = residuals
     out = _squared(d, reduction)
     d *= s                                                   # 2 (s - t) s (1 - s)
     s -= 1.0
     d *= s
     np.negative(d, out=d)
     return out, d
+
+
+def _mse_loss(p, t, reduction):
+    d = _mse_residuals(p, t)
+    return None if d is None else _squared_loss(d, reduction)
+
+
+def _smse_loss(x, t, reduction):
+    residuals = _smse_residuals(x, t)
+    return None if residuals is None else _squared_loss(residuals[0], reduction)
 
 
 # -- activations -------------------------------------------------------------------------------
@@ -302,10 +362,11 @@ def _sum_vjp(g, saved, x, axis, keepdims, dtype=None):
 KERNELS: dict = {
     "linear": Kernel(_linear_forward, _linear_vjp, saves=(0, 1), needs=True,
                      traced_generic=(0, 1)),
-    "softmax_cross_entropy": Kernel(_sce_forward, _sce_vjp),
-    "sigmoid_cross_entropy_with_logits": Kernel(_bce_forward, _elementwise_vjp),
-    "mse": Kernel(_mse_forward, _elementwise_vjp),
-    "sigmoid_mse": Kernel(_smse_forward, _elementwise_vjp),
+    "softmax_cross_entropy": Kernel(_sce_forward, _sce_vjp, value=_loss_only(_sce_loss)),
+    "sigmoid_cross_entropy_with_logits": Kernel(_bce_forward, _elementwise_vjp,
+                                                value=_loss_only(_bce_loss)),
+    "mse": Kernel(_mse_forward, _elementwise_vjp, value=_loss_only(_mse_loss)),
+    "sigmoid_mse": Kernel(_smse_forward, _elementwise_vjp, value=_loss_only(_smse_loss)),
     "sigmoid": Kernel(_sigmoid_forward, _sigmoid_vjp, saves=()),
     "tanh": Kernel(_tanh_forward, _tanh_vjp, saves=()),
     "relu": Kernel(_relu_forward, _relu_vjp, saves=(), vjp_in_place=_relu_vjp_in_place),
