@@ -6,6 +6,7 @@ import pytest
 
 import xpgrad as xg
 from xpgrad.backend import KERNELS_BY_INDEX
+from xpgrad.kernels import LEAN_IN_PLACE
 from xpgrad.primitive import PRIMITIVES
 
 torch = pytest.importorskip("torch")
@@ -86,6 +87,8 @@ def test_lean_and_general_walks_give_the_same_gradients(backend, dtype, request)
     for seed, steps in enumerate(programs):
         lean.append(_gradient(steps, backend, dtype, *_inputs(seed)))
     assert any(any(f) for _, f in lean) and any(not all(f) for _, f in lean)
+    if backend == "numba":      # its tanh and sigmoid kernels write into g where they may
+        assert any(LEAN_IN_PLACE in f for _, f in lean)
     request.getfixturevalue("general_only")
     for seed, steps in enumerate(programs):
         g, flags = _gradient(steps, backend, dtype, *_inputs(seed))
@@ -120,3 +123,51 @@ def test_lean_nodes_under_an_outer_tape_give_second_derivatives():
                               create_graph=True)
     (gt * gt).sum().backward()
     np.testing.assert_allclose(h, xt.grad.numpy(), rtol=1e-10)
+
+
+def _in_place_calls(monkeypatch, backend):
+    """relu's kernel on ``backend`` with its ``vjp_in_place`` counting its calls (a list)."""
+    kern = xg.get_backend(backend).kernels["relu"]
+    calls = []
+    in_place = kern.vjp_in_place
+
+    def counted(*args):
+        calls.append(args[0])
+        return in_place(*args)
+
+    monkeypatch.setitem(kern.__dict__, "vjp_in_place", counted)
+    return calls
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_lean_node_writes_into_a_gradient_nothing_else_holds(backend, monkeypatch):
+    if backend not in xg.available_backends():
+        pytest.skip(f"backend {backend} unavailable")
+    calls = _in_place_calls(monkeypatch, backend)
+    x = xg.asarray(np.linspace(-1.0, 1.0, 4), backend=backend)
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        loss = xg.sum(xg.nn.relu(xg.sin(x)))
+    assert tape._nodes[1][2] == LEAN_IN_PLACE
+    g = tape.gradient(loss, x).numpy()
+    assert len(calls) == 1
+    np.testing.assert_array_equal(g, (np.sin(np.linspace(-1.0, 1.0, 4)) > 0)
+                                  * np.cos(np.linspace(-1.0, 1.0, 4)))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_lean_node_leaves_a_shared_gradient_alone(backend, monkeypatch):
+    """add's rule hands the same g to both inputs: relu's lean node may not write into it."""
+    if backend not in xg.available_backends():
+        pytest.skip(f"backend {backend} unavailable")
+    calls = _in_place_calls(monkeypatch, backend)
+    x = xg.asarray(np.linspace(-1.0, 1.0, 4), backend=backend)
+    x2 = xg.asarray(np.ones(4), backend=backend)
+    with xg.GradientTape() as tape:
+        tape.watch([x, x2])
+        loss = xg.sum(xg.nn.relu(x) + x2)
+    assert tape._nodes[0][2] == LEAN_IN_PLACE
+    gx, gx2 = tape.gradient(loss, [x, x2])
+    assert not calls
+    np.testing.assert_array_equal(gx2.numpy(), np.ones(4))
+    np.testing.assert_array_equal(gx.numpy(), (np.linspace(-1.0, 1.0, 4) > 0) * 1.0)

@@ -10,10 +10,11 @@ summed back in one place (``_fit``), slice gradients are added into one owned bu
 (``Scatter``).
 
 A lean node (one or two inputs of which one wants a gradient, a per-argument rule or a kernel
-without ``needs``/``vjp_in_place``, no keywords, stand-ins or Variables, the tape's first
-backend) takes a short path on a first-order walk: its rule is called plainly and the
-gradient added; everything else (and a slice gradient reaching a lean node) takes the general
-path. tests/test_tape_lean_path.py runs random programs both ways.
+without ``needs``, no keywords, stand-ins or Variables, the tape's first backend) takes a short
+path on a first-order walk: its rule is called plainly (a kernel's ``vjp_in_place`` as the
+general path calls it) and the gradient added; everything else (and a slice gradient reaching
+a lean node) takes the general path. tests/test_tape_lean_path.py runs random programs both
+ways.
 
 >>> Shaped(((2, 3), "float32")).ndim
 2
@@ -26,6 +27,7 @@ import sys
 from . import tensor_methods
 from .accumulate import Scatter, is_basic
 from .backend import KERNELS_BY_INDEX
+from .kernels import LEAN_IN_PLACE
 from .primitive import BY_INDEX as PRIMITIVES_BY_INDEX
 from .tensor import _keyed
 
@@ -71,8 +73,13 @@ def _walk(nodes, home, seeds, skeys, consume, higher, after=None):
                 gi = None if rule is None else rule(xp, g, ans, res[0]) if len(res) == 1 \
                     else rule(xp, g, ans, res[0], res[1])
             else:
-                gs = kernels[kern].vjp(g, saved, res[0]) if len(res) == 1 else \
-                    kernels[kern].vjp(g, saved, res[0], res[1])
+                kern = kernels[kern]
+                vjp = kern.vjp
+                # a g nothing else holds (not a source's, not a view) may be written over
+                if plain is LEAN_IN_PLACE and okey not in skeys and refcount(g) <= _SOLE and \
+                        getattr(g, "base", 0) is None:
+                    vjp = kern.vjp_in_place
+                gs = vjp(g, saved, res[0]) if len(res) == 1 else vjp(g, saved, res[0], res[1])
                 gi = gs[i]
                 if gi is NotImplemented:  # the kernel leaves this input to the generic rule
                     gi = _fill_in(prims[prim], gs, ks, xp, g, ans, res, _NO_PARAMS)[i]

@@ -56,7 +56,8 @@ class Kernel:
     keep_upto: int = field(init=False, repr=False, compare=False, default=-1)
     index: int = field(init=False, repr=False, compare=False, default=-1)
     #: plain ``vjp(g, saved, *raw_args)`` calls only: the backward walk's lean path may run it
-    lean: bool = field(init=False, repr=False, compare=False, default=False)
+    #: (``LEAN_IN_PLACE``: and ``vjp_in_place`` where nothing else holds ``g``)
+    lean: bool | int = field(init=False, repr=False, compare=False, default=False)
     #: ``(keep_inputs, keep_output, keep_upto, lean)``: what GradientTape._record reads
     residuals: tuple = field(init=False, repr=False, compare=False, default=())
 
@@ -69,12 +70,17 @@ class Kernel:
         object.__setattr__(self, "keep_inputs", inputs)
         object.__setattr__(self, "keep_upto", keep_upto(inputs))
         object.__setattr__(self, "keep_output", output)
-        object.__setattr__(self, "lean", self.vjp is not None and not self.needs
-                           and self.vjp_in_place is None)
+        lean = self.vjp is not None and not self.needs
+        if lean and self.vjp_in_place is not None:
+            lean = LEAN_IN_PLACE
+        object.__setattr__(self, "lean", lean)
         object.__setattr__(self, "residuals", (inputs, output, self.keep_upto, self.lean))
         object.__setattr__(self, "index", len(KERNELS_BY_INDEX))   # how tape nodes name it
         KERNELS_BY_INDEX.append(self)
 
+
+#: ``Kernel.lean`` (and a tape node's lean flag) of a kernel with ``vjp_in_place``
+LEAN_IN_PLACE = 2
 
 #: every Kernel made, by ``index`` (kernels live as long as their backends: the process)
 KERNELS_BY_INDEX: list = []

@@ -207,7 +207,8 @@ class GradientTape:
         # a lean node (backward._walk's short path) needs nothing past its keys, residuals and
         # output: the tape's first backend, no keywords, no stand-ins or Variables to name, one
         # of at most two inputs wanting a gradient, and a per-argument rule or a plain kernel
-        lean = lean and one and be is None and fits is None and not params
+        # (``lean`` last: a kernel's LEAN_IN_PLACE is kept)
+        lean = one and be is None and fits is None and not params and lean
         # ints, tuples and raw arrays: nothing the cyclic GC keeps visiting (a dict, even an
         # empty one, would keep the node tracked)
         self._nodes.append((prim.index, None if kern is None else kern.index, lean, okey, ks,
