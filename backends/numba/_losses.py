@@ -2,10 +2,10 @@
 
 Each forward computes the loss and, in the same pass, the gradient for an output gradient of 1
 (the primitive's contract, see ``xpgrad/ops/losses.py``; ``value``, for a call no tape records,
-the loss alone); the vjp scales that saved gradient by the incoming one. The saved buffer is handed out (scaled in place) the first time; a second vjp on
-the same record (a persistent tape) recomputes it, so a caller may keep or modify what it got.
-Unsupported inputs (dtypes other than float32/float64, mixed dtypes) return None: the generic
-rule runs instead.
+the loss alone); the vjp scales that saved gradient by the incoming one. The saved buffer is
+handed out (scaled in place) the first time; a second vjp on the same record (a persistent
+tape) recomputes it, so a caller may keep or modify what it got. Unsupported inputs (dtypes
+other than float32/float64, mixed dtypes) return None: the generic rule runs instead.
 
 >>> import numpy as np
 >>> out, saved = KERNELS["mse"].forward(np.array([1.0, 3.0], np.float32),
