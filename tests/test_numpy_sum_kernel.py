@@ -1,6 +1,8 @@
 """The NumPy backend's sum kernel gives the generic primitive's value and gradient bit for bit:
 every float dtype the kernels cover, axes, keepdims, gradients written out (small inputs) and
-broadcast (past ``_FILLED_MAX``); integer inputs and ``dtype=`` take the generic path."""
+broadcast (past ``_FILLED_MAX``); integer inputs and ``dtype=`` take the generic path. NumPy's
+own warnings (inf - inf) come from NumPy's frames, in this sum and the linear kernel's bias
+gradient."""
 import numpy as np
 import pytest
 
@@ -65,4 +67,20 @@ def test_inf_minus_inf_warns_as_numpy_does_not_as_xpgrad(backend):
     with pytest.warns(RuntimeWarning, match="invalid value") as caught:
         total = xg.sum(x)
     assert np.isnan(total.numpy())
+    assert all("xpgrad" not in w.filename for w in caught), [w.filename for w in caught]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_bias_gradient_of_inf_minus_inf_warns_as_numpy_does(backend):
+    # the numpy linear kernel's bias gradient is a column sum too (the numba backend uses it)
+    x = xg.asarray(np.ones((2, 3)), backend=backend)
+    w = xg.asarray(np.ones((3, 2)), backend=backend)
+    b = xg.asarray(np.zeros(2), backend=backend)
+    with xg.GradientTape() as tape:
+        tape.watch(b)
+        y = xg.nn.linear(x, w, b)
+    upstream = xg.asarray([[np.inf, 1.0], [-np.inf, 2.0]], backend=backend)
+    with pytest.warns(RuntimeWarning, match="invalid value") as caught:
+        db = tape.gradient(y, b, output_gradients=upstream).numpy()
+    assert np.isnan(db[0]) and db[1] == 3.0
     assert all("xpgrad" not in w.filename for w in caught), [w.filename for w in caught]
