@@ -125,8 +125,13 @@ def test_lean_nodes_under_an_outer_tape_give_second_derivatives():
     np.testing.assert_allclose(h, xt.grad.numpy(), rtol=1e-10)
 
 
-def _in_place_calls(monkeypatch, backend):
-    """relu's kernel on ``backend`` with its ``vjp_in_place`` counting its calls (a list)."""
+@pytest.fixture(params=["numpy", "numba"])
+def in_place_calls(request, monkeypatch):
+    """``(backend, calls)``: relu's kernel on each backend with its ``vjp_in_place`` counting
+    its calls (the list ``calls``)."""
+    backend = request.param
+    if backend not in xg.available_backends():
+        pytest.skip(f"backend {backend} unavailable")
     kern = xg.get_backend(backend).kernels["relu"]
     calls = []
     in_place = kern.vjp_in_place
@@ -136,14 +141,11 @@ def _in_place_calls(monkeypatch, backend):
         return in_place(*args)
 
     monkeypatch.setitem(kern.__dict__, "vjp_in_place", counted)
-    return calls
+    return backend, calls
 
 
-@pytest.mark.parametrize("backend", ["numpy", "numba"])
-def test_a_lean_node_writes_into_a_gradient_nothing_else_holds(backend, monkeypatch):
-    if backend not in xg.available_backends():
-        pytest.skip(f"backend {backend} unavailable")
-    calls = _in_place_calls(monkeypatch, backend)
+def test_a_lean_node_writes_into_a_gradient_nothing_else_holds(in_place_calls):
+    backend, calls = in_place_calls
     x = xg.asarray(np.linspace(-1.0, 1.0, 4), backend=backend)
     with xg.GradientTape() as tape:
         tape.watch(x)
@@ -155,12 +157,9 @@ def test_a_lean_node_writes_into_a_gradient_nothing_else_holds(backend, monkeypa
                                   * np.cos(np.linspace(-1.0, 1.0, 4)))
 
 
-@pytest.mark.parametrize("backend", ["numpy", "numba"])
-def test_a_lean_node_leaves_a_shared_gradient_alone(backend, monkeypatch):
+def test_a_lean_node_leaves_a_shared_gradient_alone(in_place_calls):
     """add's rule hands the same g to both inputs: relu's lean node may not write into it."""
-    if backend not in xg.available_backends():
-        pytest.skip(f"backend {backend} unavailable")
-    calls = _in_place_calls(monkeypatch, backend)
+    backend, calls = in_place_calls
     x = xg.asarray(np.linspace(-1.0, 1.0, 4), backend=backend)
     x2 = xg.asarray(np.ones(4), backend=backend)
     with xg.GradientTape() as tape:
