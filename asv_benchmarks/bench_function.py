@@ -1,6 +1,6 @@
-"""Steps replayed by ``xg.function`` (traced once in setup): the MLP step, the 100-op chain and
-the LSTM step. Peers run as in the eager suites (PyTorch eager; on CUDA, PyTorch's MLP step
-captured in a CUDA graph); commits without ``xg.function`` skip."""
+"""Steps replayed by ``xg.function`` (traced once in setup): the MLP step, the 100-op chain, the
+LSTM step and the char-LM step. Peers run as in the eager suites (PyTorch eager; on CUDA,
+PyTorch's MLP step captured in a CUDA graph); commits without ``xg.function`` skip."""
 from ._common import LIBS, TIMEOUT, build
 
 
@@ -53,4 +53,17 @@ class CompiledLSTMTrainStep:
                         compiled=True)
 
     def time_train_step(self, lib, steps):
+        self.fn()
+
+
+class CompiledCharLMTrainStep:
+    timeout = TIMEOUT
+    params = [LIBS, [32]]
+    param_names = ["lib", "batch"]
+
+    def setup(self, lib, batch):
+        self.fn = build("char_lm_step", lib, batch=batch, steps=50, vocab=65, hidden=128,
+                        compiled=True)
+
+    def time_train_step(self, lib, batch):
         self.fn()

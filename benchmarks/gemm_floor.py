@@ -10,9 +10,9 @@ PyTorch any library can reach on this machine (the "best possible" column): a ta
 is out of reach here, however small the rest of the step becomes. The products: an MLP step's
 five (no input gradient); an LSTM step's input projections and their weight gradient as one
 product over all steps each, and per step the recurrent product and its input gradient
-(no gradient for the sequence), each stacked over the steps into one call; a char-LM step's LSTM products and its read-out's (no
-compiled char-LM step here: n/a). ``floor`` is the faster of PyTorch's ``matmul`` and xpgrad's
-(``backends/blas.py``: MKL where installed) on them.
+(no gradient for the sequence), each stacked over the steps into one call; a char-LM step's
+LSTM products and its read-out's. ``floor`` is the faster of PyTorch's ``matmul`` and
+xpgrad's (``backends/blas.py``: MKL where installed) on them.
 """
 from __future__ import annotations
 
@@ -112,8 +112,8 @@ def workloads(only, batches=(32, 128, 4096), steps=50):
 
         out.append((f"char-LM 65-128 LSTM step, batch 32, {steps} steps",
                     char_lm_products(steps=steps),
-                    lambda lib, compiled: None if compiled else char_lm.char_lm_step(
-                        lib, steps=steps)))
+                    lambda lib, compiled: char_lm.char_lm_step(lib, steps=steps,
+                                                               compiled=compiled)))
     return out
 
 

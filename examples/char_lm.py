@@ -9,6 +9,7 @@ After training, the model writes a sample, one character at a time.
     python examples/char_lm.py --backend numpy --epochs 10
     python examples/char_lm.py --backend numba --epochs 20 --hidden 256 --plot char_lm.png
     python examples/char_lm.py --steps 50           # a budget in updates instead of epochs
+    python examples/char_lm.py --backend numba --compile   # each update traced once, replayed
 """
 from __future__ import annotations
 
@@ -93,10 +94,11 @@ def sample(model, vocab, prime, length, temperature=0.8, seed=0, backend="numpy"
 
 def run(chars=None, epochs=10, batch_size=32, seq_len=50, k2=None, hidden=128, num_layers=1,
         learning_rate=0.005, max_grad_norm=5.0, sample_chars=300, prime="From fairest ",
-        temperature=0.8, seed=0, backend="numpy", verbose=False, steps=None):
+        temperature=0.8, seed=0, backend="numpy", verbose=False, steps=None, compile=False):
     """Train for ``epochs`` passes over the text, or (``steps`` given) for exactly ``steps``
-    TBPTT updates, as many passes as that takes; returns ``{"loss": per-update losses,
-    "sample": text, "vocab": chars, ...}``."""
+    TBPTT updates, as many passes as that takes; ``compile``: each update runs as an
+    ``xg.function`` (``tbptt_train(compile=True)``: the same losses, without per-op dispatch).
+    Returns ``{"loss": per-update losses, "sample": text, "vocab": chars, ...}``."""
     text = load_text(chars)
     vocab = sorted(set(text))
     V = len(vocab)
@@ -120,7 +122,7 @@ def run(chars=None, epochs=10, batch_size=32, seq_len=50, k2=None, hidden=128, n
     for epoch in range(1, epochs + 1):
         n = x.shape[1] if steps is None else min(x.shape[1], (steps - len(losses)) * seq_len)
         result = xg.nn.tbptt_train(model, loss_fn, opt, x[:, :n], y[:, :n], k1=seq_len, k2=k2,
-                                   max_grad_norm=max_grad_norm)
+                                   max_grad_norm=max_grad_norm, compile=compile)
         losses += result.losses
         if verbose:
             mean = float(np.mean(result.losses))
@@ -189,6 +191,8 @@ def main(argv=None):
     parser.add_argument("--prime", default="From fairest ", help="text the sample continues")
     parser.add_argument("--seed", type=at_least(int, 0), default=0)
     parser.add_argument("--plot", default=None, help="write the loss curve to this PNG")
+    parser.add_argument("--compile", action="store_true",
+                        help="trace each update once (xg.function) and replay it")
     parser.add_argument("--threads", type=parse_threads, default=DEFAULT_THREADS,
                         metavar="N", help="threads for BLAS and Numba")
     args = parser.parse_args(argv)
@@ -197,7 +201,7 @@ def main(argv=None):
     result = run(args.chars, args.epochs, args.batch_size, args.seq_len, args.k2, args.hidden,
                  args.layers, args.learning_rate, sample_chars=args.sample_chars,
                  prime=args.prime, temperature=args.temperature, seed=args.seed,
-                 backend=args.backend, verbose=True, steps=args.steps)
+                 backend=args.backend, verbose=True, steps=args.steps, compile=args.compile)
     print("\nsample:\n" + args.prime + result["sample"])
     if args.plot:
         print(f"wrote {plot(result['loss'], args.plot)}")

@@ -142,7 +142,7 @@ SCRIPTS = {
     "mnist_cnn.py": [],
     "optimizers.py": ["--plot", ""],
     "sine.py": ["--hidden", "8", "--length", "40"],
-    "char_lm.py": ["--chars", "2000", "--hidden", "16", "--batch-size", "4",
+    "char_lm.py": ["--chars", "2000", "--hidden", "16", "--batch-size", "4", "--compile",
                    "--sample-chars", "5"],
     "word_lm.py": ["--model", "GRU", "--tied"],
 }

@@ -207,6 +207,28 @@ def test_char_lm_learns_on_a_tiny_budget():
     assert len(result["sample"]) == 40 and set(result["sample"]) <= set(result["vocab"])
 
 
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_char_lm_compiled_follows_the_eager_run(backend, monkeypatch):
+    """``--compile``: each update replayed by ``xg.function`` gives the eager run's losses
+    (gradient clipping and Adam included) and the same sample."""
+    if backend == "numba":
+        pytest.importorskip("numba")
+    import xpgrad.nn.tbptt as tbptt_module
+
+    functions, compiled = [], tbptt_module._compiled
+    monkeypatch.setattr(tbptt_module, "_compiled",
+                        lambda *args: functions.append(compiled(*args)) or functions[-1])
+    runs = [load("char_lm").run(chars=1500, steps=6, batch_size=4, seq_len=20, hidden=24,
+                                learning_rate=0.02, sample_chars=20, seed=1, backend=backend,
+                                compile=compile) for compile in (False, True)]
+    eager, replayed = (r["loss"] for r in runs)
+    assert len(eager) == len(replayed) == 6
+    np.testing.assert_allclose(replayed, eager, rtol=1e-5)
+    assert eager[-1] < eager[0]
+    assert runs[0]["sample"] == runs[1]["sample"]
+    assert len(functions) == 1 and functions[0].programs()      # traced once, then replayed
+
+
 def test_sine_prediction_learns_on_a_tiny_budget():
     result = load("sine").run(steps=60, hidden=16, seed=0)
     losses = result["loss"]

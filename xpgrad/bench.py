@@ -97,6 +97,8 @@ def cases(quick: bool):
         out.append(("mlp_step", dict(batch=batch, sizes=W.MLP_SIZES, compiled=True)))
     out.append(("lstm_step", dict(batch=64, hidden=128, steps=10 if quick else 50,
                                   input_size=64, compiled=True)))
+    out.append(("char_lm_step", dict(batch=32, steps=10 if quick else 50, vocab=65, hidden=128,
+                                     compiled=True)))
     return [(group, label(group, params), params) for group, params in out]
 
 

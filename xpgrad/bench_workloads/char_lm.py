@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._libs import Unavailable, _need, _xpgrad_module, measured
+from .ops import _traced
 from .training import _lstm_arrays
 
 
@@ -19,11 +20,12 @@ def _char_lm_arrays(vocab, hidden, steps, batch):
     return onehot, targets, _lstm_arrays(vocab, hidden), head_w
 
 
-def char_lm_step(lib, batch=32, steps=50, vocab=65, hidden=128):
+def char_lm_step(lib, batch=32, steps=50, vocab=65, hidden=128, compiled=False):
     """One SGD step of the char-LM on a ``(batch, steps)`` window of random characters from a
     ``vocab``-letter alphabet (the Sonnets have 62): LSTM(``vocab`` -> ``hidden``), the head
     on the (batch * steps, hidden) outputs, mean softmax cross-entropy of the next character.
-    A call returns that step's loss (the tests compare the libraries with it).
+    A call returns that step's loss (the tests compare the libraries with it). ``compiled``:
+    xpgrad runs the step as an ``xg.function`` (PyTorch as always: eager).
 
     >>> from ._libs import _Lib
     >>> step = char_lm_step(_Lib("xpgrad-numpy"), batch=2, steps=3, vocab=5, hidden=4)
@@ -45,12 +47,19 @@ def char_lm_step(lib, batch=32, steps=50, vocab=65, hidden=128):
         opt = _need(_xpgrad_module("optim"), "SGD", "xpgrad.optim")(learning_rate=0.1)
         params = lstm.trainable_variables + head.trainable_variables
 
-        def run():
+        def step(x, y):
             with xg.GradientTape() as tape:
                 h, _ = lstm(x)
                 logits = head(xg.reshape(h, (batch * steps, hidden)))
                 loss = ce(logits, y)
             opt.apply_gradients(zip(tape.gradient(loss, params), params))
+            return loss
+
+        if compiled:
+            step = _traced(xg, step, x, y)
+
+        def run():
+            loss = step(x, y)
             sync()
             return loss
         return measured(run, **sizes)
