@@ -46,6 +46,21 @@ def _matmul_for(module):
     return module.matmul
 
 
+def _stepped_for(module):
+    """``stepped(stack, b, out)``: a function of ``t`` writing ``stack[t] @ b`` into ``out``;
+    for NumPy ``blas.stepped_matmul`` (each step a bare MKL call)."""
+    import numpy
+
+    if module is numpy:
+        from .. import blas
+
+        return blas.stepped_matmul
+
+    def stepped(stack, b, out):
+        return lambda t: module.matmul(stack[t], b, out=out)
+    return stepped
+
+
 def scan_kernels(np) -> dict:
     """``{"lstm_scan": Kernel, ..., "gru_scan": Kernel}`` for arrays of the NumPy-API module
     ``np``.
@@ -56,30 +71,34 @@ def scan_kernels(np) -> dict:
     (the tests compare them); float32 and float64 only (None: the generic rule runs). Host
     arrays' products go through ``blas.matmul`` (MKL's where installed).
     """
-    matmul = _matmul_for(np)
+    matmul, stepped = _matmul_for(np), _stepped_for(np)
 
     def floats(*arrays):
         dt = arrays[0].dtype
         return all(a.dtype == dt for a in arrays) and (dt == np.float32 or dt == np.float64)
 
-    def lstm_steps(seq, c0, product, add, h_next=None):
-        """The forward recursion into the states ``seq`` (2, B, T, H): step ``t``'s gates from
-        ``product(t) + add(t)``; ``h_next[t + 1]`` <- ``h_t`` when given (``lstm_layer``'s next
-        product operand)."""
+    def gate_constants(B, H, dt):
+        """``(half, shift)`` (B, 4H): sigmoid(z) = tanh(z / 2) / 2 + 1 / 2 on the i, f, o
+        columns, tanh(z) on g's; tiled, since a (4H,) row broadcast costs twice an operand of
+        the same shape."""
+        half = np.full((B, 4 * H), 0.5, dtype=dt)
+        half[:, 2 * H:3 * H] = 1.0
+        return half, 1.0 - half
+
+    def lstm_steps(seq, c0, acts, product, z, add, h_next=None):
+        """The forward recursion into the states ``seq`` (2, B, T, H) and the activations
+        ``acts`` (T, B, 4H): step ``t``'s are ``tanh(z + add(t))`` after ``product(t)`` wrote
+        ``z``, both with their i, f, o columns halved (the sigmoids' ``z / 2``); ``h_next[t +
+        1]`` <- ``h_t`` when given (``lstm_layer``'s next product operand). Returns each step's
+        ``tanh(c_t)`` (T, B, H)."""
         _, B, T, H = seq.shape
-        G = 4 * H
-        # sigmoid(z) = (tanh(z / 2) + 1) / 2: halve the i, f, o columns of z, one tanh for all
-        half = np.full((G,), 0.5, dtype=seq.dtype)
-        half[2 * H:3 * H] = 1.0
-        shift = half.copy()
-        shift[2 * H:3 * H] = 0.0
-        acts, tcs = [], []
+        half, shift = gate_constants(B, H, seq.dtype)
+        tcs = np.empty((T, B, H), dtype=seq.dtype)
         ig = np.empty((B, H), dtype=seq.dtype)
         c = c0
         for t in range(T):
-            a = product(t)
-            a += add(t)
-            a *= half
+            product(t)
+            a = np.add(z, add(t), out=acts[t])
             np.tanh(a, out=a)
             a *= half
             a += shift                                # [i | f | g | o] activations
@@ -87,14 +106,16 @@ def scan_kernels(np) -> dict:
             np.multiply(a[:, H:2 * H], c, out=c_t)
             np.multiply(a[:, :H], a[:, 2 * H:3 * H], out=ig)
             c_t += ig
-            tc = np.tanh(c_t)
+            tc = np.tanh(c_t, out=tcs[t])
             h = np.multiply(a[:, 3 * H:], tc, out=seq[0, :, t])
             if h_next is not None and t + 1 < T:
                 h_next[t + 1] = h
             c = c_t
-            acts.append(a)
-            tcs.append(tc)
-        return acts, tcs
+        return tcs
+
+    def halved(w, H):
+        """``w`` (., 4H) with its i, f, o columns halved (exact: a power of two)."""
+        return w * gate_constants(1, H, w.dtype)[0]
 
     def lstm_forward(xproj, h0, c0, w_hh):
         if not floats(xproj, h0, c0, w_hh):
@@ -102,9 +123,17 @@ def scan_kernels(np) -> dict:
         B, T, G = xproj.shape
         H = G // 4
         seq = np.empty((2, B, T, H), dtype=xproj.dtype)   # written in place, step by step
-        acts, tcs = lstm_steps(
-            seq, c0, lambda t: matmul(seq[0, :, t - 1] if t else h0, w_hh),
-            lambda t: xproj[:, t, :])
+        acts = np.multiply(np.swapaxes(xproj, 0, 1), gate_constants(1, H, xproj.dtype)[0])
+        w_half = halved(w_hh, H)
+        z = np.empty((B, G), dtype=xproj.dtype)
+        later = stepped(np.swapaxes(seq[0], 0, 1), w_half, z)
+
+        def product(t):
+            if t:
+                later(t - 1)
+            else:
+                matmul(h0, w_half, out=z)
+        tcs = lstm_steps(seq, c0, acts, product, z, lambda t: acts[t])
         return seq, (seq, acts, tcs)
 
     def add_step(out, part, t, carry):
@@ -116,25 +145,26 @@ def scan_kernels(np) -> dict:
         else:
             np.add(carry, part[:, t], out=out)
 
-    def lstm_steps_back(g_h, g_c, saved, c0, w_hh, dz_at):
+    def lstm_steps_back(g_h, g_c, saved, c0, w_hh, dz_steps):
         """The backward recursion for the output gradients ``g_h`` and ``g_c`` (B, T, H; None:
-        zeros): step ``t``'s gate gradients into ``dz_at(t)`` (B, 4H); returns the gradients
+        zeros): step ``t``'s gate gradients into ``dz_steps[t]`` (B, 4H); returns the gradients
         of ``h0`` and ``c0``."""
         seq, acts, tcs = saved[:3]
         _, B, T, H = seq.shape
         G = 4 * H
         # d act / d z from the activations a: sigmoid a - a^2 (i, f, o), tanh 1 - a^2 (g)
-        lin = np.ones((G,), dtype=seq.dtype)
-        lin[2 * H:3 * H] = 0.0
+        lin = np.ones((B, G), dtype=seq.dtype)
+        lin[:, 2 * H:3 * H] = 0.0
         const = 1.0 - lin
         w_t = np.ascontiguousarray(np.swapaxes(w_hh, 0, 1))   # BLAS: faster than the view
-        gh, gc, tmp = (np.empty((B, H), dtype=seq.dtype) for _ in range(3))
+        gh, gc, tmp, dh_step = (np.empty((B, H), dtype=seq.dtype) for _ in range(4))
         deriv = np.empty((B, G), dtype=seq.dtype)
+        product = stepped(dz_steps, w_t, dh_step)
         dh = dc = None
         for t in range(T - 1, -1, -1):
             a, tc = acts[t], tcs[t]
             c_prev = c0 if t == 0 else seq[1, :, t - 1]
-            dz = dz_at(t)
+            dz = dz_steps[t]
             add_step(gh, g_h, t, dh)
             add_step(gc, g_c, t, dc)
             np.multiply(seq[0, :, t], tc, out=tmp)   # gc += gh * o * (1 - tanh(c)^2),
@@ -149,7 +179,8 @@ def scan_kernels(np) -> dict:
             deriv *= a
             deriv += const
             dz *= deriv
-            dh = matmul(dz, w_t)
+            product(t)
+            dh = dh_step
             dc = np.multiply(gc, a[:, H:2 * H], out=dc)
         return dh, dc.copy()
 
@@ -164,7 +195,7 @@ def scan_kernels(np) -> dict:
         seq = saved[0]
         _, B, T, H = seq.shape          # xproj: unused (a stand-in)
         dz_all = np.empty((B, T, 4 * H), dtype=seq.dtype)
-        dh, dc = lstm_steps_back(g_h, g_c, saved, c0, w_hh, lambda t: dz_all[:, t, :])
+        dh, dc = lstm_steps_back(g_h, g_c, saved, c0, w_hh, np.swapaxes(dz_all, 0, 1))
         h_prev = np.concatenate([h0[:, None, :], seq[0, :, :-1]], axis=1)
         dw = matmul(h_prev.reshape(B * T, H).T, dz_all.reshape(B * T, 4 * H))
         return dz_all, dh, dc, dw
@@ -176,15 +207,16 @@ def scan_kernels(np) -> dict:
             return None
         B, T, I = x.shape
         H = h0.shape[1]
-        w_cat = np.concatenate([w_ih, w_hh])
+        w_cat = halved(np.concatenate([w_ih, w_hh]), H)
         xh = np.empty((T, B, I + H), dtype=x.dtype)
         xh[:, :, :I] = np.swapaxes(x, 0, 1)
         xh[0, :, I:] = h0
         seq = np.empty((2, B, T, H), dtype=x.dtype)
-        acts, tcs = lstm_steps(seq, c0, lambda t: matmul(xh[t], w_cat), lambda t: b,
-                               xh[:, :, I:])
+        acts = np.empty((T, B, 4 * H), dtype=x.dtype)
+        z = np.empty((B, 4 * H), dtype=x.dtype)
+        bias = np.multiply(halved(b, H), np.ones((B, 1), dtype=x.dtype))   # tiled, as above
+        tcs = lstm_steps(seq, c0, acts, stepped(xh, w_cat, z), z, lambda t: bias, xh[:, :, I:])
         return seq, (seq, acts, tcs, xh)
-
     def lstm_layer_vjp(g, saved, needs, x, h0, c0, w_ih, w_hh, b):
         return lstm_layer_vjp_parts(g[0], g[1], saved, needs, h0, c0, w_ih, w_hh)
 
@@ -199,7 +231,7 @@ def scan_kernels(np) -> dict:
         G = w_hh.shape[1]
         I = IH - G // 4
         dz_tm = np.empty((T, B, G), dtype=xh.dtype)
-        dh, dc = lstm_steps_back(g_h, g_c, saved, c0, w_hh, lambda t: dz_tm[t])
+        dh, dc = lstm_steps_back(g_h, g_c, saved, c0, w_hh, dz_tm)
         dz2 = np.reshape(dz_tm, (T * B, G))
         dw = matmul(np.reshape(xh, (T * B, IH)).T, dz2) if needs[3] or needs[4] else None
         dx = None
