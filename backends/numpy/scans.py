@@ -47,18 +47,24 @@ def _matmul_for(module):
 
 
 def _stepped_for(module):
-    """``stepped(stack, b, out)``: a function of ``t`` writing ``stack[t] @ b`` into ``out``;
-    for NumPy ``blas.stepped_matmul`` (each step a bare MKL call)."""
+    """``(stepped, stepped_update)`` for a scan's per-step products: functions of ``t`` that
+    write ``stack[t] @ b`` into ``out`` or add it to ``outs[t]``; for NumPy ``blas``'s (each
+    step a bare MKL call)."""
     import numpy
 
     if module is numpy:
         from .. import blas
 
-        return blas.stepped_matmul
+        return blas.stepped_matmul, blas.stepped_update
 
     def stepped(stack, b, out):
         return lambda t: module.matmul(stack[t], b, out=out)
-    return stepped
+
+    def stepped_update(stack, b, outs):
+        def update(t):
+            outs[t] += module.matmul(stack[t], b)
+        return update
+    return stepped, stepped_update
 
 
 def scan_kernels(np) -> dict:
@@ -71,7 +77,7 @@ def scan_kernels(np) -> dict:
     (the tests compare them); float32 and float64 only (None: the generic rule runs). Host
     arrays' products go through ``blas.matmul`` (MKL's where installed).
     """
-    matmul, stepped = _matmul_for(np), _stepped_for(np)
+    matmul, (stepped, stepped_update) = _matmul_for(np), _stepped_for(np)
 
     def floats(*arrays):
         dt = arrays[0].dtype
@@ -85,12 +91,12 @@ def scan_kernels(np) -> dict:
         half[:, 2 * H:3 * H] = 1.0
         return half, 1.0 - half
 
-    def lstm_steps(seq, c0, acts, product, z, add, h_next=None):
+    def lstm_steps(seq, c0, acts, product, h_next=None):
         """The forward recursion into the states ``seq`` (2, B, T, H) and the activations
-        ``acts`` (T, B, 4H): step ``t``'s are ``tanh(z + add(t))`` after ``product(t)`` wrote
-        ``z``, both with their i, f, o columns halved (the sigmoids' ``z / 2``); ``h_next[t +
-        1]`` <- ``h_t`` when given (``lstm_layer``'s next product operand). Returns each step's
-        ``tanh(c_t)`` (T, B, H)."""
+        ``acts`` (T, B, 4H), which hold each step's input projection: ``product(t)`` adds step
+        ``t``'s recurrent product to ``acts[t]``, both with their i, f, o columns halved (the
+        sigmoids' ``z / 2``); ``h_next[t + 1]`` <- ``h_t`` when given (``lstm_layer``'s next
+        product operand). Returns each step's ``tanh(c_t)`` (T, B, H)."""
         _, B, T, H = seq.shape
         half, shift = gate_constants(B, H, seq.dtype)
         tcs = np.empty((T, B, H), dtype=seq.dtype)
@@ -98,8 +104,7 @@ def scan_kernels(np) -> dict:
         c = c0
         for t in range(T):
             product(t)
-            a = np.add(z, add(t), out=acts[t])
-            np.tanh(a, out=a)
+            a = np.tanh(acts[t], out=acts[t])
             a *= half
             a += shift                                # [i | f | g | o] activations
             c_t = seq[1, :, t]
@@ -125,15 +130,15 @@ def scan_kernels(np) -> dict:
         seq = np.empty((2, B, T, H), dtype=xproj.dtype)   # written in place, step by step
         acts = np.multiply(np.swapaxes(xproj, 0, 1), gate_constants(1, H, xproj.dtype)[0])
         w_half = halved(w_hh, H)
-        z = np.empty((B, G), dtype=xproj.dtype)
-        later = stepped(np.swapaxes(seq[0], 0, 1), w_half, z)
+        first = stepped_update(h0[None], w_half, acts[:1])
+        later = stepped_update(np.swapaxes(seq[0], 0, 1)[:-1], w_half, acts[1:])
 
         def product(t):
             if t:
                 later(t - 1)
             else:
-                matmul(h0, w_half, out=z)
-        tcs = lstm_steps(seq, c0, acts, product, z, lambda t: acts[t])
+                first(0)
+        tcs = lstm_steps(seq, c0, acts, product)
         return seq, (seq, acts, tcs)
 
     def add_step(out, part, t, carry):
@@ -201,22 +206,26 @@ def scan_kernels(np) -> dict:
         return dz_all, dh, dc, dw
 
     def lstm_layer_forward(x, h0, c0, w_ih, w_hh, b):
-        """Each step one product ``[x_t | h_{t-1}] @ [w_ih; w_hh]`` from the time-major rows
-        ``xh`` (T, B, I + H), kept for one product giving both weight gradients."""
+        """The time-major rows ``xh`` (T, B, I + 1 + H) hold ``[x_t | 1 | h_{t-1}]``: one
+        product of their ``[x_t | 1]`` with ``[w_ih; b]`` projects every step's input, each
+        step adds ``h_{t-1} @ w_hh`` onto its own (the gemm's beta), and one product of
+        ``xh`` gives the gradients of all three."""
         if not floats(x, h0, c0, w_ih, w_hh, b):
             return None
         B, T, I = x.shape
         H = h0.shape[1]
-        w_cat = halved(np.concatenate([w_ih, w_hh]), H)
-        xh = np.empty((T, B, I + H), dtype=x.dtype)
+        xh = np.empty((T, B, I + 1 + H), dtype=x.dtype)
         xh[:, :, :I] = np.swapaxes(x, 0, 1)
-        xh[0, :, I:] = h0
-        seq = np.empty((2, B, T, H), dtype=x.dtype)
+        xh[:, :, I] = 1.0
+        xh[0, :, I + 1:] = h0
         acts = np.empty((T, B, 4 * H), dtype=x.dtype)
-        z = np.empty((B, 4 * H), dtype=x.dtype)
-        bias = np.multiply(halved(b, H), np.ones((B, 1), dtype=x.dtype))   # tiled, as above
-        tcs = lstm_steps(seq, c0, acts, stepped(xh, w_cat, z), z, lambda t: bias, xh[:, :, I:])
+        matmul(np.reshape(xh, (T * B, I + 1 + H))[:, :I + 1],
+               halved(np.concatenate([w_ih, b[None]]), H), out=np.reshape(acts, (T * B, 4 * H)))
+        seq = np.empty((2, B, T, H), dtype=x.dtype)
+        tcs = lstm_steps(seq, c0, acts, stepped_update(xh[:, :, I + 1:], halved(w_hh, H), acts),
+                         xh[:, :, I + 1:])
         return seq, (seq, acts, tcs, xh)
+
     def lstm_layer_vjp(g, saved, needs, x, h0, c0, w_ih, w_hh, b):
         return lstm_layer_vjp_parts(g[0], g[1], saved, needs, h0, c0, w_ih, w_hh)
 
@@ -229,18 +238,18 @@ def scan_kernels(np) -> dict:
         xh = saved[3]
         T, B, IH = xh.shape
         G = w_hh.shape[1]
-        I = IH - G // 4
+        I = IH - 1 - G // 4
         dz_tm = np.empty((T, B, G), dtype=xh.dtype)
         dh, dc = lstm_steps_back(g_h, g_c, saved, c0, w_hh, dz_tm)
         dz2 = np.reshape(dz_tm, (T * B, G))
-        dw = matmul(np.reshape(xh, (T * B, IH)).T, dz2) if needs[3] or needs[4] else None
+        dw = matmul(np.reshape(xh, (T * B, IH)).T, dz2) if any(needs[3:]) else None
         dx = None
         if needs[0]:
             dx = np.ascontiguousarray(np.swapaxes(np.reshape(matmul(dz2, w_ih.T), (T, B, I)),
                                                   0, 1))
         return (dx, dh if needs[1] else None, dc if needs[2] else None,
-                dw[:I] if needs[3] else None, dw[I:] if needs[4] else None,
-                dz2.sum(axis=0) if needs[5] else None)
+                dw[:I] if needs[3] else None, dw[I + 1:] if needs[4] else None,
+                dw[I] if needs[5] else None)
 
     def rnn_forward(xproj, h0, w_hh, nonlinearity):
         if not floats(xproj, h0, w_hh):
