@@ -150,10 +150,10 @@ def scan_kernels(np) -> dict:
         else:
             np.add(carry, part[:, t], out=out)
 
-    def lstm_steps_back(g_h, g_c, saved, c0, w_hh, dz_steps):
+    def lstm_steps_back(g_h, g_c, saved, c0, w_hh, dz_steps, needs_h0c0=(True, True)):
         """The backward recursion for the output gradients ``g_h`` and ``g_c`` (B, T, H; None:
         zeros): step ``t``'s gate gradients into ``dz_steps[t]`` (B, 4H); returns the gradients
-        of ``h0`` and ``c0``."""
+        of ``h0`` and ``c0`` (None where ``needs_h0c0`` says so: step 0's are not made)."""
         seq, acts, tcs = saved[:3]
         _, B, T, H = seq.shape
         G = 4 * H
@@ -162,7 +162,9 @@ def scan_kernels(np) -> dict:
         lin[:, 2 * H:3 * H] = 0.0
         const = 1.0 - lin
         w_t = np.ascontiguousarray(np.swapaxes(w_hh, 0, 1))   # BLAS: faster than the view
-        gh, gc, tmp, dh_step = (np.empty((B, H), dtype=seq.dtype) for _ in range(4))
+        gh, tmp, dh_step = (np.empty((B, H), dtype=seq.dtype) for _ in range(3))
+        # gc and the next step's dc take turns in two buffers: without g_c, gc is that dc
+        gcs = [np.zeros((B, H), dtype=seq.dtype) for _ in range(2)]
         deriv = np.empty((B, G), dtype=seq.dtype)
         product = stepped(dz_steps, w_t, dh_step)
         dh = dc = None
@@ -171,7 +173,9 @@ def scan_kernels(np) -> dict:
             c_prev = c0 if t == 0 else seq[1, :, t - 1]
             dz = dz_steps[t]
             add_step(gh, g_h, t, dh)
-            add_step(gc, g_c, t, dc)
+            gc = gcs[(T - 1 - t) % 2]
+            if g_c is not None:
+                add_step(gc, g_c, t, dc)
             np.multiply(seq[0, :, t], tc, out=tmp)   # gc += gh * o * (1 - tanh(c)^2),
             np.subtract(a[:, 3 * H:], tmp, out=tmp)  # where o tanh(c)^2 = h tanh(c)
             tmp *= gh
@@ -184,10 +188,12 @@ def scan_kernels(np) -> dict:
             deriv *= a
             deriv += const
             dz *= deriv
-            product(t)
-            dh = dh_step
-            dc = np.multiply(gc, a[:, H:2 * H], out=dc)
-        return dh, dc.copy()
+            if t or needs_h0c0[0]:
+                product(t)
+                dh = dh_step
+            if t or needs_h0c0[1]:
+                dc = np.multiply(gc, a[:, H:2 * H], out=gcs[(T - t) % 2])
+        return (dh if needs_h0c0[0] else None), (dc if needs_h0c0[1] else None)
 
     def lstm_vjp(g, saved, xproj, h0, c0, w_hh):
         return lstm_vjp_parts(g[0], g[1], saved, h0, c0, w_hh)
@@ -240,14 +246,14 @@ def scan_kernels(np) -> dict:
         G = w_hh.shape[1]
         I = IH - 1 - G // 4
         dz_tm = np.empty((T, B, G), dtype=xh.dtype)
-        dh, dc = lstm_steps_back(g_h, g_c, saved, c0, w_hh, dz_tm)
+        dh, dc = lstm_steps_back(g_h, g_c, saved, c0, w_hh, dz_tm, needs[1:3])
         dz2 = np.reshape(dz_tm, (T * B, G))
         dw = matmul(np.reshape(xh, (T * B, IH)).T, dz2) if any(needs[3:]) else None
         dx = None
         if needs[0]:
             dx = np.ascontiguousarray(np.swapaxes(np.reshape(matmul(dz2, w_ih.T), (T, B, I)),
                                                   0, 1))
-        return (dx, dh if needs[1] else None, dc if needs[2] else None,
+        return (dx, dh, dc,
                 dw[:I] if needs[3] else None, dw[I + 1:] if needs[4] else None,
                 dw[I] if needs[5] else None)
 
