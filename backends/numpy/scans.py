@@ -162,17 +162,21 @@ def scan_kernels(np) -> dict:
         lin[:, 2 * H:3 * H] = 0.0
         const = 1.0 - lin
         w_t = np.ascontiguousarray(np.swapaxes(w_hh, 0, 1))   # BLAS: faster than the view
-        gh, tmp, dh_step = (np.empty((B, H), dtype=seq.dtype) for _ in range(3))
+        tmp, dh0 = (np.empty((B, H), dtype=seq.dtype) for _ in range(2))
+        # each step's gh, time-major: g_h's, onto which the later step adds its dz @ w_hh.T
+        ghs = np.zeros((T, B, H), dtype=seq.dtype)
+        if g_h is not None:
+            ghs[...] = np.swapaxes(g_h, 0, 1)
         # gc and the next step's dc take turns in two buffers: without g_c, gc is that dc
         gcs = [np.zeros((B, H), dtype=seq.dtype) for _ in range(2)]
         deriv = np.empty((B, G), dtype=seq.dtype)
-        product = stepped(dz_steps, w_t, dh_step)
-        dh = dc = None
+        back = stepped_update(dz_steps[1:], w_t, ghs[:-1])
+        dc = None
         for t in range(T - 1, -1, -1):
             a, tc = acts[t], tcs[t]
             c_prev = c0 if t == 0 else seq[1, :, t - 1]
             dz = dz_steps[t]
-            add_step(gh, g_h, t, dh)
+            gh = ghs[t]
             gc = gcs[(T - 1 - t) % 2]
             if g_c is not None:
                 add_step(gc, g_c, t, dc)
@@ -188,12 +192,13 @@ def scan_kernels(np) -> dict:
             deriv *= a
             deriv += const
             dz *= deriv
-            if t or needs_h0c0[0]:
-                product(t)
-                dh = dh_step
+            if t:
+                back(t - 1)
+            elif needs_h0c0[0]:
+                stepped(dz_steps, w_t, dh0)(0)
             if t or needs_h0c0[1]:
                 dc = np.multiply(gc, a[:, H:2 * H], out=gcs[(T - t) % 2])
-        return (dh if needs_h0c0[0] else None), (dc if needs_h0c0[1] else None)
+        return (dh0 if needs_h0c0[0] else None), (dc if needs_h0c0[1] else None)
 
     def lstm_vjp(g, saved, xproj, h0, c0, w_hh):
         return lstm_vjp_parts(g[0], g[1], saved, h0, c0, w_hh)
