@@ -91,12 +91,11 @@ def scan_kernels(np) -> dict:
         half[:, 2 * H:3 * H] = 1.0
         return half, 1.0 - half
 
-    def lstm_steps(seq, c0, acts, product, h_next=None):
+    def lstm_steps(seq, c0, acts, product):
         """The forward recursion into the states ``seq`` (2, B, T, H) and the activations
         ``acts`` (T, B, 4H), which hold each step's input projection: ``product(t)`` adds step
         ``t``'s recurrent product to ``acts[t]``, both with their i, f, o columns halved (the
-        sigmoids' ``z / 2``); ``h_next[t + 1]`` <- ``h_t`` when given (``lstm_layer``'s next
-        product operand). Returns each step's ``tanh(c_t)`` (T, B, H)."""
+        sigmoids' ``z / 2``). Returns each step's ``tanh(c_t)`` (T, B, H)."""
         _, B, T, H = seq.shape
         half, shift = gate_constants(B, H, seq.dtype)
         tcs = np.empty((T, B, H), dtype=seq.dtype)
@@ -112,9 +111,7 @@ def scan_kernels(np) -> dict:
             np.multiply(a[:, :H], a[:, 2 * H:3 * H], out=ig)
             c_t += ig
             tc = np.tanh(c_t, out=tcs[t])
-            h = np.multiply(a[:, 3 * H:], tc, out=seq[0, :, t])
-            if h_next is not None and t + 1 < T:
-                h_next[t + 1] = h
+            np.multiply(a[:, 3 * H:], tc, out=seq[0, :, t])
             c = c_t
         return tcs
 
@@ -129,17 +126,21 @@ def scan_kernels(np) -> dict:
         H = G // 4
         seq = np.empty((2, B, T, H), dtype=xproj.dtype)   # written in place, step by step
         acts = np.multiply(np.swapaxes(xproj, 0, 1), gate_constants(1, H, xproj.dtype)[0])
-        w_half = halved(w_hh, H)
-        first = stepped_update(h0[None], w_half, acts[:1])
-        later = stepped_update(np.swapaxes(seq[0], 0, 1)[:-1], w_half, acts[1:])
+        tcs = lstm_steps(seq, c0, acts, recurrent_product(seq, h0, halved(w_hh, H), acts))
+        return seq, (seq, acts, tcs)
+
+    def recurrent_product(seq, h0, w, acts):
+        """A function of ``t`` adding ``h_{t-1} @ w`` to ``acts[t]``: ``h0``'s at ``t = 0``,
+        then the states' ``seq[0, :, t - 1]``, written as the scan goes."""
+        first = stepped_update(h0[None], w, acts[:1])
+        later = stepped_update(np.swapaxes(seq[0], 0, 1)[:-1], w, acts[1:])
 
         def product(t):
             if t:
                 later(t - 1)
             else:
                 first(0)
-        tcs = lstm_steps(seq, c0, acts, product)
-        return seq, (seq, acts, tcs)
+        return product
 
     def add_step(out, part, t, carry):
         """``out`` <- ``part[:, t] + carry``, where a None stands for zeros."""
@@ -233,8 +234,8 @@ def scan_kernels(np) -> dict:
         matmul(np.reshape(xh, (T * B, I + 1 + H))[:, :I + 1],
                halved(np.concatenate([w_ih, b[None]]), H), out=np.reshape(acts, (T * B, 4 * H)))
         seq = np.empty((2, B, T, H), dtype=x.dtype)
-        tcs = lstm_steps(seq, c0, acts, stepped_update(xh[:, :, I + 1:], halved(w_hh, H), acts),
-                         xh[:, :, I + 1:])
+        tcs = lstm_steps(seq, c0, acts, recurrent_product(seq, h0, halved(w_hh, H), acts))
+        xh[1:, :, I + 1:] = np.swapaxes(seq[0, :, :-1], 0, 1)
         return seq, (seq, acts, tcs, xh)
 
     def lstm_layer_vjp(g, saved, needs, x, h0, c0, w_ih, w_hh, b):
