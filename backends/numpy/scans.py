@@ -95,10 +95,11 @@ def scan_kernels(np) -> dict:
         """The forward recursion into the states ``seq`` (2, B, T, H) and the activations
         ``acts`` (T, B, 4H), which hold each step's input projection: ``product(t)`` adds step
         ``t``'s recurrent product to ``acts[t]``, both with their i, f, o columns halved (the
-        sigmoids' ``z / 2``). Returns each step's ``tanh(c_t)`` (T, B, H)."""
+        sigmoids' ``z / 2``). Returns each step's ``tanh(c_t)`` and ``c_t``, time-major (T,
+        B, H): ``c_t`` is made there, contiguous, and copied into ``seq[1]`` once."""
         _, B, T, H = seq.shape
         half, shift = gate_constants(B, H, seq.dtype)
-        tcs = np.empty((T, B, H), dtype=seq.dtype)
+        tcs, cs = (np.empty((T, B, H), dtype=seq.dtype) for _ in range(2))
         ig = np.empty((B, H), dtype=seq.dtype)
         c = c0
         for t in range(T):
@@ -106,14 +107,15 @@ def scan_kernels(np) -> dict:
             a = np.tanh(acts[t], out=acts[t])
             a *= half
             a += shift                                # [i | f | g | o] activations
-            c_t = seq[1, :, t]
+            c_t = cs[t]
             np.multiply(a[:, H:2 * H], c, out=c_t)
             np.multiply(a[:, :H], a[:, 2 * H:3 * H], out=ig)
             c_t += ig
             tc = np.tanh(c_t, out=tcs[t])
             np.multiply(a[:, 3 * H:], tc, out=seq[0, :, t])
             c = c_t
-        return tcs
+        seq[1] = np.swapaxes(cs, 0, 1)
+        return tcs, cs
 
     def halved(w, H):
         """``w`` (., 4H) with its i, f, o columns halved (exact: a power of two)."""
@@ -126,8 +128,8 @@ def scan_kernels(np) -> dict:
         H = G // 4
         seq = np.empty((2, B, T, H), dtype=xproj.dtype)   # written in place, step by step
         acts = np.multiply(np.swapaxes(xproj, 0, 1), gate_constants(1, H, xproj.dtype)[0])
-        tcs = lstm_steps(seq, c0, acts, recurrent_product(seq, h0, halved(w_hh, H), acts))
-        return seq, (seq, acts, tcs)
+        return seq, (seq, acts, *lstm_steps(seq, c0, acts,
+                                            recurrent_product(seq, h0, halved(w_hh, H), acts)))
 
     def recurrent_product(seq, h0, w, acts):
         """A function of ``t`` adding ``h_{t-1} @ w`` to ``acts[t]``: ``h0``'s at ``t = 0``,
@@ -155,7 +157,7 @@ def scan_kernels(np) -> dict:
         """The backward recursion for the output gradients ``g_h`` and ``g_c`` (B, T, H; None:
         zeros): step ``t``'s gate gradients into ``dz_steps[t]`` (B, 4H); returns the gradients
         of ``h0`` and ``c0`` (None where ``needs_h0c0`` says so: step 0's are not made)."""
-        seq, acts, tcs = saved[:3]
+        seq, acts, tcs, cs = saved[:4]
         _, B, T, H = seq.shape
         G = 4 * H
         # d act / d z from the activations a: sigmoid a - a^2 (i, f, o), tanh 1 - a^2 (g)
@@ -175,7 +177,7 @@ def scan_kernels(np) -> dict:
         dc = None
         for t in range(T - 1, -1, -1):
             a, tc = acts[t], tcs[t]
-            c_prev = c0 if t == 0 else seq[1, :, t - 1]
+            c_prev = c0 if t == 0 else cs[t - 1]
             dz = dz_steps[t]
             gh = ghs[t]
             gc = gcs[(T - 1 - t) % 2]
@@ -234,9 +236,9 @@ def scan_kernels(np) -> dict:
         matmul(np.reshape(xh, (T * B, I + 1 + H))[:, :I + 1],
                halved(np.concatenate([w_ih, b[None]]), H), out=np.reshape(acts, (T * B, 4 * H)))
         seq = np.empty((2, B, T, H), dtype=x.dtype)
-        tcs = lstm_steps(seq, c0, acts, recurrent_product(seq, h0, halved(w_hh, H), acts))
+        tcs, cs = lstm_steps(seq, c0, acts, recurrent_product(seq, h0, halved(w_hh, H), acts))
         xh[1:, :, I + 1:] = np.swapaxes(seq[0, :, :-1], 0, 1)
-        return seq, (seq, acts, tcs, xh)
+        return seq, (seq, acts, tcs, cs, xh)
 
     def lstm_layer_vjp(g, saved, needs, x, h0, c0, w_ih, w_hh, b):
         return lstm_layer_vjp_parts(g[0], g[1], saved, needs, h0, c0, w_ih, w_hh)
@@ -247,7 +249,7 @@ def scan_kernels(np) -> dict:
                                                                w_ih, w_hh)
 
     def lstm_layer_vjp_parts(g_h, g_c, saved, needs, h0, c0, w_ih, w_hh):
-        xh = saved[3]
+        xh = saved[4]
         T, B, IH = xh.shape
         G = w_hh.shape[1]
         I = IH - 1 - G // 4
