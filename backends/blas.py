@@ -371,49 +371,6 @@ def matmul(a, b, out=None):
 _ndarray, _empty, _np_matmul = np.ndarray, np.empty, np.matmul
 
 
-def stepped_matmul(stack, b, out):
-    """A function of ``t`` (0 <= t < len(stack)) writing ``stack[t] @ b`` into ``out``, for a
-    loop over the first axis of ``stack`` (a recurrent scan's steps): the checks ``matmul``
-    makes on every call are made once, so a step is the bare MKL call (5 us less per step here,
-    for a 64x192 by 192x512 float32 product). The function holds ``stack``, ``b`` and
-    ``out``: MKL gets their bare addresses, which must outlive every call.
-
-    >>> import numpy as np
-    >>> stack, out = np.ones((3, 2, 4)), np.empty((2, 2))
-    >>> step = stepped_matmul(stack, np.eye(4)[:, :2], out)
-    >>> step(2); out.tolist()
-    [[1.0, 1.0], [1.0, 1.0]]
-    """
-    def generic(t):
-        matmul(stack[t], b, out=out)
-
-    lib = _mkl()
-    if lib is None or type(stack) is not np.ndarray or type(b) is not np.ndarray \
-            or type(out) is not np.ndarray or stack.ndim != 3 or b.ndim != 2 \
-            or len(stack) == 0 or stack.shape[2] != b.shape[0] or small(stack[0], b) \
-            or stack.strides[0] % stack.itemsize or np.may_share_memory(out, stack):
-        return generic
-    call = _gemm_call(lib, stack[0], b, out)
-    if call is None:
-        return generic
-    fn, (m, n, k, (trans_a, ld_a, base), (trans_b, ld_b, address_b), address_out) = call
-    stride, count = stack.strides[0], len(stack)
-    # every argument but the stack's address made a C value once: ctypes converting the 13
-    # Python numbers on each call took 0.9 of a call's 1.9 us (100 calls per LSTM step)
-    values = (_ROW_MAJOR, trans_a, trans_b, m, n, k, 1.0, None, ld_a, address_b, ld_b, 0.0,
-              address_out, max(n, 1))
-    kinds = getattr(fn, "argtypes", None) or [lambda v: v] * len(values)   # a test's stand-in
-    c_args = [None if v is None else kind(v) for kind, v in zip(kinds, values)]
-    head, tail = tuple(c_args[:7]), tuple(c_args[8:])
-
-    def step(t, _held=(stack, b, out)):
-        if not 0 <= t < count:          # a bare address: never outside the stack
-            raise IndexError(f"step {t} of a stack of {count}")
-        fn(*head, base + t * stride, *tail)
-
-    return step
-
-
 def gemm_update(c, a, b, alpha) -> bool:
     """``c += alpha * (a @ b)`` in place by MKL; False (nothing done) where MKL is not in use
     or cannot take the operands.
@@ -437,3 +394,7 @@ def small(a, b) -> bool:
     NumPy's ``matmul`` beats a foreign gemm call (a 256x32 by 32x10 update: 4 us by NumPy's
     product and an update, 12 us by MKL's gemm, 7 us by SciPy's)."""
     return a.shape[0] * a.shape[1] * b.shape[1] < MIN_WORK
+
+
+# a scan's per-step products, planned once (their own module; imported here, where they were)
+from .blas_steps import stepped_matmul, stepped_update  # noqa: E402,F401

@@ -108,6 +108,36 @@ def test_stepped_matmul_is_each_steps_product(mode, dtype, stack_layout, right, 
     assert (step.__name__ == "step") == (mode == "mkl" and shape != (3, 4, 5))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("stack_layout", ["steps first", "steps second"])
+@pytest.mark.parametrize("shape", [(3, 4, 5), (64, 96, 400)])   # under and over MIN_WORK
+def test_stepped_update_adds_each_steps_product_to_its_own_result(mode, dtype, stack_layout,
+                                                                  shape):
+    """``step(t)`` adds ``stack[t] @ b`` to ``outs[t]`` and leaves the other results alone."""
+    m, k, n = shape
+    rng = np.random.default_rng(5)
+    steps = 5
+    stack = rng.normal(size=(steps, m, k)).astype(dtype)
+    if stack_layout == "steps second":
+        stack = np.swapaxes(np.ascontiguousarray(np.swapaxes(stack, 0, 1)), 0, 1)
+    b = _layout(rng.normal(size=(k, n)).astype(dtype), "rows")
+    outs0 = rng.normal(size=(steps, m, n)).astype(dtype)
+    outs = outs0.copy()
+    step = blas.stepped_update(stack, b, outs)
+    tol = 1e-4 if dtype == np.float32 else 1e-12
+    for t in [3, 0, 4]:
+        assert step(t) is None
+    for t in range(steps):
+        want = outs0[t].astype(np.float64)
+        if t in (3, 0, 4):
+            want = want + stack[t].astype(np.float64) @ b.astype(np.float64)
+        np.testing.assert_allclose(outs[t], want, rtol=tol, atol=tol * np.abs(want).max())
+    if step.__name__ == "step":
+        with pytest.raises(IndexError, match=f"step {steps} of a stack of {steps}"):
+            step(steps)
+    assert (step.__name__ == "step") == (mode == "mkl" and shape != (3, 4, 5))
+
+
 def test_stepped_matmul_holds_its_arrays(mode):
     """The planned step keeps the arrays whose addresses it gives MKL: a caller that keeps only
     the step still gets each step's product (it read freed memory, or crashed, before)."""

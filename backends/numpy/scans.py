@@ -46,6 +46,27 @@ def _matmul_for(module):
     return module.matmul
 
 
+def _stepped_for(module):
+    """``(stepped, stepped_update)`` for a scan's per-step products: functions of ``t`` that
+    write ``stack[t] @ b`` into ``out`` or add it to ``outs[t]``; for NumPy ``blas``'s (each
+    step a bare MKL call)."""
+    import numpy
+
+    if module is numpy:
+        from .. import blas
+
+        return blas.stepped_matmul, blas.stepped_update
+
+    def stepped(stack, b, out):
+        return lambda t: module.matmul(stack[t], b, out=out)
+
+    def stepped_update(stack, b, outs):
+        def update(t):
+            outs[t] += module.matmul(stack[t], b)
+        return update
+    return stepped, stepped_update
+
+
 def scan_kernels(np) -> dict:
     """``{"lstm_scan": Kernel, ..., "gru_scan": Kernel}`` for arrays of the NumPy-API module
     ``np``.
@@ -56,45 +77,49 @@ def scan_kernels(np) -> dict:
     (the tests compare them); float32 and float64 only (None: the generic rule runs). Host
     arrays' products go through ``blas.matmul`` (MKL's where installed).
     """
-    matmul = _matmul_for(np)
+    matmul, (stepped, stepped_update) = _matmul_for(np), _stepped_for(np)
 
     def floats(*arrays):
         dt = arrays[0].dtype
         return all(a.dtype == dt for a in arrays) and (dt == np.float32 or dt == np.float64)
 
-    def lstm_steps(seq, c0, product, add, h_next=None):
-        """The forward recursion into the states ``seq`` (2, B, T, H): step ``t``'s gates from
-        ``product(t) + add(t)``; ``h_next[t + 1]`` <- ``h_t`` when given (``lstm_layer``'s next
-        product operand)."""
+    def gate_constants(B, H, dt):
+        """``(half, shift)`` (B, 4H): sigmoid(z) = tanh(z / 2) / 2 + 1 / 2 on the i, f, o
+        columns, tanh(z) on g's; tiled, since a (4H,) row broadcast costs twice an operand of
+        the same shape."""
+        half = np.full((B, 4 * H), 0.5, dtype=dt)
+        half[:, 2 * H:3 * H] = 1.0
+        return half, 1.0 - half
+
+    def lstm_steps(seq, c0, acts, product):
+        """The forward recursion into the states ``seq`` (2, B, T, H) and the activations
+        ``acts`` (T, B, 4H), which hold each step's input projection: ``product(t)`` adds step
+        ``t``'s recurrent product to ``acts[t]``, both with their i, f, o columns halved (the
+        sigmoids' ``z / 2``). Returns each step's ``tanh(c_t)`` and ``c_t``, time-major (T,
+        B, H): ``c_t`` is made there, contiguous, and copied into ``seq[1]`` once."""
         _, B, T, H = seq.shape
-        G = 4 * H
-        # sigmoid(z) = (tanh(z / 2) + 1) / 2: halve the i, f, o columns of z, one tanh for all
-        half = np.full((G,), 0.5, dtype=seq.dtype)
-        half[2 * H:3 * H] = 1.0
-        shift = half.copy()
-        shift[2 * H:3 * H] = 0.0
-        acts, tcs = [], []
+        half, shift = gate_constants(B, H, seq.dtype)
+        tcs, cs = (np.empty((T, B, H), dtype=seq.dtype) for _ in range(2))
         ig = np.empty((B, H), dtype=seq.dtype)
         c = c0
         for t in range(T):
-            a = product(t)
-            a += add(t)
-            a *= half
-            np.tanh(a, out=a)
+            product(t)
+            a = np.tanh(acts[t], out=acts[t])
             a *= half
             a += shift                                # [i | f | g | o] activations
-            c_t = seq[1, :, t]
+            c_t = cs[t]
             np.multiply(a[:, H:2 * H], c, out=c_t)
             np.multiply(a[:, :H], a[:, 2 * H:3 * H], out=ig)
             c_t += ig
-            tc = np.tanh(c_t)
-            h = np.multiply(a[:, 3 * H:], tc, out=seq[0, :, t])
-            if h_next is not None and t + 1 < T:
-                h_next[t + 1] = h
+            tc = np.tanh(c_t, out=tcs[t])
+            np.multiply(a[:, 3 * H:], tc, out=seq[0, :, t])
             c = c_t
-            acts.append(a)
-            tcs.append(tc)
-        return acts, tcs
+        seq[1] = np.swapaxes(cs, 0, 1)
+        return tcs, cs
+
+    def halved(w, H):
+        """``w`` (., 4H) with its i, f, o columns halved (exact: a power of two)."""
+        return w * gate_constants(1, H, w.dtype)[0]
 
     def lstm_forward(xproj, h0, c0, w_hh):
         if not floats(xproj, h0, c0, w_hh):
@@ -102,10 +127,22 @@ def scan_kernels(np) -> dict:
         B, T, G = xproj.shape
         H = G // 4
         seq = np.empty((2, B, T, H), dtype=xproj.dtype)   # written in place, step by step
-        acts, tcs = lstm_steps(
-            seq, c0, lambda t: matmul(seq[0, :, t - 1] if t else h0, w_hh),
-            lambda t: xproj[:, t, :])
-        return seq, (seq, acts, tcs)
+        acts = np.multiply(np.swapaxes(xproj, 0, 1), gate_constants(1, H, xproj.dtype)[0])
+        return seq, (seq, acts, *lstm_steps(seq, c0, acts,
+                                            recurrent_product(seq, h0, halved(w_hh, H), acts)))
+
+    def recurrent_product(seq, h0, w, acts):
+        """A function of ``t`` adding ``h_{t-1} @ w`` to ``acts[t]``: ``h0``'s at ``t = 0``,
+        then the states' ``seq[0, :, t - 1]``, written as the scan goes."""
+        first = stepped_update(h0[None], w, acts[:1])
+        later = stepped_update(np.swapaxes(seq[0], 0, 1)[:-1], w, acts[1:])
+
+        def product(t):
+            if t:
+                later(t - 1)
+            else:
+                first(0)
+        return product
 
     def add_step(out, part, t, carry):
         """``out`` <- ``part[:, t] + carry``, where a None stands for zeros."""
@@ -116,27 +153,36 @@ def scan_kernels(np) -> dict:
         else:
             np.add(carry, part[:, t], out=out)
 
-    def lstm_steps_back(g_h, g_c, saved, c0, w_hh, dz_at):
+    def lstm_steps_back(g_h, g_c, saved, c0, w_hh, dz_steps, needs_h0c0=(True, True)):
         """The backward recursion for the output gradients ``g_h`` and ``g_c`` (B, T, H; None:
-        zeros): step ``t``'s gate gradients into ``dz_at(t)`` (B, 4H); returns the gradients
-        of ``h0`` and ``c0``."""
-        seq, acts, tcs = saved[:3]
+        zeros): step ``t``'s gate gradients into ``dz_steps[t]`` (B, 4H); returns the gradients
+        of ``h0`` and ``c0`` (None where ``needs_h0c0`` says so: step 0's are not made)."""
+        seq, acts, tcs, cs = saved[:4]
         _, B, T, H = seq.shape
         G = 4 * H
         # d act / d z from the activations a: sigmoid a - a^2 (i, f, o), tanh 1 - a^2 (g)
-        lin = np.ones((G,), dtype=seq.dtype)
-        lin[2 * H:3 * H] = 0.0
+        lin = np.ones((B, G), dtype=seq.dtype)
+        lin[:, 2 * H:3 * H] = 0.0
         const = 1.0 - lin
         w_t = np.ascontiguousarray(np.swapaxes(w_hh, 0, 1))   # BLAS: faster than the view
-        gh, gc, tmp = (np.empty((B, H), dtype=seq.dtype) for _ in range(3))
+        tmp, dh0 = (np.empty((B, H), dtype=seq.dtype) for _ in range(2))
+        # each step's gh, time-major: g_h's, onto which the later step adds its dz @ w_hh.T
+        ghs = np.zeros((T, B, H), dtype=seq.dtype)
+        if g_h is not None:
+            ghs[...] = np.swapaxes(g_h, 0, 1)
+        # gc and the next step's dc take turns in two buffers: without g_c, gc is that dc
+        gcs = [np.zeros((B, H), dtype=seq.dtype) for _ in range(2)]
         deriv = np.empty((B, G), dtype=seq.dtype)
-        dh = dc = None
+        back = stepped_update(dz_steps[1:], w_t, ghs[:-1])
+        dc = None
         for t in range(T - 1, -1, -1):
             a, tc = acts[t], tcs[t]
-            c_prev = c0 if t == 0 else seq[1, :, t - 1]
-            dz = dz_at(t)
-            add_step(gh, g_h, t, dh)
-            add_step(gc, g_c, t, dc)
+            c_prev = c0 if t == 0 else cs[t - 1]
+            dz = dz_steps[t]
+            gh = ghs[t]
+            gc = gcs[(T - 1 - t) % 2]
+            if g_c is not None:
+                add_step(gc, g_c, t, dc)
             np.multiply(seq[0, :, t], tc, out=tmp)   # gc += gh * o * (1 - tanh(c)^2),
             np.subtract(a[:, 3 * H:], tmp, out=tmp)  # where o tanh(c)^2 = h tanh(c)
             tmp *= gh
@@ -149,9 +195,13 @@ def scan_kernels(np) -> dict:
             deriv *= a
             deriv += const
             dz *= deriv
-            dh = matmul(dz, w_t)
-            dc = np.multiply(gc, a[:, H:2 * H], out=dc)
-        return dh, dc.copy()
+            if t:
+                back(t - 1)
+            elif needs_h0c0[0]:
+                stepped(dz_steps, w_t, dh0)(0)
+            if t or needs_h0c0[1]:
+                dc = np.multiply(gc, a[:, H:2 * H], out=gcs[(T - t) % 2])
+        return (dh0 if needs_h0c0[0] else None), (dc if needs_h0c0[1] else None)
 
     def lstm_vjp(g, saved, xproj, h0, c0, w_hh):
         return lstm_vjp_parts(g[0], g[1], saved, h0, c0, w_hh)
@@ -164,26 +214,31 @@ def scan_kernels(np) -> dict:
         seq = saved[0]
         _, B, T, H = seq.shape          # xproj: unused (a stand-in)
         dz_all = np.empty((B, T, 4 * H), dtype=seq.dtype)
-        dh, dc = lstm_steps_back(g_h, g_c, saved, c0, w_hh, lambda t: dz_all[:, t, :])
+        dh, dc = lstm_steps_back(g_h, g_c, saved, c0, w_hh, np.swapaxes(dz_all, 0, 1))
         h_prev = np.concatenate([h0[:, None, :], seq[0, :, :-1]], axis=1)
         dw = matmul(h_prev.reshape(B * T, H).T, dz_all.reshape(B * T, 4 * H))
         return dz_all, dh, dc, dw
 
     def lstm_layer_forward(x, h0, c0, w_ih, w_hh, b):
-        """Each step one product ``[x_t | h_{t-1}] @ [w_ih; w_hh]`` from the time-major rows
-        ``xh`` (T, B, I + H), kept for one product giving both weight gradients."""
+        """The time-major rows ``xh`` (T, B, I + 1 + H) hold ``[x_t | 1 | h_{t-1}]``: one
+        product of their ``[x_t | 1]`` with ``[w_ih; b]`` projects every step's input, each
+        step adds ``h_{t-1} @ w_hh`` onto its own (the gemm's beta), and one product of
+        ``xh`` gives the gradients of all three."""
         if not floats(x, h0, c0, w_ih, w_hh, b):
             return None
         B, T, I = x.shape
         H = h0.shape[1]
-        w_cat = np.concatenate([w_ih, w_hh])
-        xh = np.empty((T, B, I + H), dtype=x.dtype)
+        xh = np.empty((T, B, I + 1 + H), dtype=x.dtype)
         xh[:, :, :I] = np.swapaxes(x, 0, 1)
-        xh[0, :, I:] = h0
+        xh[:, :, I] = 1.0
+        xh[0, :, I + 1:] = h0
+        acts = np.empty((T, B, 4 * H), dtype=x.dtype)
+        matmul(np.reshape(xh, (T * B, I + 1 + H))[:, :I + 1],
+               halved(np.concatenate([w_ih, b[None]]), H), out=np.reshape(acts, (T * B, 4 * H)))
         seq = np.empty((2, B, T, H), dtype=x.dtype)
-        acts, tcs = lstm_steps(seq, c0, lambda t: matmul(xh[t], w_cat), lambda t: b,
-                               xh[:, :, I:])
-        return seq, (seq, acts, tcs, xh)
+        tcs, cs = lstm_steps(seq, c0, acts, recurrent_product(seq, h0, halved(w_hh, H), acts))
+        xh[1:, :, I + 1:] = np.swapaxes(seq[0, :, :-1], 0, 1)
+        return seq, (seq, acts, tcs, cs, xh)
 
     def lstm_layer_vjp(g, saved, needs, x, h0, c0, w_ih, w_hh, b):
         return lstm_layer_vjp_parts(g[0], g[1], saved, needs, h0, c0, w_ih, w_hh)
@@ -194,21 +249,21 @@ def scan_kernels(np) -> dict:
                                                                w_ih, w_hh)
 
     def lstm_layer_vjp_parts(g_h, g_c, saved, needs, h0, c0, w_ih, w_hh):
-        xh = saved[3]
+        xh = saved[4]
         T, B, IH = xh.shape
         G = w_hh.shape[1]
-        I = IH - G // 4
+        I = IH - 1 - G // 4
         dz_tm = np.empty((T, B, G), dtype=xh.dtype)
-        dh, dc = lstm_steps_back(g_h, g_c, saved, c0, w_hh, lambda t: dz_tm[t])
+        dh, dc = lstm_steps_back(g_h, g_c, saved, c0, w_hh, dz_tm, needs[1:3])
         dz2 = np.reshape(dz_tm, (T * B, G))
-        dw = matmul(np.reshape(xh, (T * B, IH)).T, dz2) if needs[3] or needs[4] else None
+        dw = matmul(np.reshape(xh, (T * B, IH)).T, dz2) if any(needs[3:]) else None
         dx = None
         if needs[0]:
             dx = np.ascontiguousarray(np.swapaxes(np.reshape(matmul(dz2, w_ih.T), (T, B, I)),
                                                   0, 1))
-        return (dx, dh if needs[1] else None, dc if needs[2] else None,
-                dw[:I] if needs[3] else None, dw[I:] if needs[4] else None,
-                dz2.sum(axis=0) if needs[5] else None)
+        return (dx, dh, dc,
+                dw[:I] if needs[3] else None, dw[I + 1:] if needs[4] else None,
+                dw[I] if needs[5] else None)
 
     def rnn_forward(xproj, h0, w_hh, nonlinearity):
         if not floats(xproj, h0, w_hh):

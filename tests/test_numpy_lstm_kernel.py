@@ -1,0 +1,52 @@
+"""The NumPy backend's fused LSTM kernels (``backends/numpy/scans.py``) against the generic
+rules of ``xpgrad.ops.recurrent`` in float64, on the paths the benchmarks' step takes: an odd
+and an even number of steps (two buffers take turns in the backward), the c half's gradient
+given or not, and the gradients of ``h0`` and ``c0`` not wanted (step 0's product skipped)."""
+import numpy as np
+import pytest
+
+from xpgrad.backends.numpy.scans import scan_kernels
+from xpgrad.ops import recurrent
+
+KERNELS = scan_kernels(np)
+
+
+def _layer_args(rng, B, T, I, H):
+    return [rng.standard_normal((B, T, I)), rng.standard_normal((B, H)),
+            rng.standard_normal((B, H)), rng.standard_normal((I, 4 * H)) * 0.5,
+            rng.standard_normal((H, 4 * H)) * 0.5, rng.standard_normal(4 * H)]
+
+
+@pytest.mark.parametrize("T", [1, 4, 5])
+@pytest.mark.parametrize("c_gradient", [True, False])
+def test_lstm_layer_kernel_equals_the_generic_rule(T, c_gradient):
+    rng = np.random.default_rng(T)
+    B, I, H = 3, 2, 4
+    args = _layer_args(rng, B, T, I, H)
+    g = rng.standard_normal((2, B, T, H))
+    if not c_gradient:
+        g[1] = 0.0
+    kernel = KERNELS["lstm_layer"]
+    out, saved = kernel.forward(*args)
+    want_out = recurrent._lstm_layer_forward(np, *args)
+    np.testing.assert_allclose(out, want_out, rtol=1e-12, atol=1e-12)
+    got = (kernel.vjp(g, saved, [True] * 6, *args) if c_gradient else
+           kernel.vjp_sliced((0, Ellipsis), g[0], saved, [True] * 6, *args))
+    want = recurrent._lstm_layer_vjp(np, g, want_out, [True] * 6, *args)
+    for name, a, b in zip(["x", "h0", "c0", "w_ih", "w_hh", "b"], got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-11, err_msg=name)
+
+
+@pytest.mark.parametrize("T", [4, 5])
+def test_unwanted_state_gradients_are_none_and_the_rest_unchanged(T):
+    rng = np.random.default_rng(10 + T)
+    args = _layer_args(rng, 2, T, 3, 4)
+    g = rng.standard_normal((2, 2, T, 4))
+    kernel = KERNELS["lstm_layer"]
+    _, saved = kernel.forward(*args)
+    every = kernel.vjp(g, saved, [True] * 6, *args)
+    _, saved = kernel.forward(*args)
+    some = kernel.vjp(g, saved, [False, False, False, True, True, True], *args)
+    assert some[:3] == (None, None, None)
+    for a, b in zip(some[3:], every[3:]):
+        np.testing.assert_array_equal(a, b)
