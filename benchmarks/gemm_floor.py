@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
 
 if __name__ == "__main__":       # one thread each; a test importing this keeps its own
     for _name in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS",
@@ -67,32 +65,6 @@ def products_call(shapes, matmul):
     return call
 
 
-def calibrated(fn, min_time=0.02):
-    """Calls per timed run so that a run lasts at least ``min_time`` seconds."""
-    number = 1
-    while True:
-        t = time.perf_counter()
-        for _ in range(number):
-            fn()
-        elapsed = time.perf_counter() - t
-        if elapsed >= min_time:
-            return number
-        number = max(number * 2, int(number * min_time / max(elapsed, 1e-9) * 1.2))
-
-
-def interleaved_medians(fns, repeats):
-    """The median seconds per call of each of ``fns`` (a dict), timed in turns."""
-    numbers = {k: calibrated(fn) for k, fn in fns.items()}
-    times = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, fn in fns.items():
-            t = time.perf_counter()
-            for _ in range(numbers[k]):
-                fn()
-            times[k].append((time.perf_counter() - t) / numbers[k])
-    return {k: statistics.median(v) for k, v in times.items()}
-
-
 def workloads(only, batches=(32, 128, 4096), steps=50):
     """(label, products, step builder taking (lib, compiled)) of each workload asked for."""
     from xpgrad.bench_workloads import training
@@ -130,6 +102,7 @@ def main(argv=None):
     import torch
 
     from xpgrad.backends import blas
+    from xpgrad.bench import measure
     from xpgrad.bench_workloads import _Lib
 
     torch.set_num_threads(1)
@@ -142,7 +115,8 @@ def main(argv=None):
         blas.matmul(a, b, out=out)
 
     print(f"one thread each; products: torch {torch.__version__} and xpgrad's "
-          f"{blas.describe()}; median of {args.repeats} interleaved runs")
+          f"{blas.describe()}; median of {args.repeats} interleaved runs, each column "
+          f"first in turn")
     header = (f"{'workload':42s} {'floor':>9s} {'torch':>9s} {'eager':>9s} {'compiled':>9s}"
               f"  {'torch/floor = best possible':>27s}  {'torch/eager':>11s}  "
               f"{'torch/compiled':>14s}")
@@ -153,7 +127,7 @@ def main(argv=None):
                "mkl-xpgrad": products_call(shapes, xpgrad_matmul),
                "torch": build(torch_lib, False), "eager": build(xpgrad_lib, False),
                "compiled": build(xpgrad_lib, True)}
-        t = interleaved_medians({k: fn for k, fn in fns.items() if fn is not None},
+        t = measure({k: fn for k, fn in fns.items() if fn is not None}, 0.02,
                                 args.repeats)
         compiled = (f"{t['compiled'] * 1e6:7.0f}us", f"{t['torch'] / t['compiled']:14.2f}"
                     ) if "compiled" in t else (f"{'n/a':>9s}", f"{'n/a':>14s}")

@@ -250,6 +250,16 @@ def test_every_row_says_the_work_it_does():
             bench.check_work(W.build(group, lib, **small), group, small, lib)
 
 
+def test_each_library_is_timed_first_in_turn():
+    """``measure`` rotates the order of its rounds, so no library always runs right after the
+    same other one (whose run leaves the caches cold for the next)."""
+    log = []
+    fns = {name: (lambda name=name: log.append(name)) for name in "abc"}
+    times = bench.measure(fns, 0.0, 4)        # min_time 0: one calibration call each
+    assert "".join(log) == "abc" + "abc" + "bca" + "cab" + "abc"
+    assert sorted(times) == ["a", "b", "c"] and all(t >= 0 for t in times.values())
+
+
 def test_a_row_whose_workload_does_other_work_is_refused():
     fn = W.build("lstm_step", "xpgrad-numpy", batch=2, steps=3, hidden=4, input_size=5)
     params = dict(batch=2, steps=50, hidden=4, input_size=5)

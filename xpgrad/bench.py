@@ -133,12 +133,17 @@ def _run(fn, number) -> float:
 
 def measure(fns: dict, min_time: float, repeats: int) -> dict:
     """Median seconds per call of each callable in ``fns``; the repeats are interleaved
-    (a, b, a, b, ...) so that a change in machine load hits every library alike."""
+    (a, b, c, then b, c, a, ...) so that a change in machine load hits every library alike,
+    and each starts a round in turn: a run right after another library's was measured up to
+    10% slower (an LSTM step after PyTorch's, caches left cold), so none always follows the
+    same one."""
     numbers = {k: calibrate(fn, min_time) for k, fn in fns.items()}
     runs = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, fn in fns.items():
-            runs[k].append(_run(fn, numbers[k]) / numbers[k])
+    order = list(fns)
+    for r in range(repeats):
+        turn = r % len(order)
+        for k in order[turn:] + order[:turn]:
+            runs[k].append(_run(fns[k], numbers[k]) / numbers[k])
     return {k: statistics.median(v) for k, v in runs.items()}
 
 
