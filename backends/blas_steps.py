@@ -44,7 +44,8 @@ def stepped_update(stack, b, outs):
         outs[t] += blas.matmul(stack[t], b)
 
     if type(outs) is not np.ndarray or outs.ndim != 3 or len(outs) != len(stack) \
-            or len(outs) == 0 or outs.strides[0] % outs.itemsize:
+            or len(outs) == 0 or outs.strides[0] % outs.itemsize \
+            or np.may_share_memory(outs, stack):     # the plan checks outs[0] alone
         return generic
     return _stepped(stack, b, outs[0], outs.strides[0], generic)
 

@@ -138,6 +138,23 @@ def test_stepped_update_adds_each_steps_product_to_its_own_result(mode, dtype, s
     assert (step.__name__ == "step") == (mode == "mkl" and shape != (3, 4, 5))
 
 
+def test_stepped_update_with_results_overlapping_the_stack_takes_numpys_way(mode):
+    """Results that share memory with the stack beyond the first (``outs[1]`` is
+    ``stack[0]`` here) are never handed to MKL as bare addresses; NumPy's step reads each
+    ``stack[t]`` as it is then."""
+    rng = np.random.default_rng(6)
+    buf = rng.normal(size=(6, 64, 96))
+    b = rng.normal(size=(96, 96))
+    stack, outs = buf[1:], buf[:5]
+    want = buf.copy()
+    step = blas.stepped_update(stack, b, outs)
+    assert step.__name__ == "generic"
+    for t in range(5):
+        step(t)
+        want[t] += want[t + 1] @ b
+    np.testing.assert_allclose(buf, want, rtol=1e-12)
+
+
 def test_stepped_matmul_holds_its_arrays(mode):
     """The planned step keeps the arrays whose addresses it gives MKL: a caller that keeps only
     the step still gets each step's product (it read freed memory, or crashed, before)."""
