@@ -143,8 +143,8 @@ def test_stepped_update_with_results_overlapping_the_stack_takes_numpys_way(mode
     ``stack[0]`` here) are never handed to MKL as bare addresses; NumPy's step reads each
     ``stack[t]`` as it is then."""
     rng = np.random.default_rng(6)
-    buf = rng.normal(size=(6, 64, 96))
-    b = rng.normal(size=(96, 96))
+    buf = rng.normal(size=(6, 64, 400))         # over MIN_WORK: MKL's, were they apart
+    b = rng.normal(size=(400, 400)) / 20
     stack, outs = buf[1:], buf[:5]
     want = buf.copy()
     step = blas.stepped_update(stack, b, outs)
