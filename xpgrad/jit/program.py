@@ -24,6 +24,7 @@ from .constants import fold_constants
 from .fresh import own_generators
 from .guards import StateSnapshot, hoist_guards
 from .label_guards import fold_label_guards
+from .loss_gradient import fold_loss_gradient
 from .replay_steps import GuardFailed
 from .sgd_gemm import fold_sgd_into_gemm
 from .structure import is_namedtuple, leaves, map_leaves
@@ -69,6 +70,7 @@ class Program:
         self.sgd_gemms = fold_sgd_into_gemm(self, escaping)
         self.fused = fuse(self, escaping) if fuse is not None else 0
         self.label_guards = fold_label_guards(self)
+        self.loss_gradients = fold_loss_gradient(self, escaping)
         self.buffers = self._plan(escaping) if plan_buffers else {}
         self.snapshot = StateSnapshot.of(self.steps, self.slots)
         self._slot = "s{}".format
