@@ -343,9 +343,11 @@ class Program:
     # -- running ------------------------------------------------------------------------------
     def run(self, args, kwargs):
         """Replay on the raw arrays of ``args``/``kwargs`` (the signature already matched)."""
-        raws = []
-        _gather(args, raws)
-        _gather(kwargs, raws)
+        raws = None if kwargs else _plain_arrays(args)
+        if raws is None:
+            raws = []
+            _gather(args, raws)
+            _gather(kwargs, raws)
         if self.snapshot is None:
             return self._run(raws)
         restore = self.snapshot.take()
@@ -376,6 +378,16 @@ class Program:
         own_generators(namespace)
         exec(self._code, namespace)
         return namespace["replay"]
+
+
+def _plain_arrays(args):
+    """The arrays of ``args`` where each is a plain Tensor (the usual call), else None."""
+    raws = []
+    for a in args:
+        if a.__class__ is not Tensor:
+            return None
+        raws.append(a._data)
+    return raws
 
 
 def _gather(obj, out):
