@@ -357,3 +357,28 @@ def test_the_unfolded_updates_run_the_backends_sgd_kernel_as_eager_does(backend,
     assert compiled.programs()[0].sgd_gemms == 2
     if kernel is not None:      # eager and compiled both asked the kernel for every update
         assert (9,) in calls and (4,) in calls
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_factor_viewing_an_updated_variable_is_not_folded(backend):
+    """w2's gradient of sum(w1 @ w2) is w1.T @ g: folded, its gemm would read w1 after w1's
+    own update (the eager step takes every gradient before any update)."""
+    def make():
+        rng = np.random.default_rng(0)
+        ws = [xg.Variable(rng.normal(size=(6, 6)), backend=backend) for _ in range(2)]
+        opt = xg.optim.SGD(0.1)
+
+        def step():
+            with xg.GradientTape() as tape:
+                loss = xg.sum(ws[0] @ ws[1])
+            opt.apply_gradients(zip(tape.gradient(loss, ws), ws))
+            return loss
+        return step, ws
+
+    (eager, eager_ws), (step, ws) = make(), make()
+    compiled = xg.function(step)
+    for _ in range(4):
+        np.testing.assert_allclose(compiled().numpy(), eager().numpy(), rtol=1e-12)
+    for a, b in zip(ws, eager_ws):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12)
+    assert compiled.programs()[0].sgd_gemms == 0

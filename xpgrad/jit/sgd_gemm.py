@@ -31,6 +31,7 @@ import numpy as np
 from ..backends import blas
 from ..optim._checks import learning_rate_fits
 from ..tensor import Tensor
+from .guards import _variable_roots
 from .tracer import Ref, slot_uses
 
 _GEMM_DTYPES = (np.dtype("float32"), np.dtype("float64"))
@@ -199,14 +200,21 @@ def fold_sgd_into_gemm(program, escaping) -> int:
     slots = program.slots
     uses = slot_uses(steps)
     producer = {step.outs.i: step for step in steps if type(step.outs) is Ref}
+    variable_roots = _variable_roots(steps, slots)
     dropped, count = set(), 0
     for k, step in enumerate(steps):
         opt = _plain_sgd(step.fn) if step.kind == "host" else None
         if opt is None:
             continue
+        # a factor viewing a Variable this step updates (w1.T in w2's gradient of w1 @ w2)
+        # would be read after that update, where eager took the product before it
+        updated = {root for root, v in variable_roots.items()
+                   if any(v is u for u in step.fn.variables)}
         args, fused = [], []
         for g, v in zip(step.args, step.fn.variables):
             factors = _product_factors(g, v, producer, uses, slots, escaping, program.be.xp)
+            if factors is not None and any(slots[r.i].root in updated for r in factors):
+                factors = None
             if factors is None:
                 args.append(g)
                 fused.append(False)
