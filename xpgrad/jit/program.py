@@ -27,6 +27,7 @@ from .label_guards import fold_label_guards
 from .loss_gradient import fold_loss_gradient
 from .replay_steps import GuardFailed
 from .sgd_gemm import fold_sgd_into_gemm
+from .small_products import small_products_to_numpy
 from .structure import is_namedtuple, leaves, map_leaves
 from .tracer import Ref
 from .traced import Traced
@@ -71,6 +72,7 @@ class Program:
         self.fused = fuse(self, escaping) if fuse is not None else 0
         self.label_guards = fold_label_guards(self)
         self.loss_gradients = fold_loss_gradient(self, escaping)
+        self.numpy_products = small_products_to_numpy(self)
         self.buffers = self._plan(escaping) if plan_buffers else {}
         self.snapshot = StateSnapshot.of(self.steps, self.slots)
         self._slot = "s{}".format
