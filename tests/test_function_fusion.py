@@ -361,3 +361,34 @@ def test_a_dense_layers_bias_add_joins_the_relus_run(returned):
     np.testing.assert_allclose(got[0].numpy(), loss, rtol=1e-12)
     for g, want in zip(got[2], grads):
         np.testing.assert_allclose(g.numpy(), want, rtol=1e-10, atol=1e-12)
+
+
+def test_a_bias_sum_no_run_takes_replays_as_the_kernels_row_sum():
+    """The output layer's bias gradient (its vjp only sums g over rows; the loss kernel before
+    it ends every run) is called as ``row_sums``, not through the dense layer's kernel vjp."""
+    from xpgrad.backends.numpy.kernels import _linear_vjp
+    from xpgrad.jit.fusion import row_sums
+
+    rng = np.random.default_rng(0)
+
+    def make():
+        ws = [xg.Variable(rng.normal(size=s), backend="numba") for s in ((7, 9), (9,), (9, 4),
+                                                                          (4,))]
+
+        def grads(x, y):
+            with xg.GradientTape() as tape:
+                h = xg.nn.relu(xg.nn.linear(x, ws[0], ws[1]))
+                loss = xg.losses.softmax_cross_entropy(xg.nn.linear(h, ws[2], ws[3]), y)
+            return tape.gradient(loss, ws)
+        return grads
+
+    eager = make()
+    compiled = xg.function(lambda x, y, f=eager: f(x, y))
+    for _ in range(3):
+        x = xg.asarray(rng.normal(size=(5, 7)), backend="numba")
+        y = xg.asarray(rng.integers(0, 4, 5), backend="numba")
+        for got, want in zip(compiled(x, y), eager(x, y)):
+            np.testing.assert_array_equal(got.numpy(), want.numpy())
+    names = list(compiled.programs()[0]._namespace.values())
+    assert sum(v is row_sums for v in names) == 1
+    assert not any(v is _linear_vjp for v in names)
