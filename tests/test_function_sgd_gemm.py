@@ -382,3 +382,19 @@ def test_a_factor_viewing_an_updated_variable_is_not_folded(backend):
     for a, b in zip(ws, eager_ws):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12)
     assert compiled.programs()[0].sgd_gemms == 0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_product_small_when_traced_takes_numpys_product_without_trying_the_gemm(
+        backend, monkeypatch):
+    from xpgrad.backends import blas
+
+    monkeypatch.setattr(blas, "MIN_WORK", 1 << 21)
+    tried = []
+    real = sgd_gemm.gemm_update
+    monkeypatch.setattr(sgd_gemm, "gemm_update", lambda *a: tried.append(a) or real(*a))
+    program = _train_both(backend, lambda: xg.optim.SGD(0.1))
+    assert program.sgd_gemms == 2
+    (step,) = [v for v in program._namespace.values() if type(v) is sgd_gemm.FusedSGDStep]
+    assert step.small == (True, False, True, False)
+    assert tried == []

@@ -115,12 +115,15 @@ def gemm_update(c, a, b, alpha) -> bool:
 class FusedSGDStep:
     """Replay of a plain SGD ``apply_gradients`` whose matrix-product gradients are taken as
     their two factors: ``args`` holds, per variable, ``(a, b)`` for a fused one (its gradient
-    is ``a @ b``) or its gradient (None: skipped)."""
+    is ``a @ b``) or its gradient (None: skipped). ``small``: per variable, whether its
+    product was under ``blas.MIN_WORK`` when traced (no gemm tried: NumPy's product and the
+    ordinary update, as ``gemm_update`` would decline)."""
 
     keeps_arguments = False     # plain SGD keeps no gradient: the program may reuse their memory
 
-    def __init__(self, optimizer, variables, fused, be, reset=None):
+    def __init__(self, optimizer, variables, fused, be, reset=None, small=None):
         self.optimizer, self.variables, self.fused, self.be = optimizer, variables, fused, be
+        self.small = (False,) * len(variables) if small is None else small
         self.reset = reset      # HostOptimizerStep's: an optimizer made afresh in every call
 
     def __call__(self, *args):
@@ -133,7 +136,7 @@ class FusedSGDStep:
         learning_rate_fits(lr, self.variables)
         kernel = be.kernels.get("sgd_update") if be.kernels else None
         states = opt._state
-        for v, fused, arg in zip(self.variables, self.fused, args):
+        for v, fused, small, arg in zip(self.variables, self.fused, self.small, args):
             if arg is None:
                 continue
             entry = states.get(id(v))         # _state_for's usual case inline
@@ -141,7 +144,7 @@ class FusedSGDStep:
             param = v._data
             if fused:
                 a, b = arg
-                if gemm_update(param, a, b, -lr):
+                if not small and gemm_update(param, a, b, -lr):
                     continue
                 arg = a @ b
             elif isinstance(arg, Tensor):
@@ -210,23 +213,20 @@ def fold_sgd_into_gemm(program, escaping) -> int:
         # would be read after that update, where eager took the product before it
         updated = {root for root, v in variable_roots.items()
                    if any(v is u for u in step.fn.variables)}
-        args, fused = [], []
+        args, fused, small = [], [], []
         for g, v in zip(step.args, step.fn.variables):
             factors = _product_factors(g, v, producer, uses, slots, escaping, program.be.xp)
             if factors is not None and any(slots[r.i].root in updated for r in factors):
                 factors = None
-            if factors is None:
-                args.append(g)
-                fused.append(False)
-            else:
-                args.append(factors)
-                fused.append(True)
+            fused.append(factors is not None)
+            args.append(g if factors is None else factors)
+            small.append(factors is not None and _small([slots[r.i].shape for r in factors]))
         # a gradient given as a constant (not computed in the program) keeps the generic step
         if any(fused) and all(f or g is None or type(g) is Ref for f, g in zip(fused, args)):
             count += sum(fused)
             dropped.update(id(producer[g.i]) for f, g in zip(fused, step.args) if f)
             steps[k] = type(step)(FusedSGDStep(opt, step.fn.variables, fused, step.fn.be,
-                                               step.fn.reset),
+                                               step.fn.reset, tuple(small)),
                                   tuple(args), {}, None, "host")
     program.steps = [s for s in steps if id(s) not in dropped]
     return count
@@ -260,6 +260,12 @@ def _product_factors(g, v, producer, uses, slots, escaping, xp):
 
 #: bytes a fold may keep alive beyond the gradient it replaces, per layer
 FOLD_MEMORY_SLACK = 256 * 1024
+
+
+def _small(shapes):
+    """``blas.small`` of factors of these shapes."""
+    (m, k), (_, n) = shapes
+    return m * k * n < blas.MIN_WORK
 
 
 def _size(shape):
