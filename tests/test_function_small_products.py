@@ -52,3 +52,25 @@ def test_a_product_over_the_threshold_stays_blas(monkeypatch):
     program = _run("numpy")
     assert program.numpy_products == 0
     assert _products(program)[0] == 0 and _products(program)[1] >= 1
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_small_dense_layer_forward_replays_as_matmul_and_add(backend):
+    from xpgrad.backends.numpy.kernels import _linear_forward
+
+    program = _run(backend)
+    names = list(program._namespace.values())
+    assert not any(v is _linear_forward for v in names)
+    assert any(v is np.add for v in names)
+
+
+def test_a_dense_layer_of_mixed_dtypes_keeps_its_kernel():
+    from xpgrad.backends.numpy.kernels import _linear_forward
+
+    w = xg.Variable(np.ones((3, 2)), backend="numpy")
+    b = xg.Variable(np.full(2, 0.1, np.float32), backend="numpy")   # added to float64 in place
+    f = xg.function(lambda x: xg.nn.linear(x, w, b))
+    x = xg.asarray(np.ones((4, 3)), backend="numpy")
+    for _ in range(3):
+        np.testing.assert_array_equal(f(x).numpy(), xg.nn.linear(x, w, b).numpy())
+    assert any(v is _linear_forward for v in f.programs()[0]._namespace.values())
