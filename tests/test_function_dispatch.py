@@ -1,6 +1,6 @@
 """The usual xg.function call -- plain Tensors, positional, on one backend -- is keyed and its
 arrays gathered without the general walk over nested arguments (``signature.tensors_key``,
-``program._plain_arrays``): the key is the general one, and every other call takes the
+``arguments.plain_arrays``): the key is the general one, and every other call takes the
 general way."""
 import numpy as np
 import pytest
@@ -8,7 +8,7 @@ import pytest
 import xpgrad as xg
 from xpgrad.jit import Function
 from xpgrad.jit import signature as signature_module
-from xpgrad.jit.program import _plain_arrays
+from xpgrad.jit.arguments import plain_arrays
 from xpgrad.jit.signature import tensors_key
 
 
@@ -65,8 +65,31 @@ def test_the_same_tensor_twice_replays_its_own_trace():
 
 def test_plain_arrays_of_plain_tensors_only():
     t = _tensor((2,))
-    assert _plain_arrays((t, t))[0] is t._data
-    assert _plain_arrays(()) == []
-    assert _plain_arrays((t, 1.0)) is None
-    assert _plain_arrays((xg.Variable([1.0]),)) is None
-    assert _plain_arrays(([t],)) is None
+    assert plain_arrays((t, t))[0] is t._data
+    assert plain_arrays(()) == []
+    assert plain_arrays((t, 1.0)) is None
+    assert plain_arrays((xg.Variable([1.0]),)) is None
+    assert plain_arrays(([t],)) is None
+
+
+def test_variable_reads_and_array_attributes_are_inline_in_the_program():
+    import re
+
+    w = xg.Variable(np.arange(6.0).reshape(3, 2), backend="numpy")
+
+    def f(x):
+        with xg.GradientTape() as tape:
+            loss = xg.sum((x @ w) ** 2)
+        return tape.gradient(loss, [w])[0]               # x.mT @ g: an array attribute
+
+    compiled = xg.function(f)
+    x = xg.asarray(np.ones((4, 3)), backend="numpy")
+    for _ in range(3):
+        np.testing.assert_array_equal(compiled(x).numpy(), f(x).numpy())
+    w.assign(w * 2.0)                                # a read sees the Variable's new array
+    np.testing.assert_array_equal(compiled(x).numpy(), f(x).numpy())
+    source = compiled.programs()[0].source
+    assert re.search(r"= c\d+\._data$", source, re.M), source
+    assert re.search(r"= s\d+\.mT$", source, re.M), source
+    from xpgrad.jit.tracer import VariableRead
+    assert not any(type(v) is VariableRead for v in compiled.programs()[0]._namespace.values())

@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 
 from ..tensor import Tensor, Variable, _wrap
+from .arguments import gather, plain_arrays
 from .constants import fold_constants
 from .fresh import own_generators
 from .guards import StateSnapshot, hoist_guards
@@ -212,6 +213,11 @@ class Program:
         return self._const(obj)
 
     def _call(self, k, step):
+        if step.kind == "read":        # a Variable's array, read inline rather than called
+            return f"{self._const(step.fn.var)}._data"
+        attribute = _array_attribute(step)
+        if attribute is not None:      # x.mT, likewise
+            return f"{self._expr(step.args[0])}.{attribute}"
         fn = self._const(step.fn)
         args = [self._expr(a) for a in step.args]
         args += [f"{key}={self._expr(v)}" for key, v in step.kwargs.items()]
@@ -345,11 +351,11 @@ class Program:
     # -- running ------------------------------------------------------------------------------
     def run(self, args, kwargs):
         """Replay on the raw arrays of ``args``/``kwargs`` (the signature already matched)."""
-        raws = None if kwargs else _plain_arrays(args)
+        raws = None if kwargs else plain_arrays(args)
         if raws is None:
             raws = []
-            _gather(args, raws)
-            _gather(kwargs, raws)
+            gather(args, raws)
+            gather(kwargs, raws)
         if self.snapshot is None:
             return self._run(raws)
         restore = self.snapshot.take()
@@ -382,19 +388,16 @@ class Program:
         return namespace["replay"]
 
 
-def _plain_arrays(args):
-    """The arrays of ``args`` where each is a plain Tensor (the usual call), else None."""
-    raws = []
-    for a in args:
-        if a.__class__ is not Tensor:
-            return None
-        raws.append(a._data)
-    return raws
+def _array_attribute(step):
+    """The name of the array attribute a step reads (``operator.attrgetter("mT")`` of one
+    array), or None."""
+    import operator
 
-
-def _gather(obj, out):
-    out.extend(o._data for o in leaves(obj)
-               if isinstance(o, Tensor) and not isinstance(o, Variable))
+    if type(step.fn) is not operator.attrgetter or len(step.args) != 1 or step.kwargs \
+            or type(step.args[0]) is not Ref:
+        return None
+    names = step.fn.__reduce__()[1]
+    return names[0] if len(names) == 1 and names[0].isidentifier() else None
 
 
 _MUTATING_METHODS = frozenset(("fill", "sort", "put", "itemset", "resize", "partition",
