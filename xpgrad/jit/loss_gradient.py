@@ -15,26 +15,36 @@ import numpy as np
 
 from .constants import Constant, FreshConstant
 from .label_guards import LabelCheckingKernel, _losses_module
+from .replay_steps import GuardFailed
 from .tracer import Ref, slot_uses
 
 
 class LossWithGradient:
     """Replay of a loss forward and its vjp seeded with ones: ``(loss, gradient)``, or None
-    where the forward declines (the replay then fails as the forward's own step would)."""
+    where the forward declines (the replay then fails as the forward's own step would). A
+    forward checking its labels (``LabelCheckingKernel``) is called unwrapped: its decline
+    fails the dropped guard here (``GuardFailed``), one call less."""
 
     def __init__(self, forward):
+        self.guard = None
+        if type(forward) is LabelCheckingKernel:
+            forward, self.guard = forward.kernel, forward.guard
         self.forward = forward
 
     def __call__(self, *args, **kwargs):
         out = self.forward(*args, **kwargs)
         if out is None:
+            guard = self.guard
+            if guard is not None:
+                raise GuardFailed(guard, guard.lo, guard.hi)
             return None
         saved = out[1]
         saved.taken = True
         return out[0], saved.grad
 
     def __repr__(self):
-        return f"<{getattr(self.forward, '__name__', self.forward)} with its gradient>"
+        checking = " checking its labels" if self.guard is not None else ""
+        return f"<{getattr(self.forward, '__name__', self.forward)}{checking} with its gradient>"
 
 
 def _is_forward(fn, losses):
