@@ -29,7 +29,8 @@ import functools
 import numpy as np
 
 from ..backends import blas
-from ..optim._checks import learning_rate_fits
+from ..optim._checks import FLOAT32_MAX, learning_rate_fits
+from ..optim.schedules_base import Constant
 from ..tensor import Tensor
 from .guards import _variable_roots
 from .tracer import Ref, slot_uses
@@ -132,8 +133,10 @@ class FusedSGDStep:
         opt, be = self.optimizer, self.be
         if not _plain_settings(opt):
             return self._as_traced(args)    # set since the trace: no longer a plain update
-        lr = opt.learning_rate          # a bad schedule value raises before any update
-        learning_rate_fits(lr, self.variables)
+        lr = _constant_rate(opt)
+        if lr is None:
+            lr = opt.learning_rate      # a bad schedule value raises before any update
+            learning_rate_fits(lr, self.variables)
         kernel = be.kernels.get("sgd_update") if be.kernels else None
         states = opt._state
         for v, fused, small, arg in zip(self.variables, self.fused, self.small, args):
@@ -156,8 +159,9 @@ class FusedSGDStep:
             if kernel is None or kernel.forward(param, arg, None, lr=lr, momentum=0.0,
                                                 nesterov=False, weight_decay=0.0) is None:
                 opt._update(be, param, arg, state, lr)
-        opt.iterations += 1
-        return opt.iterations
+        iterations = opt.iterations + 1
+        object.__setattr__(opt, "iterations", iterations)    # not a checked setting
+        return iterations
 
     def _as_traced(self, args):
         """The step the trace saw: the products computed, then ``apply_gradients``."""
@@ -167,6 +171,16 @@ class FusedSGDStep:
         grads = [(arg[0] @ arg[1]) if fused else arg for fused, arg in zip(self.fused, args)]
         return HostOptimizerStep(Optimizer.apply_gradients, self.optimizer, self.variables,
                                  self.be)(*grads)
+
+
+def _constant_rate(opt):
+    """The optimizer's constant learning rate where it is a float in ``[0, FLOAT32_MAX]`` (what
+    ``opt.learning_rate`` and ``learning_rate_fits`` accept for any variable), else None."""
+    schedule = opt._schedule
+    if type(schedule) is not Constant:
+        return None
+    lr = schedule.learning_rate
+    return lr if lr.__class__ is float and 0.0 <= lr <= FLOAT32_MAX else None
 
 
 def _plain_sgd(host):
@@ -179,7 +193,10 @@ def _plain_sgd(host):
     opt = host.optimizer
     plain = (host.method is Optimizer.apply_gradients and isinstance(opt, SGD)
              and type(opt).apply_gradients is Optimizer.apply_gradients
-             and type(opt)._update is SGD._update and _plain_settings(opt))
+             and type(opt)._update is SGD._update and _plain_settings(opt)
+             # the step sets ``iterations`` past the checks of settings: none may apply
+             and type(opt).__setattr__ is Optimizer.__setattr__
+             and "iterations" not in opt._CHECKS)
     return opt if plain else None
 
 
