@@ -331,7 +331,8 @@ def test_a_relu_alone_between_two_products_gets_a_kernel():
 def test_a_dense_layers_bias_add_joins_the_relus_run(returned):
     # the first layer's kernel forward splits into its product and the bias add, which the
     # ReLU's loop takes (b[j] in a loop over rows of columns: no pass of its own); the second
-    # layer's (read by the loss kernel) and a pre-activation used twice stay the kernel
+    # layer's (read by the loss kernel) and a pre-activation used twice stay out of the runs
+    # (small products: np.matmul and np.add calls, jit/small_products.py)
     from xpgrad.backends.numpy.kernels import _linear_forward
 
     pytest.importorskip("torch")
@@ -352,8 +353,9 @@ def test_a_dense_layers_bias_add_joins_the_relus_run(returned):
     if returned:
         np.testing.assert_array_equal(got[3].numpy(), want[3].numpy())
     program = compiled.programs()[0]
-    kernels = [fn for fn in program.constants.values() if fn is _linear_forward]
-    assert len(kernels) == (2 if returned else 1), program.source
+    assert not any(fn is _linear_forward for fn in program.constants.values())
+    adds = [fn for fn in program.constants.values() if fn is np.add]
+    assert len(adds) == (2 if returned else 1), program.source
     sources = [getattr(fn, "source", "") for fn in program.constants.values()
                if getattr(fn, "kernel", None) is not None]
     assert any(" + " in s for s in sources) != returned, sources
@@ -361,3 +363,34 @@ def test_a_dense_layers_bias_add_joins_the_relus_run(returned):
     np.testing.assert_allclose(got[0].numpy(), loss, rtol=1e-12)
     for g, want in zip(got[2], grads):
         np.testing.assert_allclose(g.numpy(), want, rtol=1e-10, atol=1e-12)
+
+
+def test_a_bias_sum_no_run_takes_replays_as_the_kernels_row_sum():
+    """The output layer's bias gradient (its vjp only sums g over rows; the loss kernel before
+    it ends every run) is called as ``row_sums``, not through the dense layer's kernel vjp."""
+    from xpgrad.backends.numpy.kernels import _linear_vjp
+    from xpgrad.jit.fusion import row_sums
+
+    rng = np.random.default_rng(0)
+
+    def make():
+        ws = [xg.Variable(rng.normal(size=s), backend="numba") for s in ((7, 9), (9,), (9, 4),
+                                                                          (4,))]
+
+        def grads(x, y):
+            with xg.GradientTape() as tape:
+                h = xg.nn.relu(xg.nn.linear(x, ws[0], ws[1]))
+                loss = xg.losses.softmax_cross_entropy(xg.nn.linear(h, ws[2], ws[3]), y)
+            return tape.gradient(loss, ws)
+        return grads
+
+    eager = make()
+    compiled = xg.function(lambda x, y, f=eager: f(x, y))
+    for _ in range(3):
+        x = xg.asarray(rng.normal(size=(5, 7)), backend="numba")
+        y = xg.asarray(rng.integers(0, 4, 5), backend="numba")
+        for got, want in zip(compiled(x, y), eager(x, y)):
+            np.testing.assert_array_equal(got.numpy(), want.numpy())
+    names = list(compiled.programs()[0]._namespace.values())
+    assert sum(v is row_sums for v in names) == 1
+    assert not any(v is _linear_vjp for v in names)

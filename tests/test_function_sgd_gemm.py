@@ -357,3 +357,91 @@ def test_the_unfolded_updates_run_the_backends_sgd_kernel_as_eager_does(backend,
     assert compiled.programs()[0].sgd_gemms == 2
     if kernel is not None:      # eager and compiled both asked the kernel for every update
         assert (9,) in calls and (4,) in calls
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_factor_viewing_an_updated_variable_is_not_folded(backend):
+    """w2's gradient of sum(w1 @ w2) is w1.T @ g: folded, its gemm would read w1 after w1's
+    own update (the eager step takes every gradient before any update)."""
+    def make():
+        rng = np.random.default_rng(0)
+        ws = [xg.Variable(rng.normal(size=(6, 6)), backend=backend) for _ in range(2)]
+        opt = xg.optim.SGD(0.1)
+
+        def step():
+            with xg.GradientTape() as tape:
+                loss = xg.sum(ws[0] @ ws[1])
+            opt.apply_gradients(zip(tape.gradient(loss, ws), ws))
+            return loss
+        return step, ws
+
+    (eager, eager_ws), (step, ws) = make(), make()
+    compiled = xg.function(step)
+    for _ in range(4):
+        np.testing.assert_allclose(compiled().numpy(), eager().numpy(), rtol=1e-12)
+    for a, b in zip(ws, eager_ws):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12)
+    assert compiled.programs()[0].sgd_gemms == 0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_product_small_when_traced_takes_numpys_product_without_trying_the_gemm(
+        backend, monkeypatch):
+    from xpgrad.backends import blas
+
+    monkeypatch.setattr(blas, "MIN_WORK", 1 << 21)
+    tried = []
+    real = sgd_gemm.gemm_update
+    monkeypatch.setattr(sgd_gemm, "gemm_update", lambda *a: tried.append(a) or real(*a))
+    program = _train_both(backend, lambda: xg.optim.SGD(0.1))
+    assert program.sgd_gemms == 2
+    (step,) = [v for v in program._namespace.values() if type(v) is sgd_gemm.FusedSGDStep]
+    assert step.small == (True, False, True, False)
+    assert tried == []
+
+
+@pytest.mark.parametrize("change", ["schedule", "rate"])
+def test_the_constant_rate_fast_path_reads_each_change(change):
+    """The step reads a constant rate straight from its schedule; a schedule or a new rate
+    set later goes as in eager."""
+    def make():
+        return xg.optim.SGD(0.1)
+
+    eager, eager_ws, eager_opt = _mlp("numpy", make)
+    step, ws, opt = _mlp("numpy", make)
+    compiled = xg.function(step)
+    for k, (x, y) in enumerate(_batches("numpy")):
+        if k == 3:
+            value = {"schedule": lambda i: 0.05 / (1 + i), "rate": 0.02}[change]
+            opt.learning_rate = value
+            eager_opt.learning_rate = value
+        np.testing.assert_allclose(compiled(x, y).numpy(), eager(x, y).numpy(), rtol=1e-6,
+                                   atol=1e-7)
+    for a, b in zip(ws, eager_ws):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-7)
+    assert opt.iterations == eager_opt.iterations == 6
+    assert compiled.programs()[0].sgd_gemms == 2
+
+
+def test_a_rate_over_float32s_largest_is_refused_by_the_fast_step():
+    step, ws, opt = _mlp("numpy", lambda: xg.optim.SGD(0.1))
+    compiled = xg.function(step)
+    batches = _batches("numpy")
+    for x, y in batches[:3]:
+        compiled(x, y)
+    opt.learning_rate = 1e39
+    before = [w.numpy().copy() for w in ws]
+    with pytest.raises(ValueError, match="larger than float32 can hold"):
+        compiled(*batches[3])
+    for w, old in zip(ws, before):
+        np.testing.assert_array_equal(w.numpy(), old)
+    assert opt.iterations == 3
+
+
+def test_an_optimizer_with_its_own_setattr_is_not_folded():
+    class Watched(xg.optim.SGD):
+        def __setattr__(self, name, value):
+            super().__setattr__(name, value)
+
+    program = _train_both("numpy", lambda: Watched(0.1))
+    assert program.sgd_gemms == 0

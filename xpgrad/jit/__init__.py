@@ -45,7 +45,7 @@ from .methods import InstanceFunctions
 from .options import _OPTIONS, _check_option_names, _cuda_graphs, _fuser, _is_int
 from .program import Program
 from .replay_steps import GuardFailed
-from .signature import _signature, _tensor_backends, aliasing, refused_argument
+from .signature import _signature, _tensor_backends, aliasing, refused_argument, tensors_key
 from .structure import map_leaves
 
 __all__ = ["function", "Function", "TraceError", "RetracingWarning"]
@@ -213,7 +213,7 @@ class Function:
         base, be = self._key(args, kwargs)
         guards = self._guards.get(base)
         # attributes the traces of this signature read (a Module's training flag): in the key
-        key = (base, tuple(getattr(r(), n, _GONE) for r, n in guards)) if guards else base
+        key = (base, tuple([getattr(r(), n, _GONE) for r, n in guards])) if guards else base
         program = self._programs.get(key)
         if program is not None:
             try:
@@ -254,6 +254,10 @@ class Function:
     def _key(self, args, kwargs):
         """``(cache key, backend)`` of a call: the backend of its tensor arguments, else the
         current one."""
+        if not kwargs and self._self_in_signature:
+            plain = tensors_key(args)
+            if plain is not None:
+                return plain
         sig, tensors = [], []
         try:
             _signature(args if self._self_in_signature else args[1:], sig, tensors)

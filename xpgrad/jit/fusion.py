@@ -238,9 +238,9 @@ def fuse_program(program, escaping) -> int:
             k += len(run.steps)
         else:
             k += 1
-    for k, original in sums.items():     # a sum no run took: the kernel's g.sum() is quicker
-        if not any(first <= k <= last for first, last, _ in runs):
-            steps[k] = original
+    for k, original in sums.items():     # a sum no run took: the kernel's g.sum(0), called
+        if not any(first <= k <= last for first, last, _ in runs):      # without the kernel
+            steps[k] = Step(row_sums, (original.args[0],), {}, original.outs[2], "call")
     if not runs:
         return 0
     in_run = {}
@@ -273,6 +273,11 @@ _ALONE = frozenset(("maximum", "minimum"))
 def _worth_a_kernel(run):
     """Whether ``run`` gains from a kernel: two steps or more, or one NumPy does slowly."""
     return len(run.steps) >= 2 or (len(run.steps) == 1 and op_name(run.steps[0].fn) in _ALONE)
+
+
+def row_sums(g):
+    """The bias gradient as the dense layer's kernel vjp computes it (the array's own sum)."""
+    return g.sum(0)
 
 
 def _bias_sums_as_calls(program):

@@ -20,12 +20,15 @@ from __future__ import annotations
 import itertools
 
 from ..tensor import Tensor, Variable, _wrap
+from .arguments import gather, plain_arrays
 from .constants import fold_constants
 from .fresh import own_generators
 from .guards import StateSnapshot, hoist_guards
 from .label_guards import fold_label_guards
+from .loss_gradient import fold_loss_gradient
 from .replay_steps import GuardFailed
 from .sgd_gemm import fold_sgd_into_gemm
+from .small_products import small_products_to_numpy
 from .structure import is_namedtuple, leaves, map_leaves
 from .tracer import Ref
 from .traced import Traced
@@ -69,6 +72,8 @@ class Program:
         self.sgd_gemms = fold_sgd_into_gemm(self, escaping)
         self.fused = fuse(self, escaping) if fuse is not None else 0
         self.label_guards = fold_label_guards(self)
+        self.loss_gradients = fold_loss_gradient(self, escaping)
+        self.numpy_products = small_products_to_numpy(self)
         self.buffers = self._plan(escaping) if plan_buffers else {}
         self.snapshot = StateSnapshot.of(self.steps, self.slots)
         self._slot = "s{}".format
@@ -208,6 +213,11 @@ class Program:
         return self._const(obj)
 
     def _call(self, k, step):
+        if step.kind == "read":        # a Variable's array, read inline rather than called
+            return f"{self._const(step.fn.var)}._data"
+        attribute = _array_attribute(step)
+        if attribute is not None:      # x.mT, likewise
+            return f"{self._expr(step.args[0])}.{attribute}"
         fn = self._const(step.fn)
         args = [self._expr(a) for a in step.args]
         args += [f"{key}={self._expr(v)}" for key, v in step.kwargs.items()]
@@ -341,9 +351,11 @@ class Program:
     # -- running ------------------------------------------------------------------------------
     def run(self, args, kwargs):
         """Replay on the raw arrays of ``args``/``kwargs`` (the signature already matched)."""
-        raws = []
-        _gather(args, raws)
-        _gather(kwargs, raws)
+        raws = None if kwargs else plain_arrays(args)
+        if raws is None:
+            raws = []
+            gather(args, raws)
+            gather(kwargs, raws)
         if self.snapshot is None:
             return self._run(raws)
         restore = self.snapshot.take()
@@ -376,9 +388,16 @@ class Program:
         return namespace["replay"]
 
 
-def _gather(obj, out):
-    out.extend(o._data for o in leaves(obj)
-               if isinstance(o, Tensor) and not isinstance(o, Variable))
+def _array_attribute(step):
+    """The name of the array attribute a step reads (``operator.attrgetter("mT")`` of one
+    array), or None."""
+    import operator
+
+    if type(step.fn) is not operator.attrgetter or len(step.args) != 1 or step.kwargs \
+            or type(step.args[0]) is not Ref:
+        return None
+    names = step.fn.__reduce__()[1]
+    return names[0] if len(names) == 1 and names[0].isidentifier() else None
 
 
 _MUTATING_METHODS = frozenset(("fill", "sort", "put", "itemset", "resize", "partition",

@@ -29,8 +29,10 @@ import functools
 import numpy as np
 
 from ..backends import blas
-from ..optim._checks import learning_rate_fits
+from ..optim._checks import FLOAT32_MAX, learning_rate_fits
+from ..optim.schedules_base import Constant
 from ..tensor import Tensor
+from .guards import _variable_roots
 from .tracer import Ref, slot_uses
 
 _GEMM_DTYPES = (np.dtype("float32"), np.dtype("float64"))
@@ -114,12 +116,15 @@ def gemm_update(c, a, b, alpha) -> bool:
 class FusedSGDStep:
     """Replay of a plain SGD ``apply_gradients`` whose matrix-product gradients are taken as
     their two factors: ``args`` holds, per variable, ``(a, b)`` for a fused one (its gradient
-    is ``a @ b``) or its gradient (None: skipped)."""
+    is ``a @ b``) or its gradient (None: skipped). ``small``: per variable, whether its
+    product was under ``blas.MIN_WORK`` when traced (no gemm tried: NumPy's product and the
+    ordinary update, as ``gemm_update`` would decline)."""
 
     keeps_arguments = False     # plain SGD keeps no gradient: the program may reuse their memory
 
-    def __init__(self, optimizer, variables, fused, be, reset=None):
+    def __init__(self, optimizer, variables, fused, be, reset=None, small=None):
         self.optimizer, self.variables, self.fused, self.be = optimizer, variables, fused, be
+        self.small = (False,) * len(variables) if small is None else small
         self.reset = reset      # HostOptimizerStep's: an optimizer made afresh in every call
 
     def __call__(self, *args):
@@ -128,25 +133,35 @@ class FusedSGDStep:
         opt, be = self.optimizer, self.be
         if not _plain_settings(opt):
             return self._as_traced(args)    # set since the trace: no longer a plain update
-        lr = opt.learning_rate          # a bad schedule value raises before any update
-        learning_rate_fits(lr, self.variables)
-        for v, fused, arg in zip(self.variables, self.fused, args):
+        lr = _constant_rate(opt)
+        if lr is None:
+            lr = opt.learning_rate      # a bad schedule value raises before any update
+            learning_rate_fits(lr, self.variables)
+        kernel = be.kernels.get("sgd_update") if be.kernels else None
+        states = opt._state
+        for v, fused, small, arg in zip(self.variables, self.fused, self.small, args):
             if arg is None:
                 continue
-            state = opt._state_for(v)
+            entry = states.get(id(v))         # _state_for's usual case inline
+            state = entry[1] if entry is not None and entry[0] is v else opt._state_for(v)
             param = v._data
             if fused:
                 a, b = arg
-                if gemm_update(param, a, b, -lr):
+                if not small and gemm_update(param, a, b, -lr):
                     continue
                 arg = a @ b
             elif isinstance(arg, Tensor):
                 arg = arg._data
             if arg.dtype != param.dtype:
                 arg = be.xp.astype(arg, param.dtype)
-            opt._update(be, param, arg, state, lr)
-        opt.iterations += 1
-        return opt.iterations
+            # the backend's kernel straight away (SGD._update's ``run`` found it on every
+            # call: 3 us more per variable after the big product's memory traffic)
+            if kernel is None or kernel.forward(param, arg, None, lr=lr, momentum=0.0,
+                                                nesterov=False, weight_decay=0.0) is None:
+                opt._update(be, param, arg, state, lr)
+        iterations = opt.iterations + 1
+        object.__setattr__(opt, "iterations", iterations)    # not a checked setting
+        return iterations
 
     def _as_traced(self, args):
         """The step the trace saw: the products computed, then ``apply_gradients``."""
@@ -156,6 +171,16 @@ class FusedSGDStep:
         grads = [(arg[0] @ arg[1]) if fused else arg for fused, arg in zip(self.fused, args)]
         return HostOptimizerStep(Optimizer.apply_gradients, self.optimizer, self.variables,
                                  self.be)(*grads)
+
+
+def _constant_rate(opt):
+    """The optimizer's constant learning rate where it is a float in ``[0, FLOAT32_MAX]`` (what
+    ``opt.learning_rate`` and ``learning_rate_fits`` accept for any variable), else None."""
+    schedule = opt._schedule
+    if type(schedule) is not Constant:
+        return None
+    lr = schedule.learning_rate
+    return lr if lr.__class__ is float and 0.0 <= lr <= FLOAT32_MAX else None
 
 
 def _plain_sgd(host):
@@ -168,7 +193,10 @@ def _plain_sgd(host):
     opt = host.optimizer
     plain = (host.method is Optimizer.apply_gradients and isinstance(opt, SGD)
              and type(opt).apply_gradients is Optimizer.apply_gradients
-             and type(opt)._update is SGD._update and _plain_settings(opt))
+             and type(opt)._update is SGD._update and _plain_settings(opt)
+             # the step sets ``iterations`` past the checks of settings: none may apply
+             and type(opt).__setattr__ is Optimizer.__setattr__
+             and "iterations" not in opt._CHECKS)
     return opt if plain else None
 
 
@@ -192,26 +220,30 @@ def fold_sgd_into_gemm(program, escaping) -> int:
     slots = program.slots
     uses = slot_uses(steps)
     producer = {step.outs.i: step for step in steps if type(step.outs) is Ref}
+    variable_roots = _variable_roots(steps, slots)
     dropped, count = set(), 0
     for k, step in enumerate(steps):
         opt = _plain_sgd(step.fn) if step.kind == "host" else None
         if opt is None:
             continue
-        args, fused = [], []
+        # a factor viewing a Variable this step updates (w1.T in w2's gradient of w1 @ w2)
+        # would be read after that update, where eager took the product before it
+        updated = {root for root, v in variable_roots.items()
+                   if any(v is u for u in step.fn.variables)}
+        args, fused, small = [], [], []
         for g, v in zip(step.args, step.fn.variables):
             factors = _product_factors(g, v, producer, uses, slots, escaping, program.be.xp)
-            if factors is None:
-                args.append(g)
-                fused.append(False)
-            else:
-                args.append(factors)
-                fused.append(True)
+            if factors is not None and any(slots[r.i].root in updated for r in factors):
+                factors = None
+            fused.append(factors is not None)
+            args.append(g if factors is None else factors)
+            small.append(factors is not None and _small([slots[r.i].shape for r in factors]))
         # a gradient given as a constant (not computed in the program) keeps the generic step
         if any(fused) and all(f or g is None or type(g) is Ref for f, g in zip(fused, args)):
             count += sum(fused)
             dropped.update(id(producer[g.i]) for f, g in zip(fused, step.args) if f)
             steps[k] = type(step)(FusedSGDStep(opt, step.fn.variables, fused, step.fn.be,
-                                               step.fn.reset),
+                                               step.fn.reset, tuple(small)),
                                   tuple(args), {}, None, "host")
     program.steps = [s for s in steps if id(s) not in dropped]
     return count
@@ -245,6 +277,12 @@ def _product_factors(g, v, producer, uses, slots, escaping, xp):
 
 #: bytes a fold may keep alive beyond the gradient it replaces, per layer
 FOLD_MEMORY_SLACK = 256 * 1024
+
+
+def _small(shapes):
+    """``blas.small`` of factors of these shapes."""
+    (m, k), (_, n) = shapes
+    return m * k * n < blas.MIN_WORK
 
 
 def _size(shape):

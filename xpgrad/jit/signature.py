@@ -65,6 +65,30 @@ def aliasing(tensors):
     return ("same tensor", tuple(first.setdefault(id(t), k) for k, t in enumerate(tensors)))
 
 
+def tensors_key(args):
+    """``(key, backend)`` of a call whose arguments are all plain Tensors (no Variable, no
+    keyword), each given once, on one backend: the key ``_signature`` makes of them (the
+    arguments' tuple, each tensor's entry, no keywords), without its walk; else None.
+
+    >>> import xpgrad as xg
+    >>> key, be = tensors_key((xg.asarray([1.0], backend="numpy"),))
+    >>> key
+    ('numpy', (<class 'tuple'>, 1), ('numpy', (1,), dtype('float32')), (<class 'dict'>, ()))
+    """
+    sig = [(tuple, len(args))]
+    be = None
+    for a in args:
+        if a.__class__ is not Tensor or (be is not None and a._backend is not be):
+            return None
+        be = a._backend
+        data = a._data
+        sig.append((be.name, data.shape, data.dtype))
+    if be is None or aliasing(args) is not None:
+        return None
+    sig.append((dict, ()))
+    return (be.name, *sig), be
+
+
 def refused_argument(args, kwargs):
     """The position or keyword of the first argument whose signature raises TypeError."""
     for where, value in [*enumerate(args), *kwargs.items()]:

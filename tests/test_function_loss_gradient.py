@@ -1,0 +1,129 @@
+"""xg.function on numba: a softmax cross-entropy differentiated from the constant seed 1
+replays as one step giving the loss and the logits' gradient (``jit/loss_gradient.py``): the
+seed and the vjp steps are dropped, the replay equals the eager step, and the fold is skipped
+where the seed is not ones or the saved gradient is needed elsewhere."""
+import numpy as np
+import pytest
+
+import xpgrad as xg
+from xpgrad.jit.constants import Constant, FreshConstant
+from xpgrad.jit.loss_gradient import LossWithGradient, _ones_seed
+from xpgrad.jit.tracer import Ref, Step
+
+pytest.importorskip("numba")
+
+
+def _model(dtype="float64"):
+    rng = np.random.default_rng(0)
+    w = xg.Variable(rng.normal(size=(5, 4)).astype(dtype), backend="numba")
+    b = xg.Variable(rng.normal(size=4).astype(dtype), backend="numba")
+    return w, b
+
+
+def _batches(n=5, dtype="float64", rows=6):
+    rng = np.random.default_rng(1)
+    return [(xg.asarray(rng.normal(size=(rows, 5)).astype(dtype), backend="numba"),
+             xg.asarray(rng.integers(0, 4, rows), backend="numba")) for _ in range(n)]
+
+
+def _training_step(reduction="mean", zero_seed=False, dtype="float64"):
+    w, b = _model(dtype)
+    opt = xg.optim.SGD(0.1)
+
+    def step(x, y):
+        with xg.GradientTape() as tape:
+            loss = xg.losses.softmax_cross_entropy(xg.nn.linear(x, w, b), y,
+                                                   reduction=reduction)
+        seed = xg.zeros_like(loss) if zero_seed else None           # folded: a constant
+        opt.apply_gradients(zip(tape.gradient(loss, [w, b], output_gradients=seed), [w, b]))
+        return loss
+
+    return step, [w, b]
+
+
+def _compare(make, dtype="float64"):
+    """Run eager and compiled copies on the same batches; the compiled program."""
+    eager, eager_vars = make()
+    step, variables = make()
+    compiled = xg.function(step)
+    for x, y in _batches(dtype=dtype):
+        np.testing.assert_array_equal(compiled(x, y).numpy(), eager(x, y).numpy())
+    for got, want in zip(variables, eager_vars):
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+    return compiled.programs()[0]
+
+
+def _folded_steps(program):
+    return [v for v in program._namespace.values() if type(v) is LossWithGradient]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_the_forward_gives_the_gradient_and_the_replay_equals_eager(dtype, reduction):
+    program = _compare(lambda: _training_step(reduction, dtype=dtype), dtype)
+    assert program.loss_gradients == 1
+    assert len(_folded_steps(program)) == 1
+    names = {type(v).__name__ for v in program._namespace.values()}
+    assert "FreshConstant" not in names                  # the seed is gone
+    assert "sce_vjp" not in program.source and "sce_vjp" not in {
+        getattr(v, "__name__", None) for v in program._namespace.values()}
+
+
+def test_a_seed_other_than_one_keeps_the_vjp():
+    program = _compare(lambda: _training_step(zero_seed=True))     # a seed made in the call
+    assert program.loss_gradients == 0
+    assert not _folded_steps(program)
+
+
+def test_only_a_folded_constant_of_ones_is_taken_for_the_seed():
+    def seed(fn):
+        return Step(fn, (), {}, Ref(0), "call")
+
+    assert _ones_seed(seed(FreshConstant(np.ones((), np.float32))))
+    assert _ones_seed(seed(Constant(np.ones(3))))
+    assert not _ones_seed(seed(FreshConstant(np.full((), 2.0))))
+    assert not _ones_seed(seed(Constant(np.array([1.0, 0.5]))))
+    assert not _ones_seed(seed(Constant(np.ones(2, np.int64))))
+    assert not _ones_seed(seed(np.ones_like))
+
+
+def test_a_gradient_taken_twice_keeps_the_vjp():
+    """Two gradients of one loss: the saved gradient is read by two vjps (the second
+    recomputes it), so neither takes the forward's buffer by the fold."""
+    def make():
+        w, b = _model()
+
+        def step(x, y):
+            with xg.GradientTape(persistent=True) as tape:
+                loss = xg.losses.softmax_cross_entropy(xg.nn.linear(x, w, b), y)
+            gw, = tape.gradient(loss, [w])
+            gb, = tape.gradient(loss, [b])
+            return loss, gw, gb
+        return step, [w, b]
+
+    eager, _ = make()
+    step, _ = make()
+    compiled = xg.function(step)
+    for x, y in _batches():
+        for got, want in zip(compiled(x, y), eager(x, y)):
+            np.testing.assert_array_equal(got.numpy(), want.numpy())
+    assert compiled.programs()[0].loss_gradients == 0
+
+
+def test_a_bad_label_still_raises_after_the_fold():
+    step, variables = _training_step()
+    compiled = xg.function(step)
+    for x, y in _batches(3):
+        compiled(x, y)
+    assert compiled.programs()[0].loss_gradients == 1
+    before = [v.numpy().copy() for v in variables]
+    x, _ = _batches(1)[0]
+    bad = xg.asarray(np.array([0, 1, 7, 2, 3, 0]), backend="numba")
+    with pytest.raises(IndexError, match="label 7 is out of range for 4 classes"):
+        compiled(x, bad)
+    for v, old in zip(variables, before):
+        np.testing.assert_array_equal(v.numpy(), old)
+
+
+def test_a_declining_forward_declines_the_step():
+    assert LossWithGradient(lambda *a, **k: None)(1, 2, reduction="mean") is None

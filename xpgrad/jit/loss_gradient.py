@@ -1,0 +1,116 @@
+"""A softmax cross-entropy's gradient taken with its loss, where the loss is differentiated
+from the constant seed 1.
+
+The Numba backend's softmax cross-entropy forward computes the logits' gradient along with the
+loss and keeps it (``Saved``); its vjp, seeded with ones, returns that very buffer (``grad * 1``
+is ``grad``). ``fold_loss_gradient(program)`` replaces the three steps a trace records -- the
+forward, the seed (a folded constant of ones) and the vjp -- by one that runs the forward and
+returns ``(loss, gradient)``: two calls fewer per replay (~4 us of a B=32 MLP step), with the
+same arrays. Only where the seed and the saved gradient are read by that vjp alone, and the vjp
+takes the forward's own arguments and gives no labels' gradient.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .constants import Constant, FreshConstant
+from .label_guards import LabelCheckingKernel, _losses_module
+from .replay_steps import GuardFailed
+from .tracer import Ref, slot_uses
+
+
+class LossWithGradient:
+    """Replay of a loss forward and its vjp seeded with ones: ``(loss, gradient)``, or None
+    where the forward declines (the replay then fails as the forward's own step would). A
+    forward checking its labels (``LabelCheckingKernel``) is called unwrapped: its decline
+    fails the dropped guard here (``GuardFailed``), one call less."""
+
+    def __init__(self, forward):
+        self.guard = None
+        if type(forward) is LabelCheckingKernel:
+            forward, self.guard = forward.kernel, forward.guard
+        self.forward = forward
+
+    def __call__(self, *args, **kwargs):
+        out = self.forward(*args, **kwargs)
+        if out is None:
+            guard = self.guard
+            if guard is not None:
+                raise GuardFailed(guard, guard.lo, guard.hi)
+            return None
+        saved = out[1]
+        saved.taken = True
+        return out[0], saved.grad
+
+    def __repr__(self):
+        checking = " checking its labels" if self.guard is not None else ""
+        return f"<{getattr(self.forward, '__name__', self.forward)}{checking} with its gradient>"
+
+
+def _is_forward(fn, losses):
+    return fn is losses.sce_forward or (type(fn) is LabelCheckingKernel
+                                        and fn.kernel is losses.sce_forward)
+
+
+def _ones_seed(step):
+    """Whether ``step`` replays a folded array of ones."""
+    if step.kind != "call" or type(step.fn) not in (Constant, FreshConstant):
+        return False
+    value = step.fn.value
+    return isinstance(value, np.ndarray) and value.dtype.kind == "f" and bool(np.all(value == 1))
+
+
+def _same_argument(a, b):
+    if type(a) is Ref or type(b) is Ref:
+        return type(a) is type(b) and a.i == b.i
+    return a is b
+
+
+def fold_loss_gradient(program, escaping) -> int:
+    """Rewrite ``program.steps`` as the module docstring says; how many forwards took their
+    vjp. ``escaping``: slots that leave the program (never folded)."""
+    losses = _losses_module()
+    steps = program.steps
+    if losses is None or not any(s.kind == "kernel" and s.fn is losses.sce_vjp for s in steps):
+        return 0
+    uses = slot_uses(steps)
+    producer = {step.outs.i: step for step in steps if type(step.outs) is Ref}
+    forwards = {step.outs[1].i: step for step in steps
+                if step.kind == "kernel" and _is_forward(step.fn, losses)
+                and type(step.outs) is tuple and len(step.outs) == 2
+                and all(type(o) is Ref for o in step.outs)}
+    dropped = []
+    for vjp in steps:
+        folded = _fold_one(vjp, losses, forwards, producer, uses, escaping)
+        if folded is not None:
+            forward, seed = folded
+            forward.fn = LossWithGradient(forward.fn)
+            forward.outs = (forward.outs[0], vjp.outs[0])
+            dropped += [vjp, seed]
+    if dropped:
+        gone = set(map(id, dropped))
+        program.steps = [s for s in steps if id(s) not in gone]
+    return len(dropped) // 2
+
+
+def _fold_one(vjp, losses, forwards, producer, uses, escaping):
+    """``(forward step, seed step)`` when ``vjp`` is a foldable vjp step (module docstring),
+    else None."""
+    if vjp.kind != "kernel" or vjp.fn is not losses.sce_vjp or len(vjp.args) < 2 \
+            or type(vjp.outs) is not tuple or type(vjp.outs[0]) is not Ref \
+            or any(o is not None for o in vjp.outs[1:]):
+        return None
+    seed, saved = vjp.args[:2]
+    if type(seed) is not Ref or type(saved) is not Ref or seed.i in escaping \
+            or saved.i in escaping or uses.get(seed.i) != 1 or uses.get(saved.i) != 1:
+        return None
+    forward = forwards.get(saved.i)
+    seed_step = producer.get(seed.i)
+    if forward is None or seed_step is None or not _ones_seed(seed_step) \
+            or vjp.kwargs != forward.kwargs or len(vjp.args) - 2 != len(forward.args) \
+            or not all(map(_same_argument, vjp.args[2:], forward.args)):
+        return None
+    return forward, seed_step
+
+
+__all__ = ["LossWithGradient", "fold_loss_gradient"]
