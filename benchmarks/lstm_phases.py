@@ -62,7 +62,8 @@ def _gate_passes(B, T, H):
     rng = np.random.default_rng(1)
     f32 = np.float32
     G = 4 * H
-    a, bias = rng.normal(size=(B, G)).astype(f32), rng.normal(size=(1, 1, G)).astype(f32)
+    a, bias = rng.normal(size=(B, G)).astype(f32), rng.normal(size=(1, G)).astype(f32)
+    rows = np.zeros((1, 1), np.intp)                  # every row adds bias[0]
     c0, seq = np.zeros((B, H), f32), np.zeros((2, B, T, H), f32)     # the states [h; c]
     acts, xh = np.zeros((T, B, G), f32), np.zeros((T, B, H), f32)
     g_h = rng.normal(size=(B, T, H)).astype(f32)      # the outputs' gradient; none for c
@@ -71,7 +72,7 @@ def _gate_passes(B, T, H):
 
     def forward():
         for t in range(T):
-            _rnn.lstm_cell_forward(a, bias, t, c0, seq, acts, xh)
+            _rnn.lstm_cell_forward(a, bias, rows, t, c0, seq, acts, xh)
 
     def backward():
         for t in range(T - 1, -1, -1):
@@ -97,7 +98,8 @@ def _interleaved(B, T, I, H):
         return out
     xh, w_cat = filled((T, B, I + H), 0.5), filled((I + H, G), 1 / np.sqrt(I + H))
     w_t = np.ascontiguousarray(w_cat[I:].T)
-    a, bias = np.empty((B, G), f32), filled((1, 1, G), 0.1)
+    a, bias = np.empty((B, G), f32), filled((1, G), 0.1)
+    rows = np.zeros((1, 1), np.intp)
     c0, seq = np.zeros((B, H), f32), np.zeros((2, B, T, H), f32)
     acts, dz = aligned_empty((T, B, G), f32), aligned_empty((T, B, G), f32)
     g_h, g_c = filled((B, T, H), 1e-3), np.zeros((1, 1, H), f32)
@@ -109,7 +111,7 @@ def _interleaved(B, T, I, H):
         for t in range(T):
             step_forward(t)
             if gates:
-                _rnn.lstm_cell_forward(a, bias, t, c0, seq, acts, xh)
+                _rnn.lstm_cell_forward(a, bias, rows, t, c0, seq, acts, xh)
 
     def backward(gates=True):
         dh[...] = dc[...] = 0

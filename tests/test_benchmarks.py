@@ -137,14 +137,17 @@ def test_rnn_loop_workload_does_the_same_work_in_xpgrad_and_torch():
         np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=2e-4, atol=2e-5)
 
 
-def test_char_lm_workload_trains_the_same_model_in_xpgrad_and_torch():
+@pytest.mark.parametrize("lib", ["xpgrad-numpy", "xpgrad-numba"])
+def test_char_lm_workload_trains_the_same_model_in_xpgrad_and_torch(lib):
     """The char-LM step: the same loss after each SGD step (so the gradients and updates agree
-    too); each library reports the sizes it built."""
+    too); each library reports the sizes it built. (Numba's LSTM takes its one-hot path.)"""
     pytest.importorskip("torch")
-    ours = W.build("char_lm_step", "xpgrad-numpy", batch=4, steps=6, vocab=11, hidden=8)
+    if lib == "xpgrad-numba":
+        pytest.importorskip("numba")
+    ours = W.build("char_lm_step", lib, batch=4, steps=6, vocab=11, hidden=8)
     theirs = W.build("char_lm_step", "torch-cpu", batch=4, steps=6, vocab=11, hidden=8)
     assert ours.work == theirs.work == {"batch": 4, "steps": 6, "vocab": 11, "hidden": 8}
-    replayed = W.build("char_lm_step", "xpgrad-numpy", batch=4, steps=6, vocab=11, hidden=8,
+    replayed = W.build("char_lm_step", lib, batch=4, steps=6, vocab=11, hidden=8,
                        compiled=True)       # traced on its first calls: three steps ahead
     losses = [(float(ours().numpy()), float(theirs().detach())) for _ in range(6)]
     for a, b in losses:

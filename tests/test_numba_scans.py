@@ -357,3 +357,55 @@ def test_time_major_copy_fills_only_the_input_columns(dt):
     _copies.to_time_major(x, xh)
     np.testing.assert_array_equal(xh[:, :, :7], np.swapaxes(x, 0, 1))
     assert (xh[:, :, 7:] == 9.0).all()
+
+
+# -- one-hot inputs (lstm_layer: the products skip x_t, the gate pass adds w_ih's hot row) ------
+def _one_hot_layer_args(dt, B=3, T=5, I=7, H=4, seed=11):
+    rng = np.random.default_rng(seed)
+    x = np.eye(I, dtype=dt)[rng.integers(0, I, (B, T))]
+    x[0, :2, :] = np.eye(I, dtype=dt)[2]                  # a repeated column
+    h0, c0 = rng.normal(size=(B, H)).astype(dt), rng.normal(size=(B, H)).astype(dt)
+    w_ih = np.asfortranarray(rng.normal(size=(I, 4 * H)).astype(dt))     # as loaded from torch
+    w_hh = rng.normal(size=(H, 4 * H)).astype(dt) * dt(0.5)
+    return x, h0, c0, w_ih, w_hh, rng.normal(size=4 * H).astype(dt)
+
+
+@pytest.mark.parametrize("dt", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("needs", [(True,) * 6, (False, False, False, True, True, True),
+                                   (False, True, False, True, False, False),
+                                   (True, False, True, False, True, False)])
+def test_one_hot_lstm_layer_matches_numpy_kernel(dt, needs):
+    """One-hot inputs take their own path (no input product, a row scatter-add for w_ih's
+    gradient): states and every gradient asked for equal the NumPy backend's kernel's to float
+    rounding, None for the others."""
+    from xpgrad.backends.numpy.scans import scan_kernels
+
+    args = _one_hot_layer_args(dt)
+    assert _scans._one_hot_ids(args[0]) is not None
+    kernel, reference = _scans.KERNELS["lstm_layer"], scan_kernels(np)["lstm_layer"]
+    seq, saved = kernel.forward(*args)
+    want_seq, want_saved = reference.forward(*args)
+    g = np.random.default_rng(12).normal(size=seq.shape).astype(dt)
+    got = kernel.vjp(g, saved, needs, *args)
+    want = reference.vjp(g, want_saved, (True,) * 6, *args)
+    tol = 2e-5 if dt == np.float32 else 1e-12
+    np.testing.assert_allclose(seq, want_seq, rtol=tol, atol=tol)
+    for need, a, b in zip(needs, got, want):
+        if need:
+            np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+        else:
+            assert a is None
+
+
+def test_one_hot_ids_only_for_rows_of_one_1_and_zeros():
+    x = np.zeros((2, 3, 4), np.float32)
+    x[:, :, 1] = 1
+    x[1, 2, 1], x[1, 2, 3] = -0.0, 1
+    ids = _scans._one_hot_ids(x)
+    assert ids.shape == (3, 2) and ids.tolist() == [[1, 1], [1, 1], [1, 3]]
+    for b, t, j, v in [(0, 1, 2, 1.0), (1, 0, 0, 2.0), (0, 2, 3, np.nan), (1, 1, 1, 0.0),
+                       (0, 0, 0, 1e-30)]:
+        bad = x.copy()
+        bad[b, t, j] = v
+        assert _scans._one_hot_ids(bad) is None, (b, t, j, v)
+    assert _scans._one_hot_ids(np.zeros((2, 0, 4), np.float32)) is None

@@ -6,6 +6,7 @@ time-major rows 34 us against 41).
 ``transpose(w, out)``: ``out <- w.T``, the backward's ``dz_t @ w_hh.T`` operand, which BLAS
 runs ~30% faster C-ordered than as a transposed view. ``to_time_major(x, xh)``:
 ``xh[t, b, :I] <- x[b, t]``, the input rows of ``lstm_layer``'s step products.
+``one_hot_ids(x, ids)``: whether every input row is one-hot, and its hot columns.
 
 >>> import numpy as np
 >>> w, out = np.arange(6.0).reshape(2, 3), np.empty((3, 2))
@@ -45,3 +46,26 @@ def to_time_major(x, xh):
             dst = xh[t, b]
             for j in range(I):
                 dst[j] = src[j]
+
+
+@njit(**LOOP_OPTIONS)
+def one_hot_ids(x, ids):
+    """Whether each row ``x[b, t]`` of ``x`` (B, T, I) holds one 1 and zeros elsewhere; if so
+    ``ids[t, b]`` (time-major) <- the column of its 1. Stops at the first other value."""
+    B, T, I = x.shape
+    one = x.dtype.type(1)
+    zero = x.dtype.type(0)
+    for b in range(B):
+        for t in range(T):
+            row = x[b, t]
+            hot = -1
+            for j in range(I):
+                v = row[j]
+                if v == one and hot < 0:
+                    hot = j
+                elif v != zero:
+                    return False
+            if hot < 0:
+                return False
+            ids[t, b] = hot
+    return True

@@ -9,7 +9,8 @@ product's operand.
 The weight gradient is one product over all (batch, step) rows. ``lstm_layer`` also fuses the
 input projection: its step's product is ``[x_t | h_{t-1}] @ [w_ih; w_hh]`` (the forward keeps
 the rows ``[x_t | h_{t-1}]`` of all steps), the bias joins in the gate pass, and one product
-gives both weight gradients. The generic rules of
+gives both weight gradients; one-hot inputs skip their part of the products (the gate pass
+adds the hot row of ``w_ih``, whose gradient is a row scatter-add). The generic rules of
 ``xpgrad/ops/recurrent.py`` are the reference (tests/test_kernel_protocol.py); inputs other than
 float32/float64 of one dtype decline (None), and the generic rule runs.
 
@@ -30,7 +31,7 @@ from xpgrad.backend import Kernel
 from .. import blas
 from ..numpy.memory import aligned_copy, aligned_empty
 from ..numpy.scans import lstm_halves
-from . import _copies, _rnn
+from . import _copies, _rnn, _scatter
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -161,10 +162,12 @@ def lstm_forward(xproj, h0, c0, w_hh):
     saved = _Activations.take((T, B, G), dt)
     no_xh = np.empty((0, B, H), dtype=dt)
     a = np.empty((B, G), dtype=dt)
+    table = xproj.reshape(B * T, G)
+    rows = np.arange(B * T).reshape(B, T).T.copy()      # step t of batch row b: xproj[b, t]
     product = _recurrent_product(h0, np.swapaxes(seq[0], 0, 1), w_hh, a)
     for t in range(T):
         product(t)
-        _rnn.lstm_cell_forward(a, xproj, t, c0, seq, saved.acts, no_xh)
+        _rnn.lstm_cell_forward(a, table, rows, t, c0, seq, saved.acts, no_xh)
     return seq, (seq, saved)
 
 
@@ -197,29 +200,53 @@ def _lstm_vjp(g_h, g_c, saved, h0, c0, w_hh):
 
 def lstm_layer_forward(x, h0, c0, w_ih, w_hh, b):
     """Each step one product ``[x_t | h_{t-1}] @ [w_ih; w_hh]`` from the time-major buffer
-    ``xh`` (T, B, I + H), which the vjp reads again for both weight gradients at once."""
+    ``xh`` (T, B, I + H), which the vjp reads again for both weight gradients at once.
+    One-hot inputs (every ``x[b, t]`` one 1, zeros elsewhere: a character model's) skip
+    their product: ``xh`` holds ``h_{t-1}`` alone and the gate pass adds the hot row of
+    ``w_ih``."""
     if not _floats(x, h0, c0, w_ih, w_hh, b):
         return None
-    c0 = _c(c0)
+    x, c0 = _c(x), _c(c0)
     B, T, I = x.shape
     H = h0.shape[1]
     G = 4 * H
     dt = x.dtype
-    w_cat = aligned_empty((I + H, G), dt)    # row-major whatever the weights' layout: BLAS
-    w_cat[:I] = w_ih                          # runs a column-major one at ~75% speed here
-    w_cat[I:] = w_hh
+    ids = _one_hot_ids(x)
+    if ids is None:
+        w, table, rows = _stacked(w_ih, w_hh), _c(b).reshape(1, G), np.zeros((1, 1), np.intp)
+    else:
+        w, table, rows = _stacked(w_hh), np.add(w_ih, b, out=np.empty((I, G), dt)), ids
     seq = np.empty((2, B, T, H), dtype=dt)
-    saved, saved_xh = _Activations.take((T, B, G), dt), _Activations.take((T, B, I + H), dt)
+    saved, saved_xh = _Activations.take((T, B, G), dt), _Activations.take((T, B, len(w)), dt)
     xh = saved_xh.acts
-    _copies.to_time_major(_c(x), xh)
-    xh[0, :, I:] = h0
-    bias = _c(b).reshape(1, 1, G)
+    if ids is None:
+        _copies.to_time_major(x, xh)
+    xh[0, :, len(w) - H:] = h0
     a = np.empty((B, G), dtype=dt)
-    product = blas.stepped_matmul(xh, w_cat, a)
+    product = blas.stepped_matmul(xh, w, a)
     for t in range(T):
         product(t)
-        _rnn.lstm_cell_forward(a, bias, t, c0, seq, saved.acts, xh)
-    return seq, (seq, saved, saved_xh)
+        _rnn.lstm_cell_forward(a, table, rows, t, c0, seq, saved.acts, xh)
+    return seq, (seq, saved, saved_xh, ids)
+
+
+def _one_hot_ids(x):
+    """The hot column of each step's rows (T, B), where every row of ``x`` is one-hot; else
+    None."""
+    B, T, I = x.shape
+    ids = np.empty((T, B), dtype=np.intp)
+    return ids if I and B * T and _copies.one_hot_ids(x, ids) else None
+
+
+def _stacked(*weights):
+    """``[w_0; w_1; ...]`` as one aligned row-major array, whatever the weights' layout:
+    BLAS runs a column-major one at ~75% speed here."""
+    out = aligned_empty((sum(len(w) for w in weights), weights[0].shape[1]), weights[0].dtype)
+    start = 0
+    for w in weights:
+        out[start:start + len(w)] = w
+        start += len(w)
+    return out
 
 
 def lstm_layer_vjp(g, saved, needs, x, h0, c0, w_ih, w_hh, b):
@@ -232,18 +259,33 @@ def lstm_layer_vjp_sliced(key, values, saved, needs, x, h0, c0, w_ih, w_hh, b):
 
 
 def _lstm_layer_vjp(g_h, g_c, saved, needs, c0, w_ih, w_hh):
-    seq, saved, saved_xh = saved
+    seq, saved, saved_xh, ids = saved
     dz_tm, dh, dc, db = _lstm_steps_back(g_h, g_c, saved.acts, seq, c0, w_hh, needs[1])
     xh = saved_xh.acts
     T, B, G = dz_tm.shape
     I = w_ih.shape[0]
     dz2 = dz_tm.reshape(T * B, G)
-    dw = blas.matmul(xh.reshape(T * B, xh.shape[2]).T, dz2) if needs[3] or needs[4] else None
+    dw_ih, dw_hh = _layer_weight_grads(xh, dz2, ids, I, needs[3], needs[4])
     dx = None
     if needs[0]:
         dx = _c(np.swapaxes(blas.matmul(dz2, _c(w_ih.T)).reshape(T, B, I), 0, 1))
     return (dx, dh if needs[1] else None, dc if needs[2] else None,
-            dw[:I] if needs[3] else None, dw[I:] if needs[4] else None, db if needs[5] else None)
+            dw_ih if needs[3] else None, dw_hh if needs[4] else None, db if needs[5] else None)
+
+
+def _layer_weight_grads(xh, dz2, ids, I, need_ih, need_hh):
+    """``(dw_ih, dw_hh)`` from the gate gradients ``dz2`` (T * B, 4H), None where not needed:
+    one product of ``xh``'s rows ``[x_t | h_{t-1}]``, or for one-hot inputs (``ids``) the
+    product of its ``h_{t-1}`` and each row's gradient added into its hot column's row."""
+    rows = xh.reshape(len(dz2), xh.shape[2])
+    if ids is None:
+        dw = blas.matmul(rows.T, dz2) if need_ih or need_hh else None
+        return (None, None) if dw is None else (dw[:I], dw[I:])
+    dw_ih = None
+    if need_ih:
+        dw_ih = np.zeros((I, dz2.shape[1]), dtype=dz2.dtype)
+        _scatter.index_add_rows(dw_ih, ids.reshape(-1), dz2)
+    return dw_ih, blas.matmul(rows.T, dz2) if need_hh else None
 
 
 # -- Elman RNN ----------------------------------------------------------------------------------
