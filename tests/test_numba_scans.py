@@ -397,6 +397,32 @@ def test_one_hot_lstm_layer_matches_numpy_kernel(dt, needs):
             assert a is None
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # inf * 0
+@pytest.mark.parametrize("where", ["w_ih", "gradient"])
+def test_one_hot_lstm_layer_spreads_inf_and_nan_as_the_product_does(where):
+    """An inf in ``w_ih`` (forward) or a NaN in the outputs' gradient (backward) reaches every
+    row a dense product would reach (0 * inf is NaN): the one-hot path gives way to the product
+    there, and the values, NaNs included, equal the NumPy backend's kernel's."""
+    from xpgrad.backends.numpy.scans import scan_kernels
+
+    args = list(_one_hot_layer_args(np.float64))
+    kernel, reference = _scans.KERNELS["lstm_layer"], scan_kernels(np)["lstm_layer"]
+    if where == "w_ih":
+        args[3] = args[3].copy()
+        args[3][5, 3] = np.inf
+    seq, saved = kernel.forward(*args)
+    want_seq, want_saved = reference.forward(*args)
+    g = np.random.default_rng(13).normal(size=seq.shape)
+    if where == "gradient":
+        g[0, 1, 2, 0] = np.nan
+    got = kernel.vjp(g, saved, (True,) * 6, *args)
+    want = reference.vjp(g, want_saved, (True,) * 6, *args)
+    np.testing.assert_allclose(seq, want_seq, rtol=1e-12, atol=1e-12)
+    assert np.isnan(got[3]).sum() > 1            # not only the hot rows
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
 def test_one_hot_ids_only_for_rows_of_one_1_and_zeros():
     x = np.zeros((2, 3, 4), np.float32)
     x[:, :, 1] = 1

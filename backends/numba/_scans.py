@@ -211,7 +211,9 @@ def lstm_layer_forward(x, h0, c0, w_ih, w_hh, b):
     H = h0.shape[1]
     G = 4 * H
     dt = x.dtype
-    ids = _one_hot_ids(x)
+    # one-hot rows pick w_ih's rows exactly where it is finite (a product spreads an inf or
+    # NaN of w_ih to every row, as 0 * inf is NaN: the dense way keeps that)
+    ids = _one_hot_ids(x) if np.isfinite(w_ih).all() else None
     if ids is None:
         w, table, rows = _stacked(w_ih, w_hh), _c(b).reshape(1, G), np.zeros((1, 1), np.intp)
     else:
@@ -285,6 +287,12 @@ def _layer_weight_grads(xh, dz2, ids, I, need_ih, need_hh):
     if need_ih:
         dw_ih = np.zeros((I, dz2.shape[1]), dtype=dz2.dtype)
         _scatter.index_add_rows(dw_ih, ids.reshape(-1), dz2)
+        if not np.isfinite(dw_ih).all():
+            # an inf or NaN gradient (every row lands in some hot row): the product, which
+            # spreads it to the other rows too (0 * inf), as the dense way does
+            x_rows = np.zeros((len(dz2), I), dtype=dz2.dtype)     # the inputs, time-major
+            x_rows[np.arange(len(dz2)), ids.reshape(-1)] = 1
+            dw_ih = blas.matmul(x_rows.T, dz2)
     return dw_ih, blas.matmul(rows.T, dz2) if need_hh else None
 
 
