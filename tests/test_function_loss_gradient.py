@@ -7,7 +7,7 @@ import pytest
 
 import xpgrad as xg
 from xpgrad.jit.constants import Constant, FreshConstant
-from xpgrad.jit.loss_gradient import LossWithGradient, _ones_seed
+from xpgrad.jit.loss_gradient import LossWithGradient, PreparedLossWithGradient, _ones_seed
 from xpgrad.jit.tracer import Ref, Step
 
 pytest.importorskip("numba")
@@ -54,7 +54,8 @@ def _compare(make, dtype="float64"):
 
 
 def _folded_steps(program):
-    return [v for v in program._namespace.values() if type(v) is LossWithGradient]
+    return [v for v in program._namespace.values()
+            if type(v) in (LossWithGradient, PreparedLossWithGradient)]
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -62,7 +63,8 @@ def _folded_steps(program):
 def test_the_forward_gives_the_gradient_and_the_replay_equals_eager(dtype, reduction):
     program = _compare(lambda: _training_step(reduction, dtype=dtype), dtype)
     assert program.loss_gradients == 1
-    assert len(_folded_steps(program)) == 1
+    assert [type(s) for s in _folded_steps(program)] == [PreparedLossWithGradient]
+    assert "reduction=" not in program.source            # bound in the prepared forward
     names = {type(v).__name__ for v in program._namespace.values()}
     assert "FreshConstant" not in names                  # the seed is gone
     assert "sce_vjp" not in program.source and "sce_vjp" not in {
@@ -127,3 +129,35 @@ def test_a_bad_label_still_raises_after_the_fold():
 
 def test_a_declining_forward_declines_the_step():
     assert LossWithGradient(lambda *a, **k: None)(1, 2, reduction="mean") is None
+
+
+def test_labels_the_prepared_forward_would_convert_take_the_general_forward():
+    """int32 labels (converted to intp by the general forward) are not prepared for: the
+    fold keeps ``LossWithGradient``, and the replay still equals eager."""
+    w, b = _model()
+    eager_w, eager_b = _model()
+    opt, eager_opt = xg.optim.SGD(0.1), xg.optim.SGD(0.1)
+
+    def make(w, b, opt):
+        def step(x, y):
+            with xg.GradientTape() as tape:
+                loss = xg.losses.softmax_cross_entropy(xg.nn.linear(x, w, b), y)
+            opt.apply_gradients(zip(tape.gradient(loss, [w, b]), [w, b]))
+            return loss
+        return step
+
+    compiled, eager = xg.function(make(w, b, opt)), make(eager_w, eager_b, eager_opt)
+    for x, y in _batches():
+        y = xg.asarray(y.numpy().astype(np.int32), backend="numba")
+        np.testing.assert_array_equal(compiled(x, y).numpy(), eager(x, y).numpy())
+    np.testing.assert_array_equal(w.numpy(), eager_w.numpy())
+    program = compiled.programs()[0]
+    assert program.loss_gradients == 1
+    assert [type(s) for s in _folded_steps(program)] == [LossWithGradient]
+
+
+def test_a_prepared_forward_declining_fails_the_label_guard_or_declines():
+    def declining(logits, labels):
+        return None
+
+    assert PreparedLossWithGradient(lambda *a, **k: None, declining)(1, 2) is None

@@ -34,17 +34,49 @@ class LossWithGradient:
     def __call__(self, *args, **kwargs):
         out = self.forward(*args, **kwargs)
         if out is None:
-            guard = self.guard
-            if guard is not None:
-                raise GuardFailed(guard, guard.lo, guard.hi)
-            return None
+            return self._declined()
         saved = out[1]
         saved.taken = True
         return out[0], saved.grad
 
+    def _declined(self):
+        guard = self.guard
+        if guard is not None:
+            raise GuardFailed(guard, guard.lo, guard.hi)
+        return None
+
     def __repr__(self):
         checking = " checking its labels" if self.guard is not None else ""
         return f"<{getattr(self.forward, '__name__', self.forward)}{checking} with its gradient>"
+
+
+class PreparedLossWithGradient(LossWithGradient):
+    """``LossWithGradient`` through the backend's forward prepared for the program's fixed
+    shapes and dtypes (``sce_prepared``): ``prepared(logits, labels)``, its keywords bound."""
+
+    def __init__(self, forward, prepared):
+        super().__init__(forward)
+        self.prepared = prepared
+
+    def __call__(self, logits, labels):
+        out = self.prepared(logits, labels)
+        return self._declined() if out is None else out
+
+
+def _with_gradient(step, losses, slots):
+    """The replay of forward ``step`` giving its gradient too: prepared where the backend
+    can (the step's keywords then bound in it)."""
+    logits, labels = step.args
+    reduction = step.kwargs.get("reduction") if set(step.kwargs) == {"reduction"} else None
+    prepared = None
+    if type(logits) is Ref and type(labels) is Ref and reduction in ("mean", "sum", "none"):
+        x, t = slots[logits.i], slots[labels.i]
+        if x.ndarray and t.ndarray:
+            prepared = losses.sce_prepared(x.shape, x.dtype, t.shape, t.dtype, reduction)
+    if prepared is None:
+        return LossWithGradient(step.fn)
+    step.kwargs = {}
+    return PreparedLossWithGradient(step.fn, prepared)
 
 
 def _is_forward(fn, losses):
@@ -84,7 +116,7 @@ def fold_loss_gradient(program, escaping) -> int:
         folded = _fold_one(vjp, losses, forwards, producer, uses, escaping)
         if folded is not None:
             forward, seed = folded
-            forward.fn = LossWithGradient(forward.fn)
+            forward.fn = _with_gradient(forward, losses, program.slots)
             forward.outs = (forward.outs[0], vjp.outs[0])
             dropped += [vjp, seed]
     if dropped:
@@ -113,4 +145,4 @@ def _fold_one(vjp, losses, forwards, producer, uses, escaping):
     return forward, seed_step
 
 
-__all__ = ["LossWithGradient", "fold_loss_gradient"]
+__all__ = ["LossWithGradient", "PreparedLossWithGradient", "fold_loss_gradient"]
