@@ -46,3 +46,12 @@ def test_lstm_phases_runs_and_prints_the_bound(capsys):
     out = capsys.readouterr().out
     assert "torch: backward" in out and "Numba: T backward gate passes" in out
     assert "the bound with this BLAS" in out
+
+
+def test_lstm_eager_gap_runs_and_prints_every_row(capsys):
+    pytest.importorskip("numba")
+    assert _load("lstm_eager_gap").main(["--rounds", "1"]) == 0
+    out = capsys.readouterr().out
+    for row in ("eager ", "compiled ", "kernels ", "eager: gradient", "eager - kernels"):
+        assert row in out
+    assert "faults/step" in out
