@@ -390,9 +390,10 @@ def gemm_update(c, a, b, alpha) -> bool:
 
 
 def small(a, b) -> bool:
-    """Whether the product of 2-D ``a`` and ``b`` is under ``MIN_WORK`` multiply-adds, where
-    NumPy's ``matmul`` beats a foreign gemm call (a 256x32 by 32x10 update: 4 us by NumPy's
-    product and an update, 12 us by MKL's gemm, 7 us by SciPy's)."""
+    """Whether the product of 2-D ``a`` and ``b`` (arrays, or anything with their ``shape``) is
+    under ``MIN_WORK`` multiply-adds, where NumPy's ``matmul`` beats a foreign gemm call (a
+    256x32 by 32x10 update: 4 us by NumPy's product and an update, 12 us by MKL's gemm, 7 us by
+    SciPy's)."""
     return a.shape[0] * a.shape[1] * b.shape[1] < MIN_WORK
 
 

@@ -237,7 +237,7 @@ def fold_sgd_into_gemm(program, escaping) -> int:
                 factors = None
             fused.append(factors is not None)
             args.append(g if factors is None else factors)
-            small.append(factors is not None and _small([slots[r.i].shape for r in factors]))
+            small.append(factors is not None and blas.small(*(slots[r.i] for r in factors)))
         # a gradient given as a constant (not computed in the program) keeps the generic step
         if any(fused) and all(f or g is None or type(g) is Ref for f, g in zip(fused, args)):
             count += sum(fused)
@@ -277,12 +277,6 @@ def _product_factors(g, v, producer, uses, slots, escaping, xp):
 
 #: bytes a fold may keep alive beyond the gradient it replaces, per layer
 FOLD_MEMORY_SLACK = 256 * 1024
-
-
-def _small(shapes):
-    """``blas.small`` of factors of these shapes."""
-    (m, k), (_, n) = shapes
-    return m * k * n < blas.MIN_WORK
 
 
 def _size(shape):

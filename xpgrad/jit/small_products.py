@@ -26,7 +26,7 @@ def _small(step, slots) -> bool:
 def _small_factors(a, b) -> bool:
     if len(a.shape) != 2 or len(b.shape) != 2 or not (a.ndarray and b.ndarray):
         return False
-    return a.shape[0] * a.shape[1] * b.shape[1] < blas.MIN_WORK
+    return blas.small(a, b)           # the slots' shapes: the test ``blas.matmul`` makes
 
 
 def _small_linear(step, slots) -> bool:
