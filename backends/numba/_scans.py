@@ -211,9 +211,9 @@ def lstm_layer_forward(x, h0, c0, w_ih, w_hh, b):
     H = h0.shape[1]
     G = 4 * H
     dt = x.dtype
-    # one-hot rows pick w_ih's rows exactly where it is finite (a product spreads an inf or
-    # NaN of w_ih to every row, as 0 * inf is NaN: the dense way keeps that)
-    ids = _one_hot_ids(x) if np.isfinite(w_ih).all() else None
+    ids = _one_hot_ids(x)
+    if ids is not None and not np.isfinite(w_ih).all():
+        ids = None      # a product spreads an inf or NaN of w_ih to every row (0 * inf is NaN)
     if ids is None:
         w, table, rows = _stacked(w_ih, w_hh), _c(b).reshape(1, G), np.zeros((1, 1), np.intp)
     else:
