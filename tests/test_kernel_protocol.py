@@ -173,6 +173,10 @@ SAMPLES = {
     "linear": [lambda rng, dt: ((rng.normal(size=(5, 4)).astype(dt),
                                  rng.normal(size=(4, 3)).astype(dt),
                                  rng.normal(size=(3,)).astype(dt)), {})],
+    **{f"linear_{act}": [lambda rng, dt: ((rng.normal(size=(5, 4)).astype(dt),
+                                           rng.normal(size=(4, 3)).astype(dt),
+                                           rng.normal(size=(3,)).astype(dt)), {})]
+       for act in ("relu", "tanh", "sigmoid")},
     "softmax_cross_entropy": _ce_cases(),
     "sigmoid_cross_entropy_with_logits": _loss_cases("bce"),
     "mse": _loss_cases("mse"),

@@ -331,6 +331,8 @@ POINTWISE_CONSTANTS = {"elu": (1.5, 1.2, 0.9, 0.5), "hardtanh": (-0.5, 2.0),
 
 def _loop_scalar(name, param, dt):
     """The value of the loop ``name``'s scalar argument ``param`` in dtype ``dt``."""
+    if param == "bias":                                 # a dense layer's, over 11 columns
+        return np.linspace(-1.0, 1.0, 11).astype(dt)
     if param == "constants":
         activation = name.rsplit("_bwd", 1)[0].rsplit("_fwd", 1)[0]
         return tuple(dt(v) for v in POINTWISE_CONSTANTS.get(activation, ()))
@@ -355,6 +357,8 @@ def _loop_arrays(name, count, dt, rng):
         if "_loss_" in name:                            # the losses alone: no gradient
             return [[x, t, np.zeros(53, dt)]]
         return [[x, t, np.zeros_like(x), np.zeros(53, dt)]]
+    if name.startswith("bias_"):                        # rows of a product, in place
+        return [[(rng.standard_normal((53, 11)) * 3).astype(dt)]]
     if "softmax_rows" in name:                          # rows: x (or g, y), out
         return [[(rng.standard_normal((53, 11)) * 3).astype(dt)
                  for _ in range(count - 1)] + [np.zeros((53, 11), dt)]]

@@ -26,12 +26,13 @@ def kernel_dispatchers():
     """The public Numba kernels: ``{qualified name: dispatcher}``."""
     from numba.core.dispatcher import Dispatcher
 
-    from . import (_act_kernels, _batch_norm, _conv, _ctc_kernels, _loss_kernels, _norm,
-                   _optim_kernels, _pool, _rnn, _scatter, _sce_kernels, _softmax)
+    from . import (_act_kernels, _batch_norm, _conv, _ctc_kernels, _linear_activation,
+                   _loss_kernels, _norm, _optim_kernels, _pool, _rnn, _scatter, _sce_kernels,
+                   _softmax)
 
     found = {}
     for mod in (_loss_kernels, _sce_kernels, _act_kernels, _softmax, _optim_kernels, _rnn,
-                _norm, _batch_norm, _scatter, _ctc_kernels, _conv, _pool):
+                _norm, _batch_norm, _scatter, _ctc_kernels, _conv, _pool, _linear_activation):
         for name, obj in vars(mod).items():
             if isinstance(obj, Dispatcher) and not name.startswith("_"):
                 found[f"{mod.__name__.rsplit('.', 1)[-1]}.{name}"] = obj
@@ -136,6 +137,16 @@ def _exercise_activation(backend, dt, name):
         kernel.vjp(x, saved, x, **params)
         if kernel.vjp_in_place is not None:
             kernel.vjp_in_place(x.copy(), saved, x, **params)
+
+
+def _exercise_linear_activation(backend, dt, name):
+    """The fused dense layers (``linear_relu``...), forward and backward, in place and not."""
+    rng = np.random.default_rng(0)
+    x, w, b = (rng.standard_normal(s).astype(dt) for s in ((4, 3), (3, 2), (2,)))
+    kernel = backend.kernels[name]
+    out, saved = kernel.forward(x, w, b)
+    kernel.vjp(out, saved, (True, True, True), x, w, b)
+    kernel.vjp_in_place(out.copy(), saved, (True, True, True), x, w, b)
 
 
 _UPDATE_CALLS = {
@@ -251,6 +262,7 @@ def _exercise_max_pool(backend, dt, name="max_pool"):
 #: cache index. Listed largest first (measured), so a pool of processes finishes together.
 UNITS = ([(_exercise_loss, n) for n in LOSSES] + [(_exercise_update, n) for n in UPDATES]
          + [(_exercise_activation, n) for n in ACTIVATIONS] + [(_exercise_lstm, "lstm")]
+         + [(_exercise_linear_activation, f"linear_{n}") for n in ("relu", "tanh", "sigmoid")]
          + [(_exercise_layer_norm, "layer_norm"), (_exercise_batch_norm, "batch_norm"),
             (_exercise_ctc, "ctc_loss"), (_exercise_conv, "conv"),
             (_exercise_max_pool, "max_pool")])

@@ -31,9 +31,10 @@ class NumpyBackend(Backend):
 
     def __init__(self):
         from .kernels import KERNELS
+        from .linear_activation import KERNELS as LINEAR_ACTIVATIONS
         from .scans import scan_kernels
 
-        self.kernels = KernelTable(KERNELS, scan_kernels(np))
+        self.kernels = KernelTable(KERNELS, LINEAR_ACTIVATIONS, scan_kernels(np))
 
     def native_dtype(self, dtype):
         return np.dtype(dtype.name)

@@ -13,10 +13,23 @@ from .._args import flag
 from . import _checks, _initial
 from . import init as _init
 from ..ops.activations import leaky_relu, relu
-from .activations_layers import LeakyReLU, ReLU, get_activation
+from ..ops.nn import fused_activation_name
+from .activations_layers import LeakyReLU, ReLU, Sigmoid, Tanh, get_activation
 from .linear import Linear, bias_initializer
 from .module import Module, layer_repr
 from ._torch_strict import strict_option
+
+
+#: activation layers ``linear`` applies in its own primitive, by class (exactly: a subclass
+#: may compute something else)
+_FUSED_LAYERS = {ReLU: "relu", Sigmoid: "sigmoid", Tanh: "tanh"}
+
+
+def _fused_name(activation):
+    """The name under which ``xg.nn.linear`` fuses ``activation`` (a function or an activation
+    layer) into the layer before it, else None."""
+    name = _FUSED_LAYERS.get(activation.__class__)
+    return name if name is not None else fused_activation_name(activation)
 
 
 class Sequential(Module):
@@ -47,8 +60,19 @@ class Sequential(Module):
         return iter(self.layers)
 
     def forward(self, x):
-        for layer in self.layers:
+        layers = self.layers
+        last = len(layers) - 1
+        i = 0
+        while i <= last:
+            layer = layers[i]
+            if layer.__class__ is Linear and i < last:
+                name = _fused_name(layers[i + 1])
+                if name is not None:          # Linear, ReLU: one primitive (xg.nn.linear)
+                    x = layer.forward_activated(x, name)
+                    i += 2
+                    continue
             x = layer(x)
+            i += 1
         return x
 
     def _repr_items(self):
@@ -171,8 +195,12 @@ class MLP(Module):
     def forward(self, x):
         last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):
-            x = layer(x)
             act = self.activation if i < last else self.output_activation
+            name = None if act is None else _fused_name(act)
+            if name is not None and layer.__class__ is Linear:
+                x = layer.forward_activated(x, name)      # one primitive: see xg.nn.linear
+                continue
+            x = layer(x)
             if act is not None:
                 x = act(x)
         return x

@@ -165,11 +165,16 @@ class Linear(Module):
         return self.w if self.w is not None else matrix_transpose(self.weight)
 
     def forward(self, x):
+        return self.forward_activated(x, None)
+
+    def forward_activated(self, x, activation):
+        """``forward(x)`` with ``activation`` applied (as ``xg.nn.linear``'s): a container
+        applying relu, tanh or sigmoid after this layer gets both as one primitive."""
         # _kernel's usual case inline (untraced, own weights): this runs every step
         w = self.__dict__["w"] if _TRACES.tracer is None else None
         if w is None:
             w = self._kernel()
-        return linear(check_input(x, w, "Linear"), w, self.b)
+        return linear(check_input(x, w, "Linear"), w, self.b, activation)
 
     @strict_option
     def load_torch_state_dict(self, state_dict) -> None:

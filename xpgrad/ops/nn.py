@@ -9,8 +9,11 @@ one joint rule), exposed through ``xg.nn``.
 from __future__ import annotations
 
 from ..accumulate import Scatter
-from ..primitive import Primitive, apply
+from ..jit.capture import THREAD as _TRACES
+from ..primitive import PRIMITIVES, Primitive, apply
 from ..tensor import Tensor, Variable, _wrap
+from .activations import relu, sigmoid
+from .elementwise import tanh
 from .linalg_helpers import mH
 
 # x @ w + b for 2-D x as one primitive: one tape node instead of two, and the bias gradient is
@@ -32,13 +35,61 @@ _linear = Primitive(
     lambda xp, g, ans, x, w, b: xp.sum(g, axis=0), saves=(0, 1))
 
 
-def linear(x, w, b=None):
-    """``x @ w + b`` (``b`` optional); one fused primitive for 2-D ``x``.
+# act(x @ w + b) as one primitive per activation whose rule reads only its output (relu, tanh,
+# sigmoid): one tape node instead of two, and on a backend with a kernel one pass for the bias
+# and the activation forward, one for the activation's gradient and the bias gradient backward.
+# The generic rules are the activations' own, composed with linear's.
+def _linear_activation(name):
+    act = PRIMITIVES[name]
+    act_forward, act_rule = act.forward, act.vjps[0]
+
+    def forward(xp, x, w, b):
+        return act_forward(xp, xp.matmul(x, w) + b)
+
+    def joint(xp, g, ans, needs, x, w, b):
+        gz = act_rule(xp, g, ans, None)                 # the rule reads the output alone
+        return (gz @ _adjoint(xp, w) if needs[0] else None,
+                _adjoint(xp, x) @ gz if needs[1] else None,
+                xp.sum(gz, axis=0) if needs[2] else None)
+
+    return Primitive(f"linear_{name}", forward, joint=joint, saves=(0, 1, "output"))
+
+
+#: the activations ``linear`` applies in the same primitive, by name
+LINEAR_ACTIVATIONS = {name: _linear_activation(name) for name in ("relu", "tanh", "sigmoid")}
+#: their functions (what an unfused call applies), and the names of those functions
+_ACTIVATION_FUNCTIONS = {"relu": relu, "tanh": tanh, "sigmoid": sigmoid}
+
+
+def fused_activation_name(fn):
+    """The name ``linear`` fuses ``fn`` under (``xg.nn.relu``: ``"relu"``), else None."""
+    for name, known in _ACTIVATION_FUNCTIONS.items():
+        if fn is known:
+            return name
+    return None
+
+
+def linear(x, w, b=None, activation=None):
+    """``x @ w + b`` (``b`` optional); one fused primitive for 2-D ``x``. ``activation``
+    (None, ``"relu"``, ``"tanh"``, ``"sigmoid"`` or any callable) is applied to the result:
+    the three named ones in the same primitive when ``b`` is given (the bias and the
+    activation in one pass, their gradients in one pass back), a callable after it.
 
     >>> import xpgrad as xg
     >>> xg.nn.linear(xg.ones((2, 3)), xg.ones((3, 4))).shape
     (2, 4)
+    >>> xg.nn.linear(xg.ones((1, 2)), -xg.ones((2, 2)), xg.ones(2), activation="relu").tolist()
+    [[0.0, 0.0]]
     """
+    fused = None
+    if activation is not None:
+        fused = LINEAR_ACTIVATIONS.get(activation) if activation.__class__ is str else None
+        if fused is None:
+            if activation.__class__ is str or not callable(activation):
+                raise ValueError(f"linear: activation must be None, one of "
+                                 f"{sorted(LINEAR_ACTIVATIONS)} or a callable, got "
+                                 f"{activation!r}")
+            return activation(linear(x, w, b))
     if b is not None and isinstance(x, Tensor) and x._data.ndim == 2:
         ws = w.shape if w.__class__ is not Tensor and w.__class__ is not Variable \
             else w._data.shape                      # raw shapes: this runs every step
@@ -47,9 +98,20 @@ def linear(x, w, b=None):
         if len(ws) != 2 or x._data.shape[1] != ws[0] or bs != (ws[1],):
             raise ValueError(f"linear: x {x.shape}, w {w.shape} and b {b.shape} do not fit "
                              "(need x (N, in), w (in, out), b (out,))")
-        return apply(_linear, x, w, b)
+        if fused is None:
+            return apply(_linear, x, w, b)
+        kernels = x._backend.kernels
+        if getattr(x._data.dtype, "kind", None) == "f" and _TRACES.tracer is None and \
+                kernels and fused.name in kernels:
+            # the two ops apart where the backend has no kernel for the pair (its activation
+            # kernel is then faster than the generic rules), and under xg.function: the
+            # program's rewrites (the bias add in a fused run, the SGD update in the gemm)
+            # know linear's steps
+            return apply(fused, x, w, b)
+        return _ACTIVATION_FUNCTIONS[activation](apply(_linear, x, w, b))
     y = x @ w
-    return y if b is None else y + b
+    y = y if b is None else y + b
+    return y if fused is None else _ACTIVATION_FUNCTIONS[activation](y)
 
 
 # -- embedding: weight[ids] -------------------------------------------------------------------

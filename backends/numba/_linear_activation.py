@@ -1,0 +1,180 @@
+"""Numba kernels of ``linear_relu``, ``linear_tanh`` and ``linear_sigmoid``: ``act(x @ w + b)``.
+
+The product is MKL's (or NumPy's); around it, one pass each way. Forward, the bias and the
+activation go over the product's rows in place (tanh: NumPy's SIMD tanh after the bias, as the
+tanh kernel does). Backward, one pass over the rows makes ``gz``, the activation's gradient
+times ``g``, and adds it into the bias gradient (a column sum, rows in order as NumPy's
+``sum(0)`` adds them). From ``PAR_MIN`` entries on the threaded activation loops and NumPy's
+column sum do the same in two passes. Each gradient loop has an in-place twin writing ``gz``
+into ``g`` (see ``_act_kernels``: passing ``g`` as ``out`` would run the scalar loop).
+
+>>> import numpy as np
+>>> k = KERNELS["linear_relu"]
+>>> x, w, b = np.ones((2, 2), np.float32), np.eye(2, dtype=np.float32), np.array([0, -2], np.float32)
+>>> y, saved = k.forward(x, w, b)
+>>> y.tolist(), k.vjp(np.ones((2, 2), np.float32), saved, (False, False, True), x, w, b)[2].tolist()
+([[1.0, 0.0], [1.0, 0.0]], [2.0, 0.0])
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from xpgrad.backends.numpy.linear_activation import linear_activation_kernel
+
+from . import _act_kernels as act
+from . import _config
+from ._math import LOOP_OPTIONS, sigmoid
+from ._templates import parallel_blocks
+
+
+# -- forward: the bias and the activation, in place on the product's rows ----------------------
+@njit(**LOOP_OPTIONS)
+def bias_relu(z, bias):       # not ``b``: parallel_blocks' template counts blocks with b
+    zero = z.dtype.type(0)
+    for i in range(z.shape[0]):
+        for j in range(z.shape[1]):
+            v = z[i, j] + bias[j]
+            z[i, j] = zero if v < zero else v          # NaN passes, as in maximum(v, 0)
+
+
+bias_relu_par = parallel_blocks(bias_relu, arrays=1)
+
+
+@njit(**LOOP_OPTIONS)
+def bias_sigmoid(z, bias):
+    for i in range(z.shape[0]):
+        for j in range(z.shape[1]):
+            z[i, j] = sigmoid(z[i, j] + bias[j])
+
+
+bias_sigmoid_par = parallel_blocks(bias_sigmoid, arrays=1)
+
+
+# -- backward: gz = g * act'(y), and db = gz.sum(0), in one pass --------------------------------
+@njit(**LOOP_OPTIONS)
+def relu_grad(g, y, gz, db):
+    zero = y.dtype.type(0)
+    db[:] = zero
+    for i in range(g.shape[0]):
+        for j in range(g.shape[1]):
+            v = zero if y[i, j] <= zero else g[i, j]
+            gz[i, j] = v
+            db[j] += v
+
+
+@njit(**LOOP_OPTIONS)
+def relu_grad_in_place(g, y, db):
+    zero = y.dtype.type(0)
+    db[:] = zero
+    for i in range(g.shape[0]):
+        for j in range(g.shape[1]):
+            v = zero if y[i, j] <= zero else g[i, j]
+            g[i, j] = v
+            db[j] += v
+
+
+@njit(**LOOP_OPTIONS)
+def tanh_grad(g, y, gz, db):
+    one = y.dtype.type(1)
+    db[:] = 0
+    for i in range(g.shape[0]):
+        for j in range(g.shape[1]):
+            v = g[i, j] * (one - y[i, j] * y[i, j])
+            gz[i, j] = v
+            db[j] += v
+
+
+@njit(**LOOP_OPTIONS)
+def tanh_grad_in_place(g, y, db):
+    one = y.dtype.type(1)
+    db[:] = 0
+    for i in range(g.shape[0]):
+        for j in range(g.shape[1]):
+            v = g[i, j] * (one - y[i, j] * y[i, j])
+            g[i, j] = v
+            db[j] += v
+
+
+@njit(**LOOP_OPTIONS)
+def sigmoid_grad(g, s, gz, db):
+    one = s.dtype.type(1)
+    db[:] = 0
+    for i in range(g.shape[0]):
+        for j in range(g.shape[1]):
+            v = g[i, j] * s[i, j] * (one - s[i, j])
+            gz[i, j] = v
+            db[j] += v
+
+
+@njit(**LOOP_OPTIONS)
+def sigmoid_grad_in_place(g, s, db):
+    one = s.dtype.type(1)
+    db[:] = 0
+    for i in range(g.shape[0]):
+        for j in range(g.shape[1]):
+            v = g[i, j] * s[i, j] * (one - s[i, j])
+            g[i, j] = v
+            db[j] += v
+
+
+def _rows(a) -> bool:
+    return a.ndim == 2 and a.flags.c_contiguous
+
+
+def _forward(fused, fused_par, after=None):
+    """``activate(z, b)``: ``fused`` over rows (threaded from ``PAR_MIN`` entries), or the
+    bias added and ``after(z)`` in place where ``fused`` is None."""
+    def activate(z, b):
+        if fused is None or not _rows(z):
+            z += b
+            after(z)
+        elif z.size >= _config.PAR_MIN:
+            fused_par(z, b, max(1, _config.BLOCK // max(z.shape[1], 1)))
+        else:
+            fused(z, b)
+    return activate
+
+
+def _gradient(fused, fused_in_place, bwd_par, bwd_in_place_par, in_place):
+    """``gradient(g, y) -> (gz, db)`` by the one-pass loop, or from ``PAR_MIN`` entries by the
+    activation's threaded loop and NumPy's column sum; None (decline) for other layouts."""
+    def gradient(g, y):
+        if not (_rows(g) and _rows(y)):
+            return None
+        n = g.size
+        if n >= _config.PAR_MIN:
+            gf, yf = g.reshape(-1), y.reshape(-1)
+            if in_place:
+                _config.run_parallel(bwd_in_place_par, gf, yf, _config.BLOCK)
+                gz = g
+            else:
+                gz = np.empty_like(g)
+                _config.run_parallel(bwd_par, gf, yf, gz.reshape(-1), _config.BLOCK)
+            return gz, gz.sum(0)
+        db = np.empty(g.shape[1], g.dtype)
+        if in_place:
+            fused_in_place(g, y, db)
+            return g, db
+        gz = np.empty_like(g)
+        fused(g, y, gz, db)
+        return gz, db
+    return gradient
+
+
+def _kernel(name, activate):
+    loops = (globals()[f"{name}_grad"], globals()[f"{name}_grad_in_place"],
+             getattr(act, f"{name}_bwd_par"), getattr(act, f"{name}_bwd_in_place_par"))
+    return linear_activation_kernel(activate, _gradient(*loops, in_place=False),
+                                    _gradient(*loops, in_place=True))
+
+
+def _tanh(z):
+    np.tanh(z, out=z)
+
+
+KERNELS = {
+    "linear_relu": _kernel("relu", _forward(bias_relu, bias_relu_par)),
+    "linear_tanh": _kernel("tanh", _forward(None, None, _tanh)),
+    "linear_sigmoid": _kernel("sigmoid", _forward(bias_sigmoid, bias_sigmoid_par)),
+}
