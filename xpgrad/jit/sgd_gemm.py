@@ -29,8 +29,8 @@ import functools
 import numpy as np
 
 from ..backends import blas
-from ..optim._checks import FLOAT32_MAX, learning_rate_fits
-from ..optim.schedules_base import Constant
+from ..optim._checks import learning_rate_fits
+from ..optim.schedules_base import fitting_constant_rate
 from ..tensor import Tensor
 from .guards import _variable_roots
 from .tracer import Ref, slot_uses
@@ -133,7 +133,7 @@ class FusedSGDStep:
         opt, be = self.optimizer, self.be
         if not _plain_settings(opt):
             return self._as_traced(args)    # set since the trace: no longer a plain update
-        lr = _constant_rate(opt)
+        lr = fitting_constant_rate(opt)
         if lr is None:
             lr = opt.learning_rate      # a bad schedule value raises before any update
             learning_rate_fits(lr, self.variables)
@@ -171,16 +171,6 @@ class FusedSGDStep:
         grads = [(arg[0] @ arg[1]) if fused else arg for fused, arg in zip(self.fused, args)]
         return HostOptimizerStep(Optimizer.apply_gradients, self.optimizer, self.variables,
                                  self.be)(*grads)
-
-
-def _constant_rate(opt):
-    """The optimizer's constant learning rate where it is a float in ``[0, FLOAT32_MAX]`` (what
-    ``opt.learning_rate`` and ``learning_rate_fits`` accept for any variable), else None."""
-    schedule = opt._schedule
-    if type(schedule) is not Constant:
-        return None
-    lr = schedule.learning_rate
-    return lr if lr.__class__ is float and 0.0 <= lr <= FLOAT32_MAX else None
 
 
 def _plain_sgd(host):

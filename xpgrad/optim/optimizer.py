@@ -27,6 +27,7 @@ from .complex_pairs import as_real_pairs, supports_real_pairs
 from .pairs import check_loss, checked_gradient, listed_variables, unpack_pair
 from .foreign_names import OTHER_NAMES, refuse, refuse_minimize_argument
 from .schedules import as_schedule
+from .schedules_base import fitting_constant_rate
 
 
 class Optimizer:
@@ -237,8 +238,10 @@ class Optimizer:
                              "\nEvery gradient "
                              "is None: the loss does not depend on these variables (is the "
                              "loss computed from them inside the GradientTape?)")
-        lr = self.learning_rate            # a bad schedule value raises before any update
-        learning_rate_fits(lr, variables)
+        lr = fitting_constant_rate(self)    # a float rate: checked when it was set
+        if lr is None:
+            lr = self.learning_rate         # a bad schedule value raises before any update
+            learning_rate_fits(lr, variables)
         if self.global_clipnorm is not None:
             grads, _ = clip_global_norm(grads, self.global_clipnorm)
         elif self.clipnorm is not None:
@@ -256,8 +259,12 @@ class Optimizer:
                 self._update(v._backend, *as_real_pairs(v._data, raw, state), lr)
             else:
                 self._update(v._backend, v._data, raw, state, lr)
-        self.iterations += 1
-        return self.iterations
+        iterations = self.iterations + 1
+        if type(self).__setattr__ is Optimizer.__setattr__ and "iterations" not in self._CHECKS:
+            object.__setattr__(self, "iterations", iterations)   # what __setattr__ would do
+        else:
+            self.iterations = iterations
+        return iterations
 
     def _check_variable(self, v) -> None:
         kind = v.dtype.kind

@@ -6,7 +6,7 @@ Constant(learning_rate=0.1)
 """
 from __future__ import annotations
 
-from ._checks import hyperparameter, real_number
+from ._checks import FLOAT32_MAX, hyperparameter, real_number
 
 
 class Schedule:
@@ -99,6 +99,22 @@ class Constant(Schedule):
 
     def __call__(self, step):
         return self.learning_rate
+
+
+def fitting_constant_rate(optimizer):
+    """``optimizer``'s constant learning rate where it is a float in ``[0, FLOAT32_MAX]`` (what
+    ``optimizer.learning_rate`` and ``learning_rate_fits`` accept for any variable: an update
+    may use it unchecked), else None.
+
+    >>> import xpgrad as xg
+    >>> fitting_constant_rate(xg.optim.SGD(0.5)), fitting_constant_rate(xg.optim.SGD(1e39))
+    (0.5, None)
+    """
+    schedule = optimizer._schedule
+    if type(schedule) is not Constant:
+        return None
+    lr = schedule.learning_rate
+    return lr if lr.__class__ is float and 0.0 <= lr <= FLOAT32_MAX else None
 
 
 def as_schedule(learning_rate):

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from .._args import flag
 from ..ops.optim import sgd_update
-from ..primitive import run
 from ._checks import boolean, unit_interval
 from .optimizer import Optimizer
 
@@ -40,7 +39,13 @@ class SGD(Optimizer):
 
     def _update(self, be, param, grad, state, lr):
         velocity = state.get("velocity")
-        if velocity is None and self.momentum:
+        momentum = self.momentum
+        if velocity is None and momentum:
             velocity = self._optional_slot(be, state, "velocity", param)
-        run(sgd_update, be, param, grad, velocity, lr=lr, momentum=self.momentum,
-            nesterov=self.nesterov, weight_decay=self.weight_decay)
+        # run()'s kernel lookup inline (per variable per step)
+        kernel = be.kernels.get("sgd_update") if be.kernels else None
+        if kernel is None or kernel.forward(param, grad, velocity, lr=lr, momentum=momentum,
+                                            nesterov=self.nesterov,
+                                            weight_decay=self.weight_decay) is None:
+            sgd_update.forward(be.xp, param, grad, velocity, lr=lr, momentum=momentum,
+                               nesterov=self.nesterov, weight_decay=self.weight_decay)
