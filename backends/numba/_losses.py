@@ -111,19 +111,22 @@ def _sce_loop(kind, limit, dt, c):
 def sce_forward(logits, labels, reduction):
     # the choices for these shapes and dtypes made once (sce_prepared): 3-4 us of an eager
     # step's, after its products have left the interpreter's memory cold
-    key = (logits.shape, logits.dtype, labels.shape, labels.dtype, reduction)
+    # (the threading threshold too: sce_prepared declines sizes that run threaded)
+    key = (logits.shape, logits.dtype, labels.shape, labels.dtype, reduction,
+           _config.ROW_PAR_MIN)
     prepared = _PREPARED.get(key, _UNSEEN)
     if prepared is _UNSEEN:
         if len(_PREPARED) >= 64:
             _PREPARED.clear()
-        prepared = _PREPARED[key] = sce_prepared(*key)
+        prepared = _PREPARED[key] = sce_prepared(*key[:5])
     if prepared is None:
         return _sce_forward(logits, labels, reduction)
     out = prepared(logits, labels)
     return None if out is None else (out[0], Saved(out[1]))
 
 
-#: ``sce_prepared`` by (logits' shape and dtype, the labels', reduction); None: the general path
+#: ``sce_prepared`` by (logits' shape and dtype, the labels', reduction, ``ROW_PAR_MIN``); None:
+#: the general path
 _PREPARED: dict = {}
 _UNSEEN = object()
 
