@@ -227,6 +227,38 @@ def test_activation_backward_leaves_broadcast_gradients_to_the_rule(K, L):
     assert K["relu"].forward(x.T) is None
 
 
+@pytest.mark.parametrize("act", ["relu", "tanh", "sigmoid"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rows", [3, 70])
+def test_dense_layer_with_its_activation_matches_generic_rule(K, rng, act, dtype, rows):
+    """``linear_<act>``: cuBLAS's product (NumPy's here), one launch for the bias and the
+    activation, and backward ``activation_bwd`` on the output, against the primitive's generic
+    forward and joint rule, for each set of wanted gradients; a broadcast seed is left to the
+    rule."""
+    import array_api_compat.numpy as npx
+    from xpgrad.primitive import PRIMITIVES
+
+    x = (rng.normal(size=(rows, 9)) * 2).astype(dtype)
+    w, b = rng.normal(size=(9, 13)).astype(dtype), rng.normal(size=13).astype(dtype)
+    x[0, :3] = [0.0, -0.0, 50.0]
+    prim, kernel = PRIMITIVES[f"linear_{act}"], K[f"linear_{act}"]
+    y, saved = kernel.forward(x, w, b)
+    want = prim.forward(npx, x, w, b)
+    assert y.dtype == dtype
+    assert_close(y, want, dtype, f"linear_{act} forward")
+    g = rng.normal(size=y.shape).astype(dtype)
+    for needs in ((True, True, True), (False, True, True), (True, False, False)):
+        got = kernel.vjp(g, saved, needs, x, w, b)
+        for i, (gi, ri) in enumerate(zip(got, prim.vjp(npx, g, want, needs, (x, w, b), {}))):
+            assert (gi is None) == (ri is None)
+            if ri is not None:
+                assert_close(gi, ri, dtype, f"linear_{act} gradient {i}")
+    seed = np.broadcast_to(dtype(1.0), y.shape)
+    assert kernel.vjp(seed, saved, (True, True, True), x, w, b) == (NotImplemented,) * 3
+    assert kernel.forward(x, w.astype(np.float64 if dtype == np.float32 else np.float32),
+                          b) is None
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_edges_match_generic_rule(K, L, dtype):
     """NaN into ReLU's backward (the gradient passes), infinite logits into the sigmoid
@@ -313,7 +345,8 @@ def test_mlp_training_on_emulated_kernels_matches_numpy(L, clean_backends, optim
     got, got_w = mlp_run("cuda_emulated", optimizer, steps=6, options=options)
     want, want_w = mlp_run("numpy", optimizer, steps=6, options=options)
     used = {name.split("<")[0] for name, *_ in L.launches[before:]}
-    assert {"softmax_ce_labels", "activation_fwd", "activation_bwd", "optim_update"} <= used
+    # the MLP's hidden layer with its ReLU: one bias_activation_fwd launch (linear_relu)
+    assert {"softmax_ce_labels", "bias_activation_fwd", "activation_bwd", "optim_update"} <= used
     np.testing.assert_allclose(got, want, rtol=1e-5)
     assert got[-1] < got[0]
     for a, b in zip(got_w, want_w):

@@ -25,6 +25,8 @@ FLOATS = ("float", "double")
 LABELS = ("int", "long long")
 ACTIVATIONS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu", "leaky_relu": "LeakyRelu",
                "softplus": "Softplus"}
+#: the activations a dense layer applies in its own kernel (``linear_relu``...)
+DENSE_ACTIVATIONS = ("relu", "tanh", "sigmoid")
 POINTWISE_LOSSES = {"sigmoid_mse": "SigmoidMse", "sigmoid_cross_entropy_with_logits":
                     "SigmoidBce", "mse": "Mse"}
 OPTIMIZERS = {"sgd": "Sgd", "adagrad": "Adagrad", "adadelta": "Adadelta", "rmsprop": "Rmsprop",
@@ -50,8 +52,10 @@ MODULES: dict[str, tuple[str, ...]] = {
     "pointwise_loss": tuple(
         expr("pointwise_loss", t, op) for t in FLOATS for op in POINTWISE_LOSSES.values()),
     "activations": tuple(
-        expr(f"activation_{d}", t, op)
-        for t in FLOATS for op in ACTIVATIONS.values() for d in ("fwd", "bwd")),
+        [expr(f"activation_{d}", t, op)
+         for t in FLOATS for op in ACTIVATIONS.values() for d in ("fwd", "bwd")]
+        + [expr("bias_activation_fwd", t, ACTIVATIONS[a]) for t in FLOATS
+           for a in DENSE_ACTIVATIONS]),
     "optim": tuple(expr("optim_update", t, op) for t in FLOATS for op in OPTIMIZERS.values()),
 }
 

@@ -89,3 +89,13 @@ activation_bwd(const T* __restrict__ g, const T* __restrict__ x, const T* __rest
     }
     for (i64 i = done + start; i < n; i += stride) dx[i] = Op::bwd(g[i], x[i], y[i], param);
 }
+
+// A dense layer's bias and activation in one pass over its (rows, cols) product, in place:
+// z <- f(z + b[column]) (linear_relu, linear_tanh, linear_sigmoid); the backward is
+// activation_bwd on the output, as for the activation alone.
+template <typename T, typename Op>
+__global__ void __launch_bounds__(XPG_ACTIVATION_THREADS)
+bias_activation_fwd(T* __restrict__ z, const T* __restrict__ b, i64 n, i64 cols, T param) {
+    const i64 start = global_thread(), stride = grid_threads();
+    for (i64 i = start; i < n; i += stride) z[i] = Op::fwd(z[i] + b[i % cols], param);
+}
