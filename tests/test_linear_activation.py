@@ -162,6 +162,19 @@ def test_kernel_declines_what_it_does_not_cover(backend, rng):
                 np.testing.assert_allclose(a, c, rtol=1e-6, atol=1e-6)
 
 
+def _assert_same_loss_and_gradients(model, by_hand, x):
+    """``sum(f(x)^2)`` and its gradients for the model's variables agree, f the model and
+    ``by_hand``."""
+    results = []
+    for fn in (model, by_hand):
+        with xg.GradientTape() as tape:
+            loss = xg.sum(fn(x) * fn(x))
+        results.append([loss.numpy()] + [g.numpy() for g in tape.gradient(
+            loss, model.trainable_variables)])
+    for a, c in zip(*results):
+        np.testing.assert_allclose(a, c, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("activation", ["relu", "tanh", xg.nn.sigmoid, "linear"])
 def test_mlp_equals_its_layers_applied_one_by_one(backend, activation):
@@ -180,14 +193,7 @@ def test_mlp_equals_its_layers_applied_one_by_one(backend, activation):
                 x = act(x)
         return x
 
-    results = []
-    for fn in (model, by_hand):
-        with xg.GradientTape() as tape:
-            loss = xg.sum(fn(x) * fn(x))
-        results.append([loss.numpy()] + [g.numpy() for g in tape.gradient(
-            loss, model.trainable_variables)])
-    for a, c in zip(*results):
-        np.testing.assert_allclose(a, c, rtol=1e-5, atol=1e-6)
+    _assert_same_loss_and_gradients(model, by_hand, x)
 
 
 def test_linear_refuses_an_unknown_activation():
@@ -238,14 +244,7 @@ def test_sequential_equals_its_layers_applied_one_by_one(backend):
             x = layer(x)
         return x
 
-    results = []
-    for fn in (model, by_hand):
-        with xg.GradientTape() as tape:
-            loss = xg.sum(fn(x) * fn(x))
-        results.append([loss.numpy()] + [g.numpy() for g in tape.gradient(
-            loss, model.trainable_variables)])
-    for a, c in zip(*results):
-        np.testing.assert_allclose(a, c, rtol=1e-5, atol=1e-6)
+    _assert_same_loss_and_gradients(model, by_hand, x)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

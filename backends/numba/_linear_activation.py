@@ -5,8 +5,10 @@ activation go over the product's rows in place (tanh: NumPy's SIMD tanh after th
 tanh kernel does). Backward, one pass over the rows makes ``gz``, the activation's gradient
 times ``g``, and adds it into the bias gradient (a column sum, rows in order as NumPy's
 ``sum(0)`` adds them). From ``PAR_MIN`` entries on the threaded activation loops and NumPy's
-column sum do the same in two passes. Each gradient loop has an in-place twin writing ``gz``
-into ``g`` (see ``_act_kernels``: passing ``g`` as ``out`` would run the scalar loop).
+column sum do the same in two passes. The loops write ``gz`` into ``g``, which the tape hands
+over when nothing else holds it; otherwise they run on a copy of ``g`` (one loop per
+activation: an out-of-place twin would need its own copy of the loop to vectorize, see
+``_act_kernels``).
 
 >>> import numpy as np
 >>> k = KERNELS["linear_relu"]
@@ -53,17 +55,6 @@ bias_sigmoid_par = parallel_blocks(bias_sigmoid, arrays=1)
 
 # -- backward: gz = g * act'(y), and db = gz.sum(0), in one pass --------------------------------
 @njit(**LOOP_OPTIONS)
-def relu_grad(g, y, gz, db):
-    zero = y.dtype.type(0)
-    db[:] = zero
-    for i in range(g.shape[0]):
-        for j in range(g.shape[1]):
-            v = zero if y[i, j] <= zero else g[i, j]
-            gz[i, j] = v
-            db[j] += v
-
-
-@njit(**LOOP_OPTIONS)
 def relu_grad_in_place(g, y, db):
     zero = y.dtype.type(0)
     db[:] = zero
@@ -75,17 +66,6 @@ def relu_grad_in_place(g, y, db):
 
 
 @njit(**LOOP_OPTIONS)
-def tanh_grad(g, y, gz, db):
-    one = y.dtype.type(1)
-    db[:] = 0
-    for i in range(g.shape[0]):
-        for j in range(g.shape[1]):
-            v = g[i, j] * (one - y[i, j] * y[i, j])
-            gz[i, j] = v
-            db[j] += v
-
-
-@njit(**LOOP_OPTIONS)
 def tanh_grad_in_place(g, y, db):
     one = y.dtype.type(1)
     db[:] = 0
@@ -93,17 +73,6 @@ def tanh_grad_in_place(g, y, db):
         for j in range(g.shape[1]):
             v = g[i, j] * (one - y[i, j] * y[i, j])
             g[i, j] = v
-            db[j] += v
-
-
-@njit(**LOOP_OPTIONS)
-def sigmoid_grad(g, s, gz, db):
-    one = s.dtype.type(1)
-    db[:] = 0
-    for i in range(g.shape[0]):
-        for j in range(g.shape[1]):
-            v = g[i, j] * s[i, j] * (one - s[i, j])
-            gz[i, j] = v
             db[j] += v
 
 
@@ -136,9 +105,10 @@ def _forward(fused, fused_par, after=None):
     return activate
 
 
-def _gradient(fused, fused_in_place, bwd_par, bwd_in_place_par, in_place):
-    """``gradient(g, y) -> (gz, db)`` by the one-pass loop, or from ``PAR_MIN`` entries by the
-    activation's threaded loop and NumPy's column sum; None (decline) for other layouts."""
+def _gradient(fused_in_place, bwd_par, bwd_in_place_par, in_place):
+    """``gradient(g, y) -> (gz, db)`` by the one-pass loop (on ``g``, or a copy of it), or from
+    ``PAR_MIN`` entries by the activation's threaded loop and NumPy's column sum; None
+    (decline) for other layouts."""
     def gradient(g, y):
         if not (_rows(g) and _rows(y)):
             return None
@@ -152,19 +122,16 @@ def _gradient(fused, fused_in_place, bwd_par, bwd_in_place_par, in_place):
                 gz = np.empty_like(g)
                 _config.run_parallel(bwd_par, gf, yf, gz.reshape(-1), _config.BLOCK)
             return gz, gz.sum(0)
+        gz = g if in_place else g.copy()
         db = np.empty(g.shape[1], g.dtype)
-        if in_place:
-            fused_in_place(g, y, db)
-            return g, db
-        gz = np.empty_like(g)
-        fused(g, y, gz, db)
+        fused_in_place(gz, y, db)
         return gz, db
     return gradient
 
 
 def _kernel(name, activate):
-    loops = (globals()[f"{name}_grad"], globals()[f"{name}_grad_in_place"],
-             getattr(act, f"{name}_bwd_par"), getattr(act, f"{name}_bwd_in_place_par"))
+    loops = (globals()[f"{name}_grad_in_place"], getattr(act, f"{name}_bwd_par"),
+             getattr(act, f"{name}_bwd_in_place_par"))
     return linear_activation_kernel(activate, _gradient(*loops, in_place=False),
                                     _gradient(*loops, in_place=True))
 
