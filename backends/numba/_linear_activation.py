@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from xpgrad.backends.numpy.linear_activation import linear_activation_kernel
+from xpgrad.backends.numpy import linear_activation as numpy_kernels
 
 from . import _act_kernels as act
 from . import _config
@@ -91,13 +91,12 @@ def _rows(a) -> bool:
     return a.ndim == 2 and a.flags.c_contiguous
 
 
-def _forward(fused, fused_par, after=None):
+def _forward(fused, fused_par, numpy_activate):
     """``activate(z, b)``: ``fused`` over rows (threaded from ``PAR_MIN`` entries), or the
-    bias added and ``after(z)`` in place where ``fused`` is None."""
+    NumPy kernel's steps (``numpy_activate``) where ``fused`` is None or cannot take ``z``."""
     def activate(z, b):
         if fused is None or not _rows(z):
-            z += b
-            after(z)
+            numpy_activate(z, b)
         elif z.size >= _config.PAR_MIN:
             fused_par(z, b, max(1, _config.BLOCK // max(z.shape[1], 1)))
         else:
@@ -132,16 +131,13 @@ def _gradient(fused_in_place, bwd_par, bwd_in_place_par, in_place):
 def _kernel(name, activate):
     loops = (globals()[f"{name}_grad_in_place"], getattr(act, f"{name}_bwd_par"),
              getattr(act, f"{name}_bwd_in_place_par"))
-    return linear_activation_kernel(activate, _gradient(*loops, in_place=False),
-                                    _gradient(*loops, in_place=True))
-
-
-def _tanh(z):
-    np.tanh(z, out=z)
+    gradients = (_gradient(*loops, in_place=False), _gradient(*loops, in_place=True))
+    return numpy_kernels.linear_activation_kernel(activate, *gradients)
 
 
 KERNELS = {
-    "linear_relu": _kernel("relu", _forward(bias_relu, bias_relu_par)),
-    "linear_tanh": _kernel("tanh", _forward(None, None, _tanh)),
-    "linear_sigmoid": _kernel("sigmoid", _forward(bias_sigmoid, bias_sigmoid_par)),
+    "linear_relu": _kernel("relu", _forward(bias_relu, bias_relu_par, numpy_kernels.relu)),
+    "linear_tanh": _kernel("tanh", _forward(None, None, numpy_kernels.tanh)),
+    "linear_sigmoid": _kernel("sigmoid", _forward(bias_sigmoid, bias_sigmoid_par,
+                                                  numpy_kernels.sigmoid)),
 }

@@ -71,17 +71,19 @@ def _with_sum(rule):
     return gradient
 
 
-def _relu_in_place(z, b):
+# each ``activate(z, b)``: ``z <- act(z + b)`` in place on a fresh product (the Numba kernels
+# run these where their own loops do not)
+def relu(z, b):
     z += b
     np.maximum(z, 0.0, out=z)
 
 
-def _tanh_in_place(z, b):
+def tanh(z, b):
     z += b
     np.tanh(z, out=z)
 
 
-def _sigmoid_in_place(z, b):
+def sigmoid(z, b):
     z += b
     # the sigmoid kernel's steps (kernels._sigmoid) on z itself: no second array
     with np.errstate(over="ignore"):
@@ -92,10 +94,10 @@ def _sigmoid_in_place(z, b):
 
 
 KERNELS = {
-    "linear_relu": linear_activation_kernel(_relu_in_place, _with_sum(_relu_vjp),
+    "linear_relu": linear_activation_kernel(relu, _with_sum(_relu_vjp),
                                             _with_sum(_relu_vjp_in_place)),
-    "linear_tanh": linear_activation_kernel(_tanh_in_place, _with_sum(_tanh_vjp),
+    "linear_tanh": linear_activation_kernel(tanh, _with_sum(_tanh_vjp),
                                             _with_sum(_tanh_vjp)),
-    "linear_sigmoid": linear_activation_kernel(_sigmoid_in_place, _with_sum(_sigmoid_vjp),
+    "linear_sigmoid": linear_activation_kernel(sigmoid, _with_sum(_sigmoid_vjp),
                                                _with_sum(_sigmoid_vjp)),
 }

@@ -238,7 +238,8 @@ class Optimizer:
                              "\nEvery gradient "
                              "is None: the loss does not depend on these variables (is the "
                              "loss computed from them inside the GradientTape?)")
-        lr = fitting_constant_rate(self)    # a float rate: checked when it was set
+        # a float rate was checked when it was set (unless a subclass computes its own)
+        lr = fitting_constant_rate(self) if type(self).learning_rate is _LEARNING_RATE else None
         if lr is None:
             lr = self.learning_rate         # a bad schedule value raises before any update
             learning_rate_fits(lr, variables)
@@ -398,3 +399,7 @@ def _named(variables, arg="variables") -> dict:
                              "{name: variable} (or the Module) to name them uniquely")
         out[v.name] = v
     return out
+
+
+#: the base class's ``learning_rate`` property (a subclass may replace it)
+_LEARNING_RATE = Optimizer.learning_rate
