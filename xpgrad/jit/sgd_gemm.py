@@ -137,7 +137,6 @@ class FusedSGDStep:
         if lr is None:
             lr = opt.learning_rate      # a bad schedule value raises before any update
             learning_rate_fits(lr, self.variables)
-        kernel = be.kernels.get("sgd_update") if be.kernels else None
         states = opt._state
         for v, fused, small, arg in zip(self.variables, self.fused, self.small, args):
             if arg is None:
@@ -154,11 +153,7 @@ class FusedSGDStep:
                 arg = arg._data
             if arg.dtype != param.dtype:
                 arg = be.xp.astype(arg, param.dtype)
-            # the backend's kernel straight away (SGD._update's ``run`` found it on every
-            # call: 3 us more per variable after the big product's memory traffic)
-            if kernel is None or kernel.forward(param, arg, None, lr=lr, momentum=0.0,
-                                                nesterov=False, weight_decay=0.0) is None:
-                opt._update(be, param, arg, state, lr)
+            opt._update(be, param, arg, state, lr)
         iterations = opt.iterations + 1
         object.__setattr__(opt, "iterations", iterations)    # not a checked setting
         return iterations
