@@ -27,16 +27,18 @@ import sys
 from . import tensor_methods
 from .accumulate import Scatter, is_basic
 from .backend import KERNELS_BY_INDEX
+from .deferred import DEFER, FOLDABLE
 from .kernels import LEAN_IN_PLACE
 from .primitive import BY_INDEX as PRIMITIVES_BY_INDEX
 from .tensor import _keyed
 
 
-def _walk(nodes, home, seeds, skeys, consume, higher, after=None):
+def _walk(nodes, home, seeds, skeys, consume, higher, after=None, defer=False):
     """{key: gradient} of the walk back from the targets' keys in ``seeds`` ({key: seed}, the
     dict the walk fills). ``after(i, grads)``, when given, is
     called once the node at index ``i`` has added its gradients (xpgrad.distributed starts a
-    bucket's reduction there as soon as its sources' gradients are final)."""
+    bucket's reduction there as soon as its sources' gradients are final). ``defer``: a
+    source's gradient may be a ``deferred.Product`` (``tape.gradient`` asks, see there)."""
     grads = seeds
     get, take = grads.get, grads.pop
     # keys whose accumulator this walk allocated and nothing else has seen: added into in place
@@ -136,9 +138,16 @@ def _walk(nodes, home, seeds, skeys, consume, higher, after=None):
                 if kern.vjp_in_place is not None and okey not in skeys and \
                         refcount(g) <= _SOLE and getattr(g, "base", 0) is None:
                     vjp = kern.vjp_in_place
-                gs = vjp(g, saved, [k != 0 for k in ks], *inputs, **params) if kern.needs else \
-                    vjp(g, saved, inputs[0]) if len(inputs) == 1 and not params else \
-                    vjp(g, saved, *inputs, **params)
+                if kern.needs:
+                    needs = [k != 0 for k in ks]
+                    if defer and kern.defers and variables is not None:
+                        for i in kern.defers:         # a weight plain SGD updates: its factors
+                            if ks[i] in FOLDABLE and ks[i] in skeys:
+                                needs[i] = DEFER
+                    gs = vjp(g, saved, needs, *inputs, **params)
+                else:
+                    gs = vjp(g, saved, inputs[0]) if len(inputs) == 1 and not params else \
+                        vjp(g, saved, *inputs, **params)
                 for gi in gs:
                     if gi is NotImplemented:  # the kernel leaves some inputs to the generic rule
                         gs = _fill_in(prim, gs, ks, xp, g, ans, inputs, params)

@@ -40,6 +40,9 @@ class Kernel:
     (``linear``'s ``x.T @ g``, which the SGD update takes into one gemm); needs ``needs``.
     ``eager_only``: a trace leaves the kernel out altogether and records the generic primitive,
     whose steps the program's rewrites see (a sum's gradient of the folded seed).
+    ``defers``: positions whose gradient ``vjp`` may return as an ``xpgrad.deferred.Product``
+    where ``needs`` holds ``deferred.DEFER`` there (the tape asks so for a dense layer's weight
+    that plain SGD updates); needs ``needs``.
     """
 
     forward: Callable
@@ -51,6 +54,7 @@ class Kernel:
     traced_generic: tuple = ()
     eager_only: bool = False
     value: Callable | None = None
+    defers: tuple = ()
     keep_inputs: tuple | None = field(init=False, repr=False, compare=False, default=None)
     keep_output: bool = field(init=False, repr=False, compare=False, default=True)
     keep_upto: int = field(init=False, repr=False, compare=False, default=-1)
@@ -64,8 +68,9 @@ class Kernel:
     def __post_init__(self):
         from .primitive import keep_upto, residual_mask
 
-        if self.traced_generic and not self.needs:
-            raise ValueError("Kernel(traced_generic=...) needs needs=True")
+        for name in ("traced_generic", "defers"):
+            if getattr(self, name) and not self.needs:
+                raise ValueError(f"Kernel({name}=...) needs needs=True")
         inputs, output = residual_mask(self.saves, "Kernel")
         object.__setattr__(self, "keep_inputs", inputs)
         object.__setattr__(self, "keep_upto", keep_upto(inputs))

@@ -42,6 +42,7 @@ import numpy as np
 
 from ._args import flag
 from .backward import _DTYPE_CODES, _SOLE, _SOLE_BASE, _dtype_code, _exact_scalars, _walk
+from .deferred import FOLDABLE, Product, deferred_gradient
 from .gradient_call import (check_sources, finish, seed_of, targets_and_seeds, tensor_leaves,
                             walk_seed, walk_seeds)
 from .pytree import is_node, rebuild
@@ -312,7 +313,8 @@ class GradientTape:
         else:
             target, seed = targets_and_seeds(target, output_gradients)
             self._check_usable()
-        grads = self._backward(target, src, seed, consume=not self._persistent)
+        grads = self._backward(target, src, seed, consume=not self._persistent,
+                               defer=bool(FOLDABLE))
         out = []
         refcount, take = sys.getrefcount, grads.pop
         for s in src:
@@ -320,6 +322,10 @@ class GradientTape:
             g = take(key, None) if key else None
             if g is None:
                 out.append(finish(None, s, unconnected_gradients))
+                continue
+            if g.__class__ is Product:      # a weight's, for plain SGD to fold (deferred.py)
+                out.append(deferred_gradient(g, s._backend, key))
+                grads[key] = Product(g.a, g.b)    # the same source again: its own array
                 continue
             if g.__class__ is not Tensor and not isinstance(g, Tensor):
                 # the aliasing policy (backward.py): a gradient something else holds is copied
@@ -383,7 +389,7 @@ class GradientTape:
         self._keys = set()
         self._watched = set()
 
-    def _backward(self, target, sources, seed, consume):
+    def _backward(self, target, sources, seed, consume, defer=False):
         """Walk the nodes in reverse from ``target`` (a Tensor, or a list of them with a list of
         seeds: the sum of them is differentiated); return {tensor key: gradient}.
 
@@ -401,13 +407,24 @@ class GradientTape:
                 if not target._key:     # a target no node made: only itself as a source sees it
                     target._key = next_key()
                 seeds = {target._key: walk_seed(seed, target, higher)}
+            # deferred weight gradients: not for a higher-order walk, a walk with a hook
+            # (a distributed tape's, which reduces them as they come) or a trace
+            defer = defer and not higher and self._walk_hook is None and not _tracing()
             return _walk(self._nodes, self._home, seeds, {s._key for s in sources}, consume,
-                         higher, self._walk_hook)
+                         higher, self._walk_hook, defer)
         finally:
             if consume:
                 self._release()
             if was_recording:
                 self._push()
+
+
+def _tracing() -> bool:
+    """Whether an ``xg.function`` trace runs in this thread (imported on first use: the jit
+    package imports this module)."""
+    from .jit.capture import THREAD
+
+    return THREAD.tracer is not None
 
 
 # An array of at most this many elements is kept even where its rule does not read it: freeing

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from xpgrad.backend import Kernel
+from xpgrad.deferred import weight_gradient
 from xpgrad.dtypes import FLOAT_NAMES
 from xpgrad.ops import formulas
 from xpgrad.ops._define import kept_shape
@@ -333,7 +334,7 @@ def _linear_vjp(g, saved, needs, x, w, b):
     # no dx for a first layer; complex operands take the generic (conjugating) rules
     real = x.dtype.kind == "f" and w.dtype.kind == "f"
     dx = (blas.matmul(g, w.T) if real else NotImplemented) if needs[0] else None
-    dw = (blas.matmul(x.T, g) if real else NotImplemented) if needs[1] else None
+    dw = (weight_gradient(x, g, w, needs[1]) if real else NotImplemented) if needs[1] else None
     # the array's own sum, as the sum kernel's: NumPy's warnings stay NumPy's
     return dx, dw, g.sum(0) if needs[2] else None
 
@@ -362,7 +363,7 @@ def _sum_vjp(g, saved, x, axis, keepdims, dtype=None):
 
 KERNELS: dict = {
     "linear": Kernel(_linear_forward, _linear_vjp, saves=(0, 1), needs=True,
-                     traced_generic=(0, 1)),
+                     traced_generic=(0, 1), defers=(1,)),
     "softmax_cross_entropy": Kernel(_sce_forward, _sce_vjp, value=_loss_only(_sce_loss)),
     "sigmoid_cross_entropy_with_logits": Kernel(_bce_forward, _elementwise_vjp,
                                                 value=_loss_only(_bce_loss)),

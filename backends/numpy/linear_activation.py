@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from xpgrad.backend import Kernel
+from xpgrad.deferred import weight_gradient
 
 from .. import blas
 from .kernels import _FLOAT_SET, _relu_vjp, _relu_vjp_in_place, _sigmoid_vjp, _tanh_vjp
@@ -49,7 +50,7 @@ def linear_activation_kernel(activate, gradient, gradient_in_place) -> Kernel:
             return _NOT_MINE
         gz, db = made
         return (blas.matmul(gz, w.T) if needs[0] else None,
-                blas.matmul(x.T, gz) if needs[1] else None,
+                weight_gradient(x, gz, w, needs[1]) if needs[1] else None,
                 db if needs[2] else None)
 
     def vjp(g, y, needs, x, w, b):
@@ -60,7 +61,8 @@ def linear_activation_kernel(activate, gradient, gradient_in_place) -> Kernel:
 
     # the output (saved by forward) stands for the activation's input: x and w are kept for
     # the products
-    return Kernel(forward, vjp, saves=(0, 1), vjp_in_place=vjp_in_place, needs=True)
+    return Kernel(forward, vjp, saves=(0, 1), vjp_in_place=vjp_in_place, needs=True,
+                  defers=(1,))
 
 
 def _with_sum(rule):

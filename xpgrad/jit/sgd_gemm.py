@@ -31,6 +31,7 @@ import numpy as np
 from ..backends import blas
 from ..optim._checks import learning_rate_fits
 from ..optim.schedules_base import fitting_constant_rate
+from ..optim.sgd import plain_settings
 from ..tensor import Tensor
 from .guards import _variable_roots
 from .tracer import Ref, slot_uses
@@ -113,6 +114,12 @@ def gemm_update(c, a, b, alpha) -> bool:
     return True
 
 
+def gemm_available() -> bool:
+    """Whether ``gemm_update`` has a BLAS to run (MKL where the host products use it, else
+    SciPy's while NumPy's BLAS runs one thread), for operands it takes."""
+    return blas._mkl() is not None or (_gemms() is not None and _one_pool_at_a_time())
+
+
 class FusedSGDStep:
     """Replay of a plain SGD ``apply_gradients`` whose matrix-product gradients are taken as
     their two factors: ``args`` holds, per variable, ``(a, b)`` for a fused one (its gradient
@@ -131,7 +138,7 @@ class FusedSGDStep:
         if self.reset is not None:
             self.reset()
         opt, be = self.optimizer, self.be
-        if not _plain_settings(opt):
+        if not plain_settings(opt):
             return self._as_traced(args)    # set since the trace: no longer a plain update
         lr = fitting_constant_rate(opt)
         if lr is None:
@@ -178,17 +185,11 @@ def _plain_sgd(host):
     opt = host.optimizer
     plain = (host.method is Optimizer.apply_gradients and isinstance(opt, SGD)
              and type(opt).apply_gradients is Optimizer.apply_gradients
-             and type(opt)._update is SGD._update and _plain_settings(opt)
+             and type(opt)._update is SGD._update and plain_settings(opt)
              # the step sets ``iterations`` past the checks of settings: none may apply
              and type(opt).__setattr__ is Optimizer.__setattr__
              and "iterations" not in opt._CHECKS)
     return opt if plain else None
-
-
-def _plain_settings(opt):
-    """No momentum, weight decay or clipping of any kind: the update is ``W -= lr * g``."""
-    return not (opt.momentum or opt.weight_decay or opt.global_clipnorm is not None
-                or opt.clipnorm is not None or opt.clipvalue is not None)
 
 
 def _is_matmul(fn, xp):
@@ -268,4 +269,4 @@ def _size(shape):
     return shape[0] * shape[1]
 
 
-__all__ = ["FusedSGDStep", "fold_sgd_into_gemm", "gemm_update"]
+__all__ = ["FusedSGDStep", "fold_sgd_into_gemm", "gemm_available", "gemm_update"]

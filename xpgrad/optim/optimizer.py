@@ -19,6 +19,7 @@ code are never written).
 from __future__ import annotations
 
 from .._args import pointer
+from ..deferred import DeferredGradient, hint
 from ..tensor import Tensor, Variable
 from ._checks import (CLIP_NAMES, clip_setting, learning_rate_fits, learning_rate_value,
                       non_negative)
@@ -227,7 +228,8 @@ class Optimizer:
                 continue
             if g.__class__ is not Tensor or g._backend is not v._backend or \
                     g._data.shape != v._data.shape or g._data.dtype != v._data.dtype:
-                g = checked_gradient(g, v)
+                if g.__class__ is not DeferredGradient or not g.fits(v):
+                    g = checked_gradient(g, v)
             grads.append(g)
             variables.append(v)
         if not names:
@@ -250,9 +252,15 @@ class Optimizer:
         elif self.clipvalue is not None:
             grads = [clip_value(g, self.clipvalue, f"the gradient of {v.name!r}")
                      for g, v in zip(grads, variables)]
+        folds = self._folds()
         for g, v in zip(grads, variables):
             entry = states.get(id(v))         # _state_for's usual case inline
             state = entry[1] if entry is not None and entry[0] is v else self._state_for(v)
+            if folds:                         # xpgrad/deferred.py
+                if g.__class__ is not DeferredGradient:
+                    hint(v)
+                elif self._fold(v._data, g.pending(), lr):
+                    continue
             raw = g._data
             if raw.dtype != v._data.dtype:
                 raw = v._backend.xp.astype(raw, v._data.dtype)
@@ -282,6 +290,16 @@ class Optimizer:
 
     def _update(self, be, param, grad, state, lr):
         raise NotImplementedError
+
+    def _folds(self) -> bool:
+        """Whether this step's updates are ``W -= lr * g`` and may take a deferred gradient
+        (``xpgrad/deferred.py``) as its factors: ``_fold`` then."""
+        return False
+
+    def _fold(self, param, product, lr) -> bool:
+        """Update ``param`` by the gradient ``product`` (an ``xpgrad.deferred.Product``, or
+        None) without computing it; False (nothing done) where it cannot."""
+        return False
 
     def _l2(self, be, param, grad):
         return grad + self.weight_decay * param if self.weight_decay else grad

@@ -37,6 +37,16 @@ class SGD(Optimizer):
     def _slot_names(self):
         return ("velocity",) if self.momentum else ()
 
+    def _folds(self):
+        return type(self)._update is SGD._update and plain_settings(self)
+
+    def _fold(self, param, product, lr):
+        if product is None or product.computed():
+            return False
+        from ..jit.sgd_gemm import gemm_update
+
+        return gemm_update(param, product.a, product.b, -lr)
+
     def _update(self, be, param, grad, state, lr):
         velocity = state.get("velocity")
         momentum = self.momentum
@@ -49,3 +59,9 @@ class SGD(Optimizer):
                                             weight_decay=self.weight_decay) is None:
             sgd_update.forward(be.xp, param, grad, velocity, lr=lr, momentum=momentum,
                                nesterov=self.nesterov, weight_decay=self.weight_decay)
+
+
+def plain_settings(opt) -> bool:
+    """No momentum, weight decay or clipping of any kind: the update is ``W -= lr * g``."""
+    return not (opt.momentum or opt.weight_decay or opt.global_clipnorm is not None
+                or opt.clipnorm is not None or opt.clipvalue is not None)
