@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from xpgrad import bench, bench_workloads as W
@@ -165,6 +166,24 @@ def test_rnn_loop_floor_script_runs_and_checks_gradients(capsys):
     spec.loader.exec_module(module)
     assert module.main(["--steps", "6", "--repeats", "1", "--calls", "1"]) == 0
     assert "hand-written floor" in capsys.readouterr().out
+
+
+def test_operator_mlp_script_trains_the_same_weights_in_xpgrad_and_torch(capsys):
+    """benchmarks/operator_mlp.py: both steps do the same work (also once the SGD fold runs),
+    and the script prints its rows."""
+    pytest.importorskip("torch")
+    spec = importlib.util.spec_from_file_location("operator_mlp",
+                                                  ROOT / "benchmarks" / "operator_mlp.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    ours, theirs, params, tensors = module.steps(32, "numpy")
+    for _ in range(4):
+        ours()
+        theirs()
+    for p, t in zip(params, tensors):
+        np.testing.assert_allclose(p.numpy(), t.detach().numpy(), rtol=1e-4, atol=1e-6)
+    module.main(["--backend", "numpy", "--batches", "8", "--repeats", "1"])
+    assert "torch / xpgrad" in capsys.readouterr().out
 
 
 def test_unknown_lib_and_bad_mode_raise_clearly():

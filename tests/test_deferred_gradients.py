@@ -239,3 +239,35 @@ def test_a_deferred_gradient_for_another_variable_is_refused_by_name():
 def test_a_kernel_that_defers_needs_needs():
     with pytest.raises(ValueError, match="defers"):
         xg.backend.Kernel(lambda x, w: None, lambda g, saved, x, w: (None, None), defers=(1,))
+
+
+@needs_gemm
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_product_written_with_the_operator_is_folded_too(backend):
+    rng = np.random.default_rng(6)
+
+    def train(fold):
+        w = xg.Variable(rng_w.normal(size=(N_IN, N_HIDDEN)).astype(np.float32) / 20,
+                        backend=backend)
+        b = xg.Variable(np.zeros(N_HIDDEN, np.float32), backend=backend)
+        opt = xg.optim.SGD(0.1)
+        kinds = []
+        for x, target in batches:
+            if not fold:
+                deferred.FOLDABLE.discard(w._key)
+            with xg.GradientTape() as tape:
+                h = xg.tanh(xg.asarray(x, backend=backend) @ w + b)
+                loss = xg.mean((h - xg.asarray(target, backend=backend)) ** 2)
+            grads = tape.gradient(loss, [w, b])
+            kinds.append(type(grads[0]))
+            opt.apply_gradients(zip(grads, [w, b]))
+        return w.numpy(), kinds
+
+    batches = [(rng.normal(size=(BATCH, N_IN)).astype(np.float32),
+                rng.normal(size=(BATCH, N_HIDDEN)).astype(np.float32)) for _ in range(3)]
+    rng_w = np.random.default_rng(1)
+    folded, kinds = train(True)
+    rng_w = np.random.default_rng(1)
+    plain, plain_kinds = train(False)
+    assert kinds[1:] == [DeferredGradient] * 2 and DeferredGradient not in plain_kinds
+    np.testing.assert_allclose(folded, plain, rtol=1e-5, atol=1e-7)

@@ -170,6 +170,8 @@ def _max_pool(x_shape, kernel, stride, dilation, pads):
 
 _ADAM = dict(lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8, step=3)
 SAMPLES = {
+    "matmul": [lambda rng, dt: ((rng.normal(size=(5, 4)).astype(dt),
+                                 rng.normal(size=(4, 3)).astype(dt)), {})],
     "linear": [lambda rng, dt: ((rng.normal(size=(5, 4)).astype(dt),
                                  rng.normal(size=(4, 3)).astype(dt),
                                  rng.normal(size=(3,)).astype(dt)), {})],

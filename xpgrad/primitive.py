@@ -245,6 +245,7 @@ def apply(prim: Primitive, *args, **params) -> Tensor:
         if kern is not None:
             res = kern.forward(raws[0]) if n == 1 else \
                 kern.forward(raws[0], raws[1], raws[2]) if n == 3 else \
+                kern.forward(raws[0], raws[1]) if n == 2 and kern.value is None else \
                 (kern.forward if kern.value is None or tape_state.recording
                  else kern.value)(*raws, **params)       # value: no saved, nothing records
             if res is None:

@@ -339,6 +339,25 @@ def _linear_vjp(g, saved, needs, x, w, b):
     return dx, dw, g.sum(0) if needs[2] else None
 
 
+# -- matrix product --------------------------------------------------------------------------------
+def _matmul_forward(a, b):
+    # 2-D float products of one dtype on the host products' BLAS (MKL's where installed; the
+    # namespace's matmul is NumPy's); anything else (1-D, batched, complex) is the generic one
+    if a.__class__ is not np.ndarray or b.__class__ is not np.ndarray or a.ndim != 2 \
+            or b.ndim != 2 or a.dtype not in _FLOAT_SET or b.dtype != a.dtype:
+        return None
+    if a.shape[0] * a.shape[1] * b.shape[1] < blas.MIN_WORK:
+        return np.matmul(a, b), None                   # blas.matmul's choice, without its checks
+    return blas.matmul(a, b), None
+
+
+def _matmul_vjp(g, saved, needs, a, b):
+    if g.__class__ is not np.ndarray or g.ndim != 2 or g.dtype != a.dtype:
+        return NotImplemented, NotImplemented          # a NumPy scalar or a broadcast seed
+    return (blas.matmul(g, b.T) if needs[0] else None,
+            weight_gradient(a, g, b, needs[1]) if needs[1] else None)
+
+
 # -- sum -----------------------------------------------------------------------------------------
 #: the most elements a sum's gradient is written out for: the generic rule's broadcast view
 #: costs ~2.5 us to make (np.broadcast_to), an array of 256 floats filled with g far less
@@ -364,6 +383,9 @@ def _sum_vjp(g, saved, x, axis, keepdims, dtype=None):
 KERNELS: dict = {
     "linear": Kernel(_linear_forward, _linear_vjp, saves=(0, 1), needs=True,
                      traced_generic=(0, 1), defers=(1,)),
+    # eager only: a trace records the generic product and its rules, which its rewrites read
+    "matmul": Kernel(_matmul_forward, _matmul_vjp, saves=(0, 1), needs=True, eager_only=True,
+                     defers=(1,)),
     "softmax_cross_entropy": Kernel(_sce_forward, _sce_vjp, value=_loss_only(_sce_loss)),
     "sigmoid_cross_entropy_with_logits": Kernel(_bce_forward, _elementwise_vjp,
                                                 value=_loss_only(_bce_loss)),
