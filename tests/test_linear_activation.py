@@ -259,3 +259,19 @@ def test_mlp_records_one_node_per_layer(backend):
         model(x)
     assert [BY_INDEX[node[0]].name for node in tape._nodes] == \
         ["linear_relu", "linear_relu", "linear"]
+
+
+@pytest.mark.parametrize("name", ["relu", "tanh", "sigmoid"])
+def test_linear_fuses_the_activation_given_as_its_function(name):
+    """``activation=xg.nn.relu`` is ``activation="relu"``: one node, the same values."""
+    from xpgrad.primitive import BY_INDEX
+
+    rng = np.random.default_rng(5)
+    x, w, b = (xg.asarray(rng.normal(size=s).astype(np.float32), backend="numba")
+               for s in ((4, 3), (3, 2), (2,)))
+    fn = getattr(xg.nn, name)
+    with xg.GradientTape(persistent=True) as tape:
+        tape.watch([x, w, b])
+        y = xg.nn.linear(x, w, b, activation=fn)
+    assert [BY_INDEX[node[0]].name for node in tape._nodes] == [f"linear_{name}"]
+    np.testing.assert_allclose(y.numpy(), fn(xg.nn.linear(x, w, b)).numpy(), rtol=1e-6)

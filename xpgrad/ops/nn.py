@@ -72,8 +72,9 @@ def fused_activation_name(fn):
 def linear(x, w, b=None, activation=None):
     """``x @ w + b`` (``b`` optional); one fused primitive for 2-D ``x``. ``activation``
     (None, ``"relu"``, ``"tanh"``, ``"sigmoid"`` or any callable) is applied to the result:
-    the three named ones in the same primitive when ``b`` is given (the bias and the
-    activation in one pass, their gradients in one pass back), a callable after it.
+    the three named ones (or their functions, ``xg.nn.relu``...) in the same primitive when
+    ``b`` is given (the bias and the activation in one pass, their gradients in one pass
+    back), another callable after it.
 
     >>> import xpgrad as xg
     >>> xg.nn.linear(xg.ones((2, 3)), xg.ones((3, 4))).shape
@@ -83,6 +84,8 @@ def linear(x, w, b=None, activation=None):
     """
     fused = None
     if activation is not None:
+        if activation.__class__ is not str:        # xg.nn.relu is the string's function
+            activation = fused_activation_name(activation) or activation
         fused = LINEAR_ACTIVATIONS.get(activation) if activation.__class__ is str else None
         if fused is None:
             if activation.__class__ is str or not callable(activation):
