@@ -66,9 +66,7 @@ class Product:
 
     def value(self):
         if self._value is None:
-            from .backends import blas
-
-            self._value = blas.matmul(self.a, self.b)
+            self._value = _matmul(self.a, self.b)
             self.a = self.b = None
         return self._value
 
@@ -165,6 +163,14 @@ def weight_gradient(x, gz, w, need):
         product = defer(x, gz, w)
         if product is not None:
             return product
-    from .backends import blas
+    return _matmul(x.T, gz)
 
-    return blas.matmul(x.T, gz)
+
+def _matmul(a, b):
+    """``blas.matmul``, imported on first use (the backends import this module) and then
+    called directly: an import statement per call cost a microsecond per product."""
+    global _matmul
+    from .backends.blas import matmul
+
+    _matmul = matmul
+    return matmul(a, b)
