@@ -218,7 +218,7 @@ def apply(prim: Primitive, *args, **params) -> Tensor:
             if b.__class__ in _exact_scalars:
                 raws = (a._data, _scalar_array(be, a._data, b) if prim.scalar_arrays else b)
                 lone = True
-            elif b.__class__ is Tensor and b._backend is be:
+            elif b.__class__ in _tensor_classes and b._backend is be:   # x @ w: a Variable
                 raws = (a._data, b._data)
             else:
                 be, raws = _raw_inputs(args)
