@@ -271,3 +271,20 @@ def test_a_product_written_with_the_operator_is_folded_too(backend):
     plain, plain_kinds = train(False)
     assert kinds[1:] == [DeferredGradient] * 2 and DeferredGradient not in plain_kinds
     np.testing.assert_allclose(folded, plain, rtol=1e-5, atol=1e-7)
+
+
+@needs_gemm
+def test_a_deferred_gradient_copies_and_pickles_as_its_value():
+    import copy
+    import pickle
+
+    model, _ = _hinted()
+    x, y = _data(seed=3)
+    expected = _reference_gradients(model, x, y)[0]
+    for copied in (copy.deepcopy, lambda t: pickle.loads(pickle.dumps(t))):
+        with xg.GradientTape() as tape:
+            loss = _loss(model, x, y, "numba")
+        g = tape.gradient(loss, model.trainable_variables)[0]
+        assert type(g) is DeferredGradient and g.pending() is not None
+        np.testing.assert_allclose(copied(g).numpy(), expected, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(g.numpy(), expected, rtol=1e-6, atol=1e-7)
