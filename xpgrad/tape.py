@@ -409,7 +409,12 @@ class GradientTape:
                 seeds = {target._key: walk_seed(seed, target, higher)}
             # deferred weight gradients: not for a higher-order walk, a walk with a hook
             # (a distributed tape's, which reduces them as they come) or a trace
-            defer = defer and not higher and self._walk_hook is None and not _tracing()
+            if defer and not higher and self._walk_hook is None:
+                from .jit.capture import current_tracer     # (the jit package imports this)
+
+                defer = current_tracer() is None
+            else:
+                defer = False
             return _walk(self._nodes, self._home, seeds, {s._key for s in sources}, consume,
                          higher, self._walk_hook, defer)
         finally:
@@ -417,14 +422,6 @@ class GradientTape:
                 self._release()
             if was_recording:
                 self._push()
-
-
-def _tracing() -> bool:
-    """Whether an ``xg.function`` trace runs in this thread (imported on first use: the jit
-    package imports this module)."""
-    from .jit.capture import THREAD
-
-    return THREAD.tracer is not None
 
 
 # An array of at most this many elements is kept even where its rule does not read it: freeing
