@@ -42,14 +42,26 @@ def test_the_sum_kernel_equals_the_generic_sum(dtype, shape, axis, keepdims, bac
         np.testing.assert_array_equal(got, expected)
 
 
-def test_the_sum_kernel_writes_small_gradients_out_and_leaves_large_ones_to_the_rule():
+def test_the_sum_kernel_writes_small_gradients_out_and_broadcasts_large_ones():
     kernel = KERNELS["sum"]
     g = np.float32(2.0)
     small = np.ones(_FILLED_MAX, np.float32)
     (out,) = kernel.vjp(g, None, small, None, False)
     assert out.flags.writeable and out.flags.owndata and (out == 2.0).all()
-    assert kernel.vjp(g, None, np.ones(_FILLED_MAX + 1, np.float32), None, False) == \
-        (NotImplemented,)
+    # past _FILLED_MAX: a read-only view of g, as the generic rule's np.broadcast_to
+    large = np.ones((3, _FILLED_MAX), np.float32)
+    g_rows = np.array([1.0, 2.0, 3.0], np.float32)
+    (view,) = kernel.vjp(g_rows, None, large, (1,), False)
+    assert not view.flags.writeable and view.base is not None and view.strides == (4, 0)
+    np.testing.assert_array_equal(view, np.broadcast_to(g_rows[:, None], large.shape))
+    (view,) = kernel.vjp(g, None, large, None, False)
+    assert view.strides == (0, 0) and (view == 2.0).all()
+
+
+def test_the_sum_kernel_leaves_a_strided_gradient_to_the_rule():
+    g = np.arange(6, dtype=np.float32)[::2]       # not one block: no zero-stride view of it
+    x = np.ones((_FILLED_MAX, 3), np.float32)
+    assert KERNELS["sum"].vjp(g, None, x, (0,), False) == (NotImplemented,)
 
 
 @pytest.mark.parametrize("x,dtype", [(np.arange(5, dtype=np.int8), None),

@@ -374,10 +374,33 @@ def _sum_forward(x, axis, keepdims, dtype=None):
 
 def _sum_vjp(g, saved, x, axis, keepdims, dtype=None):
     if x.size > _FILLED_MAX:
-        return (NotImplemented,)        # the generic rule's broadcast view: no copy of g
+        view = _broadcast_view(g, x.shape, axis, keepdims)
+        return (NotImplemented if view is None else view,)   # None: the generic rule's
     out = np.empty(x.shape, g.dtype)
     out[...] = g if keepdims or axis is None else g.reshape(kept_shape(x.shape, axis))
     return (out,)
+
+
+def _broadcast_view(g, shape, axis, keepdims):
+    """The generic rule's read-only broadcast of a sum's gradient ``g`` over ``shape``, made
+    by the array constructor with zero strides (0.7 us; ``np.broadcast_to`` takes 2.2); None
+    where ``g`` is not one contiguous block.
+
+    >>> v = _broadcast_view(np.float32(2.0), (2, 3), None, False)
+    >>> v.tolist(), v.strides, v.flags.writeable
+    ([[2.0, 2.0, 2.0], [2.0, 2.0, 2.0]], (0, 0), False)
+    """
+    if g.__class__ is not np.ndarray:
+        g = np.asarray(g)                   # a NumPy scalar
+    if not (keepdims or axis is None):
+        g = g.reshape(kept_shape(shape, axis))
+    if not g.flags.c_contiguous:
+        return None
+    strides = (0,) * len(shape) if g.ndim == 0 else \
+        tuple(0 if n == 1 else step for n, step in zip(g.shape, g.strides))
+    view = np.ndarray(shape, g.dtype, g, 0, strides)     # holds g (its base)
+    view.flags.writeable = False
+    return view
 
 
 KERNELS: dict = {
