@@ -203,3 +203,37 @@ def test_the_one_input_record_path_makes_the_general_paths_node(monkeypatch, bac
         return record(self, prim, args, raws, out, params, saved, kern, False)
     monkeypatch.setattr(xg.GradientTape, "_record_one", through_the_general_path)
     assert _recorded(_chain, x) == hot
+
+
+
+def _pairs(w, frozen, m_w):
+    """A program of two-input nodes of every kind ``_record_two`` takes: a watched Tensor with
+    itself, with a Tensor off the tape, with trainable Variables (watched on access, then
+    known to the tape) and with a Variable that is not trainable."""
+    def program(x):
+        off_tape = xg.ones_like(x) * 3.0
+        y = x * x + x * off_tape
+        y = y - w
+        y = y * w + off_tape * x + off_tape * w      # the last: only w wants a gradient
+        y = y / frozen
+        return xg.sum(xg.reshape(y, (-1, 2)) @ m_w)
+    return program
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("size", [4, 1000])     # kept whole, and past what the tape keeps whole
+def test_the_two_input_record_path_makes_the_general_paths_node(monkeypatch, backend, size):
+    """``_record_two`` (apply's path for a Tensor and a Tensor or Variable of its backend, one
+    tape) appends the nodes the general ``_record`` appends."""
+    x = xg.asarray(np.linspace(0.1, 0.9, size, dtype=np.float32), backend=backend)
+    program = _pairs(xg.Variable(xg.ones_like(x) * 0.5),
+                     xg.Variable(xg.ones_like(x) * 2.0, trainable=False),
+                     xg.Variable(xg.ones((2, 2), dtype=x.dtype, backend=backend)))
+    hot = _recorded(program, x)
+    assert sum(node[11] is not None for node in hot) == 4     # w three times, the product
+    record = xg.GradientTape._record
+
+    def through_the_general_path(self, prim, args, raws, out, params, saved, kern):
+        return record(self, prim, args, raws, out, params, saved, kern, False)
+    monkeypatch.setattr(xg.GradientTape, "_record_two", through_the_general_path)
+    assert _recorded(program, x) == hot

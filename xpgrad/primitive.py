@@ -208,6 +208,7 @@ def apply(prim: Primitive, *args, **params) -> Tensor:
     n = len(args)
     a = args[0] if n else None
     lone = False        # one plain Tensor, maybe with a Python scalar after it
+    pair = False        # a plain Tensor, then a Tensor or Variable of its backend
     if n == 1 and a.__class__ is Tensor:
         be, raws = a._backend, (a._data,)
         lone = True
@@ -220,6 +221,7 @@ def apply(prim: Primitive, *args, **params) -> Tensor:
                 lone = True
             elif b.__class__ in _tensor_classes and b._backend is be:   # x @ w: a Variable
                 raws = (a._data, b._data)
+                pair = True
             else:
                 be, raws = _raw_inputs(args)
         elif b.__class__ is Tensor and a.__class__ in _exact_scalars:
@@ -275,6 +277,8 @@ def apply(prim: Primitive, *args, **params) -> Tensor:
         if len(recording) == 1:
             if lone:
                 recording[0]._record_one(prim, args, raws, out, params, saved, kern)
+            elif pair:
+                recording[0]._record_two(prim, args, raws, out, params, saved, kern)
             else:
                 recording[0]._record(prim, args, raws, out, params, saved, kern, False)
         else:

@@ -218,23 +218,89 @@ class GradientTape:
 
     def _record_one(self, prim, args, raws, out, params, saved, kern):
         """``_record`` for apply's hot path: one plain Tensor, maybe with a Python scalar after
-        it, on the one tape recording. Its usual node is appended here (keywords, a backend
-        other than the tape's first or an input to drop take ``_record``)."""
+        it, on the one tape recording. Its usual node is appended here (a backend other than
+        the tape's first takes ``_record``)."""
         k = args[0]._key
         keys = self._keys
         if k not in keys:
             return
-        if not params and out._backend is self._home:
-            keep, keep_out, upto, lean = prim.residuals if kern is None else kern.residuals
-            if keep is None or upto > 0 or raws[0].size <= _SMALL:     # nothing to drop
-                okey = out._key = next_key()       # a fresh output: apply's
-                keys.add(okey)
-                self._nodes.append((prim.index, None if kern is None else kern.index, lean, okey,
-                                    (k,) if len(raws) == 1 else (k, 0), raws,
-                                    out._data if keep_out else None, saved, None, None, None,
-                                    None))
-                return
-        self._record(prim, args, raws, out, params, saved, kern, False)
+        if out._backend is not self._home:
+            self._record(prim, args, raws, out, params, saved, kern, False)
+            return
+        keep, keep_out, upto, lean = prim.residuals if kern is None else kern.residuals
+        fits = None
+        r = raws[0]
+        if keep is not None and upto <= 0 and r.size > _SMALL and not (keep and keep[0]):
+            # the rule does not read the input: its shape and dtype stand in (see _record)
+            dt = r.dtype
+            fit = (r.shape, _DTYPE_CODES.get(id(dt)) or _dtype_code(dt))
+            if len(raws) == 1:
+                raws, fits = (None,), (fit,)
+            else:
+                raws, fits = (None, raws[1]), (fit, None)
+            lean = False
+        if params:
+            params = tuple(params.items())
+            lean = False
+        else:
+            params = None
+        okey = out._key = next_key()       # a fresh output: apply's
+        keys.add(okey)
+        self._nodes.append((prim.index, None if kern is None else kern.index, lean, okey,
+                            (k,) if len(raws) == 1 else (k, 0), raws,
+                            out._data if keep_out else None, saved, None, params, fits, None))
+
+    def _record_two(self, prim, args, raws, out, params, saved, kern):
+        """``_record`` for apply's two-input path: Tensors or Variables of one backend, on the
+        one tape recording (keywords, or a backend other than the tape's first, take
+        ``_record``)."""
+        if params or out._backend is not self._home:
+            self._record(prim, args, raws, out, params, saved, kern, False)
+            return
+        keys = self._keys
+        a, b = args
+        variables = None
+        ka = a._key
+        if ka not in keys:
+            ka = 0 if a.__class__ is Tensor or not a._trainable else self._access(a)
+            if ka:
+                variables = (a, None)
+        elif a.__class__ is not Tensor and a._trainable:
+            variables = (a, None)
+        kb = b._key
+        if kb not in keys:
+            kb = 0 if b.__class__ is Tensor or not b._trainable else self._access(b)
+            if kb:
+                variables = (None, b) if variables is None else (a, b)
+        elif b.__class__ is not Tensor and b._trainable:
+            variables = (None, b) if variables is None else (a, b)
+        if not (ka or kb):
+            return
+        keep, keep_out, upto, lean = prim.residuals if kern is None else kern.residuals
+        fits = None
+        if keep is not None and upto < 2:
+            n_keep = len(keep)
+            r0, r1 = raws
+            drop0 = r0.size > _SMALL and (n_keep == 0 or not keep[0])
+            drop1 = r1.size > _SMALL and (n_keep < 2 or not keep[1])
+            if drop0 or drop1:
+                fit0 = fit1 = None
+                if drop0:
+                    dt = r0.dtype
+                    fit0 = (r0.shape, _DTYPE_CODES.get(id(dt)) or _dtype_code(dt))
+                    r0 = None
+                if drop1:
+                    dt = r1.dtype
+                    fit1 = (r1.shape, _DTYPE_CODES.get(id(dt)) or _dtype_code(dt))
+                    r1 = None
+                raws, fits = (r0, r1), (fit0, fit1)
+        # a lean node: one input wanting a gradient, no Variables or stand-ins (see _record)
+        lean = lean and fits is None and variables is None and not (ka and kb)
+        okey = out._key = next_key()       # a fresh output: apply's
+        keys.add(okey)
+        self._nodes.append((prim.index, None if kern is None else kern.index, lean, okey,
+                            (ka, kb), raws, out._data if keep_out else None, saved, None, None,
+                            fits, variables))
 
     def _input_keys(self, args, nested):
         """``(keys, hit, variables)`` of a node's inputs: each input's key on this tape (0: no
