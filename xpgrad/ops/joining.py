@@ -12,6 +12,7 @@ import builtins
 from ..primitive import Primitive, apply
 from ..tensor import Tensor
 from ._define import Each, as_tensor, norm_axis
+from .indexing import _getitem
 from .shape import reshape
 
 
@@ -94,8 +95,11 @@ def unstack(x, /, *, axis=0):
     if x.ndim == 0:
         raise ValueError("unstack needs a tensor with at least one dimension")
     axis = norm_axis(axis, x.ndim)
-    # the trailing ellipsis: the array API wants every axis indexed (NumPy does not mind)
-    return tuple(x[(slice(None),) * axis + (i, Ellipsis)] for i in range(x.shape[axis]))
+    # the keys are complete already (the trailing ellipsis: the array API wants every axis
+    # indexed), so each slice is the getitem primitive without getitem's checks of a key
+    lead, be = (slice(None),) * axis, x._backend
+    return tuple(apply(_getitem, x, key=lead + (i, Ellipsis), backend=be)
+                 for i in range(x.shape[axis]))
 
 
 __all__ = ["concat", "stack", "unstack"]

@@ -19,6 +19,7 @@ import math
 import numbers
 
 from ..primitive import Primitive, apply
+from ..tensor import Tensor, Variable
 from ._define import _int, as_tensor, norm_axis
 from .linalg_helpers import _mT, broadcast_batch, check_matrix, conj, diag_embed, eye_like
 
@@ -50,6 +51,9 @@ _matmul = Primitive("matmul", lambda xp, a, b: xp.matmul(a, b), _matmul_dx1, _ma
                     saves=(0, 1))
 
 
+_TENSOR_CLASSES = frozenset((Tensor, Variable))
+
+
 def matmul(x1, x2, /):
     """Matrix product with NumPy's rules for 1-D and batched (broadcast) operands.
 
@@ -57,6 +61,10 @@ def matmul(x1, x2, /):
     >>> xg.matmul(xg.asarray([1.0, 2.0]), xg.asarray([3.0, 4.0])).item()
     11.0
     """
+    if x1.__class__ in _TENSOR_CLASSES and x2.__class__ in _TENSOR_CLASSES:
+        a, b = x1._data, x2._data
+        if a.ndim == 2 and b.ndim == 2 and a.shape[1] == b.shape[0]:   # the common case
+            return apply(_matmul, x1, x2)
     a, b = as_tensor(x1), as_tensor(x2)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError("matmul does not take 0-d operands; use multiply")
@@ -116,6 +124,10 @@ def vecdot(x1, x2, /, *, axis=-1):
     >>> xg.vecdot(xg.ones((2, 3)), xg.ones(3)).tolist()
     [3.0, 3.0]
     """
+    if x1.__class__ in _TENSOR_CLASSES and x2.__class__ in _TENSOR_CLASSES:
+        a, b = x1._data, x2._data
+        if a.ndim == 2 and b.ndim == 2 and a.shape[1] == b.shape[0]:   # the common case
+            return apply(_matmul, x1, x2)
     a, b = as_tensor(x1), as_tensor(x2)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError("vecdot needs operands with at least one dimension, got shapes "
