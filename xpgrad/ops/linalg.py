@@ -124,10 +124,6 @@ def vecdot(x1, x2, /, *, axis=-1):
     >>> xg.vecdot(xg.ones((2, 3)), xg.ones(3)).tolist()
     [3.0, 3.0]
     """
-    if x1.__class__ in _TENSOR_CLASSES and x2.__class__ in _TENSOR_CLASSES:
-        a, b = x1._data, x2._data
-        if a.ndim == 2 and b.ndim == 2 and a.shape[1] == b.shape[0]:   # the common case
-            return apply(_matmul, x1, x2)
     a, b = as_tensor(x1), as_tensor(x2)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError("vecdot needs operands with at least one dimension, got shapes "
