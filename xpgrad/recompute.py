@@ -145,6 +145,8 @@ class _Reads:
     def _record_one(self, prim, args, raws, out, params, saved, kern):
         self._record(prim, args, raws, out, params, saved, kern, False)
 
+    _record_two = _record_one
+
 
 def _identity(t):
     """Two Tensor objects with one key are one value to the tapes (a recorded value brought
