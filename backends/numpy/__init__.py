@@ -1,12 +1,12 @@
 """The NumPy backend: the reference every other backend is tested against."""
 from __future__ import annotations
 
-import array_api_compat.numpy as xp_numpy
 import numpy as np
 
 from xpgrad import dtypes as _dt
 from xpgrad.backend import Backend, KernelTable
 
+from . import namespace as xp_numpy
 from .memory import aligned_copy
 from .scalars import SCALAR_ARRAYS, scalar_array
 from .scatter import add_rows
@@ -18,7 +18,8 @@ _LIST_RANGE_MAX = 48
 
 
 class NumpyBackend(Backend):
-    """Host arrays through ``array_api_compat.numpy``; fused kernels (``kernels.py``, and the
+    """Host arrays through ``array_api_compat.numpy`` (``namespace.py``: with a branch-free
+    ``where``); fused kernels (``kernels.py``, and the
     recurrent scans of ``scans.py``) registered in ``kernels``."""
 
     name = "numpy"

@@ -1,0 +1,85 @@
+"""The host backends' array namespace: ``array_api_compat.numpy``, with a branch-free ``where``.
+
+NumPy's ``where`` picks each element with a branch, so on a data-dependent condition (``x >= 0``
+on random values) it mispredicts about every other element: 125 us for 128x256 float32 against
+15 us for a condition that is all True, and 4.5 ms for 4096x256 (NumPy 2.4, an Intel Xeon). The
+generic rules use ``where`` for stable formulas and limits (sigmoid, elu, gelu, the gradients of
+``maximum`` and ``clip``, ...), so on the NumPy backend it was most of their time. This
+namespace selects float32/float64 elements by their bits instead, ``b ^ ((a ^ b) & mask)`` with
+``mask`` all ones where the condition holds: 20 us for the same 128x256, and the same bits as
+NumPy's ``where`` (NaN payloads and signed zeros included). A condition that holds nowhere (a
+guard against infinities, nearly always) or everywhere copies one side: 4 us. Other dtypes,
+small arrays and anything but a boolean array condition are NumPy's ``where``.
+
+>>> import numpy as np
+>>> where(np.array([True, False] * 600), np.float32(1.5), -np.ones(1200, np.float32))[:4].tolist()
+[1.5, -1.0, 1.5, -1.0]
+"""
+from __future__ import annotations
+
+import array_api_compat.numpy as _compat
+import numpy as np
+
+_MODULE_ATTRIBUTES = {"__name__", "__file__", "__spec__", "__loader__", "__package__",
+                      "__path__", "__doc__", "__builtins__", "__cached__", "where"}
+globals().update({name: getattr(_compat, name) for name in dir(_compat)
+                  if name not in _MODULE_ATTRIBUTES})
+
+#: below this many elements NumPy's where is as fast (its branches cost little next to the
+#: four passes of the bit select)
+MIN_SIZE = 1024
+
+# float dtype -> the signed integer of its width (the mask's and the bits' dtype)
+_BITS = {np.dtype(np.float32): np.dtype(np.int32), np.dtype(np.float64): np.dtype(np.int64)}
+_np_where, _ndarray, _bool = np.where, np.ndarray, np.dtype(np.bool_)
+_PYTHON_NUMBERS = (float, int)
+
+
+def where(condition, x1, x2, /):
+    """``x1`` where ``condition`` holds, else ``x2`` (NumPy's ``where``; see the module
+    docstring for how float arrays are selected)."""
+    if condition.__class__ is not _ndarray or condition.dtype is not _bool \
+            or condition.size < MIN_SIZE:
+        return _np_where(condition, x1, x2)
+    dtype = _float_dtype(x1, x2)
+    if dtype is None:
+        return _np_where(condition, x1, x2)
+    try:
+        shape = np.broadcast_shapes(condition.shape, np.shape(x1), np.shape(x2))
+    except ValueError:
+        return _np_where(condition, x1, x2)       # NumPy's own error
+    if not condition.any():                       # limits and guards: nearly always
+        return _filled(shape, dtype, x2)
+    if condition.all():
+        return _filled(shape, dtype, x1)
+    bits = _BITS[dtype]
+    a = np.asarray(x1, dtype).view(bits)          # a Python number: 0-d, of x2's dtype
+    b = np.asarray(x2, dtype).view(bits)
+    mask = np.negative(condition.view(np.int8), dtype=bits)      # -1 (all ones) or 0
+    out = np.empty(shape, bits)
+    np.bitwise_xor(a, b, out=out)
+    np.bitwise_and(out, mask, out=out)
+    np.bitwise_xor(out, b, out=out)
+    return out.view(dtype)
+
+
+def _filled(shape, dtype, x):
+    """A new array of ``shape`` and ``dtype`` holding ``x`` (broadcast)."""
+    out = np.empty(shape, dtype)
+    out[...] = x
+    return out
+
+
+def _float_dtype(x1, x2):
+    """The float32/float64 dtype of the result when both operands are arrays of it, or one is
+    and the other a Python int or float (NumPy 2's weak scalars keep the array's dtype); else
+    None."""
+    d1 = x1.dtype if x1.__class__ is _ndarray else None
+    d2 = x2.dtype if x2.__class__ is _ndarray else None
+    if d1 is None and d2 is None:
+        return None
+    if d1 is None:
+        d1 = d2 if x1.__class__ in _PYTHON_NUMBERS else None
+    elif d2 is None:
+        d2 = d1 if x2.__class__ in _PYTHON_NUMBERS else None
+    return d1 if d1 is not None and d1 == d2 and d1 in _BITS else None
