@@ -329,15 +329,19 @@ NUMBA_KERNEL_CASES = {
 }
 
 
-def _numba_kernel_case(name, dtype):
-    """A numba kernel, its primitive and params, and inputs: random ones, a sweep of the
-    tails, and the edges (signed zeros, +-inf, NaN, +-100, +-1e4, denormals, huge, the kinks
-    of the piecewise ones)."""
-    if "numba" not in BACKENDS:
-        pytest.skip("needs the numba backend")
+#: the numpy backend's activation kernels (backends/numpy/activations.py), by FUNCTIONS' name
+NUMPY_KERNEL_CASES = ("silu",)
+
+
+def _numba_kernel_case(name, dtype, backend="numba"):
+    """A kernel of ``backend``, its primitive and params, and inputs: random ones, a sweep of
+    the tails, and the edges (signed zeros, +-inf, NaN, +-100, +-1e4, denormals, huge, the
+    kinks of the piecewise ones)."""
+    if backend not in BACKENDS:
+        pytest.skip(f"needs the {backend} backend")
     prim_name, params = NUMBA_KERNEL_CASES[name]
-    kernel = xg.get_backend("numba").kernels.get(prim_name)
-    assert kernel is not None, f"the numba backend has no {prim_name} kernel"
+    kernel = xg.get_backend(backend).kernels.get(prim_name)
+    assert kernel is not None, f"the {backend} backend has no {prim_name} kernel"
     tiny = np.finfo(dtype).tiny
     edges = [0.0, -0.0, INF, -INF, math.nan, 100.0, -100.0, 1e4, -1e4, 20.0, -20.0,
              tiny / 8, -tiny / 8, float(np.finfo(dtype).max), -float(np.finfo(dtype).max),
@@ -349,8 +353,9 @@ def _numba_kernel_case(name, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("name", sorted(NUMBA_KERNEL_CASES))
-def test_numba_kernels_equal_the_generic_rule(name, dtype):
+@pytest.mark.parametrize("name,backend", [(name, "numba") for name in sorted(NUMBA_KERNEL_CASES)]
+                         + [(name, "numpy") for name in NUMPY_KERNEL_CASES])
+def test_numba_kernels_equal_the_generic_rule(name, backend, dtype):
     """The numba kernels of the activations against the generic rules they replace: the forward
     within 4 ulp times the conditioning of the exponential in the tails (1 + x**2: the rounding
     of exp's argument, |x| for silu and x**2 / 2 for gelu, is amplified by that much), the
@@ -359,7 +364,7 @@ def test_numba_kernels_equal_the_generic_rule(name, dtype):
     NaNs and infinities; vjp_in_place equals vjp."""
     import array_api_compat.numpy as npx
 
-    kernel, prim, params, x, rng = _numba_kernel_case(name, dtype)
+    kernel, prim, params, x, rng = _numba_kernel_case(name, dtype, backend)
     eps, tiny = float(np.finfo(dtype).eps), float(np.finfo(dtype).tiny)
     out, saved = kernel.forward(x, **params)
     with np.errstate(over="ignore"):        # the generic rule's beta * x, scale * x at x = max
@@ -387,11 +392,12 @@ def test_numba_kernels_equal_the_generic_rule(name, dtype):
     np.testing.assert_array_equal(in_place, got)
 
 
-@pytest.mark.parametrize("name", sorted(NUMBA_KERNEL_CASES))
-def test_numba_kernels_float32_match_torch_float64(name):
+@pytest.mark.parametrize("name,backend", [(name, "numba") for name in sorted(NUMBA_KERNEL_CASES)]
+                         + [(name, "numpy") for name in NUMPY_KERNEL_CASES])
+def test_numba_kernels_float32_match_torch_float64(name, backend):
     """The float32 kernels against PyTorch in float64 (the exact value, rounded): forward
     and gradient within a few float32 ulp where the values are not tiny."""
-    kernel, prim, params, x, rng = _numba_kernel_case(name, np.float32)
+    kernel, prim, params, x, rng = _numba_kernel_case(name, np.float32, backend)
     x = x[np.isfinite(x) & (np.abs(x) <= 20)]
     out, saved = kernel.forward(x, **params)
     got = kernel.vjp(_weights(x.shape, np.float32), saved, x, **params)[0]

@@ -19,7 +19,7 @@ _LIST_RANGE_MAX = 48
 
 class NumpyBackend(Backend):
     """Host arrays through ``array_api_compat.numpy`` (``namespace.py``: with a branch-free
-    ``where``); fused kernels (``kernels.py``, and the
+    ``where``); fused kernels (``kernels.py``, ``activations.py``, and the
     recurrent scans of ``scans.py``) registered in ``kernels``."""
 
     name = "numpy"
@@ -31,11 +31,12 @@ class NumpyBackend(Backend):
         return scalar_array(dtype, value)
 
     def __init__(self):
+        from .activations import KERNELS as ACTIVATIONS
         from .kernels import KERNELS
         from .linear_activation import KERNELS as LINEAR_ACTIVATIONS
         from .scans import scan_kernels
 
-        self.kernels = KernelTable(KERNELS, LINEAR_ACTIVATIONS, scan_kernels(np))
+        self.kernels = KernelTable(KERNELS, ACTIVATIONS, LINEAR_ACTIVATIONS, scan_kernels(np))
 
     def native_dtype(self, dtype):
         return np.dtype(dtype.name)
