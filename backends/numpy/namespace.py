@@ -38,30 +38,37 @@ MIN_MINORITY = 0.05
 
 # float dtype -> the signed integer of its width (the mask's and the bits' dtype)
 _BITS = {np.dtype(np.float32): np.dtype(np.int32), np.dtype(np.float64): np.dtype(np.int64)}
-_np_where, _ndarray, _bool = np.where, np.ndarray, np.dtype(np.bool_)
+_np_where, _count_nonzero = np.where, np.count_nonzero
+_ndarray, _bool = np.ndarray, np.dtype(np.bool_)
 _PYTHON_NUMBERS = (float, int)
 
 
 def where(condition, x1, x2, /):
     """``x1`` where ``condition`` holds, else ``x2`` (NumPy's ``where``; see the module
     docstring for how float arrays are selected)."""
-    if condition.__class__ is not _ndarray or condition.dtype is not _bool \
-            or condition.size < MIN_SIZE:
+    if condition.__class__ is not _ndarray or condition.dtype is not _bool:
         return _np_where(condition, x1, x2)
+    size = condition.size
+    if size < MIN_SIZE:
+        return _np_where(condition, x1, x2)
+    true = _count_nonzero(condition)
+    if 0 < true < size and (true < MIN_MINORITY * size or size - true < MIN_MINORITY * size):
+        return _np_where(condition, x1, x2)       # one side is rare: the branches predict well
     dtype = _float_dtype(x1, x2)
     if dtype is None:
         return _np_where(condition, x1, x2)
-    try:
-        shape = np.broadcast_shapes(condition.shape, np.shape(x1), np.shape(x2))
-    except ValueError:
-        return _np_where(condition, x1, x2)       # NumPy's own error
-    true, size = np.count_nonzero(condition), condition.size
+    shape = condition.shape
+    for x in (x1, x2):
+        if x.__class__ is _ndarray and x.shape != shape:
+            try:
+                shape = np.broadcast_shapes(condition.shape, np.shape(x1), np.shape(x2))
+            except ValueError:
+                return _np_where(condition, x1, x2)       # NumPy's own error
+            break
     if true == 0:                                 # limits and guards: nearly always
         return _filled(shape, dtype, x2)
     if true == size:
         return _filled(shape, dtype, x1)
-    if true < MIN_MINORITY * size or size - true < MIN_MINORITY * size:
-        return _np_where(condition, x1, x2)       # one side is rare: the branches predict well
     bits = _BITS[dtype]
     a = np.asarray(x1, dtype).view(bits)          # a Python number: 0-d, of x2's dtype
     b = np.asarray(x2, dtype).view(bits)
