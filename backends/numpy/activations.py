@@ -10,11 +10,11 @@ a zero (-inf in the forward, both infinities in the backward), so the limits at 
 as the generic rule's (0 and inf, gradients 0 and 1) with no inf * 0.
 
 >>> import numpy as np
->>> y, s = KERNELS["silu"].forward(np.array([-np.inf, 0.0, 1.0, np.inf], np.float32))
+>>> x = np.array([-np.inf, 0.0, 1.0, np.inf])
+>>> y, s = KERNELS["silu"].forward(x)
 >>> y.round(4).tolist()
 [-0.0, 0.0, 0.7311, inf]
->>> KERNELS["silu"].vjp(np.ones(4, np.float32), s, np.array([-np.inf, 0.0, 1.0, np.inf],
-...                     np.float32))[0].round(4).tolist()
+>>> KERNELS["silu"].vjp(np.ones(4), s, x)[0].round(4).tolist()
 [-0.0, 0.5, 0.9277, 1.0]
 """
 from __future__ import annotations
