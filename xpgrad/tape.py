@@ -251,29 +251,25 @@ class GradientTape:
                             out._data if keep_out else None, saved, None, params, fits, None))
 
     def _record_two(self, prim, args, raws, out, params, saved, kern):
-        """``_record`` for apply's two-input path: Tensors or Variables of one backend, on the
-        one tape recording (keywords, or a backend other than the tape's first, take
-        ``_record``)."""
-        if params or out._backend is not self._home:
+        """``_record`` for apply's two-input path: a plain Tensor, then a Tensor or Variable of
+        its backend, on the one tape recording (keywords, or a backend other than the tape's
+        first, take ``_record``)."""
+        a, b = args
+        if params or out._backend is not self._home or a.__class__ is not Tensor:
             self._record(prim, args, raws, out, params, saved, kern, False)
             return
         keys = self._keys
-        a, b = args
-        variables = None
         ka = a._key
         if ka not in keys:
-            ka = 0 if a.__class__ is Tensor or not a._trainable else self._access(a)
-            if ka:
-                variables = (a, None)
-        elif a.__class__ is not Tensor and a._trainable:
-            variables = (a, None)
+            ka = 0
+        variables = None
         kb = b._key
         if kb not in keys:
             kb = 0 if b.__class__ is Tensor or not b._trainable else self._access(b)
             if kb:
-                variables = (None, b) if variables is None else (a, b)
+                variables = (None, b)
         elif b.__class__ is not Tensor and b._trainable:
-            variables = (None, b) if variables is None else (a, b)
+            variables = (None, b)
         if not (ka or kb):
             return
         keep, keep_out, upto, lean = prim.residuals if kern is None else kern.residuals
