@@ -32,6 +32,13 @@ def _loss(model, x, y, backend):
                                            xg.asarray(y, backend=backend))
 
 
+def _gradients(model, x, y, backend="numba"):
+    """The gradients of ``_loss`` with respect to every trainable variable of ``model``."""
+    with xg.GradientTape() as tape:
+        loss = _loss(model, x, y, backend)
+    return tape.gradient(loss, model.trainable_variables)
+
+
 def _train(backend, fold, steps=4, make_opt=lambda: xg.optim.SGD(0.05), batch=BATCH,
            dtype=np.float32):
     """(final weights, per-step losses, per-step gradient types) of ``steps`` SGD steps; with
@@ -74,11 +81,7 @@ def _hinted(backend="numba"):
     """A model whose weights a plain SGD step has marked, and that optimizer."""
     model = _model(backend)
     opt = xg.optim.SGD(0.05)
-    x, y = _data()
-    with xg.GradientTape() as tape:
-        loss = _loss(model, x, y, backend)
-    params = model.trainable_variables
-    opt.apply_gradients(zip(tape.gradient(loss, params), params))
+    opt.apply_gradients(zip(_gradients(model, *_data(), backend), model.trainable_variables))
     return model, opt
 
 
@@ -87,9 +90,7 @@ def _reference_gradients(model, x, y, backend="numba"):
     saved = {p._key for p in params} & deferred.FOLDABLE
     deferred.FOLDABLE.difference_update(saved)
     try:
-        with xg.GradientTape() as tape:
-            loss = _loss(model, x, y, backend)
-        return [g.numpy() for g in tape.gradient(loss, params)]
+        return [g.numpy() for g in _gradients(model, x, y, backend)]
     finally:
         deferred.FOLDABLE.update(saved)
 
@@ -100,9 +101,7 @@ def test_a_read_gradient_is_the_product_and_is_not_folded_again():
     params = model.trainable_variables
     x, y = _data(seed=5)
     expected = _reference_gradients(model, x, y)
-    with xg.GradientTape() as tape:
-        loss = _loss(model, x, y, "numba")
-    grads = tape.gradient(loss, params)
+    grads = _gradients(model, x, y)
     assert type(grads[0]) is DeferredGradient and grads[0].pending() is not None
     assert grads[0].shape == (N_IN, N_HIDDEN)
     np.testing.assert_allclose(grads[0].numpy(), expected[0], rtol=1e-6, atol=1e-7)
@@ -225,11 +224,7 @@ def test_nested_tapes_hooks_and_traces_get_ordinary_gradients():
 @needs_gemm
 def test_a_deferred_gradient_for_another_variable_is_refused_by_name():
     model, opt = _hinted()
-    params = model.trainable_variables
-    x, y = _data(seed=1)
-    with xg.GradientTape() as tape:
-        loss = _loss(model, x, y, "numba")
-    g = tape.gradient(loss, params)[0]
+    g = _gradients(model, *_data(seed=1))[0]
     assert type(g) is DeferredGradient
     other = xg.Variable(np.zeros((N_HIDDEN, N_IN), np.float32), name="other", backend="numba")
     with pytest.raises(ValueError, match="gradient for 'other' has shape"):
@@ -284,9 +279,7 @@ def test_a_deferred_gradient_copies_and_pickles_as_its_value():
     w = model.trainable_variables[0]
     for copied in (copy.deepcopy, lambda t: pickle.loads(pickle.dumps(t))):
         deferred.FOLDABLE.add(w._key)      # a read (the last round's) unmarks the weight
-        with xg.GradientTape() as tape:
-            loss = _loss(model, x, y, "numba")
-        g = tape.gradient(loss, model.trainable_variables)[0]
+        g = _gradients(model, x, y)[0]
         assert type(g) is DeferredGradient and g.pending() is not None
         np.testing.assert_allclose(copied(g).numpy(), expected, rtol=1e-6, atol=1e-7)
         np.testing.assert_allclose(g.numpy(), expected, rtol=1e-6, atol=1e-7)
