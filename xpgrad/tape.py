@@ -194,8 +194,7 @@ class GradientTape:
                     if fits is None:
                         res, fits = list(res), [None] * len(raws)
                     res[i] = None
-                    dt = r.dtype
-                    fits[i] = (r.shape, _DTYPE_CODES.get(id(dt)) or _dtype_code(dt))
+                    fits[i] = _stand_in(r)
                 i += 1
             if fits is not None:
                 res, fits = tuple(res), tuple(fits)
@@ -231,9 +230,7 @@ class GradientTape:
         fits = None
         r = raws[0]
         if keep is not None and upto <= 0 and r.size > _SMALL and not (keep and keep[0]):
-            # the rule does not read the input: its shape and dtype stand in (see _record)
-            dt = r.dtype
-            fit = (r.shape, _DTYPE_CODES.get(id(dt)) or _dtype_code(dt))
+            fit = _stand_in(r)      # the rule does not read the input (see _record)
             if len(raws) == 1:
                 raws, fits = (None,), (fit,)
             else:
@@ -280,16 +277,8 @@ class GradientTape:
             drop0 = r0.size > _SMALL and (n_keep == 0 or not keep[0])
             drop1 = r1.size > _SMALL and (n_keep < 2 or not keep[1])
             if drop0 or drop1:
-                fit0 = fit1 = None
-                if drop0:
-                    dt = r0.dtype
-                    fit0 = (r0.shape, _DTYPE_CODES.get(id(dt)) or _dtype_code(dt))
-                    r0 = None
-                if drop1:
-                    dt = r1.dtype
-                    fit1 = (r1.shape, _DTYPE_CODES.get(id(dt)) or _dtype_code(dt))
-                    r1 = None
-                raws, fits = (r0, r1), (fit0, fit1)
+                fits = (_stand_in(r0) if drop0 else None, _stand_in(r1) if drop1 else None)
+                raws = (None if drop0 else r0, None if drop1 else r1)
         # a lean node: one input wanting a gradient, no Variables or stand-ins (see _record)
         lean = lean and fits is None and variables is None and not (ka and kb)
         okey = out._key = next_key()       # a fresh output: apply's
@@ -484,6 +473,13 @@ class GradientTape:
                 self._release()
             if was_recording:
                 self._push()
+
+
+def _stand_in(raw):
+    """What a node keeps of an input its rule does not read: ``(shape, dtype code)`` (see
+    ``backward.Shaped``)."""
+    dt = raw.dtype
+    return raw.shape, _DTYPE_CODES.get(id(dt)) or _dtype_code(dt)
 
 
 # An array of at most this many elements is kept even where its rule does not read it: freeing
