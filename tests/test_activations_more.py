@@ -330,7 +330,7 @@ NUMBA_KERNEL_CASES = {
 
 
 #: the numpy backend's activation kernels (backends/numpy/activations.py), by FUNCTIONS' name
-NUMPY_KERNEL_CASES = ("silu",)
+NUMPY_KERNEL_CASES = ("silu", "gelu", "gelu_tanh")
 
 
 def _numba_kernel_case(name, dtype, backend="numba"):

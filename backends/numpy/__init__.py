@@ -19,7 +19,7 @@ _LIST_RANGE_MAX = 48
 
 class NumpyBackend(Backend):
     """Host arrays through ``array_api_compat.numpy`` (``namespace.py``: with a branch-free
-    ``where``); fused kernels (``kernels.py``, ``activations.py``, and the
+    ``where``); fused kernels (``kernels.py``, ``activations.py``, ``gelu.py``, and the
     recurrent scans of ``scans.py``) registered in ``kernels``."""
 
     name = "numpy"
@@ -32,11 +32,13 @@ class NumpyBackend(Backend):
 
     def __init__(self):
         from .activations import KERNELS as ACTIVATIONS
+        from .gelu import KERNEL as GELU
         from .kernels import KERNELS
         from .linear_activation import KERNELS as LINEAR_ACTIVATIONS
         from .scans import scan_kernels
 
-        self.kernels = KernelTable(KERNELS, ACTIVATIONS, LINEAR_ACTIVATIONS, scan_kernels(np))
+        self.kernels = KernelTable(KERNELS, ACTIVATIONS, {"gelu": GELU}, LINEAR_ACTIVATIONS,
+                                   scan_kernels(np))
 
     def native_dtype(self, dtype):
         return np.dtype(dtype.name)
