@@ -330,7 +330,7 @@ NUMBA_KERNEL_CASES = {
 
 
 #: the numpy backend's activation kernels (backends/numpy/activations.py), by FUNCTIONS' name
-NUMPY_KERNEL_CASES = ("silu", "gelu", "gelu_tanh")
+NUMPY_KERNEL_CASES = ("silu", "gelu", "gelu_tanh", "hardswish")
 
 
 def _numba_kernel_case(name, dtype, backend="numba"):
@@ -361,7 +361,7 @@ def test_numba_kernels_equal_the_generic_rule(name, backend, dtype):
     of exp's argument, |x| for silu and x**2 / 2 for gelu, is amplified by that much), the
     gradient within 6 ulp of |g| + |dx| (the derivative is O(1); near its zeros, relative errors
     of both grow); below the smallest normal the kernel's exponential flushes to zero. The same
-    NaNs and infinities; vjp_in_place equals vjp."""
+    NaNs and infinities; vjp_in_place (where there is one) equals vjp."""
     import array_api_compat.numpy as npx
 
     kernel, prim, params, x, rng = _numba_kernel_case(name, dtype, backend)
@@ -388,8 +388,35 @@ def test_numba_kernels_equal_the_generic_rule(name, backend, dtype):
     bound = 6 * eps * (np.abs(g) + np.abs(want_g)) + 1e3 * tiny
     bad = ~(error <= bound) & ~np.isnan(want_g)
     assert not bad.any(), (x[bad], got[bad], want_g[bad])
-    in_place = kernel.vjp_in_place(g.copy(), saved, x, **params)[0]
-    np.testing.assert_array_equal(in_place, got)
+    if kernel.vjp_in_place is not None:
+        in_place = kernel.vjp_in_place(g.copy(), saved, x, **params)[0]
+        np.testing.assert_array_equal(in_place, got)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", NUMPY_KERNEL_CASES)
+def test_numpy_kernels_blocks_equal_one_pass(name, dtype, monkeypatch):
+    """The numpy backend's kernels over many blocks (``backends/numpy/blocks.py``; a
+    transposed input and a broadcast gradient, so the blocks come from copies) give the bits
+    they give in one block, the forward's residual and the in-place vjp included."""
+    from xpgrad.backends.numpy import blocks
+
+    kernel, _, params, x, rng = _numba_kernel_case(name, dtype, "numpy")
+    x = np.resize(x, (160, 120)).T                  # 19,200 values, not C-contiguous
+    g = dtype(0.75)
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", 1 << 30)
+    whole, saved = kernel.forward(x, **params)
+    whole_g = kernel.vjp(g, saved, x, **params)[0]
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", 4096 * np.dtype(dtype).itemsize // 3)
+    parts, saved_parts = kernel.forward(x, **params)
+    np.testing.assert_array_equal(parts, whole)
+    if saved is not None:
+        np.testing.assert_array_equal(saved_parts, saved)
+    np.testing.assert_array_equal(kernel.vjp(g, saved_parts, x, **params)[0], whole_g)
+    if kernel.vjp_in_place is not None:
+        dense = np.full(x.shape, g, dtype)
+        np.testing.assert_array_equal(kernel.vjp_in_place(dense, saved_parts, x, **params)[0],
+                                      whole_g)
 
 
 @pytest.mark.parametrize("name,backend", [(name, "numba") for name in sorted(NUMBA_KERNEL_CASES)]

@@ -4,7 +4,7 @@
 The generic exact GELU evaluates ``erfc`` in about 30 NumPy passes, each making a new array
 the size of the input; on 4096x256 float32 that is 17 ms, most of it memory traffic and page
 faults. Here each pass writes into one of a few preallocated block-sized buffers
-(``BLOCK_BYTES`` each), and the forward keeps ``Phi(x)`` (or the tanh form's ``sigmoid(2u)``) for
+(``blocks.py``), and the forward keeps ``Phi(x)`` (or the tanh form's ``sigmoid(2u)``) for
 the backward, as the silu kernel keeps its sigmoid. The values are the generic rule's to a
 rounding or two: the float32 ``erfc`` polynomial runs in ``u = t / 2`` with its coefficients
 scaled by powers of two (exact), and ``Phi(x)`` for ``x > 0`` is ``h + (1 - 2h)`` instead of
@@ -27,9 +27,8 @@ from xpgrad.ops.activations_torch import _INV_SQRT_2PI, _SQRT_HALF, _TANH_C, _TA
 from xpgrad.ops.formulas import _ERFC_COEFFS, _ERFC_FLOAT32
 
 from .activations import _FLOATS, _sigmoid_into
+from .blocks import blocked
 
-#: bytes of each block buffer: the six a float64 block needs stay within a core's L2
-BLOCK_BYTES = 256 * 1024
 #: the float32 erfc exponent's coefficients for the polynomial in u = t / 2 (lowest first)
 _HALVED_T = tuple(c * 2.0 ** k for k, c in enumerate(_ERFC_FLOAT32))
 
@@ -39,17 +38,6 @@ def _clip_into(x, bound, out):
     Python float bound takes a casting loop, 5x the time of these two passes."""
     np.maximum(x, -bound, out=out)
     return np.minimum(out, bound, out=out)
-
-
-def _blocks(flat, buffers):
-    """``(start, stop, scratch)`` over ``flat`` in blocks of ``BLOCK_BYTES``, ``scratch``
-    ``buffers`` arrays of the block's length (made once, the last block's cut short)."""
-    n = flat.shape[0]
-    step = max(BLOCK_BYTES // flat.itemsize, 1)
-    made = [np.empty(min(step, n), flat.dtype) for _ in range(buffers)]
-    for start in range(0, n, step):
-        stop = min(start + step, n)
-        yield start, stop, [b[:stop - start] for b in made]
 
 
 def _horner_into(coeffs, u, out):
@@ -146,17 +134,17 @@ def _tanh_cdf_into(x, out, scratch):
 def _forward(x, approximate="none"):
     if getattr(x, "dtype", None) not in _FLOATS or not x.ndim:
         return None
-    flat = np.ascontiguousarray(x).reshape(-1)
-    y, cdf = np.empty_like(flat), np.empty_like(flat)
+    y, cdf = np.empty(x.shape, x.dtype), np.empty(x.shape, x.dtype)
     fill, buffers = (_tanh_cdf_into, 2) if approximate == "tanh" else (_normal_cdf_into, 7)
-    big = np.finfo(flat.dtype).max
+    big = np.finfo(x.dtype).max
+
+    def body(part, y_part, cdf_part, *scratch):
+        fill(part, cdf_part, scratch)
+        np.maximum(part, -big, out=y_part)                  # -inf * 0 would be NaN
+        y_part *= cdf_part
     with np.errstate(over="ignore"):               # exp(-2u) beyond the float range: 0
-        for start, stop, scratch in _blocks(flat, buffers):
-            part = cdf[start:stop]
-            fill(flat[start:stop], part, scratch)
-            out = np.maximum(flat[start:stop], -big, out=y[start:stop])   # -inf * 0: NaN
-            out *= part
-    return y.reshape(x.shape), cdf.reshape(x.shape)
+        blocked(body, (x, y, cdf), buffers)
+    return y, cdf
 
 
 def _normal_slope(x, cdf, out, scratch):
@@ -199,35 +187,26 @@ def _tanh_slope(x, cdf, out, scratch):
 def _vjp_into(g, cdf, x, approximate, out):
     """``out`` <- ``g`` times the derivative of GELU at ``x`` (``cdf`` the forward's)."""
     slope = _tanh_slope if approximate == "tanh" else _normal_slope
-    flat_x = np.ascontiguousarray(x).reshape(-1)
-    flat_cdf = cdf.reshape(-1)
-    flat_g = g.reshape(-1)
-    flat_out = out.reshape(-1)
+
+    def body(g_part, cdf_part, x_part, out_part, *scratch):
+        np.multiply(g_part, slope(x_part, cdf_part, scratch[2], scratch), out=out_part)
     with np.errstate(over="ignore"):
-        for start, stop, scratch in _blocks(flat_x, 3):
-            part = slope(flat_x[start:stop], flat_cdf[start:stop], scratch[2], scratch)
-            np.multiply(flat_g[start:stop], part, out=flat_out[start:stop])
+        blocked(body, (g, cdf, x, out), 3)
     return out
 
 
-def _usable(g, cdf):
-    """Whether ``g`` is a C-contiguous array of the forward's shape and dtype."""
-    return type(g) is np.ndarray and g.shape == cdf.shape and g.dtype == cdf.dtype \
-        and g.flags.c_contiguous
-
-
 def _vjp(g, cdf, x, approximate="none"):
-    if not _usable(g, cdf):
-        g = np.ascontiguousarray(np.broadcast_to(g, cdf.shape), dtype=cdf.dtype)
-    return (_vjp_into(g, cdf, x, approximate, np.empty_like(cdf)),)
+    dense = np.broadcast_to(g, cdf.shape).astype(cdf.dtype, copy=False)
+    return (_vjp_into(dense, cdf, x, approximate, np.empty(cdf.shape, cdf.dtype)),)
 
 
 def _vjp_in_place(g, cdf, x, approximate="none"):
-    if not (_usable(g, cdf) and g.flags.writeable):
+    if not (type(g) is np.ndarray and g.shape == cdf.shape and g.dtype == cdf.dtype
+            and g.flags.c_contiguous and g.flags.writeable):
         return _vjp(g, cdf, x, approximate)
     return (_vjp_into(g, cdf, x, approximate, g),)
 
 
 KERNEL = Kernel(_forward, _vjp, saves=(0,), vjp_in_place=_vjp_in_place)
 
-__all__ = ["BLOCK_BYTES", "KERNEL"]
+__all__ = ["KERNEL"]
