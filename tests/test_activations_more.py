@@ -330,7 +330,8 @@ NUMBA_KERNEL_CASES = {
 
 
 #: the numpy backend's activation kernels (backends/numpy/activations.py), by FUNCTIONS' name
-NUMPY_KERNEL_CASES = ("silu", "gelu", "gelu_tanh", "hardswish")
+NUMPY_KERNEL_CASES = ("silu", "gelu", "gelu_tanh", "hardswish", "elu", "elu_alpha",
+                      "elu_negative_alpha", "selu", "celu", "celu_alpha")
 
 
 def _numba_kernel_case(name, dtype, backend="numba"):
@@ -391,6 +392,21 @@ def test_numba_kernels_equal_the_generic_rule(name, backend, dtype):
     if kernel.vjp_in_place is not None:
         in_place = kernel.vjp_in_place(g.copy(), saved, x, **params)[0]
         np.testing.assert_array_equal(in_place, got)
+
+
+def test_numpy_elu_kernel_declines_constants_beyond_the_dtype():
+    """``elu(alpha=1e300)`` in float32: scale * alpha is inf there, and the kernel's sum would
+    meet inf * 0 above 0, so it declines (None, and NotImplemented from its vjp) and the
+    generic rule gives the numpy backend's result; in float64 the kernel runs."""
+    kernel = xg.get_backend("numpy").kernels["elu"]
+    params = dict(alpha=1e300, scale=1.0, input_scale=1.0)
+    data = np.array([-2.0, -0.5, 0.0, 1.5, 3.0], np.float32)
+    assert kernel.forward(data, **params) is None
+    assert kernel.vjp(np.ones_like(data), None, data, **params) == (NotImplemented,)
+    with np.errstate(over="ignore", invalid="ignore"):      # the generic rule: 1e300 is inf
+        got = _run(lambda x: xg.nn.elu(x, alpha=1e300), data, "numpy")[0]
+    np.testing.assert_array_equal(got[3:], data[3:])         # not inf * 0
+    assert kernel.forward(data.astype(np.float64), **params) is not None
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

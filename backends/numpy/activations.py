@@ -10,8 +10,9 @@ sigmoid is 0 instead of a subnormal; ``x`` is clipped to the finite range where 
 a zero (-inf in the forward, both infinities in the backward), so the limits at +-inf come out
 as the generic rule's (0 and inf, gradients 0 and 1) with no inf * 0.
 
-``hardswish``: the generic forward and gradient are nested selects; here they are arithmetic
-(``_hardswish_forward``, ``_hardswish_vjp``), no residual beyond ``x``.
+``hardswish`` and ``elu`` (also selu and celu): the generic forwards and gradients are
+selects; here they are arithmetic (``_hardswish_forward``, ``_elu_forward``, ...), with no
+residual beyond ``x``.
 
 >>> import numpy as np
 >>> x = np.array([-np.inf, 0.0, 1.0, np.inf])
@@ -154,7 +155,68 @@ def _hardswish_vjp(g, saved, x):
     return (out,)
 
 
+def _elu_fits(dtype, alpha, scale, input_scale):
+    """Whether the constants of the sum (their products included) are finite in ``dtype``:
+    where one is not (``alpha=1e300`` in float32), a 0 term would be inf * 0."""
+    with np.errstate(over="ignore"):
+        values = np.array([scale * alpha, scale, scale * alpha * input_scale, input_scale],
+                          dtype=dtype)
+    return bool(np.isfinite(values).all())
+
+
+def _elu_forward(x, alpha, scale, input_scale):
+    """``(scale alpha) expm1(min(x, 0) s) + max(x, 0) scale``: each term is 0 where the generic
+    rule's select takes the other (the sign of a zero aside), so the sum is its value. Declines
+    (the generic rule runs) where a constant overflows the dtype."""
+    if getattr(x, "dtype", None) not in _FLOATS or not x.ndim \
+            or not _elu_fits(x.dtype, alpha, scale, input_scale):
+        return None
+    y = np.empty(x.shape, x.dtype)
+
+    def body(part, out, positive):
+        np.minimum(part, 0.0, out=out)
+        out *= input_scale
+        np.expm1(out, out=out)
+        out *= scale * alpha
+        np.maximum(part, 0.0, out=positive)
+        positive *= scale
+        out += positive
+    with np.errstate(over="ignore"):             # expm1 of +inf * a negative input_scale
+        blocked(body, (x, y), 1)
+    return y, None
+
+
+def _elu_slope_times(g, x, out, below, alpha, scale, input_scale):
+    """``out`` <- ``g (l slope + (1 - l) scale)``, ``l`` 1 where ``x <= 0``, the slope at
+    ``fmin(x, 0)`` (0 for a NaN ``x``, which takes the ``scale`` side, as there)."""
+    np.fmin(x, 0.0, out=out)
+    out *= input_scale
+    np.exp(out, out=out)
+    out *= scale * alpha * input_scale
+    np.less_equal(x, 0.0, out=below)
+    out *= below
+    np.subtract(1.0, below, out=below)
+    below *= scale
+    out += below
+    out *= g
+
+
+def _elu_vjp(g, saved, x, alpha, scale, input_scale):
+    """The generic rule's ``where(x <= 0, g slope, g scale)`` as ``g`` times a factor that is
+    exactly ``slope`` or ``scale`` (a 0/1 mask picks it), so infinities in ``g`` stay the
+    rule's."""
+    if not _elu_fits(x.dtype, alpha, scale, input_scale):
+        return (NotImplemented,)
+    dense = np.broadcast_to(g, x.shape).astype(x.dtype, copy=False)
+    out = np.empty(x.shape, x.dtype)
+    with np.errstate(over="ignore"):
+        blocked(lambda g_part, x_part, out_part, below: _elu_slope_times(
+            g_part, x_part, out_part, below, alpha, scale, input_scale), (dense, x, out), 1)
+    return (out,)
+
+
 KERNELS = {
     "silu": Kernel(_silu_forward, _silu_vjp, saves=(0,), vjp_in_place=_silu_vjp_in_place),
     "hardswish": Kernel(_hardswish_forward, _hardswish_vjp, saves=(0,)),
+    "elu": Kernel(_elu_forward, _elu_vjp, saves=(0,)),
 }
