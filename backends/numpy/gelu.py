@@ -2,8 +2,8 @@
 ``ops/formulas.py``) as in-place ufunc passes over blocks that stay in cache.
 
 The generic exact GELU evaluates ``erfc`` in about 30 NumPy passes, each making a new array
-the size of the input; on 4096x256 float32 that is 17 ms, most of it memory traffic and page
-faults. Here each pass writes into one of a few preallocated block-sized buffers
+the size of the input: 16 ms forward on 4096x256 float32, against 4.7 ms here. Here each pass
+writes into one of a few preallocated block-sized buffers
 (``blocks.py``), and the forward keeps ``Phi(x)`` (or the tanh form's ``sigmoid(2u)``) for
 the backward, as the silu kernel keeps its sigmoid. The values are the generic rule's to a
 rounding or two: the float32 ``erfc`` polynomial runs in ``u = t / 2`` with its coefficients
