@@ -10,9 +10,9 @@ sigmoid is 0 instead of a subnormal; ``x`` is clipped to the finite range where 
 a zero (-inf in the forward, both infinities in the backward), so the limits at +-inf come out
 as the generic rule's (0 and inf, gradients 0 and 1) with no inf * 0.
 
-``hardswish`` and ``elu`` (also selu and celu): the generic forwards and gradients are
-selects; here they are arithmetic (``_hardswish_forward``, ``_elu_forward``, ...), with no
-residual beyond ``x``.
+``hardswish``, ``hardsigmoid`` and ``elu`` (also selu and celu): the generic forwards and
+gradients are selects; here they are arithmetic (``_hardswish_forward``, ``_elu_forward``,
+...), with no residual beyond ``x``.
 
 >>> import numpy as np
 >>> x = np.array([-np.inf, 0.0, 1.0, np.inf])
@@ -155,6 +155,46 @@ def _hardswish_vjp(g, saved, x):
     return (out,)
 
 
+def _hardsigmoid_forward(x):
+    """``clip(x + 3, 0, 6) / 6`` in three in-place passes (the generic rule's three make new
+    arrays)."""
+    if getattr(x, "dtype", None) not in _FLOATS or not x.ndim:
+        return None
+    y = np.empty(x.shape, x.dtype)
+
+    def body(part, out):
+        np.add(part, 3.0, out=out)
+        np.clip(out, 0.0, 6.0, out=out)
+        out /= 6.0
+    blocked(body, (x, y), 0)
+    return y, None
+
+
+def _hardsigmoid_inside_times(g, x, out, inside):
+    """``out`` <- ``g / 6`` times 1 where ``-3 < x < 3``, else 0 (``_hardsigmoid_vjp``)."""
+    np.divide(g, 6.0, out=out)
+    np.greater(x, -3.0, out=inside)
+    out *= inside
+    np.less(x, 3.0, out=inside)
+    out *= inside
+
+
+def _hardsigmoid_vjp(g, saved, x):
+    """The generic rule's ``where(-3 < x < 3, g / 6, 0)`` as ``g / 6`` times two 0/1 masks;
+    where that is not finite (an infinite or NaN ``g``, which times 0 is NaN), the generic rule
+    runs."""
+    dense = np.broadcast_to(g, x.shape).astype(x.dtype, copy=False)
+    out = np.empty(x.shape, x.dtype)
+    with np.errstate(invalid="ignore"):             # inf * 0: checked below
+        blocked(_hardsigmoid_inside_times, (dense, x, out), 1)
+    if not np.isfinite(out).all():
+        from xpgrad.ops.activations_torch import _hardsigmoid
+
+        from . import namespace
+        return (_hardsigmoid.vjp(namespace, g, None, [True], [x], {})[0],)
+    return (out,)
+
+
 def _elu_fits(dtype, alpha, scale, input_scale):
     """Whether the constants of the sum (their products included) are finite in ``dtype``:
     where one is not (``alpha=1e300`` in float32), a 0 term would be inf * 0."""
@@ -219,4 +259,5 @@ KERNELS = {
     "silu": Kernel(_silu_forward, _silu_vjp, saves=(0,), vjp_in_place=_silu_vjp_in_place),
     "hardswish": Kernel(_hardswish_forward, _hardswish_vjp, saves=(0,)),
     "elu": Kernel(_elu_forward, _elu_vjp, saves=(0,)),
+    "hardsigmoid": Kernel(_hardsigmoid_forward, _hardsigmoid_vjp, saves=(0,)),
 }
