@@ -330,8 +330,8 @@ NUMBA_KERNEL_CASES = {
 
 
 #: the numpy backend's activation kernels (backends/numpy/activations.py), by FUNCTIONS' name
-NUMPY_KERNEL_CASES = ("silu", "gelu", "gelu_tanh", "hardswish", "hardsigmoid", "elu",
-                      "elu_alpha", "elu_negative_alpha", "selu", "celu", "celu_alpha")
+NUMPY_KERNEL_CASES = ("silu", "gelu", "gelu_tanh", "hardswish", "hardsigmoid", "log_sigmoid",
+                      "elu", "elu_alpha", "elu_negative_alpha", "selu", "celu", "celu_alpha")
 
 
 def _numba_kernel_case(name, dtype, backend="numba"):

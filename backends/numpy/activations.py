@@ -10,9 +10,10 @@ sigmoid is 0 instead of a subnormal; ``x`` is clipped to the finite range where 
 a zero (-inf in the forward, both infinities in the backward), so the limits at +-inf come out
 as the generic rule's (0 and inf, gradients 0 and 1) with no inf * 0.
 
-``hardswish``, ``hardsigmoid`` and ``elu`` (also selu and celu): the generic forwards and
-gradients are selects; here they are arithmetic (``_hardswish_forward``, ``_elu_forward``,
-...), with no residual beyond ``x``.
+``hardswish``, ``hardsigmoid``, ``log_sigmoid`` and ``elu`` (also selu and celu): the generic
+forwards and gradients are selects; here they are arithmetic (``_hardswish_forward``,
+``_elu_forward``, ...). ``log_sigmoid`` keeps ``exp(-|x|)`` for its backward, the others nothing
+beyond ``x``.
 
 >>> import numpy as np
 >>> x = np.array([-np.inf, 0.0, 1.0, np.inf])
@@ -195,6 +196,45 @@ def _hardsigmoid_vjp(g, saved, x):
     return (out,)
 
 
+def _log_sigmoid_forward(x):
+    """``-(max(-x, 0) + log1p(e))``, ``e = exp(-|x|)``: the generic rule's ``-softplus(-x)``
+    in place, keeping ``e`` for the backward."""
+    if getattr(x, "dtype", None) not in _FLOATS or not x.ndim:
+        return None
+    y, e = np.empty(x.shape, x.dtype), np.empty(x.shape, x.dtype)
+
+    def body(part, out, e_part, positive):
+        np.abs(part, out=e_part)
+        np.negative(e_part, out=e_part)
+        np.exp(e_part, out=e_part)
+        np.log1p(e_part, out=out)
+        np.negative(part, out=positive)
+        np.maximum(positive, 0.0, out=positive)
+        out += positive
+        np.negative(out, out=out)
+    blocked(body, (x, y, e), 1)
+    return y, e
+
+
+def _log_sigmoid_slope_times(g, e, x, out, below):
+    """``out`` <- ``g sigmoid(-x)``: ``f / (1 + e)`` with ``f`` 1 where ``x <= 0``, else ``e``
+    (a 0/1 mask picks it), the generic rule's ``1 / (1 + e)`` or ``e / (1 + e)`` exactly."""
+    np.less_equal(x, 0.0, out=below)
+    np.subtract(1.0, below, out=out)
+    out *= e
+    out += below
+    np.add(e, 1.0, out=below)
+    out /= below
+    out *= g
+
+
+def _log_sigmoid_vjp(g, e, x):
+    dense = np.broadcast_to(g, x.shape).astype(x.dtype, copy=False)
+    out = np.empty(x.shape, x.dtype)
+    blocked(_log_sigmoid_slope_times, (dense, e, x, out), 1)
+    return (out,)
+
+
 def _elu_fits(dtype, alpha, scale, input_scale):
     """Whether the constants of the sum (their products included) are finite in ``dtype``:
     where one is not (``alpha=1e300`` in float32), a 0 term would be inf * 0."""
@@ -260,4 +300,5 @@ KERNELS = {
     "hardswish": Kernel(_hardswish_forward, _hardswish_vjp, saves=(0,)),
     "elu": Kernel(_elu_forward, _elu_vjp, saves=(0,)),
     "hardsigmoid": Kernel(_hardsigmoid_forward, _hardsigmoid_vjp, saves=(0,)),
+    "log_sigmoid": Kernel(_log_sigmoid_forward, _log_sigmoid_vjp, saves=(0,)),
 }
