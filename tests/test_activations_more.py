@@ -394,6 +394,19 @@ def test_numba_kernels_equal_the_generic_rule(name, backend, dtype):
         np.testing.assert_array_equal(in_place, got)
 
 
+@pytest.mark.parametrize("shape, transpose", [((4, 9), False), ((300, 700), False),
+                                             ((300, 700), True)])
+def test_numpy_leaky_relu_kernel_in_one_array_and_by_blocks(shape, transpose):
+    """The numpy backend's leaky_relu forward is ``maximum(x, slope x)`` bit for bit, whether
+    it makes one array (small inputs) or runs by blocks (past ``blocks.BLOCK_BYTES``, a
+    transposed input included)."""
+    kernel = xg.get_backend("numpy").kernels["leaky_relu"]
+    x = np.random.default_rng(3).normal(size=shape).astype(np.float32)
+    x = x.T if transpose else x
+    y, _ = kernel.forward(x, negative_slope=0.1)
+    np.testing.assert_array_equal(y, np.maximum(x, x * np.float32(0.1)))
+
+
 def test_numpy_elu_kernel_declines_constants_beyond_the_dtype():
     """``elu(alpha=1e300)`` in float32: scale * alpha is inf there, and the kernel's sum would
     meet inf * 0 above 0, so it declines (None, and NotImplemented from its vjp) and the

@@ -290,8 +290,8 @@ def _elu_vjp(g, saved, x, alpha, scale, input_scale):
     dense = np.broadcast_to(g, x.shape).astype(x.dtype, copy=False)
     out = np.empty(x.shape, x.dtype)
     with np.errstate(over="ignore"):
-        blocked(lambda g_part, x_part, out_part, below: _elu_slope_times(
-            g_part, x_part, out_part, below, alpha, scale, input_scale), (dense, x, out), 1)
+        blocked(_elu_slope_times, (dense, x, out), 1, alpha=alpha, scale=scale,
+                input_scale=input_scale)
     return (out,)
 
 

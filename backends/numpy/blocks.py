@@ -19,10 +19,10 @@ import numpy as np
 BLOCK_BYTES = 256 * 1024
 
 
-def blocked(body, arrays, buffers, block_bytes=None):
-    """``body(*parts, *scratch)`` for each block of ``arrays`` (all of one shape; the first
-    one's dtype is the scratch's), with ``buffers`` scratch arrays of the block's shape, made
-    once. Arrays that fit in one block (``block_bytes``, default ``BLOCK_BYTES``) go whole, in
+def blocked(body, arrays, buffers, block_bytes=None, **params):
+    """``body(*parts, *scratch, **params)`` for each block of ``arrays`` (all of one shape; the
+    first one's dtype is the scratch's), with ``buffers`` scratch arrays of the block's shape,
+    made once. Arrays that fit in one block (``block_bytes``, default ``BLOCK_BYTES``) go whole, in
     any layout; larger ones in consecutive pieces of their flat C-order views, so the caller
     makes its outputs C-contiguous (``np.empty(shape)``, not ``empty_like`` of a transposed
     input)."""
@@ -30,13 +30,13 @@ def blocked(body, arrays, buffers, block_bytes=None):
     step = max((block_bytes or BLOCK_BYTES) // first.itemsize, 1)
     n = first.size
     if n <= step:
-        body(*arrays, *(np.empty(first.shape, first.dtype) for _ in range(buffers)))
+        body(*arrays, *(np.empty(first.shape, first.dtype) for _ in range(buffers)), **params)
         return
     flats = [np.ascontiguousarray(a).reshape(-1) for a in arrays]
     made = [np.empty(step, first.dtype) for _ in range(buffers)]
     for start in range(0, n, step):
         stop = min(start + step, n)
-        body(*(f[start:stop] for f in flats), *(b[:stop - start] for b in made))
+        body(*(f[start:stop] for f in flats), *(b[:stop - start] for b in made), **params)
 
 
 __all__ = ["BLOCK_BYTES", "blocked"]

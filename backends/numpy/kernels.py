@@ -18,6 +18,7 @@ from xpgrad.ops import formulas
 from xpgrad.ops._define import kept_shape
 
 from .. import blas
+from .blocks import BLOCK_BYTES, blocked
 
 #: the native dtypes fused kernels cover (the Numba backend's too)
 FLOATS = tuple(np.dtype(name) for name in FLOAT_NAMES)
@@ -310,7 +311,18 @@ _BLOCK = 1 << 16       # elements per block of the in-place ReLU backward
 def _leaky_forward(x, negative_slope):
     if not _float(x) or not 0.0 <= negative_slope <= 1.0:
         return None
-    return np.maximum(x, x * negative_slope), None
+    if not x.ndim:
+        return np.maximum(x, x * negative_slope), None
+    if x.nbytes <= BLOCK_BYTES:                  # one new array (128x256 float32: 7.6 -> 6.8 us)
+        y = np.multiply(x, negative_slope)
+        return np.maximum(x, y, out=y), None
+    y = np.empty(x.shape, x.dtype)               # by blocks (4096x256: 732 -> 434 us)
+    blocked(_leaky_into, (x, y), 0, negative_slope=negative_slope)
+    return y, None
+
+
+def _leaky_into(x, out, negative_slope):
+    np.maximum(x, np.multiply(x, negative_slope, out=out), out=out)
 
 
 def _leaky_vjp(g, saved, x, negative_slope):
