@@ -22,10 +22,10 @@ BLOCK_BYTES = 256 * 1024
 def blocked(body, arrays, buffers, block_bytes=None, **params):
     """``body(*parts, *scratch, **params)`` for each block of ``arrays`` (all of one shape; the
     first one's dtype is the scratch's), with ``buffers`` scratch arrays of the block's shape,
-    made once. Arrays that fit in one block (``block_bytes``, default ``BLOCK_BYTES``) go whole, in
-    any layout; larger ones in consecutive pieces of their flat C-order views, so the caller
-    makes its outputs C-contiguous (``np.empty(shape)``, not ``empty_like`` of a transposed
-    input)."""
+    made once. Arrays that fit in one block (``block_bytes``, default ``BLOCK_BYTES``) go
+    whole, in any layout; larger ones in consecutive pieces of their flat C-order views, so
+    the caller makes its outputs C-contiguous (``np.empty(shape)``, not ``empty_like`` of a
+    transposed input)."""
     first = arrays[0]
     step = max((block_bytes or BLOCK_BYTES) // first.itemsize, 1)
     n = first.size
