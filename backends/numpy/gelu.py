@@ -26,7 +26,7 @@ from xpgrad.backend import Kernel
 from xpgrad.ops.activations_torch import _INV_SQRT_2PI, _SQRT_HALF, _TANH_C, _TANH_K
 from xpgrad.ops.formulas import _ERFC_COEFFS, _ERFC_FLOAT32
 
-from .activations import _FLOATS, _sigmoid_into
+from .activations import _FLOATS, _finite, _sigmoid_into
 from .blocks import blocked
 
 #: the float32 erfc exponent's coefficients for the polynomial in u = t / 2 (lowest first)
@@ -157,9 +157,7 @@ def _normal_slope(x, cdf, out, scratch):
     out *= finite
     np.exp(out, out=out)
     out *= _INV_SQRT_2PI
-    big = np.finfo(x.dtype).max
-    _clip_into(x, big, finite)
-    out *= finite
+    out *= _finite(x, finite)
     out += cdf
     return out
 
