@@ -51,8 +51,7 @@ def _sigmoid_into(x, out, sign=1.0):
 def _finite(x, out):
     """``x`` clipped to its dtype's finite range, into ``out`` (NaN stays NaN)."""
     big = np.finfo(x.dtype).max
-    np.maximum(x, -big, out=out)
-    return np.minimum(out, big, out=out)
+    return np.clip(x, -big, big, out=out)
 
 
 def _silu_forward(x):
@@ -112,8 +111,7 @@ def _hardswish_forward(x):
 
 
 def _hardswish_into(x, out, c):
-    np.maximum(x, -3.0, out=c)
-    np.minimum(c, 3.0, out=c)
+    np.clip(x, -3.0, 3.0, out=c)
     np.add(c, 3.0, out=out)
     out *= c
     out /= 6.0
