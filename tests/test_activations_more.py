@@ -408,6 +408,19 @@ def test_numpy_leaky_relu_kernel_in_one_array_and_by_blocks(shape, transpose):
     np.testing.assert_array_equal(y, np.maximum(x, x * np.float32(0.1)))
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_relu_keeps_the_sign_of_zero_as_pytorch(backend):
+    """``relu(-0.0)`` is -0.0 on every backend, as in PyTorch (the numpy kernel's clip and the
+    numba kernel's select), and its gradient there is 0."""
+    torch = pytest.importorskip("torch")
+    data = np.array([-0.0, 0.0, -1.0, 2.0, np.nan], np.float32)
+    want = torch.relu(torch.from_numpy(data)).numpy()
+    got, grad = _run(xg.nn.relu, data, backend)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+    np.testing.assert_array_equal(grad[:3], 0.0)
+
+
 def test_numpy_elu_kernel_declines_constants_beyond_the_dtype():
     """``elu(alpha=1e300)`` in float32: scale * alpha is inf there, and the kernel's sum would
     meet inf * 0 above 0, so it declines (None, and NotImplemented from its vjp) and the

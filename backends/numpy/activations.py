@@ -30,6 +30,7 @@ import numpy as np
 from xpgrad.backend import Kernel
 
 from .blocks import blocked
+from .ufuncs import clip
 
 _FLOATS = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
 
@@ -51,7 +52,7 @@ def _sigmoid_into(x, out, sign=1.0):
 def _finite(x, out):
     """``x`` clipped to its dtype's finite range, into ``out`` (NaN stays NaN)."""
     big = np.finfo(x.dtype).max
-    return np.clip(x, -big, big, out=out)
+    return clip(x, -big, big, out=out)
 
 
 def _silu_forward(x):
@@ -111,7 +112,7 @@ def _hardswish_forward(x):
 
 
 def _hardswish_into(x, out, c):
-    np.clip(x, -3.0, 3.0, out=c)
+    clip(x, -3.0, 3.0, out=c)
     np.add(c, 3.0, out=out)
     out *= c
     out /= 6.0
@@ -163,7 +164,7 @@ def _hardsigmoid_forward(x):
 
     def body(part, out):
         np.add(part, 3.0, out=out)
-        np.clip(out, 0.0, 6.0, out=out)
+        clip(out, 0.0, 6.0, out=out)
         out /= 6.0
     blocked(body, (x, y), 0)
     return y, None

@@ -28,6 +28,7 @@ from xpgrad.ops.formulas import _ERFC_COEFFS, _ERFC_FLOAT32
 
 from .activations import _FLOATS, _finite, _sigmoid_into
 from .blocks import blocked
+from .ufuncs import clip
 
 #: the float32 erfc exponent's coefficients for the polynomial in u = t / 2 (lowest first)
 _HALVED_T = tuple(c * 2.0 ** k for k, c in enumerate(_ERFC_FLOAT32))
@@ -97,7 +98,7 @@ def _normal_cdf_into(x, out, scratch):
     z, mask = scratch[-2:]
     np.abs(x, out=z)
     z *= _SQRT_HALF
-    np.clip(z, 0.0, 30.0, out=z)                 # (clip: a faster loop than minimum's)
+    clip(z, 0.0, 30.0, out=z)                    # (clip: a faster loop than minimum's)
     (_erfc_half32 if x.dtype == np.float32 else _erfc_half64)(z, out, scratch)
     # erfc(v) / 2 for v <= 0 (x >= 0) is 1 - erfc(|v|) / 2: out + (x > 0) (1 - 2 out)
     np.greater(x, 0.0, out=mask)
@@ -110,7 +111,7 @@ def _normal_cdf_into(x, out, scratch):
 
 def _doubled_tanh_argument(x, out, cube):
     """``out`` <- ``2u = 2 sqrt(2/pi) (x + 0.044715 x**3)``, ``x`` clipped to +-1e4."""
-    np.clip(x, -1e4, 1e4, out=out)
+    clip(x, -1e4, 1e4, out=out)
     np.multiply(out, _TANH_C, out=cube)
     cube *= out
     cube *= out
@@ -145,7 +146,7 @@ def _normal_slope(x, cdf, out, scratch):
     clipped to the finite range (at +-inf phi is 0: no inf * 0)."""
     finite = scratch[0]
     np.abs(x, out=finite)
-    np.clip(finite, 0.0, 40.0, out=finite)
+    clip(finite, 0.0, 40.0, out=finite)
     np.multiply(finite, -0.5, out=out)
     out *= finite
     np.exp(out, out=out)
@@ -163,7 +164,7 @@ def _tanh_slope(x, cdf, out, scratch):
     np.multiply(cdf, 2.0, out=out)
     out *= complement
     out *= _TANH_K
-    xs = np.clip(x, -1e4, 1e4, out=two_u)
+    xs = clip(x, -1e4, 1e4, out=two_u)
     np.less(np.abs(x, out=complement), 1e4, out=complement)
     xs *= complement
     np.multiply(xs, 3.0 * _TANH_C, out=complement)
