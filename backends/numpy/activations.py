@@ -29,7 +29,7 @@ import numpy as np
 
 from xpgrad.backend import Kernel
 
-from .blocks import blocked
+from .blocks import blocked, gradient_by_blocks
 from .ufuncs import clip
 
 _FLOATS = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
@@ -99,6 +99,17 @@ def _silu_vjp_in_place(g, s, x):
     return (g,)
 
 
+def _or_generic(out, name, g, x):
+    """``(out,)``, or where ``out`` is not finite (an infinite or NaN ``g`` times a 0 mask is
+    NaN) the gradient by the generic rule of the one-input primitive ``name``."""
+    if np.isfinite(out).all():
+        return (out,)
+    from xpgrad.primitive import PRIMITIVES
+
+    from . import namespace
+    return (PRIMITIVES[name].vjp(namespace, g, None, [True], [x], {})[0],)
+
+
 def _hardswish_forward(x):
     """``c (c + 3) / 6 + max(x - c, 0)`` with ``c`` = ``x`` clipped to [-3, 3]: the generic
     rule's middle piece, which is 0 at -3 and 3 at 3, plus what lies above 3 (``3 + (x - 3)``
@@ -143,16 +154,8 @@ def _hardswish_vjp(g, saved, x):
     ``s`` the slope at ``x`` clipped to [-3, 3] ignoring NaN (``fmax``, ``fmin``: a NaN ``x``
     takes ``g``, as there). Where that is not finite (an infinite or NaN ``g``, which times 0 is
     NaN), the generic rule runs."""
-    dense = np.broadcast_to(g, x.shape).astype(x.dtype, copy=False)
-    out = np.empty(x.shape, x.dtype)
-    with np.errstate(invalid="ignore"):             # inf * 0: checked below
-        blocked(_hardswish_slope_times, (dense, x, out), 2)
-    if not np.isfinite(out).all():
-        from xpgrad.ops.activations_torch import _hardswish_vjp as generic
-
-        from . import namespace
-        return (generic(namespace, g, None, x),)
-    return (out,)
+    out = gradient_by_blocks(_hardswish_slope_times, g, (x,), 2, ignore=("invalid",))
+    return _or_generic(out, "hardswish", g, x)
 
 
 def _hardsigmoid_forward(x):
@@ -183,16 +186,8 @@ def _hardsigmoid_vjp(g, saved, x):
     """The generic rule's ``where(-3 < x < 3, g / 6, 0)`` as ``g / 6`` times two 0/1 masks;
     where that is not finite (an infinite or NaN ``g``, which times 0 is NaN), the generic rule
     runs."""
-    dense = np.broadcast_to(g, x.shape).astype(x.dtype, copy=False)
-    out = np.empty(x.shape, x.dtype)
-    with np.errstate(invalid="ignore"):             # inf * 0: checked below
-        blocked(_hardsigmoid_inside_times, (dense, x, out), 1)
-    if not np.isfinite(out).all():
-        from xpgrad.ops.activations_torch import _hardsigmoid
-
-        from . import namespace
-        return (_hardsigmoid.vjp(namespace, g, None, [True], [x], {})[0],)
-    return (out,)
+    out = gradient_by_blocks(_hardsigmoid_inside_times, g, (x,), 1, ignore=("invalid",))
+    return _or_generic(out, "hardsigmoid", g, x)
 
 
 def _log_sigmoid_forward(x):
@@ -228,10 +223,7 @@ def _log_sigmoid_slope_times(g, e, x, out, below):
 
 
 def _log_sigmoid_vjp(g, e, x):
-    dense = np.broadcast_to(g, x.shape).astype(x.dtype, copy=False)
-    out = np.empty(x.shape, x.dtype)
-    blocked(_log_sigmoid_slope_times, (dense, e, x, out), 1)
-    return (out,)
+    return (gradient_by_blocks(_log_sigmoid_slope_times, g, (e, x), 1),)
 
 
 def _elu_fits(dtype, alpha, scale, input_scale):
@@ -286,12 +278,8 @@ def _elu_vjp(g, saved, x, alpha, scale, input_scale):
     rule's."""
     if not _elu_fits(x.dtype, alpha, scale, input_scale):
         return (NotImplemented,)
-    dense = np.broadcast_to(g, x.shape).astype(x.dtype, copy=False)
-    out = np.empty(x.shape, x.dtype)
-    with np.errstate(over="ignore"):
-        blocked(_elu_slope_times, (dense, x, out), 1, alpha=alpha, scale=scale,
-                input_scale=input_scale)
-    return (out,)
+    return (gradient_by_blocks(_elu_slope_times, g, (x,), 1, ignore=("over",), alpha=alpha,
+                               scale=scale, input_scale=input_scale),)
 
 
 KERNELS = {

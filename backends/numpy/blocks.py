@@ -39,4 +39,25 @@ def blocked(body, arrays, buffers, block_bytes=None, **params):
         body(*(f[start:stop] for f in flats), *(b[:stop - start] for b in made), **params)
 
 
-__all__ = ["BLOCK_BYTES", "blocked"]
+def gradient_by_blocks(body, g, arrays, buffers, out=None, ignore=(), **params):
+    """A kernel's vjp by blocks: ``body(g, *arrays, out, *scratch, **params)`` with ``g``
+    broadcast to the last array's shape and dtype, into ``out`` (a new array of them where
+    None); NumPy's floating-point warnings of the kinds in ``ignore`` silenced. Returns
+    ``out``.
+
+    >>> import numpy as np
+    >>> def times_x(g, x, out):
+    ...     np.multiply(g, x, out=out)
+    >>> gradient_by_blocks(times_x, 2.0, (np.arange(3.0),), 0).tolist()
+    [0.0, 2.0, 4.0]
+    """
+    x = arrays[-1]
+    if out is None:
+        g = np.broadcast_to(g, x.shape).astype(x.dtype, copy=False)
+        out = np.empty(x.shape, x.dtype)
+    with np.errstate(**dict.fromkeys(ignore, "ignore")):
+        blocked(body, (g, *arrays, out), buffers, **params)
+    return out
+
+
+__all__ = ["BLOCK_BYTES", "blocked", "gradient_by_blocks"]

@@ -27,7 +27,7 @@ from xpgrad.ops.activations_torch import _INV_SQRT_2PI, _SQRT_HALF, _TANH_C, _TA
 from xpgrad.ops.formulas import _ERFC_COEFFS, _ERFC_FLOAT32
 
 from .activations import _FLOATS, _finite, _sigmoid_into
-from .blocks import blocked
+from .blocks import blocked, gradient_by_blocks
 from .ufuncs import clip
 
 #: the float32 erfc exponent's coefficients for the polynomial in u = t / 2 (lowest first)
@@ -176,20 +176,18 @@ def _tanh_slope(x, cdf, out, scratch):
     return out
 
 
-def _vjp_into(g, cdf, x, approximate, out):
-    """``out`` <- ``g`` times the derivative of GELU at ``x`` (``cdf`` the forward's)."""
+def _vjp_into(g, cdf, x, approximate, out=None):
+    """``g`` times the derivative of GELU at ``x`` (``cdf`` the forward's), into ``out`` (a
+    new array where None)."""
     slope = _tanh_slope if approximate == "tanh" else _normal_slope
 
     def body(g_part, cdf_part, x_part, out_part, *scratch):
         np.multiply(g_part, slope(x_part, cdf_part, scratch[2], scratch), out=out_part)
-    with np.errstate(over="ignore"):
-        blocked(body, (g, cdf, x, out), 3)
-    return out
+    return gradient_by_blocks(body, g, (cdf, x), 3, out=out, ignore=("over",))
 
 
 def _vjp(g, cdf, x, approximate="none"):
-    dense = np.broadcast_to(g, cdf.shape).astype(cdf.dtype, copy=False)
-    return (_vjp_into(dense, cdf, x, approximate, np.empty(cdf.shape, cdf.dtype)),)
+    return (_vjp_into(g, cdf, x, approximate),)
 
 
 def _vjp_in_place(g, cdf, x, approximate="none"):
