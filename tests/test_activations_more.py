@@ -421,6 +421,22 @@ def test_relu_keeps_the_sign_of_zero_as_pytorch(backend):
     np.testing.assert_array_equal(grad[:3], 0.0)
 
 
+@pytest.mark.parametrize("name", ["hardswish", "hardsigmoid", "elu", "log_sigmoid"])
+def test_numpy_mask_kernels_take_infinite_gradients_as_the_generic_rule(name):
+    """The numpy kernels whose gradients multiply by 0/1 masks give the generic rule's
+    gradient for an infinite or NaN incoming gradient too (inf * 0 would be NaN where the rule
+    selects 0): the same values, NaNs in the same places."""
+    import array_api_compat.numpy as npx
+
+    kernel, prim, params, x, _ = _numba_kernel_case(name, np.float32, "numpy")
+    g = np.resize(np.array([np.inf, -np.inf, np.nan, 1.0], np.float32), x.shape)
+    _, saved = kernel.forward(x, **params)
+    with np.errstate(invalid="ignore", over="ignore"):
+        want = prim.vjp(npx, g, prim.forward(npx, x, **params), [True], [x], params)[0]
+        got = kernel.vjp(g, saved, x, **params)[0]
+    np.testing.assert_array_equal(got, want)
+
+
 def test_numpy_elu_kernel_declines_constants_beyond_the_dtype():
     """``elu(alpha=1e300)`` in float32: scale * alpha is inf there, and the kernel's sum would
     meet inf * 0 above 0, so it declines (None, and NotImplemented from its vjp) and the
