@@ -338,7 +338,7 @@ def _vjp(kernel, g, saved, needs, raws, params):
 @pytest.mark.parametrize("dt", DTYPES, ids=["float32", "float64"])
 @pytest.mark.parametrize("prim_name,case", list(_cases()))
 @pytest.mark.parametrize("name", BACKENDS)
-def test_kernel_matches_generic_rule(name, prim_name, case, dt):
+def test_kernel_matches_generic_rule(name, prim_name, case, dt, monkeypatch):
     be = backend(name)
     kernel = be.kernels.get(prim_name)
     if kernel is None:
@@ -348,6 +348,9 @@ def test_kernel_matches_generic_rule(name, prim_name, case, dt):
     arrays, params = SAMPLES[prim_name][case](rng, dt)
 
     if not prim.differentiable:               # an in-place update: compare the arrays after
+        if name == "numpy":                   # its kernels leave arrays of one block to the
+            from xpgrad.backends.numpy import blocks      # generic rule: blocks of 2 floats
+            monkeypatch.setattr(blocks, "BLOCK_BYTES", 2 * np.dtype(dt).itemsize)
         mine = [_device(be, None if a is None else a.copy()) for a in arrays]
         ref = [None if a is None else a.copy() for a in arrays]
         assert kernel.forward(*mine, **params) is not None, "the kernel declined"
