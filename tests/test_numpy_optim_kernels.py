@@ -1,13 +1,15 @@
-"""The NumPy backend's Adam kernel (``backends/numpy/optim.py``: ``adam_update`` and
-``amsgrad_update``, which AdamW uses): bit for bit the generic rule over several steps, in one
-block and in many, with weight decay both ways and AMSGrad's maximum; declining what it does not
-update in place; and through ``xg.optim``, the same training as the generic rule."""
+"""The NumPy backend's optimizer updates by blocks (``backends/numpy/optim.py``): Adam's kernel
+(``adam_update`` and ``amsgrad_update``, which AdamW uses) bit for bit the generic rule over
+several steps, in many blocks, with weight decay both ways and AMSGrad's maximum; the kernels
+declining what they do not update in place; and through ``xg.optim``, the same training as the
+generic rules. (Every update's kernel against its rule, bit for bit: test_kernel_protocol.)"""
 import numpy as np
 import pytest
 
 import xpgrad as xg
 from xpgrad.backends.numpy import blocks
 from xpgrad.kernels import Kernel
+from xpgrad.ops.optim import UPDATES
 from xpgrad.primitive import PRIMITIVES
 
 NP = xg.get_backend("numpy")
@@ -117,13 +119,41 @@ def test_kernel_declines_what_it_cannot_update_in_place(monkeypatch):
     assert _declines(*arrays())                                # one block: in cache anyway
 
 
-@pytest.mark.parametrize("make", [lambda: xg.optim.Adam(learning_rate=0.01),
-                                  lambda: xg.optim.Adam(learning_rate=0.01, amsgrad=True),
-                                  lambda: xg.optim.AdamW(learning_rate=0.01)],
-                         ids=["Adam", "Adam amsgrad", "AdamW"])
-def test_training_equals_the_generic_rule(make, monkeypatch):
-    """An MLP trained through ``xg.optim`` with the kernel (blocks of 8 bytes, so that it
-    takes every weight), and with it removed: the same weights."""
+def test_a_rule_by_blocks_declines_what_it_cannot_update_in_place(monkeypatch):
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", 16)
+    rmsprop = NP.kernels["rmsprop_update"].forward
+
+    def declines(param, grad, square, momentum=None):
+        return rmsprop(param, grad, square, momentum, lr=0.01, rho=0.9, momentum=0.9,
+                       eps=1e-8) is None
+
+    p, g, sq, mom = (np.ones((4, 3), np.float32) for _ in range(4))
+    assert declines(p, g[:2], sq, mom)                         # another shape
+    assert declines(np.ones((3, 4), np.float32).T, g, sq, mom)  # parameter not C-ordered
+    assert declines(p, g, sq, np.ones((3, 4), np.float32).T)   # a state not C-ordered
+    sq.flags.writeable = False
+    assert declines(p, g, sq, mom)                             # a state read-only
+    assert not declines(p, g, np.ones_like(p))                 # no momentum buffer: taken
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", 48)
+    assert declines(p, g, np.ones_like(p))                     # one block: the rule itself
+
+
+OPTIMIZERS = {
+    "Adam": lambda: xg.optim.Adam(learning_rate=0.01),
+    "Adam amsgrad": lambda: xg.optim.Adam(learning_rate=0.01, amsgrad=True),
+    "AdamW": lambda: xg.optim.AdamW(learning_rate=0.01),
+    "SGD nesterov": lambda: xg.optim.SGD(learning_rate=0.1, momentum=0.9, nesterov=True),
+    "RMSprop centered": lambda: xg.optim.RMSprop(learning_rate=0.01, centered=True),
+    "NAdam": lambda: xg.optim.NAdam(learning_rate=0.01),
+    "Lion": lambda: xg.optim.Lion(learning_rate=0.001, weight_decay=0.1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_training_equals_the_generic_rule(name, monkeypatch):
+    """An MLP trained through ``xg.optim`` with the kernels (blocks of 8 bytes, so that they
+    take every weight), and with them removed: the same weights."""
+    make = OPTIMIZERS[name]
     monkeypatch.setattr(blocks, "BLOCK_BYTES", 8)
     rng = np.random.default_rng(3)
     x = rng.normal(size=(16, 5)).astype(np.float32)
@@ -148,11 +178,11 @@ def test_training_equals_the_generic_rule(make, monkeypatch):
             return out
         return Kernel(call)
 
-    for name in ("adam_update", "amsgrad_update"):
-        monkeypatch.setitem(NP.kernels, name, counted(NP.kernels[name].forward))
+    for update in UPDATES:
+        monkeypatch.setitem(NP.kernels, update.name, counted(NP.kernels[update.name].forward))
     with_kernel = train()
-    assert len(ran) == 4 * 4 and all(ran), "the kernel did not take every update"
-    for name in ("adam_update", "amsgrad_update"):
-        monkeypatch.delitem(NP.kernels, name)
+    assert len(ran) == 4 * 4 and all(ran), "the kernels did not take every update"
+    for update in UPDATES:
+        monkeypatch.delitem(NP.kernels, update.name)
     for a, b in zip(with_kernel, train()):
         np.testing.assert_array_equal(a, b)

@@ -1,16 +1,25 @@
-"""Adam's update for the NumPy backend (``adam_update``, and ``amsgrad_update``, which AdamW
-and ``amsgrad=True`` use): the generic rule's passes (``xpgrad/ops/optim.py``), in place, into
-two scratch buffers, block by block (``blocks.blocked``), so that a weight's parameter, gradient,
-moments and scratch stay in the core's cache through the dozen passes instead of crossing
-memory on each. The same operations in the same order as the generic rule: the results are its
-bits. It declines (None: the generic rule runs) for a parameter of one block or less, whose
-passes stay in cache anyway (one thread, float32: 64 elements 5.8 us generic, 6.6 by one
-block; 64K elements 102 and 101 us), for dtypes other than float32 and float64, arrays of mixed
-dtypes or shapes, and a parameter or state that is not C-contiguous and writeable (the blocks
-are pieces of its flat view).
+"""The optimizer updates of the NumPy backend, by blocks: each update's passes run over one
+256 KiB block of the parameter, gradient and states at a time (``blocks.BLOCK_BYTES``), so that
+they stay in the core's cache through the passes instead of crossing memory on each.
 
-Measured (one thread, float32, one update, generic rule -> kernel): 4096x1024 20.1 -> 11.2 ms,
-784x256 466 -> 384 us; float64 131072 elements 768 -> 615 us.
+- ``by_blocks(update)``: any update primitive's generic rule (``xpgrad/ops/optim.py``), called
+  on each block's flat views. Every rule is elementwise, with correctly rounded operations
+  (``+ - * /``, ``sqrt``, ``maximum``, ``sign``), so the results are the rule's bits. SGD,
+  Adagrad, Adadelta, RMSprop (centered too), Adamax, NAdam, RAdam and Lion run this way.
+- ``adam``, ``amsgrad`` (Adam, AdamW, ``amsgrad=True``): the generic rule's passes written out
+  in place, into two scratch buffers made once per update instead of the rule's new arrays in
+  every block: 15% faster than ``by_blocks`` on a 784x256 float32 weight (384 against 454 us).
+
+Both decline (None: the generic rule runs) for a parameter of one block or less, whose passes
+stay in cache anyway (one thread, float32 Adam: 64 elements 5.8 us generic, 6.6 by one block;
+64K elements 102 and 101 us), for a gradient or state of another shape, and for a parameter or
+state that is not C-contiguous and writeable (the blocks are pieces of its flat view); Adam's
+also for dtypes other than float32 and float64 and for mixed dtypes.
+
+Measured (one thread, float32, one update, generic rule -> by blocks; ``adam`` for Adam):
+784x256: SGD with momentum 276 -> 235 us, RMSprop 370 -> 299, Adam 466 -> 384, NAdam 670 ->
+500; 4096x1024: plain SGD 2.43 -> 1.31 ms, with momentum 11.7 -> 5.5, Adam 20.1 -> 11.2,
+Lion 13.1 -> 8.8.
 
 >>> import numpy as np
 >>> p, g = np.ones(40_000), np.full(40_000, 0.5)        # 320 kB each: two blocks
@@ -31,8 +40,10 @@ import math
 import numpy as np
 
 from xpgrad.backend import Kernel
+from xpgrad.ops.optim import UPDATES
 
 from . import blocks
+from . import namespace as xp_numpy     # the backend's own namespace, as the generic rules get
 
 _FLOATS = (np.dtype("float32"), np.dtype("float64"))
 
@@ -113,6 +124,31 @@ def adam(param, grad, m, v, *, lr, beta1, beta2, eps, step, weight_decay, decoup
                    step=step, weight_decay=weight_decay, decoupled=decoupled)
 
 
-KERNELS = {"adam_update": Kernel(adam), "amsgrad_update": Kernel(amsgrad)}
+def by_blocks(update) -> Kernel:
+    """A kernel running the generic rule of ``update`` (a primitive of ``ops/optim.py``) on
+    each block's flat views of its arrays (the module docstring)."""
+    rule = update.forward
 
-__all__ = ["KERNELS", "adam", "amsgrad"]
+    def forward(param, grad, *states, **params):
+        size = param.size
+        if size * param.itemsize <= blocks.BLOCK_BYTES or grad.shape != param.shape:
+            return None
+        written = [s for s in states if s is not None]
+        if any(s.shape != param.shape for s in written) or not _in_place((param, *written)):
+            return None
+        flats = [param.reshape(-1), np.ascontiguousarray(grad).reshape(-1),
+                 *(None if s is None else s.reshape(-1) for s in states)]
+        step = max(blocks.BLOCK_BYTES // param.itemsize, 1)
+        for start in range(0, size, step):
+            stop = start + step
+            rule(xp_numpy, *(None if f is None else f[start:stop] for f in flats), **params)
+        return param, None
+
+    forward.__name__ = forward.__qualname__ = f"{update.name}_by_blocks"
+    return Kernel(forward)
+
+
+KERNELS = {update.name: by_blocks(update) for update in UPDATES}
+KERNELS.update({"adam_update": Kernel(adam), "amsgrad_update": Kernel(amsgrad)})
+
+__all__ = ["KERNELS", "adam", "amsgrad", "by_blocks"]
