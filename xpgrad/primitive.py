@@ -342,6 +342,12 @@ def _move(raw, source, target):
     return target.from_numpy(source.to_numpy(raw))
 
 
+def _moved(x, target):
+    """``x``'s array on backend ``target``. An ``xg.function`` trace replaces this and
+    ``_move`` while it runs, to record the move (``jit/transfers.py``)."""
+    return _move(x._data, x._backend, target)
+
+
 def _transfer_vjp(xp, g, ans, x, source, target):
     if isinstance(g, Tensor):
         return transfer(g, source)
@@ -355,7 +361,7 @@ def transfer(x: Tensor, target) -> Tensor:
     """``x``'s value on backend ``target`` (what ``Tensor.to`` does), recorded on the tapes so
     the gradient comes back to ``x``'s backend. Not an ``apply``: its output lives on another
     backend than its input."""
-    out = _wrap(_move(x._data, x._backend, target), target)
+    out = _wrap(_moved(x, target), target)
     recording = tape_state.recording
     if recording:
         params = {"source": x._backend, "target": target}

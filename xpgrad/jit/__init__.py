@@ -91,6 +91,13 @@ class RetracingWarning(UserWarning):
     """A function was traced again and again: its arguments change signature every call."""
 
 
+def _rebuilt(fn, options, self_in_signature):
+    """A fresh Function of ``fn`` with ``options``, as ``Function.__reduce__`` describes."""
+    function = Function(fn, **options)
+    function._self_in_signature = self_in_signature
+    return function
+
+
 def _look_like(function, fn):
     """functools.update_wrapper without letting ``fn``'s attributes replace the Function's
     own: ``xg.function(xg.function(f))`` would otherwise share the inner one's programs,
@@ -171,9 +178,18 @@ class Function:
 
     def copy_for(self, fn) -> "Function":
         """A Function of ``fn`` with this one's options."""
-        return Function(fn, max_traces=self.max_traces, warmup=self.warmup, fuse=self.fuse,
-                        cuda_graph=self.cuda_graph, retrace_warning=self.retrace_warning,
-                        on_trace_error=self.on_trace_error)
+        return Function(fn, **self._options())
+
+    def _options(self) -> dict:
+        return dict(max_traces=self.max_traces, warmup=self.warmup, fuse=self.fuse,
+                    cuda_graph=self.cuda_graph, retrace_warning=self.retrace_warning,
+                    on_trace_error=self.on_trace_error)
+
+    def __reduce__(self):
+        # copy.deepcopy and pickle: a fresh Function of (a copy of) ``fn`` with these options.
+        # The programs are not copied: they read this one's Variables (a copied model's are
+        # others), and hold locks and compiled kernels; the copy traces on its own calls.
+        return (_rebuilt, (self.fn, self._options(), self._self_in_signature))
 
     def __call__(self, *args, **kwargs):
         try:

@@ -25,22 +25,30 @@ from .guards import restored_rng, rng_state
 from .kernel_proxy import _proxy_kernel
 from .replay_steps import HostOptimizerStep, RandomDraw, RangeGuard, VariableWrite
 from .tracer import Ref, Step, Tracer, live_variables, traced_args
+from .transfers import patch_transfers
 from .traced import Traced
 
 
 _ABSENT = object()
 
 
+def _tracing() -> bool:
+    """Whether this thread's trace records now (paused: inside a step the program replays
+    whole, such as an optimizer's update, which may compute on any backend)."""
+    tracer = THREAD.tracer
+    return tracer is not None and not tracer.paused
+
+
 class _OtherXp:
     """Another backend's ``xp`` while this thread traces: its first use raises
     ``OtherBackend`` (the function computes there, not on the traced backend); other threads'
-    eager calls get the real namespace."""
+    eager calls, and the steps replayed whole, get the real namespace."""
 
     def __init__(self, real, backend, traced):
         self._real, self._backend, self._traced = real, backend, traced
 
     def __getattr__(self, name):
-        if THREAD.tracer is None or name.startswith("__"):
+        if not _tracing() or name.startswith("__"):
             return getattr(self._real, name)
         raise OtherBackend(self._backend, self._traced, user_line())
 
@@ -49,10 +57,10 @@ class _OtherKernels(_OtherXp):
     """Another backend's ``kernels`` table while this thread traces (see ``_OtherXp``)."""
 
     def __bool__(self):
-        return THREAD.tracer is not None or bool(self._real)
+        return _tracing() or bool(self._real)
 
     def get(self, name, default=None):
-        if THREAD.tracer is None:
+        if not _tracing():
             return self._real.get(name, default) if self._real else default
         raise OtherBackend(self._backend, self._traced, user_line())
 
@@ -105,6 +113,7 @@ class _Session:
             self.proxies = list(proxies.values())
         self._patch_optimizers()
         self._patch_random()
+        patch_transfers(self.tracer, self.patched, self._recording)
         self._patch_variable_creation()
         self._patch_index_range(be)
         self._watch_other_backends(be)
@@ -212,13 +221,16 @@ class _Session:
         drawn, fresh = self.drawn, self.fresh
 
         def draw(gen, sample):
-            # every draw of this thread's trace, another backend's generator too (its array
-            # fails the trace, which may run again there): undone if the trace fails
+            # every draw of this thread's trace, another backend's generator too: undone if
+            # the trace fails
             seen = drawn.get(id(gen))
-            if (seen is None or seen[0]() is not gen) and THREAD.tracer is tracer:
+            mine = THREAD.tracer is tracer
+            if (seen is None or seen[0]() is not gen) and mine:
                 drawn[id(gen)] = (weakref.ref(gen), gen._rng, rng_state(gen._rng))
-            if gen.backend is not tracer.be or tracer.paused:
+            if tracer.paused or (gen.backend is not tracer.be and not mine):
                 return original(gen, sample)
+            # another backend's draw too: computing with it there raises OtherBackend, and
+            # moving it here (Tensor.to) is a step of the program (transfers.py)
             return fresh.recorded_draw(tracer, RandomDraw(original, gen, sample), gen)
 
         Generator._draw = draw

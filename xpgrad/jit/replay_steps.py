@@ -21,8 +21,10 @@ class HostOptimizerStep:
         if self.reset is not None:
             self.reset()
         be = self.be
-        # the program's arrays become Tensors; Python numbers go as given (converted there)
-        pairs = [(_wrap(g, be) if hasattr(g, "shape") and not isinstance(g, Tensor) else g, v)
+        # the program's arrays become Tensors of their Variable's backend (another backend's
+        # Variable gets its gradient moved there); Python numbers go as given
+        pairs = [(_wrap(g, getattr(v, "_backend", be))
+                  if hasattr(g, "shape") and not isinstance(g, Tensor) else g, v)
                  for g, v in zip(grads, self.variables)]
         return self.method(self.optimizer, pairs)
 

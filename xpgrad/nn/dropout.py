@@ -36,8 +36,9 @@ class Dropout(Module):
             return x
         x = asarray(x)
         self._rng = _init.as_rng(self._rng, x.backend)
-        keep = self._rng.uniform(size=x.shape, dtype=x.dtype) >= self.rate
-        keep = keep.to(x.backend)       # a generator of another backend (as Linear's rng=)
+        # a generator of another backend (as Linear's rng=): its draw moved, then compared on
+        # x's backend, which an xg.function traced there records
+        keep = self._rng.uniform(size=x.shape, dtype=x.dtype).to(x.backend) >= self.rate
         return x * (astype(keep, x.dtype) * (1.0 / (1.0 - self.rate)))
 
     def _extra_repr(self):
