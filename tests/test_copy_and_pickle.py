@@ -95,3 +95,45 @@ def test_a_tensor_and_variable_pickle_with_their_values():
     v2, t2 = _pickled((v, t))
     assert v2.name == "w" and v2.numpy().tolist() == v.numpy().tolist()
     assert t2.tolist() == [1.0, 2.0] and t2._backend is t._backend
+
+
+@pytest.mark.parametrize("copier", COPIES, ids=["deepcopy", "pickle"])
+def test_a_copy_made_after_a_tape_saw_the_original_is_another_tensor_to_tapes(copier):
+    """The copy's gradient is its own: a target network copied from a model a tape has
+    differentiated (copies kept the tape key, and the two gradients were summed)."""
+    v = xg.Variable([1.0])
+    with xg.GradientTape() as tape:
+        tape.watch(v)
+        _ = v * 2.0
+    twin = copier(v)
+    with xg.GradientTape() as tape:
+        y = v * 2.0 + twin * 10.0
+    assert [g.tolist() for g in tape.gradient(y, [v, twin])] == [[2.0], [10.0]]
+
+
+def test_layers_cloned_from_a_differentiated_layer_have_their_own_gradients():
+    layer = xg.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, dtype="float64", rng=0)
+    x = xg.asarray(np.random.default_rng(0).standard_normal((3, 5, 8)))
+    with xg.GradientTape() as tape:
+        loss = xg.sum(layer(x) ** 2)
+    tape.gradient(loss, layer.trainable_variables)
+    stack = xg.nn.TransformerEncoder(layer, 2)           # two deep copies of the layer
+    biases = [stack.layers[k].linear2.b for k in (0, 1)]
+    with xg.GradientTape() as tape:
+        loss = xg.sum(stack(x) ** 2)
+    grads = tape.gradient(loss, biases)
+
+    def loss_at(b, value):
+        saved = b.numpy()
+        shifted = saved.copy()
+        shifted[0] = value
+        b.assign(shifted)
+        out = float(xg.sum(stack(x) ** 2).numpy())
+        b.assign(saved)
+        return out
+
+    for b, g in zip(biases, grads):
+        b0, eps = float(b.numpy()[0]), 1e-4
+        numeric = (loss_at(b, b0 + eps) - loss_at(b, b0 - eps)) / (2 * eps)
+        assert g.numpy()[0] == pytest.approx(numeric, rel=1e-4)
+    assert grads[0].numpy()[0] != grads[1].numpy()[0]

@@ -63,6 +63,18 @@ class Tensor(TensorMethods):
         self._backend = t._backend
         self._key = 0
 
+    def __getstate__(self):
+        """What ``copy.deepcopy`` and ``pickle`` keep: every slot but the tape key, so that a
+        copy is another tensor to the tapes (a target network deep-copied from a trained
+        model, a layer cloned into a stack; sharing the key, their gradients were summed)."""
+        slots = {}
+        for cls in type(self).__mro__:
+            for name in getattr(cls, "__slots__", ()):
+                if name not in ("__weakref__", "_key") and hasattr(self, name):
+                    slots[name] = getattr(self, name)
+        slots["_key"] = 0
+        return None, slots
+
     # -- basic properties ----------------------------------------------------------------------
     @property
     def shape(self) -> tuple:
