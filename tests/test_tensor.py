@@ -263,3 +263,25 @@ def test_numpy_array_on_the_left_stays_on_the_tape():
     assert isinstance(y, xg.Tensor)
     # a @ x is a scalar broadcast over both entries of y: it contributes 2 * a
     np.testing.assert_allclose(tape.gradient(y, x).numpy(), 3 * a + a / (x.numpy() + a) ** 2)
+
+
+def test_asarray_of_tensors_on_a_tape_stacks_them_differentiably():
+    """``xg.asarray([a[0], ...])`` under a recording tape stacks the tensors on it (as
+    ``jnp.asarray`` does) instead of reading their values (which raised, naming np.asarray),
+    in the dtype it has without a tape: NumPy's inference over the values."""
+    a = xg.Variable(np.array([1.0, 2.0]))                             # float64
+    with xg.GradientTape() as tape:
+        b = xg.asarray([[a[0], 0.1], [a[1] * a[0], 3]])
+        loss = xg.sum(b * b)
+    (g,) = tape.gradient(loss, [a])
+    assert b.dtype == xg.float64 and b.numpy().tolist() == [[1.0, 0.1], [2.0, 3.0]]
+    # d/da0 = 2 a0 + 2 a1^2 a0, d/da1 = 2 a1 a0^2
+    assert g.numpy().tolist() == [10.0, 4.0]
+    untaped = xg.asarray([[a[0], 0.1], [a[1] * a[0], 3]])
+    assert untaped.dtype == b.dtype and untaped.numpy().tolist() == b.numpy().tolist()
+    w = xg.Variable([1.0, 2.0])                                       # float32
+    with xg.GradientTape() as tape:
+        c = xg.asarray([w[1], w[0]], dtype="float64")
+        loss = xg.sum(c * xg.asarray([1.0, 10.0], dtype="float64"))
+    assert c.dtype == xg.float64
+    assert tape.gradient(loss, [w])[0].numpy().tolist() == [10.0, 1.0]

@@ -81,6 +81,8 @@ def named_asarray(obj, what, *, dtype=None, device=None, copy=None, backend=None
     copy = _check_copy(copy, "asarray")
     if isinstance(obj, Tensor):
         return _from_tensor(obj, dtype, device, copy, backend)
+    if isinstance(obj, (list, tuple)) and _taped_leaf(obj):
+        return _from_tensor(_stacked(obj, what), dtype, device, copy, backend)
     be, place = _placed(device, backend)
     native = _native(be, dtype)                     # an unsupported dtype= names dtype
     try:
@@ -104,6 +106,49 @@ def named_asarray(obj, what, *, dtype=None, device=None, copy=None, backend=None
                          f"used without a copy (a Python scalar or sequence, another dtype, "
                          f"device or layout)")
     return _checked(be, raw)
+
+
+def _taped_leaf(obj) -> bool:
+    """Whether the nested lists ``obj`` hold a Tensor while a GradientTape records: then
+    ``asarray`` stacks them on the tape (as ``jnp.asarray`` does) instead of reading their
+    values, which would cut them from it."""
+    from .primitive import tape_state
+
+    if not tape_state.recording:
+        return False
+    return any(isinstance(item, Tensor) or (isinstance(item, (list, tuple)) and _taped_leaf(item))
+               for item in obj)
+
+
+def _stacked(obj, what) -> Tensor:
+    """The nested lists ``obj`` as one Tensor, stacked on the tapes, in the dtype ``asarray``
+    gives their values (NumPy's inference: ``[t32, 2.0]`` is float64, as without a tape)."""
+    from .ops.casting import astype
+    from .ops.joining import stack
+
+    def values(item):
+        if isinstance(item, Tensor):
+            return item._data
+        return [values(i) for i in item] if isinstance(item, (list, tuple)) else item
+
+    def tensor(item):
+        if isinstance(item, (list, tuple)):
+            return stack([tensor(i) for i in item])
+        if isinstance(item, Tensor):
+            return item if item.dtype == dtype else astype(item, dtype)
+        return named_asarray(item, what, dtype=dtype, backend=be)
+
+    be = next(t for t in _leaves(obj) if isinstance(t, Tensor))._backend
+    dtype = named_asarray(values(obj), what, backend=be).dtype
+    return tensor(obj)
+
+
+def _leaves(obj):
+    for item in obj:
+        if isinstance(item, (list, tuple)):
+            yield from _leaves(item)
+        else:
+            yield item
 
 
 def _typed_leaf(obj) -> bool:
