@@ -46,12 +46,14 @@ def data(rng, B=2, N=12, n_in=2, n_out=2):
 
 def test_windows_cover_every_step_once():
     assert windows(6, 3, 3) == [(0, 0, 3, 3), (3, 3, 6, 6)]
-    assert windows(7, 2, 4) == [(0, 0, 2, 0), (0, 2, 4, 2), (2, 4, 6, 3), (3, 6, 7, 7)]
+    assert windows(7, 2, 4) == [(0, 0, 2, 0), (0, 2, 4, 2), (2, 4, 6, 4), (4, 6, 7, 7)]
+    assert windows(7, 3, 3) == [(0, 0, 3, 3), (3, 3, 6, 6), (6, 6, 7, 7)]
     for n, k1, k2 in [(10, 3, 3), (10, 3, 5), (11, 2, 7), (5, 5, 9), (1, 1, 1)]:
         ws = windows(n, k1, k2)
         assert [s for _, s, e, _ in ws for s in range(s, e)] == list(range(n))
         for (w0, start, end, nxt), following in zip(ws, ws[1:] + [None]):
-            assert end - w0 <= k2 and w0 <= nxt <= end
+            # a window: its block and at most k2 - k1 steps before it
+            assert end - w0 <= k2 and start - w0 <= k2 - k1 and w0 <= nxt <= end
             if following is not None:
                 assert following[0] == nxt       # the next window starts where we kept the state
 
@@ -79,6 +81,34 @@ def test_gradients_equal_an_independent_truncated_reference(k1, k2, rng):
             np.testing.assert_allclose(a, b.numpy(), rtol=1e-10, atol=1e-13)
     full_state = model(x)[1]
     np.testing.assert_allclose(result.state[1].numpy(), full_state[1].numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("n", [7, 8, 9])
+def test_k2_equal_to_k1_is_the_loop_over_detached_blocks(n, rng):
+    """The README's claim: tbptt_train is the hand-written loop (each block of k1 steps run
+    from the previous block's detached state, then one update) with the same losses and
+    weights, a last shorter block included (it ran k2 steps from an earlier state)."""
+    x, y = data(rng, N=n, n_in=1, n_out=4)
+
+    def fresh():
+        return xg.nn.LSTM(1, 4, rng=0, dtype=xg.float64), xg.optim.SGD(learning_rate=0.5)
+
+    lstm, opt = fresh()
+    result = tbptt_train(lstm, mse, opt, x, y, k1=3)
+    hand_lstm, hand_opt = fresh()
+    variables = hand_lstm.trainable_variables
+    state, losses = None, []
+    for a in range(0, n, 3):
+        with xg.GradientTape() as tape:
+            out, new_state = hand_lstm(x[:, a:a + 3], state)
+            loss = mse(out, y[:, a:a + 3])
+        hand_opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        losses.append(float(loss))
+        state = xg.nn.detach(new_state)
+    assert result.losses == losses
+    for a, b in zip(lstm.trainable_variables, variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    np.testing.assert_array_equal(result.state[0].numpy(), state[0].numpy())
 
 
 def test_one_window_is_full_bptt_and_sgd_really_updates(rng):

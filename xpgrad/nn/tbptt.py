@@ -2,11 +2,12 @@
 
 Every ``k1`` steps of a long sequence the parameters are updated, with gradients flowing back
 ``k2 >= k1`` steps. Update ``j`` takes the loss on the ``k1`` new outputs (steps
-``[j*k1, (j+1)*k1)``) and runs the model over the window of the last ``k2`` steps, starting from
-the state at the window's start with ``stop_gradient``: the tape holds at most ``k2`` steps,
-however long the sequence. With ``k2 > k1`` the ``k2 - k1`` older steps of a window are
+``[j*k1, (j+1)*k1)``) and runs the model over the window of those steps and the ``k2 - k1``
+before them, starting from the state at the window's start with ``stop_gradient``: the tape
+holds at most ``k2`` steps, however long the sequence. With ``k2 > k1`` those older steps are
 recomputed (with the current weights), so a step costs ``k2 / k1`` forward passes; ``k1 == k2``
-(the common case) costs none. ``k2 < k1`` would leave the earliest outputs of each update
+(the common case) costs none, and is the loop that runs each block of ``k1`` steps from the
+previous block's detached state (a last, shorter block too). ``k2 < k1`` would leave the earliest outputs of each update
 without a path back to their inputs and is refused.
 
 The model is any callable ``model(x, state) -> (outputs, new_state)`` with ``state=None``
@@ -79,17 +80,21 @@ def windows(n_steps: int, k1: int, k2: int):
 
     The update runs steps ``[w0, block_end)`` from the state at ``w0``, takes the loss on
     ``[block_start, block_end)`` and keeps the state at ``next_start`` (the next window's start).
+    A window holds its block and the ``k2 - k1`` steps before it (fewer at the start): a last,
+    shorter block backpropagates that much further back too, no more.
 
     >>> list(windows(7, 2, 3))
-    [(0, 0, 2, 1), (1, 2, 4, 3), (3, 4, 6, 4), (4, 6, 7, 7)]
+    [(0, 0, 2, 1), (1, 2, 4, 3), (3, 4, 6, 5), (5, 6, 7, 7)]
+    >>> list(windows(7, 3, 3))              # the loop over blocks of detached states
+    [(0, 0, 3, 3), (3, 3, 6, 6), (6, 6, 7, 7)]
     """
     k1, k2 = _check_k(k1, k2)
+    extra = k2 - k1
     out = []
     for start in range(0, n_steps, k1):
         end = min(start + k1, n_steps)
-        w0 = max(0, end - k2)
-        nxt = max(0, min(end + k1, n_steps) - k2) if end < n_steps else end
-        out.append((w0, start, end, nxt))
+        nxt = max(0, end - extra) if end < n_steps else end
+        out.append((max(0, start - extra), start, end, nxt))
     return out
 
 
