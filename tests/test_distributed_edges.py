@@ -294,6 +294,26 @@ def test_ranks_started_with_different_train_settings_are_refused(tmp_path, flag,
 
 
 @needs_mpi
+@pytest.mark.parametrize("bad_rank, extra, shown", [
+    (1, ["--epochs", "-1"], "[rank 1] argument --epochs: must be an integer > 0, got -1"),
+    (1, ["--bogus"], "[rank 1] unrecognized arguments: --bogus"),
+    (0, ["--epochs", "-1"], "argument --epochs: must be an integer > 0, got -1")])
+def test_a_command_line_refused_on_one_rank_ends_every_rank(tmp_path, bad_rank, extra, shown):
+    # was: the rank that could not read its command line waited in the agreement on it, the
+    # others in the comparison of settings, forever (two collectives that never matched)
+    def command(bad):
+        return [sys.executable, "-m", "xpgrad.cli", "train", "--epochs", "1", "--no-log",
+                "--progress", "never", *(extra if bad else [])]
+
+    res = mpirun(1, *command(bad_rank == 0), ":", "-n", "1", *command(bad_rank == 1),
+                 timeout=90, cwd=tmp_path)
+    assert res.returncode == 2, res.stdout[-2000:] + res.stderr[-3000:]
+    errors = _errors(res.stderr)
+    assert len(errors) == 1 and shown in errors[0], res.stderr
+    assert "epoch" not in res.stdout, res.stdout
+
+
+@needs_mpi
 def test_a_rank_whose_copy_of_the_data_differs_is_named(tmp_path):
     # each rank reads --data-dir on its own machine; a copy that differs (one label here) was
     # trained on without a word, every rank indexing its share into its own arrays

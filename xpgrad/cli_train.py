@@ -384,12 +384,19 @@ def cmd_train(args, parser) -> int:
 
 
 def _check_same_command(world, args) -> None:
-    """Data-parallel: fail (status 2, every rank) unless every rank was started with the same
-    ``xpgrad train`` settings; rank 0's would otherwise be used on all of them without a word
-    (a launch giving each rank its own ``--seed`` or model: ``mpiexec -n 1 xpgrad train --seed
-    1 : -n 1 xpgrad train --seed 2``)."""
+    """Data-parallel: fail (status 2, every rank) unless every rank read its command line and
+    was started with the same ``xpgrad train`` settings; rank 0's would otherwise be used on
+    all of them without a word (a launch giving each rank its own ``--seed`` or model:
+    ``mpiexec -n 1 xpgrad train --seed 1 : -n 1 xpgrad train --seed 2``), and a rank whose
+    command line was refused (``--epochs -1`` on one rank) left the others waiting forever."""
     if world.size == 1:
         return
+    from .distributed.agreement import raise_together
+
+    try:    # the collective of the ranks that could not read their command line (_report_once)
+        raise_together(world, None, "the reading of the command line")
+    except Exception as agreed:
+        fail_together(world, agreed, _preparation_status(agreed) or 1)
     mine = {k: v for k, v in vars(args).items() if k not in ("func", "parser")}
     every = world.allgather(mine)
     for rank, theirs in enumerate(every):
