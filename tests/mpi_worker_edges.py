@@ -89,6 +89,19 @@ def scenario_fewer_steps():
         print(f"rank {w.rank} step {step}", flush=True)
 
 
+def scenario_fewer_steps_sync_bn():
+    """scenario_fewer_steps with a SyncBatchNorm: the others wait in its forward pass (its
+    batch statistics' allreduce), which must raise too."""
+    w = dist.init()
+    bn = xg.nn.SyncBatchNorm(3, dtype=xg.float64)
+    x = xg.asarray(np.random.default_rng(w.rank).normal(size=(4, 3)), dtype=xg.float64)
+    for step in range(3 if w.rank < w.size - 1 else 2):
+        with xg.GradientTape() as tape:
+            loss = xg.sum(bn(x) ** 2)
+        dist.DistributedGradientTape(tape).gradient(loss, bn.trainable_variables, weight=4)
+        print(f"rank {w.rank} step {step}", flush=True)
+
+
 def scenario_barrier_after_exit():
     w = dist.init()
     if w.rank == 0:

@@ -40,6 +40,7 @@ def test_distributed_optimizer_checks_pairs_like_the_wrapped_optimizer():
 @needs_mpi
 @pytest.mark.parametrize("n, scenario, waits_in", [
     (3, "fewer_steps", "the check of the list of gradient sources"),
+    (2, "fewer_steps_sync_bn", "SyncBatchNorm's batch statistics"),
     (2, "barrier_after_exit", "barrier()")])
 def test_a_rank_that_ends_early_is_named_instead_of_a_hang(n, scenario, waits_in):
     # Horovod raises on the ranks left waiting; without the notice they waited forever. With 3

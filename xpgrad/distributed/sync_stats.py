@@ -100,7 +100,7 @@ def global_moments(world, x, xp):
         rows[world.rank, c + 1:] = xp.astype(xp.sum(xc * xc, axis=axes), xp.float64)
     flat = xp.reshape(rows, (-1,))
     if world.size > 1:
-        engine_for(world, flat).allreduce_(flat, "sum")
+        _sum_across(world, flat, "SyncBatchNorm's batch statistics")
     counts = rows[:, :1]
     total = int(xp.sum(counts))
     if total == 0:
@@ -112,11 +112,22 @@ def global_moments(world, x, xp):
     return total, mean, m2 / total
 
 
+def _sum_across(world, buf, what):
+    """``buf`` summed over the ranks, in place. A host buffer on MPI waits as ``world.wait``
+    does: a rank that ends its script meanwhile (fewer batches than the others) is named
+    instead of a hang."""
+    engine = engine_for(world, buf)
+    if engine is world and hasattr(world, "wait"):
+        world.wait(world.comm.Iallreduce(world.MPI.IN_PLACE, buf, op=world.MPI.SUM), what)
+    else:
+        engine.allreduce_(buf, "sum")
+
+
 def reduce_sums(world, arrays, xp):
     """The (C,) ``arrays`` summed over the ranks, as float64, in one allreduce."""
     buf = xp.concat([xp.astype(a, xp.float64) for a in arrays])
     if world.size > 1:
-        engine_for(world, buf).allreduce_(buf, "sum")
+        _sum_across(world, buf, "SyncBatchNorm's gradient sums")
     c = arrays[0].shape[0]
     return [buf[i * c:(i + 1) * c] for i in range(len(arrays))]
 
