@@ -254,6 +254,37 @@ def test_random_values_dtypes_and_ranges():
         rng.normal(size=2, dtype=xg.int32)
 
 
+@pytest.mark.parametrize("loc, scale", [(np.array([0.0, 100.0, 200.0]), 1.0),
+                                        (xg.asarray([0.0, 100.0, 200.0]), 1.0),
+                                        (0.0, np.array([1.0, 2.0, 3.0]))])
+def test_array_parameters_draw_once_per_element(loc, scale):
+    """``normal(loc_array, scale)``, ``uniform(low_array, high)``: one draw per element of the
+    parameters' broadcast shape, as NumPy's Generator (one draw was broadcast over them, the
+    same noise in every element)."""
+    host = [np.asarray(p.numpy() if isinstance(p, xg.Tensor) else p) for p in (loc, scale)]
+    z = (xg.random.default_rng(0).normal(loc, scale).numpy() - host[0]) / host[1]
+    u = (xg.random.default_rng(0).uniform(loc, loc + scale).numpy() - host[0]) / host[1]
+    for standard in (z, u):
+        assert standard.shape == (3,) and len(set(np.round(standard, 4).tolist())) == 3
+    rows = xg.random.default_rng(0).normal(np.zeros((2, 3)), 1.0).numpy()
+    assert rows.shape == (2, 3) and not np.array_equal(rows[0], rows[1])
+    with pytest.raises(ValueError, match=r"size \(3,\) does not fit the parameters' broadcast "
+                                         r"shape \(2, 3\)"):
+        xg.random.default_rng(0).normal(np.zeros((2, 3)), 1.0, size=(3,))
+
+
+def test_integers_with_array_bounds_follow_numpy():
+    got = xg.random.default_rng(0).integers(0, np.array([2, 10, 100])).numpy()
+    np.testing.assert_array_equal(got, np.random.default_rng(0).integers(0, [2, 10, 100]))
+    rng = xg.random.default_rng(0)
+    with pytest.raises(ValueError, match="high=.* is out of bounds for uint8"):
+        rng.integers(0, np.array([1000] * 6), size=6, dtype=xg.uint8)     # wrapped silently
+    with pytest.raises(ValueError, match="high=.* is out of bounds for int8"):
+        rng.integers(0, xg.asarray([1000] * 6), size=6, dtype=xg.int8)
+    with pytest.raises(ValueError, match="scale must be >= 0"):
+        rng.normal(0.0, np.array([-1.0, 1.0]))
+
+
 def test_numpy_array_on_the_left_stays_on_the_tape():
     a = np.array([2.0, 3.0])
     x = xg.asarray([1.0, 4.0], dtype=xg.float64)

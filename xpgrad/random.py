@@ -109,20 +109,27 @@ class Generator:
         return bits
 
     def normal(self, loc=0.0, scale=1.0, size=None, *, dtype=_dt.float32) -> Tensor:
-        """Normal samples with mean ``loc`` and standard deviation ``scale``."""
+        """Normal samples with mean ``loc`` and standard deviation ``scale`` (arrays or
+        tensors too: one draw per element of their broadcast shape, or of ``size``).
+
+        >>> [round(float(v), 2) for v in default_rng(0).normal([0.0, 100.0], 1.0)]
+        [1.12, 98.61]
+        """
         dtype = self._float_dtype(dtype)
-        if isinstance(scale, numbers.Real) and scale < 0:
+        if _below(scale, 0):
             raise ValueError(f"normal: scale must be >= 0 (a standard deviation), got {scale!r}")
-        size = () if size is None else _shape(size)
+        size = _draw_shape("normal", size, loc, scale)
         native = self.backend.native_dtype(dtype)
         z = self._tensor_if(self._draw(lambda rng: rng.standard_normal(size, dtype=native)),
                             loc, scale)
         return self._out(z * scale + loc, dtype)
 
     def uniform(self, low=0.0, high=1.0, size=None, *, dtype=_dt.float32) -> Tensor:
-        """Uniform samples in ``[low, high)``."""
+        """Uniform samples in ``[low, high)`` (arrays or tensors too: one draw per element of
+        their broadcast shape, or of ``size``). In float32, ``u * (high - low) + low`` may round
+        up to ``high`` itself, as NumPy's does in float64."""
         dtype = self._float_dtype(dtype)
-        size = () if size is None else _shape(size)
+        size = _draw_shape("uniform", size, low, high)
         native = self.backend.native_dtype(dtype)
         u = self._tensor_if(self._draw(lambda rng: rng.random(size, dtype=native)), low, high)
         return self._out(u * (high - low) + low, dtype)
@@ -137,12 +144,13 @@ class Generator:
         if dt.kind not in "iu":
             raise TypeError(f"integers: dtype must be an integer dtype, got {dt}")
         info = np.iinfo(dt.name)
+        low, high = _raw_bound(low), _raw_bound(high)
         for name, value, top in (("low", 0 if high is None else low, info.max),
                                  ("high", low if high is None else high, info.max + 1)):
-            if isinstance(value, numbers.Real) and not info.min <= value <= top:
+            if _below(value, info.min) or _above(value, top):
                 raise ValueError(f"integers: {name}={value!r} is out of bounds for {dt} "
                                  f"([{info.min}, {info.max}])")
-        size = () if size is None else _shape(size)
+        size = _draw_shape("integers", size, low, high)
         return self._out(self._draw(lambda rng: rng.integers(low, high, size)), dt)
 
     def permutation(self, n) -> Tensor:
@@ -157,6 +165,51 @@ class Generator:
         if n < 0:
             raise ValueError(f"permutation: n must be >= 0, got {n}")
         return self._out(self._draw(lambda rng: rng.permutation(n)), _dt.int64)
+
+
+def _draw_shape(who, size, *params):
+    """The shape of a draw: ``size``, or the broadcast shape of the parameters (arrays,
+    tensors, numbers; None: absent); ValueError where they do not broadcast to ``size``, as
+    NumPy's Generator refuses."""
+    shapes = [tuple(p.shape) if isinstance(p, Tensor) else np.shape(p)
+              for p in params if p is not None]
+    try:
+        broadcast = np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise ValueError(f"{who}: the parameters' shapes {shapes} do not broadcast together") \
+            from None
+    if size is None:
+        return broadcast
+    size = _shape(size)
+    try:
+        fits = np.broadcast_shapes(size, broadcast) == size
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"{who}: size {size} does not fit the parameters' broadcast shape "
+                         f"{broadcast}")
+    return size
+
+
+def _raw_bound(value):
+    """An integer bound as NumPy's ``integers`` takes it: a tensor's array on the host."""
+    return np.asarray(value.numpy()) if isinstance(value, Tensor) else value
+
+
+def _below(value, limit) -> bool:
+    """Whether a number or an array-like of numbers (not a tensor: its values may be a trace's)
+    holds one below ``limit``."""
+    if isinstance(value, Tensor) or value is None:
+        return False
+    a = np.asarray(value)
+    return a.size > 0 and a.dtype.kind in "iuf" and bool(np.min(a) < limit)
+
+
+def _above(value, limit) -> bool:
+    if isinstance(value, Tensor) or value is None:
+        return False
+    a = np.asarray(value)
+    return a.size > 0 and a.dtype.kind in "iuf" and bool(np.max(a) > limit)
 
 
 class _Draws(threading.local):
