@@ -199,6 +199,48 @@ def test_load_mnist_errors_name_the_problem(tmp_path):
         load_dataset("cifar")
 
 
+def _damaged(d, case):
+    """One of the four files damaged as ``case`` says (the probe's cases, which gave
+    tracebacks or trained until a label broke the loss)."""
+    files = _fake_mnist(d)
+    images = d / "train-images-idx3-ubyte.gz"
+    if case == "truncated gzip":
+        images.write_bytes(images.read_bytes()[:200])
+    elif case == "gzip magic then garbage":
+        images.write_bytes(b"\x1f\x8b" + b"garbage" * 40)
+    elif case == "a directory":
+        images.unlink()
+        images.mkdir()
+    elif case == "label 11":
+        labels = files["train-labels-idx1-ubyte"].copy()
+        labels[4] = 11
+        write_idx(d / "train-labels-idx1-ubyte.gz", labels)
+    elif case == "test images 20x20":
+        write_idx(d / "t10k-images-idx3-ubyte.gz", np.zeros((10, 20, 20), np.uint8))
+
+
+DAMAGE = {"truncated gzip": "cannot be read as an IDX file",
+          "gzip magic then garbage": "cannot be read as an IDX file",
+          "a directory": "cannot be read as an IDX file",
+          "label 11": "train labels must be classes 0 to 9, got 0 to 11",
+          "test images 20x20": "train and test images differ in shape"}
+
+
+@pytest.mark.parametrize("case", sorted(DAMAGE))
+def test_damaged_files_are_a_data_error_before_training(tmp_path, case, capsys):
+    from xpgrad.cli import main
+
+    _damaged(tmp_path, case)
+    with pytest.raises(DataError, match=DAMAGE[case]):
+        load_mnist(str(tmp_path))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--dataset", "mnist", "--data-dir", str(tmp_path), "--epochs", "1",
+              "--no-log", "--progress", "never"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "Traceback" not in err, err
+    assert err.startswith("xpgrad: error:") and DAMAGE[case] in err, err
+
+
 def test_batches_cover_every_index_once():
     rng = np.random.default_rng(0)
     parts = batches(10, 3, rng)

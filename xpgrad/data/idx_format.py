@@ -36,11 +36,15 @@ def read_idx(path) -> np.ndarray:
     >>> read_idx(p).tolist()
     [[0, 1, 2], [3, 4, 5]]
     """
-    with open(path, "rb") as f:
-        head = f.read(2)
-    opener = gzip.open if head == b"\x1f\x8b" else open
-    with opener(path, "rb") as f:
-        data = f.read()
+    try:
+        with open(path, "rb") as f:
+            head = f.read(2)
+        opener = gzip.open if head == b"\x1f\x8b" else open
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (EOFError, gzip.BadGzipFile, OSError) as e:    # truncated, corrupt, a directory
+        reason = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+        raise DataError(f"{path}: cannot be read as an IDX file ({reason})") from None
     if len(data) < 4 or data[0] != 0 or data[1] != 0:
         raise DataError(f"{path}: not an IDX file (the magic number must start with two zero "
                          f"bytes, got {data[:4]!r})")

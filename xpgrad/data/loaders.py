@@ -63,7 +63,14 @@ def load_idx_dataset(name="mnist", data_dir=None, *, progress=False, echo=None) 
         if xs.ndim != 3 or ys.ndim != 1 or len(xs) != len(ys):
             raise DataError(f"{title} {split_name} files disagree: images {xs.shape}, "
                             f"labels {ys.shape} (expected (n, rows, cols) and (n,))")
+        if ys.size and (ys.min() < 0 or ys.max() > 9):
+            raise DataError(f"{title} {split_name} labels must be classes 0 to 9, got "
+                            f"{int(ys.min())} to {int(ys.max())} "
+                            f"({_MNIST_FILES['y_' + split_name]})")
     image_shape = arrays["x_train"].shape[1:]
+    if arrays["x_test"].shape[1:] != image_shape:
+        raise DataError(f"{title} train and test images differ in shape: "
+                        f"{image_shape} and {arrays['x_test'].shape[1:]}")
 
     def flat(x):
         return (x.reshape(len(x), -1) / 255.0).astype(np.float32)
