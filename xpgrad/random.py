@@ -199,17 +199,20 @@ def _raw_bound(value):
 def _below(value, limit) -> bool:
     """Whether a number or an array-like of numbers (not a tensor: its values may be a trace's)
     holds one below ``limit``."""
-    if isinstance(value, Tensor) or value is None:
-        return False
-    a = np.asarray(value)
-    return a.size > 0 and a.dtype.kind in "iuf" and bool(np.min(a) < limit)
+    return _beyond(value, limit, np.min, lambda a, b: a < b)
 
 
 def _above(value, limit) -> bool:
+    return _beyond(value, limit, np.max, lambda a, b: a > b)
+
+
+def _beyond(value, limit, extreme, past) -> bool:
+    if isinstance(value, numbers.Real):          # a Python int past int64 too
+        return bool(past(value, limit))
     if isinstance(value, Tensor) or value is None:
         return False
     a = np.asarray(value)
-    return a.size > 0 and a.dtype.kind in "iuf" and bool(np.max(a) > limit)
+    return a.size > 0 and a.dtype.kind in "iuf" and bool(past(extreme(a), limit))
 
 
 class _Draws(threading.local):

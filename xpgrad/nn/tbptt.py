@@ -7,8 +7,8 @@ before them, starting from the state at the window's start with ``stop_gradient`
 holds at most ``k2`` steps, however long the sequence. With ``k2 > k1`` those older steps are
 recomputed (with the current weights), so a step costs ``k2 / k1`` forward passes; ``k1 == k2``
 (the common case) costs none, and is the loop that runs each block of ``k1`` steps from the
-previous block's detached state (a last, shorter block too). ``k2 < k1`` would leave the earliest outputs of each update
-without a path back to their inputs and is refused.
+previous block's detached state (a last, shorter block too). ``k2 < k1`` would leave the
+earliest outputs of each update without a path back to their inputs and is refused.
 
 The model is any callable ``model(x, state) -> (outputs, new_state)`` with ``state=None``
 meaning "start from zeros"; ``xg.nn.LSTM``, ``GRU`` and ``RNN`` are such models
