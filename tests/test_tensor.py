@@ -283,6 +283,8 @@ def test_integers_with_array_bounds_follow_numpy():
         rng.integers(0, xg.asarray([1000] * 6), size=6, dtype=xg.int8)
     with pytest.raises(ValueError, match="scale must be >= 0"):
         rng.normal(0.0, np.array([-1.0, 1.0]))
+    with pytest.raises(ValueError, match="high=1180591620717411303424 is out of bounds"):
+        rng.integers(0, 2**70)                      # a Python int past int64
 
 
 def test_numpy_array_on_the_left_stays_on_the_tape():
