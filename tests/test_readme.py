@@ -177,6 +177,8 @@ TRAIN_FLAGS = {
     "--checkpoint-every": ["--checkpoint", "{tmp}/e.npz", "--checkpoint-every", "2"],
     "--resume": None,                    # test_cli_errors.py resumes saved runs
     "--max-steps": ["--max-steps", "2"], "--quiet": ["--quiet"],
+    "--lr": ["--lr", "0.01"], "--compile": ["--compile", "--no-log"],
+    "--distributed": None,               # test_distributed*.py: runs under mpiexec
     "--lr-schedule": ["--lr-schedule", "cosine"], "--warmup-steps": ["--warmup-steps", "2"],
     "--lr-gamma": ["--lr-gamma", "0.5", "--lr-schedule", "exponential"],
     "--lr-decay-rate": ["--lr-decay-rate", "0.5", "--lr-schedule", "step"],
