@@ -114,10 +114,7 @@ def _taped_leaf(obj) -> bool:
     values, which would cut them from it."""
     from .primitive import tape_state
 
-    if not tape_state.recording:
-        return False
-    return any(isinstance(item, Tensor) or (isinstance(item, (list, tuple)) and _taped_leaf(item))
-               for item in obj)
+    return bool(tape_state.recording) and any(isinstance(t, Tensor) for t in _leaves(obj))
 
 
 def _stacked(obj, what) -> Tensor:

@@ -127,18 +127,20 @@ def by_blocks(update) -> Kernel:
     rule = update.forward
 
     def forward(param, grad, *states, **params):
-        size = param.size
-        if size * param.itemsize <= blocks.BLOCK_BYTES or grad.shape != param.shape:
+        if param.size * param.itemsize <= blocks.BLOCK_BYTES or grad.shape != param.shape:
             return None
         written = [s for s in states if s is not None]
         if any(s.shape != param.shape for s in written) or not _in_place((param, *written)):
             return None
-        flats = [param.reshape(-1), np.ascontiguousarray(grad).reshape(-1),
-                 *(None if s is None else s.reshape(-1) for s in states)]
-        step = max(blocks.BLOCK_BYTES // param.itemsize, 1)
-        for start in range(0, size, step):
-            stop = start + step
-            rule(xp_numpy, *(None if f is None else f[start:stop] for f in flats), **params)
+        present = [s is not None for s in states]
+
+        def block(param, grad, *parts):
+            # the states' blocks back in their places, None for an absent one
+            parts = iter(parts)
+            rule(xp_numpy, param, grad, *(next(parts) if p else None for p in present),
+                 **params)
+
+        blocks.blocked(block, (param, grad, *written), 0)
         return param, None
 
     forward.__name__ = forward.__qualname__ = f"{update.name}_by_blocks"

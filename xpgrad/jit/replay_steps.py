@@ -16,16 +16,16 @@ class HostOptimizerStep:
 
     def __init__(self, method, optimizer, variables, be):
         self.method, self.optimizer, self.variables, self.be = method, optimizer, variables, be
+        # each gradient's backend: its Variable's (another backend's Variable gets its
+        # gradient moved there)
+        self.backends = [getattr(v, "_backend", be) for v in variables]
 
     def __call__(self, *grads):
         if self.reset is not None:
             self.reset()
-        be = self.be
-        # the program's arrays become Tensors of their Variable's backend (another backend's
-        # Variable gets its gradient moved there); Python numbers go as given
-        pairs = [(_wrap(g, getattr(v, "_backend", be))
-                  if hasattr(g, "shape") and not isinstance(g, Tensor) else g, v)
-                 for g, v in zip(grads, self.variables)]
+        # the program's arrays become Tensors; Python numbers go as given (converted there)
+        pairs = [(_wrap(g, b) if hasattr(g, "shape") and not isinstance(g, Tensor) else g, v)
+                 for g, v, b in zip(grads, self.variables, self.backends)]
         return self.method(self.optimizer, pairs)
 
 
