@@ -250,6 +250,24 @@ def test_missing_optional_package_names_the_install_command(tmp_path, monkeypatc
     assert e.value.code == 1 and "pip install -e \".[viz]\"" in capsys.readouterr().err
 
 
+def test_curves_with_a_broken_matplotlib_fails_before_training(tmp_path, monkeypatch,
+                                                                capsys):
+    """An installed matplotlib whose import fails is found before training starts, with the
+    import's own error, not after the last epoch."""
+    fake = tmp_path / "site" / "matplotlib"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('built against another NumPy')\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.delitem(sys.modules, name)
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--epochs", "1", "--logdir", str(tmp_path / "run"), "--curves", *SMALL])
+    err = capsys.readouterr().err
+    assert e.value.code == 1
+    assert "is installed but does not import (built against another NumPy)" in err, err
+    assert not (tmp_path / "run").exists()
+
+
 def test_plot_draws_the_curves_of_a_finished_run(tmp_path, capsys):
     """`xpgrad plot RUN_DIR` draws curves.png from the run's history.json, the same plot
     `--curves` draws at the end of the run."""

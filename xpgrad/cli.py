@@ -22,8 +22,14 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message):
         fail(f"{message} (see '{self.prog} -h')", 2)
 
-
-#: TrainConfig fields set by a flag of the same name
+    def parse_args(self, args=None, namespace=None):
+        """As argparse's, but a subcommand's unknown flag is that subcommand's error, with
+        its own help to point at (``xpgrad train -h``), not ``xpgrad -h``."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            getattr(parsed, "parser", self).error(
+                f"unrecognized arguments: {' '.join(extras)}")
+        return parsed
 
 
 def cmd_plot(args, parser) -> int:

@@ -29,6 +29,8 @@ def fail(message, status=2):
     """
     from .distributed.group import launcher_size, world_started
 
+    if isinstance(message, OSError) and message.strerror and message.filename is not None:
+        message = f"{message.strerror}: {message.filename!r}"      # without "[Errno 2]"
     line = " ".join(str(message).split())          # one line, whatever the message holds
     if launcher_size() > 1 and not world_started():
         raise Unreported(line, status)             # main reports it once for all the ranks

@@ -49,17 +49,19 @@ def require(module: str, purpose: str, *, load=True):
     >>> require("json", "testing").__name__
     'json'
     """
+    top = module.split(".")[0]
+    hint = INSTALL_HINT.format(extra=EXTRAS.get(top, "train"))
     if not load:
-        if available(module.split(".")[0]) and available(module):
+        if available(top) and available(module):
             return None
     else:
         try:
             return importlib.import_module(module)
-        except ImportError:
-            pass
-    top = module.split(".")[0]
-    raise ImportError(f"{purpose} needs the {top!r} package: "
-                      + INSTALL_HINT.format(extra=EXTRAS.get(top, "train"))) from None
+        except ImportError as e:
+            if available(top):                  # there, but its import fails
+                raise ImportError(f"{purpose} needs the {top!r} package, which is installed "
+                                  f"but does not import ({e}); reinstall it: {hint}") from None
+    raise ImportError(f"{purpose} needs the {top!r} package: {hint}") from None
 
 
 def image_grid(images, image_shape, columns=8, padding=1, pad_value=0.5) -> np.ndarray:

@@ -209,7 +209,8 @@ def _checked(config, echo, background_compile, root):
     if cfg.logdir:
         _check_logdir_path(cfg.logdir)
         if cfg.curves:
-            require("matplotlib", "plotting the learning curves (--curves)", load=False)
+            # imported now, not only found: a broken install fails here, not after training
+            require("matplotlib.backends.backend_agg", "plotting the learning curves (--curves)")
     if cfg.progress:
         require("tqdm", "the progress bar", load=False)
     source = cfg.resume or (cfg.checkpoint if cfg.checkpoint and os.path.exists(cfg.checkpoint)
