@@ -358,6 +358,14 @@ def test_on_trace_error_still_raises_after_an_update():
     g = xg.function(step, warmup=0, on_trace_error="eager")
     with pytest.raises(TraceError, match=r"\.item\(\)"):
         g(xg.ones(2))
+    np.testing.assert_allclose(w.numpy(), [0.9, 1.9])      # the failed trace's one update
+    # later calls run eagerly, once each, not a failed trace (and its update) every time
+    for expected in ([0.8, 1.8], [0.7, 1.7]):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            g(xg.ones(2))
+        np.testing.assert_allclose(w.numpy(), expected, rtol=1e-6)
+    assert g.trace_count == 0
 
 
 def test_a_traced_function_inside_another_is_inlined():

@@ -119,7 +119,8 @@ class Function:
     graph API object to use); ``retrace_warning``: traces after which each new trace warns
     (``RetracingWarning``); ``on_trace_error``: "raise" (``TraceError``) or "eager": where the
     failed trace changed nothing yet (no optimizer update, no write into a Variable), warn and
-    run this signature eagerly from then on.
+    run this signature eagerly from then on; after such a change, raise for this call and run
+    later ones eagerly.
     """
 
     def __init__(self, fn, *, max_traces=8, warmup=1, fuse=None, cuda_graph=None,
@@ -307,14 +308,19 @@ class Function:
                 # no tensor argument named the backend and the current one was assumed:
                 # trace again on the one the function computes on (nothing ran there yet)
                 return self._trace(base, key, e.backend, args, kwargs, retry=False)
-            if self.on_trace_error == "raise" or e.state_changed:
+            if self.on_trace_error == "raise":
+                raise e.name_function(_name(self.fn))
+            self._eager[key] = None
+            if len(self._eager) > 4 * self.max_traces:       # the oldest: tried again if seen
+                self._eager.pop(next(iter(self._eager)))
+            if e.state_changed:     # running it again would apply its updates twice
+                e.message += ("; the failed trace had already updated a Variable or an "
+                              "optimizer, so this call cannot run again eagerly and raises; "
+                              "later calls with this signature run eagerly")
                 raise e.name_function(_name(self.fn))
             warnings.warn(f"xg.function {_name(self.fn)!r} runs "
                           f"eagerly for this signature: {e}", RuntimeWarning,
                           stacklevel=user_stacklevel())
-            self._eager[key] = None
-            if len(self._eager) > 4 * self.max_traces:       # the oldest: tried again if seen
-                self._eager.pop(next(iter(self._eager)))
             return self.fn(*args, **kwargs)
         graphs = self.cuda_graph
         if graphs is True and be.name != "cupy":
