@@ -204,7 +204,7 @@ def test_the_checkpoint_with_best_weights_loads_into_a_plain_model(tmp_path):
     plan = prepare(TrainConfig(hidden=(8,), validation_split=0.2, logdir=None,
                                progress=False))
     xg.load_checkpoint(path, plan.model, plan.opt)     # the best weights are extra arrays
-    best = xg.checkpoint.checkpoint_extra(path)
+    best = xg.checkpoint_extra(path)
     assert sorted(best) == sorted(f"best/{k}" for k in plan.model.named_variables())
     with np.load(path) as z:
         for k, v in plan.model.named_variables().items():

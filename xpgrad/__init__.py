@@ -31,8 +31,8 @@ from .tensor import Tensor, Variable
 from . import (distributed, fft, linalg, losses, nn, optim, random, special,  # noqa: E402
                testing)
 from .jit import function  # noqa: E402  (xg.function: trace once, replay)
-from .checkpoint import (CheckpointError, checkpoint_metadata, load_checkpoint,  # noqa: E402
-                         save_checkpoint)
+from .checkpoint import (CheckpointError, checkpoint_extra,  # noqa: E402
+                         checkpoint_metadata, load_checkpoint, save_checkpoint)
 
 bool = bool_  # the array-API name; Python's bool stays reachable as builtins.bool
 

@@ -308,7 +308,7 @@ def checkpoint_extra(path) -> dict:
     >>> import os, tempfile, numpy as np, xpgrad as xg
     >>> path = os.path.join(tempfile.mkdtemp(), "c.npz")
     >>> xg.save_checkpoint(path, [xg.Variable([1.0], name="w")], extra={"best/w": np.ones(1)})
-    >>> checkpoint_extra(path)
+    >>> xg.checkpoint_extra(path)
     {'best/w': array([1.])}
     """
     return {k[len("extra/"):]: v for k, v in _read(path).items() if k.startswith("extra/")}
