@@ -138,33 +138,135 @@ class Generator:
         """Uniform samples in ``[0, 1)``."""
         return self.uniform(0.0, 1.0, size, dtype=dtype)
 
-    def integers(self, low, high=None, size=None, *, dtype=_dt.int64) -> Tensor:
-        """Integers in ``[low, high)`` (or ``[0, low)`` when ``high`` is None)."""
+    def standard_normal(self, size=None, *, dtype=_dt.float32) -> Tensor:
+        """Samples of the standard normal distribution (``normal(0, 1)``)."""
+        return self.normal(0.0, 1.0, size, dtype=dtype)
+
+    def exponential(self, scale=1.0, size=None, *, dtype=_dt.float32) -> Tensor:
+        """Exponential samples with mean ``scale`` (NumPy's numbers for the same seed).
+
+        >>> default_rng(0).exponential(2.0, size=3).shape
+        (3,)
+        """
+        dtype = self._float_dtype(dtype)
+        if _below(scale, 0):
+            raise ValueError(f"exponential: scale must be >= 0, got {scale!r}")
+        size = _draw_shape("exponential", size, scale)
+        native = self.backend.native_dtype(dtype)
+        e = self._tensor_if(self._draw(lambda rng: rng.standard_exponential(size, dtype=native)),
+                            scale)
+        return self._out(e * scale, dtype)
+
+    def integers(self, low, high=None, size=None, *, dtype=_dt.int64, endpoint=False) -> Tensor:
+        """Integers in ``[low, high)`` (or ``[0, low)`` when ``high`` is None); with
+        ``endpoint=True`` in ``[low, high]``, as NumPy's.
+
+        >>> sorted(set(default_rng(0).integers(1, 3, size=50, endpoint=True).tolist()))
+        [1, 2, 3]
+        """
         dt = _dt.as_dtype(dtype)
         if dt.kind not in "iu":
             raise TypeError(f"integers: dtype must be an integer dtype, got {dt}")
         info = np.iinfo(dt.name)
         low, high = _raw_bound(low), _raw_bound(high)
+        endpoint = bool(endpoint)
         for name, value, top in (("low", 0 if high is None else low, info.max),
-                                 ("high", low if high is None else high, info.max + 1)):
+                                 ("high", low if high is None else high,
+                                  info.max + (not endpoint))):
             if _below(value, info.min) or _above(value, top):
                 raise ValueError(f"integers: {name}={value!r} is out of bounds for {dt} "
                                  f"([{info.min}, {info.max}])")
         size = _draw_shape("integers", size, low, high)
-        return self._out(self._draw(lambda rng: rng.integers(low, high, size)), dt)
+        return self._out(self._draw(lambda rng: rng.integers(low, high, size,
+                                                             endpoint=endpoint)), dt)
 
-    def permutation(self, n) -> Tensor:
-        """A random permutation of ``range(n)``."""
-        try:
-            if isinstance(n, bool):
-                raise TypeError
-            n = operator.index(n)     # ints, NumPy integers and 0-d integer tensors
-        except (TypeError, ValueError):
-            raise TypeError(f"permutation: n must be an integer, got {type(n).__name__} "
-                            f"{n!r}") from None
-        if n < 0:
-            raise ValueError(f"permutation: n must be >= 0, got {n}")
+    def permutation(self, x) -> Tensor:
+        """A random permutation of ``range(x)``, or, for an array or tensor, of its rows (a
+        shuffled copy along axis 0; gradients flow back to the rows of a tensor).
+
+        >>> sorted(default_rng(0).permutation(4).tolist())
+        [0, 1, 2, 3]
+        """
+        if _shape_of(x):
+            rows = self.permutation(_shape_of(x)[0])
+            return _take(x, rows, self.backend)
+        n = _count("permutation", "n", x)
         return self._out(self._draw(lambda rng: rng.permutation(n)), _dt.int64)
+
+    def choice(self, a, size=None, replace=True, p=None) -> Tensor:
+        """Samples of ``range(a)`` or of the rows of an array or tensor ``a``, with or without
+        replacement, uniformly or with probabilities ``p`` (NumPy's ``Generator.choice``,
+        the same numbers for the same seed; gradients flow back to the chosen rows of ``a``).
+
+        >>> default_rng(0).choice(5, size=3, replace=False).shape
+        (3,)
+        """
+        whole = bool(_shape_of(a))
+        n = _shape_of(a)[0] if whole else _count("choice", "a", a)
+        if p is not None:
+            p = np.asarray(p.numpy() if isinstance(p, Tensor) else p, dtype=np.float64)
+            if p.shape != (n,):
+                raise ValueError(f"choice: p must have one probability per choice ({n}), got "
+                                 f"shape {p.shape}")
+            if not (np.isfinite(p).all() and (p >= 0).all()) \
+                    or abs(p.sum() - 1) > np.sqrt(np.finfo(np.float64).eps):
+                raise ValueError(f"choice: p must be probabilities (finite, >= 0, summing to "
+                                 f"1), got {p.tolist() if p.size <= 8 else p}")
+        shape = () if size is None else _shape(size)
+        try:           # NumPy checks p, and size against n without replacement, before drawing
+            index = self._draw(lambda rng: rng.choice(n, shape, bool(replace), p))
+        except ValueError as e:
+            raise ValueError(f"choice: {e}") from None
+        index = self._out(index, _dt.int64)
+        if not whole:
+            return index
+        from .ops.shape import reshape
+
+        picked = _take(a, reshape(index, (-1,)), self.backend)
+        return reshape(picked, shape + tuple(picked.shape[1:]))
+
+    def spawn(self, n) -> list:
+        """``n`` new, independent Generators on this one's backend (NumPy's
+        ``Generator.spawn``): one per worker or per data-parallel rank.
+
+        >>> a, b = default_rng(0).spawn(2)
+        >>> bool((a.normal(size=3) != b.normal(size=3)).any())
+        True
+        """
+        n = _count("spawn", "n", n)
+        children = []
+        for native in self._rng.spawn(n):
+            child = object.__new__(Generator)
+            child.backend, child._rng = self.backend, native
+            children.append(child)
+        return children
+
+
+def _count(who, name, n) -> int:
+    """``n`` as a count: an int, a NumPy integer or a 0-d integer tensor, >= 0."""
+    try:
+        if isinstance(n, bool):
+            raise TypeError
+        n = operator.index(n)
+    except (TypeError, ValueError):
+        raise TypeError(f"{who}: {name} must be an integer, got {type(n).__name__} "
+                        f"{n!r}") from None
+    if n < 0:
+        raise ValueError(f"{who}: {name} must be >= 0, got {n}")
+    return n
+
+
+def _shape_of(a) -> tuple:
+    return tuple(a.shape) if isinstance(a, Tensor) else np.shape(a)
+
+
+def _take(a, rows, backend):
+    """The rows ``rows`` of ``a`` (a Tensor, or an array made one on ``backend``)."""
+    from .ops.indexing import take
+
+    if not isinstance(a, Tensor):
+        a = _wrap(backend.asarray(np.asarray(a)), backend)
+    return take(a, rows, axis=0)
 
 
 def _draw_shape(who, size, *params):
