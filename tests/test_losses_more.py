@@ -269,6 +269,8 @@ def test_backends_equal_numpy(backend, dtype, rng):
      "ignore_index must be an int"),
     (lambda p, t: xg.losses.nll(p, xg.asarray([0, 1, 2]), reduction="batchmean"), ValueError,
      "reduction must be one of"),
+    (lambda p, t: xg.losses.softmax_cross_entropy(p, t * 0.0 + 1 / 3, ignore_index=1),
+     ValueError, r"ignore_index \(1\) picks integer labels .* these labels are probabilities"),
 ])
 def test_bad_arguments_name_the_argument(call, exc, message):
     p = xg.asarray(np.full((3, 3), 0.5))

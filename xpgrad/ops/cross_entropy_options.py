@@ -34,6 +34,10 @@ def check_options(ignore_index, label_smoothing):
 def cross_entropy(logits, labels, *, weight, ignore_index, label_smoothing, reduction):
     """The loss with options; ``labels`` are checked integer indices (``ignore_index`` rows
     excepted) or probabilities of ``logits``' shape."""
+    if labels.dtype.kind not in "iu" and ignore_index is not None:
+        raise ValueError(f"ignore_index ({ignore_index}) picks integer labels to leave out, but "
+                         f"these labels are probabilities (dtype {labels.dtype}); give a zero "
+                         f"row instead, or leave ignore_index out")
     log_probs = log_softmax(logits, axis=-1)
     if labels.dtype.kind in "iu":
         return _of_indices(log_probs, labels, weight, ignore_index, label_smoothing, reduction)

@@ -15,18 +15,27 @@ import numbers
 from ..creation import asarray
 from ..primitive import Primitive, apply
 from ..tensor import Tensor
-from .losses import (REDUCTIONS, _check_reduction, _class_axis_hint, _float_input, _onehot,
+from .losses import (REDUCTIONS, _check_reduction, _class_axis_hint, _float_input,
                      _reduce, _scale, _size, _target_like, as_tensor_or_refuse)
 from . import reductions
 from .shape import reshape
 
 
 # -- negative log-likelihood of integer labels ---------------------------------------------------
-def _nll_parts(xp, log_probs, labels, weight, ignore_index):
-    """The one-hot rows of the kept labels (ignored rows all 0) and each row's class weight."""
-    onehot = _onehot(xp, labels, log_probs)
-    onehot = onehot * xp.astype(labels != ignore_index, log_probs.dtype)[:, None]
-    return onehot, xp.sum(onehot * weight, axis=1)
+def _nll_parts(xp, labels, weight, ignore_index):
+    """Each row's label (0 where ignored), whether it is kept, and its class weight (0 where
+    ignored): gathers of N entries, not one-hot rows of N x C."""
+    kept = labels != ignore_index
+    safe = xp.where(kept, labels, xp.zeros_like(labels))
+    return safe, kept, xp.where(kept, xp.take(weight, safe, axis=0), 0.0)
+
+
+def _picked(xp, log_probs, safe):
+    """``log_probs[i, safe[i]]`` for every row ``i``."""
+    along = getattr(xp, "take_along_axis", None)
+    if along is not None:
+        return along(log_probs, safe[:, None], axis=1)[:, 0]
+    return log_probs[xp.arange(log_probs.shape[0]), safe]
 
 
 def _weighted_mean(xp, total, weight_sum):
@@ -36,22 +45,26 @@ def _weighted_mean(xp, total, weight_sum):
 
 
 def _nll_forward(xp, log_probs, labels, weight, reduction, ignore_index):
-    onehot, row_weight = _nll_parts(xp, log_probs, labels, weight, ignore_index)
-    per = -row_weight * xp.sum(xp.where(onehot > 0, log_probs, 0.0), axis=1)
+    safe, kept, row_weight = _nll_parts(xp, labels, weight, ignore_index)
+    per = -row_weight * xp.where(kept, _picked(xp, log_probs, safe), 0.0)
     if reduction == "mean":
         return _weighted_mean(xp, xp.sum(per), xp.sum(row_weight))
     return _reduce(xp, per, reduction)
 
 
 def _nll_dlogp(xp, g, ans, log_probs, labels, weight, reduction, ignore_index):
-    onehot, row_weight = _nll_parts(xp, log_probs, labels, weight, ignore_index)
-    if reduction == "none":
-        g = g[:, None]
-    elif reduction == "mean":
+    safe, kept, row_weight = _nll_parts(xp, labels, weight, ignore_index)
+    if reduction == "mean":
         g = _weighted_mean(xp, g, xp.sum(row_weight))
     # only the kept rows' label entries get a gradient (PyTorch's rule): when no row is kept
     # the mean is NaN but its gradient 0, not NaN * 0
-    return xp.where(onehot > 0, -g * onehot * weight, 0.0)
+    values = xp.where(kept, -g * row_weight, 0.0)
+    if isinstance(log_probs, Tensor):          # a higher order: a rule the tape can record
+        columns = xp.arange(log_probs.shape[1], dtype=safe.dtype)
+        return xp.where(columns[None, :] == safe[:, None], values[:, None], 0.0)
+    out = xp.zeros_like(log_probs)
+    out[xp.arange(log_probs.shape[0]), safe] = values
+    return out
 
 
 _nll = Primitive("nll", _nll_forward, _nll_dlogp, None, None)
