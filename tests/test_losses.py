@@ -251,3 +251,26 @@ def test_non_numeric_inputs_name_the_argument():
         xg.losses.mse(xg.ones(2), ["a", "b"])
     with pytest.raises(TypeError, match="labels must be integer class indices"):
         xg.losses.softmax_cross_entropy(xg.ones((2, 3)), ["a", "b"])
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba", "generic"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_cross_entropy_keeps_its_digits_near_a_target_of_one(backend, dtype,
+                                                                     monkeypatch):
+    """A confident logit against a smoothed target (t near 1): ``max(x, 0) - x t`` cancels
+    there; each backend's loss is within a few ulps of the float64 value of the same inputs
+    (it was 28% off in float32 on the numpy backend)."""
+    if backend == "generic":
+        monkeypatch.setattr(NUMPY, "kernels", {})
+    x = np.array([100.0, 30.0, 11.681496, -20.0, 7.5, float("inf"), -float("inf")], dtype)
+    t = np.array([1 - 2.0**-24, 0.999, 0.9999824, 1e-6, 0.5, 1.0, 0.0], dtype)
+    got = xg.losses.sigmoid_cross_entropy_with_logits(
+        xg.asarray(x, backend="numpy" if backend == "generic" else backend),
+        xg.asarray(t, backend="numpy" if backend == "generic" else backend),
+        reduction="none").numpy()
+    x64, t64 = x.astype(np.float64), t.astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        exact = np.where(x64 > 0, (1 - t64) * x64, -t64 * x64) + np.log1p(np.exp(-abs(x64)))
+    exact[-2:] = 0.0                        # at +-inf against the winning side's target
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got, exact, rtol=8 * np.finfo(dtype).eps, atol=0)

@@ -429,3 +429,15 @@ def test_softmax_cross_entropy_option_errors_are_named():
         xg.losses.softmax_cross_entropy(x, xg.asarray([0, 1, 2]), weight=xg.asarray(np.ones(3)))
     with pytest.raises(TypeError, match="ignore_index"):
         xg.losses.softmax_cross_entropy(x, xg.asarray([0, 1, 2]), ignore_index=1.5)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_nll_second_order_stays_on_its_backend(backend, rng):
+    """The Hessian of a cross-entropy with options (through ``nll``) on a backend other than
+    the default one, against the plain cross-entropy's (the same function here)."""
+    x = xg.asarray(rng.standard_normal((4, 3)), backend=backend)
+    y = xg.asarray([0, 2, 1, 2], backend=backend)
+    with_options = xg.hessian(lambda x: xg.losses.softmax_cross_entropy(
+        x, y, weight=xg.ones(3, dtype=xg.float64, backend=backend)))(x)
+    plain = xg.hessian(lambda x: xg.losses.softmax_cross_entropy(x, y))(x)
+    np.testing.assert_allclose(with_options.numpy(), plain.numpy(), rtol=1e-12, atol=1e-15)

@@ -150,16 +150,16 @@ def _bce_loss(x, t, reduction):
     """The loss (per entry or reduced), or None where the generic rule runs."""
     if not _float(x, t) or x.shape != t.shape or not x.ndim:
         return None     # 0-d: NumPy's arithmetic gives scalars, which the in-place steps need
-    e = np.abs(x)
-    np.negative(e, out=e)
-    np.exp(e, out=e)                                         # exp(-|x|)
-    per = np.maximum(x, 0.0)
-    with np.errstate(invalid="ignore"):     # inf * 0 at an infinite logit: replaced below
-        per -= x * t
-    per += np.log1p(e)
+    a = np.abs(x)
+    per = np.where(x > 0, 1.0 - t, t)          # the losing side's weight (formulas.sigmoid_ce)
+    with np.errstate(invalid="ignore"):        # inf * 0 at an infinite logit: redone below
+        per *= a
+    np.negative(a, out=a)
+    np.exp(a, out=a)                                         # exp(-|x|)
+    per += np.log1p(a, out=a)
     total = per.sum()
-    if np.isnan(total):        # NaN somewhere, or an infinite logit: inf - inf there
-        per = formulas.sigmoid_ce_at_infinity(np, x, t, per)
+    if np.isnan(total):        # NaN somewhere, or an infinite logit with nothing to lose
+        per = formulas.sigmoid_ce(np, x, t)
         total = per.sum()
     return per if reduction == "none" else _total(total, reduction, x.size, per.dtype)
 

@@ -91,8 +91,7 @@ _softmax_ce = Primitive("softmax_cross_entropy", _sce_forward, _sce_dlogits, _sc
 
 # -- sigmoid cross-entropy with logits ---------------------------------------------------------
 def _bce_forward(xp, x, t, reduction):
-    per = xp.maximum(x, 0.0) - x * t + xp.log1p(xp.exp(-xp.abs(x)))
-    return _reduce(xp, formulas.sigmoid_ce_at_infinity(xp, x, t, per), reduction)
+    return _reduce(xp, formulas.sigmoid_ce(xp, x, t), reduction)
 
 
 _sigmoid_ce = Primitive(

@@ -60,7 +60,9 @@ def _nll_dlogp(xp, g, ans, log_probs, labels, weight, reduction, ignore_index):
     # the mean is NaN but its gradient 0, not NaN * 0
     values = xp.where(kept, -g * row_weight, 0.0)
     if isinstance(log_probs, Tensor):          # a higher order: a rule the tape can record
-        columns = xp.arange(log_probs.shape[1], dtype=safe.dtype)
+        from ..creation import arange
+
+        columns = arange(log_probs.shape[1], dtype=safe.dtype, backend=log_probs.backend)
         return xp.where(columns[None, :] == safe[:, None], values[:, None], 0.0)
     out = xp.zeros_like(log_probs)
     out[xp.arange(log_probs.shape[0]), safe] = values

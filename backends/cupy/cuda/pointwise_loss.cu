@@ -17,18 +17,16 @@ struct SigmoidMse {
     }
 };
 
-// max(x, 0) - x t + log1p(exp(-|x|)), binary cross-entropy of sigmoid(x) against t; at
-// x = +-inf its limit, not inf - inf: inf times the losing side's weight (1 - t for +inf, t
-// for -inf), 0 where that weight is 0 (xpgrad/ops/formulas.py, sigmoid_ce_at_infinity)
+// max(x, 0) - x t + log1p(exp(-|x|)), binary cross-entropy of sigmoid(x) against t, as
+// |x| times the losing side's weight (1 - t for x > 0, t otherwise) + log1p(exp(-|x|)):
+// no cancellation when t is near 1, and at x = +-inf the limit, 0 where that weight is 0
+// (xpgrad/ops/formulas.py, sigmoid_ce)
 struct SigmoidBce {
     template <typename T> __device__ __forceinline__ static T apply(T x, T t, T scale, T& dx) {
         dx = scale * (sigmoid(x) - t);
         const T a = xabs(x);
-        if (a == -neg_inf<T>()) {
-            const T losing = x > T(0) ? T(1) - t : t;
-            return losing == T(0) ? T(0) : a * losing;
-        }
-        return (x < T(0) ? T(0) : x) - x * t + xlog1p(xexp(-a));
+        const T losing = x > T(0) ? T(1) - t : t;
+        return (losing == T(0) ? T(0) : a * losing) + xlog1p(xexp(-a));
     }
 };
 
