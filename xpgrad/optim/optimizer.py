@@ -4,7 +4,10 @@ Each optimizer keeps lazily created state arrays ("slots") per variable and upda
 variable's array in place, outside any tape, through one update primitive (``sgd_update``,
 ``adam_update``, ... in ``xpgrad.ops.optim``), for which a backend may register a fused kernel.
 The first update of a variable replaces its array by a private copy (so arrays shared with user
-code are never written).
+code are never written), and so does any later update while something else still holds the
+array -- a tape that saved it for a gradient not yet taken, as TensorFlow copies a variable's
+buffer before an update when a read of it is alive -- so that gradient uses the weights its
+forward pass used.
 
 >>> import xpgrad as xg
 >>> w = xg.Variable([1.0, 2.0], name="w")
@@ -17,6 +20,10 @@ code are never written).
 [0.0, 0.0]
 """
 from __future__ import annotations
+
+import contextlib
+import sys
+import threading
 
 from .._args import pointer
 from ..deferred import DeferredGradient, hint
@@ -253,9 +260,12 @@ class Optimizer:
             grads = [clip_value(g, self.clipvalue, f"the gradient of {v.name!r}")
                      for g, v in zip(grads, variables)]
         folds = self._folds()
+        shared = _COPY_ON_WRITE.on
         for g, v in zip(grads, variables):
             entry = states.get(id(v))         # _state_for's usual case inline
             state = entry[1] if entry is not None and entry[0] is v else self._state_for(v)
+            if shared and sys.getrefcount(v._data) > 2:    # v's and getrefcount's own
+                v._data = v._backend.owned_copy(v._data)  # a tape still reads the old one
             if folds:                         # xpgrad/deferred.py
                 if g.__class__ is not DeferredGradient:
                     hint(v)
@@ -421,3 +431,21 @@ def _named(variables, arg="variables") -> dict:
 
 #: the base class's ``learning_rate`` property (a subclass may replace it)
 _LEARNING_RATE = Optimizer.learning_rate
+
+
+class _CopyOnWrite(threading.local):
+    on = True
+
+
+_COPY_ON_WRITE = _CopyOnWrite()
+
+
+@contextlib.contextmanager
+def in_program():
+    """Updates in the block write in place whoever holds the arrays: an ``xg.function``'s
+    trace or replay, whose own buffers hold them and read none of them after the update."""
+    outer, _COPY_ON_WRITE.on = _COPY_ON_WRITE.on, False
+    try:
+        yield
+    finally:
+        _COPY_ON_WRITE.on = outer
