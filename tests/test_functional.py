@@ -109,3 +109,29 @@ def test_check_grads_covers_zero_dimensional_arguments():
 def test_check_grads_needs_float64():
     with pytest.raises(ValueError, match="float64"):
         check_grads(xg.exp, [xg.asarray([1.0])])
+
+
+def test_transforms_give_the_partial_derivative_however_else_the_tensor_reaches_f():
+    """JAX's and torch.func's rule: the differentiated argument's own partial derivative, not
+    the total one through a second argument, a pytree leaf, a keyword or a closure."""
+    torch = pytest.importorskip("torch")
+    x, t = xg.asarray([1.0, 2.0]), torch.tensor([1.0, 2.0])
+    reference = torch.func.grad(lambda a, b: (a * b * b).sum())(t, t).numpy()
+    for got in (xg.grad(lambda a, b: xg.sum(a * b * b))(x, x),
+                xg.grad(lambda a, b: xg.sum(a * b["b"] ** 2))(x, {"b": x}),
+                xg.grad(lambda a, *, b: xg.sum(a * b * b))(x, b=x),
+                xg.grad(lambda a: xg.sum(a * x * x))(x),
+                xg.value_and_grad(lambda a: xg.sum(a * x * x))(x)[1],
+                xg.vjp(lambda a: xg.sum(a * x * x), x)[1](xg.asarray(1.0))[0],
+                xg.jacobian(lambda a: xg.sum(a * x * x))(x)):
+        np.testing.assert_array_equal(got.numpy(), reference)
+    tangent = torch.ones(2)
+    _, jvp_reference = torch.func.jvp(lambda a: a * t, (t,), (tangent,))
+    np.testing.assert_array_equal(xg.jvp(lambda a: a * x, x, xg.ones(2))[1].numpy(),
+                                  jvp_reference.numpy())
+    hessian = xg.hessian(lambda a: xg.sum(a ** 2 * x))(x).numpy()
+    np.testing.assert_array_equal(hessian, np.diag(2 * x.numpy()))
+    with xg.GradientTape() as outer:                # a tape outside still sees the total
+        outer.watch(x)
+        total = xg.sum(xg.grad(lambda a: xg.sum(a * x))(x))      # sum(x)
+    np.testing.assert_array_equal(outer.gradient(total, x).numpy(), [1.0, 1.0])

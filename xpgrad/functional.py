@@ -11,7 +11,6 @@ hvp are in products.py); a differentiated argument may be a pytree (pytree.py), 
 from __future__ import annotations
 
 import numbers
-from collections import Counter
 
 import numpy as np
 
@@ -78,18 +77,15 @@ def _differentiable(value, i, argnums):
 
 
 def _distinct(args, nums):
-    """``args`` where each differentiated argument (or leaf of a pytree) that is passed more
-    than once (``f(x, x)``) is replaced by its own alias, so its gradient is its partial
-    derivative, as in JAX and PyTorch, not the total one (tapes outside still see each alias
-    come from the tensor)."""
+    """``args`` where each differentiated argument (or leaf of a pytree) is replaced by its own
+    alias, so its gradient is the partial derivative, as in JAX and PyTorch, not the total one
+    through the other ways the same tensor reaches ``f`` (``f(x, x)``, inside an argument not
+    differentiated, a keyword, a closure); tapes outside still see each alias come from the
+    tensor."""
     from .ops import positive
 
-    differentiated = {n % len(args) for n in nums}
-    counts = Counter(id(leaf) for i, a in enumerate(args)
-                     for leaf in (leaves(a) if i in differentiated else [a]))
-    for i in differentiated:
-        args[i] = map_leaves(lambda leaf, path: positive(leaf) if counts[id(leaf)] > 1 else leaf,
-                             args[i])
+    for i in {n % len(args) for n in nums}:
+        args[i] = map_leaves(lambda leaf, path: positive(leaf), args[i])
     return args
 
 
