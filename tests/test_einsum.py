@@ -74,3 +74,42 @@ def test_einsum_errors():
         tape.watch(d)                                                  # test_third_party_array_api)
         y = xg.sum(xg.einsum("ii->i", d))
     assert tape.gradient(y, d).tolist() == np.eye(3).tolist()
+
+
+@pytest.mark.parametrize("spec, shapes", [
+    ("ij,jk,kl->il", [(40, 30), (30, 50), (50, 20)]),
+    ("bi,ij,bj->b", [(16, 64), (64, 64), (16, 64)]),
+    ("bij,bjk->bik", [(8, 16, 32), (8, 32, 16)]),
+    ("bhqd,bhkd->bhqk", [(2, 3, 32, 8), (2, 3, 32, 8)]),
+])
+def test_large_contractions_take_the_optimized_order_and_equal_torch(spec, shapes,
+                                                                     monkeypatch):
+    """Above ``OPTIMIZE_ABOVE`` the forward and every gradient einsum go through a found
+    contraction order (BLAS products); values and gradients equal torch.einsum's and the
+    naive loop's."""
+    from xpgrad.ops import contraction
+
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(s) for s in shapes]
+    assert contraction._naive_size(spec, arrays) > contraction.OPTIMIZE_ABOVE
+    seed = rng.standard_normal(np.einsum(spec, *arrays).shape)
+
+    def ours():
+        operands = [xg.asarray(a) for a in arrays]
+        with xg.GradientTape() as tape:
+            for o in operands:
+                tape.watch(o)
+            out = xg.einsum(spec, *operands)
+        return [out.numpy()] + [g.numpy() for g in
+                                tape.gradient(out, operands, output_gradients=xg.asarray(seed))]
+
+    optimized = ours()
+    monkeypatch.setattr(contraction, "OPTIMIZE_ABOVE", 1 << 62)
+    naive = ours()
+    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out = torch.einsum(spec, *ts)
+    out.backward(torch.tensor(seed))
+    for got, loop, want in zip(optimized, naive, [out.detach()] + [t.grad for t in ts]):
+        np.testing.assert_allclose(got, want.numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(got, loop, rtol=1e-10, atol=1e-12)
