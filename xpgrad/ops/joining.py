@@ -11,7 +11,7 @@ import builtins
 
 from ..primitive import Primitive, apply
 from ..tensor import Tensor
-from ._define import Each, as_tensor, norm_axis
+from ._define import as_tensor, norm_axis
 from .indexing import _getitem
 from .shape import reshape
 
@@ -20,15 +20,20 @@ def _slice_along(ndim, axis, start, stop):
     return tuple(slice(start, stop) if i == axis else slice(None) for i in range(ndim))
 
 
-def _concat_vjp(i, xp, g, ans, *arrays, axis):
-    start = 0
-    for a in arrays[:i]:
-        start += a.shape[axis]
-    return g[_slice_along(g.ndim, axis, start, start + arrays[i].shape[axis])]
+def _concat_vjp(xp, g, ans, needs, *arrays, axis):
+    """Every input's slice of ``g``, in one pass over the inputs (a rule per input would
+    take each one all of them: quadratic in their number)."""
+    grads, start = [], 0
+    for a, need in zip(arrays, needs):
+        stop = start + a.shape[axis]
+        grads.append(g[_slice_along(g.ndim, axis, start, stop)] if need else None)
+        start = stop
+    return grads
 
 
+# the rules read the inputs' shapes only: nothing is saved
 _concat = Primitive("concat", lambda xp, *arrays, axis: xp.concat(arrays, axis=axis),
-                    Each(_concat_vjp))
+                    joint=_concat_vjp, saves=())
 
 
 def _tensors(arrays, what):
@@ -65,9 +70,13 @@ def concat(arrays, /, *, axis=0):
     return apply(_concat, *arrays, axis=axis)
 
 
+def _stack_vjp(xp, g, ans, needs, *arrays, axis):
+    lead = (slice(None),) * axis
+    return [g[lead + (i,)] if need else None for i, need in enumerate(needs)]
+
+
 _stack = Primitive("stack", lambda xp, *arrays, axis: xp.stack(arrays, axis=axis),
-                   Each(lambda i, xp, g, ans, *arrays, axis:
-                        g[tuple(i if d == axis else slice(None) for d in range(g.ndim))]))
+                   joint=_stack_vjp, saves=())
 
 
 def stack(arrays, /, *, axis=0):
