@@ -33,7 +33,9 @@ for a model whose recurrent layers have ``batch_first=False`` (PyTorch's default
 """
 from __future__ import annotations
 
+import inspect
 import numbers
+import warnings
 import weakref
 from dataclasses import dataclass, field
 
@@ -303,8 +305,34 @@ def _run(update, result, inputs, targets, n, k1, k2, state, callback, batch_firs
     result.state = state
 
 
-#: model -> {(loss_fn, optimizer, variables, options): xg.function of the update}
+#: model -> {(loss_fn's identity, optimizer's, variables', options): (weak references to
+#: loss_fn and optimizer, xg.function of the update)}; nothing in it holds the model (a loss
+#: that is a bound method of it would keep it, and its programs, alive for ever)
 _COMPILED = weakref.WeakKeyDictionary()
+#: the programs kept per model: a loss function made afresh for every call (a lambda) traces
+#: anew each time, and the oldest are dropped
+PER_MODEL = 8
+
+
+class _Programs(dict):
+    """One model's entries, with ``made``: how many Functions were made for it."""
+
+    made = 0
+
+
+def _weak(obj):
+    """A callable giving back ``obj`` while it lives (then None): a bound method is held as
+    ``WeakMethod`` (each attribute access makes a new bound method object)."""
+    try:
+        return weakref.WeakMethod(obj) if inspect.ismethod(obj) else weakref.ref(obj)
+    except TypeError:                   # no weak reference: held, as before
+        return lambda: obj
+
+
+def _identity(obj):
+    if inspect.ismethod(obj):
+        return (id(obj.__self__), id(obj.__func__))
+    return id(obj)
 
 
 def _compiled(update, model, loss_fn, optimizer, variables, options):
@@ -312,16 +340,27 @@ def _compiled(update, model, loss_fn, optimizer, variables, options):
     ``options`` (what else the update's computation depends on: clipping, layout)."""
     from ..jit import Function
 
-    key = (loss_fn, optimizer, tuple(map(id, variables)), options)
+    key = (_identity(loss_fn), id(optimizer), tuple(map(id, variables)), options)
     try:
-        per_model = _COMPILED.setdefault(model, {})
+        per_model = _COMPILED.setdefault(model, _Programs())
     except TypeError:                   # a model that takes no weak reference: not kept
-        per_model = {}
-    fn = per_model.get(key)
-    if fn is None:
-        fn = per_model[key] = Function(update, max_traces=16, retrace_warning=16)
-    else:
+        per_model = _Programs()
+    entry = per_model.pop(key, None)
+    if entry is not None and entry[0]() == loss_fn and entry[1]() is optimizer:
+        fn = entry[2]
         fn.fn = fn.__wrapped__ = update      # the same computation; this call's closure
+    else:                               # new, or an id reused by another loss or optimizer
+        fn = Function(update, max_traces=16, retrace_warning=16)
+        entry = (_weak(loss_fn), _weak(optimizer), fn)
+        if len(per_model) >= PER_MODEL:
+            per_model.pop(next(iter(per_model)))
+        per_model.made = made = per_model.made + 1
+        if made == PER_MODEL + 1:
+            warnings.warn(f"tbptt_train(compile=True) has traced the update for "
+                          f"{made} loss functions or optimizers with one model; a loss made "
+                          f"afresh for every call (a lambda) is traced anew each time: pass "
+                          f"the same function object", RuntimeWarning, stacklevel=3)
+    per_model[key] = entry              # the most recent last
     return fn
 
 
