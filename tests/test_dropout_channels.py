@@ -108,3 +108,22 @@ def test_a_compiled_call_follows_train_and_eval():
     np.testing.assert_array_equal(f(x).numpy(), x.numpy())
     drop.train()
     assert set(np.unique(f(x).numpy())) == {0.0, 2.0}
+
+
+@pytest.mark.parametrize("layer", [lambda: xg.nn.Dropout(0.5, rng=0),
+                                   lambda: xg.nn.Dropout2d(0.5, rng=0)])
+def test_a_rate_set_after_construction_is_checked_and_replayed(layer):
+    """``rate`` is checked when set later (a schedule), as the constructor checks it, and an
+    xg.function keeps one program per rate it read (a stale one scaled by the old rate)."""
+    d = layer()
+    for bad in (1.5, 1.0, -0.5, float("nan")):
+        with pytest.raises(ValueError, match="rate must be a finite number in"):
+            d.rate = bad
+    assert d.rate == 0.5
+    compiled = xg.function(lambda x: d(x))
+    x = xg.ones((4, 3, 8, 8))
+    for rate in (0.5, 0.5, 0.5, 0.2, 0.2, 0.2, 0.5):
+        d.rate = rate
+        kept = compiled(x).numpy()
+        np.testing.assert_allclose(kept[kept != 0], 1 / (1 - rate), rtol=1e-6)
+    assert compiled.trace_count == 2

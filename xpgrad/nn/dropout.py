@@ -12,6 +12,7 @@ from __future__ import annotations
 from .._args import flag
 from ..creation import asarray
 from ..ops.casting import astype
+from ..jit.capture import THREAD as _TRACES, guard_value, note_write
 from . import _checks
 from . import init as _init
 from .module import Module
@@ -26,9 +27,24 @@ class Dropout(Module):
 
     def __init__(self, rate: float, *, rng=None, name=None):
         super().__init__(name)
-        who = type(self).__name__                  # Dropout1d and Dropout2d share this
-        self.rate = _checks.probability("rate", rate, who)
-        self._rng = _init.check_rng(rng, who)
+        self.rate = rate
+        self._rng = _init.check_rng(rng, type(self).__name__)
+
+    @property
+    def rate(self) -> float:
+        """The fraction zeroed, in [0, 1); checked when set, after construction too (a
+        schedule that raises it), as the constructor checks it. An ``xg.function`` keeps a
+        program per rate it read, as per ``training`` mode."""
+        if _TRACES.tracer is not None:
+            return guard_value(self, "_rate", self._rate)
+        return self._rate
+
+    @rate.setter
+    def rate(self, value):
+        # Dropout1d and Dropout2d share this
+        self._rate = _checks.probability("rate", value, type(self).__name__)
+        if _TRACES.tracer is not None:
+            note_write(self, "_rate")
 
     def forward(self, x):
         if not flag(self.training, "training", "Dropout") \
