@@ -14,7 +14,11 @@ xpgrad.float32
 from __future__ import annotations
 
 import contextlib
+import math
+import numbers
 import operator
+
+import numpy as np
 
 from . import dtypes as _dt
 from ._args import flag
@@ -83,6 +87,8 @@ def named_asarray(obj, what, *, dtype=None, device=None, copy=None, backend=None
         return _from_tensor(obj, dtype, device, copy, backend)
     if isinstance(obj, (list, tuple)) and _taped_leaf(obj):
         return _from_tensor(_stacked(obj, what), dtype, device, copy, backend)
+    if obj is None:                     # NumPy makes NaN of it when given a float dtype
+        raise TypeError(f"{what} is None, not an array, a number or nested lists of numbers")
     be, place = _placed(device, backend)
     native = _native(be, dtype)                     # an unsupported dtype= names dtype
     try:
@@ -290,11 +296,36 @@ def _scalar_dtype(value):
     return _dt.float32
 
 
+def _fill(value, who):
+    """``fill_value`` as a Python or NumPy number (a one-element Tensor's value)."""
+    if isinstance(value, Tensor):
+        value = value.item()
+    elif isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if not isinstance(value, (numbers.Number, np.bool_)):
+        raise TypeError(f"{who}: fill_value must be a number, got {type(value).__name__} "
+                        f"{value!r:.40}")
+    return value
+
+
+def _count(value, name, who) -> int:
+    """An int-like ``value`` >= 0 (a size, a number of rows or points)."""
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        value = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{who}: {name} must be an integer, got {type(value).__name__} "
+                        f"{value!r:.40}") from None
+    if value < 0:
+        raise ValueError(f"{who}: {name} must be >= 0, got {value}")
+    return value
+
+
 def full(shape, fill_value, *, dtype=None, device=None, backend=None) -> Tensor:
     """A tensor filled with ``fill_value`` (float32 for a float, int64 for an int, bool for a
     bool, complex64 for a complex)."""
-    if isinstance(fill_value, Tensor):
-        fill_value = fill_value.item()
+    fill_value = _fill(fill_value, "full")
     dtype = _scalar_dtype(fill_value) if dtype is None else dtype
     return _make(lambda xp: (lambda shape, dtype: xp.full(shape, fill_value, dtype=dtype)),
                  shape, dtype, device, backend)
@@ -303,6 +334,12 @@ def full(shape, fill_value, *, dtype=None, device=None, backend=None) -> Tensor:
 def arange(start, /, stop=None, step=1, *, dtype=None, device=None, backend=None) -> Tensor:
     """``arange(5)``, ``arange(0.0, 1.0, 0.25)``: int64 for int arguments, else float32."""
     be, place = _placed(device, backend)
+    for name, value in (("start", start), ("stop", stop), ("step", step)):
+        if value is not None and (not isinstance(value, numbers.Real) or isinstance(value, bool)
+                                  or not (isinstance(value, numbers.Integral)
+                                          or math.isfinite(value))):
+            raise (ValueError if isinstance(value, numbers.Real) else TypeError)(
+                f"arange: {name} must be a finite real number, got {value!r:.40}")
     if step == 0:
         raise ValueError("arange: step must not be 0")
     if dtype is None:
@@ -317,6 +354,11 @@ def linspace(start, stop, /, num, *, dtype=None, device=None, endpoint=True,
     """``num`` evenly spaced values from ``start`` to ``stop`` (float32, or complex64 for
     complex bounds)."""
     endpoint = flag(endpoint, "endpoint", "linspace")
+    num = _count(num, "num", "linspace")
+    for name, value in (("start", start), ("stop", stop)):
+        if not isinstance(value, numbers.Number) or isinstance(value, bool):
+            raise TypeError(f"linspace: {name} must be a number, got {type(value).__name__} "
+                            f"{value!r:.40}")
     be, place = _placed(device, backend)
     if dtype is None:
         dtype = _dt.complex64 if isinstance(start, complex) or isinstance(stop, complex) \
@@ -328,6 +370,14 @@ def linspace(start, stop, /, num, *, dtype=None, device=None, endpoint=True,
 
 def eye(n_rows, n_cols=None, /, *, k=0, dtype=None, device=None, backend=None) -> Tensor:
     """The identity matrix (ones on diagonal ``k``)."""
+    n_rows = _count(n_rows, "n_rows", "eye")
+    n_cols = None if n_cols is None else _count(n_cols, "n_cols", "eye")
+    try:
+        k = operator.index(k) if not isinstance(k, bool) else None
+    except TypeError:
+        k = None
+    if k is None:
+        raise TypeError("eye: k must be an integer (the diagonal's offset)")
     be, place = _placed(device, backend)
     with place:
         return _wrap(be.xp.eye(n_rows, n_cols, k=k, dtype=_native(be, dtype or _dt.float32)),
@@ -362,5 +412,6 @@ def empty_like(x, /, *, dtype=None, device=None) -> Tensor:
 
 def full_like(x, /, fill_value, *, dtype=None, device=None) -> Tensor:
     """``fill_value`` everywhere, with the shape, dtype and backend of ``x``."""
+    fill_value = _fill(fill_value, "full_like")
     return _like(lambda xp: (lambda shape, dtype: xp.full(shape, fill_value, dtype=dtype)),
                  x, dtype, device)
