@@ -112,3 +112,25 @@ def test_endpoint_reaches_the_dtype_maximum():
     draws = xg.random.default_rng(0).integers(top - 1, top, size=64, dtype=xg.int8,
                                               endpoint=True).numpy()
     assert set(draws.tolist()) == {top - 1, top}
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda r: r.uniform(0.0, float("inf"), size=3), ValueError, "uniform: high must be finite"),
+    (lambda r: r.uniform(float("nan"), 1.0), ValueError, "uniform: low must be finite"),
+    (lambda r: r.uniform(np.array([0.0, np.inf])), ValueError, "uniform: low must be finite"),
+    (lambda r: r.integers(5, 2, size=3), ValueError, "integers: low=5 and high=2 leave no"),
+    (lambda r: r.normal(size=(-1, 2)), ValueError, "normal: size: shape must not have neg"),
+    (lambda r: r.set_state({**r.get_state(), "state": {"state": -1, "inc": 1}}), ValueError,
+     "set_state: state is not a state of this generator"),
+])
+def test_more_bad_arguments_are_refused_by_name(call, error, message):
+    rng = xg.random.default_rng(0)
+    state = rng.get_state()
+    with pytest.raises(error, match=message):
+        call(rng)
+    assert rng.get_state() == state
+
+
+def test_a_range_that_overflows_float32_still_draws_inside_it():
+    draws = xg.random.default_rng(0).uniform(-3e38, 3e38, size=1000).numpy()
+    assert np.isfinite(draws).all() and draws.min() < -1e38 and draws.max() > 1e38

@@ -96,7 +96,7 @@ class Generator:
                             f"{type(state).__name__}")
         try:
             bits.state = dict(state)
-        except (KeyError, TypeError, ValueError) as e:
+        except (KeyError, TypeError, ValueError, OverflowError) as e:
             detail = f"missing key {e}" if isinstance(e, KeyError) else str(e)
             raise ValueError(f"set_state: state is not a state of this generator "
                              f"({type(bits).__name__}): {detail}") from None
@@ -129,10 +129,17 @@ class Generator:
         their broadcast shape, or of ``size``). In float32, ``u * (high - low) + low`` may round
         up to ``high`` itself, as NumPy's does in float64."""
         dtype = self._float_dtype(dtype)
+        for name, value in (("low", low), ("high", high)):
+            if not _finite(value):
+                raise ValueError(f"uniform: {name} must be finite, got {value!r}")
         size = _draw_shape("uniform", size, low, high)
         native = self.backend.native_dtype(dtype)
         u = self._tensor_if(self._draw(lambda rng: rng.random(size, dtype=native)), low, high)
-        return self._out(u * (high - low) + low, dtype)
+        span = high - low
+        if not isinstance(span, Tensor) and np.size(span) and \
+                np.max(np.abs(span)) > np.finfo(dtype.name).max:
+            return self._out(u * high + (1 - u) * low, dtype)    # the range overflows dtype
+        return self._out(u * span + low, dtype)
 
     def random(self, size=None, *, dtype=_dt.float32) -> Tensor:
         """Uniform samples in ``[0, 1)``."""
@@ -177,8 +184,13 @@ class Generator:
                 raise ValueError(f"integers: {name}={value!r} is out of bounds for {dt} "
                                  f"([{info.min}, {info.max}])")
         size = _draw_shape("integers", size, low, high)
-        return self._out(self._draw(lambda rng: rng.integers(low, high, size,
-                                                             endpoint=endpoint)), dt)
+        try:
+            drawn = self._draw(lambda rng: rng.integers(low, high, size, endpoint=endpoint))
+        except ValueError as e:             # low >= high: NumPy checks before drawing
+            raise ValueError(f"integers: low={0 if high is None else low!r} and "
+                             f"high={low if high is None else high!r} leave no integer to "
+                             f"draw ({e})") from None
+        return self._out(drawn, dt)
 
     def permutation(self, x) -> Tensor:
         """A random permutation of ``range(x)``, or, for an array or tensor, of its rows (a
@@ -282,7 +294,10 @@ def _draw_shape(who, size, *params):
             from None
     if size is None:
         return broadcast
-    size = _shape(size)
+    try:
+        size = _shape(size)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"{who}: size: {e}") from None
     try:
         fits = np.broadcast_shapes(size, broadcast) == size
     except ValueError:
@@ -296,6 +311,15 @@ def _draw_shape(who, size, *params):
 def _raw_bound(value):
     """An integer bound as NumPy's ``integers`` takes it: a tensor's array on the host."""
     return np.asarray(value.numpy()) if isinstance(value, Tensor) else value
+
+
+def _finite(value) -> bool:
+    """Whether a number or an array-like of numbers (not a tensor: its values may be a
+    trace's) holds no infinity and no NaN."""
+    if isinstance(value, Tensor) or value is None:
+        return True
+    a = np.asarray(value)
+    return a.dtype.kind not in "fc" or bool(np.isfinite(a).all())
 
 
 def _below(value, limit) -> bool:
