@@ -6,6 +6,8 @@ import gc
 import warnings
 import weakref
 
+import pytest
+
 import xpgrad as xg
 from xpgrad.nn import tbptt
 
@@ -52,3 +54,14 @@ def test_a_fresh_lambda_per_call_retraces_with_a_warning_and_a_bounded_cache():
     assert len(messages) == 1 and "pass the same function object" in messages[0]
     assert len(tbptt._COMPILED[model]) == tbptt.PER_MODEL
     assert tbptt._COMPILED[model].made == tbptt.PER_MODEL + 2
+
+
+def test_a_plain_function_without_variables_is_told_to_name_them():
+    layer = xg.nn.LSTM(3, 4, rng=0)
+    opt = xg.optim.Adam(0.01)
+    with pytest.raises(TypeError, match="has no trainable_variables; give the Variables to "
+                                        "train as variables="):
+        tbptt.tbptt_train(lambda x, s: layer(x, s), xg.losses.mse, opt, INPUTS, TARGETS, k1=5)
+    result = tbptt.tbptt_train(lambda x, s: layer(x, s), xg.losses.mse, opt, INPUTS, TARGETS,
+                               k1=5, variables=layer.trainable_variables)
+    assert len(result.losses) == 2

@@ -57,8 +57,9 @@ def _train_parser(sub):
                    metavar="N", help="first raise the rate linearly from 0 over N steps, then "
                                      "follow --lr-schedule from its start (default: 0)")
     p.add_argument("--lr-gamma", "--lr-decay-rate", type=positive(float), default=None,
-                   metavar="GAMMA", help="step, exponential: the factor of each decay "
-                                         "(default: 0.1, as torchvision's scripts)")
+                   metavar="GAMMA", help="step, exponential, plateau: the factor of each "
+                                         "decay (plateau: below 1; default: 0.1, as "
+                                         "torchvision's scripts)")
     p.add_argument("--lr-patience", type=number(int, 0, strict=False), default=None,
                    metavar="EPOCHS", help="plateau: epochs without improvement of --monitor "
                                           "before each decay (default: 10, as PyTorch's and "

@@ -263,6 +263,10 @@ def _refuse_unbatched(model, inputs, batch_first):
 def _variables(model, variables):
     """``variables`` as a list (default: ``model.trainable_variables``)."""
     if variables is None:
+        if not hasattr(model, "trainable_variables"):
+            raise TypeError(f"tbptt_train: the model is a {type(model).__name__}, which has no "
+                            f"trainable_variables; give the Variables to train as "
+                            f"variables=, e.g. variables=layer.trainable_variables")
         return list(model.trainable_variables)
     try:
         return list(variables)
