@@ -114,6 +114,23 @@ def test_a_sum_at_the_end_of_a_run_is_fused():
     np.testing.assert_allclose(gw.numpy(), ww.numpy(), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("shape, axis, keepdims", [((4, 0), 0, False), ((0, 0), 0, False),
+                                                   ((1, 0), 0, True), ((0, 3), 0, False),
+                                                   ((4, 0), None, False)])
+def test_sums_of_empty_runs_equal_eager(shape, axis, keepdims):
+    """A column sum over a matrix with no columns is not fused (0 columns would read as a sum
+    over every axis, one accumulator reshaped to no columns); the others equal eager."""
+    def f(p):
+        return xg.sum(p * 2.0 + 1.0, axis=axis, keepdims=keepdims)
+
+    compiled = xg.function(f)
+    p = xg.asarray(np.ones(shape, np.float32), backend="numba")
+    for got in [compiled(p) for _ in range(3)]:
+        want = f(p)
+        assert got.shape == want.shape and got.dtype == want.dtype
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
 def test_kernels_are_cached_on_disk(tmp_path, monkeypatch):
     from numba.core import config
 

@@ -208,8 +208,8 @@ def _try_reduction(run, step, slots):
     axis = step.kwargs.get("axis")
     if axis is None:
         columns = 0
-    elif len(run.shape) == 2 and axis in (0, (0,), -2, (-2,)):
-        columns = run.shape[1]
+    elif len(run.shape) == 2 and axis in (0, (0,), -2, (-2,)) and run.shape[1] > 0:
+        columns = run.shape[1]          # (0 columns would read as a sum over every axis)
     else:
         return
     run.reduction = (step.outs.i, run.made[step.args[0].i], columns)
