@@ -297,6 +297,13 @@ def rows() -> list:
         R("tape", "grad-non-scalar", lambda: _grad_of(lambda x: x * 2, xg.ones(3)), (V, T),
           ("scalar",)),
         R("tape", "grad-not-callable", lambda: xg.grad("f"), T, ("callable",)),
+        R("tape", "grad-float16", lambda: xg.grad(lambda x: xg.sum(x))(
+            np.ones(2, np.float16)), T, ("argument 0", "float16")),
+        R("tape", "jvp-float16", lambda: xg.jvp(lambda x: x, np.ones(2, np.float16),
+                                                np.ones(2, np.float16)), T,
+          ("primals[0]", "float16")),
+        R("tape", "jacobian-tuple-output", lambda: xg.jacobian(lambda x: (x, x))(xg.ones(2)),
+          T, ("jacobian: f must return one Tensor", "tuple")),
         R("tape", "grad-argnums", lambda: xg.grad(lambda x: xg.sum(x), argnums=3)(xg.ones(2)),
           (V, I), ("argnums",)),
         R("tape", "value-and-grad-non-scalar",

@@ -64,10 +64,10 @@ def _differentiable(value, i, argnums):
     if not isinstance(value, Tensor):
         try:
             value = asarray(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError) as e:
             raise TypeError(f"argument {i} ({type(value).__name__} {value!r:.40}) is "
                             f"differentiated (argnums={argnums!r}) but is not a tensor or "
-                            "numbers") from None
+                            f"numbers: {e}") from None
     if not value.dtype.is_inexact:
         raise TypeError(f"argument {i} has dtype {value.dtype} and is differentiated "
                         f"(argnums={argnums!r}): only floating-point (real or complex) "
@@ -212,6 +212,10 @@ def jacobian(f, argnums=0, has_aux=False):
         with tape:
             tape.watch(sources)
             out, aux = _split_aux(f(*args, **kwargs), has_aux)
+        if not isinstance(out, Tensor):
+            raise TypeError(f"jacobian: f must return one Tensor, got {type(out).__name__} "
+                            f"(for several outputs take a jacobian of each, or stack them; "
+                            f"with has_aux=True, f returns (output, aux))")
         jac = _per_argument(tape.jacobian(out, sources, unconnected_gradients="zero"), args,
                             nums, groups, single)
         return (jac, aux) if has_aux else jac

@@ -190,9 +190,9 @@ def _named_tensor(value, label, backend=None):
         return value
     try:
         return asarray(value, backend=backend)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError) as e:
         raise TypeError(f"{label} ({type(value).__name__} {value!r:.40}) is not a tensor or "
-                        "numbers") from None
+                        f"numbers: {e}") from None
 
 
 def jvp(f, primals, tangents, has_aux=False):
