@@ -99,4 +99,48 @@ def argsort(x, /, *, axis=-1, descending=False, stable=True):
     return out
 
 
-__all__ = ["sort", "argsort"]
+def topk(x, k, /, *, axis=-1, largest=True, sorted=True):
+    """``(values, indices)``: the ``k`` largest entries of ``x`` along ``axis`` (smallest with
+    ``largest=False``), as ``torch.topk``: largest first, NaN above everything, and which of
+    several equal entries are taken unspecified, as PyTorch's; the values are differentiable
+    (their gradient goes back to the entries they came from), the indices are int64.
+    ``sorted`` is accepted for PyTorch's signature: the result is always sorted. A partial
+    sort (``argpartition``), not a full one.
+
+    >>> import xpgrad as xg
+    >>> values, indices = xg.topk(xg.asarray([[1.0, 5.0, 3.0, 4.0]]), 2)
+    >>> values.tolist(), indices.tolist()
+    ([[5.0, 4.0]], [[1, 3]])
+    """
+    from .indexing import take_along_axis
+
+    x, axis = _checked(x, axis, "topk")
+    largest, _ = flag(largest, "largest", "topk"), flag(sorted, "sorted", "topk")
+    n = x.shape[axis]
+    if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k <= n:
+        raise ValueError(f"topk: k must be an integer in [0, {n}] (the size of axis {axis}), "
+                         f"got {k!r}")
+    be = x._backend
+    raw = x._data
+    xp = be.xp
+    partition = getattr(xp, "argpartition", None)
+    partial = partition is not None and 0 < k < n
+    if partial:
+        # the k candidates (NaN sorts last: above everything), then in index order
+        picked = partition(raw, n - k if largest else k - 1, axis=axis)
+        keep = (slice(None),) * axis + (slice(n - k, n) if largest else slice(0, k),)
+        candidates = xp.sort(picked[keep], axis=axis)
+    else:
+        candidates = xp.broadcast_to(
+            xp.reshape(xp.arange(n), tuple(n if d == axis else 1 for d in range(raw.ndim))),
+            raw.shape)
+    values = xp.take_along_axis(raw, candidates, axis=axis)
+    order = xp.argsort(values, axis=axis, descending=largest, stable=True)
+    if not partial:
+        order = order[(slice(None),) * axis + (slice(0, k),)]
+    indices = xp.take_along_axis(candidates, order, axis=axis)
+    indices = _wrap(xp.astype(indices, be.native_dtype(_dt.int64)), be)
+    return take_along_axis(x, indices, axis=axis), indices
+
+
+__all__ = ["sort", "argsort", "topk"]
