@@ -33,7 +33,14 @@ def finished(tmp_path_factory):
         data = f.read()
     with open(corrupt, "wb") as f:
         f.write(data[: len(data) // 2])
-    return {"done": path, "plain": plain, "corrupt": corrupt, "dir": str(d)}
+    damaged = str(d / "damaged.npz")             # its run position rewritten by hand
+    arrays = dict(np.load(path, allow_pickle=False))
+    (key,) = [k for k in arrays if "__xpgrad__" in k]
+    header = json.loads(str(arrays[key]))
+    header["metadata"]["epochs_done"] = "garbage"
+    np.savez(damaged, **{**arrays, key: np.array(json.dumps(header))})
+    return {"done": path, "plain": plain, "corrupt": corrupt, "damaged": damaged,
+            "dir": str(d)}
 
 
 def _cases(tmp, ck):
@@ -86,6 +93,8 @@ def _cases(tmp, ck):
         (["train", "--resume", ck["done"], "--epochs", "1", "--optimizer", "sgd"],
          "optimizer (--optimizer) is 'sgd'"),
         (["train", "--checkpoint", ck["corrupt"]], "corrupt.npz' is not a checkpoint"),
+        (["train", "--resume", ck["damaged"]], "damaged.npz' is damaged: its metadata's "
+                                               "'epochs_done' is 'garbage', not an integer"),
         (["train", "--frobnicate"], "unrecognized arguments: --frobnicate (see 'xpgrad train -h')"),
         (["nope"], "invalid choice: 'nope'"),
         (["warmup", "--backend", "nope"], "unknown backend 'nope'"),
@@ -96,7 +105,7 @@ def _cases(tmp, ck):
     ]
 
 
-CASES = 46
+CASES = 47
 
 
 def test_the_table_has_every_case(tmp_path, finished):

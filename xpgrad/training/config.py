@@ -214,10 +214,10 @@ def resume_config(path, overrides=None, *, finish=True) -> TrainConfig:
     >>> cfg.epochs, cfg.hidden, cfg.checkpoint == path
     (3, (8,), True)
     """
-    from ..checkpoint import CheckpointError, checkpoint_metadata
+    from ..checkpoint import CheckpointError
 
     overrides = dict(overrides or {})
-    meta = checkpoint_metadata(path)
+    meta = run_metadata(path)
     saved = meta.get("config")
     if not isinstance(saved, dict):
         raise CheckpointError(f"{path!r} holds no training configuration (it was not written "
@@ -252,6 +252,34 @@ def resume_config(path, overrides=None, *, finish=True) -> TrainConfig:
     config["resume"] = os.fspath(path)
     config.setdefault("checkpoint", os.fspath(path))
     return TrainConfig(**config)
+
+
+#: the position an `xpgrad train` checkpoint's metadata records: (what it must be, its check)
+_POSITION = {
+    "epochs_done": ("an integer >= 0", lambda v: _whole(v) and v >= 0),
+    "examples_in_epoch": ("an integer >= 0", lambda v: _whole(v) and v >= 0),
+    "target_epochs": ("an integer >= 1", lambda v: _whole(v) and v >= 1),
+    "steps": ("an integer >= 0", lambda v: _whole(v) and v >= 0),
+    "run_id": ("a string", lambda v: isinstance(v, str)),
+    "monitor": ("a dict", lambda v: isinstance(v, dict)),
+}
+
+
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def run_metadata(path) -> dict:
+    """The metadata of the checkpoint at ``path``, its run position checked: a damaged entry
+    is a CheckpointError naming the file and the entry, not a default silently taken."""
+    from ..checkpoint import CheckpointError, checkpoint_metadata
+
+    meta = checkpoint_metadata(path)
+    for key, (what, fits) in _POSITION.items():
+        if key in meta and not fits(meta[key]):
+            raise CheckpointError(f"{os.fspath(path)!r} is damaged: its metadata's {key!r} is "
+                                  f"{meta[key]!r:.60}, not {what}")
+    return meta
 
 
 def _finished(path, meta, saved, done, target) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from ..data import IDX_DATASETS, load_dataset
 from ..models import MODELS, OPTIMIZERS
 from . import ConfigError
-from .config import FLAGS, IDENTITY, TrainConfig, _name, resume_config
+from .config import FLAGS, IDENTITY, TrainConfig, _name, resume_config, run_metadata
 from .results import TrainResult, history_run_id, logs_found
 from .schedule import build_schedule, plan_schedule
 
@@ -200,7 +200,7 @@ def _checked(config, echo, background_compile, root):
     import uuid
 
     import xpgrad as xg
-    from ..checkpoint import check_writable, checkpoint_metadata
+    from ..checkpoint import check_writable
     from ..report import require
 
     cfg = config.resolved()
@@ -219,7 +219,7 @@ def _checked(config, echo, background_compile, root):
         source = None
     meta = {}
     if source:
-        meta = checkpoint_metadata(source)
+        meta = run_metadata(source)
         saved = meta.get("config")
         if isinstance(saved, dict):
             resume_config(source, {k: getattr(cfg, k) for k in IDENTITY}, finish=False)
