@@ -88,3 +88,24 @@ def test_a_training_loop_updates_in_place(backend, compiled, name):
     assert all(v._data is a() for v, a in zip(model.trainable_variables, arrays))
     assert not any(np.array_equal(v.numpy(), before)
                    for v, before in zip(model.trainable_variables, values))
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_a_gradient_taken_after_the_update_in_one_step_uses_the_old_weights(compiled):
+    """A GAN step: the critic is updated from one gradient of a persistent tape, then the
+    generator's gradient is taken from the same tape, at the critic's weights of the forward
+    pass, replayed by xg.function too (the program's update copies the array the later
+    backward still reads)."""
+    d, g = xg.Variable([1.0], name="d"), xg.Variable([1.0], name="g")
+    opt = xg.optim.SGD(1.0)
+
+    def step(x):
+        with xg.GradientTape(persistent=True) as tape:
+            fake = g * x
+            d_loss = xg.sum(d * xg.stop_gradient(fake))
+            g_loss = xg.sum(d * fake)
+        opt.apply_gradients(zip(tape.gradient(d_loss, [d]), [d]))     # d -= g * x
+        return tape.gradient(g_loss, [g])[0]                            # d before, times x
+
+    run = xg.function(step) if compiled else step
+    assert [run(xg.asarray([1.0])).item() for _ in range(4)] == [1.0, 0.0, -1.0, -2.0]

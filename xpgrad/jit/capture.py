@@ -23,7 +23,6 @@ from .errors import (CREATED_VARIABLE, WROTE_ARGUMENT, OtherBackend, TraceError,
 from .fresh import MadeByTrace, seeded
 from .guards import restored_rng, rng_state
 from .kernel_proxy import _proxy_kernel
-from ..optim.optimizer import in_program
 from .replay_steps import HostOptimizerStep, RandomDraw, RangeGuard, VariableWrite
 from .tracer import Ref, Step, Tracer, live_variables, traced_args
 from .transfers import patch_transfers
@@ -271,8 +270,7 @@ class _Session:
         tracer.paused = True
         try:
             fn = HostOptimizerStep(original, opt, variables, tracer.be)
-            with in_program():
-                result = self.fresh.recorded_update(lambda: original(opt, real_pairs), fn)
+            result = self.fresh.recorded_update(lambda: original(opt, real_pairs), fn)
             # the update before the reads of the updated Variables (an optimizer may rebind
             # a Variable's array, and a read never moves past the update)
             tracer.steps.append(Step(fn, tuple(refs), {}, None, "host"))

@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import warnings
 
+from ..optim.optimizer import in_program
 from .errors import user_stacklevel
 
 
@@ -114,7 +115,13 @@ class GraphReplay:
         g = self.graphs
         g.follow_caller()
         try:
-            S = self._capture(raws) if self.graph_list is None else self._launch(raws)
+            # the slot list holds every array for the whole run, so an optimizer step between
+            # segments would find each Variable's array shared and copy it (optim/optimizer.py)
+            # where the graphs bake it: it writes in place, as before copies on write (a
+            # gradient the program takes after the update then sees the new weights, which a
+            # plain replay does not)
+            with in_program():
+                S = self._capture(raws) if self.graph_list is None else self._launch(raws)
         finally:
             g.release_to_caller()
         return self.finish(S)

@@ -26,7 +26,15 @@ class _KernelProxy:
         return self._call(self.kernel.forward, raws, params)
 
     def vjp(self, *args, **params):
-        return self._call(self.kernel.vjp, args, params)
+        result = self._call(self.kernel.vjp, args, params)
+        in_place = self.kernel.vjp_in_place
+        if in_place is not None and result is not None:
+            real = getattr(args[0], "_real", None)          # the output gradient
+            steps = self.tracer.steps
+            if getattr(real, "base", 0) is None and getattr(real, "flags", None) is not None \
+                    and real.flags.writeable and steps and steps[-1].fn is self.kernel.vjp:
+                steps[-1].in_place = in_place
+        return result
 
     def vjp_leaving(self, g, saved, needs, *args, **params):
         """``vjp`` with the ``traced_generic`` positions' gradients left to the generic rules."""

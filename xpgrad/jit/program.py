@@ -24,6 +24,7 @@ from .arguments import gather, plain_arrays
 from .constants import fold_constants
 from .fresh import own_generators
 from .guards import StateSnapshot, hoist_guards
+from .in_place import take_in_place_vjps
 from .label_guards import fold_label_guards
 from .loss_gradient import fold_loss_gradient
 from .replay_steps import GuardFailed
@@ -74,6 +75,7 @@ class Program:
         self.label_guards = fold_label_guards(self)
         self.loss_gradients = fold_loss_gradient(self, escaping)
         self.numpy_products = small_products_to_numpy(self)
+        self.in_place_vjps = take_in_place_vjps(self.steps, self.slots, escaping)
         self.buffers = self._plan(escaping) if plan_buffers else {}
         self.snapshot = StateSnapshot.of(self.steps, self.slots)
         self._slot = "s{}".format

@@ -2,7 +2,6 @@
 draw, a range guard (whose failure, ``GuardFailed``, makes the call run eagerly)."""
 from __future__ import annotations
 
-from ..optim.optimizer import in_program
 from ..tensor import Tensor, _wrap
 
 
@@ -27,8 +26,7 @@ class HostOptimizerStep:
         # the program's arrays become Tensors; Python numbers go as given (converted there)
         pairs = [(_wrap(g, b) if hasattr(g, "shape") and not isinstance(g, Tensor) else g, v)
                  for g, v, b in zip(grads, self.variables, self.backends)]
-        with in_program():
-            return self.method(self.optimizer, pairs)
+        return self.method(self.optimizer, pairs)
 
 
 class VariableWrite:

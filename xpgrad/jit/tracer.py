@@ -46,12 +46,14 @@ class Ref:
 class Step:
     """One recorded call. ``kind``: "call" (an array function), "kernel" (a backend kernel, run
     whole), "host" (an optimizer update with Python state), "read" (a Variable's array),
-    "input" (a tensor argument)."""
+    "input" (a tensor argument). ``in_place``: for a kernel's vjp, its ``vjp_in_place``
+    where the output gradient it was given owned its memory (``jit/in_place.py``)."""
 
-    __slots__ = ("fn", "args", "kwargs", "outs", "kind")
+    __slots__ = ("fn", "args", "kwargs", "outs", "kind", "in_place")
 
     def __init__(self, fn, args, kwargs, outs, kind):
         self.fn, self.args, self.kwargs, self.outs, self.kind = fn, args, kwargs, outs, kind
+        self.in_place = None
 
     def __repr__(self):
         return f"Step({self.kind}, {getattr(self.fn, '__name__', self.fn)!r}, {self.args})"

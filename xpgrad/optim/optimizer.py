@@ -442,8 +442,8 @@ _COPY_ON_WRITE = _CopyOnWrite()
 
 @contextlib.contextmanager
 def in_program():
-    """Updates in the block write in place whoever holds the arrays: an ``xg.function``'s
-    trace or replay, whose own buffers hold them and read none of them after the update."""
+    """Updates in the block write in place whoever holds the arrays: a CUDA-graph replay,
+    whose slot list holds every array for the whole call (``jit/cuda_graph.py``)."""
     outer, _COPY_ON_WRITE.on = _COPY_ON_WRITE.on, False
     try:
         yield
