@@ -8,6 +8,7 @@ of NumPy's arguments (defaults refused unless left alone, dtypes, ``axis=None`` 
 """
 from __future__ import annotations
 
+import numbers
 import operator
 
 import numpy as np
@@ -90,9 +91,11 @@ def _axis_and_input(a, axis):
 
 
 def _norm_axes(axis):
-    if axis is None or isinstance(axis, int):
+    if axis is None:
         return axis
-    return tuple(axis)
+    if isinstance(axis, numbers.Integral):            # a NumPy integer too
+        return int(axis)
+    return tuple(int(a) for a in axis)
 
 
 def _last_two(a, axis1, axis2):

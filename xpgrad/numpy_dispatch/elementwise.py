@@ -29,7 +29,12 @@ def _clip(a, a_min=None, a_max=None, *, min=None, max=None, **rest):
     _refuse(rest, "np.clip")
     low = a_min if min is None else min
     high = a_max if max is None else max
-    return _fn("clip")(_tensor(a), low, high)
+    a = _tensor(a)
+    bounds = [b for b in (low, high) if b is not None]
+    if not a.dtype.is_inexact and any(isinstance(b, (float, complex)) or getattr(
+            getattr(b, "dtype", None), "kind", "") in ("f", "c") for b in bounds):
+        a = _fn("astype")(a, _fn("result_type")(a, *bounds))   # NumPy's result: floating
+    return _fn("clip")(a, low, high)
 
 
 @numpy_function("round", "around")

@@ -9,6 +9,8 @@ written with the result.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..inplace import leaving_loses_gradient
 from ..tensor import Tensor
 
@@ -73,5 +75,8 @@ def _write_out(result, out):
     if len(results) != len(out):
         raise ValueError(f"out= has {len(out)} arrays for {len(results)} results")
     for o, r in zip(out, results):
+        if not np.can_cast(np.dtype(str(r.dtype)), np.dtype(str(o.dtype)), "same_kind"):
+            raise TypeError(f"out=: cannot write the {r.dtype} result into an array of dtype "
+                            f"{o.dtype} (NumPy's casting='same_kind' rule)")
         o[...] = r
     return out[0] if len(out) == 1 else tuple(out)

@@ -7,6 +7,8 @@
 """
 from __future__ import annotations
 
+import numbers
+
 from .arguments import _Unsupported, _fn, _keepdims, _last_two, _tensor
 from .functions import FUNCTIONS, numpy_function
 
@@ -92,7 +94,7 @@ def _norm(x, ord=None, axis=None, keepdims=False):
         return _fn("linalg.vector_norm")(x, ord=2 if ord is None else ord, keepdims=keepdims)
     if axis is None and x.ndim == 2:
         return _fn("linalg.matrix_norm")(x, ord=ord, keepdims=keepdims)
-    if isinstance(axis, int) or (axis is not None and len(tuple(axis)) == 1):
+    if isinstance(axis, numbers.Integral) or (axis is not None and len(tuple(axis)) == 1):
         return _fn("linalg.vector_norm")(x, axis=axis, ord=2 if ord is None else ord,
                                          keepdims=keepdims)
     if axis is not None and len(tuple(axis)) == 2 and not keepdims:

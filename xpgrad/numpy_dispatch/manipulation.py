@@ -8,6 +8,8 @@
 """
 from __future__ import annotations
 
+import numbers
+
 from ..tensor import Tensor
 from .arguments import (_Unsupported, _axis_and_input, _cast, _dtype, _flat, _fn, _norm_axes,
                         _refuse, _tensor)
@@ -122,7 +124,7 @@ def _squeeze(a, axis=None):
 @numpy_function("expand_dims")
 def _expand_dims(a, axis):
     a = _tensor(a)
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
     nd = a.ndim + len(axes)
     for ax in sorted(ax % nd for ax in axes):
         a = _fn("expand_dims")(a, axis=ax)
@@ -131,7 +133,7 @@ def _expand_dims(a, axis):
 
 @numpy_function("broadcast_to")
 def _broadcast_to(array, shape, subok=False):
-    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
     return _fn("broadcast_to")(_tensor(array), shape)
 
 
@@ -162,7 +164,7 @@ def _roll(a, shift, axis=None):
 
 @numpy_function("tile")
 def _tile(A, reps):
-    reps = (reps,) if isinstance(reps, int) else tuple(reps)
+    reps = (reps,) if isinstance(reps, numbers.Integral) else tuple(reps)
     return _fn("tile")(_tensor(A), reps)
 
 
@@ -177,23 +179,36 @@ def _unstack(x, *, axis=0):
     return _fn("unstack")(_tensor(x), axis=axis)
 
 
-@numpy_function("split", "array_split")
+@numpy_function("array_split")
+def _array_split(ary, indices_or_sections, axis=0):
+    return _pieces(ary, indices_or_sections, axis, equal=False)
+
+
+@numpy_function("split")
 def _split(ary, indices_or_sections, axis=0):
+    return _pieces(ary, indices_or_sections, axis, equal=True)
+
+
+def _pieces(ary, indices_or_sections, axis, equal):
+    """NumPy's split: ``k`` sections (of equal size with ``equal``, as ``np.split`` demands),
+    or the pieces between split points, each a Python slice (negative points count from the
+    end; a point before the previous one gives an empty piece)."""
     a = _tensor(ary)
     n = a.shape[axis]
-    if isinstance(indices_or_sections, int):
-        k = indices_or_sections
+    if isinstance(indices_or_sections, numbers.Integral):
+        k = int(indices_or_sections)
+        if k <= 0:
+            raise ValueError("number sections must be larger than 0.")
+        if equal and n % k:
+            raise ValueError("array split does not result in an equal division")
         base, extra = divmod(n, k)
-        sizes = [base + (i < extra) for i in range(k)]
-        bounds, start = [], 0
-        for s in sizes:
-            bounds.append((start, start + s))
-            start += s
+        cuts = [0]
+        for i in range(k):
+            cuts.append(cuts[-1] + base + (i < extra))
     else:
-        cuts = [0] + [min(int(i), n) for i in indices_or_sections] + [n]
-        bounds = list(zip(cuts[:-1], cuts[1:]))
+        cuts = [0] + [int(i) for i in indices_or_sections] + [n]
     lead = (slice(None),) * (axis % a.ndim)
-    return [a[lead + (slice(lo, max(lo, hi)),)] for lo, hi in bounds]
+    return [a[lead + (slice(lo, hi),)] for lo, hi in zip(cuts[:-1], cuts[1:])]
 
 
 @numpy_function("copy")

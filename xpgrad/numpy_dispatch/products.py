@@ -8,6 +8,8 @@
 """
 from __future__ import annotations
 
+import numbers
+
 from .arguments import _Unsupported, _cast, _flat, _fn, _last_two, _tensor
 from .functions import numpy_function
 
@@ -47,8 +49,8 @@ def _outer(a, b):
 
 @numpy_function("tensordot")
 def _tensordot(a, b, axes=2):
-    if not isinstance(axes, int):
-        axes = tuple((x,) if isinstance(x, int) else tuple(x) for x in axes)
+    if not isinstance(axes, numbers.Integral):
+        axes = tuple((x,) if isinstance(x, numbers.Integral) else tuple(x) for x in axes)
     return _fn("tensordot")(_tensor(a), _tensor(b), axes=axes)
 
 

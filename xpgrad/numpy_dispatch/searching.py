@@ -8,6 +8,8 @@
 """
 from __future__ import annotations
 
+import numbers
+
 from ..tensor import Tensor
 from .arguments import (_Unsupported, _axis_and_input, _flat, _fn, _keepdims, _norm_axes,
                         _refuse, _tensor)
@@ -20,7 +22,7 @@ from .functions import numpy_function
 def _take(a, indices, axis=None, mode="raise"):
     _refuse({"mode": mode}, "np.take", mode="raise")
     a, axis = _axis_and_input(a, axis)
-    if isinstance(indices, int):
+    if isinstance(indices, numbers.Integral):
         return a[(slice(None),) * (axis % a.ndim) + (indices,)]
     idx = _fn("asarray")(indices, backend=a.backend) if not isinstance(indices, Tensor) \
         else indices

@@ -18,6 +18,8 @@ back to the entry it copies.
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from .arguments import _Unsupported, _cast, _fn, _keepdims, _norm_axes, _refuse, _tensor
@@ -77,7 +79,7 @@ def _quantiles(a, q, axis, keepdims, what):
         raise ValueError(f"{what}: q must be in [0, 1] (percentiles in [0, 100]), got "
                          f"{q.tolist()}")
     axes = _norm_axes(axis)
-    if isinstance(axes, int):
+    if isinstance(axes, numbers.Integral):
         axes = (axes,)
     ndim = a.ndim
     if axes is None:

@@ -49,9 +49,11 @@ COMPOSED = {
     "radians": lambda x: _fn("multiply")(x, math.pi / 180.0),
     "rad2deg": lambda x: _fn("multiply")(x, 180.0 / math.pi),
     "degrees": lambda x: _fn("multiply")(x, 180.0 / math.pi),
-    "cbrt": lambda x: _fn("multiply")(_fn("sign")(x), _fn("pow")(_fn("abs")(x), 1.0 / 3.0)),
+    "cbrt": lambda x: _fn("multiply")(_fn("sign")(_real_only(x, "cbrt")),
+                                      _fn("pow")(_fn("abs")(x), 1.0 / 3.0)),
     "logaddexp2": lambda x, y: _fn("divide")(
-        _fn("logaddexp")(_fn("multiply")(x, _LN2), _fn("multiply")(y, _LN2)), _LN2),
+        _fn("logaddexp")(_fn("multiply")(_real_only(x, "logaddexp2"), _LN2),
+                         _fn("multiply")(_real_only(y, "logaddexp2"), _LN2)), _LN2),
     "float_power": lambda x, y: _fn("pow")(_as_float64(x), _as_float64(y)),
 }
 
@@ -64,9 +66,18 @@ _DEFAULTS = {"casting": "same_kind", "order": "K", "subok": True, "where": True}
 
 
 def _as_float64(x):
-    if isinstance(x, Tensor):
-        return _fn("astype")(x, _ns().float64) if x.dtype != _ns().float64 else x
-    return _fn("asarray")(x, dtype=_ns().float64)
+    """``x`` in float64, or complex128 when complex (``np.float_power``'s result types)."""
+    if not isinstance(x, Tensor):
+        x = _fn("asarray")(x)
+    wide = _ns().complex128 if x.dtype.is_complex else _ns().float64
+    return _fn("astype")(x, wide) if x.dtype != wide else x
+
+
+def _real_only(x, name):
+    """``x``, refused when complex: NumPy's ``cbrt`` and ``logaddexp2`` take real input only."""
+    if getattr(getattr(x, "dtype", None), "is_complex", False) or isinstance(x, complex):
+        raise TypeError(f"np.{name} is not defined for complex input (as in NumPy)")
+    return x
 
 
 def _ufunc_call(ufunc, inputs, kwargs):
@@ -75,7 +86,8 @@ def _ufunc_call(ufunc, inputs, kwargs):
     dtype = extra.pop("dtype", None)
     axis = extra.pop("axis", None) if name == "vecdot" else None
     for k, v in list(extra.items()):
-        if k in _DEFAULTS and (v is _DEFAULTS[k] or v == _DEFAULTS[k]):
+        if k in _DEFAULTS and (v is _DEFAULTS[k] or (isinstance(v, (str, bool))
+                                                    and v == _DEFAULTS[k])):
             del extra[k]
     if extra:
         raise _Unsupported(f"np.{name} with {', '.join(sorted(extra))}=")

@@ -70,6 +70,10 @@ def astype(x, dtype, /, *, copy=True, device=None):
     copy = flag(copy, "copy", "astype")
     if dt == x.dtype:
         out = x
+    elif x.dtype.is_complex and dt.kind == "b":       # nonzero, imaginary part too
+        from .elementwise import not_equal
+
+        out = not_equal(x, 0)
     elif x.dtype.is_complex and not dt.is_complex:
         out = apply(_astype, x, dtype=x._backend.native_dtype(dt), real=True)
     else:
