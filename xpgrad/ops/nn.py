@@ -15,6 +15,7 @@ from ..tensor import Tensor, Variable, _wrap
 from .activations import relu, sigmoid
 from .elementwise import tanh
 from .linalg_helpers import mH
+from .shape import reshape
 
 # x @ w + b for 2-D x as one primitive: one tape node instead of two, and the bias gradient is
 # a plain column sum (no broadcast bookkeeping). Backends may add a kernel (NumPy adds the bias
@@ -93,6 +94,13 @@ def linear(x, w, b=None, activation=None):
                                  f"{sorted(LINEAR_ACTIVATIONS)} or a callable, got "
                                  f"{activation!r}")
             return activation(linear(x, w, b))
+    if isinstance(x, Tensor) and x._data.ndim > 2 and len(getattr(w, "shape", ())) == 2 \
+            and x._data.shape[-1] == w.shape[0]:
+        # (..., in) as (N, in), as PyTorch's F.linear: one product (and one for each gradient)
+        # instead of a batched matmul whose weight gradient is a stack of products summed
+        lead = tuple(x.shape[:-1])
+        y = linear(reshape(x, (-1, x.shape[-1])), w, b, activation)
+        return reshape(y, lead + (y.shape[-1],))
     if b is not None and isinstance(x, Tensor) and x._data.ndim == 2:
         ws = w.shape if w.__class__ is not Tensor and w.__class__ is not Variable \
             else w._data.shape                      # raw shapes: this runs every step
