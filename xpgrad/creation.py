@@ -345,7 +345,11 @@ def arange(start, /, stop=None, step=1, *, dtype=None, device=None, backend=None
     if dtype is None:
         ints = all(isinstance(v, int) for v in (start, stop, step) if v is not None)
         dtype = _dt.int64 if ints else _dt.float32
+    dtype = _dt.as_dtype(dtype)
     with place:
+        if dtype == _dt.float32:      # each value rounded once, not float32 steps added up
+            wide = be.xp.arange(start, stop, step, dtype=_native(be, _dt.float64))
+            return _wrap(be.xp.astype(wide, _native(be, dtype)), be)
         return _wrap(be.xp.arange(start, stop, step, dtype=_native(be, dtype)), be)
 
 

@@ -96,8 +96,8 @@ class TensorMethods:
     def __le__(self, o): return _ns.less_equal(self, o)
     def __gt__(self, o): return _ns.greater(self, o)
     def __ge__(self, o): return _ns.greater_equal(self, o)
-    def __eq__(self, o): return _ns.equal(self, o)
-    def __ne__(self, o): return _ns.not_equal(self, o)
+    def __eq__(self, o): return NotImplemented if _incomparable(o) else _ns.equal(self, o)
+    def __ne__(self, o): return NotImplemented if _incomparable(o) else _ns.not_equal(self, o)
 
     # -- bitwise (logical on booleans) ------------------------------------------------------------
     def __invert__(self): return _ns.bitwise_invert(self)
@@ -339,3 +339,9 @@ def _correction(correction, ddof):
     if correction != 0.0:
         raise TypeError("give correction or ddof (NumPy's name for it), not both")
     return ddof
+
+
+def _incomparable(other) -> bool:
+    """Whether ``==`` with ``other`` is no array comparison (None, a string): Python then
+    answers by identity, so ``x == None`` is False and ``x in [None, 3]`` works, as PyTorch's."""
+    return other is None or isinstance(other, (str, bytes))

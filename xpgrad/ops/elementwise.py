@@ -36,6 +36,13 @@ def _zero(xp, g, ans, *args):
     return xp.zeros_like(g)
 
 
+def _numeric(x, who):
+    """``x``, refused when boolean (NumPy rounds a bool array to float16, which xpgrad lacks)."""
+    if getattr(getattr(x, "dtype", None), "kind", None) == "b":
+        raise TypeError(f"{who}: x must have a numeric dtype, got bool")
+    return x
+
+
 def _is_complex(xp, a) -> bool:
     """Whether ``a`` (a backend array, a Tensor or a Python scalar) is complex."""
     dt = getattr(a, "dtype", None)
@@ -384,7 +391,8 @@ conj = unary("conj", lambda xp, x: xp.conj(x), lambda xp, g, ans, x: _conj(xp, g
 # -- without a gradient (never recorded) ------------------------------------------------------
 floor = unary("floor", lambda xp, x: xp.floor(x), doc="Elementwise floor (no gradient).")
 ceil = unary("ceil", lambda xp, x: xp.ceil(x), doc="Elementwise ceiling (no gradient).")
-round = unary("round", lambda xp, x: xp.round(x), doc="Round half to even (no gradient).")
+round = unary("round", lambda xp, x: xp.round(_numeric(x, "round")),
+              doc="Round half to even (no gradient).")
 trunc = unary("trunc", lambda xp, x: xp.trunc(x), doc="Round toward zero (no gradient).")
 signbit = unary("signbit", lambda xp, x: xp.signbit(_inexact(xp, x)),
                 doc="Elementwise: whether the sign bit is set (also for -0.0 and -nan).",

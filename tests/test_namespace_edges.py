@@ -1,0 +1,32 @@
+"""Array-API edges a conformance probe found outside the official suite: float32 ``arange``
+rounds each value once (PyTorch's values, not float32 steps added up past ``stop``), ``round``
+refuses bool, and ``==`` with None or a string is Python's identity answer."""
+import numpy as np
+import pytest
+
+import xpgrad as xg
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("start, stop, step", [(1e8, 1e8 + 40, 5.0), (1e6, 1e6 + 1, 0.1),
+                                               (16777216, 16777220, 1), (0.0, 1.0, 0.25),
+                                               (-3.0, 2.0, 0.7)])
+def test_float32_arange_is_pytorchs(backend, start, stop, step):
+    torch = pytest.importorskip("torch")
+    got = xg.arange(start, stop, step, dtype=xg.float32, backend=backend)
+    want = torch.arange(start, stop, step, dtype=torch.float64).to(torch.float32)
+    assert got.dtype == xg.float32
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+    assert (got.numpy() <= np.float32(stop)).all()
+
+
+def test_round_refuses_bool():
+    with pytest.raises(TypeError, match="round: x must have a numeric dtype, got bool"):
+        xg.round(xg.asarray([True, False]))
+
+
+def test_equality_with_none_or_a_string_is_false():
+    x = xg.ones(2)
+    assert (x == None) is False and (x != None) is True       # noqa: E711
+    assert (x == "a") is False and x not in [None, "b"]
+    assert (x == xg.ones(2)).tolist() == [True, True]
