@@ -371,7 +371,27 @@ class Variable(Tensor):
 
     @property
     def trainable(self) -> bool:
+        """Whether optimizers train it and tapes watch it by themselves; settable, as Keras 3's
+        ``variable.trainable`` (PyTorch's ``p.requires_grad_(False)``: freeze one weight, e.g.
+        a bias, without freezing its module).
+
+        >>> import xpgrad as xg
+        >>> lin = xg.nn.Linear(2, 3, rng=0)
+        >>> lin.b.trainable = False
+        >>> [v.name for v in lin.trainable_variables]
+        ['linear/w']
+        """
         return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        from ._args import flag
+
+        value = flag(value, "trainable", "Variable")
+        if value and not self.dtype.is_inexact:
+            raise TypeError(f"Variable {self.name!r} has dtype {self.dtype} and cannot be "
+                            "trainable: only floating-point values have gradients")
+        self._trainable = value
 
     def numpy(self):
         """A NumPy copy of the current value: later updates (the optimizer writes in place) do

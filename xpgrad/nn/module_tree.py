@@ -110,7 +110,8 @@ def _visit_trainable(m, read, seen, out):
             continue
         seen.add(id(item))
         if isinstance(item, Variable):
-            if item.trainable:
+            # under a trace (``read`` guards) part of what the program assumes
+            if (item._trainable if read is _trainable else read(item, "trainable")):
                 out.append(item)
         elif read(item, "trainable"):
             _visit_trainable(item, read, seen, out)
