@@ -263,8 +263,8 @@ _PYTORCH_NAMES = {
     "grad": "gradients are not stored on tensors: tape.gradient(loss, [x]) returns them",
     "requires_grad": "tapes watch trainable Variables by themselves; watch a Tensor with "
                      "tape.watch(t)",
-    "requires_grad_": "tapes watch trainable Variables by themselves; watch a Tensor with "
-                      "tape.watch(t)",
+    "requires_grad_": "tapes watch trainable Variables by themselves (v.trainable = False "
+                      "freezes one); watch a Tensor with tape.watch(t)",
     "detach": "xg.stop_gradient(t) cuts it from the tapes",
     "cpu": "t.to('numpy') moves it to host memory (t.numpy() gives a NumPy array)",
     "cuda": "t.to('cupy') moves it to the CUDA backend",

@@ -16,8 +16,7 @@ PYTORCH_NAMES = {
     "to": "a module's variables live on the backend they were made on: build it with "
           "backend=... (or move state with load_state_dict)",
     "requires_grad_": "module.trainable = False freezes a layer (Keras' name): its Variables "
-                      "leave trainable_variables; xg.Variable(..., trainable=False) makes "
-                      "one that is never trained",
+                      "leave trainable_variables; variable.trainable = False freezes one weight",
     **dict.fromkeys(("add_module", "register_module"),
                     "setattr(self, name, module): a Module finds the modules in its attributes "
                     "(xg.nn.ModuleList / ModuleDict hold several)"),
