@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gc
+import warnings
 import weakref
 
 import numpy as np
@@ -20,7 +21,26 @@ def test_unwatched_tensor_has_no_gradient():
     x = xg.asarray([1.0, 2.0])
     with xg.GradientTape() as tape:
         y = xg.sum(x * x)
-    assert tape.gradient(y, x) is None
+    with pytest.warns(RuntimeWarning, match="the target depends on no tensor this tape"):
+        assert tape.gradient(y, x) is None
+
+
+def test_a_loss_computed_after_the_tape_warns_and_one_inside_does_not():
+    """PyTorch users compute the loss after the forward pass; here that is outside the tape,
+    and a warning says why every gradient is None (TensorFlow says nothing)."""
+    x = xg.asarray([1.0, 2.0])
+    with xg.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        y = x * 3.0
+        inside = xg.sum(y)
+    outside = xg.sum(y)
+    with pytest.warns(RuntimeWarning, match="computed outside `with tape:`"):
+        assert tape.gradient(outside, x) is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert tape.gradient(inside, x).tolist() == [3.0, 3.0]
+        w = xg.Variable([1.0])
+        assert tape.gradient(inside, [x, w])[1] is None        # one source unconnected
 
 
 def test_watch_a_list():

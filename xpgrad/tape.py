@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import sys
+import warnings
 import weakref
 
 import numpy as np
@@ -364,6 +365,7 @@ class GradientTape:
         else:
             target, seed = targets_and_seeds(target, output_gradients)
             self._check_usable()
+        unrecorded = isinstance(target, Tensor) and target._key not in self._keys
         grads = self._backward(target, src, seed, consume=not self._persistent,
                                defer=bool(FOLDABLE))
         out = []
@@ -389,6 +391,12 @@ class GradientTape:
             else:
                 out.append(g)
             grads[key] = g      # the same source again in the list gets a copy
+        if unrecorded and out and unconnected_gradients == "none" \
+                and all(o is None for o in out):
+            warnings.warn("tape.gradient: the target depends on no tensor this tape watched, "
+                          "so every gradient is None (was it computed outside `with tape:`, "
+                          "from tensors not watched, or only through operations without a "
+                          "gradient, such as round or argmax?)", RuntimeWarning, stacklevel=2)
         if structure is not None:
             return rebuild(structure, out)
         return out[0] if single else (tuple(out) if isinstance(sources, tuple) else out)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import threading
+import warnings
 
 from .._args import pointer
 from ..deferred import DeferredGradient, hint
@@ -397,7 +398,10 @@ def loss_and_gradients(loss_fn, variables=None):
     check_loss(loss)
     if variables is None:
         variables = tape.watched_variables()
-    return loss, list(zip(tape.gradient(loss, variables), variables))
+    with warnings.catch_warnings():     # apply_gradients says so, naming the variables
+        warnings.filterwarnings("ignore", "tape.gradient: the target depends on no tensor")
+        grads = tape.gradient(loss, variables)
+    return loss, list(zip(grads, variables))
 
 
 # opt.lr = 1e-4 would otherwise make an attribute the updates never read

@@ -210,7 +210,8 @@ def _checked(config, echo, background_compile, root):
         _check_logdir_path(cfg.logdir)
         if cfg.curves:
             # imported now, not only found: a broken install fails here, not after training
-            require("matplotlib.backends.backend_agg", "plotting the learning curves (--curves)")
+            for module in ("matplotlib", "matplotlib.backends.backend_agg"):
+                require(module, "plotting the learning curves (--curves)")
     if cfg.progress:
         require("tqdm", "the progress bar", load=False)
     source = cfg.resume or (cfg.checkpoint if cfg.checkpoint and os.path.exists(cfg.checkpoint)
