@@ -30,3 +30,28 @@ def test_equality_with_none_or_a_string_is_false():
     assert (x == None) is False and (x != None) is True       # noqa: E711
     assert (x == "a") is False and x not in [None, "b"]
     assert (x == xg.ones(2)).tolist() == [True, True]
+
+
+@pytest.mark.parametrize("shape, axis, keepdims", [((0,), None, False), ((2, 0), 1, False),
+                                                   ((0, 3), 0, True), ((2, 0), 0, False)])
+def test_logsumexp_of_an_empty_sum_is_minus_infinity(shape, axis, keepdims):
+    torch = pytest.importorskip("torch")
+    x = xg.zeros(shape, dtype=xg.float64)
+    got = xg.logsumexp(x, axis=axis, keepdims=keepdims)
+    dims = tuple(range(len(shape))) if axis is None else axis
+    want = torch.logsumexp(torch.zeros(shape, dtype=torch.float64), dim=dims, keepdim=keepdims)
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+    np.testing.assert_array_equal(
+        xg.special.logsumexp(x, axis=axis, keepdims=keepdims).numpy(), want.numpy())
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: xg.linalg.pinv(xg.ones((2, 2)), rtol=-1), ValueError, "rtol must be >= 0"),
+    (lambda: xg.linalg.pinv(xg.ones((2, 2)), rtol=float("nan")), ValueError, "rtol"),
+    (lambda: xg.linalg.vector_norm(xg.ones(2), ord=float("nan")), ValueError, "ord must be"),
+    (lambda: xg.special.logsumexp(xg.ones(2), return_sign="yes"), TypeError,
+     "return_sign must be True or False"),
+])
+def test_bad_options_are_refused(call, error, message):
+    with pytest.raises(error, match=message):
+        call()

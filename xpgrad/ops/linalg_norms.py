@@ -72,6 +72,8 @@ def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
         raise ValueError(f"linalg.vector_norm: ord must be a real number (or inf, -inf), "
                          f"got {ord!r}")
     ord = int(ord) if isinstance(ord, numbers.Integral) else float(ord)
+    if ord != ord:
+        raise ValueError("linalg.vector_norm: ord must be a real number (or inf, -inf), got nan")
     return apply(_vector_norm, x, axis=norm_axes(axis, x.ndim),
                  keepdims=flag(keepdims, "keepdims", "linalg.vector_norm"), ord=ord)
 

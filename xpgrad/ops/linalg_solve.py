@@ -296,6 +296,9 @@ _pinv = Primitive("linalg_pinv", _pinv_forward, _pinv_vjp, None)
 def _rtol_args(name, x, rtol):
     """``(positional, params)`` for an ``rtol`` that is None, a float or an array."""
     if rtol is None or isinstance(rtol, (int, float)) and not isinstance(rtol, bool):
+        if rtol is not None and not rtol >= 0:          # NaN too
+            raise ValueError(f"linalg.{name}: rtol must be >= 0 (a relative tolerance), "
+                             f"got {rtol!r}")
         return (), {"rtol": rtol}
     r = as_tensor(rtol)
     if r.dtype.kind not in "fi":

@@ -16,6 +16,7 @@ the gradient of a holomorphic ``f`` is ``g * conj(f'(z))``.
 from __future__ import annotations
 
 import builtins
+import math
 
 from .. import dtypes as _dt
 from .._args import flag
@@ -159,6 +160,10 @@ prod = _reducer("prod", Primitive("prod", _prod, _prod_vjp),
 
 
 def _logsumexp(xp, x, axis, keepdims):
+    if 0 in [x.shape[d] for d in (range(x.ndim) if axis is None else axis)]:
+        # an empty sum: log 0 = -inf, as SciPy and PyTorch (a max of nothing has no value)
+        return xp.full(kept_shape(x.shape, axis) if keepdims
+                       else _reduced_shape(x.shape, axis), -math.inf, dtype=x.dtype)
     m = xp.max(x, axis=axis, keepdims=True)
     m = xp.where(xp.isfinite(m), m, 0.0)
     out = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True)) + m

@@ -283,8 +283,11 @@ def logsumexp(a, /, axis=None, b=None, keepdims=False, return_sign=False):
     >>> round(xg.special.logsumexp(a).item(), 12), xg.special.logsumexp(a, b=[1.0, -1.0]).item()
     (0.69314718056, -inf)
     """
+    from .._args import flag
     from ..tape import stop_gradient
 
+    return_sign = flag(return_sign, "return_sign", "logsumexp")
+    keepdims = flag(keepdims, "keepdims", "logsumexp")
     if b is None:
         a = _real("logsumexp", a, "a")
         out = _logsumexp(a, axis=axis, keepdims=keepdims)
