@@ -18,7 +18,8 @@ it (``xpgrad train`` keeps its configuration there).
 
 ``model`` is a Module (variables named by ``named_variables()``, e.g. ``"mlp/linear0/w"``), a
 dict ``{name: Variable}`` or a list of uniquely named Variables. Keys in the file are
-``"model/<name>"``, ``"optimizer/iterations"`` and ``"optimizer/<name>/<slot>"``.
+``"model/<name>"``, ``"optimizer/iterations"`` and ``"optimizer/<name>/<slot>"``; with a list
+of optimizers (one per parameter group), ``"optimizers/<i>/..."`` for the ``i``-th.
 
 >>> import os, tempfile, xpgrad as xg
 >>> model = xg.nn.MLP([2, 3, 1], rng=0)
@@ -61,25 +62,42 @@ def _named(model) -> dict:
     return named(model, "model")
 
 
-def _check_optimizer(optimizer):
-    """``optimizer`` (an Optimizer or None), else TypeError; a DistributedOptimizer stands for
-    the optimizer it wraps (whose state it uses), so its checkpoints are the plain ones."""
+def _check_optimizer(optimizer) -> list:
+    """``[(key prefix, Optimizer)]``: none for None, ``"optimizer/"`` for one Optimizer,
+    ``"optimizers/<i>/"`` for each of a list or tuple of them (PyTorch's parameter groups, one
+    optimizer each here); else TypeError. A DistributedOptimizer stands for the optimizer it
+    wraps (whose state it uses), so its checkpoints are the plain ones."""
     from .distributed.optimizer import DistributedOptimizer
     from .optim.optimizer import Optimizer
 
-    if isinstance(optimizer, DistributedOptimizer):
-        optimizer = optimizer.optimizer
-    if optimizer is not None and not isinstance(optimizer, Optimizer):
-        raise TypeError(f"optimizer must be an xg.optim Optimizer or None, got "
-                        f"{type(optimizer).__name__}")
-    return optimizer
+    def plain(opt):
+        if isinstance(opt, DistributedOptimizer):
+            opt = opt.optimizer
+        if not isinstance(opt, Optimizer):
+            raise TypeError(f"optimizer must be an xg.optim Optimizer, a list of them or None, "
+                            f"got {type(opt).__name__}")
+        return opt
+
+    if optimizer is None:
+        return []
+    if isinstance(optimizer, (list, tuple)):
+        return [(f"optimizers/{i}/", plain(opt)) for i, opt in enumerate(optimizer)]
+    return [("optimizer/", plain(optimizer))]
 
 
-def _arrays(model, optimizer) -> dict:
+def _kinds(optimizers):
+    """What a checkpoint's metadata says of its optimizers: None, a class name, or a list."""
+    if not optimizers:
+        return None
+    names = [type(opt).__name__ for _, opt in optimizers]
+    return names[0] if optimizers[0][0] == "optimizer/" else names
+
+
+def _arrays(model, optimizers) -> dict:
     out = {f"model/{k}": v.numpy() for k, v in _named(model).items()}
-    if optimizer is not None:
-        for k, t in optimizer.state_dict(model).items():
-            out[f"optimizer/{k}"] = t.numpy()
+    for prefix, opt in optimizers:
+        for k, t in opt.state_dict(model).items():
+            out[prefix + k] = t.numpy()
     return out
 
 
@@ -213,13 +231,11 @@ def save_checkpoint(path, model, optimizer=None, metadata=None, *, extra=None) -
     if metadata is not None and not isinstance(metadata, dict):
         raise TypeError(f"metadata must be a dict (JSON-serializable), got "
                         f"{type(metadata).__name__}")
-    optimizer = _check_optimizer(optimizer)
-    arrays = _arrays(model, optimizer)
+    optimizers = _check_optimizer(optimizer)
+    arrays = _arrays(model, optimizers)
     for name, value in (extra or {}).items():
         arrays[f"extra/{name}"] = np.asarray(value)
-    meta = {"format": FORMAT,
-            "optimizer": None if optimizer is None else type(optimizer).__name__,
-            "metadata": metadata}
+    meta = {"format": FORMAT, "optimizer": _kinds(optimizers), "metadata": metadata}
     try:
         arrays[_META] = np.asarray(json.dumps(meta, allow_nan=False))
     except (TypeError, ValueError) as e:
@@ -314,11 +330,11 @@ def checkpoint_extra(path) -> dict:
     return {k[len("extra/"):]: v for k, v in _read(path).items() if k.startswith("extra/")}
 
 
-def _expected(model, optimizer) -> dict:
+def _expected(model, optimizers) -> dict:
     exp = {f"model/{k}": (v.shape, v.dtype.name) for k, v in _named(model).items()}
-    if optimizer is not None:
-        for k, spec in optimizer.expected_state(model).items():
-            exp[f"optimizer/{k}"] = spec
+    for prefix, opt in optimizers:
+        for k, spec in opt.expected_state(model).items():
+            exp[prefix + k] = spec
     return exp
 
 
@@ -345,26 +361,27 @@ def load_checkpoint(path, model, optimizer=None) -> None:
     """Load ``path`` into ``model`` (and ``optimizer``); raise CheckpointError, changing
     nothing, when the file is damaged or names, shapes or dtypes differ. Without
     ``optimizer``, optimizer entries in the file are ignored."""
-    optimizer = _check_optimizer(optimizer)
+    optimizers = _check_optimizer(optimizer)
     model = _named(model)           # {name: Variable}, checked; a generator is read once
     data = _read(path)
     path = _fspath(path)
     meta = data.pop(_META)
     data = {k: v for k, v in data.items() if not k.startswith("extra/")}
-    if optimizer is None:
-        data = {k: v for k, v in data.items() if not k.startswith("optimizer/")}
-    elif meta.get("optimizer") not in (None, type(optimizer).__name__):
+    if not optimizers:
+        data = {k: v for k, v in data.items()
+                if not k.startswith(("optimizer/", "optimizers/"))}
+    elif meta.get("optimizer") is not None and meta.get("optimizer") != _kinds(optimizers):
         raise CheckpointError(f"checkpoint {path} holds {meta['optimizer']} state, not "
-                              f"{type(optimizer).__name__}")
+                              f"{_kinds(optimizers)}")
     found = {k: (v.shape, v.dtype.name) for k, v in data.items()}
-    expected = _expected(model, optimizer)
-    # a variable the optimizer never updated has no state: its slots may all be absent; a
+    expected = _expected(model, optimizers)
+    # a variable an optimizer never updated has no state: its slots may all be absent; a
     # schedule's optimizer saves no learning rate
     optional = set()
-    if optimizer is not None:
-        optional.add("optimizer/learning_rate")
+    for prefix, _ in optimizers:
+        optional.add(prefix + "learning_rate")
         for name in _named(model):
-            slots = [k for k in expected if k.startswith(f"optimizer/{name}/")]
+            slots = [k for k in expected if k.startswith(f"{prefix}{name}/")]
             if not any(k in found for k in slots):
                 optional.update(slots)
     diffs = _differences(found, expected, optional)
@@ -373,7 +390,6 @@ def load_checkpoint(path, model, optimizer=None) -> None:
                               + "\n  ".join(diffs))
     for name, var in _named(model).items():
         var.assign(data[f"model/{name}"])
-    if optimizer is not None:
-        state = {k[len("optimizer/"):]: v for k, v in data.items()
-                 if k.startswith("optimizer/")}
-        optimizer.load_state_dict(state, model)
+    for prefix, opt in optimizers:
+        opt.load_state_dict({k[len(prefix):]: v for k, v in data.items()
+                             if k.startswith(prefix)}, model)
