@@ -67,16 +67,11 @@ def _check_optimizer(optimizer) -> list:
     ``"optimizers/<i>/"`` for each of a list or tuple of them (PyTorch's parameter groups, one
     optimizer each here); else TypeError. A DistributedOptimizer stands for the optimizer it
     wraps (whose state it uses), so its checkpoints are the plain ones."""
-    from .distributed.optimizer import DistributedOptimizer
-    from .optim.optimizer import Optimizer
+    from .optim.optimizer import plain_optimizer
 
     def plain(opt):
-        if isinstance(opt, DistributedOptimizer):
-            opt = opt.optimizer
-        if not isinstance(opt, Optimizer):
-            raise TypeError(f"optimizer must be an xg.optim Optimizer, a list of them or None, "
-                            f"got {type(opt).__name__}")
-        return opt
+        return plain_optimizer(opt, "optimizer must be an xg.optim Optimizer, a list of them "
+                                    "or None")
 
     if optimizer is None:
         return []

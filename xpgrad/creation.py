@@ -313,8 +313,8 @@ def _count(value, name, who) -> int:
     try:
         if isinstance(value, bool):
             raise TypeError
-        value = operator.index(value)
-    except TypeError:
+        value = operator.index(value)     # ints, NumPy integers, 0-d integer tensors
+    except (TypeError, ValueError):
         raise TypeError(f"{who}: {name} must be an integer, got {type(value).__name__} "
                         f"{value!r:.40}") from None
     if value < 0:
@@ -335,11 +335,12 @@ def arange(start, /, stop=None, step=1, *, dtype=None, device=None, backend=None
     """``arange(5)``, ``arange(0.0, 1.0, 0.25)``: int64 for int arguments, else float32."""
     be, place = _placed(device, backend)
     for name, value in (("start", start), ("stop", stop), ("step", step)):
-        if value is not None and (not isinstance(value, numbers.Real) or isinstance(value, bool)
-                                  or not (isinstance(value, numbers.Integral)
-                                          or math.isfinite(value))):
-            raise (ValueError if isinstance(value, numbers.Real) else TypeError)(
-                f"arange: {name} must be a finite real number, got {value!r:.40}")
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"arange: {name} must be a finite real number, got {value!r:.40}")
+        if not isinstance(value, numbers.Integral) and not math.isfinite(value):
+            raise ValueError(f"arange: {name} must be a finite real number, got {value!r:.40}")
     if step == 0:
         raise ValueError("arange: step must not be 0")
     if dtype is None:
@@ -377,11 +378,11 @@ def eye(n_rows, n_cols=None, /, *, k=0, dtype=None, device=None, backend=None) -
     n_rows = _count(n_rows, "n_rows", "eye")
     n_cols = None if n_cols is None else _count(n_cols, "n_cols", "eye")
     try:
-        k = operator.index(k) if not isinstance(k, bool) else None
+        if isinstance(k, bool):
+            raise TypeError
+        k = operator.index(k)
     except TypeError:
-        k = None
-    if k is None:
-        raise TypeError("eye: k must be an integer (the diagonal's offset)")
+        raise TypeError("eye: k must be an integer (the diagonal's offset)") from None
     be, place = _placed(device, backend)
     with place:
         return _wrap(be.xp.eye(n_rows, n_cols, k=k, dtype=_native(be, dtype or _dt.float32)),

@@ -13,14 +13,13 @@ from __future__ import annotations
 import contextlib
 import copy
 import numbers
-import operator
 import threading
 from collections.abc import Mapping
 
 import numpy as np
 
 from . import dtypes as _dt
-from .creation import _backend, _shape
+from .creation import _backend, _count, _shape
 from .tensor import Tensor, _wrap
 
 
@@ -202,7 +201,7 @@ class Generator:
         if _shape_of(x):
             rows = self.permutation(_shape_of(x)[0])
             return _take(x, rows, self.backend)
-        n = _count("permutation", "n", x)
+        n = _count(x, "n", "permutation")
         return self._out(self._draw(lambda rng: rng.permutation(n)), _dt.int64)
 
     def choice(self, a, size=None, replace=True, p=None) -> Tensor:
@@ -214,7 +213,7 @@ class Generator:
         (3,)
         """
         whole = bool(_shape_of(a))
-        n = _shape_of(a)[0] if whole else _count("choice", "a", a)
+        n = _shape_of(a)[0] if whole else _count(a, "a", "choice")
         if p is not None:
             p = np.asarray(p.numpy() if isinstance(p, Tensor) else p, dtype=np.float64)
             if p.shape != (n,):
@@ -245,27 +244,13 @@ class Generator:
         >>> bool((a.normal(size=3) != b.normal(size=3)).any())
         True
         """
-        n = _count("spawn", "n", n)
+        n = _count(n, "n", "spawn")
         children = []
         for native in self._rng.spawn(n):
             child = object.__new__(Generator)
             child.backend, child._rng = self.backend, native
             children.append(child)
         return children
-
-
-def _count(who, name, n) -> int:
-    """``n`` as a count: an int, a NumPy integer or a 0-d integer tensor, >= 0."""
-    try:
-        if isinstance(n, bool):
-            raise TypeError
-        n = operator.index(n)
-    except (TypeError, ValueError):
-        raise TypeError(f"{who}: {name} must be an integer, got {type(n).__name__} "
-                        f"{n!r}") from None
-    if n < 0:
-        raise ValueError(f"{who}: {name} must be >= 0, got {n}")
-    return n
 
 
 def _shape_of(a) -> tuple:
@@ -285,8 +270,7 @@ def _draw_shape(who, size, *params):
     """The shape of a draw: ``size``, or the broadcast shape of the parameters (arrays,
     tensors, numbers; None: absent); ValueError where they do not broadcast to ``size``, as
     NumPy's Generator refuses."""
-    shapes = [tuple(p.shape) if isinstance(p, Tensor) else np.shape(p)
-              for p in params if p is not None]
+    shapes = [_shape_of(p) for p in params if p is not None]
     try:
         broadcast = np.broadcast_shapes(*shapes)
     except ValueError:

@@ -15,31 +15,20 @@ takes the in-place form back where no step after it reads the gradient's memory.
 """
 from __future__ import annotations
 
-from .structure import leaves
 from .tracer import Ref
-
-
-def refs(obj) -> list:
-    """The slot of every Ref in a nested argument structure, repeats included."""
-    return [o.i for o in leaves(obj) if type(o) is Ref]
-
-
-def out_paths(outs) -> list:
-    """The slot of every Ref in a step's result structure."""
-    if type(outs) is Ref:
-        return [outs.i]
-    return [s for o in outs for s in out_paths(o)] if type(outs) is tuple else []
 
 
 def take_in_place_vjps(steps, slots, escaping) -> int:
     """Give each kernel vjp step with an ``in_place`` form that form where its output gradient
     (its first argument) shares its memory with no slot made before it that is read after it,
     escapes the program, or is an input's or a Variable's; returns how many were changed."""
+    from .program import _out_paths, _refs      # (program.py calls this)
+
     made_at, last_read, fixed = {}, {}, set()
     for k, step in enumerate(steps):
-        for s in refs((step.args, step.kwargs)):
+        for s in _refs((step.args, step.kwargs), []):
             last_read[s] = k
-        for s in out_paths(step.outs):
+        for s, _ in _out_paths(step.outs, (), []):
             made_at[s] = k
             if step.kind in ("input", "read"):
                 fixed.add(slots[s].root)
@@ -54,7 +43,7 @@ def take_in_place_vjps(steps, slots, escaping) -> int:
             continue
         g = step.args[0].i
         root = slots[g].root
-        if root in fixed or refs((step.args, step.kwargs)).count(g) != 1:
+        if root in fixed or _refs((step.args, step.kwargs), []).count(g) != 1:
             continue
         if any(last_read.get(s, -1) > k for s in by_root.get(root, ()) if made_at[s] < k):
             continue

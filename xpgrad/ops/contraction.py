@@ -15,6 +15,7 @@ first with ``xg.linalg.diagonal``, whose gradient writes back onto the diagonal.
 """
 from __future__ import annotations
 
+import math
 import string
 
 from ..primitive import Each, Primitive, apply
@@ -46,10 +47,7 @@ def _naive_size(spec, operands) -> int:
     sizes = {}
     for labels, a in zip(spec.split("->")[0].split(","), operands):
         sizes.update(zip(labels, a.shape))
-    total = 1
-    for n in sizes.values():
-        total *= n
-    return total
+    return math.prod(sizes.values())
 
 
 def _by_broadcasting(xp, spec, operands):

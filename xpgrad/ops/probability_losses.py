@@ -18,6 +18,7 @@ from ..tensor import Tensor
 from .losses import (REDUCTIONS, _check_reduction, _class_axis_hint, _float_input,
                      _reduce, _scale, _size, _target_like, as_tensor_or_refuse)
 from . import reductions
+from .indexing import _along_forward
 from .shape import reshape
 
 
@@ -30,14 +31,6 @@ def _nll_parts(xp, labels, weight, ignore_index):
     return safe, kept, xp.where(kept, xp.take(weight, safe, axis=0), 0.0)
 
 
-def _picked(xp, log_probs, safe):
-    """``log_probs[i, safe[i]]`` for every row ``i``."""
-    along = getattr(xp, "take_along_axis", None)
-    if along is not None:
-        return along(log_probs, safe[:, None], axis=1)[:, 0]
-    return log_probs[xp.arange(log_probs.shape[0]), safe]
-
-
 def _weighted_mean(xp, total, weight_sum):
     """``total / weight_sum``, NaN where no row counts (0 / 0, as PyTorch), without a warning."""
     empty = weight_sum == 0
@@ -46,7 +39,8 @@ def _weighted_mean(xp, total, weight_sum):
 
 def _nll_forward(xp, log_probs, labels, weight, reduction, ignore_index):
     safe, kept, row_weight = _nll_parts(xp, labels, weight, ignore_index)
-    per = -row_weight * xp.where(kept, _picked(xp, log_probs, safe), 0.0)
+    picked = _along_forward(xp, log_probs, safe[:, None], 1, None)[:, 0]   # each row's label
+    per = -row_weight * xp.where(kept, picked, 0.0)
     if reduction == "mean":
         return _weighted_mean(xp, xp.sum(per), xp.sum(row_weight))
     return _reduce(xp, per, reduction)

@@ -437,6 +437,19 @@ def _named(variables, arg="variables") -> dict:
 _LEARNING_RATE = Optimizer.learning_rate
 
 
+def plain_optimizer(optimizer, expected):
+    """``optimizer`` as the Optimizer that holds the state and learning rate (a
+    DistributedOptimizer's wrapped one); anything else is a TypeError ``"<expected>, got
+    <type>"``."""
+    from ..distributed.optimizer import DistributedOptimizer
+
+    if isinstance(optimizer, DistributedOptimizer):
+        optimizer = optimizer.optimizer
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"{expected}, got {type(optimizer).__name__}")
+    return optimizer
+
+
 class _CopyOnWrite(threading.local):
     on = True
 

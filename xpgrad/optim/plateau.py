@@ -35,14 +35,9 @@ def _factor(name, value):
 
 def _optimizer(optimizer):
     """The Optimizer whose learning rate is set (a DistributedOptimizer's wrapped one)."""
-    from ..distributed.optimizer import DistributedOptimizer
-    from .optimizer import Optimizer
+    from .optimizer import plain_optimizer
 
-    if isinstance(optimizer, DistributedOptimizer):
-        optimizer = optimizer.optimizer
-    if not isinstance(optimizer, Optimizer):
-        raise TypeError(f"ReduceLROnPlateau takes an xg.optim Optimizer, got "
-                        f"{type(optimizer).__name__}")
+    optimizer = plain_optimizer(optimizer, "ReduceLROnPlateau takes an xg.optim Optimizer")
     _constant_rate(optimizer)
     return optimizer
 
