@@ -27,6 +27,7 @@ A Tensor is a value, and a tape knows tensors by their key (``Tensor._key``), so
 from __future__ import annotations
 
 import sys
+import warnings
 
 from .primitive import apply, run, tape_state
 from .tensor import Tensor, Variable, _keyed
@@ -104,8 +105,14 @@ def _exclusive(x) -> bool:
 
 # -- the write ------------------------------------------------------------------------------------
 def _value(x, value):
-    """``value`` as a Tensor of ``x``'s dtype and backend, or a Python scalar as it is."""
+    """``value`` as a Tensor of ``x``'s dtype and backend, or a Python scalar as it is. A
+    complex value into a real ``x``: a Python complex is refused (as NumPy does), a complex
+    tensor's imaginary part dropped with a warning (as NumPy and PyTorch do)."""
+    real_target = x.dtype.kind != "c"
     if isinstance(value, (bool, int, float, complex)):
+        if real_target and isinstance(value, complex):
+            raise TypeError(f"cannot write the complex value {value} into a {x.dtype} tensor; "
+                            "write its .real or make the tensor complex")
         return value
     from .creation import asarray
     from .ops.casting import astype
@@ -115,7 +122,12 @@ def _value(x, value):
             from .primitive import _mixed
 
             raise _mixed(x._backend, value._backend)
-        return value if value.dtype == x.dtype else astype(value, x.dtype)
+        if value.dtype == x.dtype:
+            return value
+        if real_target and value.dtype.kind == "c":
+            warnings.warn(f"writing complex values into a {x.dtype} tensor discards their "
+                          "imaginary part", UserWarning, stacklevel=4)
+        return astype(value, x.dtype)
     return asarray(value, dtype=x.dtype, backend=x._backend)
 
 

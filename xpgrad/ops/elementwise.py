@@ -123,13 +123,42 @@ def _signbit(xp, a):
 
 
 # -- arithmetic --------------------------------------------------------------------------------
-add = binary("add", lambda xp, x, y: xp.add(x, y),
+_INEXACT_SCALARS = frozenset((float, complex))
+
+
+def _beside_inexact_scalar(xp, x, y):
+    """``x, y`` with an integer or boolean array cast to float32 (complex64) when the other is
+    a Python float (complex): xpgrad's default float, as PyTorch (NumPy would give float64).
+
+    >>> import numpy as np
+    >>> [str(a.dtype) for a in _beside_inexact_scalar(np, np.array([1], np.int64), 0.5)[:1]]
+    ['float32']
+    """
+    scalar, array = (x, y) if x.__class__ in _INEXACT_SCALARS else (y, x)
+    dt = getattr(array, "dtype", None)
+    if dt is None or xp.isdtype(dt, ("real floating", "complex floating")):
+        return x, y
+    array = xp.astype(array, xp.complex64 if scalar.__class__ is complex else xp.float32)
+    return (scalar, array) if scalar is x else (array, scalar)
+
+
+def _arithmetic(operation):
+    """``operation(xp, x, y)`` through ``_beside_inexact_scalar`` when one is a Python
+    float or complex (integer arrays beside a float scalar give float32)."""
+    def forward(xp, x, y):
+        if x.__class__ in _INEXACT_SCALARS or y.__class__ in _INEXACT_SCALARS:
+            x, y = _beside_inexact_scalar(xp, x, y)
+        return operation(xp, x, y)
+    return forward
+
+
+add = binary("add", _arithmetic(lambda xp, x, y: xp.add(x, y)),
              lambda xp, g, ans, x, y: g,
              lambda xp, g, ans, x, y: g, saves=(), scalar_arrays=True)
-subtract = binary("subtract", lambda xp, x, y: xp.subtract(x, y),
+subtract = binary("subtract", _arithmetic(lambda xp, x, y: xp.subtract(x, y)),
                   lambda xp, g, ans, x, y: g,
                   lambda xp, g, ans, x, y: -g, saves=(), scalar_arrays=True)
-multiply = binary("multiply", lambda xp, x, y: xp.multiply(x, y),
+multiply = binary("multiply", _arithmetic(lambda xp, x, y: xp.multiply(x, y)),
                   lambda xp, g, ans, x, y: g * _conj(xp, y),
                   lambda xp, g, ans, x, y: g * _conj(xp, x), saves=(0, 1), scalar_arrays=True)
 divide = binary("divide", lambda xp, x, y: xp.divide(_inexact(xp, x), _inexact(xp, y)),

@@ -34,7 +34,29 @@ def where(condition, x1, x2, /):
             x1 = _default_tensor(x1, condition)
         else:
             x2 = _default_tensor(x2, condition)
+    else:
+        x1, x2 = _beside_scalar(x1, x2), _beside_scalar(x2, x1)
     return apply(_where, condition, x1, x2)
+
+
+def _beside_scalar(x, other):
+    """``x`` next to the Python scalar ``other``: an integer Tensor checked to hold a Python int
+    (NumPy's ``where`` would wrap 300 into an int8 44) and cast to float32 (complex64) beside
+    a float (complex), as ``x * 0.5`` is; anything else as it is."""
+    kind = _scalar_kind(other)
+    if kind is None or kind == 0 or not isinstance(x, Tensor) or x.dtype.kind not in "iub":
+        return x
+    if kind == 1:
+        from ..dtype_functions import iinfo
+
+        if x.dtype.kind != "b":
+            info = iinfo(x.dtype)
+            if not info.min <= other <= info.max:
+                raise OverflowError(f"where: Python integer {other} out of bounds for {x.dtype}")
+        return x
+    from ..dtypes import complex64, float32
+
+    return x.astype(complex64 if kind == 3 else float32)
 
 
 def _scalar_kind(value):

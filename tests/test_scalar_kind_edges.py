@@ -1,0 +1,58 @@
+"""A Python scalar of a higher kind beside an integer tensor: ``int8 * 0.5`` is float32 (the
+default float, as PyTorch and as ``int8 / 2`` already was), ``where`` refuses a Python int that
+does not fit the tensor's dtype instead of wrapping it, and a complex value written into a real
+tensor is refused (a Python complex) or warned about (a complex tensor), as NumPy does."""
+import numpy as np
+import pytest
+
+import xpgrad as xg
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("dtype", ["int8", "int64", "uint8", "bool"])
+def test_integer_tensor_beside_a_float_is_float32(backend, dtype):
+    torch = pytest.importorskip("torch")
+    raw = np.array([1, 0, 1], dtype=dtype)
+    x = xg.asarray(raw, backend=backend)
+    t = torch.from_numpy(raw)
+    pairs = [(x * 0.5, t * 0.5), (0.5 * x, 0.5 * t), (x + 1.25, t + 1.25), (x * 1j, t * 1j)]
+    if dtype != "bool":                         # PyTorch refuses to subtract bools
+        pairs += [(x - 2.5, t - 2.5), (2.5 - x, 2.5 - t)]
+    for got, want in pairs:
+        assert str(got.dtype) == str(want.dtype).removeprefix("torch.")
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_float_tensors_and_int_scalars_keep_their_dtype():
+    x = xg.asarray(np.array([1, 2], np.int8))
+    assert (x + 1).dtype == xg.int8
+    assert (xg.asarray([1.0, 2.0], dtype=xg.float64) * 0.5).dtype == xg.float64
+
+
+def test_where_refuses_an_int_outside_the_dtype():
+    x = xg.asarray(np.array([1, 2, 3], np.int8))
+    with pytest.raises(OverflowError, match="where: Python integer 300 out of bounds for int8"):
+        xg.where(x > 1, x, 300)
+    with pytest.raises(OverflowError, match="-129"):
+        xg.where(x > 1, -129, x)
+    assert xg.where(x > 1, x, -128).tolist() == [-128, 2, 3]
+
+
+def test_where_with_a_float_beside_an_int_tensor_is_float32():
+    x = xg.asarray(np.array([1, 2, 3], np.int16))
+    got = xg.where(x > 1, x, 0.5)
+    assert got.dtype == xg.float32 and got.tolist() == [0.5, 2.0, 3.0]
+    assert xg.where(x > 1, x, 1j).dtype == xg.complex64
+
+
+def test_complex_into_a_real_tensor():
+    x = xg.zeros(3)
+    for value in (1 + 2j, np.complex128(1 + 2j)):
+        with pytest.raises(TypeError, match="complex value .* into a float32 tensor"):
+            x[0] = value
+    with pytest.warns(UserWarning, match="discards their imaginary part"):
+        x[1:2] = xg.asarray(np.array([3 + 4j]))
+    assert x.tolist() == [0.0, 3.0, 0.0]
+    z = xg.zeros(2, dtype=xg.complex64)
+    z[0] = 1 + 2j
+    assert z.tolist() == [1 + 2j, 0j]
