@@ -19,7 +19,7 @@ _LIST_RANGE_MAX = 48
 
 class NumpyBackend(Backend):
     """Host arrays through ``array_api_compat.numpy`` (``namespace.py``: with a branch-free
-    ``where``); fused kernels (``kernels.py``, ``activations.py``, ``gelu.py``, Adam's update in
+    ``where``); fused kernels (``kernels.py``, ``activations.py``, ``gelu.py``, ``normalization.py``, Adam's update in
     ``optim.py``, and the recurrent scans of ``scans.py``) registered in ``kernels``."""
 
     name = "numpy"
@@ -35,11 +35,12 @@ class NumpyBackend(Backend):
         from .gelu import KERNEL as GELU
         from .kernels import KERNELS
         from .linear_activation import KERNELS as LINEAR_ACTIVATIONS
+        from .normalization import KERNELS as NORMALIZATION
         from .optim import KERNELS as UPDATES
         from .scans import scan_kernels
 
         self.kernels = KernelTable(KERNELS, ACTIVATIONS, {"gelu": GELU}, LINEAR_ACTIVATIONS,
-                                   UPDATES, scan_kernels(np))
+                                   NORMALIZATION, UPDATES, scan_kernels(np))
 
     def native_dtype(self, dtype):
         return np.dtype(dtype.name)

@@ -1,0 +1,62 @@
+"""The NumPy backend's layer_norm kernel (``backends/numpy/normalization.py``: cache-sized
+blocks of rows, the rows' mean and rstd saved) against the generic rule of ``xpgrad.ops.nn``:
+every affine combination, inputs spanning many blocks, a strided input, a broadcast output
+gradient, gradients asked for one at a time, and the cases it declines."""
+import numpy as np
+import pytest
+
+import xpgrad as xg
+from xpgrad.backends.numpy.normalization import layer_norm_forward, layer_norm_vjp
+from xpgrad.ops.nn import _layer_norm_forward, _layer_norm_vjp
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-10), (np.float32, 2e-4)])
+@pytest.mark.parametrize("shape, k", [((7, 5), 1), ((3, 4, 6), 2), ((20000, 10), 1),
+                                      ((3, 70000), 1), ((1, 1), 1)])
+@pytest.mark.parametrize("affine", [(True, True), (True, False), (False, True), (False, False)])
+def test_kernel_equals_the_generic_rule(dtype, tol, shape, k, affine, rng):
+    x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
+    params = [rng.standard_normal(shape[-k:]).astype(dtype) for present in affine if present]
+    kw = dict(k=k, eps=1e-5, affine=affine)
+    y, saved = layer_norm_forward(x, *params, **kw)
+    np.testing.assert_allclose(y, _layer_norm_forward(np, x, *params, **kw), rtol=tol, atol=tol)
+    g = rng.standard_normal(shape).astype(dtype)
+    for i in range(1 + len(params)):
+        needs = [j == i for j in range(1 + len(params))]
+        got = layer_norm_vjp(g, saved, needs, x, *params, **kw)
+        want = _layer_norm_vjp(np, g, y, needs, x, *params, **kw)
+        assert [a is None for a in got] == [not n for n in needs]
+        scale = max(1.0, float(np.abs(want[i]).max()))
+        np.testing.assert_allclose(got[i], want[i], rtol=tol, atol=tol * scale)
+
+
+def test_strided_input_and_broadcast_gradient(rng):
+    x = rng.standard_normal((6, 40))[:, ::2]
+    w, b = rng.standard_normal(20), rng.standard_normal(20)
+    kw = dict(k=1, eps=1e-5, affine=(True, True))
+    y, saved = layer_norm_forward(x, w, b, **kw)
+    g = np.broadcast_to(np.float64(2.0), x.shape)
+    got = layer_norm_vjp(g, saved, [True] * 3, x, w, b, **kw)
+    want = _layer_norm_vjp(np, np.full(x.shape, 2.0), y, [True] * 3, x, w, b, **kw)
+    for a, e in zip(got, want):
+        np.testing.assert_allclose(a, e, rtol=1e-10, atol=1e-12)
+
+
+def test_kernel_declines_what_it_does_not_cover():
+    kw = dict(k=1, eps=1e-5, affine=(True, False))
+    assert layer_norm_forward(np.ones((2, 3), np.float16), np.ones(3, np.float16), **kw) is None
+    assert layer_norm_forward(np.ones((2, 3)), np.ones(3, np.float32), **kw) is None
+    assert layer_norm_forward(np.ones((0, 3)), np.ones(3), **kw) is None
+
+
+def test_the_numpy_backend_takes_gradients_through_it(rng):
+    assert "layer_norm" in xg.get_backend("numpy").kernels
+    raw = rng.standard_normal((4, 8))
+    x = xg.Variable(xg.asarray(raw, dtype=xg.float64))
+    with xg.GradientTape() as tape:
+        y = xg.nn.layer_norm(x, 8)
+        loss = xg.sum(y * y * y)
+    g = 3 * y.numpy() ** 2
+    want = _layer_norm_vjp(np, g, y.numpy(), [True], raw, k=1, eps=1e-5,
+                           affine=(False, False))[0]
+    np.testing.assert_allclose(tape.gradient(loss, x).numpy(), want, rtol=1e-12, atol=1e-12)
