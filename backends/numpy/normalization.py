@@ -1,9 +1,13 @@
-"""``layer_norm`` as a NumPy kernel: blocks of rows that stay in the core's cache, each taken
-through the forward's half-dozen passes (or the backward's dozen) before the next, and the
-rows' means and ``1 / sqrt(var + eps)`` saved so the backward does not normalize ``x`` again
-(the generic rule in ``xpgrad.ops.nn`` recomputes both, some 17 passes from memory).
+"""``layer_norm`` and ``batch_norm`` (training) as NumPy kernels, tested against the generic
+rules of ``xpgrad.ops.nn`` and ``xpgrad.ops.batch_norm``.
 
-Per row of the last ``k`` axes flattened (``n`` entries), with ``xhat = (x - mean) * rstd`` and
+layer_norm takes blocks of rows that stay in the core's cache through the forward's
+half-dozen passes (or the backward's dozen) before the next block, and saves the rows' means
+and ``1 / sqrt(var + eps)`` so the backward does not normalize ``x`` again (the generic rule
+recomputes both, some 17 passes from memory). batch_norm folds each channel's statistics and
+affine pair into one scale and shift (``batch_norm_forward``, ``batch_norm_vjp``).
+
+layer_norm, per row of the last ``k`` axes flattened (``n`` entries), with ``xhat = (x - mean) * rstd`` and
 ``gy = g * w``: ``y = xhat * w + b``; ``dx = rstd * (gy - mean(gy) - xhat * mean(gy * xhat))``,
 ``dw = sum over rows of g * xhat``, ``db = sum over rows of g`` (summed in float64 across
 blocks). Other dtypes than float32/float64 (one for all arrays) or an empty input fall back to
@@ -130,7 +134,63 @@ def layer_norm_vjp(g, saved, needs, x, *affine_arrays, k, eps, affine):
     return tuple(out)
 
 
-# the rule reads x and the weight (position 1 when there is one; a bias there is small)
-KERNELS = {"layer_norm": Kernel(layer_norm_forward, layer_norm_vjp, saves=(0, 1), needs=True)}
+# -- batch_norm's training primitive: inputs (x, mean, var, [weight], [bias]), x (N, C, ...) ----
+def _channels(x, a):
+    """The per-channel ``a`` (any shape of C entries) shaped (1, C, 1) against ``x`` (N, C, S)."""
+    return a.reshape(1, x.shape[1], 1)
 
-__all__ = ["KERNELS", "layer_norm_forward", "layer_norm_vjp"]
+
+def batch_norm_forward(x, mean, var, *affine_arrays, eps, affine):
+    """``y = x * scale + shift`` per channel (``scale = rstd * w``, ``shift = b - mean *
+    scale``): two passes; the channels' ``rstd`` saved."""
+    dt = x.dtype
+    if dt not in _FLOATS or x.size == 0 or any(a.dtype != dt for a in (mean, var, *affine_arrays)):
+        return None
+    x3 = np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], -1)
+    rstd = 1.0 / np.sqrt(_channels(x3, var) + dt.type(eps))
+    scale = rstd * _channels(x3, affine_arrays[0]) if affine[0] else rstd
+    shift = -_channels(x3, mean) * scale
+    if affine[1]:
+        shift += _channels(x3, affine_arrays[-1])
+    out = np.multiply(x3, scale)
+    out += shift
+    return out.reshape(x.shape), rstd
+
+
+def batch_norm_vjp(g, saved, needs, x, mean, var, *affine_arrays, eps, affine):
+    """Per channel, with ``xc = x - mean``, ``sg = sum(g)`` and ``sgx = sum(g * xc)`` over every
+    axis but 1 (``m`` entries): ``dx = a * g + d * xc + c`` where ``a = w * rstd``, ``d = -a *
+    rstd**2 * sgx / m`` and ``c = -a * sg / m``; ``dw = rstd * sgx``, ``db = sg``."""
+    rstd = saved
+    dt = x.dtype
+    x3 = np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], -1)
+    g3 = np.ascontiguousarray(np.broadcast_to(g, x.shape), dtype=dt).reshape(x3.shape)
+    m = x3.shape[0] * x3.shape[2]
+    xc = np.subtract(x3, _channels(x3, mean))
+    sg = np.einsum("ncs->c", g3).reshape(rstd.shape)
+    sgx = np.einsum("ncs,ncs->c", g3, xc).reshape(rstd.shape)
+    dx = None
+    if needs[0]:
+        a = rstd * _channels(x3, affine_arrays[0]) if affine[0] else rstd
+        xc *= -a * rstd * rstd * sgx / m
+        dx = np.multiply(g3, a)
+        dx += xc
+        dx -= a * sg / m
+        dx = dx.reshape(x.shape)
+    out = [dx, None, None]
+    c = x.shape[1]
+    if affine[0]:
+        out.append((rstd * sgx).reshape(c) if needs[len(out)] else None)
+    if affine[1]:
+        out.append(sg.reshape(c) if needs[len(out)] else None)
+    return tuple(out)
+
+
+# layer_norm's rule reads x and the weight (position 1 when there is one; a bias there is
+# small); batch_norm's x, the batch mean and the weight (position 3)
+KERNELS = {"layer_norm": Kernel(layer_norm_forward, layer_norm_vjp, saves=(0, 1), needs=True),
+           "batch_norm": Kernel(batch_norm_forward, batch_norm_vjp, saves=(0, 1, 3),
+                                needs=True)}
+
+__all__ = ["KERNELS", "batch_norm_forward", "batch_norm_vjp", "layer_norm_forward",
+           "layer_norm_vjp"]

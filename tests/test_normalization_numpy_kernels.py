@@ -1,7 +1,8 @@
-"""The NumPy backend's layer_norm kernel (``backends/numpy/normalization.py``: cache-sized
-blocks of rows, the rows' mean and rstd saved) against the generic rule of ``xpgrad.ops.nn``:
-every affine combination, inputs spanning many blocks, a strided input, a broadcast output
-gradient, gradients asked for one at a time, and the cases it declines."""
+"""The NumPy backend's normalization kernels (``backends/numpy/normalization.py``) against the
+generic rules: layer_norm's (cache-sized blocks of rows, the rows' mean and rstd saved) and
+batch_norm's (per-channel scale and shift) for every affine combination, inputs spanning many
+blocks, a strided input, a broadcast output gradient, gradients asked for one at a time, and
+the cases they decline."""
 import numpy as np
 import pytest
 
@@ -60,3 +61,38 @@ def test_the_numpy_backend_takes_gradients_through_it(rng):
     want = _layer_norm_vjp(np, g, y.numpy(), [True], raw, k=1, eps=1e-5,
                            affine=(False, False))[0]
     np.testing.assert_allclose(tape.gradient(loss, x).numpy(), want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-10), (np.float32, 2e-4)])
+@pytest.mark.parametrize("shape", [(8, 3), (4, 3, 5, 5), (2, 4, 7), (600, 2, 40)])
+@pytest.mark.parametrize("affine", [(True, True), (True, False), (False, True), (False, False)])
+def test_batch_norm_kernel_equals_the_generic_rule(dtype, tol, shape, affine, rng):
+    from xpgrad.backends.numpy.normalization import batch_norm_forward, batch_norm_vjp
+    from xpgrad.ops.batch_norm import _forward, _vjp
+
+    x = (rng.standard_normal(shape) * 2 + 5).astype(dtype)
+    axes = (0,) + tuple(range(2, len(shape)))
+    mean, var = x.mean(axes, keepdims=True), x.var(axes, keepdims=True)
+    params = [rng.standard_normal(shape[1]).astype(dtype) for present in affine if present]
+    kw = dict(eps=1e-5, affine=affine)
+    y, saved = batch_norm_forward(x, mean, var, *params, **kw)
+    np.testing.assert_allclose(y, _forward(np, x, mean, var, *params, **kw), rtol=tol, atol=tol)
+    g = rng.standard_normal(shape).astype(dtype)
+    wanted = [0] + [3 + i for i in range(len(params))]
+    for i in wanted:
+        needs = [j == i for j in range(3 + len(params))]
+        got = batch_norm_vjp(g, saved, needs, x, mean, var, *params, **kw)
+        want = _vjp(np, g, y, needs, x, mean, var, *params, **kw)
+        assert [a is None for a in got] == [not n for n in needs]
+        scale = max(1.0, float(np.abs(want[i]).max()))
+        np.testing.assert_allclose(got[i], want[i], rtol=tol, atol=tol * scale)
+
+
+def test_batch_norm_kernel_declines_mixed_dtypes_and_empty_input():
+    from xpgrad.backends.numpy.normalization import batch_norm_forward
+
+    one = np.ones((1, 3, 1))
+    kw = dict(eps=1e-5, affine=(False, False))
+    assert batch_norm_forward(np.ones((2, 3, 4), np.float32), one, one, **kw) is None
+    assert batch_norm_forward(np.ones((0, 3, 4)), one, one, **kw) is None
+    assert batch_norm_forward(np.ones((2, 3), np.int64), one, one, **kw) is None
