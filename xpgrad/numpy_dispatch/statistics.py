@@ -18,6 +18,7 @@ back to the entry it copies.
 """
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -63,9 +64,10 @@ def _nanmean(a, axis=None, dtype=None, out=None, keepdims=False, **rest):
 
 
 # -- order statistics ---------------------------------------------------------------------------
-def _quantiles(a, q, axis, keepdims, what):
+def _quantiles(a, q, axis, keepdims, what, median=False):
     """``q`` (fractions in [0, 1], a number or a 1-D list) of ``a`` along ``axis`` by linear
-    interpolation between the sorted values (NumPy's default method)."""
+    interpolation between the sorted values (NumPy's default method; ``median``: np.median's
+    middle value or mean of the two), NaN wherever the axis holds one (as NumPy)."""
     a = _tensor(a)
     if not _fn("isdtype")(a.dtype, ("real floating", "integral")):
         raise _Unsupported(f"{what} of dtype {a.dtype}")
@@ -91,16 +93,25 @@ def _quantiles(a, q, axis, keepdims, what):
     n = a.shape[axis]
     if n == 0:
         raise _Unsupported(f"{what} of an empty axis")
-    ordered = _fn("sort")(a, axis=axis)
+    ordered = _fn("sort")(a, axis=axis)             # NaNs last
     position = q * (n - 1)
     low = np.floor(position).astype(np.int64)
     high = np.minimum(low + 1, n - 1)
     shape = [1] * a.ndim
     shape[axis] = -1
-    frac = _fn("asarray")(position - low, dtype=a.dtype, backend=a.backend)
     below, above = (_fn("take")(ordered, _fn("asarray")(i, backend=a.backend), axis=axis)
                     for i in (low, high))
-    values = below + (above - below) * _fn("reshape")(frac, tuple(shape))
+    if median:          # np.median: the middle value, or the mean of the two middle ones
+        with np.errstate(invalid="ignore"):     # -inf + inf: NaN, as np.median
+            values = below if n % 2 else (below + above) * 0.5
+    else:               # NumPy's _lerp: from the nearer end, so an infinite far end is kept out
+        frac = _fn("reshape")(_fn("asarray")(position - low, dtype=a.dtype, backend=a.backend),
+                              tuple(shape))
+        with np.errstate(invalid="ignore"):     # inf - inf in the form not taken
+            diff = above - below
+            values = _fn("where")(frac >= 0.5, above - diff * (1.0 - frac), below + diff * frac)
+    last = _fn("take")(ordered, _fn("asarray")([n - 1], backend=a.backend), axis=axis)
+    values = _fn("where")(_fn("isnan")(last), math.nan, values)     # a NaN makes every one NaN
     values = _fn("moveaxis")(values, axis, 0)          # (len(q), rest...)
     if keepdims and axes is None:
         values = _fn("reshape")(values, (values.shape[0],) + (1,) * ndim)
@@ -127,7 +138,7 @@ numpy_function("percentile")(_order_statistic("percentile", 100.0))
 
 @numpy_function("median")
 def _median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
-    return _quantiles(a, 0.5, axis, _keepdims(keepdims, "np.median"), "np.median")
+    return _quantiles(a, 0.5, axis, _keepdims(keepdims, "np.median"), "np.median", median=True)
 
 
 # -- np.pad ------------------------------------------------------------------------------------
