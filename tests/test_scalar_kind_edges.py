@@ -56,3 +56,22 @@ def test_complex_into_a_real_tensor():
     z = xg.zeros(2, dtype=xg.complex64)
     z[0] = 1 + 2j
     assert z.tolist() == [1 + 2j, 0j]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_every_arithmetic_op_and_result_type_agree(backend):
+    torch = pytest.importorskip("torch")
+    raw = np.array([1, 3, 7], np.int64)
+    x, t = xg.asarray(raw, backend=backend), torch.from_numpy(raw)
+    pairs = [(x ** 2.5, t ** 2.5), (2.5 ** x, 2.5 ** t), (x // 2.5, t // 2.5),
+             (x % 2.5, t % 2.5), (x ** 1j, t ** 1j),
+             (xg.maximum(x, 2.5), torch.clamp(t, min=2.5)),
+             (xg.minimum(x, 2.5), torch.clamp(t, max=2.5))]
+    for got, want in pairs:
+        assert str(got.dtype) == str(want.dtype).removeprefix("torch.")
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)
+        scalar = 1j if got.dtype.is_complex else 2.5
+        assert xg.result_type(x, scalar) == got.dtype
+    assert xg.result_type(x, 2) == xg.int64
+    assert xg.result_type(x, xg.int8, 2.5) == xg.float32
+    assert xg.result_type(xg.ones(2, dtype=xg.float64), 2.5) == xg.float64

@@ -110,11 +110,24 @@ def result_type(*arrays_and_dtypes):
             natives.append(be.native_dtype(_dt.as_dtype(a)))
     if all(isinstance(a, (bool, int, float, complex)) for a in natives):
         raise ValueError("result_type needs at least one tensor or dtype besides Python scalars")
+    natives = _inexact_scalars_as_default(be, natives)
     try:
         return be.xg_dtype(be.xp.result_type(*natives))
     except TypeError as e:
         raise TypeError(f"no common dtype for {', '.join(map(str, arrays_and_dtypes))}: {e}") \
             from None
+
+
+def _inexact_scalars_as_default(be, natives):
+    """``natives`` with its Python floats (complexes) as float32 (complex64) and its integer
+    and bool dtypes left out, where every dtype there is an integer or bool one: what
+    ``int_tensor * 0.5`` gives (as PyTorch); else ``natives``."""
+    xp = be.xp
+    typed = [a for a in natives if not isinstance(a, (bool, int, float, complex))]
+    kinds = {type(a) for a in natives} & {float, complex}
+    if not kinds or any(xp.isdtype(t, ("real floating", "complex floating")) for t in typed):
+        return natives
+    return [xp.complex64 if complex in kinds else xp.float32]
 
 
 def can_cast(from_, to, /) -> bool:

@@ -196,7 +196,7 @@ def _pow_dy(xp, g, ans, x, y):
     return g * _conj(xp, ans * xp.where(positive, xp.log(xp.where(positive, x, 1.0)), 0.0))
 
 
-pow = binary("pow", _power, _pow_dx, _pow_dy,
+pow = binary("pow", _arithmetic(_power), _pow_dx, _pow_dy,
              doc="Elementwise ``x1 ** x2``. The gradient for ``x2`` is taken as 0 where x1 <= 0 "
                  "(where x1 == 0 for complex x1).")
 def _pick(xp, g, wins, x, y):
@@ -207,12 +207,12 @@ def _pick(xp, g, wins, x, y):
     return _half_where(xp, wins | (x_nan & (y == y)), (x == y) | (x_nan & y_nan), g)
 
 
-maximum = binary("maximum", lambda xp, x, y: xp.maximum(x, y),
+maximum = binary("maximum", _arithmetic(lambda xp, x, y: xp.maximum(x, y)),
                  lambda xp, g, ans, x, y: _pick(xp, g, x > y, x, y),
                  lambda xp, g, ans, x, y: _pick(xp, g, y > x, y, x),
                  doc="Elementwise maximum; at ties each input gets half the gradient, and a "
                      "NaN input (which the output propagates) gets it all.")
-minimum = binary("minimum", lambda xp, x, y: xp.minimum(x, y),
+minimum = binary("minimum", _arithmetic(lambda xp, x, y: xp.minimum(x, y)),
                  lambda xp, g, ans, x, y: _pick(xp, g, x < y, x, y),
                  lambda xp, g, ans, x, y: _pick(xp, g, y < x, y, x),
                  doc="Elementwise minimum; at ties each input gets half the gradient, and a "
@@ -240,7 +240,7 @@ logaddexp = binary("logaddexp", _logaddexp,
                    lambda xp, g, ans, x, y: _logaddexp_d(xp, g, ans, x, y),
                    lambda xp, g, ans, x, y: _logaddexp_d(xp, g, ans, y, x),
                    doc="Elementwise ``log(exp(x1) + exp(x2))``, computed stably.")
-remainder = binary("remainder", lambda xp, x, y: xp.remainder(x, y),
+remainder = binary("remainder", _arithmetic(lambda xp, x, y: xp.remainder(x, y)),
                    lambda xp, g, ans, x, y: g,
                    lambda xp, g, ans, x, y: -g * xp.floor_divide(x, y),
                    doc="Elementwise ``x1 % x2`` with the sign of ``x2`` (as Python's ``%``); "
@@ -285,7 +285,7 @@ def _floor_divide(xp, x, y):
     return xp.where(xp.logical_xor(xp.isinf(x), xp.isinf(y)), x / y, out)
 
 
-floor_divide = binary("floor_divide", _floor_divide, nodiff=True,
+floor_divide = binary("floor_divide", _arithmetic(_floor_divide), nodiff=True,
                       doc="Elementwise ``floor(x1 / x2)`` (as Python's ``//``, but ``inf // 2`` "
                           "is ``inf`` and ``1 // -inf`` is ``-0.0``, as the standard says; no "
                           "gradient).")
