@@ -1,5 +1,6 @@
 """An optimizer updates a Variable's array in place, except while something else still holds
-that array -- a tape that saved it for a gradient not yet taken: then the update goes into a
+that array -- a tape that saved it for a gradient not yet taken, or a slice or reshape a user kept
+(a view of the buffer): then the update goes into a
 fresh copy (TensorFlow's copy-on-write of a variable's buffer), so the gradient is the one at
 the weights its forward pass used. A plain training loop never copies."""
 import weakref
@@ -109,3 +110,30 @@ def test_a_gradient_taken_after_the_update_in_one_step_uses_the_old_weights(comp
 
     run = xg.function(step) if compiled else step
     assert [run(xg.asarray([1.0])).item() for _ in range(4)] == [1.0, 0.0, -1.0, -2.0]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_a_slice_or_reshape_kept_across_updates_keeps_its_value(backend, compiled, name):
+    """``w[0:2]`` is a value, as after ``assign``: an update after the first (when the
+    optimizer owns w's buffer and the slice is a view of that buffer, not of ``w._data``)
+    goes into a copy instead of changing the kept slice."""
+    w = xg.Variable(np.arange(4.0), backend=backend)
+    opt = OPTIMIZERS[name]()
+    x = xg.ones(4, dtype=xg.float64, backend=backend)
+
+    def step(x):
+        with xg.GradientTape() as tape:
+            loss = xg.sum(w * w * x)
+        opt.apply_gradients(zip(tape.gradient(loss, [w]), [w]))
+        return loss
+
+    step = xg.function(step) if compiled else step
+    kept = []
+    for _ in range(4):
+        step(x)
+        for view in (w[0:2], xg.reshape(w, (2, 2)), w[::-1]):
+            kept.append((view, view.numpy().copy()))
+    assert all(np.array_equal(view.numpy(), value) for view, value in kept)
+    assert not np.array_equal(kept[0][1], kept[-3][1][:2])

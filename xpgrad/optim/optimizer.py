@@ -265,8 +265,8 @@ class Optimizer:
         for g, v in zip(grads, variables):
             entry = states.get(id(v))         # _state_for's usual case inline
             state = entry[1] if entry is not None and entry[0] is v else self._state_for(v)
-            if shared and sys.getrefcount(v._data) > 2:    # v's and getrefcount's own
-                v._data = v._backend.owned_copy(v._data)  # a tape still reads the old one
+            if shared and (sys.getrefcount(v._data) > 2 or _view_seen(v._data)):
+                v._data = v._backend.owned_copy(v._data)  # a tape or a slice reads the old one
             if folds:                         # xpgrad/deferred.py
                 if g.__class__ is not DeferredGradient:
                     hint(v)
@@ -448,6 +448,13 @@ def plain_optimizer(optimizer, expected):
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"{expected}, got {type(optimizer).__name__}")
     return optimizer
+
+
+def _view_seen(raw) -> bool:
+    """Whether ``raw`` is a view whose base someone else holds too (another view, such as a
+    user's ``w[0:2]`` or a tape's ``w.T``): besides ``raw``, this frame and getrefcount."""
+    base = getattr(raw, "base", None)
+    return base is not None and sys.getrefcount(base) > 3
 
 
 class _CopyOnWrite(threading.local):
