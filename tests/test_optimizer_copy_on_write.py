@@ -1,8 +1,8 @@
 """An optimizer updates a Variable's array in place, except while something else still holds
-that array -- a tape that saved it for a gradient not yet taken, or a slice or reshape a user kept
-(a view of the buffer): then the update goes into a
-fresh copy (TensorFlow's copy-on-write of a variable's buffer), so the gradient is the one at
-the weights its forward pass used. A plain training loop never copies."""
+that array -- a tape that saved it for a gradient not yet taken, or a slice or reshape a user
+kept (a view of the buffer): then the update goes into a fresh copy (TensorFlow's
+copy-on-write of a variable's buffer), so the gradient is the one at the weights its forward
+pass used and the kept slice keeps its value. A plain training loop never copies."""
 import weakref
 
 import numpy as np
