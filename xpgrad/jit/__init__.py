@@ -87,6 +87,11 @@ def _held(obj):
         return lambda: obj
 
 
+#: signatures met, in units of ``retrace_warning``, after which a function that keeps meeting new
+#: ones warns even if their warm-up calls never let it trace
+_CHURN = 4
+
+
 class RetracingWarning(UserWarning):
     """A function was traced again and again: its arguments change signature every call."""
 
@@ -156,6 +161,7 @@ class Function:
         self.cuda_graph = cuda_graph
         self.retrace_warning = retrace_warning
         self.trace_count = 0
+        self.signature_count = 0        # argument signatures met (RetracingWarning on churn)
         self._programs = collections.OrderedDict()
         self._seen = {}
         self._seen_lock = threading.Lock()
@@ -266,7 +272,19 @@ class Function:
             self._seen[key] = seen + 1
             if len(self._seen) > 4 * self.max_traces:      # signatures seen once, long ago
                 self._seen.pop(next(iter(self._seen)))
-            return True
+            if seen == 0:
+                self.signature_count += 1
+            churning = seen == 0 and self.retrace_warning and \
+                self.signature_count == _CHURN * self.retrace_warning
+        if churning:                 # a new signature on (nearly) every call: never traced
+            warnings.warn(f"xg.function {_name(self.fn)!r} has met {self.signature_count} "
+                          f"argument signatures and traced {self.trace_count}: a new "
+                          f"signature (shape, dtype, backend, Python value, or object) on "
+                          f"nearly every call runs eagerly, with the signature check on top. "
+                          f"Pass values that change as tensors, the same objects (not fresh "
+                          f"ones), keep shapes fixed (pad the last batch)", RetracingWarning,
+                          stacklevel=user_stacklevel())
+        return True
 
     def _key(self, args, kwargs):
         """``(cache key, backend)`` of a call: the backend of its tensor arguments, else the
@@ -328,7 +346,10 @@ class Function:
                              f"{be.name!r}")
         if graphs is None or graphs is True:
             graphs = _cuda_graphs(be)
-        program = Program(tracer, result, writes, fuse=fuse or None, graphs=graphs or None)
+        try:
+            program = Program(tracer, result, writes, fuse=fuse or None, graphs=graphs or None)
+        except TraceError as e:      # a result a replay cannot rebuild
+            raise e.name_function(_name(self.fn))
         with self._seen_lock:
             self._seen.pop(key, None)
         if tracer.attribute_guards:

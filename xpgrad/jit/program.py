@@ -22,6 +22,7 @@ import itertools
 from ..tensor import Tensor, Variable, _wrap
 from .arguments import gather, plain_arrays
 from .constants import fold_constants
+from .errors import TraceError
 from .fresh import own_generators
 from .guards import StateSnapshot, hoist_guards
 from .in_place import take_in_place_vjps
@@ -30,7 +31,7 @@ from .loss_gradient import fold_loss_gradient
 from .replay_steps import GuardFailed
 from .sgd_gemm import fold_sgd_into_gemm
 from .small_products import small_products_to_numpy
-from .structure import is_namedtuple, leaves, map_leaves
+from .structure import is_namedtuple, leaves, map_leaves, refilled
 from .tracer import Ref
 from .traced import Traced
 
@@ -52,6 +53,20 @@ def _out_paths(obj, path, out):
         for k, o in enumerate(obj):
             _out_paths(o, path + (k,), out)
     return out
+
+
+
+def _hides_traced(obj) -> bool:
+    """Whether a result leaf may hold a traced tensor out of the structure's reach: a closure
+    (``xg.vjp``'s ``vjp_fn``), or an object (a dataclass) with one among its attributes."""
+    if getattr(obj, "__closure__", None):
+        return True
+    try:
+        values = list(vars(obj).values())
+    except TypeError:
+        return False
+    return any(isinstance(leaf, Tensor) and type(leaf._data) is Traced
+               for value in values for leaf in leaves(value))
 
 
 class Program:
@@ -109,6 +124,11 @@ class Program:
                 r = Ref(o._data._slot)
                 refs.append(r)
                 return r
+            if _hides_traced(o):
+                raise TraceError(
+                    f"the result holds a {type(o).__name__} with tensors inside, which a "
+                    "replay cannot rebuild: return the tensors in a tuple, list, dict or "
+                    "named tuple")
             return o
 
         template = map_leaves(ref, obj)
@@ -348,6 +368,10 @@ class Program:
         if is_namedtuple(obj):
             inner = ", ".join(self._result_expr(o, wrap) for o in obj)
             return f"{self._const(t)}({inner})"
+        if isinstance(obj, (dict, list, tuple)):   # OrderedDict, defaultdict, a list subclass
+            children = obj.values() if isinstance(obj, dict) else obj
+            inner = ", ".join(self._result_expr(o, wrap) for o in children)
+            return f"{self._const(refilled)}({self._const(obj)}, [{inner}])"
         return self._const(obj)
 
     # -- running ------------------------------------------------------------------------------

@@ -117,9 +117,13 @@ def _signature(obj, out, tensors):
             out.append((dict, tuple(obj)))
             for o in obj.values():
                 _signature(o, out, tensors)
-        elif is_namedtuple(obj):
+        elif is_namedtuple(obj) or isinstance(obj, (list, tuple)):     # subclasses too
             out.append((t, len(obj)))
             for o in obj:
+                _signature(o, out, tensors)
+        elif isinstance(obj, dict):                 # OrderedDict, defaultdict
+            out.append((t, tuple(obj)))
+            for o in obj.values():
                 _signature(o, out, tensors)
         elif t in _BY_VALUE or isinstance(obj, _VALUE_KINDS):
             out.append((t, obj))

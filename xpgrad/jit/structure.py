@@ -1,5 +1,5 @@
-"""Nested arguments and results (tuples, named tuples, lists and dicts of anything): their
-leaves, mapped or listed, the structure kept.
+"""Nested arguments and results (tuples, named tuples, lists and dicts of anything, and their
+subclasses): their leaves, mapped or listed, the structure kept.
 
 >>> map_leaves(lambda x: x * 2, (1, [2, {"a": 3}]))
 (2, [4, {'a': 6}])
@@ -9,8 +9,14 @@ leaves, mapped or listed, the structure kept.
 >>> Pair = collections.namedtuple("Pair", "a b")
 >>> map_leaves(lambda x: x + 1, Pair(1, [2]))
 Pair(a=2, b=[3])
+>>> d = map_leaves(lambda x: -x, collections.OrderedDict(a=1))
+>>> type(d).__name__, dict(d)
+('OrderedDict', {'a': -1})
 """
 from __future__ import annotations
+
+
+import copy
 
 
 def is_namedtuple(obj) -> bool:
@@ -18,9 +24,21 @@ def is_namedtuple(obj) -> bool:
     return isinstance(obj, tuple) and type(obj) is not tuple and hasattr(type(obj), "_fields")
 
 
+def is_mapping(obj) -> bool:
+    """Whether ``obj`` is a dict or a dict subclass (OrderedDict, defaultdict, Counter)."""
+    return type(obj) is dict or isinstance(obj, dict)
+
+
+def is_sequence(obj) -> bool:
+    """Whether ``obj`` is a list, a tuple, or a subclass of either (a named tuple included)."""
+    t = type(obj)
+    return t is tuple or t is list or isinstance(obj, (list, tuple))
+
+
 def map_leaves(fn, obj):
-    """``obj`` with every leaf (what is not a tuple, named tuple, list or dict) replaced by
-    ``fn(leaf)``."""
+    """``obj`` with every leaf (what is not a tuple, list or dict, or a subclass of one)
+    replaced by ``fn(leaf)``; a subclass keeps its type (an OrderedDict, a defaultdict with
+    its factory)."""
     t = type(obj)
     if t is tuple or t is list:
         return t(map_leaves(fn, o) for o in obj)
@@ -28,17 +46,42 @@ def map_leaves(fn, obj):
         return {k: map_leaves(fn, v) for k, v in obj.items()}
     if is_namedtuple(obj):
         return t(*(map_leaves(fn, o) for o in obj))
+    if isinstance(obj, dict):
+        out = copy.copy(obj)
+        for k, v in obj.items():
+            out[k] = map_leaves(fn, v)
+        return out
+    if isinstance(obj, list):
+        out = copy.copy(obj)
+        out[:] = [map_leaves(fn, o) for o in obj]
+        return out
+    if isinstance(obj, tuple):
+        return t(map_leaves(fn, o) for o in obj)
     return fn(obj)
 
 
 def leaves(obj):
     """The leaves of ``obj`` in order (a dict's in its order)."""
-    t = type(obj)
-    if t is tuple or t is list or is_namedtuple(obj):
+    if is_sequence(obj):
         for o in obj:
             yield from leaves(o)
-    elif t is dict:
+    elif is_mapping(obj):
         for o in obj.values():
             yield from leaves(o)
     else:
         yield obj
+
+
+def refilled(container, children):
+    """A copy of ``container`` (a dict, list or tuple subclass) holding ``children`` in place of
+    its values, in order: a replay's result rebuilt from the trace's template."""
+    if isinstance(container, dict):
+        out = copy.copy(container)
+        for key, child in zip(container, children):
+            out[key] = child
+        return out
+    if isinstance(container, list):
+        out = copy.copy(container)
+        out[:] = children
+        return out
+    return type(container)(children)
