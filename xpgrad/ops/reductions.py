@@ -136,16 +136,27 @@ def _prod_vjp(xp, g, ans, x, axis, keepdims, dtype=None):
     # 1 if there is none, that zero's x if one (a 0 that keeps its derivative), else 0
     if dtype is not None and x.dtype != ans.dtype:
         x = xp.astype(x, ans.dtype)
+    # (infinities are kept out of the division likewise: inf / inf would spoil a finite answer,
+    # so the product of the other infinities is multiplied in, NaN beside another zero)
     x = _conj_if_complex(xp, x)
     zero = x == 0
-    nonzero = xp.where(zero, 1.0, x)
-    p = xp.prod(nonzero, axis=axis, keepdims=True)
+    real = not xp.isdtype(x.dtype, "complex floating")
+    infinite = xp.isinf(x) if real else None
+    regular = xp.where(zero | infinite if real else zero, 1.0, x)
+    p = xp.prod(regular, axis=axis, keepdims=True)
     zero_n = xp.astype(zero, x.dtype)
     zero_x = xp.where(zero, x, 0.0)
     other_n = xp.sum(zero_n, axis=axis, keepdims=True) - zero_n
     other_x = xp.sum(zero_x, axis=axis, keepdims=True) - zero_x
-    others = p / nonzero * xp.where(other_n == 0, 1.0, xp.where(other_n == 1, other_x, 0.0))
-    return expand_to(xp, g, x.shape, axis, keepdims) * others
+    special = xp.where(other_n == 0, 1.0, xp.where(other_n == 1, other_x, 0.0))
+    if real:
+        inf_n = xp.astype(infinite, x.dtype)
+        other_inf = xp.sum(inf_n, axis=axis, keepdims=True) - inf_n
+        sign = xp.where(infinite, xp.sign(x), 1.0)
+        other_sign = xp.prod(sign, axis=axis, keepdims=True) * sign     # signs are +-1
+        infinity = xp.where(other_sign > 0, math.inf, -math.inf)   # no inf * 0 for 2nd order
+        special = xp.where(other_inf > 0, xp.where(other_n > 0, math.nan, infinity), special)
+    return expand_to(xp, g, x.shape, axis, keepdims) * (p / regular * special)
 
 
 def _prod(xp, x, axis, keepdims, dtype=None):

@@ -293,7 +293,8 @@ def logsumexp(a, /, axis=None, b=None, keepdims=False, return_sign=False):
         out = _logsumexp(a, axis=axis, keepdims=keepdims)
         return (out, sign(exp(out))) if return_sign else out    # sign 0 for an empty sum
     a, b = _pair("logsumexp", a, b, ("a", "b"))
-    top = stop_gradient(_max(a + 0.0 * b, axis=axis, keepdims=True))
+    a = where(b == 0, -math.inf, a)     # b = 0 masks its term out, whatever a is (SciPy, JAX)
+    top = stop_gradient(_max(a, axis=axis, keepdims=True))
     top = where(isfinite(top), top, 0.0)
     total = _sum(b * exp(a - top), axis=axis, keepdims=keepdims)
     top = top if keepdims else _squeeze(top, axis)

@@ -1,0 +1,55 @@
+"""Reductions at non-finite entries: ``prod``'s gradient is the product of the other entries
+also where an infinity sits beside a zero or another infinity (it divided inf by inf), and
+``xg.special.logsumexp``'s ``b = 0`` masks a term whatever its ``a`` (a masked logit far
+above the rest gave -inf, a masked inf NaN), as SciPy and JAX."""
+import itertools
+import warnings
+
+import numpy as np
+import pytest
+
+import xpgrad as xg
+
+VALUES = [2.0, -3.0, np.inf, -np.inf, 0.0, 0.5]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_prod_gradient_is_the_product_of_the_others(backend):
+    for combo in itertools.product(VALUES, repeat=3):
+        raw = np.array(combo)
+        x = xg.asarray(raw, backend=backend)
+        with xg.GradientTape() as tape:
+            tape.watch(x)
+            y = xg.prod(x)
+        with np.errstate(invalid="ignore"):
+            want = np.array([np.prod(np.delete(raw, i)) for i in range(3)])
+        np.testing.assert_array_equal(tape.gradient(y, x).numpy(), want, err_msg=str(combo))
+
+
+def test_prod_second_order_stays_exact_beside_zeros():
+    x = xg.asarray(np.array([2.0, 0.0, 3.0, 0.0]))
+    want = np.zeros((4, 4))
+    want[1, 3] = want[3, 1] = 6.0
+    np.testing.assert_array_equal(xg.hessian(xg.prod)(x).numpy(), want)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("a, b", [([5.0, 120.0, 1.0], [1.0, 0.0, 1.0]),
+                                  ([np.inf, 1.0], [0.0, 1.0]),
+                                  ([1.0, 2.0, 3.0], [1.0, -1.0, 2.0]),
+                                  ([-np.inf, 4.0, 400.0], [1.0, 2.0, 0.0])])
+def test_logsumexp_weight_zero_masks_the_term(dtype, a, b):
+    scipy_special = pytest.importorskip("scipy.special")
+    x = xg.asarray(np.array(a, dtype))
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        y = xg.special.logsumexp(x, b=xg.asarray(np.array(b, dtype)))
+    want = scipy_special.logsumexp(np.array(a, dtype), b=np.array(b, dtype))
+    np.testing.assert_allclose(y.item(), want, rtol=1e-6)
+    grad = tape.gradient(y, x).numpy()
+    kept = np.array(b) != 0
+    assert np.all(grad[~kept] == 0) and np.all(np.isfinite(grad))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        weights = np.array(b) * np.exp(np.array(a, np.float64) - want)
+    np.testing.assert_allclose(grad[kept], weights[kept], rtol=1e-5)
