@@ -147,7 +147,7 @@ def rnn_cell_backward(g, t, dh, seq, relu, da, da_all):
         daab = da_all[b, t]
         if relu:
             for j in range(H):
-                d = gb[j] + dhb[j] if hb[j] > zero else zero
+                d = zero if hb[j] <= zero else gb[j] + dhb[j]   # NaN h passes, as PyTorch's
                 dab[j] = d
                 daab[j] = d
         else:

@@ -295,7 +295,7 @@ def scan_kernels(np) -> dict:
             if nonlinearity == "tanh":
                 da *= 1.0 - h * h
             else:
-                da *= h > 0
+                np.copyto(da, 0, where=h <= 0)     # NaN h passes, as PyTorch's relu
             dh = matmul(da, w_t)
         h_prev = np.concatenate([h0[:, None, :], seq[:, :-1, :]], axis=1)
         dw = matmul(h_prev.reshape(B * T, H).T, da_all.reshape(B * T, H))

@@ -150,7 +150,7 @@ def _act_grad(xp, gh, h, nonlinearity):
     """The gradient through the nonlinearity, from its output ``h``."""
     if nonlinearity == "tanh":
         return gh * (1.0 - h * h)
-    return xp.where(h > 0, gh, 0.0)
+    return xp.where(h <= 0, 0.0, gh)      # a NaN state passes its gradient, as PyTorch's
 
 
 def _rnn_forward(xp, xproj, h0, w_hh, nonlinearity):
