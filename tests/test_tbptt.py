@@ -288,3 +288,22 @@ def test_xpgrad_train_model_gru(backend, compile):
     assert result.test_accuracy > 0.3
     np.testing.assert_allclose(runs[1].history.train_loss, runs[0].history.train_loss,
                                rtol=1e-4)
+
+
+@pytest.mark.parametrize("compile", [False, True])
+def test_a_non_scalar_loss_is_refused_before_any_update(compile):
+    lstm = xg.nn.LSTM(3, 4, rng=0)
+    before = [v.numpy().copy() for v in lstm.trainable_variables]
+    with pytest.raises(TypeError, match=r"loss_fn must return a scalar .* shape \(2, 3, 4\)"):
+        xg.nn.tbptt_train(lstm, lambda out, y: (out - y) ** 2, xg.optim.SGD(0.1),
+                          xg.ones((2, 10, 3)), xg.zeros((2, 10, 4)), k1=3, compile=compile)
+    assert all(np.array_equal(v.numpy(), b) for v, b in zip(lstm.trainable_variables, before))
+
+
+@pytest.mark.parametrize("batch", [1, 2, 3])
+def test_a_model_returning_one_tensor_is_named(batch):
+    lstm = xg.nn.LSTM(3, 4, rng=0)
+    with pytest.raises(TypeError, match=r"model must return \(outputs, new_state\).*got a Tensor"):
+        xg.nn.tbptt_train(lambda x, s: lstm(x)[0], xg.losses.mse, xg.optim.SGD(0.1),
+                          xg.ones((batch, 10, 3)), xg.zeros((batch, 10, 4)), k1=3,
+                          variables=lstm.trainable_variables)

@@ -181,13 +181,13 @@ def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, stat
         with GradientTape() as tape:
             s = state
             for a, b in zip(cuts[:-1], cuts[1:]):
-                out, s = model(x[:, a:b] if batch_first else x[a:b], s)
+                out, s = _pair_of(model(x[:, a:b] if batch_first else x[a:b], s))
                 if a >= start:
                     pieces.append(out)
                 if b == nxt:
                     carried = detach(s)
             out = pieces[0] if len(pieces) == 1 else concat(pieces, axis=axis)
-            loss = loss_fn(out, y)
+            loss = _scalar_loss(loss_fn(out, y))
         return loss, tape.gradient(loss, variables), carried, detach(s)
 
     def update(*window):
@@ -222,6 +222,27 @@ def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, stat
             # model) may not stay in it, or the model and its programs would never die
             compiled.fn = compiled.__wrapped__ = None
     return result
+
+
+def _pair_of(result):
+    """The model's ``(outputs, new_state)``, checked: a lone tensor would be unpacked along
+    its first axis into a confusing shape error later."""
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        what = (f"a {type(result).__name__} of {len(result)}" if isinstance(result, (tuple, list))
+                else f"a {type(result).__name__}")
+        raise TypeError(f"tbptt_train: model must return (outputs, new_state), as the "
+                        f"recurrent layers do, got {what}")
+    return result
+
+
+def _scalar_loss(loss):
+    """``loss_fn``'s result, checked to be a 0-d tensor before any gradient is applied."""
+    shape = getattr(loss, "shape", None)
+    if shape is None or len(shape) != 0:
+        got = f"shape {tuple(shape)}" if shape is not None else type(loss).__name__
+        raise TypeError(f"tbptt_train: loss_fn must return a scalar (0-d) tensor, got {got} "
+                        f"(reduce it, e.g. with xg.mean)")
+    return loss
 
 
 def _refuse_bidirectional(model):
