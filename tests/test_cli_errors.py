@@ -84,6 +84,8 @@ def _cases(tmp, ck):
         (["train", "--resume", ck["corrupt"]], "corrupt.npz' is not a checkpoint"),
         (["train", "--resume", os.path.join(tmp, "missing.npz")], "error: no checkpoint file: '"),
         (["train", "--resume", ck["dir"]], "is a directory, not a checkpoint file"),
+        (["train", "--resume", "/dev/zero"], "'/dev/zero' is not a regular file"),
+        (["train", "--checkpoint", "/dev/zero"], "'/dev/zero' is not a regular file"),
         (["train", "--resume", ck["plain"]], "holds no training configuration"),
         (["train", "--resume", ck["done"]], "is of a finished run (1 of 1 epochs)"),
         (["train", "--resume", ck["done"], "--epochs", "1", "--hidden", "8"],

@@ -266,6 +266,8 @@ def _read(path) -> dict:
         raise CheckpointError(f"{path!r} is a directory, not a checkpoint file")
     if not os.path.exists(path):
         raise FileNotFoundError(errno.ENOENT, "no checkpoint file", path)
+    if not os.path.isfile(path):      # a device (/dev/zero: read without end) or a pipe
+        raise CheckpointError(f"{path!r} is not a regular file, so not a checkpoint")
     if not zipfile.is_zipfile(path):
         size = os.path.getsize(path)
         raise CheckpointError(f"{path!r} is not a checkpoint: not a .npz (zip) archive "
