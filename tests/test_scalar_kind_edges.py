@@ -75,3 +75,15 @@ def test_every_arithmetic_op_and_result_type_agree(backend):
     assert xg.result_type(x, 2) == xg.int64
     assert xg.result_type(x, xg.int8, 2.5) == xg.float32
     assert xg.result_type(xg.ones(2, dtype=xg.float64), 2.5) == xg.float64
+
+
+def test_clip_of_an_integer_tensor_keeps_its_bounds():
+    x = xg.asarray([1, 50, 120], dtype=xg.int8)
+    assert xg.clip(x, max=xg.asarray([300, -300, 5])).tolist() == [1, -128, 5]
+    assert xg.clip(x, min=xg.asarray([-300, 300, 5])).tolist() == [1, 127, 120]
+    small = xg.asarray([0, 5, 200], dtype=xg.uint8)
+    assert xg.clip(small, max=xg.asarray(100, dtype=xg.int8)).tolist() == [0, 5, 100]
+    assert xg.clip(small, min=xg.asarray(-5, dtype=xg.int8)).tolist() == [0, 5, 200]
+    for bound in (1.5, float("nan"), xg.asarray([1.5, 2.0, 3.0])):
+        with pytest.raises(TypeError, match="clip: min is .* but x is int8.*cast x first"):
+            xg.clip(x, min=bound)

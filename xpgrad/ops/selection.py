@@ -108,6 +108,24 @@ def _int_bound(bound, x):
     return min(info.max, bound) if bound > info.max else max(info.min, bound)
 
 
+def _bound_of_integers(bound, x, name):
+    """A bound of the integer tensor ``x``: a float refused (the result keeps x's dtype, so
+    ``clip(int8, 1.5)`` could not be >= 1.5), an integer tensor of another dtype brought into
+    x's range and dtype (an int64 300 would wrap to int8 44)."""
+    is_tensor = isinstance(bound, Tensor)
+    if type(bound) is float or (is_tensor and bound.dtype.kind not in "iub"):
+        what = bound.dtype if is_tensor else repr(bound)
+        raise TypeError(f"clip: {name} is {what} but x is {x.dtype}, and the result keeps x's "
+                        f"dtype; cast x first (x.astype(xg.float32))")
+    if is_tensor and bound.dtype != x.dtype:
+        from ..dtype_functions import iinfo, result_type
+
+        info = iinfo(x.dtype)
+        wide = bound.astype(result_type(bound.dtype, x.dtype))
+        bound = clip(wide, info.min, info.max).astype(x.dtype)
+    return bound
+
+
 def clip(x, /, min=None, max=None):
     """Limit ``x`` to ``[min, max]`` (Python scalars or tensors, broadcasting with ``x``); the
     result keeps ``x``'s dtype. The gradient goes to ``x`` where it is inside the bounds (ties
@@ -132,6 +150,8 @@ def clip(x, /, min=None, max=None):
             bound = as_tensor(bound)
         elif type(bound) is int and x.dtype.kind in "iu":
             bound = _int_bound(bound, x)
+        if x.dtype.kind in "iu":
+            bound = _bound_of_integers(bound, x, name)
         which.append(name)
         bounds.append(bound)
     return apply(_clip, x, *bounds, which=tuple(which))
