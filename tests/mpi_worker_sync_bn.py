@@ -339,6 +339,27 @@ def scenario_mismatch():
     ok("different layers named")
 
 
+def scenario_no_target():
+    """A rank with an empty share passing target=None on a tape that recorded SyncBatchNorm
+    (whose backward pass the others wait in): DistributedError on every rank, not a hang."""
+    w = dist.init()
+    r = w.rank
+    for dtype in (xg.float64, xg.float32):
+        bn = xg.nn.SyncBatchNorm(3, affine=False, dtype=dtype)
+        weight = xg.Variable([[1.0, -2.0, 0.5]], name="W", dtype=dtype)
+        x = np.random.default_rng(0).standard_normal((0 if r == 0 else 6, 1))
+        with xg.GradientTape() as tape:
+            h = bn(xg.asarray(x, dtype=dtype) @ weight)
+            loss = xg.mean(xg.sum(h * h * h, axis=1)) if len(x) else None
+        try:
+            dist.DistributedGradientTape(tape).gradient(loss, [weight], weight=len(x))
+        except dist.DistributedError as e:
+            assert "target=None on a tape that recorded SyncBatchNorm" in str(e), str(e)
+        else:
+            raise AssertionError("target=None beside SyncBatchNorm was not refused")
+    ok("target=None refused on every rank")
+
+
 def scenario_more():
     """float32 on the numba backend; a block under xg.recompute_grad (the statistics gathered
     again for the gradient, the running statistics updated once); DistributedOptimizer with
@@ -424,6 +445,7 @@ def scenario_all():
     scenario_training()
     scenario_group()
     scenario_mismatch()
+    scenario_no_target()
     scenario_more()
     scenario_optimizer_weights()
 

@@ -28,6 +28,16 @@ def test_one_process_gives_the_tapes_gradients(rng):
             np.testing.assert_array_equal(g.numpy(), e.numpy())
 
 
+def test_one_process_records_the_gradients_for_a_second_order():
+    w = xg.Variable(np.array([1.0, 2.0]), name="w")
+    with xg.GradientTape() as outer:
+        with xg.GradientTape() as inner:
+            loss = xg.sum(w ** 3)
+        g = dist.DistributedGradientTape(inner).gradient(loss, [w])[0]
+        penalty = xg.sum(g * g)
+    np.testing.assert_allclose(outer.gradient(penalty, w).numpy(), 36 * w.numpy() ** 3)
+
+
 def test_a_rank_with_nothing_passes_weight_zero_and_no_target(rng):
     tape, loss, params = _mlp_loss(rng)
     got = dist.DistributedGradientTape(tape).gradient(None, params, weight=0)

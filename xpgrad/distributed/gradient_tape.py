@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 import weakref
 
 from .._args import flag
@@ -74,10 +75,12 @@ def describe(sources):
             for s in sources]
 
 
-def check_same_reduction(world, what, tensors, op):
+def check_same_reduction(world, what, tensors, op, first=()):
     """Raise DistributedError on every rank unless all ranks reduce the same ``tensors``
-    (names, shapes, dtypes, order) with the same ``op``, naming what differs."""
-    check_same(world, what, describe(tensors) + [f"op={op!r}"], f"{ADVICE}, with the same op")
+    (names, shapes, dtypes, order) with the same ``op``, naming what differs; ``first``:
+    items this rank puts ahead of them (a reason it cannot take part like the others)."""
+    check_same(world, what, [*first, *describe(tensors), f"op={op!r}"],
+               f"{ADVICE}, with the same op")
 
 
 class DistributedGradientTape:
@@ -139,7 +142,13 @@ class DistributedGradientTape:
         if target is None and weight != 0:
             raise ValueError("target is None: only a rank with nothing to contribute "
                              "(weight=0, an empty local batch) may pass no target")
-        check_same_reduction(self.world, "list of gradient sources", src, self.op)
+        unwalked = ()
+        if target is None and self.world.size > 1 and _has_collectives(self.tape):
+            # the others' backward pass waits in SyncBatchNorm's reduction for this rank's
+            unwalked = ("target=None on a tape that recorded SyncBatchNorm, whose backward "
+                        "pass every rank must take: pass the loss with weight=0 on an empty "
+                        "share",)
+        check_same_reduction(self.world, "list of gradient sources", src, self.op, unwalked)
         out = self._reduced(target, src, output_gradients, weight)
         out = [_finish(g, s, unconnected_gradients) for g, s in zip(out, src)]
         for g in out:
@@ -156,9 +165,19 @@ class DistributedGradientTape:
                     self.tape._release()
                 return [None] * len(src)
             # new Tensors on the same data, so that only these are marked as reduced (the
-            # tape may hand back a Tensor of the caller's, e.g. from output_gradients)
-            return [None if g is None else _wrap(g._data, g._backend)
-                    for g in self.tape.gradient(target, src, output_gradients)]
+            # tape may hand back a Tensor of the caller's, e.g. from output_gradients); under
+            # an outer recording tape new Tensors on it, for a second-order gradient
+            grads = self.tape.gradient(target, src, output_gradients)
+            if tape_state.recording:
+                from ..ops.elementwise import positive
+
+                return [None if g is None else positive(g) for g in grads]
+            return [None if g is None else _wrap(g._data, g._backend) for g in grads]
+        if tape_state.recording:
+            warnings.warn("DistributedGradientTape.gradient under a recording GradientTape: "
+                          "the reduction over ranks is not recorded, so a gradient of these "
+                          "gradients (a second order) is None; take it on one process or "
+                          "reduce it yourself", RuntimeWarning, stacklevel=3)
         plan = plan_for(src, self.bucket_bytes)
         backend = src[0]._backend if src else None
         reduction = Reduction(plan, self.world, backend.xp if backend else None, weight, self.op)
