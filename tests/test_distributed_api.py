@@ -100,6 +100,12 @@ def test_the_tape_hook_reports_a_gradient_before_the_walk_ends(rng, monkeypatch)
     assert dtape.last_timing["started_in_walk"] == 2
 
 
+def test_init_names_a_bad_communicator():
+    pytest.importorskip("mpi4py.MPI")
+    with pytest.raises(TypeError, match="init: comm must be an mpi4py communicator.*got str"):
+        dist.init(comm="world")
+
+
 def test_launcher_detection():
     assert world.launcher_size({"OMPI_COMM_WORLD_SIZE": "3"}) == 3
     assert world.launcher_size({"PMI_SIZE": "2"}) == 2

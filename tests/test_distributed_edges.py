@@ -76,6 +76,24 @@ def test_a_nan_loss_under_mpi_ends_every_rank_together_with_one_message(tmp_path
 
 
 @needs_mpi
+def test_only_rank_0_checks_and_makes_the_logdir(tmp_path):
+    """Ranks in their own directories (no shared file system): rank 1's 'logs' is a file and
+    its default logdir is never made; rank 0 writes its logs."""
+    root, other = tmp_path / "root", tmp_path / "other"
+    root.mkdir()
+    other.mkdir()
+    (other / "logs").write_text("not a directory")
+    train = [sys.executable, "-m", "xpgrad.cli", "train", "--epochs", "1", "--hidden", "8",
+             "--progress", "never"]
+    for extra in (["--logdir", "logs"], []):
+        res = mpirun(1, "--wdir", str(root), *train, *extra, ":", "-n", "1", "--wdir", str(other),
+                     *train, *extra, timeout=120)
+        assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
+    assert (root / "logs" / "history.json").exists() and any((root / "runs").iterdir())
+    assert sorted(p.name for p in other.iterdir()) == ["logs"]
+
+
+@needs_mpi
 def test_xpgrad_train_notes_come_from_rank_0_alone():
     res = mpirun(2, sys.executable, WORKER, "notes", timeout=90)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]

@@ -134,6 +134,9 @@ class MPIWorld:
         from mpi4py import MPI
 
         self.MPI = MPI
+        if comm is not None and not isinstance(comm, MPI.Intracomm):
+            raise TypeError(f"init: comm must be an mpi4py communicator (MPI.Intracomm, e.g. "
+                            f"MPI.COMM_WORLD.Split(...)), got {type(comm).__name__}")
         self.comm = MPI.COMM_WORLD if comm is None else comm
         self.rank = self.comm.Get_rank()
         self.size = self.comm.Get_size()

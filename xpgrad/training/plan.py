@@ -164,8 +164,8 @@ def prepare(config: TrainConfig, echo=None, *, background_compile=False) -> Plan
         check_same(w, "data set", _fingerprint(raw), "every rank must read the same data: "
                    "compare the files of the data directory (--data-dir, XPGRAD_DATA_DIR) "
                    "on each machine")
-    plan = run_together(w, lambda: _built(cfg, raw, be, source, meta, background_compile, echo),
-                        "the building of the model")
+    plan = run_together(w, lambda: _built(cfg, raw, be, source, meta, background_compile, echo,
+                                          root), "the building of the model")
     plan.run_id = run_id
     plan.stale_logs = stale
     return plan
@@ -206,7 +206,7 @@ def _checked(config, echo, background_compile, root):
     cfg = config.resolved()
     if cfg.checkpoint and root:
         check_writable(cfg.checkpoint)
-    if cfg.logdir:
+    if cfg.logdir and root:         # rank 0 alone writes the logs
         _check_logdir_path(cfg.logdir)
         if cfg.curves:
             # imported now, not only found: a broken install fails here, not after training
@@ -308,7 +308,7 @@ def _check_rates(opt, cfg, model, start_epoch) -> None:
                           f" {cfg.learning_rate:g} too far by the run's last step: {e}") from None
 
 
-def _built(cfg, raw, be, source, meta, background_compile, echo) -> Plan:
+def _built(cfg, raw, be, source, meta, background_compile, echo, root=True) -> Plan:
     """The run's Plan: model and optimizer (with the checkpoint's state and position when
     resuming from ``source``), once the log directory is made."""
     import xpgrad as xg
@@ -337,6 +337,6 @@ def _built(cfg, raw, be, source, meta, background_compile, echo) -> Plan:
         plan.monitor.load(meta["monitor"], checkpoint_extra(source),
                           rate_given=saved_rate != cfg.learning_rate)
     _check_rates(opt, cfg, model, plan.start_epoch)
-    if cfg.logdir:                  # last: nothing is made when another check fails
+    if cfg.logdir and root:         # last: nothing is made when another check fails
         check_logdir(cfg.logdir)
     return plan
