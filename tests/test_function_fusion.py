@@ -411,3 +411,14 @@ def test_a_bias_sum_no_run_takes_replays_as_the_kernels_row_sum():
     names = list(compiled.programs()[0]._namespace.values())
     assert sum(v is row_sums for v in names) == 1
     assert not any(v is _linear_vjp for v in names)
+
+
+def test_a_cache_dir_that_is_a_file_is_named(tmp_path, monkeypatch):
+    from xpgrad.jit.fused_kernels import cache_dir
+
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("XPGRAD_NUMBA_CACHE_DIR", str(blocker))
+    with pytest.raises(OSError, match="XPGRAD_NUMBA_CACHE_DIR=.*cannot make the fused-kernel "
+                                      "cache.*writable directory"):
+        cache_dir()

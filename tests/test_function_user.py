@@ -358,3 +358,17 @@ def test_tensors_on_two_backends_are_refused_naming_the_function():
     compiled = xg.function(add_them)
     with pytest.raises(ValueError, match="'add_them' got tensors on backends 'numpy' and 'numba'"):
         compiled(xg.ones(2, backend="numpy"), xg.ones(2, backend="numba"))
+
+
+def test_a_static_method_under_xg_function_is_called_from_an_instance():
+    class Scaler:
+        @xg.function
+        @staticmethod
+        def double(x):
+            return x * 2
+
+    one = xg.ones(2)
+    assert Scaler.double(one).tolist() == [2.0, 2.0]
+    for _ in range(3):
+        assert Scaler().double(one).tolist() == [2.0, 2.0]
+    assert Scaler.double.trace_count == 1

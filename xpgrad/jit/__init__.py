@@ -131,6 +131,9 @@ class Function:
     def __init__(self, fn, *, max_traces=8, warmup=1, fuse=None, cuda_graph=None,
                  retrace_warning=5, on_trace_error="raise", **unknown):
         _check_option_names(unknown)
+        self._static = isinstance(fn, staticmethod)     # @xg.function above @staticmethod
+        if self._static:
+            fn = fn.__func__
         if not callable(fn):
             raise TypeError(f"xg.function takes a callable, got {type(fn).__name__}")
         if not _is_int(max_traces) or max_traces < 1:
@@ -179,7 +182,7 @@ class Function:
         return getattr(fn, name)
 
     def __get__(self, obj, objtype=None):
-        if obj is None:
+        if obj is None or self.__dict__.get("_static"):
             return self
         return self._instances.bound(self, obj)     # each instance its own (jit/methods.py)
 

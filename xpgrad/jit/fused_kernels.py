@@ -95,7 +95,13 @@ def cache_dir() -> str:
     base = os.environ.get("XPGRAD_NUMBA_CACHE_DIR")
     path = os.path.join(base, "fused") if base else os.path.join(tempfile.gettempdir(),
                                                                  "xpgrad-fused")
-    os.makedirs(path, exist_ok=True)
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as e:
+        where = f"XPGRAD_NUMBA_CACHE_DIR={base!r}" if base else "the temporary directory"
+        raise OSError(e.errno, f"{where}: cannot make the fused-kernel cache {path!r} "
+                               f"({e.strerror}); point XPGRAD_NUMBA_CACHE_DIR at a writable "
+                               f"directory") from None
     return path
 
 
