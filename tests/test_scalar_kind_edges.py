@@ -87,3 +87,14 @@ def test_clip_of_an_integer_tensor_keeps_its_bounds():
     for bound in (1.5, float("nan"), xg.asarray([1.5, 2.0, 3.0])):
         with pytest.raises(TypeError, match="clip: min is .* but x is int8.*cast x first"):
             xg.clip(x, min=bound)
+
+
+def test_python_integers_past_int64():
+    with pytest.raises(OverflowError, match="asarray: obj: the Python integer 10{30} fits no"):
+        xg.asarray(10 ** 30)
+    with pytest.raises(OverflowError, match="integers from -1 to 9223372036854775808 fit no"):
+        xg.asarray([2 ** 63, -1])            # NumPy: float64, which was then cast to float32
+    assert xg.asarray([2 ** 63]).dtype == xg.uint64
+    got = xg.asarray([1.0, 2 ** 70])        # beside a float: a float, as PyTorch
+    assert got.dtype == xg.float32 and got.tolist() == [1.0, float(np.float32(2 ** 70))]
+    assert xg.asarray(10 ** 30, dtype=xg.float64).item() == 1e30

@@ -97,6 +97,7 @@ def named_asarray(obj, what, *, dtype=None, device=None, copy=None, backend=None
                 raw = be.asarray(obj, dtype=native)
             else:
                 raw = be.asarray(obj)
+                raw = _big_integers(be, obj, raw, what)
                 default = _PY_DEFAULT.get(be.xg_dtype(raw.dtype).name)
                 if default is not None and not _typed_leaf(obj):
                     raw = be.xp.astype(raw, be.native_dtype(default))   # Python floats
@@ -112,6 +113,26 @@ def named_asarray(obj, what, *, dtype=None, device=None, copy=None, backend=None
                          f"used without a copy (a Python scalar or sequence, another dtype, "
                          f"device or layout)")
     return _checked(be, raw)
+
+
+def _big_integers(be, obj, raw, what):
+    """``raw`` where NumPy could not give Python integers past int64 a number dtype: beside
+    Python floats, floats (``[1.0, 2**70]``, as PyTorch); alone, OverflowError, since they fit
+    no integer dtype and float32 would drop their low digits (PyTorch refuses them too)."""
+    kind = getattr(raw.dtype, "kind", None)
+    if kind not in ("O", "f"):
+        return raw
+    values = [obj] if isinstance(obj, int) else list(_leaves(obj)) \
+        if isinstance(obj, (list, tuple)) else []
+    if not values or not all(type(v) in (int, bool, float) for v in values):
+        return raw
+    if any(type(v) is float for v in values):
+        return be.asarray(obj, dtype=be.native_dtype(_dt.float64)) if kind == "O" else raw
+    low, high = min(values), max(values)
+    which = (f"the Python integer {low} fits" if low == high
+             else f"Python integers from {low} to {high} fit")
+    raise OverflowError(f"{what}: {which} no integer dtype (int64 holds -2**63 to 2**63 - 1, "
+                        f"uint64 0 to 2**64 - 1); give dtype=xg.float64 to keep them as floats")
 
 
 def _taped_leaf(obj) -> bool:
