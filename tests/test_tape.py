@@ -17,6 +17,15 @@ def f64(values):
 
 # -- watching ---------------------------------------------------------------------------------
 
+def test_an_integer_target_warns_that_every_gradient_is_none():
+    x = xg.asarray([1.5, 2.5])
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        y = xg.sum(x.astype(xg.int64))
+    with pytest.warns(RuntimeWarning, match="the target depends on no tensor.*integer dtype"):
+        assert tape.gradient(y, x) is None
+
+
 def test_unwatched_tensor_has_no_gradient():
     x = xg.asarray([1.0, 2.0])
     with xg.GradientTape() as tape:

@@ -365,7 +365,9 @@ class GradientTape:
         else:
             target, seed = targets_and_seeds(target, output_gradients)
             self._check_usable()
-        unrecorded = isinstance(target, Tensor) and target._key not in self._keys
+        unrecorded = isinstance(target, Tensor) and (
+            target._key not in self._keys
+            or not (target.dtype.is_floating or target.dtype.is_complex))   # an integer target
         grads = self._backward(target, src, seed, consume=not self._persistent,
                                defer=bool(FOLDABLE))
         out = []
@@ -396,7 +398,8 @@ class GradientTape:
             warnings.warn("tape.gradient: the target depends on no tensor this tape watched, "
                           "so every gradient is None (was it computed outside `with tape:`, "
                           "from tensors not watched, or only through operations without a "
-                          "gradient, such as round or argmax?)", RuntimeWarning, stacklevel=2)
+                          "gradient, such as round, argmax or a cast to an integer dtype?)",
+                          RuntimeWarning, stacklevel=2)
         if structure is not None:
             return rebuild(structure, out)
         return out[0] if single else (tuple(out) if isinstance(sources, tuple) else out)
