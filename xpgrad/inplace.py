@@ -109,6 +109,8 @@ def _value(x, value):
     complex value into a real ``x``: a Python complex is refused (as NumPy does), a complex
     tensor's imaginary part dropped with a warning (as NumPy and PyTorch do)."""
     real_target = x.dtype.kind != "c"
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"cannot write the string {value!r:.40} into a {x.dtype} tensor")
     if isinstance(value, (bool, int, float, complex)):
         if real_target and isinstance(value, complex):
             raise TypeError(f"cannot write the complex value {value} into a {x.dtype} tensor; "

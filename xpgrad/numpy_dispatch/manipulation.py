@@ -229,3 +229,20 @@ def _copyto(dst, src, casting="same_kind", where=True):
         raise _Unsupported("np.copyto into a NumPy array")
     _refuse({"where": where}, "np.copyto", where=True)
     dst[...] = src
+
+
+# -- NumPy's in-place writers ------------------------------------------------------------------
+def _writes_in_place(name):
+    """An adapter refusing ``np.<name>`` into a Tensor with advice (NumPy's own "read-only"
+    error said nothing of what to do); into a NumPy array it is NumPy's."""
+    def refuse(target, *args, **kwargs):
+        if not isinstance(target, Tensor):
+            raise _Unsupported(f"np.{name} into a NumPy array")
+        raise TypeError(f"np.{name} writes into its first argument's memory, which a Tensor "
+                        f"does not lend to NumPy; write x[idx] = v (or x = xg.where(mask, v, "
+                        f"x)) instead")
+    return refuse
+
+
+for _name in ("put", "put_along_axis", "fill_diagonal", "place", "putmask"):   # copyto: mapped
+    numpy_function(_name)(_writes_in_place(_name))

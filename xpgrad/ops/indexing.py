@@ -18,6 +18,7 @@ import numbers
 import operator
 
 from ..accumulate import Scatter
+from ..backend import MixedBackendError
 from ..jit.traced import index
 from ..primitive import Primitive, apply
 from ..tensor import Tensor
@@ -51,8 +52,9 @@ def _raw_key(x: Tensor, key):
     for k in items:
         if isinstance(k, Tensor):
             if k._backend is not x._backend:
-                raise ValueError(f"index on backend {k._backend.name!r} used on a tensor on "
-                                 f"{x._backend.name!r}")
+                raise MixedBackendError(
+                    f"index on backend {k._backend.name!r} used on a tensor on "
+                    f"{x._backend.name!r}; move one explicitly with .to({x._backend.name!r})")
             if k.dtype.kind not in "iub":
                 raise IndexError(f"tensors used as indices must be integer or boolean, got "
                                  f"{k.dtype}")
@@ -216,8 +218,9 @@ _take_scatter = Primitive("take_scatter", _take_scatter_forward, _take_scatter_v
 def _int_indices(x, indices, what):
     if isinstance(indices, Tensor):
         if indices._backend is not x._backend:
-            raise ValueError(f"{what}: indices on backend {indices._backend.name!r} used on a "
-                             f"tensor on {x._backend.name!r}")
+            raise MixedBackendError(
+                f"{what}: indices on backend {indices._backend.name!r} used on a tensor on "
+                f"{x._backend.name!r}; move one explicitly with .to({x._backend.name!r})")
         idx = indices
     else:
         from ..creation import asarray

@@ -18,6 +18,8 @@ from __future__ import annotations
 import builtins
 import math
 
+import numpy as np
+
 from .. import dtypes as _dt
 from .._args import flag
 from ..primitive import Primitive, apply
@@ -177,7 +179,8 @@ def _logsumexp(xp, x, axis, keepdims):
                        else _reduced_shape(x.shape, axis), -math.inf, dtype=x.dtype)
     m = xp.max(x, axis=axis, keepdims=True)
     m = xp.where(xp.isfinite(m), m, 0.0)
-    out = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True)) + m
+    with np.errstate(divide="ignore"):      # every entry -inf: log 0 = -inf, as PyTorch
+        out = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True)) + m
     return out if keepdims else xp.reshape(out, _reduced_shape(x.shape, axis))
 
 

@@ -15,6 +15,8 @@ itself a primitive whose vjp is the gather with the forward permutation, so ever
 """
 from __future__ import annotations
 
+import numbers
+
 from .. import dtypes as _dt
 from .._args import flag
 from ..primitive import Primitive, apply
@@ -117,6 +119,8 @@ def topk(x, k, /, *, axis=-1, largest=True, sorted=True):
     x, axis = _checked(x, axis, "topk")
     largest, _ = flag(largest, "largest", "topk"), flag(sorted, "sorted", "topk")
     n = x.shape[axis]
+    if not isinstance(k, bool) and isinstance(k, numbers.Integral):
+        k = int(k)                      # a NumPy integer too
     if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k <= n:
         raise ValueError(f"topk: k must be an integer in [0, {n}] (the size of axis {axis}), "
                          f"got {k!r}")

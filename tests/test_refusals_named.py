@@ -1,0 +1,57 @@
+"""Misuse that used to surface as another library's error now says what to do: an index on
+another backend is a MixedBackendError (as every other operation's), NumPy's in-place writers
+(np.put, np.fill_diagonal...) into a Tensor name x[idx] = v, a string written into a tensor is
+named; and what NumPy accepts is accepted (a NumPy integer k for topk; logsumexp of -inf
+entries is -inf without a NumPy warning)."""
+import warnings
+
+import numpy as np
+import pytest
+
+import xpgrad as xg
+
+
+def test_an_index_on_another_backend_is_a_mixed_backend_error():
+    x = xg.asarray(np.arange(5.0), backend="numba")
+    i = xg.asarray([1])
+    for call in (lambda: x[i], lambda: xg.take(x, i),
+                 lambda: xg.take_along_axis(x, i, axis=0)):
+        with pytest.raises(xg.MixedBackendError, match=r"on backend 'numpy' used on a tensor on "
+                                                       r"'numba'; move one .*\.to\('numba'\)"):
+            call()
+
+
+@pytest.mark.parametrize("call", [
+    lambda x: np.put(x, [0], [5.0]),
+    lambda x: np.fill_diagonal(x, 1.0),
+    lambda x: np.place(x, np.ones(x.shape, bool), [1.0]),
+    lambda x: np.put_along_axis(x, np.zeros((2, 1), np.int64), 1.0, axis=1),
+    lambda x: np.putmask(x, np.ones(x.shape, bool), 1.0)],
+    ids=["put", "fill_diagonal", "place", "put_along_axis", "putmask"])
+def test_numpy_in_place_writers_into_a_tensor_are_refused_with_advice(call):
+    with pytest.raises(TypeError, match=r"writes into its first argument's memory.*x\[idx\] = v"):
+        call(xg.zeros((2, 2)))
+
+
+def test_numpy_in_place_writers_into_numpy_arrays_still_read_tensors():
+    target = np.zeros(3)
+    np.copyto(target, xg.ones(3))
+    np.put(target, xg.asarray([0]), 7.0)
+    assert target.tolist() == [7.0, 1.0, 1.0]
+
+
+def test_a_string_written_into_a_tensor_is_named():
+    x = xg.zeros(2)
+    with pytest.raises(TypeError, match="cannot write the string 'a' into a float32 tensor"):
+        x[0] = "a"
+
+
+def test_topk_takes_a_numpy_integer():
+    values, indices = xg.topk(xg.asarray([3.0, 1.0, 2.0]), np.int64(2))
+    assert values.tolist() == [3.0, 2.0] and indices.tolist() == [0, 2]
+
+
+def test_logsumexp_of_minus_infinities_is_quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert xg.logsumexp(xg.asarray([-np.inf, -np.inf])).item() == -np.inf
