@@ -75,6 +75,23 @@ def test_conv_transpose2d_grid_matches_torch(backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dims", [1, 2])
+@pytest.mark.parametrize("multiplier", [1, 2])
+def test_depthwise_matches_torch(backend, dims, multiplier):
+    """groups == in_channels: stride 1 (and, on numba, any stride) runs as a convolution of
+    the flipped kernel (of the zero-spread input); a multiplier of 2 is not depthwise."""
+    rng = np.random.default_rng(2)
+    fn, ref = ((xg.nn.conv_transpose1d, F.conv_transpose1d) if dims == 1
+               else (xg.nn.conv_transpose2d, F.conv_transpose2d))
+    for i, (s, p, op, d, _) in enumerate(GRID[::2]):
+        kwargs = dict(stride=s, padding=p, output_padding=op, dilation=d, groups=4)
+        x = rng.standard_normal((2, 4) + (5,) * dims)
+        w = rng.standard_normal((4, multiplier) + (3,) * dims)
+        b = rng.standard_normal(4 * multiplier) if i % 2 else None
+        _compare(_run(fn, backend, x, w, b, kwargs), _torch(ref, x, w, b, kwargs))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_unbatched_and_large_padding_match_torch(backend):
     rng = np.random.default_rng(2)
     x, w, b = rng.standard_normal((3, 4, 5)), rng.standard_normal((3, 2, 2, 3)), \
