@@ -28,11 +28,12 @@ def kernel_dispatchers():
 
     from . import (_act_kernels, _batch_norm, _conv, _ctc_kernels, _linear_activation,
                    _loss_kernels, _norm, _optim_kernels, _pool, _rnn, _scatter, _sce_kernels,
-                   _softmax)
+                   _softmax, _special)
 
     found = {}
     for mod in (_loss_kernels, _sce_kernels, _act_kernels, _softmax, _optim_kernels, _rnn,
-                _norm, _batch_norm, _scatter, _ctc_kernels, _conv, _pool, _linear_activation):
+                _norm, _batch_norm, _scatter, _ctc_kernels, _conv, _pool, _linear_activation,
+                _special):
         for name, obj in vars(mod).items():
             if isinstance(obj, Dispatcher) and not name.startswith("_"):
                 found[f"{mod.__name__.rsplit('.', 1)[-1]}.{name}"] = obj
@@ -257,6 +258,14 @@ def _exercise_max_pool(backend, dt, name="max_pool"):
     kernel.vjp(out, saved, x, **params)
 
 
+def _exercise_special(backend, dt, name="special"):
+    """xg.special's loops (their scalar functions compile into them)."""
+    x = np.array([0.25, 0.5], dt)
+    for primitive, kernel in backend.kernels.items():
+        if primitive.startswith("special_"):
+            kernel.forward(x)
+
+
 #: the units of a warmup: (exercise, primitive). One unit's kernels (and the loops they call)
 #: are compiled by one process of a parallel warmup, so no two processes write one kernel's
 #: cache index. Listed largest first (measured), so a pool of processes finishes together.
@@ -265,7 +274,7 @@ UNITS = ([(_exercise_loss, n) for n in LOSSES] + [(_exercise_update, n) for n in
          + [(_exercise_linear_activation, f"linear_{n}") for n in ("relu", "tanh", "sigmoid")]
          + [(_exercise_layer_norm, "layer_norm"), (_exercise_batch_norm, "batch_norm"),
             (_exercise_ctc, "ctc_loss"), (_exercise_conv, "conv"),
-            (_exercise_max_pool, "max_pool")])
+            (_exercise_max_pool, "max_pool"), (_exercise_special, "special")])
 
 
 def _exercise(backend, dt, units=None):

@@ -93,14 +93,40 @@ def truncated_normal(mean=0.0, stddev=1.0, lower=-2.0, upper=2.0):
 
 
 def truncated_standard_normal(rng, shape, lower, upper):
-    """float64 draws of N(0, 1) cut to ``[lower, upper]``: ``ndtri`` of a uniform draw between
-    the CDF at the bounds, clipped to them (a draw of 0 or 1 is -inf or inf)."""
+    """float64 draws of N(0, 1) cut to ``[lower, upper]``. Where the cut keeps at least
+    ``_REJECT_ABOVE`` of the mass (PyTorch's default +-2 keeps 95%), normal draws outside it
+    are drawn again (TensorFlow's way; ``ndtri`` of each draw cost 40x PyTorch's time on
+    NumPy); else ``ndtri`` of a uniform draw between the CDF at the bounds, clipped to them."""
     flip = lower > 0        # all in the upper tail: draw its mirror, where the CDF keeps digits
     if flip:
         lower, upper = -upper, -lower
     lo, hi = _ndtr(lower), _ndtr(upper)
-    z = clip(ndtri(rng.uniform(lo, hi, size=shape, dtype=_dt.float64)), lower, upper)
+    if hi - lo >= _REJECT_ABOVE:
+        z = _rejected(rng, shape, lower, upper, hi - lo)
+    else:
+        z = clip(ndtri(rng.uniform(lo, hi, size=shape, dtype=_dt.float64)), lower, upper)
     return -z if flip else z
+
+
+#: the least mass of N(0, 1) in the cut for which ``truncated_standard_normal`` redraws
+_REJECT_ABOVE = 0.25
+
+
+def _rejected(rng, shape, lower, upper, mass):
+    """``shape`` draws of N(0, 1) inside ``[lower, upper]`` (holding ``mass`` of it): normal
+    draws, those outside left out, in rounds of about the number still missing / ``mass``."""
+    from ...ops.joining import concat
+    from ...ops.shape import reshape
+
+    count = math.prod(shape)
+    kept, have = [rng.normal(size=(0,), dtype=_dt.float64)], 0
+    while have < count:
+        draws = rng.normal(size=(int((count - have) / mass * 1.05) + 16,), dtype=_dt.float64)
+        inside = draws[(draws >= lower) & (draws <= upper)]
+        kept.append(inside)
+        have += inside.shape[0]
+    flat = kept[-1] if len(kept) == 2 else concat(kept)
+    return reshape(flat[:count], shape)
 
 
 def _ndtr(x):
