@@ -360,7 +360,9 @@ def test_numba_gradients_equal_numpy_ones(name):
     grads = [xg.grad(lambda t: xg.sum(getattr(xg.special, name)(t)))(
         xg.asarray(x, backend=backend)) for backend in BACKENDS]
     assert grads[1].backend.name == "numba"
-    np.testing.assert_array_equal(grads[0].numpy(), grads[1].numpy())
+    # numba's forward loops (backends/numba/_special.py) call the C library's exp, erf and erfc
+    # where NumPy's are its own: the last bit may differ (erfinv's rule reads its output)
+    np.testing.assert_allclose(grads[0].numpy(), grads[1].numpy(), rtol=1e-14, atol=0)
 
 
 def test_forwards_and_rules_use_only_the_array_api():

@@ -1,0 +1,75 @@
+"""The numba backend's xg.special loops (``backends/numba/_special.py``: the generic formulas'
+algorithms as scalar code) against the generic formulas on the numpy backend and against
+SciPy: values over wide ranges and at the special points (poles, +-0, +-inf, NaN, the
+digamma root, p near 0 and 1), float32 rounding, and gradients (the generic rules)."""
+import numpy as np
+import pytest
+
+import xpgrad as xg
+
+scipy_special = pytest.importorskip("scipy.special")
+if not xg.available_backends().get("numba", {"available": False})["available"]:
+    pytest.skip("numba is not installed", allow_module_level=True)
+
+RNG = np.random.default_rng(0)
+SPECIAL = [0.0, -0.0, np.inf, -np.inf, np.nan]
+INPUTS = {
+    "erf": np.concatenate([RNG.normal(size=2000) * 3, SPECIAL, [1e-300, 30.0, -30.0]]),
+    "erfc": np.concatenate([RNG.normal(size=2000) * 8, SPECIAL, [27.0, -27.0]]),
+    "ndtr": np.concatenate([RNG.normal(size=2000) * 10, SPECIAL, [-38.0, 9.0]]),
+    "log_ndtr": np.concatenate([RNG.normal(size=2000) * 30, SPECIAL, [-1e3, 40.0]]),
+    "gammaln": np.concatenate([RNG.uniform(-20, 30, 2000), RNG.uniform(0, 3, 2000), SPECIAL,
+                               [-1.0, -2.0, 1e-300, 1.0, 2.0, 1e10, -1e10 - 0.5]]),
+    "digamma": np.concatenate([RNG.uniform(-20, 30, 2000), RNG.uniform(0, 3, 2000), SPECIAL,
+                               [-1.0, -2.0, 1e-300, 1.4616321449683622, 1e10]]),
+    "erfinv": np.concatenate([RNG.uniform(-1, 1, 2000), 1 - 10 ** RNG.uniform(-16, -1, 200),
+                              SPECIAL, [1.0, -1.0, 1.5, 1e-20, -0.9999999999]]),
+    "ndtri": np.concatenate([RNG.uniform(0, 1, 2000), 10 ** RNG.uniform(-300, -1, 200),
+                             [0.0, 1.0, 0.5, -1.0, 2.0, np.nan, 1e-300, 1 - 1e-16, 0.25]]),
+}
+
+
+def _same(got, want, rtol):
+    finite = np.isfinite(want)
+    np.testing.assert_array_equal(np.where(finite, 0, got), np.where(finite, 0, want))
+    np.testing.assert_allclose(got[finite], want[finite], rtol=rtol, atol=1e-300)
+
+
+@pytest.mark.parametrize("name", sorted(INPUTS))
+def test_numba_loops_equal_the_generic_formulas_and_scipy(name):
+    assert f"special_{name}" in xg.get_backend("numba").kernels
+    x = INPUTS[name]
+    fn = getattr(xg.special, name)
+    with np.errstate(all="ignore"):
+        got = fn(xg.asarray(x, backend="numba")).numpy()
+        generic = fn(xg.asarray(x, backend="numpy")).numpy()
+        reference = getattr(scipy_special, name)(x)
+    _same(got, generic, 1e-13)
+    _same(got, reference, 1e-11)
+
+
+@pytest.mark.parametrize("name", sorted(INPUTS))
+def test_float32_is_the_float64_result_rounded(name):
+    x = INPUTS[name].astype(np.float32)
+    fn = getattr(xg.special, name)
+    with np.errstate(all="ignore"):
+        got = fn(xg.asarray(x, backend="numba"))
+        want = fn(xg.asarray(x.astype(np.float64), backend="numba")).numpy().astype(np.float32)
+    assert got.dtype == xg.float32
+    np.testing.assert_array_equal(got.numpy(), want)
+
+
+@pytest.mark.parametrize("name", ["erf", "erfc", "ndtr", "log_ndtr", "gammaln", "digamma",
+                                  "erfinv", "ndtri"])
+def test_gradients_are_the_generic_rules(name):
+    x = {"erfinv": [-0.7, 0.1, 0.9], "ndtri": [0.01, 0.4, 0.95]}.get(name, [-2.5, 0.3, 4.0])
+    if name in ("gammaln", "digamma"):
+        x = [0.3, 2.5, 7.0]
+    grads = []
+    for backend in ("numpy", "numba"):
+        t = xg.asarray(np.array(x), backend=backend)
+        with xg.GradientTape() as tape:
+            tape.watch(t)
+            y = xg.sum(getattr(xg.special, name)(t) ** 2)
+        grads.append(tape.gradient(y, t).numpy())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-13)
