@@ -134,3 +134,42 @@ def test_more_bad_arguments_are_refused_by_name(call, error, message):
 def test_a_range_that_overflows_float32_still_draws_inside_it():
     draws = xg.random.default_rng(0).uniform(-3e38, 3e38, size=1000).numpy()
     assert np.isfinite(draws).all() and draws.min() < -1e38 and draws.max() > 1e38
+
+
+def test_choice_takes_a_float32_softmax_as_numpy_does():
+    """NumPy's tolerance on p's sum is sqrt(eps) of p's own dtype: a float32 softmax (off 1 by
+    ~1e-7) is accepted, with NumPy's picks for the same seed."""
+    for seed in range(20):
+        logits = np.random.default_rng(seed).normal(size=100).astype(np.float32)
+        p = xg.nn.softmax(xg.asarray(logits), axis=-1)
+        got = xg.random.default_rng(0).choice(100, 20, p=p)
+        assert got.tolist() == np.random.default_rng(0).choice(100, 20, p=p.numpy()).tolist()
+    with pytest.raises(ValueError, match="p must be probabilities"):
+        xg.random.default_rng(0).choice(3, p=np.array([0.5, 0.5, 0.1], np.float32))
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda g: g.exponential(xg.asarray([-2.0]), size=(3,)), "exponential: scale must be >= 0"),
+    (lambda g: g.normal(0.0, xg.asarray([-1.0, np.nan])), "normal: scale must be >= 0"),
+    (lambda g: g.normal(0.0, float("nan"), size=3), "normal: scale must be >= 0"),
+    (lambda g: g.exponential(float("nan")), "exponential: scale must be >= 0"),
+    (lambda g: g.uniform(xg.asarray(np.nan), 1.0, size=(2,)), "uniform: low must be finite"),
+    (lambda g: g.uniform(xg.asarray(5.0), xg.asarray(1.0), size=3), "low must be <= high"),
+    (lambda g: g.uniform(2.0, 1.0, size=3), "uniform: low must be <= high, got low=2.0"),
+    (lambda g: g.uniform([0.0, 3.0], [1.0, 2.0]), "uniform: low must be <= high")])
+def test_bad_parameters_are_refused_as_numpy_refuses_them(call, match):
+    with pytest.raises(ValueError, match=match):
+        call(xg.random.default_rng(0))
+
+
+def test_array_like_bounds_and_every_integer_dtype_draw_numpys_numbers():
+    g = xg.random.default_rng(0)
+    got = g.uniform([0.0, 5.0], [1.0, 6.0])
+    assert got.shape == (2,) and 0 <= got.tolist()[0] < 1 and 5 <= got.tolist()[1] < 6
+    for dtype in ("int8", "int16", "uint8", "int32", "int64", "uint64"):
+        drawn = xg.random.default_rng(1).integers(0, 100, size=500, dtype=getattr(xg, dtype))
+        assert drawn.numpy().tolist() == np.random.default_rng(1).integers(
+            0, 100, 500, dtype=dtype).tolist()
+    top = xg.random.default_rng(1).integers(0, 2 ** 64 - 1, size=3, dtype=xg.uint64)
+    assert top.tolist() == np.random.default_rng(1).integers(0, 2 ** 64 - 1, 3,
+                                                             dtype=np.uint64).tolist()

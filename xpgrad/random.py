@@ -131,9 +131,13 @@ class Generator:
         for name, value in (("low", low), ("high", high)):
             if not _finite(value):
                 raise ValueError(f"uniform: {name} must be finite, got {value!r}")
+        if _above(_difference(low, high), 0):
+            raise ValueError(f"uniform: low must be <= high, got low={low!r}, high={high!r}")
         size = _draw_shape("uniform", size, low, high)
         native = self.backend.native_dtype(dtype)
         u = self._tensor_if(self._draw(lambda rng: rng.random(size, dtype=native)), low, high)
+        low, high = (v if isinstance(v, Tensor) or np.isscalar(v) else np.asarray(v)
+                     for v in (low, high))                   # lists: NumPy's arithmetic
         span = high - low
         if not isinstance(span, Tensor) and np.size(span) and \
                 np.max(np.abs(span)) > np.finfo(dtype.name).max:
@@ -184,7 +188,8 @@ class Generator:
                                  f"([{info.min}, {info.max}])")
         size = _draw_shape("integers", size, low, high)
         try:
-            drawn = self._draw(lambda rng: rng.integers(low, high, size, endpoint=endpoint))
+            drawn = self._draw(lambda rng: rng.integers(low, high, size, dtype=dt.name,
+                                                         endpoint=endpoint))   # NumPy's draws
         except ValueError as e:             # low >= high: NumPy checks before drawing
             raise ValueError(f"integers: low={0 if high is None else low!r} and "
                              f"high={low if high is None else high!r} leave no integer to "
@@ -215,14 +220,19 @@ class Generator:
         whole = bool(_shape_of(a))
         n = _shape_of(a)[0] if whole else _count(a, "a", "choice")
         if p is not None:
-            p = np.asarray(p.numpy() if isinstance(p, Tensor) else p, dtype=np.float64)
+            given = np.asarray(p.numpy() if isinstance(p, Tensor) else p)
+            p = given.astype(np.float64)
             if p.shape != (n,):
                 raise ValueError(f"choice: p must have one probability per choice ({n}), got "
                                  f"shape {p.shape}")
+            # NumPy's tolerance: sqrt(eps) of p's own float dtype (a float32 softmax sums to
+            # 1 within 1e-7, not float64's 1.5e-8)
+            eps = np.finfo(given.dtype if given.dtype.kind == "f" else np.float64).eps
             if not (np.isfinite(p).all() and (p >= 0).all()) \
-                    or abs(p.sum() - 1) > np.sqrt(np.finfo(np.float64).eps):
+                    or abs(p.sum() - 1) > max(np.sqrt(eps), np.sqrt(np.finfo(np.float64).eps)):
                 raise ValueError(f"choice: p must be probabilities (finite, >= 0, summing to "
                                  f"1), got {p.tolist() if p.size <= 8 else p}")
+            p = p / p.sum()       # within NumPy's float64 tolerance too
         shape = () if size is None else _shape(size)
         try:           # NumPy checks p, and size against n without replacement, before drawing
             index = self._draw(lambda rng: rng.choice(n, shape, bool(replace), p))
@@ -297,19 +307,40 @@ def _raw_bound(value):
     return np.asarray(value.numpy()) if isinstance(value, Tensor) else value
 
 
+def _values(value):
+    """``value`` as a NumPy array to check, or None where its values are not to be read: None,
+    or a tensor not in host memory (a GPU array: reading it waits for the device) or being
+    traced by xg.function (no values yet)."""
+    if value is None:
+        return None
+    if isinstance(value, Tensor):
+        raw = value._data
+        return raw if isinstance(raw, np.ndarray) else None
+    return np.asarray(value)
+
+
 def _finite(value) -> bool:
-    """Whether a number or an array-like of numbers (not a tensor: its values may be a
-    trace's) holds no infinity and no NaN."""
-    if isinstance(value, Tensor) or value is None:
-        return True
-    a = np.asarray(value)
-    return a.dtype.kind not in "fc" or bool(np.isfinite(a).all())
+    """Whether a number or an array-like of numbers holds no infinity and no NaN (a tensor's
+    where ``_values`` reads it)."""
+    a = _values(value)
+    return a is None or a.dtype.kind not in "fc" or bool(np.isfinite(a).all())
+
+
+def _difference(low, high):
+    """``low - high`` where both are readable (``_values``; broadcast), else None."""
+    a, b = _values(low), _values(high)
+    if a is None or b is None:
+        return None
+    try:
+        with np.errstate(all="ignore"):
+            return np.subtract(a, b, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None               # a shape or type error: the draw itself names it
 
 
 def _below(value, limit) -> bool:
-    """Whether a number or an array-like of numbers (not a tensor: its values may be a trace's)
-    holds one below ``limit``."""
-    return _beyond(value, limit, np.min, lambda a, b: a < b)
+    """Whether a number or an array-like of numbers holds one below ``limit``, or a NaN."""
+    return _beyond(value, limit, np.min, lambda a, b: not a >= b)
 
 
 def _above(value, limit) -> bool:
@@ -319,10 +350,12 @@ def _above(value, limit) -> bool:
 def _beyond(value, limit, extreme, past) -> bool:
     if isinstance(value, numbers.Real):          # a Python int past int64 too
         return bool(past(value, limit))
-    if isinstance(value, Tensor) or value is None:
+    a = _values(value)
+    if a is None or a.size == 0 or a.dtype.kind not in "iuf":
         return False
-    a = np.asarray(value)
-    return a.size > 0 and a.dtype.kind in "iuf" and bool(past(extreme(a), limit))
+    if a.dtype.kind == "f" and np.isnan(a).any():
+        return bool(past(np.nan, limit))
+    return bool(past(extreme(a), limit))
 
 
 class _Draws(threading.local):
