@@ -36,7 +36,7 @@ _LOG_PI, _LOG_2, _HALF_LOG_2PI = math.log(math.pi), math.log(2.0), sf._HALF_LOG_
 
 
 @njit(**_SCALAR)
-def horner(coeffs, x):
+def _horner(coeffs, x):
     acc = coeffs[-1]
     for i in range(len(coeffs) - 2, -1, -1):
         acc = acc * x + coeffs[i]
@@ -44,7 +44,7 @@ def horner(coeffs, x):
 
 
 @njit(**_SCALAR)
-def erfc_exponent(t):
+def _erfc_exponent(t):
     """``formulas.erfc_exponent``: Clenshaw's recurrence over erfc's fitted coefficients."""
     ty = 4.0 * t - 2.0
     d = dd = 0.0
@@ -54,25 +54,25 @@ def erfc_exponent(t):
 
 
 @njit(**_SCALAR)
-def log_ndtr(x):
+def _log_ndtr(x):
     if x < 0:
         z = -x * _SQRT_HALF
         t = 2.0 / (2.0 + z)
-        return math.log(t) - z * z + erfc_exponent(t) - _LOG_2
+        return math.log(t) - z * z + _erfc_exponent(t) - _LOG_2
     return math.log1p(-0.5 * math.erfc(x * _SQRT_HALF))
 
 
 @njit(**_SCALAR)
-def ndtr_hazard(x):
+def _ndtr_hazard(x):
     if x < 0:
         t = 2.0 / (2.0 - x * _SQRT_HALF)
-        return math.sqrt(2.0 / math.pi) / (t * math.exp(erfc_exponent(t)))
+        return math.sqrt(2.0 / math.pi) / (t * math.exp(_erfc_exponent(t)))
     return math.exp(-0.5 * x * x) / (math.sqrt(2.0 * math.pi)
                                      * (1.0 - 0.5 * math.erfc(x * _SQRT_HALF)))
 
 
 @njit(**_SCALAR)
-def erfinv(y):
+def _erfinv(y):
     """``special_formulas.erfinv``: Winitzki's closed form, then two Halley steps."""
     a = abs(y)
     if not a < 1.0:
@@ -90,7 +90,7 @@ def erfinv(y):
 
 
 @njit(**_SCALAR)
-def ndtri(p):
+def _ndtri(p):
     """``special_more._ndtri``: erfinv in the middle, Newton on log Phi in the tails."""
     if not 0.0 <= p <= 1.0:
         return math.nan
@@ -101,16 +101,16 @@ def ndtri(p):
     elif q == 0.5:
         x = 0.0
     elif q >= 0.25:
-        x = _SQRT_2 * erfinv(2.0 * q - 1.0)
+        x = _SQRT_2 * _erfinv(2.0 * q - 1.0)
     else:
         log_q = math.log(q)
         if q < 1e-3:
             t = -2.0 * log_q
             x = -math.sqrt(t - math.log(2.0 * math.pi * t))
         else:
-            x = _SQRT_2 * erfinv(2.0 * q - 1.0)
+            x = _SQRT_2 * _erfinv(2.0 * q - 1.0)
         for _ in range(4):                      # Newton: stop once the step is at rounding
-            step = (log_ndtr(x) - log_q) / ndtr_hazard(x)
+            step = (_log_ndtr(x) - log_q) / _ndtr_hazard(x)
             x = x - step
             if abs(step) <= 1e-15 * abs(x):
                 break
@@ -120,17 +120,17 @@ def ndtri(p):
 @njit(**_SCALAR)
 def _gammaln_positive(x):
     if abs(x - 1.0) < 0.3:
-        return horner(_L1, x - 1.0)
+        return _horner(_L1, x - 1.0)
     if 1.5 <= x < 2.6:
-        return horner(_L2, x - 2.0)
+        return _horner(_L2, x - 2.0)
     if 1.3 <= x < 1.5:
-        return horner(_L2, x - 1.0) - math.log1p(x - 1.0)
+        return _horner(_L2, x - 1.0) - math.log1p(x - 1.0)
     y, product = x, 1.0
     while y < _SHIFT:
         product *= y
         y += 1.0
     w = 1.0 / y
-    return ((y - 0.5) * math.log(y) - y + _HALF_LOG_2PI + w * horner(_STIRLING, w * w)
+    return ((y - 0.5) * math.log(y) - y + _HALF_LOG_2PI + w * _horner(_STIRLING, w * w)
             - math.log(product))
 
 
@@ -142,7 +142,7 @@ def _sin_pi(x):
 
 
 @njit(**_SCALAR)
-def gammaln(x):
+def _gammaln(x):
     if x != x or math.isinf(x):
         return x if x > 0 or x != x else -math.inf
     if x < 0:
@@ -157,17 +157,17 @@ def gammaln(x):
 def _digamma_positive(x):
     if abs(x - _ROOT) < 0.25:
         e = (x - _ROOT) - _ROOT_LOW
-        return e * horner(_PSI_TAYLOR, e)
+        return e * _horner(_PSI_TAYLOR, e)
     y, reciprocals = x, 0.0
     while y < _SHIFT:
         reciprocals += 1.0 / y
         y += 1.0
     w = 1.0 / (y * y)
-    return math.log(y) - 0.5 / y - w * horner(_PSI_TERMS, w) - reciprocals
+    return math.log(y) - 0.5 / y - w * _horner(_PSI_TERMS, w) - reciprocals
 
 
 @njit(**_SCALAR)
-def digamma(x):
+def _digamma(x):
     if x != x or x == math.inf:
         return x
     if x == 0:
@@ -181,17 +181,17 @@ def digamma(x):
 
 
 @njit(**_SCALAR)
-def ndtr(x):
+def _ndtr(x):
     return 0.5 * math.erfc(-x * _SQRT_HALF)
 
 
 @njit(**_SCALAR)
-def erf(x):
+def _erf(x):
     return math.erf(x)
 
 
 @njit(**_SCALAR)
-def erfc(x):
+def _erfc(x):
     return math.erfc(x)
 
 
@@ -201,49 +201,49 @@ def erfc(x):
 @njit(**_SCALAR)
 def erf_loop(x, out):
     for i in range(x.shape[0]):
-        out[i] = erf(np.float64(x[i]))
+        out[i] = _erf(np.float64(x[i]))
 
 
 @njit(**_SCALAR)
 def erfc_loop(x, out):
     for i in range(x.shape[0]):
-        out[i] = erfc(np.float64(x[i]))
+        out[i] = _erfc(np.float64(x[i]))
 
 
 @njit(**_SCALAR)
 def ndtr_loop(x, out):
     for i in range(x.shape[0]):
-        out[i] = ndtr(np.float64(x[i]))
+        out[i] = _ndtr(np.float64(x[i]))
 
 
 @njit(**_SCALAR)
 def log_ndtr_loop(x, out):
     for i in range(x.shape[0]):
-        out[i] = log_ndtr(np.float64(x[i]))
+        out[i] = _log_ndtr(np.float64(x[i]))
 
 
 @njit(**_SCALAR)
 def erfinv_loop(x, out):
     for i in range(x.shape[0]):
-        out[i] = erfinv(np.float64(x[i]))
+        out[i] = _erfinv(np.float64(x[i]))
 
 
 @njit(**_SCALAR)
 def ndtri_loop(x, out):
     for i in range(x.shape[0]):
-        out[i] = ndtri(np.float64(x[i]))
+        out[i] = _ndtri(np.float64(x[i]))
 
 
 @njit(**_SCALAR)
 def gammaln_loop(x, out):
     for i in range(x.shape[0]):
-        out[i] = gammaln(np.float64(x[i]))
+        out[i] = _gammaln(np.float64(x[i]))
 
 
 @njit(**_SCALAR)
 def digamma_loop(x, out):
     for i in range(x.shape[0]):
-        out[i] = digamma(np.float64(x[i]))
+        out[i] = _digamma(np.float64(x[i]))
 
 
 _FLOATS = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
