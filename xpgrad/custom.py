@@ -163,6 +163,12 @@ def _as_input(value, i, home, name):
 def _split(out, name):
     if not (isinstance(out, tuple) and len(out) == 2 and isinstance(out[0], Tensor)
             and callable(out[1])):
+        if isinstance(out, tuple) and len(out) == 2 and isinstance(out[0], (tuple, list)):
+            raise TypeError(f"custom_gradient function {name!r} returned several values with "
+                            f"its grad_fn; one output Tensor is supported (TensorFlow's "
+                            f"((y1, y2), grad_fn) is not): stack them into one Tensor")
+        got = (f"a pair of ({type(out[0]).__name__}, {type(out[1]).__name__})"
+               if isinstance(out, tuple) and len(out) == 2 else type(out).__name__)
         raise TypeError(f"custom_gradient function {name!r} must return a pair (value Tensor, "
-                        f"grad_fn), got {type(out).__name__}")
+                        f"grad_fn), got {got}")
     return out

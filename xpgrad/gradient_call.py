@@ -32,7 +32,9 @@ def check_sources(sources, unconnected_gradients):
             if not isinstance(s, Tensor):
                 break
         else:
-            return False, list(sources), None
+            if type(sources) in (list, tuple):
+                return False, list(sources), None
+        # a named tuple (or another subclass) keeps its type, as nested ones do
         return False, tensor_leaves(sources, "sources"), sources
     if isinstance(sources, dict):
         return False, tensor_leaves(sources, "sources"), sources
@@ -171,12 +173,38 @@ def seed_of(target, output_gradients, og_label="output_gradients", target_label=
     else:
         from .creation import asarray
 
+        _check_cotangent(output_gradients, target, og_label, target_label)
         og = asarray(output_gradients, dtype=target.dtype, backend=be)
         if og.shape != target.shape:
             raise ValueError(f"{og_label} has shape {og.shape} but {target_label} has shape "
                              f"{target.shape}; they must match")
         return og        # a Tensor: another tape recording differentiates through it
     return raw
+
+
+def _check_cotangent(og, target, og_label, target_label):
+    """TypeError for an ``output_gradients`` that a cast to ``target``'s dtype would spoil: a
+    complex one for a real target (its imaginary part dropped: a silently wrong gradient), a
+    boolean or non-numeric one; MixedBackendError for a tensor on another backend."""
+    from .backend import MixedBackendError
+
+    if isinstance(og, Tensor):
+        if og._backend is not target._backend:
+            raise MixedBackendError(f"{og_label} is on backend {og._backend.name!r} but "
+                                    f"{target_label} on {target._backend.name!r}; move it "
+                                    f"with .to({target._backend.name!r})")
+        kind = og.dtype.kind
+    elif isinstance(og, (str, bytes)):
+        kind = "U"
+    else:                       # a backend array has its dtype; a list or a number, NumPy's
+        kind = getattr(getattr(og, "dtype", None), "kind", None) or np.asarray(og).dtype.kind
+    if kind == "c" and target.dtype.kind != "c":
+        raise TypeError(f"{og_label} is complex but {target_label} is {target.dtype}: the "
+                        f"imaginary part would be dropped")
+    if kind not in "iufc":
+        what = "booleans" if kind == "b" else "strings or objects"
+        raise TypeError(f"{og_label} must hold numbers like {target_label} ({target.dtype}), "
+                        f"got {what}")
 
 
 def finish(g, source, unconnected):

@@ -87,6 +87,11 @@ def jacobian(tape, target, source, unconnected_gradients="none"):
                                          for i in range(n)))
     jacobians = [_assembled(tape, r, target.shape + s.shape, s, unconnected_gradients)
                  for r, s in zip(rows, sources)]
+    if unconnected_gradients == "none" and all(j is None for j in jacobians) and sources \
+            and target._key not in tape._keys:
+        from .tape import warn_no_path
+
+        warn_no_path("jacobian", stacklevel=4)
     if structure is not None:
         return rebuild(structure, jacobians)
     return jacobians[0] if single else (tuple(jacobians) if isinstance(source, tuple)

@@ -48,7 +48,7 @@ from .gradient_call import (check_sources, finish, seed_of, targets_and_seeds, t
                             walk_seed, walk_seeds)
 from .pytree import is_node, rebuild
 from .primitive import tape_state
-from .tensor import Tensor, _wrap
+from .tensor import Tensor, Variable, _wrap
 
 
 #: every tape not yet collected: an in-place write checks none watches its target (inplace.py)
@@ -122,7 +122,7 @@ class GradientTape:
             key = tensor._key = next_key()
         self._keys.add(key)
         self._watched.add(key)
-        if tensor._trainable:
+        if isinstance(tensor, Variable):     # a non-trainable one too, once watched (as TF)
             self._variables[key] = tensor
 
     def watched_variables(self) -> tuple:
@@ -360,8 +360,8 @@ class GradientTape:
         """
         single, src, structure = check_sources(sources, unconnected_gradients)
         if isinstance(target, Tensor):
+            seed = seed_of(target, output_gradients)    # a bad argument leaves the tape usable
             self._check_usable()
-            seed = seed_of(target, output_gradients)
         else:
             target, seed = targets_and_seeds(target, output_gradients)
             self._check_usable()
@@ -395,18 +395,17 @@ class GradientTape:
             grads[key] = g      # the same source again in the list gets a copy
         if unrecorded and out and unconnected_gradients == "none" \
                 and all(o is None for o in out):
-            warnings.warn("tape.gradient: the target depends on no tensor this tape watched, "
-                          "so every gradient is None (was it computed outside `with tape:`, "
-                          "from tensors not watched, or only through operations without a "
-                          "gradient, such as round, argmax or a cast to an integer dtype?)",
-                          RuntimeWarning, stacklevel=2)
+            warn_no_path("gradient", stacklevel=3)
         if structure is not None:
             return rebuild(structure, out)
         return out[0] if single else (tuple(out) if isinstance(sources, tuple) else out)
 
-    def jacobian(self, target, source, unconnected_gradients="none"):
+    def jacobian(self, target, sources=None, unconnected_gradients="none",
+                 parallel_iterations=None, experimental_use_pfor=True, *, source=None):
         """Full Jacobian, shape ``target.shape + source.shape``, one reverse pass per entry;
         for a list of sources, a list of Jacobians from the same passes (TensorFlow's).
+        ``parallel_iterations`` and ``experimental_use_pfor`` are TensorFlow's, accepted and
+        checked (the passes run one after another either way); ``source=`` is ``sources``.
 
         >>> import xpgrad as xg
         >>> x = xg.asarray([1.0, 2.0])
@@ -418,9 +417,15 @@ class GradientTape:
         """
         from .jacobians import jacobian
 
-        return jacobian(self, target, source, unconnected_gradients)
+        if (sources is None) == (source is None):
+            raise TypeError("jacobian() takes the sources once: as sources (TensorFlow's "
+                            "name) or source=")
+        _tf_options(parallel_iterations, experimental_use_pfor, "jacobian")
+        return jacobian(self, target, source if sources is None else sources,
+                        unconnected_gradients)
 
-    def batch_jacobian(self, target, source, unconnected_gradients="none"):
+    def batch_jacobian(self, target, source, unconnected_gradients="none",
+                       parallel_iterations=None, experimental_use_pfor=True):
         """Each example's Jacobian, as TensorFlow's: ``result[b]`` is ``d target[b] / d
         source[b]``, shape ``(B,) + target.shape[1:] + source.shape[1:]``, in one reverse pass
         per entry of one example. Example ``b`` of ``target`` must depend on example ``b`` of
@@ -436,6 +441,7 @@ class GradientTape:
         """
         from .jacobians import batch_jacobian
 
+        _tf_options(parallel_iterations, experimental_use_pfor, "batch_jacobian")
         return batch_jacobian(self, target, source, unconnected_gradients)
 
     def _check_usable(self):
@@ -518,3 +524,24 @@ def stop_gradient(t):
             raise TypeError(f"stop_gradient takes a tensor or an array, got "
                             f"{type(t).__name__} {t!r:.40}") from None
     return _wrap(t._data, t._backend)
+
+
+def _tf_options(parallel_iterations, experimental_use_pfor, who):
+    """Check TensorFlow's jacobian options, which change nothing here."""
+    if parallel_iterations is not None and (isinstance(parallel_iterations, bool) or not
+                                            isinstance(parallel_iterations, int)
+                                            or parallel_iterations < 1):
+        raise ValueError(f"{who}: parallel_iterations must be None or an integer >= 1, got "
+                         f"{parallel_iterations!r}")
+    if not isinstance(experimental_use_pfor, bool):
+        raise TypeError(f"{who}: experimental_use_pfor must be True or False, got "
+                        f"{experimental_use_pfor!r}")
+
+
+def warn_no_path(method, stacklevel):
+    """The RuntimeWarning of a ``gradient``/``jacobian`` whose target the tape never saw."""
+    warnings.warn(f"tape.{method}: the target depends on no tensor this tape watched, so "
+                  "every gradient is None (was it computed outside `with tape:`, from tensors "
+                  "not watched, or only through operations without a gradient, such as round, "
+                  "argmax or a cast to an integer dtype?)", RuntimeWarning,
+                  stacklevel=stacklevel)
