@@ -384,3 +384,16 @@ def test_nesterov_must_be_a_bool():
     with pytest.raises(TypeError, match="nesterov must be True or False, got 'yes'"):
         optim.SGD(0.1, momentum=0.9, nesterov="yes")
     assert optim.SGD(0.1, momentum=0.9, nesterov=np.bool_(True)).nesterov is True
+
+
+def test_optimizer_learning_rate_refuses_what_it_cannot_follow():
+    with pytest.raises(TypeError, match="learning_rate is a Variable, whose later assign"):
+        xg.optim.SGD(xg.Variable(0.1))
+    with pytest.raises(TypeError, match="learning_rate is the class CosineDecay"):
+        xg.optim.SGD(xg.optim.CosineDecay)
+    opt = xg.optim.Adam(xg.optim.CosineDecay(0.1, 10))
+    for bad, error in ((-3, ValueError), (2.5, ValueError), ("x", TypeError), (True, TypeError)):
+        with pytest.raises(error, match="Adam: iterations must be"):
+            opt.iterations = bad
+    opt.iterations = 4
+    assert opt.iterations == 4

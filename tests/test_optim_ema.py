@@ -223,3 +223,20 @@ def test_a_compiled_step_with_update_inside_equals_eager(backend, num_updates, o
         averaged = e_evaluate(x).numpy()
     np.testing.assert_allclose(evaluate(x).numpy(), e_evaluate(x).numpy(), rtol=1e-5)
     assert not np.allclose(evaluate(x).numpy(), averaged)   # back to the trained weights
+
+
+def test_a_new_decay_under_xg_function_is_used():
+    w = xg.Variable([0.0], dtype=xg.float64)
+    ema = xg.optim.ExponentialMovingAverage([w], decay=0.9)
+
+    @xg.function
+    def step():
+        w.assign(w + 1.0)
+        ema.update()
+
+    for _ in range(3):
+        step()
+    ema.decay = 0.0                     # the average is the variable from here on
+    step()
+    assert ema.average(w).tolist() == w.tolist() == [4.0]
+

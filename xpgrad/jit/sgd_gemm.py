@@ -176,6 +176,7 @@ class FusedSGDStep:
 
 
 def _plain_sgd(host):
+    from ..optim._checks import non_negative_int
     from ..optim.optimizer import Optimizer
     from ..optim.sgd import SGD
     from .replay_steps import HostOptimizerStep
@@ -188,7 +189,7 @@ def _plain_sgd(host):
              and type(opt)._update is SGD._update and plain_settings(opt)
              # the step sets ``iterations`` past the checks of settings: none may apply
              and type(opt).__setattr__ is Optimizer.__setattr__
-             and "iterations" not in opt._CHECKS)
+             and opt._CHECKS.get("iterations") is non_negative_int)
     return opt if plain else None
 
 

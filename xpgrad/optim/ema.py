@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping
 
+from ..jit.capture import THREAD as _TRACES, guarded_attribute
 from ..tensor import Variable
 from ._checks import hyperparameter, non_negative_int
 
@@ -74,7 +75,7 @@ class ExponentialMovingAverage:
 
     ``update()`` works on the arrays directly (no tape records it, whether or not one is
     open) and inside an ``xg.function`` step: its writes are steps of the program, replayed
-    every call, and the count lives in a Variable (``decay`` itself is read when traced).
+    every call, and the count lives in a Variable (a new ``decay`` makes the step trace again).
     ``average(var)`` is the Variable holding ``var``'s average; ``with ema.swapped():`` puts
     the averages into the variables and the trained values back on exit (also when the block
     raises), for evaluation; to keep them for good (what Keras' ``use_ema`` does at the end of
@@ -163,12 +164,14 @@ class ExponentialMovingAverage:
         if self._swapped:
             raise RuntimeError("ema.update() inside `with ema.swapped():` would average the "
                                "averages; update after the block")
-        rate = 1.0 - self._decay                   # a Python float keeps the variables' dtype
+        # under xg.function the program is kept for this decay only (a new one retraces)
+        decay = self._decay if _TRACES.tracer is None else guarded_attribute(self, "_decay")
+        rate = 1.0 - decay                         # a Python float keeps the variables' dtype
         if self._count is not None:
             xp = self._count._backend.xp
             n = xp.asarray(self._count._data + 1)
             self._count._data = n
-            rate = xp.asarray(1.0 - xp.minimum(xp.asarray(self._decay, dtype=xp.float64),
+            rate = xp.asarray(1.0 - xp.minimum(xp.asarray(decay, dtype=xp.float64),
                                                (1.0 + n) / (10.0 + n)))
         for var, avg in zip(self._variables, self._averages):
             xp, a = avg._backend.xp, avg._data

@@ -30,7 +30,7 @@ from .._args import pointer
 from ..deferred import DeferredGradient, hint
 from ..tensor import Tensor, Variable
 from ._checks import (CLIP_NAMES, clip_setting, learning_rate_fits, learning_rate_value,
-                      non_negative)
+                      non_negative, non_negative_int)
 from .clip import clip_global_norm, clip_value
 from .complex_pairs import as_real_pairs, supports_real_pairs
 from .pairs import check_loss, checked_gradient, listed_variables, unpack_pair
@@ -60,7 +60,7 @@ class Optimizer:
     #: ``{hyperparameter: check(name, value)}``, run whenever one is set (in ``__init__`` and
     #: later: ``opt.momentum = 0.95`` between updates, as a PyTorch user changes
     #: ``param_groups``); subclasses add theirs
-    _CHECKS = {"weight_decay": non_negative}
+    _CHECKS = {"weight_decay": non_negative, "iterations": non_negative_int}
 
     #: dtype kinds updated as they are ('f' real, 'c' complex floating); the adaptive formulas
     #: (g**2, sqrt) take a complex variable as pairs of reals, as PyTorch (complex_pairs.py)
@@ -280,7 +280,8 @@ class Optimizer:
             else:
                 self._update(v._backend, v._data, raw, state, lr)
         iterations = self.iterations + 1
-        if type(self).__setattr__ is Optimizer.__setattr__ and "iterations" not in self._CHECKS:
+        if type(self).__setattr__ is Optimizer.__setattr__ and \
+                self._CHECKS.get("iterations") is non_negative_int:
             object.__setattr__(self, "iterations", iterations)   # what __setattr__ would do
         else:
             self.iterations = iterations

@@ -129,8 +129,18 @@ def as_schedule(learning_rate):
     ...     print(e)
     learning_rate must be a finite number >= 0, got inf
     """
+    if isinstance(learning_rate, type):
+        raise TypeError(f"learning_rate is the class {learning_rate.__name__}; pass a schedule "
+                        f"made of it (e.g. {learning_rate.__name__}(0.1, ...)), a float or a "
+                        f"callable of the step")
     if callable(learning_rate):
         return learning_rate
+    from ..tensor import Variable
+
+    if isinstance(learning_rate, Variable):
+        raise TypeError("learning_rate is a Variable, whose later assign() an optimizer would "
+                        "not see (its value is taken once); pass a float and set "
+                        "opt.learning_rate = new_value to change it, or pass a schedule")
     try:
         real_number("learning_rate", learning_rate)
     except TypeError:
