@@ -305,6 +305,19 @@ def test_plot_bad_run_dir_is_one_line_exit_2(tmp_path, capsys, content, message)
     assert e.value.code == 2 and message in err and err.count("\n") == 1, err
 
 
+def test_plot_names_a_missing_run_dir_and_a_wrong_output_suffix(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    with pytest.raises(SystemExit) as e:
+        main(["plot", str(tmp_path / "nowhere")])
+    assert e.value.code == 2 and "does not exist" in capsys.readouterr().err
+    (tmp_path / "history.json").write_text('{"epoch": [1], "train_loss": [0.5]}')
+    with pytest.raises(SystemExit) as e:
+        main(["plot", str(tmp_path), "-o", str(tmp_path / "x.txt")])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "'txt' is not an image format" in err, err
+    assert main(["plot", str(tmp_path), "-o", str(tmp_path / "c.svg")]) == 0
+
+
 def test_curves_with_no_log_is_a_contradiction(capsys):
     with pytest.raises(SystemExit) as e:
         main(["train", "--no-log", "--curves", *SMALL])

@@ -205,7 +205,7 @@ def _backends(parser, names):
             parser.error(str(e))
         except xg.BackendUnavailableError:
             pass    # shown as n/a, with the reason under the table
-    return list(names)
+    return list(dict.fromkeys(names))      # a backend named twice: one column
 
 
 def _limit_threads(n, libs) -> dict:

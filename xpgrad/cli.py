@@ -32,6 +32,11 @@ class _Parser(argparse.ArgumentParser):
         return parsed
 
 
+#: what matplotlib writes (its savefig formats), checked before the history is read
+_IMAGE_SUFFIXES = frozenset(("avif", "eps", "gif", "jpeg", "jpg", "pdf", "pgf", "png", "ps",
+                             "raw", "rgba", "svg", "svgz", "tif", "tiff", "webp"))
+
+
 def cmd_plot(args, parser) -> int:
     """``xpgrad plot RUN_DIR``: draw a finished (or interrupted) run's ``curves.png`` from its
     ``history.json``."""
@@ -44,6 +49,9 @@ def cmd_plot(args, parser) -> int:
         with open(path) as f:
             history = json.load(f)
     except FileNotFoundError:
+        if not os.path.isdir(args.run_dir):
+            fail(f"RUN_DIR {args.run_dir!r} does not exist (give the --logdir of an "
+                 f"`xpgrad train` run)")
         fail(f"RUN_DIR {args.run_dir!r} holds no history.json (the --logdir of an "
              f"`xpgrad train` run)")
     except (OSError, ValueError) as e:
@@ -56,6 +64,10 @@ def cmd_plot(args, parser) -> int:
     if os.path.isdir(out) or out.endswith(("/", os.sep)):
         fail(f"--output {out!r} is a directory; give the image's file name, e.g. "
              f"{os.path.join(out, 'curves.png')!r}")
+    suffix = os.path.splitext(out)[1].lower().lstrip(".")
+    if suffix and suffix not in _IMAGE_SUFFIXES:
+        fail(f"--output {out!r}: {suffix!r} is not an image format; give a name ending in "
+             f".png, .svg or .pdf (or another format matplotlib writes)")
     try:
         title = run_title(history.get("config"))
         print(f"wrote curves: {plot_history(history, out, title=title)}")

@@ -170,7 +170,7 @@ def plot_history(history, path, title=None) -> str:
     length; a validation list of None is left out).
     """
     fig = _figure((10, 4))
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import FormatStrFormatter, MaxNLocator, NullFormatter
 
     h = history if isinstance(history, dict) else history.as_dict()
     epochs = h["epoch"]
@@ -181,15 +181,26 @@ def plot_history(history, path, title=None) -> str:
             if values and any(v is not None for v in values):   # val: None without one
                 ax.plot(epochs, values, style, markersize=3, label=split)
         ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if len(epochs) <= 10:           # few epochs: a tick each (no 0.945 ... 1.05 for one)
+            ax.set_xticks(epochs)
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(key)
         ax.grid(alpha=0.3)
         ax.legend()
     ax_loss.set_yscale("log")
+    # plain numbers (1.8, not 1.8x10^0, whose width hid the axis label); the minor ticks
+    # labelled only within about a decade, where there may be no major one
+    ax_loss.yaxis.set_major_formatter(FormatStrFormatter("%.3g"))
+    low, high = ax_loss.get_ylim()
+    if high < 12 * low:
+        ax_loss.yaxis.set_minor_formatter(FormatStrFormatter("%.3g"))
+    else:
+        ax_loss.yaxis.set_minor_formatter(NullFormatter())
     if title:
         fig.suptitle(title)
     # fixed margins: tight_layout would measure every label first (a third of the drawing time)
-    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.9 if title else 0.95,
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.13, top=0.9 if title else 0.95,
                         wspace=0.22)
     return _save(fig, path)
 
