@@ -258,12 +258,14 @@ def _exercise_max_pool(backend, dt, name="max_pool"):
     kernel.vjp(out, saved, x, **params)
 
 
-def _exercise_special(backend, dt, name="special"):
-    """xg.special's loops (their scalar functions compile into them)."""
-    x = np.array([0.25, 0.5], dt)
-    for primitive, kernel in backend.kernels.items():
-        if primitive.startswith("special_"):
-            kernel.forward(x)
+def _exercise_special(backend, dt, name):
+    """One xg.special loop (its scalar functions compile into it)."""
+    backend.kernels[name].forward(np.array([0.25, 0.5], dt))
+
+
+#: the xg.special primitives with a Numba loop (``_special.KERNELS``)
+SPECIALS = ("special_erf", "special_erfc", "special_ndtr", "special_log_ndtr", "special_erfinv",
+            "special_ndtri", "special_gammaln", "special_digamma")
 
 
 #: the units of a warmup: (exercise, primitive). One unit's kernels (and the loops they call)
@@ -274,7 +276,8 @@ UNITS = ([(_exercise_loss, n) for n in LOSSES] + [(_exercise_update, n) for n in
          + [(_exercise_linear_activation, f"linear_{n}") for n in ("relu", "tanh", "sigmoid")]
          + [(_exercise_layer_norm, "layer_norm"), (_exercise_batch_norm, "batch_norm"),
             (_exercise_ctc, "ctc_loss"), (_exercise_conv, "conv"),
-            (_exercise_max_pool, "max_pool"), (_exercise_special, "special")])
+            (_exercise_max_pool, "max_pool")]
+         + [(_exercise_special, n) for n in SPECIALS])
 
 
 def _exercise(backend, dt, units=None):

@@ -160,7 +160,7 @@ class MPIWorld:
 
     def iallreduce_(self, buf, op="sum"):
         """Start an in-place reduction of ``buf``; returns a request (``wait``, ``test``)."""
-        return _Request(self.comm.Iallreduce(self.MPI.IN_PLACE, buf, op=self._ops[op]))
+        return _Request(self.comm.Iallreduce(self.MPI.IN_PLACE, buf, op=self._ops[op]), self)
 
     def bcast_(self, buf, root=0):
         self.comm.Bcast(buf, root=root)
@@ -241,13 +241,18 @@ _NOTICE_TAG = 7301       # "this rank has ended" (on the world's notice communic
 
 
 class _Request:
-    __slots__ = ("request",)
+    """A started reduction: ``wait`` waits as ``MPIWorld.wait`` does (a rank that ends its
+    script meanwhile is named, rather than waited for forever)."""
+    __slots__ = ("request", "world")
 
-    def __init__(self, request):
-        self.request = request
+    def __init__(self, request, world):
+        self.request, self.world = request, world
 
     def wait(self):
-        self.request.Wait()
+        if self.world.size > 1:
+            self.world.wait(self.request, "a gradient bucket's reduction")
+        else:
+            self.request.Wait()
 
     def test(self):
         return self.request.Test()
