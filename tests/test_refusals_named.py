@@ -55,3 +55,10 @@ def test_logsumexp_of_minus_infinities_is_quiet():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert xg.logsumexp(xg.asarray([-np.inf, -np.inf])).item() == -np.inf
+
+
+@pytest.mark.parametrize("layer", [xg.nn.Dropout(0.5), xg.nn.Dropout2d(0.5)])
+def test_dropout_of_an_integer_tensor_is_named(layer):
+    with pytest.raises(TypeError, match=f"{type(layer).__name__}: the input must be real "
+                                        f"floating point, got int64"):
+        layer(xg.asarray([[[[1, 2, 3]]]]))

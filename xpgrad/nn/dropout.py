@@ -51,6 +51,9 @@ class Dropout(Module):
                 or self.rate == 0.0:
             return x
         x = asarray(x)
+        if not x.dtype.is_floating:
+            raise TypeError(f"{type(self).__name__}: the input must be real floating point, got "
+                            f"{x.dtype}")
         self._rng = _init.as_rng(self._rng, x.backend)
         # a generator of another backend (as Linear's rng=): its draw moved, then compared on
         # x's backend, which an xg.function traced there records

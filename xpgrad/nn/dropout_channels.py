@@ -32,6 +32,8 @@ class _ChannelDropout(Dropout):
                              f"{self._layouts[1]}, got shape {x.shape}")
         if not flag(self.training, "training", who) or self.rate == 0.0:
             return x
+        if not x.dtype.is_floating:
+            raise TypeError(f"{who}: the input must be real floating point, got {x.dtype}")
         self._rng = _init.as_rng(self._rng, x.backend)
         shape = x.shape[:x.ndim - self.spatial] + (1,) * self.spatial   # one draw per channel
         keep = self._rng.uniform(size=shape, dtype=x.dtype) >= self.rate
