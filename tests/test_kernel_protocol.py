@@ -217,6 +217,12 @@ SAMPLES = {
                    _layer_norm((4, 300), 1, (True, True))],
     "batch_norm": [_batch_norm((6, 4), (True, True)), _batch_norm((2, 1), (False, False)),
                    _batch_norm((5, 300), (True, False)), _batch_norm((7, 3), (False, True))],
+    **{f"special_{name}": [lambda rng, dt, low=low, high=high: (
+        (rng.uniform(low, high, size=(4, 50)).astype(dt),), {})]
+       for name, low, high in (("erf", -4, 4), ("erfc", -6, 6), ("ndtr", -8, 8),
+                               ("log_ndtr", -30, 8), ("erfinv", -0.99, 0.99),
+                               ("ndtri", 0.001, 0.999), ("gammaln", -5.5, 12),
+                               ("digamma", 0.2, 12))},
     "sgd_update": [
         _update(0, dict(lr=0.1, momentum=0.0, nesterov=False, weight_decay=0.0), optional=1),
         _update(0, dict(lr=0.1, momentum=0.0, nesterov=False, weight_decay=0.01), optional=1),
