@@ -280,6 +280,12 @@ _PYTORCH_NAMES = {
     **dict.fromkeys(("split", "chunk"),
                     "xg.unstack(t, axis=k) gives every slice of size one (the axis dropped), "
                     "slicing t[:, i:j] any other piece"),
+    **dict.fromkeys(("copy_", "mul_", "add_", "sub_", "div_", "lerp_", "fill_", "zero_",
+                     "clamp_"),
+                    "in-place updates of a Variable go through assign: v.assign(new), "
+                    "v.assign_add(delta), v.assign_sub(delta) (a target network's soft "
+                    "update: target.assign(tau * online + (1 - tau) * target)); a Tensor is "
+                    "a value: compute a new one"),
 }
 
 

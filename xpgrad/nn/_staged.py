@@ -10,6 +10,7 @@ and ``load_state``, ``Module.load_state_dict``'s checks and assignment.
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 
 from .._args import flag
@@ -76,10 +77,17 @@ def load_state(module, state_dict, strict):
             value = staged_value(state_dict[k], v, k, problems)
             if value is not None:
                 staged[k] = value
+    torch_like = not staged and unexpected and set(module.torch_state_dict()) & set(unexpected)
     if problems:
+        hint = ("\n(its keys are PyTorch's: load it with load_torch_state_dict)" if torch_like
+                else "")
         raise ValueError(f"load_state_dict: state_dict does not match "
                          f"{type(module).__name__} {module.name!r}:\n  "
-                         + "\n  ".join(problems))
+                         + "\n  ".join(problems) + hint)
+    if torch_like:
+        warnings.warn(f"{type(module).__name__}.load_state_dict(strict=False) loaded nothing: "
+                      f"the keys are PyTorch's; load them with load_torch_state_dict",
+                      UserWarning, stacklevel=3)
     for k, value in staged.items():
         variables[k].assign(value)
     return missing, unexpected

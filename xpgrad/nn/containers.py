@@ -27,9 +27,18 @@ _FUSED_LAYERS = {ReLU: "relu", Sigmoid: "sigmoid", Tanh: "tanh"}
 
 def _fused_name(activation):
     """The name under which ``xg.nn.linear`` fuses ``activation`` (a function or an activation
-    layer) into the layer before it, else None."""
+    layer) into the layer before it, else None (also for a layer whose ``forward`` was
+    replaced on the instance: it runs as given)."""
     name = _FUSED_LAYERS.get(activation.__class__)
-    return name if name is not None else fused_activation_name(activation)
+    if name is not None:
+        return None if "forward" in activation.__dict__ else name
+    return fused_activation_name(activation)
+
+
+def _fusable(layer) -> bool:
+    """Whether ``layer`` is a plain Linear (not one whose ``forward`` was replaced on the
+    instance, which must run as given)."""
+    return layer.__class__ is Linear and "forward" not in layer.__dict__
 
 
 class Sequential(Module):
@@ -65,7 +74,7 @@ class Sequential(Module):
         i = 0
         while i <= last:
             layer = layers[i]
-            if layer.__class__ is Linear and i < last:
+            if i < last and _fusable(layer):
                 name = _fused_name(layers[i + 1])
                 if name is not None:          # Linear, ReLU: one primitive (xg.nn.linear)
                     x = layer.forward_activated(x, name)
@@ -197,7 +206,7 @@ class MLP(Module):
         for i, layer in enumerate(self.layers):
             act = self.activation if i < last else self.output_activation
             name = None if act is None else _fused_name(act)
-            if name is not None and layer.__class__ is Linear:
+            if name is not None and _fusable(layer):
                 x = layer.forward_activated(x, name)      # one primitive: see xg.nn.linear
                 continue
             x = layer(x)

@@ -111,6 +111,18 @@ class Module:
             note_write(self, "training")
         self._training = mode
 
+    def __setattr__(self, name, value):
+        # a Variable replaced by a tensor or an array would leave trainable_variables and
+        # state_dict silently (PyTorch refuses to put a Tensor where a Parameter was)
+        old = self.__dict__.get(name)
+        if isinstance(old, Variable) and value is not None and not isinstance(value, Variable) \
+                and not isinstance(getattr(type(self), name, None), property):   # its own check
+            raise TypeError(f"{type(self).__name__}.{name} holds the Variable {old.name!r}; "
+                            f"setting a {type(value).__name__} there would drop it from "
+                            f"trainable_variables and state_dict: update it in place with "
+                            f"{name}.assign(...), or assign an xg.Variable")
+        object.__setattr__(self, name, value)
+
     def __getattr__(self, name):
         # only for attributes a module lacks: PyTorch's names say where ours are
         if "name" not in vars(self):     # a property failing on it comes here too
@@ -267,10 +279,10 @@ class Module:
             raise not_initialized(self, "trainable_variables")
         # under xg.function each flag read is a guard: a replay checks it, a change retraces
         read = _trainable if _TRACES.tracer is None else guarded_attribute
-        out = []
+        out, frozen = [], set()
         if read(self, "trainable"):
-            _visit_trainable(self, read, {id(self)}, out)
-        return out
+            _visit_trainable(self, read, {id(self)}, out, frozen)
+        return [v for v in out if id(v) not in frozen] if frozen else out
 
     @property
     def trainable(self) -> bool:

@@ -102,9 +102,11 @@ def _trainable(m, _):
     return m.__dict__.get("_trainable", True)
 
 
-def _visit_trainable(m, read, seen, out):
+def _visit_trainable(m, read, seen, out, frozen):
     """The trainable Variables below ``m`` into ``out``, in ``named_variables``' order; the
-    subtree of a frozen module is left out (Keras: a frozen layer has no trainable weights)."""
+    subtree of a frozen module is left out (Keras: a frozen layer has no trainable weights),
+    and the ids of its Variables go into ``frozen``: one tied into a trainable module too is
+    frozen there as well (PyTorch's ``requires_grad`` belongs to the shared weight)."""
     for _, item in m._items():
         if id(item) in seen:
             continue
@@ -114,7 +116,21 @@ def _visit_trainable(m, read, seen, out):
             if (item._trainable if read is _trainable else read(item, "trainable")):
                 out.append(item)
         elif read(item, "trainable"):
-            _visit_trainable(item, read, seen, out)
+            _visit_trainable(item, read, seen, out, frozen)
+        else:
+            _variables_below(item, frozen, {id(item)})
+
+
+def _variables_below(m, ids, seen):
+    """The ids of every Variable below ``m`` into ``ids``."""
+    for _, item in m._items():
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, Variable):
+            ids.add(id(item))
+        else:
+            _variables_below(item, ids, seen)
 
 
 def _visit_variables(m, path, seen, out):

@@ -133,10 +133,18 @@ def as_schedule(learning_rate):
         raise TypeError(f"learning_rate is the class {learning_rate.__name__}; pass a schedule "
                         f"made of it (e.g. {learning_rate.__name__}(0.1, ...)), a float or a "
                         f"callable of the step")
-    if callable(learning_rate):
-        return learning_rate
+    from ..nn.module import Module
     from ..tensor import Variable
 
+    if isinstance(learning_rate, Module) or (
+            isinstance(learning_rate, (list, tuple)) and learning_rate
+            and all(isinstance(v, Variable) for v in learning_rate)):
+        raise TypeError("an optimizer takes no model or variables (PyTorch's "
+                        "SGD(model.parameters(), lr)): give it the learning rate, e.g. "
+                        "SGD(0.01), and the variables to apply_gradients(zip(grads, "
+                        "model.trainable_variables))")
+    if callable(learning_rate):
+        return learning_rate
     if isinstance(learning_rate, Variable):
         raise TypeError("learning_rate is a Variable, whose later assign() an optimizer would "
                         "not see (its value is taken once); pass a float and set "
