@@ -98,7 +98,7 @@ def _forward(fused, fused_par, numpy_activate):
         if fused is None or not _rows(z):
             numpy_activate(z, b)
         elif z.size >= _config.PAR_MIN:
-            fused_par(z, b, max(1, _config.BLOCK // max(z.shape[1], 1)))
+            _config.run_parallel(fused_par, z, b, max(1, _config.BLOCK // max(z.shape[1], 1)))
         else:
             fused(z, b)
     return activate

@@ -68,7 +68,10 @@ def {name}({params}, block):
         lo = b * block
         hi = min(lo + block, {first}.shape[0])
         parts[b] = serial({call})
-    return parts.sum()
+    total = 0.0
+    for b in range(nb):      # a range loop, not parts.sum(): that a parfor would split by thread
+        total += parts[b]
+    return total
 '''
 
 #: one thread of an elementwise loss: ``loss, grad[i] = pointwise(x[i], t[i], c, one)`` for each
