@@ -199,6 +199,24 @@ def test_load_mnist_errors_name_the_problem(tmp_path):
         load_dataset("cifar")
 
 
+def test_the_gzipped_file_wins_over_a_stale_plain_one(tmp_path):
+    """A download verifies the .gz files: a plain file beside one (left by gunzip -k, or
+    stale) is not read instead."""
+    files = _fake_mnist(tmp_path, gz=True)
+    write_idx(tmp_path / "train-labels-idx1-ubyte", np.full(30, 7, np.uint8))
+    ds = load_mnist(str(tmp_path))
+    np.testing.assert_array_equal(ds.y_train, files["train-labels-idx1-ubyte"])
+
+
+def test_declared_sizes_past_int64_are_a_data_error(tmp_path):
+    import struct
+
+    path = tmp_path / "huge"
+    path.write_bytes(bytes([0, 0, 8, 4]) + struct.pack(">4I", *[65536] * 4))
+    with pytest.raises(DataError, match="expected 18446744073709551616 for shape"):
+        read_idx(path)
+
+
 def _damaged(d, case):
     """One of the four files damaged as ``case`` says (the probe's cases, which gave
     tracebacks or trained until a label broke the loss)."""
@@ -217,13 +235,25 @@ def _damaged(d, case):
         write_idx(d / "train-labels-idx1-ubyte.gz", labels)
     elif case == "test images 20x20":
         write_idx(d / "t10k-images-idx3-ubyte.gz", np.zeros((10, 20, 20), np.uint8))
+    elif case == "NaN and fractional labels":
+        labels = files["train-labels-idx1-ubyte"].astype(np.float32)
+        labels[:2] = np.nan, 2.9
+        write_idx(d / "train-labels-idx1-ubyte.gz", labels)
+    elif case == "int16 pixels":
+        write_idx(images, np.full((30, 28, 28), 1000, np.int16))
+    elif case == "no test image":
+        write_idx(d / "t10k-images-idx3-ubyte.gz", np.zeros((0, 28, 28), np.uint8))
+        write_idx(d / "t10k-labels-idx1-ubyte.gz", np.zeros(0, np.uint8))
 
 
 DAMAGE = {"truncated gzip": "cannot be read as an IDX file",
           "gzip magic then garbage": "cannot be read as an IDX file",
           "a directory": "cannot be read as an IDX file",
           "label 11": "train labels must be classes 0 to 9, got 0 to 11",
-          "test images 20x20": "train and test images differ in shape"}
+          "test images 20x20": "train and test images differ in shape",
+          "NaN and fractional labels": "train labels must be integers, got float32",
+          "int16 pixels": "train images must be unsigned bytes (IDX type 0x08), got int16",
+          "no test image": "test images file holds no image"}
 
 
 @pytest.mark.parametrize("case", sorted(DAMAGE))

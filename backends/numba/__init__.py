@@ -23,6 +23,8 @@ into a fresh directory, and ``xpgrad info`` reports that cache cold until it is 
 """
 from __future__ import annotations
 
+import os
+
 import warnings
 
 from xpgrad.backend import BackendUnavailableError
@@ -39,6 +41,10 @@ def _import_numba():
         raise BackendUnavailableError(
             f"the 'numba' backend needs Numba, which is not installed here ({e}); "
             f"install it with: {_config.INSTALL_HINT}") from e
+    except ValueError as e:     # Numba reads its environment on import: NUMBA_NUM_THREADS=0
+        raise BackendUnavailableError(
+            f"Numba refused its settings on import ({e}); check the NUMBA_* environment "
+            f"variables (NUMBA_NUM_THREADS={os.environ.get('NUMBA_NUM_THREADS')!r})") from e
     from numba.core import codegen, config
 
     # before any kernel compiles (Numba's cache index keys each by the target's features)

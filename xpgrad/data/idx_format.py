@@ -10,6 +10,7 @@ and finding the four standard files in a directory.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 
 import numpy as np
@@ -55,9 +56,11 @@ def read_idx(path) -> np.ndarray:
     header = 4 + 4 * ndim
     if len(data) < header:
         raise DataError(f"{path}: IDX header truncated ({len(data)} bytes for {ndim} dimensions)")
+    if ndim > 32:                    # NumPy's limit is 64; no data set has more than 4
+        raise DataError(f"{path}: IDX header declares {ndim} dimensions; at most 32 are read")
     shape = tuple(int(d) for d in np.frombuffer(data, ">u4", count=ndim, offset=4))
     dtype = np.dtype(_IDX_DTYPES[code])
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize        # Python ints: no int64 wrap-around
     if len(data) - header != expected:
         raise DataError(f"{path}: IDX body has {len(data) - header} bytes, expected {expected} "
                          f"for shape {shape} of {dtype}")
@@ -80,8 +83,10 @@ def write_idx(path, array, compress=None) -> None:
 
 def _find_idx(data_dir, stem, what="MNIST"):
     # the official names, and the dotted variant some mirrors use (train-images.idx3-ubyte)
+    # the gzipped file first: it is what a download verified (a plain one beside it may be
+    # stale, e.g. left by gunzip -k)
     dotted = stem.replace("-idx", ".idx")
-    for name in (stem, stem + ".gz", dotted, dotted + ".gz"):
+    for name in (stem + ".gz", stem, dotted + ".gz", dotted):
         p = os.path.join(data_dir, name)
         if os.path.exists(p):
             return p

@@ -63,6 +63,15 @@ def load_idx_dataset(name="mnist", data_dir=None, *, progress=False, echo=None) 
         if xs.ndim != 3 or ys.ndim != 1 or len(xs) != len(ys):
             raise DataError(f"{title} {split_name} files disagree: images {xs.shape}, "
                             f"labels {ys.shape} (expected (n, rows, cols) and (n,))")
+        if xs.dtype != np.uint8:        # bytes 0..255, which flat() scales to [0, 1]
+            raise DataError(f"{title} {split_name} images must be unsigned bytes (IDX type "
+                            f"0x08), got {xs.dtype} ({_MNIST_FILES['x_' + split_name]})")
+        if not len(xs) or not xs[0].size:
+            raise DataError(f"{title} {split_name} images file holds no image (shape "
+                            f"{xs.shape}; {_MNIST_FILES['x_' + split_name]})")
+        if ys.dtype.kind not in "iu":   # NaN or 2.9 would pass the range check below
+            raise DataError(f"{title} {split_name} labels must be integers, got {ys.dtype} "
+                            f"({_MNIST_FILES['y_' + split_name]})")
         if ys.size and (ys.min() < 0 or ys.max() > 9):
             raise DataError(f"{title} {split_name} labels must be classes 0 to 9, got "
                             f"{int(ys.min())} to {int(ys.max())} "
