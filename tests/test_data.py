@@ -252,7 +252,7 @@ DAMAGE = {"truncated gzip": "cannot be read as an IDX file",
           "label 11": "train labels must be classes 0 to 9, got 0 to 11",
           "test images 20x20": "train and test images differ in shape",
           "NaN and fractional labels": "train labels must be integers, got float32",
-          "int16 pixels": "train images must be unsigned bytes (IDX type 0x08), got int16",
+          "int16 pixels": "train images must be unsigned bytes",
           "no test image": "test images file holds no image"}
 
 
