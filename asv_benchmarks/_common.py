@@ -32,14 +32,25 @@ LIBS = list(W.LIBS)
 
 
 #: threads per library, the same for xpgrad and its peers (as ``xpgrad bench``'s default)
-THREADS = int(os.environ.get("XPGRAD_BENCH_THREADS", "1"))
+def _threads():
+    text = os.environ.get("XPGRAD_BENCH_THREADS", "1")
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ValueError(f"XPGRAD_BENCH_THREADS must be an integer >= 1, got {text!r}")
+    return n
+
+
+THREADS = _threads()
 
 
 def build(workload, lib, **params):
     """The workload's callable, run once, with every library limited to ``THREADS`` threads;
     raises NotImplementedError (asv: skipped) when ``lib`` or the xpgrad module it needs is
     unavailable here."""
-    W.limit_threads(THREADS, torch=lib.startswith("torch"))
+    W.limit_threads(THREADS, torch=lib.startswith("torch"), numba=lib == "xpgrad-numba")
     if lib.startswith("jax"):
         W.limit_jax_threads(THREADS)     # XLA reads its flags when jax is imported (in build)
     return W.build(workload, lib, **params)

@@ -487,3 +487,30 @@ def test_the_floor_script_times_every_column(capsys):
     for row in rows:       # four times, then three ratios, all positive
         words = row.split()[-7:]
         assert all(float(word.rstrip("us")) > 0 for word in words), row
+
+
+def test_a_row_no_library_runs_is_all_n_a():
+    assert bench.measure({}, 0.01, 3) == {}
+
+
+def test_asv_suites_limit_numba_before_it_is_imported():
+    """An asv benchmark's fresh process imports Numba only while building its workload: the
+    thread limit imports it first (it ran on every core, PyTorch on one)."""
+    code = ("import sys; sys.path.insert(0, %r)\n"
+            "from asv_benchmarks import _common\n"
+            "_common.build('loss', 'xpgrad-numba', name='mse', shape=(4, 3))\n"
+            "import numba; print(numba.get_num_threads())") % str(Path(__file__).parents[1])
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_NUM_THREADS"}
+    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.split()[-1] == "1"
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-1"])
+def test_a_bad_asv_thread_count_is_named(value, monkeypatch):
+    import asv_benchmarks._common as common
+
+    monkeypatch.setenv("XPGRAD_BENCH_THREADS", value)
+    with pytest.raises(ValueError, match="XPGRAD_BENCH_THREADS must be an integer >= 1"):
+        common._threads()

@@ -137,6 +137,8 @@ def measure(fns: dict, min_time: float, repeats: int) -> dict:
     and each starts a round in turn: a run right after another library's was measured up to
     10% slower (an LSTM step after PyTorch's, caches left cold), so none always follows the
     same one."""
+    if not fns:                 # no library of the row runs here: every cell is n/a
+        return {}
     numbers = {k: calibrate(fn, min_time) for k, fn in fns.items()}
     runs = {k: [] for k in fns}
     order = list(fns)
@@ -279,7 +281,7 @@ def main(argv=None) -> int:
         parser.error(str(e))
     backends = _backends(parser, args.backend)
     libs = [f"xpgrad-{b}" for b in backends]
-    peers = args.peers
+    peers = args.peers and list(dict.fromkeys(args.peers))    # a peer named twice: one column
     if peers is None:
         peers = ["torch-cpu"] + (["torch-cuda"] if "cupy" in backends else [])
         if importlib.util.find_spec("jax") is not None:

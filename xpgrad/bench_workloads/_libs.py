@@ -109,14 +109,16 @@ def _nothing():
     pass
 
 
-def limit_threads(n, torch=False) -> dict:
-    """Let BLAS (threadpoolctl), Numba (when imported) and, with ``torch``, PyTorch use ``n``
-    threads each; returns the counts now in force. (The asv suites run this package against
-    older xpgrad commits, so it cannot use ``xpgrad.threads``.)"""
+def limit_threads(n, torch=False, numba=False) -> dict:
+    """Let BLAS (threadpoolctl), Numba (when imported, or imported first with ``numba``: an
+    asv benchmark's fresh process imports it only when it builds the workload, after this)
+    and, with ``torch``, PyTorch use ``n`` threads each; returns the counts now in force.
+    (The asv suites run this package against older xpgrad commits, so it cannot use
+    ``xpgrad.threads``.)"""
     import sys
 
     out = {}
-    if "numba" in sys.modules:
+    if numba or "numba" in sys.modules:
         import numba
 
         numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
