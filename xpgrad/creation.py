@@ -122,13 +122,21 @@ def _big_integers(be, obj, raw, what):
     kind = getattr(raw.dtype, "kind", None)
     if kind not in ("O", "f"):
         return raw
-    values = [obj] if isinstance(obj, int) else list(_leaves(obj)) \
-        if isinstance(obj, (list, tuple)) else []
-    if not values or not all(type(v) in (int, bool, float) for v in values):
+    values = [obj] if isinstance(obj, int) else _leaves(obj) \
+        if isinstance(obj, (list, tuple)) else ()
+    integers, floats = [], False
+    for v in values:
+        if type(v) is float and kind == "O":
+            floats = True
+        elif type(v) is not int and type(v) is not bool:
+            return raw        # NumPy's floats: a list of floats stops at its first entry
+        else:
+            integers.append(v)
+    if floats:
+        return be.asarray(obj, dtype=be.native_dtype(_dt.float64))
+    if not integers:
         return raw
-    if any(type(v) is float for v in values):
-        return be.asarray(obj, dtype=be.native_dtype(_dt.float64)) if kind == "O" else raw
-    low, high = min(values), max(values)
+    low, high = min(integers), max(integers)
     which = (f"the Python integer {low} fits" if low == high
              else f"Python integers from {low} to {high} fit")
     raise OverflowError(f"{what}: {which} no integer dtype (int64 holds -2**63 to 2**63 - 1, "

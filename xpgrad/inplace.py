@@ -108,14 +108,13 @@ def _value(x, value):
     """``value`` as a Tensor of ``x``'s dtype and backend, or a Python scalar as it is. A
     complex value into a real ``x``: a Python complex is refused (as NumPy does), a complex
     tensor's imaginary part dropped with a warning (as NumPy and PyTorch do)."""
-    real_target = x.dtype.kind != "c"
-    if isinstance(value, (str, bytes)):
-        raise TypeError(f"cannot write the string {value!r:.40} into a {x.dtype} tensor")
     if isinstance(value, (bool, int, float, complex)):
-        if real_target and isinstance(value, complex):
+        if isinstance(value, complex) and x.dtype.kind != "c":
             raise TypeError(f"cannot write the complex value {value} into a {x.dtype} tensor; "
                             "write its .real or make the tensor complex")
         return value
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"cannot write the string {value!r:.40} into a {x.dtype} tensor")
     from .creation import asarray
     from .ops.casting import astype
 
@@ -126,7 +125,7 @@ def _value(x, value):
             raise _mixed(x._backend, value._backend)
         if value.dtype == x.dtype:
             return value
-        if real_target and value.dtype.kind == "c":
+        if value.dtype.kind == "c" and x.dtype.kind != "c":
             warnings.warn(f"writing complex values into a {x.dtype} tensor discards their "
                           "imaginary part", UserWarning, stacklevel=4)
         return astype(value, x.dtype)

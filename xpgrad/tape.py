@@ -365,9 +365,7 @@ class GradientTape:
         else:
             target, seed = targets_and_seeds(target, output_gradients)
             self._check_usable()
-        unrecorded = isinstance(target, Tensor) and (
-            target._key not in self._keys
-            or not (target.dtype.is_floating or target.dtype.is_complex))   # an integer target
+        unrecorded = isinstance(target, Tensor) and target._key not in self._keys
         grads = self._backward(target, src, seed, consume=not self._persistent,
                                defer=bool(FOLDABLE))
         out = []
@@ -393,8 +391,9 @@ class GradientTape:
             else:
                 out.append(g)
             grads[key] = g      # the same source again in the list gets a copy
-        if unrecorded and out and unconnected_gradients == "none" \
-                and all(o is None for o in out):
+        if out and unconnected_gradients == "none" and all(o is None for o in out) and (
+                unrecorded or isinstance(target, Tensor)      # or an integer target
+                and not (target.dtype.is_floating or target.dtype.is_complex)):
             warn_no_path("gradient", stacklevel=3)
         if structure is not None:
             return rebuild(structure, out)
