@@ -73,9 +73,3 @@ def test_gradients_are_the_generic_rules(name):
             y = xg.sum(getattr(xg.special, name)(t) ** 2)
         grads.append(tape.gradient(y, t).numpy())
     np.testing.assert_allclose(grads[1], grads[0], rtol=1e-13)
-
-
-def test_every_loop_is_warmed_up():
-    from xpgrad.backends.numba import _cache, _special
-
-    assert set(_cache.SPECIALS) == set(_special.KERNELS)

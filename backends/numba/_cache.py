@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from . import _config
+from . import _config, _special
 from ._cache_key import stale_dirs
 
 
@@ -263,9 +263,8 @@ def _exercise_special(backend, dt, name):
     backend.kernels[name].forward(np.array([0.25, 0.5], dt))
 
 
-#: the xg.special primitives with a Numba loop (``_special.KERNELS``)
-SPECIALS = ("special_erf", "special_erfc", "special_ndtr", "special_log_ndtr", "special_erfinv",
-            "special_ndtri", "special_gammaln", "special_digamma")
+#: the xg.special primitives with a Numba loop
+SPECIALS = tuple(_special.KERNELS)
 
 
 #: the units of a warmup: (exercise, primitive). One unit's kernels (and the loops they call)

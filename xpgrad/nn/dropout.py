@@ -51,13 +51,18 @@ class Dropout(Module):
                 or self.rate == 0.0:
             return x
         x = asarray(x)
+        return self._masked(x, x.shape)
+
+    def _masked(self, x, shape):
+        """``x`` times a scaled mask drawn with ``shape`` (broadcast against x: one draw per
+        channel for Dropout1d/2d)."""
         if not x.dtype.is_floating:
-            raise TypeError(f"{type(self).__name__}: the input must be real floating point, got "
-                            f"{x.dtype}")
+            raise TypeError(f"{type(self).__name__}: the input must be real floating point, "
+                            f"got {x.dtype}")
         self._rng = _init.as_rng(self._rng, x.backend)
         # a generator of another backend (as Linear's rng=): its draw moved, then compared on
         # x's backend, which an xg.function traced there records
-        keep = self._rng.uniform(size=x.shape, dtype=x.dtype).to(x.backend) >= self.rate
+        keep = self._rng.uniform(size=shape, dtype=x.dtype).to(x.backend) >= self.rate
         return x * (astype(keep, x.dtype) * (1.0 / (1.0 - self.rate)))
 
     def _extra_repr(self):

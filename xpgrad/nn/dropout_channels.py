@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from .._args import flag
 from ..creation import asarray
-from ..ops.casting import astype
-from . import init as _init
 from .dropout import Dropout
 
 
@@ -32,13 +30,9 @@ class _ChannelDropout(Dropout):
                              f"{self._layouts[1]}, got shape {x.shape}")
         if not flag(self.training, "training", who) or self.rate == 0.0:
             return x
-        if not x.dtype.is_floating:
-            raise TypeError(f"{who}: the input must be real floating point, got {x.dtype}")
-        self._rng = _init.as_rng(self._rng, x.backend)
         shape = x.shape[:x.ndim - self.spatial] + (1,) * self.spatial   # one draw per channel
-        keep = self._rng.uniform(size=shape, dtype=x.dtype) >= self.rate
-        keep = keep.to(x.backend)       # a generator of another backend (as Linear's rng=)
-        return x * (astype(keep, x.dtype) * (1.0 / (1.0 - self.rate)))
+        return self._masked(x, shape)
+
 
 class Dropout1d(_ChannelDropout):
     """``Dropout1d(rate, *, rng=None)``: PyTorch's ``nn.Dropout1d(p)`` on (N, C, L) or (C, L):
