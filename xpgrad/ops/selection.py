@@ -12,9 +12,16 @@ from __future__ import annotations
 from ..primitive import Primitive, apply
 from ..tensor import Tensor
 from ._define import as_tensor
+from .elementwise import _INEXACT_SCALARS, _beside_inexact_scalar
 
 # -- selection ----------------------------------------------------------------------------------
-_where = Primitive("where", lambda xp, c, x, y: xp.where(c, x, y),
+def _where_forward(xp, c, x, y):
+    if x.__class__ in _INEXACT_SCALARS or y.__class__ in _INEXACT_SCALARS:   # int beside 0.5
+        x, y = _beside_inexact_scalar(xp, x, y)
+    return xp.where(c, x, y)
+
+
+_where = Primitive("where", _where_forward,
                    None,
                    lambda xp, g, ans, c, x, y: xp.where(c, g, 0.0),
                    lambda xp, g, ans, c, x, y: xp.where(c, 0.0, g))
@@ -35,28 +42,21 @@ def where(condition, x1, x2, /):
         else:
             x2 = _default_tensor(x2, condition)
     else:
-        x1, x2 = _beside_scalar(x1, x2), _beside_scalar(x2, x1)
+        _check_fits(x1, x2)
+        _check_fits(x2, x1)
     return apply(_where, condition, x1, x2)
 
 
-def _beside_scalar(x, other):
-    """``x`` next to the Python scalar ``other``: an integer Tensor checked to hold a Python int
-    (NumPy's ``where`` would wrap 300 into an int8 44) and cast to float32 (complex64) beside
-    a float (complex), as ``x * 0.5`` is; anything else as it is."""
-    kind = _scalar_kind(other)
-    if kind is None or kind == 0 or not isinstance(x, Tensor) or x.dtype.kind not in "iub":
-        return x
-    if kind == 1:
+def _check_fits(x, other):
+    """OverflowError where ``other`` is a Python int outside the integer Tensor ``x``'s dtype
+    (NumPy's ``where`` would wrap 300 into an int8 44); a float beside an integer tensor is
+    the forward's (``_beside_inexact_scalar``: float32, as ``x * 0.5``)."""
+    if type(other) is int and isinstance(x, Tensor) and x.dtype.kind in "iu":
         from ..dtype_functions import iinfo
 
-        if x.dtype.kind != "b":
-            info = iinfo(x.dtype)
-            if not info.min <= other <= info.max:
-                raise OverflowError(f"where: Python integer {other} out of bounds for {x.dtype}")
-        return x
-    from ..dtypes import complex64, float32
-
-    return x.astype(complex64 if kind == 3 else float32)
+        info = iinfo(x.dtype)
+        if not info.min <= other <= info.max:
+            raise OverflowError(f"where: Python integer {other} out of bounds for {x.dtype}")
 
 
 def _scalar_kind(value):
