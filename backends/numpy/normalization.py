@@ -7,8 +7,9 @@ and ``1 / sqrt(var + eps)`` so the backward does not normalize ``x`` again (the 
 recomputes both, some 17 passes from memory). batch_norm folds each channel's statistics and
 affine pair into one scale and shift (``batch_norm_forward``, ``batch_norm_vjp``).
 
-layer_norm, per row of the last ``k`` axes flattened (``n`` entries), with ``xhat = (x - mean) * rstd`` and
-``gy = g * w``: ``y = xhat * w + b``; ``dx = rstd * (gy - mean(gy) - xhat * mean(gy * xhat))``,
+layer_norm, per row of the last ``k`` axes flattened (``n`` entries), with ``xhat = (x - mean) *
+rstd`` and ``gy = g * w``: ``y = xhat * w + b``; ``dx = rstd * (gy - mean(gy) - xhat * mean(gy *
+xhat))``,
 ``dw = sum over rows of g * xhat``, ``db = sum over rows of g`` (summed in float64 across
 blocks). Other dtypes than float32/float64 (one for all arrays) or an empty input fall back to
 the generic rule, which the tests compare this with.
@@ -68,21 +69,24 @@ def layer_norm_forward(x, *affine_arrays, k, eps, affine):
     mean = np.empty((rows.shape[0], 1), dt)
     rstd = np.empty((rows.shape[0], 1), dt)
     scratch = np.empty((block, n), dt)
-    for start in range(0, rows.shape[0], step):
-        part, y = rows[start:start + step], out[start:start + step]
-        mu, rs, sq = mean[start:start + step], rstd[start:start + step], scratch[:len(part)]
-        np.matmul(part, average, out=mu[:, 0])
-        np.subtract(part, _expanded(mu, sq), out=y)
-        np.multiply(y, y, out=sq)
-        np.matmul(sq, average, out=rs[:, 0])
-        rs += eps
-        np.sqrt(rs, out=rs)
-        np.divide(1.0, rs, out=rs)
-        y *= _expanded(rs, sq)
-        if weight is not None:
-            y *= weight[:len(part)]
-        if bias is not None:
-            y += bias[:len(part)]
+    # OpenBLAS's float32 gemv may leave the invalid flag set on finite data (NumPy then warns
+    # of a NaN that is not there): the products' flags are not read
+    with np.errstate(invalid="ignore"):
+        for start in range(0, rows.shape[0], step):
+            part, y = rows[start:start + step], out[start:start + step]
+            mu, rs, sq = mean[start:start + step], rstd[start:start + step], scratch[:len(part)]
+            np.matmul(part, average, out=mu[:, 0])
+            np.subtract(part, _expanded(mu, sq), out=y)
+            np.multiply(y, y, out=sq)
+            np.matmul(sq, average, out=rs[:, 0])
+            rs += eps
+            np.sqrt(rs, out=rs)
+            np.divide(1.0, rs, out=rs)
+            y *= _expanded(rs, sq)
+            if weight is not None:
+                y *= weight[:len(part)]
+            if bias is not None:
+                y += bias[:len(part)]
     return out.reshape(x.shape), (mean, rstd)
 
 
@@ -103,29 +107,32 @@ def layer_norm_vjp(g, saved, needs, x, *affine_arrays, k, eps, affine):
     xhat, scratch, spread = (np.empty((block, n), dt) for _ in range(3))
     gy_buffer = np.empty((block, n), dt) if weight is not None else None
     column = np.empty((block, 1), dt)
-    for start in range(0, rows.shape[0], step):
-        part, gp = rows[start:start + step], g_rows[start:start + step]
-        mu, rs = mean[start:start + step], rstd[start:start + step]
-        size = len(part)
-        h, t, e, c = xhat[:size], scratch[:size], spread[:size], column[:size]
-        np.subtract(part, _expanded(mu, e), out=h)
-        h *= _expanded(rs, e)
-        if want_dw:
-            np.multiply(gp, h, out=t)
-            dw += down[:size] @ t
-        if want_db:
-            db += down[:size] @ gp
-        if dx is None:
-            continue
-        gy = gp if weight is None else np.multiply(gp, weight[:size], out=gy_buffer[:size])
-        np.multiply(gy, h, out=t)
-        np.matmul(t, average, out=c[:, 0])
-        h *= _expanded(c, e)                              # xhat * mean(gy * xhat)
-        d = dx[start:start + step]
-        np.subtract(gy, h, out=d)
-        np.matmul(gy, average, out=c[:, 0])
-        d -= _expanded(c, e)                              # - mean(gy)
-        d *= _expanded(rs, e)
+    # OpenBLAS's float32 gemv may leave the invalid flag set on finite data (NumPy then warns
+    # of a NaN that is not there): the products' flags are not read
+    with np.errstate(invalid="ignore"):
+        for start in range(0, rows.shape[0], step):
+            part, gp = rows[start:start + step], g_rows[start:start + step]
+            mu, rs = mean[start:start + step], rstd[start:start + step]
+            size = len(part)
+            h, t, e, c = xhat[:size], scratch[:size], spread[:size], column[:size]
+            np.subtract(part, _expanded(mu, e), out=h)
+            h *= _expanded(rs, e)
+            if want_dw:
+                np.multiply(gp, h, out=t)
+                dw += down[:size] @ t
+            if want_db:
+                db += down[:size] @ gp
+            if dx is None:
+                continue
+            gy = gp if weight is None else np.multiply(gp, weight[:size], out=gy_buffer[:size])
+            np.multiply(gy, h, out=t)
+            np.matmul(t, average, out=c[:, 0])
+            h *= _expanded(c, e)                              # xhat * mean(gy * xhat)
+            d = dx[start:start + step]
+            np.subtract(gy, h, out=d)
+            np.matmul(gy, average, out=c[:, 0])
+            d -= _expanded(c, e)                              # - mean(gy)
+            d *= _expanded(rs, e)
     shape = x.shape[x.ndim - k:]
     out = [None if dx is None else dx.reshape(x.shape)]
     for present, total in zip(affine, (dw, db)):
