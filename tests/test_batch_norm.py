@@ -267,3 +267,20 @@ def test_functional_bad_arguments():
         nn.batch_norm(xg.ones((4, 3), dtype="int32"), None, None, training=True)
     with pytest.raises(TypeError, match="running_var must be a tensor or numbers"):
         nn.batch_norm(x, xg.zeros(3), "ones", training=False)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("affine", [False, True])
+def test_float32_channel_far_from_zero_is_as_accurate_as_torch(backend, affine):
+    """A float32 channel whose mean is 5000 standard deviations: the batch statistics and the
+    normalization keep PyTorch's accuracy (it sums in double) against a float64 reference."""
+    torch = _torch()
+    r = np.random.default_rng(3)
+    x = (5000.0 + r.standard_normal((32, 8, 12, 12))).astype(np.float32)
+    x64 = x.astype(np.float64)
+    ref = (x64 - x64.mean((0, 2, 3), keepdims=True)) / np.sqrt(
+        x64.var((0, 2, 3), keepdims=True) + 1e-5)
+    theirs = torch.nn.BatchNorm2d(8, affine=affine)(torch.from_numpy(x)).detach().numpy()
+    ours = nn.BatchNorm2d(8, affine=affine, backend=backend)(xg.asarray(x, backend=backend))
+    torch_error = np.abs(theirs - ref).max()
+    assert np.abs(ours.numpy() - ref).max() <= 2 * torch_error

@@ -153,7 +153,13 @@ def normalize(x, running_mean, running_var, weight, bias, training, momentum, ep
 
 
 def _batch_stats(x):
-    """The batch's mean and biased variance per channel, shaped (1, C, 1...), off the tape."""
+    """The batch's mean and biased variance per channel, shaped (1, C, 1...), off the tape.
+
+    Below float64, the first mean's rounding (summed in the input's precision) is corrected
+    by the mean of the centred values, ``d``, which are small and so summed accurately:
+    ``mean = m + d`` and ``var = mean((x - m)**2) - d**2``. A float32 channel whose mean is
+    thousands of standard deviations then normalizes as accurately as PyTorch's (which sums in
+    double); without it the error was 5-10x PyTorch's."""
     from .reductions import mean as _mean
 
     axes = _axes(x.ndim)
@@ -161,7 +167,13 @@ def _batch_stats(x):
     try:
         m = _mean(x, axis=axes, keepdims=True)
         xc = x - m
-        return m, _mean(xc * xc, axis=axes, keepdims=True)
+        var = _mean(xc * xc, axis=axes, keepdims=True)
+        if x.dtype.itemsize < 8 and x.dtype.kind == "f":
+            from .. import maximum
+
+            d = _mean(xc, axis=axes, keepdims=True)
+            return m + d, maximum(var - d * d, 0.0)
+        return m, var
     finally:
         tape_state.recording = saved
 
