@@ -284,3 +284,31 @@ def test_float32_channel_far_from_zero_is_as_accurate_as_torch(backend, affine):
     ours = nn.BatchNorm2d(8, affine=affine, backend=backend)(xg.asarray(x, backend=backend))
     torch_error = np.abs(theirs - ref).max()
     assert np.abs(ours.numpy() - ref).max() <= 2 * torch_error
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(7, 3), (5, 4, 6), (4, 3, 5, 2)])
+def test_batch_moments_kernels_match_the_generic_rule(backend, dtype, shape):
+    """Each backend's kernel for the batch statistics against the generic rule (the same
+    correction of the mean), on data far from zero and on a strided input (which the Numba
+    kernel declines)."""
+    from xpgrad.ops.batch_norm import _moments
+
+    kernel = xg.backend.get_backend(backend).kernels["batch_moments"]
+    r = np.random.default_rng(4)
+    x = (300.0 + 2.0 * r.standard_normal(shape)).astype(dtype)
+    x64 = x.astype(np.float64)
+    axes = (0,) + tuple(range(2, x.ndim))
+    exact = np.stack([x64.mean(axes, keepdims=True), x64.var(axes, keepdims=True)])
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    generic = _moments(np, x)
+    np.testing.assert_allclose(generic, exact, rtol=tol, atol=tol)
+    for data in (x, np.swapaxes(np.swapaxes(x, 0, 1).copy(), 0, 1)):
+        made = kernel.forward(data)
+        if made is None:
+            assert not data.flags.c_contiguous
+            continue
+        out, _ = made
+        assert out.dtype == x.dtype and out.shape == generic.shape
+        np.testing.assert_allclose(out, exact, rtol=tol, atol=tol)

@@ -131,6 +131,44 @@ def batch_norm_dx3(g, x, mean, rstd, w, sg, sgx, dx):
                 dxr[k] = a * gr[k] + cc + (xr[k] - m) * d
 
 
+@njit(**LOOP_OPTIONS)
+def batch_moments3(x, mean, var):
+    """``mean`` and biased ``var`` (float64, (C,)) per channel of (N, C, S) ``x``: two passes,
+    summed in float64 (as PyTorch's CPU batch norm), nothing the size of ``x`` made."""
+    n, c, s = x.shape
+    inv_n = 1.0 / (n * s)
+    for i in range(n):
+        for j in range(c):
+            xr = x[i, j]
+            acc = 0.0
+            for k in range(s):
+                acc += np.float64(xr[k])
+            mean[j] += acc
+    for j in range(c):
+        mean[j] *= inv_n
+    for i in range(n):
+        for j in range(c):
+            xr, m = x[i, j], mean[j]
+            acc = 0.0
+            for k in range(s):
+                d = np.float64(xr[k]) - m
+                acc += d * d
+            var[j] += acc
+    for j in range(c):
+        var[j] *= inv_n
+
+
+def batch_moments_forward(x):
+    """``stack([mean, var])`` shaped (2, 1, C, 1...) for a C-contiguous float (N, C, ...)
+    ``x`` (``xpgrad.ops.batch_norm._moments``); anything else declines."""
+    if x.dtype not in FLOATS or x.size == 0 or not x.flags.c_contiguous:
+        return None
+    c = x.shape[1]
+    stats = np.zeros((2, c), np.float64)
+    batch_moments3(x.reshape(x.shape[0], c, -1), stats[0], stats[1])
+    return stats.astype(x.dtype).reshape((2, 1, c) + (1,) * (x.ndim - 2)), None
+
+
 def _rows(a):
     """An (N, C, ...) array as (N, C, S), S the product of its trailing axes (a view); an
     (N, C) one as it is."""
@@ -187,4 +225,5 @@ def batch_norm_vjp(g, saved, needs, x, mean, var, *affine_arrays, eps, affine):
 
 # the rule reads x and the weight (position 3 when there is one; a bias there is small);
 # mean and rstd travel in ``saved``
-KERNELS = {"batch_norm": Kernel(batch_norm_forward, batch_norm_vjp, saves=(0, 3), needs=True)}
+KERNELS = {"batch_norm": Kernel(batch_norm_forward, batch_norm_vjp, saves=(0, 3), needs=True),
+           "batch_moments": Kernel(batch_moments_forward)}

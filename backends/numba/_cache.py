@@ -211,8 +211,8 @@ def _exercise_layer_norm(backend, dt, name="layer_norm"):
 
 
 def _exercise_batch_norm(backend, dt, name="batch_norm"):
-    """The batch_norm kernel forward and backward on (N, C) and (N, C, L) input: compiles its
-    six loops."""
+    """The batch_norm kernel forward and backward, and the batch statistics', on (N, C) and
+    (N, C, L) input: compiles their seven loops."""
     kernel = backend.kernels[name]
     params = dict(eps=1e-5, affine=(True, True))
     for shape in ((3, 4), (3, 4, 2)):
@@ -220,6 +220,7 @@ def _exercise_batch_norm(backend, dt, name="batch_norm"):
         axes = (0,) + tuple(range(2, x.ndim))
         stats = x.mean(axis=axes, keepdims=True), x.var(axis=axes, keepdims=True)
         w = b = np.ones(4, dt)
+        backend.kernels["batch_moments"].forward(x)
         out, saved = kernel.forward(x, *stats, w, b, **params)
         kernel.vjp(x, saved, (True, False, False, True, True), x, *stats, w, b, **params)
 

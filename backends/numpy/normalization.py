@@ -194,11 +194,33 @@ def batch_norm_vjp(g, saved, needs, x, mean, var, *affine_arrays, eps, affine):
     return tuple(out)
 
 
+# -- the batch's statistics (``xpgrad.ops.batch_norm._moments``): einsum sums in two passes ----
+def batch_moments_forward(x):
+    """``stack([mean, var])`` per channel of (N, C, ...) ``x``, shaped (2, 1, C, 1...): the sums
+    over N and the trailing axes by einsum (3-4x a multi-axis ``np.mean``, and the squares
+    not made), the first mean's rounding corrected by the centred values' (as the generic
+    rule)."""
+    if x.dtype not in _FLOATS or x.size == 0:
+        return None
+    x3 = np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], -1)
+    count = x3.shape[0] * x3.shape[2]
+    mean = np.einsum("ncs->c", x3) / count
+    xc = np.subtract(x3, _channels(x3, mean))
+    d = np.einsum("ncs->c", xc) / count
+    var = np.einsum("ncs,ncs->c", xc, xc) / count
+    var -= d * d
+    np.maximum(var, 0, out=var)
+    mean += d
+    out = np.stack([mean, var]).astype(x.dtype, copy=False)
+    return out.reshape((2, 1, x.shape[1]) + (1,) * (x.ndim - 2)), None
+
+
 # layer_norm's rule reads x and the weight (position 1 when there is one; a bias there is
 # small); batch_norm's x, the batch mean and the weight (position 3)
 KERNELS = {"layer_norm": Kernel(layer_norm_forward, layer_norm_vjp, saves=(0, 1), needs=True),
            "batch_norm": Kernel(batch_norm_forward, batch_norm_vjp, saves=(0, 1, 3),
-                                needs=True)}
+                                needs=True),
+           "batch_moments": Kernel(batch_moments_forward)}
 
 __all__ = ["KERNELS", "batch_norm_forward", "batch_norm_vjp", "layer_norm_forward",
            "layer_norm_vjp"]

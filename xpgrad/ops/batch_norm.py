@@ -153,29 +153,36 @@ def normalize(x, running_mean, running_var, weight, bias, training, momentum, ep
 
 
 def _batch_stats(x):
-    """The batch's mean and biased variance per channel, shaped (1, C, 1...), off the tape.
+    """The batch's mean and biased variance per channel, shaped (1, C, 1...), off the tape."""
+    saved, tape_state.recording = tape_state.recording, []
+    try:
+        both = apply(_batch_moments, x)
+        return both[0], both[1]
+    finally:
+        tape_state.recording = saved
+
+
+def _moments(xp, x):
+    """``stack([mean, var])`` per channel (shape (2, 1, C, 1...)), ``var`` biased.
 
     Below float64, the first mean's rounding (summed in the input's precision) is corrected
     by the mean of the centred values, ``d``, which are small and so summed accurately:
     ``mean = m + d`` and ``var = mean((x - m)**2) - d**2``. A float32 channel whose mean is
     thousands of standard deviations then normalizes as accurately as PyTorch's (which sums in
-    double); without it the error was 5-10x PyTorch's."""
-    from .reductions import mean as _mean
-
+    double); without it the error was 5-10x PyTorch's. Backends' kernels (one or two passes,
+    no temporaries) replace it."""
     axes = _axes(x.ndim)
-    saved, tape_state.recording = tape_state.recording, []
-    try:
-        m = _mean(x, axis=axes, keepdims=True)
-        xc = x - m
-        var = _mean(xc * xc, axis=axes, keepdims=True)
-        if x.dtype.itemsize < 8 and x.dtype.kind == "f":
-            from .. import maximum
+    m = xp.mean(x, axis=axes, keepdims=True)
+    xc = x - m
+    var = xp.mean(xc * xc, axis=axes, keepdims=True)
+    if x.dtype.itemsize < 8:
+        d = xp.mean(xc, axis=axes, keepdims=True)
+        m, var = m + d, xp.maximum(var - d * d, 0.0)
+    return xp.stack([m, var])
 
-            d = _mean(xc, axis=axes, keepdims=True)
-            return m + d, maximum(var - d * d, 0.0)
-        return m, var
-    finally:
-        tape_state.recording = saved
+
+#: no gradient: the statistics go into ``_batch_norm`` as inputs whose rule leaves them None
+_batch_moments = Primitive("batch_moments", _moments)
 
 
 def _update(running_mean, running_var, mean, var, n, momentum):
