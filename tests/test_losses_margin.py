@@ -487,3 +487,25 @@ def test_names_are_exported():
         assert name in xg.losses.__all__ and callable(getattr(xg.losses, name))
     for name in ("normalize", "cosine_similarity", "pairwise_distance"):
         assert name in xg.nn.__all__ and callable(getattr(xg.nn, name))
+
+
+def test_traced_step_replays_and_keeps_the_checks(rng):
+    """Under xg.function the composed losses replay the eager values and gradients, and the
+    range checks (var >= 0, labels in range) still run on each call."""
+    def step(x, t, v, y):
+        with xg.GradientTape() as tape:
+            tape.watch(x)
+            loss = (xg.losses.gaussian_nll(x, t, v) + xg.losses.triplet_margin(x, t, v, swap=True)
+                    + xg.losses.multi_margin(x, y) + xg.sum(xg.nn.cosine_similarity(x, t)))
+        return loss, tape.gradient(loss, x)
+
+    traced = xg.function(step)
+    for _ in range(3):
+        args = [xg.asarray(rng.standard_normal((4, 3))), xg.asarray(rng.standard_normal((4, 3))),
+                xg.asarray(rng.uniform(0.1, 1.0, (4, 3))), xg.asarray(rng.integers(0, 3, 4))]
+        for got, want in zip(traced(*args), step(*args)):
+            np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12)
+    with pytest.raises(ValueError, match="gaussian_nll: var must be >= 0"):
+        traced(args[0], args[1], xg.asarray(-np.ones((4, 3))), args[3])
+    with pytest.raises(IndexError, match="multi_margin: label 3"):
+        traced(args[0], args[1], args[2], xg.asarray(np.array([0, 1, 2, 3])))
