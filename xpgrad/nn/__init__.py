@@ -30,6 +30,7 @@ from .group_norm import GroupNorm, InstanceNorm1d, InstanceNorm2d, InstanceNorm3
 from .pixel_shuffle import PixelShuffle, PixelUnshuffle, pixel_shuffle, pixel_unshuffle
 from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d, interpolate
 from .embeddings import Embedding
+from .distances import cosine_similarity, normalize, pairwise_distance
 from .normalization import BatchNorm1d, LayerNorm
 from .batch_norm_nd import BatchNorm2d, BatchNorm3d
 from .adaptive_pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d,
@@ -78,7 +79,8 @@ __all__ = _activations.__all__ + [
     "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "CircularPad1d", "CircularPad2d",
     "interpolate", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d",
     "GroupNorm", "group_norm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
-    "PixelShuffle", "PixelUnshuffle", "pixel_shuffle", "pixel_unshuffle"]
+    "PixelShuffle", "PixelUnshuffle", "pixel_shuffle", "pixel_unshuffle",
+    "normalize", "cosine_similarity", "pairwise_distance"]
 
 #: PyTorch's names that xpgrad does without, and what to write instead
 _PYTORCH_NAMES = {
@@ -91,6 +93,9 @@ _PYTORCH_NAMES = {
     "utils": "torch.nn.utils.clip_grad_norm_ is xg.optim.clip_global_norm(grads, max_norm, "
              "eps=1e-6), which returns (clipped grads, norm); clip_grad_value_ is an "
              "optimizer's clipvalue=",
+    "CosineSimilarity": "xg.nn.cosine_similarity(x1, x2, axis=1, eps=1e-8) is the function",
+    "PairwiseDistance": "xg.nn.pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdims=False) is "
+                        "the function",
     "functional": "xg.nn holds the functions too: xg.nn.log_softmax(x, axis=-1), xg.nn.relu, "
                   "xg.nn.embedding, xg.nn.scaled_dot_product_attention, ...; losses are "
                   "xg.losses.*",
@@ -107,7 +112,17 @@ _PYTORCH_NAMES.update({
         ("Huber", "xg.losses.huber(prediction, target, delta=)"),
         ("SmoothL1", "xg.losses.smooth_l1(prediction, target, beta=)"),
         ("KLDiv", "xg.losses.kl_div(log_input, target)"),
-        ("CTC", "xg.losses.ctc(log_probs, targets, input_lengths, target_lengths)"))})
+        ("CTC", "xg.losses.ctc(log_probs, targets, input_lengths, target_lengths)"),
+        ("GaussianNLL", "xg.losses.gaussian_nll(input, target, var, full=, eps=)"),
+        ("PoissonNLL", "xg.losses.poisson_nll(input, target, log_input=, full=, eps=)"),
+        ("MarginRanking", "xg.losses.margin_ranking(x1, x2, y, margin=)"),
+        ("HingeEmbedding", "xg.losses.hinge_embedding(x, y, margin=)"),
+        ("SoftMargin", "xg.losses.soft_margin(x, y)"),
+        ("MultiLabelSoftMargin", "xg.losses.multilabel_soft_margin(x, y, weight=)"),
+        ("MultiMargin", "xg.losses.multi_margin(x, y, p=, margin=, weight=)"),
+        ("TripletMargin", "xg.losses.triplet_margin(anchor, positive, negative, margin=, p=, "
+                          "eps=, swap=)"),
+        ("CosineEmbedding", "xg.losses.cosine_embedding(x1, x2, y, margin=)"))})
 
 
 def __getattr__(name):
