@@ -62,3 +62,13 @@ def test_dropout_of_an_integer_tensor_is_named(layer):
     with pytest.raises(TypeError, match=f"{type(layer).__name__}: the input must be real "
                                         f"floating point, got int64"):
         layer(xg.asarray([[[[1, 2, 3]]]]))
+
+
+@pytest.mark.parametrize("obj", [["3"], "3", [["1", "2"]], [1.0, "2"], (b"1",)])
+def test_text_given_with_a_dtype_is_refused_not_parsed(obj):
+    """NumPy parses numeric strings when given a dtype (``asarray(['3'], dtype=float32)`` is
+    3.0); xpgrad refuses them, as it does without a dtype, and so do the losses' targets."""
+    with pytest.raises(TypeError, match="asarray: obj holds text"):
+        xg.asarray(obj, dtype=xg.float32)
+    with pytest.raises(TypeError, match="holds text"):
+        xg.losses.mse(xg.asarray([1.0]), obj)

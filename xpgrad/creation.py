@@ -94,6 +94,7 @@ def named_asarray(obj, what, *, dtype=None, device=None, copy=None, backend=None
     try:
         with place:
             if native is not None:
+                _refuse_text(obj, what)
                 raw = be.asarray(obj, dtype=native)
             else:
                 raw = be.asarray(obj)
@@ -113,6 +114,24 @@ def named_asarray(obj, what, *, dtype=None, device=None, copy=None, backend=None
                          f"used without a copy (a Python scalar or sequence, another dtype, "
                          f"device or layout)")
     return _checked(be, raw)
+
+
+def _refuse_text(obj, what):
+    """A TypeError for strings given with a dtype, which NumPy would parse (``asarray(['3'],
+    dtype=float32)`` is 3.0; without a dtype they are refused as having none). Lists are
+    looked into by NumPy's own dtype discovery: about the cost of the conversion itself."""
+    if isinstance(obj, (str, bytes)):
+        kind = "U"
+    elif isinstance(obj, (list, tuple)):
+        try:                            # device arrays in a list: the backend's to judge
+            kind = np.asarray(obj).dtype.kind if obj else None
+        except Exception:
+            return
+    else:
+        kind = getattr(getattr(obj, "dtype", None), "kind", None)
+    if kind in ("U", "S"):
+        raise TypeError(f"{what} holds text ({obj!r:.40}), not numbers; convert it yourself "
+                        f"(float(s)) if that is what you mean")
 
 
 def _big_integers(be, obj, raw, what):
