@@ -8,7 +8,7 @@ derivatives, interpolated steps).
 >>> f = lambda t: (float((t - 2.0) ** 2), np.array([2.0 * (t - 2.0)]))   # along d = [1]
 >>> x, d = np.zeros(1), np.ones(1)
 >>> f0, g0 = f(0.0)
->>> loss, g, t, evals = strong_wolfe(np, lambda x, t, d: f(t), x, 1.0, d, f0, g0,
+>>> loss, g, t, evals = strong_wolfe(np, lambda x, t, d: f(t), x, 10.0, d, f0, g0,
 ...                                  float(g0 @ d))
 >>> round(float(t), 6), evals            # the exact minimizer along d, in two evaluations
 (2.0, 2)
