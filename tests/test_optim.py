@@ -235,8 +235,8 @@ def test_bad_calls_raise_clear_errors():
         optim.SGD(0.1, nesterov=True)
     with pytest.raises(ValueError, match=r"beta_1 must be a finite number in \[0, 1\), got 1.0"):
         optim.Adam(beta_1=1.0)
-    with pytest.raises(ValueError, match="unknown optimizer 'lbfgs'"):
-        optim.get("lbfgs")
+    with pytest.raises(ValueError, match="unknown optimizer 'lamb'"):
+        optim.get("lamb")
 
 
 

@@ -120,6 +120,8 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
                       "RAdam (rectified Adam)"),
         OptimizerSpec("lion", lambda lr: _optim().Lion(learning_rate=lr), 1e-4,
                       "Lion (sign momentum, Keras')"),
+        # not xg.optim.LBFGS: the loop applies each mini-batch's gradients (accumulated,
+        # all-reduced, clipped), while L-BFGS evaluates one fixed loss several times a step
     ]
 }
 

@@ -15,6 +15,7 @@ from .adam_variants import Adamax, Lion, NAdam, RAdam
 from .adaptive import Adadelta, Adagrad, Adam, AdamW, RMSprop
 from .clip import clip_global_norm, global_norm
 from .ema import ExponentialMovingAverage
+from .lbfgs import LBFGS
 from .optimizer import Optimizer
 from .plateau import ReduceLROnPlateau
 from .schedules import (Constant, CosineDecay, CosineDecayRestarts, ExponentialDecay,
@@ -24,7 +25,7 @@ from .sgd import SGD
 
 OPTIMIZERS = {"sgd": SGD, "adagrad": Adagrad, "adadelta": Adadelta, "rmsprop": RMSprop,
               "adam": Adam, "adamw": AdamW, "adamax": Adamax, "nadam": NAdam, "radam": RAdam,
-              "lion": Lion}
+              "lion": Lion, "lbfgs": LBFGS}
 
 
 def get(name, **kwargs) -> Optimizer:
@@ -54,7 +55,7 @@ def __getattr__(name):
 
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "Adamax",
-           "NAdam", "RAdam", "Lion",
+           "NAdam", "RAdam", "Lion", "LBFGS",
            "clip_global_norm", "global_norm", "schedules", "Constant", "ExponentialDecay",
            "StepDecay", "InverseTimeDecay", "PolynomialDecay", "PiecewiseConstant", "CosineDecay",
            "CosineDecayRestarts", "OneCycle", "LinearWarmup", "ReduceLROnPlateau",
