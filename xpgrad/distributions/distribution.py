@@ -21,6 +21,7 @@ import operator
 import numpy as np
 
 from .. import dtypes as _dt
+from ..backend import MixedBackendError
 from ..creation import _backend, asarray
 from ..nn.init._common import as_rng, check_rng
 from ..ops import astype, broadcast_to, sqrt
@@ -194,7 +195,11 @@ def as_params(who, event_ndims=None, **named):
     backend, dtypes = None, []
     for name, value in given.items():
         if isinstance(value, Tensor):
-            backend = backend or value.backend
+            if backend is not None and value.backend is not backend:
+                raise MixedBackendError(f"{who}: the parameters are Tensors of two backends "
+                                        f"({backend.name} and {value.backend.name}, {name}); "
+                                        f"move one with .to(...)")
+            backend = value.backend
             if value.dtype.is_floating:
                 dtypes.append(value.dtype)
             elif value.dtype.kind not in "iub":
