@@ -43,6 +43,8 @@ class Categorical(Distribution):
         name, given = one_of("Categorical", probs, logits)
         self.backend, self.dtype, p = as_params("Categorical", {name: 1}, **{name: given})
         t = p[name]
+        if name == "probs" and self._validating(validate_args):   # before dividing by the sum
+            constraints.require("Categorical", "probs", constraints.unnormalized_simplex, t)
         if name == "probs":
             self.probs = t / _sum(t, axis=-1, keepdims=True)
         else:

@@ -59,6 +59,9 @@ unit_interval = Constraint("in [0, 1]", lambda a: (a >= 0) & (a <= 1))
 boolean = Constraint("0 or 1", lambda a: (a == 0) | (a == 1))
 simplex = Constraint("probabilities along the last axis (>= 0, summing to 1 within 1e-6)",
                      _simplex, 1)
+unnormalized_simplex = Constraint(
+    "probabilities along the last axis (>= 0, with a positive finite sum)",
+    lambda a: np.all(a >= 0, axis=-1) & (a.sum(-1) > 0) & np.isfinite(a.sum(-1)), 1)
 lower_cholesky = Constraint("lower triangular with a positive diagonal", _lower_cholesky, 2)
 positive_definite = Constraint("symmetric positive definite", _positive_definite, 2)
 

@@ -47,15 +47,18 @@ class Distribution:
 
     def __init__(self, batch_shape=(), event_shape=(), validate_args=None):
         self._batch_shape, self._event_shape = tuple(batch_shape), tuple(event_shape)
-        if validate_args is not None and not isinstance(validate_args, bool):
-            raise TypeError(f"{type(self).__name__}: validate_args must be True, False or None, "
-                            f"got {validate_args!r}")
-        self._validate_args = (Distribution._validate_default if validate_args is None
-                               else validate_args)
+        self._validate_args = self._validating(validate_args)
         if self._validate_args:
             for name, constraint in self.arg_constraints.items():
                 if name in self.__dict__:
                     _c.require(type(self).__name__, name, constraint, self.__dict__[name])
+
+    def _validating(self, validate_args) -> bool:
+        """Whether to check: ``validate_args``, or the default where it is None."""
+        if validate_args is not None and not isinstance(validate_args, bool):
+            raise TypeError(f"{type(self).__name__}: validate_args must be True, False or None, "
+                            f"got {validate_args!r}")
+        return Distribution._validate_default if validate_args is None else validate_args
 
     @staticmethod
     def set_default_validate_args(value: bool) -> None:
