@@ -225,3 +225,22 @@ def test_gradients_match_finite_differences(name):
     s = xg.asarray(R.uniform(0.5, 2, (2, 2)))
     v = xg.asarray(R.standard_normal((2, 2)) + 0.1)
     check_grads(FD[name], [loc, s, v], order=2)
+
+
+def test_integer_and_boolean_labels_score_as_floats():
+    d = D.Bernoulli(logits=xg.asarray([0.3, -1.0, 2.0]))
+    want = d.log_prob(xg.asarray([0.0, 1.0, 1.0])).tolist()
+    assert d.log_prob(xg.asarray([0, 1, 1])).tolist() == want
+    assert d.log_prob(xg.asarray([False, True, True])).tolist() == want
+    c = D.Categorical(logits=xg.asarray([0.3, -1.0, 2.0]))
+    assert c.log_prob(xg.asarray([2.0, 0.0])).tolist() == c.log_prob(xg.asarray([2, 0])).tolist()
+
+
+def test_checks_run_when_xg_function_traces():
+    @xg.function
+    def nll(x, scale):
+        return -xg.sum(D.Normal(0.0, scale).log_prob(x))
+
+    with pytest.raises(ValueError, match="Normal: scale must be > 0"):
+        nll(xg.ones(3), -xg.ones(3))
+    assert float(nll(xg.zeros(2), xg.ones(2))) == pytest.approx(np.log(2 * np.pi))

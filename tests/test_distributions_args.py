@@ -170,3 +170,11 @@ def test_repr_names_the_parameters():
 def test_parameters_that_are_variables_are_not_copied():
     w = xg.Variable(xg.asarray([0.0, 1.0]), name="w")
     assert D.Normal(w, 1.0).loc is w and D.Bernoulli(logits=w).logits is w
+
+
+def test_many_float32_classes_pass_the_probs_check():
+    """The probabilities are checked as given: normalized float32 sums over 1e5 classes may
+    miss 1 by more than a fixed tolerance, and must not be refused for it."""
+    p = np.random.default_rng(0).random(100_000).astype(np.float32)
+    d = D.Categorical(probs=p)
+    assert d.batch_shape == () and 0 <= int(d.sample(rng=0)) < 100_000

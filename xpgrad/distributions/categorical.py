@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .. import dtypes as _dt
 from ..dtype_functions import finfo
 from ..ops import (argmax, astype, broadcast_to, clip, cumulative_sum, expand_dims, log,
@@ -37,7 +39,10 @@ class Categorical(Distribution):
     (normalized by their logsumexp); ``batch_shape`` is the parameter's shape without its
     last axis."""
 
-    arg_constraints = {"probs": constraints.simplex, "logits": constraints.real_vector}
+    # probs are checked as given (before normalizing: a float32 sum over many classes may miss
+    # 1 by more than PyTorch's simplex tolerance of 1e-6 after it)
+    arg_constraints = {"probs": constraints.unnormalized_simplex,
+                       "logits": constraints.real_vector}
 
     def __init__(self, probs=None, logits=None, validate_args=None):
         name, given = one_of("Categorical", probs, logits)
@@ -98,6 +103,4 @@ class Categorical(Distribution):
 
 
 def _broadcast(a, b):
-    import numpy as np
-
     return tuple(np.broadcast_shapes(tuple(a), tuple(b)))

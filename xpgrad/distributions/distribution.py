@@ -148,6 +148,8 @@ class Distribution:
                             f"a number, got {type(value).__name__}")
         if not isinstance(value, Tensor):
             value = asarray(np.asarray(value), dtype=dtype or self.dtype, backend=self.backend)
+        elif dtype is None and not value.dtype.is_floating:    # int or bool labels: 0/1, ...
+            value = astype(value, self.dtype)
         if self._validate_args:
             self._check_shape(tuple(value.shape), who)
             _c.require(f"{type(self).__name__}.{who}", "value",
