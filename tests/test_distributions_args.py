@@ -88,7 +88,7 @@ def test_parameters_on_two_backends():
     pytest.importorskip("numba")
     with pytest.raises(xg.MixedBackendError, match="Normal: the parameters are Tensors of two "
                                                    "backends"):
-        D.Normal(xg.zeros(2), xg.ones(2, backend="numba"))
+        D.Normal(xg.zeros(2, backend="numpy"), xg.ones(2, backend="numba"))
 
 
 @pytest.mark.parametrize("call,match", [
