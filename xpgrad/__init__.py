@@ -30,6 +30,7 @@ from .tape import GradientTape, stop_gradient
 from .tensor import Tensor, Variable
 from . import (distributed, fft, linalg, losses, nn, optim, random, special,  # noqa: E402
                testing)
+from . import distributions  # noqa: E402  (xg.distributions: after nn, special, linalg)
 from .jit import function  # noqa: E402  (xg.function: trace once, replay)
 from .checkpoint import (CheckpointError, checkpoint_extra,  # noqa: E402
                          checkpoint_metadata, load_checkpoint, save_checkpoint)
