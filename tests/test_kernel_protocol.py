@@ -109,6 +109,15 @@ def _layer_norm(shape, k, affine):
     return make
 
 
+def _rms_norm(shape, k, weighted):
+    def make(rng, dt):
+        x = (rng.normal(size=shape) * 3 + 1).astype(dt)
+        arrays = (x,) + ((rng.normal(size=shape[len(shape) - k:]).astype(dt),) if weighted
+                         else ())
+        return arrays, {"k": k, "eps": 1e-6}
+    return make
+
+
 def _batch_norm(shape, affine):
     """``batch_norm``'s training primitive: ``(x, mean, var, [w], [b])``, the statistics the
     batch's, shaped (1, C) as ``xg.nn.batch_norm`` passes them."""
@@ -217,6 +226,8 @@ SAMPLES = {
                    _layer_norm((4, 300), 1, (True, True))],
     "batch_moments": [lambda rng, dt, shape=shape: ((_x(rng, dt, shape),), {})
                       for shape in ((6, 4), (5, 3, 7), (2, 3, 4, 5))],
+    "rms_norm": [_rms_norm((5, 8), 1, True), _rms_norm((3, 4, 6), 2, True),
+                 _rms_norm((2, 3, 7), 1, False), _rms_norm((4, 300), 1, True)],
     "batch_norm": [_batch_norm((6, 4), (True, True)), _batch_norm((2, 1), (False, False)),
                    _batch_norm((5, 300), (True, False)), _batch_norm((7, 3), (False, True))],
     **{f"special_{name}": [lambda rng, dt, low=low, high=high: (

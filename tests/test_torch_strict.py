@@ -1,6 +1,7 @@
 """``load_torch_state_dict(state_dict, strict=False)`` against torch's ``load_state_dict``:
 the same missing and unexpected keys, and the same weights after the load (float64), for the
-layers that convert their weights (Linear, Conv2d, LSTM, Embedding, LayerNorm, Sequential);
+layers that convert their weights (Linear, Conv2d, LSTM, Embedding, EmbeddingBag, LayerNorm,
+RMSNorm, Sequential);
 ``strict=True`` keeps raising ValueError and returns the empty result."""
 import numpy as np
 import pytest
@@ -23,6 +24,10 @@ CASES = {
                                                                          rng=0), None),
     "LayerNorm": (lambda: nn.LayerNorm(4), lambda: xg.nn.LayerNorm(4, dtype=xg.float64),
                   "weight"),
+    "RMSNorm": (lambda: nn.RMSNorm(4), lambda: xg.nn.RMSNorm(4, dtype=xg.float64), None),
+    "EmbeddingBag": (lambda: nn.EmbeddingBag(5, 3, mode="sum"),
+                     lambda: xg.nn.EmbeddingBag(5, 3, mode="sum", dtype=xg.float64, rng=0),
+                     None),
     "Sequential": (lambda: nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(),
                                          nn.Linear(8, 3)),
                    lambda: xg.nn.Sequential([

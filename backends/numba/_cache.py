@@ -210,6 +210,16 @@ def _exercise_layer_norm(backend, dt, name="layer_norm"):
         backend.index_add(np.zeros_like(x), (ids,), x)
 
 
+def _exercise_rms_norm(backend, dt, name="rms_norm"):
+    """The rms_norm kernel forward and backward, with and without the weight's gradient:
+    compiles its row loops."""
+    x = np.random.default_rng(0).standard_normal((3, 4)).astype(dt)
+    kernel = backend.kernels[name]
+    out, saved = kernel.forward(x, x[0], k=1, eps=1e-6)
+    for needs in ((True, True), (True, False)):
+        kernel.vjp(x, saved, needs, x, x[0], k=1, eps=1e-6)
+
+
 def _exercise_batch_norm(backend, dt, name="batch_norm"):
     """The batch_norm kernel forward and backward, and the batch statistics', on (N, C) and
     (N, C, L) input: compiles their seven loops."""
@@ -274,7 +284,8 @@ SPECIALS = tuple(_special.KERNELS)
 UNITS = ([(_exercise_loss, n) for n in LOSSES] + [(_exercise_update, n) for n in UPDATES]
          + [(_exercise_activation, n) for n in ACTIVATIONS] + [(_exercise_lstm, "lstm")]
          + [(_exercise_linear_activation, f"linear_{n}") for n in ("relu", "tanh", "sigmoid")]
-         + [(_exercise_layer_norm, "layer_norm"), (_exercise_batch_norm, "batch_norm"),
+         + [(_exercise_layer_norm, "layer_norm"), (_exercise_rms_norm, "rms_norm"),
+            (_exercise_batch_norm, "batch_norm"),
             (_exercise_ctc, "ctc_loss"), (_exercise_conv, "conv"),
             (_exercise_max_pool, "max_pool")]
          + [(_exercise_special, n) for n in SPECIALS])

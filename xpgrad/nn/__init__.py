@@ -11,6 +11,7 @@ from ..ops.elementwise import tanh
 from ..ops.indexing import one_hot
 from ..ops.batch_norm import batch_norm
 from ..ops.nn import embedding, layer_norm
+from ..ops.rms_norm import rms_norm
 from ..ops.recurrent import gru_scan, lstm_layer, lstm_scan, rnn_scan
 from . import init
 from .activations_layers import (CELU, ELU, GELU, GLU, SELU, Hardsigmoid, Hardswish, Hardtanh,
@@ -29,9 +30,10 @@ from .padding import (CircularPad1d, CircularPad2d, ConstantPad1d, ConstantPad2d
 from .group_norm import GroupNorm, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, group_norm
 from .pixel_shuffle import PixelShuffle, PixelUnshuffle, pixel_shuffle, pixel_unshuffle
 from .upsampling import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d, interpolate
-from .embeddings import Embedding
+from .embedding_bag import embedding_bag
+from .embeddings import Embedding, EmbeddingBag
 from .distances import cosine_similarity, normalize, pairwise_distance
-from .normalization import BatchNorm1d, LayerNorm
+from .normalization import BatchNorm1d, LayerNorm, RMSNorm
 from .batch_norm_nd import BatchNorm2d, BatchNorm3d
 from .adaptive_pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_max_pool1d,
                                adaptive_max_pool2d)
@@ -63,7 +65,8 @@ __all__ = _activations.__all__ + [
     "GLU", "get_activation", "init",
     "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU", "SequenceClassifier", "tbptt_train",
     "TBPTTResult", "detach", "lstm_scan", "lstm_layer", "rnn_scan", "gru_scan", "one_hot",
-    "Embedding", "embedding", "LayerNorm", "layer_norm",
+    "Embedding", "embedding", "EmbeddingBag", "embedding_bag", "LayerNorm", "layer_norm",
+    "RMSNorm", "rms_norm",
     "BatchNorm1d", "SyncBatchNorm", "batch_norm", "scaled_dot_product_attention",
     "MultiheadAttention", "TransformerEncoderLayer", "TransformerDecoderLayer",
     "TransformerEncoder", "TransformerDecoder", "Transformer", "generate_square_subsequent_mask",

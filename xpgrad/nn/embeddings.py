@@ -1,5 +1,6 @@
 """Embedding: a lookup table of ``num_embeddings`` vectors, read by integer ids (PyTorch's
-``nn.Embedding``).
+``nn.Embedding``); EmbeddingBag: the table's rows summed, averaged or maxed per bag of ids
+(``nn.EmbeddingBag``).
 
 >>> import xpgrad as xg
 >>> emb = xg.nn.Embedding(10, 3, padding_idx=0, rng=0)
@@ -15,12 +16,35 @@ from ..tensor import Variable
 from . import _checks, _initial
 from . import init as _init
 from ._torch import host, load_checked
+from .embedding_bag import MODES, embedding_bag
 from .module import Module
 from ._torch_strict import strict_option
 
 
 #: PyTorch's default for an embedding: N(0, 1)
 _STANDARD_NORMAL = _init.normal(0.0, 1.0)
+
+
+def _table(layer, num_embeddings, embedding_dim, padding_idx, rng, init, dtype, backend):
+    """A lookup layer's settings, checked (errors naming its class), and its weight
+    (``f"{name}/weight"``), drawn by ``init`` (N(0, 1) by default), the ``padding_idx`` row
+    zero."""
+    who = type(layer).__name__
+    layer.num_embeddings = _checks.size("num_embeddings", num_embeddings, who)
+    layer.embedding_dim = _checks.size("embedding_dim", embedding_dim, who)
+    layer.padding_idx = _padding_index(padding_idx, layer.num_embeddings, who)
+    dtype = _checks.floating_dtype(dtype, who)
+    init_fn = _STANDARD_NORMAL if init is None else _initial.resolve(init, "init", who)
+    gen = _init.as_rng(rng, backend)
+    shape = (layer.num_embeddings, layer.embedding_dim)
+    w = _initial.draw(init_fn, init, "init", gen, shape, dtype, who,
+                      "(num_embeddings, embedding_dim)")
+    if backend is not None:
+        w = w.to(backend)
+    if layer.padding_idx is not None:
+        w = asarray(w, copy=True)       # an init may return the caller's (pretrained) rows
+        w[layer.padding_idx] = 0.0
+    layer.weight = Variable(w, name=f"{layer.name}/weight")
 
 
 class Embedding(Module):
@@ -47,22 +71,7 @@ class Embedding(Module):
     def __init__(self, num_embeddings, embedding_dim, *, padding_idx=None, rng=None, init=None,
                  dtype=_dt.float32, backend=None, name="embedding"):
         super().__init__(name)
-        who = type(self).__name__
-        self.num_embeddings = _checks.size("num_embeddings", num_embeddings, who)
-        self.embedding_dim = _checks.size("embedding_dim", embedding_dim, who)
-        self.padding_idx = _padding_index(padding_idx, self.num_embeddings, who)
-        dtype = _checks.floating_dtype(dtype, who)
-        init_fn = _STANDARD_NORMAL if init is None else _initial.resolve(init, "init", who)
-        gen = _init.as_rng(rng, backend)
-        shape = (self.num_embeddings, self.embedding_dim)
-        w = _initial.draw(init_fn, init, "init", gen, shape, dtype, who,
-                          "(num_embeddings, embedding_dim)")
-        if backend is not None:
-            w = w.to(backend)
-        if self.padding_idx is not None:
-            w = asarray(w, copy=True)       # an init may return the caller's (pretrained) rows
-            w[self.padding_idx] = 0.0
-        self.weight = Variable(w, name=f"{self.name}/weight")
+        _table(self, num_embeddings, embedding_dim, padding_idx, rng, init, dtype, backend)
 
     def forward(self, ids):
         return lookup(ids, self.weight, self.padding_idx, "Embedding")
@@ -84,4 +93,61 @@ class Embedding(Module):
         return f", num_embeddings={self.num_embeddings}, embedding_dim={self.embedding_dim}{pad}"
 
 
-__all__ = ["Embedding"]
+class EmbeddingBag(Module):
+    """``EmbeddingBag(num_embeddings, embedding_dim, mode="mean")``: PyTorch's
+    ``nn.EmbeddingBag``, ``bag(input, offsets=None, per_sample_weights=None)`` is
+    ``xg.nn.embedding_bag(input, weight, offsets, mode, per_sample_weights, padding_idx,
+    include_last_offset)``: each bag's rows of ``weight`` summed (``mode="sum"``), averaged
+    (``"mean"``) or maxed column by column (``"max"``), an (bags, embedding_dim) result,
+    without the (bags, n, embedding_dim) array ``Embedding`` would make. ``input`` is 2-D
+    (bags, n), or 1-D with ``offsets`` where each bag starts (with ``include_last_offset``
+    one more: the end of the last).
+
+    The weight (``f"{name}/weight"``, (num_embeddings, embedding_dim)) starts N(0, 1) or as
+    ``init`` draws it, its ``padding_idx`` row zero, as ``Embedding``'s; ids equal to
+    ``padding_idx`` are left out of their bags. Its gradient is a sparse scatter-add of the
+    rows read. ``load_torch_state_dict`` / ``torch_state_dict`` convert a
+    ``torch.nn.EmbeddingBag``'s ``{"weight": ...}``.
+
+    >>> import xpgrad as xg
+    >>> bag = xg.nn.EmbeddingBag(10, 3, mode="sum", rng=0)
+    >>> bag(xg.asarray([1, 2, 4, 5, 4]), xg.asarray([0, 2])).shape, bag.weight.name
+    ((2, 3), 'embedding_bag/weight')
+    """
+
+    def __init__(self, num_embeddings, embedding_dim, *, mode="mean", padding_idx=None,
+                 include_last_offset=False, rng=None, init=None, dtype=_dt.float32,
+                 backend=None, name="embedding_bag"):
+        super().__init__(name)
+        who = type(self).__name__
+        if not isinstance(mode, str) or mode not in MODES:
+            raise ValueError(f"{who}: mode must be 'sum', 'mean' or 'max', got {mode!r}")
+        if not isinstance(include_last_offset, bool):
+            raise TypeError(f"{who}: include_last_offset must be True or False, got "
+                            f"{include_last_offset!r}")
+        self.mode, self.include_last_offset = mode, include_last_offset
+        _table(self, num_embeddings, embedding_dim, padding_idx, rng, init, dtype, backend)
+
+    def forward(self, input, offsets=None, per_sample_weights=None):
+        return embedding_bag(input, self.weight, offsets, self.mode, per_sample_weights,
+                             self.padding_idx, self.include_last_offset)
+
+    # -- PyTorch interoperability --------------------------------------------------------------
+    @strict_option
+    def load_torch_state_dict(self, state_dict) -> None:
+        """Copy the weight from a ``torch.nn.EmbeddingBag`` state dict (``{"weight": (N,
+        D)}``, a tensor or array); a missing key or another shape raises ValueError."""
+        (weight,) = load_checked(self, state_dict, {"weight": self.weight.shape})
+        self.weight.assign(weight)
+
+    def torch_state_dict(self) -> dict:
+        """``{"weight": NumPy array}``, for ``torch.nn.EmbeddingBag.load_state_dict``."""
+        return {"weight": host(self.weight)}
+
+    def _extra_repr(self):
+        pad = "" if self.padding_idx is None else f", padding_idx={self.padding_idx}"
+        return (f", num_embeddings={self.num_embeddings}, embedding_dim={self.embedding_dim}, "
+                f"mode={self.mode!r}{pad}")
+
+
+__all__ = ["Embedding", "EmbeddingBag"]

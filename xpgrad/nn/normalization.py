@@ -1,5 +1,6 @@
 """LayerNorm: normalize each sample over its last axes, then scale and shift (PyTorch's
-``nn.LayerNorm``); BatchNorm1d: normalize each channel over the batch (``nn.BatchNorm1d``).
+``nn.LayerNorm``); RMSNorm: divide each sample by its root mean square over its last axes, then
+scale (``nn.RMSNorm``); BatchNorm1d: normalize each channel over the batch (``nn.BatchNorm1d``).
 
 >>> import xpgrad as xg
 >>> norm = xg.nn.LayerNorm(4)
@@ -14,6 +15,7 @@ from ..creation import asarray, ones, zeros
 from ..ops.casting import astype
 from ..ops import batch_norm as _bn
 from ..ops.nn import _eps, _normalized_shape, check_normalized_input, layer_norm
+from ..ops.rms_norm import machine_eps, rms_norm
 from ..tensor import Tensor, Variable
 from . import _checks
 from ._torch import host, load_checked
@@ -84,6 +86,70 @@ class LayerNorm(Module):
         """``{"weight": ..., "bias": ...}`` as NumPy arrays (those this layer has)."""
         return {k: host(v) for k, v in (("weight", self.weight), ("bias", self.bias))
                 if v is not None}
+
+    def _extra_repr(self):
+        return (f", normalized_shape={self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")
+
+
+class RMSNorm(Module):
+    """``RMSNorm(normalized_shape)``: ``x / sqrt(mean(x ** 2) + eps) * weight``, the mean over
+    the input's last axes, those of ``normalized_shape`` (an int or a tuple): PyTorch's
+    ``nn.RMSNorm``. ``eps=None`` (the default) is the input dtype's machine epsilon
+    (``xg.finfo(dtype).eps``), as PyTorch's.
+
+    ``weight`` (ones, of shape ``normalized_shape``, named ``f"{name}/weight"``) is trained
+    when ``elementwise_affine``. The input must have the weight's dtype (no silent promotion).
+    ``load_torch_state_dict`` / ``torch_state_dict`` convert ``torch.nn.RMSNorm``'s.
+
+    >>> import xpgrad as xg
+    >>> norm = xg.nn.RMSNorm(2)
+    >>> [round(v, 3) for v in norm(xg.asarray([[3.0, 4.0]])).tolist()[0]], norm.weight.name
+    ([0.849, 1.131], 'rms_norm/weight')
+    """
+
+    def __init__(self, normalized_shape, *, eps=None, elementwise_affine=True,
+                 dtype=_dt.float32, backend=None, name="rms_norm"):
+        super().__init__(name)
+        who = type(self).__name__
+        self.normalized_shape = _normalized_shape(normalized_shape, who)
+        self.eps = None if eps is None else _eps(eps, who)
+        self.elementwise_affine = flag(elementwise_affine, "elementwise_affine", who)
+        self._dtype = _checks.floating_dtype(dtype, who)
+        self._backend = backend
+        self.weight = None
+        if self.elementwise_affine:
+            self.weight = Variable(ones(self.normalized_shape, dtype=self._dtype,
+                                        backend=backend), name=f"{self.name}/weight")
+
+    def forward(self, x):
+        who = type(self).__name__
+        ref = self.weight
+        if not isinstance(x, Tensor):
+            x = asarray(x, dtype=self._dtype,
+                        backend=self._backend if ref is None else ref.backend)
+        check_normalized_input(x, self.normalized_shape, who)
+        if ref is not None and x.dtype != ref.dtype:
+            raise TypeError(f"{who} has {ref.dtype} weights but got a {x.dtype} input; cast "
+                            "it with xg.astype")
+        return rms_norm(x, self.normalized_shape, self.weight,
+                        machine_eps(self.eps, x, who))
+
+    # -- PyTorch interoperability --------------------------------------------------------------
+    @strict_option
+    def load_torch_state_dict(self, state_dict) -> None:
+        """Copy ``weight`` from a ``torch.nn.RMSNorm`` state dict (a tensor or array; none for
+        ``elementwise_affine=False``); a missing key, one this layer lacks, another shape or
+        values that are not real numbers raise ValueError."""
+        mine = {} if self.weight is None else {"weight": self.weight}
+        values = load_checked(self, state_dict, {k: v.shape for k, v in mine.items()},
+                              known=("weight",))
+        for variable, value in zip(mine.values(), values):
+            variable.assign(value)
+
+    def torch_state_dict(self) -> dict:
+        """``{"weight": NumPy array}`` (empty for ``elementwise_affine=False``)."""
+        return {} if self.weight is None else {"weight": host(self.weight)}
 
     def _extra_repr(self):
         return (f", normalized_shape={self.normalized_shape}, eps={self.eps}, "
@@ -280,4 +346,4 @@ def _refill(fill, *variables) -> None:
         v.assign(fill(v.shape, dtype=v.dtype, backend=v.backend))
 
 
-__all__ = ["LayerNorm", "BatchNorm1d"]
+__all__ = ["LayerNorm", "RMSNorm", "BatchNorm1d"]

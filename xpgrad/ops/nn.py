@@ -215,29 +215,36 @@ def _padding_index(padding_idx, n, owner):
     return int(padding_idx) % n
 
 
-def as_ids(ids, weight, n, owner):
+def as_ids(ids, weight, n, owner, what="ids"):
     """``ids`` as an integer Tensor on ``weight``'s backend, every id in ``[0, n)``;
-    TypeError/IndexError naming ``ids`` otherwise."""
-    from ..creation import asarray
-
-    if not isinstance(ids, Tensor):
-        try:
-            ids = asarray(ids, backend=weight._backend)
-        except (TypeError, ValueError) as e:
-            raise TypeError(f"{owner}: ids must be an integer tensor or array, got "
-                            f"{type(ids).__name__} ({e})") from None
-    elif ids._backend is not weight._backend:
-        raise ValueError(f"{owner}: ids are on backend {ids._backend.name!r}, the weight on "
-                         f"{weight._backend.name!r}; move one with .to()")
-    if ids.dtype.kind not in "iu":
-        raise TypeError(f"{owner}: ids must be integers (int32, int64, ...), got {ids.dtype}; "
-                        "cast them with xg.astype")
+    TypeError/IndexError naming ``what`` (the argument: ``ids``, ``input``) otherwise."""
+    ids = integer_tensor(ids, weight, owner, what)
     if ids.size:
         lo, hi = ids._backend.index_range(ids._data)
         if lo < 0 or hi >= n:
-            raise IndexError(f"{owner}: ids must lie in [0, num_embeddings) = [0, {n}), got "
-                             f"id {lo if lo < 0 else hi}")
+            raise IndexError(f"{owner}: {what} must lie in [0, num_embeddings) = [0, {n}), "
+                             f"got id {lo if lo < 0 else hi}")
     return ids
+
+
+def integer_tensor(value, weight, owner, what):
+    """``value`` as an integer Tensor on ``weight``'s backend (TypeError/ValueError naming
+    ``what`` otherwise)."""
+    from ..creation import asarray
+
+    if not isinstance(value, Tensor):
+        try:
+            value = asarray(value, backend=weight._backend)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"{owner}: {what} must be an integer tensor or array, got "
+                            f"{type(value).__name__} ({e})") from None
+    elif value._backend is not weight._backend:
+        raise ValueError(f"{owner}: {what} are on backend {value._backend.name!r}, the weight "
+                         f"on {weight._backend.name!r}; move one with .to()")
+    if value.dtype.kind not in "iu":
+        raise TypeError(f"{owner}: {what} must be integers (int32, int64, ...), got "
+                        f"{value.dtype}; cast them with xg.astype")
+    return value
 
 
 # -- layer_norm: (x - mean) / sqrt(var + eps) * weight + bias over the last k axes ----------------
@@ -324,15 +331,15 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
                  affine=(weight is not None, bias is not None))
 
 
-def _array_like(value, x, what):
+def _array_like(value, x, what, owner="layer_norm"):
     """A list, number or array given for ``what`` as a Tensor of ``x``'s dtype and backend
-    (a Tensor keeps its own: no silent cast)."""
+    (a Tensor keeps its own: no silent cast); errors name ``owner``."""
     from ..creation import asarray
 
     try:
         return asarray(value, dtype=x.dtype, backend=x.backend)
     except (TypeError, ValueError) as e:
-        raise TypeError(f"layer_norm: {what} must be a tensor or numbers, got "
+        raise TypeError(f"{owner}: {what} must be a tensor or numbers, got "
                         f"{type(value).__name__} ({e})") from None
 
 
