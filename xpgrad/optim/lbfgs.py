@@ -47,6 +47,65 @@ def _line_search(name, value):
                      f"two), got {value!r}")
 
 
+#: what one step carries to the next (torch.optim.LBFGS's state keys): the last direction and
+#: step length, the gradient and loss where the last iteration started, and the history --
+#: ``old_stps`` the steps s, ``old_dirs`` the gradient changes y, ``ro`` 1 / (y . s) -- with
+#: ``H_diag``, the scale of the initial inverse Hessian
+_MEMORY = ("d", "t", "old_dirs", "old_stps", "ro", "H_diag", "prev_flat_grad", "prev_loss")
+
+
+def _remember(memory, grad, history_size) -> None:
+    """Add the last iteration's step ``s`` and gradient change ``y`` to the history, the
+    oldest pair dropped once it holds ``history_size``. A pair with ``y . s <= 1e-10`` is
+    skipped: the inverse Hessian estimate stays positive definite only while every
+    ``y . s > 0``. The initial inverse Hessian becomes ``(y . s) / (y . y)`` times the
+    identity (Nocedal & Wright, eq. 7.20).
+
+    >>> import numpy as np
+    >>> memory = {"d": np.array([-1.0, 0.0]), "t": 0.5, "prev_flat_grad": np.array([2.0, 0.0]),
+    ...           "old_dirs": [], "old_stps": [], "ro": [], "H_diag": 1}
+    >>> _remember(memory, np.array([1.0, 0.0]), history_size=5)   # f = x^2: y = 2 s
+    >>> float(memory["ro"][0]), float(memory["H_diag"])
+    (2.0, 0.5)
+    """
+    y = grad - memory["prev_flat_grad"]
+    s = memory["d"] * memory["t"]
+    ys = y @ s
+    if not ys > 1e-10:
+        return
+    if len(memory["old_dirs"]) == history_size:
+        for key in ("old_dirs", "old_stps", "ro"):
+            del memory[key][0]
+    memory["old_dirs"].append(y)
+    memory["old_stps"].append(s)
+    memory["ro"].append(1.0 / ys)
+    memory["H_diag"] = ys / (y @ y)
+
+
+def _newton_direction(grad, memory):
+    """``-H grad``, ``H`` the L-BFGS inverse Hessian estimate of the history, by the two-loop
+    recursion (Nocedal & Wright, Algorithm 7.4): project ``-grad`` through the pairs newest
+    first, scale, and correct through them oldest first.
+
+    >>> import numpy as np
+    >>> memory = {"old_dirs": [np.array([2.0, 0.0])], "old_stps": [np.array([1.0, 0.0])],
+    ...           "ro": [0.5], "H_diag": 0.5}
+    >>> _newton_direction(np.array([4.0, 0.0]), memory).tolist()   # f = x^2 at x = 2
+    [-2.0, 0.0]
+    """
+    dirs, steps, rho = memory["old_dirs"], memory["old_stps"], memory["ro"]
+    q = -grad
+    alphas = [None] * len(dirs)
+    for i in reversed(range(len(dirs))):
+        alphas[i] = (steps[i] @ q) * rho[i]
+        q = q + (-alphas[i]) * dirs[i]      # (not q - a y: a NaN keeps its sign bit)
+    r = q * memory["H_diag"]
+    for i in range(len(dirs)):
+        beta = (dirs[i] @ r) * rho[i]
+        r = r + (alphas[i] - beta) * steps[i]
+    return r
+
+
 class LBFGS(Optimizer):
     """L-BFGS (Nocedal 1980; PyTorch's, after minFunc): one ``minimize`` call runs up to
     ``max_iter`` iterations and ``max_eval`` loss evaluations (default ``max_iter * 5 // 4``),
@@ -229,110 +288,79 @@ class LBFGS(Optimizer):
         elif self._params is not None:
             variables = self._params        # bound by an earlier step
         lr = self.learning_rate
-        max_iter, max_eval = self.max_iter, self.max_eval
-        tolerance_grad, tolerance_change = self.tolerance_grad, self.tolerance_change
-        history_size = self.history_size
         state = self._lbfgs
         state.setdefault("func_evals", 0)
         state.setdefault("n_iter", 0)
-
-        orig_loss, flat_grad = self._evaluate(loss_fn, variables)
-        variables = self._params
-        learning_rate_fits(lr, variables)
-        xp = variables[0]._backend.xp
-        loss = float(orig_loss)
-        current_evals = 1
+        first_loss, grad = self._evaluate(loss_fn, variables)
+        learning_rate_fits(lr, self._params)
         state["func_evals"] += 1
-        opt_cond = xp.max(xp.abs(flat_grad)) <= tolerance_grad
-        if opt_cond:
-            self.iterations += 1
-            return orig_loss
-
-        d, t = state.get("d"), state.get("t")
-        old_dirs, old_stps, ro = state.get("old_dirs"), state.get("old_stps"), state.get("ro")
-        H_diag = state.get("H_diag")
-        prev_flat_grad, prev_loss = state.get("prev_flat_grad"), state.get("prev_loss")
-
-        n_iter = 0
-        while n_iter < max_iter:
-            n_iter += 1
-            state["n_iter"] += 1
-            # -- the direction ----------------------------------------------------------------
-            if state["n_iter"] == 1:
-                d = -flat_grad
-                old_dirs, old_stps, ro = [], [], []
-                H_diag = 1
-            else:
-                y = flat_grad - prev_flat_grad
-                s = d * t
-                ys = y @ s
-                if ys > 1e-10:              # update the memory
-                    if len(old_dirs) == history_size:
-                        old_dirs.pop(0)
-                        old_stps.pop(0)
-                        ro.pop(0)
-                    old_dirs.append(y)
-                    old_stps.append(s)
-                    ro.append(1.0 / ys)
-                    H_diag = ys / (y @ y)   # the initial inverse Hessian's scale
-                # the two-loop recursion: d = -H g
-                num_old = len(old_dirs)
-                al = [None] * num_old
-                q = -flat_grad
-                for i in range(num_old - 1, -1, -1):
-                    al[i] = (old_stps[i] @ q) * ro[i]
-                    q = q + (-al[i]) * old_dirs[i]
-                d = r = q * H_diag
-                for i in range(num_old):
-                    be_i = (old_dirs[i] @ r) * ro[i]
-                    r = r + (al[i] - be_i) * old_stps[i]
-                d = r
-            prev_flat_grad = xp.asarray(flat_grad, copy=True)
-            prev_loss = loss
-            # -- the step length --------------------------------------------------------------
-            if state["n_iter"] == 1:
-                t = min(1.0, 1.0 / xp.sum(xp.abs(flat_grad))) * lr
-            else:
-                t = lr
-            gtd = flat_grad @ d             # the directional derivative
-            if gtd > -tolerance_change:
-                break
-            ls_func_evals = 0
-            if self.line_search_fn is not None:
-                x_init = self._clone()
-
-                def obj_func(x, t, d):
-                    self._add(t, d)
-                    f, g = self._evaluate(loss_fn, variables)
-                    self._set(x)
-                    return float(f), g
-
-                loss, flat_grad, t, ls_func_evals = strong_wolfe(
-                    xp, obj_func, x_init, t, d, loss, flat_grad, gtd,
-                    max_ls=max_eval - current_evals)
-                self._add(t, d)
-                opt_cond = xp.max(xp.abs(flat_grad)) <= tolerance_grad
-            else:
-                self._add(t, d)             # a fixed step
-                if n_iter != max_iter:      # not evaluated after the last iteration
-                    f, flat_grad = self._evaluate(loss_fn, variables)
-                    loss = float(f)
-                    opt_cond = xp.max(xp.abs(flat_grad)) <= tolerance_grad
-                    ls_func_evals = 1
-            current_evals += ls_func_evals
-            state["func_evals"] += ls_func_evals
-            # -- stop? ------------------------------------------------------------------------
-            if n_iter == max_iter or current_evals >= max_eval or opt_cond:
-                break
-            if xp.max(xp.abs(d * t)) <= tolerance_change:
-                break                       # the step changes nothing
-            if abs(loss - prev_loss) < tolerance_change:
-                break                       # the loss changes nothing
-
-        state.update(d=d, t=t, old_dirs=old_dirs, old_stps=old_stps, ro=ro, H_diag=H_diag,
-                     prev_flat_grad=prev_flat_grad, prev_loss=prev_loss)
+        xp = self._params[0]._backend.xp
+        if not self._stationary(xp, grad):
+            self._iterate(xp, loss_fn, lr, float(first_loss), grad)
         self.iterations += 1
-        return orig_loss
+        return first_loss
+
+    def _stationary(self, xp, grad) -> bool:
+        """No gradient entry is above ``tolerance_grad``."""
+        return xp.max(xp.abs(grad)) <= self.tolerance_grad
+
+    def _iterate(self, xp, loss_fn, lr, loss, grad) -> None:
+        """The iterations of one step, from the variables' current point, where the loss and
+        flat gradient are ``loss`` and ``grad`` (already counted in ``func_evals``)."""
+        state = self._lbfgs
+        memory = {key: state.get(key) for key in _MEMORY}    # written back at the end
+        evaluations = 1
+        for k in range(1, self.max_iter + 1):
+            last = k == self.max_iter
+            state["n_iter"] += 1
+            first = state["n_iter"] == 1     # the first iteration since the optimizer began
+            if first:
+                memory.update(old_dirs=[], old_stps=[], ro=[], H_diag=1)
+                d = -grad
+            else:
+                _remember(memory, grad, self.history_size)
+                d = _newton_direction(grad, memory)
+            # no curvature is known yet to scale the very first step: along -grad, at most
+            # learning_rate long (in the 1-norm)
+            t = min(1.0, 1.0 / xp.sum(xp.abs(grad))) * lr if first else lr
+            memory.update(d=d, t=t, prev_flat_grad=xp.asarray(grad, copy=True), prev_loss=loss)
+            slope = grad @ d
+            if slope > -self.tolerance_change:
+                break                       # (almost) no descent along d
+            if self.line_search_fn is None:
+                self._add(t, d)
+                used = 0
+                if not last:                # the next step evaluates the last point itself
+                    value, grad = self._evaluate(loss_fn, self._params)
+                    loss, used = float(value), 1
+            else:
+                loss, grad, t, used = self._search_along(xp, loss_fn, t, d, loss, grad, slope,
+                                                        self.max_eval - evaluations)
+                memory["t"] = t
+                self._add(t, d)
+            evaluations += used
+            state["func_evals"] += used
+            if last or evaluations >= self.max_eval or self._stationary(xp, grad):
+                break
+            # a step or a loss change below tolerance_change: the iterations have stalled
+            if xp.max(xp.abs(d * t)) <= self.tolerance_change or \
+                    abs(loss - memory["prev_loss"]) < self.tolerance_change:
+                break
+        state.update(memory)
+
+    def _search_along(self, xp, loss_fn, t, d, loss, grad, slope, max_ls):
+        """``strong_wolfe`` along ``d`` from the variables' current values, which it leaves as
+        they were. (Its ``tolerance_change`` is its own default, 1e-9, whatever the
+        optimizer's: PyTorch's is too.)"""
+        start = self._clone()
+
+        def evaluate(step):
+            self._add(step, d)
+            value, g = self._evaluate(loss_fn, self._params)
+            self._set(start)
+            return float(value), g
+
+        return strong_wolfe(xp, evaluate, t, d, loss, grad, slope, max_ls=max_ls)
 
     # -- checkpoints --------------------------------------------------------------------------
     def expected_state(self, variables) -> dict:

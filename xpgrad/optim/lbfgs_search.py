@@ -1,133 +1,188 @@
-"""L-BFGS's strong-Wolfe line search (``line_search_fn="strong_wolfe"``), PyTorch's
-(``torch/optim/lbfgs.py``, itself a port of ``lswolfe.lua`` and ``polyinterp.lua``) line for
-line, so the trial steps are the same numbers: Python floats where PyTorch has them (the loss,
-the first step), 0-d arrays of the variables' dtype where PyTorch has 0-d tensors (directional
-derivatives, interpolated steps).
+"""The strong-Wolfe line search of ``LBFGS(line_search_fn="strong_wolfe")``.
+
+The algorithm is Nocedal & Wright's (Numerical Optimization, 2nd ed., Algorithms 3.5 and 3.6):
+walk outwards from the first trial step until an interval is known to hold an acceptable step
+(``_bracket``), then shrink that interval until a step in it is acceptable (``_zoom``). A step
+``t`` along the descent direction ``d`` is acceptable when it satisfies both strong Wolfe
+conditions: enough decrease, ``f(t) <= f(0) + c1 t f'(0)``, and a slope flattened enough,
+``|f'(t)| <= c2 |f'(0)|``.
+
+Every choice N&W leave open is made as ``torch.optim.LBFGS`` makes it, so that both take the
+same trial steps and land on the same iterates: ``c1 = 1e-4``, ``c2 = 0.9``; new trial steps
+from the cubic fitted to the two latest points (``cubic_minimizer``); while bracketing, a step
+at least ``t + 0.01 (t - t_prev)`` and at most ``10 t``; while zooming, a step kept 10% of the
+interval's width away from its ends once it has come that close twice in a row (or lies at or
+beyond an end); a stop when the interval, times ``max|d|``, is shorter than
+``tolerance_change``; ``max_ls`` evaluations after the first. The numbers keep PyTorch's types
+too: the losses are Python floats, the slopes and interpolated steps 0-d values of the
+variables' dtype (so float32 variables are stepped in float32 arithmetic).
 
 >>> import numpy as np
->>> f = lambda t: (float((t - 2.0) ** 2), np.array([2.0 * (t - 2.0)]))   # along d = [1]
->>> x, d = np.zeros(1), np.ones(1)
->>> f0, g0 = f(0.0)
->>> loss, g, t, evals = strong_wolfe(np, lambda x, t, d: f(t), x, 10.0, d, f0, g0,
-...                                  float(g0 @ d))
->>> round(float(t), 6), evals            # the exact minimizer along d, in two evaluations
+>>> def along(t):                    # f(x) = (x - 2)^2 from x = 0 along d = [1]
+...     return float((t - 2.0) ** 2), np.array([2.0 * (t - 2.0)])
+>>> d = np.ones(1)
+>>> f0, g0 = along(0.0)
+>>> loss, grad, t, evaluations = strong_wolfe(np, along, 10.0, d, f0, g0, g0 @ d)
+>>> round(float(t), 6), evaluations       # the exact minimizer, from one interpolation
 (2.0, 2)
 """
 from __future__ import annotations
 
+from typing import Any, NamedTuple
 
-def cubic_interpolate(xp, x1, f1, g1, x2, f2, g2, bounds=None):
-    """The minimizer of the cubic through ``(x1, f1)`` and ``(x2, f2)`` with slopes ``g1``,
-    ``g2``, clipped to ``bounds`` (default: between ``x1`` and ``x2``); their midpoint when the
-    cubic has no minimum.
+
+class Probe(NamedTuple):
+    """One evaluated trial point: the step length, and there the loss, the flat gradient and
+    the slope (the gradient's component along the search direction)."""
+
+    step: Any
+    loss: float
+    grad: Any
+    slope: Any
+
+
+def cubic_minimizer(xp, t1, f1, s1, t2, f2, s2, bounds=None):
+    """Where the cubic with values ``f1``, ``f2`` and slopes ``s1``, ``s2`` at ``t1``, ``t2``
+    has its local minimum, clipped to ``bounds`` (``(low, high)``; default: the interval between
+    ``t1`` and ``t2``). Without a local minimum (the cubic's derivative has no real root), the
+    middle of the bounds.
 
     >>> import numpy as np
-    >>> float(cubic_interpolate(np, 0.0, 4.0, np.float64(-4.0), 4.0, 4.0, np.float64(4.0)))
+    >>> # (t - 2)^2 through t = 0 and t = 4: the fitted cubic is that parabola
+    >>> float(cubic_minimizer(np, 0.0, 4.0, np.float64(-4.0), 4.0, 4.0, np.float64(4.0)))
     2.0
+    >>> float(cubic_minimizer(np, 0.0, 4.0, np.float64(-4.0), 4.0, 4.0, np.float64(4.0),
+    ...                       bounds=(2.5, 40.0)))       # clipped
+    2.5
     """
-    if bounds is not None:
-        xmin_bound, xmax_bound = bounds
-    else:
-        xmin_bound, xmax_bound = (x1, x2) if x1 <= x2 else (x2, x1)
-    d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2)
-    d2_square = d1 ** 2 - g1 * g2
-    if d2_square >= 0:
-        d2 = xp.sqrt(d2_square)
-        if x1 <= x2:
-            min_pos = x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2))
-        else:
-            min_pos = x1 - (x1 - x2) * ((g1 + d2 - d1) / (g1 - g2 + 2 * d2))
-        return min(max(min_pos, xmin_bound), xmax_bound)
-    return (xmin_bound + xmax_bound) / 2.0
+    if not t1 <= t2:
+        # the formula below is written for t1 <= t2; it is symmetric in the two points (in
+        # floating point too), so ordering them changes no bit of the result
+        t1, f1, s1, t2, f2, s2 = t2, f2, s2, t1, f1, s1
+    low, high = (t1, t2) if bounds is None else bounds
+    # N&W eq. (3.59): the derivative of the fitted cubic is a quadratic whose discriminant is
+    # ``e2 ** 2``; its larger root (the minimum) measured back from t2
+    e1 = s1 + s2 - 3 * (f1 - f2) / (t1 - t2)
+    e2_squared = e1 ** 2 - s1 * s2
+    if e2_squared >= 0:
+        e2 = xp.sqrt(e2_squared)
+        at = t2 - (t2 - t1) * ((s2 + e2 - e1) / (s2 - s1 + 2 * e2))
+        return min(max(at, low), high)
+    return (low + high) / 2.0
 
 
-def strong_wolfe(xp, obj_func, x, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_change=1e-9,
-                 max_ls=25):
-    """``(loss, flat gradient, step, evaluations)`` at a step ``t`` along ``d`` from ``x``
-    that satisfies the strong Wolfe conditions (or the best one found in ``max_ls``
-    evaluations). ``obj_func(x, t, d)`` is ``(loss as a float, flat gradient)`` at
-    ``x + t d``; ``f``, ``g``, ``gtd`` are the loss, gradient and directional derivative at
-    ``x``."""
-    d_norm = xp.max(xp.abs(d))
-    f_new, g_new = obj_func(x, t, d)
-    ls_func_evals = 1
-    gtd_new = g_new @ d
+class _Search:
+    """What stays fixed along one line search (where it starts, its tests, its budget) and
+    the count of evaluations so far."""
 
-    # bracket an interval containing a point satisfying the Wolfe criteria
-    t_prev, f_prev, g_prev, gtd_prev = 0, f, g, gtd
-    done = False
-    ls_iter = 0
-    while ls_iter < max_ls:
-        if f_new > (f + c1 * t * gtd) or (ls_iter > 1 and f_new >= f_prev):
-            bracket, bracket_f = [t_prev, t], [f_prev, f_new]
-            bracket_g, bracket_gtd = [g_prev, g_new], [gtd_prev, gtd_new]
+    def __init__(self, evaluate, start, d_norm, c1, c2, tolerance_change, max_ls):
+        self._evaluate = evaluate
+        self.start = start
+        self.d_norm = d_norm
+        self.c1, self.c2 = c1, c2
+        self.tolerance_change = tolerance_change
+        self.max_evaluations = max_ls + 1     # the first trial step is always evaluated
+        self.evaluations = 0
+
+    def probe(self, step, d):
+        loss, grad = self._evaluate(step)
+        self.evaluations += 1
+        return Probe(step, loss, grad, grad @ d)
+
+    def may_probe(self) -> bool:
+        return self.evaluations < self.max_evaluations
+
+    def too_high(self, p) -> bool:
+        """The sufficient-decrease (Armijo) condition fails at ``p``."""
+        start = self.start
+        return p.loss > (start.loss + self.c1 * p.step * start.slope)
+
+    def flat_enough(self, p) -> bool:
+        """The strong curvature condition holds at ``p``."""
+        return abs(p.slope) <= -self.c2 * self.start.slope
+
+
+def _lower(ends) -> int:
+    """The index of the end with the lower loss (the first on a tie)."""
+    return 0 if ends[0].loss <= ends[-1].loss else 1
+
+
+def _bracket(xp, search, t, d):
+    """N&W's Algorithm 3.5: probe ``t``, then longer steps, until a probe is acceptable
+    (``([it], True)``) or the last two probes enclose an acceptable step (``([previous,
+    latest], False)``). Out of budget first: the start and the last probe, not checked."""
+    previous, latest = search.start, search.probe(t, d)
+    while search.may_probe():
+        # the loss rose above the Armijo line, or (from the third probe on) stopped falling:
+        # the minimum was passed
+        if search.too_high(latest) or (search.evaluations > 2 and
+                                       latest.loss >= previous.loss):
+            return [previous, latest], False
+        if search.flat_enough(latest):
+            return [latest], True
+        if latest.slope >= 0:                 # the loss turned upwards between the two
+            return [previous, latest], False
+        # still going down steeply: extrapolate, at least a little further and at most ten
+        # times as far
+        step = latest.step
+        bounds = (step + 0.01 * (step - previous.step), step * 10)
+        step = cubic_minimizer(xp, previous.step, previous.loss, previous.slope,
+                               latest.step, latest.loss, latest.slope, bounds)
+        previous, latest = latest, search.probe(step, d)
+    return [search.start, latest], False
+
+
+def _nudged_inside(t, a, b, margin, stalled):
+    """``(step, stalled)``: the interpolated step ``t`` in the interval of ends ``a``, ``b``,
+    moved ``margin`` inside the interval when it lies within ``margin`` of an end for the
+    second time running, or at or beyond an end (so that the interval keeps shrinking by a
+    useful fraction); ``stalled`` says whether this step was left close to an end."""
+    low, high = min(a, b), max(a, b)
+    if not min(high - t, t - low) < margin:
+        return t, False
+    if stalled or t >= high or t <= low:
+        return (high - margin if abs(t - high) < abs(t - low) else low + margin), False
+    return t, True
+
+
+def _zoom(xp, search, ends, d):
+    """N&W's Algorithm 3.6: shrink the interval ``ends`` (two probes, ``_lower``'s the better)
+    until a probe in it is acceptable, the budget is spent or the interval is too short to
+    matter; returns the best probe."""
+    best = _lower(ends)
+    stalled = False
+    while search.may_probe():
+        a, b = ends
+        if abs(b.step - a.step) * search.d_norm < search.tolerance_change:
             break
-        if abs(gtd_new) <= -c2 * gtd:
-            bracket, bracket_f, bracket_g = [t], [f_new], [g_new]
-            done = True
-            break
-        if gtd_new >= 0:
-            bracket, bracket_f = [t_prev, t], [f_prev, f_new]
-            bracket_g, bracket_gtd = [g_prev, g_new], [gtd_prev, gtd_new]
-            break
-        # interpolate
-        min_step = t + 0.01 * (t - t_prev)
-        max_step = t * 10
-        tmp = t
-        t = cubic_interpolate(xp, t_prev, f_prev, gtd_prev, t, f_new, gtd_new,
-                              bounds=(min_step, max_step))
-        t_prev, f_prev, g_prev, gtd_prev = tmp, f_new, g_new, gtd_new
-        f_new, g_new = obj_func(x, t, d)
-        ls_func_evals += 1
-        gtd_new = g_new @ d
-        ls_iter += 1
+        t = cubic_minimizer(xp, a.step, a.loss, a.slope, b.step, b.loss, b.slope)
+        margin = 0.1 * (max(a.step, b.step) - min(a.step, b.step))
+        t, stalled = _nudged_inside(t, a.step, b.step, margin, stalled)
+        p = search.probe(t, d)
+        other = 1 - best
+        if search.too_high(p) or p.loss >= ends[best].loss:
+            ends[other] = p                   # p is the new far end; the best may change
+            best = _lower(ends)
+            continue
+        if search.flat_enough(p):
+            return p
+        # p is the new best end; the old best stays as the far end unless the slope at p
+        # points away from the far end, which means the minimum lies on the old best's side
+        if p.slope * (ends[other].step - ends[best].step) >= 0:
+            ends[other] = ends[best]
+        ends[best] = p
+    return ends[best]
 
-    if ls_iter == max_ls:               # reached the most evaluations
-        bracket, bracket_f, bracket_g = [0, t], [f, f_new], [g, g_new]
 
-    # zoom: refine the bracket until a point satisfies the criteria
-    insuf_progress = False
-    low_pos, high_pos = (0, 1) if bracket_f[0] <= bracket_f[-1] else (1, 0)
-    while not done and ls_iter < max_ls:
-        if abs(bracket[1] - bracket[0]) * d_norm < tolerance_change:
-            break                       # the bracket is too small
-        t = cubic_interpolate(xp, bracket[0], bracket_f[0], bracket_gtd[0],
-                              bracket[1], bracket_f[1], bracket_gtd[1])
-        # a trial point too close to the bracket's ends (twice, or at one) is moved 0.1 of
-        # its length inside it
-        eps = 0.1 * (max(bracket) - min(bracket))
-        if min(max(bracket) - t, t - min(bracket)) < eps:
-            if insuf_progress or t >= max(bracket) or t <= min(bracket):
-                if abs(t - max(bracket)) < abs(t - min(bracket)):
-                    t = max(bracket) - eps
-                else:
-                    t = min(bracket) + eps
-                insuf_progress = False
-            else:
-                insuf_progress = True
-        else:
-            insuf_progress = False
-
-        f_new, g_new = obj_func(x, t, d)
-        ls_func_evals += 1
-        gtd_new = g_new @ d
-        ls_iter += 1
-
-        if f_new > (f + c1 * t * gtd) or f_new >= bracket_f[low_pos]:
-            # Armijo condition not satisfied or not lower than the lowest point
-            bracket[high_pos], bracket_f[high_pos] = t, f_new
-            bracket_g[high_pos], bracket_gtd[high_pos] = g_new, gtd_new
-            low_pos, high_pos = (0, 1) if bracket_f[0] <= bracket_f[1] else (1, 0)
-        else:
-            if abs(gtd_new) <= -c2 * gtd:
-                done = True             # the Wolfe conditions hold
-            elif gtd_new * (bracket[high_pos] - bracket[low_pos]) >= 0:
-                # the old high becomes the new low
-                bracket[high_pos], bracket_f[high_pos] = bracket[low_pos], bracket_f[low_pos]
-                bracket_g[high_pos] = bracket_g[low_pos]
-                bracket_gtd[high_pos] = bracket_gtd[low_pos]
-            # the new point becomes the new low
-            bracket[low_pos], bracket_f[low_pos] = t, f_new
-            bracket_g[low_pos], bracket_gtd[low_pos] = g_new, gtd_new
-
-    return bracket_f[low_pos], bracket_g[low_pos], bracket[low_pos], ls_func_evals
+def strong_wolfe(xp, evaluate, t, d, loss, grad, slope, c1=1e-4, c2=0.9,
+                 tolerance_change=1e-9, max_ls=25):
+    """``(loss, flat gradient, step, evaluations)`` at a step along ``d`` that satisfies the
+    strong Wolfe conditions, or the lowest point found when ``max_ls`` more evaluations after
+    the first trial step ``t`` do not find one. ``evaluate(step)`` returns ``(loss as a
+    float, flat gradient)`` at that step along ``d``; ``loss``, ``grad`` and ``slope``
+    (``grad @ d``, negative) are those at step 0. The module's docstring has an example."""
+    search = _Search(evaluate, Probe(0, loss, grad, slope), xp.max(xp.abs(d)), c1, c2,
+                     tolerance_change, max_ls)
+    ends, done = _bracket(xp, search, t, d)
+    found = ends[_lower(ends)] if done else _zoom(xp, search, ends, d)
+    return found.loss, found.grad, found.step, search.evaluations
