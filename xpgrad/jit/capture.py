@@ -112,6 +112,7 @@ class _Session:
             self._replace(be, "kernels", proxies)
             self.proxies = list(proxies.values())
         self._patch_optimizers()
+        self._patch_modules()
         self._patch_random()
         patch_transfers(self.tracer, self.patched, self._recording)
         self._patch_variable_creation()
@@ -186,6 +187,15 @@ class _Session:
         Optimizer.apply_gradients = apply_gradients
         self.patched.append((Optimizer, "apply_gradients", original))
         self.patched.append((Optimizer, "__init__", self.fresh.watch(Optimizer, self._recording)))
+
+    def _patch_modules(self):
+        # every module call takes the hooked path, which guards the program on the version of
+        # the modules' hooks: one registered or removed later makes the next call trace anew
+        from ..nn.module import Module
+        from ..nn.module_hooks import TRACING
+
+        self.patched.append((Module, "_hooks", Module._hooks))
+        Module._hooks = TRACING
 
     def _patch_variable_creation(self):
         from ..tensor import Variable
