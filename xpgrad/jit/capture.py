@@ -88,6 +88,7 @@ class _Session:
         self.created = []         # (weak reference, user's line) of Variables made by the trace
         self.drawn = {}           # id -> (weak Generator, its native generator, state before)
         self.fresh = MadeByTrace()      # the generators and optimizers it makes
+        self.hooks_active = None        # nn.module_hooks.ACTIVE, holding this session's id
 
     def _recording(self) -> bool:
         """Whether this thread's trace records now: what is made now, the function makes."""
@@ -191,11 +192,10 @@ class _Session:
     def _patch_modules(self):
         # every module call takes the hooked path, which guards the program on the version of
         # the modules' hooks: one registered or removed later makes the next call trace anew
-        from ..nn.module import Module
-        from ..nn.module_hooks import TRACING
+        from ..nn.module_hooks import ACTIVE
 
-        self.patched.append((Module, "_hooks", Module._hooks))
-        Module._hooks = TRACING
+        ACTIVE.add(id(self))
+        self.hooks_active = ACTIVE
 
     def _patch_variable_creation(self):
         from ..tensor import Variable
@@ -307,6 +307,8 @@ class _Session:
         for owner, name, value in reversed(self.patched):
             setattr(owner, name, value)
         self.patched = []
+        if self.hooks_active is not None:
+            self.hooks_active.discard(id(self))
         writes = self._written()
         self._unwrap_variables()
         return writes

@@ -21,6 +21,7 @@ from .activations_layers import LeakyReLU, ReLU, Sigmoid, Tanh, get_activation
 from ..jit.capture import THREAD as _TRACES, guard_value, note_write
 from .linear import Linear, bias_initializer
 from .module import Module, layer_repr
+from .module_hooks import ACTIVE as _HOOKS_ACTIVE
 from ._torch_strict import strict_option
 
 
@@ -179,7 +180,8 @@ class Sequential(Module):
 
     def forward(self, x):
         layers = self.layers
-        if _TRACES.tracer is not None:         # a change of the layers traces anew
+        # a change of the layers traces anew (ACTIVE first: empty unless hooks or a trace)
+        if _HOOKS_ACTIVE and _TRACES.tracer is not None:
             guard_value(self, "_version", self._version)
         last = len(layers) - 1
         i = 0

@@ -27,7 +27,7 @@ from ._checks import known_keywords
 from ._torch_strict import strict_option
 from .module_hints import PYTORCH_NAMES as _PYTORCH_NAMES
 from .module_hints import keras_training_keyword, not_initialized, note_layer
-from .module_hooks import call as _call_hooked
+from .module_hooks import ACTIVE as _HOOKS_ACTIVE, call as _call_hooked
 from .module_tree import _trainable, _visit_modules, _visit_trainable, _visit_variables
 
 
@@ -133,13 +133,9 @@ class Module:
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
-    #: this module's hooks (``module_hooks.Hooks``, in the instance dict), else None; the class's
-    #: value while a trace runs is ``module_hooks.TRACING``
-    _hooks = None
-
     def __call__(self, *args, **kwargs):
         try:
-            if self._hooks is None:             # the usual call: one attribute read more
+            if not _HOOKS_ACTIVE:       # no module has hooks, nothing traces: the usual call
                 return self.forward(*args, **kwargs)
             return _call_hooked(self, args, kwargs)
         except MixedBackendError as e:

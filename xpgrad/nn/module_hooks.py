@@ -12,6 +12,8 @@ Hooks run where the module is called (``module(x)``, not ``module.forward(x)``, 
 Under ``xg.function`` a hook runs while the step traces and what it computes is part of the
 program; a Python side effect (appending to a list) happens once per trace, as any Python code
 there. Registering or removing any hook makes the next call of a traced function trace anew.
+A module call costs nothing more while no module has hooks (one test of a global set); while
+some module has, every module call looks for its own (a dictionary read).
 
 >>> import xpgrad as xg
 >>> lin = xg.nn.Linear(2, 2, init="ones", rng=0)
@@ -45,13 +47,16 @@ class _State:
 STATE = _State()
 
 
-#: ``Module._hooks`` while a trace runs (``jit/capture.py`` sets it): a module without hooks of
-#: its own then takes ``call``, which guards the trace on ``STATE.version``
-TRACING = object()
+#: the ids of the ``Hooks`` holding hooks, and of the traces running (``jit/capture.py`` adds
+#: its session's): while it is empty ``Module.__call__`` calls ``forward`` at once (a global's
+#: truth, the cheapest test there is); else every module call takes ``call``, which guards a
+#: trace on ``STATE.version`` and runs the module's own hooks, if any
+ACTIVE = set()
 
 
 class Hooks:
-    """A module's hooks: ``{handle id: (hook, with_kwargs)}`` before and after ``forward``."""
+    """A module's hooks: ``{handle id: (hook, with_kwargs)}`` before and after ``forward``;
+    ``ACTIVE`` holds its id while it holds any (a deep copy's or an unpickled one's too)."""
 
     def __init__(self):
         self.pre = {}
@@ -59,6 +64,16 @@ class Hooks:
 
     def __bool__(self):
         return bool(self.pre or self.post)
+
+    def changed(self):
+        (ACTIVE.add if self else ACTIVE.discard)(id(self))
+
+    def __setstate__(self, state):
+        vars(self).update(state)
+        self.changed()
+
+    def __del__(self):
+        ACTIVE.discard(id(self))
 
 
 class RemovableHandle:
@@ -87,9 +102,10 @@ class RemovableHandle:
                              and hooks.post.pop(self.id, None) is None):
             return
         _changed()
+        hooks.changed()
         module = self._module()
         if not hooks and module is not None and vars(module).get("_hooks") is hooks:
-            del vars(module)["_hooks"]           # back to the plain call
+            del vars(module)["_hooks"]           # Sequential may fuse it again
 
     def __enter__(self):
         return self
@@ -123,12 +139,12 @@ def register(module, table, hook, prepend, with_kwargs, what) -> RemovableHandle
     entries[handle.id] = (hook, with_kwargs)
     entries.update(older)                                  # after it, in their order
     _changed()
+    hooks.changed()
     return handle
 
 
 def call(module, args, kwargs):
-    """``module(*args, **kwargs)`` with its hooks (``Module.__call__`` when it has some, or
-    while a trace runs)."""
+    """``module(*args, **kwargs)`` with its hooks (``Module.__call__`` while ``ACTIVE``)."""
     if _TRACES.tracer is not None:
         guard_value(STATE, "version", STATE.version)
     hooks = vars(module).get("_hooks")
