@@ -116,7 +116,7 @@ def test_insert_at_the_end_and_plus_as_torch():
     (lambda s: s.insert(True, xg.nn.ReLU()), TypeError, "must be an int, got bool"),
     (lambda s: s.insert(0, xg.nn.ReLU), TypeError, "got the class ReLU; make one: ReLU()"),
     (lambda s: s.insert(0, 3), TypeError, "Sequential takes callables"),
-    (lambda s: s.pop(2), IndexError, r"Sequential.__getitem__: index 2 is out of range"),
+    (lambda s: s.pop(2), IndexError, r"Sequential.pop: index 2 is out of range"),
     (lambda s: s.__setitem__(2, xg.nn.ReLU()), IndexError, "index 2 is out of range"),
     (lambda s: s.__setitem__(slice(0, 1), xg.nn.ReLU()), TypeError, "takes an int index"),
     (lambda s: s.__setitem__(0, "relu"), TypeError, "Sequential takes callables"),

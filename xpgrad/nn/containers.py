@@ -135,6 +135,8 @@ class Sequential(Module):
     def pop(self, index=-1):
         """Remove and return the layer at ``index`` (the last by default; a slice gives a
         Sequential of the layers removed)."""
+        if not isinstance(index, slice):
+            index = self._index(index, "pop")
         removed = self[index]
         del self[index]
         return removed

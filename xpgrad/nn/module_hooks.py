@@ -72,8 +72,8 @@ class Hooks:
         vars(self).update(state)
         self.changed()
 
-    def __del__(self):
-        ACTIVE.discard(id(self))
+    def __del__(self, _discard=ACTIVE.discard):      # bound now: at exit the global may be gone
+        _discard(id(self))
 
 
 class RemovableHandle:
