@@ -326,6 +326,18 @@ def test_a_training_step_with_a_hook_compiled_matches_eager():
         np.testing.assert_allclose(b, a, rtol=1e-12)
 
 
+def test_a_hooks_python_side_effect_happens_once_per_trace_as_documented():
+    relu = xg.nn.ReLU()
+    seen = []
+    relu.register_forward_hook(lambda m, a, o: seen.append(o.shape) or o * 3.0)
+    f = xg.function(lambda x: relu(x))
+    x = xg.asarray([-1.0, 2.0])
+    assert [f(x).tolist() for _ in range(3)] == [[0.0, 6.0]] * 3
+    calls = len(seen)                                    # the warm-up and the trace
+    assert [f(x).tolist() for _ in range(3)] == [[0.0, 6.0]] * 3    # replays: the output...
+    assert len(seen) == calls and f.trace_count == 1     # ... without the append
+
+
 def test_a_hook_registered_inside_a_traced_call_does_not_break_the_trace():
     relu = xg.nn.ReLU()
 

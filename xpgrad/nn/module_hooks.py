@@ -10,8 +10,8 @@ registration returns a handle whose ``remove()`` takes the hook off (also as a c
 Hooks run where the module is called (``module(x)``, not ``module.forward(x)``, as in PyTorch):
 ``Sequential`` and ``MLP`` call a hooked layer, never fusing it with the activation after it.
 Under ``xg.function`` a hook runs while the step traces and what it computes is part of the
-program; a Python side effect (appending to a list) happens once per trace, as any Python code
-there. Registering or removing any hook makes the next call of a traced function trace anew.
+program; a Python side effect (appending to a list) happens when the step traces (or runs
+eagerly), not when it replays, as any Python code there. Registering or removing any hook makes the next call of a traced function trace anew.
 A module call costs nothing more while no module has hooks (one test of a global set); while
 some module has, every module call looks for its own (a dictionary read).
 
