@@ -10,6 +10,8 @@
 """
 from __future__ import annotations
 
+from copy import deepcopy as _deepcopy
+
 from . import tensor_methods
 from .tensor_methods import TensorMethods
 
@@ -74,6 +76,45 @@ class Tensor(TensorMethods):
                     slots[name] = getattr(self, name)
         slots["_key"] = 0
         return None, slots
+
+    def __deepcopy__(self, memo):
+        """``copy.deepcopy``: a tensor with a copy of the value, another tensor to the tapes
+        (``__getstate__``). As in PyTorch, only graph leaves copy: a tensor that a live
+        GradientTape computed from a watched one is a RuntimeError, since its copy would be cut
+        from the tape (a gradient through it would come back None). Variables and the tensors
+        a tape watches are leaves; so is any tensor once no live tape differentiates it.
+
+        >>> import copy, xpgrad as xg
+        >>> w = xg.Variable([1.0, 2.0], name="w")
+        >>> with xg.GradientTape() as tape:
+        ...     y = w * 2.0
+        ...     w2 = copy.deepcopy(w)                      # a leaf: copied, not watched
+        ...     copy.deepcopy(y)
+        Traceback (most recent call last):
+        ...
+        RuntimeError: copy.deepcopy: only tensors created explicitly by the user (graph ...
+        """
+        if self._key:
+            from .tape import LIVE_TAPES
+
+            key = self._key
+            if any(key in tape._keys and key not in tape._watched for tape in list(LIVE_TAPES)):
+                raise RuntimeError(
+                    "copy.deepcopy: only tensors created explicitly by the user (graph leaves: "
+                    "Variables, tensors a tape watches) support the deepcopy protocol while a "
+                    "GradientTape differentiates them (as in PyTorch); this one was computed on "
+                    "a live tape, and its copy would be cut from it. Copy the value off the "
+                    "tape with xg.stop_gradient(t), or keep it on the tape with "
+                    "xg.asarray(t, copy=True)")
+        cls = type(self)
+        new = cls.__new__(cls)
+        memo[id(self)] = new
+        own, slots = _deepcopy(self.__getstate__(), memo)
+        if own:
+            vars(new).update(own)
+        for name, value in slots.items():
+            setattr(new, name, value)
+        return new
 
     # -- basic properties ----------------------------------------------------------------------
     @property

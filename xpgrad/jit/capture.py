@@ -88,6 +88,7 @@ class _Session:
         self.created = []         # (weak reference, user's line) of Variables made by the trace
         self.drawn = {}           # id -> (weak Generator, its native generator, state before)
         self.fresh = MadeByTrace()      # the generators and optimizers it makes
+        self.hooks_active = None        # nn.module_hooks.ACTIVE, holding this session's id
 
     def _recording(self) -> bool:
         """Whether this thread's trace records now: what is made now, the function makes."""
@@ -112,6 +113,7 @@ class _Session:
             self._replace(be, "kernels", proxies)
             self.proxies = list(proxies.values())
         self._patch_optimizers()
+        self._patch_modules()
         self._patch_random()
         patch_transfers(self.tracer, self.patched, self._recording)
         self._patch_variable_creation()
@@ -186,6 +188,14 @@ class _Session:
         Optimizer.apply_gradients = apply_gradients
         self.patched.append((Optimizer, "apply_gradients", original))
         self.patched.append((Optimizer, "__init__", self.fresh.watch(Optimizer, self._recording)))
+
+    def _patch_modules(self):
+        # every module call takes the hooked path, which guards the program on the version of
+        # the modules' hooks: one registered or removed later makes the next call trace anew
+        from ..nn.module_hooks import ACTIVE
+
+        ACTIVE.add(id(self))
+        self.hooks_active = ACTIVE
 
     def _patch_variable_creation(self):
         from ..tensor import Variable
@@ -297,6 +307,8 @@ class _Session:
         for owner, name, value in reversed(self.patched):
             setattr(owner, name, value)
         self.patched = []
+        if self.hooks_active is not None:
+            self.hooks_active.discard(id(self))
         writes = self._written()
         self._unwrap_variables()
         return writes

@@ -8,6 +8,9 @@
 """
 from __future__ import annotations
 
+import itertools
+import numbers
+
 from .. import dtypes as _dt
 from .._args import flag
 from . import _checks, _initial
@@ -15,8 +18,10 @@ from . import init as _init
 from ..ops.activations import leaky_relu, relu
 from ..ops.nn import fused_activation_name
 from .activations_layers import LeakyReLU, ReLU, Sigmoid, Tanh, get_activation
+from ..jit.capture import THREAD as _TRACES, guard_value, note_write
 from .linear import Linear, bias_initializer
 from .module import Module, layer_repr
+from .module_hooks import ACTIVE as _HOOKS_ACTIVE
 from ._torch_strict import strict_option
 
 
@@ -28,21 +33,48 @@ _FUSED_LAYERS = {ReLU: "relu", Sigmoid: "sigmoid", Tanh: "tanh"}
 def _fused_name(activation):
     """The name under which ``xg.nn.linear`` fuses ``activation`` (a function or an activation
     layer) into the layer before it, else None (also for a layer whose ``forward`` was
-    replaced on the instance: it runs as given)."""
+    replaced on the instance, or that has hooks: it runs as given, called)."""
     name = _FUSED_LAYERS.get(activation.__class__)
     if name is not None:
-        return None if "forward" in activation.__dict__ else name
+        own = activation.__dict__
+        return None if "forward" in own or "_hooks" in own else name
     return fused_activation_name(activation)
 
 
 def _fusable(layer) -> bool:
     """Whether ``layer`` is a plain Linear (not one whose ``forward`` was replaced on the
-    instance, which must run as given)."""
-    return layer.__class__ is Linear and "forward" not in layer.__dict__
+    instance, or that has hooks: it must run as given, called)."""
+    if layer.__class__ is not Linear:
+        return False
+    own = layer.__dict__
+    return "forward" not in own and "_hooks" not in own
+
+
+#: Sequential structure versions: each change of a Sequential's layers takes the next
+_VERSIONS = itertools.count(1)
 
 
 class Sequential(Module):
-    """Apply layers in order; ``Sequential(a, b)`` or ``Sequential([a, b])``."""
+    """Apply layers in order; ``Sequential(a, b)`` or ``Sequential([a, b])``. As
+    ``torch.nn.Sequential``: indexing (a slice is a Sequential of the same layers),
+    ``len``, iteration, ``s[i] = layer``, ``del s[i]`` / ``del s[i:j]``, ``append`` /
+    ``extend`` / ``insert`` / ``pop``, ``+=`` and ``+`` (a new Sequential). Layer ``i`` is
+    always at index ``i`` (a removal or insertion renumbers those after it, as PyTorch's), so
+    its variables are ``"<name>/<layer name>i/..."`` and its torch keys ``"i.weight"``. Under
+    ``xg.function`` a change made through these (or by assigning ``layers``) traces anew; an
+    edit of the list ``layers`` itself is not seen by a traced function.
+
+    >>> import xpgrad as xg
+    >>> model = xg.nn.Sequential(xg.nn.Linear(2, 3, rng=0), xg.nn.Linear(3, 1, rng=1))
+    >>> _ = model.insert(1, xg.nn.ReLU())
+    >>> list(model.torch_state_dict())
+    ['0.weight', '0.bias', '2.weight', '2.bias']
+    >>> del model[0]
+    >>> list(model.named_variables())
+    ['sequential/linear1/w', 'sequential/linear1/b']
+    """
+
+    _version = 0      # of the layers (a Sequential pickled before versions: 0)
 
     def __init__(self, *layers, name: str = "sequential"):
         super().__init__(name)
@@ -52,15 +84,86 @@ class Sequential(Module):
             _check_layer(layer)
         self.layers = list(layers)
 
+    def __setattr__(self, name, value):
+        super().__setattr__(name, value)
+        if name == "layers":
+            self._changed()
+
+    def _changed(self):
+        """A new version of the layers: under ``xg.function``, a program traced with the old
+        ones is not replayed (``forward`` guards on it)."""
+        if _TRACES.tracer is not None:
+            note_write(self, "_version")
+        vars(self)["_version"] = next(_VERSIONS)
+
+    def _index(self, i, what, end=False):
+        """``i`` as an index into the layers, in range (``end``: ``len`` too, for insert)."""
+        if isinstance(i, bool) or not isinstance(i, numbers.Integral):
+            raise TypeError(f"Sequential.{what}: the index must be an int, got "
+                            f"{type(i).__name__} {i!r}")
+        n = len(self.layers)
+        if not -n <= i < n + end:
+            raise IndexError(f"Sequential.{what}: index {i} is out of range ({n} layers)")
+        i = int(i)
+        return i + n if i < 0 else i
+
     def append(self, layer) -> "Sequential":
+        """Add ``layer`` at the end; returns self (as PyTorch's)."""
         self.layers.append(_check_layer(layer))
+        self._changed()
         return self
+
+    def extend(self, layers) -> "Sequential":
+        """Add each of ``layers`` (an iterable of layers, a Sequential too) at the end, every
+        one checked before any is added; returns self."""
+        if isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):
+            raise TypeError(f"Sequential.extend: layers must be an iterable of layers, got "
+                            f"{type(layers).__name__}")
+        layers = [_check_layer(layer) for layer in layers]
+        self.layers.extend(layers)
+        self._changed()
+        return self
+
+    def insert(self, index, layer) -> "Sequential":
+        """Put ``layer`` before ``index`` (``-len <= index <= len``, as PyTorch's; the layers
+        from ``index`` on move one up); returns self."""
+        index = self._index(index, "insert", end=True)
+        self.layers.insert(index, _check_layer(layer))
+        self._changed()
+        return self
+
+    def pop(self, index=-1):
+        """Remove and return the layer at ``index`` (the last by default; a slice gives a
+        Sequential of the layers removed)."""
+        if not isinstance(index, slice):
+            index = self._index(index, "pop")
+        removed = self[index]
+        del self[index]
+        return removed
 
     def __getitem__(self, i):
         """Layer ``i``; a slice is a Sequential of those layers (shared, as PyTorch's)."""
         if isinstance(i, slice):
             return Sequential(self.layers[i], name=self.name)
-        return self.layers[i]
+        return self.layers[self._index(i, "__getitem__")]
+
+    def __setitem__(self, i, layer):
+        """Replace layer ``i`` (an int, as PyTorch's) with ``layer``."""
+        if isinstance(i, slice):
+            raise TypeError("Sequential: s[i] = layer takes an int index (as PyTorch's), got a "
+                            "slice; del s[i:j] and insert the new layers one by one")
+        i = self._index(i, "__setitem__")
+        self.layers[i] = _check_layer(layer)
+        self._changed()
+
+    def __delitem__(self, i):
+        """Remove layer ``i``, or the layers of a slice; those after move down (as PyTorch's
+        renumbering)."""
+        if isinstance(i, slice):
+            del self.layers[i]
+        else:
+            del self.layers[self._index(i, "__delitem__")]
+        self._changed()
 
     def __len__(self):
         return len(self.layers)
@@ -68,8 +171,20 @@ class Sequential(Module):
     def __iter__(self):
         return iter(self.layers)
 
+    def __iadd__(self, layers) -> "Sequential":
+        return self.extend(layers)
+
+    def __add__(self, other) -> "Sequential":
+        """A new Sequential of this one's layers, then ``other``'s (PyTorch's ``+``)."""
+        if not isinstance(other, Sequential):
+            return NotImplemented
+        return Sequential(self.layers + other.layers, name=self.name)
+
     def forward(self, x):
         layers = self.layers
+        # a change of the layers traces anew (ACTIVE first: empty unless hooks or a trace)
+        if _HOOKS_ACTIVE and _TRACES.tracer is not None:
+            guard_value(self, "_version", self._version)
         last = len(layers) - 1
         i = 0
         while i <= last:

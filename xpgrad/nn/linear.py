@@ -40,7 +40,10 @@ class Linear(Module):
     ``bias=False`` is a ValueError. Weights are created on ``backend`` (default: the
     generator's backend) with ``dtype`` (default float32). Variables are named
     ``f"{name}/w"`` and ``f"{name}/b"``. The input's last axis must have ``in_features``
-    entries and the weights' dtype (no silent promotion: cast with xg.astype).
+    entries and the weights' dtype (no silent promotion: cast with xg.astype). Assigning
+    ``layer.w`` or ``layer.b`` takes an ``xg.Variable`` of its shape, the other one's dtype and
+    the layer's backend (``b`` also None: no bias); anything else is refused (TypeError or
+    ValueError naming it), as a tied ``weight`` is.
 
     ``layer.weight = variable`` ties the layer to a Variable in PyTorch's layout
     (out_features, in_features), as ``decoder.weight = encoder.weight`` ties a language
@@ -112,6 +115,11 @@ class Linear(Module):
             raise ValueError(f"Linear.w: (in_features, out_features) = {shape}, got "
                              f"{value.shape} (torch's layout goes to Linear.weight)")
         if value is not None:
+            bias = self.__dict__.get("b")
+            if bias is not None and value.dtype != bias.dtype:
+                raise TypeError(f"Linear.w: the layer's bias is {bias.dtype}, the Variable "
+                                f"{value.dtype} (no silent promotion: build both with one "
+                                "dtype, or set b = None first)")
             self._check_backend(value, "w")
             self.__dict__.pop("weight", None)     # a weight of its own unties the layer
         self.__dict__["w"] = value
@@ -143,6 +151,30 @@ class Linear(Module):
         self._check_backend(value, "weight")
         self.__dict__["weight"] = value
         self.w = None
+
+    def __setattr__(self, name, value):
+        if name == "b" and value is not None:
+            self._check_bias(value)
+        super().__setattr__(name, value)
+
+    def _check_bias(self, value):
+        """As ``w`` and ``weight`` are checked: a new bias ``b`` is None or an xg.Variable of
+        shape (out_features,), the weights' dtype (a float64 bias would silently make a
+        float32 layer's output float64) and their backend."""
+        shape = (self.out_features,)
+        if not isinstance(value, Variable):
+            if isinstance(self.__dict__.get("b"), Variable):
+                return          # Module.__setattr__ names the Variable it would drop
+            raise TypeError(f"Linear.b: an xg.Variable of shape {shape} (out_features,) or "
+                            f"None, got {type(value).__name__}, which would not be trained")
+        if value.shape != shape:
+            raise ValueError(f"Linear.b: (out_features,) = {shape}, got {value.shape}")
+        weights = self.__dict__.get("w")
+        weights = self.__dict__.get("weight") if weights is None else weights
+        if weights is not None and value.dtype != weights.dtype:
+            raise TypeError(f"Linear.b: the layer is {weights.dtype}, the Variable "
+                            f"{value.dtype} (no silent promotion: build both with one dtype)")
+        self._check_backend(value, "b")
 
     def _check_backend(self, value, name):
         """TypeError naming both backends when Variable ``value`` (the new ``w`` or tied

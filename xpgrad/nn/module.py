@@ -27,6 +27,7 @@ from ._checks import known_keywords
 from ._torch_strict import strict_option
 from .module_hints import PYTORCH_NAMES as _PYTORCH_NAMES
 from .module_hints import keras_training_keyword, not_initialized, note_layer
+from .module_hooks import ACTIVE as _HOOKS_ACTIVE, call as _call_hooked
 from .module_tree import _trainable, _visit_modules, _visit_trainable, _visit_variables
 
 
@@ -134,7 +135,9 @@ class Module:
 
     def __call__(self, *args, **kwargs):
         try:
-            return self.forward(*args, **kwargs)
+            if not _HOOKS_ACTIVE:       # no module has hooks, nothing traces: the usual call
+                return self.forward(*args, **kwargs)
+            return _call_hooked(self, args, kwargs)
         except MixedBackendError as e:
             note_layer(e, self)
             raise
@@ -142,6 +145,47 @@ class Module:
             if "training" in kwargs and "keyword argument 'training'" in str(e):
                 raise keras_training_keyword(e) from None
             raise
+
+    def register_forward_pre_hook(self, hook, *, prepend: bool = False,
+                                  with_kwargs: bool = False):
+        """Call ``hook(module, args)`` before every ``forward`` of this module (PyTorch's): a
+        return value other than None replaces the positional arguments (one that is not a
+        tuple is the only argument). ``with_kwargs=True`` calls ``hook(module, args,
+        kwargs)``, which returns None or ``(args, kwargs)``. Hooks run in registration order,
+        ``prepend=True`` before the others. Returns a handle: ``handle.remove()`` takes the
+        hook off. See ``xpgrad/nn/module_hooks.py`` (``xg.function``, ``Sequential``).
+
+        >>> import xpgrad as xg
+        >>> lin = xg.nn.Linear(2, 1, init="ones", rng=0)
+        >>> handle = lin.register_forward_pre_hook(lambda module, args: args[0] * 2.0)
+        >>> lin(xg.ones((1, 2))).tolist()
+        [[4.0]]
+        """
+        from .module_hooks import register
+
+        return register(self, "pre", hook, prepend, with_kwargs, "register_forward_pre_hook")
+
+    def register_forward_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False):
+        """Call ``hook(module, args, output)`` after every ``forward`` of this module
+        (PyTorch's): a return value other than None replaces the output. ``args`` are the
+        positional arguments forward got (after the pre-hooks); ``with_kwargs=True`` calls
+        ``hook(module, args, kwargs, output)``. Order, ``prepend`` and the handle are as for
+        ``register_forward_pre_hook``.
+
+        >>> import xpgrad as xg
+        >>> model = xg.nn.MLP([2, 3, 1], rng=0)
+        >>> shapes = []
+        >>> handle = model.layers[0].register_forward_hook(
+        ...     lambda module, args, out: shapes.append(out.shape))
+        >>> _ = model(xg.ones((4, 2)))
+        >>> handle.remove()
+        >>> _ = model(xg.ones((4, 2)))
+        >>> shapes
+        [(4, 3)]
+        """
+        from .module_hooks import register
+
+        return register(self, "post", hook, prepend, with_kwargs, "register_forward_hook")
 
     # -- discovery ----------------------------------------------------------------------------
     def _items(self):

@@ -144,8 +144,13 @@ class ModuleList(_Container):
             raise TypeError(f"ModuleList.insert: index must be an int, got {index!r}")
         self._write().insert(int(index), _module(module, "the module inserted", "ModuleList"))
 
-    def pop(self, index=-1) -> Module:
-        """Remove and return the module at ``index`` (the last by default)."""
+    def pop(self, index=-1):
+        """Remove and return the module at ``index`` (the last by default; a slice gives a
+        ModuleList of the modules removed, as PyTorch's)."""
+        if isinstance(index, slice):
+            removed = self[index]
+            del self[index]
+            return removed
         return self._write().pop(self._index(index))
 
 
