@@ -2,8 +2,10 @@
 waves, then fed their own predictions ``future`` steps on) ported to xpgrad as a user writes
 it, trained beside the torch original from the same weights in float64.
 
-The original trains with ``torch.optim.LBFGS``; xpgrad has no L-BFGS optimizer (SciPy's
-L-BFGS-B, through ``xg.for_scipy``, is another algorithm), so both sides use Adam. Torch's
+The original trains with ``torch.optim.LBFGS``; both sides use Adam here, as this tests the
+cells and the unrolling (``xg.optim.LBFGS`` is compared with torch's step by step in
+``test_optim_lbfgs_torch``). Torch's
+Torch's
 ``bias_hh`` is frozen: xpgrad's cells hold one bias, torch's ``bias_ih + bias_hh`` (README,
 "One bias, not two")."""
 import numpy as np
