@@ -4,10 +4,8 @@ it, trained beside the torch original from the same weights in float64.
 
 The original trains with ``torch.optim.LBFGS``; both sides use Adam here, as this tests the
 cells and the unrolling (``xg.optim.LBFGS`` is compared with torch's step by step in
-``test_optim_lbfgs_torch``). Torch's
-Torch's
-``bias_hh`` is frozen: xpgrad's cells hold one bias, torch's ``bias_ih + bias_hh`` (README,
-"One bias, not two")."""
+``test_optim_lbfgs_torch``). Torch's ``bias_hh`` is frozen: xpgrad's cells hold one bias,
+torch's ``bias_ih + bias_hh`` (README, "One bias, not two")."""
 import numpy as np
 import pytest
 import torch
