@@ -157,7 +157,10 @@ def limit(n=DEFAULT_THREADS, *, torch=None, numba=None) -> Limits:
 
     ``numba`` / ``torch``: None limits the library when it is imported already (never imports
     it), True imports it first (and skips it when it is not installed), False leaves it alone.
-    Numba's setting applies to launches from the calling thread and is capped at
+    With None and Numba not imported yet, the limit waits for it: the Numba backend applies
+    it (and ``restore`` undoes it) when it imports Numba, while the limit is in force; Numba
+    imported by other code is limited at the next ``limit`` call or backend load. Numba's
+    setting applies to launches from the thread that sets it and is capped at
     ``NUMBA_NUM_THREADS``.
     """
     n = check_threads(n)
