@@ -73,14 +73,14 @@ def _alignment(args, rng):
 
 
 def main(argv=None) -> int:
+    from xpgrad import cli_types
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=parse_threads, default=1)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=cli_types.positive(int), default=5)
     parser.add_argument("--alignment", action="store_true",
                         help="time MKL on cache-line-aligned operands against unaligned ones")
     args = parser.parse_args(argv)
-    if args.repeats < 1:
-        parser.error(f"argument --repeats: must be at least 1, got {args.repeats}")
     with limit(args.threads):
         try:
             blas.use("mkl")

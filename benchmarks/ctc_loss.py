@@ -53,12 +53,20 @@ def torch_step(lp, targets, il, tl):
 
 
 def main(argv=None):
+    from xpgrad import cli_types
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--shape", type=int, nargs=4, default=[100, 32, 30, 20],
+    p.add_argument("--shape", type=cli_types.positive(int), nargs=4, default=[100, 32, 30, 20],
                    metavar=("T", "N", "C", "S"))
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    p.add_argument("--repeats", type=int, default=9)
+    p.add_argument("--repeats", type=cli_types.positive(int), default=9)
     args = p.parse_args(argv)
+    T, N, C, S = args.shape
+    if C < 2:
+        p.error(f"argument --shape: C (classes) must be >= 2, class 0 being the blank, got {C}")
+    if S > T:
+        p.error(f"argument --shape: S (target length) must be at most T (input length), "
+                f"got S={S} > T={T}")
     lp, targets, il, tl = inputs(*args.shape, np.dtype(args.dtype))
     steps = {"generic (numpy)": xpgrad_step("numpy", lp, targets, il, tl)}
     restore = []                  # the thread counts this run changed, put back at the end

@@ -160,9 +160,12 @@ def _parse_sections(text):
 
 
 def main(argv=None):
+    from xpgrad import cli_types
+
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="smaller problems, fewer repetitions")
-    p.add_argument("--reps", type=int, default=None, help="runs per timed batch")
+    p.add_argument("--reps", type=cli_types.positive(int), default=None,
+                   help="runs per timed batch")
     p.add_argument("--dry-run", action="store_true", help="no device: print the plan only")
     p.add_argument("--json", help="also write the results to this file (after every section)")
     p.add_argument("--sections", type=_parse_sections, default=list(SECTIONS),

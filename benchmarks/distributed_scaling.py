@@ -162,16 +162,18 @@ def _table(by_n, args):
 
 
 def main(argv=None):
+    from xpgrad import cli_types
+
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--ranks", type=int, nargs="+", default=[1, 2, 3])
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--steps", type=int, default=30)
-    p.add_argument("--warmup", type=int, default=5)
-    p.add_argument("--batch", type=int, default=256,
+    p.add_argument("--ranks", type=cli_types.positive(int), nargs="+", default=[1, 2, 3])
+    p.add_argument("--repeats", type=cli_types.positive(int), default=3)
+    p.add_argument("--steps", type=cli_types.positive(int), default=30)
+    p.add_argument("--warmup", type=cli_types.at_least(int, 0), default=5)
+    p.add_argument("--batch", type=cli_types.positive(int), default=256,
                    help="the global batch (strong scaling) and the per-rank batch (weak)")
-    p.add_argument("--hidden", type=int, nargs="+", default=[512, 512])
-    p.add_argument("--backend", default="numpy")
-    p.add_argument("--bucket-bytes", type=int, default=2**20,
+    p.add_argument("--hidden", type=cli_types.positive(int), nargs="+", default=[512, 512])
+    p.add_argument("--backend", type=cli_types.backend_name, default="numpy")
+    p.add_argument("--bucket-bytes", type=cli_types.positive(int), default=2**20,
                    help="gradient bucket size (default 1 MiB: several buckets, so that "
                         "overlap has something to start early)")
     p.add_argument("--rank-main", action="store_true", help=argparse.SUPPRESS)

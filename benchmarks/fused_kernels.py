@@ -67,12 +67,15 @@ def forward_backward(fn, x, w):
 
 
 def main(argv=None):
+    from xpgrad import cli_types
+    from xpgrad.threads import parse_threads
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--shape", type=int, nargs=2, default=[128, 256])
-    p.add_argument("--repeats", type=int, default=7)
-    p.add_argument("--number", type=int, default=100)
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--backend", default="numpy")
+    p.add_argument("--shape", type=cli_types.positive(int), nargs=2, default=[128, 256])
+    p.add_argument("--repeats", type=cli_types.positive(int), default=7)
+    p.add_argument("--number", type=cli_types.positive(int), default=100)
+    p.add_argument("--threads", type=parse_threads, default=None)
+    p.add_argument("--backend", type=cli_types.backend_name, default="numpy")
     p.add_argument("--only", nargs="+", default=None,
                    help="time only the cases whose names contain one of these words")
     args = p.parse_args(argv)
@@ -94,6 +97,10 @@ def main(argv=None):
     print(f"backend {be.name}, shape {tuple(args.shape)}; copy floor {floor * 1e6:.1f} us")
     runs = {name: forward_backward(fn, x, w) for name, fn in cases(x, w, labels).items()}
     runs.update({name: update_step(cls, kw, x, w) for name, (cls, kw) in UPDATES.items()})
+    unmatched = [word for word in args.only or () if not any(word in name for name in runs)]
+    if unmatched:
+        p.error(f"argument --only: {', '.join(map(repr, unmatched))} is in no case's name; "
+                f"the cases: {', '.join(runs)}")
     for name, run in runs.items():
         if args.only and not any(word in name for word in args.only):
             continue

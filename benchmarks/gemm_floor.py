@@ -90,13 +90,16 @@ def workloads(only, batches=(32, 128, 4096), steps=50):
 
 
 def main(argv=None):
+    from xpgrad import cli_types
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--backend", default="numba", choices=["numpy", "numba"])
-    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--repeats", type=cli_types.positive(int), default=7)
     p.add_argument("--only", nargs="+", default=["mlp", "lstm", "char_lm"], choices=["mlp", "lstm", "char_lm"])
-    p.add_argument("--batches", nargs="+", type=int, default=[32, 128, 4096],
+    p.add_argument("--batches", nargs="+", type=cli_types.positive(int), default=[32, 128, 4096],
                    help="the MLP's batch sizes")
-    p.add_argument("--steps", type=int, default=50, help="the LSTM's sequence length")
+    p.add_argument("--steps", type=cli_types.positive(int), default=50,
+                   help="the LSTM's sequence length")
     args = p.parse_args(argv)
 
     import torch

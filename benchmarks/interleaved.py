@@ -28,10 +28,13 @@ def one_thread():
 def arguments(doc, argv=None, repeats=9):
     """``--repeats`` (default ``repeats``), ``--rounds``, ``--scale`` and ``--dtype``, described
     by ``doc``'s first line."""
+    from xpgrad import cli_types
+
     p = argparse.ArgumentParser(description=doc.splitlines()[0])
-    p.add_argument("--repeats", type=int, default=repeats)
-    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds (best is shown)")
-    p.add_argument("--scale", type=float, default=1.0)
+    p.add_argument("--repeats", type=cli_types.positive(int), default=repeats)
+    p.add_argument("--rounds", type=cli_types.positive(int), default=3,
+                   help="interleaved rounds (best is shown)")
+    p.add_argument("--scale", type=cli_types.positive(float), default=1.0)
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     return p.parse_args(argv)
 

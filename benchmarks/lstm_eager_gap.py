@@ -90,8 +90,10 @@ def _timed(fn):
 
 
 def main(argv=None):
+    from xpgrad import cli_types
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=25)
+    ap.add_argument("--rounds", type=cli_types.positive(int), default=25)
     args = ap.parse_args(argv)
 
     from xpgrad.bench_workloads._libs import _Lib

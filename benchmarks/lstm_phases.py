@@ -172,12 +172,14 @@ def _torch_phases(B, T, I, H):
 
 
 def main(argv=None):
+    from xpgrad import cli_types
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=15)
-    ap.add_argument("--hidden", type=int, default=128)
-    ap.add_argument("--batch", type=int, default=64)
-    ap.add_argument("--steps", type=int, default=50)
-    ap.add_argument("--inputs", type=int, default=64)
+    ap.add_argument("--rounds", type=cli_types.positive(int), default=15)
+    ap.add_argument("--hidden", type=cli_types.positive(int), default=128)
+    ap.add_argument("--batch", type=cli_types.positive(int), default=64)
+    ap.add_argument("--steps", type=cli_types.positive(int), default=50)
+    ap.add_argument("--inputs", type=cli_types.positive(int), default=64)
     args = ap.parse_args(argv)
     B, T, I, H = args.batch, args.steps, args.inputs, args.hidden
 

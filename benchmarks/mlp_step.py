@@ -109,17 +109,18 @@ def timed(step, n):
 
 
 def main(argv=None):
+    from xpgrad import cli_types
+    from xpgrad.threads import parse_threads
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--repeats", type=int, default=7)
-    p.add_argument("--steps", type=int, default=200)
-    p.add_argument("--backend", default="numpy")
-    p.add_argument("--threads", type=int, default=None,
+    p.add_argument("--repeats", type=cli_types.positive(int), default=7)
+    p.add_argument("--steps", type=cli_types.positive(int), default=200)
+    p.add_argument("--backend", type=cli_types.backend_name, default="numpy")
+    p.add_argument("--threads", type=parse_threads, default=None,
                    help="limit both NumPy's BLAS (threadpoolctl) and torch to N threads "
                         "(default: each library's own choice)")
-    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--batch", type=cli_types.positive(int), default=128)
     args = p.parse_args(argv)
-    if args.batch < 1:
-        p.error(f"--batch must be at least 1, got {args.batch}")
     runs = {"xpgrad": xpgrad_step(args.backend, args.batch),
             "compiled": xpgrad_step(args.backend, args.batch, compiled=True),
             "numpy": numpy_step(args.batch)}

@@ -125,8 +125,10 @@ VARIANTS = {
 
 
 def main(argv=None):
+    from xpgrad import cli_types
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--rounds", type=cli_types.positive(int), default=5)
     args = ap.parse_args(argv)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((4096, 1000)).astype(np.float32)

@@ -246,14 +246,18 @@ def floor(rounds, classes=FLOOR_CLASSES, sizes=FLOOR_SIZES):
 
 
 def main(argv=None):
+    from xpgrad import cli_types
+    from xpgrad.threads import parse_threads
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rounds", type=int, default=7)
-    ap.add_argument("--only", default="sce,smse,mlp")
-    ap.add_argument("--libs", default="numba,numpy,torch")
+    ap.add_argument("--rounds", type=cli_types.positive(int), default=7)
+    ap.add_argument("--only", type=cli_types.names(*WORKLOADS), default="sce,smse,mlp")
+    ap.add_argument("--libs", type=cli_types.names("numba", "numpy", "torch"),
+                    default="numba,numpy,torch")
     ap.add_argument("--thresholds", action="store_true")
     ap.add_argument("--floor", action="store_true",
                     help="each fused loss kernel against the copy floor, per class count")
-    ap.add_argument("--threads", type=int, default=None,
+    ap.add_argument("--threads", type=parse_threads, default=None,
                     help="threads for every library: Numba, PyTorch, BLAS (via threadpoolctl); "
                          "1 also keeps every Numba kernel serial (default: each library's own)")
     ap.add_argument("--serial", action="store_true",
@@ -290,9 +294,8 @@ def main(argv=None):
     if args.floor:
         floor(args.rounds)
         return
-    libs = args.libs.split(",")
-    for name in args.only.split(","):
-        compare(name, args.rounds, libs)
+    for name in args.only:
+        compare(name, args.rounds, args.libs)
 
 
 if __name__ == "__main__":

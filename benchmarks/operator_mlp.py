@@ -60,10 +60,12 @@ def steps(batch, backend, sizes=(784, 256, 10)):
 
 
 def main(argv=None):
+    from xpgrad import cli_types
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--backend", default="numba")
-    p.add_argument("--batches", nargs="+", type=int, default=[32, 128])
-    p.add_argument("--repeats", type=int, default=9)
+    p.add_argument("--backend", type=cli_types.backend_name, default="numba")
+    p.add_argument("--batches", nargs="+", type=cli_types.positive(int), default=[32, 128])
+    p.add_argument("--repeats", type=cli_types.positive(int), default=9)
     args = p.parse_args(argv)
     import torch
 

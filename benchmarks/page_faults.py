@@ -88,12 +88,14 @@ def child(batch, steps):
 
 
 def main(argv=None):
+    from xpgrad import cli_types
+
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--workload", choices=("mlp", "lstm", "char_lm"), default="mlp")
     p.add_argument("--backend", choices=("numpy", "numba"), default="numpy",
                    help="lstm and char_lm only (mlp: numpy)")
-    p.add_argument("--processes", type=int, default=8)
-    p.add_argument("--steps", type=int, default=None,
+    p.add_argument("--processes", type=cli_types.positive(int), default=8)
+    p.add_argument("--steps", type=cli_types.positive(int), default=None,
                    help="timed steps per process (default: mlp 300, else 30)")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)

@@ -119,14 +119,17 @@ def lstm_steps(backends, hidden, batch, steps, compiled=False):
 
 
 def main(argv=None):
+    from xpgrad import cli_types
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workload", choices=("char_lm", "lstm_step"), default="char_lm")
-    ap.add_argument("--backends", default="numba,numpy")
-    ap.add_argument("--rounds", type=int, default=15)
-    ap.add_argument("--calls", type=int, default=4, help="updates per round")
-    ap.add_argument("--hidden", type=int, default=128)
-    ap.add_argument("--batch", type=int, default=None, help="default: 32 (char_lm), 64")
-    ap.add_argument("--steps", type=int, default=50)
+    ap.add_argument("--backends", type=cli_types.backend_list, default="numba,numpy")
+    ap.add_argument("--rounds", type=cli_types.positive(int), default=15)
+    ap.add_argument("--calls", type=cli_types.positive(int), default=4, help="updates per round")
+    ap.add_argument("--hidden", type=cli_types.positive(int), default=128)
+    ap.add_argument("--batch", type=cli_types.positive(int), default=None,
+                    help="default: 32 (char_lm), 64")
+    ap.add_argument("--steps", type=cli_types.positive(int), default=50)
     ap.add_argument("--compiled", action="store_true",
                     help="lstm_step: also time each backend's step as an xg.function")
     args = ap.parse_args(argv)
@@ -140,7 +143,7 @@ def main(argv=None):
 
     threadpool_limits(1)
     torch.set_num_threads(1)
-    backends = args.backends.split(",")
+    backends = args.backends
     for name in backends:
         be = xg.get_backend(name)
         if hasattr(be, "warmup"):

@@ -143,11 +143,13 @@ def times(workload, backend, repeats):
 
 
 def main(argv=None):
+    from xpgrad import cli_types
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", nargs="*", help=argparse.SUPPRESS)
-    parser.add_argument("--backend", default="numpy")
+    parser.add_argument("--backend", type=cli_types.backend_name, default="numpy")
     parser.add_argument("--only", nargs="*", default=WORKLOADS, choices=WORKLOADS)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=cli_types.positive(int), default=5)
     a = parser.parse_args(argv)
     if a.what and a.what[0] == "_peak":
         return peak(*a.what[1:])

@@ -50,11 +50,13 @@ def numpy_loop(steps):
 
 
 def main(argv=None):
+    from xpgrad import cli_types
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--steps", type=int, default=100)
-    p.add_argument("--repeats", type=int, default=8)
-    p.add_argument("--calls", type=int, default=5, help="calls per timed round")
-    p.add_argument("--backend", default="numpy")
+    p.add_argument("--steps", type=cli_types.positive(int), default=100)
+    p.add_argument("--repeats", type=cli_types.positive(int), default=8)
+    p.add_argument("--calls", type=cli_types.positive(int), default=5, help="calls per timed round")
+    p.add_argument("--backend", type=cli_types.backend_name, default="numpy")
     args = p.parse_args(argv)
     runs = {"numpy by hand": numpy_loop(args.steps),
             f"xpgrad-{args.backend}": build("rnn_loop", f"xpgrad-{args.backend}",

@@ -147,10 +147,12 @@ def memory(backend):
 
 
 def main(argv=None):
+    from xpgrad import cli_types
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", choices=("calls", "ratios", "memory", "_peak"))
     parser.add_argument("args", nargs="*", help=argparse.SUPPRESS)
-    parser.add_argument("--backend", default="numpy")
+    parser.add_argument("--backend", type=cli_types.backend_name, default="numpy")
     parser.add_argument("--only", nargs="*", default=())
     a = parser.parse_args(argv)
     if a.what == "calls":

@@ -58,9 +58,12 @@ RUNS = (("numpy", "numpy", None), ("numba cold", "numba", "cold"), ("numba warm"
 
 
 def _parser():
+    from xpgrad import cli_types
+
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--repeats", type=int, default=4)
-    p.add_argument("--before", default=None, help="an older source tree to run as well")
+    p.add_argument("--repeats", type=cli_types.positive(int), default=4)
+    p.add_argument("--before", type=cli_types.source_tree, default=None,
+                   help="an older source tree to run as well")
     return p
 
 

@@ -420,7 +420,7 @@ def test_mlp_step_script_times_the_compiled_step(capsys):
     assert "compiled: wall" in out and "numpy: wall" in out
     with pytest.raises(SystemExit):
         module.main(["--batch", "0"])
-    assert "--batch must be at least 1, got 0" in capsys.readouterr().err
+    assert "argument --batch: must be an integer > 0, got 0" in capsys.readouterr().err
 
 
 def test_the_header_names_numpys_blas_when_scipy_loaded_its_own(monkeypatch):

@@ -118,3 +118,56 @@ def test_draws_with_tensor_parameters_replay(backend):
         for g, w in zip(compiled(loc, low), eager(loc, low)):
             np.testing.assert_array_equal(g.numpy(), w.numpy())
     assert compiled.trace_count == 1
+
+
+def _twice(f, *args):
+    """Call ``f`` twice: the first call of an xg.function runs eagerly, the second traces."""
+    f(*args)
+    return f(*args)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_choice_with_traced_probabilities_says_what_the_user_did(backend):
+    rng = xg.random.default_rng(0, backend=backend)
+    step = xg.function(lambda logits: rng.choice(3, size=4, p=xg.nn.softmax(logits)))
+    with pytest.raises(xg.jit.TraceError) as info:
+        _twice(step, xg.asarray([0.0, 1.0, 2.0], backend=backend))
+    message = str(info.value)
+    assert "choice(..., p=tensor)" in message and "probabilities" in message
+    assert ".numpy()" not in message                    # the user never called it
+    assert "test_function_random.py" in message         # the user's line
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_integers_with_a_traced_bound_says_what_the_user_did(backend):
+    rng = xg.random.default_rng(0, backend=backend)
+    step = xg.function(lambda n: rng.integers(0, xg.max(n), size=(3,)))
+    with pytest.raises(xg.jit.TraceError, match=r"integers\(low, high\).*bound") as info:
+        _twice(step, xg.asarray([4, 7], backend=backend))
+    assert ".numpy()" not in str(info.value)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_advice_for_traced_probabilities_traces_and_replays(backend):
+    """The message's inverse-CDF recipe: recorded once, fresh draws on each replay, and the
+    eager calls' numbers; p made outside the function works as it is."""
+    def make():
+        rng = xg.random.default_rng(5, backend=backend)
+        fixed = xg.asarray([0.2, 0.3, 0.5], backend=backend)
+
+        def f(logits):
+            c = xg.cumulative_sum(xg.nn.softmax(logits))
+            u = rng.random(size=(6,), dtype=c.dtype)
+            return xg.searchsorted(c, u * c[-1]), rng.choice(3, size=2, p=fixed)
+        return f
+
+    compiled, eager = xg.function(make()), make()
+    logits = xg.asarray([0.0, 1.0, 2.0], dtype=xg.float64, backend=backend)
+    seen = set()
+    for _ in range(4):
+        got, want = compiled(logits), eager(logits)
+        for g, w in zip(got, want):
+            np.testing.assert_array_equal(g.numpy(), w.numpy())
+        assert 0 <= got[0].numpy().min() and got[0].numpy().max() <= 2
+        seen.add(got[0].numpy().tobytes())
+    assert compiled.trace_count == 1 and len(seen) > 1

@@ -1,6 +1,7 @@
-"""The argparse types of ``xpgrad train``'s flags and of the example scripts: layer sizes,
-bounded numbers (``positive``), fractions, the clip norm (a number, or none), a backend's name
-(``backend_name``), each a one-line error (exit 2) instead of a traceback.
+"""The argparse types of ``xpgrad train``'s flags and of the example and benchmark scripts: layer
+sizes, bounded numbers (``positive``), fractions, the clip norm (a number, or none), a backend's
+name (``backend_name``, ``backend_list``), names from a fixed set (``names``), a source tree
+(``source_tree``), each a one-line error (exit 2) instead of a traceback.
 
 >>> _hidden("128,64")
 [128, 64]
@@ -76,6 +77,56 @@ def backend_name(text):
         get_backend(text)
     except (UnknownBackendError, BackendUnavailableError) as e:
         raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
+def backend_list(text):
+    """An argparse type: comma-separated names of backends that can run here, none twice.
+
+    >>> backend_list("numpy")
+    ['numpy']
+    """
+    got = [n.strip() for n in str(text).split(",")]
+    if len(set(got)) < len(got):
+        raise argparse.ArgumentTypeError(f"a backend is named twice in {text!r}")
+    return [backend_name(n) for n in got]
+
+
+def names(*choices):
+    """An argparse type: a comma-separated list of ``choices``, none twice.
+
+    >>> names("sce", "mlp")("mlp,sce")
+    ['mlp', 'sce']
+    """
+    def parse(text):
+        got = [n.strip() for n in str(text).split(",")]
+        bad = [n for n in got if n not in choices]
+        if bad:
+            raise argparse.ArgumentTypeError(
+                f"unknown name(s) {', '.join(map(repr, bad))} in {text!r}; choose from "
+                f"{','.join(choices)} (comma-separated)")
+        if len(set(got)) < len(got):
+            raise argparse.ArgumentTypeError(f"a name is given twice in {text!r}")
+        return got
+    return parse
+
+
+def source_tree(text):
+    """An argparse type: a directory holding an xpgrad source tree (``xpgrad/__init__.py``), as
+    the benchmarks' ``--before`` takes an older checkout to run beside this one.
+
+    >>> import os
+    >>> source_tree(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) != ""
+    True
+    """
+    import os
+
+    if not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a directory (give an older checkout "
+                                         f"of xpgrad, e.g. from git worktree add)")
+    if not os.path.isfile(os.path.join(text, "xpgrad", "__init__.py")):
+        raise argparse.ArgumentTypeError(f"{text!r} holds no xpgrad/__init__.py: not an xpgrad "
+                                         f"source tree")
     return text
 
 

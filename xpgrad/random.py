@@ -220,7 +220,7 @@ class Generator:
         whole = bool(_shape_of(a))
         n = _shape_of(a)[0] if whole else _count(a, "a", "choice")
         if p is not None:
-            given = np.asarray(p.numpy() if isinstance(p, Tensor) else p)
+            given = np.asarray(_host_values(p, _CHOICE_P_TRACED) if isinstance(p, Tensor) else p)
             p = given.astype(np.float64)
             if p.shape != (n,):
                 raise ValueError(f"choice: p must have one probability per choice ({n}), got "
@@ -304,7 +304,38 @@ def _draw_shape(who, size, *params):
 
 def _raw_bound(value):
     """An integer bound as NumPy's ``integers`` takes it: a tensor's array on the host."""
-    return np.asarray(value.numpy()) if isinstance(value, Tensor) else value
+    return np.asarray(_host_values(value, _INTEGERS_BOUND_TRACED)) \
+        if isinstance(value, Tensor) else value
+
+
+#: ``choice(p=tensor)`` where the tensor is computed inside an ``xg.function`` trace
+_CHOICE_P_TRACED = (
+    "choice(..., p=tensor) inside an xg.function samples with probabilities that the traced "
+    "function computes: NumPy's Generator.choice needs their values in Python, which a replay "
+    "cannot repeat. Sample in xpgrad ops instead (inverse CDF: c = xg.cumulative_sum(p); "
+    "i = xg.searchsorted(c, rng.random(size=n, dtype=c.dtype) * c[-1])), pass p as a NumPy "
+    "array or a tensor made outside the function (its values then stay fixed for every "
+    "replay), or call the function without xg.function")
+#: ``integers(low, high)`` with a bound computed inside an ``xg.function`` trace
+_INTEGERS_BOUND_TRACED = (
+    "integers(low, high) inside an xg.function with a bound that the traced function "
+    "computes: NumPy's Generator.integers needs its value in Python, which a replay cannot "
+    "repeat. Give the bounds as Python numbers or tensors made outside the function, draw "
+    "in xpgrad ops (xg.floor(rng.random(size=n) * (high - low)) + low), or call the "
+    "function without xg.function")
+
+
+def _host_values(t, under_trace):
+    """``t.numpy()``; where ``t`` is a value the running ``xg.function`` trace computes (it
+    has no value a replay could read), a TraceError saying ``under_trace``: what the user did,
+    not the ``.numpy()`` they never called."""
+    from .jit.errors import TraceError, user_line
+    from .jit.traced import Traced
+
+    raw = t._data
+    if type(raw) is Traced and raw._tracer.active:
+        raise TraceError(under_trace, user_line())
+    return t.numpy()
 
 
 def _values(value):

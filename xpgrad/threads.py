@@ -3,8 +3,11 @@
 ``xpgrad train``, ``xpgrad bench`` and the examples take ``--threads N`` and call ``limit(N)``:
 BLAS through threadpoolctl (OpenBLAS, MKL, BLIS and OpenMP runtimes already loaded), Numba's
 threaded kernels through ``numba.set_num_threads`` and PyTorch through
-``torch.set_num_threads`` -- each only when that library is already imported, so limiting never
-imports Numba or PyTorch. The default, ``DEFAULT_THREADS``, is one thread: the models these
+``torch.set_num_threads`` -- PyTorch only when it is already imported, so limiting never
+imports Numba or PyTorch; Numba, when the Numba backend imports it later, gets the limits then in
+force (``_numba_loaded``). Limits nest: ``restore()`` in any order leaves every pool at the count
+of the newest limit still in force, or, once all are restored, at its count before the first.
+The default, ``DEFAULT_THREADS``, is one thread: the models these
 commands train make small matrix products, where a second BLAS thread gains little on an idle
 machine and costs much on a busy one (spinning BLAS threads fight the interpreter and each
 other for cores; the README gives the measurements), and one thread never oversubscribes.
@@ -17,8 +20,10 @@ other for cores; the README gives the measurements), and one thread never oversu
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
+import threading
 
 #: threads per pool when ``--threads`` is not given
 DEFAULT_THREADS = 1
@@ -93,8 +98,23 @@ def _optional(module):
         return None
 
 
+#: the limits in force, oldest first (``limit`` appends, ``Limits.restore`` removes)
+_active = []
+_active_lock = threading.Lock()
+
+
 class Limits:
-    """What ``limit`` set, and how to undo it (``restore()``, or leave the ``with`` block)."""
+    """What ``limit`` set, and how to undo it (``restore()``, or leave the ``with`` block).
+
+    Restoring the newest limit in force gives every pool the count it had before that limit;
+    restoring an older one changes no count (a newer limit still holds) and hands its undo to
+    the limit made after it, so that restoring that one later goes back to the counts before
+    both.
+
+    >>> outer, inner = limit(3), limit(2)
+    >>> outer.restore()        # inner still holds: 2 threads
+    >>> inner.restore()        # the counts from before outer
+    """
 
     def __init__(self, threads):
         self.threads = threads
@@ -102,10 +122,24 @@ class Limits:
         self.numba = None
         self.torch = None
         self._undo = []
+        self._numba_pending = False  # limit Numba when the Numba backend imports it
 
     def restore(self) -> None:
-        while self._undo:
-            self._undo.pop()()
+        with _active_lock:
+            try:
+                i = _active.index(self)
+            except ValueError:          # restored already (or never made by limit)
+                i = None
+            if i is not None:
+                del _active[i]
+                if i < len(_active):    # a newer limit holds: it undoes both, later
+                    newer = _active[i]
+                    newer._undo[:0] = self._undo
+                    self._undo = []
+            self._numba_pending = False
+            undo, self._undo = self._undo, []
+        while undo:
+            undo.pop()()
 
     def __enter__(self):
         return self
@@ -123,15 +157,20 @@ def limit(n=DEFAULT_THREADS, *, torch=None, numba=None) -> Limits:
 
     ``numba`` / ``torch``: None limits the library when it is imported already (never imports
     it), True imports it first (and skips it when it is not installed), False leaves it alone.
-    Numba's setting applies to launches from the calling thread and is capped at
+    With None and Numba not imported yet, the limit waits for it: the Numba backend applies
+    it (and ``restore`` undoes it) when it imports Numba, while the limit is in force; Numba
+    imported by other code is limited at the next ``limit`` call or backend load. Numba's
+    setting applies to launches from the thread that sets it and is capped at
     ``NUMBA_NUM_THREADS``.
     """
     n = check_threads(n)
     out = Limits(n)
-    if numba is None:
-        numba = "numba" in sys.modules
+    if numba is None and "numba" not in sys.modules:
+        out._numba_pending = True       # applied by _numba_loaded, if Numba's backend loads
+        numba = False
     nb = _optional("numba") if numba else None
     if nb is not None:
+        _numba_loaded(nb)               # older limits waiting for Numba first
         numba_before = nb.get_num_threads()
         nb.set_num_threads(min(n, nb.config.NUMBA_NUM_THREADS))
         out.numba = nb.get_num_threads()
@@ -155,7 +194,27 @@ def limit(n=DEFAULT_THREADS, *, torch=None, numba=None) -> Limits:
         out._undo.append(controller.limit(limits=n).restore_original_limits)
         if any(lib["user_api"] == "blas" for lib in controller.info()):
             out.blas = n
+    with _active_lock:
+        _active.append(out)
     return out
+
+
+def _numba_loaded(nb) -> None:
+    """Called by the Numba backend right after it imports Numba: the limits in force that
+    were made before Numba was imported (and left it to be limited: ``numba=None``) apply to
+    it now, each with its undo, as if Numba had been there when they were made. Like
+    ``numba.set_num_threads`` itself, this limits launches from the calling thread."""
+    with _active_lock:
+        pending = [lim for lim in _active if lim._numba_pending]
+        if not pending:
+            return
+        cap = nb.config.NUMBA_NUM_THREADS
+        count = nb.get_num_threads()
+        for lim in pending:
+            lim._numba_pending = False
+            lim._undo.append(functools.partial(nb.set_num_threads, count))
+            count = lim.numba = min(lim.threads, cap)
+        nb.set_num_threads(count)
 
 
 def _load_products_library() -> None:

@@ -47,6 +47,9 @@ def _import_numba():
             f"variables (NUMBA_NUM_THREADS={os.environ.get('NUMBA_NUM_THREADS')!r})") from e
     from numba.core import codegen, config
 
+    from xpgrad.threads import _numba_loaded
+
+    _numba_loaded(numba)        # the thread limits made before Numba was imported (threads.py)
     # before any kernel compiles (Numba's cache index keys each by the target's features)
     _config.apply_vector_width(codegen, config)
     from . import _cache_key
