@@ -158,6 +158,26 @@ def batch_moments3(x, mean, var):
         var[j] *= inv_n
 
 
+@njit(**LOOP_OPTIONS)
+def batch_moments2(x, mean, var):
+    """``batch_moments3`` for (N, C): row by row, the channels the contiguous inner loop."""
+    n, c = x.shape
+    inv_n = 1.0 / n
+    for i in range(n):
+        xr = x[i]
+        for j in range(c):
+            mean[j] += np.float64(xr[j])
+    for j in range(c):
+        mean[j] *= inv_n
+    for i in range(n):
+        xr = x[i]
+        for j in range(c):
+            d = np.float64(xr[j]) - mean[j]
+            var[j] += d * d
+    for j in range(c):
+        var[j] *= inv_n
+
+
 def batch_moments_forward(x):
     """``stack([mean, var])`` shaped (2, 1, C, 1...) for a C-contiguous float (N, C, ...)
     ``x`` (``xpgrad.ops.batch_norm._moments``); anything else declines."""
@@ -165,7 +185,10 @@ def batch_moments_forward(x):
         return None
     c = x.shape[1]
     stats = np.zeros((2, c), np.float64)
-    batch_moments3(x.reshape(x.shape[0], c, -1), stats[0], stats[1])
+    if x.ndim == 2:
+        batch_moments2(x, stats[0], stats[1])
+    else:
+        batch_moments3(x.reshape(x.shape[0], c, -1), stats[0], stats[1])
     return stats.astype(x.dtype).reshape((2, 1, c) + (1,) * (x.ndim - 2)), None
 
 

@@ -222,7 +222,7 @@ def _exercise_rms_norm(backend, dt, name="rms_norm"):
 
 def _exercise_batch_norm(backend, dt, name="batch_norm"):
     """The batch_norm kernel forward and backward, and the batch statistics', on (N, C) and
-    (N, C, L) input: compiles their seven loops."""
+    (N, C, L) input: compiles their eight loops."""
     kernel = backend.kernels[name]
     params = dict(eps=1e-5, affine=(True, True))
     for shape in ((3, 4), (3, 4, 2)):
