@@ -18,7 +18,7 @@ from .activations_layers import (CELU, ELU, GELU, GLU, SELU, Hardsigmoid, Hardsw
                                  LeakyReLU, LogSigmoid, LogSoftmax, Mish, ReLU, ReLU6, Sigmoid,
                                  SiLU, Softmax, Softplus, Softsign, Tanh, get_activation)
 from .containers import MLP, Sequential, checkpoint_sequential
-from .dropout import Dropout
+from .dropout import Dropout, dropout
 from .dropout_channels import Dropout1d, Dropout2d
 from .conv import conv1d, conv2d
 from .conv_layers import Conv1d, Conv2d
@@ -58,7 +58,7 @@ from .shape_layers import Flatten, Identity, Unflatten
 from .tbptt import TBPTTResult, detach, tbptt_train
 
 __all__ = _activations.__all__ + [
-    "tanh", "Module", "Linear", "linear", "Sequential", "MLP", "Dropout", "ReLU", "Sigmoid",
+    "tanh", "Module", "Linear", "linear", "Sequential", "MLP", "Dropout", "dropout", "ReLU", "Sigmoid",
     "checkpoint_sequential", "Tanh", "LeakyReLU", "Softplus", "Softmax", "LogSoftmax", "ELU",
     "SELU", "CELU", "GELU",
     "SiLU", "Mish", "Softsign", "LogSigmoid", "Hardtanh", "ReLU6", "Hardsigmoid", "Hardswish",

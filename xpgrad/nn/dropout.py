@@ -67,3 +67,21 @@ class Dropout(Module):
 
     def _extra_repr(self):
         return f", rate={self.rate}"
+
+
+def dropout(x, rate: float = 0.5, training: bool = True, *, rng=None):
+    """Functional dropout (``torch.nn.functional.dropout(x, p, training)``): in training, zero
+    each entry of ``x`` with probability ``rate`` and scale the kept ones by ``1 / (1 -
+    rate)``; otherwise return ``x``. ``rng``: a Generator (its draws advance), an int seed (the
+    same mask every call) or None (fresh entropy each call); the ``Dropout`` layer keeps one.
+
+    >>> import xpgrad as xg
+    >>> y = xg.nn.dropout(xg.ones(1000), 0.25, rng=xg.random.default_rng(0))
+    >>> sorted(set(y.tolist())), round(float(xg.mean(y)), 1)
+    ([0.0, 1.3333333333333333], 1.0)
+    >>> xg.nn.dropout(xg.ones(3), 0.25, training=False).tolist()
+    [1.0, 1.0, 1.0]
+    """
+    layer = Dropout(rate, rng=rng, name="dropout")
+    layer.training = flag(training, "training", "dropout")
+    return layer(x)
