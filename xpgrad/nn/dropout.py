@@ -77,8 +77,8 @@ def dropout(x, rate: float = 0.5, training: bool = True, *, rng=None):
 
     >>> import xpgrad as xg
     >>> y = xg.nn.dropout(xg.ones(1000), 0.25, rng=xg.random.default_rng(0))
-    >>> sorted(set(y.tolist())), round(float(xg.mean(y)), 1)
-    ([0.0, 1.3333333333333333], 1.0)
+    >>> [round(v, 4) for v in sorted(set(y.tolist()))], round(float(xg.mean(y)), 1)
+    ([0.0, 1.3333], 1.0)
     >>> xg.nn.dropout(xg.ones(3), 0.25, training=False).tolist()
     [1.0, 1.0, 1.0]
     """
