@@ -110,7 +110,7 @@ def _gelu_vjp(xp, g, ans, x, approximate):
         pdf = 2.0 * cdf * complement * _TANH_K * (1.0 + 3.0 * _TANH_C * xs * xs)
     else:
         xs = _finite_or_zero(xp, x)
-        xc = xp.minimum(xp.abs(x), 40.0)              # exp(-800) is 0: no x * x overflow
+        xc = xp.minimum(formulas.magnitude(xp, x), 40.0)    # exp(-800) is 0: no x * x overflow
         pdf = _INV_SQRT_2PI * xp.exp(-0.5 * xc * xc)
     return g * (cdf + xs * pdf)
 

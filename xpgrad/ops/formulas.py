@@ -8,16 +8,51 @@
 """
 from __future__ import annotations
 
+from ..tensor import Tensor
+
+
+# The formulas below split at 0 (``where(x >= 0, ...)``) to stay stable for large |x|, and a
+# vjp rule that calls one is differentiated again by an outer tape (a Hessian): then the split
+# must not put a kink into a smooth function. abs's derivative at 0 is 0 (and maximum's is
+# split), so ``exp(-abs(x))`` made sigmoid'(0) = 0 in every second derivative that went
+# through it (log_sigmoid, silu, gelu, sigmoid cross-entropy, ...). On Tensors (only a recorded
+# rule passes them) |x| and max(x, 0) are therefore the branches ``where`` picks, whose
+# derivatives at 0 are the x >= 0 side's; raw arrays (forwards, first-order rules, kernels)
+# keep abs and maximum, one pass each (where costs several on the NumPy backend).
+def magnitude(xp, x):
+    """``|x|``, differentiated at 0 as ``x`` (the ``x >= 0`` side of the formulas' splits).
+
+    >>> import array_api_compat.numpy as xp
+    >>> magnitude(xp, xp.asarray([-2.0, 0.0, 3.0])).tolist()
+    [2.0, 0.0, 3.0]
+    """
+    if isinstance(x, Tensor):
+        return xp.where(x >= 0, x, -x)
+    return xp.abs(x)
+
+
+def positive_part(xp, x):
+    """``max(x, 0)``, differentiated at 0 as ``x`` (the ``x >= 0`` side, as ``magnitude``).
+
+    >>> import array_api_compat.numpy as xp
+    >>> positive_part(xp, xp.asarray([-2.0, 0.0, 3.0])).tolist()
+    [0.0, 0.0, 3.0]
+    """
+    if isinstance(x, Tensor):
+        return xp.where(x >= 0, x, 0.0)
+    return xp.maximum(x, 0.0)
+
 
 def sigmoid(xp, x):
-    """``1 / (1 + exp(-x))`` without overflow, accurate for large negative ``x`` too."""
-    e = xp.exp(-xp.abs(x))
+    """``1 / (1 + exp(-x))`` without overflow, accurate for large negative ``x`` too; smooth at
+    0 to a tape that differentiates it (``magnitude``)."""
+    e = xp.exp(-magnitude(xp, x))
     return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
 def softplus(xp, x):
-    """``log(1 + exp(x))`` without overflow."""
-    return xp.maximum(x, 0.0) + xp.log1p(xp.exp(-xp.abs(x)))
+    """``log(1 + exp(x))`` without overflow (smooth at 0 to a tape, as ``sigmoid``)."""
+    return positive_part(xp, x) + xp.log1p(xp.exp(-magnitude(xp, x)))
 
 
 def sigmoid_ce(xp, x, t):
@@ -33,8 +68,8 @@ def sigmoid_ce(xp, x, t):
     >>> [float(f"{v:.6g}") for v in sigmoid_ce(xp, x, t)]
     [0.0, inf, 0.03]
     """
-    a = xp.abs(x)
-    losing = xp.where(x > 0, 1.0 - t, t)
+    a = magnitude(xp, x)                 # its x >= 0 side at 0, as the split here
+    losing = xp.where(x >= 0, 1.0 - t, t)
     none = losing == 0
     linear = xp.where(none, 0.0, a * xp.where(none, 1.0, losing))     # no 0 * inf
     return linear + xp.log1p(xp.exp(-a))
@@ -102,7 +137,7 @@ def erfc(xp, v):
     >>> [round(e, 12) for e in erfc(xp, xp.asarray([-1.0, 0.0, 1.0])).tolist()]
     [1.84270079295, 1.0, 0.15729920705]
     """
-    z = xp.minimum(xp.abs(v), 30.0)          # erfc(30) underflows in float64: no z * z overflow
+    z = xp.minimum(magnitude(xp, v), 30.0)   # erfc(30) underflows in float64: no z * z overflow
     t = 2.0 / (2.0 + z)
     if getattr(v.dtype, "itemsize", 8) <= 4:     # float32 (gelu's): one exp, 2e-6 relative far out
         tail = t * xp.exp(-z * z + erfc_exponent(xp, t, float32=True))
