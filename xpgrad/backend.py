@@ -154,10 +154,26 @@ class Backend:
 
     def index_range(self, a) -> tuple:
         """``(min, max)`` of a non-empty integer array as Python ints, read back in one
-        transfer (one device synchronization)."""
+        transfer (one device synchronization). Under ``xg.function`` the values may be used
+        in any way (a shape, a Python branch): a replay checks that the range is exactly the
+        one traced, else the call runs eagerly. For a bounds check, ``check_index_range``."""
         xp = self.xp
         lo, hi = self.to_numpy(xp.stack([xp.min(a), xp.max(a)])).tolist()
         return int(lo), int(hi)
+
+    def check_index_range(self, a, within=None) -> tuple:
+        """``index_range(a)`` for a bounds check: the caller takes nothing from it but
+        whether it raises, and a raise ends the call. Under ``xg.function`` a replay checks
+        that the range lies inside the ones traced or accepted by an eager call since (the
+        guard widens; docs/function.md). ``within``: where the caller also decides something
+        from the range (negative indices wrapped or not), a function of ``(lo, hi)`` giving
+        the interval of ranges its decisions hold for; the guard never widens past it.
+
+        >>> import numpy as np, xpgrad as xg
+        >>> xg.get_backend("numpy").check_index_range(np.array([3, -1, 2]))
+        (-1, 3)
+        """
+        return self.index_range(a)
 
     def value_range(self, a, accepted) -> tuple:
         """``(min, max)`` of a non-empty floating array as Python floats, read back in one

@@ -149,15 +149,22 @@ class _Session:
         real = be.index_range
         tracer = self.tracer
 
-        def index_range(a):
-            if type(a) is not Traced:
-                return real(a)
+        def guarded(a, **kind):
             lo, hi = _unrecorded(tracer, real, a._real)
-            tracer.steps.append(Step(RangeGuard(real, lo, hi), (Ref(a._slot),), {}, None,
-                                     "guard"))
+            tracer.steps.append(Step(RangeGuard(real, lo, hi, **kind), (Ref(a._slot),), {},
+                                     None, "guard"))
             return lo, hi
 
+        def index_range(a):
+            # the values may become a shape or a branch: a replay needs them exactly
+            return real(a) if type(a) is not Traced else guarded(a, exact=True)
+
+        def check_index_range(a, within=None):
+            # a bounds check: any range inside those accepted replays (the guard widens)
+            return real(a) if type(a) is not Traced else guarded(a, within=within)
+
         self._replace(be, "index_range", index_range)
+        self._replace(be, "check_index_range", check_index_range)
         self._patch_value_range(be)
 
     def _patch_value_range(self, be):

@@ -68,25 +68,49 @@ class RandomDraw:
 
 
 class RangeGuard:
-    """Replay: the integer range of an index array must lie inside the one seen (and accepted
-    by xpgrad's bound checks) when traced; else the call runs eagerly (``GuardFailed``).
-    ``widens=False``: the bounds are all its caller accepts (a ``value_range`` guard), so a
-    call outside them, which ran eagerly, never widens them."""
+    """Replay: the range of an array must be one the trace's program holds for; else the call
+    runs eagerly (``GuardFailed``). Three kinds, by what the traced code took from the range:
 
-    def __init__(self, index_range, lo, hi, widens=True):
-        self.index_range, self.lo, self.hi, self.widens = index_range, lo, hi, widens
+    - a bounds check (``check_index_range``, ``widens=True``): only pass or fail. The range
+      must lie inside the one seen when traced; an eager call after a failure that passed
+      the check widens it (the checks accept an interval). ``within(lo, hi)``: the interval
+      of ranges the caller's other decisions hold for (``take`` wraps negative indices only
+      where it saw one), which widening never leaves;
+    - a value read (``index_range``, ``exact=True``): the values may have become a shape or
+      a Python branch, so the range must be exactly the one traced, and never widens;
+    - accepted bounds (``value_range``, ``widens=False``): the bounds are all its caller
+      accepts, so a call outside them, which ran eagerly, never widens them."""
+
+    def __init__(self, index_range, lo, hi, widens=True, within=None, exact=False):
+        self.index_range, self.lo, self.hi = index_range, lo, hi
+        self.widens, self.within, self.exact = widens and not exact, within, exact
 
     def __call__(self, a):
         lo, hi = self.index_range(a)
-        if not (self.lo <= lo and hi <= self.hi):       # NaN fails it: the eager call raises
+        if self.exact:
+            if lo != self.lo or hi != self.hi:
+                raise GuardFailed(self, lo, hi)
+        elif not (self.lo <= lo and hi <= self.hi):       # NaN fails it: the eager call raises
             raise GuardFailed(self, lo, hi)
 
     def widen(self, lo, hi):
-        """An eager call accepted ``[lo, hi]`` too: bound checks accept an interval. Not a
-        value guard's: outside its bounds the caller raises or takes another way (det's
-        gradient, through the SVD where a determinant is 0), on every such call."""
-        if self.widens:
-            self.lo, self.hi = min(self.lo, lo), max(self.hi, hi)
+        """An eager call accepted ``[lo, hi]`` too: bound checks accept an interval, and the
+        program holds for every range inside ``within``. Not a value read's (the program
+        took the values themselves: a shape, a branch) nor a value guard's (outside its
+        bounds the caller raises or takes another way: det's gradient, through the SVD where
+        a determinant is 0), on every such call."""
+        if not self.widens:
+            return
+        lo, hi = min(self.lo, lo), max(self.hi, hi)
+        if self.within is not None:
+            first, last = self.within(self.lo, self.hi)
+            if not (first <= lo and hi <= last):
+                return
+        self.lo, self.hi = lo, hi
+
+    def __repr__(self):
+        kind = "exact" if self.exact else "check" if self.widens else "bounds"
+        return f"<RangeGuard {kind} [{self.lo}, {self.hi}]>"
 
 
 class GuardFailed(Exception):

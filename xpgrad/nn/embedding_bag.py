@@ -113,19 +113,20 @@ def _bags(offsets, flat, include_last_offset, weight, who):
         raise ValueError(f"{who}: offsets must be 1-D and non-empty, got shape "
                          f"{offsets.shape}")
     be, xp, raw, size = weight._backend, weight._backend.xp, offsets._data, flat.shape[0]
-    first, _ = be.index_range(raw[:1])
+    first, _ = be.check_index_range(raw[:1])
     if first != 0:
         raise ValueError(f"{who}: offsets must start at 0 (the first bag starts at the "
                          f"first id), got offsets[0] = {first}")
-    lo, hi = be.index_range(raw)
+    lo, hi = be.check_index_range(raw)
     if hi > size:
         raise ValueError(f"{who}: offsets must be at most len(input) = {size}, got {hi}")
-    if raw.shape[0] > 1 and be.index_range(raw[1:] - raw[:-1])[0] < 0:
+    if raw.shape[0] > 1 and be.check_index_range(raw[1:] - raw[:-1])[0] < 0:
         raise ValueError(f"{who}: offsets must be non-decreasing (bag i is input[offsets[i]:"
                          "offsets[i + 1]])")
-    if include_last_offset and be.index_range(raw[-1:])[0] != size:
+    last = be.check_index_range(raw[-1:])[0] if include_last_offset else size
+    if last != size:
         raise ValueError(f"{who}: with include_last_offset, offsets[-1] must be len(input) = "
-                         f"{size} (the end of the last bag), got {be.index_range(raw[-1:])[0]}")
+                         f"{size} (the end of the last bag), got {last}")
     raw = xp.astype(raw, flat.dtype)
     starts = raw[:-1] if include_last_offset else raw
     bags = starts.shape[0]
@@ -180,7 +181,8 @@ def _per_bag(rows, bag, bags, be):
 def _bag_max(rows, flat, bags, starts, lengths, longest, padding_idx, be):
     """Each bag's column-wise maximum of ``rows`` (the first row holding it), zeros for an
     empty bag; read with ``take`` so the gradient reaches only the rows picked. ``longest``
-    is the longest bag (None: read it; a trace takes every id's count, which bounds it)."""
+    is the longest bag (None: read it; a trace takes every id's count, which bounds it: a
+    read there would hold the program to that exact longest bag, any other running eagerly)."""
     from ..jit.capture import THREAD
     from ..ops.indexing import _take
     from ..ops.selection import where

@@ -261,7 +261,9 @@ def _checked_indices(be, raw, shape, axis, what):
         size *= s
     if size == 0:
         return raw
-    lo, hi = be.index_range(raw)
+    # under xg.function a replay skips the wrap below where the trace did: its guard never
+    # widens across 0
+    lo, hi = be.check_index_range(raw, within=lambda lo, hi: (0 if lo >= 0 else -n, n - 1))
     if lo < -n or hi >= n:
         bad = lo if lo < -n else hi
         raise IndexError(f"{what} on a tensor of shape {shape}: index {bad} is out of bounds "
@@ -387,7 +389,7 @@ def one_hot(indices, num_classes, /, *, dtype=None, axis=-1):
         raise ValueError(f"one_hot: num_classes must be a positive int, got {num_classes!r}")
     num_classes = int(num_classes)              # y.max() + 1 of NumPy labels is a NumPy int
     if indices.size:
-        lo, hi = indices._backend.index_range(indices._data)
+        lo, hi = indices._backend.check_index_range(indices._data)
         if lo < 0 or hi >= num_classes:
             raise IndexError(f"one_hot: index {lo if lo < 0 else hi} is out of range for "
                              f"num_classes={num_classes}")

@@ -283,7 +283,7 @@ def _check_labels(labels, logits, n_classes):
                 f"axis), got {labels.shape}"
                 + _class_axis_hint(labels.shape, logits.shape, "logits"))
         if raw.size:
-            lo, hi = labels._backend.index_range(raw)
+            lo, hi = labels._backend.check_index_range(raw)
             if lo < 0 or hi >= n_classes:
                 bad = lo if lo < 0 else hi
                 skip = (f"; to skip rows labelled {bad}, pass ignore_index={bad} (PyTorch's "

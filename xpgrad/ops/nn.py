@@ -220,7 +220,7 @@ def as_ids(ids, weight, n, owner, what="ids"):
     TypeError/IndexError naming ``what`` (the argument: ``ids``, ``input``) otherwise."""
     ids = integer_tensor(ids, weight, owner, what)
     if ids.size:
-        lo, hi = ids._backend.index_range(ids._data)
+        lo, hi = ids._backend.check_index_range(ids._data)
         if lo < 0 or hi >= n:
             raise IndexError(f"{owner}: {what} must lie in [0, num_embeddings) = [0, {n}), "
                              f"got id {lo if lo < 0 else hi}")

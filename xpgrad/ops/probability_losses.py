@@ -150,7 +150,7 @@ def _check_nll_labels(labels, log_probs, ignore_index):
     if labels.size:
         xp = labels.backend.xp
         kept = xp.where(labels.data == ignore_index, 0, labels.data)
-        lo, hi = labels.backend.index_range(kept)
+        lo, hi = labels.backend.check_index_range(kept)
         if lo < 0 or hi >= n_classes:
             bad = lo if lo < 0 else hi
             raise IndexError(f"label {bad} is out of range for {n_classes} classes (labels "
