@@ -131,6 +131,15 @@ def _batch_norm(shape, affine):
     return make
 
 
+def _group_norm(shape, groups, affine, offset=1.0):
+    """``group_norm``: ``(x, [w], [b])`` with x (N, C, *), ``groups`` dividing C."""
+    def make(rng, dt):
+        x = (rng.normal(size=shape) * 3 + offset).astype(dt)
+        arrays = (x,) + tuple(rng.normal(size=shape[1]).astype(dt) for on in affine if on)
+        return arrays, {"groups": groups, "eps": 1e-5, "affine": affine}
+    return make
+
+
 def _update(n_states, params, optional=0):
     """An update's arrays: param, grad, ``n_states`` state arrays, then ``optional`` Nones."""
     def make(rng, dt):
@@ -230,6 +239,11 @@ SAMPLES = {
                  _rms_norm((2, 3, 7), 1, False), _rms_norm((4, 300), 1, True)],
     "batch_norm": [_batch_norm((6, 4), (True, True)), _batch_norm((2, 1), (False, False)),
                    _batch_norm((5, 300), (True, False)), _batch_norm((7, 3), (False, True))],
+    "group_norm": [_group_norm((3, 6, 5), 2, (True, True)),
+                   _group_norm((2, 4, 3, 5), 4, (True, False)),
+                   _group_norm((4, 6), 3, (False, True)), _group_norm((2, 3, 7), 1, (False, False)),
+                   _group_norm((2, 4, 300), 2, (True, True), offset=100.0),
+                   _group_norm((2, 8, 2, 3, 4), 8, (True, True))],
     **{f"special_{name}": [lambda rng, dt, low=low, high=high: (
         (rng.uniform(low, high, size=(4, 50)).astype(dt),), {})]
        for name, low, high in (("erf", -4, 4), ("erfc", -6, 6), ("ndtr", -8, 8),

@@ -3,10 +3,10 @@
 Losses (softmax cross-entropy, sigmoid-MSE, sigmoid cross-entropy, MSE, CTC), the activations
 (sigmoid, tanh, relu, leaky_relu, softplus, silu, gelu, elu/selu/celu, mish, softsign,
 log_sigmoid, hardtanh/relu6, hardsigmoid, hardswish; softmax and log_softmax on the last axis), the
-optimizer updates and the recurrent scans (LSTM, Elman RNN: one fused pass per step) run as
-Numba kernels (float32 and float64; anything else falls back to the generic rule). Kernels
-compile on first use and are cached on disk (see ``_config`` for the cache directory);
-``warmup()`` compiles them all ahead of time.
+optimizer updates, the normalizations (layer, RMS, batch, group norm) and the recurrent scans
+(LSTM, Elman RNN: one fused pass per step) run as Numba kernels (float32 and float64; anything
+else falls back to the generic rule). Kernels compile on first use and are cached on disk (see
+``_config`` for the cache directory); ``warmup()`` compiles them all ahead of time.
 
 The disk cache is keyed by the sources: the kernels of this package are cached in a
 subdirectory named by a hash of every ``*.py`` file here and of Numba's and llvmlite's versions
@@ -80,15 +80,15 @@ class NumbaBackend(NumpyBackend):
     def __init__(self):
         super().__init__()
         self._numba = _import_numba()
-        from . import (_activations, _batch_norm, _conv, _ctc, _linear_activation, _losses,
-                       _norm, _optim, _pool, _rms_norm, _scans, _softmax, _special)
+        from . import (_activations, _batch_norm, _conv, _ctc, _group_norm, _linear_activation,
+                       _losses, _norm, _optim, _pool, _rms_norm, _scans, _softmax, _special)
 
         # the NumPy backend's kernels, overridden where Numba has a faster one
         self.kernels.update(_losses.KERNELS, _activations.KERNELS, _softmax.KERNELS,
                             _optim.KERNELS, _scans.KERNELS, _norm.KERNELS,
                             _batch_norm.KERNELS, _ctc.KERNELS, _conv.KERNELS,
                             _pool.KERNELS, _linear_activation.KERNELS, _special.KERNELS,
-                            _rms_norm.KERNELS)
+                            _rms_norm.KERNELS, _group_norm.KERNELS)
 
     def index_add(self, target, key, values):
         """``target[key] += values``: whole rows in one compiled loop (``_scatter``), else

@@ -26,14 +26,14 @@ def kernel_dispatchers():
     """The public Numba kernels: ``{qualified name: dispatcher}``."""
     from numba.core.dispatcher import Dispatcher
 
-    from . import (_act_kernels, _batch_norm, _conv, _ctc_kernels, _linear_activation,
-                   _loss_kernels, _norm, _optim_kernels, _pool, _rnn, _scatter, _sce_kernels,
-                   _softmax, _special)
+    from . import (_act_kernels, _batch_norm, _conv, _ctc_kernels, _group_norm,
+                   _linear_activation, _loss_kernels, _norm, _optim_kernels, _pool, _rms_norm,
+                   _rnn, _scatter, _sce_kernels, _softmax, _special)
 
     found = {}
     for mod in (_loss_kernels, _sce_kernels, _act_kernels, _softmax, _optim_kernels, _rnn,
-                _norm, _batch_norm, _scatter, _ctc_kernels, _conv, _pool, _linear_activation,
-                _special):
+                _norm, _rms_norm, _batch_norm, _group_norm, _scatter, _ctc_kernels, _conv,
+                _pool, _linear_activation, _special):
         for name, obj in vars(mod).items():
             if isinstance(obj, Dispatcher) and not name.startswith("_"):
                 found[f"{mod.__name__.rsplit('.', 1)[-1]}.{name}"] = obj
@@ -235,6 +235,19 @@ def _exercise_batch_norm(backend, dt, name="batch_norm"):
         kernel.vjp(x, saved, (True, False, False, True, True), x, *stats, w, b, **params)
 
 
+def _exercise_group_norm(backend, dt, name="group_norm"):
+    """The group_norm kernel forward and backward (with and without the input's gradient) on
+    (N, C, S) and (N, C) input: compiles its loops."""
+    kernel = backend.kernels[name]
+    params = dict(groups=2, eps=1e-5, affine=(True, True))
+    for shape in ((2, 4, 3), (3, 4)):
+        x = np.random.default_rng(0).standard_normal(shape).astype(dt)
+        w = b = np.ones(4, dt)
+        out, saved = kernel.forward(x, w, b, **params)
+        for needs in ((True, True, True), (False, True, True)):
+            kernel.vjp(out, saved, needs, x, w, b, **params)
+
+
 def _exercise_ctc(backend, dt, name="ctc_loss"):
     """The CTC kernel forward and backward on two samples: compiles its loops."""
     lp = np.log(np.full((3, 2, 3), 1.0 / 3.0, dt))
@@ -285,7 +298,7 @@ UNITS = ([(_exercise_loss, n) for n in LOSSES] + [(_exercise_update, n) for n in
          + [(_exercise_activation, n) for n in ACTIVATIONS] + [(_exercise_lstm, "lstm")]
          + [(_exercise_linear_activation, f"linear_{n}") for n in ("relu", "tanh", "sigmoid")]
          + [(_exercise_layer_norm, "layer_norm"), (_exercise_rms_norm, "rms_norm"),
-            (_exercise_batch_norm, "batch_norm"),
+            (_exercise_batch_norm, "batch_norm"), (_exercise_group_norm, "group_norm"),
             (_exercise_ctc, "ctc_loss"), (_exercise_conv, "conv"),
             (_exercise_max_pool, "max_pool")]
          + [(_exercise_special, n) for n in SPECIALS])

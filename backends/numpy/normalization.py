@@ -1,5 +1,5 @@
-"""``layer_norm`` and ``batch_norm`` (training) as NumPy kernels, tested against the generic
-rules of ``xpgrad.ops.nn`` and ``xpgrad.ops.batch_norm``.
+"""``layer_norm``, ``batch_norm`` (training) and ``group_norm`` as NumPy kernels, tested against
+the generic rules of ``xpgrad.ops.nn``, ``xpgrad.ops.batch_norm`` and ``xpgrad.ops.group_norm``.
 
 layer_norm takes blocks of rows that stay in the core's cache through the forward's
 half-dozen passes (or the backward's dozen) before the next block, and saves the rows' means
@@ -215,12 +215,159 @@ def batch_moments_forward(x):
     return out.reshape((2, 1, x.shape[1]) + (1,) * (x.ndim - 2)), None
 
 
+# -- group_norm: x (N, C, *) seen as rows of groups (N * G, cg, S), m = cg * S per row ---------
+#: from this many entries a row on, a per-row or per-channel operand is broadcast in the ufunc
+#: (one inner-loop call per row); below it copied out first (``_expanded``), which is faster
+_BROADCAST_MIN = 128
+
+
+def _spread(a, scratch):
+    """``a`` (rows, cg, 1) or (rows, 1, 1) against ``scratch``'s (rows, cg, S): itself when S
+    is long, else copied across ``scratch``."""
+    return a if scratch.shape[-1] >= _BROADCAST_MIN else _expanded(a, scratch)
+
+
+def _row_dots(a, b, out, scratch, ones):
+    """``out`` (rows,) <- each row of ``a`` (rows, n) dotted with the same row of ``b``: one
+    batched BLAS dot a row for long rows (half the time of a product and a gemv), else the
+    product into ``scratch`` and a gemv with ``ones``."""
+    if a.shape[1] >= _BROADCAST_MIN:
+        np.matmul(a[:, None, :], b[:, :, None], out=out[:, None, None])
+    else:
+        np.matmul(np.multiply(a, b, out=scratch), ones, out=out)
+
+
+def _groups(x, groups):
+    """``x`` as C-contiguous (N * G, cg, S) rows of groups, and the rows per cache-sized
+    block."""
+    n, c = x.shape[:2]
+    rows = np.ascontiguousarray(x).reshape(n * groups, c // groups, -1)
+    return rows, max(BLOCK_BYTES // max(rows[0].size * rows.itemsize, 1), 1)
+
+
+def _group_weights(vector, start, size, groups):
+    """The (C,) ``vector`` per row of the rows ``start`` to ``start + size``: (size, cg, 1)."""
+    per_group = vector.reshape(groups, -1)
+    return per_group[(start + np.arange(size)) % groups][:, :, None]
+
+
+def group_norm_forward(x, *affine_arrays, groups, eps, affine):
+    """Per block of rows: the mean by gemv, the centred values ``xc`` written into the output,
+    their mean ``d`` (the first mean's rounding) by gemv and mean square (``_row_dots``); then ``y = xc * s +
+    t`` with ``s = rstd * w`` and ``t = b - d * s`` per channel of each row (``d`` is tiny: no
+    cancellation). Saves each row's mean as ``hi + lo`` (the gemv's and ``d``: ``x - hi`` is
+    exact where the mean is large) and ``rstd``."""
+    dt = x.dtype
+    if dt not in _FLOATS or x.size == 0 or any(a.dtype != dt for a in affine_arrays):
+        return None
+    rows, step = _groups(x, groups)
+    count, cg, s = rows.shape
+    m = cg * s
+    block = min(step, count)
+    weight = affine_arrays[0].reshape(-1) if affine[0] else None
+    bias = affine_arrays[-1].reshape(-1) if affine[1] else None
+    average, ones = np.full(m, 1.0 / m, dt), np.ones(m, dt)
+    out = np.empty(rows.shape, dt)
+    mean = np.empty((count, 1), dt)
+    shift = np.empty((count, 1), dt)
+    rstd = np.empty((count, 1), dt)
+    scratch = np.empty((block, cg, s), dt)
+    with np.errstate(invalid="ignore"):       # OpenBLAS's gemv flags (layer_norm_forward)
+        for start in range(0, count, step):
+            part, y = rows[start:start + step], out[start:start + step]
+            size = len(part)
+            flat, yf = part.reshape(size, m), y.reshape(size, m)
+            mu, rs, d = (a[start:start + step] for a in (mean, rstd, shift))
+            sq = scratch[:size]
+            np.matmul(flat, average, out=mu[:, 0])
+            np.subtract(flat, mu if m >= _BROADCAST_MIN else _expanded(mu, sq.reshape(size, m)),
+                        out=yf)
+            np.matmul(yf, average, out=d[:, 0])
+            _row_dots(yf, yf, rs[:, 0], sq.reshape(size, m), ones)
+            rs *= 1.0 / m
+            rs -= d * d
+            np.maximum(rs, 0, out=rs)
+            rs += eps
+            np.sqrt(rs, out=rs)
+            np.divide(1.0, rs, out=rs)
+            scale = rs[:, :, None]
+            if weight is not None:
+                scale = scale * _group_weights(weight, start, size, groups)
+            offset = -d[:, :, None] * scale
+            if bias is not None:
+                offset = offset + _group_weights(bias, start, size, groups)
+            y *= _spread(scale, sq)
+            y += _spread(offset, sq)
+    return out.reshape(x.shape), (mean, shift, rstd)
+
+
+def group_norm_vjp(g, saved, needs, x, *affine_arrays, groups, eps, affine):
+    """Per block of rows, with ``xc = x - mean`` (taken as ``h - lo``, ``h = x - hi``, the
+    ``lo`` folded into the per-row sums): ``sg`` and ``sgx``, the sums of ``g`` and ``g * xc``
+    per channel of each row (gemv, ``_row_dots``); ``dx = a * g + xc * e + f`` with ``a = rstd
+    * w`` per channel, ``e = -rstd**3 * sum(w * sgx) / m`` and ``f = -rstd * sum(w * sg) / m``
+    per row; ``dw = sum over rows of rstd * sgx``, ``db = sum of sg`` (in float64)."""
+    mean, shift, rstd = saved
+    dt = x.dtype
+    rows, step = _groups(x, groups)
+    count, cg, s = rows.shape
+    m = cg * s
+    g_rows = np.ascontiguousarray(np.broadcast_to(g, x.shape), dtype=dt).reshape(rows.shape)
+    block = min(step, count)
+    weight = affine_arrays[0].reshape(-1) if affine[0] else None
+    ones = np.ones(s, dt)
+    sg = np.empty((count, cg), dt)
+    sgx = np.empty((count, cg), dt)
+    dx = np.empty(rows.shape, dt) if needs[0] else None
+    centred, spread = np.empty((block, cg, s), dt), np.empty((block, cg, s), dt)
+    with np.errstate(invalid="ignore"):       # OpenBLAS's gemv flags (layer_norm_forward)
+        for start in range(0, count, step):
+            part, gp = rows[start:start + step], g_rows[start:start + step]
+            size = len(part)
+            mu, lo, rs = (a[start:start + step] for a in (mean, shift, rstd))
+            h, e = centred[:size], spread[:size]
+            hf = h.reshape(size, m)
+            np.subtract(part.reshape(size, m),
+                        mu if m >= _BROADCAST_MIN else _expanded(mu, e.reshape(size, m)), out=hf)
+            np.matmul(gp.reshape(size * cg, s), ones, out=sg[start:start + size].reshape(-1))
+            _row_dots(gp.reshape(size * cg, s), h.reshape(size * cg, s),
+                      sgx[start:start + size].reshape(-1), e.reshape(size * cg, s), ones)
+            sgx[start:start + size] -= lo * sg[start:start + size]      # sum(g * (h - lo))
+            if dx is None:
+                continue
+            w = None if weight is None else _group_weights(weight, start, size, groups)[..., 0]
+            sums = [sg[start:start + size], sgx[start:start + size]]
+            if w is not None:
+                sums = [a * w for a in sums]
+            sa, sc = (a.sum(axis=1, keepdims=True) for a in sums)       # (size, 1)
+            slope = -rs * rs * rs * sc / m
+            offset = -rs * sa / m - lo * slope                          # (h - lo) * slope
+            scale = rs[:, :, None] if w is None else rs[:, :, None] * w[:, :, None]
+            d = dx[start:start + step]
+            np.multiply(gp, _spread(scale, e), out=d)
+            hf *= slope if m >= _BROADCAST_MIN else _expanded(slope, e.reshape(size, m))
+            d += h
+            df = d.reshape(size, m)
+            df += offset if m >= _BROADCAST_MIN else _expanded(offset, e.reshape(size, m))
+    out = [None if dx is None else dx.reshape(x.shape)]
+    n = x.shape[0]
+    if affine[0]:
+        out.append((rstd.astype(np.float64) * sgx).reshape(n, -1).sum(axis=0).astype(dt)
+                   if needs[1] else None)
+    if affine[1]:
+        out.append(sg.reshape(n, -1).sum(axis=0, dtype=np.float64).astype(dt)
+                   if needs[len(out)] else None)
+    return tuple(out)
+
+
 # layer_norm's rule reads x and the weight (position 1 when there is one; a bias there is
-# small); batch_norm's x, the batch mean and the weight (position 3)
+# small); batch_norm's x, the batch mean and the weight (position 3); group_norm's as
+# layer_norm's
 KERNELS = {"layer_norm": Kernel(layer_norm_forward, layer_norm_vjp, saves=(0, 1), needs=True),
            "batch_norm": Kernel(batch_norm_forward, batch_norm_vjp, saves=(0, 1, 3),
                                 needs=True),
-           "batch_moments": Kernel(batch_moments_forward)}
+           "batch_moments": Kernel(batch_moments_forward),
+           "group_norm": Kernel(group_norm_forward, group_norm_vjp, saves=(0, 1), needs=True)}
 
-__all__ = ["KERNELS", "batch_norm_forward", "batch_norm_vjp", "layer_norm_forward",
-           "layer_norm_vjp"]
+__all__ = ["KERNELS", "batch_norm_forward", "batch_norm_vjp", "group_norm_forward",
+           "group_norm_vjp", "layer_norm_forward", "layer_norm_vjp"]

@@ -1,6 +1,8 @@
 """GroupNorm and InstanceNorm1d/2d/3d as PyTorch's: each sample's channels normalized in
 groups (``group_norm``, ``nn.GroupNorm``) or one by one (``nn.InstanceNorm1d`` ...) over the
-spatial axes. Composed of ``mean`` and ``var`` (biased), so every gradient is theirs.
+spatial axes, both through the ``group_norm`` primitive (``xpgrad.ops.group_norm``: one joint
+rule, fused kernels on numpy and numba); InstanceNorm's evaluation with running statistics is
+composed of plain operations (every gradient exact, the statistics' too).
 
 >>> import xpgrad as xg
 >>> x = xg.asarray([[[1.0, 3.0], [5.0, 9.0]]])               # (N, C, L)
@@ -10,13 +12,13 @@ spatial axes. Composed of ``mean`` and ``var`` (biased), so every gradient is th
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 
 from .. import dtypes as _dt
 from .._args import flag
 from ..creation import asarray, ones, zeros
 from ..ops.elementwise import sqrt
+from ..ops.group_norm import as_input, group_norm
 from ..ops.nn import _eps
 from ..ops.reductions import mean, var
 from ..ops.shape import reshape
@@ -29,47 +31,12 @@ from .normalization import channel_layer
 from ._torch_strict import strict_option
 
 
-def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
-    """PyTorch's ``F.group_norm``: ``input`` (N, C, *) with its C channels split into
-    ``num_groups`` groups of consecutive channels, each group of each sample normalized by
-    its mean and biased variance, ``(x - mean) / sqrt(var + eps)``, then scaled by ``weight``
-    (C,) and shifted by ``bias`` (C,) per channel when given. ``num_groups`` must divide C.
-
-    >>> import xpgrad as xg
-    >>> xg.nn.group_norm(xg.ones((2, 6, 4, 4)), 3, weight=xg.ones(6)).shape
-    (2, 6, 4, 4)
-    """
-    owner = "group_norm"
-    x = _tensor(input, owner, weight)
-    if isinstance(num_groups, bool) or not isinstance(num_groups, numbers.Integral) or \
-            num_groups < 1:
-        raise ValueError(f"{owner}: num_groups must be a positive int, got {num_groups!r}")
-    c = x.shape[1]
-    if c % num_groups:
-        raise ValueError(f"{owner}: num_groups={num_groups} does not divide the input's "
-                         f"{c} channels (shape {x.shape})")
-    per_group = c // num_groups * math.prod(x.shape[2:])     # not -1: N may be 0
-    y = _normalize(reshape(x, (x.shape[0], int(num_groups), per_group)), _eps(eps, owner))
-    return _affine(reshape(y, x.shape), weight, bias, owner)
-
-
 def _tensor(x, owner, like=None):
-    if not isinstance(x, Tensor):
-        x = asarray(x) if like is None or not isinstance(like, Tensor) else \
-            asarray(x, dtype=like.dtype, backend=like.backend)
-    if x.ndim < 2:
-        raise ValueError(f"{owner}: input must be (N, C, ...), got shape {x.shape}")
-    if x.dtype.kind != "f":
-        raise TypeError(f"{owner}: input must hold real floating-point numbers, got "
-                        f"{x.dtype}")
-    return x
+    return as_input(x, owner, like)
 
 
-def _normalize(x, eps, stats=None):
-    """``x`` normalized over its last axis by its own mean and biased variance, or by
-    ``stats`` = (mean, var) broadcastable to it."""
-    if stats is None:
-        stats = mean(x, axis=-1, keepdims=True), var(x, axis=-1, keepdims=True)
+def _normalize(x, eps, stats):
+    """``x`` normalized by ``stats`` = (mean, var) broadcastable to it."""
     return (x - stats[0]) / sqrt(stats[1] + eps)
 
 
@@ -207,20 +174,21 @@ class _InstanceNorm(Module):
                           f"{self.num_features}; with affine=False and no running stats "
                           "this is ignored (as PyTorch)", stacklevel=2)
         x = _checked(self, x, x.shape[1], who)
-        flat = reshape(x, x.shape[:2] + (math.prod(x.shape[2:]),))     # not -1: N may be 0
         training = flag(self.training, "training", who)
         if self.track_running_stats and not training:
             shape = (1, x.shape[1], 1)
+            flat = reshape(x, x.shape[:2] + (math.prod(x.shape[2:]),))  # not -1: N may be 0
             stats = reshape(self.running_mean, shape), reshape(self.running_var, shape)
-            y = _normalize(flat, self.eps, stats)
+            y = _affine(reshape(_normalize(flat, self.eps, stats), x.shape), self.weight,
+                        self.bias, who)
         else:
-            if flat.shape[-1] == 1:
+            if math.prod(x.shape[2:]) == 1:
                 raise ValueError(f"{who}: expected more than 1 spatial element when using "
                                  f"the input's statistics (as PyTorch), got shape {x.shape}")
             if self.track_running_stats:
-                self._update(flat)
-            y = _normalize(flat, self.eps)
-        y = _affine(reshape(y, x.shape), self.weight, self.bias, who)
+                self._update(reshape(x, x.shape[:2] + (math.prod(x.shape[2:]),)))
+            # one channel a group: the group_norm primitive (its kernels, its joint rule)
+            y = group_norm(x, x.shape[1], self.weight, self.bias, self.eps)
         return reshape(y, y.shape[1:]) if unbatched else y
 
     def _update(self, flat):
