@@ -79,6 +79,8 @@ def test_kernel_skips_unwanted_gradients(needs):
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("case", [c for c in CASES if c[2] in ((1, 1), (1,)) and c[5] == 1]
                          + [((1, 16, 5, 4), (3, 16, 3, 3), (1, 1), (2, 1), ((2, 2), (1, 1)), 1),
+                            ((2, 5, 6, 9), (2, 5, 2, 3), (1, 1), (1, 2), ((1, 1), (2, 2)), 1),
+                            ((2, 3, 4, 4), (5, 3, 1, 1), (1, 1), (1, 1), ((0, 0), (0, 0)), 1),
                             ((3, 17, 9), (4, 17, 5), (1,), (1,), ((2, 2),), 1)])
 def test_per_tap_products_match_generic_rule(case, dtype, monkeypatch):
     # stride 1, one group: the per-tap products on padded frames, whatever the channel count;
@@ -94,9 +96,9 @@ def test_per_tap_products_match_generic_rule(case, dtype, monkeypatch):
 
 @pytest.mark.parametrize("needs", [(True, True), (True, False), (False, True)])
 def test_per_tap_products_in_chunks_skip_unwanted_gradients(needs, monkeypatch):
-    # 16 input channels: per tap by default; a budget of two images' frames (16 + 4 channels
+    # 16 input channels: per tap by default; a budget of two images' frames (3 x 16 + 4 rows
     # of 7x8 float64): a chunk of two row-interleaved images, then one of one
-    monkeypatch.setattr(_conv, "FRAME_BUDGET", 2 * 20 * 56 * 8)
+    monkeypatch.setattr(_conv, "FRAME_BUDGET", 2 * (3 * 16 + 4) * 56 * 8)
     sizes = []
     monkeypatch.setattr(_conv, "from_wide", lambda *a, _f=_conv.from_wide: sizes.append(
         a[-1].shape[0]) or _f(*a))
