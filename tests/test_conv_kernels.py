@@ -118,6 +118,7 @@ def test_per_tap_products_in_chunks_skip_unwanted_gradients(needs, monkeypatch):
 def test_images_a_few_at_a_time(monkeypatch):
     # a small column budget: several images per product, a last, shorter chunk
     monkeypatch.setattr(_conv, "BUDGET", 3 * 2 * 9 * 25 * 8)
+    monkeypatch.setattr(_conv, "MIN_COLUMNS", 1)
     rng = np.random.default_rng(2)
     params = _params((1, 1), (1, 1), ((1, 1), (1, 1)), 2)
     x, w = rng.standard_normal((7, 4, 5, 5)), rng.standard_normal((6, 2, 3, 3))
