@@ -1,4 +1,5 @@
-"""The ``conv`` primitive's Numba kernel (im2col + GEMMs, direct loops for depthwise) against
+"""The ``conv`` primitive's Numba kernel (per-tap GEMMs on padded frames for stride 1, im2col
++ GEMMs otherwise, direct loops for depthwise) against
 the primitive's generic rule on raw arrays (values and every gradient, float32 and float64,
 groups, strides, dilation, padding, depthwise, 1-d, odd shapes, images taken a few at a time),
 the numba backend against numpy and PyTorch through ``xg.nn.conv2d``, ``xg.function`` replay
@@ -75,9 +76,49 @@ def test_kernel_skips_unwanted_gradients(needs):
             assert got[i] is None
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("case", [c for c in CASES if c[2] in ((1, 1), (1,)) and c[5] == 1]
+                         + [((1, 16, 5, 4), (3, 16, 3, 3), (1, 1), (2, 1), ((2, 2), (1, 1)), 1),
+                            ((2, 5, 6, 9), (2, 5, 2, 3), (1, 1), (1, 2), ((1, 1), (2, 2)), 1),
+                            ((2, 3, 4, 4), (5, 3, 1, 1), (1, 1), (1, 1), ((0, 0), (0, 0)), 1),
+                            ((3, 17, 9), (4, 17, 5), (1,), (1,), ((2, 2),), 1)])
+def test_per_tap_products_match_generic_rule(case, dtype, monkeypatch):
+    # stride 1, one group: the per-tap products on padded frames, whatever the channel count;
+    # a small frame budget: a few images per chunk and a last, shorter chunk
+    monkeypatch.setattr(_conv, "TAPS_MIN_CHANNELS", 1)
+    monkeypatch.setattr(_conv, "FRAME_BUDGET", 2 * 8 * 60 * 8)
+    calls = []
+    monkeypatch.setattr(_conv, "from_wide", lambda *a, _f=_conv.from_wide: calls.append(1)
+                        or _f(*a))
+    test_kernel_matches_generic_rule(case, dtype)
+    assert calls
+
+
+@pytest.mark.parametrize("needs", [(True, True), (True, False), (False, True)])
+def test_per_tap_products_in_chunks_skip_unwanted_gradients(needs, monkeypatch):
+    # 16 input channels: per tap by default; a budget of two images' frames (3 x 16 + 4 rows
+    # of 7x8 float64): a chunk of two row-interleaved images, then one of one
+    monkeypatch.setattr(_conv, "FRAME_BUDGET", 2 * (3 * 16 + 4) * 56 * 8)
+    sizes = []
+    monkeypatch.setattr(_conv, "from_wide", lambda *a, _f=_conv.from_wide: sizes.append(
+        a[-1].shape[0]) or _f(*a))
+    rng = np.random.default_rng(5)
+    params = _params((1, 1), (1, 1), ((1, 1), (1, 1)), 1)
+    x, w = rng.standard_normal((3, 16, 5, 6)), rng.standard_normal((4, 16, 3, 3))
+    g = rng.standard_normal((3, 4, 5, 6))
+    got, want = _kernel(x, w, g, params, needs), _generic(x, w, g, params)
+    assert sizes == [2, 1]
+    for i, need in enumerate(needs, 1):
+        if need:
+            np.testing.assert_allclose(got[i], want[i], rtol=1e-12, atol=1e-12)
+        else:
+            assert got[i] is None
+
+
 def test_images_a_few_at_a_time(monkeypatch):
     # a small column budget: several images per product, a last, shorter chunk
     monkeypatch.setattr(_conv, "BUDGET", 3 * 2 * 9 * 25 * 8)
+    monkeypatch.setattr(_conv, "MIN_COLUMNS", 1)
     rng = np.random.default_rng(2)
     params = _params((1, 1), (1, 1), ((1, 1), (1, 1)), 2)
     x, w = rng.standard_normal((7, 4, 5, 5)), rng.standard_normal((6, 2, 3, 3))
@@ -98,12 +139,15 @@ def _step(backend, x, w, b, **kwargs):
 
 @pytest.mark.filterwarnings("ignore:Using padding=.same.")
 @pytest.mark.parametrize("kwargs, ws", [({"padding": 1, "stride": 2}, (6, 4, 3, 3)),
+                                        ({"padding": 1}, (6, 4, 3, 3)),
+                                        ({"padding": 2, "dilation": 2}, (3, 4, 3, 3)),
                                         ({"groups": 2, "dilation": 2}, (6, 2, 3, 2)),
                                         ({"groups": 4, "padding": "same"}, (8, 1, 3, 3)),
                                         ({"padding": "same"}, (5, 4, 2, 4))])    # declined
 def test_numba_matches_numpy_and_torch(kwargs, ws, monkeypatch):
+    monkeypatch.setattr(_conv, "TAPS_MIN_CHANNELS", 4)         # stride 1, one group: per tap
     calls = []
-    for name in ("im2col", "depthwise_fwd", "depthwise_fwd1"):
+    for name in ("im2col", "from_wide", "depthwise_fwd", "depthwise_fwd1"):
         original = getattr(_conv, name)
         monkeypatch.setattr(_conv, name, lambda *a, _f=original: calls.append(1) or _f(*a))
     rng = np.random.default_rng(3)

@@ -287,6 +287,10 @@ SAMPLES = {
                  _max_pool((2, 2, 9), (3,), (2,), (2,), ((1, 1),))],
 }
 # float32 tolerance where a kernel legitimately rounds differently over many steps
+#: (backend, primitive, sample) a kernel declines by design, so the generic rule runs: the
+#: NumPy backend's conv kernel is for depthwise convolutions only
+DECLINED = {("numpy", "conv", 0), ("numpy", "conv", 2)}
+
 RTOL32 = {"lstm_scan": 2e-4, "lstm_layer": 2e-4, "rnn_scan": 2e-4, "gru_scan": 2e-4}
 
 
@@ -402,6 +406,9 @@ def test_kernel_matches_generic_rule(name, prim_name, case, dt, monkeypatch):
 
     raws = [_device(be, a) for a in arrays]
     res = kernel.forward(*raws, **params)
+    if (name, prim_name, case) in DECLINED:
+        assert res is None, "the kernel took a sample it should decline"
+        return
     assert res is not None, "the kernel declined its own sample"
     out, saved = res
     ref_out = prim.forward(npx, *arrays, **params)

@@ -260,12 +260,12 @@ def _exercise_ctc(backend, dt, name="ctc_loss"):
 
 
 def _exercise_conv(backend, dt, name="conv"):
-    """The conv kernel forward and backward: im2col + GEMMs, and the depthwise loops with
-    stride 1 and 2."""
+    """The conv kernel forward and backward: im2col + GEMMs, the per-tap products (stride
+    1, 16 input channels) and the depthwise loops with stride 1 and 2."""
     kernel = backend.kernels[name]
-    x = np.ones((2, 2, 5, 5), dt)
     for w_shape, groups, stride in (((2, 2, 3, 3), 1, (1, 1)), ((2, 1, 3, 3), 2, (1, 1)),
-                                    ((2, 1, 3, 3), 2, (2, 2))):
+                                    ((2, 1, 3, 3), 2, (2, 2)), ((2, 16, 3, 3), 1, (1, 1))):
+        x = np.ones((2, w_shape[1] * groups, 5, 5), dt)
         params = dict(stride=stride, dilation=(1, 1), pads=((1, 1), (1, 1)), groups=groups)
         w = np.ones(w_shape, dt)
         out, saved = kernel.forward(x, w, **params)

@@ -19,8 +19,9 @@ _LIST_RANGE_MAX = 48
 
 class NumpyBackend(Backend):
     """Host arrays through ``array_api_compat.numpy`` (``namespace.py``: with a branch-free
-    ``where``); fused kernels (``kernels.py``, ``activations.py``, ``gelu.py``, ``normalization.py``, Adam's update in
-    ``optim.py``, and the recurrent scans of ``scans.py``) registered in ``kernels``."""
+    ``where``); fused kernels (``kernels.py``, ``activations.py``, ``gelu.py``,
+    ``normalization.py``, Adam's update in ``optim.py``, the depthwise convolution of
+    ``convolution.py``, and the recurrent scans of ``scans.py``) registered in ``kernels``."""
 
     name = "numpy"
     xp = xp_numpy
@@ -32,6 +33,7 @@ class NumpyBackend(Backend):
 
     def __init__(self):
         from .activations import KERNELS as ACTIVATIONS
+        from .convolution import KERNELS as CONVOLUTION
         from .gelu import KERNEL as GELU
         from .kernels import KERNELS
         from .linear_activation import KERNELS as LINEAR_ACTIVATIONS
@@ -40,7 +42,7 @@ class NumpyBackend(Backend):
         from .scans import scan_kernels
 
         self.kernels = KernelTable(KERNELS, ACTIVATIONS, {"gelu": GELU}, LINEAR_ACTIVATIONS,
-                                   NORMALIZATION, UPDATES, scan_kernels(np))
+                                   NORMALIZATION, UPDATES, CONVOLUTION, scan_kernels(np))
 
     def native_dtype(self, dtype):
         return np.dtype(dtype.name)
