@@ -28,6 +28,10 @@ def _layers(kind, backend):
         ours = xg.nn.Linear(5, 4, rng=0, dtype=F64, backend=backend)
         theirs = torch.nn.Linear(5, 4, dtype=torch.float64)
         shape = (6, 5)
+    elif kind == "convT":                 # weight (C_in, C_out, kH, kW): spectral dim 1
+        ours = xg.nn.ConvTranspose2d(3, 4, 3, stride=2, rng=0, dtype=F64, backend=backend)
+        theirs = torch.nn.ConvTranspose2d(3, 4, 3, stride=2, dtype=torch.float64)
+        shape = (2, 3, 4, 4)
     else:
         ours = xg.nn.Conv2d(3, 4, 3, padding=1, rng=0, dtype=F64, backend=backend)
         theirs = torch.nn.Conv2d(3, 4, 3, padding=1, dtype=torch.float64)
@@ -65,7 +69,7 @@ def _torch_grads(theirs, x):
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("kind, dim", [("linear", 0), ("linear", 1), ("linear", None),
                                        ("conv", 0), ("conv", 1), ("conv", 3), ("conv", -2),
-                                       ("conv", None)])
+                                       ("conv", None), ("convT", 1)])
 def test_weight_norm_outputs_and_gradients_match_torch(kind, dim, backend):
     ours, theirs, shape = _layers(kind, backend)
     x = _x(shape, backend)
@@ -147,7 +151,8 @@ def _same_state(ours, theirs, rtol=1e-9):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("kind, dim, n", [("linear", None, 1), ("linear", 1, 2),
-                                          ("conv", None, 1), ("conv", 1, 3), ("conv", -1, 1)])
+                                          ("conv", None, 1), ("conv", 1, 3), ("conv", -1, 1),
+                                          ("convT", None, 1)])
 def test_spectral_norm_training_steps_match_torch(kind, dim, n, backend):
     ours, theirs, shape = _layers(kind, backend)
     x = _x(shape, backend)
@@ -199,6 +204,64 @@ def test_spectral_norm_of_an_embedding_and_a_1d_weight_match_torch():
     xg.nn.utils.spectral_norm(norm)
     assert list(norm.torch_state_dict()) == ["bias", "parametrizations.weight.original"]
     np.testing.assert_allclose(norm.weight.numpy(), np.arange(1, 5) / np.sqrt(30))
+
+
+def test_spectral_norm_moves_u_v_once_under_recompute_grad():
+    """``xg.recompute_grad`` reruns the forward for the gradient: the buffers move once (the
+    rerun uses the moved ones, so the gradient is the plain step's)."""
+    plain = xg.nn.utils.spectral_norm(xg.nn.Linear(4, 3, rng=0, dtype=F64), rng=0)
+    again = copy.deepcopy(plain)
+    block = xg.recompute_grad(lambda x: xg.tanh(again(x)))
+    x = _x((2, 4), "numpy")
+    results = []
+    for layer, fn in ((plain, lambda x: xg.tanh(plain(x))), (again, block)):
+        with xg.GradientTape() as tape:
+            loss = xg.sum(fn(x))
+        results.append((loss.item(), [g.numpy() for g in tape.gradient(
+            loss, layer.trainable_variables)], layer.state_dict()))
+    (l1, g1, s1), (l2, g2, s2) = results
+    assert l1 == pytest.approx(l2, rel=1e-14)
+    for a, b in zip(g1, g2):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    for k in s1:
+        np.testing.assert_allclose(s1[k], s2[k], rtol=1e-14, err_msg=k)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_float32_layers_train_on_every_backend_as_numpy(backend):
+    def run(b):
+        model = xg.nn.Sequential(
+            xg.nn.utils.spectral_norm(xg.nn.Conv2d(2, 3, 3, rng=0, backend=b), rng=0),
+            xg.nn.Flatten(), xg.nn.utils.weight_norm(xg.nn.Linear(12, 2, rng=1, backend=b)))
+        opt = xg.optim.Adam(0.01)
+        x = xg.asarray(np.random.default_rng(0).standard_normal((3, 2, 4, 4)), dtype=xg.float32,
+                       backend=b)
+        for _ in range(3):
+            with xg.GradientTape() as tape:
+                loss = xg.sum(model(x) ** 2)
+            variables = model.trainable_variables
+            opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        assert all(v.dtype == xg.float32 for v in model.variables)
+        return model.state_dict()
+
+    ours, reference = run(backend), run("numpy")
+    for k in reference:
+        np.testing.assert_allclose(ours[k], reference[k], rtol=2e-4, atol=1e-5, err_msg=k)
+
+
+def test_freezing_and_modes_reach_the_pieces():
+    layer = xg.nn.utils.spectral_norm(xg.nn.Linear(3, 2, rng=0), rng=0)
+    sn = parametrization_of(layer, "w")
+    layer.eval()
+    assert sn.training is False
+    layer.train()
+    assert sn.training is True
+    layer.trainable = False
+    assert layer.trainable_variables == [] and layer.count_params() == 3 * 2 + 2 + 2 + 3
+    model = xg.nn.Sequential(xg.nn.Linear(3, 3, rng=0))
+    model.eval()
+    xg.nn.utils.spectral_norm(model[0], rng=0)          # made in eval mode: stays there
+    assert parametrization_of(model[0], "w").training is False
 
 
 # -- xg.function, Sequential ------------------------------------------------------------------
@@ -386,6 +449,29 @@ def test_removal_leaves_the_current_weight():
     np.testing.assert_array_equal(conv2.weight.numpy(), raw)
 
 
+def test_a_tied_linear_parametrizes_the_shared_variable_as_torch():
+    """``dec.weight = enc.weight``; ``spectral_norm(dec, "weight")``: the decoder reads the
+    normalized weight, the embedding the raw one, ``original`` is the shared Variable."""
+    enc, dec = (xg.nn.Embedding(5, 3, rng=0, dtype=F64),
+                xg.nn.Linear(3, 5, rng=0, dtype=F64))
+    dec.weight = enc.weight
+    t_enc, t_dec = torch.nn.Embedding(5, 3).double(), torch.nn.Linear(3, 5).double()
+    t_dec.weight = t_enc.weight
+    t_enc.load_state_dict({k: torch.as_tensor(v) for k, v in enc.torch_state_dict().items()})
+    t_dec.bias.data = torch.as_tensor(dec.b.numpy())
+    xg.nn.utils.spectral_norm(dec, "weight", rng=0)
+    P.spectral_norm(t_dec)
+    assert dec.parametrizations.weight.original is enc.weight
+    _load_from_torch(dec, t_dec)
+    x = _x((2, 3), "numpy")
+    np.testing.assert_allclose(dec(x).numpy(), t_dec(torch.from_numpy(x.numpy())).detach(),
+                               rtol=1e-10)
+    np.testing.assert_allclose(enc(xg.asarray([1])).numpy(), t_enc(torch.tensor([1])).detach())
+    xg.nn.utils.remove_parametrizations(dec, leave_parametrized=False)
+    assert dec.weight is enc.weight and dec.w is None and type(dec) is xg.nn.Linear
+    np.testing.assert_allclose(dec(x).numpy(), x.numpy() @ enc.weight.numpy().T + dec.b.numpy())
+
+
 @pytest.mark.parametrize("copier", [copy.deepcopy, lambda m: pickle.loads(pickle.dumps(m))])
 def test_parametrized_modules_copy_and_pickle(copier):
     model = xg.nn.Sequential(xg.nn.utils.spectral_norm(xg.nn.Linear(3, 4, rng=0), rng=0),
@@ -436,10 +522,23 @@ def test_bad_input_names_the_argument():
         xg.nn.utils.remove_spectral_norm(layer)
     enc, dec = xg.nn.Embedding(5, 3, rng=0), xg.nn.Linear(3, 5, rng=0)
     dec.weight = enc.weight
-    with pytest.raises(ValueError, match="tied"):
+    with pytest.raises(ValueError, match="tied.*name='weight'"):
         xg.nn.utils.weight_norm(dec)
     cell = xg.nn.LSTMCell(2, 3, rng=0)              # w_ih converts to torch's weight_ih
     with pytest.raises(ValueError, match="no PyTorch key of its own"):
         xg.nn.utils.weight_norm(cell, "w_ih")
     with pytest.raises(AttributeError, match="clip_global_norm"):
         xg.nn.utils.clip_grad_norm_
+
+
+def test_readme_example_runs():
+    from pathlib import Path
+
+    text = (Path(__file__).parents[1] / "README.md").read_text()
+    start = text.index("Weight normalization and spectral normalization are PyTorch's")
+    code = text[text.index("```python\n", start) + 10:text.index("```", text.index(
+        "```python\n", start) + 10)]
+    scope = {"xg": xg}
+    exec(code, scope)                                   # noqa: S102 (the README's own example)
+    assert list(scope["disc"].torch_state_dict())[:3] == [
+        "0.bias", "0.parametrizations.weight.original", "0.parametrizations.weight.0._u"]

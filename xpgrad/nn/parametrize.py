@@ -80,8 +80,8 @@ def resolve_name(module, name, who) -> str:
                          "first: xg.nn.utils.remove_parametrizations(module, name)")
     if isinstance(module, Linear) and name == "w" and vars(module).get("w") is None:
         raise ValueError(f"{who}: this Linear is tied (its weight is another module's "
-                         "Variable, Linear.weight): parametrizing it would untie it; "
-                         "parametrize the module that owns the Variable")
+                         "Variable, Linear.weight, and it has no w): name='weight' "
+                         "parametrizes the tied Variable in this layer only, as PyTorch does")
     value = vars(module).get(name)
     if not isinstance(value, Variable):
         held = sorted(k for k, v in vars(module).items()
@@ -384,12 +384,17 @@ def register(module, name, parametrization, originals, who):
     module.__class__ = parametrized_class(base, names + (name,))
     # the pieces follow the module's mode
     table.train(module.training)
-    if isinstance(module, Linear):          # its guard under xg.function: another weight
-        if _TRACES.tracer is not None:
-            note_write(module, "_weights")
-        own["_weights"] = next(_WEIGHTS)
+    _new_linear_weight(module)
     _changed()
     return module
+
+
+def _new_linear_weight(module):
+    """A Linear's guard under ``xg.function``: its weights changed."""
+    if isinstance(module, Linear):
+        if _TRACES.tracer is not None:
+            note_write(module, "_weights")
+        vars(module)["_weights"] = next(_WEIGHTS)
 
 
 def remove_parametrizations(module, name=None, leave_parametrized: bool = True):
@@ -454,7 +459,11 @@ def _remove(module, name, leave_parametrized, who):
     module.__class__ = parametrized_class(cls._parametrized_base, names) if names else \
         cls._parametrized_base
     own.pop(name, None)
-    setattr(module, name, restored)         # through the class's own checks (Linear.w)
+    if isinstance(module, Linear) and name == "weight":     # a tied Linear's, w stays None
+        own["weight"] = restored
+        _new_linear_weight(module)
+    else:
+        setattr(module, name, restored)     # through the class's own checks (Linear.w)
     _changed()
     return module
 
