@@ -117,6 +117,8 @@ def test_weight_norm_trains_g_and_v_not_the_weight():
     assert [v.name for v in layer.trainable_variables] == [
         "linear/b", "linear/parametrizations/w/original0", "linear/parametrizations/w/original1"]
     assert isinstance(layer, xg.nn.Linear) and xg.nn.utils.is_parametrized(layer, "w")
+    assert xg.nn.utils.is_parametrized(layer, "weight") and xg.nn.utils.is_parametrized(layer)
+    assert not xg.nn.utils.is_parametrized(layer, "b")
     x = xg.ones((1, 3))
     with xg.GradientTape() as tape:
         loss = xg.sum(layer(x))

@@ -104,6 +104,8 @@ def is_parametrized(module, name=None) -> bool:
     (False, True)
     """
     names = getattr(type(module), "_parametrized_names", ())
+    if name == "weight" and isinstance(module, Linear) and "w" in names:
+        return True                                   # PyTorch's name of a Linear's w
     return bool(names) if name is None else name in names
 
 
