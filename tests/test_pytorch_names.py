@@ -88,7 +88,6 @@ def test_tensor_split_points_to_unstack_and_slicing(name):
     ("CrossEntropyLoss", "xg.losses.softmax_cross_entropy(logits, labels)"),
     ("MSELoss", "xg.losses.mse"), ("BCEWithLogitsLoss", "sigmoid_cross_entropy_with_logits"),
     ("CTCLoss", "xg.losses.ctc"),
-    ("utils", "clip_global_norm(grads, max_norm, eps=1e-6)"),
     ("functional", "xg.nn.log_softmax"),
 ])
 def test_pytorch_nn_names_point_to_ours(name, hint):
@@ -98,6 +97,18 @@ def test_pytorch_nn_names_point_to_ours(name, hint):
         getattr(xg.nn, name)
     assert hint in str(err.value) and repr(name) in str(err.value)
     assert not hasattr(xg.nn, name)
+
+
+@pytest.mark.parametrize("name", ["clip_grad_norm_", "clip_grad_value_"])
+def test_torch_nn_utils_clipping_points_to_ours(name):
+    """``xg.nn.utils`` holds the parametrizations (weight_norm, spectral_norm); torch's
+    clipping there points to ``clip_global_norm`` and ``clipvalue=``."""
+    with pytest.raises(AttributeError) as err:
+        getattr(xg.nn.utils, name)
+    assert "clip_global_norm(grads, max_norm, eps=1e-6)" in str(err.value)
+    assert "clipvalue=" in str(err.value) and repr(name) in str(err.value)
+    with pytest.raises(AttributeError, match="'no_such_thing'$"):
+        xg.nn.utils.no_such_thing
 
 
 @pytest.mark.parametrize("owner, name, hint", [

@@ -56,13 +56,14 @@ from .recurrent_layers import GRU, LSTM, RNN
 from .sequence_classifier import SequenceClassifier
 from .shape_layers import Flatten, Identity, Unflatten
 from .tbptt import TBPTTResult, detach, tbptt_train
+from . import utils
 
 __all__ = _activations.__all__ + [
     "tanh", "Module", "Linear", "linear", "Sequential", "MLP", "Dropout", "dropout", "ReLU", "Sigmoid",
     "checkpoint_sequential", "Tanh", "LeakyReLU", "Softplus", "Softmax", "LogSoftmax", "ELU",
     "SELU", "CELU", "GELU",
     "SiLU", "Mish", "Softsign", "LogSigmoid", "Hardtanh", "ReLU6", "Hardsigmoid", "Hardswish",
-    "GLU", "get_activation", "init",
+    "GLU", "get_activation", "init", "utils",
     "RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU", "SequenceClassifier", "tbptt_train",
     "TBPTTResult", "detach", "lstm_scan", "lstm_layer", "rnn_scan", "gru_scan", "one_hot",
     "Embedding", "embedding", "EmbeddingBag", "embedding_bag", "LayerNorm", "layer_norm",
@@ -93,9 +94,6 @@ _PYTORCH_NAMES = {
                      "self.weights = {'a': xg.Variable(...)}",
     "Parameter": "xg.Variable(value, name=...) is a trainable tensor a Module finds in its "
                  "attributes",
-    "utils": "torch.nn.utils.clip_grad_norm_ is xg.optim.clip_global_norm(grads, max_norm, "
-             "eps=1e-6), which returns (clipped grads, norm); clip_grad_value_ is an "
-             "optimizer's clipvalue=",
     "CosineSimilarity": "xg.nn.cosine_similarity(x1, x2, axis=1, eps=1e-8) is the function",
     "PairwiseDistance": "xg.nn.pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdims=False) is "
                         "the function",
