@@ -24,7 +24,8 @@ import pytest
 import xpgrad as xg
 from xpgrad.primitive import PRIMITIVES
 
-LOSSES = ("softmax_cross_entropy", "mse", "sigmoid_mse", "sigmoid_cross_entropy_with_logits")
+LOSSES = ("softmax_cross_entropy", "mse", "sigmoid_mse", "sigmoid_cross_entropy_with_logits",
+          "huber", "smoothed_softmax_cross_entropy")
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "softplus", "elu", "mish", "softsign",
                "log_sigmoid", "hardtanh", "hardsigmoid", "hardswish", "softplus_beta")
 #: the params each activation is swept with (none: called without)
@@ -72,7 +73,7 @@ def _emulated():
 def _cases(name, dt, scale, cols, rng):
     """(arrays, params) samples of primitive ``name``: random entries of magnitude ``scale``
     plus the edges (+-1e4, +-88, +-inf, NaN; rows of huge logits for the softmax loss)."""
-    if name == "softmax_cross_entropy":
+    if name in ("softmax_cross_entropy", "smoothed_softmax_cross_entropy"):
         x = rng.uniform(-1, 1, (16, cols)) * scale
         x[0] += 1e4                     # a whole row near 1e4: every shifted logit is small
         x[1, 0] = 1e4                   # one huge logit
@@ -80,6 +81,11 @@ def _cases(name, dt, scale, cols, rng):
         x[2, 1] = 1e4                   # one huge logit among huge negative ones
         x[3, 0] = -1e4
         x = x.astype(dt)
+        if name == "smoothed_softmax_cross_entropy":
+            labels = rng.integers(0, cols, 16)
+            labels[5] = -100                            # an ignored row
+            return [((x, labels), dict(reduction=r, smoothing=eps, ignore_index=-100))
+                    for r, eps in (("none", 0.1), ("mean", 0.3), ("sum", 1.0))]
         probs = rng.dirichlet(np.ones(cols), 16).astype(dt)
         return [((x, rng.integers(0, cols, 16)), {"reduction": "none"}),
                 ((x, rng.integers(0, cols, 16)), {"reduction": "mean"}),
@@ -88,8 +94,11 @@ def _cases(name, dt, scale, cols, rng):
     x.flat[:7] = [1e4, -1e4, 88.0, -88.0, np.inf, -np.inf, np.nan]
     x = x.astype(dt)
     if name in LOSSES:
-        t = rng.normal(size=x.shape) * scale if name == "mse" else rng.random(x.shape)
+        t = rng.normal(size=x.shape) * scale if name in ("mse", "huber") else rng.random(x.shape)
         t = t.astype(dt)
+        if name == "huber":                 # huber's delta; smooth_l1's beta (scale 1 / beta)
+            return [((x, t), dict(reduction=r, delta=d, scale=k))
+                    for r, d, k in (("none", 1.0, 1.0), ("sum", 0.5, 2.0), ("mean", 3.0, 1.0))]
         return [((x, t), {"reduction": r}) for r in ("none", "sum", "mean")]
     return [((x,), params) for params in ACTIVATION_PARAMS.get(name, [{}])]
 

@@ -48,6 +48,32 @@ def _ce_cases():
             for r in ("mean", "sum", "none") for lab in ("int64", "int32", "probs")]
 
 
+def _huber_cases():
+    """Huber (scale 1) and smooth L1 (scale 1 / beta) with residuals across both branches."""
+    def make(rng, dt, reduction, delta, scale):
+        x = _x(rng, dt, (5, 7))
+        t = (rng.normal(size=(5, 7)) * 2).astype(dt)
+        return (x, t), {"reduction": reduction, "delta": delta, "scale": scale}
+    return [lambda rng, dt, r=r, d=d, s=s: make(rng, dt, r, d, s)
+            for r in ("mean", "sum", "none") for d, s in ((1.0, 1.0), (0.5, 2.0), (2.5, 1.0))]
+
+
+def _smoothed_ce_cases():
+    """Label smoothing on integer labels, rows labelled ignore_index (-100 or a class) left
+    out, all rows ignored too."""
+    def make(rng, dt, reduction, labels, smoothing, ignored):
+        x = _x(rng, dt, (6, 9))
+        x[2] += 1e4                           # one row of huge logits
+        y = rng.integers(0, 9, 6).astype(labels)
+        ignore_index = -100 if labels == "int64" else 4
+        y[:ignored] = ignore_index
+        return (x, y), {"reduction": reduction, "smoothing": smoothing,
+                        "ignore_index": ignore_index}
+    return [lambda rng, dt, r=r, lab=lab, eps=eps, k=k: make(rng, dt, r, lab, eps, k)
+            for r in ("mean", "sum", "none") for lab in ("int64", "int32")
+            for eps, k in ((0.1, 0), (0.25, 2), (1.0, 1), (0.1, 6))]
+
+
 def _ctc_cases():
     """Log-probabilities (T=9, N=4, C=5) with padded targets: a repeated label, an empty
     target, an infeasible sample (NaN gradient unless zero_infinity), one input shorter."""
@@ -200,6 +226,8 @@ SAMPLES = {
     "softmax_cross_entropy": _ce_cases(),
     "sigmoid_cross_entropy_with_logits": _loss_cases("bce"),
     "mse": _loss_cases("mse"),
+    "huber": _huber_cases(),
+    "smoothed_softmax_cross_entropy": _smoothed_ce_cases(),
     "ctc_loss": _ctc_cases(),
     "sigmoid_mse": _loss_cases("smse"),
     "sigmoid": _activation(),
@@ -421,7 +449,8 @@ def test_kernel_matches_generic_rule(name, prim_name, case, dt, monkeypatch):
         if g_kind == "ones":
             g = np.asarray(g)
         if g_kind == "random" and prim_name in ("softmax_cross_entropy", "mse", "sigmoid_mse",
-                                               "sigmoid_cross_entropy_with_logits"):
+                                               "sigmoid_cross_entropy_with_logits", "huber",
+                                               "smoothed_softmax_cross_entropy"):
             res = kernel.forward(*raws, **params)      # a fresh record for a second vjp
             out, saved = res
         got = _vjp(kernel, _device(be, g), saved, needs, raws, params)

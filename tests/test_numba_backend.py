@@ -320,7 +320,8 @@ def test_parallel_blocks_match_serial(monkeypatch, rng):
 LOOP_SCALARS = {"slope": 0.2, "lr": 0.01, "wd": 0.01, "mu": 0.9, "nesterov": True, "eps": 1e-7,
                 "rho": 0.9, "crho": 0.1, "step_size": 0.01, "b1": 0.9, "cb1": 0.1, "b2": 0.999,
                 "cb2": 0.001, "root_bc2": 0.7, "decay": 1, "c": 0.01, "scale": 0.01,
-                "bc2": 0.3, "c_grad": 0.02, "c_m": 0.05, "factor": 0.01, "rectified": True}
+                "bc2": 0.3, "c_grad": 0.02, "c_m": 0.05, "factor": 0.01, "rectified": True,
+                "keep": 0.9, "spread": 0.01, "ignore": 3}    # (smoothed CE: label 3 ignored)
 
 
 #: the constants of the activation loops that ``_templates.pointwise`` made, by activation
@@ -333,6 +334,8 @@ def _loop_scalar(name, param, dt):
     """The value of the loop ``name``'s scalar argument ``param`` in dtype ``dt``."""
     if param == "bias":                                 # a dense layer's, over 11 columns
         return np.linspace(-1.0, 1.0, 11).astype(dt)
+    if param == "c" and name.startswith("huber"):        # (gradient factor, delta, scale / 2)
+        return (dt(0.01), dt(0.7), dt(0.5))
     if param == "constants":
         activation = name.rsplit("_bwd", 1)[0].rsplit("_fwd", 1)[0]
         return tuple(dt(v) for v in POINTWISE_CONSTANTS.get(activation, ()))
@@ -352,7 +355,7 @@ def _loop_arrays(name, count, dt, rng):
     if name.startswith("sce_"):                         # rows: logits, targets, grad, losses
         c = 7 if "regs" in name else 11                 # (register kernels: at most 8 float64)
         x = (rng.standard_normal((53, c)) * 3).astype(dt)
-        t = (rng.integers(0, c, 53) if name.startswith("sce_labels")
+        t = (rng.integers(0, c, 53) if name.startswith(("sce_labels", "sce_smoothed"))
              else targets("softmax_cross_entropy", rng, x.shape, dt, int_labels=False))
         if "_loss_" in name:                            # the losses alone: no gradient
             return [[x, t, np.zeros(53, dt)]]

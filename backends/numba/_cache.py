@@ -86,7 +86,11 @@ def describe(numba) -> dict:
     }
 
 
-LOSSES = ("softmax_cross_entropy", "sigmoid_mse", "mse", "sigmoid_cross_entropy_with_logits")
+LOSSES = ("softmax_cross_entropy", "sigmoid_mse", "mse", "sigmoid_cross_entropy_with_logits",
+          "huber", "smoothed_softmax_cross_entropy")
+#: the params each loss's warmup calls it with, besides the reduction (none: no others)
+_LOSS_PARAMS = {"huber": dict(delta=1.0, scale=1.0),
+                "smoothed_softmax_cross_entropy": dict(smoothing=0.1, ignore_index=-100)}
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "softplus", "leaky_relu", "softmax", "log_softmax",
                "silu", "gelu", "elu", "mish", "softsign", "log_sigmoid", "hardtanh",
                "hardsigmoid", "hardswish", "softplus_beta")
@@ -123,10 +127,14 @@ def _exercise_loss(backend, dt, name):
             k.vjp(one, saved, logits, labels, reduction="mean")
             k.value(logits, labels, reduction="mean")      # long rows: the loss-only loops
         return
+    if name == "smoothed_softmax_cross_entropy":
+        t = np.array([0, 1, -100, 2])                   # integer labels, one row ignored
+    params = _LOSS_PARAMS.get(name, {})
     for red in ("mean", "none"):
-        out, saved = k.forward(x, t, reduction=red)
-        k.vjp(one if red == "mean" else np.ones_like(out), saved, x, t, reduction=red)
-        k.value(x, t, reduction=red)
+        out, saved = k.forward(x, t, reduction=red, **params)
+        k.vjp(one if red == "mean" else np.ones_like(out), saved, x, t, reduction=red, **params)
+        if k.value is not None:
+            k.value(x, t, reduction=red, **params)
 
 
 def _exercise_activation(backend, dt, name):

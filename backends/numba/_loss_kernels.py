@@ -234,3 +234,87 @@ sigmoid_ce_par = parallel_blocks(sigmoid_ce_block, arrays=4, sums=True)
 sigmoid_ce_loss_block = elementwise_loss_only(_sigmoid_ce, name="sigmoid_ce_loss_block",
                                               chunk=_CHUNK)
 sigmoid_ce_loss_par = parallel_blocks(sigmoid_ce_loss_block, arrays=3, sums=True)
+
+
+@njit(**LOOP_OPTIONS)
+def _huber(xi, ti, c, one):
+    """Huber's loss ``half_scale * r * (2|d| - r)`` with ``r = min(|d|, delta)`` (that is
+    ``0.5 scale d**2`` below delta, ``scale delta (|d| - delta / 2)`` above) and its gradient
+    ``g * clip(d, -delta, delta)``, for ``d = x - t`` and ``c = (g, delta, half_scale)``; NaN
+    stays NaN, +-inf costs inf with gradient +-g delta."""
+    g, delta, half_scale = c
+    d = xi - ti
+    a = abs(d)
+    inside = not (a >= delta)                   # NaN: inside, so the clipped d stays NaN
+    r = a if inside else delta
+    dc = d if inside else (delta if d > 0 else -delta)
+    return half_scale * r * (a + a - r), g * dc
+
+
+huber_block = elementwise_loss(_huber, name="huber_block", chunk=_CHUNK)
+huber_par = parallel_blocks(huber_block, arrays=4, sums=True)
+huber_loss_block = elementwise_loss_only(_huber, name="huber_loss_block", chunk=_CHUNK)
+huber_loss_par = parallel_blocks(huber_loss_block, arrays=3, sums=True)
+
+
+# -- softmax cross-entropy with label smoothing: integer labels, rows maybe ignored -----------
+@njit(fastmath=MATH_FLAGS, error_model="numpy", cache=True)
+def _shifted(x, m):
+    """``x - m``, never reassociated into a caller's sum (``sum(x) - c m`` loses every digit
+    of rows near 1e4 in float32)."""
+    return x - m
+
+
+@njit(fastmath=MATH_FLAGS, error_model="numpy", cache=True)
+def _smoothed_loss(s, x, m, shifted_sum, keep, spread):
+    """``log(s) - (keep (x - m) + spread sum(x - m))`` in this order: the loss of a row
+    against its smoothed one-hot target ``keep * onehot + spread`` (keep = 1 - eps, spread =
+    eps / classes), a sum of non-negative terms."""
+    return np.log(s) - (keep * (x - m) + spread * shifted_sum)
+
+
+@njit(**LOOP_OPTIONS)
+def _row_shifted_sum(xr, m):
+    """The sum of ``xr - m``."""
+    total = xr.dtype.type(0)
+    for j in range(xr.shape[0]):
+        total += _shifted(xr[j], m)
+    return total
+
+
+@njit(**LOOP_OPTIONS)
+def sce_smoothed_block(x, labels, grad, losses, scale, keep, spread, ignore):
+    """Every row against ``keep * onehot(label) + spread``: ``losses[i]`` and ``grad[i] =
+    scale * (p - target)``; a row labelled ``ignore`` costs 0 and gets a zero gradient.
+    Returns the sum of the losses in float64, or NaN at the first other label outside
+    ``[0, classes)``."""
+    xf, gf = x.reshape(-1), grad.reshape(-1)
+    zero = x.dtype.type(0)
+    off = scale * spread
+    total = 0.0
+    for i in range(x.shape[0]):
+        _prefetch_row(xf, gf, x.shape[1], i)
+        xr = x[i]
+        gr = grad[i]
+        lab = labels[i]
+        if lab == ignore:
+            for j in range(gr.shape[0]):
+                gr[j] = zero
+            losses[i] = zero
+            continue
+        if lab < 0 or lab >= xr.shape[0]:
+            return np.nan
+        m = _row_max(xr)
+        s = _row_exp(xr, gr, m)
+        shifted_sum = _row_shifted_sum(xr, m)
+        inv = scale / s
+        for j in range(xr.shape[0]):
+            gr[j] = gr[j] * inv - off
+        gr[lab] -= scale * keep
+        loss = _smoothed_loss(s, xr[lab], m, shifted_sum, keep, spread)
+        losses[i] = loss
+        total += loss
+    return total
+
+
+sce_smoothed_par = parallel_blocks(sce_smoothed_block, arrays=4, sums=True)

@@ -263,7 +263,78 @@ def _elementwise_value(block, par, two):
     return value
 
 
+# -- Huber and smooth L1 --------------------------------------------------------------------------
+def _huber_constants(dt, reduction, n, delta, scale):
+    """``(gradient factor, delta, scale / 2)`` in ``dt``, as ``loops._huber`` takes them."""
+    return (dt.type(scale * _scale(reduction, n)), dt.type(delta), dt.type(0.5 * scale))
+
+
+def huber_forward(x, t, reduction, delta, scale):
+    dt = x.dtype
+    if dt not in FLOATS or t.dtype != dt or t.shape != x.shape:
+        return None
+    xf, tf = _flat(x), _flat(t)
+    n = xf.shape[0]
+    grad = np.empty(n, dt)
+    out = np.empty(n, dt) if reduction == "none" else _EMPTY[dt]
+    c = _huber_constants(dt, reduction, n, delta, scale)
+    total = _config.run_by_size(loops.huber_block, loops.huber_par, n, xf, tf, grad, out, c)
+    res = out.reshape(x.shape) if reduction == "none" else _reduce(total, n, reduction, dt)
+    return res, Saved(grad.reshape(x.shape))
+
+
+def huber_value(x, t, reduction, delta, scale):
+    dt = x.dtype
+    if dt not in FLOATS or t.dtype != dt or t.shape != x.shape:
+        return None
+    xf, tf = _flat(x), _flat(t)
+    n = xf.shape[0]
+    out = np.empty(n, dt) if reduction == "none" else _EMPTY[dt]
+    c = _huber_constants(dt, reduction, n, delta, scale)
+    total = _config.run_by_size(loops.huber_loss_block, loops.huber_loss_par, n, xf, tf, out, c)
+    res = out.reshape(x.shape) if reduction == "none" else _reduce(total, n, reduction, dt)
+    return res, None
+
+
+def huber_vjp(g, saved, x, t, reduction, delta, scale):
+    params = {"reduction": reduction, "delta": delta, "scale": scale}
+    return _take(saved, g, huber_forward, (x, t), params), NotImplemented
+
+
+# -- softmax cross-entropy with label smoothing ---------------------------------------------------
+def smoothed_sce_forward(logits, labels, reduction, smoothing, ignore_index):
+    """The loss against ``(1 - smoothing) * onehot + smoothing / classes`` and its gradient,
+    rows labelled ``ignore_index`` left out (``"mean"`` divides by the rows kept)."""
+    dt = logits.dtype
+    if dt not in FLOATS or logits.ndim != 2 or labels.dtype.kind not in "iu" \
+            or labels.shape != logits.shape[:1]:
+        return None
+    n, c = logits.shape
+    x = logits if logits.flags.c_contiguous else np.ascontiguousarray(logits)
+    target = labels if labels.dtype == np.intp else labels.astype(np.intp)
+    kept = n - int(np.count_nonzero(target == ignore_index))
+    grad = np.empty((n, c), dt)
+    losses = np.empty(n, dt)
+    scale = dt.type(1.0 / kept if reduction == "mean" and kept else 1.0)
+    keep, spread = dt.type(1.0 - smoothing), dt.type(smoothing / c)
+    total = 0.0
+    if n:
+        total = _config.run_by_rows(loops.sce_smoothed_block, loops.sce_smoothed_par, n, c, x,
+                                    target, grad, losses, scale, keep, spread, ignore_index)
+    if total != total and _bad_label("labels", target[target != ignore_index], c):
+        return None
+    out = losses if reduction == "none" else _reduce(total, kept, reduction, dt)
+    return out, Saved(grad)
+
+
+def smoothed_sce_vjp(g, saved, logits, labels, reduction, smoothing, ignore_index):
+    params = {"reduction": reduction, "smoothing": smoothing, "ignore_index": ignore_index}
+    return _take(saved, g, smoothed_sce_forward, (logits, labels), params), None
+
+
 KERNELS = {
+    "huber": Kernel(huber_forward, huber_vjp, value=huber_value),
+    "smoothed_softmax_cross_entropy": Kernel(smoothed_sce_forward, smoothed_sce_vjp),
     "softmax_cross_entropy": Kernel(sce_forward, sce_vjp, value=sce_value),
     "sigmoid_mse": _elementwise(loops.sigmoid_mse_block, loops.sigmoid_mse_par, 2.0,
                                 (loops.sigmoid_mse_loss_block, loops.sigmoid_mse_loss_par)),

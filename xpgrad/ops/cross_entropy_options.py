@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import numbers
 
-from . import reductions
+from ..primitive import Primitive, apply
+from . import formulas, reductions
 from .activations import log_softmax
-from .losses import _float_input, as_tensor_or_refuse
-from .probability_losses import _class_weight, nll
-from .shape import broadcast_shapes
+from .losses import _float_input, _onehot, _reduce, as_tensor_or_refuse
+from .probability_losses import _check_nll_labels, _class_weight, _weighted_mean, nll
+from .shape import broadcast_shapes, reshape
 
 
 def check_options(ignore_index, label_smoothing):
@@ -31,6 +32,62 @@ def check_options(ignore_index, label_smoothing):
     return float(label_smoothing)
 
 
+# -- label smoothing of integer labels without class weights: one fused primitive ---------------
+# Each kept row's target is (1 - eps) onehot(label) + eps / C, so its loss is (1 - eps) times
+# the plain cross-entropy plus eps times the mean over classes of -log_softmax, and its
+# gradient softmax - target; rows labelled ignore_index cost nothing and "mean" divides by
+# the rows kept (NaN, with a zero gradient, when none is: PyTorch's cross_entropy).
+def _smoothed_parts(xp, logits, labels, smoothing, ignore_index):
+    """The rows kept (a boolean vector) and the smoothed targets (zero rows where ignored)."""
+    kept = labels != ignore_index
+    safe = xp.where(kept, labels, xp.zeros_like(labels))
+    target = (1.0 - smoothing) * _onehot(xp, safe, logits) + smoothing / logits.shape[1]
+    return kept, xp.where(kept[:, None], target, 0.0)
+
+
+def _smoothed_forward(xp, logits, labels, reduction, smoothing, ignore_index):
+    kept, target = _smoothed_parts(xp, logits, labels, smoothing, ignore_index)
+    per = -xp.sum(target * formulas.log_softmax(xp, logits, 1), axis=1)
+    per = xp.where(kept, per, 0.0)                  # (an ignored row of -inf logits: not NaN)
+    if reduction == "mean":
+        return _weighted_mean(xp, xp.sum(per), xp.sum(xp.astype(kept, logits.dtype)))
+    return _reduce(xp, per, reduction)
+
+
+def _smoothed_dlogits(xp, g, ans, logits, labels, reduction, smoothing, ignore_index):
+    kept, target = _smoothed_parts(xp, logits, labels, smoothing, ignore_index)
+    d = xp.where(kept[:, None], formulas.softmax(xp, logits, 1), 0.0) - target
+    if reduction == "none":
+        return g[:, None] * d
+    if reduction == "mean":          # no row kept: a zero gradient (d is zero), not NaN
+        count = xp.sum(xp.astype(kept, logits.dtype))
+        g = g / xp.where(count == 0, 1.0, count)
+    return g * d
+
+
+_smoothed = Primitive("smoothed_softmax_cross_entropy", _smoothed_forward, _smoothed_dlogits,
+                      None)
+
+
+def smoothed_cross_entropy(logits, labels, ignore_index, smoothing, reduction):
+    """``cross_entropy`` with ``label_smoothing`` > 0, integer ``labels`` and no class
+    weights, as one primitive (backends fuse it: loss and gradient in one pass)."""
+    n_classes = logits.shape[-1]
+    if ignore_index is None:
+        ignore_index = -1                      # checked labels are >= 0: no row matches
+    else:
+        labels = _check_nll_labels(labels, logits, int(ignore_index))[0]
+    lead = logits.shape[:-1]
+    if logits.ndim != 2:
+        logits = reshape(logits, (-1, n_classes))
+        labels = reshape(labels, (-1,))
+    out = apply(_smoothed, logits, labels, reduction=reduction, smoothing=smoothing,
+                ignore_index=int(ignore_index))
+    if reduction == "none" and len(lead) != 1:
+        out = reshape(out, lead)
+    return out
+
+
 def cross_entropy(logits, labels, *, weight, ignore_index, label_smoothing, reduction):
     """The loss with options; ``labels`` are checked integer indices (``ignore_index`` rows
     excepted) or probabilities of ``logits``' shape."""
@@ -38,6 +95,8 @@ def cross_entropy(logits, labels, *, weight, ignore_index, label_smoothing, redu
         raise ValueError(f"ignore_index ({ignore_index}) picks integer labels to leave out, but "
                          f"these labels are probabilities (dtype {labels.dtype}); give a zero "
                          f"row instead, or leave ignore_index out")
+    if label_smoothing and weight is None and labels.dtype.kind in "iu":
+        return smoothed_cross_entropy(logits, labels, ignore_index, label_smoothing, reduction)
     log_probs = log_softmax(logits, axis=-1)
     if labels.dtype.kind in "iu":
         return _of_indices(log_probs, labels, weight, ignore_index, label_smoothing, reduction)

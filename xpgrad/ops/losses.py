@@ -311,8 +311,9 @@ def softmax_cross_entropy(logits, labels, *, reduction="mean", weight=None, igno
     ``"none"`` returns one loss per row. Stable for logits of any magnitude. ``weight`` (one
     per class), ``ignore_index`` (rows with that label cost nothing; None: every label must
     be a class) and ``label_smoothing`` are PyTorch's ``cross_entropy`` options; without them
-    the loss and its gradient are one fused pass. As in PyTorch, ``weight`` gets no gradient
-    with integer labels (it does with probabilities).
+    the loss and its gradient are one fused pass, and so they are with ``label_smoothing`` (and
+    ``ignore_index``) on integer labels without ``weight``. As in PyTorch, ``weight`` gets no
+    gradient with integer labels (it does with probabilities).
 
     >>> import xpgrad as xg
     >>> loss = xg.losses.softmax_cross_entropy(xg.asarray([[0.0, 0.0]]), xg.asarray([1]))
@@ -369,7 +370,8 @@ def l1(pred, target, *, reduction="mean"):
 
 def huber(pred, target, *, delta=1.0, reduction="mean"):
     """Huber loss, as PyTorch's ``huber_loss``: ``0.5 d**2`` where ``|d| < delta``, else
-    ``delta * (|d| - delta / 2)``, for ``d = pred - target``; ``delta`` must be > 0.
+    ``delta * (|d| - delta / 2)``, for ``d = pred - target``; ``delta`` must be > 0. The numpy
+    and numba backends compute it and its gradient in one fused pass.
 
     >>> import xpgrad as xg
     >>> xg.losses.huber(xg.asarray([0.5, 3.0]), xg.asarray([0.0, 0.0]), reduction="none").tolist()

@@ -66,6 +66,30 @@ def _nll_dlogp(xp, g, ans, log_probs, labels, weight, reduction, ignore_index):
 _nll = Primitive("nll", _nll_forward, _nll_dlogp, None, None)
 
 
+# the common case, as its own primitive: no class weights and every row kept (no label is
+# ignore_index), so no weight vector, masks or weighted mean
+def _nll_kept_forward(xp, log_probs, labels, reduction):
+    # (the rule below writes through the same index pair)
+    return _reduce(xp, -log_probs[xp.arange(log_probs.shape[0]), labels], reduction)
+
+
+def _nll_kept_dlogp(xp, g, ans, log_probs, labels, reduction):
+    values = -_scale(g, reduction, log_probs.shape[0])
+    if isinstance(log_probs, Tensor):          # a higher order: a rule the tape can record
+        from ..creation import arange
+
+        columns = arange(log_probs.shape[1], dtype=labels.dtype, backend=log_probs.backend)
+        if reduction == "none":
+            values = values[:, None]
+        return xp.where(columns[None, :] == labels[:, None], values, 0.0)
+    out = xp.zeros_like(log_probs)
+    out[xp.arange(log_probs.shape[0]), labels] = values
+    return out
+
+
+_nll_kept = Primitive("nll_all_kept", _nll_kept_forward, _nll_kept_dlogp, None)
+
+
 # -- binary cross-entropy on probabilities -------------------------------------------------------
 def _clamped_logs(xp, p):
     """``max(log(p), -100)`` and ``max(log(1 - p), -100)`` (PyTorch's clamp), warning-free at
@@ -147,7 +171,16 @@ def _check_nll_labels(labels, log_probs, ignore_index):
         raise ValueError(f"labels must have shape {lead} (log_probs' shape without the class "
                          f"axis, last), got {labels.shape}"
                          + _class_axis_hint(labels.shape, log_probs.shape, "log_probs"))
+    return labels, _labels_all_kept(labels, n_classes, ignore_index)
+
+
+def _labels_all_kept(labels, n_classes, ignore_index):
+    """Whether every label is a class and none is ``ignore_index`` (one range check, the
+    common case); else IndexError at a label that is neither a class nor ``ignore_index``."""
     if labels.size:
+        lo, hi = labels.backend.index_range(labels._data)
+        if 0 <= lo and hi < n_classes:
+            return not lo <= ignore_index <= hi
         xp = labels.backend.xp
         kept = xp.where(labels.data == ignore_index, 0, labels.data)
         lo, hi = labels.backend.check_index_range(kept)
@@ -156,7 +189,8 @@ def _check_nll_labels(labels, log_probs, ignore_index):
             raise IndexError(f"label {bad} is out of range for {n_classes} classes (labels "
                              f"must be in [0, {n_classes - 1}] or ignore_index "
                              f"{ignore_index})")
-    return labels
+        return False
+    return True
 
 
 def _class_weight(weight, log_probs):
@@ -200,15 +234,17 @@ def nll(log_probs, labels, *, weight=None, ignore_index=-100, reduction="mean"):
                          f"{log_probs.shape}")
     if isinstance(ignore_index, bool) or not isinstance(ignore_index, numbers.Integral):
         raise TypeError(f"ignore_index must be an int, got {ignore_index!r}")
-    labels = _check_nll_labels(labels, log_probs, int(ignore_index))
-    weight = _class_weight(weight, log_probs)
+    labels, all_kept = _check_nll_labels(labels, log_probs, int(ignore_index))
     lead = log_probs.shape[:-1]
     n_classes = log_probs.shape[-1]
     if log_probs.ndim != 2:
         log_probs = reshape(log_probs, (-1, n_classes))
         labels = reshape(labels, (-1,))
-    out = apply(_nll, log_probs, labels, weight, reduction=reduction,
-                ignore_index=int(ignore_index))
+    if weight is None and all_kept:
+        out = apply(_nll_kept, log_probs, labels, reduction=reduction)
+    else:
+        out = apply(_nll, log_probs, labels, _class_weight(weight, log_probs),
+                    reduction=reduction, ignore_index=int(ignore_index))
     if reduction == "none" and len(lead) != 1:
         out = reshape(out, lead)
     return out
