@@ -62,16 +62,20 @@ def _torch_ct(x, w, params):
 
 def test_generic_rule_matches_torch_on_the_grid():
     rng = np.random.default_rng(0)
-    for xs, ws, params in GRID:
-        x, w = rng.standard_normal(xs), rng.standard_normal(ws)
-        fn, kw = _torch_ct(x, w, params)
-        tx, tw = (torch.tensor(a, requires_grad=True) for a in (x, w))
-        ty = fn(tx, tw, **kw)
+    for i, (xs, ws, params) in enumerate(GRID):
+        args = [rng.standard_normal(xs), rng.standard_normal(ws)]
+        if i % 2:                                     # every other case with a bias
+            args.append(rng.standard_normal(ws[1] * params["groups"]))
+        fn, kw = _torch_ct(args[0], args[1], params)
+        ts = [torch.tensor(a, requires_grad=True) for a in args]
+        ty = fn(*ts, **kw)
         g = rng.standard_normal(tuple(ty.shape))
         ty.backward(torch.tensor(g))
-        y = PRIM.forward(np, x, w, **params)
-        dx, dw = PRIM.vjp(np, g, y, (True, True), (x, w), params)
-        for what, got, want in (("y", y, ty), ("dx", dx, tx.grad), ("dw", dw, tw.grad)):
+        y = PRIM.forward(np, *args, **params)
+        grads = PRIM.vjp(np, g, y, (True,) * len(args), args, params)
+        assert len(grads) == len(args)
+        for what, got, want in zip(("y", "dx", "dw", "db"), [y] + list(grads),
+                                   [ty] + [t.grad for t in ts]):
             np.testing.assert_allclose(got, want.detach().numpy(), rtol=1e-11, atol=1e-11,
                                        err_msg=f"{what} {xs} {ws} {params}")
 
@@ -186,14 +190,18 @@ def test_kernel_matches_generic_rule_on_the_grid(dtype):
     kernel = _kernel().KERNELS["conv_transpose"]
     rng = np.random.default_rng(6)
     tol = 1e-12 if dtype == "float64" else 3e-5
-    for xs, ws, params in GRID:
+    for i, (xs, ws, params) in enumerate(GRID):
         x, w = (rng.standard_normal(s).astype(dtype) for s in (xs, ws))
-        want = PRIM.forward(np, x, w, **params)
+        args = (x, w) + ((rng.standard_normal(ws[1] * params["groups"]).astype(dtype),)
+                         if i % 2 else ())                    # every other case with a bias
+        want = PRIM.forward(np, *args, **params)
         g = rng.standard_normal(want.shape).astype(dtype)
-        wants = [want] + list(PRIM.vjp(np, g, want, (True, True), (x, w), params))
-        y, saved = kernel.forward(x, w, **params)
-        gots = [y] + list(kernel.vjp(g, saved, (True, True), x, w, **params))
-        for what, got, ref in zip(("y", "dx", "dw"), gots, wants):
+        needs = (True,) * len(args)
+        wants = [want] + list(PRIM.vjp(np, g, want, needs, args, params))
+        y, saved = kernel.forward(*args, **params)
+        gots = [y] + list(kernel.vjp(g, saved, needs, *args, **params))
+        assert len(gots) == len(wants) == len(args) + 1
+        for what, got, ref in zip(("y", "dx", "dw", "db"), gots, wants):
             assert got.dtype == ref.dtype and got.shape == ref.shape, (what, params)
             np.testing.assert_allclose(got, ref, rtol=tol, atol=tol,
                                        err_msg=f"{what} {xs} {ws} {params}")
@@ -207,8 +215,10 @@ def test_kernel_skips_unwanted_gradients(needs, ws, groups):
     x, w = rng.standard_normal((2, ws[0], 4, 5)), rng.standard_normal(ws)
     params = dict(stride=(2, 2), dilation=(1, 1), padding=(1, 1), n_out=(8, 10), groups=groups)
     g = rng.standard_normal((2, ws[1] * groups, 8, 10))
-    got = kernel.vjp(g, None, needs, x, w, **params)
-    want = PRIM.vjp(np, g, None, (True, True), (x, w), params)
+    b = rng.standard_normal(ws[1] * groups)
+    got = kernel.vjp(g, None, needs + (not needs[0],), x, w, b, **params)
+    want = PRIM.vjp(np, g, None, (True, True, True), (x, w, b), params)
+    needs = needs + (not needs[0],)
     for need, a, b in zip(needs, got, want):
         if need:
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)

@@ -57,8 +57,8 @@ def _depthwise(w, groups):
     return w.shape[1] == 1 and groups > 1
 
 
-def conv_transpose_forward(x, w, *, stride, dilation, padding, n_out, groups):
-    if not _accepts(x, w):
+def conv_transpose_forward(x, w, *bias, stride, dilation, padding, n_out, groups):
+    if not _accepts(x, w) or (bias and bias[0].dtype != x.dtype):
         return None
     final = x.shape[:1] + (w.shape[1] * groups,) + tuple(n_out)
     x, w, geometry, spatial, unit = _setup(x, w, stride, dilation, padding, n_out)
@@ -74,6 +74,8 @@ def conv_transpose_forward(x, w, *, stride, dilation, padding, n_out, groups):
             _conv.depthwise_bwd1(x, y, w, *geometry[4:8], True, False, y, unused)
         else:
             _conv.depthwise_bwd(x, y, w, *geometry[2:8], True, False, y, unused)
+        if bias:
+            y += bias[0].reshape(-1, 1, 1)
         return y.reshape(final), None
     p = geometry[8] * geometry[9]
     ckk = c_out * geometry[0] * geometry[1]
@@ -84,6 +86,7 @@ def conv_transpose_forward(x, w, *, stride, dilation, padding, n_out, groups):
     w2 = _conv._grouped(w.reshape(c_in, -1), groups)           # (g, C_in / g, C_g KK)
     x3 = x.reshape(n, c_in, p)
     y = np.empty((n, c_out) + spatial, dt)
+    shift = np.ascontiguousarray(bias[0]) if bias else np.zeros(c_out, dt)
     for b0, b1 in chunks:
         m = b1 - b0
         cols = buf[:ckk * m * p].reshape(ckk, m * p)
@@ -94,7 +97,7 @@ def conv_transpose_forward(x, w, *, stride, dilation, padding, n_out, groups):
         planes = phases[:m]
         planes[...] = 0
         phase_col2im(cols, *geometry[:6], *geometry[8:], planes)
-        interleave(planes, *geometry[2:4], *geometry[6:8], y[b0:b1])
+        interleave(planes, *geometry[2:4], *geometry[6:8], shift, y[b0:b1])
     return y.reshape(final), None
 
 
@@ -112,7 +115,17 @@ def _side_by_side(images, buf):
     return out
 
 
-def conv_transpose_vjp(g, saved, needs, x, w, *, stride, dilation, padding, n_out, groups):
+def conv_transpose_vjp(g, saved, needs, x, w, *bias, stride, dilation, padding, n_out,
+                       groups):
+    grads = _vjp(g, needs, x, w, stride, dilation, padding, n_out, groups)
+    if not bias:
+        return grads
+    g = np.broadcast_to(g, x.shape[:1] + (w.shape[1] * groups,) + tuple(n_out))
+    axes = (0,) + tuple(range(2, g.ndim))
+    return grads + ((g.sum(axis=axes, dtype=g.dtype) if needs[2] else None),)
+
+
+def _vjp(g, needs, x, w, stride, dilation, padding, n_out, groups):
     x_shape, w_shape = x.shape, w.shape
     final = x.shape[:1] + (w.shape[1] * groups,) + tuple(n_out)
     x, w, geometry, spatial, unit = _setup(x, w, stride, dilation, padding, n_out)

@@ -67,12 +67,14 @@ def deinterleave(g, sh, sw, ph, pw, out):
 
 
 @njit(**LOOP_OPTIONS)
-def interleave(phases, sh, sw, ph, pw, y):
+def interleave(phases, sh, sw, ph, pw, shift, y):
     """``y[b, c, oh, ow]`` <- ``phases[b, c, (oh + ph) % sh, (ow + pw) % sw, (oh + ph) // sh,
-    (ow + pw) // sw]``: ``deinterleave``'s inverse, cropped to ``y``."""
+    (ow + pw) // sw] + shift[c]``: ``deinterleave``'s inverse, cropped to ``y``, plus a
+    value per channel (a bias)."""
     n, c, h, w = y.shape
     for b in range(n):
         for ci in range(c):
+            add = shift[ci]
             for oh in range(h):
                 qh = oh + ph
                 rh, jh = qh % sh, qh // sh
@@ -81,7 +83,7 @@ def interleave(phases, sh, sw, ph, pw, y):
                     dst = y[b, ci, oh, first:]
                     src = phases[b, ci, rh, rw, jh, (first + pw) // sw:]
                     for t in range((w - first + sw - 1) // sw):
-                        dst[t * sw] = src[t]
+                        dst[t * sw] = src[t] + add
 
 
 @njit(**LOOP_OPTIONS)

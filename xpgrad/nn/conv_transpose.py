@@ -19,7 +19,7 @@ Complex numbers run the primitive's forward composed of differentiable operation
 from __future__ import annotations
 
 from ..ops.conv_transpose import _forward, conv_transpose
-from ..ops.shape import reshape, squeeze
+from ..ops.shape import squeeze
 from ._windows import batched, int_tuple
 from .conv import check_bias, check_groups, check_like, check_weight
 
@@ -107,13 +107,11 @@ def transpose_convolve(x, weight, bias, stride, padding, output_padding, groups,
     params = dict(stride=stride, dilation=dilation, padding=padding, n_out=out,
                   groups=groups)
     if x.dtype.kind == "f":
-        y = conv_transpose(x, weight, **params)
+        y = conv_transpose(x, weight, bias, **params)
     else:                           # complex: the primitive's forward composed of xpgrad's ops
         import xpgrad
 
-        y = _forward(xpgrad, x, weight, **params)
-    if bias is not None:
-        y = y + reshape(bias, (c_out,) + (1,) * dims)
+        y = _forward(xpgrad, x, weight, *(() if bias is None else (bias,)), **params)
     return squeeze(y, axis=0) if unbatched else y
 
 

@@ -41,7 +41,7 @@ def _sizes(x, w, groups):
             math.prod(lengths))
 
 
-def _forward(xp, x, w, *, stride, dilation, padding, n_out, groups):
+def _forward(xp, x, w, *bias, stride, dilation, padding, n_out, groups):
     n, c_in, c_group, lengths, kernel, kk, size = _sizes(x, w, groups)
     per = c_in // groups
     xs = xp.reshape(x, (n, groups, per, size))
@@ -52,11 +52,12 @@ def _forward(xp, x, w, *, stride, dilation, padding, n_out, groups):
         cols = xp.matmul(wt, xs)                                   # (N, g, C_g KK, L)
     cols = xp.reshape(cols, (n, c_group * groups, kk) + lengths)
     keys = window_keys(kernel, stride, dilation, lengths)
-    return col2im(xp, cols, (n, c_group * groups) + tuple(n_out),
-                  tuple((p, p) for p in padding), keys)
+    y = col2im(xp, cols, (n, c_group * groups) + tuple(n_out), tuple((p, p) for p in padding),
+               keys)
+    return y + xp.reshape(bias[0], (-1,) + (1,) * len(n_out)) if bias else y
 
 
-def _vjp(xp, g, ans, needs, x, w, *, stride, dilation, padding, n_out, groups):
+def _vjp(xp, g, ans, needs, x, w, *bias, stride, dilation, padding, n_out, groups):
     n, c_in, c_group, lengths, kernel, kk, size = _sizes(x, w, groups)
     per = c_in // groups
     padded = _pad(xp, g, tuple((p, p) for p in padding))
@@ -70,15 +71,19 @@ def _vjp(xp, g, ans, needs, x, w, *, stride, dilation, padding, n_out, groups):
     if needs[1]:                                  # the input times g's columns
         xs = xp.reshape(x, (n, groups, per, size))
         dw = xp.reshape(xp.sum(xp.matmul(xs, xp.matrix_transpose(cols)), axis=0), w.shape)
+    if bias:
+        axes = (0,) + tuple(range(2, 2 + len(n_out)))
+        return dx, dw, (xp.sum(g, axis=axes) if needs[2] else None)
     return dx, dw
 
 
 _conv_transpose = Primitive("conv_transpose", _forward, joint=_vjp, saves=(0, 1))
 
 
-def conv_transpose(x, w, *, stride, dilation, padding, n_out, groups):
+def conv_transpose(x, w, b=None, *, stride, dilation, padding, n_out, groups):
     """The transposed convolution of ``x`` (N, C_in, *spatial) with ``w`` (C_in, C_out /
-    groups, *kernel): ``stride``, ``dilation``, ``padding`` (the zeros cropped from each end,
+    groups, *kernel), plus the bias ``b`` (C_out,) where given (one node, its gradient a sum
+    of the output gradient): ``stride``, ``dilation``, ``padding`` (the zeros cropped from each end,
     PyTorch's ``padding``) tuples of one int per spatial axis, ``n_out`` the output's spatial
     shape (``output_padding`` included), ``groups``, all already checked (``nn/
     conv_transpose.py`` does); (N, C_out, *n_out).
@@ -88,8 +93,9 @@ def conv_transpose(x, w, *, stride, dilation, padding, n_out, groups):
     ...                padding=(1,), n_out=(4,), groups=2).tolist()
     [[[1.0, 2.0, 1.0, 1.0], [1.0, 2.0, 1.0, 1.0]]]
     """
-    return apply(_conv_transpose, x, w, stride=tuple(stride), dilation=tuple(dilation),
-                 padding=tuple(padding), n_out=tuple(n_out), groups=int(groups))
+    return apply(_conv_transpose, *((x, w) if b is None else (x, w, b)), stride=tuple(stride),
+                 dilation=tuple(dilation), padding=tuple(padding), n_out=tuple(n_out),
+                 groups=int(groups))
 
 
 __all__ = ["conv_transpose"]
