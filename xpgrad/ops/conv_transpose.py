@@ -27,10 +27,11 @@ numbers).
 """
 from __future__ import annotations
 
+import itertools
 import math
 
 from ..primitive import Primitive, apply
-from .convolution import _pad, col2im, window_keys
+from .convolution import _pad
 
 
 def _sizes(x, w, groups):
@@ -41,28 +42,101 @@ def _sizes(x, w, groups):
             math.prod(lengths))
 
 
+def phase_lengths(n_out, stride, padding):
+    """Each phase's length per axis: the output's ``n_out`` entries padded by ``padding`` at
+    both ends (where every tap lands), in ``stride`` phases of entries ``j * stride + r``.
+
+    >>> phase_lengths((32, 7), (2, 3), (1, 0))
+    (17, 3)
+    """
+    return tuple((n + 2 * p + s - 1) // s for n, s, p in zip(n_out, stride, padding))
+
+
+def _landing(kernel, stride, dilation):
+    """Per axis, per phase ``r``: the taps ``k`` landing on it (``k * dilation % stride ==
+    r``) with their shifts ``k * dilation // stride`` in the phase."""
+    return [[[(k, k * d // s) for k in range(size) if k * d % s == r] for r in range(s)]
+            for size, s, d in zip(kernel, stride, dilation)]
+
+
+def _interleaved(xp, phases, stride, padding, n_out):
+    """(N, C, prod(stride), *J) phases as the output (N, C, *n_out): entry ``j * s + r - p``
+    of each axis from phase ``r``'s entry ``j``."""
+    dims, (n, c), grid = len(stride), phases.shape[:2], phases.shape[3:]
+    y = xp.reshape(phases, (n, c) + tuple(stride) + tuple(grid))
+    order = (0, 1) + tuple(a for axis in range(dims) for a in (2 + dims + axis, 2 + axis))
+    y = xp.reshape(xp.permute_dims(y, order),
+                   (n, c) + tuple(m * s for m, s in zip(grid, stride)))
+    return y[(Ellipsis,) + tuple(slice(p, p + o) for p, o in zip(padding, n_out))]
+
+
+def _deinterleaved(xp, g, stride, padding, grid):
+    """``_interleaved``'s inverse: ``g`` (N, C, *n_out) zero-padded and split in its phases,
+    (N, C, *stride, *grid), each phase contiguous."""
+    dims, (n, c) = len(stride), g.shape[:2]
+    g = _pad(xp, g, tuple((p, m * s - o - p) for p, m, s, o in
+                          zip(padding, grid, stride, g.shape[2:])))
+    g = xp.reshape(g, (n, c) + tuple(a for m, s in zip(grid, stride) for a in (m, s)))
+    order = (0, 1) + tuple(3 + 2 * a for a in range(dims)) + tuple(2 + 2 * a
+                                                                   for a in range(dims))
+    # merged and split again: one contiguous copy
+    g = xp.reshape(xp.permute_dims(g, order), (n, c, math.prod(stride), math.prod(grid)))
+    return xp.reshape(g, (n, c) + tuple(stride) + tuple(grid))
+
+
 def _forward(xp, x, w, *bias, stride, dilation, padding, n_out, groups):
+    """Per output phase (sub-pixel), the taps landing on it as one product of the weight's
+    taps with the input's shifted windows (im2col of the input, not col2im of columns of the
+    output's size), the phases then interleaved."""
     n, c_in, c_group, lengths, kernel, kk, size = _sizes(x, w, groups)
-    per = c_in // groups
-    xs = xp.reshape(x, (n, groups, per, size))
-    if per == 1:                     # one input channel per group: a broadcast product
-        cols = xp.reshape(w, (1, groups, c_group * kk, 1)) * xs
-    else:
-        wt = xp.matrix_transpose(xp.reshape(w, (groups, per, c_group * kk)))
-        cols = xp.matmul(wt, xs)                                   # (N, g, C_g KK, L)
-    cols = xp.reshape(cols, (n, c_group * groups, kk) + lengths)
-    keys = window_keys(kernel, stride, dilation, lengths)
-    y = col2im(xp, cols, (n, c_group * groups) + tuple(n_out), tuple((p, p) for p in padding),
-               keys)
+    per, c_out = c_in // groups, c_group * groups
+    grid = phase_lengths(n_out, stride, padding)
+    landing = _landing(kernel, stride, dilation)
+    reach = [max(shift for taps in axis for _, shift in taps) for axis in landing]
+    xpad = _pad(xp, x, tuple((m, max(0, j - length)) for m, j, length in
+                             zip(reach, grid, lengths)))
+    phases, empty = [], None
+    for phase in itertools.product(*(range(s) for s in stride)):
+        taps = list(itertools.product(*(axis[r] for axis, r in zip(landing, phase))))
+        if not taps:
+            if empty is None:
+                empty = xp.zeros((n, c_out) + grid, dtype=x.dtype, device=x.device)
+            phases.append(empty)
+            continue
+        pieces = [xpad[(Ellipsis,) + tuple(slice(m - shift, m - shift + j) for m, (_, shift), j
+                                           in zip(reach, tap, grid))] for tap in taps]
+        cols = xp.reshape(xp.stack(pieces, axis=2), (n, groups, per * len(taps),
+                                                       math.prod(grid)))
+        sub = xp.stack([w[(Ellipsis,) + tuple(k for k, _ in tap)] for tap in taps], axis=2)
+        sub = xp.reshape(xp.permute_dims(xp.reshape(sub, (groups, per, c_group, len(taps))),
+                                         (0, 2, 1, 3)), (groups, c_group, per * len(taps)))
+        if per * len(taps) == 1:                      # a broadcast product
+            y = sub * cols
+        else:
+            y = xp.matmul(sub, cols)                  # (N, g, C_g, J)
+        phases.append(xp.reshape(y, (n, c_out) + grid))
+    y = _interleaved(xp, xp.stack(phases, axis=2), stride, padding, n_out)
     return y + xp.reshape(bias[0], (-1,) + (1,) * len(n_out)) if bias else y
+
+
+def _columns(xp, g, kernel, stride, dilation, padding, lengths):
+    """The output gradient's entry that each tap of each input position landed on, (N, C_out,
+    KK, *lengths) (im2col), read from its phases as contiguous runs."""
+    grid = phase_lengths(g.shape[2:], stride, padding)
+    phases = _deinterleaved(xp, g, stride, padding, grid)
+    pieces = []
+    for position in itertools.product(*(range(k) for k in kernel)):
+        key = tuple(k * d % s for k, s, d in zip(position, stride, dilation)) + tuple(
+            slice(k * d // s, k * d // s + length) for k, s, d, length in
+            zip(position, stride, dilation, lengths))
+        pieces.append(phases[(slice(None), slice(None)) + key])
+    return xp.stack(pieces, axis=2)
 
 
 def _vjp(xp, g, ans, needs, x, w, *bias, stride, dilation, padding, n_out, groups):
     n, c_in, c_group, lengths, kernel, kk, size = _sizes(x, w, groups)
     per = c_in // groups
-    padded = _pad(xp, g, tuple((p, p) for p in padding))
-    cols = xp.stack([padded[key] for key in window_keys(kernel, stride, dilation, lengths)],
-                    axis=2)                                        # (N, C_out, KK, *L)
+    cols = _columns(xp, g, kernel, stride, dilation, padding, lengths)
     cols = xp.reshape(cols, (n, groups, c_group * kk, size))
     dx = dw = None
     if needs[0]:                                  # the convolution of g with the weight
