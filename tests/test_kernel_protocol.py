@@ -198,6 +198,22 @@ def _conv(x_shape, w_shape, stride, dilation, pads, groups=1):
     return make
 
 
+def _conv_transpose(x_shape, w_shape, stride, dilation, padding, output_padding, groups=1,
+                    bias=False):
+    """``conv_transpose``'s arrays (input, weight, and a bias where ``bias``) and geometry,
+    its output shape PyTorch's."""
+    n_out = tuple((n - 1) * s - 2 * p + d * (k - 1) + op + 1 for n, k, s, d, p, op in
+                  zip(x_shape[2:], w_shape[2:], stride, dilation, padding, output_padding))
+
+    def make(rng, dt):
+        arrays = (_x(rng, dt, x_shape, big=False), rng.normal(size=w_shape).astype(dt))
+        if bias:
+            arrays += (rng.normal(size=w_shape[1] * groups).astype(dt),)
+        return arrays, dict(stride=stride, dilation=dilation, padding=padding, n_out=n_out,
+                            groups=groups)
+    return make
+
+
 def _max_pool(x_shape, kernel, stride, dilation, pads):
     """``max_pool``'s input (ties and the extremes included) and geometry; its windows per
     axis follow from the padding (the right one may hold ceil mode's last window)."""
@@ -311,6 +327,12 @@ SAMPLES = {
     "conv": [_conv((2, 3, 7, 6), (4, 3, 3, 2), (2, 1), (1, 2), ((1, 1), (2, 2))),
              _conv((2, 4, 6, 6), (4, 1, 3, 3), (1, 1), (1, 1), ((1, 1), (1, 1)), groups=4),
              _conv((2, 4, 9), (6, 2, 3), (2,), (1,), ((2, 2),), groups=2)],
+    "conv_transpose": [
+        _conv_transpose((2, 3, 4, 5), (3, 2, 3, 2), (2, 3), (1, 2), (1, 0), (1, 2)),
+        _conv_transpose((2, 4, 5, 4), (4, 1, 3, 3), (1, 1), (1, 1), (1, 1), (0, 0), groups=4,
+                        bias=True),
+        _conv_transpose((2, 4, 5, 4), (4, 1, 4, 4), (2, 2), (1, 1), (1, 1), (0, 0), groups=2),
+        _conv_transpose((2, 4, 9), (4, 3, 3), (2,), (2,), (2,), (1,), groups=2, bias=True)],
     "max_pool": [_max_pool((2, 3, 7, 6), (2, 2), (2, 2), (1, 1), ((0, 1), (0, 0))),
                  _max_pool((2, 2, 9), (3,), (2,), (2,), ((1, 1),))],
 }

@@ -280,6 +280,21 @@ def _exercise_conv(backend, dt, name="conv"):
         kernel.vjp(out, saved, (True, True), x, w, **params)
 
 
+def _exercise_conv_transpose(backend, dt, name="conv_transpose"):
+    """The conv_transpose kernel forward and backward: its phase loops and GEMMs, and the
+    depthwise loops it shares with conv, with stride 1 (output padding 0) and 2."""
+    kernel = backend.kernels[name]
+    x = np.ones((2, 2, 4, 4), dt)
+    for w_shape, groups, stride, n_out in (((2, 2, 3, 3), 1, (2, 2), (7, 7)),
+                                           ((2, 1, 3, 3), 2, (1, 1), (4, 4)),
+                                           ((2, 1, 3, 3), 2, (2, 2), (7, 7))):
+        params = dict(stride=stride, dilation=(1, 1), padding=(1, 1), n_out=n_out,
+                      groups=groups)
+        w = np.ones(w_shape, dt)
+        out, saved = kernel.forward(x, w, **params)
+        kernel.vjp(out, saved, (True, True), x, w, **params)
+
+
 def _exercise_max_pool(backend, dt, name="max_pool"):
     """The max_pool kernel forward and backward."""
     kernel = backend.kernels[name]
@@ -308,6 +323,7 @@ UNITS = ([(_exercise_loss, n) for n in LOSSES] + [(_exercise_update, n) for n in
          + [(_exercise_layer_norm, "layer_norm"), (_exercise_rms_norm, "rms_norm"),
             (_exercise_batch_norm, "batch_norm"), (_exercise_group_norm, "group_norm"),
             (_exercise_ctc, "ctc_loss"), (_exercise_conv, "conv"),
+            (_exercise_conv_transpose, "conv_transpose"),
             (_exercise_max_pool, "max_pool")]
          + [(_exercise_special, n) for n in SPECIALS])
 

@@ -121,29 +121,37 @@ def _vjp(xp, g, ans, needs, x, w, *, stride, dilation, pads, groups):
         else:
             wt = xp.matrix_transpose(xp.reshape(w, (groups, c_out // groups, c_group * kk)))
             dcols = xp.reshape(xp.matmul(wt, g), (n, c_in, kk) + n_out)
-        dx = _col2im(xp, dcols, x, pads, keys)
+        dx = col2im(xp, dcols, x.shape, pads, keys)
     return dx, dw
 
 
-def _col2im(xp, dcols, x, pads, keys):
-    """The gradient of the padded input's slices ``dcols[:, :, k]`` (at ``keys[k]``) added
-    into one buffer, cropped to ``x``'s shape."""
-    shape = x.shape[:2] + tuple(n + left + right for n, (left, right) in
-                                zip(x.shape[2:], pads))
+def col2im(xp, dcols, shape, pads, keys):
+    """The slices ``dcols[:, :, k]`` of a padded array (at ``keys[k]``) added into one buffer,
+    cropped to the unpadded ``shape`` (N, C, *spatial): the gradient of the padded input's
+    windows (and ``conv_transpose``'s forward). Differentiable when ``dcols`` is a Tensor.
+
+    >>> import numpy as np
+    >>> col2im(np, np.ones((1, 1, 2, 2)), (1, 1, 3), ((0, 0),), window_keys((2,), (1,), (1,),
+    ...        (2,))).tolist()
+    [[[1.0, 2.0, 1.0]]]
+    """
+    spatial = tuple(shape[2:])
+    padded = tuple(shape[:2]) + tuple(n + left + right for n, (left, right) in
+                                      zip(spatial, pads))
     if isinstance(dcols, Tensor):                     # differentiable, for higher orders
         from .indexing import _scatter
 
         total = None
         for k, key in enumerate(keys):
-            term = apply(_scatter, dcols[:, :, k], shape=shape, key=key,
+            term = apply(_scatter, dcols[:, :, k], shape=padded, key=key,
                          backend=dcols._backend)
             total = term if total is None else total + term
     else:
-        total = _zeros(xp, dcols, shape)
+        total = _zeros(xp, dcols, padded)
         for k, key in enumerate(keys):
             total[key] += dcols[:, :, k]
     return total[(Ellipsis,) + tuple(slice(left, left + n) for n, (left, _) in
-                                     zip(x.shape[2:], pads))]
+                                     zip(spatial, pads))]
 
 
 _conv = Primitive("conv", _forward, joint=_vjp, saves=(0, 1))
@@ -164,4 +172,4 @@ def conv(x, w, *, stride, dilation, pads, groups):
                  pads=tuple(tuple(p) for p in pads), groups=int(groups))
 
 
-__all__ = ["conv", "out_shape", "window_keys"]
+__all__ = ["col2im", "conv", "out_shape", "window_keys"]
