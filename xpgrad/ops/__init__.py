@@ -28,7 +28,9 @@ from .sorting import *  # noqa: F401,F403
 from . import (activations, bitwise, casting, contraction, elementwise, grids_triangles, indexing,
                joining, linalg, rearranging, reductions, searching, selection, sets, shape,
                sorting)
-from . import convolution, fft, losses, max_pooling, nn, optim, recurrent, rms_norm  # noqa: F401 (they register their primitives)
+# these register their primitives
+from . import (adaptive_max_pooling, convolution, fft, losses, max_pooling, nn,  # noqa: F401
+               optim, recurrent, rms_norm)
 
 __all__ = (activations.__all__ + bitwise.__all__ + casting.__all__ + contraction.__all__
            + elementwise.__all__ + grids_triangles.__all__ + indexing.__all__ + joining.__all__
