@@ -228,6 +228,15 @@ def _max_pool(x_shape, kernel, stride, dilation, pads):
     return make
 
 
+def _adaptive_max_pool(x_shape, out):
+    """``adaptive_max_pool``'s input (ties and the extremes included) and output grid."""
+    def make(rng, dt):
+        x = _x(rng, dt, x_shape)
+        x[0, 0, ..., :2] = 1.5                      # tied maxima
+        return (x,), dict(out=out, backend=xg.get_backend("numpy"))
+    return make
+
+
 _ADAM = dict(lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8, step=3)
 SAMPLES = {
     "matmul": [lambda rng, dt: ((rng.normal(size=(5, 4)).astype(dt),
@@ -335,6 +344,8 @@ SAMPLES = {
         _conv_transpose((2, 4, 9), (4, 3, 3), (2,), (2,), (2,), (1,), groups=2, bias=True)],
     "max_pool": [_max_pool((2, 3, 7, 6), (2, 2), (2, 2), (1, 1), ((0, 1), (0, 0))),
                  _max_pool((2, 2, 9), (3,), (2,), (2,), ((1, 1),))],
+    "adaptive_max_pool": [_adaptive_max_pool((2, 3, 7, 6), (3, 4)),
+                          _adaptive_max_pool((2, 2, 9), (5,))],
 }
 # float32 tolerance where a kernel legitimately rounds differently over many steps
 #: (backend, primitive, sample) a kernel declines by design, so the generic rule runs: the

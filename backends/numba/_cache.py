@@ -305,6 +305,14 @@ def _exercise_max_pool(backend, dt, name="max_pool"):
     kernel.vjp(out, saved, x, **params)
 
 
+def _exercise_adaptive_max_pool(backend, dt, name="adaptive_max_pool"):
+    """The adaptive_max_pool kernel forward and backward."""
+    kernel = backend.kernels[name]
+    x = np.ones((1, 2, 5, 4), dt)
+    out, saved = kernel.forward(x, out=(3, 3), backend=backend)
+    kernel.vjp(out, saved, x, out=(3, 3), backend=backend)
+
+
 def _exercise_special(backend, dt, name):
     """One xg.special loop (its scalar functions compile into it)."""
     backend.kernels[name].forward(np.array([0.25, 0.5], dt))
@@ -324,7 +332,8 @@ UNITS = ([(_exercise_loss, n) for n in LOSSES] + [(_exercise_update, n) for n in
             (_exercise_batch_norm, "batch_norm"), (_exercise_group_norm, "group_norm"),
             (_exercise_ctc, "ctc_loss"), (_exercise_conv, "conv"),
             (_exercise_conv_transpose, "conv_transpose"),
-            (_exercise_max_pool, "max_pool")]
+            (_exercise_max_pool, "max_pool"),
+            (_exercise_adaptive_max_pool, "adaptive_max_pool")]
          + [(_exercise_special, n) for n in SPECIALS])
 
 

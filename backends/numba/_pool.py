@@ -1,11 +1,13 @@
-"""The ``max_pool`` primitive (``xg.nn.max_pool1d`` / ``max_pool2d``) as Numba loops, for
+"""The ``max_pool`` primitive (``xg.nn.max_pool1d`` / ``max_pool2d``) and the
+``adaptive_max_pool`` one (``xg.nn.adaptive_max_pool1d`` / ``2d`` with windows of several
+sizes: each window ``[start, end)`` per axis, PyTorch's) as Numba loops, for
 float32/float64 inputs: one pass finds each window's maximum and its flat position in the
 input plane by PyTorch's CPU rule (``val > max || isnan(val)`` over the positions inside the
 input, row-major, from ``max = -inf`` at the first of them: the first of tied maxima, the last
 NaN; a window wholly in the padding gives -inf and no gradient), with no padded copy of the
 input; the backward adds each window's gradient at its saved position. 1-d pooling runs as
-2-d of height 1. The generic rule of ``xpgrad.ops.max_pooling`` is the reference the tests
-compare this with.
+2-d of height 1. The generic rules of ``xpgrad.ops.max_pooling`` and
+``xpgrad.ops.adaptive_max_pooling`` are the references the tests compare these with.
 
 >>> import numpy as np
 >>> y, _ = KERNELS["max_pool"].forward(np.array([[[1.0, 3.0, 2.0, 5.0, 4.0]]]), kernel=(2,),
@@ -70,6 +72,28 @@ def max_pool_bwd(g, pick, dx):
                     dst[k] += src[q]
 
 
+@njit(**LOOP_OPTIONS)
+def adaptive_max_pool_fwd(x, h0, h1, w0, w1, y, pick):
+    """``y``, ``pick`` (N, C, HO, WO) <- the maximum of each window ``[h0[oh], h1[oh]) x
+    [w0[ow], w1[ow])`` (never empty) and its position ``h * W + w`` in ``x``'s plane."""
+    n, c, h, w = x.shape
+    ho, wo = y.shape[2], y.shape[3]
+    for b in range(n):
+        for ci in range(c):
+            for oh in range(ho):
+                for ow in range(wo):
+                    best = x[b, ci, h0[oh], w0[ow]]
+                    at = h0[oh] * w + w0[ow]
+                    for ih in range(h0[oh], h1[oh]):
+                        for iw in range(w0[ow], w1[ow]):
+                            v = x[b, ci, ih, iw]
+                            if v > best or v != v:
+                                best = v
+                                at = ih * w + iw
+                    y[b, ci, oh, ow] = best
+                    pick[b, ci, oh, ow] = at
+
+
 def _as_2d(shape, kernel, stride, dilation, pads, n_out):
     if len(shape) == 4:
         return shape, kernel, stride, dilation, pads, n_out
@@ -98,5 +122,28 @@ def max_pool_vjp(g, pick, x, *, kernel, stride, dilation, pads, n_out, backend):
     return (dx.reshape(x.shape),)
 
 
-# the rule reads nothing but the saved positions (the input only for its shape and dtype)
-KERNELS = {"max_pool": Kernel(max_pool_forward, max_pool_vjp, saves=())}
+def adaptive_max_pool_forward(x, *, out, backend):
+    if x.dtype not in FLOATS or x.ndim not in (3, 4) or 0 in x.shape[2:]:
+        return None
+    from xpgrad.ops.adaptive_max_pooling import window_bounds
+
+    shape, grid = x.shape, tuple(out)
+    if x.ndim == 3:
+        shape, grid = shape[:2] + (1,) + shape[2:], (1,) + grid
+    bounds = [window_bounds(length, n) for length, n in zip(shape[2:], grid)]
+    y = np.empty(shape[:2] + grid, x.dtype)
+    pick = np.empty(shape[:2] + grid, np.int64)
+    adaptive_max_pool_fwd(np.ascontiguousarray(x).reshape(shape), bounds[0][0], bounds[0][1],
+                          bounds[1][0], bounds[1][1], y, pick)
+    return y.reshape(x.shape[:2] + tuple(out)), pick.reshape(x.shape[:2] + tuple(out))
+
+
+def adaptive_max_pool_vjp(g, pick, x, *, out, backend):
+    return max_pool_vjp(g, pick, x, kernel=None, stride=None, dilation=None, pads=None,
+                        n_out=out, backend=backend)
+
+
+# the rules read nothing but the saved positions (the input only for its shape and dtype)
+KERNELS = {"max_pool": Kernel(max_pool_forward, max_pool_vjp, saves=()),
+           "adaptive_max_pool": Kernel(adaptive_max_pool_forward, adaptive_max_pool_vjp,
+                                       saves=())}

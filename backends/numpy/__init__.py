@@ -39,10 +39,12 @@ class NumpyBackend(Backend):
         from .linear_activation import KERNELS as LINEAR_ACTIVATIONS
         from .normalization import KERNELS as NORMALIZATION
         from .optim import KERNELS as UPDATES
+        from .pooling import KERNELS as POOLING
         from .scans import scan_kernels
 
         self.kernels = KernelTable(KERNELS, ACTIVATIONS, {"gelu": GELU}, LINEAR_ACTIVATIONS,
-                                   NORMALIZATION, UPDATES, CONVOLUTION, scan_kernels(np))
+                                   NORMALIZATION, UPDATES, CONVOLUTION, POOLING,
+                                   scan_kernels(np))
 
     def native_dtype(self, dtype):
         return np.dtype(dtype.name)

@@ -7,10 +7,16 @@ out), ceil((i + 1) * L / out))`` (windows may overlap, differ in size, or repeat
 Average pooling is separable: the window sums are two matrix products with 0/1 matrices
 (constants of the shapes), divided by the window sizes, so the gradient is that of ``matmul``;
 global pooling (output 1) is the mean.
-Max pooling gathers each window, its entries repeated up to the longest window's size (a
-repeat never changes the maximum or where it is), picks the maximum by PyTorch's CPU rule, as
-``max_pool2d`` does (the first of tied maxima, the last NaN) and takes the input there with
-``take_along_axis``: the gradient goes to that one position.
+Max pooling without ``return_indices`` is the primitive ``adaptive_max_pool``
+(``ops/adaptive_max_pooling.py``; the NumPy and Numba backends' kernels find the maxima once
+and add the gradient at the saved positions), or, where every axis's length is a multiple of
+its output size and the backend has a ``max_pool`` kernel (Numba's), that: the windows are
+then fixed (kernel = stride = length / output). With ``return_indices`` it is a composition:
+each window gathered, its entries repeated up to the longest window's size (a repeat never
+changes the maximum or where it is), the maximum picked by PyTorch's CPU rule, as
+``max_pool2d`` does (the first of tied maxima, the last NaN), and the input taken there with
+``take_along_axis``: the gradient goes to that one position (or ``max_pool1d/2d``'s own
+``return_indices``, where they are used).
 
 >>> import xpgrad as xg
 >>> x = xg.asarray([[[1.0, 3.0, 2.0, 4.0, 6.0]]])     # windows [0, 3) and [2, 5)
@@ -30,6 +36,7 @@ from ..dtypes import int64
 from ..ops.casting import astype
 from ..ops.elementwise import isnan, maximum
 from ..ops.indexing import take, take_along_axis
+from ..ops.adaptive_max_pooling import adaptive_max_pool, window_bounds, window_table
 from ..ops.linalg import matmul
 from ..ops.rearranging import flip
 from ..ops.reductions import mean
@@ -37,6 +44,7 @@ from ..ops.selection import where
 from ..ops.shape import broadcast_to, expand_dims, reshape, squeeze
 from ..tape import stop_gradient
 from ._windows import batched
+from .pooling import max_pool1d, max_pool2d
 
 _LONG = 16          # windows of this many entries or more: _pick uses argmax
 
@@ -68,16 +76,9 @@ def output_size_of(output_size, owner, dims, lengths=None):
 
 
 @functools.lru_cache(maxsize=256)
-def _bounds(length, out):
-    """PyTorch's windows: ``(starts, ends)`` of the ``out`` windows over ``length`` entries."""
-    i = np.arange(out)
-    return (i * length) // out, -((-(i + 1) * length) // out)
-
-
-@functools.lru_cache(maxsize=256)
 def _sum_matrix(length, out):
     """The (out, length) 0/1 matrix whose row ``i`` sums window ``i``, and the window sizes."""
-    starts, ends = _bounds(length, out)
+    starts, ends = window_bounds(length, out)
     j = np.arange(length)
     rows = (j >= starts[:, None]) & (j < ends[:, None])
     return rows.astype(np.float64), (ends - starts).astype(np.float64)
@@ -167,22 +168,6 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
     return _adaptive_max(input, output_size, return_indices, "adaptive_max_pool2d", 2)
 
 
-@functools.lru_cache(maxsize=256)
-def _gather_index(lengths, out):
-    """(prod(out), K): per output, the flat (row-major) input positions of its window in
-    row-major order, each axis's run padded to the longest window by repeating its last
-    entry (K = the product of those longest lengths)."""
-    flat, total = np.zeros(out + (1,) * len(out), dtype=np.int64), 1
-    for axis, (length, n) in enumerate(zip(lengths, out)):
-        starts, ends = _bounds(length, n)
-        k = max(int((ends - starts).max(initial=1)), 1)
-        where = np.minimum(starts[:, None] + np.arange(k), ends[:, None] - 1)
-        shape = [1] * (2 * len(out))
-        shape[axis], shape[len(out) + axis] = n, k
-        flat, total = flat * length + where.reshape(shape), total * k
-    return flat.reshape(int(np.prod(out)), total)
-
-
 def _pick(gathered):
     """Per window (the last axis of ``gathered``, off the tape), which entry holds its maximum
     by PyTorch's CPU rule (``val > max || isnan(val)``: the first of tied maxima, the last
@@ -205,9 +190,22 @@ def _pick(gathered):
 def _adaptive_max(input, output_size, return_indices, owner, dims):
     return_indices = flag(return_indices, "return_indices", owner)
     x, unbatched, lengths, out = _input(input, output_size, owner, dims)
+    if x.shape[1] and all(n and length % n == 0 for length, n in zip(lengths, out)) and \
+            "max_pool" in x.backend.kernels:
+        # windows of one size, as many apart: max pooling with kernel = stride (its kernel)
+        kernel = tuple(length // n for length, n in zip(lengths, out))
+        got = (max_pool1d if dims == 1 else max_pool2d)(x, kernel,
+                                                         return_indices=return_indices)
+        if not unbatched:
+            return got
+        return tuple(squeeze(t, axis=0) for t in got) if return_indices else \
+            squeeze(got, axis=0)
+    if not return_indices and x.size:
+        y = adaptive_max_pool(x, out=out)
+        return squeeze(y, axis=0) if unbatched else y
     rows = x.shape[:2] + (int(np.prod(lengths)),)              # not -1: N or C may be 0
     planes = reshape(x, rows)                                    # (N, C, prod(lengths))
-    table = _gather_index(tuple(lengths), out)                   # (prod(out), K)
+    table = window_table(tuple(lengths), out)                    # (prod(out), K)
     positions = asarray(table, dtype=int64, backend=x.backend)
     gathered = reshape(take(stop_gradient(planes), reshape(positions, (-1,)), axis=2),
                        x.shape[:2] + table.shape)                # (N, C, prod(out), K)

@@ -28,8 +28,9 @@ from .sorting import *  # noqa: F401,F403
 from . import (activations, bitwise, casting, contraction, elementwise, grids_triangles, indexing,
                joining, linalg, rearranging, reductions, searching, selection, sets, shape,
                sorting)
-from . import (conv_transpose, convolution, fft, group_norm, losses, max_pooling, nn, optim,  # noqa: F401
-               recurrent, rms_norm)  # (they register their primitives)
+# these register their primitives
+from . import (adaptive_max_pooling, conv_transpose, convolution, fft, group_norm,  # noqa: F401
+               losses, max_pooling, nn, optim, recurrent, rms_norm)
 
 __all__ = (activations.__all__ + bitwise.__all__ + casting.__all__ + contraction.__all__
            + elementwise.__all__ + grids_triangles.__all__ + indexing.__all__ + joining.__all__
