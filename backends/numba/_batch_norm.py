@@ -73,7 +73,8 @@ def batch_norm_dx(g, x, mean, rstd, w, sg, sgx, dx):
         aj = np.float64(rstd[j]) * np.float64(w[j])
         a[j] = dt(aj)
         cc[j] = dt(-aj * sg[j] * inv_n)
-        d[j] = dt(-aj * np.float64(rstd[j]) * np.float64(rstd[j]) * sgx[j] * inv_n)
+        r = np.float64(rstd[j])
+        d[j] = dt(sgx[j] * inv_n * r * r * -aj)     # not rstd**3 first: it underflows
     for i in range(n):
         gr, xr, dxr = g[i], x[i], dx[i]
         for j in range(c):
@@ -123,7 +124,8 @@ def batch_norm_dx3(g, x, mean, rstd, w, sg, sgx, dx):
         aj = np.float64(rstd[j]) * np.float64(w[j])
         a = dt(aj)
         cc = dt(-aj * sg[j] * inv_n)
-        d = dt(-aj * np.float64(rstd[j]) * np.float64(rstd[j]) * sgx[j] * inv_n)
+        r = np.float64(rstd[j])
+        d = dt(sgx[j] * inv_n * r * r * -aj)        # not rstd**3 first: it underflows
         m = mean[j]
         for i in range(n):
             gr, xr, dxr = g[i, j], x[i, j], dx[i, j]

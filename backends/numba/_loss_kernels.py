@@ -59,6 +59,55 @@ def _row_exp(xr, gr, m):
     return s
 
 
+#: classes of a row whose sums run in its dtype, the chunks' sums then in float64: float32
+#: chains over a whole row (one per SIMD lane) left the loss of a row of 1e6 probabilities off
+#: by 6e-7 relative (PyTorch's 5e-8); float64 throughout cost 10-15% at 1000 classes
+_ROW_CHUNK = 4096
+
+
+@njit(**LOOP_OPTIONS)
+def _row_sum(tr):
+    """The sum of a row, chunk by chunk (``_ROW_CHUNK``), the chunks' sums in float64."""
+    total = 0.0
+    for j0 in range(0, tr.shape[0], _ROW_CHUNK):
+        total += _part_sum(tr[j0:j0 + _ROW_CHUNK])
+    return total
+
+
+@njit(**LOOP_OPTIONS)
+def _part_sum(tr):
+    s = tr.dtype.type(0)
+    for j in range(tr.shape[0]):
+        s += tr[j]
+    return s
+
+
+@njit(**LOOP_OPTIONS)
+def _probs_part(xr, tr, gr, a, scale, m, ls):
+    """``gr[j] = gr[j] * a - scale * t[j]`` over a part of a row; returns ``-sum(t * log_p)``
+    there, in the row's dtype. (The part comes sliced: a loop from a variable start gets
+    wraparound checks, and no SIMD.)"""
+    zero = xr.dtype.type(0)
+    loss = zero
+    for j in range(xr.shape[0]):
+        tj = tr[j]
+        gr[j] = gr[j] * a - scale * tj
+        # 0 * log(0) counts as 0: a masked class (logit -inf) without target weight is free
+        loss -= tj * _log_prob(xr[j], m, ls) if tj != zero else zero
+    return loss
+
+
+@njit(**LOOP_OPTIONS)
+def _probs_loss_part(xr, tr, m, ls):
+    """``_probs_part``'s loss alone."""
+    zero = xr.dtype.type(0)
+    loss = zero
+    for j in range(xr.shape[0]):
+        tj = tr[j]
+        loss -= tj * _log_prob(xr[j], m, ls) if tj != zero else zero
+    return loss
+
+
 @njit(inline="always", **LOOP_OPTIONS)
 def _prefetch_row(xf, gf, c, i):
     """Ask for the row about 4 KiB after row ``i`` of the flat (n, c) arrays ``xf`` (to read)
@@ -107,19 +156,14 @@ def sce_probs_block(x, t, grad, losses, scale):
         tr = t[i]
         gr = grad[i]
         m = _row_max(xr)
-        tsum = tr.dtype.type(0)
-        for j in range(tr.shape[0]):
-            tsum += tr[j]
+        tsum = _row_sum(tr)
         s = _row_exp(xr, gr, m)
         ls = np.log(s)
-        a = scale * tsum / s
-        loss = xr.dtype.type(0)
-        zero = xr.dtype.type(0)
-        for j in range(xr.shape[0]):
-            tj = tr[j]
-            gr[j] = gr[j] * a - scale * tj
-            # 0 * log(0) counts as 0: a masked class (logit -inf) without target weight is free
-            loss -= tj * _log_prob(xr[j], m, ls) if tj != zero else zero
+        a = xr.dtype.type(scale * tsum / s)
+        loss = 0.0
+        for j in range(0, xr.shape[0], _ROW_CHUNK):
+            k = j + _ROW_CHUNK
+            loss += _probs_part(xr[j:k], tr[j:k], gr[j:k], a, scale, m, ls)
         losses[i] = loss
         total += loss
     return total
@@ -164,11 +208,10 @@ def sce_probs_loss_block(x, t, losses):
         tr = t[i]
         m = _row_max(xr)
         ls = np.log(_row_sum_exp(xr, m))
-        loss = xr.dtype.type(0)
-        zero = xr.dtype.type(0)
-        for j in range(xr.shape[0]):
-            tj = tr[j]
-            loss -= tj * _log_prob(xr[j], m, ls) if tj != zero else zero
+        loss = 0.0
+        for j in range(0, xr.shape[0], _ROW_CHUNK):
+            k = j + _ROW_CHUNK
+            loss += _probs_loss_part(xr[j:k], tr[j:k], m, ls)
         losses[i] = loss
         total += loss
     return total

@@ -4,7 +4,9 @@ the generic rules of ``xpgrad.ops.nn``, ``xpgrad.ops.batch_norm`` and ``xpgrad.o
 layer_norm takes blocks of rows that stay in the core's cache through the forward's
 half-dozen passes (or the backward's dozen) before the next block, and saves the rows' means
 and ``1 / sqrt(var + eps)`` so the backward does not normalize ``x`` again (the generic rule
-recomputes both, some 17 passes from memory). batch_norm folds each channel's statistics and
+recomputes both, some 17 passes from memory). The rows' sums are matrix-vector products
+(OpenBLAS's, in the input's precision); in float32 a second mean, of the centred values,
+corrects the first's rounding (``layer_norm_forward``). batch_norm folds each channel's statistics and
 affine pair into one scale and shift (``batch_norm_forward``, ``batch_norm_vjp``).
 
 layer_norm, per row of the last ``k`` axes flattened (``n`` entries), with ``xhat = (x - mean) *
@@ -55,7 +57,37 @@ def _tiled(row, rows):
     return None if row is None else np.tile(row, (rows, 1))
 
 
+def _means(part, average, out):
+    """``out`` (rows,) <- the rows' means of ``part``: a matrix-vector product (4x NumPy's
+    sum on rows in cache), or NumPy's pairwise sum for rows longer than a block (faster from
+    memory, and its rounding grows as log(n), not with OpenBLAS's long float32 chains)."""
+    if part.shape[0] == 1 and part.nbytes > BLOCK_BYTES:
+        np.add.reduce(part, axis=1, out=out)
+        out *= average[0]
+    else:
+        np.matmul(part, average, out=out)
+
+
+def _corrected(y, lo, rs, scratch):
+    """Below float64, ``y`` (``x`` less its first row means) less ``lo`` (the means of ``y``,
+    the first means' rounding) where that is not negligible against the rows' spread, else
+    ``lo`` zeroed: the backward reads the same choice from the saved ``lo``."""
+    if np.abs(lo * rs).max() > _NEGLIGIBLE:
+        y -= _expanded(lo, scratch)
+    else:
+        lo[...] = 0
+
+
+#: ``lo * rstd`` below which a float32 row's mean needs no correction (a few float32 ulps of 1)
+_NEGLIGIBLE = 2.0 ** -21
+
+
 def layer_norm_forward(x, *affine_arrays, k, eps, affine):
+    """Per block of rows: ``m`` the rows' means, ``xc = x - m``; below float64 ``lo =
+    mean(xc)`` corrects ``m``'s rounding (OpenBLAS's float32 product sums 1e4 + N(0, 1) with
+    an error of 0.4 over a row of 1e6), ``var = mean(xc**2) - lo**2`` and ``y = (xc - lo) *
+    rstd`` (as ``xpgrad.ops.batch_norm._moments``: as accurate as PyTorch, which sums in
+    double). ``(m, lo, rstd)`` are saved (``lo`` None in float64)."""
     dt = x.dtype
     if dt not in _FLOATS or x.size == 0 or any(a.dtype != dt for a in affine_arrays):
         return None
@@ -68,6 +100,7 @@ def layer_norm_forward(x, *affine_arrays, k, eps, affine):
     out = np.empty(rows.shape, dt)
     mean = np.empty((rows.shape[0], 1), dt)
     rstd = np.empty((rows.shape[0], 1), dt)
+    low = np.empty((rows.shape[0], 1), dt) if dt.itemsize < 8 else None
     scratch = np.empty((block, n), dt)
     # OpenBLAS's float32 gemv may leave the invalid flag set on finite data (NumPy then warns
     # of a NaN that is not there): the products' flags are not read
@@ -75,23 +108,31 @@ def layer_norm_forward(x, *affine_arrays, k, eps, affine):
         for start in range(0, rows.shape[0], step):
             part, y = rows[start:start + step], out[start:start + step]
             mu, rs, sq = mean[start:start + step], rstd[start:start + step], scratch[:len(part)]
-            np.matmul(part, average, out=mu[:, 0])
+            _means(part, average, mu[:, 0])
             np.subtract(part, _expanded(mu, sq), out=y)
+            if low is not None:
+                lo = low[start:start + step]
+                _means(y, average, lo[:, 0])
             np.multiply(y, y, out=sq)
-            np.matmul(sq, average, out=rs[:, 0])
+            _means(sq, average, rs[:, 0])
+            if low is not None:
+                rs -= lo * lo
+                np.maximum(rs, 0, out=rs)
             rs += eps
             np.sqrt(rs, out=rs)
             np.divide(1.0, rs, out=rs)
+            if low is not None:
+                _corrected(y, lo, rs, sq)
             y *= _expanded(rs, sq)
             if weight is not None:
                 y *= weight[:len(part)]
             if bias is not None:
                 y += bias[:len(part)]
-    return out.reshape(x.shape), (mean, rstd)
+    return out.reshape(x.shape), (mean, low, rstd)
 
 
 def layer_norm_vjp(g, saved, needs, x, *affine_arrays, k, eps, affine):
-    mean, rstd = saved
+    mean, low, rstd = saved
     dt = x.dtype
     n = math.prod(x.shape[x.ndim - k:])
     rows, step = _rows(x, n)
@@ -116,6 +157,8 @@ def layer_norm_vjp(g, saved, needs, x, *affine_arrays, k, eps, affine):
             size = len(part)
             h, t, e, c = xhat[:size], scratch[:size], spread[:size], column[:size]
             np.subtract(part, _expanded(mu, e), out=h)
+            if low is not None and low[start:start + step].any():
+                h -= _expanded(low[start:start + step], e)
             h *= _expanded(rs, e)
             if want_dw:
                 np.multiply(gp, h, out=t)
@@ -126,11 +169,11 @@ def layer_norm_vjp(g, saved, needs, x, *affine_arrays, k, eps, affine):
                 continue
             gy = gp if weight is None else np.multiply(gp, weight[:size], out=gy_buffer[:size])
             np.multiply(gy, h, out=t)
-            np.matmul(t, average, out=c[:, 0])
+            _means(t, average, c[:, 0])
             h *= _expanded(c, e)                              # xhat * mean(gy * xhat)
             d = dx[start:start + step]
             np.subtract(gy, h, out=d)
-            np.matmul(gy, average, out=c[:, 0])
+            _means(gy, average, c[:, 0])
             d -= _expanded(c, e)                              # - mean(gy)
             d *= _expanded(rs, e)
     shape = x.shape[x.ndim - k:]
@@ -168,7 +211,9 @@ def batch_norm_forward(x, mean, var, *affine_arrays, eps, affine):
 def batch_norm_vjp(g, saved, needs, x, mean, var, *affine_arrays, eps, affine):
     """Per channel, with ``xc = x - mean``, ``sg = sum(g)`` and ``sgx = sum(g * xc)`` over every
     axis but 1 (``m`` entries): ``dx = a * g + d * xc + c`` where ``a = w * rstd``, ``d = -a *
-    rstd**2 * sgx / m`` and ``c = -a * sg / m``; ``dw = rstd * sgx``, ``db = sg``."""
+    rstd**2 * sgx / m`` and ``c = -a * sg / m``; ``dw = rstd * sgx``, ``db = sg``. ``d`` is
+    formed as ``(sgx / m * rstd) * rstd * -a``, no factor out of range: ``rstd**3`` first
+    underflowed a float32 channel whose std passes 1e13 (its gradient 3-16% off)."""
     rstd = saved
     dt = x.dtype
     x3 = np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], -1)
@@ -180,7 +225,7 @@ def batch_norm_vjp(g, saved, needs, x, mean, var, *affine_arrays, eps, affine):
     dx = None
     if needs[0]:
         a = rstd * _channels(x3, affine_arrays[0]) if affine[0] else rstd
-        xc *= -a * rstd * rstd * sgx / m
+        xc *= (sgx / m * rstd) * rstd * -a      # not rstd**3 first: it underflows
         dx = np.multiply(g3, a)
         dx += xc
         dx -= a * sg / m
