@@ -508,7 +508,9 @@ def test_a_kernel_told_its_needs_gives_only_those(name):
         if not kernel.needs:
             continue
         rng = np.random.default_rng(5)
-        arrays, params = SAMPLES[prim_name][0](rng, np.float64)
+        case = next(i for i in range(len(SAMPLES[prim_name]))
+                    if (name, prim_name, i) not in DECLINED)      # a sample it takes
+        arrays, params = SAMPLES[prim_name][case](rng, np.float64)
         out, saved = kernel.forward(*[_device(be, a) for a in arrays], **params)
         g = rng.normal(size=np.shape(_host(be, out)))
         needs = [i % 2 == 1 for i in range(len(arrays))]
