@@ -23,6 +23,20 @@ from .module import Module
 from ._torch_strict import strict_option
 
 
+
+def _layer_input(layer, x):
+    """``x`` as a tensor for ``LayerNorm``/``RMSNorm`` ``layer``: its trailing shape checked,
+    its dtype the weights'."""
+    who = type(layer).__name__
+    ref = layer.weight
+    if not isinstance(x, Tensor):
+        x = asarray(x, dtype=layer._dtype, backend=layer._backend if ref is None else ref.backend)
+    check_normalized_input(x, layer.normalized_shape, who)
+    if ref is not None and x.dtype != ref.dtype:
+        raise TypeError(f"{who} has {ref.dtype} weights but got a {x.dtype} input; cast it "
+                        "with xg.astype")
+    return x
+
 class LayerNorm(Module):
     """``LayerNorm(normalized_shape)``: ``(x - mean) / sqrt(var + eps) * weight + bias``, the
     mean and (biased) variance over the input's last axes, those of ``normalized_shape`` (an
@@ -59,15 +73,7 @@ class LayerNorm(Module):
                                      name=f"{self.name}/bias")
 
     def forward(self, x):
-        who = type(self).__name__
-        ref = self.weight
-        if not isinstance(x, Tensor):
-            x = asarray(x, dtype=self._dtype,
-                        backend=self._backend if ref is None else ref.backend)
-        check_normalized_input(x, self.normalized_shape, who)
-        if ref is not None and x.dtype != ref.dtype:
-            raise TypeError(f"{who} has {ref.dtype} weights but got a {x.dtype} input; cast "
-                            "it with xg.astype")
+        x = _layer_input(self, x)
         return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
     # -- PyTorch interoperability --------------------------------------------------------------
@@ -123,17 +129,9 @@ class RMSNorm(Module):
                                         backend=backend), name=f"{self.name}/weight")
 
     def forward(self, x):
-        who = type(self).__name__
-        ref = self.weight
-        if not isinstance(x, Tensor):
-            x = asarray(x, dtype=self._dtype,
-                        backend=self._backend if ref is None else ref.backend)
-        check_normalized_input(x, self.normalized_shape, who)
-        if ref is not None and x.dtype != ref.dtype:
-            raise TypeError(f"{who} has {ref.dtype} weights but got a {x.dtype} input; cast "
-                            "it with xg.astype")
+        x = _layer_input(self, x)
         return rms_norm(x, self.normalized_shape, self.weight,
-                        machine_eps(self.eps, x, who))
+                        machine_eps(self.eps, x, type(self).__name__))
 
     # -- PyTorch interoperability --------------------------------------------------------------
     @strict_option
