@@ -77,8 +77,7 @@ class LayerNorm(Module):
         arrays; the keys this layer has); a missing key, one this layer lacks (a bias for
         ``bias=False``), another shape or values that are not real numbers raise ValueError."""
         mine = {k: v for k, v in (("weight", self.weight), ("bias", self.bias)) if v is not None}
-        values = load_checked(self, state_dict, {k: v.shape for k, v in mine.items()},
-                              known=("weight", "bias"))
+        values = load_checked(self, state_dict, {k: v.shape for k, v in mine.items()})
         for variable, value in zip(mine.values(), values):
             variable.assign(value)
 
@@ -142,8 +141,7 @@ class RMSNorm(Module):
         ``elementwise_affine=False``); a missing key, one this layer lacks, another shape or
         values that are not real numbers raise ValueError."""
         mine = {} if self.weight is None else {"weight": self.weight}
-        values = load_checked(self, state_dict, {k: v.shape for k, v in mine.items()},
-                              known=("weight",))
+        values = load_checked(self, state_dict, {k: v.shape for k, v in mine.items()})
         for variable, value in zip(mine.values(), values):
             variable.assign(value)
 
@@ -154,6 +152,15 @@ class RMSNorm(Module):
     def _extra_repr(self):
         return (f", normalized_shape={self.normalized_shape}, eps={self.eps}, "
                 f"elementwise_affine={self.elementwise_affine}")
+
+
+def optional_counter(layer) -> tuple:
+    """``_torch_tree.expected_state`` of a BatchNorm or InstanceNorm: its torch keys, of
+    which ``num_batches_tracked`` may be left out (PyTorch's ``load_state_dict`` keeps the
+    layer's count then, for state dicts saved before it had one)."""
+    required = layer.torch_state_dict()
+    optional = {"num_batches_tracked"} & set(required)
+    return {k: v for k, v in required.items() if k not in optional}, optional
 
 
 class _BatchNorm(Module):
@@ -257,11 +264,12 @@ class _BatchNorm(Module):
         mine = self._buffers()
         if "num_batches_tracked" not in state_dict:
             mine.pop("num_batches_tracked", None)
-        values = load_checked(self, state_dict, {k: v.shape for k, v in mine.items()},
-                              known=("weight", "bias", "running_mean", "running_var",
-                                     "num_batches_tracked"))
+        values = load_checked(self, state_dict, {k: v.shape for k, v in mine.items()})
         for variable, value in zip(mine.values(), values):
             variable.assign(value)
+
+    def _torch_expected(self, given):
+        return optional_counter(self)
 
     def torch_state_dict(self) -> dict:
         """``{"weight", "bias", "running_mean", "running_var", "num_batches_tracked"}`` (those
