@@ -144,13 +144,13 @@ def load_layers(owner, layers, state_dict, index=lambda i: i) -> None:
     torch index of ``layers[i]`` the keys are checked against when the counts differ)."""
     from collections.abc import Mapping
 
-    from ._torch_tree import torch_order
+    from ._torch_tree import keyed, torch_order, under
 
     who = f"{type(owner).__name__}.load_torch_state_dict"
     if not isinstance(state_dict, Mapping):
         raise TypeError(f"{who}: state_dict must be a dict (torch_model.state_dict()), got "
                         f"{type(state_dict).__name__}")
-    given = {str(k): v for k, v in state_dict.items()}
+    given = keyed(state_dict)
     required, optional = layers_expected(owner, layers, given, index)
     missing = [k for k in required if k not in given]
     unexpected = torch_order(required, [k for k in given
@@ -166,9 +166,9 @@ def load_layers(owner, layers, state_dict, index=lambda i: i) -> None:
         raise ValueError(f"{who}: " + "; ".join(problems))
     before = owner.state_dict()
     try:
-        for (prefix, state), (i, layer) in zip(groups.items(), targets):
+        for prefix, (i, layer) in zip(groups, targets):
             try:
-                layer.load_torch_state_dict(state)
+                layer.load_torch_state_dict(under(given, prefix))
             except ValueError as e:
                 raise ValueError(f"{who}: torch layer {prefix!r} into layer {i}: {e}") from None
     except BaseException:

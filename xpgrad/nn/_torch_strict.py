@@ -43,15 +43,16 @@ def strict_option(load):
 
     def load_torch_state_dict(self, state_dict, strict=True):
         who = f"{type(self).__name__}.load_torch_state_dict"
-        if flag(strict, "strict", who):
-            load(self, state_dict)
-            return IncompatibleKeys([], [])
+        strict = flag(strict, "strict", who)
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"{who}: state_dict must be a dict (torch_model.state_dict()), "
                             f"got {type(state_dict).__name__}")
-        from ._torch_tree import expected_state, torch_order
+        if strict:
+            load(self, state_dict)
+            return IncompatibleKeys([], [])
+        from ._torch_tree import expected_state, keyed, torch_order
 
-        given = {str(k): v for k, v in state_dict.items()}
+        given = keyed(state_dict)
         required, optional = expected_state(self, given)
         missing = [k for k in required if k not in given]
         unexpected = torch_order(required, [k for k in given

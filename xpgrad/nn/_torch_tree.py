@@ -10,6 +10,7 @@ in the attribute name of a Variable held directly (a custom module's ``nn.Parame
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 
 
@@ -83,10 +84,34 @@ def expected_state(module, given) -> tuple:
     return required, optional
 
 
+def keyed(state_dict) -> dict:
+    """``state_dict`` with str keys, keeping torch's ``_metadata`` (the modules' versions)."""
+    out = OrderedDict((str(k), v) for k, v in state_dict.items())
+    metadata = getattr(state_dict, "_metadata", None)
+    if metadata is not None:
+        out._metadata = metadata
+    return out
+
+
 def under(given, prefix) -> dict:
-    """``{rest: value}`` for the keys ``"prefix.rest"`` of ``given`` (a mapping)."""
+    """``{rest: value}`` for the keys ``"prefix.rest"`` of ``given`` (a mapping), with the
+    ``_metadata`` of the modules under ``prefix`` where ``given`` has torch's."""
     n = len(prefix) + 1
-    return {str(k)[n:]: v for k, v in given.items() if str(k).startswith(prefix + ".")}
+    out = OrderedDict((str(k)[n:], v) for k, v in given.items()
+                      if str(k).startswith(prefix + "."))
+    metadata = getattr(given, "_metadata", None)
+    if metadata is not None:
+        out._metadata = {("" if k == prefix else k[n:]): v for k, v in metadata.items()
+                         if k == prefix or k.startswith(prefix + ".")}
+    return out
+
+
+def counter_optional(state_dict) -> bool:
+    """Whether a BatchNorm's or InstanceNorm's ``num_batches_tracked`` may be left out of
+    its ``state_dict``: PyTorch keeps the layer's count for one without its module's version
+    (a plain dict, one saved before the counter existed), not for one of version 2."""
+    version = (getattr(state_dict, "_metadata", None) or {}).get("", {}).get("version")
+    return version is None or version < 2
 
 
 def torch_order(required, unexpected) -> list:
@@ -120,7 +145,7 @@ def load_torch_state_dict(module, state_dict) -> None:
         raise TypeError(f"{who}: state_dict must be a dict (torch_model.state_dict()), got "
                         f"{type(state_dict).__name__}")
     plan = _plan(module, "", {id(module)}, {})
-    values = {str(k): v for k, v in state_dict.items()}
+    values = keyed(state_dict)
     required, optional = expected_state(module, values)
     missing = [k for k in required if k not in values]
     unexpected = torch_order(required, [k for k in values

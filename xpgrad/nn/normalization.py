@@ -154,12 +154,15 @@ class RMSNorm(Module):
                 f"elementwise_affine={self.elementwise_affine}")
 
 
-def optional_counter(layer) -> tuple:
+def optional_counter(layer, given) -> tuple:
     """``_torch_tree.expected_state`` of a BatchNorm or InstanceNorm: its torch keys, of
-    which ``num_batches_tracked`` may be left out (PyTorch's ``load_state_dict`` keeps the
-    layer's count then, for state dicts saved before it had one)."""
+    which ``num_batches_tracked`` may be left out of ``given`` when it carries no torch
+    version 2 for the layer (``_torch_tree.counter_optional``: PyTorch's ``load_state_dict``
+    keeps the layer's count then)."""
+    from ._torch_tree import counter_optional
+
     required = layer.torch_state_dict()
-    optional = {"num_batches_tracked"} & set(required)
+    optional = {"num_batches_tracked"} & set(required) if counter_optional(given) else set()
     return {k: v for k, v in required.items() if k not in optional}, optional
 
 
@@ -259,17 +262,20 @@ class _BatchNorm(Module):
         """Copy ``torch.nn.BatchNorm1d``'s state dict (the keys this layer has; tensors or
         arrays); a missing key, one this layer lacks (``weight`` for ``affine=False``), another
         shape or values that are not real numbers raise ValueError, and nothing is changed.
-        A state dict without ``num_batches_tracked`` (saved by PyTorch before 0.4.1) keeps
-        this layer's count, as PyTorch's ``load_state_dict`` does."""
+        A state dict without ``num_batches_tracked`` (saved by PyTorch before 0.4.1, or a
+        plain dict: one without torch's version 2 for this layer in ``_metadata``) keeps this
+        layer's count, as PyTorch's ``load_state_dict`` does."""
+        from ._torch_tree import counter_optional
+
         mine = self._buffers()
-        if "num_batches_tracked" not in state_dict:
+        if "num_batches_tracked" not in state_dict and counter_optional(state_dict):
             mine.pop("num_batches_tracked", None)
         values = load_checked(self, state_dict, {k: v.shape for k, v in mine.items()})
         for variable, value in zip(mine.values(), values):
             variable.assign(value)
 
     def _torch_expected(self, given):
-        return optional_counter(self)
+        return optional_counter(self, given)
 
     def torch_state_dict(self) -> dict:
         """``{"weight", "bias", "running_mean", "running_var", "num_batches_tracked"}`` (those

@@ -258,13 +258,13 @@ class _ParametrizedTorch(_Parametrized):
 
         from ..creation import asarray
         from ._torch import real_values
-        from ._torch_tree import expected_state, torch_order
+        from ._torch_tree import expected_state, keyed, torch_order
 
         who = f"{type(self).__name__}.load_torch_state_dict"
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"{who}: state_dict must be a dict (torch_model.state_dict()), got "
                             f"{type(state_dict).__name__}")
-        given = {str(k): v for k, v in state_dict.items()}
+        given = keyed(state_dict)
         lists = [vars(self)["parametrizations"][n] for n in type(self)._parametrized_names]
         targets = {}
         for pl in lists:
