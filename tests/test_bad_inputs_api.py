@@ -325,12 +325,19 @@ def test_register_backend_checks_its_arguments(monkeypatch):
         xg.ones(2, backend="bash-toy-none")                 # AttributeError: no 'xp'
 
 
-def test_load_torch_state_dict_ignores_keys_of_other_parts():
+def test_load_torch_state_dict_reports_keys_of_other_parts_as_torch():
+    # keys of other parts were ignored even with strict=True; torch's LSTM refuses them
     torch = pytest.importorskip("torch")
     ref = torch.nn.LSTM(3, 4)
     state = dict(ref.state_dict(), head_w=np.zeros((2, 4)))      # one dict for a whole model
+    with pytest.raises(RuntimeError, match="head_w"):
+        torch.nn.LSTM(3, 4).load_state_dict({k: torch.as_tensor(v) for k, v in state.items()})
     layer = xg.nn.LSTM(3, 4, rng=0)
-    layer.load_torch_state_dict(state)
+    before = layer.layers[0].w_ih.numpy().copy()
+    with pytest.raises(ValueError, match=r"unexpected keys \['head_w'\]"):
+        layer.load_torch_state_dict(state)
+    np.testing.assert_array_equal(layer.layers[0].w_ih.numpy(), before)
+    assert layer.load_torch_state_dict(state, strict=False) == ([], ["head_w"])
     np.testing.assert_allclose(layer.layers[0].w_ih.numpy(), ref.weight_ih_l0.detach().numpy().T)
 
 

@@ -86,9 +86,13 @@ def test_load_torch_state_dict_checks_every_shape_first():
         ours.load_torch_state_dict(sd)
     for v, b in zip(ours.variables, before):                # layer 0 was not loaded either
         np.testing.assert_array_equal(v.numpy(), b)
-    # keys of other modules are ignored; a matching state dict gives torch's numbers
+    # keys of other modules are unexpected, as torch's strict load says; strict=False skips
+    # them, and a matching state dict gives torch's numbers
     theirs = torch.nn.LSTM(2, 3, num_layers=2).double()
-    ours.load_torch_state_dict({**theirs.state_dict(), "head.weight": np.zeros(3)})
+    with pytest.raises(ValueError, match=r"unexpected keys \['head.weight'\]"):
+        ours.load_torch_state_dict({**theirs.state_dict(), "head.weight": np.zeros(3)})
+    assert ours.load_torch_state_dict({**theirs.state_dict(), "head.weight": np.zeros(3)},
+                                      strict=False) == ([], ["head.weight"])
     x = np.random.default_rng(0).standard_normal((2, 4, 2))
     np.testing.assert_allclose(ours(xg.asarray(x))[0].numpy(),
                                theirs(torch.tensor(x).transpose(0, 1))[0].transpose(0, 1)

@@ -119,8 +119,9 @@ def test_a_custom_layer_with_weights_reads_them_by_attribute_name_and_is_named_w
     model.load_torch_state_dict({"0.k": np.ones(()), "1.weight": np.ones((2, 2)),
                                  "1.bias": np.ones(2)})
     assert model[0].k.item() == 1.0
-    with pytest.raises(ValueError, match=r"(?s)layer 0: Scale.load_torch_state_dict: .*"
-                                         r"missing keys \['k'\].*unexpected keys \['q'\]"):
+    # the keys named in full, as torch's Sequential names them ("0.k", not "k")
+    with pytest.raises(ValueError, match=r"(?s)Sequential.load_torch_state_dict: .*"
+                                         r"missing keys \['0.k'\].*unexpected keys \['0.q'\]"):
         model.load_torch_state_dict({"0.q": np.ones(()), "1.weight": np.ones((2, 2)),
                                      "1.bias": np.ones(2)})
     assert model[0].k.item() == 1.0

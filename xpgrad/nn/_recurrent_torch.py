@@ -13,7 +13,6 @@ import numpy as np
 
 from ..creation import asarray
 from ._torch import prefix_hint, real_values
-from .recurrent import _TORCH_RECURRENT_KEY
 
 
 def directions(layer):
@@ -29,7 +28,8 @@ def directions(layer):
 
 def load_torch_state_dict(layer, state_dict) -> None:
     """``layer.load_torch_state_dict``: every key checked (missing, unexpected, shape, real
-    numbers) before any weight changes; keys of other modules are ignored."""
+    numbers) before any weight changes; a key this layer does not read is unexpected, as in
+    PyTorch's strict ``load_state_dict``."""
     who = type(layer).__name__
     expected = {}
     for suffix, cell in directions(layer):
@@ -39,8 +39,7 @@ def load_torch_state_dict(layer, state_dict) -> None:
         if cell.b is not None:
             expected[f"bias_ih{suffix}"] = expected[f"bias_hh{suffix}"] = (G,)
     missing = [k for k in expected if k not in state_dict]
-    unexpected = [k for k in state_dict
-                  if k not in expected and _TORCH_RECURRENT_KEY.fullmatch(str(k))]
+    unexpected = [k for k in state_dict if k not in expected]
     if missing or unexpected:
         raise ValueError(f"{who}.load_torch_state_dict: the state dict does not fit this "
                          f"{who} ({layer.num_layers} layer(s), bias="

@@ -50,24 +50,26 @@ def prefix_hint(state_dict, missing) -> str:
             f"own, e.g. torch_model.{prefixes[0]}.state_dict()")
 
 
-def load_checked(layer, state_dict, expected: dict, known=()) -> list:
+def load_checked(layer, state_dict, expected: dict) -> list:
     """The values of ``expected``'s keys in ``state_dict`` as row-major NumPy arrays, after
-    checking that each is there with its expected shape and real numbers, and that none of
-    ``known`` (the keys of the PyTorch layer's other configurations) is there without being
-    expected (ValueError naming the layer, the key and the shapes otherwise; nothing is read
-    before every key passed)."""
+    checking that each is there with its expected shape and real numbers, and that
+    ``state_dict`` holds no other key (PyTorch's strict ``load_state_dict``: a key the layer
+    does not read is unexpected; ValueError naming the layer, the keys and the shapes
+    otherwise; nothing is read before every key passed)."""
     import numpy as np
 
     who = type(layer).__name__
     missing = [k for k in expected if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in expected]
+    problems = []
     if missing:
-        raise ValueError(f"{who}.load_torch_state_dict: missing keys {missing} (this {who} "
-                         f"reads {sorted(expected)})" + prefix_hint(state_dict, missing))
-    unexpected = [k for k in known if k in state_dict and k not in expected]
+        problems.append(f"missing keys {missing} (this {who} reads {sorted(expected)})"
+                        + prefix_hint(state_dict, missing))
     if unexpected:
-        raise ValueError(f"{who}.load_torch_state_dict: unexpected keys {unexpected}: this "
-                         f"{who} has no such weights (it reads {sorted(expected)}), so loading "
-                         "would drop them")
+        problems.append(f"unexpected keys {unexpected}: this {who} has no such weights (it "
+                        f"reads {sorted(expected)}), so loading would drop them")
+    if problems:
+        raise ValueError(f"{who}.load_torch_state_dict: " + "; ".join(problems))
     # order="C", not ascontiguousarray: that makes a 0-d value (a counter) 1-d
     values = [np.asarray(real_values(state_dict[k], k, who), order="C") for k in expected]
     for (key, shape), value in zip(expected.items(), values):
@@ -75,6 +77,17 @@ def load_checked(layer, state_dict, expected: dict, known=()) -> list:
             raise ValueError(f"{who}.load_torch_state_dict: {key!r} has shape {value.shape}, "
                              f"this {who} needs {tuple(shape)}")
     return values
+
+
+def key_problems(missing, unexpected) -> list:
+    """The lines of a strict load's error for the full keys ``missing`` and ``unexpected``."""
+    problems = []
+    if missing:
+        problems.append(f"missing keys {missing}: in the model but not in state_dict")
+    if unexpected:
+        problems.append(f"unexpected keys {unexpected}: the model has no such weights (its "
+                        f"keys are model.torch_state_dict()'s)")
+    return problems
 
 
 def _weighted(owner, layers) -> list:
@@ -99,28 +112,63 @@ def _by_layer(state_dict) -> dict:
     return groups
 
 
-def load_layers(owner, layers, state_dict) -> None:
+def _prefixes(owner, layers, groups, index) -> list:
+    """The torch prefix of each of ``layers`` holding weights: the state dict's layer
+    prefixes ``groups`` in order where there are as many, else ``index(i)``'s."""
+    targets = _weighted(owner, layers)
+    if len(groups) == len(targets):
+        return [(p, layer) for p, (_, layer) in zip(groups, targets)]
+    return [(str(index(i)), layer) for i, layer in targets]
+
+
+def layers_expected(owner, layers, given, index=lambda i: i) -> tuple:
+    """``_torch_tree.expected_state`` of a Sequential: each of ``layers`` holding weights
+    under the prefix ``load_layers`` gives it (``given``'s layer prefixes in order)."""
+    from ._torch_tree import expected_state, under
+
+    groups = _by_layer({k: v for k, v in given.items() if "." in str(k)})
+    required, optional = {}, set()
+    for prefix, layer in _prefixes(owner, layers, groups, index):
+        r, o = expected_state(layer, under(given, prefix))
+        required.update((f"{prefix}.{k}", v) for k, v in r.items())
+        optional.update(f"{prefix}.{k}" for k in o)
+    return required, optional
+
+
+def load_layers(owner, layers, state_dict, index=lambda i: i) -> None:
     """Load a ``torch.nn.Sequential``'s state dict into ``layers`` (``owner``'s): the torch
     layers with weights in order, each into the next of ``layers`` that holds weights (layers
     without weights, such as activations and dropout, are skipped on both sides). A count
-    that differs or a layer's own check failing is a ValueError, and nothing is changed."""
+    that differs, a key missing or unexpected (under a layer's prefix too: ``"0.junk"``) or
+    a layer's own check failing is a ValueError, and nothing is changed (``index(i)``: the
+    torch index of ``layers[i]`` the keys are checked against when the counts differ)."""
     from collections.abc import Mapping
+
+    from ._torch_tree import keyed, torch_order, under
 
     who = f"{type(owner).__name__}.load_torch_state_dict"
     if not isinstance(state_dict, Mapping):
         raise TypeError(f"{who}: state_dict must be a dict (torch_model.state_dict()), got "
                         f"{type(state_dict).__name__}")
-    groups = _by_layer(state_dict)
+    given = keyed(state_dict)
+    required, optional = layers_expected(owner, layers, given, index)
+    missing = [k for k in required if k not in given]
+    unexpected = torch_order(required, [k for k in given
+                                        if k not in required and k not in optional])
+    groups = _by_layer({k: v for k, v in given.items() if "." in k})
     targets = _weighted(owner, layers)
+    problems = key_problems(missing, unexpected)
     if len(groups) != len(targets):
-        raise ValueError(f"{who}: the state dict has weights for {len(groups)} layers "
-                         f"{list(groups)}, this {type(owner).__name__} has {len(targets)} "
-                         f"layers with weights (at {[i for i, _ in targets]})")
+        problems.insert(0, f"the state dict has weights for {len(groups)} layers "
+                           f"{list(groups)}, this {type(owner).__name__} has {len(targets)} "
+                           f"layers with weights (at {[i for i, _ in targets]})")
+    if problems:
+        raise ValueError(f"{who}: " + "; ".join(problems))
     before = owner.state_dict()
     try:
-        for (prefix, state), (i, layer) in zip(groups.items(), targets):
+        for prefix, (i, layer) in zip(groups, targets):
             try:
-                layer.load_torch_state_dict(state)
+                layer.load_torch_state_dict(under(given, prefix))
             except ValueError as e:
                 raise ValueError(f"{who}: torch layer {prefix!r} into layer {i}: {e}") from None
     except BaseException:

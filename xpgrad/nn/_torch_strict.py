@@ -36,22 +36,29 @@ class IncompatibleKeys(NamedTuple):
 def strict_option(load):
     """``load(module, state_dict)`` (a module's strict loader, which raises ValueError on any
     key that does not fit) as ``load_torch_state_dict(state_dict, strict=True)`` returning
-    ``IncompatibleKeys``; ``strict=False`` passes it the keys this module has
-    (``torch_state_dict()``'s), this module's own values standing in for the missing ones."""
+    ``IncompatibleKeys``; ``strict=False`` passes it the keys this module reads
+    (``_torch_tree.expected_state``'s: ``torch_state_dict()``'s), this module's own values
+    standing in for the missing ones. Unexpected keys are those no part of the module reads,
+    under a layer's prefix too (``"0.junk"``), in PyTorch's order."""
 
     def load_torch_state_dict(self, state_dict, strict=True):
         who = f"{type(self).__name__}.load_torch_state_dict"
-        if flag(strict, "strict", who):
-            load(self, state_dict)
-            return IncompatibleKeys([], [])
+        strict = flag(strict, "strict", who)
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"{who}: state_dict must be a dict (torch_model.state_dict()), "
                             f"got {type(state_dict).__name__}")
-        own = self.torch_state_dict()
-        given = {str(k): v for k, v in state_dict.items()}
-        missing = [k for k in own if k not in given]
-        unexpected = [k for k in given if k not in own]
-        load(self, {k: given.get(k, value) for k, value in own.items()})
+        if strict:
+            load(self, state_dict)
+            return IncompatibleKeys([], [])
+        from ._torch_tree import expected_state, keyed, torch_order
+
+        given = keyed(state_dict)
+        required, optional = expected_state(self, given)
+        missing = [k for k in required if k not in given]
+        unexpected = torch_order(required, [k for k in given
+                                            if k not in required and k not in optional])
+        dropped = set(unexpected)
+        load(self, {**required, **{k: v for k, v in given.items() if k not in dropped}})
         return IncompatibleKeys(missing, unexpected)
 
     for attr in ("__module__", "__name__", "__qualname__"):

@@ -10,6 +10,7 @@ in the attribute name of a Variable held directly (a custom module's ``nn.Parame
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 
 
@@ -58,10 +59,85 @@ def torch_state_dict(module) -> dict:
     return out
 
 
+def expected_state(module, given) -> tuple:
+    """``(required, optional)``: ``{torch key: this module's value}`` for the keys its
+    ``load_torch_state_dict`` needs and the set of those it takes or goes without (a
+    BatchNorm's ``num_batches_tracked``, as PyTorch's), given the keys offered ``given`` (a
+    Sequential matches its layers to the offered layer prefixes). Any other key is
+    unexpected, as in PyTorch's strict ``load_state_dict``."""
+    own = getattr(type(module), "_torch_expected", None)
+    if own is not None:
+        return own(module, given)
+    if _converts(module):
+        return module.torch_state_dict(), set()
+    from ._torch import host
+    from ..tensor import Variable
+
+    required, optional = {}, set()
+    for path, item in _plan(module, "", {id(module)}, {}).items():
+        if isinstance(item, Variable):
+            required[path] = host(item)
+            continue
+        r, o = expected_state(item, under(given, path))
+        required.update((f"{path}.{k}", v) for k, v in r.items())
+        optional.update(f"{path}.{k}" for k in o)
+    return required, optional
+
+
+def keyed(state_dict) -> dict:
+    """``state_dict`` with str keys, keeping torch's ``_metadata`` (the modules' versions)."""
+    out = OrderedDict((str(k), v) for k, v in state_dict.items())
+    metadata = getattr(state_dict, "_metadata", None)
+    if metadata is not None:
+        out._metadata = metadata
+    return out
+
+
+def under(given, prefix) -> dict:
+    """``{rest: value}`` for the keys ``"prefix.rest"`` of ``given`` (a mapping), with the
+    ``_metadata`` of the modules under ``prefix`` where ``given`` has torch's."""
+    n = len(prefix) + 1
+    out = OrderedDict((str(k)[n:], v) for k, v in given.items()
+                      if str(k).startswith(prefix + "."))
+    metadata = getattr(given, "_metadata", None)
+    if metadata is not None:
+        out._metadata = {("" if k == prefix else k[n:]): v for k, v in metadata.items()
+                         if k == prefix or k.startswith(prefix + ".")}
+    return out
+
+
+def counter_optional(state_dict) -> bool:
+    """Whether a BatchNorm's or InstanceNorm's ``num_batches_tracked`` may be left out of
+    its ``state_dict``: PyTorch keeps the layer's count for one without its module's version
+    (a plain dict, one saved before the counter existed), not for one of version 2."""
+    version = (getattr(state_dict, "_metadata", None) or {}).get("", {}).get("version")
+    return version is None or version < 2
+
+
+def torch_order(required, unexpected) -> list:
+    """``unexpected`` in PyTorch's order: by the module each key falls under (the longest
+    prefix of it that is a module path of ``required``'s keys, the model itself else), in
+    the order of the modules (``required``'s), then as given."""
+    rank = {"": 0}
+    for key in required:
+        parts = key.split(".")[:-1]
+        for n in range(1, len(parts) + 1):
+            rank.setdefault(".".join(parts[:n]), len(rank))
+
+    def owner(key):
+        parts = key.split(".")[:-1]
+        return next((rank[p] for n in range(len(parts), 0, -1)
+                     if (p := ".".join(parts[:n])) in rank), 0)
+
+    return sorted(unexpected, key=owner)
+
+
 def load_torch_state_dict(module, state_dict) -> None:
     """Load ``state_dict`` (a torch model's, with the same attribute names) into ``module``;
-    ValueError naming the keys that are missing, unexpected or do not fit, nothing changed."""
+    ValueError naming the keys that are missing, unexpected (any key no part of the model
+    reads, under a layer's prefix too) or do not fit, nothing changed."""
     from ._staged import staged_value
+    from ._torch import key_problems
     from ..tensor import Variable
 
     who = f"{type(module).__name__}.load_torch_state_dict"
@@ -69,24 +145,12 @@ def load_torch_state_dict(module, state_dict) -> None:
         raise TypeError(f"{who}: state_dict must be a dict (torch_model.state_dict()), got "
                         f"{type(state_dict).__name__}")
     plan = _plan(module, "", {id(module)}, {})
-    keys = [str(k) for k in state_dict]
-    values = dict(zip(keys, state_dict.values()))
-    groups = {path: {k[len(path) + 1:]: values[k] for k in keys if k.startswith(path + ".")}
-              for path, item in plan.items() if not isinstance(item, Variable)}
-    claimed = {k for path, item in plan.items() for k in keys
-               if k == path or (not isinstance(item, Variable) and k.startswith(path + "."))}
-    # a layer without weights (InstanceNorm2d(), GroupNorm(affine=False)) has no keys to miss
-    empty = {p for p, item in plan.items()
-             if not isinstance(item, Variable) and not item.torch_state_dict()}
-    missing = [p for p, item in plan.items() if p not in empty and
-               ((p not in values) if isinstance(item, Variable) else not groups[p])]
-    unexpected = [k for k in keys if k not in claimed]
-    problems = []
-    if missing:
-        problems.append(f"missing keys {missing}: in the model but not in state_dict")
-    if unexpected:
-        problems.append(f"unexpected keys {unexpected}: the model has no such weights (its "
-                        f"keys are model.torch_state_dict()'s)")
+    values = keyed(state_dict)
+    required, optional = expected_state(module, values)
+    missing = [k for k in required if k not in values]
+    unexpected = torch_order(required, [k for k in values
+                                        if k not in required and k not in optional])
+    problems = key_problems(missing, unexpected)
     staged = {p: staged_value(values[p], item, p, problems) for p, item in plan.items()
               if isinstance(item, Variable) and p in values}
     if problems:
@@ -98,10 +162,11 @@ def load_torch_state_dict(module, state_dict) -> None:
             if isinstance(item, Variable):
                 item.assign(staged[path])
                 continue
-            if path in empty and not groups[path]:
-                continue
+            group = under(values, path)
+            if not group and not item.torch_state_dict():
+                continue        # a layer without weights (InstanceNorm2d()): none to load
             try:
-                item.load_torch_state_dict(groups[path])
+                item.load_torch_state_dict(group)
             except ValueError as e:
                 raise ValueError(f"{who}: {path!r} ({type(item).__name__}): {e}") from None
     except BaseException:

@@ -215,6 +215,11 @@ class Sequential(Module):
 
         load_layers(self, self.layers, state_dict)
 
+    def _torch_expected(self, given):
+        from ._torch import layers_expected
+
+        return layers_expected(self, self.layers, given)
+
     def torch_state_dict(self) -> dict:
         """``{"<layer index>.<key>": NumPy array}`` for ``torch.nn.Sequential.load_state_dict``
         when the torch model has the same layers at the same places."""
@@ -336,15 +341,23 @@ class MLP(Module):
         ``Sequential.load_torch_state_dict``)."""
         from ._torch import load_layers
 
-        load_layers(self, self.layers, state_dict)
+        load_layers(self, self.layers, state_dict, self._torch_index)
+
+    def _torch_expected(self, given):
+        from ._torch import layers_expected
+
+        return layers_expected(self, self.layers, given, self._torch_index)
+
+    def _torch_index(self, i):
+        """The index of layer ``i`` in ``torch.nn.Sequential(Linear, activation, ...)``."""
+        return i if self.activation is None else 2 * i
 
     def torch_state_dict(self) -> dict:
         """The state dict of ``torch.nn.Sequential(Linear, activation, ..., Linear)`` (no
         activation layers when ``activation`` is None): ``"0.weight"``, ``"2.weight"``, ..."""
         from ._torch import layers_state_dict
 
-        step = 1 if self.activation is None else 2
-        return layers_state_dict(self, self.layers, lambda i: step * i)
+        return layers_state_dict(self, self.layers, self._torch_index)
 
     def _extra_repr(self):
         # an activation that is a Module is shown below, with the layers

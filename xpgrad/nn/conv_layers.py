@@ -59,8 +59,7 @@ class WeightAndBias:
         (tensors or arrays); a missing key, a bias for ``bias=False``, another shape or values
         that are not real numbers raise ValueError before anything changes."""
         mine = {k: v for k, v in (("weight", self.weight), ("bias", self.bias)) if v is not None}
-        values = load_checked(self, state_dict, {k: v.shape for k, v in mine.items()},
-                              known=("weight", "bias"))
+        values = load_checked(self, state_dict, {k: v.shape for k, v in mine.items()})
         for variable, value in zip(mine.values(), values):
             variable.assign(asarray(value, dtype=variable.dtype).to(variable.backend))
 

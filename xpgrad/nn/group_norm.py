@@ -27,7 +27,7 @@ from ..tensor import Tensor, Variable
 from . import _checks
 from ._torch import host, load_checked
 from .module import Module
-from .normalization import channel_layer
+from .normalization import channel_layer, optional_counter
 from ._torch_strict import strict_option
 
 
@@ -128,11 +128,13 @@ def _checked(layer, x, channels, who):
 
 
 def _load(layer, state_dict, keys):
+    from ._torch_tree import counter_optional
+
     mine = {k: v for k in keys if (v := getattr(layer, k)) is not None}
-    if "num_batches_tracked" in mine and "num_batches_tracked" not in state_dict:
+    if "num_batches_tracked" in mine and "num_batches_tracked" not in state_dict \
+            and counter_optional(state_dict):
         mine.pop("num_batches_tracked")
-    values = load_checked(layer, state_dict, {k: v.shape for k, v in mine.items()},
-                          known=keys)
+    values = load_checked(layer, state_dict, {k: v.shape for k, v in mine.items()})
     for variable, value in zip(mine.values(), values):
         variable.assign(value)
 
@@ -214,6 +216,9 @@ class _InstanceNorm(Module):
         ``num_batches_tracked`` with ``track_running_stats``); other keys or shapes:
         ValueError, nothing changed."""
         _load(self, state_dict, _INSTANCE_KEYS)
+
+    def _torch_expected(self, given):
+        return optional_counter(self, given)
 
     def torch_state_dict(self) -> dict:
         """The keys PyTorch's layer has, as NumPy arrays."""

@@ -221,7 +221,7 @@ class Linear(Module):
         expected = {"weight": (self.out_features, self.in_features)}
         if self.b is not None:
             expected["bias"] = (self.out_features,)
-        values = load_checked(self, state_dict, expected, known=("weight", "bias"))
+        values = load_checked(self, state_dict, expected)
         tied = self.w is None
         targets = [self.weight if tied else self.w] + ([self.b] if self.b is not None else [])
         first = values[0] if tied else np.ascontiguousarray(values[0].T)

@@ -269,10 +269,8 @@ class MultiheadAttention(Module):
         >>> bool((a.q_proj.w == b.q_proj.w).all().item())
         True
         """
-        known = ("in_proj_weight", "q_proj_weight", "k_proj_weight", "v_proj_weight",
-                 "in_proj_bias", "bias_k", "bias_v", "out_proj.weight", "out_proj.bias")
         shapes = self._torch_shapes()
-        values = dict(zip(shapes, load_checked(self, state_dict, shapes, known=known)))
+        values = dict(zip(shapes, load_checked(self, state_dict, shapes)))
         E = self.embed_dim
         if self.packed:
             w = values["in_proj_weight"]

@@ -83,8 +83,7 @@ class LayerNorm(Module):
         arrays; the keys this layer has); a missing key, one this layer lacks (a bias for
         ``bias=False``), another shape or values that are not real numbers raise ValueError."""
         mine = {k: v for k, v in (("weight", self.weight), ("bias", self.bias)) if v is not None}
-        values = load_checked(self, state_dict, {k: v.shape for k, v in mine.items()},
-                              known=("weight", "bias"))
+        values = load_checked(self, state_dict, {k: v.shape for k, v in mine.items()})
         for variable, value in zip(mine.values(), values):
             variable.assign(value)
 
@@ -140,8 +139,7 @@ class RMSNorm(Module):
         ``elementwise_affine=False``); a missing key, one this layer lacks, another shape or
         values that are not real numbers raise ValueError."""
         mine = {} if self.weight is None else {"weight": self.weight}
-        values = load_checked(self, state_dict, {k: v.shape for k, v in mine.items()},
-                              known=("weight",))
+        values = load_checked(self, state_dict, {k: v.shape for k, v in mine.items()})
         for variable, value in zip(mine.values(), values):
             variable.assign(value)
 
@@ -152,6 +150,18 @@ class RMSNorm(Module):
     def _extra_repr(self):
         return (f", normalized_shape={self.normalized_shape}, eps={self.eps}, "
                 f"elementwise_affine={self.elementwise_affine}")
+
+
+def optional_counter(layer, given) -> tuple:
+    """``_torch_tree.expected_state`` of a BatchNorm or InstanceNorm: its torch keys, of
+    which ``num_batches_tracked`` may be left out of ``given`` when it carries no torch
+    version 2 for the layer (``_torch_tree.counter_optional``: PyTorch's ``load_state_dict``
+    keeps the layer's count then)."""
+    from ._torch_tree import counter_optional
+
+    required = layer.torch_state_dict()
+    optional = {"num_batches_tracked"} & set(required) if counter_optional(given) else set()
+    return {k: v for k, v in required.items() if k not in optional}, optional
 
 
 class _BatchNorm(Module):
@@ -250,16 +260,20 @@ class _BatchNorm(Module):
         """Copy ``torch.nn.BatchNorm1d``'s state dict (the keys this layer has; tensors or
         arrays); a missing key, one this layer lacks (``weight`` for ``affine=False``), another
         shape or values that are not real numbers raise ValueError, and nothing is changed.
-        A state dict without ``num_batches_tracked`` (saved by PyTorch before 0.4.1) keeps
-        this layer's count, as PyTorch's ``load_state_dict`` does."""
+        A state dict without ``num_batches_tracked`` (saved by PyTorch before 0.4.1, or a
+        plain dict: one without torch's version 2 for this layer in ``_metadata``) keeps this
+        layer's count, as PyTorch's ``load_state_dict`` does."""
+        from ._torch_tree import counter_optional
+
         mine = self._buffers()
-        if "num_batches_tracked" not in state_dict:
+        if "num_batches_tracked" not in state_dict and counter_optional(state_dict):
             mine.pop("num_batches_tracked", None)
-        values = load_checked(self, state_dict, {k: v.shape for k, v in mine.items()},
-                              known=("weight", "bias", "running_mean", "running_var",
-                                     "num_batches_tracked"))
+        values = load_checked(self, state_dict, {k: v.shape for k, v in mine.items()})
         for variable, value in zip(mine.values(), values):
             variable.assign(value)
+
+    def _torch_expected(self, given):
+        return optional_counter(self, given)
 
     def torch_state_dict(self) -> dict:
         """``{"weight", "bias", "running_mean", "running_var", "num_batches_tracked"}`` (those

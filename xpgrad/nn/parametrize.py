@@ -258,20 +258,23 @@ class _ParametrizedTorch(_Parametrized):
 
         from ..creation import asarray
         from ._torch import real_values
+        from ._torch_tree import expected_state, keyed, torch_order
 
         who = f"{type(self).__name__}.load_torch_state_dict"
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"{who}: state_dict must be a dict (torch_model.state_dict()), got "
                             f"{type(state_dict).__name__}")
-        given = {str(k): v for k, v in state_dict.items()}
+        given = keyed(state_dict)
         lists = [vars(self)["parametrizations"][n] for n in type(self)._parametrized_names]
         targets = {}
         for pl in lists:
             for key, variable in pl._torch_walk():
                 targets[f"parametrizations.{pl.torch_key}.{key}"] = (pl, variable)
-        missing = [k for k in targets if k not in given]
-        unexpected = [k for k in given if k.startswith("parametrizations.") and
-                      k not in targets] + [pl.torch_key for pl in lists if pl.torch_key in given]
+        # the layer's own keys (bias) and the pieces': any other key is unexpected
+        required, optional = expected_state(self, given)
+        missing = [k for k in required if k not in given]
+        unexpected = torch_order(required, [k for k in given
+                                            if k not in required and k not in optional])
         if missing or unexpected:
             raise ValueError(f"{who}: missing keys {missing}, unexpected keys {unexpected} "
                              f"(a parametrized weight's keys are parametrizations.<name>."

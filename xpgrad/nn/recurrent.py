@@ -26,7 +26,6 @@ recurrence as one primitive (``xpgrad.ops.recurrent.rnn_scan``; an LSTM layer do
 from __future__ import annotations
 
 import math
-import re
 
 from .. import dtypes as _dt
 from .._args import flag
@@ -43,12 +42,6 @@ from ..ops.recurrent import (NONLINEARITIES, gru_scan, lstm_layer, lstm_layer_st
                               lstm_states, rnn_scan)
 from ._torch_strict import strict_option
 
-
-#: the parameter names of torch.nn.RNN / LSTM / GRU (``weight_ih_l0``, ``bias_hh_l1_reverse``)
-_TORCH_RECURRENT_KEY = re.compile(r"(weight|bias)_(ih|hh|hr)_l\d+(_reverse)?")
-
-#: the parameter names of torch.nn.RNNCell / LSTMCell / GRUCell
-_TORCH_CELL_KEYS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 _SIZES = "{owner} needs positive sizes: {name} must be a positive integer, got {value!r}"
 
@@ -153,8 +146,7 @@ class _Recurrent(Module):
         expected = {"weight_ih": (G, self.input_size), "weight_hh": (G, H)}
         if self.b is not None:
             expected.update(bias_ih=(G,), bias_hh=(G,))
-        values = dict(zip(expected, load_checked(self, state_dict, expected,
-                                                 known=_TORCH_CELL_KEYS)))
+        values = dict(zip(expected, load_checked(self, state_dict, expected)))
         self.w_ih.assign(values["weight_ih"].T.copy())    # row-major, as the layers' loader
         self.w_hh.assign(values["weight_hh"].T.copy())
         if self.b is not None:
