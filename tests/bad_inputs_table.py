@@ -498,7 +498,7 @@ def rows() -> list:
           ("epsilon", "0.0")),
         R("optim", "adagrad-accumulator", lambda: xg.optim.Adagrad(initial_accumulator_value=-1),
           V, ("initial_accumulator_value", "-1")),
-        R("optim", "get-unknown", lambda: xg.optim.get("lbfgs"), V, ("optimizer", "'lbfgs'")),
+        R("optim", "get-unknown", lambda: xg.optim.get("lamb"), V, ("optimizer", "'lamb'")),
         R("optim", "schedule-nan", _schedule_nan, V, ("schedule", "nan", "step 0")),
         R("optim", "exponential-decay-steps", lambda: xg.optim.ExponentialDecay(0.1, 0, 0.5), V,
           ("decay_steps", "0")),
