@@ -18,7 +18,8 @@ MODULE, FUNC = PYPROJECT["project"]["scripts"]["xpgrad"].split(":")
 #: what pip's console script does, after an import hook that interrupts the package's import
 SCRIPT = """\
 import os, signal, sys
-class Interrupt:
+signal.signal(signal.SIGINT, signal.default_int_handler)   # a terminal's: a background job
+class Interrupt:                                            # (CI, `cmd &`) inherits it ignored
     def find_spec(self, name, path=None, target=None):
         if name == "xpgrad.tensor":            # halfway through xpgrad/__init__.py
             sys.meta_path.remove(self)
