@@ -30,7 +30,6 @@ from .tape import GradientTape, stop_gradient
 from .tensor import Tensor, Variable
 from . import (distributed, fft, linalg, losses, nn, optim, random, special,  # noqa: E402
                testing)
-from . import distributions  # noqa: E402  (xg.distributions: after nn, special, linalg)
 from .jit import function  # noqa: E402  (xg.function: trace once, replay)
 from .checkpoint import (CheckpointError, checkpoint_extra,  # noqa: E402
                          checkpoint_metadata, load_checkpoint, save_checkpoint)
@@ -49,7 +48,7 @@ newaxis = None
 
 #: submodules imported on first use (``xg.data.batches``, ``xg.training.train``), as
 #: ``torch.utils.data`` is there after ``import torch``; ``import xpgrad`` does not pay for them
-_ON_FIRST_USE = ("data", "training")
+_ON_FIRST_USE = ("data", "training", "distributions")   # the main job needs none
 
 
 _SPLIT = ("xg.unstack(t, axis=k) gives every slice of size one (the axis dropped; "

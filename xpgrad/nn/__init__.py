@@ -56,7 +56,6 @@ from .recurrent_layers import GRU, LSTM, RNN
 from .sequence_classifier import SequenceClassifier
 from .shape_layers import Flatten, Identity, Unflatten
 from .tbptt import TBPTTResult, detach, tbptt_train
-from . import utils
 
 __all__ = _activations.__all__ + [
     "tanh", "Module", "Linear", "linear", "Sequential", "MLP", "Dropout", "dropout", "ReLU", "Sigmoid",
@@ -127,6 +126,10 @@ _PYTORCH_NAMES.update({
 
 
 def __getattr__(name):
+    if name == "utils":         # weight_norm, spectral_norm: imported on first use
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
     hint = _PYTORCH_NAMES.get(name)
     message = f"module {__name__!r} has no attribute {name!r}"
     raise AttributeError(message if hint is None else f"{message}: {hint}")
