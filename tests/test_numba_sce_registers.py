@@ -116,6 +116,7 @@ def test_forward_picks_the_register_kernel_up_to_regs_max(target, dt, monkeypatc
     """From ``REGS_MIN`` to ``regs_max`` classes the register kernel, one more the short-row
     one, one fewer the gathered one."""
     calls = []
+    monkeypatch.setattr(_losses, "_PREPARED", {})    # choices made by earlier tests' calls
     for length in ("gathered", "regs", "short"):
         name = f"sce_{target}_{length}"
         real = getattr(short, name)
