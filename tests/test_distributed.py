@@ -45,8 +45,17 @@ def mpirun(n, *argv, timeout=90, cwd=None):
     """``mpiexec -n n argv`` with what Open MPI needs in CI: running as root allowed (containers)
     and more ranks than cores (2-core runners)."""
     env = _mpi_env()
-    return subprocess.run([MPIEXEC, "--oversubscribe", "-n", str(n), *argv], capture_output=True,
-                          text=True, timeout=timeout, env=env, cwd=cwd)
+    for _ in range(3):
+        res = subprocess.run([MPIEXEC, "--oversubscribe", "-n", str(n), *argv],
+                             capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd)
+        if res.returncode == 0 or MPI_START_FAILURE not in res.stdout + res.stderr:
+            return res
+    return res      # Open MPI itself failed to start three times: the test shows its message
+
+
+#: Open MPI's launcher failing before any rank runs (seen once in a fresh clone's suite, under
+#: load; the same test passed on rerun): nothing of xpgrad ran, so the run is tried again
+MPI_START_FAILURE = "The PMIx server's listener thread failed to start"
 
 
 @needs_mpi
