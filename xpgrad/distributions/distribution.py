@@ -174,6 +174,30 @@ class Distribution:
         return f"{type(self).__name__}({names})"
 
 
+class LocationScale(Distribution):
+    """A real-valued family given by ``loc`` and a positive ``scale``, broadcast together
+    (Normal, Laplace): its mean and mode are ``loc``."""
+
+    arg_constraints = {"loc": _c.real, "scale": _c.positive}
+    support = _c.real
+    has_rsample = True
+
+    def __init__(self, loc, scale, validate_args=None):
+        who = type(self).__name__
+        self.backend, self.dtype, p = as_params(who, loc=loc, scale=scale)
+        shape, p = broadcast_all(who, p)
+        self.loc, self.scale = p["loc"], p["scale"]
+        super().__init__(shape, validate_args=validate_args)
+
+    @property
+    def mean(self):
+        return self.loc
+
+    @property
+    def mode(self):
+        return self.loc
+
+
 def sample_shape_arg(sample_shape) -> tuple:
     """``sample_shape`` as a tuple of non-negative ints (an int is one axis)."""
     if isinstance(sample_shape, bool):

@@ -15,29 +15,11 @@ from ..dtype_functions import finfo
 from ..ops import abs as _abs
 from ..ops import expm1, log, log1p, sign
 from . import constraints
-from .distribution import Distribution, as_params, broadcast_all
+from .distribution import LocationScale
 
 
-class Laplace(Distribution):
+class Laplace(LocationScale):
     """PyTorch's ``Laplace(loc, scale)``: density ``exp(-|x - loc| / scale) / (2 scale)``."""
-
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
-    support = constraints.real
-    has_rsample = True
-
-    def __init__(self, loc, scale, validate_args=None):
-        self.backend, self.dtype, p = as_params("Laplace", loc=loc, scale=scale)
-        shape, p = broadcast_all("Laplace", p)
-        self.loc, self.scale = p["loc"], p["scale"]
-        super().__init__(shape, validate_args=validate_args)
-
-    @property
-    def mean(self):
-        return self.loc
-
-    @property
-    def mode(self):
-        return self.loc
 
     @property
     def variance(self):

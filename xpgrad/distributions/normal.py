@@ -17,31 +17,13 @@ import math
 from ..ops import log
 from ..special import erf, erfinv
 from . import constraints
-from .distribution import Distribution, as_params, broadcast_all
+from .distribution import LocationScale
 
 _HALF_LOG_2PI = math.log(math.sqrt(2 * math.pi))
 
 
-class Normal(Distribution):
+class Normal(LocationScale):
     """PyTorch's ``Normal(loc, scale)``: mean ``loc``, standard deviation ``scale`` (> 0)."""
-
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
-    support = constraints.real
-    has_rsample = True
-
-    def __init__(self, loc, scale, validate_args=None):
-        self.backend, self.dtype, p = as_params("Normal", loc=loc, scale=scale)
-        shape, p = broadcast_all("Normal", p)
-        self.loc, self.scale = p["loc"], p["scale"]
-        super().__init__(shape, validate_args=validate_args)
-
-    @property
-    def mean(self):
-        return self.loc
-
-    @property
-    def mode(self):
-        return self.loc
 
     @property
     def stddev(self):
