@@ -1,17 +1,20 @@
-"""The host backends' matrix products: NumPy's ``matmul`` (its OpenBLAS), or Intel MKL's
-``gemm`` where the ``mkl`` wheel is installed (``pip install "xpgrad[mkl]"``).
+"""The host backends' matrix products, by a BLAS ``gemm`` called directly: Intel MKL's where
+the ``mkl`` wheel is installed (``pip install "xpgrad[mkl]"``), or the OpenBLAS inside NumPy's
+wheel (``blas_libraries.py`` finds and loads both).
 
-PyTorch's CPU wheels do their products with MKL, which is 1.1-1.6x faster than NumPy's
-OpenBLAS on an MLP's products on x86 (README, "Matrix products: OpenBLAS or MKL"); with the
-extra, xpgrad's dense layers, recurrent scans and compiled SGD updates use the same library.
-``XPGRAD_BLAS`` picks: ``auto`` (the default: MKL when installed), ``mkl`` (an error when it is
-missing) or ``numpy``. Small products stay on NumPy, whose call costs less than a foreign call.
+Called directly, a product costs no layout checks after its first call, is written into its
+destination, and an update ``c += alpha * a @ b`` is one call (``beta = 1``): the dense layers,
+recurrent scans and compiled SGD updates use that. ``XPGRAD_BLAS`` picks: ``auto`` (the
+default: MKL on Intel CPUs where it is installed, else NumPy's OpenBLAS; on AMD CPUs MKL runs its
+AVX2 code and NumPy's OpenBLAS is as fast or faster), ``mkl`` or ``openblas`` (an error where it
+is missing), or ``numpy`` (NumPy's ``matmul``). Small products stay on NumPy's ``matmul``, whose
+call costs less than a foreign call.
 
 ``matmul(a, b, out=None)`` is ``a @ b`` for 2-D float32/float64 operands of any layout BLAS
 takes without a copy (C- or Fortran-ordered, a transpose included; aligned, with strides and
-sizes MKL's integers hold); anything else (reversed or uneven strides, another byte order), and
-any product under ``MIN_WORK`` multiply-adds, is NumPy's ``matmul``. ``MKL_INTERFACE_LAYER``
-(LP64 or ILP64) and ``MKL_NUM_THREADS`` are honoured.
+sizes the library's integers hold); anything else (reversed or uneven strides, another byte
+order), and any product under ``MIN_WORK`` multiply-adds, is NumPy's ``matmul``.
+``MKL_INTERFACE_LAYER`` (LP64 or ILP64) and ``MKL_NUM_THREADS`` are honoured.
 
 >>> import numpy as np
 >>> a, b = np.ones((3, 4), np.float32), np.ones((4, 2), np.float32)
@@ -24,16 +27,18 @@ from __future__ import annotations
 
 import ctypes
 import os
-import sys
 
 import numpy as np
 
+from .blas_libraries import find_mkl as _find_mkl
+from .blas_libraries import load_mkl, mkl_preferred, numpys_openblas
+
 #: products of fewer multiply-adds (m * n * k) than this run on NumPy: below it the foreign
-#: call's ~3 us outweighs MKL's faster kernel (64x128x128: even; 32x784x256: 101 vs 70 us)
+#: call's ~3 us outweighs the saved checks and copies (64x128x128: even; 32x784x256: 101 vs 70 us)
 MIN_WORK = 1 << 21
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
-_CHOICES = ("auto", "mkl", "numpy")
+_CHOICES = ("auto", "mkl", "openblas", "numpy")
 
 
 class SettingError(ValueError):
@@ -41,99 +46,10 @@ class SettingError(ValueError):
     inputs' fault)."""
 
 
-class _Mkl:
-    """MKL's ``cblas_sgemm``/``cblas_dgemm`` through ctypes; AttributeError where the library
-    at ``path`` lacks them (not MKL)."""
-
-    def __init__(self, path):
-        self.path = path
-        self.lib = ctypes.CDLL(path)
-        mkl_int = _interface_int(self.lib)
-        #: the largest size or leading dimension MKL's integers hold
-        self.int_max = 2 ** (8 * ctypes.sizeof(mkl_int) - 1) - 1
-        ptr, enum = ctypes.c_void_p, ctypes.c_int
-        self.gemm = {}
-        for dtype, name, scalar in ((np.float32, "cblas_sgemm", ctypes.c_float),
-                                    (np.float64, "cblas_dgemm", ctypes.c_double)):
-            fn = getattr(self.lib, name)
-            fn.restype = None
-            fn.argtypes = [enum] * 3 + [mkl_int] * 3 + [scalar, ptr, mkl_int, ptr, mkl_int,
-                                                        scalar, ptr, mkl_int]
-            self.gemm[np.dtype(dtype)] = fn
-        self.version = _mkl_version()
-        _match_threads(self.lib)
-
-
-def _interface_int(lib):
-    """MKL's integer type, fixed before any other call: 32-bit (LP64) unless
-    ``MKL_INTERFACE_LAYER`` asks for ILP64 or another library in this process chose it."""
-    asked = {part.strip() for part in os.environ.get("MKL_INTERFACE_LAYER", "").upper()
-             .split(",")}
-    fn = lib.MKL_Set_Interface_Layer
-    fn.restype, fn.argtypes = ctypes.c_int, [ctypes.c_int]
-    layer = fn(("ILP64" in asked) | 2 * ("GNU" in asked))
-    if layer < 0:
-        raise OSError(f"MKL_Set_Interface_Layer refused MKL_INTERFACE_LAYER="
-                      f"{os.environ.get('MKL_INTERFACE_LAYER')!r}")
-    return ctypes.c_int64 if layer & 1 else ctypes.c_int
-
-
-def _mkl_version():
-    try:
-        from importlib import metadata
-
-        return metadata.version("mkl")
-    except Exception:                           # noqa: BLE001 - a version is only shown
-        return "unknown version"
-
-
-def _match_threads(lib):
-    """MKL loaded after ``--threads`` limited NumPy's BLAS takes that count too, unless
-    ``MKL_NUM_THREADS`` (or ``MKL_DOMAIN_NUM_THREADS``) gives MKL a count of its own."""
-    if os.environ.get("MKL_NUM_THREADS", "").strip() \
-            or os.environ.get("MKL_DOMAIN_NUM_THREADS", "").strip():
-        return
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:
-        return
-    counts = [c.num_threads for c in ThreadpoolController().select(user_api="blas").lib_controllers
-              if c.internal_api != "mkl"]
-    if counts:
-        lib.MKL_Set_Num_Threads(ctypes.c_int(min(counts)))
-
-
-def _find_mkl():
-    """The path of MKL's single runtime library from the ``mkl`` wheel, or None."""
-    import glob
-
-    roots = dict.fromkeys((sys.prefix, sys.base_prefix,
-                           os.path.dirname(os.path.dirname(sys.executable))))
-    for root in roots:
-        for pattern in ("lib/libmkl_rt.so.*", "lib/libmkl_rt.so", "Library/bin/mkl_rt*.dll",
-                        "lib/libmkl_rt*.dylib"):
-            found = sorted(glob.glob(os.path.join(root, pattern)), key=_version_order)
-            if found:
-                return found[-1]          # the newest interface version where several are
-    return None
-
-
-def _version_order(path):
-    """A sort key of a library's file name that orders the numbers in it as numbers.
-
-    >>> sorted(["libmkl_rt.so.10", "libmkl_rt.so.2"], key=_version_order)
-    ['libmkl_rt.so.2', 'libmkl_rt.so.10']
-    """
-    import re
-
-    return [int(part) if part.isdigit() else part
-            for part in re.split(r"(\d+)", os.path.basename(path))]
-
-
 def choice() -> str:
-    """``XPGRAD_BLAS`` checked: ``auto``, ``mkl`` or ``numpy``.
+    """``XPGRAD_BLAS`` checked: ``auto``, ``mkl``, ``openblas`` or ``numpy``.
 
-    >>> choice() in ("auto", "mkl", "numpy")
+    >>> choice() in ("auto", "mkl", "openblas", "numpy")
     True
     """
     value = os.environ.get("XPGRAD_BLAS", "auto").strip().lower() or "auto"
@@ -146,38 +62,52 @@ def choice() -> str:
 _STATE: dict = {}
 
 
-def _load():
-    """MKL, loaded once per process; RuntimeError saying why where it cannot be."""
-    lib = _STATE.get("loaded")
+def _load(name):
+    """The library ``name`` (``"mkl"`` or ``"openblas"``), loaded once per process;
+    RuntimeError saying why where it cannot be."""
+    lib = _STATE.get(name)
     if lib is not None:
         return lib
-    path = _find_mkl()
-    if path is None:
-        raise RuntimeError("MKL is not installed: pip install \"xpgrad[mkl]\"")
-    try:
-        lib = _Mkl(path)
-    except OSError as e:
-        raise RuntimeError(f"{path} does not load: {e}") from None
-    except AttributeError as e:         # a symbol missing: a stale or foreign library
-        raise RuntimeError(f"{path} is not a usable MKL: {e}") from None
-    _STATE["loaded"] = lib
+    if name == "openblas":
+        lib = numpys_openblas()
+        if lib is None:
+            raise RuntimeError(f"NumPy {np.__version__} ships no OpenBLAS xpgrad can call "
+                               "(NumPy built against another BLAS)")
+    else:
+        path = _find_mkl()
+        if path is None:
+            raise RuntimeError("MKL is not installed: pip install \"xpgrad[mkl]\"")
+        try:
+            lib = load_mkl(path)
+        except OSError as e:
+            raise RuntimeError(f"{path} does not load: {e}") from None
+        except AttributeError as e:         # a symbol missing: a stale or foreign library
+            raise RuntimeError(f"{path} is not a usable MKL: {e}") from None
+    _STATE[name] = lib
     return lib
 
 
-def _mkl():
-    """The loaded MKL, or None (NumPy's products): decided once per process."""
+def _library():
+    """The library the products call directly (MKL's or NumPy's OpenBLAS), or None (NumPy's
+    ``matmul``): decided once per process. ``auto`` takes MKL on Intel CPUs where it is
+    installed, else NumPy's OpenBLAS."""
     try:
-        return _STATE["mkl"]
+        return _STATE["chosen"]
     except KeyError:
         pass
     mode, lib = choice(), None
     if mode != "numpy":
-        try:
-            lib = _load()
-        except RuntimeError as e:
-            if mode == "mkl":
-                raise RuntimeError(f"XPGRAD_BLAS=mkl but {e} (or unset XPGRAD_BLAS)") from None
-    _STATE["mkl"] = lib
+        order = [mode] if mode != "auto" else \
+            ["mkl", "openblas"] if mkl_preferred() else ["openblas", "mkl"]
+        for name in order:
+            try:
+                lib = _load(name)
+                break
+            except RuntimeError as e:
+                if mode != "auto":
+                    raise RuntimeError(f"XPGRAD_BLAS={mode} but {e} (or unset XPGRAD_BLAS)") \
+                        from None
+    _STATE["chosen"] = lib
     return lib
 
 
@@ -185,36 +115,39 @@ _UNDECIDED = object()
 
 
 def use(name):
-    """Switch the products to ``"mkl"`` or ``"numpy"`` (tests and benchmarks compare the two),
-    whatever ``XPGRAD_BLAS`` says; returns the previous state for ``restore``.
+    """Switch the products to ``"mkl"``, ``"openblas"`` (NumPy's, called directly) or
+    ``"numpy"`` (NumPy's ``matmul``; tests and benchmarks compare them), whatever
+    ``XPGRAD_BLAS`` says; returns the previous state for ``restore``.
 
     >>> previous = use("numpy"); describe()
     'numpy'
     >>> restore(previous)
     """
-    if name not in ("mkl", "numpy"):
-        raise ValueError(f"name must be 'mkl' or 'numpy', got {name!r}")
-    previous = _STATE.get("mkl", _UNDECIDED)
-    _STATE["mkl"] = _load() if name == "mkl" else None
+    if name not in _CHOICES[1:]:
+        raise ValueError(f"name must be one of {', '.join(map(repr, _CHOICES[1:]))}, "
+                         f"got {name!r}")
+    previous = _STATE.get("chosen", _UNDECIDED)
+    _STATE["chosen"] = None if name == "numpy" else _load(name)
     return previous
 
 
 def restore(previous):
     """Undo ``use``."""
     if previous is _UNDECIDED:
-        _STATE.pop("mkl", None)
+        _STATE.pop("chosen", None)
     else:
-        _STATE["mkl"] = previous
+        _STATE["chosen"] = previous
 
 
 def describe() -> str:
-    """What the products run on: ``"mkl <version>"`` or ``"numpy"``.
+    """What the products run on: ``"mkl <version>"``, ``"openblas <version>"`` or
+    ``"numpy"``.
 
-    >>> describe().split()[0] in ("mkl", "numpy")
+    >>> describe().split()[0] in ("mkl", "openblas", "numpy")
     True
     """
-    lib = _mkl()
-    return "numpy" if lib is None else f"mkl {lib.version}"
+    lib = _library()
+    return "numpy" if lib is None else f"{lib.name} {lib.version}"
 
 
 def _way(m):
@@ -259,7 +192,7 @@ _char_at, _addressof = ctypes.c_char.from_buffer, ctypes.addressof
 
 
 def _gemm(lib, a, b, c, alpha, beta, fresh=False) -> bool:
-    """``c = alpha * a @ b + beta * c`` by MKL in place; False where it cannot run.
+    """``c = alpha * a @ b + beta * c`` by ``lib``'s gemm in place; False where it cannot run.
     ``fresh``: ``c`` was just made C-ordered of shape ``(m, n)`` (no checks of its own)."""
     fn = lib.gemm.get(a.dtype)
     if fn is None:
@@ -289,7 +222,7 @@ def _gemm(lib, a, b, c, alpha, beta, fresh=False) -> bool:
     return True
 
 
-#: gemm plans by (MKL's gemm of a's dtype, and the operands' shapes, strides and b's dtype):
+#: gemm plans by (the library's gemm of a's dtype, and the operands' shapes, strides and b's dtype):
 #: what is the same for every product of that layout, checked and made C values once
 #: (``_gemm`` of a 1x1 product: 5.1 -> 2.5 us)
 _PLANS: dict = {}
@@ -300,7 +233,7 @@ def _plan(lib, fn, a, b):
     """``(fn, C arguments up to k, a's (transpose for its address, dense), a's leading
     dimension, b's two and leading dimension, c's, c's shape, itemsize)`` for ``fn``
     (``lib``'s gemm of ``a``'s dtype) on a product of ``a``'s and ``b``'s layout; the C
-    arguments None where MKL cannot take it (the addresses are checked on every call)."""
+    arguments None where BLAS cannot take it (the addresses are checked on every call)."""
     if b.dtype != a.dtype:
         return _refused(fn)
     m, k = a.shape
@@ -316,13 +249,13 @@ def _plan(lib, fn, a, b):
 
 
 def _refused(fn):
-    """The plan of a layout MKL cannot take (``_gemm`` returns False: NumPy's product)."""
+    """The plan of a layout BLAS cannot take (``_gemm`` returns False: NumPy's product)."""
     return (fn, None, (False, False), None, (False, False), None, None, None, None)
 
 
 def _gemm_call(lib, a, b, c):
-    """``(MKL's gemm, (m, n, k, a's operand, b's operand, c's address))`` for ``c = a @ b``
-    in place, or None where MKL cannot take the arrays."""
+    """``(the library's gemm, (m, n, k, a's operand, b's operand, c's address))`` for ``c = a @ b``
+    in place, or None where it cannot take the arrays."""
     fn = lib.gemm.get(a.dtype)
     if fn is None or b.dtype != a.dtype or c.dtype != a.dtype:
         return None
@@ -345,16 +278,17 @@ def _gemm_call(lib, a, b, c):
 
 
 def matmul(a, b, out=None):
-    """``a @ b`` (into ``out`` when given), by MKL for large enough 2-D float products.
+    """``a @ b`` (into ``out`` when given), by a direct gemm for large enough 2-D float
+    products.
 
     >>> import numpy as np
     >>> out = np.empty((2, 2))
     >>> matmul(np.eye(2), np.full((2, 2), 3.0), out=out) is out
     True
     """
-    lib = _STATE.get("mkl", _UNDECIDED)
+    lib = _STATE.get("chosen", _UNDECIDED)
     if lib is _UNDECIDED:
-        lib = _mkl()
+        lib = _library()
     if lib is not None and a.__class__ is _ndarray and b.__class__ is _ndarray \
             and a.ndim == 2 and b.ndim == 2:
         m, k = a.shape
@@ -372,8 +306,8 @@ _ndarray, _empty, _np_matmul = np.ndarray, np.empty, np.matmul
 
 
 def gemm_update(c, a, b, alpha) -> bool:
-    """``c += alpha * (a @ b)`` in place by MKL; False (nothing done) where MKL is not in use
-    or cannot take the operands.
+    """``c += alpha * (a @ b)`` in place by a direct gemm; False (nothing done) where none is
+    in use or it cannot take the operands.
 
     >>> import numpy as np
     >>> c = np.zeros((2, 2), np.float32)
@@ -381,7 +315,7 @@ def gemm_update(c, a, b, alpha) -> bool:
     ...     True, False)
     True
     """
-    lib = _mkl()
+    lib = _library()
     if lib is None or type(a) is not np.ndarray or type(b) is not np.ndarray \
             or type(c) is not np.ndarray or a.ndim != 2 or b.ndim != 2 or c.ndim != 2 \
             or a.shape[1] != b.shape[0] or small(a, b):

@@ -1,12 +1,12 @@
-"""A recurrent scan's per-step products, each step a bare MKL call planned once per scan
-(``blas.matmul`` checks its operands on every call: 5 us more per step here, for a 64x192 by
-192x512 float32 product).
+"""A recurrent scan's per-step products, each step a bare gemm call (MKL's or NumPy's
+OpenBLAS, ``blas.py``) planned once per scan (``blas.matmul`` checks its operands on every call:
+5 us more per step here, for a 64x192 by 192x512 float32 product).
 
 ``stepped_matmul(stack, b, out)`` writes ``stack[t] @ b`` into ``out``; ``stepped_update(stack,
 b, outs)`` adds ``stack[t] @ b`` to ``outs[t]`` (the gemm's ``beta = 1``: a scan's gates onto
-their input projection, with no pass of its own). Both hold their arrays: MKL gets their bare
-addresses, which must outlive every call. Without MKL, or for operands it cannot take, each step
-is NumPy's product.
+their input projection, with no pass of its own). Both hold their arrays: the gemm gets their
+bare addresses, which must outlive every call. Without a direct gemm, or for operands it cannot
+take, each step is NumPy's product.
 
 >>> import numpy as np
 >>> stack, outs = np.ones((3, 2, 4)), np.ones((3, 2, 2))
@@ -52,9 +52,9 @@ def stepped_update(stack, b, outs):
 
 def _stepped(stack, b, out, out_stride, generic):
     """The planned step (``out_stride``: None, ``out`` fixed and overwritten; else ``out`` is
-    the first of results that far apart in bytes, each added to), or ``generic`` where MKL is
-    not in use or cannot take the operands."""
-    lib = blas._mkl()
+    the first of results that far apart in bytes, each added to), or ``generic`` where no
+    direct gemm is in use or it cannot take the operands."""
+    lib = blas._library()
     if lib is None or type(stack) is not np.ndarray or type(b) is not np.ndarray \
             or type(out) is not np.ndarray or stack.ndim != 3 or b.ndim != 2 \
             or len(stack) == 0 or stack.shape[2] != b.shape[0] or blas.small(stack[0], b) \

@@ -5,8 +5,8 @@ BLAS ``gemm`` (``alpha = -lr``, ``beta = 1``, written into ``W``), with no gradi
 optimizer (no momentum, weight decay or clipping; ``apply_gradients`` not overridden) applies a
 gradient that is a matrix product used nowhere else (a dense layer's ``x.T @ g``): the product
 step is dropped, and the optimizer's host step becomes a ``FusedSGDStep`` that runs the update
-of those variables as one ``gemm`` each (MKL's where the products use it, else SciPy's BLAS)
-and the others as ``apply_gradients`` would. The learning rate (a schedule's value included)
+of those variables as one ``gemm`` each (the direct gemm the products use,
+``xpgrad.backends.blas``, else SciPy's) and the others as ``apply_gradients`` would. The learning rate (a schedule's value included)
 and ``iterations`` advance as in eager. Without SciPy, while NumPy's BLAS runs several threads
 (two OpenBLAS pools would fight over the cores), for arrays BLAS cannot take in place, or for a
 product under ``blas.MIN_WORK`` multiply-adds (a gemm call costs more than it saves), the step
@@ -87,9 +87,9 @@ def _fortran_operand(m):
 def gemm_update(c, a, b, alpha) -> bool:
     """``c += alpha * (a @ b)`` in place, as one BLAS gemm, for C-ordered 2-D ``c``; False
     (nothing done) where that cannot run in place: no SciPy, another dtype or layout, ``c``
-    sharing memory with ``a`` or ``b``, or a product too small for a gemm call to pay. MKL runs
-    it where the host backends' products use MKL (``xpgrad.backends.blas``), else SciPy's
-    BLAS."""
+    sharing memory with ``a`` or ``b``, or a product too small for a gemm call to pay. The direct
+    gemm of the host backends' products runs it (MKL's or NumPy's OpenBLAS,
+    ``xpgrad.backends.blas``), else SciPy's BLAS."""
     if a.ndim != 2 or b.ndim != 2 or blas.small(a, b):
         return False            # NumPy's product and the ordinary update are faster
     if blas.gemm_update(c, a, b, alpha):
@@ -115,9 +115,9 @@ def gemm_update(c, a, b, alpha) -> bool:
 
 
 def gemm_available() -> bool:
-    """Whether ``gemm_update`` has a BLAS to run (MKL where the host products use it, else
+    """Whether ``gemm_update`` has a BLAS to run (the host products' direct gemm, else
     SciPy's while NumPy's BLAS runs one thread), for operands it takes."""
-    return blas._mkl() is not None or (_gemms() is not None and _one_pool_at_a_time())
+    return blas._library() is not None or (_gemms() is not None and _one_pool_at_a_time())
 
 
 class FusedSGDStep:
