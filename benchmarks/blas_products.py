@@ -1,9 +1,11 @@
 """The matrix products of an MLP and an LSTM step through ``xpgrad.backends.blas``: NumPy's
-``matmul`` against MKL's ``gemm`` (the ``mkl`` wheel), interleaved in one process.
+``matmul`` against the gemm of NumPy's OpenBLAS and of MKL (the ``mkl`` wheel) called directly,
+interleaved in one process.
 
     python benchmarks/blas_products.py [--threads 1] [--repeats 5] [--alignment]
 
-Prints the best time per product over ``--repeats`` rounds for each library, and their ratio.
+Prints the best time per product over ``--repeats`` rounds for each library, and NumPy's time
+over each direct library's.
 ``--alignment``: MKL alone, with every operand starting on a 64-byte boundary (what xpgrad
 allocates for weights, ``xpgrad/backends/numpy/memory.py``) against 16 bytes past one (what
 NumPy's allocator may give).
@@ -72,6 +74,40 @@ def _alignment(args, rng):
               f"{best[16] / best[0]:9.2f}x")
 
 
+def _described(name):
+    """``blas.describe()`` while ``name`` runs the products."""
+    previous = blas.use(name)
+    try:
+        return blas.describe()
+    finally:
+        blas.restore(previous)
+
+
+def _compare(args, libraries, rng):
+    """Each product's best time on each library, interleaved, and NumPy's time over each
+    direct library's."""
+    direct = libraries[1:]
+    print(f"products, float32, {args.threads} thread(s); "
+          f"{', '.join(_described(name) for name in libraries)}")
+    print(f"{'product':40s} " + " ".join(f"{name:>10s}" for name in libraries)
+          + "".join(f" {'numpy/' + name:>14s}" for name in direct))
+    for label, left, right, transposed in SHAPES:
+        a = _operand(left, transposed == "left", rng)
+        b = _operand(right, transposed == "right", rng)
+        out = np.empty((a.shape[0], b.shape[1]), np.float32)
+        work = a.shape[0] * a.shape[1] * b.shape[1]
+        number = max(3, int(2e8 / work))
+        best = dict.fromkeys(libraries, float("inf"))
+        for _ in range(args.repeats):
+            for name in best:                       # interleaved: all see the same load
+                previous = blas.use(name)
+                seconds = timeit.timeit(lambda: blas.matmul(a, b, out=out), number=number)
+                blas.restore(previous)
+                best[name] = min(best[name], seconds / number)
+        print(f"{label:40s} " + " ".join(f"{best[n] * 1e6:8.1f}us" for n in libraries)
+              + "".join(f" {best['numpy'] / best[n]:13.2f}x" for n in direct))
+
+
 def main(argv=None) -> int:
     from xpgrad import cli_types
 
@@ -82,31 +118,20 @@ def main(argv=None) -> int:
                         help="time MKL on cache-line-aligned operands against unaligned ones")
     args = parser.parse_args(argv)
     with limit(args.threads):
-        try:
-            blas.use("mkl")
-        except RuntimeError as e:
-            parser.error(str(e))
-        rng = np.random.default_rng(0)
+        libraries = ["numpy"]
+        for name in ("openblas", "mkl"):
+            try:
+                blas.restore(blas.use(name))
+                libraries.append(name)
+            except RuntimeError as e:
+                print(f"({name} left out: {e})")
         if args.alignment:
-            _alignment(args, rng)
+            if "mkl" not in libraries:
+                parser.error("--alignment times MKL, which is not installed")
+            blas.use("mkl")
+            _alignment(args, np.random.default_rng(0))
             return 0
-        print(f"products, float32, {args.threads} thread(s); {blas.describe()} against numpy")
-        print(f"{'product':40s} {'numpy':>10s} {'mkl':>10s} {'numpy/mkl':>10s}")
-        for label, left, right, transposed in SHAPES:
-            a = _operand(left, transposed == "left", rng)
-            b = _operand(right, transposed == "right", rng)
-            out = np.empty((a.shape[0], b.shape[1]), np.float32)
-            work = a.shape[0] * a.shape[1] * b.shape[1]
-            number = max(3, int(2e8 / work))
-            best = {"numpy": float("inf"), "mkl": float("inf")}
-            for _ in range(args.repeats):
-                for name in best:                       # interleaved: both see the same load
-                    previous = blas.use(name)
-                    seconds = timeit.timeit(lambda: blas.matmul(a, b, out=out), number=number)
-                    blas.restore(previous)
-                    best[name] = min(best[name], seconds / number)
-            print(f"{label:40s} {best['numpy'] * 1e6:8.1f}us {best['mkl'] * 1e6:8.1f}us "
-                  f"{best['numpy'] / best['mkl']:9.2f}x")
+        _compare(args, libraries, np.random.default_rng(0))
     return 0
 
 

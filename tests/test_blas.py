@@ -349,8 +349,8 @@ def test_the_newest_runtime_library_is_chosen_by_its_version_number(tmp_path, mo
     assert blas._find_mkl() == str(lib / "libmkl_rt.so.10")
 
 
-@pytest.mark.skipif(not HAVE_MKL, reason="the mkl wheel is not installed")
-def test_the_products_benchmark_times_both_libraries(capsys):
+@pytest.mark.skipif(not (HAVE_MKL or HAVE_OPENBLAS), reason="no BLAS to call directly")
+def test_the_products_benchmark_times_every_library(capsys):
     import importlib.util
     from pathlib import Path
 
@@ -363,8 +363,11 @@ def test_the_products_benchmark_times_both_libraries(capsys):
         assert module.main(["--repeats", "1"]) == 0
     finally:
         blas.restore(previous)
-    rows = [line for line in capsys.readouterr().out.splitlines() if line.endswith("x")]
+    libraries = 1 + HAVE_OPENBLAS + HAVE_MKL
+    out = capsys.readouterr().out
+    assert ("openblas" in out.splitlines()[1]) == HAVE_OPENBLAS
+    rows = [line for line in out.splitlines() if line.endswith("x")]
     assert len(rows) == len(module.SHAPES)
-    for row in rows:                                  # two times and their ratio, all positive
-        numbers = [float(word.rstrip("usx")) for word in row.split()[-3:]]
+    for row in rows:                        # a time per library, a ratio per direct one, all > 0
+        numbers = [float(word.rstrip("usx")) for word in row.split()[-(2 * libraries - 1):]]
         assert all(n > 0 for n in numbers), row
