@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import math
 
-from ..linalg import cholesky, diagonal, inv, solve
-from ..ops import broadcast_to, expand_dims, log, matmul, matrix_transpose, squeeze, tril
+from ..creation import eye as _eye
+from ..linalg import cholesky, diagonal, inv, solve_triangular
+from ..ops import broadcast_to, expand_dims, log, matmul, matrix_transpose, squeeze
 from ..ops import sum as _sum
 from . import constraints
 from ._lazy import lazy
@@ -77,7 +78,12 @@ class MultivariateNormal(Distribution):
 
     @lazy
     def precision_matrix(self):
-        return inv(self.covariance_matrix)
+        k = self._event_shape[0]
+        eye = broadcast_to(_eye(k, dtype=self.dtype, backend=self.backend),
+                           tuple(self._tril.shape))
+        inv_tril = solve_triangular(self._tril, eye, upper=False)       # L^-1
+        return broadcast_to(matmul(matrix_transpose(inv_tril), inv_tril),
+                            self._batch_shape + self._event_shape * 2)
 
     @property
     def mean(self):
@@ -114,7 +120,8 @@ class MultivariateNormal(Distribution):
 
 
 def mahalanobis(L, x):
-    """``|L^-1 x|^2`` over the last axis (the lower triangle of ``L`` read, as PyTorch's
-    triangular solve)."""
-    y = squeeze(solve(tril(L), expand_dims(x, axis=-1)), axis=-1)
+    """``|L^-1 x|^2`` over the last axis (the lower triangle of ``L`` read): one triangular
+    solve, the sample axes of ``x`` beyond ``L``'s batch solved as columns of one
+    right-hand side."""
+    y = squeeze(solve_triangular(L, expand_dims(x, axis=-1), upper=False), axis=-1)
     return _sum(y ** 2, axis=-1)
