@@ -120,3 +120,14 @@ def test_zero_on_the_diagonal_is_a_named_linalg_error():
     x = xg.linalg.solve_triangular(xg.asarray(a), xg.ones((3, 1), dtype=xg.float64),
                                    upper=False, unitriangular=True)   # the diagonal unread
     np.testing.assert_allclose(np.tril(a, -1) @ x.numpy() + x.numpy(), np.ones((3, 1)))
+
+
+def test_multivariate_normal_log_prob_through_it_matches_torch():
+    """MultivariateNormal.log_prob solves with it, the sample axes as columns: values and
+    gradients for loc, scale_tril and the value."""
+    td = torch.distributions
+    loc, tril = R.standard_normal((2, 3)), np.tril(_matrix(2, 3, 3) * 0.5)
+    value = R.standard_normal((5, 2, 3))
+    assert_matches_torch(
+        lambda m, s, v: xg.distributions.MultivariateNormal(m, scale_tril=s).log_prob(v),
+        lambda m, s, v: td.MultivariateNormal(m, scale_tril=s).log_prob(v), [loc, tril, value])

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 
-from ..creation import eye as _eye
 from ..linalg import cholesky, diagonal, inv, solve_triangular
 from ..ops import broadcast_to, expand_dims, log, matmul, matrix_transpose, squeeze
 from ..ops import sum as _sum
@@ -78,12 +77,7 @@ class MultivariateNormal(Distribution):
 
     @lazy
     def precision_matrix(self):
-        k = self._event_shape[0]
-        eye = broadcast_to(_eye(k, dtype=self.dtype, backend=self.backend),
-                           tuple(self._tril.shape))
-        inv_tril = solve_triangular(self._tril, eye, upper=False)       # L^-1
-        return broadcast_to(matmul(matrix_transpose(inv_tril), inv_tril),
-                            self._batch_shape + self._event_shape * 2)
+        return inv(self.covariance_matrix)
 
     @property
     def mean(self):
