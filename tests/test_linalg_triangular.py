@@ -55,7 +55,7 @@ def test_finite_differences_first_and_second_order(upper, left, unitriangular):
 
 def test_finite_differences_with_folded_and_broadcast_batches():
     a, b = xg.asarray(_matrix(2, 3, 3)), xg.asarray(R.standard_normal((4, 2, 3, 2)))
-    check_grads(lambda a, b: xg.linalg.solve_triangular(a, b, upper=True), [a, b])
+    check_grads(lambda a, b: xg.linalg.solve_triangular(a, b, upper=True), [a, b], order=2)
     a, b = xg.asarray(_matrix(2, 1, 3, 3)), xg.asarray(R.standard_normal((4, 2, 3)))
     check_grads(lambda a, b: xg.linalg.solve_triangular(a, b, upper=False, left=False), [a, b])
 
