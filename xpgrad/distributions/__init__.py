@@ -4,10 +4,13 @@
 Families: ``Normal``, ``Laplace``, ``Exponential``, ``Uniform`` and ``MultivariateNormal``
 (``scale_tril``, ``covariance_matrix`` or ``precision_matrix``), each with a reparameterized
 ``rsample``; ``Bernoulli`` and ``Categorical`` (``probs=`` or ``logits=``), sampled without
-gradient; ``Independent`` to make batch axes event axes. Each has ``sample``, ``log_prob``,
-``entropy``, ``mean``, ``mode``, ``variance``, ``stddev``, ``batch_shape``, ``event_shape``
-(the continuous scalar ones also ``cdf`` and ``icdf``), and ``kl_divergence(p, q)`` covers
-each family with itself (``register_kl`` adds pairs). Draws take ``rng=`` (an
+gradient; ``Independent`` to make batch axes event axes; ``TransformedDistribution`` (a base
+pushed through ``transforms``: ``ExpTransform``, ``AffineTransform``, ``SigmoidTransform``,
+``TanhTransform``, ``SoftmaxTransform``, ``PowerTransform``, ``ComposeTransform``) and
+``LogNormal``, one of them. Each has ``sample``, ``log_prob``, ``entropy``, ``mean``, ``mode``,
+``variance``, ``stddev``, ``batch_shape``, ``event_shape``, ``expand(batch_shape)`` (the
+continuous scalar ones also ``cdf`` and ``icdf``), and ``kl_divergence(p, q)`` covers each
+family with itself (``register_kl`` adds pairs). Draws take ``rng=`` (an
 ``xg.random.Generator``, an int seed or None), so they are reproducible and the same on the
 numpy and numba backends. Beta, Gamma and Dirichlet are absent: xpgrad has no differentiable
 gamma sampler, and a reparameterized draw without one would be wrong.
@@ -29,11 +32,13 @@ from .exponential import Exponential
 from .independent import Independent
 from .kl import kl_divergence, register_kl
 from .laplace import Laplace
+from .log_normal import LogNormal
 from .multivariate_normal import MultivariateNormal
 from .normal import Normal
+from .transformed_distribution import TransformedDistribution
 from .uniform import Uniform
-from . import constraints
+from . import constraints, transforms
 
 __all__ = ["Bernoulli", "Categorical", "Distribution", "Exponential", "Independent", "Laplace",
-           "MultivariateNormal", "Normal", "Uniform", "constraints", "kl_divergence",
-           "register_kl"]
+           "LogNormal", "MultivariateNormal", "Normal", "TransformedDistribution", "Uniform",
+           "constraints", "kl_divergence", "register_kl", "transforms"]

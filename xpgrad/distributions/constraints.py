@@ -71,6 +71,25 @@ def interval(low, high):
     return Constraint("in [low, high]", lambda a: (a >= low) & (a <= high))
 
 
+def independent(constraint, reinterpreted_event_ndims):
+    """``constraint`` checked over ``reinterpreted_event_ndims`` more axes at the right: an
+    event holds when all its values do (PyTorch's ``constraints.independent``).
+
+    >>> independent(positive, 1).check(np.array([[1.0, 2.0], [1.0, -1.0]])).tolist()
+    [True, False]
+    """
+    n = reinterpreted_event_ndims
+    if n == 0:
+        return constraint
+
+    def test(a):
+        ok = constraint.check(a)
+        return np.all(ok, axis=tuple(range(ok.ndim - n, ok.ndim)))
+
+    return Constraint(f"{constraint} (over the last {constraint.event_dim + n} axes)", test,
+                      constraint.event_dim + n)
+
+
 def integer_interval(low, high):
     """Integers ``low, ..., high``."""
     return Constraint(f"an integer in [{low}, {high}]",

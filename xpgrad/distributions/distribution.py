@@ -81,6 +81,48 @@ class Distribution:
     def _extended_shape(self, sample_shape=()) -> tuple:
         return sample_shape_arg(sample_shape) + self._batch_shape + self._event_shape
 
+    def expand(self, batch_shape):
+        """The same distribution over a larger batch: each parameter broadcast (a view, not
+        a copy) to ``batch_shape`` (PyTorch's ``expand``); ``batch_shape`` must be one the
+        current batch shape broadcasts to. Gradients flow back to the original parameters.
+
+        >>> import xpgrad as xg
+        >>> d = xg.distributions.Normal(xg.asarray([0.0, 1.0]), 1.0).expand((3, 2))
+        >>> d.batch_shape, d.loc.shape, d.sample(rng=0).shape
+        ((3, 2), (3, 2), (3, 2))
+        """
+        new = self._expanded_copy(batch_shape)
+        old = len(self._batch_shape)
+        for name in self.arg_constraints:
+            value = self.__dict__.get(name)
+            if isinstance(value, Tensor):
+                setattr(new, name, broadcast_to(value, new._batch_shape
+                                                + tuple(value.shape[old:])))
+        return new
+
+    def _expanded_copy(self, batch_shape):
+        """A shallow copy of this distribution with ``batch_shape`` checked and set; the
+        family's ``expand`` broadcasts the parameters on it."""
+        who = f"{type(self).__name__}.expand"
+        entries = batch_shape if isinstance(batch_shape, (tuple, list)) else (batch_shape,)
+        if not all(isinstance(s, numbers.Integral) and not isinstance(s, bool)
+                   for s in entries):
+            raise TypeError(f"{who}: batch_shape must be a tuple of ints, got {batch_shape!r}")
+        shape = tuple(operator.index(s) for s in entries)
+        if any(s < 0 for s in shape):
+            raise ValueError(f"{who}: batch_shape must not have negative entries, got {shape}")
+        try:
+            fits = tuple(np.broadcast_shapes(self._batch_shape, shape)) == shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(f"{who}: batch_shape {shape} is not one the current batch_shape "
+                             f"{self._batch_shape} broadcasts to")
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        new._batch_shape = shape
+        return new
+
     # -- moments and the rest, per family ----------------------------------------------------
     @property
     def mean(self) -> Tensor:

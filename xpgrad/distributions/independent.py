@@ -63,6 +63,12 @@ class Independent(Distribution):
     def variance(self):
         return self.base_dist.variance
 
+    def expand(self, batch_shape):
+        new = self._expanded_copy(batch_shape)
+        reinterpreted = self._event_shape[:self.reinterpreted_batch_ndims]
+        new.base_dist = self.base_dist.expand(new.batch_shape + reinterpreted)
+        return new
+
     def sample(self, sample_shape=(), *, rng=None):
         return self.base_dist.sample(sample_shape, rng=rng)
 

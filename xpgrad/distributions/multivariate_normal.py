@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import math
 
-from ..linalg import cholesky, diagonal, inv, solve
-from ..ops import broadcast_to, expand_dims, log, matmul, matrix_transpose, squeeze, tril
+from ..linalg import cholesky, diagonal, inv, solve_triangular
+from ..ops import broadcast_to, expand_dims, log, matmul, matrix_transpose, squeeze
 from ..ops import sum as _sum
 from . import constraints
 from ._lazy import lazy
@@ -114,7 +114,8 @@ class MultivariateNormal(Distribution):
 
 
 def mahalanobis(L, x):
-    """``|L^-1 x|^2`` over the last axis (the lower triangle of ``L`` read, as PyTorch's
-    triangular solve)."""
-    y = squeeze(solve(tril(L), expand_dims(x, axis=-1)), axis=-1)
+    """``|L^-1 x|^2`` over the last axis (the lower triangle of ``L`` read): one triangular
+    solve, the sample axes of ``x`` beyond ``L``'s batch solved as columns of one
+    right-hand side."""
+    y = squeeze(solve_triangular(L, expand_dims(x, axis=-1), upper=False), axis=-1)
     return _sum(y ** 2, axis=-1)

@@ -1,0 +1,140 @@
+"""``xg.linalg.solve_triangular``: ``A X = B`` (or ``X A = B``) for a triangular ``A``, with
+PyTorch's signature and gradient (only the used triangle of ``A`` gets one).
+
+The array API has no triangular solver, so the forward solves the masked triangle with the
+backend's ``linalg.solve``; what makes it cheap is folding: where ``A`` is one matrix (or a
+batch that ``B``'s trailing batch axes match), ``B``'s extra leading axes become columns of a
+single right-hand side, so ``A`` is factored once, not once per broadcast copy.
+
+>>> import xpgrad as xg
+>>> a = xg.asarray([[2.0, 0.0], [1.0, 4.0]], dtype=xg.float64)
+>>> xg.linalg.solve_triangular(a, xg.asarray([[2.0], [5.0]], dtype=xg.float64),
+...                            upper=False).tolist()
+[[1.0], [1.0]]
+"""
+from __future__ import annotations
+
+import math
+
+from .._args import flag
+from ..primitive import Primitive, apply
+from ._define import as_tensor
+from .linalg_helpers import (_mT, broadcast_batch, call, check_floating, check_matrix, eye_like,
+                             mH, tri)
+
+
+def _triangle(xp, a, upper, unitriangular):
+    """The triangle of ``a`` that is read (its diagonal taken as ones with ``unitriangular``)."""
+    if not unitriangular:
+        return tri(xp, a, 0, upper)
+    return tri(xp, a, 1 if upper else -1, upper) + eye_like(xp, a, a.shape[-1])
+
+
+def _folded(a, b):
+    """How many leading axes of ``b`` can become columns: those beyond ``a``'s batch, when the
+    rest of ``b``'s batch equals ``a``'s (0 where nothing folds)."""
+    extra = b.ndim - a.ndim
+    if extra <= 0 or tuple(b.shape[extra:-2]) != tuple(a.shape[:-2]):
+        return 0
+    return extra
+
+
+def _columns(xp, b, extra):
+    """``b`` of shape ``(S..., B..., n, k)`` (``extra`` axes S) as ``(B..., n, S*k)``, and the
+    shape between (``(B..., n, S..., k)``) with the axis order that made it."""
+    nd = b.ndim
+    order = tuple(range(extra, nd - 1)) + tuple(range(extra)) + (nd - 1,)
+    moved = xp.permute_dims(b, order)
+    width = math.prod(moved.shape[nd - extra - 1:])
+    return xp.reshape(moved, tuple(moved.shape[:nd - extra - 1]) + (width,)), moved.shape, order
+
+
+def _solve_left(xp, t, b):
+    """``t^-1 b`` for a square ``t`` already masked, ``b``'s extra leading axes folded into
+    columns first."""
+    extra = _folded(t, b)
+    if not extra:
+        return call("solve_triangular", xp.linalg.solve, t, b)
+    columns, moved_shape, order = _columns(xp, b, extra)
+    x = xp.reshape(call("solve_triangular", xp.linalg.solve, t, columns), tuple(moved_shape))
+    back = [0] * b.ndim
+    for position, axis in enumerate(order):
+        back[axis] = position
+    return xp.permute_dims(x, tuple(back))
+
+
+def _forward(xp, a, b, upper, left, unitriangular):
+    t = _triangle(xp, a, upper, unitriangular)
+    if left:
+        return _solve_left(xp, t, b)
+    return _mT(xp, _solve_left(xp, _mT(xp, t), _mT(xp, b)))
+
+
+def _left_vjp(xp, g, x, t, upper, unitriangular, needs_a):
+    """Gradients of ``x = t^-1 b`` (``t`` triangular): ``gb = t^-H g``, ``ga = -gb x^H`` on the
+    triangle that was read; ``ga`` summed over the axes ``b`` folded (the tape would sum a
+    broadcast gradient anyway, this never builds it)."""
+    gb = _solve_left(xp, mH(xp, t), g)
+    if not needs_a:
+        return None, gb
+    extra = _folded(t, g)
+    if extra:
+        gb_columns, x_columns = _columns(xp, gb, extra)[0], _columns(xp, x, extra)[0]
+        ga = -xp.matmul(gb_columns, mH(xp, x_columns))
+    else:
+        ga = -xp.matmul(gb, mH(xp, x))
+    shift = (1 if upper else -1) if unitriangular else 0
+    return tri(xp, ga, shift, upper), gb
+
+
+def _vjp(xp, g, ans, needs, a, b, upper, left, unitriangular):
+    t = _triangle(xp, a, upper, unitriangular)
+    if left:
+        return _left_vjp(xp, g, ans, t, upper, unitriangular, needs[0])
+    ga, gb = _left_vjp(xp, _mT(xp, g), _mT(xp, ans), _mT(xp, t), not upper, unitriangular,
+                       needs[0])
+    return (None if ga is None else _mT(xp, ga)), _mT(xp, gb)
+
+
+_solve_triangular = Primitive("linalg_solve_triangular", _forward, joint=_vjp)
+
+
+def solve_triangular(A, B, /, *, upper, left=True, unitriangular=False):
+    """PyTorch's ``torch.linalg.solve_triangular``: the ``X`` with ``A @ X = B`` (``left``) or
+    ``X @ A = B`` (``left=False``), ``A`` of shape ``(..., n, n)`` triangular (only its upper
+    or lower triangle is read, by ``upper``; with ``unitriangular`` its diagonal is taken as
+    ones), ``B`` of shape ``(..., n, k)`` (``(..., k, n)`` with ``left=False``), batch axes
+    broadcast. The gradient for ``A`` lies on the triangle that was read. A zero on the
+    diagonal is the backend's LinAlgError (PyTorch returns inf/NaN).
+
+    >>> import xpgrad as xg
+    >>> a = xg.asarray([[1.0, 3.0], [0.0, 2.0]], dtype=xg.float64)
+    >>> xg.linalg.solve_triangular(a, xg.asarray([[5.0, 2.0]], dtype=xg.float64),
+    ...                            upper=True, left=False).tolist()
+    [[5.0, -6.5]]
+    """
+    who = "linalg.solve_triangular"
+    a, b = as_tensor(A), as_tensor(B)
+    check_matrix("solve_triangular", a, square=True, what="A")
+    check_floating("solve_triangular", a, "A")
+    check_floating("solve_triangular", b, "B")
+    upper = flag(upper, "upper", who)
+    left = flag(left, "left", who)
+    unitriangular = flag(unitriangular, "unitriangular", who)
+    n = a.shape[-1]
+    if b.ndim < 2:
+        raise ValueError(f"{who}: B must have at least 2 dimensions (shape (..., {n}, k), or "
+                         f"(..., k, {n}) with left=False), got shape {b.shape}")
+    axis = -2 if left else -1
+    if b.shape[axis] != n:
+        want = f"(..., {n}, k)" if left else f"(..., k, {n})"
+        raise ValueError(f"{who}: B of shape {b.shape} does not match A of shape {a.shape}: "
+                         f"with left={left} B must have shape {want}")
+    if a.dtype != b.dtype:
+        raise TypeError(f"{who}: A and B must have the same dtype, got {a.dtype} and "
+                        f"{b.dtype}")
+    broadcast_batch(who, a.shape[:-2], b.shape[:-2], a.shape, b.shape)
+    return apply(_solve_triangular, a, b, upper=upper, left=left, unitriangular=unitriangular)
+
+
+__all__: list = []
