@@ -15,7 +15,7 @@ underflows:
   ``dz/dalpha = z [(log z - digamma(alpha)) C + dC/dalpha]``, ``dC/dalpha`` carried along the
   convergents' recurrence.
 
-Both converge for every ``alpha > 0``, in about ``10 sqrt(alpha)`` terms at worst (a draw next
+Both converge for every ``alpha > 0``, in at most about ``100 + 9 sqrt(alpha)`` terms (a draw next
 to ``alpha``), so the loop is run until every element has converged to float64 precision,
 never cut short: an element that has not converged after ``_max_terms`` is NaN, not a guess.
 
@@ -40,7 +40,7 @@ _CHECK_EVERY = 8
 
 def _max_terms(xp, alpha) -> int:
     largest = float(xp.max(alpha)) if alpha.size else 1.0
-    return 64 + 12 * int(math.sqrt(max(largest, 1.0)))
+    return 160 + 12 * int(math.sqrt(max(largest, 1.0)))
 
 
 def _series(xp, a, z):
@@ -71,7 +71,8 @@ def _continued_fraction(xp, a, z):
     num_old, den_old, dnum_old, dden_old = xp.zeros_like(z), 1.0 / b, xp.zeros_like(z), 0.0
     num, den, dnum, dden = 1.0 / b, 1.0, xp.zeros_like(z), -1.0 / b
     log_ratio = xp.log(z) - sf.digamma(xp, a)
-    result = log_ratio * num + (dnum - num * dden)
+    result = answer = log_ratio * num + (dnum - num * dden)
+    done = xp.zeros(z.shape, dtype=xp.bool)
     limit = _max_terms(xp, a)
     for m in range(1, limit + 1):
         b = b + 2.0
@@ -86,12 +87,14 @@ def _continued_fraction(xp, a, z):
         num, den, dnum, dden = new_num * scale, 1.0, new_dnum * scale, new_dden * scale
         previous, dfraction = result, dnum - num * dden
         result = log_ratio * num + dfraction
-        converged = xp.abs(result - previous) <= _CF_TOL * (xp.abs(log_ratio * num)
-                                                            + xp.abs(dfraction))
-        if m % _CHECK_EVERY == 0 and bool(xp.all(converged)):
+        # latched: once converged, an element keeps that value (later convergents wobble by
+        # a few roundings while the slowest elements converge)
+        done = done | (xp.abs(result - previous) <= _CF_TOL * (xp.abs(log_ratio * num)
+                                                                + xp.abs(dfraction)))
+        answer = xp.where(done, answer, result)
+        if m % _CHECK_EVERY == 0 and bool(xp.all(done)):
             break
-    else:
-        result = xp.where(converged, result, math.nan)
+    result = xp.where(done, answer, math.nan)
     return z * result
 
 
