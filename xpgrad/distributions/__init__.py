@@ -1,19 +1,20 @@
 """Probability distributions, differentiable: ``xg.distributions`` (the part of
 ``torch.distributions`` that VAEs, policy gradients and probabilistic regression use).
 
-Families: ``Normal``, ``Laplace``, ``Exponential``, ``Uniform`` and ``MultivariateNormal``
-(``scale_tril``, ``covariance_matrix`` or ``precision_matrix``), each with a reparameterized
-``rsample``; ``Bernoulli`` and ``Categorical`` (``probs=`` or ``logits=``), sampled without
+Families: ``Normal``, ``Laplace``, ``Exponential``, ``Uniform``, ``MultivariateNormal``
+(``scale_tril``, ``covariance_matrix`` or ``precision_matrix``), and the gamma family
+``Gamma``, ``Chi2``, ``Beta`` and ``Dirichlet``, each with a reparameterized ``rsample`` (the
+gamma family's by implicit reparameterization: a draw moves with its concentration along its
+fixed CDF); ``Bernoulli`` and ``Categorical`` (``probs=`` or ``logits=``), sampled without
 gradient; ``Independent`` to make batch axes event axes; ``TransformedDistribution`` (a base
 pushed through ``transforms``: ``ExpTransform``, ``AffineTransform``, ``SigmoidTransform``,
 ``TanhTransform``, ``SoftmaxTransform``, ``PowerTransform``, ``ComposeTransform``) and
 ``LogNormal``, one of them. Each has ``sample``, ``log_prob``, ``entropy``, ``mean``, ``mode``,
-``variance``, ``stddev``, ``batch_shape``, ``event_shape``, ``expand(batch_shape)`` (the
-continuous scalar ones also ``cdf`` and ``icdf``), and ``kl_divergence(p, q)`` covers each
-family with itself (``register_kl`` adds pairs). Draws take ``rng=`` (an
+``variance``, ``stddev``, ``batch_shape``, ``event_shape``, ``expand(batch_shape)`` (Normal,
+Laplace, Exponential and Uniform also ``cdf`` and ``icdf``), and ``kl_divergence(p, q)``
+covers each family with itself (``register_kl`` adds pairs). Draws take ``rng=`` (an
 ``xg.random.Generator``, an int seed or None), so they are reproducible and the same on the
-numpy and numba backends. Beta, Gamma and Dirichlet are absent: xpgrad has no differentiable
-gamma sampler, and a reparameterized draw without one would be wrong.
+numpy and numba backends.
 
 >>> import xpgrad as xg
 >>> D = xg.distributions
@@ -26,9 +27,12 @@ gamma sampler, and a reparameterized draw without one would be wrong.
 [-6.0, -6.0]
 """
 from .bernoulli import Bernoulli
+from .beta import Beta
 from .categorical import Categorical
+from .dirichlet import Dirichlet
 from .distribution import Distribution
 from .exponential import Exponential
+from .gamma import Chi2, Gamma
 from .independent import Independent
 from .kl import kl_divergence, register_kl
 from .laplace import Laplace
@@ -39,6 +43,7 @@ from .transformed_distribution import TransformedDistribution
 from .uniform import Uniform
 from . import constraints, transforms
 
-__all__ = ["Bernoulli", "Categorical", "Distribution", "Exponential", "Independent", "Laplace",
-           "LogNormal", "MultivariateNormal", "Normal", "TransformedDistribution", "Uniform",
-           "constraints", "kl_divergence", "register_kl", "transforms"]
+__all__ = ["Bernoulli", "Beta", "Categorical", "Chi2", "Dirichlet", "Distribution", "Exponential",
+           "Gamma", "Independent", "Laplace", "LogNormal", "MultivariateNormal", "Normal",
+           "TransformedDistribution", "Uniform", "constraints", "kl_divergence", "register_kl",
+           "transforms"]

@@ -1,8 +1,8 @@
 """``kl_divergence(p, q)``: KL(p || q) for the pairs registered with ``register_kl``, PyTorch's
 formulas (``torch.distributions.kl``), differentiable in both distributions' parameters.
 
-Registered: Normal, Bernoulli, Categorical, MultivariateNormal, Laplace, Exponential and
-Uniform each with itself, and Independent with Independent (same reinterpreted axes). The
+Registered: Normal, Bernoulli, Categorical, MultivariateNormal, Laplace, Exponential,
+Uniform, Gamma, Beta and Dirichlet each with itself (Chi2 as the Gamma it is), and Independent with Independent (same reinterpreted axes). The
 most specific registered pair wins for subclasses; a pair not registered is
 NotImplementedError, as PyTorch's.
 
@@ -22,10 +22,14 @@ from ..linalg import solve
 from ..ops import abs as _abs
 from ..ops import broadcast_to, exp, log, log_sigmoid, tril, where
 from ..ops import sum as _sum
+from ..special import digamma, gammaln
 from .bernoulli import Bernoulli
+from .beta import Beta
 from .categorical import Categorical
+from .dirichlet import Dirichlet
 from .distribution import Distribution, sum_rightmost
 from .exponential import Exponential
+from .gamma import Gamma
 from .independent import Independent
 from .laplace import Laplace
 from .multivariate_normal import MultivariateNormal, mahalanobis
@@ -152,4 +156,32 @@ def _kl_uniform_uniform(p, q):
     return where((q.low > p.low) | (q.high < p.high), math.inf, result)
 
 
+@register_kl(Gamma, Gamma)
+def _kl_gamma_gamma(p, q):
+    return q.concentration * log(p.rate / q.rate) + gammaln(q.concentration) \
+        - gammaln(p.concentration) \
+        + (p.concentration - q.concentration) * digamma(p.concentration) \
+        + (q.rate - p.rate) * (p.concentration / p.rate)
 
+
+@register_kl(Beta, Beta)
+def _kl_beta_beta(p, q):
+    total_p = p.concentration1 + p.concentration0
+    total_q = q.concentration1 + q.concentration0
+    log_norms = gammaln(q.concentration1) + gammaln(q.concentration0) + gammaln(total_p) \
+        - gammaln(p.concentration1) - gammaln(p.concentration0) - gammaln(total_q)
+    return log_norms + (p.concentration1 - q.concentration1) * digamma(p.concentration1) \
+        + (p.concentration0 - q.concentration0) * digamma(p.concentration0) \
+        + (total_q - total_p) * digamma(total_p)
+
+
+@register_kl(Dirichlet, Dirichlet)
+def _kl_dirichlet_dirichlet(p, q):
+    if p.event_shape != q.event_shape:
+        raise ValueError(f"kl_divergence: Dirichlets of different event shapes "
+                         f"{p.event_shape} and {q.event_shape}")
+    total_p = _sum(p.concentration, axis=-1)
+    log_norms = gammaln(total_p) - gammaln(_sum(q.concentration, axis=-1)) \
+        - _sum(gammaln(p.concentration) - gammaln(q.concentration), axis=-1)
+    expected_logs = digamma(p.concentration) - digamma(total_p)[..., None]
+    return log_norms + _sum((p.concentration - q.concentration) * expected_logs, axis=-1)

@@ -1,0 +1,62 @@
+"""``Beta(concentration1, concentration0)``: a probability, the first coordinate of a
+two-category Dirichlet (a gamma draw over the sum of two), with a reparameterized sampler.
+
+>>> import xpgrad as xg
+>>> d = xg.distributions.Beta(2.0, 6.0)
+>>> float(d.mean), round(float(d.mode), 6)
+(0.25, 0.166667)
+>>> d.log_prob(1.5)
+Traceback (most recent call last):
+...
+ValueError: Beta.log_prob: value must be in [0, 1], got invalid values [1.5]
+"""
+from __future__ import annotations
+
+from ..ops import stack
+from . import constraints
+from .dirichlet import Dirichlet
+from .distribution import Distribution, as_params, broadcast_all
+
+
+class Beta(Distribution):
+    """PyTorch's ``Beta(concentration1, concentration0)``: density proportional to
+    ``x**(concentration1 - 1) (1 - x)**(concentration0 - 1)`` on ``[0, 1]``, both > 0."""
+
+    arg_constraints = {"concentration1": constraints.positive,
+                       "concentration0": constraints.positive}
+    support = constraints.unit_interval
+    has_rsample = True
+
+    def __init__(self, concentration1, concentration0, validate_args=None):
+        self.backend, self.dtype, p = as_params("Beta", concentration1=concentration1,
+                                                concentration0=concentration0)
+        shape, p = broadcast_all("Beta", p)
+        self.concentration1, self.concentration0 = p["concentration1"], p["concentration0"]
+        super().__init__(shape, validate_args=validate_args)
+        self._dirichlet = Dirichlet(stack([self.concentration1, self.concentration0], axis=-1),
+                                    validate_args=False)
+
+    @property
+    def mean(self):
+        return self.concentration1 / (self.concentration1 + self.concentration0)
+
+    @property
+    def mode(self):
+        return self._dirichlet.mode[..., 0]
+
+    @property
+    def variance(self):
+        total = self.concentration1 + self.concentration0
+        return self.concentration1 * self.concentration0 / (total ** 2 * (total + 1))
+
+    def rsample(self, sample_shape=(), *, rng=None):
+        """The first coordinate of a Dirichlet draw: ``x / (x + y)``, ``x`` and ``y``
+        standard-gamma draws of the two concentrations."""
+        return self._dirichlet.rsample(sample_shape, rng=rng)[..., 0]
+
+    def log_prob(self, value):
+        value = self._value(value)
+        return self._dirichlet.log_prob(stack([value, 1.0 - value], axis=-1))
+
+    def entropy(self):
+        return self._dirichlet.entropy()
