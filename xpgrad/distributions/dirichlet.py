@@ -14,7 +14,11 @@ ValueError: Dirichlet: concentration must be > 0, got invalid values [0.0]
 """
 from __future__ import annotations
 
-from ..ops import argmax, astype, clip, expand_dims, one_hot, where
+import math
+
+from .. import dtypes as _dt
+from ..creation import zeros
+from ..ops import astype, clip, expand_dims, one_hot, where
 from ..ops import all as _all
 from ..ops import sum as _sum
 from ..special import digamma, gammaln, xlogy
@@ -46,14 +50,16 @@ class Dirichlet(Distribution):
     @property
     def mode(self):
         """``(c - 1) / sum(c - 1)`` with ``c - 1`` clamped at 0; where every ``c < 1``, the
-        one-hot vector of the largest (PyTorch's)."""
+        first corner ``(1, 0, ..., 0)`` (PyTorch's choice: the density is unbounded at every
+        corner there); NaN where every ``c <= 1`` and one is 1 (PyTorch's 0 / 0)."""
         c = self.concentration
         above_one = clip(c - 1, 0.0, None)
         all_below = expand_dims(_all(c < 1, axis=-1), axis=-1)
         total = _sum(above_one, axis=-1, keepdims=True)
-        mode = above_one / where(all_below, 1.0, total)
-        corner = astype(one_hot(argmax(c, axis=-1), c.shape[-1]), self.dtype)
-        return where(all_below, corner, mode)
+        mode = above_one / where(total == 0, 1.0, total)
+        first = zeros(self._batch_shape, dtype=_dt.int64, backend=self.backend)
+        corner = astype(one_hot(first, c.shape[-1]), self.dtype)
+        return where(all_below, corner, where(total == 0, math.nan, mode))
 
     @property
     def variance(self):
