@@ -25,10 +25,11 @@ from ..tape import stop_gradient
 from ..tensor import Tensor, _wrap
 
 _TRACED = (
-    "a gamma-family sample (Gamma, Chi2, Beta, Dirichlet) inside an xg.function with a "
-    "concentration that the traced function computes: the rejection sampler needs its values, "
-    "which a replay cannot repeat. Pass the concentration in as a tensor made outside the "
-    "function, or call the function without xg.function")
+    "a gamma-family draw (Gamma, Chi2, Beta, Dirichlet) cannot be captured by xg.function: "
+    "the rejection sampler reads the concentration's values to decide how many numbers to "
+    "draw, which a replay cannot repeat. Draw outside the function and pass the draws in "
+    "(their gradients: rsample outside, under the same tape), or call the function without "
+    "xg.function")
 
 
 def _marsaglia_tsang(xp, rng, alpha):

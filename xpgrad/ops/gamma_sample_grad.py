@@ -107,21 +107,23 @@ def _continued_fraction(xp, a, z):
 def standard_gamma_grad(xp, alpha, z):
     """``dz/dalpha`` of standard-gamma draws ``z`` of concentrations ``alpha`` (float64
     arrays, broadcast together), keeping the CDF fixed; 0 where ``z == 0`` (an underflowed
-    draw), NaN where ``alpha`` or ``z`` is NaN."""
+    draw), NaN where ``alpha`` is not a positive finite number or ``z`` is negative, infinite
+    or NaN."""
     alpha, z = xp.broadcast_arrays(alpha, z)
     if z.size == 0:
         return xp.zeros_like(z)
-    small = z < alpha + 1.0
-    positive = z > 0
+    valid = (alpha > 0) & (alpha < math.inf) & (z < math.inf)
+    small = valid & (z < alpha + 1.0) & (z > 0)
+    large = valid & (z >= alpha + 1.0)
     # each branch on harmless stand-ins where the other one answers
     out = xp.zeros_like(z)
-    if bool(xp.any(small & positive)):
-        za, zz = xp.where(small & positive, alpha, 1.0), xp.where(small & positive, z, 0.5)
-        out = xp.where(small & positive, _series(xp, za, zz), out)
-    if bool(xp.any(~small)):
-        za, zz = xp.where(~small, alpha, 1.0), xp.where(~small, z, 3.0)
-        out = xp.where(~small, _continued_fraction(xp, za, zz), out)
-    return xp.where((alpha == alpha) & (z == z), out, math.nan)
+    if bool(xp.any(small)):
+        out = xp.where(small, _series(xp, xp.where(small, alpha, 1.0),
+                                      xp.where(small, z, 0.5)), out)
+    if bool(xp.any(large)):
+        out = xp.where(large, _continued_fraction(xp, xp.where(large, alpha, 1.0),
+                                                  xp.where(large, z, 3.0)), out)
+    return xp.where(valid & (z >= 0), out, math.nan)
 
 
 # -- the primitives: a draw that carries dz/dalpha back to alpha -------------------------------
