@@ -57,6 +57,13 @@ FAMILIES = {
     "independent": (lambda m: (lambda loc, s: m.Independent(m.Normal(loc, s), 1)),
                     [R.standard_normal((1, 3)), R.uniform(0.5, 2, 3)], (4, 2),
                     R.standard_normal((4, 2, 3))),
+    "gamma": (lambda m: m.Gamma, [R.uniform(0.5, 3, (2, 1)), R.uniform(0.5, 2, 3)], (4, 2, 3),
+              R.uniform(0.1, 3, (4, 2, 3))),
+    "chi2": (lambda m: m.Chi2, [R.uniform(0.5, 5, 3)], (2, 3), R.uniform(0.1, 5, 3)),
+    "beta": (lambda m: m.Beta, [R.uniform(0.5, 3, 3), R.uniform(0.5, 3, (1, 3))], (2, 3),
+             R.uniform(0.05, 0.95, (2, 3))),
+    "dirichlet": (lambda m: m.Dirichlet, [R.uniform(0.5, 3, (1, 4))], (3, 2),
+                  R.dirichlet(np.ones(4), (3, 2))),
     "lognormal": (lambda m: m.LogNormal, [R.standard_normal(3), R.uniform(0.5, 1.5, 3)],
                   (2, 3), R.uniform(0.2, 3, (2, 3))),
     "transformed_event": (lambda m: (lambda loc, a: m.TransformedDistribution(

@@ -36,6 +36,16 @@ class Beta(Distribution):
         self._dirichlet = Dirichlet(stack([self.concentration1, self.concentration0], axis=-1),
                                     validate_args=False)
 
+    def expand(self, batch_shape):
+        """Both concentrations, and the Dirichlet drawn from, broadcast to ``batch_shape``.
+
+        >>> Beta(2.0, 6.0).expand((3,)).rsample(rng=0).shape
+        (3,)
+        """
+        new = super().expand(batch_shape)
+        new._dirichlet = self._dirichlet.expand(new.batch_shape)
+        return new
+
     @property
     def mean(self):
         return self.concentration1 / (self.concentration1 + self.concentration0)

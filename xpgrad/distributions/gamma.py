@@ -13,7 +13,7 @@ ValueError: Chi2: df must be > 0, got invalid values [-1.0]
 from __future__ import annotations
 
 from ..dtype_functions import finfo
-from ..ops import clip, log, maximum
+from ..ops import broadcast_to, clip, log, maximum
 from ..special import digamma, gammaln, xlogy
 from ..tape import stop_gradient
 from . import constraints
@@ -85,3 +85,11 @@ class Chi2(Gamma):
         backend, dtype, p = as_params("Chi2", df=df)
         self.df = p["df"]
         super().__init__(0.5 * self.df, 0.5, validate_args=validate_args)
+
+    def expand(self, batch_shape):
+        """``df`` and the Gamma's parameters broadcast to ``batch_shape`` (``Chi2(df).expand``
+        is PyTorch's)."""
+        new = super().expand(batch_shape)
+        new.concentration, new.rate = (broadcast_to(t, new.batch_shape)
+                                       for t in (self.concentration, self.rate))
+        return new
