@@ -7,7 +7,7 @@ pays one finiteness check on the reduced statistics.
 >>> import numpy as np
 >>> import array_api_compat.numpy as xp
 >>> x = np.array([1e19, -1e19, 2e19, -2e19], np.float32)
->>> f"{float(safe_variance(xp, x, (0,), lambda a: xp.var(a, axis=0, keepdims=True))[0]):.3g}"
+>>> f"{float(safe_variance(xp, x, (0,), False, lambda a: xp.var(a, axis=0))):.3g}"
 '2.5e+38'
 """
 from __future__ import annotations
@@ -25,30 +25,42 @@ def power_of_two_scale(xp, x, axes):
 
 def overflowed(xp, stat):
     """Whether any entry of ``stat`` is inf or NaN (NaN inputs answer yes too: the rescaled
-    pass then gives NaN again)."""
-    return not bool(xp.all(xp.isfinite(stat)))
+    pass then gives NaN again). Only a NumPy or CuPy array is asked: a value ``xg.function``
+    traces, or a Tensor of a higher-order rule, answers no (no branch on data there; those
+    keep the plain formula)."""
+    if type(stat) in (np.ndarray,) or isinstance(stat, np.generic):
+        return not np.isfinite(stat).all()
+    if type(stat).__module__.partition(".")[0] == "cupy":
+        return not bool(xp.all(xp.isfinite(stat)))
+    return False
 
 
-def safe_variance(xp, x, axes, variance):
-    """``variance(x)`` (reducing ``axes`` with keepdims), or where it overflowed
-    ``variance(x / s) * s * s`` (still inf where the variance itself passes the dtype's
-    largest number)."""
+def safe_variance(xp, x, axes, keepdims, variance):
+    """``variance(x)`` (reducing ``axes``, kept as length 1 if ``keepdims``), or where it
+    overflowed ``variance(x / s) * s * s`` (still inf where the variance itself passes the
+    dtype's largest number)."""
     with np.errstate(over="ignore", invalid="ignore"):
         v = variance(x)
         if not overflowed(xp, v):
             return v
-        s = power_of_two_scale(xp, x, axes)
-        return variance(x / s) * s * s
+        s = _scale_like(xp, x, axes, keepdims)
+        return variance(x / _scale_like(xp, x, axes, True)) * s * s
 
 
-def safe_std(xp, x, axes, std):
+def safe_std(xp, x, axes, keepdims, std):
     """``std(x)`` as ``safe_variance``: ``std(x / s) * s`` where ``std(x)`` overflowed."""
     with np.errstate(over="ignore", invalid="ignore"):
         v = std(x)
         if not overflowed(xp, v):
             return v
-        s = power_of_two_scale(xp, x, axes)
-        return std(x / s) * s
+        return std(x / _scale_like(xp, x, axes, True)) * _scale_like(xp, x, axes, keepdims)
+
+
+def _scale_like(xp, x, axes, keepdims):
+    s = power_of_two_scale(xp, x, axes)
+    if keepdims:
+        return s
+    return xp.reshape(s, tuple(n for i, n in enumerate(x.shape) if i not in axes))
 
 
 def centred_moments(xp, x, axes, correct_mean):
