@@ -95,11 +95,11 @@ def _hardtanh_value(x, dt, c):
     return low if x < low else (high if x > high else x)        # NaN passes, as in clip
 
 
-# ``y`` is the saved output: clipped, it is <= low (>= high) exactly where x is
+# ``y`` is the saved output: clipped, it is > low (< high) exactly where x is; NaN gets 0
 @njit(**SCALAR_OPTIONS)
 def _hardtanh_grad(g, y, dt, c):
     low, high = c
-    return dt(0) if (y <= low) | (y >= high) else g
+    return g if (y > low) & (y < high) else dt(0)
 
 
 @njit(**SCALAR_OPTIONS)

@@ -129,13 +129,20 @@ _E32 = tuple(_F32(c) for c in (1.4426950408889634, 0.693359375, -2.12194440e-4, 
 _E64 = (1.4426950408889634, 6.93147180369123816490e-01, 1.90821492927058770002e-10,
         6755399441055744.0, -708.3964185322641)
 _T64 = tuple(1.0 / float(np.prod(np.arange(1, k + 1, dtype=np.float64))) for k in range(13, 1, -1))
+# exp_neg's subnormal results: 2**k is built as 2**(k + UP) (MAGIC + UP puts k + UP in the low
+# bits), normal down to the lowest k, and the polynomial's last step, ``+ 1``, is taken as
+# ``* 2**-UP + 2**-UP`` (one FMA: exact scaling, the same rounding), so the one product with
+# 2**(k + UP) rounds onto the subnormal grid: no instruction more than a flush to 0 costs.
+# (MAGIC + UP, the lowest argument whose exponential rounds above 0, 2**-UP); UP = 26 / 54.
+_SUB32 = (_F32(12582912.0 + 26), _F32(-103.97208), _F32(2.0 ** -26))
+_SUB64 = (6755399441055744.0 + 54, -745.1332191019412, 2.0 ** -54)
 
 
 @njit(fastmath=MATH_FLAGS, error_model="numpy", cache=True)
-def _exp_parts32(x):
-    """``(r, p, 2**k)`` with ``exp(x) = 2**k * (1 + r + r*r*p)`` for ``x`` clamped at the
-    lowest argument whose exponential is normal (callers select that case away)."""
-    log2e, ln2hi, ln2lo, magic, lo, p0, p1, p2, p3, p4, p5 = _E32
+def _exp_parts32(x, magic, lo):
+    """``(r, p, 2**(k + u))`` with ``exp(x) = 2**k * (1 + r + r*r*p)`` for ``x`` clamped at
+    ``lo`` (callers select that case away); ``magic`` is MAGIC + u."""
+    log2e, ln2hi, ln2lo, _, _, p0, p1, p2, p3, p4, p5 = _E32
     xc = lo if x < lo else x
     t = xc * log2e + magic
     k = t - magic
@@ -145,9 +152,9 @@ def _exp_parts32(x):
 
 
 @njit(fastmath=MATH_FLAGS, error_model="numpy", cache=True)
-def _exp_parts64(x):
+def _exp_parts64(x, magic, lo):
     """``_exp_parts32`` in float64."""
-    log2e, ln2hi, ln2lo, magic, lo = _E64
+    log2e, ln2hi, ln2lo, _, _ = _E64
     xc = lo if x < lo else x
     t = xc * log2e + magic
     k = t - magic
@@ -160,20 +167,23 @@ def _exp_parts64(x):
 
 @njit(fastmath=MATH_FLAGS, error_model="numpy", cache=True)
 def _exp_neg32(x):
-    r, p, scale = _exp_parts32(x)
-    y = (p * (r * r) + r + _F32(1.0)) * scale
-    return _F32(0.0) if x < _E32[4] else y
+    magic, lo, down = _SUB32
+    r, p, scale_up = _exp_parts32(x, magic, lo)
+    y = ((p * (r * r) + r) * down + down) * scale_up
+    return _F32(0.0) if x < _SUB32[1] else y
 
 
 @njit(fastmath=MATH_FLAGS, error_model="numpy", cache=True)
 def _exp_neg64(x):
-    r, p, scale = _exp_parts64(x)
-    y = (p * (r * r) + r + 1.0) * scale
-    return 0.0 if x < _E64[4] else y
+    magic, lo, down = _SUB64
+    r, p, scale_up = _exp_parts64(x, magic, lo)
+    y = ((p * (r * r) + r) * down + down) * scale_up
+    return 0.0 if x < _SUB64[1] else y
 
 
 def exp_neg(x):
-    """``exp(x)`` for ``x <= 0`` or NaN (underflow below the smallest normal gives 0)."""
+    """``exp(x)`` for ``x <= 0`` or NaN, subnormal results included (NumPy's to 2 ulps); valid
+    up to x = 70 in float32, 670 in float64 (2**(k + UP) must stay finite)."""
     return np.exp(x)
 
 
@@ -191,14 +201,14 @@ def _exp_neg_impl(x):
 # cancellation (k <= -1: 2**k - 1 <= -1/2 dominates).
 @njit(fastmath=MATH_FLAGS, error_model="numpy", cache=True)
 def _expm1_neg32(x):
-    r, p, scale = _exp_parts32(x)
+    r, p, scale = _exp_parts32(x, _E32[3], _E32[4])
     y = scale * (p * (r * r) + r) + (scale - _F32(1.0))
     return _F32(-1.0) if x < _E32[4] else y
 
 
 @njit(fastmath=MATH_FLAGS, error_model="numpy", cache=True)
 def _expm1_neg64(x):
-    r, p, scale = _exp_parts64(x)
+    r, p, scale = _exp_parts64(x, _E64[3], _E64[4])
     y = scale * (p * (r * r) + r) + (scale - 1.0)
     return -1.0 if x < _E64[4] else y
 

@@ -103,8 +103,8 @@ def layer_norm_forward(x, *affine_arrays, k, eps, affine):
     low = np.empty((rows.shape[0], 1), dt) if dt.itemsize < 8 else None
     scratch = np.empty((block, n), dt)
     # OpenBLAS's float32 gemv may leave the invalid flag set on finite data (NumPy then warns
-    # of a NaN that is not there): the products' flags are not read
-    with np.errstate(invalid="ignore"):
+    # of a NaN that is not there): the products' flags are not read; an overflow declines below
+    with np.errstate(invalid="ignore", over="ignore"):
         for start in range(0, rows.shape[0], step):
             part, y = rows[start:start + step], out[start:start + step]
             mu, rs, sq = mean[start:start + step], rstd[start:start + step], scratch[:len(part)]
@@ -128,6 +128,8 @@ def layer_norm_forward(x, *affine_arrays, k, eps, affine):
                 y *= weight[:len(part)]
             if bias is not None:
                 y += bias[:len(part)]
+    if not _variances_fit(rstd):
+        return None
     return out.reshape(x.shape), (mean, low, rstd)
 
 
@@ -182,6 +184,13 @@ def layer_norm_vjp(g, saved, needs, x, *affine_arrays, k, eps, affine):
         if present:
             out.append(None if total is None else total.astype(dt).reshape(shape))
     return tuple(out)
+
+
+def _variances_fit(rstd):
+    """False where a row's sum of squares overflowed (``rstd`` 0 or NaN): the kernel then
+    declines, and the generic rule computes that input rescaled (``xpgrad.ops.moments``).
+    Inputs holding NaN decline too (the same NaN results, more slowly)."""
+    return bool((rstd > 0).all())
 
 
 # -- batch_norm's training primitive: inputs (x, mean, var, [weight], [bias]), x (N, C, ...) ----
@@ -249,13 +258,16 @@ def batch_moments_forward(x):
         return None
     x3 = np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], -1)
     count = x3.shape[0] * x3.shape[2]
-    mean = np.einsum("ncs->c", x3) / count
-    xc = np.subtract(x3, _channels(x3, mean))
-    d = np.einsum("ncs->c", xc) / count
-    var = np.einsum("ncs,ncs->c", xc, xc) / count
-    var -= d * d
-    np.maximum(var, 0, out=var)
-    mean += d
+    with np.errstate(invalid="ignore", over="ignore"):      # an overflow declines below
+        mean = np.einsum("ncs->c", x3) / count
+        xc = np.subtract(x3, _channels(x3, mean))
+        d = np.einsum("ncs->c", xc) / count
+        var = np.einsum("ncs,ncs->c", xc, xc) / count
+        var -= d * d
+        np.maximum(var, 0, out=var)
+        mean += d
+    if not np.isfinite(var).all():
+        return None
     out = np.stack([mean, var]).astype(x.dtype, copy=False)
     return out.reshape((2, 1, x.shape[1]) + (1,) * (x.ndim - 2)), None
 
@@ -317,7 +329,7 @@ def group_norm_forward(x, *affine_arrays, groups, eps, affine):
     shift = np.empty((count, 1), dt)
     rstd = np.empty((count, 1), dt)
     scratch = np.empty((block, cg, s), dt)
-    with np.errstate(invalid="ignore"):       # OpenBLAS's gemv flags (layer_norm_forward)
+    with np.errstate(invalid="ignore", over="ignore"):    # as in layer_norm_forward
         for start in range(0, count, step):
             part, y = rows[start:start + step], out[start:start + step]
             size = len(part)
@@ -343,6 +355,8 @@ def group_norm_forward(x, *affine_arrays, groups, eps, affine):
                 offset = offset + _group_weights(bias, start, size, groups)
             y *= _spread(scale, sq)
             y += _spread(offset, sq)
+    if not _variances_fit(rstd):
+        return None
     return out.reshape(x.shape), (mean, shift, rstd)
 
 

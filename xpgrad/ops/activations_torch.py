@@ -26,7 +26,9 @@ def _elu_forward(xp, x, alpha, scale, input_scale):
 
 
 def _elu_vjp(xp, g, ans, x, alpha, scale, input_scale):
-    slope = (scale * alpha * input_scale) * xp.exp(xp.minimum(x, 0.0) * input_scale)
+    # x < 0, not minimum(x, 0): at x = 0 the slope is then constant, and its own derivative
+    # (the second derivative of elu) is 0 there, as PyTorch's, not minimum's half of each side
+    slope = (scale * alpha * input_scale) * xp.exp(xp.where(x < 0, x, 0.0) * input_scale)
     return xp.where(x <= 0, g * slope, g * scale)      # NaN: the x > 0 branch, as PyTorch
 
 
@@ -221,15 +223,17 @@ def log_sigmoid(x, /):
     return apply(_log_sigmoid, _real(x, "log_sigmoid"))
 
 
-# the hard family: gradients are PyTorch's, comparisons included (NaN takes the else branch)
+# the hard family: gradients are PyTorch's, comparisons included (NaN takes the else branch);
+# hardtanh's passes g strictly inside only, so NaN gets 0 (PyTorch's vectorized loop)
 _hardtanh = Primitive(
     "hardtanh", lambda xp, x, min_val, max_val: xp.clip(x, min_val, max_val),
     lambda xp, g, ans, x, min_val, max_val:
-        xp.where((x <= min_val) | (x >= max_val), 0.0, g), saves=(0,))
+        xp.where((x > min_val) & (x < max_val), g, 0.0), saves=(0,))
 
 
 def hardtanh(x, /, min_val=-1.0, max_val=1.0):
-    """``x`` clipped to ``[min_val, max_val]``; the gradient is 1 strictly inside, else 0.
+    """``x`` clipped to ``[min_val, max_val]``; the gradient is 1 strictly inside, else 0
+    (0 at NaN too).
 
     >>> import xpgrad as xg
     >>> xg.nn.hardtanh(xg.asarray([-2.0, 0.5, 2.0])).tolist()

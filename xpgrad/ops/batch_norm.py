@@ -15,9 +15,12 @@ too).
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .._args import flag
 from ..primitive import Primitive, apply, tape_state
 from ..tensor import Tensor, Variable
+from .moments import overflowed, power_of_two_scale
 
 
 def _shape(x, a):
@@ -170,15 +173,27 @@ def _moments(xp, x):
     ``mean = m + d`` and ``var = mean((x - m)**2) - d**2``. A float32 channel whose mean is
     thousands of standard deviations then normalizes as accurately as PyTorch's (which sums in
     double); without it the error was 5-10x PyTorch's. Backends' kernels (one or two passes,
-    no temporaries) replace it."""
+    no temporaries) replace it. Where the sum of squares overflowed (a float32 channel of N
+    entries with N * std**2 > 3.4e38), the same from ``x / s``, ``s`` a power of two near the
+    channel's largest magnitude: ``mean * s`` and ``var * s * s``."""
     axes = _axes(x.ndim)
+    with np.errstate(over="ignore", invalid="ignore"):
+        m, var = _plain_moments(xp, x, axes)
+        if overflowed(xp, var):
+            s = power_of_two_scale(xp, x, axes)
+            m, var = _plain_moments(xp, x / s, axes)
+            m, var = m * s, var * s * s
+    return xp.stack([m, var])
+
+
+def _plain_moments(xp, x, axes):
     m = xp.mean(x, axis=axes, keepdims=True)
     xc = x - m
     var = xp.mean(xc * xc, axis=axes, keepdims=True)
     if x.dtype.itemsize < 8:
         d = xp.mean(xc, axis=axes, keepdims=True)
         m, var = m + d, xp.maximum(var - d * d, 0.0)
-    return xp.stack([m, var])
+    return m, var
 
 
 #: no gradient: the statistics go into ``_batch_norm`` as inputs whose rule leaves them None

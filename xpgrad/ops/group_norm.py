@@ -25,6 +25,7 @@ import numbers
 
 from ..primitive import Primitive, apply
 from ..tensor import Tensor
+from .moments import normalized
 from .nn import _eps, _split_affine
 
 
@@ -37,12 +38,9 @@ def _normalize(xp, x, groups, eps):
     """``(xhat, rstd)``: ``x`` (N, C, *) normalized per group, shaped (N, G, m), and 1 /
     sqrt(var + eps) per group, (N, G, 1)."""
     m = math.prod(x.shape[1:]) // groups               # not -1: N may be 0
-    xg = xp.reshape(x, (x.shape[0], groups, m))
-    xc = xg - xp.mean(xg, axis=-1, keepdims=True)
-    if x.dtype.itemsize < 8:        # the first mean's rounding, from values near 0: exact
-        xc = xc - xp.mean(xc, axis=-1, keepdims=True)
-    rstd = 1.0 / xp.sqrt(xp.mean(xc * xc, axis=-1, keepdims=True) + eps)
-    return xc * rstd, rstd
+    # below float64 the first mean's rounding is corrected; rescaled where the sum of squares
+    # overflows (``moments.normalized``)
+    return normalized(xp, xp.reshape(x, (x.shape[0], groups, m)), (2,), eps, correct_mean=True)
 
 
 def _forward(xp, x, *affine_arrays, groups, eps, affine):

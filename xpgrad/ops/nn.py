@@ -254,11 +254,11 @@ def integer_tensor(value, weight, owner, what):
 # shares it between the gradients of x, weight and bias. ``arrays`` is ``(x, [weight],
 # [bias])``: ``affine`` says which of the two are there.
 def _normalize(xp, x, k, eps):
-    """``(xhat, rstd)``: x normalized over its last ``k`` axes, and 1 / sqrt(var + eps)."""
-    axes = tuple(range(x.ndim - k, x.ndim))
-    xc = x - xp.mean(x, axis=axes, keepdims=True)
-    rstd = 1.0 / xp.sqrt(xp.mean(xc * xc, axis=axes, keepdims=True) + eps)
-    return xc * rstd, rstd
+    """``(xhat, rstd)``: x normalized over its last ``k`` axes, and 1 / sqrt(var + eps)
+    (rescaled where the sum of squares overflows: ``moments.normalized``)."""
+    from .moments import normalized
+
+    return normalized(xp, x, tuple(range(x.ndim - k, x.ndim)), eps)
 
 
 def _layer_norm_forward(xp, x, *affine_arrays, k, eps, affine):

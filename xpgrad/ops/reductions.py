@@ -26,6 +26,7 @@ from ..primitive import Primitive, apply
 from ..tensor import Tensor
 from ._define import as_tensor, count, expand_to, kept_shape, norm_axes, norm_axis
 from .linalg_helpers import readable
+from .moments import safe_std, safe_variance
 
 
 def _native_dtype(x: Tensor, dtype):
@@ -209,13 +210,19 @@ def _per_dof(x_shape, axis, correction):
 def _var(xp, x, axis, keepdims, correction):
     if count(x.shape, axis) - correction <= 0:   # NaN, as the standard says (NumPy: inf)
         return xp.full_like(xp.sum(x, axis=axis, keepdims=keepdims), float("nan"))
-    return xp.var(x, axis=axis, keepdims=keepdims, correction=correction)
+    return safe_variance(xp, x, _all_axes(x, axis), keepdims, lambda a: xp.var(
+        a, axis=axis, keepdims=keepdims, correction=correction))
 
 
 def _std(xp, x, axis, keepdims, correction):
     if count(x.shape, axis) - correction <= 0:
         return xp.full_like(xp.sum(x, axis=axis, keepdims=keepdims), float("nan"))
-    return xp.std(x, axis=axis, keepdims=keepdims, correction=correction)
+    return safe_std(xp, x, _all_axes(x, axis), keepdims, lambda a: xp.std(
+        a, axis=axis, keepdims=keepdims, correction=correction))
+
+
+def _all_axes(x, axis):
+    return tuple(range(x.ndim)) if axis is None else axis
 
 
 def _var_vjp(xp, g, ans, x, axis, keepdims, correction):

@@ -1,0 +1,91 @@
+"""Means and variances that do not overflow: the fast formula first, and where a sum of
+squares overflowed (a float32 variance over N entries passes inf once N * std**2 > 3.4e38,
+e.g. std 1e19 over 1000 entries), the same formula again on ``x / s``, ``s`` a power of two
+near each slice's largest magnitude (exact scaling), the results scaled back. Ordinary data
+pays one finiteness check on the reduced statistics.
+
+>>> import numpy as np
+>>> import array_api_compat.numpy as xp
+>>> x = np.array([1e19, -1e19, 2e19, -2e19], np.float32)
+>>> f"{float(safe_variance(xp, x, (0,), False, lambda a: xp.var(a, axis=0))):.3g}"
+'2.5e+38'
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def power_of_two_scale(xp, x, axes):
+    """Per slice over ``axes`` (kept as length 1): the power of two at or below the largest
+    magnitude; 1 where that is 0, inf or NaN (nothing to rescale)."""
+    top = xp.max(xp.abs(x), axis=axes, keepdims=True)
+    top = xp.where((top > 0) & (top < float("inf")), top, 1.0)
+    return 2.0 ** xp.floor(xp.log2(top))
+
+
+def overflowed(xp, stat):
+    """Whether any entry of ``stat`` is inf or NaN (NaN inputs answer yes too: the rescaled
+    pass then gives NaN again). Only a NumPy or CuPy array is asked: a value ``xg.function``
+    traces, or a Tensor of a higher-order rule, answers no (no branch on data there; those
+    keep the plain formula)."""
+    if type(stat) in (np.ndarray,) or isinstance(stat, np.generic):
+        return not np.isfinite(stat).all()
+    if type(stat).__module__.partition(".")[0] == "cupy":
+        return not bool(xp.all(xp.isfinite(stat)))
+    return False
+
+
+def safe_variance(xp, x, axes, keepdims, variance):
+    """``variance(x)`` (reducing ``axes``, kept as length 1 if ``keepdims``), or where it
+    overflowed ``variance(x / s) * s * s`` (still inf where the variance itself passes the
+    dtype's largest number)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        v = variance(x)
+        if not overflowed(xp, v):
+            return v
+        s = _scale_like(xp, x, axes, keepdims)
+        return variance(x / _scale_like(xp, x, axes, True)) * s * s
+
+
+def safe_std(xp, x, axes, keepdims, std):
+    """``std(x)`` as ``safe_variance``: ``std(x / s) * s`` where ``std(x)`` overflowed."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        v = std(x)
+        if not overflowed(xp, v):
+            return v
+        return std(x / _scale_like(xp, x, axes, True)) * _scale_like(xp, x, axes, keepdims)
+
+
+def _scale_like(xp, x, axes, keepdims):
+    s = power_of_two_scale(xp, x, axes)
+    if keepdims:
+        return s
+    return xp.reshape(s, tuple(n for i, n in enumerate(x.shape) if i not in axes))
+
+
+def centred_moments(xp, x, axes, correct_mean):
+    """``(xc, var)``: ``x`` less its mean over ``axes``, and the biased variance (kept
+    axes). With ``correct_mean``, below float64, the first mean's rounding is taken out by the
+    mean of the centred values, which are small and so summed accurately."""
+    xc = x - xp.mean(x, axis=axes, keepdims=True)
+    if correct_mean and x.dtype.itemsize < 8:
+        xc = xc - xp.mean(xc, axis=axes, keepdims=True)
+    return xc, xp.mean(xc * xc, axis=axes, keepdims=True)
+
+
+def normalized(xp, x, axes, eps, correct_mean=False):
+    """``(xhat, rstd)``: ``x`` normalized over ``axes`` and ``1 / sqrt(var + eps)``. Where
+    the variance overflowed, from ``x / s``: ``rstd = 1 / (s * sqrt(var(x / s) + eps / s**2))``,
+    right even where the variance itself passes the dtype's largest number."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        xc, var = centred_moments(xp, x, axes, correct_mean)
+        if not overflowed(xp, var):
+            rstd = 1.0 / xp.sqrt(var + eps)
+            return xc * rstd, rstd
+        s = power_of_two_scale(xp, x, axes)
+        xc, var = centred_moments(xp, x / s, axes, correct_mean)
+        scaled_rstd = 1.0 / xp.sqrt(var + eps / s / s)
+        return xc * scaled_rstd, scaled_rstd / s
+
+
+__all__: list = []
