@@ -80,7 +80,9 @@ class Transformer(Module):
                                               self._norm(layer, f"{self.name}/decoder/norm"),
                                               name=f"{self.name}/decoder")
         self.d_model, self.nhead = d_model, nhead
-        self._reset_parameters(gen)
+        unstated, self._batch_first_unstated = self._batch_first_unstated, False
+        self._reset_parameters(gen)         # (a load of its own weights: not the user's)
+        self._batch_first_unstated = unstated
 
     def _norm(self, layer, name):
         """A final LayerNorm ``name`` (its path in the model) as ``layer``'s own (eps, bias,
