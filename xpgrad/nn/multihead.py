@@ -265,7 +265,8 @@ class MultiheadAttention(Module):
         are not real numbers raise ValueError before anything changes.
 
         >>> import xpgrad as xg
-        >>> a, b = xg.nn.MultiheadAttention(4, 2, rng=0), xg.nn.MultiheadAttention(4, 2, rng=1)
+        >>> a = xg.nn.MultiheadAttention(4, 2, rng=0)
+        >>> b = xg.nn.MultiheadAttention(4, 2, batch_first=True, rng=1)
         >>> b.load_torch_state_dict(a.torch_state_dict())
         <All keys matched successfully>
         >>> bool((a.q_proj.w == b.q_proj.w).all().item())

@@ -246,8 +246,8 @@ class _Sequence(Module):
 
         >>> import xpgrad as xg
         >>> lstm = xg.nn.LSTM(2, 3, bidirectional=True, rng=0)
-        >>> xg.nn.LSTM(2, 3, bidirectional=True, rng=1).load_torch_state_dict(
-        ...     lstm.torch_state_dict())
+        >>> xg.nn.LSTM(2, 3, bidirectional=True, batch_first=True,
+        ...            rng=1).load_torch_state_dict(lstm.torch_state_dict())
         <All keys matched successfully>
         """
         _recurrent_torch.load_torch_state_dict(self, state_dict)
