@@ -27,7 +27,7 @@ def _pair(E=8, H=2, backend="numpy", **kwargs):
     """A torch layer and an xpgrad one holding its weights (float64)."""
     torch.manual_seed(0)
     theirs = torch.nn.MultiheadAttention(E, H, batch_first=True, dtype=torch.float64, **kwargs)
-    ours = MHA(E, H, dtype="float64", backend=backend, rng=1, **kwargs)
+    ours = MHA(E, H, batch_first=True, dtype="float64", backend=backend, rng=1, **kwargs)
     ours.load_torch_state_dict(theirs.state_dict())
     return theirs, ours
 

@@ -153,7 +153,7 @@ def test_gru_matches_torch(kernels, num_layers, with_state, rng):
     torch = _torch()
     B, T, I, H = 3, 7, 4, 5
     ref = torch.nn.GRU(I, H, num_layers, batch_first=True).double()
-    ours = nn.GRU(I, H, num_layers, rng=0, dtype="float64")
+    ours = nn.GRU(I, H, num_layers, batch_first=True, rng=0, dtype="float64")
     ours.load_torch_state_dict(ref.state_dict())     # torch's biases: all four nonzero
     h0 = rng.standard_normal((num_layers, B, H)) if with_state else None
     _check_against_torch(ours, ref, rng.standard_normal((B, T, I)), h0, rng)

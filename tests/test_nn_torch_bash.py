@@ -113,7 +113,7 @@ LAYERS = ["RNN", "GRU", "LSTM"]
 
 def _layer_pair(kind, layers):
     theirs = getattr(torch.nn, kind)(3, 4, num_layers=layers, batch_first=True).double()
-    ours = getattr(xg.nn, kind)(3, 4, layers, dtype="float64", rng=0)
+    ours = getattr(xg.nn, kind)(3, 4, layers, batch_first=True, dtype="float64", rng=0)
     ours.load_torch_state_dict(theirs.state_dict())
     return ours, theirs
 

@@ -185,7 +185,7 @@ def _grads_of(module, x, state, ct_out, ct_state):
 def test_lstm_matches_torch(kernels, num_layers, with_state, rng):
     torch = _torch()
     B, T, I, H = 3, 7, 4, 5
-    ours = nn.LSTM(I, H, num_layers, rng=0, dtype="float64")
+    ours = nn.LSTM(I, H, num_layers, batch_first=True, rng=0, dtype="float64")
     ref = torch.nn.LSTM(I, H, num_layers, batch_first=True).double()
     ours.load_torch_state_dict(ref.state_dict())
     x = rng.standard_normal((B, T, I))
@@ -225,7 +225,7 @@ def test_lstm_matches_torch(kernels, num_layers, with_state, rng):
 def test_rnn_matches_torch(kernels, nonlinearity, rng):
     torch = _torch()
     B, T, I, H, L = 3, 6, 4, 5, 2
-    ours = nn.RNN(I, H, L, nonlinearity=nonlinearity, rng=0, dtype="float64")
+    ours = nn.RNN(I, H, L, nonlinearity=nonlinearity, batch_first=True, rng=0, dtype="float64")
     ref = torch.nn.RNN(I, H, L, nonlinearity=nonlinearity, batch_first=True).double()
     ours.load_torch_state_dict(ref.state_dict())
     x, h0 = rng.standard_normal((B, T, I)), rng.standard_normal((L, B, H))

@@ -29,8 +29,8 @@ def pair(kind, L, backend, batch_first=True, **kwargs):
     torch.manual_seed(0)
     ref = getattr(torch.nn, kind)(I, H, L, batch_first=batch_first, bidirectional=True,
                                   **kwargs).double()
-    ours = getattr(nn, kind)(I, H, L, bidirectional=True, dtype="float64", backend=backend,
-                             rng=1, **kwargs)
+    ours = getattr(nn, kind)(I, H, L, bidirectional=True, batch_first=True, dtype="float64",
+                             backend=backend, rng=1, **kwargs)
     ours.load_torch_state_dict(ref.state_dict())
     return ref, ours
 

@@ -32,8 +32,8 @@ def pair(kind, I, H, L, dtype, backend, **kwargs):
     """A torch layer and the xpgrad layer holding its weights."""
     torch.manual_seed(0)
     ref = getattr(torch.nn, kind)(I, H, L, batch_first=True, **kwargs).to(DTYPES[dtype][0])
-    ours = getattr(nn, kind)(I, H, L, dtype=getattr(xg, dtype), backend=backend, rng=1,
-                             **kwargs)
+    ours = getattr(nn, kind)(I, H, L, batch_first=True, dtype=getattr(xg, dtype),
+                             backend=backend, rng=1, **kwargs)
     ours.load_torch_state_dict(ref.state_dict())
     return ref, ours
 

@@ -18,8 +18,8 @@ def test_relu_rnn_gradient_at_nan_states_matches_torch(backend, power, layers):
     ref = torch.nn.RNN(2, 3, num_layers=layers, nonlinearity="relu", batch_first=True).double()
     tx = torch.tensor(x, requires_grad=True)
     (ref(tx)[0] ** power).sum().backward()
-    rnn = xg.nn.RNN(2, 3, num_layers=layers, nonlinearity="relu", backend=backend,
-                    dtype=xg.float64)
+    rnn = xg.nn.RNN(2, 3, num_layers=layers, nonlinearity="relu", batch_first=True,
+                    backend=backend, dtype=xg.float64)
     rnn.load_torch_state_dict(ref.state_dict())
     xs = xg.asarray(x, backend=backend)
     with xg.GradientTape() as tape:

@@ -29,8 +29,8 @@ def _stack(kind, num_layers=3, backend="numpy", norm=True, **kwargs):
     with torch.no_grad():                   # torch's copies start equal: tell them apart
         for p in theirs.parameters():
             p.add_(0.1 * torch.randn_like(p))
-    mine = getattr(xg.nn, f"Transformer{T}Layer")(E, H, F, dtype="float64", backend=backend,
-                                                  rng=1, **kwargs)
+    mine = getattr(xg.nn, f"Transformer{T}Layer")(E, H, F, batch_first=True, dtype="float64",
+                                                  backend=backend, rng=1, **kwargs)
     ours = getattr(xg.nn, f"Transformer{T}")(
         mine, num_layers, norm=xg.nn.LayerNorm(E, dtype="float64", backend=backend)
         if norm else None)

@@ -28,7 +28,7 @@ def _pair(kind="encoder", backend="numpy", **kwargs):
     theirs = getattr(torch.nn, f"Transformer{kind.title()}Layer")(
         E, H, F, batch_first=True, dtype=torch.float64, **kwargs).eval()
     ours = getattr(xg.nn, f"Transformer{kind.title()}Layer")(
-        E, H, F, dtype="float64", backend=backend, rng=1, **kwargs).eval()
+        E, H, F, batch_first=True, dtype="float64", backend=backend, rng=1, **kwargs).eval()
     ours.load_torch_state_dict(theirs.state_dict())
     return theirs, ours
 

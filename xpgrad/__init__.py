@@ -63,6 +63,19 @@ _PYTORCH_NAMES = {
     "manual_seed": "random numbers come from explicit generators: xg.random.default_rng(seed), "
                    "and rng= on layers and Dropout",
     "from_numpy": "xg.asarray(array) (copy=False to share the array's memory)",
+    "clamp": "xg.clip(x, min, max) (the array API's name; t.clip(min, max) too)",
+    "masked_fill": "xg.where(mask, value, x) (a new tensor: where mask is true, value)",
+    "vmap": "xpgrad has no vmap: per-sample gradients are tape.jacobian(losses, params) of the "
+            "losses with reduction='none' (one reverse pass per sample), each example's "
+            "Jacobian tape.batch_jacobian(y, x); else a loop over the samples",
+    "func": "torch.func's transforms are in xg itself: xg.grad, xg.value_and_grad, xg.vjp, "
+            "xg.jvp, xg.jacobian, xg.hessian (no vmap: xg.vmap says what to use)",
+    "autograd": "torch.autograd.grad(loss, inputs) is tape.gradient(loss, inputs) (or xg.grad(f))",
+    "compile": "xg.function(step) traces a step once and replays it (torch.compile's job)",
+    **dict.fromkeys(("save", "load"),
+                    "checkpoints: xg.save_checkpoint(path, model, optimizer) and "
+                    "xg.load_checkpoint(path, model, optimizer) (.npz); model.state_dict() "
+                    "is {path: NumPy array}, loaded back with model.load_state_dict"),
     **{name: f"random numbers come from explicit generators: rng = xg.random.default_rng(seed)"
              f"; {ours}" for name, ours in (
                  ("randn", "rng.normal(size=shape)"), ("rand", "rng.random(size=shape)"),

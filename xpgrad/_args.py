@@ -7,6 +7,11 @@ True
 ... except TypeError as e:
 ...     print(e)
 sum: keepdims must be True or False, got 'no'
+>>> try:
+...     refuse_keywords("sum", {"dim": 1})
+... except TypeError as e:
+...     print(e)
+sum() got an unexpected keyword argument 'dim'; xpgrad uses the array API's names: axis= for dim=
 """
 from __future__ import annotations
 
@@ -34,10 +39,42 @@ def no_attribute(obj, name: str, hint: str | None = None) -> AttributeError:
     return AttributeError(message if hint is None else f"{message}: {hint}")
 
 
+class Pointer(property):
+    """What ``pointer`` makes: a property that always raises (``listed_names`` leaves it out)."""
+
+
 def pointer(name: str, hint: str) -> property:
     """A class attribute standing for another library's ``name``: reading or assigning it
     raises ``no_attribute`` with ``hint`` (so ``hasattr`` stays False, and an assignment is not
-    kept where it would change nothing)."""
+    kept where it would change nothing). A class holding some lists its attributes with
+    ``listed_names`` (``__dir__``), so that tab completion does not offer them."""
     def missing(self, *value):
         raise no_attribute(self, name, hint)
-    return property(missing, missing)
+    return Pointer(missing, missing)
+
+
+def listed_names(obj) -> list:
+    """``dir(obj)`` without the ``pointer`` attributes of its class: the names for which
+    ``hasattr(obj, name)`` is False are not offered (a class's ``__dir__``)."""
+    mro = type(obj).__mro__
+
+    def defined(name):          # the attribute as the class's lookup finds it
+        return next((vars(c)[name] for c in mro if name in vars(c)), None)
+
+    return sorted(n for n in object.__dir__(obj) if not isinstance(defined(n), Pointer))
+
+
+#: PyTorch's keywords of reductions, softmax and joins -> the array API's names for them
+TORCH_KEYWORDS = {"dim": "axis=", "keepdim": "keepdims="}
+
+
+def refuse_keywords(owner: str, unexpected: dict) -> None:
+    """Raise the TypeError Python raises for ``owner(..., key=value)`` with a keyword it does
+    not take (``unexpected``: a ``**`` catch-all's dict), adding the array API's names for
+    PyTorch's among them (``dim=`` -> ``axis=``)."""
+    key = next(iter(unexpected))
+    message = f"{owner}() got an unexpected keyword argument {key!r}"
+    ours = [f"{TORCH_KEYWORDS[k]} for {k}=" for k in unexpected if k in TORCH_KEYWORDS]
+    if ours:
+        message += "; xpgrad uses the array API's names: " + ", ".join(ours)
+    raise TypeError(message)

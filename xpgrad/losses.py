@@ -25,3 +25,21 @@ __all__ = ["mse", "sigmoid_mse", "softmax_cross_entropy", "sigmoid_cross_entropy
            "gaussian_nll", "poisson_nll", "margin_ranking", "hinge_embedding", "soft_margin",
            "multilabel_soft_margin", "multi_margin", "triplet_margin", "cosine_embedding",
            "REDUCTIONS", "KL_REDUCTIONS"]
+
+#: torch.nn.functional's loss names -> xpgrad's (the same functions, class axis last)
+_PYTORCH_NAMES = {
+    "cross_entropy": "xg.losses.softmax_cross_entropy(logits, labels) (class axis last)",
+    "nll_loss": "xg.losses.nll(log_probs, labels) (class axis last)",
+    "mse_loss": "xg.losses.mse(prediction, target)",
+    "l1_loss": "xg.losses.l1(prediction, target)",
+    "smooth_l1_loss": "xg.losses.smooth_l1(prediction, target, beta=)",
+    "huber_loss": "xg.losses.huber(prediction, target, delta=)",
+    "binary_cross_entropy_with_logits": "xg.losses.sigmoid_cross_entropy_with_logits(logits, "
+                                        "targets)",
+}
+
+
+def __getattr__(name):
+    hint = _PYTORCH_NAMES.get(name)
+    message = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(message if hint is None else f"{message}: {hint}")

@@ -25,7 +25,7 @@ properties ``T mT real imag``.
 """
 from __future__ import annotations
 
-from ._args import pointer
+from ._args import listed_names, pointer, refuse_keywords
 
 _ns = None  # the xpgrad namespace; set by xpgrad/__init__ once the ops exist
 
@@ -69,6 +69,9 @@ class TensorMethods:
     """Mixed into ``Tensor``: operators (``+ - * / ** @ < == & ...``) and NumPy-like methods."""
 
     __slots__ = ()
+
+    def __dir__(self):
+        return listed_names(self)     # without PyTorch's names, which raise (_PYTORCH_NAMES)
 
     # -- arithmetic operators -------------------------------------------------------------------
     def __add__(self, o): return _ns.add(self, o)
@@ -156,45 +159,69 @@ class TensorMethods:
         return _ns.conj(self)
 
     # -- reductions: the namespace's, with its keywords ----------------------------------------
-    def sum(self, axis=None, *, dtype=None, keepdims=False):
+    def sum(self, axis=None, *, dtype=None, keepdims=False, **unexpected):
+        if unexpected:
+            refuse_keywords("TensorMethods.sum", unexpected)
         return _ns.sum(self, axis=axis, dtype=dtype, keepdims=keepdims)
 
-    def prod(self, axis=None, *, dtype=None, keepdims=False):
+    def prod(self, axis=None, *, dtype=None, keepdims=False, **unexpected):
+        if unexpected:
+            refuse_keywords("TensorMethods.prod", unexpected)
         return _ns.prod(self, axis=axis, dtype=dtype, keepdims=keepdims)
 
-    def mean(self, axis=None, *, keepdims=False):
+    def mean(self, axis=None, *, keepdims=False, **unexpected):
+        if unexpected:
+            refuse_keywords("TensorMethods.mean", unexpected)
         return _ns.mean(self, axis=axis, keepdims=keepdims)
 
-    def max(self, axis=None, *, keepdims=False):
+    def max(self, axis=None, *, keepdims=False, **unexpected):
+        if unexpected:
+            refuse_keywords("TensorMethods.max", unexpected)
         return _ns.max(self, axis=axis, keepdims=keepdims)
 
-    def min(self, axis=None, *, keepdims=False):
+    def min(self, axis=None, *, keepdims=False, **unexpected):
+        if unexpected:
+            refuse_keywords("TensorMethods.min", unexpected)
         return _ns.min(self, axis=axis, keepdims=keepdims)
 
-    def var(self, axis=None, *, correction=0.0, keepdims=False, ddof=None):
+    def var(self, axis=None, *, correction=0.0, keepdims=False, ddof=None, **unexpected):
         """The variance; ``ddof`` (NumPy's name) is the standard's ``correction``."""
+        if unexpected:
+            refuse_keywords("TensorMethods.var", unexpected)
         return _ns.var(self, axis=axis, correction=_correction(correction, ddof),
                        keepdims=keepdims)
 
-    def std(self, axis=None, *, correction=0.0, keepdims=False, ddof=None):
+    def std(self, axis=None, *, correction=0.0, keepdims=False, ddof=None, **unexpected):
         """The standard deviation; ``ddof`` (NumPy's name) is the standard's ``correction``."""
+        if unexpected:
+            refuse_keywords("TensorMethods.std", unexpected)
         return _ns.std(self, axis=axis, correction=_correction(correction, ddof),
                        keepdims=keepdims)
 
-    def argmax(self, axis=None, *, keepdims=False):
+    def argmax(self, axis=None, *, keepdims=False, **unexpected):
+        if unexpected:
+            refuse_keywords("TensorMethods.argmax", unexpected)
         return _ns.argmax(self, axis=axis, keepdims=keepdims)
 
-    def argmin(self, axis=None, *, keepdims=False):
+    def argmin(self, axis=None, *, keepdims=False, **unexpected):
+        if unexpected:
+            refuse_keywords("TensorMethods.argmin", unexpected)
         return _ns.argmin(self, axis=axis, keepdims=keepdims)
 
-    def any(self, axis=None, *, keepdims=False):
+    def any(self, axis=None, *, keepdims=False, **unexpected):
+        if unexpected:
+            refuse_keywords("TensorMethods.any", unexpected)
         return _ns.any(self, axis=axis, keepdims=keepdims)
 
-    def all(self, axis=None, *, keepdims=False):
+    def all(self, axis=None, *, keepdims=False, **unexpected):
+        if unexpected:
+            refuse_keywords("TensorMethods.all", unexpected)
         return _ns.all(self, axis=axis, keepdims=keepdims)
 
-    def cumsum(self, axis=None):
+    def cumsum(self, axis=None, **unexpected):
         """``cumulative_sum``; without ``axis``, of the flattened tensor (as NumPy)."""
+        if unexpected:
+            refuse_keywords("TensorMethods.cumsum", unexpected)
         if axis is None:
             return _ns.cumulative_sum(_ns.reshape(self, (-1,)), axis=0)
         return _ns.cumulative_sum(self, axis=axis)
@@ -204,17 +231,31 @@ class TensorMethods:
         """``x.reshape(2, 3)`` or ``x.reshape((2, 3))``."""
         return _ns.reshape(self, shape[0] if len(shape) == 1 else shape)
 
-    def flatten(self):
-        """A 1-D tensor with the elements in row-major order."""
+    def flatten(self, *torch_dims):
+        """A 1-D tensor with the elements in row-major order (NumPy's ``flatten``; it takes
+        no axes, so PyTorch's ``x.flatten(1)`` is a TypeError saying what to write)."""
+        if torch_dims:
+            raise TypeError("Tensor.flatten() takes no axes (NumPy's: every axis into one); "
+                            "PyTorch's x.flatten(1) is x.reshape(x.shape[0], -1) (the layer: "
+                            "xg.nn.Flatten(start_axis=1))")
         return _ns.reshape(self, (-1,))
 
     def transpose(self, *axes):
         """NumPy's ``transpose``: the axes reversed, or permuted as ``axes`` says
-        (``x.transpose(1, 0, 2)`` or ``x.transpose((1, 0, 2))``)."""
+        (``x.transpose(1, 0, 2)`` or ``x.transpose((1, 0, 2))``). PyTorch's
+        ``transpose(0, 1)`` swaps two axes: that is ``x.swapaxes(0, 1)`` here (two axes of a
+        tensor with more than two are a ValueError saying so)."""
         if not axes:
             axes = tuple(range(self.ndim - 1, -1, -1))
         elif len(axes) == 1 and not isinstance(axes[0], int):
             axes = tuple(axes[0])
+        if len(axes) == 2 and self.ndim > 2:
+            a, b = axes
+            raise ValueError(f"x.transpose({a}, {b}) on a {self.ndim}-D tensor: xpgrad's "
+                             f"transpose is NumPy's, which takes a permutation of all "
+                             f"{self.ndim} axes; PyTorch's transpose swaps two axes: "
+                             f"x.swapaxes({a}, {b}) (or xg.permute_dims(x, axes) with the "
+                             f"whole order)")
         return _ns.permute_dims(self, axes)
 
     def permute(self, *axes):
@@ -230,8 +271,10 @@ class TensorMethods:
         axes[a], axes[b] = b, a
         return _ns.permute_dims(self, tuple(axes))
 
-    def squeeze(self, axis=None):
+    def squeeze(self, axis=None, **unexpected):
         """Without ``axis``, every axis of length 1 removed (as NumPy and PyTorch)."""
+        if unexpected:
+            refuse_keywords("TensorMethods.squeeze", unexpected)
         if axis is None:
             axis = tuple(i for i, n in enumerate(self.shape) if n == 1)
         return _ns.squeeze(self, axis=axis)
@@ -277,6 +320,8 @@ _PYTORCH_NAMES = {
     "float": "t.astype(xg.float32)",
     "double": "t.astype(xg.float64)",
     "long": "t.astype(xg.int64)",
+    "clamp": "t.clip(min, max) (xg.clip, the array API's name)",
+    "masked_fill": "xg.where(mask, value, t) (a new tensor: where mask is true, value)",
     **dict.fromkeys(("split", "chunk"),
                     "xg.unstack(t, axis=k) gives every slice of size one (the axis dropped), "
                     "slicing t[:, i:j] any other piece"),

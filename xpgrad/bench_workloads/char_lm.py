@@ -39,7 +39,8 @@ def char_lm_step(lib, batch=32, steps=50, vocab=65, hidden=128, compiled=False):
     if lib.kind == "xpgrad":
         import xpgrad as xg
 
-        lstm = _need(xg.nn, "LSTM", "xpgrad.nn")(vocab, hidden, backend=lib.backend)
+        lstm = _need(xg.nn, "LSTM", "xpgrad.nn")(vocab, hidden, batch_first=True,
+                                                 backend=lib.backend)
         lstm.load_torch_state_dict(lstm_weights)
         head = _need(xg.nn, "Linear", "xpgrad.nn")(hidden, vocab, backend=lib.backend)
         head.w.assign(lib.put(head_w))

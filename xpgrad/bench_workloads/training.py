@@ -197,7 +197,7 @@ def lstm_step(lib, batch=64, hidden=128, steps=50, input_size=64, compiled=False
 
         lstm_cls = _need(xg.nn, "LSTM", "xpgrad.nn")
         mse = _need(_xpgrad_module("losses"), "mse", "xpgrad.losses")
-        model = lstm_cls(input_size, hidden, backend=lib.backend)
+        model = lstm_cls(input_size, hidden, batch_first=True, backend=lib.backend)
         model.load_torch_state_dict(weights)
         params = model.trainable_variables
         opt = _need(_xpgrad_module("optim"), "SGD", "xpgrad.optim")(learning_rate=0.01)

@@ -38,3 +38,18 @@ __all__ = ["DATASETS", "DATA_ENV", "DIGITS_FILE", "DataError", "Dataset", "Downl
            "IDX_DATASETS", "SOURCES", "Source", "batches", "check_seed", "data_home", "download",
            "load_dataset", "load_digits", "load_idx_dataset", "load_mnist", "normalized",
            "read_idx", "sha256_of", "split", "standardize", "write_idx"]
+
+_BATCHES = ("xg.data.batches(len(x), batch_size, rng) gives the index arrays of the batches "
+            "(shuffled with an rng): for idx in xg.data.batches(len(x), 32, rng): x[idx], y[idx]")
+#: torch.utils.data's names that xg.data does without, and what to write instead
+_PYTORCH_NAMES = {
+    **dict.fromkeys(("DataLoader", "TensorDataset"), _BATCHES),
+    "random_split": "xg.data.split(x, y, test_fraction, seed) (stratified, as scikit-learn's "
+                    "train_test_split)",
+}
+
+
+def __getattr__(name):
+    hint = _PYTORCH_NAMES.get(name)
+    message = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(message if hint is None else f"{message}: {hint}")

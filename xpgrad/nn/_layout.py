@@ -16,9 +16,43 @@ ratio 0.92-0.99), so there is no time-major path inside.
 """
 from __future__ import annotations
 
+import warnings
+
+from .._args import flag
 from ..creation import asarray
 from ..ops.shape import expand_dims, permute_dims, squeeze
 from ..tensor import Tensor
+
+
+def stated_layout(module, batch_first, who) -> bool:
+    """A layer's ``batch_first``: None (left out) is xpgrad's default, True, and the layer
+    remembers that it was left out, for ``warn_unstated_layouts``.
+
+    >>> import xpgrad as xg
+    >>> gru = xg.nn.GRU(2, 3, rng=0)
+    >>> gru.batch_first, gru._batch_first_unstated
+    (True, True)
+    """
+    module._batch_first_unstated = batch_first is None
+    return True if batch_first is None else flag(batch_first, "batch_first", who)
+
+
+def warn_unstated_layouts(module, stacklevel) -> None:
+    """After ``module.load_torch_state_dict``: one UserWarning naming the layers in it built
+    without ``batch_first`` (xpgrad's default, True, is not torch's, False: a literal port of
+    time-major torch code would run silently wrong); each layer is named once, ever."""
+    unstated = [m for m in (module, *module.submodules())
+                if vars(m).get("_batch_first_unstated")]
+    if not unstated:
+        return
+    for m in unstated:
+        m._batch_first_unstated = False
+    names = ", ".join(f"{type(m).__name__} {m.name!r}" for m in unstated)
+    warnings.warn(f"torch weights loaded into {names}, built without batch_first: xpgrad's "
+                  "default is batch_first=True (batch, sequence, features), torch's is False "
+                  "(sequence, batch, features); pass batch_first explicitly (False for "
+                  "torch's time-major layout) to silence this", UserWarning,
+                  stacklevel=stacklevel + 1)
 
 
 def layout(batch_first) -> str:

@@ -12,10 +12,16 @@ IncompatibleKeys(missing_keys=['bias'], unexpected_keys=['extra'])
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import NamedTuple
 
 from .._args import flag
+from ._layout import warn_unstated_layouts
+
+#: how deep in nested load_torch_state_dict calls this thread is (a model's load calls its
+#: layers'): the outermost one warns about the layouts, at the user's line
+_LOADS = threading.local()
 
 
 class IncompatibleKeys(NamedTuple):
@@ -42,6 +48,17 @@ def strict_option(load):
     under a layer's prefix too (``"0.junk"``), in PyTorch's order."""
 
     def load_torch_state_dict(self, state_dict, strict=True):
+        depth = getattr(_LOADS, "depth", 0)
+        _LOADS.depth = depth + 1
+        try:
+            result = load_checked(self, state_dict, strict)
+        finally:
+            _LOADS.depth = depth
+        if depth == 0:
+            warn_unstated_layouts(self, stacklevel=2)
+        return result
+
+    def load_checked(self, state_dict, strict):
         who = f"{type(self).__name__}.load_torch_state_dict"
         strict = flag(strict, "strict", who)
         if not isinstance(state_dict, Mapping):

@@ -127,6 +127,11 @@ class Linear(Module):
             note_write(self, "_weights")
         self.__dict__["_weights"] = next(_WEIGHTS)
 
+    def __dir__(self):
+        names = super().__dir__()      # weight only while tied: reading it otherwise raises
+        return names if self.__dict__.get("weight") is not None else \
+            [n for n in names if n != "weight"]
+
     @property
     def weight(self):
         tied = self.__dict__.get("weight")

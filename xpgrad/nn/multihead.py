@@ -27,6 +27,7 @@ from ._torch import host, load_checked
 from .attention import as_tensor, attend, blocked, causal_mask, check_mask
 from .linear import Linear
 from .module import Module
+from ._layout import stated_layout
 from ._torch_strict import strict_option
 
 _WHO = "MultiheadAttention"
@@ -72,7 +73,8 @@ class MultiheadAttention(Module):
 
     ``query`` is (N, L, embed_dim), ``key`` (N, S, kdim), ``value`` (N, S, vdim) (``kdim`` and
     ``vdim`` default to ``embed_dim``), or the same without the batch axis; ``out`` is (N, L,
-    embed_dim). With ``batch_first=False`` (PyTorch's default) they are sequence first, (L, N,
+    embed_dim) (``batch_first`` left out is True, and ``load_torch_state_dict`` warns once
+    that torch's default is False). With ``batch_first=False`` they are sequence first, (L, N,
     embed_dim), (S, N, kdim), (S, N, vdim) and (L, N, embed_dim), as PyTorch's; the weights are
     (N, L, S) either way. Each of ``num_heads`` heads attends with ``embed_dim // num_heads``
     features; ``dropout`` drops attention weights in training mode (1.0: all of them, as PyTorch
@@ -105,10 +107,10 @@ class MultiheadAttention(Module):
     batch_first = True      # a layer pickled before the option had this layout
 
     def __init__(self, embed_dim, num_heads, *, dropout=0.0, bias=True, add_bias_kv=False,
-                 add_zero_attn=False, kdim=None, vdim=None, batch_first=True, rng=None,
+                 add_zero_attn=False, kdim=None, vdim=None, batch_first=None, rng=None,
                  dtype=_dt.float32, backend=None, name="multihead_attention"):
         super().__init__(name)
-        self.batch_first = flag(batch_first, "batch_first", _WHO)
+        self.batch_first = stated_layout(self, batch_first, _WHO)
         E = self.embed_dim = _checks.size("embed_dim", embed_dim, _WHO)
         self.num_heads = _checks.size("num_heads", num_heads, _WHO)
         if E % self.num_heads:
@@ -263,7 +265,8 @@ class MultiheadAttention(Module):
         are not real numbers raise ValueError before anything changes.
 
         >>> import xpgrad as xg
-        >>> a, b = xg.nn.MultiheadAttention(4, 2, rng=0), xg.nn.MultiheadAttention(4, 2, rng=1)
+        >>> a = xg.nn.MultiheadAttention(4, 2, rng=0)
+        >>> b = xg.nn.MultiheadAttention(4, 2, batch_first=True, rng=1)
         >>> b.load_torch_state_dict(a.torch_state_dict())
         <All keys matched successfully>
         >>> bool((a.q_proj.w == b.q_proj.w).all().item())

@@ -2,7 +2,8 @@
 the cells of ``recurrent.py`` (``dropout=`` between them, as PyTorch's), each layer one
 direction or, with ``bidirectional=True``, two (the outputs of a forward-time and a
 reverse-time cell concatenated, 2 * hidden features). Inputs are batch first (B, T, F) by
-default; ``batch_first=False`` (PyTorch's default) reads time-major (T, B, F) input and
+default (``batch_first`` left out is True; ``load_torch_state_dict`` then warns once, as
+torch's default is False); ``batch_first=False`` (PyTorch's default) reads time-major (T, B, F) input and
 returns time-major outputs (T, B, D * H), and an unbatched (T, F) input returns (T, D * H)
 outputs and (L * D, H) states in either mode, as PyTorch's (``_layout.py`` transposes at entry
 and exit). A batch of sequences
@@ -44,7 +45,7 @@ from ..tensor import Tensor
 from . import _checks
 from . import _recurrent_torch
 from . import init as _init
-from ._layout import sequence_in, sequence_out, state_in, state_out
+from ._layout import sequence_in, sequence_out, state_in, state_out, stated_layout
 from .dropout import Dropout
 from .module import Module
 from .recurrent import (_SIZES, GRUCell, LSTMCell, RNNCell, _check_pair, _check_state,
@@ -73,11 +74,11 @@ class _Sequence(Module):
 
     CELL = None
 
-    def __init__(self, input_size, hidden_size, num_layers=1, *, name, batch_first=True,
+    def __init__(self, input_size, hidden_size, num_layers=1, *, name, batch_first=None,
                  dropout=0.0, bidirectional=False, **cell_kwargs):
         super().__init__(name)
         who = type(self).__name__
-        self.batch_first = flag(batch_first, "batch_first", who)
+        self.batch_first = stated_layout(self, batch_first, who)
         self.input_size = _checks.size("input_size", input_size, who, _SIZES)
         self.hidden_size = _checks.size("hidden_size", hidden_size, who, _SIZES)
         self.num_layers = _checks.size(
@@ -245,8 +246,8 @@ class _Sequence(Module):
 
         >>> import xpgrad as xg
         >>> lstm = xg.nn.LSTM(2, 3, bidirectional=True, rng=0)
-        >>> xg.nn.LSTM(2, 3, bidirectional=True, rng=1).load_torch_state_dict(
-        ...     lstm.torch_state_dict())
+        >>> xg.nn.LSTM(2, 3, bidirectional=True, batch_first=True,
+        ...            rng=1).load_torch_state_dict(lstm.torch_state_dict())
         <All keys matched successfully>
         """
         _recurrent_torch.load_torch_state_dict(self, state_dict)
@@ -296,7 +297,7 @@ class RNN(_Sequence):
     CELL = RNNCell
 
     def __init__(self, input_size, hidden_size, num_layers=1, *, nonlinearity="tanh",
-                 bias=True, batch_first=True, dropout=0.0, bidirectional=False,
+                 bias=True, batch_first=None, dropout=0.0, bidirectional=False,
                  kernel_init=None, recurrent_init=None, bias_init=None, rng=None,
                  dtype=_dt.float32, backend=None, name="rnn"):
         check_nonlinearity(nonlinearity, "RNN")
@@ -346,7 +347,7 @@ class LSTM(_Sequence):
     CELL = LSTMCell
 
     def __init__(self, input_size, hidden_size, num_layers=1, *, bias=True, forget_bias=1.0,
-                 batch_first=True, dropout=0.0, bidirectional=False, kernel_init=None,
+                 batch_first=None, dropout=0.0, bidirectional=False, kernel_init=None,
                  recurrent_init=None, bias_init=None, rng=None, dtype=_dt.float32,
                  backend=None, name="lstm"):
         if forget_bias is not None:
@@ -398,7 +399,7 @@ class GRU(_Sequence):
 
     CELL = GRUCell
 
-    def __init__(self, input_size, hidden_size, num_layers=1, *, bias=True, batch_first=True,
+    def __init__(self, input_size, hidden_size, num_layers=1, *, bias=True, batch_first=None,
                  dropout=0.0, bidirectional=False, kernel_init=None, recurrent_init=None,
                  bias_init=None, rng=None, dtype=_dt.float32, backend=None, name="gru"):
         super().__init__(input_size, hidden_size, num_layers, name=name, bias=bias,

@@ -70,7 +70,7 @@ class SequenceClassifier(Module):
         gen = _init.as_rng(rng, backend)
         self.input_size = sizes[0]
         self.layers = [kinds[cell](a if i == 0 else D * a, b, bidirectional=self.bidirectional,
-                                   rng=gen, dtype=dtype, backend=backend,
+                                   batch_first=True, rng=gen, dtype=dtype, backend=backend,
                                    name=f"{self.name}/{cell}{i}", **inits)
                        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:]))]
         for layer in self.layers:

@@ -23,6 +23,7 @@ from .attention import as_tensor, blocked, causal_mask, check_mask
 from .dropout import Dropout
 from .linear import Linear
 from .module import Module
+from ._layout import stated_layout
 from .multihead import MultiheadAttention
 from .normalization import LayerNorm
 
@@ -86,7 +87,7 @@ class _Layer(Module):
                  batch_first, norm_first, bias, rng, dtype, backend, name):
         super().__init__(name)
         who = type(self).__name__
-        self.batch_first = flag(batch_first, "batch_first", who)
+        self.batch_first = stated_layout(self, batch_first, who)
         self.d_model = _checks.size("d_model", d_model, who)
         self.nhead = _checks.size("nhead", nhead, who)
         if self.d_model % self.nhead:
@@ -103,6 +104,7 @@ class _Layer(Module):
         common = dict(rng=gen, bias=bias, dtype=dtype, backend=backend)
         for attr in self._ATTENTIONS:
             setattr(self, attr, MultiheadAttention(self.d_model, self.nhead, dropout=p,
+                                                   batch_first=True,     # (_batch_major)
                                                    name=f"{self.name}/{attr}", **common))
         linear = dict(init="torch_linear_default",
                       bias_init="torch_linear_default" if bias else None, **common)
@@ -241,7 +243,7 @@ class TransformerEncoderLayer(_Layer):
     _NORMS = 2
 
     def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu",
-                 layer_norm_eps=1e-5, batch_first=True, norm_first=False, bias=True, *,
+                 layer_norm_eps=1e-5, batch_first=None, norm_first=False, bias=True, *,
                  rng=None, dtype=_dt.float32, backend=None, name="transformer_encoder_layer"):
         super().__init__(d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps,
                          batch_first, norm_first, bias, rng, dtype, backend, name)
@@ -283,7 +285,7 @@ class TransformerDecoderLayer(_Layer):
     _NORMS = 3
 
     def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu",
-                 layer_norm_eps=1e-5, batch_first=True, norm_first=False, bias=True, *,
+                 layer_norm_eps=1e-5, batch_first=None, norm_first=False, bias=True, *,
                  rng=None, dtype=_dt.float32, backend=None, name="transformer_decoder_layer"):
         super().__init__(d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps,
                          batch_first, norm_first, bias, rng, dtype, backend, name)

@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 
 from .. import dtypes as _dt
-from .._args import flag
 from . import init as _init
 from .attention import as_tensor
+from ._layout import stated_layout
 from .module import Module
 from .normalization import LayerNorm
 from .transformer import (TransformerDecoderLayer, TransformerEncoderLayer,
@@ -58,10 +58,10 @@ class Transformer(Module):
 
     def __init__(self, d_model=512, nhead=8, num_encoder_layers=6, num_decoder_layers=6,
                  dim_feedforward=2048, dropout=0.1, activation="relu", custom_encoder=None,
-                 custom_decoder=None, layer_norm_eps=1e-5, batch_first=True, norm_first=False,
+                 custom_decoder=None, layer_norm_eps=1e-5, batch_first=None, norm_first=False,
                  bias=True, *, rng=None, dtype=_dt.float32, backend=None, name="transformer"):
         super().__init__(name)
-        self.batch_first = flag(batch_first, "batch_first", _WHO)
+        self.batch_first = stated_layout(self, batch_first, _WHO)
         gen = _init.as_rng(_init.check_rng(rng, _WHO), backend)
         args = dict(dim_feedforward=dim_feedforward, dropout=dropout, activation=activation,
                     layer_norm_eps=layer_norm_eps, batch_first=self.batch_first,
@@ -80,7 +80,9 @@ class Transformer(Module):
                                               self._norm(layer, f"{self.name}/decoder/norm"),
                                               name=f"{self.name}/decoder")
         self.d_model, self.nhead = d_model, nhead
-        self._reset_parameters(gen)
+        unstated, self._batch_first_unstated = self._batch_first_unstated, False
+        self._reset_parameters(gen)         # (a load of its own weights: not the user's)
+        self._batch_first_unstated = unstated
 
     def _norm(self, layer, name):
         """A final LayerNorm ``name`` (its path in the model) as ``layer``'s own (eps, bias,

@@ -15,6 +15,7 @@ as PyTorch's do (they compare with 0 or are defined for real numbers only).
 """
 from __future__ import annotations
 
+from .._args import refuse_keywords
 from ..optim._checks import hyperparameter
 from ..primitive import Primitive, apply
 from ..tensor import Tensor
@@ -175,24 +176,28 @@ _log_softmax_prim = Primitive(
     lambda xp, g, ans, x, axis: g - xp.exp(ans) * xp.sum(g, axis=axis, keepdims=True))
 
 
-def softmax(x, /, axis=-1):
+def softmax(x, /, axis=-1, **unexpected):
     """``exp(x) / sum(exp(x))`` along ``axis``, stable for large |x|.
 
     >>> import xpgrad as xg
     >>> xg.nn.softmax(xg.asarray([0.0, 0.0])).tolist()
     [0.5, 0.5]
     """
+    if unexpected:
+        refuse_keywords("softmax", unexpected)
     x = _real(x, "softmax")
     return apply(_softmax_prim, x, axis=norm_axis(axis, x.ndim))
 
 
-def log_softmax(x, /, axis=-1):
+def log_softmax(x, /, axis=-1, **unexpected):
     """``x - logsumexp(x)`` along ``axis``.
 
     >>> import xpgrad as xg
     >>> round(xg.nn.log_softmax(xg.asarray([0.0, 0.0])).tolist()[0], 4)
     -0.6931
     """
+    if unexpected:
+        refuse_keywords("log_softmax", unexpected)
     x = _real(x, "log_softmax")
     return apply(_log_softmax_prim, x, axis=norm_axis(axis, x.ndim))
 

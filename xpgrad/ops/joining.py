@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 
+from .._args import refuse_keywords
 from ..primitive import Primitive, apply
 from ..tensor import Tensor
 from ._define import as_tensor, norm_axis
@@ -46,7 +47,7 @@ def _tensors(arrays, what):
     return arrays
 
 
-def concat(arrays, /, *, axis=0):
+def concat(arrays, /, *, axis=0, **unexpected):
     """Join tensors along an existing axis (``axis=None``: flattened first); mixed dtypes
     promote.
 
@@ -54,6 +55,8 @@ def concat(arrays, /, *, axis=0):
     >>> xg.concat([xg.ones((2, 3)), xg.zeros((1, 3))]).shape
     (3, 3)
     """
+    if unexpected:
+        refuse_keywords("concat", unexpected)
     arrays = _tensors(arrays, "concat")
     if axis is None:
         arrays = [reshape(a, (-1,)) for a in arrays]
@@ -79,13 +82,15 @@ _stack = Primitive("stack", lambda xp, *arrays, axis: xp.stack(arrays, axis=axis
                    joint=_stack_vjp, saves=())
 
 
-def stack(arrays, /, *, axis=0):
+def stack(arrays, /, *, axis=0, **unexpected):
     """Join same-shaped tensors along a new axis; mixed dtypes promote.
 
     >>> import xpgrad as xg
     >>> xg.stack([xg.ones(3), xg.zeros(3)], axis=1).shape
     (3, 2)
     """
+    if unexpected:
+        refuse_keywords("stack", unexpected)
     arrays = _tensors(arrays, "stack")
     shapes = {a.shape for a in arrays}
     if len(shapes) != 1:

@@ -21,7 +21,7 @@ import math
 import numpy as np
 
 from .. import dtypes as _dt
-from .._args import flag
+from .._args import flag, refuse_keywords
 from ..primitive import Primitive, apply
 from ..tensor import Tensor
 from ._define import as_tensor, count, expand_to, kept_shape, norm_axes, norm_axis
@@ -46,7 +46,9 @@ def _conj_if_complex(xp, a):
 
 def _reducer(name, prim, doc, with_dtype=False):
     if with_dtype:
-        def fn(x, /, *, axis=None, dtype=None, keepdims=False):
+        def fn(x, /, *, axis=None, dtype=None, keepdims=False, **unexpected):
+            if unexpected:
+                refuse_keywords(name, unexpected)
             x = as_tensor(x)
             if dtype is None:
                 return apply(prim, x, axis=norm_axes(axis, x.ndim),
@@ -54,7 +56,9 @@ def _reducer(name, prim, doc, with_dtype=False):
             return apply(prim, x, axis=norm_axes(axis, x.ndim),
                          keepdims=flag(keepdims, "keepdims", name), dtype=_native_dtype(x, dtype))
     else:
-        def fn(x, /, *, axis=None, keepdims=False):
+        def fn(x, /, *, axis=None, keepdims=False, **unexpected):
+            if unexpected:
+                refuse_keywords(name, unexpected)
             x = as_tensor(x)
             return apply(prim, x, axis=norm_axes(axis, x.ndim),
                          keepdims=flag(keepdims, "keepdims", name))
@@ -96,13 +100,15 @@ _mean = Primitive(
         expand_to(xp, g, x.shape, axis, keepdims) / count(x.shape, axis), saves=())
 
 
-def mean(x, /, *, axis=None, keepdims=False):
+def mean(x, /, *, axis=None, keepdims=False, **unexpected):
     """Arithmetic mean over ``axis`` (integers are averaged as float32; complex allowed).
 
     >>> import xpgrad as xg
     >>> xg.mean(xg.asarray([[1.0, 2.0]]), axis=1).tolist()
     [1.5]
     """
+    if unexpected:
+        refuse_keywords("mean", unexpected)
     x = _floating(as_tensor(x))
     return apply(_mean, x, axis=norm_axes(axis, x.ndim), keepdims=flag(keepdims, "keepdims",
                                                                          "mean"))
@@ -253,7 +259,7 @@ def _correction(correction):
     return correction
 
 
-def var(x, /, *, axis=None, correction=0.0, keepdims=False):
+def var(x, /, *, axis=None, correction=0.0, keepdims=False, **unexpected):
     """Variance over ``axis`` (``correction=1`` for the unbiased estimate; NaN where
     ``N - correction <= 0``). Integers are taken as float32.
 
@@ -261,19 +267,23 @@ def var(x, /, *, axis=None, correction=0.0, keepdims=False):
     >>> xg.var(xg.asarray([1.0, 3.0])).item()
     1.0
     """
+    if unexpected:
+        refuse_keywords("var", unexpected)
     x = _floating(as_tensor(x))
     return apply(_var_prim, x, axis=norm_axes(axis, x.ndim),
                  keepdims=flag(keepdims, "keepdims", "var"),
                  correction=_correction(correction))
 
 
-def std(x, /, *, axis=None, correction=0.0, keepdims=False):
+def std(x, /, *, axis=None, correction=0.0, keepdims=False, **unexpected):
     """Standard deviation over ``axis``. Where it is 0 its gradient is 0 (as in PyTorch).
 
     >>> import xpgrad as xg
     >>> xg.std(xg.asarray([1.0, 3.0])).item()
     1.0
     """
+    if unexpected:
+        refuse_keywords("std", unexpected)
     x = _floating(as_tensor(x))
     return apply(_std_prim, x, axis=norm_axes(axis, x.ndim),
                  keepdims=flag(keepdims, "keepdims", "std"),
@@ -359,7 +369,7 @@ def _cumulative(prim, name, x, axis, dtype, include_initial):
     return apply(prim, x, **params)
 
 
-def cumulative_sum(x, /, *, axis=None, dtype=None, include_initial=False):
+def cumulative_sum(x, /, *, axis=None, dtype=None, include_initial=False, **unexpected):
     """Running sum along ``axis`` (optional for 1-D input); ``include_initial`` prepends
     the 0.
 
@@ -367,10 +377,12 @@ def cumulative_sum(x, /, *, axis=None, dtype=None, include_initial=False):
     >>> xg.cumulative_sum(xg.asarray([1.0, 2.0, 3.0])).tolist()
     [1.0, 3.0, 6.0]
     """
+    if unexpected:
+        refuse_keywords("cumulative_sum", unexpected)
     return _cumulative(_cumsum_prim, "cumulative_sum", x, axis, dtype, include_initial)
 
 
-def cumulative_prod(x, /, *, axis=None, dtype=None, include_initial=False):
+def cumulative_prod(x, /, *, axis=None, dtype=None, include_initial=False, **unexpected):
     """Running product along ``axis`` (optional for 1-D input); ``include_initial``
     prepends the 1. The gradient is exact (second order too) where entries are zero.
 
@@ -378,6 +390,8 @@ def cumulative_prod(x, /, *, axis=None, dtype=None, include_initial=False):
     >>> xg.cumulative_prod(xg.asarray([1.0, 2.0, 3.0]), include_initial=True).tolist()
     [1.0, 1.0, 2.0, 6.0]
     """
+    if unexpected:
+        refuse_keywords("cumulative_prod", unexpected)
     return _cumulative(_cumprod_prim, "cumulative_prod", x, axis, dtype, include_initial)
 
 
@@ -422,7 +436,9 @@ def _no_grad_reducer(name, doc):
     prim = Primitive(name, lambda xp, x, axis, keepdims:
                      getattr(xp, name)(x, axis=axis, keepdims=keepdims))
 
-    def fn(x, /, *, axis=None, keepdims=False):
+    def fn(x, /, *, axis=None, keepdims=False, **unexpected):
+        if unexpected:
+            refuse_keywords(name, unexpected)
         x = as_tensor(x)
         return apply(prim, x, axis=norm_axes(axis, x.ndim),
                      keepdims=flag(keepdims, "keepdims", name))

@@ -9,7 +9,7 @@ gradients; ``where`` is in ``selection.py``).
 from __future__ import annotations
 
 from .. import dtypes as _dt
-from .._args import flag
+from .._args import flag, refuse_keywords
 from ..primitive import Primitive, apply
 from ..tensor import Tensor, _wrap
 from ..creation import asarray
@@ -28,7 +28,9 @@ def _arg_extremum(name):
     prim = Primitive(name, lambda xp, x, axis, keepdims:
                      getattr(xp, name)(x, axis=axis, keepdims=keepdims))
 
-    def fn(x, /, *, axis=None, keepdims=False):
+    def fn(x, /, *, axis=None, keepdims=False, **unexpected):
+        if unexpected:
+            refuse_keywords(name, unexpected)
         x = as_tensor(x)
         if axis is not None:
             axis = norm_axis(axis, x.ndim)

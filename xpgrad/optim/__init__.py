@@ -41,17 +41,31 @@ def get(name, **kwargs) -> Optimizer:
     return cls(**kwargs)
 
 
+_SCHEDULE = ("a schedule is a callable of the step passed as the optimizer's learning_rate (no "
+             "scheduler.step()): xg.optim.Adam(learning_rate=xg.optim.StepDecay(...))")
+#: torch.optim.lr_scheduler's classes -> xpgrad's schedules (the table in xg.optim.schedules)
+_TORCH_SCHEDULERS = {"StepLR": "StepDecay", "MultiStepLR": "PiecewiseConstant",
+                     "ExponentialLR": "ExponentialDecay", "CosineAnnealingLR": "CosineDecay",
+                     "CosineAnnealingWarmRestarts": "CosineDecayRestarts",
+                     "OneCycleLR": "OneCycle", "PolynomialLR": "PolynomialDecay",
+                     "LinearLR": "LinearWarmup"}
+#: PyTorch's names that xg.optim does without, and what to write instead
+_PYTORCH_NAMES = {
+    "lr_scheduler": f"{_SCHEDULE}; StepLR is StepDecay, CosineAnnealingLR CosineDecay, "
+                    "OneCycleLR OneCycle, ReduceLROnPlateau xg.optim.ReduceLROnPlateau (table: "
+                    "help(xg.optim.schedules))",
+    "LambdaLR": f"{_SCHEDULE}; any function of the step is one: learning_rate=lambda step: ...",
+    **{torch_name: f"xg.optim.{ours}: {_SCHEDULE} (table: help(xg.optim.schedules))"
+       for torch_name, ours in _TORCH_SCHEDULERS.items()},
+}
+
+
 def __getattr__(name):
-    """PyTorch's ``torch.optim.lr_scheduler``: an AttributeError saying where xpgrad's
-    schedules are."""
+    """PyTorch's ``torch.optim.lr_scheduler`` and its classes: an AttributeError saying where
+    xpgrad's schedules are."""
+    hint = _PYTORCH_NAMES.get(name)
     message = f"module {__name__!r} has no attribute {name!r}"
-    if name == "lr_scheduler":
-        message += (": a schedule is a callable of the step passed as the optimizer's "
-                    "learning_rate (no scheduler.step()): xg.optim.Adam(learning_rate="
-                    "xg.optim.StepDecay(...)); StepLR is StepDecay, CosineAnnealingLR "
-                    "CosineDecay, OneCycleLR OneCycle, ReduceLROnPlateau xg.optim."
-                    "ReduceLROnPlateau (table: help(xg.optim.schedules))")
-    raise AttributeError(message)
+    raise AttributeError(message if hint is None else f"{message}: {hint}")
 
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "Adamax",

@@ -26,7 +26,7 @@ import sys
 import threading
 import warnings
 
-from .._args import pointer
+from .._args import listed_names, pointer
 from ..deferred import DeferredGradient, hint
 from ..tensor import Tensor, Variable
 from ._checks import (CLIP_NAMES, clip_setting, learning_rate_fits, learning_rate_value,
@@ -65,6 +65,9 @@ class Optimizer:
     #: dtype kinds updated as they are ('f' real, 'c' complex floating); the adaptive formulas
     #: (g**2, sqrt) take a complex variable as pairs of reals, as PyTorch (complex_pairs.py)
     _dtype_kinds = "f"
+
+    def __dir__(self):
+        return listed_names(self)     # without PyTorch's names, which raise (OTHER_NAMES)
 
     def __init__(self, learning_rate, *, weight_decay=0.0, global_clipnorm=None, clipnorm=None,
                  clipvalue=None, name=None, **unknown):

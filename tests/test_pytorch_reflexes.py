@@ -1,0 +1,211 @@
+"""What a PyTorch user types by reflex -- ``dim=``, ``keepdim=``, ``xg.clamp``,
+``x.masked_fill``, ``x.transpose(0, 1)``, ``x.flatten(1)``, ``xg.vmap``, ``xg.save``,
+``xg.data.DataLoader`` -- gets an error naming xpgrad's way, and the way it names computes
+what PyTorch's did. A keyword that is nobody's keeps Python's own message; ``dir`` offers only
+names that exist (met porting six PyTorch programs)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import xpgrad as xg
+
+X = np.arange(24, dtype=np.float64).reshape(2, 3, 4) / 7.0
+
+
+def _python_message(call):
+    """The TypeError Python itself raises for a call (a function without a ``**`` catch-all)."""
+    with pytest.raises(TypeError) as err:
+        call()
+    return str(err.value)
+
+
+KEYWORD_CALLS = {
+    "sum": lambda x, **k: xg.sum(x, **k), "prod": lambda x, **k: xg.prod(x, **k),
+    "mean": lambda x, **k: xg.mean(x, **k), "max": lambda x, **k: xg.max(x, **k),
+    "min": lambda x, **k: xg.min(x, **k), "var": lambda x, **k: xg.var(x, **k),
+    "std": lambda x, **k: xg.std(x, **k), "logsumexp": lambda x, **k: xg.logsumexp(x, **k),
+    "any": lambda x, **k: xg.any(x, **k), "all": lambda x, **k: xg.all(x, **k),
+    "argmax": lambda x, **k: xg.argmax(x, **k), "argmin": lambda x, **k: xg.argmin(x, **k),
+    "cumulative_sum": lambda x, **k: xg.cumulative_sum(x, **k),
+    "cumulative_prod": lambda x, **k: xg.cumulative_prod(x, **k),
+    "softmax": lambda x, **k: xg.nn.softmax(x, **k),
+    "log_softmax": lambda x, **k: xg.nn.log_softmax(x, **k),
+    "concat": lambda x, **k: xg.concat([x, x], **k), "stack": lambda x, **k: xg.stack([x, x], **k),
+    **{f"TensorMethods.{m}": (lambda m: lambda x, **k: getattr(x, m)(**k))(m)
+       for m in ("sum", "prod", "mean", "max", "min", "var", "std", "argmax", "argmin", "any",
+                 "all", "cumsum", "squeeze")},
+}
+
+
+@pytest.mark.parametrize("owner", sorted(KEYWORD_CALLS))
+def test_torch_dim_and_keepdim_keywords_name_axis_and_keepdims(owner):
+    x = xg.asarray(X)
+    call = KEYWORD_CALLS[owner]
+    with pytest.raises(TypeError) as err:
+        call(x, dim=1)
+    assert str(err.value) == (f"{owner}() got an unexpected keyword argument 'dim'; xpgrad "
+                              "uses the array API's names: axis= for dim=")
+    with pytest.raises(TypeError, match=r"'keepdim'; .*: keepdims= for keepdim=$"):
+        call(x, keepdim=True)
+    with pytest.raises(TypeError, match=r"'dim'; .*: axis= for dim=, keepdims= for keepdim="):
+        call(x, dim=1, keepdim=True)
+
+
+@pytest.mark.parametrize("owner", sorted(KEYWORD_CALLS))
+def test_a_keyword_nobody_has_keeps_pythons_message(owner):
+    """The ordinary error path: exactly what Python says of a function without the hints."""
+    def reference(x, /, *, axis=None, keepdims=False):
+        return x
+    reference.__qualname__ = owner
+    expected = _python_message(lambda: reference(X, axes=1))
+    with pytest.raises(TypeError) as err:
+        KEYWORD_CALLS[owner](xg.asarray(X), axes=1)
+    assert str(err.value) == expected
+
+
+def test_the_hinted_keywords_compute_what_torchs_do():
+    x, t = xg.asarray(X), torch.from_numpy(X)
+    np.testing.assert_allclose(xg.sum(x, axis=1).numpy(), torch.sum(t, dim=1).numpy())
+    np.testing.assert_allclose(x.mean(-1, keepdims=True).numpy(),
+                               t.mean(-1, keepdim=True).numpy())
+    np.testing.assert_allclose(xg.nn.softmax(x, axis=0).numpy(),
+                               torch.softmax(t, dim=0).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(xg.concat([x, x], axis=2).numpy(),
+                               torch.cat([t, t], dim=2).numpy())
+
+
+@pytest.mark.parametrize("axes", [(0, 1), (2, 0), (-1, 1)])
+def test_transpose_of_two_axes_of_a_3d_tensor_says_swapaxes(axes):
+    """NumPy's transpose wants every axis; PyTorch's swaps two: the error names the swap, and
+    the swap it names is PyTorch's transpose."""
+    x = xg.asarray(X)
+    a, b = axes
+    with pytest.raises(ValueError, match=rf"x.swapaxes\({a}, {b}\)") as err:
+        x.transpose(a, b)
+    assert "3-D" in str(err.value) and "permute_dims" in str(err.value)
+    np.testing.assert_array_equal(x.swapaxes(a, b).numpy(),
+                                  torch.from_numpy(X).transpose(a, b).numpy())
+    assert x.transpose(2, 0, 1).shape == (4, 2, 3)          # NumPy's permutation still works
+    assert x.transpose().shape == (4, 3, 2)
+
+
+def test_flatten_with_a_start_axis_says_reshape():
+    x = xg.asarray(X)
+    with pytest.raises(TypeError, match=r"x.reshape\(x.shape\[0\], -1\).*xg.nn.Flatten") as err:
+        x.flatten(1)
+    assert "takes no axes" in str(err.value)
+    np.testing.assert_array_equal(x.reshape(x.shape[0], -1).numpy(),
+                                  torch.from_numpy(X).flatten(1).numpy())
+    np.testing.assert_array_equal(xg.nn.Flatten(start_axis=1)(x).numpy(),
+                                  torch.from_numpy(X).flatten(1).numpy())
+    assert x.flatten().shape == (24,)
+
+
+def test_clamp_and_masked_fill_name_clip_and_where():
+    x, t = xg.asarray(X), torch.from_numpy(X)
+    for get in (lambda: xg.clamp, lambda: x.clamp):
+        with pytest.raises(AttributeError, match=r"'clamp': .*clip\("):
+            get()
+    assert not hasattr(xg, "clamp") and not hasattr(x, "clamp")
+    np.testing.assert_array_equal(xg.clip(x, 0.5, 2.0).numpy(), t.clamp(0.5, 2.0).numpy())
+    np.testing.assert_array_equal(x.clip(min=1.0).numpy(), t.clamp(min=1.0).numpy())
+    for get in (lambda: xg.masked_fill, lambda: x.masked_fill):
+        with pytest.raises(AttributeError, match=r"'masked_fill': xg.where\(mask, value, "):
+            get()
+    mask = X > 1.5
+    np.testing.assert_array_equal(xg.where(xg.asarray(mask), 0.0, x).numpy(),
+                                  t.masked_fill(torch.from_numpy(mask), 0.0).numpy())
+
+
+@pytest.mark.parametrize("owner, name, ours", [
+    ("xg", "vmap", "tape.jacobian"), ("xg", "func", "xg.grad"), ("xg", "autograd", "xg.grad"),
+    ("xg", "compile", "xg.function"), ("xg", "save", "xg.save_checkpoint"),
+    ("xg", "load", "xg.load_checkpoint"),
+    ("xg.losses", "cross_entropy", "xg.losses.softmax_cross_entropy"),
+    ("xg.losses", "nll_loss", "xg.losses.nll"), ("xg.losses", "mse_loss", "xg.losses.mse"),
+    ("xg.losses", "binary_cross_entropy_with_logits",
+     "xg.losses.sigmoid_cross_entropy_with_logits"),
+    ("xg.optim", "StepLR", "xg.optim.StepDecay"), ("xg.optim", "MultiStepLR",
+                                                   "xg.optim.PiecewiseConstant"),
+    ("xg.optim", "CosineAnnealingLR", "xg.optim.CosineDecay"),
+    ("xg.optim", "OneCycleLR", "xg.optim.OneCycle"),
+    ("xg.optim", "ExponentialLR", "xg.optim.ExponentialDecay"),
+    ("xg.optim", "LambdaLR", "learning_rate=lambda step"),
+    ("xg.data", "DataLoader", "xg.data.batches"), ("xg.data", "TensorDataset", "xg.data.batches"),
+    ("xg.data", "random_split", "xg.data.split"),
+    ("xpgrad.datasets", "load_digits", "xg.data.load_digits"),
+])
+def test_torch_namespace_names_name_what_exists(owner, name, ours):
+    import xpgrad.datasets
+
+    module = {"xg": xg, "xg.losses": xg.losses, "xg.optim": xg.optim, "xg.data": xg.data,
+              "xpgrad.datasets": xpgrad.datasets}[owner]
+    with pytest.raises(AttributeError) as err:
+        getattr(module, name)
+    assert ours in str(err.value) and repr(name) in str(err.value)
+    assert not hasattr(module, name)
+    # what the hint names exists, under the name it gives
+    path = ours.split("(")[0].split()[0]
+    if path.startswith("xg."):
+        target = xg
+        for part in path.split(".")[1:]:
+            target = getattr(target, part)
+        assert callable(target)
+    if owner != "xpgrad.datasets":       # (which answers every name: it holds only data)
+        with pytest.raises(AttributeError, match="'no_such_thing'$"):
+            module.no_such_thing
+
+
+def test_the_vmap_recipe_gives_per_sample_gradients():
+    """The hint's recipe (tape.jacobian of the unreduced losses) against torch.func.vmap."""
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((3, 4))
+    x, y = rng.standard_normal((5, 3)), rng.integers(0, 4, 5)
+    params = xg.Variable(w)
+    with xg.GradientTape() as tape:
+        losses = xg.losses.softmax_cross_entropy(xg.asarray(x) @ params, xg.asarray(y),
+                                                 reduction="none")
+    ours = tape.jacobian(losses, params).numpy()
+
+    def one(wt, xi, yi):
+        return torch.nn.functional.cross_entropy((xi[None] @ wt), yi[None])
+    theirs = torch.func.vmap(torch.func.grad(one), in_dims=(None, 0, 0))(
+        torch.from_numpy(w), torch.from_numpy(x), torch.from_numpy(y))
+    np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_the_datasets_folder_answers_and_the_loader_loads():
+    import xpgrad.datasets
+
+    with pytest.raises(AttributeError, match=r"xg.data.load_digits\(test_fraction=0.2"):
+        xpgrad.datasets.load_digits
+    ds = xg.data.load_digits(seed=0)
+    assert ds.x_train.shape[1] == 64 and len(ds.x_train) + len(ds.x_test) == 1797
+
+
+@pytest.mark.parametrize("make", [
+    lambda: xg.ones((2, 3)), lambda: xg.Variable([[1.0, 2.0]]),
+    lambda: xg.optim.Adam(learning_rate=0.1), lambda: xg.optim.SGD(learning_rate=0.1),
+    lambda: xg.optim.LBFGS(), lambda: xg.nn.Linear(2, 3, rng=0),
+    lambda: xg.nn.LSTM(2, 3, batch_first=True, rng=0),
+], ids=["Tensor", "Variable", "Adam", "SGD", "LBFGS", "Linear", "LSTM"])
+def test_dir_offers_only_names_that_exist(make):
+    """Tab completion lists dir(): a PyTorch name that only raises its hint is not offered."""
+    obj = make()
+    listed = dir(obj)
+    assert [n for n in listed if not hasattr(obj, n)] == []
+    assert listed == sorted(listed) and "__class__" in listed
+
+
+def test_dir_leaves_out_the_hints_but_keeps_the_real_names():
+    t, opt = xg.ones((2, 3)), xg.optim.Adam(learning_rate=0.1)
+    assert {"unsqueeze", "split", "clamp_", "backward", "masked_fill"}.isdisjoint(dir(t))
+    assert {"sum", "reshape", "swapaxes", "clip", "shape", "numpy"} <= set(dir(t))
+    assert {"step", "zero_grad", "lr", "param_groups"}.isdisjoint(dir(opt))
+    assert {"apply_gradients", "minimize", "learning_rate"} <= set(dir(opt))
+    layer = xg.nn.Linear(2, 3, rng=0)
+    assert "weight" not in dir(layer) and "w" in dir(layer)
+    layer.weight = xg.Variable(xg.ones((3, 2)))     # tied: now it has one
+    assert "weight" in dir(layer) and hasattr(layer, "weight")
