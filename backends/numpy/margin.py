@@ -26,11 +26,12 @@ def _forward(x, y, weight, reduction, p, margin):
         return None
     n, c = x.shape
     rows = np.arange(n)
-    h = x - (x[rows, y] - x.dtype.type(margin))[:, None]     # margin - x[i, y_i] + x[i, j]
-    h[rows, y] = 0.0                                 # the label's column does not count
-    counted = h > 0                                  # (a mask, then arithmetic: no branches)
-    h *= counted
-    per = h.sum(axis=1) if p == 1 else np.einsum("ij,ij->i", h, h)
+    with np.errstate(invalid="ignore"):             # inf - inf, inf * 0: declined below
+        h = x - (x[rows, y] - x.dtype.type(margin))[:, None]     # margin - x[i, y_i] + x[i, j]
+        h[rows, y] = 0.0                             # the label's column does not count
+        counted = h > 0                              # (a mask, then arithmetic: no branches)
+        h *= counted
+        per = h.sum(axis=1) if p == 1 else np.einsum("ij,ij->i", h, h)
     factor = x.dtype.type(1.0 / c) if weight is None else weight[y] * x.dtype.type(1.0 / c)
     per *= factor
     total = per.sum()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from ..primitive import Primitive, apply
 from .losses import _onehot, _reduce, _scale
+from .special import _quiet
 
 
 def _hinges(xp, x, y, margin):
@@ -49,14 +50,16 @@ def _dx(xp, g, x, y, weight, reduction, p, margin):
     coefficient = _scale(g, reduction, x.shape[0]) * _row_factor(xp, x, y, weight)
     slope = xp.astype(active, x.dtype) if p == 1 else h + h
     d = slope * (coefficient[:, None] if getattr(coefficient, "ndim", 0) else coefficient)
-    return d - onehot * xp.sum(d, axis=1)[:, None]
+    # d is 0 on the label's column: it gets minus the row's sum (a where: an infinite sum
+    # times the one-hot rows' zeros would be NaN)
+    return xp.where(onehot == 1, -xp.sum(d, axis=1)[:, None], d)
 
 
 def _dweight(xp, g, ans, x, y, weight, reduction, p, margin):
     h, _, onehot = _hinges(xp, x, y, margin)
     unweighted = xp.sum(_powered(h, p), axis=1) * (1.0 / x.shape[1])
     per_row = _scale(g, reduction, x.shape[0]) * unweighted
-    return xp.sum(onehot * per_row[:, None], axis=0)
+    return xp.sum(xp.where(onehot == 1, per_row[:, None], 0.0), axis=0)
 
 
 def _plain_forward(xp, x, y, reduction, p, margin):
@@ -71,6 +74,7 @@ def _weighted_dx(xp, g, ans, x, y, weight, reduction, p, margin):
     return _dx(xp, g, x, y, weight, reduction, p, margin)
 
 
-multi_margin = Primitive("multi_margin", _plain_forward, _plain_dx, None)
-weighted_multi_margin = Primitive("weighted_multi_margin", _forward, _weighted_dx, None,
-                                  _dweight)
+# quiet: an infinite score makes inf - inf (NaN, which counts nothing) without a warning
+multi_margin = Primitive("multi_margin", _quiet(_plain_forward), _quiet(_plain_dx), None)
+weighted_multi_margin = Primitive("weighted_multi_margin", _quiet(_forward),
+                                  _quiet(_weighted_dx), None, _quiet(_dweight))
