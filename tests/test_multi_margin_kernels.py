@@ -176,3 +176,12 @@ def test_benchmark_script_runs(capsys):
     assert [name for name, _ in rows] == [name for name, _, _ in bench.WORKLOADS]
     assert torch.get_num_threads() == threads
     assert "torch/xpgrad" in capsys.readouterr().out
+
+
+def test_warmup_knows_the_numba_loop():
+    _backend("numba")
+    from xpgrad.backends.numba import _cache
+
+    names = set(_cache.kernel_dispatchers())
+    assert {"_margin.multi_margin_block", "_margin.multi_margin_par"} <= names
+    assert any(name == "multi_margin" for _, name in _cache.UNITS)

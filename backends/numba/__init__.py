@@ -1,7 +1,7 @@
 """The Numba backend: NumPy arrays, with fused JIT-compiled kernels for the hot primitives.
 
-Losses (softmax cross-entropy, sigmoid-MSE, sigmoid cross-entropy, MSE, CTC, multi-margin), the activations
-(sigmoid, tanh, relu, leaky_relu, softplus, silu, gelu, elu/selu/celu, mish, softsign,
+Losses (softmax cross-entropy, sigmoid-MSE, sigmoid cross-entropy, MSE, CTC, multi-margin), the
+activations (sigmoid, tanh, relu, leaky_relu, softplus, silu, gelu, elu/selu/celu, mish, softsign,
 log_sigmoid, hardtanh/relu6, hardsigmoid, hardswish; softmax and log_softmax on the last axis), the
 optimizer updates, the normalizations (layer, RMS, batch, group norm) and the recurrent scans
 (LSTM, Elman RNN: one fused pass per step) run as Numba kernels (float32 and float64; anything

@@ -20,8 +20,9 @@ _LIST_RANGE_MAX = 48
 class NumpyBackend(Backend):
     """Host arrays through ``array_api_compat.numpy`` (``namespace.py``: with a branch-free
     ``where``); fused kernels (``kernels.py``, ``activations.py``, ``gelu.py``,
-    ``normalization.py``, ``margin.py``, Adam's update in ``optim.py``, the depthwise convolution of
-    ``convolution.py``, and the recurrent scans of ``scans.py``) registered in ``kernels``."""
+    ``normalization.py``, ``margin.py``, Adam's update in ``optim.py``, the depthwise
+    convolution of ``convolution.py``, and the recurrent scans of ``scans.py``) registered in
+    ``kernels``."""
 
     name = "numpy"
     xp = xp_numpy
