@@ -87,6 +87,20 @@ def _ctc_cases():
             for r in ("mean", "sum", "none") for z in (False, True)]
 
 
+def _multi_margin_cases(weighted):
+    """Scores (6, 9) with a row of huge ones, labels int64 and int32, p 1 and 2, margins
+    positive and negative; class weights for ``weighted_multi_margin``."""
+    def make(rng, dt, reduction, labels, p, margin):
+        x = _x(rng, dt, (6, 9))
+        x[2] += 1e4
+        y = rng.integers(0, 9, 6).astype(labels)
+        weights = (rng.uniform(0.2, 2.0, 9).astype(dt),) if weighted else ()
+        return (x, y, *weights), {"reduction": reduction, "p": p, "margin": margin}
+    return [lambda rng, dt, r=r, lab=lab, p=p, m=m: make(rng, dt, r, lab, p, m)
+            for r in ("mean", "sum", "none") for lab in ("int64", "int32")
+            for p, m in ((1, 1.0), (2, 0.5), (1, -0.3))]
+
+
 def _activation(param=None):
     def make(rng, dt):
         return (_x(rng, dt, (4, 9)),), ({} if param is None else dict(param))
@@ -253,6 +267,8 @@ SAMPLES = {
     "mse": _loss_cases("mse"),
     "huber": _huber_cases(),
     "smoothed_softmax_cross_entropy": _smoothed_ce_cases(),
+    "multi_margin": _multi_margin_cases(False),
+    "weighted_multi_margin": _multi_margin_cases(True),
     "ctc_loss": _ctc_cases(),
     "sigmoid_mse": _loss_cases("smse"),
     "sigmoid": _activation(),
@@ -483,7 +499,8 @@ def test_kernel_matches_generic_rule(name, prim_name, case, dt, monkeypatch):
             g = np.asarray(g)
         if g_kind == "random" and prim_name in ("softmax_cross_entropy", "mse", "sigmoid_mse",
                                                "sigmoid_cross_entropy_with_logits", "huber",
-                                               "smoothed_softmax_cross_entropy"):
+                                               "smoothed_softmax_cross_entropy",
+                                               "multi_margin", "weighted_multi_margin"):
             res = kernel.forward(*raws, **params)      # a fresh record for a second vjp
             out, saved = res
         got = _vjp(kernel, _device(be, g), saved, needs, raws, params)

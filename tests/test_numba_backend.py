@@ -336,6 +336,12 @@ def _loop_scalar(name, param, dt):
         return np.linspace(-1.0, 1.0, 11).astype(dt)
     if param == "c" and name.startswith("huber"):        # (gradient factor, delta, scale / 2)
         return (dt(0.01), dt(0.7), dt(0.5))
+    if param == "weight" and name.startswith("multi_margin"):    # one per class, of 11
+        return np.linspace(0.5, 2.0, 11).astype(dt)
+    if param == "p" and name.startswith("multi_margin"):
+        return 2
+    if param == "margin":
+        return dt(0.8)
     if param == "constants":
         activation = name.rsplit("_bwd", 1)[0].rsplit("_fwd", 1)[0]
         return tuple(dt(v) for v in POINTWISE_CONSTANTS.get(activation, ()))
@@ -360,6 +366,9 @@ def _loop_arrays(name, count, dt, rng):
         if "_loss_" in name:                            # the losses alone: no gradient
             return [[x, t, np.zeros(53, dt)]]
         return [[x, t, np.zeros_like(x), np.zeros(53, dt)]]
+    if name.startswith("multi_margin"):                 # rows: scores, labels, grad, losses
+        x = (rng.standard_normal((53, 11)) * 3).astype(dt)
+        return [[x, rng.integers(0, 11, 53), np.zeros_like(x), np.zeros(53, dt)]]
     if name.startswith("bias_"):                        # rows of a product, in place
         return [[(rng.standard_normal((53, 11)) * 3).astype(dt)]]
     if "softmax_rows" in name:                          # rows: x (or g, y), out
@@ -629,7 +638,7 @@ def test_docstring_examples():
 
     for name in ("", "._config", "._losses", "._activations", "._optim", "._cache", "._math",
                  "._templates", "._scans", "._cache_key", "._softmax", "._rms_norm",
-                 "._group_norm"):
+                 "._group_norm", "._margin"):
         module = importlib.import_module("xpgrad.backends.numba" + name)
         assert doctest.testmod(module).failed == 0, module.__name__
 

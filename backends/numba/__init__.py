@@ -1,7 +1,7 @@
 """The Numba backend: NumPy arrays, with fused JIT-compiled kernels for the hot primitives.
 
-Losses (softmax cross-entropy, sigmoid-MSE, sigmoid cross-entropy, MSE, CTC), the activations
-(sigmoid, tanh, relu, leaky_relu, softplus, silu, gelu, elu/selu/celu, mish, softsign,
+Losses (softmax cross-entropy, sigmoid-MSE, sigmoid cross-entropy, MSE, CTC, multi-margin), the
+activations (sigmoid, tanh, relu, leaky_relu, softplus, silu, gelu, elu/selu/celu, mish, softsign,
 log_sigmoid, hardtanh/relu6, hardsigmoid, hardswish; softmax and log_softmax on the last axis), the
 optimizer updates, the normalizations (layer, RMS, batch, group norm) and the recurrent scans
 (LSTM, Elman RNN: one fused pass per step) run as Numba kernels (float32 and float64; anything
@@ -81,15 +81,16 @@ class NumbaBackend(NumpyBackend):
         super().__init__()
         self._numba = _import_numba()
         from . import (_activations, _batch_norm, _conv, _conv_transpose, _ctc, _group_norm,
-                       _linear_activation, _losses, _norm, _optim, _pool, _rms_norm, _scans,
-                       _softmax, _special)
+                       _linear_activation, _losses, _margin, _norm, _optim, _pool, _rms_norm,
+                       _scans, _softmax, _special)
 
         # the NumPy backend's kernels, overridden where Numba has a faster one
         self.kernels.update(_losses.KERNELS, _activations.KERNELS, _softmax.KERNELS,
                             _optim.KERNELS, _scans.KERNELS, _norm.KERNELS,
                             _batch_norm.KERNELS, _ctc.KERNELS, _conv.KERNELS,
                             _pool.KERNELS, _linear_activation.KERNELS, _special.KERNELS,
-                            _rms_norm.KERNELS, _group_norm.KERNELS, _conv_transpose.KERNELS)
+                            _rms_norm.KERNELS, _group_norm.KERNELS, _conv_transpose.KERNELS,
+                            _margin.KERNELS)
 
     def index_add(self, target, key, values):
         """``target[key] += values``: whole rows in one compiled loop (``_scatter``), else

@@ -27,13 +27,13 @@ def kernel_dispatchers():
     from numba.core.dispatcher import Dispatcher
 
     from . import (_act_kernels, _batch_norm, _conv, _ctc_kernels, _group_norm,
-                   _linear_activation, _loss_kernels, _norm, _optim_kernels, _pool, _rms_norm,
-                   _rnn, _scatter, _sce_kernels, _softmax, _special)
+                   _linear_activation, _loss_kernels, _margin, _norm, _optim_kernels, _pool,
+                   _rms_norm, _rnn, _scatter, _sce_kernels, _softmax, _special)
 
     found = {}
     for mod in (_loss_kernels, _sce_kernels, _act_kernels, _softmax, _optim_kernels, _rnn,
                 _norm, _rms_norm, _batch_norm, _group_norm, _scatter, _ctc_kernels, _conv,
-                _pool, _linear_activation, _special):
+                _pool, _linear_activation, _special, _margin):
         for name, obj in vars(mod).items():
             if isinstance(obj, Dispatcher) and not name.startswith("_"):
                 found[f"{mod.__name__.rsplit('.', 1)[-1]}.{name}"] = obj
@@ -135,6 +135,19 @@ def _exercise_loss(backend, dt, name):
         k.vjp(one if red == "mean" else np.ones_like(out), saved, x, t, reduction=red, **params)
         if k.value is not None:
             k.value(x, t, reduction=red, **params)
+
+
+def _exercise_multi_margin(backend, dt, name):
+    """The multi_margin kernels, p 1 and 2, with and without class weights, forward and
+    backward: compiles their row loop."""
+    x = np.random.default_rng(0).standard_normal((4, 3)).astype(dt)
+    y = np.array([0, 2, 1, 2])
+    for p in (1, 2):
+        for kernel, weights in ((backend.kernels["multi_margin"], ()),
+                                (backend.kernels["weighted_multi_margin"], (x[0],))):
+            params = dict(reduction="mean", p=p, margin=1.0)
+            out, saved = kernel.forward(x, y, *weights, **params)
+            kernel.vjp(np.asarray(1.0, dt), saved, x, y, *weights, **params)
 
 
 def _exercise_activation(backend, dt, name):
@@ -330,7 +343,8 @@ UNITS = ([(_exercise_loss, n) for n in LOSSES] + [(_exercise_update, n) for n in
          + [(_exercise_linear_activation, f"linear_{n}") for n in ("relu", "tanh", "sigmoid")]
          + [(_exercise_layer_norm, "layer_norm"), (_exercise_rms_norm, "rms_norm"),
             (_exercise_batch_norm, "batch_norm"), (_exercise_group_norm, "group_norm"),
-            (_exercise_ctc, "ctc_loss"), (_exercise_conv, "conv"),
+            (_exercise_ctc, "ctc_loss"), (_exercise_multi_margin, "multi_margin"),
+            (_exercise_conv, "conv"),
             (_exercise_conv_transpose, "conv_transpose"),
             (_exercise_max_pool, "max_pool"),
             (_exercise_adaptive_max_pool, "adaptive_max_pool")]

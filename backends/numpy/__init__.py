@@ -20,8 +20,9 @@ _LIST_RANGE_MAX = 48
 class NumpyBackend(Backend):
     """Host arrays through ``array_api_compat.numpy`` (``namespace.py``: with a branch-free
     ``where``); fused kernels (``kernels.py``, ``activations.py``, ``gelu.py``,
-    ``normalization.py``, Adam's update in ``optim.py``, the depthwise convolution of
-    ``convolution.py``, and the recurrent scans of ``scans.py``) registered in ``kernels``."""
+    ``normalization.py``, ``margin.py``, Adam's update in ``optim.py``, the depthwise
+    convolution of ``convolution.py``, and the recurrent scans of ``scans.py``) registered in
+    ``kernels``."""
 
     name = "numpy"
     xp = xp_numpy
@@ -37,13 +38,14 @@ class NumpyBackend(Backend):
         from .gelu import KERNEL as GELU
         from .kernels import KERNELS
         from .linear_activation import KERNELS as LINEAR_ACTIVATIONS
+        from .margin import KERNELS as MARGIN
         from .normalization import KERNELS as NORMALIZATION
         from .optim import KERNELS as UPDATES
         from .pooling import KERNELS as POOLING
         from .scans import scan_kernels
 
         self.kernels = KernelTable(KERNELS, ACTIVATIONS, {"gelu": GELU}, LINEAR_ACTIVATIONS,
-                                   NORMALIZATION, UPDATES, CONVOLUTION, POOLING,
+                                   NORMALIZATION, UPDATES, CONVOLUTION, POOLING, MARGIN,
                                    scan_kernels(np))
 
     def native_dtype(self, dtype):

@@ -43,6 +43,12 @@ from .pooling import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
 from .pooling_layers import AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
 from .sync_batch_norm import SyncBatchNorm
 from .linear import Linear, linear
+from .loss_layers import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, CTCLoss, GaussianNLLLoss,
+                          HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss, PoissonNLLLoss,
+                          SmoothL1Loss)
+from .margin_loss_layers import (CosineEmbeddingLoss, HingeEmbeddingLoss, MarginRankingLoss,
+                                 MultiLabelSoftMarginLoss, MultiMarginLoss, SoftMarginLoss,
+                                 TripletMarginLoss)
 from .module import Module
 from .attention import scaled_dot_product_attention
 from .multihead import MultiheadAttention
@@ -83,7 +89,11 @@ __all__ = _activations.__all__ + [
     "interpolate", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d",
     "GroupNorm", "group_norm", "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d",
     "PixelShuffle", "PixelUnshuffle", "pixel_shuffle", "pixel_unshuffle",
-    "normalize", "cosine_similarity", "pairwise_distance"]
+    "normalize", "cosine_similarity", "pairwise_distance",
+    "L1Loss", "MSELoss", "HuberLoss", "SmoothL1Loss", "CrossEntropyLoss", "NLLLoss", "BCELoss",
+    "BCEWithLogitsLoss", "KLDivLoss", "CTCLoss", "GaussianNLLLoss", "PoissonNLLLoss",
+    "MarginRankingLoss", "HingeEmbeddingLoss", "SoftMarginLoss", "MultiLabelSoftMarginLoss",
+    "MultiMarginLoss", "TripletMarginLoss", "CosineEmbeddingLoss"]
 
 #: PyTorch's names that xpgrad does without, and what to write instead
 _PYTORCH_NAMES = {
@@ -98,31 +108,8 @@ _PYTORCH_NAMES = {
                         "the function",
     "functional": "xg.nn holds the functions too: xg.nn.log_softmax(x, axis=-1), xg.nn.relu, "
                   "xg.nn.embedding, xg.nn.scaled_dot_product_attention, ...; losses are "
-                  "xg.losses.*",
+                  "xg.losses.* (and torch's classes: xg.nn.CrossEntropyLoss, ...)",
 }
-#: torch.nn's loss classes: xpgrad's losses are functions of (prediction, target)
-_PYTORCH_NAMES.update({
-    f"{torch_name}Loss": f"losses are functions: loss = {ours}"
-    for torch_name, ours in (
-        ("NLL", "xg.losses.nll(log_probs, labels), class axis last"),
-        ("CrossEntropy", "xg.losses.softmax_cross_entropy(logits, labels), class axis last"),
-        ("MSE", "xg.losses.mse(prediction, target)"), ("L1", "xg.losses.l1(prediction, target)"),
-        ("BCE", "xg.losses.binary_cross_entropy(probabilities, targets)"),
-        ("BCEWithLogits", "xg.losses.sigmoid_cross_entropy_with_logits(logits, targets)"),
-        ("Huber", "xg.losses.huber(prediction, target, delta=)"),
-        ("SmoothL1", "xg.losses.smooth_l1(prediction, target, beta=)"),
-        ("KLDiv", "xg.losses.kl_div(log_input, target)"),
-        ("CTC", "xg.losses.ctc(log_probs, targets, input_lengths, target_lengths)"),
-        ("GaussianNLL", "xg.losses.gaussian_nll(input, target, var, full=, eps=)"),
-        ("PoissonNLL", "xg.losses.poisson_nll(input, target, log_input=, full=, eps=)"),
-        ("MarginRanking", "xg.losses.margin_ranking(x1, x2, y, margin=)"),
-        ("HingeEmbedding", "xg.losses.hinge_embedding(x, y, margin=)"),
-        ("SoftMargin", "xg.losses.soft_margin(x, y)"),
-        ("MultiLabelSoftMargin", "xg.losses.multilabel_soft_margin(x, y, weight=)"),
-        ("MultiMargin", "xg.losses.multi_margin(x, y, p=, margin=, weight=)"),
-        ("TripletMargin", "xg.losses.triplet_margin(anchor, positive, negative, margin=, p=, "
-                          "eps=, swap=)"),
-        ("CosineEmbedding", "xg.losses.cosine_embedding(x1, x2, y, margin=)"))})
 
 
 def __getattr__(name):

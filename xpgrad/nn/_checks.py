@@ -93,6 +93,9 @@ _TORCH_KEYWORDS = {
     "p": "; xpgrad calls it rate=",
     "inplace": ": xpgrad's layers never change their input in place; leave it out",
     "device": "; xpgrad's layers take backend= ('numpy', 'numba', 'cupy')",
+    **dict.fromkeys(("size_average", "reduce"),
+                    ": PyTorch's deprecated option; xpgrad's losses take reduction= ('mean', "
+                    "'sum', 'none') only"),
 }
 
 

@@ -1,7 +1,8 @@
 """PyTorch's margin and embedding losses: ``margin_ranking``, ``hinge_embedding``,
 ``soft_margin``, ``multilabel_soft_margin``, ``multi_margin``, ``triplet_margin`` and
 ``cosine_embedding`` (``torch.nn.functional``'s ``*_loss``), composed of primitives so their
-gradients are those of the parts; ``xpgrad.losses`` re-exports them.
+gradients are those of the parts, except ``multi_margin``: a primitive of its own
+(``multi_margin.py``), fused on the backends; ``xpgrad.losses`` re-exports them.
 
 A hinge ``max(0, z)`` passes the gradient at ``z = 0`` where PyTorch's ``clamp_min`` does
 (``where(z >= 0, z, 0)``); ``multi_margin``'s kernel in PyTorch counts only ``z > 0``, and so
@@ -18,16 +19,16 @@ import numbers
 import struct
 
 from .._args import flag
-from ..creation import arange
 from ..optim._checks import hyperparameter, real_number
 from ..primitive import apply
 from . import reductions
-from .activations import relu, softplus
+from .activations import softplus
 from .cross_entropy_options import entry_weight
 from .elementwise import minimum, sqrt
-from .indexing import take, take_along_axis
 from .likelihood_losses import reduce_loss, values_like
 from .losses import _check_reduction, _float_input, _sigmoid_ce, as_tensor_or_refuse
+from .multi_margin import multi_margin as _multi_margin
+from .multi_margin import weighted_multi_margin as _weighted_multi_margin
 from .selection import where
 from .shape import reshape
 
@@ -184,17 +185,14 @@ def multi_margin(x, y, *, p=1, margin=1.0, weight=None, reduction="mean"):
         if weight.dtype != x.dtype:
             raise TypeError(f"{owner}: weight has dtype {weight.dtype} but x has dtype "
                             f"{x.dtype}; cast one with xg.astype so they match")
-    x2 = reshape(x, (-1, n_classes))
-    y2 = reshape(y, (-1, 1))
-    z = margin - take_along_axis(x2, y2, axis=-1) + x2
-    h = relu(z)                                     # PyTorch's kernel: only z > 0 counts
-    if int(p) == 2:
-        h = h * h
-    others = arange(n_classes, dtype=y.dtype, backend=x.backend)[None, :] != y2
-    per = reductions.sum(where(others, h, 0.0), axis=-1) * (1.0 / n_classes)
-    if weight is not None:
-        per = per * take(weight, reshape(y, (-1,)), axis=0)
-    return reduce_loss(reshape(per, y.shape), reduction)
+    x2 = x if x.ndim == 2 else reshape(x, (1, n_classes))
+    y1 = y if y.ndim == 1 else reshape(y, (1,))
+    options = {"reduction": reduction, "p": int(p), "margin": margin}
+    if weight is None:
+        out = apply(_multi_margin, x2, y1, **options)
+    else:
+        out = apply(_weighted_multi_margin, x2, y1, weight, **options)
+    return reshape(out, ()) if reduction == "none" and y.ndim == 0 else out
 
 
 def triplet_margin(anchor, positive, negative, *, margin=1.0, p=2, eps=1e-6, swap=False,
