@@ -192,7 +192,7 @@ def test_state_dicts_both_ways_and_init_as_torch():
         assert {k: v.shape for k, v in mine.items()} == \
             {k: tuple(v.shape) for k, v in theirs.state_dict().items()}
         theirs.load_state_dict({k: torch.tensor(v) for k, v in mine.items()})
-        again = MHA(16, 4, rng=5, **kwargs)
+        again = MHA(16, 4, batch_first=True, rng=5, **kwargs)
         again.load_torch_state_dict(theirs.state_dict())
         for a, b in zip(again.variables, ours.variables):
             np.testing.assert_array_equal(a.numpy(), b.numpy())

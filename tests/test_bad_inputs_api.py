@@ -332,7 +332,7 @@ def test_load_torch_state_dict_reports_keys_of_other_parts_as_torch():
     state = dict(ref.state_dict(), head_w=np.zeros((2, 4)))      # one dict for a whole model
     with pytest.raises(RuntimeError, match="head_w"):
         torch.nn.LSTM(3, 4).load_state_dict({k: torch.as_tensor(v) for k, v in state.items()})
-    layer = xg.nn.LSTM(3, 4, rng=0)
+    layer = xg.nn.LSTM(3, 4, batch_first=True, rng=0)
     before = layer.layers[0].w_ih.numpy().copy()
     with pytest.raises(ValueError, match=r"unexpected keys \['head_w'\]"):
         layer.load_torch_state_dict(state)

@@ -162,7 +162,7 @@ def test_gru_matches_torch(kernels, num_layers, with_state, rng):
 def test_gru_without_bias_matches_torch(rng):
     torch = _torch()
     ref = torch.nn.GRU(3, 4, 1, batch_first=True, bias=False).double()
-    ours = nn.GRU(3, 4, bias=False, rng=0, dtype="float64")
+    ours = nn.GRU(3, 4, bias=False, batch_first=True, rng=0, dtype="float64")
     assert ours.layers[0].b is None and ours.layers[0].b_hn is None
     ours.load_torch_state_dict(ref.state_dict())
     _check_against_torch(ours, ref, rng.standard_normal((2, 5, 3)), None, rng)

@@ -101,7 +101,7 @@ def test_sliced_gradients_match_torch(backend):
     torch = pytest.importorskip("torch")
     B, T, I, H = 3, 7, 4, 5
     ref = torch.nn.LSTM(I, H, 2, batch_first=True).double()
-    ours = nn.LSTM(I, H, 2, rng=0, dtype="float64", backend=backend)
+    ours = nn.LSTM(I, H, 2, batch_first=True, rng=0, dtype="float64", backend=backend)
     ours.load_torch_state_dict(ref.state_dict())
     x, y = _data(backend, B, T, I, H, seed=1)
     _, grads = _mse_step(ours, x, y)

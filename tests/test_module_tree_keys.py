@@ -23,9 +23,10 @@ class Tree(xg.nn.Module):
         self.mdict = xg.nn.ModuleDict({"p": lin(2, 2, 12),
                                        "q": xg.nn.Sequential(lin(2, 2, 13), xg.nn.Tanh())})
         self.seq = xg.nn.Sequential(lin(2, 4, 14), xg.nn.BatchNorm1d(4), lin(4, 2, 15))
-        self.rnn = xg.nn.LSTM(2, 3, num_layers=2, bidirectional=True, rng=16)
-        self.gru = [xg.nn.GRU(2, 2, rng=17)]
-        self.attn = {"self": xg.nn.MultiheadAttention(4, 2, add_bias_kv=True, rng=18)}
+        self.rnn = xg.nn.LSTM(2, 3, num_layers=2, bidirectional=True, batch_first=True, rng=16)
+        self.gru = [xg.nn.GRU(2, 2, batch_first=True, rng=17)]
+        self.attn = {"self": xg.nn.MultiheadAttention(4, 2, add_bias_kv=True, batch_first=True,
+                                                     rng=18)}
         self.scale = xg.Variable(1.5, name="scale")
         self.again = self.layers            # shared: keys appear once
         self.xs.append(self.xs)             # a list holding itself

@@ -104,7 +104,8 @@ def test_gru_matches_pytorch(backend, batch, steps, layers, bias):
     with torch.no_grad():
         for p in reference.parameters():
             p.copy_(torch.tensor(rng.normal(size=tuple(p.shape)) * 0.7))
-    gru = xg.nn.GRU(2, 3, layers, bias=bias, dtype=xg.float64, backend=backend)
+    gru = xg.nn.GRU(2, 3, layers, bias=bias, batch_first=True, dtype=xg.float64,
+                    backend=backend)
     gru.load_torch_state_dict(reference.state_dict())
     x0, h0 = rng.normal(size=(batch, steps, 2)), rng.normal(size=(layers, batch, 3))
     x, h = xg.asarray(x0, backend=backend), xg.asarray(h0, backend=backend)

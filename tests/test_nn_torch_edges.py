@@ -78,7 +78,7 @@ def test_load_torch_state_dict_refuses_weights_it_would_drop(theirs, why):
 
 
 def test_load_torch_state_dict_checks_every_shape_first():
-    ours = xg.nn.LSTM(2, 3, num_layers=2, rng=0, dtype="float64")
+    ours = xg.nn.LSTM(2, 3, num_layers=2, batch_first=True, rng=0, dtype="float64")
     sd = torch.nn.LSTM(2, 3, num_layers=2).double().state_dict()
     sd["weight_hh_l1"] = torch.zeros(12, 4, dtype=torch.float64)
     before = [v.numpy().copy() for v in ours.variables]
@@ -105,7 +105,7 @@ def test_load_torch_state_dict_copies_into_row_major_weights(kind):
     (they were transposed views of torch's memory). And they are row-major, as a new layer's
     are, so the kernels and the fused optimizer updates use them without a copy."""
     theirs = getattr(torch.nn, kind)(2, 3, num_layers=2).double()
-    ours = getattr(xg.nn, kind)(2, 3, num_layers=2, rng=0, dtype="float64")
+    ours = getattr(xg.nn, kind)(2, 3, num_layers=2, batch_first=True, rng=0, dtype="float64")
     ours.load_torch_state_dict(theirs.state_dict())
     loaded = [v.numpy().copy() for v in ours.variables]
     assert all(v.numpy().flags.c_contiguous for v in ours.variables)

@@ -61,7 +61,8 @@ def test_tanh_special_values(dt):
 
 
 def _lstm_grads(backend, dt, x, h0, c0, weights, g):
-    lstm = xg.nn.LSTM(x.shape[2], h0.shape[1], backend=backend, dtype=np.dtype(dt).name)
+    lstm = xg.nn.LSTM(x.shape[2], h0.shape[1], batch_first=True, backend=backend,
+                      dtype=np.dtype(dt).name)
     lstm.load_torch_state_dict(weights)
     xs = xg.asarray(x, backend=backend)
     state = (xg.asarray(h0[None], backend=backend), xg.asarray(c0[None], backend=backend))
@@ -106,7 +107,7 @@ def test_numba_lstm_matches_torch_in_float64():
     rng = np.random.default_rng(17)
     B, T, I, H, L = 3, 6, 5, 83, 2
     ref = torch.nn.LSTM(I, H, L, batch_first=True).double()
-    ours = xg.nn.LSTM(I, H, L, backend="numba", dtype="float64")
+    ours = xg.nn.LSTM(I, H, L, batch_first=True, backend="numba", dtype="float64")
     ours.load_torch_state_dict({k: v.detach().numpy() for k, v in ref.state_dict().items()})
     x = rng.normal(size=(B, T, I))
     s0 = [rng.normal(size=(L, B, H)) for _ in range(2)]

@@ -171,7 +171,8 @@ def test_no_bias_and_relu_match_torch(kind):
     torch.manual_seed(0)
     ref = torch.nn.RNN(I, H, 2, nonlinearity="relu", batch_first=True,
                        bidirectional=True).double()
-    ours = nn.RNN(I, H, 2, nonlinearity="relu", bidirectional=True, dtype="float64", rng=0)
+    ours = nn.RNN(I, H, 2, nonlinearity="relu", bidirectional=True, batch_first=True,
+                  dtype="float64", rng=0)
     ours.load_torch_state_dict(ref.state_dict())
     x, states, ct_out, ct_states = data("RNN", 2, seed=3)
     theirs = torch_grads("RNN", ref, x, states, ct_out, ct_states, True)
@@ -329,7 +330,8 @@ def test_dropout_acts_on_the_concatenated_outputs_between_layers_in_training_onl
     ``[forward | reverse]`` output but the last's); ``eval()`` turns it off, giving the
     numbers of the same weights without dropout."""
     ref, plain = pair("GRU", 2, "numpy")
-    dropped = nn.GRU(I, H, 2, bidirectional=True, dropout=0.5, dtype="float64", rng=1)
+    dropped = nn.GRU(I, H, 2, bidirectional=True, dropout=0.5, batch_first=True,
+                     dtype="float64", rng=1)
     dropped.load_torch_state_dict(ref.state_dict())
     x = xg.asarray(np.random.default_rng(10).standard_normal((B, T, I)))
     want = plain(x)[0].numpy()

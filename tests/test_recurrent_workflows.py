@@ -150,7 +150,8 @@ def test_dropout_between_layers(kind, backend, rng):
     ours.train()
     dropped = ours_run(ours, x, None)[0][0]
     assert not np.allclose(dropped, ours_run(ours.eval(), x, None)[0][0])
-    again = getattr(nn, kind)(3, 4, 2, dtype=xg.float64, backend=backend, rng=1, dropout=0.5)
+    again = getattr(nn, kind)(3, 4, 2, batch_first=True, dtype=xg.float64, backend=backend,
+                              rng=1, dropout=0.5)
     again.load_torch_state_dict(ref.state_dict())
     np.testing.assert_array_equal(ours_run(again, x, None)[0][0], dropped)
 

@@ -143,7 +143,7 @@ def test_bfloat16_torch_weights_load_exactly():
                                   t[1].running_var.float().numpy())
     np.testing.assert_array_equal(m.layers[0].w.numpy(), t[0].weight.detach().float().numpy().T)
     lstm = torch.nn.LSTM(2, 3, bidirectional=True).to(torch.bfloat16)
-    mine = xg.nn.LSTM(2, 3, bidirectional=True, dtype=xg.float64)
+    mine = xg.nn.LSTM(2, 3, bidirectional=True, batch_first=True, dtype=xg.float64)
     mine.load_torch_state_dict(lstm.state_dict())
     np.testing.assert_array_equal(mine.reverse_layers[0].w_hh.numpy(),
                                   lstm.weight_hh_l0_reverse.detach().double().numpy().T)

@@ -20,7 +20,8 @@ class _BiasKVEncoder(xg.nn.Module):
 
     def __init__(self, embed_dim):
         super().__init__("custom")
-        self.attn = xg.nn.MultiheadAttention(embed_dim, 4, add_bias_kv=True, rng=3)
+        self.attn = xg.nn.MultiheadAttention(embed_dim, 4, add_bias_kv=True, batch_first=True,
+                                             rng=3)
 
     def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
         return self.attn(src, src, src)[0]

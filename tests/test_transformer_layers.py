@@ -74,8 +74,8 @@ def test_a_callable_activation_matches_torch():
     torch.manual_seed(0)
     theirs = torch.nn.TransformerEncoderLayer(E, H, F, activation=torch.nn.functional.silu,
                                               batch_first=True, dtype=torch.float64).eval()
-    ours = xg.nn.TransformerEncoderLayer(E, H, F, activation=xg.nn.silu, dtype="float64",
-                                         rng=0).eval()
+    ours = xg.nn.TransformerEncoderLayer(E, H, F, activation=xg.nn.silu, batch_first=True,
+                                         dtype="float64", rng=0).eval()
     ours.load_torch_state_dict(theirs.state_dict())
     compare(theirs, ours, [_data()[0]])
     layer = xg.nn.TransformerEncoderLayer(E, H, F, activation=xg.nn.GELU(approximate="tanh"),

@@ -19,8 +19,8 @@ def _pair(backend="numpy", **kwargs):
     torch.manual_seed(0)
     theirs = torch.nn.Transformer(E, H, 2, 1, F, batch_first=True, dtype=torch.float64,
                                   **kwargs).eval()
-    ours = xg.nn.Transformer(E, H, 2, 1, F, dtype="float64", backend=backend, rng=1,
-                             **kwargs).eval()
+    ours = xg.nn.Transformer(E, H, 2, 1, F, batch_first=True, dtype="float64", backend=backend,
+                             rng=1, **kwargs).eval()
     ours.load_torch_state_dict(theirs.state_dict())
     return theirs, ours
 
@@ -57,7 +57,8 @@ def test_state_dict_both_ways_and_torchs_initialization():
 
 
 def test_custom_encoder_and_decoder_are_used():
-    layer = xg.nn.TransformerEncoderLayer(E, H, F, dropout=0.0, dtype="float64", rng=0)
+    layer = xg.nn.TransformerEncoderLayer(E, H, F, dropout=0.0, batch_first=True, dtype="float64",
+                                          rng=0)
     encoder = xg.nn.TransformerEncoder(layer, 1)
     model = xg.nn.Transformer(E, H, dim_feedforward=F, dropout=0.0, custom_encoder=encoder,
                               num_decoder_layers=1, dtype="float64", rng=0)

@@ -70,7 +70,8 @@ def test_the_nested_tensor_flags_change_nothing():
     padding = np.array([[0, 0, 0, 1, 1], [0, 0, 0, 0, 0]], bool)
     with torch.no_grad():
         fast = theirs(torch.tensor(src), src_key_padding_mask=torch.tensor(padding)).numpy()
-    again = xg.nn.TransformerEncoder(xg.nn.TransformerEncoderLayer(E, H, F, dtype="float64"),
+    again = xg.nn.TransformerEncoder(xg.nn.TransformerEncoderLayer(E, H, F, batch_first=True,
+                                                                   dtype="float64"),
                                      2, enable_nested_tensor=False, mask_check=False).eval()
     again.load_torch_state_dict(ours.torch_state_dict())
     for model in (ours, again):
@@ -87,7 +88,8 @@ def test_state_dicts_both_ways_strict(kind):
     assert list(mine)[0] == "layers.0.self_attn.in_proj_weight" and "norm.bias" in mine
     theirs.load_state_dict({k: torch.tensor(v) for k, v in mine.items()}, strict=True)
     other = getattr(xg.nn, f"Transformer{kind.title()}")(
-        getattr(xg.nn, f"Transformer{kind.title()}Layer")(E, H, F, dtype="float64", rng=9), 2,
+        getattr(xg.nn, f"Transformer{kind.title()}Layer")(E, H, F, batch_first=True,
+                                                          dtype="float64", rng=9), 2,
         norm=xg.nn.LayerNorm(E, dtype="float64"))
     other.load_torch_state_dict(theirs.state_dict())
     for a, b in zip(other.variables, ours.variables):
