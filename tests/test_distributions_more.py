@@ -122,8 +122,9 @@ def test_nan_and_infinite_moments_match_torch():
     """Cauchy's NaN mean and infinite variance, HalfCauchy's infinite ones, StudentT's NaN
     below df 1 and infinite variance in (1, 2]."""
     df = np.array([0.5, 1.0, 1.5, 2.0, 3.0])
-    pairs = [(D.Cauchy(xg.zeros(3, dtype=xg.float64), 1.0), td.Cauchy(torch.zeros(3, dtype=torch.float64), 1.0)),
-             (D.HalfCauchy(xg.ones(2, dtype=xg.float64)), td.HalfCauchy(torch.ones(2, dtype=torch.float64))),
+    zeros, ones = np.zeros(3), np.ones(2)
+    pairs = [(D.Cauchy(xg.asarray(zeros), 1.0), td.Cauchy(torch.as_tensor(zeros), 1.0)),
+             (D.HalfCauchy(xg.asarray(ones)), td.HalfCauchy(torch.as_tensor(ones))),
              (D.StudentT(xg.asarray(df)), td.StudentT(torch.as_tensor(df)))]
     for ours, theirs in pairs:
         for name in ("mean", "variance"):
