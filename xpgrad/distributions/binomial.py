@@ -96,7 +96,7 @@ class Binomial(Distribution):
                                       "whole batch (as PyTorch's), got several values")
         k = reshape(arange(top + 1, dtype=self.dtype, backend=self.backend),
                     (top + 1,) + (1,) * len(self._batch_shape))
-        log_p = self.log_prob(k) if not self._validate_args else self._unchecked(k)
+        log_p = self._unchecked(k)                   # every k in 0..total_count is valid
         return -_sum(exp(log_p) * log_p, axis=0)
 
     def _unchecked(self, value):
