@@ -9,12 +9,19 @@ fixed CDF); ``Bernoulli`` and ``Categorical`` (``probs=`` or ``logits=``), sampl
 gradient; ``Independent`` to make batch axes event axes; ``TransformedDistribution`` (a base
 pushed through ``transforms``: ``ExpTransform``, ``AffineTransform``, ``SigmoidTransform``,
 ``TanhTransform``, ``SoftmaxTransform``, ``PowerTransform``, ``ComposeTransform``) and
-``LogNormal``, one of them. Each has ``sample``, ``log_prob``, ``entropy``, ``mean``, ``mode``,
-``variance``, ``stddev``, ``batch_shape``, ``event_shape``, ``expand(batch_shape)`` (Normal,
-Laplace, Exponential and Uniform also ``cdf`` and ``icdf``), and ``kl_divergence(p, q)``
-covers each family with itself (``register_kl`` adds pairs). Draws take ``rng=`` (an
-``xg.random.Generator``, an int seed or None), so they are reproducible and the same on the
-numpy and numba backends.
+``LogNormal``, one of them. More families, as PyTorch's: ``Cauchy``, ``HalfNormal``,
+``HalfCauchy``, ``Gumbel`` and ``StudentT`` (reparameterized; StudentT through a ``Chi2``
+draw), the counts ``Poisson``, ``Binomial`` and ``Geometric`` and the one-hot
+``OneHotCategorical`` (sampled without gradient), and the Gumbel-softmax relaxations
+``RelaxedBernoulli`` and ``RelaxedOneHotCategorical`` (with their logs
+``LogitRelaxedBernoulli`` and ``ExpRelaxedCategorical``), whose ``rsample`` is differentiable
+in the logits and the temperature. Each has ``sample``, ``log_prob``, ``expand(batch_shape)``,
+``batch_shape``, ``event_shape``, and where PyTorch's has them ``entropy``, ``mean``, ``mode``,
+``variance``, ``stddev`` (Normal, Laplace, Exponential, Uniform, Cauchy, HalfNormal,
+HalfCauchy and Gumbel also ``cdf`` and ``icdf``), and ``kl_divergence(p, q)`` covers each
+family with itself and PyTorch's simple mixed pairs (``register_kl`` adds pairs). Draws take
+``rng=`` (an ``xg.random.Generator``, an int seed or None), so they are reproducible and the
+same on the numpy and numba backends.
 
 >>> import xpgrad as xg
 >>> D = xg.distributions
@@ -28,22 +35,35 @@ numpy and numba backends.
 """
 from .bernoulli import Bernoulli
 from .beta import Beta
+from .binomial import Binomial
 from .categorical import Categorical
+from .cauchy import Cauchy
 from .dirichlet import Dirichlet
 from .distribution import Distribution
 from .exponential import Exponential
 from .gamma import Chi2, Gamma
+from .geometric import Geometric
+from .gumbel import Gumbel
+from .half_distributions import HalfCauchy, HalfNormal
 from .independent import Independent
 from .kl import kl_divergence, register_kl
 from .laplace import Laplace
 from .log_normal import LogNormal
 from .multivariate_normal import MultivariateNormal
 from .normal import Normal
+from .one_hot_categorical import OneHotCategorical
+from .poisson import Poisson
+from .relaxed_bernoulli import LogitRelaxedBernoulli, RelaxedBernoulli
+from .relaxed_categorical import ExpRelaxedCategorical, RelaxedOneHotCategorical
+from .student_t import StudentT
 from .transformed_distribution import TransformedDistribution
 from .uniform import Uniform
-from . import constraints, transforms
+from . import constraints, kl_more_pairs, transforms
 
-__all__ = ["Bernoulli", "Beta", "Categorical", "Chi2", "Dirichlet", "Distribution", "Exponential",
-           "Gamma", "Independent", "Laplace", "LogNormal", "MultivariateNormal", "Normal",
+__all__ = ["Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Chi2", "Dirichlet",
+           "Distribution", "ExpRelaxedCategorical", "Exponential", "Gamma", "Geometric",
+           "Gumbel", "HalfCauchy", "HalfNormal", "Independent", "Laplace", "LogNormal",
+           "LogitRelaxedBernoulli", "MultivariateNormal", "Normal", "OneHotCategorical",
+           "Poisson", "RelaxedBernoulli", "RelaxedOneHotCategorical", "StudentT",
            "TransformedDistribution", "Uniform", "constraints", "kl_divergence", "register_kl",
            "transforms"]

@@ -64,6 +64,9 @@ unnormalized_simplex = Constraint(
     lambda a: np.all(a >= 0, axis=-1) & (a.sum(-1) > 0) & np.isfinite(a.sum(-1)), 1)
 lower_cholesky = Constraint("lower triangular with a positive diagonal", _lower_cholesky, 2)
 positive_definite = Constraint("symmetric positive definite", _positive_definite, 2)
+nonnegative_integer = Constraint("an integer >= 0", lambda a: (a == np.floor(a)) & (a >= 0))
+one_hot = Constraint("one-hot along the last axis (0s and a single 1)",
+                     lambda a: np.all((a == 0) | (a == 1), axis=-1) & (a.sum(-1) == 1), 1)
 
 
 def interval(low, high):

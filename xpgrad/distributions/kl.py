@@ -2,9 +2,10 @@
 formulas (``torch.distributions.kl``), differentiable in both distributions' parameters.
 
 Registered: Normal, Bernoulli, Categorical, MultivariateNormal, Laplace, Exponential,
-Uniform, Gamma, Beta and Dirichlet each with itself (Chi2 as the Gamma it is), and Independent with Independent (same reinterpreted axes). The
-most specific registered pair wins for subclasses; a pair not registered is
-NotImplementedError, as PyTorch's.
+Uniform, Gamma, Beta and Dirichlet each with itself (Chi2 as the Gamma it is), and
+Independent with Independent (same reinterpreted axes); ``kl_more_pairs`` adds the counting,
+heavy-tailed and Gumbel families' pairs. The most specific registered pair wins for
+subclasses; a pair not registered is NotImplementedError, as PyTorch's.
 
 >>> import xpgrad as xg
 >>> from xpgrad.distributions import Normal, kl_divergence

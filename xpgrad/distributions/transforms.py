@@ -357,5 +357,24 @@ class PowerTransform(Transform):
         return "PowerTransform()"
 
 
-__all__ = ["AffineTransform", "ComposeTransform", "ExpTransform", "PowerTransform",
+class AbsTransform(Transform):
+    """PyTorch's ``AbsTransform``: ``y = |x|``, not bijective (``inv`` gives ``y`` back, the
+    non-negative preimage); the folding of ``HalfNormal`` and ``HalfCauchy``.
+
+    >>> import xpgrad as xg
+    >>> t = xg.distributions.transforms.AbsTransform()
+    >>> t(xg.asarray([-2.0, 3.0])).tolist(), t.inv(xg.asarray([2.0])).tolist()
+    ([2.0, 3.0], [2.0])
+    """
+
+    domain, codomain = constraints.real, constraints.nonnegative
+
+    def _call(self, x):
+        return _abs(x)
+
+    def _inverse(self, y):
+        return y
+
+
+__all__ = ["AbsTransform", "AffineTransform", "ComposeTransform", "ExpTransform", "PowerTransform",
            "SigmoidTransform", "SoftmaxTransform", "TanhTransform", "Transform"]

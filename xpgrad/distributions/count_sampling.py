@@ -1,0 +1,48 @@
+"""Draws of counts (Poisson, Binomial) from the native generator behind an
+``xg.random.Generator``: the parameters broadcast to the draw's shape, read in float64, and
+the counts returned as floats of the distribution's dtype (PyTorch's), cut from the tapes.
+
+>>> import xpgrad as xg
+>>> d = xg.distributions.Poisson(xg.asarray([2.0, 50.0], dtype=xg.float64))
+>>> z = draw_counts(d, (20000,), 0, lambda rng, rate: rng.poisson(rate), d.rate)
+>>> z.dtype, [round(v) for v in xg.mean(z, axis=0).tolist()]
+(xpgrad.float64, [2, 50])
+"""
+from __future__ import annotations
+
+from .. import dtypes as _dt
+from ..ops import astype, broadcast_to
+from ..tape import stop_gradient
+from ..tensor import Tensor, _wrap
+
+_TRACED = ("{who}: a draw of counts cannot be captured by xg.function: the native sampler "
+           "reads the parameters' values when the step is traced, which a replay would not "
+           "read again. Draw outside the function and pass the draws in")
+
+
+def draw_counts(dist, sample_shape, rng, sampler, *params) -> Tensor:
+    """``sampler(native generator, *float64 arrays)`` for ``params`` broadcast to
+    ``dist._extended_shape(sample_shape)``, from ``rng`` as ``Distribution.sample`` takes
+    it."""
+    from ..jit.errors import TraceError, user_line
+    from ..jit.traced import Traced
+    from ..nn.init._common import as_rng, check_rng
+
+    who = type(dist).__name__
+    gen = as_rng(check_rng(rng, f"{who}.sample"), dist.backend)
+    shape = dist._extended_shape(sample_shape)
+    be = gen.backend
+    native = []
+    for p in params:
+        t = stop_gradient(broadcast_to(p, shape))
+        if type(t._data) is Traced and t._data._tracer.active:
+            raise TraceError(_TRACED.format(who=who), user_line())
+        raw = (t if t.backend is be else t.to(be))._data
+        native.append(be.xp.astype(raw, be.native_dtype(_dt.float64)))
+    drawn = _wrap(gen._draw(lambda g: sampler(g, *native)), be)
+    if drawn.backend is not dist.backend:
+        drawn = drawn.to(dist.backend)
+    return astype(drawn, dist.dtype)
+
+
+__all__ = ["draw_counts"]

@@ -1,0 +1,102 @@
+"""``RelaxedOneHotCategorical(temperature, probs=None, logits=None)``: the Concrete
+(Gumbel-softmax) relaxation of a one-hot draw, points of the simplex that approach one-hot
+vectors as ``temperature`` falls, with a reparameterized sampler differentiable in the logits
+and the temperature; ``ExpRelaxedCategorical`` is its logarithm, PyTorch's pair.
+
+>>> import xpgrad as xg
+>>> d = xg.distributions.RelaxedOneHotCategorical(0.1, logits=xg.asarray([0.0, 0.0, 3.0]))
+>>> y = d.rsample((1000,), rng=0)
+>>> y.shape, round(float(xg.mean(xg.max(y, axis=-1))), 1)            # nearly one-hot
+((1000, 3), 1.0)
+"""
+from __future__ import annotations
+
+import math
+
+from ..ops import log, logsumexp
+from ..ops import sum as _sum
+from . import constraints
+from .bernoulli import clamp_probs
+from .categorical import Categorical
+from .distribution import Distribution
+from .relaxed_bernoulli import relaxed_params
+from .transformed_distribution import TransformedDistribution
+from .transforms import ExpTransform
+
+
+class ExpRelaxedCategorical(Distribution):
+    """PyTorch's ``ExpRelaxedCategorical(temperature, probs=None, logits=None)``: the log of a
+    ``RelaxedOneHotCategorical`` draw, ``log_softmax((logits + g) / temperature)`` for ``g``
+    standard Gumbel noise; the parameter's last axis is the event (``K`` classes),
+    ``temperature > 0`` (not broadcast into the batch, as PyTorch's)."""
+
+    arg_constraints = {"probs": constraints.unnormalized_simplex,
+                       "logits": constraints.real_vector}
+    support = constraints.real_vector
+    has_rsample = True
+
+    def __init__(self, temperature, probs=None, logits=None, validate_args=None):
+        who = type(self).__name__
+        self.backend, self.dtype, self.temperature, name, given = relaxed_params(
+            who, temperature, probs, logits, self._validating(validate_args),
+            self.arg_constraints, event_ndims=1)
+        self._categorical = Categorical(**{name: given}, validate_args=False)
+        super().__init__(self._categorical.batch_shape, (self._categorical._num_events,),
+                         validate_args=validate_args)
+
+    def expand(self, batch_shape):
+        """The ``Categorical`` within broadcast to ``batch_shape`` (the temperature kept)."""
+        new = self._expanded_copy(batch_shape)
+        new._categorical = self._categorical.expand(new.batch_shape)
+        return new
+
+    @property
+    def probs(self):
+        return self._categorical.probs
+
+    @property
+    def logits(self):
+        return self._categorical.logits
+
+    def rsample(self, sample_shape=(), *, rng=None):
+        """``s - logsumexp(s)``, ``s = (logits - log(-log u)) / temperature``, ``u`` uniform
+        from ``rng`` clamped to ``[eps, 1 - eps]`` (PyTorch's)."""
+        u = clamp_probs(self._noise(lambda g, shape, dt: g.random(shape, dtype=dt),
+                                    sample_shape, rng))
+        scores = (self.logits - log(-log(u))) / self.temperature
+        return scores - logsumexp(scores, axis=-1, keepdims=True)
+
+    def log_prob(self, value):
+        value = self._value(value)
+        k = self._event_shape[0]
+        log_scale = math.lgamma(k) + (k - 1) * log(self.temperature)
+        score = self.logits - value * self.temperature
+        return _sum(score - logsumexp(score, axis=-1, keepdims=True), axis=-1) + log_scale
+
+
+class RelaxedOneHotCategorical(TransformedDistribution):
+    """PyTorch's ``RelaxedOneHotCategorical(temperature, probs=None, logits=None)``: the exp
+    of an ``ExpRelaxedCategorical`` draw, a point of the simplex; ``temperature > 0``."""
+
+    arg_constraints = {"probs": constraints.unnormalized_simplex,
+                       "logits": constraints.real_vector}
+    support = constraints.simplex
+    has_rsample = True
+
+    def __init__(self, temperature, probs=None, logits=None, validate_args=None):
+        relaxed_params("RelaxedOneHotCategorical", temperature, probs, logits,
+                       self._validating(validate_args), self.arg_constraints, event_ndims=1)
+        base = ExpRelaxedCategorical(temperature, probs, logits, validate_args=validate_args)
+        super().__init__(base, ExpTransform(), validate_args=validate_args)
+
+    @property
+    def temperature(self):
+        return self.base_dist.temperature
+
+    @property
+    def logits(self):
+        return self.base_dist.logits
+
+    @property
+    def probs(self):
+        return self.base_dist.probs
