@@ -13,9 +13,8 @@ pushed through ``transforms``: ``ExpTransform``, ``AffineTransform``, ``SigmoidT
 ``variance``, ``stddev``, ``batch_shape``, ``event_shape``, ``expand(batch_shape)`` (Normal,
 Laplace, Exponential and Uniform also ``cdf`` and ``icdf``; Gamma and Chi2 ``cdf``), and
 ``kl_divergence(p, q)`` covers each family with itself (``register_kl`` adds pairs). Draws
-take ``rng=`` (an
-``xg.random.Generator``, an int seed or None), so they are reproducible and the same on the
-numpy and numba backends.
+take ``rng=`` (an ``xg.random.Generator``, an int seed or None), so they are reproducible and
+the same on the numpy and numba backends.
 
 >>> import xpgrad as xg
 >>> D = xg.distributions
