@@ -126,6 +126,11 @@ CASES = [
      [_normal(4, 3), _normal(4, 3), _normal(4, 3)], (0, 1, 2), None),
     ("cosine_embedding", "CosineEmbeddingLoss", {"margin": -0.2},
      [_normal(5, 3), _normal(5, 3), _pm1(5)], (0, 1), None),
+    ("multilabel_margin", "MultiLabelMarginLoss", {},
+     [_normal(4, 5), np.array([[3, 0, -1, 1, 2], [4, 4, 1, 0, 2], [-1, 2, 3, 0, 1],
+                               [1, -1, 0, 0, 0]])], (0,), None),
+    ("triplet_with_distance", "TripletMarginWithDistanceLoss", {"margin": 0.5, "swap": True},
+     [_normal(4, 3), _normal(4, 3), _normal(4, 3)], (0, 1, 2), None),
 ]
 
 
@@ -157,7 +162,8 @@ def test_every_torch_loss_with_a_function_here_has_its_class():
                       "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "KLDivLoss", "CTCLoss",
                       "GaussianNLLLoss", "PoissonNLLLoss", "MarginRankingLoss",
                       "HingeEmbeddingLoss", "SoftMarginLoss", "MultiLabelSoftMarginLoss",
-                      "MultiMarginLoss", "TripletMarginLoss", "CosineEmbeddingLoss"}
+                      "MultiMarginLoss", "TripletMarginLoss", "CosineEmbeddingLoss",
+                      "MultiLabelMarginLoss", "TripletMarginWithDistanceLoss"}
     assert with_functions <= {c[1] for c in CASES}
     for name in with_functions:
         assert issubclass(getattr(xg.nn, name), xg.nn.Module) and name in xg.nn.__all__

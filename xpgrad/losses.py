@@ -4,8 +4,9 @@
 ``xpgrad/ops/losses.py``, ``xpgrad/ops/probability_losses.py`` and ``xpgrad/ops/ctc.py``); and,
 composed of primitives, PyTorch's ``gaussian_nll``, ``poisson_nll``
 (``xpgrad/ops/likelihood_losses.py``), ``margin_ranking``, ``hinge_embedding``,
-``soft_margin``, ``multilabel_soft_margin``, ``multi_margin``, ``triplet_margin`` and
-``cosine_embedding`` (``xpgrad/ops/margin_losses.py``).
+``soft_margin``, ``multilabel_soft_margin``, ``multi_margin``, ``triplet_margin``,
+``cosine_embedding`` (``xpgrad/ops/margin_losses.py``), ``multilabel_margin`` and
+``triplet_margin_with_distance`` (``xpgrad/ops/margin_losses_more.py``).
 
 >>> import xpgrad as xg
 >>> logits = xg.asarray([[2.0, 0.0, -1.0], [0.0, 3.0, 0.0]])
@@ -18,13 +19,14 @@ from .ops.losses import (REDUCTIONS, huber, l1, mse, sigmoid_cross_entropy_with_
 from .ops.likelihood_losses import gaussian_nll, poisson_nll
 from .ops.margin_losses import (cosine_embedding, hinge_embedding, margin_ranking, multi_margin,
                                 multilabel_soft_margin, soft_margin, triplet_margin)
+from .ops.margin_losses_more import multilabel_margin, triplet_margin_with_distance
 from .ops.probability_losses import KL_REDUCTIONS, binary_cross_entropy, kl_div, nll
 
 __all__ = ["mse", "sigmoid_mse", "softmax_cross_entropy", "sigmoid_cross_entropy_with_logits",
            "l1", "huber", "smooth_l1", "nll", "binary_cross_entropy", "kl_div", "ctc",
            "gaussian_nll", "poisson_nll", "margin_ranking", "hinge_embedding", "soft_margin",
            "multilabel_soft_margin", "multi_margin", "triplet_margin", "cosine_embedding",
-           "REDUCTIONS", "KL_REDUCTIONS"]
+           "multilabel_margin", "triplet_margin_with_distance", "REDUCTIONS", "KL_REDUCTIONS"]
 
 #: torch.nn.functional's loss names -> xpgrad's (the same functions, class axis last)
 _PYTORCH_NAMES = {

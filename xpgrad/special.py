@@ -4,7 +4,8 @@ functions of ``torch.special`` / ``jax.scipy.special`` that maximum-likelihood f
 - error function family: ``erf``, ``erfc``, ``erfinv``, ``ndtr`` (the normal CDF) and
   ``log_ndtr`` (finite far in the left tail);
 - gamma family: ``gammaln`` (log|Gamma|, PyTorch's ``lgamma``), ``digamma`` and
-  ``polygamma(n, x)``, each the derivative of the previous;
+  ``polygamma(n, x)``, each the derivative of the previous; the regularized incomplete gamma
+  functions ``gammainc`` and ``gammaincc`` (differentiable in x);
 - ``xlogy``, ``xlog1py`` (0 where x == 0), ``logit`` and ``expit`` (the sigmoid);
 - ``ndtri`` (the normal quantile), ``betaln``, ``multigammaln``, ``psi`` (digamma);
 - ``entr``, ``rel_entr``, ``kl_div`` (entropies and divergences), ``huber``, ``pseudo_huber``;
@@ -17,8 +18,9 @@ dispatch, so they differentiate on a tape too.
 float64 results agree with ``scipy.special`` to about 1e-14 relative (worse only next to the
 zeros of gammaln and digamma on the negative axis, where the absolute error stays ~1e-15);
 float32 inputs are computed in float64 and rounded. Integers come in as float32.
-The primitives live in ``xpgrad/ops/special.py`` and ``special_more.py``, their formulas in
-``xpgrad/ops/special_formulas.py``.
+The primitives live in ``xpgrad/ops/special.py``, ``special_more.py`` and
+``incomplete_gamma.py``, their formulas in ``xpgrad/ops/special_formulas.py`` and
+``incomplete_gamma_formulas.py``.
 
 >>> import xpgrad as xg
 >>> rate = xg.asarray(3.0, dtype=xg.float64)
@@ -32,5 +34,7 @@ from .ops.special import *  # noqa: F401,F403
 from .ops.special import __all__ as _first
 from .ops.special_more import *  # noqa: F401,F403
 from .ops.special_more import __all__ as _more
+from .ops.incomplete_gamma import *  # noqa: F401,F403
+from .ops.incomplete_gamma import __all__ as _incomplete
 
-__all__ = sorted(_first + _more)
+__all__ = sorted(_first + _more + _incomplete)

@@ -47,8 +47,8 @@ from .loss_layers import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, CTCLoss,
                           HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss, PoissonNLLLoss,
                           SmoothL1Loss)
 from .margin_loss_layers import (CosineEmbeddingLoss, HingeEmbeddingLoss, MarginRankingLoss,
-                                 MultiLabelSoftMarginLoss, MultiMarginLoss, SoftMarginLoss,
-                                 TripletMarginLoss)
+                                 MultiLabelMarginLoss, MultiLabelSoftMarginLoss, MultiMarginLoss,
+                                 SoftMarginLoss, TripletMarginLoss, TripletMarginWithDistanceLoss)
 from .module import Module
 from .attention import scaled_dot_product_attention
 from .multihead import MultiheadAttention
@@ -93,7 +93,8 @@ __all__ = _activations.__all__ + [
     "L1Loss", "MSELoss", "HuberLoss", "SmoothL1Loss", "CrossEntropyLoss", "NLLLoss", "BCELoss",
     "BCEWithLogitsLoss", "KLDivLoss", "CTCLoss", "GaussianNLLLoss", "PoissonNLLLoss",
     "MarginRankingLoss", "HingeEmbeddingLoss", "SoftMarginLoss", "MultiLabelSoftMarginLoss",
-    "MultiMarginLoss", "TripletMarginLoss", "CosineEmbeddingLoss"]
+    "MultiMarginLoss", "TripletMarginLoss", "CosineEmbeddingLoss", "MultiLabelMarginLoss",
+    "TripletMarginWithDistanceLoss"]
 
 #: PyTorch's names that xpgrad does without, and what to write instead
 _PYTORCH_NAMES = {

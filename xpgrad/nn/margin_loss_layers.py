@@ -13,6 +13,7 @@ import numbers
 from ..ops.margin_losses import (cosine_embedding, hinge_embedding, margin_ranking,
                                  multi_margin, multilabel_soft_margin, soft_margin,
                                  triplet_margin)
+from ..ops.margin_losses_more import multilabel_margin, triplet_margin_with_distance
 from ..optim._checks import real_number
 from .distances import _order
 from .loss_layers import Loss
@@ -137,6 +138,52 @@ class TripletMarginLoss(Loss):
                               eps=self.eps, swap=self.swap, reduction=self.reduction)
 
 
+class MultiLabelMarginLoss(Loss):
+    """``xg.losses.multilabel_margin(x, y)``, the multi-label hinge: scores (N, C) or (C,),
+    ``y`` of their shape listing each sample's target classes up to its first -1.
+
+    >>> import xpgrad as xg
+    >>> x = xg.asarray([[0.1, 0.2, 0.4, 0.8]], dtype=xg.float64)
+    >>> round(xg.nn.MultiLabelMarginLoss()(x, xg.asarray([[3, 0, -1, 1]])).item(), 4)
+    0.85
+    """
+
+    def __init__(self, *, reduction="mean", name=None):
+        super().__init__(reduction, name)
+
+    def forward(self, input, target):
+        return multilabel_margin(input, target, reduction=self.reduction)
+
+
+class TripletMarginWithDistanceLoss(Loss):
+    """``xg.losses.triplet_margin_with_distance(anchor, positive, negative)``:
+    ``max(0, margin + d(a, p) - d(a, n))`` with ``distance_function`` (a callable of two
+    tensors; None: ``xg.nn.pairwise_distance``); ``margin`` > 0. Its arguments are
+    keyword-only, as PyTorch's.
+
+    >>> import xpgrad as xg
+    >>> a, pos, neg = xg.asarray([[0.0, 0.0]]), xg.asarray([[0.0, 1.0]]), xg.asarray([[3.0, 0.0]])
+    >>> l1 = lambda u, v: xg.sum(xg.abs(u - v), axis=-1)
+    >>> xg.nn.TripletMarginWithDistanceLoss(distance_function=l1, margin=2.5)(a, pos, neg).item()
+    0.5
+    """
+
+    def __init__(self, *, distance_function=None, margin=1.0, swap=False, reduction="mean",
+                 name=None):
+        super().__init__(reduction, name)
+        if distance_function is not None and not callable(distance_function):
+            raise TypeError(f"{type(self).__name__}: distance_function must be a callable of "
+                            f"two tensors or None, got {type(distance_function).__name__}")
+        self.distance_function = distance_function
+        self.margin = self._number("margin", margin, low=0.0, low_open=True)
+        self.swap = self._flag("swap", swap)
+
+    def forward(self, anchor, positive, negative):
+        return triplet_margin_with_distance(
+            anchor, positive, negative, distance_function=self.distance_function,
+            margin=self.margin, swap=self.swap, reduction=self.reduction)
+
+
 class CosineEmbeddingLoss(Loss):
     """``xg.losses.cosine_embedding(x1, x2, y)``: ``1 - cos`` where ``y = 1``,
     ``max(0, cos - margin)`` where ``y = -1``.
@@ -158,4 +205,4 @@ class CosineEmbeddingLoss(Loss):
 
 __all__ = ["MarginRankingLoss", "HingeEmbeddingLoss", "SoftMarginLoss",
            "MultiLabelSoftMarginLoss", "MultiMarginLoss", "TripletMarginLoss",
-           "CosineEmbeddingLoss"]
+           "CosineEmbeddingLoss", "MultiLabelMarginLoss", "TripletMarginWithDistanceLoss"]

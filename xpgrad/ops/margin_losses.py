@@ -1,7 +1,8 @@
 """PyTorch's margin and embedding losses: ``margin_ranking``, ``hinge_embedding``,
 ``soft_margin``, ``multilabel_soft_margin``, ``multi_margin``, ``triplet_margin`` and
-``cosine_embedding`` (``torch.nn.functional``'s ``*_loss``), composed of primitives so their
-gradients are those of the parts, except ``multi_margin``: a primitive of its own
+``cosine_embedding`` (``torch.nn.functional``'s ``*_loss``; ``multilabel_margin`` and
+``triplet_margin_with_distance`` are in ``margin_losses_more.py``), composed of primitives so
+their gradients are those of the parts, except ``multi_margin``: a primitive of its own
 (``multi_margin.py``), fused on the backends; ``xpgrad.losses`` re-exports them.
 
 A hinge ``max(0, z)`` passes the gradient at ``z = 0`` where PyTorch's ``clamp_min`` does
