@@ -18,8 +18,9 @@ draw), the counts ``Poisson``, ``Binomial`` and ``Geometric`` and the one-hot
 in the logits and the temperature. Each has ``sample``, ``log_prob``, ``expand(batch_shape)``,
 ``batch_shape``, ``event_shape``, and where PyTorch's has them ``entropy``, ``mean``, ``mode``,
 ``variance``, ``stddev`` (Normal, Laplace, Exponential, Uniform, Cauchy, HalfNormal,
-HalfCauchy and Gumbel also ``cdf`` and ``icdf``; Gamma and Chi2 ``cdf``), and ``kl_divergence(p, q)`` covers each
-family with itself and PyTorch's simple mixed pairs (``register_kl`` adds pairs). Draws take
+HalfCauchy and Gumbel also ``cdf`` and ``icdf``; Gamma and Chi2 ``cdf``), and
+``kl_divergence(p, q)`` covers each family with itself and PyTorch's simple mixed pairs
+(``register_kl`` adds pairs). Draws take
 ``rng=`` (an ``xg.random.Generator``, an int seed or None), so they are reproducible and the
 same on the numpy and numba backends.
 
