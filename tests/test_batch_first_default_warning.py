@@ -126,3 +126,20 @@ def test_batch_first_still_refuses_what_is_not_a_flag():
         xg.nn.LSTM(2, 3, batch_first="no")
     with pytest.raises(TypeError, match="batch_first must be True or False, got 0"):
         xg.nn.MultiheadAttention(4, 2, batch_first=0)
+
+
+def test_a_transformers_own_initialization_neither_warns_nor_uses_up_the_warning():
+    # Transformer draws torch's initialization through its own torch state dict: custom
+    # layers built without batch_first warned at construction, pointing into xpgrad, and the
+    # user's later real torch load then stayed silent
+    encoder_layer = xg.nn.TransformerEncoderLayer(E, H, 16, dropout=0.0, rng=0)
+    encoder = xg.nn.TransformerEncoder(encoder_layer, 1, norm=xg.nn.LayerNorm(E))
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        model = xg.nn.Transformer(E, H, 1, 1, 16, dropout=0.0, rng=0, batch_first=True,
+                                  custom_encoder=encoder)
+    assert _layout_warnings(record) == []
+    torch_model = torch.nn.Transformer(E, H, 1, 1, 16, dropout=0.0, batch_first=True)
+    with pytest.warns(UserWarning, match="built without batch_first") as caught:
+        model.load_torch_state_dict(torch_model.state_dict())
+    assert caught[0].filename == __file__

@@ -12,6 +12,7 @@ IncompatibleKeys(missing_keys=['bias'], unexpected_keys=['extra'])
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Mapping
 from typing import NamedTuple
@@ -37,6 +38,19 @@ class IncompatibleKeys(NamedTuple):
             return "<All keys matched successfully>"
         return (f"IncompatibleKeys(missing_keys={self.missing_keys}, "
                 f"unexpected_keys={self.unexpected_keys})")
+
+
+@contextlib.contextmanager
+def own_weights():
+    """Loads inside are a module's own initialization (``Transformer`` draws PyTorch's
+    initialization through its torch state dict), not torch weights: no layout warning, and
+    the layers' one warning is kept for the user's own load."""
+    depth = getattr(_LOADS, "depth", 0)
+    _LOADS.depth = depth + 1
+    try:
+        yield
+    finally:
+        _LOADS.depth = depth
 
 
 def strict_option(load):
@@ -92,4 +106,4 @@ _STRICT_DOC = """
         (both empty when ``strict``)."""
 
 
-__all__ = ["IncompatibleKeys", "strict_option"]
+__all__ = ["IncompatibleKeys", "own_weights", "strict_option"]

@@ -14,6 +14,7 @@ from .. import dtypes as _dt
 from . import init as _init
 from .attention import as_tensor
 from ._layout import stated_layout
+from ._torch_strict import own_weights
 from .module import Module
 from .normalization import LayerNorm
 from .transformer import (TransformerDecoderLayer, TransformerEncoderLayer,
@@ -104,7 +105,8 @@ class Transformer(Module):
                 bound = math.sqrt(6.0 / sum(fans))
                 draw = _init.uniform(-bound, bound)
                 state[key] = draw(gen, value.shape, value.dtype.name).numpy()
-        self.load_torch_state_dict(state)
+        with own_weights():
+            self.load_torch_state_dict(state)
 
     generate_square_subsequent_mask = staticmethod(generate_square_subsequent_mask)
     batch_first = True      # a model pickled before the option had this layout
