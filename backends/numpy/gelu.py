@@ -134,7 +134,7 @@ def _forward(x, approximate="none"):
 
     def body(part, y_part, cdf_part, *scratch):
         fill(part, cdf_part, scratch)
-        np.maximum(part, -big, out=y_part)                  # -inf * 0 would be NaN
+        clip(part, -big, np.inf, out=y_part)                # -inf * 0 would be NaN
         y_part *= cdf_part
     with np.errstate(over="ignore"):               # exp(-2u) beyond the float range: 0
         blocked(body, (x, y, cdf), buffers)
