@@ -28,6 +28,9 @@ LOSSES = ("softmax_cross_entropy", "mse", "sigmoid_mse", "sigmoid_cross_entropy_
           "huber", "smoothed_softmax_cross_entropy")
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "softplus", "elu", "mish", "softsign",
                "log_sigmoid", "hardtanh", "hardsigmoid", "hardswish", "softplus_beta")
+#: swept on the NumPy backend only (its kernels of backends/numpy/activations.py, gelu.py,
+#: softmax.py)
+NUMPY_ACTIVATIONS = ("silu", "gelu", "softmax", "log_softmax")
 #: the params each activation is swept with (none: called without)
 ACTIVATION_PARAMS = {
     "leaky_relu": [{"negative_slope": 0.1}],
@@ -35,6 +38,9 @@ ACTIVATION_PARAMS = {
             dict(alpha=1.6732632423543772, scale=1.0507009873554805, input_scale=1.0),  # selu
             dict(alpha=2.5, scale=1.0, input_scale=0.4)],                    # celu(alpha=2.5)
     "hardtanh": [dict(min_val=-1.0, max_val=1.0), dict(min_val=0.0, max_val=6.0)],
+    "gelu": [dict(approximate="none"), dict(approximate="tanh")],
+    "softmax": [dict(axis=1)],
+    "log_softmax": [dict(axis=1)],
     "softplus_beta": [dict(beta=2.0, threshold=None), dict(beta=0.5, threshold=3.0),
                       dict(beta=-1.5, threshold=20.0)],
 }
@@ -162,6 +168,12 @@ def test_fused_kernel_matches_generic_rule_over_the_whole_range(backend, name, d
     # the emulator runs each CUDA thread on the CPU: narrower rows keep it quick
     _sweep(_backend(backend), name, dt,
            (3, 64, 257) if backend == "cuda_emulated" else (3, 64, 2000))
+
+
+@pytest.mark.parametrize("dt", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("name", NUMPY_ACTIVATIONS)
+def test_numpy_kernel_matches_generic_rule_over_the_whole_range(name, dt):
+    _sweep(_backend("numpy"), name, dt)
 
 
 @pytest.mark.parametrize("dt", DTYPES, ids=["float32", "float64"])

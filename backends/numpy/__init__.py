@@ -20,7 +20,7 @@ _LIST_RANGE_MAX = 48
 class NumpyBackend(Backend):
     """Host arrays through ``array_api_compat.numpy`` (``namespace.py``: with a branch-free
     ``where``); fused kernels (``kernels.py``, ``activations.py``, ``gelu.py``,
-    ``normalization.py``, ``margin.py``, Adam's update in ``optim.py``, the depthwise
+    ``softmax.py``, ``normalization.py``, ``margin.py``, Adam's update in ``optim.py``, the depthwise
     convolution of ``convolution.py``, and the recurrent scans of ``scans.py``) registered in
     ``kernels``."""
 
@@ -43,9 +43,10 @@ class NumpyBackend(Backend):
         from .optim import KERNELS as UPDATES
         from .pooling import KERNELS as POOLING
         from .scans import scan_kernels
+        from .softmax import KERNELS as SOFTMAX
 
         self.kernels = KernelTable(KERNELS, ACTIVATIONS, {"gelu": GELU}, LINEAR_ACTIVATIONS,
-                                   NORMALIZATION, UPDATES, CONVOLUTION, POOLING, MARGIN,
+                                   NORMALIZATION, UPDATES, CONVOLUTION, POOLING, MARGIN, SOFTMAX,
                                    scan_kernels(np))
 
     def native_dtype(self, dtype):

@@ -1,0 +1,109 @@
+"""NumPy kernels of ``softmax`` and ``log_softmax`` along the last axis of a float32/float64
+array (another axis, another dtype, an empty array: the generic rule).
+
+The generic rules (``ops/activations.py``) make a new array for every step; here the forward
+writes the shifted values, their exponentials and the result into one or two arrays made once,
+the rows' maxima are picked by ``argmax``, and the row sums of the exponentials are a matrix-vector product with ones (on 128x256
+float32, 2.6 us against 6.6 for NumPy's sum; rows longer than ``_DOT_MAX`` take NumPy's
+pairwise sum, whose rounding does not grow with the row). The backward of ``softmax`` dots
+``g`` with the output row by row (``kernels._row_dots``: einsum, no ``g * y`` array), that of
+``log_softmax`` sums ``g``'s rows the same way as the forward.
+
+>>> import numpy as np
+>>> x = np.array([[0.0, np.log(3.0)], [-np.inf, 0.0]])
+>>> y, _ = KERNELS["softmax"].forward(x, axis=1)
+>>> y.tolist()
+[[0.25, 0.75], [0.0, 1.0]]
+>>> z, saved = KERNELS["log_softmax"].forward(x, axis=1)
+>>> KERNELS["log_softmax"].vjp(np.array([[1.0, 0.0], [0.0, 0.0]]), saved, x, axis=1)[0].round(2)
+array([[ 0.75, -0.75],
+       [ 0.  ,  0.  ]])
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from xpgrad.backend import Kernel
+
+from .activations import _FLOATS
+from .kernels import _row_dots
+
+#: the longest rows summed by a matrix-vector product (OpenBLAS's float32 chains round with
+#: the row's length; NumPy's pairwise sum does not)
+_DOT_MAX = 512
+
+
+def _rows(x, axis):
+    """``x`` as a C-contiguous (rows, n) array, or None where the kernel declines."""
+    if getattr(x, "dtype", None) not in _FLOATS or not x.ndim or axis != x.ndim - 1 \
+            or not x.size:
+        return None
+    return np.ascontiguousarray(x).reshape(-1, x.shape[-1])
+
+
+def _row_sums(a):
+    """The sums of ``a``'s rows, shaped (rows, 1)."""
+    if a.shape[1] > _DOT_MAX:
+        return np.add.reduce(a, axis=1, keepdims=True)
+    return np.matmul(a, np.ones(a.shape[1], a.dtype)).reshape(-1, 1)
+
+
+def _row_maxima(rows):
+    """The maxima of ``rows``' rows, shaped (rows, 1): picked by ``argmax``, which runs 3-4x
+    faster than ``max`` along rows (128x256 float32: 3.6 us against 11.0) and takes a NaN as
+    the maximum, as ``max`` does."""
+    picked = rows[np.arange(rows.shape[0]), rows.argmax(axis=1)]
+    return picked.reshape(-1, 1)
+
+
+def _shifted(rows):
+    """``rows`` less their maxima, in a new array."""
+    return np.subtract(rows, _row_maxima(rows))
+
+
+def _softmax_forward(x, axis):
+    rows = _rows(x, axis)
+    if rows is None:
+        return None
+    e = _shifted(rows)
+    np.exp(e, out=e)
+    e /= _row_sums(e)
+    y = e.reshape(x.shape)
+    return y, y
+
+
+def _softmax_vjp(g, y, x, axis):
+    """``y (g - sum(g y))`` along the rows, ``y`` the forward's output."""
+    n = y.shape[-1]
+    g_rows = np.broadcast_to(g, y.shape).reshape(-1, n)
+    y_rows = y.reshape(-1, n)
+    out = np.subtract(g_rows, _row_dots(g_rows, y_rows).reshape(-1, 1))
+    out *= y_rows
+    return (out.reshape(y.shape),)
+
+
+def _log_softmax_forward(x, axis):
+    rows = _rows(x, axis)
+    if rows is None:
+        return None
+    shifted = _shifted(rows)
+    e = np.exp(shifted)
+    shifted -= np.log(_row_sums(e), out=e[:, :1])
+    y = shifted.reshape(x.shape)
+    return y, y
+
+
+def _log_softmax_vjp(g, y, x, axis):
+    """``g - exp(y) sum(g)`` along the rows, ``y`` the forward's output."""
+    n = y.shape[-1]
+    g_rows = np.ascontiguousarray(np.broadcast_to(g, y.shape)).reshape(-1, n)
+    out = np.exp(y.reshape(-1, n))
+    out *= _row_sums(g_rows)
+    np.subtract(g_rows, out, out=out)
+    return (out.reshape(y.shape),)
+
+
+KERNELS = {
+    "softmax": Kernel(_softmax_forward, _softmax_vjp, saves=()),
+    "log_softmax": Kernel(_log_softmax_forward, _log_softmax_vjp, saves=()),
+}
