@@ -336,10 +336,11 @@ NUMBA_KERNEL_CASES = {
 }
 
 
-#: the numpy backend's activation kernels (backends/numpy/activations.py, gelu.py), by their
-#: name in NUMBA_KERNEL_CASES and FUNCTIONS
+#: the numpy backend's activation kernels (backends/numpy/activations.py, gelu.py, bounded.py),
+#: by their name in NUMBA_KERNEL_CASES and FUNCTIONS
 NUMPY_KERNEL_CASES = ("silu", "gelu", "gelu_tanh", "hardswish", "hardsigmoid", "log_sigmoid",
-                      "elu", "elu_alpha", "elu_negative_alpha", "selu", "celu", "celu_alpha")
+                      "elu", "elu_alpha", "elu_negative_alpha", "selu", "celu", "celu_alpha",
+                      "softsign", "hardtanh", "hardtanh_range", "relu6")
 
 
 def _numba_kernel_case(name, dtype, backend="numba"):
@@ -428,7 +429,8 @@ def test_relu_keeps_the_sign_of_zero_as_pytorch(backend):
     np.testing.assert_array_equal(grad[:3], 0.0)
 
 
-@pytest.mark.parametrize("name", ["hardswish", "hardsigmoid", "elu", "log_sigmoid"])
+@pytest.mark.parametrize("name", ["hardswish", "hardsigmoid", "elu", "log_sigmoid", "hardtanh",
+                                  "relu6", "softsign"])
 def test_numpy_mask_kernels_take_infinite_gradients_as_the_generic_rule(name):
     """The numpy kernels whose gradients multiply by 0/1 masks give the generic rule's
     gradient for an infinite or NaN incoming gradient too (inf * 0 would be NaN where the rule

@@ -20,9 +20,9 @@ _LIST_RANGE_MAX = 48
 class NumpyBackend(Backend):
     """Host arrays through ``array_api_compat.numpy`` (``namespace.py``: with a branch-free
     ``where``); fused kernels (``kernels.py``, ``activations.py``, ``gelu.py``,
-    ``softmax.py``, ``normalization.py``, ``margin.py``, Adam's update in ``optim.py``, the depthwise
-    convolution of ``convolution.py``, and the recurrent scans of ``scans.py``) registered in
-    ``kernels``."""
+    ``bounded.py``, ``softmax.py``, ``normalization.py``, ``margin.py``, Adam's update in
+    ``optim.py``, the depthwise convolution of ``convolution.py``, and the recurrent scans of
+    ``scans.py``) registered in ``kernels``."""
 
     name = "numpy"
     xp = xp_numpy
@@ -34,6 +34,7 @@ class NumpyBackend(Backend):
 
     def __init__(self):
         from .activations import KERNELS as ACTIVATIONS
+        from .bounded import KERNELS as BOUNDED
         from .convolution import KERNELS as CONVOLUTION
         from .gelu import KERNEL as GELU
         from .kernels import KERNELS
@@ -45,9 +46,9 @@ class NumpyBackend(Backend):
         from .scans import scan_kernels
         from .softmax import KERNELS as SOFTMAX
 
-        self.kernels = KernelTable(KERNELS, ACTIVATIONS, {"gelu": GELU}, LINEAR_ACTIVATIONS,
-                                   NORMALIZATION, UPDATES, CONVOLUTION, POOLING, MARGIN, SOFTMAX,
-                                   scan_kernels(np))
+        self.kernels = KernelTable(KERNELS, ACTIVATIONS, {"gelu": GELU}, BOUNDED,
+                                   LINEAR_ACTIVATIONS, NORMALIZATION, UPDATES, CONVOLUTION,
+                                   POOLING, MARGIN, SOFTMAX, scan_kernels(np))
 
     def native_dtype(self, dtype):
         return np.dtype(dtype.name)

@@ -99,15 +99,16 @@ def _silu_vjp_in_place(g, s, x):
     return (g,)
 
 
-def _or_generic(out, name, g, x):
+def _or_generic(out, name, g, x, **params):
     """``(out,)``, or where ``out`` is not finite (an infinite or NaN ``g`` times a 0 mask is
-    NaN) the gradient by the generic rule of the one-input primitive ``name``."""
+    NaN) the gradient by the generic rule of the one-input primitive ``name`` (with
+    ``params``)."""
     if np.isfinite(out).all():
         return (out,)
     from xpgrad.primitive import PRIMITIVES
 
     from . import namespace
-    return (PRIMITIVES[name].vjp(namespace, g, None, [True], [x], {})[0],)
+    return (PRIMITIVES[name].vjp(namespace, g, None, [True], [x], params)[0],)
 
 
 def _hardswish_forward(x):
