@@ -94,8 +94,10 @@ def named_asarray(obj, what, *, dtype=None, device=None, copy=None, backend=None
     try:
         with place:
             if native is not None:
-                _refuse_text(obj, what)
-                raw = be.asarray(obj, dtype=native)
+                discovered = _refuse_text(obj, what)
+                if discovered is None or _kind(native) not in ("f", "c"):
+                    discovered = obj        # integers: NumPy's own range and NaN checks
+                raw = be.asarray(discovered, dtype=native)
             else:
                 raw = be.asarray(obj)
                 raw = _big_integers(be, obj, raw, what)
@@ -119,19 +121,36 @@ def named_asarray(obj, what, *, dtype=None, device=None, copy=None, backend=None
 def _refuse_text(obj, what):
     """A TypeError for strings given with a dtype, which NumPy would parse (``asarray(['3'],
     dtype=float32)`` is 3.0; without a dtype they are refused as having none). Lists are
-    looked into by NumPy's own dtype discovery: about the cost of the conversion itself."""
+    looked into by NumPy's own dtype discovery, and the float64 array it makes of Python
+    floats is returned for the conversion to start from (one pass over the list, not two: a
+    100x10 list to float32 took 90 us against NumPy's 34); None otherwise."""
+    discovered = None
     if isinstance(obj, (str, bytes)):
         kind = "U"
     elif isinstance(obj, (list, tuple)):
         try:                            # device arrays in a list: the backend's to judge
-            kind = np.asarray(obj).dtype.kind if obj else None
+            discovered = np.asarray(obj) if obj else None
         except Exception:
-            return
+            return None
+        kind = None if discovered is None else discovered.dtype.kind
     else:
         kind = getattr(getattr(obj, "dtype", None), "kind", None)
     if kind in ("U", "S"):
         raise TypeError(f"{what} holds text ({obj!r:.40}), not numbers; convert it yourself "
                         f"(float(s)) if that is what you mean")
+    # Python floats are float64 already: casting their array rounds each once, as converting
+    # the list would; integers or mixed lists are converted afresh (range checks per dtype)
+    if discovered is not None and discovered.dtype == np.float64:
+        return discovered
+    return None
+
+
+def _kind(native):
+    """The NumPy kind letter of a backend's native dtype, or None."""
+    try:
+        return np.dtype(native).kind
+    except TypeError:
+        return None
 
 
 def _big_integers(be, obj, raw, what):
