@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import math
 
+from numpy import broadcast_shapes
+
 from ..linalg import solve
 from ..ops import abs as _abs
 from ..ops import broadcast_to, exp, log, log_sigmoid, tril, where
@@ -76,11 +78,23 @@ def _dispatch(type_p, type_q):
 
 def kl_divergence(p, q):
     """KL(p || q) = E_p[log p(x) - log q(x)], one value per element of the broadcast batch
-    shape."""
+    shape; batch shapes that do not broadcast are a ValueError naming both.
+
+    >>> from xpgrad.distributions import Gamma
+    >>> kl_divergence(Gamma([1.0, 2.0], 1.0), Gamma([1.0, 2.0, 3.0], 1.0))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: kl_divergence: p's batch_shape (2,) and q's batch_shape (3,) do not ...
+    """
     for name, d in (("p", p), ("q", q)):
         if not isinstance(d, Distribution):
             raise TypeError(f"kl_divergence: {name} must be a Distribution, got "
                             f"{type(d).__name__}")
+    try:
+        broadcast_shapes(p.batch_shape, q.batch_shape)
+    except ValueError:
+        raise ValueError(f"kl_divergence: p's batch_shape {p.batch_shape} and q's batch_shape "
+                         f"{q.batch_shape} do not broadcast together") from None
     fn = _dispatch(type(p), type(q))
     if fn is None:
         raise NotImplementedError(f"kl_divergence: no KL registered for {type(p).__name__} "
