@@ -3,8 +3,9 @@ formulas (``torch.distributions.kl``), differentiable in both distributions' par
 
 Registered: Normal, Bernoulli, Categorical, MultivariateNormal, Laplace, Exponential,
 Uniform, Gamma, Beta and Dirichlet each with itself (Chi2 as the Gamma it is), and
-Independent with Independent (same reinterpreted axes); ``kl_more_pairs`` adds the counting,
-heavy-tailed and Gumbel families' pairs. The most specific registered pair wins for
+Independent with Independent (same reinterpreted axes), TransformedDistribution with
+TransformedDistribution (equal transforms: the bases' KL, so LogNormal with LogNormal);
+``kl_more_pairs`` adds the counting, heavy-tailed and Gumbel families' pairs. The most specific registered pair wins for
 subclasses; a pair not registered is NotImplementedError, as PyTorch's.
 
 >>> import xpgrad as xg
@@ -37,6 +38,7 @@ from .independent import Independent
 from .laplace import Laplace
 from .multivariate_normal import MultivariateNormal, mahalanobis
 from .normal import Normal
+from .transformed_distribution import TransformedDistribution
 from .uniform import Uniform
 
 #: {(type of p, type of q): function(p, q)}
@@ -200,3 +202,18 @@ def _kl_dirichlet_dirichlet(p, q):
         - _sum(gammaln(p.concentration) - gammaln(q.concentration), axis=-1)
     expected_logs = digamma(p.concentration) - digamma(total_p)[..., None]
     return log_norms + _sum((p.concentration - q.concentration) * expected_logs, axis=-1)
+
+
+@register_kl(TransformedDistribution, TransformedDistribution)
+def _kl_transformed_transformed(p, q):
+    """The bases' KL where both push them through equal transforms (KL is unchanged by a
+    bijection), summed over the event axes the transforms add; PyTorch's."""
+    if p.transforms != q.transforms:
+        raise NotImplementedError(f"kl_divergence: {type(p).__name__} and {type(q).__name__} "
+                                  f"with different transforms")
+    if p.event_shape != q.event_shape:
+        raise NotImplementedError(f"kl_divergence: {type(p).__name__} and {type(q).__name__} "
+                                  f"of different event shapes {p.event_shape} and "
+                                  f"{q.event_shape}")
+    return sum_rightmost(kl_divergence(p.base_dist, q.base_dist),
+                         len(p.event_shape) - len(p.base_dist.event_shape))
