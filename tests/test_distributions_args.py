@@ -84,6 +84,37 @@ def test_wrong_types_are_type_errors_naming_them(make, match):
         make()
 
 
+@pytest.mark.parametrize("make,name", [
+    (lambda: D.Normal(None, 1.0), "Normal: loc"), (lambda: D.Normal(0.0, None), "Normal: scale"),
+    (lambda: D.Gamma(None, 1.0), "Gamma: concentration"), (lambda: D.Gamma(1.0, None),
+                                                            "Gamma: rate"),
+    (lambda: D.Cauchy(0.0, None), "Cauchy: scale"), (lambda: D.Laplace(None, 1.0), "Laplace: loc"),
+    (lambda: D.Beta(None, 1.0), "Beta: concentration1"), (lambda: D.Chi2(None), "Chi2: df"),
+    (lambda: D.Dirichlet(None), "Dirichlet: concentration"),
+    (lambda: D.Uniform(0.0, None), "Uniform: high"), (lambda: D.Exponential(None),
+                                                       "Exponential: rate"),
+    (lambda: D.StudentT(None), "StudentT: df"), (lambda: D.Poisson(None), "Poisson: rate"),
+    (lambda: D.LogNormal(None, 1.0), "Normal: loc"), (lambda: D.HalfNormal(None), "scale"),
+    (lambda: D.Gumbel(0.0, None), "Gumbel: scale"),
+    (lambda: D.Binomial(None, probs=0.5), "Binomial: total_count"),
+    (lambda: D.RelaxedBernoulli(None, probs=0.5), "RelaxedBernoulli: temperature"),
+    (lambda: D.MultivariateNormal(None, scale_tril=xg.eye(2)), "MultivariateNormal: loc"),
+])
+def test_a_parameter_given_as_none_is_a_type_error_naming_it(make, name):
+    with pytest.raises(TypeError, match=f"{name} must be a number, an array or a Tensor, got "
+                                        f"None"):
+        make()
+
+
+def test_kl_of_batch_shapes_that_do_not_broadcast_names_p_and_q():
+    p, q = D.Gamma(np.array([1.0, 2.0]), 1.0), D.Gamma(np.array([1.0, 2.0, 3.0]), 1.0)
+    with pytest.raises(ValueError, match=r"kl_divergence: p's batch_shape \(2,\) and q's "
+                                         r"batch_shape \(3,\) do not broadcast together"):
+        D.kl_divergence(p, q)
+    kl = D.kl_divergence(D.Normal(np.zeros((3, 1)), 1.0), D.Normal(np.zeros(2), 2.0))
+    assert kl.shape == (3, 2)                     # broadcasting batch shapes still work
+
+
 def test_parameters_on_two_backends():
     pytest.importorskip("numba")
     with pytest.raises(xg.MixedBackendError, match="Normal: the parameters are Tensors of two "

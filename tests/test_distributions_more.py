@@ -251,8 +251,8 @@ FD = {
     "gumbel_cdf_log_prob": lambda a, s, v: D.Gumbel(v, s).cdf(a) + D.Gumbel(v, s).log_prob(a),
     "binomial_log_prob": lambda a, s, v: D.Binomial(4, logits=v).log_prob(
         xg.asarray([[0.0, 1.0], [3.0, 4.0]], dtype=xg.float64)) * s,
-    "relaxed_one_hot_log_prob": lambda a, s, v: D.RelaxedOneHotCategorical(
-        s, logits=v).log_prob(xg.softmax(a, axis=-1)),
+    "relaxed_one_hot_log_prob": lambda a, s, v: D.RelaxedOneHotCategorical(   # per batch
+        s[:, 0], logits=v).log_prob(xg.softmax(a, axis=-1)),
     "kl_gumbel": lambda a, s, v: D.kl_divergence(D.Gumbel(a, s), D.Gumbel(v, s + 0.5)),
 }
 

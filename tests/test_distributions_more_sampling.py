@@ -5,6 +5,7 @@ argument."""
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -79,6 +80,42 @@ def test_relaxed_one_hot_rsample_is_torchs_gumbel_softmax_on_the_noise():
     assert_matches_torch(
         lambda t, l: D.RelaxedOneHotCategorical(t, logits=l).rsample((6,), rng=5),
         theirs, [np.array(0.4), R.standard_normal((2, 4))])
+
+
+@pytest.mark.parametrize("layout", [(2,), (2, 1)])
+def test_relaxed_one_hot_per_distribution_temperature_is_torchs(layout):
+    """One temperature per distribution, as a batch-shaped (2,) array or in torch's (2, 1)
+    layout: rsample is torch's formula (which takes the (2, 1) layout) on the same noise, and
+    log_prob is torch's for each distribution with its own temperature (torch's own log_prob
+    fails with such a temperature), values and gradients."""
+    u = torch.as_tensor(_noise(lambda g: g.random((6, 2, 4), dtype=xg.float64)))
+    temps, logits = np.array([0.4, 1.7]), R.standard_normal((2, 4))
+
+    def theirs(t, lg):
+        gumbels = -(-td.utils.clamp_probs(u).log()).log()
+        scores = (lg + gumbels) / t.reshape(2, 1)
+        return (scores - scores.logsumexp(-1, keepdim=True)).exp()
+    assert_matches_torch(
+        lambda t, lg: D.RelaxedOneHotCategorical(xg.reshape(t, layout), logits=lg).rsample(
+            (6,), rng=5), theirs, [temps, logits])
+    value = D.RelaxedOneHotCategorical(0.5, logits=logits).sample((5,), rng=1).numpy()
+
+    def theirs_log_prob(t, lg):
+        return torch.stack([td.RelaxedOneHotCategorical(t[i], logits=lg[i]).log_prob(
+            torch.as_tensor(value[:, i])) for i in range(2)], dim=-1)
+    assert_matches_torch(
+        lambda t, lg: D.RelaxedOneHotCategorical(xg.reshape(t, layout), logits=lg).log_prob(
+            value), theirs_log_prob, [temps, logits])
+
+
+@pytest.mark.parametrize("temperature", [np.ones(3), np.ones((2, 2)), np.ones((3, 1)),
+                                         np.ones((4, 2))])
+def test_relaxed_one_hot_temperature_that_does_not_fit_the_batch_is_named(temperature):
+    for family in (D.RelaxedOneHotCategorical, D.ExpRelaxedCategorical):
+        message = f"{family.__name__}: temperature of shape {temperature.shape} must " \
+                  f"broadcast to the batch shape (2,)"
+        with pytest.raises(ValueError, match=re.escape(message)):
+            family(temperature, logits=np.zeros((2, 3)))
 
 
 def test_student_t_rsample_is_normal_over_a_chi2_draw_from_the_same_generator():

@@ -247,3 +247,34 @@ def test_bad_inputs_raise_naming_them():
         xg.nn.CrossEntropyLoss()(xg.asarray(_normal(2, 5)), xg.asarray([0, 5]))
     with pytest.raises(TypeError, match="weight has dtype float32 but x has dtype float64"):
         xg.nn.MultiMarginLoss(weight=xg.ones(5))(xg.asarray(_normal(2, 5)), xg.asarray([0, 1]))
+
+
+@pytest.mark.parametrize("ignore_index", [-100, -1, -7, 0, 1, 3])
+def test_cross_entropy_ignore_index_with_probabilities_follows_torch(ignore_index):
+    """torch refuses an ignore_index >= 0 with probability targets (RuntimeError) and lets a
+    negative one pass: the module and the function refuse the same ones, naming ignore_index,
+    and give torch's loss and gradient for the others."""
+    torch = pytest.importorskip("torch")
+    logits = np.random.default_rng(0).normal(size=(3, 4))
+    probs = np.random.default_rng(1).dirichlet(np.ones(4), size=3)
+    module = xg.nn.CrossEntropyLoss(ignore_index=ignore_index)
+    function = lambda x, t: xg.losses.softmax_cross_entropy(x, t, ignore_index=ignore_index)
+    tx = torch.tensor(logits, requires_grad=True)
+    try:
+        want = torch.nn.CrossEntropyLoss(ignore_index=ignore_index)(tx, torch.tensor(probs))
+        tgrad, = torch.autograd.grad(want, tx)
+    except RuntimeError:
+        want = None
+    for loss in (module, function):
+        x = xg.Variable(logits)
+        if want is None:
+            with pytest.raises(ValueError, match=rf"ignore_index \({ignore_index}\) picks "
+                                                 r"integer labels .* probabilities"):
+                loss(x, xg.asarray(probs))
+            continue
+        with xg.GradientTape() as tape:
+            got = loss(x, xg.asarray(probs))
+        np.testing.assert_allclose(float(got), want.item(), rtol=1e-12)
+        np.testing.assert_allclose(tape.gradient(got, [x])[0].numpy(), tgrad.numpy(),
+                                   rtol=1e-10)
+    assert (want is None) == (ignore_index >= 0)

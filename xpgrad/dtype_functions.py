@@ -1,8 +1,9 @@
 """The array API's data-type functions: ``finfo``, ``iinfo``, ``result_type``, ``can_cast``.
 
 Promotion is the backend's: ``result_type`` asks the backend of its tensor arguments (else the
-current backend) what its arithmetic would give, so the answer is always what xpgrad computes
-there (NumPy's and CuPy's rules; the standard's table where it has an entry).
+backend an ``xg.function`` is tracing, else the current backend) what its arithmetic would
+give, so the answer is always what xpgrad computes there (NumPy's and CuPy's rules; the
+standard's table where it has an entry).
 
 >>> import xpgrad as xg
 >>> xg.result_type(xg.int8, xg.uint8), xg.can_cast(xg.int64, xg.int8)
@@ -40,12 +41,21 @@ class iinfo_object:
 
 
 def _backend_of(args):
+    """The backend of the first Tensor in ``args``; with none, the backend an ``xg.function``
+    traces now in this thread (its program runs there, and another backend's namespace is
+    closed to it), else the current backend."""
+    import sys
+
     from .backend import current_backend
     from .tensor import Tensor
 
     for a in args:
         if isinstance(a, Tensor):
             return a._backend
+    capture = sys.modules.get("xpgrad.jit.capture")     # not imported: nothing is traced
+    tracer = capture.current_tracer() if capture is not None else None
+    if tracer is not None and not tracer.paused:
+        return tracer.be
     return current_backend()
 
 

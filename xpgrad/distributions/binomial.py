@@ -13,6 +13,8 @@ ValueError: Binomial.log_prob: value must be an integer in [0, total_count], got
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from ..creation import arange
@@ -39,6 +41,9 @@ class Binomial(Distribution):
 
     def __init__(self, total_count=1, probs=None, logits=None, validate_args=None):
         name, given = one_of("Binomial", probs, logits)
+        # entropy's sum runs over 0..total_count: a Python number needs no read of a tensor
+        self._count_number = (total_count if isinstance(total_count, numbers.Real)
+                              and not isinstance(total_count, bool) else None)
         self.backend, self.dtype, p = as_params("Binomial", total_count=total_count,
                                                 **{name: given})
         shape, p = broadcast_all("Binomial", p)
@@ -88,16 +93,39 @@ class Binomial(Distribution):
             - gammaln(value + 1) - gammaln(n - value + 1)
 
     def entropy(self):
-        """``-sum_k p(k) log p(k)`` over ``k = 0..total_count``."""
+        """``-sum_k p(k) log p(k)`` over ``k = 0..total_count``. Under ``xg.function`` it is
+        traced where ``total_count`` was given as a Python number (a tensor's count would be
+        read to size the sum, which a replay cannot repeat: TraceError).
+
+        >>> import xpgrad as xg
+        >>> round(float(xg.distributions.Binomial(2, probs=0.5).entropy()), 6)  # 1.5 log 2
+        1.039721
+        """
+        top = self._count_top()
+        k = reshape(arange(top + 1, dtype=self.dtype, backend=self.backend),
+                    (top + 1,) + (1,) * len(self._batch_shape))
+        log_p = self._unchecked(k)                   # every k in 0..total_count is valid
+        return -_sum(exp(log_p) * log_p, axis=0)
+
+    def _count_top(self) -> int:
+        """The one ``total_count`` of the batch, as an int, for ``entropy``."""
+        if self._count_number is not None:
+            return int(self._count_number)
+        from ..jit.errors import TraceError, user_line
+        from ..jit.traced import Traced
+
+        raw = self.total_count._data
+        if type(raw) is Traced and raw._tracer.active:
+            raise TraceError("Binomial.entropy inside xg.function needs total_count as a "
+                             "Python number (Binomial(5, ...)): a tensor total_count is read to "
+                             "size the sum over 0..total_count, which a replay cannot repeat",
+                             user_line())
         counts = stop_gradient(self.total_count).numpy()
         top = int(counts.max()) if counts.size else 0
         if counts.size and counts.min() != top:
             raise NotImplementedError("Binomial.entropy: total_count must be the same for the "
                                       "whole batch (as PyTorch's), got several values")
-        k = reshape(arange(top + 1, dtype=self.dtype, backend=self.backend),
-                    (top + 1,) + (1,) * len(self._batch_shape))
-        log_p = self._unchecked(k)                   # every k in 0..total_count is valid
-        return -_sum(exp(log_p) * log_p, axis=0)
+        return top
 
     def _unchecked(self, value):
         checking, self._validate_args = self._validate_args, False

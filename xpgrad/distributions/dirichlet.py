@@ -18,13 +18,13 @@ import math
 
 from .. import dtypes as _dt
 from ..creation import zeros
-from ..ops import astype, clip, expand_dims, one_hot, where
+from ..ops import astype, clip, exp, expand_dims, logsumexp, one_hot, where
 from ..ops import all as _all
 from ..ops import sum as _sum
 from ..special import digamma, gammaln, xlogy
 from . import constraints
 from .distribution import Distribution, as_params
-from .gamma_sampling import draw_gamma
+from .gamma_sampling import draw_gamma, inside_unit_interval
 
 
 class Dirichlet(Distribution):
@@ -69,9 +69,12 @@ class Dirichlet(Distribution):
 
     def rsample(self, sample_shape=(), *, rng=None):
         """Standard-gamma draws of the concentrations (``rng``), divided by their sum: the
-        gradient reaches ``concentration`` through each gamma draw's."""
-        g = draw_gamma(self, self.concentration, sample_shape, rng, "Dirichlet")
-        return g / _sum(g, axis=-1, keepdims=True)
+        gradient reaches ``concentration`` through each gamma draw's. The ratio is taken of
+        the draws' logs (a softmax: draws far below the smallest float keep their ratio), and
+        each coordinate is kept inside ``[tiny, 1 - eps / 2]`` (PyTorch's clamp; the gradient
+        passes the clamp unchanged), so ``log_prob`` of a draw is finite."""
+        log_g = draw_gamma(self, self.concentration, sample_shape, rng, "Dirichlet", log=True)
+        return inside_unit_interval(exp(log_g - logsumexp(log_g, axis=-1, keepdims=True)))
 
     def log_prob(self, value):
         value = self._value(value)

@@ -255,14 +255,23 @@ def sample_shape_arg(sample_shape) -> tuple:
 
 
 def as_params(who, event_ndims=None, **named):
-    """``(backend, dtype, {name: Tensor})``: the parameters (None: absent) made Tensors of one
-    backend and floating dtype, not yet broadcast. ``event_ndims`` {name: least number of axes}.
+    """``(backend, dtype, {name: Tensor})``: the parameters made Tensors of one backend and
+    floating dtype, not yet broadcast. ``event_ndims`` {name: least number of axes}. A family
+    passes only the parameters it uses (``one_of`` picks probs or logits), so a None here is
+    one the user left unset: a TypeError naming it.
 
     >>> be, dtype, p = as_params("Normal", loc=0.0, scale=[1.0, 2.0])
     >>> dtype, p["scale"].shape
     (xpgrad.float32, (2,))
+    >>> as_params("Normal", loc=None, scale=1.0)
+    Traceback (most recent call last):
+    ...
+    TypeError: Normal: loc must be a number, an array or a Tensor, got None
     """
-    given = {k: v for k, v in named.items() if v is not None}
+    for name, value in named.items():
+        if value is None:
+            raise TypeError(f"{who}: {name} must be a number, an array or a Tensor, got None")
+    given = dict(named)
     backend, dtypes = None, []
     for name, value in given.items():
         if isinstance(value, Tensor):

@@ -7,7 +7,10 @@ For ``alpha >= 1``: ``d = alpha - 1/3``, ``c = 1 / sqrt(9 d)``; draw ``x`` stand
 - d v + d log v`` (at least 95% of tries), and draw again for the rest. For ``alpha < 1``, a
 draw of ``alpha + 1`` times ``u**(1 / alpha)``. The draws are made in float64 and rounded to the
 distribution's dtype; a draw that underflows is the dtype's smallest normal number, as
-PyTorch's (its gradient is then ~0).
+PyTorch's (its gradient is then ~0). Beta and Dirichlet normalize the draws' logs instead
+(``standard_log_gamma``: a softmax, so two draws far below the smallest float still have
+their ratio), and clamp the result into ``[tiny, 1 - eps / 2]`` as PyTorch's
+(``inside_unit_interval``): no coordinate is exactly 0 or 1.
 
 >>> import xpgrad as xg
 >>> gen = xg.random.default_rng(0)
@@ -19,8 +22,8 @@ from __future__ import annotations
 
 from .. import dtypes as _dt
 from ..dtype_functions import finfo
-from ..ops import astype, broadcast_to, maximum
-from ..ops.gamma_sample_grad import reparameterized
+from ..ops import astype, broadcast_to, clip, maximum
+from ..ops.gamma_sample_grad import log_reparameterized, reparameterized
 from ..tape import stop_gradient
 from ..tensor import Tensor, _wrap
 
@@ -34,6 +37,21 @@ _TRACED = (
 
 def _marsaglia_tsang(xp, rng, alpha):
     """Float64 standard-gamma draws of the float64 array ``alpha`` from the native ``rng``."""
+    out, boosted, log_boost = _marsaglia_tsang_parts(xp, rng, alpha)
+    if log_boost is None:
+        return out
+    return xp.where(boosted, xp.exp(xp.log(out) + log_boost), out)
+
+
+def _marsaglia_tsang_log(xp, rng, alpha):
+    """The logs of ``_marsaglia_tsang``'s draws (the same numbers of ``rng``), never rounded
+    to 0: a draw of a small ``alpha`` can be far below the smallest float."""
+    out, _, log_boost = _marsaglia_tsang_parts(xp, rng, alpha)
+    return xp.log(out) if log_boost is None else xp.log(out) + log_boost
+
+
+def _marsaglia_tsang_parts(xp, rng, alpha):
+    """``(draws of max(alpha, alpha + 1), where alpha < 1, log u / alpha there or None)``."""
     boosted = alpha < 1.0
     shape = alpha + xp.where(boosted, 1.0, 0.0)
     d = xp.reshape(shape - 1.0 / 3.0, (-1,))
@@ -50,16 +68,39 @@ def _marsaglia_tsang(xp, rng, alpha):
         out[pending[accept]] = (dp * v)[accept]
         pending = pending[~accept]
     out = xp.reshape(out, alpha.shape)
-    if bool(xp.any(boosted)):
-        u = rng.random(alpha.shape, dtype=xp.float64)
-        out = xp.where(boosted, xp.exp(xp.log(out) + xp.log(u) / alpha), out)
-    return out
+    if not bool(xp.any(boosted)):
+        return out, boosted, None
+    u = rng.random(alpha.shape, dtype=xp.float64)
+    return out, boosted, xp.where(boosted, xp.log(u) / alpha, 0.0)
 
 
 def standard_gamma(concentration, shape, gen) -> Tensor:
     """Draws of shape ``shape`` of Gamma(``concentration``, 1) (a Tensor that broadcasts to
     ``shape``) from the ``xg.random.Generator`` ``gen``, in ``concentration``'s dtype, with
     gradients to ``concentration``."""
+    alpha, drawn = _drawn(concentration, shape, gen, _marsaglia_tsang)
+    z = maximum(drawn, finfo(alpha.dtype).smallest_normal)
+    return reparameterized(alpha, z)
+
+
+def standard_log_gamma(concentration, shape, gen) -> Tensor:
+    """The logs of ``standard_gamma``'s draws (the same numbers of ``gen``), finite where the
+    draws underflow, with gradients to ``concentration`` (``d log z / d concentration``): what
+    Beta and Dirichlet normalize, so that a ratio of two tiny draws is not 0 / 0.
+
+    >>> import xpgrad as xg
+    >>> c = xg.asarray([1e-3, 5.0], dtype=xg.float64)
+    >>> log_z = standard_log_gamma(c, (2,), xg.random.default_rng(1))
+    >>> z = standard_gamma(c, (2,), xg.random.default_rng(1))      # the same numbers
+    >>> bool(log_z[0] < -745), float(z[0]), abs(float(xg.exp(log_z[1]) / z[1]) - 1) < 1e-15
+    (True, 2.2250738585072014e-308, True)
+    """
+    alpha, drawn = _drawn(concentration, shape, gen, _marsaglia_tsang_log)
+    return log_reparameterized(alpha, drawn)
+
+
+def _drawn(concentration, shape, gen, sampler):
+    """``(concentration broadcast to shape, sampler's float64 numbers in its dtype)``."""
     from ..jit.errors import TraceError, user_line
     from ..jit.traced import Traced
 
@@ -71,20 +112,30 @@ def standard_gamma(concentration, shape, gen) -> Tensor:
     if alpha.backend is not be:
         raw = stop_gradient(alpha).to(be)._data
     native = be.xp.astype(raw, be.native_dtype(_dt.float64))
-    drawn = _wrap(gen._draw(lambda rng: _marsaglia_tsang(be.xp, rng, native)), be)
+    drawn = _wrap(gen._draw(lambda rng: sampler(be.xp, rng, native)), be)
     if drawn.backend is not alpha.backend:
         drawn = drawn.to(alpha.backend)
-    z = maximum(astype(drawn, alpha.dtype), finfo(alpha.dtype).smallest_normal)
-    return reparameterized(alpha, z)
+    return alpha, astype(drawn, alpha.dtype)
 
 
-def draw_gamma(dist, concentration, sample_shape, rng, who) -> Tensor:
+def draw_gamma(dist, concentration, sample_shape, rng, who, log=False) -> Tensor:
     """``dist``'s standard-gamma draws of shape ``dist._extended_shape(sample_shape)`` for
-    ``concentration`` (broadcast to it), from ``rng`` as ``Distribution.sample`` takes it."""
+    ``concentration`` (broadcast to it), from ``rng`` as ``Distribution.sample`` takes it;
+    ``log=True``: their logs (``standard_log_gamma``)."""
     from ..nn.init._common import as_rng, check_rng
 
     gen = as_rng(check_rng(rng, f"{who}.sample"), dist.backend)
-    return standard_gamma(concentration, dist._extended_shape(sample_shape), gen)
+    draw = standard_log_gamma if log else standard_gamma
+    return draw(concentration, dist._extended_shape(sample_shape), gen)
 
 
-__all__ = ["draw_gamma", "standard_gamma"]
+def inside_unit_interval(value):
+    """``value`` clamped to ``[tiny, 1 - eps / 2]`` of its dtype (the smallest normal number
+    and the largest number below 1), the gradient left as it was: where PyTorch's Beta and
+    Dirichlet draws lie, so their ``log_prob`` stays finite."""
+    info = finfo(value.dtype)
+    inside = clip(value, info.smallest_normal, 1.0 - info.eps / 2)
+    return value + stop_gradient(inside - value)
+
+
+__all__ = ["draw_gamma", "inside_unit_interval", "standard_gamma", "standard_log_gamma"]

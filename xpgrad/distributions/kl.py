@@ -3,8 +3,9 @@ formulas (``torch.distributions.kl``), differentiable in both distributions' par
 
 Registered: Normal, Bernoulli, Categorical, MultivariateNormal, Laplace, Exponential,
 Uniform, Gamma, Beta and Dirichlet each with itself (Chi2 as the Gamma it is), and
-Independent with Independent (same reinterpreted axes); ``kl_more_pairs`` adds the counting,
-heavy-tailed and Gumbel families' pairs. The most specific registered pair wins for
+Independent with Independent (same reinterpreted axes), TransformedDistribution with
+TransformedDistribution (equal transforms: the bases' KL, so LogNormal with LogNormal);
+``kl_more_pairs`` adds the counting, heavy-tailed and Gumbel families' pairs. The most specific registered pair wins for
 subclasses; a pair not registered is NotImplementedError, as PyTorch's.
 
 >>> import xpgrad as xg
@@ -18,6 +19,8 @@ subclasses; a pair not registered is NotImplementedError, as PyTorch's.
 from __future__ import annotations
 
 import math
+
+from numpy import broadcast_shapes
 
 from ..linalg import solve
 from ..ops import abs as _abs
@@ -35,6 +38,7 @@ from .independent import Independent
 from .laplace import Laplace
 from .multivariate_normal import MultivariateNormal, mahalanobis
 from .normal import Normal
+from .transformed_distribution import TransformedDistribution
 from .uniform import Uniform
 
 #: {(type of p, type of q): function(p, q)}
@@ -76,11 +80,23 @@ def _dispatch(type_p, type_q):
 
 def kl_divergence(p, q):
     """KL(p || q) = E_p[log p(x) - log q(x)], one value per element of the broadcast batch
-    shape."""
+    shape; batch shapes that do not broadcast are a ValueError naming both.
+
+    >>> from xpgrad.distributions import Gamma
+    >>> kl_divergence(Gamma([1.0, 2.0], 1.0), Gamma([1.0, 2.0, 3.0], 1.0))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: kl_divergence: p's batch_shape (2,) and q's batch_shape (3,) do not ...
+    """
     for name, d in (("p", p), ("q", q)):
         if not isinstance(d, Distribution):
             raise TypeError(f"kl_divergence: {name} must be a Distribution, got "
                             f"{type(d).__name__}")
+    try:
+        broadcast_shapes(p.batch_shape, q.batch_shape)
+    except ValueError:
+        raise ValueError(f"kl_divergence: p's batch_shape {p.batch_shape} and q's batch_shape "
+                         f"{q.batch_shape} do not broadcast together") from None
     fn = _dispatch(type(p), type(q))
     if fn is None:
         raise NotImplementedError(f"kl_divergence: no KL registered for {type(p).__name__} "
@@ -186,3 +202,18 @@ def _kl_dirichlet_dirichlet(p, q):
         - _sum(gammaln(p.concentration) - gammaln(q.concentration), axis=-1)
     expected_logs = digamma(p.concentration) - digamma(total_p)[..., None]
     return log_norms + _sum((p.concentration - q.concentration) * expected_logs, axis=-1)
+
+
+@register_kl(TransformedDistribution, TransformedDistribution)
+def _kl_transformed_transformed(p, q):
+    """The bases' KL where both push them through equal transforms (KL is unchanged by a
+    bijection), summed over the event axes the transforms add; PyTorch's."""
+    if p.transforms != q.transforms:
+        raise NotImplementedError(f"kl_divergence: {type(p).__name__} and {type(q).__name__} "
+                                  f"with different transforms")
+    if p.event_shape != q.event_shape:
+        raise NotImplementedError(f"kl_divergence: {type(p).__name__} and {type(q).__name__} "
+                                  f"of different event shapes {p.event_shape} and "
+                                  f"{q.event_shape}")
+    return sum_rightmost(kl_divergence(p.base_dist, q.base_dist),
+                         len(p.event_shape) - len(p.base_dist.event_shape))

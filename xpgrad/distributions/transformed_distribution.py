@@ -11,6 +11,7 @@ transforms must be bijective for it; ``sample``/``rsample`` push the base's draw
 """
 from __future__ import annotations
 
+from . import constraints
 from .distribution import Distribution, sum_rightmost
 from .independent import Independent
 from .transforms import ComposeTransform, Transform
@@ -65,8 +66,6 @@ class TransformedDistribution(Distribution):
 
     @property
     def support(self):
-        from . import constraints
-
         if not self.transforms:
             return self.base_dist.support
         codomain = self.transforms[-1].codomain
@@ -101,6 +100,39 @@ class TransformedDistribution(Distribution):
         base = sum_rightmost(self.base_dist.log_prob(y),
                              event_dim - len(self.base_dist.event_shape))
         return base if total is None else base + total
+
+    def _monotonize_cdf(self, value):
+        """``value`` where the transforms increase; ``1 - value`` where they decrease (the
+        product of their signs, PyTorch's)."""
+        sign = 1
+        for t in self.transforms:
+            sign = sign * t.sign
+        if isinstance(sign, int) and sign == 1:
+            return value
+        return sign * (value - 0.5) + 0.5
+
+    def cdf(self, value):
+        """The base's cdf at the inverses of ``value``, for monotone transforms (each has a
+        ``sign``; else NotImplementedError), PyTorch's.
+
+        >>> import xpgrad as xg
+        >>> D = xg.distributions
+        >>> d = D.TransformedDistribution(D.Normal(0.0, 1.0), [D.transforms.ExpTransform()])
+        >>> float(d.cdf(1.0)), float(d.icdf(0.5))
+        (0.5, 1.0)
+        """
+        y = self._value(value, "cdf")
+        for t in reversed(self.transforms):
+            y = t.inv(y)
+        return self._monotonize_cdf(self.base_dist.cdf(y))
+
+    def icdf(self, value):
+        """The base's icdf, pushed through the transforms (monotone ones, as ``cdf``)."""
+        x = self.base_dist.icdf(self._monotonize_cdf(self._value(value, "icdf",
+                                                                constraints.unit_interval)))
+        for t in self.transforms:
+            x = t(x)
+        return x
 
     def expand(self, batch_shape):
         new = self._expanded_copy(batch_shape)

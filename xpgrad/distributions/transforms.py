@@ -3,7 +3,8 @@ maps ``x`` to ``y = t(x)``, ``t.inv`` maps back, and ``t.log_abs_det_jacobian(x,
 ``log |dy/dx|`` (summed over the event's ``event_dim`` rightmost axes), what
 ``TransformedDistribution`` needs for the change of variables. All are differentiable in ``x``
 and in their parameters (``AffineTransform``'s ``loc``/``scale``, ``PowerTransform``'s
-``exponent``). Results are computed afresh each call (PyTorch's ``cache_size`` is absent).
+``exponent``). Each takes PyTorch's ``cache_size`` (0 or 1; ``transform_base``), and a
+monotone one its ``sign`` (``TransformedDistribution.cdf``/``icdf`` need it).
 
 >>> import xpgrad as xg
 >>> T = xg.distributions.transforms
@@ -27,79 +28,11 @@ from ..dtype_functions import finfo
 from ..ops import abs as _abs
 from ..ops import (atanh, broadcast_to, clip, exp, log, log1p, logsumexp, sigmoid, softplus,
                    tanh)
+from ..ops import sign as _sign
 from ..tensor import Tensor
 from . import constraints
 from .distribution import sum_rightmost
-
-
-class Transform:
-    """A map ``x -> y`` with its inverse and the log of its Jacobian's absolute determinant.
-
-    Subclasses set ``domain`` and ``codomain`` (constraints; their ``event_dim`` is how many
-    rightmost axes form one event) and ``bijective``, and write ``_call``, ``_inverse`` and
-    ``log_abs_det_jacobian``.
-
-    >>> import xpgrad as xg
-    >>> t = xg.distributions.transforms.ExpTransform()
-    >>> t.inv(t(xg.asarray([0.0]))).tolist(), t.bijective, t.event_dim
-    ([0.0], True, 0)
-    """
-
-    domain = constraints.real
-    codomain = constraints.real
-    bijective = False
-
-    def __call__(self, x):
-        return self._call(x)
-
-    @property
-    def inv(self) -> "Transform":
-        """The inverse transform: ``t.inv(t(x)) == x`` where ``t`` is bijective."""
-        return _InverseTransform(self)
-
-    @property
-    def event_dim(self) -> int:
-        if self.domain.event_dim != self.codomain.event_dim:
-            raise ValueError(f"{type(self).__name__}: the domain and codomain have different "
-                             f"event_dim; read .domain.event_dim or .codomain.event_dim")
-        return self.domain.event_dim
-
-    def _call(self, x):
-        raise NotImplementedError(f"{type(self).__name__} has no forward map")
-
-    def _inverse(self, y):
-        raise NotImplementedError(f"{type(self).__name__} has no inverse")
-
-    def log_abs_det_jacobian(self, x, y):
-        """``log |det dy/dx|`` at ``x`` (with ``y = t(x)``), one value per event."""
-        raise NotImplementedError(f"{type(self).__name__} has no log_abs_det_jacobian")
-
-    def __repr__(self):
-        return f"{type(self).__name__}()"
-
-
-class _InverseTransform(Transform):
-    """``t.inv``: ``t`` read backwards."""
-
-    def __init__(self, transform):
-        self._inv = transform
-
-    domain = property(lambda self: self._inv.codomain)
-    codomain = property(lambda self: self._inv.domain)
-    bijective = property(lambda self: self._inv.bijective)
-
-    @property
-    def inv(self):
-        return self._inv
-
-    def __call__(self, x):
-        return self._inv._inverse(x)
-
-    def log_abs_det_jacobian(self, x, y):
-        return -self._inv.log_abs_det_jacobian(y, x)
-
-    def __repr__(self):
-        return f"{self._inv!r}.inv"
+from .transform_base import ParameterFree, Transform
 
 
 class ComposeTransform(Transform):
@@ -114,7 +47,8 @@ class ComposeTransform(Transform):
     7.3891
     """
 
-    def __init__(self, parts):
+    def __init__(self, parts, cache_size=0):
+        super().__init__(cache_size=cache_size)
         if isinstance(parts, Transform) or not isinstance(parts, (list, tuple)):
             raise TypeError(f"ComposeTransform: parts must be a list of Transforms, got "
                             f"{type(parts).__name__}")
@@ -122,7 +56,23 @@ class ComposeTransform(Transform):
             if not isinstance(part, Transform):
                 raise TypeError(f"ComposeTransform: parts[{i}] must be a Transform, got "
                                 f"{type(part).__name__}")
-        self.parts = list(parts)
+        self.parts = [p.with_cache(cache_size) for p in parts] if cache_size else list(parts)
+
+    def with_cache(self, cache_size=1):
+        return self if cache_size == self._cache_size else \
+            ComposeTransform(self.parts, cache_size=cache_size)
+
+    @property
+    def sign(self):
+        sign = 1
+        for part in self.parts:
+            sign = sign * part.sign
+        return sign
+
+    def __eq__(self, other):
+        return isinstance(other, ComposeTransform) and self.parts == other.parts
+
+    __hash__ = Transform.__hash__
 
     @property
     def bijective(self):
@@ -154,10 +104,15 @@ class ComposeTransform(Transform):
     def inv(self):
         return ComposeTransform([p.inv for p in reversed(self.parts)])
 
-    def __call__(self, x):
+    def _call(self, x):
         for part in self.parts:
             x = part(x)
         return x
+
+    def _inverse(self, y):
+        for part in reversed(self.parts):
+            y = part.inv(y)
+        return y
 
     def log_abs_det_jacobian(self, x, y):
         if not self.parts:
@@ -178,7 +133,7 @@ class ComposeTransform(Transform):
         return f"ComposeTransform({self.parts!r})"
 
 
-class ExpTransform(Transform):
+class ExpTransform(ParameterFree):
     """``y = exp(x)``; ``log|dy/dx| = x``.
 
     >>> import xpgrad as xg
@@ -187,6 +142,7 @@ class ExpTransform(Transform):
     """
 
     domain, codomain, bijective = constraints.real, constraints.positive, True
+    sign = 1
 
     def _call(self, x):
         return exp(x)
@@ -215,6 +171,17 @@ def _parameter(who, name, value):
         raise TypeError(f"{who}: {name} must be a number or a Tensor: {e}") from None
 
 
+def _same(a, b) -> bool:
+    """Whether two parameters (numbers or Tensors) hold the same values (PyTorch's ``==``
+    of transforms, which reads them)."""
+    if a is b:
+        return True
+    if isinstance(a, float) and isinstance(b, float):
+        return a == b
+    a, b = (v.numpy() if isinstance(v, Tensor) else v for v in (a, b))
+    return bool(np.all(np.asarray(a) == np.asarray(b)))
+
+
 def _event_dim_arg(who, event_dim):
     if isinstance(event_dim, bool) or not isinstance(event_dim, numbers.Integral):
         raise TypeError(f"{who}: event_dim must be an int, got {event_dim!r}")
@@ -236,7 +203,8 @@ class AffineTransform(Transform):
 
     bijective = True
 
-    def __init__(self, loc, scale, event_dim=0):
+    def __init__(self, loc, scale, event_dim=0, cache_size=0):
+        super().__init__(cache_size=cache_size)
         self.loc = _parameter("AffineTransform", "loc", loc)
         self.scale = _parameter("AffineTransform", "scale", scale)
         self._event_dim = _event_dim_arg("AffineTransform", event_dim)
@@ -259,11 +227,23 @@ class AffineTransform(Transform):
                 per_value = broadcast_to(per_value, shape)
         return sum_rightmost(per_value, self._event_dim)
 
+    @property
+    def sign(self):
+        if isinstance(self.scale, float):
+            return (self.scale > 0) - (self.scale < 0)
+        return _sign(self.scale)
+
+    def __eq__(self, other):
+        return isinstance(other, AffineTransform) and self._event_dim == other._event_dim \
+            and _same(self.loc, other.loc) and _same(self.scale, other.scale)
+
+    __hash__ = Transform.__hash__
+
     def __repr__(self):
         return f"AffineTransform(event_dim={self._event_dim})"
 
 
-class SigmoidTransform(Transform):
+class SigmoidTransform(ParameterFree):
     """``y = sigmoid(x)``, kept inside ``(0, 1)`` (``[tiny, 1 - eps]`` of the dtype, as
     PyTorch's, so the inverse stays finite); ``log|dy/dx| = -softplus(-x) - softplus(x)``.
 
@@ -273,6 +253,7 @@ class SigmoidTransform(Transform):
     """
 
     domain, codomain, bijective = constraints.real, constraints.unit_interval, True
+    sign = 1
 
     def _call(self, x):
         info = finfo(x.dtype)
@@ -287,7 +268,7 @@ class SigmoidTransform(Transform):
         return -softplus(-x) - softplus(x)
 
 
-class TanhTransform(Transform):
+class TanhTransform(ParameterFree):
     """``y = tanh(x)``; ``log|dy/dx| = 2 (log 2 - x - softplus(-2 x))``, stable for large
     ``|x|`` (the squashed Gaussian policy of SAC).
 
@@ -298,6 +279,7 @@ class TanhTransform(Transform):
     """
 
     domain, codomain, bijective = constraints.real, constraints.interval(-1.0, 1.0), True
+    sign = 1
 
     def _call(self, x):
         return tanh(x)
@@ -309,7 +291,7 @@ class TanhTransform(Transform):
         return 2.0 * (math.log(2.0) - x - softplus(-2.0 * x))
 
 
-class SoftmaxTransform(Transform):
+class SoftmaxTransform(ParameterFree):
     """``y = softmax(x)`` over the last axis: onto the simplex, not bijective (adding a
     constant to ``x`` gives the same ``y``), so it has no ``log_abs_det_jacobian``; the
     inverse is ``log(y)``, one of the preimages.
@@ -341,7 +323,8 @@ class PowerTransform(Transform):
 
     domain, codomain, bijective = constraints.positive, constraints.positive, True
 
-    def __init__(self, exponent):
+    def __init__(self, exponent, cache_size=0):
+        super().__init__(cache_size=cache_size)
         self.exponent = _parameter("PowerTransform", "exponent", exponent)
 
     def _call(self, x):
@@ -353,11 +336,22 @@ class PowerTransform(Transform):
     def log_abs_det_jacobian(self, x, y):
         return log(_abs(self.exponent * y / x))
 
+    @property
+    def sign(self):
+        if isinstance(self.exponent, float):
+            return (self.exponent > 0) - (self.exponent < 0)
+        return _sign(self.exponent)
+
+    def __eq__(self, other):
+        return isinstance(other, PowerTransform) and _same(self.exponent, other.exponent)
+
+    __hash__ = Transform.__hash__
+
     def __repr__(self):
         return "PowerTransform()"
 
 
-class AbsTransform(Transform):
+class AbsTransform(ParameterFree):
     """PyTorch's ``AbsTransform``: ``y = |x|``, not bijective (``inv`` gives ``y`` back, the
     non-negative preimage); the folding of ``HalfNormal`` and ``HalfCauchy``.
 

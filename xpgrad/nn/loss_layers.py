@@ -139,8 +139,10 @@ class CrossEntropyLoss(Loss):
     """``xg.losses.softmax_cross_entropy`` in PyTorch's layout: logits (N, C), (C,) or
     (N, C, d1, ...) (classes on axis 1), integer labels (N,), () or (N, d1, ...), or
     probabilities of the logits' shape. Labels equal to ``ignore_index`` (PyTorch's -100 by
-    default) cost nothing; it does not apply to probabilities. Without ``weight`` and with no
-    label ignored, loss and gradient are the function's one fused pass.
+    default) cost nothing; with probabilities an ``ignore_index >= 0`` is a ValueError, as
+    PyTorch's RuntimeError (a negative one, the default, names no class and is let pass).
+    Without ``weight`` and with no label ignored, loss and gradient are the function's one
+    fused pass.
 
     >>> import xpgrad as xg
     >>> loss = xg.nn.CrossEntropyLoss()(xg.asarray([[0.0, 0.0], [9.0, 0.0]]),
@@ -164,8 +166,10 @@ class CrossEntropyLoss(Loss):
         if not isinstance(target, Tensor):
             target = asarray(target, backend=getattr(logits, "backend", None))
         ignore_index = self.ignore_index
-        if target.dtype.kind not in "iu":
-            target, ignore_index = _classes_last(target), None   # probabilities: none ignored
+        if target.dtype.kind not in "iu":       # probabilities: the function refuses >= 0
+            target = _classes_last(target)
+            if ignore_index is not None and ignore_index < 0:
+                ignore_index = None             # names no class: the fused path
         elif ignore_index is not None and isinstance(logits, Tensor) and logits.ndim >= 1 \
                 and target.shape == logits.shape[:-1] \
                 and _labels_all_kept(target, logits.shape[-1], ignore_index):

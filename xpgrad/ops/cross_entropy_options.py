@@ -92,9 +92,13 @@ def cross_entropy(logits, labels, *, weight, ignore_index, label_smoothing, redu
     """The loss with options; ``labels`` are checked integer indices (``ignore_index`` rows
     excepted) or probabilities of ``logits``' shape."""
     if labels.dtype.kind not in "iu" and ignore_index is not None:
-        raise ValueError(f"ignore_index ({ignore_index}) picks integer labels to leave out, but "
-                         f"these labels are probabilities (dtype {labels.dtype}); give a zero "
-                         f"row instead, or leave ignore_index out")
+        # PyTorch's rule: a negative index (its default -100 among them) names no class, so
+        # probabilities pass; a class index is refused
+        if ignore_index >= 0:
+            raise ValueError(f"ignore_index ({ignore_index}) picks integer labels to leave out, "
+                             f"but these labels are probabilities (dtype {labels.dtype}); give "
+                             f"a zero row instead, or leave ignore_index out")
+        ignore_index = None
     if label_smoothing and weight is None and labels.dtype.kind in "iu":
         return smoothed_cross_entropy(logits, labels, ignore_index, label_smoothing, reduction)
     log_probs = log_softmax(logits, axis=-1)

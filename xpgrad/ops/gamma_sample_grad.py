@@ -126,6 +126,24 @@ def standard_gamma_grad(xp, alpha, z):
     return xp.where(valid & (z >= 0), out, math.nan)
 
 
+def standard_log_gamma_grad(xp, alpha, log_z):
+    """``d log(z)/dalpha`` of standard-gamma draws given by their logs ``log_z`` (float64):
+    ``(dz/dalpha) / z``; where ``z`` underflows (below the smallest normal number) the series'
+    limit ``-(log z - digamma(alpha + 1)) / alpha`` (its other terms are ``O(z)``).
+
+    >>> import array_api_compat.numpy as xp
+    >>> a = xp.asarray([1.0, 1e-3])
+    >>> [round(v, 6) for v in standard_log_gamma_grad(xp, a, xp.asarray([-0.5, -1e4])).tolist()]
+    [1.483375, 9999424.428068]
+    """
+    z = xp.exp(log_z)
+    normal = z >= 2.0 ** -1022
+    safe = xp.where(normal, z, 1.0)
+    ratio = standard_gamma_grad(xp, alpha, safe) / safe
+    limit = -(log_z - sf.digamma(xp, alpha + 1.0)) / alpha
+    return xp.where(normal, ratio, limit)
+
+
 # -- the primitives: a draw that carries dz/dalpha back to alpha -------------------------------
 def _in_float64(xp, alpha, z):
     grad = standard_gamma_grad(xp, xp.astype(alpha, xp.float64), xp.astype(z, xp.float64))
@@ -166,3 +184,33 @@ def reparameterized(alpha, z):
     [0.8069791168, 1.9379116938]
     """
     return apply(_reparameterized, alpha, z)
+
+
+def _log_in_float64(xp, alpha, log_z):
+    grad = standard_log_gamma_grad(xp, xp.astype(alpha, xp.float64), xp.astype(log_z, xp.float64))
+    return xp.astype(grad, log_z.dtype)
+
+
+_log_grad = Primitive("standard_log_gamma_grad", _quietly(_log_in_float64),
+                      _no_second_derivative, _no_second_derivative, saves=())
+_log_reparameterized = Primitive(
+    "standard_log_gamma_reparameterized", lambda xp, alpha, log_z: log_z,
+    lambda xp, g, ans, alpha, log_z: g * (apply(_log_grad, alpha, log_z)
+                                          if isinstance(alpha, Tensor)
+                                          else _log_grad.forward(xp, alpha, log_z)),
+    None, saves=(0, 1))
+
+
+def log_reparameterized(alpha, log_z):
+    """``log_z`` (the logs of standard-gamma draws of ``alpha``, as ``reparameterized`` takes
+    the draws) as a Tensor whose gradient reaches ``alpha`` through ``d log(z)/dalpha``,
+    finite where ``z`` itself would underflow (``standard_log_gamma_grad``).
+
+    >>> import xpgrad as xg
+    >>> alpha = xg.asarray([1.0, 1.0], dtype=xg.float64)
+    >>> log_z = xg.log(xg.asarray([0.5, 3.0], dtype=xg.float64))
+    >>> g = xg.grad(lambda a: xg.sum(log_reparameterized(a, log_z)))(alpha)
+    >>> [round(v, 10) for v in g.tolist()]                  # dz/dalpha / z
+    [1.6139582337, 0.6459705646]
+    """
+    return apply(_log_reparameterized, alpha, log_z)

@@ -310,7 +310,8 @@ def softmax_cross_entropy(logits, labels, *, reduction="mean", weight=None, igno
     ``logits``' shape and dtype. ``reduction="mean"`` averages over rows (all leading axes),
     ``"none"`` returns one loss per row. Stable for logits of any magnitude. ``weight`` (one
     per class), ``ignore_index`` (rows with that label cost nothing; None: every label must
-    be a class) and ``label_smoothing`` are PyTorch's ``cross_entropy`` options; without them
+    be a class; with probabilities one >= 0 is a ValueError, PyTorch's rule) and
+    ``label_smoothing`` are PyTorch's ``cross_entropy`` options; without them
     the loss and its gradient are one fused pass, and so they are with ``label_smoothing`` (and
     ``ignore_index``) on integer labels without ``weight``. As in PyTorch, ``weight`` gets no
     gradient with integer labels (it does with probabilities).
