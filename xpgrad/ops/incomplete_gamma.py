@@ -16,6 +16,7 @@ from __future__ import annotations
 from ..primitive import Primitive, apply
 from .casting import astype
 from . import incomplete_gamma_formulas as igf
+from .incomplete_gamma_regions import regularized_gamma
 from .special import _call, _pair, _quiet
 
 
@@ -45,12 +46,12 @@ _density = Primitive(
     _no_gradient_in_a("gammainc"),
     _quiet(lambda xp, g, ans, a, x: g * ans * ((a - 1.0) / x - 1.0)), saves=(0, 1, "output"))
 _gammainc = Primitive(
-    "special_gammainc", _in_float64(lambda xp, a, x: igf.regularized_gamma(xp, a, x,
+    "special_gammainc", _in_float64(lambda xp, a, x: regularized_gamma(xp, a, x,
                                                                            upper=False)),
     _no_gradient_in_a("gammainc"),
     lambda xp, g, ans, a, x: g * _call(_density, xp, a, x), saves=(0, 1))
 _gammaincc = Primitive(
-    "special_gammaincc", _in_float64(lambda xp, a, x: igf.regularized_gamma(xp, a, x,
+    "special_gammaincc", _in_float64(lambda xp, a, x: regularized_gamma(xp, a, x,
                                                                             upper=True)),
     _no_gradient_in_a("gammaincc"),
     lambda xp, g, ans, a, x: -g * _call(_density, xp, a, x), saves=(0, 1))
