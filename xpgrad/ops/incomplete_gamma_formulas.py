@@ -1,25 +1,23 @@
-"""The regularized incomplete gamma functions' formulas, written once against ``xp`` in float64:
-``P(a, x) = gamma(a, x) / Gamma(a)`` and ``Q(a, x) = 1 - P(a, x)``, for a > 0 and x >= 0.
+"""The regularized incomplete gamma functions' iterative formulas, written once against ``xp``
+in float64: ``P(a, x) = gamma(a, x) / Gamma(a)`` and ``Q(a, x) = 1 - P(a, x)``, for a > 0 and
+x >= 0 (``incomplete_gamma_regions.py`` picks one per element; for large a near x = a,
+``incomplete_gamma_temme.py``). The methods are those described in Numerical Recipes,
+section 6.2:
 
-Three evaluations, each where it converges fast and loses nothing to cancelling (the choice of
-regions is Cephes', the methods those described in Numerical Recipes, section 6.2):
-
-- P's power series ``x^a e^-x / Gamma(a + 1) * sum_n x^n / ((a + 1) ... (a + n))`` where
-  ``x <= 1`` or ``x <= a``;
-- Q's continued fraction (modified Lentz) where ``x > 1.1`` and ``x > a``;
+- P's power series ``x^a e^-x / Gamma(a + 1) * sum_n x^n / ((a + 1) ... (a + n))``;
+- Q's continued fraction (modified Lentz);
 - for small ``a`` and ``x <= 1.1``, Q's series ``1 - x^a / Gamma(a + 1) +
   x^a / Gamma(a) * sum_n>=1 -(-x)^n / (n! (a + n))``, whose leading part is one ``expm1``.
 
-The other function is one minus the one computed. The factor ``x^a e^-x / Gamma(a)`` is taken
-for a >= 10 as ``sqrt(a / 2 pi) exp(a log1pmx((x - a) / a) - stirling_correction(a))``, so
-no digits cancel between ``a log x`` and ``log Gamma(a)`` (both near 1e5 at a = 1e4).
-The loops run a fixed number of times at most, every element in step; converged elements stop
-changing, and the loop ends once all have.
+The factor ``x^a e^-x / Gamma(a)`` is taken for a >= 10 as
+``sqrt(a / 2 pi) exp(a log1pmx((x - a) / a) - stirling_correction(a))``, so no digits cancel
+between ``a log x`` and ``log Gamma(a)`` (both near 1e5 at a = 1e4). The loops (``iterate``)
+end where every element has converged; an element that has not within their bound is NaN.
 
 >>> import array_api_compat.numpy as xp
->>> a, x = xp.asarray([1.0, 0.5, 100.0]), xp.asarray([1.0, 2.0, 100.0])
->>> [round(v, 12) for v in regularized_gamma(xp, a, x, upper=False).tolist()]
-[0.632120558829, 0.954499736104, 0.513298798279]
+>>> a, x = xp.asarray([1.0, 0.5]), xp.asarray([0.5, 0.2])
+>>> [round(v, 12) for v in lower_series(xp, a, x, eager=True).tolist()]  # 1 - e^-0.5, erf(0.2^0.5)
+[0.393469340287, 0.472910743134]
 """
 from __future__ import annotations
 

@@ -3,8 +3,8 @@
 
 - Temme's uniform expansion where ``a >= 20`` and ``|x / a - 1| <= 0.3``;
 - otherwise Q's continued fraction where ``x > 1.1`` and ``x > a + 1``;
-- Q's series for small ``a`` and ``x <= 1.1`` (when Q is asked for, or when P is and Q is the
-  smaller);
+- Q's series for small ``a`` and ``x <= 1.1`` when Q is asked for (P takes its own series
+  there);
 - P's power series everywhere else.
 
 The other function is one minus the one computed. Outside Temme's region the series and the
@@ -18,7 +18,7 @@ arguments) for a fixed number of steps, and ``where`` picks the results.
 >>> import array_api_compat.numpy as xp
 >>> a, x = xp.asarray([1.0, 0.5, 100.0, 1e7]), xp.asarray([1.0, 2.0, 100.0, 1e7])
 >>> [round(v, 12) for v in regularized_gamma(xp, a, x, upper=False).tolist()]
-[0.632120558829, 0.954499736104, 0.513298798279, 0.500042052208]
+[0.632120558829, 0.954499736104, 0.513298798279, 0.500042052209]
 """
 from __future__ import annotations
 
@@ -34,28 +34,37 @@ def _regions(xp, a, x, upper):
     near = valid & temme.in_region(a, x)
     log_x = xp.log(xp.where(valid & (x < 1.0), x, 0.5))
     small_x = xp.where(x <= 0.5, -0.4 / log_x, 1.1 * x)
-    q_series = valid & ~near & (x <= 1.1) & (a < small_x)
+    q_series = valid & ~near & (x <= 1.1) & (a < small_x) & upper
     q_fraction = valid & ~near & (x > 1.1) & (x > a + 1.0)
-    p_series = valid & ~near & ~q_fraction & ~(q_series if upper else xp.zeros_like(valid))
-    if not upper:
-        q_series = q_series & ~p_series
+    p_series = valid & ~near & ~q_fraction & ~q_series
     return valid, near, q_series, q_fraction, p_series
 
 
-def _evaluations(upper):
-    """(region index, function of (xp, a, x, eager), stand-in a, stand-in x) per evaluation,
-    giving the asked-for function."""
-    def complement(f):
-        return lambda xp, a, x, eager: 1.0 - f(xp, a, x, eager)
+def _temme(xp, a, x, eager):
+    return temme.temme_upper(xp, a, x)
 
-    lower_series = igf.lower_series
-    upper_series = lambda xp, a, x, eager: igf.upper_series(xp, a, x)      # noqa: E731
-    near = ((lambda xp, a, x, eager: temme.temme_upper(xp, a, x)) if upper
-            else (lambda xp, a, x, eager: temme.temme_lower(xp, a, x)))
-    return ((1, near, temme.MIN_A, temme.MIN_A),
-            (2, upper_series if upper else complement(upper_series), 0.5, 0.5),
-            (3, igf.upper_fraction if upper else complement(igf.upper_fraction), 1.0, 2.0),
-            (4, complement(lower_series) if upper else lower_series, 1.0, 0.5))
+
+def _upper_series(xp, a, x, eager):
+    return igf.upper_series(xp, a, x)
+
+
+def _complement(evaluation):
+    return lambda xp, a, x, eager: 1.0 - evaluation(xp, a, x, eager)
+
+
+def _temme_lower(xp, a, x, eager):
+    return temme.temme_lower(xp, a, x)
+
+
+def _evaluations(upper):
+    """``(region index, evaluation(xp, a, x, eager), stand-in a, stand-in x)`` for the asked-for
+    function, one per region of ``_regions`` (Q's series only for Q); the stand-ins are arguments the evaluation takes
+    in its stride, given to the other elements while tracing."""
+    if upper:
+        return ((1, _temme, temme.MIN_A, temme.MIN_A), (2, _upper_series, 0.5, 0.5),
+                (3, igf.upper_fraction, 1.0, 2.0), (4, _complement(igf.lower_series), 1.0, 0.5))
+    return ((1, _temme_lower, temme.MIN_A, temme.MIN_A),
+            (3, _complement(igf.upper_fraction), 1.0, 2.0), (4, igf.lower_series, 1.0, 0.5))
 
 
 def _edges(xp, a, x, upper):
