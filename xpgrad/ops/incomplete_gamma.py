@@ -73,13 +73,17 @@ def gammainc(a, x, /):
     x >= 0, with broadcasting; ``P(0, x) = 1`` for x > 0, NaN for a < 0, x < 0 or ``a = x = 0``
     (as SciPy). float64 results are within about 1e-14 relative of the exact value (more
     where the function itself is ill-conditioned, far in its tails: relative errors grow as
-    ``|x - a|`` times 1e-16, as SciPy's). The gradient in ``x`` is ``x^(a-1) e^-x / Gamma(a)``;
+    ``|x - a|`` times 1e-16, as SciPy's, and for large a as ``(x - a)**2 / a`` ulps: 3e-13 at
+    38 standard deviations), for every a up to 1e20 (Temme's expansion for a >= 20 near
+    x = a). Works under ``xg.function``. The gradient in ``x`` is ``x^(a-1) e^-x / Gamma(a)``;
     the gradient in ``a`` raises NotImplementedError, as PyTorch's.
 
     >>> import xpgrad as xg
     >>> [round(v, 12) for v in xg.special.gammainc(1.0, xg.asarray([0.0, 1.0], dtype=xg.float64))
     ...  .tolist()]                                  # 1 - exp(-x)
     [0.0, 0.632120558829]
+    >>> round(xg.special.gammainc(1e20, xg.asarray(1e20, dtype=xg.float64)).item(), 13)
+    0.5000000000133
     """
     return apply(_gammainc, *_arguments("gammainc", a, x))
 
