@@ -58,8 +58,8 @@ def _temme_lower(xp, a, x, eager):
 
 def _evaluations(upper):
     """``(region index, evaluation(xp, a, x, eager), stand-in a, stand-in x)`` for the asked-for
-    function, one per region of ``_regions`` (Q's series only for Q); the stand-ins are arguments the evaluation takes
-    in its stride, given to the other elements while tracing."""
+    function, one per region of ``_regions`` (Q's series only for Q); the stand-ins are
+    arguments the evaluation takes in its stride, given to the other elements while tracing."""
     if upper:
         return ((1, _temme, temme.MIN_A, temme.MIN_A), (2, _upper_series, 0.5, 0.5),
                 (3, igf.upper_fraction, 1.0, 2.0), (4, _complement(igf.lower_series), 1.0, 0.5))
