@@ -33,7 +33,8 @@ class CharLM(xg.nn.Module):
     def __init__(self, vocab_size, hidden, num_layers=1, *, rng=None, backend=None):
         super().__init__("char_lm")
         self.vocab_size = vocab_size
-        self.lstm = xg.nn.LSTM(vocab_size, hidden, num_layers, rng=rng, backend=backend)
+        self.lstm = xg.nn.LSTM(vocab_size, hidden, num_layers, batch_first=True, rng=rng,
+                               backend=backend)
         self.head = xg.nn.Linear(hidden, vocab_size, rng=rng, backend=backend, name="head")
 
     def forward(self, x, state=None):

@@ -148,6 +148,8 @@ CASES = [
     C("special.gammaln", lambda x: xg.special.gammaln(xg.tanh(x) * 0.4 - 0.5), normal(2, 3),
       id="special.gammaln_negative"),
     C("special.digamma", xg.special.digamma, positive(2, 3)),
+    C("special.gammainc", lambda x: xg.special.gammainc(1.7, x), positive(2, 3)),
+    C("special.gammaincc", lambda x: xg.special.gammaincc(0.6, x * 3.0), positive(2, 3)),
     C("special.polygamma", lambda x: xg.special.polygamma(2, x), positive(2, 3)),
     C("special.xlogy", xg.special.xlogy, normal(2, 3), positive(3)),
     C("special.xlog1py", xg.special.xlog1py, normal(2, 1), positive(2, 3)),
