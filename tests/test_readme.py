@@ -36,6 +36,8 @@ EXCUSED = {
     "python benchmarks/train_": "benchmarks of many full runs (minutes, with background "
                                 "compiles between them) stay out of CI; "
                                 "test_warmup_flags_in_the_readme_exist checks their flags",
+    "tools/fit_gelu_tail.py": "tests/test_numba_gelu_tail.py runs its fit and compares the "
+                              "coefficients with the kernel's",
     "tensorboard ": "TensorBoard is not a dependency; tests/test_cli.py parses the event files "
                     "with tensorboardX's protobuf classes",
 }

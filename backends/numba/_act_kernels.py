@@ -18,7 +18,8 @@ import math
 import numpy as np
 from numba import njit
 
-from ._math import LOOP_OPTIONS, erfc, exp_neg, log1p01, sigmoid
+from ._gelu_math import gelu_lower, gelu_slope_lower
+from ._math import LOOP_OPTIONS, exp_neg, log1p01, sigmoid
 from ._templates import parallel_blocks, pointwise
 
 
@@ -163,7 +164,7 @@ def softplus_bwd_in_place(g, x):
 softplus_bwd_in_place_par = parallel_blocks(softplus_bwd_in_place, arrays=2)
 
 
-# -- silu, gelu: the generic rules' formulas (ops/activations_torch.py), their limits at +-inf included:
+# -- silu: the generic rule's formula (ops/activations_torch.py), its limits at +-inf included:
 # ``zero if x == -inf else x * cdf`` (0 * -inf is NaN), and the gradient's ``x`` factor 0 at
 # +-inf (``finite``), where the derivative of the cdf is 0
 @njit(**LOOP_OPTIONS)
@@ -207,42 +208,31 @@ def silu_bwd_in_place(g, x):
 
 silu_bwd_in_place_par = parallel_blocks(silu_bwd_in_place, arrays=2)
 
-_SQRT_HALF = math.sqrt(0.5)
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _TANH_K = math.sqrt(2.0 / math.pi)
 _TANH_C = 0.044715
 
 
+# x Phi(x): x Phi(-|x|) at x <= 0 (-0.0 kept), x - x Phi(-x) above; the slope Phi(x) + x phi(x)
+# likewise from Phi(-|x|) - |x| phi(x) (_gelu_math: exact in the tails, no cancellation)
 @njit(**LOOP_OPTIONS)
 def gelu_fwd(x, out):
-    # x Phi(x), Phi(x) = erfc(-x / sqrt 2) / 2
-    ninf, zero = x.dtype.type(-np.inf), x.dtype.type(0)
-    half, root_half = x.dtype.type(0.5), x.dtype.type(_SQRT_HALF)
+    zero = x.dtype.type(0)
     for i in range(out.shape[0]):
         xi = x[i]
-        out[i] = zero if xi == ninf else xi * (half * erfc(-root_half * xi))
+        lower = gelu_lower(xi)
+        out[i] = lower if xi <= zero else xi - lower
 
 
 gelu_fwd_par = parallel_blocks(gelu_fwd, arrays=2)
 
 
-@njit(inline="always", **LOOP_OPTIONS)
-def _gelu_slope(xi, zero, inf, half, root_half, pdf_scale, cap):
-    # Phi(x) + x phi(x); |x| capped at 40 in phi's exponent (exp(-800) is 0: no overflow)
-    cdf = half * erfc(-root_half * xi)
-    finite = xi if abs(xi) < inf else zero
-    xc = abs(xi)
-    xc = cap if xc > cap else xc
-    return cdf + finite * (pdf_scale * exp_neg(-half * xc * xc))
-
-
 @njit(**LOOP_OPTIONS)
 def gelu_bwd(g, x, out):
-    dt = x.dtype.type
-    zero, inf, half, root_half = dt(0), dt(np.inf), dt(0.5), dt(_SQRT_HALF)
-    pdf_scale, cap = dt(_INV_SQRT_2PI), dt(40)
+    zero, one = x.dtype.type(0), x.dtype.type(1)
     for i in range(out.shape[0]):
-        out[i] = g[i] * _gelu_slope(x[i], zero, inf, half, root_half, pdf_scale, cap)
+        xi = x[i]
+        d = gelu_slope_lower(xi)
+        out[i] = g[i] * (d if xi <= zero else one - d)
 
 
 gelu_bwd_par = parallel_blocks(gelu_bwd, arrays=3)
@@ -250,11 +240,11 @@ gelu_bwd_par = parallel_blocks(gelu_bwd, arrays=3)
 
 @njit(**LOOP_OPTIONS)
 def gelu_bwd_in_place(g, x):
-    dt = x.dtype.type
-    zero, inf, half, root_half = dt(0), dt(np.inf), dt(0.5), dt(_SQRT_HALF)
-    pdf_scale, cap = dt(_INV_SQRT_2PI), dt(40)
+    zero, one = x.dtype.type(0), x.dtype.type(1)
     for i in range(g.shape[0]):
-        g[i] *= _gelu_slope(x[i], zero, inf, half, root_half, pdf_scale, cap)
+        xi = x[i]
+        d = gelu_slope_lower(xi)
+        g[i] *= d if xi <= zero else one - d
 
 
 gelu_bwd_in_place_par = parallel_blocks(gelu_bwd_in_place, arrays=2)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 from llvmlite import ir
-from numba import literal_unroll, njit, types
+from numba import njit, types
 from numba.extending import intrinsic, overload
 
 #: fast-math flags for kernel loops: reassociation (vectorized sums), FMA contraction,
@@ -364,7 +364,10 @@ ERFC_COEFFS = (
 )
 _ERFC32 = tuple(_F32(c) for c in ERFC_FLOAT32)
 _ERFC64_FIRST = ERFC_COEFFS[0]
-_ERFC64_REST = tuple(reversed(ERFC_COEFFS[1:]))      # Clenshaw runs backwards
+# Clenshaw runs backwards, over an array (a constant of the compiled code): LLVM unrolls it, and
+# a loop calling only the series vectorizes (1.5 ns per entry; 16 with ``literal_unroll`` over a
+# tuple). gelu's float64 loops, with an exp besides, still run scalar (_gelu_math).
+_ERFC64_REST = np.array(ERFC_COEFFS[:0:-1])
 
 
 @njit(fastmath=MATH_FLAGS, error_model="numpy", cache=True)
@@ -378,8 +381,8 @@ def _erfc_exponent32(t):
 def _erfc_exponent64(t):
     ty = 4.0 * t - 2.0
     d = dd = 0.0
-    for c in literal_unroll(_ERFC64_REST):           # Clenshaw's recurrence
-        d, dd = ty * d - dd + c, d
+    for k in range(_ERFC64_REST.shape[0]):          # Clenshaw's recurrence
+        d, dd = ty * d - dd + _ERFC64_REST[k], d
     return 0.5 * (_ERFC64_FIRST + ty * d) - dd
 
 
