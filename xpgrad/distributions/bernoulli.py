@@ -38,7 +38,21 @@ def clamp_probs(probs):
     return clip(probs, eps, 1 - eps)
 
 
-class Bernoulli(Distribution):
+class BinaryParameters:
+    """``probs`` and ``logits`` (log-odds) of a distribution given one of them, the other made
+    from it on first read (Bernoulli's, Geometric's, Binomial's, LogitRelaxedBernoulli's)."""
+
+    @lazy
+    def probs(self):
+        return sigmoid(self.logits)
+
+    @lazy
+    def logits(self):
+        p = clamp_probs(self.probs)
+        return log(p) - log1p(-p)
+
+
+class Bernoulli(BinaryParameters, Distribution):
     """PyTorch's ``Bernoulli(probs=None, logits=None)``: values 0 or 1 (in the parameter's
     float dtype); ``probs`` in [0, 1], or ``logits`` (log-odds) any real."""
 
@@ -51,15 +65,6 @@ class Bernoulli(Distribution):
         shape, p = broadcast_all("Bernoulli", p)
         setattr(self, name, p[name])
         super().__init__(shape, validate_args=validate_args)
-
-    @lazy
-    def probs(self):
-        return sigmoid(self.logits)
-
-    @lazy
-    def logits(self):
-        p = clamp_probs(self.probs)
-        return log(p) - log1p(-p)
 
     @property
     def mean(self):

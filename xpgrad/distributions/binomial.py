@@ -18,18 +18,17 @@ import numbers
 import numpy as np
 
 from ..creation import arange
-from ..ops import clip, exp, floor, log, log1p, reshape, sigmoid, softplus
+from ..ops import clip, exp, floor, reshape, softplus
 from ..ops import sum as _sum
 from ..special import gammaln
 from ..tape import stop_gradient
 from . import constraints
-from ._lazy import lazy
-from .bernoulli import clamp_probs, one_of
+from .bernoulli import BinaryParameters, one_of
 from .count_sampling import draw_counts
 from .distribution import Distribution, as_params, broadcast_all
 
 
-class Binomial(Distribution):
+class Binomial(BinaryParameters, Distribution):
     """PyTorch's ``Binomial(total_count=1, probs=None, logits=None)``: ``total_count`` a
     non-negative integer (a number or an array, broadcast with the probabilities), ``probs``
     in [0, 1] or ``logits`` (log-odds); draws are floats of the parameters' dtype.
@@ -50,15 +49,6 @@ class Binomial(Distribution):
         self.total_count = p["total_count"]
         setattr(self, name, p[name])
         super().__init__(shape, validate_args=validate_args)
-
-    @lazy
-    def probs(self):
-        return sigmoid(self.logits)
-
-    @lazy
-    def logits(self):
-        p = clamp_probs(self.probs)
-        return log(p) - log1p(-p)
 
     @property
     def support(self):

@@ -16,17 +16,16 @@ import math
 
 from ..creation import zeros_like
 from ..dtype_functions import finfo
-from ..ops import floor, log, log1p, sigmoid, softplus, where
+from ..ops import floor, log, log1p, softplus, where
 from ..tape import stop_gradient
 from . import constraints
-from ._lazy import lazy
-from .bernoulli import clamp_probs, one_of
+from .bernoulli import BinaryParameters, one_of
 from .distribution import Distribution, as_params, broadcast_all
 
 _ABOVE_ZERO_TO_ONE = constraints.Constraint("in (0, 1]", lambda a: (a > 0) & (a <= 1))
 
 
-class Geometric(Distribution):
+class Geometric(BinaryParameters, Distribution):
     """PyTorch's ``Geometric(probs=None, logits=None)``: ``P(k) = (1 - p)**k p`` for
     ``k = 0, 1, ...``, ``probs`` in (0, 1] or ``logits`` (log-odds); draws are floats of the
     parameter's dtype."""
@@ -40,15 +39,6 @@ class Geometric(Distribution):
         shape, p = broadcast_all("Geometric", p)
         setattr(self, name, p[name])
         super().__init__(shape, validate_args=validate_args)
-
-    @lazy
-    def probs(self):
-        return sigmoid(self.logits)
-
-    @lazy
-    def logits(self):
-        p = clamp_probs(self.probs)
-        return log(p) - log1p(-p)
 
     @property
     def mean(self):

@@ -17,10 +17,9 @@ ValueError: RelaxedBernoulli: temperature must be > 0, got invalid values [-1.0]
 """
 from __future__ import annotations
 
-from ..ops import log, log1p, sigmoid, softplus
+from ..ops import log, log1p, softplus
 from . import constraints
-from ._lazy import lazy
-from .bernoulli import clamp_probs, one_of
+from .bernoulli import BinaryParameters, clamp_probs, one_of
 from .distribution import Distribution, as_params, broadcast_all
 from .transformed_distribution import TransformedDistribution
 from .transforms import SigmoidTransform
@@ -40,7 +39,7 @@ def relaxed_params(who, temperature, probs, logits, validate_args, arg_constrain
     return backend, dtype, p["temperature"], name, p[name]
 
 
-class LogitRelaxedBernoulli(Distribution):
+class LogitRelaxedBernoulli(BinaryParameters, Distribution):
     """PyTorch's ``LogitRelaxedBernoulli(temperature, probs=None, logits=None)``: the logit of
     a ``RelaxedBernoulli`` draw, ``(logit(u) + logits) / temperature`` for ``u`` uniform;
     ``temperature > 0`` (not broadcast into the batch, as PyTorch's)."""
@@ -58,15 +57,6 @@ class LogitRelaxedBernoulli(Distribution):
         setattr(self, name, p[name])
         super().__init__(shape, validate_args=validate_args)
 
-    @lazy
-    def probs(self):
-        return sigmoid(self.logits)
-
-    @lazy
-    def logits(self):
-        p = clamp_probs(self.probs)
-        return log(p) - log1p(-p)
-
     def rsample(self, sample_shape=(), *, rng=None):
         """``(log u - log(1 - u) + log p - log(1 - p)) / temperature``, ``u`` uniform from
         ``rng`` and both ``u`` and ``p`` clamped to ``[eps, 1 - eps]`` (PyTorch's)."""
@@ -81,19 +71,10 @@ class LogitRelaxedBernoulli(Distribution):
         return log(self.temperature) + diff - 2 * softplus(diff)
 
 
-class RelaxedBernoulli(TransformedDistribution):
-    """PyTorch's ``RelaxedBernoulli(temperature, probs=None, logits=None)``: the sigmoid of a
-    ``LogitRelaxedBernoulli`` draw, values in (0, 1); ``temperature > 0``."""
-
-    arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
-    support = constraints.unit_interval
-    has_rsample = True
-
-    def __init__(self, temperature, probs=None, logits=None, validate_args=None):
-        relaxed_params("RelaxedBernoulli", temperature, probs, logits,
-                       self._validating(validate_args), self.arg_constraints)
-        base = LogitRelaxedBernoulli(temperature, probs, logits, validate_args=validate_args)
-        super().__init__(base, SigmoidTransform(), validate_args=validate_args)
+class RelaxedParameters:
+    """``temperature``, ``logits`` and ``probs`` of a relaxed distribution, read from its
+    ``base_dist``, the log-space distribution it transforms (RelaxedBernoulli's and
+    RelaxedOneHotCategorical's)."""
 
     @property
     def temperature(self):
@@ -106,3 +87,18 @@ class RelaxedBernoulli(TransformedDistribution):
     @property
     def probs(self):
         return self.base_dist.probs
+
+
+class RelaxedBernoulli(RelaxedParameters, TransformedDistribution):
+    """PyTorch's ``RelaxedBernoulli(temperature, probs=None, logits=None)``: the sigmoid of a
+    ``LogitRelaxedBernoulli`` draw, values in (0, 1); ``temperature > 0``."""
+
+    arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
+    support = constraints.unit_interval
+    has_rsample = True
+
+    def __init__(self, temperature, probs=None, logits=None, validate_args=None):
+        relaxed_params("RelaxedBernoulli", temperature, probs, logits,
+                       self._validating(validate_args), self.arg_constraints)
+        base = LogitRelaxedBernoulli(temperature, probs, logits, validate_args=validate_args)
+        super().__init__(base, SigmoidTransform(), validate_args=validate_args)

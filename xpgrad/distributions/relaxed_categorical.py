@@ -21,7 +21,7 @@ from . import constraints
 from .bernoulli import clamp_probs
 from .categorical import Categorical
 from .distribution import Distribution
-from .relaxed_bernoulli import relaxed_params
+from .relaxed_bernoulli import RelaxedParameters, relaxed_params
 from .transformed_distribution import TransformedDistribution
 from .transforms import ExpTransform
 
@@ -108,7 +108,7 @@ class ExpRelaxedCategorical(Distribution):
         return _sum(score - logsumexp(score, axis=-1, keepdims=True), axis=-1) + log_scale
 
 
-class RelaxedOneHotCategorical(TransformedDistribution):
+class RelaxedOneHotCategorical(RelaxedParameters, TransformedDistribution):
     """PyTorch's ``RelaxedOneHotCategorical(temperature, probs=None, logits=None)``: the exp
     of an ``ExpRelaxedCategorical`` draw, a point of the simplex; ``temperature > 0``."""
 
@@ -125,15 +125,3 @@ class RelaxedOneHotCategorical(TransformedDistribution):
         temperature_layout(who, t, tuple(given.shape[:-1]))
         base = ExpRelaxedCategorical(temperature, probs, logits, validate_args=validate_args)
         super().__init__(base, ExpTransform(), validate_args=validate_args)
-
-    @property
-    def temperature(self):
-        return self.base_dist.temperature
-
-    @property
-    def logits(self):
-        return self.base_dist.logits
-
-    @property
-    def probs(self):
-        return self.base_dist.probs
