@@ -19,7 +19,31 @@ from .categorical import Categorical
 from .distribution import Distribution, as_params
 
 
-class OneHotCategorical(Distribution):
+class CategoricalWithin:
+    """``expand``, ``probs`` and ``logits`` of a distribution over the classes of the
+    ``Categorical`` it holds as ``_categorical`` (OneHotCategorical's and
+    ExpRelaxedCategorical's)."""
+
+    def expand(self, batch_shape):
+        """The ``Categorical`` within broadcast to ``batch_shape``.
+
+        >>> OneHotCategorical(logits=[0.0, 1.0]).expand((3,)).sample(rng=0).shape
+        (3, 2)
+        """
+        new = self._expanded_copy(batch_shape)
+        new._categorical = self._categorical.expand(new.batch_shape)
+        return new
+
+    @property
+    def probs(self):
+        return self._categorical.probs
+
+    @property
+    def logits(self):
+        return self._categorical.logits
+
+
+class OneHotCategorical(CategoricalWithin, Distribution):
     """PyTorch's ``OneHotCategorical(probs=None, logits=None)``: the parameter as
     ``Categorical``'s (the last axis the classes); values are one-hot float vectors, so
     ``event_shape`` is ``(K,)``. ``mean`` is ``probs``, ``mode`` the one-hot of the likeliest
@@ -40,24 +64,6 @@ class OneHotCategorical(Distribution):
         self.backend, self.dtype = self._categorical.backend, self._categorical.dtype
         super().__init__(self._categorical.batch_shape, (self._categorical._num_events,),
                          validate_args=validate_args)
-
-    def expand(self, batch_shape):
-        """The ``Categorical`` within broadcast to ``batch_shape``.
-
-        >>> OneHotCategorical(logits=[0.0, 1.0]).expand((3,)).sample(rng=0).shape
-        (3, 2)
-        """
-        new = self._expanded_copy(batch_shape)
-        new._categorical = self._categorical.expand(new.batch_shape)
-        return new
-
-    @property
-    def probs(self):
-        return self._categorical.probs
-
-    @property
-    def logits(self):
-        return self._categorical.logits
 
     @property
     def mean(self):

@@ -21,6 +21,7 @@ from . import constraints
 from .bernoulli import clamp_probs
 from .categorical import Categorical
 from .distribution import Distribution
+from .one_hot_categorical import CategoricalWithin
 from .relaxed_bernoulli import RelaxedParameters, relaxed_params
 from .transformed_distribution import TransformedDistribution
 from .transforms import ExpTransform
@@ -48,7 +49,7 @@ def temperature_layout(who, temperature, batch_shape):
                      f"layout with a trailing axis of 1 is taken too), got one that does not")
 
 
-class ExpRelaxedCategorical(Distribution):
+class ExpRelaxedCategorical(CategoricalWithin, Distribution):
     """PyTorch's ``ExpRelaxedCategorical(temperature, probs=None, logits=None)``: the log of a
     ``RelaxedOneHotCategorical`` draw, ``log_softmax((logits + g) / temperature)`` for ``g``
     standard Gumbel noise; the parameter's last axis is the event (``K`` classes),
@@ -77,20 +78,6 @@ class ExpRelaxedCategorical(Distribution):
             who, self.temperature, self._categorical.batch_shape)
         super().__init__(self._categorical.batch_shape, (self._categorical._num_events,),
                          validate_args=validate_args)
-
-    def expand(self, batch_shape):
-        """The ``Categorical`` within broadcast to ``batch_shape`` (the temperature kept)."""
-        new = self._expanded_copy(batch_shape)
-        new._categorical = self._categorical.expand(new.batch_shape)
-        return new
-
-    @property
-    def probs(self):
-        return self._categorical.probs
-
-    @property
-    def logits(self):
-        return self._categorical.logits
 
     def rsample(self, sample_shape=(), *, rng=None):
         """``s - logsumexp(s)``, ``s = (logits - log(-log u)) / temperature``, ``u`` uniform
