@@ -21,7 +21,7 @@ from ..dtype_functions import finfo
 from ..ops import astype, clip, log, log1p, log_sigmoid, sigmoid, where
 from . import constraints
 from ._lazy import lazy
-from .distribution import Distribution, as_params, broadcast_all
+from .distribution import Distribution
 
 
 def one_of(who, probs, logits):
@@ -61,10 +61,7 @@ class Bernoulli(BinaryParameters, Distribution):
 
     def __init__(self, probs=None, logits=None, validate_args=None):
         name, given = one_of("Bernoulli", probs, logits)
-        self.backend, self.dtype, p = as_params("Bernoulli", **{name: given})
-        shape, p = broadcast_all("Bernoulli", p)
-        setattr(self, name, p[name])
-        super().__init__(shape, validate_args=validate_args)
+        self._init_parameters("Bernoulli", validate_args, **{name: given})
 
     @property
     def mean(self):

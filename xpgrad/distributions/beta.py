@@ -15,7 +15,7 @@ from __future__ import annotations
 from ..ops import stack
 from . import constraints
 from .dirichlet import Dirichlet
-from .distribution import Distribution, as_params, broadcast_all
+from .distribution import Distribution
 
 
 class Beta(Distribution):
@@ -28,11 +28,8 @@ class Beta(Distribution):
     has_rsample = True
 
     def __init__(self, concentration1, concentration0, validate_args=None):
-        self.backend, self.dtype, p = as_params("Beta", concentration1=concentration1,
-                                                concentration0=concentration0)
-        shape, p = broadcast_all("Beta", p)
-        self.concentration1, self.concentration0 = p["concentration1"], p["concentration0"]
-        super().__init__(shape, validate_args=validate_args)
+        self._init_parameters("Beta", validate_args, concentration1=concentration1,
+                              concentration0=concentration0)
         self._dirichlet = Dirichlet(stack([self.concentration1, self.concentration0], axis=-1),
                                     validate_args=False)
 

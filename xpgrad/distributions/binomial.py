@@ -25,7 +25,7 @@ from ..tape import stop_gradient
 from . import constraints
 from .bernoulli import BinaryParameters, one_of
 from .count_sampling import draw_counts
-from .distribution import Distribution, as_params, broadcast_all
+from .distribution import Distribution
 
 
 class Binomial(BinaryParameters, Distribution):
@@ -43,12 +43,8 @@ class Binomial(BinaryParameters, Distribution):
         # entropy's sum runs over 0..total_count: a Python number needs no read of a tensor
         self._count_number = (total_count if isinstance(total_count, numbers.Real)
                               and not isinstance(total_count, bool) else None)
-        self.backend, self.dtype, p = as_params("Binomial", total_count=total_count,
-                                                **{name: given})
-        shape, p = broadcast_all("Binomial", p)
-        self.total_count = p["total_count"]
-        setattr(self, name, p[name])
-        super().__init__(shape, validate_args=validate_args)
+        self._init_parameters("Binomial", validate_args, total_count=total_count,
+                              **{name: given})
 
     @property
     def support(self):

@@ -53,6 +53,16 @@ class Distribution:
                 if name in self.__dict__:
                     _c.require(type(self).__name__, name, constraint, self.__dict__[name])
 
+    def _init_parameters(self, who, validate_args, **named):
+        """An element-wise family's constructor: ``named`` made Tensors of one backend and
+        floating dtype (``as_params``), broadcast together (``broadcast_all``) and set as
+        attributes of those names; the batch shape is theirs."""
+        self.backend, self.dtype, p = as_params(who, **named)
+        shape, p = broadcast_all(who, p)
+        for name, value in p.items():
+            setattr(self, name, value)
+        Distribution.__init__(self, shape, validate_args=validate_args)
+
     def _validating(self, validate_args) -> bool:
         """Whether to check: ``validate_args``, or the default where it is None."""
         if validate_args is not None and not isinstance(validate_args, bool):
@@ -225,11 +235,7 @@ class LocationScale(Distribution):
     has_rsample = True
 
     def __init__(self, loc, scale, validate_args=None):
-        who = type(self).__name__
-        self.backend, self.dtype, p = as_params(who, loc=loc, scale=scale)
-        shape, p = broadcast_all(who, p)
-        self.loc, self.scale = p["loc"], p["scale"]
-        super().__init__(shape, validate_args=validate_args)
+        self._init_parameters(type(self).__name__, validate_args, loc=loc, scale=scale)
 
     @property
     def mean(self):

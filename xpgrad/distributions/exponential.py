@@ -14,7 +14,7 @@ from __future__ import annotations
 from ..creation import zeros_like
 from ..ops import exp, log, log1p
 from . import constraints
-from .distribution import Distribution, as_params, broadcast_all
+from .distribution import Distribution
 
 
 class Exponential(Distribution):
@@ -25,10 +25,7 @@ class Exponential(Distribution):
     has_rsample = True
 
     def __init__(self, rate, validate_args=None):
-        self.backend, self.dtype, p = as_params("Exponential", rate=rate)
-        shape, p = broadcast_all("Exponential", p)
-        self.rate = p["rate"]
-        super().__init__(shape, validate_args=validate_args)
+        self._init_parameters("Exponential", validate_args, rate=rate)
 
     @property
     def mean(self):

@@ -17,7 +17,7 @@ from ..ops import broadcast_to, clip, log, maximum
 from ..special import digamma, gammainc, gammaln, xlogy
 from ..tape import stop_gradient
 from . import constraints
-from .distribution import Distribution, as_params, broadcast_all
+from .distribution import Distribution, as_params
 from .gamma_sampling import draw_gamma
 
 
@@ -37,11 +37,8 @@ class Gamma(Distribution):
     has_rsample = True
 
     def __init__(self, concentration, rate, validate_args=None):
-        who = type(self).__name__
-        self.backend, self.dtype, p = as_params(who, concentration=concentration, rate=rate)
-        shape, p = broadcast_all(who, p)
-        self.concentration, self.rate = p["concentration"], p["rate"]
-        super().__init__(shape, validate_args=validate_args)
+        self._init_parameters(type(self).__name__, validate_args, concentration=concentration,
+                              rate=rate)
 
     @property
     def mean(self):

@@ -20,7 +20,7 @@ from ..ops import floor, log, log1p, softplus, where
 from ..tape import stop_gradient
 from . import constraints
 from .bernoulli import BinaryParameters, one_of
-from .distribution import Distribution, as_params, broadcast_all
+from .distribution import Distribution
 
 _ABOVE_ZERO_TO_ONE = constraints.Constraint("in (0, 1]", lambda a: (a > 0) & (a <= 1))
 
@@ -35,10 +35,7 @@ class Geometric(BinaryParameters, Distribution):
 
     def __init__(self, probs=None, logits=None, validate_args=None):
         name, given = one_of("Geometric", probs, logits)
-        self.backend, self.dtype, p = as_params("Geometric", **{name: given})
-        shape, p = broadcast_all("Geometric", p)
-        setattr(self, name, p[name])
-        super().__init__(shape, validate_args=validate_args)
+        self._init_parameters("Geometric", validate_args, **{name: given})
 
     @property
     def mean(self):

@@ -18,7 +18,7 @@ from ..ops import floor
 from ..special import gammaln, xlogy
 from . import constraints
 from .count_sampling import draw_counts
-from .distribution import Distribution, as_params, broadcast_all
+from .distribution import Distribution
 
 
 class Poisson(Distribution):
@@ -30,10 +30,7 @@ class Poisson(Distribution):
     support = constraints.nonnegative_integer
 
     def __init__(self, rate, validate_args=None):
-        self.backend, self.dtype, p = as_params("Poisson", rate=rate)
-        shape, p = broadcast_all("Poisson", p)
-        self.rate = p["rate"]
-        super().__init__(shape, validate_args=validate_args)
+        self._init_parameters("Poisson", validate_args, rate=rate)
 
     @property
     def mean(self):

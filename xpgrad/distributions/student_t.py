@@ -20,7 +20,7 @@ from ..nn.init._common import as_rng, check_rng
 from ..ops import log, log1p, sqrt, where
 from ..special import digamma, gammaln
 from . import constraints
-from .distribution import Distribution, as_params, broadcast_all
+from .distribution import Distribution
 from .gamma import Chi2
 
 _HALF_LOG_PI = 0.5 * math.log(math.pi)
@@ -37,10 +37,7 @@ class StudentT(Distribution):
     has_rsample = True
 
     def __init__(self, df, loc=0.0, scale=1.0, validate_args=None):
-        self.backend, self.dtype, p = as_params("StudentT", df=df, loc=loc, scale=scale)
-        shape, p = broadcast_all("StudentT", p)
-        self.df, self.loc, self.scale = p["df"], p["loc"], p["scale"]
-        super().__init__(shape, validate_args=validate_args)
+        self._init_parameters("StudentT", validate_args, df=df, loc=loc, scale=scale)
         self._chi2 = Chi2(self.df, validate_args=False)
 
     def expand(self, batch_shape):

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..ops import clip, log, where
 from . import constraints
-from .distribution import Distribution, as_params, broadcast_all
+from .distribution import Distribution
 
 
 class Uniform(Distribution):
@@ -29,10 +29,7 @@ class Uniform(Distribution):
     has_rsample = True
 
     def __init__(self, low, high, validate_args=None):
-        self.backend, self.dtype, p = as_params("Uniform", low=low, high=high)
-        shape, p = broadcast_all("Uniform", p)
-        self.low, self.high = p["low"], p["high"]
-        super().__init__(shape, validate_args=validate_args)
+        self._init_parameters("Uniform", validate_args, low=low, high=high)
         a, b = constraints.host(self.low), constraints.host(self.high)
         if self._validate_args and a is not None and b is not None and not np.all(a < b):
             bad = ~(a < b)
