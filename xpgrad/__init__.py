@@ -93,9 +93,9 @@ def __getattr__(name):
         import importlib
 
         return importlib.import_module(f".{name}", __name__)
-    hint = _PYTORCH_NAMES.get(name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}"
-                         + ("" if hint is None else f": {hint}"))
+    from ._args import no_module_attribute
+
+    raise no_module_attribute(__name__, name, _PYTORCH_NAMES.get(name))
 
 
 class _TensorModule(type(_tensor_methods_module)):

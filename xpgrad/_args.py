@@ -39,6 +39,17 @@ def no_attribute(obj, name: str, hint: str | None = None) -> AttributeError:
     return AttributeError(message if hint is None else f"{message}: {hint}")
 
 
+def no_module_attribute(module: str, name: str, hint: str | None = None) -> AttributeError:
+    """The AttributeError of a module's ``__getattr__`` for ``name``; ``hint`` says where
+    xpgrad has what another library calls ``name``.
+
+    >>> str(no_module_attribute("xpgrad.data", "DataLoader", "xg.data.batches"))
+    "module 'xpgrad.data' has no attribute 'DataLoader': xg.data.batches"
+    """
+    message = f"module {module!r} has no attribute {name!r}"
+    return AttributeError(message if hint is None else f"{message}: {hint}")
+
+
 class Pointer(property):
     """What ``pointer`` makes: a property that always raises (``listed_names`` leaves it out)."""
 

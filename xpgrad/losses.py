@@ -13,6 +13,7 @@ composed of primitives, PyTorch's ``gaussian_nll``, ``poisson_nll``
 >>> round(xg.losses.softmax_cross_entropy(logits, xg.asarray([0, 1])).item(), 4)
 0.1324
 """
+from ._args import no_module_attribute
 from .ops.ctc_args import ctc
 from .ops.losses import (REDUCTIONS, huber, l1, mse, sigmoid_cross_entropy_with_logits,
                          sigmoid_mse, smooth_l1, softmax_cross_entropy)
@@ -42,6 +43,4 @@ _PYTORCH_NAMES = {
 
 
 def __getattr__(name):
-    hint = _PYTORCH_NAMES.get(name)
-    message = f"module {__name__!r} has no attribute {name!r}"
-    raise AttributeError(message if hint is None else f"{message}: {hint}")
+    raise no_module_attribute(__name__, name, _PYTORCH_NAMES.get(name))

@@ -16,6 +16,8 @@ scikit-learn's bundled ``digits.csv.gz``; provenance and licence in
 """
 from __future__ import annotations
 
+from .._args import no_module_attribute
+
 # the package's errors come first: its modules import them from here
 
 
@@ -50,6 +52,4 @@ _PYTORCH_NAMES = {
 
 
 def __getattr__(name):
-    hint = _PYTORCH_NAMES.get(name)
-    message = f"module {__name__!r} has no attribute {name!r}"
-    raise AttributeError(message if hint is None else f"{message}: {hint}")
+    raise no_module_attribute(__name__, name, _PYTORCH_NAMES.get(name))

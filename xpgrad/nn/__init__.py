@@ -5,6 +5,7 @@
 >>> model(xg.ones((3, 2))).shape
 (3, 1)
 """
+from .._args import no_module_attribute
 from ..ops import activations as _activations
 from ..ops.activations import *  # noqa: F401,F403 (every activation of the table)
 from ..ops.elementwise import tanh
@@ -118,6 +119,4 @@ def __getattr__(name):
         import importlib
 
         return importlib.import_module(f".{name}", __name__)
-    hint = _PYTORCH_NAMES.get(name)
-    message = f"module {__name__!r} has no attribute {name!r}"
-    raise AttributeError(message if hint is None else f"{message}: {hint}")
+    raise no_module_attribute(__name__, name, _PYTORCH_NAMES.get(name))

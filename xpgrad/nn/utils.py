@@ -10,6 +10,7 @@
 >>> [v.shape for v in layer.trainable_variables]
 [(2,), (1, 2), (3, 2)]
 """
+from .._args import no_module_attribute
 from .parametrizations import (remove_spectral_norm, remove_weight_norm, spectral_norm,
                                weight_norm)
 from .parametrize import is_parametrized, remove_parametrizations
@@ -26,6 +27,4 @@ _PYTORCH_NAMES = {
 
 
 def __getattr__(name):
-    hint = _PYTORCH_NAMES.get(name)
-    message = f"module {__name__!r} has no attribute {name!r}"
-    raise AttributeError(message if hint is None else f"{message}: {hint}")
+    raise no_module_attribute(__name__, name, _PYTORCH_NAMES.get(name))

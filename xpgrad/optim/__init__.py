@@ -10,6 +10,7 @@ Keras-style calls (``apply_gradients``, ``minimize``), PyTorch's update formulas
 >>> opt.iterations
 3
 """
+from .._args import no_module_attribute
 from . import schedules
 from .adam_variants import Adamax, Lion, NAdam, RAdam
 from .adaptive import Adadelta, Adagrad, Adam, AdamW, RMSprop
@@ -63,9 +64,7 @@ _PYTORCH_NAMES = {
 def __getattr__(name):
     """PyTorch's ``torch.optim.lr_scheduler`` and its classes: an AttributeError saying where
     xpgrad's schedules are."""
-    hint = _PYTORCH_NAMES.get(name)
-    message = f"module {__name__!r} has no attribute {name!r}"
-    raise AttributeError(message if hint is None else f"{message}: {hint}")
+    raise no_module_attribute(__name__, name, _PYTORCH_NAMES.get(name))
 
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "Adamax",
