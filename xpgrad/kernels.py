@@ -129,7 +129,13 @@ class KernelTable(dict):
     def __setitem__(self, key, kernel):
         if not isinstance(kernel, Kernel):
             raise TypeError(f"a kernel must be an xpgrad.Kernel, got {type(kernel).__name__}")
-        super().__setitem__(self._key(key), kernel)
+        name = self._key(key)
+        super().__setitem__(name, kernel)
+        from .primitive import PRIMITIVES
+
+        direct = PRIMITIVES[name].direct      # apply's cached choice of the backend function
+        if direct:
+            direct.clear()
 
     def update(self, *others, **named):
         for other in (*others, named):
