@@ -64,6 +64,7 @@ _PYTORCH_NAMES = {
                    "and rng= on layers and Dropout",
     "from_numpy": "xg.asarray(array) (copy=False to share the array's memory)",
     "clamp": "xg.clip(x, min, max) (the array API's name; t.clip(min, max) too)",
+    "cholesky_solve": "xg.linalg.cholesky_solve(B, L, upper=False)",
     "masked_fill": "xg.where(mask, value, x) (a new tensor: where mask is true, value)",
     "vmap": "xpgrad has no vmap: per-sample gradients are tape.jacobian(losses, params) of the "
             "losses with reduction='none' (one reverse pass per sample), each example's "
