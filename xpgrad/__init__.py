@@ -64,6 +64,21 @@ _PYTORCH_NAMES = {
                    "and rng= on layers and Dropout",
     "from_numpy": "xg.asarray(array) (copy=False to share the array's memory)",
     "clamp": "xg.clip(x, min, max) (the array API's name; t.clip(min, max) too)",
+    "cholesky_solve": "xg.linalg.cholesky_solve(B, L, upper=False)",
+    "cumsum": "xg.cumulative_sum(x, axis=k) (the array API's name)",
+    "arctan2": "xg.atan2(y, x) (the array API's name)",
+    "norm": "xg.linalg.vector_norm(x, ord=2, axis=None) or xg.linalg.matrix_norm(x, ord='fro')",
+    "dot": "xg.vecdot(a, b) for vectors, a @ b for matrices",
+    "logdet": "xg.linalg.slogdet(a).logabsdet (PyTorch's logdet is NaN where the determinant "
+              "is negative)",
+    "diag": "xg.linalg.diagonal(m) reads a matrix's diagonal; v * xg.eye(n, dtype=v.dtype) "
+            "builds one from a vector",
+    "cdist": "xg.linalg.vector_norm(x1[..., :, None, :] - x2[..., None, :, :], axis=-1) "
+             "(ord=p for other p)",
+    "lstsq": "xg.linalg.pinv(a) @ b, the least-squares solution (minimum-norm where a is "
+             "rank-deficient)",
+    **dict.fromkeys(("jacrev", "jacfwd"),
+                    "xg.jacobian(f, argnums=...) (reverse mode; jacfwd's array is the same)"),
     "masked_fill": "xg.where(mask, value, x) (a new tensor: where mask is true, value)",
     "vmap": "xpgrad has no vmap: per-sample gradients are tape.jacobian(losses, params) of the "
             "losses with reduction='none' (one reverse pass per sample), each example's "

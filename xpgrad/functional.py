@@ -114,11 +114,18 @@ def _split_aux(out, has_aux):
     return tuple(out)
 
 
-def _check_scalar_output(out, has_aux):
+#: what a non-scalar output of ``f`` should use instead, by the function the user called
+_NON_SCALAR = {"hessian": "for a vector-valued f, xg.jacobian(xg.jacobian(f)) gives the "
+                          "(output, n, n) array jax.hessian returns",
+               "hvp": "for a vector-valued f, take hvp of each output (or of a weighted sum)"}
+
+
+def _check_scalar_output(out, has_aux, who="grad"):
     """TypeError unless ``out`` is a one-element real floating-point Tensor, as JAX and PyTorch
-    ask of ``grad``: an integer, boolean or complex output has no gradient."""
+    ask of ``grad``: an integer, boolean or complex output has no gradient. ``who`` is the
+    function the user called, which the message names."""
     if not isinstance(out, Tensor):
-        message = f"grad needs f to return a scalar Tensor, but f returned {type(out).__name__}"
+        message = f"{who} needs f to return a scalar Tensor, but f returned {type(out).__name__}"
         if isinstance(out, (numbers.Number, np.generic, np.ndarray)):
             message += (": the value has left the tape (float(), .item(), .numpy(), or NumPy "
                         "functions of NumPy arrays), so it has no gradient; compute it with "
@@ -127,13 +134,14 @@ def _check_scalar_output(out, has_aux):
             message += "; a pair (output, aux) needs has_aux=True"
         raise TypeError(message)
     if out.size != 1:
-        raise TypeError(f"grad needs a function with a scalar output, got {out.shape}; use "
-                        "xg.vjp or GradientTape.jacobian for non-scalar outputs")
+        raise TypeError(f"{who} needs a function with a scalar output, got {out.shape}; "
+                        + _NON_SCALAR.get(who, "use xg.vjp or GradientTape.jacobian for "
+                                               "non-scalar outputs"))
     if not out.dtype.is_inexact:            # as JAX and PyTorch, not silent zeros
-        raise TypeError(f"grad needs a floating-point output, got {out.dtype}: an integer "
+        raise TypeError(f"{who} needs a floating-point output, got {out.dtype}: an integer "
                         "or boolean function has no gradient")
     if out.dtype.kind == "c":
-        raise TypeError(f"grad needs a real-valued output, got {out.dtype}, as JAX and "
+        raise TypeError(f"{who} needs a real-valued output, got {out.dtype}, as JAX and "
                         "PyTorch: take xg.real or xg.abs of it, or use xg.vjp for the "
                         "vector-Jacobian product of a complex function")
 
@@ -156,8 +164,13 @@ def value_and_grad(f, argnums=0, has_aux=False):
     >>> v.item(), gx.item(), gy.item()
     (6.0, 3.0, 2.0)
     """
-    _check_callable(f, "value_and_grad")
-    has_aux = flag(has_aux, "has_aux", "value_and_grad")
+    return _value_and_grad(f, argnums, has_aux, "value_and_grad")
+
+
+def _value_and_grad(f, argnums, has_aux, who):
+    """``value_and_grad`` whose errors name ``who``, the function the user called."""
+    _check_callable(f, who)
+    has_aux = flag(has_aux, "has_aux", who)
 
     def wrapped(*args, **kwargs):
         single, nums, args = _prepare(args, argnums, keywords=kwargs)
@@ -165,7 +178,7 @@ def value_and_grad(f, argnums=0, has_aux=False):
         with GradientTape() as tape:
             tape.watch(sources)
             out, aux = _split_aux(f(*args, **kwargs), has_aux)
-        _check_scalar_output(out, has_aux)
+        _check_scalar_output(out, has_aux, who)
         g = _per_argument(tape.gradient(out, sources, unconnected_gradients="zero"), args, nums,
                           groups, single)
         return ((out, aux), g) if has_aux else (out, g)
@@ -181,8 +194,7 @@ def grad(f, argnums=0, has_aux=False):
     >>> xg.grad(lambda x: xg.sum(x * x))(xg.asarray([1.0, -1.0])).tolist()
     [2.0, -2.0]
     """
-    _check_callable(f, "grad")
-    vg = value_and_grad(f, argnums, has_aux)
+    vg = _value_and_grad(f, argnums, has_aux, "grad")
 
     def wrapped(*args, **kwargs):
         (value, g) = vg(*args, **kwargs)
@@ -238,7 +250,7 @@ def hessian(f, argnums=0, has_aux=False):
     """
     _check_callable(f, "hessian")
     has_aux = flag(has_aux, "has_aux", "hessian")
-    gradient = value_and_grad(f, argnums, has_aux)
+    gradient = _value_and_grad(f, argnums, has_aux, "hessian")
 
     def wrapped(*args, **kwargs):
         single, nums, args = _prepare(args, argnums, keywords=kwargs)

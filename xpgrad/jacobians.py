@@ -91,7 +91,7 @@ def jacobian(tape, target, source, unconnected_gradients="none"):
             and target._key not in tape._keys:
         from .tape import warn_no_path
 
-        warn_no_path("jacobian", stacklevel=4)
+        warn_no_path("jacobian", stacklevel=4, tape=tape)
     if structure is not None:
         return rebuild(structure, jacobians)
     return jacobians[0] if single else (tuple(jacobians) if isinstance(source, tuple)

@@ -1,7 +1,7 @@
 """The array API's ``linalg`` extension (2023.12 / 2024.12), differentiable: ``xg.linalg``.
 
 The primitives live in ``xpgrad/ops/linalg*.py``: products in ``linalg.py``, inverses and
-determinants in ``linalg_solve.py``, PyTorch's ``solve_triangular`` in ``linalg_triangular.py``,
+determinants in ``linalg_solve.py``, PyTorch's ``solve_triangular`` and ``cholesky_solve`` in ``linalg_triangular.py``,
 decompositions in ``linalg_decomp.py``, norms in ``linalg_norms.py``, what their rules share in
 ``linalg_helpers.py``. Decompositions return
 namedtuples (``eigh -> (eigenvalues, eigenvectors)``, ``qr -> (Q, R)``, ``slogdet -> (sign,
@@ -25,11 +25,11 @@ from .ops.linalg_eig import EigResult, eig, eigvals
 from .ops.linalg_norms import matrix_norm, vector_norm
 from .ops.linalg_solve import (SlogdetResult, cholesky, det, inv, matrix_power, matrix_rank,
                                pinv, slogdet, solve)
-from .ops.linalg_triangular import solve_triangular
+from .ops.linalg_triangular import cholesky_solve, solve_triangular
 
 __all__ = ["cholesky", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv", "matmul",
            "matrix_norm", "matrix_power", "matrix_rank", "matrix_transpose", "outer", "pinv",
            "qr", "slogdet", "solve", "svd", "svdvals", "tensordot", "trace", "vecdot",
            "vector_norm", "EighResult", "QRResult", "SVDResult", "SlogdetResult"]
 __all__ += ["eig", "eigvals", "EigResult"]          # 2025.12: general matrices (linalg_eig.py)
-__all__ += ["solve_triangular"]                     # PyTorch's, beyond the array API
+__all__ += ["solve_triangular", "cholesky_solve"]   # PyTorch's, beyond the array API

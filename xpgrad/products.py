@@ -14,7 +14,7 @@ from ._args import flag
 from .backend import MixedBackendError
 from .creation import asarray
 from .functional import (_check_callable, _is_tree, _per_argument, _prepare, _sources,
-                         _split_aux, value_and_grad)
+                         _split_aux, _value_and_grad)
 from .ops import reductions
 from .pytree import is_node, leaves, leaves_like, map_leaves, rebuild
 from .tape import GradientTape
@@ -121,7 +121,7 @@ def hvp(f, primals, tangents):
     groups, sources = _sources(args, nums)
     with GradientTape() as outer:
         outer.watch(sources)
-        value, grads = value_and_grad(f, nums)(*args)
+        value, grads = _value_and_grad(f, nums, False, "hvp")(*args)
         directional = _real_inner(leaves(grads), tangents)
     products = outer.gradient(directional, sources, unconnected_gradients="zero")
     return value, _per_argument(products, args, nums, groups, single)

@@ -79,6 +79,7 @@ class GradientTape:
         self._variables: dict = {}    # key -> Variable watched (explicitly or by access)
         self._used = False
         self._recording = False
+        self._differentiated_while_recording = False   # for warn_no_path's hint
         LIVE_TAPES.add(self)
 
     # -- recording ----------------------------------------------------------------------------
@@ -148,6 +149,7 @@ class GradientTape:
         self._watched.clear()
         self._variables.clear()
         self._used = False
+        self._differentiated_while_recording = False
 
     def _record(self, prim, args, raws, out, params, saved, kern, nested):
         """Append a node for ``out = prim(*args)`` if an input is on this tape (``nested``:
@@ -394,7 +396,7 @@ class GradientTape:
         if out and unconnected_gradients == "none" and all(o is None for o in out) and (
                 unrecorded or isinstance(target, Tensor)      # or an integer target
                 and not (target.dtype.is_floating or target.dtype.is_complex)):
-            warn_no_path("gradient", stacklevel=3)
+            warn_no_path("gradient", stacklevel=3, tape=self)
         if structure is not None:
             return rebuild(structure, out)
         return out[0] if single else (tuple(out) if isinstance(sources, tuple) else out)
@@ -466,6 +468,7 @@ class GradientTape:
         was_recording = self._recording
         if was_recording:
             self._pop()   # gradient computations are not recorded on this tape
+            self._differentiated_while_recording = True
         try:
             higher = bool(tape_state.recording)
             if isinstance(target, list):
@@ -549,10 +552,16 @@ def _tf_options(parallel_iterations, experimental_use_pfor, who):
                         f"{experimental_use_pfor!r}")
 
 
-def warn_no_path(method, stacklevel):
-    """The RuntimeWarning of a ``gradient``/``jacobian`` whose target the tape never saw."""
-    warnings.warn(f"tape.{method}: the target depends on no tensor this tape watched, so "
-                  "every gradient is None (was it computed outside `with tape:`, from tensors "
-                  "not watched, or only through operations without a gradient, such as round, "
-                  "argmax or a cast to an integer dtype?)", RuntimeWarning,
-                  stacklevel=stacklevel)
+def warn_no_path(method, stacklevel, tape=None):
+    """The RuntimeWarning of a ``gradient``/``jacobian`` whose target ``tape`` never saw; when
+    that tape differentiated inside its own ``with`` block (TensorFlow would have recorded it,
+    and a PyTorch user's ``create_graph=True`` expects so), the warning says how to nest."""
+    message = (f"tape.{method}: the target depends on no tensor this tape watched, so every "
+               "gradient is None (was it computed outside `with tape:`, from tensors not "
+               "watched, or only through operations without a gradient, such as round, argmax "
+               "or a cast to an integer dtype?)")
+    if getattr(tape, "_differentiated_while_recording", False):
+        message += (". This tape took a gradient inside its own `with` block, and a tape does "
+                    "not record its own gradient computations: for a gradient of a gradient, "
+                    "take the inner one from a second tape opened inside this one's block")
+    warnings.warn(message, RuntimeWarning, stacklevel=stacklevel)

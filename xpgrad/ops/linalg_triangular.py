@@ -1,5 +1,6 @@
 """``xg.linalg.solve_triangular``: ``A X = B`` (or ``X A = B``) for a triangular ``A``, with
-PyTorch's signature and gradient (only the used triangle of ``A`` gets one).
+PyTorch's signature and gradient (only the used triangle of ``A`` gets one); and
+``xg.linalg.cholesky_solve``, PyTorch's solve with a Cholesky factor, as two of them.
 
 The array API has no triangular solver, so the forward solves the masked triangle with the
 backend's ``linalg.solve``; what makes it cheap is folding: where ``A`` is one matrix (or a
@@ -135,6 +136,46 @@ def solve_triangular(A, B, /, *, upper, left=True, unitriangular=False):
                         f"{b.dtype}")
     broadcast_batch(who, a.shape[:-2], b.shape[:-2], a.shape, b.shape)
     return apply(_solve_triangular, a, b, upper=upper, left=left, unitriangular=unitriangular)
+
+
+def cholesky_solve(B, L, upper=False):
+    """PyTorch's ``torch.cholesky_solve`` (JAX's ``jax.scipy.linalg.cho_solve``): the ``X``
+    with ``A @ X = B`` where ``A = L @ L^H`` (``upper=True``: ``A = U^H @ U``), ``L`` the
+    factor ``xg.linalg.cholesky`` returns, of shape ``(..., n, n)`` (only its lower, or with
+    ``upper`` its upper, triangle is read), ``B`` of shape ``(..., n, k)``, batch axes
+    broadcast. Two triangular solves, so gradients reach ``B`` and the triangle of the factor
+    that is read; the other triangle's is zero (as JAX's; PyTorch's formula treats the factor
+    as a full matrix there, though its forward ignores that triangle).
+
+    >>> import xpgrad as xg
+    >>> a = xg.asarray([[4.0, 2.0], [2.0, 3.0]], dtype=xg.float64)
+    >>> x = xg.linalg.cholesky_solve(xg.asarray([[2.0], [1.0]], dtype=xg.float64),
+    ...                              xg.linalg.cholesky(a))
+    >>> (a @ x).tolist()
+    [[2.0], [1.0]]
+    """
+    who = "linalg.cholesky_solve"
+    factor, b = as_tensor(L), as_tensor(B)
+    check_matrix("cholesky_solve", factor, square=True, what="L")
+    check_floating("cholesky_solve", factor, "L")
+    check_floating("cholesky_solve", b, "B")
+    upper = flag(upper, "upper", who)
+    n = factor.shape[-1]
+    if b.ndim < 2 or b.shape[-2] != n:
+        raise ValueError(f"{who}: B must have shape (..., {n}, k) to match L of shape "
+                         f"{factor.shape}, got shape {b.shape}")
+    if factor.dtype != b.dtype:
+        raise TypeError(f"{who}: B and L must have the same dtype, got {b.dtype} and "
+                        f"{factor.dtype}")
+    broadcast_batch(who, factor.shape[:-2], b.shape[:-2], factor.shape, b.shape)
+    adjoint = factor.mT
+    if factor.dtype.is_complex:
+        from .elementwise import conj
+
+        adjoint = conj(adjoint)
+    lower_factor, upper_factor = (adjoint, factor) if upper else (factor, adjoint)
+    y = solve_triangular(lower_factor, b, upper=False)
+    return solve_triangular(upper_factor, y, upper=True)
 
 
 __all__: list = []
