@@ -46,6 +46,14 @@ class Generator:
             notes[id(self)] = (self, _native_state(self._rng))
         return self.backend.asarray(sample(self._rng))
 
+    def _draw_with(self, sample, *arrays):
+        """``sample(native generator, *arrays)`` through ``_draw``, ``arrays`` raw arrays of
+        the backend it reads (a sampler's parameters: gamma and count draws). Under
+        ``xg.function`` they are the recorded draw's inputs, so a replay draws fresh numbers
+        with the parameters' values of that call (a ``sample`` that closed over them would see
+        the trace's)."""
+        return self._draw(DrawWith(sample, arrays))
+
     def _tensor_if(self, raw, *params):
         """``raw`` as a Tensor where a parameter is one (then the arithmetic is Tensor
         arithmetic, which a trace records), else as it is."""
@@ -274,6 +282,19 @@ def _take(a, rows, backend):
     if not isinstance(a, Tensor):
         a = _wrap(backend.asarray(np.asarray(a)), backend)
     return take(a, rows, axis=0)
+
+
+class DrawWith:
+    """``sample(rng, *arrays)`` as a one-argument sample of ``Generator._draw``; ``jit``
+    records ``arrays`` as the draw's inputs (``Generator._draw_with``)."""
+
+    __slots__ = ("sample", "arrays")
+
+    def __init__(self, sample, arrays):
+        self.sample, self.arrays = sample, arrays
+
+    def __call__(self, rng):
+        return self.sample(rng, *self.arrays)
 
 
 def _draw_shape(who, size, *params):

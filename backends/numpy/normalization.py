@@ -89,6 +89,14 @@ _NEGLIGIBLE = 2.0 ** -21
 
 
 def layer_norm_forward(x, *affine_arrays, k, eps, affine):
+    """``_layer_norm_rows``, rescaled where a row's sum of squares overflowed
+    (``_rescaled_on_overflow``)."""
+    n = math.prod(x.shape[x.ndim - k:])
+    return _rescaled_on_overflow(
+        lambda a, e: _layer_norm_rows(a, *affine_arrays, k=k, eps=e, affine=affine), x, n, eps)
+
+
+def _layer_norm_rows(x, *affine_arrays, k, eps, affine):
     """Per block of rows: ``m`` the rows' means, ``xc = x - m``; below float64 ``lo =
     mean(xc)`` corrects ``m``'s rounding (OpenBLAS's float32 product sums 1e4 + N(0, 1) with
     an error of 0.4 over a row of 1e6), ``var = mean(xc**2) - lo**2`` and ``y = (xc - lo) *
@@ -125,7 +133,7 @@ def layer_norm_forward(x, *affine_arrays, k, eps, affine):
             if low is not None:
                 rs -= lo * lo
                 np.maximum(rs, 0, out=rs)
-            rs += eps
+            rs += _block_of(eps, start, step)
             np.sqrt(rs, out=rs)
             np.divide(1.0, rs, out=rs)
             if low is not None:
@@ -135,8 +143,6 @@ def layer_norm_forward(x, *affine_arrays, k, eps, affine):
                 y *= weight[:len(part)]
             if bias is not None:
                 y += bias[:len(part)]
-    if not _variances_fit(rstd):
-        return None
     return out.reshape(x.shape), (mean, low, rstd)
 
 
@@ -194,10 +200,32 @@ def layer_norm_vjp(g, saved, needs, x, *affine_arrays, k, eps, affine):
 
 
 def _variances_fit(rstd):
-    """False where a row's sum of squares overflowed (``rstd`` 0 or NaN): the kernel then
-    declines, and the generic rule computes that input rescaled (``xpgrad.ops.moments``).
-    Inputs holding NaN decline too (the same NaN results, more slowly)."""
+    """False where a row's sum of squares overflowed (``rstd`` 0 or NaN)."""
     return bool((rstd > 0).all())
+
+
+def _block_of(eps, start, step):
+    """``eps`` for the rows ``start`` to ``start + step``: a number, or a column per row."""
+    return eps if np.ndim(eps) == 0 else eps[start:start + step]
+
+
+def _rescaled_on_overflow(forward, x, row_length, eps):
+    """``forward(x, eps)`` -> ``(y, (mean, low, rstd))`` per row of ``row_length`` entries;
+    where a row's sum of squares overflowed, ``forward(x / s, eps / s**2)``, ``s`` a power of
+    two near each row's largest magnitude (at least 1, so ``eps / s**2`` stays finite), with
+    ``mean * s``, ``low * s`` and ``rstd / s`` saved (``y`` is the same), as the generic rule
+    (``xpgrad.ops.moments.normalized``). The kernel never declines on such data: it runs
+    whole on every ``xg.function`` replay, which a declining kernel could not."""
+    from xpgrad.ops.moments import power_of_two_scale
+
+    result = forward(x, eps)
+    if result is None or _variances_fit(result[1][2]):
+        return result
+    rows = x.reshape(-1, row_length)
+    with np.errstate(invalid="ignore"):
+        scale = np.maximum(power_of_two_scale(np, rows, (1,)), 1.0).astype(x.dtype)
+    y, (mean, low, rstd) = forward((rows / scale).reshape(x.shape), eps / scale / scale)
+    return y, (mean * scale, None if low is None else low * scale, rstd / scale)
 
 
 # -- batch_norm's training primitive: inputs (x, mean, var, [weight], [bias]), x (N, C, ...) ----
@@ -260,12 +288,28 @@ def batch_moments_forward(x):
     """``stack([mean, var])`` per channel of (N, C, ...) ``x``, shaped (2, 1, C, 1...): the sums
     over N and the trailing axes by einsum (3-4x a multi-axis ``np.mean``, and the squares
     not made), the first mean's rounding corrected by the centred values' (as the generic
-    rule)."""
+    rule). Where a channel's sum of squares overflowed, from ``x / s``, ``s`` a power of two
+    near its largest magnitude (``mean * s``, ``var * s * s``, as the generic rule): the kernel
+    does not decline on such data, so an ``xg.function`` replay of it runs."""
     if x.dtype not in _FLOATS or x.size == 0:
         return None
+    stats = _channel_moments(x)
+    if not np.isfinite(stats[1]).all():
+        from xpgrad.ops.moments import power_of_two_scale
+
+        axes = (0,) + tuple(range(2, x.ndim))
+        with np.errstate(invalid="ignore"):
+            scale = power_of_two_scale(np, x, axes).astype(x.dtype)
+        stats = _channel_moments(x / scale) * scale
+        stats[1] *= scale             # var * s * s: s * s alone may pass the largest float
+    return stats, None
+
+
+def _channel_moments(x):
+    """``stack([mean, var])`` per channel of (N, C, ...) ``x`` (``batch_moments_forward``)."""
     x3 = np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], -1)
     count = x3.shape[0] * x3.shape[2]
-    with np.errstate(invalid="ignore", over="ignore"):      # an overflow declines below
+    with np.errstate(invalid="ignore", over="ignore"):      # an overflow: rescaled by the caller
         mean = np.einsum("ncs->c", x3) / count
         xc = np.subtract(x3, _channels(x3, mean))
         d = np.einsum("ncs->c", xc) / count
@@ -273,10 +317,8 @@ def batch_moments_forward(x):
         var -= d * d
         np.maximum(var, 0, out=var)
         mean += d
-    if not np.isfinite(var).all():
-        return None
     out = np.stack([mean, var]).astype(x.dtype, copy=False)
-    return out.reshape((2, 1, x.shape[1]) + (1,) * (x.ndim - 2)), None
+    return out.reshape((2, 1, x.shape[1]) + (1,) * (x.ndim - 2))
 
 
 # -- group_norm: x (N, C, *) seen as rows of groups (N * G, cg, S), m = cg * S per row ---------
@@ -316,6 +358,15 @@ def _group_weights(vector, start, size, groups):
 
 
 def group_norm_forward(x, *affine_arrays, groups, eps, affine):
+    """``_group_norm_rows``, rescaled where a group's sum of squares overflowed
+    (``_rescaled_on_overflow``)."""
+    row_length = x.size // max(x.shape[0] * groups, 1)
+    return _rescaled_on_overflow(
+        lambda a, e: _group_norm_rows(a, *affine_arrays, groups=groups, eps=e, affine=affine),
+        x, row_length, eps)
+
+
+def _group_norm_rows(x, *affine_arrays, groups, eps, affine):
     """Per block of rows: the mean by gemv, the centred values ``xc`` written into the output,
     their mean ``d`` (the first mean's rounding) by gemv and mean square (``_row_dots``); then ``y = xc * s +
     t`` with ``s = rstd * w`` and ``t = b - d * s`` per channel of each row (``d`` is tiny: no
@@ -351,7 +402,7 @@ def group_norm_forward(x, *affine_arrays, groups, eps, affine):
             rs *= 1.0 / m
             rs -= d * d
             np.maximum(rs, 0, out=rs)
-            rs += eps
+            rs += _block_of(eps, start, step)
             np.sqrt(rs, out=rs)
             np.divide(1.0, rs, out=rs)
             scale = rs[:, :, None]
@@ -362,8 +413,6 @@ def group_norm_forward(x, *affine_arrays, groups, eps, affine):
                 offset = offset + _group_weights(bias, start, size, groups)
             y *= _spread(scale, sq)
             y += _spread(offset, sq)
-    if not _variances_fit(rstd):
-        return None
     return out.reshape(x.shape), (mean, shift, rstd)
 
 
@@ -406,11 +455,14 @@ def group_norm_vjp(g, saved, needs, x, *affine_arrays, groups, eps, affine):
             if w is not None:
                 sums = [a * w for a in sums]
             sa, sc = (a.sum(axis=1, keepdims=True) for a in sums)       # (size, 1)
-            slope = -rs * rs * rs * sc / m
-            offset = -rs * sa / m - lo * slope                          # (h - lo) * slope
+            # the slope -rstd**3 * sc / m as rstd times ``slope``: rstd**3 alone underflows
+            # where the rows were rescaled (a float32 std of 1e19, rstd**3 ~ 1e-57)
+            slope = -rs * (rs * sc / m)
+            offset = -rs * sa / m - (lo * rs) * slope                   # (h - lo) * slope
             scale = rs[:, :, None] if w is None else rs[:, :, None] * w[:, :, None]
             d = dx[start:start + step]
             np.multiply(gp, _spread(scale, e), out=d)
+            hf *= rs if m >= _BROADCAST_MIN else _expanded(rs, e.reshape(size, m))
             hf *= slope if m >= _BROADCAST_MIN else _expanded(slope, e.reshape(size, m))
             d += h
             df = d.reshape(size, m)

@@ -15,17 +15,11 @@ from ..ops import astype, broadcast_to
 from ..tape import stop_gradient
 from ..tensor import Tensor, _wrap
 
-_TRACED = ("{who}: a draw of counts cannot be captured by xg.function: the native sampler "
-           "reads the parameters' values when the step is traced, which a replay would not "
-           "read again. Draw outside the function and pass the draws in")
-
-
 def draw_counts(dist, sample_shape, rng, sampler, *params) -> Tensor:
     """``sampler(native generator, *float64 arrays)`` for ``params`` broadcast to
     ``dist._extended_shape(sample_shape)``, from ``rng`` as ``Distribution.sample`` takes
-    it."""
-    from ..jit.errors import TraceError, user_line
-    from ..jit.traced import Traced
+    it. Under ``xg.function`` the draw is one recorded step with the parameters as its
+    inputs: each replay draws afresh with that call's parameters."""
     from ..nn.init._common import as_rng, check_rng
 
     who = type(dist).__name__
@@ -35,11 +29,9 @@ def draw_counts(dist, sample_shape, rng, sampler, *params) -> Tensor:
     native = []
     for p in params:
         t = stop_gradient(broadcast_to(p, shape))
-        if type(t._data) is Traced and t._data._tracer.active:
-            raise TraceError(_TRACED.format(who=who), user_line())
         raw = (t if t.backend is be else t.to(be))._data
         native.append(be.xp.astype(raw, be.native_dtype(_dt.float64)))
-    drawn = _wrap(gen._draw(lambda g: sampler(g, *native)), be)
+    drawn = _wrap(gen._draw_with(sampler, *native), be)
     if drawn.backend is not dist.backend:
         drawn = drawn.to(dist.backend)
     return astype(drawn, dist.dtype)

@@ -27,14 +27,6 @@ from ..ops.gamma_sample_grad import log_reparameterized, reparameterized
 from ..tape import stop_gradient
 from ..tensor import Tensor, _wrap
 
-_TRACED = (
-    "a gamma-family draw (Gamma, Chi2, Beta, Dirichlet) cannot be captured by xg.function: "
-    "the rejection sampler reads the concentration's values to decide how many numbers to "
-    "draw, which a replay cannot repeat. Draw outside the function and pass the draws in "
-    "(their gradients: rsample outside, under the same tape), or call the function without "
-    "xg.function")
-
-
 def _marsaglia_tsang(xp, rng, alpha):
     """Float64 standard-gamma draws of the float64 array ``alpha`` from the native ``rng``."""
     out, boosted, log_boost = _marsaglia_tsang_parts(xp, rng, alpha)
@@ -100,19 +92,16 @@ def standard_log_gamma(concentration, shape, gen) -> Tensor:
 
 
 def _drawn(concentration, shape, gen, sampler):
-    """``(concentration broadcast to shape, sampler's float64 numbers in its dtype)``."""
-    from ..jit.errors import TraceError, user_line
-    from ..jit.traced import Traced
-
+    """``(concentration broadcast to shape, sampler's float64 numbers in its dtype)``. The
+    rejection sampler runs whole, with the concentration as its input: under ``xg.function``
+    one recorded draw, which each replay runs again with that call's concentration."""
     alpha = broadcast_to(concentration, shape)
     raw = stop_gradient(alpha)._data
-    if type(raw) is Traced and raw._tracer.active:
-        raise TraceError(_TRACED, user_line())
     be = gen.backend
     if alpha.backend is not be:
         raw = stop_gradient(alpha).to(be)._data
     native = be.xp.astype(raw, be.native_dtype(_dt.float64))
-    drawn = _wrap(gen._draw(lambda rng: sampler(be.xp, rng, native)), be)
+    drawn = _wrap(gen._draw_with(lambda rng, a: sampler(be.xp, rng, a), native), be)
     if drawn.backend is not alpha.backend:
         drawn = drawn.to(alpha.backend)
     return alpha, astype(drawn, alpha.dtype)

@@ -26,11 +26,10 @@ import numpy as np
 
 from ..dtype_functions import finfo
 from ..ops import abs as _abs
-from ..ops import (atanh, broadcast_to, clip, exp, log, log1p, logsumexp, sigmoid, softplus,
-                   tanh)
+from ..ops import broadcast_to, clip, exp, log, log1p, logsumexp, sigmoid, softplus, tanh
 from ..ops import sign as _sign
 from ..tensor import Tensor
-from . import constraints
+from . import boundary, constraints
 from .distribution import sum_rightmost
 from .transform_base import ParameterFree, Transform
 
@@ -148,7 +147,7 @@ class ExpTransform(ParameterFree):
         return exp(x)
 
     def _inverse(self, y):
-        return log(y)
+        return boundary.log(y)               # log 0 = -inf, without a warning
 
     def log_abs_det_jacobian(self, x, y):
         return x
@@ -285,7 +284,7 @@ class TanhTransform(ParameterFree):
         return tanh(x)
 
     def _inverse(self, y):
-        return atanh(y)
+        return boundary.atanh(y)             # +-inf at +-1, as PyTorch's, without a warning
 
     def log_abs_det_jacobian(self, x, y):
         return 2.0 * (math.log(2.0) - x - softplus(-2.0 * x))
@@ -308,7 +307,7 @@ class SoftmaxTransform(ParameterFree):
         return exp(x - logsumexp(x, axis=-1, keepdims=True))
 
     def _inverse(self, y):
-        return log(y)
+        return boundary.log(y)
 
 
 class PowerTransform(Transform):
@@ -331,7 +330,7 @@ class PowerTransform(Transform):
         return x ** self.exponent
 
     def _inverse(self, y):
-        return y ** (1 / self.exponent)
+        return boundary.pow(y, 1 / self.exponent)      # 0 ** -p = inf, without a warning
 
     def log_abs_det_jacobian(self, x, y):
         return log(_abs(self.exponent * y / x))

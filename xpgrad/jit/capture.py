@@ -230,7 +230,7 @@ class _Session:
             raise TraceError(CREATED_VARIABLE, kept[0])
 
     def _patch_random(self):
-        from ..random import Generator
+        from ..random import DrawWith, Generator
 
         original = Generator._draw
         tracer = self.tracer
@@ -248,6 +248,9 @@ class _Session:
                 return original(gen, sample)
             # another backend's draw too: computing with it there raises OtherBackend, and
             # moving it here (Tensor.to) is a step of the program (transfers.py)
+            if type(sample) is DrawWith:     # its arrays are inputs of the recorded draw
+                return fresh.recorded_draw(tracer, RandomDraw(original, gen, sample.sample),
+                                           gen, sample.arrays)
             return fresh.recorded_draw(tracer, RandomDraw(original, gen, sample), gen)
 
         Generator._draw = draw

@@ -43,10 +43,11 @@ class MadeByTrace:
         cls.__init__ = __init__
         return original
 
-    def recorded_draw(self, tracer, draw, gen):
-        """``tracer.call_unrecorded(draw)``, ``draw`` a RandomDraw from ``gen``."""
+    def recorded_draw(self, tracer, draw, gen, arrays=()):
+        """``draw`` (a RandomDraw from ``gen``) recorded as a step: with no argument
+        (``tracer.call_unrecorded``), or with ``arrays`` as its inputs."""
         entry = self._first_use(gen, _generator_clone)
-        result = tracer.call_unrecorded(draw)
+        result = tracer.call(draw, arrays, {}) if arrays else tracer.call_unrecorded(draw)
         self._used(draw, "generator", entry)
         return result
 

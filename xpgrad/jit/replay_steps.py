@@ -49,7 +49,8 @@ class RandomDraw:
     """Replay of a random draw (``xg.random.Generator``): draws again from the same generator,
     so each replay gets fresh numbers and the generator advances as in eager calls.
     ``reset``: the first draw from a generator the function makes afresh in every call first
-    puts it back in its first state (jit/fresh.py)."""
+    puts it back in its first state (jit/fresh.py). A draw with inputs (a sampler's
+    parameters, ``Generator._draw_with``) calls ``sample(rng, *arrays)`` with the replay's."""
 
     draws_random = True       # never dropped as dead, nor folded: it changes the generator
     fresh = False             # from a clone of a generator made afresh in every call
@@ -58,9 +59,11 @@ class RandomDraw:
     def __init__(self, draw, generator, sample):
         self.draw, self.generator, self.sample = draw, generator, sample
 
-    def __call__(self):
+    def __call__(self, *arrays):
         if self.reset is not None:
             self.reset()
+        if arrays:                  # a sampler's parameters, this call's (Generator._draw_with)
+            return self.draw(self.generator, lambda rng: self.sample(rng, *arrays))
         return self.draw(self.generator, self.sample)
 
     def __repr__(self):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numbers
 
+from .. import dtypes as _dt
 from .._args import flag
 from ..creation import asarray
 from ..optim._checks import hyperparameter
@@ -25,7 +26,8 @@ from ..ops.losses import (REDUCTIONS, huber, l1, mse, sigmoid_cross_entropy_with
 from ..ops.probability_losses import (KL_REDUCTIONS, _labels_all_kept, binary_cross_entropy,
                                       kl_div, nll)
 from ..ops.shape import moveaxis
-from ..tensor import Tensor
+from ..ops import astype
+from ..tensor import Tensor, Variable
 from .module import Module
 
 
@@ -46,11 +48,38 @@ class Loss(Module):
         return flag(value, name, type(self).__name__)
 
     def _weight(self, name, value, per_class=False):
-        """``value`` (None, or real numbers: a tensor, array or list) as given; the function
-        reads a list or array in the input's dtype when called. Checked here: its type, and
-        one axis for ``per_class`` weights."""
+        """``value`` (None, or real numbers: a tensor, array or list) as a buffer, PyTorch's
+        ``register_buffer(name, value)``: a non-trainable Variable (the given one, if a
+        Variable) in ``state_dict``, or None, which is not registered. A list or array is kept
+        in float64 (or its own floating dtype) and read in the input's dtype and backend when
+        called (``_read``); a tensor is read as it is. Checked here: its type, and one axis
+        for ``per_class`` weights."""
         if value is None:
             return None
+        tensor = self._checked_weight(name, value, per_class)
+        if isinstance(value, Variable):
+            return value
+        if not isinstance(value, Tensor):
+            self._read_like_input = (*getattr(self, "_read_like_input", ()), name)
+            if tensor.dtype.kind != "f":
+                tensor = astype(tensor, _dt.float64)
+            elif tensor.dtype.itemsize < 8 and not hasattr(value, "dtype"):
+                tensor = asarray(value, dtype=_dt.float64)        # a list: every digit kept
+        return Variable(tensor, name=f"{self.name}/{name}", trainable=False)
+
+    def _read(self, name, input):
+        """The buffer ``name`` as the loss function takes it: one given as a list or array in
+        ``input``'s dtype and on its backend (as the function reads a list), else itself."""
+        weight = getattr(self, name)
+        if weight is None or name not in getattr(self, "_read_like_input", ()):
+            return weight
+        if not isinstance(input, Tensor):
+            return weight.numpy()                 # the function reads it as it reads input
+        if weight.backend is not input.backend:
+            weight = weight.to(input.backend)
+        return weight if weight.dtype == input.dtype else astype(weight, input.dtype)
+
+    def _checked_weight(self, name, value, per_class):
         owner = type(self).__name__
         expected = "one per class" if per_class else "broadcast to the input"
         try:
@@ -64,7 +93,7 @@ class Loss(Module):
         if per_class and tensor.ndim != 1:
             raise ValueError(f"{owner}: {name} must be one-dimensional (one per class), got "
                              f"shape {tensor.shape}")
-        return value
+        return tensor
 
 
 class L1Loss(Loss):
@@ -175,7 +204,8 @@ class CrossEntropyLoss(Loss):
                 and _labels_all_kept(target, logits.shape[-1], ignore_index):
             ignore_index = None                 # no label is ignored: the fused path
         return softmax_cross_entropy(logits, target, reduction=self.reduction,
-                                     weight=self.weight, ignore_index=ignore_index,
+                                     weight=self._read("weight", logits),
+                                     ignore_index=ignore_index,
                                      label_smoothing=self.label_smoothing)
 
 
@@ -198,7 +228,8 @@ class NLLLoss(Loss):
         self.weight = self._weight("weight", weight, per_class=True)
 
     def forward(self, input, target):
-        return nll(_classes_last(input), target, weight=self.weight,
+        log_probs = _classes_last(input)
+        return nll(log_probs, target, weight=self._read("weight", log_probs),
                    ignore_index=self.ignore_index, reduction=self.reduction)
 
 
@@ -215,7 +246,8 @@ class BCELoss(Loss):
         self.weight = self._weight("weight", weight)
 
     def forward(self, input, target):
-        return binary_cross_entropy(input, target, weight=self.weight, reduction=self.reduction)
+        return binary_cross_entropy(input, target, weight=self._read("weight", input),
+                                    reduction=self.reduction)
 
 
 class BCEWithLogitsLoss(Loss):
@@ -233,8 +265,9 @@ class BCEWithLogitsLoss(Loss):
         self.pos_weight = self._weight("pos_weight", pos_weight)
 
     def forward(self, input, target):
-        return sigmoid_cross_entropy_with_logits(input, target, reduction=self.reduction,
-                                                 pos_weight=self.pos_weight, weight=self.weight)
+        return sigmoid_cross_entropy_with_logits(
+            input, target, reduction=self.reduction, pos_weight=self._read("pos_weight", input),
+            weight=self._read("weight", input))
 
 
 class KLDivLoss(Loss):

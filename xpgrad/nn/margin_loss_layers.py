@@ -87,7 +87,7 @@ class MultiLabelSoftMarginLoss(Loss):
         self.weight = self._weight("weight", weight)
 
     def forward(self, input, target):
-        return multilabel_soft_margin(input, target, weight=self.weight,
+        return multilabel_soft_margin(input, target, weight=self._read("weight", input),
                                       reduction=self.reduction)
 
 
@@ -110,8 +110,8 @@ class MultiMarginLoss(Loss):
         self.weight = self._weight("weight", weight, per_class=True)
 
     def forward(self, input, target):
-        return multi_margin(input, target, p=self.p, margin=self.margin, weight=self.weight,
-                            reduction=self.reduction)
+        return multi_margin(input, target, p=self.p, margin=self.margin,
+                            weight=self._read("weight", input), reduction=self.reduction)
 
 
 class TripletMarginLoss(Loss):

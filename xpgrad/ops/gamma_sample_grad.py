@@ -146,6 +146,14 @@ def standard_log_gamma_grad(xp, alpha, log_z):
 
 # -- the primitives: a draw that carries dz/dalpha back to alpha -------------------------------
 def _in_float64(xp, alpha, z):
+    """``standard_gamma_grad`` in float64, in ``z``'s dtype; run whole (``run_whole``): its
+    series choice and iterations read the values, which ``xg.function`` could not trace."""
+    from ..jit.whole import run_whole
+
+    return run_whole(xp, _quietly(_in_float64_now), alpha, z)
+
+
+def _in_float64_now(xp, alpha, z):
     grad = standard_gamma_grad(xp, xp.astype(alpha, xp.float64), xp.astype(z, xp.float64))
     return xp.astype(grad, z.dtype)
 
@@ -163,7 +171,7 @@ def _quietly(fn):
     return quiet
 
 
-_grad = Primitive("standard_gamma_grad", _quietly(_in_float64), _no_second_derivative,
+_grad = Primitive("standard_gamma_grad", _in_float64, _no_second_derivative,
                   _no_second_derivative, saves=())
 _reparameterized = Primitive(
     "standard_gamma_reparameterized", lambda xp, alpha, z: z,
@@ -187,11 +195,18 @@ def reparameterized(alpha, z):
 
 
 def _log_in_float64(xp, alpha, log_z):
+    """``standard_log_gamma_grad`` as ``_in_float64``."""
+    from ..jit.whole import run_whole
+
+    return run_whole(xp, _quietly(_log_in_float64_now), alpha, log_z)
+
+
+def _log_in_float64_now(xp, alpha, log_z):
     grad = standard_log_gamma_grad(xp, xp.astype(alpha, xp.float64), xp.astype(log_z, xp.float64))
     return xp.astype(grad, log_z.dtype)
 
 
-_log_grad = Primitive("standard_log_gamma_grad", _quietly(_log_in_float64),
+_log_grad = Primitive("standard_log_gamma_grad", _log_in_float64,
                       _no_second_derivative, _no_second_derivative, saves=())
 _log_reparameterized = Primitive(
     "standard_log_gamma_reparameterized", lambda xp, alpha, log_z: log_z,

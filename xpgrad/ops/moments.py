@@ -25,13 +25,32 @@ def power_of_two_scale(xp, x, axes):
 
 def overflowed(xp, stat):
     """Whether any entry of ``stat`` is inf or NaN (NaN inputs answer yes too: the rescaled
-    pass then gives NaN again). Only a NumPy or CuPy array is asked: a value ``xg.function``
-    traces, or a Tensor of a higher-order rule, answers no (no branch on data there; those
-    keep the plain formula)."""
+    pass then gives NaN again). A NumPy or CuPy array is asked; so is a value ``xg.function``
+    traces (``_overflowed_in_trace``). A Tensor of a higher-order rule answers no (no branch
+    on data there; it keeps the plain formula)."""
+    from ..jit.traced import Traced
+
     if type(stat) in (np.ndarray,) or isinstance(stat, np.generic):
         return not np.isfinite(stat).all()
     if type(stat).__module__.partition(".")[0] == "cupy":
         return not bool(xp.all(xp.isfinite(stat)))
+    if type(stat) is Traced and stat._tracer.active:
+        return _overflowed_in_trace(xp, stat)
+    return False
+
+
+def _overflowed_in_trace(xp, stat):
+    """``overflowed`` of the traced value's array. Yes: the rescaled way is recorded, right for
+    any data. No: the plain one, with a guard that the statistics stay finite, so a replay
+    where they overflow (or are NaN) runs eagerly and rescales, as an eager call does."""
+    from ..jit.capture import _unrecorded
+
+    tracer, real = stat._tracer, stat._real
+    if _unrecorded(tracer, overflowed, xp, real):
+        return True
+    if real.size:
+        largest = float(np.finfo(real.dtype).max)
+        tracer.be.value_range(stat, (-largest, largest))       # records the guard
     return False
 
 

@@ -1,0 +1,48 @@
+"""``run_whole``: a computation whose loops and branches read its data (an iteration to
+convergence, a choice of series by range) as one step of an ``xg.function`` program, run again
+whole on the real arrays of each replay, where tracing it op by op would refuse its ``bool()``.
+
+>>> import numpy as np, xpgrad as xg
+>>> from xpgrad.jit.tracer import Tracer
+>>> tracer = Tracer(xg.get_backend("numpy"))
+>>> x = tracer.input(np.array([1.0, 4.0]))
+>>> def halve_until_small(xp, a):
+...     while bool(xp.any(a > 1.0)):
+...         a = a / 2.0
+...     return a
+>>> run_whole(tracer.xp, halve_until_small, x)._real.tolist(), len(tracer.steps)
+([0.25, 1.0], 2)
+>>> tracer.steps[-1].fn(np.array([8.0])).tolist()       # a replay, on other values
+[1.0]
+"""
+from __future__ import annotations
+
+from .traced import Traced
+
+
+class WholeCall:
+    """Replay of ``run_whole``: ``fn(xp, *arrays)`` on the replay's arrays."""
+
+    __slots__ = ("fn", "xp")
+
+    def __init__(self, fn, xp):
+        self.fn, self.xp = fn, xp
+
+    def __call__(self, *arrays):
+        return self.fn(self.xp, *arrays)
+
+    def __repr__(self):
+        return f"<run whole {getattr(self.fn, '__name__', self.fn)}>"
+
+
+def run_whole(xp, fn, *arrays):
+    """``fn(xp, *arrays)``; where an array is traced, one recorded step taking the arrays as
+    its inputs, which runs ``fn`` with the backend's real namespace (``xp`` is the trace's
+    recording stand-in there)."""
+    tracer = next((a._tracer for a in arrays if type(a) is Traced and a._tracer.active), None)
+    if tracer is None:
+        return fn(xp, *arrays)
+    return tracer.call(WholeCall(fn, getattr(xp, "_real", xp)), arrays, {})
+
+
+__all__ = ["run_whole"]
