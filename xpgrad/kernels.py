@@ -129,13 +129,7 @@ class KernelTable(dict):
     def __setitem__(self, key, kernel):
         if not isinstance(kernel, Kernel):
             raise TypeError(f"a kernel must be an xpgrad.Kernel, got {type(kernel).__name__}")
-        name = self._key(key)
-        super().__setitem__(name, kernel)
-        from .primitive import PRIMITIVES
-
-        direct = PRIMITIVES[name].direct      # apply's cached choice of the backend function
-        if direct:
-            direct.clear()
+        super().__setitem__(self._key(key), kernel)
 
     def update(self, *others, **named):
         for other in (*others, named):

@@ -40,7 +40,6 @@ passes them (``add``, ``subtract``, ``multiply``, ``divide``).
 from __future__ import annotations
 
 import threading
-from types import ModuleType
 
 from .backend import MixedBackendError, current_backend
 from .tensor import Tensor, Variable, _wrap
@@ -72,11 +71,9 @@ class Primitive:
     """An operation of the table: its name, its forward and its vjp rules (module docstring)."""
 
     __slots__ = ("name", "forward", "vjps", "joint", "differentiable", "saves", "keep_inputs",
-                 "keep_output", "keep_upto", "index", "lean", "scalar_arrays", "residuals",
-                 "direct")
+                 "keep_output", "keep_upto", "index", "lean", "scalar_arrays", "residuals")
 
-    def __init__(self, name: str, forward, *vjps, joint=None, saves=None, scalar_arrays=False,
-                 direct=False):
+    def __init__(self, name: str, forward, *vjps, joint=None, saves=None, scalar_arrays=False):
         if not isinstance(name, str) or not name:
             raise TypeError(f"a primitive's name must be a non-empty string, got {name!r}")
         if joint is not None and vjps:
@@ -97,10 +94,6 @@ class Primitive:
         # a Python scalar operand may reach forward and rules as a 0-d array of the other
         # operand's dtype (Backend.scalar_arrays): they compute the same either way
         self.scalar_arrays = bool(scalar_arrays)
-        # direct: the forward computes what the backend's function of the primitive's name
-        # does on floating-point arrays (one input) or on two arrays (no Python scalar), and
-        # apply calls that function itself there ({backend: function}, filled on first use)
-        self.direct = {} if direct else None
         self.keep_inputs, self.keep_output = residual_mask(saves, f"primitive {name!r}")
         self.keep_upto = keep_upto(self.keep_inputs)
         # what GradientTape._record reads, in one load
@@ -216,37 +209,24 @@ def apply(prim: Primitive, *args, **params) -> Tensor:
     a = args[0] if n else None
     lone = False        # one plain Tensor, maybe with a Python scalar after it
     pair = False        # a plain Tensor, then a Tensor or Variable of its backend
-    plain = False       # arrays only (a floating-point one, alone), no Python scalar
     if n == 1 and a.__class__ is Tensor:
         be, raws = a._backend, (a._data,)
         lone = True
-        plain = prim.direct is not None and id(a._data.dtype) in _INEXACT_DTYPES
     elif n == 2:
         b = args[1]
         if a.__class__ is Tensor:
             be = a._backend
             if b.__class__ in _exact_scalars:
-                if prim.scalar_arrays:
-                    c = _scalar_array(be, a._data, b)
-                    plain = c is not b                      # a 0-d array
-                    raws = (a._data, c)
-                else:
-                    raws = (a._data, b)
+                raws = (a._data, _scalar_array(be, a._data, b) if prim.scalar_arrays else b)
                 lone = True
             elif b.__class__ in _tensor_classes and b._backend is be:   # x @ w: a Variable
                 raws = (a._data, b._data)
                 pair = True
-                plain = True
             else:
                 be, raws = _raw_inputs(args)
         elif b.__class__ is Tensor and a.__class__ in _exact_scalars:
             be = b._backend
-            if prim.scalar_arrays:
-                c = _scalar_array(be, b._data, a)
-                plain = c is not a
-                raws = (c, b._data)
-            else:
-                raws = (a, b._data)
+            raws = (_scalar_array(be, b._data, a) if prim.scalar_arrays else a, b._data)
         else:
             be, raws = _raw_inputs(args)
     elif n == 3 and a.__class__ in _tensor_classes and args[1].__class__ in _tensor_classes \
@@ -257,21 +237,14 @@ def apply(prim: Primitive, *args, **params) -> Tensor:
     else:
         be, raws = _raw_inputs(args)
 
-    direct = None       # the backend's own function, where Primitive.direct allows it
-    if plain and prim.direct is not None:
-        found = prim.direct.get(be) or _direct(prim, be)
-        if found[0] is be.xp and found[2] is be.kernels:
-            direct = found[1]
-    kern = None if direct else be.kernels.get(prim.name) if be.kernels else None
+    kern = be.kernels.get(prim.name) if be.kernels else None
     saved = None
     # one- to three-input calls without keywords are spelled out: a plain call costs a third of
     # one through *raws, **params
     if params:
         n = -1
     try:
-        if direct and n > 0:
-            out_raw = direct(raws[0]) if n == 1 else direct(raws[0], raws[1])
-        elif kern is not None:
+        if kern is not None:
             res = kern.forward(raws[0]) if n == 1 else \
                 kern.forward(raws[0], raws[1], raws[2]) if n == 3 else \
                 kern.forward(raws[0], raws[1]) if n == 2 and kern.value is None else \
@@ -281,7 +254,7 @@ def apply(prim: Primitive, *args, **params) -> Tensor:
                 kern = None
             else:
                 out_raw, saved = res
-        if kern is None and not (direct and n > 0):
+        if kern is None:
             if n == 1:
                 out_raw = prim.forward(be.xp, raws[0])
             elif n == 2:
@@ -312,40 +285,6 @@ def apply(prim: Primitive, *args, **params) -> Tensor:
             for tape in recording:
                 tape._record(prim, args, raws, out, params, saved, kern, True)
     return out
-
-
-def _direct(prim, be):
-    """``(namespace, function, kernels)``: the function ``apply`` calls for ``prim`` on ``be``
-    in place of its forward (see ``Primitive.direct``) while ``be.xp`` and ``be.kernels`` are
-    that namespace and table; ``(None, None, None)`` where ``be`` has a kernel for it. Kept
-    once looked up in a module namespace, never in an ``xg.function`` trace's proxy, which
-    must see every call (a trace replaces ``xp``: the kept triple does not match during one;
-    ``KernelTable`` forgets it when a kernel is registered)."""
-    xp, kernels = be.xp, be.kernels
-    if xp.__class__ is not ModuleType:
-        return _NO_DIRECT
-    if kernels and kernels.get(prim.name) is not None:
-        found = _NO_DIRECT
-    else:
-        found = (xp, getattr(xp, prim.name), kernels)
-    prim.direct[be] = found
-    return found
-
-
-_NO_DIRECT = (None, None, None)
-
-
-def _inexact_dtypes():
-    """``{id(dtype): dtype}`` of NumPy's floating-point dtypes (CuPy's arrays use them too)."""
-    import numpy as np
-
-    dtypes = [np.dtype(name) for name in ("float16", "float32", "float64", "complex64",
-                                          "complex128")]
-    return {id(dt): dt for dt in dtypes}
-
-
-#: the dtypes on which a one-input ``direct`` primitive calls the backend's function
-_INEXACT_DTYPES = _inexact_dtypes()
 
 
 def _scalar_array(be, raw, value):

@@ -27,23 +27,21 @@ def public(name: str, prim: Primitive, nargs: int, doc: str):
     return fn
 
 
-def unary(name, forward, vjp=None, doc=None, example="[0.5, 2.0]", saves=None, direct=False):
+def unary(name, forward, vjp=None, doc=None, example="[0.5, 2.0]", saves=None):
     """Define an elementwise one-argument primitive and its namespace function (``saves``: the
-    residuals its rule reads; ``direct``: ``forward`` is ``xp.<name>`` on floating-point
-    input; both as ``Primitive``'s)."""
-    prim = Primitive(name, forward, *(() if vjp is None else (vjp,)), saves=saves,
-                     direct=direct)
+    residuals its rule reads, as ``Primitive``'s)."""
+    prim = Primitive(name, forward, *(() if vjp is None else (vjp,)), saves=saves)
     doc = (doc or f"Elementwise {name}.") + (
         f"\n\n>>> import xpgrad as xg\n>>> xg.{name}(xg.asarray({example})).shape\n(2,)\n")
     return public(name, prim, 1, doc)
 
 
 def binary(name, forward, vjp1=None, vjp2=None, doc=None, nodiff=False, saves=None,
-           scalar_arrays=False, direct=False):
+           scalar_arrays=False):
     """Define an elementwise two-argument primitive (with broadcasting) and its function
-    (``scalar_arrays``, ``direct``: as ``Primitive``'s)."""
+    (``scalar_arrays``: as ``Primitive``'s)."""
     prim = Primitive(name, forward, *(() if nodiff else (vjp1, vjp2)), saves=saves,
-                     scalar_arrays=scalar_arrays, direct=direct)
+                     scalar_arrays=scalar_arrays)
     doc = (doc or f"Elementwise {name} with broadcasting.") + (
         f"\n\n>>> import xpgrad as xg\n>>> xg.{name}(xg.asarray([[1.0], [2.0]]), "
         f"xg.asarray([3.0, 4.0])).shape\n(2, 2)\n")

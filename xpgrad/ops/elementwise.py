@@ -174,14 +174,13 @@ def _arithmetic(operation):
 
 add = binary("add", _add,
              lambda xp, g, ans, x, y: g,
-             lambda xp, g, ans, x, y: g, saves=(), scalar_arrays=True, direct=True)
+             lambda xp, g, ans, x, y: g, saves=(), scalar_arrays=True)
 subtract = binary("subtract", _subtract,
                   lambda xp, g, ans, x, y: g,
-                  lambda xp, g, ans, x, y: -g, saves=(), scalar_arrays=True, direct=True)
+                  lambda xp, g, ans, x, y: -g, saves=(), scalar_arrays=True)
 multiply = binary("multiply", _multiply,
                   lambda xp, g, ans, x, y: g * _conj(xp, y),
-                  lambda xp, g, ans, x, y: g * _conj(xp, x), saves=(0, 1), scalar_arrays=True,
-                  direct=True)
+                  lambda xp, g, ans, x, y: g * _conj(xp, x), saves=(0, 1), scalar_arrays=True)
 divide = binary("divide", lambda xp, x, y: xp.divide(_inexact(xp, x), _inexact(xp, y)),
                 lambda xp, g, ans, x, y: g / _conj(xp, y),
                 lambda xp, g, ans, x, y: -g * _conj(xp, ans) / _conj(xp, y),
@@ -321,12 +320,12 @@ positive = unary("positive", lambda xp, x: xp.positive(x), lambda xp, g, ans, x:
 square = unary("square", lambda xp, x: xp.square(x),
                lambda xp, g, ans, x: g * _conj(xp, 2.0 * x))
 sqrt = unary("sqrt", lambda xp, x: xp.sqrt(_inexact(xp, x)),
-             lambda xp, g, ans, x: g / _conj(xp, 2.0 * ans), direct=True)
+             lambda xp, g, ans, x: g / _conj(xp, 2.0 * ans))
 reciprocal = unary("reciprocal", lambda xp, x: xp.divide(1.0, _inexact(xp, x)),
                    lambda xp, g, ans, x: -g * _conj(xp, ans * ans),
                    doc="Elementwise ``1 / x``.")
 exp = unary("exp", lambda xp, x: xp.exp(_inexact(xp, x)),
-            lambda xp, g, ans, x: g * _conj(xp, ans), saves="output", direct=True)
+            lambda xp, g, ans, x: g * _conj(xp, ans), saves="output")
 def _expm1(xp, x):
     x = _inexact(xp, x)
     out = xp.expm1(x)
@@ -349,13 +348,13 @@ def _expm1(xp, x):
 expm1 = unary("expm1", _expm1,
               lambda xp, g, ans, x: g * _conj(xp, ans + 1.0))
 log = unary("log", lambda xp, x: xp.log(_inexact(xp, x)),
-            lambda xp, g, ans, x: g / _conj(xp, x), saves=0, direct=True)
+            lambda xp, g, ans, x: g / _conj(xp, x), saves=0)
 log1p = unary("log1p", lambda xp, x: xp.log1p(_inexact(xp, x)),
-              lambda xp, g, ans, x: g / _conj(xp, x + 1.0), direct=True)
+              lambda xp, g, ans, x: g / _conj(xp, x + 1.0))
 log2 = unary("log2", lambda xp, x: xp.log2(_inexact(xp, x)),
-             lambda xp, g, ans, x: g / _conj(xp, x * _LN2), direct=True)
+             lambda xp, g, ans, x: g / _conj(xp, x * _LN2))
 log10 = unary("log10", lambda xp, x: xp.log10(_inexact(xp, x)),
-              lambda xp, g, ans, x: g / _conj(xp, x * _LN10), direct=True)
+              lambda xp, g, ans, x: g / _conj(xp, x * _LN10))
 
 
 def _sign_vjp(xp, g, ans, x):
@@ -387,23 +386,21 @@ abs = unary("abs", lambda xp, x: xp.abs(x), _abs_vjp,
 sign = unary("sign", _sign_forward, _sign_vjp,
              doc="Elementwise sign (``z / |z|`` for complex z); zero gradient for real x.")
 sin = unary("sin", lambda xp, x: xp.sin(_inexact(xp, x)),
-            lambda xp, g, ans, x: g * _conj(xp, xp.cos(x)), saves=0, direct=True)
+            lambda xp, g, ans, x: g * _conj(xp, xp.cos(x)), saves=0)
 cos = unary("cos", lambda xp, x: xp.cos(_inexact(xp, x)),
-            lambda xp, g, ans, x: -g * _conj(xp, xp.sin(x)), saves=0, direct=True)
+            lambda xp, g, ans, x: -g * _conj(xp, xp.sin(x)), saves=0)
 tan = unary("tan", lambda xp, x: xp.tan(_inexact(xp, x)),
-            lambda xp, g, ans, x: g * _conj(xp, 1.0 + ans * ans), direct=True)
+            lambda xp, g, ans, x: g * _conj(xp, 1.0 + ans * ans))
 asin = unary("asin", lambda xp, x: xp.asin(_inexact(xp, x)),
-             lambda xp, g, ans, x: g / _conj(xp, xp.sqrt(1.0 - x * x)), example="[0.5, -0.2]",
-             direct=True)
+             lambda xp, g, ans, x: g / _conj(xp, xp.sqrt(1.0 - x * x)), example="[0.5, -0.2]")
 acos = unary("acos", lambda xp, x: xp.acos(_inexact(xp, x)),
-             lambda xp, g, ans, x: -g / _conj(xp, xp.sqrt(1.0 - x * x)), example="[0.5, -0.2]",
-             direct=True)
+             lambda xp, g, ans, x: -g / _conj(xp, xp.sqrt(1.0 - x * x)), example="[0.5, -0.2]")
 atan = unary("atan", lambda xp, x: xp.atan(_inexact(xp, x)),
-             lambda xp, g, ans, x: g / _conj(xp, 1.0 + x * x), direct=True)
+             lambda xp, g, ans, x: g / _conj(xp, 1.0 + x * x))
 sinh = unary("sinh", lambda xp, x: xp.sinh(_inexact(xp, x)),
-             lambda xp, g, ans, x: g * _conj(xp, xp.cosh(x)), direct=True)
+             lambda xp, g, ans, x: g * _conj(xp, xp.cosh(x)))
 cosh = unary("cosh", lambda xp, x: xp.cosh(_inexact(xp, x)),
-             lambda xp, g, ans, x: g * _conj(xp, xp.sinh(x)), direct=True)
+             lambda xp, g, ans, x: g * _conj(xp, xp.sinh(x)))
 def _tanh(xp, x):
     x = _inexact(xp, x)
     out = xp.tanh(x)
@@ -421,14 +418,13 @@ def _tanh(xp, x):
 tanh = unary("tanh", _tanh,
              lambda xp, g, ans, x: g * _conj(xp, 1.0 - ans * ans), saves="output")
 asinh = unary("asinh", lambda xp, x: xp.asinh(_inexact(xp, x)),
-              lambda xp, g, ans, x: g / _conj(xp, xp.sqrt(x * x + 1.0)), direct=True)
+              lambda xp, g, ans, x: g / _conj(xp, xp.sqrt(x * x + 1.0)))
 # sqrt(x - 1) * sqrt(x + 1), not sqrt(x**2 - 1): the principal branch's derivative for complex x
 acosh = unary("acosh", lambda xp, x: xp.acosh(_inexact(xp, x)),
               lambda xp, g, ans, x: g / _conj(xp, xp.sqrt(x - 1.0) * xp.sqrt(x + 1.0)),
-              example="[1.5, 2.0]", direct=True)
+              example="[1.5, 2.0]")
 atanh = unary("atanh", lambda xp, x: xp.atanh(_inexact(xp, x)),
-              lambda xp, g, ans, x: g / _conj(xp, 1.0 - x * x), example="[0.5, -0.2]",
-              direct=True)
+              lambda xp, g, ans, x: g / _conj(xp, 1.0 - x * x), example="[0.5, -0.2]")
 
 # -- complex parts (linear, not holomorphic: conj(z)'s rule is conj(g)) ------------------------
 real = unary("real", lambda xp, x: xp.real(x), lambda xp, g, ans, x: g,
