@@ -480,9 +480,7 @@ class GradientTape:
             # deferred weight gradients: not for a higher-order walk, a walk with a hook
             # (a distributed tape's, which reduces them as they come) or a trace
             if defer and not higher and self._walk_hook is None:
-                from .jit.capture import current_tracer     # (the jit package imports this)
-
-                defer = current_tracer() is None
+                defer = not _tracing()
             else:
                 defer = False
             return _walk(self._nodes, self._home, seeds, {s._key for s in sources}, consume,
@@ -492,6 +490,20 @@ class GradientTape:
                 self._release()
             if was_recording:
                 self._push()
+
+
+def _tracing() -> bool:
+    """Whether an ``xg.function`` trace runs in this thread (the import, once: the jit package
+    imports this module, and an import statement costs 1 us per gradient call)."""
+    global _current_tracer
+    if _current_tracer is None:
+        from .jit.capture import current_tracer
+
+        _current_tracer = current_tracer
+    return _current_tracer() is not None
+
+
+_current_tracer = None
 
 
 def _stand_in(raw):
