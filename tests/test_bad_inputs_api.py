@@ -93,6 +93,26 @@ def test_apply_gradients_names_what_it_takes(arg):
         xg.optim.SGD(0.1).apply_gradients(arg)
 
 
+@pytest.mark.parametrize("clip", [lambda g: xg.optim.clip_global_norm(g, 1.0),
+                                  lambda g: [g, None]])
+def test_a_list_of_gradients_paired_with_one_variable_is_named(clip):
+    """A torch user's ``grads = clip_global_norm(grads, c)`` (torch's clip_grad_norm_ clips in
+    place and returns the norm) zipped the pair (grads, norm) with the variables: NumPy's
+    'inhomogeneous shape' ValueError; now a TypeError saying what happened, nothing updated."""
+    model = xg.nn.Linear(3, 2, rng=0)
+    before = [v.numpy().copy() for v in model.trainable_variables]
+    with xg.GradientTape() as tape:
+        loss = xg.sum(model(xg.ones((4, 3))))
+    grads = tape.gradient(loss, model.trainable_variables)
+    with pytest.raises(TypeError, match="gradient for 'linear/w' is a (tuple|list) of 2 tensors, "
+                                        "not one gradient.*clip_global_norm returns a pair"):
+        xg.optim.SGD(0.1).apply_gradients(zip(clip(grads), model.trainable_variables))
+    for v, b in zip(model.trainable_variables, before):
+        np.testing.assert_array_equal(v.numpy(), b)
+    xg.optim.SGD(0.1).apply_gradients([([0.5, 0.5], model.b)])    # numbers are a gradient
+    np.testing.assert_allclose(model.b.numpy(), before[1] - 0.05)
+
+
 def test_minimize_refuses_a_loss_value_instead_of_a_callable():
     w = xg.Variable(np.array([1.0]), name="w")
     with pytest.raises(TypeError, match="loss_fn callable.*Tensor"):

@@ -75,3 +75,14 @@ def test_the_launcher_module_ships_in_the_distribution():
     setuptools = PYPROJECT["tool"]["setuptools"]
     assert MODULE in setuptools.get("py-modules", []), "a wheel would lack the launcher"
     assert (ROOT / f"{MODULE}.py").is_file()
+
+
+def test_python_dash_m_runs_the_command():
+    """``python -m xpgrad`` is the console script: the same output and exit statuses."""
+    version = subprocess.run([sys.executable, "-m", "xpgrad", "--version"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=120)
+    assert version.returncode == 0 and version.stdout.startswith("xpgrad ")
+    bad = subprocess.run([sys.executable, "-m", "xpgrad", "train", "--batch-size", "0"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2
+    assert "xpgrad: error: argument --batch-size: must be an integer > 0, got 0" in bad.stderr

@@ -44,3 +44,55 @@ def test_default_is_tensorflow_clip_by_global_norm():
 def test_bad_eps_is_named(eps):
     with pytest.raises((ValueError, TypeError), match="eps"):
         xg.optim.clip_global_norm([xg.asarray([1.0])], 1.0, eps=eps)
+
+
+def _torch_clip(raw, max_norm, **kwargs):
+    params = [torch.zeros(g.shape, dtype=torch.float64, requires_grad=True) for g in raw]
+    for p, g in zip(params, raw):
+        p.grad = torch.from_numpy(g.copy())
+    norm = torch.nn.utils.clip_grad_norm_(params, max_norm, **kwargs)
+    return norm.item(), [p.grad.numpy() for p in params]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("norm_type", [1, 1.5, 3.0, float("inf"), "inf"])
+@pytest.mark.parametrize("scale", [5.0, 0.1])
+def test_norm_type_gives_torch_clip_grad_norm(norm_type, scale, backend):
+    raw = _grads(scale)
+    t_norm, t_grads = _torch_clip(raw, 0.25, norm_type=norm_type)
+    clipped, x_norm = xg.optim.clip_global_norm([xg.asarray(g, backend=backend) for g in raw],
+                                                0.25, eps=1e-6, norm_type=norm_type)
+    assert float(x_norm) == pytest.approx(t_norm, rel=1e-13)
+    for c, t in zip(clipped, t_grads):
+        np.testing.assert_allclose(c.numpy(), t, rtol=1e-13, atol=0)
+
+
+def test_norm_type_inf_is_the_largest_magnitude():
+    grads = [xg.asarray([0.5, -3.0]), None, xg.asarray([[2.0], [-1.0]])]
+    clipped, norm = xg.optim.clip_global_norm(grads, 1.5, norm_type=float("inf"))
+    assert float(norm) == 3.0
+    assert clipped[1] is None
+    np.testing.assert_array_equal(clipped[0].numpy(), [0.25, -1.5])
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_error_if_nonfinite_raises_as_torch(bad):
+    raw = [np.array([1.0, bad]), np.array([2.0])]
+    with pytest.raises(RuntimeError, match="non-finite"):
+        _torch_clip(raw, 1.0, error_if_nonfinite=True)
+    with pytest.raises(RuntimeError, match="norm of order 2.0 .* is (nan|inf)"):
+        xg.optim.clip_global_norm([xg.asarray(g) for g in raw], 1.0, error_if_nonfinite=True)
+
+
+
+def test_nonfinite_norm_passes_by_default():
+    _, norm = xg.optim.clip_global_norm([xg.asarray([1.0, np.nan])], 1.0)
+    assert np.isnan(float(norm))
+
+
+@pytest.mark.parametrize("norm_type, error", [(0, ValueError), (-2.0, ValueError),
+                                              (float("nan"), ValueError), (True, ValueError),
+                                              ("two", TypeError), (None, TypeError)])
+def test_bad_norm_type_is_named(norm_type, error):
+    with pytest.raises(error, match="clip_global_norm: norm_type"):
+        xg.optim.clip_global_norm([xg.asarray([1.0])], 1.0, norm_type=norm_type)

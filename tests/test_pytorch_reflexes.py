@@ -209,3 +209,51 @@ def test_dir_leaves_out_the_hints_but_keeps_the_real_names():
     assert "weight" not in dir(layer) and "w" in dir(layer)
     layer.weight = xg.Variable(xg.ones((3, 2)))     # tied: now it has one
     assert "weight" in dir(layer) and hasattr(layer, "weight")
+
+
+POSITIVE = np.arange(1, 13, dtype=np.float64).reshape(3, 4) / 5.0
+#: torch's Tensor method -> (the hint's start, what it names, applied to (x, torch's tensor))
+METHOD_CALLS = {
+    **{name: (rf"xg\.{name}\(t\)", lambda x, t, name=name: (getattr(xg, name)(x),
+                                                               getattr(t, name)()))
+       for name in ("exp", "log", "log1p", "expm1", "log2", "log10", "sqrt", "square", "sin",
+                    "cos", "tanh", "sigmoid", "floor", "ceil", "sign", "reciprocal", "isnan",
+                    "isinf", "isfinite", "tril", "triu")},
+    "maximum": (r"xg\.maximum\(t\)", lambda x, t: (xg.maximum(x, 1.0),
+                                                   t.maximum(torch.tensor(1.0, dtype=t.dtype)))),
+    "relu": (r"xg\.nn\.relu\(t\)", lambda x, t: (xg.nn.relu(x - 1), (t - 1).relu())),
+    "softmax": (r"xg\.nn\.softmax\(t, axis=-1\)", lambda x, t: (xg.nn.softmax(x, axis=-1),
+                                                               t.softmax(-1))),
+    "log_softmax": (r"xg\.nn\.log_softmax\(t, axis=-1\)",
+                    lambda x, t: (xg.nn.log_softmax(x, axis=0), t.log_softmax(0))),
+    "mm": (r"t @ other", lambda x, t: (x @ x.T, t.mm(t.T))),
+    "pow": (r"t \*\* p", lambda x, t: (x ** 3, t.pow(3))),
+    "neg": (r"-t", lambda x, t: (-x, t.neg())),
+    "norm": (r"xg\.linalg\.vector_norm\(t", lambda x, t: (xg.linalg.vector_norm(x), t.norm())),
+    "logsumexp": (r"xg\.logsumexp\(t, axis=k\)", lambda x, t: (xg.logsumexp(x, axis=1),
+                                                              t.logsumexp(1))),
+    "flip": (r"xg\.flip\(t, axis=k\)", lambda x, t: (xg.flip(x, axis=1), t.flip(1))),
+    "sort": (r"xg\.sort\(t, axis=k\)", lambda x, t: (xg.sort(-x, axis=0), (-t).sort(0).values)),
+    "topk": (r"xg\.topk\(t, k\)", lambda x, t: (xg.topk(x, 2)[0], t.topk(2).values)),
+    "gather": (r"xg\.take_along_axis", lambda x, t: (
+        xg.take_along_axis(x, xg.asarray([[0], [3], [1]]), axis=1),
+        t.gather(1, torch.tensor([[0], [3], [1]])))),
+    "repeat": (r"xg\.tile\(t, repetitions\)", lambda x, t: (xg.tile(x, (2, 1)), t.repeat(2, 1))),
+    "expand": (r"xg\.broadcast_to\(t, shape\)", lambda x, t: (xg.broadcast_to(x[:1], (3, 4)),
+                                                             t[:1].expand(3, 4))),
+}
+
+
+@pytest.mark.parametrize("name", sorted(METHOD_CALLS))
+def test_torch_tensor_methods_name_what_computes_them(name):
+    """``x.exp()``, ``x.softmax(-1)``, ``x.mm(y)``, ... name xpgrad's function, and it gives
+    torch's method's numbers; the name stays out of ``hasattr`` and ``dir``."""
+    hint, compute = METHOD_CALLS[name]
+    x = xg.asarray(POSITIVE)
+    with pytest.raises(AttributeError, match=rf"'Tensor' object has no attribute '{name}': "
+                                             + hint):
+        getattr(x, name)
+    assert not hasattr(x, name) and name not in dir(x)
+    ours, torchs = compute(x, torch.from_numpy(POSITIVE))
+    np.testing.assert_allclose(np.asarray(ours.numpy(), dtype=np.float64),
+                               torchs.numpy().astype(np.float64), rtol=1e-14, atol=0)

@@ -25,6 +25,7 @@ README = (ROOT / "README.md").read_text()
 #: commands not run here, and why
 EXCUSED = {
     "python -m pytest -q -n auto": "it is this test run",
+    "python -m xpgrad train": "tests/test_cli_launcher.py runs `python -m xpgrad`",
     "asv ": "asv's own commands (a third-party tool): tests/test_benchmarks.py runs `asv check` "
             "and one call of every benchmark; full runs stay out of CI",
     "tools/dashboard_screenshot.sh": "needs Chromium and npm's registry",

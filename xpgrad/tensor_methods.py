@@ -325,6 +325,27 @@ _PYTORCH_NAMES = {
     **dict.fromkeys(("split", "chunk"),
                     "xg.unstack(t, axis=k) gives every slice of size one (the axis dropped), "
                     "slicing t[:, i:j] any other piece"),
+    **{name: f"xg.{name}(t) (a Tensor has the array API's few methods; its functions are "
+             "xpgrad's)"
+       for name in ("exp", "log", "log1p", "expm1", "log2", "log10", "sqrt", "square", "sin",
+                    "cos", "tanh", "sigmoid", "floor", "ceil", "sign", "reciprocal", "isnan",
+                    "isinf", "isfinite", "maximum", "minimum", "tril", "triu", "nonzero")},
+    **{name: f"xg.nn.{name}(t{args}) (torch.nn.functional's functions are xg.nn's)"
+       for name, args in (("relu", ""), ("softplus", ""), ("softmax", ", axis=-1"),
+                          ("log_softmax", ", axis=-1"))},
+    **dict.fromkeys(("matmul", "mm", "bmm"), "t @ other (xg.matmul)"),
+    "pow": "t ** p (xg.pow)",
+    "neg": "-t (xg.negative)",
+    "norm": "xg.linalg.vector_norm(t, axis=None, ord=2) (xg.linalg.matrix_norm for "
+            "matrices)",
+    "logsumexp": "xg.logsumexp(t, axis=k)",
+    "flip": "xg.flip(t, axis=k)",
+    "sort": "xg.sort(t, axis=k) for the values, xg.argsort(t, axis=k) for the indices",
+    "argsort": "xg.argsort(t, axis=k)",
+    "topk": "xg.topk(t, k)",
+    "gather": "xg.take_along_axis(t, indices, axis=k) (torch.gather's dim is axis)",
+    "repeat": "xg.tile(t, repetitions) (torch's repeat; torch's repeat_interleave is xg.repeat)",
+    "expand": "xg.broadcast_to(t, shape)",
     **dict.fromkeys(("copy_", "mul_", "add_", "sub_", "div_", "lerp_", "fill_", "zero_",
                      "clamp_"),
                     "in-place updates of a Variable go through assign: v.assign(new), "

@@ -2,7 +2,9 @@
 
 ``weight_norm`` and ``spectral_norm`` (``torch.nn.utils.parametrizations``'),
 ``remove_parametrizations`` and ``is_parametrized`` (``torch.nn.utils.parametrize``'), and
-``remove_weight_norm`` / ``remove_spectral_norm``. Gradient clipping is
+``remove_weight_norm`` / ``remove_spectral_norm``; ``pad_sequence``
+(``torch.nn.utils.rnn``'s; recurrent layers take ``lengths=`` in place of packed sequences).
+Gradient clipping is
 ``xg.optim.clip_global_norm`` (see ``__getattr__``).
 
 >>> import xpgrad as xg
@@ -14,9 +16,10 @@ from .._args import no_module_attribute
 from .parametrizations import (remove_spectral_norm, remove_weight_norm, spectral_norm,
                                weight_norm)
 from .parametrize import is_parametrized, remove_parametrizations
+from .sequence_padding import pad_sequence
 
 __all__ = ["weight_norm", "spectral_norm", "remove_parametrizations", "remove_weight_norm",
-           "remove_spectral_norm", "is_parametrized"]
+           "remove_spectral_norm", "is_parametrized", "pad_sequence"]
 
 #: torch.nn.utils' names that xpgrad does without, and what to write instead
 _PYTORCH_NAMES = {
@@ -24,6 +27,13 @@ _PYTORCH_NAMES = {
           "eps=1e-6), which returns (clipped grads, norm); clip_grad_value_ is an "
           "optimizer's clipvalue="
     for name in ("clip_grad_norm_", "clip_grad_norm", "clip_grad_value_")}
+_PYTORCH_NAMES.update(dict.fromkeys(
+    ("rnn", "pack_padded_sequence", "pad_packed_sequence", "pack_sequence", "unpack_sequence",
+     "PackedSequence"),
+    "xpgrad has no packed sequences: pad the batch (xg.nn.utils.pad_sequence(seqs, "
+    "batch_first=True), torch.nn.utils.rnn's) and give the recurrent layer the lengths, "
+    "out, h = gru(x, lengths=lengths): outputs past each length are zero, as after "
+    "pad_packed_sequence"))
 
 
 def __getattr__(name):

@@ -7,6 +7,8 @@
 """
 from __future__ import annotations
 
+import math
+
 from ..tensor import Tensor, _wrap
 from ._checks import hyperparameter
 
@@ -21,6 +23,38 @@ def _global_norm_raw(raws, xp):
         sq = xp.astype(sq, xp.float64) if sq.dtype != xp.float64 else sq
         total = sq if total is None else total + sq
     return xp.sqrt(total)
+
+
+def _p_norm_raw(raws, xp, norm_type):
+    """The ``norm_type``-norm of all entries of ``raws`` together, in float64: the max of
+    ``|g|`` for ``inf``, else ``(sum |g| ** p) ** (1 / p)`` (torch's ``vector_norm`` of the
+    per-tensor norms, which is the same number)."""
+    if norm_type == 2.0:
+        return _global_norm_raw(raws, xp)
+    total = None
+    for g in raws:
+        a = xp.abs(xp.reshape(g, (-1,)))
+        a = xp.astype(a, xp.float64) if a.dtype != xp.float64 else a
+        if norm_type == math.inf:
+            part = xp.max(a) if a.shape[0] else xp.asarray(0.0, dtype=xp.float64)
+            total = part if total is None else xp.maximum(total, part)
+        else:
+            part = xp.sum(a ** norm_type)
+            total = part if total is None else total + part
+    return total if norm_type == math.inf else total ** (1.0 / norm_type)
+
+
+def _norm_type(norm_type, owner) -> float:
+    """``norm_type`` as a float: a positive number or ``inf`` (torch's ``float(norm_type)``
+    takes ``"inf"`` too), else ValueError naming it."""
+    try:
+        p = float(norm_type)
+    except (TypeError, ValueError):
+        raise TypeError(f"{owner}: norm_type must be a number > 0 or inf, got "
+                        f"{norm_type!r}") from None
+    if isinstance(norm_type, bool) or not p > 0:       # NaN fails here too
+        raise ValueError(f"{owner}: norm_type must be a number > 0 or inf, got {norm_type!r}")
+    return p
 
 
 def _present(grads, who) -> tuple:
@@ -42,7 +76,7 @@ def _present(grads, who) -> tuple:
     return grads, present
 
 
-def clip_global_norm(grads, max_norm, *, eps=0.0):
+def clip_global_norm(grads, max_norm, *, eps=0.0, norm_type=2.0, error_if_nonfinite=False):
     """Scale all gradients by ``max_norm / max(global_norm + eps, max_norm)``.
 
     ``grads`` is a list (or any iterable) of Tensors, None entries pass through. Returns
@@ -52,14 +86,23 @@ def clip_global_norm(grads, max_norm, *, eps=0.0):
     (``max_norm / (norm + 1e-6)``, at most 1), which a clipped update scales by about
     ``1e-6 / norm`` less.
 
+    ``norm_type`` and ``error_if_nonfinite`` are ``clip_grad_norm_``'s: the global norm is the
+    ``norm_type``-norm of all entries together (``float("inf")``: the largest ``|g|``), and
+    ``error_if_nonfinite=True`` raises RuntimeError when it is NaN or infinite (which reads the
+    norm back from the device) instead of returning NaN gradients.
+
     >>> import xpgrad as xg
     >>> grads = [xg.asarray([3.0, 4.0], dtype=xg.float64)]
     >>> [round(g, 9) for g in xg.optim.clip_global_norm(grads, 1.0, eps=1e-6)[0][0].tolist()]
     [0.59999988, 0.79999984]
+    >>> clipped, norm = xg.optim.clip_global_norm(grads, 2.0, norm_type=float("inf"))
+    >>> norm.item(), clipped[0].tolist()
+    (4.0, [1.5, 2.0])
     """
     max_norm = hyperparameter("max_norm", max_norm, low=0.0, low_open=True,
                               owner="clip_global_norm")
     eps = hyperparameter("eps", eps, low=0.0, owner="clip_global_norm")
+    norm_type = _norm_type(norm_type, "clip_global_norm")
     grads, present = _present(grads, "clip_global_norm")
     for g in present:                   # a scale below 1 would round integers to 0
         if g.dtype.kind not in "fc":
@@ -69,7 +112,11 @@ def clip_global_norm(grads, max_norm, *, eps=0.0):
         return grads, None
     be = present[0]._backend
     xp = be.xp
-    norm = _global_norm_raw([g._data for g in present], xp)
+    norm = _p_norm_raw([g._data for g in present], xp, norm_type)
+    if error_if_nonfinite and not math.isfinite(float(norm)):
+        raise RuntimeError(f"clip_global_norm: the total norm of order {norm_type} of the "
+                           f"gradients is {float(norm)}, so they cannot be clipped "
+                           "(error_if_nonfinite=True)")
     scale = max_norm / xp.maximum(norm + eps, max_norm)
     out = [None if g is None else
            _wrap(g._data * xp.astype(scale, g._data.dtype), be) for g in grads]

@@ -42,6 +42,11 @@ def checked_gradient(g, v) -> Tensor:
     if not isinstance(g, Tensor):
         from ..creation import asarray
 
+        if isinstance(g, (list, tuple)) and any(e is None or isinstance(e, Tensor) for e in g):
+            raise TypeError(f"gradient for {v.name!r} is a {type(g).__name__} of {len(g)} "
+                            "tensors, not one gradient: pair each variable with its own, "
+                            "zip(grads, variables) (clip_global_norm returns a pair: grads, "
+                            "norm = xg.optim.clip_global_norm(grads, max_norm))")
         dtype = getattr(g, "dtype", None)
         if getattr(dtype, "kind", None) is None:
             dtype = np.asarray(g).dtype           # a list, a number (a torch tensor)
