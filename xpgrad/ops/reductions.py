@@ -27,6 +27,7 @@ from ..tensor import Tensor
 from ._define import (as_tensor, conj_if_complex, count, expand_to, kept_shape, native_dtype,
                       norm_axes)
 from .moments import safe_std, safe_variance
+from .scans import cumulative_prod, cumulative_sum, diff  # noqa: F401 (re-exported)
 
 
 def _reducer(name, prim, doc, with_dtype=False):
@@ -297,9 +298,6 @@ def _no_grad_reducer(name, doc):
 
 any = _no_grad_reducer("any", "Whether any entry is true (nonzero) along ``axis`` (no gradient).")
 all = _no_grad_reducer("all", "Whether every entry is true (nonzero) along ``axis`` (no gradient).")
-
-# imported last, so the primitives are registered in the order they always were
-from .scans import cumulative_prod, cumulative_sum, diff  # noqa: E402
 
 __all__ = ["sum", "mean", "prod", "max", "min", "var", "std", "logsumexp", "cumulative_sum",
            "cumulative_prod", "diff", "any", "all"]
