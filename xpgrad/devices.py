@@ -1,4 +1,5 @@
-"""Devices and the namespace's inspection API (``__array_namespace_info__``).
+"""Devices and the namespace's inspection API (``__array_namespace_info__``); the hints of
+``Tensor.to`` given a device or a dtype instead of a backend.
 
 A device is a backend plus that backend's own device (``Device("numpy", "cpu")``,
 ``Device("cupy", <CUDA Device 0>)``): ``t.device`` tells where a tensor lives, and every
@@ -117,3 +118,37 @@ class Info:
 def __array_namespace_info__() -> Info:
     """The array API's inspection object for the xpgrad namespace."""
     return Info()
+
+
+def to_keywords_error(keywords) -> str:
+    """The message of ``Tensor.to`` called with PyTorch's keywords (or nothing).
+
+    >>> to_keywords_error({"dtype": "float64"}).split(";")[0]
+    'Tensor.to moves between backends and takes no dtype='
+    """
+    if "dtype" in keywords:
+        return (f"Tensor.to moves between backends and takes no dtype=; to change the dtype use "
+                f"t.astype({keywords['dtype']}) or xg.astype(t, {keywords['dtype']})")
+    if not keywords or "device" in keywords:
+        return ("Tensor.to takes one argument, where to: a backend's name ('numpy', 'numba', "
+                "'cupy') or an xg.Device (t.to(other.device))")
+    return (f"Tensor.to takes one argument, a backend's name or an xg.Device, got keywords "
+            f"{sorted(keywords)} (it copies only where memory spaces differ)")
+
+
+def to_argument_hint(arg):
+    """What a PyTorch user meant by ``t.to(arg)`` when ``arg`` names no backend: ``(kind,
+    hint)`` for a dtype or a device, ``(None, None)`` otherwise.
+
+    >>> to_argument_hint("cuda")[0], to_argument_hint("float64")[0], to_argument_hint("gpu")
+    ('device', 'dtype', (None, None))
+    """
+    if isinstance(arg, str) and (arg in ("cpu", "cuda") or arg.startswith("cuda:")):
+        return "device", ("Tensor.to takes a backend name, not a device: host arrays are on "
+                          "'numpy' or 'numba', CUDA arrays on 'cupy'")
+    try:
+        dtype = _dt.as_dtype(arg)
+    except (TypeError, ValueError, KeyError):
+        return None, None
+    return "dtype", (f"Tensor.to moves between backends and takes no dtype (nor dtype=); to "
+                     f"change the dtype use t.astype({dtype}) or xg.astype(t, {dtype})")

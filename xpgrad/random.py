@@ -1,7 +1,9 @@
 """Random numbers on any backend: ``xg.random.default_rng(seed, backend=...)``.
 
 The backend supplies a native generator; the same seed gives the same numbers on backends that
-share one (numpy and numba), so runs can be compared across them.
+share one (numpy and numba), so runs can be compared across them. The draws' argument checks
+are ``random_checks.py``'s, the noting and replaying of draws for ``xg.recompute_grad``
+``random_replay.py``'s.
 
 >>> import xpgrad as xg
 >>> rng = xg.random.default_rng(0)
@@ -10,16 +12,17 @@ share one (numpy and numba), so runs can be compared across them.
 """
 from __future__ import annotations
 
-import contextlib
 import copy
-import numbers
-import threading
 from collections.abc import Mapping
 
 import numpy as np
 
 from . import dtypes as _dt
 from .creation import _backend, _count, _shape
+from .random_checks import (_CHOICE_P_TRACED, _above, _below, _difference, _draw_shape, _finite,
+                            _host_values, _raw_bound, _shape_of, _take)
+from .random_replay import (_DRAWS, _fresh_seed, _native_state, noting_draws,  # noqa: F401
+                            replaying_fresh)
 from .tensor import Tensor, _wrap
 
 
@@ -271,19 +274,6 @@ class Generator:
         return children
 
 
-def _shape_of(a) -> tuple:
-    return tuple(a.shape) if isinstance(a, Tensor) else np.shape(a)
-
-
-def _take(a, rows, backend):
-    """The rows ``rows`` of ``a`` (a Tensor, or an array made one on ``backend``)."""
-    from .ops.indexing import take
-
-    if not isinstance(a, Tensor):
-        a = _wrap(backend.asarray(np.asarray(a)), backend)
-    return take(a, rows, axis=0)
-
-
 class DrawWith:
     """``sample(rng, *arrays)`` as a one-argument sample of ``Generator._draw``; ``jit``
     records ``arrays`` as the draw's inputs (``Generator._draw_with``)."""
@@ -295,199 +285,6 @@ class DrawWith:
 
     def __call__(self, rng):
         return self.sample(rng, *self.arrays)
-
-
-def _draw_shape(who, size, *params):
-    """The shape of a draw: ``size``, or the broadcast shape of the parameters (arrays,
-    tensors, numbers; None: absent); ValueError where they do not broadcast to ``size``, as
-    NumPy's Generator refuses."""
-    shapes = [_shape_of(p) for p in params if p is not None]
-    try:
-        broadcast = np.broadcast_shapes(*shapes)
-    except ValueError:
-        raise ValueError(f"{who}: the parameters' shapes {shapes} do not broadcast together") \
-            from None
-    if size is None:
-        return broadcast
-    try:
-        size = _shape(size)
-    except (TypeError, ValueError) as e:
-        raise type(e)(f"{who}: size: {e}") from None
-    try:
-        fits = np.broadcast_shapes(size, broadcast) == size
-    except ValueError:
-        fits = False
-    if not fits:
-        raise ValueError(f"{who}: size {size} does not fit the parameters' broadcast shape "
-                         f"{broadcast}")
-    return size
-
-
-def _raw_bound(value):
-    """An integer bound as NumPy's ``integers`` takes it: a tensor's array on the host."""
-    return np.asarray(_host_values(value, _INTEGERS_BOUND_TRACED)) \
-        if isinstance(value, Tensor) else value
-
-
-#: ``choice(p=tensor)`` where the tensor is computed inside an ``xg.function`` trace
-_CHOICE_P_TRACED = (
-    "choice(..., p=tensor) inside an xg.function samples with probabilities that the traced "
-    "function computes: NumPy's Generator.choice needs their values in Python, which a replay "
-    "cannot repeat. Sample in xpgrad ops instead (inverse CDF: c = xg.cumulative_sum(p); "
-    "i = xg.searchsorted(c, rng.random(size=n, dtype=c.dtype) * c[-1])), pass p as a NumPy "
-    "array or a tensor made outside the function (its values then stay fixed for every "
-    "replay), or call the function without xg.function")
-#: ``integers(low, high)`` with a bound computed inside an ``xg.function`` trace
-_INTEGERS_BOUND_TRACED = (
-    "integers(low, high) inside an xg.function with a bound that the traced function "
-    "computes: NumPy's Generator.integers needs its value in Python, which a replay cannot "
-    "repeat. Give the bounds as Python numbers or tensors made outside the function, draw "
-    "in xpgrad ops (xg.floor(rng.random(size=n) * (high - low)) + low), or call the "
-    "function without xg.function")
-
-
-def _host_values(t, under_trace):
-    """``t.numpy()``; where ``t`` is a value the running ``xg.function`` trace computes (it
-    has no value a replay could read), a TraceError saying ``under_trace``: what the user did,
-    not the ``.numpy()`` they never called."""
-    from .jit.errors import TraceError, user_line
-    from .jit.traced import Traced
-
-    raw = t._data
-    if type(raw) is Traced and raw._tracer.active:
-        raise TraceError(under_trace, user_line())
-    return t.numpy()
-
-
-def _values(value):
-    """``value`` as a NumPy array to check, or None where its values are not to be read: None,
-    or a tensor not in host memory (a GPU array: reading it waits for the device) or being
-    traced by xg.function (no values yet)."""
-    if value is None:
-        return None
-    if isinstance(value, Tensor):
-        raw = value._data
-        return raw if isinstance(raw, np.ndarray) else None
-    return np.asarray(value)
-
-
-def _finite(value) -> bool:
-    """Whether a number or an array-like of numbers holds no infinity and no NaN (a tensor's
-    where ``_values`` reads it)."""
-    a = _values(value)
-    return a is None or a.dtype.kind not in "fc" or bool(np.isfinite(a).all())
-
-
-def _difference(low, high):
-    """``low - high`` where both are readable (``_values``; broadcast), else None."""
-    a, b = _values(low), _values(high)
-    if a is None or b is None:
-        return None
-    try:
-        with np.errstate(all="ignore"):
-            return np.subtract(a, b, dtype=np.float64)
-    except (TypeError, ValueError):
-        return None               # a shape or type error: the draw itself names it
-
-
-def _below(value, limit) -> bool:
-    """Whether a number or an array-like of numbers holds one below ``limit``, or a NaN."""
-    return _beyond(value, limit, np.min, lambda a, b: not a >= b)
-
-
-def _above(value, limit) -> bool:
-    return _beyond(value, limit, np.max, lambda a, b: a > b)
-
-
-def _beyond(value, limit, extreme, past) -> bool:
-    if isinstance(value, numbers.Real):          # a Python int past int64 too
-        return bool(past(value, limit))
-    a = _values(value)
-    if a is None or a.size == 0 or a.dtype.kind not in "iuf":
-        return False
-    if a.dtype.kind == "f" and np.isnan(a).any():
-        return bool(past(np.nan, limit))
-    return bool(past(extreme(a), limit))
-
-
-class _Draws(threading.local):
-    #: while ``noting_draws`` runs: {id(generator): (generator, its state before its first draw)}
-    notes = None
-    #: while ``noting_draws`` runs: the seeds given to the Generators made there without one
-    fresh = None
-    #: while ``replaying_fresh`` runs: the seeds the next Generators made without one take
-    replay = None
-
-
-class _Notes(dict):
-    """``noting_draws``' dict, with ``fresh``: the seeds of the Generators made without one
-    in the block, in order (``replaying_fresh`` gives them back)."""
-
-    def __init__(self):
-        super().__init__()
-        self.fresh = []
-
-
-def _fresh_seed():
-    """The seed of a Generator made without one: None (the backend's fresh entropy), except
-    while ``noting_draws`` runs (fresh entropy, noted) or ``replaying_fresh`` (the noted seeds
-    in order), so that ``xg.recompute_grad`` recomputes a block that makes its own generator
-    (``scaled_dot_product_attention(..., dropout_p=0.1)``) with the first run's numbers."""
-    if _DRAWS.replay:
-        seed = _DRAWS.replay.pop(0)
-    elif _DRAWS.fresh is not None:
-        seed = int(np.random.SeedSequence().entropy)
-    else:
-        return None
-    if _DRAWS.fresh is not None:
-        _DRAWS.fresh.append(seed)
-    return seed
-
-
-@contextlib.contextmanager
-def replaying_fresh(seeds):
-    """The Generators made without a seed in the block take ``seeds`` (a ``noting_draws``
-    dict's ``fresh``), in order, then fresh entropy again."""
-    outer, _DRAWS.replay = _DRAWS.replay, list(seeds)
-    try:
-        yield
-    finally:
-        _DRAWS.replay = outer
-
-
-_DRAWS = _Draws()
-
-
-def _native_state(rng):
-    from .jit.guards import rng_state
-
-    return rng_state(rng)
-
-
-@contextlib.contextmanager
-def noting_draws():
-    """Note every Generator drawn from in the block, with its state before its first draw
-    there (``xg.recompute_grad`` replays them); yields the dict ``{id: (generator, state)}``,
-    whose ``fresh`` lists the seeds given to the Generators made there without one.
-    Nested blocks note into their own dict, and what they note is noted outside too.
-
-    >>> rng = default_rng(0)
-    >>> with noting_draws() as notes:
-    ...     _ = rng.uniform(size=2)
-    >>> list(notes) == [id(rng)]
-    True
-    """
-    outer, outer_fresh = _DRAWS.notes, _DRAWS.fresh
-    notes = _DRAWS.notes = _Notes()
-    _DRAWS.fresh = notes.fresh
-    try:
-        yield notes
-    finally:
-        _DRAWS.notes, _DRAWS.fresh = outer, outer_fresh
-        if outer is not None:
-            for key, entry in notes.items():
-                outer.setdefault(key, entry)
-            outer.fresh.extend(notes.fresh)
 
 
 def default_rng(seed=None, *, backend=None) -> Generator:

@@ -1,4 +1,5 @@
-"""Tensor (an immutable array value on one backend) and Variable (a named, trainable Tensor).
+"""Tensor (an immutable array value on one backend) and Variable (a named, trainable Tensor,
+``variable.py``'s, re-exported here).
 
 >>> import xpgrad as xg
 >>> t = xg.asarray([[1.0, 2.0]])
@@ -13,6 +14,7 @@ from __future__ import annotations
 from copy import deepcopy as _deepcopy
 
 from . import tensor_methods
+from .devices import to_argument_hint, to_keywords_error
 from .tensor_methods import TensorMethods
 
 
@@ -188,13 +190,13 @@ class Tensor(TensorMethods):
         from .primitive import transfer
 
         if torch_keywords or backend is None:
-            raise TypeError(_to_keywords(torch_keywords))
+            raise TypeError(to_keywords_error(torch_keywords))
         if isinstance(backend, Device):
             return self.to_device(backend)
         try:
             be = get_backend(backend)
         except (UnknownBackendError, TypeError) as e:
-            kind, hint = _to_hint(backend)
+            kind, hint = to_argument_hint(backend)
             if hint is None:
                 raise
             error = TypeError if kind == "dtype" else type(e)    # a torch habit: t.to(dtype)
@@ -377,140 +379,4 @@ def _keyed(data, backend, key) -> Tensor:
     return t
 
 
-class Variable(Tensor):
-    """A named, trainable Tensor whose value can be replaced; tapes watch it automatically.
-
-    >>> import xpgrad as xg
-    >>> w = xg.Variable(xg.zeros((2,)), name="w")
-    >>> with xg.GradientTape() as tape:
-    ...     y = xg.sum(w * 3.0)
-    >>> tape.gradient(y, w).tolist()
-    [3.0, 3.0]
-    """
-
-    __slots__ = ("_trainable", "name")
-
-    def __init__(self, initial_value, name=None, trainable=None, dtype=None, backend=None):
-        """``trainable``: None (the default) trains floating-point (real or complex) values
-        only; True asks for training and raises TypeError for other dtypes."""
-        from ._args import flag
-        from .creation import named_asarray
-
-        if trainable is not None:
-            trainable = flag(trainable, "trainable", "Variable")
-        t = named_asarray(initial_value, "Variable: initial_value", dtype=dtype,
-                          backend=backend)
-        if trainable and not t.dtype.is_inexact:
-            raise TypeError(f"Variable {name or 'Variable'!r} of dtype {t.dtype} cannot be "
-                            "trainable: only floating-point values have gradients (give "
-                            "dtype=xg.float32, or trainable=False)")
-        self._data = t._backend.owned_copy(t._data)
-        self._backend = t._backend
-        self._key = 0
-        self._trainable = (trainable is None or trainable) and t.dtype.is_inexact
-        self.name = name or "Variable"
-
-    @property
-    def trainable(self) -> bool:
-        """Whether optimizers train it and tapes watch it by themselves; settable, as Keras 3's
-        ``variable.trainable`` (PyTorch's ``p.requires_grad_(False)``: freeze one weight, e.g.
-        a bias, without freezing its module).
-
-        >>> import xpgrad as xg
-        >>> lin = xg.nn.Linear(2, 3, rng=0)
-        >>> lin.b.trainable = False
-        >>> [v.name for v in lin.trainable_variables]
-        ['linear/w']
-        """
-        return self._trainable
-
-    @trainable.setter
-    def trainable(self, value):
-        from ._args import flag
-
-        value = flag(value, "trainable", "Variable")
-        if value and not self.dtype.is_inexact:
-            raise TypeError(f"Variable {self.name!r} has dtype {self.dtype} and cannot be "
-                            "trainable: only floating-point values have gradients")
-        self._trainable = value
-
-    def numpy(self):
-        """A NumPy copy of the current value: later updates (the optimizer writes in place) do
-        not reach it, as ``tf.Variable.numpy()``.
-
-        >>> import xpgrad as xg
-        >>> v = xg.Variable([1.0, 2.0])
-        >>> snapshot = v.numpy()
-        >>> _ = v.assign([5.0, 6.0])
-        >>> snapshot.tolist()
-        [1.0, 2.0]
-        """
-        out = self._backend.to_numpy(self._data)
-        if out is self._data or getattr(out, "base", None) is not None:
-            out = out.copy()
-        return out
-
-    def read_value(self) -> Tensor:
-        """A Tensor holding a copy of the current value."""
-        return _wrap(self._backend.xp.asarray(self._data, copy=True), self._backend)
-
-    def _coerce(self, value, what):
-        from .creation import asarray
-
-        t = asarray(value, dtype=self.dtype, backend=self._backend)
-        if t.shape != self.shape:
-            raise ValueError(f"{what}: value of shape {t.shape} does not match variable "
-                             f"{self.name!r} of shape {self.shape}")
-        return t._data
-
-    def assign(self, value) -> "Variable":
-        """Replace the value by a copy of ``value`` (same shape; cast to the variable's dtype):
-        changing ``value`` afterwards does not change the variable, nor training ``value``."""
-        self._data = self._backend.owned_copy(self._coerce(value, "assign"))
-        return self
-
-    def _replace(self, fresh) -> "Variable":
-        """``assign`` of a Tensor this library just made, which nothing else holds: no copy."""
-        self._data = self._coerce(fresh, "assign")
-        return self
-
-    def assign_add(self, delta) -> "Variable":
-        # asarray: NumPy's sum of two 0-d arrays is a scalar, which has no memory to write in
-        self._data = self._backend.xp.asarray(self._data + self._coerce(delta, "assign_add"))
-        return self
-
-    def assign_sub(self, delta) -> "Variable":
-        self._data = self._backend.xp.asarray(self._data - self._coerce(delta, "assign_sub"))
-        return self
-
-    def __repr__(self) -> str:
-        return f"Variable({self.name!r}, shape={self.shape}, dtype={self.dtype}, " \
-               f"backend={self._backend.name})"
-
-
-def _to_keywords(keywords) -> str:
-    """The message of ``Tensor.to`` called with PyTorch's keywords (or nothing)."""
-    if "dtype" in keywords:
-        return (f"Tensor.to moves between backends and takes no dtype=; to change the dtype use "
-                f"t.astype({keywords['dtype']}) or xg.astype(t, {keywords['dtype']})")
-    if not keywords or "device" in keywords:
-        return ("Tensor.to takes one argument, where to: a backend's name ('numpy', 'numba', "
-                "'cupy') or an xg.Device (t.to(other.device))")
-    return (f"Tensor.to takes one argument, a backend's name or an xg.Device, got keywords "
-            f"{sorted(keywords)} (it copies only where memory spaces differ)")
-
-
-def _to_hint(arg):
-    """What a PyTorch user meant by ``t.to(arg)`` when ``arg`` names no backend: ``(kind,
-    hint)`` for a dtype or a device, ``(None, None)`` otherwise."""
-    from .dtypes import as_dtype
-
-    if isinstance(arg, str) and (arg in ("cpu", "cuda") or arg.startswith("cuda:")):
-        return "device", ("Tensor.to takes a backend name, not a device: host arrays are on "
-                          "'numpy' or 'numba', CUDA arrays on 'cupy'")
-    try:
-        dtype = as_dtype(arg)
-    except (TypeError, ValueError, KeyError):
-        return None, None
-    return "dtype", (f"Tensor.to moves between backends and takes no dtype (nor dtype=); to "
-                     f"change the dtype use t.astype({dtype}) or xg.astype(t, {dtype})")
+from .variable import Variable  # noqa: E402,F401  (re-exported; it subclasses Tensor)

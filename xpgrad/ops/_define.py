@@ -6,6 +6,7 @@ import builtins
 import numbers
 import operator
 
+from .. import dtypes as _dt
 from ..primitive import Each, Primitive, apply  # noqa: F401 (Each re-exported)
 from ..tensor import Tensor
 
@@ -123,3 +124,19 @@ def is_floating(xp, dtype) -> bool:
     if isinstance(kind, str):
         return kind == "f"
     return xp.isdtype(dtype, "real floating")
+
+
+def native_dtype(x: Tensor, dtype):
+    """The backend dtype of ``x``'s backend for a ``dtype=`` argument (None stays None)."""
+    return None if dtype is None else x._backend.native_dtype(_dt.as_dtype(dtype))
+
+
+def is_complex(xp, a) -> bool:
+    kind = getattr(a.dtype, "kind", None)
+    if isinstance(kind, str):
+        return kind == "c"
+    return xp.isdtype(a.dtype, "complex floating")
+
+
+def conj_if_complex(xp, a):
+    return xp.conj(a) if is_complex(xp, a) else a

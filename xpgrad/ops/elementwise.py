@@ -7,11 +7,12 @@ keeps the real part of a complex gradient that reaches a real input.
 
 Complex gradients follow PyTorch's convention: for a real loss ``L`` of ``z = x + iy`` the
 gradient is ``dL/dx + i dL/dy``, so a holomorphic ``f`` has the rule ``g * conj(f'(z))``
-(``_conj`` conjugates only complex values: real paths do no extra pass). Integer inputs to
-functions that are only defined on floating point (``sin``, ``sqrt``, ``divide``, ...) are
-computed in the default floating dtype, float32, as PyTorch and JAX do. Rounding functions,
+(``_conj`` conjugates only complex values: real paths do no extra pass; it and the other dtype
+helpers are ``elementwise_dtypes.py``'s). Integer inputs to functions that are only defined on
+floating point (``sin``, ``sqrt``, ``divide``, ...) are computed in the default floating dtype,
+float32, as PyTorch and JAX do. Rounding functions,
 ``floor_divide``, ``nextafter``, ``sign`` of reals and comparisons have no (or a zero)
-gradient.
+gradient; the functions that have none at all are ``elementwise_nodiff.py``'s, re-exported here.
 
 >>> import xpgrad as xg
 >>> x = xg.asarray([1.0, 2.0], dtype=xg.float64)
@@ -27,6 +28,7 @@ import cmath
 import math
 
 from ._define import binary, public, unary
+from .elementwise_dtypes import _conj, _inexact, _is_complex, _numeric  # noqa: F401
 
 _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)
@@ -34,81 +36,6 @@ _LN10 = math.log(10.0)
 
 def _zero(xp, g, ans, *args):
     return xp.zeros_like(g)
-
-
-def _numeric(x, who):
-    """``x``, refused when boolean (NumPy rounds a bool array to float16, which xpgrad lacks)."""
-    if getattr(getattr(x, "dtype", None), "kind", None) == "b":
-        raise TypeError(f"{who}: x must have a numeric dtype, got bool")
-    return x
-
-
-def _is_complex(xp, a) -> bool:
-    """Whether ``a`` (a backend array, a Tensor or a Python scalar) is complex."""
-    dt = getattr(a, "dtype", None)
-    if dt is None:
-        return type(a) is complex
-    kind = getattr(dt, "kind", None)      # NumPy/CuPy dtypes and xpgrad's DType have a kind
-    if kind is not None:
-        return kind == "c"
-    return xp.isdtype(dt, "complex floating")
-
-
-# Dtypes seen to be real (``_REAL``) or floating (``_FLOATING``), by id, so the checks below
-# cost one dict lookup on the common path (the core imports no NumPy to list them up front).
-# The dicts hold the dtypes, so an id is never reused; by id, as other libraries' dtype objects
-# (array_api_strict's) warn when compared with NumPy's; bounded, as a program meets few dtypes
-_REAL: dict = {}
-_FLOATING: dict = {}
-_SEEN_BOUND = 64
-
-
-def _remember(seen, dt):
-    if len(seen) < _SEEN_BOUND:
-        seen[id(dt)] = dt
-
-
-def _conj(xp, a):
-    """``conj(a)`` for a complex ``a``; a real ``a`` itself (no pass over real data).
-
-    >>> import numpy as np
-    >>> _conj(np, np.array([1 + 2j])).tolist(), _conj(np, np.array([1.5])).tolist()
-    ([(1-2j)], [1.5])
-    """
-    if a.__class__ is float:          # a Python constant (getattr's miss below costs 0.1 us)
-        return a
-    dt = getattr(a, "dtype", None)
-    if dt is None:
-        return a.conjugate() if type(a) is complex else a
-    if id(dt) in _REAL:
-        return a
-    kind = getattr(dt, "kind", None)
-    if kind == "c" or (kind is None and xp.isdtype(dt, "complex floating")):
-        return xp.conj(a)
-    if kind is not None:
-        _remember(_REAL, dt)
-    return a
-
-
-def _inexact(xp, x):
-    """``x`` when it is floating point (real or complex); integers and booleans in float32.
-
-    >>> import numpy as np
-    >>> str(_inexact(np, np.array([1])).dtype), str(_inexact(np, np.array([1.0])).dtype)
-    ('float32', 'float64')
-    """
-    dt = getattr(x, "dtype", None)
-    if dt is None:                        # a Python scalar next to an array
-        return x
-    if id(dt) in _FLOATING:
-        return x
-    kind = getattr(dt, "kind", None)
-    if kind == "f" or kind == "c":
-        _remember(_FLOATING, dt)
-        return x
-    if kind is None and xp.isdtype(dt, ("real floating", "complex floating")):
-        return x
-    return xp.astype(x, xp.float32)
 
 
 def _half_where(xp, cond, tie, g):
@@ -437,30 +364,11 @@ conj = unary("conj", lambda xp, x: xp.conj(x), lambda xp, g, ans, x: _conj(xp, g
              doc="Elementwise complex conjugate (of a real x: x itself).",
              example="[1 + 2j, 3.0]")
 
-# -- without a gradient (never recorded) ------------------------------------------------------
-floor = unary("floor", lambda xp, x: xp.floor(x), doc="Elementwise floor (no gradient).")
-ceil = unary("ceil", lambda xp, x: xp.ceil(x), doc="Elementwise ceiling (no gradient).")
-round = unary("round", lambda xp, x: xp.round(_numeric(x, "round")),
-              doc="Round half to even (no gradient).")
-trunc = unary("trunc", lambda xp, x: xp.trunc(x), doc="Round toward zero (no gradient).")
-signbit = unary("signbit", lambda xp, x: xp.signbit(_inexact(xp, x)),
-                doc="Elementwise: whether the sign bit is set (also for -0.0 and -nan).",
-                example="[-0.0, 2.0]")
-isnan = unary("isnan", lambda xp, x: xp.isnan(x))
-isinf = unary("isinf", lambda xp, x: xp.isinf(x))
-isfinite = unary("isfinite", lambda xp, x: xp.isfinite(x))
-logical_not = unary("logical_not", lambda xp, x: xp.logical_not(x), example="[True, False]")
-
-equal = binary("equal", lambda xp, x, y: xp.equal(x, y), nodiff=True)
-not_equal = binary("not_equal", lambda xp, x, y: xp.not_equal(x, y), nodiff=True)
-less = binary("less", lambda xp, x, y: xp.less(x, y), nodiff=True)
-less_equal = binary("less_equal", lambda xp, x, y: xp.less_equal(x, y), nodiff=True)
-greater = binary("greater", lambda xp, x, y: xp.greater(x, y), nodiff=True)
-greater_equal = binary("greater_equal", lambda xp, x, y: xp.greater_equal(x, y), nodiff=True)
-logical_and = binary("logical_and", lambda xp, x, y: xp.logical_and(x, y), nodiff=True)
-logical_or = binary("logical_or", lambda xp, x, y: xp.logical_or(x, y), nodiff=True)
-logical_xor = binary("logical_xor", lambda xp, x, y: xp.logical_xor(x, y), nodiff=True)
-
+# imported last, so the primitives are registered in the order they always were
+from .elementwise_nodiff import (ceil, equal, floor, greater, greater_equal,  # noqa: E402,F401
+                                 isfinite, isinf, isnan, less, less_equal, logical_and,
+                                 logical_not, logical_or, logical_xor, not_equal, round,
+                                 signbit, trunc)
 
 __all__ = [n for n in dir() if not n.startswith("_") and n not in (
     "annotations", "binary", "public", "unary", "cmath", "math")]

@@ -1,0 +1,122 @@
+"""Variable: a named, trainable Tensor whose value can be replaced (``assign``, and the
+optimizers' in-place updates); ``xpgrad.tensor`` re-exports it beside Tensor.
+
+>>> import xpgrad as xg
+>>> v = xg.Variable([1.0, 2.0], name="v")
+>>> v.assign_sub([1.0, 1.0]).tolist(), v.trainable
+([0.0, 1.0], True)
+"""
+from __future__ import annotations
+
+from .tensor import Tensor, _wrap
+
+
+class Variable(Tensor):
+    """A named, trainable Tensor whose value can be replaced; tapes watch it automatically.
+
+    >>> import xpgrad as xg
+    >>> w = xg.Variable(xg.zeros((2,)), name="w")
+    >>> with xg.GradientTape() as tape:
+    ...     y = xg.sum(w * 3.0)
+    >>> tape.gradient(y, w).tolist()
+    [3.0, 3.0]
+    """
+
+    __slots__ = ("_trainable", "name")
+
+    def __init__(self, initial_value, name=None, trainable=None, dtype=None, backend=None):
+        """``trainable``: None (the default) trains floating-point (real or complex) values
+        only; True asks for training and raises TypeError for other dtypes."""
+        from ._args import flag
+        from .creation import named_asarray
+
+        if trainable is not None:
+            trainable = flag(trainable, "trainable", "Variable")
+        t = named_asarray(initial_value, "Variable: initial_value", dtype=dtype,
+                          backend=backend)
+        if trainable and not t.dtype.is_inexact:
+            raise TypeError(f"Variable {name or 'Variable'!r} of dtype {t.dtype} cannot be "
+                            "trainable: only floating-point values have gradients (give "
+                            "dtype=xg.float32, or trainable=False)")
+        self._data = t._backend.owned_copy(t._data)
+        self._backend = t._backend
+        self._key = 0
+        self._trainable = (trainable is None or trainable) and t.dtype.is_inexact
+        self.name = name or "Variable"
+
+    @property
+    def trainable(self) -> bool:
+        """Whether optimizers train it and tapes watch it by themselves; settable, as Keras 3's
+        ``variable.trainable`` (PyTorch's ``p.requires_grad_(False)``: freeze one weight, e.g.
+        a bias, without freezing its module).
+
+        >>> import xpgrad as xg
+        >>> lin = xg.nn.Linear(2, 3, rng=0)
+        >>> lin.b.trainable = False
+        >>> [v.name for v in lin.trainable_variables]
+        ['linear/w']
+        """
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        from ._args import flag
+
+        value = flag(value, "trainable", "Variable")
+        if value and not self.dtype.is_inexact:
+            raise TypeError(f"Variable {self.name!r} has dtype {self.dtype} and cannot be "
+                            "trainable: only floating-point values have gradients")
+        self._trainable = value
+
+    def numpy(self):
+        """A NumPy copy of the current value: later updates (the optimizer writes in place) do
+        not reach it, as ``tf.Variable.numpy()``.
+
+        >>> import xpgrad as xg
+        >>> v = xg.Variable([1.0, 2.0])
+        >>> snapshot = v.numpy()
+        >>> _ = v.assign([5.0, 6.0])
+        >>> snapshot.tolist()
+        [1.0, 2.0]
+        """
+        out = self._backend.to_numpy(self._data)
+        if out is self._data or getattr(out, "base", None) is not None:
+            out = out.copy()
+        return out
+
+    def read_value(self) -> Tensor:
+        """A Tensor holding a copy of the current value."""
+        return _wrap(self._backend.xp.asarray(self._data, copy=True), self._backend)
+
+    def _coerce(self, value, what):
+        from .creation import asarray
+
+        t = asarray(value, dtype=self.dtype, backend=self._backend)
+        if t.shape != self.shape:
+            raise ValueError(f"{what}: value of shape {t.shape} does not match variable "
+                             f"{self.name!r} of shape {self.shape}")
+        return t._data
+
+    def assign(self, value) -> "Variable":
+        """Replace the value by a copy of ``value`` (same shape; cast to the variable's dtype):
+        changing ``value`` afterwards does not change the variable, nor training ``value``."""
+        self._data = self._backend.owned_copy(self._coerce(value, "assign"))
+        return self
+
+    def _replace(self, fresh) -> "Variable":
+        """``assign`` of a Tensor this library just made, which nothing else holds: no copy."""
+        self._data = self._coerce(fresh, "assign")
+        return self
+
+    def assign_add(self, delta) -> "Variable":
+        # asarray: NumPy's sum of two 0-d arrays is a scalar, which has no memory to write in
+        self._data = self._backend.xp.asarray(self._data + self._coerce(delta, "assign_add"))
+        return self
+
+    def assign_sub(self, delta) -> "Variable":
+        self._data = self._backend.xp.asarray(self._data - self._coerce(delta, "assign_sub"))
+        return self
+
+    def __repr__(self) -> str:
+        return f"Variable({self.name!r}, shape={self.shape}, dtype={self.dtype}, " \
+               f"backend={self._backend.name})"
