@@ -308,6 +308,25 @@ def test_non_finite_constants_in_a_fused_run(fuser, constant):
     assert fused.programs()[0].fused >= 1
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_power_of_one_half_in_a_fused_run_is_numpys_square_root(dtype):
+    """NumPy computes ``x ** 0.5`` as ``sqrt(x)``: NaN at -inf and -0.0 at -0.0, where C's
+    ``pow``, which the fused loop called, gives +inf and +0.0."""
+    def f(x):
+        return (x ** 0.5) * 2.0 + 1.0, -(x ** 0.5)
+
+    x = xg.asarray(np.array([[-np.inf, -0.0, 0.0], [2.25, np.inf, np.nan]], dtype=dtype),
+                   backend="numba")
+    fused = xg.function(f, warmup=0)
+    with np.errstate(invalid="ignore"):
+        want = [w.numpy() for w in f(x)]
+        for _ in range(2):
+            for got, w in zip(fused(x), want):
+                np.testing.assert_array_equal(got.numpy(), w)
+                np.testing.assert_array_equal(np.signbit(got.numpy()), np.signbit(w))
+    assert fused.programs()[0].fused >= 1
+
+
 def test_kl_div_traces_and_replays_on_numba():
     x = xg.asarray(np.log([[0.2, 0.8], [0.5, 0.5]]), backend="numba")
     t = xg.asarray(np.array([[0.3, 0.7], [0.0, 1.0]]), backend="numba")

@@ -301,3 +301,47 @@ def test_a_guard_on_a_variable_the_update_leaves_alone_moves_before_it(backend):
     read of the untouched Variable can move before the update with the guard."""
     run = _both(_update_then_frozen_pick, _batches, backend)
     assert run.programs()[0].snapshot is None
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_clipping_with_error_if_nonfinite_replays_and_raises_as_eager(backend):
+    # the finiteness check of the norm is a guard: finite norms replay, a non-finite one runs
+    # the call eagerly, which raises before the update (it was a TraceError at the trace)
+    rng = np.random.default_rng(0)
+    batches = [rng.normal(size=(6, 3)).astype(np.float32) for _ in range(7)]
+    batches[4][2, 1] = np.inf
+
+    def run(compiled):
+        lin = xg.nn.Linear(3, 2, rng=0, backend=backend)
+        opt = xg.optim.SGD(0.1, momentum=0.9)
+        variables = lin.trainable_variables
+
+        def step(x):
+            with xg.GradientTape() as tape:
+                loss = xg.mean(lin(x) ** 2)
+            grads, _ = xg.optim.clip_global_norm(tape.gradient(loss, variables), 0.5,
+                                                 error_if_nonfinite=True)
+            opt.apply_gradients(zip(grads, variables))
+            return loss
+
+        fn = xg.function(step) if compiled else step
+        seen = []
+        for b in batches:
+            try:
+                seen.append(float(fn(xg.asarray(b, backend=backend)).numpy()))
+            except RuntimeError as e:
+                assert "error_if_nonfinite=True" in str(e)
+                seen.append("raised")
+            seen.append([v.numpy() for v in lin.variables])
+        return seen, int(opt.iterations), fn
+
+    want, want_steps, _ = run(False)
+    got, steps, compiled = run(True)
+    assert got[8] == want[8] == "raised" and steps == want_steps == 6
+    for g, w in zip(got, want):
+        if isinstance(w, list):                 # the Variables after the call
+            for gv, wv in zip(g, w):
+                np.testing.assert_allclose(gv, wv, rtol=1e-6)
+        else:
+            assert g == w if w == "raised" else g == pytest.approx(w, rel=1e-6)
+    assert compiled.trace_count == 1

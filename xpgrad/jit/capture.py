@@ -229,6 +229,23 @@ class _Session:
         if kept:
             raise TraceError(CREATED_VARIABLE, kept[0])
 
+    def guard_trainable_flags(self):
+        """Keep the program for the ``trainable`` flags of the Variables its steps read: a
+        tape watches a Variable by itself only while it is trainable, so after one is frozen
+        (or thawed) the eager call's gradients differ and the next call traces anew."""
+        from .program import _refs
+
+        steps = self.tracer.steps
+        read = {s.outs.i: s.fn.var for s in steps if s.kind == "read"}
+        used = set()
+        for s in steps:
+            if s.kind != "read":
+                used.update(_refs((s.args, s.kwargs), []))
+        for slot in used & read.keys():
+            v = read[slot]
+            if v.dtype.is_inexact:
+                guard_value(v, "trainable", v._trainable)
+
     def _patch_random(self):
         from ..random import DrawWith, Generator
 
@@ -400,6 +417,7 @@ def capture(fn, args, kwargs, be, skip_kernels=()):
                 if t._data is not data:
                     raise TraceError(WROTE_ARGUMENT.format(k + 1))
             session.check_created_variables()
+            session.guard_trainable_flags()
             session.fresh.settle()
         except TraceError as e:
             writes = session.restore()

@@ -117,6 +117,8 @@ class NumbaDialect:
 
     unary, binary, where = _UNARY, _BINARY, "({1} if {0} else {2})"
     flat = True          # operands are indexed in one flat loop (index modes)
+    # NumPy computes ``x ** 0.5`` as ``sqrt(x)`` (NaN at -inf, -0.0 at -0.0; C's pow: inf, 0.0)
+    half_power = "np.sqrt({0})"
 
     @staticmethod
     def literal(value, dtype):
@@ -180,6 +182,9 @@ def _try_add(run, step, slots):
                                             else np.dtype("bool")))
         else:
             return False
+    if template == dialect.binary.get("power") and type(step.args[1]) is not Ref \
+            and step.args[1] == 0.5 and dialect.half_power is not None:
+        template = dialect.half_power
     run.inputs.update(new_inputs)
     name = f"t{len(run.made)}"
     run.lines.append(dialect.line(name, out.dtype, template.format(*operands)))

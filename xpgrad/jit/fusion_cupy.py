@@ -49,6 +49,7 @@ class CudaDialect:
 
     unary, binary, where = _C_UNARY, _C_BINARY, "({0} ? {1} : {2})"
     flat = False         # CuPy broadcasts the operands itself
+    half_power = None    # CuPy's own power calls pow for ``x ** 0.5`` too
 
     @staticmethod
     def literal(value, dtype):

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import math
+import sys
 
 from ..tensor import Tensor, _wrap
 from ._checks import hyperparameter
@@ -89,7 +90,8 @@ def clip_global_norm(grads, max_norm, *, eps=0.0, norm_type=2.0, error_if_nonfin
     ``norm_type`` and ``error_if_nonfinite`` are ``clip_grad_norm_``'s: the global norm is the
     ``norm_type``-norm of all entries together (``float("inf")``: the largest ``|g|``), and
     ``error_if_nonfinite=True`` raises RuntimeError when it is NaN or infinite (which reads the
-    norm back from the device) instead of returning NaN gradients.
+    norm back from the device; under ``xg.function`` a guard of the replay, where a non-finite norm
+    runs the call eagerly) instead of returning NaN gradients.
 
     >>> import xpgrad as xg
     >>> grads = [xg.asarray([3.0, 4.0], dtype=xg.float64)]
@@ -113,10 +115,14 @@ def clip_global_norm(grads, max_norm, *, eps=0.0, norm_type=2.0, error_if_nonfin
     be = present[0]._backend
     xp = be.xp
     norm = _p_norm_raw([g._data for g in present], xp, norm_type)
-    if error_if_nonfinite and not math.isfinite(float(norm)):
-        raise RuntimeError(f"clip_global_norm: the total norm of order {norm_type} of the "
-                           f"gradients is {float(norm)}, so they cannot be clipped "
-                           "(error_if_nonfinite=True)")
+    if error_if_nonfinite:
+        # value_range, not float(norm): under xg.function the check is a guard of the replay
+        # (a non-finite norm runs that call eagerly, which raises here)
+        value = be.value_range(norm, accepted=(0.0, sys.float_info.max))[0]
+        if not math.isfinite(value):
+            raise RuntimeError(f"clip_global_norm: the total norm of order {norm_type} of "
+                               f"the gradients is {value}, so they cannot be clipped "
+                               "(error_if_nonfinite=True)")
     scale = max_norm / xp.maximum(norm + eps, max_norm)
     out = [None if g is None else
            _wrap(g._data * xp.astype(scale, g._data.dtype), be) for g in grads]
