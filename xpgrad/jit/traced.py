@@ -201,7 +201,17 @@ def index(x, key):
         tracer = _key_tracer(key)
         if tracer is not None:
             return tracer.call(operator.getitem, (x, key), {})
+        if _batched_key(key):       # xg.vmap: each example has its own indices
+            from ..batching.indexing import getitem
+
+            return getitem(x, key)
     return x[key]
+
+
+def _batched_key(key):
+    if type(key) is tuple:
+        return any(hasattr(k, "_level") for k in key)
+    return hasattr(key, "_level")
 
 
 def check_not_leaked(traced):
