@@ -6,6 +6,10 @@ example, run unchanged. Every operation on it -- operators, methods, indexing, N
 and functions -- goes to its level's batching namespace (``namespace.py``), which applies a
 batching rule or loops over the batch.
 
+``bool()`` of a whole-array ``any()`` or ``all()`` is that of the same reduction over every
+example: the guards of the rules (``if xp.any(x == 0): <the careful formula>``) take the path
+that is right for every example. Other Python reads of a batched value raise.
+
 Arrays made inside vmap to be written into (``zeros``, ``empty``, ``full``, a copy) are batched
 views that share one example's memory (``_shared``); the first write copies them.
 
@@ -26,7 +30,7 @@ _READ_OUT = ("inside xg.vmap a value differs from example to example, so it cann
 class BatchedArray:
     """A raw array batched by one ``vmap`` level (module docstring)."""
 
-    __slots__ = ("_data", "_level", "_shared", "__weakref__")
+    __slots__ = ("_data", "_level", "_shared", "_truth", "__weakref__")
     __array_priority__ = 200
     #: ``x[key] = value`` on a tensor writes into a copy (``xpgrad.inplace``), as under a trace
     _shared_unknown = True
@@ -36,6 +40,7 @@ class BatchedArray:
         self._data = data
         self._level = level
         self._shared = shared
+        self._truth = None
 
     # -- one example's description ---------------------------------------------------------------
     @property
@@ -93,7 +98,18 @@ class BatchedArray:
         self._read_out("np.asarray(), .numpy(), repr() or print() of a batched tensor")
 
     def __bool__(self):
+        if self._truth is not None:
+            return self._truth_of_batch()
         self._read_out("bool(): Python control flow on a tensor's value")
+
+    def _truth_of_batch(self):
+        """``bool()`` of a whole ``any()``/``all()`` reduction: the same reduction over every
+        example, the answer the rules' guards need (``if xp.any(bad)``: the careful path is
+        taken when any example needs it; it is right for the others too)."""
+        from .session import raw
+
+        inner = self._level.inner
+        return bool(getattr(inner, self._truth)(raw(self._data)))
 
     def __float__(self):
         self._read_out("float()")

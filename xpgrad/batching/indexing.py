@@ -130,35 +130,47 @@ def _example(level, key, b):
     return key._data[b] if batched(level, key) else key
 
 
+def _region_values(level, data, dkey, move, value):
+    """``value`` (one example's, broadcast to the region ``key`` selects) laid out as the
+    batched data's region ``data[dkey]``: where NumPy put the advanced axes first, the
+    example's layout is moved back to that one."""
+    region = data[dkey]
+    if move is None:
+        if batched(level, value):
+            nd = region.ndim - 1
+            return _aligned(level, value, nd) if value.ndim <= nd else value._data
+        return value
+    inner = level.inner
+    shape = tuple(_moved(inner, region, move).shape)
+    full = inner.broadcast_to(_aligned(level, value, len(shape) - 1)
+                              if batched(level, value) else value, shape)
+    first, count, to = move
+    return inner.moveaxis(full, list(range(to, to + count)), list(range(first, first + count)))
+
+
 def setitem(x, key, value):
     """``x[key] = value`` into a batched ``x``: its data becomes its own first."""
     level = x._level
     data = x.writeable()
     dkey, move = data_key(level, key, x.ndim)
-    if dkey is None or move is not None:
+    if dkey is None:
         level.fallbacks["setitem"] += 1
         for b in range(level.size):
             data[b][_example(level, key, b)] = _example(level, value, b)
         return
-    if batched(level, value):
-        region = data[dkey].ndim - 1
-        value = _aligned(level, value, region) if value.ndim <= region else value._data
-    data[dkey] = value
+    data[dkey] = _region_values(level, data, dkey, move, value)
 
 
 def index_add(backend, acc, key, values):
     """``acc[key] += values`` with repeated indices accumulating, for a batched ``acc``."""
-    level = acc._level
     if not isinstance(acc, BatchedArray):
         raise TypeError("index_add of batched values needs a batched accumulator")
+    level = acc._level
     data = acc.writeable()
     dkey, move = data_key(level, key, acc.ndim)
-    if dkey is None or move is not None:
+    if dkey is None:
         level.fallbacks["index_add"] += 1
         for b in range(level.size):
             backend.index_add(data[b], _example(level, key, b), _example(level, values, b))
         return
-    region = data[dkey].ndim - 1
-    if batched(level, values):
-        values = _aligned(level, values, region) if values.ndim <= region else values._data
-    backend.index_add(data, dkey, values)
+    backend.index_add(data, dkey, _region_values(level, data, dkey, move, values))

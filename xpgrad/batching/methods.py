@@ -40,7 +40,11 @@ def method(x, name):
                 axis = tuple(range(1, x.ndim + 1))
             else:
                 axis = shift(axis, x.ndim)
-            return level.wrap(getattr(d, name)(axis, *args, **kwargs))
+                axis = axis if isinstance(axis, tuple) else (axis,)
+            out = level.wrap(getattr(d, name)(axis, *args, **kwargs))
+            if name in ("any", "all") and len(set(axis)) == x.ndim:
+                out._truth = name
+            return out
         return reduce
     if name in _ALONG:
         def along(axis=_ALONG[name], *args, **kwargs):

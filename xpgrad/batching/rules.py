@@ -104,7 +104,12 @@ def reduction(level, real, args, kwargs):
                     {**kwargs, "axis": axis})
     nd = x.ndim
     axes = tuple(range(1, nd + 1)) if axis is None else shift(axis, nd)
-    return level.wrap(real(x._data, *rest, axis=axes, **kwargs))
+    out = level.wrap(real(x._data, *rest, axis=axes, **kwargs))
+    name = getattr(real, "__name__", "")
+    if name in ("any", "all") and (axis is None or len(set(
+            axes if isinstance(axes, tuple) else (axes,))) == nd):
+        out._truth = name           # bool() of it: BatchedArray._truth_of_batch
+    return out
 
 
 def along(default):
