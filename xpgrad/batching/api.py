@@ -14,7 +14,7 @@ import numbers
 from ..backend import MixedBackendError
 from ..primitive import Primitive, apply
 from ..pytree import rebuild
-from ..tensor import Tensor
+from ..tensor import Tensor, _wrap
 from .axes import check_axis_spec, spec_leaves
 from .batched import BatchedArray
 from .session import RANDOMNESS, batching
@@ -171,7 +171,11 @@ def _leave(leaf, axis, path, level):
         if axis is None:
             return leaf
         leaf = asarray(leaf)
-    is_batched = leaf._data.__class__ is BatchedArray and leaf._data._level is level
+    data = leaf._data
+    is_batched = data.__class__ is BatchedArray and data._level is level
+    if is_batched and data._shared and level.size:     # one example's values shared by all
+        leaf = _wrap(data._data[0], leaf._backend)
+        is_batched = False
     nd = leaf.ndim + 1
     if axis is None:
         if is_batched:

@@ -99,6 +99,9 @@ def _batching(level, real, name):
             if create is not None and level.thread == threading.get_ident():
                 return create(level, real, args, kwargs)
             return real(*args, **kwargs)
+        if shared_only(level, args) and shared_only(level, kwargs.values()):
+            # every example's the same values: computed once, shared (BatchedArray)
+            return share(level, real(*_example(level, args, 0), **_example(level, kwargs, 0)))
         if rule is None:
             return loop(level, real, name, args, kwargs)
         return rule(level, real, args, kwargs)
@@ -126,6 +129,32 @@ def holds(level, items) -> bool:
         elif (cls is tuple or cls is list) and holds(level, a):
             return True
     return False
+
+
+def shared_only(level, items) -> bool:
+    """Whether every array of ``level`` in ``items`` is one example's values shared by all
+    (made by ``zeros`` and the like, or computed from such only)."""
+    for a in items:
+        cls = a.__class__
+        if cls is BatchedArray:
+            if a._level is level and not a._shared:
+                return False
+        elif (cls is tuple or cls is list) and not shared_only(level, a):
+            return False
+    return True
+
+
+def share(level, out):
+    """One example's result ``out`` as every example's: a batched view, copied when written."""
+    if isinstance(out, tuple) or out.__class__ is list:
+        items = [share(level, o) for o in out]
+        return type(out)(*items) if hasattr(out, "_fields") else type(out)(items)
+    if not hasattr(out, "shape") or not hasattr(out, "dtype"):
+        return out
+    inner = level.inner
+    out = inner.asarray(out)
+    view = inner.broadcast_to(inner.expand_dims(out, axis=0), (level.size,) + tuple(out.shape))
+    return BatchedArray(view, level, True)
 
 
 def data_of(level, a):

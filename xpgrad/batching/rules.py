@@ -13,7 +13,7 @@ that meets a case it does not cover returns ``loop(...)``, which is always right
 """
 from __future__ import annotations
 
-from .namespace import batched, data_of, holds, loop
+from .namespace import batched, holds, loop, share
 
 
 def _axis_error(axis, ndim):
@@ -308,19 +308,12 @@ def copy(level, real, args, kwargs):
 
 
 # -- creation -------------------------------------------------------------------------------------
-def _shared(level, one):
-    """One example's ``one`` as every example's, a view until written (``BatchedArray``)."""
-    inner = level.inner
-    view = inner.broadcast_to(inner.expand_dims(one, axis=0), (level.size,) + tuple(one.shape))
-    return level.wrap(view, shared=True)
-
-
 def created(level, real, args, kwargs):
     """``zeros``, ``empty``, ``full``, ``ones`` inside vmap: a buffer an operation may write
     batched values into, so batched (shared until written)."""
     if kwargs.get("copy") is False or (real.__name__ == "asarray" and not kwargs.get("copy")):
         return real(*args, **kwargs)
-    return _shared(level, real(*args, **kwargs))
+    return share(level, real(*args, **kwargs))
 
 
 def like(level, real, args, kwargs):
@@ -334,7 +327,7 @@ def like(level, real, args, kwargs):
         return loop(level, real, real.__name__, args, kwargs)
     if level.size == 0:
         return level.wrap(real(x._data, *args[1:], **kwargs))
-    return _shared(level, real(x._data[0], *args[1:], **kwargs))
+    return share(level, real(x._data[0], *args[1:], **kwargs))
 
 
 def asarray(level, real, args, kwargs):
