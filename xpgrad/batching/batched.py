@@ -95,7 +95,8 @@ class BatchedArray:
         raise ValueError(_READ_OUT.format(what))
 
     def __array__(self, *args, **kwargs):
-        self._read_out("np.asarray(), .numpy(), repr() or print() of a batched tensor")
+        self._read_out(".item(), bool(), float(), .numpy(), np.asarray() or print() of a "
+                       "tensor inside the vmapped function")
 
     def __bool__(self):
         if self._truth is not None:
