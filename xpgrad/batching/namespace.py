@@ -12,7 +12,7 @@ right, only slower; ``Level.fallbacks`` counts these calls by name.
 >>> from xpgrad.batching.batched import BatchedArray
 >>> level = Level(2, np)
 >>> x = BatchedArray(np.array([[1.0, 2.0], [3.0, 4.0]]), level)
->>> level.namespace.sum(x)._data.tolist(), level.namespace.sum(np.ones(3))
+>>> level.namespace.sum(x)._data.tolist(), float(level.namespace.sum(np.ones(3)))
 ([3.0, 7.0], 3.0)
 """
 from __future__ import annotations
