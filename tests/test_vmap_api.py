@@ -2,7 +2,9 @@
 randomness=, the errors, gradients through a vmap, xg.function, and the backend put back."""
 from __future__ import annotations
 
+import re
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -177,3 +179,12 @@ def test_numba_backend_batches_by_the_same_path():
     want = [xg.grad(lambda w, x: xg.sum(xg.tanh(x @ w) ** 2))(w, x[i]).numpy()
             for i in range(4)]
     np.testing.assert_allclose(got.numpy(), np.stack(want), rtol=1e-12)
+
+
+def test_the_readme_example_runs():
+    text = (Path(__file__).parents[1] / "README.md").read_text()
+    start = text.index("`xg.vmap(fn, in_axes=0, out_axes=0")
+    code = re.search(r"```python\n(.*?)```", text[start:], re.S).group(1)
+    namespace = {"xg": xg}
+    exec(code, namespace)
+    assert namespace["grads"]["b"].shape == (64, 10)
