@@ -105,6 +105,8 @@ def test_a_tape_outside_differentiates_through_vmap():
         return xg.vmap(lambda r, s: xg.sum(xg.sin(r) * r[0]) * s, in_axes=(1, None))(x.T, 2.0)
 
     xg.testing.check_grads(f, (xg.asarray(X.numpy()),))
+    with pytest.raises(NotImplementedError, match=r"xg.vmap\(xg.hessian\(f\)\)"):
+        xg.testing.check_grads(f, (xg.asarray(X.numpy()),), order=2)
     with xg.GradientTape() as tape:
         tape.watch(X)
         loss = xg.sum(f(X) ** 2)
@@ -128,6 +130,7 @@ def test_per_sample_gradients_inside_xg_function_replay_right():
         x, y = xg.asarray(rng.normal(size=(4, 5))), xg.asarray(rng.integers(0, 3, 4))
         want = [np.sum(xg.grad(loss)(w, x[j], y[j]).numpy() ** 2) for j in range(4)]
         np.testing.assert_allclose(step(x, y).numpy(), want, rtol=1e-10)
+    assert len(step.programs()) == 1 and dict(per.fallbacks) == {}
 
 
 def test_the_backend_is_put_back_also_when_the_function_raises():

@@ -137,9 +137,17 @@ def _enter_forward(xp, x, axis, level):
 
 
 def _enter_vjp(xp, g, ans, x, axis, level):
+    if isinstance(g, Tensor):           # a higher order: the tape outside records this rule
+        raise NotImplementedError(_SECOND_ORDER)
     if g.__class__ is BatchedArray and g._level is level:
         return level.inner.moveaxis(g._data, 0, axis) if axis else g._data
     return level.inner.broadcast_to(level.inner.expand_dims(g, axis=axis), tuple(x.shape))
+
+
+_SECOND_ORDER = (
+    "a second derivative through xg.vmap from tapes outside it is not supported (the "
+    "batched values would meet the backend's kernels after the vmap ended); take the "
+    "derivatives inside: xg.vmap(xg.hessian(f)), xg.vmap(xg.grad(xg.grad(f)))")
 
 
 _ENTER = Primitive("vmap_enter", _enter_forward, _enter_vjp, saves=())
@@ -150,6 +158,8 @@ def _leave_forward(xp, y, axis, level):
 
 
 def _leave_vjp(xp, g, ans, y, axis, level):
+    if isinstance(g, Tensor):
+        raise NotImplementedError(_SECOND_ORDER)
     return BatchedArray(level.inner.moveaxis(g, axis, 0) if axis else g, level)
 
 

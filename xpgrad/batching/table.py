@@ -21,7 +21,19 @@ _LEADING = ("matrix_transpose", "tril", "triu", "linalg.matrix_transpose", "lina
             "linalg.qr", "linalg.pinv", "linalg.matrix_rank", "linalg.diagonal",
             "linalg.trace", "linalg.matrix_power", "linalg.matrix_norm")
 
+
+
+def _numpy_ufuncs():
+    """NumPy's elementwise ufuncs by name (one output, no core signature): batched by name,
+    so also where the inner namespace wraps them (an ``xg.function`` trace's proxy)."""
+    import numpy as np
+
+    return [n for n in dir(np) if isinstance(getattr(np, n), np.ufunc)
+            and getattr(np, n).signature is None and getattr(np, n).nout == 1]
+
+
 RULES = {
+    **dict.fromkeys(_numpy_ufuncs(), elementwise),
     **dict.fromkeys(_ELEMENTWISE, elementwise),
     **dict.fromkeys(_REDUCTIONS, reduction),
     **dict.fromkeys(_LEADING, leading),
