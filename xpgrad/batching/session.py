@@ -5,8 +5,10 @@ is emptied (kernels compute on whole arrays of one example's shape; the generic 
 against ``xp``, batch), as ``xg.function`` swaps them for its trace. ``index_range`` and
 ``value_range`` (bounds checks: every example's values must pass) read the whole batch, and
 random draws follow ``randomness``. Everything is put back on the way out, also when the
-function raises. One thread at a time enters: another thread's vmap waits; another thread's
-eager work in the meantime runs unbatched, on the generic rules.
+function raises. One thread at a time enters: another thread's vmap waits, and so does an
+``xg.function`` trace (which instruments the backend too: a vmap holds the trace lock shared,
+as an eager call of a traced function does); another thread's eager work in the meantime runs
+unbatched, on the generic rules.
 
 >>> import xpgrad as xg
 >>> be = xg.get_backend("numpy")
@@ -46,7 +48,13 @@ def raw(a):
 @contextlib.contextmanager
 def batching(be, size, randomness, fallbacks=None):
     """Run the block as one ``vmap`` level of ``size`` examples on backend ``be``."""
-    with _LOCK:
+    from ..jit.lock import TRACE_LOCK
+
+    with contextlib.ExitStack() as stack:
+        if TRACE_LOCK.mine.held is None:      # (the trace lock first: a trace may vmap)
+            TRACE_LOCK.acquire_shared()
+            stack.callback(TRACE_LOCK.release_shared)
+        stack.enter_context(_LOCK)
         replaced = []
 
         def replace(obj, name, value):
