@@ -84,6 +84,15 @@ def test_bad_arguments_to_vmap_itself(kwargs, error, message):
         xg.vmap(3)
 
 
+def test_an_empty_batch_and_unmapped_python_outputs():
+    empty = xg.ones((0, 3))
+    assert xg.vmap(lambda r: xg.sum(r * 2))(empty).shape == (0,)
+    assert xg.vmap(xg.grad(lambda r: xg.sum(r @ xg.ones((3, 2)))))(empty).shape == (0, 3)
+    assert xg.vmap(lambda r: 1.5)(X).tolist() == [1.5] * 4
+    assert xg.vmap(lambda r: r[::-1], in_axes=[0])(np.arange(6.0).reshape(2, 3)).tolist() == \
+        [[2.0, 1.0, 0.0], [5.0, 4.0, 3.0]]
+
+
 def test_random_draws_follow_randomness():
     def noisy(a):
         return a * 0 + xg.random.default_rng(0).normal(size=3, dtype=xg.float64)

@@ -99,7 +99,7 @@ def _batching(level, real, name):
             if create is not None and level.thread == threading.get_ident():
                 return create(level, real, args, kwargs)
             return real(*args, **kwargs)
-        if shared_only(level, args) and shared_only(level, kwargs.values()):
+        if level.size and shared_only(level, args) and shared_only(level, kwargs.values()):
             # every example's the same values: computed once, shared (BatchedArray)
             return share(level, real(*_example(level, args, 0), **_example(level, kwargs, 0)))
         if rule is None:
