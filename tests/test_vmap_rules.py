@@ -233,3 +233,41 @@ def test_random_programs_and_their_gradients_equal_the_loop(ops, batch, rows, co
     assert_vmap_matches_loop(program, (in_axis,), x, fallbacks={})
     assert_vmap_matches_loop(xg.grad(lambda a: xg.sum(program(a) ** 2)), (in_axis,), x,
                              fallbacks={})
+
+
+def test_per_example_gradients_of_a_modules_variables_by_a_tape_inside():
+    rng = np.random.default_rng(2)
+    model = xg.nn.MLP([6, 8, 3], rng=xg.random.default_rng(0))
+    x = xg.asarray(rng.normal(size=(5, 6)).astype(np.float32))
+    y = xg.asarray(rng.integers(0, 3, 5))
+
+    def per_example(x, y):
+        with xg.GradientTape() as tape:
+            loss = xg.losses.softmax_cross_entropy(model(x[None]), y[None])
+        return tape.gradient(loss, model.trainable_variables)
+
+    mapped = xg.vmap(per_example)
+    got = mapped(x, y)
+    assert dict(mapped.fallbacks) == {}
+    for i in range(5):
+        for g, want in zip(got, per_example(x[i], y[i])):
+            np.testing.assert_allclose(g.numpy()[i], want.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("layer", ["LayerNorm", "MultiheadAttention", "LSTM"])
+def test_layers_mapped_over_examples_equal_the_batched_layer(layer):
+    rng = np.random.default_rng(4)
+    if layer == "LayerNorm":
+        module, x = xg.nn.LayerNorm(6), rng.normal(size=(5, 6))
+        call, batched = (lambda a: module(a)), (lambda a: module(a))
+    elif layer == "MultiheadAttention":
+        module, x = xg.nn.MultiheadAttention(8, 2, rng=0), rng.normal(size=(3, 4, 8))
+        call = lambda q: module(q[None], q[None], q[None])[0][0]   # noqa: E731
+        batched = lambda q: module(q, q, q)[0]                     # noqa: E731
+    else:
+        module, x = xg.nn.LSTM(4, 5, rng=0), rng.normal(size=(3, 7, 4))
+        call, batched = (lambda s: module(s[None])[0][0]), (lambda s: module(s)[0])
+    x = xg.asarray(x.astype(np.float32))
+    mapped = xg.vmap(call)
+    np.testing.assert_allclose(mapped(x).numpy(), batched(x).numpy(), rtol=1e-5, atol=1e-5)
+    assert dict(mapped.fallbacks) == {}
