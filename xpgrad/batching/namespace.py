@@ -157,11 +157,6 @@ def share(level, out):
     return BatchedArray(view, level, True)
 
 
-def data_of(level, a):
-    """The data of ``a`` when ``level`` batches it, else ``a``."""
-    return a._data if a.__class__ is BatchedArray and a._level is level else a
-
-
 def batched(level, a) -> bool:
     return a.__class__ is BatchedArray and a._level is level
 

@@ -50,7 +50,8 @@ def full(level, a):
     if batched(level, a):
         return a._data
     inner = level.inner
-    return inner.broadcast_to(inner.asarray(a)[None], (level.size,) + tuple(getattr(a, "shape", ())))
+    shape = (level.size,) + tuple(getattr(a, "shape", ()))
+    return inner.broadcast_to(inner.asarray(a)[None], shape)
 
 
 def _ndim(a):
