@@ -35,6 +35,8 @@ CASES = [
      "argument --before: '/no/such/tree' is not a directory"),
     ("fused_kernels.py", ["--repeats", "1", "--number", "1", "--shape", "4", "3", "--only",
                           "nosuchcase"], "argument --only: 'nosuchcase' is in no case's name"),
+    ("vmap_per_sample.py", ["--batches", "64", "0"],
+     "argument --batches: must be an integer > 0, got 0"),
     ("tape_overhead.py", ["ratios", "--only", "chain", "lstm"],
      "argument --only: 'lstm' names no row; the rows are 'chain 100'"),
 ]

@@ -1,5 +1,5 @@
 """What a PyTorch user types by reflex -- ``dim=``, ``keepdim=``, ``xg.clamp``,
-``x.masked_fill``, ``x.transpose(0, 1)``, ``x.flatten(1)``, ``xg.vmap``, ``xg.save``,
+``x.masked_fill``, ``x.transpose(0, 1)``, ``x.flatten(1)``, ``xg.save``,
 ``xg.data.DataLoader`` -- gets an error naming xpgrad's way, and the way it names computes
 what PyTorch's did. A keyword that is nobody's keeps Python's own message; ``dir`` offers only
 names that exist (met porting six PyTorch programs)."""
@@ -120,7 +120,7 @@ def test_clamp_and_masked_fill_name_clip_and_where():
 
 
 @pytest.mark.parametrize("owner, name, ours", [
-    ("xg", "vmap", "tape.jacobian"), ("xg", "func", "xg.grad"), ("xg", "autograd", "xg.grad"),
+    ("xg", "func", "xg.vmap"), ("xg", "func", "xg.grad"), ("xg", "autograd", "xg.grad"),
     ("xg", "compile", "xg.function"), ("xg", "save", "xg.save_checkpoint"),
     ("xg", "load", "xg.load_checkpoint"),
     ("xg.losses", "cross_entropy", "xg.losses.softmax_cross_entropy"),
@@ -158,8 +158,9 @@ def test_torch_namespace_names_name_what_exists(owner, name, ours):
             module.no_such_thing
 
 
-def test_the_vmap_recipe_gives_per_sample_gradients():
-    """The hint's recipe (tape.jacobian of the unreduced losses) against torch.func.vmap."""
+def test_vmap_and_the_jacobian_recipe_give_torch_funcs_per_sample_gradients():
+    """xg.vmap(xg.grad(...)) (which replaced the hint) and tape.jacobian of the unreduced
+    losses (the hint's recipe) against torch.func.vmap."""
     rng = np.random.default_rng(0)
     w = rng.standard_normal((3, 4))
     x, y = rng.standard_normal((5, 3)), rng.integers(0, 4, 5)
@@ -168,12 +169,16 @@ def test_the_vmap_recipe_gives_per_sample_gradients():
         losses = xg.losses.softmax_cross_entropy(xg.asarray(x) @ params, xg.asarray(y),
                                                  reduction="none")
     ours = tape.jacobian(losses, params).numpy()
+    mapped = xg.vmap(xg.grad(lambda wt, xi, yi: xg.losses.softmax_cross_entropy(
+        (xi[None] @ wt), yi[None])), in_axes=(None, 0, 0))(xg.asarray(w), xg.asarray(x),
+                                                         xg.asarray(y)).numpy()
 
     def one(wt, xi, yi):
         return torch.nn.functional.cross_entropy((xi[None] @ wt), yi[None])
     theirs = torch.func.vmap(torch.func.grad(one), in_dims=(None, 0, 0))(
         torch.from_numpy(w), torch.from_numpy(x), torch.from_numpy(y))
     np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(mapped, theirs.numpy(), rtol=1e-10, atol=1e-12)
 
 
 def test_the_datasets_folder_answers_and_the_loader_loads():

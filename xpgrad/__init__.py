@@ -23,6 +23,7 @@ from .dtypes import (DType, bool_, complex64, complex128, float32, float64, int8
 from .custom import custom_gradient
 from .recompute import recompute_grad, remat
 from .functional import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
+from .batching import vmap
 from .scipy_io import for_scipy
 from .ops import *  # noqa: F401,F403
 from .primitive import Primitive, apply
@@ -80,11 +81,8 @@ _PYTORCH_NAMES = {
     **dict.fromkeys(("jacrev", "jacfwd"),
                     "xg.jacobian(f, argnums=...) (reverse mode; jacfwd's array is the same)"),
     "masked_fill": "xg.where(mask, value, x) (a new tensor: where mask is true, value)",
-    "vmap": "xpgrad has no vmap: per-sample gradients are tape.jacobian(losses, params) of the "
-            "losses with reduction='none' (one reverse pass per sample), each example's "
-            "Jacobian tape.batch_jacobian(y, x); else a loop over the samples",
     "func": "torch.func's transforms are in xg itself: xg.grad, xg.value_and_grad, xg.vjp, "
-            "xg.jvp, xg.jacobian, xg.hessian (no vmap: xg.vmap says what to use)",
+            "xg.jvp, xg.jacobian, xg.hessian, xg.vmap",
     "autograd": "torch.autograd.grad(loss, inputs) is tape.gradient(loss, inputs) (or xg.grad(f))",
     "compile": "xg.function(step) traces a step once and replays it (torch.compile's job)",
     **dict.fromkeys(("save", "load"),

@@ -45,6 +45,8 @@ class Scatter:
 
     def dense(self, xp, dtype=None):
         """The full gradient as a new array (of ``values``' dtype unless ``dtype`` is given)."""
+        if hasattr(self.values, "_level"):      # batched by xg.vmap: a batched buffer
+            xp = self.values.__array_namespace__()
         out = xp.zeros(self.shape, dtype=self.values.dtype if dtype is None else dtype)
         self.add_into(out)
         return out
@@ -75,6 +77,11 @@ def index_add(backend, acc, key, values) -> None:
     or one integer array per axis."""
     from .backend import Backend
 
+    if hasattr(acc, "_level"):                  # batched by xg.vmap
+        from .batching.indexing import index_add as batched_index_add
+
+        batched_index_add(backend, acc, key, values)
+        return
     if type(backend).index_add is not Backend.index_add:
         backend.index_add(acc, key, values)
         return

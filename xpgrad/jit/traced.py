@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import operator
 
+from ..batching.batched import BatchedArray
 from .errors import TraceError, user_line
 
 #: attributes that describe an array without reading its values: answered directly
@@ -183,24 +184,32 @@ for _name, _ufunc in {"neg": "negative", "pos": "positive", "abs": "absolute",
 Traced.__hash__ = object.__hash__
 
 
-def _key_tracer(key):
-    if type(key) is Traced:
-        return key._tracer
-    if type(key) is tuple:
+def _special_index(key):
+    """The first traced (or vmap-batched) array in ``key``, or None."""
+    t = type(key)
+    if t is Traced or t is BatchedArray:
+        return key
+    if t is tuple:
         for k in key:
-            if type(k) is Traced:
-                return k._tracer
+            t = type(k)
+            if t is Traced or t is BatchedArray:
+                return k
     return None
 
 
 def index(x, key):
     """``x[key]``. Where ``x`` is a plain array (a constant of a trace: a tensor of the
     function's closure) and ``key`` holds a traced array, the indexing is recorded as a step:
-    NumPy's own ``x[key]`` would read the key's values."""
+    NumPy's own ``x[key]`` would read the key's values. Inside ``xg.vmap`` a key holding an
+    index array of each example's is batched (``xpgrad.batching.indexing``)."""
     if type(x) is not Traced:
-        tracer = _key_tracer(key)
-        if tracer is not None:
-            return tracer.call(operator.getitem, (x, key), {})
+        special = _special_index(key)
+        if special is not None:
+            if type(special) is Traced:
+                return special._tracer.call(operator.getitem, (x, key), {})
+            from ..batching.indexing import getitem
+
+            return getitem(x, key)
     return x[key]
 
 

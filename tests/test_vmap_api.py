@@ -1,0 +1,202 @@
+"""xg.vmap's interface: in_axes/out_axes as JAX reads them, random draws as torch.func's
+randomness=, the errors, gradients through a vmap, xg.function, and the backend put back."""
+from __future__ import annotations
+
+import re
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import xpgrad as xg
+
+RNG = np.random.default_rng(3)
+X = xg.asarray(RNG.normal(size=(4, 3)))
+
+
+def test_in_axes_pytrees_and_none_leaves():
+    params = {"w": xg.asarray(RNG.normal(size=(3, 2))), "scale": 2.0}
+    batch = {"x": X, "extra": [X.T]}
+    f = xg.vmap(lambda p, b: (b["x"] @ p["w"]) * p["scale"] + b["extra"][0][0],
+                in_axes=({"w": None, "scale": None}, {"x": 0, "extra": [1]}))
+    got = f(params, batch).numpy()
+    want = (X.numpy() @ params["w"].numpy()) * 2.0 + X.numpy()[:, :1]
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_a_prefix_int_maps_every_leaf_below_it_and_keywords_map_over_axis_0():
+    f = xg.vmap(lambda pair, *, k: pair[0] + pair[1] * k, in_axes=(1,))
+    got = f((X.T, X.T), k=X).numpy()
+    np.testing.assert_allclose(got, X.numpy() + X.numpy() ** 2, rtol=1e-12)
+
+
+def test_out_axes_place_the_batch_axis_and_broadcast_unbatched_outputs():
+    f = xg.vmap(lambda a: {"s": xg.sum(a), "pair": [a, xg.ones(2)], "none": None},
+                out_axes={"s": 0, "pair": [1, -1], "none": 0})
+    out = f(X)
+    np.testing.assert_allclose(out["s"].numpy(), X.numpy().sum(axis=1))
+    np.testing.assert_allclose(out["pair"][0].numpy(), X.numpy().T)
+    assert out["pair"][1].shape == (2, 4) and np.all(out["pair"][1].numpy() == 1)
+    assert out["none"] is None
+    same = xg.vmap(lambda a: (a, xg.ones(2) * 3), out_axes=(0, None))(X)[1]
+    assert same.shape == (2,) and same.tolist() == [3.0, 3.0]
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: xg.vmap(lambda a, b: a + b)(X, xg.ones((5, 3))),
+     r"argument \[0\] has size 4 along axis 0, argument \[1\] has size 5"),
+    (lambda: xg.vmap(lambda a, b: a + b, in_axes=(0,))(X, X),
+     "in_axes has 1 entries but the function got 2 positional arguments"),
+    (lambda: xg.vmap(lambda d: d["a"], in_axes=({"b": 0},))({"a": X}),
+     r"in_axes\[0\] is a dict with keys \['b'\] but the arguments\[0\] is a dict with keys "
+     r"\['a'\]"),
+    (lambda: xg.vmap(lambda a: a, in_axes=2)(X),
+     r"in_axes=2 is out of range for argument \[0\], which has 2 dimensions"),
+    (lambda: xg.vmap(lambda a: a, in_axes=-3)(X), "in_axes=-3 is out of range"),
+    (lambda: xg.vmap(lambda a, s: a * s)(X, 2.0),
+     r"maps argument \[1\] over axis 0, but it is a float"),
+    (lambda: xg.vmap(lambda a: a, in_axes=None)(X), "at least one mapped argument"),
+    (lambda: xg.vmap(lambda a: a, out_axes=None)(X),
+     "out_axes is None but the output differs between examples"),
+    (lambda: xg.vmap(lambda a: a, out_axes=(0, 0))(X), "out_axes is a tuple of 2 but"),
+    (lambda: xg.vmap(lambda a: a, out_axes=3)(X), "out_axes=3 is out of range"),
+    (lambda: xg.vmap(lambda a: a.sum().item())(X), r"cannot become one Python.*\.item\(\)"),
+    (lambda: xg.vmap(lambda a: 1 if a[0] > 0 else 0)(X), "cannot become one Python"),
+    (lambda: xg.vmap(lambda a: a.numpy())(X), "cannot become one Python"),
+])
+def test_bad_calls_raise_value_errors_that_say_what_is_wrong(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"in_axes": "0"}, TypeError, "in_axes must be an int or None"),
+    ({"in_axes": (0, 1.5)}, TypeError, r"in_axes\[1\] must be an int or None"),
+    ({"in_axes": {"a": 0}}, TypeError, "one entry per positional argument"),
+    ({"out_axes": True}, TypeError, "out_axes must be an int or None"),
+    ({"randomness": "sometimes"}, ValueError, "randomness must be one of"),
+])
+def test_bad_arguments_to_vmap_itself(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        xg.vmap(lambda a: a, **kwargs)
+    with pytest.raises(TypeError, match="fn must be callable"):
+        xg.vmap(3)
+
+
+def test_an_empty_batch_and_unmapped_python_outputs():
+    empty = xg.ones((0, 3))
+    assert xg.vmap(lambda r: xg.sum(r * 2))(empty).shape == (0,)
+    assert xg.vmap(xg.grad(lambda r: xg.sum(r @ xg.ones((3, 2)))))(empty).shape == (0, 3)
+    assert xg.vmap(lambda r: 1.5)(X).tolist() == [1.5] * 4
+    assert xg.vmap(lambda r: r[::-1], in_axes=[0])(np.arange(6.0).reshape(2, 3)).tolist() == \
+        [[2.0, 1.0, 0.0], [5.0, 4.0, 3.0]]
+
+
+def test_random_draws_follow_randomness():
+    def noisy(a):
+        return a * 0 + xg.random.default_rng(0).normal(size=3, dtype=xg.float64)
+
+    with pytest.raises(RuntimeError, match="randomness='error'"):
+        xg.vmap(noisy)(X)
+    same = xg.vmap(noisy, randomness="same")(X).numpy()
+    assert np.all(same == same[0])
+    different = xg.vmap(noisy, randomness="different")(X).numpy()
+    assert len({tuple(row) for row in different}) == 4
+    dropped = xg.vmap(lambda a: xg.nn.Dropout(0.5, rng=1)(a), randomness="different")(
+        xg.ones((64, 8))).numpy()
+    assert set(np.unique(dropped)) == {0.0, 2.0}
+    assert len({tuple(row) for row in dropped}) > 1
+
+
+def test_a_tape_outside_differentiates_through_vmap():
+    def f(x):
+        return xg.vmap(lambda r, s: xg.sum(xg.sin(r) * r[0]) * s, in_axes=(1, None))(x.T, 2.0)
+
+    xg.testing.check_grads(f, (xg.asarray(X.numpy()),))
+    with pytest.raises(NotImplementedError, match=r"xg.vmap\(xg.hessian\(f\)\)"):
+        xg.testing.check_grads(f, (xg.asarray(X.numpy()),), order=2)
+    with xg.GradientTape() as tape:
+        tape.watch(X)
+        loss = xg.sum(f(X) ** 2)
+    got = tape.gradient(loss, X).numpy()
+    with xg.GradientTape() as tape:
+        tape.watch(X)
+        loss = xg.sum((2 * xg.sum(xg.sin(X) * X[:, :1], axis=1)) ** 2)
+    np.testing.assert_allclose(got, tape.gradient(loss, X).numpy(), rtol=1e-12)
+
+
+def test_per_sample_gradients_inside_xg_function_replay_right():
+    rng = np.random.default_rng(0)
+    w = xg.Variable(rng.normal(size=(5, 3)))
+
+    def loss(w, x, y):
+        return xg.losses.softmax_cross_entropy(xg.nn.relu(x @ w)[None], y[None])
+
+    per = xg.vmap(xg.grad(loss), in_axes=(None, 0, 0))
+    step = xg.function(lambda x, y: xg.sum(per(w, x, y) ** 2, axis=(1, 2)))
+    for _ in range(3):
+        x, y = xg.asarray(rng.normal(size=(4, 5))), xg.asarray(rng.integers(0, 3, 4))
+        want = [np.sum(xg.grad(loss)(w, x[j], y[j]).numpy() ** 2) for j in range(4)]
+        np.testing.assert_allclose(step(x, y).numpy(), want, rtol=1e-10)
+    assert len(step.programs()) == 1 and dict(per.fallbacks) == {}
+
+
+def test_the_backend_is_put_back_also_when_the_function_raises():
+    be = xg.get_backend("numpy")
+    xp, kernels = be.xp, be.kernels
+
+    def fails(a):
+        assert type(be.xp).__name__ == "BatchingNamespace" and not be.kernels
+        raise KeyError("inside")
+
+    with pytest.raises(KeyError, match="inside"):
+        xg.vmap(fails)(X)
+    assert be.xp is xp and be.kernels is kernels and "xp" not in vars(be)
+    assert xg.nn.relu(xg.asarray([-1.0, 1.0])).tolist() == [0.0, 1.0]
+
+
+def test_another_threads_work_during_a_vmap_is_unbatched():
+    started, release = threading.Event(), threading.Event()
+    seen = {}
+
+    def slow(a):
+        started.set()
+        release.wait(5)
+        return a * 2
+
+    def other():
+        started.wait(5)
+        seen["value"] = (xg.zeros(2) + xg.ones(2)).tolist()
+        release.set()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    out = xg.vmap(slow)(X)
+    thread.join()
+    assert seen["value"] == [1.0, 1.0]
+    np.testing.assert_allclose(out.numpy(), 2 * X.numpy())
+
+
+def test_numba_backend_batches_by_the_same_path():
+    try:
+        be = xg.get_backend("numba")
+    except xg.BackendUnavailableError as e:
+        pytest.skip(str(e))
+    w = xg.asarray(RNG.normal(size=(3, 2)), backend=be)
+    x = xg.asarray(X.numpy(), backend=be)
+    per = xg.vmap(xg.grad(lambda w, x: xg.sum(xg.tanh(x @ w) ** 2)), in_axes=(None, 0))
+    got = per(w, x)
+    assert got.backend is be and dict(per.fallbacks) == {}
+    want = [xg.grad(lambda w, x: xg.sum(xg.tanh(x @ w) ** 2))(w, x[i]).numpy()
+            for i in range(4)]
+    np.testing.assert_allclose(got.numpy(), np.stack(want), rtol=1e-12)
+
+
+def test_the_readme_example_runs():
+    text = (Path(__file__).parents[1] / "README.md").read_text()
+    start = text.index("`xg.vmap(fn, in_axes=0, out_axes=0")
+    code = re.search(r"```python\n(.*?)```", text[start:], re.S).group(1)
+    namespace = {"xg": xg}
+    exec(code, namespace)
+    assert namespace["grads"]["b"].shape == (64, 10)

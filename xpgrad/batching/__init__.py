@@ -1,0 +1,11 @@
+"""``xg.vmap``: automatic batching (``api.py``), by a batching namespace that takes the
+backend's ``xp`` for the call (``namespace.py``, ``batched.py``, the rules in ``rules.py``,
+``products.py``, ``indexing.py``, ``methods.py``; which function takes which in ``table.py``).
+
+>>> import xpgrad as xg
+>>> xg.vmap(xg.sum)(xg.ones((3, 2))).tolist()
+[2.0, 2.0, 2.0]
+"""
+from .api import vmap
+
+__all__ = ["vmap"]

@@ -1,0 +1,63 @@
+"""``in_axes`` and ``out_axes`` as JAX reads them: an int, None, or a pytree prefix of the
+arguments (outputs) whose leaves are ints or None, applying to every array below them.
+
+>>> spec_leaves({"w": None, "x": 0}, {"w": [1.0, 2.0], "x": 3.0}, "in_axes", "arguments")
+[(None, "['w'][0]", 1.0), (None, "['w'][1]", 2.0), (0, "['x']", 3.0)]
+"""
+from __future__ import annotations
+
+import numbers
+
+from ..pytree import map_leaves
+
+
+def check_axis_spec(spec, name, path=""):
+    """TypeError unless every leaf of ``spec`` is an int or None."""
+    if isinstance(spec, dict):
+        for k, v in spec.items():
+            check_axis_spec(v, name, f"{path}[{k!r}]")
+    elif isinstance(spec, (tuple, list)):
+        for i, v in enumerate(spec):
+            check_axis_spec(v, name, f"{path}[{i}]")
+    elif spec is not None and (isinstance(spec, bool) or
+                               not isinstance(spec, numbers.Integral)):
+        raise TypeError(f"{name}{path} must be an int or None (or a tuple, list or dict of "
+                        f"them matching the structure), got {spec!r}")
+
+
+def spec_leaves(spec, tree, name, what, path=""):
+    """``[(axis, path, leaf)]`` for every leaf of ``tree``, ``axis`` from the part of ``spec``
+    above it; ValueError naming the path where ``spec`` has a structure ``tree`` lacks."""
+    if spec is None or isinstance(spec, numbers.Integral):
+        return [(spec if spec is None else int(spec), p, leaf)
+                for p, leaf in _leaves(tree, path)]
+    if isinstance(spec, dict):
+        if not isinstance(tree, dict) or set(tree) != set(spec):
+            raise _mismatch(spec, tree, name, what, path)
+        return [x for k in spec for x in spec_leaves(spec[k], tree[k], name, what,
+                                                     f"{path}[{k!r}]")]
+    if not isinstance(tree, (tuple, list)) or len(tree) != len(spec):
+        raise _mismatch(spec, tree, name, what, path)
+    return [x for i, (s, t) in enumerate(zip(spec, tree))
+            for x in spec_leaves(s, t, name, what, f"{path}[{i}]")]
+
+
+def _leaves(tree, path):
+    found = []
+    map_leaves(lambda leaf, p: found.append((p, leaf)), tree, path)
+    return found
+
+
+def _described(value):
+    if isinstance(value, dict):
+        return f"a dict with keys {sorted(value, key=repr)}"
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)}"
+    return f"a leaf ({type(value).__name__})"
+
+
+def _mismatch(spec, tree, name, what, path):
+    return ValueError(f"{name}{path} is {_described(spec)} but the {what}{path} is "
+                      f"{_described(tree)}: {name} must be an int, None, or a prefix of the "
+                      f"{what}' structure (as in JAX)")
+

@@ -1,0 +1,257 @@
+"""``BatchedArray``: what a raw backend array is inside ``xg.vmap``.
+
+It holds the real array with the batch axis first (``_data``) and reports one example's
+``shape``, ``ndim`` and ``dtype``, so the primitives' forwards and vjp rules, written for one
+example, run unchanged. Every operation on it -- operators, methods, indexing, NumPy's ufuncs
+and functions -- goes to its level's batching namespace (``namespace.py``), which applies a
+batching rule or loops over the batch.
+
+``bool()`` of a whole-array ``any()`` or ``all()`` is that of the same reduction over every
+example: the guards of the rules (``if xp.any(x == 0): <the careful formula>``) take the path
+that is right for every example. Other Python reads of a batched value raise.
+
+Arrays made inside vmap to be written into (``zeros``, ``empty``, ``full``, a copy) are batched
+views that share one example's memory (``_shared``); the first write copies them.
+
+>>> import numpy as np
+>>> from xpgrad.batching.namespace import Level
+>>> level = Level(3, np)
+>>> x = BatchedArray(np.arange(6.0).reshape(3, 2), level)
+>>> x.shape, (x * 2)._data.tolist()
+((2,), [[0.0, 2.0], [4.0, 6.0], [8.0, 10.0]])
+"""
+from __future__ import annotations
+
+_READ_OUT = ("inside xg.vmap a value differs from example to example, so it cannot become "
+             "one Python or NumPy value ({}); keep the computation in xpgrad operations "
+             "(xg.where instead of if), or return the tensor from the vmapped function")
+
+
+class BatchedArray:
+    """A raw array batched by one ``vmap`` level (module docstring)."""
+
+    __slots__ = ("_data", "_level", "_shared", "_truth", "__weakref__")
+    __array_priority__ = 200
+    #: ``x[key] = value`` on a tensor writes into a copy (``xpgrad.inplace``), as under a trace
+    _shared_unknown = True
+    base = None
+
+    def __init__(self, data, level, shared=False):
+        self._data = data
+        self._level = level
+        self._shared = shared
+        self._truth = None
+
+    # -- one example's description ---------------------------------------------------------------
+    @property
+    def shape(self):
+        return tuple(self._data.shape[1:])
+
+    @property
+    def ndim(self):
+        return self._data.ndim - 1
+
+    @property
+    def dtype(self):
+        return self._data.dtype
+
+    @property
+    def size(self):
+        n = 1
+        for s in self._data.shape[1:]:
+            n *= s
+        return n
+
+    @property
+    def device(self):
+        return getattr(self._data, "device", "cpu")
+
+    @property
+    def itemsize(self):
+        return self._data.itemsize
+
+    @property
+    def nbytes(self):
+        return self.size * self._data.itemsize
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d array")
+        return self._data.shape[1]
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __repr__(self):
+        return (f"BatchedArray(shape={self.shape}, dtype={self.dtype}, "
+                f"batch={self._level.size})")
+
+    def __array_namespace__(self, api_version=None):
+        return self._level.namespace
+
+    # -- values that cannot leave ----------------------------------------------------------------
+    def _read_out(self, what):
+        raise ValueError(_READ_OUT.format(what))
+
+    def __array__(self, *args, **kwargs):
+        self._read_out(".item(), bool(), float(), .numpy(), np.asarray() or print() of a "
+                       "tensor inside the vmapped function")
+
+    def __bool__(self):
+        if self._truth is not None:
+            return self._truth_of_batch()
+        self._read_out("bool(): Python control flow on a tensor's value")
+
+    def _truth_of_batch(self):
+        """``bool()`` of a whole ``any()``/``all()`` reduction: the same reduction over every
+        example, the answer the rules' guards need (``if xp.any(bad)``: the careful path is
+        taken when any example needs it; it is right for the others too)."""
+        from .session import raw
+
+        inner = self._level.inner
+        return bool(getattr(inner, self._truth)(raw(self._data)))
+
+    def __float__(self):
+        self._read_out("float()")
+
+    def __int__(self):
+        self._read_out("int()")
+
+    def __complex__(self):
+        self._read_out("complex()")
+
+    def __index__(self):
+        self._read_out("use as a Python index")
+
+    def item(self, *args):
+        self._read_out(".item()")
+
+    def tolist(self):
+        self._read_out(".tolist()")
+
+    # -- attributes and methods ------------------------------------------------------------------
+    @property
+    def T(self):
+        return self._level.namespace.permute_dims(self, tuple(range(self.ndim))[::-1])
+
+    @property
+    def mT(self):
+        return self._level.namespace.matrix_transpose(self)
+
+    @property
+    def real(self):
+        return self._level.namespace.real(self)
+
+    @property
+    def imag(self):
+        return self._level.namespace.imag(self)
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        from .methods import method
+
+        return method(self, name)
+
+    # -- NumPy's protocols -------------------------------------------------------------------------
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        from .methods import numpy_ufunc
+
+        return numpy_ufunc(_top(inputs, kwargs.get("out")), ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        from .methods import numpy_function
+
+        return numpy_function(_top(args, kwargs.values()), func, args, kwargs)
+
+    # -- indexing and writes -----------------------------------------------------------------------
+    def __getitem__(self, key):
+        from .indexing import getitem
+
+        return getitem(self, key)
+
+    def __setitem__(self, key, value):
+        from .indexing import setitem
+
+        setitem(self, key, value)
+
+    def writeable(self):
+        """Make ``_data`` an array of this value's own, which a write may change."""
+        if self._shared:
+            inner = self._level.inner
+            self._data = inner.asarray(self._data, copy=True)
+            self._shared = False
+        return self._data
+
+
+def _top(*groups):
+    """The level of the innermost ``vmap`` among the BatchedArrays in ``groups``."""
+    top = None
+    for group in groups:
+        if group is None:
+            continue
+        for a in group:
+            if a.__class__ is BatchedArray and (top is None or a._level.depth > top.depth):
+                top = a._level
+            elif a.__class__ in (tuple, list):
+                found = _top(a)
+                if found is not None and (top is None or found.depth > top.depth):
+                    top = found
+    return top
+
+
+def _binary(name, reflected=False):
+    def method(self, other):
+        if _foreign(other):
+            return NotImplemented
+        level = _top((self, other))
+        fn = getattr(level.namespace, name)
+        return fn(other, self) if reflected else fn(self, other)
+    method.__name__ = name
+    return method
+
+
+def _foreign(other):
+    """Whether ``other`` answers the operator itself: a Tensor, which wraps raw arrays."""
+    return hasattr(other, "_backend") and not hasattr(other, "_level")
+
+
+def _inplace(name):
+    def method(self, other):
+        if _foreign(other):
+            return NotImplemented
+        level = _top((self, other))
+        result = getattr(level.namespace, name)(self, other)
+        if result.__class__ is BatchedArray and result._level is self._level \
+                and result._data.shape == self._data.shape:
+            data = self.writeable()
+            data[...] = result._data
+            return self
+        return result
+    method.__name__ = f"i{name}"
+    return method
+
+
+def _unary(name):
+    def method(self):
+        return getattr(self._level.namespace, name)(self)
+    method.__name__ = name
+    return method
+
+
+_BINARY = {"add": "add", "sub": "subtract", "mul": "multiply", "truediv": "divide",
+           "floordiv": "floor_divide", "mod": "remainder", "pow": "pow", "matmul": "matmul",
+           "and": "bitwise_and", "or": "bitwise_or", "xor": "bitwise_xor",
+           "lshift": "bitwise_left_shift", "rshift": "bitwise_right_shift"}
+for _name, _fn in _BINARY.items():
+    setattr(BatchedArray, f"__{_name}__", _binary(_fn))
+    setattr(BatchedArray, f"__r{_name}__", _binary(_fn, reflected=True))
+    setattr(BatchedArray, f"__i{_name}__", _inplace(_fn))
+for _name, _fn in {"lt": "less", "le": "less_equal", "gt": "greater", "ge": "greater_equal",
+                   "eq": "equal", "ne": "not_equal"}.items():
+    setattr(BatchedArray, f"__{_name}__", _binary(_fn))
+for _name, _fn in {"neg": "negative", "pos": "positive", "abs": "abs",
+                   "invert": "bitwise_invert"}.items():
+    setattr(BatchedArray, f"__{_name}__", _unary(_fn))
+BatchedArray.__hash__ = object.__hash__

@@ -1,0 +1,110 @@
+"""Entering and leaving one ``vmap`` level on a backend.
+
+For the call, the backend's ``xp`` becomes the level's batching namespace and its kernel table
+is emptied (kernels compute on whole arrays of one example's shape; the generic rules, written
+against ``xp``, batch), as ``xg.function`` swaps them for its trace. ``index_range`` and
+``value_range`` (bounds checks: every example's values must pass) read the whole batch, and
+random draws follow ``randomness``. Everything is put back on the way out, also when the
+function raises. One thread at a time enters: another thread's vmap waits, and so does an
+``xg.function`` trace (which instruments the backend too: a vmap holds the trace lock shared,
+as an eager call of a traced function does); another thread's eager work in the meantime runs
+unbatched, on the generic rules.
+
+>>> import xpgrad as xg
+>>> be = xg.get_backend("numpy")
+>>> with batching(be, 4, "error") as level:
+...     type(be.xp).__name__, be.kernels
+('BatchingNamespace', {})
+>>> be.xp.__name__
+'xpgrad.backends.numpy.namespace'
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+
+from .batched import BatchedArray
+from .namespace import Level
+
+_LOCK = threading.RLock()
+_ABSENT = object()
+RANDOMNESS = ("error", "different", "same")
+
+
+class _Depth(threading.local):
+    depth = 0
+
+
+_DEPTH = _Depth()
+
+
+def raw(a):
+    """The backend array under every level of batching of ``a``."""
+    while a.__class__ is BatchedArray:
+        a = a._data
+    return a
+
+
+@contextlib.contextmanager
+def batching(be, size, randomness, fallbacks=None):
+    """Run the block as one ``vmap`` level of ``size`` examples on backend ``be``."""
+    from ..jit.lock import TRACE_LOCK
+
+    with contextlib.ExitStack() as stack:
+        if TRACE_LOCK.mine.held is None:      # (the trace lock first: a trace may vmap)
+            TRACE_LOCK.acquire_shared()
+            stack.callback(TRACE_LOCK.release_shared)
+        stack.enter_context(_LOCK)
+        replaced = []
+
+        def replace(obj, name, value):
+            replaced.append((obj, name, vars(obj).get(name, _ABSENT)))
+            setattr(obj, name, value)
+
+        level = Level(size, be.xp, _DEPTH.depth + 1, fallbacks)
+        _DEPTH.depth += 1
+        try:
+            replace(be, "xp", level.namespace)
+            replace(be, "kernels", {})
+            for name in ("index_range", "check_index_range", "value_range"):
+                replace(be, name, _whole_batch(getattr(be, name)))
+            _patch_random(level, randomness, replace)
+            yield level
+        finally:
+            _DEPTH.depth -= 1
+            for obj, name, value in reversed(replaced):
+                if value is _ABSENT:
+                    delattr(obj, name)
+                else:
+                    setattr(obj, name, value)
+
+
+def _whole_batch(real):
+    def checked(a, *args, **kwargs):
+        return real(raw(a), *args, **kwargs)
+    return checked
+
+
+_RANDOM_ERROR = (
+    "a random draw inside xg.vmap with randomness='error' (the default, as torch.func.vmap's): "
+    "pass randomness='different' for independent draws per example, or 'same' for one draw "
+    "shared by every example, or draw outside the vmapped function")
+
+
+def _patch_random(level, randomness, replace):
+    from ..random import Generator
+
+    previous = Generator._draw
+
+    def draw(gen, sample):
+        if level.thread != threading.get_ident():
+            return previous(gen, sample)
+        if randomness == "error":
+            raise RuntimeError(_RANDOM_ERROR)
+        if randomness == "same":
+            return previous(gen, sample)
+        inner = level.inner
+        return level.wrap(inner.stack([inner.asarray(previous(gen, sample))
+                                       for _ in range(level.size)]))
+
+    replace(Generator, "_draw", draw)
