@@ -21,7 +21,7 @@ import math
 import numpy as np
 
 from .. import dtypes as _dt
-from .._args import flag, refuse_keywords
+from .._args import ELEMENTWISE_TWINS, flag, refuse_keywords, refuse_second_operand
 from ..primitive import Primitive, apply
 from ..tensor import Tensor
 from ._define import as_tensor, count, expand_to, kept_shape, norm_axes, norm_axis
@@ -55,6 +55,15 @@ def _reducer(name, prim, doc, with_dtype=False):
                          keepdims=flag(keepdims, "keepdims", name))
             return apply(prim, x, axis=norm_axes(axis, x.ndim),
                          keepdims=flag(keepdims, "keepdims", name), dtype=_native_dtype(x, dtype))
+    elif name in ELEMENTWISE_TWINS:
+        def fn(x, /, *others, axis=None, keepdims=False, **unexpected):
+            if others:          # torch.max(a, b) is elementwise: name xg.maximum
+                refuse_second_operand(name, others)
+            if unexpected:
+                refuse_keywords(name, unexpected)
+            x = as_tensor(x)
+            return apply(prim, x, axis=norm_axes(axis, x.ndim),
+                         keepdims=flag(keepdims, "keepdims", name))
     else:
         def fn(x, /, *, axis=None, keepdims=False, **unexpected):
             if unexpected:
