@@ -225,14 +225,14 @@ def _per_dof(x_shape, axis, correction):
 def _var(xp, x, axis, keepdims, correction):
     if count(x.shape, axis) - correction <= 0:   # NaN, as the standard says (NumPy: inf)
         return xp.full_like(xp.sum(x, axis=axis, keepdims=keepdims), float("nan"))
-    return safe_variance(xp, x, _all_axes(x, axis), keepdims, lambda a: xp.var(
+    return safe_variance(xp, x, _all_axes(x, axis), keepdims, lambda xp, a: xp.var(
         a, axis=axis, keepdims=keepdims, correction=correction))
 
 
 def _std(xp, x, axis, keepdims, correction):
     if count(x.shape, axis) - correction <= 0:
         return xp.full_like(xp.sum(x, axis=axis, keepdims=keepdims), float("nan"))
-    return safe_std(xp, x, _all_axes(x, axis), keepdims, lambda a: xp.std(
+    return safe_std(xp, x, _all_axes(x, axis), keepdims, lambda xp, a: xp.std(
         a, axis=axis, keepdims=keepdims, correction=correction))
 
 
