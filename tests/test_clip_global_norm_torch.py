@@ -2,6 +2,8 @@
 (``max_norm / (norm + 1e-6)``, at most 1); the default ``eps=0`` stays TensorFlow's
 ``clip_by_global_norm``. Found porting PyTorch's word_language_model: with the default, its
 weights drifted from torch's by 1e-6 relative per clipped update."""
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -83,6 +85,50 @@ def test_error_if_nonfinite_raises_as_torch(bad):
     with pytest.raises(RuntimeError, match="norm of order 2.0 .* is (nan|inf)"):
         xg.optim.clip_global_norm([xg.asarray(g) for g in raw], 1.0, error_if_nonfinite=True)
 
+
+
+INFINITE = [np.array([[1.0, np.inf], [-2.0, 0.5]]), np.array([3.0, -np.inf, 0.0]),
+            np.array([4.0])]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("norm_type, eps", [(2.0, 0.0), (2.0, 1e-6), (1, 1e-6),
+                                            (float("inf"), 0.0)])
+def test_an_infinite_gradient_clips_as_torch_without_a_warning(norm_type, eps, dtype):
+    """torch's total norm is inf and its scale 0: finite entries become 0, infinite ones NaN
+    (inf * 0), silently; NumPy warned 'invalid value encountered in multiply'."""
+    raw = [g.astype(dtype) for g in INFINITE]
+    t_norm, t_grads = _torch_clip([g.astype(np.float64) for g in raw], 1.0,
+                                  norm_type=norm_type)
+    assert t_norm == np.inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clipped, norm = xg.optim.clip_global_norm([xg.asarray(g) for g in raw], 1.0, eps=eps,
+                                                  norm_type=norm_type)
+    assert float(norm) == t_norm
+    for c, t in zip(clipped, t_grads):
+        assert c.numpy().dtype == dtype
+        np.testing.assert_array_equal(c.numpy(), t.astype(dtype))      # NaN where torch's
+
+
+def test_an_infinite_gradient_in_an_xg_function_replay_clips_without_a_warning():
+    variable = xg.Variable(np.ones(4))
+
+    @xg.function
+    def clipped_gradient(x):
+        with xg.GradientTape() as tape:
+            loss = xg.sum(variable * x)
+        return xg.optim.clip_global_norm(tape.gradient(loss, [variable]), 1.0, eps=1e-6)
+
+    finite, infinite = np.array([1.0, 2.0, 3.0, 4.0]), np.array([1.0, np.inf, 3.0, 4.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for x in (finite, finite, finite, infinite, finite, infinite):
+            (ours,), norm = clipped_gradient(xg.asarray(x))
+            t_norm, (theirs,) = _torch_clip([x], 1.0)
+            assert float(norm) == t_norm
+            np.testing.assert_allclose(ours.numpy(), theirs, rtol=1e-15, atol=0)
+    assert len(clipped_gradient.programs()) == 1
 
 
 def test_nonfinite_norm_passes_by_default():

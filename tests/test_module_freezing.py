@@ -79,12 +79,14 @@ def test_freezing_between_compiled_calls_retraces(backend):
 
 def test_setting_trainable_reaches_every_submodule_and_buffers_stay_untrained():
     model = WithBuffer()
-    assert [v.name for v in model.trainable_variables] == ["linear/w", "linear/b"]
+    # named after their paths in the model (the Linear's own names were linear/w, linear/b)
+    assert [v.name for v in model.trainable_variables] == ["buffered/dense/w", "buffered/dense/b"]
+    assert model.count.name == "count"                  # a name its user gave is kept
     model.trainable = False
     assert model.trainable_variables == [] and model.dense.trainable is False
     model.trainable = True
     assert model.dense.trainable is True
-    assert [v.name for v in model.trainable_variables] == ["linear/w", "linear/b"]
+    assert [v.name for v in model.trainable_variables] == ["buffered/dense/w", "buffered/dense/b"]
     assert len(model.variables) == 3                   # frozen or not, all are kept
 
 
@@ -102,7 +104,7 @@ def test_a_shared_variable_of_a_frozen_layer_is_frozen():
 
     model = Twice()
     shared.trainable = False
-    assert [v.name for v in model.trainable_variables] == ["linear/w", "linear/b"]
+    assert [v.name for v in model.trainable_variables] == ["twice/b/w", "twice/b/b"]
     assert all(v is not shared.w for v in model.trainable_variables)
 
 

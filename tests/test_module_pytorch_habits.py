@@ -64,9 +64,9 @@ class Tied(xg.nn.Module):
 
 def test_freezing_a_tied_weight_freezes_it_everywhere():
     model = Tied()
-    assert [v.name for v in model.trainable_variables] == ["embedding/weight", "linear/b"]
+    assert [v.name for v in model.trainable_variables] == ["tied/emb/weight", "tied/out/b"]
     model.emb.trainable = False
-    assert [v.name for v in model.trainable_variables] == ["linear/b"]
+    assert [v.name for v in model.trainable_variables] == ["tied/out/b"]
     model.emb.trainable, model.out.trainable = True, False
     assert model.trainable_variables == []
 

@@ -7,6 +7,7 @@ eagerly). Values and gradients of every replay must equal the eager call's, bit 
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -103,3 +104,25 @@ def test_nan_data_still_gives_nan_when_replayed():
     with_nan = xg.asarray(np.array([1.0, np.nan, 3.0], np.float32))
     for x in (ordinary, ordinary, ordinary, with_nan, ordinary):
         assert np.array_equal(var(x).numpy(), xg.var(x).numpy(), equal_nan=True)
+
+
+@pytest.mark.parametrize("first", [1.0, 1e19], ids=["traced at ordinary", "traced at huge"])
+def test_replays_at_overflowing_data_warn_of_nothing(first):
+    """The plain formula's overflow is expected (the statistic is checked, then rescaled or run
+    eagerly): no NumPy RuntimeWarning from any replay, as from none of the eager calls."""
+    stats = xg.function(lambda x: (xg.var(x), xg.std(x, axis=0, correction=1)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for scale in (first, first, first, 1e19, 1.0, 1e19):
+            x = xg.asarray(_data(scale, (1000,)))
+            _check_equal(stats(x), (xg.var(x), xg.std(x, axis=0, correction=1)))
+    assert stats.programs()
+
+
+def test_an_overflow_of_the_users_own_still_warns_in_a_replay():
+    compiled = xg.function(lambda x: (xg.var(x), x * 1e30))
+    ordinary, huge = (xg.asarray(_data(s, (1000,))) for s in (1.0, 1e19))
+    for _ in range(3):
+        compiled(ordinary)
+    with pytest.warns(RuntimeWarning, match="overflow encountered in multiply"):
+        compiled(huge)

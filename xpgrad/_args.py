@@ -15,6 +15,8 @@ sum() got an unexpected keyword argument 'dim'; xpgrad uses the array API's name
 """
 from __future__ import annotations
 
+import numbers
+
 
 def flag(value, name: str, owner: str | None = None) -> bool:
     """``value`` as a Python bool: ``True``/``False`` or a NumPy bool scalar, nothing else.
@@ -89,3 +91,57 @@ def refuse_keywords(owner: str, unexpected: dict) -> None:
     if ours:
         message += "; xpgrad uses the array API's names: " + ", ".join(ours)
     raise TypeError(message)
+
+
+#: the reductions whose two-tensor call in PyTorch (``torch.max(a, b)``) is an elementwise function
+ELEMENTWISE_TWINS = {"max": "maximum", "min": "minimum"}
+
+
+def refuse_second_operand(name: str, others: tuple) -> None:
+    """Raise the TypeError for ``xg.max(x, *others)`` (``name``: max or min), naming what the
+    PyTorch user meant: ``xg.maximum(a, b)`` for a second tensor, ``axis=`` for an int.
+
+    >>> try:
+    ...     refuse_second_operand("max", ([1.0],))
+    ... except TypeError as e:
+    ...     print(e)
+    max() takes 1 positional argument but 2 were given; the elementwise maximum of two tensors (torch.max(a, b)) is xg.maximum(a, b)
+    """
+    message = f"{name}() takes 1 positional argument but {1 + len(others)} were given"
+    if len(others) == 1:
+        second = others[0]
+        if isinstance(second, numbers.Integral) and not isinstance(second, bool):
+            message += f"; xpgrad takes the axis as a keyword: xg.{name}(x, axis={second})"
+        else:
+            twin = ELEMENTWISE_TWINS[name]
+            message += (f"; the elementwise {twin} of two tensors (torch.{name}(a, b)) is "
+                        f"xg.{twin}(a, b)")
+    raise TypeError(message)
+
+
+def is_operand(value) -> bool:
+    """Whether ``value``, where an axis goes, is rather a second operand: an array, a Tensor or
+    a float (a Python or NumPy integer is an axis; a 0-d Tensor is an operand, as in PyTorch).
+
+    >>> is_operand(1), is_operand((0, 1)), is_operand(2.5)
+    (False, False, True)
+    """
+    if isinstance(value, numbers.Integral):
+        return False
+    return isinstance(value, float) or hasattr(value, "shape") and hasattr(value, "dtype")
+
+
+def refuse_tensor_axis(name: str, axis) -> None:
+    """Raise the TypeError for ``x.max(y)`` (``name``: max or min) with an operand ``y`` where
+    the axis goes: PyTorch's ``x.max(y)`` is the elementwise ``xg.maximum(x, y)``.
+
+    >>> try:
+    ...     refuse_tensor_axis("min", 2.5)
+    ... except TypeError as e:
+    ...     print(e)
+    TensorMethods.min: axis must be None, an int or a tuple of ints, got float; the elementwise minimum of two tensors (torch's x.min(y)) is xg.minimum(x, y)
+    """
+    twin = ELEMENTWISE_TWINS[name]
+    raise TypeError(f"TensorMethods.{name}: axis must be None, an int or a tuple of ints, got "
+                    f"{type(axis).__name__}; the elementwise {twin} of two tensors (torch's "
+                    f"x.{name}(y)) is xg.{twin}(x, y)")

@@ -25,7 +25,7 @@ properties ``T mT real imag``.
 """
 from __future__ import annotations
 
-from ._args import listed_names, pointer, refuse_keywords
+from ._args import is_operand, listed_names, pointer, refuse_keywords, refuse_tensor_axis
 
 _ns = None  # the xpgrad namespace; set by xpgrad/__init__ once the ops exist
 
@@ -177,11 +177,15 @@ class TensorMethods:
     def max(self, axis=None, *, keepdims=False, **unexpected):
         if unexpected:
             refuse_keywords("TensorMethods.max", unexpected)
+        if is_operand(axis):
+            refuse_tensor_axis("max", axis)
         return _ns.max(self, axis=axis, keepdims=keepdims)
 
     def min(self, axis=None, *, keepdims=False, **unexpected):
         if unexpected:
             refuse_keywords("TensorMethods.min", unexpected)
+        if is_operand(axis):
+            refuse_tensor_axis("min", axis)
         return _ns.min(self, axis=axis, keepdims=keepdims)
 
     def var(self, axis=None, *, correction=0.0, keepdims=False, ddof=None, **unexpected):

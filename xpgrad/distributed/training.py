@@ -52,8 +52,8 @@ class DataParallel:
         from ..training.schedule import PLANNED, build_schedule
 
         mine = {k: getattr(plan.cfg, k) for k in PLANNED}
-        plan.start_epoch, plan.skip, planned = self.world.bcast_object(
-            (plan.start_epoch, plan.skip, mine))
+        plan.start_epoch, plan.skip, plan.skip_sums, planned = self.world.bcast_object(
+            (plan.start_epoch, plan.skip, plan.skip_sums, mine))
         if planned != mine:     # a checkpoint without its schedule's length: from rank 0's
             for k, v in planned.items():        # position (the others had none)
                 setattr(plan.cfg, k, v)

@@ -17,6 +17,8 @@ whole on the real arrays of each replay, where tracing it op by op would refuse 
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .traced import Traced
 
 
@@ -45,4 +47,33 @@ def run_whole(xp, fn, *arrays):
     return tracer.call(WholeCall(fn, getattr(xp, "_real", xp)), arrays, {})
 
 
-__all__ = ["run_whole"]
+class _Quiet:
+    """``fn(xp, *arrays)`` under ``np.errstate(**errstate)`` (``run_quietly``'s step)."""
+
+    __slots__ = ("fn", "errstate", "__name__")
+
+    def __init__(self, fn, errstate):
+        self.fn, self.errstate = fn, errstate
+        self.__name__ = f"quiet {getattr(fn, '__name__', fn)}"
+
+    def __call__(self, xp, *arrays):
+        with np.errstate(**self.errstate):
+            return self.fn(xp, *arrays)
+
+
+def run_quietly(xp, fn, *arrays, **errstate):
+    """``fn(xp, *arrays)`` under ``np.errstate(**errstate)`` (e.g. ``over="ignore"``), eagerly
+    and on every replay of an ``xg.function`` program, which records it as one step
+    (``run_whole``): for a computation whose inf or NaN is an expected answer, so that NumPy's
+    warnings about it are off there and nowhere else.
+
+    >>> import numpy as np, warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("error")
+    ...     run_quietly(np, lambda xp, a: a * a, np.float32([1e30]), over="ignore").tolist()
+    [inf]
+    """
+    return run_whole(xp, _Quiet(fn, errstate), *arrays)
+
+
+__all__ = ["run_whole", "run_quietly"]

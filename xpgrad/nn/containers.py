@@ -23,6 +23,7 @@ from .linear import Linear, bias_initializer
 from .module import Module, layer_repr
 from .module_hooks import ACTIVE as _HOOKS_ACTIVE
 from ._torch_strict import strict_option
+from .variable_names import renames
 
 
 #: activation layers ``linear`` applies in its own primitive, by class (exactly: a subclass
@@ -107,12 +108,14 @@ class Sequential(Module):
         i = int(i)
         return i + n if i < 0 else i
 
+    @renames
     def append(self, layer) -> "Sequential":
         """Add ``layer`` at the end; returns self (as PyTorch's)."""
         self.layers.append(_check_layer(layer))
         self._changed()
         return self
 
+    @renames
     def extend(self, layers) -> "Sequential":
         """Add each of ``layers`` (an iterable of layers, a Sequential too) at the end, every
         one checked before any is added; returns self."""
@@ -124,6 +127,7 @@ class Sequential(Module):
         self._changed()
         return self
 
+    @renames
     def insert(self, index, layer) -> "Sequential":
         """Put ``layer`` before ``index`` (``-len <= index <= len``, as PyTorch's; the layers
         from ``index`` on move one up); returns self."""
@@ -132,6 +136,7 @@ class Sequential(Module):
         self._changed()
         return self
 
+    @renames
     def pop(self, index=-1):
         """Remove and return the layer at ``index`` (the last by default; a slice gives a
         Sequential of the layers removed)."""
@@ -147,6 +152,7 @@ class Sequential(Module):
             return Sequential(self.layers[i], name=self.name)
         return self.layers[self._index(i, "__getitem__")]
 
+    @renames
     def __setitem__(self, i, layer):
         """Replace layer ``i`` (an int, as PyTorch's) with ``layer``."""
         if isinstance(i, slice):
@@ -156,6 +162,7 @@ class Sequential(Module):
         self.layers[i] = _check_layer(layer)
         self._changed()
 
+    @renames
     def __delitem__(self, i):
         """Remove layer ``i``, or the layers of a slice; those after move down (as PyTorch's
         renumbering)."""
@@ -315,11 +322,12 @@ class MLP(Module):
         _initial.resolve(init, "init", "MLP")             # errors name the MLP, not a Linear
         bias_initializer(bias_init, bias, "MLP")
         gen = _init.as_rng(rng, backend)
-        self.layers = [Linear(a, b, rng=gen, init=init, bias=bias, bias_init=bias_init,
-                              dtype=dtype, backend=backend, name=f"{self.name}/linear{i}")
-                       for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:]))]
-        for layer in self.layers:
+        layers = [Linear(a, b, rng=gen, init=init, bias=bias, bias_init=bias_init,
+                         dtype=dtype, backend=backend, name=f"{self.name}/linear{i}")
+                  for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:]))]
+        for layer in layers:
             layer.name = "linear"   # path component; the list index is appended
+        self.layers = layers        # (its Variables are named after these paths)
 
     def forward(self, x):
         last = len(self.layers) - 1

@@ -28,6 +28,7 @@ from ._torch_strict import strict_option
 from .module_hints import PYTORCH_NAMES as _PYTORCH_NAMES
 from .module_hints import keras_training_keyword, not_initialized, note_layer
 from .module_hooks import ACTIVE as _HOOKS_ACTIVE, call as _call_hooked
+from .variable_names import name_after_paths
 from .module_tree import _trainable, _visit_modules, _visit_trainable, _visit_variables
 
 
@@ -60,6 +61,14 @@ def held_items(value, key, join, deeper=False, walking=()):
         if isinstance(item, _HOLDERS):        # not numbers, strings: most items of a list
             yield from held_items(item, join(key, i, item, deeper or is_dict), join, True,
                                   walking)
+
+
+def _holds_module(value, key) -> bool:
+    """Whether an attribute ``value`` is a Module or holds one (in lists, tuples, dicts)."""
+    if isinstance(value, Module):
+        return True
+    return isinstance(value, _CONTAINERS) and any(
+        isinstance(item, Module) for _, item in held_items(value, key, xpgrad_path))
 
 
 def xpgrad_path(key, i, item, deeper):
@@ -123,6 +132,8 @@ class Module:
                             f"trainable_variables and state_dict: update it in place with "
                             f"{name}.assign(...), or assign an xg.Variable")
         object.__setattr__(self, name, value)
+        if not name.startswith("_") and _holds_module(value, name):
+            name_after_paths(self)          # its layers' Variables: named after their paths
 
     def __getattr__(self, name):
         # only for attributes a module lacks: PyTorch's names say where ours are

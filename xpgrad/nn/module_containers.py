@@ -15,6 +15,7 @@ from collections.abc import Mapping
 
 from ..jit.capture import THREAD as _TRACES, guard_value, note_write
 from .module import Module
+from .variable_names import renames
 
 
 def _module(value, what, owner):
@@ -93,9 +94,11 @@ class ModuleList(_Container):
             return ModuleList(self._read()[i], name=self.name)
         return self._read()[self._index(i)]
 
+    @renames
     def __setitem__(self, i, module):
         self._write()[self._index(i)] = _module(module, "the module set", "ModuleList")
 
+    @renames
     def __delitem__(self, i):
         if isinstance(i, slice):
             del self._write()[i]
@@ -122,11 +125,13 @@ class ModuleList(_Container):
                             f"unsaved): add it with append or insert")
         super().__setattr__(key, value)
 
+    @renames
     def append(self, module) -> "ModuleList":
         """Add ``module`` at the end; returns self (as PyTorch's)."""
         self._write().append(_module(module, "the module appended", "ModuleList"))
         return self
 
+    @renames
     def extend(self, modules) -> "ModuleList":
         """Add each of ``modules`` (an iterable of Modules) at the end; returns self."""
         if isinstance(modules, (str, bytes)) or not hasattr(modules, "__iter__"):
@@ -138,12 +143,14 @@ class ModuleList(_Container):
         self._write().extend(modules)
         return self
 
+    @renames
     def insert(self, index, module) -> None:
         """Insert ``module`` before ``index`` (as ``list.insert``, any int)."""
         if isinstance(index, bool) or not isinstance(index, numbers.Integral):
             raise TypeError(f"ModuleList.insert: index must be an int, got {index!r}")
         self._write().insert(int(index), _module(module, "the module inserted", "ModuleList"))
 
+    @renames
     def pop(self, index=-1):
         """Remove and return the module at ``index`` (the last by default; a slice gives a
         ModuleList of the modules removed, as PyTorch's)."""
@@ -198,9 +205,11 @@ class ModuleDict(_Container):
             raise KeyError(f"ModuleDict has no key {key!r} (its keys: "
                            f"{list(self._read())})") from None
 
+    @renames
     def __setitem__(self, key, module):
         self._write()[_key(key)] = _module(module, f"the module for {key!r}", "ModuleDict")
 
+    @renames
     def __delitem__(self, key):
         self[key]                                # the KeyError naming the keys
         del self._write()[key]
@@ -223,6 +232,7 @@ class ModuleDict(_Container):
     def items(self):
         return self._read().items()
 
+    @renames
     def update(self, modules) -> None:
         """Add the entries of a mapping or of an iterable of ``(key, module)`` pairs, every
         one checked before any is added."""
@@ -240,12 +250,14 @@ class ModuleDict(_Container):
         pairs = [(_key(k), _module(m, f"the module for {k!r}", "ModuleDict")) for k, m in pairs]
         self._write().update(pairs)
 
+    @renames
     def pop(self, key) -> Module:
         """Remove and return the module under ``key``."""
         module = self[key]
         del self._write()[key]
         return module
 
+    @renames
     def clear(self) -> None:
         self._write().clear()
 

@@ -91,11 +91,11 @@ class _Sequence(Module):
                      cell_kwargs["bias_init"], cell_kwargs["bias"], who)   # errors name `who`
         gen = _init.as_rng(cell_kwargs.pop("rng", None), cell_kwargs.get("backend"))
         sizes = [self.input_size] + [self.directions * self.hidden_size] * (self.num_layers - 1)
-        self.layers = [self.CELL(sizes[k], self.hidden_size, rng=gen,
-                                 name=f"{self.name}/cell{k}", **cell_kwargs)
-                       for k in range(self.num_layers)]
-        for cell in self.layers:
+        layers = [self.CELL(sizes[k], self.hidden_size, rng=gen, name=f"{self.name}/cell{k}",
+                            **cell_kwargs) for k in range(self.num_layers)]
+        for cell in layers:
             cell.name = "cell"          # path component; the list index is appended
+        self.layers = layers            # (its Variables are named after these paths)
         if self.bidirectional:
             # one attribute per layer, so that the variables' paths read as PyTorch's keys:
             # "lstm/cell0_reverse/w_ih" holds weight_ih_l0_reverse

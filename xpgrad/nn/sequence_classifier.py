@@ -69,12 +69,13 @@ class SequenceClassifier(Module):
         sizes = [_checks.size("input_size", input_size, owner)] + hidden
         gen = _init.as_rng(rng, backend)
         self.input_size = sizes[0]
-        self.layers = [kinds[cell](a if i == 0 else D * a, b, bidirectional=self.bidirectional,
-                                   batch_first=True, rng=gen, dtype=dtype, backend=backend,
-                                   name=f"{self.name}/{cell}{i}", **inits)
-                       for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:]))]
-        for layer in self.layers:
+        layers = [kinds[cell](a if i == 0 else D * a, b, bidirectional=self.bidirectional,
+                              batch_first=True, rng=gen, dtype=dtype, backend=backend,
+                              name=f"{self.name}/{cell}{i}", **inits)
+                  for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:]))]
+        for layer in layers:
             layer.name = cell
+        self.layers = layers            # (its Variables are named after these paths)
         self.head = Linear(D * sizes[-1], n_classes, rng=gen, dtype=dtype, backend=backend,
                            name=f"{self.name}/head")
 

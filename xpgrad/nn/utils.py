@@ -3,7 +3,8 @@
 ``weight_norm`` and ``spectral_norm`` (``torch.nn.utils.parametrizations``'),
 ``remove_parametrizations`` and ``is_parametrized`` (``torch.nn.utils.parametrize``'), and
 ``remove_weight_norm`` / ``remove_spectral_norm``; ``pad_sequence``
-(``torch.nn.utils.rnn``'s; recurrent layers take ``lengths=`` in place of packed sequences).
+(``torch.nn.utils.rnn``'s; recurrent layers take ``lengths=`` in place of packed sequences);
+``parameters_to_vector`` and ``vector_to_parameters``.
 Gradient clipping is
 ``xg.optim.clip_global_norm`` (see ``__getattr__``).
 
@@ -13,13 +14,15 @@ Gradient clipping is
 [(2,), (1, 2), (3, 2)]
 """
 from .._args import no_module_attribute
+from .parameter_vector import parameters_to_vector, vector_to_parameters
 from .parametrizations import (remove_spectral_norm, remove_weight_norm, spectral_norm,
                                weight_norm)
 from .parametrize import is_parametrized, remove_parametrizations
 from .sequence_padding import pad_sequence
 
 __all__ = ["weight_norm", "spectral_norm", "remove_parametrizations", "remove_weight_norm",
-           "remove_spectral_norm", "is_parametrized", "pad_sequence"]
+           "remove_spectral_norm", "is_parametrized", "pad_sequence", "parameters_to_vector",
+           "vector_to_parameters"]
 
 #: torch.nn.utils' names that xpgrad does without, and what to write instead
 _PYTORCH_NAMES = {

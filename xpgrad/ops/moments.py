@@ -7,12 +7,14 @@ pays one finiteness check on the reduced statistics.
 >>> import numpy as np
 >>> import array_api_compat.numpy as xp
 >>> x = np.array([1e19, -1e19, 2e19, -2e19], np.float32)
->>> f"{float(safe_variance(xp, x, (0,), False, lambda a: xp.var(a, axis=0))):.3g}"
+>>> f"{float(safe_variance(xp, x, (0,), False, lambda xp, a: xp.var(a, axis=0))):.3g}"
 '2.5e+38'
 """
 from __future__ import annotations
 
 import numpy as np
+
+from ..jit.whole import run_quietly
 
 
 def power_of_two_scale(xp, x, axes):
@@ -54,25 +56,36 @@ def _overflowed_in_trace(xp, stat):
     return False
 
 
+#: NumPy's warnings that the plain formula's overflow (and inf - inf after it) would give: the
+#: statistic is checked, and recomputed where it overflowed. Off for the statistic's own step
+#: only, also in an ``xg.function`` replay, whose guard then runs the call eagerly
+_OVERFLOW_EXPECTED = {"over": "ignore", "invalid": "ignore"}
+
+
 def safe_variance(xp, x, axes, keepdims, variance):
-    """``variance(x)`` (reducing ``axes``, kept as length 1 if ``keepdims``), or where it
-    overflowed ``variance(x / s) * s * s`` (still inf where the variance itself passes the
+    """``variance(xp, x)`` (reducing ``axes``, kept as length 1 if ``keepdims``), or where it
+    overflowed ``variance(xp, x / s) * s * s`` (still inf where the variance itself passes the
     dtype's largest number)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        v = variance(x)
-        if not overflowed(xp, v):
-            return v
-        s = _scale_like(xp, x, axes, keepdims)
-        return variance(x / _scale_like(xp, x, axes, True)) * s * s
+    v = run_quietly(xp, variance, x, **_OVERFLOW_EXPECTED)
+    if not overflowed(xp, v):
+        return v
+
+    def rescaled(xp, a):
+        s = _scale_like(xp, a, axes, keepdims)
+        return variance(xp, a / _scale_like(xp, a, axes, True)) * s * s
+    return run_quietly(xp, rescaled, x, **_OVERFLOW_EXPECTED)
 
 
 def safe_std(xp, x, axes, keepdims, std):
-    """``std(x)`` as ``safe_variance``: ``std(x / s) * s`` where ``std(x)`` overflowed."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        v = std(x)
-        if not overflowed(xp, v):
-            return v
-        return std(x / _scale_like(xp, x, axes, True)) * _scale_like(xp, x, axes, keepdims)
+    """``std(xp, x)`` as ``safe_variance``: ``std(xp, x / s) * s`` where ``std(xp, x)``
+    overflowed."""
+    v = run_quietly(xp, std, x, **_OVERFLOW_EXPECTED)
+    if not overflowed(xp, v):
+        return v
+
+    def rescaled(xp, a):
+        return std(xp, a / _scale_like(xp, a, axes, True)) * _scale_like(xp, a, axes, keepdims)
+    return run_quietly(xp, rescaled, x, **_OVERFLOW_EXPECTED)
 
 
 def _scale_like(xp, x, axes, keepdims):

@@ -21,7 +21,7 @@ import math
 import numpy as np
 
 from .. import dtypes as _dt
-from .._args import flag, refuse_keywords
+from .._args import ELEMENTWISE_TWINS, flag, refuse_keywords, refuse_second_operand
 from ..primitive import Primitive, apply
 from ..tensor import Tensor
 from ._define import (as_tensor, conj_if_complex, count, expand_to, kept_shape, native_dtype,
@@ -41,6 +41,15 @@ def _reducer(name, prim, doc, with_dtype=False):
                          keepdims=flag(keepdims, "keepdims", name))
             return apply(prim, x, axis=norm_axes(axis, x.ndim),
                          keepdims=flag(keepdims, "keepdims", name), dtype=native_dtype(x, dtype))
+    elif name in ELEMENTWISE_TWINS:
+        def fn(x, /, *others, axis=None, keepdims=False, **unexpected):
+            if others:          # torch.max(a, b) is elementwise: name xg.maximum
+                refuse_second_operand(name, others)
+            if unexpected:
+                refuse_keywords(name, unexpected)
+            x = as_tensor(x)
+            return apply(prim, x, axis=norm_axes(axis, x.ndim),
+                         keepdims=flag(keepdims, "keepdims", name))
     else:
         def fn(x, /, *, axis=None, keepdims=False, **unexpected):
             if unexpected:
@@ -202,14 +211,14 @@ def _per_dof(x_shape, axis, correction):
 def _var(xp, x, axis, keepdims, correction):
     if count(x.shape, axis) - correction <= 0:   # NaN, as the standard says (NumPy: inf)
         return xp.full_like(xp.sum(x, axis=axis, keepdims=keepdims), float("nan"))
-    return safe_variance(xp, x, _all_axes(x, axis), keepdims, lambda a: xp.var(
+    return safe_variance(xp, x, _all_axes(x, axis), keepdims, lambda xp, a: xp.var(
         a, axis=axis, keepdims=keepdims, correction=correction))
 
 
 def _std(xp, x, axis, keepdims, correction):
     if count(x.shape, axis) - correction <= 0:
         return xp.full_like(xp.sum(x, axis=axis, keepdims=keepdims), float("nan"))
-    return safe_std(xp, x, _all_axes(x, axis), keepdims, lambda a: xp.std(
+    return safe_std(xp, x, _all_axes(x, axis), keepdims, lambda xp, a: xp.std(
         a, axis=axis, keepdims=keepdims, correction=correction))
 
 

@@ -123,10 +123,18 @@ def clip_global_norm(grads, max_norm, *, eps=0.0, norm_type=2.0, error_if_nonfin
             raise RuntimeError(f"clip_global_norm: the total norm of order {norm_type} of "
                                f"the gradients is {value}, so they cannot be clipped "
                                "(error_if_nonfinite=True)")
+    from ..jit.whole import run_quietly      # (xpgrad.jit imports the optimizers)
+
     scale = max_norm / xp.maximum(norm + eps, max_norm)
     out = [None if g is None else
-           _wrap(g._data * xp.astype(scale, g._data.dtype), be) for g in grads]
+           _wrap(run_quietly(xp, _scaled, g._data, scale, invalid="ignore"), be) for g in grads]
     return out, _wrap(norm, be)
+
+
+def _scaled(xp, g, scale):
+    """``g * scale`` in ``g``'s dtype. An infinite norm scales by 0, as torch's: finite
+    entries become 0, infinite ones NaN (IEEE's inf * 0, which NumPy would warn of)."""
+    return g * xp.astype(scale, g.dtype)
 
 
 def global_norm(grads):

@@ -262,6 +262,10 @@ _POSITION = {
     "steps": ("an integer >= 0", lambda v: _whole(v) and v >= 0),
     "run_id": ("a string", lambda v: isinstance(v, str)),
     "monitor": ("a dict", lambda v: isinstance(v, dict)),
+    "epoch_sums": ("[loss sum, correct, examples] of the epoch's part done",
+                   lambda v: isinstance(v, list) and len(v) == 3
+                   and isinstance(v[0], (int, float)) and not isinstance(v[0], bool)
+                   and math.isfinite(v[0]) and all(_whole(n) and n >= 0 for n in v[1:])),
 }
 
 

@@ -91,9 +91,10 @@ def _write_json(path, data) -> None:
         raise
 
 
-def _save(plan, epoch, done_in_epoch, n_train, target_epochs, writes) -> None:
+def _save(plan, epoch, done_in_epoch, n_train, target_epochs, writes, sums=None) -> None:
     """Save the checkpoint with the run's position (``done_in_epoch`` examples of ``epoch``
-    done), refusing non-finite weights (on every rank); rank 0 writes it through ``writes``."""
+    done, ``sums``: their (loss sum, correct, examples) where this call counted all of them),
+    refusing non-finite weights (on every rank); rank 0 writes it through ``writes``."""
     from ..checkpoint import save_checkpoint
 
     from ..distributed.group import current
@@ -111,6 +112,8 @@ def _save(plan, epoch, done_in_epoch, n_train, target_epochs, writes) -> None:
             "examples_in_epoch": 0 if complete else done_in_epoch, "target_epochs": target_epochs,
             "steps": plan.opt.iterations, "run_id": plan.run_id,
             "monitor": _json_safe(plan.monitor.state_dict())}
+    if not complete and sums is not None and sums[2] == done_in_epoch:
+        meta["epoch_sums"] = [float(sums[0]), int(sums[1]), int(sums[2])]
     best = plan.monitor.weights()         # --restore-best: the best epoch's weights
     writes(save_checkpoint, plan.cfg.checkpoint, plan.model, plan.opt, metadata=meta,
            **({"extra": best} if best else {}))
@@ -225,6 +228,7 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
     def stop():       # ranks stop after the same step, whenever a signal reached each
         return stopper.signum if dp is None else agreed
     epoch, done_in_epoch = start_epoch, 0
+    loss_sum, correct, seen = 0.0, 0, 0
     try:
         for epoch in range(start_epoch + 1, target + 1):
             t_epoch = time.perf_counter()
@@ -233,6 +237,9 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
             idx_batches = [order[i:i + cfg.batch_size]
                            for i in range(first, n_train, cfg.batch_size)]
             loss_sum, correct, seen, done_in_epoch = 0.0, 0, 0, first
+            earlier_part = first and plan.skip_sums is not None
+            if earlier_part:    # the epoch's line and row count the part done before resuming
+                loss_sum, correct, seen = plan.skip_sums
             bar = _progress(idx_batches, len(idx_batches), f"epoch {epoch}/{target}",
                             cfg.progress)
             for idx in bar:
@@ -270,12 +277,13 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
                 if cfg.progress:
                     bar.set_postfix(loss=f"{loss_value:.4f}", refresh=False)
                 if cfg.checkpoint_every and opt.iterations % cfg.checkpoint_every == 0:
-                    _save(plan, epoch, done_in_epoch, n_train, target, held)
+                    _save(plan, epoch, done_in_epoch, n_train, target, held,
+                          (loss_sum, correct, seen))
                 if stop() is not None or (cfg.max_steps is not None
                                           and steps >= cfg.max_steps):
                     break
             early_stop = False
-            if seen:
+            if done_in_epoch > first:         # this call trained some of the epoch
                 test_loss, test_acc = _evaluated(dp, held, model, ds.x_test, ds.y_test, be)
                 val_loss, val_acc = None, None
                 if plan.val is not None:
@@ -300,9 +308,10 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
                 held(writer.flush)
                 partial = "" if done_in_epoch >= n_train else \
                     f"  (partial: {done_in_epoch}/{n_train} examples)"
-                if first:       # its loss and accuracy are of this run's part of the epoch
+                if first and not earlier_part:  # its loss and accuracy: this run's part only
                     partial = f"  (partial: examples {first + 1}-{done_in_epoch} of {n_train}," \
-                              f" after resuming)"
+                              f" after resuming from a checkpoint without the sums of examples" \
+                              f" 1-{first})"
                 val = "" if val_loss is None else \
                     f"val loss {val_loss:.4f}  val acc {val_acc:6.2%}  "
                 say(f"epoch {epoch:3d}  loss {row['train_loss']:.4f}  "
@@ -329,7 +338,7 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
 
     if cfg.checkpoint:              # the most valuable file first
         try:
-            _save(plan, epoch, done_in_epoch, n_train, target, held)
+            _save(plan, epoch, done_in_epoch, n_train, target, held, (loss_sum, correct, seen))
         except TrainingError as e:
             held.raise_after_logs(e, plan, history, writer, plot_history, stopper.name)
     files = held(_write_logs, plan, history, writer, plot_history, stopper.name)
@@ -348,7 +357,8 @@ def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
                else "no --checkpoint was given, so the weights were not saved"))
     say(f"held-out accuracy {test_acc:.2%} on {len(ds.x_test)} {ds.name} test images "
         + (f"with the weights of epoch {monitor.best_epoch} " if kept else "")
-        + f"after {steps} step{'' if steps == 1 else 's'} in {seconds:.1f} s")
+        + f"after {opt.iterations} step{'' if opt.iterations == 1 else 's'}"
+        + (f" ({steps} in this run)" if plan.steps_before else "") + f" in {seconds:.1f} s")
     for what, path in files.items():
         say(f"wrote {what}: {path}")
     return TrainResult(cfg, history, model, opt, test_acc, seconds, steps, start_epoch, files,
@@ -380,7 +390,7 @@ def _write_logs(plan, history, writer, plot_history, interrupted) -> dict:
     rows = history.as_dict()
     earlier = earlier_history(cfg.logdir, plan.steps_before, cfg, plan.run_id)
     if earlier is not None:
-        rows = continue_history(earlier, rows)
+        rows = continue_history(earlier, rows, counts_earlier=plan.skip_sums is not None)
     if plan.monitor.early_stopping:
         rows["early_stopping"] = plan.monitor.record()
     _write_json(history_path, {"config": config, "run_id": plan.run_id, **rows,

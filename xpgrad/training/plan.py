@@ -94,6 +94,9 @@ class Plan:
     be: object
     start_epoch: int = 0        # whole epochs done before this call
     skip: int = 0               # examples of epoch start_epoch + 1 done before this call
+    #: (loss sum, correct predictions, examples) of those ``skip`` examples, from the
+    #: checkpoint; None where it predates them (the epoch's line then covers this call's part)
+    skip_sums: tuple | None = (0.0, 0, 0)
     steps_before: int = 0       # optimizer steps done before this call (set as it starts)
     run_id: str | None = None   # one run's id, kept by its resumptions (None: an older one's)
     stale_logs: tuple = ()      # another run's logs in logdir, removed as training starts
@@ -326,6 +329,9 @@ def _built(cfg, raw, be, source, meta, background_compile, echo, root=True) -> P
         if isinstance(meta.get("epochs_done"), int):
             plan.start_epoch = meta["epochs_done"]
             plan.skip = min(int(meta.get("examples_in_epoch") or 0), len(ds.x_train))
+            sums = meta.get("epoch_sums")
+            if plan.skip:
+                plan.skip_sums = tuple(sums) if sums and sums[2] == plan.skip else None
         else:   # a checkpoint without position: whole epochs follow from the step count
             steps_per_epoch = -(-len(ds.x_train) // cfg.batch_size)
             plan.start_epoch = -(-opt.iterations // steps_per_epoch)

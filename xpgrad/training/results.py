@@ -108,10 +108,12 @@ def earlier_history(logdir, steps_before, config, run_id=None) -> dict | None:
     return earlier
 
 
-def continue_history(earlier: dict, now: dict) -> dict:
+def continue_history(earlier: dict, now: dict, *, counts_earlier=False) -> dict:
     """``now`` (``History.as_dict()`` of a resumed run) after the rows of ``earlier``; an epoch
     split over the two runs (interrupted mid-epoch) becomes one row, its training metrics
-    weighed by the examples each part trained, its test metrics those at its end.
+    weighed by the examples each part trained, its test metrics those at its end. With
+    ``counts_earlier`` (the checkpoint held the sums of the earlier part) ``now``'s row of that
+    epoch already counts both parts: it is taken as it is, with both parts' seconds.
 
     >>> a = dict(History([1, 2], [1.0, 0.5], [0.5, 0.6], [1.0, 0.8], [0.4, 0.5], [0.1, 0.1],
     ...                  [1.0, 1.0], [9.0] * 4, [100, 25], [None] * 2, [None] * 2).as_dict())
@@ -120,15 +122,20 @@ def continue_history(earlier: dict, now: dict) -> dict:
     >>> h = continue_history(a, b)
     >>> h["epoch"], h["train_loss"], h["train_examples"], h["test_accuracy"], len(h["step_loss"])
     ([1, 2, 3], [1.0, 0.35, 0.2], [100, 100, 100], [0.4, 0.7, 0.8], 12)
+    >>> b["train_loss"][0], b["train_examples"][0] = 0.35, 100      # as counted by the run
+    >>> h = continue_history(a, b, counts_earlier=True)
+    >>> h["train_loss"], h["train_examples"], h["seconds"]
+    ([1.0, 0.35, 0.2], [100, 100, 100], [1.0, 4.0, 1.0])
     """
     merged = {key: list(earlier[key]) + list(values) for key, values in now.items()}
     split = len(earlier["epoch"])          # the first row of ``now``
     if split and now["epoch"] and earlier["epoch"][-1] == now["epoch"][0]:
-        before, after = merged["train_examples"][split - 1], merged["train_examples"][split]
-        for key in _WEIGHED:
-            merged[key][split] = (merged[key][split - 1] * before
-                                  + merged[key][split] * after) / (before + after)
-        merged["train_examples"][split] = before + after
+        if not counts_earlier:
+            before, after = merged["train_examples"][split - 1], merged["train_examples"][split]
+            for key in _WEIGHED:
+                merged[key][split] = (merged[key][split - 1] * before
+                                      + merged[key][split] * after) / (before + after)
+            merged["train_examples"][split] = before + after
         merged["seconds"][split] += merged["seconds"][split - 1]
         for values in merged.values():
             if values is not merged["step_loss"]:

@@ -1,0 +1,113 @@
+"""The Variables of ``model.trainable_variables`` carry distinct names: a module that takes a
+layer in names the layer's Variables after their paths (the ``named_variables`` and
+``state_dict`` keys, which do not change). Before, every Linear's were ``linear/w`` and
+``linear/b``, so that only state_dict told them apart and a checkpoint or optimizer state saved
+from the list of Variables was refused ('two variables are named ...')."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import xpgrad as xg
+
+
+def _names(model):
+    return [v.name for v in model.variables]
+
+
+def _two_linears():
+    return xg.nn.Sequential(xg.nn.Linear(2, 3, rng=0), xg.nn.ReLU(), xg.nn.Linear(3, 1, rng=1))
+
+
+def test_a_sequentials_linears_are_named_after_their_distinct_paths():
+    model = _two_linears()
+    assert _names(model) == ["sequential/linear0/w", "sequential/linear0/b",
+                             "sequential/linear2/w", "sequential/linear2/b"]
+    assert list(model.state_dict()) == _names(model)       # the keys, as before
+    lone = xg.nn.Linear(2, 3, rng=0)
+    assert _names(lone) == ["linear/w", "linear/b"]          # a lone layer keeps its own
+
+
+class Block(xg.nn.Module):
+    def __init__(self):
+        super().__init__(name="block")
+        self.fc1, self.fc2 = xg.nn.Linear(2, 2, rng=0), xg.nn.Linear(2, 2, rng=1)
+        self.temperature = xg.Variable(1.0, name="temperature")
+        self.scale = xg.Variable(2.0, name="block/scale")
+
+    def forward(self, x):
+        return self.fc2(self.fc1(x)) * self.scale / self.temperature
+
+
+class Net(xg.nn.Module):
+    def __init__(self):
+        super().__init__(name="net")
+        self.blocks = [Block(), Block()]
+        self.heads = xg.nn.ModuleDict({"a": xg.nn.Linear(2, 1, rng=2)})
+
+    def forward(self, x):
+        for block in self.blocks:
+            x = block(x)
+        return self.heads["a"](x)
+
+
+def test_nested_modules_name_variables_by_their_full_path_and_keep_users_names():
+    net = Net()
+    names, paths = _names(net), list(net.named_variables())
+    assert len(names) == 14 and len(set(names)) == 13     # alike: the user's two temperatures
+    renamed = [(n, p) for n, p in zip(names, paths) if n != p]
+    # the user's own names stay; the layers' own (and a module's f"{name}/{attr}") follow paths
+    assert renamed == [("temperature", "net/blocks0/temperature"),
+                       ("temperature", "net/blocks1/temperature")]
+    assert "net/blocks1/fc2/w" in names and "net/blocks0/scale" in names
+    assert "net/heads/a/w" in names
+    assert net(xg.ones((1, 2))).shape == (1, 1)
+
+
+def test_a_name_the_user_changes_is_kept_by_later_changes_of_the_model():
+    model = _two_linears()
+    model.layers[0].w.name = "encoder_weight"
+    model.append(xg.nn.Linear(1, 1, rng=3))
+    assert _names(model)[0] == "encoder_weight"
+    assert _names(model)[1:] == list(model.named_variables())[1:]
+
+
+@pytest.mark.parametrize("edit", [
+    lambda m: m.insert(0, xg.nn.Linear(2, 2, rng=4)), lambda m: m.pop(0),
+    lambda m: m.__delitem__(1), lambda m: m.__setitem__(2, xg.nn.Linear(3, 2, rng=5)),
+    lambda m: m.extend([xg.nn.Tanh(), xg.nn.Linear(1, 2, rng=6)]),
+], ids=["insert", "pop", "del", "setitem", "extend"])
+def test_editing_a_sequential_renames_after_the_new_paths(edit):
+    model = _two_linears()
+    edit(model)
+    assert _names(model) == list(model.named_variables())
+
+
+def test_module_list_items_are_named_after_their_paths():
+    holder = xg.nn.ModuleList([xg.nn.Linear(2, 2, rng=0)], name="stack")
+    holder.append(xg.nn.Linear(2, 2, rng=1))
+    assert _names(holder) == ["stack/0/w", "stack/0/b", "stack/1/w", "stack/1/b"]
+
+
+def test_a_list_of_the_models_variables_saves_and_loads_as_the_model(tmp_path):
+    """The checkpoint of ``model.trainable_variables`` has the model's own keys: it loads into
+    a fresh model, and the model's checkpoints are as before. It was refused: 'two variables
+    are named linear/w'."""
+    model, fresh = _two_linears(), _two_linears()
+    for v in fresh.variables:
+        v.assign(xg.zeros(v.shape))
+    opt = xg.optim.Adam(learning_rate=0.1)
+    with xg.GradientTape() as tape:
+        loss = xg.sum(model(xg.ones((4, 2))) ** 2)
+    opt.apply_gradients(zip(tape.gradient(loss, model.trainable_variables),
+                            model.trainable_variables))
+    from_list, from_model = str(tmp_path / "list.npz"), str(tmp_path / "model.npz")
+    xg.save_checkpoint(from_list, model.trainable_variables, opt)
+    xg.save_checkpoint(from_model, model, opt)
+    with np.load(from_list) as a, np.load(from_model) as b:
+        assert sorted(k for k in a.files if k.startswith(("model/", "optimizer/"))) == \
+            sorted(k for k in b.files if k.startswith(("model/", "optimizer/")))
+        assert "model/sequential/linear2/w" in a.files
+    xg.load_checkpoint(from_list, fresh)
+    for a, b in zip(fresh.variables, model.variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())

@@ -1,0 +1,76 @@
+"""Variables named after their paths in the model that holds them, as the ``named_variables``
+and ``state_dict`` keys: a layer names its Variables ``f"{name}/w"`` when it makes them (a
+lone ``Linear``'s are ``linear/w`` and ``linear/b``), and a module that takes the layer in (an
+attribute set in its ``__init__``, a ``Sequential``, a ``ModuleList`` or ``ModuleDict`` item)
+renames them after their paths below it, so that the Variables of ``model.trainable_variables``
+carry distinct names (``sequential/linear0/w``, ``sequential/linear2/w``) where several layers
+would all have said ``linear/w``. An MLP's and a Transformer stack's already were their paths.
+A name the user gave (one other than the layer's own ``f"{name}/{attribute}"``) is kept.
+
+>>> import xpgrad as xg
+>>> model = xg.nn.Sequential(xg.nn.Linear(2, 3, rng=0), xg.nn.ReLU(), xg.nn.Linear(3, 1, rng=1))
+>>> [v.name for v in model.trainable_variables] == list(model.named_variables())
+True
+>>> [v.name for v in model.trainable_variables][::2]
+['sequential/linear0/w', 'sequential/linear2/w']
+"""
+from __future__ import annotations
+
+import functools
+import weakref
+
+from .module_tree import _join
+
+_GIVEN: dict = {}           # id(variable) -> (a weak reference to it, the path it was given)
+
+
+def _renamable(variable, holder, key) -> bool:
+    """Whether ``variable``'s name is the library's: the layer's own ``f"{name}/{key}"``, or
+    the path this module last gave it (not since renamed by the user)."""
+    name = variable.name
+    if name == f"{holder.name}/{key}":
+        return True
+    given = _GIVEN.get(id(variable))
+    return given is not None and given[0]() is variable and given[1] == name
+
+
+def _forget(ref, key):
+    entry = _GIVEN.get(key)
+    if entry is not None and entry[0] is ref:
+        del _GIVEN[key]
+
+
+def _walk(module, path, seen):
+    from ..tensor import Variable
+
+    for key, item in module._items():
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        here = _join(path, key)
+        if not isinstance(item, Variable):
+            _walk(item, here, seen)
+        elif item.name != here and _renamable(item, module, key):
+            item.name = here
+            key_id = id(item)
+            _GIVEN[key_id] = (weakref.ref(item, lambda r, k=key_id: _forget(r, k)), here)
+
+
+def name_after_paths(module) -> None:
+    """Rename the Variables below ``module`` after their ``named_variables`` paths (those
+    named by their layer or by an earlier call; a shared Variable after its first path)."""
+    if "name" in vars(module):              # (not while a subclass's __init__ starts)
+        _walk(module, module.name, {id(module)})
+
+
+def renames(method):
+    """``method`` of a container of modules, followed by ``name_after_paths(self)``."""
+    @functools.wraps(method)
+    def changed(self, *args, **kwargs):
+        result = method(self, *args, **kwargs)
+        name_after_paths(self)
+        return result
+    return changed
+
+
+__all__ = ["name_after_paths", "renames"]
