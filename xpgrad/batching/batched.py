@@ -148,7 +148,7 @@ class BatchedArray:
         return self._level.namespace.imag(self)
 
     def __getattr__(self, name):
-        if name.startswith("__"):
+        if name[0] == "_":          # (``hasattr(x, "_backend")`` asks whether x is a Tensor)
             raise AttributeError(name)
         from .methods import method
 
@@ -203,9 +203,15 @@ def _top(*groups):
 
 def _binary(name, reflected=False):
     def method(self, other):
-        if _foreign(other):
+        cls = other.__class__
+        if cls is BatchedArray:
+            level = other._level if other._level.depth > self._level.depth else self._level
+        elif cls is float or cls is int:
+            level = self._level
+        elif _foreign(other):
             return NotImplemented
-        level = _top((self, other))
+        else:
+            level = _top((self, other)) if cls is tuple or cls is list else self._level
         fn = getattr(level.namespace, name)
         return fn(other, self) if reflected else fn(self, other)
     method.__name__ = name
