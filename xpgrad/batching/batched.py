@@ -167,9 +167,14 @@ class BatchedArray:
 
     # -- indexing and writes -----------------------------------------------------------------------
     def __getitem__(self, key):
-        from .indexing import getitem
+        keys = key if key.__class__ is tuple else (key,)
+        for k in keys:
+            if k.__class__ not in _BASIC_KEYS:
+                from .indexing import getitem
 
-        return getitem(self, key)
+                return getitem(self, key)
+        # slices, ints, None and Ellipsis: one example's key after the batch axis
+        return BatchedArray(self._data[(_ALL,) + keys], self._level, self._shared)
 
     def __setitem__(self, key, value):
         from .indexing import setitem
@@ -183,6 +188,11 @@ class BatchedArray:
             self._data = inner.asarray(self._data, copy=True)
             self._shared = False
         return self._data
+
+
+_ALL = slice(None)
+#: index keys that select the same region of every example (``x[1:, None, ..., 0]``)
+_BASIC_KEYS = frozenset((slice, int, type(None), type(Ellipsis)))
 
 
 def _top(*groups):

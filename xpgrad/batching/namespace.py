@@ -21,7 +21,11 @@ import collections
 import threading
 import types
 
+import numpy as np
+
 from .batched import BatchedArray
+
+_NDARRAY = np.ndarray
 
 
 class Level:
@@ -125,24 +129,27 @@ def _batching(name, short):
             real = getattr(ns._inner, short)
             if kwargs:
                 return _dispatch(level, real, name, rule, create, args, kwargs)
-            # one pass over the arguments: when every batched one holds examples of one rank
-            # (their data's axes line up), none is shared, and no other array has more axes
-            # than an example, the data broadcast as they are
+            # one pass over the arguments: when the batched ones hold examples of one rank
+            # (their data's axes line up) and no other array (a shared one: its example) has
+            # more axes than an example, the data broadcast as they are
             data = []
             rank = -1
             widest = 0
             for a in args:
                 cls = a.__class__
-                if cls is BatchedArray and a._level is level and not a._shared:
+                if cls is BatchedArray and a._level is level:
                     d = a._data
-                    if rank != d.ndim:
+                    if a._shared and level.size:
+                        d = d[0]
+                        widest = max(widest, d.ndim)
+                    elif rank != d.ndim:
                         if rank >= 0:
                             return _dispatch(level, real, name, rule, create, args, kwargs)
                         rank = d.ndim
                     data.append(d)
                 elif cls is float or cls is int or cls is bool:
                     data.append(a)
-                elif cls is tuple or cls is list or cls is BatchedArray and a._level is level:
+                elif cls is tuple or cls is list:
                     return _dispatch(level, real, name, rule, create, args, kwargs)
                 else:
                     widest = max(widest, getattr(a, "ndim", 0))
@@ -231,7 +238,8 @@ def share(level, out):
     if not hasattr(out, "shape") or not hasattr(out, "dtype"):
         return out
     inner = level.inner
-    out = inner.asarray(out)
+    if out.__class__ is not _NDARRAY:
+        out = inner.asarray(out)
     return BatchedArray(inner.broadcast_to(out, (level.size,) + tuple(out.shape)), level, True)
 
 
