@@ -120,6 +120,21 @@ def test_a_slice_of_a_shared_buffer_is_copied_when_written():
     assert buffer._data.tolist() == [[0.0] * 4] * 3        # the shared buffer is untouched
 
 
+def test_shared_values_are_computed_on_one_example_and_viewed_when_read():
+    """The one-hot columns of softmax_cross_entropy: computed once, batched when read."""
+    level = Level(3, np)
+    ns = level.namespace
+    cols = ns.cumulative_sum(ns.ones_like(level.wrap(np.zeros((3, 4)))), axis=0) - 1.0
+    assert cols._shared and cols.shape == (4,) and cols.ndim == 1 and len(cols) == 4
+    assert cols.example().tolist() == [0.0, 1.0, 2.0, 3.0]
+    assert cols._data.shape == (3, 4) and cols._data.strides[0] == 0
+    labels = level.wrap(np.array([[2.0], [0.0], [3.0]]))
+    onehot = ns.astype(ns.equal(labels, cols), np.float64)
+    assert not onehot._shared
+    assert onehot._data.tolist() == [[0, 0, 1, 0], [1, 0, 0, 0], [0, 0, 0, 1]]
+    assert (ns.zeros_like(cols) + cols).example().tolist() == [0.0, 1.0, 2.0, 3.0]
+
+
 def _mlp_loss(p, x, y):
     h = xg.nn.relu(x @ p[0] + p[1])
     return xg.losses.softmax_cross_entropy((h @ p[2] + p[3])[None], y[None])

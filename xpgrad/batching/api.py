@@ -184,7 +184,7 @@ def _leave(leaf, axis, path, level):
     data = leaf._data
     is_batched = data.__class__ is BatchedArray and data._level is level
     if is_batched and data._shared and level.size:     # one example's values shared by all
-        leaf = _wrap(data._data[0], leaf._backend)
+        leaf = _wrap(data.example(), leaf._backend)
         is_batched = False
     nd = leaf.ndim + 1
     if axis is None:

@@ -138,14 +138,16 @@ def _batching(name, short):
             for a in args:
                 cls = a.__class__
                 if cls is BatchedArray and a._level is level:
-                    d = a._data
                     if a._shared and level.size:
-                        d = d[0]
+                        d = a.example()
                         widest = max(widest, d.ndim)
-                    elif rank != d.ndim:
-                        if rank >= 0:
-                            return _dispatch(level, real, name, rule, create, args, kwargs)
-                        rank = d.ndim
+                    else:
+                        d = a._data
+                        if rank != d.ndim:
+                            if rank >= 0:
+                                return _dispatch(level, real, name, rule, create, args,
+                                                 kwargs)
+                            rank = d.ndim
                     data.append(d)
                 elif cls is float or cls is int or cls is bool:
                     data.append(a)
@@ -237,10 +239,9 @@ def share(level, out):
         return type(out)(*items) if hasattr(out, "_fields") else type(out)(items)
     if not hasattr(out, "shape") or not hasattr(out, "dtype"):
         return out
-    inner = level.inner
     if out.__class__ is not _NDARRAY:
-        out = inner.asarray(out)
-    return BatchedArray(inner.broadcast_to(out, (level.size,) + tuple(out.shape)), level, True)
+        out = level.inner.asarray(out)
+    return BatchedArray.of_example(out, level)
 
 
 def batched(level, a) -> bool:
@@ -263,7 +264,7 @@ def loop(level, real, name, args, kwargs):
 def _example(level, obj, b):
     cls = obj.__class__
     if cls is BatchedArray and obj._level is level:
-        return obj._data[b]
+        return obj._data[b] if obj._example is None else obj._example
     if cls is tuple or cls is list:
         return cls(_example(level, o, b) for o in obj)
     if cls is dict:
