@@ -119,12 +119,12 @@ def _batching(name, short):
     rule = rules.get(name)
     create = creation.get(name)
 
-    def batched(ns, *args, **kwargs):
-        return _dispatch(ns._level, getattr(ns._inner, short), name, rule, create, args,
-                         kwargs)
-
-    if rule is elementwise:
-        def batched(ns, *args, **kwargs):       # noqa: F811 (the common case first)
+    if rule is not elementwise:
+        def batched(ns, *args, **kwargs):
+            return _dispatch(ns._level, getattr(ns._inner, short), name, rule, create, args,
+                             kwargs)
+    else:
+        def batched(ns, *args, **kwargs):
             level = ns._level
             real = getattr(ns._inner, short)
             if kwargs:
