@@ -1,11 +1,14 @@
-"""Per-example gradients of a 784-256-10 ReLU MLP (softmax cross-entropy, float32):
-``xg.vmap(xg.grad(loss))``, ``torch.func.vmap(torch.func.grad(loss))`` and the recipe before
-xg.vmap existed, ``tape.jacobian`` of the unreduced losses (one reverse pass per example).
+"""Per-example gradients of ReLU MLPs (softmax cross-entropy, float32; 784-256-10 and the
+small 20-64-10, where the batching's cost per operation shows): ``xg.vmap(xg.grad(loss))``,
+``torch.func.vmap(torch.func.grad(loss))`` and the recipe before xg.vmap existed,
+``tape.jacobian`` of the unreduced losses (one reverse pass per example).
 
-    python benchmarks/vmap_per_sample.py [--batches 64 256] [--repeats 5] [--threads 1]
+    python benchmarks/vmap_per_sample.py [--sizes 784-256-10 20-64-10] [--batches 64 256]
+                                         [--repeats 5] [--threads 1]
 
-Prints, per batch size, the median wall and thread-CPU milliseconds per call of each (rounds
-interleaved, so all see the same machine load), and which functions xg.vmap looped over.
+Prints, per MLP and batch size, the median wall and thread-CPU milliseconds per call of each
+(rounds interleaved, so all see the same machine load), and which functions xg.vmap looped
+over.
 """
 from __future__ import annotations
 
@@ -18,8 +21,18 @@ import numpy as np
 import xpgrad as xg
 
 
-def _weights(rng):
-    shapes = {"w1": (784, 256), "b1": (256,), "w2": (256, 10), "b2": (10,)}
+def mlp_sizes(text):
+    """``"784-256-10"`` -> ``(784, 256, 10)``: inputs, hidden units, classes."""
+    parts = text.split("-")
+    if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(
+            f"must be three integers > 0 as INPUTS-HIDDEN-CLASSES (784-256-10), got {text!r}")
+    return tuple(int(p) for p in parts)
+
+
+def _weights(rng, sizes=(784, 256, 10)):
+    d, h, c = sizes
+    shapes = {"w1": (d, h), "b1": (h,), "w2": (h, c), "b2": (c,)}
     return {k: (rng.standard_normal(s) * 0.05).astype(np.float32) for k, s in shapes.items()}
 
 
@@ -71,41 +84,47 @@ def main(argv=None):
     from xpgrad.threads import parse_threads
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", type=mlp_sizes, nargs="+",
+                   default=[(784, 256, 10), (20, 64, 10)], metavar="IN-HIDDEN-CLASSES")
     p.add_argument("--batches", type=cli_types.positive(int), nargs="+", default=[64, 256])
     p.add_argument("--repeats", type=cli_types.positive(int), default=5)
     p.add_argument("--threads", type=parse_threads, default=1)
     args = p.parse_args(argv)
-    rng = np.random.default_rng(0)
-    weights = _weights(rng)
-    for batch in args.batches:
-        x = rng.standard_normal((batch, 784)).astype(np.float32)
-        y = rng.integers(0, 10, batch)
-        calls, per_example = xpgrad_calls(weights, x, y)
-        try:
-            import torch
+    for sizes in args.sizes:
+        rng = np.random.default_rng(0)
+        weights = _weights(rng, sizes)
+        mlp = "-".join(map(str, sizes))
+        for batch in args.batches:
+            x = rng.standard_normal((batch, sizes[0])).astype(np.float32)
+            y = rng.integers(0, sizes[2], batch)
+            calls, per_example = xpgrad_calls(weights, x, y)
+            try:
+                import torch
 
-            torch.set_num_threads(args.threads)
-            calls["torch.func"] = torch_call(weights, x, y)
-        except ImportError:
-            print("PyTorch not installed: timing xpgrad only")
-        for call in calls.values():
-            call()                              # warm up (loads every BLAS library)
-        from threadpoolctl import threadpool_limits
+                torch.set_num_threads(args.threads)
+                calls["torch.func"] = torch_call(weights, x, y)
+            except ImportError:
+                print("PyTorch not installed: timing xpgrad only")
+            for call in calls.values():
+                call()                              # warm up (loads every BLAS library)
+            from threadpoolctl import threadpool_limits
 
-        threadpool_limits(args.threads)
-        number = max(1, 1280 // batch)
-        wall = {k: [] for k in calls}
-        cpu = {k: [] for k in calls}
-        for _ in range(args.repeats):
-            for name, call in calls.items():
-                w, c = timed(call, number if name != "tape.jacobian" else max(1, number // 4))
-                wall[name].append(w)
-                cpu[name].append(c)
-        for name in calls:
-            print(f"batch {batch:4d} {name:>14}: wall {statistics.median(wall[name]) * 1e3:7.2f}"
-                  f" ms, thread CPU {statistics.median(cpu[name]) * 1e3:7.2f} ms per call "
-                  f"[median of {args.repeats}]")
-        print(f"  xg.vmap looped over: {dict(per_example.fallbacks) or 'nothing'}")
+            threadpool_limits(args.threads)
+            # small MLPs take more calls per timing, so a timing is not a few clock ticks
+            number = max(1, 1280 // batch) * min(10, max(1, 784 * 256 // (sizes[0] * sizes[1])))
+            wall = {k: [] for k in calls}
+            cpu = {k: [] for k in calls}
+            for _ in range(args.repeats):
+                for name, call in calls.items():
+                    w, c = timed(call, number if name != "tape.jacobian" else max(1, number // 4))
+                    wall[name].append(w)
+                    cpu[name].append(c)
+            for name in calls:
+                print(f"{mlp} batch {batch:4d} {name:>14}: wall "
+                      f"{statistics.median(wall[name]) * 1e3:7.2f} ms, thread CPU "
+                      f"{statistics.median(cpu[name]) * 1e3:7.2f} ms per call "
+                      f"[median of {args.repeats}]")
+            print(f"  xg.vmap looped over: {dict(per_example.fallbacks) or 'nothing'}")
 
 
 if __name__ == "__main__":

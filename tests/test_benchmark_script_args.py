@@ -37,6 +37,9 @@ CASES = [
                           "nosuchcase"], "argument --only: 'nosuchcase' is in no case's name"),
     ("vmap_per_sample.py", ["--batches", "64", "0"],
      "argument --batches: must be an integer > 0, got 0"),
+    ("vmap_per_sample.py", ["--sizes", "20-64"],
+     "argument --sizes: must be three integers > 0 as INPUTS-HIDDEN-CLASSES (784-256-10), "
+     "got '20-64'"),
     ("tape_overhead.py", ["ratios", "--only", "chain", "lstm"],
      "argument --only: 'lstm' names no row; the rows are 'chain 100'"),
 ]

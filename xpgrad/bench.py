@@ -32,7 +32,7 @@ from .backends.blas import describe as describe_products
 from .threads import DEFAULT_THREADS, parse_threads
 
 GROUPS = ("chain", "loss", "activation", "optimizer", "mlp_step", "lstm_step",
-          "char_lm_step", "rnn_loop")
+          "char_lm_step", "rnn_loop", "per_example_grads")
 
 
 def label(group: str, p: dict) -> str:
@@ -60,6 +60,8 @@ def label(group: str, p: dict) -> str:
     if group == "rnn_loop":
         return (f"tanh RNN {p['input_size']}-{p['hidden']} loop over unstack, batch "
                 f"{p['batch']}, {p['steps']} steps")
+    if group == "per_example_grads":
+        return f"MLP {sizes} per-example gradients (vmap), batch {p['batch']}"
     raise ValueError(f"unknown workload group {group!r}; expected one of {GROUPS}")
 
 
@@ -91,6 +93,8 @@ def cases(quick: bool):
                                      hidden=128)))
     for steps in (20,) if quick else (100, 1000):
         out.append(("rnn_loop", dict(batch=32, hidden=64, steps=steps, input_size=32)))
+    for sizes in (W.VMAP_SIZES,) if quick else (W.VMAP_SIZES, W.MLP_SIZES):
+        out.append(("per_example_grads", dict(batch=64, sizes=sizes)))
     # the same steps traced once and replayed (xg.function)
     out.append(("chain", dict(n_ops=100, size=4, mode="forward+gradient", compiled=True)))
     for batch in (32, 128):
@@ -99,6 +103,7 @@ def cases(quick: bool):
                                   input_size=64, compiled=True)))
     out.append(("char_lm_step", dict(batch=32, steps=10 if quick else 50, vocab=65, hidden=128,
                                      compiled=True)))
+    out.append(("per_example_grads", dict(batch=64, sizes=W.VMAP_SIZES, compiled=True)))
     return [(group, label(group, params), params) for group, params in out]
 
 

@@ -48,8 +48,24 @@ def leaves(tree) -> list:
 
 def rebuild(tree, new_leaves):
     """``tree``'s structure with ``new_leaves`` (in ``leaves`` order) in place of its own."""
-    it = iter(new_leaves)
-    return map_leaves(lambda leaf, path: next(it), tree)
+    return _refilled(tree, iter(new_leaves), True)
+
+
+def _refilled(tree, it, top):
+    """``map_leaves(lambda leaf, path: next(it), tree)`` without the paths."""
+    if isinstance(tree, dict):
+        items = ((k, _refilled(v, it, False)) for k, v in tree.items())
+        if isinstance(tree, defaultdict):
+            return type(tree)(tree.default_factory, items)
+        return type(tree)(items)
+    if isinstance(tree, (tuple, list)):
+        children = [_refilled(v, it, False) for v in tree]
+        if isinstance(tree, tuple) and hasattr(tree, "_fields"):      # a namedtuple
+            return type(tree)(*children)
+        return type(tree)(children)
+    if tree is None and not top:
+        return None
+    return next(it)
 
 
 def leaves_like(tree, other, name, against):

@@ -64,13 +64,11 @@ def vmap(fn, in_axes=0, out_axes=0, randomness="error"):
 
     @functools.wraps(fn)
     def mapped(*args, **kwargs):
-        leaves, size, be = _mapped_leaves(args, kwargs, in_axes)
+        leaves, n, size, be = _mapped_leaves(args, kwargs, in_axes)
         with batching(be, size, randomness, fallbacks) as level:
             batched = [_enter(leaf, axis, level) if axis is not None else leaf
                        for axis, _, leaf in leaves]
-            n = len(_positional(args, in_axes))
-            flat_args = batched[:n]
-            new_args = rebuild(args, flat_args) if args else ()
+            new_args = rebuild(args, batched[:n]) if args else ()
             new_kwargs = rebuild(kwargs, batched[n:]) if kwargs else {}
             out = fn(*new_args, **new_kwargs)
         outs = spec_leaves(out_axes, out, "out_axes", "outputs")
@@ -91,15 +89,18 @@ def _positional(args, in_axes):
 
 
 def _mapped_leaves(args, kwargs, in_axes):
-    """``([(axis, path, leaf)], batch size, backend)``; ValueError for a leaf that cannot be
-    mapped, an axis out of range, sizes that differ, or nothing mapped."""
+    """``([(axis, path, leaf)], how many of them are positional, batch size, backend)``;
+    ValueError for a leaf that cannot be mapped, an axis out of range, sizes that differ, or
+    nothing mapped."""
     from ..creation import asarray
 
     leaves = [(axis, f"argument {path}", leaf) for axis, path, leaf in
               _positional(args, in_axes)]
-    leaves += [(0 if isinstance(leaf, Tensor) or hasattr(leaf, "__array__") else None,
-                f"keyword argument {path}", leaf) for _, path, leaf in
-               spec_leaves(None, kwargs, "in_axes", "keyword arguments")]
+    positional = len(leaves)
+    if kwargs:
+        leaves += [(0 if isinstance(leaf, Tensor) or hasattr(leaf, "__array__") else None,
+                    f"keyword argument {path}", leaf) for _, path, leaf in
+                   spec_leaves(None, kwargs, "in_axes", "keyword arguments")]
     sizes, out, be = [], [], None
     for axis, where, leaf in leaves:
         if axis is not None:
@@ -127,7 +128,7 @@ def _mapped_leaves(args, kwargs, in_axes):
     if len({s for _, _, s in sizes}) > 1:
         listed = ", ".join(f"{w} has size {s} along axis {a}" for w, a, s in sizes)
         raise ValueError(f"vmap: the mapped axes must have one size: {listed}")
-    return out, sizes[0][2], be
+    return out, positional, sizes[0][2], be
 
 
 # -- into and out of a level: recorded, so a tape outside differentiates through vmap -----------
@@ -172,19 +173,18 @@ def _enter(leaf, axis, level):
 
 def _leave(leaf, axis, path, level):
     """An output: its batch axis moved to ``axis``, or broadcast there when it is not batched."""
-    from ..creation import asarray
-    from ..ops import broadcast_to, expand_dims
-
     if leaf is None:
         return None
     if not isinstance(leaf, Tensor):
         if axis is None:
             return leaf
+        from ..creation import asarray
+
         leaf = asarray(leaf)
     data = leaf._data
     is_batched = data.__class__ is BatchedArray and data._level is level
     if is_batched and data._shared and level.size:     # one example's values shared by all
-        leaf = _wrap(data._data[0], leaf._backend)
+        leaf = _wrap(data.example(), leaf._backend)
         is_batched = False
     nd = leaf.ndim + 1
     if axis is None:
@@ -199,5 +199,7 @@ def _leave(leaf, axis, path, level):
     axis %= nd
     if is_batched:
         return apply(_LEAVE, leaf, axis=axis, level=level)
+    from ..ops import broadcast_to, expand_dims
+
     shape = leaf.shape[:axis] + (level.size,) + leaf.shape[axis:]
     return broadcast_to(expand_dims(leaf, axis=axis), shape)

@@ -28,9 +28,11 @@ def check_axis_spec(spec, name, path=""):
 def spec_leaves(spec, tree, name, what, path=""):
     """``[(axis, path, leaf)]`` for every leaf of ``tree``, ``axis`` from the part of ``spec``
     above it; ValueError naming the path where ``spec`` has a structure ``tree`` lacks."""
-    if spec is None or isinstance(spec, numbers.Integral):
-        return [(spec if spec is None else int(spec), p, leaf)
-                for p, leaf in _leaves(tree, path)]
+    if spec is None or spec.__class__ is int or isinstance(spec, numbers.Integral):
+        axis = spec if spec is None else int(spec)
+        if not isinstance(tree, (tuple, list, dict)):         # a leaf (None in a node: none)
+            return [] if tree is None and path else [(axis, path, tree)]
+        return [(axis, p, leaf) for p, leaf in _leaves(tree, path)]
     if isinstance(spec, dict):
         if not isinstance(tree, dict) or set(tree) != set(spec):
             raise _mismatch(spec, tree, name, what, path)

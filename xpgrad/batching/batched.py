@@ -10,8 +10,11 @@ batching rule or loops over the batch.
 example: the guards of the rules (``if xp.any(x == 0): <the careful formula>``) take the path
 that is right for every example. Other Python reads of a batched value raise.
 
-Arrays made inside vmap to be written into (``zeros``, ``empty``, ``full``, a copy) are batched
-views that share one example's memory (``_shared``); the first write copies them.
+Arrays made inside vmap to be written into (``zeros``, ``empty``, ``full``, a copy), and what
+is computed from such alone, are one example's values shared by all (``_shared``; that
+example is ``_example`` where known). Their batched view is made when first read (``_data``,
+from ``_example``), as operations on shared values compute on the example alone; the first
+write copies it.
 
 >>> import numpy as np
 >>> from xpgrad.batching.namespace import Level
@@ -30,7 +33,7 @@ _READ_OUT = ("inside xg.vmap a value differs from example to example, so it cann
 class BatchedArray:
     """A raw array batched by one ``vmap`` level (module docstring)."""
 
-    __slots__ = ("_data", "_level", "_shared", "_truth", "__weakref__")
+    __slots__ = ("_data", "_level", "_shared", "_truth", "_example", "__weakref__")
     __array_priority__ = 200
     #: ``x[key] = value`` on a tensor writes into a copy (``xpgrad.inplace``), as under a trace
     _shared_unknown = True
@@ -41,43 +44,63 @@ class BatchedArray:
         self._level = level
         self._shared = shared
         self._truth = None
+        self._example = None
+
+    @classmethod
+    def of_example(cls, example, level):
+        """``example`` (an array of the level's inner namespace) as every example's value;
+        its batched view is made when ``_data`` is first read."""
+        self = cls.__new__(cls)
+        self._level = level
+        self._shared = True
+        self._truth = None
+        self._example = example
+        return self
+
+    def example(self):
+        """One example's values of a shared array."""
+        e = self._example
+        return self._data[0] if e is None else e
 
     # -- one example's description ---------------------------------------------------------------
     @property
     def shape(self):
-        return tuple(self._data.shape[1:])
+        e = self._example
+        return tuple(self._data.shape[1:] if e is None else e.shape)
 
     @property
     def ndim(self):
-        return self._data.ndim - 1
+        e = self._example
+        return self._data.ndim - 1 if e is None else e.ndim
 
     @property
     def dtype(self):
-        return self._data.dtype
+        e = self._example
+        return self._data.dtype if e is None else e.dtype
 
     @property
     def size(self):
         n = 1
-        for s in self._data.shape[1:]:
+        for s in self.shape:
             n *= s
         return n
 
     @property
     def device(self):
-        return getattr(self._data, "device", "cpu")
+        return getattr(self._data if self._example is None else self._example, "device", "cpu")
 
     @property
     def itemsize(self):
-        return self._data.itemsize
+        return self.dtype.itemsize
 
     @property
     def nbytes(self):
-        return self.size * self._data.itemsize
+        return self.size * self.dtype.itemsize
 
     def __len__(self):
         if self.ndim == 0:
             raise TypeError("len() of a 0-d array")
-        return self._data.shape[1]
+        return self.shape[0]
 
     def __iter__(self):
         for i in range(len(self)):
@@ -148,7 +171,14 @@ class BatchedArray:
         return self._level.namespace.imag(self)
 
     def __getattr__(self, name):
-        if name.startswith("__"):
+        if name == "_data":         # a shared array's batched view, made when first read
+            example = self._example
+            if example is None:
+                raise AttributeError(name)
+            inner = self._level.inner
+            self._data = inner.broadcast_to(example, (self._level.size,) + tuple(example.shape))
+            return self._data
+        if name[0] == "_":          # (``hasattr(x, "_backend")`` asks whether x is a Tensor)
             raise AttributeError(name)
         from .methods import method
 
@@ -167,9 +197,16 @@ class BatchedArray:
 
     # -- indexing and writes -----------------------------------------------------------------------
     def __getitem__(self, key):
-        from .indexing import getitem
+        keys = key if key.__class__ is tuple else (key,)
+        for k in keys:
+            if k.__class__ not in _BASIC_KEYS:
+                from .indexing import getitem
 
-        return getitem(self, key)
+                return getitem(self, key)
+        # slices, ints, None and Ellipsis: one example's key after the batch axis
+        if self._example is not None:
+            return BatchedArray.of_example(self._example[keys], self._level)
+        return BatchedArray(self._data[(_ALL,) + keys], self._level, self._shared)
 
     def __setitem__(self, key, value):
         from .indexing import setitem
@@ -182,7 +219,13 @@ class BatchedArray:
             inner = self._level.inner
             self._data = inner.asarray(self._data, copy=True)
             self._shared = False
+            self._example = None
         return self._data
+
+
+_ALL = slice(None)
+#: index keys that select the same region of every example (``x[1:, None, ..., 0]``)
+_BASIC_KEYS = frozenset((slice, int, type(None), type(Ellipsis)))
 
 
 def _top(*groups):
@@ -203,9 +246,15 @@ def _top(*groups):
 
 def _binary(name, reflected=False):
     def method(self, other):
-        if _foreign(other):
+        cls = other.__class__
+        if cls is BatchedArray:
+            level = other._level if other._level.depth > self._level.depth else self._level
+        elif cls is float or cls is int:
+            level = self._level
+        elif _foreign(other):
             return NotImplemented
-        level = _top((self, other))
+        else:
+            level = _top((self, other)) if cls is tuple or cls is list else self._level
         fn = getattr(level.namespace, name)
         return fn(other, self) if reflected else fn(self, other)
     method.__name__ = name

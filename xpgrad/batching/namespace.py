@@ -21,7 +21,11 @@ import collections
 import threading
 import types
 
+import numpy as np
+
 from .batched import BatchedArray
+
+_NDARRAY = np.ndarray
 
 
 class Level:
@@ -49,65 +53,138 @@ _STATIC = frozenset(("isdtype", "finfo", "iinfo", "result_type", "can_cast", "dt
 
 
 class BatchingNamespace:
-    """The namespace of one ``Level`` (module docstring); ``prefix``: "linalg." or "fft."
-    for the submodules."""
+    """The namespace of one ``Level`` (module docstring). Its functions are built once per
+    name and kept on the class (each reads its level and the inner function from the
+    instance), so a ``vmap`` call makes none; a submodule (``linalg``, ``fft``) is an instance
+    of a subclass of its own (``_prefix``: "linalg.")."""
 
-    def __init__(self, inner, level, prefix=""):
+    _prefix = ""
+
+    def __init__(self, inner, level):
         self._inner = inner
         self._level = level
-        self._prefix = prefix
-        self._cache = {}
 
     def __getattr__(self, name):
         if name.startswith("__") and name != "__array_namespace_info__":
             raise AttributeError(name)
-        try:
-            return self._cache[name]
-        except KeyError:
-            pass
         value = getattr(self._inner, name)
+        cls = type(self)
         if isinstance(value, (types.ModuleType, BatchingNamespace)) or (
                 name in ("linalg", "fft") and not callable(value)):
-            wrapped = BatchingNamespace(value, self._level, f"{self._prefix}{name}.")
+            value = _submodule_class(f"{cls._prefix}{name}.")(value, self._level)
         elif callable(value) and not isinstance(value, type):
-            wrapped = _batching(self._level, value, self._prefix + name)
-        else:
-            wrapped = value
-        self._cache[name] = wrapped
-        return wrapped
+            setattr(cls, name, _batching(cls._prefix + name, name))
+            return getattr(self, name)
+        self.__dict__[name] = value
+        return value
 
     def __repr__(self):
         return f"<batching namespace of {self._level!r}>"
 
 
-def _batching(level, real, name):
-    """``real`` (a function of the inner namespace) taking this level's batched arrays."""
-    from .table import CREATION, RULES
+_SUBMODULES = {}
 
+
+def _submodule_class(prefix):
+    cls = _SUBMODULES.get(prefix)
+    if cls is None:
+        cls = _SUBMODULES[prefix] = type(f"BatchingNamespace[{prefix[:-1]}]",
+                                         (BatchingNamespace,), {"_prefix": prefix})
+    return cls
+
+
+_TABLES = []
+
+
+def _tables():
+    """``(RULES, CREATION, elementwise)``, imported on first use (``table`` imports the
+    rules, which import this module)."""
+    if not _TABLES:
+        from .rules import elementwise
+        from .table import CREATION, RULES
+
+        _TABLES.extend((RULES, CREATION, elementwise))
+    return _TABLES
+
+
+def _batching(name, short):
+    """The namespace method ``name`` (``short`` without the submodule's prefix): the inner
+    namespace's function, taking the level's batched arrays."""
     if name in _STATIC:
-        def static(*args, **kwargs):
-            return real(*_dtypes(args), **kwargs)
-        static.__name__ = name
+        def static(ns, *args, **kwargs):
+            return getattr(ns._inner, short)(*_dtypes(args), **kwargs)
+        static.__name__ = short
         return static
-    rule = RULES.get(name)
-    if rule is None and _is_ufunc(real):
-        from .rules import elementwise as rule
-    create = CREATION.get(name)
+    rules, creation, elementwise = _tables()
+    rule = rules.get(name)
+    create = creation.get(name)
 
-    def batched(*args, **kwargs):
-        if not holds(level, args) and not (kwargs and holds(level, kwargs.values())):
-            if create is not None and level.thread == threading.get_ident():
-                return create(level, real, args, kwargs)
-            return real(*args, **kwargs)
-        if level.size and shared_only(level, args) and shared_only(level, kwargs.values()):
-            # every example's the same values: computed once, shared (BatchedArray)
-            return share(level, real(*_example(level, args, 0), **_example(level, kwargs, 0)))
-        if rule is None:
-            return loop(level, real, name, args, kwargs)
-        return rule(level, real, args, kwargs)
-    batched.__name__ = name.rpartition(".")[2]
-    batched.real = real
+    if rule is not elementwise:
+        def batched(ns, *args, **kwargs):
+            return _dispatch(ns._level, getattr(ns._inner, short), name, rule, create, args,
+                             kwargs)
+    else:
+        def batched(ns, *args, **kwargs):
+            level = ns._level
+            real = getattr(ns._inner, short)
+            if kwargs:
+                return _dispatch(level, real, name, rule, create, args, kwargs)
+            # one pass over the arguments: when the batched ones hold examples of one rank
+            # (their data's axes line up) and no other array (a shared one: its example) has
+            # more axes than an example, the data broadcast as they are
+            data = []
+            rank = -1
+            widest = 0
+            for a in args:
+                cls = a.__class__
+                if cls is BatchedArray and a._level is level:
+                    if a._shared and level.size:
+                        d = a.example()
+                        widest = max(widest, d.ndim)
+                    else:
+                        d = a._data
+                        if rank != d.ndim:
+                            if rank >= 0:
+                                return _dispatch(level, real, name, rule, create, args,
+                                                 kwargs)
+                            rank = d.ndim
+                    data.append(d)
+                elif cls is float or cls is int or cls is bool:
+                    data.append(a)
+                elif cls is tuple or cls is list:
+                    return _dispatch(level, real, name, rule, create, args, kwargs)
+                else:
+                    widest = max(widest, getattr(a, "ndim", 0))
+                    data.append(a)
+            if rank <= widest:
+                return _dispatch(level, real, name, rule, create, args, kwargs)
+            out = real(*data)
+            if out.__class__ is tuple:
+                return tuple(BatchedArray(o, level) for o in out)
+            return BatchedArray(out, level)
+
+    batched.__name__ = short
     return batched
+
+
+def _dispatch(level, real, name, rule, create, args, kwargs):
+    """``real(*args, **kwargs)`` at ``level``: as it is without the level's arrays, once for
+    every example when they are all shared, else by ``rule`` or the loop."""
+    found = _presence(level, args)
+    if kwargs:
+        found = max(found, _presence(level, kwargs.values()))
+    if not found:
+        if create is not None and level.thread == threading.get_ident():
+            return create(level, real, args, kwargs)
+        return real(*args, **kwargs)
+    if found == _SHARED and level.size:
+        # every example's the same values: computed once, shared (BatchedArray)
+        return share(level, real(*_example(level, args, 0), **_example(level, kwargs, 0)))
+    if rule is None and _is_ufunc(real):
+        rule = _tables()[2]
+    if rule is None:
+        return loop(level, real, name, args, kwargs)
+    return rule(level, real, args, kwargs)
 
 
 def _is_ufunc(fn):
@@ -131,17 +208,28 @@ def holds(level, items) -> bool:
     return False
 
 
-def shared_only(level, items) -> bool:
-    """Whether every array of ``level`` in ``items`` is one example's values shared by all
-    (made by ``zeros`` and the like, or computed from such only)."""
+_SHARED = 1       # _presence: every array of the level is shared
+_OWN = 2          # _presence: some array of the level holds the examples' own values
+
+
+def _presence(level, items) -> int:
+    """0 when ``items`` (or a tuple or list among them) hold no array of ``level``,
+    ``_SHARED`` when those they hold are one example's values shared by all (made by
+    ``zeros`` and the like, or computed from such only), else ``_OWN``."""
+    found = 0
     for a in items:
         cls = a.__class__
         if cls is BatchedArray:
-            if a._level is level and not a._shared:
-                return False
-        elif (cls is tuple or cls is list) and not shared_only(level, a):
-            return False
-    return True
+            if a._level is level:
+                if not a._shared:
+                    return _OWN
+                found = _SHARED
+        elif cls is tuple or cls is list:
+            inside = _presence(level, a)
+            if inside == _OWN:
+                return _OWN
+            found = found or inside
+    return found
 
 
 def share(level, out):
@@ -151,10 +239,9 @@ def share(level, out):
         return type(out)(*items) if hasattr(out, "_fields") else type(out)(items)
     if not hasattr(out, "shape") or not hasattr(out, "dtype"):
         return out
-    inner = level.inner
-    out = inner.asarray(out)
-    view = inner.broadcast_to(inner.expand_dims(out, axis=0), (level.size,) + tuple(out.shape))
-    return BatchedArray(view, level, True)
+    if out.__class__ is not _NDARRAY:
+        out = level.inner.asarray(out)
+    return BatchedArray.of_example(out, level)
 
 
 def batched(level, a) -> bool:
@@ -177,7 +264,7 @@ def loop(level, real, name, args, kwargs):
 def _example(level, obj, b):
     cls = obj.__class__
     if cls is BatchedArray and obj._level is level:
-        return obj._data[b]
+        return obj._data[b] if obj._example is None else obj._example
     if cls is tuple or cls is list:
         return cls(_example(level, o, b) for o in obj)
     if cls is dict:

@@ -19,6 +19,8 @@ from .namespace import batched, loop
 def _unbatched_view(level, a):
     """A batched ``a`` made by broadcasting one example (a shared buffer) as that example."""
     if batched(level, a) and a._shared and level.size:
+        if a._example is not None:
+            return a._example
         strides = getattr(a._data, "strides", None)
         if strides and strides[0] == 0:
             return a._data[0]

@@ -13,6 +13,7 @@ that meets a case it does not cover returns ``loop(...)``, which is always right
 """
 from __future__ import annotations
 
+from .batched import BatchedArray
 from .namespace import batched, holds, loop, share
 
 
@@ -99,6 +100,25 @@ def _only_x(level, x, rest, kwargs):
 def reduction(level, real, args, kwargs):
     """``sum``, ``mean``, ``max``, ``any``, ``std``, ``vector_norm``, ...: ``axis=None`` is
     every axis of one example."""
+    x = args[0]
+    if len(args) == 1 and x.__class__ is BatchedArray and x._level is level:
+        axis = kwargs.get("axis")
+        if axis is None or axis.__class__ is int:       # (the common case, spelled out)
+            for v in kwargs.values():
+                if v.__class__ is BatchedArray or v.__class__ is tuple or v.__class__ is list:
+                    break
+            else:
+                nd = x._data.ndim - 1
+                if axis is None:
+                    kwargs = {**kwargs, "axis": tuple(range(1, nd + 1))}
+                elif -nd <= axis < nd:
+                    kwargs = {**kwargs, "axis": axis + 1 if axis >= 0 else axis}
+                else:
+                    raise _axis_error(axis, nd)
+                out = BatchedArray(real(x._data, **kwargs), level)
+                if (axis is None or nd == 1) and getattr(real, "__name__", "") in ("any", "all"):
+                    out._truth = real.__name__
+                return out
     x, axis, rest, kwargs = _axis_args(args, kwargs, None)
     if not _only_x(level, x, rest, kwargs):
         return loop(level, real, real.__name__, args, kwargs if axis is None else
@@ -179,7 +199,10 @@ def expand_dims(level, real, args, kwargs):
     if not batched(level, x):
         return loop(level, real, "expand_dims", args, kwargs)
     nd = x.ndim + (len(axis) if isinstance(axis, (tuple, list)) else 1)
-    return level.wrap(real(x._data, axis=shift(axis, nd)))
+    axis = shift(axis, nd)
+    if axis.__class__ is int and axis > 0:      # an index: cheaper than NumPy's expand_dims
+        return level.wrap(x._data[(slice(None),) * axis + (None,)])
+    return level.wrap(real(x._data, axis=axis))
 
 
 def squeeze(level, real, args, kwargs):
@@ -328,7 +351,7 @@ def like(level, real, args, kwargs):
         return loop(level, real, real.__name__, args, kwargs)
     if level.size == 0:
         return level.wrap(real(x._data, *args[1:], **kwargs))
-    return share(level, real(x._data[0], *args[1:], **kwargs))
+    return share(level, real(x.example() if x._shared else x._data[0], *args[1:], **kwargs))
 
 
 def asarray(level, real, args, kwargs):

@@ -20,7 +20,6 @@ unbatched, on the generic rules.
 """
 from __future__ import annotations
 
-import contextlib
 import threading
 
 from .batched import BatchedArray
@@ -45,38 +44,58 @@ def raw(a):
     return a
 
 
-@contextlib.contextmanager
-def batching(be, size, randomness, fallbacks=None):
+class batching:      # noqa: N801 (used as a function: ``with batching(...) as level``)
     """Run the block as one ``vmap`` level of ``size`` examples on backend ``be``."""
-    from ..jit.lock import TRACE_LOCK
 
-    with contextlib.ExitStack() as stack:
+    def __init__(self, be, size, randomness, fallbacks=None):
+        self._be = be
+        self._size = size
+        self._randomness = randomness
+        self._fallbacks = fallbacks
+        self._replaced = []
+        self._shared_trace_lock = False
+
+    def replace(self, obj, name, value):
+        """``obj.name = value`` for the block."""
+        self._replaced.append((obj, name, vars(obj).get(name, _ABSENT)))
+        setattr(obj, name, value)
+
+    def __enter__(self):
+        from ..jit.lock import TRACE_LOCK
+
         if TRACE_LOCK.mine.held is None:      # (the trace lock first: a trace may vmap)
             TRACE_LOCK.acquire_shared()
-            stack.callback(TRACE_LOCK.release_shared)
-        stack.enter_context(_LOCK)
-        replaced = []
-
-        def replace(obj, name, value):
-            replaced.append((obj, name, vars(obj).get(name, _ABSENT)))
-            setattr(obj, name, value)
-
-        level = Level(size, be.xp, _DEPTH.depth + 1, fallbacks)
+            self._shared_trace_lock = True
+        _LOCK.acquire()
+        be = self._be
         _DEPTH.depth += 1
         try:
-            replace(be, "xp", level.namespace)
-            replace(be, "kernels", {})
+            level = Level(self._size, be.xp, _DEPTH.depth, self._fallbacks)
+            self.replace(be, "xp", level.namespace)
+            self.replace(be, "kernels", {})
             for name in ("index_range", "check_index_range", "value_range"):
-                replace(be, name, _whole_batch(getattr(be, name)))
-            _patch_random(level, randomness, replace)
-            yield level
-        finally:
-            _DEPTH.depth -= 1
-            for obj, name, value in reversed(replaced):
+                self.replace(be, name, _whole_batch(getattr(be, name)))
+            _patch_random(level, self._randomness, self.replace)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return level
+
+    def __exit__(self, *exc):
+        from ..jit.lock import TRACE_LOCK
+
+        _DEPTH.depth -= 1
+        try:
+            for obj, name, value in reversed(self._replaced):
                 if value is _ABSENT:
                     delattr(obj, name)
                 else:
                     setattr(obj, name, value)
+        finally:
+            _LOCK.release()
+            if self._shared_trace_lock:
+                TRACE_LOCK.release_shared()
+        return False
 
 
 def _whole_batch(real):
