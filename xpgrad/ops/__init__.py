@@ -1,7 +1,8 @@
 """THE primitive table, grouped by kind; each module holds its primitives' forwards and vjp rules.
 
 The namespace modules (activations, bitwise, casting (astype), contraction (einsum), elementwise,
-grids_triangles (meshgrid, tril, triu), indexing, joining (concat, stack, unstack), linalg,
+grids_triangles (meshgrid, tril, triu), indexing (its take, take_along_axis and one_hot in
+gathering), joining (concat, stack, unstack), linalg,
 rearranging (flip, roll, tile, repeat), reductions, searching, selection (where, clip), sets,
 shape, sorting) give the ``xpgrad`` namespace its functions; fft (its rules in fft_rules) backs
 the ``xg.fft`` extension (``xg.linalg`` re-exports from linalg); losses, nn (``linear``),

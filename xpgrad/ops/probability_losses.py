@@ -19,7 +19,7 @@ from .loss_checks import (REDUCTIONS, _check_reduction, _class_axis_hint, _float
                           _target_like, as_tensor_or_refuse)
 from .loss_rules import _reduce, _scale, _size
 from . import reductions
-from .indexing import _along_forward
+from .gathering import _along_forward
 from .shape import reshape
 
 
