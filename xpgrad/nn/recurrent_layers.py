@@ -48,8 +48,9 @@ from . import init as _init
 from ._layout import sequence_in, sequence_out, state_in, state_out, stated_layout
 from .dropout import Dropout
 from .module import Module
-from .recurrent import (_SIZES, GRUCell, LSTMCell, RNNCell, _check_pair, _check_state,
-                        check_nonlinearity, initializers)
+from .recurrent import GRUCell, LSTMCell, RNNCell
+from .recurrent_cell_base import _SIZES, initializers
+from .recurrent_checks import _check_pair, _check_state, check_nonlinearity
 from ._torch_strict import strict_option
 
 
