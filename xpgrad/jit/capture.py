@@ -233,7 +233,7 @@ class _Session:
         """Keep the program for the ``trainable`` flags of the Variables its steps read: a
         tape watches a Variable by itself only while it is trainable, so after one is frozen
         (or thawed) the eager call's gradients differ and the next call traces anew."""
-        from .program import _refs
+        from .step_facts import _refs
 
         steps = self.tracer.steps
         read = {s.outs.i: s.fn.var for s in steps if s.kind == "read"}
@@ -434,7 +434,7 @@ def capture(fn, args, kwargs, be, skip_kernels=()):
 def _changed_state(tracer):
     """Whether the steps recorded so far changed anything outside the trace: an optimizer
     update, or a write into a Variable's array (then running the call again is unsafe)."""
-    from .program import _mutates, _refs
+    from .step_facts import _mutates, _refs
 
     if any(s.kind == "host" for s in tracer.steps):
         return True
