@@ -36,11 +36,13 @@ from ..primitive import tape_state
 from ..tensor import Variable
 from . import capture as capture_module
 from .binding import Binder
-from .errors import TraceError
+from .capture import capture  # noqa: F401 (xpgrad.jit.capture stays the function)
+from .errors import OtherBackend, TraceError  # noqa: F401 (re-exported)
 from .errors import function_name as _name
 from .lock import TRACE_LOCK
 from .methods import InstanceFunctions
 from .options import _OPTIONS, _check_option_names, _is_int
+from .program import Program  # noqa: F401 (re-exported)
 from .replay_steps import GuardFailed
 from .signature import _signature, aliasing, refused_argument, tensors_key
 from .trace_cache import _GONE, RetracingWarning, TraceCache
