@@ -91,10 +91,10 @@ def test_printed_accuracy_is_the_saved_history(tmp_path, capsys):
 
 def test_runs_started_in_the_same_second_get_their_own_default_logdir(tmp_path, monkeypatch,
                                                                       capsys):
-    from xpgrad import cli_train
+    from xpgrad import cli_train_settings
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(cli_train, "_timestamp", lambda: "20260101-120000")
+    monkeypatch.setattr(cli_train_settings, "_timestamp", lambda: "20260101-120000")
     for seed in ("1", "2"):
         assert main([*TINY, "--epochs", "1", "--max-steps", "1", "--seed", seed]) == 0
     first, second = tmp_path / "runs" / "20260101-120000", tmp_path / "runs" / "20260101-120000-2"

@@ -200,4 +200,7 @@ def test_mixed_dtypes_are_refused_before_the_kernel():
 def test_docstring_example():
     import doctest
 
-    assert doctest.testmod(_conv).failed == 0
+    from xpgrad.backends.numba import _conv_depthwise, _conv_frames
+
+    for module in (_conv, _conv_frames, _conv_depthwise):
+        assert doctest.testmod(module).failed == 0, module.__name__

@@ -9,7 +9,8 @@ Fair by default: every library gets the same number of threads (``--threads``, d
 BLAS through threadpoolctl, Numba, PyTorch), and the header says how many each has and which
 versions ran. A row's label is made from its sizes, and every library's workload reports the
 sizes of the arrays it built (``fn.work``), which must be the row's: a row never claims work it
-does not do. ``--json`` writes the results as JSON (for asv-like tooling and CI).
+does not do. ``--json`` writes the results as JSON (for asv-like tooling and CI). The timing
+and the table are ``bench_timing``'s, the report's header and JSON ``bench_report``'s.
 
 >>> label("lstm_step", dict(batch=64, steps=10, input_size=64, hidden=128))
 'LSTM 64-128 train step, batch 64, 10 steps'
@@ -17,18 +18,16 @@ does not do. ``--json`` writes the results as JSON (for asv-like tooling and CI)
 from __future__ import annotations
 
 import argparse
-import datetime
 import importlib.util
 import json
 import os
-import platform
-import statistics
 import sys
 import tempfile
-import time
 
 from . import bench_workloads as W
 from .backends.blas import describe as describe_products
+from .bench_report import _header, _json_report, _limit_threads, _references, _versions
+from .bench_timing import calibrate, format_table, format_time, measure  # noqa: F401
 from .threads import DEFAULT_THREADS, parse_threads
 
 GROUPS = ("chain", "loss", "activation", "optimizer", "mlp_step", "lstm_step",
@@ -119,58 +118,6 @@ def check_work(fn, group, params, lib) -> None:
                                    f"{label(group, params)!r} says {expected}")
 
 
-def calibrate(fn, min_time: float) -> int:
-    """Calls per timed run so that one run lasts at least ``min_time`` (as timeit's autorange)."""
-    number = 1
-    while True:
-        elapsed = _run(fn, number)
-        if elapsed >= min_time:
-            return number
-        number = max(number * 2, int(number * min_time / max(elapsed, 1e-9) * 1.2))
-
-
-def _run(fn, number) -> float:
-    start = time.perf_counter()
-    for _ in range(number):
-        fn()
-    return time.perf_counter() - start
-
-
-def measure(fns: dict, min_time: float, repeats: int) -> dict:
-    """Median seconds per call of each callable in ``fns``; the repeats are interleaved
-    (a, b, c, then b, c, a, ...) so that a change in machine load hits every library alike,
-    and each starts a round in turn: a run right after another library's was measured up to
-    10% slower (an LSTM step after PyTorch's, caches left cold), so none always follows the
-    same one."""
-    if not fns:                 # no library of the row runs here: every cell is n/a
-        return {}
-    numbers = {k: calibrate(fn, min_time) for k, fn in fns.items()}
-    runs = {k: [] for k in fns}
-    order = list(fns)
-    for r in range(repeats):
-        turn = r % len(order)
-        for k in order[turn:] + order[:turn]:
-            runs[k].append(_run(fns[k], numbers[k]) / numbers[k])
-    return {k: statistics.median(v) for k, v in runs.items()}
-
-
-def format_time(seconds) -> str:
-    if seconds is None:
-        return "n/a"
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
-        if seconds >= scale:
-            return f"{seconds / scale:.3g} {unit}"
-    return f"{seconds * 1e9:.3g} ns"
-
-
-def format_table(rows, headers) -> str:
-    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
-    line = lambda r: "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)  # noqa: E731
-                               for i, (c, w) in enumerate(zip(r, widths)))
-    return "\n".join([line(headers), "  ".join("-" * w for w in widths),
-                      *(line(r) for r in rows)])
-
-
 def _parser():
     p = argparse.ArgumentParser(
         prog="xpgrad bench",
@@ -213,64 +160,6 @@ def _backends(parser, names):
         except xg.BackendUnavailableError:
             pass    # shown as n/a, with the reason under the table
     return list(dict.fromkeys(names))      # a backend named twice: one column
-
-
-def _limit_threads(n, libs) -> dict:
-    """The same ``n`` threads for every library timed; the counts now in force."""
-    from .threads import limit, numba_threading
-
-    uses_numba = any(lib == "xpgrad-numba" for lib in libs)
-    if uses_numba:
-        numba_threading()       # start Numba's pool first, so its OpenMP runtime is limited too
-    lim = limit(n, torch=any(lib.startswith("torch") for lib in libs) or None,
-                numba=uses_numba or None)
-    out = {"requested": n, "blas": lim.blas, "numba": lim.numba, "torch": lim.torch}
-    if any(lib.startswith("jax") for lib in libs):
-        out["jax"] = W.limit_jax_threads(n)     # before jax is imported (XLA reads it then)
-    return out
-
-
-def _versions(libs) -> dict:
-    import importlib
-
-    import numpy
-
-    import xpgrad
-
-    out = {"python": platform.python_version(), "xpgrad": xpgrad.__version__,
-           "numpy": numpy.__version__}
-    for module in ("numba", "torch", "jax", "cupy"):
-        if module in sys.modules or any(lib.split("-")[-1] == module or
-                                        lib.startswith(module) for lib in libs):
-            try:
-                out[module] = importlib.import_module(module).__version__
-            except ImportError:
-                pass
-    from .threads import blas_info, ships
-
-    blas = [row for row in blas_info() if row["user_api"] == "blas"]
-    # NumPy's first: SciPy's copy (loaded by Numba) runs only the compiled SGD's gemm
-    blas.sort(key=lambda row: not ships("numpy", row.get("filepath")))
-    if blas:
-        out["blas"] = " ".join(str(blas[0][k]) for k in ("internal_api", "version",
-                                                         "architecture") if blas[0].get(k))
-    from .allocator import STATE
-
-    out["malloc"] = STATE.split(":")[0]     # tuned / off (xpgrad/allocator.py): both libraries
-    from .backends import blas
-
-    out["products"] = blas.describe()       # xpgrad's host products: mkl <version> or numpy
-    return out
-
-
-def _header(threads, versions, repeats) -> list:
-    counts = ", ".join(f"{k} {v}" for k, v in threads.items() if k != "requested" and v)
-    if "jax" in threads and not threads["jax"]:
-        counts += ", jax: XLA's own choice"
-    return [f"xpgrad bench: median time per call over {repeats} repeats (ratio columns: "
-            f"xpgrad / peer, < 1 means xpgrad is faster)",
-            f"threads: {threads['requested']} per library ({counts})",
-            "versions: " + ", ".join(f"{k} {v}" for k, v in versions.items())]
 
 
 def main(argv=None) -> int:
@@ -373,41 +262,6 @@ def _check_json_path(parser, path) -> None:
             pass
     except OSError as e:
         parser.error(f"--json {path!r}: cannot write in {parent!r} ({e.strerror or e})")
-
-
-def _references(lib) -> list:
-    """The peers an xpgrad library's time is divided by (same device): PyTorch, then JAX."""
-    return [r for r in (W.REFERENCE.get(lib), W.SECOND_REFERENCE.get(lib)) if r]
-
-
-def _json_report(todo, libs, results, why, threads, versions, repeats, min_time, quick):
-    rows = []
-    for group, row_label, params in todo:
-        for lib in libs:
-            t = results[row_label, lib]
-            ref = W.REFERENCE.get(lib)
-            r = results.get((row_label, ref)) if ref else None
-            rows.append({
-                "group": group, "label": row_label, "lib": lib,
-                "params": {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()},
-                "seconds": t, "reference": ref if r else None,
-                "ratio": t / r if t is not None and r else None,
-                "ratios": {p: t / results[row_label, p] for p in _references(lib)
-                           if t is not None and results.get((row_label, p))},
-                "unavailable": "; ".join(sorted(why[lib])) if t is None and lib in why
-                else None})
-    return {"format": "xpgrad-bench/1",
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "machine": {"platform": platform.platform(), "machine": platform.machine(),
-                        "cpus": _cpus()},
-            "versions": versions, "threads": threads, "repeats": repeats,
-            "min_time": min_time, "quick": quick, "libs": libs, "results": rows}
-
-
-def _cpus():
-    from .threads import available_cpus
-
-    return available_cpus()
 
 
 if __name__ == "__main__":

@@ -88,7 +88,7 @@ def tanh(z, b):
 
 def sigmoid(z, b):
     z += b
-    # the sigmoid kernel's steps (kernels._sigmoid) on z itself: no second array
+    # the sigmoid kernel's steps (kernel_common._sigmoid) on z itself: no second array
     with np.errstate(over="ignore"):
         np.negative(z, out=z)
         np.exp(z, out=z)

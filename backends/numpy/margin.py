@@ -14,7 +14,8 @@ import numpy as np
 
 from xpgrad.backend import Kernel
 
-from .kernels import FLOATS, _times, _total
+from .kernel_common import FLOATS, _times
+from .loss_kernels import _total
 
 
 def _forward(x, y, weight, reduction, p, margin):

@@ -19,7 +19,7 @@ import numpy as np
 from xpgrad.backend import Kernel
 from xpgrad.ops.adaptive_max_pooling import adaptive_argmax
 
-from .kernels import FLOATS
+from .kernel_common import FLOATS
 
 
 def adaptive_max_pool_forward(x, *, out, backend):

@@ -6,7 +6,7 @@ writes the shifted values, their exponentials and the result into one or two arr
 the rows' maxima are picked by ``argmax``, and the row sums of the exponentials are a matrix-vector product with ones (on 128x256
 float32, 2.6 us against 6.6 for NumPy's sum; rows longer than ``_DOT_MAX`` take NumPy's
 pairwise sum, whose rounding does not grow with the row). The backward of ``softmax`` dots
-``g`` with the output row by row (``kernels._row_dots``: einsum, no ``g * y`` array), that of
+``g`` with the output row by row (``loss_kernels._row_dots``: einsum, no ``g * y`` array), that of
 ``log_softmax`` sums ``g``'s rows the same way as the forward.
 
 >>> import numpy as np
@@ -26,7 +26,7 @@ import numpy as np
 from xpgrad.backend import Kernel
 
 from .activations import _FLOATS
-from .kernels import _row_dots
+from .loss_kernels import _row_dots
 
 #: the longest rows summed by a matrix-vector product (OpenBLAS's float32 chains round with
 #: the row's length; NumPy's pairwise sum does not)

@@ -6,7 +6,8 @@ second traces it (still eager: its results are real) into a ``Program``; later c
 program: no tape, no Tensors, no dispatch, NumPy ufuncs writing into reused buffers, and on the
 numba backend runs of elementwise operations fused into one compiled loop. Variables are
 captured by reference: updates persist, and a replay reads their current values. See
-docs/function.md for what a traced function may and may not do.
+docs/function.md for what a traced function may and may not do. ``Function`` dispatches a call
+(replay, eager or trace) here; tracing and the cache of programs are ``trace_cache.py``'s.
 
 >>> import xpgrad as xg
 >>> w = xg.Variable([[0.5], [-0.5]], name="w")
@@ -29,24 +30,22 @@ import functools
 import sys
 import threading
 import types
-import warnings
-import weakref
 
 from ..backend import current_backend
 from ..primitive import tape_state
-from ..tensor import Tensor, Variable, _wrap
+from ..tensor import Variable
 from . import capture as capture_module
 from .binding import Binder
-from .capture import capture
-from .errors import OtherBackend, TraceError, user_stacklevel
+from .capture import capture  # noqa: F401 (xpgrad.jit.capture stays the function)
+from .errors import OtherBackend, TraceError  # noqa: F401 (re-exported)
 from .errors import function_name as _name
 from .lock import TRACE_LOCK
 from .methods import InstanceFunctions
-from .options import _OPTIONS, _check_option_names, _cuda_graphs, _fuser, _is_int
-from .program import Program
+from .options import _OPTIONS, _check_option_names, _is_int
+from .program import Program  # noqa: F401 (re-exported)
 from .replay_steps import GuardFailed
-from .signature import _signature, _tensor_backends, aliasing, refused_argument, tensors_key
-from .structure import map_leaves
+from .signature import _signature, aliasing, refused_argument, tensors_key
+from .trace_cache import _GONE, RetracingWarning, TraceCache
 
 __all__ = ["function", "Function", "TraceError", "RetracingWarning"]
 
@@ -75,27 +74,6 @@ def _recursion():
     return (functions[key], counts[key]) if key is not None and counts[key] > 1 else None
 
 
-#: a guarded attribute's value once its object is gone (no program traced with it matches)
-_GONE = object()
-
-
-def _held(obj):
-    """A weak reference to ``obj`` (a strong one where it takes none): call it for ``obj``."""
-    try:
-        return weakref.ref(obj)
-    except TypeError:
-        return lambda: obj
-
-
-#: signatures met, in units of ``retrace_warning``, after which a function that keeps meeting new
-#: ones warns even if their warm-up calls never let it trace
-_CHURN = 4
-
-
-class RetracingWarning(UserWarning):
-    """A function was traced again and again: its arguments change signature every call."""
-
-
 def _rebuilt(fn, options, self_in_signature):
     """A fresh Function of ``fn`` with ``options``, as ``Function.__reduce__`` describes."""
     function = Function(fn, **options)
@@ -114,7 +92,7 @@ def _look_like(function, fn):
             function.__dict__.setdefault(name, value)
 
 
-class Function:
+class Function(TraceCache):
     """A traced function (see the module docstring): call it like ``fn``.
 
     ``max_traces``: signatures kept (least recently used dropped); ``warmup``: eager calls per
@@ -265,30 +243,6 @@ class Function:
         finally:
             TRACE_LOCK.end_alone()
 
-    def _runs_eagerly(self, key) -> bool:
-        """Whether a call of signature ``key`` with no program runs eagerly (a warm-up call, or
-        a signature that cannot be traced); counts it."""
-        with self._seen_lock:        # calls of other threads count too (shared TRACE_LOCK)
-            seen = self._seen.get(key, 0)
-            if seen >= self.warmup and key not in self._eager:
-                return False
-            self._seen[key] = seen + 1
-            if len(self._seen) > 4 * self.max_traces:      # signatures seen once, long ago
-                self._seen.pop(next(iter(self._seen)))
-            if seen == 0:
-                self.signature_count += 1
-            churning = seen == 0 and self.retrace_warning and \
-                self.signature_count == _CHURN * self.retrace_warning
-        if churning:                 # a new signature on (nearly) every call: never traced
-            warnings.warn(f"xg.function {_name(self.fn)!r} has met {self.signature_count} "
-                          f"argument signatures and traced {self.trace_count}: a new "
-                          f"signature (shape, dtype, backend, Python value, or object) on "
-                          f"nearly every call runs eagerly, with the signature check on top. "
-                          f"Pass values that change as tensors, the same objects (not fresh "
-                          f"ones), keep shapes fixed (pad the last batch)", RetracingWarning,
-                          stacklevel=user_stacklevel())
-        return True
-
     def _key(self, args, kwargs):
         """``(cache key, backend)`` of a call: the backend of its tensor arguments, else the
         current one."""
@@ -314,98 +268,9 @@ class Function:
             sig.append(same)
         return (be.name, *sig), be
 
-    def _trace(self, base, key, be, args, kwargs, retry=True):
-        fuse = self.fuse          # None, True, False, or a fuser fuse(program, escaping)
-        if fuse is None or fuse is True:
-            fuse = _fuser(be, required=fuse is True)
-        skip = ()
-        if fuse:
-            from .fusion import ELEMENTWISE_KERNELS as skip
-        try:
-            tracer, result, writes = capture(self.fn, args, kwargs, be, skip_kernels=skip)
-        except TraceError as e:
-            if isinstance(e, OtherBackend) and retry and not e.state_changed \
-                    and not _tensor_backends(args, kwargs):
-                # no tensor argument named the backend and the current one was assumed:
-                # trace again on the one the function computes on (nothing ran there yet)
-                return self._trace(base, key, e.backend, args, kwargs, retry=False)
-            if self.on_trace_error == "raise":
-                raise e.name_function(_name(self.fn))
-            self._eager[key] = None
-            if len(self._eager) > 4 * self.max_traces:       # the oldest: tried again if seen
-                self._eager.pop(next(iter(self._eager)))
-            if e.state_changed:     # running it again would apply its updates twice
-                e.message += ("; the failed trace had already updated a Variable or an "
-                              "optimizer, so this call cannot run again eagerly and raises; "
-                              "later calls with this signature run eagerly")
-                raise e.name_function(_name(self.fn))
-            warnings.warn(f"xg.function {_name(self.fn)!r} runs "
-                          f"eagerly for this signature: {e}", RuntimeWarning,
-                          stacklevel=user_stacklevel())
-            return self.fn(*args, **kwargs)
-        graphs = self.cuda_graph
-        if graphs is True and be.name != "cupy":
-            raise ValueError(f"cuda_graph=True needs the cupy backend; this function runs on "
-                             f"{be.name!r}")
-        if graphs is None or graphs is True:
-            graphs = _cuda_graphs(be)
-        try:
-            program = Program(tracer, result, writes, fuse=fuse or None, graphs=graphs or None)
-        except TraceError as e:      # a result a replay cannot rebuild
-            raise e.name_function(_name(self.fn))
-        with self._seen_lock:
-            self._seen.pop(key, None)
-        if tracer.attribute_guards:
-            key = self._guarded_key(base, tracer.attribute_guards)
-        self._programs[key] = program
-        if len(self._programs) > self.max_traces:
-            self._drop_least_recent()
-        self.trace_count += 1
-        if self.retrace_warning and self.trace_count > self.retrace_warning:
-            warnings.warn(f"xg.function {_name(self.fn)!r} has been "
-                          f"traced {self.trace_count} times: each new argument signature "
-                          f"(shape, dtype, backend, Python value, or object) traces again, "
-                          f"which is slow. Pass values that change as tensors, the same "
-                          f"objects (not fresh ones), keep shapes fixed (pad the last "
-                          f"batch), or raise max_traces", RetracingWarning,
-                          stacklevel=user_stacklevel())
-        return _real_result(result)
-
-    def _drop_least_recent(self):
-        """Drop the least recently used program, and its signature's guarded attributes where
-        no other program of that signature is left (keys guarded so are ``(base, values)``)."""
-        key, _ = self._programs.popitem(last=False)
-        base = key[0]
-        if type(base) is tuple and not any(k[0] == base for k in self._programs
-                                           if type(k[0]) is tuple):
-            self._guards.pop(base, None)
-
-    def _guarded_key(self, base, found):
-        """The cache key of a trace of signature ``base`` that read the guarded attributes
-        ``found`` (``(object, attribute, value)``)."""
-        known = list(self._guards.get(base, ()))
-        for o, n, _ in found:
-            if not any(r() is o and n == m for r, m in known):
-                known.append((_held(o), n))       # weakly: an instance's own guards its mode
-        self._guards[base] = tuple(known)
-        values = {(id(o), n): v for o, n, v in found}
-        return (base, tuple(values.get((id(r()), n), getattr(r(), n, _GONE)) for r, n in known))
-
     def programs(self) -> list:
         """The programs traced so far (``.source`` shows each)."""
         return list(self._programs.values())
-
-
-def _real_result(obj):
-    """The traced call's own result, with real arrays (the trace ran eagerly)."""
-    from .traced import Traced
-
-    def real(o):
-        if isinstance(o, Tensor) and type(o._data) is Traced:
-            return _wrap(o._data._real, o._backend)
-        return o
-
-    return map_leaves(real, obj)
 
 
 def function(fn=None, **options):

@@ -2,6 +2,9 @@
 
 ``capture(fn, args, kwargs, be)`` runs ``fn`` once, eagerly (its results and updates are real),
 and returns the ``Tracer`` holding the recorded steps plus the structure of what ``fn`` returned.
+The thread's trace and the hooks layers call during one (``THREAD``, ``current_tracer``,
+``guard_value``, ``note_write``) are ``trace_state.py``'s, re-exported here; the tripwires on
+the other backends are ``other_backends.py``'s.
 
 >>> import xpgrad as xg
 >>> be = xg.get_backend("numpy")
@@ -14,55 +17,23 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import threading
 import weakref
 
 from ..tensor import Tensor, Variable, _wrap
-from .errors import (CREATED_VARIABLE, WROTE_ARGUMENT, OtherBackend, TraceError, function_name,
-                     user_line)
+from .errors import CREATED_VARIABLE, WROTE_ARGUMENT, TraceError, function_name, user_line
 from .fresh import MadeByTrace, seeded
 from .guards import restored_rng, rng_state
 from .kernel_proxy import _proxy_kernel
+from .other_backends import _OtherKernels, _OtherXp
 from .replay_steps import HostOptimizerStep, RandomDraw, RangeGuard, VariableWrite
+from .trace_state import (THREAD, current_tracer, guard_value,  # noqa: F401 (re-exported)
+                          guarded_attribute, note_write)
 from .tracer import Ref, Step, Tracer, live_variables, traced_args
 from .transfers import patch_transfers
 from .traced import Traced
 
 
 _ABSENT = object()
-
-
-def _tracing() -> bool:
-    """Whether this thread's trace records now (paused: inside a step the program replays
-    whole, such as an optimizer's update, which may compute on any backend)."""
-    tracer = THREAD.tracer
-    return tracer is not None and not tracer.paused
-
-
-class _OtherXp:
-    """Another backend's ``xp`` while this thread traces: its first use raises
-    ``OtherBackend`` (the function computes there, not on the traced backend); other threads'
-    eager calls, and the steps replayed whole, get the real namespace."""
-
-    def __init__(self, real, backend, traced):
-        self._real, self._backend, self._traced = real, backend, traced
-
-    def __getattr__(self, name):
-        if not _tracing() or name.startswith("__"):
-            return getattr(self._real, name)
-        raise OtherBackend(self._backend, self._traced, user_line())
-
-
-class _OtherKernels(_OtherXp):
-    """Another backend's ``kernels`` table while this thread traces (see ``_OtherXp``)."""
-
-    def __bool__(self):
-        return _tracing() or bool(self._real)
-
-    def get(self, name, default=None):
-        if not _tracing():
-            return self._real.get(name, default) if self._real else default
-        raise OtherBackend(self._backend, self._traced, user_line())
 
 
 def _unrecorded(tracer, fn, *args):
@@ -233,7 +204,7 @@ class _Session:
         """Keep the program for the ``trainable`` flags of the Variables its steps read: a
         tape watches a Variable by itself only while it is trainable, so after one is frozen
         (or thawed) the eager call's gradients differ and the next call traces anew."""
-        from .program import _refs
+        from .step_facts import _refs
 
         steps = self.tracer.steps
         read = {s.outs.i: s.fn.var for s in steps if s.kind == "read"}
@@ -354,46 +325,6 @@ class _Session:
         return writes
 
 
-class _Traces(threading.local):
-    #: the tracer of the trace this thread runs now (a traced function called inside another's
-    #: trace is inlined into it), or None; other threads' traces are not this thread's business
-    tracer = None
-
-
-THREAD = _Traces()
-
-
-def current_tracer():
-    """The tracer of the trace running in this thread, or None."""
-    return THREAD.tracer
-
-
-def guarded_attribute(obj, name):
-    """``getattr(obj, name)``; under a trace, the program is kept for this value only: a later
-    call where the attribute differs (a Module's ``training`` flag after ``eval()``) looks for
-    the program traced with that value, and traces one if there is none."""
-    return guard_value(obj, name, getattr(obj, name))
-
-
-def guard_value(obj, name, value):
-    """``value``, read from ``obj.name``; under a trace, recorded as ``guarded_attribute``
-    says (for a property that guards its own reads)."""
-    tracer = THREAD.tracer
-    if tracer is not None and (id(obj), name) not in tracer.attribute_writes:
-        guards = tracer.attribute_guards
-        if not any(o is obj and n == name for o, n, _ in guards):
-            guards.append((obj, name, value))
-    return value
-
-
-def note_write(obj, name):
-    """``obj.name`` was set: under a trace, the function set it itself (``model.eval()``
-    inside), so what it reads later does not depend on the value the call began with."""
-    tracer = THREAD.tracer
-    if tracer is not None:
-        tracer.attribute_writes.add((id(obj), name))
-
-
 def capture(fn, args, kwargs, be, skip_kernels=()):
     """Trace ``fn(*args, **kwargs)`` on backend ``be``: ``(tracer, result, writes)``.
     ``skip_kernels``: primitives whose backend kernels are left out (their generic rules are
@@ -434,7 +365,7 @@ def capture(fn, args, kwargs, be, skip_kernels=()):
 def _changed_state(tracer):
     """Whether the steps recorded so far changed anything outside the trace: an optimizer
     update, or a write into a Variable's array (then running the call again is unsafe)."""
-    from .program import _mutates, _refs
+    from .step_facts import _mutates, _refs
 
     if any(s.kind == "host" for s in tracer.steps):
         return True

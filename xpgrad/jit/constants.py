@@ -101,7 +101,7 @@ def fold_constants(program, escaping) -> tuple:
     roots = {slots[s].root for s in values}
     roots_out = {slots[s].root for s in escaping} | {slots[s].root for _, s in program.writes}
     unsafe = roots & roots_out
-    from .program import _mutates
+    from .step_facts import _mutates
 
     for k, step in enumerate(program.steps):
         if k in folded:

@@ -343,7 +343,7 @@ def _bias_adds_as_calls(program, escaping) -> int:
 
 
 def _refs(obj):
-    from .program import _refs as refs
+    from .step_facts import _refs as refs
 
     return refs(obj, [])
 

@@ -38,7 +38,7 @@ from .tracer import Ref
 
 
 def _mutates(step):
-    from .program import _mutates as mutates
+    from .step_facts import _mutates as mutates
 
     return mutates(step)
 

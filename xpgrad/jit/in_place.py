@@ -22,7 +22,7 @@ def take_in_place_vjps(steps, slots, escaping) -> int:
     """Give each kernel vjp step with an ``in_place`` form that form where its output gradient
     (its first argument) shares its memory with no slot made before it that is read after it,
     escapes the program, or is an input's or a Variable's; returns how many were changed."""
-    from .program import _out_paths, _refs      # (program.py calls this)
+    from .step_facts import _out_paths, _refs
 
     made_at, last_read, fixed = {}, {}, set()
     for k, step in enumerate(steps):

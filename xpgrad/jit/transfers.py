@@ -17,7 +17,7 @@ read of a traced value is.
 
 A constant of another backend (an array made outside the function, or inside from Python
 values) is moved once, at trace time, like any other constant. Computing on the other backend
-still raises ``OtherBackend`` (``capture._OtherXp``): the program runs on one backend.
+still raises ``OtherBackend`` (``other_backends._OtherXp``): the program runs on one backend.
 """
 from __future__ import annotations
 

@@ -184,7 +184,7 @@ def _bag_max(rows, flat, bags, starts, lengths, longest, padding_idx, be):
     is the longest bag (None: read it; a trace takes every id's count, which bounds it: a
     read there would hold the program to that exact longest bag, any other running eagerly)."""
     from ..jit.capture import THREAD
-    from ..ops.indexing import _take
+    from ..ops.gathering import _take
     from ..ops.selection import where
 
     xp = be.xp

@@ -1,12 +1,13 @@
 """THE primitive table, grouped by kind; each module holds its primitives' forwards and vjp rules.
 
 The namespace modules (activations, bitwise, casting (astype), contraction (einsum), elementwise,
-grids_triangles (meshgrid, tril, triu), indexing, joining (concat, stack, unstack), linalg,
-rearranging (flip, roll, tile, repeat), reductions, searching, selection (where, clip), sets,
-shape, sorting) give the ``xpgrad`` namespace its functions; fft (its rules in fft_rules) backs
-the ``xg.fft`` extension (``xg.linalg`` re-exports from linalg); losses, nn (``linear``),
-recurrent (the scans) and optim (the optimizer updates) hold primitives that ``xg.losses``,
-``xg.nn`` and ``xg.optim`` build on.
+grids_triangles (meshgrid, tril, triu), indexing (its take, take_along_axis and one_hot in
+gathering), joining (concat, stack, unstack), linalg, rearranging (flip, roll, tile, repeat),
+reductions (with the scans of scans.py: cumulative_sum, cumulative_prod, diff), searching,
+selection (where, clip), sets, shape, sorting) give the ``xpgrad`` namespace its functions; fft
+(its rules in fft_rules) backs the ``xg.fft`` extension (``xg.linalg`` re-exports from linalg);
+losses, nn (``linear``), recurrent (the scans) and optim (the optimizer updates) hold
+primitives that ``xg.losses``, ``xg.nn`` and ``xg.optim`` build on.
 ``xpgrad.primitive.PRIMITIVES`` lists every primitive by name.
 """
 from .activations import *  # noqa: F401,F403

@@ -132,10 +132,22 @@ def native_dtype(x: Tensor, dtype):
 
 
 def is_complex(xp, a) -> bool:
-    kind = getattr(a.dtype, "kind", None)
+    """Whether ``a`` (a backend array, a Tensor or a Python scalar) is complex: its dtype's
+    ``kind`` where it has one (NumPy, CuPy and xpgrad's DType), else ``xp.isdtype``. The one
+    check of the ops; on a Tensor in a hot path pass its raw array (``x._data``): ``x.dtype``
+    costs ~1 us.
+
+    >>> import numpy as np
+    >>> is_complex(np, np.ones(2, np.complex64)), is_complex(np, np.ones(2)), is_complex(np, 1j)
+    (True, False, True)
+    """
+    dt = getattr(a, "dtype", None)
+    if dt is None:
+        return type(a) is complex
+    kind = getattr(dt, "kind", None)
     if isinstance(kind, str):
         return kind == "c"
-    return xp.isdtype(a.dtype, "complex floating")
+    return xp.isdtype(dt, "complex floating")
 
 
 def conj_if_complex(xp, a):

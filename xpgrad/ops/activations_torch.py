@@ -14,8 +14,8 @@ import math
 from ..optim._checks import hyperparameter
 from ..primitive import Primitive, apply
 from . import formulas
-from ._define import norm_axis
-from .activations import _complex_sigmoid, _inexact, _is_complex, _real, _refuse_complex, sigmoid
+from ._define import is_complex, norm_axis
+from .activations import _complex_sigmoid, _inexact, _real, _refuse_complex, sigmoid
 
 
 # elu, selu and celu are one primitive, as in PyTorch: scale * x above 0,
@@ -152,7 +152,7 @@ def silu(x, /):
     [-0.2689, 0.7311]
     """
     x = _inexact(x)
-    if _is_complex(x):
+    if is_complex(x._backend.xp, x._data):
         return x * _complex_sigmoid(x)
     return apply(_silu, x)
 
@@ -201,7 +201,7 @@ def softsign(x, /):
     [-0.5, 0.75]
     """
     x = _inexact(x)
-    if _is_complex(x):
+    if is_complex(x._backend.xp, x._data):
         from .elementwise import abs as magnitude
 
         return x / (1.0 + magnitude(x))

@@ -101,7 +101,7 @@ def _forward(xp, x, *, out, backend):
 
 
 def _vjp(xp, g, ans, x, *, out, backend):
-    from .indexing import _along_scatter, _along_scatter_forward
+    from .gathering import _along_scatter, _along_scatter_forward
 
     raw, raw_xp = (x._data, x._backend.xp) if isinstance(x, Tensor) else (x, xp)
     rows = tuple(x.shape[:2])

@@ -16,7 +16,8 @@ import numbers
 from ..primitive import Primitive, apply
 from . import formulas, reductions
 from .activations import log_softmax
-from .losses import _float_input, _onehot, _reduce, as_tensor_or_refuse
+from .loss_checks import _float_input, as_tensor_or_refuse
+from .loss_rules import _onehot, _reduce
 from .probability_losses import _check_nll_labels, _class_weight, _weighted_mean, nll
 from .shape import broadcast_shapes, reshape
 

@@ -17,7 +17,7 @@ from ..tensor import Tensor
 from .casting import astype
 from .ctc import ctc_primitive
 from .indexing import take
-from .losses import _check_reduction, _float_input, as_tensor_or_refuse
+from .loss_checks import _check_reduction, _float_input, as_tensor_or_refuse
 from .reductions import cumulative_sum
 from .selection import where
 from .shape import reshape

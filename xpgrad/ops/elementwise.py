@@ -27,8 +27,8 @@ from __future__ import annotations
 import cmath
 import math
 
-from ._define import binary, public, unary
-from .elementwise_dtypes import _conj, _inexact, _is_complex, _numeric  # noqa: F401
+from ._define import binary, is_complex, public, unary
+from .elementwise_dtypes import _conj, _inexact, _numeric  # noqa: F401
 
 _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)
@@ -136,7 +136,7 @@ def _pow_dy(xp, g, ans, x, y):
         if type(x) is complex:
             return g * _conj(xp, ans * (cmath.log(x) if x != 0 else 0.0))
         return g * _conj(xp, ans) * math.log(x) if x > 0 else xp.zeros_like(g)
-    if _is_complex(xp, x):
+    if is_complex(xp, x):
         nonzero = x != 0
         return g * _conj(xp, ans * xp.where(nonzero, xp.log(xp.where(nonzero, x, 1.0)), 0.0))
     positive = x > 0
@@ -176,7 +176,7 @@ def _logaddexp(xp, x, y):
     """NumPy's real ``logaddexp``; for complex inputs PyTorch's: ``m + log1p(exp(n - m))``,
     ``m`` the input with the larger real part."""
     x, y = _inexact(xp, x), _inexact(xp, y)
-    if not (_is_complex(xp, x) or _is_complex(xp, y)):
+    if not (is_complex(xp, x) or is_complex(xp, y)):
         return xp.logaddexp(x, y)
     x_top = xp.real(x) >= xp.real(y)
     m, n = xp.where(x_top, x, y), xp.where(x_top, y, x)
@@ -256,7 +256,7 @@ exp = unary("exp", lambda xp, x: xp.exp(_inexact(xp, x)),
 def _expm1(xp, x):
     x = _inexact(xp, x)
     out = xp.expm1(x)
-    if not _is_complex(xp, x):
+    if not is_complex(xp, x):
         return out
     # the standard's special values where NumPy's complex expm1 gives nan
     re, im = xp.real(x), xp.imag(x)
@@ -285,7 +285,7 @@ log10 = unary("log10", lambda xp, x: xp.log10(_inexact(xp, x)),
 
 
 def _sign_vjp(xp, g, ans, x):
-    if not _is_complex(xp, x):
+    if not is_complex(xp, x):
         return xp.zeros_like(g)
     # sign(z) = z / |z| is not holomorphic: g conj(d/dz) + conj(g) d/dconj(z), both over 2|z|
     size = xp.abs(x)
@@ -295,13 +295,13 @@ def _sign_vjp(xp, g, ans, x):
 
 
 def _abs_vjp(xp, g, ans, x):
-    if _is_complex(xp, x):
+    if is_complex(xp, x):
         return g * x / xp.where(ans == 0, 1.0, ans)
     return g * xp.sign(x)
 
 
 def _sign_forward(xp, x):
-    if _is_complex(xp, x):       # z / |z|, +0 at (signed) zeros, without dividing by zero
+    if is_complex(xp, x):       # z / |z|, +0 at (signed) zeros, without dividing by zero
         size = xp.abs(x)
         zero = size == 0
         return xp.where(zero, 0.0, x / xp.where(zero, 1.0, size))
@@ -331,7 +331,7 @@ cosh = unary("cosh", lambda xp, x: xp.cosh(_inexact(xp, x)),
 def _tanh(xp, x):
     x = _inexact(xp, x)
     out = xp.tanh(x)
-    if not _is_complex(xp, x):
+    if not is_complex(xp, x):
         return out
     # tanh(+-inf + iy) is +-1 with a zero imaginary part of y's sign (NumPy's follows sin(2y))
     re, negative = xp.real(x), xp.signbit(xp.imag(x))
@@ -357,7 +357,7 @@ atanh = unary("atanh", lambda xp, x: xp.atanh(_inexact(xp, x)),
 real = unary("real", lambda xp, x: xp.real(x), lambda xp, g, ans, x: g,
              doc="Elementwise real part (of a real x: x itself).", example="[1 + 2j, 3.0]")
 imag = unary("imag", lambda xp, x: xp.imag(x),
-             lambda xp, g, ans, x: (xp.astype(g, x.dtype) * 1j if _is_complex(xp, x)
+             lambda xp, g, ans, x: (xp.astype(g, x.dtype) * 1j if is_complex(xp, x)
                                     else xp.zeros_like(g)),
              doc="Elementwise imaginary part of a complex tensor.", example="[1 + 2j, 3.0]")
 conj = unary("conj", lambda xp, x: xp.conj(x), lambda xp, g, ans, x: _conj(xp, g),

@@ -17,17 +17,6 @@ def _numeric(x, who):
     return x
 
 
-def _is_complex(xp, a) -> bool:
-    """Whether ``a`` (a backend array, a Tensor or a Python scalar) is complex."""
-    dt = getattr(a, "dtype", None)
-    if dt is None:
-        return type(a) is complex
-    kind = getattr(dt, "kind", None)      # NumPy/CuPy dtypes and xpgrad's DType have a kind
-    if kind is not None:
-        return kind == "c"
-    return xp.isdtype(dt, "complex floating")
-
-
 # Dtypes seen to be real (``_REAL``) or floating (``_FLOATING``), by id, so the checks below
 # cost one dict lookup on the common path (the core imports no NumPy to list them up front).
 # The dicts hold the dtypes, so an id is never reused; by id, as other libraries' dtype objects

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from ..primitive import Primitive, apply
 from ..tensor import Tensor
+from ._define import is_complex
 
 # a normalization -> the one of its adjoint transform
 _ADJOINT = {"backward": "forward", "ortho": "ortho", "forward": "backward"}
@@ -39,10 +40,6 @@ def _fft_of(xp):
         raise NotImplementedError(f"the array namespace {getattr(xp, '__name__', xp)!r} of "
                                   "this backend has no fft extension")
     return module
-
-
-def _is_complex(xp, dtype) -> bool:
-    return xp.isdtype(dtype, "complex floating")
 
 
 def _complex_of(xp, dtype):
@@ -69,12 +66,12 @@ def _to_complex(xp, a):
 
 
 def _complex_input(xp, x):
-    return x if _is_complex(xp, x.dtype) else xp.astype(x, _complex_of(xp, x.dtype))
+    return x if is_complex(xp, x) else xp.astype(x, _complex_of(xp, x.dtype))
 
 
 def _as_input(xp, grad, x):
     """A gradient computed in complex arithmetic, for input ``x`` (real part if ``x`` is real)."""
-    return grad if _is_complex(xp, x.dtype) else _real(xp, grad)
+    return grad if is_complex(xp, x) else _real(xp, grad)
 
 
 # -- the bookkeeping of the rules -----------------------------------------------------------------

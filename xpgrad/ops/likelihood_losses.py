@@ -18,7 +18,7 @@ from .._args import flag
 from ..creation import full as _full
 from ..optim._checks import hyperparameter, real_number
 from .elementwise import exp, log
-from .losses import _check_reduction, _float_input, as_tensor_or_refuse
+from .loss_checks import _check_reduction, _float_input, as_tensor_or_refuse
 from .reductions import mean, sum
 from .selection import where
 from .shape import broadcast_shapes, expand_dims

@@ -27,7 +27,8 @@ from .activations import softplus
 from .cross_entropy_options import entry_weight
 from .elementwise import minimum, sqrt
 from .likelihood_losses import reduce_loss, values_like
-from .losses import _check_reduction, _float_input, _sigmoid_ce, as_tensor_or_refuse
+from .loss_checks import _check_reduction, _float_input, as_tensor_or_refuse
+from .loss_rules import _sigmoid_ce
 from .multi_margin import multi_margin as _multi_margin
 from .multi_margin import weighted_multi_margin as _weighted_multi_margin
 from .selection import where

@@ -18,7 +18,7 @@ from .casting import astype
 from .elementwise import logical_and, logical_not, minimum
 from .indexing import one_hot, take_along_axis
 from .likelihood_losses import reduce_loss
-from .losses import _check_reduction, _float_input, as_tensor_or_refuse
+from .loss_checks import _check_reduction, _float_input, as_tensor_or_refuse
 from .margin_losses import _hinge
 from .selection import where
 from .shape import expand_dims, reshape

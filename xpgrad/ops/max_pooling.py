@@ -68,7 +68,7 @@ def _forward(xp, x, *, kernel, stride, dilation, pads, n_out, backend):
 
 
 def _vjp(xp, g, ans, x, *, kernel, stride, dilation, pads, n_out, backend):
-    from .indexing import _along_scatter, _along_scatter_forward
+    from .gathering import _along_scatter, _along_scatter_forward
 
     raw, raw_xp = _raw(x)
     raw_xp = raw_xp or xp

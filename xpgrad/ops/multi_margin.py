@@ -16,7 +16,7 @@ gradient in one pass (``backends/numpy/margin.py``, ``backends/numba/_margin.py`
 from __future__ import annotations
 
 from ..primitive import Primitive, apply
-from .losses import _onehot, _reduce, _scale
+from .loss_rules import _onehot, _reduce, _scale
 from .special import _quiet
 
 

@@ -15,10 +15,11 @@ import numbers
 from ..creation import asarray
 from ..primitive import Primitive, apply
 from ..tensor import Tensor
-from .losses import (REDUCTIONS, _check_reduction, _class_axis_hint, _float_input,
-                     _reduce, _scale, _size, _target_like, as_tensor_or_refuse)
+from .loss_checks import (REDUCTIONS, _check_reduction, _class_axis_hint, _float_input,
+                          _target_like, as_tensor_or_refuse)
+from .loss_rules import _reduce, _scale, _size
 from . import reductions
-from .indexing import _along_forward
+from .gathering import _along_forward
 from .shape import reshape
 
 

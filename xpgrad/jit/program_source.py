@@ -1,0 +1,199 @@
+"""A ``Program``'s Python source: ``ProgramSource``, the base of ``Program`` (``program.py``),
+writes the recorded steps as one ``def replay(inputs)`` of raw backend calls (``_generate``),
+each slot let go after its last read (``_dead_after``), constants inlined or bound by name
+(``_const``), the result rebuilt in the traced call's structure (``_result_expr``); and, for
+CUDA graphs, the same steps cut into device and host segments (``segments``, ``finish_source``).
+
+>>> import xpgrad as xg
+>>> f = xg.function(lambda x: xg.exp(x) + 1.0)
+>>> for _ in range(2):
+...     _ = f(xg.asarray([0.0]))
+>>> print(f.programs()[0].source.splitlines()[0])
+def replay(inputs):
+"""
+from __future__ import annotations
+
+from .step_facts import _out_paths, _refs
+from .structure import is_namedtuple, refilled
+from .tracer import Ref
+
+_INLINE = (int, bool, str, type(None))
+
+
+class ProgramSource:
+    """The code generation of ``Program`` (module docstring)."""
+
+    def _const(self, value):
+        if type(value) in _INLINE or (type(value) is float and value == value
+                                      and value not in (float("inf"), float("-inf"))):
+            return repr(value)
+        if value is Ellipsis:
+            return "..."
+        name = f"c{len(self.constants)}"
+        self.constants[name] = value
+        return name
+
+    def _expr(self, obj):
+        t = type(obj)
+        if t is Ref:
+            return self._slot(obj.i)
+        if t is tuple:
+            inner = ", ".join(self._expr(o) for o in obj)
+            return f"({inner},)" if len(obj) == 1 else f"({inner})"
+        if t is list:
+            return "[" + ", ".join(self._expr(o) for o in obj) + "]"
+        if t is dict and all(type(k) is str for k in obj):
+            return "{" + ", ".join(f"{k!r}: {self._expr(v)}" for k, v in obj.items()) + "}"
+        return self._const(obj)
+
+    def _call(self, k, step):
+        if step.kind == "read":        # a Variable's array, read inline rather than called
+            return f"{self._const(step.fn.var)}._data"
+        attribute = _array_attribute(step)
+        if attribute is not None:      # x.mT, likewise
+            return f"{self._expr(step.args[0])}.{attribute}"
+        fn = self._const(step.fn)
+        args = [self._expr(a) for a in step.args]
+        args += [f"{key}={self._expr(v)}" for key, v in step.kwargs.items()]
+        if k in self.buffers:
+            args.append(f"out={self.buffers[k]}")
+        return f"{fn}({', '.join(args)})"
+
+    def _step_lines(self, k, step, name):
+        """The lines of one step; ``name(i)`` is how slot ``i`` is written."""
+        self._slot = name
+        call = self._call(k, step)
+        lines = []
+        if step.kind == "kernel":
+            lines.append(f"_r = {call}")
+            lines.append("if _r is None: raise RuntimeError('a kernel declined on replay that "
+                         "ran when traced: retrace')")
+            call = "_r"
+        outs = _out_paths(step.outs, (), [])
+        if not outs:
+            lines.append(call)
+        elif len(outs) == 1 and outs[0][1] == ():
+            lines.append(f"{name(outs[0][0])} = {call}")
+        else:
+            if call != "_r":
+                lines.append(f"_r = {call}")
+            for slot, path in outs:
+                index = "".join(f"[{p}]" for p in path)
+                lines.append(f"{name(slot)} = _r{index}")
+        return lines
+
+    def _dead_after(self):
+        """{step index: the slots to let go after it}: each slot after the last step that reads
+        it (or, never read, after the one that makes it); the result's and the Variables' slots
+        live to the end. Without this a replay would hold every value of the step until it
+        returns, where the eager tape frees each residual after its last use."""
+        live_to_end = set(_refs(self.result_refs, [])) | {slot for _, slot in self.writes}
+        last = {}
+        for k, step in enumerate(self.steps):
+            if step.kind == "input":
+                continue
+            for s, _ in _out_paths(step.outs, (), []):
+                last[s] = k
+            for s in _refs(step.args, []) + _refs(step.kwargs, []):
+                last[s] = k
+        dead = {}
+        for s, k in last.items():
+            if s not in live_to_end:
+                dead.setdefault(k, []).append(s)
+        return dead
+
+    def _generate(self):
+        name = "s{}".format
+        lines = ["def replay(inputs):"]
+        if self.inputs:
+            lines.append(f"    {', '.join(name(i) for i in self.inputs)}, = inputs")
+        dead = self._dead_after()
+        for k, step in enumerate(self.steps):
+            if step.kind != "input":
+                step_lines = self._step_lines(k, step, name)
+                gone = sorted(dead.get(k, ()))
+                if any(line.startswith("_r = ") for line in step_lines):
+                    gone_names = [name(s) for s in gone] + ["_r"]
+                else:
+                    gone_names = [name(s) for s in gone]
+                if gone_names:
+                    step_lines.append(f"del {', '.join(gone_names)}")
+                lines += ["    " + line for line in step_lines]
+        for var, slot in self.writes:
+            lines.append(f"    {self._const(var)}._data = {name(slot)}")
+        lines.append(f"    return {self._result_expr(self.result_template)}")
+        return "\n".join(lines) + "\n"
+
+    def segments(self):
+        """The program cut where Python must run between device work: ``[(kind, source,
+        reads)]`` with kind "device" (capturable in a CUDA graph) or "host" (guards, optimizer
+        updates); each source is ``def segment(S)`` over the slot list ``S``; ``reads`` are the
+        ``(Variable, slot)`` the segment reads."""
+        name = "S[{}]".format
+        out, current, reads, kind = [], [], [], None
+        for k, step in enumerate(self.steps):
+            if step.kind == "input":
+                continue
+            draw = getattr(step.fn, "draws_random", False)
+            step_kind = "host" if step.kind in ("host", "guard") or draw else "device"
+            if step_kind != kind and current:
+                out.append((kind, current, reads))
+                current, reads = [], []
+            kind = step_kind
+            if draw:     # drawn on the host: into the array a graph captured, once there is one
+                i = step.outs.i
+                current += [f"_r = {self._call(k, step)}",
+                            f"if S[{i}] is None: S[{i}] = _r",
+                            f"else: S[{i}][...] = _r"]
+                continue
+            current += self._step_lines(k, step, name)
+            if step.kind == "read":
+                reads.append((step.fn.var, step.outs.i))
+        if current:
+            out.append((kind, current, reads))
+        self._slot = "s{}".format
+        return [(kind, "def segment(S):\n" + "".join(f"    {line}\n" for line in lines), reads)
+                for kind, lines, reads in out]
+
+    def finish_source(self):
+        """``def finish(S)``: the writes to Variables and the result, its arrays copied (a CUDA
+        graph's outputs are overwritten by its next launch)."""
+        self._slot = "S[{}]".format
+        lines = [f"    {self._const(var)}._data = S[{slot}]" for var, slot in self.writes]
+        result = self._result_expr(self.result_template, "_wrap({}.copy(), _be)")
+        lines.append(f"    return {result}")
+        self._slot = "s{}".format
+        return "def finish(S):\n" + "\n".join(lines) + "\n"
+
+    def _result_expr(self, obj, wrap="_wrap({}, _be)"):
+        t = type(obj)
+        if t is Ref:
+            return wrap.format(self._slot(obj.i))
+        if t is tuple:
+            inner = ", ".join(self._result_expr(o, wrap) for o in obj)
+            return f"({inner},)" if len(obj) == 1 else f"({inner})"
+        if t is list:
+            return "[" + ", ".join(self._result_expr(o, wrap) for o in obj) + "]"
+        if t is dict:
+            return "{" + ", ".join(f"{self._const(k)}: {self._result_expr(v, wrap)}"
+                                   for k, v in obj.items()) + "}"
+        if is_namedtuple(obj):
+            inner = ", ".join(self._result_expr(o, wrap) for o in obj)
+            return f"{self._const(t)}({inner})"
+        if isinstance(obj, (dict, list, tuple)):   # OrderedDict, defaultdict, a list subclass
+            children = obj.values() if isinstance(obj, dict) else obj
+            inner = ", ".join(self._result_expr(o, wrap) for o in children)
+            return f"{self._const(refilled)}({self._const(obj)}, [{inner}])"
+        return self._const(obj)
+
+
+def _array_attribute(step):
+    """The name of the array attribute a step reads (``operator.attrgetter("mT")`` of one
+    array), or None."""
+    import operator
+
+    if type(step.fn) is not operator.attrgetter or len(step.args) != 1 or step.kwargs \
+            or type(step.args[0]) is not Ref:
+        return None
+    names = step.fn.__reduce__()[1]
+    return names[0] if len(names) == 1 and names[0].isidentifier() else None

@@ -1,0 +1,163 @@
+"""How a ``Function`` (``xg.function``) keeps its programs: a call with no program runs
+eagerly while its signature warms up or cannot be traced (``_runs_eagerly``, which warns when
+new signatures keep coming), then is traced (``_trace``: ``on_trace_error``, the fuser and
+CUDA graphs chosen, ``RetracingWarning`` past ``retrace_warning`` traces); the programs are
+bounded by ``max_traces`` (least recently used dropped), and attributes a trace read (a
+Module's ``training`` flag) join its key (``_guarded_key``).
+
+>>> import xpgrad as xg
+>>> double = xg.function(lambda x: 2 * x)
+>>> isinstance(double, TraceCache), issubclass(RetracingWarning, UserWarning)
+(True, True)
+"""
+from __future__ import annotations
+
+import warnings
+import weakref
+
+from ..tensor import Tensor, _wrap
+from .capture import capture
+from .errors import OtherBackend, TraceError, user_stacklevel
+from .errors import function_name as _name
+from .options import _cuda_graphs, _fuser
+from .program import Program
+from .signature import _tensor_backends
+from .structure import map_leaves
+
+
+#: a guarded attribute's value once its object is gone (no program traced with it matches)
+_GONE = object()
+
+
+def _held(obj):
+    """A weak reference to ``obj`` (a strong one where it takes none): call it for ``obj``."""
+    try:
+        return weakref.ref(obj)
+    except TypeError:
+        return lambda: obj
+
+
+#: signatures met, in units of ``retrace_warning``, after which a function that keeps meeting new
+#: ones warns even if their warm-up calls never let it trace
+_CHURN = 4
+
+
+class RetracingWarning(UserWarning):
+    """A function was traced again and again: its arguments change signature every call."""
+
+
+class TraceCache:
+    """The tracing and program cache of ``Function`` (its base; the module docstring)."""
+
+    def _runs_eagerly(self, key) -> bool:
+        """Whether a call of signature ``key`` with no program runs eagerly (a warm-up call, or
+        a signature that cannot be traced); counts it."""
+        with self._seen_lock:        # calls of other threads count too (shared TRACE_LOCK)
+            seen = self._seen.get(key, 0)
+            if seen >= self.warmup and key not in self._eager:
+                return False
+            self._seen[key] = seen + 1
+            if len(self._seen) > 4 * self.max_traces:      # signatures seen once, long ago
+                self._seen.pop(next(iter(self._seen)))
+            if seen == 0:
+                self.signature_count += 1
+            churning = seen == 0 and self.retrace_warning and \
+                self.signature_count == _CHURN * self.retrace_warning
+        if churning:                 # a new signature on (nearly) every call: never traced
+            warnings.warn(f"xg.function {_name(self.fn)!r} has met {self.signature_count} "
+                          f"argument signatures and traced {self.trace_count}: a new "
+                          f"signature (shape, dtype, backend, Python value, or object) on "
+                          f"nearly every call runs eagerly, with the signature check on top. "
+                          f"Pass values that change as tensors, the same objects (not fresh "
+                          f"ones), keep shapes fixed (pad the last batch)", RetracingWarning,
+                          stacklevel=user_stacklevel())
+        return True
+
+    def _trace(self, base, key, be, args, kwargs, retry=True):
+        fuse = self.fuse          # None, True, False, or a fuser fuse(program, escaping)
+        if fuse is None or fuse is True:
+            fuse = _fuser(be, required=fuse is True)
+        skip = ()
+        if fuse:
+            from .fusion import ELEMENTWISE_KERNELS as skip
+        try:
+            tracer, result, writes = capture(self.fn, args, kwargs, be, skip_kernels=skip)
+        except TraceError as e:
+            if isinstance(e, OtherBackend) and retry and not e.state_changed \
+                    and not _tensor_backends(args, kwargs):
+                # no tensor argument named the backend and the current one was assumed:
+                # trace again on the one the function computes on (nothing ran there yet)
+                return self._trace(base, key, e.backend, args, kwargs, retry=False)
+            if self.on_trace_error == "raise":
+                raise e.name_function(_name(self.fn))
+            self._eager[key] = None
+            if len(self._eager) > 4 * self.max_traces:       # the oldest: tried again if seen
+                self._eager.pop(next(iter(self._eager)))
+            if e.state_changed:     # running it again would apply its updates twice
+                e.message += ("; the failed trace had already updated a Variable or an "
+                              "optimizer, so this call cannot run again eagerly and raises; "
+                              "later calls with this signature run eagerly")
+                raise e.name_function(_name(self.fn))
+            warnings.warn(f"xg.function {_name(self.fn)!r} runs "
+                          f"eagerly for this signature: {e}", RuntimeWarning,
+                          stacklevel=user_stacklevel())
+            return self.fn(*args, **kwargs)
+        graphs = self.cuda_graph
+        if graphs is True and be.name != "cupy":
+            raise ValueError(f"cuda_graph=True needs the cupy backend; this function runs on "
+                             f"{be.name!r}")
+        if graphs is None or graphs is True:
+            graphs = _cuda_graphs(be)
+        try:
+            program = Program(tracer, result, writes, fuse=fuse or None, graphs=graphs or None)
+        except TraceError as e:      # a result a replay cannot rebuild
+            raise e.name_function(_name(self.fn))
+        with self._seen_lock:
+            self._seen.pop(key, None)
+        if tracer.attribute_guards:
+            key = self._guarded_key(base, tracer.attribute_guards)
+        self._programs[key] = program
+        if len(self._programs) > self.max_traces:
+            self._drop_least_recent()
+        self.trace_count += 1
+        if self.retrace_warning and self.trace_count > self.retrace_warning:
+            warnings.warn(f"xg.function {_name(self.fn)!r} has been "
+                          f"traced {self.trace_count} times: each new argument signature "
+                          f"(shape, dtype, backend, Python value, or object) traces again, "
+                          f"which is slow. Pass values that change as tensors, the same "
+                          f"objects (not fresh ones), keep shapes fixed (pad the last "
+                          f"batch), or raise max_traces", RetracingWarning,
+                          stacklevel=user_stacklevel())
+        return _real_result(result)
+
+    def _drop_least_recent(self):
+        """Drop the least recently used program, and its signature's guarded attributes where
+        no other program of that signature is left (keys guarded so are ``(base, values)``)."""
+        key, _ = self._programs.popitem(last=False)
+        base = key[0]
+        if type(base) is tuple and not any(k[0] == base for k in self._programs
+                                           if type(k[0]) is tuple):
+            self._guards.pop(base, None)
+
+    def _guarded_key(self, base, found):
+        """The cache key of a trace of signature ``base`` that read the guarded attributes
+        ``found`` (``(object, attribute, value)``)."""
+        known = list(self._guards.get(base, ()))
+        for o, n, _ in found:
+            if not any(r() is o and n == m for r, m in known):
+                known.append((_held(o), n))       # weakly: an instance's own guards its mode
+        self._guards[base] = tuple(known)
+        values = {(id(o), n): v for o, n, v in found}
+        return (base, tuple(values.get((id(r()), n), getattr(r(), n, _GONE)) for r, n in known))
+
+
+def _real_result(obj):
+    """The traced call's own result, with real arrays (the trace ran eagerly)."""
+    from .traced import Traced
+
+    def real(o):
+        if isinstance(o, Tensor) and type(o._data) is Traced:
+            return _wrap(o._data._real, o._backend)
+        return o
+
+    return map_leaves(real, obj)
