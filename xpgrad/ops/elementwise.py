@@ -371,4 +371,4 @@ from .elementwise_nodiff import (ceil, equal, floor, greater, greater_equal,  # 
                                  signbit, trunc)
 
 __all__ = [n for n in dir() if not n.startswith("_") and n not in (
-    "annotations", "binary", "public", "unary", "cmath", "math")]
+    "annotations", "binary", "public", "unary", "cmath", "math", "is_complex")]
