@@ -108,6 +108,31 @@ def scenario_barrier_after_exit():
         dist.barrier()
 
 
+def scenario_bcast_object_after_exit():
+    """The docs' resume recipe: the others wait for the last rank's object, which has ended."""
+    w = dist.init()
+    if w.rank < w.size - 1:
+        w.bcast_object(None, root=w.size - 1)
+
+
+def scenario_allgather_after_exit():
+    w = dist.init()
+    if w.rank < w.size - 1:
+        w.allgather(w.rank)
+
+
+def scenario_object_collectives():
+    """``bcast_object`` and ``allgather`` give every rank the same copies, empty ones too."""
+    w = dist.init()
+    assert w.allgather({"rank": w.rank}) == [{"rank": r} for r in range(w.size)]
+    assert w.allgather(None) == [None] * w.size
+    for root in range(w.size):
+        assert w.bcast_object(("step", root) if w.rank == root else None, root=root) == (
+            "step", root)
+    assert w.bcast_object(b"") == b""
+    ok("object collectives")
+
+
 def scenario_root_ends_late():
     """Ranks may end at different times (rank 0 saving a checkpoint): no error, exit 0."""
     w = dist.init()

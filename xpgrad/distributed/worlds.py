@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import pickle
 import sys
 import time
 
@@ -112,11 +113,26 @@ class MPIWorld:
         return buf
 
     def allgather(self, obj):
-        """Small Python objects (layouts, metadata) from every rank, in rank order."""
-        return self.comm.allgather(obj)
+        """Small Python objects (layouts, metadata) from every rank, in rank order (pickled,
+        sent as bytes through ``wait``: a rank that has ended is named, not waited for)."""
+        data = np.frombuffer(pickle.dumps(obj), dtype=np.uint8)
+        sizes = np.empty(self.size, dtype=np.int64)
+        self.wait(self.comm.Iallgather(np.array([data.size], dtype=np.int64), sizes),
+                  "allgather()")
+        every = np.empty(int(sizes.sum()), dtype=np.uint8)
+        self.wait(self.comm.Iallgatherv(data, [every, sizes]), "allgather()")
+        ends = np.cumsum(sizes)
+        return [pickle.loads(every[end - n:end].tobytes()) for n, end in zip(sizes, ends)]
 
     def bcast_object(self, obj, root=0):
-        return self.comm.bcast(obj, root=root)
+        """Rank ``root``'s ``obj`` (a copy on every rank, as mpi4py's ``bcast``), waiting as
+        ``wait`` does."""
+        data = np.frombuffer(pickle.dumps(obj) if self.rank == root else b"", dtype=np.uint8)
+        size = np.array([data.size], dtype=np.int64)
+        self.wait(self.comm.Ibcast(size, root=root), f"bcast_object(root={root})")
+        buf = data.copy() if self.rank == root else np.empty(int(size[0]), dtype=np.uint8)
+        self.wait(self.comm.Ibcast(buf, root=root), f"bcast_object(root={root})")
+        return pickle.loads(buf.tobytes())
 
     def barrier(self):
         refuse_trace()
