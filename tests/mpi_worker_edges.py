@@ -133,6 +133,19 @@ def scenario_object_collectives():
     ok("object collectives")
 
 
+def scenario_barrier_against_allreduce():
+    """Rank 0 reduces then waits at the barrier, the others the other way round: a
+    DistributedError on every rank naming both calls (it was MPI_ERR_TRUNCATE from Open MPI)."""
+    dist.init()
+    calls = [lambda: dist.allreduce(xg.asarray(np.ones(3))), dist.barrier]
+    try:
+        for call in calls if dist.rank() == 0 else calls[::-1]:
+            call()
+    except dist.DistributedError as e:
+        assert "rank 0 has 'shape (3,) float64', rank 1 has 'barrier()'" in str(e), str(e)
+        ok("mismatch named")
+
+
 def scenario_root_ends_late():
     """Ranks may end at different times (rank 0 saving a checkpoint): no error, exit 0."""
     w = dist.init()

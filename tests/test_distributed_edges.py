@@ -64,6 +64,11 @@ def test_object_collectives_give_every_rank_the_same_objects():
 
 
 @needs_mpi
+def test_a_barrier_facing_another_collective_names_both_calls():
+    _checks_pass(2, "barrier_against_allreduce", "mismatch named")
+
+
+@needs_mpi
 def test_ranks_may_end_at_different_times():
     _checks_pass(2, "root_ends_late", "ended")
 

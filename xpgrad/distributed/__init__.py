@@ -57,12 +57,19 @@ def local_rank() -> int:
 
 
 def barrier() -> None:
-    """Wait until every rank has reached this call.
+    """Wait until every rank has reached this call. A rank making another call of this module
+    meanwhile (``allreduce``, ``broadcast_variables``, a gradient) is named in a
+    DistributedError on every rank, as for ranks passing different tensors.
 
     >>> import xpgrad as xg
     >>> xg.distributed.barrier()
     """
-    world().barrier()
+    w = world()
+    if w.size > 1:      # the check's allgather completes once every rank has joined: a barrier
+        from .agreement import check_same
+
+        check_same(w, "collective call", ["barrier()"], "every rank must make the same calls "
+                   "of xpgrad.distributed, in the same order", waits_in="barrier()")
 
 
 def allreduce(tensor, op="mean"):
