@@ -259,3 +259,18 @@ def test_distributed_optimizer_refuses_gradients_a_distributed_gradient_tape_red
         np.testing.assert_allclose(p.numpy(), b - 0.5 * g.numpy())
     opt.optimizer.apply_gradients(zip(grads, params))    # the reduced ones, unwrapped: accepted
     assert opt.iterations == 2
+
+
+def test_xpgrad_train_distributed_without_a_launcher_says_it_trains_alone(monkeypatch, capsys):
+    from xpgrad.cli import main
+
+    for name in world.SIZE_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(world, "_WORLD", None)
+    main(["train", "--epochs", "1", "--max-steps", "1", "--hidden", "4", "--no-log",
+          "--progress", "never", "--distributed"])
+    err = capsys.readouterr().err
+    assert "--distributed: no launcher (mpiexec, srun) started this process" in err, err
+    main(["train", "--epochs", "1", "--max-steps", "1", "--hidden", "4", "--no-log",
+          "--progress", "never"])
+    assert "launcher" not in capsys.readouterr().err
