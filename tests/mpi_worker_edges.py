@@ -146,6 +146,21 @@ def scenario_barrier_against_allreduce():
         ok("mismatch named")
 
 
+def scenario_sync_bn_train_against_eval():
+    """Rank 1 forgets model.train() on step 1: rank 0 reduces its batch statistics while rank
+    1 checks the gradients' layout, and Open MPI fails (MPI_ERR_TRUNCATE)."""
+    w = dist.init()
+    model = xg.nn.Sequential([xg.nn.Linear(3, 4, rng=0, dtype=xg.float64),
+                              xg.nn.SyncBatchNorm(4, dtype=xg.float64)])
+    x = xg.asarray(np.random.default_rng(w.rank).normal(size=(5, 3)))
+    for step in range(2):
+        if step == 1 and w.rank == 1:
+            model.eval()
+        with xg.GradientTape() as tape:
+            loss = xg.mean(model(x) ** 2)
+        dist.DistributedGradientTape(tape).gradient(loss, model.trainable_variables, weight=5)
+
+
 def scenario_root_ends_late():
     """Ranks may end at different times (rank 0 saving a checkpoint): no error, exit 0."""
     w = dist.init()

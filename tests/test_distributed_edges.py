@@ -69,6 +69,15 @@ def test_a_barrier_facing_another_collective_names_both_calls():
 
 
 @needs_mpi
+def test_an_mpi_error_from_mismatched_calls_says_what_the_rank_was_doing():
+    res = mpirun(2, sys.executable, WORKER, "sync_bn_train_against_eval", timeout=60)
+    assert res.returncode != 0, res.stdout[-2000:]
+    assert "the ranks made different calls of xpgrad.distributed here" in res.stderr, \
+        res.stderr[-3000:]
+    assert "MPI_ERR_TRUNCATE" in res.stderr and "train() mode" in res.stderr, res.stderr[-3000:]
+
+
+@needs_mpi
 def test_ranks_may_end_at_different_times():
     _checks_pass(2, "root_ends_late", "ended")
 

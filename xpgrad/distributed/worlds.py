@@ -142,13 +142,13 @@ class MPIWorld:
         """Wait for the mpi4py ``request`` of a collective (``what``, for the message); raise
         DistributedError if a rank ends its script meanwhile (it will never join)."""
         start = time.monotonic()
-        while not request.Test():
+        while not self._done(request, what):
             if self.gone is None and self._notice_request.Test():
                 self.gone = int(self._notice[0])
             if self.gone is not None:
                 grace = time.monotonic() + 1.0     # its last contribution may still be in flight
                 while time.monotonic() < grace:
-                    if request.Test():
+                    if self._done(request, what):
                         return
                     time.sleep(1e-3)
                 raise DistributedError(
@@ -161,6 +161,18 @@ class MPIWorld:
                 os.sched_yield()
             else:
                 time.sleep(min(waited / 10, 1e-3))
+
+    def _done(self, request, what):
+        """``request.Test()``; an MPI error (e.g. MPI_ERR_TRUNCATE: another rank's collective
+        sent more bytes) as a DistributedError saying what this rank was doing."""
+        try:
+            return request.Test()
+        except self.MPI.Exception as e:
+            raise DistributedError(
+                f"MPI failed while rank {self.rank} was in {what} ({e}): the ranks made "
+                f"different calls of xpgrad.distributed here; every rank must make the same "
+                f"calls, in the same order (a SyncBatchNorm in train() mode on some ranks and "
+                f"eval() mode on others?)") from e
 
     def progress(self, requests):
         """Let MPI move pending non-blocking collectives along (Open MPI progresses them only
