@@ -186,7 +186,8 @@ def scenario_notes():
 def scenario_optimizer_state_checks():
     """broadcast_optimizer_state checks its arguments and the layout on every rank before any
     collective (a list of non-Variables raised on rank 0 alone and left the others waiting in
-    a broadcast forever; different variables were a KeyError on some ranks only). The root's
+    a broadcast forever; different variables were a KeyError on some ranks only, another kind
+    of optimizer a ValueError on the others only). The root's
     learning rate comes with its state (as Horovod's broadcast_optimizer_state)."""
     w = dist.init()
     v = xg.Variable([1.0, 2.0], name="v")
@@ -198,7 +199,10 @@ def scenario_optimizer_state_checks():
     mine = xg.Variable([1.0, 2.0], name="v" if w.rank == 0 else "u")
     for args, error, words in (((opt, [np.ones(2)]), TypeError, "variables must be"),
                                (("adam", [v]), TypeError, "optimizer must be"),
-                               ((opt, [mine]), dist.DistributedError, "different model layout")):
+                               ((opt, [mine]), dist.DistributedError, "different model layout"),
+                               ((opt if w.rank == 0 else xg.optim.SGD(0.1), [v]),
+                                dist.DistributedError, "rank 0 has 'optimizer: Adam', rank 1 "
+                                                       "has 'optimizer: SGD'")):
         try:
             dist.broadcast_optimizer_state(*args)
         except error as e:
