@@ -274,3 +274,22 @@ def test_xpgrad_train_distributed_without_a_launcher_says_it_trains_alone(monkey
     main(["train", "--epochs", "1", "--max-steps", "1", "--hidden", "4", "--no-log",
           "--progress", "never"])
     assert "launcher" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("batch, options, error, words", [
+    (np.arange(4), {"rank": 2, "size": 2}, ValueError, r"rank must be in \[0, 1\], got 2"),
+    (np.arange(4), {"rank": 0, "size": 0}, ValueError, "size must be a number of ranks"),
+    (np.arange(4), {"rank": True, "size": 2}, ValueError, "rank must be"),
+    (5, {}, TypeError, "batch must have a length and slices"),
+    ({1, 2}, {}, TypeError, r"batch must have a length and slices .*, got set")])
+def test_share_names_a_bad_argument(batch, options, error, words):
+    with pytest.raises(error, match=words):
+        dist.share(batch, **options)
+
+
+def test_share_splits_every_batch_size_into_contiguous_nearly_equal_parts():
+    for n in range(9):
+        for size in range(1, 5):
+            parts = [dist.share(list(range(n)), rank=r, size=size) for r in range(size)]
+            assert sum(parts, []) == list(range(n))
+            assert max(map(len, parts)) - min(map(len, parts)) <= 1

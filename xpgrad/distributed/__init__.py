@@ -23,7 +23,7 @@ from .group import DistributedError, abort_on_failure, init, launcher_size, worl
 __all__ = ["DEFAULT_BUCKET_BYTES", "DistributedError", "DistributedGradientTape",
            "DistributedOptimizer", "abort_on_failure", "allreduce", "barrier",
            "broadcast_optimizer_state", "broadcast_variables", "init", "launcher_size",
-           "local_rank", "rank", "size", "world"]
+           "local_rank", "rank", "share", "size", "world"]
 
 
 def rank() -> int:
@@ -70,6 +70,37 @@ def barrier() -> None:
 
         check_same(w, "collective call", ["barrier()"], "every rank must make the same calls "
                    "of xpgrad.distributed, in the same order", waits_in="barrier()")
+
+
+def share(batch, *, rank=None, size=None):
+    """This rank's contiguous share of ``batch`` (an index array, a NumPy array or Tensor, a
+    list: anything with ``len`` and slices), split as ``xpgrad train`` splits each global
+    batch: the first ``len(batch) % size`` ranks get one row more, and a rank may get none
+    (it then passes ``weight=0``). Every rank drawing the same global batches (the same
+    ``xg.data.batches`` seed) and taking its share follows the single-process run -- PyTorch's
+    ``DistributedSampler`` instead deals whole epochs out and pads them with repeated
+    samples. ``rank`` and ``size`` default to this process's.
+
+    >>> import numpy as np, xpgrad as xg
+    >>> for idx in xg.data.batches(7, 5, rng=np.random.default_rng(0)):   # global batches
+    ...     print([xg.distributed.share(idx, rank=r, size=3).tolist() for r in range(3)])
+    [[2, 4], [3, 6], [5]]
+    [[0], [1], []]
+    >>> xg.distributed.share(np.arange(3)).tolist()                       # one process
+    [0, 1, 2]
+    """
+    from .training import share as share_of
+
+    size = world().size if size is None else size
+    rank = world().rank if rank is None else rank
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"size must be a number of ranks >= 1, got {size!r}")
+    if isinstance(rank, bool) or not isinstance(rank, int) or not 0 <= rank < size:
+        raise ValueError(f"rank must be in [0, {size - 1}], got {rank!r}")
+    if not hasattr(batch, "__len__") or not hasattr(batch, "__getitem__"):
+        raise TypeError(f"batch must have a length and slices (an index array, a NumPy "
+                        f"array, a Tensor, a list), got {type(batch).__name__}")
+    return share_of(batch, size, rank)
 
 
 def allreduce(tensor, op="mean"):
