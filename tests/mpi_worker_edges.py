@@ -25,7 +25,8 @@ def ok(what):
 
 def scenario_allreduce_dtypes():
     """allreduce(t, op) is op over a stack of the ranks' tensors: values as NumPy's, dtype as
-    xg.sum / xg.mean's (a mean of integers was a crash, a sum of bools an MPI error)."""
+    xg.sum / xg.mean's (a mean of integers was a crash, a sum of bools an MPI error); max and
+    min keep the dtype (bools included, which MPI cannot order)."""
     r, n = dist.init().rank, dist.size()
     for recipe in RECIPES:
         every = np.stack([recipe(k) for k in range(n)])
@@ -35,6 +36,13 @@ def scenario_allreduce_dtypes():
             assert got.dtype == want.dtype, (recipe(r), op, got.dtype, want.dtype)
             np.testing.assert_allclose(got.numpy(), getattr(np, op)(every, axis=0),
                                        rtol=1e-6, err_msg=f"{recipe(r)} {op}")
+        for op in ("max", "min"):          # Horovod's Max and Min: the dtype kept
+            if every.dtype.kind == "c":
+                continue
+            got = dist.allreduce(xg.asarray(recipe(r)), op=op)
+            assert got.dtype == xg.asarray(every).dtype, (recipe(r), op, got.dtype)
+            np.testing.assert_array_equal(got.numpy(), getattr(np, op)(every, axis=0),
+                                          err_msg=f"{recipe(r)} {op}")
     ok("allreduce dtypes")
 
 

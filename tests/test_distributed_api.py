@@ -201,7 +201,7 @@ def test_xpgrad_train_under_a_launcher_without_mpi4py_says_what_to_install(monke
 def test_allreduce_in_a_world_of_one_has_the_dtype_of_a_reduction_over_ranks(values):
     # as on several ranks: xg.sum / xg.mean over a stack of the (here: one) rank's tensors
     t = xg.asarray(values)
-    for op, reduce_ in (("sum", xg.sum), ("mean", xg.mean)):
+    for op, reduce_ in (("sum", xg.sum), ("mean", xg.mean), ("max", xg.max), ("min", xg.min)):
         want = reduce_(xg.stack([t]), axis=0)
         got = dist.allreduce(t, op=op)
         assert got.dtype == want.dtype
@@ -293,3 +293,11 @@ def test_share_splits_every_batch_size_into_contiguous_nearly_equal_parts():
             parts = [dist.share(list(range(n)), rank=r, size=size) for r in range(size)]
             assert sum(parts, []) == list(range(n))
             assert max(map(len, parts)) - min(map(len, parts)) <= 1
+
+
+@pytest.mark.parametrize("tensor, op, error, words", [
+    (xg.asarray([1.0]), "avg", ValueError, "op must be 'mean', 'sum', 'max' or 'min', got 'avg'"),
+    (xg.asarray([1 + 2j]), "max", TypeError, "complex numbers have no order")])
+def test_allreduce_names_a_bad_op(tensor, op, error, words):
+    with pytest.raises(error, match=words):
+        dist.allreduce(tensor, op=op)

@@ -16,7 +16,7 @@ from ..tensor import Tensor, _wrap
 from .broadcast import broadcast_optimizer_state, broadcast_variables
 from .buckets import DEFAULT_BUCKET_BYTES
 from .engines import engine_for
-from .gradient_tape import DistributedGradientTape, check_op
+from .gradient_tape import DistributedGradientTape
 from .optimizer import DistributedOptimizer
 from .group import DistributedError, abort_on_failure, init, launcher_size, world
 
@@ -104,34 +104,48 @@ def share(batch, *, rank=None, size=None):
 
 
 def allreduce(tensor, op="mean"):
-    """``tensor`` reduced over all ranks ("mean" or "sum"), as a new Tensor (not recorded on a
-    tape). Every rank must pass the same shape and dtype. The result's dtype is that of
-    ``xg.sum`` / ``xg.mean`` over a stack of the ranks' tensors: a "sum" of bools or small
-    integers is int64, a "mean" of integers the default float dtype.
+    """``tensor`` reduced over all ranks ("mean", "sum", "max" or "min", as Horovod's
+    ``Average``, ``Sum``, ``Max``, ``Min``), as a new Tensor (not recorded on a tape). Every
+    rank must pass the same shape, dtype and op. The result's dtype is that of ``xg.sum`` /
+    ``xg.mean`` / ``xg.max`` / ``xg.min`` over a stack of the ranks' tensors: a "sum" of bools
+    or small integers is int64, a "mean" of integers the default float dtype, "max" and "min"
+    keep the dtype (complex numbers have none: TypeError).
 
     >>> import xpgrad as xg
     >>> xg.distributed.allreduce(xg.asarray([1.0, 2.0]), op="sum").tolist()   # one process
     [1.0, 2.0]
     >>> xg.distributed.allreduce(xg.asarray([1, 2])).dtype
     xpgrad.float32
+    >>> xg.distributed.allreduce(xg.asarray([True]), op="max").tolist()   # any rank's True
+    [True]
     """
     if not isinstance(tensor, Tensor):
         raise TypeError(f"tensor must be an xg Tensor, got {type(tensor).__name__}: wrap it "
                         f"with xg.asarray (dtype=xg.float64 keeps a Python float's precision)")
-    check_op(op)
+    if op not in ("mean", "sum", "max", "min"):
+        raise ValueError(f"op must be 'mean', 'sum', 'max' or 'min', got {op!r}")
     from .. import ops
 
     w = world()
     xp = tensor._backend.xp
-    # the dtype a reduction over the ranks' axis gives (numpy/torch promotion rules)
-    probe = (ops.sum if op == "sum" else ops.mean)(_wrap(xp.zeros((1,), dtype=tensor._data.dtype),
-                                                         tensor._backend))
-    buf = xp.reshape(xp.asarray(tensor._data, dtype=probe._data.dtype, copy=True), (-1,))
+    dtype = tensor._data.dtype
+    if op in ("max", "min"):
+        if dtype.kind == "c":
+            raise TypeError(f"allreduce(op={op!r}): complex numbers have no order, got "
+                            f"{tensor.dtype}")
+        # MPI has no MAX/MIN of booleans: reduced as bytes
+        carrier = xp.uint8 if dtype.kind == "b" else dtype
+    else:   # the dtype a reduction over the ranks' axis gives (numpy/torch promotion rules)
+        dtype = carrier = (ops.sum if op == "sum" else ops.mean)(
+            _wrap(xp.zeros((1,), dtype=dtype), tensor._backend))._data.dtype
+    buf = xp.reshape(xp.asarray(tensor._data, dtype=carrier, copy=True), (-1,))
     if w.size > 1:
         from .agreement import check_same
 
-        check_same(w, "allreduce argument", [f"shape {tuple(tensor.shape)} {tensor.dtype}"])
-        engine_for(w, buf).allreduce_(buf, "sum")
+        check_same(w, "allreduce argument", [f"shape {tuple(tensor.shape)} {tensor.dtype}",
+                                             f"op={op!r}"])
+        engine_for(w, buf).allreduce_(buf, "sum" if op == "mean" else op)
         if op == "mean":
             buf /= w.size
-    return _wrap(xp.reshape(buf, tuple(tensor._data.shape)), tensor._backend)
+    return _wrap(xp.reshape(xp.asarray(buf, dtype=dtype), tuple(tensor._data.shape)),
+                 tensor._backend)
