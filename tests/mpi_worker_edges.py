@@ -25,7 +25,8 @@ def ok(what):
 
 def scenario_allreduce_dtypes():
     """allreduce(t, op) is op over a stack of the ranks' tensors: values as NumPy's, dtype as
-    xg.sum / xg.mean's (a mean of integers was a crash, a sum of bools an MPI error)."""
+    xg.sum / xg.mean's (a mean of integers was a crash, a sum of bools an MPI error); max and
+    min keep the dtype (bools included, which MPI cannot order)."""
     r, n = dist.init().rank, dist.size()
     for recipe in RECIPES:
         every = np.stack([recipe(k) for k in range(n)])
@@ -35,6 +36,13 @@ def scenario_allreduce_dtypes():
             assert got.dtype == want.dtype, (recipe(r), op, got.dtype, want.dtype)
             np.testing.assert_allclose(got.numpy(), getattr(np, op)(every, axis=0),
                                        rtol=1e-6, err_msg=f"{recipe(r)} {op}")
+        for op in ("max", "min"):          # Horovod's Max and Min: the dtype kept
+            if every.dtype.kind == "c":
+                continue
+            got = dist.allreduce(xg.asarray(recipe(r)), op=op)
+            assert got.dtype == xg.asarray(every).dtype, (recipe(r), op, got.dtype)
+            np.testing.assert_array_equal(got.numpy(), getattr(np, op)(every, axis=0),
+                                          err_msg=f"{recipe(r)} {op}")
     ok("allreduce dtypes")
 
 
@@ -108,6 +116,59 @@ def scenario_barrier_after_exit():
         dist.barrier()
 
 
+def scenario_bcast_object_after_exit():
+    """The docs' resume recipe: the others wait for the last rank's object, which has ended."""
+    w = dist.init()
+    if w.rank < w.size - 1:
+        w.bcast_object(None, root=w.size - 1)
+
+
+def scenario_allgather_after_exit():
+    w = dist.init()
+    if w.rank < w.size - 1:
+        w.allgather(w.rank)
+
+
+def scenario_object_collectives():
+    """``bcast_object`` and ``allgather`` give every rank the same copies, empty ones too."""
+    w = dist.init()
+    assert w.allgather({"rank": w.rank}) == [{"rank": r} for r in range(w.size)]
+    assert w.allgather(None) == [None] * w.size
+    for root in range(w.size):
+        assert w.bcast_object(("step", root) if w.rank == root else None, root=root) == (
+            "step", root)
+    assert w.bcast_object(b"") == b""
+    ok("object collectives")
+
+
+def scenario_barrier_against_allreduce():
+    """Rank 0 reduces then waits at the barrier, the others the other way round: a
+    DistributedError on every rank naming both calls (it was MPI_ERR_TRUNCATE from Open MPI)."""
+    dist.init()
+    calls = [lambda: dist.allreduce(xg.asarray(np.ones(3))), dist.barrier]
+    try:
+        for call in calls if dist.rank() == 0 else calls[::-1]:
+            call()
+    except dist.DistributedError as e:
+        assert "rank 0 has 'shape (3,) float64', rank 1 has 'barrier()'" in str(e), str(e)
+        ok("mismatch named")
+
+
+def scenario_sync_bn_train_against_eval():
+    """Rank 1 forgets model.train() on step 1: rank 0 reduces its batch statistics while rank
+    1 checks the gradients' layout, and Open MPI fails (MPI_ERR_TRUNCATE)."""
+    w = dist.init()
+    model = xg.nn.Sequential([xg.nn.Linear(3, 4, rng=0, dtype=xg.float64),
+                              xg.nn.SyncBatchNorm(4, dtype=xg.float64)])
+    x = xg.asarray(np.random.default_rng(w.rank).normal(size=(5, 3)))
+    for step in range(2):
+        if step == 1 and w.rank == 1:
+            model.eval()
+        with xg.GradientTape() as tape:
+            loss = xg.mean(model(x) ** 2)
+        dist.DistributedGradientTape(tape).gradient(loss, model.trainable_variables, weight=5)
+
+
 def scenario_root_ends_late():
     """Ranks may end at different times (rank 0 saving a checkpoint): no error, exit 0."""
     w = dist.init()
@@ -133,7 +194,8 @@ def scenario_notes():
 def scenario_optimizer_state_checks():
     """broadcast_optimizer_state checks its arguments and the layout on every rank before any
     collective (a list of non-Variables raised on rank 0 alone and left the others waiting in
-    a broadcast forever; different variables were a KeyError on some ranks only). The root's
+    a broadcast forever; different variables were a KeyError on some ranks only, another kind
+    of optimizer a ValueError on the others only). The root's
     learning rate comes with its state (as Horovod's broadcast_optimizer_state)."""
     w = dist.init()
     v = xg.Variable([1.0, 2.0], name="v")
@@ -145,7 +207,10 @@ def scenario_optimizer_state_checks():
     mine = xg.Variable([1.0, 2.0], name="v" if w.rank == 0 else "u")
     for args, error, words in (((opt, [np.ones(2)]), TypeError, "variables must be"),
                                (("adam", [v]), TypeError, "optimizer must be"),
-                               ((opt, [mine]), dist.DistributedError, "different model layout")):
+                               ((opt, [mine]), dist.DistributedError, "different model layout"),
+                               ((opt if w.rank == 0 else xg.optim.SGD(0.1), [v]),
+                                dist.DistributedError, "rank 0 has 'optimizer: Adam', rank 1 "
+                                                       "has 'optimizer: SGD'")):
         try:
             dist.broadcast_optimizer_state(*args)
         except error as e:

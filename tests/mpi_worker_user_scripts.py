@@ -86,6 +86,29 @@ def scenario_empty_share():
     ok("empty share")
 
 
+def scenario_sharded_epochs():
+    """Two epochs of shuffled global batches of 4 from 13 rows (a last batch of one: an empty
+    share on all but one rank), each rank on ``dist.share`` of each, with Adam: as one
+    process. An empty share passes None gradients with weight=0."""
+    x, y = data(13)
+    models = []
+    for how in ("one", "optimizer"):
+        model, optimizer = mlp(), xg.optim.Adam(0.01)
+        if how == "optimizer":
+            optimizer = dist.DistributedOptimizer(optimizer)
+        for epoch in range(2):
+            for idx in xg.data.batches(len(x), 4, rng=np.random.default_rng(epoch)):
+                mine = idx if how == "one" else dist.share(idx)
+                tape, loss = mse_step(model, x[mine], y[mine])
+                variables = model.trainable_variables
+                grads = tape.gradient(loss, variables) if len(mine) else [None] * 4
+                options = {} if how == "one" else {"weight": len(mine)}
+                optimizer.apply_gradients(zip(grads, variables), **options)
+        models.append(model)
+    assert_same(*models, "dist.share of shuffled global batches")
+    ok("sharded epochs")
+
+
 def scenario_unused_variable():
     """A variable the loss does not use has a None gradient on every rank: DistributedOptimizer
     passes it on as None (the wrapped optimizer skips it), as the plain optimizer does."""
@@ -151,10 +174,10 @@ def scenario_resume():
 
 
 def scenario_tbptt():
-    """``tbptt_train`` of an LSTM with DistributedOptimizer (equal shares: tbptt_train takes no
-    weight), eager and compiled, clipping by global norm or not, matches one process: the
-    clipping applies to the reduced gradients, as on one process."""
-    x, y = data(6, shape=(8, 3), out=(8, 2), seed=1)
+    """``tbptt_train`` of an LSTM with DistributedOptimizer, on uneven shares (it weighs each
+    rank by its rows), eager and compiled, clipping by global norm or not, matches one process:
+    the clipping applies to the reduced gradients, as on one process."""
+    x, y = data(7, shape=(8, 3), out=(8, 2), seed=1)
     for clip in (None, 0.01):
         for compile in (False, True):
             models = []

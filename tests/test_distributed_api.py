@@ -201,7 +201,7 @@ def test_xpgrad_train_under_a_launcher_without_mpi4py_says_what_to_install(monke
 def test_allreduce_in_a_world_of_one_has_the_dtype_of_a_reduction_over_ranks(values):
     # as on several ranks: xg.sum / xg.mean over a stack of the (here: one) rank's tensors
     t = xg.asarray(values)
-    for op, reduce_ in (("sum", xg.sum), ("mean", xg.mean)):
+    for op, reduce_ in (("sum", xg.sum), ("mean", xg.mean), ("max", xg.max), ("min", xg.min)):
         want = reduce_(xg.stack([t]), axis=0)
         got = dist.allreduce(t, op=op)
         assert got.dtype == want.dtype
@@ -259,3 +259,45 @@ def test_distributed_optimizer_refuses_gradients_a_distributed_gradient_tape_red
         np.testing.assert_allclose(p.numpy(), b - 0.5 * g.numpy())
     opt.optimizer.apply_gradients(zip(grads, params))    # the reduced ones, unwrapped: accepted
     assert opt.iterations == 2
+
+
+def test_xpgrad_train_distributed_without_a_launcher_says_it_trains_alone(monkeypatch, capsys):
+    from xpgrad.cli import main
+
+    for name in world.SIZE_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(world, "_WORLD", None)
+    main(["train", "--epochs", "1", "--max-steps", "1", "--hidden", "4", "--no-log",
+          "--progress", "never", "--distributed"])
+    err = capsys.readouterr().err
+    assert "--distributed: no launcher (mpiexec, srun) started this process" in err, err
+    main(["train", "--epochs", "1", "--max-steps", "1", "--hidden", "4", "--no-log",
+          "--progress", "never"])
+    assert "launcher" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("batch, options, error, words", [
+    (np.arange(4), {"rank": 2, "size": 2}, ValueError, r"rank must be in \[0, 1\], got 2"),
+    (np.arange(4), {"rank": 0, "size": 0}, ValueError, "size must be a number of ranks"),
+    (np.arange(4), {"rank": True, "size": 2}, ValueError, "rank must be"),
+    (5, {}, TypeError, "batch must have a length and slices"),
+    ({1, 2}, {}, TypeError, r"batch must have a length and slices .*, got set")])
+def test_share_names_a_bad_argument(batch, options, error, words):
+    with pytest.raises(error, match=words):
+        dist.share(batch, **options)
+
+
+def test_share_splits_every_batch_size_into_contiguous_nearly_equal_parts():
+    for n in range(9):
+        for size in range(1, 5):
+            parts = [dist.share(list(range(n)), rank=r, size=size) for r in range(size)]
+            assert sum(parts, []) == list(range(n))
+            assert max(map(len, parts)) - min(map(len, parts)) <= 1
+
+
+@pytest.mark.parametrize("tensor, op, error, words", [
+    (xg.asarray([1.0]), "avg", ValueError, "op must be 'mean', 'sum', 'max' or 'min', got 'avg'"),
+    (xg.asarray([1 + 2j]), "max", TypeError, "complex numbers have no order")])
+def test_allreduce_names_a_bad_op(tensor, op, error, words):
+    with pytest.raises(error, match=words):
+        dist.allreduce(tensor, op=op)

@@ -41,7 +41,9 @@ def test_distributed_optimizer_checks_pairs_like_the_wrapped_optimizer():
 @pytest.mark.parametrize("n, scenario, waits_in", [
     (3, "fewer_steps", "the check of the list of gradient sources"),
     (2, "fewer_steps_sync_bn", "SyncBatchNorm's batch statistics"),
-    (2, "barrier_after_exit", "barrier()")])
+    (2, "barrier_after_exit", "barrier()"),
+    (2, "bcast_object_after_exit", "bcast_object(root=1)"),
+    (3, "allgather_after_exit", "allgather()")])
 def test_a_rank_that_ends_early_is_named_instead_of_a_hang(n, scenario, waits_in):
     # Horovod raises on the ranks left waiting; without the notice they waited forever. With 3
     # ranks, ranks 0 and 1 both wait and both raise, and the first to abort the job kills the
@@ -54,6 +56,25 @@ def test_a_rank_that_ends_early_is_named_instead_of_a_hang(n, scenario, waits_in
              in res.stderr]
     assert named, res.stderr[-3000:]
     assert f"rank {last} step 2" not in res.stdout
+
+
+@needs_mpi
+def test_object_collectives_give_every_rank_the_same_objects():
+    _checks_pass(3, "object_collectives", "object collectives")
+
+
+@needs_mpi
+def test_a_barrier_facing_another_collective_names_both_calls():
+    _checks_pass(2, "barrier_against_allreduce", "mismatch named")
+
+
+@needs_mpi
+def test_an_mpi_error_from_mismatched_calls_says_what_the_rank_was_doing():
+    res = mpirun(2, sys.executable, WORKER, "sync_bn_train_against_eval", timeout=60)
+    assert res.returncode != 0, res.stdout[-2000:]
+    assert "the ranks made different calls of xpgrad.distributed here" in res.stderr, \
+        res.stderr[-3000:]
+    assert "MPI_ERR_TRUNCATE" in res.stderr and "train() mode" in res.stderr, res.stderr[-3000:]
 
 
 @needs_mpi

@@ -32,7 +32,8 @@ def _passes(n, scenarios, *args, **kw):
     return res
 
 
-SCRIPTS = ["basics", "bad_input", "optimizers", "empty_share", "unused_variable", "tbptt",
+SCRIPTS = ["basics", "bad_input", "optimizers", "empty_share", "sharded_epochs",
+           "unused_variable", "tbptt",
            "complex", "minimize", "variations", "buffers"]
 
 

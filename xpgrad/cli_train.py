@@ -202,6 +202,10 @@ def cmd_train(args, parser) -> int:
             sys.stderr.write(f"xpgrad: {line}\n")
             sys.stderr.flush()
 
+    if args.distributed and launcher_size() <= 1:
+        note("--distributed: no launcher (mpiexec, srun) started this process, so it trains "
+             "alone; start it with mpiexec -n N xpgrad train (docs/distributed.md)")
+
     # data-parallel: rank 0 alone reads a checkpoint's settings, and every rank runs those;
     # an error on any rank is raised on every rank (run_together, prepare), reported once
     world = current_world()

@@ -16,14 +16,14 @@ from ..tensor import Tensor, _wrap
 from .broadcast import broadcast_optimizer_state, broadcast_variables
 from .buckets import DEFAULT_BUCKET_BYTES
 from .engines import engine_for
-from .gradient_tape import DistributedGradientTape, check_op
+from .gradient_tape import DistributedGradientTape
 from .optimizer import DistributedOptimizer
 from .group import DistributedError, abort_on_failure, init, launcher_size, world
 
 __all__ = ["DEFAULT_BUCKET_BYTES", "DistributedError", "DistributedGradientTape",
            "DistributedOptimizer", "abort_on_failure", "allreduce", "barrier",
            "broadcast_optimizer_state", "broadcast_variables", "init", "launcher_size",
-           "local_rank", "rank", "size", "world"]
+           "local_rank", "rank", "share", "size", "world"]
 
 
 def rank() -> int:
@@ -57,43 +57,95 @@ def local_rank() -> int:
 
 
 def barrier() -> None:
-    """Wait until every rank has reached this call.
+    """Wait until every rank has reached this call. A rank making another call of this module
+    meanwhile (``allreduce``, ``broadcast_variables``, a gradient) is named in a
+    DistributedError on every rank, as for ranks passing different tensors.
 
     >>> import xpgrad as xg
     >>> xg.distributed.barrier()
     """
-    world().barrier()
+    w = world()
+    if w.size > 1:      # the check's allgather completes once every rank has joined: a barrier
+        from .agreement import check_same
+
+        check_same(w, "collective call", ["barrier()"], "every rank must make the same calls "
+                   "of xpgrad.distributed, in the same order", waits_in="barrier()")
+
+
+def share(batch, *, rank=None, size=None):
+    """This rank's contiguous share of ``batch`` (an index array, a NumPy array or Tensor, a
+    list: anything with ``len`` and slices), split as ``xpgrad train`` splits each global
+    batch: the first ``len(batch) % size`` ranks get one row more, and a rank may get none
+    (it then passes ``weight=0``). Every rank drawing the same global batches (the same
+    ``xg.data.batches`` seed) and taking its share follows the single-process run -- PyTorch's
+    ``DistributedSampler`` instead deals whole epochs out and pads them with repeated
+    samples. ``rank`` and ``size`` default to this process's.
+
+    >>> import numpy as np, xpgrad as xg
+    >>> for idx in xg.data.batches(7, 5, rng=np.random.default_rng(0)):   # global batches
+    ...     print([xg.distributed.share(idx, rank=r, size=3).tolist() for r in range(3)])
+    [[2, 4], [3, 6], [5]]
+    [[0], [1], []]
+    >>> xg.distributed.share(np.arange(3)).tolist()                       # one process
+    [0, 1, 2]
+    """
+    from .training import share as share_of
+
+    size = world().size if size is None else size
+    rank = world().rank if rank is None else rank
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"size must be a number of ranks >= 1, got {size!r}")
+    if isinstance(rank, bool) or not isinstance(rank, int) or not 0 <= rank < size:
+        raise ValueError(f"rank must be in [0, {size - 1}], got {rank!r}")
+    if not hasattr(batch, "__len__") or not hasattr(batch, "__getitem__"):
+        raise TypeError(f"batch must have a length and slices (an index array, a NumPy "
+                        f"array, a Tensor, a list), got {type(batch).__name__}")
+    return share_of(batch, size, rank)
 
 
 def allreduce(tensor, op="mean"):
-    """``tensor`` reduced over all ranks ("mean" or "sum"), as a new Tensor (not recorded on a
-    tape). Every rank must pass the same shape and dtype. The result's dtype is that of
-    ``xg.sum`` / ``xg.mean`` over a stack of the ranks' tensors: a "sum" of bools or small
-    integers is int64, a "mean" of integers the default float dtype.
+    """``tensor`` reduced over all ranks ("mean", "sum", "max" or "min", as Horovod's
+    ``Average``, ``Sum``, ``Max``, ``Min``), as a new Tensor (not recorded on a tape). Every
+    rank must pass the same shape, dtype and op. The result's dtype is that of ``xg.sum`` /
+    ``xg.mean`` / ``xg.max`` / ``xg.min`` over a stack of the ranks' tensors: a "sum" of bools
+    or small integers is int64, a "mean" of integers the default float dtype, "max" and "min"
+    keep the dtype (complex numbers have none: TypeError).
 
     >>> import xpgrad as xg
     >>> xg.distributed.allreduce(xg.asarray([1.0, 2.0]), op="sum").tolist()   # one process
     [1.0, 2.0]
     >>> xg.distributed.allreduce(xg.asarray([1, 2])).dtype
     xpgrad.float32
+    >>> xg.distributed.allreduce(xg.asarray([True]), op="max").tolist()   # any rank's True
+    [True]
     """
     if not isinstance(tensor, Tensor):
         raise TypeError(f"tensor must be an xg Tensor, got {type(tensor).__name__}: wrap it "
                         f"with xg.asarray (dtype=xg.float64 keeps a Python float's precision)")
-    check_op(op)
+    if op not in ("mean", "sum", "max", "min"):
+        raise ValueError(f"op must be 'mean', 'sum', 'max' or 'min', got {op!r}")
     from .. import ops
 
     w = world()
     xp = tensor._backend.xp
-    # the dtype a reduction over the ranks' axis gives (numpy/torch promotion rules)
-    probe = (ops.sum if op == "sum" else ops.mean)(_wrap(xp.zeros((1,), dtype=tensor._data.dtype),
-                                                         tensor._backend))
-    buf = xp.reshape(xp.asarray(tensor._data, dtype=probe._data.dtype, copy=True), (-1,))
+    dtype = tensor._data.dtype
+    if op in ("max", "min"):
+        if dtype.kind == "c":
+            raise TypeError(f"allreduce(op={op!r}): complex numbers have no order, got "
+                            f"{tensor.dtype}")
+        # MPI has no MAX/MIN of booleans: reduced as bytes
+        carrier = xp.uint8 if dtype.kind == "b" else dtype
+    else:   # the dtype a reduction over the ranks' axis gives (numpy/torch promotion rules)
+        dtype = carrier = (ops.sum if op == "sum" else ops.mean)(
+            _wrap(xp.zeros((1,), dtype=dtype), tensor._backend))._data.dtype
+    buf = xp.reshape(xp.asarray(tensor._data, dtype=carrier, copy=True), (-1,))
     if w.size > 1:
         from .agreement import check_same
 
-        check_same(w, "allreduce argument", [f"shape {tuple(tensor.shape)} {tensor.dtype}"])
-        engine_for(w, buf).allreduce_(buf, "sum")
+        check_same(w, "allreduce argument", [f"shape {tuple(tensor.shape)} {tensor.dtype}",
+                                             f"op={op!r}"])
+        engine_for(w, buf).allreduce_(buf, "sum" if op == "mean" else op)
         if op == "mean":
             buf /= w.size
-    return _wrap(xp.reshape(buf, tuple(tensor._data.shape)), tensor._backend)
+    return _wrap(xp.reshape(xp.asarray(buf, dtype=dtype), tuple(tensor._data.shape)),
+                 tensor._backend)

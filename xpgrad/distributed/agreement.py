@@ -22,10 +22,11 @@ ADVICE = ("every rank must build the same model and pass the same variables in t
           "order")
 
 
-def check_same(w, what, description, advice=ADVICE) -> None:
+def check_same(w, what, description, advice=ADVICE, waits_in=None) -> None:
     """Raise DistributedError on every rank unless all ranks hold the same ``description`` (a
     list of strings, one per item): the message names the first rank and item that differ,
-    then gives ``advice``.
+    then gives ``advice``; ``waits_in`` names the call for a rank that has ended meanwhile
+    (default: the check of ``what``).
 
     >>> check_same(SingleWorld(), "model layout", ["w: (2, 3) float32"])
     """
@@ -34,7 +35,7 @@ def check_same(w, what, description, advice=ADVICE) -> None:
     refuse_trace()
     digest = hashlib.blake2b("\n".join(description).encode(), digest_size=8).digest()
     every = _allgather_int64(w, np.frombuffer(digest, dtype=np.int64)[0],
-                             f"the check of the {what}")
+                             waits_in or f"the check of the {what}")
     if (every == every[0]).all():
         return
     descriptions = w.allgather(description)      # only on a mismatch: what differs, for the text

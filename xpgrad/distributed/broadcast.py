@@ -81,8 +81,11 @@ def broadcast_optimizer_state(optimizer, variables, root=0, *, world=None) -> No
         raise TypeError(f"optimizer must be an xg.optim optimizer, got "
                         f"{type(optimizer).__name__}")
     by_name = _named(variables)     # checked on every rank alike, before any collective
-    check_same(w, "model layout",
-               [f"{k}: shape {tuple(v.shape)} {v.dtype}" for k, v in by_name.items()])
+    from .optimizer import DistributedOptimizer
+
+    kind = optimizer.optimizer if isinstance(optimizer, DistributedOptimizer) else optimizer
+    check_same(w, "model layout or optimizer", [f"optimizer: {type(kind).__name__}"] + [
+        f"{k}: shape {tuple(v.shape)} {v.dtype}" for k, v in by_name.items()])
     if w.size == 1:
         return
     state = optimizer.state_dict(variables) if w.rank == root else None

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import pickle
 import sys
 import time
 
@@ -112,11 +113,26 @@ class MPIWorld:
         return buf
 
     def allgather(self, obj):
-        """Small Python objects (layouts, metadata) from every rank, in rank order."""
-        return self.comm.allgather(obj)
+        """Small Python objects (layouts, metadata) from every rank, in rank order (pickled,
+        sent as bytes through ``wait``: a rank that has ended is named, not waited for)."""
+        data = np.frombuffer(pickle.dumps(obj), dtype=np.uint8)
+        sizes = np.empty(self.size, dtype=np.int64)
+        self.wait(self.comm.Iallgather(np.array([data.size], dtype=np.int64), sizes),
+                  "allgather()")
+        every = np.empty(int(sizes.sum()), dtype=np.uint8)
+        self.wait(self.comm.Iallgatherv(data, [every, sizes]), "allgather()")
+        ends = np.cumsum(sizes)
+        return [pickle.loads(every[end - n:end].tobytes()) for n, end in zip(sizes, ends)]
 
     def bcast_object(self, obj, root=0):
-        return self.comm.bcast(obj, root=root)
+        """Rank ``root``'s ``obj`` (a copy on every rank, as mpi4py's ``bcast``), waiting as
+        ``wait`` does."""
+        data = np.frombuffer(pickle.dumps(obj) if self.rank == root else b"", dtype=np.uint8)
+        size = np.array([data.size], dtype=np.int64)
+        self.wait(self.comm.Ibcast(size, root=root), f"bcast_object(root={root})")
+        buf = data.copy() if self.rank == root else np.empty(int(size[0]), dtype=np.uint8)
+        self.wait(self.comm.Ibcast(buf, root=root), f"bcast_object(root={root})")
+        return pickle.loads(buf.tobytes())
 
     def barrier(self):
         refuse_trace()
@@ -126,13 +142,13 @@ class MPIWorld:
         """Wait for the mpi4py ``request`` of a collective (``what``, for the message); raise
         DistributedError if a rank ends its script meanwhile (it will never join)."""
         start = time.monotonic()
-        while not request.Test():
+        while not self._done(request, what):
             if self.gone is None and self._notice_request.Test():
                 self.gone = int(self._notice[0])
             if self.gone is not None:
                 grace = time.monotonic() + 1.0     # its last contribution may still be in flight
                 while time.monotonic() < grace:
-                    if request.Test():
+                    if self._done(request, what):
                         return
                     time.sleep(1e-3)
                 raise DistributedError(
@@ -145,6 +161,18 @@ class MPIWorld:
                 os.sched_yield()
             else:
                 time.sleep(min(waited / 10, 1e-3))
+
+    def _done(self, request, what):
+        """``request.Test()``; an MPI error (e.g. MPI_ERR_TRUNCATE: another rank's collective
+        sent more bytes) as a DistributedError saying what this rank was doing."""
+        try:
+            return request.Test()
+        except self.MPI.Exception as e:
+            raise DistributedError(
+                f"MPI failed while rank {self.rank} was in {what} ({e}): the ranks made "
+                f"different calls of xpgrad.distributed here; every rank must make the same "
+                f"calls, in the same order (a SyncBatchNorm in train() mode on some ranks and "
+                f"eval() mode on others?)") from e
 
     def progress(self, requests):
         """Let MPI move pending non-blocking collectives along (Open MPI progresses them only

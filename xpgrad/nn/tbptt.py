@@ -141,6 +141,9 @@ def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, stat
     variables): the same numbers as eager, without per-op dispatch. A model that is or holds a
     layer with ``bidirectional=True`` is refused (ValueError, before any update): its reverse
     direction cannot be truncated (PyTorch would run it; the numbers would mean nothing).
+    With an ``xg.distributed.DistributedOptimizer`` each rank's gradients are weighted by its
+    batch rows (``weight=``), so ranks with uneven shares of a batch update as one process on
+    the whole batch would, for a ``loss_fn`` that averages over the batch.
     """
     k1, k2 = _check_k(k1, k1 if k2 is None else k2)
     for name, f in (("model", model), ("loss_fn", loss_fn), ("callback", callback)):
@@ -172,6 +175,8 @@ def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, stat
     from ..optim import clip_global_norm
 
     reduce = getattr(optimizer, "reduce_gradients", None)     # a DistributedOptimizer's
+    # each rank weighted by its rows: the mean over the global batch for uneven shares
+    weighted = {"weight": inputs.shape[0 if batch_first else 1]} if reduce is not None else {}
 
     def local(state, x, y, cuts, start, nxt):
         """One window: forward over ``x`` (steps ``cuts[0]..cuts[-1]``, relative), loss on the
@@ -193,13 +198,13 @@ def tbptt_train(model, loss_fn, optimizer, inputs, targets, k1, k2=None, *, stat
     def update(*window):
         """``local``, then the update (clipped by global norm after the ranks' reduction)."""
         loss, grads, carried, last = local(*window)
-        apply = optimizer
+        apply, weighted_here = optimizer, weighted
         if max_grad_norm is not None:
             if reduce is not None:
-                grads = [g for g, _ in reduce(zip(grads, variables))]
-                apply = optimizer.optimizer
+                grads = [g for g, _ in reduce(zip(grads, variables), **weighted)]
+                apply, weighted_here = optimizer.optimizer, {}
             grads, _ = clip_global_norm(grads, max_grad_norm, eps=grad_norm_eps)
-        apply.apply_gradients(zip(grads, variables))
+        apply.apply_gradients(zip(grads, variables), **weighted_here)
         return loss, carried, last
 
     if compile:
