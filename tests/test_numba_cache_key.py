@@ -37,21 +37,22 @@ def package_copy(root):
 
 #: a run on the copy: what ``xpgrad info`` says about the cache of the sigmoid kernels before,
 #: their result on [0, 1] (compiled or loaded), then ``info`` again after a warmup of them.
-#: Only the two sigmoid loops (one thread) count as "every kernel" here: a warmup of all of them
-#: takes a minute.
+#: Only the two sigmoid loops (one thread) count as "every kernel" here, and the warmup runs the
+#: sigmoid unit only (it reports what it compiled): a warmup of all of them takes a minute.
 _RUN = """
 import json
 import numpy as np
 from numba.core import event
 import xpgrad
-from xpgrad.backends.numba import _act_kernels, _cache
+from xpgrad.backends.numba import _act_kernels, _cache, _warmup_units
 from xpgrad.cli_info import info
 
 assert xpgrad.__file__.startswith({root!r}), xpgrad.__file__          # the copy runs
 every = _cache.kernel_dispatchers
 sigmoids = ("_act_kernels.sigmoid_fwd", "_act_kernels.sigmoid_bwd")
 _cache.kernel_dispatchers = lambda: {{n: d for n, d in every().items() if n in sigmoids}}
-_cache.UNITS = [unit for unit in _cache.UNITS if unit[1] == "sigmoid"]
+# the warmup runs _warmup_units.UNITS (_cache re-exports the name): restrict both
+_cache.UNITS = _warmup_units.UNITS = [unit for unit in _cache.UNITS if unit[1] == "sigmoid"]
 
 
 def cache_report():
@@ -65,9 +66,11 @@ with event.install_recorder("numba:compile") as compiles:
     out = np.empty(2)
     _act_kernels.sigmoid_fwd(np.array([0.0, 1.0]), out)
 compiled = bool(compiles.buffer)
-xpgrad.get_backend("numba").warmup(parallel=False, processes=1)
+with event.install_recorder("numba:compile") as warmup_compiles:
+    xpgrad.get_backend("numba").warmup(parallel=False, processes=1)
+warmed = sorted({{e.data["dispatcher"].py_func.__qualname__ for _, e in warmup_compiles.buffer}})
 print(json.dumps({{"before": before, "sigmoid": out.tolist(), "compiled": compiled,
-                  "after_warmup": cache_report()}}))
+                  "after_warmup": cache_report(), "warmup_compiled": warmed}}))
 """
 
 #: appended to the copy's _math.py: a different sigmoid, which ``_act_kernels.sigmoid_fwd``
@@ -100,6 +103,9 @@ def test_an_edited_helper_is_compiled_anew_and_info_says_cold(tmp_path):
     assert first["before"]["cache_warm"] is False and first["before"]["cached_kernels"] == "0/2"
     assert first["compiled"] and np.allclose(first["sigmoid"], sigmoid, rtol=1e-12)
     assert first["after_warmup"]["cache_warm"] is True
+    # the warmup compiled the sigmoid kernels (and private helpers) only: a minute less
+    assert {"sigmoid_bwd", "sigmoid_fwd"} <= set(first["warmup_compiled"])
+    assert all("sigmoid" in n or n.startswith("_") for n in first["warmup_compiled"])
     cache_dir = first["before"]["cache_dir"]
     assert cache_dir.startswith(str(tmp_path / "xpgrad" / "backends" / "numba" / "__pycache__"))
 
