@@ -162,16 +162,20 @@ def test_what_a_function_remembers_per_signature_stays_bounded():
     guarded = xg.function(lambda x, s: dropout(x) * s, max_traces=2, retrace_warning=None)
     untraceable = xg.function(lambda x, s: x * x[0].item() * s, max_traces=2,
                               on_trace_error="eager", retrace_warning=None)
+    # 12 signatures: past the largest bound (4 * max_traces = 8). Each trace scans the
+    # process's objects, so in a full suite run 40 of them took 16 s
+    signatures = 12
     x = xg.ones(3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        for i in range(40):
+        for i in range(signatures):
             for _ in range(2):
                 guarded(x, float(i))
                 assert untraceable(x, float(i)).tolist() == [float(i)] * 3
     assert len(guarded._guards) <= 2 and len(untraceable._eager) <= 8
-    guarded(x, 38.0), guarded(x, 39.0)
-    assert guarded.trace_count == 40       # the programs kept still replay
+    assert len(guarded._seen) <= 8 and len(untraceable._seen) <= 8
+    guarded(x, signatures - 2.0), guarded(x, signatures - 1.0)
+    assert guarded.trace_count == signatures       # the programs kept still replay
 
 
 def test_a_function_that_sets_the_mode_itself_replays():
