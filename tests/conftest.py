@@ -2,12 +2,25 @@ import os
 
 os.environ.setdefault("SCIPY_ARRAY_API", "1")  # read by SciPy at import (tests/test_third_party.py)
 
+import functools  # noqa: E402
 import importlib.util  # noqa: E402
 
 import numpy as np
 import pytest
 
 import xpgrad as xg
+
+@functools.cache
+def backend_report():
+    """``xg.available_backends()`` computed once per test process, for the tests that only ask
+    whether numpy or numba runs here (it reads every Numba kernel's cache index: ~20 ms a call,
+    some 500 calls a run). Tests of the report itself call ``xg.available_backends()``.
+
+    >>> backend_report()["numpy"]["available"]
+    True
+    """
+    return xg.available_backends()
+
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
 

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 from xpgrad.testing import check_grads
 
-BACKENDS = [b for b in ("numpy", "numba") if xg.available_backends()[b]["available"]]
+BACKENDS = [b for b in ("numpy", "numba") if backend_report()[b]["available"]]
 backends = pytest.mark.parametrize("backend", BACKENDS)
 
 

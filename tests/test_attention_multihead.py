@@ -11,13 +11,14 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 
 torch = pytest.importorskip("torch")
 MHA = xg.nn.MultiheadAttention
 
 
 def _backend(name):
-    row = xg.available_backends().get(name, {"available": False, "reason": "not registered"})
+    row = backend_report().get(name, {"available": False, "reason": "not registered"})
     if not row["available"]:
         pytest.skip(f"{name}: {row['reason']}")
     return name

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -16,7 +17,7 @@ BACKENDS = ["numpy", "numba"]
 
 
 def _backend(name):
-    row = xg.available_backends().get(name, {"available": False, "reason": "not registered"})
+    row = backend_report().get(name, {"available": False, "reason": "not registered"})
     if not row["available"]:
         pytest.skip(f"{name}: {row['reason']}")
     return name

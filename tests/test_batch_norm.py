@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 from xpgrad import nn
 
-BACKENDS = [b for b in ("numpy", "numba") if xg.available_backends().get(b, {}).get("available")]
+BACKENDS = [b for b in ("numpy", "numba") if backend_report().get(b, {}).get("available")]
 
 
 def _torch():

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 
-BACKENDS = [b for b in ("numpy", "numba") if xg.available_backends().get(b, {}).get("available")]
+BACKENDS = [b for b in ("numpy", "numba") if backend_report().get(b, {}).get("available")]
 OPTIONS = [{}, {"momentum": None}, {"affine": False}, {"track_running_stats": False},
            {"eps": 1e-3, "momentum": 0.3}]
 

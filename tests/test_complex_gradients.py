@@ -16,13 +16,14 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 from xpgrad.testing import check_grads
 
 torch = pytest.importorskip("torch")
 import test_elementwise as elementwise  # noqa: E402  (tests/ is on sys.path: its UNARY table)
 
 L, tl = xg.linalg, torch.linalg
-BACKENDS = [b for b in ("numpy", "numba") if xg.available_backends()[b]["available"]]
+BACKENDS = [b for b in ("numpy", "numba") if backend_report()[b]["available"]]
 IDS = np.array([2, 0, 2])
 MASK = np.array([True, False, True])
 

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 
 ROOT = Path(__file__).resolve().parents[1]
-BACKENDS = ["numpy"] + (["numba"] if xg.available_backends().get(
+BACKENDS = ["numpy"] + (["numba"] if backend_report().get(
     "numba", {"available": False})["available"] else [])
 
 

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 from xpgrad.primitive import PRIMITIVES
 
-if not xg.available_backends().get("numba", {}).get("available"):
+if not backend_report().get("numba", {}).get("available"):
     pytest.skip("Numba is not installed: no kernel to test", allow_module_level=True)
 
 from xpgrad.backends.numba import _conv  # noqa: E402

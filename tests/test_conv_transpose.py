@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed: no comparison")
 F = torch.nn.functional
 
-BACKENDS = ["numpy"] + (["numba"] if xg.available_backends().get(
+BACKENDS = ["numpy"] + (["numba"] if backend_report().get(
     "numba", {"available": False})["available"] else [])
 
 # stride 1-3, padding 0-2, output_padding < max(stride, dilation), dilation 1-2, groups 1-2

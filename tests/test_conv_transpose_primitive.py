@@ -12,13 +12,14 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 from xpgrad.ops.conv_transpose import conv_transpose
 from xpgrad.primitive import PRIMITIVES
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed: no comparison")
 F = torch.nn.functional
 
-HAS_NUMBA = xg.available_backends().get("numba", {"available": False})["available"]
+HAS_NUMBA = backend_report().get("numba", {"available": False})["available"]
 BACKENDS = ["numpy"] + (["numba"] if HAS_NUMBA else [])
 PRIM = PRIMITIVES["conv_transpose"]
 

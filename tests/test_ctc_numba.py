@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 
 pytest.importorskip("numba")
-if "numba" not in xg.available_backends():
+if "numba" not in backend_report():
     pytest.skip("the numba backend is unavailable", allow_module_level=True)
 
 from xpgrad.backends.numba import _cache, _config, _ctc  # noqa: E402

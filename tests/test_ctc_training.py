@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 from xpgrad.jit.program import Program
 from xpgrad.jit.replay_steps import RangeGuard
 
-BACKENDS = [b for b in ("numpy", "numba") if b in xg.available_backends()]
+BACKENDS = [b for b in ("numpy", "numba") if b in backend_report()]
 
 
 def _toy_batch(rng, n=8, steps=12, classes=4):

@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 
 torch = pytest.importorskip("torch")
 
-BACKENDS = ["numpy"] + (["numba"] if xg.available_backends()["numba"]["available"] else [])
+BACKENDS = ["numpy"] + (["numba"] if backend_report()["numba"]["available"] else [])
 REFUSED = r"copy.deepcopy: only tensors created explicitly by the user \(graph leaves"
 
 

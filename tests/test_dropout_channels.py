@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 
-BACKENDS = [b for b in ("numpy", "numba") if xg.available_backends().get(b, {}).get("available")]
+BACKENDS = [b for b in ("numpy", "numba") if backend_report().get(b, {}).get("available")]
 # (layer, input shape, number of spatial axes)
 CASES = [(xg.nn.Dropout2d, (40, 50, 3, 4), 2), (xg.nn.Dropout2d, (2000, 2, 3), 2),
          (xg.nn.Dropout1d, (40, 50, 6), 1), (xg.nn.Dropout1d, (2000, 5), 1)]

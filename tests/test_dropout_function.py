@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 
-BACKENDS = [b for b in ("numpy", "numba") if xg.available_backends().get(b, {}).get("available")]
+BACKENDS = [b for b in ("numpy", "numba") if backend_report().get(b, {}).get("available")]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 from xpgrad.ops.nn import _linear
 from xpgrad.primitive import apply
 
 torch = pytest.importorskip("torch")
 
-BACKENDS = ["numpy"] + (["numba"] if "numba" in xg.available_backends() else [])
+BACKENDS = ["numpy"] + (["numba"] if "numba" in backend_report() else [])
 
 
 def _arrays(seed=0):

@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 
-BACKENDS = [b for b in ("numpy", "numba") if b in xg.available_backends()]
+BACKENDS = [b for b in ("numpy", "numba") if b in backend_report()]
 DTYPES = [np.float32, np.float64]
 nan, inf = math.nan, math.inf
 

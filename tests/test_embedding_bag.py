@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 from xpgrad import nn
 from xpgrad.accumulate import Scatter
 
@@ -15,7 +16,7 @@ F = torch.nn.functional
 
 
 def _need_numba():
-    row = xg.available_backends().get("numba", {"available": False, "reason": "not registered"})
+    row = backend_report().get("numba", {"available": False, "reason": "not registered"})
     if not row["available"]:
         pytest.skip(f"numba: {row['reason']}")
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 from xpgrad import nn
 from xpgrad.accumulate import Scatter
 from xpgrad.primitive import PRIMITIVES
@@ -14,7 +15,7 @@ def _torch():
 
 
 def _need_numba():
-    row = xg.available_backends().get("numba", {"available": False, "reason": "not registered"})
+    row = backend_report().get("numba", {"available": False, "reason": "not registered"})
     if not row["available"]:
         pytest.skip(f"numba: {row['reason']}")
 

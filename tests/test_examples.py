@@ -6,17 +6,13 @@ import sys
 import numpy as np
 import pytest
 
-import xpgrad as xg
-
-from conftest import EXAMPLES, load_example as load
-
-
+from conftest import EXAMPLES, backend_report, load_example as load
 
 
 def _backends():
     out = []
     for name in ("numpy", "numba"):
-        row = xg.available_backends().get(name, {"available": False, "reason": "not registered"})
+        row = backend_report().get(name, {"available": False, "reason": "not registered"})
         out.append(pytest.param(name, marks=() if row["available"] else pytest.mark.skip(
             reason=f"{name}: {row['reason']}")))
     return out

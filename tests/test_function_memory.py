@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 
 
 def _mlp_step(layers=8, width=64, batch=2048, classes=10):
@@ -71,8 +72,8 @@ def test_the_tracing_call_peaks_no_higher_than_the_eager_step(backend):
     """Before: the tracer kept every array of the call alive until the program was built (it
     named memory owners by id()), so the call that traces 16 layers at batch 4096 peaked at
     3.8x the eager step; owners are now named through weak references."""
-    if not xg.available_backends()[backend]["available"]:
-        pytest.skip(xg.available_backends()[backend]["reason"])
+    if not backend_report()[backend]["available"]:
+        pytest.skip(backend_report()[backend]["reason"])
     with xg.use_backend(backend):
         step, x, y = _mlp_step(layers=12, width=64, batch=2048)
         eager = _peak(step, x, y)

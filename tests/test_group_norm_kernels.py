@@ -8,13 +8,14 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 from xpgrad.primitive import PRIMITIVES
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed: no comparison")
 
 
 def _need_numba():
-    row = xg.available_backends().get("numba", {"available": False, "reason": "not registered"})
+    row = backend_report().get("numba", {"available": False, "reason": "not registered"})
     if not row["available"]:
         pytest.skip(f"numba: {row['reason']}")
 

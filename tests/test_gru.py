@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 from xpgrad import nn
 from xpgrad.ops.recurrent import gru_scan
 
@@ -24,7 +25,7 @@ def _torch():
 
 
 def _need_numba():
-    row = xg.available_backends().get("numba", {"available": False, "reason": "not registered"})
+    row = backend_report().get("numba", {"available": False, "reason": "not registered"})
     if not row["available"]:
         pytest.skip(f"numba: {row['reason']}")
 

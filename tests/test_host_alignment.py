@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 from xpgrad.backends.numpy.memory import ALIGNMENT, aligned_copy, aligned_empty
 
-HOST = [b for b in ("numpy", "numba") if b in xg.available_backends()]
+HOST = [b for b in ("numpy", "numba") if b in backend_report()]
 
 
 def _aligned(a):

@@ -11,13 +11,14 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 from xpgrad.primitive import PRIMITIVES
 from xpgrad.testing import check_grads
 
 from torch_compare import torch_values_and_grads, xpgrad_values_and_grads
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid")
-BACKENDS = [b for b in ("numpy", "numba") if xg.available_backends()[b]["available"]]
+BACKENDS = [b for b in ("numpy", "numba") if backend_report()[b]["available"]]
 UNFUSED = {"relu": xg.nn.relu, "tanh": xg.tanh, "sigmoid": xg.nn.sigmoid}
 
 

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 
-BACKENDS = ["numpy"] + (["numba"] if xg.available_backends()["numba"]["available"] else [])
+BACKENDS = ["numpy"] + (["numba"] if backend_report()["numba"]["available"] else [])
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

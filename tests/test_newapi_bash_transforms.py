@@ -8,13 +8,14 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 
 torch = pytest.importorskip("torch")
 AF = torch.autograd.functional
 #: torch.func's first use warns that torch.jit.script is deprecated (its own internals)
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
 
-BACKENDS = [b for b in ("numpy", "numba") if b in xg.available_backends()]
+BACKENDS = [b for b in ("numpy", "numba") if b in backend_report()]
 X0 = np.array([1.0, -2.0, 0.5])
 
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 from xpgrad import losses as L
 
 torch = pytest.importorskip("torch", reason="PyTorch not installed")
@@ -12,7 +13,7 @@ F = torch.nn.functional
 
 def _backends():
     out = ["numpy"]
-    if xg.available_backends().get("numba", {}).get("available"):
+    if backend_report().get("numba", {}).get("available"):
         out.append("numba")
     return out
 

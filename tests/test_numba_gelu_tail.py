@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 
 pytest.importorskip("numba", reason="Numba is not installed")
 special = pytest.importorskip("scipy.special")
 
-if "numba" not in xg.available_backends():
+if "numba" not in backend_report():
     pytest.skip("needs the numba backend", allow_module_level=True)
 
 from xpgrad.backends.numba import _act_kernels as loops  # noqa: E402

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 
 numba = pytest.importorskip("numba")
-if "numba" not in xg.available_backends():
+if "numba" not in backend_report():
     pytest.skip("needs the numba backend", allow_module_level=True)
 xg.get_backend("numba")
 from xpgrad.backends.numba import _math  # noqa: E402  (after the backend sets Numba up)

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 
 numba = pytest.importorskip("numba")
-if not xg.available_backends().get("numba", {"available": False})["available"]:
+if not backend_report().get("numba", {"available": False})["available"]:
     pytest.skip("the numba backend is unavailable", allow_module_level=True)
 
 

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 from xpgrad.testing import check_grads
 
-BACKENDS = [name for name in ("numpy", "numba") if xg.available_backends()[name]["available"]]
+BACKENDS = [name for name in ("numpy", "numba") if backend_report()[name]["available"]]
 
 
 @pytest.fixture

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 
-BACKENDS = [b for b in ("numpy", "numba") if b in xg.available_backends()]
+BACKENDS = [b for b in ("numpy", "numba") if b in backend_report()]
 
 
 def _values(k, shape=(3, 2), seed=0):

@@ -12,13 +12,14 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 from xpgrad.nn.parametrize import parametrization_of
 from xpgrad.testing import check_grads
 
 torch = pytest.importorskip("torch")
 P = torch.nn.utils.parametrizations
 
-BACKENDS = ["numpy"] + (["numba"] if xg.available_backends()["numba"]["available"] else [])
+BACKENDS = ["numpy"] + (["numba"] if backend_report()["numba"]["available"] else [])
 F64 = xg.float64
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed: no comparison")
 nn, F = torch.nn, torch.nn.functional
@@ -82,7 +83,7 @@ def _ours(backend, state, compiled):
 
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
 def test_unet_trains_as_torchs(backend):
-    if not xg.available_backends().get(backend, {}).get("available"):
+    if not backend_report().get(backend, {}).get("available"):
         pytest.skip(f"backend {backend} is not available")
     torch.manual_seed(0)
     ref = TorchUNet().double()

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed: no comparison")
 nn, F = torch.nn, torch.nn.functional
@@ -64,8 +65,8 @@ def _batches():
 
 @pytest.mark.parametrize("backend, compiled", [("numpy", False), ("numba", True)])
 def test_mnist_net_trains_as_torchs(backend, compiled):
-    if backend not in xg.available_backends() or \
-            not xg.available_backends()[backend]["available"]:
+    if backend not in backend_report() or \
+            not backend_report()[backend]["available"]:
         pytest.skip(f"backend {backend} is not available")
     torch.manual_seed(0)
     ref = TorchNet().double()

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed: no comparison")
 nn, F = torch.nn, torch.nn.functional
@@ -92,7 +93,7 @@ class Net(xg.nn.Module):
 
 
 def _available(backend):
-    if not xg.available_backends().get(backend, {}).get("available"):
+    if not backend_report().get(backend, {}).get("available"):
         pytest.skip(f"backend {backend} is not available")
 
 

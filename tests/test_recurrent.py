@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 from xpgrad import nn
 from xpgrad.ops.recurrent import lstm_layer, lstm_scan, rnn_scan
 
@@ -357,7 +358,7 @@ def test_state_carries_across_calls(rng):
 
 
 def _need_numba():
-    row = xg.available_backends().get("numba", {"available": False, "reason": "not registered"})
+    row = backend_report().get("numba", {"available": False, "reason": "not registered"})
     if not row["available"]:
         pytest.skip(f"numba: {row['reason']}")
 

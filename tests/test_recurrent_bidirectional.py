@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 from xpgrad import nn
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed: no comparison")
@@ -16,7 +17,7 @@ B, T, I, H = 3, 5, 4, 3
 
 @pytest.fixture(params=["numpy", "numba"])
 def backend(request):
-    row = xg.available_backends().get(request.param, {"available": False,
+    row = backend_report().get(request.param, {"available": False,
                                                        "reason": "not registered"})
     if not row["available"]:
         pytest.skip(f"{request.param}: {row['reason']}")
@@ -256,7 +257,7 @@ def test_numba_runs_both_directions_in_its_fused_kernels(kind, step, monkeypatch
     """The reverse direction is the same scan on a time-reversed copy: the Numba backend's
     fused step (forward and backward) runs once per step and direction, so the generic rules
     (which call no ``_rnn`` step) never ran."""
-    if not xg.available_backends().get("numba", {}).get("available"):
+    if not backend_report().get("numba", {}).get("available"):
         pytest.skip("numba not available")
     from xpgrad.backends.numba import _rnn
 

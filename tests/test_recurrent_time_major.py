@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 from xpgrad import nn
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed: no comparison")
@@ -21,7 +22,7 @@ TOL = dict(rtol=1e-10, atol=1e-10)
 
 @pytest.fixture(params=["numpy", "numba"])
 def backend(request):
-    row = xg.available_backends().get(request.param, {"available": False,
+    row = backend_report().get(request.param, {"available": False,
                                                        "reason": "not registered"})
     if not row["available"]:
         pytest.skip(f"{request.param}: {row['reason']}")

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 
 torch = pytest.importorskip("torch")
 
-BACKENDS = ["numpy"] + (["numba"] if xg.available_backends()["numba"]["available"] else [])
+BACKENDS = ["numpy"] + (["numba"] if backend_report()["numba"]["available"] else [])
 
 
 class Pair:

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 
-BACKENDS = [b for b in ("numpy", "numba") if xg.available_backends()[b]["available"]]
+BACKENDS = [b for b in ("numpy", "numba") if backend_report()[b]["available"]]
 
 SINGULAR = np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [0.0, 1.0, 1.0]])
 REGULAR = np.array([[2.0, 1.0, 0.0], [1.0, 3.0, 1.0], [0.0, 1.0, 4.0]])

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 
-BACKENDS = [b for b in ("numpy", "numba") if xg.available_backends()[b]["available"]]
+BACKENDS = [b for b in ("numpy", "numba") if backend_report()[b]["available"]]
 IDS = np.array([0, 2, 2, 3])
 
 

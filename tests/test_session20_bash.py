@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import xpgrad as xg
+from conftest import backend_report
 
 E = 16
 
@@ -107,7 +108,7 @@ def test_w_none_of_an_untied_linear_is_refused():
 
 @pytest.mark.parametrize("enc_backend, dec_backend", [("numpy", "numba"), ("numba", "numpy")])
 def test_tying_across_backends_is_refused_naming_both(enc_backend, dec_backend):
-    if not xg.available_backends()["numba"]["available"]:
+    if not backend_report()["numba"]["available"]:
         pytest.skip("numba is not installed")
     enc, dec = _tied(enc_backend, dec_backend)
     before = dec.w
@@ -174,7 +175,7 @@ def test_generate_square_subsequent_mask_takes_torchs_device_and_dtype():
     np.testing.assert_array_equal(make(4, None, xg.float64).numpy(), expected.numpy())
     assert make(4, dtype=None).dtype == xg.float32
     assert make(2, device="cpu").backend.name == "numpy"
-    if xg.available_backends()["numba"]["available"]:
+    if backend_report()["numba"]["available"]:
         assert make(2, "numba").backend.name == "numba"
         assert make(2, device=xg.Device("numba")).backend.name == "numba"
     with pytest.raises(ValueError, match=r"^generate_square_subsequent_mask: device='cuda'"):
@@ -199,7 +200,7 @@ def test_clip_global_norm_refuses_integer_gradients(values):
 
 # -- 8. Tensor.to(other.device), PyTorch's habit, and its keywords ------------------------------
 def test_tensor_to_a_device_moves_it_and_records_the_move():
-    if not xg.available_backends()["numba"]["available"]:
+    if not backend_report()["numba"]["available"]:
         pytest.skip("numba is not installed")
     x = xg.asarray([1.0, 2.0], dtype=xg.float64)
     other = xg.ones(1, backend="numba")

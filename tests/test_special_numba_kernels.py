@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 
 scipy_special = pytest.importorskip("scipy.special")
-if not xg.available_backends().get("numba", {"available": False})["available"]:
+if not backend_report().get("numba", {"available": False})["available"]:
     pytest.skip("numba is not installed", allow_module_level=True)
 
 RNG = np.random.default_rng(0)

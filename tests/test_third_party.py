@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 
 
 def _numba_available():
-    return xg.available_backends().get("numba", {}).get("available", False)
+    return backend_report().get("numba", {}).get("available", False)
 
 
 BACKENDS = ["numpy",

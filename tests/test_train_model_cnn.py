@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 from xpgrad.data import load_digits
 from xpgrad.models import MODELS
 from xpgrad.training import TrainConfig, train
@@ -22,7 +23,7 @@ def test_the_cnn_is_conv_relu_pool_per_hidden_size_then_a_read_out():
 
 @pytest.mark.parametrize("backend, compile", [("numpy", False), ("numba", True)])
 def test_xpgrad_train_model_cnn(backend, compile):
-    if not xg.available_backends()[backend]["available"]:
+    if not backend_report()[backend]["available"]:
         pytest.skip(f"{backend} is not available")
     runs = [train(TrainConfig(model="cnn", epochs=2, logdir=None, progress=False, seed=0,
                               **cfg), echo=None)

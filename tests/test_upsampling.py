@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed: no comparison")
 
-BACKENDS = ["numpy"] + (["numba"] if xg.available_backends().get(
+BACKENDS = ["numpy"] + (["numba"] if backend_report().get(
     "numba", {"available": False})["available"] else [])
 
 LINEAR = {3: "linear", 4: "bilinear", 5: "trilinear"}

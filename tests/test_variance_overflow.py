@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
-BACKENDS = [b for b in ("numpy", "numba") if b in xg.available_backends()]
+BACKENDS = [b for b in ("numpy", "numba") if b in backend_report()]
 
 
 def _data(scale, dtype, shape=(4, 6, 50), seed=0):

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from conftest import backend_report
 
 torch = pytest.importorskip("torch")
 
@@ -16,7 +17,7 @@ E, H, F = 8, 2, 12          # d_model, nhead, dim_feedforward
 
 
 def _backend(name):
-    row = xg.available_backends().get(name, {"available": False, "reason": "not registered"})
+    row = backend_report().get(name, {"available": False, "reason": "not registered"})
     if not row["available"]:
         pytest.skip(f"{name}: {row['reason']}")
     return name

@@ -8,9 +8,10 @@ from __future__ import annotations
 import numpy as np
 
 import xpgrad as xg
+from conftest import backend_report
 
 #: numpy, and numba where it is installed
-BACKENDS = ["numpy"] + (["numba"] if xg.available_backends().get(
+BACKENDS = ["numpy"] + (["numba"] if backend_report().get(
     "numba", {"available": False})["available"] else [])
 
 
