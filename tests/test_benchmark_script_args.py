@@ -4,11 +4,11 @@ traceback from inside a timing loop (``--repeats 0`` was ``statistics.median`` o
 negative batch reaching NumPy, or an unknown name a KeyError. The types are ``xpgrad train``'s
 own (xpgrad/cli_types.py)."""
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from script_runs import run_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
@@ -45,13 +45,20 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("script, args, message", CASES,
-                         ids=[f"{s[:-3]}-{' '.join(a)}" for s, a, _ in CASES])
-def test_a_bad_argument_is_one_message_and_status_2(script, args, message):
+@pytest.fixture(scope="module")
+def refused():
+    """Every command line of CASES run in one process (one start instead of 20): its results."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
-    run = subprocess.run([sys.executable, str(BENCH / script), *args], capture_output=True,
-                         text=True, env=env, timeout=300)
+    runs = run_lines([(BENCH / script, args) for script, args, _ in CASES], env=env,
+                     timeout=600)
+    return {(script, tuple(args)): run for (script, args, _), run in zip(CASES, runs)}
+
+
+@pytest.mark.parametrize("script, args, message", CASES,
+                         ids=[f"{s[:-3]}-{' '.join(a)}" for s, a, _ in CASES])
+def test_a_bad_argument_is_one_message_and_status_2(script, args, message, refused):
+    run = refused[script, tuple(args)]
     assert "Traceback" not in run.stderr, run.stderr
     assert run.returncode == 2, run.stderr
     last = run.stderr.strip().splitlines()[-1]

@@ -10,6 +10,7 @@ import pytest
 import xpgrad as xg
 
 from conftest import EXAMPLES, load_example
+from script_runs import run_lines
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -47,11 +48,18 @@ BAD = [
 ]
 
 
+@pytest.fixture(scope="module")
+def refused(tmp_path_factory):
+    """Every command line of BAD run in one process (one start instead of 26): its results."""
+    runs = run_lines([(os.path.join(EXAMPLES, script), ["--steps", "1", *args])
+                      for script, args, _ in BAD], cwd=tmp_path_factory.mktemp("bad"),
+                     env={**os.environ, "PYTHONPATH": ROOT}, timeout=600)
+    return {(script, tuple(args)): run for (script, args, _), run in zip(BAD, runs)}
+
+
 @pytest.mark.parametrize("script,args,message", BAD, ids=[f"{s}{' '.join(a)}" for s, a, _ in BAD])
-def test_a_setting_the_example_cannot_use_is_one_line(script, args, message, tmp_path):
-    out = subprocess.run([sys.executable, os.path.join(EXAMPLES, script), "--steps", "1", *args],
-                         capture_output=True, text=True, timeout=120, cwd=tmp_path,
-                         env={**os.environ, "PYTHONPATH": ROOT})
+def test_a_setting_the_example_cannot_use_is_one_line(script, args, message, refused):
+    out = refused[script, tuple(args)]
     assert out.returncode == 2, out.stderr[-2000:]
     assert "Traceback" not in out.stderr
     last = out.stderr.splitlines()[-1]
