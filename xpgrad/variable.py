@@ -8,7 +8,27 @@ optimizers' in-place updates); ``xpgrad.tensor`` re-exports it beside Tensor.
 """
 from __future__ import annotations
 
+import threading
+import weakref
+
 from .tensor import Tensor, _wrap
+
+#: every Variable alive, however it was made (constructed, unpickled, copied: each calls
+#: ``Variable.__new__``); an ``xg.function`` trace captures them (``jit.tracer.live_variables``)
+_LIVE = weakref.WeakSet()
+_LIVE_LOCK = threading.Lock()
+
+
+def live_variables() -> list:
+    """The Variables alive in this process, in no particular order.
+
+    >>> import xpgrad as xg
+    >>> v = xg.Variable([1.0])
+    >>> any(u is v for u in live_variables())
+    True
+    """
+    with _LIVE_LOCK:
+        return list(_LIVE)
 
 
 class Variable(Tensor):
@@ -23,6 +43,12 @@ class Variable(Tensor):
     """
 
     __slots__ = ("_trainable", "name")
+
+    def __new__(cls, *args, **kwargs):
+        self = super().__new__(cls)
+        with _LIVE_LOCK:
+            _LIVE.add(self)
+        return self
 
     def __init__(self, initial_value, name=None, trainable=None, dtype=None, backend=None):
         """``trainable``: None (the default) trains floating-point (real or complex) values

@@ -1,0 +1,80 @@
+"""An xg.function trace captures every Variable alive on its backend, however it was made
+(constructed, unpickled, copied, deep-copied, a subclass, made in another thread): its
+registry (``xpgrad.variable.live_variables``) equals a scan of every object in the process,
+and a compiled step updates such a Variable in place, as the eager step does."""
+import copy
+import gc
+import pickle
+import threading
+
+import numpy as np
+
+import xpgrad as xg
+from xpgrad.jit.tracer import live_variables
+
+
+class Scaled(xg.Variable):
+    """A Variable subclass: made through Variable.__new__ too."""
+
+
+def _made_every_way():
+    v = xg.Variable([1.0, 2.0], name="constructed")
+    made = [v, pickle.loads(pickle.dumps(v)), copy.copy(v), copy.deepcopy(v),
+            Scaled([3.0], name="subclass")]
+    box = []
+    thread = threading.Thread(target=lambda: box.append(xg.Variable([4.0], name="thread")))
+    thread.start()
+    thread.join()
+    return made + box
+
+
+def _scanned(be):
+    """The old definition: every object in the process that is a Variable on ``be``."""
+    return [o for o in gc.get_objects() if isinstance(o, xg.Variable)
+            and getattr(o, "_backend", None) is be]
+
+
+def test_the_registry_holds_what_a_scan_of_every_object_finds():
+    made = _made_every_way()
+    be = xg.get_backend("numpy")
+    found = {id(o) for o in live_variables(be)}
+    assert all(id(v) in found for v in made)
+    assert found == {id(o) for o in _scanned(be)}
+
+
+def test_a_dropped_variable_leaves_the_registry():
+    be = xg.get_backend("numpy")
+    v = xg.Variable([5.0], name="dropped")
+    key = id(v)
+    assert key in {id(o) for o in live_variables(be)}
+    del v
+    gc.collect()
+    assert all(o.name != "dropped" for o in live_variables(be))
+
+
+def test_a_compiled_step_updates_unpickled_and_copied_variables_in_place():
+    made = _made_every_way()
+
+    def step(x):
+        for v in made:
+            with xg.GradientTape() as tape:
+                loss = xg.sum(v * x)
+            v.assign_sub(0.5 * tape.gradient(loss, v))
+
+    eager = [xg.Variable(v.numpy(), name=v.name) for v in made]
+
+    def eager_step(x):
+        for v in eager:
+            with xg.GradientTape() as tape:
+                loss = xg.sum(v * x)
+            v.assign_sub(0.5 * tape.gradient(loss, v))
+
+    before = [v.numpy().copy() for v in made]
+    compiled = xg.function(step)
+    x = xg.asarray(2.0)
+    for _ in range(3):
+        compiled(x)
+        eager_step(x)
+    for v, e, start in zip(made, eager, before):
+        np.testing.assert_array_equal(v.numpy(), e.numpy())
+        np.testing.assert_array_equal(v.numpy(), start - 3.0)    # 3 steps of 0.5 * x
