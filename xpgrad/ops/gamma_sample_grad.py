@@ -32,8 +32,7 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
+from ..jit.whole import run_quietly
 from ..primitive import Primitive, apply
 from ..tensor import Tensor
 from . import special_formulas as sf
@@ -148,9 +147,7 @@ def standard_log_gamma_grad(xp, alpha, log_z):
 def _in_float64(xp, alpha, z):
     """``standard_gamma_grad`` in float64, in ``z``'s dtype; run whole (``run_whole``): its
     series choice and iterations read the values, which ``xg.function`` could not trace."""
-    from ..jit.whole import run_whole
-
-    return run_whole(xp, _quietly(_in_float64_now), alpha, z)
+    return run_quietly(xp, _in_float64_now, alpha, z, all="ignore")
 
 
 def _in_float64_now(xp, alpha, z):
@@ -162,13 +159,6 @@ def _no_second_derivative(*_):
     raise NotImplementedError(
         "second derivatives of a gamma-family rsample (through dz/dconcentration) are not "
         "implemented, as in PyTorch; differentiate rsample once, or sample() and use log_prob")
-
-
-def _quietly(fn):
-    def quiet(*args, **kwargs):
-        with np.errstate(all="ignore"):
-            return fn(*args, **kwargs)
-    return quiet
 
 
 _grad = Primitive("standard_gamma_grad", _in_float64, _no_second_derivative,
@@ -196,9 +186,7 @@ def reparameterized(alpha, z):
 
 def _log_in_float64(xp, alpha, log_z):
     """``standard_log_gamma_grad`` as ``_in_float64``."""
-    from ..jit.whole import run_whole
-
-    return run_whole(xp, _quietly(_log_in_float64_now), alpha, log_z)
+    return run_quietly(xp, _log_in_float64_now, alpha, log_z, all="ignore")
 
 
 def _log_in_float64_now(xp, alpha, log_z):
