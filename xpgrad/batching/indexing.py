@@ -17,6 +17,8 @@ integer arrays, loop over the batch.
 """
 from __future__ import annotations
 
+import operator
+
 from .batched import BatchedArray
 from .namespace import batched, stacked
 
@@ -150,27 +152,25 @@ def _region_values(level, data, dkey, move, value):
 
 def setitem(x, key, value):
     """``x[key] = value`` into a batched ``x``: its data becomes its own first."""
-    level = x._level
-    data = x.writeable()
-    dkey, move = data_key(level, key, x.ndim)
-    if dkey is None:
-        level.fallbacks["setitem"] += 1
-        for b in range(level.size):
-            data[b][_example(level, key, b)] = _example(level, value, b)
-        return
-    data[dkey] = _region_values(level, data, dkey, move, value)
+    _write(x, key, value, operator.setitem, "setitem")
 
 
 def index_add(backend, acc, key, values):
     """``acc[key] += values`` with repeated indices accumulating, for a batched ``acc``."""
     if not isinstance(acc, BatchedArray):
         raise TypeError("index_add of batched values needs a batched accumulator")
-    level = acc._level
-    data = acc.writeable()
-    dkey, move = data_key(level, key, acc.ndim)
+    _write(acc, key, values, backend.index_add, "index_add")
+
+
+def _write(x, key, values, write, name):
+    """``write(data, key, values)`` on the batched ``x``'s own data: one call where the key
+    maps onto the data, else one per example (counted as ``name``'s fallback)."""
+    level = x._level
+    data = x.writeable()
+    dkey, move = data_key(level, key, x.ndim)
     if dkey is None:
-        level.fallbacks["index_add"] += 1
+        level.fallbacks[name] += 1
         for b in range(level.size):
-            backend.index_add(data[b], _example(level, key, b), _example(level, values, b))
+            write(data[b], _example(level, key, b), _example(level, values, b))
         return
-    backend.index_add(data, dkey, _region_values(level, data, dkey, move, values))
+    write(data, dkey, _region_values(level, data, dkey, move, values))
