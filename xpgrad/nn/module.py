@@ -24,7 +24,7 @@ from ..backend import MixedBackendError
 from ..tensor import Variable
 from ..jit.capture import THREAD as _TRACES, guard_value, guarded_attribute, note_write
 from ._checks import known_keywords
-from ._torch_strict import strict_option
+from .module_state import ModuleState
 from .module_hints import PYTORCH_NAMES as _PYTORCH_NAMES
 from .module_hints import keras_training_keyword, not_initialized, note_layer
 from .module_hooks import ACTIVE as _HOOKS_ACTIVE, call as _call_hooked
@@ -80,7 +80,7 @@ def xpgrad_path(key, i, item, deeper):
     return f"{key}{i}"
 
 
-class Module:
+class Module(ModuleState):
     """Base class: subclasses set attributes in ``__init__`` and define ``forward``.
 
     Paths of variables (``named_variables``) are built from the module tree: an attribute holding
@@ -352,70 +352,6 @@ class Module:
         value = flag(value, "trainable", type(self).__name__)
         for m in (self, *self.submodules()):
             m._trainable = value
-
-    # -- state --------------------------------------------------------------------------------
-    def state_dict(self) -> dict:
-        """``{path: NumPy array}``: a copy of every variable's value (as ``named_variables``),
-        so later training does not change it (PyTorch's ``state_dict`` would share memory).
-
-        >>> import xpgrad as xg
-        >>> {k: v.shape for k, v in xg.nn.Linear(2, 3, rng=0).state_dict().items()}
-        {'linear/w': (2, 3), 'linear/b': (3,)}
-        """
-        return {name: v.numpy() for name, v in self.named_variables().items()}
-
-    def load_state_dict(self, state_dict, strict: bool = True) -> tuple:
-        """Assign ``state_dict``'s values (arrays, Tensors or torch tensors, by path; any
-        mapping) to the variables, cast to their dtypes; returns ``(missing keys, unexpected
-        keys)``. With ``strict``, any missing or unexpected key is a ValueError; a shape that
-        differs, or values that are not numbers (complex ones for a real variable: the
-        imaginary part would be lost), always are. Nothing is assigned unless everything
-        checks.
-
-        >>> import xpgrad as xg
-        >>> model = xg.nn.Linear(2, 3, rng=0)
-        >>> model.load_state_dict(xg.nn.Linear(2, 3, rng=1).state_dict())
-        ([], [])
-        """
-        from ._staged import load_state
-
-        return load_state(self, state_dict, strict)
-
-    def torch_state_dict(self) -> dict:
-        """``{PyTorch key: NumPy array}`` for the torch model with the same attribute names:
-        each key is the attribute path joined with ``"."`` (list, ModuleList, dict and
-        ModuleDict items by index or key), ending in a layer's own PyTorch keys where it
-        converts its weights (``Linear``'s ``weight`` is ``w`` transposed) or in the name of a
-        Variable the module holds directly (a custom module's ``nn.Parameter``).
-
-        >>> import xpgrad as xg
-        >>> class Net(xg.nn.Module):
-        ...     def __init__(self):
-        ...         super().__init__()
-        ...         self.blocks = xg.nn.ModuleList([xg.nn.Linear(2, 2, rng=0)])
-        >>> list(Net().torch_state_dict())
-        ['blocks.0.weight', 'blocks.0.bias']
-        """
-        from ._torch_tree import torch_state_dict
-
-        return torch_state_dict(self)
-
-    @strict_option
-    def load_torch_state_dict(self, state_dict):
-        """Copy a torch model's ``state_dict()`` into this module, matched by the keys of
-        ``torch_state_dict``: a key missing, unexpected, of another shape or not holding
-        real numbers is a ValueError naming it, and nothing is changed."""
-        from ._torch_tree import load_torch_state_dict
-
-        load_torch_state_dict(self, state_dict)
-
-    def _torch_items(self):
-        """(PyTorch key component, Module or Variable) pairs held by this module."""
-        from ._torch_tree import torch_path
-
-        for key, value in vars(self).items():
-            if not key.startswith("_"):
-                yield from held_items(value, key, torch_path)
 
     # -- mode ---------------------------------------------------------------------------------
     def train(self, mode: bool = True) -> "Module":
