@@ -38,6 +38,18 @@ def test_one_process_records_the_gradients_for_a_second_order():
     np.testing.assert_allclose(outer.gradient(penalty, w).numpy(), 36 * w.numpy() ** 3)
 
 
+def test_jacobians_are_refused_and_the_local_tape_named(rng):
+    # a jacobian on the wrapper would silently be this rank's own: the error says so
+    tape, loss, params = _mlp_loss(rng)
+    dtape = dist.DistributedGradientTape(tape)
+    for name in ("jacobian", "batch_jacobian"):
+        with pytest.raises(AttributeError, match=rf"\.tape\.{name}\(.*this rank's"):
+            getattr(dtape, name)
+    local = dtape.tape.jacobian(loss, params[1])            # the wrapped tape still has it
+    np.testing.assert_allclose(local.numpy(), tape.gradient(loss, params[1]).numpy())
+    assert dtape.watched_variables() == tape.watched_variables()
+
+
 def test_a_rank_with_nothing_passes_weight_zero_and_no_target(rng):
     tape, loss, params = _mlp_loss(rng)
     got = dist.DistributedGradientTape(tape).gradient(None, params, weight=0)

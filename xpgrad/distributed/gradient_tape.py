@@ -83,6 +83,10 @@ def check_same_reduction(world, what, tensors, op, first=()):
                f"{ADVICE}, with the same op")
 
 
+#: the wrapped tape's methods whose answer would silently be one rank's
+_LOCAL_ONLY = ("jacobian", "batch_jacobian")
+
+
 class DistributedGradientTape:
     """Wrap ``tape`` (a GradientTape): ``gradient`` gives the gradients reduced across ranks.
 
@@ -124,6 +128,11 @@ class DistributedGradientTape:
     def __getattr__(self, name):
         if name == "tape":          # not set yet (a failed __init__): no recursion
             raise AttributeError(name)
+        if name in _LOCAL_ONLY:
+            raise AttributeError(
+                f"DistributedGradientTape has no {name}: it reduces gradients across ranks, "
+                f"and a {name} would be this rank's alone; call .tape.{name}(...) for this "
+                f"rank's, or gradient(...) for reduced gradients")
         return getattr(self.tape, name)
 
     def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none",
