@@ -77,9 +77,9 @@ def tree_map(f, tree, *rest):
     >>> import xpgrad as xg
     >>> params = {"w": xg.asarray([1.0, 2.0]), "b": [xg.asarray(0.5)]}
     >>> grads = {"w": xg.asarray([0.5, -1.0]), "b": [xg.asarray(1.0)]}
-    >>> new = xg.tree_map(lambda p, g: p - 0.1 * g, params, grads)
+    >>> new = xg.tree_map(lambda p, g: p - 0.5 * g, params, grads)
     >>> new["w"].tolist(), new["b"][0].item()
-    ([0.95, 2.1], 0.4)
+    ([0.75, 2.5], 0.0)
     """
     if not callable(f):
         raise TypeError(f"tree_map takes a callable f first, got {type(f).__name__} {f!r:.60}")
