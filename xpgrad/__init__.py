@@ -25,6 +25,7 @@ from .recompute import recompute_grad, remat
 from .functional import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
 from .batching import vmap
 from .scipy_io import for_scipy
+from .pytree import tree_leaves, tree_map
 from .ops import *  # noqa: F401,F403
 from .primitive import Primitive, apply
 from .tape import GradientTape, stop_gradient
@@ -95,10 +96,57 @@ _PYTORCH_NAMES = {
                  ("randint", "rng.integers(low, high, size=shape)"),
                  ("randperm", "rng.permutation(n)"))},
 }
-#: what ``xg.tensor(data)`` (PyTorch's torch.tensor; xg.tensor is the module of xg.Tensor) says
-_TENSOR_CALL = ("xg.tensor is xpgrad's module of the Tensor class; PyTorch's "
-                "torch.tensor(data) is xg.asarray(data, dtype=...) (xg.Variable(data) for a "
-                "trainable one)")
+#: JAX's (and NumPy's) names a JAX user reaches for, and where xpgrad has them
+_JAX_NAMES = {
+    "concatenate": "xg.concat(arrays, axis=0) (the array API's name)",
+    "transpose": "xg.permute_dims(x, axes) (the array API's name; jnp.transpose(x) without "
+                 "axes is xg.permute_dims(x, tuple(range(x.ndim))[::-1])); x.mT swaps the "
+                 "last two axes",
+    "swapaxes": "x.swapaxes(axis1, axis2), or xg.moveaxis(x, source, destination)",
+    "power": "xg.pow(x, y) (the array API's name)",
+    "absolute": "xg.abs(x) (the array API's name)",
+    "ravel": "xg.reshape(x, (-1,))",
+    "trace": "xg.linalg.trace(x, offset=0) (the array API's place for it)",
+    "pad": "xg.nn.pad(x, pad) takes PyTorch's flat (before, after) pairs from the last axis "
+           "backwards: jnp.pad(x, ((1, 1), (0, 2))) is xg.nn.pad(x, (0, 2, 1, 1))",
+    **dict.fromkeys(("custom_vjp", "custom_jvp"),
+                    "@xg.custom_gradient: the function returns (value, grad_fn) and "
+                    "grad_fn(upstream) returns its inputs' gradients (custom_vjp's fwd and bwd "
+                    "in one function; the tapes are reverse mode)"),
+    "lax": "jax.lax.scan is a Python loop over the steps (tapes differentiate it; "
+           "xg.stack(outputs) collects them); xg.nn.rnn_scan, lstm_scan and gru_scan are the "
+           "recurrent layers' scans; lax.stop_gradient is xg.stop_gradient",
+    "numpy": "xg is the array namespace itself: jnp.sum is xg.sum, jnp.linalg is xg.linalg "
+             "(the array API's names: xg.concat, xg.pow, xg.permute_dims)",
+    "scipy": "jax.scipy.special is xg.special, jax.scipy.stats is xg.distributions "
+             "(log_prob, cdf)",
+    **dict.fromkeys(("tree_util", "tree"),
+                    "xg.tree_map(f, tree, *rest) and xg.tree_leaves(tree) are "
+                    "jax.tree_util.tree_map and tree_leaves"),
+    "device_put": "xg.asarray(x, backend=...) makes a Tensor on a backend; t.to(backend) moves "
+                  "one",
+    "pmap": "data-parallel training runs one process per device: xg.distributed "
+            "(MPI or NCCL, docs/distributed.md)",
+    "linearize": "xg.jvp(f, primals, tangents) gives f's value and the Jacobian-vector "
+                 "product (call it per tangent)",
+    "grad_and_value": "xg.value_and_grad(f) returns (value, gradient), the pair "
+                      "torch.func.grad_and_value returns as (gradient, value)",
+    "make_jaxpr": "f = xg.function(f) traces on its second call with a signature; "
+                  "f.programs()[0].source is the traced program",
+}
+#: what calling one of xpgrad's modules that shares its name with another library's function
+#: says (``xg.tensor(data)`` as torch.tensor, ``xg.jit(step)`` as jax.jit, ``xg.checkpoint(f)``
+#: as jax.checkpoint)
+_MODULE_CALLS = {
+    "tensor": "xg.tensor is xpgrad's module of the Tensor class; PyTorch's torch.tensor(data) "
+              "is xg.asarray(data, dtype=...) (xg.Variable(data) for a trainable one)",
+    "jit": "xg.jit is the package of xg.function; jax.jit(step) (torch.compile(step)) is "
+           "xg.function(step): make it once, outside the loop, and call it with tensors "
+           "(docs/function.md)",
+    "checkpoint": "xg.checkpoint is the module of save_checkpoint / load_checkpoint; "
+                  "jax.checkpoint(f) (jax.remat) is xg.remat(f), also spelled "
+                  "xg.recompute_grad(f)",
+}
 
 
 def __getattr__(name):
@@ -108,18 +156,21 @@ def __getattr__(name):
         return importlib.import_module(f".{name}", __name__)
     from ._args import no_module_attribute
 
-    raise no_module_attribute(__name__, name, _PYTORCH_NAMES.get(name))
+    raise no_module_attribute(__name__, name, _PYTORCH_NAMES.get(name, _JAX_NAMES.get(name)))
 
 
-class _TensorModule(type(_tensor_methods_module)):
-    """The module ``xpgrad.tensor``, whose call (a PyTorch user's ``xg.tensor(data)``) is a
-    TypeError pointing at ``xg.asarray``."""
+class _NamesakeModule(type(_tensor_methods_module)):
+    """A module of xpgrad named as another library's function (``xpgrad.tensor``,
+    ``xpgrad.jit``, ``xpgrad.checkpoint``): calling it is a TypeError saying what xpgrad calls
+    that function, instead of Python's "'module' object is not callable"."""
 
     def __call__(self, *args, **kwargs):
-        raise TypeError(_TENSOR_CALL)
+        raise TypeError(_MODULE_CALLS[self.__name__.rpartition(".")[2]])
 
 
-_tensor_module.__class__ = _TensorModule
+for _namesake in (_tensor_module, jit, checkpoint):
+    _namesake.__class__ = _NamesakeModule
+del _namesake
 _allocator.tune()   # glibc's malloc: keep large freed arrays for the next step (allocator.py)
 _tensor_methods_module._ns = __import__(__name__)
 _tensor_methods_module.bind_operators(_tensor_methods_module._ns, apply)

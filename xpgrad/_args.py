@@ -79,6 +79,14 @@ def listed_names(obj) -> list:
 
 #: PyTorch's keywords of reductions, softmax and joins -> the array API's names for them
 TORCH_KEYWORDS = {"dim": "axis=", "keepdim": "keepdims="}
+#: NumPy's and JAX's reduction keywords the array API leaves out -> what to write instead
+NUMPY_KEYWORDS = {
+    "where": "where= is NumPy's and JAX's: mask the input instead, xg.where(mask, x, 0.0) "
+             "(-xg.inf for max, xg.inf for min; a masked mean is xg.sum(xg.where(mask, x, "
+             "0.0)) / xg.sum(mask))",
+    "initial": "initial= is NumPy's and JAX's: combine it with the result instead, "
+               "xg.maximum(xg.max(x, axis=...), initial) for max, xg.sum(x) + initial for sum",
+}
 
 
 def refuse_keywords(owner: str, unexpected: dict) -> None:
@@ -90,6 +98,7 @@ def refuse_keywords(owner: str, unexpected: dict) -> None:
     ours = [f"{TORCH_KEYWORDS[k]} for {k}=" for k in unexpected if k in TORCH_KEYWORDS]
     if ours:
         message += "; xpgrad uses the array API's names: " + ", ".join(ours)
+    message += "".join(f"; {NUMPY_KEYWORDS[k]}" for k in unexpected if k in NUMPY_KEYWORDS)
     raise TypeError(message)
 
 

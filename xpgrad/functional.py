@@ -157,7 +157,8 @@ def value_and_grad(f, argnums=0, has_aux=False):
     ``f`` must return a scalar; unconnected arguments get zero gradients (as in JAX). A
     differentiated argument may be a pytree, as in JAX: a dict, tuple or list (nested) of
     arrays, whose gradient has its structure (``grad(loss)({"w": w, "b": b})`` returns
-    ``{"w": dw, "b": db}``); a list of plain numbers stays one array.
+    ``{"w": dw, "b": db}``); a list of plain numbers stays one array. For a complex argument
+    the gradient is PyTorch's ``dL/dx + i dL/dy``, the conjugate of ``jax.grad``'s.
 
     >>> import xpgrad as xg
     >>> v, (gx, gy) = xg.value_and_grad(lambda x, y: x * y, argnums=(0, 1))(2.0, 3.0)

@@ -22,7 +22,7 @@ from .ops.linalg import (cross, diagonal, matmul, matrix_transpose, outer, tenso
 from .ops.linalg_decomp import (EighResult, QRResult, SVDResult, eigh, eigvalsh, qr, svd,
                                 svdvals)
 from .ops.linalg_eig import EigResult, eig, eigvals
-from .ops.linalg_norms import matrix_norm, vector_norm
+from .ops.linalg_norms import matrix_norm, norm, vector_norm
 from .ops.linalg_solve import (SlogdetResult, cholesky, det, inv, matrix_power, matrix_rank,
                                pinv, slogdet, solve)
 from .ops.linalg_triangular import cholesky_solve, solve_triangular
@@ -33,3 +33,4 @@ __all__ = ["cholesky", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv", "m
            "vector_norm", "EighResult", "QRResult", "SVDResult", "SlogdetResult"]
 __all__ += ["eig", "eigvals", "EigResult"]          # 2025.12: general matrices (linalg_eig.py)
 __all__ += ["solve_triangular", "cholesky_solve"]   # PyTorch's, beyond the array API
+__all__ += ["norm"]                                 # NumPy's and JAX's, beyond the array API

@@ -68,6 +68,40 @@ def _refilled(tree, it, top):
     return next(it)
 
 
+def tree_map(f, tree, *rest):
+    """``tree`` with each leaf replaced by ``f(leaf, *the leaves of rest at its place)``, as
+    ``jax.tree_util.tree_map``: the update of a params pytree by its gradient's pytree. Each of
+    ``rest`` has ``tree``'s structure (a dict's keys in any order), or deeper where ``tree``
+    has a leaf (the subtree there is what ``f`` gets); None in a container stays None.
+
+    >>> import xpgrad as xg
+    >>> params = {"w": xg.asarray([1.0, 2.0]), "b": [xg.asarray(0.5)]}
+    >>> grads = {"w": xg.asarray([0.5, -1.0]), "b": [xg.asarray(1.0)]}
+    >>> new = xg.tree_map(lambda p, g: p - 0.5 * g, params, grads)
+    >>> new["w"].tolist(), new["b"][0].item()
+    ([0.75, 2.5], 0.0)
+    """
+    if not callable(f):
+        raise TypeError(f"tree_map takes a callable f first, got {type(f).__name__} {f!r:.60}")
+    if tree is None:
+        return None
+    others = [leaves_like(tree, other, f"rest[{i}]", "tree") for i, other in enumerate(rest)]
+    new = [f(leaf, *(found[k][1] for found in others)) for k, leaf in enumerate(leaves(tree))]
+    return rebuild(tree, new)
+
+
+def tree_leaves(tree) -> list:
+    """The leaves of ``tree`` (tuples, named tuples, lists and dicts nesting arrays), as
+    ``jax.tree_util.tree_leaves``, except that a dict's come in its own order (JAX sorts the
+    keys); None is no leaf.
+
+    >>> import xpgrad as xg
+    >>> xg.tree_leaves({"w": 1.0, "layers": [2.0, None, (3.0,)]})
+    [1.0, 2.0, 3.0]
+    """
+    return [] if tree is None else leaves(tree)
+
+
 def leaves_like(tree, other, name, against):
     """``[(path, leaf)]`` of ``other`` at the places of ``tree``'s leaves, in ``leaves(tree)``'s
     order (a dict's keys may come in any order, a list stand for a tuple); ValueError naming

@@ -290,3 +290,30 @@ class DrawWith:
 def default_rng(seed=None, *, backend=None) -> Generator:
     """A Generator seeded with ``seed`` on ``backend`` (default: the current backend)."""
     return Generator(seed, backend)
+
+
+_GENERATORS = ("xpgrad draws from generators, not keys: rng = xg.random.default_rng(seed) "
+               "once, then rng.normal(size=shape), ...; each draw moves rng on")
+#: jax.random's names (and NumPy's module-level draws), and xpgrad's way to each
+_JAX_NAMES = {
+    **dict.fromkeys(("PRNGKey", "key", "seed"), _GENERATORS),
+    **dict.fromkeys(("split", "fold_in"),
+                    f"{_GENERATORS}; rng.spawn(n) gives n independent generators, as "
+                    "jax.random.split gives keys"),
+    **{name: f"{_GENERATORS}: {ours}" for name, ours in (
+        ("normal", "rng.normal(loc, scale, size=shape) (size is a keyword: the first "
+                   "positional argument is the mean, as NumPy's)"),
+        ("uniform", "rng.uniform(low, high, size=shape)"),
+        ("randint", "rng.integers(low, high, size=shape)"),
+        ("bernoulli", "rng.random(size=shape) < p"),
+        ("permutation", "rng.permutation(n_or_tensor)"),
+        ("choice", "rng.choice(a, size=shape, replace=True, p=None)"),
+        ("exponential", "rng.exponential(scale, size=shape)"))},
+}
+
+
+def __getattr__(name):
+    """jax.random's keys and draws: an AttributeError saying how xpgrad draws instead."""
+    from ._args import no_module_attribute
+
+    raise no_module_attribute(__name__, name, _JAX_NAMES.get(name))

@@ -58,17 +58,32 @@ import math
 import threading
 
 from . import pytree
+from ._args import flag
 from .primitive import Primitive, apply, tape_state
 from .random import noting_draws, replaying_fresh
 from .tensor import Tensor, _wrap
 
 
-def recompute_grad(fn):
+def recompute_grad(fn, *, prevent_cse=True, policy=None):
     """``fn`` whose forward keeps no residuals on the tapes; its gradient recomputes it (module
-    docstring). Use as a decorator or a call: ``y = xg.recompute_grad(block)(x, w)``."""
+    docstring). Use as a decorator or a call: ``y = xg.recompute_grad(block)(x, w)``.
+    ``jax.checkpoint``'s keywords are taken where they mean what they do there:
+    ``prevent_cse`` (True or False: xpgrad merges no common subexpressions, so both recompute
+    the same) and ``policy=None`` (nothing but the inputs saved, the one policy here).
+
+    >>> import xpgrad as xg
+    >>> block = xg.remat(lambda x: xg.sin(x) * x, prevent_cse=False)
+    >>> round(xg.grad(block)(xg.asarray(1.0)).item(), 4)        # sin(1) + cos(1)
+    1.3818
+    """
     if not callable(fn):
         raise TypeError(f"recompute_grad: fn must be callable (the block to recompute), got "
                         f"{type(fn).__name__} {fn!r:.60}")
+    flag(prevent_cse, "prevent_cse", "recompute_grad")
+    if policy is not None:
+        raise TypeError(f"recompute_grad: policy must be None, got {policy!r}: xpgrad saves "
+                        "only the block's inputs (jax.checkpoint_policies.nothing_saveable); "
+                        "keep what should be saved outside the block")
 
     @functools.wraps(fn)
     def checkpointed(*args, **kwargs):

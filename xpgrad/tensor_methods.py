@@ -192,14 +192,14 @@ class TensorMethods:
         """The variance; ``ddof`` (NumPy's name) is the standard's ``correction``."""
         if unexpected:
             refuse_keywords("TensorMethods.var", unexpected)
-        return _ns.var(self, axis=axis, correction=_correction(correction, ddof),
+        return _ns.var(self, axis=axis, correction=correction, ddof=ddof,
                        keepdims=keepdims)
 
     def std(self, axis=None, *, correction=0.0, keepdims=False, ddof=None, **unexpected):
         """The standard deviation; ``ddof`` (NumPy's name) is the standard's ``correction``."""
         if unexpected:
             refuse_keywords("TensorMethods.std", unexpected)
-        return _ns.std(self, axis=axis, correction=_correction(correction, ddof),
+        return _ns.std(self, axis=axis, correction=correction, ddof=ddof,
                        keepdims=keepdims)
 
     def argmax(self, axis=None, *, keepdims=False, **unexpected):
@@ -407,14 +407,6 @@ def _operator(apply, prim, reflected):
         def op(self, other):
             return apply(prim, self, other)
     return op
-
-
-def _correction(correction, ddof):
-    if ddof is None:
-        return correction
-    if correction != 0.0:
-        raise TypeError("give correction or ddof (NumPy's name for it), not both")
-    return ddof
 
 
 def _incomparable(other) -> bool:

@@ -113,10 +113,23 @@ _PYTORCH_NAMES = {
                   "xg.losses.* (and torch's classes: xg.nn.CrossEntropyLoss, ...)",
 }
 
+#: jax.nn's names for the activations xpgrad (and PyTorch) spell otherwise
+_JAX_NAMES = {
+    "swish": "xg.nn.silu(x) (jax.nn.swish is silu)",
+    "hard_tanh": "xg.nn.hardtanh(x) (PyTorch's name)",
+    "hard_sigmoid": "xg.nn.hardsigmoid(x) (PyTorch's name)",
+    "hard_silu": "xg.nn.hardswish(x) (PyTorch's name)",
+    "hard_swish": "xg.nn.hardswish(x) (PyTorch's name)",
+    "soft_sign": "xg.nn.softsign(x) (PyTorch's name)",
+    "standardize": "over the last axis, xg.nn.layer_norm(x, x.shape[-1:]) (eps=1e-5, as "
+                   "jax.nn.standardize's epsilon); over others, (x - xg.mean(x, axis=a, "
+                   "keepdims=True)) / xg.sqrt(xg.var(x, axis=a, keepdims=True) + 1e-5)",
+}
+
 
 def __getattr__(name):
     if name == "utils":         # weight_norm, spectral_norm: imported on first use
         import importlib
 
         return importlib.import_module(f".{name}", __name__)
-    raise no_module_attribute(__name__, name, _PYTORCH_NAMES.get(name))
+    raise no_module_attribute(__name__, name, _PYTORCH_NAMES.get(name, _JAX_NAMES.get(name)))

@@ -77,6 +77,8 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 _TANH_K = math.sqrt(2.0 / math.pi)
 _TANH_C = 0.044715
 _GELU_APPROXIMATIONS = ("none", "tanh")
+#: jax.nn.gelu's approximate= flag -> PyTorch's names
+_GELU_JAX_FLAGS = {True: "tanh", False: "none"}
 
 
 def _finite_or_zero(xp, x):
@@ -122,17 +124,23 @@ _gelu = Primitive("gelu", _gelu_forward, _gelu_vjp, saves=(0,))
 
 def gelu(x, /, approximate="none"):
     """``x * Phi(x)`` (Phi the standard normal CDF); ``approximate="tanh"`` uses
-    ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x**3)))``, as PyTorch.
+    ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x**3)))``, as PyTorch. JAX's
+    ``approximate=True`` / ``False`` mean ``"tanh"`` / ``"none"``; the default is PyTorch's
+    exact form, where ``jax.nn.gelu``'s is the tanh one.
 
     >>> import xpgrad as xg
     >>> [round(v, 4) for v in xg.nn.gelu(xg.asarray([-1.0, 1.0])).tolist()]
     [-0.1587, 0.8413]
     >>> [round(v, 4) for v in xg.nn.gelu(xg.asarray([1.0]), approximate="tanh").tolist()]
     [0.8412]
+    >>> [round(v, 4) for v in xg.nn.gelu(xg.asarray([1.0]), approximate=True).tolist()]
+    [0.8412]
     """
+    if isinstance(approximate, bool):
+        approximate = _GELU_JAX_FLAGS[approximate]
     if approximate not in _GELU_APPROXIMATIONS:
-        raise ValueError(f"gelu: approximate must be one of {_GELU_APPROXIMATIONS}, got "
-                         f"{approximate!r}")
+        raise ValueError(f"gelu: approximate must be one of {_GELU_APPROXIMATIONS} (or JAX's "
+                         f"True / False), got {approximate!r}")
     return apply(_gelu, _real(x, "gelu"), approximate=approximate)
 
 

@@ -262,18 +262,23 @@ def _svd_vjp(xp, g, ans, x, full_matrices):
 _svd = Primitive("linalg_svd", _svd_forward, _svd_vjp)
 
 
-def svd(x, /, *, full_matrices=True):
+def svd(x, /, *, full_matrices=True, compute_uv=True):
     """The singular value decomposition ``x = U diag(S) Vh`` of each matrix, a namedtuple
-    ``(U, S, Vh)`` with ``S`` descending (module docstring for the gradient).
+    ``(U, S, Vh)`` with ``S`` descending (module docstring for the gradient);
+    ``compute_uv=False`` (NumPy's and JAX's) returns ``S`` alone, as ``svdvals``.
 
     >>> import xpgrad as xg
     >>> xg.linalg.svd(xg.asarray([[3.0, 0.0], [0.0, -4.0]])).S.tolist()
+    [4.0, 3.0]
+    >>> xg.linalg.svd(xg.asarray([[3.0, 0.0], [0.0, -4.0]]), compute_uv=False).tolist()
     [4.0, 3.0]
     """
     x = as_tensor(x)
     check_matrix("svd", x)
     check_floating("svd", x)
     full_matrices = flag(full_matrices, "full_matrices", "linalg.svd")
+    if not flag(compute_uv, "compute_uv", "linalg.svd"):
+        return svdvals(x)
     packed = apply(_svd, x, full_matrices=full_matrices)
     u, s, vh = _results(packed, x.shape[:-2], _svd_cores(x.shape, full_matrices),
                         (False, True, False))

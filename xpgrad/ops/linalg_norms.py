@@ -21,7 +21,7 @@ import numbers
 
 from .._args import flag
 from ..primitive import Primitive, apply
-from ._define import as_tensor, kept_shape, norm_axes
+from ._define import as_tensor, kept_shape, norm_axes, norm_axis
 from .linalg_helpers import check_floating, check_matrix, is_complex
 
 _INF = math.inf
@@ -115,6 +115,47 @@ def matrix_norm(x, /, *, keepdims=False, ord="fro"):
         across = -2 if ord in (1, -1) else -1
         out = (max if ord > 0 else min)(sum(abs(x), axis=across), axis=-1)
     return reshape(out, out.shape + (1, 1)) if keepdims else out
+
+
+def norm(x, /, ord=None, axis=None, keepdims=False):
+    """NumPy's and JAX's ``linalg.norm``: over one axis (an int) the vector norm
+    (``vector_norm``, ``ord`` default 2), over two (a pair of axes: the rows', the columns')
+    the matrix norm (``matrix_norm``, ``ord`` default ``'fro'``); with ``axis=None``, ``x``'s
+    vector norm if it is 1-D, its matrix norm if 2-D, and with ``ord=None`` the 2-norm of all
+    its entries whatever its shape. Gradients are those of the two it calls.
+
+    >>> import xpgrad as xg
+    >>> m = xg.asarray([[1.0, -2.0], [3.0, 4.0]])
+    >>> round(xg.linalg.norm(m).item(), 4), xg.linalg.norm(m, ord=1).item()
+    (5.4772, 6.0)
+    >>> xg.linalg.norm(m, axis=1, ord=1).tolist()
+    [3.0, 7.0]
+    """
+    from .shape import expand_dims, moveaxis
+
+    x = as_tensor(x)
+    keepdims = flag(keepdims, "keepdims", "linalg.norm")
+    if axis is None:
+        if ord is None:
+            return vector_norm(x, keepdims=keepdims)
+        if x.ndim not in (1, 2):
+            raise ValueError(f"linalg.norm: ord={ord!r} without axis needs a 1-D or 2-D x, got "
+                             f"{x.ndim}-D; give axis= (an int for vectors, a pair for matrices)")
+        axis = tuple(range(x.ndim))
+    axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
+    if len(axes) == 1:
+        if isinstance(ord, str):
+            raise ValueError(f"linalg.norm: ord={ord!r} is a matrix norm; a vector norm over "
+                             f"axis={axis!r} takes a number (or inf, -inf)")
+        return vector_norm(x, axis=axes, keepdims=keepdims, ord=2 if ord is None else ord)
+    if len(axes) != 2:
+        raise ValueError(f"linalg.norm: axis must be None, an int or a pair of ints, got "
+                         f"{axis!r}")
+    rows, cols = (norm_axis(a, x.ndim) for a in axes)
+    if rows == cols:
+        raise ValueError(f"linalg.norm: the two axes must differ, got {axis!r}")
+    out = matrix_norm(moveaxis(x, (rows, cols), (-2, -1)), ord="fro" if ord is None else ord)
+    return expand_dims(out, axis=tuple(sorted((rows, cols)))) if keepdims else out
 
 
 __all__: list = []

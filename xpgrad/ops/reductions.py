@@ -246,7 +246,12 @@ _var_prim = Primitive("var", _var, _var_vjp)
 _std_prim = Primitive("std", _std, _std_vjp)
 
 
-def _correction(correction):
+def _correction(correction, ddof=None):
+    """``correction``, or NumPy's and JAX's name for it, ``ddof`` (not both)."""
+    if ddof is not None:
+        if correction != 0.0:
+            raise TypeError("give correction or ddof (NumPy's and JAX's name for it), not both")
+        correction = ddof
     if isinstance(correction, builtins.bool) or not isinstance(correction, (int, float)):
         raise TypeError(f"correction must be an int or a float, got {correction!r}")
     if correction < 0:
@@ -254,9 +259,9 @@ def _correction(correction):
     return correction
 
 
-def var(x, /, *, axis=None, correction=0.0, keepdims=False, **unexpected):
-    """Variance over ``axis`` (``correction=1`` for the unbiased estimate; NaN where
-    ``N - correction <= 0``). Integers are taken as float32.
+def var(x, /, *, axis=None, correction=0.0, keepdims=False, ddof=None, **unexpected):
+    """Variance over ``axis`` (``correction=1`` for the unbiased estimate, ``ddof=1`` as NumPy
+    and JAX write it; NaN where ``N - correction <= 0``). Integers are taken as float32.
 
     >>> import xpgrad as xg
     >>> xg.var(xg.asarray([1.0, 3.0])).item()
@@ -267,11 +272,12 @@ def var(x, /, *, axis=None, correction=0.0, keepdims=False, **unexpected):
     x = _floating(as_tensor(x))
     return apply(_var_prim, x, axis=norm_axes(axis, x.ndim),
                  keepdims=flag(keepdims, "keepdims", "var"),
-                 correction=_correction(correction))
+                 correction=_correction(correction, ddof))
 
 
-def std(x, /, *, axis=None, correction=0.0, keepdims=False, **unexpected):
-    """Standard deviation over ``axis``. Where it is 0 its gradient is 0 (as in PyTorch).
+def std(x, /, *, axis=None, correction=0.0, keepdims=False, ddof=None, **unexpected):
+    """Standard deviation over ``axis`` (``correction``, or ``ddof``, as ``var``). Where it is 0
+    its gradient is 0 (as in PyTorch).
 
     >>> import xpgrad as xg
     >>> xg.std(xg.asarray([1.0, 3.0])).item()
@@ -282,7 +288,7 @@ def std(x, /, *, axis=None, correction=0.0, keepdims=False, **unexpected):
     x = _floating(as_tensor(x))
     return apply(_std_prim, x, axis=norm_axes(axis, x.ndim),
                  keepdims=flag(keepdims, "keepdims", "std"),
-                 correction=_correction(correction))
+                 correction=_correction(correction, ddof))
 
 
 var.primitive, std.primitive = _var_prim, _std_prim

@@ -110,15 +110,20 @@ def expand_dims(x, /, axis=0):
     return reshape(x, tuple(1 if i in placed else next(rest) for i in range(ndim)))
 
 
-def squeeze(x, /, axis):
-    """Remove length-1 ``axis`` (an int or a tuple); a longer axis raises ValueError.
+def squeeze(x, /, axis=None):
+    """Remove length-1 ``axis`` (an int or a tuple); a longer axis raises ValueError. Without
+    ``axis``, every axis of length 1, as NumPy, JAX and ``x.squeeze()`` (the array API asks
+    for an axis).
 
     >>> import xpgrad as xg
     >>> xg.squeeze(xg.ones((2, 1)), axis=1).shape
     (2,)
+    >>> xg.squeeze(xg.ones((1, 2, 1))).shape
+    (2,)
     """
     x = as_tensor(x)
-    axes = norm_axes(axis, x.ndim)
+    axes = (tuple(i for i, n in enumerate(x.shape) if n == 1) if axis is None
+            else norm_axes(axis, x.ndim))
     for a in axes:
         if x.shape[a] != 1:
             raise ValueError(f"cannot squeeze axis {a} of shape {x.shape}: its length is "
