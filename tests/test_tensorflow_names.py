@@ -185,3 +185,17 @@ def test_the_scatter_update_the_variable_hint_names_writes_in_place():
     v = xg.Variable([1.0, 2.0, 3.0])
     v[1] = 7.0
     assert v.tolist() == [1.0, 7.0, 3.0]
+
+
+def test_tensorflows_keywords_of_sigmoid_cross_entropy_say_the_order_and_the_reduction():
+    logits, targets = xg.asarray(X), xg.asarray(TARGETS)
+    with pytest.raises(TypeError, match=r"'labels'.*\(x, t, reduction='none'\).*logits first"):
+        xg.losses.sigmoid_cross_entropy_with_logits(labels=targets, logits=logits)
+    with pytest.raises(TypeError, match=r"'foo'$"):
+        xg.losses.sigmoid_cross_entropy_with_logits(logits, targets, foo=1)
+    with pytest.raises(TypeError, match="missing 1 required positional argument: 'targets'"):
+        xg.losses.sigmoid_cross_entropy_with_logits(logits)
+    # the way the message names is TensorFlow's per-entry loss (its closed form)
+    got = xg.losses.sigmoid_cross_entropy_with_logits(logits, targets, reduction="none").numpy()
+    want = np.maximum(X, 0) - X * TARGETS + np.log1p(np.exp(-np.abs(X)))
+    np.testing.assert_allclose(got, want, rtol=1e-12)
