@@ -119,7 +119,7 @@ def _named(hint):
     return re.findall(r"\bxg(?:\.[A-Za-z_]\w*)+", hint)
 
 
-@pytest.mark.parametrize("table", ["NAMESPACE", "NN", "TENSOR", "LAYER_KEYWORDS",
+@pytest.mark.parametrize("table", ["NAMESPACE", "NN", "OPTIM", "TENSOR", "LAYER_KEYWORDS",
                                    "CALL_KEYWORDS"])
 def test_every_xpgrad_name_a_hint_mentions_exists(table):
     mentioned = {n for hint in getattr(tf_names, table).values() for n in _named(hint)}
@@ -199,3 +199,16 @@ def test_tensorflows_keywords_of_sigmoid_cross_entropy_say_the_order_and_the_red
     got = xg.losses.sigmoid_cross_entropy_with_logits(logits, targets, reduction="none").numpy()
     want = np.maximum(X, 0) - X * TARGETS + np.log1p(np.exp(-np.abs(X)))
     np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("module", [xg.optim, xg.optim.schedules])
+@pytest.mark.parametrize("name", sorted(tf_names.OPTIM))
+def test_keras_optimizer_and_schedule_names_point_at_xg_optims(module, name):
+    with pytest.raises(AttributeError, match=f"no attribute '{name}': xg.optim"):
+        getattr(module, name)
+
+
+def test_piecewise_constant_takes_keras_piecewise_constant_decays_steps():
+    # Keras: values[i] while step <= boundaries[i] (the boundary step keeps the earlier value)
+    schedule = xg.optim.PiecewiseConstant([2, 4], [0.1, 0.05, 0.01])
+    assert [schedule(k) for k in range(7)] == [0.1, 0.1, 0.1, 0.05, 0.05, 0.01, 0.01]

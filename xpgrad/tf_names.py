@@ -92,6 +92,16 @@ NN = {
     "Activation": "the function itself (xg.nn.relu) or its layer (xg.nn.ReLU())",
 }
 
+#: ``tf.keras.optimizers.<name>`` and ``tf.keras.optimizers.schedules.<name>`` -> xg.optim's
+OPTIM = {
+    "PiecewiseConstantDecay": "xg.optim.PiecewiseConstant(boundaries, values) (Keras' "
+                              "PiecewiseConstantDecay, the same steps)",
+    "LearningRateSchedule": "xg.optim.schedules.Schedule (or any callable of the step: "
+                            "learning_rate=lambda step: ...)",
+    "Nadam": "xg.optim.NAdam is PyTorch's NAdam, whose momentum schedule differs from Keras' "
+             "Nadam (its steps are not Keras')",
+}
+
 #: Keras' layer keywords -> xpgrad's (``xg.nn._checks.known_keywords`` adds the hint)
 LAYER_KEYWORDS = {
     "units": "; the sizes are positional, as PyTorch's: Linear(in_features, out_features), "
