@@ -1,6 +1,6 @@
 """Data loading for `xpgrad train`: the shipped digits and their split (the same arrays as
 scikit-learn's), the MNIST IDX reader, downloads (from a local HTTP server: no test touches
-the internet), normalization, batches."""
+the internet), normalization (batches: test_data_batches.py)."""
 import gzip
 import hashlib
 import http.server
@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from xpgrad import data
-from xpgrad.data import (DataError, DownloadError, batches, load_dataset, load_digits,
-                         load_mnist, normalized, read_idx, split, write_idx)
+from xpgrad.data import (DataError, DownloadError, load_dataset, load_digits, load_mnist,
+                         normalized, read_idx, split, write_idx)
 
 
 def test_digits_split_is_seeded_stratified_and_scaled():
@@ -269,17 +269,6 @@ def test_damaged_files_are_a_data_error_before_training(tmp_path, case, capsys):
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and "Traceback" not in err, err
     assert err.startswith("xpgrad: error:") and DAMAGE[case] in err, err
-
-
-def test_batches_cover_every_index_once():
-    rng = np.random.default_rng(0)
-    parts = batches(10, 3, rng)
-    assert [len(p) for p in parts] == [3, 3, 3, 1]
-    assert sorted(np.concatenate(parts).tolist()) == list(range(10))
-    again = batches(10, 3, np.random.default_rng(0))
-    assert all(np.array_equal(a, b) for a, b in zip(parts, again))
-    with pytest.raises(ValueError, match="batch_size must be >= 1"):
-        batches(10, 0)
 
 
 # -- downloads, from a local server ------------------------------------------------------------

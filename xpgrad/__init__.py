@@ -155,8 +155,10 @@ def __getattr__(name):
 
         return importlib.import_module(f".{name}", __name__)
     from ._args import no_module_attribute
+    from .tf_names import NAMESPACE as _TENSORFLOW_NAMES
 
-    raise no_module_attribute(__name__, name, _PYTORCH_NAMES.get(name, _JAX_NAMES.get(name)))
+    raise no_module_attribute(__name__, name, _PYTORCH_NAMES.get(name) or _JAX_NAMES.get(name)
+                              or _TENSORFLOW_NAMES.get(name))
 
 
 class _NamesakeModule(type(_tensor_methods_module)):

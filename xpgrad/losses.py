@@ -43,4 +43,7 @@ _PYTORCH_NAMES = {
 
 
 def __getattr__(name):
-    raise no_module_attribute(__name__, name, _PYTORCH_NAMES.get(name))
+    from .tf_names import NN as _TENSORFLOW_NAMES       # tf.nn's losses: l2_loss, ...
+
+    raise no_module_attribute(__name__, name,
+                              _PYTORCH_NAMES.get(name) or _TENSORFLOW_NAMES.get(name))

@@ -26,6 +26,7 @@ properties ``T mT real imag``.
 from __future__ import annotations
 
 from ._args import is_operand, listed_names, pointer, refuse_keywords, refuse_tensor_axis
+from . import tf_names as _tf_names
 
 _ns = None  # the xpgrad namespace; set by xpgrad/__init__ once the ops exist
 
@@ -359,7 +360,7 @@ _PYTORCH_NAMES = {
 }
 
 
-for _name, _hint in _PYTORCH_NAMES.items():
+for _name, _hint in {**_tf_names.TENSOR, **_PYTORCH_NAMES}.items():
     setattr(TensorMethods, _name, pointer(_name, _hint))
 
 

@@ -117,32 +117,86 @@ class Variable(Tensor):
     def _coerce(self, value, what):
         from .creation import asarray
 
+        _refuse_lossy_cast(value, self, what)
         t = asarray(value, dtype=self.dtype, backend=self._backend)
         if t.shape != self.shape:
             raise ValueError(f"{what}: value of shape {t.shape} does not match variable "
                              f"{self.name!r} of shape {self.shape}")
         return t._data
 
-    def assign(self, value) -> "Variable":
-        """Replace the value by a copy of ``value`` (same shape; cast to the variable's dtype):
-        changing ``value`` afterwards does not change the variable, nor training ``value``."""
+    def assign(self, value, read_value=True):
+        """Replace the value by a copy of ``value`` (same shape; cast to the variable's dtype
+        within its kind: a float into an integer variable, or a complex into a real one, is a
+        TypeError rather than a truncation): changing ``value`` afterwards does not change the
+        variable, nor training ``value``. Returns the variable (so calls chain), or None with
+        ``read_value=False``, as TensorFlow's ``assign``.
+
+        >>> import xpgrad as xg
+        >>> v = xg.Variable([1.0, 2.0])
+        >>> v.assign([3.0, 4.0]).assign_add([1.0, 1.0]).tolist()
+        [4.0, 5.0]
+        >>> print(v.assign([0.0, 0.0], read_value=False))
+        None
+        """
         self._data = self._backend.owned_copy(self._coerce(value, "assign"))
-        return self
+        return _read(self, read_value, "assign")
 
     def _replace(self, fresh) -> "Variable":
         """``assign`` of a Tensor this library just made, which nothing else holds: no copy."""
         self._data = self._coerce(fresh, "assign")
         return self
 
-    def assign_add(self, delta) -> "Variable":
+    def assign_add(self, delta, read_value=True):
+        """Add ``delta`` (``assign``'s rules); the variable, or None with ``read_value=False``."""
         # asarray: NumPy's sum of two 0-d arrays is a scalar, which has no memory to write in
         self._data = self._backend.xp.asarray(self._data + self._coerce(delta, "assign_add"))
-        return self
+        return _read(self, read_value, "assign_add")
 
-    def assign_sub(self, delta) -> "Variable":
+    def assign_sub(self, delta, read_value=True):
+        """Subtract ``delta`` (``assign``'s rules); the variable, or None with
+        ``read_value=False``."""
         self._data = self._backend.xp.asarray(self._data - self._coerce(delta, "assign_sub"))
-        return self
+        return _read(self, read_value, "assign_sub")
 
     def __repr__(self) -> str:
         return f"Variable({self.name!r}, shape={self.shape}, dtype={self.dtype}, " \
                f"backend={self._backend.name})"
+
+
+def _read(variable, read_value, what):
+    """What ``assign`` returns: the variable, or None for ``read_value=False``."""
+    from ._args import flag
+
+    return variable if flag(read_value, "read_value", f"Variable.{what}") else None
+
+
+def _refuse_lossy_cast(value, variable, what):
+    """TypeError for a ``value`` whose kind the variable's dtype would lose: a float (or a
+    complex) written into an integer or bool variable, a complex into a real one. Python
+    ints and bools, and arrays of a kind the dtype holds, pass (within a kind the value is
+    rounded to the dtype, as TensorFlow converts a NumPy array)."""
+    target = variable.dtype
+    if target.kind == "c":
+        return
+    if isinstance(value, (bool, int)):
+        return
+    if isinstance(value, complex):
+        kind = "c"
+    elif isinstance(value, float):
+        kind = "f"
+    else:
+        dtype = getattr(value, "dtype", None)
+        kind = getattr(dtype, "kind", None)
+        if kind is None:
+            from .creation import asarray       # a list: the kind its entries make
+
+            kind = asarray(value, backend=variable._backend).dtype.kind
+    if kind == "c":
+        way = "xg.real(value) keeps the real part"
+    elif kind == "f" and target.kind in "iub":
+        way = f"xg.astype(value, {target}) rounds toward zero"
+    else:
+        return
+    kind = "complex floating" if kind == "c" else "floating"
+    raise TypeError(f"{what}: variable {variable.name!r} has dtype {target}, which would drop "
+                    f"part of a {kind} value; convert it explicitly first ({way})")

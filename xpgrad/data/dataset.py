@@ -60,13 +60,21 @@ def normalized(ds: Dataset) -> Dataset:
                    ds.y_test, ds.image_shape, ds.n_classes)
 
 
-def batches(n, batch_size, rng=None):
+def batches(n, batch_size, rng=None, *, drop_remainder=False):
     """Index arrays covering ``range(n)`` in batches; shuffled when ``rng`` (a NumPy Generator,
-    or an ``xg.random.Generator``, which draws from one).
+    or an ``xg.random.Generator``, which draws from one). ``drop_remainder=True`` leaves out a
+    last batch shorter than ``batch_size`` (TensorFlow's ``batch(..., drop_remainder=True)``,
+    PyTorch's ``drop_last=True``): every batch has one shape, so an ``xg.function`` step
+    traces once.
 
     >>> [b.tolist() for b in batches(5, 2)]
     [[0, 1], [2, 3], [4]]
+    >>> [b.tolist() for b in batches(5, 2, drop_remainder=True)]
+    [[0, 1], [2, 3]]
     """
+    from .._args import flag
+
+    drop_remainder = flag(drop_remainder, "drop_remainder", "batches")
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
             or batch_size < 1:
         raise ValueError(f"batch_size must be >= 1 (an integer), got {batch_size!r}")
@@ -84,4 +92,5 @@ def batches(n, batch_size, rng=None):
         raise TypeError(f"rng must be a NumPy Generator (np.random.default_rng(seed)) or None, "
                         f"got {type(rng).__name__}")
     order = np.arange(n) if rng is None else rng.permutation(n)
-    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
+    stop = n - n % batch_size if drop_remainder else n
+    return [order[i:i + batch_size] for i in range(0, stop, batch_size)]

@@ -132,4 +132,7 @@ def __getattr__(name):
         import importlib
 
         return importlib.import_module(f".{name}", __name__)
-    raise no_module_attribute(__name__, name, _PYTORCH_NAMES.get(name, _JAX_NAMES.get(name)))
+    from ..tf_names import NN as _TENSORFLOW_NAMES      # tf.nn's and Keras' layers' names
+
+    raise no_module_attribute(__name__, name, _PYTORCH_NAMES.get(name) or _JAX_NAMES.get(name)
+                              or _TENSORFLOW_NAMES.get(name))

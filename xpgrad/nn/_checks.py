@@ -16,6 +16,7 @@ import numbers
 import weakref
 
 from ..optim._checks import hyperparameter
+from ..tf_names import LAYER_KEYWORDS as _KERAS_KEYWORDS
 
 
 def size(name: str, value, owner: str,
@@ -125,7 +126,8 @@ def _keywords(init):
 
 def known_keywords(cls, kwargs) -> None:
     """TypeError naming the layer ``cls`` (not the class whose ``__init__`` it inherits) for a
-    keyword argument it does not take, with xpgrad's name for PyTorch's (``dim`` -> ``axis``).
+    keyword argument it does not take, with xpgrad's name for PyTorch's (``dim`` -> ``axis``)
+    and Keras' (``use_bias`` -> ``bias``).
 
     >>> class Layer:
     ...     def __init__(self, axis=-1): pass
@@ -140,4 +142,5 @@ def known_keywords(cls, kwargs) -> None:
         return
     key, owner = next(key for key in kwargs if key not in accepted), cls.__name__
     raise TypeError(f"{owner}() got an unexpected keyword argument {key!r}"
-                    + _TORCH_KEYWORDS.get(key, f" (xpgrad's {owner} does not have this option)"))
+                    + (_TORCH_KEYWORDS.get(key) or _KERAS_KEYWORDS.get(key)
+                       or f" (xpgrad's {owner} does not have this option)"))

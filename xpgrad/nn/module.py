@@ -26,7 +26,7 @@ from ..jit.capture import THREAD as _TRACES, guard_value, guarded_attribute, not
 from ._checks import known_keywords
 from .module_state import ModuleState
 from .module_hints import PYTORCH_NAMES as _PYTORCH_NAMES
-from .module_hints import keras_training_keyword, not_initialized, note_layer
+from .module_hints import keras_call_keyword, not_initialized, note_layer
 from .module_hooks import ACTIVE as _HOOKS_ACTIVE, call as _call_hooked
 from .variable_names import name_after_paths
 from .module_tree import _trainable, _visit_modules, _visit_trainable, _visit_variables
@@ -153,8 +153,9 @@ class Module(ModuleState):
             note_layer(e, self)
             raise
         except TypeError as e:
-            if "training" in kwargs and "keyword argument 'training'" in str(e):
-                raise keras_training_keyword(e) from None
+            keras = keras_call_keyword(e, kwargs)
+            if keras is not None:
+                raise keras from None
             raise
 
     def register_forward_pre_hook(self, hook, *, prepend: bool = False,

@@ -59,6 +59,28 @@ def keras_training_keyword(error):
                      "model.eval() and model.train() set the mode, as in PyTorch")
 
 
+def keras_call_keyword(error, kwargs):
+    """The TypeError for a layer called with a Keras call keyword it does not take
+    (``training=``, ``initial_state=``, ``mask=``; ``error``: Python's), or None for another
+    TypeError.
+
+    >>> import xpgrad as xg
+    >>> lstm = xg.nn.LSTM(2, 3)
+    >>> try:
+    ...     lstm(xg.ones((1, 4, 2)), initial_state=None)
+    ... except TypeError as e:
+    ...     print(str(e).split(": ", 1)[-1])
+    the state is the second positional argument: lstm(x, (h, c)), each (num_layers, batch, hidden)
+    """
+    from ..tf_names import CALL_KEYWORDS
+
+    for key in ("training", *CALL_KEYWORDS):
+        if key in kwargs and f"keyword argument '{key}'" in str(error):
+            return keras_training_keyword(error) if key == "training" else \
+                TypeError(f"{error}: {CALL_KEYWORDS[key]}")
+    return None
+
+
 def note_layer(error, module) -> None:
     """Add to a MixedBackendError the innermost layer it came from and its variables'
     backends (the usual cause: a layer built without ``backend=`` on the default one)."""

@@ -51,19 +51,27 @@ def sigmoid_mse(logits, target, *, reduction="mean"):
     return _elementwise(_sigmoid_mse, logits, target, reduction, "logits", "target")
 
 
-def sigmoid_cross_entropy_with_logits(logits, targets, *, reduction="mean", pos_weight=None,
-                                      weight=None):
+def sigmoid_cross_entropy_with_logits(logits, targets=None, *, reduction="mean",
+                                      pos_weight=None, weight=None, **tensorflow):
     """Binary cross-entropy on logits, stable for any |logits|:
     ``max(x, 0) - x * t + log1p(exp(-|x|))``; targets are probabilities in [0, 1].
     ``pos_weight`` weighs the positive term (``-pw * t * log sigmoid(x)``) and ``weight`` each
     entry's loss, both broadcast to ``logits``, as PyTorch's
     ``binary_cross_entropy_with_logits`` (without them, one fused kernel).
+    TensorFlow's ``tf.nn.sigmoid_cross_entropy_with_logits(labels=t, logits=x)`` is
+    ``(x, t, reduction="none")``: the logits come first, and the losses are averaged unless
+    told otherwise (its ``labels=`` keyword is a TypeError saying so).
 
     >>> import xpgrad as xg
     >>> loss = xg.losses.sigmoid_cross_entropy_with_logits(xg.asarray([0.0]), xg.asarray([1.0]))
     >>> round(loss.item(), 4)
     0.6931
     """
+    if tensorflow:
+        _refuse_tensorflow_keywords(tensorflow)
+    if targets is None:     # a default only so that TensorFlow's labels= gets its hint
+        raise TypeError("sigmoid_cross_entropy_with_logits() missing 1 required positional "
+                        "argument: 'targets'")
     if pos_weight is None and weight is None:
         return _elementwise(_sigmoid_ce, logits, targets, reduction, "logits", "targets")
     from .cross_entropy_options import weighted_sigmoid_cross_entropy
@@ -72,6 +80,18 @@ def sigmoid_cross_entropy_with_logits(logits, targets, *, reduction="mean", pos_
     x = _float_input(logits, "logits")
     t = _target_like(targets, x, "targets", "logits")
     return weighted_sigmoid_cross_entropy(x, t, pos_weight, weight, reduction)
+
+
+def _refuse_tensorflow_keywords(unexpected):
+    """Python's TypeError for an unexpected keyword of ``sigmoid_cross_entropy_with_logits``,
+    with the way to write TensorFlow's call (``labels=``) where that is the keyword."""
+    key = next(iter(unexpected))
+    message = f"sigmoid_cross_entropy_with_logits() got an unexpected keyword argument {key!r}"
+    if key == "labels":
+        message += ("; TensorFlow's tf.nn.sigmoid_cross_entropy_with_logits(labels=t, logits=x) "
+                    "is xg.losses.sigmoid_cross_entropy_with_logits(x, t, reduction='none') "
+                    "(logits first; xpgrad averages the losses unless reduction='none')")
+    raise TypeError(message)
 
 
 def softmax_cross_entropy(logits, labels, *, reduction="mean", weight=None, ignore_index=None,

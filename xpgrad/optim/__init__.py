@@ -62,9 +62,12 @@ _PYTORCH_NAMES = {
 
 
 def __getattr__(name):
-    """PyTorch's ``torch.optim.lr_scheduler`` and its classes: an AttributeError saying where
-    xpgrad's schedules are."""
-    raise no_module_attribute(__name__, name, _PYTORCH_NAMES.get(name))
+    """PyTorch's ``torch.optim.lr_scheduler`` and its classes, and Keras' names for the
+    optimizers and schedules xpgrad names otherwise: an AttributeError saying where xpgrad's
+    are."""
+    from ..tf_names import OPTIM as _KERAS_NAMES
+
+    raise no_module_attribute(__name__, name, _PYTORCH_NAMES.get(name) or _KERAS_NAMES.get(name))
 
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "Adamax",

@@ -63,3 +63,12 @@ warmup_steps=0, warmup_target=None), warmup_steps=2, start_value=0.0), [0.5, 1.0
                          f"{', '.join(sorted(known))} (a schedule of your own: pass "
                          f"custom_objects={{name: class}})")
     return cls.from_config(config["config"], custom_objects)
+
+
+def __getattr__(name):
+    """Keras' schedule names that xpgrad spells otherwise (``PiecewiseConstantDecay``): an
+    AttributeError naming xpgrad's."""
+    from .._args import no_module_attribute
+    from ..tf_names import OPTIM
+
+    raise no_module_attribute(__name__, name, OPTIM.get(name))

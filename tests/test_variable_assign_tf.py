@@ -1,0 +1,93 @@
+"""Variable.assign / assign_add / assign_sub as a TensorFlow 2 user writes them: the variable
+returned (calls chain), None with ``read_value=False``; a value whose kind the dtype would lose
+(a float into an integer variable, a complex into a real one) is refused, the variable left as
+it was, where it used to be truncated silently."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import xpgrad as xg
+
+
+@pytest.mark.parametrize("method, value, expected", [
+    ("assign", [5.0, 6.0], [5.0, 6.0]),
+    ("assign_add", [1.0, 1.0], [2.0, 3.0]),
+    ("assign_sub", [1.0, 1.0], [0.0, 1.0]),
+])
+def test_read_value_false_updates_and_returns_none(method, value, expected):
+    v = xg.Variable([1.0, 2.0], dtype=xg.float64)
+    assert getattr(v, method)(value, read_value=False) is None
+    assert v.tolist() == expected
+    assert getattr(v, method)(value) is v                # the default: the variable
+
+
+def test_assignments_chain_as_tensorflows():
+    v = xg.Variable(1.0, dtype=xg.float64)
+    assert v.assign(7.0).assign_add(1.0).assign_sub(0.5).item() == 7.5
+
+
+@pytest.mark.parametrize("method", ["assign", "assign_add", "assign_sub"])
+def test_read_value_must_be_a_bool(method):
+    v = xg.Variable([1.0])
+    with pytest.raises(TypeError, match=f"Variable.{method}: read_value must be True or False"):
+        getattr(v, method)([2.0], read_value="no")
+
+
+@pytest.mark.parametrize("value", [2.7, [2.7], np.array(2.7), np.float32(1.5),
+                                   xg.asarray(2.7, dtype=xg.float64)])
+@pytest.mark.parametrize("method", ["assign", "assign_add", "assign_sub"])
+def test_a_float_into_an_integer_variable_is_refused_not_truncated(method, value):
+    v = xg.Variable(3, dtype=xg.int32, name="count")
+    if isinstance(value, list):
+        v = xg.Variable([3], dtype=xg.int32, name="count")
+    before = v.tolist()
+    with pytest.raises(TypeError, match=rf"{method}: variable 'count' has dtype int32.*"
+                                        r"floating value.*xg.astype\(value, int32\)"):
+        getattr(v, method)(value)
+    assert v.tolist() == before
+
+
+@pytest.mark.parametrize("value", [1 + 2j, [1 + 2j], np.array(1 + 2j)])
+def test_a_complex_into_a_real_variable_is_refused(value):
+    v = xg.Variable(1.0, dtype=xg.float32, name="w")
+    if isinstance(value, list):
+        v = xg.Variable([1.0], dtype=xg.float32, name="w")
+    with pytest.raises(TypeError, match=r"assign: variable 'w' has dtype float32.*complex "
+                                        r"floating value.*xg.real\(value\)"):
+        v.assign(value)
+
+
+def test_a_float_into_a_bool_variable_is_refused():
+    v = xg.Variable([True, False])
+    with pytest.raises(TypeError, match="floating value"):
+        v.assign([0.5, 0.0])
+
+
+@pytest.mark.parametrize("variable, value, expected", [
+    (xg.Variable([1.0], dtype=xg.float32), [2], [2.0]),                       # int -> float
+    (xg.Variable([1.0], dtype=xg.float32), np.array([2.5]), [2.5]),           # float64 -> 32
+    (xg.Variable([1.0], dtype=xg.float64), xg.asarray([3], dtype=xg.int32), [3.0]),
+    (xg.Variable([3], dtype=xg.int32), [True], [1]),
+    (xg.Variable([3], dtype=xg.int32), np.array([4], dtype=np.int64), [4]),
+    (xg.Variable([1 + 1j]), [2.0], [2 + 0j]),                                 # real -> complex
+    (xg.Variable([True]), np.array([False]), [False]),
+])
+def test_values_the_dtype_holds_are_still_cast(variable, value, expected):
+    assert variable.assign(value).tolist() == expected
+
+
+def test_an_integer_variable_counts_with_python_ints():
+    steps = xg.Variable(0, dtype=xg.int64, name="steps")
+    for _ in range(3):
+        steps.assign_add(1)
+    assert steps.item() == 3 and steps.dtype == xg.int64
+
+
+def test_the_optimizer_still_updates_in_place():
+    w = xg.Variable([1.0, 2.0], dtype=xg.float64)
+    opt = xg.optim.SGD(learning_rate=0.5)
+    with xg.GradientTape() as tape:
+        loss = xg.sum(w * w)
+    opt.apply_gradients(zip(tape.gradient(loss, [w]), [w]))
+    assert w.tolist() == [0.0, 0.0]

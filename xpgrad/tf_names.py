@@ -1,0 +1,138 @@
+"""What a TensorFlow 2 user reaches for that xpgrad names otherwise, and where xpgrad has it:
+the hints that the AttributeErrors of ``xg``, ``xg.nn`` and ``xg.losses``, and of Tensors and
+Variables, add for TensorFlow's spellings (``tf.reduce_sum`` -> ``xg.sum``), as the PyTorch
+tables beside each of them do for PyTorch's. No imports: every layer of xpgrad may read it.
+
+>>> print(NAMESPACE["reduce_sum"])
+xg.sum(x, axis=None, keepdims=False) (the array API's name for tf.reduce_sum)
+"""
+from __future__ import annotations
+
+_SEGMENT_SUM = ("the rows of a 2-D x summed by segment: xg.matrix_transpose(xg.one_hot("
+                "segment_ids, num_segments, dtype=x.dtype)) @ x (a product, differentiable in x)")
+
+
+def _reduction(tf_name, ours, extra=""):
+    return f"{ours}(x, axis=None, keepdims=False){extra} (the array API's name for tf.{tf_name})"
+
+
+#: ``tf.<name>`` (and ``tf.math.<name>``) -> where xpgrad has it
+NAMESPACE = {
+    **{f"reduce_{tf}": _reduction(f"reduce_{tf}", f"xg.{ours}") for tf, ours in (
+        ("sum", "sum"), ("mean", "mean"), ("max", "max"), ("min", "min"), ("prod", "prod"),
+        ("any", "any"), ("all", "all"), ("logsumexp", "logsumexp"))},
+    "reduce_std": _reduction("reduce_std", "xg.std", " (TensorFlow's: correction=0)"),
+    "reduce_variance": _reduction("reduce_variance", "xg.var", " (TensorFlow's: correction=0)"),
+    "reduce_euclidean_norm": "xg.linalg.vector_norm(x, axis=None, keepdims=False)",
+    "cast": "xg.astype(x, dtype) (a cast to an integer dtype has no gradient, as TensorFlow's)",
+    "convert_to_tensor": "xg.asarray(value, dtype=...)",
+    "constant": "xg.asarray(value, dtype=...)",
+    "range": "xg.arange(start, stop, step)",
+    "transpose": "xg.permute_dims(x, axes) (xg.matrix_transpose(x) swaps the last two axes, "
+                 "x.T a 2-D one's)",
+    "rank": "x.ndim",
+    "gather": "xg.take(x, indices, axis=k) for 1-D indices; x[:, idx] (index arrays of any "
+              "shape) otherwise, and xg.take_along_axis(x, indices, axis=k) for batch_dims=1",
+    "gather_nd": "x[idx[:, 0], idx[:, 1]] (one index array per axis that idx's last axis "
+                 "indexes)",
+    "boolean_mask": "x[mask]",
+    **dict.fromkeys(("segment_sum", "unsorted_segment_sum"), _SEGMENT_SUM),
+    "scatter_nd": "for rows (indices of shape (n, 1)): xg.matrix_transpose(xg.one_hot("
+                  "indices[:, 0], shape[0], dtype=updates.dtype)) @ updates (duplicates "
+                  "summed, as TensorFlow's)",
+    "top_k": "xg.topk(x, k) (a (values, indices) tuple)",
+    "clip_by_value": "xg.clip(x, min, max)",
+    "clip_by_norm": "x * (clip_norm / xg.maximum(xg.linalg.vector_norm(x), clip_norm)); "
+                    "an optimizer clips each gradient so with clipnorm=",
+    "clip_by_global_norm": "xg.optim.clip_global_norm(grads, clip_norm), which returns "
+                           "(clipped, global norm) as TensorFlow's",
+    "global_norm": "xg.optim.global_norm(tensors)",
+    "cond": "xg.where(condition, x, y) computes both branches and picks elementwise (Python's "
+            "if works eagerly; inside xg.function a tensor's value cannot steer Python)",
+    "while_loop": "a Python loop (xg.function unrolls it when it traces; its trip count must "
+                  "not depend on a tensor's value)",
+    "print": "Python's print (inside xg.function it runs when the function is traced, not on "
+             "replays: return the values to see them at each call)",
+    "identity": "the tensor itself (Tensors are immutable values); xg.asarray(x, copy=True) "
+                "copies",
+    "UnconnectedGradients": "unconnected_gradients='zero' (or 'none', the default) on "
+                            "tape.gradient and tape.jacobian",
+    "math": "TensorFlow's tf.math functions are in xg itself (xg.log1p, xg.logsumexp, "
+            "xg.topk, ...), the special ones in xg.special",
+    "keras": "xg.nn holds the layers (Linear is Dense, LSTM, BatchNorm1d, ...), xg.optim the "
+             "optimizers and schedules, xg.losses the losses",
+    "nest": "the tapes and xg.grad take nested lists, tuples and dicts themselves; "
+            "xg.pytree flattens them",
+    "train": "checkpoints: xg.save_checkpoint(path, model, optimizer) and xg.load_checkpoint("
+             "path, model, optimizer) (tf.train.Checkpoint's job)",
+}
+
+#: ``tf.nn.<name>`` and ``tf.keras.layers.<name>`` -> where ``xg.nn`` (or xg.losses) has it
+NN = {
+    "softmax_cross_entropy_with_logits": "xg.losses.softmax_cross_entropy(logits, labels, "
+                                         "reduction='none') (labels: probabilities or class "
+                                         "indices; TensorFlow's returns one loss per row)",
+    "sparse_softmax_cross_entropy_with_logits": "xg.losses.softmax_cross_entropy(logits, "
+                                                "labels, reduction='none') (integer labels)",
+    "sigmoid_cross_entropy_with_logits": "xg.losses.sigmoid_cross_entropy_with_logits(logits, "
+                                         "targets, reduction='none') (logits first; "
+                                         "TensorFlow's returns one loss per entry)",
+    "l2_loss": "xg.sum(x ** 2) / 2",
+    "moments": "(xg.mean(x, axis=axes, keepdims=keepdims), xg.var(x, axis=axes, "
+               "keepdims=keepdims))",
+    "bias_add": "x + b",
+    "Dense": "xg.nn.Linear(in_features, out_features) (the kernel is w, (in, out) as Keras')",
+    "BatchNormalization": "xg.nn.BatchNorm1d(num_features, momentum=0.01, eps=1e-3) for "
+                          "Keras' defaults: PyTorch's momentum is the weight of the new batch "
+                          "(1 - Keras' momentum), and the running variance is unbiased",
+    "LayerNormalization": "xg.nn.LayerNorm(normalized_shape, eps=1e-3) for Keras' epsilon",
+    "Conv2D": "xg.nn.Conv2d(in_channels, out_channels, kernel_size) (channels first: (N, C, H, "
+              "W))",
+    "Conv1D": "xg.nn.Conv1d(in_channels, out_channels, kernel_size) (channels first: (N, C, L))",
+    "Activation": "the function itself (xg.nn.relu) or its layer (xg.nn.ReLU())",
+}
+
+#: ``tf.keras.optimizers.<name>`` and ``tf.keras.optimizers.schedules.<name>`` -> xg.optim's
+OPTIM = {
+    "PiecewiseConstantDecay": "xg.optim.PiecewiseConstant(boundaries, values) (Keras' "
+                              "PiecewiseConstantDecay, the same steps)",
+    "LearningRateSchedule": "xg.optim.schedules.Schedule (or any callable of the step: "
+                            "learning_rate=lambda step: ...)",
+    "Nadam": "xg.optim.NAdam is PyTorch's NAdam, whose momentum schedule differs from Keras' "
+             "Nadam (its steps are not Keras')",
+}
+
+#: Keras' layer keywords -> xpgrad's (``xg.nn._checks.known_keywords`` adds the hint)
+LAYER_KEYWORDS = {
+    "units": "; the sizes are positional, as PyTorch's: Linear(in_features, out_features), "
+             "LSTM(input_size, hidden_size)",
+    "use_bias": "; xpgrad calls it bias=",
+    "epsilon": "; xpgrad's layers call it eps=",
+    "kernel_initializer": "; xpgrad calls it kernel_init= (recurrent layers) or init= (Linear)",
+    "recurrent_initializer": "; xpgrad calls it recurrent_init=",
+    "bias_initializer": "; xpgrad calls it bias_init=",
+    "return_sequences": ": xpgrad's recurrent layers always return (outputs, state): outputs "
+                        "holds every step (return_sequences=True), outputs[:, -1] the last",
+    "return_state": ": xpgrad's recurrent layers always return (outputs, state), state being "
+                    "(h, c) for an LSTM",
+    "stateful": ": pass the state on yourself: outputs, state = lstm(x, state), cut from the "
+                "tape between chunks with xg.stop_gradient (xg.nn.tbptt_train does both)",
+}
+
+#: keyword arguments of a Keras layer's call -> what a Module's call takes instead
+CALL_KEYWORDS = {
+    "initial_state": "the state is the second positional argument: lstm(x, (h, c)), each "
+                     "(num_layers, batch, hidden)",
+    "mask": "xpgrad's layers take no mask=; pad and weight the loss (or slice the sequences)",
+}
+
+#: a Variable's (or Tensor's) TensorFlow methods -> xpgrad's
+TENSOR = {
+    "get_shape": "t.shape",
+    "value": "v.read_value() (a copy of the current value), or v itself in an expression",
+    "initial_value": "xpgrad keeps no initial value: copy it when you make the variable "
+                     "(v.numpy())",
+    **dict.fromkeys(("scatter_nd_update", "scatter_update", "scatter_add", "scatter_nd_add"),
+                    "v[index] = value writes in place (v.assign(xg.where(mask, new, v)) "
+                    "for a mask)"),
+}
