@@ -31,7 +31,7 @@ from . import (activations, bitwise, casting, contraction, elementwise, grids_tr
                sorting)
 # these register their primitives
 from . import (adaptive_max_pooling, conv_transpose, convolution, fft, group_norm,  # noqa: F401
-               losses, max_pooling, nn, optim, recurrent, rms_norm)
+               indexed_updates, losses, max_pooling, nn, optim, recurrent, rms_norm)
 
 __all__ = (activations.__all__ + bitwise.__all__ + casting.__all__ + contraction.__all__
            + elementwise.__all__ + grids_triangles.__all__ + indexing.__all__ + joining.__all__
