@@ -19,6 +19,7 @@ from .grids_triangles import *  # noqa: F401,F403
 from .indexing import *  # noqa: F401,F403
 from .joining import *  # noqa: F401,F403
 from .linalg import *  # noqa: F401,F403
+from .quantiles import *  # noqa: F401,F403
 from .rearranging import *  # noqa: F401,F403
 from .reductions import *  # noqa: F401,F403
 from .searching import *  # noqa: F401,F403
@@ -27,13 +28,14 @@ from .sets import *  # noqa: F401,F403
 from .shape import *  # noqa: F401,F403
 from .sorting import *  # noqa: F401,F403
 from . import (activations, bitwise, casting, contraction, elementwise, grids_triangles, indexing,
-               joining, linalg, rearranging, reductions, searching, selection, sets, shape,
-               sorting)
+               joining, linalg, quantiles, rearranging, reductions, searching, selection, sets,
+               shape, sorting)
 # these register their primitives
 from . import (adaptive_max_pooling, conv_transpose, convolution, fft, group_norm,  # noqa: F401
                indexed_updates, losses, max_pooling, nn, optim, recurrent, rms_norm)
 
 __all__ = (activations.__all__ + bitwise.__all__ + casting.__all__ + contraction.__all__
            + elementwise.__all__ + grids_triangles.__all__ + indexing.__all__ + joining.__all__
-           + linalg.__all__ + rearranging.__all__ + reductions.__all__ + searching.__all__
-           + selection.__all__ + sets.__all__ + shape.__all__ + sorting.__all__)
+           + linalg.__all__ + quantiles.__all__ + rearranging.__all__ + reductions.__all__
+           + searching.__all__ + selection.__all__ + sets.__all__ + shape.__all__
+           + sorting.__all__)
