@@ -25,39 +25,21 @@ from .functions import numpy_function
 
 
 # -- NaN-ignoring reductions ------------------------------------------------------------------
-def _nan_reduction(np_name, xg_name, fill):
+def _nan_reduction(np_name):
+    """``np.nansum`` and friends: ``xg.nansum`` (``ops/nan_reductions.py``), ``where=`` and
+    ``initial=`` not translated."""
     def adapter(a, axis=None, dtype=None, out=None, keepdims=False, **rest):
         _refuse(rest, f"np.{np_name}", where=True, initial=None)
         a = _tensor(a)
         if dtype is not None:
             a = _cast(a, dtype)
-        axis, keepdims = _norm_axes(axis), _keepdims(keepdims, f"np.{np_name}")
-        nan = _fn("isnan")(a)
-        result = _fn(xg_name)(_fn("where")(nan, fill, a), axis=axis, keepdims=keepdims)
-        if xg_name in ("max", "min"):      # an all-NaN slice is NaN, as NumPy's (it warns)
-            every = _fn("all")(nan, axis=axis, keepdims=keepdims)
-            result = _fn("where")(every, float("nan"), result)
-        return result
+        return _fn(np_name)(a, axis=_norm_axes(axis),
+                            keepdims=_keepdims(keepdims, f"np.{np_name}"))
     return adapter
 
 
-numpy_function("nansum")(_nan_reduction("nansum", "sum", 0.0))
-numpy_function("nanprod")(_nan_reduction("nanprod", "prod", 1.0))
-numpy_function("nanmax")(_nan_reduction("nanmax", "max", -float("inf")))
-numpy_function("nanmin")(_nan_reduction("nanmin", "min", float("inf")))
-
-
-@numpy_function("nanmean")
-def _nanmean(a, axis=None, dtype=None, out=None, keepdims=False, **rest):
-    _refuse(rest, "np.nanmean", where=True)
-    a = _tensor(a)
-    if dtype is not None:
-        a = _cast(a, dtype)
-    axis, keepdims = _norm_axes(axis), _keepdims(keepdims, "np.nanmean")
-    kept = _fn("logical_not")(_fn("isnan")(a))
-    total = _fn("sum")(_fn("where")(kept, a, 0.0), axis=axis, keepdims=keepdims)
-    count = _fn("sum")(_fn("astype")(kept, a.dtype), axis=axis, keepdims=keepdims)
-    return total / count
+for _name in ("nansum", "nanprod", "nanmax", "nanmin", "nanmean"):
+    numpy_function(_name)(_nan_reduction(_name))
 
 
 # -- order statistics ---------------------------------------------------------------------------
