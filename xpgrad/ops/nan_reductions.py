@@ -95,7 +95,7 @@ def nanmean(a, /, axis=None, dtype=None, *, keepdims=False, **unexpected):
     kept = xg.logical_not(xg.isnan(a))
     total = xg.sum(xg.where(kept, a, 0.0), axis=axes, keepdims=keepdims)
     count = xg.sum(xg.astype(kept, a.dtype), axis=axes, keepdims=keepdims)
-    return total / count
+    return total / xg.where(count == 0, float("nan"), count)      # 0 / 0 without a warning
 
 
 def average(a, /, axis=None, weights=None, returned=False, *, keepdims=False, **unexpected):

@@ -4,7 +4,8 @@ and ``np.quantile(t, q)`` on a Tensor (``numpy_dispatch/statistics.py``) run the
 
 Each sorts along the axis (``xg.sort``, whose gradient goes back through the permutation) and
 reads the values at the positions ``q * (n - 1)``, interpolated by ``method`` (NumPy's
-``"linear"`` default, ``"lower"``, ``"higher"``, ``"nearest"``, ``"midpoint"``). The
+``"linear"`` default, ``"lower"``, ``"higher"``, ``"nearest"``, ``"midpoint"``; "nearest"
+breaks a tie toward the even index, as NumPy, where JAX takes the lower one). The
 gradient goes to the one or two entries read (a median of an even count splits it between
 the two middle values; ``torch.median`` gives it all to the lower one). A NaN along the axis
 makes the result NaN; the ``nan*`` functions skip NaNs (their entries get no gradient) and
@@ -134,7 +135,7 @@ def _neighbours(xg, ordered, position, last, method):
     elif method == "higher":
         low = high = np.ceil(position)
     elif method == "nearest":
-        low = high = np.around(position)       # half to even, as NumPy's and JAX's
+        low = high = np.around(position)       # half to even, as NumPy's (JAX's: down)
     else:
         high = np.minimum(low + 1, last) if method == "linear" else np.where(
             position == low, low, low + 1)
