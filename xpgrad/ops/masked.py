@@ -1,0 +1,57 @@
+"""JAX's ``where=`` masks on ``softmax``, ``log_softmax`` and ``logsumexp``: the entries where
+the mask is false take no part. ``softmax`` is 0 there and ``log_softmax`` -inf (an all-masked
+slice: all 0, all -inf, as JAX's), and those entries get no gradient.
+
+>>> import xpgrad as xg
+>>> x = xg.asarray([1.0, 5.0, 1.0])
+>>> xg.softmax(x, where=xg.asarray([True, False, True])).tolist()
+[0.5, 0.0, 0.5]
+"""
+from __future__ import annotations
+
+import math
+
+from ..tensor import Tensor
+
+
+def _ns():
+    from .. import tensor_methods
+
+    return tensor_methods._ns
+
+
+def mask_for(x, where, who):
+    """``where`` as a boolean Tensor of ``x``'s shape; errors name the argument."""
+    xg = _ns()
+    mask = where if isinstance(where, Tensor) else xg.asarray(where, backend=x.backend)
+    if mask.dtype != xg.bool:
+        raise TypeError(f"{who}: where must be a boolean mask, got dtype {mask.dtype}")
+    try:
+        return xg.broadcast_to(mask, x.shape)
+    except ValueError:
+        raise ValueError(f"{who}: where of shape {mask.shape} does not broadcast to x's shape "
+                         f"{x.shape}") from None
+
+
+def masked_softmax(primitive_softmax, x, axis, where, log):
+    """``softmax`` (``log``: ``log_softmax``) of ``x`` along ``axis`` over the entries where
+    ``where`` is true; ``primitive_softmax(x, axis)`` computes the unmasked one."""
+    xg = _ns()
+    name = "log_softmax" if log else "softmax"
+    mask = mask_for(x, where, name)
+    kept = xg.any(mask, axis=axis, keepdims=True)
+    # masked entries are -inf (weight 0); an all-masked slice reads 0s instead, so it stays
+    # finite, and is masked out below
+    inputs = xg.where(mask, x, xg.where(kept, -math.inf, 0.0))
+    out = primitive_softmax(inputs, axis)
+    return xg.where(mask, out, -math.inf if log else 0.0)
+
+
+def masked_logsumexp(x, where, **keywords):
+    """``logsumexp`` over the entries where ``where`` is true (the others -inf: an all-masked
+    slice gives -inf)."""
+    from .special_more import logsumexp
+
+    xg = _ns()
+    x = x if isinstance(x, Tensor) else xg.asarray(x)
+    return logsumexp(xg.where(mask_for(x, where, "logsumexp"), x, -math.inf), **keywords)
