@@ -47,11 +47,18 @@ def masked_softmax(primitive_softmax, x, axis, where, log):
     return xg.where(mask, out, -math.inf if log else 0.0)
 
 
-def masked_logsumexp(x, where, **keywords):
-    """``logsumexp`` over the entries where ``where`` is true (the others -inf: an all-masked
-    slice gives -inf)."""
+def masked_logsumexp(x, where, axis, keepdims, return_sign, **keywords):
+    """``logsumexp`` over the entries where ``where`` is true: an all-masked slice gives -inf
+    (sign 0) and no gradient."""
     from .special_more import logsumexp
 
     xg = _ns()
     x = x if isinstance(x, Tensor) else xg.asarray(x)
-    return logsumexp(xg.where(mask_for(x, where, "logsumexp"), x, -math.inf), **keywords)
+    mask = mask_for(x, where, "logsumexp")
+    kept = xg.any(mask, axis=axis, keepdims=True)
+    inputs = xg.where(mask, x, xg.where(kept, -math.inf, 0.0))    # as masked_softmax's
+    out = logsumexp(inputs, axis=axis, keepdims=keepdims, return_sign=return_sign, **keywords)
+    kept = xg.any(mask, axis=axis, keepdims=keepdims)
+    if return_sign:
+        return xg.where(kept, out[0], -math.inf), xg.where(kept, out[1], 0.0)
+    return xg.where(kept, out, -math.inf)
