@@ -186,7 +186,8 @@ def test_at_matches_jax():
                 np.testing.assert_allclose(g.numpy(), np.asarray(w), rtol=1e-12)
         unique = np.array([3, 0, 4])         # JAX differentiates multiply with unique indices
         want = jax.grad(lambda b, v: jnp.sum(b.at[unique].multiply(v, unique_indices=True)
-                                             * weights), (0, 1))(jnp.asarray(base), jnp.asarray(values[:3]))
+                                             * weights), (0, 1))(jnp.asarray(base),
+                                                                 jnp.asarray(values[:3]))
         got = xg.grad(lambda b, v: xg.sum(b.at[xg.asarray(unique)].multiply(v)
                                           * xg.asarray(weights)), (0, 1))(
             xg.asarray(base), xg.asarray(values[:3]))

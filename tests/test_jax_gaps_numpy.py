@@ -173,7 +173,8 @@ def test_average_refuses_weights_of_another_shape():
     with pytest.raises(ValueError, match=r"average: weights of shape \(3,\) differ from a's "
                                          r"\(4, 5, 3\); give axis="):
         xg.average(xg.asarray(A), weights=xg.ones(3))
-    with pytest.raises(ValueError, match=r"weights of shape \(4,\) fit neither .* axis=2 \(\(3,\)\)"):
+    with pytest.raises(ValueError,
+                       match=r"weights of shape \(4,\) fit neither .* axis=2 \(\(3,\)\)"):
         xg.average(xg.asarray(A), axis=2, weights=xg.ones(4))
     with pytest.raises(TypeError, match="returned must be"):
         xg.average(xg.asarray(A), returned="yes")
@@ -195,7 +196,7 @@ def test_nan_reductions_and_average_match_jax(jax):
     np.testing.assert_allclose(got.numpy(), np.asarray(want))
 
 
-# -- isclose, allclose, nan_to_num, sinc, inner -----------------------------------------------------
+# -- isclose, allclose, nan_to_num, sinc, inner ------------------------------------------------
 
 SPECIAL = np.array([0.0, 1.0, np.inf, -np.inf, np.nan, 1e-9, 1e8])
 

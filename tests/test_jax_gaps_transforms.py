@@ -118,7 +118,7 @@ def test_stop_gradient_of_a_pytree_matches_jax(jax):
     np.testing.assert_allclose(got.numpy(), np.asarray(want))
 
 
-# -- softmax / log_softmax where=, logsumexp b= / return_sign= / where= -------------------------------
+# -- softmax / log_softmax where=, logsumexp b= / return_sign= / where= ------------------------
 
 Z = R.normal(size=(3, 5))
 MASK = R.uniform(size=(3, 5)) > 0.4
@@ -142,7 +142,8 @@ def test_masked_softmax_matches_pytorch_and_finite_differences(log):
     out = torch_masked(theirs, t, MASK)
     np.testing.assert_allclose(got.numpy()[kept], out.detach().numpy()[kept])
     assert np.all(got.numpy()[1] == (-np.inf if log else 0.0))
-    torch.where(torch.tensor(MASK), out, 0.0)[kept].mul(torch.tensor(weights[kept])).sum().backward()
+    kept_out = torch.where(torch.tensor(MASK), out, 0.0)[kept]
+    (kept_out * torch.tensor(weights[kept])).sum().backward()
     g = xg.grad(lambda z: xg.sum(xg.where(xg.asarray(MASK), ours(z, where=xg.asarray(MASK)),
                                           0.0) * xg.asarray(weights)))(xg.asarray(Z))
     np.testing.assert_allclose(g.numpy()[kept], t.grad.numpy()[kept], atol=1e-15)

@@ -205,8 +205,11 @@ class IndexUpdate:
     >>> x = xg.asarray([[1.0, 2.0], [3.0, 4.0]])
     >>> x.at[:, 0].multiply(10.0).tolist(), x.at[-1].max(3.5).tolist()
     ([[10.0, 2.0], [30.0, 4.0]], [[1.0, 2.0], [3.5, 4.0]])
-    >>> x.at[x > 2.5].get().tolist()
-    [3.0, 4.0]
+    >>> rows = xg.asarray([1, 1])
+    >>> x.at[rows, 0].set(xg.asarray([7.0, 8.0])).tolist(), x.at[rows, 0].add(1.0).tolist()
+    ([[1.0, 2.0], [8.0, 4.0]], [[1.0, 2.0], [5.0, 4.0]])
+    >>> x.at[0].min(xg.asarray([0.0, 5.0])).tolist(), x.at[x > 2.5].get().tolist()
+    ([[0.0, 2.0], [3.0, 4.0]], [3.0, 4.0])
     """
 
     __slots__ = ("_tensor", "_key")
