@@ -22,13 +22,14 @@ from .dtypes import (DType, bool_, complex64, complex128, float32, float64, int8
                      int64, isdtype, uint8, uint16, uint32, uint64)
 from .custom import custom_gradient
 from .recompute import recompute_grad, remat
-from .functional import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
+from .functional import (grad, hessian, hvp, jacobian, jvp, stop_gradient, value_and_grad,
+                         vjp)
 from .batching import vmap
 from .scipy_io import for_scipy
 from .pytree import tree_leaves, tree_map
 from .ops import *  # noqa: F401,F403
 from .primitive import Primitive, apply
-from .tape import GradientTape, stop_gradient
+from .tape import GradientTape
 from .tensor import Tensor, Variable
 from . import (distributed, fft, linalg, losses, nn, optim, random, special,  # noqa: E402
                testing)

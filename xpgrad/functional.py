@@ -16,8 +16,8 @@ import numpy as np
 
 from ._args import flag
 from .creation import asarray
-from .pytree import leaves, map_leaves, rebuild
-from .tape import GradientTape
+from .pytree import leaves, leaves_with_paths, map_leaves, rebuild
+from .tape import GradientTape, stop_gradient as _stop_gradient
 from .tensor import Tensor
 
 
@@ -209,11 +209,16 @@ def jacobian(f, argnums=0, has_aux=False):
     """A function returning the Jacobian of ``f`` (shape ``out.shape + arg.shape``); with
     ``has_aux``, ``f`` returns ``(output, aux)`` and the function ``(jacobian, aux)``, as
     ``jax.jacrev``. Keyword arguments go to ``f`` and are not differentiated; a pytree argument
-    gets a Jacobian per leaf, in its structure.
+    gets a Jacobian per leaf, in its structure. An ``f`` returning a pytree (a tuple, list or
+    dict of Tensors) gets that structure of Jacobians, each in the arguments' structure, as
+    JAX's: ``jacobian(f)(x)["a"]`` is the Jacobian of ``f(x)["a"]``.
 
     >>> import xpgrad as xg
     >>> xg.jacobian(lambda x: x * x)(xg.asarray([1.0, 3.0])).tolist()
     [[2.0, 0.0], [0.0, 6.0]]
+    >>> jac = xg.jacobian(lambda x: {"sum": xg.sum(x), "sq": x * x})(xg.asarray([1.0, 3.0]))
+    >>> jac["sum"].tolist(), jac["sq"].shape
+    ([1.0, 1.0], (2, 2))
     """
     _check_callable(f, "jacobian")
     has_aux = flag(has_aux, "has_aux", "jacobian")
@@ -225,12 +230,15 @@ def jacobian(f, argnums=0, has_aux=False):
         with tape:
             tape.watch(sources)
             out, aux = _split_aux(f(*args, **kwargs), has_aux)
-        if not isinstance(out, Tensor):
-            raise TypeError(f"jacobian: f must return one Tensor, got {type(out).__name__} "
-                            f"(for several outputs take a jacobian of each, or stack them; "
-                            f"with has_aux=True, f returns (output, aux))")
-        jac = _per_argument(tape.jacobian(out, sources, unconnected_gradients="zero"), args,
-                            nums, groups, single)
+        outputs = leaves(out)
+        for path, leaf in leaves_with_paths(out):
+            if not isinstance(leaf, Tensor):
+                raise TypeError(f"jacobian: f must return Tensors (one, or a tuple, list or "
+                                f"dict of them), got {type(leaf).__name__} at output{path} "
+                                f"(with has_aux=True, f returns (output, aux))")
+        jac = rebuild(out, [_per_argument(tape.jacobian(leaf, sources,
+                                                        unconnected_gradients="zero"),
+                                          args, nums, groups, single) for leaf in outputs])
         return (jac, aux) if has_aux else jac
 
     return wrapped
@@ -267,6 +275,25 @@ def hessian(f, argnums=0, has_aux=False):
 
     wrapped.__name__ = f"hessian({getattr(f, '__name__', 'f')})"
     return wrapped
+
+
+def stop_gradient(x):
+    """The same value, cut from every tape: no gradient flows through it. ``x`` is a Tensor
+    (or an array), or a pytree of them (a dict, tuple or list holding Tensors), as
+    ``jax.lax.stop_gradient`` takes: each leaf is cut, the structure kept.
+
+    >>> import xpgrad as xg
+    >>> x = xg.asarray(2.0)
+    >>> with xg.GradientTape() as tape:
+    ...     tape.watch(x)
+    ...     frozen = xg.stop_gradient({"a": x, "b": [x * 3.0]})
+    ...     y = x * frozen["a"] + frozen["b"][0]
+    >>> float(tape.gradient(y, x))
+    2.0
+    """
+    if _is_tree(x):
+        return map_leaves(lambda leaf, path: _stop_gradient(leaf), x)
+    return _stop_gradient(x)
 
 
 def _refuse_complex_sources(sources):

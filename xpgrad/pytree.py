@@ -46,6 +46,17 @@ def leaves(tree) -> list:
     return found
 
 
+def leaves_with_paths(tree) -> list:
+    """``[(path, leaf)]`` of ``tree``, in ``leaves`` order.
+
+    >>> leaves_with_paths({"a": [1.0, 2.0]})
+    [("['a'][0]", 1.0), ("['a'][1]", 2.0)]
+    """
+    found = []
+    map_leaves(lambda leaf, path: found.append((path, leaf)), tree)
+    return found
+
+
 def rebuild(tree, new_leaves):
     """``tree``'s structure with ``new_leaves`` (in ``leaves`` order) in place of its own."""
     return _refilled(tree, iter(new_leaves), True)

@@ -133,6 +133,19 @@ class TensorMethods:
 
     def __getitem__(self, key): return _ns.getitem(self, key)
 
+    @property
+    def at(self):
+        """JAX's functional indexed updates: ``x.at[key].set(v)`` (``add``, ``multiply``,
+        ``min``, ``max``, ``get``, ...) return a new tensor (``xpgrad/ops/indexed_updates.py``).
+
+        >>> import xpgrad as xg
+        >>> xg.zeros(3).at[xg.asarray([0, 0])].add(1.0).tolist()
+        [2.0, 0.0, 0.0]
+        """
+        from .ops.indexed_updates import IndexUpdates
+
+        return IndexUpdates(self)
+
     # -- transposes and complex parts --------------------------------------------------------
     @property
     def T(self):

@@ -36,10 +36,7 @@ def _vdot(a, b):
 
 @numpy_function("inner")
 def _inner(a, b):
-    a, b = _tensor(a), _tensor(b)
-    if a.ndim == 0 or b.ndim == 0:
-        return a * b
-    return _fn("tensordot")(a, b, axes=((a.ndim - 1,), (b.ndim - 1,)))
+    return _fn("inner")(_tensor(a), _tensor(b))
 
 
 @numpy_function("outer")

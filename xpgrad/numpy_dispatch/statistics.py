@@ -18,9 +18,6 @@ back to the entry it copies.
 """
 from __future__ import annotations
 
-import math
-import numbers
-
 import numpy as np
 
 from .arguments import _Unsupported, _cast, _fn, _keepdims, _norm_axes, _refuse, _tensor
@@ -28,96 +25,40 @@ from .functions import numpy_function
 
 
 # -- NaN-ignoring reductions ------------------------------------------------------------------
-def _nan_reduction(np_name, xg_name, fill):
+def _nan_reduction(np_name):
+    """``np.nansum`` and friends: ``xg.nansum`` (``ops/nan_reductions.py``), ``where=`` and
+    ``initial=`` not translated."""
     def adapter(a, axis=None, dtype=None, out=None, keepdims=False, **rest):
         _refuse(rest, f"np.{np_name}", where=True, initial=None)
         a = _tensor(a)
         if dtype is not None:
             a = _cast(a, dtype)
-        axis, keepdims = _norm_axes(axis), _keepdims(keepdims, f"np.{np_name}")
-        nan = _fn("isnan")(a)
-        result = _fn(xg_name)(_fn("where")(nan, fill, a), axis=axis, keepdims=keepdims)
-        if xg_name in ("max", "min"):      # an all-NaN slice is NaN, as NumPy's (it warns)
-            every = _fn("all")(nan, axis=axis, keepdims=keepdims)
-            result = _fn("where")(every, float("nan"), result)
-        return result
+        return _fn(np_name)(a, axis=_norm_axes(axis),
+                            keepdims=_keepdims(keepdims, f"np.{np_name}"))
     return adapter
 
 
-numpy_function("nansum")(_nan_reduction("nansum", "sum", 0.0))
-numpy_function("nanprod")(_nan_reduction("nanprod", "prod", 1.0))
-numpy_function("nanmax")(_nan_reduction("nanmax", "max", -float("inf")))
-numpy_function("nanmin")(_nan_reduction("nanmin", "min", float("inf")))
-
-
-@numpy_function("nanmean")
-def _nanmean(a, axis=None, dtype=None, out=None, keepdims=False, **rest):
-    _refuse(rest, "np.nanmean", where=True)
-    a = _tensor(a)
-    if dtype is not None:
-        a = _cast(a, dtype)
-    axis, keepdims = _norm_axes(axis), _keepdims(keepdims, "np.nanmean")
-    kept = _fn("logical_not")(_fn("isnan")(a))
-    total = _fn("sum")(_fn("where")(kept, a, 0.0), axis=axis, keepdims=keepdims)
-    count = _fn("sum")(_fn("astype")(kept, a.dtype), axis=axis, keepdims=keepdims)
-    return total / count
+for _name in ("nansum", "nanprod", "nanmax", "nanmin", "nanmean"):
+    numpy_function(_name)(_nan_reduction(_name))
 
 
 # -- order statistics ---------------------------------------------------------------------------
 def _quantiles(a, q, axis, keepdims, what, median=False):
     """``q`` (fractions in [0, 1], a number or a 1-D list) of ``a`` along ``axis`` by linear
     interpolation between the sorted values (NumPy's default method; ``median``: np.median's
-    middle value or mean of the two), NaN wherever the axis holds one (as NumPy)."""
+    middle value or mean of the two), NaN wherever the axis holds one (as NumPy): ``xg.quantile``
+    and ``xg.median`` (``ops/quantiles.py``), for the arguments they share with NumPy."""
+    from ..ops.quantiles import order_statistic
+
     a = _tensor(a)
     if not _fn("isdtype")(a.dtype, ("real floating", "integral")):
         raise _Unsupported(f"{what} of dtype {a.dtype}")
-    if not _fn("isdtype")(a.dtype, "real floating"):
-        a = _cast(a, "float64")             # integers: NumPy's quantiles are float64
-    q = np.asarray(q, dtype=np.float64)
-    if q.ndim > 1:
+    if np.ndim(q) > 1:
         raise _Unsupported(f"{what} with q of more than one dimension")
-    scalar, q = q.ndim == 0, np.atleast_1d(q)
-    if np.any(np.isnan(q)) or np.any(q < 0) or np.any(q > 1):
-        raise ValueError(f"{what}: q must be in [0, 1] (percentiles in [0, 100]), got "
-                         f"{q.tolist()}")
     axes = _norm_axes(axis)
-    if isinstance(axes, numbers.Integral):
-        axes = (axes,)
-    ndim = a.ndim
-    if axes is None:
-        a, axis = _fn("reshape")(a, (-1,)), 0
-    elif len(axes) != 1:
-        raise _Unsupported(f"{what} over several axes")
-    else:
-        axis = axes[0] % a.ndim
-    n = a.shape[axis]
-    if n == 0:
+    if 0 in (a.shape if axes is None else [a.shape[i] for i in np.atleast_1d(axes)]):
         raise _Unsupported(f"{what} of an empty axis")
-    ordered = _fn("sort")(a, axis=axis)             # NaNs last
-    position = q * (n - 1)
-    low = np.floor(position).astype(np.int64)
-    high = np.minimum(low + 1, n - 1)
-    shape = [1] * a.ndim
-    shape[axis] = -1
-    below, above = (_fn("take")(ordered, _fn("asarray")(i, backend=a.backend), axis=axis)
-                    for i in (low, high))
-    if median:          # np.median: the middle value, or the mean of the two middle ones
-        with np.errstate(invalid="ignore"):     # -inf + inf: NaN, as np.median
-            values = below if n % 2 else (below + above) * 0.5
-    else:               # NumPy's _lerp: from the nearer end, so an infinite far end is kept out
-        frac = _fn("reshape")(_fn("asarray")(position - low, dtype=a.dtype, backend=a.backend),
-                              tuple(shape))
-        with np.errstate(invalid="ignore"):     # inf - inf in the form not taken
-            diff = above - below
-            values = _fn("where")(frac >= 0.5, above - diff * (1.0 - frac), below + diff * frac)
-    last = _fn("take")(ordered, _fn("asarray")([n - 1], backend=a.backend), axis=axis)
-    values = _fn("where")(_fn("isnan")(last), math.nan, values)     # a NaN makes every one NaN
-    values = _fn("moveaxis")(values, axis, 0)          # (len(q), rest...)
-    if keepdims and axes is None:
-        values = _fn("reshape")(values, (values.shape[0],) + (1,) * ndim)
-    elif keepdims:
-        values = _fn("expand_dims")(values, axis=axis + 1)
-    return values[0] if scalar else values
+    return order_statistic(a, q, axes, keepdims, what, median=median)
 
 
 def _order_statistic(np_name, scale):

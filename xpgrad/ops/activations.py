@@ -169,8 +169,9 @@ _log_softmax_prim = Primitive(
     lambda xp, g, ans, x, axis: g - xp.exp(ans) * xp.sum(g, axis=axis, keepdims=True))
 
 
-def softmax(x, /, axis=-1, **unexpected):
-    """``exp(x) / sum(exp(x))`` along ``axis``, stable for large |x|.
+def softmax(x, /, axis=-1, where=None, **unexpected):
+    """``exp(x) / sum(exp(x))`` along ``axis``, stable for large |x|. ``where`` (JAX's): a
+    boolean mask, broadcast to ``x``; masked entries take no part and come out 0.
 
     >>> import xpgrad as xg
     >>> xg.nn.softmax(xg.asarray([0.0, 0.0])).tolist()
@@ -179,11 +180,18 @@ def softmax(x, /, axis=-1, **unexpected):
     if unexpected:
         refuse_keywords("softmax", unexpected)
     x = _real(x, "softmax")
-    return apply(_softmax_prim, x, axis=norm_axis(axis, x.ndim))
+    axis = norm_axis(axis, x.ndim)
+    if where is not None:
+        from .masked import masked_softmax
+
+        return masked_softmax(lambda v, a: apply(_softmax_prim, v, axis=a), x, axis, where,
+                              log=False)
+    return apply(_softmax_prim, x, axis=axis)
 
 
-def log_softmax(x, /, axis=-1, **unexpected):
-    """``x - logsumexp(x)`` along ``axis``.
+def log_softmax(x, /, axis=-1, where=None, **unexpected):
+    """``x - logsumexp(x)`` along ``axis``. ``where`` (JAX's): a boolean mask, broadcast to
+    ``x``; masked entries take no part and come out -inf.
 
     >>> import xpgrad as xg
     >>> round(xg.nn.log_softmax(xg.asarray([0.0, 0.0])).tolist()[0], 4)
@@ -192,7 +200,13 @@ def log_softmax(x, /, axis=-1, **unexpected):
     if unexpected:
         refuse_keywords("log_softmax", unexpected)
     x = _real(x, "log_softmax")
-    return apply(_log_softmax_prim, x, axis=norm_axis(axis, x.ndim))
+    axis = norm_axis(axis, x.ndim)
+    if where is not None:
+        from .masked import masked_softmax
+
+        return masked_softmax(lambda v, a: apply(_log_softmax_prim, v, axis=a), x, axis, where,
+                              log=True)
+    return apply(_log_softmax_prim, x, axis=axis)
 
 
 # PyTorch's other activations (elu ... glu) live in activations_torch.py; ``activations.elu``

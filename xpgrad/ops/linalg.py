@@ -208,6 +208,23 @@ def outer(x1, x2, /):
     return expand_dims(a, axis=-1) * b
 
 
+def inner(a, b, /):
+    """NumPy's and JAX's ``inner``: the sum over the last axes of ``a`` and ``b`` (shape
+    ``a.shape[:-1] + b.shape[:-1]``); a 0-d argument multiplies.
+
+    >>> import xpgrad as xg
+    >>> xg.inner(xg.asarray([[1.0, 2.0], [3.0, 4.0]]), xg.asarray([1.0, 10.0])).tolist()
+    [21.0, 43.0]
+    """
+    a, b = as_tensor(a), as_tensor(b)
+    if a.ndim == 0 or b.ndim == 0:
+        return a * b
+    if a.shape[-1] != b.shape[-1]:
+        raise ValueError(f"inner: the last axes of a {a.shape} and b {b.shape} differ in "
+                         f"size ({a.shape[-1]} != {b.shape[-1]})")
+    return tensordot(a, b, axes=((a.ndim - 1,), (b.ndim - 1,)))
+
+
 # -- cross, diagonal, trace (xg.linalg) ---------------------------------------------------------
 def _cross_dx1(xp, g, ans, a, b, axis):
     return xp.linalg.cross(conj(xp, b), g, axis=axis)
@@ -306,4 +323,4 @@ def _as_dtype(dtype):
     return as_dtype(dtype)
 
 
-__all__ = ["matmul", "matrix_transpose", "vecdot", "tensordot", "outer"]
+__all__ = ["matmul", "matrix_transpose", "vecdot", "tensordot", "outer", "inner"]

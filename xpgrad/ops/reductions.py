@@ -197,8 +197,38 @@ def _logsumexp_vjp(xp, g, ans, x, axis, keepdims):
     return expand_to(xp, g, x.shape, axis, keepdims) * conj_if_complex(xp, weights)
 
 
-logsumexp = _reducer("logsumexp", Primitive("logsumexp", _logsumexp, _logsumexp_vjp),
-                     "``log(sum(exp(x)))`` over ``axis``, stable for large |x|.")
+_plain_logsumexp = _reducer("logsumexp", Primitive("logsumexp", _logsumexp, _logsumexp_vjp),
+                            "``log(sum(exp(x)))`` over ``axis``, stable for large |x|.")
+
+
+def logsumexp(x, /, *, axis=None, keepdims=False, b=None, return_sign=False, where=None,
+              **unexpected):
+    """``log(sum(exp(x)))`` over ``axis``, stable for large |x|. JAX's and SciPy's ``b=``
+    (scales each term; it may be negative), ``return_sign=True`` (``(log|sum|, sign)``) and
+    JAX's ``where=`` (a boolean mask: masked terms left out) are ``xg.special.logsumexp``'s.
+
+    >>> import xpgrad as xg
+    >>> x = xg.asarray([0.0, 0.0, 9.0], dtype=xg.float64)
+    >>> round(xg.logsumexp(x, where=xg.asarray([True, True, False])).item(), 6)
+    0.693147
+    """
+    if where is not None:
+        from .masked import masked_logsumexp
+
+        if unexpected:
+            refuse_keywords("logsumexp", unexpected)
+        return masked_logsumexp(x, where, axis=axis, b=b, keepdims=keepdims,
+                                return_sign=return_sign)
+    if b is not None or return_sign is not False:
+        from .special_more import logsumexp as scipy_logsumexp
+
+        if unexpected:
+            refuse_keywords("logsumexp", unexpected)
+        return scipy_logsumexp(x, axis=axis, b=b, keepdims=keepdims, return_sign=return_sign)
+    return _plain_logsumexp(x, axis=axis, keepdims=keepdims, **unexpected)
+
+
+logsumexp.primitive = _plain_logsumexp.primitive
 
 
 def _per_dof(x_shape, axis, correction):

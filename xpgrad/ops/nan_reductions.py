@@ -1,0 +1,147 @@
+"""NumPy's and JAX's reductions beyond the array API: the NaN-skipping ``nansum``, ``nanmean``,
+``nanprod``, ``nanmax``, ``nanmin``, and the weighted mean ``average``. ``np.nansum(t)`` and
+friends on a Tensor (``numpy_dispatch/statistics.py``) run these.
+
+Compositions of differentiable functions: a NaN entry gets no gradient (as ``torch.nansum``
+and JAX), an all-NaN slice is 0 for ``nansum``, 1 for ``nanprod`` and NaN for the others.
+
+>>> import xpgrad as xg
+>>> x = xg.asarray([[1.0, float("nan")], [3.0, 5.0]])
+>>> xg.nansum(x).item(), xg.nanmean(x, axis=1).tolist(), xg.nanmax(x, axis=0).tolist()
+(9.0, [1.0, 4.0], [3.0, 5.0])
+"""
+from __future__ import annotations
+
+from .._args import flag, refuse_keywords
+from ..tensor import Tensor
+from ._define import as_tensor, norm_axes
+
+
+def _ns():
+    from .. import tensor_methods
+
+    return tensor_methods._ns
+
+
+def _prepared(name, a, axis, keepdims, dtype, unexpected):
+    if unexpected:
+        refuse_keywords(name, unexpected)
+    xg = _ns()
+    a = as_tensor(a)
+    if dtype is not None:
+        a = xg.astype(a, dtype)
+    return xg, a, norm_axes(axis, a.ndim), flag(keepdims, "keepdims", name)
+
+
+def _nan_reduction(name, reduction, fill, empty_is_nan):
+    def fn(a, /, axis=None, dtype=None, *, keepdims=False, **unexpected):
+        xg, a, axes, keepdims = _prepared(name, a, axis, keepdims, dtype, unexpected)
+        if not a.dtype.is_inexact:          # integers hold no NaN
+            return getattr(xg, reduction)(a, axis=axes, keepdims=keepdims)
+        nan = xg.isnan(a)
+        result = getattr(xg, reduction)(xg.where(nan, fill, a), axis=axes, keepdims=keepdims)
+        if empty_is_nan:                    # an all-NaN slice is NaN, as NumPy's (it warns)
+            result = xg.where(xg.all(nan, axis=axes, keepdims=keepdims), float("nan"), result)
+        return result
+
+    fn.__name__ = fn.__qualname__ = name
+    return fn
+
+
+nansum = _nan_reduction("nansum", "sum", 0.0, False)
+nansum.__doc__ = """The sum over ``axis`` with NaNs taken as 0 (``numpy.nansum``); ``dtype=``
+casts first. NaN entries get no gradient.
+
+>>> import xpgrad as xg
+>>> xg.nansum(xg.asarray([1.0, float("nan"), 2.0])).item()
+3.0
+"""
+nanprod = _nan_reduction("nanprod", "prod", 1.0, False)
+nanprod.__doc__ = """The product over ``axis`` with NaNs taken as 1 (``numpy.nanprod``).
+
+>>> import xpgrad as xg
+>>> xg.nanprod(xg.asarray([2.0, float("nan"), 3.0])).item()
+6.0
+"""
+nanmax = _nan_reduction("nanmax", "max", -float("inf"), True)
+nanmax.__doc__ = """The maximum over ``axis`` skipping NaNs (``numpy.nanmax``); NaN for an
+all-NaN slice.
+
+>>> import xpgrad as xg
+>>> xg.nanmax(xg.asarray([2.0, float("nan"), 3.0])).item()
+3.0
+"""
+nanmin = _nan_reduction("nanmin", "min", float("inf"), True)
+nanmin.__doc__ = """The minimum over ``axis`` skipping NaNs (``numpy.nanmin``); NaN for an
+all-NaN slice.
+
+>>> import xpgrad as xg
+>>> xg.nanmin(xg.asarray([2.0, float("nan"), 3.0])).item()
+2.0
+"""
+
+
+def nanmean(a, /, axis=None, dtype=None, *, keepdims=False, **unexpected):
+    """The mean over ``axis`` of the entries that are not NaN (``numpy.nanmean``); NaN for an
+    all-NaN slice. NaN entries get no gradient.
+
+    >>> import xpgrad as xg
+    >>> xg.nanmean(xg.asarray([1.0, float("nan"), 2.0])).item()
+    1.5
+    """
+    xg, a, axes, keepdims = _prepared("nanmean", a, axis, keepdims, dtype, unexpected)
+    if not a.dtype.is_inexact:
+        a = xg.astype(a, xg.float64)        # NumPy's mean of integers is float64
+    kept = xg.logical_not(xg.isnan(a))
+    total = xg.sum(xg.where(kept, a, 0.0), axis=axes, keepdims=keepdims)
+    count = xg.sum(xg.astype(kept, a.dtype), axis=axes, keepdims=keepdims)
+    return total / xg.where(count == 0, float("nan"), count)      # 0 / 0 without a warning
+
+
+def average(a, /, axis=None, weights=None, returned=False, *, keepdims=False, **unexpected):
+    """The weighted mean ``sum(a * weights) / sum(weights)`` over ``axis`` (``numpy.average``,
+    ``jax.numpy.average``); ``weights`` has ``a``'s shape or that of the reduced axes (a 1-D
+    one along an int ``axis``); without weights, the mean. ``returned=True`` also returns the
+    sum of the weights, broadcast to the result's shape. Differentiable in ``a`` and
+    ``weights``. Weights that sum to 0 give NaN or inf, as JAX's (NumPy raises).
+
+    >>> import xpgrad as xg
+    >>> x = xg.asarray([[1.0, 2.0], [3.0, 4.0]])
+    >>> xg.average(x, axis=1, weights=xg.asarray([3.0, 1.0])).tolist()
+    [1.25, 3.25]
+    >>> avg, total = xg.average(x, weights=x, returned=True)
+    >>> avg.item(), total.item()
+    (3.0, 10.0)
+    """
+    xg, a, axes, keepdims = _prepared("average", a, axis, keepdims, None, unexpected)
+    returned = flag(returned, "returned", "average")
+    if not a.dtype.is_inexact:
+        a = xg.astype(a, xg.float64)
+    if weights is None:
+        result = xg.mean(a, axis=axes, keepdims=keepdims)
+        total = xg.full_like(result, a.size / max(result.size, 1) if a.size else 0.0)
+        return (result, total) if returned else result
+    w = _weights(xg, a, weights, axes)
+    total = xg.sum(xg.broadcast_to(w, a.shape), axis=axes, keepdims=keepdims)
+    result = xg.sum(a * w, axis=axes, keepdims=keepdims) / total
+    return (result, xg.broadcast_to(total, result.shape)) if returned else result
+
+
+def _weights(xg, a, weights, axes):
+    """``weights`` as a Tensor that broadcasts against ``a``; errors name the argument."""
+    w = weights if isinstance(weights, Tensor) else xg.asarray(weights, backend=a.backend)
+    if not w.dtype.is_inexact:
+        w = xg.astype(w, a.dtype)
+    if w.shape == a.shape:
+        return w
+    if axes is None:
+        raise ValueError(f"average: weights of shape {w.shape} differ from a's {a.shape}; "
+                         "give axis= for weights along some axes")
+    along = tuple(a.shape[i] for i in axes)
+    if w.shape != along:
+        raise ValueError(f"average: weights of shape {w.shape} fit neither a's shape {a.shape} "
+                         f"nor that of axis={axes if len(axes) > 1 else axes[0]} ({along})")
+    return xg.reshape(w, tuple(a.shape[i] if i in axes else 1 for i in range(a.ndim)))
+
+
+__all__ = ["nansum", "nanmean", "nanprod", "nanmax", "nanmin", "average"]
