@@ -241,3 +241,11 @@ X = xg.asarray([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
 def test_bad_input_names_the_argument(call, error, words):
     with pytest.raises(error, match=words):
         call()
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int32])
+def test_narrow_and_unsigned_ids_are_checked_for_order(dtype):
+    with pytest.raises(ValueError, match="must be sorted"):
+        xg.segment_sum(xg.ones((3, 2)), xg.asarray(np.array([0, 2, 1], dtype=dtype)))
+    got = xg.segment_sum(xg.ones((3, 2)), xg.asarray(np.array([0, 2, 2], dtype=dtype)))
+    np.testing.assert_array_equal(got.numpy(), np.bincount([0, 2, 2])[:, None] * np.ones(2))

@@ -7,8 +7,9 @@ with the reduction's identity, one ``np.max`` (``min``, ``prod``) per block widt
 the generic rules'.
 
 >>> import numpy as np
->>> out, _ = KERNELS["segment_max"].forward(np.array([[1.0], [4.0], [2.0]]), ids=np.array([1, 1, 0]),
-...                                         num=3, identity=-np.inf, fill=0.0, backend=None)
+>>> out, _ = KERNELS["segment_max"].forward(np.array([[1.0], [4.0], [2.0]]),
+...                                         ids=np.array([1, 1, 0]), num=3, identity=-np.inf,
+...                                         fill=0.0, backend=None)
 >>> out[:, 0].tolist()
 [2.0, 4.0, 0.0]
 """

@@ -164,7 +164,8 @@ def tensor_scatter_nd_add(tensor, indices, updates):
     updates, tensor.shape)``.
 
     >>> import xpgrad as xg
-    >>> xg.tensor_scatter_nd_add(xg.ones(3), xg.asarray([[2], [2]]), xg.asarray([1.0, 4.0])).tolist()
+    >>> ids = xg.asarray([[2], [2]])
+    >>> xg.tensor_scatter_nd_add(xg.ones(3), ids, xg.asarray([1.0, 4.0])).tolist()
     [1.0, 1.0, 6.0]
     """
     tensor, updates = _into(tensor, updates, "tensor_scatter_nd_add")
@@ -180,7 +181,8 @@ def tensor_scatter_nd_update(tensor, indices, updates):
     its position); the replaced entries of ``tensor`` get none.
 
     >>> import xpgrad as xg
-    >>> xg.tensor_scatter_nd_update(xg.zeros(3), xg.asarray([[0], [2]]), xg.asarray([5.0, 6.0])).tolist()
+    >>> ids = xg.asarray([[0], [2]])
+    >>> xg.tensor_scatter_nd_update(xg.zeros(3), ids, xg.asarray([5.0, 6.0])).tolist()
     [5.0, 0.0, 6.0]
     """
     tensor, updates = _into(tensor, updates, "tensor_scatter_nd_update")

@@ -30,8 +30,8 @@ from ._define import _int, as_tensor
 from .gathering import _int_indices
 from .shape import reshape
 
-#: ids below this (in magnitude) when some are negative: they are all dropped, whatever they
-#: are, so a trace (``xg.function``) replays for any of them
+#: the lowest id a trace's range guard (``xg.function``) accepts once some ids were negative:
+#: every negative id is dropped alike, so the replay holds for any of them
 _ANY_NEGATIVE = -(1 << 62)
 
 
@@ -54,11 +54,9 @@ def _prepare(data, segment_ids, what):
     rows = 1
     for s in ids.shape:
         rows *= s
-    rest = tuple(data.shape[ids.ndim:])
-    if ids.ndim != 1:
-        data = reshape(data, (rows,) + rest)
     raw = ids._data
     if ids.ndim != 1:
+        data = reshape(data, (rows,) + tuple(data.shape[ids.ndim:]))
         raw = data._backend.xp.reshape(raw, (rows,))
     return data, raw, rows
 
@@ -72,7 +70,8 @@ def _sorted_count(data, ids, rows, what):
     if lo < 0:
         raise ValueError(f"{what}: segment_ids must be non-negative, got {lo}")
     if rows > 1:
-        step, _ = be.check_index_range(ids[1:] - ids[:-1])
+        wide = be.xp.astype(ids, be.xp.int64)      # unsigned or narrow ids: no wrapping
+        step, _ = be.check_index_range(wide[1:] - wide[:-1])
         if step < 0:
             raise ValueError(f"{what}: segment_ids must be sorted (non-decreasing); "
                              f"unsorted_{what} takes them in any order")
