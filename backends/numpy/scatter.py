@@ -150,10 +150,10 @@ class Segments:
     def reduce(self, rows, reduction, identity):
         """Each id's rows (2-D ``rows``, one per id of ``ids``) combined in order by
         ``reduction`` (``np.sum``, ``np.max``, ``np.prod``: with ``axis=`` and ``out=``),
-        ``identity`` its neutral value: the rows go, in one fancy-index
-        assignment, into a buffer padded with ``identity`` where each id owns a block of its
-        count rounded up to a power of two (under ``2 * len(ids)`` rows in all), then one
-        ``reduction`` per block width. Returns ``(ids, reduced)``: ``unique`` reordered
+        ``identity`` its neutral value: the rows go, in one fancy-index assignment, into a
+        buffer padded with ``identity`` where each id owns a block of its count rounded up to
+        a power of two (under ``2 * len(ids)`` rows in all), then one ``reduction`` per block
+        width. Returns ``(ids, reduced)``: ``unique`` reordered
         and each one's reduction.
 
         >>> import numpy as np
@@ -171,8 +171,9 @@ class Segments:
         slot = np.empty(self.order.size, dtype=np.int64)  # each row's place in the buffer
         slot[self.order] = np.arange(self.order.size) + np.repeat(first_row - self.starts,
                                                                   self.counts)
-        buffer = np.full((int(offsets[-1] + block[-1]), rows.shape[1]), identity,
-                         dtype=rows.dtype)
+        size = (int(offsets[-1] + block[-1]), rows.shape[1])
+        buffer = np.zeros(size, rows.dtype) if identity == 0 else \
+            np.full(size, identity, dtype=rows.dtype)
         buffer[slot] = rows
         out = np.empty((block.size, rows.shape[1]), dtype=rows.dtype)
         edges = np.flatnonzero(np.concatenate(([True], block[1:] != block[:-1], [True])))

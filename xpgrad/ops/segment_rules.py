@@ -1,6 +1,6 @@
 """The primitives behind the segment reductions (``segments.py``): ``segment_max``,
-``segment_min`` and ``segment_prod`` over the rows of a 2-D-or-more ``data`` (axis 0) grouped
-by ``ids``, non-negative ids below ``num``, one per row. Sums and gathers are the existing
+``segment_min`` and ``segment_prod`` over the rows of ``data`` (its axis 0) grouped by
+``ids``, one per row, each in ``[0, num)``. Sums and gathers are the existing
 ``take_scatter`` and ``take`` primitives (``gathering.py``): the gradient of a sum by segment is
 a gather of ``g``, the gradient of a gather a sum by segment.
 
