@@ -251,6 +251,20 @@ def _adaptive_max_pool(x_shape, out):
     return make
 
 
+def _segments(kind, shape, num):
+    """A segment reduction's rows (ties, zeros and the extremes included) and unsorted ids,
+    some segments empty."""
+    def make(rng, dt):
+        x = _x(rng, dt, shape, big=kind != "segment_prod")
+        x[:3] = 1.5                                 # tied rows, one segment below
+        ids = rng.integers(0, num, shape[0])
+        ids[:3] = 2
+        identity = {"segment_max": -np.inf, "segment_min": np.inf, "segment_prod": 1}[kind]
+        return (x,), dict(ids=ids, num=num, identity=identity, fill=0,
+                          backend=xg.get_backend("numpy"))
+    return make
+
+
 _ADAM = dict(lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8, step=3)
 SAMPLES = {
     "matmul": [lambda rng, dt: ((rng.normal(size=(5, 4)).astype(dt),
@@ -362,6 +376,8 @@ SAMPLES = {
                  _max_pool((2, 2, 9), (3,), (2,), (2,), ((1, 1),))],
     "adaptive_max_pool": [_adaptive_max_pool((2, 3, 7, 6), (3, 4)),
                           _adaptive_max_pool((2, 2, 9), (5,))],
+    **{kind: [_segments(kind, (40, 3, 2), 9), _segments(kind, (7,), 12)]
+       for kind in ("segment_max", "segment_min", "segment_prod")},
 }
 # float32 tolerance where a kernel legitimately rounds differently over many steps
 #: (backend, primitive, sample) a kernel declines by design, so the generic rule runs: the

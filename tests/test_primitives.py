@@ -224,6 +224,22 @@ CASES = [
         x, xg.asarray([[2, 0, 2], [1, 1, 0]]), axis=1) ** 2, normal(2, 3)),
     C("take_along_axis", lambda x: xg.take_along_axis(x, xg.asarray([[1], [0], [-1]]), axis=0),
       normal(3, 2), id="take_along_axis_broadcast"),
+    # TensorFlow's segment reductions and N-d gathers (tests/test_segment_ops.py,
+    # tests/test_gather_scatter_nd.py go further); squares make the second order non-zero
+    *[C(f"segment_{kind}", lambda x, f=getattr(xg, f"segment_{kind}"): f(
+        x * x, xg.asarray([0, 0, 2, 3, 3])), distinct(5, 2)) for kind in ("sum", "mean", "max",
+                                                                         "min", "prod")],
+    *[C(f"unsorted_segment_{kind}", lambda x, f=getattr(xg, f"unsorted_segment_{kind}"): f(
+        x * x, xg.asarray([[3, 0], [-1, 3], [0, 0]]), 5)[xg.asarray([0, 3])], distinct(3, 2, 2))
+      for kind in ("sum", "mean", "max", "min", "prod")],
+    C("gather_nd", lambda x: xg.gather_nd(x, xg.asarray([[[1], [0]], [[0], [0]]]),
+                                          batch_dims=1) ** 2, normal(2, 3)),
+    C("scatter_nd", lambda u: xg.scatter_nd(xg.asarray([[1, 0], [0, 2], [1, 0]]), u * u,
+                                            (2, 3)), normal(3)),
+    C("tensor_scatter_nd_add", lambda t, u: xg.tensor_scatter_nd_add(
+        t * u[0], xg.asarray([[1], [1]]), u[:, None] * t[:1]), normal(2, 3), normal(2)),
+    C("tensor_scatter_nd_update", lambda t, u: xg.tensor_scatter_nd_update(
+        t * u[0], xg.asarray([[1], [0]]), u[:, None] * t[:1]), normal(2, 3), normal(2)),
     C("astype", lambda x: xg.astype(x, xg.float64) * x, normal(3), id="astype_same"),
     C("getitem", lambda x: x[1:, ::-2], normal(3, 4), id="getitem_slices"),
     C("getitem", lambda x: x[..., 1], normal(2, 3, 2), id="getitem_ellipsis"),

@@ -28,6 +28,8 @@ from .batching import vmap
 from .scipy_io import for_scipy
 from .pytree import tree_leaves, tree_map
 from .ops import *  # noqa: F401,F403
+from .ops.segments import *  # noqa: F401,F403  (TensorFlow's segment reductions)
+from .ops.gather_scatter_nd import *  # noqa: F401,F403  (TensorFlow's gather_nd, scatter_nd)
 from .primitive import Primitive, apply
 from .tape import GradientTape
 from .tensor import Tensor, Variable

@@ -8,10 +8,6 @@ xg.sum(x, axis=None, keepdims=False) (the array API's name for tf.reduce_sum)
 """
 from __future__ import annotations
 
-_SEGMENT_SUM = ("the rows of a 2-D x summed by segment: xg.matrix_transpose(xg.one_hot("
-                "segment_ids, num_segments, dtype=x.dtype)) @ x (a product, differentiable in x)")
-
-
 def _reduction(tf_name, ours, extra=""):
     return f"{ours}(x, axis=None, keepdims=False){extra} (the array API's name for tf.{tf_name})"
 
@@ -33,13 +29,7 @@ NAMESPACE = {
     "rank": "x.ndim",
     "gather": "xg.take(x, indices, axis=k) for 1-D indices; x[:, idx] (index arrays of any "
               "shape) otherwise, and xg.take_along_axis(x, indices, axis=k) for batch_dims=1",
-    "gather_nd": "x[idx[:, 0], idx[:, 1]] (one index array per axis that idx's last axis "
-                 "indexes)",
     "boolean_mask": "x[mask]",
-    **dict.fromkeys(("segment_sum", "unsorted_segment_sum"), _SEGMENT_SUM),
-    "scatter_nd": "for rows (indices of shape (n, 1)): xg.matrix_transpose(xg.one_hot("
-                  "indices[:, 0], shape[0], dtype=updates.dtype)) @ updates (duplicates "
-                  "summed, as TensorFlow's)",
     "top_k": "xg.topk(x, k) (a (values, indices) tuple)",
     "clip_by_value": "xg.clip(x, min, max)",
     "clip_by_norm": "x * (clip_norm / xg.maximum(xg.linalg.vector_norm(x), clip_norm)); "
@@ -134,5 +124,6 @@ TENSOR = {
                      "(v.numpy())",
     **dict.fromkeys(("scatter_nd_update", "scatter_update", "scatter_add", "scatter_nd_add"),
                     "v[index] = value writes in place (v.assign(xg.where(mask, new, v)) "
-                    "for a mask)"),
+                    "for a mask; v.assign(xg.tensor_scatter_nd_update(v, indices, updates)) "
+                    "or xg.tensor_scatter_nd_add for TensorFlow's N-d indices)"),
 }

@@ -44,11 +44,12 @@ class NumpyBackend(Backend):
         from .optim import KERNELS as UPDATES
         from .pooling import KERNELS as POOLING
         from .scans import scan_kernels
+        from .segments import KERNELS as SEGMENTS
         from .softmax import KERNELS as SOFTMAX
 
         self.kernels = KernelTable(KERNELS, ACTIVATIONS, {"gelu": GELU}, BOUNDED,
                                    LINEAR_ACTIVATIONS, NORMALIZATION, UPDATES, CONVOLUTION,
-                                   POOLING, MARGIN, SOFTMAX, scan_kernels(np))
+                                   POOLING, MARGIN, SOFTMAX, SEGMENTS, scan_kernels(np))
 
     def native_dtype(self, dtype):
         return np.dtype(dtype.name)

@@ -143,11 +143,25 @@ class Segments:
         self.unique = ordered[self.starts]
 
     def sums(self, rows):
-        """Each id's rows (2-D ``rows``, one per id of ``ids``) added in order: the rows go,
-        in one fancy-index assignment, into a zero-padded buffer where each id owns a block
-        of its count rounded up to a power of two (under ``2 * len(ids)`` rows in all),
-        then one ``sum`` per block width. Returns ``(ids, sums)``: ``unique`` reordered
-        and each one's sum."""
+        """Each id's rows (2-D ``rows``, one per id of ``ids``) added in order: ``(ids,
+        sums)``, ``unique`` reordered and each one's sum (``reduce`` by ``np.sum``)."""
+        return self.reduce(rows, np.sum, 0)
+
+    def reduce(self, rows, reduction, identity):
+        """Each id's rows (2-D ``rows``, one per id of ``ids``) combined in order by
+        ``reduction`` (``np.sum``, ``np.max``, ``np.prod``: with ``axis=`` and ``out=``),
+        ``identity`` its neutral value: the rows go, in one fancy-index assignment, into a
+        buffer padded with ``identity`` where each id owns a block of its count rounded up to
+        a power of two (under ``2 * len(ids)`` rows in all), then one ``reduction`` per block
+        width. Returns ``(ids, reduced)``: ``unique`` reordered
+        and each one's reduction.
+
+        >>> import numpy as np
+        >>> ids, top = Segments(np.array([1, 0, 1]), 2).reduce(np.array([[5.0], [2.0], [7.0]]),
+        ...                                                    np.max, -np.inf)
+        >>> sorted(zip(ids.tolist(), top[:, 0].tolist()))
+        [(0, 2.0), (1, 7.0)]
+        """
         block = np.left_shift(1, np.ceil(np.log2(self.counts)).astype(np.int64))
         by_block = np.argsort(block, kind="stable")    # ids grouped by block width
         block = block[by_block]
@@ -157,18 +171,20 @@ class Segments:
         slot = np.empty(self.order.size, dtype=np.int64)  # each row's place in the buffer
         slot[self.order] = np.arange(self.order.size) + np.repeat(first_row - self.starts,
                                                                   self.counts)
-        buffer = np.zeros((int(offsets[-1] + block[-1]), rows.shape[1]), dtype=rows.dtype)
+        size = (int(offsets[-1] + block[-1]), rows.shape[1])
+        buffer = np.zeros(size, rows.dtype) if identity == 0 else \
+            np.full(size, identity, dtype=rows.dtype)
         buffer[slot] = rows
-        sums = np.empty((block.size, rows.shape[1]), dtype=rows.dtype)
+        out = np.empty((block.size, rows.shape[1]), dtype=rows.dtype)
         edges = np.flatnonzero(np.concatenate(([True], block[1:] != block[:-1], [True])))
         for first, end in zip(edges[:-1].tolist(), edges[1:].tolist()):
             w, at = int(block[first]), int(offsets[first])
             part = buffer[at:at + (end - first) * w]
             if w == 1:
-                sums[first:end] = part
+                out[first:end] = part
             else:
-                np.sum(part.reshape(end - first, w, -1), axis=1, out=sums[first:end])
-        return self.unique[by_block], sums
+                reduction(part.reshape(end - first, w, -1), axis=1, out=out[first:end])
+        return self.unique[by_block], out
 
 
 def _stable_order(ids, n):

@@ -1,0 +1,195 @@
+"""TensorFlow's N-d gathers and scatters: ``gather_nd``, ``scatter_nd``,
+``tensor_scatter_nd_add`` and ``tensor_scatter_nd_update``, with TensorFlow's names, argument
+order and values.
+
+The last axis of ``indices`` holds ``k`` coordinates into the first ``k`` axes of the indexed
+tensor (after ``batch_dims`` leading axes shared with ``indices``); each picks (or writes) a
+slice of the remaining axes. Each coordinate is made one position into the tensor with those
+axes flattened, so the work is ``take`` along axis 0 and its scatter-add (``gathering.py``):
+the gradient of ``gather_nd`` is a scatter-add (repeated indices accumulate), that of
+``scatter_nd`` a ``gather_nd``, and both differentiate again. Coordinates out of range
+(negative ones too, as TensorFlow's) are an IndexError.
+
+>>> import xpgrad as xg
+>>> x = xg.asarray([[1.0, 2.0], [3.0, 4.0]])
+>>> xg.gather_nd(x, xg.asarray([[1, 0], [0, 1]])).tolist()
+[3.0, 2.0]
+"""
+from __future__ import annotations
+
+from ..primitive import apply
+from ..tensor import Tensor
+from ._define import _int, _ints, as_tensor
+from .gathering import _int_indices, _take
+from .indexing import _setitem
+from .segment_rules import sum_rows
+from .shape import reshape
+
+
+def _indices(like, indices, what):
+    """``indices`` as an integer Tensor of ``like``'s backend with at least one axis."""
+    if not isinstance(indices, Tensor):
+        from ..creation import asarray
+
+        indices = asarray(indices, backend=like._backend)
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"{what}: indices must be integers, got dtype {indices.dtype}")
+    indices = _int_indices(like, indices, f"{what}: indices")
+    if indices.ndim == 0:
+        raise ValueError(f"{what}: indices must have at least one axis (its last holds the "
+                         f"coordinates), got a scalar")
+    return indices
+
+
+def _size(shape) -> int:
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+def _positions(indices, dims, batch, what, into):
+    """The raw flat positions (shape ``indices.shape[:-1]``, int64) that ``indices`` picks
+    in a tensor whose leading ``batch + dims`` axes are flattened; IndexError naming the first
+    coordinate out of range. ``into`` names that tensor for the message."""
+    be = indices._backend
+    xp = be.xp
+    raw = xp.astype(indices._data, xp.int64)
+    k = len(dims)
+    lead = tuple(indices.shape[:-1])
+    if _size(lead) and k:
+        limits = xp.asarray(dims, dtype=xp.int64)
+        lo, _ = be.check_index_range(raw)
+        _, over = be.check_index_range(raw - limits)
+        if lo < 0 or over >= 0:
+            bad = be.to_numpy(raw).reshape(-1, k)
+            row = next(r for r in bad.tolist() if any(not 0 <= c < n for c, n in zip(r, dims)))
+            raise IndexError(f"{what}: indices entry {row} does not index into {into}")
+    flat = xp.zeros(lead, dtype=xp.int64)
+    stride = 1
+    for j in range(k - 1, -1, -1):
+        flat = flat + raw[..., j] * stride
+        stride *= dims[j]
+    if batch:
+        count = _size(lead[:batch])
+        first = xp.reshape(xp.arange(count, dtype=xp.int64) * stride,
+                           tuple(lead[:batch]) + (1,) * (len(lead) - batch))
+        flat = flat + first
+    return xp.reshape(flat, (_size(lead),))
+
+
+def gather_nd(params, indices, batch_dims=0):
+    """Slices of ``params`` at the coordinates in ``indices``' last axis
+    (``tf.gather_nd``): ``out[i...] = params[tuple(indices[i...])]``, shape
+    ``indices.shape[:-1] + params.shape[batch_dims + k:]`` for ``k = indices.shape[-1]``. The
+    first ``batch_dims`` axes of both are batch axes, matched one to one. The gradient
+    scatters and adds (repeated coordinates accumulate).
+
+    >>> import xpgrad as xg
+    >>> p = xg.asarray([[1.0, 2.0], [3.0, 4.0]])
+    >>> xg.gather_nd(p, xg.asarray([[1], [1]])).tolist()
+    [[3.0, 4.0], [3.0, 4.0]]
+    >>> xg.gather_nd(p, xg.asarray([[1], [0]]), batch_dims=1).tolist()
+    [2.0, 3.0]
+    """
+    params = as_tensor(params)
+    idx = _indices(params, indices, "gather_nd")
+    b = _int(batch_dims, "gather_nd: batch_dims")
+    if not 0 <= b < idx.ndim:
+        raise ValueError(f"gather_nd: batch_dims must lie in [0, {idx.ndim}) for indices of "
+                         f"shape {tuple(idx.shape)}, got {b}")
+    k = idx.shape[-1]
+    if b + k > params.ndim:
+        raise ValueError(f"gather_nd: indices of shape {tuple(idx.shape)} give {k} "
+                         f"coordinates, more than the {params.ndim - b} axes of params (shape "
+                         f"{tuple(params.shape)}) after batch_dims={b}")
+    if tuple(idx.shape[:b]) != tuple(params.shape[:b]):
+        raise ValueError(f"gather_nd: the batch axes of indices {tuple(idx.shape[:b])} and "
+                         f"params {tuple(params.shape[:b])} differ (batch_dims={b})")
+    dims = tuple(params.shape[b:b + k])
+    flat = _positions(idx, dims, b, "gather_nd", f"params of shape {tuple(params.shape)}")
+    rest = tuple(params.shape[b + k:])
+    rows = reshape(params, (_size(params.shape[:b + k]),) + rest)
+    out = apply(_take, rows, indices=flat, axis=0, backend=params._backend)
+    return reshape(out, tuple(idx.shape[:-1]) + rest)
+
+
+def _scatter_args(indices, updates, shape, what):
+    """``(values, flat, count, k)``: ``updates`` flattened to one row per coordinate (after
+    checking that it has the shape the coordinates write), their flat positions among the
+    ``count`` slices of ``shape``'s first ``k`` axes, and ``k``."""
+    idx = _indices(updates, indices, what)
+    k = idx.shape[-1]
+    if k > len(shape):
+        raise ValueError(f"{what}: indices of shape {tuple(idx.shape)} give {k} coordinates, "
+                         f"more than the {len(shape)} axes of shape {shape}")
+    want = tuple(idx.shape[:-1]) + shape[k:]
+    if tuple(updates.shape) != want:
+        raise ValueError(f"{what}: updates must have shape indices.shape[:-1] + shape[{k}:] "
+                         f"= {want}, got {tuple(updates.shape)}")
+    flat = _positions(idx, shape[:k], 0, what, f"shape {shape}")
+    return reshape(updates, (flat.shape[0],) + shape[k:]), flat, _size(shape[:k]), k
+
+
+def scatter_nd(indices, updates, shape):
+    """Zeros of ``shape`` with ``updates`` added at the coordinates in ``indices``' last axis
+    (``tf.scatter_nd``; repeated coordinates add up). ``updates`` has shape
+    ``indices.shape[:-1] + shape[k:]``. Its gradient is ``gather_nd``.
+
+    >>> import xpgrad as xg
+    >>> xg.scatter_nd(xg.asarray([[1], [0], [1]]), xg.asarray([1.0, 2.0, 3.0]), (3,)).tolist()
+    [2.0, 4.0, 0.0]
+    """
+    if isinstance(shape, Tensor):
+        shape = shape.tolist()
+    shape = _ints(shape, "scatter_nd: shape")
+    if any(s < 0 for s in shape):
+        raise ValueError(f"scatter_nd: shape must be non-negative, got {shape}")
+    updates = as_tensor(updates)
+    values, flat, count, _ = _scatter_args(indices, updates, shape, "scatter_nd")
+    return reshape(sum_rows(None, values, flat, count, updates._backend), shape)
+
+
+def _into(tensor, updates, what):
+    tensor, updates = as_tensor(tensor), as_tensor(updates)
+    if updates.dtype != tensor.dtype:
+        raise TypeError(f"{what}: updates of dtype {updates.dtype} into a tensor of dtype "
+                        f"{tensor.dtype}; cast one (xg.astype)")
+    return tensor, updates
+
+
+def tensor_scatter_nd_add(tensor, indices, updates):
+    """``tensor`` with ``updates`` added at the coordinates in ``indices``' last axis
+    (``tf.tensor_scatter_nd_add``; repeated coordinates add up): ``tensor + scatter_nd(indices,
+    updates, tensor.shape)``.
+
+    >>> import xpgrad as xg
+    >>> ids = xg.asarray([[2], [2]])
+    >>> xg.tensor_scatter_nd_add(xg.ones(3), ids, xg.asarray([1.0, 4.0])).tolist()
+    [1.0, 1.0, 6.0]
+    """
+    tensor, updates = _into(tensor, updates, "tensor_scatter_nd_add")
+    shape = tuple(tensor.shape)
+    values, flat, count, _ = _scatter_args(indices, updates, shape, "tensor_scatter_nd_add")
+    return tensor + reshape(sum_rows(None, values, flat, count, updates._backend), shape)
+
+
+def tensor_scatter_nd_update(tensor, indices, updates):
+    """``tensor`` with the slices at the coordinates in ``indices``' last axis replaced by
+    ``updates`` (``tf.tensor_scatter_nd_update``). Where a coordinate repeats, the last of its
+    updates lands, and only that one gets a gradient (TensorFlow's gives each the gradient of
+    its position); the replaced entries of ``tensor`` get none.
+
+    >>> import xpgrad as xg
+    >>> ids = xg.asarray([[0], [2]])
+    >>> xg.tensor_scatter_nd_update(xg.zeros(3), ids, xg.asarray([5.0, 6.0])).tolist()
+    [5.0, 0.0, 6.0]
+    """
+    tensor, updates = _into(tensor, updates, "tensor_scatter_nd_update")
+    shape = tuple(tensor.shape)
+    values, flat, count, k = _scatter_args(indices, updates, shape, "tensor_scatter_nd_update")
+    target = reshape(tensor, (count,) + shape[k:])
+    return reshape(apply(_setitem, target, values, key=(flat, Ellipsis)), shape)
+
+
+__all__ = ["gather_nd", "scatter_nd", "tensor_scatter_nd_add", "tensor_scatter_nd_update"]
