@@ -43,6 +43,12 @@ def make(spec, rng):
     return xg.asarray(x, dtype=xg.float64)
 
 
+def _nans(x):
+    """``x`` with every third entry NaN (the nan* statistics' input)."""
+    mask = np.arange(int(np.prod(x.shape))).reshape(x.shape) % 3 == 1
+    return xg.where(xg.asarray(mask), xg.asarray(float("nan"), dtype=x.dtype), x)
+
+
 class Case:
     def __init__(self, covers, fn, *specs, order=2, id=None):
         self.covers = covers if isinstance(covers, tuple) else (covers,)
@@ -240,6 +246,21 @@ CASES = [
         t * u[0], xg.asarray([[1], [1]]), u[:, None] * t[:1]), normal(2, 3), normal(2)),
     C("tensor_scatter_nd_update", lambda t, u: xg.tensor_scatter_nd_update(
         t * u[0], xg.asarray([[1], [0]]), u[:, None] * t[:1]), normal(2, 3), normal(2)),
+    # NumPy's and JAX's statistics (tests/test_jax_gaps_numpy.py goes further); the nan* forms
+    # get every third entry replaced by NaN, which must get no gradient
+    C("median", lambda x: xg.median(x, axis=1), distinct(3, 4)),
+    C("nanmedian", lambda x: xg.nanmedian(_nans(x), axis=1), distinct(3, 5)),
+    C("quantile", lambda x: xg.quantile(x, 0.3, axis=0), distinct(5, 2)),
+    C("nanquantile", lambda x: xg.nanquantile(_nans(x), 0.7, axis=0), distinct(6, 2)),
+    C("percentile", lambda x: xg.percentile(x, 80.0), distinct(7)),
+    C("nanpercentile", lambda x: xg.nanpercentile(_nans(x), 40.0), distinct(8)),
+    *[C(f"nan{kind}", lambda x, f=getattr(xg, f"nan{kind}"): f(_nans(x), axis=0),
+        distinct(3, 2)) for kind in ("sum", "mean", "prod", "max", "min")],
+    C("average", lambda x, w: xg.average(x, axis=1, weights=w * w + 0.5), normal(2, 3),
+      normal(3)),
+    C("inner", xg.inner, normal(2, 3), normal(4, 3)),
+    C("nan_to_num", lambda x: xg.nan_to_num(_nans(x), nan=2.0) * x, normal(2, 3)),
+    C("sinc", xg.sinc, normal(2, 3)),
     C("astype", lambda x: xg.astype(x, xg.float64) * x, normal(3), id="astype_same"),
     C("getitem", lambda x: x[1:, ::-2], normal(3, 4), id="getitem_slices"),
     C("getitem", lambda x: x[..., 1], normal(2, 3, 2), id="getitem_ellipsis"),
@@ -321,6 +342,8 @@ NON_DIFFERENTIABLE = {
     "logical_not": (lambda x: xg.logical_not(x > 0), normal(3)),
     "isnan": (xg.isnan, normal(3)), "isinf": (xg.isinf, normal(3)),
     "isfinite": (xg.isfinite, normal(3)),
+    "isclose": (lambda x: xg.isclose(x, x + 1e-9), normal(3)),
+    "allclose": (lambda x: xg.allclose(x, x * 1.5), normal(3)),
     "floor_divide": (lambda x: x // 0.3, normal(3)),
     "nextafter": (lambda x: xg.nextafter(x, 0.0), normal(3)),
     "signbit": (xg.signbit, normal(3)),
