@@ -1,0 +1,200 @@
+"""A ``vmap`` call under tapes that record: one node whose gradient is a vmapped vjp.
+
+The batched operations inside never reach a tape outside the call (their values are batched
+only while the call runs). The call runs with no tape outside recording, noting the tensors
+it reads that those tapes differentiate (its arguments, closures, trainable Variables), as
+``xg.recompute_grad`` does; the tapes then record it as one node. Its gradient runs the
+function again inside ``vmap`` under a fresh tape -- the per-example vjp, batched, as
+``jax.vjp`` of a ``jax.vmap`` is -- and sums the per-example gradients of what was not mapped.
+When a tape records that backward pass (a second derivative), the vmap there is again such a
+node, whose gradient is the vmapped vjp of the vjp: every order composes.
+
+>>> import xpgrad as xg
+>>> w = xg.asarray([1.0, 2.0])
+>>> xs = xg.asarray([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+>>> per_example = xg.vmap(xg.grad(lambda w, x: xg.sum(xg.sin(x * w))), in_axes=(None, 0))
+>>> penalty = lambda w: xg.sum(per_example(w, xs) ** 2)
+>>> loop = lambda w: sum(xg.sum(xg.grad(lambda w, x: xg.sum(xg.sin(x * w)))(w, x) ** 2)
+...                      for x in xs)
+>>> bool(xg.all(xg.abs(xg.grad(penalty)(w) - xg.grad(loop)(w)) < 1e-6))
+True
+"""
+from __future__ import annotations
+
+from ..primitive import Primitive, apply, tape_state
+from ..pytree import rebuild
+from ..random import noting_draws, replaying_fresh
+from ..recompute import _identity, _is_float, _operands, _pack, _Reads, _replaying, _unpack
+from ..tensor import Tensor, _wrap
+from .axes import spec_leaves
+
+
+def recorded_call(run, spec, args, kwargs):
+    """``run(args, kwargs)`` (the vmap call) with the tapes recording it as one node.
+
+    ``spec``: the vmap's ``fn, in_axes, out_axes, randomness, fallbacks`` and ``remap`` (how to
+    make another vmap of the same kind, for the gradient)."""
+    from .api import _mapped_leaves
+
+    outer = tape_state.recording
+    reads = _Reads(outer)
+    tape_state.recording = [reads]
+    try:
+        with noting_draws() as draws:
+            out = run(args, kwargs)
+    finally:
+        tape_state.recording = outer
+    leaves = _mapped_leaves(args, kwargs, spec.in_axes)[0]
+    given = [leaf for _, _, leaf in leaves if _is_float(leaf)]
+    outs = spec_leaves(spec.out_axes, out, "out_axes", "outputs")
+    outputs = [(k, axis, leaf) for k, (axis, _, leaf) in enumerate(outs) if _is_float(leaf)]
+    operands = _operands(given, list(reads.found.values()))
+    if not outputs or not operands:
+        return out                          # nothing a tape could differentiate through
+    if draws:
+        _refuse_draws_under_trace()
+    call = _Call(spec, args, kwargs, leaves, operands, outputs, draws)
+    flat = [leaf for _, _, leaf in outputs]
+    whole = flat[0] if len(flat) == 1 else _pack(flat)
+    call.value = whole._data
+    node = apply(_NODE, *operands, call=call)
+    pieces = iter([node] if len(flat) == 1 else _unpack(node, call.specs))
+    floats = {k for k, _, _ in outputs}
+    return rebuild(out, [next(pieces) if k in floats else leaf
+                         for k, (_, _, leaf) in enumerate(outs)])
+
+
+def _refuse_draws_under_trace():
+    from ..jit.capture import current_tracer
+    from ..jit.errors import TraceError
+
+    if current_tracer() is not None:
+        raise TraceError("xg.vmap: the vmapped function draws random numbers and a tape "
+                         "differentiates through it; under xg.function a replay would draw "
+                         "other numbers for its gradient than for its value. Draw outside the "
+                         "vmapped function and pass the draws in, or call without xg.function")
+
+
+class _Call:
+    """One recorded vmap call, held by its node: what its gradient needs."""
+
+    __slots__ = ("spec", "args", "kwargs", "operands", "draws", "specs", "value",
+                 "outputs", "sources")
+
+    def __init__(self, spec, args, kwargs, leaves, operands, outputs, draws):
+        self.spec, self.args, self.kwargs = spec, args, kwargs
+        self.operands, self.draws = operands, draws
+        self.outputs = [(k, axis if axis is None else axis % leaf.ndim)
+                        for k, axis, leaf in outputs]
+        self.specs = [(leaf.shape, leaf.dtype) for _, _, leaf in outputs]
+        self.value = None
+        index = {_identity(t): i for i, t in enumerate(operands)}
+        # (argument leaf number or None for a closure, its batch axis or None, operand number)
+        mapped = [(k, axis, index[_identity(leaf)]) for k, (axis, _, leaf) in enumerate(leaves)
+                  if axis is not None and _is_float(leaf) and _identity(leaf) in index]
+        unmapped, seen = [], set()
+        for k, (axis, _, leaf) in enumerate(leaves):
+            if axis is None and _is_float(leaf) and _identity(leaf) not in seen:
+                seen.add(_identity(leaf))
+                unmapped.append((k, None, index[_identity(leaf)]))
+        closures = [(None, None, i) for i, t in enumerate(operands)
+                    if _identity(t) not in seen]
+        self.sources = mapped + unmapped + closures
+
+    def gradients(self, g, needs):
+        """The operands' gradients (None where not ``needs``): raw arrays, or Tensors when
+        ``g`` is one (a tape records this backward pass)."""
+        higher = isinstance(g, Tensor)
+        upstream = g if higher else _wrap(g, self.operands[0]._backend)
+        seeds = [upstream] if len(self.specs) == 1 else _unpack(upstream, self.specs)
+        size = _batch_size(self.spec, self.args, self.kwargs)
+        seeds = [seed if axis is not None else _first_example_only(seed, size)
+                 for seed, (_, axis) in zip(seeds, self.outputs)]
+        sources = [s for s in self.sources if needs[s[2]]]
+        closures = tuple(self.operands[i] for k, _, i in sources if k is None)
+        per_example = _per_example_vjp(self.spec, len(self.args), sources, self.outputs)
+        arg_axes = (tuple(self.spec.in_axes) if isinstance(self.spec.in_axes, (tuple, list))
+                    else (self.spec.in_axes,) * len(self.args))
+        seed_axes = tuple(0 if axis is None else axis for _, axis in self.outputs)
+        grad_axes = tuple(0 if axis is None else axis for _, axis, _ in sources)
+        vjp = self.spec.remap(per_example, arg_axes + (None, seed_axes), grad_axes)
+        with _replaying(self.draws), replaying_fresh(self.draws.fresh):
+            found = vjp(*self.args, closures, tuple(seeds), **self.kwargs)
+        from ..ops.reductions import sum as reduce_sum
+
+        totals = [None] * len(self.operands)
+        for (_, axis, i), grad in zip(sources, found):
+            if grad is None:
+                continue
+            if axis is None:                # the examples' gradients of what all of them read
+                grad = reduce_sum(grad, axis=0)
+            totals[i] = grad if totals[i] is None else totals[i] + grad
+        if higher:
+            return totals
+        return [None if t is None else t._data for t in totals]
+
+
+def _batch_size(spec, args, kwargs):
+    from .api import _mapped_leaves
+
+    return _mapped_leaves(args, kwargs, spec.in_axes)[2]
+
+
+def _first_example_only(seed, size):
+    """The gradient of an output that every example shares (``out_axes`` None), as a batch:
+    ``seed`` for the first example, zeros for the others (the output counts once)."""
+    from ..creation import zeros
+    from ..ops.joining import concat
+    from ..ops.shape import expand_dims
+
+    rest = zeros((size - 1,) + tuple(seed.shape), dtype=seed.dtype, backend=seed._backend)
+    return concat([expand_dims(seed, axis=0), rest], axis=0)
+
+
+def _per_example_vjp(spec, n_args, sources, outputs):
+    """The function vmapped for the gradient: one example's vjp of ``spec.fn`` with respect
+    to ``sources`` (its argument leaves by number, then the closures given in order)."""
+    from ..recompute import _walk_from
+    from ..tape import GradientTape
+    from .api import _positional
+
+    def vjp(*args_and_more, **kwargs):
+        args, closures, seeds = args_and_more[:n_args], args_and_more[n_args], \
+            args_and_more[n_args + 1]
+        leaves = [leaf for _, _, leaf in _positional(args, spec.in_axes)]
+        leaves += [leaf for _, _, leaf in spec_leaves(None, kwargs, "in_axes", "keyword "
+                                                      "arguments")]
+        extra = iter(closures)
+        watched = [leaves[k] if k is not None else next(extra) for k, _, _ in sources]
+        with GradientTape(watch_accessed_variables=False) as tape:
+            for t in watched:
+                tape.watch(t)
+            out = spec.fn(*args, **kwargs)
+        outs = spec_leaves(spec.out_axes, out, "out_axes", "outputs")
+        pairs = [(outs[k][2], seed) for (k, _), seed in zip(outputs, seeds)
+                 if isinstance(outs[k][2], Tensor)]
+        if not pairs:
+            return tuple(None for _ in watched)
+        higher = bool(tape_state.recording)
+        found = _walk_from(tape, [t for t, _ in pairs], [s for _, s in pairs], watched, higher)
+        return tuple(_as_tensor(found.get(t._key), t) for t in watched)
+
+    return vjp
+
+
+def _as_tensor(g, source):
+    if g is None or isinstance(g, Tensor):
+        return g
+    return _wrap(g, source._backend)
+
+
+def _forward(xp, *raws, call):
+    value, call.value = call.value, None     # the node does not keep the output alive
+    return value
+
+
+def _joint(xp, g, ans, needs, *inputs, call):
+    return call.gradients(g, needs)
+
+
+_NODE = Primitive("vmap", _forward, joint=_joint, saves=())
