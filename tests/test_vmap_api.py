@@ -113,9 +113,7 @@ def test_a_tape_outside_differentiates_through_vmap():
     def f(x):
         return xg.vmap(lambda r, s: xg.sum(xg.sin(r) * r[0]) * s, in_axes=(1, None))(x.T, 2.0)
 
-    xg.testing.check_grads(f, (xg.asarray(X.numpy()),))
-    with pytest.raises(NotImplementedError, match=r"xg.vmap\(xg.hessian\(f\)\)"):
-        xg.testing.check_grads(f, (xg.asarray(X.numpy()),), order=2)
+    xg.testing.check_grads(f, (xg.asarray(X.numpy()),), order=2)
     with xg.GradientTape() as tape:
         tape.watch(X)
         loss = xg.sum(f(X) ** 2)

@@ -58,6 +58,9 @@ def recorded_call(run, spec, args, kwargs):
     whole = flat[0] if len(flat) == 1 else _pack(flat)
     call.value = whole._data
     node = apply(_NODE, *operands, call=call)
+    # what each operand was when the call ran (the tapes have keyed its Variables by now): the
+    # gradient reruns the function, which must see the same values
+    call.snapshots = [(t._data, t._key) for t in operands]
     pieces = iter([node] if len(flat) == 1 else _unpack(node, call.specs))
     floats = {k for k, _, _ in outputs}
     return rebuild(out, [next(pieces) if k in floats else leaf
@@ -79,7 +82,7 @@ class _Call:
     """One recorded vmap call, held by its node: what its gradient needs."""
 
     __slots__ = ("spec", "args", "kwargs", "operands", "draws", "specs", "value",
-                 "outputs", "sources")
+                 "outputs", "sources", "snapshots")
 
     def __init__(self, spec, args, kwargs, leaves, operands, outputs, draws):
         self.spec, self.args, self.kwargs = spec, args, kwargs
@@ -88,6 +91,7 @@ class _Call:
                         for k, axis, leaf in outputs]
         self.specs = [(leaf.shape, leaf.dtype) for _, _, leaf in outputs]
         self.value = None
+        self.snapshots = ()
         index = {_identity(t): i for i, t in enumerate(operands)}
         # (argument leaf number or None for a closure, its batch axis or None, operand number)
         mapped = [(k, axis, index[_identity(leaf)]) for k, (axis, _, leaf) in enumerate(leaves)
@@ -104,6 +108,7 @@ class _Call:
     def gradients(self, g, needs):
         """The operands' gradients (None where not ``needs``): raw arrays, or Tensors when
         ``g`` is one (a tape records this backward pass)."""
+        self._check_unchanged(needs)
         higher = isinstance(g, Tensor)
         upstream = g if higher else _wrap(g, self.operands[0]._backend)
         seeds = [upstream] if len(self.specs) == 1 else _unpack(upstream, self.specs)
@@ -132,6 +137,20 @@ class _Call:
         if higher:
             return totals
         return [None if t is None else t._data for t in totals]
+
+    def _check_unchanged(self, needs):
+        for t, (data, key), need in zip(self.operands, self.snapshots, needs):
+            if need and (t._data is not data or t._key != key):
+                what = f"Variable {t.name!r}" if hasattr(t, "name") else "a tensor it reads"
+                raise RuntimeError(
+                    f"xg.vmap: {what} changed (assigned or written in place) after the "
+                    f"vmapped function {_name(self.spec.fn)!r} ran and before the gradient "
+                    "through it was taken; the gradient runs the function again and would "
+                    "use the new value. Take the gradient before changing it")
+
+
+def _name(fn):
+    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
 
 
 def _batch_size(spec, args, kwargs):
