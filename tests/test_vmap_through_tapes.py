@@ -199,3 +199,21 @@ def test_draws_under_xg_function_with_a_tape_are_refused_and_the_rest_replays():
     traced(xg.asarray(X0))                   # the first call runs eagerly, the second traces
     with pytest.raises(TraceError, match="xg.vmap: the vmapped function draws random"):
         traced(xg.asarray(X0))
+
+
+def test_nested_vmaps_and_forward_mode_through_vmap():
+    x, y = xg.asarray(X0), xg.asarray(X0[:2] + 0.5)
+    w0 = RNG.normal(size=(3,))
+
+    def nested(w, ns, vmap, xs, ys):
+        return ns.sum(vmap(lambda r: vmap(lambda s: ns.sin(r * s * w))(ys))(xs) ** 2)
+
+    f = lambda w: nested(w, xg, xg.vmap, x, y)
+    jf = lambda w: nested(w, jnp, jax.vmap, X0, y.numpy())
+    close(xg.grad(f)(xg.asarray(w0)), jax.grad(jf)(w0))
+    close(xg.hessian(f)(xg.asarray(w0)), jax.hessian(jf)(w0))
+
+    tangent = RNG.normal(size=X0.shape)
+    rows = lambda x: xg.vmap(lambda r: xg.sin(r) * xg.sum(r ** 2))(x)
+    jrows = lambda x: jax.vmap(lambda r: jnp.sin(r) * jnp.sum(r ** 2))(x)
+    close(xg.jvp(rows, (x,), (xg.asarray(tangent),))[1], jax.jvp(jrows, (X0,), (tangent,))[1])

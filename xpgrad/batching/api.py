@@ -37,7 +37,10 @@ def vmap(fn, in_axes=0, out_axes=0, randomness="error"):
 
     ``xg.grad``, ``GradientTape``, ``xg.jacobian``, ``xg.vjp`` and ``xg.hessian`` inside
     ``fn`` batch too, so per-example gradients are
-    ``xg.vmap(xg.grad(loss), in_axes=(None, 0, 0))(params, x, y)``; vmaps nest. Functions
+    ``xg.vmap(xg.grad(loss), in_axes=(None, 0, 0))(params, x, y)``; vmaps nest. Tapes
+    outside differentiate through the call to any order (``xg.grad`` of a loss holding
+    per-example gradients, ``xg.hessian`` of a function that vmaps): it is one node of theirs,
+    whose gradient runs ``fn`` again under a vmap of its vjp (``through_tapes.py``). Functions
     without a batching rule loop over the batch (right, only slower): the returned function's
     ``fallbacks`` counts them by name.
 
@@ -51,6 +54,9 @@ def vmap(fn, in_axes=0, out_axes=0, randomness="error"):
     (2, 2)
     >>> dict(f.fallbacks)
     {}
+    >>> penalty = lambda w: xg.sum(f(w, xs) ** 2)             # a gradient of gradients
+    >>> xg.grad(penalty)(w).tolist()
+    [[432.0, 1280.0], [640.0, 1904.0]]
     """
     if not callable(fn):
         raise TypeError(f"vmap: fn must be callable, got {type(fn).__name__}")

@@ -61,7 +61,12 @@ def matmul(level, real, args, kwargs):
         da = _pad_stack(inner, da, max(na, 2), stack)
     if bb:
         db = _pad_stack(inner, db, max(nb, 2), stack)
-    out = real(da, db)
+    if da.shape[-1] == 1 and ba and bb:
+        # outer products of the examples (a vjp's ``g @ x.T``): a batched matmul over one term
+        # is 3x slower than the product it is (NumPy, (64, 784, 1) @ (64, 1, 256))
+        out = inner.multiply(da, db)
+    else:
+        out = real(da, db)
     if nb == 1:
         out = inner.squeeze(out, axis=-1)
     if na == 1:
