@@ -217,3 +217,22 @@ def test_nested_vmaps_and_forward_mode_through_vmap():
     rows = lambda x: xg.vmap(lambda r: xg.sin(r) * xg.sum(r ** 2))(x)
     jrows = lambda x: jax.vmap(lambda r: jnp.sin(r) * jnp.sum(r ** 2))(x)
     close(xg.jvp(rows, (x,), (xg.asarray(tangent),))[1], jax.jvp(jrows, (X0,), (tangent,))[1])
+
+
+def test_one_tensor_passed_twice_and_integer_or_constant_outputs():
+    x, w = xg.asarray(X0), xg.asarray(W0[:, 0])
+    twice = lambda x: xg.sum(xg.vmap(lambda a, b: xg.sin(a * b), in_axes=(0, 1))(x, x.T) ** 2)
+    jtwice = lambda x: jnp.sum(jax.vmap(lambda a, b: jnp.sin(a * b), in_axes=(0, 1))(x, x.T)
+                               ** 2)
+    close(xg.hessian(twice)(x), jax.hessian(jtwice)(X0))
+    shared = lambda w: xg.sum(xg.vmap(lambda a, u, v: xg.sin(a @ u) * v,
+                                      in_axes=(0, None, None))(x, w, w) ** 2)
+    jshared = lambda w: jnp.sum(jax.vmap(lambda a, u, v: jnp.sin(a @ u) * v,
+                                         in_axes=(0, None, None))(X0, w, w) ** 2)
+    close(xg.hessian(shared)(w), jax.hessian(jshared)(W0[:, 0]))
+
+    def mixed(x):
+        index, square, ones = xg.vmap(lambda a: (xg.argmax(a), xg.sum(a ** 2), xg.ones(2)))(x)
+        return xg.sum(square) + xg.sum(ones) + xg.sum(index)
+
+    close(xg.grad(mixed)(x), 2 * X0)
