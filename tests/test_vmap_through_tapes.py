@@ -236,3 +236,13 @@ def test_one_tensor_passed_twice_and_integer_or_constant_outputs():
         return xg.sum(square) + xg.sum(ones) + xg.sum(index)
 
     close(xg.grad(mixed)(x), 2 * X0)
+
+
+def test_an_unbatched_output_of_a_vmap_over_no_examples_has_no_gradient_and_says_so():
+    w, none = xg.asarray(W0[:, 0]), xg.zeros((0, 3), dtype=xg.float64)
+    f = xg.vmap(lambda r, w: (xg.sin(r * w), xg.sum(w ** 2)), in_axes=(0, None),
+                out_axes=(0, None))
+    close(xg.grad(lambda w: xg.sum(f(xg.asarray(X0), w)[1]))(w), 2 * W0[:, 0])
+    with pytest.raises(NotImplementedError, match="vmap over 0 examples.*out_axes None"):
+        xg.grad(lambda w: f(none, w)[1])(w)
+    close(xg.grad(lambda x: xg.sum(f(x, w)[0]))(none), np.zeros((0, 3)))

@@ -48,12 +48,13 @@ def recorded_call(run, spec, args, kwargs):
     given = [leaf for _, _, leaf in leaves if _is_float(leaf)]
     outs = spec_leaves(spec.out_axes, out, "out_axes", "outputs")
     outputs = [(k, axis, leaf) for k, (axis, _, leaf) in enumerate(outs) if _is_float(leaf)]
-    operands = _operands(given, list(reads.found.values()))
+    read = list(reads.found.values())
+    operands = _operands(given, read)
     if not outputs or not operands:
         return out                          # nothing a tape could differentiate through
     if draws:
         _refuse_draws_under_trace()
-    call = _Call(spec, args, kwargs, leaves, operands, outputs, draws)
+    call = _Call(spec, args, kwargs, leaves, operands, read, outputs, draws)
     flat = [leaf for _, _, leaf in outputs]
     whole = flat[0] if len(flat) == 1 else _pack(flat)
     call.value = whole._data
@@ -84,7 +85,7 @@ class _Call:
     __slots__ = ("spec", "args", "kwargs", "operands", "draws", "specs", "value",
                  "outputs", "sources", "snapshots")
 
-    def __init__(self, spec, args, kwargs, leaves, operands, outputs, draws):
+    def __init__(self, spec, args, kwargs, leaves, operands, read, outputs, draws):
         self.spec, self.args, self.kwargs = spec, args, kwargs
         self.operands, self.draws = operands, draws
         self.outputs = [(k, axis if axis is None else axis % leaf.ndim)
@@ -101,8 +102,10 @@ class _Call:
             if axis is None and _is_float(leaf) and _identity(leaf) not in seen:
                 seen.add(_identity(leaf))
                 unmapped.append((k, None, index[_identity(leaf)]))
+        # what fn reads besides its unmapped arguments (a mapped one read whole counts too)
+        read = {_identity(t) for t in read}
         closures = [(None, None, i) for i, t in enumerate(operands)
-                    if _identity(t) not in seen]
+                    if _identity(t) in read and _identity(t) not in seen]
         self.sources = mapped + unmapped + closures
 
     def gradients(self, g, needs):
@@ -112,9 +115,17 @@ class _Call:
         higher = isinstance(g, Tensor)
         upstream = g if higher else _wrap(g, self.operands[0]._backend)
         seeds = [upstream] if len(self.specs) == 1 else _unpack(upstream, self.specs)
+        from ..ops.reductions import any as xg_any, sum as reduce_sum
+
         size = _batch_size(self.spec, self.args, self.kwargs)
+        if size == 0 and any(axis is None and bool(xg_any(seed != 0))
+                             for seed, (_, axis) in zip(seeds, self.outputs)):
+            raise NotImplementedError(
+                "xg.vmap over 0 examples: the gradient of an output with out_axes None (one "
+                "value for all examples) is not supported, as no example runs its vjp; give "
+                "that output an axis or compute it outside the vmapped function")
         seeds = [seed if axis is not None else _first_example_only(seed, size)
-                 for seed, (_, axis) in zip(seeds, self.outputs)]
+                 if size else seed[None][:0] for seed, (_, axis) in zip(seeds, self.outputs)]
         sources = [s for s in self.sources if needs[s[2]]]
         closures = tuple(self.operands[i] for k, _, i in sources if k is None)
         per_example = _per_example_vjp(self.spec, len(self.args), sources, self.outputs)
@@ -125,7 +136,6 @@ class _Call:
         vjp = self.spec.remap(per_example, arg_axes + (None, seed_axes), grad_axes)
         with _replaying(self.draws), replaying_fresh(self.draws.fresh):
             found = vjp(*self.args, closures, tuple(seeds), **self.kwargs)
-        from ..ops.reductions import sum as reduce_sum
 
         totals = [None] * len(self.operands)
         for (_, axis, i), grad in zip(sources, found):
