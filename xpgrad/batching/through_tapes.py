@@ -27,6 +27,8 @@ from ..random import noting_draws, replaying_fresh
 from ..recompute import _identity, _is_float, _operands, _pack, _Reads, _replaying, _unpack
 from ..tensor import Tensor, _wrap
 from .axes import spec_leaves
+from .batched import BatchedArray
+from .outer_products import sum_examples
 
 
 def recorded_call(run, spec, args, kwargs):
@@ -128,11 +130,15 @@ class _Call:
                  if size else seed[None][:0] for seed, (_, axis) in zip(seeds, self.outputs)]
         sources = [s for s in self.sources if needs[s[2]]]
         closures = tuple(self.operands[i] for k, _, i in sources if k is None)
-        per_example = _per_example_vjp(self.spec, len(self.args), sources, self.outputs)
+        # what every example reads gets the examples' gradients summed inside the vmap (an
+        # outer product's factors are summed as one matrix product), except over no examples
+        inside = size > 0
+        per_example = _per_example_vjp(self.spec, len(self.args), sources, self.outputs,
+                                       inside)
         arg_axes = (tuple(self.spec.in_axes) if isinstance(self.spec.in_axes, (tuple, list))
                     else (self.spec.in_axes,) * len(self.args))
         seed_axes = tuple(0 if axis is None else axis for _, axis in self.outputs)
-        grad_axes = tuple(0 if axis is None else axis for _, axis, _ in sources)
+        grad_axes = tuple(axis if axis is not None or inside else 0 for _, axis, _ in sources)
         vjp = self.spec.remap(per_example, arg_axes + (None, seed_axes), grad_axes)
         with _replaying(self.draws), replaying_fresh(self.draws.fresh):
             found = vjp(*self.args, closures, tuple(seeds), **self.kwargs)
@@ -141,7 +147,7 @@ class _Call:
         for (_, axis, i), grad in zip(sources, found):
             if grad is None:
                 continue
-            if axis is None:                # the examples' gradients of what all of them read
+            if axis is None and not inside:     # the examples' gradients, of no example
                 grad = reduce_sum(grad, axis=0)
             totals[i] = grad if totals[i] is None else totals[i] + grad
         if higher:
@@ -180,9 +186,10 @@ def _first_example_only(seed, size):
     return concat([expand_dims(seed, axis=0), rest], axis=0)
 
 
-def _per_example_vjp(spec, n_args, sources, outputs):
+def _per_example_vjp(spec, n_args, sources, outputs, summed):
     """The function vmapped for the gradient: one example's vjp of ``spec.fn`` with respect
-    to ``sources`` (its argument leaves by number, then the closures given in order)."""
+    to ``sources`` (its argument leaves by number, then the closures given in order); with
+    ``summed``, the gradients of the unmapped ones are the sums over the examples."""
     from ..recompute import _walk_from
     from ..tape import GradientTape
     from .api import _positional
@@ -206,7 +213,12 @@ def _per_example_vjp(spec, n_args, sources, outputs):
             return tuple(None for _ in watched)
         higher = bool(tape_state.recording)
         found = _walk_from(tape, [t for t, _ in pairs], [s for _, s in pairs], watched, higher)
-        return tuple(_as_tensor(found.get(t._key), t) for t in watched)
+        grads = [_as_tensor(found.get(t._key), t) for t in watched]
+        if summed:
+            level = seeds[0]._data._level       # (the seeds are entered: batched by this vmap)
+            grads = [apply(_SUM_EXAMPLES, g, level=level) if axis is None and g is not None
+                     else g for g, (_, axis, _) in zip(grads, sources)]
+        return tuple(grads)
 
     return vjp
 
@@ -215,6 +227,26 @@ def _as_tensor(g, source):
     if g is None or isinstance(g, Tensor):
         return g
     return _wrap(g, source._backend)
+
+
+def _sum_examples(xp, x, level):
+    """The sum over the examples of ``level`` (JAX's ``psum`` over a vmap's axis), the value
+    every example then shares."""
+    if x.__class__ is BatchedArray and x._level is level:
+        if x._shared:
+            return BatchedArray.of_example(x.example() * level.size, level)
+        return BatchedArray.of_example(sum_examples(level, x), level)
+    return x * level.size                   # every example's the same
+
+
+def _sum_examples_vjp(xp, g, ans, x, level):
+    # each example's input reaches every example's sum: its gradient sums them too
+    if isinstance(g, Tensor):
+        return apply(_SUM_EXAMPLES, g, level=level)
+    return _sum_examples(xp, g, level)
+
+
+_SUM_EXAMPLES = Primitive("vmap_sum_examples", _sum_examples, _sum_examples_vjp, saves=())
 
 
 def _forward(xp, *raws, call):
