@@ -42,6 +42,9 @@ def test_sums_transposes_and_the_sum_over_examples_stay_factored():
         assert transpose._factors is not None
         np.testing.assert_allclose(transpose._data, 2 * np.swapaxes(want, 1, 2), rtol=1e-14)
     np.testing.assert_allclose(sum_examples(level, total), 2 * want.sum(axis=0), rtol=1e-13)
+    total += product                                  # in place: one more pair of factors
+    assert total._factors[0].shape == (B, K, 3)
+    np.testing.assert_allclose(sum_examples(level, total), 3 * want.sum(axis=0), rtol=1e-13)
     many = product
     for _ in range(_FEW + 1):                         # past _FEW terms: made by one matmul
         many = many + product
@@ -66,7 +69,9 @@ def test_every_other_use_reads_the_values():
 
 
 def layer_loss(w, x, ns=xg):
-    return ns.sum(ns.tanh(x @ w) ** 2) + ns.sum(ns.tanh(w @ x[:M]) ** 3)
+    """Three products with ``w``: three outer products in its gradient, added by the walk."""
+    return ns.sum(ns.tanh(x @ w) ** 2) + ns.sum(ns.tanh(w @ x[:M]) ** 3) \
+        + ns.sum(ns.sin(x[::-1] @ w))
 
 
 def test_per_example_gradients_of_a_wide_layer_equal_the_loop():

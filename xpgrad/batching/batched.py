@@ -292,6 +292,10 @@ def _inplace(name):
             return NotImplemented
         level = _top((self, other))
         result = getattr(level.namespace, name)(self, other)
+        if self._factors is not None and result.__class__ is BatchedArray \
+                and result._factors is not None and result._level is self._level:
+            self._factors = result._factors      # (a sum of outer products: more factors)
+            return self
         if result.__class__ is BatchedArray and result._level is self._level \
                 and result._data.shape == self._data.shape:
             data = self.writeable()
