@@ -113,21 +113,15 @@ class _Call:
     def gradients(self, g, needs):
         """The operands' gradients (None where not ``needs``): raw arrays, or Tensors when
         ``g`` is one (a tape records this backward pass)."""
+        from ..ops.reductions import sum as reduce_sum
+
         self._check_unchanged(needs)
         higher = isinstance(g, Tensor)
         upstream = g if higher else _wrap(g, self.operands[0]._backend)
         seeds = [upstream] if len(self.specs) == 1 else _unpack(upstream, self.specs)
-        from ..ops.reductions import any as xg_any, sum as reduce_sum
-
         size = _batch_size(self.spec, self.args, self.kwargs)
-        if size == 0 and any(axis is None and bool(xg_any(seed != 0))
-                             for seed, (_, axis) in zip(seeds, self.outputs)):
-            raise NotImplementedError(
-                "xg.vmap over 0 examples: the gradient of an output with out_axes None (one "
-                "value for all examples) is not supported, as no example runs its vjp; give "
-                "that output an axis or compute it outside the vmapped function")
-        seeds = [seed if axis is not None else _first_example_only(seed, size)
-                 if size else seed[None][:0] for seed, (_, axis) in zip(seeds, self.outputs)]
+        seeds = [seed if axis is not None else _seed_of_shared(seed, size)
+                 for seed, (_, axis) in zip(seeds, self.outputs)]
         sources = [s for s in self.sources if needs[s[2]]]
         closures = tuple(self.operands[i] for k, _, i in sources if k is None)
         # what every example reads gets the examples' gradients summed inside the vmap (an
@@ -175,13 +169,21 @@ def _batch_size(spec, args, kwargs):
     return _mapped_leaves(args, kwargs, spec.in_axes)[2]
 
 
-def _first_example_only(seed, size):
+def _seed_of_shared(seed, size):
     """The gradient of an output that every example shares (``out_axes`` None), as a batch:
     ``seed`` for the first example, zeros for the others (the output counts once)."""
     from ..creation import zeros
     from ..ops.joining import concat
+    from ..ops.reductions import any as any_of
     from ..ops.shape import expand_dims
 
+    if size == 0:
+        if bool(any_of(seed != 0)):
+            raise NotImplementedError(
+                "xg.vmap over 0 examples: the gradient of an output with out_axes None (one "
+                "value for all examples) is not supported, as no example runs its vjp; give "
+                "that output an axis or compute it outside the vmapped function")
+        return expand_dims(seed, axis=0)[:0]
     rest = zeros((size - 1,) + tuple(seed.shape), dtype=seed.dtype, backend=seed._backend)
     return concat([expand_dims(seed, axis=0), rest], axis=0)
 
