@@ -73,14 +73,18 @@ def vmap(fn, in_axes=0, out_axes=0, randomness="error"):
 def _vmapped(fn, in_axes, out_axes, randomness, fallbacks):
     """``vmap``'s function, its arguments checked; ``fallbacks`` counts its loops."""
 
-    def run(args, kwargs):
+    def run(args, kwargs, around=None):
+        """The call; ``around(level, leaves, call)``, given, makes it (``through_tapes``)."""
         leaves, n, size, be = _mapped_leaves(args, kwargs, in_axes)
         with batching(be, size, randomness, fallbacks) as level:
             batched = [_enter(leaf, axis, level) if axis is not None else leaf
                        for axis, _, leaf in leaves]
             new_args = rebuild(args, batched[:n]) if args else ()
             new_kwargs = rebuild(kwargs, batched[n:]) if kwargs else {}
-            out = fn(*new_args, **new_kwargs)
+            if around is None:
+                out = fn(*new_args, **new_kwargs)
+            else:
+                out = around(level, batched, lambda: fn(*new_args, **new_kwargs))
         outs = spec_leaves(out_axes, out, "out_axes", "outputs")
         return rebuild(out, [_leave(leaf, axis, path, level) for axis, path, leaf in outs])
 

@@ -29,6 +29,7 @@ from ..tensor import Tensor, _wrap
 from .axes import spec_leaves
 from .batched import BatchedArray
 from .outer_products import sum_examples
+from .session import batching, reentrant
 
 
 def recorded_call(run, spec, args, kwargs):
@@ -39,11 +40,12 @@ def recorded_call(run, spec, args, kwargs):
     from .api import _mapped_leaves
 
     outer = tape_state.recording
-    reads = _Reads(outer)
+    reads = _ReadsWatched(outer)
+    saved = _Saved(reads)
     tape_state.recording = [reads]
     try:
         with noting_draws() as draws:
-            out = run(args, kwargs)
+            out = run(args, kwargs, saved.around)
     finally:
         tape_state.recording = outer
     leaves = _mapped_leaves(args, kwargs, spec.in_axes)[0]
@@ -57,6 +59,8 @@ def recorded_call(run, spec, args, kwargs):
     if draws:
         _refuse_draws_under_trace()
     call = _Call(spec, args, kwargs, leaves, operands, read, outputs, draws)
+    saved.keep(spec, outputs, call.sources, operands)
+    call.saved = saved
     flat = [leaf for _, _, leaf in outputs]
     whole = flat[0] if len(flat) == 1 else _pack(flat)
     call.value = whole._data
@@ -85,7 +89,7 @@ class _Call:
     """One recorded vmap call, held by its node: what its gradient needs."""
 
     __slots__ = ("spec", "args", "kwargs", "operands", "draws", "specs", "value",
-                 "outputs", "sources", "snapshots")
+                 "outputs", "sources", "snapshots", "saved")
 
     def __init__(self, spec, args, kwargs, leaves, operands, read, outputs, draws):
         self.spec, self.args, self.kwargs = spec, args, kwargs
@@ -115,11 +119,13 @@ class _Call:
         ``g`` is one (a tape records this backward pass)."""
         from ..ops.reductions import sum as reduce_sum
 
-        self._check_unchanged(needs)
         higher = isinstance(g, Tensor)
         upstream = g if higher else _wrap(g, self.operands[0]._backend)
         seeds = [upstream] if len(self.specs) == 1 else _unpack(upstream, self.specs)
-        size = _batch_size(self.spec, self.args, self.kwargs)
+        size, be = _batch_size(self.spec, self.args, self.kwargs)
+        if not higher and size and reentrant(self.saved.level):
+            return self._walk_saved([s._data for s in seeds], needs, size, be)
+        self._check_unchanged(needs)
         seeds = [seed if axis is not None else _seed_of_shared(seed, size)
                  for seed, (_, axis) in zip(seeds, self.outputs)]
         sources = [s for s in self.sources if needs[s[2]]]
@@ -148,6 +154,47 @@ class _Call:
             return totals
         return [None if t is None else t._data for t in totals]
 
+    def _walk_saved(self, seeds, needs, size, be):
+        """First order: the walk back through the tape the call kept, in its level entered
+        again; raw arrays (None where not ``needs``)."""
+        from ..backward import _walk
+        from ..gradient_call import walk_seeds
+        from ..tape import next_key
+        from .api import _leave
+
+        saved = self.saved
+        level = saved.level
+        totals = [None] * len(self.operands)
+        with batching(be, size, self.spec.randomness, self.spec.fallbacks, level=level):
+            inner = level.inner
+            batched = []
+            for seed, (_, axis) in zip(seeds, self.outputs):
+                if axis is None:            # an output every example shares: counted once
+                    rest = inner.zeros((size - 1,) + tuple(seed.shape), dtype=seed.dtype)
+                    seed = inner.concat([inner.expand_dims(seed, axis=0), rest], axis=0)
+                elif axis:
+                    seed = inner.moveaxis(seed, axis, 0)
+                batched.append(BatchedArray(seed, level))
+            targets = [t for t, ok in saved.outputs if ok]
+            if not targets:
+                return totals
+            start = walk_seeds(targets, [b for b, (_, ok) in zip(batched, saved.outputs)
+                                         if ok], False, next_key)
+            sources = [(s, saved.watched[n]) for n, s in enumerate(self.sources)
+                       if needs[s[2]]]
+            tape = saved.tape
+            found = _walk(list(tape._nodes), tape._home, start, {t._key for _, t in sources},
+                          False, False)
+            found = [(s, found.get(t._key)) for s, t in sources]
+        for (_, axis, i), grad in found:
+            if grad is None:
+                continue
+            if axis is None:                # the examples' gradients of what all of them read
+                grad = _sum_examples(None, grad, level)
+            grad = _leave(_wrap(grad, be), axis, "", level)._data
+            totals[i] = grad if totals[i] is None else totals[i] + grad
+        return totals
+
     def _check_unchanged(self, needs):
         for t, (data, key), need in zip(self.operands, self.snapshots, needs):
             if need and (t._data is not data or t._key != key):
@@ -164,9 +211,65 @@ def _name(fn):
 
 
 def _batch_size(spec, args, kwargs):
+    """``(batch size, backend)`` of the call."""
     from .api import _mapped_leaves
 
-    return _mapped_leaves(args, kwargs, spec.in_axes)[2]
+    _, _, size, be = _mapped_leaves(args, kwargs, spec.in_axes)
+    return size, be
+
+
+class _ReadsWatched(_Reads):
+    """``_Reads`` whose ``tape``, once set, watches each tensor found as it is first read
+    (before that tape records the operation reading it)."""
+
+    def __init__(self, outer):
+        super().__init__(outer)
+        self.tape = None
+
+    def _record(self, prim, args, raws, out, params, saved, kern, nested):
+        n = len(self.found)
+        super()._record(prim, args, raws, out, params, saved, kern, nested)
+        if self.tape is not None and len(self.found) > n:
+            for t in list(self.found.values())[n:]:
+                self.tape.watch(t)
+
+
+class _Saved:
+    """What the first run keeps for a first-order gradient: its level, a tape of its batched
+    operations watching the argument leaves and what the tapes outside differentiate, and
+    its outputs before they left the level."""
+
+    def __init__(self, reads):
+        self.reads = reads
+        self.level = self.tape = self.inner_out = None
+        self.outputs = []               # (inner output or None, whether it is a Tensor)
+        self.leaves = ()
+        self.watched = []               # per ``_Call.sources`` entry: the tensor watched
+
+    def around(self, level, leaves, call):
+        from ..tape import GradientTape
+
+        self.level, self.leaves = level, leaves
+        tape = self.tape = GradientTape(persistent=True, watch_accessed_variables=False)
+        with tape:
+            for leaf in leaves:
+                if _is_float(leaf):
+                    tape.watch(leaf)
+            self.reads.tape = tape
+            try:
+                out = self.inner_out = call()
+            finally:
+                self.reads.tape = None
+        return out
+
+    def keep(self, spec, outputs, sources, operands):
+        """Note the inner outputs at the places of ``outputs`` (the float ones of the call's)
+        and the tensor watched for each of ``sources``."""
+        inner = spec_leaves(spec.out_axes, self.inner_out, "out_axes", "outputs")
+        self.inner_out = None
+        self.outputs = [(inner[k][2], isinstance(inner[k][2], Tensor)) for k, _, _ in outputs]
+        self.watched = [self.leaves[k] if k is not None else operands[i]
+                        for k, _, i in sources]
 
 
 def _seed_of_shared(seed, size):
