@@ -40,7 +40,8 @@ def vmap(fn, in_axes=0, out_axes=0, randomness="error"):
     ``xg.vmap(xg.grad(loss), in_axes=(None, 0, 0))(params, x, y)``; vmaps nest. Tapes
     outside differentiate through the call to any order (``xg.grad`` of a loss holding
     per-example gradients, ``xg.hessian`` of a function that vmaps): it is one node of theirs,
-    whose gradient runs ``fn`` again under a vmap of its vjp (``through_tapes.py``). Functions
+    whose first-order gradient walks a tape the call kept, and whose higher orders run ``fn``
+    again under a vmap of its vjp (``through_tapes.py``). Functions
     without a batching rule loop over the batch (right, only slower): the returned function's
     ``fallbacks`` counts them by name.
 

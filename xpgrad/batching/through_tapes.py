@@ -1,13 +1,15 @@
-"""A ``vmap`` call under tapes that record: one node whose gradient is a vmapped vjp.
+"""A ``vmap`` call under tapes that record: one node of theirs.
 
 The batched operations inside never reach a tape outside the call (their values are batched
 only while the call runs). The call runs with no tape outside recording, noting the tensors
 it reads that those tapes differentiate (its arguments, closures, trainable Variables), as
-``xg.recompute_grad`` does; the tapes then record it as one node. Its gradient runs the
-function again inside ``vmap`` under a fresh tape -- the per-example vjp, batched, as
-``jax.vjp`` of a ``jax.vmap`` is -- and sums the per-example gradients of what was not mapped.
-When a tape records that backward pass (a second derivative), the vmap there is again such a
-node, whose gradient is the vmapped vjp of the vjp: every order composes.
+``xg.recompute_grad`` does, and recording its batched operations on a tape of its own that
+watches them; the tapes outside then record the call as one node. A first-order gradient
+walks the call's tape in its level, entered again, and sums the per-example gradients of what
+was not mapped (``vmap_sum_examples``, JAX's ``psum`` over the vmap axis). A higher order (a
+tape records that backward pass) runs the function again inside ``vmap`` under a fresh tape --
+the per-example vjp, batched, as ``jax.vjp`` of a ``jax.vmap`` is -- and that vmap is again
+such a node, whose gradient is the vmapped vjp of the vjp: every order composes.
 
 >>> import xpgrad as xg
 >>> w = xg.asarray([1.0, 2.0])
