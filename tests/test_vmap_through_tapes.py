@@ -152,16 +152,25 @@ def test_per_example_hessians_and_hvps_inside_vmap_still_batch():
     close(got[0] if isinstance(got, tuple) else got, want)
 
 
-def test_random_draws_are_the_same_in_the_gradients_rerun():
+def test_random_draws_are_the_same_in_the_gradients():
     w = xg.asarray(RNG.normal(size=(3,)))
     drop = xg.nn.Dropout(0.5, rng=4)
-    f = xg.vmap(lambda r, w: xg.sum(drop(r * w)), in_axes=(0, None), randomness="different")
-    with xg.GradientTape() as tape:
-        tape.watch(w)
-        value = xg.sum(f(xg.asarray(X0), w))
-    grad = tape.gradient(value, w)
-    # value is linear in w: the gradient taken with other masks would not give it back
-    close(xg.sum(grad * w), value.numpy())
+    f = xg.vmap(lambda r, w: drop(r * w), in_axes=(0, None), randomness="different")
+    x = xg.asarray(X0)
+    with xg.GradientTape() as outer:
+        outer.watch(w)
+        with xg.GradientTape() as tape:
+            tape.watch(w)
+            dropped = f(x, w)
+            value = xg.sum(dropped)
+        grad = tape.gradient(value, w)
+        total = xg.sum(grad * w)
+    # a tape records the gradient, so it ran f again: value is linear in w, and the gradient
+    # taken with other masks than the value's would not give it back
+    close(total, value.numpy())
+    close(outer.gradient(total, w), grad.numpy())
+    kept = (dropped.numpy() != 0) * 2.0
+    close(grad, np.sum(kept * X0, axis=0))
 
 
 def test_a_read_variable_changed_before_the_gradient():
@@ -182,7 +191,7 @@ def test_a_read_variable_changed_before_the_gradient():
             inner.gradient(y, v)
 
 
-def test_draws_under_xg_function_with_a_tape_are_refused_and_the_rest_replays():
+def test_xg_function_replays_gradients_through_vmap_and_refuses_rerunning_draws():
     w = xg.Variable(RNG.normal(size=(3, 2)), name="w")
 
     def step(x):
@@ -197,13 +206,27 @@ def test_draws_under_xg_function_with_a_tape_are_refused_and_the_rest_replays():
     assert len(traced.programs()) == 1
 
     drop = xg.nn.Dropout(0.5, rng=1)
+    noisy = xg.vmap(lambda r, w: drop(r @ w), in_axes=(0, None), randomness="different")
 
-    def noisy(x):
+    def first_order(x):
         with xg.GradientTape() as tape:
-            loss = xg.sum(xg.vmap(lambda r: drop(r @ w), randomness="different")(x))
-        return tape.gradient(loss, w)
+            loss = xg.sum(noisy(x, w))
+        return loss, tape.gradient(loss, w)
 
-    traced = xg.function(noisy)
+    traced = xg.function(first_order)
+    for _ in range(3):              # eager, traced, replayed: the masks of the value's draws
+        loss, grad = traced(xg.asarray(RNG.normal(size=(6, 3))))
+        close(xg.sum(grad * w), loss.numpy())          # (the loss is linear in w)
+    assert len(traced.programs()) == 1
+
+    def second_order(x):
+        with xg.GradientTape() as outer:
+            with xg.GradientTape() as inner:
+                loss = xg.sum(noisy(x, w) ** 2)
+            total = xg.sum(inner.gradient(loss, w))
+        return outer.gradient(total, w)
+
+    traced = xg.function(second_order)
     traced(xg.asarray(X0))                   # the first call runs eagerly, the second traces
     with pytest.raises(TraceError, match="xg.vmap: the vmapped function draws random"):
         traced(xg.asarray(X0))

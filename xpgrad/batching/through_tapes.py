@@ -58,8 +58,6 @@ def recorded_call(run, spec, args, kwargs):
     operands = _operands(given, read)
     if not outputs or not operands:
         return out                          # nothing a tape could differentiate through
-    if draws:
-        _refuse_draws_under_trace()
     call = _Call(spec, args, kwargs, leaves, operands, read, outputs, draws)
     saved.keep(spec, outputs, call.sources, operands)
     call.saved = saved
@@ -81,10 +79,11 @@ def _refuse_draws_under_trace():
     from ..jit.errors import TraceError
 
     if current_tracer() is not None:
-        raise TraceError("xg.vmap: the vmapped function draws random numbers and a tape "
-                         "differentiates through it; under xg.function a replay would draw "
-                         "other numbers for its gradient than for its value. Draw outside the "
-                         "vmapped function and pass the draws in, or call without xg.function")
+        raise TraceError("xg.vmap: the vmapped function draws random numbers, and a "
+                         "higher-order gradient through it runs it again; under xg.function a "
+                         "replay would draw other numbers for that gradient than for its value. "
+                         "Draw outside the vmapped function and pass the draws in, or call "
+                         "without xg.function")
 
 
 class _Call:
@@ -128,6 +127,8 @@ class _Call:
         if not higher and size and reentrant(self.saved.level):
             return self._walk_saved([s._data for s in seeds], needs, size, be)
         self._check_unchanged(needs)
+        if self.draws:
+            _refuse_draws_under_trace()
         seeds = [seed if axis is not None else _seed_of_shared(seed, size)
                  for seed, (_, axis) in zip(seeds, self.outputs)]
         sources = [s for s in self.sources if needs[s[2]]]
