@@ -269,7 +269,7 @@ class _Saved:
         """Note the inner outputs at the places of ``outputs`` (the float ones of the call's)
         and the tensor watched for each of ``sources``."""
         inner = spec_leaves(spec.out_axes, self.inner_out, "out_axes", "outputs")
-        self.inner_out = None
+        self.inner_out = self.reads = None      # (the reads hold the tapes outside)
         self.outputs = [(inner[k][2], isinstance(inner[k][2], Tensor)) for k, _, _ in outputs]
         self.watched = [self.leaves[k] if k is not None else operands[i]
                         for k, _, i in sources]
