@@ -183,7 +183,7 @@ def test_a_read_variable_changed_before_the_gradient():
     close(before, np.sum(X0 * np.cos(X0), axis=0))
     v.assign(np.zeros(3))
     close(tape.gradient(y, v), before)
-    with xg.GradientTape() as outer:
+    with xg.GradientTape():                  # records the gradient: a higher order
         with xg.GradientTape() as inner:
             y = xg.sum(xg.vmap(lambda r: xg.sin(r * v))(xg.asarray(X0)))
         v.assign(np.ones(3))
