@@ -25,6 +25,14 @@ def test_in_axes_pytrees_and_none_leaves():
     np.testing.assert_allclose(got, want, rtol=1e-12)
 
 
+def test_axes_dicts_in_another_key_order_than_the_trees():
+    f = xg.vmap(lambda p: {"a": p["x"], "b": 2 * p["y"]}, in_axes=({"y": 1, "x": 0},),
+                out_axes={"b": 0, "a": 1})
+    out = f({"x": X, "y": X.T})
+    np.testing.assert_allclose(out["a"].numpy(), X.numpy().T)
+    np.testing.assert_allclose(out["b"].numpy(), 2 * X.numpy())
+
+
 def test_a_prefix_int_maps_every_leaf_below_it_and_keywords_map_over_axis_0():
     f = xg.vmap(lambda pair, *, k: pair[0] + pair[1] * k, in_axes=(1,))
     got = f((X.T, X.T), k=X).numpy()
