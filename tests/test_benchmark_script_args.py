@@ -40,6 +40,8 @@ CASES = [
     ("vmap_per_sample.py", ["--sizes", "20-64"],
      "argument --sizes: must be three integers > 0 as INPUTS-HIDDEN-CLASSES (784-256-10), "
      "got '20-64'"),
+    ("vmap_gradient_penalty.py", ["--sizes", "32"],
+     "argument --sizes: must be two integers > 0 as INPUTS-HIDDEN (32-64), got '32'"),
     ("tape_overhead.py", ["ratios", "--only", "chain", "lstm"],
      "argument --only: 'lstm' names no row; the rows are 'chain 100'"),
 ]

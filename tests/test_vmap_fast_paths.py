@@ -57,6 +57,9 @@ CASES = {
                                   + xg.expand_dims(a, axis=2)[:, :, 0]
                                   + xg.expand_dims(a, axis=-1)[..., 0]
                                   + xg.expand_dims(a, axis=(0, 3))[0, ..., 0], (0,), (X,)),
+    # a matmul over one term of two batched operands is their broadcast product
+    "outer products by matmul": (lambda a, b: a[:, :1] @ b[:1] + a[:, 0][:, None] @ b[None, 0]
+                                 + a[None, :, :1] @ b[:1], (0, 0), (X, X)),
 }
 
 

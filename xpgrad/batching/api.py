@@ -12,12 +12,13 @@ import functools
 import numbers
 
 from ..backend import MixedBackendError
-from ..primitive import Primitive, apply
+from ..primitive import Primitive, apply, tape_state
 from ..pytree import rebuild
 from ..tensor import Tensor, _wrap
 from .axes import check_axis_spec, spec_leaves
 from .batched import BatchedArray
 from .session import RANDOMNESS, batching
+from .through_tapes import recorded_call
 
 
 def vmap(fn, in_axes=0, out_axes=0, randomness="error"):
@@ -36,7 +37,11 @@ def vmap(fn, in_axes=0, out_axes=0, randomness="error"):
 
     ``xg.grad``, ``GradientTape``, ``xg.jacobian``, ``xg.vjp`` and ``xg.hessian`` inside
     ``fn`` batch too, so per-example gradients are
-    ``xg.vmap(xg.grad(loss), in_axes=(None, 0, 0))(params, x, y)``; vmaps nest. Functions
+    ``xg.vmap(xg.grad(loss), in_axes=(None, 0, 0))(params, x, y)``; vmaps nest. Tapes
+    outside differentiate through the call to any order (``xg.grad`` of a loss holding
+    per-example gradients, ``xg.hessian`` of a function that vmaps): it is one node of theirs,
+    whose first-order gradient walks a tape the call kept, and whose higher orders run ``fn``
+    again under a vmap of its vjp (``through_tapes.py``). Functions
     without a batching rule loop over the batch (right, only slower): the returned function's
     ``fallbacks`` counts them by name.
 
@@ -50,6 +55,9 @@ def vmap(fn, in_axes=0, out_axes=0, randomness="error"):
     (2, 2)
     >>> dict(f.fallbacks)
     {}
+    >>> penalty = lambda w: xg.sum(f(w, xs) ** 2)             # a gradient of gradients
+    >>> xg.grad(penalty)(w).tolist()
+    [[432.0, 1280.0], [640.0, 1904.0]]
     """
     if not callable(fn):
         raise TypeError(f"vmap: fn must be callable, got {type(fn).__name__}")
@@ -60,22 +68,42 @@ def vmap(fn, in_axes=0, out_axes=0, randomness="error"):
                         "positional argument (a dict goes inside that tuple)")
     if randomness not in RANDOMNESS:
         raise ValueError(f"randomness must be one of {RANDOMNESS}, got {randomness!r}")
-    fallbacks = collections.Counter()
+    return _vmapped(fn, in_axes, out_axes, randomness, collections.Counter())
 
-    @functools.wraps(fn)
-    def mapped(*args, **kwargs):
+
+def _vmapped(fn, in_axes, out_axes, randomness, fallbacks):
+    """``vmap``'s function, its arguments checked; ``fallbacks`` counts its loops."""
+
+    def run(args, kwargs, around=None):
+        """The call; ``around(level, leaves, call)``, given, makes it (``through_tapes``)."""
         leaves, n, size, be = _mapped_leaves(args, kwargs, in_axes)
         with batching(be, size, randomness, fallbacks) as level:
             batched = [_enter(leaf, axis, level) if axis is not None else leaf
                        for axis, _, leaf in leaves]
             new_args = rebuild(args, batched[:n]) if args else ()
             new_kwargs = rebuild(kwargs, batched[n:]) if kwargs else {}
-            out = fn(*new_args, **new_kwargs)
+            if around is None:
+                out = fn(*new_args, **new_kwargs)
+            else:
+                out = around(level, batched, lambda: fn(*new_args, **new_kwargs))
         outs = spec_leaves(out_axes, out, "out_axes", "outputs")
         return rebuild(out, [_leave(leaf, axis, path, level) for axis, path, leaf in outs])
 
+    spec = _Spec(fn, in_axes, out_axes, randomness, fallbacks,
+                 lambda f, ins, outs: _vmapped(f, ins, outs, randomness, fallbacks))
+
+    @functools.wraps(fn)
+    def mapped(*args, **kwargs):
+        if tape_state.recording:            # one node on the tapes (``through_tapes.py``)
+            return recorded_call(run, spec, args, kwargs)
+        return run(args, kwargs)
+
     mapped.fallbacks = fallbacks
     return mapped
+
+
+#: what a vmap's gradient needs of it; ``remap(f, in_axes, out_axes)``: a vmap like it of ``f``
+_Spec = collections.namedtuple("_Spec", "fn in_axes out_axes randomness fallbacks remap")
 
 
 def _positional(args, in_axes):
@@ -131,40 +159,21 @@ def _mapped_leaves(args, kwargs, in_axes):
     return out, positional, sizes[0][2], be
 
 
-# -- into and out of a level: recorded, so a tape outside differentiates through vmap -----------
+# -- into and out of a level: primitives, so that xg.function traces them; never on a tape
+# outside (a vmap under recording tapes is one node of theirs, ``through_tapes.py``) ---------
 def _enter_forward(xp, x, axis, level):
     data = level.inner.moveaxis(x, axis, 0) if axis else x
     return BatchedArray(data, level)
 
 
-def _enter_vjp(xp, g, ans, x, axis, level):
-    if isinstance(g, Tensor):           # a higher order: the tape outside records this rule
-        raise NotImplementedError(_SECOND_ORDER)
-    if g.__class__ is BatchedArray and g._level is level:
-        return level.inner.moveaxis(g._data, 0, axis) if axis else g._data
-    return level.inner.broadcast_to(level.inner.expand_dims(g, axis=axis), tuple(x.shape))
-
-
-_SECOND_ORDER = (
-    "a second derivative through xg.vmap from tapes outside it is not supported (the "
-    "batched values would meet the backend's kernels after the vmap ended); take the "
-    "derivatives inside: xg.vmap(xg.hessian(f)), xg.vmap(xg.grad(xg.grad(f)))")
-
-
-_ENTER = Primitive("vmap_enter", _enter_forward, _enter_vjp, saves=())
+_ENTER = Primitive("vmap_enter", _enter_forward)
 
 
 def _leave_forward(xp, y, axis, level):
     return level.inner.moveaxis(y._data, 0, axis) if axis else y._data
 
 
-def _leave_vjp(xp, g, ans, y, axis, level):
-    if isinstance(g, Tensor):
-        raise NotImplementedError(_SECOND_ORDER)
-    return BatchedArray(level.inner.moveaxis(g, axis, 0) if axis else g, level)
-
-
-_LEAVE = Primitive("vmap_leave", _leave_forward, _leave_vjp, saves=())
+_LEAVE = Primitive("vmap_leave", _leave_forward)
 
 
 def _enter(leaf, axis, level):

@@ -36,7 +36,8 @@ def spec_leaves(spec, tree, name, what, path=""):
     if isinstance(spec, dict):
         if not isinstance(tree, dict) or set(tree) != set(spec):
             raise _mismatch(spec, tree, name, what, path)
-        return [x for k in spec for x in spec_leaves(spec[k], tree[k], name, what,
+        # in the tree's order, the order of its leaves (``pytree.rebuild`` fills them so)
+        return [x for k in tree for x in spec_leaves(spec[k], tree[k], name, what,
                                                      f"{path}[{k!r}]")]
     if not isinstance(tree, (tuple, list)) or len(tree) != len(spec):
         raise _mismatch(spec, tree, name, what, path)

@@ -10,6 +10,9 @@ batching rule or loops over the batch.
 example: the guards of the rules (``if xp.any(x == 0): <the careful formula>``) take the path
 that is right for every example. Other Python reads of a batched value raise.
 
+Outer products that a vjp makes of two batches are kept as their factors until read
+(``_factors``, ``outer_products.py``), so that a sum over the examples is one matrix product.
+
 Arrays made inside vmap to be written into (``zeros``, ``empty``, ``full``, a copy), and what
 is computed from such alone, are one example's values shared by all (``_shared``; that
 example is ``_example`` where known). Their batched view is made when first read (``_data``,
@@ -33,7 +36,7 @@ _READ_OUT = ("inside xg.vmap a value differs from example to example, so it cann
 class BatchedArray:
     """A raw array batched by one ``vmap`` level (module docstring)."""
 
-    __slots__ = ("_data", "_level", "_shared", "_truth", "_example", "__weakref__")
+    __slots__ = ("_data", "_level", "_shared", "_truth", "_example", "_factors", "__weakref__")
     __array_priority__ = 200
     #: ``x[key] = value`` on a tensor writes into a copy (``xpgrad.inplace``), as under a trace
     _shared_unknown = True
@@ -45,6 +48,7 @@ class BatchedArray:
         self._shared = shared
         self._truth = None
         self._example = None
+        self._factors = None
 
     @classmethod
     def of_example(cls, example, level):
@@ -55,6 +59,7 @@ class BatchedArray:
         self._shared = True
         self._truth = None
         self._example = example
+        self._factors = None
         return self
 
     def example(self):
@@ -66,17 +71,25 @@ class BatchedArray:
     @property
     def shape(self):
         e = self._example
-        return tuple(self._data.shape[1:] if e is None else e.shape)
+        if e is not None:
+            return tuple(e.shape)
+        f = self._factors
+        return tuple(self._data.shape[1:]) if f is None else (f[0].shape[1], f[1].shape[2])
 
     @property
     def ndim(self):
         e = self._example
-        return self._data.ndim - 1 if e is None else e.ndim
+        if e is not None:
+            return e.ndim
+        return self._data.ndim - 1 if self._factors is None else 2
 
     @property
     def dtype(self):
         e = self._example
-        return self._data.dtype if e is None else e.dtype
+        if e is not None:
+            return e.dtype
+        f = self._factors
+        return self._data.dtype if f is None else f[0].dtype
 
     @property
     def size(self):
@@ -174,7 +187,14 @@ class BatchedArray:
         if name == "_data":         # a shared array's batched view, made when first read
             example = self._example
             if example is None:
-                raise AttributeError(name)
+                factors = self._factors
+                if factors is None:
+                    raise AttributeError(name)
+                from .outer_products import made     # values kept as factors, made now
+
+                self._data = made(self._level, factors)
+                self._factors = None
+                return self._data
             inner = self._level.inner
             self._data = inner.broadcast_to(example, (self._level.size,) + tuple(example.shape))
             return self._data
@@ -272,6 +292,10 @@ def _inplace(name):
             return NotImplemented
         level = _top((self, other))
         result = getattr(level.namespace, name)(self, other)
+        if self._factors is not None and result.__class__ is BatchedArray \
+                and result._factors is not None and result._level is self._level:
+            self._factors = result._factors      # (a sum of outer products: more factors)
+            return self
         if result.__class__ is BatchedArray and result._level is self._level \
                 and result._data.shape == self._data.shape:
             data = self.writeable()

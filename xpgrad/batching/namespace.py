@@ -24,6 +24,7 @@ import types
 import numpy as np
 
 from .batched import BatchedArray
+from .outer_products import FACTORED, joined, outer
 
 _NDARRAY = np.ndarray
 
@@ -124,11 +125,18 @@ def _batching(name, short):
             return _dispatch(ns._level, getattr(ns._inner, short), name, rule, create, args,
                              kwargs)
     else:
+        multiplies, adds = name == "multiply", name == "add"
+
         def batched(ns, *args, **kwargs):
             level = ns._level
             real = getattr(ns._inner, short)
             if kwargs:
                 return _dispatch(level, real, name, rule, create, args, kwargs)
+            if adds and len(args) == 2 and args[0].__class__ is BatchedArray \
+                    and args[0]._factors is not None:
+                out = joined(level, args[0], args[1])      # outer products (factors) added
+                if out is not None:
+                    return out
             # one pass over the arguments: when the batched ones hold examples of one rank
             # (their data's axes line up) and no other array (a shared one: its example) has
             # more axes than an example, the data broadcast as they are
@@ -145,6 +153,10 @@ def _batching(name, short):
                         d = a._data
                         if rank != d.ndim:
                             if rank >= 0:
+                                if multiplies and len(args) == 2:   # (k, 1) * (m,)
+                                    out = outer(level, data[0], d)
+                                    if out is not None:
+                                        return out
                                 return _dispatch(level, real, name, rule, create, args,
                                                  kwargs)
                             rank = d.ndim
@@ -158,13 +170,18 @@ def _batching(name, short):
                     data.append(a)
             if rank <= widest:
                 return _dispatch(level, real, name, rule, create, args, kwargs)
+            if multiplies and rank == 3 and len(data) == 2:
+                out = outer(level, data[0], data[1])      # the examples' outer products
+                if out is not None:
+                    return out
             out = real(*data)
             if out.__class__ is tuple:
                 return tuple(BatchedArray(o, level) for o in out)
             return BatchedArray(out, level)
 
     batched.__name__ = short
-    return batched
+    keeps_factors = FACTORED.get(name)
+    return batched if keeps_factors is None else keeps_factors(batched)
 
 
 def _dispatch(level, real, name, rule, create, args, kwargs):

@@ -47,11 +47,12 @@ def raw(a):
 class batching:      # noqa: N801 (used as a function: ``with batching(...) as level``)
     """Run the block as one ``vmap`` level of ``size`` examples on backend ``be``."""
 
-    def __init__(self, be, size, randomness, fallbacks=None):
+    def __init__(self, be, size, randomness, fallbacks=None, level=None):
         self._be = be
         self._size = size
         self._randomness = randomness
         self._fallbacks = fallbacks
+        self._level = level         # a level entered before, entered again (``reentrant``)
         self._replaced = []
         self._shared_trace_lock = False
 
@@ -70,7 +71,7 @@ class batching:      # noqa: N801 (used as a function: ``with batching(...) as l
         be = self._be
         _DEPTH.depth += 1
         try:
-            level = Level(self._size, be.xp, _DEPTH.depth, self._fallbacks)
+            level = self._level or Level(self._size, be.xp, _DEPTH.depth, self._fallbacks)
             self.replace(be, "xp", level.namespace)
             self.replace(be, "kernels", {})
             for name in ("index_range", "check_index_range", "value_range"):
@@ -96,6 +97,12 @@ class batching:      # noqa: N801 (used as a function: ``with batching(...) as l
             if self._shared_trace_lock:
                 TRACE_LOCK.release_shared()
         return False
+
+
+def reentrant(level) -> bool:
+    """Whether ``batching(..., level=level)`` may enter ``level`` again here: in its thread, at
+    its depth (its batched values then mean what they meant)."""
+    return level.thread == threading.get_ident() and level.depth == _DEPTH.depth + 1
 
 
 def _whole_batch(real):
