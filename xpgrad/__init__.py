@@ -25,6 +25,7 @@ from .recompute import recompute_grad, remat
 from .functional import (grad, hessian, hvp, jacobian, jvp, stop_gradient, value_and_grad,
                          vjp)
 from .batching import vmap
+from .jacobian_modes import jacfwd, jacrev
 from .scipy_io import for_scipy
 from .pytree import tree_leaves, tree_map
 from .ops import *  # noqa: F401,F403
