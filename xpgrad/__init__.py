@@ -24,6 +24,7 @@ from .custom import custom_gradient
 from .recompute import recompute_grad, remat
 from .functional import (grad, hessian, hvp, jacobian, jvp, stop_gradient, value_and_grad,
                          vjp)
+from .products import linearize
 from .batching import vmap
 from .jacobian_modes import jacfwd, jacrev
 from .scipy_io import for_scipy
