@@ -21,6 +21,7 @@ from .dtype_functions import can_cast, finfo, iinfo, result_type
 from .dtypes import (DType, bool_, complex64, complex128, float32, float64, int8, int16, int32,
                      int64, isdtype, uint8, uint16, uint32, uint64)
 from .custom import custom_gradient
+from .custom_vjps import custom_vjp
 from .recompute import recompute_grad, remat
 from .functional import (grad, hessian, hvp, jacobian, jvp, stop_gradient, value_and_grad,
                          vjp)
