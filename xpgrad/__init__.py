@@ -28,6 +28,7 @@ from .functional import (grad, hessian, hvp, jacobian, jvp, stop_gradient, value
 from .products import linearize
 from .batching import vmap
 from .jacobian_modes import jacfwd, jacrev
+from .loops import fori_loop, scan
 from .scipy_io import for_scipy
 from .pytree import tree_leaves, tree_map
 from .ops import *  # noqa: F401,F403
