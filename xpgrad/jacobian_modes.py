@@ -41,6 +41,7 @@ def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
     ([[3.0, 0.0], [0.0, 3.0]], [1.0, 2.0])
     """
     _check_callable(fun, "jacrev")
+    has_aux = flag(has_aux, "has_aux", "jacrev")
     if flag(holomorphic, "holomorphic", "jacrev"):
         raise NotImplementedError(
             "jacrev: holomorphic=True is not supported (the tapes' reverse mode refuses "
