@@ -217,6 +217,13 @@ class _Rule:
                                                                   cotangents))
                 for g in self._per_leaf(tree, cotangent, i, k)]
 
+    def _array(self, cotangent, where, primal):
+        try:
+            return asarray(cotangent, backend=primal.backend)
+        except (TypeError, ValueError):
+            raise TypeError(f"custom_vjp function {self.name!r}: bwd's cotangent{where} is a "
+                            f"{type(cotangent).__name__}, not an array") from None
+
     def _per_leaf(self, tree, cotangent, i, k):
         if tree is None:
             return []
@@ -226,7 +233,7 @@ class _Rule:
         grads = []
         for (path, g), primal in zip(pairs, leaves(tree)):
             if g is not None:
-                g = g if isinstance(g, Tensor) else asarray(g, backend=primal.backend)
+                g = g if isinstance(g, Tensor) else self._array(g, f"[{k}]{path}", primal)
                 if g.shape != primal.shape:
                     raise ValueError(f"custom_vjp function {self.name!r}: bwd's cotangent"
                                      f"[{k}]{path} has shape {g.shape} but argument {i}{path} "
