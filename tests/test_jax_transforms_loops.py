@@ -143,7 +143,7 @@ def test_fori_loop_index_carry_pytree_and_empty_range(jax):
     assert got["x"].item() == float(want["x"]) == 19.0   # 1 -> 3 -> 8 -> 19
     x = xg.asarray(3.0)
     assert xg.fori_loop(5, 2, body, x) is x
-    assert xg.fori_loop(xg.asarray(0), xg.asarray(3), lambda i, v: v + i, 0.0).item() == 3.0
+    assert xg.fori_loop(xg.asarray(0), xg.asarray(3), lambda i, v: v + i, 0.0) == 3.0
     assert xg.fori_loop(0, 3, lambda i, v: v + xg.asarray([1.0, 2.0])[i % 2], 0.0,
                         unroll=True).item() == 4.0
 
