@@ -371,3 +371,24 @@ def test_custom_jvp_is_a_hint_at_custom_vjp():
     with pytest.raises(AttributeError, match=r"custom_jvp.*no forward-mode rules.*"
                                              r"xg\.custom_vjp\(f\); f\.defvjp\(fwd, bwd\)"):
         xg.custom_jvp
+
+
+def test_the_readme_example_runs_and_names_each_transform():
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parents[1] / "README.md").read_text()
+    start = text.index("JAX's other transforms take JAX's signatures too.")
+    section = text[start:text.index("\n```\n", text.index("```python", start)) + 5]
+    for name in ("jacrev", "jacfwd", "linearize", "custom_vjp", "custom_jvp", "scan",
+                 "fori_loop"):
+        assert f"xg.{name}" in section or f"`{name}`" in section, name
+    (code,) = re.findall(r"```python\n(.*?)```", section, re.S)
+    scope = {"xg": xg}
+    exec(code, scope)                                   # noqa: S102 (the README's own example)
+    assert scope["jac"]["y"].shape == (2, 2) and scope["hs"].shape == (4, 2)
+    np.testing.assert_allclose(scope["slope"].numpy(), [3.0, 12.0])
+    # the last carry is sum_k w^k hs[T-1-k]; the cotangent 10 reaches it clipped to 1
+    hs, w = scope["hs"].numpy(), 0.9
+    derivative = sum(k * w ** (k - 1) * hs[len(hs) - 1 - k] for k in range(1, len(hs)))
+    np.testing.assert_allclose(scope["dw"].numpy(), np.sum(derivative), rtol=1e-5)
