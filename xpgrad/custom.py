@@ -106,7 +106,7 @@ def custom_gradient(f):
     ``grad_fn(upstream) -> gradients of the inputs`` (module docstring; example there)."""
     if not callable(f):
         raise TypeError(f"custom_gradient takes a callable, got {type(f).__name__} {f!r}")
-    return with_gradient(f, getattr(f, "__name__", repr(f)), _variables_keyword_missing)
+    return _with_gradient(f, getattr(f, "__name__", repr(f)), _variables_keyword_missing)
 
 
 def _variables_keyword_missing(name, variables, grad_fn):
@@ -118,7 +118,7 @@ def _variables_keyword_missing(name, variables, grad_fn):
     return None
 
 
-def with_gradient(f, name, refusal):
+def _with_gradient(f, name, refusal):
     """``f`` (returning ``(value, grad_fn)``) as ``custom_gradient`` makes it; when its forward
     reads Variables besides its inputs, ``refusal(name, variables, grad_fn)`` returns the
     error to raise, or None to pass them to ``grad_fn``."""

@@ -21,7 +21,7 @@ import threading
 
 from ._args import flag
 from .creation import asarray
-from .custom import with_gradient
+from .custom import _with_gradient
 from .primitive import tape_state
 from .pytree import leaves, leaves_like, leaves_with_paths, map_leaves, rebuild
 from .tensor import Tensor
@@ -77,6 +77,8 @@ class custom_vjp:   # noqa: N801  (JAX's name)
             raise AttributeError(f"No VJP defined for custom_vjp function {self._name!r} "
                                  "using defvjp")
         args = self._positional(args, kwargs)
+        if not tape_state.recording:
+            return self.fun(*args)
         for i in self.nondiff_argnums:
             if i >= len(args):
                 raise ValueError(f"custom_vjp function {self._name!r}: nondiff_argnums has "
@@ -85,7 +87,7 @@ class custom_vjp:   # noqa: N801  (JAX's name)
         trees = [self._tensor_tree(args[i], i) for i in differentiated]
         flat = [leaf for tree in trees for leaf in _leaves(tree)]
         running = getattr(_running_fwd, "ids", None)
-        if not tape_state.recording or not flat or running and id(self) in running:
+        if not flat or running and id(self) in running:
             return self.fun(*args)       # (``fwd`` calling ``f`` itself, as JAX's often do)
         return _Rule(self, args, differentiated, trees).apply(flat)
 
@@ -139,7 +141,7 @@ class _Rule:
         self.out = None
 
     def apply(self, flat):
-        value = with_gradient(self.forward, self.name, self._refuse_variables)(*flat)
+        value = _with_gradient(self.forward, self.name, self._refuse_variables)(*flat)
         if isinstance(self.out, Tensor):
             return value
         pieces, start = [], 0

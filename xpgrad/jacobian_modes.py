@@ -128,7 +128,7 @@ def _pushed_basis(fun, args, kwargs, nums, groups, sources, has_aux):
         found_aux.append(aux)      # its Tensors leave through vmap; other values as they are
         return product, [leaf for leaf in leaves(aux) if isinstance(leaf, Tensor)]
 
-    if not tape_state.recording:
+    if not tape_state.recording or not n:
         pushed = vmap(pushforward, out_axes=(-1, None) if has_aux else -1)(*basis)
     else:       # a tape outside differentiates this: vmap's gradients for the values that
         # fun closes over, and its second derivatives, are not taken (batching/api.py)
