@@ -112,6 +112,23 @@ def test_has_aux_returns_the_aux_unchanged_and_keywords_go_to_f(jax, name):
     assert aux == ["note", None]
 
 
+def test_jacfwd_under_a_tape_differentiates_what_fun_closes_over():
+    """Under a recording tape jacfwd loops over the basis instead of vmapping it, so the tape
+    gets the gradient of a tensor ``fun`` closes over (and ``aux`` comes back the same)."""
+    w = xg.asarray(Y[0])
+    x = xg.asarray(X)
+    with xg.GradientTape() as tape:
+        tape.watch(w)
+        jac, aux = xg.jacfwd(lambda v: (xg.sin(v * w), {"w": w * 1.0, "tag": "t"}),
+                             has_aux=True)(x)
+        trace = xg.sum(xg.linalg.diagonal(jac))
+    np.testing.assert_allclose(jac.numpy(), np.diag(Y[0] * np.cos(X * Y[0])), rtol=1e-15)
+    assert aux["tag"] == "t" and aux["w"].tolist() == Y[0].tolist()
+    # d/dw sum_i w_i cos(x_i w_i) = cos(x w) - x w sin(x w)
+    np.testing.assert_allclose(tape.gradient(trace, w).numpy(),
+                               np.cos(X * Y[0]) - X * Y[0] * np.sin(X * Y[0]), rtol=1e-14)
+
+
 def test_jacfwd_holomorphic_is_the_complex_derivative(jax):
     z = X + 1j * X[::-1]
     f = lambda ns: (lambda z: z ** 2 * ns.sum(z))      # noqa: E731
