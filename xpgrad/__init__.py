@@ -21,10 +21,14 @@ from .dtype_functions import can_cast, finfo, iinfo, result_type
 from .dtypes import (DType, bool_, complex64, complex128, float32, float64, int8, int16, int32,
                      int64, isdtype, uint8, uint16, uint32, uint64)
 from .custom import custom_gradient
+from .custom_vjps import custom_vjp
 from .recompute import recompute_grad, remat
 from .functional import (grad, hessian, hvp, jacobian, jvp, stop_gradient, value_and_grad,
                          vjp)
+from .products import linearize
 from .batching import vmap
+from .jacobian_modes import jacfwd, jacrev
+from .loops import fori_loop, scan
 from .scipy_io import for_scipy
 from .pytree import tree_leaves, tree_map
 from .ops import *  # noqa: F401,F403
@@ -82,11 +86,9 @@ _PYTORCH_NAMES = {
              "(ord=p for other p)",
     "lstsq": "xg.linalg.pinv(a) @ b, the least-squares solution (minimum-norm where a is "
              "rank-deficient)",
-    **dict.fromkeys(("jacrev", "jacfwd"),
-                    "xg.jacobian(f, argnums=...) (reverse mode; jacfwd's array is the same)"),
     "masked_fill": "xg.where(mask, value, x) (a new tensor: where mask is true, value)",
     "func": "torch.func's transforms are in xg itself: xg.grad, xg.value_and_grad, xg.vjp, "
-            "xg.jvp, xg.jacobian, xg.hessian, xg.vmap",
+            "xg.jvp, xg.jacrev, xg.jacfwd, xg.linearize, xg.hessian, xg.vmap",
     "autograd": "torch.autograd.grad(loss, inputs) is tape.gradient(loss, inputs) (or xg.grad(f))",
     "compile": "xg.function(step) traces a step once and replays it (torch.compile's job)",
     **dict.fromkeys(("save", "load"),
@@ -112,13 +114,12 @@ _JAX_NAMES = {
     "trace": "xg.linalg.trace(x, offset=0) (the array API's place for it)",
     "pad": "xg.nn.pad(x, pad) takes PyTorch's flat (before, after) pairs from the last axis "
            "backwards: jnp.pad(x, ((1, 1), (0, 2))) is xg.nn.pad(x, (0, 2, 1, 1))",
-    **dict.fromkeys(("custom_vjp", "custom_jvp"),
-                    "@xg.custom_gradient: the function returns (value, grad_fn) and "
-                    "grad_fn(upstream) returns its inputs' gradients (custom_vjp's fwd and bwd "
-                    "in one function; the tapes are reverse mode)"),
-    "lax": "jax.lax.scan is a Python loop over the steps (tapes differentiate it; "
-           "xg.stack(outputs) collects them); xg.nn.rnn_scan, lstm_scan and gru_scan are the "
-           "recurrent layers' scans; lax.stop_gradient is xg.stop_gradient",
+    "custom_jvp": "xpgrad has no forward-mode rules to customize (xg.jvp is two reverse "
+                  "passes): give the rule as a vector-Jacobian product, f = xg.custom_vjp(f); "
+                  "f.defvjp(fwd, bwd) (or @xg.custom_gradient)",
+    "lax": "jax.lax.scan is xg.scan, lax.fori_loop xg.fori_loop (Python loops the tapes "
+           "differentiate), lax.stop_gradient xg.stop_gradient; xg.nn.rnn_scan, lstm_scan and "
+           "gru_scan are the recurrent layers' fused scans",
     "numpy": "xg is the array namespace itself: jnp.sum is xg.sum, jnp.linalg is xg.linalg "
              "(the array API's names: xg.concat, xg.pow, xg.permute_dims)",
     "scipy": "jax.scipy.special is xg.special, jax.scipy.stats is xg.distributions "
@@ -130,8 +131,6 @@ _JAX_NAMES = {
                   "one",
     "pmap": "data-parallel training runs one process per device: xg.distributed "
             "(MPI or NCCL, docs/distributed.md)",
-    "linearize": "xg.jvp(f, primals, tangents) gives f's value and the Jacobian-vector "
-                 "product (call it per tangent)",
     "grad_and_value": "xg.value_and_grad(f) returns (value, gradient), the pair "
                       "torch.func.grad_and_value returns as (gradient, value)",
     "make_jaxpr": "f = xg.function(f) traces on its second call with a signature; "

@@ -106,7 +106,22 @@ def custom_gradient(f):
     ``grad_fn(upstream) -> gradients of the inputs`` (module docstring; example there)."""
     if not callable(f):
         raise TypeError(f"custom_gradient takes a callable, got {type(f).__name__} {f!r}")
-    name = getattr(f, "__name__", repr(f))
+    return _with_gradient(f, getattr(f, "__name__", repr(f)), _variables_keyword_missing)
+
+
+def _variables_keyword_missing(name, variables, grad_fn):
+    if not _takes_variables(grad_fn):
+        return TypeError(f"custom_gradient function {name!r} reads the Variables "
+                         f"{[v.name for v in variables]}: its grad_fn must take a keyword "
+                         "argument `variables` and return (input gradients, variable "
+                         "gradients), as in TensorFlow")
+    return None
+
+
+def _with_gradient(f, name, refusal):
+    """``f`` (returning ``(value, grad_fn)``) as ``custom_gradient`` makes it; when its forward
+    reads Variables besides its inputs, ``refusal(name, variables, grad_fn)`` returns the
+    error to raise, or None to pass them to ``grad_fn``."""
 
     @functools.wraps(f)
     def wrapped(*args, **kwargs):
@@ -134,11 +149,9 @@ def custom_gradient(f):
         # the ones the forward reads besides its inputs go to grad_fn's ``variables``)
         given = {id(a) for a in inputs}
         variables = [v for v in probe.watched_variables() if id(v) not in given]
-        if variables and not _takes_variables(grad_fn):
-            raise TypeError(f"custom_gradient function {name!r} reads the Variables "
-                            f"{[v.name for v in variables]}: its grad_fn must take a keyword "
-                            "argument `variables` and return (input gradients, variable "
-                            "gradients), as in TensorFlow")
+        refused = variables and refusal(name, variables, grad_fn)
+        if refused:
+            raise refused
         operands = inputs + list(variables)
         call = _Call(name, value._data, grad_fn, [t.shape for t in operands], variables,
                      value._backend)

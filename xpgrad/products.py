@@ -229,3 +229,49 @@ def jvp(f, primals, tangents, has_aux=False):
     products = outer.gradient(directional, cotangents, unconnected_gradients="zero")
     product = rebuild(out, products) if is_node(out) else products[0]
     return (out, product, aux) if has_aux else (out, product)
+
+
+def linearize(fun, *primals, has_aux=False):
+    """``(fun(*primals), f_jvp)`` where ``f_jvp(*tangents)`` is the Jacobian-vector product at
+    ``primals``, as ``jax.linearize``: one tangent per primal, in its structure (pytrees as in
+    ``jvp``), the product in the output's structure. ``fun`` runs once; its tapes are kept,
+    and each ``f_jvp`` call is one reverse pass through the recorded vector-Jacobian product
+    (the vjp is linear in its cotangent, so differentiating it gives ``J @ tangents``), no
+    recomputation of ``fun``. With ``has_aux``, ``fun`` returns ``(output, aux)`` and the
+    result is ``(output, f_jvp, aux)``.
+
+    >>> import xpgrad as xg
+    >>> y, f_jvp = xg.linearize(lambda x: xg.sin(x) * 2.0, xg.asarray([0.0, 1.0]))
+    >>> f_jvp(xg.asarray([1.0, 0.0])).tolist()
+    [2.0, 0.0]
+    >>> f_jvp(xg.asarray([3.0, 0.0])).tolist()
+    [6.0, 0.0]
+    """
+    from .creation import zeros_like
+
+    _check_callable(fun, "linearize")
+    has_aux = flag(has_aux, "has_aux", "linearize")
+    nums = tuple(range(len(primals)))
+    _, _, args = _prepare([_named_tensors(p, f"linearize: primals[{i}]")
+                           for i, p in enumerate(primals)], nums)
+    sources = _sources(args, nums)[1]
+    with GradientTape(watch_accessed_variables=False, persistent=True) as outer:
+        with GradientTape() as inner:
+            inner.watch(sources)
+            out, aux = _split_aux(fun(*args), has_aux)
+        outs = _output_leaves(out, "linearize", floating=True)
+        cotangents = [zeros_like(o) for o in outs]
+        outer.watch(cotangents)
+        vjps = inner.gradient(outs, sources, output_gradients=cotangents,
+                              unconnected_gradients="zero")
+
+    def f_jvp(*tangents):
+        if len(tangents) != len(args):
+            raise TypeError(f"f_jvp takes one tangent per primal: {len(args)}, got "
+                            f"{len(tangents)}")
+        tangents = _with_tangents(tuple(args), tangents, "f_jvp")[3]
+        products = outer.gradient(vjps, cotangents, output_gradients=tangents,
+                                  unconnected_gradients="zero")
+        return rebuild(out, products) if is_node(out) else products[0]
+
+    return (out, f_jvp, aux) if has_aux else (out, f_jvp)
