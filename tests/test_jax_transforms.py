@@ -113,8 +113,8 @@ def test_has_aux_returns_the_aux_unchanged_and_keywords_go_to_f(jax, name):
 
 
 def test_jacfwd_under_a_tape_differentiates_what_fun_closes_over():
-    """Under a recording tape jacfwd loops over the basis instead of vmapping it, so the tape
-    gets the gradient of a tensor ``fun`` closes over (and ``aux`` comes back the same)."""
+    """Under a recording tape, jacfwd's vmap over the basis hands the tape the gradient of a
+    tensor ``fun`` closes over, summed over the basis (and ``aux`` comes back the same)."""
     w = xg.asarray(Y[0])
     x = xg.asarray(X)
     with xg.GradientTape() as tape:

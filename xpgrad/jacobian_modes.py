@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from ._args import flag
 from .functional import _check_callable, _per_argument, _prepare, _sources, jacobian
-from .primitive import tape_state
 from .pytree import leaves, rebuild
 from .tensor import Tensor
 
@@ -128,11 +127,7 @@ def _pushed_basis(fun, args, kwargs, nums, groups, sources, has_aux):
         found_aux.append(aux)      # its Tensors leave through vmap; other values as they are
         return product, [leaf for leaf in leaves(aux) if isinstance(leaf, Tensor)]
 
-    if not tape_state.recording or not n:
-        pushed = vmap(pushforward, out_axes=(-1, None) if has_aux else -1)(*basis)
-    else:       # a tape outside differentiates this: vmap's gradients for the values that
-        # fun closes over, and its second derivatives, are not taken (batching/api.py)
-        pushed = _looped(pushforward, basis, n, has_aux)
+    pushed = vmap(pushforward, out_axes=(-1, None) if has_aux else -1)(*basis)
     if not has_aux:
         return pushed, None
     products, aux_tensors = pushed
@@ -140,18 +135,6 @@ def _pushed_basis(fun, args, kwargs, nums, groups, sources, has_aux):
     aux = found_aux[-1]
     return products, rebuild(aux, [next(aux_tensors) if isinstance(leaf, Tensor) else leaf
                                    for leaf in leaves(aux)])
-
-
-def _looped(pushforward, basis, n, has_aux):
-    """What ``vmap(pushforward, out_axes=-1)`` gives (for the products), one call per basis
-    vector."""
-    from .ops import stack
-
-    runs = [pushforward(*(b[k] for b in basis)) for k in range(n)]
-    products = [run[0] for run in runs] if has_aux else runs
-    stacked = rebuild(products[0], [stack(list(entries), axis=-1)
-                                    for entries in zip(*(leaves(p) for p in products))])
-    return (stacked, runs[-1][1]) if has_aux else stacked
 
 
 def _blocks(product, sources):
