@@ -220,12 +220,22 @@ def test_stateful_chunks_train_as_torch_with_its_bias_hh_frozen(rng):
     np.testing.assert_allclose(ours_losses, theirs, rtol=1e-7)  # torch's clip: norm + 1e-6
 
 
-def test_a_stacked_state_says_to_detach_each_tensor():
-    """``xg.stop_gradient((h, c))`` stacks the pair into one tensor, as ``xg.asarray``."""
+def test_stop_gradient_of_a_state_pair_detaches_each_tensor():
+    """``xg.stop_gradient((h, c))`` maps over the pair (JAX's pytree rule), as
+    ``xg.nn.detach(state)``: the next chunk runs from the same values and sends no gradient
+    into the previous one."""
     lstm = nn.LSTM(2, 3, rng=0)
-    _, state = lstm(xg.ones((1, 4, 2)))
-    with pytest.raises(ValueError, match=r"xg\.nn\.detach\(state\)"):
-        lstm(xg.ones((1, 4, 2)), xg.stop_gradient(state))
+    x0 = xg.asarray(np.linspace(-1.0, 1.0, 8, dtype=np.float32).reshape(1, 4, 2))
+    with xg.GradientTape() as tape:
+        tape.watch(x0)
+        _, state = lstm(x0)
+        stopped = xg.stop_gradient(state)
+        out, _ = lstm(xg.ones((1, 4, 2)), stopped)
+        loss = xg.sum(out ** 2)
+    assert isinstance(stopped, tuple) and len(stopped) == 2
+    want, _ = lstm(xg.ones((1, 4, 2)), nn.detach(state))
+    np.testing.assert_array_equal(out.numpy(), want.numpy())
+    assert tape.gradient(loss, x0) is None
 
 
 @pytest.mark.parametrize("name,value,error", [
