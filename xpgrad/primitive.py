@@ -40,6 +40,7 @@ passes them (``add``, ``subtract``, ``multiply``, ``divide``).
 from __future__ import annotations
 
 import threading
+from types import MappingProxyType
 
 from .backend import MixedBackendError, current_backend
 from .tensor import Tensor, Variable, _wrap
@@ -203,51 +204,142 @@ def run(prim: Primitive, be, *raws, **params):
 
 def apply(prim: Primitive, *args, **params) -> Tensor:
     """Run ``prim`` on ``args`` (Tensors, Python scalars or array-likes) and record it."""
-    # the hot path, spelled out: one Tensor, or two inputs of which one is a Tensor and the
-    # other a Tensor of its backend or a Python scalar (this runs once per operation)
-    n = len(args)
-    a = args[0] if n else None
-    lone = False        # one plain Tensor, maybe with a Python scalar after it
-    pair = False        # a plain Tensor, then a Tensor or Variable of its backend
-    if n == 1 and a.__class__ is Tensor:
-        be, raws = a._backend, (a._data,)
-        lone = True
-    elif n == 2:
-        b = args[1]
-        if a.__class__ is Tensor:
-            be = a._backend
-            if b.__class__ in _exact_scalars:
-                raws = (a._data, _scalar_array(be, a._data, b) if prim.scalar_arrays else b)
-                lone = True
-            elif b.__class__ in _tensor_classes and b._backend is be:   # x @ w: a Variable
-                raws = (a._data, b._data)
-                pair = True
+    # the calls of one or two operands without keywords take the spelled-out paths below
+    if not params:
+        n = len(args)
+        if n == 1:
+            return apply_unary(prim, args[0])
+        if n == 2:
+            return apply_binary(prim, args[0], args[1])
+    return _apply(prim, args, params)
+
+
+def apply_unary(prim: Primitive, x) -> Tensor:
+    """``apply(prim, x)``: one operand, no keywords (the namespace's one-argument functions
+    and ``-x`` call it directly). A plain Tensor takes the path spelled out here, which runs
+    once per such operation; anything else, ``apply``'s general one.
+
+    >>> import xpgrad as xg
+    >>> apply_unary(PRIMITIVES["negative"], xg.asarray([1.0, -2.0])).tolist()
+    [-1.0, 2.0]
+    """
+    if x.__class__ is not Tensor:
+        return _apply(prim, (x,), _NO_PARAMS)
+    be = x._backend
+    raw = x._data
+    kern = be.kernels.get(prim.name) if be.kernels else None
+    saved = None
+    try:
+        if kern is not None:
+            res = kern.forward(raw)
+            if res is None:
+                kern = None
             else:
-                be, raws = _raw_inputs(args)
-        elif b.__class__ is Tensor and a.__class__ in _exact_scalars:
-            be = b._backend
-            raws = (_scalar_array(be, b._data, a) if prim.scalar_arrays else a, b._data)
+                out_raw, saved = res
+        if kern is None:
+            out_raw = prim.forward(be.xp, raw)
+    except ValueError as e:
+        if type(e) is not ValueError:
+            raise
+        raise _bad_input(prim, (raw,), e) from e
+    out = _new(Tensor)            # _wrap, inline
+    out._data = out_raw
+    out._backend = be
+    out._key = 0
+    recording = tape_state.recording
+    if recording and prim.differentiable:
+        if len(recording) == 1:
+            recording[0]._record_one(prim, x, (raw,), out, saved, kern)
         else:
-            be, raws = _raw_inputs(args)
-    elif n == 3 and a.__class__ in _tensor_classes and args[1].__class__ in _tensor_classes \
-            and args[2].__class__ in _tensor_classes and a._backend is args[1]._backend \
-            is args[2]._backend:
+            for tape in recording:
+                tape._record(prim, (x,), (raw,), out, _NO_PARAMS, saved, kern, True)
+    return out
+
+
+def apply_binary(prim: Primitive, x, y) -> Tensor:
+    """``apply(prim, x, y)``: two operands, no keywords (the namespace's two-argument
+    functions and the arithmetic operators call it directly). A plain Tensor with a Python
+    scalar, a scalar with a plain Tensor, or a plain Tensor with a Tensor or Variable of its
+    backend take the path spelled out here; anything else, ``apply``'s general one.
+
+    >>> import xpgrad as xg
+    >>> apply_binary(PRIMITIVES["multiply"], xg.asarray([1.0, -2.0]), 3).tolist()
+    [3.0, -6.0]
+    """
+    lone = False        # a plain Tensor, then a Python scalar
+    if x.__class__ is Tensor:
+        be = x._backend
+        r0 = x._data
+        if y.__class__ in _exact_scalars:
+            r1 = _scalar_array(be, r0, y) if prim.scalar_arrays else y
+            lone = True
+        elif y.__class__ in _tensor_classes and y._backend is be:   # x @ w: a Variable
+            r1 = y._data
+        else:
+            return _apply(prim, (x, y), _NO_PARAMS)
+    elif y.__class__ is Tensor and x.__class__ in _exact_scalars:
+        be = y._backend
+        r1 = y._data
+        r0 = _scalar_array(be, r1, x) if prim.scalar_arrays else x
+    else:
+        return _apply(prim, (x, y), _NO_PARAMS)
+    kern = be.kernels.get(prim.name) if be.kernels else None
+    saved = None
+    try:
+        if kern is not None:
+            res = (kern.forward if kern.value is None or tape_state.recording
+                   else kern.value)(r0, r1)     # value: no saved, nothing records
+            if res is None:
+                kern = None
+            else:
+                out_raw, saved = res
+        if kern is None:
+            out_raw = prim.forward(be.xp, r0, r1)
+    except ValueError as e:
+        if type(e) is not ValueError:
+            raise
+        raise _bad_input(prim, (r0, r1), e) from e
+    out = _new(Tensor)            # _wrap, inline
+    out._data = out_raw
+    out._backend = be
+    out._key = 0
+    recording = tape_state.recording
+    if recording and prim.differentiable:
+        if len(recording) == 1:
+            if lone:
+                recording[0]._record_one(prim, x, (r0, r1), out, saved, kern, y)
+            elif x.__class__ is Tensor:
+                recording[0]._record_two(prim, x, y, (r0, r1), out, saved, kern)
+            else:
+                recording[0]._record(prim, (x, y), (r0, r1), out, _NO_PARAMS, saved, kern,
+                                     False)
+        else:
+            for tape in recording:
+                tape._record(prim, (x, y), (r0, r1), out, _NO_PARAMS, saved, kern, True)
+    return out
+
+
+def _apply(prim: Primitive, args, params) -> Tensor:
+    """``apply``'s general path: any operands, keywords."""
+    n = len(args)
+    if n == 3 and args[0].__class__ in _tensor_classes and \
+            args[1].__class__ in _tensor_classes and args[2].__class__ in _tensor_classes and \
+            args[0]._backend is args[1]._backend is args[2]._backend:
         # three Tensors or Variables of one backend (a linear layer's x, w, b)
-        be, raws = a._backend, (a._data, args[1]._data, args[2]._data)
+        be, raws = args[0]._backend, (args[0]._data, args[1]._data, args[2]._data)
     else:
         be, raws = _raw_inputs(args)
 
     kern = be.kernels.get(prim.name) if be.kernels else None
     saved = None
-    # one- to three-input calls without keywords are spelled out: a plain call costs a third of
-    # one through *raws, **params
+    # calls of up to three inputs without keywords are spelled out: a plain call costs a third
+    # of one through *raws, **params
     if params:
         n = -1
     try:
         if kern is not None:
             res = kern.forward(raws[0]) if n == 1 else \
                 kern.forward(raws[0], raws[1], raws[2]) if n == 3 else \
-                kern.forward(raws[0], raws[1]) if n == 2 and kern.value is None else \
                 (kern.forward if kern.value is None or tape_state.recording
                  else kern.value)(*raws, **params)       # value: no saved, nothing records
             if res is None:
@@ -267,23 +359,15 @@ def apply(prim: Primitive, *args, **params) -> Tensor:
         if type(e) is not ValueError:
             raise
         raise _bad_input(prim, raws, e) from e
-    out = _new(Tensor)            # _wrap, inline: this runs once per operation
+    out = _new(Tensor)            # _wrap, inline
     out._data = out_raw
     out._backend = be
     out._key = 0
-
     recording = tape_state.recording
     if recording and prim.differentiable:
-        if len(recording) == 1:
-            if lone:
-                recording[0]._record_one(prim, args, raws, out, params, saved, kern)
-            elif pair:
-                recording[0]._record_two(prim, args, raws, out, params, saved, kern)
-            else:
-                recording[0]._record(prim, args, raws, out, params, saved, kern, False)
-        else:
-            for tape in recording:
-                tape._record(prim, args, raws, out, params, saved, kern, True)
+        nested = len(recording) > 1
+        for tape in recording:
+            tape._record(prim, args, raws, out, params, saved, kern, nested)
     return out
 
 
@@ -331,6 +415,8 @@ def _raw_inputs(args):
 
 
 _new = object.__new__
+#: the keywords of a call without any (never filled)
+_NO_PARAMS = MappingProxyType({})
 
 
 _exact_scalars = frozenset(_scalar_types)

@@ -218,16 +218,18 @@ class GradientTape:
                             res, out._data if keep_out else None, saved, be,
                             tuple(params.items()) if params else None, fits, variables))
 
-    def _record_one(self, prim, args, raws, out, params, saved, kern):
-        """``_record`` for apply's hot path: one plain Tensor, maybe with a Python scalar after
-        it, on the one tape recording. Its usual node is appended here (a backend other than
-        the tape's first takes ``_record``)."""
-        k = args[0]._key
+    def _record_one(self, prim, x, raws, out, saved, kern, scalar=None):
+        """``_record`` for apply's hot path (``apply_unary``, ``apply_binary``): one plain Tensor
+        ``x``, maybe with a Python scalar ``scalar`` after it (``raws``: their arrays, the
+        scalar as given or as a 0-d array), no keywords, on the one tape recording. Its usual
+        node is appended here (a backend other than the tape's first takes ``_record``)."""
+        k = x._key
         keys = self._keys
         if k not in keys:
             return
         if out._backend is not self._home:
-            self._record(prim, args, raws, out, params, saved, kern, False)
+            self._record(prim, (x,) if scalar is None else (x, scalar), raws, out, {}, saved,
+                         kern, False)
             return
         keep, keep_out, upto, lean = prim.residuals if kern is None else kern.residuals
         fits = None
@@ -239,24 +241,18 @@ class GradientTape:
             else:
                 raws, fits = (None, raws[1]), (fit, None)
             lean = False
-        if params:
-            params = tuple(params.items())
-            lean = False
-        else:
-            params = None
         okey = out._key = next_key()       # a fresh output: apply's
         keys.add(okey)
         self._nodes.append((prim.index, None if kern is None else kern.index, lean, okey,
                             (k,) if len(raws) == 1 else (k, 0), raws,
-                            out._data if keep_out else None, saved, None, params, fits, None))
+                            out._data if keep_out else None, saved, None, None, fits, None))
 
-    def _record_two(self, prim, args, raws, out, params, saved, kern):
-        """``_record`` for apply's two-input path: a plain Tensor, then a Tensor or Variable of
-        its backend, on the one tape recording (keywords, or a backend other than the tape's
-        first, take ``_record``)."""
-        a, b = args
-        if params or out._backend is not self._home or a.__class__ is not Tensor:
-            self._record(prim, args, raws, out, params, saved, kern, False)
+    def _record_two(self, prim, a, b, raws, out, saved, kern):
+        """``_record`` for ``apply_binary``'s other path: a plain Tensor ``a``, then a Tensor
+        or Variable ``b`` of its backend, no keywords, on the one tape recording (a backend
+        other than the tape's first takes ``_record``)."""
+        if out._backend is not self._home:
+            self._record(prim, (a, b), raws, out, {}, saved, kern, False)
             return
         keys = self._keys
         ka = a._key

@@ -374,10 +374,11 @@ _DIRECT = {"__add__": ("add", False), "__radd__": ("add", True),
            "__neg__": ("negative", None), "__abs__": ("abs", None)}
 
 
-def bind_operators(ns, apply):
-    """Point the common operators straight at ``apply`` where the namespace function is the
-    plain wrapper of one primitive (``x * y`` runs ``apply(multiply, x, y)``, as
-    ``xg.multiply(x, y)`` does): one Python call less in every such operation.
+def bind_operators(ns, apply_unary, apply_binary):
+    """Point the common operators straight at ``apply_unary`` / ``apply_binary``
+    (``primitive.py``) where the namespace function is the plain wrapper of one primitive
+    (``x * y`` runs ``apply_binary(multiply, x, y)``, as ``xg.multiply(x, y)`` does): one
+    Python call less in every such operation.
 
     >>> import xpgrad as xg
     >>> xg.Tensor.__mul__.__doc__
@@ -390,7 +391,8 @@ def bind_operators(ns, apply):
         prim = getattr(fn, "primitive", None)
         if prim is None or fn.__module__ != "xpgrad.ops._define":
             continue          # a function with its own argument handling keeps it
-        op = _operator(apply, prim, reflected)
+        op = _operator(apply_binary if reflected is not None else apply_unary, prim,
+                       reflected)
         op.__name__, op.__qualname__ = dunder, f"TensorMethods.{dunder}"
         op.__doc__ = f"``{name}`` (``xg.{name}``'s primitive, applied directly)."
         setattr(TensorMethods, dunder, op)

@@ -7,7 +7,7 @@ import numbers
 import operator
 
 from .. import dtypes as _dt
-from ..primitive import Each, Primitive, apply  # noqa: F401 (Each re-exported)
+from ..primitive import Each, Primitive, apply, apply_binary, apply_unary  # noqa: F401
 from ..tensor import Tensor
 
 
@@ -15,10 +15,10 @@ def public(name: str, prim: Primitive, nargs: int, doc: str):
     """A namespace function ``name(x[, y], /)`` that applies ``prim``."""
     if nargs == 1:
         def fn(x, /):
-            return apply(prim, x)
+            return apply_unary(prim, x)
     elif nargs == 2:
         def fn(x1, x2, /):
-            return apply(prim, x1, x2)
+            return apply_binary(prim, x1, x2)
     else:
         def fn(*args):
             return apply(prim, *args)
