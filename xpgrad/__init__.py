@@ -27,7 +27,7 @@ from .batching import vmap
 from .scipy_io import for_scipy
 from .ops import *  # noqa: F401,F403
 from .primitive import Primitive, apply
-from .primitive import apply_binary as _apply_binary, apply_unary as _apply_unary
+from .appliers import binary_applier as _binary_applier, unary_applier as _unary_applier
 from .tape import GradientTape, stop_gradient
 from .tensor import Tensor, Variable
 from . import (distributed, fft, linalg, losses, nn, optim, random, special,  # noqa: E402
@@ -123,8 +123,8 @@ class _TensorModule(type(_tensor_methods_module)):
 _tensor_module.__class__ = _TensorModule
 _allocator.tune()   # glibc's malloc: keep large freed arrays for the next step (allocator.py)
 _tensor_methods_module._ns = __import__(__name__)
-_tensor_methods_module.bind_operators(_tensor_methods_module._ns, _apply_unary,
-                                      _apply_binary)
+_tensor_methods_module.bind_operators(_tensor_methods_module._ns, _unary_applier,
+                                      _binary_applier)
 
 from . import einops_backend as _einops_backend  # noqa: E402
 _einops_backend.install()   # einops.rearrange(t, ...) and friends on Tensors, whenever einops loads

@@ -39,11 +39,8 @@ passes them (``add``, ``subtract``, ``multiply``, ``divide``).
 """
 from __future__ import annotations
 
-import threading
-from types import MappingProxyType
-
-from .backend import MixedBackendError, current_backend
-from .tensor import Tensor, Variable, _wrap
+from .appliers import _mixed, apply_general, binary_applier, tape_state, unary_applier  # noqa: F401
+from .tensor import Tensor, _wrap
 
 #: every primitive by name: the one table that kernels are registered against
 PRIMITIVES: dict = {}
@@ -72,7 +69,8 @@ class Primitive:
     """An operation of the table: its name, its forward and its vjp rules (module docstring)."""
 
     __slots__ = ("name", "forward", "vjps", "joint", "differentiable", "saves", "keep_inputs",
-                 "keep_output", "keep_upto", "index", "lean", "scalar_arrays", "residuals")
+                 "keep_output", "keep_upto", "index", "lean", "scalar_arrays", "residuals",
+                 "unary", "binary")
 
     def __init__(self, name: str, forward, *vjps, joint=None, saves=None, scalar_arrays=False):
         if not isinstance(name, str) or not name:
@@ -99,6 +97,9 @@ class Primitive:
         self.keep_upto = keep_upto(self.keep_inputs)
         # what GradientTape._record reads, in one load
         self.residuals = (self.keep_inputs, self.keep_output, self.keep_upto, self.lean)
+        # apply(self, x) and apply(self, x, y) without keywords (appliers.py)
+        self.unary = unary_applier(self)
+        self.binary = binary_applier(self)
         self.index = len(BY_INDEX)
         PRIMITIVES[name] = self
         BY_INDEX.append(self)
@@ -161,31 +162,6 @@ def keep_upto(keep_inputs) -> int:
     return len(keep_inputs)
 
 
-class _TapeState(threading.local):
-    def __init__(self):
-        self.recording: list = []   # tapes recording now, innermost last
-        # custom_gradient forwards running now: their inputs may leave the tape for NumPy
-        # (grad_fn gives the gradient), see ``inplace.leaving_loses_gradient``
-        self.custom_forwards = 0
-
-
-tape_state = _TapeState()
-
-_scalar_types = (int, float, bool, complex)
-
-
-def _mixed(a, b):
-    return MixedBackendError(
-        f"tensors on backends {a.name!r} and {b.name!r} met in one operation; move one "
-        f"explicitly with .to({a.name!r}) or .to({b.name!r})")
-
-
-def _bad_input(prim, raws, err):
-    """A backend's ValueError (e.g. shapes that do not broadcast), naming the op and shapes."""
-    shapes = ", ".join(str(tuple(getattr(r, "shape", ()))) for r in raws)
-    return ValueError(f"{prim.name}: bad inputs of shapes {shapes}: {err}")
-
-
 def run(prim: Primitive, be, *raws, **params):
     """``prim`` on raw arrays of backend ``be``, untaped: the backend's kernel when it has one
     that accepts the inputs, else the generic forward. Returns the raw output.
@@ -203,224 +179,16 @@ def run(prim: Primitive, be, *raws, **params):
 
 
 def apply(prim: Primitive, *args, **params) -> Tensor:
-    """Run ``prim`` on ``args`` (Tensors, Python scalars or array-likes) and record it."""
-    # the calls of one or two operands without keywords take the spelled-out paths below
+    """Run ``prim`` on ``args`` (Tensors, Python scalars or array-likes) and record it
+    (``appliers.py``: the primitive's own appliers take the calls of one or two operands
+    without keywords)."""
     if not params:
         n = len(args)
         if n == 1:
-            return apply_unary(prim, args[0])
+            return prim.unary(args[0])
         if n == 2:
-            return apply_binary(prim, args[0], args[1])
-    return _apply(prim, args, params)
-
-
-def apply_unary(prim: Primitive, x) -> Tensor:
-    """``apply(prim, x)``: one operand, no keywords (the namespace's one-argument functions
-    and ``-x`` call it directly). A plain Tensor takes the path spelled out here, which runs
-    once per such operation; anything else, ``apply``'s general one.
-
-    >>> import xpgrad as xg
-    >>> apply_unary(PRIMITIVES["negative"], xg.asarray([1.0, -2.0])).tolist()
-    [-1.0, 2.0]
-    """
-    if x.__class__ is not Tensor:
-        return _apply(prim, (x,), _NO_PARAMS)
-    be = x._backend
-    raw = x._data
-    kern = be.kernels.get(prim.name) if be.kernels else None
-    saved = None
-    try:
-        if kern is not None:
-            res = kern.forward(raw)
-            if res is None:
-                kern = None
-            else:
-                out_raw, saved = res
-        if kern is None:
-            out_raw = prim.forward(be.xp, raw)
-    except ValueError as e:
-        if type(e) is not ValueError:
-            raise
-        raise _bad_input(prim, (raw,), e) from e
-    out = _new(Tensor)            # _wrap, inline
-    out._data = out_raw
-    out._backend = be
-    out._key = 0
-    recording = tape_state.recording
-    if recording and prim.differentiable:
-        if len(recording) == 1:
-            recording[0]._record_one(prim, x, (raw,), out, saved, kern)
-        else:
-            for tape in recording:
-                tape._record(prim, (x,), (raw,), out, _NO_PARAMS, saved, kern, True)
-    return out
-
-
-def apply_binary(prim: Primitive, x, y) -> Tensor:
-    """``apply(prim, x, y)``: two operands, no keywords (the namespace's two-argument
-    functions and the arithmetic operators call it directly). A plain Tensor with a Python
-    scalar, a scalar with a plain Tensor, or a plain Tensor with a Tensor or Variable of its
-    backend take the path spelled out here; anything else, ``apply``'s general one.
-
-    >>> import xpgrad as xg
-    >>> apply_binary(PRIMITIVES["multiply"], xg.asarray([1.0, -2.0]), 3).tolist()
-    [3.0, -6.0]
-    """
-    lone = False        # a plain Tensor, then a Python scalar
-    if x.__class__ is Tensor:
-        be = x._backend
-        r0 = x._data
-        if y.__class__ in _exact_scalars:
-            r1 = _scalar_array(be, r0, y) if prim.scalar_arrays else y
-            lone = True
-        elif y.__class__ in _tensor_classes and y._backend is be:   # x @ w: a Variable
-            r1 = y._data
-        else:
-            return _apply(prim, (x, y), _NO_PARAMS)
-    elif y.__class__ is Tensor and x.__class__ in _exact_scalars:
-        be = y._backend
-        r1 = y._data
-        r0 = _scalar_array(be, r1, x) if prim.scalar_arrays else x
-    else:
-        return _apply(prim, (x, y), _NO_PARAMS)
-    kern = be.kernels.get(prim.name) if be.kernels else None
-    saved = None
-    try:
-        if kern is not None:
-            res = (kern.forward if kern.value is None or tape_state.recording
-                   else kern.value)(r0, r1)     # value: no saved, nothing records
-            if res is None:
-                kern = None
-            else:
-                out_raw, saved = res
-        if kern is None:
-            out_raw = prim.forward(be.xp, r0, r1)
-    except ValueError as e:
-        if type(e) is not ValueError:
-            raise
-        raise _bad_input(prim, (r0, r1), e) from e
-    out = _new(Tensor)            # _wrap, inline
-    out._data = out_raw
-    out._backend = be
-    out._key = 0
-    recording = tape_state.recording
-    if recording and prim.differentiable:
-        if len(recording) == 1:
-            if lone:
-                recording[0]._record_one(prim, x, (r0, r1), out, saved, kern, y)
-            elif x.__class__ is Tensor:
-                recording[0]._record_two(prim, x, y, (r0, r1), out, saved, kern)
-            else:
-                recording[0]._record(prim, (x, y), (r0, r1), out, _NO_PARAMS, saved, kern,
-                                     False)
-        else:
-            for tape in recording:
-                tape._record(prim, (x, y), (r0, r1), out, _NO_PARAMS, saved, kern, True)
-    return out
-
-
-def _apply(prim: Primitive, args, params) -> Tensor:
-    """``apply``'s general path: any operands, keywords."""
-    n = len(args)
-    if n == 3 and args[0].__class__ in _tensor_classes and \
-            args[1].__class__ in _tensor_classes and args[2].__class__ in _tensor_classes and \
-            args[0]._backend is args[1]._backend is args[2]._backend:
-        # three Tensors or Variables of one backend (a linear layer's x, w, b)
-        be, raws = args[0]._backend, (args[0]._data, args[1]._data, args[2]._data)
-    else:
-        be, raws = _raw_inputs(args)
-
-    kern = be.kernels.get(prim.name) if be.kernels else None
-    saved = None
-    # calls of up to three inputs without keywords are spelled out: a plain call costs a third
-    # of one through *raws, **params
-    if params:
-        n = -1
-    try:
-        if kern is not None:
-            res = kern.forward(raws[0]) if n == 1 else \
-                kern.forward(raws[0], raws[1], raws[2]) if n == 3 else \
-                (kern.forward if kern.value is None or tape_state.recording
-                 else kern.value)(*raws, **params)       # value: no saved, nothing records
-            if res is None:
-                kern = None
-            else:
-                out_raw, saved = res
-        if kern is None:
-            if n == 1:
-                out_raw = prim.forward(be.xp, raws[0])
-            elif n == 2:
-                out_raw = prim.forward(be.xp, raws[0], raws[1])
-            elif n == 3:
-                out_raw = prim.forward(be.xp, raws[0], raws[1], raws[2])
-            else:
-                out_raw = prim.forward(be.xp, *raws, **params)
-    except ValueError as e:
-        if type(e) is not ValueError:
-            raise
-        raise _bad_input(prim, raws, e) from e
-    out = _new(Tensor)            # _wrap, inline
-    out._data = out_raw
-    out._backend = be
-    out._key = 0
-    recording = tape_state.recording
-    if recording and prim.differentiable:
-        nested = len(recording) > 1
-        for tape in recording:
-            tape._record(prim, args, raws, out, params, saved, kern, nested)
-    return out
-
-
-def _scalar_array(be, raw, value):
-    """The Python scalar ``value`` beside ``raw`` as the backend's 0-d array of ``raw``'s dtype
-    where it keeps one (``Backend.scalar_arrays``), else ``value``."""
-    if raw.__class__ is be.array_class:
-        table = be.scalar_arrays.get(raw.dtype)
-        if table is not None:
-            array = table.get(value)
-            return be.scalar_array(raw.dtype, value) if array is None else array
-    return value
-
-
-def _raw_inputs(args):
-    """``(backend, raw inputs)`` of ``apply``'s ``args``: Tensors' arrays, Python scalars as
-    they are, other array-likes converted on the Tensors' backend (the current one if none)."""
-    be = None
-    raws = list(args)
-    convert = False
-    i = 0
-    for a in args:
-        if isinstance(a, Tensor):
-            b = a._backend
-            if b is not be:
-                if be is not None:
-                    raise _mixed(be, b)
-                be = b
-            raws[i] = a._data
-        elif a.__class__ not in _exact_scalars:
-            convert = True
-        i += 1
-    if be is None:
-        be = current_backend()
-        from .creation import asarray
-
-        raws = [asarray(a, backend=be)._data for a in raws]
-    elif convert:
-        for i, a in enumerate(raws):
-            if not isinstance(args[i], Tensor) and not isinstance(a, _scalar_types):
-                from .creation import asarray
-
-                raws[i] = asarray(a, backend=be)._data
-    return be, raws
-
-
-_new = object.__new__
-#: the keywords of a call without any (never filled)
-_NO_PARAMS = MappingProxyType({})
-
-
-_exact_scalars = frozenset(_scalar_types)
-_tensor_classes = frozenset((Tensor, Variable))
+            return prim.binary(args[0], args[1])
+    return apply_general(prim, args, params)
 
 
 # -- moving a tensor between backends (recorded, so gradients flow back across the move) -----

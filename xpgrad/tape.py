@@ -219,10 +219,10 @@ class GradientTape:
                             tuple(params.items()) if params else None, fits, variables))
 
     def _record_one(self, prim, x, raws, out, saved, kern, scalar=None):
-        """``_record`` for apply's hot path (``apply_unary``, ``apply_binary``): one plain Tensor
-        ``x``, maybe with a Python scalar ``scalar`` after it (``raws``: their arrays, the
-        scalar as given or as a 0-d array), no keywords, on the one tape recording. Its usual
-        node is appended here (a backend other than the tape's first takes ``_record``)."""
+        """``_record`` for the appliers' hot path (``appliers.py``): one plain Tensor ``x``,
+        maybe with a Python scalar ``scalar`` after it (``raws``: their arrays, the scalar as
+        given or as a 0-d array), no keywords, on the one tape recording. Its usual node is
+        appended here (a backend other than the tape's first takes ``_record``)."""
         k = x._key
         keys = self._keys
         if k not in keys:
@@ -248,9 +248,9 @@ class GradientTape:
                             out._data if keep_out else None, saved, None, None, fits, None))
 
     def _record_two(self, prim, a, b, raws, out, saved, kern):
-        """``_record`` for ``apply_binary``'s other path: a plain Tensor ``a``, then a Tensor
-        or Variable ``b`` of its backend, no keywords, on the one tape recording (a backend
-        other than the tape's first takes ``_record``)."""
+        """``_record`` for a two-operand applier's other path (``appliers.py``): a plain Tensor
+        ``a``, then a Tensor or Variable ``b`` of its backend, no keywords, on the one tape
+        recording (a backend other than the tape's first takes ``_record``)."""
         if out._backend is not self._home:
             self._record(prim, (a, b), raws, out, {}, saved, kern, False)
             return

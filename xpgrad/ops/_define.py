@@ -7,21 +7,22 @@ import numbers
 import operator
 
 from .. import dtypes as _dt
-from ..primitive import Each, Primitive, apply, apply_binary, apply_unary  # noqa: F401
+from ..appliers import binary_applier, unary_applier
+from ..primitive import Each, Primitive, apply  # noqa: F401 (Each re-exported)
 from ..tensor import Tensor
 
 
 def public(name: str, prim: Primitive, nargs: int, doc: str):
-    """A namespace function ``name(x[, y], /)`` that applies ``prim``."""
+    """A namespace function ``name(x[, y], /)`` that applies ``prim`` (for one or two
+    arguments, an applier of its own: ``appliers.py``)."""
     if nargs == 1:
-        def fn(x, /):
-            return apply_unary(prim, x)
+        fn = unary_applier(prim)
     elif nargs == 2:
-        def fn(x1, x2, /):
-            return apply_binary(prim, x1, x2)
+        fn = binary_applier(prim)
     else:
         def fn(*args):
             return apply(prim, *args)
+    fn.__module__ = __name__        # tensor_methods.bind_operators looks for these
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = doc
     fn.primitive = prim
