@@ -97,13 +97,21 @@ def binary_applier(prim):
     >>> binary_applier(PRIMITIVES["multiply"])(xg.asarray([1.0, -2.0]), 3).tolist()
     [3.0, -6.0]
     """
+    scalar_arrays = prim.scalar_arrays
+
     def apply_to(x, y, /):
         lone = False        # a plain Tensor, then a Python scalar
         if x.__class__ is Tensor:
             be = x._backend
             r0 = x._data
             if y.__class__ in _exact_scalars:
-                r1 = _scalar_array(be, r0, y) if prim.scalar_arrays else y
+                r1 = y
+                if scalar_arrays and r0.__class__ is be.array_class:   # _scalar_array, inline
+                    table = be.scalar_arrays.get(r0.dtype)
+                    if table is not None:
+                        r1 = table.get(y)
+                        if r1 is None:
+                            r1 = be.scalar_array(r0.dtype, y)
                 lone = True
             elif y.__class__ in _tensor_classes and y._backend is be:   # x @ w: a Variable
                 r1 = y._data

@@ -1,4 +1,5 @@
-"""Primitive and apply(): the one place where a backend, a tape and a primitive meet.
+"""Primitive and apply(): the one place where a backend, a tape and a primitive meet (apply
+hands each call to ``appliers.py``, which runs it and records it).
 
 A primitive has a name, a ``forward(xp, *arrays, **params)`` and its vjp rules, written against
 the array-API namespace ``xp``: the backend's raw namespace on a first-order pass, ``xpgrad``
