@@ -31,7 +31,7 @@ from .accumulate import Scatter, is_basic
 from .backend import KERNELS_BY_INDEX
 from .deferred import DEFER, FOLDABLE
 from .kernels import LEAN_IN_PLACE
-from .primitive import BY_INDEX as PRIMITIVES_BY_INDEX
+from .primitive import BY_INDEX as PRIMITIVES_BY_INDEX, LEAN_ELEMENTWISE
 from .tensor import _keyed
 
 
@@ -93,9 +93,11 @@ def _walk(nodes, home, seeds, skeys, consume, higher, after=None, defer=False):
             x = res[i]
             prev = get(k)
             if gi.__class__ is not Scatter and (prev is None or prev.__class__ is not Scatter):
-                dt = gi.dtype
-                if gi.shape != x.shape or (dt is not x.dtype and dt != x.dtype):
-                    gi = _fit(xp, gi, x.shape, x.dtype)
+                # an elementwise rule's gradient has x's shape and dtype (Primitive.elementwise)
+                if plain is not LEAN_ELEMENTWISE:
+                    dt = gi.dtype
+                    if gi.shape != x.shape or (dt is not x.dtype and dt != x.dtype):
+                        gi = _fit(xp, gi, x.shape, x.dtype)
                 if prev is None:
                     grads[k] = gi
                 elif k in owned:

@@ -47,7 +47,7 @@ from .deferred import FOLDABLE, Product, deferred_gradient
 from .gradient_call import (check_sources, finish, seed_of, targets_and_seeds, tensor_leaves,
                             walk_seed, walk_seeds)
 from .pytree import is_node, rebuild
-from .primitive import tape_state
+from .primitive import LEAN_ELEMENTWISE, tape_state
 from .tensor import Tensor, Variable, _wrap
 
 
@@ -212,6 +212,8 @@ class GradientTape:
         # of at most two inputs wanting a gradient, and a per-argument rule or a plain kernel
         # (``lean`` last: a kernel's LEAN_IN_PLACE is kept)
         lean = one and be is None and fits is None and not params and lean
+        if lean is LEAN_ELEMENTWISE and not (first_only and raws[0].dtype is out._data.dtype):
+            lean = True
         # ints, tuples and raw arrays: nothing the cyclic GC keeps visiting (a dict, even an
         # empty one, would keep the node tracked)
         self._nodes.append((prim.index, None if kern is None else kern.index, lean, okey, ks,
@@ -241,6 +243,8 @@ class GradientTape:
             else:
                 raws, fits = (None, raws[1]), (fit, None)
             lean = False
+        elif lean is LEAN_ELEMENTWISE and r.dtype is not out._data.dtype:
+            lean = True     # (see _record)
         okey = out._key = next_key()       # a fresh output: apply's
         keys.add(okey)
         self._nodes.append((prim.index, None if kern is None else kern.index, lean, okey,
@@ -280,6 +284,8 @@ class GradientTape:
                 raws = (None if drop0 else r0, None if drop1 else r1)
         # a lean node: one input wanting a gradient, no Variables or stand-ins (see _record)
         lean = lean and fits is None and variables is None and not (ka and kb)
+        if lean is LEAN_ELEMENTWISE:    # two Tensors may broadcast (see _record)
+            lean = True
         okey = out._key = next_key()       # a fresh output: apply's
         keys.add(okey)
         self._nodes.append((prim.index, None if kern is None else kern.index, lean, okey,
