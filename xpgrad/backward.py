@@ -13,8 +13,10 @@ A lean node (one or two inputs of which one wants a gradient, a per-argument rul
 without ``needs``, no keywords, stand-ins or Variables, the tape's first backend) takes a short
 path on a first-order walk: its rule is called plainly (a kernel's ``vjp_in_place`` as the
 general path calls it) and the gradient added; everything else (and a slice gradient reaching
-a lean node) takes the general path. tests/test_tape_lean_path.py runs random programs both
-ways.
+a lean node) takes the general path. A lean node of an elementwise primitive whose input had the
+output's dtype (``LEAN_ELEMENTWISE``, ``Primitive``'s ``elementwise``) adds its gradient without
+the check for a broadcast or cast to undo. tests/test_tape_lean_path.py runs random programs
+both ways.
 
 >>> Shaped(((2, 3), "float32")).ndim
 2
