@@ -199,8 +199,9 @@ def test_the_one_input_record_path_makes_the_general_paths_node(monkeypatch, bac
     hot = _recorded(_chain, x)
     record = xg.GradientTape._record
 
-    def through_the_general_path(self, prim, args, raws, out, params, saved, kern):
-        return record(self, prim, args, raws, out, params, saved, kern, False)
+    def through_the_general_path(self, prim, x, raws, out, saved, kern, scalar=None):
+        args = (x,) if scalar is None else (x, scalar)
+        return record(self, prim, args, raws, out, {}, saved, kern, False)
     monkeypatch.setattr(xg.GradientTape, "_record_one", through_the_general_path)
     assert _recorded(_chain, x) == hot
 
@@ -233,7 +234,7 @@ def test_the_two_input_record_path_makes_the_general_paths_node(monkeypatch, bac
     assert sum(node[11] is not None for node in hot) == 4     # w three times, the product
     record = xg.GradientTape._record
 
-    def through_the_general_path(self, prim, args, raws, out, params, saved, kern):
-        return record(self, prim, args, raws, out, params, saved, kern, False)
+    def through_the_general_path(self, prim, a, b, raws, out, saved, kern):
+        return record(self, prim, (a, b), raws, out, {}, saved, kern, False)
     monkeypatch.setattr(xg.GradientTape, "_record_two", through_the_general_path)
     assert _recorded(program, x) == hot

@@ -8,7 +8,7 @@ import xpgrad as xg
 from conftest import backend_report
 from xpgrad.backend import KERNELS_BY_INDEX
 from xpgrad.kernels import LEAN_IN_PLACE
-from xpgrad.primitive import PRIMITIVES
+from xpgrad.primitive import LEAN_ELEMENTWISE, PRIMITIVES
 
 torch = pytest.importorskip("torch")
 
@@ -171,3 +171,48 @@ def test_a_lean_node_leaves_a_shared_gradient_alone(in_place_calls):
     assert not calls
     np.testing.assert_array_equal(gx2.numpy(), np.ones(4))
     np.testing.assert_array_equal(gx.numpy(), (np.linspace(-1.0, 1.0, 4) > 0) * 1.0)
+
+
+def _mixed_dtypes(ns, x, z, w):
+    """Elementwise nodes whose input has the output's dtype, and ones whose has not."""
+    a = ns.sin(x) * 1.5 + 0.1              # sin, multiply, add: float64 in and out
+    b = x * 1j                              # a real input, a complex output
+    c = ns.abs(z) + ns.real(z) * 2.0        # complex inputs, real outputs
+    d = a * w                               # two Tensors (they may broadcast), w off the tape
+    return (b * ns.conj(b)).real.sum() + (c * a).sum() + (d * d).sum()
+
+
+W = np.array([2.0, -0.5, 1.25])
+
+
+def test_elementwise_nodes_skip_the_fit_only_where_the_input_has_the_outputs_dtype(request):
+    x0 = np.array([0.3, -0.7, 1.1])
+    z0 = np.array([0.5 - 1.0j, -0.25 + 2.0j, 1.5 + 0.5j])
+
+    def gradients():
+        x, z = xg.asarray(x0), xg.asarray(z0)
+        with xg.GradientTape() as tape:
+            tape.watch([x, z])
+            loss = _mixed_dtypes(xg, x, z, xg.asarray(W))
+        flags = {}
+        for node in tape._nodes:
+            flags.setdefault(xg.primitive.BY_INDEX[node[0]].name, []).append(node[2])
+        return [g.numpy() for g in tape.gradient(loss, [x, z])], flags
+
+    (gx, gz), flags = gradients()
+    assert flags["sin"] == [LEAN_ELEMENTWISE]
+    # x * 1.5, x * 1j (complex out), real(z) * 2.0, a * w (one of two Tensors wants a
+    # gradient), then b * conj(b), c * a, d * d (both do: not lean)
+    assert flags["multiply"] == [LEAN_ELEMENTWISE, True, LEAN_ELEMENTWISE, True,
+                                 False, False, False]
+    assert flags["abs"] == [True] and flags["real"][0] is True       # complex in, real out
+    request.getfixturevalue("general_only")
+    (hx, hz), flags = gradients()
+    assert not any(f for fs in flags.values() for f in fs)
+    np.testing.assert_array_equal(gx, hx)
+    np.testing.assert_array_equal(gz, hz)
+    xt = torch.tensor(x0, requires_grad=True)
+    zt = torch.tensor(z0, requires_grad=True)
+    _mixed_dtypes(torch, xt, zt, torch.tensor(W)).backward()
+    np.testing.assert_allclose(gx, xt.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(gz, zt.grad.numpy(), rtol=1e-12)

@@ -35,6 +35,7 @@ from .ops import *  # noqa: F401,F403
 from .ops.segments import *  # noqa: F401,F403  (TensorFlow's segment reductions)
 from .ops.gather_scatter_nd import *  # noqa: F401,F403  (TensorFlow's gather_nd, scatter_nd)
 from .primitive import Primitive, apply
+from .appliers import binary_applier as _binary_applier, unary_applier as _unary_applier
 from .tape import GradientTape
 from .tensor import Tensor, Variable
 from . import (distributed, fft, linalg, losses, nn, optim, random, special,  # noqa: E402
@@ -177,7 +178,8 @@ for _namesake in (_tensor_module, jit, checkpoint):
 del _namesake
 _allocator.tune()   # glibc's malloc: keep large freed arrays for the next step (allocator.py)
 _tensor_methods_module._ns = __import__(__name__)
-_tensor_methods_module.bind_operators(_tensor_methods_module._ns, apply)
+_tensor_methods_module.bind_operators(_tensor_methods_module._ns, _unary_applier,
+                                      _binary_applier)
 
 from . import einops_backend as _einops_backend  # noqa: E402
 _einops_backend.install()   # einops.rearrange(t, ...) and friends on Tensors, whenever einops loads

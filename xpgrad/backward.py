@@ -13,8 +13,10 @@ A lean node (one or two inputs of which one wants a gradient, a per-argument rul
 without ``needs``, no keywords, stand-ins or Variables, the tape's first backend) takes a short
 path on a first-order walk: its rule is called plainly (a kernel's ``vjp_in_place`` as the
 general path calls it) and the gradient added; everything else (and a slice gradient reaching
-a lean node) takes the general path. tests/test_tape_lean_path.py runs random programs both
-ways.
+a lean node) takes the general path. A lean node of an elementwise primitive whose input had the
+output's dtype (``LEAN_ELEMENTWISE``, ``Primitive``'s ``elementwise``) adds its gradient without
+the check for a broadcast or cast to undo. tests/test_tape_lean_path.py runs random programs
+both ways.
 
 >>> Shaped(((2, 3), "float32")).ndim
 2
@@ -31,7 +33,7 @@ from .accumulate import Scatter, is_basic
 from .backend import KERNELS_BY_INDEX
 from .deferred import DEFER, FOLDABLE
 from .kernels import LEAN_IN_PLACE
-from .primitive import BY_INDEX as PRIMITIVES_BY_INDEX
+from .primitive import BY_INDEX as PRIMITIVES_BY_INDEX, LEAN_ELEMENTWISE
 from .tensor import _keyed
 
 
@@ -93,9 +95,11 @@ def _walk(nodes, home, seeds, skeys, consume, higher, after=None, defer=False):
             x = res[i]
             prev = get(k)
             if gi.__class__ is not Scatter and (prev is None or prev.__class__ is not Scatter):
-                dt = gi.dtype
-                if gi.shape != x.shape or (dt is not x.dtype and dt != x.dtype):
-                    gi = _fit(xp, gi, x.shape, x.dtype)
+                # an elementwise rule's gradient has x's shape and dtype (Primitive.elementwise)
+                if plain is not LEAN_ELEMENTWISE:
+                    dt = gi.dtype
+                    if gi.shape != x.shape or (dt is not x.dtype and dt != x.dtype):
+                        gi = _fit(xp, gi, x.shape, x.dtype)
                 if prev is None:
                     grads[k] = gi
                 elif k in owned:

@@ -1,4 +1,5 @@
-"""Primitive and apply(): the one place where a backend, a tape and a primitive meet.
+"""Primitive and apply(): the one place where a backend, a tape and a primitive meet (apply
+hands each call to ``appliers.py``, which runs it and records it).
 
 A primitive has a name, a ``forward(xp, *arrays, **params)`` and its vjp rules, written against
 the array-API namespace ``xp``: the backend's raw namespace on a first-order pass, ``xpgrad``
@@ -27,6 +28,13 @@ beside a Tensor arrives as a 0-d array of the Tensor's dtype; a backend that kee
 (``Backend.scalar_arrays``: NumPy's, where a Python scalar costs ~0.3 us per operation) then
 passes them (``add``, ``subtract``, ``multiply``, ``divide``).
 
+``elementwise=True`` says the output has the inputs' broadcast shape and each rule, given ``g``
+of the output's shape and dtype and an input of that shape and dtype, returns its gradient in
+that shape and dtype (the namespace's elementwise functions, ``ops/_define.py``'s ``unary`` and
+``binary``). The backward walk then adds the gradient of a Tensor that had the output's dtype,
+alone or beside a Python scalar, without the check for a broadcast or cast to undo (``_fit``:
+~0.1 us a node).
+
 >>> import xpgrad as xg
 >>> cube = Primitive("doc_cube", lambda xp, x: x * x * x,
 ...                  lambda xp, g, ans, x: 3 * g * x * x)
@@ -39,13 +47,15 @@ passes them (``add``, ``subtract``, ``multiply``, ``divide``).
 """
 from __future__ import annotations
 
-import threading
-
-from .backend import MixedBackendError, current_backend
-from .tensor import Tensor, Variable, _wrap
+from .appliers import _mixed, apply_general, binary_applier, tape_state, unary_applier  # noqa: F401
+from .tensor import Tensor, _wrap
 
 #: every primitive by name: the one table that kernels are registered against
 PRIMITIVES: dict = {}
+#: ``Primitive.lean`` (and a tape node's lean flag) of an elementwise primitive (module docstring);
+#: ``GradientTape._record`` keeps it for a node of one Tensor, maybe with a Python scalar after
+#: it, of the output's dtype, and makes it True for any other
+LEAN_ELEMENTWISE = 3
 #: every primitive by ``index``: tape nodes name their primitive by this int (an int keeps a
 #: node free of GC-tracked objects, so Python's cyclic GC stops visiting it)
 BY_INDEX: list = []
@@ -71,9 +81,11 @@ class Primitive:
     """An operation of the table: its name, its forward and its vjp rules (module docstring)."""
 
     __slots__ = ("name", "forward", "vjps", "joint", "differentiable", "saves", "keep_inputs",
-                 "keep_output", "keep_upto", "index", "lean", "scalar_arrays", "residuals")
+                 "keep_output", "keep_upto", "index", "lean", "scalar_arrays", "residuals",
+                 "unary", "binary", "elementwise")
 
-    def __init__(self, name: str, forward, *vjps, joint=None, saves=None, scalar_arrays=False):
+    def __init__(self, name: str, forward, *vjps, joint=None, saves=None, scalar_arrays=False,
+                 elementwise=False):
         if not isinstance(name, str) or not name:
             raise TypeError(f"a primitive's name must be a non-empty string, got {name!r}")
         if joint is not None and vjps:
@@ -90,6 +102,9 @@ class Primitive:
         self.differentiable = bool(self.vjps) or joint is not None
         # per-argument rules, called one at a time: the backward walk's lean path may run them
         self.lean = joint is None and self.vjps.__class__ is tuple and bool(self.vjps)
+        self.elementwise = bool(elementwise)
+        if self.lean and self.elementwise:
+            self.lean = LEAN_ELEMENTWISE
         self.saves = saves
         # a Python scalar operand may reach forward and rules as a 0-d array of the other
         # operand's dtype (Backend.scalar_arrays): they compute the same either way
@@ -98,6 +113,9 @@ class Primitive:
         self.keep_upto = keep_upto(self.keep_inputs)
         # what GradientTape._record reads, in one load
         self.residuals = (self.keep_inputs, self.keep_output, self.keep_upto, self.lean)
+        # apply(self, x) and apply(self, x, y) without keywords (appliers.py)
+        self.unary = unary_applier(self)
+        self.binary = binary_applier(self)
         self.index = len(BY_INDEX)
         PRIMITIVES[name] = self
         BY_INDEX.append(self)
@@ -160,31 +178,6 @@ def keep_upto(keep_inputs) -> int:
     return len(keep_inputs)
 
 
-class _TapeState(threading.local):
-    def __init__(self):
-        self.recording: list = []   # tapes recording now, innermost last
-        # custom_gradient forwards running now: their inputs may leave the tape for NumPy
-        # (grad_fn gives the gradient), see ``inplace.leaving_loses_gradient``
-        self.custom_forwards = 0
-
-
-tape_state = _TapeState()
-
-_scalar_types = (int, float, bool, complex)
-
-
-def _mixed(a, b):
-    return MixedBackendError(
-        f"tensors on backends {a.name!r} and {b.name!r} met in one operation; move one "
-        f"explicitly with .to({a.name!r}) or .to({b.name!r})")
-
-
-def _bad_input(prim, raws, err):
-    """A backend's ValueError (e.g. shapes that do not broadcast), naming the op and shapes."""
-    shapes = ", ".join(str(tuple(getattr(r, "shape", ()))) for r in raws)
-    return ValueError(f"{prim.name}: bad inputs of shapes {shapes}: {err}")
-
-
 def run(prim: Primitive, be, *raws, **params):
     """``prim`` on raw arrays of backend ``be``, untaped: the backend's kernel when it has one
     that accepts the inputs, else the generic forward. Returns the raw output.
@@ -202,139 +195,16 @@ def run(prim: Primitive, be, *raws, **params):
 
 
 def apply(prim: Primitive, *args, **params) -> Tensor:
-    """Run ``prim`` on ``args`` (Tensors, Python scalars or array-likes) and record it."""
-    # the hot path, spelled out: one Tensor, or two inputs of which one is a Tensor and the
-    # other a Tensor of its backend or a Python scalar (this runs once per operation)
-    n = len(args)
-    a = args[0] if n else None
-    lone = False        # one plain Tensor, maybe with a Python scalar after it
-    pair = False        # a plain Tensor, then a Tensor or Variable of its backend
-    if n == 1 and a.__class__ is Tensor:
-        be, raws = a._backend, (a._data,)
-        lone = True
-    elif n == 2:
-        b = args[1]
-        if a.__class__ is Tensor:
-            be = a._backend
-            if b.__class__ in _exact_scalars:
-                raws = (a._data, _scalar_array(be, a._data, b) if prim.scalar_arrays else b)
-                lone = True
-            elif b.__class__ in _tensor_classes and b._backend is be:   # x @ w: a Variable
-                raws = (a._data, b._data)
-                pair = True
-            else:
-                be, raws = _raw_inputs(args)
-        elif b.__class__ is Tensor and a.__class__ in _exact_scalars:
-            be = b._backend
-            raws = (_scalar_array(be, b._data, a) if prim.scalar_arrays else a, b._data)
-        else:
-            be, raws = _raw_inputs(args)
-    elif n == 3 and a.__class__ in _tensor_classes and args[1].__class__ in _tensor_classes \
-            and args[2].__class__ in _tensor_classes and a._backend is args[1]._backend \
-            is args[2]._backend:
-        # three Tensors or Variables of one backend (a linear layer's x, w, b)
-        be, raws = a._backend, (a._data, args[1]._data, args[2]._data)
-    else:
-        be, raws = _raw_inputs(args)
-
-    kern = be.kernels.get(prim.name) if be.kernels else None
-    saved = None
-    # one- to three-input calls without keywords are spelled out: a plain call costs a third of
-    # one through *raws, **params
-    if params:
-        n = -1
-    try:
-        if kern is not None:
-            res = kern.forward(raws[0]) if n == 1 else \
-                kern.forward(raws[0], raws[1], raws[2]) if n == 3 else \
-                kern.forward(raws[0], raws[1]) if n == 2 and kern.value is None else \
-                (kern.forward if kern.value is None or tape_state.recording
-                 else kern.value)(*raws, **params)       # value: no saved, nothing records
-            if res is None:
-                kern = None
-            else:
-                out_raw, saved = res
-        if kern is None:
-            if n == 1:
-                out_raw = prim.forward(be.xp, raws[0])
-            elif n == 2:
-                out_raw = prim.forward(be.xp, raws[0], raws[1])
-            elif n == 3:
-                out_raw = prim.forward(be.xp, raws[0], raws[1], raws[2])
-            else:
-                out_raw = prim.forward(be.xp, *raws, **params)
-    except ValueError as e:
-        if type(e) is not ValueError:
-            raise
-        raise _bad_input(prim, raws, e) from e
-    out = _new(Tensor)            # _wrap, inline: this runs once per operation
-    out._data = out_raw
-    out._backend = be
-    out._key = 0
-
-    recording = tape_state.recording
-    if recording and prim.differentiable:
-        if len(recording) == 1:
-            if lone:
-                recording[0]._record_one(prim, args, raws, out, params, saved, kern)
-            elif pair:
-                recording[0]._record_two(prim, args, raws, out, params, saved, kern)
-            else:
-                recording[0]._record(prim, args, raws, out, params, saved, kern, False)
-        else:
-            for tape in recording:
-                tape._record(prim, args, raws, out, params, saved, kern, True)
-    return out
-
-
-def _scalar_array(be, raw, value):
-    """The Python scalar ``value`` beside ``raw`` as the backend's 0-d array of ``raw``'s dtype
-    where it keeps one (``Backend.scalar_arrays``), else ``value``."""
-    if raw.__class__ is be.array_class:
-        table = be.scalar_arrays.get(raw.dtype)
-        if table is not None:
-            array = table.get(value)
-            return be.scalar_array(raw.dtype, value) if array is None else array
-    return value
-
-
-def _raw_inputs(args):
-    """``(backend, raw inputs)`` of ``apply``'s ``args``: Tensors' arrays, Python scalars as
-    they are, other array-likes converted on the Tensors' backend (the current one if none)."""
-    be = None
-    raws = list(args)
-    convert = False
-    i = 0
-    for a in args:
-        if isinstance(a, Tensor):
-            b = a._backend
-            if b is not be:
-                if be is not None:
-                    raise _mixed(be, b)
-                be = b
-            raws[i] = a._data
-        elif a.__class__ not in _exact_scalars:
-            convert = True
-        i += 1
-    if be is None:
-        be = current_backend()
-        from .creation import asarray
-
-        raws = [asarray(a, backend=be)._data for a in raws]
-    elif convert:
-        for i, a in enumerate(raws):
-            if not isinstance(args[i], Tensor) and not isinstance(a, _scalar_types):
-                from .creation import asarray
-
-                raws[i] = asarray(a, backend=be)._data
-    return be, raws
-
-
-_new = object.__new__
-
-
-_exact_scalars = frozenset(_scalar_types)
-_tensor_classes = frozenset((Tensor, Variable))
+    """Run ``prim`` on ``args`` (Tensors, Python scalars or array-likes) and record it
+    (``appliers.py``: the primitive's own appliers take the calls of one or two operands
+    without keywords)."""
+    if not params:
+        n = len(args)
+        if n == 1:
+            return prim.unary(args[0])
+        if n == 2:
+            return prim.binary(args[0], args[1])
+    return apply_general(prim, args, params)
 
 
 # -- moving a tensor between backends (recorded, so gradients flow back across the move) -----

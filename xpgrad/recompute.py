@@ -157,10 +157,11 @@ class _Reads:
                                           or (a._key and a._key in self._keys)):
                 self.found.setdefault(_identity(a), a)
 
-    def _record_one(self, prim, args, raws, out, params, saved, kern):
-        self._record(prim, args, raws, out, params, saved, kern, False)
+    def _record_one(self, prim, x, raws, out, saved, kern, scalar=None):
+        self._record(prim, (x,), raws, out, {}, saved, kern, False)
 
-    _record_two = _record_one
+    def _record_two(self, prim, a, b, raws, out, saved, kern):
+        self._record(prim, (a, b), raws, out, {}, saved, kern, False)
 
 
 def _identity(t):

@@ -47,7 +47,7 @@ from .deferred import FOLDABLE, Product, deferred_gradient
 from .gradient_call import (check_sources, finish, seed_of, targets_and_seeds, tensor_leaves,
                             walk_seed, walk_seeds)
 from .pytree import is_node, rebuild
-from .primitive import tape_state
+from .primitive import LEAN_ELEMENTWISE, tape_state
 from .tensor import Tensor, Variable, _wrap
 
 
@@ -212,22 +212,26 @@ class GradientTape:
         # of at most two inputs wanting a gradient, and a per-argument rule or a plain kernel
         # (``lean`` last: a kernel's LEAN_IN_PLACE is kept)
         lean = one and be is None and fits is None and not params and lean
+        if lean is LEAN_ELEMENTWISE and not (first_only and raws[0].dtype is out._data.dtype):
+            lean = True
         # ints, tuples and raw arrays: nothing the cyclic GC keeps visiting (a dict, even an
         # empty one, would keep the node tracked)
         self._nodes.append((prim.index, None if kern is None else kern.index, lean, okey, ks,
                             res, out._data if keep_out else None, saved, be,
                             tuple(params.items()) if params else None, fits, variables))
 
-    def _record_one(self, prim, args, raws, out, params, saved, kern):
-        """``_record`` for apply's hot path: one plain Tensor, maybe with a Python scalar after
-        it, on the one tape recording. Its usual node is appended here (a backend other than
-        the tape's first takes ``_record``)."""
-        k = args[0]._key
+    def _record_one(self, prim, x, raws, out, saved, kern, scalar=None):
+        """``_record`` for the appliers' hot path (``appliers.py``): one plain Tensor ``x``,
+        maybe with a Python scalar ``scalar`` after it (``raws``: their arrays, the scalar as
+        given or as a 0-d array), no keywords, on the one tape recording. Its usual node is
+        appended here (a backend other than the tape's first takes ``_record``)."""
+        k = x._key
         keys = self._keys
         if k not in keys:
             return
         if out._backend is not self._home:
-            self._record(prim, args, raws, out, params, saved, kern, False)
+            self._record(prim, (x,) if scalar is None else (x, scalar), raws, out, {}, saved,
+                         kern, False)
             return
         keep, keep_out, upto, lean = prim.residuals if kern is None else kern.residuals
         fits = None
@@ -239,24 +243,20 @@ class GradientTape:
             else:
                 raws, fits = (None, raws[1]), (fit, None)
             lean = False
-        if params:
-            params = tuple(params.items())
-            lean = False
-        else:
-            params = None
+        elif lean is LEAN_ELEMENTWISE and r.dtype is not out._data.dtype:
+            lean = True     # (see _record)
         okey = out._key = next_key()       # a fresh output: apply's
         keys.add(okey)
         self._nodes.append((prim.index, None if kern is None else kern.index, lean, okey,
                             (k,) if len(raws) == 1 else (k, 0), raws,
-                            out._data if keep_out else None, saved, None, params, fits, None))
+                            out._data if keep_out else None, saved, None, None, fits, None))
 
-    def _record_two(self, prim, args, raws, out, params, saved, kern):
-        """``_record`` for apply's two-input path: a plain Tensor, then a Tensor or Variable of
-        its backend, on the one tape recording (keywords, or a backend other than the tape's
-        first, take ``_record``)."""
-        a, b = args
-        if params or out._backend is not self._home or a.__class__ is not Tensor:
-            self._record(prim, args, raws, out, params, saved, kern, False)
+    def _record_two(self, prim, a, b, raws, out, saved, kern):
+        """``_record`` for a two-operand applier's other path (``appliers.py``): a plain Tensor
+        ``a``, then a Tensor or Variable ``b`` of its backend, no keywords, on the one tape
+        recording (a backend other than the tape's first takes ``_record``)."""
+        if out._backend is not self._home:
+            self._record(prim, (a, b), raws, out, {}, saved, kern, False)
             return
         keys = self._keys
         ka = a._key
@@ -284,6 +284,8 @@ class GradientTape:
                 raws = (None if drop0 else r0, None if drop1 else r1)
         # a lean node: one input wanting a gradient, no Variables or stand-ins (see _record)
         lean = lean and fits is None and variables is None and not (ka and kb)
+        if lean is LEAN_ELEMENTWISE:    # two Tensors may broadcast (see _record)
+            lean = True
         okey = out._key = next_key()       # a fresh output: apply's
         keys.add(okey)
         self._nodes.append((prim.index, None if kern is None else kern.index, lean, okey,

@@ -7,21 +7,22 @@ import numbers
 import operator
 
 from .. import dtypes as _dt
+from ..appliers import binary_applier, unary_applier
 from ..primitive import Each, Primitive, apply  # noqa: F401 (Each re-exported)
 from ..tensor import Tensor
 
 
 def public(name: str, prim: Primitive, nargs: int, doc: str):
-    """A namespace function ``name(x[, y], /)`` that applies ``prim``."""
+    """A namespace function ``name(x[, y], /)`` that applies ``prim`` (for one or two
+    arguments, an applier of its own: ``appliers.py``)."""
     if nargs == 1:
-        def fn(x, /):
-            return apply(prim, x)
+        fn = unary_applier(prim)
     elif nargs == 2:
-        def fn(x1, x2, /):
-            return apply(prim, x1, x2)
+        fn = binary_applier(prim)
     else:
         def fn(*args):
             return apply(prim, *args)
+    fn.__module__ = __name__        # tensor_methods.bind_operators looks for these
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = doc
     fn.primitive = prim
@@ -30,8 +31,10 @@ def public(name: str, prim: Primitive, nargs: int, doc: str):
 
 def unary(name, forward, vjp=None, doc=None, example="[0.5, 2.0]", saves=None):
     """Define an elementwise one-argument primitive and its namespace function (``saves``: the
-    residuals its rule reads, as ``Primitive``'s)."""
-    prim = Primitive(name, forward, *(() if vjp is None else (vjp,)), saves=saves)
+    residuals its rule reads, as ``Primitive``'s). Its rule keeps ``g``'s shape and dtype
+    (``Primitive``'s ``elementwise``)."""
+    prim = Primitive(name, forward, *(() if vjp is None else (vjp,)), saves=saves,
+                     elementwise=True)
     doc = (doc or f"Elementwise {name}.") + (
         f"\n\n>>> import xpgrad as xg\n>>> xg.{name}(xg.asarray({example})).shape\n(2,)\n")
     return public(name, prim, 1, doc)
@@ -40,9 +43,10 @@ def unary(name, forward, vjp=None, doc=None, example="[0.5, 2.0]", saves=None):
 def binary(name, forward, vjp1=None, vjp2=None, doc=None, nodiff=False, saves=None,
            scalar_arrays=False):
     """Define an elementwise two-argument primitive (with broadcasting) and its function
-    (``scalar_arrays``: as ``Primitive``'s)."""
+    (``scalar_arrays``: as ``Primitive``'s). Its rules keep ``g``'s shape and dtype where the
+    input has them (``Primitive``'s ``elementwise``)."""
     prim = Primitive(name, forward, *(() if nodiff else (vjp1, vjp2)), saves=saves,
-                     scalar_arrays=scalar_arrays)
+                     scalar_arrays=scalar_arrays, elementwise=True)
     doc = (doc or f"Elementwise {name} with broadcasting.") + (
         f"\n\n>>> import xpgrad as xg\n>>> xg.{name}(xg.asarray([[1.0], [2.0]]), "
         f"xg.asarray([3.0, 4.0])).shape\n(2, 2)\n")
