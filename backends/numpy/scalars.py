@@ -8,6 +8,7 @@ value the dtype holds without overflow; the arrays are read-only, and a table st
 ``BOUND`` values (a learning-rate schedule makes a new float every step).
 
 >>> import numpy as np
+>>> SCALAR_ARRAYS[np.dtype(np.float32)].clear()    # room in the table, as in a new process
 >>> a = scalar_array(np.dtype(np.float32), 1.5)
 >>> a.dtype, a.shape, a.flags.writeable, scalar_array(np.dtype(np.float32), 1.5) is a
 (dtype('float32'), (), False, True)
