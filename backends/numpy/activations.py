@@ -170,12 +170,12 @@ def _hardsigmoid_forward(x):
     return y, None
 
 
-def _hardsigmoid_inside_times(g, x, out, inside):
-    """``out`` <- ``g / 6`` times 1 where ``-3 < x < 3``, else 0 (``_hardsigmoid_vjp``)."""
+def _hardsigmoid_inside_times(g, x, out):
+    """``out`` <- ``g / 6`` times 1 where ``-3 < x < 3``, else 0 (``_hardsigmoid_vjp``): one
+    boolean mask (a float times a boolean costs three float passes)."""
+    inside, below_3 = np.greater(x, -3.0), np.less(x, 3.0)
+    np.logical_and(inside, below_3, out=inside)
     np.divide(g, 6.0, out=out)
-    np.greater(x, -3.0, out=inside)
-    out *= inside
-    np.less(x, 3.0, out=inside)
     out *= inside
 
 
@@ -183,7 +183,7 @@ def _hardsigmoid_vjp(g, saved, x):
     """The generic rule's ``where(-3 < x < 3, g / 6, 0)`` as ``g / 6`` times two 0/1 masks;
     where that is not finite (an infinite or NaN ``g``, which times 0 is NaN), the generic rule
     runs."""
-    out = gradient_by_blocks(_hardsigmoid_inside_times, g, (x,), 1, ignore=("invalid",))
+    out = gradient_by_blocks(_hardsigmoid_inside_times, g, (x,), 0, ignore=("invalid",))
     return _or_generic(out, "hardsigmoid", g, x)
 
 

@@ -17,6 +17,8 @@ without its two selects); the gradient ``g / d / d``, ``d = 1 + |x|``, as the ge
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from xpgrad.backend import Kernel
@@ -26,9 +28,11 @@ from .blocks import blocked, gradient_by_blocks
 from .ufuncs import clip
 
 
+@functools.lru_cache(maxsize=256)
 def _bounds_fit(dtype, min_val, max_val):
     """Whether the bounds keep their values in ``dtype`` (``1e300`` in float32 does not: the
-    generic rule then runs)."""
+    generic rule then runs); remembered, as a call's bounds are nearly always the last one's
+    (the check took 3 us, relu6 at 128x256 float32 4.5)."""
     wanted = np.array([min_val, max_val])
     with np.errstate(over="ignore"):
         bounds = wanted.astype(dtype)

@@ -1,0 +1,54 @@
+"""The NumPy backend's mask kernels (hardtanh/relu6, hardsigmoid, hardswish): their gradients
+against the generic rules where the product with the 0/1 mask is not finite (a NaN or infinite
+incoming gradient anywhere, the last element included); hardtanh's remembered bounds check (a bound beyond float32 still declines after a call with
+fitting bounds)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import array_api_compat.numpy as npx
+import xpgrad as xg
+from xpgrad.primitive import PRIMITIVES
+
+KERNELS = xg.get_backend("numpy").kernels
+CASES = {"hardtanh": ("hardtanh", dict(min_val=-1.0, max_val=1.0)),
+         "relu6": ("hardtanh", dict(min_val=0.0, max_val=6.0)),
+         "hardsigmoid": ("hardsigmoid", {}), "hardswish": ("hardswish", {})}
+
+
+def _gradients(name, g, x):
+    prim_name, params = CASES[name]
+    kernel, prim = KERNELS[prim_name], PRIMITIVES[prim_name]
+    _, saved = kernel.forward(x, **params)
+    got = kernel.vjp(g, saved, x, **params)[0]
+    with np.errstate(invalid="ignore", over="ignore"):
+        want = prim.vjp(npx, g, None, [True], [x], params)[0]
+    return got, want
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("where", [0, 500, -1])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_a_non_finite_incoming_gradient_gives_the_generic_rules_gradient(name, bad, where,
+                                                                         dtype):
+    rng = np.random.default_rng(0)
+    x = (rng.normal(size=(40, 25)) * 4).astype(dtype)
+    x.flat[where] = 7.5                       # outside every mask: g * 0 would be NaN
+    g = rng.normal(size=x.shape).astype(dtype)
+    g.flat[where] = bad
+    got, want = _gradients(name, g, x)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_hardtanh_bounds_beyond_the_dtype_decline_after_fitting_ones():
+    kernel = KERNELS["hardtanh"]
+    x = np.array([-2.0, 0.5, 3.0], np.float32)
+    assert kernel.forward(x, min_val=-1.0, max_val=1.0) is not None
+    assert kernel.forward(x, min_val=-1e300, max_val=1.0) is None
+    assert kernel.vjp(np.ones_like(x), None, x, min_val=-1e300, max_val=1.0) \
+        == (NotImplemented,)
+    assert kernel.forward(x.astype(np.float64), min_val=-1e300, max_val=1.0) is not None
+    with pytest.raises(ValueError, match="min_val"):
+        xg.nn.hardtanh(xg.asarray(x), min_val=2.0, max_val=1.0)
