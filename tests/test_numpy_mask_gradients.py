@@ -1,7 +1,7 @@
 """The NumPy backend's mask kernels (hardtanh/relu6, hardsigmoid, hardswish): their gradients
 against the generic rules where the product with the 0/1 mask is not finite (a NaN or infinite
-incoming gradient anywhere, the last element included); hardtanh's remembered bounds check (a bound beyond float32 still declines after a call with
-fitting bounds)."""
+incoming gradient anywhere, the last element included); hardtanh's remembered bounds check (a
+bound beyond float32 still declines after a call with fitting bounds)."""
 from __future__ import annotations
 
 import numpy as np

@@ -4,11 +4,12 @@ cache (``blocks.py``). GELU's kernel has its own module (``gelu.py``).
 
 ``silu``: the generic forward computes a stable sigmoid (two branches and a select) and guards
 the limits with two more selects; its rule computes two sigmoids. Here the forward is
-``x * 1 / (1 + exp(-x))`` in five passes, keeping the sigmoid for the backward,
-``g * s * (1 + x * sigmoid(-x))``. ``exp(-x)`` overflows to inf below x ~ -88 (float32), where the
-sigmoid is 0 instead of a subnormal; ``x`` is clipped to the finite range where it would meet
-a zero (-inf in the forward, both infinities in the backward), so the limits at +-inf come out
-as the generic rule's (0 and inf, gradients 0 and 1) with no inf * 0.
+``x / (1 + exp(-x))`` in five passes, keeping ``e = exp(-x)`` for the backward,
+``g s (1 + x e / (1 + e))`` with ``s = 1 / (1 + e)`` (no second exponential). ``exp(-x)``
+overflows to inf below x ~ -88 (float32), where the sigmoid is 0 instead of a subnormal; ``x``
+is clipped to the finite range where it would meet a zero (-inf in the forward, both
+infinities in the backward), so the limits at +-inf come out as the generic rule's (0 and inf,
+gradients 0 and 1) with no inf * 0.
 
 ``hardswish``, ``hardsigmoid``, ``log_sigmoid`` and ``elu`` (also selu and celu): the generic
 forwards and gradients are selects; here they are arithmetic (``_hardswish_forward``,
@@ -17,10 +18,10 @@ beyond ``x``.
 
 >>> import numpy as np
 >>> x = np.array([-np.inf, 0.0, 1.0, np.inf])
->>> y, s = KERNELS["silu"].forward(x)
+>>> y, e = KERNELS["silu"].forward(x)
 >>> y.round(4).tolist()
 [-0.0, 0.0, 0.7311, inf]
->>> KERNELS["silu"].vjp(np.ones(4), s, x)[0].round(4).tolist()
+>>> KERNELS["silu"].vjp(np.ones(4), e, x)[0].round(4).tolist()
 [-0.0, 0.5, 0.9277, 1.0]
 """
 from __future__ import annotations
@@ -56,46 +57,58 @@ def _finite(x, out):
 
 
 def _silu_forward(x):
+    """``x / (1 + e)``, keeping ``e = exp(-x)`` for the backward: five passes, where ``x``
+    times a sigmoid took six (``exp(-x)`` overflows to inf below x ~ -88 (float32): the value
+    there is -0.0, and ``x`` is clipped to the finite range so that -inf / inf is no NaN)."""
     if getattr(x, "dtype", None) not in _FLOATS or not x.ndim:
         return None
-    y, s = np.empty(x.shape, x.dtype), np.empty(x.shape, x.dtype)
+    y, e = np.empty(x.shape, x.dtype), np.empty(x.shape, x.dtype)
     big = np.finfo(x.dtype).max
 
-    def body(part, y_part, s_part):
-        _sigmoid_into(part, s_part)
-        clip(part, -big, np.inf, out=y_part)          # -inf * 0 would be NaN; inf * 1 is inf
-        y_part *= s_part
-    blocked(body, (x, y, s), 0)
-    return y, s
+    def body(part, y_part, e_part, finite):
+        np.negative(part, out=e_part)
+        np.exp(e_part, out=e_part)
+        np.add(e_part, 1.0, out=y_part)
+        clip(part, -big, np.inf, out=finite)
+        np.divide(finite, y_part, out=y_part)
+    with np.errstate(over="ignore"):
+        blocked(body, (x, y, e), 1)
+    return y, e
 
 
-def _silu_derivative(s, x, out, scratch):
-    """``s (1 + x sigmoid(-x))``, the derivative of silu at ``x`` with ``s = sigmoid(x)``; the
-    complement computed as its own sigmoid, as the generic rule does (``1 - s`` loses its
-    digits where s is near 1)."""
-    _finite(x, out)
-    out *= _sigmoid_into(x, scratch, -1.0)
-    out += 1.0
-    out *= s
+def _silu_derivative(e, x, out, complement, scratch):
+    """``s (1 + x sigmoid(-x))``, the derivative of silu at ``x``, from the forward's ``e =
+    exp(-x)``: ``s = 1 / (1 + e)`` and ``sigmoid(-x) = e / (1 + e)`` (not ``1 - s``, which loses
+    its digits where s is near 1) with ``e`` capped at the dtype's largest value (where it
+    overflowed, s is 0 and sigmoid(-x) 1: no inf / inf), ``x`` clipped to the finite range."""
+    big = np.finfo(x.dtype).max
+    np.add(e, 1.0, out=out)
+    np.divide(1.0, out, out=out)
+    clip(e, 0.0, big, out=complement)
+    np.add(complement, 1.0, out=scratch)
+    complement /= scratch
+    complement *= clip(x, -big, big, out=scratch)
+    complement += 1.0
+    out *= complement
     return out
 
 
-def _silu_slope(s, x):
-    """silu's derivative at ``x`` (``s = sigmoid(x)``, the forward's), block by block."""
-    out = np.empty(s.shape, s.dtype)
-    blocked(_silu_derivative, (s, x, out), 1)
+def _silu_slope(e, x):
+    """silu's derivative at ``x`` (``e = exp(-x)``, the forward's), block by block."""
+    out = np.empty(e.shape, e.dtype)
+    blocked(_silu_derivative, (e, x, out), 2)
     return out
 
 
-def _silu_vjp(g, s, x):
-    return (_silu_slope(s, x) * g,)
+def _silu_vjp(g, e, x):
+    return (_silu_slope(e, x) * g,)
 
 
-def _silu_vjp_in_place(g, s, x):
-    if type(g) is not np.ndarray or not g.flags.writeable or g.shape != s.shape \
-            or g.dtype != s.dtype:          # a NumPy scalar, a read-only or broadcast gradient
-        return _silu_vjp(g, s, x)
-    g *= _silu_slope(s, x)
+def _silu_vjp_in_place(g, e, x):
+    if type(g) is not np.ndarray or not g.flags.writeable or g.shape != e.shape \
+            or g.dtype != e.dtype:          # a NumPy scalar, a read-only or broadcast gradient
+        return _silu_vjp(g, e, x)
+    g *= _silu_slope(e, x)
     return (g,)
 
 

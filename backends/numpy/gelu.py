@@ -35,11 +35,12 @@ from .activations import _FLOATS, _sigmoid_into
 from .blocks import blocked, gradient_by_blocks
 from .ufuncs import clip
 
-#: float32 ``Phi(-a)``, ``a = |x|``, is ``t 2**(u Q(u) - a**2 log2(e) / 2)`` with ``t = (C/2) / (C + a)``
-#: and ``u = t - 1/2 = -a / 2 / (C + a)`` (no cancellation near 0); ``Q``'s coefficients (of
-#: ``u**0`` to ``u**6``, float32 numbers) are a minimax fit of ``log2(erfcx(a / sqrt 2) / 2t)``,
-#: weighted by ``1 / (1 + a**2)`` (the conditioning of the exponential) up to a = 15, where
-#: float32 ``Phi`` underflows: 4.5e-8 relative at 0 (``tools/fit_gelu_erfc32.py``)
+#: float32 ``Phi(-a)``, ``a = |x|``, is ``t 2**(u Q(u) - a**2 log2(e) / 2)`` with
+#: ``t = (C/2) / (C + a)`` and ``u = t - 1/2 = -a / 2 / (C + a)`` (no cancellation near 0);
+#: ``Q``'s coefficients (of ``u**0`` to ``u**6``, float32 numbers) are a minimax fit of
+#: ``log2(erfcx(a / sqrt 2) / 2t)``, weighted by ``1 / (1 + a**2)`` (the conditioning of the
+#: exponential) up to a = 15, where float32 ``Phi`` underflows: 4.5e-8 relative at 0
+#: (``tools/fit_gelu_erfc32.py``)
 _C32 = 4.876598358154297
 _Q32 = (8.341575622558594, 5.368593215942383, -9.933784484863281, -12.143424987792969,
         56.261688232421875, 151.39581298828125, 112.79566955566406)
