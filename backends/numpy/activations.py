@@ -125,25 +125,25 @@ def _or_generic(out, name, g, x, **params):
 
 
 def _hardswish_forward(x):
-    """``c (c + 3) / 6 + (max(x, 3) - 3)`` with ``c`` = ``x`` clipped to [-3, 3]: the generic
-    rule's middle piece, which is 0 at -3 and 3 at 3, plus what lies above 3 (``3 + (x - 3)``
-    is ``x`` exactly up to 6 and within a rounding above). No select, and every bound a clip
-    (``ufuncs.py``): 7 passes, where the generic rule's two nested ``where`` take about 25."""
+    """``x h`` with ``h = clip(-3 - x, -6, 0) / -6``, the generic rule's ``(x + 3) / 6``
+    clipped to [0, 1] but -0.0 below -3, so that ``x h`` is +0.0 there (the generic rule's
+    select gives 0.0; at x = -3, ``-3 - x`` is +0.0 and ``h`` -0.0), and 1 from 3 on (``x h``
+    is ``x`` itself); ``x`` is clipped to the finite range (-inf * -0.0 would be NaN). Five
+    passes, no select (the generic rule's two nested ``where`` take about 25); between -3 and
+    3 the value is ``x ((x + 3) / 6)``, the rule's ``x (x + 3) / 6`` to two roundings."""
     if getattr(x, "dtype", None) not in _FLOATS or not x.ndim:
         return None
     y = np.empty(x.shape, x.dtype)
-    blocked(_hardswish_into, (x, y), 1)
+    blocked(_hardswish_into, (x, y), 1, big=float(np.finfo(x.dtype).max))
     return y, None
 
 
-def _hardswish_into(x, out, c):
-    clip(x, -3.0, 3.0, out=c)
-    np.add(c, 3.0, out=out)
-    out *= c
-    out /= 6.0
-    clip(x, 3.0, np.inf, out=c)
-    c -= 3.0
-    out += c
+def _hardswish_into(x, out, h, big):
+    np.subtract(-3.0, x, out=h)
+    clip(h, -6.0, 0.0, out=h)
+    h /= -6.0
+    clip(x, -big, np.inf, out=out)
+    out *= h
 
 
 def _hardswish_slope_times(g, x, out):
