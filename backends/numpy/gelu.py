@@ -1,17 +1,17 @@
 """The NumPy backend's GELU kernel: the generic rule's formulas (``ops/activations_torch.py``,
 ``ops/formulas.py``) as in-place ufunc passes over blocks that stay in cache (``blocks.py``).
 
-Exact GELU is ``x Phi(x) = max(x, 0) - |x| Phi(-|x|)`` (nothing cancels on either side), and
+Exact GELU is ``x Phi(x) = max(x, -0.0) - |x| Phi(-|x|)`` (nothing cancels on either side), and
 the forward keeps ``Phi(-|x|)`` for the backward, ``Phi(x) + x phi(x)``: ``r = Phi(-|x|) -
-|x| phi(x)`` below 0 and ``1 - r`` above. In float32, ``Phi(-|x|)`` is ``t 2**(u Q(u) -
-x**2 log2(e) / 2)``, ``Q`` a fitted polynomial of degree 6 in ``u = t - 1/2`` (``_lower_tail32``):
-28 passes where the generic float32 ``erfc`` (a polynomial of degree 9) and its select took 34,
-``exp2`` for ``exp`` (a third faster). Against ``x Phi(x)`` exactly: within 3.1 ulp for
-``|x| < 1`` and 2.8 ulp times ``1 + x**2`` (the conditioning of the exponential) beyond; the
-generic float32 rule is 7.0 and 6.3 ulp off there. Float64 takes
-``formulas.erfc``'s Chebyshev series (``_erfc_half64``). The tanh form keeps ``sigmoid(2u)``.
-The limits at +-inf are the generic rule's (``gelu(-inf)`` is -0.0 here, as the underflowed
-values below, 0.0 there), signed zeros too.
+|x| phi(x)`` below 0 and ``1 - r`` above. In float32, ``Phi(-|x|)`` is ``t 2**(v Q(v) -
+x**2 log2(e) / 2)`` with ``t = (C/2) / (C + |x|)`` and ``v = |x| t``, ``Q`` a fitted polynomial
+of degree 6 (``_tail32``): 26 passes (25 where no tape records: ``_value``) where the generic
+float32 ``erfc`` (a polynomial of degree 9) and its select took 34, and ``exp2`` for ``exp`` (a
+third faster). Against ``x Phi(x)`` exactly: within 3.2 ulp for ``|x| < 1`` and 2.9 ulp times
+``1 + x**2`` (the conditioning of the exponential) beyond; the generic float32 rule is 7.0 and
+6.3 ulp off there. Float64 takes ``formulas.erfc``'s Chebyshev series (``_erfc_half64``). The
+tanh form keeps ``sigmoid(2u)``. The limits at +-inf are the generic rule's (``gelu(-inf)`` is
+-0.0 here, as the underflowed values below, 0.0 there), signed zeros too.
 
 >>> import numpy as np
 >>> x = np.array([-np.inf, -1.0, 0.0, 1.0, np.inf], np.float32)
@@ -35,15 +35,15 @@ from .activations import _FLOATS, _sigmoid_into
 from .blocks import blocked, gradient_by_blocks
 from .ufuncs import clip
 
-#: float32 ``Phi(-a)``, ``a = |x|``, is ``t 2**(u Q(u) - a**2 log2(e) / 2)`` with
-#: ``t = (C/2) / (C + a)`` and ``u = t - 1/2 = -a / 2 / (C + a)`` (no cancellation near 0);
-#: ``Q``'s coefficients (of ``u**0`` to ``u**6``, float32 numbers) are a minimax fit of
+#: float32 ``Phi(-a)``, ``a = |x|``, is ``t 2**(v Q(v) - a**2 log2(e) / 2)`` with
+#: ``t = (C/2) / (C + a)`` and ``v = a t`` (so ``a Phi(-a)`` is ``v`` times the power);
+#: ``Q``'s coefficients (of ``v**0`` to ``v**6``, float32 numbers) are a minimax fit of
 #: ``log2(erfcx(a / sqrt 2) / 2t)``, weighted by ``1 / (1 + a**2)`` (the conditioning of the
-#: exponential) up to a = 15, where float32 ``Phi`` underflows: 4.5e-8 relative at 0
+#: exponential) up to a = 15, where float32 ``Phi`` underflows: 4.3e-8 relative at 0
 #: (``tools/fit_gelu_erfc32.py``)
 _C32 = 4.876598358154297
-_Q32 = (8.341575622558594, 5.368593215942383, -9.933784484863281, -12.143424987792969,
-        56.261688232421875, 151.39581298828125, 112.79566955566406)
+_Q32 = (-1.7105317115783691, 0.22574935853481293, 0.08565717935562134, -0.021472034975886345,
+        -0.02039989084005356, 0.011256721802055836, -0.0017197823617607355)
 #: ``-a**2 / 2`` in the base of the exponential each dtype takes: float32's ``exp2`` is a
 #: third faster than its ``exp`` (and as accurate); float64's ``exp`` is the faster one
 _HALF_SQUARE = {np.dtype(np.float32): (0.5 / math.log(2.0), np.exp2),
@@ -68,22 +68,21 @@ def _gaussian_into(a, out):
     return exponential(out, out=out)
 
 
-def _lower_tail32(a, out, scratch):
-    """``out`` <- ``Phi(-a)`` for float32 ``a`` in [0, 1e4] (``_C32``, ``_Q32``)."""
-    u, exponent = scratch[:2]
-    np.add(a, _C32, out=exponent)
-    np.multiply(a, -0.5, out=u)
-    u /= exponent
-    _horner_into(_Q32, u, out)
-    out *= u
+def _tail32(a, power, scratch):
+    """For float32 ``a`` in [0, 1e4]: ``power`` <- ``2**(v Q(v) - a**2 log2(e) / 2)``,
+    ``scratch[0]`` <- ``v = a t``, ``scratch[1]`` <- ``t = (C/2) / (C + a)``: ``Phi(-a)`` is
+    ``t power`` and ``a Phi(-a)`` is ``v power`` (``_C32``, ``_Q32``)."""
+    v, t, square = scratch[:3]
+    np.add(a, _C32, out=t)
+    np.divide(0.5 * _C32, t, out=t)
+    np.multiply(a, t, out=v)
+    _horner_into(_Q32, v, power)
+    power *= v
     scale, _ = _HALF_SQUARE[a.dtype]
-    np.multiply(a, -scale, out=exponent)
-    exponent *= a
-    out += exponent
-    np.exp2(out, out=out)
-    u += 0.5
-    out *= u
-    return out
+    np.multiply(a, -scale, out=square)
+    square *= a
+    power += square
+    return np.exp2(power, out=power)
 
 
 def _erfc_half64(z, out, scratch):
@@ -122,16 +121,29 @@ def _erfc_half64(z, out, scratch):
     return out
 
 
-def _lower_tail_into(x, a, out, scratch):
-    """``a`` <- ``|x|`` capped at 1e4, ``out`` <- ``Phi(-|x|) = erfc(|x| / sqrt 2) / 2``."""
+def _exact_into(x, y, lower, scratch):
+    """``y`` <- ``x Phi(x) = max(x, -0.0) - |x| Phi(-|x|)`` (``max(x, -0.0)`` keeps ``x``'s sign
+    of zero, and so does the difference), ``lower`` <- ``Phi(-|x|)`` unless None, ``|x|``
+    capped at 1e4."""
+    a = scratch[0]
     np.abs(x, out=a)
     clip(a, 0.0, 1e4, out=a)                     # (clip: a faster loop than minimum's)
+    clip(x, -0.0, np.inf, out=y)
     if x.dtype == np.float32:
-        return _lower_tail32(a, out, scratch)
+        power = scratch[1]
+        _tail32(a, power, scratch[2:])
+        v, t = scratch[2:4]
+        if lower is not None:
+            np.multiply(t, power, out=lower)
+        v *= power
+        y -= v
+        return
     z = scratch[-1]
     np.multiply(a, _SQRT_HALF, out=z)
     clip(z, 0.0, 30.0, out=z)
-    return _erfc_half64(z, out, scratch)
+    lower = _erfc_half64(z, scratch[1] if lower is None else lower, scratch[2:])
+    a *= lower
+    y -= a
 
 
 def _doubled_tanh_argument(x, out, cube):
@@ -150,29 +162,36 @@ def _tanh_cdf_into(x, out, scratch):
     return _sigmoid_into(_doubled_tanh_argument(x, scratch[0], scratch[1]), out)
 
 
-def _forward(x, approximate="none"):
+def _forward(x, approximate="none", keep=True):
     if getattr(x, "dtype", None) not in _FLOATS or not x.ndim:
         return None
-    y, saved = np.empty(x.shape, x.dtype), np.empty(x.shape, x.dtype)
+    y = np.empty(x.shape, x.dtype)
+    saved = np.empty(x.shape, x.dtype) if keep else None
     if approximate == "tanh":
         big = np.finfo(x.dtype).max
 
         def body(part, y_part, cdf_part, *scratch):
-            _tanh_cdf_into(part, cdf_part, scratch)
+            _tanh_cdf_into(part, cdf_part, scratch[:2])
             clip(part, -big, np.inf, out=y_part)            # -inf * 0 would be NaN
             y_part *= cdf_part
-        buffers = 2
+        arrays = (x, y, saved if keep else np.empty(x.shape, x.dtype))
+    elif keep:
+        def body(part, y_part, lower, *scratch):
+            _exact_into(part, y_part, lower, scratch)
+        arrays = (x, y, saved)
     else:
-        def body(part, y_part, lower, a, *scratch):
-            _lower_tail_into(part, a, lower, scratch)
-            # x Phi(x) = max(x, 0) - |x| Phi(-|x|), max(x, -0.0) keeping x's sign of zero
-            clip(part, -0.0, np.inf, out=y_part)
-            a *= lower
-            y_part -= a
-        buffers = 7
+        def body(part, y_part, *scratch):
+            _exact_into(part, y_part, None, scratch)
+        arrays = (x, y)
     with np.errstate(over="ignore"):               # exp(-2u) beyond the float range: 0
-        blocked(body, (x, y, saved), buffers)
+        blocked(body, arrays, 8)
     return y, saved
+
+
+def _value(x, approximate="none"):
+    """The forward for a call no tape records: the exact form keeps no ``Phi(-|x|)`` (a pass
+    fewer in float32)."""
+    return _forward(x, approximate, keep=False)
 
 
 def _normal_slope(x, lower, out, scratch):
@@ -235,6 +254,6 @@ def _vjp_in_place(g, cdf, x, approximate="none"):
     return (_vjp_into(g, cdf, x, approximate, g),)
 
 
-KERNEL = Kernel(_forward, _vjp, saves=(0,), vjp_in_place=_vjp_in_place)
+KERNEL = Kernel(_forward, _vjp, saves=(0,), vjp_in_place=_vjp_in_place, value=_value)
 
 __all__ = ["KERNEL"]
