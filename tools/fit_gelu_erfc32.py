@@ -2,13 +2,13 @@
 
     python tools/fit_gelu_erfc32.py
 
-``Phi(-a) = t 2**(v Q(v) - a**2 log2(e) / 2)`` with ``t = (C/2) / (C + a)``, ``v = (C/2) a /
-(C + a) = a t`` and ``C = sqrt(2) / 0.29`` rounded to float32: ``v Q(v)`` is ``log2(erfcx(a /
-sqrt 2) / 2t)``, 0 at a = 0. ``Q`` has degree 6; its coefficients are fitted from the highest down, each rounded to
+``Phi(-a) = t 2**(v Q(v) - a**2 log2(e) / 2)`` with ``t = (C/2) / (C + a)``, ``v = a t`` and
+``C = sqrt(2) / 0.29`` rounded to float32: ``v Q(v)`` is ``log2(erfcx(a / sqrt 2) / 2t)``, 0 at
+a = 0. ``Q`` has degree 6; its coefficients are fitted from the highest down, each rounded to
 float32 before the rest are refitted (the kernel multiplies by float32 constants), by weighted
-least squares that Lawson's rule reweights towards the minimax fit, the weight ``1 / (1 + a**2)``
-(the float32 exponential's own error grows so). Prints ``C``, the coefficients (of ``v**0`` up)
-and the largest weighted relative error (about 4.5e-8).
+least squares that Lawson's rule reweights towards the minimax fit, the weight
+``1 / (1 + a**2)`` (the float32 exponential's own error grows so). Prints ``C``, the
+coefficients (``Q``'s, of ``v**0`` up) and the largest weighted relative error (about 4.3e-8).
 """
 from __future__ import annotations
 
@@ -34,8 +34,8 @@ def lawson(powers, target, weight, rounds=500):
 
 
 def fit():
-    """``(Q, error)``: the coefficients (of ``v**0`` up) and the largest weighted relative
-    error."""
+    """``(Q, error)``: the coefficients (``Q``'s, of ``v**0`` up) and the largest weighted
+    relative error."""
     t = np.linspace(C / (C + A_MAX), 1.0, 40001)
     a = C / t - C
     v = C / 2 * (1.0 - t)
