@@ -112,6 +112,21 @@ def _silu_vjp_in_place(g, e, x):
     return (g,)
 
 
+#: the integers of a float dtype's size: a float's bits and'ed with 0 or -1 (all ones)
+_BITS = {np.dtype(np.float32): np.int32, np.dtype(np.float64): np.int64}
+
+
+def _select_into(values, inside, out, scratch=None):
+    """``out`` <- ``values`` where ``inside``, else +0.0, as ``where`` does (an infinite or NaN
+    value outside too): the values' bits and'ed with -1 or 0 (made in ``scratch``, or in ``out``
+    where ``values`` is another array), no ``inf * 0``. Two integer passes, where the product
+    with the boolean mask took as long and ``isfinite`` after it another pass."""
+    bits = (out if scratch is None else scratch).view(_BITS[out.dtype])
+    np.negative(inside.view(np.int8), out=bits, casting="unsafe")
+    np.bitwise_and(values.view(bits.dtype), bits, out=out.view(bits.dtype))
+    return out
+
+
 def _or_generic(out, name, g, x, **params):
     """``(out,)``, or where ``out`` is not finite (an infinite or NaN ``g`` times a 0 mask is
     NaN) the gradient by the generic rule of the one-input primitive ``name`` (with
@@ -183,21 +198,17 @@ def _hardsigmoid_forward(x):
     return y, None
 
 
-def _hardsigmoid_inside_times(g, x, out):
-    """``out`` <- ``g / 6`` times 1 where ``-3 < x < 3``, else 0 (``_hardsigmoid_vjp``): one
-    boolean mask (a float times a boolean costs three float passes)."""
+def _hardsigmoid_inside_times(g, x, out, scratch):
+    """``out`` <- ``g / 6`` where ``-3 < x < 3``, else +0.0 (``_select_into``)."""
     inside, below_3 = np.greater(x, -3.0), np.less(x, 3.0)
     np.logical_and(inside, below_3, out=inside)
     np.divide(g, 6.0, out=out)
-    out *= inside
+    _select_into(out, inside, out, scratch)
 
 
 def _hardsigmoid_vjp(g, saved, x):
-    """The generic rule's ``where(-3 < x < 3, g / 6, 0)`` as ``g / 6`` times two 0/1 masks;
-    where that is not finite (an infinite or NaN ``g``, which times 0 is NaN), the generic rule
-    runs."""
-    out = gradient_by_blocks(_hardsigmoid_inside_times, g, (x,), 0, ignore=("invalid",))
-    return _or_generic(out, "hardsigmoid", g, x)
+    """The generic rule's ``where(-3 < x < 3, g / 6, 0)`` bit for bit."""
+    return (gradient_by_blocks(_hardsigmoid_inside_times, g, (x,), 1),)
 
 
 def _log_sigmoid_forward(x):
