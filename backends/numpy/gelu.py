@@ -1,9 +1,9 @@
 """The NumPy backend's GELU kernel: the generic rule's formulas (``ops/activations_torch.py``,
 ``ops/formulas.py``) as in-place ufunc passes over blocks that stay in cache (``blocks.py``).
 
-Exact GELU is ``x Phi(x) = max(x, -0.0) - |x| Phi(-|x|)`` (nothing cancels on either side), and
-the forward keeps ``Phi(-|x|)`` for the backward, ``Phi(x) + x phi(x)``: ``r = Phi(-|x|) -
-|x| phi(x)`` below 0 and ``1 - r`` above. In float32, ``Phi(-|x|)`` is ``t 2**(v Q(v) -
+Exact GELU is ``x Phi(x) = max(x, -0.0) - |x| Phi(-|x|)`` (nothing cancels on either side);
+a taped forward keeps ``r = Phi(-|x|) - |x| phi(x)``, and the backward, ``Phi(x) + x phi(x)``, is
+``r`` below 0 and ``1 - r`` above. In float32, ``Phi(-|x|)`` is ``t 2**(v Q(v) -
 x**2 log2(e) / 2)`` with ``t = (C/2) / (C + |x|)`` and ``v = |x| t``, ``Q`` a fitted polynomial
 of degree 6 (``_tail32``): 26 passes (25 where no tape records: ``_value``) where the generic
 float32 ``erfc`` (a polynomial of degree 9) and its select took 34, and ``exp2`` for ``exp`` (a
@@ -15,10 +15,10 @@ tanh form keeps ``sigmoid(2u)``. The limits at +-inf are the generic rule's (``g
 
 >>> import numpy as np
 >>> x = np.array([-np.inf, -1.0, 0.0, 1.0, np.inf], np.float32)
->>> y, lower = KERNEL.forward(x)
+>>> y, r = KERNEL.forward(x)
 >>> [round(float(v), 4) for v in y]
 [-0.0, -0.1587, 0.0, 0.8413, inf]
->>> [round(float(v), 4) for v in KERNEL.vjp(np.ones(5, np.float32), lower, x)[0]]
+>>> [round(float(v), 4) for v in KERNEL.vjp(np.ones(5, np.float32), r, x)[0]]
 [0.0, -0.0833, 0.5, 1.0833, 1.0]
 """
 from __future__ import annotations
@@ -121,29 +121,40 @@ def _erfc_half64(z, out, scratch):
     return out
 
 
-def _exact_into(x, y, lower, scratch):
+def _exact_into(x, y, kept, scratch):
     """``y`` <- ``x Phi(x) = max(x, -0.0) - |x| Phi(-|x|)`` (``max(x, -0.0)`` keeps ``x``'s sign
-    of zero, and so does the difference), ``lower`` <- ``Phi(-|x|)`` unless None, ``|x|``
-    capped at 1e4."""
-    a = scratch[0]
+    of zero, and so does the difference), ``kept`` <- ``r = Phi(-|x|) - |x| phi(x)`` (the
+    backward's) unless None, ``|x|`` capped at 1e4."""
+    a, phi = scratch[:2]
     np.abs(x, out=a)
     clip(a, 0.0, 1e4, out=a)                     # (clip: a faster loop than minimum's)
     clip(x, -0.0, np.inf, out=y)
     if x.dtype == np.float32:
-        power = scratch[1]
+        power = kept if kept is not None else phi
+        v, t, square = scratch[2:5]
         _tail32(a, power, scratch[2:])
-        v, t = scratch[2:4]
-        if lower is not None:
-            np.multiply(t, power, out=lower)
         v *= power
         y -= v
+        if kept is not None:
+            kept *= t                            # Phi(-|x|)
+            np.exp2(square, out=phi)             # square: -x**2 log2(e) / 2
+            _less_x_phi(kept, a, phi)
         return
     z = scratch[-1]
     np.multiply(a, _SQRT_HALF, out=z)
     clip(z, 0.0, 30.0, out=z)
-    lower = _erfc_half64(z, scratch[1] if lower is None else lower, scratch[2:])
-    a *= lower
-    y -= a
+    lower = _erfc_half64(z, phi if kept is None else kept, scratch[2:])
+    part = np.multiply(a, lower, out=scratch[2])
+    y -= part
+    if kept is not None:
+        _less_x_phi(kept, a, _gaussian_into(a, scratch[2]))
+
+
+def _less_x_phi(lower, a, gaussian):
+    """``lower`` <- ``lower - a phi(a)``, ``gaussian`` holding ``exp(-a**2 / 2)`` (overwritten)."""
+    gaussian *= a
+    gaussian *= _INV_SQRT_2PI
+    lower -= gaussian
 
 
 def _doubled_tanh_argument(x, out, cube):
@@ -194,22 +205,15 @@ def _value(x, approximate="none"):
     return _forward(x, approximate, keep=False)
 
 
-def _normal_slope(x, lower, out, scratch):
-    """``out`` <- ``Phi(x) + x phi(x)`` from ``lower = Phi(-|x|)``: ``r = lower - |x| phi(x)``
-    below 0 and ``1 - r`` above (nothing cancels in the negative tail), ``|x|`` capped at 40
-    (phi is 0 beyond: no inf * 0)."""
-    a = scratch[0]
-    np.abs(x, out=a)
-    clip(a, 0.0, 40.0, out=a)
-    _gaussian_into(a, out)
-    out *= a
-    out *= _INV_SQRT_2PI
-    np.subtract(lower, out, out=out)
+def _normal_slope(x, r, out, scratch):
+    """``out`` <- ``Phi(x) + x phi(x)`` from the forward's ``r = Phi(-|x|) - |x| phi(x)``: ``r``
+    below 0 and ``1 - r`` above (nothing cancels in the negative tail)."""
     above = np.greater(x, 0.0)
-    np.multiply(out, -2.0, out=a)
+    a = scratch[0]
+    np.multiply(r, -2.0, out=a)
     a += 1.0
     a *= above
-    out += a
+    np.add(r, a, out=out)
     return out
 
 
@@ -234,8 +238,8 @@ def _tanh_slope(x, cdf, out, scratch):
 
 
 def _vjp_into(g, saved, x, approximate, out=None):
-    """``g`` times the derivative of GELU at ``x`` (``saved`` the forward's: ``Phi(-|x|)``, or
-    the tanh form's ``sigmoid(2u)``), into ``out`` (a new array where None)."""
+    """``g`` times the derivative of GELU at ``x`` (``saved`` the forward's: ``Phi(-|x|) - |x|
+    phi(x)``, or the tanh form's ``sigmoid(2u)``), into ``out`` (a new array where None)."""
     slope = _tanh_slope if approximate == "tanh" else _normal_slope
 
     def body(g_part, saved_part, x_part, out_part, *scratch):
