@@ -4,11 +4,12 @@ cache (``blocks.py``). GELU's kernel has its own module (``gelu.py``).
 
 ``silu``: the generic forward computes a stable sigmoid (two branches and a select) and guards
 the limits with two more selects; its rule computes two sigmoids. Here the forward is
-``x * 1 / (1 + exp(-x))`` in five passes, keeping the sigmoid for the backward,
-``g * s * (1 + x * sigmoid(-x))``. ``exp(-x)`` overflows to inf below x ~ -88 (float32), where the
-sigmoid is 0 instead of a subnormal; ``x`` is clipped to the finite range where it would meet
-a zero (-inf in the forward, both infinities in the backward), so the limits at +-inf come out
-as the generic rule's (0 and inf, gradients 0 and 1) with no inf * 0.
+``x / (1 + exp(-x))`` in five passes, keeping ``e = exp(-x)`` for the backward,
+``g s (1 + x e / (1 + e))`` with ``s = 1 / (1 + e)`` (no second exponential). ``exp(-x)``
+overflows to inf below x ~ -88 (float32), where the sigmoid is 0 instead of a subnormal; ``x``
+is clipped to the finite range where it would meet a zero (-inf in the forward, both
+infinities in the backward), so the limits at +-inf come out as the generic rule's (0 and inf,
+gradients 0 and 1) with no inf * 0.
 
 ``hardswish``, ``hardsigmoid``, ``log_sigmoid`` and ``elu`` (also selu and celu): the generic
 forwards and gradients are selects; here they are arithmetic (``_hardswish_forward``,
@@ -17,10 +18,10 @@ beyond ``x``.
 
 >>> import numpy as np
 >>> x = np.array([-np.inf, 0.0, 1.0, np.inf])
->>> y, s = KERNELS["silu"].forward(x)
+>>> y, e = KERNELS["silu"].forward(x)
 >>> y.round(4).tolist()
 [-0.0, 0.0, 0.7311, inf]
->>> KERNELS["silu"].vjp(np.ones(4), s, x)[0].round(4).tolist()
+>>> KERNELS["silu"].vjp(np.ones(4), e, x)[0].round(4).tolist()
 [-0.0, 0.5, 0.9277, 1.0]
 """
 from __future__ import annotations
@@ -56,47 +57,74 @@ def _finite(x, out):
 
 
 def _silu_forward(x):
+    """``x / (1 + e)``, keeping ``e = exp(-x)`` for the backward: five passes, where ``x``
+    times a sigmoid took six (``exp(-x)`` overflows to inf below x ~ -88 (float32): the value
+    there is -0.0, and ``x`` is clipped to the finite range so that -inf / inf is no NaN)."""
     if getattr(x, "dtype", None) not in _FLOATS or not x.ndim:
         return None
-    y, s = np.empty(x.shape, x.dtype), np.empty(x.shape, x.dtype)
+    y, e = np.empty(x.shape, x.dtype), np.empty(x.shape, x.dtype)
     big = np.finfo(x.dtype).max
 
-    def body(part, y_part, s_part):
-        _sigmoid_into(part, s_part)
-        clip(part, -big, np.inf, out=y_part)          # -inf * 0 would be NaN; inf * 1 is inf
-        y_part *= s_part
-    blocked(body, (x, y, s), 0)
-    return y, s
+    def body(part, y_part, e_part, finite):
+        np.negative(part, out=e_part)
+        np.exp(e_part, out=e_part)
+        np.add(e_part, 1.0, out=y_part)
+        clip(part, -big, np.inf, out=finite)
+        np.divide(finite, y_part, out=y_part)
+    with np.errstate(over="ignore"):
+        blocked(body, (x, y, e), 1)
+    return y, e
 
 
-def _silu_derivative(s, x, out, scratch):
-    """``s (1 + x sigmoid(-x))``, the derivative of silu at ``x`` with ``s = sigmoid(x)``; the
-    complement computed as its own sigmoid, as the generic rule does (``1 - s`` loses its
-    digits where s is near 1)."""
-    _finite(x, out)
-    out *= _sigmoid_into(x, scratch, -1.0)
-    out += 1.0
-    out *= s
+def _silu_derivative(e, x, out, complement, scratch):
+    """``s (1 + x sigmoid(-x))``, the derivative of silu at ``x``, from the forward's ``e =
+    exp(-x)``: ``s = 1 / (1 + e)`` and ``sigmoid(-x) = e / (1 + e)`` (not ``1 - s``, which loses
+    its digits where s is near 1) with ``e`` capped at the dtype's largest value (where it
+    overflowed, s is 0 and sigmoid(-x) 1: no inf / inf), ``x`` clipped to the finite range."""
+    big = np.finfo(x.dtype).max
+    np.add(e, 1.0, out=out)
+    np.divide(1.0, out, out=out)
+    clip(e, 0.0, big, out=complement)
+    np.add(complement, 1.0, out=scratch)
+    complement /= scratch
+    complement *= clip(x, -big, big, out=scratch)
+    complement += 1.0
+    out *= complement
     return out
 
 
-def _silu_slope(s, x):
-    """silu's derivative at ``x`` (``s = sigmoid(x)``, the forward's), block by block."""
-    out = np.empty(s.shape, s.dtype)
-    blocked(_silu_derivative, (s, x, out), 1)
+def _silu_slope(e, x):
+    """silu's derivative at ``x`` (``e = exp(-x)``, the forward's), block by block."""
+    out = np.empty(e.shape, e.dtype)
+    blocked(_silu_derivative, (e, x, out), 2)
     return out
 
 
-def _silu_vjp(g, s, x):
-    return (_silu_slope(s, x) * g,)
+def _silu_vjp(g, e, x):
+    return (_silu_slope(e, x) * g,)
 
 
-def _silu_vjp_in_place(g, s, x):
-    if type(g) is not np.ndarray or not g.flags.writeable or g.shape != s.shape \
-            or g.dtype != s.dtype:          # a NumPy scalar, a read-only or broadcast gradient
-        return _silu_vjp(g, s, x)
-    g *= _silu_slope(s, x)
+def _silu_vjp_in_place(g, e, x):
+    if type(g) is not np.ndarray or not g.flags.writeable or g.shape != e.shape \
+            or g.dtype != e.dtype:          # a NumPy scalar, a read-only or broadcast gradient
+        return _silu_vjp(g, e, x)
+    g *= _silu_slope(e, x)
     return (g,)
+
+
+#: the integers of a float dtype's size: a float's bits and'ed with 0 or -1 (all ones)
+_BITS = {np.dtype(np.float32): np.int32, np.dtype(np.float64): np.int64}
+
+
+def _select_into(values, inside, out, scratch=None):
+    """``out`` <- ``values`` where ``inside``, else +0.0, as ``where`` does (an infinite or NaN
+    value outside too): the values' bits and'ed with -1 or 0 (made in ``scratch``, or in ``out``
+    where ``values`` is another array), no ``inf * 0``. Two integer passes, where the product
+    with the boolean mask took as long and ``isfinite`` after it another pass."""
+    bits = (out if scratch is None else scratch).view(_BITS[out.dtype])
+    np.negative(inside.view(np.int8), out=bits, casting="unsafe")
+    np.bitwise_and(values.view(bits.dtype), bits, out=out.view(bits.dtype))
+    return out
 
 
 def _or_generic(out, name, g, x, **params):
@@ -112,25 +140,25 @@ def _or_generic(out, name, g, x, **params):
 
 
 def _hardswish_forward(x):
-    """``c (c + 3) / 6 + (max(x, 3) - 3)`` with ``c`` = ``x`` clipped to [-3, 3]: the generic
-    rule's middle piece, which is 0 at -3 and 3 at 3, plus what lies above 3 (``3 + (x - 3)``
-    is ``x`` exactly up to 6 and within a rounding above). No select, and every bound a clip
-    (``ufuncs.py``): 7 passes, where the generic rule's two nested ``where`` take about 25."""
+    """``x h`` with ``h = clip(-3 - x, -6, 0) / -6``, the generic rule's ``(x + 3) / 6``
+    clipped to [0, 1] but -0.0 below -3, so that ``x h`` is +0.0 there (the generic rule's
+    select gives 0.0; at x = -3, ``-3 - x`` is +0.0 and ``h`` -0.0), and 1 from 3 on (``x h``
+    is ``x`` itself); ``x`` is clipped to the finite range (-inf * -0.0 would be NaN). Five
+    passes, no select (the generic rule's two nested ``where`` take about 25); between -3 and
+    3 the value is ``x ((x + 3) / 6)``, the rule's ``x (x + 3) / 6`` to two roundings."""
     if getattr(x, "dtype", None) not in _FLOATS or not x.ndim:
         return None
     y = np.empty(x.shape, x.dtype)
-    blocked(_hardswish_into, (x, y), 1)
+    blocked(_hardswish_into, (x, y), 1, big=float(np.finfo(x.dtype).max))
     return y, None
 
 
-def _hardswish_into(x, out, c):
-    clip(x, -3.0, 3.0, out=c)
-    np.add(c, 3.0, out=out)
-    out *= c
-    out /= 6.0
-    clip(x, 3.0, np.inf, out=c)
-    c -= 3.0
-    out += c
+def _hardswish_into(x, out, h, big):
+    np.subtract(-3.0, x, out=h)
+    clip(h, -6.0, 0.0, out=h)
+    h /= -6.0
+    clip(x, -big, np.inf, out=out)
+    out *= h
 
 
 def _hardswish_slope_times(g, x, out):
@@ -170,21 +198,17 @@ def _hardsigmoid_forward(x):
     return y, None
 
 
-def _hardsigmoid_inside_times(g, x, out, inside):
-    """``out`` <- ``g / 6`` times 1 where ``-3 < x < 3``, else 0 (``_hardsigmoid_vjp``)."""
+def _hardsigmoid_inside_times(g, x, out, scratch):
+    """``out`` <- ``g / 6`` where ``-3 < x < 3``, else +0.0 (``_select_into``)."""
+    inside, below_3 = np.greater(x, -3.0), np.less(x, 3.0)
+    np.logical_and(inside, below_3, out=inside)
     np.divide(g, 6.0, out=out)
-    np.greater(x, -3.0, out=inside)
-    out *= inside
-    np.less(x, 3.0, out=inside)
-    out *= inside
+    _select_into(out, inside, out, scratch)
 
 
 def _hardsigmoid_vjp(g, saved, x):
-    """The generic rule's ``where(-3 < x < 3, g / 6, 0)`` as ``g / 6`` times two 0/1 masks;
-    where that is not finite (an infinite or NaN ``g``, which times 0 is NaN), the generic rule
-    runs."""
-    out = gradient_by_blocks(_hardsigmoid_inside_times, g, (x,), 1, ignore=("invalid",))
-    return _or_generic(out, "hardsigmoid", g, x)
+    """The generic rule's ``where(-3 < x < 3, g / 6, 0)`` bit for bit."""
+    return (gradient_by_blocks(_hardsigmoid_inside_times, g, (x,), 1),)
 
 
 def _log_sigmoid_forward(x):

@@ -53,8 +53,12 @@ def gradient_by_blocks(body, g, arrays, buffers, out=None, ignore=(), **params):
     """
     x = arrays[-1]
     if out is None:
-        g = np.broadcast_to(g, x.shape).astype(x.dtype, copy=False)
+        if g.__class__ is not np.ndarray or g.shape != x.shape or g.dtype != x.dtype:
+            g = np.broadcast_to(g, x.shape).astype(x.dtype, copy=False)
         out = np.empty(x.shape, x.dtype)
+    if not ignore:
+        blocked(body, (g, *arrays, out), buffers, **params)
+        return out
     with np.errstate(**dict.fromkeys(ignore, "ignore")):
         blocked(body, (g, *arrays, out), buffers, **params)
     return out
