@@ -274,3 +274,48 @@ def test_inner_matches_numpy_and_pytorch():
     with pytest.raises(ValueError, match=r"inner: the last axes of a \(2, 3, 4\) and b \(3,\) "
                                          r"differ in size \(4 != 3\)"):
         xg.inner(xg.asarray(a), xg.ones(3))
+
+
+# -- order statistics under xg.function and xg.vmap (a Tensor q, per-slice NaN counts) -----------
+
+@pytest.mark.parametrize("fn", ["quantile", "nanquantile"])
+def test_order_statistics_replay_under_function_with_a_tensor_q(fn):
+    traced = xg.function(lambda x, q: getattr(xg, fn)(x, q, axis=1))
+    for q in ([0.2, 0.5], [0.9, 1.0]):                # same shapes: the second call replays
+        got = traced(xg.asarray(A_NAN[0]), xg.asarray(q, dtype=xg.float64))
+        np.testing.assert_allclose(got.numpy(), getattr(np, fn)(A_NAN[0], q, axis=1))
+    median = xg.function(lambda x: xg.nanmedian(x, axis=1))
+    for a in (A_NAN, A_NAN[::-1] * 2.0):
+        np.testing.assert_allclose(median(xg.asarray(a)).numpy(),
+                                   quiet(np.nanmedian, a, axis=1), equal_nan=True)
+
+
+def test_order_statistics_under_vmap_match_a_loop():
+    x = xg.asarray(A_NAN)
+    for fn in (lambda a: xg.nanmedian(a, axis=0), lambda a: xg.nanquantile(a, 0.3, axis=1)):
+        np.testing.assert_allclose(xg.vmap(fn)(x).numpy(),
+                                   np.stack([fn(x[i]).numpy() for i in range(4)]),
+                                   equal_nan=True)
+    q = xg.asarray([0.1, 0.5, 0.9], dtype=xg.float64)
+    np.testing.assert_allclose(xg.vmap(lambda q: xg.quantile(xg.asarray(A), q))(q).numpy(),
+                               np.quantile(A, q.numpy()))
+
+
+def test_a_tensor_q_outside_0_1_is_refused_or_nan_where_unread():
+    with pytest.raises(ValueError, match="q must be in"):
+        xg.quantile(xg.asarray(A), xg.asarray([1.5]))
+    traced = xg.function(lambda x, q: xg.quantile(x, q))
+    traced(xg.asarray(A), xg.asarray([0.5, 0.5], dtype=xg.float64))
+    got = traced(xg.asarray(A), xg.asarray([-0.5, 1.5], dtype=xg.float64))   # replayed
+    assert np.isnan(got.numpy()).all()
+
+
+def test_quantile_gradient_in_q_matches_jax(jax):
+    import jax.numpy as jnp
+
+    for method in METHODS:
+        ours = xg.grad(lambda q: xg.sum(xg.quantile(xg.asarray(A), q, axis=1, method=method)))(
+            xg.asarray([0.3, 0.77], dtype=xg.float64))
+        theirs = jax.grad(lambda q: jnp.sum(jnp.quantile(A, q, axis=1, method=method)))(
+            jnp.asarray([0.3, 0.77]))
+        np.testing.assert_allclose(ours.numpy(), np.asarray(theirs), rtol=1e-12)

@@ -9,7 +9,10 @@ breaks a tie toward the even index, as NumPy, where JAX takes the lower one). Th
 gradient goes to the one or two entries read (a median of an even count splits it between
 the two middle values; ``torch.median`` gives it all to the lower one). A NaN along the axis
 makes the result NaN; the ``nan*`` functions skip NaNs (their entries get no gradient) and
-give NaN for an all-NaN slice.
+give NaN for an all-NaN slice. A Tensor ``q`` is computed with, not read: ``xg.function``
+replays it and ``xg.vmap`` maps over it; the gradient in it is JAX's (the slope between the
+two values read, for "linear"), and where its values cannot be checked (traced, vmapped) one
+outside [0, 1] gives NaN where JAX clips it.
 
 >>> import xpgrad as xg
 >>> x = xg.asarray([[4.0, 1.0, 3.0, 2.0], [0.0, 9.0, 8.0, float("nan")]])
@@ -59,15 +62,19 @@ def order_statistic(a, q, axis, keepdims, what, method="linear", skip_nan=False,
         raise ValueError(f"{what}: cannot take it over an empty axis (a has shape "
                          f"{tuple(a.shape)})")
     ordered = xg.sort(a, axis=-1)                          # NaNs last
-    nan = None
-    if skip_nan:
-        counts = xg.sum(xg.astype(xg.logical_not(xg.isnan(a)), xg.int64), axis=-1)
-        counts = counts.numpy()[..., None]                 # (rest..., 1)
-        nan = counts == 0
-        counts = np.maximum(counts, 1)
+    outside = None
+    if isinstance(q, Tensor):  # values unread (traced, vmapped): NaN where outside [0, 1]
+        outside = xg.logical_not(xg.logical_and(q >= 0, q <= 1))
+        q = xg.where(outside, 0.0, q)
+    if skip_nan:       # per-slice counts, as tensors: no value is read (xg.function, vmap)
+        counts = xg.sum(xg.astype(xg.logical_not(xg.isnan(a)), xg.int64), axis=-1,
+                        keepdims=True)                     # (rest..., 1)
+        empty = counts == 0
+        last = xg.maximum(counts, 1) - 1
+        if not isinstance(q, Tensor):
+            q = xg.asarray(q, backend=a.backend)
     else:
-        counts = n
-    last = np.asarray(counts) - 1
+        last = n - 1
     below, above, frac = _neighbours(xg, ordered, q * last, last,
                                      "midpoint" if median else method)
     if median:         # np.median: the middle value, or the mean of the two middle ones
@@ -76,14 +83,17 @@ def order_statistic(a, q, axis, keepdims, what, method="linear", skip_nan=False,
     elif frac is None:
         values = below
     else:              # NumPy's _lerp: from the nearer end, so an infinite far end is kept out
-        frac = xg.asarray(frac, dtype=a.dtype, backend=a.backend)
+        frac = xg.astype(frac, a.dtype) if isinstance(frac, Tensor) else xg.asarray(
+            frac, dtype=a.dtype, backend=a.backend)
         with np.errstate(invalid="ignore"):
             diff = above - below
             values = xg.where(frac >= 0.5, above - diff * (1.0 - frac), below + diff * frac)
     if skip_nan:
-        values = xg.where(xg.asarray(nan, backend=a.backend), math.nan, values)
+        values = xg.where(empty, math.nan, values)
     else:              # a NaN anywhere along the axis makes every value NaN
         values = xg.where(xg.isnan(ordered[..., -1:]), math.nan, values)
+    if outside is not None:
+        values = xg.where(outside, math.nan, values)
     values = xg.moveaxis(values, -1, 0)                    # (len(q), rest...)
     if keepdims:
         kept = tuple(1 if axes is None or i in axes else s for i, s in enumerate(
@@ -93,9 +103,21 @@ def order_statistic(a, q, axis, keepdims, what, method="linear", skip_nan=False,
 
 
 def _fractions(q, what, scale):
-    """``(scalar, q / scale as a 1-D float64 NumPy array)``; ValueError outside [0, 1]."""
+    """``(scalar, q / scale 1-D)``: a float64 NumPy array, or for a Tensor ``q`` a float64
+    Tensor; ValueError outside [0, 1] (a Tensor's values are read for it only where they are
+    at hand: not under ``xg.function``'s trace or ``xg.vmap``)."""
+    from ..random_checks import _values
+
     if isinstance(q, Tensor):
-        q = q.numpy()
+        if not _ns().isdtype(q.dtype, ("real floating", "integral")):
+            raise TypeError(f"{what}: q must be real numbers, got dtype {q.dtype}")
+        if q.ndim > 1:
+            raise ValueError(f"{what}: q must be a number or 1-D, got {q.ndim} dimensions")
+        known = _values(q)
+        if known is not None:
+            _check_range(np.asarray(known, dtype=np.float64) / scale, what)
+        fractions = _ns().astype(q, _ns().float64) / scale
+        return q.ndim == 0, _ns().reshape(fractions, (-1,))
     try:
         q = np.asarray(q, dtype=np.float64) / scale
     except (TypeError, ValueError):
@@ -103,10 +125,14 @@ def _fractions(q, what, scale):
                         f"{q!r:.60}") from None
     if q.ndim > 1:
         raise ValueError(f"{what}: q must be a number or 1-D, got {q.ndim} dimensions")
+    _check_range(q, what)
+    return q.ndim == 0, np.atleast_1d(q)
+
+
+def _check_range(q, what):
     if np.any(np.isnan(q)) or np.any(q < 0) or np.any(q > 1):
         raise ValueError(f"{what}: q must be in [0, 1] (percentiles in [0, 100]), got "
                          f"{q.tolist()}")
-    return q.ndim == 0, np.atleast_1d(q)
 
 
 def _along_last(xg, a, axes):
@@ -125,32 +151,38 @@ def _original_shape(a, ndim, axes):
 
 
 def _neighbours(xg, ordered, position, last, method):
-    """The sorted values below and above each ``position`` (NumPy array: ``(len(q),)``, or
+    """The sorted values below and above each ``position`` (``(len(q),)``, or
     ``(rest..., len(q))`` for per-slice counts; ``last``: the last index of a value), and the
-    interpolation fraction (None where the method reads one value). As NumPy's, "linear" reads
-    the next value even at a whole position (weighted 0: an infinity there gives NaN)."""
-    low = np.floor(position)
+    interpolation fraction (None where the method reads one value). ``position`` is a NumPy
+    array, or a Tensor (a Tensor ``q``, or per-slice counts), whose indices are computed in
+    xpgrad operations. As NumPy's, "linear" reads the next value even at a whole position
+    (weighted 0: an infinity there gives NaN)."""
+    ns = xg if isinstance(position, Tensor) else np
+    low = ns.floor(position)
     if method == "lower":
         low = high = low
     elif method == "higher":
-        low = high = np.ceil(position)
+        low = high = ns.ceil(position)
     elif method == "nearest":
-        low = high = np.around(position)       # half to even, as NumPy's (JAX's: down)
+        low = high = ns.round(position)        # half to even, as NumPy's (JAX's: down)
     else:
-        high = np.minimum(low + 1, last) if method == "linear" else np.where(
+        high = ns.minimum(low + 1, last) if method == "linear" else ns.where(
             position == low, low, low + 1)
-    low, high = low.astype(np.int64), high.astype(np.int64)
     frac = None
     if method == "linear":
         frac = position - low
     elif method == "midpoint":
-        frac = np.where(high > low, 0.5, 0.0)
+        frac = ns.where(high > low, 0.5, 0.0)
     return _read(xg, ordered, low), _read(xg, ordered, high), frac
 
 
 def _read(xg, ordered, index):
-    """``ordered``'s entries at ``index`` along the last axis, shaped ``(rest..., len(q))``."""
-    index = xg.asarray(index, backend=ordered.backend)
+    """``ordered``'s entries at ``index`` (whole numbers in floats) along the last axis,
+    shaped ``(rest..., len(q))``."""
+    if isinstance(index, Tensor):
+        index = xg.astype(xg.stop_gradient(index), xg.int64)
+    else:
+        index = xg.asarray(index.astype(np.int64), backend=ordered.backend)
     if index.ndim == 1:
         return xg.take(ordered, index, axis=-1)
     return xg.take_along_axis(ordered, index, axis=-1)
