@@ -184,6 +184,10 @@ def test_masks_refuse_bad_input_naming_the_argument():
         xg.logsumexp(xg.asarray(Z), where=xg.asarray(MASK), initial=0.0)
     with pytest.raises(TypeError, match="return_sign must be"):
         xg.logsumexp(xg.asarray(Z), return_sign="yes")
+    for where in (None, xg.asarray(MASK)):     # b's shape names b, not the where() inside
+        with pytest.raises(ValueError, match=r"logsumexp: b of shape \(7,\) does not "
+                                             r"broadcast with a's shape \(3, 5\)"):
+            xg.logsumexp(xg.asarray(Z), b=xg.ones(7), where=where)
 
 
 def test_masks_and_logsumexp_match_jax(jax):

@@ -293,6 +293,11 @@ def logsumexp(a, /, axis=None, b=None, keepdims=False, return_sign=False):
         out = _logsumexp(a, axis=axis, keepdims=keepdims)
         return (out, sign(exp(out))) if return_sign else out    # sign 0 for an empty sum
     a, b = _pair("logsumexp", a, b, ("a", "b"))
+    try:
+        np.broadcast_shapes(tuple(a.shape), tuple(b.shape))
+    except ValueError:
+        raise ValueError(f"logsumexp: b of shape {tuple(b.shape)} does not broadcast with a's "
+                         f"shape {tuple(a.shape)}") from None
     a = where(b == 0, -math.inf, a)     # b = 0 masks its term out, whatever a is (SciPy, JAX)
     top = stop_gradient(_max(a, axis=axis, keepdims=True))
     top = where(isfinite(top), top, 0.0)
