@@ -161,3 +161,13 @@ def test_fori_loop_bad_arguments_name_them():
         xg.fori_loop(0, 3, lambda i, v: v * xg.ones(2), xg.asarray(1.0))
     with pytest.raises(TypeError, match="fori_loop takes a callable body_fun"):
         xg.fori_loop(0, 3, 1.0, 1.0)
+
+
+def test_fori_loop_under_function_takes_int_bounds_and_names_a_tensor_bound():
+    traced = xg.function(lambda n, c: xg.fori_loop(0, n, lambda i, c: c + 1.0, c))
+    for n in (3, 5, 3):                        # a Python int: one trace per value
+        assert traced(n, xg.zeros(2)).tolist() == [float(n)] * 2
+    with pytest.raises(xg.jit.TraceError,
+                       match=r"fori_loop\(upper=tensor\) inside an xg.function"):
+        for n in (3, 5):                       # traced by the second call at the latest
+            traced(xg.asarray(n), xg.zeros(2))

@@ -91,6 +91,13 @@ def _check_unroll(unroll, who):
         raise TypeError(f"{who}: unroll must be a positive int or a bool, got {unroll!r}")
 
 
+#: ``fori_loop`` with a bound that an ``xg.function`` trace computes (or takes as an argument)
+_BOUND_TRACED = (
+    "fori_loop({name}=tensor) inside an xg.function: the number of steps is Python's, and a "
+    "replay cannot read a traced tensor's value. Pass the bound as a Python int (xg.function "
+    "traces once per value), or call the function without xg.function")
+
+
 def _bound(value, name):
     """``value`` as a Python int; TypeError naming ``name`` for anything else (a float, a
     Tensor of more than one entry)."""
@@ -98,7 +105,9 @@ def _bound(value, name):
         if value.ndim != 0 or value.dtype.is_inexact or value.dtype.kind == "b":
             raise TypeError(f"fori_loop: {name} must be an int or an integer scalar, got a "
                             f"{value.dtype} Tensor of shape {value.shape}")
-        return int(value.item())
+        from .random_checks import _host_values
+
+        return int(_host_values(value, _BOUND_TRACED.format(name=name)).item())
     try:
         if isinstance(value, bool):
             raise TypeError
