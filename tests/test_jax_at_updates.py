@@ -193,3 +193,32 @@ def test_at_matches_jax():
             xg.asarray(base), xg.asarray(values[:3]))
         for g, w in zip(got, want):
             np.testing.assert_allclose(g.numpy(), np.asarray(w), rtol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["multiply", "divide", "min", "max"])
+def test_repeated_integer_indices_under_function_and_vmap(method):
+    """No ``ufunc.at`` there (a trace, a batching namespace): the repeats are combined by a
+    sort-based reduction; values and gradients equal the eager ones."""
+    values = R.uniform(0.5, 2.0, size=(4, 3))
+    grad = xg.grad(lambda x, v, i: xg.sum(xg.sin(getattr(x.at[i], method)(v))), argnums=(0, 1))
+    traced = xg.function(grad)
+    for index in ([0, 2, 0, 4], [1, 1, 1, 3], [4, 3, 2, 1]):     # one trace, then replays
+        args = xg.asarray(BASE), xg.asarray(values), xg.asarray(index)
+        for got, want in zip(traced(*args), grad(*args)):
+            np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12)
+    batch_x, batch_v = R.normal(size=(2, 5, 3)), R.uniform(0.5, 2.0, size=(2, 4, 3))
+    index = xg.asarray([0, 2, 0, 4])
+    mapped = xg.vmap(lambda x, v: getattr(x.at[index], method)(v))
+    loop = [getattr(xg.asarray(batch_x[b]).at[index], method)(xg.asarray(batch_v[b])).numpy()
+            for b in range(2)]
+    np.testing.assert_allclose(mapped(xg.asarray(batch_x), xg.asarray(batch_v)).numpy(),
+                               np.stack(loop), rtol=1e-12)
+
+
+def test_repeated_min_max_of_integers_and_booleans_under_function():
+    ints = xg.function(lambda x, v: x.at[xg.asarray([0, 0, 1])].min(v))
+    flags = xg.function(lambda x, v: x.at[xg.asarray([0, 0, 1])].max(v))
+    for _ in range(2):
+        assert ints(xg.asarray([4, 5, 6]), xg.asarray([3, 9, -5])).tolist() == [3, -5, 6]
+        assert flags(xg.asarray([False, False, True]),
+                     xg.asarray([True, False, False])).tolist() == [True, False, True]

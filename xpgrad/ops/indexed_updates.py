@@ -14,6 +14,8 @@ as JAX does; ``multiply`` gives each repeat the product of the others (JAX refus
 gradient unless ``unique_indices=True``).
 
 An index out of range is an IndexError, where JAX drops the update silently (``mode='drop'``).
+Where the arrays have no ``ufunc.at`` (``xg.function``'s trace, ``xg.vmap``), repeats are
+combined by a sort (``segment_rules.reduce_sorted``) and then with ``x``.
 
 >>> import xpgrad as xg
 >>> x = xg.zeros(4)
@@ -47,12 +49,38 @@ def _combine_at(xp, out, key, values, ufunc, backend):
         out[key] = getattr(xp, ufunc)(out[key], values)
         return
     at = getattr(getattr(xp, ufunc, None), "at", None)
-    if at is None:
-        raise NotImplementedError(
-            f"x.at[...].{_METHOD[ufunc]} with integer-array indices needs the backend's "
-            f"{ufunc}.at, which backend {backend.name!r} lacks; use basic indices (ints, "
-            "slices) there")
-    at(out, key, values)
+    if at is not None:
+        at(out, key, values)
+        return
+    # no ufunc.at (xg.function's trace, xg.vmap, array-API backends): the values combined
+    # by place first (segment_rules' sort-based reduction), then with ``out`` once
+    from .segment_rules import reduce_sorted
+
+    shape = tuple(out.shape)
+    places = _positions(xp, shape, key)
+    combine = getattr(xp, ufunc)
+    merged = reduce_sorted(xp, combine, xp.reshape(values, (-1,)), places, _size(shape),
+                           _identity(xp, ufunc, out.dtype))
+    out[...] = combine(out, xp.reshape(merged, shape))
+
+
+def _size(shape) -> int:
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+def _identity(xp, ufunc, dtype):
+    """What combines with a place no index reaches and leaves it as it was."""
+    if ufunc == "multiply":
+        return 1
+    if xp.isdtype(dtype, "bool"):
+        return ufunc == "minimum"
+    if xp.isdtype(dtype, "integral"):
+        info = xp.iinfo(dtype)
+        return info.max if ufunc == "minimum" else info.min
+    return float("inf") if ufunc == "minimum" else float("-inf")
 
 
 _METHOD = {"multiply": "multiply", "minimum": "min", "maximum": "max"}
