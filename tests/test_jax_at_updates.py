@@ -159,6 +159,8 @@ def test_bad_input_is_refused_with_the_argument_named():
         x.at[0].max(1.0, axis=0)
     with pytest.raises(TypeError, match=r"at\[...\].set\(values\).*string"):
         x.at[0].set("a")
+    with pytest.raises(TypeError, match=r"divide: x has dtype int64.*truncated"):
+        xg.asarray([3, -3]).at[xg.asarray([0, 0, 1])].divide(2)   # was 3 * 0.5 cast: 0, -1
     x.at[0].add(1.0, indices_are_sorted=True, unique_indices=True)   # JAX's hints are taken
 
 

@@ -274,8 +274,13 @@ class IndexUpdate:
     mul = multiply
 
     def divide(self, values, **hints):
-        """``x`` with ``x[key]`` divided by ``values`` (``multiply(1 / values)``)."""
+        """``x`` with ``x[key]`` divided by ``values`` (``multiply(1 / values)``); x must be
+        floating (an integer quotient would be truncated: TypeError)."""
         x, key, values, region = self._prepared("divide", values, hints)
+        if not x.dtype.is_inexact:
+            raise TypeError(f"x.at[...].divide: x has dtype {x.dtype}, and a quotient written "
+                            "back into it would be truncated (JAX makes it float, NumPy's "
+                            "divide.at refuses); cast x to a floating dtype first")
         return apply(_at_multiply, x, 1.0 / values, key=key, region=region,
                      backend=x._backend)
 
