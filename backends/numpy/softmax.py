@@ -62,8 +62,10 @@ def _row_maxima(rows):
 
 
 def _shifted(rows):
-    """``rows`` less their maxima, in a new array."""
-    return np.subtract(rows, _row_maxima(rows))
+    """``rows`` less their maxima, in a new array (a row holding +inf, or only -inf: NaN,
+    as PyTorch's, without NumPy's warning for inf - inf)."""
+    with np.errstate(invalid="ignore"):
+        return np.subtract(rows, _row_maxima(rows))
 
 
 def _exponentials(rows):
@@ -73,9 +75,14 @@ def _exponentials(rows):
     exponential that underflows there underflows shifted too, so the quotients are the shifted
     ones to a few ulp (without the rounding of ``x - max``)."""
     maxima = _row_maxima(rows)
-    if maxima.min() >= 0.0 and maxima.max() <= _UNSHIFTED_MAX:   # NaN: False
+    low, high = maxima.min(), maxima.max()
+    if low >= 0.0 and high <= _UNSHIFTED_MAX:                  # NaN: False
         return np.exp(rows)
-    e = np.subtract(rows, maxima)
+    if -np.inf < low and high < np.inf:
+        e = np.subtract(rows, maxima)
+    else:                       # inf - inf: NaN, as _shifted
+        with np.errstate(invalid="ignore"):
+            e = np.subtract(rows, maxima)
     return np.exp(e, out=e)
 
 

@@ -22,6 +22,7 @@ from ..tensor import Tensor
 from . import formulas
 from ._define import as_tensor, is_complex, norm_axis
 from .reductions import _floating
+from .special import _quiet
 
 
 def _inexact(x):
@@ -161,11 +162,13 @@ def softplus(x, /, beta=1.0, threshold=None):
     return apply(_softplus_beta, _real(x, "softplus"), beta=beta, threshold=threshold)
 
 
+# quiet: a row holding +inf gives NaN (inf - inf) without NumPy's RuntimeWarning, as the NumPy
+# kernels along the last axis do (this generic rule runs for other axes, xg.function, xg.vmap)
 _softmax_prim = Primitive(
-    "softmax", formulas.softmax,
+    "softmax", _quiet(formulas.softmax),
     lambda xp, g, ans, x, axis: ans * (g - xp.sum(g * ans, axis=axis, keepdims=True)))
 _log_softmax_prim = Primitive(
-    "log_softmax", formulas.log_softmax,
+    "log_softmax", _quiet(formulas.log_softmax),
     lambda xp, g, ans, x, axis: g - xp.exp(ans) * xp.sum(g, axis=axis, keepdims=True))
 
 
