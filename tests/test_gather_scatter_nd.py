@@ -158,3 +158,25 @@ P = xg.reshape(xg.arange(24.0), (2, 3, 4))
 def test_bad_input_names_the_argument(call, error, words):
     with pytest.raises(error, match=words):
         call()
+
+
+# -- forward mode and vmapped higher orders (the scatter's vjp under xg.vmap) ---------------------
+
+@pytest.mark.parametrize("ours, theirs", [
+    (lambda u: xg.scatter_nd(xg.asarray([[1], [1], [0]]), u * u, (3, 2)),
+     lambda u: torch.zeros(3, 2, dtype=u.dtype).index_put((torch.tensor([1, 1, 0]),), u * u,
+                                                          accumulate=True)),
+    (lambda t: xg.tensor_scatter_nd_add(t, xg.asarray([[0], [0]]), t[1:3] ** 2),
+     lambda t: t.index_put((torch.tensor([0, 0]),), t[1:3] ** 2, accumulate=True)),
+], ids=["scatter_nd", "tensor_scatter_nd_add"])
+def test_jacfwd_and_hessians_through_vmap_match_torch(ours, theirs, rng):
+    x = rng.standard_normal((3, 2))
+    want = torch.autograd.functional.jacobian(theirs, torch.tensor(x)).numpy()
+    np.testing.assert_allclose(xg.jacfwd(ours)(xg.asarray(x)).numpy(), want, rtol=1e-12)
+    loss = lambda t: xg.sum(xg.sin(ours(t)))          # noqa: E731
+    batch = rng.standard_normal((2, 3, 2))
+    hessian = xg.hessian(lambda b: xg.sum(xg.vmap(loss)(b)))(xg.asarray(batch)).numpy()
+    for k in range(2):
+        want = torch.autograd.functional.hessian(lambda t: torch.sin(theirs(t)).sum(),
+                                                 torch.tensor(batch[k])).numpy()
+        np.testing.assert_allclose(hessian[k, :, :, k], want, rtol=1e-10, atol=1e-12)

@@ -40,8 +40,8 @@ def _take_scatter_forward(xp, g, indices, axis, shape, backend):
 _take = Primitive("take", lambda xp, x, indices, axis, backend: xp.take(x, indices, axis=axis),
                   _take_vjp)
 def _take_scatter_vjp(xp, g, ans, v, indices, axis, shape, backend):
-    if isinstance(g, Tensor):
-        return take(g, indices, axis=axis)
+    if isinstance(g, Tensor):      # indices checked already (and under xg.vmap maybe batched)
+        return apply(_take, g, indices=indices, axis=axis, backend=backend)
     return xp.take(g, indices, axis=axis)
 
 
