@@ -1,7 +1,8 @@
 """NumPy's NaN-ignoring reductions, order statistics, ``np.pad`` and ``np.polyval`` on Tensors,
 composed of xpgrad functions (so they stay on the tape): ``np.nansum``, ``np.nanmean``,
 ``np.nanmax``/``np.nanmin``, ``np.nanprod``, ``np.median``, ``np.percentile``,
-``np.quantile`` (``method="linear"``, NumPy's default), ``np.pad`` (``constant``, ``edge``,
+``np.quantile`` and their ``nan*`` twins (the methods "linear", NumPy's default, "lower",
+"higher", "nearest", "midpoint"), ``np.pad`` (``constant``, ``edge``,
 ``reflect``, ``symmetric``, ``wrap``) and ``np.polyval``.
 
 Gradients follow the composition: a NaN entry gets 0 from the NaN-ignoring reductions (as
@@ -43,43 +44,54 @@ for _name in ("nansum", "nanprod", "nanmax", "nanmin", "nanmean"):
 
 
 # -- order statistics ---------------------------------------------------------------------------
-def _quantiles(a, q, axis, keepdims, what, median=False):
-    """``q`` (fractions in [0, 1], a number or a 1-D list) of ``a`` along ``axis`` by linear
-    interpolation between the sorted values (NumPy's default method; ``median``: np.median's
-    middle value or mean of the two), NaN wherever the axis holds one (as NumPy): ``xg.quantile``
-    and ``xg.median`` (``ops/quantiles.py``), for the arguments they share with NumPy."""
-    from ..ops.quantiles import order_statistic
+def _quantiles(a, q, axis, keepdims, what, median=False, method="linear", skip_nan=False,
+               scale=1.0):
+    """``q / scale`` (a number, a 1-D list or a Tensor) of ``a`` along ``axis`` by ``method``
+    (``median``: np.median's middle value or mean of the two), NaN wherever the axis holds one
+    (as NumPy) or, with ``skip_nan``, ignoring NaNs: ``xg.quantile``, ``xg.median`` and their
+    ``nan*`` twins (``ops/quantiles.py``), for the arguments they share with NumPy."""
+    from ..ops.quantiles import _METHODS, order_statistic
 
     a = _tensor(a)
     if not _fn("isdtype")(a.dtype, ("real floating", "integral")):
         raise _Unsupported(f"{what} of dtype {a.dtype}")
-    if np.ndim(q) > 1:
+    if method not in _METHODS:
+        raise _Unsupported(f"{what} with method={method!r}")
+    if (q.ndim if hasattr(q, "ndim") else np.ndim(q)) > 1:
         raise _Unsupported(f"{what} with q of more than one dimension")
     axes = _norm_axes(axis)
     if 0 in (a.shape if axes is None else [a.shape[i] for i in np.atleast_1d(axes)]):
         raise _Unsupported(f"{what} of an empty axis")
-    return order_statistic(a, q, axes, keepdims, what, median=median)
+    return order_statistic(a, q, axes, keepdims, what, method, skip_nan, median, scale)
 
 
-def _order_statistic(np_name, scale):
-    """``np.quantile`` (``scale`` 1) or ``np.percentile`` (100), linear interpolation only."""
+def _order_statistic(np_name, scale, skip_nan=False):
+    """``np.quantile`` (``scale`` 1) or ``np.percentile`` (100), and their ``nan*`` twins:
+    NumPy's five classic methods ("linear", its default, "lower", "higher", "nearest",
+    "midpoint"); the others (``weights=``, "weibull", ...) are NumPy's."""
     def adapter(a, q, axis=None, out=None, overwrite_input=False, method="linear",
                 keepdims=False, **rest):
         _refuse(rest, f"np.{np_name}", weights=None, interpolation=None)
-        if method != "linear":
-            raise _Unsupported(f"np.{np_name} with method={method!r}")
-        return _quantiles(a, np.asarray(q, dtype=np.float64) / scale, axis,
-                          _keepdims(keepdims, f"np.{np_name}"), f"np.{np_name}")
+        return _quantiles(a, q, axis, _keepdims(keepdims, f"np.{np_name}"), f"np.{np_name}",
+                          method=method, skip_nan=skip_nan, scale=scale)
     return adapter
 
 
 numpy_function("quantile")(_order_statistic("quantile", 1.0))
 numpy_function("percentile")(_order_statistic("percentile", 100.0))
+numpy_function("nanquantile")(_order_statistic("nanquantile", 1.0, skip_nan=True))
+numpy_function("nanpercentile")(_order_statistic("nanpercentile", 100.0, skip_nan=True))
 
 
 @numpy_function("median")
 def _median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
     return _quantiles(a, 0.5, axis, _keepdims(keepdims, "np.median"), "np.median", median=True)
+
+
+@numpy_function("nanmedian")
+def _nanmedian(a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    return _quantiles(a, 0.5, axis, _keepdims(keepdims, "np.nanmedian"), "np.nanmedian",
+                      median=True, skip_nan=True)
 
 
 # -- np.pad ------------------------------------------------------------------------------------
