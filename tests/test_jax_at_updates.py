@@ -224,3 +224,19 @@ def test_repeated_min_max_of_integers_and_booleans_under_function():
         assert ints(xg.asarray([4, 5, 6]), xg.asarray([3, 9, -5])).tolist() == [3, -5, 6]
         assert flags(xg.asarray([False, False, True]),
                      xg.asarray([True, False, False])).tolist() == [True, False, True]
+
+
+@pytest.mark.parametrize("method", ["set", "add", "multiply", "min", "max"])
+def test_mask_updates_under_function_follow_the_count_of_true_places(method):
+    """A mask's count sizes ``x[mask]``: a replay with another count (it raised IndexError
+    or a broadcast error) runs eagerly and traces anew."""
+    def update(x):
+        return getattr(x.at[x > 0], method)(x[0] * 3.0)
+
+    traced = xg.function(update)
+    gradient = xg.grad(lambda x: xg.sum(update(x) ** 2))
+    traced_gradient = xg.function(gradient)
+    for a in ([1.0, -1.0, 2.0], [-1.0, -1.0, 3.0], [1.0, 1.0, 1.0], [2.0, -1.0, 1.0]):
+        x = xg.asarray(a, dtype=xg.float64)
+        np.testing.assert_array_equal(traced(x).numpy(), update(x).numpy())
+        np.testing.assert_array_equal(traced_gradient(x).numpy(), gradient(x).numpy())

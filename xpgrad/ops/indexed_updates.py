@@ -327,13 +327,18 @@ def _check_hints(method, hints):
 
 def _masks_as_positions(x, key):
     """``key`` with each boolean mask replaced by the integer arrays of its true places (the
-    same selection, NumPy's rule), which every scatter takes."""
+    same selection, NumPy's rule), which every scatter takes. Under ``xg.function`` a mask's
+    count of true places is guarded exactly (``x[key]``'s shape is in the recorded steps): a
+    call with another count runs eagerly (then traces anew)."""
     if not any(hasattr(k, "shape") and _is_bool(k) for k in key):
         return key
-    xp = x._backend.xp
+    be = x._backend
+    xp = be.xp
     out = []
     for k in key:
         if hasattr(k, "shape") and _is_bool(k):
+            if k.ndim and k.size:   # the count sizes x[key]: xg.function's replay needs it
+                be.index_range(xp.reshape(xp.sum(xp.astype(k, xp.int64)), (1,)))   # exact
             out.extend(xp.nonzero(k) if k.ndim else [k])
         else:
             out.append(k)
