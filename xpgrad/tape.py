@@ -506,7 +506,9 @@ class GradientTape:
             else:
                 if not target._key:     # a target no node made: only itself as a source sees it
                     target._key = next_key()
-                seeds = {target._key: walk_seed(seed, target, higher)}
+                # walk_seed's usual case, inline: a raw seed for a first-order walk
+                seeds = {target._key: seed if not (higher or isinstance(seed, Tensor))
+                         else walk_seed(seed, target, higher)}
             # deferred weight gradients: not for a higher-order walk, a walk with a hook
             # (a distributed tape's, which reduces them as they come) or a trace
             if defer and not higher and self._walk_hook is None:
