@@ -176,6 +176,8 @@ def apply_general(prim, args, params) -> Tensor:
             args[0]._backend is args[1]._backend is args[2]._backend:
         # three Tensors or Variables of one backend (a linear layer's x, w, b)
         be, raws = args[0]._backend, (args[0]._data, args[1]._data, args[2]._data)
+    elif n == 1 and args[0].__class__ is Tensor:    # one plain Tensor with keywords (a sum)
+        be, raws = args[0]._backend, (args[0]._data,)
     else:
         be, raws = _raw_inputs(args)
 

@@ -59,7 +59,14 @@ next_key = itertools.count(1).__next__
 
 
 def _is_float(t: Tensor) -> bool:
+    # a NumPy/CuPy float or complex dtype says so itself; others (bfloat16's kind is "V", an
+    # array-API dtype may have no kind) ask the backend
+    if getattr(t._data.dtype, "kind", None) in _FLOAT_KINDS:
+        return True
     return t._backend.xg_dtype(t._data.dtype).kind in "fc"
+
+
+_FLOAT_KINDS = frozenset("fc")
 
 
 class GradientTape:
@@ -70,8 +77,11 @@ class GradientTape:
     _walk_hook = None
 
     def __init__(self, persistent: bool = False, watch_accessed_variables: bool = True):
-        self._persistent = flag(persistent, "persistent", "GradientTape")
-        self._auto = flag(watch_accessed_variables, "watch_accessed_variables", "GradientTape")
+        # flag() checks anything but a bool (a call costs 0.1 us of every step)
+        self._persistent = persistent if persistent is False or persistent is True else \
+            flag(persistent, "persistent", "GradientTape")
+        self._auto = watch_accessed_variables if watch_accessed_variables is True else \
+            flag(watch_accessed_variables, "watch_accessed_variables", "GradientTape")
         self._nodes: list = []
         self._home = None             # the backend of the first node; nodes store only others
         self._keys: set = set()       # keys of the tensors watched or derived from one
@@ -86,11 +96,17 @@ class GradientTape:
     def __enter__(self):
         if self._recording:
             raise RuntimeError("this GradientTape is already recording")
-        self._push()
+        tape_state.recording.append(self)       # _push, inline
+        self._recording = True
         return self
 
     def __exit__(self, *exc):
-        self._pop()
+        rec = tape_state.recording
+        if rec and rec[-1] is self:             # the innermost tape: _pop's usual case
+            rec.pop()
+            self._recording = False
+        else:
+            self._pop()
         return False
 
     def _push(self):
@@ -108,11 +124,11 @@ class GradientTape:
     def watch(self, tensor) -> None:
         """Watch a floating-point tensor (or nested lists, tuples and dicts of them, as
         TensorFlow's) so gradients can reach it."""
-        if is_node(tensor):
-            for t in tensor_leaves(tensor, "tensor", "watch() takes Tensors"):
-                self.watch(t)
-            return
         if not isinstance(tensor, Tensor):
+            if is_node(tensor):
+                for t in tensor_leaves(tensor, "tensor", "watch() takes Tensors"):
+                    self.watch(t)
+                return
             raise TypeError(f"watch() takes Tensors, got {type(tensor).__name__}; "
                             "convert with xg.asarray first")
         if not _is_float(tensor):
@@ -230,9 +246,12 @@ class GradientTape:
         if k not in keys:
             return
         if out._backend is not self._home:
-            self._record(prim, (x,) if scalar is None else (x, scalar), raws, out, {}, saved,
-                         kern, False)
-            return
+            if self._home is None:          # the tape's first node: its backend is home
+                self._home = out._backend
+            else:
+                self._record(prim, (x,) if scalar is None else (x, scalar), raws, out, {},
+                             saved, kern, False)
+                return
         keep, keep_out, upto, lean = prim.residuals if kern is None else kern.residuals
         fits = None
         r = raws[0]
@@ -256,8 +275,11 @@ class GradientTape:
         ``a``, then a Tensor or Variable ``b`` of its backend, no keywords, on the one tape
         recording (a backend other than the tape's first takes ``_record``)."""
         if out._backend is not self._home:
-            self._record(prim, (a, b), raws, out, {}, saved, kern, False)
-            return
+            if self._home is None:          # the tape's first node: its backend is home
+                self._home = out._backend
+            else:
+                self._record(prim, (a, b), raws, out, {}, saved, kern, False)
+                return
         keys = self._keys
         ka = a._key
         if ka not in keys:
@@ -362,14 +384,19 @@ class GradientTape:
         nested ``target`` is differentiated as the sum of its Tensors (TensorFlow's),
         ``output_gradients`` then giving one entry per Tensor in order.
         """
-        single, src, structure = check_sources(sources, unconnected_gradients)
+        if isinstance(sources, Tensor) and unconnected_gradients == "none":   # the usual call
+            single, src, structure = True, [sources], None
+        else:
+            single, src, structure = check_sources(sources, unconnected_gradients)
         if isinstance(target, Tensor):
             seed = seed_of(target, output_gradients)    # a bad argument leaves the tape usable
-            self._check_usable()
+            unrecorded = target._key not in self._keys
         else:
             target, seed = targets_and_seeds(target, output_gradients)
-            self._check_usable()
-        unrecorded = isinstance(target, Tensor) and target._key not in self._keys
+            unrecorded = False
+        if self._used:
+            self._check_usable()        # raises unless the tape is persistent
+        self._used = True
         grads = self._backward(target, src, seed, consume=not self._persistent,
                                defer=bool(FOLDABLE))
         out = []
@@ -395,7 +422,8 @@ class GradientTape:
             else:
                 out.append(g)
             grads[key] = g      # the same source again in the list gets a copy
-        if out and unconnected_gradients == "none" and all(o is None for o in out) and (
+        if out and out[0] is None and unconnected_gradients == "none" and all(
+                o is None for o in out) and (
                 unrecorded or isinstance(target, Tensor)      # or an integer target
                 and not (target.dtype.is_floating or target.dtype.is_complex)):
             warn_no_path("gradient", stacklevel=3, tape=self)
@@ -478,15 +506,18 @@ class GradientTape:
             else:
                 if not target._key:     # a target no node made: only itself as a source sees it
                     target._key = next_key()
-                seeds = {target._key: walk_seed(seed, target, higher)}
+                # walk_seed's usual case, inline: a raw seed for a first-order walk
+                seeds = {target._key: seed if not (higher or isinstance(seed, Tensor))
+                         else walk_seed(seed, target, higher)}
             # deferred weight gradients: not for a higher-order walk, a walk with a hook
             # (a distributed tape's, which reduces them as they come) or a trace
             if defer and not higher and self._walk_hook is None:
                 defer = not _tracing()
             else:
                 defer = False
-            return _walk(self._nodes, self._home, seeds, {s._key for s in sources}, consume,
-                         higher, self._walk_hook, defer)
+            skeys = {sources[0]._key} if len(sources) == 1 else {s._key for s in sources}
+            return _walk(self._nodes, self._home, seeds, skeys, consume, higher,
+                         self._walk_hook, defer)
         finally:
             if consume:
                 self._release()

@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import dtypes as _dt
 from .._args import ELEMENTWISE_TWINS, flag, refuse_keywords, refuse_second_operand
-from ..primitive import Primitive, apply
+from ..primitive import Primitive, apply, apply_general
 from ..tensor import Tensor
 from ._define import (as_tensor, conj_if_complex, count, expand_to, kept_shape, native_dtype,
                       norm_axes)
@@ -35,10 +35,13 @@ def _reducer(name, prim, doc, with_dtype=False):
         def fn(x, /, *, axis=None, dtype=None, keepdims=False, **unexpected):
             if unexpected:
                 refuse_keywords(name, unexpected)
-            x = as_tensor(x)
-            if dtype is None:
-                return apply(prim, x, axis=norm_axes(axis, x.ndim),
-                         keepdims=flag(keepdims, "keepdims", name))
+            if x.__class__ is not Tensor:
+                x = as_tensor(x)
+            if dtype is None:       # apply's path for keywords, called as it is (a loss's sum)
+                return apply_general(prim, (x,), {
+                    "axis": None if axis is None else norm_axes(axis, x.ndim),
+                    "keepdims": keepdims if keepdims is False else flag(keepdims, "keepdims",
+                                                                        name)})
             return apply(prim, x, axis=norm_axes(axis, x.ndim),
                          keepdims=flag(keepdims, "keepdims", name), dtype=native_dtype(x, dtype))
     elif name in ELEMENTWISE_TWINS:
