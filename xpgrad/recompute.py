@@ -129,16 +129,34 @@ def _is_float(t) -> bool:
     return isinstance(t, Tensor) and t.dtype.is_inexact
 
 
-class _OuterKeys:
-    """``key in`` any of the tapes outside the block (what ``inplace.on_tape`` asks)."""
+class OuterTapes:
+    """The tapes recording outside a block whose operations they do not see one by one
+    (``recompute_grad``'s block, a ``vmap`` call under tapes): which tensors they take
+    gradients for. ``key in`` asks whether any of them knows ``key`` (what ``inplace.on_tape``
+    asks of ``_Reads``); ``auto``: whether one watches trainable Variables on access.
 
-    __slots__ = ("tapes",)
+    >>> import xpgrad as xg
+    >>> x, y = xg.asarray(1.0), xg.asarray(2.0)
+    >>> with xg.GradientTape() as tape:
+    ...     tape.watch(x)
+    >>> outside = OuterTapes([tape])
+    >>> outside.differentiate(x), outside.differentiate(y)
+    (True, False)
+    """
+
+    __slots__ = ("tapes", "auto")
 
     def __init__(self, tapes):
         self.tapes = tapes
+        self.auto = any(t._auto for t in tapes)
 
     def __contains__(self, key):
         return any(key in t._keys for t in self.tapes)
+
+    def differentiate(self, t) -> bool:
+        """Whether one of them takes gradients for the Tensor ``t``: a trainable Variable it
+        watches on access, or a tensor watched or derived from a watched one."""
+        return bool((t._trainable and self.auto) or (t._key and t._key in self))
 
 
 class _Reads:
@@ -147,14 +165,14 @@ class _Reads:
     tensors watched or derived from watched ones), to make them inputs of the block's node."""
 
     def __init__(self, outer):
-        self._keys = _OuterKeys(outer)
-        self._auto = any(t._auto for t in outer)
+        self._keys = outside = OuterTapes(outer)
+        self._auto = outside.auto
         self.found = {}                         # identity -> Tensor, in the order first read
 
     def _record(self, prim, args, raws, out, params, saved, kern, nested):
+        differentiate = self._keys.differentiate
         for a in args:
-            if isinstance(a, Tensor) and ((a._trainable and self._auto)
-                                          or (a._key and a._key in self._keys)):
+            if isinstance(a, Tensor) and differentiate(a):
                 self.found.setdefault(_identity(a), a)
 
     def _record_one(self, prim, x, raws, out, saved, kern, scalar=None):

@@ -75,8 +75,11 @@ def _vmapped(fn, in_axes, out_axes, randomness, fallbacks):
     """``vmap``'s function, its arguments checked; ``fallbacks`` counts its loops."""
 
     def run(args, kwargs, around=None):
-        """The call; ``around(level, leaves, call)``, given, makes it (``through_tapes``)."""
-        leaves, n, size, be = _mapped_leaves(args, kwargs, in_axes)
+        """The call; ``around(level, mapped, entered, call)``, given, makes it
+        (``through_tapes``): ``mapped`` is ``_mapped_leaves``'s answer, ``entered`` the leaves
+        as ``fn`` gets them."""
+        mapped = _mapped_leaves(args, kwargs, in_axes)
+        leaves, n, size, be = mapped
         with batching(be, size, randomness, fallbacks) as level:
             batched = [_enter(leaf, axis, level) if axis is not None else leaf
                        for axis, _, leaf in leaves]
@@ -85,7 +88,7 @@ def _vmapped(fn, in_axes, out_axes, randomness, fallbacks):
             if around is None:
                 out = fn(*new_args, **new_kwargs)
             else:
-                out = around(level, batched, lambda: fn(*new_args, **new_kwargs))
+                out = around(level, mapped, batched, lambda: fn(*new_args, **new_kwargs))
         outs = spec_leaves(out_axes, out, "out_axes", "outputs")
         return rebuild(out, [_leave(leaf, axis, path, level) for axis, path, leaf in outs])
 

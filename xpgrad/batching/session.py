@@ -62,20 +62,20 @@ class batching:      # noqa: N801 (used as a function: ``with batching(...) as l
         setattr(obj, name, value)
 
     def __enter__(self):
-        from ..jit.lock import TRACE_LOCK
-
-        if TRACE_LOCK.mine.held is None:      # (the trace lock first: a trace may vmap)
-            TRACE_LOCK.acquire_shared()
+        lock = _TRACE_LOCK or _late_imports()
+        if lock.mine.held is None:      # (the trace lock first: a trace may vmap)
+            lock.acquire_shared()
             self._shared_trace_lock = True
         _LOCK.acquire()
         be = self._be
         _DEPTH.depth += 1
         try:
             level = self._level or Level(self._size, be.xp, _DEPTH.depth, self._fallbacks)
-            self.replace(be, "xp", level.namespace)
-            self.replace(be, "kernels", {})
-            for name in ("index_range", "check_index_range", "value_range"):
-                self.replace(be, name, _whole_batch(getattr(be, name)))
+            own, replaced = vars(be), self._replaced
+            for name, value in (("xp", level.namespace), ("kernels", {}),
+                                *((n, _whole_batch(getattr(be, n))) for n in _RANGE_CHECKS)):
+                replaced.append((be, name, own.get(name, _ABSENT)))
+                setattr(be, name, value)
             _patch_random(level, self._randomness, self.replace)
         except BaseException:
             self.__exit__(None, None, None)
@@ -83,8 +83,6 @@ class batching:      # noqa: N801 (used as a function: ``with batching(...) as l
         return level
 
     def __exit__(self, *exc):
-        from ..jit.lock import TRACE_LOCK
-
         _DEPTH.depth -= 1
         try:
             for obj, name, value in reversed(self._replaced):
@@ -95,8 +93,24 @@ class batching:      # noqa: N801 (used as a function: ``with batching(...) as l
         finally:
             _LOCK.release()
             if self._shared_trace_lock:
-                TRACE_LOCK.release_shared()
+                _TRACE_LOCK.release_shared()
         return False
+
+
+_RANGE_CHECKS = ("index_range", "check_index_range", "value_range")
+#: imported on first use (the jit package and xpgrad.random import much; an import statement in
+#: a function costs microseconds per vmap call)
+_TRACE_LOCK = _GENERATOR = None
+
+
+def _late_imports():
+    """The trace lock (returned) and ``xpgrad.random.Generator``, kept in this module."""
+    global _TRACE_LOCK, _GENERATOR
+    from ..jit.lock import TRACE_LOCK
+    from ..random import Generator
+
+    _TRACE_LOCK, _GENERATOR = TRACE_LOCK, Generator
+    return TRACE_LOCK
 
 
 def reentrant(level) -> bool:
@@ -118,9 +132,7 @@ _RANDOM_ERROR = (
 
 
 def _patch_random(level, randomness, replace):
-    from ..random import Generator
-
-    previous = Generator._draw
+    previous = _GENERATOR._draw
 
     def draw(gen, sample):
         if level.thread != threading.get_ident():
@@ -133,4 +145,4 @@ def _patch_random(level, randomness, replace):
         return level.wrap(inner.stack([inner.asarray(previous(gen, sample))
                                        for _ in range(level.size)]))
 
-    replace(Generator, "_draw", draw)
+    replace(_GENERATOR, "_draw", draw)

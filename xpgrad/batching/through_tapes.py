@@ -26,7 +26,8 @@ from __future__ import annotations
 from ..primitive import Primitive, apply, tape_state
 from ..pytree import rebuild
 from ..random import noting_draws, replaying_fresh
-from ..recompute import _identity, _is_float, _operands, _pack, _Reads, _replaying, _unpack
+from ..recompute import OuterTapes, _identity, _is_float, _pack, _replaying, _unpack
+from ..tape import GradientTape
 from ..tensor import Tensor, _wrap
 from .axes import spec_leaves
 from .batched import BatchedArray
@@ -39,28 +40,20 @@ def recorded_call(run, spec, args, kwargs):
 
     ``spec``: the vmap's ``fn, in_axes, out_axes, randomness, fallbacks`` and ``remap`` (how to
     make another vmap of the same kind, for the gradient)."""
-    from .api import _mapped_leaves
-
     outer = tape_state.recording
-    reads = _ReadsWatched(outer)
-    saved = _Saved(reads)
-    tape_state.recording = [reads]
+    kept = _Kept(OuterTapes(outer))
+    tape_state.recording = []               # (the kept tape records inside, alone)
     try:
         with noting_draws() as draws:
-            out = run(args, kwargs, saved.around)
+            out = run(args, kwargs, kept.around)
     finally:
         tape_state.recording = outer
-    leaves = _mapped_leaves(args, kwargs, spec.in_axes)[0]
-    given = [leaf for _, _, leaf in leaves if _is_float(leaf)]
     outs = spec_leaves(spec.out_axes, out, "out_axes", "outputs")
     outputs = [(k, axis, leaf) for k, (axis, _, leaf) in enumerate(outs) if _is_float(leaf)]
-    read = list(reads.found.values())
-    operands = _operands(given, read)
+    operands = kept.finish(spec, outputs)
     if not outputs or not operands:
         return out                          # nothing a tape could differentiate through
-    call = _Call(spec, args, kwargs, leaves, operands, read, outputs, draws)
-    saved.keep(spec, outputs, call.sources, operands)
-    call.saved = saved
+    call = _Call(spec, args, kwargs, kept, operands, outputs, draws)
     flat = [leaf for _, _, leaf in outputs]
     whole = flat[0] if len(flat) == 1 else _pack(flat)
     call.value = whole._data
@@ -90,30 +83,18 @@ class _Call:
     """One recorded vmap call, held by its node: what its gradient needs."""
 
     __slots__ = ("spec", "args", "kwargs", "operands", "draws", "specs", "value",
-                 "outputs", "sources", "snapshots", "saved")
+                 "outputs", "sources", "snapshots", "kept")
 
-    def __init__(self, spec, args, kwargs, leaves, operands, read, outputs, draws):
-        self.spec, self.args, self.kwargs = spec, args, kwargs
+    def __init__(self, spec, args, kwargs, kept, operands, outputs, draws):
+        self.spec, self.args, self.kwargs, self.kept = spec, args, kwargs, kept
         self.operands, self.draws = operands, draws
         self.outputs = [(k, axis if axis is None else axis % leaf.ndim)
                         for k, axis, leaf in outputs]
         self.specs = [(leaf.shape, leaf.dtype) for _, _, leaf in outputs]
         self.value = None
         self.snapshots = ()
-        index = {_identity(t): i for i, t in enumerate(operands)}
         # (argument leaf number or None for a closure, its batch axis or None, operand number)
-        mapped = [(k, axis, index[_identity(leaf)]) for k, (axis, _, leaf) in enumerate(leaves)
-                  if axis is not None and _is_float(leaf) and _identity(leaf) in index]
-        unmapped, seen = [], set()
-        for k, (axis, _, leaf) in enumerate(leaves):
-            if axis is None and _is_float(leaf) and _identity(leaf) not in seen:
-                seen.add(_identity(leaf))
-                unmapped.append((k, None, index[_identity(leaf)]))
-        # what fn reads besides its unmapped arguments (a mapped one read whole counts too)
-        read = {_identity(t) for t in read}
-        closures = [(None, None, i) for i, t in enumerate(operands)
-                    if _identity(t) in read and _identity(t) not in seen]
-        self.sources = mapped + unmapped + closures
+        self.sources = kept.sources
 
     def gradients(self, g, needs):
         """The operands' gradients (None where not ``needs``): raw arrays, or Tensors when
@@ -123,9 +104,10 @@ class _Call:
         higher = isinstance(g, Tensor)
         upstream = g if higher else _wrap(g, self.operands[0]._backend)
         seeds = [upstream] if len(self.specs) == 1 else _unpack(upstream, self.specs)
-        size, be = _batch_size(self.spec, self.args, self.kwargs)
-        if not higher and size and reentrant(self.saved.level):
-            return self._walk_saved([s._data for s in seeds], needs, size, be)
+        kept = self.kept
+        size = kept.size
+        if not higher and size and reentrant(kept.level):
+            return self._walk_kept([s._data for s in seeds], needs)
         self._check_unchanged(needs)
         if self.draws:
             _refuse_draws_under_trace()
@@ -157,45 +139,41 @@ class _Call:
             return totals
         return [None if t is None else t._data for t in totals]
 
-    def _walk_saved(self, seeds, needs, size, be):
+    def _walk_kept(self, seeds, needs):
         """First order: the walk back through the tape the call kept, in its level entered
         again; raw arrays (None where not ``needs``)."""
         from ..backward import _walk
         from ..gradient_call import walk_seeds
         from ..tape import next_key
-        from .api import _leave
 
-        saved = self.saved
-        level = saved.level
+        kept = self.kept
+        level, size = kept.level, kept.size
         totals = [None] * len(self.operands)
-        with batching(be, size, self.spec.randomness, self.spec.fallbacks, level=level):
+        sources = [(s, kept.watched[n]) for n, s in enumerate(self.sources) if needs[s[2]]]
+        targets = [(t, seed, axis) for (t, ok), seed, (_, axis)
+                   in zip(kept.outputs, seeds, self.outputs) if ok]
+        if not targets or not sources:
+            return totals
+        with batching(kept.backend, size, self.spec.randomness, self.spec.fallbacks,
+                      level=level):
             inner = level.inner
             batched = []
-            for seed, (_, axis) in zip(seeds, self.outputs):
+            for _, seed, axis in targets:
                 if axis is None:            # an output every example shares: counted once
                     rest = inner.zeros((size - 1,) + tuple(seed.shape), dtype=seed.dtype)
                     seed = inner.concat([inner.expand_dims(seed, axis=0), rest], axis=0)
                 elif axis:
                     seed = inner.moveaxis(seed, axis, 0)
                 batched.append(BatchedArray(seed, level))
-            targets = [t for t, ok in saved.outputs if ok]
-            if not targets:
-                return totals
-            start = walk_seeds(targets, [b for b, (_, ok) in zip(batched, saved.outputs)
-                                         if ok], False, next_key)
-            sources = [(s, saved.watched[n]) for n, s in enumerate(self.sources)
-                       if needs[s[2]]]
-            tape = saved.tape
+            start = walk_seeds([t for t, _, _ in targets], batched, False, next_key)
+            tape = kept.tape
             found = _walk(list(tape._nodes), tape._home, start, {t._key for _, t in sources},
                           False, False)
             found = [(s, found.get(t._key)) for s, t in sources]
         for (_, axis, i), grad in found:
-            if grad is None:
-                continue
-            if axis is None:                # the examples' gradients of what all of them read
-                grad = _sum_examples(None, grad, level)
-            grad = _leave(_wrap(grad, be), axis, "", level)._data
-            totals[i] = grad if totals[i] is None else totals[i] + grad
+            if grad is not None:
+                grad = _out_of_level(grad, axis, level)
+                totals[i] = grad if totals[i] is None else totals[i] + grad
         return totals
 
     def _check_unchanged(self, needs):
@@ -213,66 +191,147 @@ def _name(fn):
     return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
 
 
-def _batch_size(spec, args, kwargs):
-    """``(batch size, backend)`` of the call."""
-    from .api import _mapped_leaves
+class _KeptTape(GradientTape):
+    """The tape a call keeps: its batched operations, each tensor the tapes ``outside``
+    differentiate watched as the function first reads it (then noted in ``found``, in that
+    order, as ``recompute_grad``'s ``_Reads`` notes them). To ``key in tape._keys`` (what
+    ``inplace.on_tape`` and a vmap nested inside ask) it answers for the tapes outside too."""
 
-    _, _, size, be = _mapped_leaves(args, kwargs, spec.in_axes)
-    return size, be
+    def __init__(self, outside):
+        super().__init__(persistent=True, watch_accessed_variables=outside.auto)
+        self._keys = _KeysWithin(outside)
+        self.found = {}                 # identity -> Tensor
 
-
-class _ReadsWatched(_Reads):
-    """``_Reads`` whose ``tape``, once set, watches each tensor found as it is first read
-    (before that tape records the operation reading it)."""
-
-    def __init__(self, outer):
-        super().__init__(outer)
-        self.tape = None
+    def _adopt(self, args):
+        keys = self._keys
+        for a in args:
+            if isinstance(a, Tensor):
+                k = a._key
+                if k and not _own(keys, k) and k in keys.outside:
+                    self.watch(a)
+                    self.found.setdefault(_identity(a), a)
 
     def _record(self, prim, args, raws, out, params, saved, kern, nested):
-        n = len(self.found)
+        self._adopt(args)
         super()._record(prim, args, raws, out, params, saved, kern, nested)
-        if self.tape is not None and len(self.found) > n:
-            for t in list(self.found.values())[n:]:
-                self.tape.watch(t)
+
+    def _record_one(self, prim, args, raws, out, params, saved, kern):
+        k = args[0]._key
+        if k and not _own(self._keys, k):
+            self._adopt(args[:1])
+        super()._record_one(prim, args, raws, out, params, saved, kern)
+
+    def _record_two(self, prim, args, raws, out, params, saved, kern):
+        self._adopt(args)
+        super()._record_two(prim, args, raws, out, params, saved, kern)
+
+    def _access(self, variable):
+        key = super()._access(variable)         # (trainable Variables, when one outside would)
+        if key:
+            self.found.setdefault(_identity(variable), variable)
+        return key
 
 
-class _Saved:
-    """What the first run keeps for a first-order gradient: its level, a tape of its batched
-    operations watching the argument leaves and what the tapes outside differentiate, and
-    its outputs before they left the level."""
+_own = set.__contains__
+_NOBODY = OuterTapes(())
 
-    def __init__(self, reads):
-        self.reads = reads
-        self.level = self.tape = self.inner_out = None
+
+class _KeysWithin(set):
+    """A kept tape's keys; ``in`` also answers for the tapes outside (``OuterTapes``)."""
+
+    __slots__ = ("outside",)
+
+    def __init__(self, outside):
+        super().__init__()
+        self.outside = outside
+
+    def __contains__(self, key):
+        return _own(self, key) or key in self.outside
+
+
+class _Kept:
+    """What the first run keeps for a first-order gradient: its level and batch size, a tape of
+    its batched operations that watches what the tapes outside differentiate (the argument
+    leaves, and what the function reads as it first reads it), and its outputs before they
+    left the level."""
+
+    def __init__(self, outside):
+        self.outside = outside
+        self.level = self.tape = self.inner_out = self.backend = None
+        self.size = 0
+        self.leaves = ()                # (argument leaf, as fn got it, whether it is watched)
         self.outputs = []               # (inner output or None, whether it is a Tensor)
-        self.leaves = ()
-        self.watched = []               # per ``_Call.sources`` entry: the tensor watched
+        self.sources = []               # ``_Call.sources``
+        self.watched = []               # per ``sources`` entry: the tensor watched
 
-    def around(self, level, leaves, call):
-        from ..tape import GradientTape
-
-        self.level, self.leaves = level, leaves
-        tape = self.tape = GradientTape(persistent=True, watch_accessed_variables=False)
+    def around(self, level, mapped, entered, call):
+        leaves, _, self.size, self.backend = mapped
+        self.level = level
+        differentiate = self.outside.differentiate
+        tape = self.tape = _KeptTape(self.outside)
+        self.leaves = [(axis, leaf, inside, isinstance(leaf, Tensor) and differentiate(leaf)
+                        and _is_float(leaf)) for (axis, _, leaf), inside in zip(leaves, entered)]
         with tape:
-            for leaf in leaves:
-                if _is_float(leaf):
-                    tape.watch(leaf)
-            self.reads.tape = tape
-            try:
-                out = self.inner_out = call()
-            finally:
-                self.reads.tape = None
+            for _, _, inside, wanted in self.leaves:
+                if wanted:
+                    tape.watch(inside)
+            out = self.inner_out = call()
         return out
 
-    def keep(self, spec, outputs, sources, operands):
-        """Note the inner outputs at the places of ``outputs`` (the float ones of the call's)
-        and the tensor watched for each of ``sources``."""
+    def finish(self, spec, outputs):
+        """The node's operands: the argument leaves the tapes outside differentiate, then
+        what the function read that they do, each once. Notes ``sources`` (mapped leaves, then
+        unmapped ones, then the others read) with the tensor watched for each, and the inner
+        outputs at the places of ``outputs`` (the call's float ones)."""
+        index, operands = {}, []
+
+        def operand(t):
+            key = _identity(t)
+            if key not in index:
+                index[key] = len(operands)
+                operands.append(t)
+            return index[key]
+
+        mapped, unmapped, closures, seen = [], [], [], set()
+        for k, (axis, leaf, inside, wanted) in enumerate(self.leaves):
+            if not wanted:
+                continue
+            i = operand(leaf)
+            if axis is not None:
+                mapped.append(((k, axis, i), inside))
+            elif _identity(leaf) not in seen:
+                seen.add(_identity(leaf))
+                unmapped.append(((k, None, i), leaf))
+        for t in self.tape.found.values():      # a mapped leaf read whole counts here too
+            i = operand(t)
+            if _identity(t) not in seen:
+                closures.append(((None, None, i), t))
+        pairs = mapped + unmapped + closures
+        self.sources = [s for s, _ in pairs]
+        self.watched = [t for _, t in pairs]
         inner = spec_leaves(spec.out_axes, self.inner_out, "out_axes", "outputs")
-        self.inner_out = self.reads = None      # (the reads hold the tapes outside)
         self.outputs = [(inner[k][2], isinstance(inner[k][2], Tensor)) for k, _, _ in outputs]
-        self.watched = [self.leaves[k] if k is not None else operands[i]
-                        for k, _, i in sources]
+        # (``outside`` holds the tapes outside: a cycle through the node otherwise)
+        self.inner_out = self.outside = self.leaves = None
+        self.tape._keys.outside = _NOBODY
+        return operands
+
+
+def _out_of_level(grad, axis, level):
+    """A gradient from the kept tape's walk, out of ``level`` (raw): a mapped operand's with
+    its batch axis at ``axis``; for ``axis`` None, the sum over the examples (what every
+    example read)."""
+    inner = level.inner
+    batched = grad.__class__ is BatchedArray and grad._level is level
+    if axis is None:
+        summed = _sum_examples(None, grad, level)
+        return summed.example() if summed.__class__ is BatchedArray else summed
+    if batched:
+        data = grad._data                   # (a shared one's batched view, made here)
+    else:                                   # every example's the same
+        data = inner.broadcast_to(inner.expand_dims(grad, axis=0),
+                                  (level.size,) + tuple(grad.shape))
+    return inner.moveaxis(data, 0, axis) if axis else data
 
 
 def _seed_of_shared(seed, size):
