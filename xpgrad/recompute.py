@@ -147,11 +147,20 @@ class OuterTapes:
     __slots__ = ("tapes", "auto")
 
     def __init__(self, tapes):
-        self.tapes = tapes
-        self.auto = any(t._auto for t in tapes)
+        expanded = []
+        for t in tapes:
+            expanded.append(t)
+            outside = getattr(t, "outside", None)    # a tape standing for tapes outside it
+            if outside is not None:
+                expanded += outside.tapes
+        self.tapes = expanded
+        self.auto = any(t._auto for t in expanded)
 
     def __contains__(self, key):
-        return any(key in t._keys for t in self.tapes)
+        for t in self.tapes:
+            if key in t._keys:
+                return True
+        return False
 
     def differentiate(self, t) -> bool:
         """Whether one of them takes gradients for the Tensor ``t``: a trainable Variable it

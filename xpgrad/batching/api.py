@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import collections
 import functools
-import numbers
 
-from ..backend import MixedBackendError
 from ..primitive import Primitive, apply, tape_state
 from ..pytree import rebuild
 from ..tensor import Tensor, _wrap
+from .arguments import mapped_leaves
 from .axes import check_axis_spec, spec_leaves
 from .batched import BatchedArray
 from .session import RANDOMNESS, batching
@@ -76,13 +75,13 @@ def _vmapped(fn, in_axes, out_axes, randomness, fallbacks):
 
     def run(args, kwargs, around=None):
         """The call; ``around(level, mapped, entered, call)``, given, makes it
-        (``through_tapes``): ``mapped`` is ``_mapped_leaves``'s answer, ``entered`` the leaves
+        (``through_tapes``): ``mapped`` is ``mapped_leaves``' answer, ``entered`` the leaves
         as ``fn`` gets them."""
-        mapped = _mapped_leaves(args, kwargs, in_axes)
+        mapped = mapped_leaves(args, kwargs, in_axes)
         leaves, n, size, be = mapped
         with batching(be, size, randomness, fallbacks) as level:
             batched = [_enter(leaf, axis, level) if axis is not None else leaf
-                       for axis, _, leaf in leaves]
+                       for axis, leaf in leaves]
             new_args = rebuild(args, batched[:n]) if args else ()
             new_kwargs = rebuild(kwargs, batched[n:]) if kwargs else {}
             if around is None:
@@ -107,59 +106,6 @@ def _vmapped(fn, in_axes, out_axes, randomness, fallbacks):
 
 #: what a vmap's gradient needs of it; ``remap(f, in_axes, out_axes)``: a vmap like it of ``f``
 _Spec = collections.namedtuple("_Spec", "fn in_axes out_axes randomness fallbacks remap")
-
-
-def _positional(args, in_axes):
-    if isinstance(in_axes, (tuple, list)):
-        if len(in_axes) != len(args):
-            raise ValueError(f"in_axes has {len(in_axes)} entries but the function got "
-                             f"{len(args)} positional arguments: give one entry per argument "
-                             "(None for one not mapped)")
-        return spec_leaves(tuple(in_axes), tuple(args), "in_axes", "arguments")
-    return spec_leaves(in_axes, tuple(args), "in_axes", "arguments")
-
-
-def _mapped_leaves(args, kwargs, in_axes):
-    """``([(axis, path, leaf)], how many of them are positional, batch size, backend)``;
-    ValueError for a leaf that cannot be mapped, an axis out of range, sizes that differ, or
-    nothing mapped."""
-    from ..creation import asarray
-
-    leaves = [(axis, f"argument {path}", leaf) for axis, path, leaf in
-              _positional(args, in_axes)]
-    positional = len(leaves)
-    if kwargs:
-        leaves += [(0 if isinstance(leaf, Tensor) or hasattr(leaf, "__array__") else None,
-                    f"keyword argument {path}", leaf) for _, path, leaf in
-                   spec_leaves(None, kwargs, "in_axes", "keyword arguments")]
-    sizes, out, be = [], [], None
-    for axis, where, leaf in leaves:
-        if axis is not None:
-            if not isinstance(leaf, Tensor):
-                if isinstance(leaf, (numbers.Number, str)) or leaf is None:
-                    raise ValueError(f"vmap: in_axes maps {where} over axis {axis}, but it is "
-                                     f"a {type(leaf).__name__}, not an array; use None in "
-                                     "in_axes for arguments that are not mapped")
-                leaf = asarray(leaf)
-            nd = leaf.ndim
-            if not -nd <= axis < nd:
-                raise ValueError(f"vmap: in_axes={axis} is out of range for {where}, which "
-                                 f"has {nd} dimension{'s' if nd != 1 else ''} "
-                                 f"(shape {leaf.shape})")
-            axis %= nd
-            if be is not None and leaf._backend is not be:
-                raise MixedBackendError(f"vmap: mapped arguments on backends {be.name!r} and "
-                                        f"{leaf._backend.name!r}; move one with .to(...)")
-            be = leaf._backend
-            sizes.append((where, axis, leaf.shape[axis]))
-        out.append((axis, where, leaf))
-    if not sizes:
-        raise ValueError("vmap needs at least one mapped argument (an in_axes entry that is "
-                         "not None, over a tensor)")
-    if len({s for _, _, s in sizes}) > 1:
-        listed = ", ".join(f"{w} has size {s} along axis {a}" for w, a, s in sizes)
-        raise ValueError(f"vmap: the mapped axes must have one size: {listed}")
-    return out, positional, sizes[0][2], be
 
 
 # -- into and out of a level: primitives, so that xg.function traces them; never on a tape

@@ -45,6 +45,45 @@ def spec_leaves(spec, tree, name, what, path=""):
             for x in spec_leaves(s, t, name, what, f"{path}[{i}]")]
 
 
+def axis_leaves(spec, tree):
+    """``spec_leaves`` without the paths (what a call reads when nothing is wrong): ``[(axis,
+    leaf)]``, or None where ``spec`` has a structure ``tree`` lacks (``spec_leaves`` says
+    where).
+
+    >>> axis_leaves((None, 0), ({"w": [1.0, None]}, 2.0))
+    [(None, 1.0), (0, 2.0)]
+    >>> axis_leaves((None, 0), (1.0,)) is None
+    True
+    """
+    found = []
+    return found if _axis_leaves(spec, tree, found, True) else None
+
+
+def _axis_leaves(spec, tree, found, top):
+    if spec is None or spec.__class__ is int or isinstance(spec, numbers.Integral):
+        axis = spec if spec is None or spec.__class__ is int else int(spec)
+        if isinstance(tree, (tuple, list, dict)):
+            _flat(tree, axis, found)
+        elif tree is not None or top:           # (None in a node: no leaf)
+            found.append((axis, tree))
+        return True
+    if isinstance(spec, dict):
+        if not isinstance(tree, dict) or tree.keys() != spec.keys():
+            return False
+        return all(_axis_leaves(spec[k], tree[k], found, False) for k in tree)
+    if not isinstance(tree, (tuple, list)) or len(tree) != len(spec):
+        return False
+    return all(_axis_leaves(s, t, found, False) for s, t in zip(spec, tree))
+
+
+def _flat(tree, axis, found):
+    for leaf in (tree.values() if isinstance(tree, dict) else tree):
+        if isinstance(leaf, (tuple, list, dict)):
+            _flat(leaf, axis, found)
+        elif leaf is not None:
+            found.append((axis, leaf))
+
+
 def _leaves(tree, path):
     found = []
     map_leaves(lambda leaf, p: found.append((p, leaf)), tree, path)

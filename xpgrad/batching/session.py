@@ -56,11 +56,6 @@ class batching:      # noqa: N801 (used as a function: ``with batching(...) as l
         self._replaced = []
         self._shared_trace_lock = False
 
-    def replace(self, obj, name, value):
-        """``obj.name = value`` for the block."""
-        self._replaced.append((obj, name, vars(obj).get(name, _ABSENT)))
-        setattr(obj, name, value)
-
     def __enter__(self):
         lock = _TRACE_LOCK or _late_imports()
         if lock.mine.held is None:      # (the trace lock first: a trace may vmap)
@@ -70,13 +65,16 @@ class batching:      # noqa: N801 (used as a function: ``with batching(...) as l
         be = self._be
         _DEPTH.depth += 1
         try:
-            level = self._level or Level(self._size, be.xp, _DEPTH.depth, self._fallbacks)
-            own, replaced = vars(be), self._replaced
-            for name, value in (("xp", level.namespace), ("kernels", {}),
-                                *((n, _whole_batch(getattr(be, n))) for n in _RANGE_CHECKS)):
-                replaced.append((be, name, own.get(name, _ABSENT)))
-                setattr(be, name, value)
-            _patch_random(level, self._randomness, self.replace)
+            level = self._level
+            if level is None:
+                level = Level(self._size, be.xp, _DEPTH.depth, self._fallbacks)
+                level.patches = _patches(be, level)
+            replaced = self._replaced
+            for obj, name, value in (*level.patches,
+                                     (_GENERATOR, "_draw", _random_draw(level,
+                                                                        self._randomness))):
+                replaced.append((obj, name, vars(obj).get(name, _ABSENT)))
+                setattr(obj, name, value)
         except BaseException:
             self.__exit__(None, None, None)
             raise
@@ -119,6 +117,13 @@ def reentrant(level) -> bool:
     return level.thread == threading.get_ident() and level.depth == _DEPTH.depth + 1
 
 
+def _patches(be, level):
+    """``[(object, attribute, value)]`` set while ``level`` runs, entered again too (besides
+    the random draws, whose function holds the level: kept here, a cycle)."""
+    return [(be, "xp", level.namespace), (be, "kernels", {}),
+            *((be, name, _whole_batch(getattr(be, name))) for name in _RANGE_CHECKS)]
+
+
 def _whole_batch(real):
     def checked(a, *args, **kwargs):
         return real(raw(a), *args, **kwargs)
@@ -131,7 +136,8 @@ _RANDOM_ERROR = (
     "shared by every example, or draw outside the vmapped function")
 
 
-def _patch_random(level, randomness, replace):
+def _random_draw(level, randomness):
+    """``Generator._draw`` inside ``level``: per ``randomness``."""
     previous = _GENERATOR._draw
 
     def draw(gen, sample):
@@ -145,4 +151,4 @@ def _patch_random(level, randomness, replace):
         return level.wrap(inner.stack([inner.asarray(previous(gen, sample))
                                        for _ in range(level.size)]))
 
-    replace(_GENERATOR, "_draw", draw)
+    return draw

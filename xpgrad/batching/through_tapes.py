@@ -27,7 +27,9 @@ from ..primitive import Primitive, apply, tape_state
 from ..pytree import rebuild
 from ..random import noting_draws, replaying_fresh
 from ..recompute import OuterTapes, _identity, _is_float, _pack, _replaying, _unpack
-from ..tape import GradientTape
+from ..backward import _walk
+from ..gradient_call import walk_seeds
+from ..tape import GradientTape, next_key
 from ..tensor import Tensor, _wrap
 from .axes import spec_leaves
 from .batched import BatchedArray
@@ -44,8 +46,12 @@ def recorded_call(run, spec, args, kwargs):
     kept = _Kept(OuterTapes(outer))
     tape_state.recording = []               # (the kept tape records inside, alone)
     try:
-        with noting_draws() as draws:
+        if spec.randomness == "error":      # (a draw raises: nothing to replay)
+            draws = _NO_DRAWS
             out = run(args, kwargs, kept.around)
+        else:
+            with noting_draws() as draws:
+                out = run(args, kwargs, kept.around)
     finally:
         tape_state.recording = outer
     outs = spec_leaves(spec.out_axes, out, "out_axes", "outputs")
@@ -61,10 +67,21 @@ def recorded_call(run, spec, args, kwargs):
     # what each operand was when the call ran (the tapes have keyed its Variables by now): the
     # gradient reruns the function, which must see the same values
     call.snapshots = [(t._data, t._key) for t in operands]
+    if out is whole:
+        return node
     pieces = iter([node] if len(flat) == 1 else _unpack(node, call.specs))
     floats = {k for k, _, _ in outputs}
     return rebuild(out, [next(pieces) if k in floats else leaf
                          for k, (_, _, leaf) in enumerate(outs)])
+
+
+class _NoDraws(dict):
+    """``noting_draws``' answer for a call that cannot draw (``randomness="error"``)."""
+
+    fresh = ()
+
+
+_NO_DRAWS = _NoDraws()
 
 
 def _refuse_draws_under_trace():
@@ -142,10 +159,6 @@ class _Call:
     def _walk_kept(self, seeds, needs):
         """First order: the walk back through the tape the call kept, in its level entered
         again; raw arrays (None where not ``needs``)."""
-        from ..backward import _walk
-        from ..gradient_call import walk_seeds
-        from ..tape import next_key
-
         kept = self.kept
         level, size = kept.level, kept.size
         totals = [None] * len(self.operands)
@@ -194,36 +207,45 @@ def _name(fn):
 class _KeptTape(GradientTape):
     """The tape a call keeps: its batched operations, each tensor the tapes ``outside``
     differentiate watched as the function first reads it (then noted in ``found``, in that
-    order, as ``recompute_grad``'s ``_Reads`` notes them). To ``key in tape._keys`` (what
-    ``inplace.on_tape`` and a vmap nested inside ask) it answers for the tapes outside too."""
+    order, as ``recompute_grad``'s ``_Reads`` notes them). ``OuterTapes`` and
+    ``inplace.on_tape`` ask ``outside`` too: for a vmap nested inside, or a write or NumPy
+    read of such a tensor, this tape stands for those outside."""
 
     def __init__(self, outside):
         super().__init__(persistent=True, watch_accessed_variables=outside.auto)
-        self._keys = _KeysWithin(outside)
+        self.outside = outside
         self.found = {}                 # identity -> Tensor
 
-    def _adopt(self, args):
-        keys = self._keys
+    def _adopt(self, t):
+        self.watch(t)
+        self.found.setdefault(_identity(t), t)
+
+    def _record(self, prim, args, raws, out, params, saved, kern, nested):
+        keys, outside = self._keys, self.outside
         for a in args:
             if isinstance(a, Tensor):
                 k = a._key
-                if k and not _own(keys, k) and k in keys.outside:
-                    self.watch(a)
-                    self.found.setdefault(_identity(a), a)
-
-    def _record(self, prim, args, raws, out, params, saved, kern, nested):
-        self._adopt(args)
-        super()._record(prim, args, raws, out, params, saved, kern, nested)
+                if k and k not in keys and k in outside:
+                    self._adopt(a)
+        _TAPE_RECORD(self, prim, args, raws, out, params, saved, kern, nested)
 
     def _record_one(self, prim, args, raws, out, params, saved, kern):
-        k = args[0]._key
-        if k and not _own(self._keys, k):
-            self._adopt(args[:1])
-        super()._record_one(prim, args, raws, out, params, saved, kern)
+        a = args[0]
+        k = a._key
+        if k and k not in self._keys and k in self.outside:
+            self._adopt(a)
+        _TAPE_RECORD_ONE(self, prim, args, raws, out, params, saved, kern)
 
     def _record_two(self, prim, args, raws, out, params, saved, kern):
-        self._adopt(args)
-        super()._record_two(prim, args, raws, out, params, saved, kern)
+        keys = self._keys
+        a, b = args
+        k = a._key
+        if k and k not in keys and k in self.outside:
+            self._adopt(a)
+        k = b._key
+        if k and k not in keys and k in self.outside:
+            self._adopt(b)
+        _TAPE_RECORD_TWO(self, prim, args, raws, out, params, saved, kern)
 
     def _access(self, variable):
         key = super()._access(variable)         # (trainable Variables, when one outside would)
@@ -232,21 +254,11 @@ class _KeptTape(GradientTape):
         return key
 
 
-_own = set.__contains__
+#: (called plainly: ``super()`` costs a lookup per recorded operation)
+_TAPE_RECORD = GradientTape._record
+_TAPE_RECORD_ONE = GradientTape._record_one
+_TAPE_RECORD_TWO = GradientTape._record_two
 _NOBODY = OuterTapes(())
-
-
-class _KeysWithin(set):
-    """A kept tape's keys; ``in`` also answers for the tapes outside (``OuterTapes``)."""
-
-    __slots__ = ("outside",)
-
-    def __init__(self, outside):
-        super().__init__()
-        self.outside = outside
-
-    def __contains__(self, key):
-        return _own(self, key) or key in self.outside
 
 
 class _Kept:
@@ -259,62 +271,58 @@ class _Kept:
         self.outside = outside
         self.level = self.tape = self.inner_out = self.backend = None
         self.size = 0
-        self.leaves = ()                # (argument leaf, as fn got it, whether it is watched)
-        self.outputs = []               # (inner output or None, whether it is a Tensor)
+        self.operands = []              # the node's inputs
+        self.unmapped = None            # identities of the unmapped leaves watched
         self.sources = []               # ``_Call.sources``
         self.watched = []               # per ``sources`` entry: the tensor watched
+        self.outputs = []               # (inner output or None, whether it is a Tensor)
 
     def around(self, level, mapped, entered, call):
         leaves, _, self.size, self.backend = mapped
         self.level = level
         differentiate = self.outside.differentiate
         tape = self.tape = _KeptTape(self.outside)
-        self.leaves = [(axis, leaf, inside, isinstance(leaf, Tensor) and differentiate(leaf)
-                        and _is_float(leaf)) for (axis, _, leaf), inside in zip(leaves, entered)]
+        unmapped = set()
         with tape:
-            for _, _, inside, wanted in self.leaves:
-                if wanted:
+            for k, ((axis, leaf), inside) in enumerate(zip(leaves, entered)):
+                if isinstance(leaf, Tensor) and differentiate(leaf) and _is_float(leaf):
+                    if axis is None:        # (one tensor given twice unmapped: once)
+                        if _identity(leaf) in unmapped:
+                            continue
+                        unmapped.add(_identity(leaf))
                     tape.watch(inside)
+                    self.sources.append((k, axis, self._operand(leaf)))
+                    self.watched.append(inside)
+            self.unmapped = unmapped
             out = self.inner_out = call()
         return out
 
+    def _operand(self, t):
+        """``t``'s number among the node's inputs (added when new)."""
+        operands = self.operands
+        key = _identity(t)
+        for i, o in enumerate(operands):
+            if _identity(o) == key:
+                return i
+        operands.append(t)
+        return len(operands) - 1
+
     def finish(self, spec, outputs):
         """The node's operands: the argument leaves the tapes outside differentiate, then
-        what the function read that they do, each once. Notes ``sources`` (mapped leaves, then
-        unmapped ones, then the others read) with the tensor watched for each, and the inner
-        outputs at the places of ``outputs`` (the call's float ones)."""
-        index, operands = {}, []
-
-        def operand(t):
-            key = _identity(t)
-            if key not in index:
-                index[key] = len(operands)
-                operands.append(t)
-            return index[key]
-
-        mapped, unmapped, closures, seen = [], [], [], set()
-        for k, (axis, leaf, inside, wanted) in enumerate(self.leaves):
-            if not wanted:
-                continue
-            i = operand(leaf)
-            if axis is not None:
-                mapped.append(((k, axis, i), inside))
-            elif _identity(leaf) not in seen:
-                seen.add(_identity(leaf))
-                unmapped.append(((k, None, i), leaf))
-        for t in self.tape.found.values():      # a mapped leaf read whole counts here too
-            i = operand(t)
-            if _identity(t) not in seen:
-                closures.append(((None, None, i), t))
-        pairs = mapped + unmapped + closures
-        self.sources = [s for s, _ in pairs]
-        self.watched = [t for _, t in pairs]
+        what the function read that they do, each once (a mapped leaf read whole is read too;
+        an unmapped one read is its argument's source). Notes the inner outputs at the places
+        of ``outputs`` (the call's float ones)."""
+        unmapped = self.unmapped
+        for t in self.tape.found.values():
+            if _identity(t) not in unmapped:
+                self.sources.append((None, None, self._operand(t)))
+                self.watched.append(t)
         inner = spec_leaves(spec.out_axes, self.inner_out, "out_axes", "outputs")
         self.outputs = [(inner[k][2], isinstance(inner[k][2], Tensor)) for k, _, _ in outputs]
         # (``outside`` holds the tapes outside: a cycle through the node otherwise)
-        self.inner_out = self.outside = self.leaves = None
-        self.tape._keys.outside = _NOBODY
-        return operands
+        self.inner_out = self.outside = self.unmapped = None
+        self.tape.outside = _NOBODY
+        return self.operands
 
 
 def _out_of_level(grad, axis, level):
@@ -358,13 +366,12 @@ def _per_example_vjp(spec, n_args, sources, outputs, summed):
     to ``sources`` (its argument leaves by number, then the closures given in order); with
     ``summed``, the gradients of the unmapped ones are the sums over the examples."""
     from ..recompute import _walk_from
-    from ..tape import GradientTape
-    from .api import _positional
+    from .arguments import positional_leaves
 
     def vjp(*args_and_more, **kwargs):
         args, closures, seeds = args_and_more[:n_args], args_and_more[n_args], \
             args_and_more[n_args + 1]
-        leaves = [leaf for _, _, leaf in _positional(args, spec.in_axes)]
+        leaves = [leaf for _, _, leaf in positional_leaves(args, spec.in_axes)]
         leaves += [leaf for _, _, leaf in spec_leaves(None, kwargs, "in_axes", "keyword "
                                                       "arguments")]
         extra = iter(closures)
