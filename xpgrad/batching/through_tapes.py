@@ -119,12 +119,14 @@ class _Call:
         from ..ops.reductions import sum as reduce_sum
 
         higher = isinstance(g, Tensor)
-        upstream = g if higher else _wrap(g, self.operands[0]._backend)
-        seeds = [upstream] if len(self.specs) == 1 else _unpack(upstream, self.specs)
         kept = self.kept
         size = kept.size
         if not higher and size and reentrant(kept.level):
-            return self._walk_kept([s._data for s in seeds], needs)
+            return self._walk_kept([g] if len(self.specs) == 1 else
+                                   [s._data for s in _unpack(_wrap(g, kept.backend),
+                                                             self.specs)], needs)
+        upstream = g if higher else _wrap(g, self.operands[0]._backend)
+        seeds = [upstream] if len(self.specs) == 1 else _unpack(upstream, self.specs)
         self._check_unchanged(needs)
         if self.draws:
             _refuse_draws_under_trace()
@@ -180,8 +182,8 @@ class _Call:
                 batched.append(BatchedArray(seed, level))
             start = walk_seeds([t for t, _, _ in targets], batched, False, next_key)
             tape = kept.tape
-            found = _walk(list(tape._nodes), tape._home, start, {t._key for _, t in sources},
-                          False, False)
+            found = _walk(tape._nodes, tape._home, start, {t._key for _, t in sources}, False,
+                          False)
             found = [(s, found.get(t._key)) for s, t in sources]
         for (_, axis, i), grad in found:
             if grad is not None:
@@ -280,12 +282,13 @@ class _Kept:
     def around(self, level, mapped, entered, call):
         leaves, _, self.size, self.backend = mapped
         self.level = level
-        differentiate = self.outside.differentiate
-        tape = self.tape = _KeptTape(self.outside)
+        outside = self.outside
+        tape = self.tape = _KeptTape(outside)
         unmapped = set()
         with tape:
             for k, ((axis, leaf), inside) in enumerate(zip(leaves, entered)):
-                if isinstance(leaf, Tensor) and differentiate(leaf) and _is_float(leaf):
+                if isinstance(leaf, Tensor) and ((leaf._trainable and outside.auto) or (
+                        leaf._key and leaf._key in outside)) and _is_float(leaf):
                     if axis is None:        # (one tensor given twice unmapped: once)
                         if _identity(leaf) in unmapped:
                             continue
