@@ -39,7 +39,6 @@ class Level:
         self.thread = threading.get_ident()
         self.fallbacks = collections.Counter() if fallbacks is None else fallbacks
         self.namespace = BatchingNamespace(inner, self)
-        self.patches = ()       # what ``session.batching`` sets while it runs
 
     def wrap(self, data, shared=False):
         return BatchedArray(data, self, shared)

@@ -65,14 +65,12 @@ class batching:      # noqa: N801 (used as a function: ``with batching(...) as l
         be = self._be
         _DEPTH.depth += 1
         try:
-            level = self._level
-            if level is None:
-                level = Level(self._size, be.xp, _DEPTH.depth, self._fallbacks)
-                level.patches = _patches(be, level)
+            level = self._level or Level(self._size, be.xp, _DEPTH.depth, self._fallbacks)
             replaced = self._replaced
-            for obj, name, value in (*level.patches,
-                                     (_GENERATOR, "_draw", _random_draw(level,
-                                                                        self._randomness))):
+            for obj, name, value in (
+                    (be, "xp", level.namespace), (be, "kernels", {}),
+                    *((be, name, _whole_batch(getattr(be, name))) for name in _RANGE_CHECKS),
+                    (_GENERATOR, "_draw", _random_draw(level, self._randomness))):
                 replaced.append((obj, name, vars(obj).get(name, _ABSENT)))
                 setattr(obj, name, value)
         except BaseException:
@@ -115,13 +113,6 @@ def reentrant(level) -> bool:
     """Whether ``batching(..., level=level)`` may enter ``level`` again here: in its thread, at
     its depth (its batched values then mean what they meant)."""
     return level.thread == threading.get_ident() and level.depth == _DEPTH.depth + 1
-
-
-def _patches(be, level):
-    """``[(object, attribute, value)]`` set while ``level`` runs, entered again too (besides
-    the random draws, whose function holds the level: kept here, a cycle)."""
-    return [(be, "xp", level.namespace), (be, "kernels", {}),
-            *((be, name, _whole_batch(getattr(be, name))) for name in _RANGE_CHECKS)]
 
 
 def _whole_batch(real):
