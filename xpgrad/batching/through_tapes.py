@@ -26,10 +26,9 @@ from __future__ import annotations
 from ..primitive import Primitive, apply, tape_state
 from ..pytree import rebuild
 from ..random import noting_draws, replaying_fresh
-from ..recompute import OuterTapes, _identity, _is_float, _pack, _replaying, _unpack
-from ..backward import _walk
-from ..gradient_call import walk_seeds
-from ..tape import GradientTape, next_key
+from ..recompute import (OuterTapes, is_float_tensor, pack_outputs, replaying_draws,
+                         unpack_outputs, value_identity, walk_back)
+from ..tape import GradientTape
 from ..tensor import Tensor, _wrap
 from .axes import spec_leaves
 from .batched import BatchedArray
@@ -55,13 +54,13 @@ def recorded_call(run, spec, args, kwargs):
     finally:
         tape_state.recording = outer
     outs = spec_leaves(spec.out_axes, out, "out_axes", "outputs")
-    outputs = [(k, axis, leaf) for k, (axis, _, leaf) in enumerate(outs) if _is_float(leaf)]
+    outputs = [(k, axis, leaf) for k, (axis, _, leaf) in enumerate(outs) if is_float_tensor(leaf)]
     operands = kept.finish(spec, outputs)
     if not outputs or not operands:
         return out                          # nothing a tape could differentiate through
     call = _Call(spec, args, kwargs, kept, operands, outputs, draws)
     flat = [leaf for _, _, leaf in outputs]
-    whole = flat[0] if len(flat) == 1 else _pack(flat)
+    whole = flat[0] if len(flat) == 1 else pack_outputs(flat)
     call.value = whole._data
     node = apply(_NODE, *operands, call=call)
     # what each operand was when the call ran (the tapes have keyed its Variables by now): the
@@ -69,7 +68,7 @@ def recorded_call(run, spec, args, kwargs):
     call.snapshots = [(t._data, t._key) for t in operands]
     if out is whole:
         return node
-    pieces = iter([node] if len(flat) == 1 else _unpack(node, call.specs))
+    pieces = iter([node] if len(flat) == 1 else unpack_outputs(node, call.specs))
     floats = {k for k, _, _ in outputs}
     return rebuild(out, [next(pieces) if k in floats else leaf
                          for k, (_, _, leaf) in enumerate(outs)])
@@ -123,10 +122,10 @@ class _Call:
         size = kept.size
         if not higher and size and reentrant(kept.level):
             return self._walk_kept([g] if len(self.specs) == 1 else
-                                   [s._data for s in _unpack(_wrap(g, kept.backend),
+                                   [s._data for s in unpack_outputs(_wrap(g, kept.backend),
                                                              self.specs)], needs)
         upstream = g if higher else _wrap(g, self.operands[0]._backend)
-        seeds = [upstream] if len(self.specs) == 1 else _unpack(upstream, self.specs)
+        seeds = [upstream] if len(self.specs) == 1 else unpack_outputs(upstream, self.specs)
         self._check_unchanged(needs)
         if self.draws:
             _refuse_draws_under_trace()
@@ -144,7 +143,7 @@ class _Call:
         seed_axes = tuple(0 if axis is None else axis for _, axis in self.outputs)
         grad_axes = tuple(axis if axis is not None or inside else 0 for _, axis, _ in sources)
         vjp = self.spec.remap(per_example, arg_axes + (None, seed_axes), grad_axes)
-        with _replaying(self.draws), replaying_fresh(self.draws.fresh):
+        with replaying_draws(self.draws), replaying_fresh(self.draws.fresh):
             found = vjp(*self.args, closures, tuple(seeds), **self.kwargs)
 
         totals = [None] * len(self.operands)
@@ -180,10 +179,8 @@ class _Call:
                 elif axis:
                     seed = inner.moveaxis(seed, axis, 0)
                 batched.append(BatchedArray(seed, level))
-            start = walk_seeds([t for t, _, _ in targets], batched, False, next_key)
-            tape = kept.tape
-            found = _walk(tape._nodes, tape._home, start, {t._key for _, t in sources}, False,
-                          False)
+            found = walk_back(kept.tape, [t for t, _, _ in targets], batched,
+                              [t for _, t in sources], False, consume=False)
             found = [(s, found.get(t._key)) for s, t in sources]
         for (_, axis, i), grad in found:
             if grad is not None:
@@ -220,7 +217,7 @@ class _KeptTape(GradientTape):
 
     def _adopt(self, t):
         self.watch(t)
-        self.found.setdefault(_identity(t), t)
+        self.found.setdefault(value_identity(t), t)
 
     def _record(self, prim, args, raws, out, params, saved, kern, nested):
         keys, outside = self._keys, self.outside
@@ -252,7 +249,7 @@ class _KeptTape(GradientTape):
     def _access(self, variable):
         key = super()._access(variable)         # (trainable Variables, when one outside would)
         if key:
-            self.found.setdefault(_identity(variable), variable)
+            self.found.setdefault(value_identity(variable), variable)
         return key
 
 
@@ -288,11 +285,11 @@ class _Kept:
         with tape:
             for k, ((axis, leaf), inside) in enumerate(zip(leaves, entered)):
                 if isinstance(leaf, Tensor) and ((leaf._trainable and outside.auto) or (
-                        leaf._key and leaf._key in outside)) and _is_float(leaf):
+                        leaf._key and leaf._key in outside)) and is_float_tensor(leaf):
                     if axis is None:        # (one tensor given twice unmapped: once)
-                        if _identity(leaf) in unmapped:
+                        if value_identity(leaf) in unmapped:
                             continue
-                        unmapped.add(_identity(leaf))
+                        unmapped.add(value_identity(leaf))
                     tape.watch(inside)
                     self.sources.append((k, axis, self._operand(leaf)))
                     self.watched.append(inside)
@@ -303,9 +300,9 @@ class _Kept:
     def _operand(self, t):
         """``t``'s number among the node's inputs (added when new)."""
         operands = self.operands
-        key = _identity(t)
+        key = value_identity(t)
         for i, o in enumerate(operands):
-            if _identity(o) == key:
+            if value_identity(o) == key:
                 return i
         operands.append(t)
         return len(operands) - 1
@@ -317,7 +314,7 @@ class _Kept:
         of ``outputs`` (the call's float ones)."""
         unmapped = self.unmapped
         for t in self.tape.found.values():
-            if _identity(t) not in unmapped:
+            if value_identity(t) not in unmapped:
                 self.sources.append((None, None, self._operand(t)))
                 self.watched.append(t)
         inner = spec_leaves(spec.out_axes, self.inner_out, "out_axes", "outputs")
@@ -368,7 +365,6 @@ def _per_example_vjp(spec, n_args, sources, outputs, summed):
     """The function vmapped for the gradient: one example's vjp of ``spec.fn`` with respect
     to ``sources`` (its argument leaves by number, then the closures given in order); with
     ``summed``, the gradients of the unmapped ones are the sums over the examples."""
-    from ..recompute import _walk_from
     from .arguments import positional_leaves
 
     def vjp(*args_and_more, **kwargs):
@@ -389,7 +385,7 @@ def _per_example_vjp(spec, n_args, sources, outputs, summed):
         if not pairs:
             return tuple(None for _ in watched)
         higher = bool(tape_state.recording)
-        found = _walk_from(tape, [t for t, _ in pairs], [s for _, s in pairs], watched, higher)
+        found = walk_back(tape, [t for t, _ in pairs], [s for _, s in pairs], watched, higher)
         grads = [_as_tensor(found.get(t._key), t) for t in watched]
         if summed:
             level = seeds[0]._data._level       # (the seeds are entered: batched by this vmap)
