@@ -234,7 +234,8 @@ def _checkpointed_call(fn, args, kwargs):
     if isinstance(out, Tensor):
         return node
     pieces = iter(unpack_outputs(node, specs))
-    return pytree.map_leaves(lambda leaf, path: next(pieces) if is_float_tensor(leaf) else leaf, out)
+    return pytree.map_leaves(lambda leaf, path: next(pieces) if is_float_tensor(leaf) else leaf,
+                             out)
 
 
 def _run_unrecorded(fn, args, kwargs):
