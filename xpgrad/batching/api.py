@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import collections
 import functools
+import numbers
 
 from ..primitive import Primitive, apply, tape_state
 from ..pytree import rebuild
 from ..tensor import Tensor, _wrap
 from .arguments import mapped_leaves
+from .chunks import chunked
 from .axes import check_axis_spec, spec_leaves
 from .batched import BatchedArray
 from .session import RANDOMNESS, batching
 from .through_tapes import recorded_call
 
 
-def vmap(fn, in_axes=0, out_axes=0, randomness="error"):
+def vmap(fn, in_axes=0, out_axes=0, randomness="error", *, chunk_size=None, axis_size=None,
+         axis_name=None, spmd_axis_name=None):
     """``fn`` mapped over a batch axis of its arguments: ``vmap(fn)(xs)`` computes what
     stacking ``fn(x)`` for every ``x`` in ``xs`` does, in one pass of batched operations.
 
@@ -32,7 +35,13 @@ def vmap(fn, in_axes=0, out_axes=0, randomness="error"):
     outputs); an output that does not depend on a mapped input is broadcast along it, as in
     JAX, and None returns such an output as it is. ``randomness``: random draws inside raise
     (``"error"``, the default, as torch.func's), are drawn for every example
-    (``"different"``) or once for all (``"same"``).
+    (``"different"``) or once for all (``"same"``). ``axis_size`` (JAX's): the batch size, for
+    a call that maps no argument (every output is then broadcast to it); with mapped
+    arguments, their size must be it. ``chunk_size`` (torch.func's): run the batch that many
+    examples at a time and join the outputs (the same values, with one chunk's intermediate
+    values alive at a time; ``"different"`` draws differ from an unchunked call's,
+    ``chunks.py``). ``axis_name`` and ``spmd_axis_name`` name the batch axis for collectives
+    (``psum``) and sharding, which xpgrad has not: NotImplementedError.
 
     ``xg.grad``, ``GradientTape``, ``xg.jacobian``, ``xg.vjp`` and ``xg.hessian`` inside
     ``fn`` batch too, so per-example gradients are
@@ -57,6 +66,10 @@ def vmap(fn, in_axes=0, out_axes=0, randomness="error"):
     >>> penalty = lambda w: xg.sum(f(w, xs) ** 2)             # a gradient of gradients
     >>> xg.grad(penalty)(w).tolist()
     [[432.0, 1280.0], [640.0, 1904.0]]
+    >>> xg.vmap(lambda w: xg.sum(w), in_axes=None, axis_size=3)(w).tolist()
+    [3.0, 3.0, 3.0]
+    >>> xg.vmap(lambda row: row @ w, chunk_size=1)(xs).tolist()         # one example a time
+    [[1.0, 2.0], [2.0, 6.0]]
     """
     if not callable(fn):
         raise TypeError(f"vmap: fn must be callable, got {type(fn).__name__}")
@@ -67,17 +80,38 @@ def vmap(fn, in_axes=0, out_axes=0, randomness="error"):
                         "positional argument (a dict goes inside that tuple)")
     if randomness not in RANDOMNESS:
         raise ValueError(f"randomness must be one of {RANDOMNESS}, got {randomness!r}")
-    return _vmapped(fn, in_axes, out_axes, randomness, collections.Counter())
+    for name, value in (("axis_name", axis_name), ("spmd_axis_name", spmd_axis_name)):
+        if value is not None:
+            raise NotImplementedError(
+                f"vmap: {name}={value!r} is not supported: it names the mapped axis for "
+                "collectives (jax.lax.psum, pmean, all_gather) or sharding, and xpgrad has no "
+                "collective operations inside vmap. Compute the reduction over the vmap's "
+                "output instead (xg.sum(xg.vmap(f)(xs), axis=0))")
+    return _vmapped(fn, in_axes, out_axes, randomness, collections.Counter(),
+                    _count(axis_size, "axis_size", 0), _count(chunk_size, "chunk_size", 1))
 
 
-def _vmapped(fn, in_axes, out_axes, randomness, fallbacks):
+def _count(value, name, least):
+    """``value`` (None, or an int of at least ``least``), else TypeError/ValueError naming
+    ``name``."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"vmap: {name} must be an int or None, got {type(value).__name__} "
+                        f"{value!r}")
+    if value < least:
+        raise ValueError(f"vmap: {name} must be at least {least}, got {value}")
+    return int(value)
+
+
+def _vmapped(fn, in_axes, out_axes, randomness, fallbacks, axis_size=None, chunk_size=None):
     """``vmap``'s function, its arguments checked; ``fallbacks`` counts its loops."""
 
-    def run(args, kwargs, around=None):
-        """The call; ``around(level, mapped, entered, call)``, given, makes it
-        (``through_tapes``): ``mapped`` is ``mapped_leaves``' answer, ``entered`` the leaves
-        as ``fn`` gets them."""
-        mapped = mapped_leaves(args, kwargs, in_axes)
+    def run(args, kwargs, around=None, size=axis_size):
+        """The call over a batch of ``size`` (None: the mapped arguments'); ``around(level,
+        mapped, entered, call)``, given, makes it (``through_tapes``): ``mapped`` is
+        ``mapped_leaves``' answer, ``entered`` the leaves as ``fn`` gets them."""
+        mapped = mapped_leaves(args, kwargs, in_axes, size)
         leaves, n, size, be = mapped
         with batching(be, size, randomness, fallbacks) as level:
             batched = [_enter(leaf, axis, level) if axis is not None else leaf
@@ -94,11 +128,19 @@ def _vmapped(fn, in_axes, out_axes, randomness, fallbacks):
     spec = _Spec(fn, in_axes, out_axes, randomness, fallbacks,
                  lambda f, ins, outs: _vmapped(f, ins, outs, randomness, fallbacks))
 
+    def call(args, kwargs, size):
+        """One vmap call over a batch of ``size`` (None: the mapped arguments')."""
+        if tape_state.recording:            # one node on the tapes (``through_tapes.py``)
+            return recorded_call(run if size is None else functools.partial(run, size=size),
+                                 spec, args, kwargs)
+        return run(args, kwargs, size=size)
+
     @functools.wraps(fn)
     def mapped(*args, **kwargs):
-        if tape_state.recording:            # one node on the tapes (``through_tapes.py``)
-            return recorded_call(run, spec, args, kwargs)
-        return run(args, kwargs)
+        if chunk_size is not None:
+            return chunked(call, args, kwargs, chunk_size, in_axes, out_axes, randomness,
+                           axis_size)
+        return call(args, kwargs, axis_size)
 
     mapped.fallbacks = fallbacks
     return mapped
