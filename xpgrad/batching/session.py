@@ -53,7 +53,7 @@ class batching:      # noqa: N801 (used as a function: ``with batching(...) as l
         self._randomness = randomness
         self._fallbacks = fallbacks
         self._level = level         # a level entered before, entered again (``reentrant``)
-        self._replaced = []
+        self._previous = None       # the backend's own attributes (and the draw) put back
         self._shared_trace_lock = False
 
     def __enter__(self):
@@ -66,13 +66,17 @@ class batching:      # noqa: N801 (used as a function: ``with batching(...) as l
         _DEPTH.depth += 1
         try:
             level = self._level or Level(self._size, be.xp, _DEPTH.depth, self._fallbacks)
-            replaced = self._replaced
-            for obj, name, value in (
-                    (be, "xp", level.namespace), (be, "kernels", {}),
-                    *((be, name, _whole_batch(getattr(be, name))) for name in _RANGE_CHECKS),
-                    (_GENERATOR, "_draw", _random_draw(level, self._randomness))):
-                replaced.append((obj, name, vars(obj).get(name, _ABSENT)))
-                setattr(obj, name, value)
+            get = vars(be).get      # (spelled out: a level is entered on every vmap call)
+            self._previous = ((get("xp", _ABSENT), get("kernels", _ABSENT),
+                               get("index_range", _ABSENT), get("check_index_range", _ABSENT),
+                               get("value_range", _ABSENT)),
+                              vars(_GENERATOR).get("_draw", _ABSENT))
+            checks = (_whole_batch(be.index_range), _whole_batch(be.check_index_range),
+                      _whole_batch(be.value_range))
+            be.xp = level.namespace
+            be.kernels = {}
+            be.index_range, be.check_index_range, be.value_range = checks
+            _GENERATOR._draw = _random_draw(level, self._randomness)
         except BaseException:
             self.__exit__(None, None, None)
             raise
@@ -81,11 +85,18 @@ class batching:      # noqa: N801 (used as a function: ``with batching(...) as l
     def __exit__(self, *exc):
         _DEPTH.depth -= 1
         try:
-            for obj, name, value in reversed(self._replaced):
-                if value is _ABSENT:
-                    delattr(obj, name)
+            if self._previous is not None:
+                own, draw = self._previous
+                be = self._be
+                for name, value in zip(_PATCHED, own):
+                    if value is _ABSENT:
+                        delattr(be, name)
+                    else:
+                        setattr(be, name, value)
+                if draw is _ABSENT:
+                    del _GENERATOR._draw
                 else:
-                    setattr(obj, name, value)
+                    _GENERATOR._draw = draw
         finally:
             _LOCK.release()
             if self._shared_trace_lock:
@@ -93,7 +104,8 @@ class batching:      # noqa: N801 (used as a function: ``with batching(...) as l
         return False
 
 
-_RANGE_CHECKS = ("index_range", "check_index_range", "value_range")
+#: the backend's attributes a level sets (its own ones put back after, class ones uncovered)
+_PATCHED = ("xp", "kernels", "index_range", "check_index_range", "value_range")
 #: imported on first use (the jit package and xpgrad.random import much; an import statement in
 #: a function costs microseconds per vmap call)
 _TRACE_LOCK = _GENERATOR = None

@@ -53,14 +53,19 @@ def recorded_call(run, spec, args, kwargs):
                 out = run(args, kwargs, kept.around)
     finally:
         tape_state.recording = outer
-    outs = spec_leaves(spec.out_axes, out, "out_axes", "outputs")
-    outputs = [(k, axis, leaf) for k, (axis, _, leaf) in enumerate(outs) if is_float_tensor(leaf)]
-    operands = kept.finish(spec, outputs)
+    out_axes = spec.out_axes
+    if out.__class__ is Tensor and (out_axes is None or out_axes.__class__ is int):
+        outs, outputs = None, [(0, out_axes, out)] if is_float_tensor(out) else []
+    else:
+        outs = spec_leaves(out_axes, out, "out_axes", "outputs")
+        outputs = [(k, axis, leaf) for k, (axis, _, leaf) in enumerate(outs)
+                   if is_float_tensor(leaf)]
+    operands = kept.finish(spec, outputs, outs is None)
     if not outputs or not operands:
         return out                          # nothing a tape could differentiate through
     call = _Call(spec, args, kwargs, kept, operands, outputs, draws)
-    flat = [leaf for _, _, leaf in outputs]
-    whole = flat[0] if len(flat) == 1 else pack_outputs(flat)
+    whole = out if outs is None else outputs[0][2] if len(outputs) == 1 else \
+        pack_outputs([leaf for _, _, leaf in outputs])
     call.value = whole._data
     node = apply(_NODE, *operands, call=call)
     # what each operand was when the call ran (the tapes have keyed its Variables by now): the
@@ -68,7 +73,7 @@ def recorded_call(run, spec, args, kwargs):
     call.snapshots = [(t._data, t._key) for t in operands]
     if out is whole:
         return node
-    pieces = iter([node] if len(flat) == 1 else unpack_outputs(node, call.specs))
+    pieces = iter([node] if len(outputs) == 1 else unpack_outputs(node, call.specs))
     floats = {k for k, _, _ in outputs}
     return rebuild(out, [next(pieces) if k in floats else leaf
                          for k, (_, _, leaf) in enumerate(outs)])
@@ -163,26 +168,27 @@ class _Call:
         kept = self.kept
         level, size = kept.level, kept.size
         totals = [None] * len(self.operands)
-        sources = [(s, kept.watched[n]) for n, s in enumerate(self.sources) if needs[s[2]]]
-        targets = [(t, seed, axis) for (t, ok), seed, (_, axis)
-                   in zip(kept.outputs, seeds, self.outputs) if ok]
-        if not targets or not sources:
-            return totals
+        wanted = [(s, t) for s, t in zip(self.sources, kept.watched) if needs[s[2]]]
         with batching(kept.backend, size, self.spec.randomness, self.spec.fallbacks,
                       level=level):
             inner = level.inner
-            batched = []
-            for _, seed, axis in targets:
+            targets, batched = [], []
+            for (t, ok), seed, (_, axis) in zip(kept.outputs, seeds, self.outputs):
+                if not ok:
+                    continue
                 if axis is None:            # an output every example shares: counted once
                     rest = inner.zeros((size - 1,) + tuple(seed.shape), dtype=seed.dtype)
                     seed = inner.concat([inner.expand_dims(seed, axis=0), rest], axis=0)
                 elif axis:
                     seed = inner.moveaxis(seed, axis, 0)
+                targets.append(t)
                 batched.append(BatchedArray(seed, level))
-            found = walk_back(kept.tape, [t for t, _, _ in targets], batched,
-                              [t for _, t in sources], False, consume=False)
-            found = [(s, found.get(t._key)) for s, t in sources]
-        for (_, axis, i), grad in found:
+            if not targets or not wanted:
+                return totals
+            found = walk_back(kept.tape, targets, batched, [t for _, t in wanted], False,
+                              consume=False)
+        for (_, axis, i), t in wanted:
+            grad = found.get(t._key)
             if grad is not None:
                 grad = _out_of_level(grad, axis, level)
                 totals[i] = grad if totals[i] is None else totals[i] + grad
@@ -215,35 +221,32 @@ class _KeptTape(GradientTape):
         self.outside = outside
         self.found = {}                 # identity -> Tensor
 
-    def _adopt(self, t):
-        self.watch(t)
-        self.found.setdefault(value_identity(t), t)
+    def _adopt_read(self, t):
+        """Watch and note the Tensor ``t`` if the tapes outside differentiate it and this tape
+        does not know it yet."""
+        k = t._key
+        if k and k not in self._keys and k in self.outside:
+            self.watch(t)
+            self.found.setdefault(value_identity(t), t)
 
     def _record(self, prim, args, raws, out, params, saved, kern, nested):
-        keys, outside = self._keys, self.outside
         for a in args:
             if isinstance(a, Tensor):
-                k = a._key
-                if k and k not in keys and k in outside:
-                    self._adopt(a)
+                self._adopt_read(a)
         _TAPE_RECORD(self, prim, args, raws, out, params, saved, kern, nested)
 
     def _record_one(self, prim, args, raws, out, params, saved, kern):
         a = args[0]
-        k = a._key
-        if k and k not in self._keys and k in self.outside:
-            self._adopt(a)
+        if a._key not in self._keys and a._key:
+            self._adopt_read(a)
         _TAPE_RECORD_ONE(self, prim, args, raws, out, params, saved, kern)
 
     def _record_two(self, prim, args, raws, out, params, saved, kern):
         keys = self._keys
         a, b = args
-        k = a._key
-        if k and k not in keys and k in self.outside:
-            self._adopt(a)
-        k = b._key
-        if k and k not in keys and k in self.outside:
-            self._adopt(b)
+        if (a._key not in keys and a._key) or (b._key not in keys and b._key):
+            self._adopt_read(a)
+            self._adopt_read(b)
         _TAPE_RECORD_TWO(self, prim, args, raws, out, params, saved, kern)
 
     def _access(self, variable):
@@ -281,6 +284,7 @@ class _Kept:
         self.level = level
         outside = self.outside
         tape = self.tape = _KeptTape(outside)
+        tape._home = self.backend       # (its nodes' backend: each takes the short record path)
         unmapped = set()
         with tape:
             for k, ((axis, leaf), inside) in enumerate(zip(leaves, entered)):
@@ -307,18 +311,25 @@ class _Kept:
         operands.append(t)
         return len(operands) - 1
 
-    def finish(self, spec, outputs):
+    def finish(self, spec, outputs, alone):
         """The node's operands: the argument leaves the tapes outside differentiate, then
         what the function read that they do, each once (a mapped leaf read whole is read too;
         an unmapped one read is its argument's source). Notes the inner outputs at the places
-        of ``outputs`` (the call's float ones)."""
-        unmapped = self.unmapped
-        for t in self.tape.found.values():
-            if value_identity(t) not in unmapped:
-                self.sources.append((None, None, self._operand(t)))
-                self.watched.append(t)
-        inner = spec_leaves(spec.out_axes, self.inner_out, "out_axes", "outputs")
-        self.outputs = [(inner[k][2], isinstance(inner[k][2], Tensor)) for k, _, _ in outputs]
+        of ``outputs`` (the call's float ones; ``alone``: the call's output is one Tensor)."""
+        found = self.tape.found
+        if found:
+            unmapped = self.unmapped
+            for t in found.values():
+                if value_identity(t) not in unmapped:
+                    self.sources.append((None, None, self._operand(t)))
+                    self.watched.append(t)
+        inner = self.inner_out
+        if alone:
+            self.outputs = [(inner, isinstance(inner, Tensor))] if outputs else []
+        else:
+            inner = spec_leaves(spec.out_axes, inner, "out_axes", "outputs")
+            self.outputs = [(inner[k][2], isinstance(inner[k][2], Tensor))
+                            for k, _, _ in outputs]
         # (``outside`` holds the tapes outside: a cycle through the node otherwise)
         self.inner_out = self.outside = self.unmapped = None
         self.tape.outside = _NOBODY
