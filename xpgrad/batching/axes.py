@@ -9,6 +9,7 @@ from __future__ import annotations
 import numbers
 
 from ..pytree import map_leaves
+from ..tensor import Tensor
 
 
 def check_axis_spec(spec, name, path=""):
@@ -70,15 +71,24 @@ def _axis_leaves(spec, tree, found, top):
     if isinstance(spec, dict):
         if not isinstance(tree, dict) or tree.keys() != spec.keys():
             return False
-        return all(_axis_leaves(spec[k], tree[k], found, False) for k in tree)
-    if not isinstance(tree, (tuple, list)) or len(tree) != len(spec):
+        pairs = ((spec[k], tree[k]) for k in tree)
+    elif not isinstance(tree, (tuple, list)) or len(tree) != len(spec):
         return False
-    return all(_axis_leaves(s, t, found, False) for s, t in zip(spec, tree))
+    else:
+        pairs = zip(spec, tree)
+    for s, t in pairs:
+        if t.__class__ is Tensor and (s is None or s.__class__ is int):
+            found.append((s, t))                # (most arguments: a tensor and its axis)
+        elif not _axis_leaves(s, t, found, False):
+            return False
+    return True
 
 
 def _flat(tree, axis, found):
     for leaf in (tree.values() if isinstance(tree, dict) else tree):
-        if isinstance(leaf, (tuple, list, dict)):
+        if leaf.__class__ is Tensor:
+            found.append((axis, leaf))
+        elif isinstance(leaf, (tuple, list, dict)):
             _flat(leaf, axis, found)
         elif leaf is not None:
             found.append((axis, leaf))

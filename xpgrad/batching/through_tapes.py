@@ -269,35 +269,37 @@ class _Kept:
     leaves, and what the function reads as it first reads it), and its outputs before they
     left the level."""
 
+    level = tape = inner_out = backend = None
+    size = 0
+    unmapped = ()                       # identities of the unmapped leaves watched
+    outputs = ()                        # (inner output or None, whether it is a Tensor)
+
     def __init__(self, outside):
         self.outside = outside
-        self.level = self.tape = self.inner_out = self.backend = None
-        self.size = 0
         self.operands = []              # the node's inputs
-        self.unmapped = None            # identities of the unmapped leaves watched
         self.sources = []               # ``_Call.sources``
         self.watched = []               # per ``sources`` entry: the tensor watched
-        self.outputs = []               # (inner output or None, whether it is a Tensor)
 
     def around(self, level, mapped, entered, call):
         leaves, _, self.size, self.backend = mapped
         self.level = level
         outside = self.outside
+        auto = outside.auto
         tape = self.tape = _KeptTape(outside)
         tape._home = self.backend       # (its nodes' backend: each takes the short record path)
-        unmapped = set()
         with tape:
             for k, ((axis, leaf), inside) in enumerate(zip(leaves, entered)):
-                if isinstance(leaf, Tensor) and ((leaf._trainable and outside.auto) or (
-                        leaf._key and leaf._key in outside)) and is_float_tensor(leaf):
-                    if axis is None:        # (one tensor given twice unmapped: once)
-                        if value_identity(leaf) in unmapped:
-                            continue
-                        unmapped.add(value_identity(leaf))
-                    tape.watch(inside)
-                    self.sources.append((k, axis, self._operand(leaf)))
-                    self.watched.append(inside)
-            self.unmapped = unmapped
+                if not isinstance(leaf, Tensor) or not (
+                        (leaf._key and leaf._key in outside) or (auto and leaf._trainable)) \
+                        or not is_float_tensor(leaf):
+                    continue
+                if axis is None:            # (one tensor given twice unmapped: once)
+                    if value_identity(leaf) in self.unmapped:
+                        continue
+                    self.unmapped = {*self.unmapped, value_identity(leaf)}
+                tape.watch(inside)
+                self.sources.append((k, axis, self._operand(leaf)))
+                self.watched.append(inside)
             out = self.inner_out = call()
         return out
 
