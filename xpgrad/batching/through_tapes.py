@@ -1,14 +1,15 @@
 """A ``vmap`` call under tapes that record: one node of theirs.
 
 The batched operations inside never reach a tape outside the call (their values are batched
-only while the call runs). The call runs with no tape outside recording, noting the tensors
-it reads that those tapes differentiate (its arguments, closures, trainable Variables), as
-``xg.recompute_grad`` does, and recording its batched operations on a tape of its own that
-watches them; the tapes outside then record the call as one node. A first-order gradient
-walks the call's tape in its level, entered again, and sums the per-example gradients of what
-was not mapped (``vmap_sum_examples``, JAX's ``psum`` over the vmap axis). A higher order (a
+only while the call runs). The call runs with no tape outside recording, its batched
+operations recorded on a tape of its own (``kept.py``) that watches what those tapes
+differentiate as the function reads it (its arguments, closures, trainable Variables: what
+``xg.recompute_grad`` notes, by the same ``recompute.OuterTapes``); the tapes outside then
+record the call as one node. A first-order gradient walks the call's tape in its level,
+entered again, and sums the per-example gradients of what was not mapped. A higher order (a
 tape records that backward pass) runs the function again inside ``vmap`` under a fresh tape --
-the per-example vjp, batched, as ``jax.vjp`` of a ``jax.vmap`` is -- and that vmap is again
+the per-example vjp, batched, as ``jax.vjp`` of a ``jax.vmap`` is, summing what every example
+read with ``vmap_sum_examples`` (JAX's ``psum`` over the vmap axis) -- and that vmap is again
 such a node, whose gradient is the vmapped vjp of the vjp: every order composes.
 
 >>> import xpgrad as xg
@@ -27,13 +28,14 @@ from ..primitive import Primitive, apply, tape_state
 from ..pytree import rebuild
 from ..random import noting_draws, replaying_fresh
 from ..recompute import (OuterTapes, is_float_tensor, pack_outputs, replaying_draws,
-                         unpack_outputs, value_identity, walk_back)
+                         unpack_outputs, walk_back)
 from ..tape import GradientTape
 from ..tensor import Tensor, _wrap
 from .axes import spec_leaves
 from .batched import BatchedArray
 from .outer_products import sum_examples
-from .session import batching, reentrant
+from .kept import KeptCall
+from .session import reentrant
 
 
 def recorded_call(run, spec, args, kwargs):
@@ -42,7 +44,7 @@ def recorded_call(run, spec, args, kwargs):
     ``spec``: the vmap's ``fn, in_axes, out_axes, randomness, fallbacks`` and ``remap`` (how to
     make another vmap of the same kind, for the gradient)."""
     outer = tape_state.recording
-    kept = _Kept(OuterTapes(outer))
+    kept = KeptCall(OuterTapes(outer))
     tape_state.recording = []               # (the kept tape records inside, alone)
     try:
         if spec.randomness == "error":      # (a draw raises: nothing to replay)
@@ -126,9 +128,9 @@ class _Call:
         kept = self.kept
         size = kept.size
         if not higher and size and reentrant(kept.level):
-            return self._walk_kept([g] if len(self.specs) == 1 else
-                                   [s._data for s in unpack_outputs(_wrap(g, kept.backend),
-                                                             self.specs)], needs)
+            seeds = [g] if len(self.specs) == 1 else \
+                [s._data for s in unpack_outputs(_wrap(g, kept.backend), self.specs)]
+            return kept.walk(seeds, needs, self.outputs, len(self.operands), self.spec)
         upstream = g if higher else _wrap(g, self.operands[0]._backend)
         seeds = [upstream] if len(self.specs) == 1 else unpack_outputs(upstream, self.specs)
         self._check_unchanged(needs)
@@ -162,38 +164,6 @@ class _Call:
             return totals
         return [None if t is None else t._data for t in totals]
 
-    def _walk_kept(self, seeds, needs):
-        """First order: the walk back through the tape the call kept, in its level entered
-        again; raw arrays (None where not ``needs``)."""
-        kept = self.kept
-        level, size = kept.level, kept.size
-        totals = [None] * len(self.operands)
-        wanted = [(s, t) for s, t in zip(self.sources, kept.watched) if needs[s[2]]]
-        with batching(kept.backend, size, self.spec.randomness, self.spec.fallbacks,
-                      level=level):
-            inner = level.inner
-            targets, batched = [], []
-            for (t, ok), seed, (_, axis) in zip(kept.outputs, seeds, self.outputs):
-                if not ok:
-                    continue
-                if axis is None:            # an output every example shares: counted once
-                    rest = inner.zeros((size - 1,) + tuple(seed.shape), dtype=seed.dtype)
-                    seed = inner.concat([inner.expand_dims(seed, axis=0), rest], axis=0)
-                elif axis:
-                    seed = inner.moveaxis(seed, axis, 0)
-                targets.append(t)
-                batched.append(BatchedArray(seed, level))
-            if not targets or not wanted:
-                return totals
-            found = walk_back(kept.tape, targets, batched, [t for _, t in wanted], False,
-                              consume=False)
-        for (_, axis, i), t in wanted:
-            grad = found.get(t._key)
-            if grad is not None:
-                grad = _out_of_level(grad, axis, level)
-                totals[i] = grad if totals[i] is None else totals[i] + grad
-        return totals
-
     def _check_unchanged(self, needs):
         for t, (data, key), need in zip(self.operands, self.snapshots, needs):
             if need and (t._data is not data or t._key != key):
@@ -207,152 +177,6 @@ class _Call:
 
 def _name(fn):
     return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
-
-
-class _KeptTape(GradientTape):
-    """The tape a call keeps: its batched operations, each tensor the tapes ``outside``
-    differentiate watched as the function first reads it (then noted in ``found``, in that
-    order, as ``recompute_grad``'s ``_Reads`` notes them). ``OuterTapes`` and
-    ``inplace.on_tape`` ask ``outside`` too: for a vmap nested inside, or a write or NumPy
-    read of such a tensor, this tape stands for those outside."""
-
-    def __init__(self, outside):
-        super().__init__(persistent=True, watch_accessed_variables=outside.auto)
-        self.outside = outside
-        self.found = {}                 # identity -> Tensor
-
-    def _adopt_read(self, t):
-        """Watch and note the Tensor ``t`` if the tapes outside differentiate it and this tape
-        does not know it yet."""
-        k = t._key
-        if k and k not in self._keys and k in self.outside:
-            self.watch(t)
-            self.found.setdefault(value_identity(t), t)
-
-    def _record(self, prim, args, raws, out, params, saved, kern, nested):
-        for a in args:
-            if isinstance(a, Tensor):
-                self._adopt_read(a)
-        _TAPE_RECORD(self, prim, args, raws, out, params, saved, kern, nested)
-
-    def _record_one(self, prim, args, raws, out, params, saved, kern):
-        a = args[0]
-        if a._key not in self._keys and a._key:
-            self._adopt_read(a)
-        _TAPE_RECORD_ONE(self, prim, args, raws, out, params, saved, kern)
-
-    def _record_two(self, prim, args, raws, out, params, saved, kern):
-        keys = self._keys
-        a, b = args
-        if (a._key not in keys and a._key) or (b._key not in keys and b._key):
-            self._adopt_read(a)
-            self._adopt_read(b)
-        _TAPE_RECORD_TWO(self, prim, args, raws, out, params, saved, kern)
-
-    def _access(self, variable):
-        key = super()._access(variable)         # (trainable Variables, when one outside would)
-        if key:
-            self.found.setdefault(value_identity(variable), variable)
-        return key
-
-
-#: (called plainly: ``super()`` costs a lookup per recorded operation)
-_TAPE_RECORD = GradientTape._record
-_TAPE_RECORD_ONE = GradientTape._record_one
-_TAPE_RECORD_TWO = GradientTape._record_two
-_NOBODY = OuterTapes(())
-
-
-class _Kept:
-    """What the first run keeps for a first-order gradient: its level and batch size, a tape of
-    its batched operations that watches what the tapes outside differentiate (the argument
-    leaves, and what the function reads as it first reads it), and its outputs before they
-    left the level."""
-
-    level = tape = inner_out = backend = None
-    size = 0
-    unmapped = ()                       # identities of the unmapped leaves watched
-    outputs = ()                        # (inner output or None, whether it is a Tensor)
-
-    def __init__(self, outside):
-        self.outside = outside
-        self.operands = []              # the node's inputs
-        self.sources = []               # ``_Call.sources``
-        self.watched = []               # per ``sources`` entry: the tensor watched
-
-    def around(self, level, mapped, entered, call):
-        leaves, _, self.size, self.backend = mapped
-        self.level = level
-        outside = self.outside
-        auto = outside.auto
-        tape = self.tape = _KeptTape(outside)
-        tape._home = self.backend       # (its nodes' backend: each takes the short record path)
-        with tape:
-            for k, ((axis, leaf), inside) in enumerate(zip(leaves, entered)):
-                if not isinstance(leaf, Tensor) or not (
-                        (leaf._key and leaf._key in outside) or (auto and leaf._trainable)) \
-                        or not is_float_tensor(leaf):
-                    continue
-                if axis is None:            # (one tensor given twice unmapped: once)
-                    if value_identity(leaf) in self.unmapped:
-                        continue
-                    self.unmapped = {*self.unmapped, value_identity(leaf)}
-                tape.watch(inside)
-                self.sources.append((k, axis, self._operand(leaf)))
-                self.watched.append(inside)
-            out = self.inner_out = call()
-        return out
-
-    def _operand(self, t):
-        """``t``'s number among the node's inputs (added when new)."""
-        operands = self.operands
-        key = value_identity(t)
-        for i, o in enumerate(operands):
-            if value_identity(o) == key:
-                return i
-        operands.append(t)
-        return len(operands) - 1
-
-    def finish(self, spec, outputs, alone):
-        """The node's operands: the argument leaves the tapes outside differentiate, then
-        what the function read that they do, each once (a mapped leaf read whole is read too;
-        an unmapped one read is its argument's source). Notes the inner outputs at the places
-        of ``outputs`` (the call's float ones; ``alone``: the call's output is one Tensor)."""
-        found = self.tape.found
-        if found:
-            unmapped = self.unmapped
-            for t in found.values():
-                if value_identity(t) not in unmapped:
-                    self.sources.append((None, None, self._operand(t)))
-                    self.watched.append(t)
-        inner = self.inner_out
-        if alone:
-            self.outputs = [(inner, isinstance(inner, Tensor))] if outputs else []
-        else:
-            inner = spec_leaves(spec.out_axes, inner, "out_axes", "outputs")
-            self.outputs = [(inner[k][2], isinstance(inner[k][2], Tensor))
-                            for k, _, _ in outputs]
-        # (``outside`` holds the tapes outside: a cycle through the node otherwise)
-        self.inner_out = self.outside = self.unmapped = None
-        self.tape.outside = _NOBODY
-        return self.operands
-
-
-def _out_of_level(grad, axis, level):
-    """A gradient from the kept tape's walk, out of ``level`` (raw): a mapped operand's with
-    its batch axis at ``axis``; for ``axis`` None, the sum over the examples (what every
-    example read)."""
-    inner = level.inner
-    batched = grad.__class__ is BatchedArray and grad._level is level
-    if axis is None:
-        summed = _sum_examples(None, grad, level)
-        return summed.example() if summed.__class__ is BatchedArray else summed
-    if batched:
-        data = grad._data                   # (a shared one's batched view, made here)
-    else:                                   # every example's the same
-        data = inner.broadcast_to(inner.expand_dims(grad, axis=0),
-                                  (level.size,) + tuple(grad.shape))
-    return inner.moveaxis(data, 0, axis) if axis else data
 
 
 def _seed_of_shared(seed, size):
