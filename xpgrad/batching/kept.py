@@ -61,19 +61,17 @@ class KeptTape(GradientTape):
                 self._adopt_read(a)
         _TAPE_RECORD(self, prim, args, raws, out, params, saved, kern, nested)
 
-    def _record_one(self, prim, args, raws, out, params, saved, kern):
-        a = args[0]
-        if a._key not in self._keys and a._key:
-            self._adopt_read(a)
-        _TAPE_RECORD_ONE(self, prim, args, raws, out, params, saved, kern)
+    def _record_one(self, prim, x, raws, out, saved, kern, scalar=None):
+        if x._key not in self._keys and x._key:
+            self._adopt_read(x)
+        _TAPE_RECORD_ONE(self, prim, x, raws, out, saved, kern, scalar)
 
-    def _record_two(self, prim, args, raws, out, params, saved, kern):
+    def _record_two(self, prim, a, b, raws, out, saved, kern):
         keys = self._keys
-        a, b = args
         if (a._key not in keys and a._key) or (b._key not in keys and b._key):
             self._adopt_read(a)
             self._adopt_read(b)
-        _TAPE_RECORD_TWO(self, prim, args, raws, out, params, saved, kern)
+        _TAPE_RECORD_TWO(self, prim, a, b, raws, out, saved, kern)
 
     def _access(self, variable):
         key = super()._access(variable)         # (trainable Variables, when one outside would)
