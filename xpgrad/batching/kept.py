@@ -120,9 +120,13 @@ class KeptCall:
         tape._home = self.backend       # (its nodes' backend: each takes the short record path)
         with tape:
             for k, ((axis, leaf), inside) in enumerate(zip(leaves, entered)):
-                if not isinstance(leaf, Tensor) or not (
-                        (leaf._key and leaf._key in outside) or (auto and leaf._trainable)) \
-                        or not is_float_tensor(leaf):
+                if leaf.__class__ is Tensor:        # (most leaves: no key, or not outside's)
+                    if not leaf._key or leaf._key not in outside:
+                        continue
+                elif not isinstance(leaf, Tensor) or not (
+                        (leaf._key and leaf._key in outside) or (auto and leaf._trainable)):
+                    continue
+                if not is_float_tensor(leaf):
                     continue
                 if axis is None:            # (one tensor given twice unmapped: once)
                     if value_identity(leaf) in self.unmapped:

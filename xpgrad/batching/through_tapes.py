@@ -122,8 +122,6 @@ class _Call:
     def gradients(self, g, needs):
         """The operands' gradients (None where not ``needs``): raw arrays, or Tensors when
         ``g`` is one (a tape records this backward pass)."""
-        from ..ops.reductions import sum as reduce_sum
-
         higher = isinstance(g, Tensor)
         kept = self.kept
         size = kept.size
@@ -152,6 +150,8 @@ class _Call:
         vjp = self.spec.remap(per_example, arg_axes + (None, seed_axes), grad_axes)
         with replaying_draws(self.draws), replaying_fresh(self.draws.fresh):
             found = vjp(*self.args, closures, tuple(seeds), **self.kwargs)
+
+        from ..ops.reductions import sum as reduce_sum
 
         totals = [None] * len(self.operands)
         for (_, axis, i), grad in zip(sources, found):
