@@ -64,7 +64,11 @@ def test_out_axes_place_the_batch_axis_and_broadcast_unbatched_outputs():
     (lambda: xg.vmap(lambda a: a, in_axes=-3)(X), "in_axes=-3 is out of range"),
     (lambda: xg.vmap(lambda a, s: a * s)(X, 2.0),
      r"maps argument \[1\] over axis 0, but it is a float"),
-    (lambda: xg.vmap(lambda a: a, in_axes=None)(X), "at least one mapped argument"),
+    (lambda: xg.vmap(lambda a: a, in_axes=None)(X), "at least one mapped argument.*axis_size"),
+    (lambda: xg.vmap(lambda a: a, axis_size=5)(X),
+     r"axis_size=5 but argument \[0\] has size 4 along axis 0"),
+    (lambda: xg.vmap(lambda a, b: a + b, in_axes=(0, None), axis_size=3, chunk_size=2)(X, X),
+     r"axis_size=3 but argument \[0\] has size 4"),
     (lambda: xg.vmap(lambda a: a, out_axes=None)(X),
      "out_axes is None but the output differs between examples"),
     (lambda: xg.vmap(lambda a: a, out_axes=(0, 0))(X), "out_axes is a tuple of 2 but"),
@@ -84,6 +88,13 @@ def test_bad_calls_raise_value_errors_that_say_what_is_wrong(call, message):
     ({"in_axes": {"a": 0}}, TypeError, "one entry per positional argument"),
     ({"out_axes": True}, TypeError, "out_axes must be an int or None"),
     ({"randomness": "sometimes"}, ValueError, "randomness must be one of"),
+    ({"axis_size": -1}, ValueError, "axis_size must be at least 0, got -1"),
+    ({"axis_size": 2.0}, TypeError, "axis_size must be an int or None, got float"),
+    ({"axis_size": True}, TypeError, "axis_size must be an int or None, got bool"),
+    ({"chunk_size": 0}, ValueError, "chunk_size must be at least 1, got 0"),
+    ({"chunk_size": "4"}, TypeError, "chunk_size must be an int or None, got str"),
+    ({"axis_name": "batch"}, NotImplementedError, "axis_name='batch' is not supported.*psum"),
+    ({"spmd_axis_name": "data"}, NotImplementedError, "spmd_axis_name='data' is not supp"),
 ])
 def test_bad_arguments_to_vmap_itself(kwargs, error, message):
     with pytest.raises(error, match=message):
@@ -115,6 +126,100 @@ def test_random_draws_follow_randomness():
         xg.ones((64, 8))).numpy()
     assert set(np.unique(dropped)) == {0.0, 2.0}
     assert len({tuple(row) for row in dropped}) > 1
+
+
+def test_axis_size_broadcasts_a_call_that_maps_nothing_as_jax():
+    jax = pytest.importorskip("jax")
+    jnp = pytest.importorskip("jax.numpy")
+    jax.config.update("jax_enable_x64", True)
+    w0 = RNG.normal(size=3)
+    for out_axes in (0, 1):
+        got = xg.vmap(lambda w: xg.sin(w) * w, in_axes=None, axis_size=4,
+                      out_axes=out_axes)(xg.asarray(w0))
+        want = jax.vmap(lambda w: jnp.sin(w) * w, in_axes=None, axis_size=4,
+                        out_axes=out_axes)(w0)
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-12)
+
+    def f(w, ns=xg, vmap=xg.vmap):
+        return ns.sum(vmap(lambda w: ns.sin(w) * w, in_axes=None, axis_size=4)(w) ** 2)
+
+    jf = lambda w: f(w, jnp, jax.vmap)
+    np.testing.assert_allclose(xg.grad(f)(xg.asarray(w0)).numpy(), jax.grad(jf)(w0),
+                               rtol=1e-12)
+    np.testing.assert_allclose(xg.hessian(f)(xg.asarray(w0)).numpy(), jax.hessian(jf)(w0),
+                               rtol=1e-10)
+    xg.testing.check_grads(f, (xg.asarray(w0),), order=2)
+    # a function of no arguments: its draws are per example (or one for all)
+    rng = xg.random.default_rng(0)
+    draws = xg.vmap(lambda: rng.normal(size=2), in_axes=(), axis_size=5,
+                    randomness="different")().numpy()
+    assert draws.shape == (5, 2) and len({tuple(row) for row in draws}) == 5
+    assert xg.vmap(lambda x: x * 2, axis_size=4)(X).shape == (4, 3)    # agreeing: no error
+
+
+def _chunked_pair(x, w, *, k):
+    return {"h": xg.tanh(x * w + k), "total": xg.sum(w) * 2}
+
+
+@pytest.mark.parametrize("chunk_size", [1, 2, 3, 7, 10])
+def test_chunk_size_gives_the_values_and_gradients_of_one_call(chunk_size):
+    x, w, k = RNG.normal(size=(7, 3)), RNG.normal(size=3), RNG.normal(size=(7, 3))
+
+    def f(x, w, k, chunks=chunk_size):
+        out = xg.vmap(_chunked_pair, in_axes=(0, None), out_axes={"h": 1, "total": None},
+                      chunk_size=chunks)(x, w, k=k)
+        assert out["h"].shape == (3, 7) and out["total"].shape == ()
+        return xg.sum(out["h"] ** 2) + out["total"]
+
+    args = tuple(xg.asarray(a) for a in (x, w, k))
+    np.testing.assert_allclose(f(*args).numpy(), f(*args, chunks=None).numpy(), rtol=1e-12)
+    for g, want in zip(xg.grad(f, argnums=(0, 1, 2))(*args),
+                       xg.grad(lambda *a: f(*a, chunks=None), argnums=(0, 1, 2))(*args)):
+        np.testing.assert_allclose(g.numpy(), want.numpy(), rtol=1e-12)
+    xg.testing.check_grads(f, args, order=2)
+
+
+def test_chunk_size_matches_torch_func_and_traces():
+    torch = pytest.importorskip("torch")
+    x, w = RNG.normal(size=(9, 3)), RNG.normal(size=3)
+    loss = lambda w: xg.sum(xg.vmap(lambda r, w: xg.sum(xg.tanh(r * w)) ** 2, in_axes=(0, None),
+                                    chunk_size=4)(xg.asarray(x), w))
+    tloss = lambda w: torch.sum(torch.func.vmap(
+        lambda r, w: torch.sum(torch.tanh(r * w)) ** 2, in_dims=(0, None), chunk_size=4)(
+        torch.tensor(x), w))
+    want = torch.func.grad(tloss)(torch.tensor(w)).numpy()
+    np.testing.assert_allclose(xg.grad(loss)(xg.asarray(w)).numpy(), want, rtol=1e-12)
+    step = xg.function(xg.grad(loss))
+    for _ in range(2):
+        np.testing.assert_allclose(step(xg.asarray(w)).numpy(), want, rtol=1e-12)
+
+
+def test_chunks_draw_as_one_call_does_and_keep_one_chunk_alive():
+    rng = xg.random.default_rng(0)
+    noisy = lambda a: a + rng.normal(size=(), dtype=xg.float64)
+    same = xg.vmap(noisy, randomness="same", chunk_size=3)(xg.zeros(7)).numpy()
+    assert np.all(same == same[0])
+    different = xg.vmap(noisy, randomness="different", chunk_size=3)(xg.zeros(7)).numpy()
+    assert len(set(different)) == 7
+    with pytest.raises(RuntimeError, match="randomness='error'"):
+        xg.vmap(noisy, chunk_size=3)(xg.zeros(7))
+
+    import tracemalloc
+
+    x = xg.asarray(RNG.normal(size=(64, 100)))
+    outer = lambda r: xg.sum(xg.tanh(r[:, None] * r[None, :]))      # 80 kB per example
+    peaks = {}
+    for chunk_size in (None, 4):
+        f = xg.vmap(outer, chunk_size=chunk_size)
+        want = f(x).numpy()
+        tracemalloc.start()
+        try:
+            got = f(x).numpy()
+            peaks[chunk_size] = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        np.testing.assert_allclose(got, want)
+    assert peaks[4] < peaks[None] / 4, peaks
 
 
 def test_a_tape_outside_differentiates_through_vmap():

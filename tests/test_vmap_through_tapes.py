@@ -116,6 +116,45 @@ def test_unmapped_arguments_closures_and_variables_get_summed_gradients():
     xg.testing.check_grads(loss, (w, scale), order=2)
 
 
+def test_a_first_order_gradient_runs_the_function_once_and_finds_what_it_reads():
+    """The first order walks the tape the call kept: the function runs once, and what the
+    tapes outside differentiate is found as it is read -- a closure derived from a watched
+    tensor, a mapped argument read whole, a Variable -- also first inside a nested vmap."""
+    v = xg.Variable(RNG.normal(size=(4,)), name="v")
+    runs = []
+
+    def per_example(r, w, x, c):
+        runs.append(1)
+        inner = xg.vmap(lambda s: xg.sin(s * c[0]))(r)          # c first read in here
+        return xg.tanh(r @ w) * v + xg.sum(x ** 2) * xg.sum(inner)
+
+    def losses(w, x, shift):
+        c = shift * 2.0                         # an earlier result the tape differentiates
+        mapped = xg.vmap(lambda r, w: per_example(r, w, x, c), in_axes=(0, None))(x, w)
+        looped = xg.stack([per_example(x[i], w, x, c) for i in range(5)])
+        return xg.sum(mapped ** 2), xg.sum(looped ** 2)
+
+    w, x, shift = xg.asarray(W0), xg.asarray(X0), xg.asarray(RNG.normal(size=(2,)))
+    with xg.GradientTape(persistent=True) as tape:
+        tape.watch([w, x, shift])
+        got, want = losses(w, x, shift)
+    assert len(runs) == 1 + 5
+    for source in (w, x, shift, v):
+        close(tape.gradient(got, source), tape.gradient(want, source), rtol=1e-9)
+    assert len(runs) == 1 + 5                   # (the gradients ran nothing again)
+    xg.testing.check_grads(lambda w, x, shift: losses(w, x, shift)[0], (w, x, shift))
+
+    def leaves_the_tape(r):
+        np.asarray(c)                           # c: differentiated outside, not yet read
+        return r
+
+    with xg.GradientTape() as tape:
+        tape.watch(shift)
+        c = shift * 2.0
+        with pytest.raises(TypeError, match="would cut it from the tape"):
+            xg.vmap(leaves_the_tape)(x)
+
+
 def test_a_mapped_argument_also_read_whole_and_axes_pytrees_keywords():
     both = lambda x: xg.sum(xg.vmap(lambda r: r * xg.sum(x ** 2))(x) ** 2)
     jboth = lambda x: jnp.sum(jax.vmap(lambda r: r * jnp.sum(x ** 2))(x) ** 2)

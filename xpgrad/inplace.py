@@ -40,6 +40,9 @@ def on_tape(t: Tensor) -> bool:
     for tape in tape_state.recording:
         if (key and key in tape._keys) or (t._trainable and tape._auto):
             return True
+        outside = getattr(tape, "outside", None)    # a vmap's tape, for the tapes outside it
+        if outside is not None and outside.differentiate(t):
+            return True
     return False
 
 

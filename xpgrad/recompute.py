@@ -125,20 +125,47 @@ def _name(fn):
     return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
 
 
-def _is_float(t) -> bool:
+def is_float_tensor(t) -> bool:
     return isinstance(t, Tensor) and t.dtype.is_inexact
 
 
-class _OuterKeys:
-    """``key in`` any of the tapes outside the block (what ``inplace.on_tape`` asks)."""
+class OuterTapes:
+    """The tapes recording outside a block whose operations they do not see one by one
+    (``recompute_grad``'s block, a ``vmap`` call under tapes): which tensors they take
+    gradients for. ``key in`` asks whether any of them knows ``key`` (what ``inplace.on_tape``
+    asks of ``_Reads``); ``auto``: whether one watches trainable Variables on access.
 
-    __slots__ = ("tapes",)
+    >>> import xpgrad as xg
+    >>> x, y = xg.asarray(1.0), xg.asarray(2.0)
+    >>> with xg.GradientTape() as tape:
+    ...     tape.watch(x)
+    >>> outside = OuterTapes([tape])
+    >>> outside.differentiate(x), outside.differentiate(y)
+    (True, False)
+    """
+
+    __slots__ = ("tapes", "auto")
 
     def __init__(self, tapes):
-        self.tapes = tapes
+        expanded = []
+        for t in tapes:
+            expanded.append(t)
+            outside = getattr(t, "outside", None)    # a tape standing for tapes outside it
+            if outside is not None:
+                expanded += outside.tapes
+        self.tapes = expanded
+        self.auto = any(t._auto for t in expanded)
 
     def __contains__(self, key):
-        return any(key in t._keys for t in self.tapes)
+        for t in self.tapes:
+            if key in t._keys:
+                return True
+        return False
+
+    def differentiate(self, t) -> bool:
+        """Whether one of them takes gradients for the Tensor ``t``: a trainable Variable it
+        watches on access, or a tensor watched or derived from a watched one."""
+        return bool((t._trainable and self.auto) or (t._key and t._key in self))
 
 
 class _Reads:
@@ -147,15 +174,15 @@ class _Reads:
     tensors watched or derived from watched ones), to make them inputs of the block's node."""
 
     def __init__(self, outer):
-        self._keys = _OuterKeys(outer)
-        self._auto = any(t._auto for t in outer)
+        self._keys = outside = OuterTapes(outer)
+        self._auto = outside.auto
         self.found = {}                         # identity -> Tensor, in the order first read
 
     def _record(self, prim, args, raws, out, params, saved, kern, nested):
+        differentiate = self._keys.differentiate
         for a in args:
-            if isinstance(a, Tensor) and ((a._trainable and self._auto)
-                                          or (a._key and a._key in self._keys)):
-                self.found.setdefault(_identity(a), a)
+            if isinstance(a, Tensor) and differentiate(a):
+                self.found.setdefault(value_identity(a), a)
 
     def _record_one(self, prim, x, raws, out, saved, kern, scalar=None):
         self._record(prim, (x,), raws, out, {}, saved, kern, False)
@@ -164,9 +191,17 @@ class _Reads:
         self._record(prim, (a, b), raws, out, {}, saved, kern, False)
 
 
-def _identity(t):
+def value_identity(t):
     """Two Tensor objects with one key are one value to the tapes (a recorded value brought
-    back, ``tensor._keyed``); without a key, the object is the value."""
+    back, ``tensor._keyed``); without a key, the object is the value. (The helpers from here
+    to ``replaying_draws`` serve ``batching.through_tapes`` too: a vmap call under tapes is
+    such a node.)
+
+    >>> import xpgrad as xg
+    >>> x = xg.asarray(1.0)
+    >>> value_identity(x) == value_identity(x), value_identity(x) == value_identity(x + 0)
+    (True, False)
+    """
     return ("key", t._key) if t._key else ("id", id(t))
 
 
@@ -177,7 +212,7 @@ def _checkpointed_call(fn, args, kwargs):
     _refuse_written_arguments(given, name)
     if draws:
         _refuse_draws_under_trace(name)
-    outputs = [t for t in pytree.leaves(out) if _is_float(t)]
+    outputs = [t for t in pytree.leaves(out) if is_float_tensor(t)]
     operands = _operands([t for _, t, _, _ in given], read)
     if not outputs or not operands:
         return out                      # nothing a tape could differentiate through
@@ -188,7 +223,7 @@ def _checkpointed_call(fn, args, kwargs):
                              f"backends {be.name!r} and {t._backend.name!r}; move them to one "
                              "backend outside the block")
     specs = [(t.shape, t.dtype) for t in outputs]
-    whole = out if isinstance(out, Tensor) else _pack(outputs)
+    whole = out if isinstance(out, Tensor) else pack_outputs(outputs)
     call = _Call(fn, name, args, kwargs, operands, draws, specs, whole.dtype, be)
     call.fresh = fresh
     call.value = whole._data
@@ -198,8 +233,9 @@ def _checkpointed_call(fn, args, kwargs):
     call.snapshots = [(t._data, t._key) for t in operands]
     if isinstance(out, Tensor):
         return node
-    pieces = iter(_unpack(node, specs))
-    return pytree.map_leaves(lambda leaf, path: next(pieces) if _is_float(leaf) else leaf, out)
+    pieces = iter(unpack_outputs(node, specs))
+    return pytree.map_leaves(lambda leaf, path: next(pieces) if is_float_tensor(leaf) else leaf,
+                             out)
 
 
 def _run_unrecorded(fn, args, kwargs):
@@ -222,8 +258,8 @@ def _operands(arg_leaves, read):
     tape differentiates; each value once (a second entry would get its gradient twice)."""
     seen = {}
     for t in arg_leaves + read:
-        if _is_float(t):
-            seen.setdefault(_identity(t), t)
+        if is_float_tensor(t):
+            seen.setdefault(value_identity(t), t)
     return list(seen.values())
 
 
@@ -233,7 +269,7 @@ def _tensor_arguments(args, kwargs):
     found = []
 
     def note(leaf, path):
-        if _is_float(leaf):
+        if is_float_tensor(leaf):
             where = path.replace("['args']", "args", 1).replace("['kwargs']", "kwargs", 1)
             found.append((where, leaf, leaf._data, leaf._key))
     pytree.map_leaves(note, {"args": args, "kwargs": kwargs})
@@ -262,7 +298,7 @@ def _refuse_draws_under_trace(name):
                          "pass it in, or call the step without xg.function")
 
 
-def _pack(outputs):
+def pack_outputs(outputs):
     """Several outputs as one flat Tensor (the node's one output), unrecorded."""
     from .ops.joining import concat
     from .ops.shape import reshape
@@ -274,8 +310,8 @@ def _pack(outputs):
         tape_state.recording = saved
 
 
-def _unpack(flat, specs):
-    """``_pack``'s inverse, recorded: the pieces of ``flat`` in the shapes and dtypes of
+def unpack_outputs(flat, specs):
+    """``pack_outputs``'s inverse, recorded: the pieces of ``flat`` in the shapes and dtypes of
     ``specs`` (the outputs' gradients come back as slices of one buffer)."""
     from .ops.casting import astype
     from .ops.elementwise import real
@@ -316,18 +352,18 @@ class _Call:
         higher = isinstance(g, Tensor)
         upstream = g if higher else _wrap(g, self.backend)
         seeds = [upstream] if len(self.specs) == 1 and upstream.dtype == self.dtype and \
-            self.specs[0][0] == upstream.shape else _unpack(upstream, self.specs)
+            self.specs[0][0] == upstream.shape else unpack_outputs(upstream, self.specs)
         sources = [t for t, need in zip(self.operands, needs) if need]
         self._check_unchanged(needs)
-        with _replaying(self.draws), replaying_fresh(self.fresh), _again(), \
+        with replaying_draws(self.draws), replaying_fresh(self.fresh), _again(), \
                 GradientTape(watch_accessed_variables=False) as tape:
             for s in sources:
                 tape.watch(s)
             outputs = [t for t in pytree.leaves(self.fn(*self.args, **self.kwargs))
-                       if _is_float(t)]
+                       if is_float_tensor(t)]
         self._check_same_outputs(outputs)
         # raw arrays, or Tensors where another tape records (then ``g`` is a Tensor too)
-        found = _walk_from(tape, outputs, seeds, sources, higher)
+        found = walk_back(tape, outputs, seeds, sources, higher)
         return [found.get(t._key) if need else None for t, need in zip(self.operands, needs)]
 
     def _check_unchanged(self, needs):
@@ -348,24 +384,30 @@ class _Call:
                                "a checkpointed block must compute the same thing each run")
 
 
-def _walk_from(tape, outputs, seeds, sources, higher):
+def walk_back(tape, outputs, seeds, sources, higher, consume=True):
     """``{key: gradient}`` of ``tape``'s walk back from ``outputs`` weighted by ``seeds``
-    (``tape.gradient``'s walk, without holding ``outputs``: each recomputed value is freed
-    once the walk is past its last use, as the rest of the block's values are)."""
+    (``tape.gradient``'s walk; ``sources``: the tensors whose gradients are wanted). With
+    ``consume`` (a tape walked once: a recomputed block's, a vmap's vjp), ``outputs`` is
+    emptied and each node freed as the walk passes it, as the rest of the block's values are;
+    without, the tape stays as it is (``batching.through_tapes`` walks the tape a vmap call
+    kept, maybe again)."""
     from .backward import _walk
     from .gradient_call import walk_seeds
     from .tape import next_key
 
     tape._check_usable()
     start = walk_seeds(outputs, seeds, higher, next_key)
+    if not consume:
+        return _walk(tape._nodes, tape._home, start, {s._key for s in sources}, False, higher)
     outputs.clear()
     try:
         return _walk(tape._nodes, tape._home, start, {s._key for s in sources}, True, higher)
     finally:
         tape._release()
 
+
 @contextlib.contextmanager
-def _replaying(draws):
+def replaying_draws(draws):
     """The generators the block drew from, put in the states its first run found them in;
     afterwards back in the states they had, so the recomputation draws nothing new."""
     from .jit.guards import restored_rng, rng_state

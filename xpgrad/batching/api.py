@@ -11,17 +11,19 @@ import collections
 import functools
 import numbers
 
-from ..backend import MixedBackendError
 from ..primitive import Primitive, apply, tape_state
 from ..pytree import rebuild
 from ..tensor import Tensor, _wrap
+from .arguments import mapped_leaves
+from .chunks import chunked
 from .axes import check_axis_spec, spec_leaves
 from .batched import BatchedArray
 from .session import RANDOMNESS, batching
 from .through_tapes import recorded_call
 
 
-def vmap(fn, in_axes=0, out_axes=0, randomness="error"):
+def vmap(fn, in_axes=0, out_axes=0, randomness="error", *, chunk_size=None, axis_size=None,
+         axis_name=None, spmd_axis_name=None):
     """``fn`` mapped over a batch axis of its arguments: ``vmap(fn)(xs)`` computes what
     stacking ``fn(x)`` for every ``x`` in ``xs`` does, in one pass of batched operations.
 
@@ -33,7 +35,13 @@ def vmap(fn, in_axes=0, out_axes=0, randomness="error"):
     outputs); an output that does not depend on a mapped input is broadcast along it, as in
     JAX, and None returns such an output as it is. ``randomness``: random draws inside raise
     (``"error"``, the default, as torch.func's), are drawn for every example
-    (``"different"``) or once for all (``"same"``).
+    (``"different"``) or once for all (``"same"``). ``axis_size`` (JAX's): the batch size, for
+    a call that maps no argument (every output is then broadcast to it); with mapped
+    arguments, their size must be it. ``chunk_size`` (torch.func's): run the batch that many
+    examples at a time and join the outputs (the same values, with one chunk's intermediate
+    values alive at a time; ``"different"`` draws differ from an unchunked call's,
+    ``chunks.py``). ``axis_name`` and ``spmd_axis_name`` name the batch axis for collectives
+    (``psum``) and sharding, which xpgrad has not: NotImplementedError.
 
     ``xg.grad``, ``GradientTape``, ``xg.jacobian``, ``xg.vjp`` and ``xg.hessian`` inside
     ``fn`` batch too, so per-example gradients are
@@ -58,6 +66,10 @@ def vmap(fn, in_axes=0, out_axes=0, randomness="error"):
     >>> penalty = lambda w: xg.sum(f(w, xs) ** 2)             # a gradient of gradients
     >>> xg.grad(penalty)(w).tolist()
     [[432.0, 1280.0], [640.0, 1904.0]]
+    >>> xg.vmap(lambda w: xg.sum(w), in_axes=None, axis_size=3)(w).tolist()
+    [3.0, 3.0, 3.0]
+    >>> xg.vmap(lambda row: row @ w, chunk_size=1)(xs).tolist()         # one example a time
+    [[1.0, 2.0], [2.0, 6.0]]
     """
     if not callable(fn):
         raise TypeError(f"vmap: fn must be callable, got {type(fn).__name__}")
@@ -68,35 +80,67 @@ def vmap(fn, in_axes=0, out_axes=0, randomness="error"):
                         "positional argument (a dict goes inside that tuple)")
     if randomness not in RANDOMNESS:
         raise ValueError(f"randomness must be one of {RANDOMNESS}, got {randomness!r}")
-    return _vmapped(fn, in_axes, out_axes, randomness, collections.Counter())
+    for name, value in (("axis_name", axis_name), ("spmd_axis_name", spmd_axis_name)):
+        if value is not None:
+            raise NotImplementedError(
+                f"vmap: {name}={value!r} is not supported: it names the mapped axis for "
+                "collectives (jax.lax.psum, pmean, all_gather) or sharding, and xpgrad has no "
+                "collective operations inside vmap. Compute the reduction over the vmap's "
+                "output instead (xg.sum(xg.vmap(f)(xs), axis=0))")
+    return _vmapped(fn, in_axes, out_axes, randomness, collections.Counter(),
+                    _count(axis_size, "axis_size", 0), _count(chunk_size, "chunk_size", 1))
 
 
-def _vmapped(fn, in_axes, out_axes, randomness, fallbacks):
+def _count(value, name, least):
+    """``value`` (None, or an int of at least ``least``), else TypeError/ValueError naming
+    ``name``."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"vmap: {name} must be an int or None, got {type(value).__name__} "
+                        f"{value!r}")
+    if value < least:
+        raise ValueError(f"vmap: {name} must be at least {least}, got {value}")
+    return int(value)
+
+
+def _vmapped(fn, in_axes, out_axes, randomness, fallbacks, axis_size=None, chunk_size=None):
     """``vmap``'s function, its arguments checked; ``fallbacks`` counts its loops."""
 
-    def run(args, kwargs, around=None):
-        """The call; ``around(level, leaves, call)``, given, makes it (``through_tapes``)."""
-        leaves, n, size, be = _mapped_leaves(args, kwargs, in_axes)
+    def run(args, kwargs, around=None, size=axis_size):
+        """The call over a batch of ``size`` (None: the mapped arguments'); ``around(level,
+        mapped, entered, call)``, given, makes it (``through_tapes``): ``mapped`` is
+        ``mapped_leaves``' answer, ``entered`` the leaves as ``fn`` gets them."""
+        mapped = mapped_leaves(args, kwargs, in_axes, size)
+        leaves, n, size, be = mapped
         with batching(be, size, randomness, fallbacks) as level:
             batched = [_enter(leaf, axis, level) if axis is not None else leaf
-                       for axis, _, leaf in leaves]
+                       for axis, leaf in leaves]
             new_args = rebuild(args, batched[:n]) if args else ()
             new_kwargs = rebuild(kwargs, batched[n:]) if kwargs else {}
             if around is None:
                 out = fn(*new_args, **new_kwargs)
             else:
-                out = around(level, batched, lambda: fn(*new_args, **new_kwargs))
+                out = around(level, mapped, batched, lambda: fn(*new_args, **new_kwargs))
         outs = spec_leaves(out_axes, out, "out_axes", "outputs")
         return rebuild(out, [_leave(leaf, axis, path, level) for axis, path, leaf in outs])
 
     spec = _Spec(fn, in_axes, out_axes, randomness, fallbacks,
                  lambda f, ins, outs: _vmapped(f, ins, outs, randomness, fallbacks))
 
+    def call(args, kwargs, size):
+        """One vmap call over a batch of ``size`` (None: the mapped arguments')."""
+        if tape_state.recording:            # one node on the tapes (``through_tapes.py``)
+            return recorded_call(run if size is None else functools.partial(run, size=size),
+                                 spec, args, kwargs)
+        return run(args, kwargs, size=size)
+
     @functools.wraps(fn)
     def mapped(*args, **kwargs):
-        if tape_state.recording:            # one node on the tapes (``through_tapes.py``)
-            return recorded_call(run, spec, args, kwargs)
-        return run(args, kwargs)
+        if chunk_size is not None:
+            return chunked(call, args, kwargs, chunk_size, in_axes, out_axes, randomness,
+                           axis_size)
+        return call(args, kwargs, axis_size)
 
     mapped.fallbacks = fallbacks
     return mapped
@@ -104,59 +148,6 @@ def _vmapped(fn, in_axes, out_axes, randomness, fallbacks):
 
 #: what a vmap's gradient needs of it; ``remap(f, in_axes, out_axes)``: a vmap like it of ``f``
 _Spec = collections.namedtuple("_Spec", "fn in_axes out_axes randomness fallbacks remap")
-
-
-def _positional(args, in_axes):
-    if isinstance(in_axes, (tuple, list)):
-        if len(in_axes) != len(args):
-            raise ValueError(f"in_axes has {len(in_axes)} entries but the function got "
-                             f"{len(args)} positional arguments: give one entry per argument "
-                             "(None for one not mapped)")
-        return spec_leaves(tuple(in_axes), tuple(args), "in_axes", "arguments")
-    return spec_leaves(in_axes, tuple(args), "in_axes", "arguments")
-
-
-def _mapped_leaves(args, kwargs, in_axes):
-    """``([(axis, path, leaf)], how many of them are positional, batch size, backend)``;
-    ValueError for a leaf that cannot be mapped, an axis out of range, sizes that differ, or
-    nothing mapped."""
-    from ..creation import asarray
-
-    leaves = [(axis, f"argument {path}", leaf) for axis, path, leaf in
-              _positional(args, in_axes)]
-    positional = len(leaves)
-    if kwargs:
-        leaves += [(0 if isinstance(leaf, Tensor) or hasattr(leaf, "__array__") else None,
-                    f"keyword argument {path}", leaf) for _, path, leaf in
-                   spec_leaves(None, kwargs, "in_axes", "keyword arguments")]
-    sizes, out, be = [], [], None
-    for axis, where, leaf in leaves:
-        if axis is not None:
-            if not isinstance(leaf, Tensor):
-                if isinstance(leaf, (numbers.Number, str)) or leaf is None:
-                    raise ValueError(f"vmap: in_axes maps {where} over axis {axis}, but it is "
-                                     f"a {type(leaf).__name__}, not an array; use None in "
-                                     "in_axes for arguments that are not mapped")
-                leaf = asarray(leaf)
-            nd = leaf.ndim
-            if not -nd <= axis < nd:
-                raise ValueError(f"vmap: in_axes={axis} is out of range for {where}, which "
-                                 f"has {nd} dimension{'s' if nd != 1 else ''} "
-                                 f"(shape {leaf.shape})")
-            axis %= nd
-            if be is not None and leaf._backend is not be:
-                raise MixedBackendError(f"vmap: mapped arguments on backends {be.name!r} and "
-                                        f"{leaf._backend.name!r}; move one with .to(...)")
-            be = leaf._backend
-            sizes.append((where, axis, leaf.shape[axis]))
-        out.append((axis, where, leaf))
-    if not sizes:
-        raise ValueError("vmap needs at least one mapped argument (an in_axes entry that is "
-                         "not None, over a tensor)")
-    if len({s for _, _, s in sizes}) > 1:
-        listed = ", ".join(f"{w} has size {s} along axis {a}" for w, a, s in sizes)
-        raise ValueError(f"vmap: the mapped axes must have one size: {listed}")
-    return out, positional, sizes[0][2], be
 
 
 # -- into and out of a level: primitives, so that xg.function traces them; never on a tape

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numbers
 
 from ..pytree import map_leaves
+from ..tensor import Tensor
 
 
 def check_axis_spec(spec, name, path=""):
@@ -43,6 +44,54 @@ def spec_leaves(spec, tree, name, what, path=""):
         raise _mismatch(spec, tree, name, what, path)
     return [x for i, (s, t) in enumerate(zip(spec, tree))
             for x in spec_leaves(s, t, name, what, f"{path}[{i}]")]
+
+
+def axis_leaves(spec, tree):
+    """``spec_leaves`` without the paths (what a call reads when nothing is wrong): ``[(axis,
+    leaf)]``, or None where ``spec`` has a structure ``tree`` lacks (``spec_leaves`` says
+    where).
+
+    >>> axis_leaves((None, 0), ({"w": [1.0, None]}, 2.0))
+    [(None, 1.0), (0, 2.0)]
+    >>> axis_leaves((None, 0), (1.0,)) is None
+    True
+    """
+    found = []
+    return found if _axis_leaves(spec, tree, found, True) else None
+
+
+def _axis_leaves(spec, tree, found, top):
+    if spec is None or spec.__class__ is int or isinstance(spec, numbers.Integral):
+        axis = spec if spec is None or spec.__class__ is int else int(spec)
+        if isinstance(tree, (tuple, list, dict)):
+            _flat(tree, axis, found)
+        elif tree is not None or top:           # (None in a node: no leaf)
+            found.append((axis, tree))
+        return True
+    if isinstance(spec, dict):
+        if not isinstance(tree, dict) or tree.keys() != spec.keys():
+            return False
+        pairs = ((spec[k], tree[k]) for k in tree)
+    elif not isinstance(tree, (tuple, list)) or len(tree) != len(spec):
+        return False
+    else:
+        pairs = zip(spec, tree)
+    for s, t in pairs:
+        if t.__class__ is Tensor and (s is None or s.__class__ is int):
+            found.append((s, t))                # (most arguments: a tensor and its axis)
+        elif not _axis_leaves(s, t, found, False):
+            return False
+    return True
+
+
+def _flat(tree, axis, found):
+    for leaf in (tree.values() if isinstance(tree, dict) else tree):
+        if leaf.__class__ is Tensor:
+            found.append((axis, leaf))
+        elif isinstance(leaf, (tuple, list, dict)):
+            _flat(leaf, axis, found)
+        elif leaf is not None:
+            found.append((axis, leaf))
 
 
 def _leaves(tree, path):

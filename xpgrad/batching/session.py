@@ -53,50 +53,72 @@ class batching:      # noqa: N801 (used as a function: ``with batching(...) as l
         self._randomness = randomness
         self._fallbacks = fallbacks
         self._level = level         # a level entered before, entered again (``reentrant``)
-        self._replaced = []
+        self._previous = None       # the backend's own attributes (and the draw) put back
         self._shared_trace_lock = False
 
-    def replace(self, obj, name, value):
-        """``obj.name = value`` for the block."""
-        self._replaced.append((obj, name, vars(obj).get(name, _ABSENT)))
-        setattr(obj, name, value)
-
     def __enter__(self):
-        from ..jit.lock import TRACE_LOCK
-
-        if TRACE_LOCK.mine.held is None:      # (the trace lock first: a trace may vmap)
-            TRACE_LOCK.acquire_shared()
+        lock = _TRACE_LOCK or _late_imports()
+        if lock.mine.held is None:      # (the trace lock first: a trace may vmap)
+            lock.acquire_shared()
             self._shared_trace_lock = True
         _LOCK.acquire()
         be = self._be
         _DEPTH.depth += 1
         try:
             level = self._level or Level(self._size, be.xp, _DEPTH.depth, self._fallbacks)
-            self.replace(be, "xp", level.namespace)
-            self.replace(be, "kernels", {})
-            for name in ("index_range", "check_index_range", "value_range"):
-                self.replace(be, name, _whole_batch(getattr(be, name)))
-            _patch_random(level, self._randomness, self.replace)
+            get = vars(be).get      # (spelled out: a level is entered on every vmap call)
+            self._previous = ((get("xp", _ABSENT), get("kernels", _ABSENT),
+                               get("index_range", _ABSENT), get("check_index_range", _ABSENT),
+                               get("value_range", _ABSENT)),
+                              vars(_GENERATOR).get("_draw", _ABSENT))
+            checks = (_whole_batch(be.index_range), _whole_batch(be.check_index_range),
+                      _whole_batch(be.value_range))
+            be.xp = level.namespace
+            be.kernels = {}
+            be.index_range, be.check_index_range, be.value_range = checks
+            _GENERATOR._draw = _random_draw(level, self._randomness)
         except BaseException:
             self.__exit__(None, None, None)
             raise
         return level
 
     def __exit__(self, *exc):
-        from ..jit.lock import TRACE_LOCK
-
         _DEPTH.depth -= 1
         try:
-            for obj, name, value in reversed(self._replaced):
-                if value is _ABSENT:
-                    delattr(obj, name)
+            if self._previous is not None:
+                own, draw = self._previous
+                be = self._be
+                for name, value in zip(_PATCHED, own):
+                    if value is _ABSENT:
+                        delattr(be, name)
+                    else:
+                        setattr(be, name, value)
+                if draw is _ABSENT:
+                    del _GENERATOR._draw
                 else:
-                    setattr(obj, name, value)
+                    _GENERATOR._draw = draw
         finally:
             _LOCK.release()
             if self._shared_trace_lock:
-                TRACE_LOCK.release_shared()
+                _TRACE_LOCK.release_shared()
         return False
+
+
+#: the backend's attributes a level sets (its own ones put back after, class ones uncovered)
+_PATCHED = ("xp", "kernels", "index_range", "check_index_range", "value_range")
+#: imported on first use (the jit package and xpgrad.random import much; an import statement in
+#: a function costs microseconds per vmap call)
+_TRACE_LOCK = _GENERATOR = None
+
+
+def _late_imports():
+    """The trace lock (returned) and ``xpgrad.random.Generator``, kept in this module."""
+    global _TRACE_LOCK, _GENERATOR
+    from ..jit.lock import TRACE_LOCK
+    from ..random import Generator
+
+    _TRACE_LOCK, _GENERATOR = TRACE_LOCK, Generator
+    return TRACE_LOCK
 
 
 def reentrant(level) -> bool:
@@ -117,10 +139,9 @@ _RANDOM_ERROR = (
     "shared by every example, or draw outside the vmapped function")
 
 
-def _patch_random(level, randomness, replace):
-    from ..random import Generator
-
-    previous = Generator._draw
+def _random_draw(level, randomness):
+    """``Generator._draw`` inside ``level``: per ``randomness``."""
+    previous = _GENERATOR._draw
 
     def draw(gen, sample):
         if level.thread != threading.get_ident():
@@ -133,4 +154,4 @@ def _patch_random(level, randomness, replace):
         return level.wrap(inner.stack([inner.asarray(previous(gen, sample))
                                        for _ in range(level.size)]))
 
-    replace(Generator, "_draw", draw)
+    return draw

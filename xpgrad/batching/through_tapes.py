@@ -1,14 +1,15 @@
 """A ``vmap`` call under tapes that record: one node of theirs.
 
 The batched operations inside never reach a tape outside the call (their values are batched
-only while the call runs). The call runs with no tape outside recording, noting the tensors
-it reads that those tapes differentiate (its arguments, closures, trainable Variables), as
-``xg.recompute_grad`` does, and recording its batched operations on a tape of its own that
-watches them; the tapes outside then record the call as one node. A first-order gradient
-walks the call's tape in its level, entered again, and sums the per-example gradients of what
-was not mapped (``vmap_sum_examples``, JAX's ``psum`` over the vmap axis). A higher order (a
+only while the call runs). The call runs with no tape outside recording, its batched
+operations recorded on a tape of its own (``kept.py``) that watches what those tapes
+differentiate as the function reads it (its arguments, closures, trainable Variables: what
+``xg.recompute_grad`` notes, by the same ``recompute.OuterTapes``); the tapes outside then
+record the call as one node. A first-order gradient walks the call's tape in its level,
+entered again, and sums the per-example gradients of what was not mapped. A higher order (a
 tape records that backward pass) runs the function again inside ``vmap`` under a fresh tape --
-the per-example vjp, batched, as ``jax.vjp`` of a ``jax.vmap`` is -- and that vmap is again
+the per-example vjp, batched, as ``jax.vjp`` of a ``jax.vmap`` is, summing what every example
+read with ``vmap_sum_examples`` (JAX's ``psum`` over the vmap axis) -- and that vmap is again
 such a node, whose gradient is the vmapped vjp of the vjp: every order composes.
 
 >>> import xpgrad as xg
@@ -26,12 +27,15 @@ from __future__ import annotations
 from ..primitive import Primitive, apply, tape_state
 from ..pytree import rebuild
 from ..random import noting_draws, replaying_fresh
-from ..recompute import _identity, _is_float, _operands, _pack, _Reads, _replaying, _unpack
+from ..recompute import (OuterTapes, is_float_tensor, pack_outputs, replaying_draws,
+                         unpack_outputs, walk_back)
+from ..tape import GradientTape
 from ..tensor import Tensor, _wrap
 from .axes import spec_leaves
 from .batched import BatchedArray
 from .outer_products import sum_examples
-from .session import batching, reentrant
+from .kept import KeptCall
+from .session import reentrant
 
 
 def recorded_call(run, spec, args, kwargs):
@@ -39,39 +43,51 @@ def recorded_call(run, spec, args, kwargs):
 
     ``spec``: the vmap's ``fn, in_axes, out_axes, randomness, fallbacks`` and ``remap`` (how to
     make another vmap of the same kind, for the gradient)."""
-    from .api import _mapped_leaves
-
     outer = tape_state.recording
-    reads = _ReadsWatched(outer)
-    saved = _Saved(reads)
-    tape_state.recording = [reads]
+    kept = KeptCall(OuterTapes(outer))
+    tape_state.recording = []               # (the kept tape records inside, alone)
     try:
-        with noting_draws() as draws:
-            out = run(args, kwargs, saved.around)
+        if spec.randomness == "error":      # (a draw raises: nothing to replay)
+            draws = _NO_DRAWS
+            out = run(args, kwargs, kept.around)
+        else:
+            with noting_draws() as draws:
+                out = run(args, kwargs, kept.around)
     finally:
         tape_state.recording = outer
-    leaves = _mapped_leaves(args, kwargs, spec.in_axes)[0]
-    given = [leaf for _, _, leaf in leaves if _is_float(leaf)]
-    outs = spec_leaves(spec.out_axes, out, "out_axes", "outputs")
-    outputs = [(k, axis, leaf) for k, (axis, _, leaf) in enumerate(outs) if _is_float(leaf)]
-    read = list(reads.found.values())
-    operands = _operands(given, read)
+    out_axes = spec.out_axes
+    if out.__class__ is Tensor and (out_axes is None or out_axes.__class__ is int):
+        outs, outputs = None, [(0, out_axes, out)] if is_float_tensor(out) else []
+    else:
+        outs = spec_leaves(out_axes, out, "out_axes", "outputs")
+        outputs = [(k, axis, leaf) for k, (axis, _, leaf) in enumerate(outs)
+                   if is_float_tensor(leaf)]
+    operands = kept.finish(spec, outputs, outs is None)
     if not outputs or not operands:
         return out                          # nothing a tape could differentiate through
-    call = _Call(spec, args, kwargs, leaves, operands, read, outputs, draws)
-    saved.keep(spec, outputs, call.sources, operands)
-    call.saved = saved
-    flat = [leaf for _, _, leaf in outputs]
-    whole = flat[0] if len(flat) == 1 else _pack(flat)
+    call = _Call(spec, args, kwargs, kept, operands, outputs, draws)
+    whole = out if outs is None else outputs[0][2] if len(outputs) == 1 else \
+        pack_outputs([leaf for _, _, leaf in outputs])
     call.value = whole._data
     node = apply(_NODE, *operands, call=call)
     # what each operand was when the call ran (the tapes have keyed its Variables by now): the
     # gradient reruns the function, which must see the same values
     call.snapshots = [(t._data, t._key) for t in operands]
-    pieces = iter([node] if len(flat) == 1 else _unpack(node, call.specs))
+    if out is whole:
+        return node
+    pieces = iter([node] if len(outputs) == 1 else unpack_outputs(node, call.specs))
     floats = {k for k, _, _ in outputs}
     return rebuild(out, [next(pieces) if k in floats else leaf
                          for k, (_, _, leaf) in enumerate(outs)])
+
+
+class _NoDraws(dict):
+    """``noting_draws``' answer for a call that cannot draw (``randomness="error"``)."""
+
+    fresh = ()
+
+
+_NO_DRAWS = _NoDraws()
 
 
 def _refuse_draws_under_trace():
@@ -90,42 +106,31 @@ class _Call:
     """One recorded vmap call, held by its node: what its gradient needs."""
 
     __slots__ = ("spec", "args", "kwargs", "operands", "draws", "specs", "value",
-                 "outputs", "sources", "snapshots", "saved")
+                 "outputs", "sources", "snapshots", "kept")
 
-    def __init__(self, spec, args, kwargs, leaves, operands, read, outputs, draws):
-        self.spec, self.args, self.kwargs = spec, args, kwargs
+    def __init__(self, spec, args, kwargs, kept, operands, outputs, draws):
+        self.spec, self.args, self.kwargs, self.kept = spec, args, kwargs, kept
         self.operands, self.draws = operands, draws
         self.outputs = [(k, axis if axis is None else axis % leaf.ndim)
                         for k, axis, leaf in outputs]
         self.specs = [(leaf.shape, leaf.dtype) for _, _, leaf in outputs]
         self.value = None
         self.snapshots = ()
-        index = {_identity(t): i for i, t in enumerate(operands)}
         # (argument leaf number or None for a closure, its batch axis or None, operand number)
-        mapped = [(k, axis, index[_identity(leaf)]) for k, (axis, _, leaf) in enumerate(leaves)
-                  if axis is not None and _is_float(leaf) and _identity(leaf) in index]
-        unmapped, seen = [], set()
-        for k, (axis, _, leaf) in enumerate(leaves):
-            if axis is None and _is_float(leaf) and _identity(leaf) not in seen:
-                seen.add(_identity(leaf))
-                unmapped.append((k, None, index[_identity(leaf)]))
-        # what fn reads besides its unmapped arguments (a mapped one read whole counts too)
-        read = {_identity(t) for t in read}
-        closures = [(None, None, i) for i, t in enumerate(operands)
-                    if _identity(t) in read and _identity(t) not in seen]
-        self.sources = mapped + unmapped + closures
+        self.sources = kept.sources
 
     def gradients(self, g, needs):
         """The operands' gradients (None where not ``needs``): raw arrays, or Tensors when
         ``g`` is one (a tape records this backward pass)."""
-        from ..ops.reductions import sum as reduce_sum
-
         higher = isinstance(g, Tensor)
+        kept = self.kept
+        size = kept.size
+        if not higher and size and reentrant(kept.level):
+            seeds = [g] if len(self.specs) == 1 else \
+                [s._data for s in unpack_outputs(_wrap(g, kept.backend), self.specs)]
+            return kept.walk(seeds, needs, self.outputs, len(self.operands), self.spec)
         upstream = g if higher else _wrap(g, self.operands[0]._backend)
-        seeds = [upstream] if len(self.specs) == 1 else _unpack(upstream, self.specs)
-        size, be = _batch_size(self.spec, self.args, self.kwargs)
-        if not higher and size and reentrant(self.saved.level):
-            return self._walk_saved([s._data for s in seeds], needs, size, be)
+        seeds = [upstream] if len(self.specs) == 1 else unpack_outputs(upstream, self.specs)
         self._check_unchanged(needs)
         if self.draws:
             _refuse_draws_under_trace()
@@ -143,8 +148,10 @@ class _Call:
         seed_axes = tuple(0 if axis is None else axis for _, axis in self.outputs)
         grad_axes = tuple(axis if axis is not None or inside else 0 for _, axis, _ in sources)
         vjp = self.spec.remap(per_example, arg_axes + (None, seed_axes), grad_axes)
-        with _replaying(self.draws), replaying_fresh(self.draws.fresh):
+        with replaying_draws(self.draws), replaying_fresh(self.draws.fresh):
             found = vjp(*self.args, closures, tuple(seeds), **self.kwargs)
+
+        from ..ops.reductions import sum as reduce_sum
 
         totals = [None] * len(self.operands)
         for (_, axis, i), grad in zip(sources, found):
@@ -156,47 +163,6 @@ class _Call:
         if higher:
             return totals
         return [None if t is None else t._data for t in totals]
-
-    def _walk_saved(self, seeds, needs, size, be):
-        """First order: the walk back through the tape the call kept, in its level entered
-        again; raw arrays (None where not ``needs``)."""
-        from ..backward import _walk
-        from ..gradient_call import walk_seeds
-        from ..tape import next_key
-        from .api import _leave
-
-        saved = self.saved
-        level = saved.level
-        totals = [None] * len(self.operands)
-        with batching(be, size, self.spec.randomness, self.spec.fallbacks, level=level):
-            inner = level.inner
-            batched = []
-            for seed, (_, axis) in zip(seeds, self.outputs):
-                if axis is None:            # an output every example shares: counted once
-                    rest = inner.zeros((size - 1,) + tuple(seed.shape), dtype=seed.dtype)
-                    seed = inner.concat([inner.expand_dims(seed, axis=0), rest], axis=0)
-                elif axis:
-                    seed = inner.moveaxis(seed, axis, 0)
-                batched.append(BatchedArray(seed, level))
-            targets = [t for t, ok in saved.outputs if ok]
-            if not targets:
-                return totals
-            start = walk_seeds(targets, [b for b, (_, ok) in zip(batched, saved.outputs)
-                                         if ok], False, next_key)
-            sources = [(s, saved.watched[n]) for n, s in enumerate(self.sources)
-                       if needs[s[2]]]
-            tape = saved.tape
-            found = _walk(list(tape._nodes), tape._home, start, {t._key for _, t in sources},
-                          False, False)
-            found = [(s, found.get(t._key)) for s, t in sources]
-        for (_, axis, i), grad in found:
-            if grad is None:
-                continue
-            if axis is None:                # the examples' gradients of what all of them read
-                grad = _sum_examples(None, grad, level)
-            grad = _leave(_wrap(grad, be), axis, "", level)._data
-            totals[i] = grad if totals[i] is None else totals[i] + grad
-        return totals
 
     def _check_unchanged(self, needs):
         for t, (data, key), need in zip(self.operands, self.snapshots, needs):
@@ -211,68 +177,6 @@ class _Call:
 
 def _name(fn):
     return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
-
-
-def _batch_size(spec, args, kwargs):
-    """``(batch size, backend)`` of the call."""
-    from .api import _mapped_leaves
-
-    _, _, size, be = _mapped_leaves(args, kwargs, spec.in_axes)
-    return size, be
-
-
-class _ReadsWatched(_Reads):
-    """``_Reads`` whose ``tape``, once set, watches each tensor found as it is first read
-    (before that tape records the operation reading it)."""
-
-    def __init__(self, outer):
-        super().__init__(outer)
-        self.tape = None
-
-    def _record(self, prim, args, raws, out, params, saved, kern, nested):
-        n = len(self.found)
-        super()._record(prim, args, raws, out, params, saved, kern, nested)
-        if self.tape is not None and len(self.found) > n:
-            for t in list(self.found.values())[n:]:
-                self.tape.watch(t)
-
-
-class _Saved:
-    """What the first run keeps for a first-order gradient: its level, a tape of its batched
-    operations watching the argument leaves and what the tapes outside differentiate, and
-    its outputs before they left the level."""
-
-    def __init__(self, reads):
-        self.reads = reads
-        self.level = self.tape = self.inner_out = None
-        self.outputs = []               # (inner output or None, whether it is a Tensor)
-        self.leaves = ()
-        self.watched = []               # per ``_Call.sources`` entry: the tensor watched
-
-    def around(self, level, leaves, call):
-        from ..tape import GradientTape
-
-        self.level, self.leaves = level, leaves
-        tape = self.tape = GradientTape(persistent=True, watch_accessed_variables=False)
-        with tape:
-            for leaf in leaves:
-                if _is_float(leaf):
-                    tape.watch(leaf)
-            self.reads.tape = tape
-            try:
-                out = self.inner_out = call()
-            finally:
-                self.reads.tape = None
-        return out
-
-    def keep(self, spec, outputs, sources, operands):
-        """Note the inner outputs at the places of ``outputs`` (the float ones of the call's)
-        and the tensor watched for each of ``sources``."""
-        inner = spec_leaves(spec.out_axes, self.inner_out, "out_axes", "outputs")
-        self.inner_out = self.reads = None      # (the reads hold the tapes outside)
-        self.outputs = [(inner[k][2], isinstance(inner[k][2], Tensor)) for k, _, _ in outputs]
-        self.watched = [self.leaves[k] if k is not None else operands[i]
-                        for k, _, i in sources]
 
 
 def _seed_of_shared(seed, size):
@@ -298,14 +202,12 @@ def _per_example_vjp(spec, n_args, sources, outputs, summed):
     """The function vmapped for the gradient: one example's vjp of ``spec.fn`` with respect
     to ``sources`` (its argument leaves by number, then the closures given in order); with
     ``summed``, the gradients of the unmapped ones are the sums over the examples."""
-    from ..recompute import _walk_from
-    from ..tape import GradientTape
-    from .api import _positional
+    from .arguments import positional_leaves
 
     def vjp(*args_and_more, **kwargs):
         args, closures, seeds = args_and_more[:n_args], args_and_more[n_args], \
             args_and_more[n_args + 1]
-        leaves = [leaf for _, _, leaf in _positional(args, spec.in_axes)]
+        leaves = [leaf for _, _, leaf in positional_leaves(args, spec.in_axes)]
         leaves += [leaf for _, _, leaf in spec_leaves(None, kwargs, "in_axes", "keyword "
                                                       "arguments")]
         extra = iter(closures)
@@ -320,7 +222,7 @@ def _per_example_vjp(spec, n_args, sources, outputs, summed):
         if not pairs:
             return tuple(None for _ in watched)
         higher = bool(tape_state.recording)
-        found = _walk_from(tape, [t for t, _ in pairs], [s for _, s in pairs], watched, higher)
+        found = walk_back(tape, [t for t, _ in pairs], [s for _, s in pairs], watched, higher)
         grads = [_as_tensor(found.get(t._key), t) for t in watched]
         if summed:
             level = seeds[0]._data._level       # (the seeds are entered: batched by this vmap)
