@@ -271,3 +271,19 @@ def test_layers_mapped_over_examples_equal_the_batched_layer(layer):
     mapped = xg.vmap(call)
     np.testing.assert_allclose(mapped(x).numpy(), batched(x).numpy(), rtol=1e-5, atol=1e-5)
     assert dict(mapped.fallbacks) == {}
+
+
+def test_a_per_example_integer_index_equals_the_loop():
+    # x.at[i].add with a per-example index array, and a scatter's gradient: the check for a
+    # view of a shared buffer compared that index array with slice(None) ("truth value of an
+    # array ... is ambiguous")
+    rng = np.random.default_rng(3)
+    x = xg.asarray(rng.standard_normal((2, 4)))
+    i = xg.asarray([[0, 2], [3, 3]])
+    add = lambda x, i: x.at[i].add(1.0)                          # noqa: E731
+    np.testing.assert_array_equal(xg.vmap(add)(x, i).numpy(), looped(add, (0, 0), x, i))
+    update = lambda x: xg.sum(xg.sin(xg.tensor_scatter_nd_update(       # noqa: E731
+        x, xg.asarray([[0], [2]]), x[1:3] * 2.0)))
+    xs = xg.asarray(rng.standard_normal((3, 4, 5)))
+    np.testing.assert_allclose(xg.vmap(xg.grad(update))(xs).numpy(),
+                               looped(xg.grad(update), (0,), xs), rtol=1e-12)

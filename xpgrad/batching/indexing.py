@@ -108,7 +108,7 @@ def getitem(x, key):
         return stacked(level, [x._data[b][_example(level, key, b)]
                                for b in range(level.size)], "getitem")
     out = level.wrap(_moved(level.inner, x._data[dkey], move))
-    if x._shared and move is None and dkey[0] == slice(None):
+    if x._shared and move is None and isinstance(dkey[0], slice) and dkey[0] == slice(None):
         out._shared = True          # a view of a shared buffer: copied when written
     return out
 
