@@ -304,6 +304,33 @@ def test_numba_backend_batches_by_the_same_path():
     np.testing.assert_allclose(got.numpy(), np.stack(want), rtol=1e-12)
 
 
+@pytest.mark.parametrize("name", ["numpy", "numba"])
+def test_a_vjp_recorded_outside_vmap_with_kernels_runs_per_example_inside(name):
+    # jacobian rows by vmap of a vjp made outside: the tape recorded the backend's fused
+    # kernels (tanh, softmax cross-entropy), which compute on one
+    # example's arrays; inside vmap they run once per example and say so in fallbacks
+    try:
+        be = xg.get_backend(name)
+    except xg.BackendUnavailableError as e:
+        pytest.skip(str(e))
+    w = xg.asarray(RNG.normal(size=(4, 3)), backend=be)
+    x = xg.asarray(RNG.normal(size=4), backend=be)
+    labels = xg.asarray([2], backend=be)
+    f = lambda x: xg.tanh(x @ w) * x[:3] + xg.losses.softmax_cross_entropy(    # noqa: E731
+        (x @ w)[None], labels)
+    _, vjp_fn = xg.vjp(f, x)
+    rows = xg.vmap(lambda c: vjp_fn(c)[0])
+    got = rows(xg.eye(3, dtype=xg.float64, backend=be))
+    np.testing.assert_allclose(got.numpy(), xg.jacobian(f)(x).numpy(), rtol=1e-12)
+    torch = pytest.importorskip("torch")
+    tw = torch.tensor(w.numpy())
+    want = torch.func.jacrev(lambda t: torch.tanh(t @ tw) * t[:3] + torch.nn.functional.cross_entropy(
+        (t @ tw)[None], torch.tensor([2])))(torch.tensor(x.numpy()))
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12)
+    assert dict(rows.fallbacks) == {"tanh (kernel vjp)": 1,
+                                    "softmax_cross_entropy (kernel vjp)": 1}
+
+
 def test_the_readme_example_runs():
     text = (Path(__file__).parents[1] / "README.md").read_text()
     start = text.index("`xg.vmap(fn, in_axes=0, out_axes=0")

@@ -51,6 +51,9 @@ def _walk(nodes, home, seeds, skeys, consume, higher, after=None, defer=False):
     pop = nodes.pop
     lean = not higher                   # lean nodes take the short path on first-order walks
     home_xp = None if home is None else home.xp
+    # walked inside xg.vmap (which empties the kernel table): a kernel recorded outside it
+    # computes on one example's arrays, so it runs once per example
+    per_example = home is not None and not home.kernels
     n = walked = len(nodes)
     while n:
         if after is not None and n < walked:
@@ -81,8 +84,10 @@ def _walk(nodes, home, seeds, skeys, consume, higher, after=None, defer=False):
             else:
                 kern = kernels[kern]
                 vjp = kern.vjp
+                if per_example:
+                    vjp = _per_example(vjp, prims[prim].name)
                 # a g nothing else holds (not a source's, not a view) may be written over
-                if plain is LEAN_IN_PLACE and okey not in skeys and refcount(g) <= _SOLE and \
+                elif plain is LEAN_IN_PLACE and okey not in skeys and refcount(g) <= _SOLE and \
                         getattr(g, "base", 0) is None:
                     vjp = kern.vjp_in_place
                 gs = vjp(g, saved, res[0]) if len(res) == 1 else vjp(g, saved, res[0], res[1])
@@ -132,7 +137,7 @@ def _walk(nodes, home, seeds, skeys, consume, higher, after=None, defer=False):
                 kern = None if higher else kernels[kern]
             gs = None
             if g.__class__ is Scatter:        # one slice's gradient, kept unmade (below)
-                if kern is not None and kern.vjp_sliced is not None:
+                if kern is not None and kern.vjp_sliced is not None and not per_example:
                     gs = _vjp_sliced(kern, g, saved, ks, inputs, params)
                 if gs is None:
                     g = g.dense(xp)
@@ -140,8 +145,10 @@ def _walk(nodes, home, seeds, skeys, consume, higher, after=None, defer=False):
                 pass
             elif kern is not None:
                 vjp = kern.vjp
+                if per_example:
+                    vjp = _per_example(vjp, prim.name)
                 # a g nothing else holds (not a source's, not a view) may be written over
-                if kern.vjp_in_place is not None and okey not in skeys and \
+                elif kern.vjp_in_place is not None and okey not in skeys and \
                         refcount(g) <= _SOLE and getattr(g, "base", 0) is None:
                     vjp = kern.vjp_in_place
                 if kern.needs:
@@ -261,6 +268,20 @@ class Shaped(tuple):
         for s in self[0]:
             n *= s
         return n
+
+
+def _per_example(vjp, name):
+    """A kernel's ``vjp`` for a walk inside ``xg.vmap``: once per example where an argument is
+    batched (the batching's loop, counted in the vmap's ``fallbacks``), else as it is."""
+    from .batching.batched import BatchedArray
+    from .batching.namespace import loop
+
+    def run(*args, **kwargs):
+        for a in args:
+            if a.__class__ is BatchedArray:
+                return loop(a._level, vjp, f"{name} (kernel vjp)", args, kwargs)
+        return vjp(*args, **kwargs)
+    return run
 
 
 def _kept_for(prim, res, ans):
