@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from ..pytree import rebuild
 from ..random import noting_draws, replaying_fresh
-from ..recompute import replaying_draws
+from ..outer_tapes import replaying_draws
 from ..tensor import Tensor
 from .arguments import mapped_leaves
 from .axes import spec_leaves

@@ -15,7 +15,7 @@ whose per-example gradients of what every example read are summed over the examp
 """
 from __future__ import annotations
 
-from ..recompute import OuterTapes, is_float_tensor, value_identity, walk_back
+from ..outer_tapes import OuterTapes, is_float_tensor, value_identity, walk_back
 from ..tape import GradientTape
 from ..tensor import Tensor
 from .axes import spec_leaves

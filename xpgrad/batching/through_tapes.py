@@ -4,7 +4,7 @@ The batched operations inside never reach a tape outside the call (their values 
 only while the call runs). The call runs with no tape outside recording, its batched
 operations recorded on a tape of its own (``kept.py``) that watches what those tapes
 differentiate as the function reads it (its arguments, closures, trainable Variables: what
-``xg.recompute_grad`` notes, by the same ``recompute.OuterTapes``); the tapes outside then
+``xg.recompute_grad`` notes, by the same ``outer_tapes.OuterTapes``); the tapes outside then
 record the call as one node. A first-order gradient walks the call's tape in its level,
 entered again, and sums the per-example gradients of what was not mapped. A higher order (a
 tape records that backward pass) runs the function again inside ``vmap`` under a fresh tape --
@@ -27,8 +27,8 @@ from __future__ import annotations
 from ..primitive import Primitive, apply, tape_state
 from ..pytree import rebuild
 from ..random import noting_draws, replaying_fresh
-from ..recompute import (OuterTapes, is_float_tensor, pack_outputs, replaying_draws,
-                         unpack_outputs, walk_back)
+from ..outer_tapes import (OuterTapes, is_float_tensor, pack_outputs, replaying_draws,
+                           unpack_outputs, walk_back)
 from ..tape import GradientTape
 from ..tensor import Tensor, _wrap
 from .axes import spec_leaves
