@@ -48,6 +48,7 @@ from .gradient_call import (check_sources, finish, seed_of, targets_and_seeds, t
                             walk_seed, walk_seeds)
 from .pytree import is_node, rebuild
 from .primitive import LEAN_ELEMENTWISE, tape_state
+from .tape_jacobians import TapeJacobians
 from .tensor import Tensor, Variable, _wrap
 
 
@@ -69,7 +70,7 @@ def _is_float(t: Tensor) -> bool:
 _FLOAT_KINDS = frozenset("fc")
 
 
-class GradientTape:
+class GradientTape(TapeJacobians):
     """Record operations for automatic differentiation (see the module docstring)."""
 
     #: xpgrad.distributed sets this on an instance for one gradient call: ``hook(i, grads)`` is
@@ -431,50 +432,6 @@ class GradientTape:
             return rebuild(structure, out)
         return out[0] if single else (tuple(out) if isinstance(sources, tuple) else out)
 
-    def jacobian(self, target, sources=None, unconnected_gradients="none",
-                 parallel_iterations=None, experimental_use_pfor=True, *, source=None):
-        """Full Jacobian, shape ``target.shape + source.shape``, one reverse pass per entry;
-        for a list of sources, a list of Jacobians from the same passes (TensorFlow's).
-        ``parallel_iterations`` and ``experimental_use_pfor`` are TensorFlow's, accepted and
-        checked (the passes run one after another either way); ``source=`` is ``sources``.
-
-        >>> import xpgrad as xg
-        >>> x = xg.asarray([1.0, 2.0])
-        >>> with xg.GradientTape() as tape:
-        ...     tape.watch(x)
-        ...     y = x * x
-        >>> tape.jacobian(y, x).tolist()
-        [[2.0, 0.0], [0.0, 4.0]]
-        """
-        from .jacobians import jacobian
-
-        if (sources is None) == (source is None):
-            raise TypeError("jacobian() takes the sources once: as sources (TensorFlow's "
-                            "name) or source=")
-        _tf_options(parallel_iterations, experimental_use_pfor, "jacobian")
-        return jacobian(self, target, source if sources is None else sources,
-                        unconnected_gradients)
-
-    def batch_jacobian(self, target, source, unconnected_gradients="none",
-                       parallel_iterations=None, experimental_use_pfor=True):
-        """Each example's Jacobian, as TensorFlow's: ``result[b]`` is ``d target[b] / d
-        source[b]``, shape ``(B,) + target.shape[1:] + source.shape[1:]``, in one reverse pass
-        per entry of one example. Example ``b`` of ``target`` must depend on example ``b`` of
-        ``source`` only (other examples' contributions would be summed in).
-
-        >>> import xpgrad as xg
-        >>> x = xg.asarray([[1.0, 2.0], [3.0, 4.0]])
-        >>> with xg.GradientTape() as tape:
-        ...     tape.watch(x)
-        ...     y = x ** 2
-        >>> tape.batch_jacobian(y, x).tolist()
-        [[[2.0, 0.0], [0.0, 4.0]], [[6.0, 0.0], [0.0, 8.0]]]
-        """
-        from .jacobians import batch_jacobian
-
-        _tf_options(parallel_iterations, experimental_use_pfor, "batch_jacobian")
-        return batch_jacobian(self, target, source, unconnected_gradients)
-
     def _check_usable(self):
         if self._used and not self._persistent:
             raise RuntimeError("a non-persistent GradientTape can only be used to compute one "
@@ -571,18 +528,6 @@ def stop_gradient(t):
             raise TypeError(f"stop_gradient takes a tensor or an array, got "
                             f"{type(t).__name__} {t!r:.40}") from None
     return _wrap(t._data, t._backend)
-
-
-def _tf_options(parallel_iterations, experimental_use_pfor, who):
-    """Check TensorFlow's jacobian options, which change nothing here."""
-    if parallel_iterations is not None and (isinstance(parallel_iterations, bool) or not
-                                            isinstance(parallel_iterations, int)
-                                            or parallel_iterations < 1):
-        raise ValueError(f"{who}: parallel_iterations must be None or an integer >= 1, got "
-                         f"{parallel_iterations!r}")
-    if not isinstance(experimental_use_pfor, bool):
-        raise TypeError(f"{who}: experimental_use_pfor must be True or False, got "
-                        f"{experimental_use_pfor!r}")
 
 
 def warn_no_path(method, stacklevel, tape=None):
