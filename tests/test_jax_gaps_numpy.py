@@ -63,7 +63,6 @@ def test_medians_match_numpy(axis):
         np.testing.assert_allclose(
             xg.nanpercentile(xg.asarray(A_NAN), [10, 90], axis=axis, keepdims=keepdims).numpy(),
             quiet(np.nanpercentile, A_NAN, [10, 90], axis=axis, keepdims=keepdims))
-    assert xg.median(xg.arange(5)).dtype == xg.float64           # integers: float64, as NumPy
 
 
 @pytest.mark.parametrize("method", ["linear", "midpoint", "nearest"])
@@ -167,6 +166,29 @@ def test_average_matches_numpy_and_finite_differences():
         np.testing.assert_allclose(total.numpy(), want_total)
     check_grads(lambda a, w: xg.average(a, axis=2, weights=w), [A, w3])
     check_grads(lambda a, w: xg.average(a, weights=w, keepdims=True), [A, w_full])
+
+
+INTS = np.array([[3, 1, 4, 1], [5, 9, 2, 6]], dtype=np.int32)
+
+
+@pytest.mark.parametrize("name, ours, numpys", [
+    ("median", lambda a: xg.median(a, axis=1), lambda a: np.median(a, axis=1)),
+    ("nanmedian", lambda a: xg.nanmedian(a), np.nanmedian),
+    ("quantile", lambda a: xg.quantile(a, [0.25, 0.9], axis=0),
+     lambda a: np.quantile(a, [0.25, 0.9], axis=0)),
+    ("nanquantile", lambda a: xg.nanquantile(a, 0.3), lambda a: np.nanquantile(a, 0.3)),
+    ("percentile", lambda a: xg.percentile(a, 40, axis=1), lambda a: np.percentile(a, 40, axis=1)),
+    ("nanpercentile", lambda a: xg.nanpercentile(a, 75), lambda a: np.nanpercentile(a, 75)),
+    ("nanmean", lambda a: xg.nanmean(a, axis=0), lambda a: np.nanmean(a, axis=0)),
+    ("average", lambda a: xg.average(a, axis=1), lambda a: np.average(a, axis=1)),
+    ("average weights", lambda a: xg.average(a, axis=1, weights=xg.asarray([1, 2, 0, 1])),
+     lambda a: np.average(a, axis=1, weights=[1, 2, 0, 1])),
+])
+def test_integer_input_gives_means_float_dtype(name, ours, numpys):
+    x = xg.asarray(INTS)
+    got = ours(x)
+    assert got.dtype == xg.mean(x).dtype == xg.float32, name     # not NumPy's float64
+    np.testing.assert_allclose(got.numpy(), numpys(INTS), rtol=1e-6)
 
 
 def test_average_refuses_weights_of_another_shape():

@@ -15,6 +15,7 @@ from __future__ import annotations
 from .._args import flag, refuse_keywords
 from ..tensor import Tensor
 from ._define import as_tensor, norm_axes
+from .reductions import _floating
 
 
 def _ns():
@@ -90,8 +91,7 @@ def nanmean(a, /, axis=None, dtype=None, *, keepdims=False, **unexpected):
     1.5
     """
     xg, a, axes, keepdims = _prepared("nanmean", a, axis, keepdims, dtype, unexpected)
-    if not a.dtype.is_inexact:
-        a = xg.astype(a, xg.float64)        # NumPy's mean of integers is float64
+    a = _floating(a)              # integers: the default float, as xg.mean (NumPy: float64)
     kept = xg.logical_not(xg.isnan(a))
     total = xg.sum(xg.where(kept, a, 0.0), axis=axes, keepdims=keepdims)
     count = xg.sum(xg.astype(kept, a.dtype), axis=axes, keepdims=keepdims)
@@ -115,8 +115,7 @@ def average(a, /, axis=None, weights=None, returned=False, *, keepdims=False, **
     """
     xg, a, axes, keepdims = _prepared("average", a, axis, keepdims, None, unexpected)
     returned = flag(returned, "returned", "average")
-    if not a.dtype.is_inexact:
-        a = xg.astype(a, xg.float64)
+    a = _floating(a)
     if weights is None:
         result = xg.mean(a, axis=axes, keepdims=keepdims)
         total = xg.full_like(result, a.size / max(result.size, 1) if a.size else 0.0)
