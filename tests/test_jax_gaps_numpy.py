@@ -202,6 +202,33 @@ def test_average_refuses_weights_of_another_shape():
         xg.average(xg.asarray(A), returned="yes")
 
 
+ROWS = np.array([[1.0, 2.0], [3.0, 4.0], [0.0, 0.0], [-5.0, 1.0]])
+
+
+@pytest.mark.parametrize("axis, weights", [(None, [[1.0, -1.0]] * 4), (1, [1.0, -1.0]),
+                                           (0, [1.0, -1.0, 2.0, -2.0])])
+def test_average_with_weights_summing_to_zero_raises_as_numpy(axis, weights):
+    with pytest.raises(ZeroDivisionError, match="[Ww]eights sum to zero"):
+        np.average(ROWS, axis=axis, weights=weights)
+    before = xg.asarray(ROWS)
+    with pytest.raises(ZeroDivisionError, match=r"average: weights sum to zero, can't be "
+                                                r"normalized"):
+        xg.average(before, axis=axis, weights=xg.asarray(weights))
+    with pytest.raises(ZeroDivisionError, match="weights sum to zero"):
+        xg.vmap(lambda row: xg.average(row, weights=xg.asarray([1.0, -1.0])))(before)
+
+
+def test_average_with_weights_summing_to_zero_under_xg_function_is_quiet_arithmetic():
+    step = xg.function(lambda a, w: xg.average(a, axis=1, weights=w))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for w in ([1.0, 1.0], [1.0, -1.0], [2.0, -1.0], [-3.0, 3.0]):
+            w = np.array(w)
+            with np.errstate(all="ignore"):
+                want = (ROWS * w).sum(axis=1) / w.sum()       # NumPy's division: NaN, +-inf
+            np.testing.assert_array_equal(step(xg.asarray(ROWS), xg.asarray(w)).numpy(), want)
+
+
 def test_nan_reductions_and_average_match_jax(jax):
     jnp = jax.numpy
     np.testing.assert_allclose(xg.nanmean(xg.asarray(A_NAN), axis=0).numpy(),

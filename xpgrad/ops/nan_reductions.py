@@ -12,6 +12,10 @@ and JAX), an all-NaN slice is 0 for ``nansum``, 1 for ``nanprod`` and NaN for th
 """
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
 from .._args import flag, refuse_keywords
 from ..tensor import Tensor
 from ._define import as_tensor, norm_axes
@@ -103,7 +107,9 @@ def average(a, /, axis=None, weights=None, returned=False, *, keepdims=False, **
     ``jax.numpy.average``); ``weights`` has ``a``'s shape or that of the reduced axes (a 1-D
     one along an int ``axis``); without weights, the mean. ``returned=True`` also returns the
     sum of the weights, broadcast to the result's shape. Differentiable in ``a`` and
-    ``weights``. Weights that sum to 0 give NaN or inf, as JAX's (NumPy raises).
+    ``weights``. Weights that sum to 0 are a ZeroDivisionError, as NumPy's, where that can be
+    told without waiting for a device (an eager call on numpy or numba); on a GPU and under
+    ``xg.function`` they give NaN or +-inf, as JAX's, without a warning.
 
     >>> import xpgrad as xg
     >>> x = xg.asarray([[1.0, 2.0], [3.0, 4.0]])
@@ -122,8 +128,25 @@ def average(a, /, axis=None, weights=None, returned=False, *, keepdims=False, **
         return (result, total) if returned else result
     w = _weights(xg, a, weights, axes)
     total = xg.sum(xg.broadcast_to(w, a.shape), axis=axes, keepdims=keepdims)
-    result = xg.sum(a * w, axis=axes, keepdims=keepdims) / total
+    result = _quiet_quotient(xg, xg.sum(a * w, axis=axes, keepdims=keepdims), total)
     return (result, xg.broadcast_to(total, result.shape)) if returned else result
+
+
+def _quiet_quotient(xg, weighted, total):
+    """``weighted / total``. A zero ``total`` is NumPy's ZeroDivisionError where the values
+    are in host memory (an eager call on numpy or numba); elsewhere (a GPU array, whose reading
+    waits for the device, an ``xg.function`` trace) it gives what the division gives, NaN or
+    +-inf, without NumPy's RuntimeWarning."""
+    zero = total == 0
+    raw = zero._data
+    if isinstance(raw, (np.ndarray, np.generic)):
+        if raw.any():
+            raise ZeroDivisionError("average: weights sum to zero, can't be normalized "
+                                    "(as numpy.average)")
+        return weighted / total
+    infinity = xg.where(weighted > 0, math.inf, -math.inf)
+    at_zero = xg.where(xg.logical_or(weighted == 0, xg.isnan(weighted)), math.nan, infinity)
+    return xg.where(zero, at_zero, weighted / xg.where(zero, 1.0, total))
 
 
 def _weights(xg, a, weights, axes):
