@@ -135,8 +135,7 @@ def _value(x, value, what="x[key] = value", stacklevel=4):
         return astype(value, x.dtype)
     kind = getattr(getattr(value, "dtype", None), "kind", None)
     if kind is None:                        # a list: the kind its entries make
-        value = asarray(value, backend=x._backend)
-        kind = value.dtype.kind
+        kind = asarray(value, backend=x._backend).dtype.kind
     _warn_if_lossy(x, kind, what, stacklevel + 1)
     return asarray(value, dtype=x.dtype, backend=x._backend)
 
