@@ -312,3 +312,14 @@ def test_writes_within_numpys_same_kind_casts_stay_quiet(x, value):
 
 def _as_tensor(value):
     return value if isinstance(value, xg.Tensor) else xg.asarray(value)
+
+
+def test_a_python_int_a_small_dtype_cannot_hold_stays_numpys_overflowerror():
+    with pytest.raises(OverflowError):
+        np.zeros(2, dtype=np.uint8)[:1] = [-1]
+    u = xg.asarray([1, 2], dtype=xg.uint8)
+    with pytest.raises(OverflowError, match="-1 out of bounds for uint8"):
+        u[:1] = [-1]
+    with pytest.raises(OverflowError, match="-1 out of bounds for uint8"):
+        u.at[:1].set([-1])
+    assert u.tolist() == [1, 2]
