@@ -198,6 +198,24 @@ def test_softmax_of_an_empty_axis_is_empty_like_pytorch(backend, name, shape):
     assert xg.grad(lambda a: xg.sum(f(a)))(x).shape == shape
 
 
+@pytest.mark.parametrize("name, torchs", [("softmax", 1.0), ("log_softmax", 0.0)])
+@pytest.mark.parametrize("axis", [-1, 0])
+def test_softmax_of_a_0d_tensor_names_the_axis_where_pytorch_and_jax_disagree(name, torchs, axis):
+    torch = pytest.importorskip("torch")
+    assert getattr(torch, name)(torch.tensor(3.0), axis).item() == torchs
+    jax = pytest.importorskip("jax")
+    with pytest.raises(ValueError, match="out of bounds"):
+        getattr(jax.nn, name)(jax.numpy.asarray(3.0), axis=axis)
+    for f in (getattr(xg.nn, name), getattr(xg, name)):
+        with pytest.raises(ValueError, match=rf"{name}: axis {axis} is out of range for a 0-d "
+                                             rf"tensor.*PyTorch returns {torchs}.*\(1,\)"):
+            f(xg.asarray(3.0), axis=axis)
+    with pytest.raises(TypeError, match="axis must be an int"):
+        getattr(xg.nn, name)(xg.asarray(3.0), axis="last")
+    one = getattr(xg.nn, name)(xg.asarray([3.0]), axis=axis)         # the reshape it suggests
+    assert one.tolist() == [getattr(torch, name)(torch.tensor([3.0]), axis).item()]
+
+
 # -- xg.grad / value_and_grad / jacobian: argnums ----------------------------------------------
 @pytest.mark.parametrize("argnums", ["0", 0.0, True, (0, "1"), None])
 @pytest.mark.parametrize("transform", [xg.grad, xg.value_and_grad, xg.jacobian])

@@ -4,6 +4,8 @@ finite differences and PyTorch's ``index_put`` / ``scatter_reduce`` (which split
 as JAX), and against JAX where it is installed."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -240,3 +242,84 @@ def test_mask_updates_under_function_follow_the_count_of_true_places(method):
         x = xg.asarray(a, dtype=xg.float64)
         np.testing.assert_array_equal(traced(x).numpy(), update(x).numpy())
         np.testing.assert_array_equal(traced_gradient(x).numpy(), gradient(x).numpy())
+
+
+# -- values that lose what x's dtype cannot hold: warned, as JAX's at[] (values as NumPy's) ------
+
+LOSSY = [   # (x, value, NumPy's dtype of x, what the warning says)
+    ([1, 2, 3], 2.7, np.int64, "floating values into a tensor of dtype int64: they are "
+                               "truncated toward zero"),
+    ([1, 2, 3], np.array([2.7]), np.int64, "truncated toward zero"),
+    ([1, 2, 3], xg.asarray([-2.7], dtype=xg.float64), np.int64, "truncated toward zero"),
+    ([1, 2, 3], [2.7], np.int64, "truncated toward zero"),
+    ([True, False, False], 2, np.bool_, "integer values into a tensor of dtype bool: they are "
+                                        "made their truthiness"),
+    ([True, False, False], 0.5, np.bool_, "made their truthiness"),
+    ([1.0, 2.0, 3.0], xg.asarray([1 + 2j]), np.float32, "discards their imaginary part"),
+]
+
+
+def _numpy_value(value):
+    return np.asarray(value) if not isinstance(value, xg.Tensor) else value.numpy()
+
+
+@pytest.mark.parametrize("x, value, np_dtype, says", LOSSY)
+@pytest.mark.parametrize("method", ["set", "add", "multiply"])
+def test_a_lossy_value_warns_as_jax_and_gives_numpys_cast(method, x, value, np_dtype, says):
+    ours = xg.asarray(np.array(x, dtype=np_dtype))
+    with pytest.warns(UserWarning, match=rf"x.at\[...\].{method}: writing .*{says}") as seen:
+        got = getattr(ours.at[:1], method)(value)
+    assert seen[0].filename == __file__                        # points at the user's line
+    want = np.array(x, dtype=np_dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", np.exceptions.ComplexWarning)
+        cast = _numpy_value(value).astype(np_dtype)             # NumPy's setitem cast
+    want[:1] = {"set": cast, "add": want[:1] + cast, "multiply": want[:1] * cast}[method]
+    np.testing.assert_array_equal(got.numpy(), want)
+
+
+@pytest.mark.parametrize("x, value, np_dtype, says", LOSSY)
+def test_setitem_warns_as_at_set_does(x, value, np_dtype, says):
+    ours = xg.asarray(np.array(x, dtype=np_dtype))
+    with pytest.warns(UserWarning, match=rf"x\[key\] = value: writing .*{says}") as seen:
+        ours[:1] = value
+    assert seen[0].filename == __file__
+    assert ours.tolist() == xg.asarray(np.array(x, dtype=np_dtype)).at[:1].set(
+        xg.astype(_as_tensor(value), ours.dtype)).tolist()
+
+
+def test_jax_warns_for_the_same_writes():
+    jax = pytest.importorskip("jax")
+    with pytest.warns(FutureWarning, match="cannot safely cast value from dtype=float32 to "
+                                           "dtype=int32"):
+        jax.numpy.asarray([1, 2, 3]).at[0].set(2.7)
+
+
+@pytest.mark.parametrize("x, value", [
+    ([1, 2, 3], 4), ([1, 2, 3], np.array([4], dtype=np.int8)), ([1, 2, 3], True),
+    ([1.0, 2.0], 3), ([1.0, 2.0], xg.asarray([3], dtype=xg.int32)), ([1.0, 2.0], np.float64(3.5)),
+    ([True, False], True), ([True, False], np.array([False])),
+    ([1 + 1j, 2j], 2.5),
+])
+def test_writes_within_numpys_same_kind_casts_stay_quiet(x, value):
+    ours = xg.asarray(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ours.at[:1].set(value)
+        ours.at[:1].add(value)
+        ours[:1] = value
+
+
+def _as_tensor(value):
+    return value if isinstance(value, xg.Tensor) else xg.asarray(value)
+
+
+def test_a_python_int_a_small_dtype_cannot_hold_stays_numpys_overflowerror():
+    with pytest.raises(OverflowError):
+        np.zeros(2, dtype=np.uint8)[:1] = [-1]
+    u = xg.asarray([1, 2], dtype=xg.uint8)
+    with pytest.raises(OverflowError, match="-1 out of bounds for uint8"):
+        u[:1] = [-1]
+    with pytest.raises(OverflowError, match="-1 out of bounds for uint8"):
+        u.at[:1].set([-1])
+    assert u.tolist() == [1, 2]

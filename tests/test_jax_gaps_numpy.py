@@ -63,7 +63,6 @@ def test_medians_match_numpy(axis):
         np.testing.assert_allclose(
             xg.nanpercentile(xg.asarray(A_NAN), [10, 90], axis=axis, keepdims=keepdims).numpy(),
             quiet(np.nanpercentile, A_NAN, [10, 90], axis=axis, keepdims=keepdims))
-    assert xg.median(xg.arange(5)).dtype == xg.float64           # integers: float64, as NumPy
 
 
 @pytest.mark.parametrize("method", ["linear", "midpoint", "nearest"])
@@ -169,6 +168,29 @@ def test_average_matches_numpy_and_finite_differences():
     check_grads(lambda a, w: xg.average(a, weights=w, keepdims=True), [A, w_full])
 
 
+INTS = np.array([[3, 1, 4, 1], [5, 9, 2, 6]], dtype=np.int32)
+
+
+@pytest.mark.parametrize("name, ours, numpys", [
+    ("median", lambda a: xg.median(a, axis=1), lambda a: np.median(a, axis=1)),
+    ("nanmedian", lambda a: xg.nanmedian(a), np.nanmedian),
+    ("quantile", lambda a: xg.quantile(a, [0.25, 0.9], axis=0),
+     lambda a: np.quantile(a, [0.25, 0.9], axis=0)),
+    ("nanquantile", lambda a: xg.nanquantile(a, 0.3), lambda a: np.nanquantile(a, 0.3)),
+    ("percentile", lambda a: xg.percentile(a, 40, axis=1), lambda a: np.percentile(a, 40, axis=1)),
+    ("nanpercentile", lambda a: xg.nanpercentile(a, 75), lambda a: np.nanpercentile(a, 75)),
+    ("nanmean", lambda a: xg.nanmean(a, axis=0), lambda a: np.nanmean(a, axis=0)),
+    ("average", lambda a: xg.average(a, axis=1), lambda a: np.average(a, axis=1)),
+    ("average weights", lambda a: xg.average(a, axis=1, weights=xg.asarray([1, 2, 0, 1])),
+     lambda a: np.average(a, axis=1, weights=[1, 2, 0, 1])),
+])
+def test_integer_input_gives_means_float_dtype(name, ours, numpys):
+    x = xg.asarray(INTS)
+    got = ours(x)
+    assert got.dtype == xg.mean(x).dtype == xg.float32, name     # not NumPy's float64
+    np.testing.assert_allclose(got.numpy(), numpys(INTS), rtol=1e-6)
+
+
 def test_average_refuses_weights_of_another_shape():
     with pytest.raises(ValueError, match=r"average: weights of shape \(3,\) differ from a's "
                                          r"\(4, 5, 3\); give axis="):
@@ -178,6 +200,33 @@ def test_average_refuses_weights_of_another_shape():
         xg.average(xg.asarray(A), axis=2, weights=xg.ones(4))
     with pytest.raises(TypeError, match="returned must be"):
         xg.average(xg.asarray(A), returned="yes")
+
+
+ROWS = np.array([[1.0, 2.0], [3.0, 4.0], [0.0, 0.0], [-5.0, 1.0]])
+
+
+@pytest.mark.parametrize("axis, weights", [(None, [[1.0, -1.0]] * 4), (1, [1.0, -1.0]),
+                                           (0, [1.0, -1.0, 2.0, -2.0])])
+def test_average_with_weights_summing_to_zero_raises_as_numpy(axis, weights):
+    with pytest.raises(ZeroDivisionError, match="[Ww]eights sum to zero"):
+        np.average(ROWS, axis=axis, weights=weights)
+    before = xg.asarray(ROWS)
+    with pytest.raises(ZeroDivisionError, match=r"average: weights sum to zero, can't be "
+                                                r"normalized"):
+        xg.average(before, axis=axis, weights=xg.asarray(weights))
+    with pytest.raises(ZeroDivisionError, match="weights sum to zero"):
+        xg.vmap(lambda row: xg.average(row, weights=xg.asarray([1.0, -1.0])))(before)
+
+
+def test_average_with_weights_summing_to_zero_under_xg_function_is_quiet_arithmetic():
+    step = xg.function(lambda a, w: xg.average(a, axis=1, weights=w))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for w in ([1.0, 1.0], [1.0, -1.0], [2.0, -1.0], [-3.0, 3.0]):
+            w = np.array(w)
+            with np.errstate(all="ignore"):
+                want = (ROWS * w).sum(axis=1) / w.sum()       # NumPy's division: NaN, +-inf
+            np.testing.assert_array_equal(step(xg.asarray(ROWS), xg.asarray(w)).numpy(), want)
 
 
 def test_nan_reductions_and_average_match_jax(jax):

@@ -209,3 +209,23 @@ def test_masks_and_logsumexp_match_jax(jax):
         for g, w in zip(got if isinstance(got, tuple) else [got],
                         want if isinstance(want, tuple) else [want]):
             np.testing.assert_allclose(g.numpy(), np.asarray(w))
+
+
+@pytest.mark.parametrize("keywords", [{}, {"axis": 1}, {"b": [[1.0, 2.0, 0.5]] * 2},
+                                      {"return_sign": True},
+                                      {"where": [[True, False, True], [True, True, True]]}])
+def test_logsumexp_of_integers_is_in_means_float_dtype(keywords):
+    ints = np.array([[1, 2, 3], [0, -4, 5]], dtype=np.int64)
+    x = xg.asarray(ints)
+    ours = {k: xg.asarray(v) if k in ("b", "where") else v for k, v in keywords.items()}
+    got = xg.logsumexp(x, **ours)
+    got = got[0] if keywords.get("return_sign") else got
+    assert got.dtype == xg.mean(x).dtype == xg.float32
+    want = torch.logsumexp(torch.as_tensor(ints, dtype=torch.float64),
+                           dim=keywords.get("axis", (0, 1)))
+    if "b" in keywords:             # b scales exp(x): log b joins the exponent
+        want = torch.logsumexp(torch.as_tensor(ints + np.log(keywords["b"])), dim=(0, 1))
+    if "where" in keywords:
+        kept = np.where(keywords["where"], ints, -np.inf)
+        want = torch.logsumexp(torch.as_tensor(kept), dim=(0, 1))
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6)

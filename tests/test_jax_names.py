@@ -60,6 +60,57 @@ def test_tree_map_and_tree_leaves_match_jax_tree_util(jax):
         np.testing.assert_array_equal(g, np.asarray(w))
 
 
+def _is_pair(t):
+    return isinstance(t, list) and len(t) == 2 and all(isinstance(v, int) for v in t)
+
+
+IS_LEAF_CASES = [   # (f, tree, rest, is_leaf); trees whose dicts' keys are in sorted order
+    (len, {"a": [1, 2], "b": [[3], 4]}, (), lambda t: isinstance(t, list)),
+    (lambda t: 0 if t is None else t, [None, 1], (), lambda t: t is None),
+    (lambda a, b: (a, b), [[1, 2], 3], ([[10, 20], 30],), _is_pair),
+    (lambda t: t, [1, 2], (), lambda t: isinstance(t, list)),           # the root itself
+    (str, (1, (2, 3)), (), lambda t: t == (2, 3)),
+    (lambda t: t, None, (), lambda t: t is None),
+    (lambda a, b: a + b, {"a": [1, 2], "b": 5}, ({"a": [3, 4], "b": 6},), lambda t: False),
+]
+
+
+@pytest.mark.parametrize("f, tree, rest, is_leaf", IS_LEAF_CASES)
+def test_tree_map_is_leaf_stops_the_descent_as_jax(jax, f, tree, rest, is_leaf):
+    want = jax.tree_util.tree_map(f, tree, *rest, is_leaf=is_leaf)
+    assert xg.tree_map(f, tree, *rest, is_leaf=is_leaf) == want
+    assert xg.tree_leaves(tree, is_leaf=is_leaf) == jax.tree_util.tree_leaves(tree,
+                                                                               is_leaf=is_leaf)
+
+
+def test_tree_map_is_leaf_keeps_containers_and_gradients_whole():
+    params = {"w": xg.asarray([1.0, 2.0], dtype=xg.float64), "pair": Pair(3.0, 4.0)}
+    swapped = xg.tree_map(lambda t: Pair(t.second, t.first) if isinstance(t, Pair) else t,
+                          params, is_leaf=lambda t: isinstance(t, Pair))
+    assert swapped["pair"] == Pair(4.0, 3.0) and swapped["w"] is params["w"]
+    grads = xg.grad(lambda p: xg.sum(p["w"] ** 2))(params)
+    calls = []
+
+    def step(p, g):
+        calls.append(type(p).__name__)
+        if isinstance(p, Pair):                     # g there: the Pair of its gradients
+            return Pair(*(a - 0.25 * float(b) for a, b in zip(p, g)))
+        return p - 0.25 * g
+
+    new = xg.tree_map(step, params, grads, is_leaf=lambda t: isinstance(t, Pair))
+    assert sorted(calls) == ["Pair", "Tensor"]
+    assert new["w"].tolist() == [0.5, 1.0] and new["pair"] == Pair(3.0, 4.0)
+
+
+@pytest.mark.parametrize("call", [xg.tree_map, xg.tree_leaves])
+def test_is_leaf_must_be_callable(call):
+    name = call.__name__
+    args = (lambda t: t, [1]) if name == "tree_map" else ([1],)
+    with pytest.raises(TypeError, match=rf"{name}: is_leaf must be None or a callable taking a "
+                                        r"subtree, got bool True"):
+        call(*args, is_leaf=True)
+
+
 # -- modules called as JAX's functions ------------------------------------------------------------
 
 @pytest.mark.parametrize("module, says", [

@@ -91,3 +91,86 @@ def test_the_optimizer_still_updates_in_place():
         loss = xg.sum(w * w)
     opt.apply_gradients(zip(tape.gradient(loss, [w]), [w]))
     assert w.tolist() == [0.0, 0.0]
+
+
+_WIDE = [2 ** 40, np.int64(2 ** 40), np.array([2 ** 40]), [2 ** 40],
+         xg.asarray([2 ** 40], dtype=xg.int64), [-2 ** 40, 5]]
+
+
+@pytest.mark.parametrize("value", _WIDE)
+@pytest.mark.parametrize("method", ["assign", "assign_add", "assign_sub"])
+def test_an_integer_the_dtype_cannot_hold_is_refused_not_wrapped(method, value):
+    v = xg.Variable([3], dtype=xg.int32, name="count")
+    if isinstance(value, list) and len(value) == 2:
+        v = xg.Variable([3, 4], dtype=xg.int32, name="count")
+    before = v.tolist()
+    wrapped = np.asarray(value, dtype=np.int64).astype(np.int32)     # what used to be stored
+    assert not np.array_equal(wrapped, np.asarray(value))
+    flat = np.ravel(np.asarray(value)).tolist()
+    bad = min(flat) if min(flat) < 0 else max(flat)
+    with pytest.raises(OverflowError, match=rf"{method}: the value {bad} is out of range for "
+                                            r"variable 'count' of dtype int32 \(-2147483648 to "
+                                            r"2147483647\)"):
+        getattr(v, method)(value)
+    assert v.tolist() == before
+
+
+def test_numpy_refuses_the_same_python_int_with_overflowerror():
+    with pytest.raises(OverflowError):
+        np.asarray(2 ** 40, dtype=np.int32)
+
+
+@pytest.mark.parametrize("value", [-1, np.array([-1]), [256], xg.asarray([300])])
+def test_an_unsigned_variable_refuses_what_it_would_wrap(value):
+    v = xg.Variable([7], dtype=xg.uint8, name="byte")
+    v = xg.Variable(7, dtype=xg.uint8, name="byte") if value == -1 else v
+    with pytest.raises(OverflowError, match=r"variable 'byte' of dtype uint8 \(0 to 255\)"):
+        v.assign(value)
+    assert np.ravel(v.numpy()).tolist() == [7]
+
+
+@pytest.mark.parametrize("value, number", [(2, "an integer"), ([3], "an integer"),
+                                           (np.array([1]), "an integer"),
+                                           (xg.asarray([0], dtype=xg.int8), "an integer"),
+                                           ([0.5], "a floating"), (1.0, "a floating")])
+@pytest.mark.parametrize("method", ["assign", "assign_add", "assign_sub"])
+def test_a_number_into_a_bool_variable_is_refused(method, value, number):
+    v = xg.Variable([True], name="mask")
+    with pytest.raises(TypeError, match=rf"{method}: variable 'mask' has dtype bool, and "
+                                        rf"{number} value would become its truthiness"):
+        getattr(v, method)(value)
+    assert v.tolist() == [True]
+
+
+@pytest.mark.parametrize("value, expected", [
+    (np.array([2 ** 31 - 1, -2 ** 31], dtype=np.int64), [2 ** 31 - 1, -2 ** 31]),  # fits
+    (xg.asarray([5, 6], dtype=xg.int64), [5, 6]),
+    (np.array([9, 0], dtype=np.uint32), [9, 0]),
+    (xg.asarray([-128, 127], dtype=xg.int8), [-128, 127]),                     # widening
+    ([True, False], [1, 0]),
+])
+def test_integers_the_dtype_holds_still_assign(value, expected):
+    v = xg.Variable([0, 0], dtype=xg.int32, name="n")
+    assert v.assign(value).tolist() == expected and v.dtype == xg.int32
+    assert v.assign_add(np.array([0, 1])).tolist() == [expected[0], expected[1] + 1]
+
+
+def test_a_bool_variable_takes_booleans():
+    v = xg.Variable([True, False], name="mask")
+    assert v.assign([False, True]).tolist() == [False, True]
+    assert v.assign(np.array([True, True])).tolist() == [True, True]
+
+
+def test_an_out_of_range_value_inside_xg_function_is_refused_on_replay():
+    v = xg.Variable([0, 0], dtype=xg.int32, name="n")
+
+    @xg.function
+    def store_double(x):
+        v.assign(x * 2)
+        return v.read_value()
+
+    assert store_double(xg.asarray([1, 2])).tolist() == [2, 4]
+    assert store_double(xg.asarray([3, 4])).tolist() == [6, 8]          # a replay
+    with pytest.raises(OverflowError, match=r"the value 2199023255552 .* variable 'n'"):
+        store_double(xg.asarray([2 ** 40, 4]))
+    assert v.tolist() == [6, 8]

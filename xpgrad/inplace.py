@@ -107,14 +107,17 @@ def _exclusive(x) -> bool:
 
 
 # -- the write ------------------------------------------------------------------------------------
-def _value(x, value):
+def _value(x, value, what="x[key] = value", stacklevel=4):
     """``value`` as a Tensor of ``x``'s dtype and backend, or a Python scalar as it is. A
-    complex value into a real ``x``: a Python complex is refused (as NumPy does), a complex
-    tensor's imaginary part dropped with a warning (as NumPy and PyTorch do)."""
+    complex Python number into a real ``x`` is refused (as NumPy does); other values are cast
+    to ``x``'s dtype, NumPy's rule, with a UserWarning where the cast leaves NumPy's
+    ``same_kind`` ones (``_warn_if_lossy``: a float into an integer ``x``, ...), as JAX's
+    ``at[]`` warns. ``stacklevel`` points the warning at the user's line."""
     if isinstance(value, (bool, int, float, complex)):
         if isinstance(value, complex) and x.dtype.kind != "c":
             raise TypeError(f"cannot write the complex value {value} into a {x.dtype} tensor; "
                             "write its .real or make the tensor complex")
+        _warn_if_lossy(x, _scalar_kind(value), what, stacklevel + 1)
         return value
     if isinstance(value, (str, bytes)):
         raise TypeError(f"cannot write the string {value!r:.40} into a {x.dtype} tensor")
@@ -128,11 +131,39 @@ def _value(x, value):
             raise _mixed(x._backend, value._backend)
         if value.dtype == x.dtype:
             return value
-        if value.dtype.kind == "c" and x.dtype.kind != "c":
-            warnings.warn(f"writing complex values into a {x.dtype} tensor discards their "
-                          "imaginary part", UserWarning, stacklevel=4)
+        _warn_if_lossy(x, value.dtype.kind, what, stacklevel + 1)
         return astype(value, x.dtype)
+    kind = getattr(getattr(value, "dtype", None), "kind", None)
+    if kind is None:                        # a list: the kind its entries make
+        kind = asarray(value, backend=x._backend).dtype.kind
+    _warn_if_lossy(x, kind, what, stacklevel + 1)
     return asarray(value, dtype=x.dtype, backend=x._backend)
+
+
+def _scalar_kind(value) -> str:
+    """NumPy's dtype kind of a Python number (np.float64, a float, is one too)."""
+    for kind, types in (("b", bool), ("i", int), ("f", float)):
+        if isinstance(value, types):
+            return kind
+    return "c"
+
+
+def _warn_if_lossy(x, kind, what, stacklevel):
+    """A UserWarning where values of ``kind`` written into ``x`` lose what NumPy's
+    ``same_kind`` casting keeps: a float into an integer or bool ``x`` (truncated toward zero,
+    or made its truthiness), an integer into a bool ``x``, a complex into a real one (its
+    imaginary part dropped), as NumPy's and PyTorch's setitem do silently."""
+    target = x.dtype.kind
+    if kind == "c" and target != "c":
+        warnings.warn(f"{what}: writing complex values into a tensor of dtype {x.dtype} "
+                      "discards their imaginary part", UserWarning, stacklevel=stacklevel)
+    elif kind == "f" and target in "iub" or kind in "iu" and target == "b":
+        number = "floating" if kind == "f" else "integer"
+        loss = "made their truthiness" if target == "b" else "truncated toward zero"
+        warnings.warn(f"{what}: writing {number} values into a tensor of dtype {x.dtype}: "
+                      f"they are {loss} (as NumPy does; JAX's at[] warns too). Cast them first "
+                      f"(xg.astype(value, {x.dtype})) to say so", UserWarning,
+                      stacklevel=stacklevel)
 
 
 def write(x: Tensor, key, value) -> None:

@@ -20,17 +20,22 @@ def is_node(value) -> bool:
     return isinstance(value, (tuple, list, dict))
 
 
-def map_leaves(fn, tree, path="", none_is_leaf=False):
+def map_leaves(fn, tree, path="", none_is_leaf=False, is_leaf=None):
     """``tree`` with every leaf replaced by ``fn(leaf, path)``; ``path`` names the leaf the way
     Python indexes it (``"['w']"``, ``"[0][1]"``). With ``none_is_leaf`` (TensorFlow's
-    ``tf.nest``), a None in a container is a leaf too."""
+    ``tf.nest``), a None in a container is a leaf too; a subtree for which ``is_leaf`` (JAX's)
+    answers true is one leaf."""
+    if is_leaf is not None and is_leaf(tree):
+        return fn(tree, path)
     if isinstance(tree, dict):
-        items = ((k, map_leaves(fn, v, f"{path}[{k!r}]", none_is_leaf)) for k, v in tree.items())
+        items = ((k, map_leaves(fn, v, f"{path}[{k!r}]", none_is_leaf, is_leaf))
+                 for k, v in tree.items())
         if isinstance(tree, defaultdict):
             return type(tree)(tree.default_factory, items)
         return type(tree)(items)
     if isinstance(tree, (tuple, list)):
-        children = [map_leaves(fn, v, f"{path}[{i}]", none_is_leaf) for i, v in enumerate(tree)]
+        children = [map_leaves(fn, v, f"{path}[{i}]", none_is_leaf, is_leaf)
+                    for i, v in enumerate(tree)]
         if isinstance(tree, tuple) and hasattr(tree, "_fields"):      # a namedtuple
             return type(tree)(*children)
         return type(tree)(children)
@@ -39,10 +44,10 @@ def map_leaves(fn, tree, path="", none_is_leaf=False):
     return fn(tree, path)
 
 
-def leaves(tree) -> list:
+def leaves(tree, is_leaf=None) -> list:
     """The leaves of ``tree``, in the order ``map_leaves`` visits them."""
     found = []
-    map_leaves(lambda leaf, path: found.append(leaf), tree)
+    map_leaves(lambda leaf, path: found.append(leaf), tree, is_leaf=is_leaf)
     return found
 
 
@@ -57,20 +62,22 @@ def leaves_with_paths(tree) -> list:
     return found
 
 
-def rebuild(tree, new_leaves):
+def rebuild(tree, new_leaves, is_leaf=None):
     """``tree``'s structure with ``new_leaves`` (in ``leaves`` order) in place of its own."""
-    return _refilled(tree, iter(new_leaves), True)
+    return _refilled(tree, iter(new_leaves), True, is_leaf)
 
 
-def _refilled(tree, it, top):
+def _refilled(tree, it, top, is_leaf=None):
     """``map_leaves(lambda leaf, path: next(it), tree)`` without the paths."""
+    if is_leaf is not None and is_leaf(tree):
+        return next(it)
     if isinstance(tree, dict):
-        items = ((k, _refilled(v, it, False)) for k, v in tree.items())
+        items = ((k, _refilled(v, it, False, is_leaf)) for k, v in tree.items())
         if isinstance(tree, defaultdict):
             return type(tree)(tree.default_factory, items)
         return type(tree)(items)
     if isinstance(tree, (tuple, list)):
-        children = [_refilled(v, it, False) for v in tree]
+        children = [_refilled(v, it, False, is_leaf) for v in tree]
         if isinstance(tree, tuple) and hasattr(tree, "_fields"):      # a namedtuple
             return type(tree)(*children)
         return type(tree)(children)
@@ -79,11 +86,13 @@ def _refilled(tree, it, top):
     return next(it)
 
 
-def tree_map(f, tree, *rest):
+def tree_map(f, tree, *rest, is_leaf=None):
     """``tree`` with each leaf replaced by ``f(leaf, *the leaves of rest at its place)``, as
     ``jax.tree_util.tree_map``: the update of a params pytree by its gradient's pytree. Each of
     ``rest`` has ``tree``'s structure (a dict's keys in any order), or deeper where ``tree``
     has a leaf (the subtree there is what ``f`` gets); None in a container stays None.
+    ``is_leaf`` (JAX's): a predicate asked of each subtree of ``tree`` (``tree`` itself, and
+    None too) before looking inside; where it answers true, that subtree is one leaf.
 
     >>> import xpgrad as xg
     >>> params = {"w": xg.asarray([1.0, 2.0]), "b": [xg.asarray(0.5)]}
@@ -91,29 +100,45 @@ def tree_map(f, tree, *rest):
     >>> new = xg.tree_map(lambda p, g: p - 0.5 * g, params, grads)
     >>> new["w"].tolist(), new["b"][0].item()
     ([0.75, 2.5], 0.0)
+    >>> xg.tree_map(len, {"a": [1, 2], "b": [[3], 4]}, is_leaf=lambda t: isinstance(t, list))
+    {'a': 2, 'b': 2}
     """
     if not callable(f):
         raise TypeError(f"tree_map takes a callable f first, got {type(f).__name__} {f!r:.60}")
-    if tree is None:
+    _check_is_leaf(is_leaf, "tree_map")
+    if tree is None and not (is_leaf is not None and is_leaf(None)):
         return None
-    others = [leaves_like(tree, other, f"rest[{i}]", "tree") for i, other in enumerate(rest)]
-    new = [f(leaf, *(found[k][1] for found in others)) for k, leaf in enumerate(leaves(tree))]
-    return rebuild(tree, new)
+    others = [leaves_like(tree, other, f"rest[{i}]", "tree", is_leaf)
+              for i, other in enumerate(rest)]
+    new = [f(leaf, *(found[k][1] for found in others))
+           for k, leaf in enumerate(leaves(tree, is_leaf))]
+    return rebuild(tree, new, is_leaf)
 
 
-def tree_leaves(tree) -> list:
+def _check_is_leaf(is_leaf, caller):
+    if is_leaf is not None and not callable(is_leaf):
+        raise TypeError(f"{caller}: is_leaf must be None or a callable taking a subtree, got "
+                        f"{type(is_leaf).__name__} {is_leaf!r:.60}")
+
+
+def tree_leaves(tree, is_leaf=None) -> list:
     """The leaves of ``tree`` (tuples, named tuples, lists and dicts nesting arrays), as
     ``jax.tree_util.tree_leaves``, except that a dict's come in its own order (JAX sorts the
-    keys); None is no leaf.
+    keys); None is no leaf. ``is_leaf``: as ``tree_map``'s.
 
     >>> import xpgrad as xg
     >>> xg.tree_leaves({"w": 1.0, "layers": [2.0, None, (3.0,)]})
     [1.0, 2.0, 3.0]
+    >>> xg.tree_leaves([[1, 2], [3]], is_leaf=lambda t: isinstance(t, list) and len(t) == 1)
+    [1, 2, [3]]
     """
-    return [] if tree is None else leaves(tree)
+    _check_is_leaf(is_leaf, "tree_leaves")
+    if tree is None and not (is_leaf is not None and is_leaf(None)):
+        return []
+    return leaves(tree, is_leaf)
 
 
-def leaves_like(tree, other, name, against):
+def leaves_like(tree, other, name, against, is_leaf=None):
     """``[(path, leaf)]`` of ``other`` at the places of ``tree``'s leaves, in ``leaves(tree)``'s
     order (a dict's keys may come in any order, a list stand for a tuple); ValueError naming
     ``name`` and the path where ``other`` has another structure than ``against`` (``tree``).
@@ -129,7 +154,9 @@ they must have the same structure, as in JAX
     found = []
 
     def walk(t, o, path):
-        if isinstance(t, dict):
+        if is_leaf is not None and is_leaf(t):
+            found.append((path, o))
+        elif isinstance(t, dict):
             if not isinstance(o, dict) or set(o) != set(t):
                 raise _mismatch(name, against, path, t, o)
             for k, v in t.items():

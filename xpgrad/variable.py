@@ -126,10 +126,12 @@ class Variable(Tensor):
 
     def assign(self, value, read_value=True):
         """Replace the value by a copy of ``value`` (same shape; cast to the variable's dtype
-        within its kind: a float into an integer variable, or a complex into a real one, is a
-        TypeError rather than a truncation): changing ``value`` afterwards does not change the
-        variable, nor training ``value``. Returns the variable (so calls chain), or None with
-        ``read_value=False``, as TensorFlow's ``assign``.
+        within its kind: a float into an integer variable, a complex into a real one, or a
+        number into a bool one, is a TypeError rather than a truncation; an integer the
+        variable's integer dtype cannot hold is an OverflowError rather than a wrap-around):
+        changing ``value`` afterwards does not change the variable, nor training ``value``.
+        Returns the variable (so calls chain), or None with ``read_value=False``, as
+        TensorFlow's ``assign``.
 
         >>> import xpgrad as xg
         >>> v = xg.Variable([1.0, 2.0])
@@ -137,6 +139,12 @@ class Variable(Tensor):
         [4.0, 5.0]
         >>> print(v.assign([0.0, 0.0], read_value=False))
         None
+        >>> xg.Variable([1], dtype=xg.int32, name="n").assign([2**40])
+        Traceback (most recent call last):
+        ...
+        OverflowError: assign: the value 1099511627776 is out of range for variable 'n' of \
+dtype int32 (-2147483648 to 2147483647); it would wrap around. Clip it, or give the variable \
+a wider dtype
         """
         self._data = self._backend.owned_copy(self._coerce(value, "assign"))
         return _read(self, read_value, "assign")
@@ -172,15 +180,19 @@ def _read(variable, read_value, what):
 
 def _refuse_lossy_cast(value, variable, what):
     """TypeError for a ``value`` whose kind the variable's dtype would lose: a float (or a
-    complex) written into an integer or bool variable, a complex into a real one. Python
-    ints and bools, and arrays of a kind the dtype holds, pass (within a kind the value is
-    rounded to the dtype, as TensorFlow converts a NumPy array)."""
+    complex) written into an integer or bool variable, a complex into a real one, a number
+    into a bool variable (``bool(2)`` is truthiness, not a conversion); OverflowError for an
+    integer the variable's integer dtype cannot hold (it would wrap). Bools, and values of a
+    kind the dtype holds, pass (within a kind a float is rounded to the dtype, as TensorFlow
+    converts a NumPy array)."""
     target = variable.dtype
     if target.kind == "c":
         return
-    if isinstance(value, (bool, int)):
+    if isinstance(value, bool):
         return
-    if isinstance(value, complex):
+    if isinstance(value, int):
+        kind = "i"
+    elif isinstance(value, complex):
         kind = "c"
     elif isinstance(value, float):
         kind = "f"
@@ -190,13 +202,44 @@ def _refuse_lossy_cast(value, variable, what):
         if kind is None:
             from .creation import asarray       # a list: the kind its entries make
 
-            kind = asarray(value, backend=variable._backend).dtype.kind
+            value = asarray(value, backend=variable._backend)
+            kind = value.dtype.kind
     if kind == "c":
         way = "xg.real(value) keeps the real part"
-    elif kind == "f" and target.kind in "iub":
+    elif kind == "f" and target.kind in "iu":
         way = f"xg.astype(value, {target}) rounds toward zero"
+    elif kind in "iuf" and target.kind == "b":
+        number = "an integer" if kind in "iu" else "a floating"
+        raise TypeError(f"{what}: variable {variable.name!r} has dtype bool, and {number} "
+                        "value would become its truthiness (2 -> True, 0.5 -> True); give "
+                        "booleans (value != 0)")
     else:
+        if kind in "iu" and target.kind in "iu":
+            _refuse_out_of_range(value, variable, what)
         return
     kind = "complex floating" if kind == "c" else "floating"
     raise TypeError(f"{what}: variable {variable.name!r} has dtype {target}, which would drop "
                     f"part of a {kind} value; convert it explicitly first ({way})")
+
+
+def _refuse_out_of_range(value, variable, what):
+    """OverflowError naming the variable and the first value out of its integer dtype's range
+    (a narrower dtype would wrap it: int64 2**40 into int32 is 0). An array's range is read
+    only where its dtype is wider than the variable's (one transfer from a device; under
+    ``xg.function`` a guard that replays check, as an index's bounds)."""
+    be = variable._backend
+    xp = be.xp
+    info = xp.iinfo(variable._data.dtype)
+    if isinstance(value, int):
+        lo = hi = value
+    else:
+        raw = value._data if isinstance(value, Tensor) else be.asarray(value)
+        if xp.can_cast(raw.dtype, variable._data.dtype) or not raw.size:
+            return
+        lo, hi = be.check_index_range(raw)
+    bad = lo if lo < info.min else hi if hi > info.max else None
+    if bad is not None:
+        raise OverflowError(f"{what}: the value {bad} is out of range for variable "
+                            f"{variable.name!r} of dtype {variable.dtype} ({info.min} to "
+                            f"{info.max}); it would wrap around. Clip it, or give the "
+                            "variable a wider dtype")

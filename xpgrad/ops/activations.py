@@ -15,6 +15,8 @@ as PyTorch's do (they compare with 0 or are defined for real numbers only).
 """
 from __future__ import annotations
 
+import numbers
+
 from .._args import refuse_keywords
 from ..optim._checks import hyperparameter
 from ..primitive import Primitive, apply
@@ -172,6 +174,17 @@ _log_softmax_prim = Primitive(
     lambda xp, g, ans, x, axis: g - xp.exp(ans) * xp.sum(g, axis=axis, keepdims=True))
 
 
+def _softmax_axis(axis, x, name):
+    """``axis`` as a non-negative int; for a 0-d ``x`` a ValueError naming the function and
+    the axis (PyTorch takes axis -1 of a 0-d tensor as its one element, JAX refuses it)."""
+    if x.ndim == 0 and isinstance(axis, numbers.Integral) and not isinstance(axis, bool):
+        one = "1.0" if name == "softmax" else "0.0"
+        raise ValueError(f"{name}: axis {axis!r} is out of range for a 0-d tensor: there is no "
+                         f"axis to normalize along (JAX refuses it too; PyTorch returns {one}). "
+                         f"Reshape it to (1,) for a {name} of one element")
+    return norm_axis(axis, x.ndim)
+
+
 def softmax(x, /, axis=-1, where=None, **unexpected):
     """``exp(x) / sum(exp(x))`` along ``axis``, stable for large |x|. ``where`` (JAX's): a
     boolean mask, broadcast to ``x``; masked entries take no part and come out 0.
@@ -183,7 +196,7 @@ def softmax(x, /, axis=-1, where=None, **unexpected):
     if unexpected:
         refuse_keywords("softmax", unexpected)
     x = _real(x, "softmax")
-    axis = norm_axis(axis, x.ndim)
+    axis = _softmax_axis(axis, x, "softmax")
     if where is not None:
         from .masked import masked_softmax
 
@@ -203,7 +216,7 @@ def log_softmax(x, /, axis=-1, where=None, **unexpected):
     if unexpected:
         refuse_keywords("log_softmax", unexpected)
     x = _real(x, "log_softmax")
-    axis = norm_axis(axis, x.ndim)
+    axis = _softmax_axis(axis, x, "log_softmax")
     if where is not None:
         from .masked import masked_softmax
 

@@ -225,7 +225,9 @@ class IndexUpdates:
 
 class IndexUpdate:
     """``x.at[key]``: each method returns a new Tensor, ``x`` with ``x[key]`` updated by
-    ``values`` (broadcast to ``x[key]``'s shape, cast to ``x``'s dtype). Repeated indices:
+    ``values`` (broadcast to ``x[key]``'s shape, cast to ``x``'s dtype as NumPy's setitem
+    casts, with a UserWarning where that truncates a float or drops an imaginary part, as JAX's
+    ``at[]`` warns; ``x[key] = values`` does the same). Repeated indices:
     ``add``/``subtract``/``multiply``/``divide``/``min``/``max`` combine them all, ``set``
     keeps the last (module docstring).
 
@@ -354,7 +356,7 @@ def _as_values(x, values, method):
 
         raise _mixed(x._backend, values._backend)
     try:
-        values = _value(x, values)
+        values = _value(x, values, f"x.at[...].{method}", stacklevel=5)
         return values if isinstance(values, Tensor) else asarray(values, dtype=x.dtype,
                                                                   backend=x._backend)
     except (TypeError, ValueError) as e:

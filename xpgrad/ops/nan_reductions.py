@@ -12,9 +12,14 @@ and JAX), an all-NaN slice is 0 for ``nansum``, 1 for ``nanprod`` and NaN for th
 """
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
 from .._args import flag, refuse_keywords
 from ..tensor import Tensor
 from ._define import as_tensor, norm_axes
+from .reductions import _floating
 
 
 def _ns():
@@ -90,8 +95,7 @@ def nanmean(a, /, axis=None, dtype=None, *, keepdims=False, **unexpected):
     1.5
     """
     xg, a, axes, keepdims = _prepared("nanmean", a, axis, keepdims, dtype, unexpected)
-    if not a.dtype.is_inexact:
-        a = xg.astype(a, xg.float64)        # NumPy's mean of integers is float64
+    a = _floating(a)              # integers: the default float, as xg.mean (NumPy: float64)
     kept = xg.logical_not(xg.isnan(a))
     total = xg.sum(xg.where(kept, a, 0.0), axis=axes, keepdims=keepdims)
     count = xg.sum(xg.astype(kept, a.dtype), axis=axes, keepdims=keepdims)
@@ -103,7 +107,9 @@ def average(a, /, axis=None, weights=None, returned=False, *, keepdims=False, **
     ``jax.numpy.average``); ``weights`` has ``a``'s shape or that of the reduced axes (a 1-D
     one along an int ``axis``); without weights, the mean. ``returned=True`` also returns the
     sum of the weights, broadcast to the result's shape. Differentiable in ``a`` and
-    ``weights``. Weights that sum to 0 give NaN or inf, as JAX's (NumPy raises).
+    ``weights``. Weights that sum to 0 are a ZeroDivisionError, as NumPy's, where that can be
+    told without waiting for a device (an eager call on numpy or numba); on a GPU and under
+    ``xg.function`` they give NaN or +-inf, as JAX's, without a warning.
 
     >>> import xpgrad as xg
     >>> x = xg.asarray([[1.0, 2.0], [3.0, 4.0]])
@@ -115,16 +121,32 @@ def average(a, /, axis=None, weights=None, returned=False, *, keepdims=False, **
     """
     xg, a, axes, keepdims = _prepared("average", a, axis, keepdims, None, unexpected)
     returned = flag(returned, "returned", "average")
-    if not a.dtype.is_inexact:
-        a = xg.astype(a, xg.float64)
+    a = _floating(a)
     if weights is None:
         result = xg.mean(a, axis=axes, keepdims=keepdims)
         total = xg.full_like(result, a.size / max(result.size, 1) if a.size else 0.0)
         return (result, total) if returned else result
     w = _weights(xg, a, weights, axes)
     total = xg.sum(xg.broadcast_to(w, a.shape), axis=axes, keepdims=keepdims)
-    result = xg.sum(a * w, axis=axes, keepdims=keepdims) / total
+    result = _quiet_quotient(xg, xg.sum(a * w, axis=axes, keepdims=keepdims), total)
     return (result, xg.broadcast_to(total, result.shape)) if returned else result
+
+
+def _quiet_quotient(xg, weighted, total):
+    """``weighted / total``. A zero ``total`` is NumPy's ZeroDivisionError where the values
+    are in host memory (an eager call on numpy or numba); elsewhere (a GPU array, whose reading
+    waits for the device, an ``xg.function`` trace) it gives what the division gives, NaN or
+    +-inf, without NumPy's RuntimeWarning."""
+    zero = total == 0
+    raw = zero._data
+    if isinstance(raw, (np.ndarray, np.generic)):
+        if raw.any():
+            raise ZeroDivisionError("average: weights sum to zero, can't be normalized "
+                                    "(as numpy.average)")
+        return weighted / total
+    infinity = xg.where(weighted > 0, math.inf, -math.inf)
+    at_zero = xg.where(xg.logical_or(weighted == 0, xg.isnan(weighted)), math.nan, infinity)
+    return xg.where(zero, at_zero, weighted / xg.where(zero, 1.0, total))
 
 
 def _weights(xg, a, weights, axes):

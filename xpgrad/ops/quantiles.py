@@ -30,6 +30,7 @@ import numpy as np
 from .._args import flag
 from ..tensor import Tensor
 from ._define import as_tensor, norm_axes
+from .reductions import _floating
 
 _METHODS = ("linear", "lower", "higher", "nearest", "midpoint")
 
@@ -48,8 +49,7 @@ def order_statistic(a, q, axis, keepdims, what, method="linear", skip_nan=False,
     a = as_tensor(a)
     if not xg.isdtype(a.dtype, ("real floating", "integral")):
         raise TypeError(f"{what}: a must be real numbers, got dtype {a.dtype}")
-    if not xg.isdtype(a.dtype, "real floating"):
-        a = xg.astype(a, xg.float64)           # integers: NumPy's quantiles are float64
+    a = _floating(a)               # integers: the default float, as xg.mean (NumPy: float64)
     if method not in _METHODS:
         raise ValueError(f"{what}: method must be one of {', '.join(map(repr, _METHODS))}, "
                          f"got {method!r}")

@@ -206,7 +206,8 @@ _plain_logsumexp = _reducer("logsumexp", Primitive("logsumexp", _logsumexp, _log
 
 def logsumexp(x, /, *, axis=None, keepdims=False, b=None, return_sign=False, where=None,
               **unexpected):
-    """``log(sum(exp(x)))`` over ``axis``, stable for large |x|. JAX's and SciPy's ``b=``
+    """``log(sum(exp(x)))`` over ``axis``, stable for large |x| (integers in the default
+    float, as ``mean``). JAX's and SciPy's ``b=``
     (scales each term; it may be negative), ``return_sign=True`` (``(log|sum|, sign)``) and
     JAX's ``where=`` (a boolean mask: masked terms left out) are ``xg.special.logsumexp``'s.
 
@@ -215,6 +216,7 @@ def logsumexp(x, /, *, axis=None, keepdims=False, b=None, return_sign=False, whe
     >>> round(xg.logsumexp(x, where=xg.asarray([True, True, False])).item(), 6)
     0.693147
     """
+    x = _floating(as_tensor(x))     # integers: the default float, as mean
     if where is not None:
         from .masked import masked_logsumexp
 
