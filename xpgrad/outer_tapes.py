@@ -18,7 +18,7 @@ import contextlib
 import copy
 import math
 
-from .primitive import tape_state
+from .primitive import Primitive, tape_state
 from .tensor import Tensor
 
 
@@ -145,3 +145,19 @@ def replaying_draws(draws):
     finally:
         for gen, state in now:
             gen._rng = restored_rng(gen._rng, state)
+
+
+def block_primitive(name):
+    """The primitive of a node standing for a block: its forward hands over the value the
+    block computed (``call.value``, then dropped: the node does not keep it alive), its joint
+    rule asks the call for the gradients (``call.gradients(g, needs)``)."""
+    return Primitive(name, _handed_over, joint=_call_gradients, saves=())
+
+
+def _handed_over(xp, *raws, call):
+    value, call.value = call.value, None
+    return value
+
+
+def _call_gradients(xp, g, ans, needs, *inputs, call):
+    return call.gradients(g, needs)

@@ -57,11 +57,11 @@ import threading
 
 from . import pytree
 from ._args import flag
-from .primitive import Primitive, apply, tape_state
+from .primitive import apply, tape_state
 from .random import noting_draws, replaying_fresh
 from .tensor import Tensor, _wrap
-from .outer_tapes import (OuterTapes, is_float_tensor, pack_outputs, replaying_draws,
-                          unpack_outputs, value_identity, walk_back)
+from .outer_tapes import (OuterTapes, block_primitive, is_float_tensor, pack_outputs,
+                          replaying_draws, unpack_outputs, value_identity, walk_back)
 
 
 def recompute_grad(fn, *, prevent_cse=True, policy=None):
@@ -295,13 +295,4 @@ class _Call:
                                "a checkpointed block must compute the same thing each run")
 
 
-def _forward(xp, *raws, call):
-    value, call.value = call.value, None     # the node does not keep the output alive
-    return value
-
-
-def _joint(xp, g, ans, needs, *inputs, call):
-    return call.gradients(g, needs)
-
-
-_REMAT = Primitive("recompute_grad", _forward, joint=_joint, saves=())
+_REMAT = block_primitive("recompute_grad")

@@ -27,8 +27,8 @@ from __future__ import annotations
 from ..primitive import Primitive, apply, tape_state
 from ..pytree import rebuild
 from ..random import noting_draws, replaying_fresh
-from ..outer_tapes import (OuterTapes, is_float_tensor, pack_outputs, replaying_draws,
-                           unpack_outputs, walk_back)
+from ..outer_tapes import (OuterTapes, block_primitive, is_float_tensor, pack_outputs,
+                           replaying_draws, unpack_outputs, walk_back)
 from ..tape import GradientTape
 from ..tensor import Tensor, _wrap
 from .axes import spec_leaves
@@ -259,13 +259,4 @@ def _sum_examples_vjp(xp, g, ans, x, level):
 _SUM_EXAMPLES = Primitive("vmap_sum_examples", _sum_examples, _sum_examples_vjp, saves=())
 
 
-def _forward(xp, *raws, call):
-    value, call.value = call.value, None     # the node does not keep the output alive
-    return value
-
-
-def _joint(xp, g, ans, needs, *inputs, call):
-    return call.gradients(g, needs)
-
-
-_NODE = Primitive("vmap", _forward, joint=_joint, saves=())
+_NODE = block_primitive("vmap")
