@@ -300,6 +300,9 @@ def test_jax_warns_for_the_same_writes():
     ([1.0, 2.0], 3), ([1.0, 2.0], xg.asarray([3], dtype=xg.int32)), ([1.0, 2.0], np.float64(3.5)),
     ([True, False], True), ([True, False], np.array([False])),
     ([1 + 1j, 2j], 2.5),
+    # Python numbers another kind holds exactly: mask[i] = 1, counts[i] = 3.0
+    ([True, False], 1), ([True, False], 0), ([True, False], 0.0), ([1, 2, 3], 3.0),
+    ([1, 2, 3], -2.0),
 ])
 def test_writes_within_numpys_same_kind_casts_stay_quiet(x, value):
     ours = xg.asarray(x)

@@ -117,7 +117,8 @@ def _value(x, value, what="x[key] = value", stacklevel=4):
         if isinstance(value, complex) and x.dtype.kind != "c":
             raise TypeError(f"cannot write the complex value {value} into a {x.dtype} tensor; "
                             "write its .real or make the tensor complex")
-        _warn_if_lossy(x, _scalar_kind(value), what, stacklevel + 1)
+        if not _exact_in(value, x.dtype.kind):
+            _warn_if_lossy(x, _scalar_kind(value), what, stacklevel + 1)
         return value
     if isinstance(value, (str, bytes)):
         raise TypeError(f"cannot write the string {value!r:.40} into a {x.dtype} tensor")
@@ -138,6 +139,19 @@ def _value(x, value, what="x[key] = value", stacklevel=4):
         kind = asarray(value, backend=x._backend).dtype.kind
     _warn_if_lossy(x, kind, what, stacklevel + 1)
     return asarray(value, dtype=x.dtype, backend=x._backend)
+
+
+def _exact_in(value, target) -> bool:
+    """Whether the Python number ``value`` is written exactly into a tensor of dtype kind
+    ``target`` when it is of another kind (``mask[i] = 1``, ``counts[i] = 3.0``: nothing to
+    warn of)."""
+    if isinstance(value, complex):
+        return False
+    if target == "b":
+        return value == 0 or value == 1
+    if target in "iu" and isinstance(value, float):
+        return value.is_integer()
+    return True
 
 
 def _scalar_kind(value) -> str:
