@@ -8,8 +8,8 @@ selection (where, clip), sets, shape, sorting, and NumPy's and JAX's extras: ele
 (isclose, nan_to_num), nan_reductions (nansum, average), quantiles (median, quantile)) give
 the ``xpgrad`` namespace its functions; fft (its rules in fft_rules) backs the ``xg.fft``
 extension (``xg.linalg`` re-exports from linalg); indexed_updates backs ``x.at[key].set(v)``
-and the other JAX updates; losses, nn (``linear``), recurrent (the scans) and optim (the optimizer updates) hold
-primitives that ``xg.losses``, ``xg.nn`` and ``xg.optim`` build on.
+and the other JAX updates; losses, nn (``linear``), recurrent (the scans) and optim (the
+optimizer updates) hold primitives that ``xg.losses``, ``xg.nn`` and ``xg.optim`` build on.
 ``xpgrad.primitive.PRIMITIVES`` lists every primitive by name.
 """
 from .activations import *  # noqa: F401,F403
