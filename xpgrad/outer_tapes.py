@@ -77,6 +77,15 @@ def value_identity(t):
     return ("key", t._key) if t._key else ("id", id(t))
 
 
+def changed_operand(operands, snapshots, needs):
+    """How to name the first operand a gradient ``needs`` that was assigned or written in place
+    since the block ran (its data or key no longer the ``(data, key)`` snapshot taken then), or
+    None: running the block again for its gradient would read the new value."""
+    for t, (data, key), need in zip(operands, snapshots, needs):
+        if need and (t._data is not data or t._key != key):
+            return f"Variable {t.name!r}" if hasattr(t, "name") else "a tensor it reads"
+    return None
+
 def pack_outputs(outputs):
     """Several outputs as one flat Tensor (the node's one output), unrecorded."""
     from .ops.joining import concat

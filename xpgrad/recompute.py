@@ -60,8 +60,9 @@ from ._args import flag
 from .primitive import apply, tape_state
 from .random import noting_draws, replaying_fresh
 from .tensor import Tensor, _wrap
-from .outer_tapes import (OuterTapes, block_primitive, is_float_tensor, pack_outputs,
-                          replaying_draws, unpack_outputs, value_identity, walk_back)
+from .outer_tapes import (OuterTapes, block_primitive, changed_operand, is_float_tensor,
+                          pack_outputs, replaying_draws, unpack_outputs, value_identity,
+                          walk_back)
 
 
 def recompute_grad(fn, *, prevent_cse=True, policy=None):
@@ -278,14 +279,13 @@ class _Call:
         return [found.get(t._key) if need else None for t, need in zip(self.operands, needs)]
 
     def _check_unchanged(self, needs):
-        for t, (data, key), need in zip(self.operands, self.snapshots, needs):
-            if need and (t._data is not data or t._key != key):
-                what = f"Variable {t.name!r}" if hasattr(t, "name") else "a tensor it reads"
-                raise RuntimeError(
-                    f"recompute_grad: {what} changed (assigned or written in place) after "
-                    f"block {self.name!r} ran and before its gradient was taken; recomputing "
-                    "the block would use the new value. Take the gradient first, or do not "
-                    "checkpoint this block")
+        what = changed_operand(self.operands, self.snapshots, needs)
+        if what is not None:
+            raise RuntimeError(
+                f"recompute_grad: {what} changed (assigned or written in place) after "
+                f"block {self.name!r} ran and before its gradient was taken; recomputing "
+                "the block would use the new value. Take the gradient first, or do not "
+                "checkpoint this block")
 
     def _check_same_outputs(self, outputs):
         got = [(t.shape, t.dtype) for t in outputs]

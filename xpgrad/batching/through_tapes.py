@@ -27,8 +27,8 @@ from __future__ import annotations
 from ..primitive import Primitive, apply, tape_state
 from ..pytree import rebuild
 from ..random import noting_draws, replaying_fresh
-from ..outer_tapes import (OuterTapes, block_primitive, is_float_tensor, pack_outputs,
-                           replaying_draws, unpack_outputs, walk_back)
+from ..outer_tapes import (OuterTapes, block_primitive, changed_operand, is_float_tensor,
+                           pack_outputs, replaying_draws, unpack_outputs, walk_back)
 from ..tape import GradientTape
 from ..tensor import Tensor, _wrap
 from .axes import spec_leaves
@@ -165,14 +165,13 @@ class _Call:
         return [None if t is None else t._data for t in totals]
 
     def _check_unchanged(self, needs):
-        for t, (data, key), need in zip(self.operands, self.snapshots, needs):
-            if need and (t._data is not data or t._key != key):
-                what = f"Variable {t.name!r}" if hasattr(t, "name") else "a tensor it reads"
-                raise RuntimeError(
-                    f"xg.vmap: {what} changed (assigned or written in place) after the "
-                    f"vmapped function {_name(self.spec.fn)!r} ran and before the gradient "
-                    "through it was taken; the gradient runs the function again and would "
-                    "use the new value. Take the gradient before changing it")
+        what = changed_operand(self.operands, self.snapshots, needs)
+        if what is not None:
+            raise RuntimeError(
+                f"xg.vmap: {what} changed (assigned or written in place) after the "
+                f"vmapped function {_name(self.spec.fn)!r} ran and before the gradient "
+                "through it was taken; the gradient runs the function again and would "
+                "use the new value. Take the gradient before changing it")
 
 
 def _name(fn):
