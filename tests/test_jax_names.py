@@ -143,8 +143,7 @@ RECIPES = {
     "pad": (r"xg\.nn\.pad\(x, \(0, 2, 1, 1\)\)", lambda a: xg.nn.pad(a, (0, 2, 1, 1)),
             np.pad(A, ((1, 1), (0, 2)))),
 }
-OTHER_NAMES = {"custom_jvp": r"no forward-mode rules.*xg\.custom_vjp\(f\); f\.defvjp",
-               "lax": r"jax\.lax\.scan is xg\.scan, lax\.fori_loop xg\.fori_loop",
+OTHER_NAMES = {"lax": r"jax\.lax\.scan is xg\.scan, lax\.fori_loop xg\.fori_loop",
                "numpy": r"jnp\.sum is xg\.sum",
                "scipy": r"xg\.special", "tree_util": r"xg\.tree_map\(f, tree, \*rest\)",
                "tree": r"xg\.tree_map", "device_put": r"xg\.asarray\(x, backend=",

@@ -176,8 +176,3 @@ def test_custom_vjp_bad_rules_name_what_is_wrong():
                                         "nondiff_argnums"):
         grad_of(lambda x: g(x, "a label"))
 
-
-def test_custom_jvp_is_a_hint_at_custom_vjp():
-    with pytest.raises(AttributeError, match=r"custom_jvp.*no forward-mode rules.*"
-                                             r"xg\.custom_vjp\(f\); f\.defvjp\(fwd, bwd\)"):
-        xg.custom_jvp

@@ -22,6 +22,7 @@ from .dtypes import (DType, bool_, complex64, complex128, float32, float64, int8
                      int64, isdtype, uint8, uint16, uint32, uint64)
 from .custom import custom_gradient
 from .custom_vjps import custom_vjp
+from .custom_jvps import custom_jvp
 from .recompute import recompute_grad, remat
 from .functional import (grad, hessian, hvp, jacobian, jvp, stop_gradient, value_and_grad,
                          vjp)
@@ -115,9 +116,6 @@ _JAX_NAMES = {
     "trace": "xg.linalg.trace(x, offset=0) (the array API's place for it)",
     "pad": "xg.nn.pad(x, pad) takes PyTorch's flat (before, after) pairs from the last axis "
            "backwards: jnp.pad(x, ((1, 1), (0, 2))) is xg.nn.pad(x, (0, 2, 1, 1))",
-    "custom_jvp": "xpgrad has no forward-mode rules to customize (xg.jvp is two reverse "
-                  "passes): give the rule as a vector-Jacobian product, f = xg.custom_vjp(f); "
-                  "f.defvjp(fwd, bwd) (or @xg.custom_gradient)",
     "lax": "jax.lax.scan is xg.scan, lax.fori_loop xg.fori_loop (Python loops the tapes "
            "differentiate), lax.stop_gradient xg.stop_gradient; xg.nn.rnn_scan, lstm_scan and "
            "gru_scan are the recurrent layers' fused scans",
