@@ -209,23 +209,11 @@ def jvp(f, primals, tangents, has_aux=False):
     >>> out.tolist(), product.tolist()
     ([1.0, 9.0], [2.0, 3.0])
     """
-    from .creation import zeros_like
-
     _check_callable(f, "jvp")
     has_aux = flag(has_aux, "has_aux", "jvp")
     _, args, sources, tangents = _with_tangents(primals, tangents, "jvp")
-    # the outer tape records while the inner one does, so the inner keeps what the generic
-    # rules read (which the outer differentiates); it watches only the cotangents
-    with GradientTape(watch_accessed_variables=False) as outer:
-        with GradientTape() as inner:
-            inner.watch(sources)
-            out, aux = _split_aux(f(*args), has_aux)
-        outs = _output_leaves(out, "jvp", floating=True)
-        cotangents = [zeros_like(o) for o in outs]
-        outer.watch(cotangents)
-        grads = inner.gradient(outs, sources, output_gradients=cotangents,
-                               unconnected_gradients="zero")
-        directional = _real_inner(grads, tangents)
+    outer, out, aux, cotangents, directional = _recorded_vjp(f, args, sources, has_aux, "jvp",
+                                                             tangents=tangents)
     products = outer.gradient(directional, cotangents, unconnected_gradients="zero")
     product = rebuild(out, products) if is_node(out) else products[0]
     return (out, product, aux) if has_aux else (out, product)
@@ -247,23 +235,14 @@ def linearize(fun, *primals, has_aux=False):
     >>> f_jvp(xg.asarray([3.0, 0.0])).tolist()
     [6.0, 0.0]
     """
-    from .creation import zeros_like
-
     _check_callable(fun, "linearize")
     has_aux = flag(has_aux, "has_aux", "linearize")
     nums = tuple(range(len(primals)))
     _, _, args = _prepare([_named_tensors(p, f"linearize: primals[{i}]")
                            for i, p in enumerate(primals)], nums)
     sources = _sources(args, nums)[1]
-    with GradientTape(watch_accessed_variables=False, persistent=True) as outer:
-        with GradientTape() as inner:
-            inner.watch(sources)
-            out, aux = _split_aux(fun(*args), has_aux)
-        outs = _output_leaves(out, "linearize", floating=True)
-        cotangents = [zeros_like(o) for o in outs]
-        outer.watch(cotangents)
-        vjps = inner.gradient(outs, sources, output_gradients=cotangents,
-                              unconnected_gradients="zero")
+    outer, out, aux, cotangents, vjps = _recorded_vjp(fun, args, sources, has_aux,
+                                                      "linearize", persistent=True)
 
     def f_jvp(*tangents):
         if len(tangents) != len(args):
@@ -275,3 +254,28 @@ def linearize(fun, *primals, has_aux=False):
         return rebuild(out, products) if is_node(out) else products[0]
 
     return (out, f_jvp, aux) if has_aux else (out, f_jvp)
+
+
+def _recorded_vjp(f, args, sources, has_aux, who, persistent=False, tangents=None):
+    """``(outer, out, aux, cotangents, vjps)``: ``f(*args)`` run on an inner tape watching
+    ``sources``, and its vector-Jacobian product with zero ``cotangents`` (one per output
+    leaf) recorded on ``outer``, which watches only them. The vjp is linear in the
+    cotangents, so ``outer.gradient(vjps, cotangents, output_gradients=tangents)`` is ``J @
+    tangents``. Given ``tangents``, the last item is instead the real inner product of the
+    vjps with them, recorded on ``outer`` too (whose gradient is ``J @ tangents``)."""
+    from .creation import zeros_like
+
+    # the outer tape records while the inner one does, so the inner keeps what the generic
+    # rules read (which the outer differentiates)
+    with GradientTape(watch_accessed_variables=False, persistent=persistent) as outer:
+        with GradientTape() as inner:
+            inner.watch(sources)
+            out, aux = _split_aux(f(*args), has_aux)
+        outs = _output_leaves(out, who, floating=True)
+        cotangents = [zeros_like(o) for o in outs]
+        outer.watch(cotangents)
+        vjps = inner.gradient(outs, sources, output_gradients=cotangents,
+                              unconnected_gradients="zero")
+        if tangents is not None:
+            vjps = _real_inner(vjps, tangents)
+    return outer, out, aux, cotangents, vjps
