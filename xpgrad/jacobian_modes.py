@@ -30,24 +30,58 @@ def jacrev(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
     is ``xg.jacobian``). ``argnums`` an int or a tuple (then a tuple of blocks per output);
     arguments and outputs may be pytrees; with ``has_aux`` ``fun`` returns ``(output, aux)``
     and the function ``(jacobian, aux)``. Outputs must be real, as JAX's; for a complex
-    argument the rows are PyTorch's gradients, the conjugates of JAX's. ``holomorphic=True``
-    is refused (``jacfwd(fun, holomorphic=True)`` gives the same matrix).
+    argument the rows are PyTorch's gradients, the conjugates of JAX's. With
+    ``holomorphic=True`` arguments and outputs must be complex and ``fun`` holomorphic: the
+    result is the complex derivative, as JAX's (and ``jacfwd``'s). A row is then the
+    conjugate of the gradient of the output entry's real part (Cauchy-Riemann), one reverse
+    pass each.
 
     >>> import xpgrad as xg
     >>> jac = xg.jacrev(lambda x, y: {"p": x * y}, argnums=(0, 1))(
     ...     xg.asarray([1.0, 2.0]), xg.asarray(3.0))
     >>> jac["p"][0].tolist(), jac["p"][1].tolist()
     ([[3.0, 0.0], [0.0, 3.0]], [1.0, 2.0])
+    >>> xg.jacrev(lambda z: z * z, holomorphic=True)(xg.asarray([1.0 + 2.0j])).tolist()
+    [[(2+4j)]]
     """
     _check_callable(fun, "jacrev")
     has_aux = flag(has_aux, "has_aux", "jacrev")
-    if flag(holomorphic, "holomorphic", "jacrev"):
-        raise NotImplementedError(
-            "jacrev: holomorphic=True is not supported (the tapes' reverse mode refuses "
-            "complex outputs); xg.jacfwd(fun, holomorphic=True) gives the same Jacobian")
+    holomorphic = flag(holomorphic, "holomorphic", "jacrev")
     _refuse_allow_int(allow_int, "jacrev")
-    wrapped = jacobian(fun, argnums=argnums, has_aux=has_aux)
+    wrapped = (_holomorphic_jacrev(fun, argnums, has_aux) if holomorphic
+               else jacobian(fun, argnums=argnums, has_aux=has_aux))
     wrapped.__name__ = f"jacrev({getattr(fun, '__name__', 'f')})"
+    return wrapped
+
+
+def _holomorphic_jacrev(fun, argnums, has_aux):
+    """``jacrev(fun, holomorphic=True)``: for holomorphic ``f = u + iv``, the tapes' gradient
+    of ``u`` (PyTorch's convention, ``du/dx + i du/dy``) is ``du/dx - i dv/dx``, the
+    conjugate of ``f'``."""
+    from .ops import conj, real
+    from .pytree import leaves_with_paths, map_leaves
+
+    def real_part(*args, **kwargs):
+        returned = fun(*args, **kwargs)
+        out, aux = returned if has_aux else (returned, None)
+        for path, leaf in leaves_with_paths(out):
+            if not (isinstance(leaf, Tensor) and leaf.dtype.is_complex):
+                raise TypeError(f"jacrev with holomorphic=True needs complex outputs, got "
+                                f"{getattr(leaf, 'dtype', type(leaf).__name__)} at "
+                                f"output{path}")
+        out = map_leaves(lambda leaf, path: real(leaf), out)
+        return (out, aux) if has_aux else out
+
+    rows_of_real_parts = jacobian(real_part, argnums=argnums, has_aux=has_aux)
+
+    def wrapped(*args, **kwargs):
+        _, nums, prepared = _prepare(args, argnums, keywords=kwargs)
+        _check_input_dtypes(_sources(prepared, nums)[1], True, "jacrev")
+        returned = rows_of_real_parts(*args, **kwargs)
+        jac, aux = returned if has_aux else (returned, None)
+        jac = map_leaves(lambda leaf, path: conj(leaf), jac)
+        return (jac, aux) if has_aux else jac
+
     return wrapped
 
 
@@ -75,7 +109,7 @@ def jacfwd(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
     def wrapped(*args, **kwargs):
         single, nums, args = _prepare(args, argnums, keywords=kwargs)
         groups, sources = _sources(args, nums)
-        _check_input_dtypes(sources, holomorphic)
+        _check_input_dtypes(sources, holomorphic, "jacfwd")
         products, aux = _pushed_basis(fun, args, kwargs, nums, groups, sources, has_aux)
         jac = rebuild(products, [_per_argument(_blocks(p, sources), args, nums, groups, single)
                                  for p in leaves(products)])
@@ -85,13 +119,13 @@ def jacfwd(fun, argnums=0, has_aux=False, holomorphic=False, allow_int=False):
     return wrapped
 
 
-def _check_input_dtypes(sources, holomorphic):
+def _check_input_dtypes(sources, holomorphic, who):
     for s in sources:
         if s.dtype.is_complex != holomorphic:
             if holomorphic:
-                raise TypeError(f"jacfwd with holomorphic=True needs complex arguments, got "
+                raise TypeError(f"{who} with holomorphic=True needs complex arguments, got "
                                 f"{s.dtype}")
-            raise TypeError(f"jacfwd needs real arguments, got {s.dtype}, as JAX's: pass "
+            raise TypeError(f"{who} needs real arguments, got {s.dtype}, as JAX's: pass "
                             "holomorphic=True for a holomorphic function, or use xg.jacrev "
                             "or xg.vjp for a non-holomorphic one")
 
