@@ -237,7 +237,7 @@ CASES = [
                                                                          "min", "prod")],
     *[C(f"unsorted_segment_{kind}", lambda x, f=getattr(xg, f"unsorted_segment_{kind}"): f(
         x * x, xg.asarray([[3, 0], [-1, 3], [0, 0]]), 5)[xg.asarray([0, 3])], distinct(3, 2, 2))
-      for kind in ("sum", "mean", "max", "min", "prod")],
+      for kind in ("sum", "mean", "max", "min", "prod", "sqrt_n")],
     C("gather_nd", lambda x: xg.gather_nd(x, xg.asarray([[[1], [0]], [[0], [0]]]),
                                           batch_dims=1) ** 2, normal(2, 3)),
     C("scatter_nd", lambda u: xg.scatter_nd(xg.asarray([[1, 0], [0, 2], [1, 0]]), u * u,

@@ -208,6 +208,38 @@ def test_segment_sum_runs_under_function_with_new_ids():
         np.testing.assert_array_equal(step(x, xg.asarray(ids)).numpy(), want)
 
 
+def test_unsorted_segment_sqrt_n_is_tensorflows_sum_over_root_count(rng):
+    """TensorFlow's definition: the segment's sum over the square root of its row count, 0
+    where a segment is empty; the gradient of an entry is its segment's cotangent over that
+    root (float64 finite differences, second order too)."""
+    x = rng.standard_normal((4, 3, 2))
+    ids = np.array([[3, 0, 3], [-1, 3, 0], [5, 5, 3], [0, -1, 3]])
+    num = 6
+    flat_x, flat_ids = x.reshape(12, 2), ids.reshape(12)
+    counts = np.bincount(flat_ids[flat_ids >= 0], minlength=num)
+    sums = np.zeros((num, 2))
+    np.add.at(sums, flat_ids[flat_ids >= 0], flat_x[flat_ids >= 0])
+    want = np.where(counts[:, None] > 0, sums / np.sqrt(np.maximum(counts, 1))[:, None], 0.0)
+    t = xg.asarray(x)
+    cotangent = rng.standard_normal((num, 2))
+    with xg.GradientTape() as tape:
+        tape.watch(t)
+        out = xg.unsorted_segment_sqrt_n(t, xg.asarray(ids), num)
+        loss = xg.sum(out * xg.asarray(cotangent))
+    np.testing.assert_allclose(out.numpy(), want, rtol=1e-14)
+    assert out.numpy()[[1, 2, 4]].tolist() == [[0.0, 0.0]] * 3 and counts[5] == 2
+    want_grad = np.where((flat_ids >= 0)[:, None],
+                         cotangent[flat_ids] / np.sqrt(np.maximum(counts, 1))[flat_ids][:, None],
+                         0.0)
+    np.testing.assert_allclose(tape.gradient(loss, t).numpy(), want_grad.reshape(x.shape),
+                               rtol=1e-14)
+    ids_t = xg.asarray(ids)
+    check_grads(lambda a: xg.unsorted_segment_sqrt_n(a * a, ids_t, num), xg.asarray(x),
+                order=2)
+    assert xg.unsorted_segment_sqrt_n(xg.asarray(x, dtype=xg.float32), ids_t, num).dtype \
+        == xg.float32
+
+
 # -- bad input -------------------------------------------------------------------------------
 
 X = xg.asarray([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
@@ -237,6 +269,10 @@ X = xg.asarray([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
      "data must be numeric"),
     (lambda: xg.segment_max(xg.asarray([1j, 2j]), xg.asarray([0, 0])), TypeError,
      "complex data has no order"),
+    (lambda: xg.unsorted_segment_sqrt_n(xg.asarray([1, 2]), xg.asarray([0, 0]), 1), TypeError,
+     "unsorted_segment_sqrt_n: data must be floating-point or complex.*got dtype int64"),
+    (lambda: xg.unsorted_segment_sqrt_n(X, xg.asarray([0, 3, 1]), 3), IndexError,
+     "unsorted_segment_sqrt_n: segment_ids holds 3, out of range for num_segments=3"),
 ])
 def test_bad_input_names_the_argument(call, error, words):
     with pytest.raises(error, match=words):

@@ -104,6 +104,11 @@ def _reduce(kind, data, ids, num, empty_extreme):
         return _rules.sum_rows(None, data, ids, num, data._backend)
     if kind == "mean":
         return _mean(data, ids, num)
+    if kind == "sqrt_n":
+        from .elementwise import divide, sqrt
+
+        return divide(_rules.sum_rows(None, data, ids, num, data._backend),
+                      sqrt(_counts(data, ids, num)))
     if kind == "prod":
         prim, identity, fill = _rules.segment_prod, 1, 1
     else:
@@ -130,20 +135,27 @@ def _extreme_values(kind, dtype, empty_extreme):
     return identity, fill
 
 
-def _mean(data, ids, num):
-    """The sum by segment over each segment's count (an empty one: 0). Integer data divides
-    with truncation toward zero, as TensorFlow's."""
+def _counts(data, ids, num):
+    """How many rows each segment has, at least 1 (an empty segment's sum is 0 either way), in
+    ``data``'s dtype and shaped to divide the sums; a constant to the tapes."""
     from ..accumulate import Scatter
     from ..tensor import _wrap
-    from .elementwise import divide, floor_divide, negative
-    from .selection import where
 
     be = data._backend
     xp = be.xp
-    sums = _rules.sum_rows(None, data, ids, num, be)
     counts = Scatter((num,), (ids,), xp.ones((ids.shape[0],), dtype=xp.int64), be).dense(xp)
     counts = xp.astype(xp.maximum(counts, xp.ones_like(counts)), data._data.dtype)
-    counts = _wrap(xp.reshape(counts, (num,) + (1,) * (data.ndim - 1)), be)
+    return _wrap(xp.reshape(counts, (num,) + (1,) * (data.ndim - 1)), be)
+
+
+def _mean(data, ids, num):
+    """The sum by segment over each segment's count (an empty one: 0). Integer data divides
+    with truncation toward zero, as TensorFlow's."""
+    from .elementwise import divide, floor_divide, negative
+    from .selection import where
+
+    sums = _rules.sum_rows(None, data, ids, num, data._backend)
+    counts = _counts(data, ids, num)
     if data.dtype.kind in "fc":
         return divide(sums, counts)
     return where(sums < 0, negative(floor_divide(negative(sums), counts)),
@@ -281,6 +293,23 @@ def unsorted_segment_prod(data, segment_ids, num_segments):
     return _unsorted("prod", data, segment_ids, num_segments)
 
 
+def unsorted_segment_sqrt_n(data, segment_ids, num_segments):
+    """The sum of the entries of ``data`` by ``segment_ids`` in any order over the square root
+    of their count (``tf.math.unsorted_segment_sqrt_n``): 0 in an empty segment, negative ids
+    dropped. ``data`` must be floating-point or complex, as TensorFlow's.
+
+    >>> import xpgrad as xg
+    >>> xg.unsorted_segment_sqrt_n(xg.asarray([1.0, 2.0, 4.0, 3.0]), xg.asarray([1, 0, 1, 1]),
+    ...                            3).tolist()
+    [2.0, 4.618802070617676, 0.0]
+    """
+    data = as_tensor(data)
+    if not data.dtype.is_inexact:
+        raise TypeError(f"unsorted_segment_sqrt_n: data must be floating-point or complex, as "
+                        f"TensorFlow's, got dtype {data.dtype}")
+    return _unsorted("sqrt_n", data, segment_ids, num_segments)
+
+
 __all__ = ["segment_sum", "segment_mean", "segment_max", "segment_min", "segment_prod",
            "unsorted_segment_sum", "unsorted_segment_mean", "unsorted_segment_max",
-           "unsorted_segment_min", "unsorted_segment_prod"]
+           "unsorted_segment_min", "unsorted_segment_prod", "unsorted_segment_sqrt_n"]
