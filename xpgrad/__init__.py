@@ -44,6 +44,7 @@ from . import (distributed, fft, linalg, losses, nn, optim, random, special,  # 
 from .jit import function  # noqa: E402  (xg.function: trace once, replay)
 from .checkpoint import (CheckpointError, checkpoint_extra,  # noqa: E402
                          checkpoint_metadata, load_checkpoint, save_checkpoint)
+from .checkpoint_manager import CheckpointManager  # noqa: E402
 
 bool = bool_  # the array-API name; Python's bool stays reachable as builtins.bool
 

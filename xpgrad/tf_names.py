@@ -54,7 +54,9 @@ NAMESPACE = {
     "nest": "the tapes and xg.grad take nested lists, tuples and dicts themselves; "
             "xg.pytree flattens them",
     "train": "checkpoints: xg.save_checkpoint(path, model, optimizer) and xg.load_checkpoint("
-             "path, model, optimizer) (tf.train.Checkpoint's job)",
+             "path, model, optimizer) (tf.train.Checkpoint's job); xg.CheckpointManager("
+             "directory, model, optimizer, max_to_keep=5) keeps the last ones "
+             "(tf.train.CheckpointManager)",
 }
 
 #: ``tf.nn.<name>`` and ``tf.keras.layers.<name>`` -> where ``xg.nn`` (or xg.losses) has it
