@@ -75,7 +75,6 @@ def test_a_variable_made_and_updated_in_every_call_replays_as_eager(warmup):
 
 
 @pytest.mark.parametrize("option, hint", [
-    ("input_signature", "once per signature"),
     ("static_argnums", "every argument that is not a tensor is static"),
     ("jit_compile", "fuse="),
     ("reduce_retracing", "once per signature"),

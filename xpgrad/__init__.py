@@ -42,6 +42,7 @@ from .tensor import Tensor, Variable
 from . import (distributed, fft, linalg, losses, nn, optim, random, special,  # noqa: E402
                testing)
 from .jit import function  # noqa: E402  (xg.function: trace once, replay)
+from .jit.input_signature import TensorSpec  # noqa: E402  (xg.function's input_signature)
 from .checkpoint import (CheckpointError, checkpoint_extra,  # noqa: E402
                          checkpoint_metadata, load_checkpoint, save_checkpoint)
 from .checkpoint_manager import CheckpointManager  # noqa: E402

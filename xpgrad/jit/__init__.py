@@ -39,6 +39,7 @@ from .binding import Binder
 from .capture import capture  # noqa: F401 (xpgrad.jit.capture stays the function)
 from .errors import OtherBackend, TraceError  # noqa: F401 (re-exported)
 from .errors import function_name as _name
+from .input_signature import check_call, checked_signature
 from .lock import TRACE_LOCK
 from .methods import InstanceFunctions
 from .options import _OPTIONS, _check_option_names, _is_int
@@ -103,12 +104,14 @@ class Function(TraceCache):
     (``RetracingWarning``); ``on_trace_error``: "raise" (``TraceError``) or "eager": where the
     failed trace changed nothing yet (no optimizer update, no write into a Variable), warn and
     run this signature eagerly from then on; after such a change, raise for this call and run
-    later ones eagerly.
+    later ones eagerly. ``input_signature``: a list of ``xg.TensorSpec``, TensorFlow's fixed
+    signature (jit/input_signature.py): a call that does not match raises.
     """
 
     def __init__(self, fn, *, max_traces=8, warmup=1, fuse=None, cuda_graph=None,
-                 retrace_warning=5, on_trace_error="raise", **unknown):
+                 retrace_warning=5, on_trace_error="raise", input_signature=None, **unknown):
         _check_option_names(unknown)
+        self.input_signature = checked_signature(input_signature)
         self._static = isinstance(fn, staticmethod)     # @xg.function above @staticmethod
         if self._static:
             fn = fn.__func__
@@ -171,7 +174,7 @@ class Function(TraceCache):
     def _options(self) -> dict:
         return dict(max_traces=self.max_traces, warmup=self.warmup, fuse=self.fuse,
                     cuda_graph=self.cuda_graph, retrace_warning=self.retrace_warning,
-                    on_trace_error=self.on_trace_error)
+                    on_trace_error=self.on_trace_error, input_signature=self.input_signature)
 
     def __reduce__(self):
         # copy.deepcopy and pickle: a fresh Function of (a copy of) ``fn`` with these options.
@@ -180,6 +183,9 @@ class Function(TraceCache):
         return (_rebuilt, (self.fn, self._options(), self._self_in_signature))
 
     def __call__(self, *args, **kwargs):
+        if self.input_signature is not None:
+            check_call(self.input_signature, _name(self.fn), self._bind, args, kwargs,
+                       0 if self._self_in_signature else 1)
         try:
             if capture_module.THREAD.tracer is not None:
                 return self.fn(*args, **kwargs)      # inside another trace: inlined into it

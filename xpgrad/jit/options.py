@@ -2,13 +2,13 @@
 ``fuse=None`` and ``cuda_graph=None`` mean on a backend."""
 from __future__ import annotations
 
-_OPTIONS = ("max_traces", "warmup", "fuse", "cuda_graph", "retrace_warning", "on_trace_error")
+_OPTIONS = ("max_traces", "warmup", "fuse", "cuda_graph", "retrace_warning", "on_trace_error",
+            "input_signature")
 _SIGNATURE_HINT = (": it traces once per signature (each tensor argument's shape, dtype and "
                    "backend, every other argument's value); keep shapes fixed (pad the last "
                    "batch), pass values that change as tensors")
 #: other libraries' options, with what to do instead
 _FOREIGN_OPTIONS = {
-    "input_signature": _SIGNATURE_HINT,
     "reduce_retracing": _SIGNATURE_HINT,
     "experimental_relax_shapes": _SIGNATURE_HINT,
     "static_argnums": ": every argument that is not a tensor is static already (its value is "
