@@ -85,7 +85,8 @@ class BatchingNamespace:
         return value
 
     def __repr__(self):
-        return f"<batching namespace of {self._level()!r}>"
+        level = self._level()
+        return f"<batching namespace of {'a vmap call that ended' if level is None else level}>"
 
 
 _SUBMODULES = {}
