@@ -228,9 +228,9 @@ def test_under_a_tape_chunks_keep_their_residuals_unless_recomputed():
     over forward and backward is then about one chunk's."""
     import tracemalloc
 
-    w = xg.Variable(RNG.normal(size=(20, 2000)) * 0.1, name="w")
-    x = xg.asarray(RNG.normal(size=(64, 20)))
-    fn = lambda r: xg.sum(xg.sin(xg.tanh(r @ w)))             # 16 kB per residual per example
+    w = xg.Variable(RNG.normal(size=(20, 500)) * 0.1, name="w")
+    x = xg.asarray(RNG.normal(size=(512, 20)))
+    fn = lambda r: xg.sum(xg.sin(xg.tanh(r @ w)))             # 4 kB per residual per example
 
     def measure(mapped):
         tracemalloc.start()
@@ -244,10 +244,10 @@ def test_under_a_tape_chunks_keep_their_residuals_unless_recomputed():
             tracemalloc.stop()
 
     whole_held, whole_peak, want = measure(xg.vmap(fn))
-    chunk_held, chunk_peak, chunked = measure(xg.vmap(fn, chunk_size=4))
-    re_held, re_peak, recomputed = measure(xg.vmap(xg.recompute_grad(fn), chunk_size=4))
+    chunk_held, chunk_peak, chunked = measure(xg.vmap(fn, chunk_size=16))
+    re_held, re_peak, recomputed = measure(xg.vmap(xg.recompute_grad(fn), chunk_size=16))
     assert chunk_held > whole_held / 2 and chunk_peak < whole_peak, (chunk_held, whole_held)
-    assert re_held < whole_held / 8 and re_peak < whole_peak / 4, (re_held, re_peak, whole_peak)
+    assert re_held < whole_held / 8 and re_peak < whole_peak / 8, (re_held, re_peak, whole_peak)
     scale = 1e-13 * np.abs(want).max()                   # (sums over chunks in another order)
     np.testing.assert_allclose(chunked, want, rtol=1e-12, atol=scale)
     np.testing.assert_allclose(recomputed, want, rtol=1e-12, atol=scale)
