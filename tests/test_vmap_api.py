@@ -222,6 +222,40 @@ def test_chunks_draw_as_one_call_does_and_keep_one_chunk_alive():
     assert peaks[4] < peaks[None] / 4, peaks
 
 
+def test_under_a_tape_chunks_keep_their_residuals_unless_recomputed():
+    """A recording tape keeps every chunk's intermediate values for its gradient, so chunks
+    lower only the forward's temporaries; recompute_grad inside keeps none, and the peak
+    over forward and backward is then about one chunk's."""
+    import tracemalloc
+
+    w = xg.Variable(RNG.normal(size=(20, 500)) * 0.1, name="w")
+    x = xg.asarray(RNG.normal(size=(512, 20)))
+    fn = lambda r: xg.sum(xg.sin(xg.tanh(r @ w)))             # 4 kB per residual per example
+
+    def measure(mapped):
+        tracemalloc.start()
+        try:
+            with xg.GradientTape() as tape:
+                y = xg.sum(mapped(x))
+            held = tracemalloc.get_traced_memory()[0]
+            grad = tape.gradient(y, w)
+            return held, tracemalloc.get_traced_memory()[1], grad.numpy()
+        finally:
+            tracemalloc.stop()
+
+    whole_held, whole_peak, want = measure(xg.vmap(fn))
+    chunk_held, chunk_peak, chunked = measure(xg.vmap(fn, chunk_size=16))
+    re_held, re_peak, recomputed = measure(xg.vmap(xg.recompute_grad(fn), chunk_size=16))
+    assert chunk_held > whole_held / 2 and chunk_peak < whole_peak, (chunk_held, whole_held)
+    assert re_held < whole_held / 8 and re_peak < whole_peak / 8, (re_held, re_peak, whole_peak)
+    scale = 1e-13 * np.abs(want).max()                   # (sums over chunks in another order)
+    np.testing.assert_allclose(chunked, want, rtol=1e-12, atol=scale)
+    np.testing.assert_allclose(recomputed, want, rtol=1e-12, atol=scale)
+    small = lambda w: xg.sum(xg.vmap(xg.recompute_grad(lambda r: xg.sum(xg.sin(xg.tanh(r @ w)))),
+                                     chunk_size=3)(x[:7, :5]))
+    xg.testing.check_grads(small, (xg.asarray(RNG.normal(size=(5, 4))),), order=1)
+
+
 def test_a_tape_outside_differentiates_through_vmap():
     def f(x):
         return xg.vmap(lambda r, s: xg.sum(xg.sin(r) * r[0]) * s, in_axes=(1, None))(x.T, 2.0)

@@ -100,8 +100,8 @@ def test_any_over_a_vectors_only_axis_guards_the_rules_control_flow():
 def test_a_reduction_axis_out_of_range_is_named():
     with pytest.raises(ValueError, match="axis 2 is out of range for a tensor with 2 dim"):
         xg.vmap(lambda a: xg.sum(a, axis=2))(X)
-    ns = Level(4, np).namespace                     # the rule itself, on one example's axes
-    a = BatchedArray(np.ones((4, 3, 5)), ns._level)
+    level = Level(4, np)                            # the rule itself, on one example's axes
+    ns, a = level.namespace, BatchedArray(np.ones((4, 3, 5)), level)
     with pytest.raises(AxisError, match="axis 2 is out of bounds for array of dimension 2"):
         ns.sum(a, axis=2)
     with pytest.raises(AxisError, match="axis -3 is out of bounds for array of dimension 2"):

@@ -192,21 +192,25 @@ def _stacked(obj, what) -> Tensor:
     from .ops.casting import astype
     from .ops.joining import stack
 
-    def values(item):
-        if isinstance(item, Tensor):
-            return item._data
-        return [values(i) for i in item] if isinstance(item, (list, tuple)) else item
-
-    def tensor(item):
-        if isinstance(item, (list, tuple)):
-            return stack([tensor(i) for i in item])
-        if isinstance(item, Tensor):
-            return item if item.dtype == dtype else astype(item, dtype)
-        return named_asarray(item, what, dtype=dtype, backend=be)
-
     be = next(t for t in _leaves(obj) if isinstance(t, Tensor))._backend
-    dtype = named_asarray(values(obj), what, backend=be).dtype
-    return tensor(obj)
+    dtype = named_asarray(_raw_values(obj), what, backend=be).dtype
+    return _stacked_tensor(obj, what, dtype, be, stack, astype)
+
+
+# (functions of the module: a nested function that calls itself holds itself in a closure
+# cell, a reference cycle every call)
+def _raw_values(item):
+    if isinstance(item, Tensor):
+        return item._data
+    return [_raw_values(i) for i in item] if isinstance(item, (list, tuple)) else item
+
+
+def _stacked_tensor(item, what, dtype, be, stack, astype):
+    if isinstance(item, (list, tuple)):
+        return stack([_stacked_tensor(i, what, dtype, be, stack, astype) for i in item])
+    if isinstance(item, Tensor):
+        return item if item.dtype == dtype else astype(item, dtype)
+    return named_asarray(item, what, dtype=dtype, backend=be)
 
 
 def _leaves(obj):

@@ -152,28 +152,30 @@ def leaves_like(tree, other, name, against, is_leaf=None):
 they must have the same structure, as in JAX
     """
     found = []
-
-    def walk(t, o, path):
-        if is_leaf is not None and is_leaf(t):
-            found.append((path, o))
-        elif isinstance(t, dict):
-            if not isinstance(o, dict) or set(o) != set(t):
-                raise _mismatch(name, against, path, t, o)
-            for k, v in t.items():
-                walk(v, o[k], f"{path}[{k!r}]")
-        elif isinstance(t, (tuple, list)):
-            if not isinstance(o, (tuple, list)) or len(o) != len(t):
-                raise _mismatch(name, against, path, t, o)
-            for i, (v, w) in enumerate(zip(t, o)):
-                walk(v, w, f"{path}[{i}]")
-        elif t is None and path:
-            if o is not None:
-                raise _mismatch(name, against, path, t, o)
-        else:
-            found.append((path, o))
-
-    walk(tree, other, "")
+    _walk_like(tree, other, "", found, name, against, is_leaf)
     return found
+
+
+def _walk_like(t, o, path, found, name, against, is_leaf):
+    """``leaves_like``'s walk, appending to ``found`` (a function of the module: a nested one
+    that calls itself holds itself in a closure cell, a reference cycle every call)."""
+    if is_leaf is not None and is_leaf(t):
+        found.append((path, o))
+    elif isinstance(t, dict):
+        if not isinstance(o, dict) or set(o) != set(t):
+            raise _mismatch(name, against, path, t, o)
+        for k, v in t.items():
+            _walk_like(v, o[k], f"{path}[{k!r}]", found, name, against, is_leaf)
+    elif isinstance(t, (tuple, list)):
+        if not isinstance(o, (tuple, list)) or len(o) != len(t):
+            raise _mismatch(name, against, path, t, o)
+        for i, (v, w) in enumerate(zip(t, o)):
+            _walk_like(v, w, f"{path}[{i}]", found, name, against, is_leaf)
+    elif t is None and path:
+        if o is not None:
+            raise _mismatch(name, against, path, t, o)
+    else:
+        found.append((path, o))
 
 
 def _mismatch(name, against, path, expected, got):

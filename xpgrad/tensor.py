@@ -24,12 +24,13 @@ def _values_repr(a) -> str:
     kind, size = a.dtype.kind, a.dtype.itemsize
     if not ((kind == "f" and size < 8) or (kind == "c" and size < 16)):
         return repr(a.tolist())
-    conv = complex if kind == "c" else float
+    return repr(_shortest_values(a, complex if kind == "c" else float))
 
-    def walk(x):
-        return conv(str(x[()])) if x.ndim == 0 else [walk(e) for e in x]
 
-    return repr(walk(a))
+def _shortest_values(x, conv):
+    """``x`` as nested lists of ``conv(str(entry))`` (a function of the module: a nested one
+    calling itself would make a reference cycle per call)."""
+    return conv(str(x[()])) if x.ndim == 0 else [_shortest_values(e, conv) for e in x]
 
 
 class _Count(int):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import collections
 import threading
 import types
+import weakref
 
 import numpy as np
 
@@ -38,7 +39,7 @@ class Level:
         self.depth = depth
         self.thread = threading.get_ident()
         self.fallbacks = collections.Counter() if fallbacks is None else fallbacks
-        self.namespace = BatchingNamespace(inner, self)
+        self.namespace = BatchingNamespace(inner, weakref.ref(self))
 
     def wrap(self, data, shared=False):
         return BatchedArray(data, self, shared)
@@ -57,13 +58,17 @@ class BatchingNamespace:
     """The namespace of one ``Level`` (module docstring). Its functions are built once per
     name and kept on the class (each reads its level and the inner function from the
     instance), so a ``vmap`` call makes none; a submodule (``linalg``, ``fft``) is an instance
-    of a subclass of its own (``_prefix``: "linalg.")."""
+    of a subclass of its own (``_prefix``: "linalg.").
+
+    It holds its level weakly (``level_ref``): the level holds it, and the two would otherwise
+    be a reference cycle left by every ``vmap`` call. Once the level is gone no array of it
+    remains (each holds its level), so its functions are the inner namespace's."""
 
     _prefix = ""
 
-    def __init__(self, inner, level):
+    def __init__(self, inner, level_ref):
         self._inner = inner
-        self._level = level
+        self._level = level_ref
 
     def __getattr__(self, name):
         if name.startswith("__") and name != "__array_namespace_info__":
@@ -80,7 +85,8 @@ class BatchingNamespace:
         return value
 
     def __repr__(self):
-        return f"<batching namespace of {self._level!r}>"
+        level = self._level()
+        return f"<batching namespace of {'a vmap call that ended' if level is None else level}>"
 
 
 _SUBMODULES = {}
@@ -122,13 +128,13 @@ def _batching(name, short):
 
     if rule is not elementwise:
         def batched(ns, *args, **kwargs):
-            return _dispatch(ns._level, getattr(ns._inner, short), name, rule, create, args,
+            return _dispatch(ns._level(), getattr(ns._inner, short), name, rule, create, args,
                              kwargs)
     else:
         multiplies, adds = name == "multiply", name == "add"
 
         def batched(ns, *args, **kwargs):
-            level = ns._level
+            level = ns._level()         # (None once the level is gone: no argument is its)
             real = getattr(ns._inner, short)
             if kwargs:
                 return _dispatch(level, real, name, rule, create, args, kwargs)
@@ -186,7 +192,10 @@ def _batching(name, short):
 
 def _dispatch(level, real, name, rule, create, args, kwargs):
     """``real(*args, **kwargs)`` at ``level``: as it is without the level's arrays, once for
-    every example when they are all shared, else by ``rule`` or the loop."""
+    every example when they are all shared, else by ``rule`` or the loop (as it is once the
+    level is gone, ``None``)."""
+    if level is None:
+        return real(*args, **kwargs)
     found = _presence(level, args)
     if kwargs:
         found = max(found, _presence(level, kwargs.values()))

@@ -100,11 +100,11 @@ def transposing(batched, axes_at=None):
     ``permute_dims`` (``batched``) transposing a factored batch as factors."""
     def transpose(ns, *args, **kwargs):
         x = args[0] if args else None
-        if x.__class__ is BatchedArray and x._factors is not None and x._level is ns._level:
+        if x.__class__ is BatchedArray and x._factors is not None and x._level is ns._level():
             axes = None if axes_at is None else (
                 args[axes_at] if len(args) > axes_at else kwargs.get("axes"))
             if axes is None or tuple(axes) in ((1, 0), (-1, -2), (1, -2), (-1, 0)):
-                return transposed(ns._level, x)
+                return transposed(x._level, x)
         return batched(ns, *args, **kwargs)
     transpose.__name__ = batched.__name__
     return transpose

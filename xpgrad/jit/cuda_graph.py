@@ -98,10 +98,11 @@ class GraphReplay:
         for kind, source, reads in sources:
             ns = dict(namespace)
             exec(compile(source, "<xg.function segment>", "exec"), ns)
-            self.segments.append((kind, ns["segment"], reads))
+            # (popped: a function held by its own globals would be a reference cycle)
+            self.segments.append((kind, ns.pop("segment"), reads))
         ns = dict(namespace)
         exec(compile(finish, "<xg.function finish>", "exec"), ns)
-        self.finish = ns["finish"]
+        self.finish = ns.pop("finish")
         self.plain = program._replay
         self.runs = 0
         self.failed = None

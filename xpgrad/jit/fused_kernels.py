@@ -62,7 +62,7 @@ def fused_call(kernel, flatten, n, packs, views, source, reduction=None):
         results.append(f"acc.astype(reduced).reshape({tuple(reduction[2])})")
     lines.append(f"    return ({', '.join(results)},)" if results else "    return ()")
     exec("\n".join(lines), names)
-    call = names["call"]
+    call = names.pop("call")         # (its globals holding it would be a reference cycle)
     call.__qualname__ = f"<fused kernel of {source.count(chr(10)) + 1} ops>"
     call.kernel, call.source, call.reduction = kernel, source, reduction
     return call

@@ -85,7 +85,8 @@ class Program(ProgramSource):
         namespace["_be"] = self.be
         code = compile(self.source, f"<xg.function program {next(_counter)}>", "exec")
         exec(code, namespace)
-        self._replay = namespace["replay"]
+        # (popped: the function's globals are the namespace, which would hold it in a cycle)
+        self._replay = namespace.pop("replay")
         self._code, self._namespace = code, namespace
         self._free = [self._replay]       # replays not running now, each with its own buffers
         self.graph = None
@@ -232,6 +233,6 @@ class Program(ProgramSource):
             namespace[name] = namespace[name].copy()
         own_generators(namespace)
         exec(self._code, namespace)
-        return namespace["replay"]
+        return namespace.pop("replay")
 
 
