@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import itertools
 
-from .backward import _DTYPE_CODES, _dtype_code, _exact_scalars
 from .primitive import LEAN_ELEMENTWISE
+from .residuals import _exact_scalars, _stand_in
 from .tensor import Tensor
 
 #: a fresh tensor key; keys are never reused, so a key a tape saw always means one value
@@ -245,13 +245,6 @@ class TapeRecording:
         self._watched.add(key)
         self._variables[key] = variable
         return key
-
-
-def _stand_in(raw):
-    """What a node keeps of an input its rule does not read: ``(shape, dtype code)`` (see
-    ``backward.Shaped``)."""
-    dt = raw.dtype
-    return raw.shape, _DTYPE_CODES.get(id(dt)) or _dtype_code(dt)
 
 
 # An array of at most this many elements is kept even where its rule does not read it: freeing
