@@ -387,12 +387,12 @@ def scenario_write_fails():
 
     from xpgrad import checkpoint, report
     from xpgrad.cli import main
-    from xpgrad.training import loop
+    from xpgrad.training import run_files
 
     where = sys.argv[2]
     target = {"checkpoint": (checkpoint, "save_checkpoint"),
               "events": (report.RunWriter, "flush"),
-              "history": (loop, "_write_json")}[where]
+              "history": (run_files, "_write_json")}[where]
     real, calls = getattr(*target), []
 
     def full(*args, **kwargs):

@@ -225,12 +225,12 @@ def test_a_diverging_run_whose_logs_cannot_be_written_names_both(tmp_path, monke
     # was: the OSError of history.json alone, the NaN loss only in its context
     import errno
 
-    from xpgrad.training import loop
+    from xpgrad.training import run_files
 
     def full(path, data):
         raise OSError(errno.ENOSPC, "No space left on device", path)
 
-    monkeypatch.setattr(loop, "_write_json", full)
+    monkeypatch.setattr(run_files, "_write_json", full)
     cfg = TrainConfig(**{**BASE, "optimizer": "sgd", "learning_rate": 1e30}, epochs=5,
                       logdir=str(tmp_path / "log"))
     with pytest.raises(TrainingError, match="training loss became") as caught:

@@ -18,12 +18,12 @@ output's dtype (``LEAN_ELEMENTWISE``, ``Primitive``'s ``elementwise``) adds its 
 the check for a broadcast or cast to undo. tests/test_tape_lean_path.py runs random programs
 both ways.
 
->>> Shaped(((2, 3), "float32")).ndim
-2
+>>> import numpy as np
+>>> _fit(np, np.ones((4, 3)), (1, 3), np.dtype("float64")).tolist()
+[[4.0, 4.0, 4.0]]
 """
 from __future__ import annotations
 
-import operator
 import sys
 
 import numpy as np
@@ -34,6 +34,7 @@ from .backend import KERNELS_BY_INDEX
 from .deferred import DEFER, FOLDABLE
 from .kernels import LEAN_IN_PLACE
 from .primitive import BY_INDEX as PRIMITIVES_BY_INDEX, LEAN_ELEMENTWISE
+from .residuals import _stand_ins, _tensors
 from .tensor import _keyed
 
 
@@ -247,29 +248,6 @@ def _walk(nodes, home, seeds, skeys, consume, higher, after=None, defer=False):
     return grads
 
 
-class Shaped(tuple):
-    """What a rule sees of an input that its primitive does not save: shape and dtype.
-
-    >>> Shaped(((2, 3), "float32")).ndim
-    2
-    """
-
-    __slots__ = ()
-    shape = property(operator.itemgetter(0))
-    dtype = property(operator.itemgetter(1))
-
-    @property
-    def ndim(self):
-        return len(self[0])
-
-    @property
-    def size(self):
-        n = 1
-        for s in self[0]:
-            n *= s
-        return n
-
-
 def _per_example(vjp, name):
     """A kernel's ``vjp`` for a walk inside ``xg.vmap``: once per example where an argument is
     batched (the batching's loop, counted in the vmap's ``fallbacks``), else as it is."""
@@ -303,53 +281,6 @@ _NOT_NESTED = (
     "tapes, as for higher-order gradients)")
 
 
-def _stand_ins(inputs, fits, be):
-    """``inputs`` with a ``Shaped`` for each array input that was not saved (dtypes as
-    xpgrad's for rules run on Tensors: ``be`` given)."""
-    out = list(inputs)
-    i = 0
-    for fit in fits:
-        if fit is not None:
-            dt = fit[1]
-            if dt.__class__ is int:
-                dt = _DTYPES[dt]
-            out[i] = Shaped((fit[0], dt if be is None else be.xg_dtype(dt)))
-        i += 1
-    return out
-
-
-# A node names a dtype by a small int (a dtype object would keep the node GC-tracked: CPython
-# untracks a tuple only when no item is a GC-capable non-tuple). Backends reuse one dtype object
-# per dtype, so the table stays small; past its bound the dtype itself is stored.
-_DTYPES: list = [None]          # code 0 is unused: ``get(...) or`` treats it as missing
-_DTYPE_CODES: dict = {}
-
-
-def _dtype_code(dt):
-    if len(_DTYPES) > 256:
-        return dt
-    _DTYPE_CODES[id(dt)] = len(_DTYPES)
-    _DTYPES.append(dt)
-    return len(_DTYPES) - 1
-
-
-def _tensors(res, ks, be, variables):
-    """A node's residuals as Tensors with their recorded keys (for rules run on the xpgrad
-    namespace, which an outer tape records); trainable Variables as themselves; an input only
-    another tape knows with that key (``variables`` holds it)."""
-    out = []
-    for i, r in enumerate(res):
-        v = None if variables is None else variables[i]
-        if v is not None:
-            out.append(_keyed(r, be, v) if v.__class__ is int else v)
-        elif r is None or type(r) in _scalar_types:    # a Python constant (np.float64: no)
-            out.append(r)
-        else:
-            out.append(_keyed(r, be, ks[i]))
-    return out
-
-
-_scalar_types = _exact_scalars = frozenset((int, float, bool, complex))
 _NO_PARAMS: dict = {}
 
 

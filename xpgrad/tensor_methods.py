@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from ._args import is_operand, listed_names, pointer, refuse_keywords, refuse_tensor_axis
 from . import tf_names as _tf_names
+from .tensor_hints import PYTORCH_NAMES as _PYTORCH_NAMES
 
 _ns = None  # the xpgrad namespace; set by xpgrad/__init__ once the ops exist
 
@@ -314,63 +315,6 @@ class TensorMethods:
 
     def round(self):
         return _ns.round(self)
-
-
-#: PyTorch's Tensor names a user reaches for, and where xpgrad has them: reading one raises the
-#: AttributeError (so ``hasattr`` stays False) with the pointer
-_PYTORCH_NAMES = {
-    "backward": "gradients come from a tape: with xg.GradientTape() as tape: loss = ...; then "
-                "tape.gradient(loss, variables) (or xg.grad(f))",
-    "grad": "gradients are not stored on tensors: tape.gradient(loss, [x]) returns them",
-    "requires_grad": "tapes watch trainable Variables by themselves; watch a Tensor with "
-                     "tape.watch(t)",
-    "requires_grad_": "tapes watch trainable Variables by themselves (v.trainable = False "
-                      "freezes one); watch a Tensor with tape.watch(t)",
-    "detach": "xg.stop_gradient(t) cuts it from the tapes",
-    "cpu": "t.to('numpy') moves it to host memory (t.numpy() gives a NumPy array)",
-    "cuda": "t.to('cupy') moves it to the CUDA backend",
-    "clone": "xg.asarray(t, copy=True)",
-    "view": "t.reshape(shape)",
-    "unsqueeze": "xg.expand_dims(t, axis=k) (squeeze's inverse: t.squeeze(axis=k))",
-    "dim": "t.ndim",
-    "numel": "t.size (the number of entries, a property as in the array API; the shape is "
-             "t.shape)",
-    "float": "t.astype(xg.float32)",
-    "double": "t.astype(xg.float64)",
-    "long": "t.astype(xg.int64)",
-    "clamp": "t.clip(min, max) (xg.clip, the array API's name)",
-    "masked_fill": "xg.where(mask, value, t) (a new tensor: where mask is true, value)",
-    **dict.fromkeys(("split", "chunk"),
-                    "xg.unstack(t, axis=k) gives every slice of size one (the axis dropped), "
-                    "slicing t[:, i:j] any other piece"),
-    **{name: f"xg.{name}(t) (a Tensor has the array API's few methods; its functions are "
-             "xpgrad's)"
-       for name in ("exp", "log", "log1p", "expm1", "log2", "log10", "sqrt", "square", "sin",
-                    "cos", "tanh", "sigmoid", "floor", "ceil", "sign", "reciprocal", "isnan",
-                    "isinf", "isfinite", "maximum", "minimum", "tril", "triu", "nonzero")},
-    **{name: f"xg.nn.{name}(t{args}) (torch.nn.functional's functions are xg.nn's)"
-       for name, args in (("relu", ""), ("softplus", ""), ("softmax", ", axis=-1"),
-                          ("log_softmax", ", axis=-1"))},
-    **dict.fromkeys(("matmul", "mm", "bmm"), "t @ other (xg.matmul)"),
-    "pow": "t ** p (xg.pow)",
-    "neg": "-t (xg.negative)",
-    "norm": "xg.linalg.vector_norm(t, axis=None, ord=2) (xg.linalg.matrix_norm for "
-            "matrices)",
-    "logsumexp": "xg.logsumexp(t, axis=k)",
-    "flip": "xg.flip(t, axis=k)",
-    "sort": "xg.sort(t, axis=k) for the values, xg.argsort(t, axis=k) for the indices",
-    "argsort": "xg.argsort(t, axis=k)",
-    "topk": "xg.topk(t, k)",
-    "gather": "xg.take_along_axis(t, indices, axis=k) (torch.gather's dim is axis)",
-    "repeat": "xg.tile(t, repetitions) (torch's repeat; torch's repeat_interleave is xg.repeat)",
-    "expand": "xg.broadcast_to(t, shape)",
-    **dict.fromkeys(("copy_", "mul_", "add_", "sub_", "div_", "lerp_", "fill_", "zero_",
-                     "clamp_"),
-                    "in-place updates of a Variable go through assign: v.assign(new), "
-                    "v.assign_add(delta), v.assign_sub(delta) (a target network's soft "
-                    "update: target.assign(tau * online + (1 - tau) * target)); a Tensor is "
-                    "a value: compute a new one"),
-}
 
 
 for _name, _hint in {**_tf_names.TENSOR, **_PYTORCH_NAMES}.items():

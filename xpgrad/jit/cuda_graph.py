@@ -33,7 +33,7 @@ from __future__ import annotations
 import contextlib
 import warnings
 
-from ..optim.optimizer import in_program
+from ..optim.update_modes import in_program
 from .errors import user_stacklevel
 
 

@@ -31,7 +31,7 @@ import numpy as np
 from ..backends import blas
 from ..optim._checks import learning_rate_fits
 from ..optim.schedules_base import fitting_constant_rate
-from ..optim.sgd import plain_settings
+from ..optim.update_modes import plain_settings
 from ..tensor import Tensor
 from .guards import _variable_roots
 from .tracer import Ref, slot_uses

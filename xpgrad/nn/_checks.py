@@ -61,6 +61,18 @@ def floating_dtype(dtype, owner: str):
     return dt
 
 
+def input_dtype_error(x, dtype, who) -> TypeError:
+    """The TypeError for an input ``x`` whose dtype is not the layer's weights' ``dtype`` (no
+    silent promotion), naming the layer ``who``.
+
+    >>> import xpgrad as xg
+    >>> str(input_dtype_error(xg.ones(2, dtype=xg.float64), xg.float32, "LSTM"))
+    'LSTM has float32 weights but got a float64 input; cast it with xg.astype'
+    """
+    return TypeError(f"{who} has {dtype} weights but got a {x.dtype} input; cast it with "
+                     "xg.astype")
+
+
 def probability(name: str, value, owner: str, *, high_open=True) -> float:
     """A rate in [0, 1) (or [0, 1])."""
     return hyperparameter(name, value, low=0.0, high=1.0, high_open=high_open, owner=owner)

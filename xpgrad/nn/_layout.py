@@ -22,6 +22,7 @@ from .._args import flag
 from ..creation import asarray
 from ..ops.shape import expand_dims, permute_dims, squeeze
 from ..tensor import Tensor
+from ._checks import input_dtype_error
 
 
 def stated_layout(module, batch_first, who) -> bool:
@@ -77,8 +78,7 @@ def sequence_in(x, batch_first, input_size, dtype, who, backend=None):
                          f"input_size={input_size}, got shape {x.shape} (batch_first="
                          f"{batch_first}; an unbatched input is (time, input_size))")
     if x.dtype != dtype:
-        raise TypeError(f"{who} has {dtype} weights but got a {x.dtype} input; cast it with "
-                        "xg.astype")
+        raise input_dtype_error(x, dtype, who)
     if x.ndim == 2:
         return expand_dims(x, axis=0), True
     return (x if batch_first else permute_dims(x, (1, 0, 2))), False

@@ -122,8 +122,7 @@ def _checked(layer, x, channels, who):
         raise ValueError(f"{who}: the input has {x.shape[1]} channels (axis 1, shape "
                          f"{x.shape}) but the layer was made for {channels}")
     if x.dtype != layer._dtype:
-        raise TypeError(f"{who} has {layer._dtype} weights but got a {x.dtype} input; cast "
-                        "it with xg.astype")
+        raise _checks.input_dtype_error(x, layer._dtype, who)
     return x
 
 

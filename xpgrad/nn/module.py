@@ -22,14 +22,14 @@ import threading
 from .._args import flag, no_attribute
 from ..backend import MixedBackendError
 from ..tensor import Variable
-from ..jit.capture import THREAD as _TRACES, guard_value, guarded_attribute, note_write
+from ..jit.capture import THREAD as _TRACES, guard_value, note_write
 from ._checks import known_keywords
+from .module_discovery import ModuleDiscovery
 from .module_state import ModuleState
 from .module_hints import PYTORCH_NAMES as _PYTORCH_NAMES
 from .module_hints import keras_call_keyword, not_initialized, note_layer
 from .module_hooks import ACTIVE as _HOOKS_ACTIVE, call as _call_hooked
 from .variable_names import name_after_paths
-from .module_tree import _trainable, _visit_modules, _visit_trainable, _visit_variables
 
 
 #: what an attribute's value may hold Modules and Variables inside
@@ -80,7 +80,7 @@ def xpgrad_path(key, i, item, deeper):
     return f"{key}{i}"
 
 
-class Module(ModuleState):
+class Module(ModuleDiscovery, ModuleState):
     """Base class: subclasses set attributes in ``__init__`` and define ``forward``.
 
     Paths of variables (``named_variables``) are built from the module tree: an attribute holding
@@ -204,155 +204,6 @@ class Module(ModuleState):
         for key, value in vars(self).items():
             if not key.startswith("_"):
                 yield from held_items(value, key, xpgrad_path)
-
-    def submodules(self) -> list:
-        """Every Module below this one (depth first, each once)."""
-        out = []
-        _visit_modules(self, {id(self)}, out)
-        return out
-
-    def named_modules(self, prefix: str | None = None):
-        """``(path, module)`` for this module and every one below it, in PyTorch's order
-        (depth first, a module before those it holds, each once); a path is the prefix of
-        its variables' ``named_variables`` paths (``prefix`` defaults to ``self.name``;
-        PyTorch's default is ``""`` and its separator ``"."``).
-
-        >>> import xpgrad as xg
-        >>> [(p, type(m).__name__) for p, m in xg.nn.MLP([2, 3, 1], rng=0).named_modules()]
-        [('mlp', 'MLP'), ('mlp/linear0', 'Linear'), ('mlp/linear1', 'Linear')]
-        """
-        from .module_tree import named_modules
-
-        return iter(named_modules(self, prefix))
-
-    def modules(self):
-        """This module and every one below it (``named_modules``' order), as PyTorch's."""
-        return (m for _, m in self.named_modules())
-
-    def named_children(self):
-        """``(path component, module)`` for the modules this one holds directly (``layers``'
-        items too), each once, as PyTorch's.
-
-        >>> import xpgrad as xg
-        >>> [k for k, _ in xg.nn.MLP([2, 3, 1], rng=0).named_children()]
-        ['linear0', 'linear1']
-        """
-        from .module_tree import named_children
-
-        return named_children(self)
-
-    def children(self):
-        """The modules this one holds directly (``named_children``), as PyTorch's."""
-        return (m for _, m in self.named_children())
-
-    def apply(self, fn) -> "Module":
-        """Call ``fn(module)`` on every module below this one, then on this one (PyTorch's
-        order: children before their parent; a shared module once); returns self.
-
-        >>> import xpgrad as xg
-        >>> seen = []
-        >>> _ = xg.nn.MLP([2, 3, 1], rng=0).apply(lambda m: seen.append(type(m).__name__))
-        >>> seen
-        ['Linear', 'Linear', 'MLP']
-        """
-        from .module_tree import apply
-
-        return apply(self, fn)
-
-    def count_params(self, trainable_only: bool = False) -> int:
-        """The number of values in this module's Variables (Keras' ``count_params``: the
-        non-trainable ones such as running statistics too), each shared Variable once;
-        ``trainable_only=True`` counts ``trainable_variables`` only. Against PyTorch's
-        ``sum(p.numel() for p in model.parameters())``: the same, but for the recurrent
-        layers, which hold one bias where torch holds ``bias_ih`` and ``bias_hh``: per layer
-        and direction an LSTM counts ``4 * hidden_size`` fewer, a GRU ``2 * hidden_size``
-        and an RNN ``hidden_size``.
-
-        >>> import xpgrad as xg
-        >>> xg.nn.Linear(3, 2, rng=0).count_params()
-        8
-        """
-        from .module_tree import count
-
-        trainable_only = flag(trainable_only, "trainable_only",
-                              f"{type(self).__name__}.count_params")
-        return count(self.trainable_variables if trainable_only else self.variables)
-
-    def summary(self, print_fn=print) -> None:
-        """Print a table (Keras' ``model.summary()``): a row per module, with its path, type,
-        the number of values in the Variables below it and how many of them train, then the
-        totals. ``print_fn`` gets the table as one string.
-
-        >>> import xpgrad as xg
-        >>> xg.nn.MLP([2, 3, 1], rng=0).summary()          # doctest: +NORMALIZE_WHITESPACE
-        Model: 'mlp' (MLP)
-        ---------------------------------------
-        Layer (path)  Type    Params  Trainable
-        ---------------------------------------
-        mlp           MLP         13         13
-        mlp/linear0   Linear       9          9
-        mlp/linear1   Linear       4          4
-        ---------------------------------------
-        Total params: 13
-        Trainable params: 13
-        Non-trainable params: 0
-        """
-        from .module_tree import summary
-
-        if not callable(print_fn):
-            raise TypeError(f"{type(self).__name__}.summary: print_fn must be a callable "
-                            f"(print), got {type(print_fn).__name__}")
-        print_fn(summary(self))
-
-    def named_variables(self, prefix: str | None = None) -> dict:
-        """``{path: Variable}`` for every Variable below this module; a shared one appears once.
-
-        >>> import xpgrad as xg
-        >>> list(xg.nn.MLP([2, 3, 1], rng=0).named_variables())
-        ['mlp/linear0/w', 'mlp/linear0/b', 'mlp/linear1/w', 'mlp/linear1/b']
-        """
-        out = {}
-        _visit_variables(self, self.name if prefix is None else prefix, {id(self)}, out)
-        return out
-
-    @property
-    def variables(self) -> list:
-        """All Variables (trainable or not), in a stable order."""
-        return list(self.named_variables().values())
-
-    @property
-    def trainable_variables(self) -> list:
-        """The Variables an optimizer should update: the trainable ones, less those of a
-        frozen module (``trainable = False``).
-
-        >>> import xpgrad as xg
-        >>> model = xg.nn.MLP([2, 3, 1], rng=0)
-        >>> model.layers[0].trainable = False               # fine-tune the last layer only
-        >>> [v.name for v in model.trainable_variables]
-        ['mlp/linear1/w', 'mlp/linear1/b']
-        """
-        if "name" not in vars(self):
-            raise not_initialized(self, "trainable_variables")
-        # under xg.function each flag read is a guard: a replay checks it, a change retraces
-        read = _trainable if _TRACES.tracer is None else guarded_attribute
-        out, frozen = [], set()
-        if read(self, "trainable"):
-            _visit_trainable(self, read, {id(self)}, out, frozen)
-        return [v for v in out if id(v) not in frozen] if frozen else out
-
-    @property
-    def trainable(self) -> bool:
-        """False freezes this module and every module below it (Keras' ``layer.trainable``;
-        PyTorch's ``requires_grad_(False)`` on its parameters): their Variables leave
-        ``trainable_variables``, so optimizers and ``xpgrad train`` skip them, while tapes
-        still differentiate through them. Setting it sets it on every submodule."""
-        return self.__dict__.get("_trainable", True)
-
-    @trainable.setter
-    def trainable(self, value):
-        value = flag(value, "trainable", type(self).__name__)
-        for m in (self, *self.submodules()):
-            m._trainable = value
 
     # -- mode ---------------------------------------------------------------------------------
     def train(self, mode: bool = True) -> "Module":

@@ -33,8 +33,7 @@ def _layer_input(layer, x):
         x = asarray(x, dtype=layer._dtype, backend=layer._backend if ref is None else ref.backend)
     check_normalized_input(x, layer.normalized_shape, who)
     if ref is not None and x.dtype != ref.dtype:
-        raise TypeError(f"{who} has {ref.dtype} weights but got a {x.dtype} input; cast it "
-                        "with xg.astype")
+        raise _checks.input_dtype_error(x, ref.dtype, who)
     return x
 
 class LayerNorm(Module):
@@ -215,8 +214,7 @@ class _BatchNorm(Module):
             raise ValueError(f"{who}: the input has {x.shape[1]} channels (axis 1, shape "
                              f"{x.shape}) but num_features = {self.num_features}")
         if x.dtype != self._dtype:
-            raise TypeError(f"{who} has {self._dtype} weights but got a {x.dtype} input; cast "
-                            "it with xg.astype")
+            raise _checks.input_dtype_error(x, self._dtype, who)
         return x
 
     def reset_running_stats(self) -> None:

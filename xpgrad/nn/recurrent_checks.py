@@ -11,6 +11,7 @@ from __future__ import annotations
 from ..creation import asarray
 from ..ops.recurrent import NONLINEARITIES
 from ..tensor import Tensor
+from ._checks import input_dtype_error
 
 
 def _as_input(x, layer, ndim, who=None):
@@ -22,8 +23,7 @@ def _as_input(x, layer, ndim, who=None):
         raise ValueError(f"{who} expects input of shape {what} with "
                          f"input_size={layer.input_size}, got shape {x.shape}")
     if x.dtype != layer.w_ih.dtype:
-        raise TypeError(f"{who} has {layer.w_ih.dtype} weights but got a {x.dtype} input; "
-                        "cast it with xg.astype")
+        raise input_dtype_error(x, layer.w_ih.dtype, who)
     return x
 
 

@@ -16,7 +16,7 @@ import numbers
 from ..primitive import Primitive, apply
 from . import formulas, reductions
 from .activations import log_softmax
-from .loss_checks import _float_input, as_tensor_or_refuse
+from .loss_checks import float_like
 from .loss_rules import _onehot, _reduce
 from .probability_losses import _check_nll_labels, _class_weight, _weighted_mean, nll
 from .shape import broadcast_shapes, reshape
@@ -184,12 +184,7 @@ def entry_weight(weight, x, what, xname):
     """``weight`` as a floating tensor of ``x``'s dtype that broadcasts to ``x``'s shape; a
     number, list or array (not a Tensor) is read in ``x``'s dtype and backend, as the class
     weights of ``softmax_cross_entropy`` are."""
-    weight = as_tensor_or_refuse(weight, f"{what} must be a floating-point tensor (or numbers)",
-                                 dtype=x.dtype, backend=x.backend)
-    weight = _float_input(weight, what)
-    if weight.dtype != x.dtype:
-        raise TypeError(f"{what} has dtype {weight.dtype} but {xname} has dtype {x.dtype}; "
-                        "cast one with xg.astype so they match")
+    weight = float_like(weight, x, what, xname, "(or numbers)")
     try:
         shape = broadcast_shapes(weight.shape, x.shape)
     except ValueError:

@@ -18,7 +18,8 @@ from .._args import flag
 from ..creation import full as _full
 from ..optim._checks import hyperparameter, real_number
 from .elementwise import exp, log
-from .loss_checks import _check_reduction, _float_input, as_tensor_or_refuse
+from .loss_checks import (_check_reduction, _float_input, as_tensor_or_refuse, dtype_mismatch,
+                          float_like, shape_mismatch)
 from .reductions import mean, sum
 from .selection import where
 from .shape import broadcast_shapes, expand_dims
@@ -46,26 +47,19 @@ def values_like(t, x, what, xname, owner, shape=None):
         raise TypeError(f"{owner}: {what} must be real numbers like {xname} ({x.dtype}), got "
                         f"dtype {t.dtype}")
     elif t.dtype != x.dtype:
-        raise TypeError(f"{owner}: {what} has dtype {t.dtype} but {xname} has dtype {x.dtype};"
-                        f" cast one with xg.astype so they match")
+        raise dtype_mismatch(t, x, f"{owner}: {what}", xname)
     if shape is not None:
         if t.shape != tuple(shape):
             raise ValueError(f"{owner}: {what} must have shape {tuple(shape)} ({xname}'s "
                              f"shape without its last axis), got {t.shape}")
     elif t.shape != x.shape:
-        raise ValueError(f"{owner}: {what} has shape {t.shape} but {xname} has shape "
-                         f"{x.shape}; they must match")
+        raise shape_mismatch(t, x, f"{owner}: {what}", xname)
     return t
 
 
 # -- Gaussian -------------------------------------------------------------------------------------
 def _gaussian_target(target, input):
-    target = as_tensor_or_refuse(target, "gaussian_nll: target must be a floating-point "
-                                 "tensor like input", dtype=input.dtype, backend=input.backend)
-    target = _float_input(target, "gaussian_nll: target")
-    if target.dtype != input.dtype:
-        raise TypeError(f"gaussian_nll: target has dtype {target.dtype} but input has dtype "
-                        f"{input.dtype}; cast one with xg.astype so they match")
+    target = float_like(target, input, "gaussian_nll: target", "input")
     try:
         fits = broadcast_shapes(target.shape, input.shape) == input.shape
     except ValueError:
@@ -87,12 +81,7 @@ def _gaussian_var(var, input):
     if isinstance(var, (str, bytes)):
         raise TypeError(f"gaussian_nll: var must be a floating-point tensor or a number, got "
                         f"{type(var).__name__} {var!r:.60}")
-    var = as_tensor_or_refuse(var, "gaussian_nll: var must be a floating-point tensor "
-                              "(or a number)", dtype=input.dtype, backend=input.backend)
-    var = _float_input(var, "gaussian_nll: var")
-    if var.dtype != input.dtype:
-        raise TypeError(f"gaussian_nll: var has dtype {var.dtype} but input has dtype "
-                        f"{input.dtype}; cast one with xg.astype so they match")
+    var = float_like(var, input, "gaussian_nll: var", "input", "(or a number)")
     if var.shape != input.shape:
         if var.shape == input.shape[:-1] and input.ndim:
             var = expand_dims(var, axis=-1)

@@ -1,7 +1,8 @@
 """The argument checks the losses share: the reduction (``REDUCTIONS``), a floating-point input
 (``_float_input``), a target like the input (``_target_like``), integer class labels or
-probabilities (``_check_labels``), and ``as_tensor_or_refuse``, whose TypeError says what was
-expected.
+probabilities (``_check_labels``), ``as_tensor_or_refuse``, whose TypeError says what was
+expected, ``float_like`` (a floating tensor of another's dtype), and the errors of a dtype or
+shape that differs from another tensor's (``dtype_mismatch``, ``shape_mismatch``).
 
 >>> import xpgrad as xg
 >>> _float_input([1, 2], "pred")
@@ -45,6 +46,47 @@ def as_tensor_or_refuse(value, expected, **asarray_options):
         raise TypeError(f"{expected}, got {type(value).__name__} {value!r:.60}: {e}") from None
 
 
+def float_like(value, x, what, xname, expected=None):
+    """``value`` as a floating-point tensor of ``x``'s dtype (a number, list or array is read in
+    that dtype, on ``x``'s backend); ``expected`` ends the TypeError for what is no array
+    (default: ``like <xname>``).
+
+    >>> import xpgrad as xg
+    >>> float_like(xg.asarray([1.0], dtype=xg.float64), xg.ones(1), "f: w", "x")
+    Traceback (most recent call last):
+    TypeError: f: w has dtype float64 but x has dtype float32; cast one with xg.astype so they match
+    """
+    value = as_tensor_or_refuse(value, f"{what} must be a floating-point tensor "
+                                       f"{expected or 'like ' + xname}",
+                                dtype=x.dtype, backend=x.backend)
+    value = _float_input(value, what)
+    if value.dtype != x.dtype:
+        raise dtype_mismatch(value, x, what, xname)
+    return value
+
+
+def dtype_mismatch(t, x, what, xname) -> TypeError:
+    """The TypeError for ``t`` (named ``what``), whose dtype is not ``x``'s (named ``xname``).
+
+    >>> import xpgrad as xg
+    >>> str(dtype_mismatch(xg.ones(1, dtype=xg.float64), xg.ones(1), "target", "input"))
+    'target has dtype float64 but input has dtype float32; cast one with xg.astype so they match'
+    """
+    return TypeError(f"{what} has dtype {t.dtype} but {xname} has dtype {x.dtype}; cast one "
+                     f"with xg.astype so they match")
+
+
+def shape_mismatch(t, x, what, xname) -> ValueError:
+    """The ValueError for ``t`` (named ``what``), whose shape is not ``x``'s (named ``xname``).
+
+    >>> import xpgrad as xg
+    >>> shape_mismatch(xg.ones(2), xg.ones(3), "target", "input")
+    ValueError('target has shape (2,) but input has shape (3,); they must match')
+    """
+    return ValueError(f"{what} has shape {t.shape} but {xname} has shape {x.shape}; they must "
+                      f"match")
+
+
 def _target_like(t, x, what, xname):
     """``t`` as a tensor matching ``x`` (same shape; floating, same dtype)."""
     t = as_tensor_or_refuse(t, f"{what} must be a floating-point tensor like {xname}",
@@ -53,11 +95,9 @@ def _target_like(t, x, what, xname):
         raise TypeError(f"{what} must be floating-point like {xname} ({x.dtype}), got "
                         f"dtype {t.dtype}")
     if t.dtype != x.dtype:
-        raise TypeError(f"{what} has dtype {t.dtype} but {xname} has dtype {x.dtype}; cast "
-                        f"one with xg.astype so they match")
+        raise dtype_mismatch(t, x, what, xname)
     if t.shape != x.shape:
-        raise ValueError(f"{what} has shape {t.shape} but {xname} has shape {x.shape}; "
-                         "they must match")
+        raise shape_mismatch(t, x, what, xname)
     return t
 
 

@@ -27,7 +27,8 @@ from .activations import softplus
 from .cross_entropy_options import entry_weight
 from .elementwise import minimum, sqrt
 from .likelihood_losses import reduce_loss, values_like
-from .loss_checks import _check_reduction, _float_input, as_tensor_or_refuse
+from .loss_checks import (_check_reduction, _float_input, as_tensor_or_refuse, dtype_mismatch,
+                          float_like, shape_mismatch)
 from .loss_rules import _sigmoid_ce
 from .multi_margin import multi_margin as _multi_margin
 from .multi_margin import weighted_multi_margin as _weighted_multi_margin
@@ -47,15 +48,9 @@ def _hinge(z):
 
 def _same(x, other, what, xname, owner):
     """``x`` a floating tensor of ``other``'s dtype and shape."""
-    x = as_tensor_or_refuse(x, f"{owner}: {what} must be a floating-point tensor like {xname}",
-                            dtype=other.dtype, backend=other.backend)
-    x = _float_input(x, f"{owner}: {what}")
-    if x.dtype != other.dtype:
-        raise TypeError(f"{owner}: {what} has dtype {x.dtype} but {xname} has dtype "
-                        f"{other.dtype}; cast one with xg.astype so they match")
+    x = float_like(x, other, f"{owner}: {what}", xname)
     if x.shape != other.shape:
-        raise ValueError(f"{owner}: {what} has shape {x.shape} but {xname} has shape "
-                         f"{other.shape}; they must match")
+        raise shape_mismatch(x, other, f"{owner}: {what}", xname)
     return x
 
 
@@ -185,8 +180,7 @@ def multi_margin(x, y, *, p=1, margin=1.0, weight=None, reduction="mean"):
             raise ValueError(f"{owner}: weight must have shape ({n_classes},) (one per "
                              f"class), got {weight.shape}")
         if weight.dtype != x.dtype:
-            raise TypeError(f"{owner}: weight has dtype {weight.dtype} but x has dtype "
-                            f"{x.dtype}; cast one with xg.astype so they match")
+            raise dtype_mismatch(weight, x, f"{owner}: weight", "x")
     x2 = x if x.ndim == 2 else reshape(x, (1, n_classes))
     y1 = y if y.ndim == 1 else reshape(y, (1,))
     options = {"reduction": reduction, "p": int(p), "margin": margin}

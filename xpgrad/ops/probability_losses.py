@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import numbers
 
-from ..creation import asarray
 from ..primitive import Primitive, apply
 from ..tensor import Tensor
 from .loss_checks import (REDUCTIONS, _check_reduction, _class_axis_hint, _float_input,
-                          _target_like, as_tensor_or_refuse)
+                          _target_like, as_tensor_or_refuse, dtype_mismatch)
 from .loss_rules import _reduce, _scale, _size
 from . import reductions
 from .gathering import _along_forward
@@ -200,19 +199,15 @@ def _class_weight(weight, log_probs):
         from ..creation import ones
 
         return ones((n_classes,), dtype=log_probs.dtype, backend=log_probs.backend)
-    if not isinstance(weight, Tensor):       # a list or NumPy array: log_probs' dtype
-        try:
-            weight = asarray(weight, dtype=log_probs.dtype, backend=log_probs.backend)
-        except (TypeError, ValueError) as e:
-            raise TypeError(f"weight must be a floating-point tensor (one per class), got "
-                            f"{type(weight).__name__} {weight!r:.60}: {e}") from None
+    # a list or NumPy array is read in log_probs' dtype
+    weight = as_tensor_or_refuse(weight, "weight must be a floating-point tensor (one per class)",
+                                 dtype=log_probs.dtype, backend=log_probs.backend)
     weight = _float_input(weight, "weight")
     if weight.shape != (n_classes,):
         raise ValueError(f"weight must have shape ({n_classes},) (one per class), got "
                          f"{weight.shape}")
     if weight.dtype != log_probs.dtype:
-        raise TypeError(f"weight has dtype {weight.dtype} but log_probs has dtype "
-                        f"{log_probs.dtype}; cast one with xg.astype so they match")
+        raise dtype_mismatch(weight, log_probs, "weight", "log_probs")
     return weight
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import sys
 
+from ..jit.whole import run_quietly
 from ..tensor import Tensor, _wrap
 from ._checks import hyperparameter
 
@@ -123,8 +124,6 @@ def clip_global_norm(grads, max_norm, *, eps=0.0, norm_type=2.0, error_if_nonfin
             raise RuntimeError(f"clip_global_norm: the total norm of order {norm_type} of "
                                f"the gradients is {value}, so they cannot be clipped "
                                "(error_if_nonfinite=True)")
-    from ..jit.whole import run_quietly      # (xpgrad.jit imports the optimizers)
-
     scale = max_norm / xp.maximum(norm + eps, max_norm)
     out = [None if g is None else
            _wrap(run_quietly(xp, _scaled, g._data, scale, invalid="ignore"), be) for g in grads]

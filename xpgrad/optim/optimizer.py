@@ -21,9 +21,7 @@ forward pass used.
 """
 from __future__ import annotations
 
-import contextlib
 import sys
-import threading
 import warnings
 
 from .._args import pointer
@@ -36,6 +34,7 @@ from .pairs import check_loss, checked_gradient, listed_variables, unpack_pair
 from .foreign_names import OTHER_NAMES, refuse, refuse_minimize_argument
 from .hyperparameters import Hyperparameters
 from .schedules_base import fitting_constant_rate
+from .update_modes import _COPY_ON_WRITE
 
 
 class Optimizer(Hyperparameters):
@@ -293,7 +292,6 @@ class Optimizer(Hyperparameters):
             self._state_for(var).update(slots)
 
 
-
 def loss_and_gradients(loss_fn, variables=None):
     """``(loss, [(gradient, variable), ...])`` of ``loss_fn()`` recorded on a tape: what
     ``minimize`` applies (``variables`` as there; the loss must be real floating-point).
@@ -372,21 +370,3 @@ def _view_seen(raw) -> bool:
     user's ``w[0:2]`` or a tape's ``w.T``): besides ``raw``, this frame and getrefcount."""
     base = getattr(raw, "base", None)
     return base is not None and sys.getrefcount(base) > 3
-
-
-class _CopyOnWrite(threading.local):
-    on = True
-
-
-_COPY_ON_WRITE = _CopyOnWrite()
-
-
-@contextlib.contextmanager
-def in_program():
-    """Updates in the block write in place whoever holds the arrays: a CUDA-graph replay,
-    whose slot list holds every array for the whole call (``jit/cuda_graph.py``)."""
-    outer, _COPY_ON_WRITE.on = _COPY_ON_WRITE.on, False
-    try:
-        yield
-    finally:
-        _COPY_ON_WRITE.on = outer

@@ -5,6 +5,7 @@ from .._args import flag
 from ..ops.optim import sgd_update
 from ._checks import boolean, unit_interval
 from .optimizer import Optimizer
+from .update_modes import plain_settings
 
 
 class SGD(Optimizer):
@@ -59,9 +60,3 @@ class SGD(Optimizer):
                                             weight_decay=self.weight_decay) is None:
             sgd_update.forward(be.xp, param, grad, velocity, lr=lr, momentum=momentum,
                                nesterov=self.nesterov, weight_decay=self.weight_decay)
-
-
-def plain_settings(opt) -> bool:
-    """No momentum, weight decay or clipping of any kind: the update is ``W -= lr * g``."""
-    return not (opt.momentum or opt.weight_decay or opt.global_clipnorm is not None
-                or opt.clipnorm is not None or opt.clipvalue is not None)

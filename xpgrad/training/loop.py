@@ -1,19 +1,18 @@
 """The training loop (``train``): minibatches in a seeded order, a NaN or infinite loss stopped
 before its update (``TrainingError``), checkpoints every ``checkpoint_every`` steps and at the
 end, SIGINT/SIGTERM turned into a clean stop, and the logs (event files, ``history.json``,
-``curves.png`` with ``curves``).
+``curves.png`` with ``curves``). What a run writes is in ``run_files.py``, the signal handling
+in ``stop_signals.py``.
 
->>> _json_safe({"loss": [float("nan"), 1.0], "shape": (2, 3)})
-{'loss': [None, 1.0], 'shape': [2, 3]}
+>>> from xpgrad.training import TrainConfig
+>>> train(TrainConfig(epochs=1, hidden=(4,), max_steps=2, progress=False), echo=None).steps
+2
 """
 from __future__ import annotations
 
-import json
 import math
 import os
-import signal
 import sys
-import threading
 import time
 from dataclasses import asdict, replace
 
@@ -23,8 +22,10 @@ from . import TrainingError
 from .config import FLAGS, TrainConfig
 from .held import _Held
 from .plan import Plan, prepare
-from .results import History, TrainResult, continue_history, earlier_history, evaluate, metric
+from .results import History, TrainResult, evaluate, metric
+from .run_files import _remove, _save, _write_logs
 from .schedule import past_the_end, update_settings
+from .stop_signals import _Stopper
 
 
 def _progress(iterable, total, desc, enabled):
@@ -37,88 +38,7 @@ def _progress(iterable, total, desc, enabled):
                 file=sys.stderr)
 
 
-# -- signals -----------------------------------------------------------------------------------
-class _Stopper:
-    """Turns SIGINT/SIGTERM into a request to stop after the current step (main thread only);
-    a second SIGINT raises KeyboardInterrupt at once."""
-
-    SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM") if hasattr(signal, n))
-
-    def __init__(self, enabled):
-        self.signum = None
-        self._previous = {}
-        if enabled and threading.current_thread() is threading.main_thread():
-            for s in self.SIGNALS:
-                self._previous[s] = signal.signal(s, self._handle)
-
-    def _handle(self, signum, frame):
-        if self.signum is not None and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        self.signum = signum
-
-    @property
-    def name(self):
-        return None if self.signum is None else signal.Signals(self.signum).name
-
-    def restore(self):
-        for s, handler in self._previous.items():
-            signal.signal(s, handler)
-        self._previous = {}
-
-
 # -- the loop ----------------------------------------------------------------------------------
-def _json_safe(value):
-    """NaN and infinities as None, tuples as lists: strict JSON."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    return value
-
-
-def _write_json(path, data) -> None:
-    """Write JSON atomically (a temporary file renamed onto ``path``)."""
-    tmp = f"{path}.{os.getpid()}.tmp"
-    try:
-        with open(tmp, "w") as f:
-            json.dump(_json_safe(data), f, indent=1, allow_nan=False)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _save(plan, epoch, done_in_epoch, n_train, target_epochs, writes, sums=None) -> None:
-    """Save the checkpoint with the run's position (``done_in_epoch`` examples of ``epoch``
-    done, ``sums``: their (loss sum, correct, examples) where this call counted all of them),
-    refusing non-finite weights (on every rank); rank 0 writes it through ``writes``."""
-    from ..checkpoint import save_checkpoint
-
-    from ..distributed.group import current
-
-    for name, var in plan.model.named_variables().items():
-        if not np.isfinite(var.numpy()).all():
-            raise TrainingError(f"variable {name!r} holds NaN or infinite values after step "
-                                f"{plan.opt.iterations}; the checkpoint {plan.cfg.checkpoint!r}"
-                                f" was not overwritten (lower {FLAGS['learning_rate']})")
-    if current().rank != 0:         # data-parallel: every rank holds the same weights
-        return
-    complete = done_in_epoch >= n_train
-    meta = {"config": _json_safe(asdict(plan.cfg)),
-            "epochs_done": epoch if complete else epoch - 1,
-            "examples_in_epoch": 0 if complete else done_in_epoch, "target_epochs": target_epochs,
-            "steps": plan.opt.iterations, "run_id": plan.run_id,
-            "monitor": _json_safe(plan.monitor.state_dict())}
-    if not complete and sums is not None and sums[2] == done_in_epoch:
-        meta["epoch_sums"] = [float(sums[0]), int(sums[1]), int(sums[2])]
-    best = plan.monitor.weights()         # --restore-best: the best epoch's weights
-    writes(save_checkpoint, plan.cfg.checkpoint, plan.model, plan.opt, metadata=meta,
-           **({"extra": best} if best else {}))
-
-
 def train(config: TrainConfig, echo=print, *, handle_signals=False) -> TrainResult:
     """Train ``config.model`` on ``config.dataset``; returns history, model and test accuracy.
 
@@ -133,14 +53,6 @@ def train(config: TrainConfig, echo=print, *, handle_signals=False) -> TrainResu
     with everything saved, and ``result.interrupted`` names the signal.
     """
     return prepare(config, echo).fit(echo, handle_signals)
-
-
-def _remove(paths) -> None:
-    for path in paths:
-        try:
-            os.remove(path)
-        except FileNotFoundError:
-            pass
 
 
 def _fit(plan: Plan, echo, handle_signals) -> TrainResult:
@@ -373,31 +285,3 @@ def _evaluated(dp, held, model, x, y, be):
     loss, accuracy, failed = dp.evaluate(model, x, y, be, held)
     held.agree(failed)
     return loss, accuracy
-
-
-def _write_logs(plan, history, writer, plot_history, interrupted) -> dict:
-    """Close the event files, write ``history.json`` (after the rows of the run this one
-    resumes, where its history is in the same log directory) and (``curves``) ``curves.png``;
-    return their paths."""
-    from ..report import run_title
-
-    cfg = plan.cfg
-    writer.close()
-    if not cfg.logdir:
-        return {}
-    history_path = os.path.join(cfg.logdir, "history.json")
-    config = asdict(cfg)
-    rows = history.as_dict()
-    earlier = earlier_history(cfg.logdir, plan.steps_before, cfg, plan.run_id)
-    if earlier is not None:
-        rows = continue_history(earlier, rows, counts_earlier=plan.skip_sums is not None)
-    if plan.monitor.early_stopping:
-        rows["early_stopping"] = plan.monitor.record()
-    _write_json(history_path, {"config": config, "run_id": plan.run_id, **rows,
-                               "interrupted": interrupted, "steps_done": plan.opt.iterations})
-    files = {"events": cfg.logdir}
-    if rows["epoch"] and cfg.curves:
-        files["curves"] = plot_history(rows, os.path.join(cfg.logdir, "curves.png"),
-                                       title=run_title(config))
-    files["history"] = history_path
-    return files
