@@ -23,7 +23,7 @@ from .dtypes import (DType, bool_, complex64, complex128, float32, float64, int8
 from .custom import custom_gradient
 from .custom_vjps import custom_vjp
 from .recompute import recompute_grad, remat
-from .functional import (grad, hessian, hvp, jacobian, jvp, stop_gradient, value_and_grad,
+from .functional import (elementwise_grad, grad, hessian, hvp, jacobian, jvp, stop_gradient, value_and_grad,
                          vjp)
 from .products import linearize
 from .batching import vmap
@@ -31,6 +31,7 @@ from .jacobian_modes import jacfwd, jacrev
 from .loops import fori_loop, scan
 from .scipy_io import for_scipy
 from .pytree import tree_leaves, tree_map
+from .ravel import ravel_pytree
 from .ops import *  # noqa: F401,F403
 from .ops.segments import *  # noqa: F401,F403  (TensorFlow's segment reductions)
 from .ops.gather_scatter_nd import *  # noqa: F401,F403  (TensorFlow's gather_nd, scatter_nd)
