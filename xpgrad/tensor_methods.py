@@ -258,6 +258,11 @@ class TensorMethods:
                             "xg.nn.Flatten(start_axis=1))")
         return _ns.reshape(self, (-1,))
 
+    def ravel(self):
+        """``flatten``'s twin under NumPy's (and PyTorch's) other name: the entries in
+        row-major order, one axis."""
+        return _ns.reshape(self, (-1,))
+
     def transpose(self, *axes):
         """NumPy's ``transpose``: the axes reversed, or permuted as ``axes`` says
         (``x.transpose(1, 0, 2)`` or ``x.transpose((1, 0, 2))``). PyTorch's
