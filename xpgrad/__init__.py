@@ -31,7 +31,7 @@ from .jacobian_modes import jacfwd, jacrev
 from .loops import fori_loop, scan
 from .scipy_io import for_scipy
 from .pytree import tree_leaves, tree_map
-from .ravel import ravel_pytree
+from .pytree_vector import ravel_pytree
 from .ops import *  # noqa: F401,F403
 from .ops.segments import *  # noqa: F401,F403  (TensorFlow's segment reductions)
 from .ops.gather_scatter_nd import *  # noqa: F401,F403  (TensorFlow's gather_nd, scatter_nd)
