@@ -67,7 +67,7 @@ _AUTOGRAD_NAMES = {
           f"xg.optim.{ours}(learning_rate=step_size) on Variables: params = "
           f"xg.tree_map(xg.Variable, params), then each step "
           f"opt.apply_gradients(zip(xg.tree_leaves(grad(params, i)), xg.tree_leaves(params)))"
-    for name, ours in (("adam", "Adam"), ("sgd", "SGD"), ("rmsprop", "RMSprop"))}
+    for name, ours in (("adam", "Adam"), ("rmsprop", "RMSprop"))}   # xg.optim.sgd: a module
 
 
 def __getattr__(name):
