@@ -349,46 +349,15 @@ def _check_leaving(t, what):
     from .primitive import tape_state
 
     if tape_state.recording:
-        from .inplace import leaving_loses_gradient
+        from .inplace import foreign_caller, leaving_loses_gradient
 
         if leaving_loses_gradient(t):
-            caller, hint = _foreign_caller()
+            caller, hint = foreign_caller()
             raise TypeError(
                 f"{what}{caller} on a tensor that a recording GradientTape differentiates would "
                 f"cut it from the tape (its gradient would come back None). Use xpgrad "
                 f"functions (xg.exp, xg.sum, ...; NumPy's own functions dispatch to them), or "
                 f"leave the tape explicitly: xg.stop_gradient(t).numpy(){hint}")
-
-
-#: what a SciPy function that converted a tensor has in xpgrad (HIPS autograd's
-#: ``autograd.scipy`` wrapped SciPy's; here they are other functions)
-_SCIPY_HINT = (". SciPy's special functions are xg.special's (xg.special.logsumexp, gammaln, "
-               "...) and its stats densities xg.distributions' (scipy.stats.norm.logpdf(x, m, "
-               "s) is xg.distributions.Normal(m, s).log_prob(x), multivariate_normal's "
-               "MultivariateNormal(mean, covariance_matrix=cov)); with SCIPY_ARRAY_API=1 set "
-               "before SciPy is imported, scipy.special dispatches to them itself")
-
-
-def _foreign_caller():
-    """``(" (in np.full)", hint)``: the NumPy or SciPy function whose Python code asked for
-    the NumPy array, the one the user called; empty when none did (``np.asarray(t)``)."""
-    import sys
-
-    frame, found = sys._getframe(2), None
-    while frame is not None:
-        module = frame.f_globals.get("__name__", "")
-        if module.split(".")[0] in ("numpy", "scipy"):
-            found = (module, frame.f_code.co_name)
-        elif found or not module.startswith("xpgrad"):
-            break
-        frame = frame.f_back
-    if found is None:
-        return "", ""
-    module, function = found
-    if module.split(".")[0] == "numpy":
-        return f" (in np.{function})", ""
-    public = ".".join(part for part in module.split(".") if not part.startswith("_"))
-    return f" (in {public}.{function})", _SCIPY_HINT
 
 
 _new = object.__new__
