@@ -259,20 +259,20 @@ def test_unmapped_raises_under_a_tape_and_runs_numpy_outside():
     x = f64([0.5, 1.5])
     with xg.GradientTape() as tape:
         tape.watch(x)
-        with pytest.raises(TypeError, match="np.sinc has no xpgrad counterpart"):
-            np.sinc(x)
+        with pytest.raises(TypeError, match="np.i0 has no xpgrad counterpart"):
+            np.i0(x)
         with pytest.raises(TypeError, match="gradient would come back None"):
             np.interp(x * 2.0, [0.0, 4.0], [1.0, 0.0])   # derived from x: refused too
         with pytest.raises(TypeError, match="decimals"):
             np.round(x, 2)                        # a mapped function, an argument it lacks
         with pytest.raises(TypeError, match="np.fmod"):
             np.fmod(x, 1.0)
-        np.testing.assert_allclose(np.sinc(xg.ones(2)), np.sinc(np.ones(2)),  # not watched
+        np.testing.assert_allclose(np.i0(xg.ones(2)), np.i0(np.ones(2)),  # not watched
                                    atol=1e-6)
         assert np.allclose(x, x) and np.isclose(x, x).all()   # no gradient: NumPy may run
-    out = np.sinc(x)
+    out = np.i0(x)
     assert isinstance(out, np.ndarray)
-    np.testing.assert_allclose(out, np.sinc([0.5, 1.5]))
+    np.testing.assert_allclose(out, np.i0([0.5, 1.5]))
     np.testing.assert_allclose(np.round(x, 1), [0.5, 1.5])
 
 

@@ -24,7 +24,7 @@ from .custom import custom_gradient
 from .custom_vjps import custom_vjp
 from .custom_jvps import custom_jvp
 from .recompute import recompute_grad, remat
-from .functional import (grad, hessian, hvp, jacobian, jvp, stop_gradient, value_and_grad,
+from .functional import (elementwise_grad, grad, hessian, hvp, jacobian, jvp, stop_gradient, value_and_grad,
                          vjp)
 from .products import linearize
 from .batching import vmap
@@ -32,10 +32,12 @@ from .jacobian_modes import jacfwd, jacrev
 from .loops import fori_loop, scan
 from .scipy_io import for_scipy
 from .pytree import tree_leaves, tree_map
+from .pytree_vector import ravel_pytree
 from .ops import *  # noqa: F401,F403
 from .ops.segments import *  # noqa: F401,F403  (TensorFlow's segment reductions)
 from .ops.gather_scatter_nd import *  # noqa: F401,F403  (TensorFlow's gather_nd, scatter_nd)
 from .primitive import Primitive, apply
+from . import primitive as _primitive_module
 from .appliers import binary_applier as _binary_applier, unary_applier as _unary_applier
 from .tape import GradientTape
 from .tensor import Tensor, Variable
@@ -122,9 +124,11 @@ _JAX_NAMES = {
            "differentiate), lax.stop_gradient xg.stop_gradient; xg.nn.rnn_scan, lstm_scan and "
            "gru_scan are the recurrent layers' fused scans",
     "numpy": "xg is the array namespace itself: jnp.sum is xg.sum, jnp.linalg is xg.linalg "
-             "(the array API's names: xg.concat, xg.pow, xg.permute_dims)",
-    "scipy": "jax.scipy.special is xg.special, jax.scipy.stats is xg.distributions "
-             "(log_prob, cdf)",
+             "(the array API's names: xg.concat, xg.pow, xg.permute_dims); NumPy's own "
+             "functions called on Tensors dispatch to xpgrad, so HIPS autograd's "
+             "autograd.numpy is plain `import numpy as np`",
+    "scipy": "jax.scipy.special (autograd.scipy.special) is xg.special, jax.scipy.stats "
+             "(autograd.scipy.stats) is xg.distributions (log_prob, cdf)",
     **dict.fromkeys(("tree_util", "tree"),
                     "xg.tree_map(f, tree, *rest) and xg.tree_leaves(tree) are "
                     "jax.tree_util.tree_map and tree_leaves"),
@@ -136,6 +140,30 @@ _JAX_NAMES = {
                       "torch.func.grad_and_value returns as (gradient, value)",
     "make_jaxpr": "f = xg.function(f) traces on its second call with a signature; "
                   "f.programs()[0].source is the traced program",
+}
+_VJP_RULE = ("HIPS autograd's @primitive f with defvjp(f, lambda ans, x: lambda g: ...) is "
+             "f = xg.custom_vjp(f); f.defvjp(fwd, bwd) (JAX's): fwd(x) returns (ans, saved), "
+             "bwd(saved, g) a tuple of one gradient per argument; fwd calls the undecorated "
+             "function (or @xg.custom_gradient, TensorFlow's)")
+#: HIPS autograd's names (``autograd.*``, ``autograd.misc.*``) and where xpgrad has them
+_AUTOGRAD_NAMES = {
+    "make_vjp": "xg.vjp(f, x) returns (f(x), vjp_fn), JAX's order, where HIPS autograd's "
+                "make_vjp(f)(x) returns (vjp_fn, f(x)); vjp_fn(g) returns a tuple, one gradient "
+                "per argument",
+    "hessian_vector_product": "xg.hvp(f, x, v)[1] (xg.hvp returns (f(x), H @ v)); for SciPy: "
+                              "hessp=xg.for_scipy(lambda x, v: xg.hvp(f, x, v)[1])",
+    "flatten": "HIPS autograd's flatten(params) (jax.flatten_util.ravel_pytree) is "
+               "xg.ravel_pytree(params) -> (vector, unravel), a dict's leaves in its own order "
+               "(autograd and JAX sort the keys); one tensor's entries as a vector: "
+               "x.reshape(-1) (PyTorch's torch.flatten(x, 1): x.reshape(x.shape[0], -1))",
+    "flatten_func": "vector, unravel = xg.ravel_pytree(params); then "
+                    "f_flat = lambda v, *args: f(unravel(v), *args)",
+    "defvjp": _VJP_RULE,
+    "odeint": "xpgrad has no ODE solver (HIPS autograd's autograd.scipy.integrate.odeint): a "
+              "fixed-step integrator written with xpgrad operations (an RK4 loop, or xg.scan "
+              "over the steps) is differentiated by the tapes",
+    "fixed_point": "iterate in a Python loop (the tapes differentiate the unrolled iterations), "
+                   "or give the solution its implicit-function gradient with xg.custom_vjp",
 }
 #: what calling one of xpgrad's modules that shares its name with another library's function
 #: says (``xg.tensor(data)`` as torch.tensor, ``xg.jit(step)`` as jax.jit, ``xg.checkpoint(f)``
@@ -149,6 +177,8 @@ _MODULE_CALLS = {
     "checkpoint": "xg.checkpoint is the module of save_checkpoint / load_checkpoint; "
                   "jax.checkpoint(f) (jax.remat) is xg.remat(f), also spelled "
                   "xg.recompute_grad(f)",
+    "primitive": "xg.primitive is the module of xg.Primitive, xpgrad's own operations; "
+                 + _VJP_RULE,
 }
 
 
@@ -161,19 +191,20 @@ def __getattr__(name):
     from .tf_names import NAMESPACE as _TENSORFLOW_NAMES
 
     raise no_module_attribute(__name__, name, _PYTORCH_NAMES.get(name) or _JAX_NAMES.get(name)
-                              or _TENSORFLOW_NAMES.get(name))
+                              or _AUTOGRAD_NAMES.get(name) or _TENSORFLOW_NAMES.get(name))
 
 
 class _NamesakeModule(type(_tensor_methods_module)):
     """A module of xpgrad named as another library's function (``xpgrad.tensor``,
-    ``xpgrad.jit``, ``xpgrad.checkpoint``): calling it is a TypeError saying what xpgrad calls
-    that function, instead of Python's "'module' object is not callable"."""
+    ``xpgrad.jit``, ``xpgrad.checkpoint``, ``xpgrad.primitive``): calling it is a TypeError
+    saying what xpgrad calls that function, instead of Python's "'module' object is not
+    callable"."""
 
     def __call__(self, *args, **kwargs):
         raise TypeError(_MODULE_CALLS[self.__name__.rpartition(".")[2]])
 
 
-for _namesake in (_tensor_module, jit, checkpoint):
+for _namesake in (_tensor_module, jit, checkpoint, _primitive_module):
     _namesake.__class__ = _NamesakeModule
 del _namesake
 _allocator.tune()   # glibc's malloc: keep large freed arrays for the next step (allocator.py)

@@ -87,6 +87,21 @@ def _fill(value, who):
     return value
 
 
+def _filled_with_tensor(shape, value, dtype, device, who) -> Tensor:
+    """``value`` (a one-element Tensor) broadcast to ``shape``, through the tapes: its gradient
+    is the sum of the filled tensor's, where a Python number taken from it would cut it off."""
+    from .ops import broadcast_to, reshape
+
+    if value.size != 1:
+        raise ValueError(f"{who}: fill_value must be a number or a one-element tensor, got a "
+                         f"tensor of shape {value.shape}")
+    if device is not None:
+        value = to_device(value, device)
+    if dtype is not None and _dt.as_dtype(dtype) != value.dtype:
+        value = value.astype(dtype)
+    return broadcast_to(reshape(value, ()), shape)
+
+
 def _count(value, name, who) -> int:
     """An int-like ``value`` >= 0 (a size, a number of rows or points)."""
     try:
@@ -103,7 +118,17 @@ def _count(value, name, who) -> int:
 
 def full(shape, fill_value, *, dtype=None, device=None, backend=None) -> Tensor:
     """A tensor filled with ``fill_value`` (float32 for a float, int64 for an int, bool for a
-    bool, complex64 for a complex)."""
+    bool, complex64 for a complex). A one-element Tensor ``fill_value`` gives its own dtype
+    (unless ``dtype`` says another) and is differentiated, as ``jnp.full``'s.
+
+    >>> import xpgrad as xg
+    >>> xg.grad(lambda v: xg.sum(xg.full((2, 3), v)))(xg.asarray(1.0)).item()
+    6.0
+    """
+    if isinstance(fill_value, Tensor):
+        if backend is not None:
+            fill_value = fill_value.to(backend)
+        return _filled_with_tensor(_shape(shape), fill_value, dtype, device, "full")
     fill_value = _fill(fill_value, "full")
     dtype = _scalar_dtype(fill_value) if dtype is None else dtype
     return _make(lambda xp: (lambda shape, dtype: xp.full(shape, fill_value, dtype=dtype)),
@@ -195,7 +220,12 @@ def empty_like(x, /, *, dtype=None, device=None) -> Tensor:
 
 
 def full_like(x, /, fill_value, *, dtype=None, device=None) -> Tensor:
-    """``fill_value`` everywhere, with the shape, dtype and backend of ``x``."""
+    """``fill_value`` everywhere, with the shape, dtype and backend of ``x``; a one-element
+    Tensor ``fill_value`` is differentiated, as in ``full``."""
+    if isinstance(fill_value, Tensor):
+        x = x if isinstance(x, Tensor) else asarray(x)
+        return _filled_with_tensor(x.shape, fill_value.to(x._backend),
+                                   x.dtype if dtype is None else dtype, device, "full_like")
     fill_value = _fill(fill_value, "full_like")
     return _like(lambda xp: (lambda shape, dtype: xp.full(shape, fill_value, dtype=dtype)),
                  x, dtype, device)

@@ -151,7 +151,18 @@ def _check_callable(f, what):
         raise TypeError(f"{what} takes a callable f, got {type(f).__name__} {f!r}")
 
 
-def value_and_grad(f, argnums=0, has_aux=False):
+def _refuse_keywords(who, unknown):
+    """The TypeError for a keyword a transform does not take, naming ``argnums=`` for HIPS
+    autograd's ``argnum=``."""
+    key = next(iter(unknown))
+    message = f"{who}() got an unexpected keyword argument {key!r}"
+    if key == "argnum":
+        message += (f"; xpgrad names it argnums=, as JAX (HIPS autograd's argnum=): "
+                    f"xg.{who}(f, argnums=1), or xg.{who}(f, 1)")
+    raise TypeError(message)
+
+
+def value_and_grad(f, argnums=0, has_aux=False, **unknown):
     """A function returning ``(f(*args), gradient of f w.r.t. args[argnums])``.
 
     ``f`` must return a scalar; unconnected arguments get zero gradients (as in JAX). A
@@ -165,6 +176,8 @@ def value_and_grad(f, argnums=0, has_aux=False):
     >>> v.item(), gx.item(), gy.item()
     (6.0, 3.0, 2.0)
     """
+    if unknown:
+        _refuse_keywords("value_and_grad", unknown)
     return _value_and_grad(f, argnums, has_aux, "value_and_grad")
 
 
@@ -188,13 +201,15 @@ def _value_and_grad(f, argnums, has_aux, who):
     return wrapped
 
 
-def grad(f, argnums=0, has_aux=False):
+def grad(f, argnums=0, has_aux=False, **unknown):
     """A function returning the gradient of scalar-valued ``f`` w.r.t. ``args[argnums]``.
 
     >>> import xpgrad as xg
     >>> xg.grad(lambda x: xg.sum(x * x))(xg.asarray([1.0, -1.0])).tolist()
     [2.0, -2.0]
     """
+    if unknown:
+        _refuse_keywords("grad", unknown)
     vg = _value_and_grad(f, argnums, has_aux, "grad")
 
     def wrapped(*args, **kwargs):
@@ -205,7 +220,44 @@ def grad(f, argnums=0, has_aux=False):
     return wrapped
 
 
-def jacobian(f, argnums=0, has_aux=False):
+def elementwise_grad(f, argnums=0, **unknown):
+    """HIPS autograd's ``elementwise_grad``: a function returning the vector-Jacobian product
+    of ``f`` with a cotangent of ones, the gradient of ``sum(f(*args))`` w.r.t.
+    ``args[argnums]``. For an ``f`` that acts entry by entry (each output entry depends only on
+    the input entry at its place, as ``xg.tanh`` or a polynomial), that is each entry's own
+    derivative, computed for the whole array in one pass; for any other ``f`` it is the sum over
+    the outputs, not a derivative of each. Nests for higher derivatives; ``argnums`` as
+    ``grad``'s. JAX writes the same as ``vmap(grad(f))``.
+
+    >>> import xpgrad as xg
+    >>> d2 = xg.elementwise_grad(xg.elementwise_grad(lambda x: x ** 3))
+    >>> d2(xg.asarray([1.0, 2.0, -1.0])).tolist()
+    [6.0, 12.0, -6.0]
+    """
+    if unknown:
+        _refuse_keywords("elementwise_grad", unknown)
+    _check_callable(f, "elementwise_grad")
+
+    def summed(*args, **kwargs):
+        from .ops import sum as total
+
+        out = f(*args, **kwargs)
+        if not isinstance(out, Tensor):
+            raise TypeError(f"elementwise_grad needs f to return a Tensor, but f returned "
+                            f"{type(out).__name__}")
+        return total(out)
+
+    summed.__name__ = getattr(f, "__name__", "f")
+    differentiated = _value_and_grad(summed, argnums, False, "elementwise_grad")
+
+    def wrapped(*args, **kwargs):
+        return differentiated(*args, **kwargs)[1]
+
+    wrapped.__name__ = f"elementwise_grad({getattr(f, '__name__', 'f')})"
+    return wrapped
+
+
+def jacobian(f, argnums=0, has_aux=False, **unknown):
     """A function returning the Jacobian of ``f`` (shape ``out.shape + arg.shape``); with
     ``has_aux``, ``f`` returns ``(output, aux)`` and the function ``(jacobian, aux)``, as
     ``jax.jacrev``. Keyword arguments go to ``f`` and are not differentiated; a pytree argument
@@ -220,6 +272,8 @@ def jacobian(f, argnums=0, has_aux=False):
     >>> jac["sum"].tolist(), jac["sq"].shape
     ([1.0, 1.0], (2, 2))
     """
+    if unknown:
+        _refuse_keywords("jacobian", unknown)
     _check_callable(f, "jacobian")
     has_aux = flag(has_aux, "has_aux", "jacobian")
 
@@ -244,7 +298,7 @@ def jacobian(f, argnums=0, has_aux=False):
     return wrapped
 
 
-def hessian(f, argnums=0, has_aux=False):
+def hessian(f, argnums=0, has_aux=False, **unknown):
     """A function returning the Hessian of scalar-valued ``f`` (shape ``arg.shape * 2``), as
     ``jax.hessian``: with a tuple ``argnums``, nested tuples of blocks ``H[i][j]`` of shape
     ``args[i].shape + args[j].shape``; with ``has_aux``, ``f`` returns ``(output, aux)`` and
@@ -257,6 +311,8 @@ def hessian(f, argnums=0, has_aux=False):
     >>> xg.hessian(lambda x: xg.sum(x ** 3))(xg.asarray([1.0, 2.0])).tolist()
     [[6.0, 0.0], [0.0, 12.0]]
     """
+    if unknown:
+        _refuse_keywords("hessian", unknown)
     _check_callable(f, "hessian")
     has_aux = flag(has_aux, "has_aux", "hessian")
     gradient = _value_and_grad(f, argnums, has_aux, "hessian")

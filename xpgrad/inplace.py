@@ -54,6 +54,37 @@ def leaving_loses_gradient(t: Tensor) -> bool:
     return not tape_state.custom_forwards and on_tape(t)
 
 
+#: what a SciPy function that converted a tensor has in xpgrad (HIPS autograd's
+#: ``autograd.scipy`` wrapped SciPy's; here they are other functions)
+_SCIPY_HINT = (". SciPy's special functions are xg.special's (xg.special.logsumexp, gammaln, "
+               "...) and its stats densities xg.distributions' (scipy.stats.norm.logpdf(x, m, "
+               "s) is xg.distributions.Normal(m, s).log_prob(x), multivariate_normal's "
+               "MultivariateNormal(mean, covariance_matrix=cov)); with SCIPY_ARRAY_API=1 set "
+               "before SciPy is imported, scipy.special dispatches to them itself")
+
+
+def foreign_caller():
+    """``(" (in np.full)", hint)``: the NumPy or SciPy function whose Python code asked for
+    the NumPy array, the one the user called; empty when none did (``np.asarray(t)``)."""
+    import sys
+
+    frame, found = sys._getframe(3), None
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module.split(".")[0] in ("numpy", "scipy"):
+            found = (module, frame.f_code.co_name)
+        elif found or not module.startswith("xpgrad"):
+            break
+        frame = frame.f_back
+    if found is None:
+        return "", ""
+    module, function = found
+    if module.split(".")[0] == "numpy":
+        return f" (in np.{function})", ""
+    public = ".".join(part for part in module.split(".") if not part.startswith("_"))
+    return f" (in {public}.{function})", _SCIPY_HINT
+
+
 def _check_not_source(x):
     """Raise if a live tape watches ``x`` as a gradient source."""
     from .tape import LIVE_TAPES

@@ -308,7 +308,10 @@ _JAX_NAMES = {
         ("bernoulli", "rng.random(size=shape) < p"),
         ("permutation", "rng.permutation(n_or_tensor)"),
         ("choice", "rng.choice(a, size=shape, replace=True, p=None)"),
-        ("exponential", "rng.exponential(scale, size=shape)"))},
+        ("exponential", "rng.exponential(scale, size=shape)"),
+        ("randn", "rng.normal(size=shape) (NumPy's legacy randn(*shape))"),
+        ("rand", "rng.random(size=shape) (NumPy's legacy rand(*shape))"),
+        ("RandomState", "NumPy's legacy RandomState(seed) is default_rng(seed) here"))},
 }
 
 

@@ -350,14 +350,15 @@ def _check_leaving(t, what):
     from .primitive import tape_state
 
     if tape_state.recording:
-        from .inplace import leaving_loses_gradient
+        from .inplace import foreign_caller, leaving_loses_gradient
 
         if leaving_loses_gradient(t):
+            caller, hint = foreign_caller()
             raise TypeError(
-                f"{what} on a tensor that a recording GradientTape differentiates would cut it "
-                f"from the tape (its gradient would come back None). Use xpgrad functions "
-                f"(xg.exp, xg.sum, ...; NumPy's own functions dispatch to them), or leave the "
-                f"tape explicitly: xg.stop_gradient(t).numpy()")
+                f"{what}{caller} on a tensor that a recording GradientTape differentiates would "
+                f"cut it from the tape (its gradient would come back None). Use xpgrad "
+                f"functions (xg.exp, xg.sum, ...; NumPy's own functions dispatch to them), or "
+                f"leave the tape explicitly: xg.stop_gradient(t).numpy(){hint}")
 
 
 _new = object.__new__

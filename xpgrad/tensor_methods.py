@@ -259,6 +259,18 @@ class TensorMethods:
                             "xg.nn.Flatten(start_axis=1))")
         return _ns.reshape(self, (-1,))
 
+    def dot(self, other):
+        """NumPy's ``a.dot(b)``, ``np.dot(a, b)``: the sum product over the last axis of ``a``
+        and the second-to-last of ``b`` (``a @ b`` for matrices, a scalar for vectors)."""
+        from .numpy_dispatch.products import _dot
+
+        return _dot(self, other)
+
+    def ravel(self):
+        """``flatten``'s twin under NumPy's (and PyTorch's) other name: the entries in
+        row-major order, one axis."""
+        return _ns.reshape(self, (-1,))
+
     def transpose(self, *axes):
         """NumPy's ``transpose``: the axes reversed, or permuted as ``axes`` says
         (``x.transpose(1, 0, 2)`` or ``x.transpose((1, 0, 2))``). PyTorch's

@@ -293,6 +293,8 @@ def as_params(who, event_ndims=None, **named):
         elif isinstance(value, bool) or isinstance(value, str):
             raise TypeError(f"{who}: {name} must be a number, an array or a Tensor, got "
                             f"{value!r}")
+        elif isinstance(value, np.floating):        # a NumPy scalar has a dtype, as an array
+            dtypes.append(_dt.as_dtype(value.dtype.name))
         elif not isinstance(value, numbers.Real):
             try:
                 a = np.asarray(value)

@@ -1,6 +1,6 @@
 """NumPy's elementwise-like functions on Tensors: ``np.where``, ``np.clip``, ``np.round``,
-``np.real``/``np.imag``, ``np.diff``, ``np.tril``/``np.triu``, ``np.meshgrid`` and the
-``*_like`` constructors.
+``np.real``/``np.imag``, ``np.diff``, ``np.tril``/``np.triu``, ``np.sinc``,
+``np.nan_to_num``, ``np.meshgrid`` and the ``*_like`` constructors.
 
 >>> import numpy as np, xpgrad as xg
 >>> np.clip(xg.asarray([-2.0, 0.5, 3.0]), -1.0, 1.0).tolist()
@@ -35,6 +35,16 @@ def _clip(a, a_min=None, a_max=None, *, min=None, max=None, **rest):
             getattr(b, "dtype", None), "kind", "") in ("f", "c") for b in bounds):
         a = _fn("astype")(a, _fn("result_type")(a, *bounds))   # NumPy's result: floating
     return _fn("clip")(a, low, high)
+
+
+@numpy_function("sinc")
+def _sinc(x):
+    return _fn("sinc")(_tensor(x))
+
+
+@numpy_function("nan_to_num")
+def _nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
+    return _fn("nan_to_num")(_tensor(x), nan=nan, posinf=posinf, neginf=neginf)
 
 
 @numpy_function("round", "around")
@@ -101,8 +111,6 @@ for _name in ("zeros_like", "ones_like", "empty_like"):
 def _full_like(a, fill_value, dtype=None, order="K", subok=True, shape=None, *, device=None):
     p = _tensor(a)
     dt = p.dtype if dtype is None else _dtype(dtype)
-    if isinstance(fill_value, Tensor):
-        fill_value = fill_value.item()
     if shape is not None:
         return _fn("full")(shape, fill_value, dtype=dt, backend=p.backend)
     return _fn("full_like")(p, fill_value, dtype=dt)

@@ -1,5 +1,5 @@
 """NumPy's products on Tensors: ``np.dot``, ``np.vdot``, ``np.inner``, ``np.outer``,
-``np.tensordot``, ``np.einsum`` (subscripts form), ``np.trace``, ``np.diagonal``,
+``np.tensordot``, ``np.einsum`` (subscripts form), ``np.trace``, ``np.diagonal``, ``np.diag``,
 ``np.cross``.
 
 >>> import numpy as np, xpgrad as xg
@@ -73,6 +73,21 @@ def _trace(a, offset=0, axis1=0, axis2=1, dtype=None):
 @numpy_function("diagonal")
 def _diagonal(a, offset=0, axis1=0, axis2=1):
     return _fn("linalg.diagonal")(_last_two(a, axis1, axis2), offset=offset)
+
+
+@numpy_function("diag")
+def _diag(v, k=0):
+    """A matrix's ``k``-th diagonal, or the square matrix with a vector on its ``k``-th."""
+    v = _tensor(v)
+    if v.ndim == 2:
+        return _fn("linalg.diagonal")(v, offset=k)
+    if v.ndim != 1:
+        raise ValueError(f"np.diag takes a 1-D or 2-D array, got {v.ndim}-D")
+    n = v.shape[0] + abs(k)
+    rows = _fn("arange")(v.shape[0]) + max(-k, 0)
+    columns = rows + k
+    zeros = _fn("zeros")((n, n), dtype=v.dtype, backend=v.backend)
+    return zeros.at[rows, columns].set(v)
 
 
 @numpy_function("cross")

@@ -61,13 +61,23 @@ _PYTORCH_NAMES = {
 }
 
 
+#: HIPS autograd's ``autograd.misc.optimizers`` functions, and xpgrad's classes for them
+_AUTOGRAD_NAMES = {
+    name: f"HIPS autograd's {name}(grad, params, callback, num_iters, step_size) loop is "
+          f"xg.optim.{ours}(learning_rate=step_size) on Variables: params = "
+          f"xg.tree_map(xg.Variable, params), then each step "
+          f"opt.apply_gradients(zip(xg.tree_leaves(grad(params, i)), xg.tree_leaves(params)))"
+    for name, ours in (("adam", "Adam"), ("rmsprop", "RMSprop"))}   # xg.optim.sgd: a module
+
+
 def __getattr__(name):
     """PyTorch's ``torch.optim.lr_scheduler`` and its classes, and Keras' names for the
     optimizers and schedules xpgrad names otherwise: an AttributeError saying where xpgrad's
     are."""
     from ..tf_names import OPTIM as _KERAS_NAMES
 
-    raise no_module_attribute(__name__, name, _PYTORCH_NAMES.get(name) or _KERAS_NAMES.get(name))
+    raise no_module_attribute(__name__, name, _PYTORCH_NAMES.get(name) or _KERAS_NAMES.get(name)
+                              or _AUTOGRAD_NAMES.get(name))
 
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "Adamax",

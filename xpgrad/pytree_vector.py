@@ -1,0 +1,74 @@
+"""``ravel_pytree``: a pytree of arrays as one flat vector, and the function that puts a vector
+back into that structure (``jax.flatten_util.ravel_pytree``, HIPS autograd's
+``autograd.misc.flatten``), for SciPy's optimizers and other code that wants one vector.
+
+>>> import xpgrad as xg
+>>> flat, unravel = xg.ravel_pytree({"w": xg.ones((2, 2)), "b": xg.zeros(3)})
+>>> flat.shape
+(7,)
+>>> unravel(flat)["w"].shape
+(2, 2)
+"""
+from __future__ import annotations
+
+import math
+
+from .creation import asarray
+from .dtype_functions import result_type
+from .ops.joining import concat
+from .pytree import leaves, rebuild
+from .tensor import Tensor
+
+
+def ravel_pytree(tree):
+    """``(flat, unravel)``: the leaves of ``tree`` (dicts, tuples and lists nesting arrays or
+    numbers) flattened in C order and concatenated into one 1-D Tensor of their common dtype,
+    and ``unravel(vector)``, which cuts a vector of that length back into ``tree``'s structure,
+    each leaf with its shape and dtype. Both directions are differentiable, so
+    ``xg.grad(lambda v: loss(unravel(v)))`` is the gradient as one vector. A dict's leaves come
+    in its own order (JAX sorts the keys). HIPS autograd's ``flatten(tree)`` returns the same
+    pair.
+
+    >>> import xpgrad as xg
+    >>> params = [(xg.asarray([[1.0, 2.0]]), xg.asarray([3.0]))]
+    >>> flat, unravel = xg.ravel_pytree(params)
+    >>> flat.tolist()
+    [1.0, 2.0, 3.0]
+    >>> unravel(flat * 10.0)[0][0].tolist()
+    [[10.0, 20.0]]
+    """
+    originals = leaves(tree)
+    arrays = [leaf if isinstance(leaf, Tensor) else _as_tensor(leaf, i)
+              for i, leaf in enumerate(originals)]
+    shapes = [a.shape for a in arrays]
+    dtypes = [a.dtype for a in arrays]
+    sizes = [math.prod(s) for s in shapes]
+    if arrays:
+        dtype = result_type(*dtypes)
+        flat = concat([a.reshape(-1).astype(dtype) for a in arrays], axis=0)
+    else:
+        flat = asarray([], dtype=None)
+    total = sum(sizes)
+
+    def unravel(vector):
+        vector = vector if isinstance(vector, Tensor) else _as_tensor(vector, None)
+        if vector.shape != (total,):
+            raise ValueError(f"unravel takes a 1-D vector of {total} entries (the size of the "
+                             f"tree ravel_pytree flattened), got shape {vector.shape}")
+        pieces, start = [], 0
+        for shape, dtype, size in zip(shapes, dtypes, sizes):
+            piece = vector[start:start + size].reshape(shape)
+            pieces.append(piece if piece.dtype == dtype else piece.astype(dtype))
+            start += size
+        return rebuild(tree, pieces)
+
+    return flat, unravel
+
+
+def _as_tensor(value, i):
+    where = "the vector" if i is None else f"leaf {i} of the tree"
+    try:
+        return asarray(value)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"ravel_pytree: {where} ({type(value).__name__} {value!r:.40}) is not "
+                        f"an array or a number: {e}") from None
