@@ -121,6 +121,20 @@ def test_np_diag_builds_and_reads_diagonals_as_torch(k):
         np.diag(xg.ones((2, 2, 2)))
 
 
+@pytest.mark.skipif("numba" not in xg.available_backends(), reason="needs the numba backend")
+def test_np_diag_of_a_vector_stays_on_its_backend():
+    """The diagonal's row indices are made on the vector's backend (they were the default
+    backend's: a MixedBackendError on numba)."""
+    v = R.normal(size=3)
+    on_numba = xg.asarray(v, backend="numba")
+    built = np.diag(on_numba, -1)
+    assert built.backend.name == "numba"
+    np.testing.assert_array_equal(built.numpy(), np.diag(v, -1))
+    weights = R.normal(size=(4, 4))
+    got = xg.grad(lambda u: np.sum(np.diag(u, 1) * weights))(on_numba)
+    np.testing.assert_array_equal(got.numpy(), np.diag(weights, 1))
+
+
 def test_np_sinc_and_nan_to_num_stay_on_the_tape():
     x = np.array([-1.3, 0.4, 2.2, 3.0])
     special, mask = np.array([np.nan, 0.0, -np.inf, 0.0]), np.array([True, False, True, False])

@@ -84,7 +84,7 @@ def _diag(v, k=0):
     if v.ndim != 1:
         raise ValueError(f"np.diag takes a 1-D or 2-D array, got {v.ndim}-D")
     n = v.shape[0] + abs(k)
-    rows = _fn("arange")(v.shape[0]) + max(-k, 0)
+    rows = _fn("arange")(v.shape[0], backend=v.backend) + max(-k, 0)
     columns = rows + k
     zeros = _fn("zeros")((n, n), dtype=v.dtype, backend=v.backend)
     return zeros.at[rows, columns].set(v)
