@@ -64,6 +64,41 @@ def test_a_new_manager_numbers_on_and_rotates_what_it_finds(tmp_path):
                                             "ckpt-best.npz", "other-1.npz"]
 
 
+def test_two_managers_on_one_directory_number_past_each_other(tmp_path):
+    """Each save looks at the directory: the second manager's first save is ckpt-2, not a
+    second ckpt-1 over the first manager's (the numbering was fixed when it was made)."""
+    model_a, _ = _model_and_optimizer(seed=0)
+    model_b, _ = _model_and_optimizer(seed=1)
+    first = xg.CheckpointManager(tmp_path, model_a, max_to_keep=2)
+    second = xg.CheckpointManager(tmp_path, model_b, max_to_keep=2)
+    assert os.path.basename(first.save()) == "ckpt-1.npz"
+    assert os.path.basename(second.save()) == "ckpt-2.npz"
+    restored, _ = _model_and_optimizer(seed=2)
+    xg.load_checkpoint(tmp_path / "ckpt-1.npz", restored)
+    for name, value in _weights(restored).items():
+        np.testing.assert_array_equal(value, _weights(model_a)[name])
+    assert os.path.basename(first.save()) == "ckpt-3.npz"       # and rotates what it finds
+    assert sorted(os.listdir(tmp_path)) == ["ckpt-2.npz", "ckpt-3.npz"]
+    assert first.checkpoints == second.checkpoints
+    os.remove(second.latest_checkpoint)                      # removed behind its back
+    assert second.restore() == str(tmp_path / "ckpt-2.npz")
+
+
+def test_a_folder_or_a_zero_padded_name_is_not_a_checkpoint(tmp_path):
+    """Only files named as the manager writes them are its checkpoints (a folder's name is
+    still a number to save past): rotation used to remove a user's ckpt-007.npz and crash
+    with IsADirectoryError on a folder named ckpt-3.npz."""
+    model, _ = _model_and_optimizer()
+    (tmp_path / "ckpt-3.npz").mkdir()
+    (tmp_path / "ckpt-007.npz").write_bytes(b"the user's")
+    manager = xg.CheckpointManager(tmp_path, model, max_to_keep=1)
+    assert manager.checkpoints == []
+    assert [os.path.basename(manager.save()) for _ in range(2)] == ["ckpt-4.npz", "ckpt-5.npz"]
+    assert sorted(os.listdir(tmp_path)) == ["ckpt-007.npz", "ckpt-3.npz", "ckpt-5.npz"]
+    assert (tmp_path / "ckpt-3.npz").is_dir() and manager.checkpoints == [
+        str(tmp_path / "ckpt-5.npz")]
+
+
 def test_max_to_keep_none_keeps_all_and_metadata_travels(tmp_path):
     model, _ = _model_and_optimizer()
     manager = xg.CheckpointManager(tmp_path, model, max_to_keep=None, checkpoint_name="step")

@@ -3,10 +3,13 @@ as TensorFlow's ``tf.train.CheckpointManager``.
 
 Each ``save()`` writes ``<directory>/<checkpoint_name>-<n>.npz`` with ``save_checkpoint``
 (atomically and durably), then removes the oldest beyond ``max_to_keep``: a crash between the
-two leaves one checkpoint too many, never one too few. A new manager on the directory finds
-the checkpoints already there (by their names), so a resumed run numbers on and rotates them
-too. ``restore()`` loads the latest into the model (and optimizer) and returns its path, or
-None when there is none yet (TensorFlow's ``restore_or_initialize``).
+two leaves one checkpoint too many, never one too few. The directory is the record: each
+save, ``checkpoints`` and ``restore`` look at the files there named
+``<checkpoint_name>-<n>.npz`` (``n`` without leading zeros; other files, and folders so named,
+are left alone), so a resumed run, or a second manager on the same directory, numbers past
+the latest there instead of overwriting it, and rotates what it finds. ``restore()`` loads
+the latest into the model (and optimizer) and returns its path, or None when there is none yet
+(TensorFlow's ``restore_or_initialize``).
 
 >>> import os, tempfile, xpgrad as xg
 >>> model = xg.nn.MLP([2, 3, 1], rng=0)
@@ -53,36 +56,39 @@ class CheckpointManager:
         self.model, self.optimizer = model, optimizer
         self.max_to_keep = None if max_to_keep is None else int(max_to_keep)
         self.checkpoint_name = checkpoint_name
-        self._numbered = self._found()
+        self._pattern = re.compile(re.escape(checkpoint_name) + r"-(0|[1-9][0-9]*)\.npz")
 
-    def _found(self) -> dict:
-        """``{n: path}`` of the checkpoints already in the directory, by their names."""
-        pattern = re.compile(re.escape(self.checkpoint_name) + r"-([0-9]+)\.npz")
-        if not os.path.isdir(self.directory):
+    def _found(self, files_only=True) -> dict:
+        """``{n: path}`` of the checkpoint files in the directory now, by their names, oldest
+        first; with ``files_only=False`` anything so named (a number to save past)."""
+        try:
+            names = os.listdir(self.directory)
+        except FileNotFoundError:
             return {}
         found = {}
-        for name in os.listdir(self.directory):
-            match = pattern.fullmatch(name)
-            if match:
-                found[int(match.group(1))] = os.path.join(self.directory, name)
+        for name in names:
+            match = self._pattern.fullmatch(name)
+            path = os.path.join(self.directory, name)
+            if match and (not files_only or os.path.isfile(path)):
+                found[int(match.group(1))] = path
         return dict(sorted(found.items()))
 
     @property
     def checkpoints(self) -> list:
         """The paths of the kept checkpoints, oldest first."""
-        return list(self._numbered.values())
+        return list(self._found().values())
 
     @property
     def latest_checkpoint(self):
         """The path of the newest checkpoint, or None."""
-        return next(reversed(self._numbered.values()), None)
+        return next(reversed(self._found().values()), None)
 
     def save(self, checkpoint_number=None, metadata=None, *, extra=None) -> str:
         """Save a checkpoint numbered one past the latest (or ``checkpoint_number``, as
         TensorFlow's; a number at or below the latest is refused, as it would break the
         order), remove the oldest beyond ``max_to_keep``, and return its path. ``metadata``
         and ``extra`` as ``save_checkpoint``'s."""
-        latest = next(reversed(self._numbered), 0)
+        latest = next(reversed(self._found(files_only=False)), 0)
         if checkpoint_number is None:
             number = latest + 1
         elif isinstance(checkpoint_number, bool) or not isinstance(checkpoint_number,
@@ -97,13 +103,12 @@ class CheckpointManager:
         os.makedirs(self.directory, exist_ok=True)
         path = os.path.join(self.directory, f"{self.checkpoint_name}-{number}.npz")
         save_checkpoint(path, self.model, self.optimizer, metadata, extra=extra)
-        self._numbered[number] = path
-        while self.max_to_keep is not None and len(self._numbered) > self.max_to_keep:
-            oldest = next(iter(self._numbered))
-            try:
-                os.remove(self._numbered.pop(oldest))
-            except FileNotFoundError:
-                pass                       # removed by someone else: the aim either way
+        if self.max_to_keep is not None:
+            for old in list(self._found().values())[:-self.max_to_keep]:
+                try:
+                    os.remove(old)
+                except FileNotFoundError:
+                    pass                   # removed by someone else: the aim either way
         return path
 
     def restore(self):
