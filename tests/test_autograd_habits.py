@@ -89,6 +89,18 @@ def test_unravel_refuses_a_vector_of_another_length_and_odd_leaves():
         xg.ravel_pytree([1.0, "x"])
 
 
+def test_unravel_refuses_a_complex_vector_for_a_real_tree():
+    """Casting it to the leaves' real dtypes dropped the imaginary parts without a word."""
+    _, unravel = xg.ravel_pytree([np.zeros(2), np.zeros((), dtype=np.float32)])
+    with pytest.raises(TypeError, match=r"unravel: the vector is complex128 but the tree "
+                                        r"ravel_pytree flattened is real \(float64\)"):
+        unravel(np.array([1.0 + 2.0j, 3.0, 4.0]))
+    flat, unravel_mixed = xg.ravel_pytree([np.zeros(2), np.array([1j])])
+    assert flat.dtype == xg.complex128                       # a complex leaf: taken, as JAX's
+    back = unravel_mixed(xg.asarray([1.0, 2.0, 3.0 - 1.0j]))
+    assert back[0].dtype == xg.float64 and back[1].tolist() == [3.0 - 1.0j]
+
+
 # -- full / full_like with a Tensor fill_value ----------------------------------------------------
 
 def test_full_with_a_tensor_fill_value_is_differentiated_and_keeps_its_dtype():

@@ -27,7 +27,10 @@ def ravel_pytree(tree):
     each leaf with its shape and dtype. Both directions are differentiable, so
     ``xg.grad(lambda v: loss(unravel(v)))`` is the gradient as one vector. A dict's leaves come
     in its own order (JAX sorts the keys). HIPS autograd's ``flatten(tree)`` returns the same
-    pair.
+    pair. Where JAX differs: the common dtype is xpgrad's promotion (int64 with float32 gives
+    float64, JAX's gives float32); ``unravel`` always casts to each leaf's dtype (JAX keeps a
+    one-dtype tree's vector dtype, and refuses another dtype for a mixed tree), and refuses a
+    complex vector for a real tree rather than drop its imaginary parts.
 
     >>> import xpgrad as xg
     >>> params = [(xg.asarray([[1.0, 2.0]]), xg.asarray([3.0]))]
@@ -55,6 +58,10 @@ def ravel_pytree(tree):
         if vector.shape != (total,):
             raise ValueError(f"unravel takes a 1-D vector of {total} entries (the size of the "
                              f"tree ravel_pytree flattened), got shape {vector.shape}")
+        if vector.dtype.is_complex and not flat.dtype.is_complex:
+            raise TypeError(f"unravel: the vector is {vector.dtype} but the tree ravel_pytree "
+                            f"flattened is real ({flat.dtype}); its leaves would lose the "
+                            "imaginary parts: pass xg.real(vector) if that is meant")
         pieces, start = [], 0
         for shape, dtype, size in zip(shapes, dtypes, sizes):
             piece = vector[start:start + size].reshape(shape)
