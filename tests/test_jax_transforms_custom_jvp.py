@@ -210,3 +210,31 @@ def test_bad_rules_and_arguments_are_named():
         xg.grad(lambda x: xg.sum(g(x, x)))(x)
     with pytest.raises(NotImplementedError, match="symbolic_zeros=True is not supported"):
         xg.custom_jvp(lambda x: x).defjvp(lambda p, t: (p[0], t[0]), symbolic_zeros=True)
+
+
+def test_what_custom_vjp_refuses_under_it_is_named_as_custom_jvps():
+    """custom_jvp sits on custom_vjp's node; its refusals named custom_vjp, fwd and bwd,
+    which a custom_jvp user never wrote."""
+    x = xg.asarray(X)
+    v = xg.Variable(2.0, dtype=xg.float64, name="v")
+    closes = xg.custom_jvp(lambda x: x * v)
+    closes.defjvp(lambda p, t: (p[0] * v, t[0] * v))
+    with pytest.raises(TypeError, match=r"custom_jvp function '<lambda>' reads the Variables "
+                                        r"\['v'\] besides its arguments: pass them as arguments, "
+                                        "with their tangents in the jvp rule"):
+        xg.grad(lambda x: xg.sum(closes(x)))(x)
+    two = xg.custom_jvp(lambda x: (x, x.astype(xg.float32)))
+    two.defjvp(lambda p, t: ((p[0], p[0].astype(xg.float32)),
+                             (t[0], t[0].astype(xg.float32))))
+    with pytest.raises(TypeError, match=r"custom_jvp function '<lambda>': the jvp rule's "
+                                        r"primal_out has leaves of several dtypes"):
+        xg.grad(lambda x: xg.sum(two(x)[0]))(x)
+    moded = xg.custom_jvp(lambda x, mode: x)
+    moded.defjvp(lambda p, t: (p[0], t[0]))
+    with pytest.raises(TypeError, match=r"custom_jvp function '<lambda>': argument 1 \(str "
+                                        r"'fast'\) is not a tensor or numbers; list it in "
+                                        "nondiff_argnums"):
+        xg.grad(lambda x: xg.sum(moded(x, "fast")))(x)
+    with pytest.raises(TypeError, match=r"custom_jvp function '<lambda>': got an unexpected "
+                                        "keyword argument 'scale'"):
+        moded(x, mode=1, scale=2.0)

@@ -40,8 +40,11 @@ from .tensor import Tensor
 class custom_jvp:   # noqa: N801  (JAX's name)
     """``fun`` with the Jacobian-vector product ``defjvp(rule)`` or ``defjvps(*rules)`` gives
     (module docstring). Under a tape the output is the rule's ``primal_out``. Tensors ``fun``
-    closes over get no gradient through it: pass them as arguments. ``defjvp``'s
-    ``symbolic_zeros=True`` is not supported.
+    closes over get no gradient through it, and a Variable it reads is refused: pass them as
+    arguments (JAX's ``custom_jvp`` differentiates closures). Where JAX differs too: the
+    outputs share one dtype (JAX's may hold an integer beside a float); a rule that is not
+    linear in the tangents is not detected (JAX fails transposing it) and gives a wrong
+    gradient. ``defjvp``'s ``symbolic_zeros=True`` is not supported.
 
     >>> import xpgrad as xg
     >>> def scale(s, x):
@@ -57,6 +60,9 @@ class custom_jvp:   # noqa: N801  (JAX's name)
             self._vjp = custom_vjp(fun, nondiff_argnums)
         except TypeError as e:
             raise TypeError(str(e).replace("custom_vjp", "custom_jvp")) from None
+        self._vjp._kind, self._vjp._output = "custom_jvp", "the jvp rule's primal_out"
+        self._vjp._variables_fix = ("with their tangents in the jvp rule (xpgrad's custom_jvp "
+                                    "differentiates only its arguments; JAX's takes closures)")
         functools.update_wrapper(self, fun)
         self.fun = fun
         self.nondiff_argnums = self._vjp.nondiff_argnums

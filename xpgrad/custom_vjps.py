@@ -42,6 +42,13 @@ class custom_vjp:   # noqa: N801  (JAX's name)
     [3.0, 3.0]
     """
 
+    #: how the messages name this kind of function, its rule's output, and the way to give a
+    #: Variable it reads a gradient (``custom_jvp`` sets its own words)
+    _kind = "custom_vjp"
+    _output = "fwd's output"
+    _variables_fix = ("so bwd returns their cotangents (a JAX custom_vjp differentiates only "
+                      "its arguments)")
+
     def __init__(self, fun, nondiff_argnums=()):
         if not callable(fun):
             raise TypeError(f"custom_vjp takes a callable, got {type(fun).__name__} {fun!r:.60}")
@@ -81,7 +88,7 @@ class custom_vjp:   # noqa: N801  (JAX's name)
             return self.fun(*args)
         for i in self.nondiff_argnums:
             if i >= len(args):
-                raise ValueError(f"custom_vjp function {self._name!r}: nondiff_argnums has "
+                raise ValueError(f"{self._kind} function {self._name!r}: nondiff_argnums has "
                                  f"{i} but it got {len(args)} arguments")
         differentiated = [i for i in range(len(args)) if i not in self.nondiff_argnums]
         trees = [self._tensor_tree(args[i], i) for i in differentiated]
@@ -98,10 +105,10 @@ class custom_vjp:   # noqa: N801  (JAX's name)
         try:
             bound = inspect.signature(self.fun).bind(*args, **kwargs)
         except TypeError as e:
-            raise TypeError(f"custom_vjp function {self._name!r}: {e}") from None
+            raise TypeError(f"{self._kind} function {self._name!r}: {e}") from None
         bound.apply_defaults()
         if bound.kwargs:
-            raise TypeError(f"custom_vjp function {self._name!r}: keyword arguments "
+            raise TypeError(f"{self._kind} function {self._name!r}: keyword arguments "
                             f"{sorted(bound.kwargs)} could not be resolved to positions")
         return list(bound.args)
 
@@ -114,7 +121,7 @@ class custom_vjp:   # noqa: N801  (JAX's name)
             try:
                 return asarray(leaf)
             except (TypeError, ValueError):
-                raise TypeError(f"custom_vjp function {self._name!r}: argument {i}{path} "
+                raise TypeError(f"{self._kind} function {self._name!r}: argument {i}{path} "
                                 f"({type(leaf).__name__} {leaf!r:.40}) is not a tensor or "
                                 "numbers; list it in nondiff_argnums") from None
 
@@ -151,10 +158,9 @@ class _Rule:
         return rebuild(self.out, pieces)
 
     def _refuse_variables(self, name, variables, grad_fn):
-        return TypeError(f"custom_vjp function {name!r} reads the Variables "
+        return TypeError(f"{self.owner._kind} function {name!r} reads the Variables "
                          f"{[v.name for v in variables]} besides its arguments: pass them as "
-                         "arguments, so bwd returns their cotangents (a JAX custom_vjp "
-                         "differentiates only its arguments)")
+                         f"arguments, {self.owner._variables_fix}")
 
     def forward(self, *inputs):
         full, inputs = list(self.args), iter(inputs)
@@ -189,12 +195,13 @@ class _Rule:
                                 f"{type(leaf).__name__}, not a Tensor")
         dtypes = {leaf.dtype for _, leaf in found}
         if len(dtypes) > 1:
-            raise TypeError(f"custom_vjp function {self.name!r}: fwd's outputs have several "
-                            f"dtypes ({sorted(str(d) for d in dtypes)}); one dtype for all of "
-                            "them is supported (cast them, or return the others from another "
-                            "function)")
+            raise TypeError(f"{self.owner._kind} function {self.name!r}: "
+                            f"{self.owner._output} has leaves of several dtypes "
+                            f"({sorted(str(d) for d in dtypes)}); one dtype for all of them is "
+                            "supported (cast them, or return the others from another function)")
         if not found:
-            raise TypeError(f"custom_vjp function {self.name!r}: fwd's output has no Tensor")
+            raise TypeError(f"{self.owner._kind} function {self.name!r}: {self.owner._output} "
+                            "has no Tensor")
         return [leaf for _, leaf in found]
 
     def backward(self, residuals, upstream):
