@@ -94,3 +94,15 @@ def test_bad_signatures_are_named():
         xg.TensorSpec(3)
     with pytest.raises(TypeError, match="TensorSpec: dtype: unsupported dtype"):
         xg.TensorSpec((2,), "float33")
+
+
+def test_numpy_integer_lengths_are_lengths():
+    """A length from NumPy (``np.int64(3)``, what ``array.shape`` arithmetic gives) was
+    refused as not an int; TensorFlow's TensorShape takes it."""
+    spec = xg.TensorSpec((np.int64(3), None), xg.float64)
+    assert spec == xg.TensorSpec((3, None), xg.float64) and type(spec.shape[0]) is int
+    assert spec.is_compatible_with(xg.zeros((3, 5), dtype=xg.float64))
+    assert not spec.is_compatible_with(xg.zeros((4, 5), dtype=xg.float64))
+    with pytest.raises(TypeError, match="lengths must be non-negative ints or None, got "
+                                        r"np.int64\(-2\)"):
+        xg.TensorSpec((np.int64(-2),))

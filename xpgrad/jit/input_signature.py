@@ -3,7 +3,8 @@ signature. Every call passes one tensor per spec (positionally or by keyword, a 
 ``self`` aside), of the spec's dtype and of a shape the spec allows (``None`` for a dimension
 takes any length; ``shape=None`` any shape); anything else is a TypeError or ValueError naming
 the argument, where without a signature the call would trace again. A ``None`` dimension still
-traces once per length met (xpgrad's programs are for concrete shapes).
+traces once per length met (xpgrad's programs are for concrete shapes). Unlike
+``tf.function``, a NumPy array or a list is not converted but refused: pass ``xg.asarray(...)``.
 
 >>> import xpgrad as xg
 >>> @xg.function(input_signature=[xg.TensorSpec((None, 2), xg.float32)])
@@ -18,6 +19,8 @@ traces once per length met (xpgrad's programs are for concrete shapes).
 argument 'x' has shape (3, 4), which input_signature[0] TensorSpec(shape=(None, 2), dtype=float32) does not allow
 """
 from __future__ import annotations
+
+import numbers
 
 from ..dtypes import as_dtype, float32
 from ..tensor import Tensor
@@ -46,9 +49,10 @@ class TensorSpec:
                                 f"None, got {type(shape).__name__} {shape!r}") from None
             for length in shape:
                 if length is not None and (isinstance(length, bool) or not isinstance(
-                        length, int) or length < 0):
+                        length, numbers.Integral) or length < 0):
                     raise TypeError(f"TensorSpec: shape's lengths must be non-negative ints "
                                     f"or None, got {length!r} in {shape!r}")
+            shape = tuple(None if length is None else int(length) for length in shape)
         if name is not None and not isinstance(name, str):
             raise TypeError(f"TensorSpec: name must be a str or None, got "
                             f"{type(name).__name__}")
