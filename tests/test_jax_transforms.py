@@ -155,6 +155,27 @@ def test_jacrev_holomorphic_is_the_complex_derivative_as_jax_and_jacfwd_give(jax
     np.testing.assert_allclose(got["a"][0].numpy(), np.diag(np.cos(z) * w), rtol=1e-14)
 
 
+def test_hessian_holomorphic_is_the_complex_second_derivative_as_jax(jax):
+    """jax.hessian takes holomorphic=True; xg.hessian refused the keyword."""
+    z = X + 1j * X[::-1]
+    w = 2.0 - 0.5j
+    f = lambda ns: (lambda z, w: (ns.sum(ns.sin(z) * w * z) + ns.exp(w) * ns.sum(z) ** 2,  # noqa
+                                  z * w))
+    got, aux = xg.hessian(f(xg), argnums=(0, 1), has_aux=True, holomorphic=True)(
+        xg.asarray(z), xg.asarray(w, dtype=xg.complex128))
+    want, want_aux = jax.hessian(f(jax.numpy), argnums=(0, 1), has_aux=True,
+                                 holomorphic=True)(z, w)
+    np.testing.assert_allclose(aux.numpy(), np.asarray(want_aux), rtol=1e-15)
+    assert_trees_close(got, want, jax)
+    # d2/dz_i dz_j: (2 cos z_i - z_i sin z_i) w on the diagonal, 2 exp(w) everywhere
+    closed = np.diag((2 * np.cos(z) - z * np.sin(z)) * w) + 2 * np.exp(w)
+    np.testing.assert_allclose(got[0][0].numpy(), closed, rtol=1e-13)
+    with pytest.raises(TypeError, match="hessian needs real arguments.*holomorphic=True"):
+        xg.hessian(lambda z: xg.sum(z * z))(xg.asarray(z))
+    with pytest.raises(TypeError, match="holomorphic=True needs complex arguments"):
+        xg.hessian(lambda z: xg.sum(z * z), holomorphic=True)(xg.asarray(X))
+
+
 def test_jacfwd_of_a_real_input_to_a_complex_output():
     got = xg.jacfwd(lambda x: x * (1.0 + 2.0j))(xg.asarray(X)).numpy()
     np.testing.assert_array_equal(got, np.eye(3) * (1.0 + 2.0j))

@@ -298,23 +298,34 @@ def jacobian(f, argnums=0, has_aux=False, **unknown):
     return wrapped
 
 
-def hessian(f, argnums=0, has_aux=False, **unknown):
+def hessian(f, argnums=0, has_aux=False, holomorphic=False, **unknown):
     """A function returning the Hessian of scalar-valued ``f`` (shape ``arg.shape * 2``), as
     ``jax.hessian``: with a tuple ``argnums``, nested tuples of blocks ``H[i][j]`` of shape
     ``args[i].shape + args[j].shape``; with ``has_aux``, ``f`` returns ``(output, aux)`` and
     the function ``(hessian, aux)``. A pytree argument (as ``grad`` takes) gives a tree of
     trees, as JAX's: ``hessian(f)({"a": a, "b": b})["a"]["b"]`` is the ``a``, ``b`` block.
     The gradient is differentiated once per entry (one pass serves every argument); for a
-    product with one vector, ``hvp`` takes two passes.
+    product with one vector, ``hvp`` takes two passes. ``holomorphic=True``: complex
+    arguments, a holomorphic complex ``f``, and its complex second derivative, as JAX's
+    (``jacfwd(jacrev(f, holomorphic=True), holomorphic=True)``).
 
     >>> import xpgrad as xg
     >>> xg.hessian(lambda x: xg.sum(x ** 3))(xg.asarray([1.0, 2.0])).tolist()
     [[6.0, 0.0], [0.0, 12.0]]
+    >>> xg.hessian(lambda z: xg.sum(z ** 3), holomorphic=True)(xg.asarray([1j])).tolist()
+    [[6j]]
     """
     if unknown:
         _refuse_keywords("hessian", unknown)
     _check_callable(f, "hessian")
     has_aux = flag(has_aux, "has_aux", "hessian")
+    if flag(holomorphic, "holomorphic", "hessian"):
+        from .jacobian_modes import jacfwd, jacrev
+
+        inner = jacrev(f, argnums=argnums, has_aux=has_aux, holomorphic=True)
+        wrapped = jacfwd(inner, argnums=argnums, has_aux=has_aux, holomorphic=True)
+        wrapped.__name__ = f"hessian({getattr(f, '__name__', 'f')})"
+        return wrapped
     gradient = _value_and_grad(f, argnums, has_aux, "hessian")
 
     def wrapped(*args, **kwargs):
@@ -358,7 +369,8 @@ def _refuse_complex_sources(sources):
             raise TypeError(f"hessian needs real arguments, got a {s.dtype} one: for complex z "
                             "the map v -> hvp(v) is real-linear only (it involves conj(v)), "
                             "so no complex matrix holds it; use xg.hvp (PyTorch's hessian "
-                            "refuses complex inputs too)")
+                            "refuses complex inputs too), or holomorphic=True for a "
+                            "holomorphic f (jax.hessian's)")
 
 
 from .products import hvp, jvp, vjp  # noqa: E402,F401  (they build on the above)
