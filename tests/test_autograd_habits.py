@@ -63,6 +63,8 @@ def test_ravel_pytree_round_trips_shapes_and_dtypes():
     assert back["b"][0].shape == ()
     empty, unravel_empty = xg.ravel_pytree({})
     assert empty.shape == (0,) and unravel_empty(empty) == {}
+    nothing, unravel_nothing = xg.ravel_pytree(None)    # JAX's empty tree; it was a bad leaf
+    assert nothing.shape == (0,) and unravel_nothing(nothing) is None
 
 
 def test_ravel_pytree_is_differentiable_both_ways():

@@ -149,6 +149,9 @@ def test_bad_directory_model_and_number_are_named(tmp_path):
         xg.CheckpointManager(tmp_path / "file", model)
     with pytest.raises(TypeError, match="directory must be a str or os.PathLike, got int"):
         xg.CheckpointManager(3, model)
+    with pytest.raises(xg.CheckpointError, match="CheckpointManager: directory is empty; give "
+                                                 "the folder"):
+        xg.CheckpointManager("", model)           # (it asked for "the checkpoint's file name")
     with pytest.raises(TypeError):
         xg.CheckpointManager(tmp_path, 3.0)
     manager = xg.CheckpointManager(tmp_path, model)

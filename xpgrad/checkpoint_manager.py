@@ -39,6 +39,9 @@ class CheckpointManager:
 
     def __init__(self, directory, model, optimizer=None, max_to_keep=5,
                  checkpoint_name="ckpt"):
+        if isinstance(directory, (str, bytes)) and not directory:
+            raise CheckpointError("CheckpointManager: directory is empty; give the folder to "
+                                  "keep the checkpoints in ('.' for this one)")
         self.directory = _fspath(directory, "directory")
         if os.path.exists(self.directory) and not os.path.isdir(self.directory):
             raise CheckpointError(f"CheckpointManager: directory {self.directory!r} is a file, "

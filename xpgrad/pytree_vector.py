@@ -40,7 +40,7 @@ def ravel_pytree(tree):
     >>> unravel(flat * 10.0)[0][0].tolist()
     [[10.0, 20.0]]
     """
-    originals = leaves(tree)
+    originals = [] if tree is None else leaves(tree)         # None: an empty tree, as JAX's
     arrays = [leaf if isinstance(leaf, Tensor) else _as_tensor(leaf, i)
               for i, leaf in enumerate(originals)]
     shapes = [a.shape for a in arrays]
@@ -67,7 +67,7 @@ def ravel_pytree(tree):
             piece = vector[start:start + size].reshape(shape)
             pieces.append(piece if piece.dtype == dtype else piece.astype(dtype))
             start += size
-        return rebuild(tree, pieces)
+        return None if tree is None else rebuild(tree, pieces)
 
     return flat, unravel
 
