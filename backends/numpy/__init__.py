@@ -9,7 +9,7 @@ from xpgrad.backend import Backend, KernelTable
 from . import namespace as xp_numpy
 from .memory import aligned_copy
 from .scalars import SCALAR_ARRAYS, scalar_array
-from .scatter import add_rows
+from .scatter import add_elements, add_rows
 
 _BY_NATIVE = {np.dtype(d.name): d for d in _dt.ALL.values()}
 #: integer arrays up to this size take ``index_range`` through a list (above it, two NumPy
@@ -91,9 +91,9 @@ class NumpyBackend(Backend):
         return np.random.default_rng(seed)
 
     def index_add(self, target, key, values):
-        """``target[key] += values``: whole rows by sorted segment sums (``scatter.py``), else
-        ``np.add.at``."""
-        if not add_rows(target, key, values):
+        """``target[key] += values``: whole rows by sorted segment sums, several index arrays
+        folded into 1-D positions first (``scatter.py``), else ``np.add.at``."""
+        if not (add_rows(target, key, values) or add_elements(target, key, values)):
             np.add.at(target, key, values)
 
     def index_range(self, a):

@@ -341,10 +341,24 @@ def _masks_as_positions(x, key):
         if hasattr(k, "shape") and _is_bool(k):
             if k.ndim and k.size:   # the count sizes x[key]: xg.function's replay needs it
                 be.index_range(xp.reshape(xp.sum(xp.astype(k, xp.int64)), (1,)))   # exact
-            out.extend(xp.nonzero(k) if k.ndim else [k])
+            out.extend(_true_places(xp, k) if k.ndim else [k])
         else:
             out.append(k)
     return tuple(out)
+
+
+def _true_places(xp, mask):
+    """``xp.nonzero(mask)``: for a mask of several axes, the positions in the raveled mask
+    unraveled (NumPy's nonzero of a (256, 256) random mask takes 280 us, branching on each
+    element; its 1-D one 24 us, and the unravel 45)."""
+    if mask.ndim == 1:
+        return xp.nonzero(mask)
+    flat = xp.nonzero(xp.reshape(mask, (-1,)))[0]
+    places = []
+    for n in reversed(mask.shape[1:]):
+        places.append(flat % n)
+        flat = flat // n
+    return (flat, *reversed(places))
 
 
 def _as_values(x, values, method):
