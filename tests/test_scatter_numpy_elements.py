@@ -138,3 +138,24 @@ def test_at_mask_of_nothing_and_a_wrong_values_shape():
     assert x.at[none].add(5.0).tolist() == x.tolist()
     with pytest.raises(ValueError, match="do not broadcast to the shape"):
         x.at[x > 0].add(xg.ones(5))
+
+
+@pytest.mark.parametrize("method,ufunc", [("multiply", np.multiply), ("min", np.minimum),
+                                          ("max", np.maximum)])
+def test_at_combining_updates_equal_ufunc_at_bit_for_bit(method, ufunc):
+    """``x.at[key].multiply/min/max`` go through 1-D positions (``_combine_at``): the same
+    operations in the same order as ``ufunc.at`` with the key as given."""
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((9, 5, 4)).astype(np.float32)
+    mask = rng.uniform(size=(9, 5)) < 0.5
+    rows = rng.integers(-9, 9, 40)
+    for key, xg_key in [((rows,), xg.asarray(rows)),
+                        ((rows, slice(1, 3)), (xg.asarray(rows), slice(1, 3))),
+                        ((mask,), xg.asarray(mask)),
+                        ((rows[:7], rows[7:14] % 5, 2), (xg.asarray(rows[:7]),
+                                                         xg.asarray(rows[7:14] % 5), 2))]:
+        values = rng.uniform(0.5, 1.5, size=x[key].shape).astype(np.float32)
+        want = x.copy()
+        ufunc.at(want, key, values)
+        got = getattr(xg.asarray(x).at[xg_key], method)(xg.asarray(values)).numpy()
+        np.testing.assert_array_equal(got, want)

@@ -50,7 +50,14 @@ def _combine_at(xp, out, key, values, ufunc, backend):
         return
     at = getattr(getattr(xp, ufunc, None), "at", None)
     if at is not None:
-        at(out, key, values)
+        flags = getattr(out, "flags", None)
+        if len(out.shape) > 1 and flags is not None and flags.c_contiguous:
+            # through 1-D positions: NumPy's fast path (multiply.at on 128 rows of 256 float32:
+            # 31 us, 177 through the rows), the same operations in the same order
+            at(xp.reshape(out, (-1,)), _positions(xp, tuple(out.shape), key),
+               xp.reshape(values, (-1,)))
+        else:
+            at(out, key, values)
         return
     # no ufunc.at (xg.function's trace, xg.vmap, array-API backends): the values combined
     # by place first (segment_rules' sort-based reduction), then with ``out`` once
