@@ -301,3 +301,24 @@ def test_2d_bags_sum_along_their_axis_as_the_1d_scatter_does(mode, pad):
         assert not two_d[0][5].any()
     for a, b in zip(two_d, _run_torch(ids, weight, None, mode, psw, pad, False)):
         np.testing.assert_allclose(a, b, **TOL["float32"])
+
+
+def test_max_of_uneven_bags_with_ties_infinities_and_nan():
+    """Bags of 0 to 60 rows (the maxima by segment, not bags padded to the longest): against
+    torch with ties and -inf (the gradient to the first row holding the maximum), and a NaN,
+    which is each column's maximum there, its gradient to the first NaN (NumPy's argmax)."""
+    rng = np.random.default_rng(8)
+    weight = rng.integers(-3, 3, size=(20, 5)).astype(np.float64)
+    weight[4, 2] = -np.inf
+    ids = rng.integers(0, 20, size=200)
+    offsets = np.array([0, 0, 60, 61, 61, 130, 190])
+    got = _run_ours(ids, weight, offsets, "max", None, 7, False)
+    for a, b in zip(got, _run_torch(ids, weight, offsets, "max", None, 7, False)):
+        np.testing.assert_array_equal(a, b)
+    weight = np.concatenate([weight, np.full((2, 5), -1.0)])
+    weight[20:, 1] = np.nan
+    ids[[70, 75]] = [21, 20]                             # in the bag of rows 61..129 only
+    values, dw = _run_ours(ids, weight, offsets, "max", None, None, False)
+    assert np.isnan(values[4, 1]) and not np.isnan(np.delete(values[:, 1], 4)).any()
+    ct = np.cos(np.arange(values.size)).reshape(values.shape)
+    assert dw[21, 1] == ct[4, 1] and dw[20, 1] == 0
