@@ -33,6 +33,8 @@ def _keys(rng):
         "mask_then_axis": ((mask2, slice(None)), (6, 5, 4), (int(mask2.sum()), 4)),
         "mask_1d": ((mask2[:, 0],), (6, 5), (int(mask2[:, 0].sum()), 5)),
         "three_arrays": ((i % 2, i % 3, j % 4), (2, 3, 4, 2), (500, 2)),
+        "unsigned_and_narrow": ((i.astype(np.uint64), (j % 5).astype(np.uint8),
+                                 (j % 2).astype(np.int32)), (6, 5, 2), (500,)),
     }
 
 

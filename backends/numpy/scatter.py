@@ -151,6 +151,7 @@ def add_elements(target, key, values, min_elements=MIN_FLAT) -> bool:
         lo, hi = int(ids.min()), int(ids.max())
         if lo < -n or hi >= n:
             return False
+        ids = ids.astype(np.intp, copy=False)              # (uint64 would not add in place)
         flat *= n
         flat += np.where(ids < 0, ids + n, ids) if lo < 0 else ids
     trailing = target.shape[len(arrays):]
