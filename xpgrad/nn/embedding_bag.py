@@ -103,8 +103,8 @@ def embedding_bag(input, weight, offsets=None, mode="mean", per_sample_weights=N
 def _rectangular(rows, flat, shape, mode, padding_idx, be):
     """The sums or means of a 2-D input's bags (rows of ``shape``): ``rows`` as (bags, n, dim)
     summed along n, the padded entries zeroed first, each bag's entries added in order as the
-    scatter-add of ``_per_bag`` adds them (float32, 128 bags of 16 rows of 64: 50 us against
-    200 through the scatter)."""
+    scatter-add of ``_per_bag`` adds them (float32, 64 bags of 32 rows of 64, mean: forward
+    70 us against 203 through the scatter)."""
     from ..ops.elementwise import maximum
     from ..ops.reductions import sum as total
     from ..ops.selection import where
@@ -204,7 +204,7 @@ def _bag_max(rows, bag, bags, be):
     then each column's first row holding its bag's maximum by a segment minimum of positions:
     O(rows) work, where a (bags, longest bag, dim) array of the bags padded to the longest
     cost O(bags * longest) (float32, 128 bags of 16 rows on average, 90 at most, dim 64:
-    forward 1.1 ms before)."""
+    forward 1.14 ms that way, 0.65 this one)."""
     from ..ops.gathering import _take
     from ..ops.segments import _reduce
     from ..ops.selection import where

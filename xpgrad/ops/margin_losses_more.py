@@ -86,8 +86,9 @@ def multilabel_margin(x, y, *, reduction="mean"):
 def _longest_list(listed):
     """The most classes a row lists (at least 1): no row lists anything past it, so the terms
     of the positions past it are zeros (float32, 256 rows of 32 classes listing up to 7:
-    1.0 ms forward against 0.3). Under ``xg.function``'s trace every position (a count read
-    there would hold the program to it, any other running eagerly)."""
+    forward 0.96 ms over every position, 0.38 up to the longest list). Under
+    ``xg.function``'s trace every position (a count read there would hold the program to it,
+    any other running eagerly)."""
     from ..jit.capture import THREAD
 
     width = listed.shape[-1]
