@@ -279,3 +279,46 @@ def test_embedding_bag_bad_input():
                             xg.asarray([0, 0])).numpy().tolist() == [[0.0, 0.0], [0.0, 0.0]]
     assert nn.embedding_bag(xg.asarray(np.zeros(0, np.int64)), w, xg.asarray([0]),
                             include_last_offset=True).shape == (0, 2)
+
+
+@pytest.mark.parametrize("pad", [None, 3])
+@pytest.mark.parametrize("mode", ["sum", "mean"])
+def test_2d_bags_sum_along_their_axis_as_the_1d_scatter_does(mode, pad):
+    """A 2-D input's sums and means (summed along the bag axis) equal those of the same bags
+    given 1-D with offsets (the scatter-add), values and gradients; a bag of padding alone
+    gives zeros."""
+    rng = np.random.default_rng(7)
+    ids = rng.integers(0, 12, size=(40, 9))
+    ids[5] = 3                                           # only padding where pad=3
+    weight = rng.standard_normal((12, 6)).astype(np.float32)
+    psw = rng.standard_normal(ids.shape).astype(np.float32) if mode == "sum" else None
+    two_d = _run_ours(ids, weight, None, mode, psw, pad, False)
+    one_d = _run_ours(ids.reshape(-1), weight, np.arange(40) * 9, mode,
+                      None if psw is None else psw.reshape(-1), pad, False)
+    for a, b in zip(two_d, one_d):
+        np.testing.assert_allclose(a, b.reshape(a.shape), rtol=1e-6, atol=1e-6)
+    if pad is not None:
+        assert not two_d[0][5].any()
+    for a, b in zip(two_d, _run_torch(ids, weight, None, mode, psw, pad, False)):
+        np.testing.assert_allclose(a, b, **TOL["float32"])
+
+
+def test_max_of_uneven_bags_with_ties_infinities_and_nan():
+    """Bags of 0 to 60 rows (the maxima by segment, not bags padded to the longest): against
+    torch with ties and -inf (the gradient to the first row holding the maximum), and a NaN,
+    which is each column's maximum there, its gradient to the first NaN (NumPy's argmax)."""
+    rng = np.random.default_rng(8)
+    weight = rng.integers(-3, 3, size=(20, 5)).astype(np.float64)
+    weight[4, 2] = -np.inf
+    ids = rng.integers(0, 20, size=200)
+    offsets = np.array([0, 0, 60, 61, 61, 130, 190])
+    got = _run_ours(ids, weight, offsets, "max", None, 7, False)
+    for a, b in zip(got, _run_torch(ids, weight, offsets, "max", None, 7, False)):
+        np.testing.assert_array_equal(a, b)
+    weight = np.concatenate([weight, np.full((2, 5), -1.0)])
+    weight[20:, 1] = np.nan
+    ids[[70, 75]] = [21, 20]                             # in the bag of rows 61..129 only
+    values, dw = _run_ours(ids, weight, offsets, "max", None, None, False)
+    assert np.isnan(values[4, 1]) and not np.isnan(np.delete(values[:, 1], 4)).any()
+    ct = np.cos(np.arange(values.size)).reshape(values.shape)
+    assert dw[21, 1] == ct[4, 1] and dw[20, 1] == 0

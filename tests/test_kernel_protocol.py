@@ -378,6 +378,11 @@ SAMPLES = {
                           _adaptive_max_pool((2, 2, 9), (5,))],
     **{kind: [_segments(kind, (40, 3, 2), 9), _segments(kind, (7,), 12)]
        for kind in ("segment_max", "segment_min", "segment_prod")},
+    # small integers as floats: ties, whose gradients follow the stable order
+    "sort": [lambda rng, dt: ((rng.integers(-2, 3, size=(5, 8)).astype(dt),),
+                              {"axis": 1, "descending": False}),
+             lambda rng, dt: ((rng.integers(-2, 3, size=(6, 4)).astype(dt),),
+                              {"axis": 0, "descending": True})],
 }
 # float32 tolerance where a kernel legitimately rounds differently over many steps
 #: (backend, primitive, sample) a kernel declines by design, so the generic rule runs: the

@@ -57,6 +57,36 @@ def test_multilabel_margin_matches_torch(reduction):
              lambda x, y: F.multilabel_margin_loss(x, y, reduction=reduction), [x, y], (0,))
 
 
+@pytest.mark.parametrize("longest", [1, 3])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_multilabel_margin_with_short_lists_matches_torch(reduction, longest):
+    """Every row's list ends by position ``longest`` (the terms past it are skipped; labels
+    after the -1 still ignored), duplicates and an empty list among them; under xg.function,
+    whose trace keeps every position, a replay with other lengths equals eager."""
+    y = RNG.integers(0, 12, size=(20, 12))
+    y[np.arange(20), np.arange(20) % (longest + 1)] = -1
+    y[1, :2] = 4
+    x = RNG.normal(size=(20, 12))
+    _compare(lambda x, y: xg.losses.multilabel_margin(x, y, reduction=reduction),
+             lambda x, y: F.multilabel_margin_loss(x, y, reduction=reduction), [x, y], (0,))
+    if reduction != "mean":
+        return
+
+    def step(x, y):
+        with xg.GradientTape() as tape:
+            tape.watch(x)
+            loss = xg.losses.multilabel_margin(x, y)
+        return [loss, tape.gradient(loss, x)]
+
+    compiled = xg.function(step)
+    for seed, width in [(0, longest), (1, longest + 2), (2, 12)]:
+        rows = np.random.default_rng(seed).integers(0, 12, size=(20, 12))
+        rows[:, min(width, 11)] = -1
+        xs, ys = xg.asarray(RNG.normal(size=(20, 12))), xg.asarray(rows)
+        for got, want in zip(compiled(xs, ys), step(xs, ys)):
+            np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-13, atol=1e-15)
+
+
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 def test_multilabel_margin_one_sample_matches_torch(reduction):
     x, y = RNG.normal(size=6), np.array([4, 0, -1, 4, 1, 2])

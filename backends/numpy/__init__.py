@@ -9,7 +9,7 @@ from xpgrad.backend import Backend, KernelTable
 from . import namespace as xp_numpy
 from .memory import aligned_copy
 from .scalars import SCALAR_ARRAYS, scalar_array
-from .scatter import add_rows
+from .scatter import add_elements, add_rows
 
 _BY_NATIVE = {np.dtype(d.name): d for d in _dt.ALL.values()}
 #: integer arrays up to this size take ``index_range`` through a list (above it, two NumPy
@@ -21,8 +21,9 @@ class NumpyBackend(Backend):
     """Host arrays through ``array_api_compat.numpy`` (``namespace.py``: with a branch-free
     ``where``); fused kernels (``kernels.py``, ``activations.py``, ``gelu.py``,
     ``bounded.py``, ``softmax.py``, ``normalization.py``, ``margin.py``, Adam's update in
-    ``optim.py``, the depthwise convolution of ``convolution.py``, and the recurrent scans of
-    ``scans.py``) registered in ``kernels``."""
+    ``optim.py``, the depthwise convolution of ``convolution.py``, a recorded sort that keeps its
+    permutation, ``sorting.py``, and the recurrent scans of ``scans.py``) registered in
+    ``kernels``."""
 
     name = "numpy"
     xp = xp_numpy
@@ -46,10 +47,12 @@ class NumpyBackend(Backend):
         from .scans import scan_kernels
         from .segments import KERNELS as SEGMENTS
         from .softmax import KERNELS as SOFTMAX
+        from .sorting import KERNELS as SORTING
 
         self.kernels = KernelTable(KERNELS, ACTIVATIONS, {"gelu": GELU}, BOUNDED,
                                    LINEAR_ACTIVATIONS, NORMALIZATION, UPDATES, CONVOLUTION,
-                                   POOLING, MARGIN, SOFTMAX, SEGMENTS, scan_kernels(np))
+                                   POOLING, MARGIN, SOFTMAX, SEGMENTS, SORTING,
+                                   scan_kernels(np))
 
     def native_dtype(self, dtype):
         return np.dtype(dtype.name)
@@ -88,9 +91,9 @@ class NumpyBackend(Backend):
         return np.random.default_rng(seed)
 
     def index_add(self, target, key, values):
-        """``target[key] += values``: whole rows by sorted segment sums (``scatter.py``), else
-        ``np.add.at``."""
-        if not add_rows(target, key, values):
+        """``target[key] += values``: whole rows by sorted segment sums, several index arrays
+        folded into 1-D positions first (``scatter.py``), else ``np.add.at``."""
+        if not (add_rows(target, key, values) or add_elements(target, key, values)):
             np.add.at(target, key, values)
 
     def index_range(self, a):

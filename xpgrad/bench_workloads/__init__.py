@@ -8,8 +8,9 @@ The same seeded NumPy inputs feed every library. A library that cannot run here 
 The package reaches xpgrad only through its public API (``import xpgrad as xg``, never a
 relative import of xpgrad's modules): the asv suites load it from the source tree, so the same
 workloads measure every commit of the history. ``ops`` holds the single-operation workloads,
-``training`` the training steps, ``vmap`` per-example gradients, ``_libs`` what each library
-provides.
+``training`` the training steps, ``vmap`` per-example gradients, ``gradients`` single
+operations' forward+backward where a gradient once cost far more than the forward, ``_libs``
+what each library provides.
 
 >>> fn = build("chain", "xpgrad-numpy", n_ops=8)
 >>> fn() is None, fn.work                  # the sizes read off the arrays it built
@@ -21,6 +22,7 @@ from ._libs import (ACTIVATIONS, LIBS, LOSSES, MLP_SIZES, OPTIMIZERS, PEER_LIBS,
                     SECOND_REFERENCE, XPGRAD_LIBS, Unavailable, _Lib, limit_jax_threads,
                     limit_threads, parse_shape)
 from .char_lm import char_lm_step
+from .gradients import GRADIENT_OPS, op_gradient
 from .ops import activation, chain, loss
 from .remat import remat_step
 from .training import lstm_step, mlp_step, optimizer, rnn_loop
@@ -29,7 +31,8 @@ from .vmap import VMAP_SIZES, per_example_grads
 WORKLOADS = {"chain": chain, "loss": loss, "activation": activation,
              "optimizer": optimizer, "mlp_step": mlp_step, "lstm_step": lstm_step,
              "rnn_loop": rnn_loop, "char_lm_step": char_lm_step,
-             "remat_step": remat_step, "per_example_grads": per_example_grads}
+             "remat_step": remat_step, "per_example_grads": per_example_grads,
+             "op_gradient": op_gradient}
 
 
 def build(workload, lib_name, **params):
@@ -43,6 +46,6 @@ def build(workload, lib_name, **params):
     return fn
 
 
-__all__ = ["ACTIVATIONS", "LIBS", "LOSSES", "MLP_SIZES", "OPTIMIZERS", "PEER_LIBS", "REFERENCE",
-           "SECOND_REFERENCE", "VMAP_SIZES", "limit_jax_threads",
+__all__ = ["ACTIVATIONS", "GRADIENT_OPS", "LIBS", "LOSSES", "MLP_SIZES", "OPTIMIZERS",
+           "PEER_LIBS", "REFERENCE", "SECOND_REFERENCE", "VMAP_SIZES", "limit_jax_threads",
            "WORKLOADS", "XPGRAD_LIBS", "Unavailable", "build", "limit_threads", "parse_shape"]

@@ -55,7 +55,9 @@ def _sort_vjp(xp, g, ans, x, axis, descending):
 
 
 def _sort(xp, x, axis, descending):
-    return xp.sort(x, axis=axis, descending=descending, stable=True)
+    if descending:      # tied entries in their order, as the gradient's stable argsort takes
+        return xp.flip(xp.sort(xp.flip(x, axis=axis), axis=axis, stable=True), axis=axis)
+    return xp.sort(x, axis=axis, stable=True)
 
 
 _sort_prim = Primitive("sort", _sort, _sort_vjp)

@@ -1,0 +1,20 @@
+"""Single operations forward+backward where the gradient once cost several times the forward
+(``xpgrad/bench_workloads/gradients.py``): sort and median along rows, ``x.at[mask].add``,
+``embedding_bag`` max and ``multilabel_margin``."""
+from ._common import LIBS, TIMEOUT, W, build
+
+
+class OpGradients:
+    """One operation on its natural float32 input, forward and backward with a fixed output
+    gradient."""
+
+    timeout = TIMEOUT
+    version = "1"       # the history in asv_results/ is kept under this; bump when the work changes
+    params = [LIBS, list(W.GRADIENT_OPS)]
+    param_names = ["lib", "op"]
+
+    def setup(self, lib, op):
+        self.fn = build("op_gradient", lib, name=op)
+
+    def time_op_gradient(self, lib, op):
+        self.fn()

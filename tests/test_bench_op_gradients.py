@@ -1,0 +1,33 @@
+"""The ``op_gradient`` workloads (``xpgrad/bench_workloads/gradients.py``) do the same work on
+xpgrad and PyTorch: each operation's value and gradient agree, and an unknown one is named."""
+import numpy as np
+import pytest
+
+import xpgrad as xg
+from xpgrad import bench_workloads as W
+from xpgrad.bench_workloads._libs import _Lib
+from xpgrad.bench_workloads.gradients import _function, _inputs
+
+torch = pytest.importorskip("torch", reason="PyTorch is not installed: no peer to compare")
+
+
+@pytest.mark.parametrize("name", W.GRADIENT_OPS)
+def test_xpgrad_and_torch_compute_the_same_value_and_gradient(name):
+    x0, others, _ = _inputs(name)
+    x = xg.asarray(x0)
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        y = _function(_Lib("xpgrad-numpy"), name)(x, *[xg.asarray(a) for a in others])
+        loss = xg.sum(y * xg.cos(xg.arange(y.size, dtype=y.dtype).reshape(y.shape)))
+    tx = torch.tensor(x0, requires_grad=True)
+    ty = _function(_Lib("torch-cpu"), name)(tx, *[torch.from_numpy(a) for a in others])
+    (ty * torch.cos(torch.arange(ty.numel(), dtype=ty.dtype).reshape(ty.shape))).sum().backward()
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(tape.gradient(loss, x).numpy(), tx.grad.numpy(), rtol=1e-5,
+                               atol=1e-6)
+    assert W.build("op_gradient", "xpgrad-numpy", name=name).work == {"shape": x0.shape}
+
+
+def test_an_unknown_operation_is_named():
+    with pytest.raises(ValueError, match="unknown operation 'topk'; expected one of"):
+        W.build("op_gradient", "xpgrad-numpy", name="topk")
