@@ -16,6 +16,7 @@ from .adam_variants import Adamax, Lion, NAdam, RAdam
 from .adaptive import Adadelta, Adagrad, Adam, AdamW, RMSprop
 from .clip import clip_global_norm, global_norm
 from .ema import ExponentialMovingAverage
+from .functional import OptimizerState, apply_updates
 from .lbfgs import LBFGS
 from .optimizer import Optimizer
 from .plateau import ReduceLROnPlateau
@@ -85,4 +86,4 @@ __all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW"
            "clip_global_norm", "global_norm", "schedules", "Constant", "ExponentialDecay",
            "StepDecay", "InverseTimeDecay", "PolynomialDecay", "PiecewiseConstant", "CosineDecay",
            "CosineDecayRestarts", "OneCycle", "LinearWarmup", "ReduceLROnPlateau",
-           "ExponentialMovingAverage", "OPTIMIZERS", "get"]
+           "ExponentialMovingAverage", "OptimizerState", "apply_updates", "OPTIMIZERS", "get"]
