@@ -72,13 +72,15 @@ _AUTOGRAD_NAMES = {
 
 
 def __getattr__(name):
-    """PyTorch's ``torch.optim.lr_scheduler`` and its classes, and Keras' names for the
-    optimizers and schedules xpgrad names otherwise: an AttributeError saying where xpgrad's
-    are."""
+    """PyTorch's ``torch.optim.lr_scheduler`` and its classes, Keras' names for the
+    optimizers and schedules xpgrad names otherwise, HIPS autograd's and optax's functions: an
+    AttributeError saying where xpgrad's are."""
     from ..tf_names import OPTIM as _KERAS_NAMES
+    from .optax_names import OPTAX_NAMES
 
-    raise no_module_attribute(__name__, name, _PYTORCH_NAMES.get(name) or _KERAS_NAMES.get(name)
-                              or _AUTOGRAD_NAMES.get(name))
+    hints = [table[name] for table in (_PYTORCH_NAMES, _KERAS_NAMES, _AUTOGRAD_NAMES,
+                                       OPTAX_NAMES) if name in table]
+    raise no_module_attribute(__name__, name, "; or ".join(hints) or None)
 
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "Adamax",
