@@ -180,6 +180,11 @@ def _tensor_leaves(tree, name, opt) -> list:
         raise ValueError(f"{type(opt).__name__}: {name} has no leaves (an empty tree), so "
                          "there is nothing to update")
     for path, leaf in found:
+        if hasattr(leaf, "trainable_variables"):
+            raise TypeError(f"{type(opt).__name__}: {name}{path} is a Module "
+                            f"({type(leaf).__name__}), not a pytree of Tensors (as an equinox "
+                            "model is): update its Variables in place with "
+                            "opt.apply_gradients(zip(grads, model.trainable_variables))")
         if not isinstance(leaf, Tensor):
             raise TypeError(f"{type(opt).__name__}: {name}{path} is a {type(leaf).__name__}; "
                             f"{name} is a tree of Tensors (xg.asarray(...) makes one)")
