@@ -3,8 +3,10 @@
 ``state = opt.init(params)``, ``updates, state = opt.update(grads, state, params)`` and
 ``params = xg.optim.apply_updates(params, updates)`` take any pytree of Tensors (a dict, lists,
 named tuples; no Variables needed) and give the numbers ``opt.apply_gradients`` gives on
-Variables holding the same values: each leaf's update runs the optimizer's ``_update`` (its
-primitive, or a backend's kernel) on copies, so the input state and params are never written.
+Variables holding the same values (to the last bit, but for AdamW's and Lion's decoupled weight
+decay: within a rounding of each weight): each leaf's update runs the optimizer's ``_update``
+(its primitive, or a backend's kernel) on copies, so the input state and params are never
+written.
 The learning rate (a schedule too) is read at ``state.count``; clipping is the optimizer's.
 
 Under ``xg.function`` the update is one recorded step that runs again, whole, on each replay's
@@ -125,19 +127,21 @@ class _Step:
         return tuple(out)
 
     def _one(self, xp, grad, param, state, lr) -> list:
-        """``[update]`` of one leaf, ``state`` updated in place. Without weight decay the update
-        reads no param: it runs on zeros and is ``-step`` exactly, so ``param + update`` is the
-        stateful optimizer's ``param - step`` to the last bit; with it, on a copy of ``param``."""
+        """``[update]`` of one leaf, ``state`` updated in place. The optimizer's update runs on
+        a copy of ``param``: ``update = new - param``, and ``param + update`` rounds back to
+        ``new`` when ``new`` is ``param - step`` rounded (every update but a decoupled weight
+        decay's two stages, AdamW's and Lion's: there within a rounding of the weight).
+        Without ``param`` (allowed without weight decay) it runs on zeros: ``-step`` exactly."""
         opt = self.opt
         dtype = grad.dtype if param is None else param.dtype
         if grad.dtype != dtype:
             grad = xp.astype(grad, dtype)
-        start = xp.zeros_like(grad) if not opt.weight_decay else self.be.owned_copy(param)
+        start = xp.zeros_like(grad) if param is None else self.be.owned_copy(param)
         if "c" not in opt._dtype_kinds and getattr(grad.dtype, "kind", None) == "c":
             opt._update(self.be, *as_real_pairs(start, grad, state), lr)
         else:
             opt._update(self.be, start, grad, state, lr)
-        return [start - param if opt.weight_decay else start]
+        return [start if param is None else start - param]
 
 
 def apply_updates(params, updates):
