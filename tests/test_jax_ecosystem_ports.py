@@ -198,7 +198,7 @@ def test_compiled_scan_rnn_with_functional_adam_matches_torch():
     _assert_close(params, tparams)
 
 
-# -- f. per-example gradients, clipped and averaged, then SGD ---------------------------------------
+# -- f. per-example gradients, clipped and averaged, then SGD --------------------------------------
 
 SOFTMAX = {"w": R.normal(size=(4, 3)) / 2, "b": np.zeros(3)}
 X_PE = R.normal(size=(9, 4))
@@ -250,7 +250,7 @@ def test_clipped_per_example_sgd_matches_the_closed_form():
     np.testing.assert_allclose(params["b"].numpy(), b, rtol=1e-12, atol=1e-14)
 
 
-# -- optax's names on xg.optim ----------------------------------------------------------------------
+# -- optax's names on xg.optim ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("name, says", [
     ("chain", "AdamW(lr, global_clipnorm=c)"), ("clip_by_global_norm", "global_clipnorm="),

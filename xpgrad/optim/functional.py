@@ -94,7 +94,8 @@ def update(opt, grads, state, params=None) -> tuple:
     out = run_whole(be.xp, step, *arrays)
     new_count, out = _wrap(out[0], be), out[1:]
     width = 1 + len(slot_names)
-    updates = rebuild(grads, [_wrap(out[k * width], g._backend) for k, g in enumerate(grad_tensors)])
+    updates = rebuild(grads, [_wrap(out[k * width], g._backend)
+                              for k, g in enumerate(grad_tensors)])
     new_slots = {name: rebuild(grads, [_wrap(out[k * width + 1 + j], g._backend)
                                        for k, g in enumerate(grad_tensors)])
                  for j, name in enumerate(slot_names)}
