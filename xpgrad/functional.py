@@ -62,6 +62,12 @@ def _differentiable(value, i, argnums):
     """Positional argument ``i`` as a floating-point Tensor; TypeError naming it otherwise (an
     integer or boolean has no gradient: JAX refuses it too)."""
     if not isinstance(value, Tensor):
+        if hasattr(value, "trainable_variables"):
+            raise TypeError(f"argument {i} is a Module ({type(value).__name__}), differentiated "
+                            f"(argnums={argnums!r}); a Module is not a pytree here (as an "
+                            "equinox model is): take its weights' gradients with a tape, "
+                            "tape.gradient(loss, model.trainable_variables), or keep the "
+                            "weights in a dict of tensors and differentiate that")
         try:
             value = asarray(value)
         except (TypeError, ValueError) as e:

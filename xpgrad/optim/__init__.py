@@ -16,6 +16,7 @@ from .adam_variants import Adamax, Lion, NAdam, RAdam
 from .adaptive import Adadelta, Adagrad, Adam, AdamW, RMSprop
 from .clip import clip_global_norm, global_norm
 from .ema import ExponentialMovingAverage
+from .functional import OptimizerState, apply_updates
 from .lbfgs import LBFGS
 from .optimizer import Optimizer
 from .plateau import ReduceLROnPlateau
@@ -71,13 +72,15 @@ _AUTOGRAD_NAMES = {
 
 
 def __getattr__(name):
-    """PyTorch's ``torch.optim.lr_scheduler`` and its classes, and Keras' names for the
-    optimizers and schedules xpgrad names otherwise: an AttributeError saying where xpgrad's
-    are."""
+    """PyTorch's ``torch.optim.lr_scheduler`` and its classes, Keras' names for the
+    optimizers and schedules xpgrad names otherwise, HIPS autograd's and optax's functions: an
+    AttributeError saying where xpgrad's are."""
     from ..tf_names import OPTIM as _KERAS_NAMES
+    from .optax_names import OPTAX_NAMES
 
-    raise no_module_attribute(__name__, name, _PYTORCH_NAMES.get(name) or _KERAS_NAMES.get(name)
-                              or _AUTOGRAD_NAMES.get(name))
+    hints = [table[name] for table in (_PYTORCH_NAMES, _KERAS_NAMES, _AUTOGRAD_NAMES,
+                                       OPTAX_NAMES) if name in table]
+    raise no_module_attribute(__name__, name, "; or ".join(hints) or None)
 
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "Adamax",
@@ -85,4 +88,4 @@ __all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW"
            "clip_global_norm", "global_norm", "schedules", "Constant", "ExponentialDecay",
            "StepDecay", "InverseTimeDecay", "PolynomialDecay", "PiecewiseConstant", "CosineDecay",
            "CosineDecayRestarts", "OneCycle", "LinearWarmup", "ReduceLROnPlateau",
-           "ExponentialMovingAverage", "OPTIMIZERS", "get"]
+           "ExponentialMovingAverage", "OptimizerState", "apply_updates", "OPTIMIZERS", "get"]

@@ -34,10 +34,9 @@ class Adagrad(Optimizer):
     def _slot_names(self):
         return ("accumulator",)
 
-    def _state_for(self, var):
-        fresh = id(var) not in self._state
-        state = super()._state_for(var)
-        if fresh and self.initial_accumulator_value:
+    def _new_state(self, be, data, var):
+        state = super()._new_state(be, data, var)
+        if self.initial_accumulator_value:
             # a complex variable's real and imaginary parts each start there (PyTorch's)
             both = 1 + 1j if var.dtype.kind == "c" else 1
             state["accumulator"] += self.initial_accumulator_value * both

@@ -93,11 +93,16 @@ class Optimizer(Hyperparameters):
         if entry is not None and entry[0] is var:
             return entry[1]
         be = var._backend
-        xp = be.xp
         var._data = be.owned_copy(var._data)   # own the array we write into
-        state = {slot: xp.zeros_like(var._data) for slot in self._slot_names()}
-        state.update(self._extra_state(var))
+        state = self._new_state(be, var._data, var)
         self._state[id(var)] = (var, state)
+        return state
+
+    def _new_state(self, be, data, var) -> dict:
+        """The state of ``var`` (a Tensor whose array is ``data``) before its first update:
+        the stateful updates' and the functional ``init``'s (``functional.py``)."""
+        state = {slot: be.xp.zeros_like(data) for slot in self._slot_names()}
+        state.update(self._extra_state(var))
         return state
 
     def _extra_state(self, var) -> dict:
@@ -174,13 +179,9 @@ class Optimizer(Hyperparameters):
         if lr is None:
             lr = self.learning_rate         # a bad schedule value raises before any update
             learning_rate_fits(lr, variables)
-        if self.global_clipnorm is not None:
-            grads, _ = clip_global_norm(grads, self.global_clipnorm)
-        elif self.clipnorm is not None:
-            grads = [clip_global_norm([g], self.clipnorm)[0][0] for g in grads]
-        elif self.clipvalue is not None:
-            grads = [clip_value(g, self.clipvalue, f"the gradient of {v.name!r}")
-                     for g, v in zip(grads, variables)]
+        if self.global_clipnorm is not None or self.clipnorm is not None or \
+                self.clipvalue is not None:
+            grads = self._clipped(grads, [repr(v.name) for v in variables])
         folds = self._folds()
         shared = _COPY_ON_WRITE.on
         for g, v in zip(grads, variables):
@@ -207,6 +208,18 @@ class Optimizer(Hyperparameters):
         else:
             self.iterations = iterations
         return iterations
+
+    def _clipped(self, grads, owners) -> list:
+        """``grads`` (Tensors) clipped as ``global_clipnorm``, ``clipnorm`` or ``clipvalue``
+        say; ``owners`` names what each is the gradient of (in ``clipvalue``'s errors)."""
+        if self.global_clipnorm is not None:
+            return clip_global_norm(grads, self.global_clipnorm)[0]
+        if self.clipnorm is not None:
+            return [clip_global_norm([g], self.clipnorm)[0][0] for g in grads]
+        if self.clipvalue is not None:
+            return [clip_value(g, self.clipvalue, f"the gradient of {owner}")
+                    for g, owner in zip(grads, owners)]
+        return grads
 
     def _check_variable(self, v) -> None:
         kind = v.dtype.kind
@@ -236,6 +249,41 @@ class Optimizer(Hyperparameters):
 
     def _l2(self, be, param, grad):
         return grad + self.weight_decay * param if self.weight_decay else grad
+
+    # -- functional form (optax's) ----------------------------------------------------------
+    def init(self, params):
+        """The state for functional updates of ``params`` (any pytree of Tensors): an
+        ``xg.optim.OptimizerState``, as optax's ``opt.init(params)``. This optimizer keeps
+        nothing of it: one optimizer serves any number of states (``functional.py``).
+
+        >>> import xpgrad as xg
+        >>> int(xg.optim.Adam(1e-3).init({"w": xg.zeros(3)}).count)
+        0
+        """
+        from .functional import init
+
+        return init(self, params)
+
+    def update(self, grads, state, params=None):
+        """``(updates, new_state)``, as optax's ``opt.update(grads, state, params)``: the
+        numbers ``apply_gradients`` gives on Variables holding ``params`` (clipping,
+        schedule at ``state.count``, weight decay), with ``params + updates`` its new weights
+        (``xg.optim.apply_updates``). Nothing given is written; ``params`` may be left out
+        without weight decay.
+
+        >>> import xpgrad as xg
+        >>> opt = xg.optim.SGD(0.1, momentum=0.9)
+        >>> params = [xg.asarray([1.0])]
+        >>> state = opt.init(params)
+        >>> for _ in range(2):
+        ...     updates, state = opt.update([xg.asarray([1.0])], state, params)
+        ...     params = xg.optim.apply_updates(params, updates)
+        >>> round(params[0].item(), 4)     # 1 - 0.1 * (1 + 1.9), as the class example
+        0.71
+        """
+        from .functional import update
+
+        return update(self, grads, state, params)
 
     def minimize(self, loss_fn, variables=None, **unknown):
         """Record ``loss_fn()`` on a tape, differentiate it and apply one update; returns the
