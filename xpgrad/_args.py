@@ -106,26 +106,26 @@ def refuse_keywords(owner: str, unexpected: dict) -> None:
 ELEMENTWISE_TWINS = {"max": "maximum", "min": "minimum"}
 
 
-def refuse_second_operand(name: str, others: tuple) -> None:
-    """Raise the TypeError for ``xg.max(x, *others)`` (``name``: max or min), naming what the
-    PyTorch user meant: ``xg.maximum(a, b)`` for a second tensor, ``axis=`` for an int.
+def refuse_extra_positional(owner: str, positional: tuple, extra: tuple,
+                            keywords: tuple) -> None:
+    """Raise the TypeError for ``owner(...)`` given the ``extra`` positional arguments after
+    those it takes so (``positional``, their names), naming ``keywords``, which it takes by
+    keyword only: NumPy's and PyTorch's next positional argument (``dtype``, ``keepdim``,
+    ``ddof``, ``b``, ...) is seldom the array API's, so it is refused, never guessed.
 
     >>> try:
-    ...     refuse_second_operand("max", ([1.0],))
+    ...     refuse_extra_positional("sum", ("x", "axis"), (None,), ("dtype", "keepdims"))
     ... except TypeError as e:
     ...     print(e)
-    max() takes 1 positional argument but 2 were given; the elementwise maximum of two tensors (torch.max(a, b)) is xg.maximum(a, b)
+    sum() takes at most 2 positional arguments (x, axis) but 3 were given; dtype= and keepdims= are keyword-only
     """
-    message = f"{name}() takes 1 positional argument but {1 + len(others)} were given"
-    if len(others) == 1:
-        second = others[0]
-        if isinstance(second, numbers.Integral) and not isinstance(second, bool):
-            message += f"; xpgrad takes the axis as a keyword: xg.{name}(x, axis={second})"
-        else:
-            twin = ELEMENTWISE_TWINS[name]
-            message += (f"; the elementwise {twin} of two tensors (torch.{name}(a, b)) is "
-                        f"xg.{twin}(a, b)")
-    raise TypeError(message)
+    n = len(positional)
+    named = [f"{k}=" for k in keywords]
+    listed = " and ".join(named) if len(named) < 3 else ", ".join(named[:-1]) + " and " + \
+        named[-1]
+    raise TypeError(f"{owner}() takes at most {n} positional argument{'s' if n != 1 else ''} "
+                    f"({', '.join(positional)}) but {n + len(extra)} were given; {listed} "
+                    f"{'is' if len(named) == 1 else 'are'} keyword-only")
 
 
 def is_operand(value) -> bool:
@@ -140,17 +140,25 @@ def is_operand(value) -> bool:
     return isinstance(value, float) or hasattr(value, "shape") and hasattr(value, "dtype")
 
 
-def refuse_tensor_axis(name: str, axis) -> None:
-    """Raise the TypeError for ``x.max(y)`` (``name``: max or min) with an operand ``y`` where
-    the axis goes: PyTorch's ``x.max(y)`` is the elementwise ``xg.maximum(x, y)``.
+def refuse_tensor_axis(name: str, axis, method: bool = True) -> None:
+    """Raise the TypeError for ``x.max(y)`` or ``xg.max(x, y)`` (``name``: max or min;
+    ``method``: which of the two) with an operand ``y`` where the axis goes: PyTorch's
+    ``x.max(y)`` and ``torch.max(x, y)`` are the elementwise ``xg.maximum(x, y)``.
 
     >>> try:
     ...     refuse_tensor_axis("min", 2.5)
     ... except TypeError as e:
     ...     print(e)
     TensorMethods.min: axis must be None, an int or a tuple of ints, got float; the elementwise minimum of two tensors (torch's x.min(y)) is xg.minimum(x, y)
+    >>> try:
+    ...     refuse_tensor_axis("max", 2.5, method=False)
+    ... except TypeError as e:
+    ...     print(e)
+    max: axis must be None, an int or a tuple of ints, got float; the elementwise maximum of two tensors (torch.max(a, b)) is xg.maximum(a, b)
     """
     twin = ELEMENTWISE_TWINS[name]
-    raise TypeError(f"TensorMethods.{name}: axis must be None, an int or a tuple of ints, got "
-                    f"{type(axis).__name__}; the elementwise {twin} of two tensors (torch's "
-                    f"x.{name}(y)) is xg.{twin}(x, y)")
+    where, theirs, ours = (("TensorMethods.", f"torch's x.{name}(y)", f"xg.{twin}(x, y)")
+                           if method else ("", f"torch.{name}(a, b)", f"xg.{twin}(a, b)"))
+    raise TypeError(f"{where}{name}: axis must be None, an int or a tuple of ints, got "
+                    f"{type(axis).__name__}; the elementwise {twin} of two tensors ({theirs}) "
+                    f"is {ours}")

@@ -64,13 +64,13 @@ def _int_indices(x, indices, what):
     return idx
 
 
-def take(x, indices, /, *, axis=None):
+def take(x, indices, /, axis=None):
     """Entries of ``x`` at integer ``indices`` (1-D) along ``axis`` (optional for 1-D ``x``);
-    negative indices count from the end. The gradient scatters and adds (repeated indices
-    accumulate).
+    negative indices count from the end; ``axis`` by keyword or positionally, as NumPy's.
+    The gradient scatters and adds (repeated indices accumulate).
 
     >>> import xpgrad as xg
-    >>> xg.take(xg.asarray([[1.0, 2.0], [3.0, 4.0]]), xg.asarray([1, 1]), axis=1).tolist()
+    >>> xg.take(xg.asarray([[1.0, 2.0], [3.0, 4.0]]), xg.asarray([1, 1]), 1).tolist()
     [[2.0, 2.0], [4.0, 4.0]]
     """
     x = as_tensor(x)
@@ -152,15 +152,15 @@ def _along_scatter_vjp(xp, g, ans, v, indices, axis, shape, backend):
 _along_scatter = Primitive("take_along_axis_scatter", _along_scatter_forward, _along_scatter_vjp)
 
 
-def take_along_axis(x, indices, /, *, axis=-1):
+def take_along_axis(x, indices, /, axis=-1):
     """``x`` at ``indices`` along ``axis`` (2024.12): ``out[..., j, ...] = x[..., indices[...,
     j, ...], ...]``. ``indices`` has ``x``'s rank and broadcasts with it except along
-    ``axis``; negative indices count from the end. Differentiable (the gradient scatters and
-    adds), like ``torch.take_along_dim``.
+    ``axis`` (by keyword or positionally, as NumPy's); negative indices count from the end.
+    Differentiable (the gradient scatters and adds), like ``torch.take_along_dim``.
 
     >>> import xpgrad as xg
     >>> x = xg.asarray([[10.0, 30.0, 20.0], [60.0, 40.0, 50.0]])
-    >>> xg.take_along_axis(x, xg.argmax(x, axis=1, keepdims=True), axis=1).tolist()
+    >>> xg.take_along_axis(x, xg.argmax(x, 1, keepdims=True), 1).tolist()
     [[30.0], [60.0]]
     """
     from .shape import broadcast_to

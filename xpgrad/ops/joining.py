@@ -47,9 +47,9 @@ def _tensors(arrays, what):
     return arrays
 
 
-def concat(arrays, /, *, axis=0, **unexpected):
-    """Join tensors along an existing axis (``axis=None``: flattened first); mixed dtypes
-    promote.
+def concat(arrays, /, axis=0, **unexpected):
+    """Join tensors along an existing axis (``axis=None``: flattened first; by keyword or
+    positionally, as ``np.concatenate(arrays, 1)``); mixed dtypes promote.
 
     >>> import xpgrad as xg
     >>> xg.concat([xg.ones((2, 3)), xg.zeros((1, 3))]).shape
@@ -82,11 +82,12 @@ _stack = Primitive("stack", lambda xp, *arrays, axis: xp.stack(arrays, axis=axis
                    joint=_stack_vjp, saves=())
 
 
-def stack(arrays, /, *, axis=0, **unexpected):
-    """Join same-shaped tensors along a new axis; mixed dtypes promote.
+def stack(arrays, /, axis=0, **unexpected):
+    """Join same-shaped tensors along a new axis (by keyword or positionally); mixed dtypes
+    promote.
 
     >>> import xpgrad as xg
-    >>> xg.stack([xg.ones(3), xg.zeros(3)], axis=1).shape
+    >>> xg.stack([xg.ones(3), xg.zeros(3)], 1).shape
     (3, 2)
     """
     if unexpected:
@@ -98,8 +99,9 @@ def stack(arrays, /, *, axis=0, **unexpected):
     return apply(_stack, *arrays, axis=norm_axis(axis, arrays[0].ndim + 1))
 
 
-def unstack(x, /, *, axis=0):
-    """Split ``x`` along ``axis`` into a tuple of tensors (the inverse of stack).
+def unstack(x, /, axis=0):
+    """Split ``x`` along ``axis`` (by keyword or positionally, as ``torch.unbind(x, 1)``) into
+    a tuple of tensors (the inverse of stack).
 
     >>> import xpgrad as xg
     >>> len(xg.unstack(xg.ones((4, 2))))

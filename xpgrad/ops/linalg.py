@@ -116,9 +116,9 @@ def _vecdot_dx2(xp, g, ans, a, b, axis):
 _vecdot = Primitive("vecdot", _vecdot_forward, _vecdot_dx1, _vecdot_dx2)
 
 
-def vecdot(x1, x2, /, *, axis=-1):
-    """``sum(conj(x1) * x2, axis=axis)``, broadcasting the other axes; ``axis`` counts from
-    the end of the broadcast shape and is not broadcast itself.
+def vecdot(x1, x2, /, axis=-1):
+    """``sum(conj(x1) * x2, axis=axis)``, broadcasting the other axes; ``axis`` (by keyword or
+    positionally) counts from the end of the broadcast shape and is not broadcast itself.
 
     >>> import xpgrad as xg
     >>> xg.vecdot(xg.ones((2, 3)), xg.ones(3)).tolist()
@@ -153,8 +153,9 @@ def _axes_list(axes, ndim, which):
     return [norm_axis(i, ndim, f"tensordot axis of {which}") for i in axes]
 
 
-def tensordot(x1, x2, /, *, axes=2):
-    """Contract ``axes`` of ``x1`` with ``axes`` of ``x2`` (an int or a pair of sequences).
+def tensordot(x1, x2, /, axes=2):
+    """Contract ``axes`` of ``x1`` with ``axes`` of ``x2`` (an int or a pair of sequences; by
+    keyword or positionally, as ``np.tensordot(a, b, 1)``).
 
     Built from permute_dims, reshape and matmul, so its gradient comes for free.
 
@@ -238,9 +239,10 @@ _cross = Primitive("linalg_cross", lambda xp, a, b, axis: xp.linalg.cross(a, b, 
                    _cross_dx1, _cross_dx2)
 
 
-def cross(x1, x2, /, *, axis=-1):
+def cross(x1, x2, /, axis=-1):
     """Cross product of 3-element vectors along ``axis`` (negative; not broadcast), the other
-    axes broadcast.
+    axes broadcast. ``axis`` by keyword or positionally, as ``torch.cross(a, b, -2)`` (NumPy's
+    third positional argument is ``axisa``).
 
     >>> import xpgrad as xg
     >>> xg.linalg.cross(xg.asarray([1.0, 0.0, 0.0]), xg.asarray([0.0, 1.0, 0.0])).tolist()

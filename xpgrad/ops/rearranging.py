@@ -20,8 +20,9 @@ _flip = Primitive("flip", lambda xp, x, axis: xp.flip(x, axis=axis),
                   lambda xp, g, ans, x, axis: xp.flip(g, axis=axis))
 
 
-def flip(x, /, *, axis=None):
-    """Reverse the order of entries along ``axis`` (all axes when None).
+def flip(x, /, axis=None):
+    """Reverse the order of entries along ``axis`` (all axes when None; by keyword or
+    positionally, as ``np.flip(x, 0)``).
 
     >>> import xpgrad as xg
     >>> xg.flip(xg.asarray([1.0, 2.0, 3.0])).tolist()
@@ -39,9 +40,10 @@ _roll = Primitive("roll", lambda xp, x, shift, axis: xp.roll(x, shift, axis=axis
                   lambda xp, g, ans, x, shift, axis: xp.roll(g, _neg(shift), axis=axis))
 
 
-def roll(x, /, shift, *, axis=None):
+def roll(x, /, shift, axis=None):
     """Shift entries along ``axis`` cyclically (``axis=None``: over the flattened tensor).
     ``shift`` and ``axis`` may be tuples of one length; an int shift applies to every axis.
+    ``axis`` by keyword or positionally, as ``np.roll(x, 1, 0)``.
 
     >>> import xpgrad as xg
     >>> xg.roll(xg.asarray([1.0, 2.0, 3.0]), 1).tolist()
@@ -90,10 +92,11 @@ def tile(x, repetitions, /):
     return apply(_tile, x, reps=reps)
 
 
-def repeat(x, repeats, /, *, axis=None):
+def repeat(x, repeats, /, axis=None):
     """Repeat each entry of ``x`` (flattened when ``axis`` is None) ``repeats`` times: an
     int, or an integer tensor of shape ``(1,)`` or ``(x.shape[axis],)`` (read back to the
-    host: the output's shape depends on it). The gradient sums the repeats.
+    host: the output's shape depends on it). The gradient sums the repeats. ``axis`` by
+    keyword or positionally, as ``np.repeat(x, 2, 0)``.
 
     >>> import xpgrad as xg
     >>> xg.repeat(xg.asarray([1.0, 2.0]), xg.asarray([2, 1])).tolist()

@@ -1,8 +1,9 @@
 """Statistical reductions: sum, prod, mean, max, min, var, std, logsumexp (+ any, all); the
 scans cumulative_sum, cumulative_prod and diff are ``scans.py``'s, re-exported here.
 
-Each reduction takes ``axis`` (None, an int or a tuple; negative counts from the end) and
-``keepdims``; sum, prod and the cumulative functions take ``dtype=`` (the input is cast to it
+Each reduction takes ``axis`` (None, an int or a tuple; negative counts from the end; by
+keyword or second positionally, as ``np.sum(x, 0)``) and ``keepdims`` (keyword-only, as every
+parameter after ``axis``: NumPy's and PyTorch's third positional argument differs); sum, prod and the cumulative functions take ``dtype=`` (the input is cast to it
 first; without it small integers accumulate in int64/uint64, floats keep their dtype).
 Complex inputs are differentiable where the standard allows them (sum, prod, mean, the
 cumulative functions; also var, std and logsumexp, as PyTorch's), with PyTorch's convention:
@@ -10,7 +11,7 @@ the gradient of a holomorphic ``f`` is ``g * conj(f'(z))``.
 
 >>> import xpgrad as xg
 >>> x = xg.asarray([[1.0, 2.0], [3.0, 4.0]])
->>> xg.sum(x, axis=-1).tolist(), xg.mean(x, axis=(0, 1), keepdims=True).shape
+>>> xg.sum(x, -1).tolist(), xg.mean(x, axis=(0, 1), keepdims=True).shape
 ([3.0, 7.0], (1, 1))
 """
 from __future__ import annotations
@@ -21,7 +22,8 @@ import math
 import numpy as np
 
 from .. import dtypes as _dt
-from .._args import ELEMENTWISE_TWINS, flag, refuse_keywords, refuse_second_operand
+from .._args import (ELEMENTWISE_TWINS, flag, is_operand, refuse_extra_positional,
+                     refuse_keywords, refuse_tensor_axis)
 from ..primitive import Primitive, apply, apply_general
 from ..tensor import Tensor
 from ._define import (as_tensor, conj_if_complex, count, expand_to, kept_shape, native_dtype,
@@ -30,9 +32,15 @@ from .moments import safe_std, safe_variance
 from .scans import cumulative_prod, cumulative_sum, diff  # noqa: F401 (re-exported)
 
 
+#: the parameters a reduction takes positionally (the array API's ``x``; ``axis`` as NumPy's)
+_X_AXIS = ("x", "axis")
+
+
 def _reducer(name, prim, doc, with_dtype=False):
     if with_dtype:
-        def fn(x, /, *, axis=None, dtype=None, keepdims=False, **unexpected):
+        def fn(x, /, axis=None, *extra, dtype=None, keepdims=False, **unexpected):
+            if extra:
+                refuse_extra_positional(name, _X_AXIS, extra, ("dtype", "keepdims"))
             if unexpected:
                 refuse_keywords(name, unexpected)
             if x.__class__ is not Tensor:
@@ -45,16 +53,20 @@ def _reducer(name, prim, doc, with_dtype=False):
             return apply(prim, x, axis=norm_axes(axis, x.ndim),
                          keepdims=flag(keepdims, "keepdims", name), dtype=native_dtype(x, dtype))
     elif name in ELEMENTWISE_TWINS:
-        def fn(x, /, *others, axis=None, keepdims=False, **unexpected):
-            if others:          # torch.max(a, b) is elementwise: name xg.maximum
-                refuse_second_operand(name, others)
+        def fn(x, /, axis=None, *extra, keepdims=False, **unexpected):
+            if extra:
+                refuse_extra_positional(name, _X_AXIS, extra, ("keepdims",))
             if unexpected:
                 refuse_keywords(name, unexpected)
+            if axis is not None and axis.__class__ is not int and is_operand(axis):
+                refuse_tensor_axis(name, axis, method=False)   # torch.max(a, b): xg.maximum
             x = as_tensor(x)
             return apply(prim, x, axis=norm_axes(axis, x.ndim),
                          keepdims=flag(keepdims, "keepdims", name))
     else:
-        def fn(x, /, *, axis=None, keepdims=False, **unexpected):
+        def fn(x, /, axis=None, *extra, keepdims=False, **unexpected):
+            if extra:
+                refuse_extra_positional(name, _X_AXIS, extra, ("keepdims",))
             if unexpected:
                 refuse_keywords(name, unexpected)
             x = as_tensor(x)
@@ -62,8 +74,11 @@ def _reducer(name, prim, doc, with_dtype=False):
                          keepdims=flag(keepdims, "keepdims", name))
 
     fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = doc + (f"\n\n>>> import xpgrad as xg\n>>> xg.{name}(xg.asarray([[1.0, 2.0]]), "
-                        f"axis=1).shape\n(1,)\n")
+    fn.__doc__ = doc + (f" ``axis`` by keyword or positionally, as NumPy's; ``keepdims``"
+                        f"{' and ``dtype``' if with_dtype else ''} by keyword only.\n\n"
+                        f">>> import xpgrad as xg\n>>> xg.{name}(xg.asarray([[1.0, 2.0]]), "
+                        f"1).shape == xg.{name}(xg.asarray([[1.0, 2.0]]), axis=1).shape\n"
+                        f"True\n")
     fn.primitive = prim
     return fn
 
@@ -98,13 +113,16 @@ _mean = Primitive(
         expand_to(xp, g, x.shape, axis, keepdims) / count(x.shape, axis), saves=())
 
 
-def mean(x, /, *, axis=None, keepdims=False, **unexpected):
-    """Arithmetic mean over ``axis`` (integers are averaged as float32; complex allowed).
+def mean(x, /, axis=None, *extra, keepdims=False, **unexpected):
+    """Arithmetic mean over ``axis`` (integers are averaged as float32; complex allowed);
+    ``axis`` by keyword or positionally, ``keepdims`` by keyword only.
 
     >>> import xpgrad as xg
-    >>> xg.mean(xg.asarray([[1.0, 2.0]]), axis=1).tolist()
+    >>> xg.mean(xg.asarray([[1.0, 2.0]]), 1).tolist()
     [1.5]
     """
+    if extra:
+        refuse_extra_positional("mean", _X_AXIS, extra, ("keepdims",))
     if unexpected:
         refuse_keywords("mean", unexpected)
     x = _floating(as_tensor(x))
@@ -131,11 +149,15 @@ def _extremum_vjp(xp, g, ans, x, axis, keepdims):
 max = _reducer("max", Primitive(
     "max", lambda xp, x, axis, keepdims: xp.max(x, axis=axis, keepdims=keepdims),
     _extremum_vjp), "Maximum over ``axis``; tied maxima share the gradient equally (a NaN "
-    "maximum gives its slice a NaN gradient, where the output's gradient is not 0).")
+    "maximum gives its slice a NaN gradient, where the output's gradient is not 0). "
+    "``xg.max(x, 1)`` is NumPy's: the values alone (``torch.max(x, 1)`` adds their indices, "
+    "``xg.argmax(x, 1)``).")
 min = _reducer("min", Primitive(
     "min", lambda xp, x, axis, keepdims: xp.min(x, axis=axis, keepdims=keepdims),
     _extremum_vjp), "Minimum over ``axis``; tied minima share the gradient equally (a NaN "
-    "minimum gives its slice a NaN gradient, where the output's gradient is not 0).")
+    "minimum gives its slice a NaN gradient, where the output's gradient is not 0). "
+    "``xg.min(x, 1)`` is NumPy's: the values alone (``torch.min(x, 1)`` adds their indices, "
+    "``xg.argmin(x, 1)``).")
 
 
 def _prod_vjp(xp, g, ans, x, axis, keepdims, dtype=None):
@@ -204,18 +226,23 @@ _plain_logsumexp = _reducer("logsumexp", Primitive("logsumexp", _logsumexp, _log
                             "``log(sum(exp(x)))`` over ``axis``, stable for large |x|.")
 
 
-def logsumexp(x, /, *, axis=None, keepdims=False, b=None, return_sign=False, where=None,
+def logsumexp(x, /, axis=None, *extra, keepdims=False, b=None, return_sign=False, where=None,
               **unexpected):
     """``log(sum(exp(x)))`` over ``axis``, stable for large |x| (integers in the default
     float, as ``mean``). JAX's and SciPy's ``b=``
     (scales each term; it may be negative), ``return_sign=True`` (``(log|sum|, sign)``) and
     JAX's ``where=`` (a boolean mask: masked terms left out) are ``xg.special.logsumexp``'s.
+    ``axis`` by keyword or positionally; the rest by keyword only (SciPy's and JAX's third
+    positional argument is ``b``: write ``b=``).
 
     >>> import xpgrad as xg
     >>> x = xg.asarray([0.0, 0.0, 9.0], dtype=xg.float64)
     >>> round(xg.logsumexp(x, where=xg.asarray([True, True, False])).item(), 6)
     0.693147
     """
+    if extra:
+        refuse_extra_positional("logsumexp", _X_AXIS, extra,
+                                ("keepdims", "b", "return_sign", "where"))
     x = _floating(as_tensor(x))     # integers: the default float, as mean
     if where is not None:
         from .masked import masked_logsumexp
@@ -294,14 +321,18 @@ def _correction(correction, ddof=None):
     return correction
 
 
-def var(x, /, *, axis=None, correction=0.0, keepdims=False, ddof=None, **unexpected):
+def var(x, /, axis=None, *extra, correction=0.0, keepdims=False, ddof=None, **unexpected):
     """Variance over ``axis`` (``correction=1`` for the unbiased estimate, ``ddof=1`` as NumPy
     and JAX write it; NaN where ``N - correction <= 0``). Integers are taken as float32.
+    ``axis`` by keyword or positionally; the rest by keyword only (NumPy's third positional
+    argument is ``dtype``, PyTorch's ``unbiased``).
 
     >>> import xpgrad as xg
-    >>> xg.var(xg.asarray([1.0, 3.0])).item()
-    1.0
+    >>> xg.var(xg.asarray([[1.0, 3.0]]), 1, correction=1).tolist()
+    [2.0]
     """
+    if extra:
+        refuse_extra_positional("var", _X_AXIS, extra, ("correction", "keepdims", "ddof"))
     if unexpected:
         refuse_keywords("var", unexpected)
     x = _floating(as_tensor(x))
@@ -310,14 +341,17 @@ def var(x, /, *, axis=None, correction=0.0, keepdims=False, ddof=None, **unexpec
                  correction=_correction(correction, ddof))
 
 
-def std(x, /, *, axis=None, correction=0.0, keepdims=False, ddof=None, **unexpected):
+def std(x, /, axis=None, *extra, correction=0.0, keepdims=False, ddof=None, **unexpected):
     """Standard deviation over ``axis`` (``correction``, or ``ddof``, as ``var``). Where it is 0
-    its gradient is 0 (as in PyTorch).
+    its gradient is 0 (as in PyTorch). ``axis`` by keyword or positionally, the rest by keyword
+    only, as ``var``.
 
     >>> import xpgrad as xg
     >>> xg.std(xg.asarray([1.0, 3.0])).item()
     1.0
     """
+    if extra:
+        refuse_extra_positional("std", _X_AXIS, extra, ("correction", "keepdims", "ddof"))
     if unexpected:
         refuse_keywords("std", unexpected)
     x = _floating(as_tensor(x))
@@ -333,7 +367,9 @@ def _no_grad_reducer(name, doc):
     prim = Primitive(name, lambda xp, x, axis, keepdims:
                      getattr(xp, name)(x, axis=axis, keepdims=keepdims))
 
-    def fn(x, /, *, axis=None, keepdims=False, **unexpected):
+    def fn(x, /, axis=None, *extra, keepdims=False, **unexpected):
+        if extra:
+            refuse_extra_positional(name, _X_AXIS, extra, ("keepdims",))
         if unexpected:
             refuse_keywords(name, unexpected)
         x = as_tensor(x)
@@ -341,7 +377,9 @@ def _no_grad_reducer(name, doc):
                      keepdims=flag(keepdims, "keepdims", name))
 
     fn.__name__ = fn.__qualname__ = name
-    fn.__doc__ = doc + f"\n\n>>> import xpgrad as xg\n>>> xg.{name}(xg.asarray([1, 0])).ndim\n0\n"
+    fn.__doc__ = doc + (f" ``axis`` by keyword or positionally, ``keepdims`` by keyword only."
+                        f"\n\n>>> import xpgrad as xg\n>>> xg.{name}(xg.asarray([[1, 0]]), 1)"
+                        f".tolist()\n[{name == 'any'}]\n")
     fn.primitive = prim
     return fn
 

@@ -2,7 +2,7 @@
 zero) and diff; ``xpgrad.ops.reductions`` re-exports them beside the reductions.
 
 >>> import xpgrad as xg
->>> xg.cumulative_sum(xg.asarray([[1.0, 2.0], [3.0, 4.0]]), axis=0).tolist()
+>>> xg.cumulative_sum(xg.asarray([[1.0, 2.0], [3.0, 4.0]]), 0).tolist()
 [[1.0, 2.0], [4.0, 6.0]]
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import builtins
 
 from .. import dtypes as _dt
-from .._args import flag, refuse_keywords
+from .._args import flag, refuse_extra_positional, refuse_keywords
 from ..primitive import Primitive, apply
 from ._define import as_tensor, conj_if_complex, native_dtype, norm_axis
 from .linalg_helpers import readable
@@ -90,27 +90,33 @@ def _cumulative(prim, name, x, axis, dtype, include_initial):
     return apply(prim, x, **params)
 
 
-def cumulative_sum(x, /, *, axis=None, dtype=None, include_initial=False, **unexpected):
-    """Running sum along ``axis`` (optional for 1-D input); ``include_initial`` prepends
-    the 0.
+def cumulative_sum(x, /, axis=None, *extra, dtype=None, include_initial=False, **unexpected):
+    """Running sum along ``axis`` (optional for 1-D input; by keyword or positionally, as
+    ``np.cumsum(x, 0)``); ``include_initial`` prepends the 0. ``dtype`` and
+    ``include_initial`` by keyword only.
 
     >>> import xpgrad as xg
     >>> xg.cumulative_sum(xg.asarray([1.0, 2.0, 3.0])).tolist()
     [1.0, 3.0, 6.0]
     """
+    if extra:
+        refuse_extra_positional("cumulative_sum", ("x", "axis"), extra, ("dtype", "include_initial"))
     if unexpected:
         refuse_keywords("cumulative_sum", unexpected)
     return _cumulative(_cumsum_prim, "cumulative_sum", x, axis, dtype, include_initial)
 
 
-def cumulative_prod(x, /, *, axis=None, dtype=None, include_initial=False, **unexpected):
+def cumulative_prod(x, /, axis=None, *extra, dtype=None, include_initial=False, **unexpected):
     """Running product along ``axis`` (optional for 1-D input); ``include_initial``
     prepends the 1. The gradient is exact (second order too) where entries are zero.
+    ``axis`` by keyword or positionally, the rest by keyword only (as ``cumulative_sum``).
 
     >>> import xpgrad as xg
     >>> xg.cumulative_prod(xg.asarray([1.0, 2.0, 3.0]), include_initial=True).tolist()
     [1.0, 1.0, 2.0, 6.0]
     """
+    if extra:
+        refuse_extra_positional("cumulative_prod", ("x", "axis"), extra, ("dtype", "include_initial"))
     if unexpected:
         refuse_keywords("cumulative_prod", unexpected)
     return _cumulative(_cumprod_prim, "cumulative_prod", x, axis, dtype, include_initial)
@@ -119,9 +125,11 @@ def cumulative_prod(x, /, *, axis=None, dtype=None, include_initial=False, **une
 cumulative_sum.primitive, cumulative_prod.primitive = _cumsum_prim, _cumprod_prim
 
 
-def diff(x, /, *, axis=-1, n=1, prepend=None, append=None):
+def diff(x, /, n=1, axis=-1, *, prepend=None, append=None):
     """The ``n``-th forward difference ``out[i] = x[i+1] - x[i]`` along ``axis``, after
     joining ``prepend`` and ``append`` to ``x`` there. Differentiable (slices and subtraction).
+    Positionally ``n`` comes before ``axis``, as in NumPy and PyTorch (``diff(x, 1, 0)``); the
+    array API lists ``axis`` first, by keyword.
 
     >>> import xpgrad as xg
     >>> xg.diff(xg.asarray([1.0, 4.0, 9.0, 16.0]), n=2).tolist()

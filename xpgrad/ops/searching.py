@@ -9,7 +9,7 @@ gradients; ``where`` is in ``selection.py``).
 from __future__ import annotations
 
 from .. import dtypes as _dt
-from .._args import flag, refuse_keywords
+from .._args import flag, refuse_extra_positional, refuse_keywords
 from ..primitive import Primitive, apply
 from ..tensor import Tensor, _wrap
 from ..creation import asarray
@@ -28,7 +28,9 @@ def _arg_extremum(name):
     prim = Primitive(name, lambda xp, x, axis, keepdims:
                      getattr(xp, name)(x, axis=axis, keepdims=keepdims))
 
-    def fn(x, /, *, axis=None, keepdims=False, **unexpected):
+    def fn(x, /, axis=None, *extra, keepdims=False, **unexpected):
+        if extra:
+            refuse_extra_positional(name, ("x", "axis"), extra, ("keepdims",))
         if unexpected:
             refuse_keywords(name, unexpected)
         x = as_tensor(x)
@@ -42,8 +44,9 @@ def _arg_extremum(name):
     fn.__name__ = fn.__qualname__ = name
     which = "maximum" if name == "argmax" else "minimum"
     fn.__doc__ = (f"Index (int64) of the first {which} along ``axis`` (of the flattened "
-                  f"tensor when None); no gradient.\n\n    >>> import xpgrad as xg\n    >>> "
-                  f"xg.{name}(xg.asarray([[1.0, 0.0, 1.0]]), axis=1, keepdims=True).shape\n"
+                  f"tensor when None); no gradient. ``axis`` by keyword or positionally, "
+                  f"``keepdims`` by keyword only.\n\n    >>> import xpgrad as xg\n    >>> "
+                  f"xg.{name}(xg.asarray([[1.0, 0.0, 1.0]]), 1, keepdims=True).shape\n"
                   f"    (1, 1)\n    ")
     fn.primitive = prim
     return fn
@@ -73,11 +76,12 @@ _count_nonzero = Primitive("count_nonzero", lambda xp, x, axis, keepdims:
                            xp.count_nonzero(x, axis=axis, keepdims=keepdims))
 
 
-def count_nonzero(x, /, *, axis=None, keepdims=False):
-    """How many entries along ``axis`` (an int, a tuple, None: all) are nonzero (int64).
+def count_nonzero(x, /, axis=None, *, keepdims=False):
+    """How many entries along ``axis`` (an int, a tuple, None: all; also positionally, as
+    NumPy's) are nonzero (int64).
 
     >>> import xpgrad as xg
-    >>> xg.count_nonzero(xg.asarray([[0.0, 1.0], [2.0, 3.0]]), axis=1).tolist()
+    >>> xg.count_nonzero(xg.asarray([[0.0, 1.0], [2.0, 3.0]]), 1).tolist()
     [1, 2]
     """
     x = as_tensor(x)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numbers
 
 from .. import dtypes as _dt
-from .._args import flag
+from .._args import flag, refuse_extra_positional
 from ..primitive import Primitive, apply
 from ..tensor import Tensor, _wrap
 from ._define import as_tensor, norm_axis
@@ -73,27 +73,33 @@ def _checked(x, axis, what):
     return x, norm_axis(axis, x.ndim)
 
 
-def sort(x, /, *, axis=-1, descending=False, stable=True):
+def sort(x, /, axis=-1, *extra, descending=False, stable=True):
     """A sorted copy of ``x`` along ``axis`` (NaNs last when ascending; complex numbers, where
     the backend allows, lexicographically). Always stable; the gradient goes back through the
-    permutation.
+    permutation. ``axis`` by keyword or positionally, as ``np.sort(x, 0)``; ``descending`` and
+    ``stable`` by keyword only (NumPy's third positional argument is ``kind``).
 
     >>> import xpgrad as xg
     >>> xg.sort(xg.asarray([[3.0, 1.0, 2.0]]), descending=True).tolist()
     [[3.0, 2.0, 1.0]]
     """
+    if extra:
+        refuse_extra_positional("sort", ("x", "axis"), extra, ("descending", "stable"))
     x, axis = _checked(x, axis, "sort")
     flag(stable, "stable", "sort")            # every sort here is stable
     return apply(_sort_prim, x, axis=axis, descending=flag(descending, "descending", "sort"))
 
 
-def argsort(x, /, *, axis=-1, descending=False, stable=True):
-    """Indices (int64) that sort ``x`` along ``axis``; no gradient.
+def argsort(x, /, axis=-1, *extra, descending=False, stable=True):
+    """Indices (int64) that sort ``x`` along ``axis``; no gradient. ``axis`` by keyword or
+    positionally, the rest by keyword only (as ``sort``).
 
     >>> import xpgrad as xg
     >>> xg.argsort(xg.asarray([3.0, 1.0, 2.0])).tolist()
     [1, 2, 0]
     """
+    if extra:
+        refuse_extra_positional("argsort", ("x", "axis"), extra, ("descending", "stable"))
     x, axis = _checked(x, axis, "argsort")
     out = apply(_argsort_prim, x, axis=axis, descending=flag(descending, "descending", "argsort"),
                 stable=flag(stable, "stable", "argsort"))
@@ -103,13 +109,14 @@ def argsort(x, /, *, axis=-1, descending=False, stable=True):
     return out
 
 
-def topk(x, k, /, *, axis=-1, largest=True, sorted=True):
+def topk(x, k, /, axis=-1, *extra, largest=True, sorted=True):
     """``(values, indices)``: the ``k`` largest entries of ``x`` along ``axis`` (smallest with
     ``largest=False``), as ``torch.topk``: largest first, NaN above everything, and which of
     several equal entries are taken unspecified, as PyTorch's; the values are differentiable
     (their gradient goes back to the entries they came from), the indices are int64.
     ``sorted`` is accepted for PyTorch's signature: the result is always sorted. A partial
-    sort (``argpartition``), not a full one.
+    sort (``argpartition``), not a full one. ``axis`` by keyword or positionally (PyTorch's
+    ``dim``); ``largest`` and ``sorted`` by keyword only.
 
     >>> import xpgrad as xg
     >>> values, indices = xg.topk(xg.asarray([[1.0, 5.0, 3.0, 4.0]]), 2)
@@ -118,6 +125,8 @@ def topk(x, k, /, *, axis=-1, largest=True, sorted=True):
     """
     from .indexing import take_along_axis
 
+    if extra:
+        refuse_extra_positional("topk", ("x", "k", "axis"), extra, ("largest", "sorted"))
     x, axis = _checked(x, axis, "topk")
     largest, _ = flag(largest, "largest", "topk"), flag(sorted, "sorted", "topk")
     n = x.shape[axis]
