@@ -276,8 +276,8 @@ def test_torch_two_tensor_max_and_min_name_maximum_and_minimum(name, twin, secon
     """``torch.max(a, b)`` and ``a.max(b)`` are elementwise: the error names xg.maximum /
     xg.minimum, which gives torch's values and gradients."""
     a = xg.asarray(PAIR_A)
-    with pytest.raises(TypeError, match=rf"^{name}\(\) takes 1 positional argument but 2 were "
-                                        rf"given; .*torch\.{name}\(a, b\)\) is "
+    with pytest.raises(TypeError, match=rf"^{name}: axis must be None, an int or a tuple of "
+                                        rf"ints, got .*torch\.{name}\(a, b\)\) is "
                                         rf"xg\.{twin}\(a, b\)$"):
         getattr(xg, name)(a, second())
     with pytest.raises(TypeError, match=rf"^TensorMethods\.{name}: .*torch's x\.{name}\(y\)\) "
@@ -301,17 +301,17 @@ def test_the_named_elementwise_twin_gives_torchs_two_tensor_max_and_min(name, tw
 
 
 @pytest.mark.parametrize("name", ["max", "min"])
-def test_a_positional_int_axis_names_the_axis_keyword_and_valid_calls_are_unchanged(name):
+def test_a_positional_int_axis_is_numpys_and_a_third_argument_names_the_keywords(name):
+    """``xg.max(x, 1)`` is NumPy's ``np.max(x, 1)``: the values (torch's ``.values``)."""
     a, t = xg.asarray(PAIR_A), torch.from_numpy(PAIR_A)
-    with pytest.raises(TypeError, match=rf"but 2 were given; xpgrad takes the axis as a "
-                                        rf"keyword: xg\.{name}\(x, axis=1\)$"):
-        getattr(xg, name)(a, 1)
-    with pytest.raises(TypeError, match=r"^max\(\) takes 1 positional argument but 3 were "
-                                        r"given$" if name == "max" else "but 3 were given$"):
-        getattr(xg, name)(a, a, a)
+    with pytest.raises(TypeError, match=rf"^{name}\(\) takes at most 2 positional arguments "
+                                        r"\(x, axis\) but 3 were given; keepdims= is "
+                                        r"keyword-only$"):
+        getattr(xg, name)(a, 1, True)
     torch_values = getattr(t, name)(1).values.numpy()
-    for ours in (getattr(xg, name)(a, axis=1), getattr(a, name)(1), getattr(a, name)(axis=1),
-                 getattr(a, name)(np.int64(1)), getattr(a, name)((1,))):
+    for ours in (getattr(xg, name)(a, 1), getattr(xg, name)(a, axis=1), getattr(a, name)(1),
+                 getattr(a, name)(axis=1), getattr(xg, name)(a, np.int64(1)),
+                 getattr(a, name)(np.int64(1)), getattr(xg, name)(a, (1,)), getattr(a, name)((1,))):
         np.testing.assert_array_equal(ours.numpy(), torch_values)
     assert getattr(a, name)().item() == getattr(t, name)().item()
     assert getattr(a, name)([0, 1]).item() == getattr(t, name)().item()

@@ -178,7 +178,7 @@ class FusedSGDStep:
 def _plain_sgd(host):
     from ..optim._checks import non_negative_int
     from ..optim.optimizer import Optimizer
-    from ..optim.sgd import SGD
+    from ..optim.sgd_optimizer import SGD
     from .replay_steps import HostOptimizerStep
 
     if type(host) is not HostOptimizerStep:

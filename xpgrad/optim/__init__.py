@@ -14,16 +14,23 @@ from .._args import no_module_attribute
 from . import schedules
 from .adam_variants import Adamax, Lion, NAdam, RAdam
 from .adaptive import Adadelta, Adagrad, Adam, AdamW, RMSprop
-from .clip import clip_global_norm, global_norm
 from .ema import ExponentialMovingAverage
 from .functional import OptimizerState, apply_updates
+from .gradient_clipping import clip_global_norm, global_norm
 from .lbfgs import LBFGS
 from .optimizer import Optimizer
 from .plateau import ReduceLROnPlateau
 from .schedules import (Constant, CosineDecay, CosineDecayRestarts, ExponentialDecay,
                         InverseTimeDecay, LinearWarmup, OneCycle, PiecewiseConstant,
                         PolynomialDecay, StepDecay)
-from .sgd import SGD
+from .sgd_optimizer import SGD
+
+# modules renamed because their names hid optax's hints (xg.optim.sgd(...), xg.optim.clip(...)
+# raise them now): the old names still import, as pickles of an SGD made before name its module
+import sys as _sys  # noqa: E402
+for _old, _new in (("sgd", "sgd_optimizer"), ("clip", "gradient_clipping")):
+    _sys.modules.setdefault(f"{__name__}.{_old}", _sys.modules[f"{__name__}.{_new}"])
+del _sys, _old, _new
 
 OPTIMIZERS = {"sgd": SGD, "adagrad": Adagrad, "adadelta": Adadelta, "rmsprop": RMSprop,
               "adam": Adam, "adamw": AdamW, "adamax": Adamax, "nadam": NAdam, "radam": RAdam,
@@ -62,13 +69,18 @@ _PYTORCH_NAMES = {
 }
 
 
-#: HIPS autograd's ``autograd.misc.optimizers`` functions, and xpgrad's classes for them
+#: HIPS autograd's ``autograd.misc.optimizers`` functions, and xpgrad's optimizers for them
 _AUTOGRAD_NAMES = {
-    name: f"HIPS autograd's {name}(grad, params, callback, num_iters, step_size) loop is "
-          f"xg.optim.{ours}(learning_rate=step_size) on Variables: params = "
+    name: f"HIPS autograd's {name}(grad, params, callback, num_iters, step_size{extra}) loop is "
+          f"xg.optim.{ours} on Variables{same}: params = "
           f"xg.tree_map(xg.Variable, params), then each step "
           f"opt.apply_gradients(zip(xg.tree_leaves(grad(params, i)), xg.tree_leaves(params)))"
-    for name, ours in (("adam", "Adam"), ("rmsprop", "RMSprop"))}   # xg.optim.sgd: a module
+    for name, extra, ours, same in (
+        ("adam", "", "Adam(learning_rate=step_size)", ""),
+        ("rmsprop", "", "RMSprop(learning_rate=step_size)", ""),
+        # its velocity is -(1 - mass) times PyTorch's momentum buffer: the same steps
+        ("sgd", ", mass", "SGD(learning_rate=step_size * (1 - mass), momentum=mass)",
+         " (the same steps)"))}
 
 
 def __getattr__(name):

@@ -13,6 +13,8 @@ _FUNCTIONAL = ("opt.init(params), opt.update(grads, state, params) and "
 
 #: optax's optimizer functions -> (xpgrad's class, what differs from optax's defaults)
 _OPTIMIZERS = {
+    "sgd": ("SGD", "optax's momentum=None is momentum=0.0; with momentum (and nesterov=True) "
+                   "the steps are optax's trace"),
     "adam": ("Adam", "b1/b2/eps are beta_1=/beta_2=/epsilon=, the same defaults"),
     "adamw": ("AdamW", "optax's weight_decay defaults to 1e-4, xpgrad's (PyTorch's) to 0.01: "
                        "pass weight_decay=1e-4 for optax's numbers"),

@@ -28,7 +28,7 @@ from .._args import pointer
 from ..deferred import DeferredGradient, hint
 from ..tensor import Tensor, Variable
 from ._checks import learning_rate_fits, non_negative_int
-from .clip import clip_global_norm, clip_value
+from .gradient_clipping import clip_global_norm, clip_value
 from .complex_pairs import as_real_pairs, supports_real_pairs
 from .pairs import check_loss, checked_gradient, listed_variables, unpack_pair
 from .foreign_names import OTHER_NAMES, refuse, refuse_minimize_argument
