@@ -255,7 +255,8 @@ def test_clipped_per_example_sgd_matches_the_closed_form():
 @pytest.mark.parametrize("name, says", [
     ("chain", "AdamW(lr, global_clipnorm=c)"), ("clip_by_global_norm", "global_clipnorm="),
     ("adamw", "weight_decay defaults to 1e-4"), ("OptState", "OptimizerState"),
-    ("warmup_cosine_decay_schedule", "CosineDecay(init_value, decay_steps - warmup_steps")])
+    ("warmup_cosine_decay_schedule", "CosineDecay(init_value, decay_steps - warmup_steps"),
+    ("sgd", "xg.optim.SGD(learning_rate, ...)"), ("clip", "clipvalue=max_delta")])
 def test_optax_names_point_at_xpgrads(name, says):
     assert not hasattr(xg.optim, name)
     with pytest.raises(AttributeError, match=r"no attribute '%s': .*" % name) as info:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import numbers
 
-from .._args import flag
+from .._args import flag, refuse_extra_positional
 from ..primitive import Primitive, apply
 from ._define import as_tensor, kept_shape, norm_axes, norm_axis
 from .linalg_helpers import check_floating, check_matrix, is_complex
@@ -58,14 +58,18 @@ _vector_norm = Primitive(
     _vector_norm_vjp)
 
 
-def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
+def vector_norm(x, /, *extra, axis=None, keepdims=False, ord=2):
     """The ``ord``-norm over ``axis`` (None: all entries; an int or a tuple): any real ``ord``
     incl. 0 (count of nonzeros), ``inf`` and ``-inf``. A real result, also for complex ``x``.
+    Unlike the reductions, ``axis`` is keyword-only here (as NumPy's and JAX's):
+    ``torch.linalg.vector_norm(x, 2)`` is ``ord=2``, which a positional axis would misread.
 
     >>> import xpgrad as xg
     >>> xg.linalg.vector_norm(xg.asarray([[3.0, 4.0], [6.0, 8.0]]), axis=1).tolist()
     [5.0, 10.0]
     """
+    if extra:
+        refuse_extra_positional("vector_norm", ("x",), extra, ("axis", "keepdims", "ord"))
     x = as_tensor(x)
     check_floating("vector_norm", x)
     if isinstance(ord, bool) or not isinstance(ord, numbers.Real):      # NumPy scalars too
