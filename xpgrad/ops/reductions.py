@@ -3,8 +3,9 @@ scans cumulative_sum, cumulative_prod and diff are ``scans.py``'s, re-exported h
 
 Each reduction takes ``axis`` (None, an int or a tuple; negative counts from the end; by
 keyword or second positionally, as ``np.sum(x, 0)``) and ``keepdims`` (keyword-only, as every
-parameter after ``axis``: NumPy's and PyTorch's third positional argument differs); sum, prod and the cumulative functions take ``dtype=`` (the input is cast to it
-first; without it small integers accumulate in int64/uint64, floats keep their dtype).
+parameter after ``axis``: NumPy's and PyTorch's third positional argument differs); sum, prod
+and the cumulative functions take ``dtype=`` (the input is cast to it first; without it small
+integers accumulate in int64/uint64, floats keep their dtype).
 Complex inputs are differentiable where the standard allows them (sum, prod, mean, the
 cumulative functions; also var, std and logsumexp, as PyTorch's), with PyTorch's convention:
 the gradient of a holomorphic ``f`` is ``g * conj(f'(z))``.

@@ -100,7 +100,8 @@ def cumulative_sum(x, /, axis=None, *extra, dtype=None, include_initial=False, *
     [1.0, 3.0, 6.0]
     """
     if extra:
-        refuse_extra_positional("cumulative_sum", ("x", "axis"), extra, ("dtype", "include_initial"))
+        refuse_extra_positional("cumulative_sum", ("x", "axis"), extra,
+                                ("dtype", "include_initial"))
     if unexpected:
         refuse_keywords("cumulative_sum", unexpected)
     return _cumulative(_cumsum_prim, "cumulative_sum", x, axis, dtype, include_initial)
@@ -116,7 +117,8 @@ def cumulative_prod(x, /, axis=None, *extra, dtype=None, include_initial=False, 
     [1.0, 1.0, 2.0, 6.0]
     """
     if extra:
-        refuse_extra_positional("cumulative_prod", ("x", "axis"), extra, ("dtype", "include_initial"))
+        refuse_extra_positional("cumulative_prod", ("x", "axis"), extra,
+                                ("dtype", "include_initial"))
     if unexpected:
         refuse_keywords("cumulative_prod", unexpected)
     return _cumulative(_cumprod_prim, "cumulative_prod", x, axis, dtype, include_initial)
