@@ -102,6 +102,16 @@ CASES = {
     "tensordot": ([X, B], lambda a, b: xg.tensordot(a, b, 1),
                   lambda a, b: xg.tensordot(a, b, axes=1), lambda a, b: np.tensordot(a, b, 1),
                   True),
+    # NumPy's, JAX's and torch's order: n before axis, s before axes
+    "fft.fft": ([X], lambda x: xg.fft.fft(x, 6, 0), lambda x: xg.fft.fft(x, n=6, axis=0),
+                lambda a: np.fft.fft(a, 6, 0), True),
+    "fft.irfft": ([X], lambda x: xg.fft.irfft(x, 5, 1), lambda x: xg.fft.irfft(x, n=5, axis=1),
+                  lambda a: np.fft.irfft(a, 5, 1), True),
+    "fft.rfftn": ([X], lambda x: xg.fft.rfftn(x, (2, 4), (1, 0)),
+                  lambda x: xg.fft.rfftn(x, s=(2, 4), axes=(1, 0)),
+                  lambda a: np.fft.rfftn(a, (2, 4), (1, 0)), True),
+    "fft.fftshift": ([X], lambda x: xg.fft.fftshift(x, 0), lambda x: xg.fft.fftshift(x, axes=0),
+                     lambda a: np.fft.fftshift(a, 0), True),
 }
 DIFFERENTIABLE = [name for name, case in CASES.items() if case[4]]
 
@@ -111,13 +121,17 @@ def _leaves(out):
 
 
 def _weighted_loss(call, n_inputs):
-    """``sum(out * w)`` over the floating outputs of ``call``, fixed weights per output."""
+    """``sum(out * w)`` over the floating outputs of ``call``, fixed weights per output (of
+    the real and imaginary parts of a complex one)."""
     def loss(*tensors):
         total = 0.0
         for i, leaf in enumerate(_leaves(call(*tensors[:n_inputs]))):
+            w = np.cos(np.arange(leaf.size, dtype=np.float64) + i).reshape(leaf.shape)
             if leaf.dtype == xg.float64:
-                w = np.cos(np.arange(leaf.size, dtype=np.float64) + i).reshape(leaf.shape)
                 total = total + xg.sum(leaf * xg.asarray(w))
+            elif leaf.dtype == xg.complex128:
+                total = total + xg.sum(xg.real(leaf) * xg.asarray(w) +
+                                       xg.imag(leaf) * xg.asarray(np.sin(w)))
         return total
     return loss
 
@@ -342,14 +356,17 @@ SIGNATURES = {"sum": xg.sum, "prod": xg.prod, "mean": xg.mean, "max": xg.max, "m
               "repeat": xg.repeat, "take": xg.take, "take_along_axis": xg.take_along_axis,
               "concat": xg.concat, "stack": xg.stack, "unstack": xg.unstack,
               "vecdot": xg.vecdot, "linalg.vecdot": xg.linalg.vecdot,
-              "linalg.cross": xg.linalg.cross, "tensordot": xg.tensordot}
+              "linalg.cross": xg.linalg.cross, "tensordot": xg.tensordot,
+              **{f"fft.{name}": getattr(xg.fft, name) for name in (
+                  "fft", "ifft", "rfft", "irfft", "hfft", "ihfft", "fftn", "ifftn", "rfftn",
+                  "irfftn", "fftshift", "ifftshift")}}
 
 
 @pytest.mark.parametrize("name", SIGNATURES)
 def test_signature_axis_positional_or_keyword_and_the_rest_keyword_only(name):
     params = list(inspect.signature(SIGNATURES[name]).parameters.values())
     kinds = {p.name: p.kind for p in params}
-    axis = "axes" if name == "tensordot" else "axis"
+    axis = "axis" if "axis" in kinds else "axes"
     assert kinds[axis] is inspect.Parameter.POSITIONAL_OR_KEYWORD
     after = params[[p.name for p in params].index(axis) + 1:]
     assert all(p.kind in (p.KEYWORD_ONLY, p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in after), \

@@ -1,7 +1,9 @@
 """The fft extension's functions (exposed as ``xg.fft``): their arguments checked (``n``,
 ``s``, ``axes``, ``norm``; integer input taken as the default real floating dtype), then the
 primitives of ``fft_rules.py`` applied, where each vjp rule lives. ``fftfreq``/``rfftfreq``
-make constants and have no gradient.
+make constants and have no gradient. As in NumPy, JAX and PyTorch, ``n`` and ``axis`` (``s``
+and ``axes``; a shift's ``axes``) may be given positionally, in that order (``fft(x, 8, 0)``);
+``norm`` by keyword only.
 
 >>> import xpgrad as xg
 >>> xg.fft.fftn(xg.asarray([[1, 1], [1, 1]]), norm="forward").tolist()
@@ -128,7 +130,7 @@ def _many_axes(fn, x, s, axes, half=False):
 
 
 # -- the public functions ---------------------------------------------------------------------
-def fft(x, /, *, n=None, axis=-1, norm="backward"):
+def fft(x, /, n=None, axis=-1, *, norm="backward"):
     """One-dimensional discrete Fourier transform along ``axis``, of length ``n`` (zero-padding
     or trimming ``x``). Real input is taken as complex; the gradient of a real input is real.
 
@@ -141,7 +143,7 @@ def fft(x, /, *, n=None, axis=-1, norm="backward"):
     return apply(_c2c, x, axes=(axis,), s=(n,), norm=_norm("fft", norm), inverse=False)
 
 
-def ifft(x, /, *, n=None, axis=-1, norm="backward"):
+def ifft(x, /, n=None, axis=-1, *, norm="backward"):
     """One-dimensional inverse discrete Fourier transform (see ``fft``).
 
     >>> import xpgrad as xg
@@ -153,7 +155,7 @@ def ifft(x, /, *, n=None, axis=-1, norm="backward"):
     return apply(_c2c, x, axes=(axis,), s=(n,), norm=_norm("ifft", norm), inverse=True)
 
 
-def fftn(x, /, *, s=None, axes=None, norm="backward"):
+def fftn(x, /, s=None, axes=None, *, norm="backward"):
     """N-dimensional discrete Fourier transform over ``axes`` (all axes by default; the last
     ``len(s)`` when only ``s`` is given), with lengths ``s`` (``-1``: the axis's own length).
 
@@ -166,7 +168,7 @@ def fftn(x, /, *, s=None, axes=None, norm="backward"):
     return apply(_c2c, x, axes=axes, s=s, norm=_norm("fftn", norm), inverse=False)
 
 
-def ifftn(x, /, *, s=None, axes=None, norm="backward"):
+def ifftn(x, /, s=None, axes=None, *, norm="backward"):
     """N-dimensional inverse discrete Fourier transform (see ``fftn``).
 
     >>> import xpgrad as xg
@@ -178,7 +180,7 @@ def ifftn(x, /, *, s=None, axes=None, norm="backward"):
     return apply(_c2c, x, axes=axes, s=s, norm=_norm("ifftn", norm), inverse=True)
 
 
-def rfft(x, /, *, n=None, axis=-1, norm="backward"):
+def rfft(x, /, n=None, axis=-1, *, norm="backward"):
     """Discrete Fourier transform of real input: the ``n//2 + 1`` non-negative frequencies.
 
     >>> import xpgrad as xg
@@ -190,7 +192,7 @@ def rfft(x, /, *, n=None, axis=-1, norm="backward"):
     return apply(_r2c, x, axes=(axis,), s=(n,), norm=_norm("rfft", norm))
 
 
-def irfft(x, /, *, n=None, axis=-1, norm="backward"):
+def irfft(x, /, n=None, axis=-1, *, norm="backward"):
     """Inverse of ``rfft``: ``n`` real points (default ``2*(M-1)``) from a half spectrum of
     ``M`` bins (trimmed or zero-padded to ``n//2 + 1``). The imaginary parts of the DC and
     Nyquist bins do not enter, so their gradients are zero.
@@ -204,7 +206,7 @@ def irfft(x, /, *, n=None, axis=-1, norm="backward"):
     return apply(_c2r, x, axes=(axis,), s=(n,), norm=_norm("irfft", norm))
 
 
-def rfftn(x, /, *, s=None, axes=None, norm="backward"):
+def rfftn(x, /, s=None, axes=None, *, norm="backward"):
     """N-dimensional transform of real input: ``fftn`` over all but the last of ``axes`` after
     an ``rfft`` over the last one (which keeps ``s[-1]//2 + 1`` bins).
 
@@ -217,7 +219,7 @@ def rfftn(x, /, *, s=None, axes=None, norm="backward"):
     return apply(_r2c, x, axes=axes, s=s, norm=_norm("rfftn", norm))
 
 
-def irfftn(x, /, *, s=None, axes=None, norm="backward"):
+def irfftn(x, /, s=None, axes=None, *, norm="backward"):
     """Inverse of ``rfftn``: real output of lengths ``s`` (by default the input's, except
     ``2*(M-1)`` along the last of ``axes``; ``-1`` in ``s`` asks for that default).
 
@@ -231,7 +233,7 @@ def irfftn(x, /, *, s=None, axes=None, norm="backward"):
     return apply(_c2r, x, axes=axes, s=s, norm=_norm("irfftn", norm))
 
 
-def hfft(x, /, *, n=None, axis=-1, norm="backward"):
+def hfft(x, /, n=None, axis=-1, *, norm="backward"):
     """Transform of a signal with Hermitian symmetry given by its first ``M`` points: ``n``
     real values (default ``2*(M-1)``).
 
@@ -244,7 +246,7 @@ def hfft(x, /, *, n=None, axis=-1, norm="backward"):
     return apply(_hfft, x, axis=axis, n=n, norm=_norm("hfft", norm))
 
 
-def ihfft(x, /, *, n=None, axis=-1, norm="backward"):
+def ihfft(x, /, n=None, axis=-1, *, norm="backward"):
     """Inverse of ``hfft``: the first ``n//2 + 1`` points of the Hermitian spectrum whose
     ``hfft`` is the real ``x``.
 
@@ -276,7 +278,7 @@ def _shift_axes(fn, x, axes):
     return out
 
 
-def fftshift(x, /, *, axes=None):
+def fftshift(x, /, axes=None):
     """Roll the zero frequency to the middle of ``axes`` (all by default); its gradient is
     the inverse shift.
 
@@ -288,7 +290,7 @@ def fftshift(x, /, *, axes=None):
     return apply(_shift, x, axes=_shift_axes("fftshift", x, axes), inverse=False)
 
 
-def ifftshift(x, /, *, axes=None):
+def ifftshift(x, /, axes=None):
     """The inverse of ``fftshift`` (they differ for odd lengths).
 
     >>> import xpgrad as xg
