@@ -55,11 +55,12 @@ def stepped_update(stack, b, outs):
 
 def stepped_plan(stack, b, out):
     """``stepped_matmul(stack, b, out)`` as plain integers, for a compiled loop that calls the
-    gemm itself (``backends/numba/_gemm.py``): ``(gemm's address, its integers' size in bytes,
-    trans_a, trans_b, m, n, k, ld_a, address of stack[0], bytes from one step to the next, ld_b,
-    address of b, address of out, ld_out)``; None where no direct gemm is in use or it cannot
-    take the operands. Products of any size are planned (``MIN_WORK`` weighs a call from
-    Python). The caller holds the arrays while the addresses are in use.
+    gemm itself (``backends/numba/_gemm.py``'s ``step_product``): ``(gemm's address, its
+    integers' size in bytes, trans_a, trans_b, m, n, k, ld_a, address of stack[0], bytes from
+    one step to the next, ld_b, address of b, address of out, ld_out)``; None where no direct
+    gemm is in use or it cannot take the operands. Products of any size are planned
+    (``MIN_WORK`` weighs a call from Python). The caller holds the arrays while the addresses
+    are in use.
 
     >>> import numpy as np
     >>> plan = stepped_plan(np.ones((3, 2, 4)), np.ones((4, 2)), np.empty((2, 2)))

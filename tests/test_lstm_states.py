@@ -239,7 +239,7 @@ def test_numba_backward_pass_has_one_signature_for_sliced_and_full_gradients(mon
     # the halves' places: the whole compiled loop where a direct gemm takes the steps'
     # products, else the step's loop, called per step from Python (patching the step that the
     # whole loop compiles in would break its compilation)
-    name, first = ("lstm_backward_steps", 3) if blas._library() is not None else \
+    name, first = ("lstm_backward_steps", 2) if blas._library() is not None else \
         ("lstm_cell_backward", 0)
     loop, seen = getattr(_rnn, name), set()
 

@@ -30,8 +30,8 @@ def library(request):
 
 
 @njit
-def _run_step(plan, ints, t, one, zero):
-    _gemm.step_product(plan, ints, t, one, zero)
+def _run_step(plan, t, one, zero):
+    _gemm.step_product(plan, t, one, zero)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -53,11 +53,11 @@ def test_stepped_plan_gives_each_steps_product(library, dtype, layout, shape):
             stack = stack[::-1]
     b = rng.normal(size=(k, n)).astype(dtype)
     out = np.full((m, n), np.nan, dtype)
-    plan = _gemm.loop_plan(blas.stepped_plan(stack, b, out))
+    plan = blas.stepped_plan(stack, b, out)
     assert plan is not None
     tol = 1e-5 if dtype == np.float32 else 1e-13
     for t in (4, 0, 2):
-        _run_step(*plan, t, dtype(1), dtype(0))
+        _run_step(plan, t, dtype(1), dtype(0))
         want = stack[t].astype(np.float64) @ b.astype(np.float64)
         np.testing.assert_allclose(out, want, rtol=tol, atol=tol * np.abs(want).max())
 
