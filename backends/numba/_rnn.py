@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from numba import njit
 
-from ._gemm import step_product
+from . import _gemm
 from ._math import LOOP_OPTIONS, sigmoid, tanh
 
 #: the scans' whole loops (``*_steps``): no Python object inside, so other threads run meanwhile
@@ -140,7 +140,7 @@ def lstm_forward_steps(plan, a, add, rows, c0, seq, acts, xh):
     call per step."""
     one, zero = a.dtype.type(1), a.dtype.type(0)
     for t in range(seq.shape[2]):
-        step_product(plan, t, one, zero)
+        _gemm.step_product(plan, t, one, zero)
         lstm_cell_forward(a, add, rows, t, c0, seq, acts, xh)
 
 
@@ -153,7 +153,7 @@ def lstm_backward_steps(plan, need_dh0, g_hs, g_cs, dh, dc, acts, seq, c0, dz_tm
     for t in range(acts.shape[0] - 1, -1, -1):
         lstm_cell_backward(g_hs, g_cs, t, dh, dc, acts, seq, c0, dz_tm, db)
         if t or need_dh0:
-            step_product(plan, t, one, zero)
+            _gemm.step_product(plan, t, one, zero)
 
 
 @njit(**LOOP_OPTIONS)
