@@ -4,7 +4,8 @@ OpenBLAS, ``blas.py``) planned once per scan (``blas.matmul`` checks its operand
 
 ``stepped_matmul(stack, b, out)`` writes ``stack[t] @ b`` into ``out``; ``stepped_update(stack,
 b, outs)`` adds ``stack[t] @ b`` to ``outs[t]`` (the gemm's ``beta = 1``: a scan's gates onto
-their input projection, with no pass of its own). Both hold their arrays: the gemm gets their
+their input projection, with no pass of its own); ``stepped_plan`` gives a compiled loop what
+``stepped_matmul`` would call, as integers. Both hold their arrays: the gemm gets their
 bare addresses, which must outlive every call. Without a direct gemm, or for operands it cannot
 take, each step is NumPy's product.
 
@@ -15,6 +16,8 @@ take, each step is NumPy's product.
 [[2.0, 2.0], [2.0, 2.0]]
 """
 from __future__ import annotations
+
+import ctypes
 
 import numpy as np
 
@@ -50,15 +53,47 @@ def stepped_update(stack, b, outs):
     return _stepped(stack, b, outs[0], outs.strides[0], generic)
 
 
+def stepped_plan(stack, b, out):
+    """``stepped_matmul(stack, b, out)`` as plain integers, for a compiled loop that calls the
+    gemm itself (``backends/numba/_gemm.py``'s ``step_product``): ``(gemm's address, its
+    integers' size in bytes, trans_a, trans_b, m, n, k, ld_a, address of stack[0], bytes from
+    one step to the next, ld_b, address of b, address of out, ld_out)``; None where no direct
+    gemm is in use or it cannot take the operands. Products of any size are planned
+    (``MIN_WORK`` weighs a call from Python). The caller holds the arrays while the addresses
+    are in use.
+
+    >>> import numpy as np
+    >>> plan = stepped_plan(np.ones((3, 2, 4)), np.ones((4, 2)), np.empty((2, 2)))
+    >>> plan is None or plan[4:7] == (2, 2, 4)
+    True
+    """
+    lib = blas._library()
+    if lib is None or not _plannable(stack, b, out):
+        return None
+    call = blas._gemm_call(lib, stack[0], b, out)
+    if call is None or not isinstance(call[0], ctypes._CFuncPtr):      # a test's stand-in
+        return None
+    fn, (m, n, k, (trans_a, ld_a, base), (trans_b, ld_b, address_b), address_out) = call
+    return (ctypes.cast(fn, ctypes.c_void_p).value, ctypes.sizeof(fn.argtypes[3]), trans_a,
+            trans_b, m, n, k, ld_a, base, stack.strides[0], ld_b, address_b, address_out,
+            max(n, 1))
+
+
+def _plannable(stack, b, out):
+    """Whether each step ``stack[t] @ b`` into ``out`` is a 2-D product of NumPy arrays at a
+    whole number of elements from the last, ``out`` apart from the stack."""
+    return type(stack) is np.ndarray and type(b) is np.ndarray and type(out) is np.ndarray \
+        and stack.ndim == 3 and b.ndim == 2 and len(stack) > 0 \
+        and stack.shape[2] == b.shape[0] and not stack.strides[0] % stack.itemsize \
+        and not np.may_share_memory(out, stack)
+
+
 def _stepped(stack, b, out, out_stride, generic):
     """The planned step (``out_stride``: None, ``out`` fixed and overwritten; else ``out`` is
     the first of results that far apart in bytes, each added to), or ``generic`` where no
     direct gemm is in use or it cannot take the operands."""
     lib = blas._library()
-    if lib is None or type(stack) is not np.ndarray or type(b) is not np.ndarray \
-            or type(out) is not np.ndarray or stack.ndim != 3 or b.ndim != 2 \
-            or len(stack) == 0 or stack.shape[2] != b.shape[0] or blas.small(stack[0], b) \
-            or stack.strides[0] % stack.itemsize or np.may_share_memory(out, stack):
+    if lib is None or not _plannable(stack, b, out) or blas.small(stack[0], b):
         return generic
     call = blas._gemm_call(lib, stack[0], b, out)
     if call is None:

@@ -302,6 +302,9 @@ class _MatmulSpy:
     def stepped_matmul(self, stack, b, out):
         return lambda t: self.matmul(stack[t], b, out=out)
 
+    def stepped_plan(self, stack, b, out):
+        return None                 # no gemm for compiled loops: each step through matmul
+
 
 def _scan_calls(rng, name, order):
     """``(forward args, vjp args after (g, saved))`` of a small ``name`` scan, its weights in

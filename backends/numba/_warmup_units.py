@@ -132,8 +132,11 @@ def _exercise_update(backend, dt, name):
 
 
 def _exercise_lstm(backend, dt, name="lstm"):
-    """A tiny LSTM, Elman RNN and GRU, forward and backward: compiles the scans' fused steps."""
+    """A tiny LSTM, Elman RNN and GRU, forward and backward: compiles the scans' fused steps
+    and the LSTM's whole-scan loops."""
     import xpgrad as xg
+
+    from .. import blas
 
     x = xg.asarray(np.ones((2, 3, 3), dt), backend=backend)
     for layer in (xg.nn.LSTM, xg.nn.RNN, xg.nn.GRU):
@@ -143,6 +146,19 @@ def _exercise_lstm(backend, dt, name="lstm"):
             out, _ = model(x)
             total = xg.sum(out)
         tape.gradient(total, model.trainable_variables)
+    if blas._library() is None:
+        # the LSTM's whole-scan loops call a directly called gemm: compile them with one even
+        # where XPGRAD_BLAS=numpy keeps the products on NumPy's matmul (a later process may not)
+        for library in ("openblas", "mkl"):
+            try:
+                previous = blas.use(library)
+            except RuntimeError:
+                continue
+            try:
+                _exercise_lstm(backend, dt, name)
+            finally:
+                blas.restore(previous)
+            break
 
 
 def _exercise_layer_norm(backend, dt, name="layer_norm"):
