@@ -21,8 +21,9 @@ class NumpyBackend(Backend):
     """Host arrays through ``array_api_compat.numpy`` (``namespace.py``: with a branch-free
     ``where``); fused kernels (``kernels.py``, ``activations.py``, ``gelu.py``,
     ``bounded.py``, ``softmax.py``, ``normalization.py``, ``margin.py``, Adam's update in
-    ``optim.py``, the depthwise convolution of ``convolution.py``, and the recurrent scans of
-    ``scans.py``) registered in ``kernels``."""
+    ``optim.py``, the depthwise convolution of ``convolution.py``, the recurrent scans of
+    ``scans.py``, and ``xg.special``'s gamma family in ``special.py``) registered in
+    ``kernels``."""
 
     name = "numpy"
     xp = xp_numpy
@@ -46,10 +47,12 @@ class NumpyBackend(Backend):
         from .scans import scan_kernels
         from .segments import KERNELS as SEGMENTS
         from .softmax import KERNELS as SOFTMAX
+        from .special import KERNELS as SPECIAL
 
         self.kernels = KernelTable(KERNELS, ACTIVATIONS, {"gelu": GELU}, BOUNDED,
                                    LINEAR_ACTIVATIONS, NORMALIZATION, UPDATES, CONVOLUTION,
-                                   POOLING, MARGIN, SOFTMAX, SEGMENTS, scan_kernels(np))
+                                   POOLING, MARGIN, SOFTMAX, SEGMENTS, SPECIAL,
+                                   scan_kernels(np))
 
     def native_dtype(self, dtype):
         return np.dtype(dtype.name)
