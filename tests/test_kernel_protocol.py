@@ -290,6 +290,15 @@ def _gamma_family(**params):
             fixed(specials), fixed(2.5), fixed(np.zeros((3, 0)))]
 
 
+def _quantile_family(low, high, edges):
+    """Samples of ``erfinv`` (on [-1, 1]) and ``ndtri`` (on [0, 1]): uniform inside, then
+    ``edges`` (the ends, just inside and outside them, NaN), a 0-d and an empty array."""
+    def fixed(values):
+        return lambda rng, dt: ((np.asarray(values, dt),), {})
+    return [lambda rng, dt: ((rng.uniform(low, high, size=(4, 50)).astype(dt),), {}),
+            fixed(edges), fixed(0.5 * (low + high) + 0.1), fixed(np.zeros((0, 3)))]
+
+
 _ADAM = dict(lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8, step=3)
 SAMPLES = {
     "matmul": [lambda rng, dt: ((rng.normal(size=(5, 4)).astype(dt),
@@ -355,8 +364,13 @@ SAMPLES = {
     **{f"special_{name}": [lambda rng, dt, low=low, high=high: (
         (rng.uniform(low, high, size=(4, 50)).astype(dt),), {})]
        for name, low, high in (("erf", -4, 4), ("erfc", -6, 6), ("ndtr", -8, 8),
-                               ("log_ndtr", -30, 8), ("erfinv", -0.99, 0.99),
-                               ("ndtri", 0.001, 0.999))},
+                               ("log_ndtr", -30, 8))},
+    "special_erfinv": _quantile_family(-0.99, 0.99, [
+        -1.0, 1.0, 0.0, -0.0, 1 - 1e-7, -1 + 1e-12, 1 - 2 ** -53, 1e-300, -1.5, 2.0, np.inf,
+        np.nan, 0.3, 0.5, 0.75]),
+    "special_ndtri": _quantile_family(0.001, 0.999, [
+        0.0, 1.0, 0.5, 1e-300, 5e-324, 1e-20, 1 - 1e-10, 1 - 2 ** -53, 0.25, 0.75, -0.1, 1.5,
+        np.nan, np.inf]),
     "special_gammaln": _gamma_family(),
     "special_digamma": _gamma_family(),
     "special_polygamma": _gamma_family(n=1) + _gamma_family(n=2) + _gamma_family(n=5),

@@ -8,7 +8,9 @@ shifts ``x`` up to the asymptotic series is one fixed shift by 10, its product a
 reciprocals taken in pairs: ``(x + j)(x + 9 - j) = u + j (9 - j)`` with ``u = x (x + 9)``, so
 ``x (x + 1) ... (x + 9)`` is five factors and ``sum 1 / (x + j)`` is ``(2x + 9)`` times five
 reciprocals. float64 throughout (a float32 input's result rounded, as the generic forward
-does); other dtypes decline.
+does); other dtypes decline. Where SciPy is importable, ``gammaln`` and ``digamma`` are its
+ufuncs instead (``special_scipy.py``: one C loop, ~6x faster on 1,000 points), and ``erfinv``
+and ``ndtri`` get kernels too; ``polygamma`` stays here (SciPy's is 3x slower).
 
 >>> import numpy as np
 >>> out, _ = KERNELS["special_gammaln"].forward(np.array([0.5, 1.0, 10.0]))
@@ -25,6 +27,8 @@ import numpy as np
 
 from xpgrad.backend import Kernel
 from xpgrad.ops import special_formulas as sf
+
+from . import special_scipy
 
 _FLOATS = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
 _SHIFT = 10.0                   # the asymptotic series hold from here (as the generic rule's)
@@ -71,14 +75,19 @@ def _log_rising_10(x):
     return np.log(product, out=product)
 
 
-def _lgamma_near_roots(x):
+def lgamma_near_roots(x, terms=len(sf._LGAMMA_AT_2)):
     """``log Gamma(x)`` for 0.7 < x < 2.6: the Taylor series at 2 in ``e = x - 2`` from 1.5,
     below it ``lgamma(2 + e) - log1p(e)`` with ``e = x - 1`` (the series at 1 less its
-    logarithm's terms, since ``lgamma(1 + e) = lgamma(2 + e) - log(1 + e)``)."""
+    logarithm's terms, since ``lgamma(1 + e) = lgamma(2 + e) - log(1 + e)``); its first
+    ``terms`` terms (12 are enough within 0.05 of the roots).
+
+    >>> lgamma_near_roots(np.array([1.0, 2.0, 1.02]), terms=12).round(14).tolist()
+    [0.0, 0.0, -0.01121848932977]
+    """
     below = x < 1.5
     e = np.subtract(2.0, below)
     np.subtract(x, e, out=e)              # x - 1 or x - 2: exact (x - 2 + 1 would round x - 2)
-    out = _horner(sf._LGAMMA_AT_2, e)
+    out = _horner(sf._LGAMMA_AT_2[:terms], e)
     out[below] -= np.log1p(e[below])
     return out
 
@@ -99,7 +108,7 @@ def _stirling_shifted(x):
 def _lgamma_nonnegative(x):
     """``log Gamma(x)`` for x >= 0 (NaN stays NaN): Taylor series about the roots 1 and 2,
     Stirling elsewhere, each on its own entries."""
-    return _split(x, (x > 0.7) & (x < 2.6), _lgamma_near_roots, _stirling_shifted)
+    return _split(x, (x > 0.7) & (x < 2.6), lgamma_near_roots, _stirling_shifted)
 
 
 def _split(x, mask, inside, outside):
@@ -186,11 +195,18 @@ def _psi_nonnegative(x):
     return _split(x, (x > _ROOT - 0.25) & (x < _ROOT + 0.25), _psi_near_root, _psi_shifted)
 
 
-def _psi_reflected(x):
-    """``psi(1 - x) - pi / tan(pi x)`` for x < 0; NaN at the poles and at -inf."""
-    r = x - np.round(x)
-    out = _psi_nonnegative(1.0 - x)
-    out -= math.pi / np.tan(math.pi * r)
+def psi_reflected(x, positive=None):
+    """``psi(1 - x) - pi / tan(pi x)`` for x < 0 (``positive``: psi above 1, this module's by
+    default), ``pi x`` reduced to ``(-pi/2, pi/2]`` first (exact: accurate next to the poles);
+    NaN at the poles and at -inf.
+
+    >>> psi_reflected(np.array([-0.5, -1.0])).round(12).tolist()
+    [0.036489973979, nan]
+    """
+    with np.errstate(all="ignore"):        # the poles and -inf: NaN; next to them: +-inf
+        r = x - np.round(x)
+        out = (positive or _psi_nonnegative)(1.0 - x)
+        out -= math.pi / np.tan(math.pi * r)
     out[r == 0] = np.nan
     return out
 
@@ -202,7 +218,7 @@ def digamma(x):
     >>> digamma(np.array([1.0, -0.5, 0.0])).round(12).tolist()
     [-0.577215664902, 0.036489973979, -inf]
     """
-    return _with_reflection(x, _psi_nonnegative, _psi_reflected)
+    return _with_reflection(x, _psi_nonnegative, psi_reflected)
 
 
 # -- polygamma -----------------------------------------------------------------------------------
@@ -302,20 +318,29 @@ def _declines(x):
     return getattr(x, "dtype", None) not in _FLOATS
 
 
+def _gammaln_any(x):
+    """``gammaln`` by SciPy where it is importable (``special_scipy.py``), else by NumPy."""
+    return special_scipy.gammaln(x) if special_scipy.scipy_special() else gammaln(x)
+
+
+def _digamma_any(x):
+    return special_scipy.digamma(x) if special_scipy.scipy_special() else digamma(x)
+
+
 def _gammaln_forward(x):
-    return None if _declines(x) else (_in_float64(gammaln, x), None)
+    return None if _declines(x) else (_in_float64(_gammaln_any, x), None)
 
 
 def _gammaln_vjp(g, saved, x):
-    return (g * _in_float64(digamma, x),)
+    return (g * _in_float64(_digamma_any, x),)
 
 
 def _digamma_forward(x):
-    return None if _declines(x) else (_in_float64(digamma, x), None)
+    return None if _declines(x) else (_in_float64(_digamma_any, x), None)
 
 
 def _digamma_vjp(g, saved, x):
-    return (g * _in_float64(polygamma, x, 1),)
+    return (g * _in_float64(polygamma, x, 1),)      # SciPy's polygamma is 3x slower
 
 
 def _polygamma_forward(x, n):
@@ -330,4 +355,5 @@ KERNELS = {
     "special_gammaln": Kernel(_gammaln_forward, _gammaln_vjp, saves=(0,)),
     "special_digamma": Kernel(_digamma_forward, _digamma_vjp, saves=(0,)),
     "special_polygamma": Kernel(_polygamma_forward, _polygamma_vjp, saves=(0,)),
+    **special_scipy.kernels(),
 }
