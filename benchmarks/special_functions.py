@@ -2,14 +2,15 @@
 SciPy, one thread: forward, and forward + backward (the gradient of the sum).
 
     python benchmarks/special_functions.py [--sizes 1000 65536] [--dtypes float64 float32]
-                                           [--repeats 7] [--only gammaln digamma ...]
-                                           [--generic]
+                                           [--repeats 5] [--only gammaln digamma ...]
 
 Inputs are uniform over each function's usual range (the gamma family's x in [0.1, 20]).
-``--generic`` switches the NumPy backend's ``special_*`` kernels off (the generic formulas
-of ``xpgrad/ops/special_formulas.py``). Prints one row per (case, dtype, size): the median
-microseconds of xpgrad, torch and SciPy (forward only; "-" where it has no such function)
-and the ratio xpgrad / torch, sorted by the forward + backward ratio, worst first.
+Each case times xpgrad three ways in turn: the generic formulas of
+``xpgrad/ops/special_formulas.py`` (the NumPy backend's ``special_*`` kernels off), the
+kernels' pure-NumPy path (as where SciPy is not installed) and their SciPy path; then torch,
+and SciPy's ufunc (forward only; "-" where there is no such function). Times are the least of
+``--repeats`` rounds (the machine's other load only adds). Rows are sorted by the generic
+formulas' forward + backward time over torch's, worst first.
 """
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse            # noqa: E402
-import statistics          # noqa: E402
 import timeit              # noqa: E402
 
 import numpy as np         # noqa: E402
@@ -82,12 +82,26 @@ def _resolve(module, spec):
     return obj
 
 
-def _median_us(fn, repeats, n):
-    """Median microseconds of ``fn`` over ``repeats`` rounds, each as many calls as fill ~20 ms."""
+def _best_us(fn, repeats):
+    """The least microseconds per call of ``fn`` over ``repeats`` rounds, each as many calls as
+    fill ~20 ms (the least: the machine's other load only ever adds)."""
     fn()
     number = max(1, int(0.02 / max(timeit.timeit(fn, number=1), 1e-7)))
-    times = timeit.repeat(fn, number=number, repeat=repeats)
-    return 1e6 * statistics.median(times) / number
+    return 1e6 * min(timeit.repeat(fn, number=number, repeat=repeats)) / number
+
+
+#: xpgrad's variants, timed in turn on each case: the generic formulas (the special kernels
+#: off), the kernels' pure-NumPy path (SciPy hidden from them), and their SciPy path
+MODES = ("generic", "numpy", "scipy")
+
+
+def _set_mode(mode, kernels):
+    from xpgrad.backends.numpy import special_scipy
+
+    be = xg.get_backend("numpy")
+    be.kernels = kernels if mode != "generic" else \
+        {k: v for k, v in kernels.items() if not k.startswith("special_")}     # a plain dict
+    special_scipy._SCIPY = special_scipy._MISSING if mode == "numpy" else None
 
 
 def _xg_pair(fn, arrays, dtype, grad_args=None):
@@ -170,7 +184,7 @@ def distribution_cases(rng, n):
 def _distribution_rows(rng, n, dtype, repeats, only):
     rows = []
     for name, xg_fn, torch_fn, params, value in distribution_cases(rng, n):
-        if only and name not in only:
+        if not _wanted(name, only):
             continue
         arrays = (*params, value)
         # gradients for the parameters only (the value is data)
@@ -181,10 +195,25 @@ def _distribution_rows(rng, n, dtype, repeats, only):
     return rows
 
 
+def _wanted(name, only):
+    """Whether case ``name`` is timed: ``--only`` names it, or the start of it."""
+    return not only or any(name == o or name.startswith(o + " ") for o in only)
+
+
 def _row(name, dtype, n, fwd, both, t_fwd, t_both, s_fwd, repeats):
-    t = {key: (_median_us(f, repeats, n) if f is not None else None)
-         for key, f in (("xg", fwd), ("xg_both", both), ("torch", t_fwd),
-                        ("torch_both", t_both), ("scipy", s_fwd))}
+    be = xg.get_backend("numpy")
+    table = be.kernels
+    t = {}
+    try:
+        for mode in MODES:
+            _set_mode(mode, table)
+            t[mode] = _best_us(fwd, repeats)
+            t[mode + "_both"] = _best_us(both, repeats)
+    finally:
+        _set_mode("scipy", table)
+        be.kernels = table                          # the backend's own table again
+    for key, f in (("torch", t_fwd), ("torch_both", t_both), ("scipy_ufunc", s_fwd)):
+        t[key] = _best_us(f, repeats) if f is not None else None
     return name, dtype, n, t
 
 
@@ -194,7 +223,7 @@ def run(sizes, dtypes, repeats, only):
     for n in sizes:
         for dtype in dtypes:
             for name, (fn, tfn, sfn, (lo, hi)) in UNARY.items():
-                if only and name not in only:
+                if not _wanted(name, only):
                     continue
                 x = rng.uniform(lo, hi, n)
                 fwd, both = _xg_pair(fn, (x,), dtype)
@@ -202,7 +231,7 @@ def run(sizes, dtypes, repeats, only):
                 s_fwd = _scipy_forward(_resolve(sc, sfn), (x.astype(dtype),))
                 rows.append(_row(name, dtype, n, fwd, both, t_fwd, t_both, s_fwd, repeats))
             for name, (fn, tfn, sfn, (lo, hi)) in BINARY.items():
-                if only and name not in only:
+                if not _wanted(name, only):
                     continue
                 x, y = rng.uniform(lo, hi, n), rng.uniform(lo, hi, n)
                 # no gradient in a (the shape) for the incomplete gamma functions, as in torch
@@ -224,18 +253,24 @@ def _ratio(a, b):
 
 
 def report(rows):
-    def key(row):
+    """One line per case, worst first by the generic formulas' forward + backward time over
+    torch's: microseconds forward (generic, the kernels' NumPy and SciPy paths, torch, SciPy's
+    ufunc), then forward + backward, then the three over torch."""
+    def before(row):
         t = row[3]
-        r = _ratio(t["xg_both"], t["torch_both"]) or _ratio(t["xg"], t["torch"]) \
-            or _ratio(t["xg"], t["scipy"]) or 0.0
-        return -r
-    print(f"{'case':26} {'dtype':8} {'n':>6} | {'xg fwd':>8} {'torch':>7} {'scipy':>7} "
-          f"{'/torch':>7} | {'xg f+b':>8} {'torch':>7} {'/torch':>7}")
-    for name, dtype, n, t in sorted(rows, key=key):
-        r1, r2 = _ratio(t["xg"], t["torch"]), _ratio(t["xg_both"], t["torch_both"])
-        print(f"{name:26} {dtype:8} {n:>6} | {_fmt(t['xg']):>8} {_fmt(t['torch']):>7} "
-              f"{_fmt(t['scipy']):>7} {_fmt(r1):>7} | {_fmt(t['xg_both']):>8} "
-              f"{_fmt(t['torch_both']):>7} {_fmt(r2):>7}")
+        return -(_ratio(t["generic_both"], t["torch_both"]) or _ratio(t["generic"], t["torch"])
+                 or _ratio(t["generic"], t["scipy_ufunc"]) or 0.0)
+    print(f"{'':32}| {'forward (us)':^39} | {'forward + backward (us)':^31} | "
+          f"{'f+b / torch':^20}")
+    print(f"{'case':17} {'dtype':7} {'n':>6} | {'generic':>7} {'numpy':>7} {'scipy':>7} "
+          f"{'torch':>7} {'sc.fn':>7} | {'generic':>7} {'numpy':>7} {'scipy':>7} {'torch':>7} | "
+          f"{'gen':>6} {'np':>6} {'sc':>6}")
+    for name, dtype, n, t in sorted(rows, key=before):
+        tb = t["torch_both"]
+        print(f"{name:17} {dtype:7} {n:>6} | " + " ".join(
+            f"{_fmt(t[k]):>7}" for k in ("generic", "numpy", "scipy", "torch", "scipy_ufunc"))
+            + " | " + " ".join(f"{_fmt(t[k + '_both']):>7}" for k in (*MODES, "torch"))
+            + " | " + " ".join(f"{_fmt(_ratio(t[m + '_both'], tb)):>6}" for m in MODES))
 
 
 def main(argv=None):
@@ -243,13 +278,9 @@ def main(argv=None):
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 65536])
     parser.add_argument("--dtypes", nargs="+", default=["float64", "float32"])
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--only", nargs="+", default=None)
-    parser.add_argument("--generic", action="store_true",
-                        help="switch the NumPy backend's special_* kernels off")
+    parser.add_argument("--only", nargs="+", default=None,
+                        help="cases to time (a name, or its first word: Dirichlet)")
     args = parser.parse_args(argv)
-    if args.generic:
-        be = xg.get_backend("numpy")
-        be.kernels = {k: v for k, v in be.kernels.items() if not k.startswith("special_")}
     report(run(args.sizes, args.dtypes, args.repeats, args.only))
 
 

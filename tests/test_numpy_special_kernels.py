@@ -205,3 +205,20 @@ def test_bad_arguments_name_themselves(path):
         xg.special.polygamma(1.5, x)
     with pytest.raises(TypeError, match="x must be real"):
         xg.special.gammaln(xg.asarray([1 + 1j]))
+
+
+def test_the_benchmark_runs_and_leaves_the_kernels_as_they_were(capsys):
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "special_functions.py"
+    spec = importlib.util.spec_from_file_location("special_functions", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    table = xg.get_backend("numpy").kernels
+    module.main(["--sizes", "16", "--dtypes", "float64", "--repeats", "1", "--only", "digamma",
+                 "Poisson"])
+    lines = capsys.readouterr().out.splitlines()
+    assert sorted(line.split()[0] for line in lines[2:]) == ["Poisson.log_prob", "digamma"]
+    assert xg.get_backend("numpy").kernels is table
+    assert special_scipy.scipy_special() is not None
