@@ -108,11 +108,15 @@ def _stirling_shifted(x):
 def _lgamma_nonnegative(x):
     """``log Gamma(x)`` for x >= 0 (NaN stays NaN): Taylor series about the roots 1 and 2,
     Stirling elsewhere, each on its own entries."""
-    return _split(x, (x > 0.7) & (x < 2.6), lgamma_near_roots, _stirling_shifted)
+    return split(x, (x > 0.7) & (x < 2.6), lgamma_near_roots, _stirling_shifted)
 
 
-def _split(x, mask, inside, outside):
-    """``inside`` on the entries of ``x`` in ``mask``, ``outside`` on the others."""
+def split(x, mask, inside, outside):
+    """``inside`` on the entries of the 1-d ``x`` in ``mask``, ``outside`` on the others.
+
+    >>> split(np.array([1.0, -2.0]), np.array([False, True]), np.abs, np.negative).tolist()
+    [-1.0, 2.0]
+    """
     if not mask.any():
         return outside(x)
     out = np.empty_like(x)
@@ -147,7 +151,7 @@ def _with_reflection(x, nonnegative, reflected):
     """``nonnegative`` on the entries >= 0 (and NaN), ``reflected`` on those below 0."""
     flat = x.reshape(-1)
     with np.errstate(all="ignore"):          # the poles give inf as SciPy's do
-        return _split(flat, flat < 0, reflected, nonnegative).reshape(x.shape)
+        return split(flat, flat < 0, reflected, nonnegative).reshape(x.shape)
 
 
 # -- digamma -------------------------------------------------------------------------------------
@@ -192,7 +196,7 @@ def _psi_near_root(x):
 
 
 def _psi_nonnegative(x):
-    return _split(x, (x > _ROOT - 0.25) & (x < _ROOT + 0.25), _psi_near_root, _psi_shifted)
+    return split(x, (x > _ROOT - 0.25) & (x < _ROOT + 0.25), _psi_near_root, _psi_shifted)
 
 
 def psi_reflected(x, positive=None):

@@ -55,15 +55,13 @@ def gammaln(x):
 def digamma(x):
     """``psi(x)`` of a float64 array by SciPy (accurate at its root 1.4616...: a Taylor series
     there too); below 0 the reflection of ``special.py`` around SciPy's values above 1 (SciPy's
-    own takes ``tan(pi x)`` unreduced: 1e-7 off relative at -1 + 1e-9)."""
-    from .special import psi_reflected
+    own takes ``tan(pi x)`` unreduced, 1e-7 off relative at -1 + 1e-9, and is 10x slower)."""
+    from .special import psi_reflected, split
 
     sc = scipy_special()
-    out = np.asarray(sc.digamma(x))
-    negative = x < 0
-    if negative.any():
-        out[negative] = psi_reflected(x[negative], sc.digamma)
-    return out
+    flat = x.reshape(-1)
+    out = split(flat, flat < 0, lambda v: psi_reflected(v, sc.digamma), sc.digamma)
+    return np.asarray(out).reshape(x.shape)
 
 
 def _forward(name):
