@@ -8,8 +8,8 @@ Inputs are uniform over each function's usual range (the gamma family's x in [0.
 Each case times xpgrad three ways in turn: the generic formulas of
 ``xpgrad/ops/special_formulas.py`` (the NumPy backend's ``special_*`` kernels off), the
 kernels' pure-NumPy path (as where SciPy is not installed) and their SciPy path; then torch,
-and SciPy's ufunc (forward only; "-" where there is no such function). Times are the least of
-``--repeats`` rounds (the machine's other load only adds). Rows are sorted by the generic
+and SciPy's ufunc (forward only; "-" where there is no such function). Times are this thread's
+CPU time, the least of ``--repeats`` rounds (other processes' load only adds). Rows are sorted by the generic
 formulas' forward + backward time over torch's, worst first.
 """
 from __future__ import annotations
@@ -20,6 +20,7 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse            # noqa: E402
+import time                # noqa: E402
 import timeit              # noqa: E402
 
 import numpy as np         # noqa: E402
@@ -83,11 +84,15 @@ def _resolve(module, spec):
 
 
 def _best_us(fn, repeats):
-    """The least microseconds per call of ``fn`` over ``repeats`` rounds, each as many calls as
-    fill ~20 ms (the least: the machine's other load only ever adds)."""
+    """The least CPU microseconds of this thread per call of ``fn`` over ``repeats`` rounds,
+    each as many calls as fill ~20 ms: CPU time, not wall time, and the least, since other
+    processes on a shared machine only add (one thread: torch's and NumPy's work is this
+    thread's)."""
     fn()
-    number = max(1, int(0.02 / max(timeit.timeit(fn, number=1), 1e-7)))
-    return 1e6 * min(timeit.repeat(fn, number=number, repeat=repeats)) / number
+    once = timeit.timeit(fn, number=1, timer=time.thread_time)
+    number = max(1, int(0.02 / max(once, 1e-7)))
+    times = timeit.repeat(fn, number=number, repeat=repeats, timer=time.thread_time)
+    return 1e6 * min(times) / number
 
 
 #: xpgrad's variants, timed in turn on each case: the generic formulas (the special kernels
