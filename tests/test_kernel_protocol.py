@@ -291,10 +291,14 @@ def _gamma_family(**params):
 
 
 def _quantile_family(low, high, edges):
-    """Samples of ``erfinv`` (on [-1, 1]) and ``ndtri`` (on [0, 1]): uniform inside, then
-    ``edges`` (the ends, just inside and outside them, NaN), a 0-d and an empty array."""
+    """Samples of ``erfinv`` (on [-1, 1]), ``ndtri`` (on [0, 1]) and ``erf``: uniform in
+    ``[low, high]``, then ``edges`` (the ends, just inside and outside them, the switches
+    between series, +-inf, NaN), a 0-d and an empty array."""
     def fixed(values):
-        return lambda rng, dt: ((np.asarray(values, dt),), {})
+        def make(rng, dt):
+            with np.errstate(over="ignore"):              # 1e300 in float32: inf
+                return (np.asarray(values, dt),), {}
+        return make
     return [lambda rng, dt: ((rng.uniform(low, high, size=(4, 50)).astype(dt),), {}),
             fixed(edges), fixed(0.5 * (low + high) + 0.1), fixed(np.zeros((0, 3)))]
 
@@ -363,8 +367,11 @@ SAMPLES = {
                    _group_norm((2, 8, 2, 3, 4), 8, (True, True))],
     **{f"special_{name}": [lambda rng, dt, low=low, high=high: (
         (rng.uniform(low, high, size=(4, 50)).astype(dt),), {})]
-       for name, low, high in (("erf", -4, 4), ("erfc", -6, 6), ("ndtr", -8, 8),
+       for name, low, high in (("erfc", -6, 6), ("ndtr", -8, 8),
                                ("log_ndtr", -30, 8))},
+    "special_erf": _quantile_family(-4.0, 4.0, [
+        0.0, -0.0, 1e-300, -5e-324, 0.4999, 0.5, 0.5001, 5.9, -6.0, 27.0, 1e300, np.inf, -np.inf,
+        np.nan]),
     "special_erfinv": _quantile_family(-0.99, 0.99, [
         -1.0, 1.0, 0.0, -0.0, 1 - 1e-7, -1 + 1e-12, 1 - 2 ** -53, 1e-300, -1.5, 2.0, np.inf,
         np.nan, 0.3, 0.5, 0.75]),
