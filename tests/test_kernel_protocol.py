@@ -291,7 +291,7 @@ def _gamma_family(**params):
 
 
 def _quantile_family(low, high, edges):
-    """Samples of ``erfinv`` (on [-1, 1]), ``ndtri`` (on [0, 1]) and ``erf``: uniform in
+    """Samples of ``erfinv`` (on [-1, 1]), ``ndtri`` (on [0, 1]), ``erf``, ``log_ndtr``: uniform in
     ``[low, high]``, then ``edges`` (the ends, just inside and outside them, the switches
     between series, +-inf, NaN), a 0-d and an empty array."""
     def fixed(values):
@@ -367,8 +367,10 @@ SAMPLES = {
                    _group_norm((2, 8, 2, 3, 4), 8, (True, True))],
     **{f"special_{name}": [lambda rng, dt, low=low, high=high: (
         (rng.uniform(low, high, size=(4, 50)).astype(dt),), {})]
-       for name, low, high in (("erfc", -6, 6), ("ndtr", -8, 8),
-                               ("log_ndtr", -30, 8))},
+       for name, low, high in (("erfc", -6, 6), ("ndtr", -8, 8))},
+    "special_log_ndtr": _quantile_family(-30.0, 8.0, [
+        0.0, -0.0, -1e-300, 5e-324, -37.5, -40.0, -1e4, -1e300, 8.3, 12.0, 40.0, np.inf,
+        -np.inf, np.nan]),
     "special_erf": _quantile_family(-4.0, 4.0, [
         0.0, -0.0, 1e-300, -5e-324, 0.4999, 0.5, 0.5001, 5.9, -6.0, 27.0, 1e300, np.inf, -np.inf,
         np.nan]),

@@ -49,8 +49,8 @@ def test_the_numpy_path_runs_without_scipy(path):
     x = np.array([0.5, 3.0])
     out, _ = special.KERNELS["special_gammaln"].forward(x)
     assert _relative_error(out, [math.lgamma(0.5), math.log(2.0)]).max() < 1e-14
-    # no SciPy: erf, erfinv and ndtri decline, so their generic rules run
-    for name in ("erf", "erfinv", "ndtri"):
+    # no SciPy: erf, log_ndtr, erfinv and ndtri decline, so their generic rules run
+    for name in ("erf", "log_ndtr", "erfinv", "ndtri"):
         taken = special.KERNELS[f"special_{name}"].forward(np.array([0.5]))
         assert (taken is None) == (path == "numpy")
     assert abs(xg.special.erfinv(xg.asarray([0.5], dtype=xg.float64)).item()
@@ -191,7 +191,8 @@ def test_distribution_gradients_on_both_paths(path):
 
 
 # -- what the kernels decline --------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["gammaln", "digamma", "polygamma", "erf", "erfinv", "ndtri"])
+@pytest.mark.parametrize("name", ["gammaln", "digamma", "polygamma", "erf", "log_ndtr",
+                                  "erfinv", "ndtri"])
 @pytest.mark.parametrize("dt", [np.int64, np.float16, np.complex128, bool])
 def test_other_dtypes_are_declined(name, dt):
     params = {"n": 1} if name == "polygamma" else {}
