@@ -8,9 +8,9 @@ Inputs are uniform over each function's usual range (the gamma family's x in [0.
 Each case times xpgrad three ways in turn: the generic formulas of
 ``xpgrad/ops/special_formulas.py`` (the NumPy backend's ``special_*`` kernels off), the
 kernels' pure-NumPy path (as where SciPy is not installed) and their SciPy path; then torch,
-and SciPy's ufunc (forward only; "-" where there is no such function). Times are this thread's
-CPU time, the least of ``--repeats`` rounds (other processes' load only adds). Rows are sorted by the generic
-formulas' forward + backward time over torch's, worst first.
+and SciPy's ufunc (forward only; "-" where there is no such function). Times are this
+thread's CPU time, the least of ``--repeats`` rounds (other processes' load only adds). Rows
+are sorted by the generic formulas' forward + backward time over torch's, worst first.
 """
 from __future__ import annotations
 

@@ -8,9 +8,10 @@ shifts ``x`` up to the asymptotic series is one fixed shift by 10, its product a
 reciprocals taken in pairs: ``(x + j)(x + 9 - j) = u + j (9 - j)`` with ``u = x (x + 9)``, so
 ``x (x + 1) ... (x + 9)`` is five factors and ``sum 1 / (x + j)`` is ``(2x + 9)`` times five
 reciprocals. float64 throughout (a float32 input's result rounded, as the generic forward
-does); other dtypes decline. Where SciPy is importable, ``gammaln`` and ``digamma`` are its
-ufuncs instead (``special_scipy.py``: one C loop, ~6x faster on 1,000 points), and ``erfinv``
-and ``ndtri`` get kernels too; ``polygamma`` stays here (SciPy's is 3x slower).
+does); other dtypes decline. gammaln on 1,000 float64 points: 55 us of CPU, the formulas 227.
+Where SciPy is importable, ``gammaln`` and ``digamma`` are its ufuncs instead
+(``special_scipy.py``: one C loop, 25 us), and ``erf``, ``log_ndtr``, ``erfinv`` and ``ndtri``
+get kernels too; ``polygamma`` stays here (SciPy's is 3x slower).
 
 >>> import numpy as np
 >>> out, _ = KERNELS["special_gammaln"].forward(np.array([0.5, 1.0, 10.0]))
