@@ -265,6 +265,44 @@ def _segments(kind, shape, num):
     return make
 
 
+def _gamma_family(**params):
+    """Samples of ``gammaln``, ``digamma`` and ``polygamma``: a wide uniform range; the roots of
+    lgamma at 1 and 2, the edges of the series' regions and large and tiny values; negative
+    non-integers; next to the poles (their own sample: the tolerance scales with the largest
+    value); the poles, +-0, +-inf and NaN; a 0-d and an empty array."""
+    edges = [0.7, 1.3, 1.5, 2.6, 10.0, 1.2116, 1.7116, 11.0, 12.0, 13.0]
+    near = np.concatenate([np.nextafter(edges, -np.inf), edges, np.nextafter(edges, np.inf)])
+    roots = np.concatenate([r + np.geomspace(1e-12, 0.4, 12) * np.resize([1, -1], 12)
+                            for r in (1.0, 2.0, 1.4616321449683622)])
+    wide = [1e-300, 1e-8, 0.3, 25.0, 1e3, 1e8, 1e15, 1e100, 1e300]
+    negative = [-0.5, -1.5, -2.3, -10.99996, -7.0001, -0.999, -1e-8, -123.25, -4.7, -1e15 - 0.5]
+    pole_offsets = np.array([1e-9, -1e-9, 1e-7, -3e-8])
+    poles = (-np.array([0.0, 1.0, 2.0, 5.0, 30.0])[:, None] + pole_offsets).ravel()
+    specials = [0.0, -0.0, -1.0, -2.0, -7.0, np.inf, -np.inf, np.nan, 2.5, -2.5, 1.0, 2.0]
+
+    def fixed(values):
+        def make(rng, dt):
+            with np.errstate(over="ignore"):              # 1e300 in float32: inf
+                return (np.asarray(values, dt),), dict(params)
+        return make
+    return [lambda rng, dt: ((rng.uniform(-5.5, 12, size=(4, 50)).astype(dt),), dict(params)),
+            fixed(np.concatenate([near, roots, wide, negative])), fixed(poles),
+            fixed(specials), fixed(2.5), fixed(np.zeros((3, 0)))]
+
+
+def _quantile_family(low, high, edges):
+    """Samples of ``erfinv`` (on [-1, 1]), ``ndtri`` (on [0, 1]), ``erf``, ``log_ndtr``: uniform in
+    ``[low, high]``, then ``edges`` (the ends, just inside and outside them, the switches
+    between series, +-inf, NaN), a 0-d and an empty array."""
+    def fixed(values):
+        def make(rng, dt):
+            with np.errstate(over="ignore"):              # 1e300 in float32: inf
+                return (np.asarray(values, dt),), {}
+        return make
+    return [lambda rng, dt: ((rng.uniform(low, high, size=(4, 50)).astype(dt),), {}),
+            fixed(edges), fixed(0.5 * (low + high) + 0.1), fixed(np.zeros((0, 3)))]
+
+
 _ADAM = dict(lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8, step=3)
 SAMPLES = {
     "matmul": [lambda rng, dt: ((rng.normal(size=(5, 4)).astype(dt),
@@ -329,10 +367,22 @@ SAMPLES = {
                    _group_norm((2, 8, 2, 3, 4), 8, (True, True))],
     **{f"special_{name}": [lambda rng, dt, low=low, high=high: (
         (rng.uniform(low, high, size=(4, 50)).astype(dt),), {})]
-       for name, low, high in (("erf", -4, 4), ("erfc", -6, 6), ("ndtr", -8, 8),
-                               ("log_ndtr", -30, 8), ("erfinv", -0.99, 0.99),
-                               ("ndtri", 0.001, 0.999), ("gammaln", -5.5, 12),
-                               ("digamma", 0.2, 12))},
+       for name, low, high in (("erfc", -6, 6), ("ndtr", -8, 8))},
+    "special_log_ndtr": _quantile_family(-30.0, 8.0, [
+        0.0, -0.0, -1e-300, 5e-324, -37.5, -40.0, -1e4, -1e300, 8.3, 12.0, 40.0, np.inf,
+        -np.inf, np.nan]),
+    "special_erf": _quantile_family(-4.0, 4.0, [
+        0.0, -0.0, 1e-300, -5e-324, 0.4999, 0.5, 0.5001, 5.9, -6.0, 27.0, 1e300, np.inf, -np.inf,
+        np.nan]),
+    "special_erfinv": _quantile_family(-0.99, 0.99, [
+        -1.0, 1.0, 0.0, -0.0, 1 - 1e-7, -1 + 1e-12, 1 - 2 ** -53, 1e-300, -1.5, 2.0, np.inf,
+        np.nan, 0.3, 0.5, 0.75]),
+    "special_ndtri": _quantile_family(0.001, 0.999, [
+        0.0, 1.0, 0.5, 1e-300, 5e-324, 1e-20, 1 - 1e-10, 1 - 2 ** -53, 0.25, 0.75, -0.1, 1.5,
+        np.nan, np.inf]),
+    "special_gammaln": _gamma_family(),
+    "special_digamma": _gamma_family(),
+    "special_polygamma": _gamma_family(n=1) + _gamma_family(n=2) + _gamma_family(n=5),
     "sgd_update": [
         _update(0, dict(lr=0.1, momentum=0.0, nesterov=False, weight_decay=0.0), optional=1),
         _update(0, dict(lr=0.1, momentum=0.0, nesterov=False, weight_decay=0.01), optional=1),

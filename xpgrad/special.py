@@ -20,7 +20,9 @@ zeros of gammaln and digamma on the negative axis, where the absolute error stay
 float32 inputs are computed in float64 and rounded. Integers come in as float32.
 The primitives live in ``xpgrad/ops/special.py``, ``special_more.py`` and
 ``incomplete_gamma.py``, their formulas in ``xpgrad/ops/special_formulas.py`` and
-``incomplete_gamma_formulas.py``.
+``incomplete_gamma_formulas.py``; the NumPy backend's faster kernels for the gamma family (and
+SciPy's ufuncs where SciPy is installed) in ``backends/numpy/special.py`` and
+``special_scipy.py``.
 
 >>> import xpgrad as xg
 >>> rate = xg.asarray(3.0, dtype=xg.float64)

@@ -22,7 +22,8 @@ class NumpyBackend(Backend):
     ``where``); fused kernels (``kernels.py``, ``activations.py``, ``gelu.py``,
     ``bounded.py``, ``softmax.py``, ``normalization.py``, ``margin.py``, Adam's update in
     ``optim.py``, the depthwise convolution of ``convolution.py``, a recorded sort that keeps its
-    permutation, ``sorting.py``, and the recurrent scans of ``scans.py``) registered in
+    permutation, ``sorting.py``, the recurrent scans of ``scans.py``, and ``xg.special``'s gamma
+    family in ``special.py``) registered in
     ``kernels``."""
 
     name = "numpy"
@@ -48,10 +49,11 @@ class NumpyBackend(Backend):
         from .segments import KERNELS as SEGMENTS
         from .softmax import KERNELS as SOFTMAX
         from .sorting import KERNELS as SORTING
+        from .special import KERNELS as SPECIAL
 
         self.kernels = KernelTable(KERNELS, ACTIVATIONS, {"gelu": GELU}, BOUNDED,
                                    LINEAR_ACTIVATIONS, NORMALIZATION, UPDATES, CONVOLUTION,
-                                   POOLING, MARGIN, SOFTMAX, SEGMENTS, SORTING,
+                                   POOLING, MARGIN, SOFTMAX, SEGMENTS, SORTING, SPECIAL,
                                    scan_kernels(np))
 
     def native_dtype(self, dtype):

@@ -1,0 +1,100 @@
+"""SciPy's ufuncs behind the NumPy backend's ``xg.special`` kernels, where SciPy is installed
+(it is no dependency of xpgrad): imported on first use, and where the import fails the kernels
+fall back (``gammaln``, ``digamma``: the pure-NumPy formulas of ``special.py``; ``erf``,
+``log_ndtr``, ``erfinv``, ``ndtri``: the generic rules). One C loop per call instead of the
+formulas' dozens of array passes: gammaln on 1,000 float64 points in 25 us of CPU, not 55 (pure
+NumPy) or 227 (the formulas). SciPy's values agree with the generic formulas' to ~2e-15, except
+``gammaln`` within 0.05 of its roots 1 and 2 (SciPy is 1e-7 off relative at 1 - 1e-10): those
+entries take the formulas' Taylor series; and ``digamma`` below 0 (next to the poles): the
+formulas' reflection there.
+
+>>> import numpy as np
+>>> out = gammaln(np.array([1.0 - 1e-10, 3.0]))
+>>> [f"{v:.12e}" for v in out.tolist()]
+['5.772157127428e-11', '6.931471805599e-01']
+"""
+from __future__ import annotations
+
+import numpy as np
+
+_MISSING = False
+#: ``scipy.special`` once imported; None before the first use, ``_MISSING`` where it fails
+_SCIPY = None
+_ROOT_HALF_WIDTH = 0.05
+_ROOT_TERMS = 12          # Taylor terms within 0.05 of the roots: 4e-16 relative (mpmath)
+
+
+def scipy_special():
+    """``scipy.special``, or None where SciPy cannot be imported (looked up once)."""
+    global _SCIPY
+    if _SCIPY is None:
+        try:
+            import scipy.special as module
+        except ImportError:
+            module = _MISSING
+        _SCIPY = module
+    return _SCIPY or None
+
+
+def gammaln(x):
+    """``log|Gamma(x)|`` of a float64 array by SciPy, its entries within 0.05 of 1 and 2 by the
+    Taylor series of ``special.py``, its infinite ones by ``special.gammaln`` (SciPy gives inf
+    at subnormal x, where it is ``-log|x|``, 744 at the smallest); SciPy must be importable."""
+    from . import special
+
+    out = np.asarray(scipy_special().gammaln(x))      # a 0-d input gives a NumPy scalar
+    infinite = np.isinf(out)        # the poles and +-inf, and SciPy's inf at subnormal x
+    if infinite.any():
+        out[infinite] = special.gammaln(x[infinite])
+    e = np.abs(x - 1.5)
+    near = np.abs(e - 0.5) < _ROOT_HALF_WIDTH          # |x - 1| or |x - 2| below 0.05
+    if near.any():
+        out[near] = special.lgamma_near_roots(x[near], _ROOT_TERMS)
+    return out
+
+
+def digamma(x):
+    """``psi(x)`` of a float64 array by SciPy (accurate at its root 1.4616...: a Taylor series
+    there too); below 0 the reflection of ``special.py`` around SciPy's values above 1 (SciPy's
+    own takes ``tan(pi x)`` unreduced, 1e-7 off relative at -1 + 1e-9, and is 10x slower)."""
+    from .special import psi_reflected, split
+
+    sc = scipy_special()
+    flat = x.reshape(-1)
+    out = split(flat, flat < 0, lambda v: psi_reflected(v, sc.digamma), sc.digamma)
+    return np.asarray(out).reshape(x.shape)
+
+
+def _forward(name):
+    """A kernel forward by SciPy's ufunc ``name`` in float64 (a float32 input's result rounded,
+    as the generic forward does); None (the generic rule) without SciPy or for other dtypes."""
+    def forward(x):
+        sc = scipy_special()
+        if sc is None or getattr(x, "dtype", None) not in _FLOATS:
+            return None
+        out = np.asarray(getattr(sc, name)(np.asarray(x, np.float64)))
+        if x.dtype != out.dtype:
+            with np.errstate(over="ignore"):      # beyond float32's range: inf, as the rule's
+                out = out.astype(x.dtype)
+        return out, None
+    return forward
+
+
+def _generic_vjp(g, saved, x):
+    return (NotImplemented,)        # the generic rule, from the output: cheap arithmetic
+
+
+_FLOATS = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
+
+
+def kernels():
+    """The kernels that exist only through SciPy: ``erfinv`` and ``ndtri`` (their generic
+    forwards are Newton/Halley steps, hundreds of array passes), ``erf`` and ``log_ndtr``
+    (series and ``erfc``'s fit, ~30 passes); SciPy's agree with the formulas to 2e-15 (1e-14
+    for log_ndtr far right, where both are 4e-12 off mpmath)."""
+    from xpgrad.backend import Kernel
+
+    return {"special_erfinv": Kernel(_forward("erfinv"), _generic_vjp, saves=("output",)),
+            "special_ndtri": Kernel(_forward("ndtri"), _generic_vjp, saves=("output",)),
+            "special_erf": Kernel(_forward("erf"), _generic_vjp, saves=(0,)),
+            "special_log_ndtr": Kernel(_forward("log_ndtr"), _generic_vjp, saves=(0,))}
