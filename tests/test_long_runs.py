@@ -12,27 +12,15 @@ import pytest
 
 import xpgrad as xg
 from conftest import backend_report
-
-
-def _cyclic_garbage(fn, repeat=5):
-    """How many objects only the cyclic GC frees after ``repeat`` calls of ``fn``."""
-    fn()
-    gc.collect()
-    gc.disable()
-    try:
-        for _ in range(repeat):
-            fn()
-        return gc.collect()
-    finally:
-        gc.enable()
+from gc_counts import cyclic_garbage
 
 
 def test_module_variable_walks_make_no_reference_cycles():
     model = xg.nn.Sequential([xg.nn.MLP([3, 4, 2], rng=0), xg.nn.Linear(2, 1, rng=1)])
-    assert _cyclic_garbage(lambda: model.trainable_variables) == 0
-    assert _cyclic_garbage(lambda: model.named_variables()) == 0
-    assert _cyclic_garbage(lambda: model.submodules()) == 0
-    assert _cyclic_garbage(lambda: model.eval().train()) == 0
+    assert cyclic_garbage(lambda: model.trainable_variables) == 0
+    assert cyclic_garbage(lambda: model.named_variables()) == 0
+    assert cyclic_garbage(lambda: model.submodules()) == 0
+    assert cyclic_garbage(lambda: model.eval().train()) == 0
     assert len(model.trainable_variables) == 6 and len(model.submodules()) == 4
 
 
@@ -48,7 +36,7 @@ def test_eager_training_step_makes_no_reference_cycles():
         grads = tape.gradient(loss, model.trainable_variables)
         opt.apply_gradients(zip(grads, model.trainable_variables))
 
-    assert _cyclic_garbage(step, repeat=20) == 0
+    assert cyclic_garbage(step, repeat=20) == 0
 
 
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
@@ -84,7 +72,6 @@ def test_a_traced_step_keeps_nothing_alive_once_dropped(backend):
     gc.collect()
     assert variable() is None and program() is None
     assert len(KERNELS_BY_INDEX) == known
-
 
 
 def test_kernel_proxies_hold_no_tracer_after_a_trace():

@@ -11,20 +11,11 @@ import pytest
 import torch
 
 import xpgrad as xg
+from gc_counts import cyclic_garbage
 
 
 def _cyclic_garbage(fn, repeat=5):
-    """How many objects only the cyclic GC frees after ``repeat`` calls of ``fn``."""
-    fn()
-    fn()
-    gc.collect()
-    gc.disable()
-    try:
-        for _ in range(repeat):
-            fn()
-        return gc.collect()
-    finally:
-        gc.enable()
+    return cyclic_garbage(fn, repeat, warmups=2)
 
 
 RNG = np.random.default_rng(0)
