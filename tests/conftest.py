@@ -62,6 +62,16 @@ def f64(a):
     return xg.asarray(np.asarray(a, dtype=np.float64))
 
 
+def default_run_environ():
+    """``os.environ`` less ``XPGRAD_BACKEND``: for a subprocess that checks what a run naming
+    no backend does (``xpgrad train``'s imports), whatever backend the suite runs on.
+
+    >>> "XPGRAD_BACKEND" in default_run_environ()
+    False
+    """
+    return {k: v for k, v in os.environ.items() if k != "XPGRAD_BACKEND"}
+
+
 @pytest.fixture
 def numpy_default():
     """Make numpy the current backend for the test (``xg.use_backend("numpy")``), whatever
