@@ -71,12 +71,15 @@ def unknown_chars(prime, vocab):
     return [repr(ch) for ch in dict.fromkeys(prime) if ch not in known]
 
 
-def sample(model, vocab, prime, length, temperature=0.8, seed=0, backend="numpy"):
-    """Prime the model with ``prime`` and draw ``length`` more characters; ValueError when
-    ``prime`` holds characters the model has no input for (not in ``vocab``)."""
+def sample(model, vocab, prime, length, temperature=0.8, seed=0, backend=None):
+    """Prime the model with ``prime`` and draw ``length`` more characters (its inputs on
+    ``backend``, by default the model's); ValueError when ``prime`` holds characters the model
+    has no input for (not in ``vocab``)."""
     missing = unknown_chars(prime, vocab)
     if missing:
         raise ValueError(f"prime: characters not in the training text: {', '.join(missing)}")
+    if backend is None:
+        backend = model.head.trainable_variables[0].backend.name
     V = len(vocab)
     eye = np.eye(V, dtype=np.float32)
     index = {ch: i for i, ch in enumerate(vocab)}

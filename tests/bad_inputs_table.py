@@ -369,7 +369,8 @@ def rows() -> list:
         R("losses", "smse-str-logits", lambda: xg.losses.sigmoid_mse("ab", ones(2)), T,
           ("logits",)),
         R("losses", "sce-mixed-backends",
-          lambda: xg.losses.softmax_cross_entropy(x23, xg.asarray([0, 1], backend="numba")),
+          lambda: xg.losses.softmax_cross_entropy(x23.to("numpy"),
+                                                  xg.asarray([0, 1], backend="numba")),
           xg.MixedBackendError, ("numpy", "numba")),
         # -- layers ---------------------------------------------------------------------------
         R("layers", "linear-zero", lambda: xg.nn.Linear(0, 3), V, ("in_features", "0")),

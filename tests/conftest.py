@@ -62,6 +62,32 @@ def f64(a):
     return xg.asarray(np.asarray(a, dtype=np.float64))
 
 
+def default_run_environ():
+    """``os.environ`` less ``XPGRAD_BACKEND``: for a subprocess that checks what a run naming
+    no backend does (``xpgrad train``'s imports), whatever backend the suite runs on.
+
+    >>> "XPGRAD_BACKEND" in default_run_environ()
+    False
+    """
+    return {k: v for k, v in os.environ.items() if k != "XPGRAD_BACKEND"}
+
+
+@pytest.fixture
+def numpy_default():
+    """Make numpy the current backend for the test (``xg.use_backend("numpy")``), whatever
+    ``$XPGRAD_BACKEND`` says: for tests of the NumPy backend's own kernels, and tests that mix
+    ``backend="numpy"`` tensors with tensors made without ``backend=``. A file takes it with
+    ``pytestmark = pytest.mark.usefixtures("numpy_default")``, a test with the same decorator.
+
+    >>> import xpgrad as xg
+    >>> with xg.use_backend("numpy"):
+    ...     xg.zeros(2).backend.name
+    'numpy'
+    """
+    with xg.use_backend("numpy") as backend:
+        yield backend
+
+
 @pytest.fixture
 def clean_backends(monkeypatch):
     """Undo every change a test makes to the backend registry, selection and XPGRAD_BACKEND."""

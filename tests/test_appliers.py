@@ -109,6 +109,7 @@ def test_the_product_sin_and_cos_rules_match_torch_and_finite_differences(name, 
         np.testing.assert_allclose(gx.numpy(), fd, rtol=1e-6)
 
 
+@pytest.mark.usefixtures("numpy_default")
 def test_bad_operands_are_refused_by_name():
     with pytest.raises(ValueError, match=r"multiply: bad inputs of shapes \(3,\), \(2,\)"):
         xg.multiply(xg.asarray(X), xg.asarray([1.0, 2.0]))

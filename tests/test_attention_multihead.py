@@ -137,6 +137,7 @@ class _nothing:
         return False
 
 
+@pytest.mark.usefixtures("numpy_default")
 def test_gradients_match_finite_differences(rng):
     """The inputs' gradients through the output and the weights (the weights' own gradients
     are checked against torch's above)."""
@@ -169,6 +170,7 @@ def test_is_causal_applies_the_causal_mask(rng):
     assert not np.triu(w.numpy()[0], 1).any()
 
 
+@pytest.mark.usefixtures("numpy_default")
 def test_a_query_with_no_key_gives_zeros(rng):
     _, ours = _pair()
     arrays = _inputs(rng)
@@ -235,6 +237,7 @@ def test_dropout_in_training_only(rng):
     np.testing.assert_allclose(w.numpy()[kept], plain[kept] / 0.6, rtol=1e-12)
 
 
+@pytest.mark.usefixtures("numpy_default")
 def test_function_replays_as_eager(rng):
     _, ours = _pair()
     xs = [xg.asarray(a) for a in _inputs(rng)]

@@ -141,6 +141,7 @@ def test_clip_global_norm_refuses_a_bare_tensor(call):
         call(xg.ones(3))              # clipped the 3 entries as 3 tensors, returning a list
 
 
+@pytest.mark.usefixtures("numpy_default")
 def test_global_norm_refuses_mixed_backends_as_clip_does():
     pytest.importorskip("numba")
     with pytest.raises(xg.MixedBackendError):

@@ -119,6 +119,7 @@ def _checkpointed_step(compiled):
     return (xg.function(step) if compiled else step), bn
 
 
+@pytest.mark.usefixtures("numpy_default")
 @pytest.mark.parametrize("compiled", [False, True])
 def test_recompute_grad_updates_the_statistics_once(compiled):
     """The block runs again for the gradient; the statistics move once per step (PyTorch's

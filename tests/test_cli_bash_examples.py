@@ -9,7 +9,7 @@ import pytest
 
 import xpgrad as xg
 
-from conftest import EXAMPLES, load_example
+from conftest import EXAMPLES, backend_report, load_example
 from script_runs import run_lines
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -84,3 +84,20 @@ def test_char_lm_sample_refuses_a_prime_it_cannot_read():
     with pytest.raises(ValueError, match=r"prime: characters not in the training text: 'Z', 'd'"):
         char_lm.sample(model, vocab, "Zab dZ", 3)
     assert len(char_lm.sample(model, vocab, "ab c", 3)) == 3
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_char_lm_sample_feeds_the_model_on_its_own_backend(backend):
+    # sample() made its inputs on numpy whatever the model's backend: a model built on numba
+    # (or on the default, under XPGRAD_BACKEND=numba) raised MixedBackendError; the draws are
+    # the same characters on either backend
+    if not backend_report()[backend]["available"]:
+        pytest.skip(f"needs the {backend} backend")
+    char_lm = load_example("char_lm")
+    vocab = sorted("abc ")
+    drawn = {}
+    for be in ("numpy", backend):
+        model = char_lm.CharLM(len(vocab), 4, rng=xg.random.default_rng(0, backend=be),
+                               backend=be)
+        drawn[be] = char_lm.sample(model, vocab, "ab c", 5)
+    assert len(drawn[backend]) == 5 and drawn[backend] == drawn["numpy"]

@@ -119,6 +119,7 @@ def test_function_equals_eager(backend, concatenated):
     assert len(replays) == 4 and failures
 
 
+@pytest.mark.usefixtures("numpy_default")
 def test_function_replay_still_refuses_bad_labels():
     compiled = xg.function(_step_fn("numpy"))
     args = _calls("numpy", False)[0]

@@ -11,6 +11,7 @@ import types
 import numpy as np
 import pytest
 
+from conftest import default_run_environ
 from xpgrad import data
 from xpgrad.data import (DataError, DownloadError, load_dataset, load_digits, load_mnist,
                          normalized, read_idx, split, write_idx)
@@ -106,7 +107,7 @@ def test_training_imports_neither_scikit_learn_nor_torch():
             "print('imported:', bad)\n")
     with tempfile.TemporaryDirectory() as d:
         res = subprocess.run([sys.executable, "-c", code, d], capture_output=True, text=True,
-                             timeout=300)
+                             timeout=300, env=default_run_environ())
         assert res.returncode == 0, res.stderr[-3000:]
         assert "imported: []" in res.stdout, res.stdout
         assert os.path.exists(os.path.join(d, "run", "history.json"))

@@ -84,7 +84,7 @@ def test_values_and_gradients_match_torch(family, method):
         value = R.uniform(0.05, 0.95, np.shape(value))
     discrete = family.startswith(DISCRETE)
     if discrete or method not in ("log_prob", "cdf", "icdf"):    # gradients: parameters only
-        vx, vt = xg.asarray(value, backend="numpy"), torch.as_tensor(value)
+        vx, vt = xg.asarray(value), torch.as_tensor(value)
         assert_matches_torch(lambda *p: _call(maker(D)(*p), method, vx),
                              lambda *p: _call(maker(td)(*p), method, vt), params)
     else:                                                        # ... and the value
@@ -112,7 +112,7 @@ def test_edges_of_the_support_match_torch():
     Uniform's -inf outside [low, high) without validation."""
     p = np.array([0.0, 1.0, 0.3])
     v = np.array([0.0, 1.0, 1.0])
-    vx = xg.asarray(v, backend="numpy")
+    vx = xg.asarray(v)
     for method in ("log_prob", "entropy"):
         assert_matches_torch(lambda q: _call(D.Bernoulli(probs=q), method, vx),
                              lambda q: _call(td.Bernoulli(probs=q), method, torch.as_tensor(v)),

@@ -26,6 +26,8 @@ MODULES = sorted({m.name for package in (xpgrad, xpgrad.backends)
                   if not m.name.startswith(SKIP)} | {"xpgrad.backends"})
 
 
+# the examples show what a user who names no backend sees: numpy, whatever $XPGRAD_BACKEND says
+@pytest.mark.usefixtures("numpy_default")
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name):
     module = importlib.import_module(name)

@@ -50,6 +50,7 @@ def test_apply_of_three_tensors_equals_the_general_way_and_pytorch(backend):
         np.testing.assert_allclose(mine, ref.numpy(), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.usefixtures("numpy_default")
 def test_apply_of_three_tensors_on_two_backends_names_both():
     if "numba" not in BACKENDS:
         pytest.skip("needs a second CPU backend")

@@ -173,6 +173,7 @@ def test_a_leaked_tensor_raises_when_used():
         leaked[0].numpy()
 
 
+@pytest.mark.usefixtures("numpy_default")
 def test_arguments_are_checked():
     f = xg.function(lambda x: x)
     with pytest.raises(TypeError, match="wrap the argument with xg.asarray"):
@@ -187,6 +188,7 @@ def test_arguments_are_checked():
         xg.function(lambda x: x, warmup=0, fuse=True)(xg.ones(1))
 
 
+@pytest.mark.usefixtures("numpy_default")
 def test_labels_outside_the_traced_range_run_eagerly_and_fail_like_eager():
     step, _ = _model("numpy", OPTIMIZERS["sgd-momentum"])
     compiled = xg.function(step)

@@ -55,6 +55,7 @@ def test_the_current_backend_still_serves_functions_that_make_their_own_tensors(
     assert make().backend.name == xg.current_backend().name
 
 
+@pytest.mark.usefixtures("numpy_default")
 def test_tensor_arguments_on_one_backend_and_work_on_another_is_refused():
     w = xg.Variable(W0.copy(), backend="numba")
 

@@ -200,6 +200,7 @@ def test_a_failed_capture_warns_and_replays_plainly():
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12)
 
 
+@pytest.mark.usefixtures("numpy_default")
 def test_segments_cut_at_the_optimizer_update():
     graphs = FakeGraphs()
     compiled, _ = _training(graphs)

@@ -215,6 +215,7 @@ def _host_cupy_fuser(program, escaping):
 
 @settings(max_examples=5, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.usefixtures("numpy_default")
 @given(ops=programs, dtype=st.sampled_from(["float32", "float64"]))
 def test_cupy_fused_kernels_equal_eager(ops, dtype):
     """The ElementwiseKernel text the cupy fuser writes, compiled for the host, run on the

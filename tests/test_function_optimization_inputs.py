@@ -166,6 +166,7 @@ def test_pytree_errors_name_the_leaf_and_lists_of_numbers_stay_arrays():
 
 
 # -- more bad input, named ------------------------------------------------------------------------
+@pytest.mark.usefixtures("numpy_default")
 @pytest.mark.parametrize("transform", [xg.jvp, xg.hvp])
 def test_a_tangent_on_another_backend_is_named(transform):
     """It raised 'tensors on backends ... met in one operation', naming no argument."""

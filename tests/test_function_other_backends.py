@@ -75,6 +75,7 @@ def test_training_a_moved_variable_equals_eager():
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.usefixtures("numpy_default")
 def test_computing_on_the_other_backend_is_still_refused():
     v = xg.Variable(np.ones(3, np.float32))
     step = xg.function(lambda x: x * (v * 2.0).to("numba"), warmup=0)

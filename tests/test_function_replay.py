@@ -192,6 +192,7 @@ def test_a_method_is_traced_per_instance_and_shows_the_function():
     assert a.step.__self__ is a and a.step.__func__ is not b.step.__func__
 
 
+@pytest.mark.usefixtures("numpy_default")
 def test_moving_a_tensor_to_another_backend_is_named():
     pytest.importorskip("numba")
 

@@ -151,3 +151,18 @@ def test_a_compiled_function_keeps_its_own_attributes_and_the_function_s():
     compiled.note = "the Function's"
     assert f.note == "mine"
     assert xg.function(compiled).trace_count == 0
+
+
+@pytest.mark.parametrize("folder", ["numba_project", "my-numpy-notes"])
+def test_a_user_file_under_a_folder_named_like_a_library_is_named(folder, tmp_path):
+    # the frames skipped as the array libraries' are those whose path has the package as a whole
+    # directory: a user's folder that merely contains "numba" or "numpy" is the user's (a
+    # substring test once named pytest's caller instead)
+    path = tmp_path / folder / "user_step.py"
+    path.parent.mkdir()
+    path.write_text("import xpgrad as xg\n\n\ndef step(x):\n    return x * float(xg.sum(x))\n")
+    source = {"__name__": "user_step"}
+    exec(compile(path.read_text(), str(path), "exec"), source)
+    with pytest.raises(TraceError, match="float()") as info:
+        xg.function(source["step"], warmup=0)(xg.ones(2))
+    assert info.value.where == f"{path}:5"

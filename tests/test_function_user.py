@@ -147,6 +147,8 @@ class _Block(xg.nn.Module):
         return xg.tanh(x * self.w) ** power
 
 
+# the values bit for bit: numpy (numba's fused tanh and power round to 1 ulp, docs/function.md)
+@pytest.mark.usefixtures("numpy_default")
 def test_each_instance_of_a_decorated_method_has_its_own_traces():
     # as tf.function on a method: ten blocks are ten functions of one trace each, not one
     # function retracing (and warning) as soon as the blocks outnumber max_traces

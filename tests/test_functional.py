@@ -87,6 +87,7 @@ def test_check_grads_catches_a_wrong_rule():
         check_grads(lambda x: xg.apply(wrong, x), [f64([1.0, 2.0])])
 
 
+@pytest.mark.usefixtures("numpy_default")
 def test_check_grads_order_2_catches_a_rule_that_disagrees_with_its_kernel(monkeypatch):
     # first-order passes use the backend kernel (right), higher orders the generic rule (wrong)
     x0 = 1.5

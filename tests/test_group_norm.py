@@ -83,6 +83,7 @@ def test_instance_norm_matches_torch(backend, cls, shape, affine):
     _compare(ours, ref, x, backend, [ours.weight, ours.bias] if affine else [], [])
 
 
+@pytest.mark.usefixtures("numpy_default")
 @pytest.mark.parametrize("momentum", [0.3, None])
 def test_instance_norm_running_stats_as_torch(momentum):
     rng = np.random.default_rng(3)

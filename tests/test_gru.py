@@ -78,6 +78,7 @@ def test_gru_scan_matches_a_per_step_graph(kernels, dtype, tol, rng):
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
 
 
+@pytest.mark.usefixtures("numpy_default")
 def test_fused_kernel_is_used_and_falls_back_for_other_dtypes(rng, monkeypatch):
     calls = []
     kern = NUMPY.kernels["gru_scan"]

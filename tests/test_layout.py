@@ -71,6 +71,7 @@ def test_joint_rule_is_called_once_with_only_the_needed_gradients():
     assert calls == [(True, True)]
 
 
+@pytest.mark.usefixtures("numpy_default")
 @pytest.mark.parametrize("scan", ["lstm", "rnn"])
 def test_generic_scan_rules_run_the_backward_recursion_once(scan, monkeypatch, rng):
     monkeypatch.setattr(xg.get_backend("numpy"), "kernels", {})     # the generic rules

@@ -276,3 +276,26 @@ def test_linear_fuses_the_activation_given_as_its_function(name):
         y = xg.nn.linear(x, w, b, activation=fn)
     assert [BY_INDEX[node[0]].name for node in tape._nodes] == [f"linear_{name}"]
     np.testing.assert_allclose(y.numpy(), fn(xg.nn.linear(x, w, b)).numpy(), rtol=1e-6)
+
+
+@pytest.mark.skipif("numba" not in BACKENDS, reason="needs the numba backend")
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_numba_kernel_takes_the_broadcast_seed_of_a_sum(activation):
+    # the gradient of sum(...) reaches the last layer as a broadcast (0-stride) array; the Numba
+    # kernel once declined it and the generic rule, which reads an output the node never kept,
+    # raised a TypeError. Two layers sharing w and b, as in an MLP whose loss is a plain sum
+    rng = np.random.default_rng(4)
+    arrays = (rng.normal(size=(32, 256)).astype(np.float32),
+              (rng.normal(size=(256, 256)) / 16).astype(np.float32),
+              rng.normal(size=256).astype(np.float32))
+
+    def gradients(backend):
+        x, w, b = (xg.asarray(a, backend=backend) for a in arrays)
+        with xg.GradientTape() as tape:
+            tape.watch([x, w, b])
+            h = xg.nn.linear(x, w, b, activation=activation)
+            loss = xg.sum(xg.nn.linear(h, w, b, activation=activation))
+        return [g.numpy() for g in tape.gradient(loss, [x, w, b])]
+
+    for got, want in zip(gradients("numba"), gradients("numpy")):
+        np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5 * np.abs(want).max())

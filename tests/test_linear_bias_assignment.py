@@ -84,6 +84,7 @@ def test_w_of_another_dtype_than_the_bias_is_refused_until_the_bias_goes():
     assert lin(xg.ones((1, 3), dtype=xg.float64)).dtype == xg.float64
 
 
+@pytest.mark.usefixtures("numpy_default")
 @pytest.mark.skipif(len(BACKENDS) < 2, reason="numba is not installed")
 def test_a_bias_on_another_backend_is_refused_naming_both():
     lin = xg.nn.Linear(3, 2, rng=0)

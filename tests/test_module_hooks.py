@@ -238,6 +238,7 @@ def test_sequential_calls_a_hooked_layer_instead_of_fusing_it(backend, hooked):
     np.testing.assert_allclose(seen["xg"], seen["torch"], rtol=1e-12)
 
 
+@pytest.mark.usefixtures("numpy_default")
 def test_mlp_calls_a_hooked_layer_and_a_hooked_activation():
     model = xg.nn.MLP([3, 4, 2], activation=xg.nn.ReLU(), rng=0, dtype=F64)
     x = _x()
@@ -304,6 +305,7 @@ def _plus_five(module, args, out):
     return out + 5.0
 
 
+@pytest.mark.usefixtures("numpy_default")
 def test_a_training_step_with_a_hook_compiled_matches_eager():
     def run(compiled):
         model = xg.nn.MLP([3, 5, 2], rng=0, dtype=F64)

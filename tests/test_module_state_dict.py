@@ -38,6 +38,7 @@ def test_a_saved_state_survives_training_and_restores_the_weights(backend):
     np.testing.assert_array_equal(best["mlp/linear0/w"], frozen["mlp/linear0/w"])
 
 
+@pytest.mark.usefixtures("numpy_default")
 def test_weights_copied_between_models_and_backends():
     source = xg.nn.MLP([3, 5, 2], rng=1, backend="numba")
     target = xg.nn.MLP([3, 5, 2], rng=2, backend="numpy")

@@ -366,6 +366,7 @@ def test_dlpack():
     assert torch.from_dlpack(x).tolist() == [1.0, 2.0, 3.0]     # another library's consumer
 
 
+@pytest.mark.usefixtures("numpy_default")
 def test_array_namespace_and_attributes():
     x = xg.asarray([[1.0, 2.0, 3.0]])
     assert x.__array_namespace__() is xg

@@ -126,7 +126,8 @@ def test_generic_rules_give_what_they_gave_with_numpys_where(fn, monkeypatch):
         with xg.GradientTape() as tape:
             tape.watch(x)
             y = fn(x)
-            total = xg.sum(y * xg.asarray(np.linspace(0.5, 1.5, x0.size, dtype=np.float32)))
+            total = xg.sum(y * xg.asarray(np.linspace(0.5, 1.5, x0.size, dtype=np.float32),
+                                          backend="numpy"))
         return y.numpy(), tape.gradient(total, x).numpy()
 
     be = xg.get_backend("numpy")

@@ -140,6 +140,7 @@ def test_what_is_not_floating_variables_is_refused(variables, error, message):
         xg.optim.ExponentialMovingAverage(variables)
 
 
+@pytest.mark.usefixtures("numpy_default")
 def test_other_bad_arguments():
     w = xg.Variable([1.0], name="w")
     with pytest.raises(ValueError, match="appears twice"):

@@ -89,6 +89,7 @@ def test_a_float32_run_follows_the_float64_run():
         np.testing.assert_allclose(v32, v64, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.usefixtures("numpy_default")
 def test_variables_none_binds_what_the_loss_reads_and_an_unread_one_stays():
     variables, loss_fn = problem()
     opt = xg.optim.LBFGS(max_iter=2)
@@ -210,6 +211,7 @@ def test_load_state_dict_refuses_a_state_that_does_not_fit_and_changes_nothing()
         opt.state_dict([variables[1]])
 
 
+@pytest.mark.usefixtures("numpy_default")
 def test_copies_keep_their_own_history():
     variables, loss_fn = problem()
     opt = xg.optim.LBFGS(max_iter=3)

@@ -98,6 +98,7 @@ def test_weight_norm_outputs_and_gradients_match_torch(kind, dim, backend):
         np.testing.assert_allclose(g, t, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.usefixtures("numpy_default")
 @pytest.mark.parametrize("axis", [0, 1, None])
 def test_weight_norm_gradients_match_finite_differences(axis):
     layer = xg.nn.utils.weight_norm(xg.nn.Linear(3, 4, rng=0, dtype=F64), dim=axis)
@@ -209,6 +210,7 @@ def test_spectral_norm_of_an_embedding_and_a_1d_weight_match_torch():
     np.testing.assert_allclose(norm.weight.numpy(), np.arange(1, 5) / np.sqrt(30))
 
 
+@pytest.mark.usefixtures("numpy_default")
 def test_spectral_norm_moves_u_v_once_under_recompute_grad():
     """``xg.recompute_grad`` reruns the forward for the gradient: the buffers move once (the
     rerun uses the moved ones, so the gradient is the plain step's)."""
@@ -298,6 +300,7 @@ def test_spectral_norm_under_xg_function_moves_u_v_as_eager(backend):
     assert step.trace_count == 1 and len(step.programs()) == 1        # replayed
 
 
+@pytest.mark.usefixtures("numpy_default")
 def test_xg_function_traces_anew_after_weight_norm_and_removal():
     conv = xg.nn.Conv2d(1, 2, 3, bias=False, rng=0, dtype=F64)
     x = _x((1, 1, 4, 4), "numpy")
@@ -351,6 +354,7 @@ def test_inside_sequential_and_mlp_the_weight_is_recomputed(norm, backend):
 
 
 # -- state, removal, copies ---------------------------------------------------------------------
+@pytest.mark.usefixtures("numpy_default")
 @pytest.mark.parametrize("norm", ["weight", "spectral"])
 def test_state_dicts_round_trip(norm):
     def make(seed):
@@ -419,6 +423,7 @@ def test_a_custom_modules_variable_has_torchs_keys():
                                    theirs(torch.from_numpy(x)).detach().numpy(), rtol=1e-12)
 
 
+@pytest.mark.usefixtures("numpy_default")
 def test_removal_leaves_the_current_weight():
     layer = xg.nn.Linear(3, 4, rng=0, dtype=F64)
     xg.nn.utils.weight_norm(layer, dim=None)
@@ -452,6 +457,7 @@ def test_removal_leaves_the_current_weight():
     np.testing.assert_array_equal(conv2.weight.numpy(), raw)
 
 
+@pytest.mark.usefixtures("numpy_default")
 def test_a_tied_linear_parametrizes_the_shared_variable_as_torch():
     """``dec.weight = enc.weight``; ``spectral_norm(dec, "weight")``: the decoder reads the
     normalized weight, the embedding the raw one, ``original`` is the shared Variable."""

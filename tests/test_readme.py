@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import default_run_environ
+
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 
@@ -293,7 +295,7 @@ def test_the_train_extra_holds_everything_xpgrad_train_imports(tmp_path):
             if req.marker is None or req.marker.evaluate({"extra": ""}):
                 todo.append(req.name)
     res = subprocess.run([sys.executable, "-c", _IMPORTED, str(tmp_path)], capture_output=True,
-                         text=True, timeout=300)
+                         text=True, timeout=300, env=default_run_environ())
     assert res.returncode == 0, res.stderr[-3000:]
     # less what the interpreter imports before any code runs (site's .pth files, here)
     bare = subprocess.run([sys.executable, "-c", "import sys; print(sorted({m.split('.')[0] "

@@ -115,6 +115,7 @@ def test_rnn_scan_matches_a_per_step_graph(kernels, nonlinearity, rng):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.usefixtures("numpy_default")
 def test_fused_kernel_is_used_and_falls_back_for_other_dtypes(rng, monkeypatch):
     calls = []
     kern = NUMPY.kernels["lstm_scan"]

@@ -333,6 +333,7 @@ def test_unidirectional_layers_are_unchanged():
     assert (out.shape, h.shape, c.shape) == ((B, T, H), (2, B, H), (2, B, H))
 
 
+@pytest.mark.usefixtures("numpy_default")
 def test_dropout_acts_on_the_concatenated_outputs_between_layers_in_training_only():
     """Dropout between stacked bidirectional layers (PyTorch's placement: on each layer's
     ``[forward | reverse]`` output but the last's); ``eval()`` turns it off, giving the

@@ -147,6 +147,7 @@ def test_numba_matches_torch_time_major(kind, backend):
     assert_same(kind, ref, ours, *data(kind, 2, 2, (T, B, I), B, seed=1))
 
 
+@pytest.mark.usefixtures("numpy_default")
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("bidirectional", [False, True], ids=["one-way", "bidirectional"])
 @pytest.mark.parametrize("batch_first", [False, True], ids=["time-major", "batch-first"])

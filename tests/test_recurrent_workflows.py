@@ -196,6 +196,7 @@ def test_stateful_chunks_by_hand_are_tbptt_train(backend, rng):
     np.testing.assert_allclose(by_hand, result.losses, rtol=1e-12)
 
 
+@pytest.mark.usefixtures("numpy_default")
 def test_stateful_chunks_train_as_torch_with_its_bias_hh_frozen(rng):
     """PyTorch's two biases each get the bias gradient, so its SGD moves their sum twice as far
     (and its clipping sees the bias gradient twice): with ``bias_hh`` frozen it trains

@@ -11,6 +11,7 @@ import pytest
 import xpgrad as xg
 
 
+@pytest.mark.usefixtures("numpy_default")
 def test_an_index_on_another_backend_is_a_mixed_backend_error():
     x = xg.asarray(np.arange(5.0), backend="numba")
     i = xg.asarray([1])

@@ -54,6 +54,7 @@ def test_blockwise_refuses_a_block_of_the_wrong_shape():
             lambda rng, shape, dtype: np.ones(3), 4), rng=0)
 
 
+@pytest.mark.usefixtures("numpy_default")
 def test_blockwise_refuses_integer_blocks_and_casts_float_ones():
     with pytest.raises(TypeError, match="blockwise: init <lambda> returned int64 values"):
         xg.nn.init.blockwise(lambda rng, shape, dtype: np.ones(shape, int), 2)(0, (2, 4))

@@ -80,6 +80,7 @@ def _tied(backend_enc="numpy", backend_dec="numpy"):
     return enc, dec
 
 
+@pytest.mark.usefixtures("numpy_default")
 def test_assigning_w_after_tying_unties_the_linear():
     enc, dec = _tied()
     dec.weight = enc.weight
@@ -169,6 +170,7 @@ def test_xpgrad_activations_are_still_taken():
 
 
 # -- 8. generate_square_subsequent_mask(sz, device=None, dtype=None): PyTorch's signature -------
+@pytest.mark.usefixtures("numpy_default")
 def test_generate_square_subsequent_mask_takes_torchs_device_and_dtype():
     make = xg.nn.Transformer.generate_square_subsequent_mask
     expected = torch.nn.Transformer.generate_square_subsequent_mask(4, dtype=torch.float64)
@@ -199,6 +201,7 @@ def test_clip_global_norm_refuses_integer_gradients(values):
 
 
 # -- 8. Tensor.to(other.device), PyTorch's habit, and its keywords ------------------------------
+@pytest.mark.usefixtures("numpy_default")
 def test_tensor_to_a_device_moves_it_and_records_the_move():
     if not backend_report()["numba"]["available"]:
         pytest.skip("numba is not installed")

@@ -359,6 +359,7 @@ def test_bad_writes_raise_clear_errors(key, value, error, match):
     assert x.tolist() == [[0.0, 0.0], [0.0, 0.0]]
 
 
+@pytest.mark.usefixtures("numpy_default")
 def test_a_value_on_another_backend_is_refused():
     other = xg.get_backend("numba") if "numba" in backend_report() and \
         backend_report()["numba"].get("available") else None

@@ -26,6 +26,7 @@ def _tape():
     (lambda: "ab", TypeError, "must hold numbers .* got strings or objects"),
     (lambda: xg.asarray([1.0, 1.0], backend="numba"), xg.MixedBackendError,
      "output_gradients is on backend 'numba' but the target on 'numpy'")])
+@pytest.mark.usefixtures("numpy_default")
 def test_output_gradients_a_cast_would_spoil_are_refused(cotangent, error, match):
     tape, x, y = _tape()
     with pytest.raises(error, match=match):

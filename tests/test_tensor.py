@@ -12,6 +12,7 @@ import xpgrad as xg
 
 # -- properties -------------------------------------------------------------------------------
 
+@pytest.mark.usefixtures("numpy_default")
 def test_properties():
     t = xg.asarray([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
     assert t.shape == (2, 3) and t.ndim == 2 and t.size == 6
@@ -42,6 +43,7 @@ def test_setitem_gives_the_tensor_a_new_value_and_changes_no_other():
     assert t.tolist() == [5.0, 2.0] and other.tolist() == [1.0, 2.0]
 
 
+@pytest.mark.usefixtures("numpy_default")
 def test_to_same_backend_is_identity():
     t = xg.ones(2)
     assert t.to("numpy") is t

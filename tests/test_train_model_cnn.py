@@ -11,6 +11,7 @@ from xpgrad.models import MODELS
 from xpgrad.training import TrainConfig, train
 
 
+@pytest.mark.usefixtures("numpy_default")
 def test_the_cnn_is_conv_relu_pool_per_hidden_size_then_a_read_out():
     model = MODELS["cnn"].build(load_digits(), [4, 6, 5], xg.random.default_rng(0), "numpy")
     convs = [m for m in model.layers if isinstance(m, xg.nn.Conv2d)]

@@ -238,6 +238,7 @@ def test_standardizing_an_empty_training_split_names_it():
         xg.data.normalized(ds)
 
 
+@pytest.mark.usefixtures("numpy_default")
 @pytest.mark.skipif("numba" not in BACKENDS, reason="needs two backends")
 def test_a_layer_left_on_the_default_backend_is_named_in_the_mixed_backend_error():
     rng = xg.random.default_rng(0, backend="numba")

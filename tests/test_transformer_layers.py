@@ -70,6 +70,7 @@ def test_masks_match_torch(masks):
     compare(theirs, ours, [tgt, memory], **kwargs)
 
 
+@pytest.mark.usefixtures("numpy_default")
 def test_a_callable_activation_matches_torch():
     torch.manual_seed(0)
     theirs = torch.nn.TransformerEncoderLayer(E, H, F, activation=torch.nn.functional.silu,

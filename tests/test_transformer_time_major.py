@@ -90,6 +90,7 @@ def test_transformer_sequence_first_matches_torch(backend):
             src_key_padding_mask=_padding(2, 6), memory_key_padding_mask=_padding(2, 6))
 
 
+@pytest.mark.usefixtures("numpy_default")
 def test_stacks_of_sequence_first_layers_match_torch():
     torch.manual_seed(0)
     t_layer = torch.nn.TransformerEncoderLayer(E, H, F, dtype=torch.float64)

@@ -38,8 +38,9 @@ def _weights(parts, seed):
     return [rng.standard_normal(tuple(p.shape)) for p in parts]
 
 
-def xpgrad_values_and_grads(fn, arrays, backend="numpy", dtype="float64", seed=0):
-    """``(outputs, gradients)`` of ``fn`` as NumPy arrays (a gradient None when unconnected)."""
+def xpgrad_values_and_grads(fn, arrays, backend=None, dtype="float64", seed=0):
+    """``(outputs, gradients)`` of ``fn`` as NumPy arrays (a gradient None when unconnected),
+    on ``backend`` (None: the current one, so that tensors ``fn`` makes itself meet them)."""
     xs = [xg.asarray(a, dtype=dtype, backend=backend) for a in arrays]
     with xg.GradientTape() as tape:
         tape.watch(xs)

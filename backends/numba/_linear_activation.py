@@ -106,11 +106,15 @@ def _forward(fused, fused_par, numpy_activate):
 
 def _gradient(fused_in_place, bwd_par, bwd_in_place_par, in_place):
     """``gradient(g, y) -> (gz, db)`` by the one-pass loop (on ``g``, or a copy of it), or from
-    ``PAR_MIN`` entries by the activation's threaded loop and NumPy's column sum; None
-    (decline) for other layouts."""
-    def gradient(g, y):
-        if not (_rows(g) and _rows(y)):
-            return None
+    ``PAR_MIN`` entries by the activation's threaded loop and NumPy's column sum. A ``g`` or
+    ``y`` that is not C-contiguous rows (the broadcast seed of a ``sum``) is copied into rows
+    first: the kernel cannot decline, as the node it recorded keeps no output for the generic
+    rule to read."""
+    def gradient(g, y, in_place=in_place):
+        if not _rows(g):
+            g, in_place = np.ascontiguousarray(g), True       # a fresh copy: write over it
+        if not _rows(y):
+            y = np.ascontiguousarray(y)
         n = g.size
         if n >= _config.PAR_MIN:
             gf, yf = g.reshape(-1), y.reshape(-1)

@@ -13,7 +13,10 @@ import sys
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _SKIP = (os.path.join(_PACKAGE, ""), os.path.join(os.path.dirname(_PACKAGE), "backends", ""))
-_LIBRARIES = ("numpy", "array_api_compat", "numba", "cupy", "contextlib.py", "functools.py")
+#: a frame is the array libraries' when a directory of its file is one of these packages, or the
+#: file one of these modules (whole names: a user's ``~/numba_project/step.py`` is the user's)
+_LIBRARIES = frozenset(("numpy", "array_api_compat", "numba", "cupy", "cupyx", "cupy_backends"))
+_LIBRARY_FILES = frozenset(("contextlib.py", "functools.py"))
 
 
 class TraceError(RuntimeError):
@@ -101,8 +104,20 @@ def user_line() -> str | None:
     frame = sys._getframe(1)
     while frame is not None:
         name = frame.f_code.co_filename
-        if not name.startswith(_SKIP) and not any(part in name for part in _LIBRARIES) \
+        if not name.startswith(_SKIP) and not _in_library(name) \
                 and not name.startswith(("<frozen", "<xg.function")):
             return f"{name}:{frame.f_lineno}"
         frame = frame.f_back
     return None
+
+
+def _in_library(filename) -> bool:
+    """Whether ``filename`` is a file of the array libraries (``_LIBRARIES``, ``_LIBRARY_FILES``).
+
+    >>> _in_library("/venv/site-packages/numpy/_core/fromnumeric.py")
+    True
+    >>> _in_library("/home/me/numba_experiments/train.py")
+    False
+    """
+    parts = filename.replace("\\", "/").split("/")
+    return parts[-1] in _LIBRARY_FILES or not _LIBRARIES.isdisjoint(parts[:-1])
