@@ -48,8 +48,9 @@ def _read(xp, x, key, backend):
     batched): NumPy's boolean index of a random (256, 256) mask takes 210 us, branching on
     each element; its raveled nonzero 24 us and the take 10."""
     mask = key[0] if len(key) == 1 or (len(key) == 2 and key[1] is Ellipsis) else None
-    if mask is None or type(mask) is not type(x) or type(x) is not backend.array_class \
-            or not _is_bool(mask) or mask.ndim == 0 or mask.shape != x.shape[:mask.ndim]:
+    # (the backend's own arrays have NumPy's dtypes: a kind)
+    if type(x) is not backend.array_class or type(mask) is not type(x) \
+            or mask.dtype.kind != "b" or mask.ndim == 0 or mask.shape != x.shape[:mask.ndim]:
         return index(x, key)
     places = xp.nonzero(xp.reshape(mask, (-1,)))[0]
     return xp.take(xp.reshape(x, (-1,) + tuple(x.shape[mask.ndim:])), places, axis=0)
