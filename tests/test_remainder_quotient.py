@@ -1,8 +1,8 @@
 """``remainder``'s gradient for its divisor, ``-g * floor(x / y)``: the quotient read off the
 forward's remainder where every one is finite (``ops/elementwise.py``'s ``_floor_quotient``),
 else NumPy's ``floor_divide``. Against ``floor_divide`` (exactly in float64; in float32
-exactly below 2**20, within 4 ulp past it), PyTorch's gradients and float64 finite differences; zeros, infinities
-and NaN divisors take ``floor_divide``."""
+exactly below 2**20, within 4 ulp past it), PyTorch's gradients and float64 finite
+differences; zeros, infinities and NaN divisors take ``floor_divide``."""
 import numpy as np
 import pytest
 

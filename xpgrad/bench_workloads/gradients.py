@@ -4,8 +4,8 @@ twice more, a masked update through ``np.add.at``'s slow path, an ``embedding_ba
 bags padded to the longest, a multi-label hinge over every class position, a mask read by
 its N-d positions, a product's gradient through the general way for zeros, sorted repeats
 and a nearest upsampling scattered by ``np.add.at``, a remainder's quotient by a second slow
-ufunc. Each is timed forward and backward with a fixed output gradient, at one natural
-size."""
+ufunc, an ``unstack`` recorded as a node per row. Each is timed forward and backward with a
+fixed output gradient, at one natural size."""
 from __future__ import annotations
 
 import numpy as np
@@ -14,13 +14,14 @@ from ._libs import Unavailable, _Lib, measured  # noqa: F401 (_Lib: the example)
 from .ops import _differentiate
 
 GRADIENT_OPS = ("sort", "median", "at_mask_add", "embedding_bag_max", "multilabel_margin",
-                "getitem_mask", "prod_rows", "repeat_counts", "nearest_1d", "remainder")
+                "getitem_mask", "prod_rows", "repeat_counts", "nearest_1d", "remainder",
+                "unstack_rows")
 
 
 def _inputs(name):
     """``(differentiated input, other inputs, output shape)`` as NumPy arrays."""
     rng = np.random.default_rng(11)
-    if name in ("sort", "median", "at_mask_add", "getitem_mask", "prod_rows"):
+    if name in ("sort", "median", "at_mask_add", "getitem_mask", "prod_rows", "unstack_rows"):
         x = rng.normal(size=(256, 256)).astype(np.float32)
         out = {"median": (256,), "prod_rows": (256,),
                "getitem_mask": (int((x > 0.3).sum()),)}.get(name, (256, 256))
@@ -63,7 +64,8 @@ def _function(lib, name):
                 "prod_rows": lambda x, mask: xg.prod(x, axis=1),
                 "repeat_counts": lambda x, counts: xg.repeat(x, counts, axis=0),
                 "nearest_1d": lambda x: xg.nn.interpolate(x, size=300, mode="nearest"),
-                "remainder": lambda y, x: xg.remainder(x, y)}[name]
+                "remainder": lambda y, x: xg.remainder(x, y),
+                "unstack_rows": lambda x, mask: xg.stack(xg.unstack(x)[::-1])}[name]
     if lib.kind == "torch":
         F = lib.torch.nn.functional
         return {"sort": lambda x, mask: lib.torch.sort(x, dim=1, stable=True).values,
@@ -76,7 +78,8 @@ def _function(lib, name):
                 "prod_rows": lambda x, mask: lib.torch.prod(x, 1),
                 "repeat_counts": lambda x, counts: lib.torch.repeat_interleave(x, counts, 0),
                 "nearest_1d": lambda x: F.interpolate(x, size=300, mode="nearest"),
-                "remainder": lambda y, x: lib.torch.remainder(x, y)}[name]
+                "remainder": lambda y, x: lib.torch.remainder(x, y),
+                "unstack_rows": lambda x, mask: lib.torch.stack(lib.torch.unbind(x)[::-1])}[name]
     jnp = lib.jax.numpy
     if name == "sort":
         return lambda x, mask: jnp.sort(x, axis=1)

@@ -202,9 +202,9 @@ logaddexp = binary("logaddexp", _logaddexp,
 def _floor_quotient(xp, ans, x, y):
     """``floor(x / y)``, NumPy's ``floor_divide``, read off the remainder ``ans`` where every
     one is finite (the values may be read: not while ``xg.function`` traces): ``(x - ans) / y``
-    rounded to the integer it is but for rounding (a float32 quotient past 2**21 may land 1 or
-    2 away, a relative 2e-7). ``floor_divide`` runs a scalar ``divmod`` per element: 1.4 ms for 65536
-    float32, against 4 passes here."""
+    rounded to the integer it is but for rounding (a float32 quotient past 2**21 may land 1
+    or 2 away, a relative 2e-7). ``floor_divide`` runs a scalar ``divmod`` per element: 1.4 ms
+    for 65536 float32, against 4 passes here."""
     from .linalg_helpers import readable
 
     if readable(ans) and bool(xp.all(xp.isfinite(ans))):
