@@ -116,3 +116,14 @@ def test_traced_and_vmapped_inputs_keep_a_node_per_slice():
     per_row = xg.vmap(xg.grad(lambda r: xg.sum(xg.unstack(r)[1] ** 2)))(xg.asarray(x)).numpy()
     np.testing.assert_allclose(per_row[:, 1], 2 * x[:, 1])
     np.testing.assert_array_equal(np.delete(per_row, 1, axis=1), 0.0)
+
+
+def test_inside_a_recomputed_block():
+    rng = np.random.default_rng(4)
+    x = xg.asarray(rng.standard_normal((3, 4)))
+    block = xg.recompute_grad(lambda a: _use(xg.unstack(a), xg))
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        y = block(x)
+    want = xg.grad(lambda a: _use(xg.unstack(a), xg))(x)
+    np.testing.assert_allclose(tape.gradient(y, x).numpy(), want.numpy(), rtol=1e-12)
