@@ -127,3 +127,14 @@ def test_inside_a_recomputed_block():
         y = block(x)
     want = xg.grad(lambda a: _use(xg.unstack(a), xg))(x)
     np.testing.assert_allclose(tape.gradient(y, x).numpy(), want.numpy(), rtol=1e-12)
+
+
+def test_a_closure_unstacked_under_vmap_reaches_the_outer_tape():
+    rng = np.random.default_rng(5)
+    w, xs = xg.asarray(rng.standard_normal((3, 4))), xg.asarray(rng.standard_normal((5, 4)))
+    with xg.GradientTape() as tape:
+        tape.watch(w)
+        y = xg.sum(xg.vmap(lambda v: xg.sum(xg.unstack(w)[1] * v))(xs))
+    want = np.zeros((3, 4))
+    want[1] = xs.numpy().sum(axis=0)
+    np.testing.assert_allclose(tape.gradient(y, w).numpy(), want, rtol=1e-12)
