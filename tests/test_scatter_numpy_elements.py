@@ -25,6 +25,7 @@ def _both(target, key, values):
 def _keys(rng):
     i, j = rng.integers(0, 6, 500), rng.integers(-5, 5, 500)
     mask2 = rng.uniform(size=(6, 5)) < 0.4
+    mask3 = rng.uniform(size=(4, 3, 5)) < 0.6
     return {
         "repeats_and_negatives": ((i, j), (6, 5), (500,)),
         "trailing_axes": ((i, j), (6, 5, 3), (500, 3)),
@@ -32,6 +33,10 @@ def _keys(rng):
         "mask_2d": ((mask2,), (6, 5), (int(mask2.sum()),)),
         "mask_then_axis": ((mask2, slice(None)), (6, 5, 4), (int(mask2.sum()), 4)),
         "mask_1d": ((mask2[:, 0],), (6, 5), (int(mask2[:, 0].sum()), 5)),
+        "array_then_mask": ((i[:int(mask2.sum())] % 3, mask2), (3, 6, 5, 2),
+                            (int(mask2.sum()), 2)),
+        "mask_3d": ((mask3,), (4, 3, 5), (int(mask3.sum()),)),
+        "all_true": ((np.ones((6, 5), bool),), (6, 5), (30,)),
         "three_arrays": ((i % 2, i % 3, j % 4), (2, 3, 4, 2), (500, 2)),
         "unsigned_and_narrow": ((i.astype(np.uint64), (j % 5).astype(np.uint8),
                                  (j % 2).astype(np.int32)), (6, 5, 2), (500,)),
@@ -67,7 +72,9 @@ def test_what_it_leaves_to_add_at():
                              (np.zeros((4, 8))[:, ::2], (i, j), np.ones(300)),
                              (target, (i, j), np.ones(300, np.float32)),
                              (target.astype(np.int64), (i, j), np.ones(300, np.int64)),
-                             (target, (i[:0], j[:0]), np.ones(0))]:
+                             (target, (i[:0], j[:0]), np.ones(0)),
+                             (target, (np.ones((4, 3), bool),), np.ones(12)),
+                             (target, (np.zeros((4, 4), bool),), np.ones(0))]:
         assert not scatter.add_elements(tgt, key, values, min_elements=0)
     assert not target.any()
     few = scatter.MIN_FLAT - 1

@@ -1,7 +1,9 @@
 """The backward walk of a GradientTape: vjp rules in reverse over the recorded nodes.
 
 A node is the flat tuple ``GradientTape._record`` appends (``tape.py``): primitive and kernel by
-index, whether the node is lean (below), output key, input keys (0: no gradient wanted),
+index, whether the node is lean (below), output key (a tuple of keys for a node of several
+outputs, ``unstack``'s: its joint rule gets their gradients as a list), input keys (0: no
+gradient wanted),
 residuals (the raw inputs the rule reads, Python scalars and small arrays; None for a larger
 array it does not read), output (or None), the kernel's saved value, backend (None: the
 tape's first), params as items, ``(shape, dtype code)`` of the array inputs not saved, and the
@@ -65,7 +67,11 @@ def _walk(nodes, home, seeds, skeys, consume, higher, after=None, defer=False):
         node = pop() if consume else nodes[n]
         g = take(node[3], None)
         if g is None:
-            continue
+            if node[3].__class__ is not tuple:
+                continue
+            g = _outputs_gradients(node[3], take, grads, skeys, owned)
+            if g is None:
+                continue
         prim, kern, plain, okey, ks, res, ans, saved, be, params, fits, variables = node
         if owned:
             owned.discard(okey)        # the rules below may return g itself, or views of it
@@ -246,6 +252,21 @@ def _walk(nodes, home, seeds, skeys, consume, higher, after=None, defer=False):
     if after is not None and walked:
         after(0, grads)
     return grads
+
+
+def _outputs_gradients(okeys, take, grads, skeys, owned):
+    """The gradients of a node of several outputs (``GradientTape._record_outputs``), None
+    where an output has none, taken out of ``grads`` (a source's stays there for the caller);
+    None where no output has one."""
+    gs = [take(k, None) for k in okeys]
+    found = False
+    for k, g in zip(okeys, gs):
+        if g is not None:
+            found = True
+            owned.discard(k)        # the rule may return it, or a view of it
+            if k in skeys:
+                grads[k] = g
+    return gs if found else None
 
 
 def _per_example(vjp, name):

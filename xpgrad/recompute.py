@@ -148,6 +148,9 @@ class _Reads:
     def _record_two(self, prim, a, b, raws, out, saved, kern):
         self._record(prim, (a, b), raws, out, {}, saved, kern, False)
 
+    def _record_outputs(self, prim, x, raw, outs, params, nested):
+        self._record(prim, (x,), (raw,), None, params, None, None, nested)
+
 
 def _checkpointed_call(fn, args, kwargs):
     name = _name(fn)

@@ -189,6 +189,29 @@ class TapeRecording:
                             (ka, kb), raws, out._data if keep_out else None, saved, None, None,
                             fits, variables))
 
+    def _record_outputs(self, prim, x, raw, outs, params, nested):
+        """Append one node for ``outs``, the several outputs of ``prim(x)`` (``unstack``'s
+        slices), if ``x`` is on this tape: its output key is the tuple of theirs, and its joint
+        rule gets the list of their gradients, None where one has none (``backward._walk``).
+        The rule reads ``x``'s shape and dtype only."""
+        ks, hit, variables = self._input_keys((x,), nested)
+        if not hit:
+            return
+        keys = self._keys
+        okeys = []
+        for out in outs:
+            k = out._key
+            if not k:
+                k = out._key = next_key()
+            keys.add(k)
+            okeys.append(k)
+        be = x._backend
+        if self._home is None:
+            self._home = be
+        self._nodes.append((prim.index, None, False, tuple(okeys), tuple(ks), (None,), None,
+                            None, None if be is self._home else be, tuple(params.items()),
+                            (_stand_in(raw),), variables))
+
     def _input_keys(self, args, nested):
         """``(keys, hit, variables)`` of a node's inputs: each input's key on this tape (0: no
         gradient wanted), whether any is on it, and by position the trainable Variables among

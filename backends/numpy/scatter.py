@@ -25,6 +25,8 @@ True
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 #: below this many added elements ``np.add.at`` is as fast: the checks and index here cost
@@ -35,6 +37,14 @@ MIN_ELEMENTS = 2048
 #: through their tuple about 8 ns an entry, folded about 11 us and 1.8 ns an entry (float32,
 #: two arrays into (256, 256), one core: 9 against 13 us at 1024 entries, 34 against 18 at 4096)
 MIN_FLAT = 2048
+
+#: sorted ids whose runs of one id are at most this long are added a run position at a time
+#: (``_add_runs``): each position costs a gather and an indexed add of the distinct ids' slices
+MAX_RUN = 8
+
+#: slices of fewer elements than this are gathered and added in a moved copy (``_add_runs``):
+#: NumPy indexes an inner axis element by element
+_SHORT_SLICE = 16
 
 #: a target that is not C-contiguous goes through the padded sums from this many elements,
 #: before through ``np.add.at`` (which takes about 6 ns an element against their 2 and 0.1 ms
@@ -87,6 +97,10 @@ def add_rows(target, key, values, min_elements=MIN_ELEMENTS) -> bool:
     flat_ids = ids.reshape(-1).astype(np.intp, copy=False)
     if lo < 0:
         flat_ids = np.where(flat_ids < 0, flat_ids + n, flat_ids)
+    if _non_decreasing(flat_ids) and _add_runs(
+            target, axis, flat_ids,
+            values.reshape(target.shape[:axis] + (flat_ids.size,) + target.shape[axis + 1:])):
+        return True
     if axis:
         values = np.moveaxis(values, range(axis, axis + ids.ndim), range(ids.ndim))
     rows = values.reshape(flat_ids.size, -1)
@@ -128,34 +142,42 @@ def add_elements(target, key, values, min_elements=MIN_FLAT) -> bool:
             or target.dtype.kind not in "fc" or values.dtype != target.dtype \
             or not target.flags.c_contiguous:         # (a traced array: xg.function's record)
         return False
-    arrays, used, masks = [], 0, False
+    arrays, extents, axes, used, mask_size = [], [], 0, 0, 0
     for k in key:
         if not isinstance(k, np.ndarray) or k.dtype.kind not in "iub" or k.ndim == 0:
             break
         if k.dtype.kind == "b":
-            arrays.extend(np.nonzero(k))
-            masks = True
+            if k.shape != target.shape[axes:axes + k.ndim]:
+                return False                          # np.add.at raises the IndexError
+            # the mask's true places as positions in its raveled axes: its 1-D nonzero (a
+            # random (256, 256) mask: 24 us, against 280 for its 2-D one)
+            arrays.append(np.flatnonzero(k))
+            extents.append(k.size)
+            axes += k.ndim
+            mask_size += k.size
         else:
             arrays.append(k)
+            extents.append(target.shape[axes] if axes < target.ndim else 0)
+            axes += 1
         used += 1
-    if (len(arrays) < 2 and not masks) or len(arrays) > target.ndim or not all(
+    if (len(arrays) < 2 and not mask_size) or axes > target.ndim or not all(
             k is Ellipsis or (isinstance(k, slice) and k == slice(None)) for k in key[used:]):
         return False
     try:
         arrays = np.broadcast_arrays(*arrays)
     except ValueError:
         return False                                  # np.add.at raises the IndexError
-    if arrays[0].size < min_elements or arrays[0].size == 0:
+    if arrays[0].size == 0 or max(arrays[0].size, mask_size) < min_elements:
         return False
     flat = np.zeros(arrays[0].shape, dtype=np.intp)
-    for ids, n in zip(arrays, target.shape):
+    for ids, n in zip(arrays, extents):
         lo, hi = int(ids.min()), int(ids.max())
         if lo < -n or hi >= n:
             return False
         ids = ids.astype(np.intp, copy=False)              # (uint64 would not add in place)
         flat *= n
         flat += np.where(ids < 0, ids + n, ids) if lo < 0 else ids
-    trailing = target.shape[len(arrays):]
+    trailing = target.shape[axes:]
     try:
         values = np.broadcast_to(values, flat.shape + trailing)
     except ValueError:
@@ -165,6 +187,41 @@ def add_elements(target, key, values, min_elements=MIN_FLAT) -> bool:
     values = values.reshape((flat.size,) + trailing)
     if not (trailing and add_rows(rows, (flat,), values)):
         np.add.at(rows, flat, values)
+    return True
+
+
+def _non_decreasing(ids) -> bool:
+    """Whether the 1-D ``ids`` never decrease; a prefix is asked first (ids in any order
+    fail it, at the cost of a few dozen comparisons)."""
+    head = ids[:33]
+    return bool((head[1:] >= head[:-1]).all()) and bool((ids[1:] >= ids[:-1]).all())
+
+
+def _add_runs(target, axis, ids, values) -> bool:
+    """``target[(:,) * axis + (ids,)] += values`` for non-decreasing 1-D ``ids`` (a
+    ``repeat`` by counts, a nearest upsampling, a ``take`` of sorted rows) whose runs of one id
+    are at most ``MAX_RUN`` long: the k-th slice of every run added at the distinct ids, for k
+    = 0, 1, ...: the same additions in the same order as ``np.add.at`` (bitwise the same).
+    Where the slices are short (``axis`` the last), the runs are summed along a leading axis
+    of a moved copy, then added to ``target`` (only the association differs: ``t + (v1 +
+    v2)`` for ``(t + v1) + v2``). False (nothing done) for longer runs. Float32, one core:
+    407 sorted rows of 256 (runs up to 3) into 256, 50 us against 110 by the flat
+    ``np.add.at``; (16, 32, 300) into (16, 32, 256) along the last axis, 300 against 1080."""
+    starts = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1])))
+    counts = np.diff(np.append(starts, ids.size))
+    longest = int(counts.max())
+    if longest > MAX_RUN:
+        return False
+    if axis and math.prod(target.shape[axis + 1:]) < _SHORT_SLICE:
+        moved = np.ascontiguousarray(np.moveaxis(values, axis, 0))
+        sums = np.zeros((target.shape[axis],) + moved.shape[1:], target.dtype)
+        _add_runs(sums, 0, ids, moved)
+        target += np.moveaxis(sums, 0, axis)
+        return True
+    lead = (slice(None),) * axis
+    for k in range(longest):
+        live = starts if k == 0 else starts[counts > k]
+        target[lead + (ids[live],)] += values[lead + (live + k,)]
     return True
 
 

@@ -73,6 +73,11 @@ class KeptTape(GradientTape):
             self._adopt_read(b)
         _TAPE_RECORD_TWO(self, prim, a, b, raws, out, saved, kern)
 
+    def _record_outputs(self, prim, x, raw, outs, params, nested):
+        if x._key not in self._keys and x._key:
+            self._adopt_read(x)
+        _TAPE_RECORD_OUTPUTS(self, prim, x, raw, outs, params, nested)
+
     def _access(self, variable):
         key = super()._access(variable)         # (trainable Variables, when one outside would)
         if key:
@@ -84,6 +89,7 @@ class KeptTape(GradientTape):
 _TAPE_RECORD = GradientTape._record
 _TAPE_RECORD_ONE = GradientTape._record_one
 _TAPE_RECORD_TWO = GradientTape._record_two
+_TAPE_RECORD_OUTPUTS = GradientTape._record_outputs
 _NOBODY = OuterTapes(())
 
 

@@ -1,8 +1,11 @@
 """Single operations whose forward+backward was once several times PyTorch's for an
 algorithmic reason (a probe of the namespace against PyTorch): a sort's gradient that sorted
 twice more, a masked update through ``np.add.at``'s slow path, an ``embedding_bag`` max over
-bags padded to the longest, a multi-label hinge over every class position. Each is timed
-forward and backward with a fixed output gradient, at one natural size."""
+bags padded to the longest, a multi-label hinge over every class position, a mask read by
+its N-d positions, a product's gradient through the general way for zeros, sorted repeats
+and a nearest upsampling scattered by ``np.add.at``, a remainder's quotient by a second slow
+ufunc, an ``unstack`` recorded as a node per row. Each is timed forward and backward with a
+fixed output gradient, at one natural size."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,16 +13,28 @@ import numpy as np
 from ._libs import Unavailable, _Lib, measured  # noqa: F401 (_Lib: the example)
 from .ops import _differentiate
 
-GRADIENT_OPS = ("sort", "median", "at_mask_add", "embedding_bag_max", "multilabel_margin")
+GRADIENT_OPS = ("sort", "median", "at_mask_add", "embedding_bag_max", "multilabel_margin",
+                "getitem_mask", "prod_rows", "repeat_counts", "nearest_1d", "remainder",
+                "unstack_rows")
 
 
 def _inputs(name):
     """``(differentiated input, other inputs, output shape)`` as NumPy arrays."""
     rng = np.random.default_rng(11)
-    if name in ("sort", "median", "at_mask_add"):
+    if name in ("sort", "median", "at_mask_add", "getitem_mask", "prod_rows", "unstack_rows"):
         x = rng.normal(size=(256, 256)).astype(np.float32)
-        out = (256,) if name == "median" else (256, 256)
+        out = {"median": (256,), "prod_rows": (256,),
+               "getitem_mask": (int((x > 0.3).sum()),)}.get(name, (256, 256))
         return x, (x > 0.3,), out
+    if name == "repeat_counts":
+        counts = rng.integers(0, 4, 256)
+        return rng.normal(size=(256, 256)).astype(np.float32), (counts,), \
+            (int(counts.sum()), 256)
+    if name == "nearest_1d":
+        return rng.normal(size=(16, 32, 256)).astype(np.float32), (), (16, 32, 300)
+    if name == "remainder":          # the divisor differentiated: the quotient's gradient
+        return rng.uniform(0.1, 2.0, (256, 256)).astype(np.float32), \
+            (rng.normal(size=(256, 256)).astype(np.float32),), (256, 256)
     if name == "embedding_bag_max":
         ids = rng.integers(0, 10000, 2048)
         offsets = np.concatenate([[0], np.sort(rng.choice(np.arange(1, 2048), 127,
@@ -44,7 +59,13 @@ def _function(lib, name):
                 "at_mask_add": lambda x, mask: x.at[mask].add(1.0),
                 "embedding_bag_max": lambda w, ids, offsets: xg.nn.embedding_bag(
                     ids, w, offsets, mode="max"),
-                "multilabel_margin": xg.losses.multilabel_margin}[name]
+                "multilabel_margin": xg.losses.multilabel_margin,
+                "getitem_mask": lambda x, mask: x[mask],
+                "prod_rows": lambda x, mask: xg.prod(x, axis=1),
+                "repeat_counts": lambda x, counts: xg.repeat(x, counts, axis=0),
+                "nearest_1d": lambda x: xg.nn.interpolate(x, size=300, mode="nearest"),
+                "remainder": lambda y, x: xg.remainder(x, y),
+                "unstack_rows": lambda x, mask: xg.stack(xg.unstack(x)[::-1])}[name]
     if lib.kind == "torch":
         F = lib.torch.nn.functional
         return {"sort": lambda x, mask: lib.torch.sort(x, dim=1, stable=True).values,
@@ -52,7 +73,13 @@ def _function(lib, name):
                 "at_mask_add": lambda x, mask: x + mask.to(x.dtype),
                 "embedding_bag_max": lambda w, ids, offsets: F.embedding_bag(
                     ids, w, offsets, mode="max"),
-                "multilabel_margin": F.multilabel_margin_loss}[name]
+                "multilabel_margin": F.multilabel_margin_loss,
+                "getitem_mask": lambda x, mask: x[mask],
+                "prod_rows": lambda x, mask: lib.torch.prod(x, 1),
+                "repeat_counts": lambda x, counts: lib.torch.repeat_interleave(x, counts, 0),
+                "nearest_1d": lambda x: F.interpolate(x, size=300, mode="nearest"),
+                "remainder": lambda y, x: lib.torch.remainder(x, y),
+                "unstack_rows": lambda x, mask: lib.torch.stack(lib.torch.unbind(x)[::-1])}[name]
     jnp = lib.jax.numpy
     if name == "sort":
         return lambda x, mask: jnp.sort(x, axis=1)

@@ -199,9 +199,22 @@ logaddexp = binary("logaddexp", _logaddexp,
                    lambda xp, g, ans, x, y: _logaddexp_d(xp, g, ans, x, y),
                    lambda xp, g, ans, x, y: _logaddexp_d(xp, g, ans, y, x),
                    doc="Elementwise ``log(exp(x1) + exp(x2))``, computed stably.")
+def _floor_quotient(xp, ans, x, y):
+    """``floor(x / y)``, NumPy's ``floor_divide``, read off the remainder ``ans`` where every
+    one is finite (the values may be read: not while ``xg.function`` traces): ``(x - ans) / y``
+    rounded to the integer it is but for rounding (a float32 quotient past 2**21 may land 1
+    or 2 away, a relative 2e-7). ``floor_divide`` runs a scalar ``divmod`` per element: 1.4 ms
+    for 65536 float32, against 4 passes here."""
+    from .linalg_helpers import readable
+
+    if readable(ans) and bool(xp.all(xp.isfinite(ans))):
+        return xp.round((x - ans) / y)
+    return xp.floor_divide(x, y)
+
+
 remainder = binary("remainder", _arithmetic(lambda xp, x, y: xp.remainder(x, y)),
                    lambda xp, g, ans, x, y: g,
-                   lambda xp, g, ans, x, y: -g * xp.floor_divide(x, y),
+                   lambda xp, g, ans, x, y: -g * _floor_quotient(xp, ans, x, y),
                    doc="Elementwise ``x1 % x2`` with the sign of ``x2`` (as Python's ``%``); "
                        "its gradient is 1 for ``x1`` and ``-floor(x1 / x2)`` for ``x2``.")
 atan2 = binary("atan2", lambda xp, x, y: xp.atan2(_inexact(xp, x), _inexact(xp, y)),

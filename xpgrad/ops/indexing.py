@@ -42,8 +42,21 @@ def _getitem_vjp(xp, g, ans, x, key, backend):
     return Scatter(x.shape, key, g, backend)     # the tape adds it into one buffer
 
 
-_getitem = Primitive("getitem", lambda xp, x, key, backend: index(x, key), _getitem_vjp,
-                     saves=())
+def _read(xp, x, key, backend):
+    """``x[key]``. A key that is one mask over ``x``'s leading axes is read through the mask's
+    flat positions where ``x`` and the mask are the backend's own arrays (not traced, not
+    batched): NumPy's boolean index of a random (256, 256) mask takes 210 us, branching on
+    each element; its raveled nonzero 24 us and the take 10."""
+    mask = key[0] if len(key) == 1 or (len(key) == 2 and key[1] is Ellipsis) else None
+    # (the backend's own arrays have NumPy's dtypes: a kind)
+    if type(x) is not backend.array_class or type(mask) is not type(x) \
+            or mask.dtype.kind != "b" or mask.ndim == 0 or mask.shape != x.shape[:mask.ndim]:
+        return index(x, key)
+    places = xp.nonzero(xp.reshape(mask, (-1,)))[0]
+    return xp.take(xp.reshape(x, (-1,) + tuple(x.shape[mask.ndim:])), places, axis=0)
+
+
+_getitem = Primitive("getitem", _read, _getitem_vjp, saves=())
 
 
 def _raw_key(x: Tensor, key):

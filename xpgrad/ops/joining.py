@@ -10,8 +10,10 @@ from __future__ import annotations
 import builtins
 
 from .._args import refuse_keywords
+from ..accumulate import Scatter
+from ..appliers import tape_state
 from ..primitive import Primitive, apply
-from ..tensor import Tensor
+from ..tensor import Tensor, _wrap
 from ._define import as_tensor, norm_axis
 from .indexing import _getitem
 from .shape import reshape
@@ -101,21 +103,59 @@ def stack(arrays, /, axis=0, **unexpected):
 
 def unstack(x, /, axis=0):
     """Split ``x`` along ``axis`` (by keyword or positionally, as ``torch.unbind(x, 1)``) into
-    a tuple of tensors (the inverse of stack).
+    a tuple of tensors (the inverse of stack). On the backend's own arrays the slices are views
+    of ``x`` and a tape records one node for them all, whose rule stacks their gradients (zeros
+    for a slice without one); a traced or vmapped ``x`` gives a ``getitem`` per slice.
 
     >>> import xpgrad as xg
-    >>> len(xg.unstack(xg.ones((4, 2))))
-    4
+    >>> x = xg.ones((4, 2))
+    >>> with xg.GradientTape() as tape:
+    ...     tape.watch(x)
+    ...     rows = xg.unstack(x)
+    ...     y = xg.sum(rows[1] * 3.0)
+    >>> len(rows), tape.gradient(y, x).tolist()
+    (4, [[0.0, 0.0], [3.0, 3.0], [0.0, 0.0], [0.0, 0.0]])
     """
     x = as_tensor(x)
     if x.ndim == 0:
         raise ValueError("unstack needs a tensor with at least one dimension")
     axis = norm_axis(axis, x.ndim)
+    lead, be = (slice(None),) * axis, x._backend
+    raw = x._data
+    if type(raw) is be.array_class:
+        # the backend's own array (not traced, not vmapped): the slices are views, and one
+        # tape node for them all (its rule stacks their gradients): a node per slice cost
+        # about 5 us each way (256 rows of 256: forward+backward 1460 us, PyTorch 290)
+        outs = tuple(_wrap(raw[lead + (i,)], be) for i in range(x.shape[axis]))
+        recording = tape_state.recording
+        if recording and outs:
+            nested = len(recording) > 1
+            for tape in recording:
+                tape._record_outputs(_unstack, x, raw, outs, {"axis": axis}, nested)
+        return outs
     # the keys are complete already (the trailing ellipsis: the array API wants every axis
     # indexed), so each slice is the getitem primitive without getitem's checks of a key
-    lead, be = (slice(None),) * axis, x._backend
     return tuple(apply(_getitem, x, key=lead + (i, Ellipsis), backend=be)
                  for i in range(x.shape[axis]))
+
+
+def _unstack_vjp(xp, gs, ans, needs, x, axis):
+    """The slices' gradients (None where one has none: zeros) stacked along ``axis``."""
+    if not needs[0]:
+        return (None,)
+    made = [g.dense(xp) if g.__class__ is Scatter else g for g in gs]
+    zero = next(xp.zeros_like(g) for g in made if g is not None)
+    return (xp.stack([zero if g is None else g for g in made], axis=axis),)
+
+
+def _unstack_forward(xp, x, axis):
+    n = x.shape[axis]
+    lead = (slice(None),) * axis
+    return tuple(x[lead + (i,)] for i in range(n))
+
+
+# recorded by unstack itself as one node of several outputs (GradientTape._record_outputs)
+_unstack = Primitive("unstack", _unstack_forward, joint=_unstack_vjp, saves=())
 
 
 __all__ = ["concat", "stack", "unstack"]

@@ -29,6 +29,7 @@ from ..primitive import Primitive, apply, apply_general
 from ..tensor import Tensor
 from ._define import (as_tensor, conj_if_complex, count, expand_to, kept_shape, native_dtype,
                       norm_axes)
+from .linalg_helpers import readable
 from .moments import safe_std, safe_variance
 from .scans import cumulative_prod, cumulative_sum, diff  # noqa: F401 (re-exported)
 
@@ -170,6 +171,11 @@ def _prod_vjp(xp, g, ans, x, axis, keepdims, dtype=None):
     # (infinities are kept out of the division likewise: inf / inf would spoil a finite answer,
     # so the product of the other infinities is multiplied in, NaN beside another zero)
     x = conj_if_complex(xp, x)
+    if _regular_entries(xp, ans, x):
+        # no entry is 0, inf or NaN: the product of the others is the product over x_i, one
+        # division (the general way's p is this product, and its special factor 1)
+        others = xp.reshape(conj_if_complex(xp, ans), kept_shape(x.shape, axis)) / x
+        return expand_to(xp, g, x.shape, axis, keepdims) * others
     zero = x == 0
     real = not xp.isdtype(x.dtype, "complex floating")
     infinite = xp.isinf(x) if real else None
@@ -188,6 +194,18 @@ def _prod_vjp(xp, g, ans, x, axis, keepdims, dtype=None):
         infinity = xp.where(other_sign > 0, math.inf, -math.inf)   # no inf * 0 for 2nd order
         special = xp.where(other_inf > 0, xp.where(other_n > 0, math.nan, infinity), special)
     return expand_to(xp, g, x.shape, axis, keepdims) * (p / regular * special)
+
+
+def _regular_entries(xp, ans, x) -> bool:
+    """Whether no entry of ``x`` is 0, inf or NaN, where a rule may read it (``readable``: not
+    while ``xg.function`` traces, which then takes the general way): asked of the products
+    first, finite and nonzero only without such entries, then (a product under- or
+    overflowed) of ``x``."""
+    if not readable(ans):
+        return False
+    if bool(xp.all(xp.isfinite(ans) & (ans != 0))):
+        return True
+    return bool(xp.all(xp.isfinite(x))) and not bool(xp.any(x == 0))
 
 
 def _prod(xp, x, axis, keepdims, dtype=None):

@@ -1,0 +1,124 @@
+"""``prod``'s gradient: without a 0, inf or NaN entry it is the product over each entry, one
+division (``ops/reductions.py``'s ``_regular_entries``); with one, the general way. The short
+way against the general way bit for bit (products that under- and overflow too), both against
+PyTorch, second order by finite differences, and ``xg.function``'s trace, which takes the
+general way."""
+import numpy as np
+import pytest
+
+import xpgrad as xg
+from xpgrad.ops import reductions
+from xpgrad.testing import check_grads
+
+torch = pytest.importorskip("torch", reason="PyTorch is not installed: no comparison")
+
+
+def _gradient(x, g, **kwargs):
+    xt = xg.asarray(x)
+    with xg.GradientTape() as tape:
+        tape.watch(xt)
+        y = xg.prod(xt, **kwargs)
+    return tape.gradient(y, xt, output_gradients=xg.asarray(g)).numpy()
+
+
+def _general(monkeypatch, x, g, **kwargs):
+    with monkeypatch.context() as m:
+        m.setattr(reductions, "_regular_entries", lambda xp, ans, x: False)
+        return _gradient(x, g, **kwargs)
+
+
+def _inputs(rng, dtype):
+    normal = rng.standard_normal((6, 7))
+    return {
+        "rows": (normal, {"axis": 1}),
+        "columns_kept": (normal, {"axis": 0, "keepdims": True}),
+        "all": (rng.uniform(0.5, 1.5, (3, 4)), {}),
+        "two_axes": (rng.standard_normal((3, 4, 5)), {"axis": (0, 2)}),
+        "transposed": (normal.T, {"axis": -1}),
+        "underflow": (rng.standard_normal((4, 256)) * 0.1, {"axis": 1}),
+        "overflow": (rng.uniform(5, 9, (4, 60)), {"axis": 1}),       # in float32
+        "zero_d": (np.array(1.5), {}),
+        "empty_axis": (np.ones((3, 0)), {"axis": 1}),
+    }
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128])
+@pytest.mark.parametrize("name", sorted(_inputs(np.random.default_rng(0), np.float64)))
+def test_short_way_equals_the_general_way_and_torch(monkeypatch, name, dtype):
+    rng = np.random.default_rng(1)
+    x, kwargs = _inputs(rng, dtype)[name]
+    x = x.astype(dtype)
+    if dtype == np.complex128:
+        x = x * np.exp(1j * rng.uniform(-0.3, 0.3, x.shape))
+    with np.errstate(over="ignore"):
+        out = np.prod(x, axis=kwargs.get("axis"), keepdims=kwargs.get("keepdims", False))
+        g = rng.standard_normal(np.shape(out)).astype(x.dtype)
+        calls, real = [], reductions._regular_entries
+        with monkeypatch.context() as m:
+            m.setattr(reductions, "_regular_entries",
+                      lambda *args: calls.append(real(*args)) or calls[-1])
+            got = _gradient(x, g, **kwargs)
+        assert calls == [True]
+        np.testing.assert_array_equal(got, _general(monkeypatch, x, g, **kwargs))
+    tx = torch.tensor(x, requires_grad=True)
+    dims = kwargs.get("axis")
+    ty = torch.prod(tx) if dims is None else tx
+    for d in sorted((dims,) if isinstance(dims, int) else dims or (), reverse=True):
+        ty = torch.prod(ty, dim=d, keepdim=kwargs.get("keepdims", False))
+    ty.backward(torch.tensor(g))
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    # (the underflowed products' gradients are subnormal: torch's complex ones differ there)
+    np.testing.assert_allclose(got, tx.grad.numpy(), rtol=rtol, atol=1e-300)
+
+
+@pytest.mark.parametrize("special", [0.0, np.inf, -np.inf, np.nan])
+def test_an_entry_zero_infinite_or_nan_takes_the_general_way(monkeypatch, special):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((3, 5))
+    x[1, 2] = special
+    x[2, [0, 4]] = special                       # two in one row
+    calls = []
+    real = reductions._regular_entries
+
+    def spy(xp, ans, x):
+        calls.append(real(xp, ans, x))
+        return calls[-1]
+
+    g = rng.standard_normal(3)
+    with monkeypatch.context() as m:
+        m.setattr(reductions, "_regular_entries", spy)
+        got = _gradient(x, g, axis=1)
+    assert calls == [False]
+    tx = torch.tensor(x, requires_grad=True)
+    torch.prod(tx, 1).backward(torch.tensor(g))
+    # (beside an infinity xpgrad keeps the other infinities' product, where torch's inf / inf
+    # is NaN: the rows with one are compared where torch's is a number)
+    want = tx.grad.numpy()
+    same = ~np.isnan(want) if np.isinf(special) else slice(None)
+    np.testing.assert_allclose(got[same], want[same], rtol=1e-12, equal_nan=True)
+
+
+def test_second_order_matches_finite_differences():
+    rng = np.random.default_rng(3)
+    check_grads(lambda a: xg.prod(a, axis=1), [xg.asarray(rng.uniform(0.5, 2.0, (3, 4)))],
+                order=2)
+    check_grads(lambda a: xg.prod(a), [xg.asarray(rng.uniform(-2.0, -0.5, (5,)))], order=2)
+
+
+def test_a_traced_program_replays_zeros_and_regular_entries_alike():
+    @xg.function
+    def grad_of_prod(a):
+        with xg.GradientTape() as tape:
+            tape.watch(a)
+            y = xg.sum(xg.prod(a, axis=1))
+        return tape.gradient(y, a)
+
+    rng = np.random.default_rng(4)
+    regular = rng.uniform(0.5, 2.0, (3, 4))
+    with_zero = regular.copy()
+    with_zero[1, 1] = 0.0
+    for x in (regular, with_zero, regular):
+        tx = torch.tensor(x, requires_grad=True)
+        torch.prod(tx, 1).sum().backward()
+        np.testing.assert_allclose(grad_of_prod(xg.asarray(x)).numpy(), tx.grad.numpy(),
+                                   rtol=1e-12)
