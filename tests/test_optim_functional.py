@@ -179,7 +179,7 @@ def test_a_state_for_other_params_is_refused():
         opt.update(grads, wrong_shape, params)
 
 
-def test_a_state_of_another_dtype_is_refused_not_rounded_or_crashed():
+def test_a_state_of_another_dtype_or_backend_is_refused_not_rounded_or_crashed():
     # a float32 state with float64 params rounded the new moments to float32 silently (and a
     # float64 state with float32 params came back float64); a real state with complex grads
     # and no params crashed in NumPy's broadcasting (the real pairs are twice as long)
@@ -193,6 +193,14 @@ def test_a_state_of_another_dtype_is_refused_not_rounded_or_crashed():
         opt.update({"w": xg.ones(2)}, opt.init(wide), {"w": xg.ones(2)})
     with pytest.raises(TypeError, match=r"dtype float64, grads\['w'\] complex64"):
         opt.update({"w": xg.asarray([1 + 1j, 2j])}, opt.init(wide))
+    # a state on another backend was used as is (the new moments moved to the grads' backend)
+    on_numba = {"w": xg.ones(2, dtype=xg.float64, backend="numba")}
+    with pytest.raises(ValueError, match=r"state.slots\['m'\]\['w'\] is on 'numpy', "
+                                         r"params\['w'\] on 'numba': move the state"):
+        opt.update(on_numba, opt.init(wide), on_numba)
+    moved = xg.tree_map(lambda t: t.to("numba"), opt.init(wide))
+    assert (opt.update(on_numba, moved, on_numba)[0]["w"].tolist()
+            == opt.update(wide, opt.init(wide), wide)[0]["w"].tolist())
     grads32 = {"w": xg.ones(2, dtype=xg.float32)}       # a float32 grad of float64 params: fine
     updates, state = opt.update(grads32, opt.init(wide), wide)
     assert updates["w"].dtype == state.slots["m"]["w"].dtype == xg.float64

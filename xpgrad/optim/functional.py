@@ -243,8 +243,8 @@ def _checked_state(opt, state, grads) -> tuple:
 
 def _check_slot(opt, name, path, what, leaf, s) -> None:
     """``s``, a slot of the leaf at ``path``, fits ``leaf`` (``what``: its param, or its grad
-    without params): a step count, or a tensor of the leaf's shape and dtype, the one the update
-    runs in (a float32 slot would round a float64 param's moments; a real one cannot hold a
+    without params), on its backend: a step count, or a tensor of the leaf's shape and dtype, the
+    one the update runs in (a float32 slot would round a float64 param's moments; a real one cannot hold a
     complex grad's)."""
     if not isinstance(s, Tensor):
         raise TypeError(f"{type(opt).__name__}.update: state.slots[{name!r}]{path} is a "
@@ -254,6 +254,11 @@ def _check_slot(opt, name, path, what, leaf, s) -> None:
         raise ValueError(f"{type(opt).__name__}.update: state.slots[{name!r}]{path} has "
                          f"shape {s.shape}, grads{path} {leaf.shape}: was the state made for "
                          "other params?")
+    if s._backend is not leaf._backend:
+        raise ValueError(f"{type(opt).__name__}.update: state.slots[{name!r}]{path} is on "
+                         f"{s._backend.name!r}, {what}{path} on {leaf._backend.name!r}: move "
+                         "the state with xg.tree_map(lambda t: t.to(...), state), or init on "
+                         "the params' backend")
     if not count and s.dtype != leaf.dtype:
         raise TypeError(f"{type(opt).__name__}.update: state.slots[{name!r}]{path} has "
                         f"dtype {s.dtype}, {what}{path} {leaf.dtype}: was the state made for "
