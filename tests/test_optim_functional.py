@@ -227,6 +227,40 @@ def test_complex_params_follow_torchs_adam_and_a_complex_update_of_a_real_param_
         xg.optim.apply_updates({"w": xg.zeros(2)}, {"w": xg.asarray([1j, 1j])})
 
 
+def test_an_update_a_tape_would_differentiate_is_refused_not_a_constant():
+    # MAML's outer gradient through opt.update took the update for a constant: grad(outer)
+    # gave 4 p'^3 where it is 4 p'^3 (1 - 12 lr p^2), with no error
+    torch = pytest.importorskip("torch")
+    opt, lr = xg.optim.SGD(0.01), 0.01
+    params = {"w": xg.asarray([1.0, -2.0], dtype=xg.float64)}
+
+    def quartic(p):
+        return xg.sum(p["w"] ** 4)
+
+    def outer(p):
+        updates, _ = opt.update(xg.grad(quartic)(p), opt.init(p), p)
+        return quartic(xg.optim.apply_updates(p, updates))
+
+    with pytest.raises(TypeError, match=r"SGD.update: a recording tape differentiates "
+                                        r"grads\['w'\], but update is not differentiable"):
+        xg.grad(outer)(params)
+    with xg.GradientTape() as tape:
+        tape.watch(params["w"])
+        with pytest.raises(TypeError, match=r"differentiates params\['w'\]"):
+            opt.update({"w": xg.ones(2, dtype=xg.float64)}, opt.init(params), params)
+    by_hand = xg.grad(lambda p: quartic(xg.tree_map(lambda w, g: w - lr * g, p,
+                                                      xg.grad(quartic)(p))))(params)["w"]
+    w = torch.tensor([1.0, -2.0], dtype=torch.float64, requires_grad=True)
+    inner, = torch.autograd.grad((w ** 4).sum(), w, create_graph=True)
+    ((w - lr * inner) ** 4).sum().backward()
+    np.testing.assert_allclose(np.asarray(by_hand), w.grad.numpy(), rtol=1e-13)
+    moved = np.array([1.0, -2.0]) - lr * 4 * np.array([1.0, -2.0]) ** 3
+    closed = 4 * moved ** 3 * (1 - 12 * lr * np.array([1.0, -2.0]) ** 2)
+    np.testing.assert_allclose(np.asarray(by_hand), closed, rtol=1e-13)
+    updates, _ = opt.update(xg.grad(quartic)(params), opt.init(params), params)   # no tape: runs
+    np.testing.assert_allclose(np.asarray(updates["w"]), moved - [1.0, -2.0], rtol=1e-15)
+
+
 def test_another_optimizers_state_or_a_plain_dict_is_refused():
     opt, params, _, grads = _adam_setup()
     sgd_state = xg.optim.SGD(0.1, momentum=0.9).init(params)

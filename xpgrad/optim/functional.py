@@ -64,7 +64,8 @@ def init(opt, params) -> OptimizerState:
 
 def update(opt, grads, state, params=None) -> tuple:
     """``opt.update(grads, state, params)``: ``(updates, new state)``, updates shaped like
-    ``grads`` (``Optimizer.update``). Each state slot must have its leaf's shape and dtype
+    ``grads`` (``Optimizer.update``), not differentiable: a TypeError where a recording tape
+    differentiates its input (grads taken under an outer tape, as in MAML). Each state slot must have its leaf's shape and dtype
     (the param's, or the grad's without params): a TypeError names the first that differs."""
     found = _tensor_leaves(grads, "grads", opt)
     if params is None and opt.weight_decay:
@@ -83,6 +84,7 @@ def update(opt, grads, state, params=None) -> tuple:
     for name in slot_names:
         for (path, g), p, s in zip(found, param_leaves, slot_leaves[name]):
             _check_slot(opt, name, path, *(("grads", g) if p is None else ("params", p)), s)
+    _refuse_differentiated(opt, found, param_leaves, slot_leaves)
     grad_tensors = opt._clipped([g for _, g in found], [f"grads{path}" for path, _ in found])
     be = grad_tensors[0]._backend
     labels = [SimpleNamespace(name=f"params{path}", dtype=g.dtype) for path, g in found]
@@ -220,6 +222,25 @@ def _check_pair(opt, path, g, p) -> None:
     if p.dtype.kind == "f" and g.dtype.kind == "c":
         raise TypeError(f"{type(opt).__name__}.update: grads{path} is complex ({g.dtype}) "
                         f"for the real params{path} ({p.dtype})")
+
+
+def _refuse_differentiated(opt, found, param_leaves, slot_leaves) -> None:
+    """TypeError where a recording tape differentiates a grad, param or slot: the update runs
+    on raw arrays, so its result would be a constant to the tape (a silently wrong gradient
+    through it, as MAML's outer gradient takes)."""
+    from ..inplace import leaving_loses_gradient
+
+    named = [(f"grads{path}", g) for path, g in found]
+    named += [(f"params{path}", p) for (path, _), p in zip(found, param_leaves)]
+    named += [(f"state.slots[{name!r}]{path}", s) for name, slots in slot_leaves.items()
+              for (path, _), s in zip(found, slots)]
+    for label, t in named:
+        if t is not None and leaving_loses_gradient(t):
+            raise TypeError(f"{type(opt).__name__}.update: a recording tape differentiates "
+                            f"{label}, but update is not differentiable here (it runs on the "
+                            "arrays; optax's is under jax.grad): write the step with tensor "
+                            "ops to differentiate through it (params - lr * grads for SGD), or "
+                            "call update outside the tape")
 
 
 def _checked_state(opt, state, grads) -> tuple:
