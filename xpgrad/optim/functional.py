@@ -65,8 +65,9 @@ def init(opt, params) -> OptimizerState:
 def update(opt, grads, state, params=None) -> tuple:
     """``opt.update(grads, state, params)``: ``(updates, new state)``, updates shaped like
     ``grads`` (``Optimizer.update``), not differentiable: a TypeError where a recording tape
-    differentiates its input (grads taken under an outer tape, as in MAML). Each state slot must have its leaf's shape and dtype
-    (the param's, or the grad's without params): a TypeError names the first that differs."""
+    differentiates its input (grads taken under an outer tape, as in MAML). Each state slot
+    must have its leaf's shape, dtype and backend (the param's, or the grad's without params):
+    an error names the first that differs."""
     found = _tensor_leaves(grads, "grads", opt)
     if params is None and opt.weight_decay:
         raise ValueError(f"{type(opt).__name__}.update: weight_decay={opt.weight_decay} reads "
@@ -264,9 +265,9 @@ def _checked_state(opt, state, grads) -> tuple:
 
 def _check_slot(opt, name, path, what, leaf, s) -> None:
     """``s``, a slot of the leaf at ``path``, fits ``leaf`` (``what``: its param, or its grad
-    without params), on its backend: a step count, or a tensor of the leaf's shape and dtype, the
-    one the update runs in (a float32 slot would round a float64 param's moments; a real one cannot hold a
-    complex grad's)."""
+    without params), on its backend: a step count, or a tensor of the leaf's shape and dtype,
+    the one the update runs in (a float32 slot would round a float64 param's moments; a real
+    one cannot hold a complex grad's)."""
     if not isinstance(s, Tensor):
         raise TypeError(f"{type(opt).__name__}.update: state.slots[{name!r}]{path} is a "
                         f"{type(s).__name__}, not a Tensor")
