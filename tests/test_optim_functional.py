@@ -179,6 +179,88 @@ def test_a_state_for_other_params_is_refused():
         opt.update(grads, wrong_shape, params)
 
 
+def test_a_state_of_another_dtype_or_backend_is_refused_not_rounded_or_crashed():
+    # a float32 state with float64 params rounded the new moments to float32 silently (and a
+    # float64 state with float32 params came back float64); a real state with complex grads
+    # and no params crashed in NumPy's broadcasting (the real pairs are twice as long)
+    opt = xg.optim.Adam(0.1)
+    wide = {"w": xg.ones(2, dtype=xg.float64)}
+    narrow_state = opt.init({"w": xg.zeros(2, dtype=xg.float32)})
+    with pytest.raises(TypeError, match=r"state.slots\['m'\]\['w'\] has dtype float32, "
+                                        r"params\['w'\] float64"):
+        opt.update(wide, narrow_state, wide)
+    with pytest.raises(TypeError, match=r"dtype float64, params\['w'\] float32"):
+        opt.update({"w": xg.ones(2)}, opt.init(wide), {"w": xg.ones(2)})
+    with pytest.raises(TypeError, match=r"dtype float64, grads\['w'\] complex64"):
+        opt.update({"w": xg.asarray([1 + 1j, 2j])}, opt.init(wide))
+    # a state on another backend was used as is (the new moments moved to the grads' backend)
+    on_numba = {"w": xg.ones(2, dtype=xg.float64, backend="numba")}
+    with pytest.raises(ValueError, match=r"state.slots\['m'\]\['w'\] is on 'numpy', "
+                                         r"params\['w'\] on 'numba': move the state"):
+        opt.update(on_numba, opt.init(wide), on_numba)
+    moved = xg.tree_map(lambda t: t.to("numba"), opt.init(wide))
+    assert (opt.update(on_numba, moved, on_numba)[0]["w"].tolist()
+            == opt.update(wide, opt.init(wide), wide)[0]["w"].tolist())
+    grads32 = {"w": xg.ones(2, dtype=xg.float32)}       # a float32 grad of float64 params: fine
+    updates, state = opt.update(grads32, opt.init(wide), wide)
+    assert updates["w"].dtype == state.slots["m"]["w"].dtype == xg.float64
+
+
+def test_complex_params_follow_torchs_adam_and_a_complex_update_of_a_real_param_is_refused():
+    torch = pytest.importorskip("torch")
+    start = np.array([1 + 2j, -0.5 + 0.25j])
+    params, opt = [xg.asarray(start)], xg.optim.Adam(0.1)
+    state = opt.init(params)
+    theirs = torch.tensor(start, requires_grad=True)
+    torch_opt = torch.optim.Adam([theirs], lr=0.1)
+    for _ in range(3):
+        grads = xg.grad(lambda q: xg.sum(xg.abs(q[0]) ** 2))(params)
+        updates, state = opt.update(grads, state, params)
+        params = xg.optim.apply_updates(params, updates)
+        torch_opt.zero_grad()
+        (theirs.abs() ** 2).sum().backward()
+        torch_opt.step()
+    np.testing.assert_allclose(np.asarray(params[0]), theirs.detach().numpy(), rtol=1e-12)
+    # the cast to the param's dtype dropped the imaginary part: zeros stayed zeros
+    with pytest.raises(TypeError, match=r"updates\['w'\] is complex \(complex64\) for the "
+                                        r"real params\['w'\] \(float32\)"):
+        xg.optim.apply_updates({"w": xg.zeros(2)}, {"w": xg.asarray([1j, 1j])})
+
+
+def test_an_update_a_tape_would_differentiate_is_refused_not_a_constant():
+    # MAML's outer gradient through opt.update took the update for a constant: grad(outer)
+    # gave 4 p'^3 where it is 4 p'^3 (1 - 12 lr p^2), with no error
+    torch = pytest.importorskip("torch")
+    opt, lr = xg.optim.SGD(0.01), 0.01
+    params = {"w": xg.asarray([1.0, -2.0], dtype=xg.float64)}
+
+    def quartic(p):
+        return xg.sum(p["w"] ** 4)
+
+    def outer(p):
+        updates, _ = opt.update(xg.grad(quartic)(p), opt.init(p), p)
+        return quartic(xg.optim.apply_updates(p, updates))
+
+    with pytest.raises(TypeError, match=r"SGD.update: a recording tape differentiates "
+                                        r"grads\['w'\], but update is not differentiable"):
+        xg.grad(outer)(params)
+    with xg.GradientTape() as tape:
+        tape.watch(params["w"])
+        with pytest.raises(TypeError, match=r"differentiates params\['w'\]"):
+            opt.update({"w": xg.ones(2, dtype=xg.float64)}, opt.init(params), params)
+    by_hand = xg.grad(lambda p: quartic(xg.tree_map(lambda w, g: w - lr * g, p,
+                                                      xg.grad(quartic)(p))))(params)["w"]
+    w = torch.tensor([1.0, -2.0], dtype=torch.float64, requires_grad=True)
+    inner, = torch.autograd.grad((w ** 4).sum(), w, create_graph=True)
+    ((w - lr * inner) ** 4).sum().backward()
+    np.testing.assert_allclose(np.asarray(by_hand), w.grad.numpy(), rtol=1e-13)
+    moved = np.array([1.0, -2.0]) - lr * 4 * np.array([1.0, -2.0]) ** 3
+    closed = 4 * moved ** 3 * (1 - 12 * lr * np.array([1.0, -2.0]) ** 2)
+    np.testing.assert_allclose(np.asarray(by_hand), closed, rtol=1e-13)
+    updates, _ = opt.update(xg.grad(quartic)(params), opt.init(params), params)   # no tape: runs
+    np.testing.assert_allclose(np.asarray(updates["w"]), moved - [1.0, -2.0], rtol=1e-15)
+
+
 def test_another_optimizers_state_or_a_plain_dict_is_refused():
     opt, params, _, grads = _adam_setup()
     sgd_state = xg.optim.SGD(0.1, momentum=0.9).init(params)

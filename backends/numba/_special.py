@@ -33,6 +33,7 @@ _ROOT, _ROOT_LOW = sf._PSI_ROOT
 _SHIFT = sf._SHIFT
 _SQRT_HALF, _SQRT_2 = sf._SQRT_HALF, math.sqrt(2.0)
 _LOG_PI, _LOG_2, _HALF_LOG_2PI = math.log(math.pi), math.log(2.0), sf._HALF_LOG_2PI
+_SMALLEST_NORMAL = 2.2250738585072014e-308          # float64's
 
 
 @njit(**_SCALAR)
@@ -146,6 +147,8 @@ def _gammaln(x):
     if x != x or math.isinf(x):
         return x if x > 0 or x != x else -math.inf
     if x < 0:
+        if x > -_SMALLEST_NORMAL:           # pi x would round to the few bits a subnormal holds
+            return -math.log(-x)
         sine = abs(_sin_pi(x))
         if sine == 0:
             return math.inf

@@ -161,11 +161,14 @@ def _gammaln_positive(xp, x):
 
 
 def gammaln(xp, x):
-    """``log|Gamma(x)|``; inf at the poles 0, -1, -2, ...; reflection below 0.5."""
+    """``log|Gamma(x)|``; inf at the poles 0, -1, -2, ...; reflection below 0.5; ``-log|x|``
+    at a negative subnormal x (``pi x`` would round to the few bits it holds)."""
     reflect = x < 0
     positive = _gammaln_positive(xp, xp.where(reflect, 1.0 - x, x))
     sine = xp.abs(_sin_pi(xp, xp.where(reflect, x, 0.5)))
     reflected = math.log(math.pi) - xp.log(sine) - positive
+    subnormal = reflect & (x > -xp.finfo(x.dtype).smallest_normal)
+    reflected = xp.where(subnormal, -xp.log(xp.where(subnormal, -x, 1.0)), reflected)
     out = xp.where(reflect, reflected, positive)
     pole = reflect & (sine == 0)
     out = xp.where(pole, xp.inf, out)

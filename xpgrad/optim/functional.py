@@ -64,7 +64,10 @@ def init(opt, params) -> OptimizerState:
 
 def update(opt, grads, state, params=None) -> tuple:
     """``opt.update(grads, state, params)``: ``(updates, new state)``, updates shaped like
-    ``grads`` (``Optimizer.update``)."""
+    ``grads`` (``Optimizer.update``), not differentiable: a TypeError where a recording tape
+    differentiates its input (grads taken under an outer tape, as in MAML). Each state slot
+    must have its leaf's shape, dtype and backend (the param's, or the grad's without params):
+    an error names the first that differs."""
     found = _tensor_leaves(grads, "grads", opt)
     if params is None and opt.weight_decay:
         raise ValueError(f"{type(opt).__name__}.update: weight_decay={opt.weight_decay} reads "
@@ -80,8 +83,9 @@ def update(opt, grads, state, params=None) -> tuple:
                                                      f"state.slots[{name!r}]", "grads")]
                    for name in slot_names}
     for name in slot_names:
-        for (path, g), s in zip(found, slot_leaves[name]):
-            _check_slot(opt, name, path, g, s)
+        for (path, g), p, s in zip(found, param_leaves, slot_leaves[name]):
+            _check_slot(opt, name, path, *(("grads", g) if p is None else ("params", p)), s)
+    _refuse_differentiated(opt, found, param_leaves, slot_leaves)
     grad_tensors = opt._clipped([g for _, g in found], [f"grads{path}" for path, _ in found])
     be = grad_tensors[0]._backend
     labels = [SimpleNamespace(name=f"params{path}", dtype=g.dtype) for path, g in found]
@@ -148,7 +152,8 @@ class _Step:
 def apply_updates(params, updates):
     """``params + updates``, leaf by leaf, each in its param's dtype (optax's and equinox's
     ``apply_updates``): a new tree of Tensors, recorded on tapes like any sum. ``updates``
-    must have ``params``' structure and shapes (a ValueError naming the first that differs).
+    must have ``params``' structure and shapes (a ValueError naming the first that differs); a
+    complex update of a real param is a TypeError (the cast would drop its imaginary part).
 
     >>> import xpgrad as xg
     >>> new = xg.optim.apply_updates({"w": xg.asarray([1.0])}, {"w": xg.asarray([-0.25])})
@@ -167,6 +172,9 @@ def apply_updates(params, updates):
             bad, what = ("params", p) if not isinstance(p, Tensor) else ("updates", u)
             raise TypeError(f"apply_updates: {bad}{path} is a {type(what).__name__}; params and "
                             "updates are trees of Tensors (xg.asarray(...))")
+        if u.dtype.kind == "c" and p.dtype.kind != "c":
+            raise TypeError(f"apply_updates: updates{path} is complex ({u.dtype}) for the real "
+                            f"params{path} ({p.dtype}): casting would drop its imaginary part")
         if u.shape != p.shape:
             raise ValueError(f"apply_updates: updates{path} has shape {u.shape}, params{path} "
                              f"{p.shape} (it would broadcast into a wrong shape)")
@@ -217,6 +225,25 @@ def _check_pair(opt, path, g, p) -> None:
                         f"for the real params{path} ({p.dtype})")
 
 
+def _refuse_differentiated(opt, found, param_leaves, slot_leaves) -> None:
+    """TypeError where a recording tape differentiates a grad, param or slot: the update runs
+    on raw arrays, so its result would be a constant to the tape (a silently wrong gradient
+    through it, as MAML's outer gradient takes)."""
+    from ..inplace import leaving_loses_gradient
+
+    named = [(f"grads{path}", g) for path, g in found]
+    named += [(f"params{path}", p) for (path, _), p in zip(found, param_leaves)]
+    named += [(f"state.slots[{name!r}]{path}", s) for name, slots in slot_leaves.items()
+              for (path, _), s in zip(found, slots)]
+    for label, t in named:
+        if t is not None and leaving_loses_gradient(t):
+            raise TypeError(f"{type(opt).__name__}.update: a recording tape differentiates "
+                            f"{label}, but update is not differentiable here (it runs on the "
+                            "arrays; optax's is under jax.grad): write the step with tensor "
+                            "ops to differentiate through it (params - lr * grads for SGD), or "
+                            "call update outside the tape")
+
+
 def _checked_state(opt, state, grads) -> tuple:
     """``(count, slots)`` of ``state``, checked to be an ``OptimizerState`` with this
     optimizer's slots."""
@@ -236,15 +263,28 @@ def _checked_state(opt, state, grads) -> tuple:
     return count, slots
 
 
-def _check_slot(opt, name, path, g, s) -> None:
+def _check_slot(opt, name, path, what, leaf, s) -> None:
+    """``s``, a slot of the leaf at ``path``, fits ``leaf`` (``what``: its param, or its grad
+    without params), on its backend: a step count, or a tensor of the leaf's shape and dtype,
+    the one the update runs in (a float32 slot would round a float64 param's moments; a real
+    one cannot hold a complex grad's)."""
     if not isinstance(s, Tensor):
         raise TypeError(f"{type(opt).__name__}.update: state.slots[{name!r}]{path} is a "
                         f"{type(s).__name__}, not a Tensor")
     count = s.dtype.kind in "iu"
-    if s.shape != (() if count else g.shape):
+    if s.shape != (() if count else leaf.shape):
         raise ValueError(f"{type(opt).__name__}.update: state.slots[{name!r}]{path} has "
-                         f"shape {s.shape}, grads{path} {g.shape}: was the state made for "
+                         f"shape {s.shape}, grads{path} {leaf.shape}: was the state made for "
                          "other params?")
+    if s._backend is not leaf._backend:
+        raise ValueError(f"{type(opt).__name__}.update: state.slots[{name!r}]{path} is on "
+                         f"{s._backend.name!r}, {what}{path} on {leaf._backend.name!r}: move "
+                         "the state with xg.tree_map(lambda t: t.to(...), state), or init on "
+                         "the params' backend")
+    if not count and s.dtype != leaf.dtype:
+        raise TypeError(f"{type(opt).__name__}.update: state.slots[{name!r}]{path} has "
+                        f"dtype {s.dtype}, {what}{path} {leaf.dtype}: was the state made for "
+                        "other params? (opt.init(params) makes one of their dtypes)")
 
 
 def _copied(xp, raw):
