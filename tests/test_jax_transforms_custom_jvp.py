@@ -238,3 +238,18 @@ def test_what_custom_vjp_refuses_under_it_is_named_as_custom_jvps():
     with pytest.raises(TypeError, match=r"custom_jvp function '<lambda>': got an unexpected "
                                         "keyword argument 'scale'"):
         moded(x, mode=1, scale=2.0)
+
+
+def test_a_differentiated_tensor_in_nondiff_argnums_gets_no_gradient_as_in_jax(jax):
+    # JAX's custom_jvp, unlike its custom_vjp, takes a traced value there and differentiates
+    # only the primals (README); xpgrad's does the same
+    def build(custom_jvp):
+        f = custom_jvp(lambda x, y: x * y, nondiff_argnums=(1,))
+        f.defjvp(lambda y, primals, tangents: (primals[0] * y, tangents[0] * y))
+        return f
+
+    f, jf = build(xg.custom_jvp), build(jax.custom_jvp)
+    got = xg.grad(lambda a: f(a, a * 3.0))(xg.asarray(2.0)).item()
+    assert got == jax.grad(lambda a: jf(a, a * 3.0))(2.0).item() == 6.0
+    assert xg.grad(f, argnums=1)(xg.asarray(2.0), xg.asarray(3.0)).item() == 0.0
+    assert jax.grad(jf, argnums=1)(2.0, 3.0).item() == 0.0

@@ -176,3 +176,37 @@ def test_custom_vjp_bad_rules_name_what_is_wrong():
                                         "nondiff_argnums"):
         grad_of(lambda x: g(x, "a label"))
 
+
+
+def scaled_by(custom_vjp):
+    """``x * y`` with ``y`` in nondiff_argnums."""
+    def f(x, y):
+        return x * y
+    f = custom_vjp(f, nondiff_argnums=(1,))
+    f.defvjp(lambda x, y: (x * y, None), lambda y, residuals, g: (g * y,))
+    return f
+
+
+def test_a_differentiated_tensor_in_nondiff_argnums_is_refused_as_jax_does(jax):
+    # JAX: UnexpectedTracerError where a traced value sits in a nondiff_argnums position (its
+    # gradient would be lost); a value not being differentiated is passed as it is
+    f, jf = scaled_by(xg.custom_vjp), scaled_by(jax.custom_vjp)
+    with pytest.raises(jax.errors.UnexpectedTracerError):
+        jax.grad(lambda a: jf(a, a))(2.0)
+    with pytest.raises(TypeError, match=r"custom_vjp function 'f': argument 1 is in "
+                                        "nondiff_argnums but is a Tensor being differentiated.*"
+                                        "move it out of nondiff_argnums"):
+        xg.grad(lambda a: f(a, a))(xg.asarray(2.0))
+    with pytest.raises(TypeError, match="argument 1 is in nondiff_argnums"):
+        xg.grad(lambda a, b: f(a, b), argnums=1)(xg.asarray(2.0), xg.asarray(3.0))
+    g = xg.custom_vjp(lambda x, extra: x * extra["scale"][0], nondiff_argnums=(1,))
+    g.defvjp(lambda x, extra: (x * extra["scale"][0], None),
+             lambda extra, residuals, c: (c * extra["scale"][0],))
+    with pytest.raises(TypeError, match=r"argument 1\['scale'\]\[0\] is in nondiff_argnums"):
+        xg.grad(lambda a: g(a, {"scale": [a * 2.0]}))(xg.asarray(2.0))
+    w = xg.Variable(xg.asarray(3.0), name="w")
+    with pytest.raises(TypeError, match="argument 1 is in nondiff_argnums"):
+        with xg.GradientTape():
+            f(xg.asarray(2.0), w)
+    got = xg.grad(f)(xg.asarray(2.0), xg.asarray(3.0))        # y a constant: allowed
+    assert got.item() == jax.grad(jf)(2.0, jax.numpy.asarray(3.0)).item() == 3.0

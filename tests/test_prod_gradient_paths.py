@@ -1,8 +1,8 @@
 """``prod``'s gradient: without a 0, inf or NaN entry it is the product over each entry, one
-division (``ops/reductions.py``'s ``_regular_entries``); with one, the general way. The short
-way against the general way bit for bit (products that under- and overflow too), both against
-PyTorch, second order by finite differences, and ``xg.function``'s trace, which takes the
-general way."""
+division (``ops/reductions.py``'s ``_regular_entries``); with one, the general way (running
+products from both sides, no division). The short way against the general way to rounding
+(products that under- and overflow too), both against PyTorch, second order by finite
+differences, and ``xg.function``'s trace, which takes the general way."""
 import numpy as np
 import pytest
 
@@ -59,14 +59,15 @@ def test_short_way_equals_the_general_way_and_torch(monkeypatch, name, dtype):
                       lambda *args: calls.append(real(*args)) or calls[-1])
             got = _gradient(x, g, **kwargs)
         assert calls == [True]
-        np.testing.assert_array_equal(got, _general(monkeypatch, x, g, **kwargs))
+        rtol = 1e-5 if dtype == np.float32 else 1e-12
+        np.testing.assert_allclose(got, _general(monkeypatch, x, g, **kwargs), rtol=rtol,
+                                   atol=1e-300)
     tx = torch.tensor(x, requires_grad=True)
     dims = kwargs.get("axis")
     ty = torch.prod(tx) if dims is None else tx
     for d in sorted((dims,) if isinstance(dims, int) else dims or (), reverse=True):
         ty = torch.prod(ty, dim=d, keepdim=kwargs.get("keepdims", False))
     ty.backward(torch.tensor(g))
-    rtol = 1e-5 if dtype == np.float32 else 1e-12
     # (the underflowed products' gradients are subnormal: torch's complex ones differ there)
     np.testing.assert_allclose(got, tx.grad.numpy(), rtol=rtol, atol=1e-300)
 
@@ -91,11 +92,15 @@ def test_an_entry_zero_infinite_or_nan_takes_the_general_way(monkeypatch, specia
     assert calls == [False]
     tx = torch.tensor(x, requires_grad=True)
     torch.prod(tx, 1).backward(torch.tensor(g))
-    # (beside an infinity xpgrad keeps the other infinities' product, where torch's inf / inf
-    # is NaN: the rows with one are compared where torch's is a number)
+    # (torch divides beside an infinity or a NaN, inf / inf or NaN / NaN: NaN where the
+    # product of the other entries is a number, as JAX's is; compared where torch's is a
+    # number, and everywhere with the products of the others written out)
     want = tx.grad.numpy()
-    same = ~np.isnan(want) if np.isinf(special) else slice(None)
-    np.testing.assert_allclose(got[same], want[same], rtol=1e-12, equal_nan=True)
+    same = ~np.isnan(want)
+    np.testing.assert_allclose(got[same], want[same], rtol=1e-12)
+    with np.errstate(invalid="ignore"):
+        others = np.array([[np.prod(np.delete(row, j)) for j in range(row.size)] for row in x])
+    np.testing.assert_allclose(got, g[:, None] * others, rtol=1e-12, equal_nan=True)
 
 
 def test_second_order_matches_finite_differences():
@@ -122,3 +127,32 @@ def test_a_traced_program_replays_zeros_and_regular_entries_alike():
         torch.prod(tx, 1).sum().backward()
         np.testing.assert_allclose(grad_of_prod(xg.asarray(x)).numpy(), tx.grad.numpy(),
                                    rtol=1e-12)
+
+
+@pytest.mark.parametrize("values", [[1e200, 1e200, 0.0], [0.0, 1e200, 1e200],
+                                    [1e200, 0.0, -1e200, 1e200], [2.0, -0.0, 3.0],
+                                    [-0.0, -2.0, 3.0]])
+def test_a_partial_product_that_overflows_or_a_signed_zero_gives_torchs_gradient(values):
+    # the product of the others, by running products from both sides: a partial product that
+    # overflows meets a zero only where the exact product is (no inf * 0 warning or NaN), and
+    # a -0.0 gives its neighbours -0.0 (the sign compared too)
+    got = _gradient(np.array(values), 1.0)
+    tx = torch.tensor(values, dtype=torch.float64, requires_grad=True)
+    torch.prod(tx).backward()
+    want = tx.grad.numpy()
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+
+
+@pytest.mark.parametrize("values", [[[1.5, 0.0, -2.0, 0.5], [0.0, 0.0, 3.0, -1.0]],
+                                    [[1.5, -0.7, 2.0, 0.5], [0.9, 1.1, 3.0, -1.0]]],
+                         ids=["zeros", "regular"])
+def test_the_hessian_matches_torch_and_finite_differences(values):
+    x = np.array(values)
+    for axis, dims in ((1, (1,)), ((0, 1), (0, 1))):
+        got = xg.hessian(lambda a: xg.sum(xg.prod(a, axis=axis) ** 2))(xg.asarray(x)).numpy()
+        want = torch.autograd.functional.hessian(
+            lambda t: (torch.prod(t, dim=1) if dims == (1,) else torch.prod(t)).pow(2).sum(),
+            torch.tensor(x))
+        np.testing.assert_allclose(got, want.numpy(), rtol=1e-12, atol=1e-12)
+        check_grads(lambda a: xg.prod(a, axis=axis), [xg.asarray(x)], order=2)

@@ -301,6 +301,51 @@ def test_the_backend_is_put_back_also_when_the_function_raises():
     assert xg.nn.relu(xg.asarray([-1.0, 1.0], backend="numpy")).tolist() == [0.0, 1.0]
 
 
+_ESCAPED = r"shape \(3,\) and dtype float64 per example \(4 examples\).*escaped.*Return values"
+
+
+def test_a_value_that_escapes_the_call_is_refused_when_used_after_it():
+    # JAX: UnexpectedTracerError; a value stored from inside the mapped function has no value
+    # outside the call, so using it (also printing it) names what escaped and the way out
+    kept = []
+
+    def f(row):
+        y = xg.sin(row) * 2.0
+        kept.append(y)
+        return xg.sum(y)
+
+    np.testing.assert_allclose(xg.vmap(f)(X).numpy(), np.sum(np.sin(X.numpy()) * 2.0, 1),
+                               rtol=1e-12)
+    escaped = kept[0]
+    uses = {"multiply": lambda: escaped * 2.0, "add a tensor": lambda: escaped + X[0],
+            "sin": lambda: xg.sin(escaped), "sum": lambda: xg.sum(escaped),
+            "matmul": lambda: escaped @ xg.ones((3, 2), dtype=xg.float64),
+            "reshape": lambda: xg.reshape(escaped, (3, 1)), "index": lambda: escaped[0],
+            "repr": lambda: repr(escaped), "numpy": lambda: escaped.numpy(),
+            "np.asarray": lambda: np.asarray(escaped),
+            "gradient": lambda: xg.grad(lambda a: xg.sum(a * escaped))(X[0]),
+            "another vmap": lambda: xg.vmap(lambda r: r * escaped)(X)}
+    for what, use in uses.items():
+        with pytest.raises(RuntimeError, match=_ESCAPED):
+            use()
+    inner = []
+    outer = xg.vmap(lambda row: xg.vmap(lambda a: inner.append(a * 1.0) or a)(row) + 1.0)
+    outer(xg.reshape(X, (4, 3, 1)))
+    with pytest.raises(RuntimeError, match="escaped"):
+        xg.vmap(lambda row: row * inner[0])(X)
+
+
+def test_a_gradient_taken_after_the_call_still_enters_its_level():
+    # the kept tape's walk enters the call's level again: its values are live there
+    w = xg.asarray(RNG.normal(size=(3, 3)))
+    with xg.GradientTape() as tape:
+        tape.watch(w)
+        y = xg.sum(xg.vmap(lambda row: xg.tanh(row @ w))(X) ** 2)
+    got = tape.gradient(y, w).numpy()
+    t = np.tanh(X.numpy() @ w.numpy())
+    np.testing.assert_allclose(got, X.numpy().T @ (2 * t * (1 - t ** 2)), rtol=1e-12)
+
+
 def test_another_threads_work_during_a_vmap_is_unbatched():
     started, release = threading.Event(), threading.Event()
     seen = {}

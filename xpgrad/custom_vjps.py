@@ -2,7 +2,8 @@
 tape node. ``f = xg.custom_vjp(fun)`` then ``f.defvjp(fwd, bwd)``: ``fwd(*args)`` returns
 ``(output, residuals)``, ``bwd(residuals, g)`` a tuple of cotangents, one per argument in its
 structure (None for zero, for a whole argument or one leaf). Arguments and outputs may be
-pytrees; ``nondiff_argnums`` are passed to ``bwd`` first, as JAX's. Without a tape recording,
+pytrees; ``nondiff_argnums`` are passed to ``bwd`` first, as JAX's (a Tensor being
+differentiated there is a TypeError, as JAX's UnexpectedTracerError). Without a tape recording,
 calling ``f`` calls ``fun``. A ``bwd`` written with xpgrad operations is differentiated by
 tapes outside (second order, through the residuals too); ``xg.function`` replays it.
 
@@ -22,6 +23,7 @@ import threading
 from ._args import flag
 from .creation import asarray
 from .custom import _with_gradient
+from .inplace import on_tape
 from .primitive import tape_state
 from .pytree import leaves, leaves_like, leaves_with_paths, map_leaves, rebuild
 from .tensor import Tensor
@@ -90,6 +92,8 @@ class custom_vjp:   # noqa: N801  (JAX's name)
             if i >= len(args):
                 raise ValueError(f"{self._kind} function {self._name!r}: nondiff_argnums has "
                                  f"{i} but it got {len(args)} arguments")
+        if self._kind == "custom_vjp":
+            self._refuse_differentiated_nondiff(args)
         differentiated = [i for i in range(len(args)) if i not in self.nondiff_argnums]
         trees = [self._tensor_tree(args[i], i) for i in differentiated]
         flat = [leaf for tree in trees for leaf in _leaves(tree)]
@@ -97,6 +101,18 @@ class custom_vjp:   # noqa: N801  (JAX's name)
         if not flat or running and id(self) in running:
             return self.fun(*args)       # (``fwd`` calling ``f`` itself, as JAX's often do)
         return _Rule(self, args, differentiated, trees).apply(flat)
+
+    def _refuse_differentiated_nondiff(self, args):
+        """TypeError naming a Tensor in a ``nondiff_argnums`` position that a recording tape
+        differentiates (its gradient would be lost), as JAX's UnexpectedTracerError."""
+        for i in self.nondiff_argnums:
+            for path, leaf in leaves_with_paths(args[i]):
+                if isinstance(leaf, Tensor) and on_tape(leaf):
+                    raise TypeError(
+                        f"custom_vjp function {self._name!r}: argument {i}{path} is in "
+                        "nondiff_argnums but is a Tensor being differentiated, which would get "
+                        "no gradient through it; move it out of nondiff_argnums and return its "
+                        "cotangent from bwd (JAX raises UnexpectedTracerError here)")
 
     def _positional(self, args, kwargs):
         """``args`` with ``kwargs`` put in their places, as JAX resolves them."""

@@ -8,7 +8,9 @@ batching rule or loops over the batch.
 
 ``bool()`` of a whole-array ``any()`` or ``all()`` is that of the same reduction over every
 example: the guards of the rules (``if xp.any(x == 0): <the careful formula>``) take the path
-that is right for every example. Other Python reads of a batched value raise.
+that is right for every example. Other Python reads of a batched value raise, and so does
+any use of one after its ``vmap`` call has returned (it escaped the mapped function:
+``refuse_escaped``, checked where NumPy's protocols, operators, methods and reads meet it).
 
 Outer products that a vjp makes of two batches are kept as their factors until read
 (``_factors``, ``outer_products.py``), so that a sum over the examples is one matrix product.
@@ -31,6 +33,26 @@ from __future__ import annotations
 _READ_OUT = ("inside xg.vmap a value differs from example to example, so it cannot become "
              "one Python or NumPy value ({}); keep the computation in xpgrad operations "
              "(xg.where instead of if), or return the tensor from the vmapped function")
+_ESCAPED = ("a value of shape {} and dtype {} per example ({} examples) was computed inside "
+            "an xg.vmap call that has returned: it escaped the "
+            "mapped function (stored in a list, an attribute or an outer variable) and has no "
+            "value outside it. Return values from the mapped function rather than storing "
+            "them (JAX raises UnexpectedTracerError here)")
+
+
+def refuse_escaped(*groups):
+    """RuntimeError if a BatchedArray in ``groups`` (or a tuple or list among them) belongs to
+    a vmap call that has returned (``Level.live``)."""
+    for group in groups:
+        if group is None:
+            continue
+        for a in group:
+            cls = a.__class__
+            if cls is BatchedArray:
+                if not a._level.live:
+                    raise RuntimeError(_ESCAPED.format(a.shape, a.dtype, a._level.size))
+            elif cls is tuple or cls is list:
+                refuse_escaped(a)
 
 
 class BatchedArray:
@@ -128,6 +150,7 @@ class BatchedArray:
 
     # -- values that cannot leave ----------------------------------------------------------------
     def _read_out(self, what):
+        refuse_escaped((self,))
         raise ValueError(_READ_OUT.format(what))
 
     def __array__(self, *args, **kwargs):
@@ -200,6 +223,8 @@ class BatchedArray:
             return self._data
         if name[0] == "_":          # (``hasattr(x, "_backend")`` asks whether x is a Tensor)
             raise AttributeError(name)
+        if not self._level.live:
+            refuse_escaped((self,))
         from .methods import method
 
         return method(self, name)
@@ -208,15 +233,21 @@ class BatchedArray:
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         from .methods import numpy_ufunc
 
+        refuse_escaped(inputs, kwargs.get("out"))
+
         return numpy_ufunc(_top(inputs, kwargs.get("out")), ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
         from .methods import numpy_function
 
+        refuse_escaped(args, kwargs.values())
+
         return numpy_function(_top(args, kwargs.values()), func, args, kwargs)
 
     # -- indexing and writes -----------------------------------------------------------------------
     def __getitem__(self, key):
+        if not self._level.live:
+            refuse_escaped((self,))
         keys = key if key.__class__ is tuple else (key,)
         for k in keys:
             if k.__class__ not in _BASIC_KEYS:
@@ -267,7 +298,11 @@ def _top(*groups):
 def _binary(name, reflected=False):
     def method(self, other):
         cls = other.__class__
+        if not self._level.live:
+            refuse_escaped((self,))
         if cls is BatchedArray:
+            if not other._level.live:
+                refuse_escaped((other,))
             level = other._level if other._level.depth > self._level.depth else self._level
         elif cls is float or cls is int:
             level = self._level
@@ -290,6 +325,7 @@ def _inplace(name):
     def method(self, other):
         if _foreign(other):
             return NotImplemented
+        refuse_escaped((self, other))
         level = _top((self, other))
         result = getattr(level.namespace, name)(self, other)
         if self._factors is not None and result.__class__ is BatchedArray \
@@ -308,6 +344,8 @@ def _inplace(name):
 
 def _unary(name):
     def method(self):
+        if not self._level.live:
+            refuse_escaped((self,))
         return getattr(self._level.namespace, name)(self)
     method.__name__ = name
     return method

@@ -40,6 +40,9 @@ class Level:
         self.thread = threading.get_ident()
         self.fallbacks = collections.Counter() if fallbacks is None else fallbacks
         self.namespace = BatchingNamespace(inner, weakref.ref(self))
+        #: False once its call has returned (``session.batching`` sets it; a gradient's walk
+        #: enters the level again): an array of it used then escaped the call
+        self.live = True
 
     def wrap(self, data, shared=False):
         return BatchedArray(data, self, shared)

@@ -55,6 +55,7 @@ class batching:      # noqa: N801 (used as a function: ``with batching(...) as l
         self._level = level         # a level entered before, entered again (``reentrant``)
         self._previous = None       # the backend's own attributes (and the draw) put back
         self._shared_trace_lock = False
+        self._entered = None        # the level entered: no longer live once left
 
     def __enter__(self):
         lock = _TRACE_LOCK or _late_imports()
@@ -66,6 +67,8 @@ class batching:      # noqa: N801 (used as a function: ``with batching(...) as l
         _DEPTH.depth += 1
         try:
             level = self._level or Level(self._size, be.xp, _DEPTH.depth, self._fallbacks)
+            level.live = True     # (a gradient's walk enters a level whose call returned)
+            self._entered = level
             get = vars(be).get      # (spelled out: a level is entered on every vmap call)
             self._previous = ((get("xp", _ABSENT), get("kernels", _ABSENT),
                                get("index_range", _ABSENT), get("check_index_range", _ABSENT),
@@ -84,6 +87,8 @@ class batching:      # noqa: N801 (used as a function: ``with batching(...) as l
 
     def __exit__(self, *exc):
         _DEPTH.depth -= 1
+        if self._entered is not None:
+            self._entered.live = False
         try:
             if self._previous is not None:
                 own, draw = self._previous

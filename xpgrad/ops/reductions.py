@@ -31,6 +31,7 @@ from ._define import (as_tensor, conj_if_complex, count, expand_to, kept_shape, 
                       norm_axes)
 from .linalg_helpers import readable
 from .moments import safe_std, safe_variance
+from .scans import _along
 from .scans import cumulative_prod, cumulative_sum, diff  # noqa: F401 (re-exported)
 
 
@@ -163,37 +164,39 @@ min = _reducer("min", Primitive(
 
 
 def _prod_vjp(xp, g, ans, x, axis, keepdims, dtype=None):
-    # product of the other entries, exact to second order also where x has zeros: the product
-    # of the nonzero entries over x_i (1 at a zero), times the product of the *other* zeros --
-    # 1 if there is none, that zero's x if one (a 0 that keeps its derivative), else 0
     if dtype is not None and x.dtype != ans.dtype:
         x = xp.astype(x, ans.dtype)
-    # (infinities are kept out of the division likewise: inf / inf would spoil a finite answer,
-    # so the product of the other infinities is multiplied in, NaN beside another zero)
     x = conj_if_complex(xp, x)
     if _regular_entries(xp, ans, x):
         # no entry is 0, inf or NaN: the product of the others is the product over x_i, one
-        # division (the general way's p is this product, and its special factor 1)
+        # division
         others = xp.reshape(conj_if_complex(xp, ans), kept_shape(x.shape, axis)) / x
         return expand_to(xp, g, x.shape, axis, keepdims) * others
-    zero = x == 0
-    real = not xp.isdtype(x.dtype, "complex floating")
-    infinite = xp.isinf(x) if real else None
-    regular = xp.where(zero | infinite if real else zero, 1.0, x)
-    p = xp.prod(regular, axis=axis, keepdims=True)
-    zero_n = xp.astype(zero, x.dtype)
-    zero_x = xp.where(zero, x, 0.0)
-    other_n = xp.sum(zero_n, axis=axis, keepdims=True) - zero_n
-    other_x = xp.sum(zero_x, axis=axis, keepdims=True) - zero_x
-    special = xp.where(other_n == 0, 1.0, xp.where(other_n == 1, other_x, 0.0))
-    if real:
-        inf_n = xp.astype(infinite, x.dtype)
-        other_inf = xp.sum(inf_n, axis=axis, keepdims=True) - inf_n
-        sign = xp.where(infinite, xp.sign(x), 1.0)
-        other_sign = xp.prod(sign, axis=axis, keepdims=True) * sign     # signs are +-1
-        infinity = xp.where(other_sign > 0, math.inf, -math.inf)   # no inf * 0 for 2nd order
-        special = xp.where(other_inf > 0, xp.where(other_n > 0, math.nan, infinity), special)
-    return expand_to(xp, g, x.shape, axis, keepdims) * (p / regular * special)
+    with np.errstate(over="ignore", invalid="ignore"):     # IEEE's inf and NaN are the answer
+        others = _products_of_the_others(xp, x, axis)
+    return expand_to(xp, g, x.shape, axis, keepdims) * others
+
+
+def _products_of_the_others(xp, x, axis):
+    """``out[i]``: the product of every entry but ``x[i]`` over ``axis``, by no division: the
+    exclusive running products from the left times those from the right, as PyTorch's rule
+    at zeros. Exact to second order where entries are zero, a partial product that overflows
+    meets a zero only where the exact product is one (``[1e200, 1e200, 0]``: ``[0, 0, inf]``),
+    and a signed zero keeps its sign in its neighbours' products."""
+    axes = tuple(range(x.ndim)) if axis is None else axis
+    if len(axes) != 1:          # the reduced axes last, as one
+        kept = [d for d in range(x.ndim) if d not in axes]
+        moved = xp.moveaxis(x, axes, tuple(range(len(kept), x.ndim)))
+        lines = xp.reshape(moved, tuple(x.shape[d] for d in kept)
+                           + (math.prod(x.shape[d] for d in axes),))
+        others = xp.reshape(_products_of_the_others(xp, lines, (lines.ndim - 1,)), moved.shape)
+        return xp.moveaxis(others, tuple(range(len(kept), x.ndim)), axes)
+    (d,) = axes
+    head = _along(x.ndim, d, slice(None, -1))
+    before = xp.cumulative_prod(x, axis=d, include_initial=True)[head]
+    after = xp.flip(xp.cumulative_prod(xp.flip(x, axis=d), axis=d, include_initial=True)[head],
+                    axis=d)
+    return before * after
 
 
 def _regular_entries(xp, ans, x) -> bool:
