@@ -89,6 +89,7 @@ def functional_call(module, parameters, args=(), kwargs=None, *, strict=False,
                     f"functional_call: tie_weights=False, but {tied} are each held in several "
                     "places of the module (tied weights), and xpgrad names a shared Variable "
                     "once: pass tie_weights=True (one tensor for every place)")
+        kept = _buffers_kept(named, given, stand_ins)
         for owner, key, _, new in swaps:
             owner.__dict__[key] = new
         try:
@@ -98,6 +99,8 @@ def functional_call(module, parameters, args=(), kwargs=None, *, strict=False,
                          if getattr(e, "obj", None) is t), None)
             if name is None or isinstance(e.obj, Variable):
                 raise
+            for variable, value in kept:      # a batch the forward counted before it failed
+                variable.assign(value)
             raise TypeError(f"functional_call: the forward updates {name!r} in place (a "
                             "buffer, such as BatchNorm's running statistics in training mode), "
                             "which a plain Tensor cannot take: pass an xg.Variable for it (it "
@@ -210,6 +213,18 @@ def _checked(key, value, variable):
                         f"Variable {variable.dtype} (no silent promotion: cast with "
                         "xg.astype)")
     return value
+
+
+def _buffers_kept(named, given, stand_ins) -> list:
+    """``(Variable, copy of its value)`` for the module's own buffers (non-trainable
+    Variables not passed) when a plain Tensor stands in for another buffer: if the forward
+    fails to update that one, it may have updated these before (BatchNorm's counter), and
+    they are put back."""
+    if not any(not named[k].trainable and not isinstance(stand_ins[id(named[k])], Variable)
+               for k in given):
+        return []
+    return [(v, v.numpy().copy()) for v in named.values()
+            if not v.trainable and id(v) not in stand_ins]
 
 
 def _planned(module, stand_ins):
