@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import collections
 import copy
+import sys
 import threading
 
 import numpy as np
@@ -169,16 +170,24 @@ def test_threads_calling_at_once_each_get_their_own_values_and_leave_the_module(
     failures = []
 
     def work(i):
-        for _ in range(30):
-            got = xg.nn.functional_call(model, sets[i], (x,)).numpy()
-            if not np.allclose(got, wants[i], rtol=1e-12):
-                failures.append(i)
+        try:
+            for _ in range(30):
+                got = xg.nn.functional_call(model, sets[i], (x,)).numpy()
+                if not np.allclose(got, wants[i], rtol=1e-12):
+                    failures.append(i)
+        except Exception as e:          # noqa: BLE001 (a thread's error fails the test)
+            failures.append(repr(e))
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)          # switch threads often: mid-swap too
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
     assert failures == []
     _assert_unchanged(model, snapshot)
 

@@ -76,11 +76,11 @@ def functional_call(module, parameters, args=(), kwargs=None, *, strict=False,
     elif not isinstance(kwargs, Mapping):
         raise TypeError(f"functional_call: kwargs must be a dict of keyword arguments or None, "
                         f"got {type(kwargs).__name__}")
-    named = module.named_variables()
-    _check_names(module, given, named, strict)
-    stand_ins = {id(named[k]): _checked(k, v, named[k]) for k, v in given.items()}
-    by_id = {id(named[k]): k for k in given}
-    with _SWAP:
+    with _SWAP:               # another thread's call would show its tensors in the tree
+        named = module.named_variables()
+        _check_names(module, given, named, strict)
+        stand_ins = {id(named[k]): _checked(k, v, named[k]) for k, v in given.items()}
+        by_id = {id(named[k]): k for k in given}
         swaps, places = _planned(module, stand_ins)
         if not tie_weights:
             tied = sorted(by_id[i] for i, n in places.items() if n > 1)
