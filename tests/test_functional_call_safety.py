@@ -171,7 +171,7 @@ def test_threads_calling_at_once_each_get_their_own_values_and_leave_the_module(
 
     def work(i):
         try:
-            for _ in range(30):
+            for _ in range(150):
                 got = xg.nn.functional_call(model, sets[i], (x,)).numpy()
                 if not np.allclose(got, wants[i], rtol=1e-12):
                     failures.append(i)
