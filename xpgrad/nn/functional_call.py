@@ -179,9 +179,12 @@ def _check_names(module, given, named, strict):
     has that ``given`` leaves out."""
     unknown = [k for k in given if k not in named]
     if unknown:
-        hint = ""
-        if set(unknown) & set(module.torch_state_dict()):
-            hint = " (these are PyTorch's keys; xpgrad's are module.named_variables()')"
+        try:
+            torch_keys = set(module.torch_state_dict())
+        except Exception:          # noqa: BLE001 (a module without torch's layout: no hint)
+            torch_keys = set()
+        hint = (" (these are PyTorch's keys; xpgrad's are module.named_variables()')"
+                if set(unknown) & torch_keys else "")
         raise ValueError(f"functional_call: {unknown} are no Variables of this "
                          f"{type(module).__name__}{hint}; its paths are {list(named)}")
     missing = [k for k in named if k not in given]
