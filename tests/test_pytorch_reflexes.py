@@ -121,6 +121,7 @@ def test_clamp_and_masked_fill_name_clip_and_where():
 
 @pytest.mark.parametrize("owner, name, ours", [
     ("xg", "func", "xg.vmap"), ("xg", "func", "xg.grad"), ("xg", "autograd", "xg.grad"),
+    ("xg", "func", "xg.nn.functional_call"), ("xg", "func", "xg.nn.stack_module_state"),
     ("xg", "compile", "xg.function"), ("xg", "save", "xg.save_checkpoint"),
     ("xg", "load", "xg.load_checkpoint"),
     ("xg.losses", "cross_entropy", "xg.losses.softmax_cross_entropy"),

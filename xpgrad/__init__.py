@@ -94,7 +94,9 @@ _PYTORCH_NAMES = {
              "rank-deficient)",
     "masked_fill": "xg.where(mask, value, x) (a new tensor: where mask is true, value)",
     "func": "torch.func's transforms are in xg itself: xg.grad, xg.value_and_grad, xg.vjp, "
-            "xg.jvp, xg.jacrev, xg.jacfwd, xg.linearize, xg.hessian, xg.vmap",
+            "xg.jvp, xg.jacrev, xg.jacfwd, xg.linearize, xg.hessian, xg.vmap; "
+            "functional_call and stack_module_state are xg.nn.functional_call(model, "
+            "{path: tensor}, args) and xg.nn.stack_module_state(models)",
     "autograd": "torch.autograd.grad(loss, inputs) is tape.gradient(loss, inputs) (or xg.grad(f))",
     "compile": "xg.function(step) traces a step once and replays it (torch.compile's job)",
     **dict.fromkeys(("save", "load"),

@@ -51,6 +51,7 @@ from .margin_loss_layers import (CosineEmbeddingLoss, HingeEmbeddingLoss, Margin
                                  MultiLabelMarginLoss, MultiLabelSoftMarginLoss, MultiMarginLoss,
                                  SoftMarginLoss, TripletMarginLoss, TripletMarginWithDistanceLoss)
 from .module import Module
+from .functional_call import functional_call, stack_module_state
 from .attention import scaled_dot_product_attention
 from .multihead import MultiheadAttention
 from .transformer import (TransformerDecoderLayer, TransformerEncoderLayer,
@@ -65,7 +66,7 @@ from .shape_layers import Flatten, Identity, Unflatten
 from .tbptt import TBPTTResult, detach, tbptt_train
 
 __all__ = _activations.__all__ + [
-    "tanh", "Module", "Linear", "linear", "Sequential", "MLP", "Dropout", "dropout", "ReLU", "Sigmoid",
+    "tanh", "Module", "functional_call", "stack_module_state", "Linear", "linear", "Sequential", "MLP", "Dropout", "dropout", "ReLU", "Sigmoid",
     "checkpoint_sequential", "Tanh", "LeakyReLU", "Softplus", "Softmax", "LogSoftmax", "ELU",
     "SELU", "CELU", "GELU",
     "SiLU", "Mish", "Softsign", "LogSigmoid", "Hardtanh", "ReLU6", "Hardsigmoid", "Hardswish",
