@@ -88,6 +88,16 @@ def numpy_default():
         yield backend
 
 
+@pytest.fixture(scope="module")
+def jax():
+    """JAX with 64-bit types on for the test module that asks for it, and off again after it
+    (the comparisons with JAX run in float64; ``jax_enable_x64`` must not leak to other
+    modules); the module's tests are skipped where JAX is not installed."""
+    jax = pytest.importorskip("jax")
+    with jax.enable_x64(True):
+        yield jax
+
+
 @pytest.fixture
 def clean_backends(monkeypatch):
     """Undo every change a test makes to the backend registry, selection and XPGRAD_BACKEND."""

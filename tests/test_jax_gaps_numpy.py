@@ -29,13 +29,6 @@ def quiet(fn, *args, **kwargs):
         return fn(*args, **kwargs)
 
 
-@pytest.fixture(scope="module")
-def jax():
-    jax = pytest.importorskip("jax")
-    with jax.enable_x64(True):
-        yield jax
-
-
 # -- order statistics ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("axis", [None, 0, -1, (0, 2)])

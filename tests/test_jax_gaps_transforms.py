@@ -29,13 +29,6 @@ def tree_fn(ns):
     return f
 
 
-@pytest.fixture(scope="module")
-def jax():
-    jax = pytest.importorskip("jax")
-    with jax.enable_x64(True):
-        yield jax
-
-
 # -- jacobian of a pytree output ------------------------------------------------------------------
 
 def test_jacobian_of_a_pytree_output_has_its_structure_and_closed_forms():

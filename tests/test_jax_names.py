@@ -19,13 +19,6 @@ A = R.normal(size=(3, 4))
 TREE = {"w": np.ones(2), "layers": [Pair(np.zeros(1), None), (2.0, np.arange(3.0))]}
 
 
-@pytest.fixture(scope="module")
-def jax():
-    jax = pytest.importorskip("jax")
-    with jax.enable_x64(True):
-        yield jax
-
-
 # -- tree_map / tree_leaves ---------------------------------------------------------------------
 
 def test_tree_map_keeps_the_structure_and_zips_the_other_trees():

@@ -26,13 +26,6 @@ X = R.normal(size=(16, 4))
 LABELS = R.integers(0, 3, size=16)
 
 
-@pytest.fixture(scope="module")
-def jax():
-    jax = pytest.importorskip("jax")
-    with jax.enable_x64(True):
-        yield jax
-
-
 def _xg_tree(tree):
     return xg.tree_map(lambda a: xg.asarray(a, dtype=xg.float64), tree)
 

@@ -17,13 +17,6 @@ R = np.random.default_rng(11)
 A = R.normal(size=(3, 4))
 
 
-@pytest.fixture(scope="module")
-def jax():
-    jax = pytest.importorskip("jax")
-    with jax.enable_x64(True):
-        yield jax
-
-
 # -- 5. a scan-style RNN: jax.lax.scan against a Python loop ------------------------------------
 
 STEPS, FEATURES, HIDDEN = 6, 3, 4

@@ -16,13 +16,6 @@ X = R.standard_normal(3)
 Y = R.standard_normal((2, 3))
 
 
-@pytest.fixture(scope="module")
-def jax():
-    jax = pytest.importorskip("jax")
-    with jax.enable_x64(True):
-        yield jax
-
-
 def fd_jacobian(f, x, eps=1e-6):
     """Central differences of ``f`` (NumPy in, NumPy out) at ``x``: ``out.shape + x.shape``."""
     x = np.asarray(x, dtype=np.float64)

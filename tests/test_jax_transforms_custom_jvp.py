@@ -13,13 +13,6 @@ import xpgrad as xg
 AT_OVERFLOW = np.array([0.0, 3.0, -2.0, 1000.0])
 
 
-@pytest.fixture(scope="module")
-def jax():
-    jax = pytest.importorskip("jax")
-    with jax.enable_x64(True):
-        yield jax
-
-
 def safe_log1pexp(ns, custom_jvp):
     """JAX's documentation example: ``log(1 + exp(x))`` whose derivative, written as
     ``1 - 1 / (1 + exp(x))``, stays finite where ``exp`` overflows."""

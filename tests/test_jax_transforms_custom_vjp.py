@@ -10,13 +10,6 @@ from test_jax_transforms import X, Y, assert_trees_close, fd_jacobian
 import xpgrad as xg
 
 
-@pytest.fixture(scope="module")
-def jax():
-    jax = pytest.importorskip("jax")
-    with jax.enable_x64(True):
-        yield jax
-
-
 # -- custom_vjp -----------------------------------------------------------------------------------
 def scaled_sine(ns, custom_vjp):
     """``{"y": sin(a) * b, "z": sum(a^2) * s}`` with a hand-written vjp; ``s`` not
@@ -175,7 +168,6 @@ def test_custom_vjp_bad_rules_name_what_is_wrong():
     with pytest.raises(TypeError, match=r"argument 1 \(str 'a label'\) is not a tensor.*"
                                         "nondiff_argnums"):
         grad_of(lambda x: g(x, "a label"))
-
 
 
 def scaled_by(custom_vjp):

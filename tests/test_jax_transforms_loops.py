@@ -13,13 +13,6 @@ W = R.standard_normal((3, 3)) * 0.5
 XS = R.standard_normal((5, 2, 3))
 
 
-@pytest.fixture(scope="module")
-def jax():
-    jax = pytest.importorskip("jax")
-    with jax.enable_x64(True):
-        yield jax
-
-
 def recurrent_loss(ns, scan, reverse):
     """A tanh recurrence over ``xs`` with a dict carry and a tuple of outputs (one None), scanned
     by ``scan`` (xg.scan or jax.lax.scan)."""
