@@ -8,6 +8,10 @@ import pytest
 
 import xpgrad as xg
 
+# the bit-for-bit comparisons are the NumPy backend's (Numba's fused update kernels round the
+# stateful step once, so there the two agree to a rounding: the last test)
+pytestmark = pytest.mark.usefixtures("numpy_default")
+
 R = np.random.default_rng(21)
 X = R.normal(size=(12, 3))
 Y = R.normal(size=(12, 2))
@@ -317,3 +321,16 @@ def test_steps_of_any_size_give_the_stateful_numbers_to_the_bit(with_params):
     w = xg.Variable(magnitudes[0])
     xg.optim.SGD(0.7, momentum=0.9).apply_gradients([(grads["w"], w)])
     np.testing.assert_array_equal(got, w.numpy())
+
+
+@pytest.mark.parametrize("name", ["sgd_nesterov_clipped", "adam_schedule_clipnorm",
+                                  "rmsprop_centered_momentum"])
+def test_on_numba_the_functional_numbers_are_the_stateful_ones_to_a_rounding(name):
+    pytest.importorskip("numba")
+    make, _ = OPTIMIZERS[name]
+    with xg.use_backend("numba"):
+        params, state = _functional_run(make(), 9)
+        want = _stateful_run(make(), 9)
+    assert all(t.backend.name == "numba" for t in xg.tree_leaves(params))
+    for got, expected in zip(_flat(params), _flat(want)):
+        np.testing.assert_allclose(got, expected, rtol=1e-14, atol=1e-15)

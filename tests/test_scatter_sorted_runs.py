@@ -12,6 +12,7 @@ from xpgrad.backends.numpy import scatter
 from xpgrad.testing import check_grads
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed: no comparison")
+pytestmark = pytest.mark.usefixtures("numpy_default")     # the NumPy backend's kernel
 
 
 def _sorted_ids(rng, n, longest):

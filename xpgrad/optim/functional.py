@@ -3,8 +3,9 @@
 ``state = opt.init(params)``, ``updates, state = opt.update(grads, state, params)`` and
 ``params = xg.optim.apply_updates(params, updates)`` take any pytree of Tensors (a dict, lists,
 named tuples; no Variables needed) and give the numbers ``opt.apply_gradients`` gives on
-Variables holding the same values (to the last bit, but for AdamW's and Lion's decoupled weight
-decay: within a rounding of each weight): each leaf's update runs the optimizer's ``_update``
+Variables holding the same values (to the last bit on NumPy, but for AdamW's and Lion's
+decoupled weight decay, and on Numba, whose fused update kernels round the step once: within a
+rounding of each weight): each leaf's update runs the optimizer's ``_update``
 (its primitive, or a backend's kernel) on copies, so the input state and params are never
 written.
 The learning rate (a schedule too) is read at ``state.count``; clipping is the optimizer's.
