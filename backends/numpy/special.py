@@ -94,17 +94,23 @@ def lgamma_near_roots(x, terms=len(sf._LGAMMA_AT_2)):
     return out
 
 
-def _stirling_shifted(x):
-    """``log Gamma(x)`` for x >= 0 (NaN stays NaN): Stirling at ``x``, or at ``x + 10`` less
-    the log of the rising product below 10 (inf at 0)."""
+def _shifted(x, asymptotic, shift_term):
+    """``asymptotic`` at ``x``, or below 10 at ``x + 10`` less ``shift_term(x)`` (the
+    recurrence's share of the ten steps up), for x >= 0 (NaN stays NaN)."""
     low = x < _SHIFT
     y = low * _SHIFT
     y += x
-    out = _stirling(y)
+    out = asymptotic(y)
     below = x[low]
     if below.size:
-        out[low] -= _log_rising_10(below)
+        out[low] -= shift_term(below)
     return out
+
+
+def _stirling_shifted(x):
+    """``log Gamma(x)`` for x >= 0: Stirling at ``x``, or at ``x + 10`` less the log of the
+    rising product below 10 (inf at 0)."""
+    return _shifted(x, _stirling, _log_rising_10)
 
 
 def _lgamma_nonnegative(x):
@@ -172,25 +178,23 @@ def _psi_asymptotic(y):
     return out
 
 
+def _reciprocals_10(x):
+    """``sum_j 1 / (x + j)``, j = 0 .. 9, in pairs: ``(2x + 9) sum 1 / (u + j (9 - j))``,
+    j = 0 .. 4, ``u = x (x + 9)`` (-inf at +0, +inf at -0: ``1 / u``)."""
+    u = x + 9.0
+    u *= x
+    reciprocals = 1.0 / u
+    for step in _PAIR_STEPS:
+        u += step
+        reciprocals += 1.0 / u
+    reciprocals *= 2.0 * x + 9.0
+    return reciprocals
+
+
 def _psi_shifted(x):
-    """``psi(x)`` for x >= 0 (NaN stays NaN): the asymptotic series at ``x``, or at ``x + 10``
-    less ``sum_j 1 / (x + j)``, j = 0 .. 9, below 10: ``(2x + 9) sum 1 / (u + j (9 - j))``,
-    j = 0 .. 4 (-inf at +0, +inf at -0: ``1 / u``)."""
-    low = x < _SHIFT
-    y = low * _SHIFT
-    y += x
-    out = _psi_asymptotic(y)
-    below = x[low]
-    if below.size:
-        u = below + 9.0
-        u *= below
-        reciprocals = 1.0 / u
-        for step in _PAIR_STEPS:
-            u += step
-            reciprocals += 1.0 / u
-        reciprocals *= 2.0 * below + 9.0
-        out[low] -= reciprocals
-    return out
+    """``psi(x)`` for x >= 0: the asymptotic series at ``x``, or at ``x + 10`` less
+    ``sum_j 1 / (x + j)``, j = 0 .. 9, below 10."""
+    return _shifted(x, _psi_asymptotic, _reciprocals_10)
 
 
 def _psi_near_root(x):
