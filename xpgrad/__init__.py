@@ -30,6 +30,7 @@ from .products import linearize
 from .batching import vmap
 from .jacobian_modes import jacfwd, jacrev
 from .loops import fori_loop, scan
+from .ode import StepLimitError, odeint
 from .scipy_io import for_scipy
 from .pytree import tree_leaves, tree_map
 from .pytree_vector import ravel_pytree

@@ -1,0 +1,221 @@
+"""``odeint``: differentiable ODE solving, ``jax.experimental.ode.odeint``'s signature and
+semantics (HIPS autograd's ``autograd.scipy.integrate.odeint`` with JAX's argument order).
+
+``odeint(func, y0, t, *args)`` integrates ``dy/dt = func(y, t, *args)`` from ``y0`` (a Tensor
+or a pytree of them) with adaptive Dormand-Prince 5(4) steps (``ode_solver.py``) and returns
+the solution at each time of ``t``, stacked along a new leading axis (leaf by leaf for a
+pytree). ``t`` must be strictly increasing; ``t[0]`` is where ``y0`` holds.
+
+Gradients come from the adjoint method, as JAX's and torchdiffeq's ``odeint_adjoint``: the
+tapes record one node for the whole solve, and its backward pass integrates the augmented
+system (the state, its cotangent, and the cotangents of ``t[0]`` and of the parameters)
+backwards from ``t[-1]`` to ``t[0]``, so memory does not grow with the number of steps, and
+the gradient is that of the exact solution to within the tolerances (not the derivative of
+the solver's own steps). ``y0``, ``t`` and ``args`` get gradients, and so do tensors ``func``
+reads from its closure that a tape outside differentiates: a model's trainable Variables
+(``xg.nn.Linear`` layers in ``func``), found while the forward solve runs. JAX differentiates
+only ``args``; here either way works. A ``func`` that reads different Variables at different
+times is not supported (the ones read during the forward solve are the ones differentiated).
+
+Where it differs from JAX: the error of a step is measured against ``atol + rtol * |y|``
+by the root mean square over the state (the Hairer, Norsett and Wanner controller, SciPy's),
+and steps stop at ``t[-1]``; reaching ``mxstep`` steps between two times raises
+``StepLimitError`` (JAX returns what it has). Complex states are refused. Higher-order
+gradients differentiate the adjoint solve's own steps. The solve synchronises once a step to
+choose the next, so ``xg.vmap`` and ``xg.function`` cannot trace it.
+
+>>> import xpgrad as xg
+>>> t = xg.asarray([0.0, 1.0, 2.0], dtype=xg.float64)
+>>> k = xg.asarray(0.5, dtype=xg.float64)
+>>> ys = xg.odeint(lambda y, t, k: -k * y, xg.asarray(1.0, dtype=xg.float64), t, k)
+>>> [round(v, 6) for v in ys.tolist()]              # exp(-k t)
+[1.0, 0.606531, 0.367879]
+>>> y0 = xg.asarray(1.0, dtype=xg.float64)
+>>> round(float(xg.grad(lambda k: xg.odeint(lambda y, t, k: -k * y, y0, t, k)[-1])(k)), 6)
+-0.735759
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+from .creation import asarray
+from .ode_adjoint import OdeCall, ODEINT_PRIMITIVE
+from .ode_solver import StepLimitError, solve_flat
+from .outer_tapes import is_float_tensor, value_identity
+from .primitive import apply, tape_state
+from .pytree import leaves, leaves_like, map_leaves, rebuild
+from .tensor import Tensor
+
+__all__ = ["odeint", "StepLimitError"]
+
+
+def odeint(func, y0, t, *args, rtol=1.4e-8, atol=1.4e-8, mxstep=math.inf, hmax=math.inf):
+    """The solution of ``dy/dt = func(y, t, *args)``, ``y(t[0]) = y0``, at each time of ``t``
+    (module docstring): ``func(y, t, *args)`` returns a pytree like ``y0``; ``t`` is a 1-D
+    array of strictly increasing floats; ``rtol``/``atol`` bound each step's error; ``mxstep``
+    is the most steps between two times of ``t``; ``hmax`` the largest step.
+
+    >>> import xpgrad as xg
+    >>> def oscillator(state, t):
+    ...     return {"x": state["v"], "v": -state["x"]}
+    >>> t = xg.linspace(0.0, 3.14159265, 3, dtype=xg.float64)
+    >>> out = xg.odeint(oscillator, {"x": xg.asarray(1.0, dtype=xg.float64),
+    ...                               "v": xg.asarray(0.0, dtype=xg.float64)}, t)
+    >>> [round(v, 5) + 0.0 for v in out["x"].tolist()]    # cos(t)
+    [1.0, 0.0, -1.0]
+    """
+    if not callable(func):
+        raise TypeError(f"odeint: func must be callable (func(y, t, *args) -> dy/dt), got "
+                        f"{type(func).__name__} {func!r:.60}")
+    rtol, atol = _tolerance(rtol, "rtol"), _tolerance(atol, "atol")
+    if rtol == 0 and atol == 0:
+        raise ValueError("odeint: rtol and atol are both 0; at least one must be positive")
+    mxstep, hmax = _limit(mxstep, "mxstep", integral=True), _limit(hmax, "hmax")
+    tree = _state_tree(y0)
+    backend = leaves(tree)[0]._backend
+    t = _times_tensor(t, backend)
+    times = [float(v) for v in t.tolist()]
+    _check_increasing(times)
+    from .pytree_vector import ravel_pytree
+
+    y0_flat, unravel = ravel_pytree(tree)
+    flat_func = FlatFunc(func, tree, unravel, args, y0_flat.dtype)
+    time_dtype = t.dtype if t.dtype.is_floating else y0_flat.dtype
+    settings = dict(rtol=rtol, atol=atol, mxstep=mxstep, hmax=hmax, time_dtype=time_dtype)
+    if not tape_state.recording:
+        return _unstacked(solve_flat(flat_func, y0_flat, times, **settings), tree)
+    from .recompute import _Reads
+
+    outer = tape_state.recording
+    reads = _Reads(outer)
+    tape_state.recording = [reads]
+    try:
+        ys = solve_flat(flat_func, y0_flat, times, **settings)
+    finally:
+        tape_state.recording = outer
+    given = [y0_flat] + ([t] if is_float_tensor(t) else [])
+    params = _params(given, [leaf for leaf in leaves(args) if is_float_tensor(leaf)],
+                     list(reads.found.values()))
+    call = OdeCall(flat_func, ys, times, t if is_float_tensor(t) else None, params, settings)
+    node = apply(ODEINT_PRIMITIVE, *given, *params, call=call)
+    return _unstacked(node, tree)
+
+
+class FlatFunc:
+    """``func`` on the flat state vector: unravels ``y`` into ``y0``'s structure, calls
+    ``func(y, t, *args)``, checks its output has that structure, and ravels it."""
+
+    def __init__(self, func, tree, unravel, args, dtype):
+        self.func, self.tree, self.unravel, self.args, self.dtype = func, tree, unravel, args, dtype
+        self.plain = isinstance(tree, Tensor) and tree.ndim == 1 and tree.dtype == dtype
+        self.name = getattr(func, "__name__", repr(func))
+
+    def __call__(self, y, t):
+        out = self.func(y if self.plain else self.unravel(y), t, *self.args)
+        if self.plain and isinstance(out, Tensor) and out.shape == y.shape and \
+                out.dtype == self.dtype:
+            return out
+        from .ops import concat, reshape
+
+        pieces = []
+        for (path, leaf), expected in zip(leaves_like(self.tree, out, f"odeint: func "
+                                                      f"{self.name!r}'s output", "y0"),
+                                          leaves(self.tree)):
+            if not isinstance(leaf, Tensor):
+                leaf = asarray(leaf, backend=expected._backend)
+            if leaf.shape != expected.shape:
+                raise ValueError(f"odeint: func {self.name!r} returned shape {leaf.shape} at "
+                                 f"output{path} where y0{path} has shape {expected.shape}; "
+                                 "dy/dt must have the state's shape")
+            pieces.append(reshape(leaf, (-1,)).astype(self.dtype))
+        return concat(pieces) if len(pieces) != 1 else pieces[0]
+
+
+def _unstacked(ys, tree):
+    """The flat solution ``(len(t), n)`` as ``tree``'s structure, each leaf ``(len(t),
+    *shape)``."""
+    if isinstance(tree, Tensor) and tree.ndim == 1 and tree.dtype == ys.dtype:
+        return ys
+    pieces, start = [], 0
+    for leaf in leaves(tree):
+        piece = ys[:, start:start + leaf.size].reshape((ys.shape[0],) + leaf.shape)
+        pieces.append(piece if piece.dtype == leaf.dtype else piece.astype(leaf.dtype))
+        start += leaf.size
+    return rebuild(tree, pieces)
+
+
+def _params(given, arg_leaves, read):
+    """The node's inputs besides ``y0`` and ``t``: ``args``' floating-point Tensors, then what
+    ``func`` read that a tape differentiates; each value once."""
+    seen = {value_identity(g): None for g in given}
+    found = {}
+    for p in arg_leaves + read:
+        key = value_identity(p)
+        if key not in seen:
+            found.setdefault(key, p)
+    return list(found.values())
+
+
+def _state_tree(y0):
+    """``y0`` with each leaf a real floating-point Tensor, all on one backend."""
+    if not leaves(y0):
+        raise ValueError("odeint: y0 has no arrays; it must be a Tensor or a pytree of them")
+    backend = next((leaf._backend for leaf in leaves(y0) if isinstance(leaf, Tensor)), None)
+
+    def tensor(leaf, path):
+        try:
+            leaf = leaf if isinstance(leaf, Tensor) else asarray(leaf, backend=backend)
+        except (TypeError, ValueError):
+            raise TypeError(f"odeint: y0{path} ({type(leaf).__name__} {leaf!r:.40}) is not an "
+                            "array") from None
+        if not leaf.dtype.is_floating:
+            raise TypeError(f"odeint: y0{path} has dtype {leaf.dtype}; the state must be real "
+                            "floating point (cast it, e.g. y0.astype(xg.float64))")
+        if backend is not None and leaf._backend is not backend:
+            raise ValueError(f"odeint: y0{path} is on backend {leaf._backend.name!r}, the rest "
+                             f"of y0 on {backend.name!r}")
+        return leaf
+
+    if isinstance(y0, Tensor) or not isinstance(y0, (tuple, list, dict)):
+        return tensor(y0, "")
+    return map_leaves(tensor, y0)
+
+
+def _times_tensor(t, backend):
+    try:
+        t = t if isinstance(t, Tensor) else asarray(t, backend=backend)
+    except (TypeError, ValueError):
+        raise TypeError(f"odeint: t must be a 1-D array of times, got {type(t).__name__} "
+                        f"{t!r:.40}") from None
+    if t.ndim != 1 or t.shape[0] < 1:
+        raise ValueError(f"odeint: t must be a 1-D array of at least one time, got shape "
+                         f"{t.shape}")
+    if t.dtype.is_complex or t.dtype == "bool":
+        raise TypeError(f"odeint: t must be real times, got dtype {t.dtype}")
+    return t
+
+
+def _check_increasing(times):
+    for i, (a, b) in enumerate(zip(times, times[1:])):
+        if not b > a:
+            raise ValueError(f"odeint: t must be strictly increasing, but t[{i + 1}] = {b!r} "
+                             f"follows t[{i}] = {a!r}")
+    if not all(math.isfinite(v) for v in times):
+        raise ValueError(f"odeint: t must be finite, got {times!r:.80}")
+
+
+def _tolerance(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0 or \
+            not math.isfinite(value):
+        raise ValueError(f"odeint: {name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def _limit(value, name, integral=False):
+    ok = not isinstance(value, bool) and isinstance(value, numbers.Real) and value > 0 and \
+        (value == math.inf or not integral or float(value).is_integer())
+    if not ok:
+        kind = "a positive integer" if integral else "a positive number"
+        raise ValueError(f"odeint: {name} must be {kind} or math.inf, got {value!r}")
+    return value

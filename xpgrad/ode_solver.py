@@ -1,0 +1,138 @@
+"""The Dormand-Prince 5(4) integrator behind ``xg.odeint``: adaptive steps on one flat state
+vector, written with xpgrad operations (so it runs on every backend), the solution at the
+requested times read off the step's 4th-order dense-output polynomial (Shampine's midpoint
+coefficients). Step sizes are chosen in Python floats: one synchronisation per step.
+
+The step controller is Hairer, Norsett and Wanner's (Solving ODEs I, II.4): the error is the
+root mean square of ``err / (atol + rtol * max(|y|, |y_new|))``, a step is kept when it is at
+most 1, the next step is ``h * clip(0.9 * err ** -0.2, 0.2, 10)`` (never growing after a
+rejection), at most ``hmax``; the first step comes from the same book's starting-step rule.
+Steps never pass the last requested time (SciPy's rule; JAX's may overshoot it).
+
+>>> import xpgrad as xg
+>>> y = solve_flat(lambda y, t: -y, xg.asarray([1.0], dtype=xg.float64), [0.0, 1.0],
+...                rtol=1e-10, atol=1e-10)
+>>> round(float(y[1, 0]), 8)     # exp(-1)
+0.36787944
+"""
+from __future__ import annotations
+
+import math
+
+from .creation import asarray
+from .ops import abs as _abs, maximum, mean, sqrt, stack
+
+#: the nodes c, the matrix a (rows 2..7) and the 5th-order weights b of Dormand and Prince's
+#: pair; ``_ERROR`` is b minus the embedded 4th-order weights; ``_MIDPOINT`` gives y at half a
+#: step for the dense output (Shampine 1986)
+_NODES = (0.0, 1 / 5, 3 / 10, 4 / 5, 8 / 9, 1.0, 1.0)
+_A = ((),
+      (1 / 5,),
+      (3 / 40, 9 / 40),
+      (44 / 45, -56 / 15, 32 / 9),
+      (19372 / 6561, -25360 / 2187, 64448 / 6561, -212 / 729),
+      (9017 / 3168, -355 / 33, 46732 / 5247, 49 / 176, -5103 / 18656),
+      (35 / 384, 0.0, 500 / 1113, 125 / 192, -2187 / 6784, 11 / 84))
+_ERROR = (35 / 384 - 5179 / 57600, 0.0, 500 / 1113 - 7571 / 16695, 125 / 192 - 393 / 640,
+          -2187 / 6784 + 92097 / 339200, 11 / 84 - 187 / 2100, -1 / 40)
+_MIDPOINT = (6025192743 / 30085553152 / 2, 0.0, 51252292925 / 65400821598 / 2,
+             -2691868925 / 45128329728 / 2, 187940372067 / 1594534317056 / 2,
+             -1776094331 / 19743644256 / 2, 11237099 / 235043384 / 2)
+_SAFETY, _MIN_FACTOR, _MAX_FACTOR = 0.9, 0.2, 10.0
+
+
+class StepLimitError(RuntimeError):
+    """``odeint`` took ``mxstep`` steps between two requested times without reaching the
+    second, or its step size fell below what the time's floating-point spacing resolves."""
+
+
+def _combine(y, h, coefficients, ks):
+    """``y + h * sum(c * k)`` over the nonzero coefficients (``y`` None: without it)."""
+    out = y
+    for c, k in zip(coefficients, ks):
+        if c:
+            term = k * (h * c)
+            out = term if out is None else out + term
+    return out
+
+
+def _rms(x) -> float:
+    return float(sqrt(mean(x * x)))
+
+
+def _first_step(func, t0, y0, f0, rtol, atol, tensor_time):
+    """Hairer, Norsett and Wanner's starting step for a method of order 5 (one extra call)."""
+    scale = atol + _abs(y0) * rtol
+    d0, d1 = _rms(y0 / scale), _rms(f0 / scale)
+    h0 = 1e-6 if d0 < 1e-5 or d1 < 1e-5 else 0.01 * d0 / d1
+    f1 = func(y0 + f0 * h0, tensor_time(t0 + h0))
+    d2 = _rms((f1 - f0) / scale) / h0
+    if max(d1, d2) <= 1e-15:
+        h1 = max(1e-6, h0 * 1e-3)
+    else:
+        h1 = (0.01 / max(d1, d2)) ** (1 / 5)
+    return min(100 * h0, h1)
+
+
+def _dense(y0, y1, ks, h, x):
+    """The 4th-order polynomial through the step's ends, midpoint and end slopes, at the
+    fraction ``x`` of the step."""
+    if x == 1.0:
+        return y1
+    mid = _combine(y0, h, _MIDPOINT, ks)
+    dy0, dy1 = ks[0] * h, ks[-1] * h
+    a = (dy1 - dy0) * 2.0 - (y0 + y1) * 8.0 + mid * 16.0
+    b = dy0 * 5.0 - dy1 * 3.0 + y0 * 18.0 + y1 * 14.0 - mid * 32.0
+    c = dy1 - dy0 * 4.0 - y0 * 11.0 - y1 * 5.0 + mid * 16.0
+    return (((a * x + b) * x + c) * x + dy0) * x + y0
+
+
+def solve_flat(func, y0, times, rtol, atol, mxstep=math.inf, hmax=math.inf, time_dtype=None):
+    """The solution of ``dy/dt = func(y, t)`` from ``y0`` (a 1-D Tensor) at ``times`` (Python
+    floats, increasing, the first the start), stacked along a new leading axis. ``func`` gets
+    ``t`` as a 0-d Tensor of ``time_dtype`` (``y0``'s dtype when None)."""
+    backend = y0._backend
+    time_dtype = time_dtype or y0.dtype
+
+    def tensor_time(t):
+        return asarray(t, dtype=time_dtype, backend=backend)
+
+    t, y = times[0], y0
+    out = [y0]
+    if len(times) == 1:
+        return stack(out)
+    t_end = times[-1]
+    f = func(y, tensor_time(t))
+    h = min(_first_step(func, t, y, f, rtol, atol, tensor_time), hmax)
+    target = 1
+    steps = 0
+    while target < len(times):
+        if steps >= mxstep:
+            raise StepLimitError(f"odeint: mxstep={mxstep} steps taken between t={times[target - 1]!r} "
+                                 f"and t={times[target]!r} without reaching the second (stopped at "
+                                 f"t={t!r}); raise mxstep, or loosen rtol/atol")
+        h = min(h, t_end - t)
+        if t + h == t:
+            raise StepLimitError(f"odeint: the step size fell to {h!r} at t={t!r}, below what "
+                                 "floating point resolves there (a stiff problem, or a solution "
+                                 "that blows up)")
+        ks = [f]
+        for stage in range(1, 7):
+            ks.append(func(_combine(y, h, _A[stage], ks), tensor_time(t + _NODES[stage] * h)))
+        y_new = _combine(y, h, _A[6], ks)       # the 7th stage's point is the 5th-order answer
+        error = _combine(None, h, _ERROR, ks)
+        ratio = _rms(error / (atol + rtol * maximum(_abs(y), _abs(y_new))))
+        steps += 1
+        accepted = ratio <= 1.0
+        if accepted:
+            t_new = t_end if h == t_end - t else t + h
+            while target < len(times) and times[target] <= t_new:
+                x = (times[target] - t) / h
+                out.append(_dense(y, y_new, ks, h, min(x, 1.0)))
+                target += 1
+                steps = 0
+            t, y, f = t_new, y_new, ks[-1]
+        factor = _MAX_FACTOR if ratio == 0 else _SAFETY * ratio ** -0.2
+        factor = min(max(factor, _MIN_FACTOR), _MAX_FACTOR if accepted else 1.0)
+        h = min(h * factor, hmax)
+    return stack(out)
