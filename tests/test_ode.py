@@ -222,3 +222,29 @@ def test_too_few_steps_and_blow_up_raise_step_limit_errors():
         xg.odeint(lambda y, t: -y, f64([1.0]), f64([0.0, 100.0]), mxstep=3)
     with pytest.raises(xg.StepLimitError, match="step size fell"):
         xg.odeint(lambda y, t: y * y, f64([1.0]), f64([0.0, 2.0]))   # 1/(1-t) blows up at 1
+
+
+# -- higher order and transforms ---------------------------------------------------------------
+def test_second_derivatives_for_args_and_y0_match_the_closed_form():
+    t = f64([0.0, 0.5, 1.0])
+    times = np.array([0.0, 0.5, 1.0])
+
+    def riccati(k, y0):      # y' = -k y^2: y = y0 / (1 + k y0 t)
+        return xg.sum(xg.odeint(lambda y, t, k: -k * y * y, y0, t, k, **TIGHT))
+
+    d2k = xg.grad(xg.grad(riccati))(f64(0.5), f64(1.0))
+    d2y0 = xg.grad(xg.grad(riccati, argnums=1), argnums=1)(f64(0.5), f64(1.0))
+    np.testing.assert_allclose(float(d2k), np.sum(2 * times ** 2 / (1 + 0.5 * times) ** 3),
+                               rtol=1e-8)
+    np.testing.assert_allclose(float(d2y0), np.sum(-times / (1 + 0.5 * times) ** 3),
+                               rtol=1e-8)
+
+
+def test_second_derivative_through_t_is_refused_and_vmap_says_why_it_cannot():
+    def of_t(t):
+        return xg.sum(xg.odeint(lambda y, t: -y, f64(1.0), t))
+
+    with pytest.raises(NotImplementedError, match="odeint: .*second-order.*not for t"):
+        xg.grad(xg.grad(of_t))(f64([0.0, 1.0]))
+    with pytest.raises(ValueError, match="vmap"):
+        xg.vmap(lambda y0: xg.odeint(lambda y, t: -y, y0, f64([0.0, 1.0])))(f64([1.0, 2.0]))

@@ -99,6 +99,7 @@ def odeint(func, y0, t, *args, rtol=1.4e-8, atol=1.4e-8, mxstep=math.inf, hmax=m
                      list(reads.found.values()))
     call = OdeCall(flat_func, ys, times, t if is_float_tensor(t) else None, params, settings)
     node = apply(ODEINT_PRIMITIVE, *given, *params, call=call)
+    call.ys = node      # recorded: a tape differentiating the adjoint pass sees ys depend on p
     return _unstacked(node, tree)
 
 

@@ -19,6 +19,7 @@ is minus their sum plus the integral in ``t0_bar`` (JAX's formulation).
 from __future__ import annotations
 
 from .creation import asarray, zeros
+from .inplace import on_tape
 from .outer_tapes import block_primitive
 from .ode_solver import solve_flat
 from .tensor import Tensor, _wrap
@@ -41,6 +42,11 @@ class OdeCall:
         """The gradients of ``y0`` (flat), ``t`` (when it is an input) and the parameters:
         raw arrays, or Tensors when ``g`` is one (an outer tape differentiates this pass)."""
         higher = isinstance(g, Tensor)
+        if higher and self.t is not None and on_tape(self.t):
+            raise NotImplementedError(
+                "odeint: a tape differentiates this gradient with respect to t (a second "
+                "derivative involving the times); second-order gradients are supported for y0, "
+                "args and the Variables func reads, not for t: pass t as a constant there")
         g = g if higher else _wrap(g, self.ys._backend)
         n_given = 2 if self.t is not None else 1
         wanted = [p for p, need in zip(self.params, needs[n_given:]) if need]
