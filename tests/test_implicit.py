@@ -1,0 +1,219 @@
+"""xg.custom_root and xg.fixed_point: implicit gradients against closed forms, unrolled
+iterations, finite differences and jax.lax.custom_root (float64); bad input."""
+import numpy as np
+import pytest
+
+import xpgrad as xg
+
+F64 = xg.float64
+
+
+def f64(values):
+    return xg.asarray(np.asarray(values, dtype=np.float64))
+
+
+def newton(f, x):
+    for _ in range(40):
+        x = x - f(x) / xg.grad(f)(x)
+    return x
+
+
+def scalar_solve(g, y):
+    return y / g(xg.ones_like(y))
+
+
+# -- custom_root -------------------------------------------------------------------------------
+def test_custom_root_newton_gradient_matches_the_closed_form_and_jax(jax):
+    jnp, lax = jax.numpy, jax.lax
+
+    def cube_root(a):
+        return xg.custom_root(lambda x: x ** 3 - a, f64(1.0), newton, scalar_solve)
+
+    grads = [float(xg.grad(cube_root)(f64(a))) for a in (2.0, 8.0, 27.0)]
+    np.testing.assert_allclose(grads, [1 / (3 * a ** (2 / 3)) for a in (2.0, 8.0, 27.0)],
+                               rtol=1e-12)
+
+    def jax_newton(f, x):
+        for _ in range(40):
+            x = x - f(x) / jax.grad(f)(x)
+        return x
+
+    def jax_cube_root(a):
+        return lax.custom_root(lambda x: x ** 3 - a, jnp.float64(1.0), jax_newton,
+                               lambda g, y: y / g(1.0))
+
+    np.testing.assert_allclose(grads, [float(jax.grad(jax_cube_root)(a))
+                                       for a in (2.0, 8.0, 27.0)], rtol=1e-12)
+
+
+def test_custom_root_vector_problem_matches_jax_with_a_linear_tangent_solve(jax):
+    jnp, lax = jax.numpy, jax.lax
+    m = np.array([[3.0, 1.0, 0.0], [0.5, 4.0, 1.0], [0.0, 1.0, 5.0]])
+
+    def ours(p):
+        def f(x):
+            return f64(m) @ x + 0.1 * x ** 3 - p
+
+        def solve(f, x):
+            for _ in range(30):
+                x = x - xg.linalg.solve(xg.jacobian(f)(x), f(x))
+            return x
+
+        def tangent_solve(g, y):
+            return xg.linalg.solve(xg.jacobian(g)(y), y)
+
+        return xg.custom_root(f, xg.zeros(3, dtype=F64), solve, tangent_solve)
+
+    def theirs(p):
+        def f(x):
+            return m @ x + 0.1 * x ** 3 - p
+
+        def solve(f, x):
+            for _ in range(30):
+                x = x - jnp.linalg.solve(jax.jacobian(f)(x), f(x))
+            return x
+
+        def tangent_solve(g, y):
+            return jnp.linalg.solve(jax.jacobian(g)(y), y)
+
+        return lax.custom_root(f, jnp.zeros(3), solve, tangent_solve)
+
+    p = np.array([1.0, -2.0, 0.5])
+    w = np.array([0.3, -1.0, 2.0])
+    got = xg.grad(lambda p: xg.sum(ours(p) * f64(w)))(f64(p))
+    want = jax.grad(lambda p: jnp.sum(theirs(p) * w))(p)
+    np.testing.assert_allclose(ours(f64(p)).numpy(), np.asarray(theirs(p)), rtol=1e-12)
+    np.testing.assert_allclose(got.numpy(), np.asarray(want), rtol=1e-10)
+
+
+def test_custom_root_closure_variable_gets_the_implicit_gradient_and_aux_none():
+    a = xg.Variable(f64(5.0), name="a")
+
+    def solve(f, x):
+        return newton(f, x), "iterations: 40"
+
+    with xg.GradientTape() as tape:
+        root, aux = xg.custom_root(lambda x: x * x - a, f64(1.0), solve, scalar_solve,
+                                   has_aux=True)
+        loss = root * 3.0
+    assert aux == "iterations: 40"
+    np.testing.assert_allclose(float(tape.gradient(loss, a)), 3.0 / (2 * np.sqrt(5.0)),
+                               rtol=1e-12)
+
+
+def test_custom_root_bad_input_names_the_argument():
+    with pytest.raises(TypeError, match="custom_root: solve must be callable"):
+        xg.custom_root(lambda x: x, f64(1.0), None, scalar_solve)
+    with pytest.raises(ValueError, match=r"custom_root: solve's solution has shape \(2,\)"):
+        xg.custom_root(lambda x: x, f64(1.0), lambda f, x: f64([1.0, 2.0]), scalar_solve)
+    with pytest.raises(TypeError, match="has_aux=True, solve must return"):
+        xg.custom_root(lambda x: x, f64(1.0), lambda f, x: x, scalar_solve, has_aux=True)
+
+
+# -- fixed_point -------------------------------------------------------------------------------
+def babylonian(x, a):
+    return 0.5 * (x + a / x)
+
+
+def test_fixed_point_sqrt_matches_the_closed_form_and_unrolled_iterations():
+    """HIPS autograd's fixed_points example: sqrt by Newton's iteration."""
+    def implicit(a):
+        return xg.fixed_point(babylonian, f64(1.0), a)
+
+    def unrolled(a):
+        x = f64(1.0)
+        for _ in range(60):
+            x = babylonian(x, a)
+        return x
+
+    for a in (0.5, 2.0, 9.0):
+        value, grad = xg.value_and_grad(implicit)(f64(a))
+        np.testing.assert_allclose(float(value), np.sqrt(a), rtol=1e-14)
+        np.testing.assert_allclose(float(grad), 0.5 / np.sqrt(a), rtol=1e-12)
+        np.testing.assert_allclose(float(grad), float(xg.grad(unrolled)(f64(a))), rtol=1e-12)
+
+
+@pytest.mark.parametrize("adjoint", ["iterate", "direct"])
+def test_deq_tanh_layer_gradients_match_unrolled_and_finite_differences(adjoint):
+    rng = np.random.default_rng(1)
+    w = 0.4 * rng.normal(size=(4, 4)) / 2.0
+    b, v = rng.normal(size=4), rng.normal(size=4)
+
+    def layer(z, w, b):
+        return xg.tanh(z @ w + b)
+
+    def implicit(w, b):
+        return xg.sum(xg.fixed_point(layer, xg.zeros(4, dtype=F64), w, b,
+                                     adjoint=adjoint) * f64(v))
+
+    def unrolled(w, b):
+        z = xg.zeros(4, dtype=F64)
+        for _ in range(200):
+            z = layer(z, w, b)
+        return xg.sum(z * f64(v))
+
+    got = xg.grad(implicit, argnums=(0, 1))(f64(w), f64(b))
+    want = xg.grad(unrolled, argnums=(0, 1))(f64(w), f64(b))
+    for a, c in zip(got, want):
+        np.testing.assert_allclose(a.numpy(), c.numpy(), rtol=1e-10, atol=1e-13)
+    eps = 1e-6
+    for i in range(4):
+        up, down = b.copy(), b.copy()
+        up[i] += eps
+        down[i] -= eps
+        numeric = (float(implicit(f64(w), f64(up))) - float(implicit(f64(w), f64(down)))) / (
+            2 * eps)
+        np.testing.assert_allclose(float(got[1][i]), numeric, rtol=1e-7, atol=1e-9)
+
+
+def test_fixed_point_matches_jax_custom_root_on_the_deq_layer(jax):
+    jnp, lax = jax.numpy, jax.lax
+    rng = np.random.default_rng(2)
+    w, b = 0.3 * rng.normal(size=(3, 3)), rng.normal(size=3)
+
+    def theirs(b):
+        def f(z):
+            return jnp.tanh(z @ w + b) - z
+
+        def solve(f, z):
+            for _ in range(200):
+                z = f(z) + z
+            return z
+
+        def tangent_solve(g, y):
+            return jnp.linalg.solve(jax.jacobian(g)(y), y)
+
+        return jnp.sum(lax.custom_root(f, jnp.zeros(3), solve, tangent_solve) ** 2)
+
+    got = xg.grad(lambda b: xg.sum(xg.fixed_point(
+        lambda z, b: xg.tanh(z @ f64(w) + b), xg.zeros(3, dtype=F64), b) ** 2))(f64(b))
+    np.testing.assert_allclose(got.numpy(), np.asarray(jax.grad(theirs)(b)), rtol=1e-10)
+
+
+def test_fixed_point_pytree_state_and_closure_variable_under_a_tape():
+    scale = xg.Variable(f64(0.5), name="scale")
+    with xg.GradientTape() as tape:
+        out = xg.fixed_point(lambda s: {"x": scale * s["y"] + 1.0, "y": 0.5 * s["x"]},
+                             {"x": f64(0.0), "y": f64(0.0)})
+        loss = out["x"]
+    # x = s y + 1, y = x / 2: x = 1 / (1 - s/2), dx/ds = (1/2) / (1 - s/2)^2
+    np.testing.assert_allclose(float(out["x"]), 1 / 0.75, rtol=1e-13)
+    np.testing.assert_allclose(float(tape.gradient(loss, scale)), 0.5 / 0.75 ** 2, rtol=1e-12)
+
+
+def test_second_derivative_of_fixed_point_sqrt():
+    d2 = xg.grad(xg.grad(lambda a: xg.fixed_point(babylonian, f64(1.0), a)))(f64(4.0))
+    np.testing.assert_allclose(float(d2), -0.25 * 4.0 ** -1.5, rtol=1e-9)
+
+
+def test_fixed_point_bad_input_and_divergence():
+    with pytest.raises(RuntimeError, match="fixed_point: no convergence in max_iter=20"):
+        xg.fixed_point(lambda x: 2.0 * x + 1.0, f64(1.0), max_iter=20)
+    with pytest.raises(TypeError, match="fixed_point: x0 must be real floating point"):
+        xg.fixed_point(lambda x: x, xg.asarray(1))
+    with pytest.raises(ValueError, match="fixed_point: adjoint must be"):
+        xg.fixed_point(lambda x: x, f64(1.0), adjoint="neumann")
+    with pytest.raises(ValueError, match=r"fixed_point: f's output has shape \(2,\)"):
+        xg.fixed_point(lambda x: xg.concat([x, x]), f64([1.0]))
+    with pytest.raises(ValueError, match="fixed_point: tol must be"):
+        xg.fixed_point(lambda x: x, f64(1.0), tol=0)
