@@ -202,6 +202,8 @@ def test_wrong_output_shape_or_structure_names_func():
         xg.odeint(grow, f64([1.0, 2.0]), f64([0.0, 1.0]))
     with pytest.raises(ValueError, match=r"odeint: func .*output.*same structure"):
         xg.odeint(lambda s, t: (s["a"],), {"a": f64(1.0)}, f64([0.0, 1.0]))
+    with pytest.raises(TypeError, match=r"odeint: func '<lambda>' returned NoneType"):
+        xg.odeint(lambda y, t: None, f64([1.0]), f64([0.0, 1.0]))
 
 
 def test_integer_y0_and_bad_settings_are_refused():
@@ -213,6 +215,8 @@ def test_integer_y0_and_bad_settings_are_refused():
         xg.odeint("f", f64([1.0]), f64([0.0, 1.0]))
     with pytest.raises(ValueError, match="rtol must be"):
         xg.odeint(lambda y, t: -y, f64([1.0]), f64([0.0, 1.0]), rtol=-1.0)
+    with pytest.raises(ValueError, match="atol must be > 0"):
+        xg.odeint(lambda y, t: -y, f64([0.0, 1.0]), f64([0.0, 1.0]), atol=0.0)
     with pytest.raises(ValueError, match="mxstep must be a positive integer"):
         xg.odeint(lambda y, t: -y, f64([1.0]), f64([0.0, 1.0]), mxstep=0)
 
@@ -248,3 +252,19 @@ def test_second_derivative_through_t_is_refused_and_vmap_says_why_it_cannot():
         xg.grad(xg.grad(of_t))(f64([0.0, 1.0]))
     with pytest.raises(ValueError, match="vmap"):
         xg.vmap(lambda y0: xg.odeint(lambda y, t: -y, y0, f64([0.0, 1.0])))(f64([1.0, 2.0]))
+
+
+def test_float32_gradient_agrees_with_float64_and_jvp_works():
+    t = np.linspace(0.0, 15.0, 31)
+
+    def loss(p, dtype):
+        return xg.sum(xg.odeint(lotka_volterra, xg.asarray(LV_Y0, dtype=dtype),
+                                xg.asarray(t, dtype=dtype), p))
+
+    g32 = xg.grad(lambda p: loss(p, xg.float32))(xg.asarray(LV_PARAMS))
+    g64 = xg.grad(lambda p: loss(p, F64))(f64(LV_PARAMS))
+    assert g32.dtype == xg.float32
+    np.testing.assert_allclose(g32.numpy(), g64.numpy(), rtol=1e-4)
+    _, tangent = xg.jvp(lambda p: loss(p, F64), (f64(LV_PARAMS),), (f64([1.0, 0, 0, 0]),))
+    # (two reverse passes: the second differentiates the adjoint solve's steps, at rtol=1.4e-8)
+    np.testing.assert_allclose(float(tangent), float(g64[0]), rtol=1e-5)

@@ -69,8 +69,9 @@ def odeint(func, y0, t, *args, rtol=1.4e-8, atol=1.4e-8, mxstep=math.inf, hmax=m
         raise TypeError(f"odeint: func must be callable (func(y, t, *args) -> dy/dt), got "
                         f"{type(func).__name__} {func!r:.60}")
     rtol, atol = _tolerance(rtol, "rtol"), _tolerance(atol, "atol")
-    if rtol == 0 and atol == 0:
-        raise ValueError("odeint: rtol and atol are both 0; at least one must be positive")
+    if atol == 0:
+        raise ValueError("odeint: atol must be > 0 (a state entry at 0 would have no error "
+                         "scale)")
     mxstep, hmax = _limit(mxstep, "mxstep", integral=True), _limit(hmax, "hmax")
     tree = _state_tree(y0)
     backend = leaves(tree)[0]._backend
@@ -124,7 +125,11 @@ class FlatFunc:
                                                       f"{self.name!r}'s output", "y0"),
                                           leaves(self.tree)):
             if not isinstance(leaf, Tensor):
-                leaf = asarray(leaf, backend=expected._backend)
+                try:
+                    leaf = asarray(leaf, backend=expected._backend)
+                except (TypeError, ValueError):
+                    raise TypeError(f"odeint: func {self.name!r} returned {type(leaf).__name__} "
+                                    f"{leaf!r:.40} at output{path}, not an array") from None
             if leaf.shape != expected.shape:
                 raise ValueError(f"odeint: func {self.name!r} returned shape {leaf.shape} at "
                                  f"output{path} where y0{path} has shape {expected.shape}; "
