@@ -171,7 +171,7 @@ def fixed_point(f, x0, *params, tol=None, max_iter=1000, adjoint="iterate"):
         return flat if flat.dtype == x.dtype else flat.astype(x.dtype)
 
     def solve(_, x):
-        return iterate(step, x, tol, max_iter, "fixed_point")
+        return _iterate(step, x, tol, max_iter, "fixed_point")
 
     def tangent_solve(transposed, b):       # transposed(v) = (df/dx)^T v - v
         if adjoint == "direct":
@@ -181,13 +181,13 @@ def fixed_point(f, x0, *params, tol=None, max_iter=1000, adjoint="iterate"):
             from .ops import stack
 
             return linear_solve(stack(columns, axis=1), b)
-        u = iterate(lambda u: b + transposed(u) + u, b, tol, max_iter, "fixed_point's adjoint")
+        u = _iterate(lambda u: b + transposed(u) + u, b, tol, max_iter, "fixed_point's adjoint")
         return -u
 
     return unravel(custom_root(lambda x: step(x) - x, x0_flat, solve, tangent_solve))
 
 
-def iterate(step, x, tol, max_iter, who):
+def _iterate(step, x, tol, max_iter, who):
     """``x = step(x)`` until no entry moves by more than ``tol * max(1, max |x|)``."""
     from .ops import abs as _abs, max as _max
 

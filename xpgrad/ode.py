@@ -40,7 +40,7 @@ import math
 import numbers
 
 from .creation import asarray
-from .ode_adjoint import OdeCall, ODEINT_PRIMITIVE
+from .ode_adjoint import _OdeCall, ODEINT_PRIMITIVE
 from .ode_solver import StepLimitError, solve_flat
 from .outer_tapes import is_float_tensor, value_identity
 from .primitive import apply, tape_state
@@ -81,7 +81,7 @@ def odeint(func, y0, t, *args, rtol=1.4e-8, atol=1.4e-8, mxstep=math.inf, hmax=m
     from .pytree_vector import ravel_pytree
 
     y0_flat, unravel = ravel_pytree(tree)
-    flat_func = FlatFunc(func, tree, unravel, args, y0_flat.dtype)
+    flat_func = _FlatFunc(func, tree, unravel, args, y0_flat.dtype)
     time_dtype = t.dtype if t.dtype.is_floating else y0_flat.dtype
     settings = dict(rtol=rtol, atol=atol, mxstep=mxstep, hmax=hmax, time_dtype=time_dtype)
     if not tape_state.recording:
@@ -98,13 +98,13 @@ def odeint(func, y0, t, *args, rtol=1.4e-8, atol=1.4e-8, mxstep=math.inf, hmax=m
     given = [y0_flat] + ([t] if is_float_tensor(t) else [])
     params = _params(given, [leaf for leaf in leaves(args) if is_float_tensor(leaf)],
                      list(reads.found.values()))
-    call = OdeCall(flat_func, ys, times, t if is_float_tensor(t) else None, params, settings)
+    call = _OdeCall(flat_func, ys, times, t if is_float_tensor(t) else None, params, settings)
     node = apply(ODEINT_PRIMITIVE, *given, *params, call=call)
     call.ys = node      # recorded: a tape differentiating the adjoint pass sees ys depend on p
     return _unstacked(node, tree)
 
 
-class FlatFunc:
+class _FlatFunc:
     """``func`` on the flat state vector: unravels ``y`` into ``y0``'s structure, calls
     ``func(y, t, *args)``, checks its output has that structure, and ravels it."""
 

@@ -28,7 +28,7 @@ from .tensor import Tensor, _wrap
 ODEINT_PRIMITIVE = block_primitive("odeint")
 
 
-class OdeCall:
+class _OdeCall:
     """One ``odeint`` solve held by its tape node: what the adjoint pass needs."""
 
     __slots__ = ("func", "ys", "times", "t", "params", "settings", "value")

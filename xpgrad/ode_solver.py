@@ -43,7 +43,15 @@ _SAFETY, _MIN_FACTOR, _MAX_FACTOR = 0.9, 0.2, 10.0
 
 class StepLimitError(RuntimeError):
     """``odeint`` took ``mxstep`` steps between two requested times without reaching the
-    second, or its step size fell below what the time's floating-point spacing resolves."""
+    second, or its step size fell below what the time's floating-point spacing resolves.
+
+    >>> import xpgrad as xg
+    >>> try:
+    ...     xg.odeint(lambda y, t: -y, xg.asarray([1.0]), xg.asarray([0.0, 50.0]), mxstep=2)
+    ... except xg.StepLimitError as e:
+    ...     print(str(e)[:40])
+    odeint: mxstep=2 steps taken between t=0
+    """
 
 
 def _combine(y, h, coefficients, ks):
@@ -108,9 +116,10 @@ def solve_flat(func, y0, times, rtol, atol, mxstep=math.inf, hmax=math.inf, time
     steps = 0
     while target < len(times):
         if steps >= mxstep:
-            raise StepLimitError(f"odeint: mxstep={mxstep} steps taken between t={times[target - 1]!r} "
-                                 f"and t={times[target]!r} without reaching the second (stopped at "
-                                 f"t={t!r}); raise mxstep, or loosen rtol/atol")
+            raise StepLimitError(f"odeint: mxstep={mxstep} steps taken between "
+                                 f"t={times[target - 1]!r} and t={times[target]!r} without "
+                                 f"reaching the second (stopped at t={t!r}); raise mxstep, or "
+                                 "loosen rtol/atol")
         h = min(h, t_end - t)
         if t + h == t:
             raise StepLimitError(f"odeint: the step size fell to {h!r} at t={t!r}, below what "
