@@ -21,7 +21,7 @@ from __future__ import annotations
 from .creation import asarray, zeros
 from .inplace import on_tape
 from .outer_tapes import block_primitive
-from .ode_solver import solve_flat
+from .ode_solver import integrate
 from .tensor import Tensor, _wrap
 
 #: the primitive of an ``odeint`` node: its forward hands over the solution the solve computed
@@ -66,14 +66,15 @@ class _OdeCall:
         t0_bar = zeros((1,), dtype=dtype, backend=ys._backend)
         p_bar = zeros((sum(sizes),), dtype=dtype, backend=ys._backend)
         dynamics = _Augmented(self.func, n, params, sizes, dtype, self.settings["time_dtype"])
-        t_bars = []
+        t_bars, step = [], None
         for i in range(len(times) - 1, 0, -1):
             t_i = asarray(times[i], dtype=self.settings["time_dtype"], backend=ys._backend)
             t_bar = vecdot(self.func(ys[i], t_i), g[i])
             t_bars.append(t_bar)
             t0_bar = t0_bar - t_bar
             start = concat([ys[i], y_bar, t0_bar, p_bar])
-            end = solve_flat(dynamics, start, [-times[i], -times[i - 1]], **self.settings)[1]
+            (_, end), step = integrate(dynamics, start, [-times[i], -times[i - 1]],
+                                       first_step=step, **self.settings)
             y_bar = end[n:2 * n] + g[i - 1]
             t0_bar, p_bar = end[2 * n:2 * n + 1], end[2 * n + 1:]
         t_dtype = self.t.dtype if self.t is not None else dtype

@@ -99,6 +99,14 @@ def solve_flat(func, y0, times, rtol, atol, mxstep=math.inf, hmax=math.inf, time
     """The solution of ``dy/dt = func(y, t)`` from ``y0`` (a 1-D Tensor) at ``times`` (Python
     floats, increasing, the first the start), stacked along a new leading axis. ``func`` gets
     ``t`` as a 0-d Tensor of ``time_dtype`` (``y0``'s dtype when None)."""
+    return stack(integrate(func, y0, times, rtol, atol, mxstep, hmax, time_dtype)[0])
+
+
+def integrate(func, y0, times, rtol, atol, mxstep=math.inf, hmax=math.inf, time_dtype=None,
+              first_step=None):
+    """``solve_flat``'s solution as a list, and the step size it would take next: a solve
+    that continues from the last time starts with it (``first_step``) instead of the
+    starting-step rule's extra call of ``func``."""
     backend = y0._backend
     time_dtype = time_dtype or y0.dtype
 
@@ -108,10 +116,10 @@ def solve_flat(func, y0, times, rtol, atol, mxstep=math.inf, hmax=math.inf, time
     t, y = times[0], y0
     out = [y0]
     if len(times) == 1:
-        return stack(out)
+        return out, first_step
     t_end = times[-1]
     f = func(y, tensor_time(t))
-    h = min(_first_step(func, t, y, f, rtol, atol, tensor_time), hmax)
+    h = min(first_step or _first_step(func, t, y, f, rtol, atol, tensor_time), hmax)
     target = 1
     steps = 0
     while target < len(times):
@@ -120,7 +128,7 @@ def solve_flat(func, y0, times, rtol, atol, mxstep=math.inf, hmax=math.inf, time
                                  f"t={times[target - 1]!r} and t={times[target]!r} without "
                                  f"reaching the second (stopped at t={t!r}); raise mxstep, or "
                                  "loosen rtol/atol")
-        h = min(h, t_end - t)
+        unclipped, h = h, min(h, t_end - t)
         if t + h == t:
             raise StepLimitError(f"odeint: the step size fell to {h!r} at t={t!r}, below what "
                                  "floating point resolves there (a stiff problem, or a solution "
@@ -144,4 +152,4 @@ def solve_flat(func, y0, times, rtol, atol, mxstep=math.inf, hmax=math.inf, time
         factor = _MAX_FACTOR if ratio == 0 else _SAFETY * ratio ** -0.2
         factor = min(max(factor, _MIN_FACTOR), _MAX_FACTOR if accepted else 1.0)
         h = min(h * factor, hmax)
-    return stack(out)
+    return out, max(h, unclipped)    # a last step cut short to land on t_end says little
