@@ -211,6 +211,10 @@ def test_integer_y0_and_bad_settings_are_refused():
         xg.odeint(lambda y, t: -y, xg.asarray([1, 2]), f64([0.0, 1.0]))
     with pytest.raises(TypeError, match=r"odeint: y0\['b'\] has dtype"):
         xg.odeint(lambda y, t: y, {"a": f64(1.0), "b": xg.asarray(1)}, f64([0.0, 1.0]))
+    with pytest.raises(TypeError, match=r"args=\(k,\)\) is xg.odeint\(func, y0, t, k\)"):
+        xg.odeint(lambda y, t, k: -k * y, f64([1.0]), f64([0.0, 1.0]), args=(f64(1.0),))
+    with pytest.raises(TypeError, match="unexpected keyword argument 'method'"):
+        xg.odeint(lambda y, t: -y, f64([1.0]), f64([0.0, 1.0]), method="rk4")
     with pytest.raises(TypeError, match="func must be callable"):
         xg.odeint("f", f64([1.0]), f64([0.0, 1.0]))
     with pytest.raises(ValueError, match="rtol must be"):

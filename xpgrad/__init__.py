@@ -31,7 +31,7 @@ from .batching import vmap
 from .jacobian_modes import jacfwd, jacrev
 from .loops import fori_loop, scan
 from .ode import StepLimitError, odeint
-from .implicit import custom_root, fixed_point
+from .implicit import custom_linear_solve, custom_root, fixed_point
 from .scipy_io import for_scipy
 from .pytree import tree_leaves, tree_map
 from .pytree_vector import ravel_pytree
@@ -125,8 +125,9 @@ _JAX_NAMES = {
     "pad": "xg.nn.pad(x, pad) takes PyTorch's flat (before, after) pairs from the last axis "
            "backwards: jnp.pad(x, ((1, 1), (0, 2))) is xg.nn.pad(x, (0, 2, 1, 1))",
     "lax": "jax.lax.scan is xg.scan, lax.fori_loop xg.fori_loop (Python loops the tapes "
-           "differentiate), lax.stop_gradient xg.stop_gradient, lax.custom_root xg.custom_root "
-           "(xg.fixed_point for x = f(x, *params)); xg.nn.rnn_scan, lstm_scan and "
+           "differentiate), lax.stop_gradient xg.stop_gradient, lax.custom_root xg.custom_root, "
+           "lax.custom_linear_solve xg.custom_linear_solve (xg.fixed_point for "
+           "x = f(x, *params)); xg.nn.rnn_scan, lstm_scan and "
            "gru_scan are the recurrent layers' fused scans",
     "numpy": "xg is the array namespace itself: jnp.sum is xg.sum, jnp.linalg is xg.linalg "
              "(the array API's names: xg.concat, xg.pow, xg.permute_dims); NumPy's own "

@@ -122,6 +122,57 @@ class _RootCall:
         return [None if gp is None else gp if higher else gp._data for gp in out]
 
 
+def custom_linear_solve(matvec, b, solve, transpose_solve=None, symmetric=False,
+                        has_aux=False):
+    """``solve(matvec, b)``, the ``x`` with ``matvec(x) = b``, differentiated implicitly as
+    ``jax.lax.custom_linear_solve``: the gradient solves the transposed system with
+    ``transpose_solve(vecmat, x_bar)`` (``solve`` itself when ``symmetric``), and reaches
+    ``b`` and the tensors ``matvec`` reads (a matrix it closes over) without differentiating
+    ``solve``'s iterations. ``b`` is a Tensor or pytree; ``has_aux``: ``solve`` returns
+    ``(x, aux)``. Only ``custom_root`` underneath: a nonlinear ``matvec`` gets the gradient
+    of its linearization at ``x``.
+
+    >>> import xpgrad as xg
+    >>> a = xg.asarray([[4.0, 1.0], [1.0, 3.0]], dtype=xg.float64)
+    >>> def jacobi(matvec, b):                       # a solver the tapes need not see
+    ...     x = xg.zeros_like(b)
+    ...     for _ in range(60):
+    ...         x = x + (b - matvec(x)) / xg.linalg.diagonal(a)
+    ...     return x
+    >>> def loss(a, b):
+    ...     x = xg.custom_linear_solve(lambda x: a @ x, b, jacobi, symmetric=True)
+    ...     return xg.sum(x)
+    >>> b = xg.asarray([1.0, 2.0], dtype=xg.float64)
+    >>> db = xg.grad(loss, argnums=1)(a, b)          # A^-T 1
+    >>> bool(xg.max(xg.abs(db - xg.linalg.solve(a.mT, xg.ones(2, dtype=a.dtype)))) < 1e-12)
+    True
+    """
+    for name, fn in (("matvec", matvec), ("solve", solve)):
+        if not callable(fn):
+            raise TypeError(f"custom_linear_solve: {name} must be callable, got "
+                            f"{type(fn).__name__} {fn!r:.60}")
+    if transpose_solve is None:
+        if not symmetric:
+            raise TypeError("custom_linear_solve: give transpose_solve, or symmetric=True "
+                            "when matvec is symmetric (then solve serves both ways)")
+        transpose_solve = solve
+    elif not callable(transpose_solve):
+        raise TypeError(f"custom_linear_solve: transpose_solve must be callable, got "
+                        f"{type(transpose_solve).__name__} {transpose_solve!r:.60}")
+    from .pytree import map_leaves
+
+    guess = map_leaves(lambda leaf, path: zeros(getattr(leaf, "shape", ()), dtype=getattr(
+        leaf, "dtype", None), backend=getattr(leaf, "_backend", None)), b)
+    return custom_root(lambda x: _subtract(matvec(x), b), guess,
+                       lambda f, x0: solve(matvec, b), transpose_solve, has_aux=has_aux)
+
+
+def _subtract(a, b):
+    from .pytree import tree_map
+
+    return tree_map(lambda u, v: u - v, a, b)
+
+
 def fixed_point(f, x0, *params, tol=None, max_iter=1000, adjoint="iterate"):
     """``x* = f(x*, *params)`` by iterating ``x = f(x, *params)`` from ``x0`` (a Tensor or
     pytree) until no entry moves by more than ``tol * max(1, max |x|)`` (default: 100 times

@@ -50,7 +50,8 @@ from .tensor import Tensor
 __all__ = ["odeint", "StepLimitError"]
 
 
-def odeint(func, y0, t, *args, rtol=1.4e-8, atol=1.4e-8, mxstep=math.inf, hmax=math.inf):
+def odeint(func, y0, t, *args, rtol=1.4e-8, atol=1.4e-8, mxstep=math.inf, hmax=math.inf,
+           **unknown):
     """The solution of ``dy/dt = func(y, t, *args)``, ``y(t[0]) = y0``, at each time of ``t``
     (module docstring): ``func(y, t, *args)`` returns a pytree like ``y0``; ``t`` is a 1-D
     array of strictly increasing floats; ``rtol``/``atol`` bound each step's error; ``mxstep``
@@ -65,6 +66,8 @@ def odeint(func, y0, t, *args, rtol=1.4e-8, atol=1.4e-8, mxstep=math.inf, hmax=m
     >>> [round(v, 5) + 0.0 for v in out["x"].tolist()]    # cos(t)
     [1.0, 0.0, -1.0]
     """
+    if unknown:
+        _refuse(unknown)
     if not callable(func):
         raise TypeError(f"odeint: func must be callable (func(y, t, *args) -> dy/dt), got "
                         f"{type(func).__name__} {func!r:.60}")
@@ -209,6 +212,16 @@ def _check_increasing(times):
                              f"follows t[{i}] = {a!r}")
     if not all(math.isfinite(v) for v in times):
         raise ValueError(f"odeint: t must be finite, got {times!r:.80}")
+
+
+def _refuse(unknown):
+    if "args" in unknown:
+        raise TypeError("odeint() takes func's extra arguments positionally, as JAX's: "
+                        "HIPS autograd's and SciPy's odeint(func, y0, t, args=(k,)) is "
+                        "xg.odeint(func, y0, t, k)")
+    from ._args import refuse_keywords
+
+    refuse_keywords("odeint", unknown)
 
 
 def _tolerance(value, name):
