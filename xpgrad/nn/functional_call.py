@@ -52,12 +52,13 @@ def functional_call(module, parameters, args=(), kwargs=None, *, strict=False,
     such a Variable once, so ``tie_weights=False`` cannot untie it and raises
     NotImplementedError when one is passed. A call in the forward of another (on the same
     module or one below it) takes the same paths and replaces what stands there; the paths it
-    leaves out keep the outer call's tensors (torch.func's nesting). A forward that updates a buffer (BatchNorm's
-    running statistics in training mode) updates a passed Variable in place, as PyTorch
-    updates a passed tensor; a plain Tensor cannot be updated: TypeError naming it (pass a
-    Variable, leave it out, or call ``module.eval()``). Calls from several threads take turns
-    over the swap; like PyTorch's, the call is not thread-safe against an ordinary call of the
-    same module from another thread meanwhile, which would see the passed tensors.
+    leaves out keep the outer call's tensors (torch.func's nesting). A forward that updates a
+    buffer (BatchNorm's running statistics in training mode) updates a passed Variable in
+    place, as PyTorch updates a passed tensor; a plain Tensor cannot be updated: TypeError
+    naming it (pass a Variable, leave it out, or call ``module.eval()``). Calls from several
+    threads take turns over the swap; like PyTorch's, the call is not thread-safe against an
+    ordinary call of the same module from another thread meanwhile, which would see the
+    passed tensors.
 
     >>> import xpgrad as xg
     >>> model = xg.nn.MLP([3, 4, 1], rng=0)
