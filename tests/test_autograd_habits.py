@@ -5,6 +5,8 @@ scalar parameter taken as float32), and the hints for autograd's names.
 """
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 import scipy.stats
@@ -101,6 +103,29 @@ def test_unravel_refuses_a_complex_vector_for_a_real_tree():
     assert flat.dtype == xg.complex128                       # a complex leaf: taken, as JAX's
     back = unravel_mixed(xg.asarray([1.0, 2.0, 3.0 - 1.0j]))
     assert back[0].dtype == xg.float64 and back[1].tolist() == [3.0 - 1.0j]
+
+
+def test_unravel_pickles_without_the_leaves(jax):
+    """Users save ``unravel`` with their checkpoints (JAX's pickles); it was a closure."""
+    tree = {"w": [R.normal(size=(300, 300)), xg.asarray([1.0, 2.0])], "b": (np.float64(0.5),),
+            "skip": None}
+    flat, unravel = xg.ravel_pytree(tree)
+    saved = pickle.dumps(unravel)
+    assert len(saved) < 2000         # the structure, shapes and dtypes, not 90,000 floats
+    restored = pickle.loads(saved)
+    vector = flat * 2.0
+    back, want = restored(vector), unravel(vector)
+    assert back["skip"] is None and isinstance(back["b"], tuple)
+    assert [leaf.dtype for leaf in xg.tree_leaves(back)] == [xg.float64, xg.float32, xg.float64]
+    for got, expected in zip(xg.tree_leaves(back), xg.tree_leaves(want)):
+        np.testing.assert_array_equal(got.numpy(), expected.numpy())
+    np.testing.assert_array_equal(back["w"][0].numpy(), 2.0 * tree["w"][0])
+    with pytest.raises(ValueError, match=r"1-D vector of 90003 entries"):
+        restored(np.zeros(3))
+    from jax.flatten_util import ravel_pytree
+
+    _, jax_unravel = ravel_pytree({"w": jax.numpy.ones(2)})
+    pickle.loads(pickle.dumps(jax_unravel))            # what users expect of the JAX one
 
 
 # -- full / full_like with a Tensor fill_value ----------------------------------------------------

@@ -67,6 +67,35 @@ def test_shape_none_takes_any_shape_and_a_method_leaves_self_out():
         layer(xg.asarray([1, 2]))
 
 
+class _SlottedScale:
+    """No __dict__ and no weak references: its instances call the class's own Function."""
+
+    __slots__ = ("factor",)
+
+    def __init__(self, factor):
+        self.factor = factor
+
+    @xg.function(input_signature=[xg.TensorSpec((None,), xg.float64)])
+    def __call__(self, x):
+        return x * self.factor
+
+
+def test_a_method_of_a_class_with_slots_leaves_self_out_too():
+    """It counted self against the input_signature ('takes 1 argument ..., got 2')."""
+    layers = [_SlottedScale(2.0), _SlottedScale(-1.5)]
+    for rows in (3, 3, 4):
+        x = np.arange(float(rows))
+        for layer in layers:
+            np.testing.assert_array_equal(layer(xg.asarray(x)).numpy(), x * layer.factor)
+    one = xg.asarray([1.0], dtype=xg.float64)
+    np.testing.assert_array_equal(_SlottedScale.__call__(layers[0], one).numpy(), [2.0])
+    with pytest.raises(TypeError, match=r"argument 'x' has dtype float32"):
+        layers[0](xg.ones(3))
+    with pytest.raises(TypeError, match=r"'__call__' takes 1 argument \(its input_signature\), "
+                                        "got 2"):
+        layers[0](one, one)
+
+
 def test_under_a_tape_and_in_a_copy_the_signature_still_holds():
     f = xg.function(scaled_sum, input_signature=SPEC)
     x = xg.asarray(np.arange(6.0).reshape(3, 2))

@@ -161,6 +161,87 @@ def test_the_module_is_restored_when_the_forward_raises():
     _assert_unchanged(model, snapshot)
 
 
+class SelfNesting(xg.nn.Module):
+    """A forward that calls functional_call on itself (``inner``) or on its layer
+    (``layer_values``), then reads its layer again."""
+
+    def __init__(self):
+        super().__init__(name="nest")
+        self.linear = xg.nn.Linear(3, 2, dtype=F64, rng=0)
+
+    def forward(self, x, inner=None, layer_values=None):
+        out = self.linear(x)
+        if inner is not None:
+            out = out + xg.nn.functional_call(self, inner, (x,))
+        if layer_values is not None:
+            out = out + xg.nn.functional_call(self.linear, layer_values, (x,))
+        return out * self.linear(x)
+
+
+def _torch_self_nesting(module, torch):
+    class TorchNesting(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(3, 2, dtype=torch.float64)
+
+        def forward(self, x, inner=None, layer_values=None):
+            out = self.linear(x)
+            if inner is not None:
+                out = out + torch.func.functional_call(self, inner, (x,))
+            if layer_values is not None:
+                out = out + torch.func.functional_call(self.linear, layer_values, (x,))
+            return out * self.linear(x)
+
+    twin = TorchNesting()
+    with torch.no_grad():
+        twin.linear.weight.copy_(torch.tensor(module.linear.w.numpy().T))
+        twin.linear.bias.copy_(torch.tensor(module.linear.b.numpy()))
+    return twin
+
+
+def test_a_call_nested_in_the_modules_own_forward_matches_torch_func():
+    """Inside an outer call's forward the module's paths held plain tensors, so a nested call
+    on the module (or its layer) found no Variables: 'are no Variables of this ...'."""
+    torch = pytest.importorskip("torch")
+    module = SelfNesting()
+    twin = _torch_self_nesting(module, torch)
+    snapshot = _snapshot(module)
+    x = RNG.normal(size=(4, 3))
+    outer = {"nest/linear/w": RNG.normal(size=(3, 2)), "nest/linear/b": RNG.normal(size=2)}
+    inner = {"nest/linear/w": RNG.normal(size=(3, 2))}         # b: the outer call's
+    layer = {"linear/b": RNG.normal(size=2)}                     # w: the outer call's
+    torch_names = {"nest/linear/w": "linear.weight", "nest/linear/b": "linear.bias",
+                   "linear/b": "bias"}
+
+    def torch_dict(values):
+        return {torch_names[k]: torch.tensor(v.T if k.endswith("/w") else v,
+                                             requires_grad=True) for k, v in values.items()}
+
+    t_outer, t_inner, t_layer = torch_dict(outer), torch_dict(inner), torch_dict(layer)
+    t_out = torch.func.functional_call(twin, t_outer, (torch.tensor(x),),
+                                       {"inner": t_inner, "layer_values": t_layer})
+    t_out.sum().backward()
+    trees = [{k: xg.asarray(v) for k, v in values.items()} for values in (outer, inner, layer)]
+    with xg.GradientTape() as tape:
+        tape.watch(trees)
+        out = xg.nn.functional_call(module, trees[0], (xg.asarray(x),),
+                                    {"inner": trees[1], "layer_values": trees[2]})
+        total = xg.sum(out)
+    np.testing.assert_allclose(out.numpy(), t_out.detach().numpy(), rtol=1e-13)
+    grads = tape.gradient(total, trees)
+    for got, want in zip(grads, (t_outer, t_inner, t_layer)):
+        for k, g in got.items():
+            expected = want[torch_names[k]].grad.numpy()
+            np.testing.assert_allclose(g.numpy(), expected.T if k.endswith("/w") else expected,
+                                       rtol=1e-12)
+    _assert_unchanged(module, snapshot)
+    with pytest.raises(ValueError, match=r"parameters\['nest/linear/w'\] has shape \(2, 2\)"):
+        xg.nn.functional_call(module, trees[0], (xg.asarray(x),),
+                              {"inner": {"nest/linear/w": xg.ones((2, 2), dtype=F64)}})
+    _assert_unchanged(module, snapshot)
+    assert xg.nn.functional_call(module, trees[0], (xg.asarray(x),)).shape == (4, 2)
+
+
 def test_threads_calling_at_once_each_get_their_own_values_and_leave_the_module():
     model = xg.nn.MLP([3, 8, 2], dtype=F64, rng=0)
     x = xg.asarray(RNG.normal(size=(4, 3)))

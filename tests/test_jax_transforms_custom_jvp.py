@@ -216,11 +216,11 @@ def test_what_custom_vjp_refuses_under_it_is_named_as_custom_jvps():
                                         r"\['v'\] besides its arguments: pass them as arguments, "
                                         "with their tangents in the jvp rule"):
         xg.grad(lambda x: xg.sum(closes(x)))(x)
-    two = xg.custom_jvp(lambda x: (x, x.astype(xg.float32)))
-    two.defjvp(lambda p, t: ((p[0], p[0].astype(xg.float32)),
-                             (t[0], t[0].astype(xg.float32))))
+    two = xg.custom_jvp(lambda x: (x, x.astype(xg.complex128)))
+    two.defjvp(lambda p, t: ((p[0], p[0].astype(xg.complex128)),
+                             (t[0], t[0].astype(xg.complex128))))
     with pytest.raises(TypeError, match=r"custom_jvp function '<lambda>': the jvp rule's "
-                                        r"primal_out has leaves of several dtypes"):
+                                        r"primal_out mixes complex and real floating leaves"):
         xg.grad(lambda x: xg.sum(two(x)[0]))(x)
     moded = xg.custom_jvp(lambda x, mode: x)
     moded.defjvp(lambda p, t: (p[0], t[0]))
@@ -231,6 +231,54 @@ def test_what_custom_vjp_refuses_under_it_is_named_as_custom_jvps():
     with pytest.raises(TypeError, match=r"custom_jvp function '<lambda>': got an unexpected "
                                         "keyword argument 'scale'"):
         moded(x, mode=1, scale=2.0)
+
+
+def _mixed_outputs(ns, custom_jvp, integer_tangent):
+    """``(2 x, sin(y), floor(y))`` for float32 ``x`` and float64 ``y``: three dtypes out; an
+    integer output's tangent is ``integer_tangent(out)`` (JAX's float0 zeros, xpgrad's zeros
+    of its dtype)."""
+    f = custom_jvp(lambda x, y: (2.0 * x, ns.sin(y), ns.floor(y).astype(ns.int64)))
+
+    @f.defjvp
+    def f_jvp(primals, tangents):
+        (x, y), (tx, ty) = primals, tangents
+        out = f(x, y)
+        return out, (2.0 * tx, ns.cos(y) * ty, integer_tangent(out[2]))
+
+    return f
+
+
+def _mixed_loss(f, ns):
+    def loss(x, y):
+        a, b, n = f(x, y)
+        return ns.sum(a * a) + ns.sum(b * b * n.astype(b.dtype))
+    return loss
+
+
+def test_outputs_of_several_dtypes_and_an_integer_output_match_jax(jax):
+    """Outputs of float32 and float64 and an int64 one, as JAX's may be (they were refused:
+    the outputs go through the tape node as one vector, which had to be of one dtype)."""
+    jnp = jax.numpy
+    x32 = X.astype(np.float32)
+    f = _mixed_outputs(xg, xg.custom_jvp, xg.zeros_like)
+    jax_f = _mixed_outputs(jnp, jax.custom_jvp,
+                           lambda n: np.zeros(n.shape, jax.dtypes.float0))
+    grad = xg.grad(_mixed_loss(f, xg), argnums=(0, 1))
+    got = grad(xg.asarray(x32), xg.asarray(Y))
+    want = jax.grad(_mixed_loss(jax_f, jnp), argnums=(0, 1))(x32, Y)
+    assert got[0].dtype == xg.float32 and got[1].dtype == xg.float64
+    np.testing.assert_allclose(got[0].numpy(), np.asarray(want[0]), rtol=1e-6)
+    np.testing.assert_allclose(got[1].numpy(), np.asarray(want[1]), rtol=1e-13)
+    plain = _mixed_loss(lambda x, y: (2.0 * x, np.sin(y), np.floor(y).astype(np.int64)), np)
+    np.testing.assert_allclose(got[1].numpy(), fd_jacobian(lambda y: plain(x32, y), Y),
+                               rtol=1e-6)
+    replayed = xg.function(grad)(xg.asarray(x32), xg.asarray(Y))
+    np.testing.assert_array_equal(replayed[1].numpy(), got[1].numpy())
+    hess = xg.hessian(lambda y: xg.sum(f(xg.asarray(x32), y)[1]))(xg.asarray(Y)).numpy()
+    jax_hess = jax.hessian(lambda y: jnp.sum(jax_f(x32, y)[1]))(Y)
+    np.testing.assert_allclose(hess, np.asarray(jax_hess), rtol=1e-13, atol=1e-15)
+    integer = xg.grad(lambda y: xg.sum(f(xg.asarray(x32), y)[2].astype(y.dtype)))
+    np.testing.assert_array_equal(integer(xg.asarray(Y)).numpy(), np.zeros(Y.shape))
 
 
 def test_a_differentiated_tensor_in_nondiff_argnums_gets_no_gradient_as_in_jax(jax):

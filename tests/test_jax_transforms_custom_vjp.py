@@ -116,6 +116,30 @@ def test_custom_vjp_none_cotangents_keywords_and_the_primal_without_a_tape():
     assert calls == ["fun"]                     # differentiated: fwd, not fun
 
 
+def test_custom_vjp_outputs_of_several_dtypes_match_jax(jax):
+    """float32, float64 and int64 outputs (refused before: one dtype for all); bwd gets each
+    cotangent in its output's dtype, zeros for the integer one (JAX's float0 zeros)."""
+    def build(ns, custom_vjp, seen):
+        f = custom_vjp(lambda x, y: (2.0 * x, ns.sin(y), ns.floor(y).astype(ns.int64)))
+
+        def bwd(residuals, g):
+            seen.append([str(c.dtype) for c in g])
+            return 2.0 * g[0], ns.cos(residuals) * g[1]
+
+        f.defvjp(lambda x, y: (f(x, y), y), bwd)
+        return lambda x, y: ns.sum(f(x, y)[0] ** 2) + ns.sum(f(x, y)[1] * f(x, y)[2])
+
+    x32 = X.astype(np.float32)
+    seen, jax_seen = [], []
+    got = xg.grad(build(xg, xg.custom_vjp, seen), argnums=(0, 1))(xg.asarray(x32),
+                                                                   xg.asarray(Y))
+    want = jax.grad(build(jax.numpy, jax.custom_vjp, jax_seen), argnums=(0, 1))(x32, Y)
+    assert got[0].dtype == xg.float32
+    np.testing.assert_allclose(got[0].numpy(), np.asarray(want[0]), rtol=1e-6)
+    np.testing.assert_allclose(got[1].numpy(), np.asarray(want[1]), rtol=1e-13)
+    assert seen[0] == ["float32", "float64", "int64"] and jax_seen[0][:2] == seen[0][:2]
+
+
 def test_custom_vjp_bad_rules_name_what_is_wrong():
     x = xg.asarray(X)
 

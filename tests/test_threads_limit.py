@@ -119,3 +119,15 @@ def test_a_limit_that_imports_numba_applies_older_waiting_limits_first():
         print(numba.get_num_threads())
         """)
     assert out.split() == ["1", "2", "2", "3"]
+
+
+def test_a_limit_and_its_restore_leave_no_reference_cycle(blas):
+    """threadpoolctl's libraries hold their controller (``parent``): one cycle per limit,
+    so per ``xpgrad train`` run, until the controller lets go of them on restore."""
+    from gc_counts import cyclic_garbage
+
+    assert cyclic_garbage(lambda: limit(2, numba=False, torch=False).restore()) == 0
+    assert cyclic_garbage(lambda: threads.match_blas_threads("scipy")) == 0
+    with limit(1, numba=False, torch=False) as one:
+        assert one.blas == 1 and _blas_threads() == [1]
+    assert _blas_threads() == blas

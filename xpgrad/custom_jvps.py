@@ -41,10 +41,12 @@ class custom_jvp:   # noqa: N801  (JAX's name)
     """``fun`` with the Jacobian-vector product ``defjvp(rule)`` or ``defjvps(*rules)`` gives
     (module docstring). Under a tape the output is the rule's ``primal_out``. Tensors ``fun``
     closes over get no gradient through it, and a Variable it reads is refused: pass them as
-    arguments (JAX's ``custom_jvp`` differentiates closures). Where JAX differs too: the
-    outputs share one dtype (JAX's may hold an integer beside a float); a rule that is not
-    linear in the tangents is not detected (JAX fails transposing it) and gives a wrong
-    gradient. ``defjvp``'s ``symbolic_zeros=True`` is not supported.
+    arguments (JAX's ``custom_jvp`` differentiates closures). Outputs may be of several
+    floating dtypes, with integer or bool ones beside them (their tangent: zeros of their
+    dtype, JAX's float0 zeros); complex beside real floating outputs is refused. Where JAX
+    differs too: a rule that is not linear in the tangents is not detected (JAX fails
+    transposing it) and gives a wrong gradient. ``defjvp``'s ``symbolic_zeros=True`` is not
+    supported.
 
     >>> import xpgrad as xg
     >>> def scale(s, x):

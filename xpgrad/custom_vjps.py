@@ -21,8 +21,9 @@ import numbers
 import threading
 
 from ._args import flag
-from .creation import asarray
+from .creation import asarray, zeros, zeros_like
 from .custom import _with_gradient
+from .dtype_functions import result_type
 from .inplace import on_tape
 from .primitive import tape_state
 from .pytree import leaves, leaves_like, leaves_with_paths, map_leaves, rebuild
@@ -165,13 +166,23 @@ class _Rule:
 
     def apply(self, flat):
         value = _with_gradient(self.forward, self.name, self._refuse_variables)(*flat)
-        if isinstance(self.out, Tensor):
+        if isinstance(self.out, Tensor) and self.out.dtype.is_inexact:
             return value
+        return rebuild(self.out, self._cut(value, leaves(self.out)))
+
+    @staticmethod
+    def _cut(vector, outs):
+        """``vector`` (the inexact output leaves concatenated) cut into those leaves, each in
+        its shape and dtype; an integer or bool leaf is ``outs``' own (no gradient)."""
         pieces, start = [], 0
-        for leaf in leaves(self.out):
-            pieces.append(value[start:start + leaf.size].reshape(leaf.shape))
+        for leaf in outs:
+            if not leaf.dtype.is_inexact:
+                pieces.append(leaf)
+                continue
+            piece = vector[start:start + leaf.size].reshape(leaf.shape)
+            pieces.append(piece if piece.dtype == leaf.dtype else piece.astype(leaf.dtype))
             start += leaf.size
-        return rebuild(self.out, pieces)
+        return pieces
 
     def _refuse_variables(self, name, variables, grad_fn):
         return TypeError(f"{self.owner._kind} function {name!r} reads the Variables "
@@ -193,14 +204,17 @@ class _Rule:
             raise TypeError(f"custom_vjp function {self.name!r}: fwd must return a pair "
                             f"(output, residuals), got {type(returned).__name__}")
         out, residuals = returned
-        outs = self._output_leaves(out)
+        outs = [leaf for leaf in self._output_leaves(out) if leaf.dtype.is_inexact]
         self.out = out
-        if isinstance(out, Tensor):
+        if isinstance(out, Tensor) and outs:
             value = out
-        else:
+        elif outs:
             from .ops import concat, reshape
 
-            value = concat([reshape(leaf, (-1,)) for leaf in outs])
+            dtype = result_type(*outs)
+            value = concat([reshape(leaf, (-1,)).astype(dtype) for leaf in outs])
+        else:                   # integer or bool outputs alone: nothing to differentiate
+            value = zeros((0,), device=leaves(out)[0].device)
         return value, functools.partial(self.backward, residuals)
 
     def _output_leaves(self, out):
@@ -209,26 +223,24 @@ class _Rule:
             if not isinstance(leaf, Tensor):
                 raise TypeError(f"custom_vjp function {self.name!r}: fwd's output{path} is a "
                                 f"{type(leaf).__name__}, not a Tensor")
-        dtypes = {leaf.dtype for _, leaf in found}
-        if len(dtypes) > 1:
-            raise TypeError(f"{self.owner._kind} function {self.name!r}: "
-                            f"{self.owner._output} has leaves of several dtypes "
-                            f"({sorted(str(d) for d in dtypes)}); one dtype for all of them is "
-                            "supported (cast them, or return the others from another function)")
         if not found:
             raise TypeError(f"{self.owner._kind} function {self.name!r}: {self.owner._output} "
                             "has no Tensor")
+        kinds = {leaf.dtype.is_complex for _, leaf in found if leaf.dtype.is_inexact}
+        if len(kinds) > 1:
+            raise TypeError(f"{self.owner._kind} function {self.name!r}: "
+                            f"{self.owner._output} mixes complex and real floating leaves "
+                            f"({sorted({str(leaf.dtype) for _, leaf in found})}); cast the real "
+                            "ones to complex, or return them from another function")
         return [leaf for _, leaf in found]
 
     def backward(self, residuals, upstream):
-        if isinstance(self.out, Tensor):
+        if isinstance(self.out, Tensor) and self.out.dtype.is_inexact:
             g = upstream
-        else:
-            pieces, start = [], 0
-            for leaf in leaves(self.out):
-                pieces.append(upstream[start:start + leaf.size].reshape(leaf.shape))
-                start += leaf.size
-            g = rebuild(self.out, pieces)
+        else:       # an integer or bool output's cotangent is zeros (JAX's float0 zeros)
+            outs = leaves(self.out)
+            g = rebuild(self.out, [piece if leaf.dtype.is_inexact else zeros_like(leaf)
+                                   for piece, leaf in zip(self._cut(upstream, outs), outs)])
         nondiff = [self.args[i] for i in self.owner.nondiff_argnums]
         cotangents = self.owner.bwd(*nondiff, residuals, g)
         n = len(self.differentiated)

@@ -191,12 +191,20 @@ def limit(n=DEFAULT_THREADS, *, torch=None, numba=None) -> Limits:
         ThreadpoolController = None
     if ThreadpoolController is not None:
         controller = ThreadpoolController()
-        out._undo.append(controller.limit(limits=n).restore_original_limits)
+        out._undo.append(functools.partial(_restore_and_release, controller,
+                                           controller.limit(limits=n)))
         if any(lib["user_api"] == "blas" for lib in controller.info()):
             out.blas = n
     with _active_lock:
         _active.append(out)
     return out
+
+
+def _restore_and_release(controller, limiter) -> None:
+    """threadpoolctl's restore, then ``controller`` lets go of its libraries: each holds it
+    back (``parent``), a reference cycle per limit that only the cyclic GC would free."""
+    limiter.restore_original_limits()
+    controller.lib_controllers = []
 
 
 def _numba_loaded(nb) -> None:
@@ -242,7 +250,9 @@ def match_blas_threads(package, like="numpy") -> int | None:
         from threadpoolctl import ThreadpoolController
     except ImportError:
         return None
-    blas = ThreadpoolController().select(user_api="blas").lib_controllers
+    controller = ThreadpoolController()
+    blas = controller.select(user_api="blas").lib_controllers
+    controller.lib_controllers = []         # (each library holds it: a reference cycle)
     reference = _shipped_by(like, blas)
     own = [lib for lib in _shipped_by(package, blas) if lib not in reference]
     if not reference or not own:

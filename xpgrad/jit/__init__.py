@@ -153,6 +153,7 @@ class Function(TraceCache):
         self._guards = {}       # signature -> ((weak object, attribute), ...) guarded in traces
         self._instances = InstanceFunctions()     # a decorated method's, per instance
         self._self_in_signature = True    # False: an instance's own (its self left out)
+        self._method = False    # set in a class body: self is no part of the input_signature
         _look_like(self, fn)
 
     def __getattr__(self, name):
@@ -161,6 +162,11 @@ class Function(TraceCache):
         if fn is None or name.startswith("__"):
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         return getattr(fn, name)
+
+    def __set_name__(self, owner, name):
+        # a method, also where an instance without weak references (__slots__) calls the
+        # class's own Function with self first
+        self._method = not self._static
 
     def __get__(self, obj, objtype=None):
         if obj is None or self.__dict__.get("_static"):
@@ -185,7 +191,7 @@ class Function(TraceCache):
     def __call__(self, *args, **kwargs):
         if self.input_signature is not None:
             check_call(self.input_signature, _name(self.fn), self._bind, args, kwargs,
-                       0 if self._self_in_signature else 1)
+                       0 if self._self_in_signature and not self._method else 1)
         try:
             if capture_module.THREAD.tracer is not None:
                 return self.fn(*args, **kwargs)      # inside another trace: inlined into it

@@ -26,6 +26,10 @@ from ..tensor import Tensor, Variable
 #: so none puts back another's tensors (an ordinary call from another thread meanwhile would
 #: still see them, as with torch.func's)
 _SWAP = threading.RLock()
+#: the swaps of the calls running now, outermost first, and the Variable each stand-in
+#: replaces (by the stand-in's id): a call nested in another's forward sees the module's paths
+#: and replaces what stands there, as torch.func's nested calls do
+_RUNNING, _ORIGINALS = [], {}
 
 
 def functional_call(module, parameters, args=(), kwargs=None, *, strict=False,
@@ -46,12 +50,15 @@ def functional_call(module, parameters, args=(), kwargs=None, *, strict=False,
     ``xg.function`` traces the call. A Variable the module holds in several places (tied
     weights) is replaced in all of them (``tie_weights=True``, PyTorch's default); xpgrad names
     such a Variable once, so ``tie_weights=False`` cannot untie it and raises
-    NotImplementedError when one is passed. A forward that updates a buffer (BatchNorm's
-    running statistics in training mode) updates a passed Variable in place, as PyTorch
-    updates a passed tensor; a plain Tensor cannot be updated: TypeError naming it (pass a
-    Variable, leave it out, or call ``module.eval()``). Calls from several threads take turns
-    over the swap; like PyTorch's, the call is not thread-safe against an ordinary call of the
-    same module from another thread meanwhile, which would see the passed tensors.
+    NotImplementedError when one is passed. A call in the forward of another (on the same
+    module or one below it) takes the same paths and replaces what stands there; the paths it
+    leaves out keep the outer call's tensors (torch.func's nesting). A forward that updates a
+    buffer (BatchNorm's running statistics in training mode) updates a passed Variable in
+    place, as PyTorch updates a passed tensor; a plain Tensor cannot be updated: TypeError
+    naming it (pass a Variable, leave it out, or call ``module.eval()``). Calls from several
+    threads take turns over the swap; like PyTorch's, the call is not thread-safe against an
+    ordinary call of the same module from another thread meanwhile, which would see the
+    passed tensors.
 
     >>> import xpgrad as xg
     >>> model = xg.nn.MLP([3, 4, 1], rng=0)
@@ -77,7 +84,7 @@ def functional_call(module, parameters, args=(), kwargs=None, *, strict=False,
         raise TypeError(f"functional_call: kwargs must be a dict of keyword arguments or None, "
                         f"got {type(kwargs).__name__}")
     with _SWAP:               # another thread's call would show its tensors in the tree
-        named = module.named_variables()
+        named = _named_variables(module)
         _check_names(module, given, named, strict)
         stand_ins = {id(named[k]): _checked(k, v, named[k]) for k, v in given.items()}
         by_id = {id(named[k]): k for k in given}
@@ -92,6 +99,10 @@ def functional_call(module, parameters, args=(), kwargs=None, *, strict=False,
         kept = _buffers_kept(named, given, stand_ins)
         for owner, key, _, new in swaps:
             owner.__dict__[key] = new
+        originals = {id(t): named[by_id[i]] for i, t in stand_ins.items()
+                     if id(t) not in _ORIGINALS}
+        _ORIGINALS.update(originals)
+        _RUNNING.append(swaps)
         try:
             return module(*args, **dict(kwargs))
         except AttributeError as e:
@@ -107,8 +118,27 @@ def functional_call(module, parameters, args=(), kwargs=None, *, strict=False,
                             "gets the update), leave it out (the module's own Variable does) "
                             "or call module.eval()") from e
         finally:
+            _RUNNING.pop()
+            for i in originals:
+                del _ORIGINALS[i]
             for owner, key, old, _ in reversed(swaps):
                 owner.__dict__[key] = old
+
+
+def _named_variables(module) -> dict:
+    """``module.named_variables()`` as if no call's tensors stood in its tree (inside another
+    call's forward: the Variables they replace, by the module's paths)."""
+    if not _RUNNING:
+        return module.named_variables()
+    for swaps in reversed(_RUNNING):
+        for owner, key, old, _ in reversed(swaps):
+            owner.__dict__[key] = old
+    try:
+        return module.named_variables()
+    finally:
+        for swaps in _RUNNING:
+            for owner, key, _, new in swaps:
+                owner.__dict__[key] = new
 
 
 def stack_module_state(modules) -> tuple:
@@ -248,11 +278,12 @@ def _planned(module, stand_ins):
 def _replaced(value, stand_ins, places, walking):
     """``value`` with the Variables of ``stand_ins`` replaced, containers rebuilt (never
     changed) where they hold one; ``value`` itself where nothing is replaced."""
-    if isinstance(value, Variable):
-        new = stand_ins.get(id(value))
+    if isinstance(value, Tensor):       # a Variable, or another call's stand-in for one
+        original = id(_ORIGINALS.get(id(value), value))
+        new = stand_ins.get(original)
         if new is None:
             return value
-        places[id(value)] += 1
+        places[original] += 1
         return new
     if not isinstance(value, _CONTAINERS) or id(value) in walking:
         return value
@@ -288,4 +319,4 @@ def _alike(index, state, first) -> dict:
 
 
 _CONTAINERS = (list, tuple, dict)
-_HOLDERS = (Variable, *_CONTAINERS)
+_HOLDERS = (Tensor, *_CONTAINERS)

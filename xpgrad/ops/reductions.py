@@ -27,8 +27,8 @@ from .._args import (ELEMENTWISE_TWINS, flag, is_operand, refuse_extra_positiona
                      refuse_keywords, refuse_tensor_axis)
 from ..primitive import Primitive, apply, apply_general
 from ..tensor import Tensor
-from ._define import (as_tensor, conj_if_complex, count, expand_to, kept_shape, native_dtype,
-                      norm_axes)
+from ._define import (as_tensor, conj_if_complex, count, expand_to, is_complex, kept_shape,
+                      native_dtype, norm_axes)
 from .linalg_helpers import readable
 from .moments import safe_std, safe_variance
 from .scans import _along
@@ -174,6 +174,7 @@ def _prod_vjp(xp, g, ans, x, axis, keepdims, dtype=None):
         return expand_to(xp, g, x.shape, axis, keepdims) * others
     with np.errstate(over="ignore", invalid="ignore"):     # IEEE's inf and NaN are the answer
         others = _products_of_the_others(xp, x, axis)
+        others = _zero_where_the_others_hold_a_zero(xp, x, others, axis)
     return expand_to(xp, g, x.shape, axis, keepdims) * others
 
 
@@ -197,6 +198,29 @@ def _products_of_the_others(xp, x, axis):
     after = xp.flip(xp.cumulative_prod(xp.flip(x, axis=d), axis=d, include_initial=True)[head],
                     axis=d)
     return before * after
+
+
+def _zero_where_the_others_hold_a_zero(xp, x, others, axis):
+    """``others`` with its NaNs that stand for a zero made that zero: where an entry's others
+    are finite and one is 0, their product is exactly 0 (signed by their signs), but a running
+    product that overflowed can meet that zero (``[1e200, 1e200, 0, 0]``: inf * 0). Where an
+    other is inf or NaN, NaN stays (0 * inf). Eagerly only when ``others`` has a NaN."""
+    nans = xp.isnan(others)
+    if readable(others) and not bool(xp.any(nans)):
+        return others
+    zero, infinite = x == 0, xp.logical_not(xp.isfinite(x))
+    zeros = xp.sum(zero, axis=axis, keepdims=True)
+    infinities = xp.sum(infinite, axis=axis, keepdims=True)
+    holds_zero = xp.logical_or(zeros > 1, xp.logical_and(zeros == 1, xp.logical_not(zero)))
+    all_finite = xp.logical_or(infinities == 0, xp.logical_and(infinities == 1, infinite))
+    exact_zero = xp.logical_and(nans, xp.logical_and(holds_zero, all_finite))
+    zeros = xp.zeros_like(others)
+    if is_complex(xp, x):
+        return xp.where(exact_zero, zeros, others)
+    negative = xp.signbit(x)
+    odd_negatives = xp.sum(negative, axis=axis, keepdims=True) % 2 == 1
+    return xp.where(exact_zero, xp.where(xp.logical_xor(odd_negatives, negative), -zeros, zeros),
+                    others)
 
 
 def _regular_entries(xp, ans, x) -> bool:
