@@ -203,9 +203,29 @@ def _taps_vjp(g, x, w, geometry, needs, dx):
     return dwt.reshape(kh, c_out, kw, c_in).transpose(1, 3, 0, 2)
 
 
-def conv_forward(x, w, *, stride, dilation, pads, groups):
+def _first(x, w):
+    """Channels-last ``x`` (N, *spatial, C) and ``w`` (*kernel, C_in / groups, C_out) as the
+    channels-first arrays the loops take (copies)."""
+    return (np.ascontiguousarray(np.moveaxis(x, -1, 1)),
+            np.ascontiguousarray(np.moveaxis(w, (-1, -2), (0, 1))))
+
+
+def _last(a, weight=False):
+    """A channels-first result as the channels-last caller's array (a copy)."""
+    if a is None:
+        return None
+    return np.ascontiguousarray(np.moveaxis(a, (0, 1), (-1, -2)) if weight else
+                                np.moveaxis(a, 1, -1))
+
+
+def conv_forward(x, w, *, stride, dilation, pads, groups, channels_last=False):
     if not _accepts(x, w, pads):
         return None
+    if channels_last:
+        # the loops are channels-first: one copy of each operand and result
+        y, _ = conv_forward(*_first(x, w), stride=stride, dilation=dilation, pads=pads,
+                            groups=groups)
+        return _last(y), None
     w, x_shape, n_out, geometry, final = _setup(x.shape, w, stride, dilation, pads, groups)
     x = np.ascontiguousarray(x).reshape(x_shape)
     n, c_in = x_shape[:2]
@@ -245,7 +265,13 @@ def conv_forward(x, w, *, stride, dilation, pads, groups):
     return y.reshape(final), None
 
 
-def conv_vjp(g, saved, needs, x, w, *, stride, dilation, pads, groups):
+def conv_vjp(g, saved, needs, x, w, *, stride, dilation, pads, groups, channels_last=False):
+    if channels_last:
+        x, w = _first(x, w)
+        g = np.moveaxis(g, -1, 1)
+        dx, dw = conv_vjp(g, saved, needs, x, w, stride=stride, dilation=dilation, pads=pads,
+                          groups=groups)
+        return _last(dx), _last(dw, weight=True)
     w_shape, shape = w.shape, x.shape
     w, x_shape, n_out, geometry, final = _setup(x.shape, w, stride, dilation, pads, groups)
     x = np.ascontiguousarray(x).reshape(x_shape)

@@ -3,7 +3,8 @@
 arrays, instead of the generic rule's broadcast products and sums of differentiable slices
 (a 32-channel 3x3 on 32x16x16: forward + backward 5.5x PyTorch's time with the rule). Other
 convolutions (their GEMMs already dominate) and other dtypes decline to the generic rule
-(``xpgrad.ops.convolution``), the reference the tests compare this with.
+(``xpgrad.ops.convolution``), the reference the tests compare this with, and so do
+channels-last ones (``channels_last=True``), whose generic rule is one plain GEMM.
 
 Each input channel is zero-padded once. Stride 1: the padded planes flattened, each tap's
 window is one contiguous slice of length ``ho * wp`` (``wp`` the padded width): the outputs
@@ -87,8 +88,8 @@ def _padded(x, geo):
     return buffer
 
 
-def conv_forward(x, w, *, stride, dilation, pads, groups):
-    if not _accepts(x, w, pads, groups):
+def conv_forward(x, w, *, stride, dilation, pads, groups, channels_last=False):
+    if channels_last or not _accepts(x, w, pads, groups):
         return None
     geo = _Taps(x.shape, w, stride, dilation, pads)
     if geo.ho <= 0 or geo.wo <= 0:
@@ -110,7 +111,7 @@ def conv_forward(x, w, *, stride, dilation, pads, groups):
     return y.reshape((n, c * m) + y.shape[3:] if x.ndim == 4 else (n, c * m, -1)), None
 
 
-def conv_vjp(g, saved, needs, x, w, *, stride, dilation, pads, groups):
+def conv_vjp(g, saved, needs, x, w, *, stride, dilation, pads, groups, channels_last=False):
     geo = _Taps(x.shape, w, stride, dilation, pads)
     n, c = x.shape[:2]
     m = w.shape[0] // c
