@@ -117,5 +117,30 @@ def tf_same_pairs(lengths, kernel, stride, dilation) -> tuple:
     return tuple(pairs)
 
 
+
+
+def pooled(fn, input, data_format, owner, dims):
+    """``fn(input)`` for a channels-first pooling ``fn`` of (N, C, *spatial); with channels
+    last, ``fn`` of the input transposed once (after the rank check, in its own layout's
+    words), each output (values, indices) transposed back, an unbatched input's batch axis
+    dropped. The gradient flows through the transposes.
+
+    >>> import xpgrad as xg
+    >>> pooled(lambda x: x[..., ::2], xg.ones((2, 6, 3)), "NWC", "max_pool1d", 1).shape
+    (2, 3, 3)
+    """
+    if not channels_last(data_format, owner, dims):
+        return fn(input)
+    from ..ops.shape import squeeze
+    from ._windows import batched
+
+    x, unbatched = batched(input, owner, kinds="f", dims=dims, last=True)
+    out = fn(to_first(x, dims))
+    outs = tuple(to_last(o, dims) for o in (out if isinstance(out, tuple) else (out,)))
+    if unbatched:
+        outs = tuple(squeeze(o, axis=0) for o in outs)
+    return outs if isinstance(out, tuple) else outs[0]
+
+
 __all__ = ["channels_last", "canonical", "choices", "input_layouts", "weight_axes", "to_first",
-           "to_last", "weight_to_first", "tf_same_pairs"]
+           "to_last", "weight_to_first", "tf_same_pairs", "pooled"]
