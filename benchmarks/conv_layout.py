@@ -9,12 +9,16 @@ xpgrad's variants: ``first`` (NCHW input, OIHW kernels), ``last`` (``data_format
 "channels_last"``: NHWC input, HWIO kernels, the conv primitive's channels-last path), and
 ``last via transposes`` (the same NHWC operands permuted to channels-first around
 channels-first calls, with the gradient flowing through the permutes: the alternative to the
-native path). Interleaved rounds, each the median of ``--repeats`` steps, best round shown;
-every variant is first checked to give PyTorch's loss.
+native path). Interleaved rounds, each the median of ``--repeats`` steps in CPU time (the
+process's: steadier than wall time on a shared machine), best round shown; every variant is
+first checked to give PyTorch's loss.
 """
 from __future__ import annotations
 
-from interleaved import arguments, median_ms, one_thread
+import statistics
+import time
+
+from interleaved import arguments, one_thread
 
 if __name__ == "__main__":      # not on import: a test process has its own thread settings
     one_thread()
@@ -84,6 +88,16 @@ def torch_step(memory_format, arrays):
     return step
 
 
+def median_cpu_ms(step, repeats):
+    """The median CPU time of ``repeats`` calls of ``step``, in milliseconds."""
+    times = []
+    for _ in range(repeats):
+        t = time.process_time()
+        step()
+        times.append(time.process_time() - t)
+    return statistics.median(times) * 1e3
+
+
 def main(argv=None):
     args = arguments(__doc__, argv)
     import torch
@@ -107,7 +121,7 @@ def main(argv=None):
         best = {name: float("inf") for name in steps}
         for _ in range(args.rounds):
             for name, step in steps.items():
-                best[name] = min(best[name], median_ms(step, args.repeats))
+                best[name] = min(best[name], median_cpu_ms(step, args.repeats))
         for name, ms in best.items():
             print(f"{name:22s} {ms:8.2f} ms  {ms / best['torch NCHW']:5.2f}x torch NCHW")
         return best

@@ -15,7 +15,9 @@ C_out, P). The columns are made again in the backward pass for the weight's grad
 GEMM ``g @ cols.T``; the input's is ``w.T @ g`` (one GEMM) added back into frames by a col2im
 loop and cropped. A depthwise convolution (one input channel per group) is direct loops
 instead, whose products would be 1 x KK (``_conv_depthwise.py``; the frame and column loops
-are ``_conv_frames.py``'s). 1-d convolutions run as 2-d ones of height 1. The generic rule of
+are ``_conv_frames.py``'s). 1-d convolutions run as 2-d ones of height 1. Channels last
+(``channels_last=True``): one group declines to the generic rule (a single GEMM over the
+channels-last columns, faster than these loops), groups run these loops on transposed copies. The generic rule of
 ``xpgrad.ops.convolution`` is the reference the tests compare this with.
 
 >>> import numpy as np
@@ -211,18 +213,22 @@ def _first(x, w):
 
 
 def _last(a, weight=False):
-    """A channels-first result as the channels-last caller's array (a copy)."""
+    """A channels-first result as the channels-last caller's array: a transposed view (no
+    copy: an elementwise op keeps its memory order, so the next channels-last conv's or
+    pooling's transpose to channels-first finds it contiguous); a kernel's gradient copied."""
     if a is None:
         return None
-    return np.ascontiguousarray(np.moveaxis(a, (0, 1), (-1, -2)) if weight else
-                                np.moveaxis(a, 1, -1))
+    return np.ascontiguousarray(np.moveaxis(a, (0, 1), (-1, -2))) if weight else \
+        np.moveaxis(a, 1, -1)
 
 
 def conv_forward(x, w, *, stride, dilation, pads, groups, channels_last=False):
     if not _accepts(x, w, pads):
         return None
     if channels_last:
-        # the loops are channels-first: one copy of each operand and result
+        if groups == 1:         # the generic rule's one GEMM is faster (ops/convolution_last.py)
+            return None
+        # the loops are channels-first: one copy of each operand
         y, _ = conv_forward(*_first(x, w), stride=stride, dilation=dilation, pads=pads,
                             groups=groups)
         return _last(y), None

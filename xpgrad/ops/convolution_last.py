@@ -6,13 +6,15 @@ The windows are the same strided slices of the padded input as channels-first
 (``ops/convolution.py``), each (N, *out, C_in); stacked on the next-to-last axis they are
 already the rows of the im2col matrix, (N * P, KK * C_in), and the kernel reshaped is its
 (KK * C_in, C_out) right factor, so one convolution of one group is one plain 2-d ``matmul``
-with no transpose on either side (NumPy, forward and both gradients, float32, 32 images:
-32 -> 64 channels 3x3 on 13x13 8.8 ms against 10.2 through transposes, stride 2 on 26x26 7.4
-against 9.7; ``benchmarks/conv_layout.py``). Grouped and depthwise convolutions are the
-channels-first rule between transposes of the operands, the gradients transposed back:
-natively each group's block of columns needs a transpose of its own, and the depthwise sums
-run over a short last axis (natively 3.9 against 3.4 ms for 4 groups, 5.4 against 2.7 depthwise
-with NumPy's kernel). The vjp is the composition's: the kernel's gradient the columns'
+with no transpose on either side. Forward and both gradients, float32, 32 images, one thread,
+CPU time: 32 -> 64 channels 3x3 on 13x13 4.9 ms against 6.2 through transposes and 6.1
+channels-first on NumPy (5.7 with Numba's channels-first kernel), stride 2 on 26x26 7.7 against
+10.4 and 10.0 (Numba's 10.2); 1 -> 32 on 28x28 1.5 all ways. So the Numba backend runs this
+rule too. Grouped and depthwise convolutions are the channels-first rule (or kernel) between
+transposes of the operands, the gradients transposed back: natively each group's block of
+columns needed a transpose of its own, and the depthwise sums ran over a short last axis (wall
+time, loaded machine: 3.9 against 3.4 ms for 4 groups, 5.4 against 2.7 depthwise with
+NumPy's kernel). The vjp is the composition's: the kernel's gradient the columns'
 transpose times ``g``, the input's ``g`` times the kernel's transpose added back into the
 padded input's slices (``col2im`` with ``channels_last``) and cropped.
 
