@@ -11,6 +11,7 @@ import xpgrad as xg
 from xpgrad.nn._data_format import tf_same_pairs
 from xpgrad.ops import convolution
 
+from gpu_marks import on_gpu
 from window_checks import BACKENDS, assert_raises_naming, ours, theirs
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed: no comparison")
@@ -191,6 +192,20 @@ def test_complex_runs_through_transposes(rng):
     np.testing.assert_allclose(y, np.moveaxis(yf, 1, -1), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(dx, np.moveaxis(dxf, 1, -1), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(dw, np.moveaxis(dwf, (0, 1), (-1, -2)), rtol=1e-12, atol=1e-12)
+
+
+@on_gpu
+@pytest.mark.parametrize("groups", [1, 2])
+def test_cupy_channels_last_equals_numpy(groups, rng):
+    """CuPy (no conv kernel: the primitive's generic rule) gives NumPy's values and gradients."""
+    x = rng.standard_normal((2, 9, 8, 4))
+    w = rng.standard_normal((3, 3, 4 // groups, 6))
+    kwargs = dict(stride=2, padding="same", groups=groups, data_format="NHWC")
+    y, grads = ours(xg.nn.conv2d, "numpy", [x, w], kwargs)
+    cy, cgrads = ours(xg.nn.conv2d, "cupy", [x, w], kwargs)
+    for ours_, theirs_ in zip([y] + grads, [cy] + cgrads):
+        np.testing.assert_allclose(theirs_.to("numpy").numpy(), ours_.numpy(), rtol=1e-10,
+                                   atol=1e-10)
 
 
 def test_unbatched_channels_last(rng):

@@ -167,16 +167,17 @@ def convolve(x, weight, bias, stride, padding, dilation, groups, padding_mode, o
                                                             pads))
     if padding_mode != "zeros":
         check_mode_padding(padding_mode, pads, lengths, owner)
-    if x.dtype.kind == "f" and "conv" in x.backend.kernels:
-        # the primitive, for that kernel; elsewhere the composition below, faster on NumPy
-        # than the primitive's generic rule (which stacks the columns again for the weight's
-        # gradient: MNIST Net 1.8x -> 2.2x PyTorch's time)
+    if x.dtype.kind == "f" and ("conv" in x.backend.kernels or last):
+        # the primitive, for that kernel or channels last (its rule is one GEMM, CuPy's too);
+        # elsewhere the composition below, faster on NumPy than the primitive's channels-first
+        # generic rule (which stacks the columns again for the weight's gradient: MNIST Net
+        # 1.8x -> 2.2x PyTorch's time)
         if padding_mode != "zeros":
             channel = ((0, 0),) if last else ()
             x, pads = pad(x, pads + channel, padding_mode, 0.0), ((0, 0),) * dims
         y = conv(x, weight, stride=stride, dilation=dilation, pads=pads, groups=groups,
                  channels_last=last)
-    elif last:          # no kernel (CuPy, complex): the composition between two transposes
+    elif last:          # complex: the channels-first composition between two transposes
         y = to_last(_compose(to_first(x, dims), weight_to_first(weight, dims), pads,
                              padding_mode, stride, dilation, groups, n_out), dims)
     else:
