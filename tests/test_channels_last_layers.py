@@ -8,7 +8,8 @@ import pytest
 
 import xpgrad as xg
 
-from window_checks import BACKENDS, assert_raises_naming, ours, theirs
+from window_checks import (BACKENDS, assert_raises_naming, assert_replay_equals_eager, ours,
+                           theirs)
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed: no comparison")
 F = torch.nn.functional
@@ -85,6 +86,20 @@ def test_keras_kernel_loads_as_is(jax, rng):
                                         dimension_numbers=("NHWC", "HWIO", "NHWC")) + bias
     np.testing.assert_allclose(layer(xg.asarray(x)).numpy(), np.asarray(want), rtol=1e-12,
                                atol=1e-12)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_function_replay_equals_eager(backend):
+    conv = xg.nn.Conv2d(3, 4, 3, stride=2, padding="same", data_format="NHWC", dtype="float64",
+                        backend=backend, rng=0)
+    pool = xg.nn.MaxPool2d(2, data_format="NHWC")
+
+    def step(x):
+        with xg.GradientTape() as tape:
+            y = pool(xg.relu(conv(x)))
+            loss = xg.sum(y * y)
+        return [loss] + tape.gradient(loss, conv.variables)
+    assert_replay_equals_eager(step, (2, 9, 8, 3), backend)
 
 
 def test_layer_torch_state_dict_of_wrong_shape_is_named():

@@ -55,14 +55,24 @@ def _pieces(xp, x, pads, keys):
 
 
 def first(xp, x, w):
-    """Channels-last ``x`` and ``w`` as channels-first ones (transposed views)."""
+    """Channels-last ``x`` and ``w`` as channels-first ones (transposed views).
+
+    >>> import numpy as np
+    >>> [a.shape for a in first(np, np.ones((2, 5, 4, 3)), np.ones((3, 3, 3, 8)))]
+    [(2, 3, 5, 4), (8, 3, 3, 3)]
+    """
     dims = x.ndim - 2
     return (xp.permute_dims(x, (0, dims + 1) + tuple(range(1, dims + 1))),
             xp.permute_dims(w, (dims + 1, dims) + tuple(range(dims))))
 
 
 def last(xp, a, weight=False):
-    """A channels-first result (``weight``: a kernel's gradient) as a channels-last one."""
+    """A channels-first result (``weight``: a kernel's gradient) as a channels-last one.
+
+    >>> import numpy as np
+    >>> last(np, np.ones((2, 8, 5, 4))).shape, last(np, np.ones((8, 3, 2, 2)), weight=True).shape
+    ((2, 5, 4, 8), (2, 2, 3, 8))
+    """
     if a is None:
         return None
     dims = a.ndim - 2
@@ -88,7 +98,15 @@ def forward_last(xp, x, w, *, stride, dilation, pads, groups):
 
 
 def vjp_last(xp, g, needs, x, w, *, stride, dilation, pads, groups):
-    """``forward_last``'s joint vjp: ``(dx, dw)``, each None unless ``needs`` it."""
+    """``forward_last``'s joint vjp: ``(dx, dw)``, each None unless ``needs`` it.
+
+    >>> import numpy as np
+    >>> dx, dw = vjp_last(np, np.ones((1, 2, 1)), (True, True), np.ones((1, 3, 1)),
+    ...                   np.ones((2, 1, 1)), stride=(1,), dilation=(1,), pads=((0, 0),),
+    ...                   groups=1)
+    >>> dx[0, :, 0].tolist(), dw[:, 0, 0].tolist()
+    ([1.0, 2.0, 1.0], [2.0, 2.0])
+    """
     from .convolution import _vjp, col2im
 
     if groups > 1:
@@ -113,4 +131,4 @@ def vjp_last(xp, g, needs, x, w, *, stride, dilation, pads, groups):
     return dx, dw
 
 
-__all__ = ["forward_last", "vjp_last", "last_keys"]
+__all__ = ["forward_last", "vjp_last", "last_keys", "first", "last"]
