@@ -17,8 +17,9 @@ loop and cropped. A depthwise convolution (one input channel per group) is direc
 instead, whose products would be 1 x KK (``_conv_depthwise.py``; the frame and column loops
 are ``_conv_frames.py``'s). 1-d convolutions run as 2-d ones of height 1. Channels last
 (``channels_last=True``): one group declines to the generic rule (a single GEMM over the
-channels-last columns, faster than these loops), groups run these loops on transposed copies. The generic rule of
-``xpgrad.ops.convolution`` is the reference the tests compare this with.
+channels-last columns, faster than these loops), groups run these loops on transposed
+copies. The generic rule of ``xpgrad.ops.convolution`` is the reference the tests compare
+this with.
 
 >>> import numpy as np
 >>> y, _ = KERNELS["conv"].forward(np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2)), stride=(1, 1),
