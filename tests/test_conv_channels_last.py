@@ -121,6 +121,20 @@ def test_channels_last_matches_jax(case, rng, jax):
         np.testing.assert_allclose(g.numpy(), np.asarray(jg), rtol=1e-10, atol=1e-10)
 
 
+def test_keras_depthwise_kernel_reshaped(rng):
+    """Keras's DepthwiseConv2D kernel (kH, kW, C, M) reshaped to (kH, kW, 1, C * M) with
+    groups=C: output channel c * M + m is input channel c times its m-th filter (explicit
+    loops as the reference)."""
+    x, dk = rng.standard_normal((2, 6, 5, 3)), rng.standard_normal((3, 2, 3, 2))
+    y = xg.nn.conv2d(xg.asarray(x), xg.asarray(dk.reshape(3, 2, 1, 6)), groups=3,
+                     data_format="NHWC").numpy()
+    want = np.zeros((2, 4, 4, 3, 2))
+    for i in range(3):
+        for j in range(2):
+            want += x[:, i:i + 4, j:j + 4, :, None] * dk[i, j]
+    np.testing.assert_allclose(y, want.reshape(2, 4, 4, 6), rtol=1e-12, atol=1e-12)
+
+
 def test_same_with_stride_one_is_pytorchs_and_tfs():
     """Stride 1: PyTorch's "same" (odd padding on the right) is TensorFlow's."""
     for k, d in ((4, 1), (3, 2), (2, 3), (5, 1)):

@@ -129,6 +129,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
     kW, C_in / groups, C_out) (a Keras or flax kernel as is), output (N, H_out, W_out, C_out).
     ``padding`` then also takes ``"SAME"`` / ``"VALID"``, and ``"same"`` with a stride is
     TensorFlow's and flax's: ``ceil(size / stride)`` outputs, the odd padding at the end.
+    Keras's ``DepthwiseConv2D`` kernel (kH, kW, C_in, multiplier) is ``kernel.reshape((kH, kW,
+    1, C_in * multiplier))`` with ``groups=C_in``.
 
     >>> import xpgrad as xg
     >>> x, w = xg.ones((2, 4, 10, 8)), xg.ones((6, 2, 3, 3))
