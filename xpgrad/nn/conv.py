@@ -7,7 +7,9 @@ whose generic rule is the composition used here otherwise: the input padded
 (``nn/_windows.py``), its strided slices (one per kernel position) stacked into columns (im2col
 without an index array), and one batched ``matmul`` with the weight. Every gradient (input,
 weight, bias) is that of those operations: the input's is the slices' scatter into one buffer
-(col2im), the weight's a product with the columns.
+(col2im), the weight's a product with the columns. ``data_format="channels_last"`` takes
+Keras's and flax's layouts ((N, *spatial, C) input, (k..., C_in / groups, C_out) kernel) to
+the same primitive (``ops/convolution_last.py``; ``nn/_data_format.py`` parses the argument).
 
 >>> import xpgrad as xg
 >>> x = xg.asarray([[[1.0, 2.0, 3.0, 4.0]]])              # (N, C_in, L)
