@@ -15,8 +15,11 @@ C_out, P). The columns are made again in the backward pass for the weight's grad
 GEMM ``g @ cols.T``; the input's is ``w.T @ g`` (one GEMM) added back into frames by a col2im
 loop and cropped. A depthwise convolution (one input channel per group) is direct loops
 instead, whose products would be 1 x KK (``_conv_depthwise.py``; the frame and column loops
-are ``_conv_frames.py``'s). 1-d convolutions run as 2-d ones of height 1. The generic rule of
-``xpgrad.ops.convolution`` is the reference the tests compare this with.
+are ``_conv_frames.py``'s). 1-d convolutions run as 2-d ones of height 1. Channels last
+(``channels_last=True``): one group declines to the generic rule (a single GEMM over the
+channels-last columns, faster than these loops), groups run these loops on transposed
+copies. The generic rule of ``xpgrad.ops.convolution`` is the reference the tests compare
+this with.
 
 >>> import numpy as np
 >>> y, _ = KERNELS["conv"].forward(np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2)), stride=(1, 1),
@@ -203,9 +206,33 @@ def _taps_vjp(g, x, w, geometry, needs, dx):
     return dwt.reshape(kh, c_out, kw, c_in).transpose(1, 3, 0, 2)
 
 
-def conv_forward(x, w, *, stride, dilation, pads, groups):
+def _first(x, w):
+    """Channels-last ``x`` (N, *spatial, C) and ``w`` (*kernel, C_in / groups, C_out) as the
+    channels-first arrays the loops take (copies)."""
+    return (np.ascontiguousarray(np.moveaxis(x, -1, 1)),
+            np.ascontiguousarray(np.moveaxis(w, (-1, -2), (0, 1))))
+
+
+def _last(a, weight=False):
+    """A channels-first result as the channels-last caller's array: a transposed view (no
+    copy: an elementwise op keeps its memory order, so the next channels-last conv's or
+    pooling's transpose to channels-first finds it contiguous); a kernel's gradient copied."""
+    if a is None:
+        return None
+    return np.ascontiguousarray(np.moveaxis(a, (0, 1), (-1, -2))) if weight else \
+        np.moveaxis(a, 1, -1)
+
+
+def conv_forward(x, w, *, stride, dilation, pads, groups, channels_last=False):
     if not _accepts(x, w, pads):
         return None
+    if channels_last:
+        if groups == 1:         # the generic rule's one GEMM is faster (ops/convolution_last.py)
+            return None
+        # the loops are channels-first: one copy of each operand
+        y, _ = conv_forward(*_first(x, w), stride=stride, dilation=dilation, pads=pads,
+                            groups=groups)
+        return _last(y), None
     w, x_shape, n_out, geometry, final = _setup(x.shape, w, stride, dilation, pads, groups)
     x = np.ascontiguousarray(x).reshape(x_shape)
     n, c_in = x_shape[:2]
@@ -245,7 +272,13 @@ def conv_forward(x, w, *, stride, dilation, pads, groups):
     return y.reshape(final), None
 
 
-def conv_vjp(g, saved, needs, x, w, *, stride, dilation, pads, groups):
+def conv_vjp(g, saved, needs, x, w, *, stride, dilation, pads, groups, channels_last=False):
+    if channels_last:
+        x, w = _first(x, w)
+        g = np.moveaxis(g, -1, 1)
+        dx, dw = conv_vjp(g, saved, needs, x, w, stride=stride, dilation=dilation, pads=pads,
+                          groups=groups)
+        return _last(dx), _last(dw, weight=True)
     w_shape, shape = w.shape, x.shape
     w, x_shape, n_out, geometry, final = _setup(x.shape, w, stride, dilation, pads, groups)
     x = np.ascontiguousarray(x).reshape(x_shape)

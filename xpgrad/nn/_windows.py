@@ -67,17 +67,21 @@ def one_int(value, name, owner, *, minimum=1):
     return int_tuple(value, name, owner, 1, minimum=minimum)[0]
 
 
-def batched(x, owner, like=None, kinds="fc", dims=1):
+def batched(x, owner, like=None, kinds="fc", dims=1, last=False):
     """``(x with a batch axis: (N, C, *spatial), whether it was unbatched (C, *spatial))`` for
-    ``dims`` spatial axes; a non-Tensor is made one with ``like``'s dtype and backend; another
-    rank is a ValueError naming ``input``, a dtype not of ``kinds`` ("fc": real or complex
-    floats, "f": real) a TypeError."""
+    ``dims`` spatial axes (``last``: channels last, (N, *spatial, C)); a non-Tensor is made one
+    with ``like``'s dtype and backend; another rank is a ValueError naming ``input``, a dtype
+    not of ``kinds`` ("fc": real or complex floats, "f": real) a TypeError."""
     if not isinstance(x, Tensor):
         from ..creation import asarray
 
         x = asarray(x) if like is None else asarray(x, dtype=like.dtype, backend=like.backend)
     if x.ndim not in (dims + 1, dims + 2):
         full_form, single = LAYOUTS[dims]
+        if last:
+            from ._data_format import input_layouts
+
+            full_form, single = input_layouts(dims, True)
         raise ValueError(f"{owner}: input must be {full_form} or unbatched {single}, got shape "
                          f"{x.shape}")
     if x.dtype.kind not in kinds:

@@ -43,6 +43,7 @@ from ..ops.reductions import mean
 from ..ops.selection import where
 from ..ops.shape import broadcast_to, expand_dims, reshape, squeeze
 from ..tape import stop_gradient
+from ._data_format import pooled
 from ._windows import batched
 from .pooling import max_pool1d, max_pool2d
 
@@ -93,7 +94,7 @@ def _input(input, output_size, owner, dims):
     return x, unbatched, lengths, output_size_of(output_size, owner, dims, lengths)
 
 
-def adaptive_avg_pool1d(input, output_size):
+def adaptive_avg_pool1d(input, output_size, data_format="channels_first"):
     """PyTorch's ``F.adaptive_avg_pool1d``: ``input`` (N, C, L) or (C, L) averaged over
     ``output_size`` windows along L (PyTorch's, see the module), whatever L is.
 
@@ -101,20 +102,25 @@ def adaptive_avg_pool1d(input, output_size):
     >>> xg.nn.adaptive_avg_pool1d(xg.asarray([[1.0, 2.0, 4.0]]), 2).tolist()
     [[1.5, 3.0]]
     """
-    return _adaptive_avg(input, output_size, "adaptive_avg_pool1d", 1)
+    return pooled(lambda x: _adaptive_avg(x, output_size, "adaptive_avg_pool1d", 1), input,
+                  data_format, "adaptive_avg_pool1d", 1)
 
 
-def adaptive_avg_pool2d(input, output_size):
+def adaptive_avg_pool2d(input, output_size, data_format="channels_first"):
     """PyTorch's ``F.adaptive_avg_pool2d``: ``input`` (N, C, H, W) or (C, H, W) averaged over
     an ``output_size`` grid of windows (an int, or a pair whose None keeps that axis); ``1``
-    is global average pooling (ResNet's head).
+    is global average pooling (ResNet's head). ``data_format="channels_last"`` (``"NHWC"``):
+    ``input`` (N, H, W, C) or (H, W, C), the output likewise (Keras's
+    ``GlobalAveragePooling2D(keepdims=True)`` is ``output_size=1``); so too the 1-d and the
+    max poolings.
 
     >>> import xpgrad as xg
     >>> x = xg.arange(16.0).reshape((1, 1, 4, 4))
     >>> xg.nn.adaptive_avg_pool2d(x, 1).tolist(), xg.nn.adaptive_avg_pool2d(x, (None, 1)).shape
     ([[[[7.5]]]], (1, 1, 4, 1))
     """
-    return _adaptive_avg(input, output_size, "adaptive_avg_pool2d", 2)
+    return pooled(lambda x: _adaptive_avg(x, output_size, "adaptive_avg_pool2d", 2), input,
+                  data_format, "adaptive_avg_pool2d", 2)
 
 
 def _adaptive_avg(input, output_size, owner, dims):
@@ -140,7 +146,8 @@ def _adaptive_avg(input, output_size, owner, dims):
     return squeeze(y, axis=0) if unbatched else y
 
 
-def adaptive_max_pool1d(input, output_size, return_indices=False):
+def adaptive_max_pool1d(input, output_size, return_indices=False,
+                        data_format="channels_first"):
     """PyTorch's ``F.adaptive_max_pool1d``: the maximum of each of ``output_size`` windows
     along L of ``input`` (N, C, L) or (C, L); ``return_indices``: also the int64 positions in
     L of the maxima. Ties and NaN as ``max_pool1d`` (the first maximum; the last NaN).
@@ -150,10 +157,13 @@ def adaptive_max_pool1d(input, output_size, return_indices=False):
     >>> y.tolist(), i.tolist()
     ([[3.0, 3.0]], [[1, 1]])
     """
-    return _adaptive_max(input, output_size, return_indices, "adaptive_max_pool1d", 1)
+    return pooled(lambda x: _adaptive_max(x, output_size, return_indices,
+                                          "adaptive_max_pool1d", 1),
+                  input, data_format, "adaptive_max_pool1d", 1)
 
 
-def adaptive_max_pool2d(input, output_size, return_indices=False):
+def adaptive_max_pool2d(input, output_size, return_indices=False,
+                        data_format="channels_first"):
     """PyTorch's ``F.adaptive_max_pool2d``: the maximum of each window of an ``output_size``
     grid (an int, or a pair whose None keeps that axis) over H and W of ``input`` (N, C, H,
     W) or (C, H, W); ``return_indices``: also the int64 flat positions ``h * W + w`` in each
@@ -165,7 +175,9 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
     >>> y.tolist(), i.tolist()
     ([[[4.0, 5.0]]], [[[3, 5]]])
     """
-    return _adaptive_max(input, output_size, return_indices, "adaptive_max_pool2d", 2)
+    return pooled(lambda x: _adaptive_max(x, output_size, return_indices,
+                                          "adaptive_max_pool2d", 2),
+                  input, data_format, "adaptive_max_pool2d", 2)
 
 
 def _pick(gathered):

@@ -17,6 +17,7 @@ from .._args import flag
 from ..creation import asarray
 from ..tensor import Variable
 from . import _checks, _initial
+from ._data_format import canonical
 from . import init as _init
 from ._torch import host, load_checked
 from ._windows import PADDING_MODES, int_tuple
@@ -27,18 +28,22 @@ from ._torch_strict import strict_option
 
 
 def init_parameters(layer, kernel, c_group, c_last, c_out, init, bias_init, bias, dtype, gen,
-                    backend, axes):
+                    backend, axes, keep_layout=False):
     """``layer.weight`` in PyTorch's layout (``c_last``, ``c_group``, *kernel), drawn by
-    ``init`` in xpgrad's (*kernel, ``c_group``, ``c_last``: ``axes`` names the last two), and
-    ``layer.bias`` (``c_out`` values, PyTorch's default from the fan-in ``c_group`` * kernel
-    size) or None: the weights of a convolution or a transposed one."""
+    ``init`` in xpgrad's (*kernel, ``c_group``, ``c_last``: ``axes`` names the last two; kept
+    so with ``keep_layout``, channels last), and ``layer.bias`` (``c_out`` values, PyTorch's
+    default from the fan-in ``c_group`` * kernel size) or None: the weights of a convolution
+    or a transposed one."""
     who, dims = type(layer).__name__, len(kernel)
     names = "kernel_size" if dims == 1 else "kH, kW"
     w = _initial.draw(_initial.resolve(init, "init", who), init, "init", gen,
                       kernel + (c_group, c_last), dtype, who, f"({names}, {axes})")
-    order = (dims + 1, dims) + tuple(range(dims))       # PyTorch's layout, row-major
-    w = asarray(np.ascontiguousarray(host(w).transpose(order)), dtype=dtype,
-                backend=backend or w.backend)
+    if not keep_layout:
+        order = (dims + 1, dims) + tuple(range(dims))       # PyTorch's layout, row-major
+        w = asarray(np.ascontiguousarray(host(w).transpose(order)), dtype=dtype,
+                    backend=backend or w.backend)
+    elif backend is not None:
+        w = w.to(backend)
     layer.weight = Variable(w, name=f"{layer.name}/weight")
     layer.bias = None
     bias_fn = bias_initializer(bias_init, bias, who) or _init.torch_linear_default
@@ -51,7 +56,15 @@ def init_parameters(layer, kernel, c_group, c_last, c_out, init, bias_init, bias
 class WeightAndBias:
     """``load_torch_state_dict`` / ``torch_state_dict`` of a layer whose ``weight`` and
     ``bias`` (None with ``bias=False``) are in PyTorch's layout, as its ``torch.nn`` twin of
-    the same class name (``Conv2d``, ``ConvTranspose1d``, ...)."""
+    the same class name (``Conv2d``, ``ConvTranspose1d``, ...), or in the channels-last one
+    (*kernel, in / groups, out), transposed on the way in and out."""
+
+    def _to_torch(self):
+        """The axes order that takes this layer's weight to PyTorch's layout, or None."""
+        if getattr(self, "data_format", "channels_first") != "channels_first":
+            dims = self.weight.ndim - 2
+            return (dims + 1, dims) + tuple(range(dims))
+        return None
 
     @strict_option
     def load_torch_state_dict(self, state_dict) -> None:
@@ -59,14 +72,23 @@ class WeightAndBias:
         (tensors or arrays); a missing key, a bias for ``bias=False``, another shape or values
         that are not real numbers raise ValueError before anything changes."""
         mine = {k: v for k, v in (("weight", self.weight), ("bias", self.bias)) if v is not None}
-        values = load_checked(self, state_dict, {k: v.shape for k, v in mine.items()})
+        order = self._to_torch()
+        shapes = {k: v.shape for k, v in mine.items()}
+        if order is not None:
+            shapes["weight"] = tuple(self.weight.shape[i] for i in order)
+        values = load_checked(self, state_dict, shapes)
+        if order is not None:
+            values[0] = np.ascontiguousarray(values[0].transpose(np.argsort(order)))
         for variable, value in zip(mine.values(), values):
             variable.assign(asarray(value, dtype=variable.dtype).to(variable.backend))
 
     def torch_state_dict(self) -> dict:
         """``{"weight": ..., "bias": ...}`` as NumPy arrays (the bias if this layer has one),
         for the matching ``torch.nn`` layer's ``load_state_dict``."""
-        out = {"weight": host(self.weight)}
+        order = self._to_torch()
+        weight = host(self.weight)
+        out = {"weight": weight if order is None else
+               np.ascontiguousarray(weight.transpose(order))}
         if self.bias is not None:
             out["bias"] = host(self.bias)
         return out
@@ -79,9 +101,12 @@ class _ConvNd(WeightAndBias, Module):
     dims = 1
 
     def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation,
-                 groups, bias, padding_mode, rng, init, bias_init, dtype, backend, name):
+                 groups, bias, padding_mode, rng, init, bias_init, dtype, backend, name,
+                 data_format):
         super().__init__(name)
         who, dims = type(self).__name__, self.dims
+        self.data_format = canonical(data_format, who, dims)
+        last = self.data_format == "channels_last"
         self.in_channels = _checks.size("in_channels", in_channels, who)
         self.out_channels = _checks.size("out_channels", out_channels, who)
         if dims > 1 and isinstance(kernel_size, (tuple, list)) and len(kernel_size) == 1:
@@ -97,7 +122,7 @@ class _ConvNd(WeightAndBias, Module):
             if getattr(self, arg) % self.groups:
                 raise ValueError(f"{who}: {arg} ({getattr(self, arg)}) must be divisible by "
                                  f"groups ({self.groups})")
-        padding_pairs(padding, kernel, stride, dilation, who)              # checked
+        padding_pairs(padding, kernel, stride, dilation, who, last=last)   # checked
         if not isinstance(padding, str):
             padding = int_tuple(padding, "padding", who, dims, minimum=0)
         if padding_mode not in PADDING_MODES:
@@ -113,17 +138,19 @@ class _ConvNd(WeightAndBias, Module):
         c_group = self.in_channels // self.groups
         init_parameters(self, kernel, c_group, self.out_channels, self.out_channels, init,
                         bias_init, bias, dtype, _init.as_rng(rng, backend), backend,
-                        "in_channels / groups, out_channels")
+                        "in_channels / groups, out_channels", keep_layout=last)
 
     def forward(self, x):
         return convolve(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                        self.groups, self.padding_mode, type(self).__name__, dims=self.dims)
+                        self.groups, self.padding_mode, type(self).__name__, dims=self.dims,
+                        data_format=self.data_format)
 
     def _extra_repr(self):
         one = (lambda v: v) if self.dims == 1 else (lambda v: (v,) * self.dims)
         extra = "".join(f", {k}={getattr(self, k)!r}" for k, default in
                         (("stride", one(1)), ("padding", one(0)), ("dilation", one(1)),
-                         ("groups", 1), ("padding_mode", "zeros"))
+                         ("groups", 1), ("padding_mode", "zeros"),
+                         ("data_format", "channels_first"))
                         if getattr(self, k) != default)
         return f", in_channels={self.in_channels}, out_channels={self.out_channels}, " \
                f"kernel_size={self.kernel_size}" \
@@ -148,10 +175,17 @@ class Conv1d(_ConvNd):
     place. ``load_torch_state_dict`` / ``torch_state_dict`` convert ``torch.nn.Conv1d``'s
     ``{"weight", "bias"}``.
 
+    ``data_format="channels_last"`` (or ``"NWC"``): inputs (N, L, C_in), outputs (N, L_out,
+    C_out), and ``weight`` stored in Keras's and flax's layout (kernel_size, in_channels /
+    groups, out_channels), so their kernels load as they are (``weight.assign``); the torch
+    state dicts are transposed on the way. ``padding`` as ``xg.nn.conv1d`` takes it there.
+
     >>> import xpgrad as xg
     >>> conv = xg.nn.Conv1d(2, 4, 5, stride=2, padding=2, padding_mode="reflect", rng=0)
     >>> conv(xg.ones((2, 9))).shape                 # unbatched (C_in, L)
     (4, 5)
+    >>> xg.nn.Conv1d(2, 4, 5, padding="same", data_format="NWC", rng=0).weight.shape
+    (5, 2, 4)
     """
 
     dims = 1
@@ -159,9 +193,11 @@ class Conv1d(_ConvNd):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  dilation=1, groups=1, bias=True, padding_mode="zeros", *, rng=None,
                  init="torch_linear_default", bias_init=None,
-                 dtype=_dt.float32, backend=None, name="conv1d"):
+                 dtype=_dt.float32, backend=None, name="conv1d",
+                 data_format="channels_first"):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, padding_mode, rng, init, bias_init, dtype, backend, name)
+                         groups, bias, padding_mode, rng, init, bias_init, dtype, backend, name,
+                         data_format)
 
 
 class Conv2d(_ConvNd):
@@ -181,10 +217,20 @@ class Conv2d(_ConvNd):
     ``load_torch_state_dict`` / ``torch_state_dict`` convert ``torch.nn.Conv2d``'s
     ``{"weight", "bias"}``.
 
+    ``data_format="channels_last"`` (or ``"NHWC"``): inputs (N, H, W, C_in) or (H, W, C_in),
+    outputs (N, H_out, W_out, C_out), and ``weight`` stored as Keras's ``Conv2D`` and flax's
+    ``nn.Conv`` keep their kernels, (kH, kW, in_channels / groups, out_channels), so one loads
+    as it is (``conv.weight.assign(kernel)``); ``load_torch_state_dict`` /
+    ``torch_state_dict`` transpose torch's weight on the way. ``padding="same"`` with a
+    stride is then TensorFlow's and flax's (``xg.nn.conv2d``).
+
     >>> import xpgrad as xg
     >>> conv = xg.nn.Conv2d(1, 32, 3, 1, rng=0)       # PyTorch's MNIST example's first layer
     >>> conv(xg.ones((2, 1, 28, 28))).shape
     (2, 32, 26, 26)
+    >>> conv = xg.nn.Conv2d(1, 32, 3, 2, padding="same", data_format="channels_last", rng=0)
+    >>> conv.weight.shape, conv(xg.ones((2, 28, 28, 1))).shape
+    ((3, 3, 1, 32), (2, 14, 14, 32))
     """
 
     dims = 2
@@ -192,9 +238,11 @@ class Conv2d(_ConvNd):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  dilation=1, groups=1, bias=True, padding_mode="zeros", *, rng=None,
                  init="torch_linear_default", bias_init=None,
-                 dtype=_dt.float32, backend=None, name="conv2d"):
+                 dtype=_dt.float32, backend=None, name="conv2d",
+                 data_format="channels_first"):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, padding_mode, rng, init, bias_init, dtype, backend, name)
+                         groups, bias, padding_mode, rng, init, bias_init, dtype, backend, name,
+                         data_format)
 
 
 __all__ = ["Conv1d", "Conv2d"]

@@ -36,6 +36,7 @@ from ..ops.indexing import take_along_axis
 from ..ops.max_pooling import max_pool
 from ..ops.shape import broadcast_to, reshape, squeeze
 from ..tape import stop_gradient
+from ._data_format import pooled
 from ._windows import batched, int_tuple, out_length, pad, windows
 
 
@@ -87,14 +88,15 @@ def _windows_of(x, k, s, p, d, ceil_mode, value, owner):
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False):
+               return_indices=False, data_format="channels_first"):
     """PyTorch's ``F.max_pool1d``: the maximum of each window of ``kernel_size`` entries
     (``dilation`` apart, windows ``stride`` apart, default ``kernel_size``) along L of
     ``input`` (N, C, L) or (C, L), implicitly padded with -inf by ``padding`` (at most half
     of ``kernel_size``); ``ceil_mode`` keeps a last, partial window. ``return_indices``: also
     the int64 positions in L of the maxima (``F.max_unpool1d``'s). The gradient goes to the
     first maximum of each window, as PyTorch's; a window holding NaN gives NaN, its index and
-    gradient those of the last NaN, as PyTorch's.
+    gradient those of the last NaN, as PyTorch's. ``data_format="channels_last"`` (``"NWC"``):
+    ``input`` (N, L, C) or (L, C), outputs likewise (the indices still positions in L).
 
     >>> import xpgrad as xg
     >>> y, i = xg.nn.max_pool1d(xg.asarray([[[1.0, 3.0, 2.0]]]), 2, ceil_mode=True,
@@ -102,19 +104,22 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     >>> y.tolist(), i.tolist()
     ([[[3.0, 2.0]]], [[[1, 2]]])
     """
-    return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
-                     "max_pool1d", 1)
+    return pooled(lambda x: _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode,
+                                      return_indices, "max_pool1d", 1),
+                  input, data_format, "max_pool1d", 1)
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False):
+               return_indices=False, data_format="channels_first"):
     """PyTorch's ``F.max_pool2d``: the maximum of each window of ``kernel_size`` (an int or a
     pair (height, width)) entries over H and W of ``input`` (N, C, H, W) or (C, H, W);
     ``stride`` (default ``kernel_size``), ``padding`` (with -inf, at most half the kernel
     size) and ``dilation`` ints or pairs; ``ceil_mode`` keeps last, partial windows.
     ``return_indices``: also the int64 flat positions ``h * W + w`` of the maxima in each
     (H, W) plane, as PyTorch's. Ties and NaN as ``max_pool1d`` (row-major order within a
-    window: the first of tied maxima, the last NaN).
+    window: the first of tied maxima, the last NaN). ``data_format="channels_last"``
+    (``"NHWC"``): ``input`` (N, H, W, C) or (H, W, C), as Keras's ``MaxPooling2D`` and flax's
+    ``nn.max_pool``, outputs likewise (the indices still ``h * W + w``).
 
     >>> import xpgrad as xg
     >>> x = xg.asarray([[[1.0, 2.0, 0.0], [4.0, 3.0, 5.0]]])        # (C, H, W)
@@ -122,8 +127,9 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     >>> y.tolist(), i.tolist()
     ([[[4.0, 5.0]]], [[[3, 5]]])
     """
-    return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
-                     "max_pool2d", 2)
+    return pooled(lambda x: _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode,
+                                      return_indices, "max_pool2d", 2),
+                  input, data_format, "max_pool2d", 2)
 
 
 def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, owner,
@@ -206,12 +212,13 @@ def _first_maximum(pieces, offsets, first=None):
 
 
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
-               count_include_pad=True):
+               count_include_pad=True, data_format="channels_first"):
     """PyTorch's ``F.avg_pool1d``: the mean of each window of ``kernel_size`` entries (windows
     ``stride`` apart, default ``kernel_size``) along L of ``input`` (N, C, L) or (C, L),
     zero-padded by ``padding`` (at most half of ``kernel_size``). The divisor is PyTorch's:
     the window's length clipped to the padded input, or with ``count_include_pad=False`` the
     number of input entries in it; ``ceil_mode`` keeps a last, partial window.
+    ``data_format="channels_last"`` (``"NWC"``): ``input`` (N, L, C) or (L, C).
 
     >>> import xpgrad as xg
     >>> x = xg.asarray([[[1.0, 2.0, 3.0]]])
@@ -220,18 +227,20 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     >>> xg.nn.avg_pool1d(x, 2, padding=1, count_include_pad=False).tolist()
     [[[1.0, 2.5]]]
     """
-    return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, None,
-                     "avg_pool1d", 1)
+    return pooled(lambda x: _avg_pool(x, kernel_size, stride, padding, ceil_mode,
+                                      count_include_pad, None, "avg_pool1d", 1),
+                  input, data_format, "avg_pool1d", 1)
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
-               count_include_pad=True, divisor_override=None):
+               count_include_pad=True, divisor_override=None, data_format="channels_first"):
     """PyTorch's ``F.avg_pool2d``: the mean of each window of ``kernel_size`` (an int or a
     pair) over H and W of ``input`` (N, C, H, W) or (C, H, W), zero-padded by ``padding`` (at
     most half the kernel size); ``stride`` defaults to ``kernel_size``. The divisor is
     PyTorch's: the window's area clipped to the padded input, with ``count_include_pad=False``
     the number of input entries in it, or ``divisor_override`` (a non-zero int) for every
-    window; ``ceil_mode`` keeps last, partial windows.
+    window; ``ceil_mode`` keeps last, partial windows. ``data_format="channels_last"``
+    (``"NHWC"``): ``input`` (N, H, W, C) or (H, W, C), the output likewise.
 
     >>> import xpgrad as xg
     >>> x = xg.ones((1, 3, 3))
@@ -240,8 +249,9 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     >>> xg.nn.avg_pool2d(x, 2, padding=1).tolist()
     [[[0.25, 0.5], [0.5, 1.0]]]
     """
-    return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
-                     divisor_override, "avg_pool2d", 2)
+    return pooled(lambda x: _avg_pool(x, kernel_size, stride, padding, ceil_mode,
+                                      count_include_pad, divisor_override, "avg_pool2d", 2),
+                  input, data_format, "avg_pool2d", 2)
 
 
 def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,

@@ -2,17 +2,30 @@
 (PyTorch's; no weights): their arguments checked once, ``nn/pooling.py``'s functions as the
 forward pass. Each keeps its geometry as given (an int stays an int, ``stride=None`` becomes
 ``kernel_size``), as PyTorch's attributes and repr do; ``AvgPool1d`` keeps tuples of one, as
-PyTorch's.
+PyTorch's. ``data_format="channels_last"`` (keyword; ``"NWC"`` / ``"NHWC"``) pools (N, *spatial,
+C) inputs, as Keras's ``MaxPooling2D`` / ``AveragePooling2D``.
 
 >>> import xpgrad as xg
 >>> xg.nn.MaxPool2d(2)(xg.ones((2, 3, 8, 6))).shape
 (2, 3, 4, 3)
+>>> xg.nn.MaxPool2d(2, data_format="channels_last")(xg.ones((2, 8, 6, 3))).shape
+(2, 4, 3, 3)
 """
 from __future__ import annotations
 
 from .._args import flag
+from ._data_format import canonical
 from .module import Module
 from .pooling import avg_pool1d, avg_pool2d, check_divisor, geometry, max_pool1d, max_pool2d
+
+
+def shown_format(data_format) -> str:
+    """The repr's ``data_format`` entry: none for the default, channels first.
+
+    >>> shown_format("channels_last")
+    ", data_format='channels_last'"
+    """
+    return "" if data_format == "channels_first" else f", data_format={data_format!r}"
 
 
 def _kept(value):
@@ -33,9 +46,10 @@ class _MaxPoolNd(Module):
     dims, _fn = 1, staticmethod(max_pool1d)
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
-                 ceil_mode=False, *, name=None):
+                 ceil_mode=False, *, data_format="channels_first", name=None):
         super().__init__(name)
         who = type(self).__name__
+        self.data_format = canonical(data_format, who, self.dims)
         self.kernel_size, self.stride, self.padding, self.dilation = _as_given(
             kernel_size, stride, padding, dilation, who, self.dims)
         self.return_indices = flag(return_indices, "return_indices", who)
@@ -43,11 +57,12 @@ class _MaxPoolNd(Module):
 
     def forward(self, x):
         return self._fn(x, self.kernel_size, self.stride, self.padding, self.dilation,
-                        self.ceil_mode, self.return_indices)
+                        self.ceil_mode, self.return_indices, self.data_format)
 
     def _extra_repr(self):
         return f", kernel_size={self.kernel_size}, stride={self.stride}, " \
-               f"padding={self.padding}, dilation={self.dilation}, ceil_mode={self.ceil_mode}"
+               f"padding={self.padding}, dilation={self.dilation}, ceil_mode={self.ceil_mode}" \
+               f"{shown_format(self.data_format)}"
 
 
 class MaxPool1d(_MaxPoolNd):
@@ -80,9 +95,11 @@ class MaxPool2d(_MaxPoolNd):
 class _AvgPoolNd(Module):
     dims = 1
 
-    def __init__(self, kernel_size, stride, padding, ceil_mode, count_include_pad, name):
+    def __init__(self, kernel_size, stride, padding, ceil_mode, count_include_pad, name,
+                 data_format):
         super().__init__(name)
         who = type(self).__name__
+        self.data_format = canonical(data_format, who, self.dims)
         self.kernel_size, self.stride, self.padding, _ = _as_given(
             kernel_size, stride, padding, 1, who, self.dims)
         if self.dims == 1:                   # PyTorch's AvgPool1d keeps tuples of one
@@ -94,7 +111,7 @@ class _AvgPoolNd(Module):
 
     def _extra_repr(self):
         return f", kernel_size={self.kernel_size}, stride={self.stride}, " \
-               f"padding={self.padding}"
+               f"padding={self.padding}{shown_format(self.data_format)}"
 
 
 class AvgPool1d(_AvgPoolNd):
@@ -110,12 +127,13 @@ class AvgPool1d(_AvgPoolNd):
     dims = 1
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
-                 count_include_pad=True, *, name=None):
-        super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad, name)
+                 count_include_pad=True, *, data_format="channels_first", name=None):
+        super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad, name,
+                         data_format)
 
     def forward(self, x):
         return avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                          self.count_include_pad)
+                          self.count_include_pad, self.data_format)
 
 
 class AvgPool2d(_AvgPoolNd):
@@ -131,13 +149,15 @@ class AvgPool2d(_AvgPoolNd):
     dims = 2
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
-                 count_include_pad=True, divisor_override=None, *, name=None):
-        super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad, name)
+                 count_include_pad=True, divisor_override=None, *, data_format="channels_first",
+                 name=None):
+        super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad, name,
+                         data_format)
         self.divisor_override = check_divisor(divisor_override, type(self).__name__)
 
     def forward(self, x):
         return avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                          self.count_include_pad, self.divisor_override)
+                          self.count_include_pad, self.divisor_override, self.data_format)
 
 
 __all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d"]

@@ -22,6 +22,7 @@ import math
 
 from ..primitive import Primitive, apply
 from ..tensor import Tensor
+from .convolution_last import forward_last, vjp_last
 
 
 def out_shape(lengths, kernel, stride, dilation, pads):
@@ -73,7 +74,10 @@ def _depthwise(w, groups):
     return w.shape[1] == 1 and groups > 1
 
 
-def _forward(xp, x, w, *, stride, dilation, pads, groups):
+def _forward(xp, x, w, *, stride, dilation, pads, groups, channels_last=False):
+    if channels_last:
+        return forward_last(xp, x, w, stride=stride, dilation=dilation, pads=pads,
+                            groups=groups)
     n, c_in = x.shape[:2]
     c_out, c_group = w.shape[:2]
     kernel, n_out, keys = _geometry(x, w, stride, dilation, pads)
@@ -94,7 +98,10 @@ def _forward(xp, x, w, *, stride, dilation, pads, groups):
     return xp.reshape(y, (n, c_out) + n_out)
 
 
-def _vjp(xp, g, ans, needs, x, w, *, stride, dilation, pads, groups):
+def _vjp(xp, g, ans, needs, x, w, *, stride, dilation, pads, groups, channels_last=False):
+    if channels_last:
+        return vjp_last(xp, g, needs, x, w, stride=stride, dilation=dilation, pads=pads,
+                        groups=groups)
     n, c_in = x.shape[:2]
     c_out, c_group = w.shape[:2]
     kernel, n_out, keys = _geometry(x, w, stride, dilation, pads)
@@ -125,43 +132,48 @@ def _vjp(xp, g, ans, needs, x, w, *, stride, dilation, pads, groups):
     return dx, dw
 
 
-def col2im(xp, dcols, shape, pads, keys):
+def col2im(xp, dcols, shape, pads, keys, channels_last=False):
     """The slices ``dcols[:, :, k]`` of a padded array (at ``keys[k]``) added into one buffer,
     cropped to the unpadded ``shape`` (N, C, *spatial): the gradient of the padded input's
-    windows (and ``conv_transpose``'s forward). Differentiable when ``dcols`` is a Tensor.
+    windows (and ``conv_transpose``'s forward). With ``channels_last``, ``dcols[..., k, :]``
+    and ``shape`` (N, *spatial, C). Differentiable when ``dcols`` is a Tensor.
 
     >>> import numpy as np
     >>> col2im(np, np.ones((1, 1, 2, 2)), (1, 1, 3), ((0, 0),), window_keys((2,), (1,), (1,),
     ...        (2,))).tolist()
     [[[1.0, 2.0, 1.0]]]
     """
-    spatial = tuple(shape[2:])
-    padded = tuple(shape[:2]) + tuple(n + left + right for n, (left, right) in
-                                      zip(spatial, pads))
+    spatial = tuple(shape[1:-1] if channels_last else shape[2:])
+    grown = tuple(n + left + right for n, (left, right) in zip(spatial, pads))
+    padded = (shape[0],) + grown + (shape[-1],) if channels_last else tuple(shape[:2]) + grown
+
+    def tap(k):
+        return dcols[..., k, :] if channels_last else dcols[:, :, k]
+
     if isinstance(dcols, Tensor):                     # differentiable, for higher orders
         from .indexing import _scatter
 
         total = None
         for k, key in enumerate(keys):
-            term = apply(_scatter, dcols[:, :, k], shape=padded, key=key,
-                         backend=dcols._backend)
+            term = apply(_scatter, tap(k), shape=padded, key=key, backend=dcols._backend)
             total = term if total is None else total + term
     else:
         total = _zeros(xp, dcols, padded)
         for k, key in enumerate(keys):
-            total[key] += dcols[:, :, k]
-    return total[(Ellipsis,) + tuple(slice(left, left + n) for n, (left, _) in
-                                     zip(spatial, pads))]
+            total[key] += tap(k)
+    crop = tuple(slice(left, left + n) for n, (left, _) in zip(spatial, pads))
+    return total[(slice(None),) + crop + (Ellipsis,) if channels_last else (Ellipsis,) + crop]
 
 
 _conv = Primitive("conv", _forward, joint=_vjp, saves=(0, 1))
 
 
-def conv(x, w, *, stride, dilation, pads, groups):
+def conv(x, w, *, stride, dilation, pads, groups, channels_last=False):
     """The convolution of ``x`` (N, C_in, *spatial) with ``w`` (C_out, C_in / groups,
     *kernel): ``stride``, ``dilation`` (tuples, one per spatial axis), ``pads`` (``(left,
     right)`` zero padding per axis) and ``groups`` already checked (``nn/conv.py`` does);
-    (N, C_out, *out).
+    (N, C_out, *out). ``channels_last``: ``x`` (N, *spatial, C_in), ``w`` (*kernel,
+    C_in / groups, C_out), output (N, *out, C_out) (``ops/convolution_last.py``).
 
     >>> import xpgrad as xg
     >>> conv(xg.ones((1, 2, 4)), xg.ones((2, 1, 3)), stride=(1,), dilation=(1,),
@@ -169,7 +181,8 @@ def conv(x, w, *, stride, dilation, pads, groups):
     [[[3.0, 3.0], [3.0, 3.0]]]
     """
     return apply(_conv, x, w, stride=tuple(stride), dilation=tuple(dilation),
-                 pads=tuple(tuple(p) for p in pads), groups=int(groups))
+                 pads=tuple(tuple(p) for p in pads), groups=int(groups),
+                 channels_last=bool(channels_last))
 
 
 __all__ = ["col2im", "conv", "out_shape", "window_keys"]
