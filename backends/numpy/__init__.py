@@ -36,6 +36,7 @@ class NumpyBackend(Backend):
 
     def __init__(self):
         from .activations import KERNELS as ACTIVATIONS
+        from .binary import KERNELS as BINARY
         from .bounded import KERNELS as BOUNDED
         from .convolution import KERNELS as CONVOLUTION
         from .gelu import KERNEL as GELU
@@ -53,7 +54,7 @@ class NumpyBackend(Backend):
 
         self.kernels = KernelTable(KERNELS, ACTIVATIONS, {"gelu": GELU}, BOUNDED,
                                    LINEAR_ACTIVATIONS, NORMALIZATION, UPDATES, CONVOLUTION,
-                                   POOLING, MARGIN, SOFTMAX, SEGMENTS, SORTING, SPECIAL,
+                                   POOLING, MARGIN, SOFTMAX, SEGMENTS, SORTING, SPECIAL, BINARY,
                                    scan_kernels(np))
 
     def native_dtype(self, dtype):
