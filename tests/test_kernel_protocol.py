@@ -392,6 +392,9 @@ SAMPLES = {
     "special_ndtri": _quantile_family(0.001, 0.999, [
         0.0, 1.0, 0.5, 1e-300, 5e-324, 1e-20, 1 - 1e-10, 1 - 2 ** -53, 0.25, 0.75, -0.1, 1.5,
         np.nan, np.inf]),
+    "special_exp2": _quantile_family(-20.0, 20.0, [
+        0.0, -0.0, 127.5, 128.0, -149.0, -160.0, 1023.5, 1024.0, -1074.0, np.inf, -np.inf,
+        np.nan]),
     "special_gammaln": _gamma_family(),
     "special_digamma": _gamma_family(),
     "special_polygamma": _gamma_family(n=1) + _gamma_family(n=2) + _gamma_family(n=5),
