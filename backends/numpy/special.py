@@ -10,8 +10,9 @@ reciprocals taken in pairs: ``(x + j)(x + 9 - j) = u + j (9 - j)`` with ``u = x 
 reciprocals. float64 throughout (a float32 input's result rounded, as the generic forward
 does); other dtypes decline. gammaln on 1,000 float64 points: 55 us of CPU, the formulas 227.
 Where SciPy is importable, ``gammaln`` and ``digamma`` are its ufuncs instead
-(``special_scipy.py``: one C loop, 25 us), and ``erf``, ``log_ndtr``, ``erfinv`` and ``ndtri``
-get kernels too; ``polygamma`` stays here (SciPy's is 3x slower).
+(``special_scipy.py``: one C loop, 25 us), and ``erf``, ``erfinv`` and ``ndtri`` get kernels
+too; ``polygamma`` stays here (SciPy's is 3x slower). ``log_ndtr``'s kernel is
+``normal_cdf.py``'s, ``exp2``'s ``special_more.py``'s.
 
 >>> import numpy as np
 >>> out, _ = KERNELS["special_gammaln"].forward(np.array([0.5, 1.0, 10.0]))
@@ -29,7 +30,7 @@ import numpy as np
 from xpgrad.backend import Kernel
 from xpgrad.ops import special_formulas as sf
 
-from . import special_more, special_scipy
+from . import special_scipy
 
 _FLOATS = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
 _SHIFT = 10.0                   # the asymptotic series hold from here (as the generic rule's)
@@ -370,5 +371,4 @@ KERNELS = {
     "special_digamma": Kernel(_digamma_forward, _digamma_vjp, saves=(0,)),
     "special_polygamma": Kernel(_polygamma_forward, _polygamma_vjp, saves=(0,)),
     **special_scipy.kernels(),
-    **special_more.KERNELS,
 }

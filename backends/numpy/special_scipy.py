@@ -1,7 +1,7 @@
 """SciPy's ufuncs behind the NumPy backend's ``xg.special`` kernels, where SciPy is installed
 (it is no dependency of xpgrad): imported on first use, and where the import fails the kernels
-fall back (``gammaln``, ``digamma``: the pure-NumPy formulas of ``special.py``; ``erf``,
-``log_ndtr``, ``erfinv``, ``ndtri``: the generic rules). One C loop per call instead of the
+fall back (``gammaln``, ``digamma``: the pure-NumPy formulas of ``special.py``; ``log_ndtr``:
+``normal_cdf.py``'s; ``erf``, ``erfinv``, ``ndtri``: the generic rules). One C loop per call instead of the
 formulas' dozens of array passes: gammaln on 1,000 float64 points in 25 us of CPU, not 55 (pure
 NumPy) or 227 (the formulas). SciPy's values agree with the generic formulas' to ~2e-15, except
 ``gammaln`` within 0.05 of its roots 1 and 2 (SciPy is 1e-7 off relative at 1 - 1e-10): those
@@ -89,12 +89,11 @@ _FLOATS = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
 
 def kernels():
     """The kernels that exist only through SciPy: ``erfinv`` and ``ndtri`` (their generic
-    forwards are Newton/Halley steps, hundreds of array passes), ``erf`` and ``log_ndtr``
-    (series and ``erfc``'s fit, ~30 passes); SciPy's agree with the formulas to 2e-15 (1e-14
-    for log_ndtr far right, where both are 4e-12 off mpmath)."""
+    forwards are Newton/Halley steps, hundreds of array passes) and ``erf`` (series and
+    ``erfc``'s fit, ~30 passes); SciPy's agree with the formulas to 2e-15. (``log_ndtr``'s
+    kernel, SciPy's where it imports, is ``normal_cdf.py``'s.)"""
     from xpgrad.backend import Kernel
 
     return {"special_erfinv": Kernel(_forward("erfinv"), _generic_vjp, saves=("output",)),
             "special_ndtri": Kernel(_forward("ndtri"), _generic_vjp, saves=("output",)),
-            "special_erf": Kernel(_forward("erf"), _generic_vjp, saves=(0,)),
-            "special_log_ndtr": Kernel(_forward("log_ndtr"), _generic_vjp, saves=(0,))}
+            "special_erf": Kernel(_forward("erf"), _generic_vjp, saves=(0,))}
