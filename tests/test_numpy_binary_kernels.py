@@ -81,8 +81,9 @@ def test_logaddexp_special_values_as_numpy(dtype):
 
 
 def _close_to_torch(got, want, x, y, dtype):
-    """Within 4 ulps of the larger input or output: PyTorch's float32 ``logaddexp`` rounds ``log1p`` in
-    float32, off by as much near a result of 0, where it cancels the larger input."""
+    """Within 4 ulps of the larger input or output: PyTorch's float32 ``logaddexp`` rounds
+    ``log1p`` in float32, off by as much near a result of 0, where it cancels the larger
+    input."""
     scale = np.maximum(np.maximum(np.abs(x), np.abs(y)), np.abs(got)).astype(np.float64)
     with np.errstate(invalid="ignore"):
         error = np.abs(got.astype(np.float64) - want)

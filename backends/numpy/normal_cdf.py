@@ -1,6 +1,6 @@
 """The NumPy backend's ``log_ndtr`` kernel: ``log Phi(x)`` forward by SciPy where it imports
-(``special_scipy.py``), else by the generic formula's two branches each on its own entries
-(``log erfc`` left of 0, ``log1p(-Phi(-x))`` right: the formula computes both everywhere);
+(``special_scipy.py``), else by the generic formula's two branches from one evaluation of
+erfc's fitted exponent (the formula evaluates it for each branch);
 its gradient ``phi(x) / Phi(x)`` from the forward's own output.
 
 The generic rule computes the hazard ``phi / Phi`` afresh (both of its branches everywhere,
@@ -35,7 +35,6 @@ from xpgrad.ops import formulas
 from xpgrad.ops import special_formulas as sf
 
 from . import special_scipy
-from .special import split
 
 _FLOATS = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
 _SQRT_HALF = math.sqrt(0.5)
@@ -48,21 +47,41 @@ _FROM_OUTPUT = -2.0
 _SCIPY_TAIL = 37.0
 
 
-def _left(x):
-    """``log Phi(x)`` for x < 0: ``log erfc(-x / sqrt 2) - log 2`` (no underflow)."""
-    out = sf.log_erfc(npx, x * -_SQRT_HALF)
-    out -= _LN2
-    return out
-
-
 def _right(x):
     """``log Phi(x)`` for x >= 0 (and NaN): ``log1p(-erfc(x / sqrt 2) / 2)``."""
     return np.log1p(-0.5 * formulas.erfc(npx, x * _SQRT_HALF))
 
 
 def _log_ndtr_numpy(x):
-    flat = x.reshape(-1)
-    return split(flat, flat < 0, _left, _right).reshape(x.shape)
+    """The generic formula's two branches, ``log erfc(z) - log 2`` left of 0 and
+    ``log1p(-erfc(z) / 2)`` right, ``z = |x| / sqrt 2``, from one evaluation of erfc's fitted
+    exponent at ``t = 2 / (2 + z)`` (the formula evaluates it once per branch, over every
+    entry); each branch's operations are the formula's, so are its values."""
+    shape, x = x.shape, x.reshape(-1)          # 0-d: ufuncs would answer NumPy scalars
+    z = np.abs(x)
+    z *= _SQRT_HALF
+    t = z + 2.0
+    np.divide(2.0, t, out=t)
+    exponent = formulas.erfc_exponent(npx, t)
+    left = np.log(t)
+    left -= z * z
+    left += exponent
+    left -= _LN2
+    # the right branch as formulas.erfc: z capped at 30 (erfc is 0 there), exp(-z**2) split
+    np.minimum(z, 30.0, out=z)
+    h = np.floor(z * 16.0)
+    h /= 16.0
+    exponent -= (z - h) * (z + h)
+    np.exp(exponent, out=exponent)
+    np.multiply(h, h, out=h)
+    np.negative(h, out=h)
+    np.exp(h, out=h)
+    h *= t
+    exponent *= h                           # t exp(-h**2) exp(E - (z - h)(z + h)): erfc(z)
+    exponent *= -0.5
+    right = np.log1p(exponent, out=exponent)
+    np.copyto(right, left, where=x < 0)
+    return right.reshape(shape)
 
 
 def _log_ndtr_scipy(sc, x):
