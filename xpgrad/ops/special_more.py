@@ -205,8 +205,10 @@ def betaln(a, b, /):
     # gammaln(big) - gammaln(big + s), Stirling's terms of each collected
     difference = (-(big - 0.5) * log1p(s / big) - s * log(big + s) + s
                   + sf.stirling_correction(big) - sf.stirling_correction(big + s))
-    direct = gammaln(a) + gammaln(b) - gammaln(a + b)
-    return where(series, gammaln(s) + difference, direct)
+    log_gamma_a, log_gamma_b = gammaln(a), gammaln(b)
+    direct = log_gamma_a + log_gamma_b - gammaln(a + b)
+    # gammaln(small) is one of the two already made (three gammalns, not four)
+    return where(series, where(ordered, log_gamma_a, log_gamma_b) + difference, direct)
 
 
 def multigammaln(a, d, /):
