@@ -453,8 +453,8 @@ SAMPLES = {
 #: (backend, primitive, sample) a kernel declines by design, so the generic rule runs: the
 #: NumPy backend's conv kernel is for depthwise convolutions only
 DECLINED = {("numpy", "conv", 0), ("numpy", "conv", 2)}
-#: (backend, primitive, dtype) likewise: the NumPy remainder kernel is float32's only
-DECLINED_DTYPES = {("numpy", "remainder", np.float64)}
+#: (backend, primitive, dtype) likewise: the NumPy remainder kernel (Numba's too) is float32's
+DECLINED_DTYPES = {("numpy", "remainder", np.float64), ("numba", "remainder", np.float64)}
 
 RTOL32 = {"lstm_scan": 2e-4, "lstm_layer": 2e-4, "rnn_scan": 2e-4, "gru_scan": 2e-4}
 
