@@ -1,4 +1,4 @@
-"""The NumPy backend's ``logaddexp`` and float32 ``remainder`` kernels (backends/numpy/binary.py):
+"""The NumPy backend's ``logaddexp`` and ``remainder`` kernels (backends/numpy/binary.py):
 values against mpmath-grade references (float64 for float32 inputs, mpmath for float64),
 NumPy's own ufuncs and PyTorch, over wide ranges with zeros, signed zeros, subnormals,
 infinities and NaN; gradients against PyTorch and float64 finite differences; what the
@@ -179,31 +179,53 @@ def _remainder(x, y):
     return out
 
 
-def test_remainder_float32_equals_numpy_on_wide_ranges():
+_SPECIAL64 = [0.0, -0.0, 1.0, -1.0, 0.5, 7.0, 5e-324, -5e-324, 1e-308, -1e-308, 2.2e-308,
+              1e-300, 1.7e308, -1.7e308, 2.0 ** 60, -(2.0 ** 60), 9007199254740993.0, 0.1,
+              np.inf, -np.inf, np.nan]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_remainder_equals_numpy_on_wide_ranges(dtype):
     rng = np.random.default_rng(5)
-    x, y = _wide(rng, 20000, np.float32), _wide(rng, 20000, np.float32)[::-1].copy()
     with np.errstate(all="ignore"):
-        assert _same(_remainder(x, y), np.remainder(x, y))
-        gx, gy = _grid(np.float32)
+        for _ in range(3):
+            x, y = _wide(rng, 20000, dtype), _wide(rng, 20000, dtype)[::-1].copy()
+            assert _same(_remainder(x, y), np.remainder(x, y))
+        special = _SPECIAL if dtype == np.float32 else _SPECIAL64
+        gx, gy = np.meshgrid(np.asarray(special, dtype), np.asarray(special, dtype))
         assert _same(_remainder(gx, gy), np.remainder(gx, gy))
         col, row = x[:60, None], y[None, ::300]
         assert _same(_remainder(col, row), np.remainder(col, row))
 
 
+def test_remainder_float64_tiny_huge_and_subnormal_operands():
+    """Where ``x / y`` underflows to a zero (the floor is -1, not -0: ``-5e-324 % 7`` is 7),
+    where Dekker's low products would be subnormal, and past 1e300 (the split overflows):
+    those entries go to ``np.remainder``."""
+    rng = np.random.default_rng(9)
+    with np.errstate(all="ignore"):
+        for sx in (1e-300, 1e-310, 1e-320, 1.0, 1e300):
+            for sy in (1e-300, 1e-310, 1e-320, 1.0, 1e300):
+                x, y = rng.normal(size=5000) * sx, rng.normal(size=5000) * sy
+                assert _same(_remainder(x, y), np.remainder(x, y)), (sx, sy)
+    assert _remainder(np.array([-5e-324, 5e-324]), np.array([7.0, -7.0])).tolist() == [7.0, -7.0]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("sign", [1.0, -1.0])
-def test_remainder_float32_next_to_multiples(sign):
-    """Quotients a hair below an integer, where float64's ``x / y`` rounds up to it: those
-    entries go to ``np.remainder``; exact multiples give a zero of the divisor's sign."""
+def test_remainder_next_to_multiples(dtype, sign):
+    """Quotients a hair below an integer, where ``x / y`` rounds up to it: those entries go
+    to ``np.remainder``; exact multiples give a zero of the divisor's sign."""
     rng = np.random.default_rng(6)
-    y = (rng.uniform(0.1, 3.0, 50000) * sign).astype(np.float32)
-    k = rng.integers(1, 2 ** 22, 50000).astype(np.float32)
-    on = (k * y).astype(np.float32)
-    for x in (on, np.nextafter(on, np.float32(0)), np.nextafter(on, np.float32(np.inf)), -on):
+    y = (rng.uniform(0.1, 3.0, 50000) * sign).astype(dtype)
+    k = rng.integers(1, 2 ** (22 if dtype == np.float32 else 50), 50000).astype(dtype)
+    on = (k * y).astype(dtype)
+    for x in (on, np.nextafter(on, dtype(0)), np.nextafter(on, dtype(np.inf)), -on):
         assert _same(_remainder(x, y), np.remainder(x, y))
         assert _same(_remainder(x, -y), np.remainder(x, -y))
 
 
-def test_remainder_float32_large_quotients_and_python_divisor():
+def test_remainder_float32_large_quotients_and_python_numbers():
     rng = np.random.default_rng(7)
     x = rng.uniform(-3e38, 3e38, 5000).astype(np.float32)
     y = rng.uniform(1e-3, 1e3, 5000).astype(np.float32)
@@ -211,14 +233,17 @@ def test_remainder_float32_large_quotients_and_python_divisor():
     small = rng.normal(size=500).astype(np.float32)
     assert _same(_remainder(small, 0.3), np.remainder(small, np.float32(0.3)))
     assert _same(_remainder(7.5, small), np.remainder(np.float32(7.5), small))
+    wide = rng.normal(size=500) * 1e5
+    assert _same(_remainder(wide, 0.3), np.remainder(wide, 0.3))
 
 
-def test_remainder_float32_matches_torch_with_its_gradients():
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_remainder_matches_torch_with_its_gradients(dtype):
     rng = np.random.default_rng(8)
-    x = (rng.normal(size=(40, 30)) * 10).astype(np.float32)
-    y = rng.uniform(0.5, 3.0, (30,)).astype(np.float32) * np.where(rng.uniform(size=30) < .5,
-                                                                     -1, 1).astype(np.float32)
-    g = rng.normal(size=(40, 30)).astype(np.float32)
+    x = (rng.normal(size=(40, 30)) * 10).astype(dtype)
+    y = rng.uniform(0.5, 3.0, (30,)).astype(dtype) * np.where(rng.uniform(size=30) < .5,
+                                                                -1, 1).astype(dtype)
+    g = rng.normal(size=(40, 30)).astype(dtype)
     xt, yt = xg.asarray(x), xg.asarray(y)
     with xg.GradientTape() as tape:
         tape.watch([xt, yt])
@@ -227,16 +252,19 @@ def test_remainder_float32_matches_torch_with_its_gradients():
     tx, ty = torch.tensor(x, requires_grad=True), torch.tensor(y, requires_grad=True)
     want = torch.remainder(tx, ty)
     want.backward(torch.tensor(g))
-    np.testing.assert_allclose(z.numpy(), want.detach().numpy(), rtol=1e-6, atol=1e-5)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(z.numpy(), want.detach().numpy(), rtol=tol, atol=tol)
     np.testing.assert_array_equal(dx.numpy(), tx.grad.numpy())
-    np.testing.assert_allclose(dy.numpy(), ty.grad.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(dy.numpy(), ty.grad.numpy(), rtol=tol)
+    check_grads(xg.remainder, [xg.asarray(np.array([[2.3, -4.1, 7.7]])),
+                               xg.asarray(np.array([1.3, 0.9, -2.2]))])
 
 
-def test_remainder_kernel_declines_float64_and_integers():
+def test_remainder_kernel_declines_what_it_does_not_cover():
     fwd = KERNELS["remainder"].forward
-    assert fwd(np.ones(3), np.ones(3)) is None                       # NumPy's own loop
-    assert fwd(np.ones(3, np.float32), np.ones(3)) is None
+    assert fwd(np.ones(3, np.float32), np.ones(3)) is None          # mixed dtypes
     assert fwd(np.ones(3, np.int32), np.ones(3, np.int32)) is None
+    assert fwd(np.ones(3, np.float16), np.ones(3, np.float16)) is None
     assert fwd(np.float32([1.0]), "a") is None
     assert fwd(np.array(1.0, np.float32), np.array(2.0, np.float32)) is None
     np.testing.assert_array_equal(xg.remainder(xg.asarray([7, -7]), 3).numpy(), [1, 2])
