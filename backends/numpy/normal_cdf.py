@@ -32,7 +32,6 @@ import numpy as np
 
 from xpgrad.backend import Kernel
 from xpgrad.ops import formulas
-from xpgrad.ops import special_formulas as sf
 
 from . import special_scipy
 

@@ -25,7 +25,8 @@ import math
 
 from .formulas import horner
 from .linalg_helpers import readable
-from .special_formulas import _LGAMMA_AT_1, gammaln, stirling_correction
+from .special_formulas import (_LGAMMA_AT_1, _LGAMMA_AT_2, _shift_up, _stirling,
+                               stirling_correction)
 
 _EPS = 2.0 ** -53
 _TINY = 1e-300                  # Lentz's stand-in for a zero denominator
@@ -91,7 +92,26 @@ def _log_power_direct(xp, a, x):
 def _log_gamma_1p(xp, a):
     """``log Gamma(1 + a)`` for a >= 0, exact in ``a`` near 0 (no rounding of ``1 + a``)."""
     return _by_mask(xp, a < 0.3, lambda a: horner(_LGAMMA_AT_1, a),
-                    lambda a: gammaln(xp, a + 1.0), (a,), ((0.0,), (0.5,)))
+                    lambda a: _gammaln_from_1_3(xp, a + 1.0), (a,), ((0.0,), (0.5,)))
+
+
+def _gammaln_from_1_3(xp, y):
+    """``special_formulas.gammaln`` for y >= 1.3 (and NaN), each of its three regions there
+    on its own elements (it evaluates all five everywhere): the same operations per element,
+    so the same values."""
+    def below_2_6(y):
+        return _by_mask(xp, y < 1.5, lambda y: _lgamma_at_2_from_below(xp, y),
+                        lambda y: horner(_LGAMMA_AT_2, y - 2.0), (y,), ((1.4,), (2.0,)))
+
+    def stirling(y):
+        shifted, product, _ = _shift_up(xp, y)
+        return _stirling(xp, shifted) - xp.log(product)
+    return _by_mask(xp, y < 2.6, below_2_6, stirling, (y,), ((2.0,), (3.0,)))
+
+
+def _lgamma_at_2_from_below(xp, y):
+    e = y - 1.0
+    return horner(_LGAMMA_AT_2, e) - xp.log1p(e)
 
 
 def iterate(xp, advance, finished, value, variables, constants, iterations, eager):
