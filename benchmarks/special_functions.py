@@ -66,7 +66,8 @@ UNARY = {
 BINARY = {
     "xlogy": (S.xlogy, "special.xlogy", "xlogy", (0.1, 20)),
     "xlog1py": (S.xlog1py, "special.xlog1py", "xlog1py", (0.1, 20)),
-    "betaln": (S.betaln, None, "betaln", (0.1, 20)),
+    "betaln": (S.betaln, lambda a, b: torch.lgamma(a) + torch.lgamma(b) - torch.lgamma(a + b),
+               "betaln", (0.1, 20)),
     "gammainc": (S.gammainc, "special.gammainc", "gammainc", (0.1, 20)),
     "gammaincc": (S.gammaincc, "special.gammaincc", "gammaincc", (0.1, 20)),
     "rel_entr": (S.rel_entr, None, "rel_entr", (0.01, 5)),

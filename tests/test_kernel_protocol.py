@@ -303,6 +303,11 @@ def _quantile_family(low, high, edges):
             fixed(edges), fixed(0.5 * (low + high) + 0.1), fixed(np.zeros((0, 3)))]
 
 
+def _divisors(rng, dt, shape):
+    """Of both signs, between 0.2 and 3 in size (a zero divisor warns in the generic rule)."""
+    return (rng.uniform(0.2, 3.0, shape) * rng.choice([-1.0, 1.0], shape)).astype(dt)
+
+
 _ADAM = dict(lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8, step=3)
 SAMPLES = {
     "matmul": [lambda rng, dt: ((rng.normal(size=(5, 4)).astype(dt),
@@ -365,6 +370,13 @@ SAMPLES = {
                    _group_norm((4, 6), 3, (False, True)), _group_norm((2, 3, 7), 1, (False, False)),
                    _group_norm((2, 4, 300), 2, (True, True), offset=100.0),
                    _group_norm((2, 8, 2, 3, 4), 8, (True, True))],
+    # a same-shape pair, a broadcast pair, and large gaps (exp(min - max) underflows)
+    "logaddexp": [lambda rng, dt: ((_x(rng, dt, (4, 50)), _x(rng, dt, (4, 50))), {}),
+                  lambda rng, dt: ((_x(rng, dt, (6, 1)), _x(rng, dt, (7,), big=False)), {}),
+                  lambda rng, dt: ((_x(rng, dt, (3, 9)) * 100, _x(rng, dt, (3, 9))), {})],
+    # divisors of both signs away from 0 (a zero divisor warns in the generic rule)
+    "remainder": [lambda rng, dt: ((_x(rng, dt, (4, 50)), _divisors(rng, dt, (4, 50))), {}),
+                  lambda rng, dt: ((_x(rng, dt, (6, 1)) * 1e3, _divisors(rng, dt, (7,))), {})],
     **{f"special_{name}": [lambda rng, dt, low=low, high=high: (
         (rng.uniform(low, high, size=(4, 50)).astype(dt),), {})]
        for name, low, high in (("erfc", -6, 6), ("ndtr", -8, 8))},
@@ -380,6 +392,9 @@ SAMPLES = {
     "special_ndtri": _quantile_family(0.001, 0.999, [
         0.0, 1.0, 0.5, 1e-300, 5e-324, 1e-20, 1 - 1e-10, 1 - 2 ** -53, 0.25, 0.75, -0.1, 1.5,
         np.nan, np.inf]),
+    "special_exp2": _quantile_family(-20.0, 20.0, [
+        0.0, -0.0, 127.5, 128.0, -149.0, -160.0, 1023.5, 1024.0, -1074.0, np.inf, -np.inf,
+        np.nan]),
     "special_gammaln": _gamma_family(),
     "special_digamma": _gamma_family(),
     "special_polygamma": _gamma_family(n=1) + _gamma_family(n=2) + _gamma_family(n=5),

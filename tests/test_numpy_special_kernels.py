@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
-from xpgrad.backends.numpy import special, special_scipy
+from xpgrad.backends.numpy import normal_cdf, special, special_scipy
 from xpgrad.primitive import PRIMITIVES
 from xpgrad.testing import check_grads
 
@@ -49,10 +49,12 @@ def test_the_numpy_path_runs_without_scipy(path):
     x = np.array([0.5, 3.0])
     out, _ = special.KERNELS["special_gammaln"].forward(x)
     assert _relative_error(out, [math.lgamma(0.5), math.log(2.0)]).max() < 1e-14
-    # no SciPy: erf, log_ndtr, erfinv and ndtri decline, so their generic rules run
-    for name in ("erf", "log_ndtr", "erfinv", "ndtri"):
+    # no SciPy: erf, erfinv and ndtri decline, so their generic rules run
+    for name in ("erf", "erfinv", "ndtri"):
         taken = special.KERNELS[f"special_{name}"].forward(np.array([0.5]))
         assert (taken is None) == (path == "numpy")
+    # log_ndtr's kernel has a pure-NumPy forward (normal_cdf.py)
+    assert normal_cdf.KERNELS["special_log_ndtr"].forward(np.array([0.5])) is not None
     assert abs(xg.special.erfinv(xg.asarray([0.5], dtype=xg.float64)).item()
                - 0.4769362762044699) < 1e-15
 
@@ -208,7 +210,8 @@ def test_distribution_gradients_on_both_paths(path):
 @pytest.mark.parametrize("dt", [np.int64, np.float16, np.complex128, bool])
 def test_other_dtypes_are_declined(name, dt):
     params = {"n": 1} if name == "polygamma" else {}
-    assert special.KERNELS[f"special_{name}"].forward(np.ones(3, dt), **params) is None
+    kernels = normal_cdf.KERNELS if name == "log_ndtr" else special.KERNELS
+    assert kernels[f"special_{name}"].forward(np.ones(3, dt), **params) is None
 
 
 def test_bad_arguments_name_themselves(path):

@@ -36,12 +36,14 @@ class NumpyBackend(Backend):
 
     def __init__(self):
         from .activations import KERNELS as ACTIVATIONS
+        from .binary import KERNELS as BINARY
         from .bounded import KERNELS as BOUNDED
         from .convolution import KERNELS as CONVOLUTION
         from .gelu import KERNEL as GELU
         from .kernels import KERNELS
         from .linear_activation import KERNELS as LINEAR_ACTIVATIONS
         from .margin import KERNELS as MARGIN
+        from .normal_cdf import KERNELS as NORMAL_CDF
         from .normalization import KERNELS as NORMALIZATION
         from .optim import KERNELS as UPDATES
         from .pooling import KERNELS as POOLING
@@ -50,10 +52,12 @@ class NumpyBackend(Backend):
         from .softmax import KERNELS as SOFTMAX
         from .sorting import KERNELS as SORTING
         from .special import KERNELS as SPECIAL
+        from .special_more import KERNELS as SPECIAL_MORE
 
         self.kernels = KernelTable(KERNELS, ACTIVATIONS, {"gelu": GELU}, BOUNDED,
                                    LINEAR_ACTIVATIONS, NORMALIZATION, UPDATES, CONVOLUTION,
-                                   POOLING, MARGIN, SOFTMAX, SEGMENTS, SORTING, SPECIAL,
+                                   POOLING, MARGIN, SOFTMAX, SEGMENTS, SORTING, SPECIAL, BINARY,
+                                   NORMAL_CDF, SPECIAL_MORE,
                                    scan_kernels(np))
 
     def native_dtype(self, dtype):

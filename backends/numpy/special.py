@@ -10,8 +10,9 @@ reciprocals taken in pairs: ``(x + j)(x + 9 - j) = u + j (9 - j)`` with ``u = x 
 reciprocals. float64 throughout (a float32 input's result rounded, as the generic forward
 does); other dtypes decline. gammaln on 1,000 float64 points: 55 us of CPU, the formulas 227.
 Where SciPy is importable, ``gammaln`` and ``digamma`` are its ufuncs instead
-(``special_scipy.py``: one C loop, 25 us), and ``erf``, ``log_ndtr``, ``erfinv`` and ``ndtri``
-get kernels too; ``polygamma`` stays here (SciPy's is 3x slower).
+(``special_scipy.py``: one C loop, 25 us), and ``erf``, ``erfinv`` and ``ndtri`` get kernels
+too; ``polygamma`` stays here (SciPy's is 3x slower). ``log_ndtr``'s kernel is
+``normal_cdf.py``'s, ``exp2``'s ``special_more.py``'s.
 
 >>> import numpy as np
 >>> out, _ = KERNELS["special_gammaln"].forward(np.array([0.5, 1.0, 10.0]))

@@ -1,12 +1,12 @@
 """SciPy's ufuncs behind the NumPy backend's ``xg.special`` kernels, where SciPy is installed
 (it is no dependency of xpgrad): imported on first use, and where the import fails the kernels
-fall back (``gammaln``, ``digamma``: the pure-NumPy formulas of ``special.py``; ``erf``,
-``log_ndtr``, ``erfinv``, ``ndtri``: the generic rules). One C loop per call instead of the
-formulas' dozens of array passes: gammaln on 1,000 float64 points in 25 us of CPU, not 55 (pure
-NumPy) or 227 (the formulas). SciPy's values agree with the generic formulas' to ~2e-15, except
-``gammaln`` within 0.05 of its roots 1 and 2 (SciPy is 1e-7 off relative at 1 - 1e-10): those
-entries take the formulas' Taylor series; and ``digamma`` below 0 (next to the poles): the
-formulas' reflection there.
+fall back (``gammaln``, ``digamma``: the pure-NumPy formulas of ``special.py``;
+``log_ndtr``: ``normal_cdf.py``'s; ``erf``, ``erfinv``, ``ndtri``: the generic rules). One C
+loop per call instead of the formulas' dozens of array passes: gammaln on 1,000 float64 points
+in 25 us of CPU, not 55 (pure NumPy) or 227 (the formulas). SciPy's values agree with the
+generic formulas' to ~2e-15, except ``gammaln`` within 0.05 of its roots 1 and 2 (SciPy is
+1e-7 off relative at 1 - 1e-10): those entries take the formulas' Taylor series; and
+``digamma`` below 0 (next to the poles): the formulas' reflection there.
 
 >>> import numpy as np
 >>> out = gammaln(np.array([1.0 - 1e-10, 3.0]))
@@ -15,9 +15,11 @@ formulas' reflection there.
 """
 from __future__ import annotations
 
+import array_api_compat.numpy as npx
 import numpy as np
 
 _MISSING = False
+_SQRT_HALF = 0.7071067811865476
 #: ``scipy.special`` once imported; None before the first use, ``_MISSING`` where it fails
 _SCIPY = None
 _ROOT_HALF_WIDTH = 0.05
@@ -65,19 +67,41 @@ def digamma(x):
     return np.asarray(out).reshape(x.shape)
 
 
-def _forward(name):
+def _forward(name, tail=None):
     """A kernel forward by SciPy's ufunc ``name`` in float64 (a float32 input's result rounded,
-    as the generic forward does); None (the generic rule) without SciPy or for other dtypes."""
+    as the generic forward does); None (the generic rule) without SciPy or for other dtypes.
+    ``tail``: ``(where, formula)``, the entries ``where(x)`` by ``formula`` instead."""
     def forward(x):
         sc = scipy_special()
         if sc is None or getattr(x, "dtype", None) not in _FLOATS:
             return None
-        out = np.asarray(getattr(sc, name)(np.asarray(x, np.float64)))
+        wide = np.asarray(x, np.float64)
+        out = np.asarray(getattr(sc, name)(wide))
+        if tail is not None:
+            beyond = tail[0](wide)
+            if beyond.any():
+                out[beyond] = tail[1](wide[beyond])
         if x.dtype != out.dtype:
             with np.errstate(over="ignore"):      # beyond float32's range: inf, as the rule's
                 out = out.astype(x.dtype)
         return out, None
     return forward
+
+
+def _erfc_tail(x):
+    """``erfc`` right of 5 by the generic formula (3e-15 to its underflow near 27, where
+    SciPy's is 3e-14 off by 20 and keeps few digits past 26)."""
+    from xpgrad.ops.formulas import erfc
+
+    with np.errstate(all="ignore"):
+        return erfc(npx, x)
+
+
+def _ndtr_tail(x):
+    """``ndtr`` left of -20 by the generic formula ``erfc(-x / sqrt 2) / 2``: SciPy's keeps
+    few digits where it is subnormal, left of -37.5 (to -20 both are within 1.2x of each
+    other, limited alike by the rounding of ``x / sqrt 2``, ``x**2`` ulps)."""
+    return 0.5 * _erfc_tail(-_SQRT_HALF * x)
 
 
 def _generic_vjp(g, saved, x):
@@ -89,12 +113,17 @@ _FLOATS = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
 
 def kernels():
     """The kernels that exist only through SciPy: ``erfinv`` and ``ndtri`` (their generic
-    forwards are Newton/Halley steps, hundreds of array passes), ``erf`` and ``log_ndtr``
-    (series and ``erfc``'s fit, ~30 passes); SciPy's agree with the formulas to 2e-15 (1e-14
-    for log_ndtr far right, where both are 4e-12 off mpmath)."""
+    forwards are Newton/Halley steps, hundreds of array passes), ``erf``, ``erfc`` and ``ndtr``
+    (series and ``erfc``'s fit, ~100 passes: 1.3 ms for 65536 numbers against SciPy's 0.8);
+    SciPy's agree with the formulas to 2e-15 (``erfc`` right of 5 and ``ndtr`` left of -20,
+    where SciPy's lose digits, take the formulas). (``log_ndtr``'s
+    kernel, SciPy's where it imports, is ``normal_cdf.py``'s.)"""
     from xpgrad.backend import Kernel
 
     return {"special_erfinv": Kernel(_forward("erfinv"), _generic_vjp, saves=("output",)),
+            "special_erfc": Kernel(_forward("erfc", (lambda x: x > 5.0, _erfc_tail)),
+                                   _generic_vjp, saves=(0,)),
+            "special_ndtr": Kernel(_forward("ndtr", (lambda x: x < -20.0, _ndtr_tail)),
+                                   _generic_vjp, saves=(0,)),
             "special_ndtri": Kernel(_forward("ndtri"), _generic_vjp, saves=("output",)),
-            "special_erf": Kernel(_forward("erf"), _generic_vjp, saves=(0,)),
-            "special_log_ndtr": Kernel(_forward("log_ndtr"), _generic_vjp, saves=(0,))}
+            "special_erf": Kernel(_forward("erf"), _generic_vjp, saves=(0,))}

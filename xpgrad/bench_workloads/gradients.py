@@ -4,8 +4,10 @@ twice more, a masked update through ``np.add.at``'s slow path, an ``embedding_ba
 bags padded to the longest, a multi-label hinge over every class position, a mask read by
 its N-d positions, a product's gradient through the general way for zeros, sorted repeats
 and a nearest upsampling scattered by ``np.add.at``, a remainder's quotient by a second slow
-ufunc, an ``unstack`` recorded as a node per row. Each is timed forward and backward with a
-fixed output gradient, at one natural size."""
+ufunc, an ``unstack`` recorded as a node per row; and elementwise functions whose NumPy
+ufuncs were scalar loops or whose formulas took many passes (``logaddexp``, ``exp2``,
+``erfc``, ``log_ndtr``, ``gammainc`` in ``x``, ``betaln``). Each is timed forward and
+backward with a fixed output gradient, at one natural size."""
 from __future__ import annotations
 
 import numpy as np
@@ -15,7 +17,12 @@ from .ops import _differentiate
 
 GRADIENT_OPS = ("sort", "median", "at_mask_add", "embedding_bag_max", "multilabel_margin",
                 "getitem_mask", "prod_rows", "repeat_counts", "nearest_1d", "remainder",
-                "unstack_rows")
+                "unstack_rows", "logaddexp", "exp2", "erfc", "log_ndtr", "gammainc", "betaln")
+#: elementwise functions of one differentiated 256x256 float32 input (and a constant second):
+#: ``(low, high)`` of a uniform input, or None for a standard normal one, per input
+_ELEMENTWISE = {"logaddexp": (None, (0.1, 2.0)), "exp2": (None,), "erfc": (None,),
+                "log_ndtr": (None,), "gammainc": ((0.0, 30.0), (0.1, 30.0)),
+                "betaln": ((0.1, 2.0), (0.5, 12.0))}
 
 
 def _inputs(name):
@@ -32,6 +39,11 @@ def _inputs(name):
             (int(counts.sum()), 256)
     if name == "nearest_1d":
         return rng.normal(size=(16, 32, 256)).astype(np.float32), (), (16, 32, 300)
+    if name in _ELEMENTWISE:
+        x, *others = [(rng.normal(size=(256, 256)) if span is None else
+                       rng.uniform(*span, (256, 256))).astype(np.float32)
+                      for span in _ELEMENTWISE[name]]
+        return x, tuple(others), (256, 256)
     if name == "remainder":          # the divisor differentiated: the quotient's gradient
         return rng.uniform(0.1, 2.0, (256, 256)).astype(np.float32), \
             (rng.normal(size=(256, 256)).astype(np.float32),), (256, 256)
@@ -65,7 +77,11 @@ def _function(lib, name):
                 "repeat_counts": lambda x, counts: xg.repeat(x, counts, axis=0),
                 "nearest_1d": lambda x: xg.nn.interpolate(x, size=300, mode="nearest"),
                 "remainder": lambda y, x: xg.remainder(x, y),
-                "unstack_rows": lambda x, mask: xg.stack(xg.unstack(x)[::-1])}[name]
+                "unstack_rows": lambda x, mask: xg.stack(xg.unstack(x)[::-1]),
+                "logaddexp": xg.logaddexp, "exp2": xg.special.exp2, "erfc": xg.special.erfc,
+                "log_ndtr": xg.special.log_ndtr,
+                "gammainc": lambda x, a: xg.special.gammainc(a, x),
+                "betaln": xg.special.betaln}[name]
     if lib.kind == "torch":
         F = lib.torch.nn.functional
         return {"sort": lambda x, mask: lib.torch.sort(x, dim=1, stable=True).values,
@@ -79,7 +95,12 @@ def _function(lib, name):
                 "repeat_counts": lambda x, counts: lib.torch.repeat_interleave(x, counts, 0),
                 "nearest_1d": lambda x: F.interpolate(x, size=300, mode="nearest"),
                 "remainder": lambda y, x: lib.torch.remainder(x, y),
-                "unstack_rows": lambda x, mask: lib.torch.stack(lib.torch.unbind(x)[::-1])}[name]
+                "unstack_rows": lambda x, mask: lib.torch.stack(lib.torch.unbind(x)[::-1]),
+                "logaddexp": lib.torch.logaddexp, "exp2": lib.torch.special.exp2,
+                "erfc": lib.torch.special.erfc, "log_ndtr": lib.torch.special.log_ndtr,
+                "gammainc": lambda x, a: lib.torch.special.gammainc(a, x),
+                "betaln": lambda a, b: (lib.torch.lgamma(a) + lib.torch.lgamma(b)
+                                        - lib.torch.lgamma(a + b))}[name]
     jnp = lib.jax.numpy
     if name == "sort":
         return lambda x, mask: jnp.sort(x, axis=1)

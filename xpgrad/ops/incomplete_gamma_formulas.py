@@ -24,7 +24,9 @@ from __future__ import annotations
 import math
 
 from .formulas import horner
-from .special_formulas import _LGAMMA_AT_1, gammaln, stirling_correction
+from .linalg_helpers import readable
+from .special_formulas import (_LGAMMA_AT_1, _LGAMMA_AT_2, _shift_up, _stirling,
+                               stirling_correction)
 
 _EPS = 2.0 ** -53
 _TINY = 1e-300                  # Lentz's stand-in for a zero denominator
@@ -49,25 +51,67 @@ def log1pmx(xp, t):
     return xp.where(near, series, xp.log1p(far) - far)
 
 
+def _by_mask(xp, mask, inside, outside, args, stand_ins):
+    """``inside(*args)`` where ``mask``, ``outside(*args)`` elsewhere. Eagerly (values Python
+    may read) each on its own elements only, gathered and scattered back; while ``xg.function``
+    traces, both on every element, the other side's arguments replaced by ``stand_ins``
+    (``(inside's, outside's)``, each a tuple per argument or None to keep it), and ``where``
+    picks: the same operations per element either way, so the same values."""
+    if all(readable(v) for v in (mask, *args)):
+        out = xp.empty(mask.shape, dtype=args[0].dtype)
+        for side, fn in ((mask, inside), (~mask, outside)):
+            if bool(xp.any(side)):
+                out[side] = fn(*(v[side] for v in args))
+        return out
+    kept = [tuple(v if s is None else xp.where(keep, v, s) for v, s in zip(args, subs))
+            for keep, subs in ((mask, stand_ins[0]), (~mask, stand_ins[1]))]
+    return xp.where(mask, inside(*kept[0]), outside(*kept[1]))
+
+
 def log_power_factor(xp, a, x):
     """``log(x^a e^-x / Gamma(a + 1))`` for a > 0, x >= 0 (-inf at x = 0)."""
-    big = a >= _STIRLING_FROM
-    ab = xp.where(big, a, _STIRLING_FROM)
-    t = (x - ab) / ab
+    a, x = xp.broadcast_arrays(a, x)
+    return _by_mask(xp, a >= _STIRLING_FROM, lambda a, x: _log_power_stirling(xp, a, x),
+                    lambda a, x: _log_power_direct(xp, a, x), (a, x),
+                    ((_STIRLING_FROM, None), (1.0, None)))
+
+
+def _log_power_stirling(xp, a, x):
+    """``log_power_factor`` for a >= 10, through Stirling's series."""
+    t = (x - a) / a
     # a log1pmx(t) = a log(x / a) - (x - a); away from t = 0 that form keeps x / a exact
     near = (t >= -0.5) & (t <= 1.0)
-    exponent = xp.where(near, ab * log1pmx(xp, t), ab * xp.log(x / ab) - (x - ab))
-    stirling = (exponent - 0.5 * xp.log(2.0 * math.pi * ab) - stirling_correction(ab))
-    small = xp.where(big, 1.0, a)
-    direct = small * xp.log(x) - x - _log_gamma_1p(xp, small)
-    return xp.where(big, stirling, direct)
+    exponent = xp.where(near, a * log1pmx(xp, t), a * xp.log(x / a) - (x - a))
+    return exponent - 0.5 * xp.log(2.0 * math.pi * a) - stirling_correction(a)
+
+
+def _log_power_direct(xp, a, x):
+    return a * xp.log(x) - x - _log_gamma_1p(xp, a)
 
 
 def _log_gamma_1p(xp, a):
     """``log Gamma(1 + a)`` for a >= 0, exact in ``a`` near 0 (no rounding of ``1 + a``)."""
-    near = a < 0.3
-    return xp.where(near, horner(_LGAMMA_AT_1, xp.where(near, a, 0.0)),
-                    gammaln(xp, xp.where(near, 1.5, a + 1.0)))
+    return _by_mask(xp, a < 0.3, lambda a: horner(_LGAMMA_AT_1, a),
+                    lambda a: _gammaln_from_1_3(xp, a + 1.0), (a,), ((0.0,), (0.5,)))
+
+
+def _gammaln_from_1_3(xp, y):
+    """``special_formulas.gammaln`` for y >= 1.3 (and NaN), each of its three regions there
+    on its own elements (it evaluates all five everywhere): the same operations per element,
+    so the same values."""
+    def below_2_6(y):
+        return _by_mask(xp, y < 1.5, lambda y: _lgamma_at_2_from_below(xp, y),
+                        lambda y: horner(_LGAMMA_AT_2, y - 2.0), (y,), ((1.4,), (2.0,)))
+
+    def stirling(y):
+        shifted, product, _ = _shift_up(xp, y)
+        return _stirling(xp, shifted) - xp.log(product)
+    return _by_mask(xp, y < 2.6, below_2_6, stirling, (y,), ((2.0,), (3.0,)))
+
+
+def _lgamma_at_2_from_below(xp, y):
+    e = y - 1.0
+    return horner(_LGAMMA_AT_2, e) - xp.log1p(e)
 
 
 def iterate(xp, advance, finished, value, variables, constants, iterations, eager):
