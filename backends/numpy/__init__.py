@@ -45,6 +45,7 @@ class NumpyBackend(Backend):
         from .normalization import KERNELS as NORMALIZATION
         from .optim import KERNELS as UPDATES
         from .pooling import KERNELS as POOLING
+        from .prefix_sums import KERNELS as PREFIX_SUMS
         from .scans import scan_kernels
         from .segments import KERNELS as SEGMENTS
         from .softmax import KERNELS as SOFTMAX
@@ -54,7 +55,7 @@ class NumpyBackend(Backend):
         self.kernels = KernelTable(KERNELS, ACTIVATIONS, {"gelu": GELU}, BOUNDED,
                                    LINEAR_ACTIVATIONS, NORMALIZATION, UPDATES, CONVOLUTION,
                                    POOLING, MARGIN, SOFTMAX, SEGMENTS, SORTING, SPECIAL,
-                                   scan_kernels(np))
+                                   PREFIX_SUMS, scan_kernels(np))
 
     def native_dtype(self, dtype):
         return np.dtype(dtype.name)
