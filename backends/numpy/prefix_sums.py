@@ -10,8 +10,8 @@ are associated differently (within a block, then across blocks), so they agree w
 to rounding, and their error grows more slowly with the length. A zero's sign may differ.
 
 Non-finite values (an inf or NaN would meet the triangle's zeros: ``inf * 0``) show in the
-blocks' totals, which are checked: such inputs, other dtypes and small arrays are declined
-(None), and ``np.cumsum`` runs.
+blocks' totals, which are checked: such inputs (and an overflow) are declined, and the
+kernel runs ``np.cumsum``; other dtypes and small arrays are left to the generic rule.
 
 >>> import numpy as np
 >>> a = np.arange(100.0).reshape(2, 50)
@@ -71,9 +71,7 @@ def prefix_sums(a, axis, reverse=False, min_elements=None):
     >>> prefix_sums(np.ones((40, 2)), 0, min_elements=0)[[0, 17, 39], 0].tolist()
     [1.0, 18.0, 40.0]
     """
-    if min_elements is None:
-        min_elements = MIN_ELEMENTS
-    if a.dtype not in _FLOATS or a.size < min_elements or a.shape[axis] < 2 * BLOCK:
+    if not _takes(a, axis, min_elements):
         return None
     # an overflow declines (np.cumsum then warns of it as it does); an inf or NaN meets the
     # triangle's zeros (invalid), and the totals' check declines
@@ -125,17 +123,29 @@ def _blocked(a, axis, reverse):
     return out.reshape(a.shape)
 
 
+def _takes(a, axis, min_elements=None) -> bool:
+    """Whether ``prefix_sums`` takes an array of ``a``'s dtype and shape (it may still decline
+    for its values)."""
+    return (a.dtype in _FLOATS and a.size >= (MIN_ELEMENTS if min_elements is None else
+                                              min_elements) and a.shape[axis] >= 2 * BLOCK)
+
+
+# The kernel declines by dtype and shape only, never by the values: an ``xg.function`` replay
+# runs a kernel step that its trace took whole, whatever the values (np.cumsum takes those
+# prefix_sums declines)
+
 def _cumulative_sum_forward(x, axis, include_initial, dtype=None):
-    if include_initial or (dtype is not None and np.dtype(dtype) != x.dtype):
+    if include_initial or (dtype is not None and np.dtype(dtype) != x.dtype) \
+            or not _takes(x, axis):
         return None
     out = prefix_sums(x, axis)
-    return None if out is None else (out, None)
+    return (np.cumsum(x, axis=axis) if out is None else out), None
 
 
 def _cumulative_sum_vjp(g, saved, x, axis, include_initial, dtype=None):
-    sums = prefix_sums(g, axis, reverse=True)
+    sums = prefix_sums(g, axis, reverse=True) if _takes(g, axis) else None
     if sums is None:
-        return (NotImplemented,)
+        sums = np.flip(np.cumsum(np.flip(g, axis), axis=axis), axis)
     return (sums,)
 
 
