@@ -26,9 +26,10 @@ from __future__ import annotations
 
 from ..accumulate import Scatter, _without_newaxes, is_basic
 from ..primitive import Primitive, apply
-from ..tape import _tracing
 from ..tensor import Tensor
-from .indexing import _is_bool, _raw_key, _setitem, getitem
+from .indexing import _raw_key, _setitem, getitem
+from .update_keys import (_distinct_places, _is_lone_mask, _mask_raveled, _masks_as_positions,
+                          _positions, _size)
 
 #: the hints JAX's ``at[...]`` methods take; they change nothing here
 _HINTS = ("indices_are_sorted", "unique_indices", "wrap_negative_indices")
@@ -48,6 +49,9 @@ def _combine_at(xp, out, key, values, ufunc, backend):
         if any(k is None for k in key):
             key, values = _without_newaxes(key, values, len(out.shape))
         out[key] = getattr(xp, ufunc)(out[key], values)
+        return
+    if _distinct_places(backend, out, key):
+        out[key] = getattr(xp, ufunc)(out[key], values)      # the same, without ufunc.at
         return
     at = getattr(getattr(xp, ufunc, None), "at", None)
     if at is not None:
@@ -70,13 +74,6 @@ def _combine_at(xp, out, key, values, ufunc, backend):
     merged = reduce_sorted(xp, combine, xp.reshape(values, (-1,)), places, _size(shape),
                            _identity(xp, ufunc, out.dtype))
     out[...] = combine(out, xp.reshape(merged, shape))
-
-
-def _size(shape) -> int:
-    n = 1
-    for s in shape:
-        n *= s
-    return n
 
 
 def _identity(xp, ufunc, dtype):
@@ -116,12 +113,20 @@ def _multiply_forward(xp, x, values, key, region, backend):
 
 
 def _multiply_vjp_x(xp, g, ans, x, values, key, region, backend):
+    if not isinstance(values, Tensor) and not isinstance(g, Tensor) \
+            and _distinct_places(backend, g, key):       # g * (1 * v) where v lands: g * v
+        out = xp.asarray(g, copy=True)
+        out[key] = out[key] * xp.broadcast_to(values, region)
+        return out
     factor = _call(_at_multiply, xp, xp.ones_like(x), values, key=key, region=region,
                    backend=backend)
     return g * factor
 
 
 def _multiply_vjp_values(xp, g, ans, x, values, key, region, backend):
+    if not isinstance(values, Tensor) and not isinstance(g, Tensor) \
+            and _distinct_places(backend, x, key):       # no other value lands beside one
+        return g[key] * x[key]
     direct = (g * x)[key]
     if is_basic(key):
         return direct
@@ -144,14 +149,6 @@ def _repeats(x, key) -> bool:
 
 def _raw(key):
     return tuple(k._data if isinstance(k, Tensor) else k for k in key)
-
-
-def _positions(xp, shape, key):
-    """The flat position in an array of ``shape`` of each entry of ``x[key]``, raveled."""
-    n = 1
-    for s in shape:
-        n *= s
-    return xp.reshape(xp.reshape(xp.arange(n, dtype=xp.int64), shape)[key], (-1,))
 
 
 def _others_product(xp, shape, key, values, backend):
@@ -338,35 +335,6 @@ class IndexUpdate:
         return out if out.shape == shape else out.reshape(shape)
 
 
-def _is_lone_mask(x, key) -> bool:
-    """Whether ``key`` is one 1-D mask over the first axis of ``x`` then whole axes: its
-    true places are in range, and ``x[key]`` has their count as its first axis."""
-    mask = key[0]
-    return (hasattr(mask, "shape") and mask.ndim == 1 and _is_bool(mask)
-            and tuple(mask.shape) == tuple(x.shape[:1]) and _whole_axes(key[1:]))
-
-
-def _whole_axes(key) -> bool:
-    return all(k is Ellipsis or (isinstance(k, slice) and k == slice(None)) for k in key)
-
-
-def _mask_raveled(x, key):
-    """``(x, key)``, or for a key that is one mask over several leading axes of ``x``
-    followed by whole axes (``x.at[x > 0]``), ``x`` with those axes raveled into one and the
-    mask raveled with them: the same places in the same order, picked through a 1-D mask
-    (NumPy's nonzero of a random (256, 256) mask takes 280 us, branching on each element,
-    its 1-D one 24 us; with the count taken from the positions and the 1-D scatter-add,
-    ``x.at[mask].add(1.0)`` on (256, 256) float32 fell from 294 to 140 us forward and
-    backward)."""
-    mask = key[0]
-    if not (hasattr(mask, "shape") and mask.ndim > 1 and _is_bool(mask)
-            and tuple(mask.shape) == tuple(x.shape[:mask.ndim]) and _whole_axes(key[1:])):
-        return x, key
-    xp = x._backend.xp
-    return (x.reshape((-1,) + tuple(x.shape[mask.ndim:])),
-            (xp.reshape(mask, (-1,)),) + tuple(key[1:]))
-
-
 def _check_hints(method, hints):
     for name, value in hints.items():
         if name == "mode" and value in (None, "promise_in_bounds"):
@@ -376,40 +344,6 @@ def _check_hints(method, hints):
                              "of range are an IndexError (mode=None)")
         if name not in _HINTS:
             raise TypeError(f"x.at[...].{method}() got an unexpected keyword argument {name!r}")
-
-
-def _masks_as_positions(x, key):
-    """``key`` with each boolean mask replaced by the integer arrays of its true places (the
-    same selection, NumPy's rule), which every scatter takes. Under ``xg.function`` a mask's
-    count of true places is guarded exactly (``x[key]``'s shape is in the recorded steps): a
-    call with another count runs eagerly (then traces anew)."""
-    if not any(hasattr(k, "shape") and _is_bool(k) for k in key):
-        return key
-    be = x._backend
-    xp = be.xp
-    out = []
-    for k in key:
-        if hasattr(k, "shape") and _is_bool(k):
-            if k.ndim and k.size and _tracing():   # the count sizes x[key]: a replay needs it
-                be.index_range(xp.reshape(xp.sum(xp.astype(k, xp.int64)), (1,)))   # exact
-            out.extend(_true_places(xp, k) if k.ndim else [k])
-        else:
-            out.append(k)
-    return tuple(out)
-
-
-def _true_places(xp, mask):
-    """``xp.nonzero(mask)``: for a mask of several axes, the positions in the raveled mask
-    unraveled (NumPy's nonzero of a (256, 256) random mask takes 280 us, branching on each
-    element; its 1-D one 24 us, and the unravel 45)."""
-    if mask.ndim == 1:
-        return xp.nonzero(mask)
-    flat = xp.nonzero(xp.reshape(mask, (-1,)))[0]
-    places = []
-    for n in reversed(mask.shape[1:]):
-        places.append(flat % n)
-        flat = flat // n
-    return (flat, *reversed(places))
 
 
 def _as_values(x, values, method):

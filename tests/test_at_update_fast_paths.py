@@ -1,13 +1,15 @@
-"""``x.at[mask]`` with a mask over several leading axes: ``x`` and the mask are raveled over
-those axes first (``indexed_updates._mask_raveled``: NumPy's 1-D nonzero instead of its
-branching n-D one). The updates equal NumPy's (bit for bit: the same operations in the same
-order), the gradients finite differences and PyTorch's, under ``xg.function`` and
-``xg.vmap`` too; empty, full and non-contiguous cases, and the errors, as before."""
+"""``x.at[key]``'s fast paths (``xpgrad/ops/update_keys.py``): a mask over several leading
+axes raveled with ``x`` first (NumPy's 1-D nonzero instead of its branching n-D one), and an
+integer-array key of distinct indices updated by a gather and a setitem (no ``ufunc.at``, no
+product of the other repeats in the gradient). The updates equal NumPy's (bit for bit: the
+same operations in the same order), the gradients finite differences and PyTorch's, under
+``xg.function`` and ``xg.vmap`` too; empty, full, negative and non-contiguous cases, and the
+errors, as before."""
 import numpy as np
 import pytest
 
 import xpgrad as xg
-from xpgrad.ops import indexed_updates
+from xpgrad.ops import indexed_updates, update_keys
 from xpgrad.testing import check_grads
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed: no comparison")
@@ -27,8 +29,8 @@ def masks(mask_shape):
 @pytest.mark.parametrize("shape, mask_shape", SHAPES)
 @pytest.mark.parametrize("method", ["add", "multiply", "min", "max", "set"])
 def test_updates_equal_numpy(monkeypatch, method, shape, mask_shape, dtype):
-    seen, real = [], indexed_updates._true_places
-    monkeypatch.setattr(indexed_updates, "_true_places",
+    seen, real = [], update_keys._true_places
+    monkeypatch.setattr(update_keys, "_true_places",
                         lambda xp, mask: seen.append(mask.ndim) or real(xp, mask))
     base = R.normal(size=shape).astype(dtype)
     for mask in masks(mask_shape):
@@ -127,3 +129,84 @@ def test_bad_masks_and_values_are_refused():
     want = np.zeros((3, 4))
     want[:, mask] += 2.0
     np.testing.assert_array_equal(x.at[:, mask].add(2.0).numpy(), want)
+
+
+# -- integer-array keys of distinct indices -------------------------------------------------------
+
+#: (shape of x, key, NumPy's key): one integer array, distinct once negatives wrap
+DISTINCT = [((64, 32), (xg.asarray([5, 0, -1, 17]),), (np.array([5, 0, -1, 17]),)),
+            ((6, 40), (slice(None), xg.asarray([[3, -2], [0, 9]])),
+             (slice(None), np.array([[3, -2], [0, 9]]))),
+            ((3, 4, 40), (Ellipsis, xg.asarray([39, 1])), (Ellipsis, np.array([39, 1]))),
+            ((20, 3, 30), (xg.asarray([2, 7]), 1), (np.array([2, 7]), 1)),
+            ((64, 32), (xg.asarray(np.zeros(0, np.int64)),), (np.zeros(0, np.int64),))]
+#: repeated once wrapped: ufunc.at as before
+REPEATED = [((64, 32), (xg.asarray([5, -59, 1]),), (np.array([5, -59, 1]),))]
+
+
+def distinct_spy(monkeypatch):
+    seen, real = [], indexed_updates._distinct_places
+    monkeypatch.setattr(indexed_updates, "_distinct_places",
+                        lambda *a: seen.append(real(*a)) or seen[-1])
+    return seen
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape, key, np_key, distinct",
+                         [c + (True,) for c in DISTINCT] + [c + (False,) for c in REPEATED])
+@pytest.mark.parametrize("method", ["multiply", "min", "max"])
+def test_distinct_indices_equal_ufunc_at(monkeypatch, method, shape, key, np_key, distinct,
+                                         dtype):
+    seen = distinct_spy(monkeypatch)
+    base = R.normal(size=shape).astype(dtype)
+    values = R.normal(size=base[np_key].shape).astype(dtype)
+    for x in (base, np.asfortranarray(base)):
+        want = x.copy()
+        UFUNCS[method].at(want, np_key, values)
+        got = getattr(xg.asarray(x).at[key], method)(xg.asarray(values))
+        np.testing.assert_array_equal(got.numpy(), want)
+    assert set(seen) == {distinct}
+
+
+@pytest.mark.parametrize("shape, key, np_key", DISTINCT + REPEATED)
+def test_distinct_multiply_gradients_match_finite_differences(shape, key, np_key):
+    base = R.normal(size=shape)
+    values = R.normal(size=base[np_key].shape)
+    check_grads(lambda b, v: b.at[key].multiply(v) ** 2, [xg.asarray(base), xg.asarray(values)])
+    check_grads(lambda b, v: b.at[key].max(v) * 3.0, [xg.asarray(base), xg.asarray(values)])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_distinct_multiply_gradients_match_pytorch(monkeypatch, dtype):
+    seen = distinct_spy(monkeypatch)
+    base = R.normal(size=(64, 48)).astype(dtype)
+    rows = R.permutation(64)[:20] - 32                        # negatives too
+    values = R.normal(size=(20, 48)).astype(dtype)
+    weights = R.normal(size=base.shape).astype(dtype)
+    tb, tv = (torch.from_numpy(a.copy()).requires_grad_(True) for a in (base, values))
+    index = torch.from_numpy(rows)
+    want = torch.autograd.grad((tb.index_put((index,), tb[index] * tv)
+                                * torch.from_numpy(weights)).sum(), (tb, tv))
+    got = xg.grad(lambda b, v: xg.sum(b.at[xg.asarray(rows)].multiply(v) * xg.asarray(weights)),
+                  (0, 1))(xg.asarray(base), xg.asarray(values))
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=1e-6, atol=1e-6)
+    assert seen and all(seen)
+
+
+def test_distinct_multiply_second_order_and_under_function():
+    base, values = R.normal(size=(40, 20)), R.normal(size=(3, 20))
+    rows = xg.asarray([4, -1, 0])
+    check_grads(lambda b, v: b.at[rows].multiply(v), [xg.asarray(base), xg.asarray(values)],
+                order=2)
+    grad = xg.grad(lambda b, v, i: xg.sum(xg.sin(b.at[i].multiply(v))), (0, 1))
+    traced = xg.function(grad)
+    for index in ([4, -1, 0], [4, 4, 0], [1, 2, 3]):          # distinct, repeated, distinct
+        args = xg.asarray(base), xg.asarray(values), xg.asarray(index)
+        for got, want in zip(traced(*args), grad(*args)):
+            np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12)
+
+
+def test_out_of_range_indices_are_refused():
+    with pytest.raises(IndexError, match=r"(?s)x.at\[.*\].multiply: the index is invalid"):
+        xg.zeros((64, 32)).at[xg.asarray([1, 64])].multiply(2.0)
