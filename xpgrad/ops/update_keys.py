@@ -40,8 +40,8 @@ def _distinct_places(backend, x, key) -> bool:
         axis += x.ndim - sum(1 for e in key if e is not None and e is not Ellipsis) - 1
     xp = backend.xp
     ids = xp.reshape(k, (-1,))
-    ids = xp.where(ids < 0, ids + x.shape[axis], ids)
-    return int(xp.unique_values(ids).shape[0]) == int(ids.shape[0])
+    ids = xp.sort(xp.where(ids < 0, ids + x.shape[axis], ids))   # (unique_values: 5x slower)
+    return int(ids.shape[0]) < 2 or bool(xp.all(ids[1:] != ids[:-1]))
 
 
 def _size(shape) -> int:
