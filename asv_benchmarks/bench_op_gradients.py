@@ -1,8 +1,9 @@
 """Single operations forward+backward where the gradient once cost several times the forward
 (``xpgrad/bench_workloads/gradients.py``): sort and median along rows, ``x.at[mask].add``,
 ``embedding_bag`` max and ``multilabel_margin``; ``x[mask]``, ``prod`` along rows, ``repeat``
-by counts, a 1-D nearest upsampling, ``remainder`` (its divisor's gradient) and ``unstack``
-then ``stack`` of 256 rows."""
+by counts, a 1-D nearest upsampling, ``remainder`` (its divisor's gradient), ``unstack``
+then ``stack`` of 256 rows, ``cumulative_sum`` along either axis, ``x.at[rows].multiply``
+at distinct rows and ``embedding_bag`` mean."""
 from ._common import LIBS, TIMEOUT, W, build
 
 

@@ -4,7 +4,9 @@ twice more, a masked update through ``np.add.at``'s slow path, an ``embedding_ba
 bags padded to the longest, a multi-label hinge over every class position, a mask read by
 its N-d positions, a product's gradient through the general way for zeros, sorted repeats
 and a nearest upsampling scattered by ``np.add.at``, a remainder's quotient by a second slow
-ufunc, an ``unstack`` recorded as a node per row. Each is timed forward and backward with a
+ufunc, an ``unstack`` recorded as a node per row, running sums one element at a time
+(``np.cumsum``), a multiply at distinct rows through ``ufunc.at`` and the product of the
+other repeats, a bag mean counting by a second scatter. Each is timed forward and backward with a
 fixed output gradient, at one natural size."""
 from __future__ import annotations
 
@@ -15,12 +17,19 @@ from .ops import _differentiate
 
 GRADIENT_OPS = ("sort", "median", "at_mask_add", "embedding_bag_max", "multilabel_margin",
                 "getitem_mask", "prod_rows", "repeat_counts", "nearest_1d", "remainder",
-                "unstack_rows")
+                "unstack_rows", "cumsum_last", "cumsum_first", "at_multiply_rows",
+                "embedding_bag_mean")
 
 
 def _inputs(name):
     """``(differentiated input, other inputs, output shape)`` as NumPy arrays."""
     rng = np.random.default_rng(11)
+    if name in ("cumsum_last", "cumsum_first"):
+        return rng.normal(size=(256, 256)).astype(np.float32), (), (256, 256)
+    if name == "at_multiply_rows":
+        return rng.normal(size=(256, 256)).astype(np.float32), \
+            (rng.permutation(256)[:128], rng.normal(size=(128, 256)).astype(np.float32)), \
+            (256, 256)
     if name in ("sort", "median", "at_mask_add", "getitem_mask", "prod_rows", "unstack_rows"):
         x = rng.normal(size=(256, 256)).astype(np.float32)
         out = {"median": (256,), "prod_rows": (256,),
@@ -35,7 +44,7 @@ def _inputs(name):
     if name == "remainder":          # the divisor differentiated: the quotient's gradient
         return rng.uniform(0.1, 2.0, (256, 256)).astype(np.float32), \
             (rng.normal(size=(256, 256)).astype(np.float32),), (256, 256)
-    if name == "embedding_bag_max":
+    if name in ("embedding_bag_max", "embedding_bag_mean"):
         ids = rng.integers(0, 10000, 2048)
         offsets = np.concatenate([[0], np.sort(rng.choice(np.arange(1, 2048), 127,
                                                           replace=False))])
@@ -65,7 +74,12 @@ def _function(lib, name):
                 "repeat_counts": lambda x, counts: xg.repeat(x, counts, axis=0),
                 "nearest_1d": lambda x: xg.nn.interpolate(x, size=300, mode="nearest"),
                 "remainder": lambda y, x: xg.remainder(x, y),
-                "unstack_rows": lambda x, mask: xg.stack(xg.unstack(x)[::-1])}[name]
+                "unstack_rows": lambda x, mask: xg.stack(xg.unstack(x)[::-1]),
+                "cumsum_last": lambda x: xg.cumulative_sum(x, axis=1),
+                "cumsum_first": lambda x: xg.cumulative_sum(x, axis=0),
+                "at_multiply_rows": lambda x, ids, u: x.at[ids].multiply(u),
+                "embedding_bag_mean": lambda w, ids, offsets: xg.nn.embedding_bag(
+                    ids, w, offsets, mode="mean")}[name]
     if lib.kind == "torch":
         F = lib.torch.nn.functional
         return {"sort": lambda x, mask: lib.torch.sort(x, dim=1, stable=True).values,
@@ -79,12 +93,19 @@ def _function(lib, name):
                 "repeat_counts": lambda x, counts: lib.torch.repeat_interleave(x, counts, 0),
                 "nearest_1d": lambda x: F.interpolate(x, size=300, mode="nearest"),
                 "remainder": lambda y, x: lib.torch.remainder(x, y),
-                "unstack_rows": lambda x, mask: lib.torch.stack(lib.torch.unbind(x)[::-1])}[name]
+                "unstack_rows": lambda x, mask: lib.torch.stack(lib.torch.unbind(x)[::-1]),
+                "cumsum_last": lambda x: lib.torch.cumsum(x, 1),
+                "cumsum_first": lambda x: lib.torch.cumsum(x, 0),
+                "at_multiply_rows": lambda x, ids, u: x.index_put((ids,), x[ids] * u),
+                "embedding_bag_mean": lambda w, ids, offsets: F.embedding_bag(
+                    ids, w, offsets, mode="mean")}[name]
     jnp = lib.jax.numpy
     if name == "sort":
         return lambda x, mask: jnp.sort(x, axis=1)
     if name == "median":
         return lambda x, mask: jnp.median(x, axis=1)
+    if name in ("cumsum_last", "cumsum_first"):
+        return lambda x: jnp.cumsum(x, axis=1 if name == "cumsum_last" else 0)
     raise Unavailable(f"no JAX peer written for {name}")
 
 
