@@ -2,8 +2,9 @@
 (``xpgrad/bench_workloads/gradients.py``): sort and median along rows, ``x.at[mask].add``,
 ``embedding_bag`` max and ``multilabel_margin``; ``x[mask]``, ``prod`` along rows, ``repeat``
 by counts, a 1-D nearest upsampling, ``remainder`` (its divisor's gradient), ``unstack``
-then ``stack`` of 256 rows, and the elementwise ``logaddexp``, ``exp2``, ``erfc``,
-``log_ndtr``, ``gammainc`` (in x) and ``betaln``."""
+then ``stack`` of 256 rows, ``cumulative_sum`` along either axis, ``x.at[rows].multiply``
+at distinct rows, ``embedding_bag`` mean, and the elementwise ``logaddexp``, ``exp2``,
+``erfc``, ``log_ndtr``, ``gammainc`` (in x) and ``betaln``."""
 from ._common import LIBS, TIMEOUT, W, build
 
 

@@ -158,11 +158,12 @@ def test_embedding_bag_numba_agrees_with_numpy(mode, rng):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("pad", [0, None])      # (None: the mean's counts from the offsets)
 @pytest.mark.parametrize("mode", ["sum", "mean", "max"])
-def test_embedding_bag_under_function_replays_as_eager(mode, rng):
+def test_embedding_bag_under_function_replays_as_eager(mode, pad, rng):
     """The same shapes with bags of other lengths on each call (an empty one, the longest
     growing): the replays compute them anew, as the eager call."""
-    bag = nn.EmbeddingBag(20, 4, mode=mode, padding_idx=0, rng=0, dtype="float64")
+    bag = nn.EmbeddingBag(20, 4, mode=mode, padding_idx=pad, rng=0, dtype="float64")
     head = nn.Linear(4, 3, rng=1, dtype="float64")
     variables = bag.trainable_variables + head.trainable_variables
 

@@ -443,6 +443,11 @@ SAMPLES = {
                           _adaptive_max_pool((2, 2, 9), (5,))],
     **{kind: [_segments(kind, (40, 3, 2), 9), _segments(kind, (7,), 12)]
        for kind in ("segment_max", "segment_min", "segment_prod")},
+    # running sums by blocks: at least 4096 entries and two blocks of 16 along the axis
+    "cumulative_sum": [lambda rng, dt: ((_x(rng, dt, (64, 80), big=False),),
+                                        {"axis": 1, "include_initial": False}),
+                       lambda rng, dt: ((_x(rng, dt, (90, 3, 20), big=False),),
+                                        {"axis": 0, "include_initial": False})],
     # small integers as floats: ties, whose gradients follow the stable order
     "sort": [lambda rng, dt: ((rng.integers(-2, 3, size=(5, 8)).astype(dt),),
                               {"axis": 1, "descending": False}),

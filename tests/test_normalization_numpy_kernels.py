@@ -96,3 +96,24 @@ def test_batch_norm_kernel_declines_mixed_dtypes_and_empty_input():
     assert batch_norm_forward(np.ones((2, 3, 4), np.float32), one, one, **kw) is None
     assert batch_norm_forward(np.ones((0, 3, 4)), one, one, **kw) is None
     assert batch_norm_forward(np.ones((2, 3), np.int64), one, one, **kw) is None
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_layer_norm_gradients_of_rows_whose_variance_passes_float32(affine):
+    """std 3e19: rows rescaled (rstd about 3e-20, rstd**2 under float32's normals); every
+    gradient against float64 PyTorch."""
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed: no reference")
+    rng = np.random.default_rng(4)
+    x = (rng.normal(size=(6, 300)) * 3e19 + 1e19).astype(np.float32)
+    w, b = (rng.normal(size=300).astype(np.float32) for _ in range(2))
+    g = rng.normal(size=x.shape).astype(np.float32)
+    params = (w, b) if affine else ()
+    y, saved = layer_norm_forward(x, *params, k=1, eps=1e-5, affine=(affine, affine))
+    got = layer_norm_vjp(g, saved, [True] * (1 + len(params)), x, *params, k=1, eps=1e-5,
+                         affine=(affine, affine))
+    tx, *tp = (torch.tensor(a.astype(np.float64), requires_grad=True) for a in (x, *params))
+    ty = torch.nn.functional.layer_norm(tx, (300,), *(tp or [None, None]), eps=1e-5)
+    want = torch.autograd.grad(ty, [tx, *tp], torch.tensor(g.astype(np.float64)))
+    for a, t in zip(got, want):
+        t = t.numpy()
+        assert np.all(np.isfinite(a)) and np.abs(a - t).max() <= 1e-4 * np.abs(t).max()

@@ -47,6 +47,7 @@ class NumpyBackend(Backend):
         from .normalization import KERNELS as NORMALIZATION
         from .optim import KERNELS as UPDATES
         from .pooling import KERNELS as POOLING
+        from .prefix_sums import KERNELS as PREFIX_SUMS
         from .scans import scan_kernels
         from .segments import KERNELS as SEGMENTS
         from .softmax import KERNELS as SOFTMAX
@@ -57,7 +58,7 @@ class NumpyBackend(Backend):
         self.kernels = KernelTable(KERNELS, ACTIVATIONS, {"gelu": GELU}, BOUNDED,
                                    LINEAR_ACTIVATIONS, NORMALIZATION, UPDATES, CONVOLUTION,
                                    POOLING, MARGIN, SOFTMAX, SEGMENTS, SORTING, SPECIAL, BINARY,
-                                   NORMAL_CDF, SPECIAL_MORE,
+                                   NORMAL_CDF, SPECIAL_MORE, PREFIX_SUMS,
                                    scan_kernels(np))
 
     def native_dtype(self, dtype):

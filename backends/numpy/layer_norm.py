@@ -144,6 +144,12 @@ def _layer_norm_rows(x, *affine_arrays, k, eps, affine):
 
 
 def layer_norm_vjp(g, saved, needs, x, *affine_arrays, k, eps, affine):
+    """Per block of rows, with ``c = x - mean`` (the saved mean, and ``lo`` below float64)
+    and ``t = g * c``: ``dw = rstd @ t`` (``xhat = c * rstd`` never made), ``db = ones @ g``,
+    and ``dx = rstd * (gy - c * (rstd * (rstd * mean(gy * c))) - mean(gy))`` with ``gy = g *
+    w``, the two means matrix-vector products of ``t`` and ``g`` with ``w / n``: 15 array
+    operations a block with a weight, against 18 normalizing ``x`` again and forming ``gy *
+    xhat``."""
     mean, low, rstd = saved
     dt = x.dtype
     n = math.prod(x.shape[x.ndim - k:])
@@ -152,13 +158,14 @@ def layer_norm_vjp(g, saved, needs, x, *affine_arrays, k, eps, affine):
     block = min(step, rows.shape[0])
     want_dw, want_db = affine[0] and needs[1], affine[1] and needs[1 + affine[0]]
     # the bias is not kept (a stand-in with its shape and dtype): the rule needs only the weight
-    weight = _tiled(_weight(affine_arrays, affine, n), block) if needs[0] else None
+    weight = _weight(affine_arrays, affine, n) if needs[0] else None
+    tiled = _tiled(weight, block)
     dx = np.empty(rows.shape, dt) if needs[0] else None
     dw = np.zeros(n, np.float64) if want_dw else None
     db = np.zeros(n, np.float64) if want_db else None
-    average, down = np.full(n, 1.0 / n, dt), np.ones(block, dt)
-    xhat, scratch, spread = (np.empty((block, n), dt) for _ in range(3))
-    gy_buffer = np.empty((block, n), dt) if weight is not None else None
+    scaled_average = np.full(n, 1.0 / n, dt) if weight is None else weight / dt.type(n)
+    down = np.ones(block, dt)
+    centred, products, spread = (np.empty((block, n), dt) for _ in range(3))
     column = np.empty((block, 1), dt)
     # OpenBLAS's float32 gemv may leave the invalid flag set on finite data (NumPy then warns
     # of a NaN that is not there): the products' flags are not read
@@ -167,26 +174,33 @@ def layer_norm_vjp(g, saved, needs, x, *affine_arrays, k, eps, affine):
             part, gp = rows[start:start + step], g_rows[start:start + step]
             mu, rs = mean[start:start + step], rstd[start:start + step]
             size = len(part)
-            h, t, e, c = xhat[:size], scratch[:size], spread[:size], column[:size]
-            np.subtract(part, _expanded(mu, e), out=h)
-            if low is not None and low[start:start + step].any():
-                h -= _expanded(low[start:start + step], e)
-            h *= _expanded(rs, e)
-            if want_dw:
-                np.multiply(gp, h, out=t)
-                dw += down[:size] @ t
+            c, t, e, col = centred[:size], products[:size], spread[:size], column[:size]
             if want_db:
                 db += down[:size] @ gp
+            if not want_dw and dx is None:
+                continue
+            np.subtract(part, _expanded(mu, e), out=c)
+            if low is not None and low[start:start + step].any():
+                c -= _expanded(low[start:start + step], e)
+            np.multiply(gp, c, out=t)
+            if want_dw:
+                dw += rs[:, 0] @ t
             if dx is None:
                 continue
-            gy = gp if weight is None else np.multiply(gp, weight[:size], out=gy_buffer[:size])
-            np.multiply(gy, h, out=t)
-            _means(t, average, c[:, 0])
-            h *= _expanded(c, e)                              # xhat * mean(gy * xhat)
             d = dx[start:start + step]
-            np.subtract(gy, h, out=d)
-            _means(gy, average, c[:, 0])
-            d -= _expanded(c, e)                              # - mean(gy)
+            # c * rstd * mean(gy * xhat) = c * (rstd * (rstd * mean(gy * c))): rstd**2 alone
+            # underflows where the rows were rescaled (a float32 std of 1e19)
+            np.matmul(t, scaled_average, out=col[:, 0])
+            col *= rs
+            col *= rs
+            c *= _expanded(col, e)
+            if tiled is None:
+                np.subtract(gp, c, out=d)
+            else:
+                np.multiply(gp, tiled[:size], out=d)
+                d -= c
+            np.matmul(gp, scaled_average, out=col[:, 0])          # mean(gy)
+            d -= _expanded(col, e)
             d *= _expanded(rs, e)
     shape = x.shape[x.ndim - k:]
     out = [None if dx is None else dx.reshape(x.shape)]

@@ -97,6 +97,9 @@ def add_rows(target, key, values, min_elements=MIN_ELEMENTS) -> bool:
     flat_ids = ids.reshape(-1).astype(np.intp, copy=False)
     if lo < 0:
         flat_ids = np.where(flat_ids < 0, flat_ids + n, flat_ids)
+    if target.ndim == 1:    # single elements: NumPy's fast path, whatever the order (20k
+        np.add.at(target, flat_ids, values.reshape(-1))    # sorted ids, float32: 14-19 us,
+        return True                                        # 77-145 through _add_runs)
     if _non_decreasing(flat_ids) and _add_runs(
             target, axis, flat_ids,
             values.reshape(target.shape[:axis] + (flat_ids.size,) + target.shape[axis + 1:])):

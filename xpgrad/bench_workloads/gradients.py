@@ -4,10 +4,12 @@ twice more, a masked update through ``np.add.at``'s slow path, an ``embedding_ba
 bags padded to the longest, a multi-label hinge over every class position, a mask read by
 its N-d positions, a product's gradient through the general way for zeros, sorted repeats
 and a nearest upsampling scattered by ``np.add.at``, a remainder's quotient by a second slow
-ufunc, an ``unstack`` recorded as a node per row; and elementwise functions whose NumPy
-ufuncs were scalar loops or whose formulas took many passes (``logaddexp``, ``exp2``,
-``erfc``, ``log_ndtr``, ``gammainc`` in ``x``, ``betaln``). Each is timed forward and
-backward with a fixed output gradient, at one natural size."""
+ufunc, an ``unstack`` recorded as a node per row, running sums one element at a time
+(``np.cumsum``), a multiply at distinct rows through ``ufunc.at`` and the product of the
+other repeats, a bag mean counting by a second scatter; and elementwise functions whose
+NumPy ufuncs were scalar loops or whose formulas took many passes (``logaddexp``,
+``exp2``, ``erfc``, ``log_ndtr``, ``gammainc`` in ``x``, ``betaln``). Each is timed forward
+and backward with a fixed output gradient, at one natural size."""
 from __future__ import annotations
 
 import numpy as np
@@ -17,7 +19,9 @@ from .ops import _differentiate
 
 GRADIENT_OPS = ("sort", "median", "at_mask_add", "embedding_bag_max", "multilabel_margin",
                 "getitem_mask", "prod_rows", "repeat_counts", "nearest_1d", "remainder",
-                "unstack_rows", "logaddexp", "exp2", "erfc", "log_ndtr", "gammainc", "betaln")
+                "unstack_rows", "cumsum_last", "cumsum_first", "at_multiply_rows",
+                "embedding_bag_mean", "logaddexp", "exp2", "erfc", "log_ndtr", "gammainc",
+                "betaln")
 #: elementwise functions of one differentiated 256x256 float32 input (and a constant second):
 #: ``(low, high)`` of a uniform input, or None for a standard normal one, per input
 _ELEMENTWISE = {"logaddexp": (None, (0.1, 2.0)), "exp2": (None,), "erfc": (None,),
@@ -28,6 +32,12 @@ _ELEMENTWISE = {"logaddexp": (None, (0.1, 2.0)), "exp2": (None,), "erfc": (None,
 def _inputs(name):
     """``(differentiated input, other inputs, output shape)`` as NumPy arrays."""
     rng = np.random.default_rng(11)
+    if name in ("cumsum_last", "cumsum_first"):
+        return rng.normal(size=(256, 256)).astype(np.float32), (), (256, 256)
+    if name == "at_multiply_rows":
+        return rng.normal(size=(256, 256)).astype(np.float32), \
+            (rng.permutation(256)[:128], rng.normal(size=(128, 256)).astype(np.float32)), \
+            (256, 256)
     if name in ("sort", "median", "at_mask_add", "getitem_mask", "prod_rows", "unstack_rows"):
         x = rng.normal(size=(256, 256)).astype(np.float32)
         out = {"median": (256,), "prod_rows": (256,),
@@ -47,7 +57,7 @@ def _inputs(name):
     if name == "remainder":          # the divisor differentiated: the quotient's gradient
         return rng.uniform(0.1, 2.0, (256, 256)).astype(np.float32), \
             (rng.normal(size=(256, 256)).astype(np.float32),), (256, 256)
-    if name == "embedding_bag_max":
+    if name in ("embedding_bag_max", "embedding_bag_mean"):
         ids = rng.integers(0, 10000, 2048)
         offsets = np.concatenate([[0], np.sort(rng.choice(np.arange(1, 2048), 127,
                                                           replace=False))])
@@ -78,6 +88,11 @@ def _function(lib, name):
                 "nearest_1d": lambda x: xg.nn.interpolate(x, size=300, mode="nearest"),
                 "remainder": lambda y, x: xg.remainder(x, y),
                 "unstack_rows": lambda x, mask: xg.stack(xg.unstack(x)[::-1]),
+                "cumsum_last": lambda x: xg.cumulative_sum(x, axis=1),
+                "cumsum_first": lambda x: xg.cumulative_sum(x, axis=0),
+                "at_multiply_rows": lambda x, ids, u: x.at[ids].multiply(u),
+                "embedding_bag_mean": lambda w, ids, offsets: xg.nn.embedding_bag(
+                    ids, w, offsets, mode="mean"),
                 "logaddexp": xg.logaddexp, "exp2": xg.special.exp2, "erfc": xg.special.erfc,
                 "log_ndtr": xg.special.log_ndtr,
                 "gammainc": lambda x, a: xg.special.gammainc(a, x),
@@ -96,6 +111,11 @@ def _function(lib, name):
                 "nearest_1d": lambda x: F.interpolate(x, size=300, mode="nearest"),
                 "remainder": lambda y, x: lib.torch.remainder(x, y),
                 "unstack_rows": lambda x, mask: lib.torch.stack(lib.torch.unbind(x)[::-1]),
+                "cumsum_last": lambda x: lib.torch.cumsum(x, 1),
+                "cumsum_first": lambda x: lib.torch.cumsum(x, 0),
+                "at_multiply_rows": lambda x, ids, u: x.index_put((ids,), x[ids] * u),
+                "embedding_bag_mean": lambda w, ids, offsets: F.embedding_bag(
+                    ids, w, offsets, mode="mean"),
                 "logaddexp": lib.torch.logaddexp, "exp2": lib.torch.special.exp2,
                 "erfc": lib.torch.special.erfc, "log_ndtr": lib.torch.special.log_ndtr,
                 "gammainc": lambda x, a: lib.torch.special.gammainc(a, x),
@@ -106,6 +126,8 @@ def _function(lib, name):
         return lambda x, mask: jnp.sort(x, axis=1)
     if name == "median":
         return lambda x, mask: jnp.median(x, axis=1)
+    if name in ("cumsum_last", "cumsum_first"):
+        return lambda x: jnp.cumsum(x, axis=1 if name == "cumsum_last" else 0)
     raise Unavailable(f"no JAX peer written for {name}")
 
 

@@ -74,7 +74,7 @@ def embedding_bag(input, weight, offsets=None, mode="mean", per_sample_weights=N
         bag = xp.arange(bags * width, dtype=flat.dtype) // max(width, 1)
     elif ids.ndim == 1:
         flat = ids._data
-        bags, bag = _bags(offsets, flat, include_last_offset, weight, who)
+        bags, bag, starts = _bags(offsets, flat, include_last_offset, weight, who)
     else:
         raise ValueError(f"{who}: input must be 1-D (with offsets) or 2-D (bags, n), got "
                          f"shape {ids.shape}")
@@ -96,8 +96,20 @@ def embedding_bag(input, weight, offsets=None, mode="mean", per_sample_weights=N
     from ..creation import ones
     from ..ops.elementwise import maximum
 
-    counts = _per_bag(ones((size, 1), dtype=weight.dtype, backend=be), bag, bags, be)
+    if padding_idx is None:     # each bag's count from where the bags start (no scatter)
+        counts = _bag_sizes(be, starts, size, weight.dtype)
+    else:
+        counts = _per_bag(ones((size, 1), dtype=weight.dtype, backend=be), bag, bags, be)
     return sums / maximum(counts, 1.0)
+
+
+def _bag_sizes(be, starts, size, dtype):
+    """(bags, 1) counts of ids per bag, of ``dtype``, from the bags' ``starts`` (1-D, sorted)
+    and the number of ids: the scatter-add of ones it replaces took as long as the bags' sums
+    (float32, 2048 ids in 128 bags, dim 64: mean forward 549 us, sum 388)."""
+    xp = be.xp
+    ends = xp.concat([starts[1:], xp.full((1,), size, dtype=starts.dtype)])
+    return _wrap(xp.reshape(xp.astype(ends - starts, be.native_dtype(dtype)), (-1, 1)), be)
 
 
 def _rectangular(rows, flat, shape, mode, padding_idx, be):
@@ -124,8 +136,8 @@ def _rectangular(rows, flat, shape, mode, padding_idx, be):
 
 
 def _bags(offsets, flat, include_last_offset, weight, who):
-    """``(bags, bag)`` for 1-D ids ``flat`` cut at ``offsets``, checked: the number of bags
-    and each id's bag (a raw array)."""
+    """``(bags, bag, starts)`` for 1-D ids ``flat`` cut at ``offsets``, checked: the number
+    of bags, each id's bag and where each bag starts (raw arrays)."""
     if offsets is None:
         raise ValueError(f"{who}: a 1-D input needs offsets (where each bag starts); or pass "
                          "a 2-D (bags, n) input")
@@ -153,8 +165,8 @@ def _bags(offsets, flat, include_last_offset, weight, who):
     bags = starts.shape[0]
     at = xp.arange(size, dtype=flat.dtype)
     if not bags:                       # offsets == [0] with include_last_offset: no ids
-        return bags, at
-    return bags, xp.astype(xp.searchsorted(starts, at, side="right") - 1, flat.dtype)
+        return bags, at, starts
+    return bags, xp.astype(xp.searchsorted(starts, at, side="right") - 1, flat.dtype), starts
 
 
 def _sample_weights(value, mode, ids, weight, who):

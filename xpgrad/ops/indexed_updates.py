@@ -27,7 +27,9 @@ from __future__ import annotations
 from ..accumulate import Scatter, _without_newaxes, is_basic
 from ..primitive import Primitive, apply
 from ..tensor import Tensor
-from .indexing import _is_bool, _raw_key, _setitem, getitem
+from .indexing import _raw_key, _setitem, getitem
+from .update_keys import (_distinct_places, _is_lone_mask, _mask_raveled, _masks_as_positions,
+                          _positions, _size)
 
 #: the hints JAX's ``at[...]`` methods take; they change nothing here
 _HINTS = ("indices_are_sorted", "unique_indices", "wrap_negative_indices")
@@ -47,6 +49,9 @@ def _combine_at(xp, out, key, values, ufunc, backend):
         if any(k is None for k in key):
             key, values = _without_newaxes(key, values, len(out.shape))
         out[key] = getattr(xp, ufunc)(out[key], values)
+        return
+    if _distinct_places(backend, out, key):
+        out[key] = getattr(xp, ufunc)(out[key], values)      # the same, without ufunc.at
         return
     at = getattr(getattr(xp, ufunc, None), "at", None)
     if at is not None:
@@ -69,13 +74,6 @@ def _combine_at(xp, out, key, values, ufunc, backend):
     merged = reduce_sorted(xp, combine, xp.reshape(values, (-1,)), places, _size(shape),
                            _identity(xp, ufunc, out.dtype))
     out[...] = combine(out, xp.reshape(merged, shape))
-
-
-def _size(shape) -> int:
-    n = 1
-    for s in shape:
-        n *= s
-    return n
 
 
 def _identity(xp, ufunc, dtype):
@@ -115,12 +113,20 @@ def _multiply_forward(xp, x, values, key, region, backend):
 
 
 def _multiply_vjp_x(xp, g, ans, x, values, key, region, backend):
+    if not isinstance(values, Tensor) and not isinstance(g, Tensor) \
+            and _distinct_places(backend, g, key):       # g * (1 * v) where v lands: g * v
+        out = xp.asarray(g, copy=True)
+        out[key] = out[key] * xp.broadcast_to(values, region)
+        return out
     factor = _call(_at_multiply, xp, xp.ones_like(x), values, key=key, region=region,
                    backend=backend)
     return g * factor
 
 
 def _multiply_vjp_values(xp, g, ans, x, values, key, region, backend):
+    if not isinstance(values, Tensor) and not isinstance(g, Tensor) \
+            and _distinct_places(backend, x, key):       # no other value lands beside one
+        return g[key] * x[key]
     direct = (g * x)[key]
     if is_basic(key):
         return direct
@@ -143,14 +149,6 @@ def _repeats(x, key) -> bool:
 
 def _raw(key):
     return tuple(k._data if isinstance(k, Tensor) else k for k in key)
-
-
-def _positions(xp, shape, key):
-    """The flat position in an array of ``shape`` of each entry of ``x[key]``, raveled."""
-    n = 1
-    for s in shape:
-        n *= s
-    return xp.reshape(xp.reshape(xp.arange(n, dtype=xp.int64), shape)[key], (-1,))
 
 
 def _others_product(xp, shape, key, values, backend):
@@ -263,22 +261,25 @@ class IndexUpdate:
     def set(self, values, **hints):
         """``x`` with ``x[key]`` replaced by ``values``; of repeated indices the last wins."""
         x, key, values, region = self._prepared("set", values, hints)
-        return apply(_setitem, x, values, key=key)
+        return self._shaped(apply(_setitem, x, values, key=key))
 
     def add(self, values, **hints):
         """``x`` with ``values`` added at ``key``; repeated indices accumulate."""
         x, key, values, region = self._prepared("add", values, hints)
-        return apply(_at_add, x, values, key=key, region=region, backend=x._backend)
+        return self._shaped(apply(_at_add, x, values, key=key, region=region,
+                                  backend=x._backend))
 
     def subtract(self, values, **hints):
         """``x`` with ``values`` subtracted at ``key`` (``add(-values)``)."""
         x, key, values, region = self._prepared("subtract", values, hints)
-        return apply(_at_add, x, -values, key=key, region=region, backend=x._backend)
+        return self._shaped(apply(_at_add, x, -values, key=key, region=region,
+                                  backend=x._backend))
 
     def multiply(self, values, **hints):
         """``x`` with ``x[key]`` multiplied by ``values``; repeated indices multiply in turn."""
         x, key, values, region = self._prepared("multiply", values, hints)
-        return apply(_at_multiply, x, values, key=key, region=region, backend=x._backend)
+        return self._shaped(apply(_at_multiply, x, values, key=key, region=region,
+                                  backend=x._backend))
 
     mul = multiply
 
@@ -290,27 +291,33 @@ class IndexUpdate:
             raise TypeError(f"x.at[...].divide: x has dtype {x.dtype}, and a quotient written "
                             "back into it would be truncated (JAX makes it float, NumPy's "
                             "divide.at refuses); cast x to a floating dtype first")
-        return apply(_at_multiply, x, 1.0 / values, key=key, region=region,
-                     backend=x._backend)
+        return self._shaped(apply(_at_multiply, x, 1.0 / values, key=key, region=region,
+                                  backend=x._backend))
 
     def min(self, values, **hints):
         """``x`` with ``x[key]`` replaced by ``minimum(x[key], values)``, over every repeat."""
         x, key, values, region = self._prepared("min", values, hints)
-        return apply(_at_minimum, x, values, key=key, region=region, backend=x._backend)
+        return self._shaped(apply(_at_minimum, x, values, key=key, region=region,
+                                  backend=x._backend))
 
     def max(self, values, **hints):
         """``x`` with ``x[key]`` replaced by ``maximum(x[key], values)``, over every repeat."""
         x, key, values, region = self._prepared("max", values, hints)
-        return apply(_at_maximum, x, values, key=key, region=region, backend=x._backend)
+        return self._shaped(apply(_at_maximum, x, values, key=key, region=region,
+                                  backend=x._backend))
 
     def _prepared(self, method, values, hints):
-        """``(x, raw key, values as a Tensor of x's dtype, the shape of x[key])``."""
+        """``(x, raw key, values as a Tensor of x's dtype, the shape of x[key])``; ``x`` is
+        ``_mask_raveled``'s view where the key is one mask over leading axes (the methods
+        give their result ``_shaped`` back)."""
         _check_hints(method, hints)
-        x = self._tensor
-        key = _masks_as_positions(x, _raw_key(x, self._key))
+        x, key = _mask_raveled(self._tensor, _raw_key(self._tensor, self._key))
+        lone_mask = _is_lone_mask(x, key)
+        key = _masks_as_positions(x, key)
         xp = x._backend.xp
         try:
-            region = tuple(xp.broadcast_to(xp.zeros((), dtype=xp.bool), x.shape)[key].shape)
+            region = (tuple(key[0].shape) + tuple(x.shape[1:]) if lone_mask else
+                      tuple(xp.broadcast_to(xp.zeros((), dtype=xp.bool), x.shape)[key].shape))
         except IndexError as e:
             raise IndexError(f"x.at[{self._key!r}].{method}: the index is invalid for a tensor "
                              f"of shape {x.shape}: {e} (JAX drops out-of-range updates; "
@@ -322,6 +329,11 @@ class IndexUpdate:
                              f"x[{self._key!r}]")
         return x, key, values, region
 
+    def _shaped(self, out):
+        """``out`` in the shape of ``x`` (undoing ``_mask_raveled``)."""
+        shape = self._tensor.shape
+        return out if out.shape == shape else out.reshape(shape)
+
 
 def _check_hints(method, hints):
     for name, value in hints.items():
@@ -332,40 +344,6 @@ def _check_hints(method, hints):
                              "of range are an IndexError (mode=None)")
         if name not in _HINTS:
             raise TypeError(f"x.at[...].{method}() got an unexpected keyword argument {name!r}")
-
-
-def _masks_as_positions(x, key):
-    """``key`` with each boolean mask replaced by the integer arrays of its true places (the
-    same selection, NumPy's rule), which every scatter takes. Under ``xg.function`` a mask's
-    count of true places is guarded exactly (``x[key]``'s shape is in the recorded steps): a
-    call with another count runs eagerly (then traces anew)."""
-    if not any(hasattr(k, "shape") and _is_bool(k) for k in key):
-        return key
-    be = x._backend
-    xp = be.xp
-    out = []
-    for k in key:
-        if hasattr(k, "shape") and _is_bool(k):
-            if k.ndim and k.size:   # the count sizes x[key]: xg.function's replay needs it
-                be.index_range(xp.reshape(xp.sum(xp.astype(k, xp.int64)), (1,)))   # exact
-            out.extend(_true_places(xp, k) if k.ndim else [k])
-        else:
-            out.append(k)
-    return tuple(out)
-
-
-def _true_places(xp, mask):
-    """``xp.nonzero(mask)``: for a mask of several axes, the positions in the raveled mask
-    unraveled (NumPy's nonzero of a (256, 256) random mask takes 280 us, branching on each
-    element; its 1-D one 24 us, and the unravel 45)."""
-    if mask.ndim == 1:
-        return xp.nonzero(mask)
-    flat = xp.nonzero(xp.reshape(mask, (-1,)))[0]
-    places = []
-    for n in reversed(mask.shape[1:]):
-        places.append(flat % n)
-        flat = flat // n
-    return (flat, *reversed(places))
 
 
 def _as_values(x, values, method):
