@@ -41,7 +41,8 @@ import numbers
 
 from .creation import asarray
 from .ode_adjoint import _OdeCall, ODEINT_PRIMITIVE
-from .ode_solver import StepLimitError, solve_flat
+from .ode_rhs import solve
+from .ode_solver import StepLimitError
 from .outer_tapes import is_float_tensor, value_identity
 from .primitive import apply, tape_state
 from .pytree import leaves, leaves_like, map_leaves, rebuild
@@ -86,22 +87,23 @@ def odeint(func, y0, t, *args, rtol=1.4e-8, atol=1.4e-8, mxstep=math.inf, hmax=m
     y0_flat, unravel = ravel_pytree(tree)
     flat_func = _FlatFunc(func, tree, unravel, args, y0_flat.dtype)
     time_dtype = t.dtype if t.dtype.is_floating else y0_flat.dtype
-    settings = dict(rtol=rtol, atol=atol, mxstep=mxstep, hmax=hmax, time_dtype=time_dtype)
+    settings = dict(rtol=rtol, atol=atol, mxstep=mxstep, hmax=hmax)
     if not tape_state.recording:
-        return _unstacked(solve_flat(flat_func, y0_flat, times, **settings), tree)
+        return _unstacked(solve(flat_func, y0_flat, times, time_dtype, settings)[0], tree)
     from .recompute import _Reads
 
     outer = tape_state.recording
     reads = _Reads(outer)
     tape_state.recording = [reads]
     try:
-        ys = solve_flat(flat_func, y0_flat, times, **settings)
+        ys, rhs = solve(flat_func, y0_flat, times, time_dtype, settings)
     finally:
         tape_state.recording = outer
     given = [y0_flat] + ([t] if is_float_tensor(t) else [])
     params = _params(given, [leaf for leaf in leaves(args) if is_float_tensor(leaf)],
                      list(reads.found.values()))
-    call = _OdeCall(flat_func, ys, times, t if is_float_tensor(t) else None, params, settings)
+    call = _OdeCall(flat_func, ys, times, t if is_float_tensor(t) else None, params, settings,
+                    time_dtype, rhs)
     node = apply(ODEINT_PRIMITIVE, *given, *params, call=call)
     call.ys = node      # recorded: a tape differentiating the adjoint pass sees ys depend on p
     return _unstacked(node, tree)
