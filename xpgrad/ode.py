@@ -111,18 +111,21 @@ def odeint(func, y0, t, *args, rtol=1.4e-8, atol=1.4e-8, mxstep=math.inf, hmax=m
 
 class _FlatFunc:
     """``func`` on the flat state vector: unravels ``y`` into ``y0``'s structure, calls
-    ``func(y, t, *args)``, checks its output has that structure, and ravels it."""
+    ``func(y, t, *args)``, checks its output has that structure, and ravels it (a lone
+    Tensor ``y0`` by reshapes alone)."""
 
     def __init__(self, func, tree, unravel, args, dtype):
         self.func, self.tree, self.unravel, self.args, self.dtype = func, tree, unravel, args, dtype
-        self.plain = isinstance(tree, Tensor) and tree.ndim == 1 and tree.dtype == dtype
+        self.lone = isinstance(tree, Tensor) and tree.dtype == dtype
+        self.plain = self.lone and tree.ndim == 1
         self.name = getattr(func, "__name__", repr(func))
 
     def __call__(self, y, t):
-        out = self.func(y if self.plain else self.unravel(y), t, *self.args)
-        if self.plain and isinstance(out, Tensor) and out.shape == y.shape and \
+        state = y if self.plain else y.reshape(self.tree.shape) if self.lone else self.unravel(y)
+        out = self.func(state, t, *self.args)
+        if self.lone and isinstance(out, Tensor) and out.shape == self.tree.shape and \
                 out.dtype == self.dtype:
-            return out
+            return out if self.plain else out.reshape((-1,))
         from .ops import concat, reshape
 
         pieces = []
@@ -139,7 +142,8 @@ class _FlatFunc:
                 raise ValueError(f"odeint: func {self.name!r} returned shape {leaf.shape} at "
                                  f"output{path} where y0{path} has shape {expected.shape}; "
                                  "dy/dt must have the state's shape")
-            pieces.append(reshape(leaf, (-1,)).astype(self.dtype))
+            leaf = reshape(leaf, (-1,))
+            pieces.append(leaf if leaf.dtype == self.dtype else leaf.astype(self.dtype))
         return concat(pieces) if len(pieces) != 1 else pieces[0]
 
 

@@ -156,7 +156,8 @@ class _Augmented:
         grads = tape.gradient(f, [y, t, *self.params], output_gradients=a)
         pieces = [-f, _or_zeros(grads[0], y), reshape(_or_zeros(grads[1], t), (1,))]
         pieces += [reshape(_or_zeros(gp, p), (-1,)) for gp, p in zip(grads[2:], self.params)]
-        return concat([piece.astype(self.dtype) for piece in pieces])
+        return concat([piece if piece.dtype == self.dtype else piece.astype(self.dtype)
+                       for piece in pieces])
 
 
 def _or_zeros(grad, like):

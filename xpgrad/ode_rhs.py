@@ -62,27 +62,48 @@ class RawRhs:
         self.fn, self.backend, self.role = fn, backend, role
         self.native_time = backend.native_dtype(time_dtype)
         self.keep_recording = keep_recording
-        self.path = "eager"
+        self.path = "eager" if capture else "eager: capture off"
         self.calls = 0
-        self._function = _function(fn, backend) if capture else None
-        if not capture:
-            self.path = "eager: capture off"
+        self._function = _function(_FreshResult(fn)) if capture else None
+        self._program = None
 
     def __call__(self, y, t):
-        y = _wrap(y, self.backend)
-        t = _wrap(self.backend.xp.asarray(t, dtype=self.native_time), self.backend)
+        backend = self.backend
+        y = _wrap(y, backend)
+        t = _wrap(backend.xp.asarray(t, dtype=self.native_time), backend)
         self.calls += 1
-        function = self._function
-        if function is None or self.calls == 1:
+        if self._program is not None:
+            return self._replay(y, t)
+        if self._function is None or self.calls == 1:
             return self._eager(y, t)
         saved, tape_state.recording = tape_state.recording, []
         try:
-            if function.trace_count:
-                return function(y, t)._data
-            out = self._trace(function, y, t)
+            out = self._trace(y, t)
         finally:
             tape_state.recording = saved
         return out if out is not None else self._eager(y, t)
+
+    def _replay(self, y, t):
+        """The captured program run on ``y`` and ``t`` (their signature is the traced one: the
+        integrator never changes a shape or dtype), under the trace lock as the Function's own
+        replays; a guard that fails (``xpgrad/jit/guards.py``) is the Function's to handle."""
+        from .jit.lock import TRACE_LOCK
+        from .jit.replay_steps import GuardFailed
+
+        shared = TRACE_LOCK.mine.held is None
+        if shared:
+            TRACE_LOCK.acquire_shared()
+        try:
+            return self._program.run((y, t), {})._data
+        except GuardFailed:
+            saved, tape_state.recording = tape_state.recording, []
+            try:
+                return self._function(y, t)._data
+            finally:
+                tape_state.recording = saved
+        finally:
+            if shared:
+                TRACE_LOCK.release_shared()
 
     def _eager(self, y, t):
         if self.keep_recording:
@@ -93,9 +114,10 @@ class RawRhs:
         finally:
             tape_state.recording = saved
 
-    def _trace(self, function, y, t):
+    def _trace(self, y, t):
         """``fn(y, t)``'s value from the call that traces it (the Function's first after its
         eager one), or None where that failed: ``fn`` then runs eagerly from now on."""
+        function = self._function
         try:
             out = function(y, t)._data
         except Exception as e:          # noqa: BLE001 -- any failure of the capture: eager
@@ -105,13 +127,29 @@ class RawRhs:
                          "%s: %s)", self.role, type(e).__name__, e)
             return None
         if function.trace_count:
+            self._program = function.programs()[0]
             self.path = "captured"
             logger.debug("odeint: %s captured with xg.function, replayed from now on",
                          self.role)
         return out
 
 
-def _function(fn, backend):
+class _FreshResult:
+    """``fn`` with its result copied: a replay's result may otherwise be a view (a reshape) of
+    a buffer the program reuses, which its next replay would overwrite while the integrator
+    still holds it (seen with an ``xg.nn.Linear`` output reshaped to the flat state)."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.__name__ = getattr(fn, "name", None) or getattr(fn, "__name__", type(fn).__name__)
+
+    def __call__(self, y, t):
+        from .conversion import asarray
+
+        return asarray(self.fn(y, t), copy=True)
+
+
+def _function(fn):
     from .jit import Function
 
     # one signature (y's and t's shapes never change); CUDA graphs off: a replay's outputs
