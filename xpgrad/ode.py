@@ -125,7 +125,9 @@ class _FlatFunc:
         out = self.func(state, t, *self.args)
         if self.lone and isinstance(out, Tensor) and out.shape == self.tree.shape and \
                 out.dtype == self.dtype:
-            return out if self.plain else out.reshape((-1,))
+            # (a copy, not a view: a captured program's buffer planner may reuse the memory
+            # of a reshaped result while the reshape is still live)
+            return out if self.plain else asarray(out.reshape((-1,)), copy=True)
         from .ops import concat, reshape
 
         pieces = []
