@@ -24,6 +24,15 @@ and steps stop at ``t[-1]``; reaching ``mxstep`` steps between two times raises
 gradients differentiate the adjoint solve's own steps. The solve synchronises once a step to
 choose the next, so ``xg.vmap`` and ``xg.function`` cannot trace it.
 
+Speed: the steps are taken on the backend's raw arrays, and ``func`` (in the solve) and the
+augmented system with ``func``'s vector-Jacobian product (in the adjoint pass) are captured
+with ``xg.function`` after their first call and replayed (``ode_rhs.py``), as JAX traces
+``func``: Python side effects in ``func`` (printing, counting calls) happen on its first two
+calls only, and what it reads from its closure is read again on each ``odeint`` call. A
+``func`` that cannot be traced (an ``if`` on a value, ``float(t)``) runs eagerly instead; the
+``"xpgrad.odeint"`` logger says which at DEBUG level. Higher-order passes and ``xg.vmap`` step
+on Tensors, eagerly.
+
 >>> import xpgrad as xg
 >>> t = xg.asarray([0.0, 1.0, 2.0], dtype=xg.float64)
 >>> k = xg.asarray(0.5, dtype=xg.float64)
