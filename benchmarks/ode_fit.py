@@ -26,6 +26,7 @@ import time                # noqa: E402
 import numpy as np         # noqa: E402
 
 import xpgrad as xg        # noqa: E402
+from xpgrad import cli_types  # noqa: E402
 
 PARAMS, Y0 = np.array([1.1, 0.4, 0.1, 0.4]), np.array([10.0, 5.0])
 
@@ -128,8 +129,9 @@ def main():
     parser.add_argument("--points", type=int, default=50)
     parser.add_argument("--tol", type=float, default=1e-8)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--backend", default="numpy", help="xpgrad's backend (numba: its "
-                        "first call compiles kernels, excluded from the times)")
+    parser.add_argument("--backend", type=cli_types.backend_name, default="numpy",
+                        help="xpgrad's backend (numba: its first call compiles kernels, "
+                        "excluded from the times)")
     args = parser.parse_args()
     xg.set_backend(args.backend)
     ours = f"xg.odeint ({args.backend})"
