@@ -47,6 +47,22 @@ def neural_case():
     return loss, (y0, t, f64(np.linspace(-0.3, 0.3, 6)))
 
 
+def view_case():
+    """func returns a reshape of an xg.nn.Linear output on a 1-D state: a captured adjoint
+    program whose buffer planner reuses that output's memory while the reshape is live (an
+    xg.function bug) is caught by the replay check and run eagerly."""
+    layer1 = xg.nn.Linear(2, 6, rng=5, dtype=xg.float64)
+    layer2 = xg.nn.Linear(6, 2, rng=6, dtype=xg.float64)
+
+    def mlp(y, t, b):
+        return layer2(xg.tanh(layer1(y.reshape((1, 2))) + b)).reshape((2,))
+
+    def loss(y0, t, b):
+        return xg.sum(xg.odeint(mlp, y0, t, b, **TIGHT) ** 2)
+
+    return loss, (f64([0.5, -0.3]), f64([0.0, 0.5, 1.2]), f64(np.linspace(-0.3, 0.3, 6)))
+
+
 def value_and_gradients(case):
     loss, args = case()
     value, grads = xg.value_and_grad(loss, argnums=(0, 1, 2))(*args)
@@ -63,7 +79,7 @@ def force(monkeypatch, path):
         monkeypatch.setattr(ode_adjoint, "plain_context", lambda: False)
 
 
-@pytest.mark.parametrize("case", [lotka_volterra_case, neural_case])
+@pytest.mark.parametrize("case", [lotka_volterra_case, neural_case, view_case])
 @pytest.mark.parametrize("other", ["eager", "tensors"])
 def test_captured_raw_steps_agree_with_eager_calls_and_tensor_steps(case, other, monkeypatch):
     fast = value_and_gradients(case)
@@ -158,3 +174,23 @@ def test_float32_state_on_the_fast_path_matches_float64():
     for a, b in zip(g32, g64):
         assert a.dtype == xg.float32
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=2e-4)
+
+
+def test_a_replay_that_differs_from_an_eager_call_is_dropped_with_a_warning(caplog):
+    rhs = ode_rhs.RawRhs(lambda y, t: -y * t, xg.get_backend("numpy"), xg.float64, "func 'f'")
+    y = np.array([1.0, 2.0])
+    for _ in range(2):                    # eager, then traced
+        rhs(y, 3.0)
+    assert rhs.path == "captured"
+
+    class WrongProgram:
+        def run(self, args, kwargs):
+            return f64([0.0, 0.0])
+
+    rhs._program = WrongProgram()
+    with caplog.at_level(logging.WARNING, logger="xpgrad.odeint"):
+        out = rhs(y, 3.0)
+    np.testing.assert_array_equal(out, [-3.0, -6.0])
+    assert rhs.path.startswith("eager: its captured program's replay differed from it by 6")
+    assert "odeint: func 'f' runs eagerly" in caplog.text and "xg.function bug" in caplog.text
+    np.testing.assert_array_equal(rhs(y, 1.0), [-1.0, -2.0])       # eager from now on

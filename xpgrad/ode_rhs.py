@@ -9,9 +9,11 @@ one program too. The capture belongs to one ``odeint`` call, so what ``func`` re
 closure (non-Variable tensors, Python values) is fixed for that call, as it is for the solve
 itself; Variables are read by reference. Where ``fn`` cannot be traced (Python control flow on
 a value, ``float(y)``, ``.numpy()``: ``xg.jit.TraceError``) or the trace fails otherwise, it
-runs eagerly from then on, without an error. Which path ran is logged at DEBUG level on the
-``"xpgrad.odeint"`` logger and kept in ``RawRhs.path`` ("eager" before the capture, "captured",
-or "eager: <why>").
+runs eagerly from then on, without an error. The first ``CHECKED_REPLAYS`` replays are each
+compared with an eager call, and where one differs by more than rounding ``fn`` runs eagerly
+too (logged as a WARNING: an ``xg.function`` bug). Which path ran is logged at DEBUG level on
+the ``"xpgrad.odeint"`` logger and kept in ``RawRhs.path`` ("eager" before the capture,
+"captured", or "eager: <why>").
 
 >>> import numpy as np
 >>> import xpgrad as xg
@@ -27,6 +29,9 @@ from .primitive import tape_state
 from .tensor import _wrap
 
 logger = logging.getLogger("xpgrad.odeint")
+
+#: the first replays of a captured program each compared with an eager call (``RawRhs``)
+CHECKED_REPLAYS = 3
 
 
 def plain_context() -> bool:
@@ -66,6 +71,7 @@ class RawRhs:
         self.calls = 0
         self._function = _function(_FreshResult(fn)) if capture else None
         self._program = None
+        self._unchecked = CHECKED_REPLAYS
 
     def __call__(self, y, t):
         backend = self.backend
@@ -73,7 +79,7 @@ class RawRhs:
         t = _wrap(backend.xp.asarray(t, dtype=self.native_time), backend)
         self.calls += 1
         if self._program is not None:
-            return self._replay(y, t)
+            return self._replay(y, t) if not self._unchecked else self._checked_replay(y, t)
         if self._function is None or self.calls == 1:
             return self._eager(y, t)
         saved, tape_state.recording = tape_state.recording, []
@@ -104,6 +110,24 @@ class RawRhs:
         finally:
             if shared:
                 TRACE_LOCK.release_shared()
+
+    def _checked_replay(self, y, t):
+        """``_replay``, compared with an eager call: where they differ by more than rounding,
+        the program is wrong (xg.function's buffer planner reused memory still viewed by a
+        reshape: ``tests/test_ode_paths.py``'s ``view_case``) and ``fn`` runs eagerly."""
+        self._unchecked -= 1
+        replayed, eager = self._replay(y, t), self._eager(y, t)
+        xp = self.backend.xp
+        scale = float(xp.max(xp.abs(eager))) if eager.size else 0.0
+        worst = float(xp.max(xp.abs(replayed - eager))) if eager.size else 0.0
+        if not worst > xp.finfo(eager.dtype).eps ** 0.5 * scale:      # (NaN: the same)
+            return replayed
+        self._program = self._function = None
+        self.path = f"eager: its captured program's replay differed from it by {worst:.3g}"
+        logger.warning("odeint: %s runs eagerly: its replay as a captured xg.function program "
+                       "differed from an eager call by %.3g (largest value %.3g), an "
+                       "xg.function bug; please report it", self.role, worst, scale)
+        return eager
 
     def _eager(self, y, t):
         if self.keep_recording:
@@ -152,7 +176,8 @@ class _FreshResult:
 def _function(fn):
     from .jit import Function
 
-    # one signature (y's and t's shapes never change); CUDA graphs off: a replay's outputs
-    # are kept across stages, and a graph per small program buys little
-    return Function(fn, max_traces=1, warmup=1, retrace_warning=None, on_trace_error="raise",
+    # one signature (y's and t's shapes never change); traced on its first call (RawRhs made
+    # the eager one); CUDA graphs off: a replay's outputs are kept across stages, and a graph
+    # per small program buys little
+    return Function(fn, max_traces=1, warmup=0, retrace_warning=None, on_trace_error="raise",
                     cuda_graph=False)
