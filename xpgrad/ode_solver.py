@@ -147,8 +147,9 @@ def integrate(func, y0, times, rtol, atol, mxstep=math.inf, hmax=math.inf, first
                                  "that blows up)")
         ks = [f]
         for stage in range(1, 7):
-            ks.append(func(_combine(y, h, _A[stage], ks), t + _NODES[stage] * h))
-        y_new = _combine(y, h, _A[6], ks)       # the 7th stage's point is the 5th-order answer
+            point = _combine(y, h, _A[stage], ks)
+            ks.append(func(point, t + _NODES[stage] * h))
+        y_new = point                   # the 7th stage's point is the 5th-order answer
         error = _combine(None, h, _ERROR, ks)
         ratio = _rms(error / (atol + rtol * xp.maximum(xp.abs(y), xp.abs(y_new))), xp)
         steps += 1
