@@ -63,13 +63,13 @@ class RawRhs:
     the eager calls run under the tapes recording now (the forward solve's first call, where
     ``odeint`` finds the Variables ``func`` reads), else under none."""
 
-    def __init__(self, fn, backend, time_dtype, role, keep_recording=False, capture=True):
+    def __init__(self, fn, backend, time_dtype, role, keep_recording=False):
         self.fn, self.backend, self.role = fn, backend, role
         self.native_time = backend.native_dtype(time_dtype)
         self.keep_recording = keep_recording
-        self.path = "eager" if capture else "eager: capture off"
+        self.path = "eager"
         self.calls = 0
-        self._function = _function(_FreshResult(fn)) if capture else None
+        self._function = _function(_FreshResult(fn))
         self._program = None
         self._unchecked = CHECKED_REPLAYS
 
