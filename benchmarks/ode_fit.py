@@ -1,7 +1,7 @@
-"""A Lotka-Volterra fit's value and gradient: ``xg.odeint`` (adjoint gradients, NumPy backend)
+"""A Lotka-Volterra fit's value and gradient: ``xg.odeint`` (adjoint gradients, ``--backend``)
 against ``jax.experimental.ode.odeint`` in float64 on one thread.
 
-    python benchmarks/ode_fit.py [--points 50] [--tol 1e-8] [--repeats 5]
+    python benchmarks/ode_fit.py [--points 50] [--tol 1e-8] [--repeats 5] [--backend numpy]
 
 The loss is the squared distance of the solution at ``--points`` times in [0, 15] to noisy
 data, differentiated with respect to the four parameters and the initial state. JAX is timed
@@ -26,6 +26,7 @@ import time                # noqa: E402
 import numpy as np         # noqa: E402
 
 import xpgrad as xg        # noqa: E402
+from xpgrad import cli_types  # noqa: E402
 
 PARAMS, Y0 = np.array([1.1, 0.4, 0.1, 0.4]), np.array([10.0, 5.0])
 
@@ -104,7 +105,7 @@ def neural_cases(tol, batch=512, hidden=64):
     step = xg.grad(lambda *w: xg.sum(xg.odeint(ours, xg.asarray(y0), xg.asarray(t), *w,
                                                 rtol=tol, atol=tol) ** 2), argnums=(0, 1, 2, 3))
     ws = [xg.asarray(w) for w in weights]
-    cases = {"xg.odeint (numpy)": lambda: step(*ws)}
+    cases = {f"xg.odeint ({xg.current_backend().name})": lambda: step(*ws)}
     try:
         import jax
     except ImportError:
@@ -128,11 +129,16 @@ def main():
     parser.add_argument("--points", type=int, default=50)
     parser.add_argument("--tol", type=float, default=1e-8)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--backend", type=cli_types.backend_name, default="numpy",
+                        help="xpgrad's backend (numba: its first call compiles kernels, "
+                        "excluded from the times)")
     args = parser.parse_args()
+    xg.set_backend(args.backend)
+    ours = f"xg.odeint ({args.backend})"
     t, observed = data(args.points)
     run, value = xpgrad_case(t, observed, args.tol)
     run()                                      # first call: imports, allocations
-    rows = [("xg.odeint (numpy)", best(run, args.repeats))]
+    rows = [(ours, best(run, args.repeats))]
     values = {"xpgrad": value()}
     try:
         cases = jax_cases(t, observed, args.tol)
@@ -149,7 +155,7 @@ def main():
     for name, seconds in rows:
         print(f"  {name:24s} {seconds * 1e3:9.2f} ms   ({seconds / rows[0][1]:.2f} x xpgrad)")
     neural = neural_cases(args.tol)
-    neural["xg.odeint (numpy)"]()
+    neural[ours]()
     timed = [(name, best(fn, args.repeats)) for name, fn in neural.items()]
     print("Neural ODE (2-64-2 tanh MLP, 512 states, 10 times), gradient of the weights:")
     for name, seconds in timed:

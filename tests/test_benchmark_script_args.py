@@ -18,6 +18,7 @@ CASES = [
     ("gemm_floor.py", ["--batches", "32", "0"], "argument --batches: must be an integer > 0, got 0"),
     ("mlp_step.py", ["--batch", "-5"], "argument --batch: must be an integer > 0, got -5"),
     ("mlp_step.py", ["--backend", "nosuch"], "argument --backend: unknown backend 'nosuch'"),
+    ("ode_fit.py", ["--backend", "nosuch"], "argument --backend: unknown backend 'nosuch'"),
     ("mlp_step.py", ["--threads", "0"], "argument --threads: must be an integer >= 1, got 0"),
     ("operator_mlp.py", ["--batches", "32", "-1"], "argument --batches: must be an integer > 0"),
     ("numba_kernels.py", ["--only", "sce,bogus"],

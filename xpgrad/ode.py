@@ -24,6 +24,15 @@ and steps stop at ``t[-1]``; reaching ``mxstep`` steps between two times raises
 gradients differentiate the adjoint solve's own steps. The solve synchronises once a step to
 choose the next, so ``xg.vmap`` and ``xg.function`` cannot trace it.
 
+Speed: the steps are taken on the backend's raw arrays, and ``func`` (in the solve) and the
+augmented system with ``func``'s vector-Jacobian product (in the adjoint pass) are captured
+with ``xg.function`` after their first call and replayed (``ode_rhs.py``), as JAX traces
+``func``: Python side effects in ``func`` (printing, counting calls) happen on its first two
+calls only, and what it reads from its closure is read again on each ``odeint`` call. A
+``func`` that cannot be traced (an ``if`` on a value, ``float(t)``) runs eagerly instead; the
+``"xpgrad.odeint"`` logger says which at DEBUG level. Higher-order passes and ``xg.vmap`` step
+on Tensors, eagerly.
+
 >>> import xpgrad as xg
 >>> t = xg.asarray([0.0, 1.0, 2.0], dtype=xg.float64)
 >>> k = xg.asarray(0.5, dtype=xg.float64)
@@ -41,7 +50,8 @@ import numbers
 
 from .creation import asarray
 from .ode_adjoint import _OdeCall, ODEINT_PRIMITIVE
-from .ode_solver import StepLimitError, solve_flat
+from .ode_rhs import solve
+from .ode_solver import StepLimitError
 from .outer_tapes import is_float_tensor, value_identity
 from .primitive import apply, tape_state
 from .pytree import leaves, leaves_like, map_leaves, rebuild
@@ -86,22 +96,23 @@ def odeint(func, y0, t, *args, rtol=1.4e-8, atol=1.4e-8, mxstep=math.inf, hmax=m
     y0_flat, unravel = ravel_pytree(tree)
     flat_func = _FlatFunc(func, tree, unravel, args, y0_flat.dtype)
     time_dtype = t.dtype if t.dtype.is_floating else y0_flat.dtype
-    settings = dict(rtol=rtol, atol=atol, mxstep=mxstep, hmax=hmax, time_dtype=time_dtype)
+    settings = dict(rtol=rtol, atol=atol, mxstep=mxstep, hmax=hmax)
     if not tape_state.recording:
-        return _unstacked(solve_flat(flat_func, y0_flat, times, **settings), tree)
+        return _unstacked(solve(flat_func, y0_flat, times, time_dtype, settings)[0], tree)
     from .recompute import _Reads
 
     outer = tape_state.recording
     reads = _Reads(outer)
     tape_state.recording = [reads]
     try:
-        ys = solve_flat(flat_func, y0_flat, times, **settings)
+        ys, rhs = solve(flat_func, y0_flat, times, time_dtype, settings)
     finally:
         tape_state.recording = outer
     given = [y0_flat] + ([t] if is_float_tensor(t) else [])
     params = _params(given, [leaf for leaf in leaves(args) if is_float_tensor(leaf)],
                      list(reads.found.values()))
-    call = _OdeCall(flat_func, ys, times, t if is_float_tensor(t) else None, params, settings)
+    call = _OdeCall(flat_func, ys, times, t if is_float_tensor(t) else None, params, settings,
+                    time_dtype, rhs)
     node = apply(ODEINT_PRIMITIVE, *given, *params, call=call)
     call.ys = node      # recorded: a tape differentiating the adjoint pass sees ys depend on p
     return _unstacked(node, tree)
@@ -109,18 +120,23 @@ def odeint(func, y0, t, *args, rtol=1.4e-8, atol=1.4e-8, mxstep=math.inf, hmax=m
 
 class _FlatFunc:
     """``func`` on the flat state vector: unravels ``y`` into ``y0``'s structure, calls
-    ``func(y, t, *args)``, checks its output has that structure, and ravels it."""
+    ``func(y, t, *args)``, checks its output has that structure, and ravels it (a lone
+    Tensor ``y0`` by reshapes alone)."""
 
     def __init__(self, func, tree, unravel, args, dtype):
         self.func, self.tree, self.unravel, self.args, self.dtype = func, tree, unravel, args, dtype
-        self.plain = isinstance(tree, Tensor) and tree.ndim == 1 and tree.dtype == dtype
+        self.lone = isinstance(tree, Tensor) and tree.dtype == dtype
+        self.plain = self.lone and tree.ndim == 1
         self.name = getattr(func, "__name__", repr(func))
 
     def __call__(self, y, t):
-        out = self.func(y if self.plain else self.unravel(y), t, *self.args)
-        if self.plain and isinstance(out, Tensor) and out.shape == y.shape and \
+        state = y if self.plain else y.reshape(self.tree.shape) if self.lone else self.unravel(y)
+        out = self.func(state, t, *self.args)
+        if self.lone and isinstance(out, Tensor) and out.shape == self.tree.shape and \
                 out.dtype == self.dtype:
-            return out
+            # (a copy, not a view: a captured program's buffer planner may reuse the memory
+            # of a reshaped result while the reshape is still live)
+            return out if self.plain else asarray(out.reshape((-1,)), copy=True)
         from .ops import concat, reshape
 
         pieces = []
@@ -137,7 +153,8 @@ class _FlatFunc:
                 raise ValueError(f"odeint: func {self.name!r} returned shape {leaf.shape} at "
                                  f"output{path} where y0{path} has shape {expected.shape}; "
                                  "dy/dt must have the state's shape")
-            pieces.append(reshape(leaf, (-1,)).astype(self.dtype))
+            leaf = reshape(leaf, (-1,))
+            pieces.append(leaf if leaf.dtype == self.dtype else leaf.astype(self.dtype))
         return concat(pieces) if len(pieces) != 1 else pieces[0]
 
 

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 from .creation import asarray, zeros
 from .inplace import on_tape
-from .outer_tapes import block_primitive
+from .ode_rhs import RawRhs, plain_context
 from .ode_solver import integrate
+from .outer_tapes import block_primitive
 from .tensor import Tensor, _wrap
 
 #: the primitive of an ``odeint`` node: its forward hands over the solution the solve computed
@@ -29,13 +30,15 @@ ODEINT_PRIMITIVE = block_primitive("odeint")
 
 
 class _OdeCall:
-    """One ``odeint`` solve held by its tape node: what the adjoint pass needs."""
+    """One ``odeint`` solve held by its tape node: what the adjoint pass needs (``rhs``: the
+    solve's ``RawRhs`` of ``func``, its capture reused; None where it stepped on Tensors)."""
 
-    __slots__ = ("func", "ys", "times", "t", "params", "settings", "value")
+    __slots__ = ("func", "ys", "times", "t", "params", "settings", "time_dtype", "rhs",
+                 "value")
 
-    def __init__(self, func, ys, times, t, params, settings):
+    def __init__(self, func, ys, times, t, params, settings, time_dtype, rhs):
         self.func, self.ys, self.times, self.t = func, ys, times, t
-        self.params, self.settings = params, settings
+        self.params, self.settings, self.time_dtype, self.rhs = params, settings, time_dtype, rhs
         self.value = ys._data
 
     def gradients(self, g, needs):
@@ -47,33 +50,41 @@ class _OdeCall:
                 "odeint: a tape differentiates this gradient with respect to t (a second "
                 "derivative involving the times); second-order gradients are supported for y0, "
                 "args and the Variables func reads, not for t: pass t as a constant there")
-        g = g if higher else _wrap(g, self.ys._backend)
         n_given = 2 if self.t is not None else 1
         wanted = [p for p, need in zip(self.params, needs[n_given:]) if need]
-        y_bar, t_bar, p_bars = self._adjoint(g, wanted)
+        if higher or not plain_context():
+            g = g if higher else _wrap(g, self.ys._backend)
+            y_bar, t_bar, p_bars = self._adjoint(g, wanted)
+        else:        # no tape sees this pass: its steps on raw arrays, func's vjp replayed
+            y_bar, t_bar, p_bars = self._raw_adjoint(g, wanted)
         by_id = dict(zip(map(id, wanted), p_bars))
         grads = [y_bar] + ([t_bar] if self.t is not None else [])
         grads += [by_id.get(id(p)) for p in self.params]
-        return [None if gr is None else gr if higher else gr._data for gr in grads]
+        return [gr._data if isinstance(gr, Tensor) and not higher else gr for gr in grads]
 
     def _adjoint(self, g, params):
+        """The adjoint pass on Tensors (module docstring): a tape may differentiate it."""
         from .ops import concat, reshape, stack, vecdot
 
         ys, times, n = self.ys, self.times, self.ys.shape[1]
-        dtype = ys.dtype
+        backend, dtype, time_dtype = ys._backend, ys.dtype, self.time_dtype
         sizes = [p.size for p in params]
         y_bar = g[-1]
-        t0_bar = zeros((1,), dtype=dtype, backend=ys._backend)
-        p_bar = zeros((sum(sizes),), dtype=dtype, backend=ys._backend)
-        dynamics = _Augmented(self.func, n, params, sizes, dtype, self.settings["time_dtype"])
+        t0_bar = zeros((1,), dtype=dtype, backend=backend)
+        p_bar = zeros((sum(sizes),), dtype=dtype, backend=backend)
+        dynamics = _Augmented(self.func, n, params, dtype)
+
+        def in_reverse(state, s):
+            return dynamics(state, asarray(-s, dtype=time_dtype, backend=backend))
+
         t_bars, step = [], None
         for i in range(len(times) - 1, 0, -1):
-            t_i = asarray(times[i], dtype=self.settings["time_dtype"], backend=ys._backend)
+            t_i = asarray(times[i], dtype=time_dtype, backend=backend)
             t_bar = vecdot(self.func(ys[i], t_i), g[i])
             t_bars.append(t_bar)
             t0_bar = t0_bar - t_bar
             start = concat([ys[i], y_bar, t0_bar, p_bar])
-            (_, end), step = integrate(dynamics, start, [-times[i], -times[i - 1]],
+            (_, end), step = integrate(in_reverse, start, [-times[i], -times[i - 1]],
                                        first_step=step, **self.settings)
             y_bar = end[n:2 * n] + g[i - 1]
             t0_bar, p_bar = end[2 * n:2 * n + 1], end[2 * n + 1:]
@@ -85,22 +96,57 @@ class _OdeCall:
             start += size
         return y_bar, t_grad, p_grads
 
+    def _raw_adjoint(self, g, params):
+        """``_adjoint`` on the backend's raw arrays (``g`` one): the same steps, the augmented
+        system's evaluations replayed as one captured program (``ode_rhs.py``)."""
+        backend = self.ys._backend
+        xp, ys, times = backend.xp, self.ys._data, self.times
+        n, dtype = ys.shape[1], ys.dtype
+        sizes = [p.size for p in params]
+        name = self.func.name
+        func = self.rhs or RawRhs(self.func, backend, self.time_dtype, f"func {name!r}")
+        func.keep_recording = False
+        augmented = RawRhs(_Augmented(self.func, n, params, self.ys.dtype), backend,
+                           self.time_dtype, f"the adjoint's vjp of func {name!r}")
+
+        def in_reverse(state, s):
+            return augmented(state, -s)
+
+        y_bar = g[-1]
+        t0_bar, p_bar = xp.zeros((1,), dtype=dtype), xp.zeros((sum(sizes),), dtype=dtype)
+        t_bars, step = [], None
+        for i in range(len(times) - 1, 0, -1):
+            t_bar = xp.vecdot(func(ys[i], times[i]), g[i])
+            t_bars.append(t_bar)
+            t0_bar = t0_bar - t_bar
+            start = xp.concat([ys[i], y_bar, t0_bar, p_bar])
+            (_, end), step = integrate(in_reverse, start, [-times[i], -times[i - 1]],
+                                       first_step=step, xp=xp, **self.settings)
+            y_bar = end[n:2 * n] + g[i - 1]
+            t0_bar, p_bar = end[2 * n:2 * n + 1], end[2 * n + 1:]
+        t_dtype = backend.native_dtype(self.t.dtype if self.t is not None else self.ys.dtype)
+        t_grad = xp.astype(xp.stack([xp.reshape(t0_bar, ())] + t_bars[::-1]), t_dtype)
+        p_grads, start = [], 0
+        for p, size in zip(params, sizes):
+            piece = xp.reshape(p_bar[start:start + size], p.shape)
+            p_grads.append(xp.astype(piece, backend.native_dtype(p.dtype)))
+            start += size
+        return y_bar, t_grad, p_grads
+
 
 class _Augmented:
-    """The augmented system in reversed time ``s = -t``: ``d/ds (y, a, t0_bar, p_bar) =
-    (-f, a . df/dy, a . df/dt, a . df/dp)``."""
+    """The augmented system in reversed time ``s = -t``, called with the time ``t`` (a 0-d
+    Tensor): ``d/ds (y, a, t0_bar, p_bar) = (-f, a . df/dy, a . df/dt, a . df/dp)``."""
 
-    def __init__(self, func, n, params, sizes, dtype, time_dtype):
-        self.func, self.n, self.params, self.sizes = func, n, params, sizes
-        self.dtype, self.time_dtype = dtype, time_dtype
+    def __init__(self, func, n, params, dtype):
+        self.func, self.n, self.params, self.dtype = func, n, params, dtype
 
-    def __call__(self, state, s):
+    def __call__(self, state, t):
         from .ops import concat, reshape
         from .tape import GradientTape
 
         n = self.n
         y, a = state[:n], state[n:2 * n]
-        t = -s
         with GradientTape(watch_accessed_variables=False) as tape:
             tape.watch(y)
             tape.watch(t)
@@ -110,7 +156,8 @@ class _Augmented:
         grads = tape.gradient(f, [y, t, *self.params], output_gradients=a)
         pieces = [-f, _or_zeros(grads[0], y), reshape(_or_zeros(grads[1], t), (1,))]
         pieces += [reshape(_or_zeros(gp, p), (-1,)) for gp, p in zip(grads[2:], self.params)]
-        return concat([piece.astype(self.dtype) for piece in pieces])
+        return concat([piece if piece.dtype == self.dtype else piece.astype(self.dtype)
+                       for piece in pieces])
 
 
 def _or_zeros(grad, like):

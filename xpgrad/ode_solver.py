@@ -1,7 +1,10 @@
 """The Dormand-Prince 5(4) integrator behind ``xg.odeint``: adaptive steps on one flat state
-vector, written with xpgrad operations (so it runs on every backend), the solution at the
-requested times read off the step's 4th-order dense-output polynomial (Shampine's midpoint
-coefficients). Step sizes are chosen in Python floats: one synchronisation per step.
+vector, written with operators and a few functions of an array namespace ``xp`` (so it runs on
+every backend): the backend's raw arrays where no tape needs to see the steps (``xg.odeint``'s
+solve and its first-order adjoint pass: gradients come from the adjoint), xpgrad Tensors where
+one does (a higher-order adjoint pass, a trace). The solution at the requested times is read
+off the step's 4th-order dense-output polynomial (Shampine's midpoint coefficients). Step sizes
+are chosen in Python floats: one synchronisation per step (the error norm's).
 
 The step controller is Hairer, Norsett and Wanner's (Solving ODEs I, II.4): the error is the
 root mean square of ``err / (atol + rtol * max(|y|, |y_new|))``, a step is kept when it is at
@@ -14,13 +17,21 @@ Steps never pass the last requested time (SciPy's rule; JAX's may overshoot it).
 ...                rtol=1e-10, atol=1e-10)
 >>> round(float(y[1, 0]), 8)     # exp(-1)
 0.36787944
+>>> import numpy as np                               # the same on raw arrays
+>>> out, _ = integrate(lambda y, t: -y, np.array([1.0]), [0.0, 1.0], 1e-10, 1e-10, xp=np)
+>>> round(float(out[1][0]), 8)
+0.36787944
 """
 from __future__ import annotations
 
 import math
+import types
 
 from .creation import asarray
 from .ops import abs as _abs, maximum, mean, sqrt, stack
+
+#: the functions the integrator calls besides operators, on Tensors (xpgrad's own, recorded)
+TENSOR_OPS = types.SimpleNamespace(abs=_abs, maximum=maximum, mean=mean, sqrt=sqrt)
 
 #: the nodes c, the matrix a (rows 2..7) and the 5th-order weights b of Dormand and Prince's
 #: pair; ``_ERROR`` is b minus the embedded 4th-order weights; ``_MIDPOINT`` gives y at half a
@@ -64,17 +75,17 @@ def _combine(y, h, coefficients, ks):
     return out
 
 
-def _rms(x) -> float:
-    return float(sqrt(mean(x * x)))
+def _rms(x, xp) -> float:
+    return float(xp.sqrt(xp.mean(x * x)))
 
 
-def _first_step(func, t0, y0, f0, rtol, atol, tensor_time):
+def _first_step(func, t0, y0, f0, rtol, atol, xp):
     """Hairer, Norsett and Wanner's starting step for a method of order 5 (one extra call)."""
-    scale = atol + _abs(y0) * rtol
-    d0, d1 = _rms(y0 / scale), _rms(f0 / scale)
+    scale = atol + xp.abs(y0) * rtol
+    d0, d1 = _rms(y0 / scale, xp), _rms(f0 / scale, xp)
     h0 = 1e-6 if d0 < 1e-5 or d1 < 1e-5 else 0.01 * d0 / d1
-    f1 = func(y0 + f0 * h0, tensor_time(t0 + h0))
-    d2 = _rms((f1 - f0) / scale) / h0
+    f1 = func(y0 + f0 * h0, t0 + h0)
+    d2 = _rms((f1 - f0) / scale, xp) / h0
     if max(d1, d2) <= 1e-15:
         h1 = max(1e-6, h0 * 1e-3)
     else:
@@ -99,27 +110,28 @@ def solve_flat(func, y0, times, rtol, atol, mxstep=math.inf, hmax=math.inf, time
     """The solution of ``dy/dt = func(y, t)`` from ``y0`` (a 1-D Tensor) at ``times`` (Python
     floats, increasing, the first the start), stacked along a new leading axis. ``func`` gets
     ``t`` as a 0-d Tensor of ``time_dtype`` (``y0``'s dtype when None)."""
-    return stack(integrate(func, y0, times, rtol, atol, mxstep, hmax, time_dtype)[0])
+    backend, time_dtype = y0._backend, time_dtype or y0.dtype
+
+    def at_tensor_time(y, t):
+        return func(y, asarray(t, dtype=time_dtype, backend=backend))
+
+    return stack(integrate(at_tensor_time, y0, times, rtol, atol, mxstep, hmax)[0])
 
 
-def integrate(func, y0, times, rtol, atol, mxstep=math.inf, hmax=math.inf, time_dtype=None,
-              first_step=None):
-    """``solve_flat``'s solution as a list, and the step size it would take next: a solve
-    that continues from the last time starts with it (``first_step``) instead of the
-    starting-step rule's extra call of ``func``."""
-    backend = y0._backend
-    time_dtype = time_dtype or y0.dtype
-
-    def tensor_time(t):
-        return asarray(t, dtype=time_dtype, backend=backend)
-
+def integrate(func, y0, times, rtol, atol, mxstep=math.inf, hmax=math.inf, first_step=None,
+              xp=TENSOR_OPS):
+    """The solution of ``dy/dt = func(y, t)`` (``t`` a Python float) from ``y0`` at ``times``
+    as a list, and the step size it would take next: a solve that continues from the last
+    time starts with it (``first_step``) instead of the starting-step rule's extra call of
+    ``func``. ``y0`` and ``func``'s values are arrays of the namespace ``xp`` (its ``abs``,
+    ``maximum``, ``mean`` and ``sqrt`` are called; Tensors and xpgrad's by default)."""
     t, y = times[0], y0
     out = [y0]
     if len(times) == 1:
         return out, first_step
     t_end = times[-1]
-    f = func(y, tensor_time(t))
-    h = min(first_step or _first_step(func, t, y, f, rtol, atol, tensor_time), hmax)
+    f = func(y, t)
+    h = min(first_step or _first_step(func, t, y, f, rtol, atol, xp), hmax)
     target = 1
     steps = 0
     while target < len(times):
@@ -135,10 +147,11 @@ def integrate(func, y0, times, rtol, atol, mxstep=math.inf, hmax=math.inf, time_
                                  "that blows up)")
         ks = [f]
         for stage in range(1, 7):
-            ks.append(func(_combine(y, h, _A[stage], ks), tensor_time(t + _NODES[stage] * h)))
-        y_new = _combine(y, h, _A[6], ks)       # the 7th stage's point is the 5th-order answer
+            point = _combine(y, h, _A[stage], ks)
+            ks.append(func(point, t + _NODES[stage] * h))
+        y_new = point                   # the 7th stage's point is the 5th-order answer
         error = _combine(None, h, _ERROR, ks)
-        ratio = _rms(error / (atol + rtol * maximum(_abs(y), _abs(y_new))))
+        ratio = _rms(error / (atol + rtol * xp.maximum(xp.abs(y), xp.abs(y_new))), xp)
         steps += 1
         accepted = ratio <= 1.0
         if accepted:

@@ -1,0 +1,196 @@
+"""xg.odeint's fast paths: the steps on raw arrays and func (and the adjoint's vjp of func)
+captured with xg.function agree with the steps on Tensors and with eager calls to float
+rounding; a func that cannot be traced runs eagerly and says so in the log; what func reads is
+read again on each odeint call; an error func raises while it is traced is not swallowed."""
+import logging
+import math
+
+import numpy as np
+import pytest
+
+import xpgrad as xg
+from xpgrad import ode_adjoint, ode_rhs
+
+TIGHT = dict(rtol=1e-10, atol=1e-10)
+
+
+def f64(values):
+    return xg.asarray(np.asarray(values, dtype=np.float64))
+
+
+def lotka_volterra(state, t, params):
+    return xg.stack([params[0] * state[0] - params[1] * state[0] * state[1],
+                     params[2] * state[0] * state[1] - params[3] * state[1]])
+
+
+def lotka_volterra_case():
+    t, y0, p = f64(np.linspace(0.0, 6.0, 7)), f64([10.0, 5.0]), f64([1.1, 0.4, 0.1, 0.4])
+    weights = f64(np.linspace(0.5, 2.0, 14).reshape(7, 2))
+
+    def loss(y0, t, p):
+        return xg.sum(xg.odeint(lotka_volterra, y0, t, p, **TIGHT) * weights)
+
+    return loss, (y0, t, p)
+
+
+def neural_case():
+    """A 2-D state through xg.nn.Linear layers read from the closure (their output reshaped
+    to the flat state: the case where a replay's result was a view of a reused buffer)."""
+    layer1 = xg.nn.Linear(2, 6, rng=5, dtype=xg.float64)
+    layer2 = xg.nn.Linear(6, 2, rng=6, dtype=xg.float64)
+    t, y0 = f64([0.0, 0.4, 0.9, 1.5]), f64([[0.5, -0.3], [0.1, 0.8]])
+
+    def loss(y0, t, b1):
+        ys = xg.odeint(lambda y, t, b: layer2(xg.tanh(layer1(y) + b)), y0, t, b1, **TIGHT)
+        return xg.sum(ys ** 2) + xg.sum(layer1.w * 0.0)
+
+    return loss, (y0, t, f64(np.linspace(-0.3, 0.3, 6)))
+
+
+def view_case():
+    """func returns a reshape of an xg.nn.Linear output on a 1-D state: a captured adjoint
+    program whose buffer planner reuses that output's memory while the reshape is live (an
+    xg.function bug) is caught by the replay check and run eagerly."""
+    layer1 = xg.nn.Linear(2, 6, rng=5, dtype=xg.float64)
+    layer2 = xg.nn.Linear(6, 2, rng=6, dtype=xg.float64)
+
+    def mlp(y, t, b):
+        return layer2(xg.tanh(layer1(y.reshape((1, 2))) + b)).reshape((2,))
+
+    def loss(y0, t, b):
+        return xg.sum(xg.odeint(mlp, y0, t, b, **TIGHT) ** 2)
+
+    return loss, (f64([0.5, -0.3]), f64([0.0, 0.5, 1.2]), f64(np.linspace(-0.3, 0.3, 6)))
+
+
+def value_and_gradients(case):
+    loss, args = case()
+    value, grads = xg.value_and_grad(loss, argnums=(0, 1, 2))(*args)
+    return [value.numpy()] + [g.numpy() for g in grads]
+
+
+def force(monkeypatch, path):
+    """``"eager"``: raw steps, func and its vjp never captured; ``"tensors"``: the steps on
+    Tensors (the path of higher-order passes, traces and vmap)."""
+    if path == "eager":
+        monkeypatch.setattr(ode_rhs, "_function", lambda fn: None)
+    else:
+        monkeypatch.setattr(ode_rhs, "plain_context", lambda: False)
+        monkeypatch.setattr(ode_adjoint, "plain_context", lambda: False)
+
+
+@pytest.mark.parametrize("case", [lotka_volterra_case, neural_case, view_case])
+@pytest.mark.parametrize("other", ["eager", "tensors"])
+def test_captured_raw_steps_agree_with_eager_calls_and_tensor_steps(case, other, monkeypatch):
+    fast = value_and_gradients(case)
+    force(monkeypatch, other)
+    slow = value_and_gradients(case)
+    for a, b in zip(fast, slow):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13 * np.abs(b).max())
+
+
+def test_traceable_func_is_captured_for_the_solve_and_the_adjoint(caplog):
+    loss, args = lotka_volterra_case()
+    with caplog.at_level(logging.DEBUG, logger="xpgrad.odeint"):
+        xg.grad(loss, argnums=2)(*args)
+    messages = [r.getMessage() for r in caplog.records]
+    assert "odeint: func 'lotka_volterra' captured with xg.function, replayed from now on" \
+        in messages
+    assert any("adjoint's vjp of func 'lotka_volterra' captured" in m for m in messages)
+    assert not any("eagerly" in m for m in messages)
+
+
+def test_func_with_python_control_flow_on_t_runs_eagerly_and_is_right(caplog):
+    """dy/dt = -k y before t = 1 and -2 k y after: y(2) = y0 exp(-3 k), chosen with a
+    Python ``if`` on float(t), which no trace can replay."""
+    def switching(y, t, k):
+        return -k * y if float(t) < 1.0 else -2.0 * k * y
+
+    def end_value(y0, k):
+        return xg.odeint(switching, y0, f64([0.0, 2.0]), k, **TIGHT)[-1, 0]
+
+    y0, k = f64([1.5]), f64(0.3)
+    with caplog.at_level(logging.DEBUG, logger="xpgrad.odeint"):
+        value, (dy0, dk) = xg.value_and_grad(end_value, argnums=(0, 1))(y0, k)
+    np.testing.assert_allclose(float(value), 1.5 * math.exp(-0.9), rtol=1e-8)
+    # (the kink at t = 1 costs the adjoint solve, whose steps straddle it, some accuracy)
+    np.testing.assert_allclose(dy0.numpy(), [math.exp(-0.9)], rtol=1e-6)
+    np.testing.assert_allclose(float(dk), -3.0 * 1.5 * math.exp(-0.9), rtol=1e-6)
+    eager = [r.getMessage() for r in caplog.records if "runs eagerly" in r.getMessage()]
+    assert len(eager) == 2 and "func 'switching'" in eager[0] and "TraceError" in eager[0]
+    assert "the adjoint's vjp of func 'switching'" in eager[1]
+
+
+def test_what_func_reads_is_read_again_on_each_call():
+    rate = f64(0.5)
+    layer = xg.nn.Linear(1, 1, rng=0, dtype=xg.float64)
+
+    def decay(y, t):
+        return -rate * y + 0.0 * layer(y.reshape((1, 1))).reshape((1,))
+
+    t = f64([0.0, 1.0])
+    first = float(xg.odeint(decay, f64([1.0]), t, **TIGHT)[-1, 0])
+    rate = f64(2.0)                                 # the closure's tensor is another now
+    second = float(xg.odeint(decay, f64([1.0]), t, **TIGHT)[-1, 0])
+    np.testing.assert_allclose([first, second], [math.exp(-0.5), math.exp(-2.0)], rtol=1e-8)
+
+    def driven(y, t):
+        return layer(y.reshape((1, 1))).reshape((1,))     # y' = w y + b
+
+    layer.w.assign(f64([[-1.0]]))
+    layer.b.assign(f64([0.0]))
+    before = float(xg.odeint(driven, f64([1.0]), t, **TIGHT)[-1, 0])
+    layer.w.assign(f64([[-3.0]]))
+    after = float(xg.odeint(driven, f64([1.0]), t, **TIGHT)[-1, 0])
+    np.testing.assert_allclose([before, after], [math.exp(-1.0), math.exp(-3.0)], rtol=1e-8)
+
+
+def test_an_error_func_raises_while_traced_is_raised_not_swallowed():
+    class FailsAfterFirstCall:
+        __name__ = "fails"
+
+        def __init__(self):
+            self.calls = 0
+
+        def __call__(self, y, t):
+            self.calls += 1
+            if self.calls > 1:
+                raise RuntimeError("boom from func")
+            return -y
+
+    with pytest.raises(RuntimeError, match="boom from func"):
+        xg.odeint(FailsAfterFirstCall(), f64([1.0]), f64([0.0, 1.0]))
+
+
+def test_float32_state_on_the_fast_path_matches_float64():
+    t = np.linspace(0.0, 5.0, 6)
+    args = (xg.asarray([10.0, 5.0]), xg.asarray(t), xg.asarray([1.1, 0.4, 0.1, 0.4]))
+
+    def loss(y0, t, p):
+        return xg.sum(xg.odeint(lotka_volterra, y0, t, p, rtol=1e-6, atol=1e-6))
+
+    g32 = xg.grad(loss, argnums=(0, 2))(*args)
+    g64 = xg.grad(loss, argnums=(0, 2))(*(a.astype(xg.float64) for a in args))
+    for a, b in zip(g32, g64):
+        assert a.dtype == xg.float32
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=2e-4)
+
+
+def test_a_replay_that_differs_from_an_eager_call_is_dropped_with_a_warning(caplog):
+    rhs = ode_rhs.RawRhs(lambda y, t: -y * t, xg.get_backend("numpy"), xg.float64, "func 'f'")
+    y = np.array([1.0, 2.0])
+    for _ in range(2):                    # eager, then traced
+        rhs(y, 3.0)
+    assert rhs.path == "captured"
+
+    class WrongProgram:
+        def run(self, args, kwargs):
+            return f64([0.0, 0.0])
+
+    rhs._program = WrongProgram()
+    with caplog.at_level(logging.WARNING, logger="xpgrad.odeint"):
+        out = rhs(y, 3.0)
+    np.testing.assert_array_equal(out, [-3.0, -6.0])
+    assert rhs.path.startswith("eager: its captured program's replay differed from it by 6")
+    assert "odeint: func 'f' runs eagerly" in caplog.text and "xg.function bug" in caplog.text
+    np.testing.assert_array_equal(rhs(y, 1.0), [-1.0, -2.0])       # eager from now on
