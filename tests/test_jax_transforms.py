@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import xpgrad as xg
+from docs_text import text_from
 
 R = np.random.default_rng(7)
 X = R.standard_normal(3)
@@ -275,11 +276,9 @@ def test_linearize_bad_tangents_and_outputs_name_them():
 
 def test_the_readme_example_runs_and_names_each_transform():
     import re
-    from pathlib import Path
 
-    text = (Path(__file__).parents[1] / "README.md").read_text()
-    start = text.index("JAX's other transforms take JAX's signatures too.")
-    section = text[start:text.index("\n```\n", text.index("```python", start)) + 5]
+    text = text_from("JAX's other transforms take JAX's signatures too.")
+    section = text[:text.index("\n```\n", text.index("```python")) + 5]
     for name in ("jacrev", "jacfwd", "linearize", "custom_vjp", "custom_jvp", "scan",
                  "fori_loop"):
         assert f"xg.{name}" in section or f"`{name}`" in section, name

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from docs_text import text_from
 
 torch = pytest.importorskip("torch")
 
@@ -260,11 +261,9 @@ def test_the_readme_example_runs_and_lowers_the_rate():
     validation loss (of the averaged weights, on held-out points the model overfits) stalls
     and the rate is lowered, and after the loop the model holds its trained weights."""
     import re
-    from pathlib import Path
 
-    text = (Path(__file__).parents[1] / "README.md").read_text()
-    start = text.index("`ReduceLROnPlateau(opt")
-    section = text[start:text.index("\n```\n", text.index("```python", start)) + 5]
+    text = text_from("`ReduceLROnPlateau(opt")
+    section = text[:text.index("\n```\n", text.index("```python")) + 5]
     assert "ExponentialMovingAverage(" in section and "swapped()" in section
     (code,) = re.findall(r"```python\n(.*?)```", section, re.S)
     scope = {}

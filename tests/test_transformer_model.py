@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from docs_text import text_from
 
 torch = pytest.importorskip("torch")
 
@@ -100,11 +101,8 @@ def test_readme_example_runs():
     import re
     import subprocess
     import sys
-    from pathlib import Path
 
-    text = (Path(__file__).parents[1] / "README.md").read_text()
-    start = text.index("**Transformers.**")
-    code = re.search(r"```python\n(.*?)```", text[start:], re.S).group(1)
+    code = re.search(r"```python\n(.*?)```", text_from("**Transformers.**"), re.S).group(1)
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120)
     assert res.returncode == 0, res.stderr[-3000:]
