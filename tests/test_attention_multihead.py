@@ -344,7 +344,7 @@ def test_bad_input_names_the_argument(call, error, words, rng):
 
 
 def test_readme_example_runs():
-    """README's attention example runs and prints the shapes its comment states."""
+    """docs/convolution.md's attention example runs and prints the shapes its comment states."""
     import re
     import subprocess
     import sys

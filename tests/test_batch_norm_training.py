@@ -1,7 +1,7 @@
 """BatchNorm1d in training: an MLP with it trained by SGD equals the same torch model step by
 step (weights and running statistics); an ``xg.function`` training step equals the eager one
 on every replay, buffers included; ``xg.recompute_grad`` updates the statistics once; the
-README's example runs."""
+docs/nn.md's example runs."""
 import re
 import subprocess
 import sys

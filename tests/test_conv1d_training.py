@@ -1,5 +1,5 @@
 """A Conv1d -> ReLU -> MaxPool1d -> Linear model trains (eager and under xg.function), step for
-step as the same torch model; the README's convolution example and benchmarks/conv1d.py run."""
+step as the same torch model; docs/convolution.md's example and benchmarks/conv1d.py run."""
 import re
 import subprocess
 import sys

@@ -188,5 +188,5 @@ def test_readme_lists_every_initializer_and_its_example_runs():
     assert missing == [], missing
     (code,) = re.findall(r"```python\n(.*?)```", section, re.S)
     scope = {}
-    exec(code, scope)                                   # noqa: S102 (the README's own example)
+    exec(code, scope)                                   # noqa: S102 (the docs' own example)
     assert scope["layer"].w.shape == (256, 128) and scope["w"].shape == (3, 3, 16, 32)

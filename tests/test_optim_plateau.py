@@ -257,7 +257,7 @@ def test_a_training_run_where_it_lowers_the_rate_and_the_loss():
 
 
 def test_the_readme_example_runs_and_lowers_the_rate():
-    """README's optimizer paragraph names both and shows them in a loop: it runs, the
+    """docs/training.md's optimizer paragraph names both and shows them in a loop: it runs, the
     validation loss (of the averaged weights, on held-out points the model overfits) stalls
     and the rate is lowered, and after the loop the model holds its trained weights."""
     import re
@@ -267,7 +267,7 @@ def test_the_readme_example_runs_and_lowers_the_rate():
     assert "ExponentialMovingAverage(" in section and "swapped()" in section
     (code,) = re.findall(r"```python\n(.*?)```", section, re.S)
     scope = {}
-    exec(code, scope)                                   # noqa: S102 (the README's own example)
+    exec(code, scope)                                   # noqa: S102 (the docs' own example)
     opt, plateau, ema, model = (scope[k] for k in ("opt", "plateau", "ema", "model"))
     assert plateau.last_epoch == 30 and opt.learning_rate < 0.1
     assert plateau.best <= scope["val_loss"].item()

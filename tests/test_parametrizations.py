@@ -546,6 +546,6 @@ def test_readme_example_runs():
     text = text_from("Weight normalization and spectral normalization are PyTorch's")
     code = text[text.index("```python\n") + 10:text.index("```", text.index("```python\n") + 10)]
     scope = {"xg": xg}
-    exec(code, scope)                                   # noqa: S102 (the README's own example)
+    exec(code, scope)                                   # noqa: S102 (the docs' own example)
     assert list(scope["disc"].torch_state_dict())[:3] == [
         "0.bias", "0.parametrizations.weight.original", "0.parametrizations.weight.0._u"]

@@ -5,7 +5,7 @@ AdaptiveAvgPool2d(1) -> flatten -> Linear, ported to xpgrad layer for layer: fro
 weights (load_torch_state_dict) on the same synthetic (4, 3, 16, 16) float64 batches, SGD with
 momentum and weight decay, in training mode, the losses agree to ~1e-10 and every weight and
 batch-norm running statistic (num_batches_tracked too) to ~1e-9, then eval mode's outputs;
-eager on numpy, and on numba an ``xg.function`` step equal to the eager one. The README's
+eager on numpy, and on numba an ``xg.function`` step equal to the eager one. docs/convolution.md's
 "CNN blocks" example and benchmarks/cnn_blocks.py run."""
 import re
 import subprocess

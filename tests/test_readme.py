@@ -263,7 +263,8 @@ def test_every_train_flag_in_the_readme_exists_and_runs(tmp_path, monkeypatch, c
 def test_every_bench_and_example_flag_in_the_readme_exists():
     from xpgrad import bench
 
-    text = "\n".join(line for line in section("Benchmarks").splitlines()
+    page = section("Benchmarks: the suites, `xpgrad bench` and the asv history")
+    text = "\n".join(line for line in page.splitlines()
                      if not line.lstrip().startswith("asv") and "asv run" not in line)
     named = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", text)) - {"--python"}
     options = {o for a in bench._parser()._actions for o in a.option_strings}

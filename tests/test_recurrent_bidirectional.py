@@ -447,7 +447,7 @@ def test_sequence_classifier_reads_both_directions_final_states(cell, lengths):
 
 
 def test_readme_example_runs():
-    """README's "Recurrent networks" section shows a bidirectional LSTM; it runs and prints
+    """docs/recurrent.md shows a bidirectional LSTM; it runs and prints
     the shapes its comment states."""
     import re
     import subprocess

@@ -275,7 +275,7 @@ def test_layout_benchmark_runs(capsys):
 
 
 def test_readme_example_runs():
-    """README's "Recurrent networks" section shows a time-major LSTM; it runs (this checkout's
+    """docs/recurrent.md shows a time-major LSTM; it runs (this checkout's
     xpgrad) and prints the shapes its comment states."""
     import os
     import re

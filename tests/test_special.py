@@ -341,7 +341,7 @@ def test_polygamma_bad_order(n, error, message):
 
 
 def test_readme_section_runs(capsys):
-    """README's "Special functions" example: the fitted Poisson rate is the sample mean."""
+    """docs/special.md's example: the fitted Poisson rate is the sample mean."""
     import re
 
     (code,) = re.findall(r"```python\n(.*?)```", section("Special functions: `xg.special`"),

@@ -1,6 +1,6 @@
 """xg.nn.Transformer against torch.nn.Transformer(batch_first=True) in float64 (output and every
 gradient), its state dict both ways, PyTorch's Glorot-uniform reset of every weight matrix,
-custom encoder / decoder, bad input; and README's transformer example."""
+custom encoder / decoder, bad input; and docs/convolution.md's transformer example."""
 from __future__ import annotations
 
 import math
@@ -97,7 +97,7 @@ def test_bad_input_names_the_argument():
 
 
 def test_readme_example_runs():
-    """README's transformer example runs and prints the shapes its comment states."""
+    """docs/convolution.md's transformer example runs and prints the shapes its comment states."""
     import re
     import subprocess
     import sys
