@@ -1,1 +1,1 @@
-"""asv suites for xpgrad; see README.md "Benchmarks". Workloads: xpgrad/bench_workloads/."""
+"""asv suites for xpgrad; see docs/benchmarks.md. Workloads: xpgrad/bench_workloads/."""

@@ -6,7 +6,7 @@ integers hold) and ``gemm``, the ctypes ``cblas_?gemm`` per dtype. Calling NumPy
 directly costs what calling MKL costs (no layout checks on every call, products written into
 their destination, ``beta = 1`` updates), with NumPy's kernels and NumPy's thread pool: on an AMD
 CPU, where MKL runs its AVX2 code, NumPy's OpenBLAS was 14-18% faster on the MLP's and LSTM's
-products (README, "Matrix products: OpenBLAS or MKL").
+products (docs/cli.md, "Matrix products: OpenBLAS or MKL").
 
 >>> library = numpys_openblas()
 >>> library is None or library.name == "openblas"
@@ -195,5 +195,5 @@ def cpu_vendor() -> str:
 def mkl_preferred() -> bool:
     """Whether ``XPGRAD_BLAS=auto`` takes MKL over NumPy's OpenBLAS: on Intel CPUs. On other
     x86 CPUs MKL runs its AVX2 code, and NumPy's OpenBLAS was as fast on a Zen 4 and 14-18%
-    faster on a Zen 5 (README, "Matrix products: OpenBLAS or MKL")."""
+    faster on a Zen 5 (docs/cli.md, "Matrix products: OpenBLAS or MKL")."""
     return cpu_vendor() == "GenuineIntel"

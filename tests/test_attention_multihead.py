@@ -12,6 +12,7 @@ import pytest
 
 import xpgrad as xg
 from conftest import backend_report
+from docs_text import text_from
 
 torch = pytest.importorskip("torch")
 MHA = xg.nn.MultiheadAttention
@@ -343,15 +344,12 @@ def test_bad_input_names_the_argument(call, error, words, rng):
 
 
 def test_readme_example_runs():
-    """README's attention example runs and prints the shapes its comment states."""
+    """docs/convolution.md's attention example runs and prints the shapes its comment states."""
     import re
     import subprocess
     import sys
-    from pathlib import Path
 
-    text = (Path(__file__).parents[1] / "README.md").read_text()
-    start = text.index("**Attention.**")
-    code = re.search(r"```python\n(.*?)```", text[start:], re.S).group(1)
+    code = re.search(r"```python\n(.*?)```", text_from("**Attention.**"), re.S).group(1)
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120)
     assert res.returncode == 0, res.stderr[-3000:]

@@ -1,7 +1,7 @@
 """BatchNorm1d in training: an MLP with it trained by SGD equals the same torch model step by
 step (weights and running statistics); an ``xg.function`` training step equals the eager one
 on every replay, buffers included; ``xg.recompute_grad`` updates the statistics once; the
-README's example runs."""
+docs/nn.md's example runs."""
 import re
 import subprocess
 import sys
@@ -13,6 +13,7 @@ import pytest
 import xpgrad as xg
 from conftest import backend_report
 from xpgrad import nn
+from docs_text import text_from
 
 BACKENDS = [b for b in ("numpy", "numba") if backend_report().get(b, {}).get("available")]
 ROOT = Path(__file__).resolve().parents[1]
@@ -155,9 +156,8 @@ def test_checkpoint_sequential_with_batch_norm_counts_each_batch_once():
 
 
 def test_readme_batch_norm_example_runs():
-    text = (ROOT / "README.md").read_text()
-    start = text.index("An MLP with batch normalization")
-    block = re.search(r"```python\n(.*?)```", text[start:], re.S).group(1)
+    block = re.search(r"```python\n(.*?)```", text_from("An MLP with batch normalization"),
+                      re.S).group(1)
     code = ("import xpgrad as xg\n" + block +
             "print(prediction.shape, model.layers[1].num_batches_tracked.item(), "
             "model.layers[1].training)\n")

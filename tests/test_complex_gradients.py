@@ -4,8 +4,8 @@ indexing and setitem, tensor methods and operators, activations, the l1 loss; re
 complex computations; finite differences to second order. Optimizers and the transforms (hvp,
 jvp, jacobian, hessian) on complex inputs: tests/test_complex_training.py.
 
-The convention (README, xpgrad/testing.py): for a real loss ``L`` of ``z = x + iy`` the gradient
-is ``dL/dx + i dL/dy``, PyTorch's ``z.grad``. Every case here builds the real loss
+The convention (docs/interop.md, xpgrad/testing.py): for a real loss ``L`` of ``z = x + iy``
+the gradient is ``dL/dx + i dL/dy``, PyTorch's ``z.grad``. Every case here builds the real loss
 ``Re(sum(conj(w) * f(z)))`` (``sum(w * f(z))`` for a real ``f``) explicitly, through xpgrad's own
 ``conj``, ``real`` and ``sum``. The elementwise functions' own table is in
 tests/test_elementwise.py (numpy); it is rerun here on the other backends.

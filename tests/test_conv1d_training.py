@@ -1,5 +1,5 @@
 """A Conv1d -> ReLU -> MaxPool1d -> Linear model trains (eager and under xg.function), step for
-step as the same torch model; the README's convolution example and benchmarks/conv1d.py run."""
+step as the same torch model; docs/convolution.md's example and benchmarks/conv1d.py run."""
 import re
 import subprocess
 import sys
@@ -10,6 +10,7 @@ import pytest
 
 import xpgrad as xg
 from conftest import backend_report
+from docs_text import text_from
 
 ROOT = Path(__file__).resolve().parents[1]
 BACKENDS = ["numpy"] + (["numba"] if backend_report().get(
@@ -87,9 +88,8 @@ def test_training_matches_torch_step_for_step():
 
 
 def test_readme_convolution_example_runs():
-    text = (ROOT / "README.md").read_text()
-    start = text.index("**Convolution and pooling.**")
-    block = re.search(r"```python\n(.*?)```", text[start:], re.S).group(1)
+    block = re.search(r"```python\n(.*?)```", text_from("**Convolution and pooling.**"),
+                      re.S).group(1)
     code = "import xpgrad as xg\n" + block + "print(logits.shape, conv.weight.shape)\n"
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, cwd=ROOT)

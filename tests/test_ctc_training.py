@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +12,7 @@ import xpgrad as xg
 from conftest import backend_report
 from xpgrad.jit.program import Program
 from xpgrad.jit.replay_steps import RangeGuard
+from docs_text import text_from
 
 BACKENDS = [b for b in ("numpy", "numba") if b in backend_report()]
 
@@ -132,10 +132,9 @@ def test_function_replay_still_refuses_bad_labels():
 
 
 def test_readme_example_runs():
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
-    start = readme.index("`xg.losses.ctc(log_probs, targets, input_lengths")
-    code = re.search(r"```python\n(.*?)```", readme[start:], re.S).group(1)
+    code = re.search(r"```python\n(.*?)```",
+                     text_from("`xg.losses.ctc(log_probs, targets, input_lengths"), re.S).group(1)
     scope = {}
-    exec(compile(code, "README.md (ctc)", "exec"), scope)
+    exec(compile(code, "docs/losses.md (ctc)", "exec"), scope)
     assert np.isfinite(scope["loss"].item()) and scope["loss"].item() > 0
     assert all(g is not None and np.all(np.isfinite(g.numpy())) for g in scope["grads"])

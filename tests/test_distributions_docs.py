@@ -1,15 +1,13 @@
-"""The examples of docs/distributions.md and README's "Probability distributions" section run
-and do what they say: the VAE's negative ELBO falls, REINFORCE learns the best arm."""
+"""The examples of docs/distributions.md run and do what they say: the overview's, the VAE's
+negative ELBO falls, REINFORCE learns the best arm."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 import xpgrad as xg
-
-ROOT = Path(__file__).parents[1]
+from docs_text import section
 
 
 def _blocks(text):
@@ -17,7 +15,8 @@ def _blocks(text):
 
 
 def test_docs_vae_and_reinforce_examples_run(capsys):
-    vae, reinforce = _blocks((ROOT / "docs" / "distributions.md").read_text())
+    (vae,) = _blocks(section("A VAE's reparameterized Gaussian and its KL term"))
+    (reinforce,) = _blocks(section("REINFORCE with a Categorical policy"))
     ns = {}
     exec(vae, ns)
     assert ns["losses"][-1] < 0.1 * ns["losses"][0]
@@ -28,10 +27,8 @@ def test_docs_vae_and_reinforce_examples_run(capsys):
     assert capsys.readouterr().out.startswith("negative ELBO ")
 
 
-def test_readme_section_runs(capsys):
-    text = (ROOT / "README.md").read_text()
-    start = text.index("## Probability distributions: `xg.distributions`\n")
-    (code,) = _blocks(text[start:text.index("\n## ", start + 1)])
+def test_overview_example_runs(capsys):
+    (code,) = _blocks(section("What each distribution has"))
     ns = {}
     exec(code, ns)
     assert capsys.readouterr().out.strip() == "(16, 2) (2,)"

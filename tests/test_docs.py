@@ -1,6 +1,7 @@
 """The documentation runs: every docstring example of the package (doctest), and the code of
-README's "Extending xpgrad" section, in a fresh process so its primitives and backends do not
-leak into the other tests."""
+docs/extending.md ("Extending xpgrad"), in a fresh process so its primitives and backends do not
+leak into the other tests. The README's and docs' relative links lead to files that exist, and
+tests/docs_text.py finds sections wherever they live."""
 from __future__ import annotations
 
 import doctest
@@ -9,14 +10,14 @@ import pkgutil
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+import docs_text
 import xpgrad
 import xpgrad.backends
+from docs_text import ROOT, pages, section
 
-README = Path(__file__).parents[1] / "README.md"
 # the Numba modules' doctests run in test_numba_backend.py; the CuPy ones need a device
 SKIP = ("xpgrad.backends.numba", "xpgrad.backends.cupy")
 # the backends are a package of their own directory (pyproject's package-dir), which a walk of
@@ -35,15 +36,8 @@ def test_docstring_examples(name):
     assert result.failed == 0, f"{result.failed} docstring example(s) of {name} failed"
 
 
-def _section(title):
-    text = README.read_text()
-    start = text.index(f"## {title}\n")
-    end = text.find("\n## ", start + 1)
-    return text[start:end if end > 0 else None]
-
-
 def test_readme_extending_section_runs():
-    blocks = re.findall(r"```python\n(.*?)```", _section("Extending xpgrad"), re.S)
+    blocks = re.findall(r"```python\n(.*?)```", section("Extending xpgrad"), re.S)
     assert len(blocks) >= 4, "the section lost its examples"
     res = subprocess.run([sys.executable, "-c", "\n".join(blocks)], capture_output=True,
                          text=True, timeout=120)
@@ -51,3 +45,48 @@ def test_readme_extending_section_runs():
     printed = res.stdout.splitlines()
     assert printed[0].startswith("Tensor(") and "backend=fastnumpy" in printed[0]
     assert printed[1:] == ["[0.5, -1.5]", "strict"]
+
+
+def test_docs_text_examples_run():
+    result = doctest.testmod(docs_text)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_a_section_is_found_on_its_page_and_ends_at_the_next_heading_of_its_level(tmp_path,
+                                                                                 monkeypatch):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "README.md").write_text("# p\n\n## Intro\n\nhello\n\n## Other\n")
+    (tmp_path / "docs" / "a.md").write_text("# Page A\n\n## One\n\n```python\n# not a "
+                                            "heading\n```\n\n### Sub\n\nx\n\n## Two\n")
+    (tmp_path / "docs" / "b.md").write_text("# Page B\n\n## One\n")
+    monkeypatch.setattr(docs_text, "ROOT", tmp_path)
+    assert docs_text.section("Intro") == "## Intro\n\nhello\n\n"
+    assert docs_text.section("Sub") == "### Sub\n\nx\n\n"
+    assert docs_text.section("Page A").endswith("## Two\n")         # a page: all of it
+    with pytest.raises(LookupError, match="0 sections"):        # a comment in a code block
+        docs_text.section("not a heading")
+    with pytest.raises(LookupError, match=r"2 sections titled 'One' in \['docs/a.md', "
+                                          r"'docs/b.md'\]"):
+        docs_text.section("One")
+    with pytest.raises(LookupError, match="0 sections titled 'Nowhere'"):
+        docs_text.section("Nowhere")
+    assert docs_text.text_from("hello") == "hello\n\n## Other\n"
+    with pytest.raises(LookupError, match="in 2 pages"):
+        docs_text.text_from("## One")
+
+
+def test_relative_links_of_the_readme_and_docs_lead_to_files():
+    broken = []
+    for page in pages():
+        prose = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)
+        for target in re.findall(r"\]\(([^)\s]+)\)", prose):
+            path = target.split("#")[0]
+            if path and not re.match(r"[a-z]+:", path) and not (page.parent / path).exists():
+                broken.append(f"{page.relative_to(ROOT)}: {target}")
+    assert broken == []
+
+
+def test_every_docs_page_is_in_the_readme_map():
+    readme = (ROOT / "README.md").read_text()
+    unlisted = [p.name for p in pages()[1:] if f"(docs/{p.name})" not in readme]
+    assert unlisted == []

@@ -4,7 +4,7 @@ elementwise functions, row functions (softmax, log_softmax, logsumexp, max, min)
 norms at 0, and optimizer updates with huge or NaN gradients. Where xpgrad differs from PyTorch
 on purpose, the case says why and checks xpgrad's own answer against a reference (the
 mathematical limit, JAX's rule, or PyTorch on the same problem without the edge); the list is
-in README.md ("Numbers at the edges").
+in docs/design-choices.md ("Numbers at the edges").
 
 Also here: half-precision inputs are refused with an error naming the argument and saying
 what to do, and truthy non-bools (``keepdims="no"``) are refused where a flag is expected.
@@ -46,8 +46,8 @@ def _rtol(dtype):
 
 def _assert_same(got, want, dtype, what, ulps=0):
     """Equal NaN positions and values to a few ulp; anything smaller than the smallest normal
-    counts as 0 (the Numba kernels flush results below it, see README), and with ``ulps``
-    anything within that many ulp of 1 (sums of O(1) terms that cancel)."""
+    counts as 0 (the Numba kernels flush results below it, see docs/design-choices.md), and
+    with ``ulps`` anything within that many ulp of 1 (sums of O(1) terms that cancel)."""
     got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=f"{what}: NaN at")
     atol = max(float(np.finfo(dtype).tiny), ulps * float(np.finfo(dtype).eps))

@@ -5,7 +5,7 @@ models) ported to xpgrad as a JAX user writes them: ``opt.init`` / ``opt.update`
 optax, flax and equinox are not project dependencies, so each port is checked against
 something independent of them: PyTorch's optimizers on the same model, finite differences, or
 a closed form (optax's documented schedule formulas among them). The full-size programs, run
-against optax/flax/equinox themselves, agreed to 1e-15 in float64 (see README, "Coming from
+against optax/flax/equinox themselves, agreed to 1e-15 in float64 (see docs/porting.md, "Coming from
 optax / flax / equinox").
 """
 from __future__ import annotations

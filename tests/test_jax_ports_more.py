@@ -148,7 +148,7 @@ def test_gelu_default_is_the_exact_form_where_jax_takes_the_tanh_one(jax):
     x = np.linspace(-3, 3, 13)
     got = xg.nn.gelu(xg.asarray(x)).numpy()
     np.testing.assert_allclose(got, np.asarray(jax.nn.gelu(x, approximate=False)), rtol=1e-13)
-    assert np.abs(got - np.asarray(jax.nn.gelu(x))).max() > 1e-4   # README says so
+    assert np.abs(got - np.asarray(jax.nn.gelu(x))).max() > 1e-4   # docs/losses.md says so
 
 
 def test_one_hot_matches_jax_and_refuses_what_jax_zeroes(jax):

@@ -1,6 +1,6 @@
 """JAX's transforms that xpgrad had only as hints: ``jacrev``, ``jacfwd`` and ``linearize``
 here (``custom_vjp``: test_jax_transforms_custom_vjp.py; ``scan``, ``fori_loop``:
-test_jax_transforms_loops.py), and the README's example of them all. Each is checked against
+test_jax_transforms_loops.py), and docs/autodiff.md's example of them all. Each is checked against
 JAX (float64, where installed) and without it: central finite differences in float64, closed
 forms, or torch.func; bad arguments raise errors naming them."""
 from __future__ import annotations
@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import xpgrad as xg
+from docs_text import text_from
 
 R = np.random.default_rng(7)
 X = R.standard_normal(3)
@@ -275,17 +276,15 @@ def test_linearize_bad_tangents_and_outputs_name_them():
 
 def test_the_readme_example_runs_and_names_each_transform():
     import re
-    from pathlib import Path
 
-    text = (Path(__file__).parents[1] / "README.md").read_text()
-    start = text.index("JAX's other transforms take JAX's signatures too.")
-    section = text[start:text.index("\n```\n", text.index("```python", start)) + 5]
+    text = text_from("JAX's other transforms take JAX's signatures too.")
+    section = text[:text.index("\n```\n", text.index("```python")) + 5]
     for name in ("jacrev", "jacfwd", "linearize", "custom_vjp", "custom_jvp", "scan",
                  "fori_loop"):
         assert f"xg.{name}" in section or f"`{name}`" in section, name
     (code,) = re.findall(r"```python\n(.*?)```", section, re.S)
     scope = {"xg": xg}
-    exec(code, scope)                                   # noqa: S102 (the README's own example)
+    exec(code, scope)                                   # noqa: S102 (the docs' own example)
     assert scope["jac"]["y"].shape == (2, 2) and scope["hs"].shape == (4, 2)
     np.testing.assert_allclose(scope["slope"].numpy(), [3.0, 12.0])
     # the last carry is sum_k w^k hs[T-1-k]; the cotangent 10 reaches it clipped to 1

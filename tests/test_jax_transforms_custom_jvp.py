@@ -283,7 +283,7 @@ def test_outputs_of_several_dtypes_and_an_integer_output_match_jax(jax):
 
 def test_a_differentiated_tensor_in_nondiff_argnums_gets_no_gradient_as_in_jax(jax):
     # JAX's custom_jvp, unlike its custom_vjp, takes a traced value there and differentiates
-    # only the primals (README); xpgrad's does the same
+    # only the primals (docs/autodiff.md); xpgrad's does the same
     def build(custom_jvp):
         f = custom_jvp(lambda x, y: x * y, nondiff_argnums=(1,))
         f.defjvp(lambda y, primals, tangents: (primals[0] * y, tangents[0] * y))

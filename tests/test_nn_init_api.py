@@ -9,6 +9,7 @@ import pytest
 
 import xpgrad as xg
 from xpgrad.nn import init
+from docs_text import text_from
 
 ALL = sorted(init.INITIALIZERS)
 FACTORIES = [init.variance_scaling(), init.orthogonal(0.5), init.uniform(-1, 1),
@@ -179,15 +180,13 @@ def test_made_initializers_say_what_they_are():
 
 def test_readme_lists_every_initializer_and_its_example_runs():
     import re
-    from pathlib import Path
 
-    text = (Path(__file__).parents[1] / "README.md").read_text()
-    start = text.index("**Weight initialization.**")
-    section = text[start:text.index("\n```\n", text.index("```python", start)) + 5]
+    text = text_from("**Weight initialization.**")
+    section = text[:text.index("\n```\n", text.index("```python")) + 5]
     public = [n for n in init.__all__ if callable(getattr(init, n)) and n not in ("get", "as_rng")]
     missing = [n for n in [*init.INITIALIZERS, *public] if not re.search(rf"\b{n}\b", section)]
     assert missing == [], missing
     (code,) = re.findall(r"```python\n(.*?)```", section, re.S)
     scope = {}
-    exec(code, scope)                                   # noqa: S102 (the README's own example)
+    exec(code, scope)                                   # noqa: S102 (the docs' own example)
     assert scope["layer"].w.shape == (256, 128) and scope["w"].shape == (3, 3, 16, 32)

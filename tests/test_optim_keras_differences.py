@@ -1,5 +1,5 @@
-"""The README's account of where xpgrad's optimizers (PyTorch's formulas) differ from Keras 3's,
-checked against Keras' update written out in NumPy (keras/src/optimizers/adam.py's formula,
+"""docs/training.md's account of where xpgrad's optimizers (PyTorch's formulas) differ from Keras
+3's, checked against Keras' update written out in NumPy (keras/src/optimizers/adam.py's formula,
 float64): Keras' ``Adam(weight_decay=wd)`` is ``xg.optim.AdamW(weight_decay=wd)``, and Keras'
 ``epsilon`` at step t is xpgrad's ``epsilon / sqrt(1 - beta_2**t)``."""
 from __future__ import annotations

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from docs_text import text_from
 
 torch = pytest.importorskip("torch")
 
@@ -256,19 +257,17 @@ def test_a_training_run_where_it_lowers_the_rate_and_the_loss():
 
 
 def test_the_readme_example_runs_and_lowers_the_rate():
-    """README's optimizer paragraph names both and shows them in a loop: it runs, the
+    """docs/training.md's optimizer paragraph names both and shows them in a loop: it runs, the
     validation loss (of the averaged weights, on held-out points the model overfits) stalls
     and the rate is lowered, and after the loop the model holds its trained weights."""
     import re
-    from pathlib import Path
 
-    text = (Path(__file__).parents[1] / "README.md").read_text()
-    start = text.index("`ReduceLROnPlateau(opt")
-    section = text[start:text.index("\n```\n", text.index("```python", start)) + 5]
+    text = text_from("`ReduceLROnPlateau(opt")
+    section = text[:text.index("\n```\n", text.index("```python")) + 5]
     assert "ExponentialMovingAverage(" in section and "swapped()" in section
     (code,) = re.findall(r"```python\n(.*?)```", section, re.S)
     scope = {}
-    exec(code, scope)                                   # noqa: S102 (the README's own example)
+    exec(code, scope)                                   # noqa: S102 (the docs' own example)
     opt, plateau, ema, model = (scope[k] for k in ("opt", "plateau", "ema", "model"))
     assert plateau.last_epoch == 30 and opt.learning_rate < 0.1
     assert plateau.best <= scope["val_loss"].item()

@@ -15,6 +15,7 @@ import xpgrad as xg
 from conftest import backend_report
 from xpgrad.nn.parametrize import parametrization_of
 from xpgrad.testing import check_grads
+from docs_text import text_from
 
 torch = pytest.importorskip("torch")
 P = torch.nn.utils.parametrizations
@@ -541,13 +542,10 @@ def test_bad_input_names_the_argument():
 
 
 def test_readme_example_runs():
-    from pathlib import Path
 
-    text = (Path(__file__).parents[1] / "README.md").read_text()
-    start = text.index("Weight normalization and spectral normalization are PyTorch's")
-    code = text[text.index("```python\n", start) + 10:text.index("```", text.index(
-        "```python\n", start) + 10)]
+    text = text_from("Weight normalization and spectral normalization are PyTorch's")
+    code = text[text.index("```python\n") + 10:text.index("```", text.index("```python\n") + 10)]
     scope = {"xg": xg}
-    exec(code, scope)                                   # noqa: S102 (the README's own example)
+    exec(code, scope)                                   # noqa: S102 (the docs' own example)
     assert list(scope["disc"].torch_state_dict())[:3] == [
         "0.bias", "0.parametrizations.weight.original", "0.parametrizations.weight.0._u"]

@@ -9,6 +9,7 @@ import pytest
 
 import xpgrad as xg
 from conftest import backend_report
+from docs_text import text_from
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed: no comparison")
 nn, F = torch.nn, torch.nn.functional
@@ -132,9 +133,8 @@ def test_readme_upsampling_example_runs():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    text = (root / "README.md").read_text()
-    start = text.index("**Upsampling and transposed convolution.**")
-    block = re.search(r"```python\n(.*?)```", text[start:], re.S).group(1)
+    block = re.search(r"```python\n(.*?)```",
+                      text_from("**Upsampling and transposed convolution.**"), re.S).group(1)
     code = "import xpgrad as xg\n" + block + "print(h.shape, y.shape, out.shape)\n"
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, cwd=root)

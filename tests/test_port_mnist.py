@@ -10,6 +10,7 @@ import pytest
 
 import xpgrad as xg
 from conftest import backend_report
+from docs_text import text_from
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed: no comparison")
 nn, F = torch.nn, torch.nn.functional
@@ -115,9 +116,8 @@ def test_readme_conv2d_example_runs():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    text = (root / "README.md").read_text()
-    start = text.index("**Convolution and pooling.**")
-    block = re.findall(r"```python\n(.*?)```", text[start:], re.S)[1]
+    block = re.findall(r"```python\n(.*?)```", text_from("**Convolution and pooling.**"),
+                       re.S)[1]
     code = "import xpgrad as xg\n" + block + "print(log_probs.shape, net.torch_state_dict()" \
                                              "['6.weight'].shape)\n"
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -5,7 +5,7 @@ AdaptiveAvgPool2d(1) -> flatten -> Linear, ported to xpgrad layer for layer: fro
 weights (load_torch_state_dict) on the same synthetic (4, 3, 16, 16) float64 batches, SGD with
 momentum and weight decay, in training mode, the losses agree to ~1e-10 and every weight and
 batch-norm running statistic (num_batches_tracked too) to ~1e-9, then eval mode's outputs;
-eager on numpy, and on numba an ``xg.function`` step equal to the eager one. The README's
+eager on numpy, and on numba an ``xg.function`` step equal to the eager one. docs/convolution.md's
 "CNN blocks" example and benchmarks/cnn_blocks.py run."""
 import re
 import subprocess
@@ -17,6 +17,7 @@ import pytest
 
 import xpgrad as xg
 from conftest import backend_report
+from docs_text import text_from
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed: no comparison")
 nn, F = torch.nn, torch.nn.functional
@@ -169,9 +170,7 @@ def test_resnet_blocks_train_as_torchs(backend):
 
 
 def test_readme_cnn_blocks_example_runs():
-    text = (ROOT / "README.md").read_text()
-    start = text.index("**CNN blocks.**")
-    block = re.search(r"```python\n(.*?)```", text[start:], re.S).group(1)
+    block = re.search(r"```python\n(.*?)```", text_from("**CNN blocks.**"), re.S).group(1)
     code = ("import xpgrad as xg\n" + block + "print(logits.shape, model.layers[1].training, "
             "model.layers[1].num_batches_tracked.item())\n")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -5,7 +5,7 @@ it, trained beside the torch original from the same weights in float64.
 The original trains with ``torch.optim.LBFGS``; both sides use Adam here, as this tests the
 cells and the unrolling (``xg.optim.LBFGS`` is compared with torch's step by step in
 ``test_optim_lbfgs_torch``). Torch's ``bias_hh`` is frozen: xpgrad's cells hold one bias,
-torch's ``bias_ih + bias_hh`` (README, "One bias, not two")."""
+torch's ``bias_ih + bias_hh`` (docs/recurrent.md, "One bias, not two")."""
 import numpy as np
 import pytest
 import torch

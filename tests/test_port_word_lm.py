@@ -5,8 +5,8 @@ clipping, plain SGD) on a tiny corpus; the losses and every weight agree after e
 Both sides are time-major, as the original: ``batchify`` gives (words, streams) columns,
 ``get_batch`` (bptt, streams) rows, and the very same arrays feed the torch model; the final
 states of every update agree too. xpgrad holds one bias
-per recurrent gate where torch holds ``bias_ih + bias_hh`` (README, "One bias, not two"), so
-torch's ``bias_hh`` entries that only add to ``bias_ih`` get no gradient here: the LSTM's and
+per recurrent gate where torch holds ``bias_ih + bias_hh`` (docs/recurrent.md, "One bias, not
+two"), so torch's ``bias_hh`` entries that only add to ``bias_ih`` get no gradient here: the LSTM's and
 RNN's whole ``bias_hh``, the GRU's r and z parts (its n part multiplies the reset gate and is
 a parameter of its own in both)."""
 import math

@@ -1,9 +1,10 @@
-"""README truth: every command the README shows runs (on a tiny budget), every flag it names
-exists and runs, and its first command installs what `xpgrad train` imports.
+"""README truth: every command the README and the pages of docs/ show runs (on a tiny budget),
+every flag they name exists and runs, and the README's first command installs what
+`xpgrad train` imports.
 
-Commands come from the README's ``bash`` and ``text`` blocks and its inline code; each is run
+Commands come from the pages' ``bash`` and ``text`` blocks and their inline code; each is run
 here, or is in EXCUSED with the reason it is not (a third-party tool, or what this very run
-is). A README command that is neither fails ``test_every_readme_command_is_run_or_excused``.
+is). A command that is neither fails ``test_every_readme_command_is_run_or_excused``.
 """
 from __future__ import annotations
 
@@ -20,9 +21,21 @@ from pathlib import Path
 import pytest
 
 from conftest import default_run_environ
+from docs_text import all_text, section
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
+#: pages of docs/ whose commands are not run here, and why (each has tests of its own)
+PAGES_NOT_RUN = {
+    "array-api.md": "the conformance suite needs a checkout of array-api-tests "
+                    "(tests/test_conformance_script.py runs the script's own logic)",
+    "asv.md": "asv's history, gate and GPU points time commits for minutes "
+              "(tests/test_asv_tools.py)",
+    "distributed.md": "launches under mpiexec / srun, NCCL and hostfiles "
+                      "(tests/test_distributed*.py run the MPI paths)",
+    "gpu.md": "needs a CUDA device (tests/test_gpu_check.py, tests/test_cuda_*.py)",
+}
+DOCS = all_text(skip=PAGES_NOT_RUN)             # README.md and the other docs/*.md
 
 #: commands not run here, and why
 EXCUSED = {
@@ -41,22 +54,24 @@ EXCUSED = {
                                 "test_warmup_flags_in_the_readme_exist checks their flags",
     "tools/fit_gelu_tail.py": "tests/test_numba_gelu_tail.py runs its fit and compares the "
                               "coefficients with the kernel's",
+    "tools/gpu_check.sh": "needs a CUDA device (docs/gpu.md); tests/test_gpu_check.py runs "
+                          "it dry",
     "tensorboard ": "TensorBoard is not a dependency; tests/test_cli.py parses the event files "
                     "with tensorboardX's protobuf classes",
 }
 
 
-def readme_commands() -> list:
-    """Every command line the README shows: its ``bash``/``text`` blocks (``&&`` split,
-    comments and ``$`` prompts dropped) and its inline code spans that start a command."""
+def readme_commands(text: str = DOCS) -> list:
+    """Every command line the README and docs/ show: their ``bash``/``text`` blocks (``&&``
+    split, comments and ``$`` prompts dropped) and inline code spans that start a command."""
     starts = r"(xpgrad|python|pip|asv|tools/|tensorboard)\b"
     out = []
-    for block in re.findall(r"```(?:bash|text)\n(.*?)```", README, re.S):
+    for block in re.findall(r"```(?:bash|text)\n(.*?)```", text, re.S):
         for line in block.splitlines():
             line = line.split("  #")[0].strip().removeprefix("$ ")
             if re.match(starts, line):
                 out += [part.strip() for part in line.split("&&")]
-    prose = re.sub(r"```.*?```", "", README, flags=re.S)
+    prose = re.sub(r"```.*?```", "", text, flags=re.S)
     out += [span for span in re.findall(r"`([^`\n]+)`", prose)
             if re.match(starts + " ", span + " ") and span.split()[0] in
             ("xpgrad", "python", "pip", "asv", "tensorboard") or span.startswith("tools/")]
@@ -69,7 +84,8 @@ def _excuse(cmd):
 
 def test_every_readme_command_is_run_or_excused():
     cmds = readme_commands()
-    assert 'pip install -e ".[train]"' in cmds and "xpgrad train" in cmds     # the first line
+    first = readme_commands(README)
+    assert 'pip install -e ".[train]"' in first and "xpgrad train" in first   # the first line
     unhandled = [c for c in cmds if not (_excuse(c) or c.split()[0] in ("xpgrad", "pip")
                                          or c.startswith("python examples/"))]
     assert unhandled == []
@@ -161,12 +177,6 @@ def test_readme_pip_extras_exist():
 
 
 # -- the flags ---------------------------------------------------------------------------------
-def _section(title):
-    start = README.index(f"## {title}\n")
-    end = README.find("\n## ", start + 1)
-    return README[start:end]
-
-
 #: how each `xpgrad train` flag the README names runs here (with a 3-step budget)
 TRAIN_FLAGS = {
     "--backend": ["--backend", "numpy"], "--model": ["--model", "lstm"],
@@ -209,10 +219,11 @@ def test_warmup_flags_in_the_readme_exist():
 
     flags = r"(?<![\w-])(--[a-z][a-z-]+)"
     bench = re.compile(r"python benchmarks/(train_\w+)\.py([^\n]*)")
-    named = set(re.findall(flags, bench.sub("", _section("Backends"))))
+    backends = section("Backends") + section("Backends: how the NumPy and Numba backends run")
+    named = set(re.findall(flags, bench.sub("", backends)))
     assert "--jobs" in named and named <= _options(build_parser(), "warmup")
     # the benchmark commands shown there: their flags are the scripts'
-    shown = bench.findall(_section("Backends"))
+    shown = bench.findall(backends)
     assert {name for name, _ in shown} == {"train_wall_time", "train_cpu_split"}
     for name, rest in shown:
         spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
@@ -230,8 +241,10 @@ def test_every_train_flag_in_the_readme_exists_and_runs(tmp_path, monkeypatch, c
     from xpgrad.cli import build_parser, main
 
     # the flags of the section, but for those of other commands it shows (`xpgrad info --json`)
-    section = re.sub(r"`xpgrad (info|bench|warmup)[^`]*`", "", _section("Training: `xpgrad train`"))
-    named = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", section))
+    pages = section("Training: `xpgrad train`") + section(
+        "`xpgrad train`: flags, data, threads and speed")
+    section_text = re.sub(r"`xpgrad (info|bench|warmup)[^`]*`", "", pages)
+    named = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", section_text))
     options = _options(build_parser(), "train")
     assert named <= options, f"README names flags xpgrad train does not have: {named - options}"
     assert named <= set(TRAIN_FLAGS), f"flags with no run here: {named - set(TRAIN_FLAGS)}"
@@ -250,12 +263,13 @@ def test_every_train_flag_in_the_readme_exists_and_runs(tmp_path, monkeypatch, c
 def test_every_bench_and_example_flag_in_the_readme_exists():
     from xpgrad import bench
 
-    section = "\n".join(line for line in _section("Benchmarks").splitlines()
-                        if not line.lstrip().startswith("asv") and "asv run" not in line)
-    named = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", section)) - {"--python"}
+    page = section("Benchmarks: the suites, `xpgrad bench` and the asv history")
+    text = "\n".join(line for line in page.splitlines()
+                     if not line.lstrip().startswith("asv") and "asv run" not in line)
+    named = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", text)) - {"--python"}
     options = {o for a in bench._parser()._actions for o in a.option_strings}
     assert named <= options, named - options
-    examples = _section("Examples") + _section("Recurrent networks")
+    examples = section("Examples") + section("Recurrent networks")
     for script in sorted(set(re.findall(r"examples/(\w+\.py)", examples))):
         text = (ROOT / "examples" / script).read_text()
         for flag in ("--steps", "--threads", "--backend"):

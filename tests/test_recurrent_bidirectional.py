@@ -8,6 +8,7 @@ import pytest
 import xpgrad as xg
 from conftest import backend_report
 from xpgrad import nn
+from docs_text import section
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed: no comparison")
 
@@ -446,18 +447,15 @@ def test_sequence_classifier_reads_both_directions_final_states(cell, lengths):
 
 
 def test_readme_example_runs():
-    """README's "Recurrent networks" section shows a bidirectional LSTM; it runs and prints
+    """docs/recurrent.md shows a bidirectional LSTM; it runs and prints
     the shapes its comment states."""
     import re
     import subprocess
     import sys
     import textwrap
-    from pathlib import Path
 
-    text = (Path(__file__).parents[1] / "README.md").read_text()
-    start = text.index("## Recurrent networks\n")
-    section = text[start:text.index("\n## ", start + 1)]
-    (code,) = [c for c in re.findall(r"```python\n(.*?)```", section, re.S)
+    (code,) = [c for c in re.findall(r"```python\n(.*?)```", section("Recurrent networks"),
+                                     re.S)
                if "bidirectional=True" in c]
     code = textwrap.dedent(code)
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -12,6 +12,7 @@ import pytest
 import xpgrad as xg
 from conftest import backend_report
 from xpgrad import nn
+from docs_text import section
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed: no comparison")
 
@@ -274,7 +275,7 @@ def test_layout_benchmark_runs(capsys):
 
 
 def test_readme_example_runs():
-    """README's "Recurrent networks" section shows a time-major LSTM; it runs (this checkout's
+    """docs/recurrent.md shows a time-major LSTM; it runs (this checkout's
     xpgrad) and prints the shapes its comment states."""
     import os
     import re
@@ -284,10 +285,8 @@ def test_readme_example_runs():
     from pathlib import Path
 
     root = Path(__file__).parents[1]
-    text = (root / "README.md").read_text()
-    start = text.index("## Recurrent networks\n")
-    section = text[start:text.index("\n## ", start + 1)]
-    (code,) = [c for c in re.findall(r"```python\n(.*?)```", section, re.S)
+    (code,) = [c for c in re.findall(r"```python\n(.*?)```", section("Recurrent networks"),
+                                     re.S)
                if "batch_first=False" in c]
     code = textwrap.dedent(code)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(

@@ -85,7 +85,7 @@ def test_gradients_equal_an_independent_truncated_reference(k1, k2, rng):
 
 @pytest.mark.parametrize("n", [7, 8, 9])
 def test_k2_equal_to_k1_is_the_loop_over_detached_blocks(n, rng):
-    """The README's claim: tbptt_train is the hand-written loop (each block of k1 steps run
+    """docs/recurrent.md's claim: tbptt_train is the hand-written loop (each block of k1 steps run
     from the previous block's detached state, then one update) with the same losses and
     weights, a last shorter block included (it ran k2 steps from an earlier state)."""
     x, y = data(rng, N=n, n_in=1, n_out=4)

@@ -30,7 +30,7 @@ class Net(nn.Module):
 
 class TorchNet(torch.nn.Module):
     """``Net`` in torch. xpgrad holds one bias per gate where torch holds ``bias_ih +
-    bias_hh`` (README, "One bias, not two"), so the ``bias_hh`` entries that only add to
+    bias_hh`` (docs/recurrent.md, "One bias, not two"), so the ``bias_hh`` entries that only add to
     ``bias_ih`` are kept from training: the LSTM's and RNN's whole ``bias_hh``, the GRU's r
     and z parts (its n part is ``b_hn``, a parameter in both)."""
 

@@ -5,7 +5,7 @@ SciPy (``SCIPY_ARRAY_API=1``, set in conftest.py before anything imports SciPy),
 xpgrad Tensors, find ``xpgrad`` through ``__array_namespace__`` and run their own code on it. Each case compares the value with the same
 library run on NumPy arrays, and the gradient of the output (weighted by a random cotangent) with
 central finite differences (``xg.testing.check_grads``), on the numpy and numba backends. Each
-library is skipped where it is not installed; the README's table of what works is this file.
+library is skipped where it is not installed; docs/interop.md's table of what works is this file.
 """
 import numpy as np
 import pytest

@@ -76,7 +76,7 @@ def test_strict_false_loads_what_fits_as_torch(case):
     assert (got.missing_keys, got.unexpected_keys) == (ref.missing_keys, ref.unexpected_keys)
     assert got == (ref.missing_keys, ref.unexpected_keys)
     want, have = _arrays(target.state_dict()), _arrays(ours.torch_state_dict())
-    if case == "LSTM":      # xpgrad keeps bias_ih + bias_hh in one bias (README)
+    if case == "LSTM":      # xpgrad keeps bias_ih + bias_hh in one bias (docs/recurrent.md)
         for key in [k for k in want if k.startswith("bias_ih")]:
             other = key.replace("bias_ih", "bias_hh")
             want[key], want[other] = want[key] + want[other], want[other] * 0

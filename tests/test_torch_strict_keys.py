@@ -114,7 +114,7 @@ def _source(kind, wrap):
 
 def _arrays(state):
     """NumPy copies, PyTorch's two recurrent biases summed into ``bias_ih`` (xpgrad holds one
-    bias: its ``bias_hh`` is zeros, README)."""
+    bias: its ``bias_hh`` is zeros, docs/recurrent.md)."""
     out = {k: np.array(v.detach().numpy() if hasattr(v, "detach") else v)
            for k, v in state.items()}
     for key in [k for k in out if "bias_ih" in k]:

@@ -1,6 +1,6 @@
 """xg.nn.Transformer against torch.nn.Transformer(batch_first=True) in float64 (output and every
 gradient), its state dict both ways, PyTorch's Glorot-uniform reset of every weight matrix,
-custom encoder / decoder, bad input; and README's transformer example."""
+custom encoder / decoder, bad input; and docs/convolution.md's transformer example."""
 from __future__ import annotations
 
 import math
@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from docs_text import text_from
 
 torch = pytest.importorskip("torch")
 
@@ -96,15 +97,12 @@ def test_bad_input_names_the_argument():
 
 
 def test_readme_example_runs():
-    """README's transformer example runs and prints the shapes its comment states."""
+    """docs/convolution.md's transformer example runs and prints the shapes its comment states."""
     import re
     import subprocess
     import sys
-    from pathlib import Path
 
-    text = (Path(__file__).parents[1] / "README.md").read_text()
-    start = text.index("**Transformers.**")
-    code = re.search(r"```python\n(.*?)```", text[start:], re.S).group(1)
+    code = re.search(r"```python\n(.*?)```", text_from("**Transformers.**"), re.S).group(1)
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120)
     assert res.returncode == 0, res.stderr[-3000:]

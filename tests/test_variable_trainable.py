@@ -56,7 +56,7 @@ def test_a_compiled_step_follows_the_setting_of_variables_listed_before_the_loop
     def run(compiled):
         lin = xg.nn.Linear(2, 3, rng=0, backend=backend)
         opt = xg.optim.SGD(0.1, momentum=0.5)
-        variables = lin.trainable_variables                 # listed once, as in the README
+        variables = lin.trainable_variables                 # listed once, as docs/training.md says
 
         def train(x):
             with xg.GradientTape() as tape:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import xpgrad as xg
+from docs_text import text_from
 
 RNG = np.random.default_rng(3)
 X = xg.asarray(RNG.normal(size=(4, 3)))
@@ -413,9 +413,8 @@ def test_a_vjp_recorded_outside_vmap_with_kernels_runs_per_example_inside(name):
 
 
 def test_the_readme_example_runs():
-    text = (Path(__file__).parents[1] / "README.md").read_text()
-    start = text.index("`xg.vmap(fn, in_axes=0, out_axes=0")
-    code = re.search(r"```python\n(.*?)```", text[start:], re.S).group(1)
+    code = re.search(r"```python\n(.*?)```", text_from("`xg.vmap(fn, in_axes=0, out_axes=0"),
+                     re.S).group(1)
     namespace = {"xg": xg}
     exec(code, namespace)
     assert namespace["grads"]["b"].shape == (64, 10)

@@ -10,7 +10,7 @@ of the newest limit still in force, or, once all are restored, at its count befo
 The default, ``DEFAULT_THREADS``, is one thread: the models these
 commands train make small matrix products, where a second BLAS thread gains little on an idle
 machine and costs much on a busy one (spinning BLAS threads fight the interpreter and each
-other for cores; the README gives the measurements), and one thread never oversubscribes.
+other for cores; docs/cli.md gives the measurements), and one thread never oversubscribes.
 
 >>> lim = limit(1)
 >>> lim.threads, lim.blas in (None, 1)
