@@ -85,3 +85,15 @@ def test_linspace_and_arange_refuse_tensor_bounds_they_would_cut_from_a_tape():
         with pytest.raises(TypeError, match=r"arange\(start=tensor\) .* cut it from the tape"):
             xg.arange(start, 3.0)
         assert xg.linspace(xg.stop_gradient(start), 2.0, 3).tolist() == [1.0, 1.5, 2.0]
+
+
+def test_a_0d_tensor_is_not_iterable_as_numpy_and_torch_say():
+    # iter() itself raises, so np.iterable(t) is False: Matplotlib's unit check (SciPy's
+    # dendrogram sets ylim from a 0-d tensor) then takes it as a number
+    torch = pytest.importorskip("torch")
+    for not_iterable in (np.asarray(1.5), torch.tensor(1.5), xg.asarray(1.5)):
+        with pytest.raises(TypeError, match="iteration over a 0-d"):
+            iter(not_iterable)
+        assert not np.iterable(not_iterable)
+    rows = list(xg.asarray([[1.0, 2.0], [3.0, 4.0]]))
+    assert [r.tolist() for r in rows] == [[1.0, 2.0], [3.0, 4.0]]
