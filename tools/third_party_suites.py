@@ -15,6 +15,7 @@ Installed test files are used (``--pyargs``); SciPy's need ``SCIPY_ARRAY_API=1``
 
     python tools/third_party_suites.py sklearn --backend numpy --failures sk.jsonl
     python tools/third_party_suites.py scipy --backend numba -- -x
+    python tools/third_party_suites.py scipy --wider     # SciPy's other 37 modules
 
 ``--failures`` writes one JSON line per failed test (its id and first message line) and prints
 the messages grouped. Arguments after ``--`` go to pytest.
@@ -61,6 +62,24 @@ SCIPY_MODULES = [
     "differentiate.tests.test_differentiate", "optimize.tests.test_chandrupatla",
     "optimize.tests.test_bracket", "signal.tests.test_signaltools",
     "ndimage.tests.test_filters"]
+#: ``--wider``: the rest of SciPy's modules with ``xp`` tests
+SCIPY_WIDER_MODULES = [
+    "stats.tests.test_hypotests", "stats.tests.test_resampling", "stats.tests.test_correlation",
+    "stats.tests.test_rank", "stats.tests.test_marray", "stats.tests.test_continued_fraction",
+    "stats.tests.test_device_dtype", "signal.tests.test_windows",
+    "signal.tests.test_filter_design", "signal.tests.test_fir_filter_design",
+    "signal.tests.test_ltisys", "signal.tests.test_bsplines", "signal.tests.test_savitzky_golay",
+    "signal.tests.test_upfirdn", "signal.tests.test_splines", "signal.tests.test_cont2discrete",
+    "cluster.tests.test_hierarchy", "ndimage.tests.test_morphology",
+    "ndimage.tests.test_measurements", "ndimage.tests.test_interpolation",
+    "ndimage.tests.test_fourier", "ndimage.tests.test_splines", "fft.tests.test_fftlog",
+    "linalg.tests.test_procrustes", "linalg.tests.test_special_matrices",
+    "interpolate.tests.test_bsplines", "interpolate.tests.test_interpolate",
+    "interpolate.tests.test_rbfinterp", "interpolate.tests.test_rgi",
+    "interpolate.tests.test_polyint", "spatial.transform.tests.test_rotation",
+    "spatial.transform.tests.test_rigid_transform", "integrate.tests.test_cubature",
+    "_lib.tests.test_array_api", "_lib.tests.test__util", "constants.tests.test_constants",
+    "optimize.tests.test_optimize"]
 
 
 # ------------------------------------------------------------------- the pytest plugin side
@@ -162,11 +181,14 @@ def main(argv=None):
     parser.add_argument("--modules", nargs="+",
                         help="test modules under the library (default: those with "
                              "array-API tests, listed in this file)")
+    parser.add_argument("--wider", action="store_true",
+                        help="SciPy: the other modules with array-API tests instead")
     parser.add_argument("--failures", help="JSON-lines file of the failed tests")
     argv = sys.argv[1:] if argv is None else argv
     extra = argv[argv.index("--") + 1:] if "--" in argv else []
     args = parser.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
-    modules = args.modules or (SKLEARN_MODULES if args.library == "sklearn" else SCIPY_MODULES)
+    modules = args.modules or (SKLEARN_MODULES if args.library == "sklearn" else
+                               SCIPY_WIDER_MODULES if args.wider else SCIPY_MODULES)
     result = run(args.library, args.backend, modules, args.failures, extra)
     print(json.dumps({"library": args.library, "backend": args.backend, **result}))
     if args.failures and Path(args.failures).exists():
