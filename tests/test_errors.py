@@ -175,3 +175,19 @@ def test_bad_dtypes():
         import numpy as np
 
         xg.asarray(np.zeros(2, dtype=np.float16))
+
+
+@pytest.mark.parametrize("name", ["argmax", "argmin"])
+def test_arg_extremum_over_a_nonempty_axis_of_an_empty_tensor(name):
+    # an empty result, as NumPy, PyTorch and array-api-strict give (SciPy's Rotation of zero
+    # rotations takes argmax(quat, axis=1) of shape (0, 4)); an empty axis has no answer
+    torch = pytest.importorskip("torch")
+    x = xg.zeros((0, 4, 3))
+    for axis, keepdims in ((1, False), (-1, True), (2, False)):
+        got = getattr(xg, name)(x, axis=axis, keepdims=keepdims)
+        expected = getattr(torch, name)(torch.zeros(0, 4, 3), dim=axis, keepdim=keepdims)
+        assert got.shape == tuple(expected.shape) and got.dtype == xg.int64
+    with pytest.raises(ValueError, match="along axis 0 .* that axis has length 0"):
+        getattr(xg, name)(x, axis=0)
+    with pytest.raises(ValueError, match=r"empty tensor \(shape \(0, 4, 3\)\) has no answer"):
+        getattr(xg, name)(x)

@@ -135,8 +135,43 @@ def full(shape, fill_value, *, dtype=None, device=None, backend=None) -> Tensor:
                  shape, dtype, device, backend)
 
 
+def _bounds_from_tensors(fn, bounds: dict, dtype, device, backend):
+    """``bounds`` with 0-d Tensors read as Python numbers (NumPy, PyTorch and array-api-strict
+    take them too), and the ``dtype`` and ``device`` those tensors imply when not given: their
+    dtype if inexact (``linspace(min(x), max(x), n)`` of float64 ``x`` is float64), their
+    device. Refused while a recording tape differentiates one: the result would not depend
+    on it."""
+    from .dtype_functions import result_type
+    from .tensor import _check_leaving
+
+    tensors = [v for v in bounds.values() if isinstance(v, Tensor)]
+    if not tensors:
+        return bounds, dtype, device
+    for name, value in bounds.items():
+        if isinstance(value, Tensor):
+            if value.ndim != 0:
+                raise TypeError(f"{fn}: {name} must be a number or a 0-d tensor, got a tensor "
+                                f"of shape {value.shape}")
+            _check_leaving(value, f"{fn}({name}=tensor)")
+    if dtype is None:
+        implied = result_type(*(v for v in bounds.values() if v is not None))
+        dtype = implied if implied.is_inexact else None
+    if device is None and backend is None:
+        device = tensors[0].device
+    return ({name: value.item() if isinstance(value, Tensor) else value
+             for name, value in bounds.items()}, dtype, device)
+
+
 def arange(start, /, stop=None, step=1, *, dtype=None, device=None, backend=None) -> Tensor:
-    """``arange(5)``, ``arange(0.0, 1.0, 0.25)``: int64 for int arguments, else float32."""
+    """``arange(5)``, ``arange(0.0, 1.0, 0.25)``: int64 for int arguments, else float32 (0-d
+    tensors count as their numbers, of their dtype when floating).
+
+    >>> arange(asarray(3.0, dtype="float64")).tolist(), arange(asarray(2)).dtype
+    ([0.0, 1.0, 2.0], xpgrad.int64)
+    """
+    bounds, dtype, device = _bounds_from_tensors(
+        "arange", {"start": start, "stop": stop, "step": step}, dtype, device, backend)
+    start, stop, step = bounds.values()
     be, place = _placed(device, backend)
     for name, value in (("start", start), ("stop", stop), ("step", step)):
         if value is None:
@@ -161,9 +196,16 @@ def arange(start, /, stop=None, step=1, *, dtype=None, device=None, backend=None
 def linspace(start, stop, /, num, *, dtype=None, device=None, endpoint=True,
              backend=None) -> Tensor:
     """``num`` evenly spaced values from ``start`` to ``stop`` (float32, or complex64 for
-    complex bounds)."""
+    complex bounds; 0-d tensors count as their numbers, of their dtype when inexact).
+
+    >>> linspace(asarray(0.0, dtype="float64"), 1.0, 3).dtype
+    xpgrad.float64
+    """
     endpoint = flag(endpoint, "endpoint", "linspace")
     num = _count(num, "num", "linspace")
+    bounds, dtype, device = _bounds_from_tensors(
+        "linspace", {"start": start, "stop": stop}, dtype, device, backend)
+    start, stop = bounds.values()
     for name, value in (("start", start), ("stop", stop)):
         if not isinstance(value, numbers.Number) or isinstance(value, bool):
             raise TypeError(f"linspace: {name} must be a number, got {type(value).__name__} "

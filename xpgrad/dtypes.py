@@ -41,6 +41,19 @@ class DType:
         """Real or complex floating point: the dtypes that carry gradients."""
         return self.kind in "fc"
 
+    @property
+    def __numpy_dtype__(self):
+        """NumPy's dtype of this name. NumPy 2.4 and later read it, so ``np.dtype(xg.float32)``
+        and ``np.zeros(3, dtype=t.dtype)`` work: other libraries' NumPy code does that with a
+        Tensor's dtype after ``np.atleast_1d(t)`` (which returns a Tensor).
+
+        >>> float64.__numpy_dtype__
+        dtype('float64')
+        """
+        import numpy
+
+        return numpy.dtype(self.name)
+
     def __repr__(self) -> str:
         return f"xpgrad.{self.name}"
 

@@ -300,8 +300,9 @@ class Tensor(TensorMethods):
         return self._data.shape[0]
 
     def __iter__(self):
-        for i in range(len(self)):
-            yield self[i]
+        if self.ndim == 0:      # at iter(), as NumPy and PyTorch: np.iterable(t) is then False
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._data.shape[0]))
 
     def __bool__(self) -> bool:
         if self.size != 1:

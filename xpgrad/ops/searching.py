@@ -36,8 +36,11 @@ def _arg_extremum(name):
         x = as_tensor(x)
         if axis is not None:
             axis = norm_axis(axis, x.ndim)
-        if x.size == 0:
+        if axis is None and x.size == 0:
             raise ValueError(f"{name} of an empty tensor (shape {x.shape}) has no answer")
+        if axis is not None and x.shape[axis] == 0:
+            raise ValueError(f"{name} along axis {axis} of an empty tensor (shape {x.shape}) "
+                             f"has no answer: that axis has length 0")
         return _index_dtype(apply(prim, x, axis=axis, keepdims=flag(keepdims, "keepdims",
                                                                     name)))
 
