@@ -54,6 +54,8 @@ EXCUSED = {
                                 "test_warmup_flags_in_the_readme_exist checks their flags",
     "tools/fit_gelu_tail.py": "tests/test_numba_gelu_tail.py runs its fit and compares the "
                               "coefficients with the kernel's",
+    "tools/third_party_suites.py": "runs scikit-learn's and SciPy's own array-API test suites "
+                                   "(many minutes; counts in docs/array-api.md)",
     "tools/gpu_check.sh": "needs a CUDA device (docs/gpu.md); tests/test_gpu_check.py runs "
                           "it dry",
     "tensorboard ": "TensorBoard is not a dependency; tests/test_cli.py parses the event files "
