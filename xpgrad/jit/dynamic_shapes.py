@@ -51,6 +51,31 @@ def value_shaped(fn, args, kwargs, is_traced) -> bool:
     return False
 
 
+class _ShapeVariant:
+    """The first item of a shape variant's cache key (``shape_variant_key``)."""
+
+    def __repr__(self):
+        return "<shape variant>"
+
+
+_SHAPE_VARIANT = _ShapeVariant()
+
+
+def shape_variant_key(key, guard, shape):
+    """The cache key of the program traced for a call whose replay of the program under
+    ``key`` found ``shape`` at ``guard``: a signature of its own, found through that one."""
+    return (_SHAPE_VARIANT, key, guard, shape)
+
+
+def is_variant_of(key, parent) -> bool:
+    """Whether the program under ``key`` is a shape variant of ``parent``'s, at any depth."""
+    while type(key) is tuple and len(key) == 4 and key[0] is _SHAPE_VARIANT:
+        key = key[1]
+        if key == parent:
+            return True
+    return False
+
+
 class ShapeGuard:
     """Replay: the array must have the shape the trace saw where Python read it (``what``, at
     ``line``); another shape fails the replay, and the call runs eagerly."""
