@@ -90,7 +90,8 @@ class Program(ProgramSource):
         self._code, self._namespace = code, namespace
         self._free = [self._replay]       # replays not running now, each with its own buffers
         self.graph = None
-        if graphs is not None:
+        self.dynamic_shapes = sum(1 for info in self.slots if info.dynamic is not None)
+        if graphs is not None and not self.dynamic_shapes:     # a graph bakes every shape
             import threading
 
             from .cuda_graph import GraphReplay
