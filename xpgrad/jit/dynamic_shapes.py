@@ -7,7 +7,8 @@ one axis). A program gives a dynamic slot no buffer planned once (``out=``), fol
 from its shape and fuses no loop over it. Where Python reads a dynamic slot's shape (``.shape``,
 ``.size``, ``len()``) the number may become part of the program -- a ``broadcast_to`` target, a
 mean's divisor, a branch -- so the trace records a ``ShapeGuard``: a replay whose shape there
-differs from the traced one stops (``GuardFailed``) and the call runs eagerly instead.
+differs from the traced one stops (``GuardFailed``), and the call takes the program traced for
+that shape, a signature of its own (``shape_variant_key``; ``Function._dispatch``).
 
 >>> import numpy as np
 >>> guard = ShapeGuard((2,), "x[mask]", "step.py:3")
@@ -23,7 +24,9 @@ from __future__ import annotations
 
 import operator
 
+from .errors import user_line
 from .replay_steps import GuardFailed
+from .traced import Traced
 
 #: array functions (and methods) whose result's shape depends on the values of their inputs
 VALUE_SHAPED = frozenset((
@@ -34,7 +37,18 @@ VALUE_SHAPED = frozenset((
 
 def value_shaped(fn, args, kwargs, is_traced) -> bool:
     """Whether the call ``fn(*args, **kwargs)`` (its arguments as the tracer got them:
-    ``is_traced(o)`` tells a traced array) makes an array whose shape depends on values."""
+    ``is_traced(o)`` tells a traced array) makes an array whose shape depends on values.
+
+    >>> import numpy as np
+    >>> traced = lambda o: isinstance(o, np.ndarray)
+    >>> x, mask = np.arange(3.0), np.array([True, False, True])
+    >>> value_shaped(operator.getitem, (x, mask), {}, traced), value_shaped(
+    ...     operator.getitem, (x, np.array([0, 2])), {}, traced)
+    (True, False)
+    >>> value_shaped(np.where, (mask,), {}, traced), value_shaped(np.where, (mask, x, x), {},
+    ...                                                            traced)
+    (True, False)
+    """
     if fn is operator.getitem:
         key = args[1]
         keys = key if type(key) is tuple else (key,)
@@ -49,6 +63,34 @@ def value_shaped(fn, args, kwargs, is_traced) -> bool:
         counts = args[1] if len(args) > 1 else kwargs.get("repeats")
         return is_traced(counts) and counts.ndim > 0
     return False
+
+
+def shape_origin(slots, fn, args, kwargs, found):
+    """While tracing ``fn(*args, **kwargs)`` on the traced arrays ``found`` (slot infos in
+    ``slots``): where its results' shape depends on values, what made it (the operation and
+    the user's line, or what made a dynamic input), else None."""
+    for t in found:
+        origin = slots[t._slot].dynamic
+        if origin is not None:
+            return origin
+    if value_shaped(fn, args, kwargs, lambda o: type(o) is Traced):
+        name = getattr(fn, "name", None) or getattr(fn, "__name__", None) or repr(fn)
+        name = "x[boolean mask]" if name == "getitem" else name
+        return f"{name} (at {user_line()})"
+    return None
+
+
+def guard_shape_read(tracer, i):
+    """Python read the shape of ``tracer``'s dynamic slot ``i``: the program checks on every
+    replay that it is the shape read now (a ``ShapeGuard``, one per slot)."""
+    from .tracer import Ref, Step
+
+    if i in tracer._shape_guarded or not tracer.active:
+        return
+    tracer._shape_guarded.add(i)
+    info = tracer.slots[i]
+    guard = ShapeGuard(info.shape, info.dynamic, user_line())
+    tracer.steps.append(Step(guard, (Ref(i),), {}, None, "guard"))
 
 
 class _ShapeVariant:
@@ -68,7 +110,13 @@ def shape_variant_key(key, guard, shape):
 
 
 def is_variant_of(key, parent) -> bool:
-    """Whether the program under ``key`` is a shape variant of ``parent``'s, at any depth."""
+    """Whether the program under ``key`` is a shape variant of ``parent``'s, at any depth.
+
+    >>> guard = ShapeGuard((2,), "x[boolean mask]", None)
+    >>> child = shape_variant_key(("numpy", (4,)), guard, (3,))
+    >>> is_variant_of(shape_variant_key(child, guard, (1,)), ("numpy", (4,)))
+    True
+    """
     while type(key) is tuple and len(key) == 4 and key[0] is _SHAPE_VARIANT:
         key = key[1]
         if key == parent:
@@ -78,7 +126,7 @@ def is_variant_of(key, parent) -> bool:
 
 class ShapeGuard:
     """Replay: the array must have the shape the trace saw where Python read it (``what``, at
-    ``line``); another shape fails the replay, and the call runs eagerly."""
+    ``line``); another shape fails the replay (the call takes that shape's own program)."""
 
     widens = False
 

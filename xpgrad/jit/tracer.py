@@ -27,6 +27,7 @@ import types
 import weakref
 
 from .errors import TraceError, tensor_read, user_line
+from .dynamic_shapes import guard_shape_read, shape_origin
 from .traced import Traced, check_not_leaked, leaked
 
 
@@ -226,17 +227,9 @@ class Tracer:
         return Traced(real, i, self)
 
     def read_shape(self, traced):
-        """Python reads ``traced``'s shape: where it depends on values, the program checks on
-        every replay that it is the shape read now (``dynamic_shapes.ShapeGuard``)."""
-        i = traced._slot
-        info = self.slots[i]
-        if info.dynamic is None or i in self._shape_guarded or not self.active:
-            return
-        from .dynamic_shapes import ShapeGuard
-
-        self._shape_guarded.add(i)
-        guard = ShapeGuard(info.shape, info.dynamic, user_line())
-        self.steps.append(Step(guard, (Ref(i),), {}, None, "guard"))
+        """Python reads ``traced``'s shape (``dynamic_shapes.guard_shape_read``)."""
+        if self.slots[traced._slot].dynamic is not None:
+            guard_shape_read(self, traced._slot)
 
     def input(self, real) -> Traced:
         """A tensor argument's raw array."""
@@ -312,21 +305,6 @@ class Tracer:
             return result, Ref(i)
         return result, result
 
-    def _dynamic(self, fn, args, kwargs, found):
-        """Where ``fn``'s results have a shape that depends on values, what made it (the
-        operation's name, or the one that made its dynamic input), else None."""
-        for t in found:
-            origin = self.slots[t._slot].dynamic
-            if origin is not None:
-                return origin
-        from .dynamic_shapes import value_shaped
-
-        if value_shaped(fn, args, kwargs, lambda o: type(o) is Traced):
-            name = getattr(fn, "name", None) or getattr(fn, "__name__", None) or repr(fn)
-            name = "x[boolean mask]" if name == "getitem" else name
-            return f"{name} (at {user_line()})"
-        return None
-
     def call_unrecorded(self, fn):
         """Run ``fn()`` with the recording paused (what it does inside is not recorded) and
         record it as one step with no arguments: a replay runs ``fn()`` again."""
@@ -363,7 +341,7 @@ class Tracer:
             return None         # the kernel declined: the generic rule that runs is recorded
         step = len(self.steps)
         roots = [self.slots[t._slot].root for t in found] if kind == "kernel" else None
-        dynamic = self._dynamic(fn, args, kwargs, found) if found else None
+        dynamic = shape_origin(self.slots, fn, args, kwargs, found) if found else None
         wrapped, outs = self._wrap(result, step, roots, kind, dynamic)
         if not found and outs is result and result is not None and kind == "call":
             return result           # a static answer (a dtype, a Python number): not recorded

@@ -101,8 +101,8 @@ def repeat(x, repeats, /, axis=None):
     """Repeat each entry of ``x`` (flattened when ``axis`` is None) ``repeats`` times: an
     int, or an integer tensor of shape ``(1,)`` (read back to the host: a shape) or
     ``(x.shape[axis],)`` (the output's length depends on its values; under ``xg.function``
-    each new length takes a program of its own, docs/function.md). The gradient sums the repeats. ``axis`` by
-    keyword or positionally, as ``np.repeat(x, 2, 0)``.
+    each new length takes a program of its own, docs/function.md). The gradient sums the
+    repeats. ``axis`` by keyword or positionally, as ``np.repeat(x, 2, 0)``.
 
     >>> import xpgrad as xg
     >>> xg.repeat(xg.asarray([1.0, 2.0]), xg.asarray([2, 1])).tolist()
