@@ -36,6 +36,7 @@ from ..primitive import tape_state
 from ..tensor import Variable
 from . import capture as capture_module
 from .binding import Binder
+from .dynamic_shapes import ShapeGuard, shape_variant_key
 from .capture import capture  # noqa: F401 (xpgrad.jit.capture stays the function)
 from .errors import OtherBackend, TraceError  # noqa: F401 (re-exported)
 from .errors import function_name as _name
@@ -230,8 +231,9 @@ class Function(TraceCache):
         guards = self._guards.get(base)
         # attributes the traces of this signature read (a Module's training flag): in the key
         key = (base, tuple([getattr(r(), n, _GONE) for r, n in guards])) if guards else base
+        variant = None
         program = self._programs.get(key)
-        if program is not None:
+        while program is not None:
             try:
                 self._programs.move_to_end(key)   # least recently used is dropped first
             except KeyError:                      # dropped by another thread just now
@@ -239,19 +241,27 @@ class Function(TraceCache):
             try:
                 return program.run(args, kwargs)
             except GuardFailed as failed:     # the replay's changes undone (jit/guards.py)
-                result = self.fn(*args, **kwargs)
-                failed.guard.widen(failed.lo, failed.hi)
-                return result
+                if type(failed.guard) is not ShapeGuard:
+                    result = self.fn(*args, **kwargs)
+                    failed.guard.widen(failed.lo, failed.hi)
+                    return result
+                # a shape that depends on values differs from the traced one: this shape's
+                # own program, traced as a signature of its own (jit/dynamic_shapes.py)
+                variant = failed.guard
+                key = shape_variant_key(key, failed.guard, failed.lo)
+                program = self._programs.get(key)
+        if variant is not None and len(self._programs) >= self.max_traces:
+            return self.fn(*args, **kwargs)       # no room left: other shapes run eagerly
         if self._runs_eagerly(key):
             return self.fn(*args, **kwargs)
         if held == "shared":
             return _MUST_TRACE
         if held == "alone":
-            return self._trace(base, key, be, args, kwargs)
+            return self._trace(base, key, be, args, kwargs, variant=variant)
         if not TRACE_LOCK.try_alone():
             return self.fn(*args, **kwargs)       # traced on a later call
         try:
-            return self._trace(base, key, be, args, kwargs)
+            return self._trace(base, key, be, args, kwargs, variant=variant)
         finally:
             TRACE_LOCK.end_alone()
 

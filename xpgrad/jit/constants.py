@@ -85,7 +85,7 @@ def fold_constants(program, escaping) -> tuple:
         seed = bool(step.args) and type(step.args[0]) is Ref and refs == [step.args[0].i]
         if seed and _namespace_function(step, _SEEDS, xp):
             info = slots[refs[0]]
-            if not isinstance(info.dtype, np.dtype):
+            if not isinstance(info.dtype, np.dtype) or info.dynamic is not None:
                 continue
             stand_in = xp.empty(info.shape, dtype=info.dtype)
             value = step.fn(stand_in, *step.args[1:], **step.kwargs)

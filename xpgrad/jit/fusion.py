@@ -141,7 +141,7 @@ def _bias_adds_as_calls(program, escaping) -> int:
             continue
         info = slots[y.i]
         t = len(slots)          # the product: a new array of the layer's output
-        slots.append(SlotInfo(info.shape, info.dtype, info.step, t, True))
+        slots.append(SlotInfo(info.shape, info.dtype, info.step, t, True, info.dynamic))
         x, w, b = step.args
         add = Step(np.add, (Ref(t), b), {}, y, "call")
         trial = _Run(info.shape)

@@ -137,7 +137,8 @@ def _try_add(run, step, slots):
     if template is None:
         return False
     out = slots[step.outs.i]
-    if out.shape != run.shape or out.dtype not in _OPERANDS or not out.shape:
+    if out.shape != run.shape or out.dtype not in _OPERANDS or not out.shape \
+            or out.dynamic is not None:      # a loop of the traced shape, a pack of its size
         return False
     operands, new_inputs = [], {}
     array_dtypes = [slots[a.i].dtype for a in step.args if type(a) is Ref]

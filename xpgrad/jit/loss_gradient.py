@@ -71,7 +71,7 @@ def _with_gradient(step, losses, slots):
     prepared = None
     if type(logits) is Ref and type(labels) is Ref and reduction in ("mean", "sum", "none"):
         x, t = slots[logits.i], slots[labels.i]
-        if x.ndarray and t.ndarray:
+        if x.ndarray and t.ndarray and x.dynamic is None and t.dynamic is None:
             prepared = losses.sce_prepared(x.shape, x.dtype, t.shape, t.dtype, reduction)
     if prepared is None:
         return LossWithGradient(step.fn)

@@ -90,7 +90,8 @@ class Program(ProgramSource):
         self._code, self._namespace = code, namespace
         self._free = [self._replay]       # replays not running now, each with its own buffers
         self.graph = None
-        if graphs is not None:
+        self.dynamic_shapes = sum(1 for info in self.slots if info.dynamic is not None)
+        if graphs is not None and not self.dynamic_shapes:     # a graph bakes every shape
             import threading
 
             from .cuda_graph import GraphReplay
@@ -183,7 +184,7 @@ class Program(ProgramSource):
                 continue
             info = slots[step.outs.i]
             if info.root in escaping_roots or not info.shape or not info.ndarray \
-                    or not isinstance(info.dtype, np.dtype):
+                    or info.dynamic is not None or not isinstance(info.dtype, np.dtype):
                 continue
             key = (info.shape, info.dtype)
             pool = free.get(key)

@@ -251,7 +251,8 @@ def _product_factors(g, v, producer, uses, slots, escaping, xp):
     if len(info.shape) != 2 or info.dtype not in _GEMM_DTYPES or data is None \
             or tuple(data.shape) != info.shape or data.dtype != info.dtype:
         return None
-    if any(len(slots[r.i].shape) != 2 or slots[r.i].dtype != info.dtype for r in (a, b)):
+    if any(len(slots[r.i].shape) != 2 or slots[r.i].dtype != info.dtype
+           or slots[r.i].dynamic is not None for r in (a, b)):
         return None
     # folded, a and b live until the update instead of the gradient: where they are larger
     # (a large batch: x.T and g hold batch * (fan_in + fan_out) numbers, the gradient

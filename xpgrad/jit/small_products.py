@@ -24,7 +24,8 @@ def _small(step, slots) -> bool:
 
 
 def _small_factors(a, b) -> bool:
-    if len(a.shape) != 2 or len(b.shape) != 2 or not (a.ndarray and b.ndarray):
+    if len(a.shape) != 2 or len(b.shape) != 2 or not (a.ndarray and b.ndarray) \
+            or a.dynamic is not None or b.dynamic is not None:
         return False
     return blas.small(a, b)           # the slots' shapes: the test ``blas.matmul`` makes
 
@@ -50,7 +51,7 @@ def _split_linear(step, slots):
     y = step.outs[0]
     info = slots[y.i]
     t = len(slots)                      # the product: a new array of the layer's output
-    slots.append(SlotInfo(info.shape, info.dtype, info.step, t, True))
+    slots.append(SlotInfo(info.shape, info.dtype, info.step, t, True, info.dynamic))
     x, w, b = step.args
     return [Step(np.matmul, (x, w), {}, Ref(t), "call"), Step(np.add, (Ref(t), b), {}, y, "call")]
 

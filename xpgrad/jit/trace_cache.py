@@ -17,6 +17,7 @@ import weakref
 
 from ..tensor import Tensor, _wrap
 from .capture import capture
+from .dynamic_shapes import is_variant_of
 from .errors import OtherBackend, TraceError, user_stacklevel
 from .errors import function_name as _name
 from .options import _cuda_graphs, _fuser
@@ -73,7 +74,7 @@ class TraceCache:
                           stacklevel=user_stacklevel())
         return True
 
-    def _trace(self, base, key, be, args, kwargs, retry=True):
+    def _trace(self, base, key, be, args, kwargs, retry=True, variant=None):
         fuse = self.fuse          # None, True, False, or a fuser fuse(program, escaping)
         if fuse is None or fuse is True:
             fuse = _fuser(be, required=fuse is True)
@@ -87,7 +88,8 @@ class TraceCache:
                     and not _tensor_backends(args, kwargs):
                 # no tensor argument named the backend and the current one was assumed:
                 # trace again on the one the function computes on (nothing ran there yet)
-                return self._trace(base, key, e.backend, args, kwargs, retry=False)
+                return self._trace(base, key, e.backend, args, kwargs, retry=False,
+                                   variant=variant)
             if self.on_trace_error == "raise":
                 raise e.name_function(_name(self.fn))
             self._eager[key] = None
@@ -114,13 +116,21 @@ class TraceCache:
             raise e.name_function(_name(self.fn))
         with self._seen_lock:
             self._seen.pop(key, None)
-        if tracer.attribute_guards:
+        if tracer.attribute_guards and variant is None:   # (a variant: its parent's values)
             key = self._guarded_key(base, tracer.attribute_guards)
         self._programs[key] = program
         if len(self._programs) > self.max_traces:
             self._drop_least_recent()
         self.trace_count += 1
-        if self.retrace_warning and self.trace_count > self.retrace_warning:
+        if self.retrace_warning and self.trace_count > self.retrace_warning and variant:
+            warnings.warn(f"xg.function {_name(self.fn)!r} has been traced "
+                          f"{self.trace_count} times: the shape of {variant.what}, read in "
+                          f"Python at {variant.line}, depends on values and changed to "
+                          f"{key[-1]} (traced with {variant.shape}); each new shape traces "
+                          f"again until max_traces programs are kept, then runs eagerly. Keep "
+                          f"shapes fixed (xg.where(mask, x, 0) instead of x[mask])",
+                          RetracingWarning, stacklevel=user_stacklevel())
+        elif self.retrace_warning and self.trace_count > self.retrace_warning:
             warnings.warn(f"xg.function {_name(self.fn)!r} has been "
                           f"traced {self.trace_count} times: each new argument signature "
                           f"(shape, dtype, backend, Python value, or object) traces again, "
@@ -134,6 +144,8 @@ class TraceCache:
         """Drop the least recently used program, and its signature's guarded attributes where
         no other program of that signature is left (keys guarded so are ``(base, values)``)."""
         key, _ = self._programs.popitem(last=False)
+        for other in [k for k in self._programs if is_variant_of(k, key)]:
+            del self._programs[other]           # reached through the dropped program only
         base = key[0]
         if type(base) is tuple and not any(k[0] == base for k in self._programs
                                            if type(k[0]) is tuple):

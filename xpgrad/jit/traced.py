@@ -25,6 +25,8 @@ from .errors import TraceError, user_line
 #: attributes that describe an array without reading its values: answered directly
 STATIC = frozenset(("shape", "dtype", "ndim", "size", "itemsize", "nbytes", "strides",
                     "device", "__array_priority__"))
+#: those of them that follow the shape, which may depend on values (``dynamic_shapes.py``)
+SHAPED = frozenset(("shape", "size", "nbytes", "strides"))
 #: attributes that would hand the values to Python or to foreign memory: refused
 LEAVING = frozenset(("item", "tolist", "tobytes", "tofile", "dump", "dumps", "get", "ctypes",
                      "data", "__array_interface__", "__cuda_array_interface__",
@@ -75,6 +77,7 @@ class Traced:
     # -- what a trace can answer without values ------------------------------------------------
     @property
     def shape(self):
+        self._tracer.read_shape(self)
         return self._real.shape
 
     @property
@@ -87,13 +90,15 @@ class Traced:
 
     @property
     def size(self):
+        self._tracer.read_shape(self)
         return self._real.size
 
     def __len__(self):
+        self._tracer.read_shape(self)
         return len(self._real)
 
     def __iter__(self):
-        for i in range(len(self._real)):
+        for i in range(len(self)):
             yield self[i]
 
     def __repr__(self):
@@ -103,6 +108,8 @@ class Traced:
         real = object.__getattribute__(self, "_real")
         tracer = object.__getattribute__(self, "_tracer")
         if name in STATIC:
+            if name in SHAPED:
+                tracer.read_shape(self)
             return getattr(real, name)
         if name == "base":        # a traced value owns its slot: nothing else refers to it
             return None

@@ -27,6 +27,7 @@ import types
 import weakref
 
 from .errors import TraceError, tensor_read, user_line
+from .dynamic_shapes import guard_shape_read, shape_origin
 from .traced import Traced, check_not_leaked, leaked
 
 
@@ -71,13 +72,16 @@ def slot_uses(steps) -> dict:
 
 
 class SlotInfo:
-    """What the trace saw of a slot: its shape, dtype, producing step and memory root."""
+    """What the trace saw of a slot: its shape, dtype, producing step and memory root;
+    ``dynamic``: where its shape depends on values, the operation that made it (a name), else
+    None (``dynamic_shapes.py``)."""
 
-    __slots__ = ("shape", "dtype", "step", "root", "ndarray")
+    __slots__ = ("shape", "dtype", "step", "root", "ndarray", "dynamic")
 
-    def __init__(self, shape, dtype, step, root, ndarray):
+    def __init__(self, shape, dtype, step, root, ndarray, dynamic=None):
         self.shape, self.dtype, self.step, self.root, self.ndarray = (shape, dtype, step, root,
                                                                      ndarray)
+        self.dynamic = dynamic
 
 
 def _owner(a):
@@ -154,6 +158,7 @@ class Tracer:
         self.attribute_writes = set()     # (id(object), attribute) the function set itself
         self.function = None      # the traced function's name (errors name it)
         self._opaque, self._opaque_objects = {}, {}     # kernels' own objects, by slot
+        self._shape_guarded = set()      # dynamic slots whose shape a ShapeGuard checks
         # a slot's root names the array owning its memory: a number given while that array
         # lives (a weak reference forgets it when the array is freed, so a later array reusing
         # its id() gets a new number); owners that take no weak reference stay alive instead,
@@ -214,12 +219,17 @@ class Tracer:
         self._roots[key] = (number, ref)
         return number
 
-    def _new_slot(self, real, step, root=None) -> Traced:
+    def _new_slot(self, real, step, root=None, dynamic=None) -> Traced:
         i = len(self.slots)
         self.slots.append(SlotInfo(tuple(getattr(real, "shape", ())), getattr(real, "dtype", None),
                                    step, self.root(real) if root is None else root,
-                                   hasattr(real, "__setitem__")))
+                                   hasattr(real, "__setitem__"), dynamic))
         return Traced(real, i, self)
+
+    def read_shape(self, traced):
+        """Python reads ``traced``'s shape (``dynamic_shapes.guard_shape_read``)."""
+        if self.slots[traced._slot].dynamic is not None:
+            guard_shape_read(self, traced._slot)
 
     def input(self, real) -> Traced:
         """A tensor argument's raw array."""
@@ -271,16 +281,16 @@ class Tracer:
             return obj, Ref(slot)
         return obj, obj
 
-    def _wrap(self, result, step, roots, kind="call"):
+    def _wrap(self, result, step, roots, kind="call", dynamic=None):
         t = type(result)
         if isinstance(result, self.array_types):
             root = self.root(result)
             if roots and root not in roots:
                 root = roots[0]     # a kernel's output may alias any input: one lifetime
-            traced = self._new_slot(result, step, root)
+            traced = self._new_slot(result, step, root, dynamic)
             return traced, Ref(traced._slot)
         if t is tuple or t is list or (isinstance(result, tuple) and hasattr(result, "_fields")):
-            pairs = [self._wrap(o, step, roots, kind) for o in result]
+            pairs = [self._wrap(o, step, roots, kind, dynamic) for o in result]
             wrapped = [p[0] for p in pairs]
             wrapped = t(*wrapped) if hasattr(result, "_fields") else t(wrapped)
             return wrapped, tuple(p[1] for p in pairs)
@@ -331,13 +341,17 @@ class Tracer:
             return None         # the kernel declined: the generic rule that runs is recorded
         step = len(self.steps)
         roots = [self.slots[t._slot].root for t in found] if kind == "kernel" else None
-        wrapped, outs = self._wrap(result, step, roots, kind)
+        dynamic = shape_origin(self.slots, fn, args, kwargs, found) if found else None
+        wrapped, outs = self._wrap(result, step, roots, kind, dynamic)
         if not found and outs is result and result is not None and kind == "call":
             return result           # a static answer (a dtype, a Python number): not recorded
         if found and type(result) in (bool, float, complex) and kind == "call" \
                 and getattr(fn, "__name__", "") not in _STATIC_ANSWERS:
             self.refuse(f"{getattr(fn, '__name__', fn)}() answering a Python "
                         f"{type(result).__name__}")
+        if found and getattr(fn, "__name__", "") in ("shape", "size"):     # np.shape(x)
+            for t in found:
+                self.read_shape(t)
         self.steps.append(Step(fn, aargs, akw, outs, kind))
         return wrapped
 

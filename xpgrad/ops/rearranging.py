@@ -92,11 +92,17 @@ def tile(x, repetitions, /):
     return apply(_tile, x, reps=reps)
 
 
+def _counts_alike(lo, hi):
+    """The ranges of counts ``repeat`` takes the same way: none negative, or some."""
+    return (0, 2 ** 62) if lo >= 0 else (-2 ** 62, -1)
+
+
 def repeat(x, repeats, /, axis=None):
     """Repeat each entry of ``x`` (flattened when ``axis`` is None) ``repeats`` times: an
-    int, or an integer tensor of shape ``(1,)`` or ``(x.shape[axis],)`` (read back to the
-    host: the output's shape depends on it). The gradient sums the repeats. ``axis`` by
-    keyword or positionally, as ``np.repeat(x, 2, 0)``.
+    int, or an integer tensor of shape ``(1,)`` (read back to the host: a shape) or
+    ``(x.shape[axis],)`` (the output's length depends on its values; under ``xg.function``
+    each new length takes a program of its own, docs/function.md). The gradient sums the
+    repeats. ``axis`` by keyword or positionally, as ``np.repeat(x, 2, 0)``.
 
     >>> import xpgrad as xg
     >>> xg.repeat(xg.asarray([1.0, 2.0]), xg.asarray([2, 1])).tolist()
@@ -116,15 +122,16 @@ def repeat(x, repeats, /, axis=None):
         if r.ndim != 1 or r.shape[0] not in (1, m):
             raise ValueError(f"repeat: repeats of shape {r.shape} does not match axis {axis} "
                              f"of length {m} (expected (1,) or ({m},))")
-        counts = r.numpy().tolist()
-        if builtins.any(c < 0 for c in counts):
-            raise ValueError("repeat: repeats must not be negative")
-        if len(counts) == 1:
-            repeats = counts[0]
+        be = x._backend
+        counts = r.to(be)._data
+        if r.shape[0] == 1:       # one count for all: a shape (xg.function: guarded exactly)
+            repeats = be.index_range(counts)[0]
         else:
-            be = x._backend
-            raw = be.xp.repeat(be.xp.arange(m, dtype=be.native_dtype(_dt.int64)),
-                               r.to(be)._data)
+            # a bounds check (xg.function: a replay with other counts replays; the output's
+            # length is the repeat's, which a trace takes as a shape that depends on values)
+            if m and be.check_index_range(counts, within=_counts_alike)[0] < 0:
+                raise ValueError("repeat: repeats must not be negative")
+            raw = be.xp.repeat(be.xp.arange(m, dtype=be.native_dtype(_dt.int64)), counts)
             from .indexing import take
 
             return take(x, _wrap(raw, be), axis=axis)

@@ -11,7 +11,6 @@ integer-array key reaches each place once (``_distinct_places``: then no ``ufunc
 """
 from __future__ import annotations
 
-from ..tape import _tracing
 from .indexing import _is_bool
 
 
@@ -61,18 +60,15 @@ def _positions(xp, shape, key):
 
 def _masks_as_positions(x, key):
     """``key`` with each boolean mask replaced by the integer arrays of its true places (the
-    same selection, NumPy's rule), which every scatter takes. Under ``xg.function`` a mask's
-    count of true places is guarded exactly (``x[key]``'s shape is in the recorded steps): a
-    call with another count runs eagerly (then traces anew)."""
+    same selection, NumPy's rule), which every scatter takes. (Under ``xg.function`` the
+    places' count sizes ``x[key]``, whose shape is read in Python: the trace guards it, and a
+    call with another count takes a program of its own, ``jit/dynamic_shapes.py``.)"""
     if not any(hasattr(k, "shape") and _is_bool(k) for k in key):
         return key
-    be = x._backend
-    xp = be.xp
+    xp = x._backend.xp
     out = []
     for k in key:
         if hasattr(k, "shape") and _is_bool(k):
-            if k.ndim and k.size and _tracing():   # the count sizes x[key]: a replay needs it
-                be.index_range(xp.reshape(xp.sum(xp.astype(k, xp.int64)), (1,)))   # exact
             out.extend(_true_places(xp, k) if k.ndim else [k])
         else:
             out.append(k)
