@@ -1,5 +1,5 @@
 """``prod``'s gradient: without a 0, inf or NaN entry it is the product over each entry, one
-division (``ops/reductions.py``'s ``_regular_entries``); with one, the general way (running
+division (``ops/prod_gradient.py``'s ``_regular_entries``); with one, the general way (running
 products from both sides, no division). The short way against the general way to rounding
 (products that under- and overflow too), both against PyTorch, second order by finite
 differences, and ``xg.function``'s trace, which takes the general way."""
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
-from xpgrad.ops import reductions
+from xpgrad.ops import prod_gradient
 from xpgrad.testing import check_grads
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed: no comparison")
@@ -23,7 +23,7 @@ def _gradient(x, g, **kwargs):
 
 def _general(monkeypatch, x, g, **kwargs):
     with monkeypatch.context() as m:
-        m.setattr(reductions, "_regular_entries", lambda xp, ans, x: False)
+        m.setattr(prod_gradient, "_regular_entries", lambda xp, ans, x: False)
         return _gradient(x, g, **kwargs)
 
 
@@ -53,9 +53,9 @@ def test_short_way_equals_the_general_way_and_torch(monkeypatch, name, dtype):
     with np.errstate(over="ignore"):
         out = np.prod(x, axis=kwargs.get("axis"), keepdims=kwargs.get("keepdims", False))
         g = rng.standard_normal(np.shape(out)).astype(x.dtype)
-        calls, real = [], reductions._regular_entries
+        calls, real = [], prod_gradient._regular_entries
         with monkeypatch.context() as m:
-            m.setattr(reductions, "_regular_entries",
+            m.setattr(prod_gradient, "_regular_entries",
                       lambda *args: calls.append(real(*args)) or calls[-1])
             got = _gradient(x, g, **kwargs)
         assert calls == [True]
@@ -79,7 +79,7 @@ def test_an_entry_zero_infinite_or_nan_takes_the_general_way(monkeypatch, specia
     x[1, 2] = special
     x[2, [0, 4]] = special                       # two in one row
     calls = []
-    real = reductions._regular_entries
+    real = prod_gradient._regular_entries
 
     def spy(xp, ans, x):
         calls.append(real(xp, ans, x))
@@ -87,7 +87,7 @@ def test_an_entry_zero_infinite_or_nan_takes_the_general_way(monkeypatch, specia
 
     g = rng.standard_normal(3)
     with monkeypatch.context() as m:
-        m.setattr(reductions, "_regular_entries", spy)
+        m.setattr(prod_gradient, "_regular_entries", spy)
         got = _gradient(x, g, axis=1)
     assert calls == [False]
     tx = torch.tensor(x, requires_grad=True)

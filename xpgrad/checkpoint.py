@@ -57,7 +57,7 @@ class CheckpointError(ValueError):
 
 
 def _named(model) -> dict:
-    from .optim.optimizer import _named as named
+    from .optim.optimizer_checkpoints import _named as named
 
     return named(model, "model")
 

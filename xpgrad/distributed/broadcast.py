@@ -128,7 +128,7 @@ def optimizer_backend(variables):
 
 
 def _named(variables):
-    from ..optim.optimizer import _named as named
+    from ..optim.optimizer_checkpoints import _named as named
 
     if not isinstance(variables, dict) and not hasattr(variables, "named_variables"):
         variables = _variables(variables)     # Variables (TypeError otherwise), or one

@@ -1,15 +1,16 @@
 """THE primitive table, grouped by kind; each module holds its primitives' forwards and vjp rules.
 
-The namespace modules (activations, bitwise, casting (astype), contraction (einsum), elementwise,
-grids_triangles (meshgrid, tril, triu), indexing (its take, take_along_axis and one_hot in
-gathering), joining (concat, stack, unstack), linalg, rearranging (flip, roll, tile, repeat),
-reductions (with the scans of scans.py: cumulative_sum, cumulative_prod, diff), searching,
-selection (where, clip), sets, shape, sorting, and NumPy's and JAX's extras: elementwise_numpy
-(isclose, nan_to_num), nan_reductions (nansum, average), quantiles (median, quantile)) give
-the ``xpgrad`` namespace its functions; fft (its rules in fft_rules) backs the ``xg.fft``
-extension (``xg.linalg`` re-exports from linalg); indexed_updates backs ``x.at[key].set(v)``
-and the other JAX updates; losses, nn (``linear``), recurrent (the scans) and optim (the
-optimizer updates) hold primitives that ``xg.losses``, ``xg.nn`` and ``xg.optim`` build on.
+The namespace modules (activations, bitwise, casting (astype), contraction (einsum), elementwise
+(its one-argument functions in elementwise_unary), grids_triangles (meshgrid, tril, triu),
+indexing (its take, take_along_axis and one_hot in gathering), joining (concat, stack, unstack),
+linalg, rearranging (flip, roll, tile, repeat), reductions (with the scans of scans.py:
+cumulative_sum, cumulative_prod, diff), searching, selection (where, clip), sets, shape,
+sorting, and NumPy's and JAX's extras: elementwise_numpy (isclose, nan_to_num), nan_reductions
+(nansum, average), quantiles (median, quantile)) give the ``xpgrad`` namespace its functions;
+fft (its rules in fft_rules) backs the ``xg.fft`` extension (``xg.linalg`` re-exports from
+linalg); indexed_updates backs ``x.at[key].set(v)`` and the other JAX updates; losses, nn
+(``linear``), recurrent (the scans) and optim (the optimizer updates) hold primitives that
+``xg.losses``, ``xg.nn`` and ``xg.optim`` build on.
 ``xpgrad.primitive.PRIMITIVES`` lists every primitive by name.
 """
 from .activations import *  # noqa: F401,F403

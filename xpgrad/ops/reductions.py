@@ -1,5 +1,6 @@
 """Statistical reductions: sum, prod, mean, max, min, var, std, logsumexp (+ any, all); the
-scans cumulative_sum, cumulative_prod and diff are ``scans.py``'s, re-exported here.
+scans cumulative_sum, cumulative_prod and diff are ``scans.py``'s, re-exported here, and prod's
+gradient is ``prod_gradient.py``'s.
 
 Each reduction takes ``axis`` (None, an int or a tuple; negative counts from the end; by
 keyword or second positionally, as ``np.sum(x, 0)``) and ``keepdims`` (keyword-only, as every
@@ -27,16 +28,30 @@ from .._args import (ELEMENTWISE_TWINS, flag, is_operand, refuse_extra_positiona
                      refuse_keywords, refuse_tensor_axis)
 from ..primitive import Primitive, apply, apply_general
 from ..tensor import Tensor
-from ._define import (as_tensor, conj_if_complex, count, expand_to, is_complex, kept_shape,
-                      native_dtype, norm_axes)
-from .linalg_helpers import readable
+from ._define import (as_tensor, conj_if_complex, count, expand_to, kept_shape, native_dtype,
+                      norm_axes)
 from .moments import safe_std, safe_variance
-from .scans import _along
+from .prod_gradient import _prod_vjp
 from .scans import cumulative_prod, cumulative_sum, diff  # noqa: F401 (re-exported)
 
 
 #: the parameters a reduction takes positionally (the array API's ``x``; ``axis`` as NumPy's)
 _X_AXIS = ("x", "axis")
+
+
+def _over_axis(name, prim):
+    """``name(x, /, axis=None, *, keepdims=False)``, applying ``prim`` over ``axis``: the
+    reductions that take nothing else (the namespace function of ``_reducer`` and
+    ``_no_grad_reducer``, which name and document it)."""
+    def fn(x, /, axis=None, *extra, keepdims=False, **unexpected):
+        if extra:
+            refuse_extra_positional(name, _X_AXIS, extra, ("keepdims",))
+        if unexpected:
+            refuse_keywords(name, unexpected)
+        x = as_tensor(x)
+        return apply(prim, x, axis=norm_axes(axis, x.ndim),
+                     keepdims=flag(keepdims, "keepdims", name))
+    return fn
 
 
 def _reducer(name, prim, doc, with_dtype=False):
@@ -67,14 +82,7 @@ def _reducer(name, prim, doc, with_dtype=False):
             return apply(prim, x, axis=norm_axes(axis, x.ndim),
                          keepdims=flag(keepdims, "keepdims", name))
     else:
-        def fn(x, /, axis=None, *extra, keepdims=False, **unexpected):
-            if extra:
-                refuse_extra_positional(name, _X_AXIS, extra, ("keepdims",))
-            if unexpected:
-                refuse_keywords(name, unexpected)
-            x = as_tensor(x)
-            return apply(prim, x, axis=norm_axes(axis, x.ndim),
-                         keepdims=flag(keepdims, "keepdims", name))
+        fn = _over_axis(name, prim)
 
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = doc + (f" ``axis`` by keyword or positionally, as NumPy's; ``keepdims``"
@@ -161,78 +169,6 @@ min = _reducer("min", Primitive(
     "minimum gives its slice a NaN gradient, where the output's gradient is not 0). "
     "``xg.min(x, 1)`` is NumPy's: the values alone (``torch.min(x, 1)`` adds their indices, "
     "``xg.argmin(x, 1)``).")
-
-
-def _prod_vjp(xp, g, ans, x, axis, keepdims, dtype=None):
-    if dtype is not None and x.dtype != ans.dtype:
-        x = xp.astype(x, ans.dtype)
-    x = conj_if_complex(xp, x)
-    if _regular_entries(xp, ans, x):
-        # no entry is 0, inf or NaN: the product of the others is the product over x_i, one
-        # division
-        others = xp.reshape(conj_if_complex(xp, ans), kept_shape(x.shape, axis)) / x
-        return expand_to(xp, g, x.shape, axis, keepdims) * others
-    with np.errstate(over="ignore", invalid="ignore"):     # IEEE's inf and NaN are the answer
-        others = _products_of_the_others(xp, x, axis)
-        others = _zero_where_the_others_hold_a_zero(xp, x, others, axis)
-    return expand_to(xp, g, x.shape, axis, keepdims) * others
-
-
-def _products_of_the_others(xp, x, axis):
-    """``out[i]``: the product of every entry but ``x[i]`` over ``axis``, by no division: the
-    exclusive running products from the left times those from the right, as PyTorch's rule
-    at zeros. Exact to second order where entries are zero, a partial product that overflows
-    meets a zero only where the exact product is one (``[1e200, 1e200, 0]``: ``[0, 0, inf]``),
-    and a signed zero keeps its sign in its neighbours' products."""
-    axes = tuple(range(x.ndim)) if axis is None else axis
-    if len(axes) != 1:          # the reduced axes last, as one
-        kept = [d for d in range(x.ndim) if d not in axes]
-        moved = xp.moveaxis(x, axes, tuple(range(len(kept), x.ndim)))
-        lines = xp.reshape(moved, tuple(x.shape[d] for d in kept)
-                           + (math.prod(x.shape[d] for d in axes),))
-        others = xp.reshape(_products_of_the_others(xp, lines, (lines.ndim - 1,)), moved.shape)
-        return xp.moveaxis(others, tuple(range(len(kept), x.ndim)), axes)
-    (d,) = axes
-    head = _along(x.ndim, d, slice(None, -1))
-    before = xp.cumulative_prod(x, axis=d, include_initial=True)[head]
-    after = xp.flip(xp.cumulative_prod(xp.flip(x, axis=d), axis=d, include_initial=True)[head],
-                    axis=d)
-    return before * after
-
-
-def _zero_where_the_others_hold_a_zero(xp, x, others, axis):
-    """``others`` with its NaNs that stand for a zero made that zero: where an entry's others
-    are finite and one is 0, their product is exactly 0 (signed by their signs), but a running
-    product that overflowed can meet that zero (``[1e200, 1e200, 0, 0]``: inf * 0). Where an
-    other is inf or NaN, NaN stays (0 * inf). Eagerly only when ``others`` has a NaN."""
-    nans = xp.isnan(others)
-    if readable(others) and not bool(xp.any(nans)):
-        return others
-    zero, infinite = x == 0, xp.logical_not(xp.isfinite(x))
-    zeros = xp.sum(zero, axis=axis, keepdims=True)
-    infinities = xp.sum(infinite, axis=axis, keepdims=True)
-    holds_zero = xp.logical_or(zeros > 1, xp.logical_and(zeros == 1, xp.logical_not(zero)))
-    all_finite = xp.logical_or(infinities == 0, xp.logical_and(infinities == 1, infinite))
-    exact_zero = xp.logical_and(nans, xp.logical_and(holds_zero, all_finite))
-    zeros = xp.zeros_like(others)
-    if is_complex(xp, x):
-        return xp.where(exact_zero, zeros, others)
-    negative = xp.signbit(x)
-    odd_negatives = xp.sum(negative, axis=axis, keepdims=True) % 2 == 1
-    return xp.where(exact_zero, xp.where(xp.logical_xor(odd_negatives, negative), -zeros, zeros),
-                    others)
-
-
-def _regular_entries(xp, ans, x) -> bool:
-    """Whether no entry of ``x`` is 0, inf or NaN, where a rule may read it (``readable``: not
-    while ``xg.function`` traces, which then takes the general way): asked of the products
-    first, finite and nonzero only without such entries, then (a product under- or
-    overflowed) of ``x``."""
-    if not readable(ans):
-        return False
-    if bool(xp.all(xp.isfinite(ans) & (ans != 0))):
-        return True
-    return bool(xp.all(xp.isfinite(x))) and not bool(xp.any(x == 0))
 
 
 def _prod(xp, x, axis, keepdims, dtype=None):
@@ -412,16 +348,7 @@ var.primitive, std.primitive = _var_prim, _std_prim
 def _no_grad_reducer(name, doc):
     prim = Primitive(name, lambda xp, x, axis, keepdims:
                      getattr(xp, name)(x, axis=axis, keepdims=keepdims))
-
-    def fn(x, /, axis=None, *extra, keepdims=False, **unexpected):
-        if extra:
-            refuse_extra_positional(name, _X_AXIS, extra, ("keepdims",))
-        if unexpected:
-            refuse_keywords(name, unexpected)
-        x = as_tensor(x)
-        return apply(prim, x, axis=norm_axes(axis, x.ndim),
-                     keepdims=flag(keepdims, "keepdims", name))
-
+    fn = _over_axis(name, prim)
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = doc + (f" ``axis`` by keyword or positionally, ``keepdims`` by keyword only."
                         f"\n\n>>> import xpgrad as xg\n>>> xg.{name}(xg.asarray([[1, 0]]), 1)"

@@ -1,6 +1,7 @@
 """The hyperparameters of an optimizer: checked whenever one is set, the learning rate as a
 number or a schedule, Keras' ``get_config`` / ``from_config``, and the constructor call as its
-repr. ``Optimizer`` (``optimizer.py``) is made of this and its updates.
+repr. ``Optimizer`` (``optimizer.py``) is made of this, its checkpoints
+(``optimizer_checkpoints.py``) and its updates.
 
 >>> import xpgrad as xg
 >>> opt = xg.optim.SGD(0.1, momentum=0.9)

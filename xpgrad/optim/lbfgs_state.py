@@ -36,7 +36,7 @@ _FLOATS = ("t", "prev_loss")
 
 def expected_state(opt, variables) -> dict:
     """``{key: (shape, dtype name)}`` of ``state_dict`` for ``variables`` once stepped."""
-    from .optimizer import _named
+    from .optimizer_checkpoints import _named
 
     h = opt.history_size
     out = {"iterations": ((), "int64"), "learning_rate": ((), "float64")}
@@ -55,7 +55,7 @@ def state_copy(opt, variables) -> dict:
     """``LBFGS.state_dict``: ``{key: Tensor}``, copies."""
     from ..creation import asarray
     from ..tensor import _wrap
-    from .optimizer import _named
+    from .optimizer_checkpoints import _named
     from .state import constant_rate
 
     named = _named(variables)
@@ -122,7 +122,7 @@ def _host(value):
 def load(opt, state, variables) -> None:
     """``LBFGS.load_state_dict``: everything checked, then replaced."""
     from ..creation import asarray
-    from .optimizer import _named
+    from .optimizer_checkpoints import _named
     from .state import _count, _rate, constant_rate
 
     if not isinstance(state, Mapping):

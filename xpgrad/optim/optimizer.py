@@ -7,7 +7,8 @@ The first update of a variable replaces its array by a private copy (so arrays s
 code are never written), and so does any later update while something else still holds the
 array -- a tape that saved it for a gradient not yet taken, as TensorFlow copies a variable's
 buffer before an update when a read of it is alive -- so that gradient uses the weights its
-forward pass used.
+forward pass used. The hyperparameters (``hyperparameters.py``) and the checkpoint methods
+(``optimizer_checkpoints.py``) are base classes of their own.
 
 >>> import xpgrad as xg
 >>> w = xg.Variable([1.0, 2.0], name="w")
@@ -33,11 +34,12 @@ from .complex_pairs import as_real_pairs, supports_real_pairs
 from .pairs import check_loss, checked_gradient, listed_variables, unpack_pair
 from .foreign_names import OTHER_NAMES, refuse, refuse_minimize_argument
 from .hyperparameters import Hyperparameters
+from .optimizer_checkpoints import OptimizerCheckpoints, _named  # noqa: F401 (re-exported)
 from .schedules_base import fitting_constant_rate
 from .update_modes import _COPY_ON_WRITE
 
 
-class Optimizer(Hyperparameters):
+class Optimizer(Hyperparameters, OptimizerCheckpoints):
     """Base class; subclasses define ``_slot_names()`` and ``_update(...)``.
 
     ``learning_rate`` is a float or a callable of the step (see ``xg.optim.schedules``);
@@ -302,43 +304,6 @@ class Optimizer(Hyperparameters):
         self.apply_gradients(pairs)
         return loss
 
-    # -- checkpoints --------------------------------------------------------------------------
-    def expected_state(self, variables) -> dict:
-        """``{key: (shape, dtype name)}`` of the state this optimizer keeps for ``variables``
-        once each has been updated (what a checkpoint of it holds)."""
-        from .state import expected_state
-
-        return expected_state(self, _named(variables))
-
-    def state_dict(self, variables) -> dict:
-        """The optimizer state as ``{key: Tensor}``: ``"iterations"``, ``"learning_rate"``
-        (when it is a number, not a schedule) and ``"{variable name}/{slot}"`` for every
-        variable in ``variables`` that has state.
-        ``variables`` is a Module, a dict ``{name: Variable}`` or a list of uniquely named
-        Variables. The tensors are copies, as ``Module.state_dict``'s: later updates do not
-        change them, so a snapshot taken for early stopping stays one (PyTorch's
-        ``optimizer.state_dict()`` shares its tensors with the optimizer)."""
-        from .state import state_copy
-
-        return state_copy(self, _named(variables))
-
-    def load_state_dict(self, state, variables) -> None:
-        """Replace the state by ``state`` (as from ``state_dict``; arrays or Tensors). A
-        variable with no entries in ``state`` starts fresh. Everything is checked first --
-        each expected key present and no other, slot shapes, step counts -- and a mismatch is a
-        ValueError listing the keys, with nothing changed. A saved ``"learning_rate"`` replaces
-        this optimizer's when that is a number too (as PyTorch's and Keras' optimizers restore
-        theirs); a schedule is kept (it follows ``iterations``, which is restored)."""
-        from .state import constant_rate, staged_state
-
-        iterations, rate, staged = staged_state(self, state, variables)
-        if rate is not None and constant_rate(self) is not None:
-            self.learning_rate = rate
-        self.iterations = iterations
-        self._state = {}
-        for var, slots in staged.values():
-            self._state_for(var).update(slots)
-
 
 def loss_and_gradients(loss_fn, variables=None):
     """``(loss, [(gradient, variable), ...])`` of ``loss_fn()`` recorded on a tape: what
@@ -370,30 +335,6 @@ def loss_and_gradients(loss_fn, variables=None):
 # opt.lr = 1e-4 would otherwise make an attribute the updates never read
 for _name, _hint in OTHER_NAMES.items():
     setattr(Optimizer, _name, pointer(_name, _hint))
-
-
-def _named(variables, arg="variables") -> dict:
-    """``{name: Variable}`` from a Module, a dict or a list of uniquely named Variables."""
-    if hasattr(variables, "named_variables"):
-        return variables.named_variables()
-    what = (f"{arg} must be a Module, a dict {{name: Variable}} or a list of Variables, got "
-            f"{type(variables).__name__}")
-    if isinstance(variables, (str, bytes, Tensor)) or not hasattr(variables, "__iter__"):
-        raise TypeError(what)
-    if not isinstance(variables, dict):
-        variables = list(variables)     # a generator is read once
-    for v in (variables.values() if isinstance(variables, dict) else variables):
-        if not isinstance(v, Variable):
-            raise TypeError(f"{what} holding a {type(v).__name__}")
-    if isinstance(variables, dict):
-        return variables
-    out = {}
-    for v in variables:
-        if v.name in out:
-            raise ValueError(f"two variables are named {v.name!r}; pass a dict "
-                             "{name: variable} (or the Module) to name them uniquely")
-        out[v.name] = v
-    return out
 
 
 #: the base class's ``learning_rate`` property (a subclass may replace it)

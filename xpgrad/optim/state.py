@@ -127,7 +127,7 @@ def staged_state(optimizer, state, variables) -> tuple:
     against what ``optimizer`` keeps for ``variables``; a ValueError listing every mismatch
     otherwise (TypeError if ``state`` is not a mapping). A variable with no entries in
     ``state`` is left out (it starts fresh)."""
-    from .optimizer import _named
+    from .optimizer_checkpoints import _named
 
     if not isinstance(state, Mapping):
         raise TypeError(f"state must be a dict {{key: array}} as from state_dict(), got "
