@@ -36,7 +36,8 @@ from ..ops.indexing import take_along_axis
 from ..ops.max_pooling import max_pool
 from ..ops.shape import broadcast_to, reshape, squeeze
 from ..tape import stop_gradient
-from ._data_format import pooled, tf_same_pairs
+from ..tensor import Tensor
+from ._data_format import channels_last, pooled, tf_same_pairs
 from ._windows import batched, int_tuple, out_length, pad, windows
 
 
@@ -94,11 +95,10 @@ def pad_pairs(p, k, s, d, lengths):
     return tuple((pi, pi) for pi in p)
 
 
-def _window_pads(x, k, s, pairs, d, ceil_mode, owner):
-    """``((left, right) padding per axis, the number of windows per axis)`` for ``pairs`` (of
-    ``pad_pairs``); the right padding is the given one or more, enough for ceil_mode's last
-    window."""
-    lengths = x.shape[2:]
+def _window_pads(lengths, k, s, pairs, d, ceil_mode, owner):
+    """``((left, right) padding per axis, the number of windows per axis)`` over spatial
+    ``lengths`` for ``pairs`` (of ``pad_pairs``); the right padding is the given one or more,
+    enough for ceil_mode's last window."""
     n = tuple(out_length(length, ki, si, di, left, right, owner, ceil_mode=ceil_mode)
               for length, ki, si, (left, right), di in zip(lengths, k, s, pairs, d))
     pads = [(left, max(right, si * (ni - 1) + di * (ki - 1) + 1 - length - left))
@@ -108,7 +108,7 @@ def _window_pads(x, k, s, pairs, d, ceil_mode, owner):
 
 def _windows_of(x, k, s, pairs, d, ceil_mode, value, owner):
     """``(x padded with value, the number of windows per axis)`` (``_window_pads``')."""
-    pads, n = _window_pads(x, k, s, pairs, d, ceil_mode, owner)
+    pads, n = _window_pads(x.shape[2:], k, s, pairs, d, ceil_mode, owner)
     return pad(x, pads, "zeros", value), n
 
 
@@ -131,9 +131,8 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     >>> y.tolist(), i.tolist()
     ([[[3.0, 2.0]]], [[[1, 2]]])
     """
-    return pooled(lambda x: _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode,
-                                      return_indices, "max_pool1d", 1),
-                  input, data_format, "max_pool1d", 1)
+    return _max_pooled(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
+                       data_format, "max_pool1d", 1)
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
@@ -158,24 +157,39 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     >>> xg.nn.max_pool2d(x, 2, padding="same").tolist()
     [[[4.0, 5.0]]]
     """
+    return _max_pooled(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
+                       data_format, "max_pool2d", 2)
+
+
+def _max_pooled(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
+                data_format, owner, dims):
+    """``max_pool1d/2d`` in ``data_format``: channels last on a backend with a ``max_pool``
+    kernel (values only) straight into the kernel, otherwise channels first (``pooled``)."""
+    last = channels_last(data_format, owner, dims)
+    if last and isinstance(input, Tensor) and "max_pool" in input.backend.kernels \
+            and not flag(return_indices, "return_indices", owner):
+        return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, False,
+                         owner, dims, last=True)
     return pooled(lambda x: _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode,
-                                      return_indices, "max_pool2d", 2),
-                  input, data_format, "max_pool2d", 2)
+                                      return_indices, owner, dims),
+                  input, data_format, owner, dims)
 
 
 def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, owner,
-              dims):
+              dims, last=False):
+    """Channels first, or with ``last`` (only where the backend has a ``max_pool`` kernel and
+    no indices are asked for) channels last."""
     k, s, p, d = geometry(kernel_size, stride, padding, dilation, owner, dims)
     ceil_mode = flag(ceil_mode, "ceil_mode", owner)
     return_indices = flag(return_indices, "return_indices", owner)
-    x, unbatched = _nonempty(*batched(input, owner, kinds="f", dims=dims), owner)
-    lengths = x.shape[2:]
+    x, unbatched = _nonempty(*batched(input, owner, kinds="f", dims=dims, last=last), owner)
+    lengths = x.shape[1:-1] if last else x.shape[2:]
     pairs = pad_pairs(p, k, s, d, lengths)
     if not return_indices and "max_pool" in x.backend.kernels:
         # the primitive, for that kernel: its generic rule finds the maxima again for the
         # gradient, slower than the composition below (numpy: 2x on max_pool2d(3, 2, 1))
-        pads, n = _window_pads(x, k, s, pairs, d, ceil_mode, owner)
-        y = max_pool(x, kernel=k, stride=s, dilation=d, pads=pads, n_out=n)
+        pads, n = _window_pads(lengths, k, s, pairs, d, ceil_mode, owner)
+        y = max_pool(x, kernel=k, stride=s, dilation=d, pads=pads, n_out=n, last=last)
         return squeeze(y, axis=0) if unbatched else y
     padded, n = _windows_of(x, k, s, pairs, d, ceil_mode, float("-inf"), owner)
     planes = padded.shape[2:]
