@@ -2,7 +2,8 @@
 arrays (values, positions and gradients, float32 and float64, 1-d and 2-d, strides, padding,
 dilation with windows wholly in the padding, ceil mode, ties, NaN and -inf), the numba backend
 against PyTorch through ``xg.nn.max_pool2d``, ``xg.function`` replay against eager, and second
-order (the generic rule under an outer tape) against finite differences."""
+order (the generic rule under an outer tape) against finite differences; all of it also for
+the channels-last kernel (``last``), which ``data_format="channels_last"`` calls directly."""
 import numpy as np
 import pytest
 
@@ -38,27 +39,35 @@ def _data(shape, dtype, rng):
 
 
 def _params(x, kernel, stride, padding, dilation, ceil_mode):
-    pads, n = _window_pads(x, kernel, stride, padding, dilation, ceil_mode, "test")
+    pads, n = _window_pads(x.shape[2:], kernel, stride, tuple((p, p) for p in padding),
+                           dilation, ceil_mode, "test")
     return {"kernel": kernel, "stride": stride, "dilation": dilation,
             "pads": tuple(pads), "n_out": n, "backend": xg.get_backend("numpy")}
 
 
+def _last(a):
+    return np.ascontiguousarray(np.moveaxis(a, 1, -1))
+
+
+@pytest.mark.parametrize("last", [False, True], ids=["channels_first", "channels_last"])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("case", CASES)
-def test_kernel_matches_generic_rule(case, dtype):
+def test_kernel_matches_generic_rule(case, dtype, last):
     rng = np.random.default_rng(0)
     x = _data(case[0], dtype, rng)
     params = _params(x, *case[1:])
+    from xpgrad.ops.max_pooling import argmax_positions
+
+    positions = argmax_positions(np, x, params["kernel"], params["stride"], params["dilation"],
+                                 params["pads"], params["n_out"])
+    if last:
+        x, positions, params = _last(x), _last(positions), {**params, "last": True}
     prim, kernel = PRIMITIVES["max_pool"], _pool.KERNELS["max_pool"]
     want = prim.forward(np, x, **params)
     got, pick = kernel.forward(x, **params)
     np.testing.assert_array_equal(got, want)
     assert got.dtype == want.dtype
-    from xpgrad.ops.max_pooling import argmax_positions
-
-    np.testing.assert_array_equal(pick, argmax_positions(
-        np, x, params["kernel"], params["stride"], params["dilation"], params["pads"],
-        params["n_out"]))
+    np.testing.assert_array_equal(pick, positions)
     g = rng.standard_normal(want.shape).astype(dtype)
     dx, = kernel.vjp(g, pick, x, **params)
     dense = prim.vjp(np, g, want, (True,), (x,), params)[0]
@@ -70,6 +79,8 @@ def _step(backend, x, **kwargs):
     with xg.GradientTape() as tape:
         tape.watch(xt)
         y = xg.nn.max_pool2d(xt, **kwargs)
+        if kwargs.get("data_format") == "channels_last":
+            y = xg.permute_dims(y, (0, 3, 1, 2))
         loss = xg.sum(xg.where(xg.isnan(y), 0.0, y) * xg.arange(y.size, dtype=y.dtype,
                                                                  backend=backend).reshape(
             y.shape))
@@ -80,9 +91,13 @@ def _step(backend, x, **kwargs):
                                                          "padding": 1},
                                     {"kernel_size": (2, 3), "stride": 1, "dilation": 2,
                                      "ceil_mode": True}])
-def test_numba_matches_torch_with_ties_and_nan(kwargs):
+@pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
+def test_numba_matches_torch_with_ties_and_nan(kwargs, data_format):
     x = _data((2, 3, 7, 8), "float64", np.random.default_rng(1))
-    y, dx = _step("numba", x, **kwargs)
+    y, dx = _step("numba", x if data_format == "channels_first" else _last(x),
+                  data_format=data_format, **kwargs)
+    if data_format == "channels_last":
+        dx = np.moveaxis(dx, -1, 1)
     tx = torch.tensor(x, requires_grad=True)
     ty = torch.nn.functional.max_pool2d(tx, **kwargs)
     r = torch.arange(ty.numel(), dtype=ty.dtype).reshape(ty.shape)
@@ -94,11 +109,13 @@ def test_numba_matches_torch_with_ties_and_nan(kwargs):
     np.testing.assert_allclose(dx, ndx, rtol=1e-12, atol=1e-12)
 
 
-def test_function_replay_equals_eager():
+@pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
+def test_function_replay_equals_eager(data_format):
     def step(x):
         with xg.GradientTape() as tape:
             tape.watch(x)
-            loss = xg.sum(xg.nn.max_pool2d(x * x, 3, stride=2, padding=1) ** 2)
+            loss = xg.sum(xg.nn.max_pool2d(x * x, 3, stride=2, padding=1,
+                                           data_format=data_format) ** 2)
         return [loss, tape.gradient(loss, x)]
 
     compiled = xg.function(step)
@@ -109,10 +126,27 @@ def test_function_replay_equals_eager():
             np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-13, atol=1e-13)
 
 
-def test_second_order_on_numba_uses_the_generic_rule():
+@pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
+def test_second_order_on_numba_uses_the_generic_rule(data_format):
     x = xg.asarray(np.random.default_rng(2).standard_normal((1, 2, 5, 4)), backend="numba")
-    xg.testing.check_grads(lambda x: xg.nn.max_pool2d(x, 2, stride=1, padding=1) ** 3, (x,),
+    xg.testing.check_grads(lambda x: xg.nn.max_pool2d(x, 2, stride=1, padding=1,
+                                                      data_format=data_format) ** 3, (x,),
                            order=2)
+
+
+def test_channels_last_runs_the_kernel_without_transposes(monkeypatch):
+    calls = []
+    real = _pool.max_pool_fwd_last
+
+    def spy(x, *args):
+        calls.append(x.shape)
+        return real(x, *args)
+
+    monkeypatch.setattr(_pool, "max_pool_fwd_last", spy)
+    x = xg.asarray(np.ones((2, 6, 4, 3)), backend="numba")
+    assert xg.nn.max_pool2d(x, 2, data_format="channels_last").shape == (2, 3, 2, 3)
+    assert xg.nn.max_pool1d(x[0], 2, data_format="channels_last").shape == (6, 2, 3)
+    assert calls == [(2, 6, 4, 3), (6, 1, 4, 3)]
 
 
 def test_docstring_example():

@@ -181,6 +181,51 @@ def test_scipy_cubature(backend):
     check(_on(backend, f), _data(61, (3,), positive=True), backend, rtol=1e-9, atol=1e-11)
 
 
+def _hessian_case():
+    """SciPy's ``differentiate.hessian`` of ``t0^3 t1 + t2^2 t0`` at three points, a random
+    cotangent for its 3x3 result, and the exact vector-Jacobian product of that result from
+    the function's third derivatives."""
+    sp = _iterative()
+    (a,) = _data(53, (3,), positive=True)
+    cotangent = np.random.default_rng(0).standard_normal((3, 3))
+
+    def hessian(t):
+        return sp.differentiate.hessian(lambda t: t[0] ** 3 * t[1] + t[2] ** 2 * t[0], t).ddf
+
+    c, (t0, t1, _) = cotangent, a
+    exact = np.array([6 * t1 * c[0, 0] + 6 * t0 * (c[0, 1] + c[1, 0]) + 2 * c[2, 2],
+                      6 * t0 * c[0, 0], 2 * (c[0, 2] + c[2, 0])])
+    return sp, a, cotangent, hessian, exact
+
+
+def test_scipy_hessian_gradient_is_the_exact_one():
+    # through SciPy's iterations the vjp is that of its finite-difference formula, which is
+    # exact for this polynomial; central differences of the result agree at a step of 1e-3
+    # (at 1e-6 they do not: next test)
+    _, a, cotangent, hessian, exact = _hessian_case()
+    x = xg.asarray(a)
+    out, pullback = xg.vjp(hessian, x)
+    (grad,) = pullback(xg.asarray(cotangent))
+    np.testing.assert_allclose(grad.numpy(), exact, rtol=1e-9, atol=1e-9)
+    numeric = xg.testing.numerical_vjp(hessian, [x], xg.asarray(cotangent), 1e-3)[0]
+    np.testing.assert_allclose(grad.numpy(), numeric, rtol=1e-7, atol=1e-7)
+
+
+def test_scipy_hessian_is_not_smooth_at_a_small_step():
+    # where an entry of the Hessian is 0, SciPy's relative tolerance is never met and it stops
+    # when its error estimate stops falling: a number of iterations (nfev) that rounding
+    # decides and that changes with x at 1e-6, each leaving a different 1e-11 error. Central
+    # differences with check_grads' step 1e-6 then see jumps of ~1e-5 that are SciPy's, not a
+    # wrong gradient (the previous test)
+    sp, a, cotangent, hessian, exact = _hessian_case()
+    nfev = [sp.differentiate.hessian(lambda t: t[0] ** 3 * t[1] + t[2] ** 2 * t[0],
+                                     a + d).nfev[1, 1] for d in (-1e-6, 0.0, 1e-6)]
+    assert len({int(n) for n in nfev}) > 1
+    numeric = xg.testing.numerical_vjp(hessian, [xg.asarray(a)], xg.asarray(cotangent),
+                                       1e-6)[0]
+    assert not np.allclose(numeric, exact, rtol=1e-5, atol=1e-6)
+
+
 # ------------------------------------------------------------ what does not work, and why
 
 def test_scipy_numpy_code_takes_tensor_dtypes_off_a_tape(backend):

@@ -6,7 +6,9 @@ input plane by PyTorch's CPU rule (``val > max || isnan(val)`` over the position
 input, row-major, from ``max = -inf`` at the first of them: the first of tied maxima, the last
 NaN; a window wholly in the padding gives -inf and no gradient), with no padded copy of the
 input; the backward adds each window's gradient at its saved position. 1-d pooling runs as
-2-d of height 1. The generic rules of ``xpgrad.ops.max_pooling`` and
+2-d of height 1. A channels-last ``max_pool`` (``last``: (N, *spatial, C)) has its own loops,
+the channels innermost (each window position's C entries are adjacent), with no transposed
+copies. The generic rules of ``xpgrad.ops.max_pooling`` and
 ``xpgrad.ops.adaptive_max_pooling`` are the references the tests compare these with.
 
 >>> import numpy as np
@@ -73,6 +75,52 @@ def max_pool_bwd(g, pick, dx):
 
 
 @njit(**LOOP_OPTIONS)
+def max_pool_fwd_last(x, kh, kw, sh, sw, dh, dw, ph, pw, y, pick):
+    """``max_pool_fwd`` for channels last: ``x`` (N, H, W, C), ``y``, ``pick`` (N, HO, WO,
+    C); the window's positions in the same row-major order, each over all channels."""
+    n, h, w, c = x.shape
+    ho, wo = y.shape[1], y.shape[2]
+    ninf = x.dtype.type(-np.inf)
+    for b in range(n):
+        for oh in range(ho):
+            hs = oh * sh - ph
+            for ow in range(wo):
+                ws = ow * sw - pw
+                best, at = y[b, oh, ow], pick[b, oh, ow]
+                for ci in range(c):
+                    best[ci] = ninf
+                    at[ci] = -1
+                for i in range(kh):
+                    ih = hs + i * dh
+                    if ih < 0 or ih >= h:
+                        continue
+                    for j in range(kw):
+                        iw = ws + j * dw
+                        if iw < 0 or iw >= w:
+                            continue
+                        row, here = x[b, ih, iw], ih * w + iw
+                        for ci in range(c):
+                            v = row[ci]
+                            if v > best[ci] or at[ci] < 0 or v != v:
+                                best[ci] = v
+                                at[ci] = here
+
+
+@njit(**LOOP_OPTIONS)
+def max_pool_bwd_last(g, pick, dx):
+    """``max_pool_bwd`` for channels last: ``g``, ``pick`` (N, P, C), ``dx`` (N, H * W, C;
+    zeroed)."""
+    n, p, c = g.shape
+    for b in range(n):
+        for q in range(p):
+            src, at = g[b, q], pick[b, q]
+            for ci in range(c):
+                k = at[ci]
+                if k >= 0:
+                    dx[b, k, ci] += src[ci]
+
+
+@njit(**LOOP_OPTIONS)
 def adaptive_max_pool_fwd(x, h0, h1, w0, w1, y, pick):
     """``y``, ``pick`` (N, C, HO, WO) <- the maximum of each window ``[h0[oh], h1[oh]) x
     [w0[ow], w1[ow])`` (never empty) and its position ``h * W + w`` in ``x``'s plane."""
@@ -101,24 +149,32 @@ def _as_2d(shape, kernel, stride, dilation, pads, n_out):
             ((0, 0),) + pads, (1,) + n_out)
 
 
-def max_pool_forward(x, *, kernel, stride, dilation, pads, n_out, backend):
+def max_pool_forward(x, *, kernel, stride, dilation, pads, n_out, last=False, backend):
     if x.dtype not in FLOATS or x.ndim not in (3, 4):
         return None
-    shape, k, s, d, p, n = _as_2d(x.shape, kernel, stride, dilation, pads, n_out)
-    x4 = np.ascontiguousarray(x).reshape(shape)
-    y = np.empty(shape[:2] + n, x.dtype)
-    pick = np.empty(shape[:2] + n, np.int64)
-    max_pool_fwd(x4, k[0], k[1], s[0], s[1], d[0], d[1], p[0][0], p[1][0], y, pick)
-    out = x.shape[:2] + tuple(n_out)
+    x = np.ascontiguousarray(x)
+    first_shape = (x.shape[0], x.shape[-1]) + x.shape[1:-1] if last else x.shape
+    shape, k, s, d, p, n = _as_2d(first_shape, kernel, stride, dilation, pads, n_out)
+    out = (shape[0],) + n + (shape[1],) if last else shape[:2] + n
+    y, pick = np.empty(out, x.dtype), np.empty(out, np.int64)
+    loops = max_pool_fwd_last if last else max_pool_fwd
+    loops(x.reshape((shape[0],) + shape[2:] + (shape[1],) if last else shape), k[0], k[1], s[0],
+          s[1], d[0], d[1], p[0][0], p[1][0], y, pick)
+    out = (x.shape[0],) + tuple(n_out) + (x.shape[-1],) if last else x.shape[:2] + tuple(n_out)
     return y.reshape(out), pick.reshape(out)
 
 
-def max_pool_vjp(g, pick, x, *, kernel, stride, dilation, pads, n_out, backend):
-    rows = x.shape[:2]
-    p = math.prod(n_out)
-    g = np.ascontiguousarray(np.broadcast_to(g, rows + tuple(n_out)), dtype=x.dtype)
-    dx = np.zeros(rows + (math.prod(x.shape[2:]),), x.dtype)
-    max_pool_bwd(g.reshape(rows + (p,)), pick.reshape(rows + (p,)), dx)
+def max_pool_vjp(g, pick, x, *, kernel, stride, dilation, pads, n_out, last=False, backend):
+    rows = (x.shape[0], x.shape[-1]) if last else x.shape[:2]
+    p, planes = math.prod(n_out), math.prod(x.shape[1:-1] if last else x.shape[2:])
+    g = np.ascontiguousarray(np.broadcast_to(g, pick.shape), dtype=x.dtype)
+    if last:
+        dx = np.zeros((rows[0], planes, rows[1]), x.dtype)
+        max_pool_bwd_last(g.reshape((rows[0], p, rows[1])), pick.reshape((rows[0], p, rows[1])),
+                          dx)
+    else:
+        dx = np.zeros(rows + (planes,), x.dtype)
+        max_pool_bwd(g.reshape(rows + (p,)), pick.reshape(rows + (p,)), dx)
     return (dx.reshape(x.shape),)
 
 

@@ -251,13 +251,14 @@ def _exercise_conv_transpose(backend, dt, name="conv_transpose"):
 
 
 def _exercise_max_pool(backend, dt, name="max_pool"):
-    """The max_pool kernel forward and backward."""
+    """The max_pool kernel forward and backward, channels first and last."""
     kernel = backend.kernels[name]
-    x = np.ones((1, 2, 4, 4), dt)
-    params = dict(kernel=(2, 2), stride=(2, 2), dilation=(1, 1), pads=((0, 0), (0, 0)),
-                  n_out=(2, 2), backend=backend)
-    out, saved = kernel.forward(x, **params)
-    kernel.vjp(out, saved, x, **params)
+    for last in (False, True):
+        x = np.ones((1, 4, 4, 2) if last else (1, 2, 4, 4), dt)
+        params = dict(kernel=(2, 2), stride=(2, 2), dilation=(1, 1), pads=((0, 0), (0, 0)),
+                      n_out=(2, 2), last=last, backend=backend)
+        out, saved = kernel.forward(x, **params)
+        kernel.vjp(out, saved, x, **params)
 
 
 def _exercise_adaptive_max_pool(backend, dt, name="adaptive_max_pool"):

@@ -138,8 +138,9 @@ class BatchedArray:
         return self.shape[0]
 
     def __iter__(self):
-        for i in range(len(self)):
-            yield self[i]
+        if self.ndim == 0:              # at iter(), as Tensor's: np.iterable(batched) is False
+            raise TypeError("iteration over a 0-d array")
+        return (self[i] for i in range(len(self)))
 
     def __repr__(self):
         return (f"BatchedArray(shape={self.shape}, dtype={self.dtype}, "

@@ -98,8 +98,9 @@ class Traced:
         return len(self._real)
 
     def __iter__(self):
-        for i in range(len(self)):
-            yield self[i]
+        if self._real.ndim == 0:        # at iter(), as Tensor's: np.iterable(traced) is False
+            raise TypeError("iteration over a 0-d array")
+        return (self[i] for i in range(len(self)))    # len(self): the trace notes the shape read
 
     def __repr__(self):
         return f"Traced(shape={tuple(self._real.shape)}, dtype={self._real.dtype})"

@@ -36,23 +36,32 @@ from ..ops.indexing import take_along_axis
 from ..ops.max_pooling import max_pool
 from ..ops.shape import broadcast_to, reshape, squeeze
 from ..tape import stop_gradient
-from ._data_format import pooled
+from ..tensor import Tensor
+from ._data_format import channels_last, pooled, tf_same_pairs
 from ._windows import batched, int_tuple, out_length, pad, windows
 
 
 def geometry(kernel_size, stride, padding, dilation, owner, dims):
     """``(kernel_size, stride, padding, dilation)`` as tuples of ``dims`` ints, checked as
     PyTorch's pooling does: stride None (or empty) means kernel_size, padding at most half the
-    kernel size.
+    kernel size. ``padding`` may also be Keras's and TensorFlow's ``"valid"`` or ``"same"``
+    (``"VALID"``, ``"SAME"``), returned in lower case (``pad_pairs`` makes it pairs).
 
     >>> geometry(3, None, 1, 1, "max_pool2d", 2)
     ((3, 3), (3, 3), (1, 1), (1, 1))
+    >>> geometry(3, 2, "SAME", 1, "max_pool2d", 2)[2]
+    'same'
     """
     k = int_tuple(kernel_size, "kernel_size", owner, dims)
     s = k if stride is None or stride == () or stride == [] else \
         int_tuple(stride, "stride", owner, dims)
-    p = int_tuple(padding, "padding", owner, dims, minimum=0)
     d = int_tuple(dilation, "dilation", owner, dims)
+    if isinstance(padding, str):
+        if padding not in ("valid", "same", "VALID", "SAME"):
+            raise ValueError(f"{owner}: padding must be an int, a tuple of ints, 'valid' or "
+                             f"'same', got {padding!r}")
+        return k, s, padding.lower(), d
+    p = int_tuple(padding, "padding", owner, dims, minimum=0)
     if any(pi > ki // 2 for pi, ki in zip(p, k)):
         shown = (lambda t: t[0]) if dims == 1 else (lambda t: t)
         raise ValueError(f"{owner}: padding should be at most half of kernel_size, got "
@@ -70,20 +79,36 @@ def _nonempty(x, unbatched, owner):
     return x, unbatched
 
 
-def _window_pads(x, k, s, p, d, ceil_mode, owner):
-    """``((left, right) padding per axis, the number of windows per axis)``; the right
-    padding is ``p`` or more, enough for ceil_mode's last window."""
-    lengths = x.shape[2:]
-    n = tuple(out_length(length, ki, si, di, pi, pi, owner, ceil_mode=ceil_mode)
-              for length, ki, si, pi, di in zip(lengths, k, s, p, d))
-    pads = [(pi, max(pi, si * (ni - 1) + di * (ki - 1) + 1 - length - pi))
-            for length, ki, si, pi, di, ni in zip(lengths, k, s, p, d, n)]
+def pad_pairs(p, k, s, d, lengths):
+    """``(left, right)`` per axis for ``geometry``'s padding ``p`` over spatial ``lengths``:
+    ``p`` on both sides (PyTorch's), none for ``"valid"``, and for ``"same"`` TensorFlow's:
+    ``ceil(length / stride)`` windows, the padding they need split with the odd one at the end
+    (``tf_same_pairs``).
+
+    >>> pad_pairs("same", (2,), (1,), (1,), (6,)), pad_pairs((1,), (3,), (2,), (1,), (6,))
+    (((0, 1),), ((1, 1),))
+    """
+    if p == "valid":
+        return ((0, 0),) * len(k)
+    if p == "same":
+        return tf_same_pairs(lengths, k, s, d)
+    return tuple((pi, pi) for pi in p)
+
+
+def _window_pads(lengths, k, s, pairs, d, ceil_mode, owner):
+    """``((left, right) padding per axis, the number of windows per axis)`` over spatial
+    ``lengths`` for ``pairs`` (of ``pad_pairs``); the right padding is the given one or more,
+    enough for ceil_mode's last window."""
+    n = tuple(out_length(length, ki, si, di, left, right, owner, ceil_mode=ceil_mode)
+              for length, ki, si, (left, right), di in zip(lengths, k, s, pairs, d))
+    pads = [(left, max(right, si * (ni - 1) + di * (ki - 1) + 1 - length - left))
+            for length, ki, si, (left, right), di, ni in zip(lengths, k, s, pairs, d, n)]
     return pads, n
 
 
-def _windows_of(x, k, s, p, d, ceil_mode, value, owner):
+def _windows_of(x, k, s, pairs, d, ceil_mode, value, owner):
     """``(x padded with value, the number of windows per axis)`` (``_window_pads``')."""
-    pads, n = _window_pads(x, k, s, p, d, ceil_mode, owner)
+    pads, n = _window_pads(x.shape[2:], k, s, pairs, d, ceil_mode, owner)
     return pad(x, pads, "zeros", value), n
 
 
@@ -97,6 +122,8 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     first maximum of each window, as PyTorch's; a window holding NaN gives NaN, its index and
     gradient those of the last NaN, as PyTorch's. ``data_format="channels_last"`` (``"NWC"``):
     ``input`` (N, L, C) or (L, C), outputs likewise (the indices still positions in L).
+    ``padding`` may be Keras's ``"valid"`` (none) or ``"same"``, TensorFlow's:
+    ``ceil(L / stride)`` windows, the -inf padding split with the odd one at the end.
 
     >>> import xpgrad as xg
     >>> y, i = xg.nn.max_pool1d(xg.asarray([[[1.0, 3.0, 2.0]]]), 2, ceil_mode=True,
@@ -104,9 +131,8 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     >>> y.tolist(), i.tolist()
     ([[[3.0, 2.0]]], [[[1, 2]]])
     """
-    return pooled(lambda x: _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode,
-                                      return_indices, "max_pool1d", 1),
-                  input, data_format, "max_pool1d", 1)
+    return _max_pooled(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
+                       data_format, "max_pool1d", 1)
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
@@ -119,35 +145,56 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     (H, W) plane, as PyTorch's. Ties and NaN as ``max_pool1d`` (row-major order within a
     window: the first of tied maxima, the last NaN). ``data_format="channels_last"``
     (``"NHWC"``): ``input`` (N, H, W, C) or (H, W, C), as Keras's ``MaxPooling2D`` and flax's
-    ``nn.max_pool``, outputs likewise (the indices still ``h * W + w``).
+    ``nn.max_pool``, outputs likewise (the indices still ``h * W + w``). ``padding="same"``
+    or ``"valid"``: Keras's and TensorFlow's, as ``max_pool1d``'s (``MaxPooling2D(3, 2,
+    padding="same")``: ``ceil(H / 2)`` by ``ceil(W / 2)`` outputs).
 
     >>> import xpgrad as xg
     >>> x = xg.asarray([[[1.0, 2.0, 0.0], [4.0, 3.0, 5.0]]])        # (C, H, W)
     >>> y, i = xg.nn.max_pool2d(x, 2, stride=1, return_indices=True)
     >>> y.tolist(), i.tolist()
     ([[[4.0, 5.0]]], [[[3, 5]]])
+    >>> xg.nn.max_pool2d(x, 2, padding="same").tolist()
+    [[[4.0, 5.0]]]
     """
+    return _max_pooled(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
+                       data_format, "max_pool2d", 2)
+
+
+def _max_pooled(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
+                data_format, owner, dims):
+    """``max_pool1d/2d`` in ``data_format``: channels last on a backend with a ``max_pool``
+    kernel (values only) straight into the kernel, otherwise channels first (``pooled``)."""
+    last = channels_last(data_format, owner, dims)
+    if last and isinstance(input, Tensor) and "max_pool" in input.backend.kernels \
+            and not flag(return_indices, "return_indices", owner):
+        return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, False,
+                         owner, dims, last=True)
     return pooled(lambda x: _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode,
-                                      return_indices, "max_pool2d", 2),
-                  input, data_format, "max_pool2d", 2)
+                                      return_indices, owner, dims),
+                  input, data_format, owner, dims)
 
 
 def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, owner,
-              dims):
+              dims, last=False):
+    """Channels first, or with ``last`` (only where the backend has a ``max_pool`` kernel and
+    no indices are asked for) channels last."""
     k, s, p, d = geometry(kernel_size, stride, padding, dilation, owner, dims)
     ceil_mode = flag(ceil_mode, "ceil_mode", owner)
     return_indices = flag(return_indices, "return_indices", owner)
-    x, unbatched = _nonempty(*batched(input, owner, kinds="f", dims=dims), owner)
+    x, unbatched = _nonempty(*batched(input, owner, kinds="f", dims=dims, last=last), owner)
+    lengths = x.shape[1:-1] if last else x.shape[2:]
+    pairs = pad_pairs(p, k, s, d, lengths)
     if not return_indices and "max_pool" in x.backend.kernels:
         # the primitive, for that kernel: its generic rule finds the maxima again for the
         # gradient, slower than the composition below (numpy: 2x on max_pool2d(3, 2, 1))
-        pads, n = _window_pads(x, k, s, p, d, ceil_mode, owner)
-        y = max_pool(x, kernel=k, stride=s, dilation=d, pads=pads, n_out=n)
+        pads, n = _window_pads(lengths, k, s, pairs, d, ceil_mode, owner)
+        y = max_pool(x, kernel=k, stride=s, dilation=d, pads=pads, n_out=n, last=last)
         return squeeze(y, axis=0) if unbatched else y
-    lengths = x.shape[2:]
-    padded, n = _windows_of(x, k, s, p, d, ceil_mode, float("-inf"), owner)
+    padded, n = _windows_of(x, k, s, pairs, d, ceil_mode, float("-inf"), owner)
     planes = padded.shape[2:]
-    offsets, first, starts = _layout(k, s, p, d, n, planes)
+    lefts = tuple(left for left, _ in pairs)
+    offsets, first, starts = _layout(k, s, lefts, d, n, planes)
     if first is not None:
         first = asarray(first, backend=x.backend)
     chosen = _first_maximum(windows(stop_gradient(padded), k, s, d, n), offsets, first)
@@ -159,9 +206,9 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
     index = None
     if return_indices:                    # the padded planes' positions as the input's
         if dims == 1:
-            index = flat - p[0]
+            index = flat - lefts[0]
         else:
-            index = (flat // planes[1] - p[0]) * lengths[1] + flat % planes[1] - p[1]
+            index = (flat // planes[1] - lefts[0]) * lengths[1] + flat % planes[1] - lefts[1]
     if unbatched:
         y = squeeze(y, axis=0)
         index = None if index is None else squeeze(index, axis=0)
@@ -170,8 +217,8 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
 
 @functools.lru_cache(maxsize=256)
 def _layout(k, s, p, d, n, planes):
-    """``(offsets, first, starts)`` for windows over padded planes of shape ``planes``
-    (row-major): ``offsets`` (ints, increasing) of each kernel position from its window's
+    """``(offsets, first, starts)`` for windows over planes of shape ``planes`` padded by
+    ``p`` on the left (row-major): ``offsets`` (ints, increasing) of each kernel position from its window's
     start; ``first`` (an int64 array of shape ``n``, or None when every window starts inside
     the input) the offset of each window's first position inside the input, where PyTorch
     starts its search; ``starts`` (int64, shape ``n``) each window's start."""
@@ -212,13 +259,16 @@ def _first_maximum(pieces, offsets, first=None):
 
 
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
-               count_include_pad=True, data_format="channels_first"):
+               count_include_pad=None, data_format="channels_first"):
     """PyTorch's ``F.avg_pool1d``: the mean of each window of ``kernel_size`` entries (windows
     ``stride`` apart, default ``kernel_size``) along L of ``input`` (N, C, L) or (C, L),
     zero-padded by ``padding`` (at most half of ``kernel_size``). The divisor is PyTorch's:
     the window's length clipped to the padded input, or with ``count_include_pad=False`` the
     number of input entries in it; ``ceil_mode`` keeps a last, partial window.
-    ``data_format="channels_last"`` (``"NWC"``): ``input`` (N, L, C) or (L, C).
+    ``data_format="channels_last"`` (``"NWC"``): ``input`` (N, L, C) or (L, C). ``padding``
+    may be Keras's ``"valid"`` (none) or ``"same"``, TensorFlow's: ``ceil(L / stride)``
+    windows, the padding split with the odd one at the end, each window divided by the number
+    of input entries in it (``count_include_pad`` None means that; True for PyTorch's).
 
     >>> import xpgrad as xg
     >>> x = xg.asarray([[[1.0, 2.0, 3.0]]])
@@ -226,6 +276,8 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     [[[0.5, 2.5]]]
     >>> xg.nn.avg_pool1d(x, 2, padding=1, count_include_pad=False).tolist()
     [[[1.0, 2.5]]]
+    >>> xg.nn.avg_pool1d(x, 2, stride=1, padding="same").tolist()
+    [[[1.5, 2.5, 3.0]]]
     """
     return pooled(lambda x: _avg_pool(x, kernel_size, stride, padding, ceil_mode,
                                       count_include_pad, None, "avg_pool1d", 1),
@@ -233,14 +285,16 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
-               count_include_pad=True, divisor_override=None, data_format="channels_first"):
+               count_include_pad=None, divisor_override=None, data_format="channels_first"):
     """PyTorch's ``F.avg_pool2d``: the mean of each window of ``kernel_size`` (an int or a
     pair) over H and W of ``input`` (N, C, H, W) or (C, H, W), zero-padded by ``padding`` (at
     most half the kernel size); ``stride`` defaults to ``kernel_size``. The divisor is
     PyTorch's: the window's area clipped to the padded input, with ``count_include_pad=False``
     the number of input entries in it, or ``divisor_override`` (a non-zero int) for every
     window; ``ceil_mode`` keeps last, partial windows. ``data_format="channels_last"``
-    (``"NHWC"``): ``input`` (N, H, W, C) or (H, W, C), the output likewise.
+    (``"NHWC"``): ``input`` (N, H, W, C) or (H, W, C), the output likewise. ``padding="same"``
+    or ``"valid"``: Keras's and TensorFlow's, as ``avg_pool1d``'s (``AveragePooling2D(2,
+    padding="same")``).
 
     >>> import xpgrad as xg
     >>> x = xg.ones((1, 3, 3))
@@ -258,10 +312,11 @@ def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
               divisor_override, owner, dims):
     k, s, p, d = geometry(kernel_size, stride, padding, 1, owner, dims)
     ceil_mode = flag(ceil_mode, "ceil_mode", owner)
-    count_include_pad = flag(count_include_pad, "count_include_pad", owner)
+    count_include_pad = including_pad(count_include_pad, p, owner)
     divisor_override = check_divisor(divisor_override, owner)
     x, unbatched = _nonempty(*batched(input, owner, kinds="f", dims=dims), owner)
-    padded, n = _windows_of(x, k, s, p, d, ceil_mode, 0.0, owner)
+    pairs = pad_pairs(p, k, s, d, x.shape[2:])
+    padded, n = _windows_of(x, k, s, pairs, d, ceil_mode, 0.0, owner)
     total = None
     for piece in windows(padded, k, s, d, n):
         total = piece if total is None else total + piece
@@ -270,12 +325,24 @@ def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
     else:
         divisor = None
         for axis, length in enumerate(x.shape[2:]):
-            counts = asarray(_divisors(length, k[axis], s[axis], p[axis], n[axis],
+            counts = asarray(_divisors(length, k[axis], s[axis], *pairs[axis], n[axis],
                                        count_include_pad), dtype=x.dtype, backend=x.backend)
             counts = reshape(counts, (n[axis],) + (1,) * (dims - 1 - axis))
             divisor = counts if divisor is None else divisor * counts
         y = total / divisor
     return squeeze(y, axis=0) if unbatched else y
+
+
+def including_pad(count_include_pad, padding, owner):
+    """``count_include_pad`` as a bool: None is PyTorch's True, but False (TensorFlow's
+    divisor, the input entries in the window) with ``geometry``'s padding ``"same"``.
+
+    >>> including_pad(None, (1,), "avg_pool1d"), including_pad(None, "same", "avg_pool1d")
+    (True, False)
+    """
+    if count_include_pad is None:
+        return padding != "same"
+    return flag(count_include_pad, "count_include_pad", owner)
 
 
 def check_divisor(divisor_override, owner):
@@ -293,13 +360,14 @@ def check_divisor(divisor_override, owner):
 
 
 @functools.lru_cache(maxsize=256)
-def _divisors(length, k, s, p, n, count_include_pad):
-    """PyTorch's avg_pool divisor of each window along one axis (``avg_pool2d``'s CPU kernel:
-    the 2-d divisor is the product of the two axes')."""
+def _divisors(length, k, s, left, right, n, count_include_pad):
+    """PyTorch's avg_pool divisor of each window along one axis padded by ``left`` and
+    ``right`` (``avg_pool2d``'s CPU kernel: the 2-d divisor is the product of the two
+    axes')."""
     out = []
     for j in range(n):
-        start = j * s - p
-        end = min(start + k, length + p)
+        start = j * s - left
+        end = min(start + k, length + right)
         if count_include_pad:
             out.append(end - start)
         else:

@@ -3,12 +3,15 @@
 forward pass. Each keeps its geometry as given (an int stays an int, ``stride=None`` becomes
 ``kernel_size``), as PyTorch's attributes and repr do; ``AvgPool1d`` keeps tuples of one, as
 PyTorch's. ``data_format="channels_last"`` (keyword; ``"NWC"`` / ``"NHWC"``) pools (N, *spatial,
-C) inputs, as Keras's ``MaxPooling2D`` / ``AveragePooling2D``.
+C) inputs, as Keras's ``MaxPooling2D`` / ``AveragePooling2D``; ``padding="same"`` / ``"valid"``
+is theirs too (TensorFlow's ``"same"``: ``ceil(length / stride)`` outputs).
 
 >>> import xpgrad as xg
 >>> xg.nn.MaxPool2d(2)(xg.ones((2, 3, 8, 6))).shape
 (2, 3, 4, 3)
 >>> xg.nn.MaxPool2d(2, data_format="channels_last")(xg.ones((2, 8, 6, 3))).shape
+(2, 4, 3, 3)
+>>> xg.nn.MaxPool2d(3, 2, padding="same", data_format="channels_last")(xg.ones((2, 7, 6, 3))).shape
 (2, 4, 3, 3)
 """
 from __future__ import annotations
@@ -16,7 +19,8 @@ from __future__ import annotations
 from .._args import flag
 from ._data_format import canonical
 from .module import Module
-from .pooling import avg_pool1d, avg_pool2d, check_divisor, geometry, max_pool1d, max_pool2d
+from .pooling import (avg_pool1d, avg_pool2d, check_divisor, geometry, including_pad, max_pool1d,
+                      max_pool2d)
 
 
 def shown_format(data_format) -> str:
@@ -29,7 +33,10 @@ def shown_format(data_format) -> str:
 
 
 def _kept(value):
-    """``value`` as PyTorch's layer keeps it: an int, or a tuple of ints (NumPy ints as ints)."""
+    """``value`` as PyTorch's layer keeps it: an int, or a tuple of ints (NumPy ints as ints);
+    a padding of ``"same"`` or ``"valid"`` in lower case."""
+    if isinstance(value, str):
+        return value.lower()
     return tuple(int(v) for v in value) if isinstance(value, (tuple, list)) else int(value)
 
 
@@ -61,14 +68,15 @@ class _MaxPoolNd(Module):
 
     def _extra_repr(self):
         return f", kernel_size={self.kernel_size}, stride={self.stride}, " \
-               f"padding={self.padding}, dilation={self.dilation}, ceil_mode={self.ceil_mode}" \
+               f"padding={self.padding!r}, dilation={self.dilation}, " \
+               f"ceil_mode={self.ceil_mode}" \
                f"{shown_format(self.data_format)}"
 
 
 class MaxPool1d(_MaxPoolNd):
     """``MaxPool1d(kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
-    ceil_mode=False)``, PyTorch's (``stride`` None: ``kernel_size``); see
-    ``xg.nn.max_pool1d``. With ``return_indices`` it returns ``(values, indices)``.
+    ceil_mode=False)``, PyTorch's (``stride`` None: ``kernel_size``; ``padding`` also
+    ``"same"`` / ``"valid"``, Keras's); see ``xg.nn.max_pool1d``. With ``return_indices`` it returns ``(values, indices)``.
 
     >>> import xpgrad as xg
     >>> xg.nn.MaxPool1d(3, stride=1, padding=1)(xg.asarray([[1.0, 5.0, 2.0]])).tolist()
@@ -104,20 +112,21 @@ class _AvgPoolNd(Module):
             kernel_size, stride, padding, 1, who, self.dims)
         if self.dims == 1:                   # PyTorch's AvgPool1d keeps tuples of one
             self.kernel_size, self.stride, self.padding = (
-                v if isinstance(v, tuple) else (v,)
+                v if isinstance(v, (tuple, str)) else (v,)
                 for v in (self.kernel_size, self.stride, self.padding))
         self.ceil_mode = flag(ceil_mode, "ceil_mode", who)
-        self.count_include_pad = flag(count_include_pad, "count_include_pad", who)
+        self.count_include_pad = including_pad(count_include_pad, self.padding, who)
 
     def _extra_repr(self):
         return f", kernel_size={self.kernel_size}, stride={self.stride}, " \
-               f"padding={self.padding}{shown_format(self.data_format)}"
+               f"padding={self.padding!r}{shown_format(self.data_format)}"
 
 
 class AvgPool1d(_AvgPoolNd):
     """``AvgPool1d(kernel_size, stride=None, padding=0, ceil_mode=False,
-    count_include_pad=True)``, PyTorch's (``stride`` None: ``kernel_size``); see
-    ``xg.nn.avg_pool1d``.
+    count_include_pad=None)``, PyTorch's (``stride`` None: ``kernel_size``; ``padding`` also
+    ``"same"`` / ``"valid"``, Keras's, and ``count_include_pad`` None True but with ``"same"``
+    False, as TensorFlow); see ``xg.nn.avg_pool1d``.
 
     >>> import xpgrad as xg
     >>> xg.nn.AvgPool1d(2)(xg.asarray([[1.0, 3.0, 5.0, 7.0]])).tolist()
@@ -127,7 +136,7 @@ class AvgPool1d(_AvgPoolNd):
     dims = 1
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
-                 count_include_pad=True, *, data_format="channels_first", name=None):
+                 count_include_pad=None, *, data_format="channels_first", name=None):
         super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad, name,
                          data_format)
 
@@ -138,8 +147,9 @@ class AvgPool1d(_AvgPoolNd):
 
 class AvgPool2d(_AvgPoolNd):
     """``AvgPool2d(kernel_size, stride=None, padding=0, ceil_mode=False,
-    count_include_pad=True, divisor_override=None)``, PyTorch's (ints or pairs; ``stride``
-    None: ``kernel_size``); see ``xg.nn.avg_pool2d``.
+    count_include_pad=None, divisor_override=None)``, PyTorch's (ints or pairs; ``stride``
+    None: ``kernel_size``; ``padding`` and ``count_include_pad`` as ``AvgPool1d``'s); see
+    ``xg.nn.avg_pool2d``.
 
     >>> import xpgrad as xg
     >>> xg.nn.AvgPool2d(2)(xg.ones((1, 4, 4))).tolist()
@@ -149,7 +159,7 @@ class AvgPool2d(_AvgPoolNd):
     dims = 2
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False,
-                 count_include_pad=True, divisor_override=None, *, data_format="channels_first",
+                 count_include_pad=None, divisor_override=None, *, data_format="channels_first",
                  name=None):
         super().__init__(kernel_size, stride, padding, ceil_mode, count_include_pad, name,
                          data_format)

@@ -7,7 +7,9 @@ The generic rule is ``nn/pooling.py``'s math written against ``xp``: per window,
 of its maximum by PyTorch's CPU rule (``val > max || isnan(val)`` over the positions inside
 the input, row-major, from ``max = -inf`` at the first of them: the first of tied maxima, the
 last NaN), found off the tape; the output is the input gathered there and the gradient goes
-to that one position per window (overlapping windows that pick the same one add up).
+to that one position per window (overlapping windows that pick the same one add up). With
+``last`` the input and output are channels last, (N, *spatial, C): the generic rule transposes
+around the channels-first one; the Numba kernel reads that layout as it is.
 
 >>> import xpgrad as xg
 >>> x = xg.asarray([[[1.0, 3.0, 2.0, 5.0, 4.0]]])
@@ -58,7 +60,21 @@ def _raw(x):
     return (x._data, x._backend.xp) if isinstance(x, Tensor) else (x, None)
 
 
-def _forward(xp, x, *, kernel, stride, dilation, pads, n_out, backend):
+def _to_first(xp, a, last):
+    """``a`` (N, *spatial, C) as (N, C, *spatial) where ``last``, else ``a``."""
+    return xp.permute_dims(a, (0, a.ndim - 1) + tuple(range(1, a.ndim - 1))) if last else a
+
+
+def _to_last(xp, a, last):
+    """``_to_first``'s inverse."""
+    return xp.permute_dims(a, (0,) + tuple(range(2, a.ndim)) + (1,)) if last else a
+
+
+def _forward(xp, x, *, kernel, stride, dilation, pads, n_out, last=False, backend):
+    if last:
+        return _to_last(xp, _forward(xp, _to_first(xp, x, True), kernel=kernel, stride=stride,
+                                     dilation=dilation, pads=pads, n_out=n_out,
+                                     backend=backend), True)
     pick = argmax_positions(xp, x, kernel, stride, dilation, pads, n_out)
     rows = tuple(x.shape[:2])
     flat = xp.reshape(pick, rows + (math.prod(n_out),))
@@ -67,15 +83,16 @@ def _forward(xp, x, *, kernel, stride, dilation, pads, n_out, backend):
     return xp.reshape(xp.where(flat < 0, -math.inf, y), rows + tuple(n_out))
 
 
-def _vjp(xp, g, ans, x, *, kernel, stride, dilation, pads, n_out, backend):
+def _vjp(xp, g, ans, x, *, kernel, stride, dilation, pads, n_out, last=False, backend):
     from .gathering import _along_scatter, _along_scatter_forward
 
     raw, raw_xp = _raw(x)
     raw_xp = raw_xp or xp
-    rows = tuple(x.shape[:2])
+    raw, g = _to_first(raw_xp, raw, last), _to_first(xp, g, last)
+    rows = tuple(raw.shape[:2])
     pick = argmax_positions(raw_xp, raw, kernel, stride, dilation, pads, n_out)
     pick = raw_xp.reshape(pick, rows + (math.prod(n_out),))
-    shape = rows + (math.prod(x.shape[2:]),)
+    shape = rows + (math.prod(raw.shape[2:]),)
     g = xp.reshape(g, rows + (math.prod(n_out),))
     if any(d > 1 for d in dilation):            # then a window may lie wholly in the padding
         keep = raw_xp.astype(pick >= 0, raw.dtype)
@@ -85,26 +102,28 @@ def _vjp(xp, g, ans, x, *, kernel, stride, dilation, pads, n_out, backend):
         dx = apply(_along_scatter, g, indices=pick, axis=2, shape=shape, backend=backend)
     else:
         dx = _along_scatter_forward(xp, g, pick, 2, shape, backend)
-    return xp.reshape(dx, tuple(x.shape))
+    return _to_last(xp, xp.reshape(dx, tuple(raw.shape)), last)
 
 
 _max_pool = Primitive("max_pool", _forward, _vjp, saves=(0,))
 
 
-def max_pool(x, *, kernel, stride, dilation, pads, n_out):
+def max_pool(x, *, kernel, stride, dilation, pads, n_out, last=False):
     """Max pooling of ``x`` (N, C, *spatial; real floats) with checked geometry: ``kernel``,
     ``stride``, ``dilation``, ``n_out`` (windows per axis) tuples, ``pads`` ``(left, right)``
     per axis (implicit -inf; the right one enough for ceil mode's last window);
-    (N, C, *n_out).
+    (N, C, *n_out). ``last``: ``x`` (N, *spatial, C), the output (N, *n_out, C).
 
     >>> import xpgrad as xg
     >>> max_pool(xg.arange(16.0).reshape((1, 1, 4, 4)), kernel=(2, 2), stride=(2, 2),
     ...          dilation=(1, 1), pads=((0, 0), (0, 0)), n_out=(2, 2)).tolist()
     [[[[5.0, 7.0], [13.0, 15.0]]]]
     """
-    return apply(_max_pool, x, kernel=tuple(kernel), stride=tuple(stride),
-                 dilation=tuple(dilation), pads=tuple(tuple(p) for p in pads),
-                 n_out=tuple(n_out), backend=x._backend)
+    params = dict(kernel=tuple(kernel), stride=tuple(stride), dilation=tuple(dilation),
+                  pads=tuple(tuple(p) for p in pads), n_out=tuple(n_out), backend=x._backend)
+    if last:        # only then: the kernels' caches and traces key on the params given
+        params["last"] = True
+    return apply(_max_pool, x, **params)
 
 
 __all__ = ["max_pool", "argmax_positions"]

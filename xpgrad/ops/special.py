@@ -199,16 +199,54 @@ def whole(name, what, value, low):
 
 
 def polygamma(n, x, /):
-    """``psi^(n)(x)``, the ``n``-th derivative of digamma (``n`` a Python int >= 0; ``n = 0``
-    is digamma itself), as ``torch.polygamma(n, x)``; +-inf at the poles 0, -1, ...
+    """``psi^(n)(x)``, the ``n``-th derivative of digamma (``n = 0`` is digamma itself), as
+    ``torch.polygamma(n, x)``; +-inf at the poles 0, -1, ... ``n`` is an int >= 0 or, as in
+    ``scipy.special.polygamma``, an integer array or Tensor (0-d too) broadcast against ``x``
+    (not differentiable; NaN where an order is negative, as SciPy's). The gradient for ``x`` is
+    ``polygamma(n + 1, x)``.
 
     >>> import xpgrad as xg
     >>> round(xg.special.polygamma(1, xg.asarray(1.0, dtype=xg.float64)).item(), 12)  # pi**2/6
     1.644934066848
+    >>> x = xg.asarray([2.0, 2.0], dtype=xg.float64)
+    >>> [round(v, 12) for v in xg.special.polygamma(xg.asarray([0, 1]), x).tolist()]
+    [0.422784335098, 0.644934066848]
     """
-    n = whole("polygamma", "n", n, 0)
     x = _real("polygamma", x)
+    if isinstance(n, (list, tuple, np.ndarray, Tensor)):
+        return _polygamma_of_orders(n, x)
+    n = whole("polygamma", "n", n, 0)
     return digamma(x) if n == 0 else apply(_polygamma, x, n=n)
+
+
+def _polygamma_of_orders(n, x):
+    """``polygamma`` with an array of orders ``n``: one primitive call per distinct order,
+    each picked out where ``n`` holds it."""
+    from ..creation import asarray
+    from .selection import where
+    from .shape import broadcast_shapes, broadcast_to
+
+    try:
+        orders = np.asarray(n.numpy() if isinstance(n, Tensor) else n)
+    except (TypeError, ValueError):
+        raise TypeError(f"xg.special.polygamma: n must be an int or an array of ints, got "
+                        f"{type(n).__name__}") from None
+    if orders.dtype.kind not in "iu":
+        raise TypeError(f"xg.special.polygamma: n must hold integers, got {orders.dtype} "
+                        "values")
+    try:
+        shape = broadcast_shapes(orders.shape, x.shape)
+    except ValueError:
+        raise ValueError(f"xg.special.polygamma: n's shape {orders.shape} does not broadcast "
+                         f"against x's {x.shape}") from None
+    n_here = asarray(orders, backend=x.backend)
+    out = None
+    for order in np.unique(np.maximum(orders, 0)).tolist() or [0]:      # [0]: for an empty n
+        value = polygamma(order, x)
+        out = value if out is None else where(n_here == order, value, out)
+    if orders.size and orders.min() < 0:
+        out = where(n_here < 0, math.nan, out)
+    return broadcast_to(out, shape)
 
 
 # -- x log(y), x log1p(y), logit, expit ----------------------------------------------------------
