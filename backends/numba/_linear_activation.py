@@ -4,11 +4,11 @@ The product is MKL's (or NumPy's); around it, one pass each way. Forward, the bi
 activation go over the product's rows in place (tanh: NumPy's SIMD tanh after the bias, as the
 tanh kernel does). Backward, one pass over the rows makes ``gz``, the activation's gradient
 times ``g``, and adds it into the bias gradient (a column sum, rows in order as NumPy's
-``sum(0)`` adds them). From ``PAR_MIN`` entries on the threaded activation loops and NumPy's
-column sum do the same in two passes. The loops write ``gz`` into ``g``, which the tape hands
-over when nothing else holds it; otherwise they run on a copy of ``g`` (one loop per
-activation: an out-of-place twin would need its own copy of the loop to vectorize, see
-``_act_kernels``).
+``sum(0)`` adds them). From ``PAR_MIN`` entries on the threaded activation loops and
+``axis_sums.sum_rows`` (products with ones) do the same in two passes. The loops write ``gz``
+into ``g``, which the tape hands over when nothing else holds it; otherwise they run on a copy
+of ``g`` (one loop per activation: an out-of-place twin would need its own copy of the loop to
+vectorize, see ``_act_kernels``).
 
 >>> import numpy as np
 >>> k = KERNELS["linear_relu"]
@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from xpgrad.backends.axis_sums import sum_rows
 from xpgrad.backends.numpy import linear_activation as numpy_kernels
 
 from . import _act_kernels as act
@@ -124,7 +125,7 @@ def _gradient(fused_in_place, bwd_par, bwd_in_place_par, in_place):
             else:
                 gz = np.empty_like(g)
                 _config.run_parallel(bwd_par, gf, yf, gz.reshape(-1), _config.BLOCK)
-            return gz, gz.sum(0)
+            return gz, sum_rows(gz)
         gz = g if in_place else g.copy()
         db = np.empty(g.shape[1], g.dtype)
         fused_in_place(gz, y, db)
