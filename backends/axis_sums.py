@@ -34,11 +34,11 @@ from functools import lru_cache
 import numpy as np
 
 #: the most rows one product adds in order; each product's partial sums are summed in turn
-DEPTH = 128
+DEPTH = 32
 #: the longest contiguous run one product sums; longer ones are split in two (see ``_split``)
 TRAILING_MAX = 1024
 
-_ndarray = np.ndarray
+_ndarray, _dot = np.ndarray, np.dot
 
 
 def _ones(dtype):
@@ -63,28 +63,30 @@ def sum_rows(a):
     if ones is None or not a.size or (a.strides[1] != a.itemsize and a.shape[1] > 1):
         return a.sum(0)
     m, c = a.shape
+    if m <= DEPTH:
+        return _dot(ones[:m], a)
+    if not a.flags.c_contiguous:            # a column slice: its rows into one block
+        a = np.ascontiguousarray(a)
     while m > DEPTH:
-        if not a.flags.c_contiguous:        # a column slice: its rows into one block
-            a = np.ascontiguousarray(a)
         per, left = divmod(m, DEPTH)
         # row i of the partial sums adds rows i, i + per, ..., i + (DEPTH - 1) per
-        part = ones[:DEPTH] @ a[:m - left].reshape(DEPTH, per * c)
+        part = _dot(ones[:DEPTH], a[:m - left].reshape(DEPTH, per * c))
         if left:
-            part[:c] += ones[:left] @ a[m - left:]
+            part[:c] += _dot(ones[:left], a[m - left:])
         a, m = part.reshape(per, c), per
-    return ones[:m] @ a
+    return _dot(ones[:m], a)
 
 
 def _sum_trailing(a, n):
     """``a`` (C-ordered) summed over its last ``n`` elements, as a 1-D array."""
     ones = _ONES[a.dtype]
     if n <= TRAILING_MAX:
-        return a.reshape(-1, n) @ ones[:n]
+        return _dot(a.reshape(-1, n), ones[:n])
     inner = _split(n)
     if inner is None:
         return a.reshape(-1, n).sum(1)
     outer = n // inner
-    return (a.reshape(-1, inner) @ ones[:inner]).reshape(-1, outer) @ ones[:outer]
+    return _dot(_dot(a.reshape(-1, inner), ones[:inner]).reshape(-1, outer), ones[:outer])
 
 
 @lru_cache(maxsize=256)
@@ -97,11 +99,10 @@ def _split(n):
     return None
 
 
-@lru_cache(maxsize=512)
 def _plan(shape, axes):
-    """``(lead, keep, trail)``: the sizes of the summed leading block, the kept block and the
-    summed trailing block of ``shape`` with its ones dropped; None where the summed axes are not
-    so placed."""
+    """``(lead, keep, trail, kept shape)``: the sizes of the summed leading block, the kept
+    block and the summed trailing block of ``shape`` with its ones dropped, and the shape
+    ``sum`` leaves; None where the summed axes are not so placed."""
     runs = []
     for i, n in enumerate(shape):
         if n != 1:
@@ -112,34 +113,71 @@ def _plan(shape, axes):
                 runs.append([summed, n])
     flags = tuple(summed for summed, _ in runs)
     sizes = [n for _, n in runs]
+    kept = tuple(n for i, n in enumerate(shape) if i not in axes)
     if flags == (True, False):
-        return sizes[0], sizes[1], 1
-    if flags == (False, True):
-        return 1, sizes[0], sizes[1]
-    if flags == (True,):
-        return 1, 1, sizes[0]
+        return sizes[0], sizes[1], 1, kept
+    if flags in ((False, True), (True,)):
+        return 1, (sizes[0] if len(sizes) == 2 else 1), sizes[-1], kept
     if flags == (True, False, True):
-        return tuple(sizes)
+        return (*sizes, kept)
     return None
+
+
+_PLANS: dict = {}
+_NO_PLAN = object()
 
 
 def sum_axes(a, axes):
     """``a.sum(axes)`` (``axes`` a tuple of non-negative axes), by products with ones where the
-    summed axes of a C-ordered float32/float64 array are a leading and/or a trailing block.
+    summed axes of a float32/float64 array laid out in memory in some order of its axes (C-
+    ordered, or a transpose of that) are a leading and/or a trailing block in that order; a
+    summed axis a broadcast view repeats (stride 0) is a multiplication by its length.
 
     >>> import numpy as np
     >>> g = np.ones((4, 3, 5, 5), np.float32)
-    >>> sum_axes(g, (0, 2, 3)).tolist()
-    [100.0, 100.0, 100.0]
+    >>> sum_axes(g, (0, 2, 3)).tolist(), sum_axes(g.transpose(0, 2, 3, 1), (0, 1, 2)).tolist()
+    ([100.0, 100.0, 100.0], [100.0, 100.0, 100.0])
     """
-    if a.__class__ is not _ndarray or a.dtype not in _ONES or not a.flags.c_contiguous \
-            or not a.size:
+    ones = _ONES.get(a.dtype) if a.__class__ is _ndarray else None
+    if ones is None or not a.size:
         return a.sum(axes)
-    plan = _plan(a.shape, axes)
+    if not a.flags.c_contiguous:
+        return _sum_permuted(a, axes)
+    key = (a.shape, axes)
+    plan = _PLANS.get(key, _NO_PLAN)
+    if plan is _NO_PLAN:
+        if len(_PLANS) > 1024:
+            _PLANS.clear()
+        plan = _PLANS[key] = _plan(a.shape, axes)
     if plan is None:
         return a.sum(axes)
-    lead, keep, trail = plan
-    out = a if trail == 1 else _sum_trailing(a, trail)
-    if lead != 1:
-        out = sum_rows(out.reshape(lead, keep))
-    return out.reshape([n for i, n in enumerate(a.shape) if i not in axes])
+    lead, keep, trail, kept = plan
+    if trail != 1:
+        a = _sum_trailing(a, trail)
+    if lead == 1:
+        return a.reshape(kept)
+    if lead <= DEPTH:
+        return _dot(ones[:lead], a.reshape(lead, keep)).reshape(kept)
+    return sum_rows(a.reshape(lead, keep)).reshape(kept)
+
+
+def _sum_permuted(a, axes):
+    """``sum_axes`` of an array that is not C-ordered: a summed axis of stride 0 (a broadcast
+    view) is one slice times its length; an array whose axes, reordered, are C-ordered (a
+    transposed view) is summed in memory order, the result's axes put back in ``a``'s order;
+    any other layout is ``a.sum(axes)``."""
+    shape, strides = a.shape, a.strides
+    repeated = [i for i in axes if strides[i] == 0 and shape[i] > 1]
+    if repeated:
+        count = 1
+        for i in repeated:
+            count *= shape[i]
+        one = a[tuple(slice(0, 1) if i in repeated else slice(None) for i in range(a.ndim))]
+        return sum_axes(one, axes) * count
+    order = sorted(range(a.ndim), key=lambda i: -strides[i])
+    b = a.transpose(order)
+    if not b.flags.c_contiguous:
+        return a.sum(axes)
+    out = sum_axes(b, tuple(j for j, i in enumerate(order) if i in axes))
+    kept = [i for i in order if i not in axes]
+    return out.transpose(sorted(range(len(kept)), key=kept.__getitem__))
