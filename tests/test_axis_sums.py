@@ -153,3 +153,22 @@ def test_dense_bias_gradient_float32_accuracy(activation):
 def test_operands_that_do_not_broadcast_are_refused_naming_the_shapes():
     with pytest.raises(ValueError, match=r"\(3, 4\), \(5,\)"):
         xg.asarray(np.ones((3, 4))) + xg.asarray(np.ones(5))
+
+
+def test_a_traced_step_replays_the_eager_unbroadcasting_sum():
+    import xpgrad.backends.axis_sums as axis_sums
+
+    rng = np.random.default_rng(7)
+    b = xg.Variable(rng.normal(size=(1, 6)).astype(np.float32))
+
+    def step(x):
+        with xg.GradientTape() as tape:
+            loss = xg.sum(xg.tanh(x + b))
+        return tape.gradient(loss, b)
+
+    compiled = xg.function(step)
+    for _ in range(3):
+        x = xg.asarray(rng.normal(size=(300, 6)).astype(np.float32))
+        np.testing.assert_array_equal(compiled(x).numpy(), step(x).numpy())
+    names = compiled.programs()[0]._namespace.values()
+    assert any(v is axis_sums.sum_axes for v in names)
