@@ -1,6 +1,6 @@
 """Unbroadcasting sums: NumPy's ``sum`` against ``backends/axis_sums.py`` (products with ones)
 and PyTorch's ``sum``, for the shapes a broadcast operand's gradient is summed from, with each
-one's float32 error.
+one's error (in the dtype asked for).
 
     python benchmarks/axis_sums.py [--repeats 200] [--rounds 3] [--dtype float32]
 
@@ -13,10 +13,11 @@ interleaved rounds, each the median of ``--repeats`` calls, one thread. Error: t
 """
 from __future__ import annotations
 
+import argparse
 import statistics
 import time
 
-from interleaved import arguments, one_thread
+from interleaved import one_thread
 
 if __name__ == "__main__":      # not on import: a test process has its own thread settings
     one_thread()
@@ -54,13 +55,25 @@ def timed(fn, repeats):
     return statistics.median(times) * 1e6
 
 
+def arguments(argv=None):
+    """``--repeats``, ``--rounds`` and ``--dtype``."""
+    from xpgrad import cli_types
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--repeats", type=cli_types.positive(int), default=200)
+    p.add_argument("--rounds", type=cli_types.positive(int), default=3,
+                   help="interleaved rounds (best is shown)")
+    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    return p.parse_args(argv)
+
+
 def main(argv=None):
-    args = arguments(__doc__, argv, repeats=200)
+    args = arguments(argv)
     import torch
     torch.set_num_threads(1)
     rng = np.random.default_rng(0)
     print(f"{'shape':>18} {'axes':>10} | {'np.sum':>8} {'axis_sums':>9} {'torch':>8} us | "
-          f"float32 error: np.sum, axis_sums, torch")
+          f"{args.dtype} error: np.sum, axis_sums, torch")
     for shape, axes in CASES:
         g = operand(shape, args.dtype, rng)
         t = torch.from_numpy(g)
