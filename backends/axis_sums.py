@@ -8,9 +8,9 @@ in float32 without pairwise summation: a channels-last gradient (128, 26, 26, 32
 magnitudes). A product with a vector of ones is a BLAS ``gemv`` at memory speed: 0.14 ms and
 0.57 ms (one thread, an AVX-512 Xeon, NumPy 2.4's OpenBLAS). One ``gemv`` over all the rows still
 adds them in order, so its error grows with their number (8e-6 at 1,000,000 rows, PyTorch's
-cascade sum 2e-7); ``sum_rows`` therefore adds at most ``DEPTH`` rows per product and sums the
-partial sums the same way in turn (error 5e-8 there, about PyTorch's or below everywhere
-measured: benchmarks/axis_sums.py).
+cascade sum 1.5e-7); ``sum_rows`` therefore adds at most ``DEPTH`` rows per product and sums
+the partial sums the same way in turn (error 4e-8 there, and at or below PyTorch's everywhere
+measured from 64 rows on: benchmarks/axis_sums.py).
 
 ``sum_axes(a, axes)`` is ``a.sum(axes)`` for a C-ordered float32/float64 array whose summed axes
 form a leading block, a trailing block, or both (ones ignored): the leading block by
@@ -18,7 +18,7 @@ form a leading block, a trailing block, or both (ones ignored): the leading bloc
 contiguous rows runs at a third of that speed), split into two products of at most
 ``TRAILING_MAX`` terms each past that length. Any other array, dtype or pattern of axes is
 NumPy's ``sum``. Results equal NumPy's to rounding; floating-point warnings (an overflow) come
-from ``matmul`` instead of ``reduce``.
+from ``dot`` instead of ``reduce``.
 
 >>> import numpy as np
 >>> g = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
