@@ -17,6 +17,7 @@ CASES = [
     ("blas_products.py", ["--repeats", "x"], "argument --repeats: expected an integer, got 'x'"),
     ("gemm_floor.py", ["--batches", "32", "0"], "argument --batches: must be an integer > 0, got 0"),
     ("mlp_step.py", ["--batch", "-5"], "argument --batch: must be an integer > 0, got -5"),
+    ("axis_sums.py", ["--rounds", "0"], "argument --rounds: must be an integer > 0, got 0"),
     ("mlp_step.py", ["--backend", "nosuch"], "argument --backend: unknown backend 'nosuch'"),
     ("ode_fit.py", ["--backend", "nosuch"], "argument --backend: unknown backend 'nosuch'"),
     ("mlp_step.py", ["--threads", "0"], "argument --threads: must be an integer >= 1, got 0"),

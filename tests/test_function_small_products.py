@@ -28,7 +28,11 @@ def _run(backend):
         x = xg.asarray(rng.normal(size=(5, 7)), backend=backend)
         y = xg.asarray(rng.integers(0, 4, 5), backend=backend)
         for got, want in zip(compiled(x, y), eager(x, y)):
-            np.testing.assert_array_equal(got.numpy(), want.numpy())
+            if backend == "numba":    # a fused run's float64 column sum adds rows in order,
+                # the eager bias gradient by BLAS products (backends/axis_sums.py): to rounding
+                np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-14, atol=1e-15)
+            else:
+                np.testing.assert_array_equal(got.numpy(), want.numpy())
     return compiled.programs()[0]
 
 

@@ -8,8 +8,8 @@ residuals (the raw inputs the rule reads, Python scalars and small arrays; None 
 array it does not read), output (or None), the kernel's saved value, backend (None: the
 tape's first), params as items, ``(shape, dtype code)`` of the array inputs not saved, and the
 trainable Variables among the inputs. ``_walk`` returns ``{key: gradient}``; broadcasting is
-summed back in one place (``_fit``), slice gradients are added into one owned buffer
-(``Scatter``).
+summed back in one place (``_fit``; host arrays by ``backends/axis_sums.py``), slice
+gradients are added into one owned buffer (``Scatter``).
 
 A lean node (one or two inputs of which one wants a gradient, a per-argument rule or a kernel
 without ``needs``, no keywords, stand-ins or Variables, the tape's first backend) takes a short
@@ -32,6 +32,7 @@ import numpy as np
 
 from . import tensor_methods
 from .accumulate import Scatter, is_basic
+from .backends.axis_sums import sum_axes
 from .backend import KERNELS_BY_INDEX
 from .deferred import DEFER, FOLDABLE
 from .kernels import LEAN_IN_PLACE
@@ -359,6 +360,13 @@ def _fill_in(prim, gs, ks, xp, g, ans, inputs, params):
 _ndarray = np.ndarray
 
 
+def _traced_host_sum(xp):
+    """``sum_axes`` through a trace's namespace where it traces a host backend (the step then
+    replays the sum an eager walk runs); None elsewhere (CuPy, a vmap's, xpgrad's own)."""
+    from .jit.tracer import _XpProxy
+    return getattr(xp, "sum_axes", None) if xp.__class__ is _XpProxy else None
+
+
 def _fit(xp, g, xshape, xdtype):
     """Sum a broadcast gradient back to an input's shape and cast it to the input's dtype."""
     gshape = g.shape
@@ -367,10 +375,14 @@ def _fit(xp, g, xshape, xdtype):
         axes = tuple(range(lead)) + tuple(
             lead + i for i, n in enumerate(xshape) if n == 1 and gshape[lead + i] != 1)
         if g.__class__ is _ndarray:        # the methods: xp's wrappers cost 2 us more
-            g = (g.sum(axes, keepdims=True) if axes else g).reshape(xshape)
+            # a leading/trailing block of axes as products with ones (axis_sums: faster, and
+            # pairwise-accurate in float32 where NumPy adds rows in order)
+            g = (sum_axes(g, axes) if axes else g).reshape(xshape)
         else:
             if axes:
-                g = xp.sum(g, axis=axes, keepdims=True)
+                summed = _traced_host_sum(xp)
+                g = summed(g, axes) if summed is not None else \
+                    xp.sum(g, axis=axes, keepdims=True)
             g = xp.reshape(g, xshape)
     if g.dtype != xdtype:
         if xp.isdtype(g.dtype, "complex floating") and not xp.isdtype(xdtype,

@@ -3,12 +3,13 @@
 The product is MKL's (or NumPy's); around it, one pass each way. Forward, the bias and the
 activation go over the product's rows in place (tanh: NumPy's SIMD tanh after the bias, as the
 tanh kernel does). Backward, one pass over the rows makes ``gz``, the activation's gradient
-times ``g``, and adds it into the bias gradient (a column sum, rows in order as NumPy's
-``sum(0)`` adds them). From ``PAR_MIN`` entries on the threaded activation loops and NumPy's
-column sum do the same in two passes. The loops write ``gz`` into ``g``, which the tape hands
-over when nothing else holds it; otherwise they run on a copy of ``g`` (one loop per
-activation: an out-of-place twin would need its own copy of the loop to vectorize, see
-``_act_kernels``).
+times ``g``, and adds it into the bias gradient (a column sum in float64, rounded once: float32
+error 6e-8 at 4096 x 128 where adding in float32 gave 2e-6 and PyTorch's cascade sum 1.5e-7,
+for 51 against 43 us). From ``PAR_MIN`` entries on the threaded activation loops and
+``axis_sums.sum_rows`` (products with ones) do the same in two passes. The loops write ``gz``
+into ``g``, which the tape hands over when nothing else holds it; otherwise they run on a copy
+of ``g`` (one loop per activation: an out-of-place twin would need its own copy of the loop to
+vectorize, see ``_act_kernels``).
 
 >>> import numpy as np
 >>> k = KERNELS["linear_relu"]
@@ -22,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from xpgrad.backends.axis_sums import sum_rows
 from xpgrad.backends.numpy import linear_activation as numpy_kernels
 
 from . import _act_kernels as act
@@ -53,7 +55,7 @@ def bias_sigmoid(z, bias):
 bias_sigmoid_par = parallel_blocks(bias_sigmoid, arrays=1)
 
 
-# -- backward: gz = g * act'(y), and db = gz.sum(0), in one pass --------------------------------
+# -- backward: gz = g * act'(y), and db = gz.sum(0) (in float64), in one pass ----------------
 @njit(**LOOP_OPTIONS)
 def relu_grad_in_place(g, y, db):
     zero = y.dtype.type(0)
@@ -124,11 +126,11 @@ def _gradient(fused_in_place, bwd_par, bwd_in_place_par, in_place):
             else:
                 gz = np.empty_like(g)
                 _config.run_parallel(bwd_par, gf, yf, gz.reshape(-1), _config.BLOCK)
-            return gz, gz.sum(0)
+            return gz, sum_rows(gz)
         gz = g if in_place else g.copy()
-        db = np.empty(g.shape[1], g.dtype)
+        db = np.empty(g.shape[1], np.float64)     # float32 rows added in float64, rounded once
         fused_in_place(gz, y, db)
-        return gz, db
+        return gz, db.astype(g.dtype, copy=False)
     return gradient
 
 

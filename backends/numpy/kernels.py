@@ -16,6 +16,7 @@ from xpgrad.deferred import weight_gradient
 from xpgrad.ops._define import kept_shape
 
 from .. import blas
+from ..axis_sums import sum_rows
 from .blocks import BLOCK_BYTES, blocked
 from .kernel_common import _FLOAT_SET, _ONE, FLOATS, _float, _sigmoid  # noqa: F401 (FLOATS)
 from .loss_kernels import (_bce_forward, _bce_loss, _elementwise_vjp, _huber_forward,
@@ -126,8 +127,7 @@ def _linear_vjp(g, saved, needs, x, w, b):
     real = x.dtype.kind == "f" and w.dtype.kind == "f"
     dx = (blas.matmul(g, w.T) if real else NotImplemented) if needs[0] else None
     dw = (weight_gradient(x, g, w, needs[1]) if real else NotImplemented) if needs[1] else None
-    # the array's own sum, as the sum kernel's: NumPy's warnings stay NumPy's
-    return dx, dw, g.sum(0) if needs[2] else None
+    return dx, dw, sum_rows(g) if needs[2] else None
 
 
 # -- matrix product --------------------------------------------------------------------------------

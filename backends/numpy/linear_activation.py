@@ -3,7 +3,8 @@
 Forward, the activation runs in place on the product (the bias added in place first, as
 ``linear``'s kernel does): one array, saved for the backward. Backward, ``gz`` (the gradient at
 the activation's input) is made once (written into ``g`` when the tape says nothing else holds
-it) and feeds the three gradients: ``gz @ w.T``, ``x.T @ gz`` and the bias's ``gz.sum(0)``.
+it) and feeds the three gradients: ``gz @ w.T``, ``x.T @ gz`` and the bias's column sums
+(``axis_sums.sum_rows``).
 ``linear_activation_kernel`` builds the kernel from the three activation steps, so the Numba
 backend gives its fused loops to the same code.
 
@@ -23,6 +24,7 @@ from xpgrad.backend import Kernel
 from xpgrad.deferred import weight_gradient
 
 from .. import blas
+from ..axis_sums import sum_rows
 from .kernels import _FLOAT_SET, _INF, _relu_vjp, _relu_vjp_in_place, _sigmoid_vjp, _tanh_vjp
 from .ufuncs import clip
 
@@ -70,7 +72,7 @@ def _with_sum(rule):
     """``gradient(g, y)`` from an activation kernel's vjp ``rule(g, y, x) -> (gz,)``."""
     def gradient(g, y):
         gz = rule(g, y, None)[0]
-        return gz, gz.sum(0)
+        return gz, sum_rows(gz)
     return gradient
 
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from xpgrad.backend import Kernel
 
+from ..axis_sums import sum_rows
+
 
 def lstm_halves(key, values):
     """``(g_h, g_c)``, each (B, T, H) or None for zeros, for the gradient of an LSTM's (2, B, T,
@@ -369,7 +371,7 @@ def scan_kernels(np) -> dict:
         h_prev = np.concatenate([h0[:, None, :], seq[:, :-1, :]], axis=1)
         da2 = da_all.reshape(B * T, 3 * H)
         dw = matmul(h_prev.reshape(B * T, H).T, da2)
-        return dx_all, dh, dw, da2[:, 2 * H:].sum(axis=0)
+        return dx_all, dh, dw, sum_rows(da2[:, 2 * H:])
 
     # the LSTM's vjp reads only the shape and dtype of xproj (its largest input)
     return {"lstm_scan": Kernel(lstm_forward, lstm_vjp, saves=(1, 2, 3),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backends.axis_sums import sum_axes
 from .tracer import Ref
 
 _UNARY = {"negative": "(-{0})", "positive": "(+{0})", "absolute": "np.abs({0})",
@@ -191,15 +192,23 @@ def _broadcasts(shape, target):
 
 def _try_reduction(run, step, slots):
     """Take ``step`` into ``run`` if it sums a value of the run over every axis, or over the
-    leading axis of a matrix (a bias's gradient): accumulated in float64 in the loop."""
-    if step.kind != "call" or step.fn is not np.sum or len(step.args) != 1 \
-            or type(step.args[0]) is not Ref or step.args[0].i not in run.made \
-            or type(step.outs) is not Ref or set(step.kwargs) - {"axis", "keepdims"}:
+    leading axis of a matrix (a bias's gradient): accumulated in float64 in the loop. The sum
+    is ``np.sum`` or the tape's unbroadcasting ``sum_axes(value, axes)``."""
+    if step.kind != "call" or type(step.outs) is not Ref:
+        return
+    if step.fn is np.sum and len(step.args) == 1 and not set(step.kwargs) - {"axis",
+                                                                                "keepdims"}:
+        axis = step.kwargs.get("axis")
+    elif step.fn is sum_axes and len(step.args) == 2 and not step.kwargs \
+            and type(step.args[1]) is tuple:
+        axis = None if step.args[1] == tuple(range(len(run.shape))) else step.args[1]
+    else:
+        return
+    if type(step.args[0]) is not Ref or step.args[0].i not in run.made:
         return
     source = slots[step.args[0].i]
     if source.dtype not in _FLOATS or slots[step.outs.i].dtype != source.dtype:
         return
-    axis = step.kwargs.get("axis")
     if axis is None:
         columns = 0
     elif len(run.shape) == 2 and axis in (0, (0,), -2, (-2,)) and run.shape[1] > 0:
