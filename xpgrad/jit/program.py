@@ -184,7 +184,8 @@ class Program(ProgramSource):
                 continue
             info = slots[step.outs.i]
             if info.root in escaping_roots or not info.shape or not info.ndarray \
-                    or info.dynamic is not None or not isinstance(info.dtype, np.dtype):
+                    or info.dynamic is not None or not info.c_order \
+                    or not isinstance(info.dtype, np.dtype):
                 continue
             key = (info.shape, info.dtype)
             pool = free.get(key)
