@@ -113,8 +113,9 @@ class RawRhs:
 
     def _checked_replay(self, y, t):
         """``_replay``, compared with an eager call: where they differ by more than rounding,
-        the program is wrong (xg.function's buffer planner reused memory still viewed by a
-        reshape: ``tests/test_ode_paths.py``'s ``view_case``) and ``fn`` runs eagerly."""
+        the program is wrong (as xg.function's buffer planner was once, reusing memory still
+        viewed by a reshape: ``tests/test_ode_paths.py``'s ``view_case``) and ``fn`` runs
+        eagerly."""
         self._unchecked -= 1
         replayed, eager = self._replay(y, t), self._eager(y, t)
         xp = self.backend.xp
