@@ -1,9 +1,9 @@
 """``xg.function``'s buffer planner against views: random programs that mix producers (a dense
-layer's kernel, matrix products, ufuncs, reductions, activation and softmax kernels) with
-views of their results (reshape, transposes, slices, broadcasts, diagonals, real/imag,
-unstack/split pieces), returned or still read by the gradient, replayed on changing inputs and
-compared with eager on every call, and once more after the last call (a result of call N must
-keep its value after call N+1)."""
+layer's kernel, matrix products, ufuncs, reductions, activation, softmax and layer-norm
+kernels) with views of their results (reshape, transposes, slices, broadcasts, diagonals,
+real/imag, unstack/split pieces), returned or still read by the gradient, replayed on changing
+inputs and compared with eager on every call, and once more after the last call (a result of
+call N must keep its value after call N+1)."""
 from __future__ import annotations
 
 import numpy as np
@@ -63,6 +63,7 @@ def _producer_ops(rng, shape, backend, variables):
         "center": (lambda v, e: v - xg.mean(v, axis=1, keepdims=True), (r, c)),
         "sum_rows": (lambda v, e: xg.sum(v, axis=0, keepdims=True), (1, c)),
         "concat": (lambda v, e: xg.concat([v, xg.sin(v)], axis=1), (r, 2 * c)),
+        "layer_norm": (lambda v, e: xg.nn.layer_norm(v, (c,)), (r, c)),
         "mix_earlier": (lambda v, e: v + xg.sum(e * e), (r, c)),
     }
 
