@@ -235,3 +235,41 @@ def test_a_reshape_the_gradient_reads_after_a_later_product_matches_torch():
         np.testing.assert_allclose(got, want, rtol=1e-13)
         np.testing.assert_allclose(got, np.concatenate([-out.detach().numpy(), gy.numpy()]),
                                    rtol=1e-12)
+
+
+# -- the tracer's memory classes ----------------------------------------------------------------
+class _Saved:
+    """A kernel's saved state as an object of its own (as numba's CTC and loss kernels make)."""
+
+    def __init__(self, *arrays):
+        self.arrays = arrays
+
+
+def _kernel(x, w, v):
+    return x * 2.0, _Saved(x, w, v)
+
+
+def _traced_kernel_call():
+    from xpgrad.jit.tracer import Tracer
+
+    w = xg.Variable([1.0, 2.0], name="w")
+    v = xg.Variable([3.0, 4.0], name="v")
+    tracer = Tracer(xg.get_backend("numpy"))
+    x, rw, rv = tracer.input(np.ones(2)), tracer.read_variable(w), tracer.read_variable(v)
+    out, saved = tracer.call(_kernel, (x, rw, rv), {}, kind="kernel")
+    view = out.reshape((2, 1))
+    tracer.finish()
+    return {name: tracer.slots[t._slot].root
+            for name, t in (("x", x), ("w", rw), ("v", rv), ("out", out), ("view", view))}, \
+        tracer.slots[tracer.steps[-2].outs[1].i].root
+
+
+def test_a_kernels_output_and_its_views_share_its_first_inputs_memory_class():
+    roots, _ = _traced_kernel_call()
+    assert roots["out"] == roots["view"] == roots["x"]
+
+
+def test_saved_state_joins_the_arrays_it_holds_but_never_makes_two_variables_one():
+    roots, saved = _traced_kernel_call()
+    assert saved == roots["x"]                        # x's memory lives as long as the state
+    assert roots["w"] != roots["v"]                   # each Variable keeps a root of its own

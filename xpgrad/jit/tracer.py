@@ -173,6 +173,7 @@ class Tracer:
         # returns with the arrays it holds): a union-find forest; ``finish`` renames each
         # slot's root to its tree's, so that every pass sees one root per memory class
         self._joined: dict = {}
+        self._variable_classes: set = set()      # roots of classes holding a Variable's array
         self.xp = _XpProxy(be.xp, self)
         probe = be.xp.zeros(1)
         self.array_types = (type(probe),)
@@ -199,6 +200,7 @@ class Tracer:
             for info in self.slots:
                 info.root = self._find(info.root)
             self._joined.clear()
+        self._variable_classes.clear()
 
     # -- slots -----------------------------------------------------------------------------------
     def ufunc(self, name):
@@ -237,10 +239,17 @@ class Tracer:
         return root
 
     def _join(self, root, into) -> int:
-        """Make ``root``'s memory class part of ``into``'s; returns the class's root."""
+        """Make ``root``'s memory class part of ``into``'s; returns the class's root. Two
+        classes each holding a Variable's array stay apart (``root`` is returned): the passes
+        map each Variable's root to that Variable, and its memory is never a reused buffer."""
         root, into = self._find(root), self._find(into)
-        if root != into:
-            self._joined[root] = into
+        if root == into:
+            return into
+        if root in self._variable_classes:
+            if into in self._variable_classes:
+                return root
+            self._variable_classes.add(into)
+        self._joined[root] = into
         return into
 
     def _new_slot(self, real, step, root=None, dynamic=None) -> Traced:
@@ -269,6 +278,7 @@ class Tracer:
         step = len(self.steps)
         self.steps.append(Step(VariableRead(var), (), {}, None, "read"))
         t = self._new_slot(var._data, step)
+        self._variable_classes.add(self._find(self.slots[t._slot].root))
         self.steps[-1].outs = Ref(t._slot)
         return t
 
