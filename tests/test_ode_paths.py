@@ -100,6 +100,17 @@ def test_traceable_func_is_captured_for_the_solve_and_the_adjoint(caplog):
     assert not any("eagerly" in m for m in messages)
 
 
+def test_a_reshaped_linear_output_stays_captured_through_the_checked_replays(caplog):
+    """view_case's adjoint program once replayed wrong (a planned buffer reused under a live
+    reshape) and the replay check sent it back to eager calls; now its replays agree."""
+    loss, args = view_case()
+    with caplog.at_level(logging.DEBUG, logger="xpgrad.odeint"):
+        xg.grad(loss, argnums=2)(*args)
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("adjoint's vjp of func 'mlp' captured" in m for m in messages)
+    assert not any("eagerly" in m for m in messages), messages
+
+
 def test_func_with_python_control_flow_on_t_runs_eagerly_and_is_right(caplog):
     """dy/dt = -k y before t = 1 and -2 k y after: y(2) = y0 exp(-3 k), chosen with a
     Python ``if`` on float(t), which no trace can replay."""

@@ -69,7 +69,7 @@ class RawRhs:
         self.keep_recording = keep_recording
         self.path = "eager"
         self.calls = 0
-        self._function = _function(_FreshResult(fn))
+        self._function = _function(_TensorResult(fn))
         self._program = None
         self._unchecked = CHECKED_REPLAYS
 
@@ -113,8 +113,9 @@ class RawRhs:
 
     def _checked_replay(self, y, t):
         """``_replay``, compared with an eager call: where they differ by more than rounding,
-        the program is wrong (xg.function's buffer planner reused memory still viewed by a
-        reshape: ``tests/test_ode_paths.py``'s ``view_case``) and ``fn`` runs eagerly."""
+        the program is wrong (as xg.function's buffer planner was once, reusing memory still
+        viewed by a reshape: ``tests/test_ode_paths.py``'s ``view_case``) and ``fn`` runs
+        eagerly."""
         self._unchecked -= 1
         replayed, eager = self._replay(y, t), self._eager(y, t)
         xp = self.backend.xp
@@ -158,10 +159,10 @@ class RawRhs:
         return out
 
 
-class _FreshResult:
-    """``fn`` with its result copied: a replay's result may otherwise be a view (a reshape) of
-    a buffer the program reuses, which its next replay would overwrite while the integrator
-    still holds it (seen with an ``xg.nn.Linear`` output reshaped to the flat state)."""
+class _TensorResult:
+    """``fn`` with its result made a Tensor, named after ``fn`` for the Function's messages.
+    (Its result is no longer copied: a replay's result never shares memory with a buffer
+    the program reuses, which a reshape of an ``xg.nn.Linear`` output once did.)"""
 
     def __init__(self, fn):
         self.fn = fn
@@ -170,7 +171,7 @@ class _FreshResult:
     def __call__(self, y, t):
         from .conversion import asarray
 
-        return asarray(self.fn(y, t), copy=True)
+        return asarray(self.fn(y, t))
 
 
 def _function(fn):

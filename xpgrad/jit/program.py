@@ -4,8 +4,12 @@
 of raw backend calls -- no tapes, no Tensors, no dispatch -- that ``run(args)`` calls. On NumPy
 arrays every ufunc call (``+``, ``*``, ``exp``, ``@``...) whose result does not leave the
 program writes into a buffer allocated once (``out=``), reused by later steps once every view of
-the earlier value is dead (liveness over memory roots). ``source`` shows the program, which
-``program_source.py`` writes; ``step_facts.py`` says what each step reads, makes and writes.
+the earlier value is dead (liveness over memory roots: the tracer gives a value, its views and
+what kernels return from it one root). A value whose root leaves the program (returned, written
+into a Variable, kept by an optimizer) gets no buffer, nor does one that was not C-ordered in
+the trace (a reshape that copied it there would be a view of the buffer). ``source`` shows the
+program, which ``program_source.py`` writes; ``step_facts.py`` says what each step reads, makes
+and writes.
 
 >>> import xpgrad as xg
 >>> from xpgrad.jit.capture import capture
@@ -184,7 +188,8 @@ class Program(ProgramSource):
                 continue
             info = slots[step.outs.i]
             if info.root in escaping_roots or not info.shape or not info.ndarray \
-                    or info.dynamic is not None or not isinstance(info.dtype, np.dtype):
+                    or info.dynamic is not None or not info.c_order \
+                    or not isinstance(info.dtype, np.dtype):
                 continue
             key = (info.shape, info.dtype)
             pool = free.get(key)

@@ -74,14 +74,16 @@ def slot_uses(steps) -> dict:
 class SlotInfo:
     """What the trace saw of a slot: its shape, dtype, producing step and memory root;
     ``dynamic``: where its shape depends on values, the operation that made it (a name), else
-    None (``dynamic_shapes.py``)."""
+    None (``dynamic_shapes.py``); ``c_order``: the traced array was C-contiguous (a buffer
+    planned for it must be too, so that a later reshape is a view, or a copy, on replay as it
+    was in the trace)."""
 
-    __slots__ = ("shape", "dtype", "step", "root", "ndarray", "dynamic")
+    __slots__ = ("shape", "dtype", "step", "root", "ndarray", "dynamic", "c_order")
 
-    def __init__(self, shape, dtype, step, root, ndarray, dynamic=None):
+    def __init__(self, shape, dtype, step, root, ndarray, dynamic=None, c_order=True):
         self.shape, self.dtype, self.step, self.root, self.ndarray = (shape, dtype, step, root,
                                                                      ndarray)
-        self.dynamic = dynamic
+        self.dynamic, self.c_order = dynamic, c_order
 
 
 def _owner(a):
@@ -167,6 +169,11 @@ class Tracer:
         self.alive: list = []
         self._roots: dict = {}
         self._root_count = 0
+        # roots joined into one (a kernel's output with its first input, an object a kernel
+        # returns with the arrays it holds): a union-find forest; ``finish`` renames each
+        # slot's root to its tree's, so that every pass sees one root per memory class
+        self._joined: dict = {}
+        self._variable_classes: set = set()      # roots of classes holding a Variable's array
         self.xp = _XpProxy(be.xp, self)
         probe = be.xp.zeros(1)
         self.array_types = (type(probe),)
@@ -189,6 +196,11 @@ class Tracer:
         self.xp = None
         self._roots.clear()
         self.alive.clear()
+        if self._joined:
+            for info in self.slots:
+                info.root = self._find(info.root)
+            self._joined.clear()
+        self._variable_classes.clear()
 
     # -- slots -----------------------------------------------------------------------------------
     def ufunc(self, name):
@@ -219,11 +231,34 @@ class Tracer:
         self._roots[key] = (number, ref)
         return number
 
+    def _find(self, root) -> int:
+        """The root that ``root`` was joined into (itself where it was not)."""
+        joined = self._joined
+        while root in joined:
+            root = joined[root]
+        return root
+
+    def _join(self, root, into) -> int:
+        """Make ``root``'s memory class part of ``into``'s; returns the class's root. Two
+        classes each holding a Variable's array stay apart (``root`` is returned): the passes
+        map each Variable's root to that Variable, and its memory is never a reused buffer."""
+        root, into = self._find(root), self._find(into)
+        if root == into:
+            return into
+        if root in self._variable_classes:
+            if into in self._variable_classes:
+                return root
+            self._variable_classes.add(into)
+        self._joined[root] = into
+        return into
+
     def _new_slot(self, real, step, root=None, dynamic=None) -> Traced:
         i = len(self.slots)
+        flags = getattr(real, "flags", None)
         self.slots.append(SlotInfo(tuple(getattr(real, "shape", ())), getattr(real, "dtype", None),
                                    step, self.root(real) if root is None else root,
-                                   hasattr(real, "__setitem__"), dynamic))
+                                   hasattr(real, "__setitem__"), dynamic,
+                                   getattr(flags, "c_contiguous", False)))
         return Traced(real, i, self)
 
     def read_shape(self, traced):
@@ -243,6 +278,7 @@ class Tracer:
         step = len(self.steps)
         self.steps.append(Step(VariableRead(var), (), {}, None, "read"))
         t = self._new_slot(var._data, step)
+        self._variable_classes.add(self._find(self.slots[t._slot].root))
         self.steps[-1].outs = Ref(t._slot)
         return t
 
@@ -285,8 +321,10 @@ class Tracer:
         t = type(result)
         if isinstance(result, self.array_types):
             root = self.root(result)
-            if roots and root not in roots:
-                root = roots[0]     # a kernel's output may alias any input: one lifetime
+            if roots and self._find(root) not in roots:
+                # a kernel's output may alias its first input on replay (a vjp written into
+                # its output gradient, ``jit/in_place.py``): one memory class, views included
+                root = self._join(root, roots[0])
             traced = self._new_slot(result, step, root, dynamic)
             return traced, Ref(traced._slot)
         if t is tuple or t is list or (isinstance(result, tuple) and hasattr(result, "_fields")):
@@ -299,7 +337,10 @@ class Tracer:
             # a kernel's own object (e.g. saved buffers): a value of the program, made anew by
             # the kernel on every replay, never a constant
             i = len(self.slots)
-            self.slots.append(SlotInfo((), None, step, -1 - i, False))
+            root = -1 - i
+            for held in _held_arrays(result, self.array_types):
+                root = self._join(root, self.root(held))    # its arrays live as long as it
+            self.slots.append(SlotInfo((), None, step, root, False))
             self._opaque[id(result)] = i
             self._opaque_objects[i] = result
             return result, Ref(i)
@@ -340,7 +381,8 @@ class Tracer:
         if kind == "kernel" and result is None:
             return None         # the kernel declined: the generic rule that runs is recorded
         step = len(self.steps)
-        roots = [self.slots[t._slot].root for t in found] if kind == "kernel" else None
+        roots = [self._find(self.slots[t._slot].root) for t in found] \
+            if kind == "kernel" else None
         dynamic = shape_origin(self.slots, fn, args, kwargs, found) if found else None
         wrapped, outs = self._wrap(result, step, roots, kind, dynamic)
         if not found and outs is result and result is not None and kind == "call":
@@ -354,6 +396,24 @@ class Tracer:
                 self.read_shape(t)
         self.steps.append(Step(fn, aargs, akw, outs, kind))
         return wrapped
+
+
+def _held_arrays(obj, array_types, depth=2):
+    """The arrays an object a kernel returned holds in its attributes, items or elements
+    (``depth`` levels down): the program must keep their memory for as long as the object."""
+    if isinstance(obj, array_types):
+        return [obj]
+    if depth == 0 or isinstance(obj, _PLAIN) or obj is None:
+        return []
+    if isinstance(obj, dict):
+        children = list(obj.values())
+    elif isinstance(obj, (tuple, list)):
+        children = list(obj)
+    else:
+        children = list(getattr(obj, "__dict__", {}).values())
+        children += [getattr(obj, name, None) for name in getattr(type(obj), "__slots__", ())
+                     if isinstance(name, str)]
+    return [a for child in children for a in _held_arrays(child, array_types, depth - 1)]
 
 
 def _forget(roots, key, ref):
