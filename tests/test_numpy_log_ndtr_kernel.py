@@ -125,7 +125,7 @@ def test_values_and_gradients_match_torch(path, dtype):
         y = xg.special.log_ndtr(edges)
     d = tape.gradient(y, edges).numpy()
     assert d[0] == np.inf and d[1] == 0.0 and np.isnan(d[2])
-    assert d[3] == pytest.approx(np.sqrt(2 / np.pi), rel=4 * np.finfo(dtype).eps)
+    assert d[3] == pytest.approx(np.sqrt(2 / np.pi), rel=float(4 * np.finfo(dtype).eps))
 
 
 def test_float32_gradient_is_float64_rounded(path):
