@@ -17,8 +17,11 @@ form a leading block, a trailing block, or both (ones ignored): the leading bloc
 ``sum_rows``, the trailing one by ``a.reshape(-1, n) @ ones`` (NumPy's pairwise sum of
 contiguous rows runs at a third of that speed), split into two products of at most
 ``TRAILING_MAX`` terms each past that length. Any other array, dtype or pattern of axes is
-NumPy's ``sum``. Results equal NumPy's to rounding; floating-point warnings (an overflow) come
-from ``dot`` instead of ``reduce``.
+NumPy's ``sum``. Results equal NumPy's to rounding. The products run with NumPy's floating-point
+warnings off; a result with an inf or NaN is summed again by NumPy's ``sum``, so an overflow or
+an ``inf - inf`` warns from NumPy's frame, as the array's own ``sum`` does (the tests turn a
+RuntimeWarning raised from xpgrad's code into an error), at the price of a second sum only
+there.
 
 >>> import numpy as np
 >>> g = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
@@ -38,7 +41,7 @@ DEPTH = 32
 #: the longest contiguous run one product sums; longer ones are split in two (see ``_split``)
 TRAILING_MAX = 1024
 
-_ndarray, _dot = np.ndarray, np.dot
+_ndarray, _dot, _isfinite = np.ndarray, np.dot, np.isfinite
 
 
 def _ones(dtype):
@@ -62,6 +65,13 @@ def sum_rows(a):
     ones = _ONES.get(a.dtype) if a.__class__ is _ndarray and a.ndim == 2 else None
     if ones is None or not a.size or (a.strides[1] != a.itemsize and a.shape[1] > 1):
         return a.sum(0)
+    with np.errstate(all="ignore"):
+        out = _rows(a, ones)
+    return out if _isfinite(out).all() else a.sum(0)
+
+
+def _rows(a, ones):
+    """``sum_rows`` of an array it takes, warnings as the caller sets them."""
     m, c = a.shape
     if m <= DEPTH:
         return _dot(ones[:m], a)
@@ -138,6 +148,15 @@ def sum_axes(a, axes):
     >>> sum_axes(g, (0, 2, 3)).tolist(), sum_axes(g.transpose(0, 2, 3, 1), (0, 1, 2)).tolist()
     ([100.0, 100.0, 100.0], [100.0, 100.0, 100.0])
     """
+    if a.__class__ is not _ndarray or a.dtype not in _ONES or not a.size:
+        return a.sum(axes)
+    with np.errstate(all="ignore"):
+        out = _sum_axes(a, axes)
+    return out if _isfinite(out).all() else a.sum(axes)
+
+
+def _sum_axes(a, axes):
+    """``sum_axes`` of an array it takes, warnings as the caller sets them."""
     ones = _ONES.get(a.dtype) if a.__class__ is _ndarray else None
     if ones is None or not a.size:
         return a.sum(axes)
@@ -158,7 +177,7 @@ def sum_axes(a, axes):
         return a.reshape(kept)
     if lead <= DEPTH:
         return _dot(ones[:lead], a.reshape(lead, keep)).reshape(kept)
-    return sum_rows(a.reshape(lead, keep)).reshape(kept)
+    return _rows(a.reshape(lead, keep), ones).reshape(kept)
 
 
 def _sum_permuted(a, axes):
@@ -173,11 +192,11 @@ def _sum_permuted(a, axes):
         for i in repeated:
             count *= shape[i]
         one = a[tuple(slice(0, 1) if i in repeated else slice(None) for i in range(a.ndim))]
-        return sum_axes(one, axes) * count
+        return _sum_axes(one, axes) * count
     order = sorted(range(a.ndim), key=lambda i: -strides[i])
     b = a.transpose(order)
     if not b.flags.c_contiguous:
         return a.sum(axes)
-    out = sum_axes(b, tuple(j for j, i in enumerate(order) if i in axes))
+    out = _sum_axes(b, tuple(j for j, i in enumerate(order) if i in axes))
     kept = [i for i in order if i not in axes]
     return out.transpose(sorted(range(len(kept)), key=kept.__getitem__))
