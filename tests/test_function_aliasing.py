@@ -159,6 +159,7 @@ def test_the_random_programs_cover_every_view_and_producer():
     assert every <= seen, every - seen
 
 
+@pytest.mark.usefixtures("numpy_default")      # the program's layers are built on numpy
 def test_a_random_programs_eager_gradient_matches_finite_differences():
     """The eager call is the reference above: its gradient checked once against central
     differences (float64), through views and kernels alike."""
