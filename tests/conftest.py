@@ -34,6 +34,39 @@ def load_example(name):
     return module
 
 
+def shuffled(items, seed):
+    """``items`` in an order drawn from ``seed`` (a string of digits), the same on every call:
+    the order ``XPGRAD_TEST_SHUFFLE=<seed>`` runs the collected tests in, so that a test which
+    passes only after (or apart from) some other test shows up, and the failing order can be run
+    again. Every xdist worker draws the same order, as xdist requires.
+
+    >>> shuffled(list("abcdef"), "1") == shuffled(list("abcdef"), "1") != list("abcdef")
+    True
+    """
+    import random
+
+    items = list(items)
+    random.Random(int(seed)).shuffle(items)
+    return items
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """``XPGRAD_TEST_SHUFFLE=<seed>`` (an integer; unset by default) runs the tests in the order
+    ``shuffled`` draws from it, across files; the header names the seed."""
+    seed = os.environ.get("XPGRAD_TEST_SHUFFLE")
+    if seed:
+        if not seed.isdigit():
+            raise pytest.UsageError(f"XPGRAD_TEST_SHUFFLE must be a non-negative integer, got "
+                                    f"{seed!r}")
+        items[:] = shuffled(items, seed)
+
+
+def pytest_report_header(config):
+    seed = os.environ.get("XPGRAD_TEST_SHUFFLE")
+    return [f"XPGRAD_TEST_SHUFFLE={seed}: tests run in a shuffled order"] if seed else []
+
+
 @pytest.fixture(autouse=True)
 def _no_internet(monkeypatch):
     """Downloads (``xpgrad.data``) may reach this machine only: no test touches the internet."""
