@@ -313,6 +313,33 @@ def test_xpgrad_bench_json(tmp_path, capsys):
     assert all(r["ratio"] is None for r in saved["results"])
 
 
+def test_xpgrad_bench_gives_the_thread_counts_back(monkeypatch, capsys):
+    """``xpgrad bench`` limits BLAS, Numba and PyTorch to ``--threads`` while it times, and
+    gives each its count back at the end: run in-process (a notebook, this suite), it left
+    every later computation of the process on one thread, and its limit in force."""
+    torch = pytest.importorskip("torch")
+    from threadpoolctl import threadpool_info
+
+    from xpgrad import threads
+
+    def counts():
+        return (sorted((lib["internal_api"], lib["num_threads"]) for lib in threadpool_info()),
+                torch.get_num_threads(), list(threads._active))
+
+    during = []
+    build = W.build
+    monkeypatch.setattr(W, "build", lambda *a, **k: during.append(counts()) or build(*a, **k))
+    with threads.limit(2, torch=True):          # not bench's one thread, whatever ran before
+        before = counts()
+        assert bench.main(["--quick", "--only", "chain", "--backend", "numpy", "--peers",
+                           "torch-cpu", "--repeat", "1", "--threads", "1"]) == 0
+        assert counts() == before
+    assert "threads: 1 per library" in capsys.readouterr().out
+    assert during and all(blas == [(name, 1) for name, _ in blas] and torch_threads == 1
+                          and len(active) == len(before[2]) + 1
+                          for blas, torch_threads, active in during), during
+
+
 def test_xpgrad_bench_threads_must_be_positive(capsys):
     with pytest.raises(SystemExit) as e:
         bench.main(["--threads", "0"])
