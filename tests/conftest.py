@@ -147,6 +147,32 @@ def clean_backends(monkeypatch):
 
 
 @pytest.fixture
+def thread_counts_kept():
+    """The thread counts BLAS, Numba and PyTorch had before the test, back after it: for tests
+    that run an asv benchmark's setup or a benchmark script in the test process, which limit
+    them (to one thread, for the fresh process they expect) in the worker that runs the tests
+    after it. Numba imported during the test gets its default count back; PyTorch is imported
+    first (in a full run the test modules' imports have done it), so that its count and OpenMP
+    pool are noted too."""
+    import sys
+
+    from threadpoolctl import threadpool_limits
+
+    torch = importlib.import_module("torch") if importlib.util.find_spec("torch") else None
+    torch_threads = torch.get_num_threads() if torch else None
+    numba = sys.modules.get("numba")
+    numba_threads = numba.get_num_threads() if numba else None
+    blas = threadpool_limits(limits=None)       # notes each BLAS's count, changes none
+    yield
+    blas.restore_original_limits()
+    if "numba" in sys.modules:
+        numba = sys.modules["numba"]
+        numba.set_num_threads(numba_threads or numba.config.NUMBA_NUM_THREADS)
+    if torch is not None:
+        torch.set_num_threads(torch_threads)
+
+
+@pytest.fixture
 def rates(monkeypatch):
     """The learning rate of every ``Optimizer.apply_gradients`` call, as the optimizer reads
     it there."""

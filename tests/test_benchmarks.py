@@ -59,36 +59,6 @@ def _benchmarks():
     return out
 
 
-def _thread_counts():
-    """Numba's and PyTorch's thread counts (None: not imported yet); xpgrad's limits in force."""
-    from xpgrad import threads
-
-    nb, th = sys.modules.get("numba"), sys.modules.get("torch")
-    return (nb and nb.get_num_threads(), th and th.get_num_threads(), list(threads._active))
-
-
-@pytest.fixture
-def thread_counts_kept():
-    """The thread counts BLAS, Numba and PyTorch had before the test, back after it: an asv
-    benchmark's setup limits them to one thread (``W.limit_threads``) for the fresh process
-    asv runs it in, which here is the worker that runs the tests after it. Numba imported
-    during the test gets its default count back; PyTorch is imported first (in a full run the
-    test modules' imports have done it), so that its count and OpenMP pool are noted too."""
-    from threadpoolctl import threadpool_limits
-
-    if importlib.util.find_spec("torch") is not None:
-        import torch  # noqa: F401
-    blas = threadpool_limits(limits=None)       # notes each BLAS's count, changes none
-    numba_threads, torch_threads, _ = _thread_counts()
-    yield
-    blas.restore_original_limits()
-    if "numba" in sys.modules:
-        nb = sys.modules["numba"]
-        nb.set_num_threads(numba_threads or nb.config.NUMBA_NUM_THREADS)
-    if "torch" in sys.modules and torch_threads is not None:
-        sys.modules["torch"].set_num_threads(torch_threads)
-
-
 @pytest.mark.usefixtures("thread_counts_kept")
 @pytest.mark.parametrize("cls, method, combo", _benchmarks())
 def test_benchmark_dry_pass(cls, method, combo):
