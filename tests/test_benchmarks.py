@@ -22,6 +22,9 @@ from xpgrad import bench, bench_workloads as W
 
 ROOT = Path(__file__).resolve().parents[1]
 PREFIXES = ("time_", "peakmem_", "mem_", "track_", "timeraw_")
+# the asv setups and the benchmark scripts limit BLAS, Numba and PyTorch to one thread in the
+# process they run in: here the worker that runs the next tests
+pytestmark = pytest.mark.usefixtures("thread_counts_kept")
 
 
 def _suites():
@@ -59,7 +62,6 @@ def _benchmarks():
     return out
 
 
-@pytest.mark.usefixtures("thread_counts_kept")
 @pytest.mark.parametrize("cls, method, combo", _benchmarks())
 def test_benchmark_dry_pass(cls, method, combo):
     """setup + the benchmark once on the smallest parameters; an unavailable lib skips."""
@@ -159,8 +161,11 @@ def test_char_lm_workload_trains_the_same_model_in_xpgrad_and_torch(lib):
         assert abs(float(replayed().numpy()) - a) < 1e-5 * abs(a)
 
 
-def test_rnn_loop_floor_script_runs_and_checks_gradients(capsys):
+def test_rnn_loop_floor_script_runs_and_checks_gradients(capsys, monkeypatch):
     """benchmarks/rnn_loop_floor.py: the hand-written NumPy loop, xpgrad and torch agree."""
+    # the script sets OPENBLAS_NUM_THREADS=1 (if unset) for the NumPy of its own process; put
+    # back after the test, or every process later tests of this worker start inherits it
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", os.environ.get("OPENBLAS_NUM_THREADS", "1"))
     spec = importlib.util.spec_from_file_location("rnn_loop_floor",
                                                   ROOT / "benchmarks" / "rnn_loop_floor.py")
     module = importlib.util.module_from_spec(spec)
