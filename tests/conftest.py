@@ -147,6 +147,21 @@ def clean_backends(monkeypatch):
 
 
 @pytest.fixture
+def environ_kept():
+    """``os.environ`` as it was before the test, back after it: for tests that import a
+    benchmark script, which sets OMP_NUM_THREADS, MKL_NUM_THREADS, OPENBLAS_NUM_THREADS=1 (if
+    unset) for the libraries of the fresh process it expects; here every process that later
+    tests of the worker start would inherit them."""
+    before = dict(os.environ)
+    yield
+    for name in [name for name in os.environ if name not in before]:
+        del os.environ[name]
+    for name, value in before.items():
+        if os.environ.get(name) != value:
+            os.environ[name] = value
+
+
+@pytest.fixture
 def thread_counts_kept():
     """The thread counts BLAS, Numba and PyTorch had before the test, back after it: for tests
     that run an asv benchmark's setup or a benchmark script in the test process, which limit

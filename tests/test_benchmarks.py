@@ -22,9 +22,9 @@ from xpgrad import bench, bench_workloads as W
 
 ROOT = Path(__file__).resolve().parents[1]
 PREFIXES = ("time_", "peakmem_", "mem_", "track_", "timeraw_")
-# the asv setups and the benchmark scripts limit BLAS, Numba and PyTorch to one thread in the
-# process they run in: here the worker that runs the next tests
-pytestmark = pytest.mark.usefixtures("thread_counts_kept")
+# the asv setups and the benchmark scripts limit BLAS, Numba and PyTorch to one thread, and
+# set their thread variables, in the process they run in: here the worker of the next tests
+pytestmark = pytest.mark.usefixtures("thread_counts_kept", "environ_kept")
 
 
 def _suites():
@@ -161,11 +161,8 @@ def test_char_lm_workload_trains_the_same_model_in_xpgrad_and_torch(lib):
         assert abs(float(replayed().numpy()) - a) < 1e-5 * abs(a)
 
 
-def test_rnn_loop_floor_script_runs_and_checks_gradients(capsys, monkeypatch):
+def test_rnn_loop_floor_script_runs_and_checks_gradients(capsys):
     """benchmarks/rnn_loop_floor.py: the hand-written NumPy loop, xpgrad and torch agree."""
-    # the script sets OPENBLAS_NUM_THREADS=1 (if unset) for the NumPy of its own process; put
-    # back after the test, or every process later tests of this worker start inherits it
-    monkeypatch.setenv("OPENBLAS_NUM_THREADS", os.environ.get("OPENBLAS_NUM_THREADS", "1"))
     spec = importlib.util.spec_from_file_location("rnn_loop_floor",
                                                   ROOT / "benchmarks" / "rnn_loop_floor.py")
     module = importlib.util.module_from_spec(spec)
