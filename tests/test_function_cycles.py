@@ -41,8 +41,11 @@ def test_a_retrace_leaves_no_cyclic_garbage(backend):
     for size in (2, 3):
         compiled(*_batch(backend, size))         # the backend's kernels compiled, slots made
     sizes = itertools.count(5)
-    retrace = lambda: compiled(*_batch(backend, next(sizes)))     # noqa: E731
-    assert cyclic_garbage(retrace, repeat=2, warmups=0) == 0      # (a new batch size a call)
+
+    def retrace():                               # a new batch size each call
+        compiled(*_batch(backend, next(sizes)))
+
+    assert cyclic_garbage(retrace, repeat=2, warmups=0) == 0
     assert compiled.trace_count == 2 + 2 * 2
 
 
