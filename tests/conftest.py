@@ -34,6 +34,39 @@ def load_example(name):
     return module
 
 
+def shuffled(items, seed):
+    """``items`` in an order drawn from ``seed`` (a string of digits), the same on every call:
+    the order ``XPGRAD_TEST_SHUFFLE=<seed>`` runs the collected tests in, so that a test which
+    passes only after (or apart from) some other test shows up, and the failing order can be run
+    again. Every xdist worker draws the same order, as xdist requires.
+
+    >>> shuffled(list("abcdef"), "1") == shuffled(list("abcdef"), "1") != list("abcdef")
+    True
+    """
+    import random
+
+    items = list(items)
+    random.Random(int(seed)).shuffle(items)
+    return items
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """``XPGRAD_TEST_SHUFFLE=<seed>`` (an integer; unset by default) runs the tests in the order
+    ``shuffled`` draws from it, across files; the header names the seed."""
+    seed = os.environ.get("XPGRAD_TEST_SHUFFLE")
+    if seed:
+        if not seed.isdigit():
+            raise pytest.UsageError(f"XPGRAD_TEST_SHUFFLE must be a non-negative integer, got "
+                                    f"{seed!r}")
+        items[:] = shuffled(items, seed)
+
+
+def pytest_report_header(config):
+    seed = os.environ.get("XPGRAD_TEST_SHUFFLE")
+    return [f"XPGRAD_TEST_SHUFFLE={seed}: tests run in a shuffled order"] if seed else []
+
+
 @pytest.fixture(autouse=True)
 def _no_internet(monkeypatch):
     """Downloads (``xpgrad.data``) may reach this machine only: no test touches the internet."""
@@ -111,6 +144,47 @@ def clean_backends(monkeypatch):
     stack = list(B._selection.stack)
     yield B
     B._selection.stack[:] = stack
+
+
+@pytest.fixture
+def environ_kept():
+    """``os.environ`` as it was before the test, back after it: for tests that import a
+    benchmark script, which sets OMP_NUM_THREADS, MKL_NUM_THREADS, OPENBLAS_NUM_THREADS=1 (if
+    unset) for the libraries of the fresh process it expects; here every process that later
+    tests of the worker start would inherit them."""
+    before = dict(os.environ)
+    yield
+    for name in [name for name in os.environ if name not in before]:
+        del os.environ[name]
+    for name, value in before.items():
+        if os.environ.get(name) != value:
+            os.environ[name] = value
+
+
+@pytest.fixture
+def thread_counts_kept():
+    """The thread counts BLAS, Numba and PyTorch had before the test, back after it: for tests
+    that run an asv benchmark's setup or a benchmark script in the test process, which limit
+    them (to one thread, for the fresh process they expect) in the worker that runs the tests
+    after it. Numba imported during the test gets its default count back; PyTorch is imported
+    first (in a full run the test modules' imports have done it), so that its count and OpenMP
+    pool are noted too."""
+    import sys
+
+    from threadpoolctl import threadpool_limits
+
+    torch = importlib.import_module("torch") if importlib.util.find_spec("torch") else None
+    torch_threads = torch.get_num_threads() if torch else None
+    numba = sys.modules.get("numba")
+    numba_threads = numba.get_num_threads() if numba else None
+    blas = threadpool_limits(limits=None)       # notes each BLAS's count, changes none
+    yield
+    blas.restore_original_limits()
+    if "numba" in sys.modules:
+        numba = sys.modules["numba"]
+        numba.set_num_threads(numba_threads or numba.config.NUMBA_NUM_THREADS)
+    if torch is not None:
+        torch.set_num_threads(torch_threads)
 
 
 @pytest.fixture

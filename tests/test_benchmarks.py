@@ -22,6 +22,9 @@ from xpgrad import bench, bench_workloads as W
 
 ROOT = Path(__file__).resolve().parents[1]
 PREFIXES = ("time_", "peakmem_", "mem_", "track_", "timeraw_")
+# the asv setups and the benchmark scripts limit BLAS, Numba and PyTorch to one thread, and
+# set their thread variables, in the process they run in: here the worker of the next tests
+pytestmark = pytest.mark.usefixtures("thread_counts_kept", "environ_kept")
 
 
 def _suites():
@@ -313,6 +316,33 @@ def test_xpgrad_bench_json(tmp_path, capsys):
     assert all(r["ratio"] is None for r in saved["results"])
 
 
+def test_xpgrad_bench_gives_the_thread_counts_back(monkeypatch, capsys):
+    """``xpgrad bench`` limits BLAS, Numba and PyTorch to ``--threads`` while it times, and
+    gives each its count back at the end: run in-process (a notebook, this suite), it left
+    every later computation of the process on one thread, and its limit in force."""
+    torch = pytest.importorskip("torch")
+    from threadpoolctl import threadpool_info
+
+    from xpgrad import threads
+
+    def counts():
+        return (sorted((lib["internal_api"], lib["num_threads"]) for lib in threadpool_info()),
+                torch.get_num_threads(), list(threads._active))
+
+    during = []
+    build = W.build
+    monkeypatch.setattr(W, "build", lambda *a, **k: during.append(counts()) or build(*a, **k))
+    with threads.limit(2, torch=True):          # not bench's one thread, whatever ran before
+        before = counts()
+        assert bench.main(["--quick", "--only", "chain", "--backend", "numpy", "--peers",
+                           "torch-cpu", "--repeat", "1", "--threads", "1"]) == 0
+        assert counts() == before
+    assert "threads: 1 per library" in capsys.readouterr().out
+    assert during and all(blas == [(name, 1) for name, _ in blas] and torch_threads == 1
+                          and len(active) == len(before[2]) + 1
+                          for blas, torch_threads, active in during), during
+
+
 def test_xpgrad_bench_threads_must_be_positive(capsys):
     with pytest.raises(SystemExit) as e:
         bench.main(["--threads", "0"])
@@ -484,9 +514,14 @@ def test_the_floor_script_times_every_column(capsys):
     rows = [line for line in capsys.readouterr().out.splitlines()
             if line.startswith(("MLP", "LSTM", "char-LM"))]
     assert [row.split()[0] for row in rows] == ["MLP", "LSTM", "char-LM"]
-    for row in rows:       # four times, then three ratios, all positive
+    for row in rows:       # four times, then three ratios: torch / floor, eager, compiled
         words = row.split()[-7:]
-        assert all(float(word.rstrip("us")) > 0 for word in words), row
+        floor, torch, eager, compiled = (float(word.removesuffix("us")) for word in words[:4])
+        assert min(floor, torch, eager, compiled) > 0, row
+        # each ratio is the quotient of the times it names, to their printed precision (a
+        # time of a loaded machine can make one print as 0.00: a number, not a check of load)
+        for ratio, want in zip(words[4:], (torch / floor, torch / eager, torch / compiled)):
+            assert float(ratio) == pytest.approx(want, rel=0.05, abs=0.006), row
 
 
 def test_a_row_no_library_runs_is_all_n_a():

@@ -275,8 +275,12 @@ def test_a_fork_after_mkl_ran_computes_the_same_products(tmp_path):
         pytest.skip("no fork on this platform")
     script = tmp_path / "fork_after_mkl.py"
     script.write_text(_FORK_AFTER_MKL)
+    # scikit-learn's import sets KMP_INIT_AT_FORK=FALSE in os.environ: after a test of this
+    # worker imported it, the child inherited it, its Intel OpenMP runtime skipped its at-fork
+    # reset and the forked workers' products hung (the pool's 60 s ran out)
+    env = {k: v for k, v in os.environ.items() if k != "KMP_INIT_AT_FORK"}
     run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                         timeout=120)
+                         timeout=120, env=env)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "same"
 

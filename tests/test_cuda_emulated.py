@@ -39,6 +39,30 @@ def _misaligned(a):
     return out
 
 
+def test_the_shared_build_folder_keeps_other_sources_builds_in_use(tmp_path):
+    """The build folder is shared by every checkout on the machine: a build of other sources
+    that a run used within the day stays (deleting it made that run rebuild, or fail to load
+    the library it had just been handed); one unused for longer, and a failed build's .cpp,
+    go."""
+    import os
+    import time
+
+    import cuda_emu
+
+    lib = tmp_path / "xpgrad_emu_new.so"
+    in_use, unused, leftover = (tmp_path / name for name in (
+        "xpgrad_emu_other.so", "xpgrad_emu_old.so", "xpgrad_emu_123.cpp"))
+    for path in (lib, in_use, unused, leftover):
+        path.write_bytes(b"")
+    long_ago = time.time() - cuda_emu.STALE_SECONDS - 60
+    for path in (unused, leftover, lib):
+        os.utime(path, (long_ago, long_ago))
+    (tmp_path / "unrelated.so").write_bytes(b"")
+    assert cuda_emu.remove_stale(lib) == ["xpgrad_emu_123.cpp", "xpgrad_emu_old.so"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "unrelated.so", "xpgrad_emu_new.so", "xpgrad_emu_other.so"]
+
+
 # -- the emulator itself -------------------------------------------------------------------------
 @pytest.mark.parametrize("grid,block", [(1, 32), (3, 64), (2, 1024)])
 def test_emulated_threads_exchange_through_shuffles_and_shared_memory(L, grid, block):

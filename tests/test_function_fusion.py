@@ -187,12 +187,19 @@ class HostElementwiseKernel:
         os.makedirs(folder, exist_ok=True)
         lib = os.path.join(folder, f"{digest}.so")
         if not os.path.exists(lib):
-            src = os.path.join(folder, f"{digest}.cpp")
+            # the folder is shared by the xdist workers (and by runs): each process compiles
+            # from and into files of its own, then renames the library into place at once
+            mine = f"{digest}.{os.getpid()}"
+            src, tmp = os.path.join(folder, f"{mine}.cpp"), os.path.join(folder, f"{mine}.so.tmp")
             with open(src, "w") as f:
                 f.write(source)
-            subprocess.run([compiler, "-O1", "-shared", "-fPIC", "-o", lib + ".tmp", src],
-                           check=True)
-            os.replace(lib + ".tmp", lib)
+            try:
+                subprocess.run([compiler, "-O1", "-shared", "-fPIC", "-o", tmp, src], check=True)
+                os.replace(tmp, lib)
+            finally:
+                for leftover in (src, tmp):
+                    if os.path.exists(leftover):
+                        os.remove(leftover)
         self.run = ctypes.CDLL(lib).run
         self.ctypes = ctypes
 

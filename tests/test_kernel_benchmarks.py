@@ -7,6 +7,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# the scripts limit BLAS, Numba and PyTorch to one thread, and set their thread variables, in
+# the process they run in: here the worker that runs the next tests
+pytestmark = pytest.mark.usefixtures("thread_counts_kept", "environ_kept")
 
 
 def _load(name):

@@ -198,6 +198,9 @@ def test_warmup_exercise_reaches_every_softmax_loop_in_both_dtypes(monkeypatch):
     that a warm cache holds them all."""
     from xpgrad.backends.numba import _cache
 
+    # the loops chosen for a shape are kept per process (_losses._PREPARED): an earlier test's
+    # softmax cross-entropy on the exercise's shapes would replay its choice past the spies
+    monkeypatch.setattr(_losses, "_PREPARED", {})
     seen = set()
     names = [f"sce_{kind}_{length}" for kind in ("labels", "probs")
              for length in ("gathered", "regs", "short")]

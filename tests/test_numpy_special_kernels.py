@@ -224,6 +224,7 @@ def test_bad_arguments_name_themselves(path):
         xg.special.gammaln(xg.asarray([1 + 1j]))
 
 
+@pytest.mark.usefixtures("environ_kept")     # the script sets the BLAS thread variables
 def test_the_benchmark_runs_and_leaves_the_kernels_as_they_were(capsys):
     import importlib.util
     from pathlib import Path

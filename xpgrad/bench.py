@@ -184,8 +184,13 @@ def main(argv=None) -> int:
     repeats = args.repeat or (3 if args.quick else 7)
     min_time = 0.01 if args.quick else 0.1
     groups = args.only or GROUPS
-    threads = _limit_threads(args.threads, libs)
+    threads, limits = _limit_threads(args.threads, libs)
+    with limits:            # the counts from before once the table is out (main run in-process)
+        return _run(parser, args, libs, peers, groups, threads, repeats, min_time)
 
+
+def _run(parser, args, libs, peers, groups, threads, repeats, min_time) -> int:
+    """Time ``groups`` on ``libs`` and print (or write) the report: the body of ``main``."""
     results, why = {}, {}
     todo = [c for c in cases(args.quick) if c[0] in groups]
     progress = sys.stderr.isatty()

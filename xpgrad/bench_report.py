@@ -15,8 +15,9 @@ import sys
 from . import bench_workloads as W
 
 
-def _limit_threads(n, libs) -> dict:
-    """The same ``n`` threads for every library timed; the counts now in force."""
+def _limit_threads(n, libs) -> tuple:
+    """The same ``n`` threads for every library timed: the counts now in force, and the
+    ``xpgrad.threads.Limits`` whose ``restore()`` gives the libraries their counts back."""
     from .threads import limit, numba_threading
 
     uses_numba = any(lib == "xpgrad-numba" for lib in libs)
@@ -27,7 +28,7 @@ def _limit_threads(n, libs) -> dict:
     out = {"requested": n, "blas": lim.blas, "numba": lim.numba, "torch": lim.torch}
     if any(lib.startswith("jax") for lib in libs):
         out["jax"] = W.limit_jax_threads(n)     # before jax is imported (XLA reads it then)
-    return out
+    return out, lim
 
 
 def _versions(libs) -> dict:

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +58,12 @@ def build_dir() -> Path:
     return path
 
 
+#: a build of other sources is deleted once no process has asked for it for this long: the
+#: folder is shared by every checkout on the machine, and a run of other sources (another
+#: branch's suite, a CI job of another commit) may be using its build now
+STALE_SECONDS = 24 * 3600
+
+
 def build(out_dir: Path) -> Path:
     """Compile the emulated kernels into ``out_dir`` (reused while the sources are unchanged).
     One process builds at a time (a file lock): the others wait and reuse its build, rather
@@ -68,7 +75,9 @@ def build(out_dir: Path) -> Path:
     lib = out_dir / f"xpgrad_emu_{key[:16]}.so"
     with open(out_dir / "build.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not lib.exists():
+        if lib.exists():
+            os.utime(lib)                   # in use: not stale for another run's clean-up
+        else:
             _compile(text, lib)
     return lib
 
@@ -84,9 +93,25 @@ def _compile(text, lib):
     if res.returncode:
         raise RuntimeError(f"emulator build failed:\n{' '.join(cmd)}\n{res.stderr[-6000:]}")
     os.replace(tmp, lib)
-    for old in out_dir.glob("xpgrad_emu_*"):     # builds of earlier sources, and the .cpp
-        if old != lib:
+    src.unlink()
+    remove_stale(lib)
+
+
+def remove_stale(lib: Path) -> list:
+    """Delete the files of other builds beside ``lib`` (libraries of other sources, a failed
+    build's leftovers) that no process has used for ``STALE_SECONDS``; the names deleted.
+    Those used lately stay: deleting them made a suite running other sources rebuild, or
+    fail to load the library it had just been handed."""
+    removed = []
+    for old in lib.parent.glob("xpgrad_emu_*"):
+        try:
+            stale = time.time() - old.stat().st_mtime > STALE_SECONDS
+        except FileNotFoundError:
+            continue
+        if old != lib and stale:
             old.unlink(missing_ok=True)
+            removed.append(old.name)
+    return sorted(removed)
 
 
 class EmuLauncher(Launcher):
