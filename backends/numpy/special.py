@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 
+import array_api_compat.numpy
 import numpy as np
 
 from xpgrad.backend import Kernel
@@ -296,6 +297,9 @@ def polygamma(n, x):
     >>> polygamma(1, np.array([1.0, 0.0, -1.5])).round(10).tolist()      # pi**2 / 6
     [1.6449340668, inf, 9.379246645]
     """
+    if n > sf._LARGEST_REFLECTED_ORDER:           # n! overflows: the generic rule's log form
+        with np.errstate(all="ignore"):
+            return sf.polygamma(array_api_compat.numpy, n, x)
     s = n + 1
     scale = (-1) ** (n + 1) * math.factorial(n)
     pole = (-1) ** (n + 1) * np.inf

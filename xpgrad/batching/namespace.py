@@ -316,4 +316,27 @@ def stacked(level, outs, name):
                              f"examples of xg.vmap ({first!r}, {outs[1]!r}, ...): it cannot "
                              "be batched")
         return first
-    return BatchedArray(level.inner.stack([level.inner.asarray(o) for o in outs]), level)
+    arrays = [level.inner.asarray(o) for o in outs]
+    for b, array in enumerate(arrays):
+        if array.shape != arrays[0].shape:
+            raise _RaggedResults(name, arrays[0].shape, b, array.shape)
+    return BatchedArray(level.inner.stack(arrays), level)
+
+
+class _RaggedResults(ValueError):
+    """An operation whose result's shape depends on the values (``x[mask]``, ``nonzero``,
+    ``repeat`` with per-example counts) gave the examples of ``xg.vmap`` different shapes,
+    which cannot be stacked (JAX refuses these at trace time). A ValueError that the appliers
+    pass on unchanged.
+
+    >>> str(_RaggedResults("nonzero", (2,), 1, (1,))).split(":")[0]
+    'nonzero under xg.vmap'
+    """
+
+    def __init__(self, name, first, b, other):
+        super().__init__(
+            f"{name} under xg.vmap: its result has shape {tuple(first)} for example 0 but "
+            f"{tuple(other)} for example {b}; vmap stacks the examples' results, so every "
+            "example's must have the same shape. Use a fixed-size form: xg.where(mask, x, 0) "
+            "instead of x[mask] (or a sum over the mask instead of nonzero's indices), and "
+            "repeat counts that are the same for every example")

@@ -90,12 +90,13 @@ def batched(x, owner, like=None, kinds="fc", dims=1, last=False):
     return (expand_dims(x, axis=0), True) if x.ndim == dims + 1 else (x, False)
 
 
-def out_length(length, kernel_size, stride, dilation, left, right, owner, *, ceil_mode=False):
+def out_length(length, kernel_size, stride, dilation, left, right, owner, *, ceil_mode=False,
+               empty_ok=False):
     """The number of windows over ``length`` entries padded by ``left`` and ``right`` (PyTorch's
     ``pooling_output_shape``: with ``ceil_mode`` a last, partial window, kept only if it starts
     inside the input or the left padding, so a window may reach past the padded input there);
-    ValueError naming ``owner`` when the (dilated) kernel is longer than the padded input and
-    no window is left.
+    when the (dilated) kernel is longer than the padded input and no window is left, 0 with
+    ``empty_ok`` (TensorFlow's "valid" pooling), else ValueError naming ``owner``.
 
     >>> out_length(1, 2, 2, 1, 0, 0, "max_pool1d", ceil_mode=True)   # torch's: one window
     1
@@ -105,6 +106,8 @@ def out_length(length, kernel_size, stride, dilation, left, right, owner, *, cei
     n = (padded - span + (stride - 1 if ceil_mode else 0)) // stride + 1      # floor, as torch
     if ceil_mode and (n - 1) * stride >= length + left:
         n -= 1
+    if n < 1 and empty_ok:
+        return 0
     if n < 1:
         raise ValueError(f"{owner}: the padded input has length {padded} (input {length} + "
                          f"padding {left + right}), shorter than the kernel: kernel_size "

@@ -95,15 +95,26 @@ def pad_pairs(p, k, s, d, lengths):
     return tuple((pi, pi) for pi in p)
 
 
-def _window_pads(lengths, k, s, pairs, d, ceil_mode, owner):
+def _window_pads(lengths, k, s, pairs, d, ceil_mode, owner, empty_ok=False):
     """``((left, right) padding per axis, the number of windows per axis)`` over spatial
     ``lengths`` for ``pairs`` (of ``pad_pairs``); the right padding is the given one or more,
-    enough for ceil_mode's last window."""
-    n = tuple(out_length(length, ki, si, di, left, right, owner, ceil_mode=ceil_mode)
+    enough for ceil_mode's last window. ``empty_ok``: 0 windows on an axis shorter than the
+    kernel (``out_length``'s)."""
+    n = tuple(out_length(length, ki, si, di, left, right, owner, ceil_mode=ceil_mode,
+                         empty_ok=empty_ok)
               for length, ki, si, (left, right), di in zip(lengths, k, s, pairs, d))
     pads = [(left, max(right, si * (ni - 1) + di * (ki - 1) + 1 - length - left))
             for length, ki, si, (left, right), di, ni in zip(lengths, k, s, pairs, d, n)]
     return pads, n
+
+
+def _without_windows(x, n, last, unbatched):
+    """The output of a ``"valid"`` pooling with 0 windows on some axis (the input shorter than
+    the kernel there), as TensorFlow's and ``lax.reduce_window``'s: empty, of shape (N, C, *n)
+    (channels ``last``: (N, *n, C)), cut from ``x`` so that its gradient is zeros."""
+    shape = (x.shape[0],) + n + (x.shape[-1],) if last else x.shape[:2] + n
+    y = reshape(reshape(x, (-1,))[:0], shape)
+    return squeeze(y, axis=0) if unbatched else y
 
 
 def _windows_of(x, k, s, pairs, d, ceil_mode, value, owner):
@@ -123,7 +134,8 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     gradient those of the last NaN, as PyTorch's. ``data_format="channels_last"`` (``"NWC"``):
     ``input`` (N, L, C) or (L, C), outputs likewise (the indices still positions in L).
     ``padding`` may be Keras's ``"valid"`` (none) or ``"same"``, TensorFlow's:
-    ``ceil(L / stride)`` windows, the -inf padding split with the odd one at the end.
+    ``ceil(L / stride)`` windows, the -inf padding split with the odd one at the end; with
+    ``"valid"`` an L shorter than the window gives 0 windows (TensorFlow's), not an error.
 
     >>> import xpgrad as xg
     >>> y, i = xg.nn.max_pool1d(xg.asarray([[[1.0, 3.0, 2.0]]]), 2, ceil_mode=True,
@@ -185,10 +197,13 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
     x, unbatched = _nonempty(*batched(input, owner, kinds="f", dims=dims, last=last), owner)
     lengths = x.shape[1:-1] if last else x.shape[2:]
     pairs = pad_pairs(p, k, s, d, lengths)
+    pads, n = _window_pads(lengths, k, s, pairs, d, ceil_mode, owner, empty_ok=p == "valid")
+    if 0 in n:
+        y = _without_windows(x, n, last, unbatched)
+        return (y, astype(stop_gradient(y), int64)) if return_indices else y
     if not return_indices and "max_pool" in x.backend.kernels:
         # the primitive, for that kernel: its generic rule finds the maxima again for the
         # gradient, slower than the composition below (numpy: 2x on max_pool2d(3, 2, 1))
-        pads, n = _window_pads(lengths, k, s, pairs, d, ceil_mode, owner)
         y = max_pool(x, kernel=k, stride=s, dilation=d, pads=pads, n_out=n, last=last)
         return squeeze(y, axis=0) if unbatched else y
     padded, n = _windows_of(x, k, s, pairs, d, ceil_mode, float("-inf"), owner)
@@ -268,7 +283,8 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     ``data_format="channels_last"`` (``"NWC"``): ``input`` (N, L, C) or (L, C). ``padding``
     may be Keras's ``"valid"`` (none) or ``"same"``, TensorFlow's: ``ceil(L / stride)``
     windows, the padding split with the odd one at the end, each window divided by the number
-    of input entries in it (``count_include_pad`` None means that; True for PyTorch's).
+    of input entries in it (``count_include_pad`` None means that; True for PyTorch's). With
+    ``"valid"`` an L shorter than the window gives 0 windows (TensorFlow's), not an error.
 
     >>> import xpgrad as xg
     >>> x = xg.asarray([[[1.0, 2.0, 3.0]]])
@@ -316,6 +332,9 @@ def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
     divisor_override = check_divisor(divisor_override, owner)
     x, unbatched = _nonempty(*batched(input, owner, kinds="f", dims=dims), owner)
     pairs = pad_pairs(p, k, s, d, x.shape[2:])
+    _, n = _window_pads(x.shape[2:], k, s, pairs, d, ceil_mode, owner, empty_ok=p == "valid")
+    if 0 in n:
+        return _without_windows(x, n, False, unbatched)
     padded, n = _windows_of(x, k, s, pairs, d, ceil_mode, 0.0, owner)
     total = None
     for piece in windows(padded, k, s, d, n):

@@ -23,7 +23,7 @@ NO_GRADIENT = {
     "shape", "ndim", "size", "isclose", "allclose", "array_equal", "array_equiv",
     "result_type", "iscomplexobj", "isrealobj", "iscomplex", "isreal", "isneginf",
     "isposinf", "shares_memory", "may_share_memory", "array_repr", "array_str",
-    "array2string", "flatnonzero", "argwhere", "min_scalar_type", "can_cast", "isfortran",
+    "array2string", "min_scalar_type", "can_cast", "isfortran",
 }
 
 

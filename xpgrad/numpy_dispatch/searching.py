@@ -1,6 +1,8 @@
 """NumPy's indexing, sorting and searching functions on Tensors: ``np.take``,
 ``np.take_along_axis``, ``np.sort``/``np.argsort``, ``np.searchsorted``, ``np.nonzero``,
-``np.count_nonzero``, ``np.unique`` (values only), and ``np.shape``/``np.ndim``/``np.size``.
+``np.flatnonzero``, ``np.argwhere``, ``np.count_nonzero``, ``np.unique`` (values only),
+``np.compress`` and ``np.extract`` (``take`` at ``nonzero``'s positions: differentiable in the
+values), and ``np.shape``/``np.ndim``/``np.size``.
 
 >>> import numpy as np, xpgrad as xg
 >>> np.sort(xg.asarray([3.0, 1.0, 2.0])).tolist()
@@ -63,6 +65,39 @@ def _searchsorted(a, v, side="left", sorter=None):
 @numpy_function("nonzero")
 def _nonzero(a):
     return _fn("nonzero")(_tensor(a))
+
+
+@numpy_function("flatnonzero")
+def _flatnonzero(a):
+    return _fn("nonzero")(_flat(a))[0]
+
+
+@numpy_function("argwhere")
+def _argwhere(a):
+    a = _tensor(a)
+    if a.ndim == 0:                  # NumPy's: (1, 0) where a is nonzero, else (0, 0)
+        return _fn("reshape")(_fn("nonzero")(_flat(a))[0], (-1, 1))[:, :0]
+    return _fn("stack")(_fn("nonzero")(a), axis=-1)
+
+
+@numpy_function("compress")
+def _compress(condition, a, axis=None):
+    a, axis = _axis_and_input(a, axis)
+    return _fn("take")(a, _selected("np.compress", condition), axis=axis)
+
+
+@numpy_function("extract")
+def _extract(condition, arr):
+    return _fn("take")(_flat(arr), _selected("np.extract", _flat(condition)), axis=0)
+
+
+def _selected(what, condition):
+    """The positions of the 1-d ``condition``'s nonzero entries (int64); ``take`` refuses
+    those past the axis, as NumPy does (a shorter condition leaves the rest out)."""
+    condition = _tensor(condition)
+    if condition.ndim != 1:
+        raise ValueError(f"{what}: condition must be 1-d, got shape {tuple(condition.shape)}")
+    return _fn("nonzero")(condition)[0]
 
 
 @numpy_function("count_nonzero")

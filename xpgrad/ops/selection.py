@@ -27,13 +27,28 @@ _where = Primitive("where", _where_forward,
                    lambda xp, g, ans, c, x, y: xp.where(c, 0.0, g))
 
 
-def where(condition, x1, x2, /):
-    """``x1`` where ``condition`` is true, else ``x2`` (broadcasting all three).
+_MISSING = object()
+
+
+def where(condition, x1=_MISSING, x2=_MISSING, /):
+    """``x1`` where ``condition`` is true, else ``x2`` (broadcasting all three). With
+    ``condition`` alone, ``nonzero(condition)``: a tuple of int64 index tensors, one per axis,
+    as ``np.where(condition)`` and ``torch.where(condition)``; ``x1`` without ``x2`` is a
+    TypeError.
 
     >>> import xpgrad as xg
     >>> xg.where(xg.asarray([True, False]), 1.0, xg.asarray([5.0, 6.0])).tolist()
     [1.0, 6.0]
+    >>> [i.tolist() for i in xg.where(xg.asarray([[0, 3], [4, 0]]))]
+    [[0, 1], [1, 0]]
     """
+    if x1 is _MISSING and x2 is _MISSING:
+        from .searching import nonzero
+
+        return nonzero(condition)
+    if x2 is _MISSING:
+        raise TypeError("where: x2 is missing: pass condition, x1 and x2 (x1 where condition "
+                        "holds, else x2), or condition alone for its nonzero indices")
     if _scalar_kind(x1) is not None and _scalar_kind(x2) is not None:
         # two Python scalars: the higher kind becomes a tensor of its default dtype (float32,
         # complex64, int64), as xg.add(1.0, 2.0) and PyTorch do; the other follows it

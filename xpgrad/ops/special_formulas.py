@@ -56,6 +56,8 @@ _LGAMMA_AT_2 = (0.0, 1.0 - _EULER) + tuple((-1) ** k * z / k
 # erf(x) = 2 / sqrt(pi) sum_n (-1)^n x^(2n+1) / (n! (2n + 1)), 14 terms for |x| < 0.5
 _ERF_SERIES = tuple(2.0 / math.sqrt(math.pi) * (-1) ** n / (math.factorial(n) * (2 * n + 1))
                     for n in range(14))
+# from n = 164 on, Q_n's coefficients overflow float64 (n! from 171 on)
+_LARGEST_REFLECTED_ORDER = 163
 _SHIFT = 10.0          # the asymptotic series hold from here (recurrences shift up to it)
 
 
@@ -198,21 +200,22 @@ def digamma(xp, x):
     return xp.where(x == xp.inf, xp.inf, out)
 
 
-def _hurwitz_positive(xp, s, x):
-    """``zeta(s, x) = sum_k (x + k)^-s`` for integer s >= 2 and x > 0: the first 10 terms, up
-    to 10 more while x + k < 10 + s, then Euler-Maclaurin's tail with 12 Bernoulli terms
-    (1e-15 relative for s up to 51 at least)."""
+def _hurwitz_positive(xp, s, x, scale=1.0):
+    """``zeta(s, x) * scale**s`` (``zeta(s, x) = sum_k (x + k)^-s``) for integer s >= 2 and
+    x > 0: the first 10 terms, up to 10 more while x + k < 10 + s, then Euler-Maclaurin's tail
+    with 12 Bernoulli terms (1e-15 relative for s up to 51 at least). ``scale = x`` keeps the
+    terms ``((x + k) / x)^-s <= 1`` from underflowing when s is large."""
     total = xp.zeros_like(x)
     y = x
     for _ in range(int(_SHIFT)):
-        total = total + y ** -s
+        total = total + (y / scale) ** -s
         y = y + 1.0
     for _ in range(int(_SHIFT)):
         low = y < _SHIFT + float(s)
-        total = total + xp.where(low, y ** -s, 0.0)
+        total = total + xp.where(low, (y / scale) ** -s, 0.0)
         y = xp.where(low, y + 1.0, y)
-    tail = y ** (1 - s) / (s - 1) + 0.5 * y ** -s
-    rising, power, w = float(s), y ** (-s - 1), 1.0 / (y * y)
+    tail = (y / scale) ** (1 - s) * scale / (s - 1) + 0.5 * (y / scale) ** -s
+    rising, power, w = float(s), (y / scale) ** (-s - 1) / scale, 1.0 / (y * y)
     for j, b in enumerate(_BERNOULLI[:12], 1):
         tail = tail + b / math.factorial(2 * j) * rising * power
         rising *= (s + 2 * j - 1) * (s + 2 * j)
@@ -240,6 +243,8 @@ def cot_derivative_poly(n):
 def polygamma(xp, n, x):
     """``psi^(n)(x) = (-1)^(n+1) n! zeta(n + 1, x)`` for n >= 1; below 0.5 the reflection
     ``(-1)^n psi^(n)(1 - x) - pi^(n+1) Q_n(cot(pi x))``; +-inf at the poles (as SciPy)."""
+    if n > _LARGEST_REFLECTED_ORDER:
+        return _polygamma_of_high_order(xp, n, x)
     reflect = x < 0
     y = xp.where(reflect, 1.0 - x, x)
     positive = (-1) ** (n + 1) * math.factorial(n) * _hurwitz_positive(xp, n + 1, y)
@@ -251,3 +256,26 @@ def polygamma(xp, n, x):
     pole = (reflect & (r == 0)) | (x == 0) | (x == -xp.inf)
     out = xp.where(pole, (-1) ** (n + 1) * xp.inf, out)
     return xp.where(x == xp.inf, (-1) ** (n + 1) * 0.0, out)
+
+
+def _polygamma_of_high_order(xp, n, x):
+    """``polygamma`` for n >= 164, where the reflection's coefficients (and from 171 on n!)
+    overflow float64. Above 0,
+    ``(-1)^(n+1) exp(lgamma(n + 1) - (n + 1) log x + log(x^(n+1) zeta(n + 1, x)))``: finite
+    wherever the value is. Below 0 the term of the pole nearest x, ``n! / |x - pole|^(n+1) >=
+    n! 2^(n+1)``, overflows, except at half-integers with n even, where the two nearest poles'
+    terms cancel (as each further pair does) and ``psi^(n)(1 - x)`` is left."""
+    sign = (-1.0) ** (n + 1)
+    reflect = x < 0
+    edge = (x == 0) | (x == xp.inf) | (x == -xp.inf)
+    y = xp.where(edge, 1.0, xp.where(reflect, 1.0 - x, x))
+    scaled_zeta = _hurwitz_positive(xp, n + 1, y, scale=y)
+    positive = sign * xp.exp(math.lgamma(n + 1) - (n + 1) * xp.log(y) + xp.log(scaled_zeta))
+    offset = x - xp.round(x)                      # from the nearest pole
+    nearest_sign = xp.sign(offset) if (n + 1) % 2 else 1.0
+    out = xp.where(reflect, sign * nearest_sign * xp.inf, positive)
+    if n % 2 == 0:
+        out = xp.where(reflect & (xp.abs(offset) == 0.5), positive, out)
+    pole = (reflect & (offset == 0)) | (x == 0) | (x == -xp.inf)
+    out = xp.where(pole, sign * xp.inf, out)
+    return xp.where(x == xp.inf, sign * 0.0, out)
