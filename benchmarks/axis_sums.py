@@ -14,10 +14,8 @@ interleaved rounds, each the median of ``--repeats`` calls, one thread. Error: t
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
-from interleaved import one_thread
+from interleaved import median_ms, one_thread
 
 if __name__ == "__main__":      # not on import: a test process has its own thread settings
     one_thread()
@@ -44,15 +42,6 @@ def operand(shape, dtype, rng):
 def error(total, g, axes):
     wide = g.astype(np.longdouble)            # x87 extended on x86: 11 more bits than float64
     return float(np.max(np.abs(total - wide.sum(axes)) / np.abs(wide).sum(axes)))
-
-
-def timed(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times) * 1e6
 
 
 def arguments(argv=None):
@@ -86,7 +75,7 @@ def main(argv=None):
         best = {k: float("inf") for k in calls}
         for _ in range(args.rounds):
             for k, fn in calls.items():
-                best[k] = min(best[k], timed(fn, repeats))
+                best[k] = min(best[k], median_ms(fn, repeats) * 1e3)
         errors = [error(np.asarray(fn()), g, axes) for fn in calls.values()]
         name = "x".join(map(str, g.shape)) + ("T" if shape == "transposed" else "")
         print(f"{name:>18} {str(axes):>10} | " + " ".join(f"{best[k]:8.1f}" for k in calls)

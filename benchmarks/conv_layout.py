@@ -15,10 +15,9 @@ first checked to give PyTorch's loss.
 """
 from __future__ import annotations
 
-import statistics
 import time
 
-from interleaved import arguments, one_thread
+from interleaved import arguments, median_ms, one_thread
 
 if __name__ == "__main__":      # not on import: a test process has its own thread settings
     one_thread()
@@ -88,16 +87,6 @@ def torch_step(memory_format, arrays):
     return step
 
 
-def median_cpu_ms(step, repeats):
-    """The median CPU time of ``repeats`` calls of ``step``, in milliseconds."""
-    times = []
-    for _ in range(repeats):
-        t = time.process_time()
-        step()
-        times.append(time.process_time() - t)
-    return statistics.median(times) * 1e3
-
-
 def main(argv=None):
     args = arguments(__doc__, argv)
     import torch
@@ -121,7 +110,8 @@ def main(argv=None):
         best = {name: float("inf") for name in steps}
         for _ in range(args.rounds):
             for name, step in steps.items():
-                best[name] = min(best[name], median_cpu_ms(step, args.repeats))
+                best[name] = min(best[name],
+                                 median_ms(step, args.repeats, clock=time.process_time))
         for name, ms in best.items():
             print(f"{name:22s} {ms:8.2f} ms  {ms / best['torch NCHW']:5.2f}x torch NCHW")
         return best
