@@ -8,7 +8,7 @@ import pytest
 import xpgrad as xg
 from xpgrad.jit.constants import Constant, FreshConstant
 from xpgrad.jit.loss_gradient import LossWithGradient, PreparedLossWithGradient, _ones_seed
-from xpgrad.jit.tracer import Ref, Step
+from xpgrad.jit.program_steps import Ref, Step
 
 pytest.importorskip("numba")
 

@@ -22,7 +22,7 @@ False
 from __future__ import annotations
 
 from .structure import leaves, map_leaves
-from .tracer import Ref
+from .program_steps import Ref
 
 #: array functions whose result depends only on the argument's shape and dtype
 _SEEDS = frozenset(("ones_like", "zeros_like", "full_like"))

@@ -83,7 +83,7 @@ def shape_origin(slots, fn, args, kwargs, found):
 def guard_shape_read(tracer, i):
     """Python read the shape of ``tracer``'s dynamic slot ``i``: the program checks on every
     replay that it is the shape read now (a ``ShapeGuard``, one per slot)."""
-    from .tracer import Ref, Step
+    from .program_steps import Ref, Step
 
     if i in tracer._shape_guarded or not tracer.active:
         return

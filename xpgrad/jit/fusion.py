@@ -22,7 +22,7 @@ import numpy as np
 
 from .fused_kernels import _compiled, fused_call, kernel_source
 from .fusion_runs import _Run, _op_of, _try_add, _try_reduction, op_name
-from .tracer import Ref, Step
+from .program_steps import Ref, Step
 
 # a flat loop's index of an operand broadcast in each mode (``_index_mode``)
 _INDEX = {1: "i", 0: "0", -1: "i % {d}", -2: "i // {d}"}
@@ -124,7 +124,7 @@ def _bias_adds_as_calls(program, escaping) -> int:
     run's loop, not in a pass of its own (``out += b``). Returns how many were split."""
     from ..backends import blas
     from ..backends.numpy.kernels import _linear_forward
-    from .tracer import SlotInfo, slot_uses
+    from .program_steps import SlotInfo, slot_uses
 
     steps, slots = program.steps, program.slots
     uses = slot_uses(steps)
@@ -161,7 +161,7 @@ def _refs(obj):
 
 
 def _fused_step(run, needed, plain_uses, packed, slots):
-    from .tracer import SlotInfo
+    from .program_steps import SlotInfo
 
     n = int(np.prod(run.shape))
     # a loop over rows of a loop over columns (``j``) where the run sums columns or reads a

@@ -21,7 +21,7 @@ import hashlib
 import numpy as np
 
 from .fusion import _Run, _refs, _try_add, op_name
-from .tracer import Ref, Step
+from .program_steps import Ref, Step
 
 _C_TYPES = {"float32": "float", "float64": "double", "bool": "bool"}
 _C_UNARY = {"negative": "(-{0})", "positive": "(+{0})", "absolute": "fabs({0})",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backends.axis_sums import sum_axes
-from .tracer import Ref
+from .program_steps import Ref
 
 _UNARY = {"negative": "(-{0})", "positive": "(+{0})", "absolute": "np.abs({0})",
           "square": "({0} * {0})", "sqrt": "np.sqrt({0})", "exp": "np.exp({0})",

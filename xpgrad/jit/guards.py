@@ -34,7 +34,7 @@ from __future__ import annotations
 import copy
 
 from .structure import leaves
-from .tracer import Ref
+from .program_steps import Ref
 
 
 def _mutates(step):

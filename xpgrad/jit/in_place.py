@@ -5,7 +5,7 @@ allocates a new array the size of the gradient while the old one is still alive:
 a 784-4096-10 MLP step at batch 4096 peaked 64 MiB above the eager step. Here the program
 takes the in-place form back where no step after it reads the gradient's memory.
 
->>> from xpgrad.jit.tracer import SlotInfo, Step
+>>> from xpgrad.jit.program_steps import SlotInfo, Step
 >>> slots = [SlotInfo((2,), None, 0, 0, True), SlotInfo((2,), None, 1, 0, True)]
 >>> made = Step(abs, (), {}, Ref(0), "call")
 >>> vjp = Step("vjp", (Ref(0),), {}, (Ref(1),), "kernel")
@@ -15,7 +15,7 @@ takes the in-place form back where no step after it reads the gradient's memory.
 """
 from __future__ import annotations
 
-from .tracer import Ref
+from .program_steps import Ref
 
 
 def take_in_place_vjps(steps, slots, escaping) -> int:

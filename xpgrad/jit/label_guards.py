@@ -20,7 +20,7 @@ import sys
 from .guards import _persistent_roots, changes_state
 from .replay_steps import GuardFailed, RangeGuard
 from .structure import leaves
-from .tracer import Ref, Step
+from .program_steps import Ref, Step
 
 
 class LabelCheckingKernel:

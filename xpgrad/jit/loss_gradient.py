@@ -16,7 +16,7 @@ import numpy as np
 from .constants import Constant, FreshConstant
 from .label_guards import LabelCheckingKernel, _losses_module
 from .replay_steps import GuardFailed
-from .tracer import Ref, slot_uses
+from .program_steps import Ref, slot_uses
 
 
 class LossWithGradient:

@@ -39,7 +39,7 @@ from .program_source import ProgramSource
 from .small_products import small_products_to_numpy
 from .step_facts import _mutates, _out_paths, _refs
 from .structure import leaves, map_leaves
-from .tracer import Ref
+from .program_steps import Ref
 from .traced import Traced
 
 _counter = itertools.count()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from .step_facts import _out_paths, _refs
 from .structure import is_namedtuple, refilled
-from .tracer import Ref
+from .program_steps import Ref
 
 _INLINE = (int, bool, str, type(None))
 

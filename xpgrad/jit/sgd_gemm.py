@@ -34,7 +34,7 @@ from ..optim.schedules_base import fitting_constant_rate
 from ..optim.update_modes import plain_settings
 from ..tensor import Tensor
 from .guards import _variable_roots
-from .tracer import Ref, slot_uses
+from .program_steps import Ref, slot_uses
 
 _GEMM_DTYPES = (np.dtype("float32"), np.dtype("float64"))
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backends import blas
-from .tracer import Ref, SlotInfo, Step
+from .program_steps import Ref, SlotInfo, Step
 
 
 def _small(step, slots) -> bool:

@@ -2,14 +2,14 @@
 slots it makes with their place in its result (``_out_paths``), and whether it writes into an
 existing array (``_mutates``: never dropped as dead, never moved past a read).
 
->>> from xpgrad.jit.tracer import Ref
+>>> from xpgrad.jit.program_steps import Ref
 >>> _refs((Ref(0), [Ref(2), 3.0]), []), _out_paths((Ref(4), (Ref(5),)), (), [])
 ([0, 2], [(4, (0,)), (5, (1, 0))])
 """
 from __future__ import annotations
 
 from .structure import leaves
-from .tracer import Ref
+from .program_steps import Ref
 
 
 def _refs(obj, out):
