@@ -36,6 +36,20 @@ def _same(a, b):
         np.array_equal(np.signbit(a[a == 0]), np.signbit(b[a == 0]))
 
 
+def _with_torch(op, torch_op, x, y, g):
+    """``op(x, y)`` under a tape and its gradients for the output gradient ``g``; beside them,
+    PyTorch's output and its leaves (their ``.grad`` filled) for the same arrays."""
+    xt, yt = xg.asarray(x), xg.asarray(y)
+    with xg.GradientTape() as tape:
+        tape.watch([xt, yt])
+        z = op(xt, yt)
+    dx, dy = tape.gradient(z, [xt, yt], output_gradients=xg.asarray(g))
+    tx, ty = torch.tensor(x, requires_grad=True), torch.tensor(y, requires_grad=True)
+    want = torch_op(tx, ty)
+    want.backward(torch.tensor(g))
+    return z, dx, dy, want, tx, ty
+
+
 def _logaddexp(x, y):
     out, _ = KERNELS["logaddexp"].forward(x, y)
     return out
@@ -112,13 +126,7 @@ def test_logaddexp_gradients_match_torch(dtype):
     y = (rng.normal(size=(20,)) * 4).astype(dtype)
     x[0, :3] = [np.inf, -np.inf, 5.0]               # an infinite output: the generic rule
     g = rng.normal(size=(30, 20)).astype(dtype)
-    xt, yt = xg.asarray(x), xg.asarray(y)
-    with xg.GradientTape() as tape:
-        tape.watch([xt, yt])
-        z = xg.logaddexp(xt, yt)
-    dx, dy = tape.gradient(z, [xt, yt], output_gradients=xg.asarray(g))
-    tx, ty = torch.tensor(x, requires_grad=True), torch.tensor(y, requires_grad=True)
-    torch.logaddexp(tx, ty).backward(torch.tensor(g))
+    _, dx, dy, _, tx, ty = _with_torch(xg.logaddexp, torch.logaddexp, x, y, g)
     tol = 1e-5 if dtype == np.float32 else 1e-13
     np.testing.assert_allclose(dx.numpy(), tx.grad.numpy(), rtol=tol, atol=tol)
     np.testing.assert_allclose(dy.numpy(), ty.grad.numpy(), rtol=tol, atol=tol * 30)
@@ -126,7 +134,7 @@ def test_logaddexp_gradients_match_torch(dtype):
     xt = xg.asarray(finite)
     with xg.GradientTape() as tape:
         tape.watch(xt)
-        z = xg.logaddexp(xt, yt)
+        z = xg.logaddexp(xt, xg.asarray(y))
     tx = torch.tensor(finite, requires_grad=True)
     torch.logaddexp(tx, torch.tensor(y)).backward(torch.tensor(g[1:]))
     np.testing.assert_allclose(tape.gradient(z, xt, output_gradients=xg.asarray(g[1:])).numpy(),
@@ -244,14 +252,7 @@ def test_remainder_matches_torch_with_its_gradients(dtype):
     y = rng.uniform(0.5, 3.0, (30,)).astype(dtype) * np.where(rng.uniform(size=30) < .5,
                                                                 -1, 1).astype(dtype)
     g = rng.normal(size=(40, 30)).astype(dtype)
-    xt, yt = xg.asarray(x), xg.asarray(y)
-    with xg.GradientTape() as tape:
-        tape.watch([xt, yt])
-        z = xg.remainder(xt, yt)
-    dx, dy = tape.gradient(z, [xt, yt], output_gradients=xg.asarray(g))
-    tx, ty = torch.tensor(x, requires_grad=True), torch.tensor(y, requires_grad=True)
-    want = torch.remainder(tx, ty)
-    want.backward(torch.tensor(g))
+    z, dx, dy, want, tx, ty = _with_torch(xg.remainder, torch.remainder, x, y, g)
     tol = 1e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(z.numpy(), want.detach().numpy(), rtol=tol, atol=tol)
     np.testing.assert_array_equal(dx.numpy(), tx.grad.numpy())
