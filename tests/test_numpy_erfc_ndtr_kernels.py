@@ -5,16 +5,15 @@ on both paths, float32 as float64 rounded, gradients (the generic rules) against
 finite differences, edges (+-inf, NaN, -0.0, subnormal results)."""
 from __future__ import annotations
 
-import sys
-
 import array_api_compat.numpy as npx
 import numpy as np
 import pytest
 
 import xpgrad as xg
-from xpgrad.backends.numpy import special, special_scipy
+from xpgrad.backends.numpy import special
 from xpgrad.ops import formulas
 from xpgrad.testing import check_grads
+from test_numpy_log_ndtr_kernel import path  # noqa: F401 (the fixture: SciPy's path or NumPy's)
 
 torch = pytest.importorskip("torch")
 mp = pytest.importorskip("mpmath")
@@ -24,14 +23,6 @@ _ERFC_X = np.concatenate([_RNG.uniform(-6, 27.3, 1500), [-0.0, 0.0, 4.999, 5.0, 
                                                         27.2, 27.3]])
 _NDTR_X = np.concatenate([_RNG.uniform(-38.5, 9, 1500), [-0.0, 0.0, -19.999, -20.0, -20.001,
                                                         -37.6, -38.4]])
-
-
-@pytest.fixture(params=["scipy", "numpy"])
-def path(request, monkeypatch):
-    monkeypatch.setattr(special_scipy, "_SCIPY", None)
-    if request.param == "numpy":
-        monkeypatch.setitem(sys.modules, "scipy.special", None)
-    yield request.param
 
 
 def _relative(ours, exact):
