@@ -9,7 +9,8 @@ fixed CDF); ``Bernoulli`` and ``Categorical`` (``probs=`` or ``logits=``), sampl
 gradient; ``Independent`` to make batch axes event axes; ``TransformedDistribution`` (a base
 pushed through ``transforms``: ``ExpTransform``, ``AffineTransform``, ``SigmoidTransform``,
 ``TanhTransform``, ``SoftmaxTransform``, ``PowerTransform``, ``ComposeTransform``) and
-``LogNormal``, one of them. More families, as PyTorch's: ``Cauchy``, ``HalfNormal``,
+``LogNormal``, one of them; ``MixtureSameFamily`` (a ``Categorical`` mixture of ``K``
+components of one family). More families, as PyTorch's: ``Cauchy``, ``HalfNormal``,
 ``HalfCauchy``, ``Gumbel`` and ``StudentT`` (reparameterized; StudentT through a ``Chi2``
 draw), the counts ``Poisson``, ``Binomial`` and ``Geometric`` and the one-hot
 ``OneHotCategorical`` (sampled without gradient), and the Gumbel-softmax relaxations
@@ -50,6 +51,7 @@ from .independent import Independent
 from .kl import kl_divergence, register_kl
 from .laplace import Laplace
 from .log_normal import LogNormal
+from .mixture_same_family import MixtureSameFamily
 from .multivariate_normal import MultivariateNormal
 from .normal import Normal
 from .one_hot_categorical import OneHotCategorical
@@ -64,7 +66,7 @@ from . import constraints, kl_more_pairs, transforms
 __all__ = ["Bernoulli", "Beta", "Binomial", "Categorical", "Cauchy", "Chi2", "Dirichlet",
            "Distribution", "ExpRelaxedCategorical", "Exponential", "Gamma", "Geometric",
            "Gumbel", "HalfCauchy", "HalfNormal", "Independent", "Laplace", "LogNormal",
-           "LogitRelaxedBernoulli", "MultivariateNormal", "Normal", "OneHotCategorical",
-           "Poisson", "RelaxedBernoulli", "RelaxedOneHotCategorical", "StudentT",
+           "LogitRelaxedBernoulli", "MixtureSameFamily", "MultivariateNormal", "Normal",
+           "OneHotCategorical", "Poisson", "RelaxedBernoulli", "RelaxedOneHotCategorical", "StudentT",
            "TransformedDistribution", "Uniform", "constraints", "kl_divergence", "register_kl",
            "transforms"]
