@@ -45,3 +45,12 @@ def test_the_module_docstring_lists_every_public_name():
     for name in xg.distributions.__all__:
         if name not in ("Distribution", "constraints"):
             assert f"``{name}``" in doc or f"``{name}(" in doc, name
+
+
+def test_mixture_density_network_example_learns_both_branches(capsys):
+    (code,) = _blocks(section("A mixture density network's head"))
+    ns = {}
+    exec(code, ns)
+    printed = float(capsys.readouterr().out.split()[-1])
+    assert printed == pytest.approx(float(ns["nll"]), abs=0.006)
+    assert printed < 0.0                    # one Gaussian cannot go below 1.05 on these data
