@@ -95,6 +95,22 @@ _PYTORCH_NAMES = {
     "lstsq": "xg.linalg.pinv(a) @ b, the least-squares solution (minimum-norm where a is "
              "rank-deficient)",
     "masked_fill": "xg.where(mask, value, x) (a new tensor: where mask is true, value)",
+    "index_add": "x.at[index].add(source) along axis 0, x.at[:, index].add(source) along axis "
+                 "1 (repeated indices accumulate, as torch's); into zeros "
+                 "xg.unsorted_segment_sum(source, index, num_segments)",
+    "scatter_add": "torch.scatter_add(x, 0, index, src) with one index per row of src (each row "
+                   "repeated across the columns, as a graph's messages summed at their nodes) "
+                   "is x.at[ids].add(src), into zeros xg.unsorted_segment_sum(src, ids, "
+                   "num_segments); other index patterns xg.tensor_scatter_nd_add(x, "
+                   "coordinates, updates)",
+    "scatter_reduce": "the segment reductions into zeros: xg.unsorted_segment_sum, _max, _min, "
+                      "_prod, _mean(src, ids, num_segments) (reduce='sum', 'amax', 'amin', "
+                      "'prod', 'mean'), or onto x: x.at[ids].add / .max / .min / .multiply(src)",
+    "index_select": "xg.take(x, index, axis=k) (torch's dim is axis)",
+    "rsqrt": "1 / xg.sqrt(x)",
+    "bincount": "xg.unsorted_segment_sum(xg.ones_like(ids), ids, n) counts each id in [0, n) "
+                "(weights in place of the ones for torch.bincount(ids, weights))",
+    "repeat_interleave": "xg.repeat(x, repeats, axis=k) (NumPy's name)",
     "func": "torch.func's transforms are in xg itself: xg.grad, xg.value_and_grad, xg.vjp, "
             "xg.jvp, xg.jacrev, xg.jacfwd, xg.linearize, xg.hessian, xg.vmap; "
             "functional_call and stack_module_state are xg.nn.functional_call(model, "

@@ -53,6 +53,22 @@ PYTORCH_NAMES = {
     "topk": "xg.topk(t, k)",
     "gather": "xg.take_along_axis(t, indices, axis=k) (torch.gather's dim is axis)",
     "repeat": "xg.tile(t, repetitions) (torch's repeat; torch's repeat_interleave is xg.repeat)",
+    "repeat_interleave": "xg.repeat(t, repeats, axis=k) (NumPy's name)",
+    "index_select": "xg.take(t, index, axis=k) (torch's dim is axis)",
+    "rsqrt": "1 / xg.sqrt(t)",
+    **dict.fromkeys(("index_add", "index_add_"),
+                    "t.at[index].add(source) along axis 0, t.at[:, index].add(source) along "
+                    "axis 1 (a new tensor; repeated indices accumulate, as torch's); into zeros "
+                    "xg.unsorted_segment_sum(source, index, num_segments)"),
+    **dict.fromkeys(("scatter_add", "scatter_add_"),
+                    "torch's t.scatter_add(0, index, src) with one index per row of src (each "
+                    "row repeated across the columns, as a graph's messages summed at their "
+                    "nodes) is t.at[ids].add(src), into zeros xg.unsorted_segment_sum(src, ids, "
+                    "num_segments); TensorFlow's v.scatter_add is v.assign(xg.tensor_scatter_nd_"
+                    "add(v, indices, updates))"),
+    "scatter_reduce": "the segment reductions into zeros: xg.unsorted_segment_sum, _max, _min, "
+                      "_prod, _mean(src, ids, num_segments) (reduce='sum', 'amax', 'amin', "
+                      "'prod', 'mean'), or onto t: t.at[ids].add / .max / .min / .multiply(src)",
     "expand": "xg.broadcast_to(t, shape)",
     **dict.fromkeys(("copy_", "mul_", "add_", "sub_", "div_", "lerp_", "fill_", "zero_",
                      "clamp_"),

@@ -136,4 +136,16 @@ def __getattr__(name):
     from ..tf_names import NN as _TENSORFLOW_NAMES      # tf.nn's and Keras' layers' names
 
     raise no_module_attribute(__name__, name, _PYTORCH_NAMES.get(name) or _JAX_NAMES.get(name)
-                              or _TENSORFLOW_NAMES.get(name))
+                              or _TENSORFLOW_NAMES.get(name) or _functional_loss(name))
+
+
+def _functional_loss(name):
+    """Where torch.nn.functional's loss ``name`` (``F.smooth_l1_loss``, ``F.cross_entropy``)
+    is in ``xg.losses``, or None."""
+    from .. import losses
+
+    stem = name[:-len("_loss")] if name.endswith("_loss") else name
+    ours = losses._PYTORCH_NAMES.get(name) or (
+        f"xg.losses.{stem}(...)" if stem in losses.__all__ and stem.islower()
+        and (name != stem or name in ("binary_cross_entropy", "kl_div")) else None)
+    return ours and f"{ours} (torch.nn.functional's losses are xg.losses')"

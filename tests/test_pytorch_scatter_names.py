@@ -1,0 +1,145 @@
+"""The scatter, gather and loss names a PyTorch user reaches for porting a graph network, a DQN
+or an MDN (``index_add``, ``scatter_add``, ``scatter_reduce``, ``index_select``, ``rsqrt``,
+``bincount``, ``repeat_interleave``, ``F.smooth_l1_loss`` on ``xg.nn``): each raises an
+AttributeError naming xpgrad's way (``hasattr`` stays False), and that way computes PyTorch's
+value and gradient in float64."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+import xpgrad as xg
+
+torch = pytest.importorskip("torch")
+
+R = np.random.default_rng(11)
+X = R.standard_normal((5, 4))
+SRC = R.standard_normal((7, 4))
+IDS = np.array([0, 3, 3, 1, 4, 0, 2])              # every row 0-4 hit, some twice
+COLUMN_IDS = np.array([2, 0, 2])
+
+
+def _xg_value_and_grads(fn, arrays):
+    xs = [xg.asarray(a) for a in arrays]
+    with xg.GradientTape() as tape:
+        tape.watch(xs)
+        out = fn(*xs)
+        w = np.cos(np.arange(out.size)).reshape(out.shape)
+        loss = xg.sum(out * xg.asarray(w))
+    return out.numpy(), [g.numpy() for g in tape.gradient(loss, xs)]
+
+
+def _torch_value_and_grads(fn, arrays):
+    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out = fn(*ts)
+    w = np.cos(np.arange(out.numel())).reshape(tuple(out.shape))
+    (out * torch.tensor(w)).sum().backward()
+    return out.detach().numpy(), [t.grad.numpy() for t in ts]
+
+
+def _ids(a):
+    return torch.tensor(a) if isinstance(a, np.ndarray) else a
+
+
+TI, TC = torch.tensor(IDS), torch.tensor(COLUMN_IDS)
+ROWS = TI[:, None].expand(-1, 4)        # torch's scatter index: the row id across the columns
+
+# name on xg (and on a Tensor) -> (what the hint says, ours, torch's, float arrays)
+CASES = {
+    "index_add": (r"x\.at\[index\]\.add\(source\)",
+                  lambda x, s: x.at[xg.asarray(IDS)].add(s),
+                  lambda x, s: torch.index_add(x, 0, TI, s), [X, SRC]),
+    "index_add/axis 1": (r"x\.at\[:, index\]\.add\(source\)",
+                         lambda x, s: x.at[:, xg.asarray(COLUMN_IDS)].add(s),
+                         lambda x, s: torch.index_add(x, 1, TC, s), [X, SRC[:5, :3]]),
+    "index_add/zeros": (r"xg\.unsorted_segment_sum\(source, index, num_segments\)",
+                        lambda s: xg.unsorted_segment_sum(s, xg.asarray(IDS), 5),
+                        lambda s: torch.zeros(5, 4, dtype=s.dtype).index_add(0, TI, s), [SRC]),
+    "scatter_add": (r"x\.at\[ids\]\.add\(src\)",
+                    lambda x, s: x.at[xg.asarray(IDS)].add(s),
+                    lambda x, s: torch.scatter_add(x, 0, ROWS, s), [X, SRC]),
+    "index_select": (r"xg\.take\(x, index, axis=k\)",
+                     lambda x: xg.take(x, xg.asarray(COLUMN_IDS), axis=1),
+                     lambda x: torch.index_select(x, 1, TC), [X]),
+    "rsqrt": (r"1 / xg\.sqrt\(x\)", lambda x: 1 / xg.sqrt(x), torch.rsqrt, [np.abs(X) + 0.5]),
+    "repeat_interleave": (r"xg\.repeat\(x, repeats, axis=k\)",
+                          lambda x: xg.repeat(x, xg.asarray([1, 0, 2, 1, 3]), axis=0),
+                          lambda x: torch.repeat_interleave(x, torch.tensor([1, 0, 2, 1, 3]),
+                                                            dim=0), [X]),
+    **{f"scatter_reduce/{reduce}": (
+        rf"xg\.unsorted_segment_sum, _max, _min, _prod, _mean\(src, ids, num_segments\)",
+        lambda s, ours=ours: getattr(xg, f"unsorted_segment_{ours}")(s, xg.asarray(IDS), 5),
+        lambda s, reduce=reduce: torch.zeros(5, 4, dtype=s.dtype).scatter_reduce(
+            0, ROWS, s, reduce, include_self=False), [SRC])
+       for reduce, ours in (("sum", "sum"), ("amax", "max"), ("amin", "min"), ("prod", "prod"),
+                            ("mean", "mean"))},
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_the_name_points_at_a_way_that_computes_torchs_value_and_gradient(case):
+    hint, ours, theirs, arrays = CASES[case]
+    name = case.split("/")[0]
+    with pytest.raises(AttributeError, match=rf"no attribute '{name}': .*{hint}"):
+        getattr(xg, name)
+    assert not hasattr(xg, name) and name not in dir(xg)
+    got, got_grads = _xg_value_and_grads(ours, arrays)
+    want, want_grads = _torch_value_and_grads(theirs, arrays)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+    for g, w in zip(got_grads, want_grads):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-14)
+
+
+def test_bincount_hint_counts_and_weighs_as_torch():
+    with pytest.raises(AttributeError, match=r"xg\.unsorted_segment_sum\(xg\.ones_like\(ids\), "
+                                             r"ids, n\)"):
+        xg.bincount    # noqa: B018
+    ids, weights = xg.asarray(IDS), R.random(len(IDS))
+    np.testing.assert_array_equal(xg.unsorted_segment_sum(xg.ones_like(ids), ids, 6).numpy(),
+                                  torch.bincount(TI, minlength=6).numpy())
+    np.testing.assert_allclose(xg.unsorted_segment_sum(xg.asarray(weights), ids, 6).numpy(),
+                               torch.bincount(TI, torch.tensor(weights), minlength=6).numpy(),
+                               rtol=1e-15)
+
+
+@pytest.mark.parametrize("name, hint", [
+    ("index_add", r"t\.at\[index\]\.add\(source\)"), ("index_add_", r"t\.at\[index\]\.add"),
+    ("scatter_add", r"t\.at\[ids\]\.add\(src\).*TensorFlow's v\.scatter_add"),
+    ("scatter_add_", r"t\.at\[ids\]\.add\(src\)"), ("scatter_reduce", r"t\.at\[ids\]\.add"),
+    ("index_select", r"xg\.take\(t, index, axis=k\)"), ("rsqrt", r"1 / xg\.sqrt\(t\)"),
+    ("repeat_interleave", r"xg\.repeat\(t, repeats, axis=k\)")])
+def test_tensor_methods_name_the_same_ways(name, hint):
+    for obj in (xg.asarray(X), xg.Variable(X)):
+        with pytest.raises(AttributeError, match=rf"object has no attribute '{name}': .*{hint}"):
+            getattr(obj, name)
+        assert not hasattr(obj, name) and name not in dir(obj)
+
+
+FUNCTIONAL_LOSSES = ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss", "cross_entropy",
+                     "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+                     "kl_div", "ctc_loss", "gaussian_nll_loss", "poisson_nll_loss",
+                     "margin_ranking_loss", "hinge_embedding_loss", "soft_margin_loss",
+                     "multilabel_soft_margin_loss", "multi_margin_loss", "triplet_margin_loss",
+                     "cosine_embedding_loss", "multilabel_margin_loss",
+                     "triplet_margin_with_distance_loss"]
+
+
+@pytest.mark.parametrize("name", FUNCTIONAL_LOSSES)
+def test_torch_functional_losses_on_xg_nn_name_xg_losses(name):
+    """``F = xg.nn`` as ``torch.nn.functional``: ``F.smooth_l1_loss`` names the xg.losses
+    function, which exists (torch has each of these names)."""
+    assert hasattr(torch.nn.functional, name)
+    with pytest.raises(AttributeError, match=rf"'xpgrad\.nn' has no attribute '{name}': "
+                                             rf"xg\.losses\.(\w+)") as info:
+        getattr(xg.nn, name)
+    ours = re.search(r"xg\.losses\.(\w+)", str(info.value)).group(1)
+    assert callable(getattr(xg.losses, ours))
+    assert not hasattr(xg.nn, name) and name not in dir(xg.nn)
+
+
+def test_an_unknown_loss_like_name_gets_no_hint():
+    with pytest.raises(AttributeError) as info:
+        xg.nn.made_up_loss    # noqa: B018
+    assert str(info.value) == "module 'xpgrad.nn' has no attribute 'made_up_loss'"
