@@ -65,10 +65,11 @@ def test_values_and_gradients_match_torch(case, method):
 def test_probs_weights_match_torch():
     probs, loc, scale = R.dirichlet(np.ones(3), 2), R.standard_normal((2, 3)), R.uniform(1, 2, 3)
     value = R.standard_normal((4, 2))
-    assert_matches_torch(
-        lambda p, l, s, x: D.MixtureSameFamily(D.Categorical(probs=p), D.Normal(l, s)).log_prob(x),
-        lambda p, l, s, x: td.MixtureSameFamily(td.Categorical(probs=p), td.Normal(l, s)).log_prob(x),
-        [probs, loc, scale, value], rtol=1e-10, atol=1e-12)
+    def run(m):
+        return lambda p, l, s, x: m.MixtureSameFamily(m.Categorical(probs=p),
+                                                      m.Normal(l, s)).log_prob(x)
+
+    assert_matches_torch(run(D), run(td), [probs, loc, scale, value], rtol=1e-10, atol=1e-12)
 
 
 def test_gradients_match_finite_differences_to_second_order():
