@@ -143,3 +143,67 @@ def test_an_unknown_loss_like_name_gets_no_hint():
     with pytest.raises(AttributeError) as info:
         xg.nn.made_up_loss    # noqa: B018
     assert str(info.value) == "module 'xpgrad.nn' has no attribute 'made_up_loss'"
+
+
+F = torch.nn.functional
+V = R.standard_normal((3, 4))
+W = R.standard_normal((3, 4))
+# ours(**{axis or keepdims: value}), torch's, the keyword torch takes -> xpgrad's, its value
+KEYWORD_CASES = {
+    "normalize": (lambda **k: xg.nn.normalize(xg.asarray(V), **k),
+                  lambda: F.normalize(torch.tensor(V), dim=0), "dim", ("axis", 0)),
+    "cosine_similarity": (lambda **k: xg.nn.cosine_similarity(xg.asarray(V), xg.asarray(W), **k),
+                          lambda: F.cosine_similarity(torch.tensor(V), torch.tensor(W), dim=0),
+                          "dim", ("axis", 0)),
+    "pairwise_distance": (lambda **k: xg.nn.pairwise_distance(xg.asarray(V), xg.asarray(W), **k),
+                          lambda: F.pairwise_distance(torch.tensor(V), torch.tensor(W),
+                                                      keepdim=True), "keepdim",
+                          ("keepdims", True)),
+    "glu": (lambda **k: xg.nn.glu(xg.asarray(V), **k),
+            lambda: F.glu(torch.tensor(V), dim=1), "dim", ("axis", 1)),
+    "vector_norm": (lambda **k: xg.linalg.vector_norm(xg.asarray(V), **k),
+                    lambda: torch.linalg.vector_norm(torch.tensor(V), dim=1), "dim", ("axis", 1)),
+    "norm": (lambda **k: xg.linalg.norm(xg.asarray(V), **k),
+             lambda: torch.linalg.norm(torch.tensor(V), dim=1), "dim", ("axis", 1)),
+    "cross": (lambda **k: xg.linalg.cross(xg.asarray(V[:, :3]), xg.asarray(W[:, :3]), **k),
+              lambda: torch.linalg.cross(torch.tensor(V[:, :3]), torch.tensor(W[:, :3]), dim=-1),
+              "dim", ("axis", -1)),
+    "vecdot": (lambda **k: xg.vecdot(xg.asarray(V), xg.asarray(W), **k),
+               lambda: torch.linalg.vecdot(torch.tensor(V), torch.tensor(W), dim=0), "dim",
+               ("axis", 0)),
+    "sort": (lambda **k: xg.sort(xg.asarray(V), **k),
+             lambda: torch.sort(torch.tensor(V), dim=0).values, "dim", ("axis", 0)),
+    "argsort": (lambda **k: xg.argsort(xg.asarray(V), **k),
+                lambda: torch.argsort(torch.tensor(V), dim=0), "dim", ("axis", 0)),
+    "topk": (lambda **k: xg.topk(xg.asarray(V), 2, **k)[0],
+             lambda: torch.topk(torch.tensor(V), 2, dim=0).values, "dim", ("axis", 0)),
+    "flip": (lambda **k: xg.flip(xg.asarray(V), **k),
+             lambda: torch.flip(torch.tensor(V), dims=(0,)), "dims", ("axis", 0)),
+    "roll": (lambda **k: xg.roll(xg.asarray(V), 1, **k),
+             lambda: torch.roll(torch.tensor(V), 1, dims=1), "dims", ("axis", 1)),
+    "squeeze": (lambda **k: xg.squeeze(xg.asarray(V[:1]), **k),
+                lambda: torch.squeeze(torch.tensor(V[:1]), dim=0), "dim", ("axis", 0)),
+    "take_along_axis": (lambda **k: xg.take_along_axis(xg.asarray(V), xg.asarray([[1], [0], [3]]),
+                                                       **k),
+                        lambda: torch.take_along_dim(torch.tensor(V), torch.tensor([[1], [0], [3]]),
+                                                     dim=1), "dim", ("axis", 1)),
+    "unstack": (lambda **k: xg.unstack(xg.asarray(V), **k)[1],
+                lambda: torch.unbind(torch.tensor(V), dim=1)[1], "dim", ("axis", 1)),
+    "count_nonzero": (lambda **k: xg.count_nonzero(xg.asarray(V > 0), **k),
+                      lambda: torch.count_nonzero(torch.tensor(V > 0), dim=1), "dim", ("axis", 1)),
+    "diff": (lambda **k: xg.diff(xg.asarray(V), **k),
+             lambda: torch.diff(torch.tensor(V), dim=0), "dim", ("axis", 0)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(KEYWORD_CASES))
+def test_torchs_dim_keywords_name_axis_and_axis_gives_torchs_values(name):
+    """``F.normalize(x, dim=0)`` written as is raises a TypeError naming ``axis=``, as the
+    reductions' do; with ``axis=`` the value is torch's."""
+    ours, theirs, torch_keyword, (keyword, value) = KEYWORD_CASES[name]
+    with pytest.raises(TypeError, match=rf"^{name}\(\) got an unexpected keyword argument "
+                                        rf"'{torch_keyword}'; xpgrad uses the array API's "
+                                        rf"names: {keyword}= for {torch_keyword}=$"):
+        ours(**{torch_keyword: value})
+    np.testing.assert_allclose(ours(**{keyword: value}).numpy(), theirs().numpy(),
+                               rtol=1e-14, atol=1e-15)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 
-from .._args import flag
+from .._args import flag, refuse_keywords
 from ..ops._define import as_tensor, norm_axis
 from ..ops.linalg_norms import vector_norm
 from ..ops.nn import _eps
@@ -66,7 +66,7 @@ def clamped_below(n, eps):
     return (n - stop_gradient(n)) + stop_gradient(where(n < eps, eps, n))
 
 
-def normalize(x, /, p=2.0, axis=1, eps=1e-12):
+def normalize(x, /, p=2.0, axis=1, eps=1e-12, **unexpected):
     """``x / max(||x||_p, eps)`` along ``axis``, as PyTorch's ``F.normalize`` (``dim`` is
     ``axis`` here; its default is 1, PyTorch's, the feature axis of a batch). A zero vector
     stays 0 and its gradient is ``1 / eps`` times the output gradient, as PyTorch's.
@@ -75,6 +75,8 @@ def normalize(x, /, p=2.0, axis=1, eps=1e-12):
     >>> xg.nn.normalize(xg.asarray([[1.0, -3.0]]), p=1).tolist()
     [[0.25, -0.75]]
     """
+    if unexpected:
+        refuse_keywords("normalize", unexpected)
     owner = "normalize"
     x = _floating(x, "x", owner)
     p = _order(p, owner)
@@ -84,7 +86,7 @@ def normalize(x, /, p=2.0, axis=1, eps=1e-12):
     return x / where(n >= eps, n, eps)             # clamp_min: the gradient passes at n = eps
 
 
-def cosine_similarity(x1, x2, /, axis=1, eps=1e-8):
+def cosine_similarity(x1, x2, /, axis=1, eps=1e-8, **unexpected):
     """``sum(x1 * x2) / (max(||x1||, eps) max(||x2||, eps))`` along ``axis`` of the broadcast
     inputs, as PyTorch's ``F.cosine_similarity`` (``dim`` is ``axis`` here): each input is
     divided by its own clamped norm before the product (in [-1, 1]). Gradients are
@@ -95,6 +97,8 @@ def cosine_similarity(x1, x2, /, axis=1, eps=1e-8):
     ...                               axis=0).item(), 4)
     0.7071
     """
+    if unexpected:
+        refuse_keywords("cosine_similarity", unexpected)
     owner = "cosine_similarity"
     x1, x2 = _pair(x1, x2, owner)
     eps = _eps(eps, owner)
@@ -104,7 +108,7 @@ def cosine_similarity(x1, x2, /, axis=1, eps=1e-8):
     return sum((x1 / n1) * (x2 / n2), axis=axis)
 
 
-def pairwise_distance(x1, x2, /, p=2.0, eps=1e-6, keepdims=False):
+def pairwise_distance(x1, x2, /, p=2.0, eps=1e-6, keepdims=False, **unexpected):
     """``||x1 - x2 + eps||_p`` along the last axis of the broadcast inputs, as PyTorch's
     ``F.pairwise_distance`` (``keepdim`` is ``keepdims`` here). The ``eps`` keeps equal
     vectors off the norm's kink; at an exact zero the gradient is 0, as PyTorch's.
@@ -114,6 +118,8 @@ def pairwise_distance(x1, x2, /, p=2.0, eps=1e-6, keepdims=False):
     >>> d.tolist()
     [5.0]
     """
+    if unexpected:
+        refuse_keywords("pairwise_distance", unexpected)
     owner = "pairwise_distance"
     x1, x2 = _pair(x1, x2, owner)
     p = _order(p, owner)

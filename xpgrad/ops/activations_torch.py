@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 from ..optim._checks import hyperparameter
+from .._args import refuse_keywords
 from ..primitive import Primitive, apply
 from . import formulas
 from ._define import is_complex, norm_axis
@@ -303,7 +304,7 @@ def hardswish(x, /):
     return apply(_hardswish, _real(x, "hardswish"))
 
 
-def glu(x, /, axis=-1):
+def glu(x, /, axis=-1, **unexpected):
     """Gated linear unit: the first half of ``x`` along ``axis`` times the sigmoid of the
     second (a composition of slicing, sigmoid and multiply); that axis' length must be even.
 
@@ -311,6 +312,8 @@ def glu(x, /, axis=-1):
     >>> xg.nn.glu(xg.asarray([[2.0, 4.0, 0.0, 1000.0]])).tolist()
     [[1.0, 4.0]]
     """
+    if unexpected:
+        refuse_keywords("glu", unexpected)
     x = _real(x, "glu")
     if x.ndim == 0:
         raise ValueError("glu: x must have at least one dimension, got a 0-d tensor")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numbers
 
+from .._args import refuse_keywords
 from ..accumulate import Scatter
 from ..backend import MixedBackendError
 from ..primitive import Primitive, apply
@@ -152,7 +153,7 @@ def _along_scatter_vjp(xp, g, ans, v, indices, axis, shape, backend):
 _along_scatter = Primitive("take_along_axis_scatter", _along_scatter_forward, _along_scatter_vjp)
 
 
-def take_along_axis(x, indices, /, axis=-1):
+def take_along_axis(x, indices, /, axis=-1, **unexpected):
     """``x`` at ``indices`` along ``axis`` (2024.12): ``out[..., j, ...] = x[..., indices[...,
     j, ...], ...]``. ``indices`` has ``x``'s rank and broadcasts with it except along
     ``axis`` (by keyword or positionally, as NumPy's); negative indices count from the end.
@@ -163,6 +164,8 @@ def take_along_axis(x, indices, /, axis=-1):
     >>> xg.take_along_axis(x, xg.argmax(x, 1, keepdims=True), 1).tolist()
     [[30.0], [60.0]]
     """
+    if unexpected:
+        refuse_keywords("take_along_axis", unexpected)
     from .shape import broadcast_to
 
     x = as_tensor(x)

@@ -101,7 +101,7 @@ def stack(arrays, /, axis=0, **unexpected):
     return apply(_stack, *arrays, axis=norm_axis(axis, arrays[0].ndim + 1))
 
 
-def unstack(x, /, axis=0):
+def unstack(x, /, axis=0, **unexpected):
     """Split ``x`` along ``axis`` (by keyword or positionally, as ``torch.unbind(x, 1)``) into
     a tuple of tensors (the inverse of stack). On the backend's own arrays the slices are views
     of ``x`` and a tape records one node for them all, whose rule stacks their gradients (zeros
@@ -116,6 +116,8 @@ def unstack(x, /, axis=0):
     >>> len(rows), tape.gradient(y, x).tolist()
     (4, [[0.0, 0.0], [3.0, 3.0], [0.0, 0.0], [0.0, 0.0]])
     """
+    if unexpected:
+        refuse_keywords("unstack", unexpected)
     x = as_tensor(x)
     if x.ndim == 0:
         raise ValueError("unstack needs a tensor with at least one dimension")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import numbers
 
+from .._args import refuse_keywords
 from ..primitive import Primitive, apply
 from ..tensor import Tensor, Variable
 from ._define import _int, as_tensor, norm_axis
@@ -116,7 +117,7 @@ def _vecdot_dx2(xp, g, ans, a, b, axis):
 _vecdot = Primitive("vecdot", _vecdot_forward, _vecdot_dx1, _vecdot_dx2)
 
 
-def vecdot(x1, x2, /, axis=-1):
+def vecdot(x1, x2, /, axis=-1, **unexpected):
     """``sum(conj(x1) * x2, axis=axis)``, broadcasting the other axes; ``axis`` (by keyword or
     positionally) counts from the end of the broadcast shape and is not broadcast itself.
 
@@ -124,6 +125,8 @@ def vecdot(x1, x2, /, axis=-1):
     >>> xg.vecdot(xg.ones((2, 3)), xg.ones(3)).tolist()
     [3.0, 3.0]
     """
+    if unexpected:
+        refuse_keywords("vecdot", unexpected)
     a, b = as_tensor(x1), as_tensor(x2)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError("vecdot needs operands with at least one dimension, got shapes "
@@ -239,7 +242,7 @@ _cross = Primitive("linalg_cross", lambda xp, a, b, axis: xp.linalg.cross(a, b, 
                    _cross_dx1, _cross_dx2)
 
 
-def cross(x1, x2, /, axis=-1):
+def cross(x1, x2, /, axis=-1, **unexpected):
     """Cross product of 3-element vectors along ``axis`` (negative; not broadcast), the other
     axes broadcast. ``axis`` by keyword or positionally, as ``torch.cross(a, b, -2)`` (NumPy's
     third positional argument is ``axisa``).
@@ -248,6 +251,8 @@ def cross(x1, x2, /, axis=-1):
     >>> xg.linalg.cross(xg.asarray([1.0, 0.0, 0.0]), xg.asarray([0.0, 1.0, 0.0])).tolist()
     [0.0, 0.0, 1.0]
     """
+    if unexpected:
+        refuse_keywords("cross", unexpected)
     a, b = as_tensor(x1), as_tensor(x2)
     if a.dtype.kind not in "iufc" or b.dtype.kind not in "iufc":
         raise TypeError(f"linalg.cross: x1 and x2 must be numeric, got {a.dtype} and {b.dtype}")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import numbers
 
-from .._args import flag, refuse_extra_positional
+from .._args import flag, refuse_extra_positional, refuse_keywords
 from ..primitive import Primitive, apply
 from ._define import as_tensor, kept_shape, norm_axes, norm_axis
 from .linalg_helpers import check_floating, check_matrix, is_complex
@@ -58,7 +58,7 @@ _vector_norm = Primitive(
     _vector_norm_vjp)
 
 
-def vector_norm(x, /, *extra, axis=None, keepdims=False, ord=2):
+def vector_norm(x, /, *extra, axis=None, keepdims=False, ord=2, **unexpected):
     """The ``ord``-norm over ``axis`` (None: all entries; an int or a tuple): any real ``ord``
     incl. 0 (count of nonzeros), ``inf`` and ``-inf``. A real result, also for complex ``x``.
     Unlike the reductions, ``axis`` is keyword-only here (as NumPy's and JAX's):
@@ -68,6 +68,8 @@ def vector_norm(x, /, *extra, axis=None, keepdims=False, ord=2):
     >>> xg.linalg.vector_norm(xg.asarray([[3.0, 4.0], [6.0, 8.0]]), axis=1).tolist()
     [5.0, 10.0]
     """
+    if unexpected:
+        refuse_keywords("vector_norm", unexpected)
     if extra:
         refuse_extra_positional("vector_norm", ("x",), extra, ("axis", "keepdims", "ord"))
     x = as_tensor(x)
@@ -121,7 +123,7 @@ def matrix_norm(x, /, *, keepdims=False, ord="fro"):
     return reshape(out, out.shape + (1, 1)) if keepdims else out
 
 
-def norm(x, /, ord=None, axis=None, keepdims=False):
+def norm(x, /, ord=None, axis=None, keepdims=False, **unexpected):
     """NumPy's and JAX's ``linalg.norm``: over one axis (an int) the vector norm
     (``vector_norm``, ``ord`` default 2), over two (a pair of axes: the rows', the columns')
     the matrix norm (``matrix_norm``, ``ord`` default ``'fro'``); with ``axis=None``, ``x``'s
@@ -135,6 +137,8 @@ def norm(x, /, ord=None, axis=None, keepdims=False):
     >>> xg.linalg.norm(m, axis=1, ord=1).tolist()
     [3.0, 7.0]
     """
+    if unexpected:
+        refuse_keywords("norm", unexpected)
     from .shape import expand_dims, moveaxis
 
     x = as_tensor(x)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import builtins
 
 from .. import dtypes as _dt
+from .._args import refuse_keywords
 from ..primitive import Primitive, apply
 from ..tensor import _wrap
 from ._define import _int, _ints, as_tensor, norm_axes, norm_axis
@@ -20,7 +21,7 @@ _flip = Primitive("flip", lambda xp, x, axis: xp.flip(x, axis=axis),
                   lambda xp, g, ans, x, axis: xp.flip(g, axis=axis))
 
 
-def flip(x, /, axis=None):
+def flip(x, /, axis=None, **unexpected):
     """Reverse the order of entries along ``axis`` (all axes when None; by keyword or
     positionally, as ``np.flip(x, 0)``).
 
@@ -28,6 +29,8 @@ def flip(x, /, axis=None):
     >>> xg.flip(xg.asarray([1.0, 2.0, 3.0])).tolist()
     [3.0, 2.0, 1.0]
     """
+    if unexpected:
+        refuse_keywords("flip", unexpected)
     x = as_tensor(x)
     return apply(_flip, x, axis=norm_axes(axis, x.ndim))
 
@@ -40,7 +43,7 @@ _roll = Primitive("roll", lambda xp, x, shift, axis: xp.roll(x, shift, axis=axis
                   lambda xp, g, ans, x, shift, axis: xp.roll(g, _neg(shift), axis=axis))
 
 
-def roll(x, /, shift, axis=None):
+def roll(x, /, shift, axis=None, **unexpected):
     """Shift entries along ``axis`` cyclically (``axis=None``: over the flattened tensor).
     ``shift`` and ``axis`` may be tuples of one length; an int shift applies to every axis.
     ``axis`` by keyword or positionally, as ``np.roll(x, 1, 0)``.
@@ -49,6 +52,8 @@ def roll(x, /, shift, axis=None):
     >>> xg.roll(xg.asarray([1.0, 2.0, 3.0]), 1).tolist()
     [3.0, 1.0, 2.0]
     """
+    if unexpected:
+        refuse_keywords("roll", unexpected)
     x = as_tensor(x)
     if axis is None:
         if isinstance(shift, (tuple, list)):

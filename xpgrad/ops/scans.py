@@ -127,7 +127,7 @@ def cumulative_prod(x, /, axis=None, *extra, dtype=None, include_initial=False, 
 cumulative_sum.primitive, cumulative_prod.primitive = _cumsum_prim, _cumprod_prim
 
 
-def diff(x, /, n=1, axis=-1, *, prepend=None, append=None):
+def diff(x, /, n=1, axis=-1, *, prepend=None, append=None, **unexpected):
     """The ``n``-th forward difference ``out[i] = x[i+1] - x[i]`` along ``axis``, after
     joining ``prepend`` and ``append`` to ``x`` there. Differentiable (slices and subtraction).
     Positionally ``n`` comes before ``axis``, as in NumPy and PyTorch (``diff(x, 1, 0)``); the
@@ -137,6 +137,8 @@ def diff(x, /, n=1, axis=-1, *, prepend=None, append=None):
     >>> xg.diff(xg.asarray([1.0, 4.0, 9.0, 16.0]), n=2).tolist()
     [2.0, 2.0]
     """
+    if unexpected:
+        refuse_keywords("diff", unexpected)
     from .joining import concat
 
     x = as_tensor(x)

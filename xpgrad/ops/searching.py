@@ -79,7 +79,7 @@ _count_nonzero = Primitive("count_nonzero", lambda xp, x, axis, keepdims:
                            xp.count_nonzero(x, axis=axis, keepdims=keepdims))
 
 
-def count_nonzero(x, /, axis=None, *, keepdims=False):
+def count_nonzero(x, /, axis=None, *, keepdims=False, **unexpected):
     """How many entries along ``axis`` (an int, a tuple, None: all; also positionally, as
     NumPy's) are nonzero (int64).
 
@@ -87,6 +87,8 @@ def count_nonzero(x, /, axis=None, *, keepdims=False):
     >>> xg.count_nonzero(xg.asarray([[0.0, 1.0], [2.0, 3.0]]), 1).tolist()
     [1, 2]
     """
+    if unexpected:
+        refuse_keywords("count_nonzero", unexpected)
     x = as_tensor(x)
     axes = norm_axes(axis, x.ndim)
     out = apply(_count_nonzero, x, axis=axes, keepdims=flag(keepdims, "keepdims",

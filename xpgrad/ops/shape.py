@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import builtins
 
-from .._args import flag
+from .._args import flag, refuse_keywords
 from ..primitive import Primitive, apply
 from ._define import _ints, as_tensor, norm_axes, norm_axis
 
@@ -110,7 +110,7 @@ def expand_dims(x, /, axis=0):
     return reshape(x, tuple(1 if i in placed else next(rest) for i in range(ndim)))
 
 
-def squeeze(x, /, axis=None):
+def squeeze(x, /, axis=None, **unexpected):
     """Remove length-1 ``axis`` (an int or a tuple); a longer axis raises ValueError. Without
     ``axis``, every axis of length 1, as NumPy, JAX and ``x.squeeze()`` (the array API asks
     for an axis).
@@ -121,6 +121,8 @@ def squeeze(x, /, axis=None):
     >>> xg.squeeze(xg.ones((1, 2, 1))).shape
     (2,)
     """
+    if unexpected:
+        refuse_keywords("squeeze", unexpected)
     x = as_tensor(x)
     axes = (tuple(i for i, n in enumerate(x.shape) if n == 1) if axis is None
             else norm_axes(axis, x.ndim))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numbers
 
 from .. import dtypes as _dt
-from .._args import flag, refuse_extra_positional
+from .._args import flag, refuse_extra_positional, refuse_keywords
 from ..primitive import Primitive, apply
 from ..tensor import Tensor, _wrap
 from ._define import as_tensor, norm_axis
@@ -73,7 +73,7 @@ def _checked(x, axis, what):
     return x, norm_axis(axis, x.ndim)
 
 
-def sort(x, /, axis=-1, *extra, descending=False, stable=True):
+def sort(x, /, axis=-1, *extra, descending=False, stable=True, **unexpected):
     """A sorted copy of ``x`` along ``axis`` (NaNs last when ascending; complex numbers, where
     the backend allows, lexicographically). Always stable; the gradient goes back through the
     permutation. ``axis`` by keyword or positionally, as ``np.sort(x, 0)``; ``descending`` and
@@ -83,6 +83,8 @@ def sort(x, /, axis=-1, *extra, descending=False, stable=True):
     >>> xg.sort(xg.asarray([[3.0, 1.0, 2.0]]), descending=True).tolist()
     [[3.0, 2.0, 1.0]]
     """
+    if unexpected:
+        refuse_keywords("sort", unexpected)
     if extra:
         refuse_extra_positional("sort", ("x", "axis"), extra, ("descending", "stable"))
     x, axis = _checked(x, axis, "sort")
@@ -90,7 +92,7 @@ def sort(x, /, axis=-1, *extra, descending=False, stable=True):
     return apply(_sort_prim, x, axis=axis, descending=flag(descending, "descending", "sort"))
 
 
-def argsort(x, /, axis=-1, *extra, descending=False, stable=True):
+def argsort(x, /, axis=-1, *extra, descending=False, stable=True, **unexpected):
     """Indices (int64) that sort ``x`` along ``axis``; no gradient. ``axis`` by keyword or
     positionally, the rest by keyword only (as ``sort``).
 
@@ -98,6 +100,8 @@ def argsort(x, /, axis=-1, *extra, descending=False, stable=True):
     >>> xg.argsort(xg.asarray([3.0, 1.0, 2.0])).tolist()
     [1, 2, 0]
     """
+    if unexpected:
+        refuse_keywords("argsort", unexpected)
     if extra:
         refuse_extra_positional("argsort", ("x", "axis"), extra, ("descending", "stable"))
     x, axis = _checked(x, axis, "argsort")
@@ -109,7 +113,7 @@ def argsort(x, /, axis=-1, *extra, descending=False, stable=True):
     return out
 
 
-def topk(x, k, /, axis=-1, *extra, largest=True, sorted=True):
+def topk(x, k, /, axis=-1, *extra, largest=True, sorted=True, **unexpected):
     """``(values, indices)``: the ``k`` largest entries of ``x`` along ``axis`` (smallest with
     ``largest=False``), as ``torch.topk``: largest first, NaN above everything, and which of
     several equal entries are taken unspecified, as PyTorch's; the values are differentiable
@@ -123,6 +127,8 @@ def topk(x, k, /, axis=-1, *extra, largest=True, sorted=True):
     >>> values.tolist(), indices.tolist()
     ([[5.0, 4.0]], [[1, 3]])
     """
+    if unexpected:
+        refuse_keywords("topk", unexpected)
     from .indexing import take_along_axis
 
     if extra:
