@@ -224,7 +224,9 @@ METHOD_CALLS = {
                                                                getattr(t, name)()))
        for name in ("exp", "log", "log1p", "expm1", "log2", "log10", "sqrt", "square", "sin",
                     "cos", "tanh", "sigmoid", "floor", "ceil", "sign", "reciprocal", "isnan",
-                    "isinf", "isfinite", "tril", "triu")},
+                    "isinf", "isfinite")},
+    **{name: (rf"xg\.{name}\(t, k=diagonal\)", lambda x, t, name=name: (
+        getattr(xg, name)(x, k=1), getattr(t, name)(1))) for name in ("tril", "triu")},
     "maximum": (r"xg\.maximum\(t\)", lambda x, t: (xg.maximum(x, 1.0),
                                                    t.maximum(torch.tensor(1.0, dtype=t.dtype)))),
     "relu": (r"xg\.nn\.relu\(t\)", lambda x, t: (xg.nn.relu(x - 1), (t - 1).relu())),

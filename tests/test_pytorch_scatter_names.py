@@ -1,8 +1,10 @@
-"""The scatter, gather and loss names a PyTorch user reaches for porting a graph network, a DQN
-or an MDN (``index_add``, ``scatter_add``, ``scatter_reduce``, ``index_select``, ``rsqrt``,
-``bincount``, ``repeat_interleave``, ``F.smooth_l1_loss`` on ``xg.nn``): each raises an
-AttributeError naming xpgrad's way (``hasattr`` stays False), and that way computes PyTorch's
-value and gradient in float64."""
+"""The names and keywords a PyTorch user reaches for porting a graph network, a DQN, a
+contrastive loss or an MDN: the scatter and gather names (``index_add``, ``scatter_add``,
+``scatter_reduce``, ``index_select``, ``rsqrt``, ``bincount``, ``repeat_interleave``),
+``F.smooth_l1_loss`` on ``xg.nn``, the matrix methods (``t()``, ``diagonal``,
+``fill_diagonal_``, ``triu(1)``, ...) and ``dim=`` on ``F.normalize`` and the like. Each
+raises an error naming xpgrad's way (``hasattr`` stays False), and that way computes
+PyTorch's value and gradient in float64."""
 from __future__ import annotations
 
 import re
@@ -207,3 +209,55 @@ def test_torchs_dim_keywords_name_axis_and_axis_gives_torchs_values(name):
         ours(**{torch_keyword: value})
     np.testing.assert_allclose(ours(**{keyword: value}).numpy(), theirs().numpy(),
                                rtol=1e-14, atol=1e-15)
+
+
+SQUARE = R.standard_normal((4, 4))
+# name -> (where the hint is met, what it says, ours, torch's)
+MATRIX_CASES = {
+    "t": ("tensor", r"t\.T", lambda x: x.T, lambda t: t.t()),
+    "diagonal": ("both", r"xg\.linalg\.diagonal\(., offset=k\)",
+                 lambda x: xg.linalg.diagonal(x, offset=1), lambda t: t.diagonal(1)),
+    "trace": ("tensor", r"xg\.linalg\.trace\(t, offset=k\)", lambda x: xg.linalg.trace(x),
+              lambda t: t.trace()),
+    "triu": ("tensor", r"xg\.triu\(t, k=diagonal\)", lambda x: xg.triu(x, k=1),
+             lambda t: t.triu(1)),
+    "tril": ("tensor", r"xg\.tril\(t, k=diagonal\)", lambda x: xg.tril(x, k=-1),
+             lambda t: t.tril(-1)),
+    "fill_diagonal": ("both", r"xg\.where\(xg\.eye\(n, dtype=xg\.bool\), value, .\)",
+                      lambda x: xg.where(xg.eye(4, dtype=xg.bool), -2.5, x),
+                      lambda t: t.clone().fill_diagonal_(-2.5)),
+    "masked_select": ("tensor", r"t\[mask\]", lambda x: x[x > 0],
+                      lambda t: t.masked_select(t > 0)),
+    "nan_to_num": ("tensor", r"xg\.nan_to_num\(t\)", lambda x: xg.nan_to_num(x),
+                   lambda t: t.nan_to_num()),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MATRIX_CASES))
+def test_matrix_names_point_at_a_way_that_computes_torchs_value_and_gradient(name):
+    where, hint, ours, theirs = MATRIX_CASES[name]
+    square = SQUARE.copy()
+    if name == "nan_to_num":
+        square[0, 0] = np.nan
+    if where in ("tensor", "both"):
+        method = "fill_diagonal_" if name == "fill_diagonal" else name
+        with pytest.raises(AttributeError, match=rf"no attribute '{method}': {hint}"):
+            getattr(xg.asarray(square), method)
+    if where == "both":
+        with pytest.raises(AttributeError, match=rf"no attribute '{name}': {hint}"):
+            getattr(xg, name)
+    got, got_grads = _xg_value_and_grads(ours, [square])
+    want, want_grads = _torch_value_and_grads(theirs, [square])
+    np.testing.assert_allclose(got, want, rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(got_grads[0], want_grads[0], rtol=1e-14, atol=1e-15)
+
+
+def test_triangles_take_k_by_keyword_and_say_so():
+    x = xg.asarray(SQUARE)
+    with pytest.raises(TypeError, match=r"^triu\(\) takes at most 1 positional argument \(x\) "
+                                        r"but 2 were given; k= is keyword-only$"):
+        xg.triu(x, 1)
+    with pytest.raises(TypeError, match=r"^tril\(\) got an unexpected keyword argument "
+                                        r"'diagonal'; xpgrad uses the array API's names: k= for "
+                                        r"diagonal=$"):
+        xg.tril(x, diagonal=-1)

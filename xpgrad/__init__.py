@@ -111,6 +111,9 @@ _PYTORCH_NAMES = {
     "bincount": "xg.unsorted_segment_sum(xg.ones_like(ids), ids, n) counts each id in [0, n) "
                 "(weights in place of the ones for torch.bincount(ids, weights))",
     "repeat_interleave": "xg.repeat(x, repeats, axis=k) (NumPy's name)",
+    "diagonal": "xg.linalg.diagonal(x, offset=k) (of the last two axes)",
+    "fill_diagonal": "xg.where(xg.eye(n, dtype=xg.bool), value, x) (a new tensor; -xg.inf "
+                     "masks a similarity matrix's diagonal)",
     "func": "torch.func's transforms are in xg itself: xg.grad, xg.value_and_grad, xg.vjp, "
             "xg.jvp, xg.jacrev, xg.jacfwd, xg.linearize, xg.hessian, xg.vmap; "
             "functional_call and stack_module_state are xg.nn.functional_call(model, "

@@ -37,7 +37,14 @@ PYTORCH_NAMES = {
              "xpgrad's)"
        for name in ("exp", "log", "log1p", "expm1", "log2", "log10", "sqrt", "square", "sin",
                     "cos", "tanh", "sigmoid", "floor", "ceil", "sign", "reciprocal", "isnan",
-                    "isinf", "isfinite", "maximum", "minimum", "tril", "triu", "nonzero")},
+                    "isinf", "isfinite", "maximum", "minimum", "nonzero", "nan_to_num")},
+    **{name: f"xg.{name}(t, k=diagonal) (k is keyword-only)" for name in ("tril", "triu")},
+    "t": "t.T (t.mT swaps the last two axes of a batch)",
+    "diagonal": "xg.linalg.diagonal(t, offset=k) (of the last two axes)",
+    "trace": "xg.linalg.trace(t, offset=k) (of the last two axes)",
+    "fill_diagonal_": "xg.where(xg.eye(n, dtype=xg.bool), value, t) (a new tensor; -xg.inf "
+                      "masks a similarity matrix's diagonal)",
+    "masked_select": "t[mask] (its length depends on the mask's values)",
     **{name: f"xg.nn.{name}(t{args}) (torch.nn.functional's functions are xg.nn's)"
        for name, args in (("relu", ""), ("softplus", ""), ("softmax", ", axis=-1"),
                           ("log_softmax", ", axis=-1"))},

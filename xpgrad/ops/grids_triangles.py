@@ -8,6 +8,7 @@ way).
 """
 from __future__ import annotations
 
+from .._args import refuse_extra_positional, refuse_keywords
 from ..primitive import Primitive, apply
 from ._define import _int, as_tensor
 from .shape import broadcast_to, reshape
@@ -50,7 +51,11 @@ def _triangle(name, doc):
     prim = Primitive(name, lambda xp, x, k: getattr(xp, name)(x, k=k),
                      lambda xp, g, ans, x, k: getattr(xp, name)(g, k=k))
 
-    def fn(x, /, *, k=0):
+    def fn(x, /, *extra, k=0, **unexpected):
+        if extra:                       # torch.triu(x, 1): k is keyword-only here
+            refuse_extra_positional(name, ("x",), extra, ("k",))
+        if unexpected:                  # torch's diagonal=
+            refuse_keywords(name, unexpected)
         x = as_tensor(x)
         if x.ndim < 2:
             raise ValueError(f"{name} needs a tensor with at least 2 dimensions, got shape "
