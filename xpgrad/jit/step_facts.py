@@ -46,4 +46,6 @@ def _mutates(step):
         return True
     if getattr(fn, "__name__", None) == "at" or "at" == getattr(fn, "__qualname__", "")[-2:]:
         return True
+    if getattr(fn, "mutates_argument", False):     # a backend's index_add (accumulate.py)
+        return True
     return False
