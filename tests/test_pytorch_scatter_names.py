@@ -261,3 +261,22 @@ def test_triangles_take_k_by_keyword_and_say_so():
                                         r"'diagonal'; xpgrad uses the array API's names: k= for "
                                         r"diagonal=$"):
         xg.tril(x, diagonal=-1)
+
+
+@pytest.mark.parametrize("name", ["sparse", "sparse_coo_tensor"])
+def test_sparse_names_point_at_a_segment_sum_that_gives_torch_sparse_mm(name):
+    with pytest.raises(AttributeError, match=r"no sparse tensors: .*xg\.unsorted_segment_sum\("
+                                             r"values\[:, None\] \* h\[cols\], rows, n\)"):
+        getattr(xg, name)
+    rows, cols = IDS, np.array([1, 0, 4, 2, 3, 3, 0])            # 7 entries of a 5x5 matrix
+    values, h = R.random(7), R.standard_normal((5, 4))
+    got, got_grads = _xg_value_and_grads(
+        lambda v, m: xg.unsorted_segment_sum(v[:, None] * m[xg.asarray(cols)], xg.asarray(rows),
+                                             5), [values, h])
+    want, want_grads = _torch_value_and_grads(
+        lambda v, m: torch.sparse.mm(torch.sparse_coo_tensor(np.stack([rows, cols]), v, (5, 5),
+                                                             check_invariants=True),
+                                     m), [values, h])
+    np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-14)
+    for g, w in zip(got_grads, want_grads):
+        np.testing.assert_allclose(g, w, rtol=1e-13, atol=1e-14)

@@ -111,6 +111,11 @@ _PYTORCH_NAMES = {
     "bincount": "xg.unsorted_segment_sum(xg.ones_like(ids), ids, n) counts each id in [0, n) "
                 "(weights in place of the ones for torch.bincount(ids, weights))",
     "repeat_interleave": "xg.repeat(x, repeats, axis=k) (NumPy's name)",
+    **dict.fromkeys(("sparse", "sparse_coo_tensor"),
+                    "xpgrad has no sparse tensors: the product of a sparse (n, m) matrix given "
+                    "by rows, cols and values with a dense h (torch.sparse.mm, a graph's "
+                    "normalized adjacency) is xg.unsorted_segment_sum(values[:, None] * "
+                    "h[cols], rows, n)"),
     "diagonal": "xg.linalg.diagonal(x, offset=k) (of the last two axes)",
     "fill_diagonal": "xg.where(xg.eye(n, dtype=xg.bool), value, x) (a new tensor; -xg.inf "
                      "masks a similarity matrix's diagonal)",
