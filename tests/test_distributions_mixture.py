@@ -165,3 +165,34 @@ def test_a_mixture_density_network_trains_through_it():
         opt.apply_gradients(zip(grads, variables))
         losses.append(float(nll))
     assert losses[-1] < losses[0] - 0.5
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_traced_mixture_step_replays_the_eager_numbers(backend):
+    from conftest import backend_report
+
+    if not backend_report().get(backend, {}).get("available"):
+        pytest.skip(f"backend {backend} is not available")
+    rng = np.random.default_rng(1)
+    x = xg.asarray(rng.uniform(-1, 1, (32, 1)), backend=backend)
+    y = xg.asarray(np.sin(3 * x.numpy()[:, 0]), backend=backend)
+
+    def trainer():
+        head = xg.nn.MLP([1, 8, 9], activation="tanh", rng=0, dtype="float64", backend=backend)
+        opt = xg.optim.Adam(learning_rate=1e-2)
+
+        def step(x, y):
+            with xg.GradientTape() as tape:
+                logits, loc, log_scale = xg.unstack(xg.reshape(head(x), (32, 3, 3)), axis=1)
+                mix = D.MixtureSameFamily(D.Categorical(logits=logits),
+                                          D.Normal(loc, xg.exp(log_scale)))
+                nll = -xg.mean(mix.log_prob(y))
+            opt.apply_gradients(zip(tape.gradient(nll, head.trainable_variables),
+                                    head.trainable_variables))
+            return nll
+        return step
+
+    eager, compiled = trainer(), xg.function(trainer())
+    for _ in range(4):
+        assert compiled(x, y).item() == pytest.approx(eager(x, y).item(), rel=1e-13)
+    assert compiled.trace_count == 1
