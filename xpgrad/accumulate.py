@@ -87,7 +87,7 @@ def index_add(backend, acc, key, values) -> None:
         if tracer is not None and tracer.ufunc("add") is not None:
             # under xg.function on NumPy arrays: one recorded step that replays the backend's
             # own scatter (its row sums, Numba's loop) rather than the np.add.at its checks
-            # would fall back to on the trace's stand-ins (6x slower on 1e5 rows)
+            # would fall back to on the trace's stand-ins (several times slower on many rows)
             tracer.call(_index_add_step(backend), (acc, key, values), {})
             return
         backend.index_add(acc, key, values)
