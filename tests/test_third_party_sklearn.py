@@ -158,7 +158,8 @@ def test_sklearn_full_covariance_gaussian_mixture_relies_on_views(sklearn_dispat
 def test_sklearn_d2_log_loss_score_without_dispatch_averages_integer_weights_in_float64():
     # array_api_dispatch off: scikit-learn averages the labels with integer sample weights by
     # np.average on the Tensors; that was float32 (xpgrad's default float), 3e-8 off NumPy's.
-    # (numpy backend only: on numba its np.dot meets its own NumPy labels, MixedBackendError)
+    # (numba tensors with numpy the default backend: its np.dot meets NumPy labels and raises
+    # MixedBackendError, as before; with XPGRAD_BACKEND=numba it passes)
     sklearn = pytest.importorskip("sklearn", minversion="1.8")
     from sklearn.metrics import d2_log_loss_score
 
