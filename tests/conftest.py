@@ -5,10 +5,25 @@ os.environ.setdefault("SCIPY_ARRAY_API", "1")  # read by SciPy at import (tests/
 import functools  # noqa: E402
 import importlib.util  # noqa: E402
 
+import sys  # noqa: E402
+from collections import Counter  # noqa: E402
+from pathlib import Path  # noqa: E402
+
 import numpy as np
 import pytest
 
 import xpgrad as xg
+
+try:
+    import tqdm
+except ImportError:
+    pass
+else:
+    # no TMonitor thread (tqdm's bar watcher, started by the first bar and left running) behind
+    # the tests that show a progress bar (xg.training, xg.data downloads)
+    tqdm.tqdm.monitor_interval = 0
+
+REPOSITORY = str(Path(__file__).resolve().parents[1])
 
 @functools.cache
 def backend_report():
@@ -84,6 +99,38 @@ def _no_internet(monkeypatch):
         return real(url, timeout)
 
     monkeypatch.setattr(downloads, "_urlopen", local_only)
+
+
+def repository_folders_added(before):
+    """The folders of this repository on ``sys.path`` now that were not (as often) ``before``."""
+    added = Counter(map(str, sys.path)) - Counter(map(str, before))
+    return [p for p in added if p.startswith(REPOSITORY)]
+
+
+_SYS_PATH = pytest.StashKey[list]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    item.stash[_SYS_PATH] = list(sys.path)          # before any fixture of the test
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """A test that puts a folder of this repository on ``sys.path`` (benchmarks/, tools/) takes
+    it off again (``monkeypatch.syspath_prepend``): one left there would decide the imports of
+    every later test of the process. Checked once the test's fixtures are torn down; such a
+    test errors, naming the folder."""
+    result = yield
+    before = item.stash.get(_SYS_PATH, None)
+    if before is not None and sys.path != before:
+        ours = repository_folders_added(before)
+        if ours:
+            sys.path[:] = before
+            pytest.fail(f"{item.nodeid} left {ours} on sys.path: use "
+                        "monkeypatch.syspath_prepend")
+    return result
 
 
 @pytest.fixture

@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+_PATH_BEFORE = list(sys.path)
 sys.path.insert(0, str(ROOT / "tools"))
 gpu_check_asv = importlib.import_module("gpu_check_asv")
 asv_history = importlib.import_module("asv_history")
 asv_gate = importlib.import_module("asv_gate")
-sys.path.remove(str(ROOT / "tools"))
+sys.path[:] = _PATH_BEFORE          # asv_gate puts tools/ on the path again for itself
 
 HAS_ASV = importlib.util.find_spec("asv") is not None
 
@@ -80,7 +81,7 @@ def test_gpu_without_commit_or_rows_writes_nothing(tmp_path):
 
 
 @pytest.mark.skipif(not HAS_ASV, reason="asv is not installed (pip install -e '.[dev]')")
-def test_gpu_results_load_in_asv_and_reach_the_dashboard(tmp_path):
+def test_gpu_results_load_in_asv_and_reach_the_dashboard(tmp_path, monkeypatch):
     """asv reads the file back, and ``asv publish`` draws the GPU machine's point on the MLP
     graph (its benchmark version and parameters match the suites')."""
     from asv.results import Results
@@ -100,6 +101,7 @@ def test_gpu_results_load_in_asv_and_reach_the_dashboard(tmp_path):
     # benchmarks.json as asv run writes it, for the two suites (asv check --python=same is
     # tested in test_benchmarks.py; here its output format is all publish needs)
     benchmarks = {"version": 2}
+    monkeypatch.syspath_prepend(str(ROOT))      # suite() would put it there for good
     for bench in (name, "bench_lstm.LSTMTrainStep.time_train_step"):
         cls = gpu_check_asv.suite(bench)
         benchmarks[bench] = {

@@ -1,15 +1,11 @@
 """The catalogue of bad inputs (``tests/bad_inputs_table.py``): every row raises its exception
 type with a message naming the argument (or flag) and, mostly, the value. Rows whose fix is in a
 file owned elsewhere are strict xfails: they fail the suite once fixed, to be unmarked."""
-import os
-import sys
 import warnings
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
-
-import bad_inputs_table as table  # noqa: E402
+import bad_inputs_table as table  # tests/ is on sys.path (pytest puts conftest.py's folder)
 
 ROWS = table.rows()
 

@@ -97,7 +97,7 @@ def test_readme_convolution_example_runs():
     assert res.stdout.split() == ["(8,", "3)", "(16,", "4,", "5)"]
 
 
-def test_benchmark_script_runs_and_checks_against_torch():
+def test_benchmark_script_runs_and_checks_against_torch(monkeypatch):
     # imported, it must leave the thread settings alone: NUMBA_NUM_THREADS changed after
     # Numba's threads started makes Numba raise in any later test of this process
     pytest.importorskip("torch", reason="PyTorch is not installed: no comparison")
@@ -105,11 +105,8 @@ def test_benchmark_script_runs_and_checks_against_torch():
 
     before = {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
                                              "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")}
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import conv1d as bench
-    finally:
-        sys.path.pop(0)
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import conv1d as bench
     rows = bench.main(["--repeats", "1", "--rounds", "1", "--scale", "0.03", "--dtype",
                        "float64"])
     assert [name for name, _ in rows] == [name for name, _, _ in bench.WORKLOADS]

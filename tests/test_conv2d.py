@@ -170,20 +170,16 @@ def test_repr_names_the_settings():
     assert "padding_mode='circular'" in text and "dilation" not in text
 
 
-def test_benchmark_script_runs_and_checks_against_torch():
+def test_benchmark_script_runs_and_checks_against_torch(monkeypatch):
     # imported, it must leave the thread settings alone (Numba raises in any later test of
     # this process if NUMBA_NUM_THREADS changes after its threads started)
     import os
-    import sys
     from pathlib import Path
 
     before = {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
                                              "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")}
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    try:
-        import conv2d as bench
-    finally:
-        sys.path.pop(0)
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import conv2d as bench
     rows = bench.main(["--repeats", "1", "--rounds", "1", "--scale", "0.03", "--dtype",
                        "float64"])
     assert [name for name, _ in rows] == [name for name, _, _ in bench.WORKLOADS]

@@ -84,19 +84,15 @@ def test_warmup_knows_the_ctc_loops():
     assert any(name == "ctc_loss" for _, name in _cache.UNITS)
 
 
-def test_benchmark_script_runs(capsys):
+def test_benchmark_script_runs(capsys, monkeypatch):
     """benchmarks/ctc_loss.py on a tiny shape: every variant gives the same loss (it asserts
     that) and is timed; the thread counts it sets to 1 are put back."""
-    import sys
     from pathlib import Path
 
     import numba
 
-    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
-    try:
-        import ctc_loss
-    finally:
-        sys.path.pop(0)
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "benchmarks"))
+    import ctc_loss
     before = numba.get_num_threads()
     times = ctc_loss.main(["--shape", "6", "3", "4", "2", "--repeats", "2"])
     assert numba.get_num_threads() == before

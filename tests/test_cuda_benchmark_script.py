@@ -15,6 +15,13 @@ from cuda_emu import EmuLauncher, build, build_dir, compiler, emulated_backend
 SCRIPT = Path(__file__).parents[1] / "benchmarks" / "cuda_kernels.py"
 
 
+@pytest.fixture(autouse=True)
+def _path_kept(monkeypatch):
+    """The script puts benchmarks/ on ``sys.path`` when it loads: on a copy, put back after
+    each test."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+
+
 def _load():
     import importlib.util
 

@@ -36,6 +36,26 @@ def test_docstring_examples(name):
     assert result.failed == 0, f"{result.failed} docstring example(s) of {name} failed"
 
 
+def test_testing_examples_leave_the_backend_registry_as_they_found_it(clean_backends):
+    # xg.testing's example registered "strict" for the rest of the process
+    pytest.importorskip("array_api_strict")
+    import xpgrad.testing
+
+    registry = clean_backends
+    for table in (registry._factories, registry._instances, registry._failures):
+        table.pop("strict", None)
+    before = {table: dict(getattr(registry, table))
+              for table in ("_factories", "_instances", "_failures")}
+    assert doctest.testmod(xpgrad.testing, optionflags=doctest.ELLIPSIS).failed == 0
+    assert {table: dict(getattr(registry, table)) for table in before} == before
+    # a name registered before the block keeps its factory after it
+    xpgrad.register_backend("strict", "xpgrad.backends.numpy:NumpyBackend")
+    with xpgrad.testing.registered_backend("strict", xpgrad.testing.StrictBackend) as inside:
+        assert isinstance(inside, xpgrad.testing.StrictBackend)
+    assert registry._factories["strict"] == "xpgrad.backends.numpy:NumpyBackend"
+    assert "strict" not in registry._instances
+
+
 def test_readme_extending_section_runs():
     blocks = re.findall(r"```python\n(.*?)```", section("Extending xpgrad"), re.S)
     assert len(blocks) >= 4, "the section lost its examples"

@@ -5,6 +5,7 @@ CUDA-graph replay, with one set of static buffers, waits for the running one). A
 instruments process-wide state, runs alone: calls from other threads wait for it, and a thread
 that waited for the trace of its own signature replays it."""
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -75,10 +76,28 @@ class _Pause:
             assert self.resume.wait(timeout=30)
 
 
-def _while_tracing(pause, trace, others):
+class _WatchedCondition(threading.Condition):
+    """``TRACE_LOCK``'s condition, noting each thread that waits on it: a call that meets a
+    running trace waits there, so the test knows when the other calls are blocked."""
+
+    def __init__(self, lock):
+        super().__init__(lock)
+        self.waited = set()
+
+    def wait(self, timeout=None):
+        self.waited.add(threading.get_ident())
+        return super().wait(timeout)
+
+
+def _while_tracing(monkeypatch, pause, trace, others):
     """Run ``trace()`` in a thread; once it is paused inside its trace, start ``others``
-    (callables) in threads, give them a moment to run into the trace, then let it finish.
-    Returns each callable's result, or the exception it raised."""
+    (callables) in threads and wait until each of them waits for the trace (on
+    ``TRACE_LOCK``), then let the trace finish. Returns each callable's result, or the
+    exception it raised."""
+    from xpgrad.jit.lock import TRACE_LOCK
+
+    watched = _WatchedCondition(TRACE_LOCK._mutex)
+    monkeypatch.setattr(TRACE_LOCK, "_cond", watched)
     results = {}
 
     def run(key, call):
@@ -94,16 +113,20 @@ def _while_tracing(pause, trace, others):
     threads = [threading.Thread(target=run, args=(k, c)) for k, c in enumerate(others)]
     for t in threads:
         t.start()
-    for t in threads:
-        t.join(timeout=0.5)             # they wait for the trace to end (or finish early)
+    deadline = time.monotonic() + 30
+    while not {t.ident for t in threads} <= watched.waited and time.monotonic() < deadline:
+        time.sleep(0.001)
+    blocked = {t.ident for t in threads} <= watched.waited
     pause.resume.set()
     for t in [tracing, *threads]:
         t.join(timeout=60)
+    assert blocked, "the other calls did not wait for the trace"
     return results
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_replays_and_eager_calls_during_another_functions_trace_give_eager_results(backend):
+def test_replays_and_eager_calls_during_another_functions_trace_give_eager_results(
+        backend, monkeypatch):
     rng = np.random.default_rng(0)
     w = xg.Variable(rng.normal(size=(4, 3)), name="w", backend=backend)
     opt = xg.optim.SGD(0.1, momentum=0.9)
@@ -129,7 +152,7 @@ def test_replays_and_eager_calls_during_another_functions_trace_give_eager_resul
     compiled_train(x)                        # eager: the next call traces
     fresh = xg.function(predict)             # its first call runs eagerly
     before = w.numpy().copy()
-    results = _while_tracing(pause, lambda: compiled_train(x),
+    results = _while_tracing(monkeypatch, pause, lambda: compiled_train(x),
                              [lambda: compiled_predict(x), lambda: fresh(x)])
     want_loss = np.sum(np.tanh(x.numpy() @ before) ** 2)
     np.testing.assert_allclose(results["trace"].numpy(), want_loss, rtol=1e-12)
@@ -142,7 +165,8 @@ def test_replays_and_eager_calls_during_another_functions_trace_give_eager_resul
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_a_call_while_the_same_signature_traces_waits_and_replays_that_trace(backend):
+def test_a_call_while_the_same_signature_traces_waits_and_replays_that_trace(backend,
+                                                                            monkeypatch):
     rng = np.random.default_rng(1)
     w = xg.Variable(rng.normal(size=(3,)), name="w", backend=backend)
     pause = _Pause()
@@ -154,7 +178,7 @@ def test_a_call_while_the_same_signature_traces_waits_and_replays_that_trace(bac
     compiled = xg.function(f)
     xs = [xg.asarray(rng.normal(size=(6, 3)), backend=backend) for _ in range(3)]
     compiled(xs[0])                          # eager: the next call traces
-    results = _while_tracing(pause, lambda: compiled(xs[0]),
+    results = _while_tracing(monkeypatch, pause, lambda: compiled(xs[0]),
                              [lambda: compiled(xs[1]), lambda: compiled(xs[2])])
     for key, x in (("trace", xs[0]), (0, xs[1]), (1, xs[2])):
         assert not isinstance(results[key], Exception), results[key]

@@ -64,10 +64,6 @@ _EMULATED = []
 def _emulated():
     """The CuPy backend's CUDA kernels built for the CPU (tests/cuda_emu), once per session."""
     if not _EMULATED:
-        import sys
-        from pathlib import Path
-
-        sys.path.insert(0, str(Path(__file__).parent))
         from cuda_emu import EmuLauncher, build, build_dir, compiler, emulated_backend
 
         if compiler() is None:

@@ -27,13 +27,17 @@ def _load(path, name):
     return mod
 
 
+_PATH_BEFORE = list(sys.path)
 gpu_check = _load("tools/gpu_check.py", "gpu_check_tool")
-# the modules it is made of (tools/gpu_check_*.py, on sys.path once it is loaded); the stages
-# read their settings from the globals of gpu_check_stages, so tests patch them there
+# the modules it is made of (tools/gpu_check_*.py, which it imports with tools/ put on
+# sys.path); the stages read their settings from the globals of gpu_check_stages, so tests
+# patch them there. gpu_check_asv, which the stages import when they run, is imported now.
 PARTS = [sys.modules[name] for name in ("gpu_check_config", "gpu_check_log", "gpu_check_results",
                                         "gpu_check_source", "gpu_check_env", "gpu_check_stages")]
+importlib.import_module("gpu_check_asv")
 stages = sys.modules[gpu_check.Check.__module__]
 gpu_evidence = _load("tools/gpu_evidence.py", "gpu_evidence_tool")
+sys.path[:] = _PATH_BEFORE          # tools/ stays off the path of the tests that follow
 
 
 def _has_gpu():
@@ -303,7 +307,8 @@ def test_evidence_import_of_the_dry_runs_output(dry_run, tmp_path):
     assert index.count(check["summary_line"]) == 2 and f"]({first.name}/summary.txt)" in index
 
 
-def test_docstring_examples_run():
+def test_docstring_examples_run(monkeypatch):
+    monkeypatch.setattr(sys, "path", list(sys.path))   # the script puts benchmarks/ there
     bench = _load("benchmarks/cuda_kernels.py", "cuda_kernels_bench_doc")
     for module in (gpu_check, *PARTS, gpu_evidence, bench):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)

@@ -242,6 +242,14 @@ def _max_pool(x_shape, kernel, stride, dilation, pads):
     return make
 
 
+def _max_pool_positions(*geometry):
+    """``_max_pool``'s sample less the backend (the positions' primitive takes none)."""
+    def make(rng, dt):
+        arrays, params = _max_pool(*geometry)(rng, dt)
+        return arrays, {k: v for k, v in params.items() if k != "backend"}
+    return make
+
+
 def _adaptive_max_pool(x_shape, out):
     """``adaptive_max_pool``'s input (ties and the extremes included) and output grid."""
     def make(rng, dt):
@@ -439,6 +447,9 @@ SAMPLES = {
         _conv_transpose((2, 4, 9), (4, 3, 3), (2,), (2,), (2,), (1,), groups=2, bias=True)],
     "max_pool": [_max_pool((2, 3, 7, 6), (2, 2), (2, 2), (1, 1), ((0, 1), (0, 0))),
                  _max_pool((2, 2, 9), (3,), (2,), (2,), ((1, 1),))],
+    "max_pool_positions": [_max_pool_positions((2, 3, 7, 6), (2, 2), (2, 2), (1, 1),
+                                               ((0, 1), (0, 0))),
+                           _max_pool_positions((2, 2, 9), (3,), (2,), (2,), ((1, 1),))],
     "adaptive_max_pool": [_adaptive_max_pool((2, 3, 7, 6), (3, 4)),
                           _adaptive_max_pool((2, 2, 9), (5,))],
     **{kind: [_segments(kind, (40, 3, 2), 9), _segments(kind, (7,), 12)]

@@ -352,3 +352,54 @@ def test_a_hook_registered_inside_a_traced_call_does_not_break_the_trace():
     x = xg.asarray([-1.0, 2.0])
     assert [f(x).tolist() for _ in range(3)] == [[1.0, 3.0]] * 3
     assert relu(x).tolist() == [0.0, 2.0]
+
+
+class _HoldsItsHandle(xg.nn.Module):
+    """A module keeping the handle of its layer's hook, as PyTorch code often does."""
+
+    def __init__(self):
+        super().__init__()
+        self.layer = xg.nn.ReLU()
+        self.handle = self.layer.register_forward_hook(_plus_five)
+
+    def forward(self, x):
+        return self.layer(x)
+
+
+@pytest.mark.parametrize("clone", ["deepcopy", "pickle"])
+def test_a_copied_handle_removes_the_copys_hook_and_the_plain_call_returns(clone):
+    # a deep copy's handle once removed the original's hook; the copy kept its own, and every
+    # module call the hooked path, until the copy was collected
+    import pickle
+
+    gc.collect()                                # hooked modules of earlier tests in cycles
+    active = set(xg.nn.module_hooks.ACTIVE)
+    net = _HoldsItsHandle()
+    twin = copy.deepcopy(net) if clone == "deepcopy" else pickle.loads(pickle.dumps(net))
+    twin.handle.remove()
+    assert twin(xg.zeros(1)).tolist() == [0.0] and net(xg.zeros(1)).tolist() == [5.0]
+    assert "_hooks" not in vars(twin.layer)
+    net.handle.remove()
+    assert net(xg.zeros(1)).tolist() == [0.0]
+    assert xg.nn.module_hooks.ACTIVE == active      # no hook left: the plain call again
+    torch = pytest.importorskip("torch")
+
+    class TorchNet(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer = torch.nn.ReLU()
+            self.handle = self.layer.register_forward_hook(_plus_five)
+
+    tnet = TorchNet()
+    ttwin = copy.deepcopy(tnet)
+    ttwin.handle.remove()                       # the same in PyTorch: the copy's hook goes
+    assert ttwin.layer(torch.zeros(1)).tolist() == [0.0]
+    assert tnet.layer(torch.zeros(1)).tolist() == [5.0]
+
+
+def test_a_copied_handle_alone_is_harmless():
+    relu = xg.nn.ReLU()
+    handle = relu.register_forward_hook(_plus_five)
+    copy.deepcopy(handle).remove()              # its module copy is gone: nothing to remove
+    assert relu(xg.zeros(1)).tolist() == [5.0]
+    handle.remove()

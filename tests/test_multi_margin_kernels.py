@@ -160,17 +160,13 @@ def test_the_kernel_runs_where_it_should():
     assert one.shape == () and round(one.item(), 4) == 0.325
 
 
-def test_benchmark_script_runs(capsys):
+def test_benchmark_script_runs(capsys, monkeypatch):
     """benchmarks/multi_margin.py, numpy only, a few repeats: it checks every variant against
     PyTorch before timing, and puts torch's thread count back."""
-    import sys
     from pathlib import Path
 
-    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
-    try:
-        import multi_margin as bench
-    finally:
-        sys.path.pop(0)
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "benchmarks"))
+    import multi_margin as bench
     threads = torch.get_num_threads()
     rows = bench.main(["--backends", "numpy", "--repeats", "1", "--rounds", "1"])
     assert [name for name, _ in rows] == [name for name, _, _ in bench.WORKLOADS]

@@ -197,3 +197,61 @@ def test_bad_input_is_named(data):
     # ... and runs NumPy on the values outside one
     np.testing.assert_array_equal(np.pad(xg.asarray(a), 1, mode="maximum"),
                                   np.pad(a, 1, mode="maximum"))
+
+
+# NumPy's functions on integer Tensors give NumPy's dtypes (float64, or the input's where a
+# method picks an entry); xpgrad's own (xg.mean) the default float, float32, as PyTorch's
+_OF_INTEGERS = {
+    "mean": lambda a: np.mean(a, axis=0), "var": lambda a: np.var(a, ddof=1),
+    "std": lambda a: np.std(a, axis=1, keepdims=True), "average": np.average,
+    "nanmean": np.nanmean, "median": lambda a: np.median(a, axis=1), "nanmedian": np.nanmedian,
+    "percentile": lambda a: np.percentile(a, [10, 65]),
+    "quantile lower": lambda a: np.quantile(a, 0.3, method="lower"),
+    "nanpercentile nearest": lambda a: np.nanpercentile(a, 40, axis=0, method="nearest"),
+    "quantile midpoint": lambda a: np.quantile(a, 0.3, method="midpoint"),
+    "average weights": lambda a: np.average(a, axis=1, weights=np.arange(1, 6)),
+    "average float32 weights": lambda a: np.average(a, weights=np.ones(a.shape, np.float32)),
+    "average list weights": lambda a: np.average(a, axis=0, weights=[0.5, 1.5, 1.0, 2.0]),
+    "sum": np.sum, "max": lambda a: np.max(a, axis=0),
+}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", sorted(_OF_INTEGERS))
+def test_numpy_functions_of_integers_give_numpys_dtype(backend, name):
+    fn = _OF_INTEGERS[name]
+    a = np.random.default_rng(4).integers(-50, 50, size=(4, 5))
+    got, want = fn(xg.asarray(a, backend=backend)), fn(a)
+    assert str(got.dtype) == np.asarray(want).dtype.name, (got.dtype, want.dtype)
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-15, atol=0)
+
+
+def test_numpy_mean_of_booleans_and_the_float_rules_stay():
+    flags = np.array([True, False, True, True])
+    assert np.mean(xg.asarray(flags)).dtype == xg.float64
+    assert np.mean(xg.asarray(flags)).item() == np.mean(flags)
+    ints = xg.asarray([1, 2, 2])
+    assert xg.mean(ints).dtype == xg.float32                 # xpgrad's own: the default float
+    assert np.mean(ints, dtype=np.float32).dtype == xg.float32      # an explicit dtype wins
+    floats = xg.asarray([1.0, 2.5])
+    assert np.mean(floats).dtype == np.var(floats).dtype == xg.float32
+    assert np.average(floats, weights=xg.asarray([1.0, 3.0])).dtype == xg.float32
+    # NumPy: float32 values with int64 (list) weights average in float64
+    assert np.average(floats, weights=[1, 3]).dtype == xg.float64
+    with pytest.raises(ZeroDivisionError):
+        np.average(ints, weights=[1, -1, 0])
+    for backend in BACKENDS:        # an array averaged by Tensor weights: on their backend
+        got = np.average(np.array([1, 2]), weights=xg.asarray([1.0, 3.0], backend=backend))
+        assert got.backend.name == backend and got.dtype == xg.float64 and got.item() == 1.75
+
+
+def test_numpy_average_of_integers_differentiates_in_its_weights():
+    a = xg.asarray([3, -1, 4, 1])
+    check_grads(lambda w: np.average(a, weights=w), (xg.asarray([0.5, 1.0, 2.0, 1.5],
+                                                                dtype=xg.float64),))
+    torch = pytest.importorskip("torch")
+    w = torch.tensor([0.5, 1.0, 2.0, 1.5], dtype=torch.float64, requires_grad=True)
+    (torch.tensor([3, -1, 4, 1]) * w).sum().div(w.sum()).backward()
+    grad = xg.grad(lambda w: np.average(a, weights=w))(
+        xg.asarray([0.5, 1.0, 2.0, 1.5], dtype=xg.float64))
+    np.testing.assert_allclose(grad.numpy(), w.grad.numpy(), rtol=1e-15)

@@ -68,6 +68,11 @@ def test_kernel_matches_generic_rule(case, dtype, last):
     np.testing.assert_array_equal(got, want)
     assert got.dtype == want.dtype
     np.testing.assert_array_equal(pick, positions)
+    no_backend = {k: v for k, v in params.items() if k != "backend"}
+    at, _ = _pool.KERNELS["max_pool_positions"].forward(x, **no_backend)
+    np.testing.assert_array_equal(at, positions)
+    np.testing.assert_array_equal(PRIMITIVES["max_pool_positions"].forward(np, x, **no_backend),
+                                  positions)
     g = rng.standard_normal(want.shape).astype(dtype)
     dx, = kernel.vjp(g, pick, x, **params)
     dense = prim.vjp(np, g, want, (True,), (x,), params)[0]
@@ -147,6 +152,83 @@ def test_channels_last_runs_the_kernel_without_transposes(monkeypatch):
     assert xg.nn.max_pool2d(x, 2, data_format="channels_last").shape == (2, 3, 2, 3)
     assert xg.nn.max_pool1d(x[0], 2, data_format="channels_last").shape == (6, 2, 3)
     assert calls == [(2, 6, 4, 3), (6, 1, 4, 3)]
+
+
+@pytest.mark.parametrize("kwargs", [{"kernel_size": 2}, {"kernel_size": 3, "stride": 2,
+                                                         "padding": 1},
+                                    {"kernel_size": (2, 3), "stride": (1, 2), "padding": 1,
+                                     "ceil_mode": True},
+                                    {"kernel_size": (2, 3), "stride": 1, "dilation": 2,
+                                     "ceil_mode": True}])
+@pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
+def test_return_indices_on_numba_match_torch(kwargs, data_format):
+    x = _data((2, 3, 7, 8), "float64", np.random.default_rng(3))
+    last = data_format == "channels_last"
+    xt = xg.asarray(_last(x) if last else x, backend="numba")
+    with xg.GradientTape() as tape:
+        tape.watch(xt)
+        y, at = xg.nn.max_pool2d(xt, return_indices=True, data_format=data_format, **kwargs)
+        weights = xg.arange(y.size, dtype=y.dtype, backend="numba").reshape(y.shape)
+        loss = xg.sum(xg.where(xg.isnan(y), 0.0, y) * weights)
+    dx = tape.gradient(loss, xt).numpy()
+    y, at, weights = y.numpy(), at.numpy(), weights.numpy()
+    if last:
+        y, at, dx = (np.moveaxis(a, -1, 1) for a in (y, at, dx))
+        weights = np.moveaxis(weights, -1, 1)
+    tx = torch.tensor(x, requires_grad=True)
+    ty, tat = torch.nn.functional.max_pool2d(tx, return_indices=True, **kwargs)
+    (torch.where(torch.isnan(ty), 0.0, ty) * torch.tensor(weights)).sum().backward()
+    np.testing.assert_array_equal(y, ty.detach().numpy())
+    np.testing.assert_array_equal(at, tat.numpy())
+    assert at.dtype == np.int64
+    np.testing.assert_allclose(dx, tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("data_format", ["channels_first", "channels_last"])
+def test_return_indices_come_from_the_kernel_in_its_layout(monkeypatch, data_format):
+    # once a composition over channels-first windows (transposed in and out for channels
+    # last), 2.6x the time of the values alone: now the kernel's loop on x as it is
+    from xpgrad.nn import pooling
+
+    calls = []
+    name = "max_pool_fwd_last" if data_format == "channels_last" else "max_pool_fwd"
+    real = getattr(_pool, name)
+
+    def spy(x, *args):
+        calls.append(x.shape)
+        return real(x, *args)
+
+    def no_composition(*args):
+        raise AssertionError("the composition ran")
+
+    monkeypatch.setattr(_pool, name, spy)
+    monkeypatch.setattr(pooling, "_first_maximum", no_composition)
+    x = xg.asarray(np.random.default_rng(4).standard_normal((2, 6, 4, 3)), backend="numba")
+    y, at = xg.nn.max_pool2d(x, 2, data_format=data_format, return_indices=True)
+    assert calls == [(2, 6, 4, 3)]
+    assert y.shape == at.shape == ((2, 3, 2, 3) if data_format == "channels_last"
+                                   else (2, 6, 2, 1))
+
+
+def test_return_indices_second_order_and_replay():
+    x = xg.asarray(np.random.default_rng(5).standard_normal((1, 2, 5, 4)), backend="numba")
+    xg.testing.check_grads(lambda x: xg.nn.max_pool2d(x, 2, stride=1, padding=1,
+                                                      return_indices=True)[0] ** 3, (x,),
+                           order=2)
+
+    def step(x):
+        with xg.GradientTape() as tape:
+            tape.watch(x)
+            y, at = xg.nn.max_pool2d(x * x, 3, stride=2, padding=1, return_indices=True)
+            loss = xg.sum(y ** 2)
+        return [loss, tape.gradient(loss, x), at]
+
+    compiled = xg.function(step)
+    for seed in range(3):          # the first call traces, the others replay
+        x = xg.asarray(np.random.default_rng(seed).standard_normal((2, 3, 7, 6)),
+                       backend="numba")
+        for got, want in zip(compiled(x), step(x)):
+            np.testing.assert_array_equal(got.numpy(), want.numpy())
 
 
 def test_docstring_example():

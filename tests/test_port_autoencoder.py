@@ -142,18 +142,14 @@ def test_readme_upsampling_example_runs():
     assert res.stdout.split("\n")[0] == "(2, 8, 8, 8) (2, 8, 16, 16) (2, 1, 16, 16)"
 
 
-def test_benchmark_script_runs_and_checks_against_torch():
+def test_benchmark_script_runs_and_checks_against_torch(monkeypatch):
     import os
-    import sys
     from pathlib import Path
 
     names = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
     before = {k: os.environ.get(k) for k in names}
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    try:
-        import upconv as bench
-    finally:
-        sys.path.pop(0)
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import upconv as bench
     rows = bench.main(["--repeats", "1", "--rounds", "1", "--scale", "0.05", "--dtype",
                        "float64"])
     assert [name for name, _ in rows] == [w[0] for w in bench.WORKLOADS]

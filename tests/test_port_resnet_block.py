@@ -179,16 +179,13 @@ def test_readme_cnn_blocks_example_runs():
     assert res.stdout.split() == ["(8,", "10)", "False", "1"]
 
 
-def test_benchmark_script_runs_and_checks_against_torch():
+def test_benchmark_script_runs_and_checks_against_torch(monkeypatch):
     import os
 
     names = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
     before = {k: os.environ.get(k) for k in names}
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import cnn_blocks as bench
-    finally:
-        sys.path.pop(0)
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import cnn_blocks as bench
     rows = bench.main(["--repeats", "1", "--rounds", "1", "--scale", "0.05", "--dtype",
                        "float64"])
     assert [name for name, _ in rows] == [name for name, _ in bench.WORKLOADS]

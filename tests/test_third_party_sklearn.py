@@ -153,3 +153,21 @@ def test_sklearn_full_covariance_gaussian_mixture_relies_on_views(sklearn_dispat
     model = sklearn.mixture.GaussianMixture(2, init_params="random_from_data", random_state=0)
     with pytest.raises(ValueError, match="ill-defined empirical covariance"):
         model.fit(xg.asarray(a))
+
+
+def test_sklearn_d2_log_loss_score_without_dispatch_averages_integer_weights_in_float64():
+    # array_api_dispatch off: scikit-learn averages the labels with integer sample weights by
+    # np.average on the Tensors; that was float32 (xpgrad's default float), 3e-8 off NumPy's.
+    # (numba tensors with numpy the default backend: its np.dot meets NumPy labels and raises
+    # MixedBackendError, as before; with XPGRAD_BACKEND=numba it passes)
+    sklearn = pytest.importorskip("sklearn", minversion="1.8")
+    from sklearn.metrics import d2_log_loss_score
+
+    rng = np.random.default_rng(5)
+    labels, proba = rng.integers(0, 3, 50), rng.dirichlet(np.ones(3), 50)
+    weights = rng.integers(1, 5, 50)
+    with sklearn.config_context(array_api_dispatch=False):
+        got = d2_log_loss_score(xg.asarray(labels), xg.asarray(proba),
+                                sample_weight=xg.asarray(weights))
+    want = d2_log_loss_score(labels, proba, sample_weight=weights)
+    assert abs(got - want) <= 1e-15

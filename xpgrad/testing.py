@@ -9,6 +9,8 @@ checked quantity is ``L = sum(real(conj(c) * f))``, and the gradient of a comple
 """
 from __future__ import annotations
 
+import contextlib
+
 from .backend import Backend
 from .creation import asarray
 from .functional import vjp
@@ -131,10 +133,12 @@ class StrictBackend(Backend):
     """xpgrad on the array API's reference implementation (``pip install array-api-strict``):
     a third-party backend in a few lines, with no kernels. It runs every generic rule exactly
     as the standard allows, which is how tests and the conformance script catch NumPy-isms.
+    ``xg.register_backend("strict", StrictBackend)`` registers it for good;
+    ``registered_backend`` for a ``with`` block.
 
     >>> import xpgrad as xg
-    >>> xg.register_backend("strict", StrictBackend)
-    >>> xg.sum(xg.asarray([1.0, 2.0], backend="strict") ** 2).item()
+    >>> with registered_backend("strict", StrictBackend):
+    ...     xg.sum(xg.asarray([1.0, 2.0], backend="strict") ** 2).item()
     5.0
     """
 
@@ -156,3 +160,34 @@ class StrictBackend(Backend):
 
     def device(self, x):
         return x.device
+
+
+@contextlib.contextmanager
+def registered_backend(name, factory):
+    """``xg.register_backend(name, factory)`` for the ``with`` block only (yields the backend):
+    after it ``name`` is registered as it was before, or not at all, and the block's instance
+    is dropped, so a test or an example leaves the registry as it found it.
+
+    >>> import xpgrad as xg
+    >>> with registered_backend("strict", StrictBackend) as strict:
+    ...     strict.name
+    'strict'
+    >>> xg.get_backend("strict")
+    Traceback (most recent call last):
+    ...
+    xpgrad.backend.UnknownBackendError: unknown backend 'strict'; known backends: [...]
+    """
+    from . import backend as registry
+
+    kept = {table: dict(getattr(registry, table))
+            for table in ("_factories", "_instances", "_failures")}
+    registry.register_backend(name, factory)
+    try:
+        yield registry.get_backend(name)
+    finally:
+        for table, before in kept.items():
+            entries = getattr(registry, table)
+            if name in before:
+                entries[name] = before[name]
+            else:
+                entries.pop(name, None)

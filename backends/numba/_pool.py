@@ -178,6 +178,13 @@ def max_pool_vjp(g, pick, x, *, kernel, stride, dilation, pads, n_out, last=Fals
     return (dx.reshape(x.shape),)
 
 
+def max_pool_positions_forward(x, *, kernel, stride, dilation, pads, n_out, last=False):
+    """``max_pool_positions``: ``max_pool_forward``'s positions, in ``x``'s layout."""
+    res = max_pool_forward(x, kernel=kernel, stride=stride, dilation=dilation, pads=pads,
+                           n_out=n_out, last=last, backend=None)
+    return None if res is None else (res[1], None)
+
+
 def adaptive_max_pool_forward(x, *, out, backend):
     if x.dtype not in FLOATS or x.ndim not in (3, 4) or 0 in x.shape[2:]:
         return None
@@ -201,5 +208,6 @@ def adaptive_max_pool_vjp(g, pick, x, *, out, backend):
 
 # the rules read nothing but the saved positions (the input only for its shape and dtype)
 KERNELS = {"max_pool": Kernel(max_pool_forward, max_pool_vjp, saves=()),
+           "max_pool_positions": Kernel(max_pool_positions_forward),
            "adaptive_max_pool": Kernel(adaptive_max_pool_forward, adaptive_max_pool_vjp,
                                        saves=())}

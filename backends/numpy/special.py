@@ -312,8 +312,11 @@ def polygamma(n, x):
 
     def reflected(x):
         r = x - np.round(x)
-        cot = 1.0 / np.tan(math.pi * r)
-        poly = _horner([float(c) for c in sf.cot_derivative_poly(n)], cot)
+        cot = sf.cot_pi(array_api_compat.numpy, r)
+        coeffs, odd = sf.cot_derivative_halves(n)
+        poly = _horner(coeffs, cot * cot)
+        if odd:
+            poly *= cot
         poly *= math.pi ** (n + 1)
         out = nonnegative(1.0 - x)
         out *= (-1) ** n

@@ -79,7 +79,9 @@ class Hooks:
 class RemovableHandle:
     """What ``register_forward_pre_hook`` / ``register_forward_hook`` return (PyTorch's
     ``torch.utils.hooks.RemovableHandle``): ``remove()`` takes the hook off (again: nothing);
-    ``with handle:`` removes it at the end of the block.
+    ``with handle:`` removes it at the end of the block. A copy of a handle (a module holding
+    its handles, deep-copied or pickled) removes the hook from the copy of the module, as
+    PyTorch's, whose last hook gone, the copy takes the plain call again.
 
     >>> import xpgrad as xg
     >>> relu = xg.nn.ReLU()
@@ -107,12 +109,30 @@ class RemovableHandle:
         if not hooks and module is not None and vars(module).get("_hooks") is hooks:
             del vars(module)["_hooks"]           # Sequential may fuse it again
 
+    def __getstate__(self):
+        # the module and its hooks, not weak references to them: deepcopy maps them to the
+        # copies it makes (pickle stores them), and __setstate__ refers to those
+        return {"id": self.id, "module": self._module(), "hooks": self._hooks()}
+
+    def __setstate__(self, state):
+        self.id = state["id"]
+        self._module, self._hooks = _weak(state["module"]), _weak(state["hooks"])
+
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.remove()
         return False
+
+
+def _dead():
+    return None
+
+
+def _weak(obj):
+    """A weak reference to ``obj``, or one already dead for None."""
+    return _dead if obj is None else weakref.ref(obj)
 
 
 def _changed():

@@ -8,9 +8,9 @@ comparisons off the tape in row-major order, with PyTorch's CPU rule ``val > max
 isnan(val)``: the first of tied maxima, the last NaN), then gathers the input there with
 ``take_along_axis``: the gradient goes to that one position per window (overlapping windows
 that pick the same position add up), where PyTorch sends it. On a backend with a kernel for
-the primitive ``max_pool`` (``ops/max_pooling.py``: the Numba backend's), max pooling without
-``return_indices`` is that primitive instead. Average pooling sums the windows' slices and
-divides by PyTorch's divisor.
+the primitive ``max_pool`` (``ops/max_pooling.py``: the Numba backend's), max pooling is that
+primitive instead (``return_indices`` without dilation: its positions, and the input gathered
+there). Average pooling sums the windows' slices and divides by PyTorch's divisor.
 
 >>> import xpgrad as xg
 >>> x = xg.asarray([[[1.0, 3.0, 2.0, 5.0, 4.0]]])
@@ -33,7 +33,7 @@ from ..dtypes import int64
 from ..ops.casting import astype
 from ..ops.elementwise import isnan, maximum
 from ..ops.indexing import take_along_axis
-from ..ops.max_pooling import max_pool
+from ..ops.max_pooling import max_pool, max_pool_with_positions
 from ..ops.shape import broadcast_to, reshape, squeeze
 from ..tape import stop_gradient
 from ..tensor import Tensor
@@ -176,12 +176,13 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 def _max_pooled(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
                 data_format, owner, dims):
     """``max_pool1d/2d`` in ``data_format``: channels last on a backend with a ``max_pool``
-    kernel (values only) straight into the kernel, otherwise channels first (``pooled``)."""
+    kernel straight into the kernel (with indices: undilated), else channels first."""
     last = channels_last(data_format, owner, dims)
-    if last and isinstance(input, Tensor) and "max_pool" in input.backend.kernels \
-            and not flag(return_indices, "return_indices", owner):
-        return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, False,
-                         owner, dims, last=True)
+    if last and isinstance(input, Tensor) and "max_pool" in input.backend.kernels and (
+            not flag(return_indices, "return_indices", owner)
+            or max(int_tuple(dilation, "dilation", owner, dims)) == 1):
+        return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode,
+                         return_indices, owner, dims, last=True)
     return pooled(lambda x: _max_pool(x, kernel_size, stride, padding, dilation, ceil_mode,
                                       return_indices, owner, dims),
                   input, data_format, owner, dims)
@@ -189,8 +190,8 @@ def _max_pooled(input, kernel_size, stride, padding, dilation, ceil_mode, return
 
 def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, owner,
               dims, last=False):
-    """Channels first, or with ``last`` (only where the backend has a ``max_pool`` kernel and
-    no indices are asked for) channels last."""
+    """Channels first, or with ``last`` (only where the backend has a ``max_pool`` kernel, and
+    no dilation when indices are asked for) channels last."""
     k, s, p, d = geometry(kernel_size, stride, padding, dilation, owner, dims)
     ceil_mode = flag(ceil_mode, "ceil_mode", owner)
     return_indices = flag(return_indices, "return_indices", owner)
@@ -201,11 +202,14 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
     if 0 in n:
         y = _without_windows(x, n, last, unbatched)
         return (y, astype(stop_gradient(y), int64)) if return_indices else y
-    if not return_indices and "max_pool" in x.backend.kernels:
+    if "max_pool" in x.backend.kernels and (not return_indices or max(d) == 1):
         # the primitive, for that kernel: its generic rule finds the maxima again for the
-        # gradient, slower than the composition below (numpy: 2x on max_pool2d(3, 2, 1))
-        y = max_pool(x, kernel=k, stride=s, dilation=d, pads=pads, n_out=n, last=last)
-        return squeeze(y, axis=0) if unbatched else y
+        # gradient, slower than the composition below (numpy: 2x on max_pool2d(3, 2, 1)); the
+        # indices by the kernel's loop in x's layout (dilation: windows wholly in the padding)
+        geom = dict(kernel=k, stride=s, dilation=d, pads=pads, n_out=n, last=last)
+        got = max_pool_with_positions(x, **geom) if return_indices else (max_pool(x, **geom),)
+        got = tuple(squeeze(t, axis=0) for t in got) if unbatched else got
+        return got if return_indices else got[0]
     padded, n = _windows_of(x, k, s, pairs, d, ceil_mode, float("-inf"), owner)
     planes = padded.shape[2:]
     lefts = tuple(left for left, _ in pairs)

@@ -80,6 +80,21 @@ def _cast(a, dtype):
     return _fn("asarray")(a, dtype=dt)
 
 
+def _numpy_float(a):
+    """``a`` (a Tensor) as NumPy averages it: float64 when it holds integers or booleans, as is
+    otherwise. ``np.mean(t)``, ``np.var``, ``np.average``, ``np.median``, ... on a Tensor give
+    NumPy's dtype; xpgrad's own ``xg.mean`` ... give its default float, float32, as PyTorch's
+    and JAX's do.
+
+    >>> import xpgrad as xg
+    >>> _numpy_float(xg.asarray([1, 2])).dtype, _numpy_float(xg.asarray([1.0])).dtype
+    (xpgrad.float64, xpgrad.float32)
+    """
+    if _fn("isdtype")(a.dtype, ("integral", "bool")):
+        return _fn("astype")(a, _dtype("float64"))
+    return a
+
+
 def _flat(a):
     return _fn("reshape")(_tensor(a), (-1,))
 

@@ -1,5 +1,6 @@
 """NumPy's reductions on Tensors: ``np.sum``, ``np.mean``, ``np.max``, ``np.std``/``np.var``
-(``ddof``), ``np.argmax``, ``np.cumsum``, ``np.average`` (weights) and their aliases.
+(``ddof``), ``np.argmax``, ``np.cumsum``, ``np.average`` (weights) and their aliases. Means,
+variances and averages of integers are float64, as NumPy's (``xg.mean``'s are float32).
 
 >>> import numpy as np, xpgrad as xg
 >>> np.std(xg.asarray([1.0, 3.0]), ddof=1).item()
@@ -7,14 +8,18 @@
 """
 from __future__ import annotations
 
-from .arguments import (_Unsupported, _axis_and_input, _cast, _fn, _keepdims, _norm_axes,
-                        _refuse, _tensor)
+import numpy as np
+
+from .arguments import (_Unsupported, _axis_and_input, _cast, _fn, _keepdims,
+                        _norm_axes, _numpy_float, _refuse, _tensor)
+from ..tensor import Tensor
 from .functions import numpy_function
 
 
 # -- reductions -----------------------------------------------------------------------------------
 
-def _reduction(xg_name, np_name, initial_ok=()):
+def _reduction(xg_name, np_name, initial_ok=(), averages=False):
+    """``np.<np_name>`` as ``xg.<xg_name>``; ``averages``: integers in float64 (NumPy's)."""
     def adapter(a, axis=None, dtype=None, keepdims=False, **rest):
         initial = rest.pop("initial", None)
         _refuse(rest, f"np.{np_name}", where=True)
@@ -23,6 +28,8 @@ def _reduction(xg_name, np_name, initial_ok=()):
         a = _tensor(a)
         if dtype is not None:
             a = _cast(a, dtype)
+        elif averages:
+            a = _numpy_float(a)
         return _fn(xg_name)(a, axis=_norm_axes(axis),
                             keepdims=_keepdims(keepdims, f"np.{np_name}"))
     return adapter
@@ -30,7 +37,7 @@ def _reduction(xg_name, np_name, initial_ok=()):
 
 numpy_function("sum")(_reduction("sum", "sum", initial_ok=(0,)))
 numpy_function("prod")(_reduction("prod", "prod", initial_ok=(1,)))
-numpy_function("mean")(_reduction("mean", "mean"))
+numpy_function("mean")(_reduction("mean", "mean", averages=True))
 for _name in ("max", "amax"):
     numpy_function(_name)(_reduction("max", _name))
 for _name in ("min", "amin"):
@@ -43,8 +50,7 @@ def _moments(xg_name):
     def adapter(a, axis=None, dtype=None, ddof=0, keepdims=False, *, correction=None, **rest):
         _refuse(rest, f"np.{xg_name}", where=True)
         a = _tensor(a)
-        if dtype is not None:
-            a = _cast(a, dtype)
+        a = _numpy_float(a) if dtype is None else _cast(a, dtype)
         corr = ddof if correction is None else correction
         return _fn(xg_name)(a, axis=_norm_axes(axis), correction=corr,
                             keepdims=_keepdims(keepdims, f"np.{xg_name}"))
@@ -82,17 +88,19 @@ numpy_function("cumprod", "cumulative_prod")(_cumulative("cumulative_prod", "cum
 
 @numpy_function("average")
 def _average(a, axis=None, weights=None, returned=False, *, keepdims=False):
-    if returned:
-        raise _Unsupported("np.average with returned=True")
-    keepdims = _keepdims(keepdims, "np.average")
+    """``xg.average`` in NumPy's result dtype: ``a``'s and the weights' (a list's as NumPy
+    reads it), at least float64 for integer or boolean ``a``; an array ``a`` with Tensor
+    weights on their backend."""
+    if not isinstance(a, Tensor) and isinstance(weights, Tensor):
+        a = _fn("asarray")(a, backend=weights.backend)
     a = _tensor(a)
     if weights is None:
-        return _fn("mean")(a, axis=_norm_axes(axis), keepdims=keepdims)
-    w = _tensor(weights)
-    if w.shape != a.shape:
-        if axis is None or w.ndim != 1:
-            raise _Unsupported("np.average with weights of another shape than a")
-        w = _fn("reshape")(w, tuple(-1 if i == axis % a.ndim else 1 for i in range(a.ndim)))
-    total = _fn("sum")(a * w, axis=_norm_axes(axis), keepdims=keepdims)
-    return total / _fn("sum")(_fn("broadcast_to")(w, a.shape), axis=_norm_axes(axis),
-                              keepdims=keepdims)
+        a = _numpy_float(a)
+    else:
+        w = weights if isinstance(weights, Tensor) else \
+            _fn("asarray")(np.asarray(weights), backend=a.backend)
+        floor = ("f8",) if _fn("isdtype")(a.dtype, ("integral", "bool")) else ()
+        common = np.result_type(np.dtype(str(a.dtype)), np.dtype(str(w.dtype)), *floor)
+        a, weights = _cast(a, common), _cast(w, common)
+    return _fn("average")(a, axis=_norm_axes(axis), weights=weights, returned=returned,
+                          keepdims=_keepdims(keepdims, "np.average"))

@@ -5,6 +5,9 @@ composed of xpgrad functions (so they stay on the tape): ``np.nansum``, ``np.nan
 "higher", "nearest", "midpoint"), ``np.pad`` (``constant``, ``edge``,
 ``reflect``, ``symmetric``, ``wrap``) and ``np.polyval``.
 
+Of integers, NumPy's dtypes: float64 (``np.median``, ``np.nanmean``, linear interpolation),
+the input's where the method picks an entry ("lower", "higher", "nearest").
+
 Gradients follow the composition: a NaN entry gets 0 from the NaN-ignoring reductions (as
 ``torch.nansum``), a median of an even count splits the gradient between the two middle values
 (NumPy averages them; ``torch.median`` takes the lower one), a padded copy sends its gradient
@@ -21,19 +24,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from .arguments import _Unsupported, _cast, _fn, _keepdims, _norm_axes, _refuse, _tensor
+from .arguments import (_Unsupported, _cast, _fn, _keepdims, _norm_axes, _numpy_float,
+                        _refuse, _tensor)
 from .functions import numpy_function
 
 
 # -- NaN-ignoring reductions ------------------------------------------------------------------
 def _nan_reduction(np_name):
     """``np.nansum`` and friends: ``xg.nansum`` (``ops/nan_reductions.py``), ``where=`` and
-    ``initial=`` not translated."""
+    ``initial=`` not translated; ``np.nanmean`` of integers in float64, as NumPy's."""
     def adapter(a, axis=None, dtype=None, out=None, keepdims=False, **rest):
         _refuse(rest, f"np.{np_name}", where=True, initial=None)
         a = _tensor(a)
         if dtype is not None:
             a = _cast(a, dtype)
+        elif np_name == "nanmean":
+            a = _numpy_float(a)
         return _fn(np_name)(a, axis=_norm_axes(axis),
                             keepdims=_keepdims(keepdims, f"np.{np_name}"))
     return adapter
@@ -62,7 +68,12 @@ def _quantiles(a, q, axis, keepdims, what, median=False, method="linear", skip_n
     axes = _norm_axes(axis)
     if 0 in (a.shape if axes is None else [a.shape[i] for i in np.atleast_1d(axes)]):
         raise _Unsupported(f"{what} of an empty axis")
-    return order_statistic(a, q, axes, keepdims, what, method, skip_nan, median, scale)
+    # NumPy's dtype for integers: float64, theirs where the method picks an entry
+    integers = a.dtype if _fn("isdtype")(a.dtype, "integral") else None
+    out = order_statistic(_numpy_float(a), q, axes, keepdims, what, method, skip_nan, median,
+                          scale)
+    picks = not median and method in ("lower", "higher", "nearest")
+    return _cast(out, integers) if integers is not None and picks else out
 
 
 def _order_statistic(np_name, scale, skip_nan=False):

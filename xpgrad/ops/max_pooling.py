@@ -1,7 +1,8 @@
 """``max_pool``: max pooling over the last one or two axes as one primitive under
-``xg.nn.max_pool1d`` / ``max_pool2d`` (without ``return_indices``), so that a backend may
-register one kernel for it (the Numba backend's: the maximum and its position in one pass,
-the gradient scattered to those positions, ``backends/numba/_pool.py``).
+``xg.nn.max_pool1d`` / ``max_pool2d``, so that a backend may register one kernel for it (the
+Numba backend's: the maximum and its position in one pass, the gradient scattered to those
+positions, ``backends/numba/_pool.py``). With ``return_indices`` (``max_pool_with_positions``)
+the primitive ``max_pool_positions`` finds the positions and the input is gathered there.
 
 The generic rule is ``nn/pooling.py``'s math written against ``xp``: per window, the position
 of its maximum by PyTorch's CPU rule (``val > max || isnan(val)`` over the positions inside
@@ -108,6 +109,15 @@ def _vjp(xp, g, ans, x, *, kernel, stride, dilation, pads, n_out, last=False, ba
 _max_pool = Primitive("max_pool", _forward, _vjp, saves=(0,))
 
 
+def _positions(xp, x, *, kernel, stride, dilation, pads, n_out, last=False):
+    return _to_last(xp, argmax_positions(xp, _to_first(xp, x, last), kernel, stride, dilation,
+                                         pads, n_out), last)
+
+
+# no gradient: int64 positions (the Numba backend's kernel: max_pool's loops, in x's layout)
+_max_pool_positions = Primitive("max_pool_positions", _positions)
+
+
 def max_pool(x, *, kernel, stride, dilation, pads, n_out, last=False):
     """Max pooling of ``x`` (N, C, *spatial; real floats) with checked geometry: ``kernel``,
     ``stride``, ``dilation``, ``n_out`` (windows per axis) tuples, ``pads`` ``(left, right)``
@@ -126,4 +136,38 @@ def max_pool(x, *, kernel, stride, dilation, pads, n_out, last=False):
     return apply(_max_pool, x, **params)
 
 
-__all__ = ["max_pool", "argmax_positions"]
+def max_pool_with_positions(x, *, kernel, stride, dilation, pads, n_out, last=False):
+    """``(max_pool(x, ...), the maxima's flat positions h * W + w in x's planes)``, int64 in
+    the output's layout, as ``xg.nn.max_pool2d(..., return_indices=True)`` gives them. For a
+    backend with a ``max_pool`` kernel: the positions found once, in ``x``'s own layout
+    (channels last too), and ``x`` gathered there, which the gradient scatters back. No window
+    may lie wholly in the padding (possible only with dilation).
+
+    >>> import xpgrad as xg
+    >>> y, at = max_pool_with_positions(xg.asarray([[[1.0, 3.0, 2.0, 5.0]]]), kernel=(2,),
+    ...     stride=(2,), dilation=(1,), pads=((0, 0),), n_out=(2,))
+    >>> y.tolist(), at.tolist()
+    ([[[3.0, 5.0]]], [[[1, 3]]])
+    """
+    from .indexing import take_along_axis
+    from .shape import reshape
+
+    params = dict(kernel=tuple(kernel), stride=tuple(stride), dilation=tuple(dilation),
+                  pads=tuple(tuple(p) for p in pads), n_out=tuple(n_out))
+    if last:
+        params["last"] = True
+    at = apply(_max_pool_positions, x, **params)
+    if last:                # (N, P, C): the channels stay innermost
+        batch, channels = x.shape[0], x.shape[-1]
+        flat_x = reshape(x, (batch, math.prod(x.shape[1:-1]), channels))
+        flat_at = reshape(at, (batch, math.prod(n_out), channels))
+        axis = 1
+    else:
+        rows = tuple(x.shape[:2])
+        flat_x = reshape(x, rows + (math.prod(x.shape[2:]),))
+        flat_at = reshape(at, rows + (math.prod(n_out),))
+        axis = 2
+    return reshape(take_along_axis(flat_x, flat_at, axis=axis), at.shape), at
+
+
+__all__ = ["max_pool", "max_pool_with_positions", "argmax_positions"]

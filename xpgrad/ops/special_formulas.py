@@ -12,6 +12,7 @@ Taylor coefficients at its positive root and of Bernoulli numbers (computed with
 """
 from __future__ import annotations
 
+import functools
 import math
 
 from . import formulas
@@ -240,6 +241,31 @@ def cot_derivative_poly(n):
     return q
 
 
+@functools.lru_cache(maxsize=None)
+def cot_derivative_halves(n):
+    """``Q_n`` (``cot_derivative_poly(n)``) as ``P(c**2)`` or ``c P(c**2)``: ``(P's float
+    coefficients, lowest first, whether Q_n is odd)``. Q_n has only even or only odd powers, all
+    of one sign, so P's Horner sum neither cancels nor meets inf - inf, and at ``c = 0`` is
+    exactly its constant.
+
+    >>> cot_derivative_halves(2)                 # 2 c (1 + c**2)
+    ((2.0, 2.0), True)
+    """
+    q = cot_derivative_poly(n)
+    odd = n % 2 == 0
+    return tuple(float(c) for c in q[odd::2]), odd
+
+
+def cot_pi(xp, r):
+    """``cot(pi r)`` for -1/2 <= r <= 1/2 (``r = x - round(x)``): ``1 / tan(pi r)`` up to
+    |r| = 1/4, beyond it ``+-tan(pi (1/2 - |r|))``, ``1/2 - |r|`` being exact: 0 at the
+    half-integers, not 1/tan(pi/2) = 6e-17, and as accurate next to them as next to the poles."""
+    far = xp.abs(r) > 0.25
+    to_half = xp.where(far, 0.5 - xp.abs(r), 0.25)
+    reduced = xp.tan(math.pi * to_half)
+    return xp.where(far, xp.where(r < 0, -reduced, reduced), 1.0 / xp.tan(math.pi * r))
+
+
 def polygamma(xp, n, x):
     """``psi^(n)(x) = (-1)^(n+1) n! zeta(n + 1, x)`` for n >= 1; below 0.5 the reflection
     ``(-1)^n psi^(n)(1 - x) - pi^(n+1) Q_n(cot(pi x))``; +-inf at the poles (as SciPy)."""
@@ -249,8 +275,11 @@ def polygamma(xp, n, x):
     y = xp.where(reflect, 1.0 - x, x)
     positive = (-1) ** (n + 1) * math.factorial(n) * _hurwitz_positive(xp, n + 1, y)
     r = xp.where(reflect, x - xp.round(x), 0.25)
-    cot = 1.0 / xp.tan(math.pi * r)
-    poly = horner([float(c) for c in cot_derivative_poly(n)], cot)
+    cot = cot_pi(xp, r)
+    coeffs, odd = cot_derivative_halves(n)
+    poly = horner(coeffs, cot * cot)
+    if odd:
+        poly = cot * poly
     reflected = (-1) ** n * positive - math.pi ** (n + 1) * poly
     out = xp.where(reflect, reflected, positive)
     pole = (reflect & (r == 0)) | (x == 0) | (x == -xp.inf)
