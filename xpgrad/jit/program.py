@@ -210,6 +210,11 @@ class Program(ProgramSource):
             raws = []
             gather(args, raws)
             gather(kwargs, raws)
+        return self.run_arrays(raws)
+
+    def run_arrays(self, raws):
+        """Replay on raw arrays: those of the call's plain tensor arguments (not Variables), in
+        the order of their leaves (``arguments.gather``)."""
         if self.snapshot is None:
             return self._run(raws)
         restore = self.snapshot.take()
