@@ -133,8 +133,9 @@ def test_func_with_python_control_flow_on_t_runs_eagerly_and_is_right(caplog):
     y0, k = f64([1.5]), f64(0.3)
     with caplog.at_level(logging.DEBUG, logger="xpgrad.odeint"):
         value, (dy0, dk) = xg.value_and_grad(end_value, argnums=(0, 1))(y0, k)
-    np.testing.assert_allclose(float(value), 1.5 * math.exp(-0.9), rtol=1e-8)
-    # (the kink at t = 1 costs the adjoint solve, whose steps straddle it, some accuracy)
+    # (the kink at t = 1 costs the solves, whose steps straddle it, some accuracy: the value's
+    # error, 2e-9 to 1.3e-8 at these tolerances, depends on where the steps fall)
+    np.testing.assert_allclose(float(value), 1.5 * math.exp(-0.9), rtol=5e-8)
     np.testing.assert_allclose(dy0.numpy(), [math.exp(-0.9)], rtol=1e-6)
     np.testing.assert_allclose(float(dk), -3.0 * 1.5 * math.exp(-0.9), rtol=1e-6)
     eager = [r.getMessage() for r in caplog.records if "runs eagerly" in r.getMessage()]
