@@ -220,3 +220,26 @@ def test_replays_equal_eager_calls_and_stay_unchanged_by_later_replays(case):
         for state, time, out in zip(states, times, replayed):
             eager = fn(f64(state), f64(time), b).numpy()
             np.testing.assert_allclose(out, eager, rtol=1e-13, atol=1e-15)
+
+
+def test_the_trace_lock_kept_through_a_solves_replays_is_released_after_it():
+    """The replays of one integration hold xg.function's trace lock from the first to the
+    end (ode_rhs.RawRhs.replaying); afterwards, and after a solve that raised, no lock is held
+    and another thread can trace."""
+    from xpgrad.jit.lock import TRACE_LOCK
+
+    loss, args = lotka_volterra_case()
+    xg.grad(loss, argnums=2)(*args)
+    assert TRACE_LOCK.mine.held is None and TRACE_LOCK._sharing == 0
+    with pytest.raises(xg.StepLimitError):
+        xg.grad(lambda p: xg.sum(xg.odeint(lotka_volterra, args[0], f64([0.0, 50.0]), p,
+                                           mxstep=40)))(args[2])
+    assert TRACE_LOCK.mine.held is None and TRACE_LOCK._sharing == 0
+    import threading
+
+    traced = []
+    square = xg.function(lambda x: x * x, warmup=0)
+    worker = threading.Thread(target=lambda: traced.append(square(f64([3.0])).tolist()))
+    worker.start()
+    worker.join(timeout=10)
+    assert traced == [[9.0]] and square.trace_count == 1

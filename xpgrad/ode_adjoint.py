@@ -127,8 +127,9 @@ class _OdeCall:
             t_bars.append(t_bar)
             t0_bar = t0_bar - t_bar
             start = xp.concat([ys[i], y_bar, t0_bar, p_bar])
-            (_, end), step = integrate(in_reverse, start, [-times[i], -times[i - 1]],
-                                       first_step=step, xp=xp, **self.settings)
+            with augmented.replaying():
+                (_, end), step = integrate(in_reverse, start, [-times[i], -times[i - 1]],
+                                           first_step=step, xp=xp, **self.settings)
             y_bar = end[n:2 * n] + g[i - 1]
             t0_bar, p_bar = end[2 * n:2 * n + 1], end[2 * n + 1:]
         t_dtype = backend.native_dtype(self.t.dtype if self.t is not None else self.ys.dtype)

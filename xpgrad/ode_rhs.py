@@ -13,7 +13,9 @@ compared with its replay: where they differ by more than rounding (a value ``fun
 that no key names changed, such as an attribute of an object) every capture of ``func`` is
 dropped and traced again. Where ``fn`` cannot be traced (Python control flow on a value,
 ``float(y)``, ``.numpy()``: ``xg.jit.TraceError``) or the trace fails otherwise, it runs
-eagerly from then on, without an error. Which path ran is logged at DEBUG level on the
+eagerly from then on, without an error. The replays of one integration hold the trace lock
+(``xpgrad/jit/lock.py``) shared from the first to the integration's end (``replaying``), as
+one long replay would. Which path ran is logged at DEBUG level on the
 ``"xpgrad.odeint"`` logger and kept in ``RawRhs.path`` ("eager" before the capture,
 "captured", or "eager: <why>").
 
@@ -26,7 +28,10 @@ eagerly from then on, without an error. Which path ran is logged at DEBUG level 
 """
 from __future__ import annotations
 
+import contextlib
 import logging
+
+import numpy as np
 
 from .jit.arguments import gather
 from .jit.lock import TRACE_LOCK
@@ -60,7 +65,8 @@ def solve(func, args, y0, times, time_dtype, settings, entry):
                           **settings), None
     rhs = RawRhs(func, args, backend, time_dtype, f"func {func.name!r}", entry.forward,
                  keep_recording=True, renew=entry.reset)
-    out, _ = integrate(rhs, y0._data, times, xp=backend.xp, **settings)
+    with rhs.replaying():
+        out, _ = integrate(rhs, y0._data, times, xp=backend.xp, **settings)
     return _wrap(backend.xp.stack(out), backend), rhs
 
 
@@ -83,9 +89,12 @@ class RawRhs:
         self._program = None
         self._arg_arrays = []
         gather(args, self._arg_arrays)
+        # (NumPy's own asarray: array_api_compat's checks its arguments first, 0.5 us a call)
+        self._time = np.asarray if backend.array_class is np.ndarray else backend.xp.asarray
+        self._keep_lock = self._holding = False
 
     def __call__(self, y, t):
-        t = self.backend.xp.asarray(t, dtype=self.native_time)
+        t = self._time(t, dtype=self.native_time)
         self.calls += 1
         if self._program is not None:
             return self._replay(y, t)
@@ -99,10 +108,25 @@ class RawRhs:
     def _tensors(self, y, t):
         return (_wrap(y, self.backend), _wrap(t, self.backend), *self.args)
 
+    @contextlib.contextmanager
+    def replaying(self):
+        """Inside the block, the trace lock taken shared for the first replay of the captured
+        program is kept for the later ones (each call would take and release it: 1 us) and
+        released at the block's end; the calls before it take it as they need."""
+        self._keep_lock = True
+        try:
+            yield self
+        finally:
+            self._keep_lock = False
+            if self._holding:
+                self._holding = False
+                TRACE_LOCK.release_shared()
+
     def _replay(self, y, t, program=None):
-        """The captured program run on ``y`` and ``t`` (their signature is the traced one: the
-        integrator never changes a shape or dtype), under the trace lock as the Function's own
-        replays; a guard that fails (``xpgrad/jit/guards.py``) is the Function's to handle."""
+        """The captured program (or ``program``) run on ``y`` and ``t`` (their signature is the
+        traced one: the integrator never changes a shape or dtype), under the trace lock as the
+        Function's own replays; a guard that fails (``xpgrad/jit/guards.py``) is the
+        Function's to handle."""
         shared = TRACE_LOCK.mine.held is None
         if shared:
             TRACE_LOCK.acquire_shared()
@@ -116,7 +140,10 @@ class RawRhs:
                 tape_state.recording = saved
         finally:
             if shared:
-                TRACE_LOCK.release_shared()
+                if self._keep_lock and program is None:
+                    self._holding = True        # from now on every call replays
+                else:
+                    TRACE_LOCK.release_shared()
 
     def _check(self, y, t, eager):
         """The program an earlier ``odeint`` call left for this signature, replayed where it
