@@ -178,7 +178,28 @@ def test_keys_name_closure_values_by_value_and_objects_by_identity():
         return lambda y, t: x * y
 
     assert key(make(a)) == key(make(a)) and key(make(a)) != key(make(b))
-    assert key(make([1.0, 2.0])) == key(make([1.0, 2.0])) != key(make([1.0, 3.0]))
+    assert key(make((1.0, 2.0))) == key(make((1.0, 2.0))) != key(make((1.0, 3.0)))
+    calls = [0]                           # a list func counts its calls in: by identity
+    assert key(make(calls)) == (calls.append(1), key(make(calls)))[1]
     assert key(make(float("nan"))) == key(make(float("nan")))
     assert key(make(np.float64(2.0))) != key(make(np.float64(3.0)))
     assert key(make(make(0.5))) != key(make(make(0.25)))          # a function in a cell
+
+
+def test_numpy_arguments_are_captured_and_read_on_each_call(caplog):
+    """xg.function takes no NumPy arrays: odeint hands NumPy arrays and scalars in args to the
+    captured program as Tensors, so they are read anew on each call (func's eager calls get
+    them as they were given)."""
+    seen = []
+
+    def decay(y, t, k, scale):
+        seen.append(type(k))
+        return -k * scale * y
+
+    t = f64([0.0, 1.0])
+    with caplog.at_level(logging.DEBUG, logger="xpgrad.odeint"):
+        ends = [float(xg.odeint(decay, f64([1.0]), t, np.array([k]), np.float64(s),
+                                **TIGHT)[-1, 0]) for k, s in ((0.5, 1.0), (2.0, 1.0), (2.0, 0.5))]
+    np.testing.assert_allclose(ends, np.exp([-0.5, -2.0, -1.0]), rtol=1e-8)
+    assert "eagerly" not in caplog.text and traces() == [1]
+    assert seen[0] is np.ndarray          # the first, eager call: as given

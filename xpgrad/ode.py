@@ -30,18 +30,18 @@ with ``xg.function`` and replayed (``ode_rhs.py``), as JAX traces ``func``. The 
 kept from one ``odeint`` call to the next (``ode_captures.py``), as ``jax.jit`` keeps its
 traces, so a training loop (one ``odeint`` per step) traces on its first step only: they are
 keyed on ``func``'s code, the values it reads from its closure, defaults and globals (Python
-numbers by value, tensors and other objects by identity), and the state's structure, shapes
-and dtypes; ``args`` are arguments of the captured programs (Python numbers among them keyed
-by value, as ``xg.function`` keys them). So a closure's ``k = 0.5`` changed to ``2.0`` gives
-the new answer, and so does anything else ``func`` reads that no key names (an attribute,
-``self.k``): each solve's first call of ``func`` runs eagerly and is compared with the kept
-program, which is traced again where they differ by more than rounding (a change that
-leaves ``func(y0, t[0])`` as it was goes unseen: pass such values in ``args``). Python side
-effects in ``func`` (printing, counting calls) happen on the calls that run it eagerly or
-trace it: each solve's first, and the second of the first solve. A ``func`` that cannot be
-traced (an ``if`` on a value, ``float(t)``) runs eagerly instead; the ``"xpgrad.odeint"``
-logger says which at DEBUG level. Higher-order passes and ``xg.vmap`` step on Tensors,
-eagerly.
+numbers by value, tensors, lists and other objects by identity), and the state's structure,
+shapes and dtypes; ``args`` are arguments of the captured programs (Python numbers among them
+keyed by value, as ``xg.function`` keys them; NumPy arrays handed to them as Tensors). So a
+closure's ``k = 0.5`` changed to ``2.0`` gives the new answer, and so does anything else
+``func`` reads that no key names (an attribute, ``self.k``): each solve's first call of
+``func`` runs eagerly and is compared with the kept program, which is traced again where they
+differ by more than rounding (a change that leaves ``func(y0, t[0])`` as it was goes unseen:
+pass such values in ``args``). Python side effects in ``func`` (printing, counting calls)
+happen on the calls that run it eagerly or trace it: each solve's first, and the second of the
+first solve. A ``func`` that cannot be traced (an ``if`` on a value, ``float(t)``) runs eagerly
+instead; the ``"xpgrad.odeint"`` logger says which at DEBUG level. Higher-order passes and
+``xg.vmap`` step on Tensors, eagerly.
 
 >>> import xpgrad as xg
 >>> t = xg.asarray([0.0, 1.0, 2.0], dtype=xg.float64)

@@ -7,10 +7,10 @@ An entry is keyed on what a program traced from ``func`` depends on besides its 
 (whose shapes, dtypes and Python values ``xg.function`` keys itself): the code of ``func`` and
 the values it reads from its closure cells, defaults and the globals its code names (Python
 numbers and strings by value, so that a changed ``k = 0.5`` finds another entry; tensors,
-Variables and other objects by identity; functions they hold by these same rules), and the
-structure, shapes and dtypes of the state. A bound method is keyed on its function and its
-object, any other callable on its identity. The entries are bounded (``MAX_ENTRIES``, least
-recently used dropped) and hold what their keys name.
+Variables, lists, dicts and other objects by identity; functions they hold by these same
+rules), and the structure, shapes and dtypes of the state. A bound method is keyed on its
+function and its object, any other callable on its identity. The entries are bounded
+(``MAX_ENTRIES``, least recently used dropped) and hold what their keys name.
 
 >>> import xpgrad as xg
 >>> def decay(k):
@@ -35,8 +35,7 @@ MAX_ENTRIES = 16
 #: how deep functions reached from ``func`` (a helper it calls, held in a closure cell or a
 #: global) are keyed by their own closures and globals; deeper ones by identity
 _DEPTH = 3
-#: a closure's tuple, list or dict up to this length is keyed by its items, a longer one by
-#: identity
+#: a closure's tuple up to this length is keyed by its items, a longer one by identity
 _ITEMS = 32
 
 _BY_VALUE = (type(None), bool, int, str, bytes)
@@ -116,8 +115,10 @@ def func_key(func, depth=0):
 
 
 def value_key(value, depth=0):
-    """A value ``func`` reads, by value (Python numbers, strings, short containers of them,
-    NumPy scalars, functions by ``func_key``) or by identity (the rest)."""
+    """A value ``func`` reads, by value (Python numbers, strings, short tuples of them, NumPy
+    scalars, functions by ``func_key``) or by identity (the rest: a list or dict too, which
+    ``func`` may append to or count calls in; a value changed inside one is for the first
+    call's check, ``ode_rhs.py``)."""
     kind = type(value)
     if kind in _BY_VALUE:
         return (kind, value)
@@ -125,11 +126,8 @@ def value_key(value, depth=0):
         return (kind, _number_key(value))
     if isinstance(value, Tensor):
         return ("tensor", _Identity(value))
-    if (kind is tuple or kind is list) and len(value) <= _ITEMS:
+    if kind is tuple and len(value) <= _ITEMS:
         return (kind, tuple(value_key(item, depth) for item in value))
-    if kind is dict and len(value) <= _ITEMS:
-        return (kind, tuple((value_key(k, depth), value_key(v, depth))
-                            for k, v in value.items()))
     if isinstance(value, np.generic):
         return (kind, value_key(value.item(), depth))
     if isinstance(value, _FUNCTIONS) and depth < _DEPTH:

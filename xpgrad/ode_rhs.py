@@ -87,8 +87,9 @@ class RawRhs:
         self.path = "eager"
         self.calls = 0
         self._program = None
+        self._traced_args = _as_tensors(args, backend)
         self._arg_arrays = []
-        gather(args, self._arg_arrays)
+        gather(self._traced_args, self._arg_arrays)
         # (NumPy's own asarray: array_api_compat's checks its arguments first, 0.5 us a call)
         self._time = np.asarray if backend.array_class is np.ndarray else backend.xp.asarray
         self._keep_lock = self._holding = False
@@ -106,7 +107,7 @@ class RawRhs:
         return self._through_function(y, t)
 
     def _tensors(self, y, t):
-        return (_wrap(y, self.backend), _wrap(t, self.backend), *self.args)
+        return (_wrap(y, self.backend), _wrap(t, self.backend), *self._traced_args)
 
     @contextlib.contextmanager
     def replaying(self):
@@ -206,6 +207,19 @@ class RawRhs:
                          if function.trace_count > traced else
                          "replays its capture from an earlier odeint call")
         return out
+
+
+def _as_tensors(args, backend):
+    """``args`` with each NumPy array or scalar a Tensor of ``backend``: the captured
+    program's arguments (``xg.function`` takes no NumPy arrays), new values on each call."""
+    from .creation import asarray
+    from .pytree import map_leaves
+
+    def leaf(value, path):
+        return asarray(value, backend=backend) if isinstance(value, (np.ndarray, np.generic)) \
+            else value
+
+    return map_leaves(leaf, args)
 
 
 class _TensorResult:
