@@ -27,6 +27,7 @@ import numpy as np         # noqa: E402
 
 import xpgrad as xg        # noqa: E402
 from xpgrad import cli_types  # noqa: E402
+from xpgrad.bench_workloads.ode import lotka_volterra, mlp_field  # noqa: E402
 
 PARAMS, Y0 = np.array([1.1, 0.4, 0.1, 0.4]), np.array([10.0, 5.0])
 
@@ -51,9 +52,7 @@ def best(fn, repeats):
 
 
 def xpgrad_case(t, observed, tol):
-    def dynamics(s, t, p):
-        return xg.stack([p[0] * s[0] - p[1] * s[0] * s[1], p[2] * s[0] * s[1] - p[3] * s[1]])
-
+    dynamics = lotka_volterra(xg)
     tt, obs = xg.asarray(t), xg.asarray(observed)
 
     def loss(p, y0):
@@ -71,8 +70,7 @@ def jax_cases(t, observed, tol):
     jnp = jax.numpy
     from jax.experimental.ode import odeint
 
-    def dynamics(s, t, p):
-        return jnp.stack([p[0] * s[0] - p[1] * s[0] * s[1], p[2] * s[0] * s[1] - p[3] * s[1]])
+    dynamics = lotka_volterra(jnp)
 
     def loss(p, y0):
         return jnp.sum((odeint(dynamics, y0, t, p, rtol=tol, atol=tol) - observed) ** 2)
@@ -99,9 +97,7 @@ def neural_cases(tol, batch=512, hidden=64):
                rng.normal(size=(hidden, 2)) / np.sqrt(hidden), np.zeros(2)]
     y0, t = rng.normal(size=(batch, 2)), np.linspace(0.0, 1.0, 10)
 
-    def ours(y, t, w1, b1, w2, b2):
-        return xg.tanh(y @ w1 + b1) @ w2 + b2
-
+    ours = mlp_field(xg)
     step = xg.grad(lambda *w: xg.sum(xg.odeint(ours, xg.asarray(y0), xg.asarray(t), *w,
                                                 rtol=tol, atol=tol) ** 2), argnums=(0, 1, 2, 3))
     ws = [xg.asarray(w) for w in weights]
@@ -113,9 +109,7 @@ def neural_cases(tol, batch=512, hidden=64):
     jax.config.update("jax_enable_x64", True)
     from jax.experimental.ode import odeint
 
-    def theirs(y, t, w1, b1, w2, b2):
-        return jax.numpy.tanh(y @ w1 + b1) @ w2 + b2
-
+    theirs = mlp_field(jax.numpy)
     jgrad = jax.jit(jax.grad(lambda *w: jax.numpy.sum(odeint(theirs, y0, t, *w, rtol=tol,
                                                              atol=tol) ** 2), argnums=(0, 1, 2, 3)))
     jws = [jax.numpy.asarray(w) for w in weights]

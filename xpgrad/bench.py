@@ -31,7 +31,7 @@ from .bench_timing import calibrate, format_table, format_time, measure  # noqa:
 from .threads import DEFAULT_THREADS, parse_threads
 
 GROUPS = ("chain", "loss", "activation", "optimizer", "mlp_step", "lstm_step",
-          "char_lm_step", "rnn_loop", "per_example_grads")
+          "char_lm_step", "rnn_loop", "per_example_grads", "ode_fit", "neural_ode")
 
 
 def label(group: str, p: dict) -> str:
@@ -61,6 +61,10 @@ def label(group: str, p: dict) -> str:
                 f"{p['batch']}, {p['steps']} steps")
     if group == "per_example_grads":
         return f"MLP {sizes} per-example gradients (vmap), batch {p['batch']}"
+    if group == "ode_fit":
+        return f"odeint Lotka-Volterra fit value+gradient, {p['points']} times"
+    if group == "neural_ode":
+        return f"odeint neural ODE 2-{p['hidden']}-2 weight gradient, batch {p['batch']}"
     raise ValueError(f"unknown workload group {group!r}; expected one of {GROUPS}")
 
 
@@ -94,6 +98,8 @@ def cases(quick: bool):
         out.append(("rnn_loop", dict(batch=32, hidden=64, steps=steps, input_size=32)))
     for sizes in (W.VMAP_SIZES,) if quick else (W.VMAP_SIZES, W.MLP_SIZES):
         out.append(("per_example_grads", dict(batch=64, sizes=sizes)))
+    out.append(("ode_fit", dict(points=50)))
+    out.append(("neural_ode", dict(batch=64 if quick else 512, hidden=64)))
     # the same steps traced once and replayed (xg.function)
     out.append(("chain", dict(n_ops=100, size=4, mode="forward+gradient", compiled=True)))
     for batch in (32, 128):
@@ -122,7 +128,8 @@ def _parser():
     p = argparse.ArgumentParser(
         prog="xpgrad bench",
         description="Time xpgrad's backends against PyTorch on the asv workloads (tape "
-                    "overhead, fused losses, activations, optimizer updates, MLP, LSTM and char-LM steps) and "
+                    "overhead, fused losses, activations, optimizer updates, MLP, LSTM and char-LM steps, "
+                    "odeint fits against JAX's) and "
                     "print a table of ratios (xpgrad time / PyTorch time; < 1 is faster).")
     p.add_argument("--backend", nargs="+", metavar="NAME",
                    help="xpgrad backends to time (default: every available one)")

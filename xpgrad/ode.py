@@ -26,12 +26,22 @@ choose the next, so ``xg.vmap`` and ``xg.function`` cannot trace it.
 
 Speed: the steps are taken on the backend's raw arrays, and ``func`` (in the solve) and the
 augmented system with ``func``'s vector-Jacobian product (in the adjoint pass) are captured
-with ``xg.function`` after their first call and replayed (``ode_rhs.py``), as JAX traces
-``func``: Python side effects in ``func`` (printing, counting calls) happen on its first two
-calls only, and what it reads from its closure is read again on each ``odeint`` call. A
-``func`` that cannot be traced (an ``if`` on a value, ``float(t)``) runs eagerly instead; the
-``"xpgrad.odeint"`` logger says which at DEBUG level. Higher-order passes and ``xg.vmap`` step
-on Tensors, eagerly.
+with ``xg.function`` and replayed (``ode_rhs.py``), as JAX traces ``func``. The captures are
+kept from one ``odeint`` call to the next (``ode_captures.py``), as ``jax.jit`` keeps its
+traces, so a training loop (one ``odeint`` per step) traces on its first step only: they are
+keyed on ``func``'s code, the values it reads from its closure, defaults and globals (Python
+numbers by value, tensors, lists and other objects by identity), and the state's structure,
+shapes and dtypes; ``args`` are arguments of the captured programs (Python numbers among them
+keyed by value, as ``xg.function`` keys them; NumPy arrays handed to them as Tensors). So a
+closure's ``k = 0.5`` changed to ``2.0`` gives the new answer, and so does anything else
+``func`` reads that no key names (an attribute, ``self.k``): each solve's first call of
+``func`` runs eagerly and is compared with the kept program, which is traced again where they
+differ by more than rounding (a change that leaves ``func(y0, t[0])`` as it was goes unseen:
+pass such values in ``args``). Python side effects in ``func`` (printing, counting calls)
+happen on the calls that run it eagerly or trace it: each solve's first, and the second of the
+first solve. A ``func`` that cannot be traced (an ``if`` on a value, ``float(t)``) runs eagerly
+instead; the ``"xpgrad.odeint"`` logger says which at DEBUG level. Higher-order passes and
+``xg.vmap`` step on Tensors, eagerly.
 
 >>> import xpgrad as xg
 >>> t = xg.asarray([0.0, 1.0, 2.0], dtype=xg.float64)
@@ -50,6 +60,7 @@ import numbers
 
 from .creation import asarray
 from .ode_adjoint import _OdeCall, ODEINT_PRIMITIVE
+from .ode_captures import captures
 from .ode_rhs import solve
 from .ode_solver import StepLimitError
 from .outer_tapes import is_float_tensor, value_identity
@@ -94,44 +105,46 @@ def odeint(func, y0, t, *args, rtol=1.4e-8, atol=1.4e-8, mxstep=math.inf, hmax=m
     from .pytree_vector import ravel_pytree
 
     y0_flat, unravel = ravel_pytree(tree)
-    flat_func = _FlatFunc(func, tree, unravel, args, y0_flat.dtype)
+    flat_func = _FlatFunc(func, tree, unravel, y0_flat.dtype)
+    entry = captures(func, tree, y0_flat.dtype)
     time_dtype = t.dtype if t.dtype.is_floating else y0_flat.dtype
     settings = dict(rtol=rtol, atol=atol, mxstep=mxstep, hmax=hmax)
     if not tape_state.recording:
-        return _unstacked(solve(flat_func, y0_flat, times, time_dtype, settings)[0], tree)
+        return _unstacked(solve(flat_func, args, y0_flat, times, time_dtype, settings,
+                                entry)[0], tree)
     from .recompute import _Reads
 
     outer = tape_state.recording
     reads = _Reads(outer)
     tape_state.recording = [reads]
     try:
-        ys, rhs = solve(flat_func, y0_flat, times, time_dtype, settings)
+        ys, rhs = solve(flat_func, args, y0_flat, times, time_dtype, settings, entry)
     finally:
         tape_state.recording = outer
     given = [y0_flat] + ([t] if is_float_tensor(t) else [])
     params = _params(given, [leaf for leaf in leaves(args) if is_float_tensor(leaf)],
                      list(reads.found.values()))
-    call = _OdeCall(flat_func, ys, times, t if is_float_tensor(t) else None, params, settings,
-                    time_dtype, rhs)
+    call = _OdeCall(flat_func, args, ys, times, t if is_float_tensor(t) else None, params,
+                    settings, time_dtype, rhs, entry)
     node = apply(ODEINT_PRIMITIVE, *given, *params, call=call)
     call.ys = node      # recorded: a tape differentiating the adjoint pass sees ys depend on p
     return _unstacked(node, tree)
 
 
 class _FlatFunc:
-    """``func`` on the flat state vector: unravels ``y`` into ``y0``'s structure, calls
-    ``func(y, t, *args)``, checks its output has that structure, and ravels it (a lone
-    Tensor ``y0`` by reshapes alone)."""
+    """``func`` on the flat state vector: ``flat(y, t, *args)`` unravels ``y`` into ``y0``'s
+    structure, calls ``func(y, t, *args)``, checks its output has that structure, and ravels
+    it (a lone Tensor ``y0`` by reshapes alone)."""
 
-    def __init__(self, func, tree, unravel, args, dtype):
-        self.func, self.tree, self.unravel, self.args, self.dtype = func, tree, unravel, args, dtype
+    def __init__(self, func, tree, unravel, dtype):
+        self.func, self.tree, self.unravel, self.dtype = func, tree, unravel, dtype
         self.lone = isinstance(tree, Tensor) and tree.dtype == dtype
         self.plain = self.lone and tree.ndim == 1
         self.name = getattr(func, "__name__", repr(func))
 
-    def __call__(self, y, t):
+    def __call__(self, y, t, *args):
         state = y if self.plain else y.reshape(self.tree.shape) if self.lone else self.unravel(y)
-        out = self.func(state, t, *self.args)
+        out = self.func(state, t, *args)
         if self.lone and isinstance(out, Tensor) and out.shape == self.tree.shape and \
                 out.dtype == self.dtype:
             # (a copy, not a view: a captured program's buffer planner may reuse the memory

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 from .creation import asarray, zeros
 from .inplace import on_tape
+from .jit.signature import _Identity
 from .ode_rhs import RawRhs, plain_context
 from .ode_solver import integrate
 from .outer_tapes import block_primitive
+from .pytree import leaves
 from .tensor import Tensor, _wrap
 
 #: the primitive of an ``odeint`` node: its forward hands over the solution the solve computed
@@ -30,15 +32,17 @@ ODEINT_PRIMITIVE = block_primitive("odeint")
 
 
 class _OdeCall:
-    """One ``odeint`` solve held by its tape node: what the adjoint pass needs (``rhs``: the
-    solve's ``RawRhs`` of ``func``, its capture reused; None where it stepped on Tensors)."""
+    """One ``odeint`` solve held by its tape node: what the adjoint pass needs (``func``: the
+    flat ``func(y, t, *args)``; ``rhs``: the solve's ``RawRhs`` of it, its capture reused,
+    None where it stepped on Tensors; ``entry``: ``func``'s ``ode_captures.Captures``)."""
 
-    __slots__ = ("func", "ys", "times", "t", "params", "settings", "time_dtype", "rhs",
-                 "value")
+    __slots__ = ("func", "args", "ys", "times", "t", "params", "settings", "time_dtype", "rhs",
+                 "entry", "value")
 
-    def __init__(self, func, ys, times, t, params, settings, time_dtype, rhs):
-        self.func, self.ys, self.times, self.t = func, ys, times, t
+    def __init__(self, func, args, ys, times, t, params, settings, time_dtype, rhs, entry):
+        self.func, self.args, self.ys, self.times, self.t = func, args, ys, times, t
         self.params, self.settings, self.time_dtype, self.rhs = params, settings, time_dtype, rhs
+        self.entry = entry
         self.value = ys._data
 
     def gradients(self, g, needs):
@@ -72,15 +76,15 @@ class _OdeCall:
         y_bar = g[-1]
         t0_bar = zeros((1,), dtype=dtype, backend=backend)
         p_bar = zeros((sum(sizes),), dtype=dtype, backend=backend)
-        dynamics = _Augmented(self.func, n, params, dtype)
+        dynamics, args = _Augmented(self.func, n, _sources(params, self.args), dtype), self.args
 
         def in_reverse(state, s):
-            return dynamics(state, asarray(-s, dtype=time_dtype, backend=backend))
+            return dynamics(state, asarray(-s, dtype=time_dtype, backend=backend), *args)
 
         t_bars, step = [], None
         for i in range(len(times) - 1, 0, -1):
             t_i = asarray(times[i], dtype=time_dtype, backend=backend)
-            t_bar = vecdot(self.func(ys[i], t_i), g[i])
+            t_bar = vecdot(self.func(ys[i], t_i, *args), g[i])
             t_bars.append(t_bar)
             t0_bar = t0_bar - t_bar
             start = concat([ys[i], y_bar, t0_bar, p_bar])
@@ -103,11 +107,14 @@ class _OdeCall:
         xp, ys, times = backend.xp, self.ys._data, self.times
         n, dtype = ys.shape[1], ys.dtype
         sizes = [p.size for p in params]
-        name = self.func.name
-        func = self.rhs or RawRhs(self.func, backend, self.time_dtype, f"func {name!r}")
+        name, args = self.func.name, self.args
+        func = self.rhs or RawRhs(self.func, args, backend, self.time_dtype, f"func {name!r}")
         func.keep_recording = False
-        augmented = RawRhs(_Augmented(self.func, n, params, self.ys.dtype), backend,
-                           self.time_dtype, f"the adjoint's vjp of func {name!r}")
+        sources = _sources(params, args)
+        capture = None if self.entry is None else self.entry.adjoint(
+            (n, str(self.ys.dtype), tuple(s if type(s) is int else _Identity(s) for s in sources)))
+        augmented = RawRhs(_Augmented(self.func, n, sources, self.ys.dtype), args, backend,
+                           self.time_dtype, f"the adjoint's vjp of func {name!r}", capture)
 
         def in_reverse(state, s):
             return augmented(state, -s)
@@ -120,8 +127,9 @@ class _OdeCall:
             t_bars.append(t_bar)
             t0_bar = t0_bar - t_bar
             start = xp.concat([ys[i], y_bar, t0_bar, p_bar])
-            (_, end), step = integrate(in_reverse, start, [-times[i], -times[i - 1]],
-                                       first_step=step, xp=xp, **self.settings)
+            with augmented.replaying():
+                (_, end), step = integrate(in_reverse, start, [-times[i], -times[i - 1]],
+                                           first_step=step, xp=xp, **self.settings)
             y_bar = end[n:2 * n] + g[i - 1]
             t0_bar, p_bar = end[2 * n:2 * n + 1], end[2 * n + 1:]
         t_dtype = backend.native_dtype(self.t.dtype if self.t is not None else self.ys.dtype)
@@ -134,28 +142,43 @@ class _OdeCall:
         return y_bar, t_grad, p_grads
 
 
+def _sources(params, args):
+    """Where the augmented system finds each parameter: the index of a tensor of ``args``
+    among their tensor leaves (an argument of its captured program), or the tensor itself (what
+    ``func`` reads from its closure)."""
+    arg_tensors = [leaf for leaf in leaves(args) if isinstance(leaf, Tensor)]
+    where = {}
+    for i, leaf in enumerate(arg_tensors):
+        where.setdefault(id(leaf), i)
+    return [where.get(id(p), p) for p in params]
+
+
 class _Augmented:
     """The augmented system in reversed time ``s = -t``, called with the time ``t`` (a 0-d
-    Tensor): ``d/ds (y, a, t0_bar, p_bar) = (-f, a . df/dy, a . df/dt, a . df/dp)``."""
+    Tensor) and ``func``'s ``args``: ``d/ds (y, a, t0_bar, p_bar) = (-f, a . df/dy,
+    a . df/dt, a . df/dp)``, the parameters ``p`` found as ``sources`` says (``_sources``)."""
 
-    def __init__(self, func, n, params, dtype):
-        self.func, self.n, self.params, self.dtype = func, n, params, dtype
+    def __init__(self, func, n, sources, dtype):
+        self.func, self.n, self.sources, self.dtype = func, n, sources, dtype
+        self.name = func.name
 
-    def __call__(self, state, t):
+    def __call__(self, state, t, *args):
         from .ops import concat, reshape
         from .tape import GradientTape
 
         n = self.n
+        arg_tensors = [leaf for leaf in leaves(args) if isinstance(leaf, Tensor)]
+        params = [arg_tensors[s] if type(s) is int else s for s in self.sources]
         y, a = state[:n], state[n:2 * n]
         with GradientTape(watch_accessed_variables=False) as tape:
             tape.watch(y)
             tape.watch(t)
-            for p in self.params:
+            for p in params:
                 tape.watch(p)
-            f = self.func(y, t)
-        grads = tape.gradient(f, [y, t, *self.params], output_gradients=a)
+            f = self.func(y, t, *args)
+        grads = tape.gradient(f, [y, t, *params], output_gradients=a)
         pieces = [-f, _or_zeros(grads[0], y), reshape(_or_zeros(grads[1], t), (1,))]
-        pieces += [reshape(_or_zeros(gp, p), (-1,)) for gp, p in zip(grads[2:], self.params)]
+        pieces += [reshape(_or_zeros(gp, p), (-1,)) for gp, p in zip(grads[2:], params)]
         return concat([piece if piece.dtype == self.dtype else piece.astype(self.dtype)
                        for piece in pieces])
 

@@ -9,8 +9,8 @@ The package reaches xpgrad only through its public API (``import xpgrad as xg``,
 relative import of xpgrad's modules): the asv suites load it from the source tree, so the same
 workloads measure every commit of the history. ``ops`` holds the single-operation workloads,
 ``training`` the training steps, ``vmap`` per-example gradients, ``gradients`` single
-operations' forward+backward where a gradient once cost far more than the forward, ``_libs``
-what each library provides.
+operations' forward+backward where a gradient once cost far more than the forward, ``ode``
+``xg.odeint``'s fits against JAX's, ``_libs`` what each library provides.
 
 >>> fn = build("chain", "xpgrad-numpy", n_ops=8)
 >>> fn() is None, fn.work                  # the sizes read off the arrays it built
@@ -23,6 +23,7 @@ from ._libs import (ACTIVATIONS, LIBS, LOSSES, MLP_SIZES, OPTIMIZERS, PEER_LIBS,
                     limit_threads, parse_shape)
 from .char_lm import char_lm_step
 from .gradients import GRADIENT_OPS, op_gradient
+from .ode import neural_ode, ode_fit
 from .ops import activation, chain, loss
 from .remat import remat_step
 from .training import lstm_step, mlp_step, optimizer, rnn_loop
@@ -32,7 +33,7 @@ WORKLOADS = {"chain": chain, "loss": loss, "activation": activation,
              "optimizer": optimizer, "mlp_step": mlp_step, "lstm_step": lstm_step,
              "rnn_loop": rnn_loop, "char_lm_step": char_lm_step,
              "remat_step": remat_step, "per_example_grads": per_example_grads,
-             "op_gradient": op_gradient}
+             "op_gradient": op_gradient, "ode_fit": ode_fit, "neural_ode": neural_ode}
 
 
 def build(workload, lib_name, **params):

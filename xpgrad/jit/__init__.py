@@ -227,10 +227,7 @@ class Function(TraceCache):
         call of this thread: traces only where no other thread shares it, else runs eagerly)."""
         if tape_state.recording:
             return self.fn(*args, **kwargs)     # differentiated through: plain eager
-        base, be = self._key(args, kwargs)
-        guards = self._guards.get(base)
-        # attributes the traces of this signature read (a Module's training flag): in the key
-        key = (base, tuple([getattr(r(), n, _GONE) for r, n in guards])) if guards else base
+        base, be, key = self._program_key(args, kwargs)
         variant = None
         program = self._programs.get(key)
         while program is not None:
@@ -289,6 +286,21 @@ class Function(TraceCache):
         if same is not None:
             sig.append(same)
         return (be.name, *sig), be
+
+    def program_for(self, *args, **kwargs):
+        """The program a call with these arguments would replay (that of their signature), or
+        None where there is none yet."""
+        if kwargs or len(args) != self._bind.plain:
+            args, kwargs = self._bind(args, kwargs)
+        return self._programs.get(self._program_key(args, kwargs)[2])
+
+    def _program_key(self, args, kwargs):
+        """``(signature, backend, key of its program)`` of a bound call."""
+        base, be = self._key(args, kwargs)
+        guards = self._guards.get(base)
+        # attributes the traces of this signature read (a Module's training flag): in the key
+        key = (base, tuple([getattr(r(), n, _GONE) for r, n in guards])) if guards else base
+        return base, be, key
 
     def programs(self) -> list:
         """The programs traced so far (``.source`` shows each)."""

@@ -5,7 +5,8 @@ of what it flows into; each replay would make the same array again (``ones_like`
 and ``broadcast_to`` cost microseconds each through the array-API namespace, as much as a small
 fused kernel). ``fold_constants(program, escaping)`` evaluates such steps once -- ``ones_like``,
 ``zeros_like`` and ``full_like`` of a traced array (their value depends on its shape and dtype
-only), then reshapes, broadcasts and casts of those -- and replaces them by a step returning the
+only), ``zeros``, ``ones`` and ``full`` of a shape (the buffer an indexing gradient scatters
+into), then reshapes, broadcasts and casts of those -- and replaces them by a step returning the
 array. An array no later step may write into is folded as it is: every step reading one must be
 a plain, non-mutating array function (not a kernel, which may write into its inputs, nor an
 optimizer step), and none may leave the program. Any other folded array that shares its memory
@@ -26,6 +27,8 @@ from .program_steps import Ref
 
 #: array functions whose result depends only on the argument's shape and dtype
 _SEEDS = frozenset(("ones_like", "zeros_like", "full_like"))
+#: array functions whose result depends only on their Python arguments (a shape, a fill value)
+_MADE = frozenset(("zeros", "ones", "full"))
 #: array functions of constant arrays that are constant themselves
 _SHAPING = frozenset(("reshape", "broadcast_to", "expand_dims", "squeeze", "astype",
                       "asarray"))
@@ -89,6 +92,10 @@ def fold_constants(program, escaping) -> tuple:
                 continue
             stand_in = xp.empty(info.shape, dtype=info.dtype)
             value = step.fn(stand_in, *step.args[1:], **step.kwargs)
+        elif not refs and _namespace_function(step, _MADE, xp):
+            if slots[step.outs.i].dynamic is not None:
+                continue
+            value = step.fn(*step.args, **step.kwargs)
         elif refs and all(r in values for r in refs) and _namespace_function(step, _SHAPING, xp):
             real = lambda o: values[o.i] if type(o) is Ref else o      # noqa: E731
             value = step.fn(*map_leaves(real, step.args), **map_leaves(real, step.kwargs))

@@ -37,6 +37,7 @@ from .replay_steps import GuardFailed
 from .sgd_gemm import fold_sgd_into_gemm
 from .program_source import ProgramSource
 from .small_products import small_products_to_numpy
+from .small_stacks import small_stacks_to_array
 from .step_facts import _mutates, _out_paths, _refs
 from .structure import leaves, map_leaves
 from .program_steps import Ref
@@ -79,6 +80,7 @@ class Program(ProgramSource):
         self.label_guards = fold_label_guards(self)
         self.loss_gradients = fold_loss_gradient(self, escaping)
         self.numpy_products = small_products_to_numpy(self)
+        self.scalar_stacks = small_stacks_to_array(self)
         self.in_place_vjps = take_in_place_vjps(self.steps, self.slots, escaping)
         self.buffers = self._plan(escaping) if plan_buffers else {}
         self.snapshot = StateSnapshot.of(self.steps, self.slots)
@@ -210,6 +212,11 @@ class Program(ProgramSource):
             raws = []
             gather(args, raws)
             gather(kwargs, raws)
+        return self.run_arrays(raws)
+
+    def run_arrays(self, raws):
+        """Replay on raw arrays: those of the call's plain tensor arguments (not Variables), in
+        the order of their leaves (``arguments.gather``)."""
         if self.snapshot is None:
             return self._run(raws)
         restore = self.snapshot.take()
