@@ -31,6 +31,7 @@ import warnings
 
 from .primitive import apply, run, tape_state
 from .tensor import Tensor, Variable, _keyed
+from .views import View, exclusive, family, index_key, is_basic, write_through
 
 
 def on_tape(t: Tensor) -> bool:
@@ -130,11 +131,20 @@ def _writable(raw) -> bool:
 
 
 def _exclusive(x) -> bool:
-    """Whether writing into ``x``'s buffer in place changes nothing anyone else can see."""
+    """Whether writing into ``x``'s buffer in place changes nothing anyone else can see but
+    the views of ``x`` written through (``views.exclusive``), which see the write as they
+    should."""
     if not _writable(x._data):
         return False       # an array type whose sharing cannot be told: always copy
     own, base = _counts(x)
-    return own <= _SOLE and (base is None or base <= _SOLE_BASE)
+    if own <= _SOLE and (base is None or base <= _SOLE_BASE):
+        return True
+    views = family(x)
+    if views is None:
+        return False
+    raw = x._data
+    return exclusive(views, id(raw), id(getattr(raw, "base", None)), own - _SOLE,
+                     None if base is None else base - _SOLE_BASE)
 
 
 # -- the write ------------------------------------------------------------------------------------
@@ -215,7 +225,11 @@ def write(x: Tensor, key, value) -> None:
     """``x[key] = value`` (what ``Tensor.__setitem__`` does; see the module docstring)."""
     from .ops.indexing import _raw_key, _setitem_error
 
+    if x.__class__ is View:
+        return write_through(x, key, value, stacklevel=5)
     raw_key = _raw_key(x, key)
+    if rewrites_itself(x, raw_key, value):
+        return
     value = _value(x, value)
     recording = tape_state.recording
     old_key = x._key
@@ -245,6 +259,35 @@ def write(x: Tensor, key, value) -> None:
 
 class _WriteRefused(ValueError):
     pass
+
+
+def rewrites_itself(x, raw_key, value) -> bool:
+    """Whether ``x[key] = value`` writes back a view of ``x`` at ``key``: the second half of
+    ``x[key] += y`` (Python's ``v = x[key]; v += y; x[key] = v``), whose first half wrote
+    through ``v`` already, so it changes nothing."""
+    if value.__class__ is not View or value._base is not x or not is_basic(raw_key):
+        return False
+    how = value._how
+    return how.prim.name == "getitem" and how.params["key"] == index_key(raw_key)
+
+
+def take_value(x: Tensor, out: Tensor, op: str) -> None:
+    """``x op= y`` for a Tensor: ``x`` now holds ``out`` (``x op y``, of ``x``'s shape and
+    dtype), as a write would: a view writes it through to its base; any other tensor takes
+    ``out``'s array and tape key (the tapes that recorded ``x`` keep its old value). A tensor
+    a live tape watches as a gradient source is refused, as PyTorch refuses a leaf that
+    requires grad."""
+    if x.__class__ is View:
+        write_through(x, Ellipsis, out, stacklevel=5)
+        return
+    if x._key:
+        try:
+            _check_not_source(x)
+        except _WriteRefused as e:
+            raise _WriteRefused(f"x {op}= y: {e}; or write x = x {op} y for a new "
+                                "tensor") from None
+    x._data = out._data
+    x._key = out._key
 
 
 def _update(x, snap, raw_key, value, recording):

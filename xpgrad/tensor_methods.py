@@ -52,7 +52,10 @@ def _inplace(self, fn, other, op):
     if out.shape != self.shape:
         raise ValueError(f"in-place operator {op}= cannot change the shape: {self.shape} "
                          f"broadcasts to {out.shape}; write x = x {op} y for a new tensor")
-    return out
+    from .inplace import take_value
+
+    take_value(self, out, op)
+    return self
 
 
 _KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}

@@ -21,6 +21,7 @@ from ..backend import MixedBackendError
 from ..jit.traced import index
 from ..primitive import Primitive, apply
 from ..tensor import Tensor
+from ..views import index_key, is_basic, view_of
 from ._define import as_tensor
 from .gathering import one_hot, take, take_along_axis
 from .shape import reshape
@@ -113,6 +114,10 @@ def getitem(x, key):
     x = as_tensor(x)
     raw = _raw_key(x, key)
     try:
+        if is_basic(raw):       # a view (xpgrad/views.py), as NumPy's
+            raw = index_key(raw)
+            out = apply(_getitem, x, key=raw, backend=x._backend)
+            return view_of(x, out, _getitem, {"key": raw, "backend": x._backend})
         return apply(_getitem, x, key=raw, backend=x._backend)
     except IndexError as e:
         axis = _one_array_axis(raw, x.ndim)
