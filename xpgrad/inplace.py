@@ -267,8 +267,8 @@ def rewrites_itself(x, raw_key, value) -> bool:
     through ``v`` already, so it changes nothing."""
     if value.__class__ is not View or value._base is not x or not is_basic(raw_key):
         return False
-    how = value._how
-    return how.prim.name == "getitem" and how.params["key"] == index_key(raw_key)
+    prim, params = value._how
+    return prim.name == "getitem" and params["key"] == index_key(raw_key)
 
 
 def take_value(x: Tensor, out: Tensor, op: str) -> None:

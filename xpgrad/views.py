@@ -34,7 +34,7 @@ from __future__ import annotations
 import sys
 import weakref
 
-from .tensor import Tensor, Variable, _keyed
+from .tensor import Tensor, _keyed
 
 _new = object.__new__
 
@@ -50,7 +50,7 @@ class View(Tensor):
     """
 
     # _raw: the array (a backend view of the base's); _vkey: the tape key; _base: the tensor it
-    # is a view of; _how: how it is read from the base (_Window); _synced: the base's array it
+    # is a view of; _how: how it is read from the base, (primitive, keywords); _synced: the base's array it
     # was read from
     __slots__ = ("_raw", "_vkey", "_base", "_how", "_synced")
 
@@ -95,38 +95,19 @@ class View(Tensor):
 
 
 # -- how a view is read from its base, and how a block is written back -----------------------------
-class _Window:
-    """A primitive's call on the base (``prim``, ``params``) and what writes a block back."""
-
-    __slots__ = ("prim", "params", "unread")
-
-    def __init__(self, prim, params, unread):
-        self.prim, self.params, self.unread = prim, params, unread
-
-    def read(self, base) -> Tensor:
-        from .primitive import apply
-
-        return apply(self.prim, base, **self.params)
-
-
-def _index_unread(params):
-    key = params["key"]
-    return lambda block: (key, block)
-
-
-def _permute_unread(params):
-    from .ops.shape import _inverse, _permute
+def _unread(how, block):
+    """``(key, value)``: what writes ``block``, a new value of the view read as ``how`` says,
+    into the base."""
     from .primitive import apply
 
-    back = _inverse(params["axes"])
-    return lambda block: ((Ellipsis,), apply(_permute, block, axes=back))
+    prim, params = how
+    if prim.name == "getitem":
+        return params["key"], block
+    if prim.name == "permute_dims":
+        from .ops.shape import _inverse
 
-
-def _transpose_unread(params):
-    from .ops.linalg import _matrix_transpose
-    from .primitive import apply
-
-    return lambda block: ((Ellipsis,), apply(_matrix_transpose, block))
+        return (Ellipsis,), apply(prim, block, axes=_inverse(params["axes"]))
+    return (Ellipsis,), apply(prim, block)          # matrix_transpose, its own inverse
 
 
 def is_basic(key: tuple) -> bool:
@@ -140,15 +121,12 @@ def is_basic(key: tuple) -> bool:
 
 def view_of(base: Tensor, out: Tensor, prim, params) -> View:
     """``out`` (``apply(prim, base, **params)``, just made) as a view of ``base``."""
-    name = prim.name
-    unread = (_index_unread if name == "getitem" else _permute_unread if name == "permute_dims"
-              else _transpose_unread)(params)
     v = _new(View)
     v._raw = out._data
     v._vkey = out._key
     v._backend = out._backend
     v._base = base
-    v._how = _Window(prim, params, unread)
+    v._how = (prim, params)
     v._synced = base._data
     return v
 
@@ -164,8 +142,11 @@ def index_key(key: tuple) -> tuple:
 
 def _read_again(view):
     """Read ``view`` from its base's current value (recorded on the tapes, as any getitem)."""
+    from .primitive import apply
+
     base = view._base
-    fresh = view._how.read(base)
+    prim, params = view._how
+    fresh = apply(prim, base, **params)
     view._raw = fresh._data
     view._vkey = fresh._key
     view._synced = base._data
@@ -179,9 +160,11 @@ def root_of(t):
 
 # -- writing through ------------------------------------------------------------------------------
 def write_through(view: View, key, value, stacklevel=4) -> None:
-    """``view[key] = value``: the base gets the written block at the view's place. In place
-    where nothing else sees the buffer (``_in_place``), else as functional updates that tapes
-    record (the view's value updated, then written into the base, recursively)."""
+    """``view[key] = value``: the base gets the written block at the view's place. Where no tape
+    knows the view, its bases or the value, the root's array is written in place when nothing
+    else sees it (``exclusive``), else a copy of it once; otherwise the writes are functional
+    updates that tapes record: the view's value updated, then written into the base, and so on
+    up to the root."""
     from .inplace import _value, rewrites_itself, write
     from .ops.indexing import _raw_key, _setitem_error
 
@@ -189,42 +172,78 @@ def write_through(view: View, key, value, stacklevel=4) -> None:
     if rewrites_itself(view, raw_key, value):
         return
     value = _value(view, value, stacklevel=stacklevel + 1)
-    if _in_place(view, value):
+    chain = _untaped_chain(view, value)
+    if chain is not None:
         try:
-            view._raw[raw_key] = value._data if isinstance(value, Tensor) else value
+            if _in_place(view, chain, raw_key, value) or \
+                    _into_copy_of_root(chain, raw_key, value):
+                return
         except (IndexError, ValueError) as e:
             raise _setitem_error(view, key, value, e) from None
-        return
     block = view._plain()              # the view's value, as the tapes know it
     write(block, key, value)           # the block updated (a copy: the view holds its array)
-    where, written = view._how.unread(block)
+    where, written = _unread(view._how, block)
     write(view._base, where, written)  # (which refuses a base it may not write)
 
 
-def _in_place(view, value) -> bool:
-    """Whether ``view``'s array may be written in place: no tape knows the view, its bases or
-    a written Tensor; its array is a view of its root's buffer, and the root's buffer is seen
-    by nothing but the root and its registered views (``exclusive``)."""
-    from .inplace import _writable, on_tape
+def _untaped_chain(view, value):
+    """The views from ``view`` to its root, then the root, where no tape knows any of them or
+    ``value`` (reading a view again where its base changed first); else None."""
+    from .inplace import on_tape
     from .primitive import tape_state
 
     recording = tape_state.recording
     if recording and isinstance(value, Tensor) and on_tape(value):
-        return False
+        return None
+    chain = []
     t = view
     while t.__class__ is View:
-        if t._key:                     # (reads it again where its base changed)
-            return False
+        if t._key:
+            return None
+        chain.append(t)
         t = t._base
-    root = t
-    if root._key or (recording and on_tape(root)):
-        return False
+    if t._key or (recording and on_tape(t)):
+        return None
+    chain.append(t)
+    return chain
+
+
+def _in_place(view, chain, raw_key, value) -> bool:
+    """Write ``view``'s array in place: it is a view of its root's buffer, which nothing but
+    the root and the views written through sees (``exclusive``)."""
+    from .inplace import _exclusive, _writable
+
+    root = chain[-1]
     if not (_writable(view._raw) and _owner(view._raw) is _owner(root._data)):
         return False
-    register(root, view)
-    from .inplace import _exclusive
+    for t in chain[:-1]:
+        register(root, t)
 
-    return _exclusive(root)
+    if not _exclusive(root):
+        return False
+    view._raw[raw_key] = value._data if isinstance(value, Tensor) else value
+    return True
+
+
+def _into_copy_of_root(chain, raw_key, value) -> bool:
+    """Write into a copy of the root's array, through the chain's windows taken on the copy
+    (one copy of the root however deep the view); the root then holds the copy."""
+    from .inplace import _writable
+
+    root = chain[-1]
+    if not _writable(root._data):
+        return False                   # (an xg.function trace's stand-in, a vmap's batch)
+    be = root._backend
+    new = be.xp.asarray(root._data, copy=True)
+    place = new
+    for t in reversed(chain[:-1]):
+        prim, params = t._how
+        place = prim.forward(be.xp, place, **params)
+    if not (_writable(place) and _owner(place) is new):
+        return False
+    place[raw_key] = value._data if isinstance(value, Tensor) else value
+    root._data = new
+    return True
 
 
 def _owner(raw):
