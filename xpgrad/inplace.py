@@ -230,6 +230,7 @@ def write(x: Tensor, key, value) -> None:
     raw_key = _raw_key(x, key)
     if rewrites_itself(x, raw_key, value):
         return
+    check_made_in_trace(x)
     value = _value(x, value)
     recording = tape_state.recording
     old_key = x._key
@@ -261,6 +262,19 @@ class _WriteRefused(ValueError):
     pass
 
 
+def check_made_in_trace(x) -> None:
+    """Under an ``xg.function`` trace, refuse a write into a tensor the function did not make
+    (its array is not the trace's): the replays would not repeat it."""
+    from .jit.trace_state import _tracing
+
+    if _tracing() and not isinstance(x, Variable):
+        from .jit.errors import WROTE_OUTSIDE, TraceError, user_line
+        from .jit.traced import Traced
+
+        if type(x._data) is not Traced:
+            raise TraceError(WROTE_OUTSIDE, user_line())
+
+
 def rewrites_itself(x, raw_key, value) -> bool:
     """Whether ``x[key] = value`` writes back a view of ``x`` at ``key``: the second half of
     ``x[key] += y`` (Python's ``v = x[key]; v += y; x[key] = v``), whose first half wrote
@@ -280,6 +294,7 @@ def take_value(x: Tensor, out: Tensor, op: str) -> None:
     if x.__class__ is View:
         write_through(x, Ellipsis, out, stacklevel=5)
         return
+    check_made_in_trace(x)
     if x._key:
         try:
             _check_not_source(x)

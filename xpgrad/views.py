@@ -165,12 +165,13 @@ def write_through(view: View, key, value, stacklevel=4) -> None:
     else sees it (``exclusive``), else a copy of it once; otherwise the writes are functional
     updates that tapes record: the view's value updated, then written into the base, and so on
     up to the root."""
-    from .inplace import _value, rewrites_itself, write
+    from .inplace import _value, check_made_in_trace, rewrites_itself, write
     from .ops.indexing import _raw_key, _setitem_error
 
     raw_key = _raw_key(view, key)
     if rewrites_itself(view, raw_key, value):
         return
+    check_made_in_trace(root_of(view))
     value = _value(view, value, stacklevel=stacklevel + 1)
     chain = _untaped_chain(view, value)
     if chain is not None:
