@@ -141,15 +141,31 @@ def index_key(key: tuple) -> tuple:
 
 
 def _read_again(view):
-    """Read ``view`` from its base's current value (recorded on the tapes, as any getitem)."""
+    """Read ``view`` from its base's current value, recorded as any getitem on the tapes
+    recording, and on the live tapes that know the base but do not record now (the view of a
+    tensor written inside ``with tape:`` read after the block, as PyTorch's view of a base
+    written in place is read again when used)."""
     from .primitive import apply
 
     base = view._base
     prim, params = view._how
     fresh = apply(prim, base, **params)
+    key = base._key
+    if key:
+        _record_on_paused_tapes(prim, base, fresh, params, key)
     view._raw = fresh._data
     view._vkey = fresh._key
     view._synced = base._data
+
+
+def _record_on_paused_tapes(prim, base, fresh, params, key):
+    from .primitive import tape_state
+    from .tape import LIVE_TAPES
+
+    recording = tape_state.recording
+    for tape in list(LIVE_TAPES):
+        if key in tape._keys and all(t is not tape for t in recording):
+            tape._record(prim, (base,), (base._data,), fresh, params, None, None, False)
 
 
 def root_of(t):
