@@ -86,12 +86,20 @@ class View(Tensor):
     def _plain(self) -> Tensor:
         return _keyed(self._data, self._backend, self._key)
 
+    def __repr__(self) -> str:
+        return Tensor.__repr__(self._plain())
+
     def __deepcopy__(self, memo):
         """A copy is a plain tensor with this value (a view of nothing)."""
         return self._plain().__deepcopy__(memo)
 
     def __reduce_ex__(self, protocol):
-        return self._plain().__reduce_ex__(protocol)
+        """Pickled as a plain tensor with this value."""
+        return _unpickled, (self._plain(),)
+
+
+def _unpickled(tensor):
+    return tensor
 
 
 # -- how a view is read from its base, and how a block is written back -----------------------------
