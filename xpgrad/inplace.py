@@ -1,8 +1,9 @@
-"""In-place writes, ``x[key] = value``, as functional updates that tapes can differentiate.
+"""In-place writes, ``x[key] = value`` and ``x += y``, as functional updates that tapes can
+differentiate (a write into a view goes through to its base: ``views.py``).
 
-A Tensor is a value, and a tape knows tensors by their key (``Tensor._key``), so
-``x[key] = value`` makes ``x`` hold a *new* value: a copy of the old one with ``value`` written at
-``key`` (the buffer is written in place only when nothing else can see it). On the tapes:
+A tape knows tensors by their key (``Tensor._key``), so ``x[key] = value`` makes ``x`` hold a
+*new* value: a copy of the old one with ``value`` written at ``key`` (the buffer is written in
+place only when nothing but ``x`` and its views can see it). On the tapes:
 
 - ``x`` gets a new key first, so what any tape recorded about ``x`` keeps meaning the old value
   (the tapes hold the old value's residuals, never ``x``): no gradient through a stale version;
