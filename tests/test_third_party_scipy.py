@@ -258,6 +258,20 @@ def test_scipy_oaconvolve_writes_its_overlaps_through_views(backend):
                                atol=1e-12)
 
 
+def test_scipy_vectorized_filter_fills_its_output_through_views():
+    _modules()
+    import scipy.ndimage
+
+    if not hasattr(scipy.ndimage, "vectorized_filter"):
+        pytest.skip("scipy.ndimage.vectorized_filter is SciPy 1.16's")
+    (a,) = _data(69, (6, 7))
+    expected = np.zeros_like(a)
+    scipy.ndimage.vectorized_filter(a, np.mean, size=3, output=expected)
+    out = xg.zeros((6, 7), dtype=xg.float64)
+    scipy.ndimage.vectorized_filter(xg.asarray(a), xg.mean, size=3, output=out)
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-12)
+
+
 def test_scipy_oaconvolve_of_a_long_signal_equals_numpys():
     sp = _modules()
     a, b = _data(68, (20000,), (300,))

@@ -269,10 +269,10 @@ def check_made_in_trace(x) -> None:
     from .jit.trace_state import _tracing
 
     if _tracing() and not isinstance(x, Variable):
-        from .jit.errors import WROTE_OUTSIDE, TraceError, user_line
-        from .jit.traced import Traced
+        raw = x._data
+        if type(raw) is x._backend.array_class or type(raw).__module__ == "numpy":
+            from .jit.errors import WROTE_OUTSIDE, TraceError, user_line
 
-        if type(x._data) is not Traced:
             raise TraceError(WROTE_OUTSIDE, user_line())
 
 
