@@ -32,7 +32,7 @@ import warnings
 
 from .primitive import apply, run, tape_state
 from .tensor import Tensor, Variable, _keyed
-from .views import View, exclusive, family, index_key, is_basic, write_through
+from .views import View, exclusive, family, index_key, is_basic
 
 
 def on_tape(t: Tensor) -> bool:
@@ -266,9 +266,8 @@ class _WriteRefused(ValueError):
 def check_made_in_trace(x) -> None:
     """Under an ``xg.function`` trace, refuse a write into a tensor the function did not make
     (its array is not the trace's): the replays would not repeat it."""
-    from .jit.trace_state import _tracing
-
-    if _tracing() and not isinstance(x, Variable):
+    if _traces.tracer is not None and not _traces.tracer.paused and \
+            not isinstance(x, Variable):
         raw = x._data
         if type(raw) is x._backend.array_class or type(raw).__module__ == "numpy":
             from .jit.errors import WROTE_OUTSIDE, TraceError, user_line
@@ -321,3 +320,7 @@ def _update(x, snap, raw_key, value, recording):
         x._data[raw_key] = value_raw
     else:
         x._data = run(_setitem, x._backend, x._data, value_raw, key=raw_key)
+
+
+from .view_writes import write_through  # noqa: E402  (it imports this module's names)
+from .jit.trace_state import THREAD as _traces  # noqa: E402

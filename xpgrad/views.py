@@ -3,7 +3,7 @@
 PyTorch. A ``View`` remembers its base and how it was taken from it:
 
 - writing into a view (``v[k] = value``, ``v += value``) writes through to its base, and to the
-  base's base, recursively (``write_through``);
+  base's base, recursively (``view_writes.py``);
 - a view reads its base again when the base's array changed since it last did (``base._data is
   not view._synced``), so a write into the base, or into another view of it, is seen by the
   views taken before it. A write that goes into the base's buffer in place is seen at once: a
@@ -80,7 +80,9 @@ class View(Tensor):
         return self._base
 
     def __setitem__(self, key, value):
-        """``v[key] = value`` writes through to the base (module docstring)."""
+        """``v[key] = value`` writes through to the base (``view_writes.py``)."""
+        from .view_writes import write_through
+
         write_through(self, key, value)
 
     def _plain(self) -> Tensor:
@@ -100,22 +102,6 @@ class View(Tensor):
 
 def _unpickled(tensor):
     return tensor
-
-
-# -- how a view is read from its base, and how a block is written back -----------------------------
-def _unread(how, block):
-    """``(key, value)``: what writes ``block``, a new value of the view read as ``how`` says,
-    into the base."""
-    from .primitive import apply
-
-    prim, params = how
-    if prim.name == "getitem":
-        return params["key"], block
-    if prim.name == "permute_dims":
-        from .ops.shape import _inverse
-
-        return (Ellipsis,), apply(prim, block, axes=_inverse(params["axes"]))
-    return (Ellipsis,), apply(prim, block)          # matrix_transpose, its own inverse
 
 
 def is_basic(key: tuple) -> bool:
@@ -180,100 +166,6 @@ def root_of(t):
     while t.__class__ is View:
         t = t._base
     return t
-
-
-# -- writing through ------------------------------------------------------------------------------
-def write_through(view: View, key, value, stacklevel=4) -> None:
-    """``view[key] = value``: the base gets the written block at the view's place. Where no tape
-    knows the view, its bases or the value, the root's array is written in place when nothing
-    else sees it (``exclusive``), else a copy of it once; otherwise the writes are functional
-    updates that tapes record: the view's value updated, then written into the base, and so on
-    up to the root."""
-    from .inplace import _value, check_made_in_trace, rewrites_itself, write
-    from .ops.indexing import _raw_key, _setitem_error
-
-    raw_key = _raw_key(view, key)
-    if rewrites_itself(view, raw_key, value):
-        return
-    check_made_in_trace(root_of(view))
-    value = _value(view, value, stacklevel=stacklevel + 1)
-    chain = _untaped_chain(view, value)
-    if chain is not None:
-        try:
-            if _in_place(view, chain, raw_key, value) or \
-                    _into_copy_of_root(chain, raw_key, value):
-                return
-        except (IndexError, ValueError) as e:
-            raise _setitem_error(view, key, value, e) from None
-    block = view._plain()              # the view's value, as the tapes know it
-    write(block, key, value)           # the block updated (a copy: the view holds its array)
-    where, written = _unread(view._how, block)
-    write(view._base, where, written)  # (which refuses a base it may not write)
-
-
-def _untaped_chain(view, value):
-    """The views from ``view`` to its root, then the root, where no tape knows any of them or
-    ``value`` (reading a view again where its base changed first); else None."""
-    from .inplace import on_tape
-    from .primitive import tape_state
-
-    recording = tape_state.recording
-    if recording and isinstance(value, Tensor) and on_tape(value):
-        return None
-    chain = []
-    t = view
-    while t.__class__ is View:
-        if t._key:
-            return None
-        chain.append(t)
-        t = t._base
-    if t._key or (recording and on_tape(t)):
-        return None
-    chain.append(t)
-    return chain
-
-
-def _in_place(view, chain, raw_key, value) -> bool:
-    """Write ``view``'s array in place: it is a view of its root's buffer, which nothing but
-    the root and the views written through sees (``exclusive``)."""
-    from .inplace import _exclusive, _writable
-
-    root = chain[-1]
-    if not (_writable(view._raw) and _owner(view._raw) is _owner(root._data)):
-        return False
-    for t in chain[:-1]:
-        register(root, t)
-
-    if not _exclusive(root):
-        return False
-    view._raw[raw_key] = value._data if isinstance(value, Tensor) else value
-    return True
-
-
-def _into_copy_of_root(chain, raw_key, value) -> bool:
-    """Write into a copy of the root's array, through the chain's windows taken on the copy
-    (one copy of the root however deep the view); the root then holds the copy."""
-    from .inplace import _writable
-
-    root = chain[-1]
-    if not _writable(root._data):
-        return False                   # (an xg.function trace's stand-in, a vmap's batch)
-    be = root._backend
-    new = be.xp.asarray(root._data, copy=True)
-    place = new
-    for t in reversed(chain[:-1]):
-        prim, params = t._how
-        place = prim.forward(be.xp, place, **params)
-    if not (_writable(place) and _owner(place) is new):
-        return False
-    place[raw_key] = value._data if isinstance(value, Tensor) else value
-    root._data = new
-    return True
-
-
-def _owner(raw):
-    base = getattr(raw, "base", None)
-    return raw if base is None else base
 
 
 # -- who else sees a root's buffer ----------------------------------------------------------------
@@ -344,4 +236,4 @@ def exclusive(views, raw_id, owner_id, own, base) -> bool:
     return own <= extra.get(raw_id, 0) and (base is None or base <= extra.get(owner_id, 0))
 
 
-__all__ = ["View", "is_basic", "view_of", "write_through"]
+__all__ = ["View", "is_basic", "view_of"]
