@@ -313,18 +313,22 @@ def test_shifts_refuse_booleans():
 
 # -- operators and methods ---------------------------------------------------------------------
 
-def test_inplace_operators_rebind_a_tensor_and_keep_the_tape():
+def test_inplace_operators_update_a_tensor_and_keep_the_tape():
     x = xg.asarray([1.0, 2.0], dtype=xg.float64)
     with xg.GradientTape() as tape:
         tape.watch(x)
-        y = x
+        y = x * 1.0
+        alias = y
         y += 1.0
         y *= x
         y **= 2
         y /= 2.0
         y -= x
         total = xg.sum(y)
-    assert y is not x and x.tolist() == [1.0, 2.0]
+        with pytest.raises(ValueError, match="x [+]= y: cannot write into a tensor that a "
+                                             "GradientTape watches"):
+            x += 1.0                    # a gradient source, as PyTorch refuses a leaf
+    assert alias is y and x.tolist() == [1.0, 2.0]
     np.testing.assert_allclose(tape.gradient(total, x).numpy(),
                                [(x0 + 1) * x0 * (2 * x0 + 1) - 1 for x0 in (1.0, 2.0)])
     i = xg.asarray([5, 6])

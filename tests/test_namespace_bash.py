@@ -523,16 +523,16 @@ def test_bool_of_a_tensor():
 
 
 def test_inplace_operators_on_variables_and_tensors():
-    # a Variable is updated in place (same object); a Tensor is rebound, and whoever else
-    # held the old value keeps it
+    # both are updated in place (the same object), as in NumPy and PyTorch; a tensor that
+    # shared the old buffer keeps the old value
     v = xg.Variable(xg.asarray([1.0, 2.0]))
     same = v
     v += 1.0
     assert v is same and v.tolist() == [2.0, 3.0]
     x = xg.asarray([1.0, 2.0])
-    alias = x
+    alias, other = x, xg.stop_gradient(x)
     x *= 3.0
-    assert x is not alias and alias.tolist() == [1.0, 2.0] and x.tolist() == [3.0, 6.0]
+    assert x is alias and alias.tolist() == [3.0, 6.0] and other.tolist() == [1.0, 2.0]
 
 # -- fixes ----------------------------------------------------------------------------------------
 def test_clip_with_min_above_max_sends_the_gradient_to_max():

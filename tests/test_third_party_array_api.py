@@ -125,13 +125,18 @@ def test_gradient_of_a_numpy_array_says_the_value_left_the_tape():
 
 # ------------------------------------------- writes into what NumPy and PyTorch would make a view
 
-def test_writing_into_a_slice_leaves_the_tensor_it_came_from_as_it_was():
-    """xpgrad has no views (docs/array-api.md): code that writes through a slice, as
-    scikit-learn's GaussianMixture does, computes something else here."""
+def test_writing_into_a_slice_writes_into_the_tensor_it_came_from():
+    """A slice is a view (docs/array-api.md): code that writes through one, as
+    scikit-learn's GaussianMixture does, computes what it does on NumPy."""
     covariances = xg.zeros((2, 3, 3))
     block = covariances[1, :, :]
     block[0, 0] = 1.0
-    assert block[0, 0].item() == 1.0 and covariances[1, 0, 0].item() == 0.0
+    block += 2.0
+    expected = np.zeros((2, 3, 3))
+    view = expected[1, :, :]
+    view[0, 0] = 1.0
+    view += 2.0
+    assert block[0, 0].item() == 3.0 and covariances.tolist() == expected.tolist()
 
 
 # ------------------------------------------------- scikit-learn: more estimators and helpers

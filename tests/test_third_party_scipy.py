@@ -245,15 +245,35 @@ def test_scipy_numpy_code_takes_tensor_dtypes_off_a_tape(backend):
             lfilter_zi(tb, ta)
 
 
-def test_scipy_oaconvolve_blocks_rely_on_views():
-    # oaconvolve's overlap-add writes the overlaps into a slice of its result (ret_overpart +=
-    # overpart) and reads the result afterwards: on xpgrad the slice is a new tensor (no views),
-    # so the sum is wrong. Its small cases take fftconvolve's path and are right.
+def test_scipy_oaconvolve_writes_its_overlaps_through_views(backend):
+    # oaconvolve's overlap-add writes the overlaps into a slice of a transposed slice of its
+    # result (ret_overpart += overpart) and reads the result afterwards: right only where the
+    # slice is a view that writes through (xpgrad/views.py). Values as on NumPy, gradients
+    # as finite differences say.
     sp = _modules()
     a, b = _data(67, (50, 3), (4, 3))
-    expected = sp.signal.fftconvolve(a, b, axes=0)
-    small = sp.signal.oaconvolve(xg.asarray(a[:6]), xg.asarray(b), axes=0)
-    np.testing.assert_allclose(small.numpy(), sp.signal.fftconvolve(a[:6], b, axes=0),
-                               rtol=1e-12)
-    blocked = sp.signal.oaconvolve(xg.asarray(a), xg.asarray(b), axes=0)
-    assert not np.allclose(blocked.numpy(), expected)
+    f = lambda x, y: sp.signal.oaconvolve(x, y, axes=0)  # noqa: E731
+    out = check(_on(backend, f), [a, b], backend, reference=f, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(out.numpy(), sp.signal.fftconvolve(a, b, axes=0), rtol=1e-10,
+                               atol=1e-12)
+
+
+def test_scipy_vectorized_filter_fills_its_output_through_views():
+    _modules()
+    import scipy.ndimage
+
+    if not hasattr(scipy.ndimage, "vectorized_filter"):
+        pytest.skip("scipy.ndimage.vectorized_filter is SciPy 1.16's")
+    (a,) = _data(69, (6, 7))
+    expected = np.zeros_like(a)
+    scipy.ndimage.vectorized_filter(a, np.mean, size=3, output=expected)
+    out = xg.zeros((6, 7), dtype=xg.float64)
+    scipy.ndimage.vectorized_filter(xg.asarray(a), xg.mean, size=3, output=out)
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-12)
+
+
+def test_scipy_oaconvolve_of_a_long_signal_equals_numpys():
+    sp = _modules()
+    a, b = _data(68, (20000,), (300,))
+    np.testing.assert_allclose(sp.signal.oaconvolve(xg.asarray(a), xg.asarray(b)).numpy(),
+                               sp.signal.oaconvolve(a, b), rtol=1e-10, atol=1e-10)

@@ -54,6 +54,8 @@ def unary_applier(prim):
     spelled out: this runs once per operation of every eager program."""
     def apply_to(x, /):
         if x.__class__ is not Tensor:
+            if x.__class__ is View:
+                return apply_to(x._plain())
             return apply_general(prim, (x,), _NO_PARAMS)
         be = x._backend
         raw = x._data
@@ -115,12 +117,17 @@ def binary_applier(prim):
                 lone = True
             elif y.__class__ in _tensor_classes and y._backend is be:   # x @ w: a Variable
                 r1 = y._data
+            elif y.__class__ is View:
+                return apply_to(x, y._plain())
             else:
                 return apply_general(prim, (x, y), _NO_PARAMS)
         elif y.__class__ is Tensor and x.__class__ in _exact_scalars:
             be = y._backend
             r1 = y._data
             r0 = _scalar_array(be, r1, x) if prim.scalar_arrays else x
+        elif x.__class__ is View or y.__class__ is View:     # as the plain tensors they hold
+            return apply_to(x._plain() if x.__class__ is View else x,
+                            y._plain() if y.__class__ is View else y)
         else:
             return apply_general(prim, (x, y), _NO_PARAMS)
         kern = be.kernels.get(prim.name) if be.kernels else None
@@ -267,3 +274,6 @@ def _raw_inputs(args):
 
 _exact_scalars = frozenset(_scalar_types)
 _tensor_classes = frozenset((Tensor, Variable))
+
+
+from .views import View  # noqa: E402  (it imports tensor.py only)

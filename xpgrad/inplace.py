@@ -1,8 +1,9 @@
-"""In-place writes, ``x[key] = value``, as functional updates that tapes can differentiate.
+"""In-place writes, ``x[key] = value`` and ``x += y``, as functional updates that tapes can
+differentiate (a write into a view goes through to its base: ``views.py``).
 
-A Tensor is a value, and a tape knows tensors by their key (``Tensor._key``), so
-``x[key] = value`` makes ``x`` hold a *new* value: a copy of the old one with ``value`` written at
-``key`` (the buffer is written in place only when nothing else can see it). On the tapes:
+A tape knows tensors by their key (``Tensor._key``), so ``x[key] = value`` makes ``x`` hold a
+*new* value: a copy of the old one with ``value`` written at ``key`` (the buffer is written in
+place only when nothing but ``x`` and its views can see it). On the tapes:
 
 - ``x`` gets a new key first, so what any tape recorded about ``x`` keeps meaning the old value
   (the tapes hold the old value's residuals, never ``x``): no gradient through a stale version;
@@ -31,6 +32,7 @@ import warnings
 
 from .primitive import apply, run, tape_state
 from .tensor import Tensor, Variable, _keyed
+from .views import View, exclusive, family, index_key, is_basic
 
 
 def on_tape(t: Tensor) -> bool:
@@ -130,11 +132,20 @@ def _writable(raw) -> bool:
 
 
 def _exclusive(x) -> bool:
-    """Whether writing into ``x``'s buffer in place changes nothing anyone else can see."""
+    """Whether writing into ``x``'s buffer in place changes nothing anyone else can see but
+    the views of ``x`` written through (``views.exclusive``), which see the write as they
+    should."""
     if not _writable(x._data):
         return False       # an array type whose sharing cannot be told: always copy
     own, base = _counts(x)
-    return own <= _SOLE and (base is None or base <= _SOLE_BASE)
+    if own <= _SOLE and (base is None or base <= _SOLE_BASE):
+        return True
+    views = family(x)
+    if views is None:
+        return False
+    raw = x._data
+    return exclusive(views, id(raw), id(getattr(raw, "base", None)), own - _SOLE,
+                     None if base is None else base - _SOLE_BASE)
 
 
 # -- the write ------------------------------------------------------------------------------------
@@ -215,7 +226,12 @@ def write(x: Tensor, key, value) -> None:
     """``x[key] = value`` (what ``Tensor.__setitem__`` does; see the module docstring)."""
     from .ops.indexing import _raw_key, _setitem_error
 
+    if x.__class__ is View:
+        return write_through(x, key, value, stacklevel=5)
     raw_key = _raw_key(x, key)
+    if rewrites_itself(x, raw_key, value):
+        return
+    check_made_in_trace(x)
     value = _value(x, value)
     recording = tape_state.recording
     old_key = x._key
@@ -247,6 +263,48 @@ class _WriteRefused(ValueError):
     pass
 
 
+def check_made_in_trace(x) -> None:
+    """Under an ``xg.function`` trace, refuse a write into a tensor the function did not make
+    (its array is not the trace's): the replays would not repeat it."""
+    if _traces.tracer is not None and not _traces.tracer.paused and \
+            not isinstance(x, Variable):
+        raw = x._data
+        if type(raw) is x._backend.array_class or type(raw).__module__ == "numpy":
+            from .jit.errors import WROTE_OUTSIDE, TraceError, user_line
+
+            raise TraceError(WROTE_OUTSIDE, user_line())
+
+
+def rewrites_itself(x, raw_key, value) -> bool:
+    """Whether ``x[key] = value`` writes back a view of ``x`` at ``key``: the second half of
+    ``x[key] += y`` (Python's ``v = x[key]; v += y; x[key] = v``), whose first half wrote
+    through ``v`` already, so it changes nothing."""
+    if value.__class__ is not View or value._base is not x or not is_basic(raw_key):
+        return False
+    prim, params = value._how
+    return prim.name == "getitem" and params["key"] == index_key(raw_key)
+
+
+def take_value(x: Tensor, out: Tensor, op: str) -> None:
+    """``x op= y`` for a Tensor: ``x`` now holds ``out`` (``x op y``, of ``x``'s shape and
+    dtype), as a write would: a view writes it through to its base; any other tensor takes
+    ``out``'s array and tape key (the tapes that recorded ``x`` keep its old value). A tensor
+    a live tape watches as a gradient source is refused, as PyTorch refuses a leaf that
+    requires grad."""
+    if x.__class__ is View:
+        write_through(x, Ellipsis, out, stacklevel=5)
+        return
+    check_made_in_trace(x)
+    if x._key:
+        try:
+            _check_not_source(x)
+        except _WriteRefused as e:
+            raise _WriteRefused(f"x {op}= y: {e}; or write x = x {op} y for a new "
+                                "tensor") from None
+    x._data = out._data
+    x._key = out._key
+
+
 def _update(x, snap, raw_key, value, recording):
     from .ops.indexing import _setitem
 
@@ -262,3 +320,7 @@ def _update(x, snap, raw_key, value, recording):
         x._data[raw_key] = value_raw
     else:
         x._data = run(_setitem, x._backend, x._data, value_raw, key=raw_key)
+
+
+from .view_writes import write_through  # noqa: E402  (it imports this module's names)
+from .jit.trace_state import THREAD as _traces  # noqa: E402

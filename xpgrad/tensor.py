@@ -335,8 +335,9 @@ class Tensor(TensorMethods):
 
     def __setitem__(self, key, value):
         """``x[key] = value``: ``x`` now holds a new value (``xpgrad/inplace.py``): recorded as a
-        functional update on the tapes that differentiate ``x`` or ``value``; other tensors
-        never change (a buffer something else holds is copied first)."""
+        functional update on the tapes that differentiate ``x`` or ``value``; its views see it
+        (``xpgrad/views.py``), other tensors never change (a buffer something else holds is
+        copied first)."""
         from .inplace import write
 
         write(self, key, value)

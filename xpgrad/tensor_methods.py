@@ -4,9 +4,11 @@ apply their primitive directly (``bind_operators``), as the namespace function w
 
 Operators follow the array API standard: ``+ - * / // % ** @``, the comparisons, ``& | ^ ~``
 (bitwise on integers, logical on booleans), ``<< >>``, their reflected forms, and unary
-``- + abs()``. In-place forms (``x += y``) rebind the name to a new Tensor, as in JAX: a Tensor
-is a value, and a tape that recorded the old one keeps it. On a Variable they update it in
-place, like ``assign`` (``w -= lr * g`` keeps training ``w``), and raise while a tape records.
+``- + abs()``. In-place forms (``x += y``) update the object ``x``, as in NumPy and PyTorch
+(every name for it and its views see the change; ``xpgrad/inplace.py``'s ``take_value``): a
+functional update on the tapes, which keep the old value where they recorded it. On a Variable
+they update it in place, like ``assign`` (``w -= lr * g`` keeps training ``w``), and raise
+while a tape records.
 
 The methods are the names NumPy and PyTorch users reach for, with the standard's semantics
 (``axis=``, ``keepdims=``): ``sum mean prod max min std var argmax argmin any all cumsum``,
@@ -33,8 +35,9 @@ _ns = None  # the xpgrad namespace; set by xpgrad/__init__ once the ops exist
 
 
 def _inplace(self, fn, other, op):
-    """``self op= other``: a new Tensor for a Tensor; a Variable is updated in place (like
-    ``assign``) outside tapes and refuses while a tape records. Either way the result keeps
+    """``self op= other``: ``self`` takes the value ``self op other`` (``inplace.take_value``);
+    a Variable is updated in place (like ``assign``) outside tapes and refuses while a tape
+    records. Either way the result keeps
     ``self``'s shape and dtype, as the standard asks: promotion within a kind is cast back
     (float32 += float64 stays float32), across kinds raises TypeError, as NumPy and PyTorch do."""
     variable = isinstance(self, _ns.Variable)
@@ -52,7 +55,10 @@ def _inplace(self, fn, other, op):
     if out.shape != self.shape:
         raise ValueError(f"in-place operator {op}= cannot change the shape: {self.shape} "
                          f"broadcasts to {out.shape}; write x = x {op} y for a new tensor")
-    return out
+    from .inplace import take_value
+
+    take_value(self, out, op)
+    return self
 
 
 _KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
@@ -117,7 +123,7 @@ class TensorMethods:
     def __rshift__(self, o): return _ns.bitwise_right_shift(self, o)
     def __rrshift__(self, o): return _ns.bitwise_right_shift(o, self)
 
-    # -- in-place forms: rebind to a new Tensor (module docstring) -------------------------------
+    # -- in-place forms: update the object (module docstring) -----------------------------------
     def __iadd__(self, o): return _inplace(self, _ns.add, o, "+")
     def __isub__(self, o): return _inplace(self, _ns.subtract, o, "-")
     def __imul__(self, o): return _inplace(self, _ns.multiply, o, "*")

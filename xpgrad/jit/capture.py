@@ -326,6 +326,15 @@ class _Session:
         return writes
 
 
+def read_views(result):
+    """Bring the views in ``result`` up to date with their bases while the trace records (a
+    view whose base was written after it was taken reads the base again)."""
+    from ..views import View
+    from .structure import map_leaves
+
+    map_leaves(lambda leaf: leaf._data if leaf.__class__ is View else None, result)
+
+
 def capture(fn, args, kwargs, be, skip_kernels=()):
     """Trace ``fn(*args, **kwargs)`` on backend ``be``: ``(tracer, result, writes)``.
     ``skip_kernels``: primitives whose backend kernels are left out (their generic rules are
@@ -345,6 +354,7 @@ def capture(fn, args, kwargs, be, skip_kernels=()):
         try:
             session.start()         # inside: a start that raises midway is undone too
             result = fn(*targs, **tkwargs)
+            read_views(result)
             for k, (t, data) in enumerate(made):
                 if t._data is not data:
                     raise TraceError(WROTE_ARGUMENT.format(k + 1))

@@ -56,10 +56,16 @@ CREATED_VARIABLE = (
     "it had when traced. Create Variables before tracing: outside the function, or in its "
     "first call, which runs eagerly (warmup >= 1, the default)")
 
-WROTE_ARGUMENT = ("the function wrote into its tensor argument #{} (x[key] = value; counted "
-                  "from 1, nested ones included): a replay cannot update the caller's tensor. "
-                  "Write into a copy (y = xg.asarray(x, copy=True); y[key] = value) and "
-                  "return it, or call the function without xg.function")
+WROTE_ARGUMENT = ("the function wrote into its tensor argument #{} (x[key] = value, x += y, or "
+                  "a write through a view of x such as x[1:]; counted from 1, nested ones "
+                  "included): a replay cannot update the caller's tensor. Write into a copy "
+                  "(y = xg.asarray(x, copy=True); y[key] = value) and return it, or call the "
+                  "function without xg.function")
+
+WROTE_OUTSIDE = ("the function wrote into a tensor it did not make (a global's or a closure's, "
+                 "directly or through a view of it): a replay cannot update it. Pass the tensor "
+                 "as an argument and return the new value, use a Variable, or call the "
+                 "function without xg.function")
 
 
 _TENSOR_FILE = os.path.join(_PACKAGE, "tensor.py")

@@ -21,6 +21,7 @@ from ..backend import MixedBackendError
 from ..jit.traced import index
 from ..primitive import Primitive, apply
 from ..tensor import Tensor
+from ..views import index_key, is_basic, view_of
 from ._define import as_tensor
 from .gathering import one_hot, take, take_along_axis
 from .shape import reshape
@@ -113,6 +114,10 @@ def getitem(x, key):
     x = as_tensor(x)
     raw = _raw_key(x, key)
     try:
+        if is_basic(raw) and not _one_element(raw, x.ndim):   # a view, as NumPy's (views.py)
+            raw = index_key(raw)
+            out = apply(_getitem, x, key=raw, backend=x._backend)
+            return view_of(x, out, _getitem, {"key": raw, "backend": x._backend})
         return apply(_getitem, x, key=raw, backend=x._backend)
     except IndexError as e:
         axis = _one_array_axis(raw, x.ndim)
@@ -122,6 +127,12 @@ def getitem(x, key):
             return reshape(flat, x.shape[:axis] + idx.shape + x.shape[axis + 1:])
         raise IndexError(f"index {key!r} is invalid for a tensor of shape {x.shape}: {e}") \
             from None
+
+
+def _one_element(key, ndim) -> bool:
+    """Whether ``key`` is an int per axis: NumPy answers with a scalar, a copy (``x[1, 2,
+    ...]`` is the 0-d view)."""
+    return len(key) == ndim and all(k.__class__ is int for k in key)
 
 
 def _one_array_axis(key, ndim):

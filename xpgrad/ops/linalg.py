@@ -20,6 +20,7 @@ import numbers
 
 from .._args import refuse_keywords
 from ..primitive import Primitive, apply
+from ..views import view_of
 from ..tensor import Tensor, Variable
 from ._define import _int, as_tensor, norm_axis
 from .linalg_helpers import _mT, broadcast_batch, check_matrix, conj, diag_embed, eye_like
@@ -93,7 +94,7 @@ def matrix_transpose(x, /):
     x = as_tensor(x)
     if x.ndim < 2:
         raise ValueError(f"matrix_transpose needs at least 2 dimensions, got {x.ndim}")
-    return apply(_matrix_transpose, x)
+    return view_of(x, apply(_matrix_transpose, x), _matrix_transpose, {})
 
 
 # -- vecdot -------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import builtins
 
 from .._args import flag, refuse_keywords
 from ..primitive import Primitive, apply
+from ..views import view_of
 from ._define import _ints, as_tensor, norm_axes, norm_axis
 
 
@@ -79,7 +80,7 @@ def permute_dims(x, /, axes):
     axes = tuple(norm_axis(a, x.ndim) for a in _ints(axes, "axes"))
     if sorted(axes) != list(range(x.ndim)):
         raise ValueError(f"axes {axes} is not a permutation of the {x.ndim} axes")
-    return apply(_permute, x, axes=axes)
+    return view_of(x, apply(_permute, x, axes=axes), _permute, {"axes": axes})
 
 
 def expand_dims(x, /, axis=0):

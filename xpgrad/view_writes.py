@@ -1,0 +1,122 @@
+"""Writing through a view (``views.py``): ``view[key] = value`` and ``view op= value`` land in
+the view's base, and in the base's base, up to the root.
+
+Where no tape knows the views, the root or the value, the root's array is written in place when
+nothing but the root and the views written through see it (``views.exclusive``), else a copy
+of it once (however deep the view). Otherwise the writes are functional updates that tapes
+record: the view's value updated (``setitem``), then written back into its base (``_unread``:
+the block itself at the view's key, or transposed back), and so on up to the root.
+
+>>> import xpgrad as xg
+>>> c = xg.zeros((2, 3))
+>>> c.T[1:, 0] = xg.asarray([1.0, 2.0])
+>>> c.tolist()
+[[0.0, 1.0, 2.0], [0.0, 0.0, 0.0]]
+"""
+from __future__ import annotations
+
+from .inplace import (_exclusive, _value, _writable, check_made_in_trace, on_tape,
+                      rewrites_itself, write)
+from .ops.indexing import _raw_key, _setitem_error
+from .ops.shape import _inverse
+from .primitive import apply, tape_state
+from .tensor import Tensor
+from .views import View, register, root_of
+
+
+def write_through(view: View, key, value, stacklevel=4) -> None:
+    """``view[key] = value``: the base gets the written block at the view's place. Where no tape
+    knows the view, its bases or the value, the root's array is written in place when nothing
+    else sees it (``exclusive``), else a copy of it once; otherwise the writes are functional
+    updates that tapes record: the view's value updated, then written into the base, and so on
+    up to the root."""
+    raw_key = _raw_key(view, key)
+    if rewrites_itself(view, raw_key, value):
+        return
+    check_made_in_trace(root_of(view))
+    value = _value(view, value, stacklevel=stacklevel + 1)
+    chain = _untaped_chain(view, value)
+    if chain is not None:
+        try:
+            if _in_place(view, chain, raw_key, value) or \
+                    _into_copy_of_root(chain, raw_key, value):
+                return
+        except (IndexError, ValueError) as e:
+            raise _setitem_error(view, key, value, e) from None
+    block = view._plain()              # the view's value, as the tapes know it
+    write(block, key, value)           # the block updated (a copy: the view holds its array)
+    where, written = _unread(view._how, block)
+    write(view._base, where, written)  # (which refuses a base it may not write)
+
+
+def _untaped_chain(view, value):
+    """The views from ``view`` to its root, then the root, where no tape knows any of them or
+    ``value`` (reading a view again where its base changed first); else None."""
+    recording = tape_state.recording
+    if recording and isinstance(value, Tensor) and on_tape(value):
+        return None
+    chain = []
+    t = view
+    while t.__class__ is View:
+        if t._key:
+            return None
+        chain.append(t)
+        t = t._base
+    if t._key or (recording and on_tape(t)):
+        return None
+    chain.append(t)
+    return chain
+
+
+def _in_place(view, chain, raw_key, value) -> bool:
+    """Write ``view``'s array in place: it is a view of its root's buffer, which nothing but
+    the root and the views written through sees (``exclusive``)."""
+    root = chain[-1]
+    if not (_writable(view._raw) and _owner(view._raw) is _owner(root._data)):
+        return False
+    for t in chain[:-1]:
+        register(root, t)
+
+    if not _exclusive(root):
+        return False
+    view._raw[raw_key] = value._data if isinstance(value, Tensor) else value
+    return True
+
+
+def _into_copy_of_root(chain, raw_key, value) -> bool:
+    """Write into a copy of the root's array, through the chain's windows taken on the copy
+    (one copy of the root however deep the view); the root then holds the copy."""
+    root = chain[-1]
+    if not _writable(root._data):
+        return False                   # (an xg.function trace's stand-in, a vmap's batch)
+    be = root._backend
+    new = be.xp.asarray(root._data, copy=True)
+    place = new
+    for t in reversed(chain[:-1]):
+        prim, params = t._how
+        place = prim.forward(be.xp, place, **params)
+    if not (_writable(place) and _owner(place) is new):
+        return False
+    place[raw_key] = value._data if isinstance(value, Tensor) else value
+    root._data = new
+    return True
+
+
+def _owner(raw):
+    base = getattr(raw, "base", None)
+    return raw if base is None else base
+
+
+# -- how a view is read from its base, and how a block is written back -----------------------------
+def _unread(how, block):
+    """``(key, value)``: what writes ``block``, a new value of the view read as ``how`` says,
+    into the base."""
+    prim, params = how
+    if prim.name == "getitem":
+        return params["key"], block
+    if prim.name == "permute_dims":
+        return (Ellipsis,), apply(prim, block, axes=_inverse(params["axes"]))
+    return (Ellipsis,), apply(prim, block)          # matrix_transpose, its own inverse
+
+
+__all__ = ["write_through"]

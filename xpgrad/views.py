@@ -1,0 +1,239 @@
+"""Views: what basic indexing (ints, slices, Ellipsis, None) and the transposes
+(``permute_dims``, ``.T``, ``.mT``, ``transpose``, ``swapaxes``) return, as in NumPy and
+PyTorch. A ``View`` remembers its base and how it was taken from it:
+
+- writing into a view (``v[k] = value``, ``v += value``) writes through to its base, and to the
+  base's base, recursively (``view_writes.py``);
+- a view reads its base again when the base's array changed since it last did (``base._data is
+  not view._synced``), so a write into the base, or into another view of it, is seen by the
+  views taken before it. A write that goes into the base's buffer in place is seen at once: a
+  view's array is the backend's view of that buffer.
+
+On the tapes everything is a functional update, as ``x[key] = value`` is (``inplace.py``): a
+write through a view is ``setitem`` of the view's value, then ``setitem`` of that block into the
+base; a view read again is a ``getitem`` (or transpose) of the base's new value. So gradients
+reach the base, the written values and the view as PyTorch computes them. Outside tapes, a
+write goes into the base's buffer in place when nothing but the views registered here sees it
+(``exclusive``): a loop writing block after block costs the blocks, not the base.
+
+Other tensors pay nothing: only a ``View``'s ``_data`` and ``_key`` are properties that check.
+
+>>> import xpgrad as xg
+>>> c = xg.zeros((2, 3))
+>>> row = c[1]
+>>> row += 1.0
+>>> row[0] = 5.0
+>>> c.tolist()
+[[0.0, 0.0, 0.0], [5.0, 1.0, 1.0]]
+>>> c[1, 2] = 7.0
+>>> row.tolist()
+[5.0, 1.0, 7.0]
+"""
+from __future__ import annotations
+
+import sys
+import weakref
+
+from .tensor import Tensor, _keyed
+
+_new = object.__new__
+
+
+class View(Tensor):
+    """A tensor that is a window on another one, its base (module docstring).
+
+    >>> import xpgrad as xg
+    >>> x = xg.arange(6.0).reshape((2, 3))
+    >>> x.T[0, 1] = 30.0        # .T is a view: the write lands in x
+    >>> x.tolist()
+    [[0.0, 1.0, 2.0], [30.0, 4.0, 5.0]]
+    """
+
+    # _raw: the array (a backend view of the base's); _vkey: the tape key; _base: the tensor it
+    # is a view of; _how: how it is read from the base, (primitive, keywords); _synced: the base's array it
+    # was read from
+    __slots__ = ("_raw", "_vkey", "_base", "_how", "_synced")
+
+    @property
+    def _data(self):
+        if self._base._data is not self._synced:
+            _read_again(self)
+        return self._raw
+
+    @_data.setter
+    def _data(self, raw):
+        self._raw = raw
+
+    @property
+    def _key(self):
+        if self._base._data is not self._synced:
+            _read_again(self)
+        return self._vkey
+
+    @_key.setter
+    def _key(self, key):
+        self._vkey = key
+
+    @property
+    def base(self):
+        """The tensor this view was taken from (NumPy's and PyTorch's ``_base``)."""
+        return self._base
+
+    def __setitem__(self, key, value):
+        """``v[key] = value`` writes through to the base (``view_writes.py``)."""
+        from .view_writes import write_through
+
+        write_through(self, key, value)
+
+    def _plain(self) -> Tensor:
+        return _keyed(self._data, self._backend, self._key)
+
+    def __repr__(self) -> str:
+        return Tensor.__repr__(self._plain())
+
+    def __deepcopy__(self, memo):
+        """A copy is a plain tensor with this value (a view of nothing)."""
+        return self._plain().__deepcopy__(memo)
+
+    def __reduce_ex__(self, protocol):
+        """Pickled as a plain tensor with this value."""
+        return _unpickled, (self._plain(),)
+
+
+def _unpickled(tensor):
+    return tensor
+
+
+def is_basic(key: tuple) -> bool:
+    """Whether an index (``_raw_key``'s tuple) is basic: ints, slices, Ellipsis and None, what
+    NumPy answers with a view."""
+    for k in key:
+        if not (k is None or k is Ellipsis or k.__class__ is int or k.__class__ is slice):
+            return False
+    return True
+
+
+def view_of(base: Tensor, out: Tensor, prim, params) -> View:
+    """``out`` (``apply(prim, base, **params)``, just made) as a view of ``base``."""
+    v = _new(View)
+    v._raw = out._data
+    v._vkey = out._key
+    v._backend = out._backend
+    v._base = base
+    v._how = (prim, params)
+    v._synced = base._data
+    return v
+
+
+def index_key(key: tuple) -> tuple:
+    """A basic key with an Ellipsis: ``x[1, ...]`` of a vector is a 0-d view of ``x``'s
+    buffer, where ``x[1]`` is NumPy's scalar (a copy)."""
+    for k in key:
+        if k is Ellipsis:
+            return key
+    return key + (Ellipsis,)
+
+
+def _read_again(view):
+    """Read ``view`` from its base's current value, recorded as any getitem on the tapes
+    recording, and on the live tapes that know the base but do not record now (the view of a
+    tensor written inside ``with tape:`` read after the block, as PyTorch's view of a base
+    written in place is read again when used)."""
+    from .primitive import apply
+
+    base = view._base
+    prim, params = view._how
+    fresh = apply(prim, base, **params)
+    key = base._key
+    if key:
+        _record_on_paused_tapes(prim, base, fresh, params, key)
+    view._raw = fresh._data
+    view._vkey = fresh._key
+    view._synced = base._data
+
+
+def _record_on_paused_tapes(prim, base, fresh, params, key):
+    from .primitive import tape_state
+    from .tape import LIVE_TAPES
+
+    recording = tape_state.recording
+    for tape in list(LIVE_TAPES):
+        if key in tape._keys and all(t is not tape for t in recording):
+            tape._record(prim, (base,), (base._data,), fresh, params, None, None, False)
+
+
+def root_of(t):
+    while t.__class__ is View:
+        t = t._base
+    return t
+
+
+# -- who else sees a root's buffer ----------------------------------------------------------------
+# root id -> [weakref to the root, weakrefs to the views written through, how many to keep]
+_FAMILIES: dict = {}
+
+
+def register(root, view) -> None:
+    """Count ``view`` among the holders of ``root``'s buffer that a write in place keeps right
+    (a view registers when first written through)."""
+    entry = _FAMILIES.get(id(root))
+    if entry is None or entry[0]() is not root:
+        ident = id(root)
+        entry = _FAMILIES[ident] = [weakref.ref(root, lambda _, i=ident: _forget(i)), [], 16]
+    refs = entry[1]
+    for r in refs:
+        if r() is view:
+            return
+    refs.append(weakref.ref(view))
+    if len(refs) > entry[2]:
+        refs[:] = [r for r in refs if r() is not None]
+        entry[2] = 2 * len(refs) + 16
+
+
+def _forget(ident):
+    entry = _FAMILIES.get(ident)
+    if entry is not None and entry[0]() is None:
+        del _FAMILIES[ident]
+
+
+def family(root) -> list | None:
+    """The live registered views of ``root``, or None when it has none."""
+    entry = _FAMILIES.get(id(root))
+    if entry is None or entry[0]() is not root:
+        return None
+    views = [v for v in (r() for r in entry[1]) if v is not None]
+    return views or None
+
+
+class _Probe:
+    __slots__ = ("_raw",)
+
+
+def _raw_refs(holder) -> int:
+    return sys.getrefcount(holder._raw)
+
+
+_probe = _Probe()
+_probe._raw = _Probe()
+_SOLE_RAW = _raw_refs(_probe)
+del _probe
+
+
+def exclusive(views, raw_id, owner_id, own, base) -> bool:
+    """Whether the root's array (id ``raw_id``, ``own`` references beyond a sole holder's) and
+    its owner (``owner_id``, ``base`` beyond) are held only by ``views``: each view's array by
+    the view alone (and by its own views' ``_synced``), no tape knowing any of them."""
+    extra = {}
+    for v in views:
+        if v._vkey:
+            return False
+        for held in (v._synced, getattr(v._raw, "base", None)):
+            if held is not None:
+                extra[id(held)] = extra.get(id(held), 0) + 1
+    for v in views:
+        if _raw_refs(v) > _SOLE_RAW + extra.get(id(v._raw), 0):
+            return False
+    return own <= extra.get(raw_id, 0) and (base is None or base <= extra.get(owner_id, 0))
+
+
+__all__ = ["View", "is_basic", "view_of"]
