@@ -1,0 +1,142 @@
+"""Modules as pytree nodes, as equinox's and flax.nnx's models are in JAX: the leaves of a
+Module are the tensors it holds (its Variables, trainable or not, in ``named_variables()``
+order, the order ``functional_call`` names them; a tensor held in several places, tied
+weights, once), and the rest (its class, its other attributes, its submodules) is the
+structure. So ``xg.tree_map``, ``xg.tree_leaves``, ``xg.ravel_pytree``, ``xg.grad`` and
+``xg.vmap`` take a model as they take a dict of arrays.
+
+Rebuilding a module from new leaves (``tree_map``'s result, a gradient) deep-copies it with the
+new leaves in place of the old: a new module of the same class, sharing no module, container or
+other mutable attribute with the original, which stays as it was. The new leaves are held as
+given (plain Tensors, where the original held Variables), so the new module is a value, as an
+equinox model is, and its gradient flows to whatever made those tensors.
+
+>>> import xpgrad as xg
+>>> model = xg.nn.Linear(2, 1, init="ones", rng=0)
+>>> [leaf.shape for leaf in xg.tree_leaves(model)]
+[(2, 1), (1,)]
+>>> half = xg.tree_map(lambda p: p * 0.5, model)
+>>> type(half).__name__, half(xg.ones((1, 2))).tolist(), model(xg.ones((1, 2))).tolist()
+('Linear', [[1.0]], [[2.0]])
+"""
+from __future__ import annotations
+
+import copy
+
+from ..pytree import MISSING, register_node
+from ..tensor import Tensor
+from .module import Module
+
+#: what an attribute may hold a leaf or a submodule inside
+_CONTAINERS = (list, tuple, dict)
+_HOLDERS = (Module, Tensor, *_CONTAINERS)
+
+
+class ModuleKind:
+    """How ``xpgrad.pytree`` walks a Module (``register_node``'s protocol)."""
+
+    @staticmethod
+    def children(module, is_leaf):
+        """``[(path suffix, child)]``: the tensors below ``module`` (and the submodules for
+        which ``is_leaf`` answers true), each once, in ``named_variables()`` order; the suffix
+        names the child as Python reaches it (``".layers[0].w"``)."""
+        found = []
+        _visit(module, (), {id(module)}, found, is_leaf)
+        children = _Children((_rendered(steps), child) for steps, child in found)
+        children.steps = [steps for steps, _ in found]
+        return children
+
+    @staticmethod
+    def like(module, children, other):
+        """What ``other`` (a module of ``module``'s class) holds at the places of
+        ``children``, ``MISSING`` where it holds nothing there."""
+        return [_at(other, steps) for steps in children.steps]
+
+    @staticmethod
+    def rebuilt(module, children, new):
+        """A deep copy of ``module`` with ``new`` in place of ``children`` (wherever each is
+        held: tied weights stay tied)."""
+        memo = {id(child): value for (_, child), value in zip(children, new)}
+        return copy.deepcopy(module, memo)
+
+    @staticmethod
+    def described(module):
+        return f"a {type(module).__name__} module"
+
+
+class _Children(list):
+    """``children``' list, with ``steps``: how to reach each child from the module."""
+
+
+def _visit(module, steps, seen, found, is_leaf):
+    """The children below ``module`` into ``found`` as ``(steps, child)``; ``seen`` holds the
+    ids met (a module or tensor held twice is one child)."""
+    for key, item in _held_by(module):
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, Module) and not (is_leaf is not None and is_leaf(item)):
+            _visit(item, steps + key, seen, found, is_leaf)
+        else:
+            found.append((steps + key, item))
+
+
+def _held_by(module):
+    """``(steps, item)`` for the Modules and Tensors ``module`` holds directly, where
+    ``named_variables`` looks: its public attributes (and lists, tuples and dicts in them), or
+    what a container class's own ``_items`` lists (ModuleList, parametrizations)."""
+    if type(module)._items is Module._items:
+        for attribute, value in vars(module).items():
+            if not attribute.startswith("_") and isinstance(value, _HOLDERS):
+                yield from _held_in(value, (("attr", attribute),), ())
+    else:
+        for key, item in module._items():
+            if isinstance(item, (Module, Tensor)):
+                yield (("item", key),), item
+
+
+def _held_in(value, steps, walking):
+    if isinstance(value, (Module, Tensor)):
+        yield steps, value
+        return
+    if not isinstance(value, _CONTAINERS) or id(value) in walking:
+        return
+    walking = (*walking, id(value))
+    for i, item in (value.items() if isinstance(value, dict) else enumerate(value)):
+        if isinstance(item, _HOLDERS):
+            yield from _held_in(item, steps + (("index", i),), walking)
+
+
+def _at(node, steps):
+    """What ``node`` holds at ``steps`` (``_held_by``'s), ``MISSING`` where it holds
+    nothing."""
+    for kind, key in steps:
+        if kind == "attr":
+            node = vars(node).get(key, MISSING) if isinstance(node, Module) else MISSING
+        elif kind == "index":
+            if isinstance(node, dict):
+                node = node.get(key, MISSING)
+            elif isinstance(node, (list, tuple)) and key < len(node):
+                node = node[key]
+            else:
+                node = MISSING
+        else:
+            node = (dict(node._items()).get(key, MISSING) if isinstance(node, Module)
+                    else MISSING)
+        if node is MISSING:
+            return MISSING
+    return node
+
+
+def _rendered(steps) -> str:
+    """``steps`` as Python reaches the child: ``.layers[0].w``."""
+    text = []
+    for kind, key in steps:
+        if kind == "attr" or (kind == "item" and not key.isdigit()):
+            text.append(f".{key}")
+        else:
+            text.append(f"[{int(key) if kind == 'item' else key!r}]")
+    return "".join(text)
+
+
+register_node(Module, ModuleKind())
