@@ -125,6 +125,26 @@ def _kept(module) -> set:
             or (isinstance(t, Variable) and id(t) not in trainable)}
 
 
+def without_buffers(tree):
+    """``tree`` with None in place of each Module's tensors that ``xg.grad`` does not
+    differentiate (``_kept``: buffers, integer tensors), what an optimizer's ``init`` keeps
+    state for (equinox's ``eqx.filter(model, eqx.is_inexact_array)``).
+
+    >>> import xpgrad as xg
+    >>> bn = xg.nn.BatchNorm1d(2)
+    >>> len(xg.tree_leaves(bn)), len(xg.tree_leaves(without_buffers(bn)))
+    (5, 2)
+    """
+    return map_leaves(_trainable_part, tree, is_leaf=_is_module)
+
+
+def _trainable_part(leaf, path):
+    if not _is_module(leaf):
+        return leaf
+    kept = _kept(leaf)
+    return map_leaves(lambda t, p: None if id(t) in kept else t, leaf)
+
+
 def _is_source(leaf) -> bool:
     """Whether a leaf of a differentiated argument (after ``_distinct``) is differentiated:
     what stays a Variable there is a Module's buffer."""
