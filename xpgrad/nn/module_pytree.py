@@ -29,19 +29,19 @@ from .module import Module
 
 #: what an attribute may hold a leaf or a submodule inside
 _CONTAINERS = (list, tuple, dict)
-_HOLDERS = (Module, Tensor, *_CONTAINERS)
 
 
 class ModuleKind:
     """How ``xpgrad.pytree`` walks a Module (``register_node``'s protocol)."""
 
     @staticmethod
-    def children(module, is_leaf):
+    def children(module, is_leaf, leaf_types=(Tensor,)):
         """``[(path suffix, child)]``: the tensors below ``module`` (and the submodules for
         which ``is_leaf`` answers true), each once, in ``named_variables()`` order; the suffix
-        names the child as Python reaches it (``".layers[0].w"``)."""
+        names the child as Python reaches it (``".layers[0].w"``). ``leaf_types``: what else
+        stands for a tensor (an ``xg.function`` result's placeholders)."""
         found = []
-        _visit(module, (), {id(module)}, found, is_leaf)
+        _visit(module, (), {id(module)}, found, is_leaf, (Module, *leaf_types))
         children = _Children((_rendered(steps), child) for steps, child in found)
         children.steps = [steps for steps, _ in found]
         return children
@@ -68,43 +68,44 @@ class _Children(list):
     """``children``' list, with ``steps``: how to reach each child from the module."""
 
 
-def _visit(module, steps, seen, found, is_leaf):
+def _visit(module, steps, seen, found, is_leaf, kinds):
     """The children below ``module`` into ``found`` as ``(steps, child)``; ``seen`` holds the
-    ids met (a module or tensor held twice is one child)."""
-    for key, item in _held_by(module):
+    ids met (a module or tensor held twice is one child); ``kinds``: Module and the types of
+    leaves."""
+    for key, item in _held_by(module, kinds):
         if id(item) in seen:
             continue
         seen.add(id(item))
         if isinstance(item, Module) and not (is_leaf is not None and is_leaf(item)):
-            _visit(item, steps + key, seen, found, is_leaf)
+            _visit(item, steps + key, seen, found, is_leaf, kinds)
         else:
             found.append((steps + key, item))
 
 
-def _held_by(module):
+def _held_by(module, kinds):
     """``(steps, item)`` for the Modules and Tensors ``module`` holds directly, where
     ``named_variables`` looks: its public attributes (and lists, tuples and dicts in them), or
     what a container class's own ``_items`` lists (ModuleList, parametrizations)."""
     if type(module)._items is Module._items:
         for attribute, value in vars(module).items():
-            if not attribute.startswith("_") and isinstance(value, _HOLDERS):
-                yield from _held_in(value, (("attr", attribute),), ())
+            if not attribute.startswith("_"):
+                yield from _held_in(value, (("attr", attribute),), (), kinds)
     else:
         for key, item in module._items():
-            if isinstance(item, (Module, Tensor)):
+            if isinstance(item, kinds):
                 yield (("item", key),), item
 
 
-def _held_in(value, steps, walking):
-    if isinstance(value, (Module, Tensor)):
+def _held_in(value, steps, walking, kinds):
+    if isinstance(value, kinds):
         yield steps, value
         return
     if not isinstance(value, _CONTAINERS) or id(value) in walking:
         return
     walking = (*walking, id(value))
     for i, item in (value.items() if isinstance(value, dict) else enumerate(value)):
-        if isinstance(item, _HOLDERS):
-            yield from _held_in(item, steps + (("index", i),), walking)
+        if isinstance(item, (*kinds, *_CONTAINERS)):
+            yield from _held_in(item, steps + (("index", i),), walking, kinds)
 
 
 def _at(node, steps):
