@@ -25,6 +25,16 @@ class _Missing:
 
 MISSING = _Missing()
 
+
+class Placeholder:
+    """A leaf's place in a tree kept for its structure only (``ravel_pytree``'s ``unravel``
+    keeps its tree so): a registered node (a Module) finds it where it finds a tensor."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        return "Placeholder()"
+
 #: classes registered as nodes besides tuples, lists and dicts, and their ``NodeKind``s
 _KINDS: dict = {}
 _REGISTERED: tuple = ()

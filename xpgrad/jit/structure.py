@@ -89,14 +89,14 @@ def value_module(obj, leaf_types=None):
     else: a Module holding Variables only is one object, keyed by identity, its Variables read
     by the program (``tf.function``'s way). ``leaf_types``: what else stands for a tensor
     (a result template's Refs)."""
-    from ..pytree import _kind
+    from ..pytree import Placeholder, _kind
     from ..tensor import Tensor, Variable
 
     kind = _kind(obj)
     if kind is None or isinstance(obj, (tuple, list, dict)):
         return None
     children = (kind.children(obj, None) if leaf_types is None else
-                kind.children(obj, None, (Tensor, *leaf_types)))
+                kind.children(obj, None, (Tensor, Placeholder, *leaf_types)))
     if not any(not isinstance(c, Variable) for _, c in children):
         return None
     return kind, children

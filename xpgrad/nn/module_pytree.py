@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import copy
 
-from ..pytree import MISSING, register_node
+from ..pytree import MISSING, Placeholder, register_node
 from ..tensor import Tensor
 from .module import Module
 
@@ -35,7 +35,7 @@ class ModuleKind:
     """How ``xpgrad.pytree`` walks a Module (``register_node``'s protocol)."""
 
     @staticmethod
-    def children(module, is_leaf, leaf_types=(Tensor,)):
+    def children(module, is_leaf, leaf_types=(Tensor, Placeholder)):
         """``[(path suffix, child)]``: the tensors below ``module`` (and the submodules for
         which ``is_leaf`` answers true), each once, in ``named_variables()`` order; the suffix
         names the child as Python reaches it (``".layers[0].w"``). ``leaf_types``: what else
