@@ -152,3 +152,35 @@ def test_tensors_in_private_attributes_are_no_leaves_and_are_kept():
     assert xg.tree_leaves(m) == [m.w]
     new = xg.tree_map(lambda p: p * 0, m)
     assert new._cache.tolist() == [5.0] and new.w.tolist() == [0.0, 0.0]
+
+
+def test_state_dicts_and_checkpoints_refuse_a_rebuilt_module_rather_than_save_nothing(tmp_path):
+    model = xg.nn.MLP([2, 3, 1], rng=0)
+    new = xg.tree_map(lambda p: p * 2.0, model)
+    for call in (new.state_dict, lambda: xg.save_checkpoint(tmp_path / "ckpt", new),
+                 lambda: xg.optim.Adam().state_dict(new)):
+        with pytest.raises(TypeError, match=r"holds a plain Tensor at \.layers\[0\]\.w"):
+            call()
+    assert not list(tmp_path.iterdir())
+    xg.tree_map(lambda v, t: v.assign(t), model, new)          # the way back it names
+    xg.save_checkpoint(tmp_path / "ckpt", model)
+    fresh = xg.nn.MLP([2, 3, 1], rng=5)
+    xg.load_checkpoint(tmp_path / "ckpt", fresh)
+    for got, want in zip(fresh.variables, xg.tree_leaves(new)):
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_torch_state_dict_refuses_a_rebuilt_module_rather_than_leave_it_out():
+    mlp = xg.tree_map(lambda p: p * 2.0, xg.nn.MLP([2, 3, 1], rng=0))
+    with pytest.raises(TypeError, match=r"MLP\.torch_state_dict: this MLP holds a plain "
+                                         r"Tensor at \.layers\[0\]\.w"):
+        mlp.torch_state_dict()
+
+    class Scale(xg.nn.Module):                 # the generic walk
+        def __init__(self):
+            super().__init__()
+            self.k = xg.Variable([1.0])
+
+    with pytest.raises(TypeError, match=r"Scale\.torch_state_dict: this Scale holds a plain "
+                                         r"Tensor at \.k"):
+        xg.tree_map(lambda p: p + 1.0, Scale()).torch_state_dict()

@@ -24,7 +24,7 @@ from __future__ import annotations
 import copy
 
 from ..pytree import MISSING, Placeholder, register_node
-from ..tensor import Tensor
+from ..tensor import Tensor, Variable
 from .module import Module
 
 #: what an attribute may hold a leaf or a submodule inside
@@ -138,6 +138,28 @@ def _rendered(steps) -> str:
         else:
             text.append(f"[{int(key) if kind == 'item' else key!r}]")
     return "".join(text)
+
+
+def refuse_plain_tensors(module, who) -> None:
+    """TypeError where ``module`` holds a plain Tensor where its Variables are looked for (it
+    was rebuilt from a pytree's leaves), which ``who`` (a state dict, a checkpoint) would
+    leave out without a word: it names the first place and how to get Variables back.
+
+    >>> import xpgrad as xg
+    >>> lin = xg.nn.Linear(2, 1, rng=0)
+    >>> refuse_plain_tensors(xg.tree_map(lambda p: p * 2.0, lin), "state_dict")
+    Traceback (most recent call last):
+    ...
+    TypeError: state_dict: this Linear holds a plain Tensor at .w (a module rebuilt ...
+    """
+    for suffix, child in ModuleKind.children(module, None):
+        if isinstance(child, Tensor) and not isinstance(child, Variable):
+            raise TypeError(
+                f"{who}: this {type(module).__name__} holds a plain Tensor at {suffix} (a "
+                "module rebuilt from a pytree's leaves by xg.tree_map, xg.grad or "
+                "apply_updates), which named_variables(), state dicts and checkpoints do not "
+                "see; copy its values into a model's Variables first: "
+                "xg.tree_map(lambda v, t: v.assign(t), model, new)")
 
 
 register_node(Module, ModuleKind())
