@@ -248,3 +248,20 @@ def test_grad_refuses_a_module_with_a_non_tensor_in_a_differentiated_dict():
     model = xg.nn.Linear(2, 1, rng=0)
     with pytest.raises(TypeError, match=r"argument 0\['bad'\] .* is differentiated"):
         xg.grad(lambda p: xg.sum(p["m"](xg.ones((1, 2)))))({"m": model, "bad": "text"})
+
+
+def test_the_docs_example_trains_a_model_and_runs_an_ensemble():
+    import re
+
+    from docs_text import text_from
+
+    text = text_from("A Module is a pytree too")
+    (code,) = re.findall(r"```python\n(.*?)```", text[:text.index("\n```\n") + 5], re.S)
+    scope = {"xg": xg}
+    exec(code, scope)                                    # noqa: S102 (the docs' own example)
+    first = xg.nn.MLP([3, 16, 1], rng=0)
+    x, y = scope["x"], scope["y"]
+    assert scope["loss"](scope["model"], x, y).item() < scope["loss"](first, x, y).item()
+    assert type(scope["model"]) is xg.nn.MLP and scope["outs"].shape == (4, 8, 1)
+    for i, m in enumerate(scope["models"]):
+        np.testing.assert_allclose(scope["outs"][i].numpy(), m(x).numpy(), rtol=1e-6)
