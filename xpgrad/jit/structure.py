@@ -19,6 +19,9 @@ from __future__ import annotations
 
 import copy
 
+from .. import pytree as _pytree
+from ..tensor import Tensor, Variable
+
 
 def is_namedtuple(obj) -> bool:
     """Whether ``obj`` is a named tuple (a tuple subclass with ``_fields``)."""
@@ -83,20 +86,22 @@ def leaves(obj):
 
 
 def value_module(obj, leaf_types=None):
-    """``(kind, children)`` of a Module that holds a plain Tensor (a value, as ``xg.tree_map``
-    and ``xg.grad`` make one): ``xg.function`` takes it as ``jax.jit`` takes a pytree, its
-    tensors inputs, the rest its structure (``signature.module_key``). None for anything
-    else: a Module holding Variables only is one object, keyed by identity, its Variables read
-    by the program (``tf.function``'s way). ``leaf_types``: what else stands for a tensor
-    (a result template's Refs)."""
-    from ..pytree import Placeholder, _kind
-    from ..tensor import Tensor, Variable
-
-    kind = _kind(obj)
-    if kind is None or isinstance(obj, (tuple, list, dict)):
+    """``(kind, children)`` of a Module that holds a plain Tensor, made so by ``xg.tree_map``,
+    ``xg.grad`` or ``apply_updates`` (a value; ``kind.holds_tensors`` tells at the cost of one
+    flag read, so a stateful model costs a call nothing): ``xg.function`` takes it as
+    ``jax.jit`` takes a pytree, its tensors inputs, the rest its structure
+    (``signature.module_key``). None for anything else: a Module holding Variables only (or
+    plain tensors it was built with) is one object, keyed by identity, its Variables read by
+    the program (``tf.function``'s way). ``leaf_types``: what else stands for a tensor (a
+    result template's Refs)."""
+    registered = _pytree._REGISTERED
+    if not registered or not isinstance(obj, registered) or isinstance(obj, (tuple, list, dict)):
+        return None
+    kind = _pytree._kind(obj)
+    if not kind.holds_tensors(obj):
         return None
     children = (kind.children(obj, None) if leaf_types is None else
-                kind.children(obj, None, (Tensor, Placeholder, *leaf_types)))
+                kind.children(obj, None, (Tensor, _pytree.Placeholder, *leaf_types)))
     if not any(not isinstance(c, Variable) for _, c in children):
         return None
     return kind, children

@@ -27,6 +27,8 @@ from ..pytree import MISSING, Placeholder, register_node
 from ..tensor import Tensor, Variable
 from .module import Module
 
+#: the attribute ``ModuleKind.rebuilt`` sets on the modules it makes (``holds_tensors``)
+_HOLDS_TENSORS = "_rebuilt_with_tensors"
 #: what an attribute may hold a leaf or a submodule inside
 _CONTAINERS = (list, tuple, dict)
 
@@ -57,7 +59,18 @@ class ModuleKind:
         """A deep copy of ``module`` with ``new`` in place of ``children`` (wherever each is
         held: tied weights stay tied)."""
         memo = {id(child): value for (_, child), value in zip(children, new)}
-        return copy.deepcopy(module, memo)
+        rebuilt = copy.deepcopy(module, memo)
+        holds_tensors = any(not isinstance(v, Variable) for v in new)
+        for m in (rebuilt, *rebuilt.submodules()):
+            vars(m)[_HOLDS_TENSORS] = holds_tensors
+        return rebuilt
+
+    @staticmethod
+    def holds_tensors(module) -> bool:
+        """Whether ``module`` was rebuilt with other than Variables in its leaves' places
+        (plain Tensors: a value, which ``xg.function`` keys by structure): one flag read, not a
+        walk."""
+        return vars(module).get(_HOLDS_TENSORS, False)
 
     @staticmethod
     def described(module):
