@@ -265,3 +265,41 @@ def test_the_docs_example_trains_a_model_and_runs_an_ensemble():
     assert type(scope["model"]) is xg.nn.MLP and scope["outs"].shape == (4, 8, 1)
     for i, m in enumerate(scope["models"]):
         np.testing.assert_allclose(scope["outs"][i].numpy(), m(x).numpy(), rtol=1e-6)
+
+
+def _close_trees(a, b, rtol=1e-12):
+    pairs = []
+    xg.tree_map(lambda p, q: pairs.append((p, q)), a, b)
+    assert pairs
+    for p, q in pairs:
+        np.testing.assert_allclose(p.numpy(), q.numpy(), rtol=rtol, atol=1e-14)
+
+
+def test_the_other_transforms_take_a_model_as_grad_does():
+    model = xg.nn.MLP([3, 4, 2], dtype=F64, rng=0)
+    x = xg.asarray(RNG.normal(size=(5, 3)))
+
+    def loss(m):
+        return xg.sum(xg.tanh(m(x)) ** 2)
+
+    grads = xg.grad(loss)(model)
+    remat = xg.grad(lambda m: xg.sum(xg.tanh(xg.recompute_grad(lambda m, x: m(x))(m, x)) ** 2))
+    _close_trees(remat(model), grads)
+    _, vjp_fn = xg.vjp(loss, model)
+    _close_trees(vjp_fn(xg.asarray(1.0, dtype=F64))[0], grads)
+    tangent = xg.tree_map(lambda p: xg.asarray(RNG.normal(size=p.shape)), model)
+    _, directional = xg.jvp(loss, (model,), (tangent,))
+    want = sum(xg.sum(g * t).item() for g, t in zip(xg.tree_leaves(grads),
+                                                   xg.tree_leaves(tangent)))
+    np.testing.assert_allclose(directional.item(), want, rtol=1e-10)
+    jac = xg.jacobian(lambda m: m(x)[0])(model)
+    for k in range(2):
+        row = xg.tree_map(lambda j: j[k], jac)
+        _close_trees(row, xg.grad(lambda m: m(x)[0, k])(model))
+
+    doubled = xg.custom_vjp(lambda m, x: m(x))
+    doubled.defvjp(lambda m, x: (m(x), (m, x)),
+                   lambda res, ct: (xg.tree_map(lambda g: 2.0 * g, xg.vjp(
+                       lambda m: m(res[1]), res[0])[1](ct)[0]), xg.zeros_like(res[1])))
+    _close_trees(xg.grad(lambda m: xg.sum(doubled(m, x)))(model),
+                 xg.tree_map(lambda g: 2.0 * g, xg.grad(lambda m: xg.sum(m(x)))(model)))

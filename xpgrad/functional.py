@@ -16,7 +16,7 @@ import numpy as np
 
 from ._args import flag
 from .creation import asarray
-from .pytree import is_node, leaves, leaves_with_paths, map_leaves, rebuild
+from .pytree import is_registered as _is_module, leaves, leaves_with_paths, map_leaves, rebuild
 from .tape import GradientTape, stop_gradient as _stop_gradient
 from .tensor import Tensor, Variable
 
@@ -48,10 +48,6 @@ def _is_tree(value) -> bool:
         return True
     return isinstance(value, (tuple, list)) and any(
         isinstance(v, (Tensor, np.ndarray)) or _is_tree(v) for v in value)
-
-
-def _is_module(value) -> bool:
-    return is_node(value) and not isinstance(value, (tuple, list, dict))
 
 
 def _differentiated_argument(value, i, argnums):

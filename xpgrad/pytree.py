@@ -28,7 +28,13 @@ MISSING = _Missing()
 
 class Placeholder:
     """A leaf's place in a tree kept for its structure only (``ravel_pytree``'s ``unravel``
-    keeps its tree so): a registered node (a Module) finds it where it finds a tensor."""
+    keeps its tree so): a registered node (a Module) finds it where it finds a tensor.
+
+    >>> import xpgrad as xg
+    >>> skeleton = rebuild(xg.nn.Linear(2, 1, rng=0), [Placeholder(), Placeholder()])
+    >>> [type(leaf).__name__ for leaf in leaves(skeleton)]
+    ['Placeholder', 'Placeholder']
+    """
 
     __slots__ = ()
 
@@ -45,7 +51,13 @@ def register_node(cls, kind) -> None:
     ``children(node, is_leaf)`` (``[(path suffix, child)]`` in order), ``like(node, children,
     other)`` (what ``other``, a node of ``node``'s class, holds at those places, ``MISSING``
     where it holds nothing), ``rebuilt(node, children, new)`` (a new node with ``new`` in place
-    of ``children``) and ``described(node)`` (for messages)."""
+    of ``children``) and ``described(node)`` (for messages). ``xg.nn`` registers Module
+    (nn/module_pytree.py's ``ModuleKind``).
+
+    >>> import xpgrad as xg
+    >>> type(_kind(xg.nn.ReLU())).__name__
+    'ModuleKind'
+    """
     global _REGISTERED
     _KINDS[cls] = kind
     _REGISTERED = tuple(_KINDS)
@@ -56,6 +68,18 @@ def _kind(value):
     if _REGISTERED and isinstance(value, _REGISTERED):
         return next(kind for cls, kind in _KINDS.items() if isinstance(value, cls))
     return None
+
+
+def is_registered(value) -> bool:
+    """Whether ``value`` is a node through ``register_node`` (an ``xg.nn.Module``), not a
+    tuple, list or dict.
+
+    >>> import xpgrad as xg
+    >>> is_registered(xg.nn.ReLU()), is_registered({"w": 1.0})
+    (True, False)
+    """
+    return bool(_REGISTERED) and isinstance(value, _REGISTERED) and not isinstance(
+        value, (tuple, list, dict))
 
 
 def is_node(value) -> bool:

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..devices import Device
 from ..dtypes import DType
-from ..pytree import is_node
+from ..pytree import is_registered as _is_module
 from ..tensor import Tensor, Variable
 from .structure import is_namedtuple, value_module
 
@@ -185,10 +185,6 @@ def _static(obj, leaf_ids, out, walking):
         out.append(key)
         _static(value, leaf_ids, out, walking)
     walking.discard(id(obj))
-
-
-def _is_module(obj) -> bool:
-    return is_node(obj) and not isinstance(obj, (tuple, list, dict))
 
 
 def _dataclass_key(obj):

@@ -93,7 +93,13 @@ def value_module(obj, leaf_types=None):
     (``signature.module_key``). None for anything else: a Module holding Variables only (or
     plain tensors it was built with) is one object, keyed by identity, its Variables read by
     the program (``tf.function``'s way). ``leaf_types``: what else stands for a tensor (a
-    result template's Refs)."""
+    result template's Refs).
+
+    >>> import xpgrad as xg
+    >>> model = xg.nn.Linear(2, 1, rng=0)
+    >>> value_module(model) is None, len(value_module(xg.tree_map(lambda p: p * 2, model))[1])
+    (True, 2)
+    """
     registered = _pytree._REGISTERED
     if not registered or not isinstance(obj, registered) or isinstance(obj, (tuple, list, dict)):
         return None

@@ -34,7 +34,12 @@ _CONTAINERS = (list, tuple, dict)
 
 
 class ModuleKind:
-    """How ``xpgrad.pytree`` walks a Module (``register_node``'s protocol)."""
+    """How ``xpgrad.pytree`` walks a Module (``register_node``'s protocol).
+
+    >>> import xpgrad as xg
+    >>> [suffix for suffix, _ in ModuleKind.children(xg.nn.MLP([2, 3, 1], rng=0), None)]
+    ['.layers[0].w', '.layers[0].b', '.layers[1].w', '.layers[1].b']
+    """
 
     @staticmethod
     def children(module, is_leaf, leaf_types=(Tensor, Placeholder)):
