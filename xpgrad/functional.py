@@ -61,12 +61,15 @@ def _differentiated_argument(value, i, argnums):
 
 
 def _converted(leaf, where, argnums):
-    """A leaf of a differentiated pytree as ``_differentiable`` makes it; a Module's leaves
-    (its tensors) each so, those that are not floating-point kept as they are."""
+    """A leaf of a differentiated pytree as ``_differentiable`` makes it; a Module as it is
+    (its leaves are tensors, those that are not floating-point get no gradient), but for one
+    holding something else where a tensor was (a ``ravel_pytree`` placeholder)."""
     if not _is_module(leaf):
         return _differentiable(leaf, where, argnums)
-    return map_leaves(lambda t, path: t if isinstance(t, Tensor) and not t.dtype.is_inexact
-                      else _differentiable(t, f"{where}{path}", argnums), leaf)
+    for path, t in leaves_with_paths(leaf):
+        if not isinstance(t, Tensor):
+            _differentiable(t, f"{where}{path}", argnums)
+    return leaf
 
 
 def _is_float(leaf) -> bool:
@@ -228,7 +231,9 @@ def value_and_grad(f, argnums=0, has_aux=False, **unknown):
     ``f`` must return a scalar; unconnected arguments get zero gradients (as in JAX). A
     differentiated argument may be a pytree, as in JAX: a dict, tuple or list (nested) of
     arrays, whose gradient has its structure (``grad(loss)({"w": w, "b": b})`` returns
-    ``{"w": dw, "b": db}``); a list of plain numbers stays one array. For a complex argument
+    ``{"w": dw, "b": db}``); a list of plain numbers stays one array. A Module is a pytree
+    too: ``grad(loss)(model, x)`` returns a module of its class holding the gradients, None
+    for its buffers and integer tensors (nn/module_pytree.py). For a complex argument
     the gradient is PyTorch's ``dL/dx + i dL/dy``, the conjugate of ``jax.grad``'s.
 
     >>> import xpgrad as xg

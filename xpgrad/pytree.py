@@ -202,7 +202,7 @@ def _check_is_leaf(is_leaf, caller):
 
 
 def tree_leaves(tree, is_leaf=None) -> list:
-    """The leaves of ``tree`` (tuples, named tuples, lists and dicts nesting arrays), as
+    """The leaves of ``tree`` (tuples, named tuples, lists, dicts and Modules nesting arrays), as
     ``jax.tree_util.tree_leaves``, except that a dict's come in its own order (JAX sorts the
     keys); None is no leaf. ``is_leaf``: as ``tree_map``'s.
 

@@ -9,7 +9,9 @@ Rebuilding a module from new leaves (``tree_map``'s result, a gradient) deep-cop
 new leaves in place of the old: a new module of the same class, sharing no module, container or
 other mutable attribute with the original, which stays as it was. The new leaves are held as
 given (plain Tensors, where the original held Variables), so the new module is a value, as an
-equinox model is, and its gradient flows to whatever made those tensors.
+equinox model is, and its gradient flows to whatever made those tensors. A value that is no
+tensor put in a leaf's place (None, a shape) is kept there but is no leaf of the result (None
+is none in JAX either; JAX would see a shape's numbers).
 
 >>> import xpgrad as xg
 >>> model = xg.nn.Linear(2, 1, init="ones", rng=0)
@@ -64,10 +66,12 @@ class ModuleKind:
         """A deep copy of ``module`` with ``new`` in place of ``children`` (wherever each is
         held: tied weights stay tied)."""
         memo = {id(child): value for (_, child), value in zip(children, new)}
+        given = {id(value) for value in new}
         rebuilt = copy.deepcopy(module, memo)
         holds_tensors = any(not isinstance(v, Variable) for v in new)
-        for m in (rebuilt, *rebuilt.submodules()):
-            vars(m)[_HOLDS_TENSORS] = holds_tensors
+        for made in list(memo.values()):        # the copies (and deepcopy's keep-alive list)
+            if isinstance(made, Module) and id(made) not in given:
+                vars(made)[_HOLDS_TENSORS] = holds_tensors
         return rebuilt
 
     @staticmethod
