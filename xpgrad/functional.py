@@ -16,9 +16,9 @@ import numpy as np
 
 from ._args import flag
 from .creation import asarray
-from .pytree import leaves, leaves_with_paths, map_leaves, rebuild
+from .pytree import is_registered as _is_module, leaves, leaves_with_paths, map_leaves, rebuild
 from .tape import GradientTape, stop_gradient as _stop_gradient
-from .tensor import Tensor
+from .tensor import Tensor, Variable
 
 
 def _prepare(args, argnums, keywords=()):
@@ -41,10 +41,10 @@ def _prepare(args, argnums, keywords=()):
 
 
 def _is_tree(value) -> bool:
-    """Whether a differentiated argument is a pytree: a dict, or a tuple or list holding a
-    Tensor, a NumPy array or a dict (a nested list of numbers is one array, as xg.asarray reads
-    it)."""
-    if isinstance(value, dict):
+    """Whether a differentiated argument is a pytree: a dict, a Module, or a tuple or list
+    holding a Tensor, a NumPy array, a dict or a Module (a nested list of numbers is one
+    array, as xg.asarray reads it)."""
+    if isinstance(value, dict) or _is_module(value):
         return True
     return isinstance(value, (tuple, list)) and any(
         isinstance(v, (Tensor, np.ndarray)) or _is_tree(v) for v in value)
@@ -52,22 +52,34 @@ def _is_tree(value) -> bool:
 
 def _differentiated_argument(value, i, argnums):
     """Argument ``i`` with every array in it a floating-point Tensor: a pytree keeps its
-    structure."""
+    structure. In a Module, a tensor that is not floating-point (BatchNorm's batch counter)
+    stays as it is, and its gradient is None (equinox's ``filter_grad``)."""
     if not _is_tree(value):
         return _differentiable(value, i, argnums)
-    return map_leaves(lambda leaf, path: _differentiable(leaf, f"{i}{path}", argnums), value)
+    return map_leaves(lambda leaf, path: _converted(leaf, f"{i}{path}", argnums), value,
+                      is_leaf=_is_module)
+
+
+def _converted(leaf, where, argnums):
+    """A leaf of a differentiated pytree as ``_differentiable`` makes it; a Module as it is
+    (its leaves are tensors, those that are not floating-point get no gradient), but for one
+    holding something else where a tensor was (a ``ravel_pytree`` placeholder)."""
+    if not _is_module(leaf):
+        return _differentiable(leaf, where, argnums)
+    for path, t in leaves_with_paths(leaf):
+        if not isinstance(t, Tensor):
+            _differentiable(t, f"{where}{path}", argnums)
+    return leaf
+
+
+def _is_float(leaf) -> bool:
+    return isinstance(leaf, Tensor) and leaf.dtype.is_inexact
 
 
 def _differentiable(value, i, argnums):
     """Positional argument ``i`` as a floating-point Tensor; TypeError naming it otherwise (an
     integer or boolean has no gradient: JAX refuses it too)."""
     if not isinstance(value, Tensor):
-        if hasattr(value, "trainable_variables"):
-            raise TypeError(f"argument {i} is a Module ({type(value).__name__}), differentiated "
-                            f"(argnums={argnums!r}); a Module is not a pytree here (as an "
-                            "equinox model is): take its weights' gradients with a tape, "
-                            "tape.gradient(loss, model.trainable_variables), or keep the "
-                            "weights in a dict of tensors and differentiate that")
         try:
             value = asarray(value)
         except (TypeError, ValueError) as e:
@@ -87,25 +99,70 @@ def _distinct(args, nums):
     alias, so its gradient is the partial derivative, as in JAX and PyTorch, not the total one
     through the other ways the same tensor reaches ``f`` (``f(x, x)``, inside an argument not
     differentiated, a keyword, a closure); tapes outside still see each alias come from the
-    tensor."""
-    from .ops import positive
-
+    tensor. In a Module, the tensors that are no sources (``_kept``) stay as they are: a
+    training-mode forward updates its buffers in place, as through ``functional_call``."""
     for i in {n % len(args) for n in nums}:
-        args[i] = map_leaves(lambda leaf, path: positive(leaf), args[i])
+        args[i] = map_leaves(_aliased, args[i], is_leaf=_is_module)
     return args
 
 
+def _aliased(leaf, path):
+    from .ops import positive
+
+    if not _is_module(leaf):
+        return positive(leaf)
+    kept = _kept(leaf)
+    return map_leaves(lambda t, p: t if id(t) in kept else positive(t), leaf)
+
+
+def _kept(module) -> set:
+    """The ids of the tensors of ``module`` that are not differentiated: those that are not
+    floating-point, and its Variables outside ``trainable_variables`` (buffers such as running
+    statistics, frozen weights), as PyTorch differentiates parameters only."""
+    trainable = {id(v) for v in module.trainable_variables}
+    return {id(t) for t in leaves(module) if not _is_float(t)
+            or (isinstance(t, Variable) and id(t) not in trainable)}
+
+
+def without_buffers(tree):
+    """``tree`` with None in place of each Module's tensors that ``xg.grad`` does not
+    differentiate (``_kept``: buffers, integer tensors), what an optimizer's ``init`` keeps
+    state for (equinox's ``eqx.filter(model, eqx.is_inexact_array)``).
+
+    >>> import xpgrad as xg
+    >>> bn = xg.nn.BatchNorm1d(2)
+    >>> len(xg.tree_leaves(bn)), len(xg.tree_leaves(without_buffers(bn)))
+    (5, 2)
+    """
+    return map_leaves(_trainable_part, tree, is_leaf=_is_module)
+
+
+def _trainable_part(leaf, path):
+    if not _is_module(leaf):
+        return leaf
+    kept = _kept(leaf)
+    return map_leaves(lambda t, p: None if id(t) in kept else t, leaf)
+
+
+def _is_source(leaf) -> bool:
+    """Whether a leaf of a differentiated argument (after ``_distinct``) is differentiated:
+    what stays a Variable there is a Module's buffer."""
+    return _is_float(leaf) and not isinstance(leaf, Variable)
+
+
 def _sources(args, nums):
-    """``(groups, sources)``: the leaves of each differentiated argument, and all of them."""
+    """``(groups, sources)``: the leaves of each differentiated argument, and all of them
+    that are differentiated (not a Module's buffers and integer tensors)."""
     groups = [leaves(args[i]) for i in nums]
-    return groups, [leaf for group in groups for leaf in group]
+    return groups, [leaf for group in groups for leaf in group if _is_source(leaf)]
 
 
 def _per_argument(flat, args, nums, groups, single):
     """``flat`` (one entry per source) in the differentiated arguments' structure: one tree,
-    or a tuple of them."""
+    or a tuple of them; None for a leaf that is no source."""
     entries = iter(flat)
-    trees = [rebuild(args[i], [next(entries) for _ in group]) for i, group in zip(nums, groups)]
+    trees = [rebuild(args[i], [next(entries) if _is_source(leaf) else None for leaf in group])
+             for i, group in zip(nums, groups)]
     return trees[0] if single else tuple(trees)
 
 
@@ -174,7 +231,9 @@ def value_and_grad(f, argnums=0, has_aux=False, **unknown):
     ``f`` must return a scalar; unconnected arguments get zero gradients (as in JAX). A
     differentiated argument may be a pytree, as in JAX: a dict, tuple or list (nested) of
     arrays, whose gradient has its structure (``grad(loss)({"w": w, "b": b})`` returns
-    ``{"w": dw, "b": db}``); a list of plain numbers stays one array. For a complex argument
+    ``{"w": dw, "b": db}``); a list of plain numbers stays one array. A Module is a pytree
+    too: ``grad(loss)(model, x)`` returns a module of its class holding the gradients, None
+    for its buffers and integer tensors (nn/module_pytree.py). For a complex argument
     the gradient is PyTorch's ``dL/dx + i dL/dy``, the conjugate of ``jax.grad``'s.
 
     >>> import xpgrad as xg

@@ -1,6 +1,7 @@
 """Pytrees, as JAX calls them: tuples (named tuples too), lists and dicts nesting arrays, so
 ``grad(loss)(params)`` takes ``params = {"w": w, "b": b}`` and returns the gradient in the same
-shape. None in a container is a node without leaves (it stays None), as in JAX.
+shape. None in a container is a node without leaves (it stays None), as in JAX. Other classes
+join as nodes through ``register_node`` (``xg.nn.Module``: nn/module_pytree.py).
 
 >>> tree = {"w": 1.0, "layers": [2.0, None, (3.0,)]}
 >>> leaves(tree)
@@ -15,9 +16,77 @@ from __future__ import annotations
 from collections import defaultdict
 
 
+class _Missing:
+    """What a node lacks at a place its counterpart holds a child (``NodeKind.like``)."""
+
+    def __repr__(self):
+        return "MISSING"
+
+
+MISSING = _Missing()
+
+
+class Placeholder:
+    """A leaf's place in a tree kept for its structure only (``ravel_pytree``'s ``unravel``
+    keeps its tree so): a registered node (a Module) finds it where it finds a tensor.
+
+    >>> import xpgrad as xg
+    >>> skeleton = rebuild(xg.nn.Linear(2, 1, rng=0), [Placeholder(), Placeholder()])
+    >>> [type(leaf).__name__ for leaf in leaves(skeleton)]
+    ['Placeholder', 'Placeholder']
+    """
+
+    __slots__ = ()
+
+    def __repr__(self):
+        return "Placeholder()"
+
+#: classes registered as nodes besides tuples, lists and dicts, and their ``NodeKind``s
+_KINDS: dict = {}
+_REGISTERED: tuple = ()
+
+
+def register_node(cls, kind) -> None:
+    """Make instances of ``cls`` (and its subclasses) nodes, walked by ``kind``: an object with
+    ``children(node, is_leaf)`` (``[(path suffix, child)]`` in order), ``like(node, children,
+    other)`` (what ``other``, a node of ``node``'s class, holds at those places, ``MISSING``
+    where it holds nothing), ``rebuilt(node, children, new)`` (a new node with ``new`` in place
+    of ``children``) and ``described(node)`` (for messages). ``xg.nn`` registers Module
+    (nn/module_pytree.py's ``ModuleKind``).
+
+    >>> import xpgrad as xg
+    >>> type(_kind(xg.nn.ReLU())).__name__
+    'ModuleKind'
+    """
+    global _REGISTERED
+    _KINDS[cls] = kind
+    _REGISTERED = tuple(_KINDS)
+
+
+def _kind(value):
+    """The ``NodeKind`` of a registered node, None for anything else."""
+    if _REGISTERED and isinstance(value, _REGISTERED):
+        return next(kind for cls, kind in _KINDS.items() if isinstance(value, cls))
+    return None
+
+
+def is_registered(value) -> bool:
+    """Whether ``value`` is a node through ``register_node`` (an ``xg.nn.Module``), not a
+    tuple, list or dict.
+
+    >>> import xpgrad as xg
+    >>> is_registered(xg.nn.ReLU()), is_registered({"w": 1.0})
+    (True, False)
+    """
+    return bool(_REGISTERED) and isinstance(value, _REGISTERED) and not isinstance(
+        value, (tuple, list, dict))
+
+
 def is_node(value) -> bool:
-    """Whether ``value`` is a container a pytree looks into: a tuple, list or dict."""
-    return isinstance(value, (tuple, list, dict))
+    """Whether ``value`` is a container a pytree looks into: a tuple, list or dict, or a
+    registered node (an ``xg.nn.Module``)."""
+    return isinstance(value, (tuple, list, dict)) or (
+        bool(_REGISTERED) and isinstance(value, _REGISTERED))
 
 
 def map_leaves(fn, tree, path="", none_is_leaf=False, is_leaf=None):
@@ -39,6 +108,12 @@ def map_leaves(fn, tree, path="", none_is_leaf=False, is_leaf=None):
         if isinstance(tree, tuple) and hasattr(tree, "_fields"):      # a namedtuple
             return type(tree)(*children)
         return type(tree)(children)
+    kind = _kind(tree)
+    if kind is not None:
+        children = kind.children(tree, is_leaf)
+        return kind.rebuilt(tree, children, [
+            map_leaves(fn, child, path + suffix, none_is_leaf, is_leaf)
+            for suffix, child in children])
     if tree is None and path and not none_is_leaf:
         return None
     return fn(tree, path)
@@ -81,6 +156,11 @@ def _refilled(tree, it, top, is_leaf=None):
         if isinstance(tree, tuple) and hasattr(tree, "_fields"):      # a namedtuple
             return type(tree)(*children)
         return type(tree)(children)
+    kind = _kind(tree)
+    if kind is not None:
+        children = kind.children(tree, is_leaf)
+        return kind.rebuilt(tree, children, [_refilled(child, it, False, is_leaf)
+                                             for _, child in children])
     if tree is None and not top:
         return None
     return next(it)
@@ -122,7 +202,7 @@ def _check_is_leaf(is_leaf, caller):
 
 
 def tree_leaves(tree, is_leaf=None) -> list:
-    """The leaves of ``tree`` (tuples, named tuples, lists and dicts nesting arrays), as
+    """The leaves of ``tree`` (tuples, named tuples, lists, dicts and Modules nesting arrays), as
     ``jax.tree_util.tree_leaves``, except that a dict's come in its own order (JAX sorts the
     keys); None is no leaf. ``is_leaf``: as ``tree_map``'s.
 
@@ -174,6 +254,14 @@ def _walk_like(t, o, path, found, name, against, is_leaf):
     elif t is None and path:
         if o is not None:
             raise _mismatch(name, against, path, t, o)
+    elif (kind := _kind(t)) is not None:
+        if type(o) is not type(t):
+            raise _mismatch(name, against, path, t, o)
+        children = kind.children(t, is_leaf)
+        for (suffix, child), value in zip(children, kind.like(t, children, o)):
+            if value is MISSING:
+                raise _mismatch(name, against, path + suffix, child, value)
+            _walk_like(child, value, path + suffix, found, name, against, is_leaf)
     else:
         found.append((path, o))
 
@@ -188,4 +276,9 @@ def _described(value):
         return f"a dict with keys {sorted(value, key=repr)}"
     if isinstance(value, (tuple, list)):
         return f"a {type(value).__name__} of {len(value)}"
+    kind = _kind(value)
+    if kind is not None:
+        return kind.described(value)
+    if value is MISSING:
+        return "missing"
     return "None" if value is None else f"a leaf ({type(value).__name__})"

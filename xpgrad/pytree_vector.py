@@ -16,7 +16,7 @@ import math
 from .creation import asarray
 from .dtype_functions import result_type
 from .ops.joining import concat
-from .pytree import leaves, rebuild
+from .pytree import Placeholder, leaves, rebuild
 from .tensor import Tensor
 
 
@@ -66,7 +66,7 @@ class Unravel:
     """
 
     def __init__(self, tree, shapes, dtypes, flat_dtype):
-        self._skeleton = None if tree is None else rebuild(tree, [0] * len(shapes))
+        self._skeleton = None if tree is None else rebuild(tree, [Placeholder() for _ in shapes])
         self._shapes, self._dtypes, self._flat_dtype = shapes, dtypes, flat_dtype
         self._sizes = [math.prod(s) for s in shapes]
         self._total = sum(self._sizes)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numbers
 
-from ..pytree import map_leaves
+from ..pytree import is_node, leaves, map_leaves
 from ..tensor import Tensor
 
 
@@ -31,7 +31,7 @@ def spec_leaves(spec, tree, name, what, path=""):
     above it; ValueError naming the path where ``spec`` has a structure ``tree`` lacks."""
     if spec is None or spec.__class__ is int or isinstance(spec, numbers.Integral):
         axis = spec if spec is None else int(spec)
-        if not isinstance(tree, (tuple, list, dict)):         # a leaf (None in a node: none)
+        if not is_node(tree):               # a leaf (None in a node: none)
             return [] if tree is None and path else [(axis, path, tree)]
         return [(axis, p, leaf) for p, leaf in _leaves(tree, path)]
     if isinstance(spec, dict):
@@ -65,6 +65,8 @@ def _axis_leaves(spec, tree, found, top):
         axis = spec if spec is None or spec.__class__ is int else int(spec)
         if isinstance(tree, (tuple, list, dict)):
             _flat(tree, axis, found)
+        elif is_node(tree):                     # a Module: its tensors
+            found.extend((axis, leaf) for leaf in leaves(tree))
         elif tree is not None or top:           # (None in a node: no leaf)
             found.append((axis, tree))
         return True
@@ -90,6 +92,8 @@ def _flat(tree, axis, found):
             found.append((axis, leaf))
         elif isinstance(leaf, (tuple, list, dict)):
             _flat(leaf, axis, found)
+        elif is_node(leaf):                     # a Module: its tensors
+            found.extend((axis, t) for t in leaves(leaf))
         elif leaf is not None:
             found.append((axis, leaf))
 

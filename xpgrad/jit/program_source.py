@@ -13,8 +13,10 @@ def replay(inputs):
 """
 from __future__ import annotations
 
+import functools
+
 from .step_facts import _out_paths, _refs
-from .structure import is_namedtuple, refilled
+from .structure import is_namedtuple, refilled, value_module
 from .program_steps import Ref
 
 _INLINE = (int, bool, str, type(None))
@@ -184,6 +186,12 @@ class ProgramSource:
             children = obj.values() if isinstance(obj, dict) else obj
             inner = ", ".join(self._result_expr(o, wrap) for o in children)
             return f"{self._const(refilled)}({self._const(obj)}, [{inner}])"
+        module = value_module(obj, (Ref,))
+        if module is not None:                     # a Module holding the result's tensors
+            kind, children = module
+            inner = ", ".join(self._result_expr(c, wrap) for _, c in children)
+            rebuilt = functools.partial(kind.rebuilt, obj, children)
+            return f"{self._const(rebuilt)}([{inner}])"
         return self._const(obj)
 
 

@@ -1,5 +1,6 @@
 """Nested arguments and results (tuples, named tuples, lists and dicts of anything, and their
-subclasses): their leaves, mapped or listed, the structure kept.
+subclasses, and Modules holding plain tensors: ``value_module``): their leaves, mapped or
+listed, the structure kept.
 
 >>> map_leaves(lambda x: x * 2, (1, [2, {"a": 3}]))
 (2, [4, {'a': 6}])
@@ -17,6 +18,9 @@ from __future__ import annotations
 
 
 import copy
+
+from .. import pytree as _pytree
+from ..tensor import Tensor, Variable
 
 
 def is_namedtuple(obj) -> bool:
@@ -57,6 +61,10 @@ def map_leaves(fn, obj):
         return out
     if isinstance(obj, tuple):
         return t(map_leaves(fn, o) for o in obj)
+    children = value_module(obj)
+    if children is not None:
+        kind, children = children
+        return kind.rebuilt(obj, children, [map_leaves(fn, c) for _, c in children])
     return fn(obj)
 
 
@@ -69,7 +77,40 @@ def leaves(obj):
         for o in obj.values():
             yield from leaves(o)
     else:
-        yield obj
+        children = value_module(obj)
+        if children is None:
+            yield obj
+        else:
+            for _, child in children[1]:
+                yield from leaves(child)
+
+
+def value_module(obj, leaf_types=None):
+    """``(kind, children)`` of a Module that holds a plain Tensor, made so by ``xg.tree_map``,
+    ``xg.grad`` or ``apply_updates`` (a value; ``kind.holds_tensors`` tells at the cost of one
+    flag read, so a stateful model costs a call nothing): ``xg.function`` takes it as
+    ``jax.jit`` takes a pytree, its tensors inputs, the rest its structure
+    (``signature.module_key``). None for anything else: a Module holding Variables only (or
+    plain tensors it was built with) is one object, keyed by identity, its Variables read by
+    the program (``tf.function``'s way). ``leaf_types``: what else stands for a tensor (a
+    result template's Refs).
+
+    >>> import xpgrad as xg
+    >>> model = xg.nn.Linear(2, 1, rng=0)
+    >>> value_module(model) is None, len(value_module(xg.tree_map(lambda p: p * 2, model))[1])
+    (True, 2)
+    """
+    registered = _pytree._REGISTERED
+    if not registered or not isinstance(obj, registered) or isinstance(obj, (tuple, list, dict)):
+        return None
+    kind = _pytree._kind(obj)
+    if not kind.holds_tensors(obj):
+        return None
+    children = (kind.children(obj, None) if leaf_types is None else
+                kind.children(obj, None, (Tensor, _pytree.Placeholder, *leaf_types)))
+    if not any(not isinstance(c, Variable) for _, c in children):
+        return None
+    return kind, children
 
 
 def refilled(container, children):

@@ -51,6 +51,7 @@ from .margin_loss_layers import (CosineEmbeddingLoss, HingeEmbeddingLoss, Margin
                                  MultiLabelMarginLoss, MultiLabelSoftMarginLoss, MultiMarginLoss,
                                  SoftMarginLoss, TripletMarginLoss, TripletMarginWithDistanceLoss)
 from .module import Module
+from . import module_pytree as _module_pytree  # noqa: F401 (Modules as pytree nodes)
 from .functional_call import functional_call, stack_module_state
 from .attention import scaled_dot_product_attention
 from .multihead import MultiheadAttention

@@ -178,6 +178,10 @@ def load_layers(owner, layers, state_dict, index=lambda i: i) -> None:
 
 def layers_state_dict(owner, layers, index=lambda i: i) -> dict:
     """``{f"{index(i)}.{key}": array}`` from the ``torch_state_dict`` of each of ``layers``
-    holding weights (``i`` its position in ``layers``)."""
+    holding weights (``i`` its position in ``layers``); TypeError where ``owner`` holds plain
+    Tensors in their places (rebuilt from a pytree's leaves), which would be left out."""
+    from .module_pytree import refuse_plain_tensors
+
+    refuse_plain_tensors(owner, f"{type(owner).__name__}.torch_state_dict")
     return {f"{index(i)}.{key}": value for i, layer in _weighted(owner, layers)
             for key, value in layer.torch_state_dict().items()}

@@ -46,9 +46,13 @@ def _plan(module, prefix, walking, out):
 
 
 def torch_state_dict(module) -> dict:
-    """``{torch key: NumPy array}`` for every Variable below ``module``."""
+    """``{torch key: NumPy array}`` for every Variable below ``module``; a plain Tensor in
+    their places (a module rebuilt from a pytree's leaves) is a TypeError, not left out."""
     from ._torch import host
     from ..tensor import Variable
+    from .module_pytree import refuse_plain_tensors
+
+    refuse_plain_tensors(module, f"{type(module).__name__}.torch_state_dict")
 
     out = {}
     for path, item in _plan(module, "", {id(module)}, {}).items():

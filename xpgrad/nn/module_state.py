@@ -22,6 +22,9 @@ class ModuleState:
         >>> {k: v.shape for k, v in xg.nn.Linear(2, 3, rng=0).state_dict().items()}
         {'linear/w': (2, 3), 'linear/b': (3,)}
         """
+        from .module_pytree import refuse_plain_tensors
+
+        refuse_plain_tensors(self, f"{type(self).__name__}.state_dict")
         return {name: v.numpy() for name, v in self.named_variables().items()}
 
     def load_state_dict(self, state_dict, strict: bool = True) -> tuple:

@@ -8,7 +8,11 @@ the order they were set), each module once, paths as ``named_variables`` builds 
 """
 from __future__ import annotations
 
-from ..tensor import Variable
+from ..tensor import Tensor, Variable
+
+#: what a container class's own ``_items`` may list that is no module: a Variable, or in a
+#: module rebuilt from a pytree's leaves (module_pytree.py) a plain Tensor or None
+_NOT_MODULES = (Tensor, type(None))
 
 
 def named_children(module):
@@ -16,7 +20,7 @@ def named_children(module):
     or in lists, tuples and dicts in them), each once, ``module`` itself left out."""
     seen = {id(module)}
     for key, item in module._items():               # Modules and Variables
-        if not isinstance(item, Variable) and id(item) not in seen:
+        if not isinstance(item, _NOT_MODULES) and id(item) not in seen:
             seen.add(id(item))
             yield key, item
 
@@ -92,7 +96,7 @@ def summary(module) -> str:
 # ``trainable_variables`` in a training step would leave garbage only the cyclic GC frees.
 def _visit_modules(m, seen, out):
     for _, item in m._items():
-        if not isinstance(item, Variable) and id(item) not in seen:
+        if not isinstance(item, _NOT_MODULES) and id(item) not in seen:
             seen.add(id(item))
             out.append(item)
             _visit_modules(item, seen, out)
@@ -115,6 +119,8 @@ def _visit_trainable(m, read, seen, out, frozen):
             # under a trace (``read`` guards) part of what the program assumes
             if (item._trainable if read is _trainable else read(item, "trainable")):
                 out.append(item)
+        elif isinstance(item, _NOT_MODULES):
+            continue
         elif read(item, "trainable"):
             _visit_trainable(item, read, seen, out, frozen)
         else:
@@ -129,7 +135,7 @@ def _variables_below(m, ids, seen):
         seen.add(id(item))
         if isinstance(item, Variable):
             ids.add(id(item))
-        else:
+        elif not isinstance(item, _NOT_MODULES):
             _variables_below(item, ids, seen)
 
 
@@ -147,5 +153,5 @@ def _visit_variables(m, path, seen, out):
                 raise ValueError(f"two variables have the path {p!r}; give "
                                  "the modules distinct names or attributes")
             out[p] = item
-        else:
+        elif not isinstance(item, _NOT_MODULES):
             _visit_variables(item, p, seen, out)

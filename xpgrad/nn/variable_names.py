@@ -41,16 +41,17 @@ def _forget(ref, key):
 
 
 def _walk(module, path, seen):
-    from ..tensor import Variable
+    from ..tensor import Tensor, Variable
 
     for key, item in module._items():
-        if id(item) in seen:
+        if id(item) in seen or item is None:
             continue
         seen.add(id(item))
         here = _join(path, key)
-        if not isinstance(item, Variable):
+        if not isinstance(item, Tensor):
             _walk(item, here, seen)
-        elif item.name != here and _renamable(item, module, key):
+        elif isinstance(item, Variable) and item.name != here and \
+                _renamable(item, module, key):
             item.name = here
             key_id = id(item)
             _GIVEN[key_id] = (weakref.ref(item, lambda r, k=key_id: _forget(r, k)), here)

@@ -29,6 +29,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import NamedTuple
 
+from ..functional import without_buffers
 from ..jit.whole import run_whole
 from ..pytree import leaves, leaves_like, leaves_with_paths, rebuild
 from ..tensor import Tensor, _wrap
@@ -53,7 +54,10 @@ class OptimizerState(NamedTuple):
 
 
 def init(opt, params) -> OptimizerState:
-    """``opt.init(params)``: the state before the first update (``Optimizer.init``)."""
+    """``opt.init(params)``: the state before the first update (``Optimizer.init``); a
+    Module's buffers and integer tensors get no state (None there), as ``xg.grad`` gives them
+    no gradient."""
+    params = without_buffers(params)
     found = _tensor_leaves(params, "params", opt)
     be = found[0][1]._backend
     per_leaf = [opt._new_state(t._backend, t._data, t) for _, t in found]
@@ -194,11 +198,6 @@ def _tensor_leaves(tree, name, opt) -> list:
         raise ValueError(f"{type(opt).__name__}: {name} has no leaves (an empty tree), so "
                          "there is nothing to update")
     for path, leaf in found:
-        if hasattr(leaf, "trainable_variables"):
-            raise TypeError(f"{type(opt).__name__}: {name}{path} is a Module "
-                            f"({type(leaf).__name__}), not a pytree of Tensors (as an equinox "
-                            "model is): update its Variables in place with "
-                            "opt.apply_gradients(zip(grads, model.trainable_variables))")
         if not isinstance(leaf, Tensor):
             raise TypeError(f"{type(opt).__name__}: {name}{path} is a {type(leaf).__name__}; "
                             f"{name} is a tree of Tensors (xg.asarray(...) makes one)")

@@ -18,6 +18,9 @@ from ..tensor import Tensor, Variable
 def _named(variables, arg="variables") -> dict:
     """``{name: Variable}`` from a Module, a dict or a list of uniquely named Variables."""
     if hasattr(variables, "named_variables"):
+        from ..nn.module_pytree import refuse_plain_tensors
+
+        refuse_plain_tensors(variables, arg)
         return variables.named_variables()
     what = (f"{arg} must be a Module, a dict {{name: Variable}} or a list of Variables, got "
             f"{type(variables).__name__}")

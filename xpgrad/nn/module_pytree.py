@@ -1,0 +1,187 @@
+"""Modules as pytree nodes, as equinox's and flax.nnx's models are in JAX: the leaves of a
+Module are the tensors it holds (its Variables, trainable or not, in ``named_variables()``
+order, the order ``functional_call`` names them; a tensor held in several places, tied
+weights, once), and the rest (its class, its other attributes, its submodules) is the
+structure. So ``xg.tree_map``, ``xg.tree_leaves``, ``xg.ravel_pytree``, ``xg.grad`` and
+``xg.vmap`` take a model as they take a dict of arrays.
+
+Rebuilding a module from new leaves (``tree_map``'s result, a gradient) deep-copies it with the
+new leaves in place of the old: a new module of the same class, sharing no module, container or
+other mutable attribute with the original, which stays as it was. The new leaves are held as
+given (plain Tensors, where the original held Variables), so the new module is a value, as an
+equinox model is, and its gradient flows to whatever made those tensors. A value that is no
+tensor put in a leaf's place (None, a shape) is kept there but is no leaf of the result (None
+is none in JAX either; JAX would see a shape's numbers).
+
+>>> import xpgrad as xg
+>>> model = xg.nn.Linear(2, 1, init="ones", rng=0)
+>>> [leaf.shape for leaf in xg.tree_leaves(model)]
+[(2, 1), (1,)]
+>>> half = xg.tree_map(lambda p: p * 0.5, model)
+>>> type(half).__name__, half(xg.ones((1, 2))).tolist(), model(xg.ones((1, 2))).tolist()
+('Linear', [[1.0]], [[2.0]])
+"""
+from __future__ import annotations
+
+import copy
+
+from ..pytree import MISSING, Placeholder, register_node
+from ..tensor import Tensor, Variable
+from .module import Module
+
+#: the attribute ``ModuleKind.rebuilt`` sets on the modules it makes (``holds_tensors``)
+_HOLDS_TENSORS = "_rebuilt_with_tensors"
+#: what an attribute may hold a leaf or a submodule inside
+_CONTAINERS = (list, tuple, dict)
+
+
+class ModuleKind:
+    """How ``xpgrad.pytree`` walks a Module (``register_node``'s protocol).
+
+    >>> import xpgrad as xg
+    >>> [suffix for suffix, _ in ModuleKind.children(xg.nn.MLP([2, 3, 1], rng=0), None)]
+    ['.layers[0].w', '.layers[0].b', '.layers[1].w', '.layers[1].b']
+    """
+
+    @staticmethod
+    def children(module, is_leaf, leaf_types=(Tensor, Placeholder)):
+        """``[(path suffix, child)]``: the tensors below ``module`` (and the submodules for
+        which ``is_leaf`` answers true), each once, in ``named_variables()`` order; the suffix
+        names the child as Python reaches it (``".layers[0].w"``). ``leaf_types``: what else
+        stands for a tensor (an ``xg.function`` result's placeholders)."""
+        found = []
+        _visit(module, (), {id(module)}, found, is_leaf, (Module, *leaf_types))
+        children = _Children((_rendered(steps), child) for steps, child in found)
+        children.steps = [steps for steps, _ in found]
+        return children
+
+    @staticmethod
+    def like(module, children, other):
+        """What ``other`` (a module of ``module``'s class) holds at the places of
+        ``children``, ``MISSING`` where it holds nothing there."""
+        return [_at(other, steps) for steps in children.steps]
+
+    @staticmethod
+    def rebuilt(module, children, new):
+        """A deep copy of ``module`` with ``new`` in place of ``children`` (wherever each is
+        held: tied weights stay tied)."""
+        memo = {id(child): value for (_, child), value in zip(children, new)}
+        given = {id(value) for value in new}
+        rebuilt = copy.deepcopy(module, memo)
+        holds_tensors = any(not isinstance(v, Variable) for v in new)
+        for made in list(memo.values()):        # the copies (and deepcopy's keep-alive list)
+            if isinstance(made, Module) and id(made) not in given:
+                vars(made)[_HOLDS_TENSORS] = holds_tensors
+        return rebuilt
+
+    @staticmethod
+    def holds_tensors(module) -> bool:
+        """Whether ``module`` was rebuilt with other than Variables in its leaves' places
+        (plain Tensors: a value, which ``xg.function`` keys by structure): one flag read, not a
+        walk."""
+        return vars(module).get(_HOLDS_TENSORS, False)
+
+    @staticmethod
+    def described(module):
+        return f"a {type(module).__name__} module"
+
+
+class _Children(list):
+    """``children``' list, with ``steps``: how to reach each child from the module."""
+
+
+def _visit(module, steps, seen, found, is_leaf, kinds):
+    """The children below ``module`` into ``found`` as ``(steps, child)``; ``seen`` holds the
+    ids met (a module or tensor held twice is one child); ``kinds``: Module and the types of
+    leaves."""
+    for key, item in _held_by(module, kinds):
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, Module) and not (is_leaf is not None and is_leaf(item)):
+            _visit(item, steps + key, seen, found, is_leaf, kinds)
+        else:
+            found.append((steps + key, item))
+
+
+def _held_by(module, kinds):
+    """``(steps, item)`` for the Modules and Tensors ``module`` holds directly, where
+    ``named_variables`` looks: its public attributes (and lists, tuples and dicts in them), or
+    what a container class's own ``_items`` lists (ModuleList, parametrizations)."""
+    if type(module)._items is Module._items:
+        for attribute, value in vars(module).items():
+            if not attribute.startswith("_"):
+                yield from _held_in(value, (("attr", attribute),), (), kinds)
+    else:
+        for key, item in module._items():
+            if isinstance(item, kinds):
+                yield (("item", key),), item
+
+
+def _held_in(value, steps, walking, kinds):
+    if isinstance(value, kinds):
+        yield steps, value
+        return
+    if not isinstance(value, _CONTAINERS) or id(value) in walking:
+        return
+    walking = (*walking, id(value))
+    for i, item in (value.items() if isinstance(value, dict) else enumerate(value)):
+        if isinstance(item, (*kinds, *_CONTAINERS)):
+            yield from _held_in(item, steps + (("index", i),), walking, kinds)
+
+
+def _at(node, steps):
+    """What ``node`` holds at ``steps`` (``_held_by``'s), ``MISSING`` where it holds
+    nothing."""
+    for kind, key in steps:
+        if kind == "attr":
+            node = vars(node).get(key, MISSING) if isinstance(node, Module) else MISSING
+        elif kind == "index":
+            if isinstance(node, dict):
+                node = node.get(key, MISSING)
+            elif isinstance(node, (list, tuple)) and key < len(node):
+                node = node[key]
+            else:
+                node = MISSING
+        else:
+            node = (dict(node._items()).get(key, MISSING) if isinstance(node, Module)
+                    else MISSING)
+        if node is MISSING:
+            return MISSING
+    return node
+
+
+def _rendered(steps) -> str:
+    """``steps`` as Python reaches the child: ``.layers[0].w``."""
+    text = []
+    for kind, key in steps:
+        if kind == "attr" or (kind == "item" and not key.isdigit()):
+            text.append(f".{key}")
+        else:
+            text.append(f"[{int(key) if kind == 'item' else key!r}]")
+    return "".join(text)
+
+
+def refuse_plain_tensors(module, who) -> None:
+    """TypeError where ``module`` holds a plain Tensor where its Variables are looked for (it
+    was rebuilt from a pytree's leaves), which ``who`` (a state dict, a checkpoint) would
+    leave out without a word: it names the first place and how to get Variables back.
+
+    >>> import xpgrad as xg
+    >>> lin = xg.nn.Linear(2, 1, rng=0)
+    >>> refuse_plain_tensors(xg.tree_map(lambda p: p * 2.0, lin), "state_dict")
+    Traceback (most recent call last):
+    ...
+    TypeError: state_dict: this Linear holds a plain Tensor at .w (a module rebuilt ...
+    """
+    for suffix, child in ModuleKind.children(module, None):
+        if isinstance(child, Tensor) and not isinstance(child, Variable):
+            raise TypeError(
+                f"{who}: this {type(module).__name__} holds a plain Tensor at {suffix} (a "
+                "module rebuilt from a pytree's leaves by xg.tree_map, xg.grad or "
+                "apply_updates), which named_variables(), state dicts and checkpoints do not "
+                "see; copy its values into a model's Variables first: "
+                "xg.tree_map(lambda v, t: v.assign(t), model, new)")
+
+
+register_node(Module, ModuleKind())
