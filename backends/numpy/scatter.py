@@ -29,6 +29,10 @@ import math
 
 import numpy as np
 
+from .csr_rows import csr_add_rows, csr_matvecs
+
+_CSR_FLOATS = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
+
 #: below this many added elements ``np.add.at`` is as fast: the checks and index here cost
 #: about 9 us (float64, one core: 128 rows of 16, 15 us in ``np.add.at``, 12 here)
 MIN_ELEMENTS = 2048
@@ -100,6 +104,8 @@ def add_rows(target, key, values, min_elements=MIN_ELEMENTS) -> bool:
     if target.ndim == 1:    # single elements: NumPy's fast path, whatever the order (20k
         np.add.at(target, flat_ids, values.reshape(-1))    # sorted ids, float32: 14-19 us,
         return True                                        # 77-145 through _add_runs)
+    if _added_by_csr(target, axis, flat_ids, values, ids.ndim):
+        return True
     if _non_decreasing(flat_ids) and _add_runs(
             target, axis, flat_ids,
             values.reshape(target.shape[:axis] + (flat_ids.size,) + target.shape[axis + 1:])):
@@ -190,6 +196,27 @@ def add_elements(target, key, values, min_elements=MIN_FLAT) -> bool:
     values = values.reshape((flat.size,) + trailing)
     if not (trailing and add_rows(rows, (flat,), values)):
         np.add.at(rows, flat, values)
+    return True
+
+
+def _added_by_csr(target, axis, ids, values, id_axes) -> bool:
+    """``target[(:,) * axis + (ids,)] += values`` (``values`` with ``id_axes`` axes of ids at
+    ``axis``) by SciPy's CSR product (``csr_rows.py``) where SciPy imports: in place on a
+    C-contiguous ``target`` along its first axis; along another, or into another layout,
+    into a (n, rest) buffer of sums added to ``target`` after (a moved copy of ``values``
+    there too)."""
+    if target.dtype not in _CSR_FLOATS or csr_matvecs() is None:
+        return False
+    n = target.shape[axis]
+    if axis == 0 and target.flags.c_contiguous and target.flags.writeable:
+        return csr_add_rows(target.reshape(n, -1), ids, values.reshape(ids.size, -1))
+    moved = np.moveaxis(values, range(axis, axis + id_axes), range(id_axes))
+    into = np.moveaxis(target, axis, 0)
+    sums = np.zeros((n,) + into.shape[1:], target.dtype)
+    if not csr_add_rows(sums.reshape(n, -1), ids, np.ascontiguousarray(moved).reshape(
+            ids.size, -1)):
+        return False
+    into += sums
     return True
 
 
