@@ -104,14 +104,13 @@ def add_rows(target, key, values, min_elements=MIN_ELEMENTS) -> bool:
     if target.ndim == 1:    # single elements: NumPy's fast path, whatever the order (20k
         np.add.at(target, flat_ids, values.reshape(-1))    # sorted ids, float32: 14-19 us,
         return True                                        # 77-145 through _add_runs)
-    if _added_by_csr(target, axis, flat_ids, values, ids.ndim):
+    values = values.reshape(target.shape[:axis] + (flat_ids.size,) + target.shape[axis + 1:])
+    if target.flags.c_contiguous and _added_by_csr(target, axis, flat_ids, values):
         return True
-    if _non_decreasing(flat_ids) and _add_runs(
-            target, axis, flat_ids,
-            values.reshape(target.shape[:axis] + (flat_ids.size,) + target.shape[axis + 1:])):
+    if _non_decreasing(flat_ids) and _add_runs(target, axis, flat_ids, values):
         return True
     if axis:
-        values = np.moveaxis(values, range(axis, axis + ids.ndim), range(ids.ndim))
+        values = np.moveaxis(values, axis, 0)
     rows = values.reshape(flat_ids.size, -1)
     contiguous = target.flags.c_contiguous
     if not contiguous and values.size < MIN_PADDED:
@@ -199,25 +198,14 @@ def add_elements(target, key, values, min_elements=MIN_FLAT) -> bool:
     return True
 
 
-def _added_by_csr(target, axis, ids, values, id_axes) -> bool:
-    """``target[(:,) * axis + (ids,)] += values`` (``values`` with ``id_axes`` axes of ids at
-    ``axis``) by SciPy's CSR product (``csr_rows.py``) where SciPy imports: in place on a
-    C-contiguous ``target`` along its first axis; along another, or into another layout,
-    into a (n, rest) buffer of sums added to ``target`` after (a moved copy of ``values``
-    there too)."""
+def _added_by_csr(target, axis, ids, values) -> bool:
+    """``target[(:,) * axis + (ids,)] += values`` (``values`` with the ids flattened to one
+    axis) in place by SciPy's CSR product where SciPy imports and ``csr_rows.csr_add_rows``
+    takes the layout: a C-contiguous target, seen as (before, n, after)."""
     if target.dtype not in _CSR_FLOATS or csr_matvecs() is None:
         return False
-    n = target.shape[axis]
-    if axis == 0 and target.flags.c_contiguous and target.flags.writeable:
-        return csr_add_rows(target.reshape(n, -1), ids, values.reshape(ids.size, -1))
-    moved = np.moveaxis(values, range(axis, axis + id_axes), range(id_axes))
-    into = np.moveaxis(target, axis, 0)
-    sums = np.zeros((n,) + into.shape[1:], target.dtype)
-    if not csr_add_rows(sums.reshape(n, -1), ids, np.ascontiguousarray(moved).reshape(
-            ids.size, -1)):
-        return False
-    into += sums
-    return True
+    shape = (math.prod(target.shape[:axis]), target.shape[axis], -1)
+    return csr_add_rows(target.reshape(shape), ids, values.reshape(shape[0], ids.size, -1))
 
 
 def _non_decreasing(ids) -> bool:
