@@ -143,6 +143,14 @@ def test_without_a_working_routine_the_numpy_paths_add(broken, rng, monkeypatch,
     assert csr_calls == []                  # not asked: the routine is known missing
 
 
+def test_csr_add_rows_refuses_ids_out_of_range():
+    target = np.zeros((2, 3, 4))
+    for ids in (np.array([0, 3]), np.array([0, -1])):
+        with pytest.raises(IndexError, match=r"csr_add_rows: ids must lie in \[0, 3\)"):
+            csr_rows.csr_add_rows(target, ids, np.ones((2, 2, 4)))
+    assert not target.any()
+
+
 def test_an_index_out_of_range_still_raises_before_any_work(rng):
     target = np.zeros((6, 512))
     for bad in (6, -7):

@@ -64,10 +64,10 @@ def _checked_matvecs():
 
 def csr_add_rows(target, ids, rows) -> bool:
     """``target[:, ids] += rows`` for a C-contiguous, writeable 3-D float32/float64 ``target``
-    (before, n, after), 1-D integer ``ids`` already in ``[0, n)`` and ``rows`` (before,
-    len(ids), after) of its dtype, by SciPy's CSR product (the module's docstring), one call
-    per leading index; False (nothing done) without SciPy, for other arrays, and for slices
-    of fewer than ``MIN_SLICE`` elements behind a leading axis.
+    (before, n, after), 1-D integer ``ids`` in ``[0, n)`` (else IndexError, nothing done)
+    and ``rows`` (before, len(ids), after) of its dtype, by SciPy's CSR product (the
+    module's docstring), one call per leading index; False (nothing done) without SciPy, for
+    other arrays, and for slices of fewer than ``MIN_SLICE`` elements behind a leading axis.
 
     >>> import numpy as np
     >>> acc = np.ones((1, 2, 1), np.float32)
@@ -87,8 +87,15 @@ def csr_add_rows(target, ids, rows) -> bool:
     before, n, after = target.shape
     ids = ids.astype(np.intp, copy=False)
     order = _stable_order(ids, n)
+    try:
+        counts = np.bincount(ids, minlength=n)
+    except ValueError:                  # a negative id: the compiled loop must never see it
+        counts = None
+    if counts is None or counts.size != n:
+        raise IndexError(f"csr_add_rows: ids must lie in [0, {n}) (the target's axis 1), got "
+                         f"ids from {int(ids.min())} to {int(ids.max())}")
     indptr = np.zeros(n + 1, np.intp)
-    np.cumsum(np.bincount(ids, minlength=n), out=indptr[1:])
+    np.cumsum(counts, out=indptr[1:])
     ones = np.ones(ids.size, target.dtype)
     rows = np.ascontiguousarray(rows)
     for b in range(before):
