@@ -168,6 +168,21 @@ def numpy_default():
         yield backend
 
 
+@pytest.fixture
+def numpy_scatter_paths(monkeypatch):
+    """Switch off the NumPy backend's row scatter-add by SciPy's CSR product
+    (``backends/numpy/csr_rows.py``), as where SciPy is not installed: for the tests of the
+    NumPy paths of ``backends/numpy/scatter.py``.
+
+    >>> from xpgrad.backends.numpy import csr_rows
+    >>> csr_rows._MISSING
+    False
+    """
+    from xpgrad.backends.numpy import csr_rows
+
+    monkeypatch.setattr(csr_rows, "_MATVECS", csr_rows._MISSING)
+
+
 @pytest.fixture(scope="module")
 def jax():
     """JAX with 64-bit types on for the test module that asks for it, and off again after it

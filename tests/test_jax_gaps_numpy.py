@@ -161,6 +161,28 @@ def test_average_matches_numpy_and_finite_differences():
     check_grads(lambda a, w: xg.average(a, weights=w, keepdims=True), [A, w_full])
 
 
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_average_with_weights_along_an_axis_matches_torch(keepdims):
+    """Weights along the reduced axis are summed once (not once per result entry): values,
+    the returned total and both gradients as PyTorch's ``(x * w).sum(1) / w.sum()``."""
+    torch = pytest.importorskip("torch")
+    x, w = R.normal(size=(6, 5, 7)), R.uniform(0.5, 2.0, size=5)
+    g = R.normal(size=(6, 1, 7) if keepdims else (6, 7))
+    xt, wt = xg.asarray(x), xg.asarray(w)
+    with xg.GradientTape() as tape:
+        tape.watch([xt, wt])
+        got, total = xg.average(xt, axis=1, weights=wt, keepdims=keepdims, returned=True)
+    dx, dw = tape.gradient(got, [xt, wt], output_gradients=xg.asarray(g))
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    want = (tx * tw[None, :, None]).sum(1, keepdim=keepdims) / tw.sum()
+    want.backward(torch.tensor(g))
+    assert got.shape == total.shape == tuple(want.shape)
+    np.testing.assert_allclose(got.numpy(), want.detach().numpy(), rtol=1e-13)
+    np.testing.assert_allclose(total.numpy(), np.full(got.shape, w.sum()), rtol=1e-15)
+    np.testing.assert_allclose(dx.numpy(), tx.grad.numpy(), rtol=1e-13)
+    np.testing.assert_allclose(dw.numpy(), tw.grad.numpy(), rtol=1e-12)
+
+
 INTS = np.array([[3, 1, 4, 1], [5, 9, 2, 6]], dtype=np.int32)
 
 

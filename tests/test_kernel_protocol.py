@@ -403,6 +403,9 @@ SAMPLES = {
     "special_exp2": _quantile_family(-20.0, 20.0, [
         0.0, -0.0, 127.5, 128.0, -149.0, -160.0, 1023.5, 1024.0, -1074.0, np.inf, -np.inf,
         np.nan]),
+    "special_logit": _quantile_family(0.001, 0.999, [
+        0.0, -0.0, 1.0, 0.5, 0.3, 0.7, 0.2999999, 0.7000001, 1e-300, 5e-324, 1 - 2 ** -53,
+        0.5 + 2 ** -30, -0.1, 1.5, np.inf, -np.inf, np.nan]),
     "special_gammaln": _gamma_family(),
     "special_digamma": _gamma_family(),
     "special_polygamma": _gamma_family(n=1) + _gamma_family(n=2) + _gamma_family(n=5),

@@ -3,7 +3,7 @@ scatter.py``'s ``_add_runs``: a run position at a time): bit for bit ``np.add.at
 leading or middle axis, to rounding along the last (summed in a moved copy, then added);
 runs past ``MAX_RUN`` left to the other ways; and the gradients that take it (``repeat`` by
 counts, a nearest 1-D upsampling, ``take`` of sorted rows) against PyTorch and float64 finite
-differences."""
+differences. SciPy's CSR product is switched off here (``numpy_scatter_paths``)."""
 import numpy as np
 import pytest
 
@@ -12,7 +12,9 @@ from xpgrad.backends.numpy import scatter
 from xpgrad.testing import check_grads
 
 torch = pytest.importorskip("torch", reason="PyTorch is not installed: no comparison")
-pytestmark = pytest.mark.usefixtures("numpy_default")     # the NumPy backend's kernel
+# the NumPy backend's kernel, its NumPy paths (SciPy's CSR product, where SciPy is installed,
+# comes first: tests/test_scatter_csr.py)
+pytestmark = pytest.mark.usefixtures("numpy_default", "numpy_scatter_paths")
 
 
 def _sorted_ids(rng, n, longest):

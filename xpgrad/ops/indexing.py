@@ -176,7 +176,10 @@ def _has_int_array(key) -> bool:
 
 
 def _is_bool(k) -> bool:
-    return "bool" in str(k.dtype)
+    """Whether ``k`` (a Tensor, a NumPy or CuPy array) holds booleans: its dtype's kind where
+    it has one (``str`` of a NumPy dtype takes 2.6 us, five times per ``x.at[mask].add``)."""
+    kind = getattr(k.dtype, "kind", None)
+    return kind == "b" if isinstance(kind, str) else "bool" in str(k.dtype)
 
 
 def _landed(rxp, shape, key):

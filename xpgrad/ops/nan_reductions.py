@@ -127,7 +127,11 @@ def average(a, /, axis=None, weights=None, returned=False, *, keepdims=False, **
         total = xg.full_like(result, a.size / max(result.size, 1) if a.size else 0.0)
         return (result, total) if returned else result
     w = _weights(xg, a, weights, axes)
-    total = xg.sum(xg.broadcast_to(w, a.shape), axis=axes, keepdims=keepdims)
+    if w.shape == a.shape:
+        total = xg.sum(w, axis=axes, keepdims=keepdims)
+    else:   # weights along the reduced axes: one sum of them, not one per result entry
+        total = xg.sum(w, axis=axes, keepdims=True)
+        total = total if keepdims else xg.reshape(total, ())
     result = _quiet_quotient(xg, xg.sum(a * w, axis=axes, keepdims=keepdims), total)
     return (result, xg.broadcast_to(total, result.shape)) if returned else result
 
