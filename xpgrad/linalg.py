@@ -1,7 +1,7 @@
 """The array API's ``linalg`` extension (2023.12 / 2024.12), differentiable: ``xg.linalg``.
 
 The primitives live in ``xpgrad/ops/linalg*.py``: products in ``linalg.py``, inverses and
-determinants in ``linalg_solve.py``, PyTorch's ``solve_triangular`` and ``cholesky_solve`` in ``linalg_triangular.py``,
+determinants in ``linalg_solve.py``, the matrix exponential in ``linalg_expm.py``, PyTorch's ``solve_triangular`` and ``cholesky_solve`` in ``linalg_triangular.py``,
 decompositions in ``linalg_decomp.py``, norms in ``linalg_norms.py``, what their rules share in
 ``linalg_helpers.py``. Decompositions return
 namedtuples (``eigh -> (eigenvalues, eigenvectors)``, ``qr -> (Q, R)``, ``slogdet -> (sign,
@@ -22,6 +22,7 @@ from .ops.linalg import (cross, diagonal, matmul, matrix_transpose, outer, tenso
 from .ops.linalg_decomp import (EighResult, QRResult, SVDResult, eigh, eigvalsh, qr, svd,
                                 svdvals)
 from .ops.linalg_eig import EigResult, eig, eigvals
+from .ops.linalg_expm import expm
 from .ops.linalg_norms import matrix_norm, norm, vector_norm
 from .ops.linalg_solve import (SlogdetResult, cholesky, det, inv, matrix_power, matrix_rank,
                                pinv, slogdet, solve)
@@ -34,3 +35,6 @@ __all__ = ["cholesky", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv", "m
 __all__ += ["eig", "eigvals", "EigResult"]          # 2025.12: general matrices (linalg_eig.py)
 __all__ += ["solve_triangular", "cholesky_solve"]   # PyTorch's, beyond the array API
 __all__ += ["norm"]                                 # NumPy's and JAX's, beyond the array API
+__all__ += ["expm", "matrix_exp"]                   # SciPy's and JAX's, PyTorch's name
+
+matrix_exp = expm
