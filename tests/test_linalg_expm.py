@@ -50,13 +50,39 @@ def test_commuting_closed_form_and_zero_size():
     assert xg.linalg.expm(xg.zeros((2, 0, 0))).shape == (2, 0, 0)
 
 
-def test_bad_input_is_named_and_a_trace_says_why_it_cannot():
+def test_traced_and_vmapped_calls_mask_their_squarings_as_jax():
+    value_and_grad = xg.value_and_grad(lambda a, w: xg.sum(xg.linalg.expm(a) * w))
+    compiled = xg.function(value_and_grad)
+    for norm in (1e-3, 0.8, 4.0, 30.0, 300.0):         # one trace replays 0 to 6 squarings
+        a = R.standard_normal((3, 3))
+        a *= norm / np.abs(a).sum(0).max()
+        w = R.standard_normal((3, 3))
+        for _ in range(3 if norm == 1e-3 else 1):
+            got, grad = compiled(xg.asarray(a), xg.asarray(w))
+        at = torch.tensor(a, requires_grad=True)
+        want = (torch.linalg.matrix_exp(at) * torch.tensor(w)).sum()
+        want.backward()
+        np.testing.assert_allclose(float(got), want.item(), rtol=1e-12)
+        np.testing.assert_allclose(grad.numpy(), at.grad.numpy(), rtol=1e-11,
+                                   atol=1e-13 * np.abs(at.grad.numpy()).max())
+    assert compiled.trace_count == 1
+    batch = R.standard_normal((4, 3, 3)) * np.array([0.01, 1.0, 10.0, 100.0])[:, None, None]
+    np.testing.assert_allclose(xg.vmap(xg.linalg.expm)(xg.asarray(batch)).numpy(),
+                               torch.linalg.matrix_exp(torch.tensor(batch)).numpy(),
+                               rtol=1e-11)
+    bounded = xg.function(lambda a: xg.linalg.expm(a, max_squarings=2))
+    small, large = 0.1 * np.eye(2), 100.0 * np.eye(2)  # 100 needs 5 squarings
+    for _ in range(3):
+        np.testing.assert_allclose(bounded(xg.asarray(small)).numpy(), np.exp(0.1) * np.eye(2))
+    assert np.isnan(bounded(xg.asarray(large)).numpy()).all()
+    np.testing.assert_allclose(xg.linalg.expm(xg.asarray(large), max_squarings=2).numpy(),
+                               np.diag([np.exp(100.0)] * 2), rtol=1e-13)   # eager: unbounded
+
+
+def test_bad_input_is_named():
     with pytest.raises(ValueError, match="A must be square"):
         xg.linalg.expm(xg.ones((2, 3)))
     with pytest.raises(TypeError, match="A must have a floating-point"):
         xg.linalg.expm(xg.asarray([[1, 0], [0, 1]]))
-    step = xg.function(lambda a: xg.linalg.expm(a))
-    a = xg.asarray(R.standard_normal((3, 3)))
-    with pytest.raises(xg.jit.TraceError, match="expm picks its number of squarings"):
-        for _ in range(3):
-            step(a)
+    with pytest.raises(ValueError, match="max_squarings must be a non-negative int, got -1"):
+        xg.linalg.expm(xg.eye(2), max_squarings=-1)

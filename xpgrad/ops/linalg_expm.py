@@ -34,13 +34,15 @@ _THETA64 = ((3, 1.495585217958292e-2), (5, 2.539398330063230e-1), (7, 9.50417899
 _THETA32 = ((3, 4.258730016922831e-1), (5, 1.880152677804762), (7, 3.925724783138660))
 
 
-def expm(A, /):
+def expm(A, /, *, max_squarings=16):
     """The matrix exponential ``exp(A) = sum_k A^k / k!`` of each matrix of ``A``
     (``(..., n, n)``, real or complex floating): ``jax.scipy.linalg.expm``,
     ``scipy.linalg.expm``, ``torch.linalg.matrix_exp``. Differentiable (to any order) in
-    ``A``. The number of squarings is chosen from the largest 1-norm in the batch, a value read
-    in Python: under ``xg.function`` it is a ``TraceError`` (``on_trace_error="eager"`` runs
-    it).
+    ``A``. Eagerly the Pade degree and the number of squarings are chosen from the largest
+    1-norm in the batch, as SciPy chooses them; under ``xg.function`` and inside ``xg.vmap``,
+    where that value cannot steer Python, the degree is 13 and up to ``max_squarings``
+    squarings are masked in (JAX's way: a matrix needing more gives NaN there, JAX's
+    default bound 16 covers 1-norms up to 3.5e5).
 
     >>> import xpgrad as xg
     >>> a = xg.asarray([[1.0, 2.0], [0.0, 1.0]], dtype=xg.float64)
@@ -49,35 +51,68 @@ def expm(A, /):
     >>> xg.grad(lambda a: xg.linalg.trace(xg.linalg.expm(a)))(a).numpy().round(6).tolist()
     [[2.718282, 0.0], [5.436564, 2.718282]]
     """
-    from ..jit.errors import TraceError, user_line
-    from ..jit.trace_state import _tracing
     from . import abs as _abs, max as _max, sum as _sum
-    from .linalg_solve import solve
 
     a = as_tensor(A)
     check_matrix("expm", a, square=True, what="A")
     check_floating("expm", a, "A")
-    if _tracing():
-        raise TraceError("linalg.expm picks its number of squarings from the matrix's norm, a "
-                         "value an xg.function replay cannot repeat: call it outside the traced "
-                         "function or trace with on_trace_error='eager'", user_line())
-    n = a.shape[-1]
+    if isinstance(max_squarings, bool) or not isinstance(max_squarings, int) or \
+            max_squarings < 0:
+        raise ValueError(f"linalg.expm: max_squarings must be a non-negative int, got "
+                         f"{max_squarings!r}")
     if a.size == 0:
         return a + 0
-    single = a.dtype.name in ("float32", "complex64")
-    thetas = _THETA32 if single else _THETA64
-    norm = float(_max(_sum(_abs(a), axis=-2)))        # the 1-norm, largest over the batch
-    if not math.isfinite(norm):
+    thetas = _THETA32 if a.dtype.name in ("float32", "complex64") else _THETA64
+    norm = _max(_sum(_abs(a), axis=-2), axis=-1)       # each matrix's 1-norm
+    if _symbolic(a):
+        return _masked_squarings(a, norm, thetas[-1][1], max_squarings)
+    largest = float(_max(norm))
+    if not math.isfinite(largest):
         return a * math.nan
-    identity = eye(n, dtype=a.dtype, backend=a._backend)
     squarings = 0
     for degree, theta in thetas:
-        if norm <= theta:
+        if largest <= theta:
             break
     else:
-        squarings = max(0, math.ceil(math.log2(norm / theta)))
+        squarings = max(0, math.ceil(math.log2(largest / theta)))
         a = a * (0.5 ** squarings)
+    result = _pade(a, degree)
+    for _ in range(squarings):
+        result = result @ result
+    return result
+
+
+def _symbolic(a) -> bool:
+    """Whether ``a``'s values are not known to Python: an ``xg.function`` trace computes them,
+    or ``xg.vmap`` batches them."""
+    from ..batching.batched import BatchedArray
+    from ..jit.traced import Traced
+
+    raw = a._data
+    return (type(raw) is Traced and raw._tracer.active) or isinstance(raw, BatchedArray)
+
+
+def _masked_squarings(a, norm, theta, max_squarings):
+    """Degree 13 on ``a / 2^s``, then ``max_squarings`` squarings, each kept where ``s`` asks
+    for it (``s`` per matrix, from its 1-norm ``norm``); NaN where ``s`` exceeds the bound."""
+    from . import ceil, clip, log2, maximum, where
+
+    tiny = theta * 2.0 ** -60
+    needed = maximum(ceil(log2(maximum(norm, tiny) / theta)), 0.0)[..., None, None]
+    squarings = clip(needed, 0.0, float(max_squarings))
+    result = _pade(a * 2.0 ** -squarings, 13)
+    for i in range(max_squarings):
+        result = where(squarings > i, result @ result, result)
+    return where(needed > max_squarings, math.nan, result)
+
+
+def _pade(a, degree):
+    """The ``[degree/degree]`` Pade approximant of ``exp`` at ``a``: ``(V - U)^-1 (V + U)``
+    with ``U`` the odd and ``V`` the even terms."""
+    from .linalg_solve import solve
+
     b = _PADE[degree]
+    identity = eye(a.shape[-1], dtype=a.dtype, backend=a._backend)
     a2 = a @ a
     if degree < 13:
         powers = [identity, a2]                      # the even powers A^0, A^2, ..., A^(m-1)
@@ -92,7 +127,4 @@ def expm(A, /):
                  + b[7] * a6 + b[5] * a4 + b[3] * a2 + b[1] * identity)
         v = (a6 @ (b[12] * a6 + b[10] * a4 + b[8] * a2)
              + b[6] * a6 + b[4] * a4 + b[2] * a2 + b[0] * identity)
-    result = solve(v - u, v + u)
-    for _ in range(squarings):
-        result = result @ result
-    return result
+    return solve(v - u, v + u)
