@@ -318,3 +318,25 @@ def test_fixed_point_under_xg_function_names_itself_and_runs_eagerly_when_asked(
             value, grad = eager(b)
     assert float(value) == float(want_value)
     np.testing.assert_array_equal(grad.numpy(), want_grad.numpy())
+
+
+def test_fixed_point_under_vmap_iterates_until_every_example_converges():
+    rng = np.random.default_rng(4)
+    w = f64(0.3 * rng.normal(size=(3, 3)))
+    bs = f64(2.0 * rng.normal(size=(6, 3)))
+
+    def layer(b):
+        return xg.fixed_point(lambda z, b: xg.tanh(z @ w + b), xg.zeros(3, dtype=F64), b)
+
+    def unrolled(b):
+        z = xg.zeros(3, dtype=F64)
+        for _ in range(300):
+            z = xg.tanh(z @ w + b)
+        return z
+
+    got = xg.vmap(layer)(bs).numpy()
+    np.testing.assert_allclose(got, np.stack([unrolled(b).numpy() for b in bs]), rtol=1e-13,
+                               atol=1e-14)
+    grads = xg.vmap(xg.grad(lambda b: xg.sum(layer(b) ** 2)))(bs).numpy()
+    want = np.stack([xg.grad(lambda b: xg.sum(unrolled(b) ** 2))(b).numpy() for b in bs])
+    np.testing.assert_allclose(grads, want, rtol=1e-11, atol=1e-13)

@@ -263,7 +263,7 @@ def _iterate(step, x, tol, max_iter, who):
 
     for _ in range(max_iter):
         new = step(x)
-        change, size = float(_max(_abs(new - x))), float(_max(_abs(new)))
+        change, size = _largest(_max(_abs(new - x))), _largest(_max(_abs(new)))
         x = new
         if change <= tol * max(1.0, size):
             return x
@@ -272,6 +272,18 @@ def _iterate(step, x, tol, max_iter, who):
     raise RuntimeError(f"{who}: no convergence in max_iter={max_iter} iterations (the last "
                        f"step moved an entry by {change:.3g}, tol={tol:.3g}); the map may not "
                        "be a contraction there: raise max_iter or start closer")
+
+
+def _largest(t):
+    """A scalar tensor's value; inside ``xg.vmap``, the largest over the examples (every
+    example iterates until the slowest converges, as JAX's batched ``while_loop`` runs)."""
+    from .batching.batched import BatchedArray
+    from .batching.session import raw
+
+    data = t._data
+    if isinstance(data, BatchedArray):
+        return float(raw(data).max())
+    return float(t)
 
 
 def _split_aux(out, has_aux):
