@@ -107,6 +107,19 @@ def test_while_loop_is_differentiated_where_jax_refuses_and_cannot_be_traced():
             traced(f64(x))
 
 
+def test_while_loop_inside_vmap_runs_until_every_example_stops():
+    def halve(x):
+        return xg.while_loop(lambda c: c[0] >= 1.0, lambda c: (c[0] / 2, c[1] + 1), (x, 0))
+
+    xs = np.array([0.5, 3.0, 10.0, 100.0])
+    y, n = xg.vmap(halve)(f64(xs))
+    counts = np.maximum(0, np.floor(np.log2(xs)) + 1)           # halvings to get below 1
+    np.testing.assert_array_equal(n.numpy(), counts)
+    np.testing.assert_allclose(y.numpy(), xs / 2 ** counts, rtol=1e-15)
+    grads = xg.vmap(xg.grad(lambda x: halve(x)[0]))(f64(xs)).numpy()
+    np.testing.assert_allclose(grads, 0.5 ** counts, rtol=1e-15)
+
+
 def test_bad_arguments_are_named():
     x = f64([1.0, 2.0])
     with pytest.raises(TypeError, match="cond: true_fun must be callable"):

@@ -5,9 +5,9 @@ Eagerly they are Python's ``if`` and ``while`` on the predicate's value: one bra
 the tapes differentiate what ran, the loop included (JAX's ``while_loop`` has no reverse-mode
 gradient). Where the value cannot steer Python, under an ``xg.function`` trace or inside
 ``xg.vmap``, ``cond`` and ``switch`` run every branch and select the result with ``xg.where``
-(what JAX's ``cond`` does under ``vmap``), so the compiled step replays both; ``while_loop``
-there is a ``TraceError`` (a bounded ``xg.fori_loop`` whose body masks finished steps with
-``xg.where`` traces).
+(what JAX's ``cond`` does under ``vmap``), so the compiled step replays both. ``while_loop``
+runs inside ``xg.vmap`` until every example stops, and under a trace is a ``TraceError`` (a
+bounded ``xg.fori_loop`` whose body masks finished steps with ``xg.where`` traces).
 
 >>> import xpgrad as xg
 >>> x = xg.asarray(2.0)
@@ -93,7 +93,8 @@ def while_loop(cond_fun, body_fun, init_val):
     loop_vars)`` passes the loop variables unpacked: ``xg.while_loop(lambda v: cond(*v),
     lambda v: body(*v), loop_vars)``. Under ``xg.function`` the number of steps would be read
     from a value: a ``TraceError`` (``xg.fori_loop`` up to a bound, masking finished steps with
-    ``xg.where``, traces).
+    ``xg.where``, traces). Inside ``xg.vmap`` it runs until every example's ``cond_fun`` is
+    false, an example that has stopped keeping its value (JAX's batched ``while_loop``).
 
     >>> import xpgrad as xg
     >>> def halvings(x):          # how many halvings bring x below 1, and the result
@@ -109,11 +110,17 @@ def while_loop(cond_fun, body_fun, init_val):
     val = init_val
     while True:
         go = cond_fun(val)
-        if not _concrete(go, "while_loop", "cond_fun's result", loop=True):
-            raise AssertionError("unreachable: _concrete raises for a loop")
-        if not bool(go):
+        if _concrete(go, "while_loop", "cond_fun's result", loop=True):
+            if not bool(go):
+                return val
+            val = _checked_carry(body_fun(val), init_val, "while_loop", "body_fun")
+            continue
+        from .batching.session import raw
+
+        if not raw(go._data).any():     # inside xg.vmap: until every example has stopped
             return val
-        val = _checked_carry(body_fun(val), init_val, "while_loop", "body_fun")
+        new = _checked_carry(body_fun(val), init_val, "while_loop", "body_fun")
+        val = _select_each("while_loop", [go], [val, new], ["init_val", "body_fun"])
 
 
 def _check_callables(who, **functions):
