@@ -160,7 +160,9 @@ _JAX_NAMES = {
              "functions called on Tensors dispatch to xpgrad, so HIPS autograd's "
              "autograd.numpy is plain `import numpy as np`",
     "scipy": "jax.scipy.special (autograd.scipy.special) is xg.special, jax.scipy.stats "
-             "(autograd.scipy.stats) is xg.distributions (log_prob, cdf)",
+             "(autograd.scipy.stats) is xg.distributions (log_prob, cdf), jax.scipy.linalg's "
+             "solve_triangular, expm and cho_solve are xg.linalg's solve_triangular, expm and "
+             "cholesky_solve",
     **dict.fromkeys(("tree_util", "tree"),
                     "xg.tree_map(f, tree, *rest) and xg.tree_leaves(tree) are "
                     "jax.tree_util.tree_map and tree_leaves"),

@@ -38,3 +38,22 @@ __all__ += ["norm"]                                 # NumPy's and JAX's, beyond 
 __all__ += ["expm", "matrix_exp"]                   # SciPy's and JAX's, PyTorch's name
 
 matrix_exp = expm
+
+#: SciPy's and JAX's ``scipy.linalg`` names that xpgrad spells otherwise
+_SCIPY_NAMES = {
+    "cho_factor": "xg.linalg.cholesky(a), the lower factor L (cho_factor's (c, lower) pair is "
+                  "(L, True))",
+    "cho_solve": "xg.linalg.cholesky_solve(b, L) (PyTorch's order: jax.scipy.linalg.cho_solve("
+                 "(L, True), b); b of shape (..., n, k), so a vector is b[:, None]; upper=True "
+                 "for an upper factor)",
+    "logdet": "xg.linalg.slogdet(a).logabsdet (its .sign says whether the determinant is "
+              "negative)",
+    "sqrtm": "for a symmetric positive semidefinite a: w, v = xg.linalg.eigh(a); "
+             "(v * xg.sqrt(w)) @ v.mT (no general sqrtm)",
+}
+
+
+def __getattr__(name):
+    from ._args import no_module_attribute
+
+    raise no_module_attribute(__name__, name, _SCIPY_NAMES.get(name))
