@@ -263,3 +263,80 @@ def test_fixed_point_bad_input_and_divergence():
         xg.fixed_point(lambda x: xg.concat([x, x]), f64([1.0]))
     with pytest.raises(ValueError, match="fixed_point: tol must be"):
         xg.fixed_point(lambda x: x, f64(1.0), tol=0)
+
+
+def test_tangent_solve_differentiating_g_works_through_fused_kernels():
+    # tanh runs a fused kernel whose first-order node keeps too little for xg.jacobian(g):
+    # the transposed linearization is recorded again under the jacobian's tape
+    rng = np.random.default_rng(3)
+    w, x = 0.3 * rng.normal(size=(4, 4)), rng.normal(size=(3, 4))
+    v = rng.normal(size=(3, 4))
+
+    def deq(b):
+        def f(z):
+            return z - xg.tanh(z @ f64(w) + f64(x) + b)
+
+        def solve(f, z):
+            for _ in range(200):
+                z = z - f(z)
+            return z
+
+        def tangent_solve(g, y):
+            jac = xg.jacobian(lambda u: g(u.reshape(3, 4)).reshape(-1))(y.reshape(-1))
+            return xg.linalg.solve(jac, y.reshape(-1)).reshape(3, 4)
+
+        return xg.sum(xg.custom_root(f, xg.zeros((3, 4), dtype=F64), solve, tangent_solve)
+                      * f64(v))
+
+    b = rng.normal(size=4)
+    got = xg.grad(deq)(f64(b)).numpy()
+    eps = 1e-6
+    for i in range(4):
+        up, down = b.copy(), b.copy()
+        up[i] += eps
+        down[i] -= eps
+        numeric = (float(deq(f64(up))) - float(deq(f64(down)))) / (2 * eps)
+        np.testing.assert_allclose(got[i], numeric, rtol=1e-7, atol=1e-9)
+
+
+def test_fixed_point_under_xg_function_names_itself_and_runs_eagerly_when_asked():
+    w = f64([[0.2, -0.3], [0.1, 0.4]])
+
+    def value_and_grad(b):
+        return xg.value_and_grad(lambda b: xg.sum(xg.fixed_point(
+            lambda z, b: xg.tanh(z @ w + b), xg.zeros(2, dtype=F64), b)))(b)
+
+    b = f64([0.5, -1.0])
+    want_value, want_grad = value_and_grad(b)
+    traced = xg.function(value_and_grad)
+    with pytest.raises(xg.jit.TraceError, match="fixed_point stops when its iterate stops"):
+        for _ in range(3):
+            traced(b)
+    eager = xg.function(value_and_grad, on_trace_error="eager")
+    with pytest.warns(RuntimeWarning, match="runs eagerly"):
+        for _ in range(3):
+            value, grad = eager(b)
+    assert float(value) == float(want_value)
+    np.testing.assert_array_equal(grad.numpy(), want_grad.numpy())
+
+
+def test_fixed_point_under_vmap_iterates_until_every_example_converges():
+    rng = np.random.default_rng(4)
+    w = f64(0.3 * rng.normal(size=(3, 3)))
+    bs = f64(2.0 * rng.normal(size=(6, 3)))
+
+    def layer(b):
+        return xg.fixed_point(lambda z, b: xg.tanh(z @ w + b), xg.zeros(3, dtype=F64), b)
+
+    def unrolled(b):
+        z = xg.zeros(3, dtype=F64)
+        for _ in range(300):
+            z = xg.tanh(z @ w + b)
+        return z
+
+    got = xg.vmap(layer)(bs).numpy()
+    np.testing.assert_allclose(got, np.stack([unrolled(b).numpy() for b in bs]), rtol=1e-13,
+                               atol=1e-14)
+    grads = xg.vmap(xg.grad(lambda b: xg.sum(layer(b) ** 2)))(bs).numpy()
+    want = np.stack([xg.grad(lambda b: xg.sum(unrolled(b) ** 2))(b).numpy() for b in bs])
+    np.testing.assert_allclose(grads, want, rtol=1e-11, atol=1e-13)

@@ -288,3 +288,35 @@ def test_gelu_takes_jax_flags_and_names_them_in_its_error():
     with pytest.raises(ValueError, match=r"\('none', 'tanh'\) \(or JAX's True / False\), "
                                          r"got 'erf'"):
         xg.nn.gelu(x, approximate="erf")
+
+
+_SPD = np.array([[4.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.5, 0.2, 2.0]])
+_VEC = np.array([1.0, -2.0, 0.5])
+#: jax.scipy.linalg's spelling -> (what the hint says, its recipe, the value from torch / NumPy)
+SCIPY_LINALG = {
+    "cho_factor": (r"xg\.linalg\.cholesky\(a\)",
+                   lambda a: xg.linalg.cholesky(a), np.linalg.cholesky(_SPD)),
+    "cho_solve": (r"xg\.linalg\.cholesky_solve\(b, L\)",
+                  lambda a: xg.linalg.cholesky_solve(xg.asarray(_VEC)[:, None],
+                                                     xg.linalg.cholesky(a))[:, 0],
+                  torch.cholesky_solve(torch.tensor(_VEC)[:, None],
+                                       torch.linalg.cholesky(torch.tensor(_SPD)))[:, 0].numpy()),
+    "logdet": (r"xg\.linalg\.slogdet\(a\)\.logabsdet", lambda a: xg.linalg.slogdet(a).logabsdet,
+               np.linalg.slogdet(_SPD)[1]),
+    "sqrtm": (r"w, v = xg\.linalg\.eigh\(a\)",
+              lambda a: (lambda w, v: (v * xg.sqrt(w)) @ v.mT)(*xg.linalg.eigh(a)),
+              None),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCIPY_LINALG))
+def test_jax_scipy_linalg_names_point_at_a_recipe_computing_their_value(name):
+    says, recipe, want = SCIPY_LINALG[name]
+    with pytest.raises(AttributeError, match=rf"'xpgrad.linalg' has no attribute '{name}': "
+                                             rf".*{says}"):
+        getattr(xg.linalg, name)
+    assert not hasattr(xg.linalg, name) and name not in dir(xg.linalg)
+    got = recipe(xg.asarray(_SPD)).numpy()
+    if want is None:                                  # sqrtm: its square is the matrix
+        want, got = _SPD, got @ got
+    np.testing.assert_allclose(got, want, rtol=1e-13)

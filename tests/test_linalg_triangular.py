@@ -131,3 +131,40 @@ def test_multivariate_normal_log_prob_through_it_matches_torch():
     assert_matches_torch(
         lambda m, s, v: xg.distributions.MultivariateNormal(m, scale_tril=s).log_prob(v),
         lambda m, s, v: td.MultivariateNormal(m, scale_tril=s).log_prob(v), [loc, tril, value])
+
+
+@pytest.mark.parametrize("lower", [True, False])
+@pytest.mark.parametrize("trans", [0, "T", 2])
+def test_scipy_and_jax_keywords_match_torch(lower, trans):
+    # jax.scipy.linalg.solve_triangular(a, b, trans, lower, unit_diagonal): op(A) X = B, and
+    # the transpose of a lower triangle is an upper one
+    for unit in (False, True):
+        assert_matches_torch(
+            lambda a, b: xg.linalg.solve_triangular(a, b, lower=lower, trans=trans,
+                                                    unit_diagonal=unit),
+            lambda a, b: torch.linalg.solve_triangular(
+                a.mT if trans else a, b[:, None], upper=lower if trans else not lower,
+                unitriangular=unit)[:, 0],
+            [_matrix(4, 4), R.standard_normal(4)])
+    assert_matches_torch(lambda a, b: xg.linalg.solve_triangular(a, b, lower=lower,
+                                                                 trans=trans),
+                         lambda a, b: torch.linalg.solve_triangular(
+                             a.mT if trans else a, b, upper=lower if trans else not lower),
+                         [_matrix(2, 3, 3), R.standard_normal((2, 3, 2))])
+    check_grads(lambda a, b: xg.linalg.solve_triangular(a, b, lower=lower, trans=trans),
+                [xg.asarray(_matrix(3, 3)), xg.asarray(R.standard_normal(3))], order=2)
+
+
+def test_scipy_keywords_bad_arguments_are_named():
+    st = xg.linalg.solve_triangular
+    a, b = xg.asarray(_matrix(3, 3)), xg.asarray(R.standard_normal(3))
+    with pytest.raises(TypeError, match="upper= .* or lower= .*not both"):
+        st(a, b, upper=True, lower=True)
+    with pytest.raises(TypeError, match="unitriangular= .* or unit_diagonal= .*not both"):
+        st(a, b, lower=True, unitriangular=True, unit_diagonal=True)
+    with pytest.raises(ValueError, match="trans must be 0, 1, 2, 'N', 'T' or 'C', got 'X'"):
+        st(a, b, lower=True, trans="X")
+    with pytest.raises(TypeError, match="lower must be True or False"):
+        st(a, b, lower=1)
+    with pytest.raises(ValueError, match="B must have at least 2 dimensions"):
+        st(a, b, upper=True)                       # a vector B is SciPy's, not torch's

@@ -29,6 +29,7 @@ from .functional import (elementwise_grad, grad, hessian, hvp, jacobian, jvp, st
 from .products import linearize
 from .batching import vmap
 from .jacobian_modes import jacfwd, jacrev
+from .branches import cond, switch, while_loop
 from .loops import fori_loop, scan
 from .ode import StepLimitError, odeint
 from .implicit import custom_linear_solve, custom_root, fixed_point
@@ -148,8 +149,9 @@ _JAX_NAMES = {
     "trace": "xg.linalg.trace(x, offset=0) (the array API's place for it)",
     "pad": "xg.nn.pad(x, pad) takes PyTorch's flat (before, after) pairs from the last axis "
            "backwards: jnp.pad(x, ((1, 1), (0, 2))) is xg.nn.pad(x, (0, 2, 1, 1))",
-    "lax": "jax.lax.scan is xg.scan, lax.fori_loop xg.fori_loop (Python loops the tapes "
-           "differentiate), lax.stop_gradient xg.stop_gradient, lax.custom_root xg.custom_root, "
+    "lax": "jax.lax.scan is xg.scan, lax.fori_loop xg.fori_loop, lax.while_loop "
+           "xg.while_loop (Python loops the tapes differentiate), lax.cond xg.cond, lax.switch "
+           "xg.switch, lax.select xg.where, lax.stop_gradient xg.stop_gradient, lax.custom_root xg.custom_root, "
            "lax.custom_linear_solve xg.custom_linear_solve (xg.fixed_point for "
            "x = f(x, *params)); xg.nn.rnn_scan, lstm_scan and "
            "gru_scan are the recurrent layers' fused scans",
@@ -158,7 +160,9 @@ _JAX_NAMES = {
              "functions called on Tensors dispatch to xpgrad, so HIPS autograd's "
              "autograd.numpy is plain `import numpy as np`",
     "scipy": "jax.scipy.special (autograd.scipy.special) is xg.special, jax.scipy.stats "
-             "(autograd.scipy.stats) is xg.distributions (log_prob, cdf)",
+             "(autograd.scipy.stats) is xg.distributions (log_prob, cdf), jax.scipy.linalg's "
+             "solve_triangular, expm and cho_solve are xg.linalg's solve_triangular, expm and "
+             "cholesky_solve",
     **dict.fromkeys(("tree_util", "tree"),
                     "xg.tree_map(f, tree, *rest) and xg.tree_leaves(tree) are "
                     "jax.tree_util.tree_map and tree_leaves"),

@@ -18,10 +18,11 @@ differentiate the backward pass (its linear solve's operations).
 """
 from __future__ import annotations
 
-from .creation import asarray, eye, zeros
+from .creation import eye, zeros
 from .outer_tapes import block_primitive, value_identity
 from .primitive import apply, tape_state
 from .pytree import leaves, leaves_like
+from .tape import stop_gradient
 from .tensor import Tensor, _wrap
 
 _ROOT = block_primitive("custom_root")
@@ -111,6 +112,14 @@ class _RootCall:
 
         def transposed(v):
             v_flat = ravel_pytree(v)[0]
+            if tape_state.recording and not higher:
+                # tangent_solve differentiates g (xg.jacobian(g)): the tape above kept only what
+                # first-order rules read, so record f again under the tapes recording now
+                with GradientTape(watch_accessed_variables=False) as again:
+                    again.watch(x)
+                    again_residual = ravel_pytree(self.f(self.unravel(x)))[0]
+                return self.unravel(_or_zeros(
+                    again.gradient(again_residual, x, output_gradients=v_flat), x))
             return self.unravel(_or_zeros(tape.gradient(residual, x, output_gradients=v_flat), x))
 
         lam = self.tangent_solve(transposed, self.unravel(g))
@@ -213,7 +222,7 @@ def fixed_point(f, x0, *params, tol=None, max_iter=1000, adjoint="iterate"):
         tol = 100 * finfo(x0_flat.dtype).eps
     elif isinstance(tol, bool) or not isinstance(tol, (int, float)) or not tol > 0:
         raise ValueError(f"fixed_point: tol must be a positive number, got {tol!r}")
-    x0_flat = asarray(x0_flat._data, backend=x0_flat._backend)   # the guess gets no gradient
+    x0_flat = stop_gradient(x0_flat)   # the guess gets no gradient
 
     def step(x):
         out = f(unravel(x), *params)
@@ -240,11 +249,21 @@ def fixed_point(f, x0, *params, tol=None, max_iter=1000, adjoint="iterate"):
 
 def _iterate(step, x, tol, max_iter, who):
     """``x = step(x)`` until no entry moves by more than ``tol * max(1, max |x|)``."""
+    from .jit.errors import TraceError, user_line
+    from .jit.trace_state import _tracing
     from .ops import abs as _abs, max as _max
+
+    if _tracing():
+        raise TraceError(
+            f"{who} stops when its iterate stops moving, a test on values that an "
+            "xg.function replay cannot repeat: call xg.fixed_point outside the traced "
+            "function, trace it with on_trace_error='eager', or write the solve as "
+            "xg.custom_root with a fixed number of steps (a Python loop, which the trace "
+            "unrolls)", user_line())
 
     for _ in range(max_iter):
         new = step(x)
-        change, size = float(_max(_abs(new - x))), float(_max(_abs(new)))
+        change, size = _largest(_max(_abs(new - x))), _largest(_max(_abs(new)))
         x = new
         if change <= tol * max(1.0, size):
             return x
@@ -253,6 +272,18 @@ def _iterate(step, x, tol, max_iter, who):
     raise RuntimeError(f"{who}: no convergence in max_iter={max_iter} iterations (the last "
                        f"step moved an entry by {change:.3g}, tol={tol:.3g}); the map may not "
                        "be a contraction there: raise max_iter or start closer")
+
+
+def _largest(t):
+    """A scalar tensor's value; inside ``xg.vmap``, the largest over the examples (every
+    example iterates until the slowest converges, as JAX's batched ``while_loop`` runs)."""
+    from .batching.batched import BatchedArray
+    from .batching.session import raw
+
+    data = t._data
+    if isinstance(data, BatchedArray):
+        return float(raw(data).max())
+    return float(t)
 
 
 def _split_aux(out, has_aux):

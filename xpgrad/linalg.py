@@ -1,7 +1,7 @@
 """The array API's ``linalg`` extension (2023.12 / 2024.12), differentiable: ``xg.linalg``.
 
 The primitives live in ``xpgrad/ops/linalg*.py``: products in ``linalg.py``, inverses and
-determinants in ``linalg_solve.py``, PyTorch's ``solve_triangular`` and ``cholesky_solve`` in ``linalg_triangular.py``,
+determinants in ``linalg_solve.py``, the matrix exponential in ``linalg_expm.py``, PyTorch's ``solve_triangular`` and ``cholesky_solve`` in ``linalg_triangular.py``,
 decompositions in ``linalg_decomp.py``, norms in ``linalg_norms.py``, what their rules share in
 ``linalg_helpers.py``. Decompositions return
 namedtuples (``eigh -> (eigenvalues, eigenvectors)``, ``qr -> (Q, R)``, ``slogdet -> (sign,
@@ -22,6 +22,7 @@ from .ops.linalg import (cross, diagonal, matmul, matrix_transpose, outer, tenso
 from .ops.linalg_decomp import (EighResult, QRResult, SVDResult, eigh, eigvalsh, qr, svd,
                                 svdvals)
 from .ops.linalg_eig import EigResult, eig, eigvals
+from .ops.linalg_expm import expm
 from .ops.linalg_norms import matrix_norm, norm, vector_norm
 from .ops.linalg_solve import (SlogdetResult, cholesky, det, inv, matrix_power, matrix_rank,
                                pinv, slogdet, solve)
@@ -34,3 +35,25 @@ __all__ = ["cholesky", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv", "m
 __all__ += ["eig", "eigvals", "EigResult"]          # 2025.12: general matrices (linalg_eig.py)
 __all__ += ["solve_triangular", "cholesky_solve"]   # PyTorch's, beyond the array API
 __all__ += ["norm"]                                 # NumPy's and JAX's, beyond the array API
+__all__ += ["expm", "matrix_exp"]                   # SciPy's and JAX's, PyTorch's name
+
+matrix_exp = expm
+
+#: SciPy's and JAX's ``scipy.linalg`` names that xpgrad spells otherwise
+_SCIPY_NAMES = {
+    "cho_factor": "xg.linalg.cholesky(a), the lower factor L (cho_factor's (c, lower) pair is "
+                  "(L, True))",
+    "cho_solve": "xg.linalg.cholesky_solve(b, L) (PyTorch's order: jax.scipy.linalg.cho_solve("
+                 "(L, True), b); b of shape (..., n, k), so a vector is b[:, None]; upper=True "
+                 "for an upper factor)",
+    "logdet": "xg.linalg.slogdet(a).logabsdet (its .sign says whether the determinant is "
+              "negative)",
+    "sqrtm": "for a symmetric positive semidefinite a: w, v = xg.linalg.eigh(a); "
+             "(v * xg.sqrt(w)) @ v.mT (no general sqrtm)",
+}
+
+
+def __getattr__(name):
+    from ._args import no_module_attribute
+
+    raise no_module_attribute(__name__, name, _SCIPY_NAMES.get(name))

@@ -37,10 +37,6 @@ NAMESPACE = {
     "clip_by_global_norm": "xg.optim.clip_global_norm(grads, clip_norm), which returns "
                            "(clipped, global norm) as TensorFlow's",
     "global_norm": "xg.optim.global_norm(tensors)",
-    "cond": "xg.where(condition, x, y) computes both branches and picks elementwise (Python's "
-            "if works eagerly; inside xg.function a tensor's value cannot steer Python)",
-    "while_loop": "a Python loop (xg.function unrolls it when it traces; its trip count must "
-                  "not depend on a tensor's value)",
     "print": "Python's print (inside xg.function it runs when the function is traced, not on "
              "replays: return the values to see them at each call)",
     "identity": "the tensor itself (Tensors are immutable values); xg.asarray(x, copy=True) "

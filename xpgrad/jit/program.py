@@ -22,6 +22,7 @@ and writes.
 """
 from __future__ import annotations
 
+import heapq
 import itertools
 
 from ..tensor import Tensor, Variable, _wrap
@@ -174,16 +175,12 @@ class Program(ProgramSource):
             if step.kind == "kernel":     # a kernel may keep or return its inputs' memory
                 for s, _ in _out_paths(step.outs, (), []):
                     last[slots[s].root] = max(last.get(slots[s].root, k), k)
-        plan, free, owner_free_at = {}, {}, []
-        names = itertools.count()
+        plan, free, owner_free_at = {}, {}, []     # owner_free_at: a heap by release step
+        names, order = itertools.count(), itertools.count()
         for k, step in enumerate(self.steps):
-            still = []
-            for (release_at, key, name) in owner_free_at:
-                if release_at < k:
-                    free.setdefault(key, []).append(name)
-                else:
-                    still.append((release_at, key, name))
-            owner_free_at = still
+            while owner_free_at and owner_free_at[0][0] < k:
+                _, _, key, name = heapq.heappop(owner_free_at)
+                free.setdefault(key, []).append(name)
             fn = step.fn
             if step.kind != "call" or type(fn) is not np.ufunc or fn.nout != 1 \
                     or "out" in step.kwargs or type(step.outs) is not Ref:
@@ -201,7 +198,7 @@ class Program(ProgramSource):
                 name = f"B{next(names)}"
                 self.constants[name] = aligned_empty(info.shape, info.dtype)
             plan[k] = name
-            owner_free_at.append((last.get(info.root, k), key, name))
+            heapq.heappush(owner_free_at, (last.get(info.root, k), next(order), key, name))
         return plan
 
     # -- running ------------------------------------------------------------------------------

@@ -100,7 +100,8 @@ def _vjp(xp, g, ans, needs, a, b, upper, left, unitriangular):
 _solve_triangular = Primitive("linalg_solve_triangular", _forward, joint=_vjp)
 
 
-def solve_triangular(A, B, /, *, upper, left=True, unitriangular=False):
+def solve_triangular(A, B, /, *, upper=None, left=True, unitriangular=False, lower=None,
+                     trans=None, unit_diagonal=None):
     """PyTorch's ``torch.linalg.solve_triangular``: the ``X`` with ``A @ X = B`` (``left``) or
     ``X @ A = B`` (``left=False``), ``A`` of shape ``(..., n, n)`` triangular (only its upper
     or lower triangle is read, by ``upper``; with ``unitriangular`` its diagonal is taken as
@@ -113,9 +114,26 @@ def solve_triangular(A, B, /, *, upper, left=True, unitriangular=False):
     >>> xg.linalg.solve_triangular(a, xg.asarray([[5.0, 2.0]], dtype=xg.float64),
     ...                            upper=True, left=False).tolist()
     [[5.0, -6.5]]
+
+    SciPy's and JAX's keywords (``jax.scipy.linalg.solve_triangular``) are taken in their
+    place: ``lower=`` (which triangle; give ``upper`` or ``lower``, not both), ``trans=``
+    (0, 1, 2 or "N", "T", "C": solve ``A^T X = B`` or ``A^H X = B``), ``unit_diagonal=``,
+    and with them a vector ``B`` of shape ``(n,)`` gives a vector ``X``.
+
+    >>> l = xg.asarray([[2.0, 0.0], [1.0, 4.0]], dtype=xg.float64)
+    >>> xg.linalg.solve_triangular(l, xg.asarray([2.0, 5.0], dtype=xg.float64),
+    ...                            lower=True).tolist()
+    [1.0, 1.0]
     """
     who = "linalg.solve_triangular"
     a, b = as_tensor(A), as_tensor(B)
+    scipy_style = lower is not None or trans is not None or unit_diagonal is not None
+    if scipy_style:
+        return _scipy_solve_triangular(a, b, upper, left, unitriangular, lower, trans,
+                                       unit_diagonal)
+    if upper is None:
+        raise TypeError(f"{who}() missing the keyword argument 'upper' (PyTorch's: which "
+                        "triangle of A is read), or SciPy's and JAX's 'lower'")
     check_matrix("solve_triangular", a, square=True, what="A")
     check_floating("solve_triangular", a, "A")
     check_floating("solve_triangular", b, "B")
@@ -136,6 +154,38 @@ def solve_triangular(A, B, /, *, upper, left=True, unitriangular=False):
                         f"{b.dtype}")
     broadcast_batch(who, a.shape[:-2], b.shape[:-2], a.shape, b.shape)
     return apply(_solve_triangular, a, b, upper=upper, left=left, unitriangular=unitriangular)
+
+
+_TRANS = {0: 0, 1: 1, 2: 2, "N": 0, "T": 1, "C": 2}
+
+
+def _scipy_solve_triangular(a, b, upper, left, unitriangular, lower, trans, unit_diagonal):
+    """``solve_triangular`` called with SciPy's and JAX's keywords (its docstring)."""
+    who = "linalg.solve_triangular"
+    if upper is not None:
+        raise TypeError(f"{who}: give upper= (PyTorch's) or lower= (SciPy's and JAX's), not "
+                        "both")
+    if unitriangular is not False and unit_diagonal is not None:
+        raise TypeError(f"{who}: give unitriangular= (PyTorch's) or unit_diagonal= (SciPy's "
+                        "and JAX's), not both")
+    upper = not flag(False if lower is None else lower, "lower", who)
+    if unit_diagonal is not None:
+        unitriangular = flag(unit_diagonal, "unit_diagonal", who)
+    mode = _TRANS.get(0 if trans is None else trans) if isinstance(
+        trans, (int, str, type(None))) and not isinstance(trans, bool) else None
+    if mode is None:
+        raise ValueError(f"{who}: trans must be 0, 1, 2, 'N', 'T' or 'C', got {trans!r}")
+    if mode:
+        a = a.mT
+        if mode == 2 and a.dtype.is_complex:
+            from .elementwise import conj
+
+            a = conj(a)
+        upper = not upper
+    if b.ndim == 1 and flag(left, "left", who):
+        column = solve_triangular(a, b[:, None], upper=upper, unitriangular=unitriangular)
+        return column[:, 0]
+    return solve_triangular(a, b, upper=upper, left=left, unitriangular=unitriangular)
 
 
 def cholesky_solve(B, L, upper=False):
