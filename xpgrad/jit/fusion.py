@@ -10,8 +10,10 @@ after the run. Every op rounds to its NumPy dtype as NumPy does (a Python number
 the op's dtype first, as NEP 50 says), so results equal eager ones to float rounding (libm's
 ``exp``/``tanh`` may differ from NumPy's in the last bit).
 
-Which steps a run takes, and their Numba source lines, is ``fusion_runs.py``; kernel sources are
-generated, compiled and cached by ``fused_kernels``.
+Which steps a run takes, and their Numba source lines, is ``fusion_runs.py``; which
+transcendentals a run of many elements leaves to NumPy's SIMD ufunc (the run split around
+them) is ``fusion_costs.py``; kernel sources are generated, compiled and cached by
+``fused_kernels``.
 
 >>> row_sums(np.ones((3, 2))).tolist()
 [3.0, 3.0]

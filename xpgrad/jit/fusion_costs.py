@@ -64,8 +64,18 @@ def left_to_numpy(op: str, dtype, n: int) -> bool:
 
     >>> left_to_numpy("sqrt", np.dtype("float32"), 10 ** 6)      # vectorizes in the loop
     False
+    >>> left_to_numpy("tanh", "float32", -1)
+    Traceback (most recent call last):
+    ...
+    ValueError: left_to_numpy: n must be a number of elements (an int >= 0), got -1
     """
-    dtype = np.dtype(dtype)
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"left_to_numpy: dtype must be a NumPy dtype, got {dtype!r}") from None
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"left_to_numpy: n must be a number of elements (an int >= 0), got "
+                         f"{n!r}")
     saved = SAVED_NS.get(op)
     if saved is None or dtype not in CROSSING_NS:
         return False
