@@ -40,6 +40,8 @@ _SIMD_EVERYWHERE = frozenset((("tanh", "float32"), ("tanh", "float64"), ("exp", 
                               ("log", "float32"), ("sin", "float32"), ("cos", "float32")))
 
 #: ns one split costs however many elements: a ufunc call, one more kernel call and its pack
+#: (0.6 us where it splits a run in two: a gradient of tanh(x * 1.5 + b) on 16 elements, 6.5 ->
+#: 7.1 us; up to 2.3 us where it strands single steps, NumPy calls of their own: softplus)
 SPLIT_NS = 2500.0
 
 #: ns per element of the values crossing a split (the op's operand written by the loop before
