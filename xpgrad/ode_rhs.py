@@ -242,9 +242,7 @@ def _function(fn):
 
     # traced on its first call (RawRhs made the eager one); a few signatures (args holding
     # Python numbers are keyed by value); CUDA graphs off: a replay's outputs are kept across
-    # stages, and a graph per small program buys little; no fusion: on numba a neural ODE's
-    # tanh(y @ w + b), its bias an argument, fused into one loop of scalar tanh calls took 0.68
-    # ms at 512x64 where NumPy's vectorized tanh takes a fraction (the gradient 71 ms, 24 ms
-    # unfused; 31 ms when each solve traced anew, with the bias a constant the fuser skipped)
+    # stages, and a graph per small program buys little. Fused on numba: the fuser leaves a
+    # neural ODE's tanh(y @ w + b) at 512x64 to NumPy's SIMD tanh (``fusion_costs``)
     return Function(fn, max_traces=4, warmup=0, retrace_warning=None, on_trace_error="raise",
-                    cuda_graph=False, fuse=False)
+                    cuda_graph=False)

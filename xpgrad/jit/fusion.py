@@ -10,8 +10,10 @@ after the run. Every op rounds to its NumPy dtype as NumPy does (a Python number
 the op's dtype first, as NEP 50 says), so results equal eager ones to float rounding (libm's
 ``exp``/``tanh`` may differ from NumPy's in the last bit).
 
-Which steps a run takes, and their Numba source lines, is ``fusion_runs.py``; kernel sources are
-generated, compiled and cached by ``fused_kernels``.
+Which steps a run takes, and their Numba source lines, is ``fusion_runs.py``; which
+transcendentals a run of many elements leaves to NumPy's SIMD ufunc (the run split around
+them) is ``fusion_costs.py``; kernel sources are generated, compiled and cached by
+``fused_kernels``.
 
 >>> row_sums(np.ones((3, 2))).tolist()
 [3.0, 3.0]
@@ -21,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from .fused_kernels import _compiled, fused_call, kernel_source
+from .fusion_costs import left_to_numpy
 from .fusion_runs import _Run, _op_of, _try_add, _try_reduction, op_name
 from .program_steps import Ref, Step
 
@@ -42,10 +45,10 @@ def fuse_program(program, escaping) -> int:
     runs, k = [], 0                       # (first, last, run) of each run worth a kernel
     while k < len(steps):
         run = None
-        if _op_of(steps[k]) is not None:
+        if _fusible(steps[k], slots):
             run = _Run(slots[steps[k].outs.i].shape)
             j = k
-            while j < len(steps) and _try_add(run, steps[j], slots):
+            while j < len(steps) and _fusible(steps[j], slots) and _try_add(run, steps[j], slots):
                 j += 1
             if j < len(steps) and len(run.steps) >= 2:
                 _try_reduction(run, steps[j], slots)
@@ -89,6 +92,32 @@ _ALONE = frozenset(("maximum", "minimum"))
 def _worth_a_kernel(run):
     """Whether ``run`` gains from a kernel: two steps or more, or one NumPy does slowly."""
     return len(run.steps) >= 2 or (len(run.steps) == 1 and op_name(run.steps[0].fn) in _ALONE)
+
+
+#: exponents a loop computes without the C library's ``pow`` (a square root, a product, ...)
+_CHEAP_POWERS = (0.5, 0, 1, 2, -1)
+
+
+def _fusible(step, slots):
+    """Whether ``step`` is an elementwise op a run may take: one the loop writes, and not a
+    transcendental that NumPy's SIMD ufunc computes faster than the loop's scalar calls by more
+    than splitting the run costs (``fusion_costs``)."""
+    if _op_of(step) is None:
+        return False
+    name = op_name(step.fn)
+    exponent = step.args[-1]
+    if name == "power" and isinstance(exponent, (int, float, np.number)) \
+            and exponent in _CHEAP_POWERS:
+        return True
+    out = slots[step.outs.i]
+    return out.dynamic is not None or not left_to_numpy(name, out.dtype, _size(out.shape))
+
+
+def _size(shape):
+    n = 1
+    for d in shape:
+        n *= d
+    return n
 
 
 def row_sums(g):
@@ -146,7 +175,8 @@ def _bias_adds_as_calls(program, escaping) -> int:
         x, w, b = step.args
         add = Step(np.add, (Ref(t), b), {}, y, "call")
         trial = _Run(info.shape)
-        if _try_add(trial, add, slots) and _try_add(trial, after, slots):
+        if _try_add(trial, add, slots) and _fusible(after, slots) \
+                and _try_add(trial, after, slots):
             steps[k - 1:k] = [Step(blas.matmul, (x, w), {}, Ref(t), "call"), add]
             count += 1
         else:
