@@ -21,7 +21,7 @@ from .ops.indexing import _raw_key, _setitem_error
 from .ops.shape import _inverse
 from .primitive import apply, tape_state
 from .tensor import Tensor
-from .views import View, register, root_of
+from .views import DETACHED, View, register, root_of
 
 
 def write_through(view: View, key, value, stacklevel=4) -> None:
@@ -29,7 +29,11 @@ def write_through(view: View, key, value, stacklevel=4) -> None:
     knows the view, its bases or the value, the root's array is written in place when nothing
     else sees it (``exclusive``), else a copy of it once; otherwise the writes are functional
     updates that tapes record: the view's value updated, then written into the base, and so on
-    up to the root."""
+    up to the root. A ``t.data`` view is ``t`` itself to a write: ``t[key] = value``, so the
+    entries it leaves keep their gradient."""
+    if view._how[0] is DETACHED:
+        write(view._base, key, value)
+        return
     raw_key = _raw_key(view, key)
     if rewrites_itself(view, raw_key, value):
         return
@@ -112,6 +116,8 @@ def _unread(how, block):
     """``(key, value)``: what writes ``block``, a new value of the view read as ``how`` says,
     into the base."""
     prim, params = how
+    if prim is DETACHED:
+        return (Ellipsis,), block
     if prim.name == "getitem":
         return params["key"], block
     if prim.name == "permute_dims":
