@@ -70,6 +70,24 @@ def test_a_partial_write_through_data_keeps_the_other_entries_gradient():
     np.testing.assert_allclose(grad, fd, rtol=1e-8)
 
 
+def test_a_write_through_a_view_of_data_keeps_the_other_entries_gradient():
+    values = [[1.0, 2.0], [3.0, -4.0]]
+    x = xg.asarray(values, dtype=xg.float64)
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        z = x * 2.0
+        z.data[0][1] = 5.0
+        z.data.T[0, 1] = 7.0                  # z[1, 0]
+        loss = xg.sum(z * x)
+    tx = torch.tensor(values, dtype=torch.float64, requires_grad=True)
+    tz = tx * 2.0
+    tz[0][1] = 5.0
+    tz.T[0, 1] = 7.0
+    (tz * tx).sum().backward()
+    np.testing.assert_array_equal(z.numpy(), tz.detach().numpy())
+    np.testing.assert_allclose(tape.gradient(loss, x).numpy(), tx.grad.numpy(), rtol=1e-15)
+
+
 @pytest.mark.parametrize("method", ["copy_", "mul_", "add_", "zero_", "clone"])
 def test_torch_methods_on_data_name_the_xpgrad_spelling(method):
     p = xg.Variable([1.0, 2.0], name="p")

@@ -47,10 +47,27 @@ def write_through(view: View, key, value, stacklevel=4) -> None:
                 return
         except (IndexError, ValueError) as e:
             raise _setitem_error(view, key, value, e) from None
-    block = view._plain()              # the view's value, as the tapes know it
+    block = _taped_value(view)         # the view's value, as the tapes know it
     write(block, key, value)           # the block updated (a copy: the view holds its array)
     where, written = _unread(view._how, block)
     write(view._base, where, written)  # (which refuses a base it may not write)
+
+
+def _taped_value(view) -> Tensor:
+    """``view``'s value as the tapes know it; below a ``t.data`` view, read again from ``t``
+    (recorded), so that the entries a write through ``t.data[i]`` leaves keep their gradient."""
+    chain = []
+    t = view
+    while t.__class__ is View and t._how[0] is not DETACHED:
+        chain.append(t)
+        t = t._base
+    if t.__class__ is not View:
+        return view._plain()
+    value = t._base
+    for v in reversed(chain):
+        prim, params = v._how
+        value = apply(prim, value, **params)
+    return value
 
 
 def _untaped_chain(view, value):
@@ -116,8 +133,6 @@ def _unread(how, block):
     """``(key, value)``: what writes ``block``, a new value of the view read as ``how`` says,
     into the base."""
     prim, params = how
-    if prim is DETACHED:
-        return (Ellipsis,), block
     if prim.name == "getitem":
         return params["key"], block
     if prim.name == "permute_dims":
