@@ -162,10 +162,10 @@ def test_a_reassigned_variable_is_copied_into_the_baked_array():
     f = xg.function(lambda x: xg.sum(w * x), cuda_graph=graphs)
     x = xg.asarray([1.0, 1.0])
     assert [f(x).item() for _ in range(4)] == [3.0] * 4
-    baked = w.data
+    baked = w._data
     w.assign([5.0, 5.0])
     assert f(x).item() == 10.0
-    assert w.data is baked and w.tolist() == [5.0, 5.0]
+    assert w._data is baked and w.tolist() == [5.0, 5.0]
 
 
 def test_assign_inside_a_graph_persists():

@@ -61,7 +61,7 @@ def _compare(fn, calls, **options):
 
 def _histogram(x):
     """Counts of 0..max(x): the largest value, read back, decides the length."""
-    hi = x.backend.index_range(x.data)[1]
+    hi = x.backend.index_range(x._data)[1]
     return xg.sum(xg.one_hot(x, hi + 1, dtype=xg.int64), axis=0)
 
 
@@ -84,7 +84,7 @@ def test_a_length_read_from_a_checked_value_is_not_replayed_after_a_wider_call(b
 def test_a_python_branch_on_a_read_value_is_not_replayed_after_a_wider_call(backend):
     """A branch on the smallest value: traced with all non-negative values (no shift)."""
     def shifted(x):
-        lo, _ = x.backend.index_range(x.data)
+        lo, _ = x.backend.index_range(x._data)
         return x - lo if lo < 0 else x * 2
 
     rows = ([1, 2], [1, 2], [-1, 2], [-1, 2], [-1, 2], [0, 1])
@@ -148,7 +148,7 @@ def test_a_check_guard_never_widens_past_within():
 def test_check_index_range_eagerly_is_index_range():
     for name in BACKENDS:
         be = xg.get_backend(name)
-        a = xg.asarray([4, -2, 7], backend=name).data
+        a = xg.asarray([4, -2, 7], backend=name)._data
         assert be.check_index_range(a) == be.index_range(a) == (-2, 7)
         assert be.check_index_range(a, within=lambda lo, hi: (lo, hi)) == (-2, 7)
 
@@ -242,7 +242,7 @@ def test_random_loss_and_read_programs(backend, seed):
     def step(x, y):
         with xg.GradientTape() as tape:
             loss = xg.losses.softmax_cross_entropy(x @ w, y)
-        hi = y.backend.index_range(y.data)[1]
+        hi = y.backend.index_range(y._data)[1]
         seen = xg.sum(xg.one_hot(y, hi + 1), axis=0)
         return loss, seen, tape.gradient(loss, w)
 

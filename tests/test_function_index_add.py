@@ -62,3 +62,42 @@ def test_a_traced_scatter_add_into_a_variable_slice_is_kept_and_ordered():
     fn = _index_add_step(xg.get_backend("numpy"))
     assert fn is _index_add_step(xg.get_backend("numpy"))     # one function per backend
     assert _mutates(Step(fn, (), {}, None, "call"))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_the_gradient_of_a_repeated_multiply_replays_the_backends_index_add(backend):
+    """``x.at[ids].multiply(v)``'s gradient counts the zeros landing on each place by a
+    scatter-add (``_others_product``): it replayed ``np.add.at`` too."""
+    if not backend_report().get(backend, {}).get("available"):
+        pytest.skip(f"backend {backend} is not available")
+    rng = np.random.default_rng(1)
+    ids = xg.asarray(rng.integers(0, 6, 40), backend=backend)
+    values = rng.uniform(0.8, 1.2, 40)
+    values[[3, 17]] = 0.0                       # zeros among the repeats: counted apart
+
+    def grads(x, v):
+        with xg.GradientTape() as tape:
+            tape.watch([x, v])
+            loss = xg.sum(x.at[ids].multiply(v) ** 2)
+        return tape.gradient(loss, [x, v])
+
+    x = xg.asarray(rng.uniform(0.5, 1.5, 6), backend=backend)
+    v = xg.asarray(values, backend=backend)
+    compiled = xg.function(grads)
+    for _ in range(3):
+        for got, want in zip(compiled(x, v), grads(x, v)):
+            np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-13, atol=1e-15)
+    names = list(compiled.programs()[0]._namespace.values())
+    scatters = [s for s in names if getattr(s, "mutates_argument", False)]
+    assert scatters and {s.__name__ for s in scatters} == {f"{backend}_index_add"}
+    assert not any(getattr(getattr(s, "__self__", None), "__name__", "") == "add"
+                   for s in names)                                      # no np.add.at
+
+    def loss_of(xa, va):
+        out = xa.copy()
+        np.multiply.at(out, ids.numpy(), va)
+        return np.sum(out ** 2)
+    eps, (gx, gv) = 1e-6, grads(x, v)
+    fd_v = [(loss_of(x.numpy(), values + eps * e) - loss_of(x.numpy(), values - eps * e))
+            / (2 * eps) for e in np.eye(40)]
+    np.testing.assert_allclose(gv.numpy(), fd_v, rtol=1e-7, atol=1e-9)

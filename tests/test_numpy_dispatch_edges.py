@@ -86,3 +86,31 @@ def test_where_without_a_tape_is_numpys():
     out = np.zeros(3)
     np.add(xg.asarray(a), xg.asarray(a), where=mask, out=out)
     assert out.tolist() == [2.0, 0.0, 2.0]
+
+
+@pytest.mark.usefixtures("numpy_default")
+@pytest.mark.parametrize("call", [
+    lambda a, t: np.dot(a, t), lambda a, t: np.dot(t, a), lambda a, t: np.matmul(a, t),
+    lambda a, t: np.stack([a, t]), lambda a, t: np.where(a > 1.5, a, t),
+    lambda a, t: np.multiply(a, t), lambda a, t: np.concatenate([a, t])])
+def test_an_ndarray_beside_a_tensor_goes_to_the_tensors_backend_as_in_an_operator(call):
+    # numba tensors, numpy the default: the ndarray converts to numba as in t + a (NumPy's
+    # functions raised MixedBackendError before, its ufuncs went through)
+    a, values = np.array([1.0, 2.0, 3.0]), np.array([0.5, -1.0, 4.0])
+    t = xg.asarray(values, backend="numba")
+    assert (t + a).backend.name == "numba"
+    with xg.GradientTape() as tape:
+        tape.watch(t)
+        out = call(a, t)
+        total = xg.sum(out * out)
+    assert out.backend.name == "numba"
+    np.testing.assert_array_equal(out.numpy(), call(a, values))
+    eps = 1e-6
+    fd = [(np.sum(call(a, values + eps * e) ** 2) - np.sum(call(a, values - eps * e) ** 2))
+          / (2 * eps) for e in np.eye(3)]
+    np.testing.assert_allclose(tape.gradient(total, t).numpy(), fd, rtol=1e-7, atol=1e-8)
+
+
+def test_tensors_of_two_backends_in_a_numpy_function_still_say_so():
+    with pytest.raises(xg.MixedBackendError, match="move one explicitly"):
+        np.dot(xg.ones(2, backend="numpy"), xg.ones(2, backend="numba"))

@@ -134,6 +134,8 @@ def test_clamp_and_masked_fill_name_clip_and_where():
     ("xg.optim", "OneCycleLR", "xg.optim.OneCycle"),
     ("xg.optim", "ExponentialLR", "xg.optim.ExponentialDecay"),
     ("xg.optim", "LambdaLR", "learning_rate=lambda step"),
+    ("xg.optim", "clip_grad_norm_", "xg.optim.clip_global_norm"),
+    ("xg.optim", "clip_grad_value_", "clipvalue="),
     ("xg.data", "DataLoader", "xg.data.batches"), ("xg.data", "TensorDataset", "xg.data.batches"),
     ("xg.data", "random_split", "xg.data.split"),
     ("xpgrad.datasets", "load_digits", "xg.data.load_digits"),

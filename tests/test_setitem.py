@@ -89,12 +89,12 @@ def test_no_other_tensor_or_array_ever_changes():
 
 def test_an_exclusively_owned_buffer_is_written_in_place():
     x = xg.zeros(1000)
-    buffer = x.data
+    buffer = x._data
     del buffer                                  # nothing else holds it now
-    before = id(x.data)
+    before = id(x._data)
     for i in range(10):
         x[i] = float(i)
-    assert id(x.data) == before                 # no copy per write
+    assert id(x._data) == before                 # no copy per write
     assert x[:10].tolist() == [float(i) for i in range(10)]
     y = xg.zeros(4)
     keep = y.numpy()                            # someone holds the buffer: copy first

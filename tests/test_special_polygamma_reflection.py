@@ -2,7 +2,10 @@
 against mpmath over orders 1 .. 163 and points at, next to and between the negative half-integers
 and integers. ``cot(pi x)`` was ``1 / tan(pi r)``: 6e-17, not 0, at the half-integers, which
 ``Q_n``'s coefficients (up to 1e305) turned into errors of 1e34 relative at n = 100, and 2%
-already at n = 10, x = -7.5. Both the NumPy kernel and the generic formula are checked."""
+already at n = 10, x = -7.5. Both the NumPy kernel and the generic formula are checked, above 0
+too (the kernel raised ``1 / (x + k)``, rounded, to the power n + 1 by products: (n + 1) / 2
+ulp, 5e-15 relative at n = 100, x = 1.5; it takes NumPy's power now), and digamma's reflection
+at the half-integers (``pi / tan(pi r)`` was 2e-16, not 0: 5e-15 relative at -0.5)."""
 from __future__ import annotations
 
 import functools
@@ -13,6 +16,7 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from xpgrad.backends.numpy import special
 from xpgrad.ops import special_formulas
 
 mpmath = pytest.importorskip("mpmath")
@@ -86,6 +90,37 @@ def test_even_orders_at_negative_half_integers_are_the_first_term(n, evaluate):
     # the pole pairs' terms cancel exactly: psi^(n)(-k - 1/2) = psi^(n)(k + 3/2), to the bit
     x = np.array([-0.5, -1.5, -2.5, -7.5, -19.5])
     np.testing.assert_array_equal(evaluate(n, x), evaluate(n, 1.0 - x))
+
+
+POSITIVE = np.concatenate([[1.5, 0.5, 1.0, 2.5, 10.0, 29.5, 60.0],
+                           np.random.default_rng(1).uniform(0.05, 60.0, 40)])
+
+
+@pytest.mark.parametrize("evaluate", [_kernel, _generic], ids=["numpy-kernel", "generic"])
+@pytest.mark.parametrize("n", ORDERS)
+def test_positive_arguments_match_mpmath(n, evaluate):
+    ours = evaluate(n, POSITIVE)
+    exact = np.array([_exact(n, x) for x in POSITIVE])
+    infinite = np.isinf(exact)
+    np.testing.assert_array_equal(ours[infinite], exact[infinite])
+    err = np.abs(ours[~infinite] / exact[~infinite] - 1.0)
+    worst = err.argmax()
+    assert err[worst] <= 1.5e-15, f"{err[worst]:.2e} at {POSITIVE[~infinite][worst]!r}"
+
+
+@pytest.mark.parametrize("digamma", [special.digamma,
+                                     lambda x: special_formulas.digamma(npx, x)],
+                         ids=["numpy-kernel", "generic"])
+def test_digamma_at_and_next_to_negative_half_integers_matches_mpmath(digamma):
+    # next to a half-integer psi(1 - x) and pi cot(pi x) cancel in part: a few ulp there
+    for x, rtol in ((-np.arange(8.0) - 0.5, 4.5e-16),
+                    (np.array([-0.5 + 1e-6, -1.5 - 1e-6, -7.5 + 1e-6, -0.25, -3.7, -100.5]),
+                     2e-15)):
+        with np.errstate(all="ignore"):
+            ours = digamma(x)
+        with mpmath.workdps(40):
+            exact = np.array([float(mpmath.digamma(mpmath.mpf(float(v)))) for v in x])
+        np.testing.assert_allclose(ours, exact, rtol=rtol, atol=0)
 
 
 def test_cot_pi_is_exact_at_half_integers_and_accurate_next_to_them():

@@ -136,7 +136,7 @@ def _tape_stats(monkeypatch):
 
     def arrays(obj):
         if isinstance(obj, xg.Tensor):
-            yield obj.data
+            yield obj._data
         elif isinstance(obj, (tuple, list)):
             for o in obj:
                 yield from arrays(o)

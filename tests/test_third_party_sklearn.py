@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
-from test_third_party import (_data, _on_numpy, backend, check,  # noqa: F401 (fixtures)
-                              sklearn_dispatch)
+from test_third_party import (BACKENDS, _data, _on_numpy, backend,  # noqa: F401 (fixtures)
+                              check, sklearn_dispatch)
 
 
 def _labels(x, classes=2):
@@ -158,19 +158,23 @@ def test_sklearn_full_covariance_gaussian_mixture_fits_through_views(sklearn_dis
                                reference.predict_proba(a), rtol=1e-8, atol=1e-12)
 
 
-def test_sklearn_d2_log_loss_score_without_dispatch_averages_integer_weights_in_float64():
+@pytest.mark.parametrize("default", BACKENDS)
+def test_sklearn_d2_log_loss_score_without_dispatch_averages_integer_weights_in_float64(
+        backend, default):
     # array_api_dispatch off: scikit-learn averages the labels with integer sample weights by
     # np.average on the Tensors; that was float32 (xpgrad's default float), 3e-8 off NumPy's.
-    # (numba tensors with numpy the default backend: its np.dot meets NumPy labels and raises
-    # MixedBackendError, as before; with XPGRAD_BACKEND=numba it passes)
+    # Tensors of a backend that is not the default (numba ones with numpy the default): its
+    # np.dot(ndarray, tensor) converts the NumPy labels to the tensor's backend, as
+    # tensor + ndarray does (it raised MixedBackendError before)
     sklearn = pytest.importorskip("sklearn", minversion="1.8")
     from sklearn.metrics import d2_log_loss_score
 
     rng = np.random.default_rng(5)
     labels, proba = rng.integers(0, 3, 50), rng.dirichlet(np.ones(3), 50)
     weights = rng.integers(1, 5, 50)
-    with sklearn.config_context(array_api_dispatch=False):
-        got = d2_log_loss_score(xg.asarray(labels), xg.asarray(proba),
-                                sample_weight=xg.asarray(weights))
+    with sklearn.config_context(array_api_dispatch=False), xg.use_backend(default):
+        got = d2_log_loss_score(xg.asarray(labels, backend=backend),
+                                xg.asarray(proba, backend=backend),
+                                sample_weight=xg.asarray(weights, backend=backend))
     want = d2_log_loss_score(labels, proba, sample_weight=weights)
     assert abs(got - want) <= 1e-15

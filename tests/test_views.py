@@ -180,11 +180,11 @@ def test_views_of_permuted_and_matrix_transposed_tensors_write_through():
 
 def test_a_block_loop_writes_into_the_base_in_place():
     out = xg.zeros(10000, dtype=xg.float64)
-    buffer = id(out.data)
+    buffer = id(out._data)
     for start in range(0, 10000, 100):
         block = out[start:start + 100]
         block += float(start)
-    assert id(out.data) == buffer                  # no copy of the base per write
+    assert id(out._data) == buffer                  # no copy of the base per write
     assert out.numpy()[::100].tolist() == [float(s) for s in range(0, 10000, 100)]
 
 

@@ -158,8 +158,35 @@ class Tensor(TensorMethods):
 
     @property
     def data(self):
-        """The raw backend array (shared, not copied). Do not modify it in place."""
-        return self._data
+        """PyTorch's ``t.data``: this value cut from the tapes (as ``xg.stop_gradient(t)``),
+        sharing the buffer: a write into it (``p.data[:] = q``, ``p.data *= 0.9``) writes into
+        ``t``, as any write (``xpgrad/views.py``; a Variable a recording tape watches refuses
+        it). ``p.data = q`` is ``p.assign(q)`` for a Variable. (Before 2026-12-06 this was the
+        backend's array, which xpgrad's own code reads as ``t._data``.)
+
+        >>> import xpgrad as xg
+        >>> target = xg.Variable([1.0, 2.0], name="target")
+        >>> target.data *= 0.5                   # torch: target.data.mul_(0.5)
+        >>> target.data = [3.0, 4.0]             # torch: target.data = q (target.assign(q))
+        >>> target.tolist()
+        [3.0, 4.0]
+        """
+        from .views import data_view
+
+        return data_view(self)
+
+    @data.setter
+    def data(self, value):
+        from .views import DETACHED, View
+
+        if value.__class__ is View and value._base is self and value._how[0] is DETACHED:
+            return                               # ``t.data op= y``: written through already
+        assign = getattr(self, "assign", None)
+        if assign is None:
+            raise AttributeError("t.data = value: a Tensor's value changes by a write into it, "
+                                 "t[...] = value (its shape kept), or bind the name to a new "
+                                 "tensor; a Variable's by v.assign(value)")
+        assign(value, read_value=False)
 
     def numpy(self):
         """A NumPy array with this tensor's value (a copy for device backends)."""

@@ -21,7 +21,7 @@ from .ops.indexing import _raw_key, _setitem_error
 from .ops.shape import _inverse
 from .primitive import apply, tape_state
 from .tensor import Tensor
-from .views import View, register, root_of
+from .views import DETACHED, View, register, root_of
 
 
 def write_through(view: View, key, value, stacklevel=4) -> None:
@@ -29,7 +29,11 @@ def write_through(view: View, key, value, stacklevel=4) -> None:
     knows the view, its bases or the value, the root's array is written in place when nothing
     else sees it (``exclusive``), else a copy of it once; otherwise the writes are functional
     updates that tapes record: the view's value updated, then written into the base, and so on
-    up to the root."""
+    up to the root. A ``t.data`` view is ``t`` itself to a write: ``t[key] = value``, so the
+    entries it leaves keep their gradient."""
+    if view._how[0] is DETACHED:
+        write(view._base, key, value)
+        return
     raw_key = _raw_key(view, key)
     if rewrites_itself(view, raw_key, value):
         return
@@ -43,10 +47,27 @@ def write_through(view: View, key, value, stacklevel=4) -> None:
                 return
         except (IndexError, ValueError) as e:
             raise _setitem_error(view, key, value, e) from None
-    block = view._plain()              # the view's value, as the tapes know it
+    block = _taped_value(view)         # the view's value, as the tapes know it
     write(block, key, value)           # the block updated (a copy: the view holds its array)
     where, written = _unread(view._how, block)
     write(view._base, where, written)  # (which refuses a base it may not write)
+
+
+def _taped_value(view) -> Tensor:
+    """``view``'s value as the tapes know it; below a ``t.data`` view, read again from ``t``
+    (recorded), so that the entries a write through ``t.data[i]`` leaves keep their gradient."""
+    chain = []
+    t = view
+    while t.__class__ is View and t._how[0] is not DETACHED:
+        chain.append(t)
+        t = t._base
+    if t.__class__ is not View:
+        return view._plain()
+    value = t._base
+    for v in reversed(chain):
+        prim, params = v._how
+        value = apply(prim, value, **params)
+    return value
 
 
 def _untaped_chain(view, value):

@@ -34,7 +34,7 @@ from __future__ import annotations
 import sys
 import weakref
 
-from .tensor import Tensor, _keyed
+from .tensor import Tensor, _keyed, _wrap
 
 _new = object.__new__
 
@@ -125,6 +125,40 @@ def view_of(base: Tensor, out: Tensor, prim, params) -> View:
     return v
 
 
+class _Detached:
+    """How ``t.data`` reads its base (``data_view``): the same array, cut from the tapes."""
+
+    __slots__ = ()
+    name = "data"
+
+    @staticmethod
+    def forward(xp, x):
+        return x
+
+
+DETACHED = _Detached()
+
+
+def data_view(base: Tensor) -> View:
+    """PyTorch's ``t.data``: ``base``'s value, cut from the tapes (no gradient flows through
+    it), sharing its buffer: a write into it is a write into ``base`` (``Tensor.data``).
+
+    >>> import xpgrad as xg
+    >>> w = xg.Variable([1.0, 2.0], name="w")
+    >>> w.data.mul_
+    Traceback (most recent call last):
+    ...
+    AttributeError: 'View' object has no attribute 'mul_': in-place updates of a Variable go \
+through assign: v.assign(new), v.assign_add(delta), v.assign_sub(delta) (a target network's \
+soft update: target.assign(tau * online + (1 - tau) * target)); a Tensor is a value: compute a \
+new one
+    >>> w.data[0] = 5.0
+    >>> w.tolist()
+    [5.0, 2.0]
+    """
+    return view_of(base, _wrap(base._data, base._backend), DETACHED, {})
+
+
 def index_key(key: tuple) -> tuple:
     """A basic key with an Ellipsis: ``x[1, ...]`` of a vector is a 0-d view of ``x``'s
     buffer, where ``x[1]`` is NumPy's scalar (a copy)."""
@@ -143,6 +177,9 @@ def _read_again(view):
 
     base = view._base
     prim, params = view._how
+    if prim is DETACHED:
+        view._raw = view._synced = base._data
+        return
     fresh = apply(prim, base, **params)
     key = base._key
     if key:
@@ -236,4 +273,4 @@ def exclusive(views, raw_id, owner_id, own, base) -> bool:
     return own <= extra.get(raw_id, 0) and (base is None or base <= extra.get(owner_id, 0))
 
 
-__all__ = ["View", "is_basic", "view_of"]
+__all__ = ["View", "data_view", "is_basic", "view_of"]

@@ -14,6 +14,7 @@ Gradient clipping is
 [(2,), (1, 2), (3, 2)]
 """
 from .._args import no_module_attribute
+from ..optim.gradient_clipping import TORCH_CLIPPING_NAMES
 from .parameter_vector import parameters_to_vector, vector_to_parameters
 from .parametrizations import (remove_spectral_norm, remove_weight_norm, spectral_norm,
                                weight_norm)
@@ -25,11 +26,7 @@ __all__ = ["weight_norm", "spectral_norm", "remove_parametrizations", "remove_we
            "vector_to_parameters"]
 
 #: torch.nn.utils' names that xpgrad does without, and what to write instead
-_PYTORCH_NAMES = {
-    name: "torch.nn.utils.clip_grad_norm_ is xg.optim.clip_global_norm(grads, max_norm, "
-          "eps=1e-6), which returns (clipped grads, norm); clip_grad_value_ is an "
-          "optimizer's clipvalue="
-    for name in ("clip_grad_norm_", "clip_grad_norm", "clip_grad_value_")}
+_PYTORCH_NAMES = dict(TORCH_CLIPPING_NAMES)
 _PYTORCH_NAMES.update(dict.fromkeys(
     ("rnn", "pack_padded_sequence", "pad_packed_sequence", "pack_sequence", "unpack_sequence",
      "PackedSequence"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backend import MixedBackendError, current_backend, use_backend
 from ..inplace import leaving_loses_gradient
 from ..tensor import Tensor
 
@@ -41,6 +42,39 @@ def _tensors(tree):
     elif isinstance(tree, dict):
         for v in tree.values():
             yield from _tensors(v)
+
+
+def on_tensors_backend(adapter, tree, *args, **kwargs):
+    """``adapter(*args, **kwargs)``, run again with the Tensors' backend current where it met
+    a value converted to the current backend beside them (a MixedBackendError): an ndarray or
+    a list beside numba tensors with numpy the default converts to numba, as ``t + ndarray``
+    converts it. Tensors of two backends still raise. ``tree`` holds the call's arguments.
+
+    >>> import numpy as np, xpgrad as xg
+    >>> with xg.use_backend("numpy"):
+    ...     np.dot(np.ones(2), xg.ones(2, backend="numba")).backend.name
+    'numba'
+    """
+    try:
+        return adapter(*args, **kwargs)
+    except MixedBackendError:
+        backend = _tensors_backend(tree)
+        if backend is None:
+            raise
+    with use_backend(backend):
+        return adapter(*args, **kwargs)
+
+
+def _tensors_backend(tree):
+    """The backend of the Tensors in ``tree`` when they share one that is not the current
+    backend, else None."""
+    found = None
+    for t in _tensors(tree):
+        if found is None:
+            found = t._backend
+        elif t._backend is not found:
+            return None
+    return None if found is None or found is current_backend() else found
 
 
 def _values(tree):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..tensor import Tensor
 from .arguments import _Unsupported
-from .fallback import _fallback, _known_types, _values, _write_out
+from .fallback import _fallback, _known_types, _values, _write_out, on_tensors_backend
 
 
 # -- functions ------------------------------------------------------------------------------------
@@ -53,7 +53,7 @@ def array_function(func, types, args, kwargs):
             raise _Unsupported(f"{what} has no xpgrad counterpart")
         if out is not None and not all(isinstance(o, Tensor) for o in out):
             raise _Unsupported("out= that is not a Tensor")
-        result = adapter(*args, **kwargs)
+        result = on_tensors_backend(adapter, (args, kwargs), *args, **kwargs)
     except _Unsupported as e:
         if out is not None:
             kwargs["out"] = out if len(out) > 1 else out[0]

@@ -1,12 +1,12 @@
 """NumPy's NaN-ignoring reductions, order statistics, ``np.pad`` and ``np.polyval`` on Tensors,
 composed of xpgrad functions (so they stay on the tape): ``np.nansum``, ``np.nanmean``,
-``np.nanmax``/``np.nanmin``, ``np.nanprod``, ``np.median``, ``np.percentile``,
-``np.quantile`` and their ``nan*`` twins (the methods "linear", NumPy's default, "lower",
-"higher", "nearest", "midpoint"), ``np.pad`` (``constant``, ``edge``,
-``reflect``, ``symmetric``, ``wrap``) and ``np.polyval``.
+``np.nanvar``/``np.nanstd`` (``ddof``), ``np.nanmax``/``np.nanmin``, ``np.nanprod``,
+``np.median``, ``np.percentile``, ``np.quantile`` and their ``nan*`` twins (the methods
+"linear", NumPy's default, "lower", "higher", "nearest", "midpoint"), ``np.pad``
+(``constant``, ``edge``, ``reflect``, ``symmetric``, ``wrap``) and ``np.polyval``.
 
-Of integers, NumPy's dtypes: float64 (``np.median``, ``np.nanmean``, linear interpolation),
-the input's where the method picks an entry ("lower", "higher", "nearest").
+Of integers, NumPy's dtypes: float64 (``np.median``, ``np.nanmean``, ``np.nanvar``, linear
+interpolation), the input's where the method picks an entry ("lower", "higher", "nearest").
 
 Gradients follow the composition: a NaN entry gets 0 from the NaN-ignoring reductions (as
 ``torch.nansum``), a median of an even count splits the gradient between the two middle values
@@ -47,6 +47,24 @@ def _nan_reduction(np_name):
 
 for _name in ("nansum", "nanprod", "nanmax", "nanmin", "nanmean"):
     numpy_function(_name)(_nan_reduction(_name))
+
+
+def _nan_moment(np_name):
+    """``np.nanvar`` / ``np.nanstd``: ``xg.nanvar`` / ``xg.nanstd`` with ``ddof`` (or
+    ``correction``); integers in float64, as NumPy's; ``where=`` and ``mean=`` not
+    translated."""
+    def adapter(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *,
+                correction=None, **rest):
+        _refuse(rest, f"np.{np_name}", where=True, mean=None)
+        a = _tensor(a)
+        a = _numpy_float(a) if dtype is None else _cast(a, dtype)
+        return _fn(np_name)(a, axis=_norm_axes(axis), ddof=ddof, correction=correction,
+                            keepdims=_keepdims(keepdims, f"np.{np_name}"))
+    return adapter
+
+
+for _name in ("nanvar", "nanstd"):
+    numpy_function(_name)(_nan_moment(_name))
 
 
 # -- order statistics ---------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import math
 
 from ..tensor import Tensor
 from .arguments import _cast, _fn, _keepdims, _ns, _refuse, _tensor, _Unsupported
-from .fallback import _fallback, _known_types, _write_out
+from .fallback import _fallback, _known_types, _write_out, on_tensors_backend
 
 
 # -- ufuncs ---------------------------------------------------------------------------------------
@@ -158,7 +158,7 @@ def array_ufunc(ufunc, method, inputs, kwargs):
         handler = _METHODS.get(method)
         if handler is None:
             raise _Unsupported(f"ufunc method {method!r}")
-        result = handler(ufunc, inputs, kwargs)
+        result = on_tensors_backend(handler, inputs, ufunc, inputs, kwargs)
     except _Unsupported as e:
         if out is not None:
             kwargs["out"] = out

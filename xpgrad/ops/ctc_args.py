@@ -61,7 +61,7 @@ def _check_range(t, name, lo_ok, hi_ok, why):
     bounds check under xg.function, whose guard widens: a caller that takes the value as a
     shape guards it itself (``_padded``'s ``value_range``)."""
     if t.size:
-        lo, hi = t.backend.check_index_range(t.data)
+        lo, hi = t.backend.check_index_range(t._data)
         if lo < lo_ok:
             raise ValueError(f"ctc: {name} must be >= {lo_ok}, got {lo}")
         if hi > hi_ok:
@@ -82,7 +82,7 @@ def _padded(targets, target_lengths, n, be):
     if target_lengths.size:
         # the program xg.function traces has this width: a replay with longer targets runs
         # eagerly (a guard), one with shorter targets reads the padding as padding
-        be.value_range(target_lengths.data, accepted=(0.0, float(s)))
+        be.value_range(target_lengths._data, accepted=(0.0, float(s)))
     offsets = ends - target_lengths
     col = reshape(arange(s, backend=be), (1, s))
     kept = col < reshape(target_lengths, (n, 1))
@@ -101,12 +101,12 @@ def _check_labels(targets, target_lengths, blank, n_classes, be):
     n, s = targets.shape
     kept = reshape(arange(s, backend=be), (1, s)) < reshape(target_lengths, (n, 1))
     marked = where(kept, where(targets == blank, -1, targets), 0)
-    lo, hi = be.check_index_range(marked.data)
+    lo, hi = be.check_index_range(marked._data)
     if hi >= n_classes:
         raise ValueError(f"ctc: targets hold label {hi}, out of range for {n_classes} classes "
                          f"(labels must be in [0, {n_classes - 1}] and not the blank {blank})")
     if lo < 0:
-        lo_label = be.check_index_range(where(kept, targets, 0).data)[0]
+        lo_label = be.check_index_range(where(kept, targets, 0)._data)[0]
         if lo_label < 0:
             raise ValueError(f"ctc: targets hold label {lo_label}, out of range (labels must "
                              f"be in [0, {n_classes - 1}] and not the blank {blank})")

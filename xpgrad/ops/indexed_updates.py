@@ -24,7 +24,7 @@ combined by a sort (``segment_rules.reduce_sorted``) and then with ``x``.
 """
 from __future__ import annotations
 
-from ..accumulate import Scatter, _without_newaxes, is_basic
+from ..accumulate import Scatter, _without_newaxes, index_add, is_basic
 from ..primitive import Primitive, apply
 from ..tensor import Tensor
 from .indexing import _raw_key, _setitem, getitem
@@ -163,7 +163,8 @@ def _others_product(xp, shape, key, values, backend):
     for s in shape:
         n *= s
     zeros_at = xp.zeros((n,), dtype=flat.dtype)
-    backend.index_add(zeros_at, (positions,), xp.astype(zero, flat.dtype))
+    # (accumulate's: under xg.function the backend's own scatter is replayed, not np.add.at)
+    index_add(backend, zeros_at, (positions,), xp.astype(zero, flat.dtype))
     product_at = xp.ones((n,), dtype=flat.dtype)
     _combine_at(xp, product_at, (positions,), nonzero, "multiply", backend)
     zeros_here, product_here = zeros_at[positions], product_at[positions]

@@ -91,7 +91,7 @@ def _gaussian_var(var, input):
                              f"{input.shape}; var must have input's shape, input's shape "
                              f"without the last axis, or input's shape with one axis of size 1")
     if var.size:
-        lo, _ = var.backend.value_range(var.data, accepted=(0.0, math.inf))
+        lo, _ = var.backend.value_range(var._data, accepted=(0.0, math.inf))
         if lo < 0:
             raise ValueError(f"gaussian_nll: var must be >= 0 (variances), got {lo}")
     return var

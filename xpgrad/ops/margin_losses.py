@@ -142,7 +142,7 @@ def _class_labels(y, x, owner):
         raise ValueError(f"{owner}: y must have shape {lead} (x's shape without the class "
                          f"axis, last), got {y.shape}")
     if y.size:
-        lo, hi = y.backend.check_index_range(y.data)
+        lo, hi = y.backend.check_index_range(y._data)
         if lo < 0 or hi >= n_classes:
             bad = lo if lo < 0 else hi
             raise IndexError(f"{owner}: label {bad} in y is out of range for {n_classes} "

@@ -35,7 +35,7 @@ def _multilabel_targets(y, x, owner):
         raise ValueError(f"{owner}: y must have x's shape {x.shape} (class indices, each row's "
                          f"list ended by -1), got {y.shape}")
     if y.size:
-        lo, hi = y.backend.check_index_range(y.data)
+        lo, hi = y.backend.check_index_range(y._data)
         if lo < -1 or hi >= n_classes:
             bad = lo if lo < -1 else hi
             raise IndexError(f"{owner}: label {bad} in y is out of range for {n_classes} "

@@ -1,5 +1,6 @@
 """NumPy's and JAX's reductions beyond the array API: the NaN-skipping ``nansum``, ``nanmean``,
-``nanprod``, ``nanmax``, ``nanmin``, and the weighted mean ``average``. ``np.nansum(t)`` and
+``nanvar``, ``nanstd``, ``nanprod``, ``nanmax``, ``nanmin``, and the weighted mean
+``average``. ``np.nansum(t)`` and
 friends on a Tensor (``numpy_dispatch/statistics.py``) run these.
 
 Compositions of differentiable functions: a NaN entry gets no gradient (as ``torch.nansum``
@@ -19,7 +20,7 @@ import numpy as np
 from .._args import flag, refuse_keywords
 from ..tensor import Tensor
 from ._define import as_tensor, norm_axes
-from .reductions import _floating
+from .reductions import _correction, _floating
 
 
 def _ns():
@@ -102,6 +103,55 @@ def nanmean(a, /, axis=None, dtype=None, *, keepdims=False, **unexpected):
     return total / xg.where(count == 0, float("nan"), count)      # 0 / 0 without a warning
 
 
+def nanvar(a, /, axis=None, dtype=None, *, ddof=0, keepdims=False, correction=None,
+           **unexpected):
+    """The variance over ``axis`` of the entries that are not NaN (``numpy.nanvar``, with its
+    ``ddof``, or the array API's name ``correction``): ``sum |a - m|**2 / (N - ddof)``, ``m``
+    their mean, ``N`` their count; NaN where ``N - ddof <= 0`` (an all-NaN slice included),
+    without NumPy's warning. NaN entries get no gradient. Integers give the default float, as
+    ``xg.var`` (``np.nanvar`` of a Tensor gives NumPy's float64).
+
+    >>> import xpgrad as xg
+    >>> x = xg.asarray([[1.0, float("nan"), 3.0], [2.0, 2.0, 5.0]])
+    >>> xg.nanvar(x, axis=1).tolist(), xg.nanvar(x, axis=1, ddof=1).tolist()
+    ([1.0, 2.0], [2.0, 3.0])
+    """
+    xg, a, axes, keepdims = _prepared("nanvar", a, axis, keepdims, dtype, unexpected)
+    ddof = _correction(0.0 if correction is None else correction, ddof or None)
+    a = _floating(a)
+    kept = xg.logical_not(xg.isnan(a))
+    count = xg.sum(xg.astype(kept, a.real.dtype if a.dtype.is_complex else a.dtype),
+                   axis=axes, keepdims=True)
+    total = xg.sum(xg.where(kept, a, 0.0), axis=axes, keepdims=True)
+    mean = total / xg.where(count == 0, 1.0, count)
+    deviation = xg.where(kept, a - mean, 0.0)
+    squares = xg.real(deviation * xg.conj(deviation)) if a.dtype.is_complex else \
+        deviation * deviation
+    sum_squares = xg.sum(squares, axis=axes, keepdims=keepdims)
+    dof = count - ddof
+    if not keepdims:
+        dof = xg.reshape(dof, sum_squares.shape)
+    return xg.where(dof > 0, sum_squares / xg.where(dof > 0, dof, 1.0), float("nan"))
+
+
+def nanstd(a, /, axis=None, dtype=None, *, ddof=0, keepdims=False, correction=None,
+           **unexpected):
+    """The standard deviation over ``axis`` of the entries that are not NaN
+    (``numpy.nanstd``): the square root of ``nanvar`` (same arguments). Where it is 0 its
+    gradient is 0, as ``xg.std``'s.
+
+    >>> import xpgrad as xg
+    >>> xg.nanstd(xg.asarray([1.0, float("nan"), 3.0])).item()
+    1.0
+    """
+    if unexpected:
+        refuse_keywords("nanstd", unexpected)
+    variance = nanvar(a, axis, dtype, ddof=ddof, keepdims=keepdims, correction=correction)
+    xg = _ns()
+    zero = variance == 0
+    return xg.where(zero, 0.0, xg.sqrt(xg.where(zero, 1.0, variance)))
+
+
 def average(a, /, axis=None, weights=None, returned=False, *, keepdims=False, **unexpected):
     """The weighted mean ``sum(a * weights) / sum(weights)`` over ``axis`` (``numpy.average``,
     ``jax.numpy.average``); ``weights`` has ``a``'s shape or that of the reduced axes (a 1-D
@@ -170,4 +220,4 @@ def _weights(xg, a, weights, axes):
     return xg.reshape(w, tuple(a.shape[i] if i in axes else 1 for i in range(a.ndim)))
 
 
-__all__ = ["nansum", "nanmean", "nanprod", "nanmax", "nanmin", "average"]
+__all__ = ["nansum", "nanmean", "nanvar", "nanstd", "nanprod", "nanmax", "nanmin", "average"]

@@ -182,7 +182,7 @@ def _labels_all_kept(labels, n_classes, ignore_index):
         if 0 <= lo and hi < n_classes:
             return not lo <= ignore_index <= hi
         xp = labels.backend.xp
-        kept = xp.where(labels.data == ignore_index, 0, labels.data)
+        kept = xp.where(labels._data == ignore_index, 0, labels._data)
         lo, hi = labels.backend.check_index_range(kept)
         if lo < 0 or hi >= n_classes:
             bad = lo if lo < 0 else hi
@@ -257,7 +257,7 @@ def _check_unit_interval(a, name):
     """ValueError unless every entry of ``a`` lies in [0, 1]; NaN fails too (as PyTorch's
     ``all elements of input should be between 0 and 1``)."""
     if a.size:
-        lo, hi = a.backend.value_range(a.data, accepted=(0.0, 1.0))
+        lo, hi = a.backend.value_range(a._data, accepted=(0.0, 1.0))
         if not (0.0 <= lo and hi <= 1.0):           # written so that NaN fails it
             bad = lo if not 0.0 <= lo else hi
             raise ValueError(f"binary_cross_entropy: {name} must be in [0, 1] "

@@ -189,12 +189,13 @@ def _digamma_positive(xp, x):
 
 
 def digamma(xp, x):
-    """``psi(x) = d log Gamma / dx``; reflection ``psi(1 - x) - pi / tan(pi x)`` below 0.5;
-    -inf at +0, +inf at -0, NaN at -1, -2, ... and -inf (as SciPy)."""
+    """``psi(x) = d log Gamma / dx``; reflection ``psi(1 - x) - pi cot(pi x)`` below 0
+    (``cot_pi``: 0 at the half-integers); -inf at +0, +inf at -0, NaN at -1, -2, ... and -inf
+    (as SciPy)."""
     reflect = x < 0
     positive = _digamma_positive(xp, xp.where(reflect, 1.0 - x, x))
     r = xp.where(reflect, x - xp.round(x), 0.25)
-    reflected = positive - math.pi / xp.tan(math.pi * r)
+    reflected = positive - math.pi * cot_pi(xp, r)
     out = xp.where(reflect, reflected, positive)
     out = xp.where((x <= 0) & (r == 0), xp.nan, out)
     out = xp.where((x == 0) & xp.signbit(x), xp.inf, xp.where(x == 0, -xp.inf, out))

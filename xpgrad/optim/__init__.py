@@ -16,6 +16,7 @@ from .adam_variants import Adamax, Lion, NAdam, RAdam
 from .adaptive import Adadelta, Adagrad, Adam, AdamW, RMSprop
 from .ema import ExponentialMovingAverage
 from .functional import OptimizerState, apply_updates
+from .gradient_clipping import TORCH_CLIPPING_NAMES as _TORCH_CLIPPING_NAMES
 from .gradient_clipping import clip_global_norm, global_norm
 from .lbfgs import LBFGS
 from .optimizer import Optimizer
@@ -66,6 +67,7 @@ _PYTORCH_NAMES = {
     "LambdaLR": f"{_SCHEDULE}; any function of the step is one: learning_rate=lambda step: ...",
     **{torch_name: f"xg.optim.{ours}: {_SCHEDULE} (table: help(xg.optim.schedules))"
        for torch_name, ours in _TORCH_SCHEDULERS.items()},
+    **_TORCH_CLIPPING_NAMES,
 }
 
 

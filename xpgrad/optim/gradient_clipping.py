@@ -14,6 +14,12 @@ from ..jit.whole import run_quietly
 from ..tensor import Tensor, _wrap
 from ._checks import hyperparameter
 
+#: torch.nn.utils' clipping functions, looked up on xg.optim or xg.nn.utils, and xpgrad's way
+TORCH_CLIPPING_NAMES = dict.fromkeys(
+    ("clip_grad_norm_", "clip_grad_norm", "clip_grad_value_"),
+    "torch.nn.utils.clip_grad_norm_ is xg.optim.clip_global_norm(grads, max_norm, eps=1e-6), "
+    "which returns (clipped grads, norm); clip_grad_value_ is an optimizer's clipvalue=")
+
 
 def _global_norm_raw(raws, xp):
     total = None
