@@ -338,3 +338,13 @@ def test_bad_writes_through_views_are_clear_errors():
     with pytest.raises(IndexError, match="index 5 is out of bounds"):
         v[5] = 1.0
     assert c.tolist() == [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
+
+
+def test_messages_name_a_view_a_tensor():
+    # error messages built from type(x).__name__ (tbptt_train's "got a ...") say Tensor, the
+    # type users know; the class itself still shows where it lives
+    v = xg.ones((3, 4))[1]
+    assert type(v).__name__ == "Tensor" and isinstance(v, xg.Tensor)
+    assert "xpgrad.views" in repr(type(v))
+    with pytest.raises(AttributeError, match="'Tensor' object has no attribute 'mul_'"):
+        xg.Variable([1.0, 2.0], name="w").data.mul_

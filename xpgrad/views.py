@@ -148,7 +148,7 @@ def data_view(base: Tensor) -> View:
     >>> w.data.mul_
     Traceback (most recent call last):
     ...
-    AttributeError: 'View' object has no attribute 'mul_': in-place updates of a Variable go \
+    AttributeError: 'Tensor' object has no attribute 'mul_': in-place updates of a Variable go \
 through assign: v.assign(new), v.assign_add(delta), v.assign_sub(delta) (a target network's \
 soft update: target.assign(tau * online + (1 - tau) * target)); a Tensor is a value: compute a \
 new one
@@ -272,5 +272,9 @@ def exclusive(views, raw_id, owner_id, own, base) -> bool:
             return False
     return own <= extra.get(raw_id, 0) and (base is None or base <= extra.get(owner_id, 0))
 
+
+# a view is a Tensor to its users (PyTorch's views are torch.Tensor): messages that name
+# type(x).__name__ say "Tensor"; repr(View) still shows this module
+View.__name__ = View.__qualname__ = "Tensor"
 
 __all__ = ["View", "data_view", "is_basic", "view_of"]
