@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,12 @@ ROOT = Path(__file__).resolve().parents[1]
 # the scripts limit BLAS, Numba and PyTorch to one thread, and set their thread variables, in
 # the process they run in: here the worker that runs the next tests
 pytestmark = pytest.mark.usefixtures("thread_counts_kept", "environ_kept")
+
+
+@pytest.fixture(autouse=True)
+def _path_kept(monkeypatch):
+    """recurrent_steps.py puts examples/ on sys.path as it loads; the test puts it back."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
 
 
 def _load(name):

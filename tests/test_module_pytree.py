@@ -170,6 +170,23 @@ def test_state_dicts_and_checkpoints_refuse_a_rebuilt_module_rather_than_save_no
         np.testing.assert_array_equal(got.numpy(), want.numpy())
 
 
+def test_a_module_of_the_users_own_holding_a_plain_tensor_still_saves(tmp_path):
+    # a constant the user keeps as a plain Tensor (a Transformer's positional code) is not a
+    # rebuilt module's leaf: state dicts and checkpoints save the Variables, as before
+    class Encoded(xg.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = xg.Variable([1.0, 2.0], name="w")
+            self.pe = xg.asarray([0.5, 0.25])
+
+    model = Encoded()
+    assert list(model.state_dict()) == ["encoded/w"]
+    xg.save_checkpoint(tmp_path / "ckpt", model)
+    assert list(xg.optim.Adam().state_dict(model)) != []
+    with pytest.raises(TypeError, match=r"holds a plain Tensor at \.w"):
+        xg.tree_map(lambda p: p * 2.0, model).state_dict()
+
+
 def test_torch_state_dict_refuses_a_rebuilt_module_rather_than_leave_it_out():
     mlp = xg.tree_map(lambda p: p * 2.0, xg.nn.MLP([2, 3, 1], rng=0))
     with pytest.raises(TypeError, match=r"MLP\.torch_state_dict: this MLP holds a plain "

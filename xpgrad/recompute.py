@@ -219,8 +219,17 @@ def _tensor_arguments(args, kwargs):
         if is_float_tensor(leaf):
             where = path.replace("['args']", "args", 1).replace("['kwargs']", "kwargs", 1)
             found.append((where, leaf, leaf._data, leaf._key))
-    pytree.map_leaves(note, {"args": args, "kwargs": kwargs})
+    pytree.map_leaves(note, {"args": args, "kwargs": kwargs}, is_leaf=_owns_state)
     return found
+
+
+def _owns_state(node) -> bool:
+    """A Module is one leaf here: what it holds is its own state (a batch norm's running
+    statistics, which its forward updates), not an argument the block writes into; the tensors
+    it reads are found as it reads them."""
+    from .nn.module import Module
+
+    return isinstance(node, Module)
 
 
 def _refuse_written_arguments(given, name):

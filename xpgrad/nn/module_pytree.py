@@ -174,6 +174,8 @@ def refuse_plain_tensors(module, who) -> None:
     ...
     TypeError: state_dict: this Linear holds a plain Tensor at .w (a module rebuilt ...
     """
+    if not ModuleKind.holds_tensors(module):     # a module of the user's own: a plain Tensor
+        return                                   # it holds is a constant (a positional code)
     for suffix, child in ModuleKind.children(module, None):
         if isinstance(child, Tensor) and not isinstance(child, Variable):
             raise TypeError(
