@@ -44,6 +44,8 @@ class Placeholder:
 #: classes registered as nodes besides tuples, lists and dicts, and their ``NodeKind``s
 _KINDS: dict = {}
 _REGISTERED: tuple = ()
+#: the ``NodeKind`` of each class met that is a registered one or a subclass of one
+_KIND_OF_CLASS: dict = {}
 
 
 def register_node(cls, kind) -> None:
@@ -61,12 +63,17 @@ def register_node(cls, kind) -> None:
     global _REGISTERED
     _KINDS[cls] = kind
     _REGISTERED = tuple(_KINDS)
+    _KIND_OF_CLASS.clear()
 
 
 def _kind(value):
     """The ``NodeKind`` of a registered node, None for anything else."""
     if _REGISTERED and isinstance(value, _REGISTERED):
-        return next(kind for cls, kind in _KINDS.items() if isinstance(value, cls))
+        kind = _KIND_OF_CLASS.get(type(value))
+        if kind is None:
+            kind = _KIND_OF_CLASS[type(value)] = next(
+                kind for cls, kind in _KINDS.items() if isinstance(value, cls))
+        return kind
     return None
 
 
@@ -120,9 +127,9 @@ def map_leaves(fn, tree, path="", none_is_leaf=False, is_leaf=None):
 
 
 def leaves(tree, is_leaf=None) -> list:
-    """The leaves of ``tree``, in the order ``map_leaves`` visits them."""
+    """The leaves of ``tree``, in the order ``map_leaves`` visits them (nothing rebuilt)."""
     found = []
-    map_leaves(lambda leaf, path: found.append(leaf), tree, is_leaf=is_leaf)
+    _collect(tree, "", found, is_leaf, False)
     return found
 
 
@@ -133,8 +140,26 @@ def leaves_with_paths(tree) -> list:
     [("['a'][0]", 1.0), ("['a'][1]", 2.0)]
     """
     found = []
-    map_leaves(lambda leaf, path: found.append((path, leaf)), tree)
+    _collect(tree, "", found, None, True)
     return found
+
+
+def _collect(tree, path, found, is_leaf, with_paths):
+    """``map_leaves``' walk, appending each leaf (``with_paths``: ``(path, leaf)``) to
+    ``found`` and rebuilding nothing."""
+    if is_leaf is not None and is_leaf(tree):
+        found.append((path, tree) if with_paths else tree)
+    elif isinstance(tree, dict):
+        for k, v in tree.items():
+            _collect(v, f"{path}[{k!r}]" if with_paths else "-", found, is_leaf, with_paths)
+    elif isinstance(tree, (tuple, list)):
+        for i, v in enumerate(tree):
+            _collect(v, f"{path}[{i}]" if with_paths else "-", found, is_leaf, with_paths)
+    elif (kind := _kind(tree)) is not None:
+        for suffix, child in kind.children(tree, is_leaf):
+            _collect(child, path + suffix if with_paths else "-", found, is_leaf, with_paths)
+    elif tree is not None or not path:
+        found.append((path, tree) if with_paths else tree)
 
 
 def rebuild(tree, new_leaves, is_leaf=None):

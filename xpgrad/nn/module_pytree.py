@@ -23,11 +23,10 @@ is none in JAX either; JAX would see a shape's numbers).
 """
 from __future__ import annotations
 
-import copy
-
 from ..pytree import MISSING, Placeholder, register_node
 from ..tensor import Tensor, Variable
 from .module import Module
+from .module_rebuild import copied
 
 #: the attribute ``ModuleKind.rebuilt`` sets on the modules it makes (``holds_tensors``)
 _HOLDS_TENSORS = "_rebuilt_with_tensors"
@@ -49,10 +48,10 @@ class ModuleKind:
         which ``is_leaf`` answers true), each once, in ``named_variables()`` order; the suffix
         names the child as Python reaches it (``".layers[0].w"``). ``leaf_types``: what else
         stands for a tensor (an ``xg.function`` result's placeholders)."""
-        found = []
-        _visit(module, (), {id(module)}, found, is_leaf, (Module, *leaf_types))
-        children = _Children((_rendered(steps), child) for steps, child in found)
-        children.steps = [steps for steps, _ in found]
+        children = _Children()
+        children.steps = []
+        kinds = (Module, *leaf_types)
+        _visit(module, (), "", {id(module)}, children, is_leaf, kinds, (*kinds, *_CONTAINERS))
         return children
 
     @staticmethod
@@ -64,14 +63,13 @@ class ModuleKind:
     @staticmethod
     def rebuilt(module, children, new):
         """A deep copy of ``module`` with ``new`` in place of ``children`` (wherever each is
-        held: tied weights stay tied)."""
+        held: tied weights stay tied); module_rebuild.py copies it."""
         memo = {id(child): value for (_, child), value in zip(children, new)}
-        given = {id(value) for value in new}
-        rebuilt = copy.deepcopy(module, memo)
+        made = []
+        rebuilt = copied(module, memo, made)
         holds_tensors = any(not isinstance(v, Variable) for v in new)
-        for made in list(memo.values()):        # the copies (and deepcopy's keep-alive list)
-            if isinstance(made, Module) and id(made) not in given:
-                vars(made)[_HOLDS_TENSORS] = holds_tensors
+        for copy_made in made:
+            vars(copy_made)[_HOLDS_TENSORS] = holds_tensors
         return rebuilt
 
     @staticmethod
@@ -90,44 +88,46 @@ class _Children(list):
     """``children``' list, with ``steps``: how to reach each child from the module."""
 
 
-def _visit(module, steps, seen, found, is_leaf, kinds):
-    """The children below ``module`` into ``found`` as ``(steps, child)``; ``seen`` holds the
-    ids met (a module or tensor held twice is one child); ``kinds``: Module and the types of
-    leaves."""
-    for key, item in _held_by(module, kinds):
-        if id(item) in seen:
-            continue
-        seen.add(id(item))
-        if isinstance(item, Module) and not (is_leaf is not None and is_leaf(item)):
-            _visit(item, steps + key, seen, found, is_leaf, kinds)
-        else:
-            found.append((steps + key, item))
-
-
-def _held_by(module, kinds):
-    """``(steps, item)`` for the Modules and Tensors ``module`` holds directly, where
-    ``named_variables`` looks: its public attributes (and lists, tuples and dicts in them), or
-    what a container class's own ``_items`` lists (ModuleList, parametrizations)."""
+def _visit(module, steps, text, seen, found, is_leaf, kinds, walked):
+    """The children below ``module`` into ``found`` as ``(path suffix, child)``, and how to
+    reach each into ``found.steps``, where ``named_variables`` looks: its public attributes
+    (and lists, tuples and dicts in them), or what a container class's own ``_items`` lists
+    (ModuleList, parametrizations). ``steps`` and ``text``: how ``module`` is reached;
+    ``seen`` holds the ids met (a module or tensor held twice is one child); ``kinds``: Module
+    and the types of leaves; ``walked``: those and the containers looked into."""
     if type(module)._items is Module._items:
         for attribute, value in vars(module).items():
-            if not attribute.startswith("_"):
-                yield from _held_in(value, (("attr", attribute),), (), kinds)
+            if not attribute.startswith("_") and isinstance(value, walked):
+                _take(value, (*steps, ("attr", attribute)), f"{text}.{attribute}", seen, found,
+                      is_leaf, kinds, walked, ())
     else:
         for key, item in module._items():
             if isinstance(item, kinds):
-                yield (("item", key),), item
+                _take(item, (*steps, ("item", key)),
+                      f"{text}[{int(key)}]" if key.isdigit() else f"{text}.{key}", seen, found,
+                      is_leaf, kinds, walked, ())
 
 
-def _held_in(value, steps, walking, kinds):
+def _take(value, steps, text, seen, found, is_leaf, kinds, walked, walking):
+    """``value`` (held at ``steps``) as a child, a module to walk or a container to look into
+    (``walking``: the ids of the containers it is inside, so a list holding itself ends)."""
     if isinstance(value, kinds):
-        yield steps, value
+        if id(value) in seen:
+            return
+        seen.add(id(value))
+        if isinstance(value, Module) and not (is_leaf is not None and is_leaf(value)):
+            _visit(value, steps, text, seen, found, is_leaf, kinds, walked)
+        else:
+            found.append((text, value))
+            found.steps.append(steps)
         return
     if not isinstance(value, _CONTAINERS) or id(value) in walking:
         return
     walking = (*walking, id(value))
     for i, item in (value.items() if isinstance(value, dict) else enumerate(value)):
-        if isinstance(item, (*kinds, *_CONTAINERS)):
-            yield from _held_in(item, steps + (("index", i),), walking, kinds)
+        if isinstance(item, walked):
+            _take(item, (*steps, ("index", i)), f"{text}[{i!r}]", seen, found, is_leaf, kinds,
+                  walked, walking)
 
 
 def _at(node, steps):
@@ -149,17 +149,6 @@ def _at(node, steps):
         if node is MISSING:
             return MISSING
     return node
-
-
-def _rendered(steps) -> str:
-    """``steps`` as Python reaches the child: ``.layers[0].w``."""
-    text = []
-    for kind, key in steps:
-        if kind == "attr" or (kind == "item" and not key.isdigit()):
-            text.append(f".{key}")
-        else:
-            text.append(f"[{int(key) if kind == 'item' else key!r}]")
-    return "".join(text)
 
 
 def refuse_plain_tensors(module, who) -> None:
