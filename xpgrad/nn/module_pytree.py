@@ -27,11 +27,10 @@ from ..pytree import MISSING, Placeholder, register_node
 from ..tensor import Tensor, Variable
 from .module import Module
 from .module_rebuild import copied
+from .module_walks import entry_of_copy, walked
 
 #: the attribute ``ModuleKind.rebuilt`` sets on the modules it makes (``holds_tensors``)
 _HOLDS_TENSORS = "_rebuilt_with_tensors"
-#: what an attribute may hold a leaf or a submodule inside
-_CONTAINERS = (list, tuple, dict)
 
 
 class ModuleKind:
@@ -47,12 +46,9 @@ class ModuleKind:
         """``[(path suffix, child)]``: the tensors below ``module`` (and the submodules for
         which ``is_leaf`` answers true), each once, in ``named_variables()`` order; the suffix
         names the child as Python reaches it (``".layers[0].w"``). ``leaf_types``: what else
-        stands for a tensor (an ``xg.function`` result's placeholders)."""
-        children = _Children()
-        children.steps = []
-        kinds = (Module, *leaf_types)
-        _visit(module, (), "", {id(module)}, children, is_leaf, kinds, (*kinds, *_CONTAINERS))
-        return children
+        stands for a tensor (an ``xg.function`` result's placeholders). module_walks.py walks
+        (and caches the walk)."""
+        return walked(module, is_leaf, (Module, *leaf_types))
 
     @staticmethod
     def like(module, children, other):
@@ -70,6 +66,7 @@ class ModuleKind:
         holds_tensors = any(not isinstance(v, Variable) for v in new)
         for copy_made in made:
             vars(copy_made)[_HOLDS_TENSORS] = holds_tensors
+        entry_of_copy(children, memo)
         return rebuilt
 
     @staticmethod
@@ -82,52 +79,6 @@ class ModuleKind:
     @staticmethod
     def described(module):
         return f"a {type(module).__name__} module"
-
-
-class _Children(list):
-    """``children``' list, with ``steps``: how to reach each child from the module."""
-
-
-def _visit(module, steps, text, seen, found, is_leaf, kinds, walked):
-    """The children below ``module`` into ``found`` as ``(path suffix, child)``, and how to
-    reach each into ``found.steps``, where ``named_variables`` looks: its public attributes
-    (and lists, tuples and dicts in them), or what a container class's own ``_items`` lists
-    (ModuleList, parametrizations). ``steps`` and ``text``: how ``module`` is reached;
-    ``seen`` holds the ids met (a module or tensor held twice is one child); ``kinds``: Module
-    and the types of leaves; ``walked``: those and the containers looked into."""
-    if type(module)._items is Module._items:
-        for attribute, value in vars(module).items():
-            if not attribute.startswith("_") and isinstance(value, walked):
-                _take(value, (*steps, ("attr", attribute)), f"{text}.{attribute}", seen, found,
-                      is_leaf, kinds, walked, ())
-    else:
-        for key, item in module._items():
-            if isinstance(item, kinds):
-                _take(item, (*steps, ("item", key)),
-                      f"{text}[{int(key)}]" if key.isdigit() else f"{text}.{key}", seen, found,
-                      is_leaf, kinds, walked, ())
-
-
-def _take(value, steps, text, seen, found, is_leaf, kinds, walked, walking):
-    """``value`` (held at ``steps``) as a child, a module to walk or a container to look into
-    (``walking``: the ids of the containers it is inside, so a list holding itself ends)."""
-    if isinstance(value, kinds):
-        if id(value) in seen:
-            return
-        seen.add(id(value))
-        if isinstance(value, Module) and not (is_leaf is not None and is_leaf(value)):
-            _visit(value, steps, text, seen, found, is_leaf, kinds, walked)
-        else:
-            found.append((text, value))
-            found.steps.append(steps)
-        return
-    if not isinstance(value, _CONTAINERS) or id(value) in walking:
-        return
-    walking = (*walking, id(value))
-    for i, item in (value.items() if isinstance(value, dict) else enumerate(value)):
-        if isinstance(item, walked):
-            _take(item, (*steps, ("index", i)), f"{text}[{i!r}]", seen, found, is_leaf, kinds,
-                  walked, walking)
 
 
 def _at(node, steps):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import types
 import weakref
+from operator import is_
 
 from .module import Module
 
@@ -42,16 +43,17 @@ def copied(obj, memo: dict, made=None):
         return obj
     if cls is list:
         new = memo[id(obj)] = []
-        new.extend([copied(item, memo, made) for item in obj])
+        new.extend([item if type(item) in _ATOMS else copied(item, memo, made)
+                    for item in obj])
         return new
     if cls is dict:
         new = memo[id(obj)] = {}
         for key, value in obj.items():
-            new[key] = copied(value, memo, made)
+            new[key] = value if type(value) in _ATOMS else copied(value, memo, made)
         return new
     if cls is tuple:
-        items = [copied(item, memo, made) for item in obj]
-        if all(a is b for a, b in zip(items, obj)):
+        items = [item if type(item) in _ATOMS else copied(item, memo, made) for item in obj]
+        if all(map(is_, items, obj)):
             return obj
         new = memo[id(obj)] = tuple(items)
         return new
@@ -61,7 +63,8 @@ def copied(obj, memo: dict, made=None):
             made.append(new)
         state = vars(new)
         for key, value in vars(obj).items():
-            state[key] = copied(value, memo, made)
+            # an atom is never in memo: what it maps are modules, containers and leaves
+            state[key] = value if type(value) in _ATOMS else copied(value, memo, made)
         return new
     new = copy.deepcopy(obj, memo)
     if made is not None and isinstance(new, Module):

@@ -1,0 +1,194 @@
+"""The walk that finds a Module's pytree children (module_pytree.py), and a cache of what it
+found per module, so that the several walks of one model in one ``xg.grad`` or ``xg.function``
+call cost a check each.
+
+A walk records, beside the children, what it looked at: the ``__dict__`` of each module (its
+keys and values), the lists and dicts it looked into (their items), and what a container
+class's own ``_items`` listed. The next walk of the same module first checks those by identity
+(C loops, no paths or isinstance tests) and answers the recorded children where nothing
+changed; a change anywhere it looked (an attribute set, a layer appended, ``eval()``) makes it
+walk again. A module rebuilt from new leaves gets its entry from the original's at once
+(``entry_of_copy``), so walking the copy again is a check too.
+
+An entry holds what the walk looked at, not the module (a weak reference, whose end drops the
+entry); one holding its module through a back-reference (a submodule's attribute naming its
+owner) would keep it alive, so the table keeps at most ``_MOST`` entries.
+
+>>> import xpgrad as xg
+>>> mlp = xg.nn.MLP([2, 3, 1], rng=0)
+>>> first = walked(mlp, None, KINDS)
+>>> walked(mlp, None, KINDS) is first, [suffix for suffix, _ in first]
+(True, ['.layers[0].w', '.layers[0].b', '.layers[1].w', '.layers[1].b'])
+>>> mlp.layers.append(xg.nn.Linear(1, 1, rng=1))
+>>> len(walked(mlp, None, KINDS))
+6
+"""
+from __future__ import annotations
+
+import weakref
+from operator import is_
+
+from ..pytree import Placeholder
+from ..tensor import Tensor
+from .module import Module
+
+#: what an attribute may hold a leaf or a submodule inside
+_CONTAINERS = (list, tuple, dict)
+#: the leaves' kinds a walk looks for by default (with Module), the walks the cache keeps
+KINDS = (Module, Tensor, Placeholder)
+_WALKED = (*KINDS, *_CONTAINERS)
+#: the entries kept at most (see the module's docstring)
+_MOST = 256
+#: ``id(module)`` -> its cached ``Children``
+_ENTRIES: dict = {}
+
+
+class Children(list):
+    """``walked``' list of ``(path suffix, child)``, with ``steps``: how to reach each child
+    from the module; a cached one (the cache's entry) has ``ref``, the module (weakly), and
+    ``checks``: ``(object, keys, values)`` for each module ``__dict__`` (``keys`` a tuple),
+    list (``keys`` None), dict (``keys`` a tuple) and container module's ``_items`` (``keys``
+    ``_ITEMS``) the walk looked at."""
+
+    steps: list
+    ref = None
+    checks: list
+
+
+_ITEMS = object()
+
+
+def walked(module, is_leaf, kinds) -> Children:
+    """The children below ``module`` (``[(path suffix, child)]``, each once, in
+    ``named_variables()`` order): the instances of ``kinds`` (Module first, then the leaves'
+    types) found, a Module walked into unless ``is_leaf`` answers true. Without ``is_leaf``
+    and with the default ``KINDS``, from the cache when nothing the walk looked at changed."""
+    if is_leaf is not None or kinds != KINDS:
+        children = Children()
+        children.steps = []
+        _visit(module, (), "", {id(module)}, children, is_leaf, kinds, (*kinds, *_CONTAINERS),
+               None)
+        return children
+    entry = _ENTRIES.get(id(module))
+    if entry is not None and entry.ref() is module and _unchanged(entry.checks):
+        return entry
+    children = Children()
+    children.steps = []
+    checks = []
+    _visit(module, (), "", {id(module)}, children, None, KINDS, _WALKED, checks)
+    _keep(module, children, checks)
+    return children
+
+
+def entry_of_copy(children, memo) -> None:
+    """Give the copy that ``module_rebuild.copied`` made of a module walked into ``children``
+    (``memo``: the original's objects' ids -> the copies and new leaves) its cache entry: the
+    same walk, the new leaves in the old ones' places. Nothing where the new leaves are not
+    distinct tensors (a value put in several places, or no leaf at all, changes what a walk
+    finds)."""
+    original = None if children.ref is None else children.ref()
+    if original is None or id(original) not in memo:
+        return
+    new = [memo[id(child)] for _, child in children]
+    if not all(isinstance(v, (Tensor, Placeholder)) for v in new) or \
+            len({id(v) for v in new}) != len(new):
+        return
+    checks = []
+    for obj, keys, _ in children.checks:
+        if id(obj) not in memo:
+            return
+        _record(memo[id(obj)], keys, checks)
+    copied = Children((suffix, value) for (suffix, _), value in zip(children, new))
+    copied.steps = children.steps
+    _keep(memo[id(original)], copied, checks)
+
+
+def _keep(module, children, checks) -> None:
+    try:
+        ref = weakref.ref(module, lambda _, key=id(module): _ENTRIES.pop(key, None))
+    except TypeError:                   # a class with __slots__ and no __weakref__
+        return
+    children.ref, children.checks = ref, checks
+    _ENTRIES.pop(id(module), None)
+    if len(_ENTRIES) >= _MOST:
+        del _ENTRIES[next(iter(_ENTRIES))]
+    _ENTRIES[id(module)] = children
+
+
+def _record(obj, keys, checks) -> None:
+    """What ``obj`` holds now, as ``_visit`` looked at it, into ``checks``."""
+    if keys is _ITEMS:
+        checks.append((obj, _ITEMS, tuple(obj._items())))
+    elif keys is None:
+        checks.append((obj, None, tuple(obj)))
+    else:
+        state = vars(obj) if isinstance(obj, Module) else obj
+        checks.append((obj, tuple(state), tuple(state.values())))
+
+
+def _unchanged(checks) -> bool:
+    """Whether every module, list and dict in ``checks`` holds what it held (by identity)."""
+    for obj, keys, values in checks:
+        if keys is None:
+            if len(obj) != len(values) or not all(map(is_, obj, values)):
+                return False
+        elif keys is _ITEMS:
+            items = tuple(obj._items())
+            if len(items) != len(values) or not all(
+                    a[0] == b[0] and a[1] is b[1] for a, b in zip(items, values)):
+                return False
+        else:
+            state = vars(obj) if isinstance(obj, Module) else obj
+            if len(state) != len(values) or not all(map(is_, state.values(), values)) or \
+                    tuple(state) != keys:
+                return False
+    return True
+
+
+def _visit(module, steps, text, seen, found, is_leaf, kinds, walked_kinds, checks):
+    """The children below ``module`` into ``found`` as ``(path suffix, child)``, and how to
+    reach each into ``found.steps``, where ``named_variables`` looks: its public attributes
+    (and lists, tuples and dicts in them), or what a container class's own ``_items`` lists
+    (ModuleList, parametrizations). ``steps`` and ``text``: how ``module`` is reached;
+    ``seen`` holds the ids met (a module or tensor held twice is one child);
+    ``walked_kinds``: ``kinds`` and the containers looked into; ``checks``: None, or where to
+    record what was looked at."""
+    if type(module)._items is Module._items:
+        if checks is not None:
+            _record(module, (), checks)
+        for attribute, value in vars(module).items():
+            if not attribute.startswith("_") and isinstance(value, walked_kinds):
+                _take(value, (*steps, ("attr", attribute)), f"{text}.{attribute}", seen, found,
+                      is_leaf, kinds, walked_kinds, (), checks)
+    else:
+        if checks is not None:
+            _record(module, _ITEMS, checks)
+        for key, item in module._items():
+            if isinstance(item, kinds):
+                _take(item, (*steps, ("item", key)),
+                      f"{text}[{int(key)}]" if key.isdigit() else f"{text}.{key}", seen, found,
+                      is_leaf, kinds, walked_kinds, (), checks)
+
+
+def _take(value, steps, text, seen, found, is_leaf, kinds, walked_kinds, walking, checks):
+    """``value`` (held at ``steps``) as a child, a module to walk or a container to look into
+    (``walking``: the ids of the containers it is inside, so a list holding itself ends)."""
+    if isinstance(value, kinds):
+        if id(value) in seen:
+            return
+        seen.add(id(value))
+        if isinstance(value, Module) and not (is_leaf is not None and is_leaf(value)):
+            _visit(value, steps, text, seen, found, is_leaf, kinds, walked_kinds, checks)
+        else:
+            found.append((text, value))
+            found.steps.append(steps)
+        return
+    if not isinstance(value, _CONTAINERS) or id(value) in walking:
+        return
+    walking = (*walking, id(value))
+    if checks is not None and not isinstance(value, tuple):
+        _record(value, None if isinstance(value, list) else (), checks)
+    for i, item in (value.items() if isinstance(value, dict) else enumerate(value)):
+        if isinstance(item, walked_kinds):
+            _take(item, (*steps, ("index", i)), f"{text}[{i!r}]", seen, found, is_leaf, kinds,
+                  walked_kinds, walking, checks)
