@@ -50,7 +50,8 @@ _KIND_OF_CLASS: dict = {}
 
 def register_node(cls, kind) -> None:
     """Make instances of ``cls`` (and its subclasses) nodes, walked by ``kind``: an object with
-    ``children(node, is_leaf)`` (``[(path suffix, child)]`` in order), ``like(node, children,
+    ``children(node, is_leaf)`` (``[(path suffix, child)]`` in order; the children are leaves
+    of the tree, never looked into), ``like(node, children,
     other)`` (what ``other``, a node of ``node``'s class, holds at those places, ``MISSING``
     where it holds nothing), ``rebuilt(node, children, new)`` (a new node with ``new`` in place
     of ``children``) and ``described(node)`` (for messages). ``xg.nn`` registers Module
@@ -118,9 +119,8 @@ def map_leaves(fn, tree, path="", none_is_leaf=False, is_leaf=None):
     kind = _kind(tree)
     if kind is not None:
         children = kind.children(tree, is_leaf)
-        return kind.rebuilt(tree, children, [
-            map_leaves(fn, child, path + suffix, none_is_leaf, is_leaf)
-            for suffix, child in children])
+        return kind.rebuilt(tree, children, [fn(child, path + suffix)
+                                             for suffix, child in children])
     if tree is None and path and not none_is_leaf:
         return None
     return fn(tree, path)
@@ -156,8 +156,9 @@ def _collect(tree, path, found, is_leaf, with_paths):
         for i, v in enumerate(tree):
             _collect(v, f"{path}[{i}]" if with_paths else "-", found, is_leaf, with_paths)
     elif (kind := _kind(tree)) is not None:
-        for suffix, child in kind.children(tree, is_leaf):
-            _collect(child, path + suffix if with_paths else "-", found, is_leaf, with_paths)
+        children = kind.children(tree, is_leaf)
+        found.extend([(path + suffix, child) for suffix, child in children] if with_paths
+                     else [child for _, child in children])
     elif tree is not None or not path:
         found.append((path, tree) if with_paths else tree)
 
@@ -184,8 +185,7 @@ def _refilled(tree, it, top, is_leaf=None):
     kind = _kind(tree)
     if kind is not None:
         children = kind.children(tree, is_leaf)
-        return kind.rebuilt(tree, children, [_refilled(child, it, False, is_leaf)
-                                             for _, child in children])
+        return kind.rebuilt(tree, children, [next(it) for _ in children])
     if tree is None and not top:
         return None
     return next(it)
@@ -286,7 +286,7 @@ def _walk_like(t, o, path, found, name, against, is_leaf):
         for (suffix, child), value in zip(children, kind.like(t, children, o)):
             if value is MISSING:
                 raise _mismatch(name, against, path + suffix, child, value)
-            _walk_like(child, value, path + suffix, found, name, against, is_leaf)
+            found.append((path + suffix, value))
     else:
         found.append((path, o))
 

@@ -25,9 +25,10 @@ from __future__ import annotations
 
 from ..pytree import MISSING, Placeholder, register_node
 from ..tensor import Tensor, Variable
+from ..jit.capture import THREAD as _TRACES
 from .module import Module
 from .module_rebuild import copied
-from .module_walks import entry_of_copy, walked
+from .module_walks import entry_of_copy, frozen_below, walked
 
 #: the attribute ``ModuleKind.rebuilt`` sets on the modules it makes (``holds_tensors``)
 _HOLDS_TENSORS = "_rebuilt_with_tensors"
@@ -57,17 +58,33 @@ class ModuleKind:
         return [_at(other, steps) for steps in children.steps]
 
     @staticmethod
-    def rebuilt(module, children, new):
+    def rebuilt(module, children, new, cache_walk=True):
         """A deep copy of ``module`` with ``new`` in place of ``children`` (wherever each is
-        held: tied weights stay tied); module_rebuild.py copies it."""
+        held: tied weights stay tied); module_rebuild.py copies it. ``cache_walk=False``: the
+        copy gets no cached walk (``xg.grad``'s aliased copy, which it walks no more)."""
         memo = {id(child): value for (_, child), value in zip(children, new)}
         made = []
         rebuilt = copied(module, memo, made)
         holds_tensors = any(not isinstance(v, Variable) for v in new)
         for copy_made in made:
             vars(copy_made)[_HOLDS_TENSORS] = holds_tensors
-        entry_of_copy(children, memo)
+        if cache_walk:
+            entry_of_copy(children, new, memo)
         return rebuilt
+
+    @staticmethod
+    def untrained(module, children) -> set:
+        """The ids of the Variables among ``children`` (``children(module, None)``'s) outside
+        ``module.trainable_variables``: buffers, frozen weights. From the cached walk where
+        there is one and nothing traces (a trace reads the flags through
+        ``trainable_variables``, each read a guard of the program)."""
+        if _TRACES.tracer is not None or children.ref is None:
+            trainable = {id(v) for v in module.trainable_variables}
+            return {id(t) for _, t in children
+                    if isinstance(t, Variable) and id(t) not in trainable}
+        frozen = frozen_below(children)
+        return {id(t) for _, t in children
+                if isinstance(t, Variable) and (not t._trainable or id(t) in frozen)}
 
     @staticmethod
     def holds_tensors(module) -> bool:

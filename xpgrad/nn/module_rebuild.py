@@ -64,7 +64,11 @@ def copied(obj, memo: dict, made=None):
         state = vars(new)
         for key, value in vars(obj).items():
             # an atom is never in memo: what it maps are modules, containers and leaves
-            state[key] = value if type(value) in _ATOMS else copied(value, memo, made)
+            if type(value) in _ATOMS:
+                state[key] = value
+            else:
+                found = memo.get(id(value), memo)
+                state[key] = found if found is not memo else copied(value, memo, made)
         return new
     new = copy.deepcopy(obj, memo)
     if made is not None and isinstance(new, Module):

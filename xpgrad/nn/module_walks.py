@@ -26,16 +26,19 @@ owner) would keep it alive, so the table keeps at most ``_MOST`` entries.
 from __future__ import annotations
 
 import weakref
+from itertools import repeat
 from operator import is_
 
 from ..pytree import Placeholder
 from ..tensor import Tensor
 from .module import Module
+from .module_tree import _variables_below
 
 #: what an attribute may hold a leaf or a submodule inside
 _CONTAINERS = (list, tuple, dict)
 #: the leaves' kinds a walk looks for by default (with Module), the walks the cache keeps
 KINDS = (Module, Tensor, Placeholder)
+_LEAVES = (Tensor, Placeholder)
 _WALKED = (*KINDS, *_CONTAINERS)
 #: the entries kept at most (see the module's docstring)
 _MOST = 256
@@ -80,27 +83,42 @@ def walked(module, is_leaf, kinds) -> Children:
     return children
 
 
-def entry_of_copy(children, memo) -> None:
+def entry_of_copy(children, new, memo) -> None:
     """Give the copy that ``module_rebuild.copied`` made of a module walked into ``children``
-    (``memo``: the original's objects' ids -> the copies and new leaves) its cache entry: the
-    same walk, the new leaves in the old ones' places. Nothing where the new leaves are not
-    distinct tensors (a value put in several places, or no leaf at all, changes what a walk
-    finds)."""
+    (``new``: the values put in their places; ``memo``: the original's objects' ids -> the
+    copies) its cache entry: the same walk, the new leaves in the old ones' places. Nothing
+    where the new leaves are not distinct tensors (a value put in several places, or no leaf
+    at all, changes what a walk finds)."""
     original = None if children.ref is None else children.ref()
-    if original is None or id(original) not in memo:
-        return
-    new = [memo[id(child)] for _, child in children]
-    if not all(isinstance(v, (Tensor, Placeholder)) for v in new) or \
-            len({id(v) for v in new}) != len(new):
+    copy = None if original is None else memo.get(id(original))
+    if copy is None or not all(map(isinstance, new, repeat(_LEAVES))) or \
+            len(set(map(id, new))) != len(new):
         return
     checks = []
     for obj, keys, _ in children.checks:
-        if id(obj) not in memo:
+        made = memo.get(id(obj))
+        if made is None:
             return
-        _record(memo[id(obj)], keys, checks)
-    copied = Children((suffix, value) for (suffix, _), value in zip(children, new))
-    copied.steps = children.steps
-    _keep(memo[id(original)], copied, checks)
+        _record(made, keys, checks)
+    entry = Children(zip([suffix for suffix, _ in children], new))
+    entry.steps = children.steps
+    _keep(copy, entry, checks)
+
+
+def frozen_below(children) -> frozenset:
+    """The ids of the Variables below a frozen module (``trainable = False``) of the walk
+    ``children`` (a cached one: it knows the modules), the walked module too: what
+    ``trainable_variables`` leaves out besides the Variables whose own flag is off. Kept with
+    the walk, whose checks cover the modules' flags."""
+    found = getattr(children, "frozen", None)
+    if found is None:
+        ids = set()
+        for obj, keys, _ in children.checks:
+            if keys is not None and isinstance(obj, Module) and \
+                    not vars(obj).get("_trainable", True):
+                _variables_below(obj, ids, {id(obj)})
+        found = children.frozen = frozenset(ids)
+    return found
 
 
 def _keep(module, children, checks) -> None:
