@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import weakref
 from itertools import repeat
-from operator import is_
 
 from ..pytree import Placeholder
+from ..snapshots import ITEMS, MAPPING, SEQUENCE, STATE, record, unchanged
 from ..tensor import Tensor
 from .module import Module
 from .module_tree import _variables_below
@@ -48,17 +48,13 @@ _ENTRIES: dict = {}
 
 class Children(list):
     """``walked``' list of ``(path suffix, child)``, with ``steps``: how to reach each child
-    from the module; a cached one (the cache's entry) has ``ref``, the module (weakly), and
-    ``checks``: ``(object, keys, values)`` for each module ``__dict__`` (``keys`` a tuple),
-    list (``keys`` None), dict (``keys`` a tuple) and container module's ``_items`` (``keys``
-    ``_ITEMS``) the walk looked at."""
+    from the module; a cached one (the cache's entry, or an ``xg.function`` result's
+    template) has ``ref``, the module (weakly), and ``checks``: ``snapshots.record``'s of each
+    module ``__dict__``, list, dict and container module's ``_items`` the walk looked at."""
 
     steps: list
     ref = None
     checks: list
-
-
-_ITEMS = object()
 
 
 def walked(module, is_leaf, kinds) -> Children:
@@ -66,14 +62,21 @@ def walked(module, is_leaf, kinds) -> Children:
     ``named_variables()`` order): the instances of ``kinds`` (Module first, then the leaves'
     types) found, a Module walked into unless ``is_leaf`` answers true. Without ``is_leaf``
     and with the default ``KINDS``, from the cache when nothing the walk looked at changed."""
-    if is_leaf is not None or kinds != KINDS:
+    if is_leaf is not None:
         children = Children()
         children.steps = []
         _visit(module, (), "", {id(module)}, children, is_leaf, kinds, (*kinds, *_CONTAINERS),
                None)
         return children
+    if kinds != KINDS:                  # an xg.function result's template: what its copies get
+        children = Children()
+        children.steps, checks = [], []
+        _visit(module, (), "", {id(module)}, children, None, kinds, (*kinds, *_CONTAINERS),
+               checks)
+        children.ref, children.checks = _ref(module), checks
+        return children
     entry = _ENTRIES.get(id(module))
-    if entry is not None and entry.ref() is module and _unchanged(entry.checks):
+    if entry is not None and entry.ref() is module and unchanged(entry.checks):
         return entry
     children = Children()
     children.steps = []
@@ -94,12 +97,14 @@ def entry_of_copy(children, new, memo) -> None:
     if copy is None or not all(map(isinstance, new, repeat(_LEAVES))) or \
             len(set(map(id, new))) != len(new):
         return
+    if _ENTRIES.get(id(original)) is not children and not unchanged(children.checks):
+        return                          # a walk kept elsewhere (a template) and out of date
     checks = []
-    for obj, keys, _ in children.checks:
+    for obj, how, _ in children.checks:
         made = memo.get(id(obj))
         if made is None:
             return
-        _record(made, keys, checks)
+        record(made, how, checks)
     entry = Children(zip([suffix for suffix, _ in children], new))
     entry.steps = children.steps
     _keep(copy, entry, checks)
@@ -113,54 +118,31 @@ def frozen_below(children) -> frozenset:
     found = getattr(children, "frozen", None)
     if found is None:
         ids = set()
-        for obj, keys, _ in children.checks:
-            if keys is not None and isinstance(obj, Module) and \
-                    not vars(obj).get("_trainable", True):
+        for obj, how, _ in children.checks:
+            if (how is STATE or how is ITEMS) and not vars(obj).get("_trainable", True):
                 _variables_below(obj, ids, {id(obj)})
         found = children.frozen = frozenset(ids)
     return found
 
 
-def _keep(module, children, checks) -> None:
+def _ref(module, drop=None):
+    """A weak reference to ``module`` (None for a class with ``__slots__`` and no
+    ``__weakref__``), calling ``drop`` when it ends."""
     try:
-        ref = weakref.ref(module, lambda _, key=id(module): _ENTRIES.pop(key, None))
-    except TypeError:                   # a class with __slots__ and no __weakref__
+        return weakref.ref(module, drop)
+    except TypeError:
+        return None
+
+
+def _keep(module, children, checks) -> None:
+    ref = _ref(module, lambda _, key=id(module): _ENTRIES.pop(key, None))
+    if ref is None:
         return
     children.ref, children.checks = ref, checks
     _ENTRIES.pop(id(module), None)
     if len(_ENTRIES) >= _MOST:
         del _ENTRIES[next(iter(_ENTRIES))]
     _ENTRIES[id(module)] = children
-
-
-def _record(obj, keys, checks) -> None:
-    """What ``obj`` holds now, as ``_visit`` looked at it, into ``checks``."""
-    if keys is _ITEMS:
-        checks.append((obj, _ITEMS, tuple(obj._items())))
-    elif keys is None:
-        checks.append((obj, None, tuple(obj)))
-    else:
-        state = vars(obj) if isinstance(obj, Module) else obj
-        checks.append((obj, tuple(state), tuple(state.values())))
-
-
-def _unchanged(checks) -> bool:
-    """Whether every module, list and dict in ``checks`` holds what it held (by identity)."""
-    for obj, keys, values in checks:
-        if keys is None:
-            if len(obj) != len(values) or not all(map(is_, obj, values)):
-                return False
-        elif keys is _ITEMS:
-            items = tuple(obj._items())
-            if len(items) != len(values) or not all(
-                    a[0] == b[0] and a[1] is b[1] for a, b in zip(items, values)):
-                return False
-        else:
-            state = vars(obj) if isinstance(obj, Module) else obj
-            if len(state) != len(values) or not all(map(is_, state.values(), values)) or \
-                    tuple(state) != keys:
-                return False
-    return True
 
 
 def _visit(module, steps, text, seen, found, is_leaf, kinds, walked_kinds, checks):
@@ -173,14 +155,14 @@ def _visit(module, steps, text, seen, found, is_leaf, kinds, walked_kinds, check
     record what was looked at."""
     if type(module)._items is Module._items:
         if checks is not None:
-            _record(module, (), checks)
+            record(module, STATE, checks)
         for attribute, value in vars(module).items():
             if not attribute.startswith("_") and isinstance(value, walked_kinds):
                 _take(value, (*steps, ("attr", attribute)), f"{text}.{attribute}", seen, found,
                       is_leaf, kinds, walked_kinds, (), checks)
     else:
         if checks is not None:
-            _record(module, _ITEMS, checks)
+            record(module, ITEMS, checks)
         for key, item in module._items():
             if isinstance(item, kinds):
                 _take(item, (*steps, ("item", key)),
@@ -205,7 +187,7 @@ def _take(value, steps, text, seen, found, is_leaf, kinds, walked_kinds, walking
         return
     walking = (*walking, id(value))
     if checks is not None and not isinstance(value, tuple):
-        _record(value, None if isinstance(value, list) else (), checks)
+        record(value, SEQUENCE if isinstance(value, list) else MAPPING, checks)
     for i, item in (value.items() if isinstance(value, dict) else enumerate(value)):
         if isinstance(item, walked_kinds):
             _take(item, (*steps, ("index", i)), f"{text}[{i!r}]", seen, found, is_leaf, kinds,
