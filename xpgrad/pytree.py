@@ -46,6 +46,9 @@ _KINDS: dict = {}
 _REGISTERED: tuple = ()
 #: the ``NodeKind`` of each class met that is a registered one or a subclass of one
 _KIND_OF_CLASS: dict = {}
+#: the attribute a node kind may set on the nodes it rebuilds, saying how they were made
+#: (``ModuleKind``: whether they hold plain tensors); ``xg.function``'s keys leave it out
+REBUILT_FLAG = "_rebuilt_with_tensors"
 
 
 def register_node(cls, kind) -> None:

@@ -23,7 +23,7 @@ is none in JAX either; JAX would see a shape's numbers).
 """
 from __future__ import annotations
 
-from ..pytree import MISSING, Placeholder, register_node
+from ..pytree import MISSING, REBUILT_FLAG, Placeholder, register_node
 from ..tensor import Tensor, Variable
 from ..jit.capture import THREAD as _TRACES
 from .module import Module
@@ -31,7 +31,7 @@ from .module_rebuild import copied
 from .module_walks import entry_of_copy, frozen_below, walked
 
 #: the attribute ``ModuleKind.rebuilt`` sets on the modules it makes (``holds_tensors``)
-_HOLDS_TENSORS = "_rebuilt_with_tensors"
+_HOLDS_TENSORS = REBUILT_FLAG
 
 
 class ModuleKind:

@@ -28,13 +28,17 @@ _ATOMS = frozenset((type(None), int, float, bool, complex, str, bytes, range, ty
                     types.BuiltinFunctionType, types.CodeType, property, weakref.ref))
 #: whether a Module class copies as a plain object would (no copy, pickle or slot hooks)
 _PLAIN_CLASSES: dict = {}
+#: the key ``copied`` sets in its memo once ``copy.deepcopy`` has made a Module: its copy may
+#: differ from its original otherwise than by the memo's replacements
+DEEP_COPIED = "deep-copied a module"
 _HOOKS = ("__deepcopy__", "__setstate__", "__getstate__", "__reduce__", "__reduce_ex__",
           "__copy__")
 
 
 def copied(obj, memo: dict, made=None):
     """``copy.deepcopy(obj, memo)``: ``memo`` maps ids to what stands for them (the new values
-    of a module's leaves) and gets the copies; each Module made is appended to ``made``."""
+    of a module's leaves) and gets the copies; each Module made is appended to ``made`` (and
+    ``DEEP_COPIED`` set in ``memo`` where ``copy.deepcopy`` made one)."""
     found = memo.get(id(obj), memo)
     if found is not memo:
         return found
@@ -70,9 +74,13 @@ def copied(obj, memo: dict, made=None):
                 found = memo.get(id(value), memo)
                 state[key] = found if found is not memo else copied(value, memo, made)
         return new
+    before = len(memo)
     new = copy.deepcopy(obj, memo)
-    if made is not None and isinstance(new, Module):
-        made.extend(m for m in (new, *new.submodules()) if m not in made)
+    if made is not None:
+        deep = [v for v in list(memo.values())[before:] if isinstance(v, Module)]
+        if deep:
+            made.extend(deep)
+            memo[DEEP_COPIED] = True
     return new
 
 

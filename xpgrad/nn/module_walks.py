@@ -29,9 +29,10 @@ import weakref
 from itertools import repeat
 
 from ..pytree import Placeholder
-from ..snapshots import ITEMS, MAPPING, SEQUENCE, STATE, record, unchanged
+from ..snapshots import ITEMS, MAPPING, SEQUENCE, STATE, record, recorded, unchanged
 from ..tensor import Tensor
 from .module import Module
+from .module_rebuild import DEEP_COPIED
 from .module_tree import _variables_below
 
 #: what an attribute may hold a leaf or a submodule inside
@@ -55,6 +56,8 @@ class Children(list):
     steps: list
     ref = None
     checks: list
+    #: ``xg.function``'s key of the module (jit/module_key.py), kept with the walk
+    static = None
 
 
 def walked(module, is_leaf, kinds) -> Children:
@@ -94,19 +97,21 @@ def entry_of_copy(children, new, memo) -> None:
     at all, changes what a walk finds)."""
     original = None if children.ref is None else children.ref()
     copy = None if original is None else memo.get(id(original))
-    if copy is None or not all(map(isinstance, new, repeat(_LEAVES))) or \
-            len(set(map(id, new))) != len(new):
+    if copy is None or DEEP_COPIED in memo or not all(map(isinstance, new, repeat(_LEAVES))) \
+            or len(set(map(id, new))) != len(new):
         return
     if _ENTRIES.get(id(original)) is not children and not unchanged(children.checks):
         return                          # a walk kept elsewhere (a template) and out of date
     checks = []
-    for obj, how, _ in children.checks:
-        made = memo.get(id(obj))
+    for check in children.checks:
+        made = memo.get(id(recorded(check)))
         if made is None:
             return
-        record(made, how, checks)
+        record(made, check[1], checks)
     entry = Children(zip([suffix for suffix, _ in children], new))
     entry.steps = children.steps
+    if children.static is not None:
+        entry.static = children.static.for_copy(memo)
     _keep(copy, entry, checks)
 
 
@@ -118,9 +123,11 @@ def frozen_below(children) -> frozenset:
     found = getattr(children, "frozen", None)
     if found is None:
         ids = set()
-        for obj, how, _ in children.checks:
-            if (how is STATE or how is ITEMS) and not vars(obj).get("_trainable", True):
-                _variables_below(obj, ids, {id(obj)})
+        for check in children.checks:
+            module = recorded(check)
+            if (check[1] is STATE or check[1] is ITEMS) and \
+                    not vars(module).get("_trainable", True):
+                _variables_below(module, ids, {id(module)})
         found = children.frozen = frozenset(ids)
     return found
 
