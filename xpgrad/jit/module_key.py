@@ -15,13 +15,14 @@ place (a dataclass, a list or dict subclass) is made anew each call.
 >>> model = xg.tree_map(lambda p: p * 1.0, xg.nn.Linear(2, 1, rng=0))
 >>> children = xg.pytree._kind(model).children(model, None)
 >>> key = module_key(model, children)
->>> module_key(model, children) is key, key[:2]
+>>> module_key(model, children) is key, key.key[:2]
 (True, ((<class 'xpgrad.nn.linear.Linear'>, None), 'name'))
 """
 from __future__ import annotations
 
 import dataclasses
 import types
+import weakref
 
 from .. import pytree as _pytree
 from ..snapshots import ITEMS, MAPPING, SEQUENCE, STATE, record, recorded, unchanged
@@ -33,10 +34,46 @@ _SHARED = frozenset((int, bool, str, bytes, type(None), type(Ellipsis), range, t
                      types.FunctionType, types.BuiltinFunctionType))
 
 
+class ModuleKey:
+    """A module's key as a signature holds it: its hash computed once, and one object for each
+    key while any holds it (``_interned``), so a call's signature is found among the traced
+    ones by identity, not by comparing the whole structure.
+
+    >>> ModuleKey(("a", 1)) == ModuleKey(("a", 1)), _interned(("a", 1)) is _interned(("a", 1))
+    (True, True)
+    """
+
+    __slots__ = ("key", "hash", "__weakref__")
+
+    def __init__(self, key):
+        self.key, self.hash = key, hash(key)
+
+    def __hash__(self):
+        return self.hash
+
+    def __eq__(self, other):
+        return self is other or (type(other) is ModuleKey and self.hash == other.hash
+                                 and self.key == other.key)
+
+    def __repr__(self):
+        return f"ModuleKey({self.key!r})"
+
+
+#: the ``ModuleKey`` of each key some signature or module holds
+_KEYS = weakref.WeakValueDictionary()
+
+
+def _interned(key) -> ModuleKey:
+    found = _KEYS.get(key)
+    if found is None:
+        found = _KEYS[key] = ModuleKey(key)
+    return found
+
+
 class StaticKey:
-    """A module's key (``key``), the positions in it of entries naming objects that a copy
-    of the module replaces by its own (``positions``), and ``checks``: what it was made from
-    that the module's walk does not record."""
+    """A module's key (``key``, a ``ModuleKey``), the positions in it of entries naming
+    objects that a copy of the module replaces by its own (``positions``), and ``checks``: what
+    it was made from that the module's walk does not record."""
 
     __slots__ = ("key", "positions", "checks")
 
@@ -57,14 +94,14 @@ class StaticKey:
             record(made, check[1], checks)
         key = self.key
         if self.positions:
-            key = list(key)
+            entries = list(key.key)
             for i in self.positions:
-                key[i] = _remapped(key[i], memo)
-            key = tuple(key)
+                entries[i] = _remapped(entries[i], memo)
+            key = _interned(tuple(entries))
         return StaticKey(key, self.positions, checks)
 
 
-def module_key(module, children) -> tuple:
+def module_key(module, children) -> ModuleKey:
     """The key of ``module``, whose pytree children are ``children`` (a walk of
     ``module_walks``; a cached one keeps the key as ``children.static``)."""
     static = getattr(children, "static", None)
@@ -72,7 +109,7 @@ def module_key(module, children) -> tuple:
         return static.key
     found = _Found(children)
     _static(module, {id(c) for _, c in children}, found.out, set(), found)
-    key = tuple(found.out)
+    key = _interned(tuple(found.out))
     if found.keepable and children.ref is not None:
         children.static = StaticKey(key, found.positions, found.checks)
     return key
