@@ -108,7 +108,7 @@ def value_module(obj, leaf_types=None):
         return None
     children = (kind.children(obj, None) if leaf_types is None else
                 kind.children(obj, None, (Tensor, _pytree.Placeholder, *leaf_types)))
-    if not any(not isinstance(c, Variable) for _, c in children):
+    if not children.holds_plain_tensors():
         return None
     return kind, children
 

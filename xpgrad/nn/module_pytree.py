@@ -23,6 +23,8 @@ is none in JAX either; JAX would see a shape's numbers).
 """
 from __future__ import annotations
 
+from itertools import repeat
+
 from ..pytree import MISSING, REBUILT_FLAG, Placeholder, register_node
 from ..tensor import Tensor, Variable
 from ..jit.capture import THREAD as _TRACES
@@ -65,7 +67,7 @@ class ModuleKind:
         memo = {id(child): value for (_, child), value in zip(children, new)}
         made = []
         rebuilt = copied(module, memo, made)
-        holds_tensors = any(not isinstance(v, Variable) for v in new)
+        holds_tensors = not all(map(isinstance, new, repeat(Variable)))
         for copy_made in made:
             vars(copy_made)[_HOLDS_TENSORS] = holds_tensors
         if cache_walk:

@@ -30,7 +30,7 @@ from itertools import repeat
 
 from ..pytree import Placeholder
 from ..snapshots import ITEMS, MAPPING, SEQUENCE, STATE, record, recorded, unchanged
-from ..tensor import Tensor
+from ..tensor import Tensor, Variable
 from .module import Module
 from .module_rebuild import DEEP_COPIED
 from .module_tree import _variables_below
@@ -58,6 +58,20 @@ class Children(list):
     checks: list
     #: ``xg.function``'s key of the module (jit/module_key.py), kept with the walk
     static = None
+    _suffixes = None
+    _plain = None
+
+    def suffixes(self) -> tuple:
+        """The path suffixes, in order."""
+        if self._suffixes is None:
+            self._suffixes = tuple([suffix for suffix, _ in self])
+        return self._suffixes
+
+    def holds_plain_tensors(self) -> bool:
+        """Whether a child is no Variable (a plain Tensor: the module is a value)."""
+        if self._plain is None:
+            self._plain = not all(map(isinstance, [c for _, c in self], repeat(Variable)))
+        return self._plain
 
 
 def walked(module, is_leaf, kinds) -> Children:
@@ -108,8 +122,8 @@ def entry_of_copy(children, new, memo) -> None:
         if made is None:
             return
         record(made, check[1], checks)
-    entry = Children(zip([suffix for suffix, _ in children], new))
-    entry.steps = children.steps
+    entry = Children(zip(children.suffixes(), new))
+    entry.steps, entry._suffixes = children.steps, children._suffixes
     if children.static is not None:
         entry.static = children.static.for_copy(memo)
     _keep(copy, entry, checks)
