@@ -38,7 +38,7 @@ def _prepare(args, argnums, keywords=()):
             raise ValueError(f"argnums {i} is out of range for {len(args)} positional "
                              f"arguments{hint}")
         args[i] = _differentiated_argument(args[i], i % len(args), argnums)
-    return single, nums, _distinct(args, nums)
+    return single, nums, _distinct(args, nums, argnums)
 
 
 def _is_tree(value) -> bool:
@@ -63,14 +63,10 @@ def _differentiated_argument(value, i, argnums):
 
 def _converted(leaf, where, argnums):
     """A leaf of a differentiated pytree as ``_differentiable`` makes it; a Module as it is
-    (its leaves are tensors, those that are not floating-point get no gradient), but for one
-    holding something else where a tensor was (a ``ravel_pytree`` placeholder)."""
+    (its leaves are tensors, those that are not floating-point get no gradient; ``_aliased``
+    refuses one holding something else where a tensor was, a ``ravel_pytree`` placeholder)."""
     if not _is_module(leaf):
         return _differentiable(leaf, where, argnums)
-    if not all(isinstance(t, Tensor) for t in leaves(leaf)):
-        for path, t in leaves_with_paths(leaf):
-            if not isinstance(t, Tensor):
-                _differentiable(t, f"{where}{path}", argnums)
     return leaf
 
 
@@ -96,7 +92,7 @@ def _differentiable(value, i, argnums):
     return value
 
 
-def _distinct(args, nums):
+def _distinct(args, nums, argnums):
     """``args`` where each differentiated argument (or leaf of a pytree) is replaced by its own
     alias, so its gradient is the partial derivative, as in JAX and PyTorch, not the total one
     through the other ways the same tensor reaches ``f`` (``f(x, x)``, inside an argument not
@@ -107,8 +103,9 @@ def _distinct(args, nums):
     prepared.before, prepared.groups = list(args), {}
     for i in {n % len(args) for n in nums}:
         group = prepared.groups[i] = []
-        prepared[i] = map_leaves(lambda leaf, path: _aliased(leaf, group), args[i],
-                                 is_leaf=_is_module)
+        prepared[i] = map_leaves(
+            lambda leaf, path: _aliased(leaf, group, f"{i}{path}", argnums), args[i],
+            is_leaf=_is_module)
     return prepared
 
 
@@ -122,9 +119,10 @@ class _Prepared(list):
     groups: dict
 
 
-def _aliased(leaf, group):
-    """``leaf``'s alias (a Module: its copy holding its tensors' aliases), the new leaves
-    appended to ``group`` in ``leaves`` order."""
+def _aliased(leaf, group, where, argnums):
+    """``leaf`` (at argument ``where``)'s alias (a Module: its copy holding its tensors'
+    aliases), the new leaves appended to ``group`` in ``leaves`` order; TypeError naming the
+    place where a Module holds no tensor in a leaf's place."""
     from .ops import positive
 
     if not _is_module(leaf):
@@ -133,6 +131,9 @@ def _aliased(leaf, group):
         return alias
     kind = _node_kind(leaf)
     children = kind.children(leaf, None)
+    for suffix, t in children:
+        if not isinstance(t, Tensor):
+            _differentiable(t, f"{where}{suffix}", argnums)
     kept = _kept(leaf, kind, children)
     new = [t if id(t) in kept else positive(t) for _, t in children]
     group.extend(new)

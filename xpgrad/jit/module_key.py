@@ -105,7 +105,7 @@ def module_key(module, children) -> ModuleKey:
     """The key of ``module``, whose pytree children are ``children`` (a walk of
     ``module_walks``; a cached one keeps the key as ``children.static``)."""
     static = getattr(children, "static", None)
-    if static is not None and unchanged(static.checks):
+    if static is not None and (not static.checks or unchanged(static.checks)):
         return static.key
     found = _Found(children)
     _static(module, {id(c) for _, c in children}, found.out, set(), found)

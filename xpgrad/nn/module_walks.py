@@ -58,6 +58,8 @@ class Children(list):
     checks: list
     #: ``xg.function``'s key of the module (jit/module_key.py), kept with the walk
     static = None
+    #: whether what the walk looked at changes no more (an ``xg.function`` result's template)
+    sealed = False
     _suffixes = None
     _plain = None
 
@@ -85,12 +87,14 @@ def walked(module, is_leaf, kinds) -> Children:
         _visit(module, (), "", {id(module)}, children, is_leaf, kinds, (*kinds, *_CONTAINERS),
                None)
         return children
-    if kinds != KINDS:                  # an xg.function result's template: what its copies get
+    if kinds != KINDS:
+        # an xg.function result's template (Refs for leaves), which nothing changes once made:
+        # the walk its replayed copies get, unchecked
         children = Children()
         children.steps, checks = [], []
         _visit(module, (), "", {id(module)}, children, None, kinds, (*kinds, *_CONTAINERS),
                checks)
-        children.ref, children.checks = _ref(module), checks
+        children.ref, children.checks, children.sealed = _ref(module), checks, True
         return children
     entry = _ENTRIES.get(id(module))
     if entry is not None and entry.ref() is module and unchanged(entry.checks):
@@ -114,8 +118,9 @@ def entry_of_copy(children, new, memo) -> None:
     if copy is None or DEEP_COPIED in memo or not all(map(isinstance, new, repeat(_LEAVES))) \
             or len(set(map(id, new))) != len(new):
         return
-    if _ENTRIES.get(id(original)) is not children and not unchanged(children.checks):
-        return                          # a walk kept elsewhere (a template) and out of date
+    if not children.sealed and _ENTRIES.get(id(original)) is not children and \
+            not unchanged(children.checks):
+        return                          # a walk kept elsewhere and out of date
     checks = []
     for check in children.checks:
         made = memo.get(id(recorded(check)))
