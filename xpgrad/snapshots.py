@@ -40,6 +40,29 @@ def record(obj, how, checks) -> None:
         checks.append((_weak(obj), how, (tuple(state), tuple(state.values()))))
 
 
+def copies_recorded(checks, memo):
+    """``checks`` made anew for the copies of their objects (``memo``: the originals' ids ->
+    the copies, as ``copy.deepcopy``'s), recording what each copy holds now; None where an
+    object has no copy."""
+    out = []
+    for obj, how, _ in checks:
+        if how is STATE or how is ITEMS:
+            obj = obj()
+        made = memo.get(id(obj))
+        if made is None:
+            return None
+        if how is SEQUENCE:
+            out.append((made, how, tuple(made)))
+        elif how is MAPPING:
+            out.append((made, how, (tuple(made), tuple(made.values()))))
+        elif how is ITEMS:
+            out.append((_weak(made), how, tuple(made._items())))
+        else:
+            state = vars(made)
+            out.append((_weak(made), how, (tuple(state), tuple(state.values()))))
+    return out
+
+
 def recorded(check):
     """The object a record of ``checks`` is about (None where it is gone)."""
     obj, how, _ = check

@@ -25,7 +25,8 @@ import types
 import weakref
 
 from .. import pytree as _pytree
-from ..snapshots import ITEMS, MAPPING, SEQUENCE, STATE, record, recorded, unchanged
+from ..snapshots import (ITEMS, MAPPING, SEQUENCE, STATE, copies_recorded, record, recorded,
+                         unchanged)
 from ..tensor import Tensor, Variable
 from . import signature as _signature_module
 
@@ -86,12 +87,9 @@ class StaticKey:
         made from changed."""
         if not unchanged(self.checks):
             return None
-        checks = []
-        for check in self.checks:
-            made = memo.get(id(recorded(check)))
-            if made is None:
-                return None
-            record(made, check[1], checks)
+        checks = copies_recorded(self.checks, memo)
+        if checks is None:
+            return None
         key = self.key
         if self.positions:
             entries = list(key.key)

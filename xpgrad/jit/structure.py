@@ -20,7 +20,7 @@ from __future__ import annotations
 import copy
 
 from .. import pytree as _pytree
-from ..tensor import Tensor, Variable
+from ..tensor import Tensor
 
 
 def is_namedtuple(obj) -> bool:

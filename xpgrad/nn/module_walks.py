@@ -29,7 +29,8 @@ import weakref
 from itertools import repeat
 
 from ..pytree import Placeholder
-from ..snapshots import ITEMS, MAPPING, SEQUENCE, STATE, record, recorded, unchanged
+from ..snapshots import (ITEMS, MAPPING, SEQUENCE, STATE, copies_recorded, record, recorded,
+                         unchanged)
 from ..tensor import Tensor, Variable
 from .module import Module
 from .module_rebuild import DEEP_COPIED
@@ -112,7 +113,8 @@ def entry_of_copy(children, new, memo) -> None:
     (``new``: the values put in their places; ``memo``: the original's objects' ids -> the
     copies) its cache entry: the same walk, the new leaves in the old ones' places. Nothing
     where the new leaves are not distinct tensors (a value put in several places, or no leaf
-    at all, changes what a walk finds)."""
+    at all, changes what a walk finds), nor where ``copy.deepcopy`` copied a module (a class
+    with its own ways to copy itself: its copy may differ otherwise)."""
     original = None if children.ref is None else children.ref()
     copy = None if original is None else memo.get(id(original))
     if copy is None or DEEP_COPIED in memo or not all(map(isinstance, new, repeat(_LEAVES))) \
@@ -121,12 +123,9 @@ def entry_of_copy(children, new, memo) -> None:
     if not children.sealed and _ENTRIES.get(id(original)) is not children and \
             not unchanged(children.checks):
         return                          # a walk kept elsewhere and out of date
-    checks = []
-    for check in children.checks:
-        made = memo.get(id(recorded(check)))
-        if made is None:
-            return
-        record(made, check[1], checks)
+    checks = copies_recorded(children.checks, memo)
+    if checks is None:
+        return
     entry = Children(zip(children.suffixes(), new))
     entry.steps, entry._suffixes = children.steps, children._suffixes
     if children.static is not None:
