@@ -3,7 +3,7 @@ on a 16-32-1 MLP (batch 8, float32): microseconds of CPU time per call (``time.p
 so other processes on shared cores count little), median of interleaved rounds, one
 thread.
 
-    python benchmarks/module_pytree.py            # the pytree routes against their baselines
+    python benchmarks/module_pytree.py [--rounds 9] [--calls 200]   # the pytree routes
     python benchmarks/module_pytree.py overhead   # xg.function's call cost with a model of
                                                   # Variables (runs on xpgrad before pytrees)
 
@@ -106,13 +106,27 @@ def overhead_cases():
             "overhead: f(transformer layer, x)": lambda: call(layer, seq)}
 
 
-def main(argv):
+def _parser():
+    import argparse
+
+    from xpgrad import cli_types
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("mode", nargs="?", default="pytree", choices=["pytree", "overhead"])
+    p.add_argument("--rounds", type=cli_types.positive(int), default=9,
+                   help="interleaved rounds (the median is shown)")
+    p.add_argument("--calls", type=cli_types.positive(int), default=200,
+                   help="calls timed per round")
+    return p
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
     one_thread()
-    which = argv[0] if argv else "pytree"
-    cases = overhead_cases() if which == "overhead" else pytree_cases()
-    for name, us in interleaved(cases, calls=200, rounds=9).items():
+    cases = overhead_cases() if args.mode == "overhead" else pytree_cases()
+    for name, us in interleaved(cases, calls=args.calls, rounds=args.rounds).items():
         print(f"{name:45s} {us:8.1f} us")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()

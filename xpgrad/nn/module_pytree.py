@@ -5,9 +5,11 @@ weights, once), and the rest (its class, its other attributes, its submodules) i
 structure. So ``xg.tree_map``, ``xg.tree_leaves``, ``xg.ravel_pytree``, ``xg.grad`` and
 ``xg.vmap`` take a model as they take a dict of arrays.
 
-Rebuilding a module from new leaves (``tree_map``'s result, a gradient) deep-copies it with the
-new leaves in place of the old: a new module of the same class, sharing no module, container or
-other mutable attribute with the original, which stays as it was. The new leaves are held as
+Rebuilding a module from new leaves (``tree_map``'s result, a gradient) copies it with the new
+leaves in place of the old (module_rebuild.py: what ``copy.deepcopy`` makes, without its cost):
+a new module of the same class, sharing no module, container or other mutable attribute with
+the original, which stays as it was. The walk that finds the leaves is cached and checked
+(module_walks.py), and a copy gets its walk from the original's. The new leaves are held as
 given (plain Tensors, where the original held Variables), so the new module is a value, as an
 equinox model is, and its gradient flows to whatever made those tensors. A value that is no
 tensor put in a leaf's place (None, a shape) is kept there but is no leaf of the result (None
