@@ -33,6 +33,8 @@ CASES = [
     ("distributed_scaling.py", ["--warmup", "-1"], "argument --warmup: must be an integer >= 0"),
     ("conv1d.py", ["--scale", "0"], "argument --scale: must be a finite number > 0, got 0"),
     ("lstm_phases.py", ["--hidden", "0"], "argument --hidden: must be an integer > 0, got 0"),
+    ("module_pytree.py", ["--rounds", "0"], "argument --rounds: must be an integer > 0, got 0"),
+    ("module_pytree.py", ["fast"], "argument mode: invalid choice: 'fast'"),
     ("train_wall_time.py", ["--before", "/no/such/tree"],
      "argument --before: '/no/such/tree' is not a directory"),
     ("fused_kernels.py", ["--repeats", "1", "--number", "1", "--shape", "4", "3", "--only",

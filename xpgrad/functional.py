@@ -16,7 +16,8 @@ import numpy as np
 
 from ._args import flag
 from .creation import asarray
-from .pytree import is_registered as _is_module, leaves, leaves_with_paths, map_leaves, rebuild
+from .pytree import _kind as _node_kind, is_registered as _is_module, leaves, leaves_with_paths, \
+    map_leaves, rebuild
 from .tape import GradientTape, stop_gradient as _stop_gradient
 from .tensor import Tensor, Variable
 
@@ -37,7 +38,7 @@ def _prepare(args, argnums, keywords=()):
             raise ValueError(f"argnums {i} is out of range for {len(args)} positional "
                              f"arguments{hint}")
         args[i] = _differentiated_argument(args[i], i % len(args), argnums)
-    return single, nums, _distinct(args, nums)
+    return single, nums, _distinct(args, nums, argnums)
 
 
 def _is_tree(value) -> bool:
@@ -62,13 +63,10 @@ def _differentiated_argument(value, i, argnums):
 
 def _converted(leaf, where, argnums):
     """A leaf of a differentiated pytree as ``_differentiable`` makes it; a Module as it is
-    (its leaves are tensors, those that are not floating-point get no gradient), but for one
-    holding something else where a tensor was (a ``ravel_pytree`` placeholder)."""
+    (its leaves are tensors, those that are not floating-point get no gradient; ``_aliased``
+    refuses one holding something else where a tensor was, a ``ravel_pytree`` placeholder)."""
     if not _is_module(leaf):
         return _differentiable(leaf, where, argnums)
-    for path, t in leaves_with_paths(leaf):
-        if not isinstance(t, Tensor):
-            _differentiable(t, f"{where}{path}", argnums)
     return leaf
 
 
@@ -94,34 +92,61 @@ def _differentiable(value, i, argnums):
     return value
 
 
-def _distinct(args, nums):
+def _distinct(args, nums, argnums):
     """``args`` where each differentiated argument (or leaf of a pytree) is replaced by its own
     alias, so its gradient is the partial derivative, as in JAX and PyTorch, not the total one
     through the other ways the same tensor reaches ``f`` (``f(x, x)``, inside an argument not
     differentiated, a keyword, a closure); tapes outside still see each alias come from the
     tensor. In a Module, the tensors that are no sources (``_kept``) stay as they are: a
     training-mode forward updates its buffers in place, as through ``functional_call``."""
+    prepared = _Prepared(args)
+    prepared.before, prepared.groups = list(args), {}
     for i in {n % len(args) for n in nums}:
-        args[i] = map_leaves(_aliased, args[i], is_leaf=_is_module)
-    return args
+        group = prepared.groups[i] = []
+        prepared[i] = map_leaves(
+            lambda leaf, path: _aliased(leaf, group, f"{i}{path}", argnums), args[i],
+            is_leaf=_is_module)
+    return prepared
 
 
-def _aliased(leaf, path):
+class _Prepared(list):
+    """``_prepare``'s arguments, the differentiated ones aliased (``_distinct``), with
+    ``groups``: ``{i: the leaves of argument i after aliasing}``, and ``before``: the arguments
+    before, whose structure ``_per_argument`` rebuilds (a Module the caller passed, whose walk
+    is cached, not its aliased copy)."""
+
+    before: list
+    groups: dict
+
+
+def _aliased(leaf, group, where, argnums):
+    """``leaf`` (at argument ``where``)'s alias (a Module: its copy holding its tensors'
+    aliases), the new leaves appended to ``group`` in ``leaves`` order; TypeError naming the
+    place where a Module holds no tensor in a leaf's place."""
     from .ops import positive
 
     if not _is_module(leaf):
-        return positive(leaf)
-    kept = _kept(leaf)
-    return map_leaves(lambda t, p: t if id(t) in kept else positive(t), leaf)
+        alias = positive(leaf)
+        group.append(alias)
+        return alias
+    kind = _node_kind(leaf)
+    children = kind.children(leaf, None)
+    for suffix, t in children:
+        if not isinstance(t, Tensor):
+            _differentiable(t, f"{where}{suffix}", argnums)
+    kept = _kept(leaf, kind, children)
+    new = [t if id(t) in kept else positive(t) for _, t in children]
+    group.extend(new)
+    return kind.rebuilt(leaf, children, new, cache_walk=False)
 
 
-def _kept(module) -> set:
-    """The ids of the tensors of ``module`` that are not differentiated: those that are not
-    floating-point, and its Variables outside ``trainable_variables`` (buffers such as running
-    statistics, frozen weights), as PyTorch differentiates parameters only."""
-    trainable = {id(v) for v in module.trainable_variables}
-    return {id(t) for t in leaves(module) if not _is_float(t)
-            or (isinstance(t, Variable) and id(t) not in trainable)}
+def _kept(module, kind, children) -> set:
+    """The ids of the tensors of ``module`` (its ``children``, its pytree ``kind``'s) that are
+    not differentiated: those that are not floating-point, and its Variables outside
+    ``trainable_variables`` (buffers such as running statistics, frozen weights), as PyTorch
+    differentiates parameters only."""
+    untrained = kind.untrained(module, children)
+    return {id(t) for _, t in children if id(t) in untrained or not _is_float(t)}
 
 
 def without_buffers(tree):
@@ -140,8 +165,10 @@ def without_buffers(tree):
 def _trainable_part(leaf, path):
     if not _is_module(leaf):
         return leaf
-    kept = _kept(leaf)
-    return map_leaves(lambda t, p: None if id(t) in kept else t, leaf)
+    kind = _node_kind(leaf)
+    children = kind.children(leaf, None)
+    kept = _kept(leaf, kind, children)
+    return kind.rebuilt(leaf, children, [None if id(t) in kept else t for _, t in children])
 
 
 def _is_source(leaf) -> bool:
@@ -153,7 +180,8 @@ def _is_source(leaf) -> bool:
 def _sources(args, nums):
     """``(groups, sources)``: the leaves of each differentiated argument, and all of them
     that are differentiated (not a Module's buffers and integer tensors)."""
-    groups = [leaves(args[i]) for i in nums]
+    groups = ([args.groups[i % len(args)] for i in nums] if isinstance(args, _Prepared)
+              else [leaves(args[i]) for i in nums])
     return groups, [leaf for group in groups for leaf in group if _is_source(leaf)]
 
 
@@ -161,7 +189,9 @@ def _per_argument(flat, args, nums, groups, single):
     """``flat`` (one entry per source) in the differentiated arguments' structure: one tree,
     or a tuple of them; None for a leaf that is no source."""
     entries = iter(flat)
-    trees = [rebuild(args[i], [next(entries) if _is_source(leaf) else None for leaf in group])
+    structures = args.before if isinstance(args, _Prepared) else args
+    trees = [rebuild(structures[i], [next(entries) if _is_source(leaf) else None
+                                     for leaf in group])
              for i, group in zip(nums, groups)]
     return trees[0] if single else tuple(trees)
 

@@ -44,11 +44,17 @@ class Placeholder:
 #: classes registered as nodes besides tuples, lists and dicts, and their ``NodeKind``s
 _KINDS: dict = {}
 _REGISTERED: tuple = ()
+#: the ``NodeKind`` of each class met that is a registered one or a subclass of one
+_KIND_OF_CLASS: dict = {}
+#: the attribute a node kind may set on the nodes it rebuilds, saying how they were made
+#: (``ModuleKind``: whether they hold plain tensors); ``xg.function``'s keys leave it out
+REBUILT_FLAG = "_rebuilt_with_tensors"
 
 
 def register_node(cls, kind) -> None:
     """Make instances of ``cls`` (and its subclasses) nodes, walked by ``kind``: an object with
-    ``children(node, is_leaf)`` (``[(path suffix, child)]`` in order), ``like(node, children,
+    ``children(node, is_leaf)`` (``[(path suffix, child)]`` in order; the children are leaves
+    of the tree, never looked into), ``like(node, children,
     other)`` (what ``other``, a node of ``node``'s class, holds at those places, ``MISSING``
     where it holds nothing), ``rebuilt(node, children, new)`` (a new node with ``new`` in place
     of ``children``) and ``described(node)`` (for messages). ``xg.nn`` registers Module
@@ -61,12 +67,17 @@ def register_node(cls, kind) -> None:
     global _REGISTERED
     _KINDS[cls] = kind
     _REGISTERED = tuple(_KINDS)
+    _KIND_OF_CLASS.clear()
 
 
 def _kind(value):
     """The ``NodeKind`` of a registered node, None for anything else."""
     if _REGISTERED and isinstance(value, _REGISTERED):
-        return next(kind for cls, kind in _KINDS.items() if isinstance(value, cls))
+        kind = _KIND_OF_CLASS.get(type(value))
+        if kind is None:
+            kind = _KIND_OF_CLASS[type(value)] = next(
+                kind for cls, kind in _KINDS.items() if isinstance(value, cls))
+        return kind
     return None
 
 
@@ -111,18 +122,17 @@ def map_leaves(fn, tree, path="", none_is_leaf=False, is_leaf=None):
     kind = _kind(tree)
     if kind is not None:
         children = kind.children(tree, is_leaf)
-        return kind.rebuilt(tree, children, [
-            map_leaves(fn, child, path + suffix, none_is_leaf, is_leaf)
-            for suffix, child in children])
+        return kind.rebuilt(tree, children, [fn(child, path + suffix)
+                                             for suffix, child in children])
     if tree is None and path and not none_is_leaf:
         return None
     return fn(tree, path)
 
 
 def leaves(tree, is_leaf=None) -> list:
-    """The leaves of ``tree``, in the order ``map_leaves`` visits them."""
+    """The leaves of ``tree``, in the order ``map_leaves`` visits them (nothing rebuilt)."""
     found = []
-    map_leaves(lambda leaf, path: found.append(leaf), tree, is_leaf=is_leaf)
+    _collect(tree, "", found, is_leaf, False)
     return found
 
 
@@ -133,8 +143,27 @@ def leaves_with_paths(tree) -> list:
     [("['a'][0]", 1.0), ("['a'][1]", 2.0)]
     """
     found = []
-    map_leaves(lambda leaf, path: found.append((path, leaf)), tree)
+    _collect(tree, "", found, None, True)
     return found
+
+
+def _collect(tree, path, found, is_leaf, with_paths):
+    """``map_leaves``' walk, appending each leaf (``with_paths``: ``(path, leaf)``) to
+    ``found`` and rebuilding nothing."""
+    if is_leaf is not None and is_leaf(tree):
+        found.append((path, tree) if with_paths else tree)
+    elif isinstance(tree, dict):
+        for k, v in tree.items():
+            _collect(v, f"{path}[{k!r}]" if with_paths else "-", found, is_leaf, with_paths)
+    elif isinstance(tree, (tuple, list)):
+        for i, v in enumerate(tree):
+            _collect(v, f"{path}[{i}]" if with_paths else "-", found, is_leaf, with_paths)
+    elif (kind := _kind(tree)) is not None:
+        children = kind.children(tree, is_leaf)
+        found.extend([(path + suffix, child) for suffix, child in children] if with_paths
+                     else [child for _, child in children])
+    elif tree is not None or not path:
+        found.append((path, tree) if with_paths else tree)
 
 
 def rebuild(tree, new_leaves, is_leaf=None):
@@ -159,8 +188,7 @@ def _refilled(tree, it, top, is_leaf=None):
     kind = _kind(tree)
     if kind is not None:
         children = kind.children(tree, is_leaf)
-        return kind.rebuilt(tree, children, [_refilled(child, it, False, is_leaf)
-                                             for _, child in children])
+        return kind.rebuilt(tree, children, [next(it) for _ in children])
     if tree is None and not top:
         return None
     return next(it)
@@ -261,7 +289,7 @@ def _walk_like(t, o, path, found, name, against, is_leaf):
         for (suffix, child), value in zip(children, kind.like(t, children, o)):
             if value is MISSING:
                 raise _mismatch(name, against, path + suffix, child, value)
-            _walk_like(child, value, path + suffix, found, name, against, is_leaf)
+            found.append((path + suffix, value))
     else:
         found.append((path, o))
 

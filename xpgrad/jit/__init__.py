@@ -227,7 +227,7 @@ class Function(TraceCache):
         call of this thread: traces only where no other thread shares it, else runs eagerly)."""
         if tape_state.recording:
             return self.fn(*args, **kwargs)     # differentiated through: plain eager
-        base, be, key = self._program_key(args, kwargs)
+        base, be, key, tensors = self._program_key(args, kwargs)
         variant = None
         program = self._programs.get(key)
         while program is not None:
@@ -236,7 +236,7 @@ class Function(TraceCache):
             except KeyError:                      # dropped by another thread just now
                 pass
             try:
-                return program.run(args, kwargs)
+                return program.run(args, kwargs, tensors)
             except GuardFailed as failed:     # the replay's changes undone (jit/guards.py)
                 if type(failed.guard) is not ShapeGuard:
                     result = self.fn(*args, **kwargs)
@@ -265,10 +265,16 @@ class Function(TraceCache):
     def _key(self, args, kwargs):
         """``(cache key, backend)`` of a call: the backend of its tensor arguments, else the
         current one."""
+        return self._key_and_tensors(args, kwargs)[:2]
+
+    def _key_and_tensors(self, args, kwargs):
+        """``_key``'s pair and ``tensors``: the plain tensors among all the call's arguments'
+        leaves in order (what a replay takes, ``arguments.gather``'s), None where the signature
+        leaves some out (``self``) or all arguments are plain tensors."""
         if not kwargs and self._self_in_signature:
             plain = tensors_key(args)
             if plain is not None:
-                return plain
+                return (*plain, None)
         sig, tensors = [], []
         try:
             _signature(args if self._self_in_signature else args[1:], sig, tensors)
@@ -285,7 +291,7 @@ class Function(TraceCache):
         same = aliasing(tensors)
         if same is not None:
             sig.append(same)
-        return (be.name, *sig), be
+        return (be.name, *sig), be, tensors if self._self_in_signature else None
 
     def program_for(self, *args, **kwargs):
         """The program a call with these arguments would replay (that of their signature), or
@@ -295,12 +301,13 @@ class Function(TraceCache):
         return self._programs.get(self._program_key(args, kwargs)[2])
 
     def _program_key(self, args, kwargs):
-        """``(signature, backend, key of its program)`` of a bound call."""
-        base, be = self._key(args, kwargs)
+        """``(signature, backend, key of its program, tensors)`` of a bound call (``tensors``:
+        ``_key``'s)."""
+        base, be, tensors = self._key_and_tensors(args, kwargs)
         guards = self._guards.get(base)
         # attributes the traces of this signature read (a Module's training flag): in the key
         key = (base, tuple([getattr(r(), n, _GONE) for r, n in guards])) if guards else base
-        return base, be, key
+        return base, be, key, tensors
 
     def programs(self) -> list:
         """The programs traced so far (``.source`` shows each)."""

@@ -202,13 +202,17 @@ class Program(ProgramSource):
         return plan
 
     # -- running ------------------------------------------------------------------------------
-    def run(self, args, kwargs):
-        """Replay on the raw arrays of ``args``/``kwargs`` (the signature already matched)."""
+    def run(self, args, kwargs, tensors=None):
+        """Replay on the raw arrays of ``args``/``kwargs`` (the signature already matched);
+        ``tensors``: their plain tensors in order where the signature found them already."""
         raws = None if kwargs else plain_arrays(args)
         if raws is None:
-            raws = []
-            gather(args, raws)
-            gather(kwargs, raws)
+            if tensors is not None:
+                raws = [t._data for t in tensors]
+            else:
+                raws = []
+                gather(args, raws)
+                gather(kwargs, raws)
         return self.run_arrays(raws)
 
     def run_arrays(self, raws):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 
 from .step_facts import _out_paths, _refs
+from .module_key import module_key
 from .structure import is_namedtuple, refilled, value_module
 from .program_steps import Ref
 
@@ -189,6 +190,7 @@ class ProgramSource:
         module = value_module(obj, (Ref,))
         if module is not None:                     # a Module holding the result's tensors
             kind, children = module
+            module_key(obj, children)              # kept: each model replayed gets it at once
             inner = ", ".join(self._result_expr(c, wrap) for _, c in children)
             rebuilt = functools.partial(kind.rebuilt, obj, children)
             return f"{self._const(rebuilt)}([{inner}])"

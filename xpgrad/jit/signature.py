@@ -20,8 +20,8 @@ import numpy as np
 
 from ..devices import Device
 from ..dtypes import DType
-from ..pytree import is_registered as _is_module
 from ..tensor import Tensor, Variable
+from . import module_key as _module_key
 from .structure import is_namedtuple, value_module
 
 #: types whose values are keys as they are (equal values behave alike)
@@ -133,7 +133,7 @@ def _signature(obj, out, tensors):
         elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
             out.append((t, _dataclass_key(obj)))
         elif (module := value_module(obj)) is not None:
-            out.append((t, module_key(obj, module[1])))
+            out.append((t, _module_key.module_key(obj, module[1])))
             for _, child in module[1]:
                 _signature(child, out, tensors)
         elif hasattr(obj, "__array__") or hasattr(obj, "__array_interface__"):
@@ -146,45 +146,6 @@ def _signature(obj, out, tensors):
                             f"with xg.asarray(...) before the call")
         else:
             out.append((t, _Identity(obj)))
-
-
-def module_key(module, children) -> tuple:
-    """The structure of a Module holding plain tensors (``structure.value_module``), as
-    ``jax.jit`` keys a pytree's: the classes of it and its submodules and every other
-    attribute's key (numbers, strings, functions by value, other objects by identity), the
-    places of its tensors (``children``, whose own keys follow it) marked. A copy made by
-    ``xg.tree_map`` or ``xg.grad`` has the same key, so a step taking and returning a model
-    replays."""
-    out = []
-    _static(module, {id(c) for _, c in children}, out, set())
-    return tuple(out)
-
-
-def _static(obj, leaf_ids, out, walking):
-    if id(obj) in leaf_ids:
-        out.append("leaf")
-        return
-    if isinstance(obj, Tensor):             # held where no leaf is looked for: a constant
-        out.append(("V" if isinstance(obj, Variable) else "T", _Identity(obj)))
-        return
-    t = type(obj)
-    module = _is_module(obj)
-    if not (module or t is list or t is tuple or t is dict):
-        try:
-            _signature(obj, out, [])
-        except TypeError:                   # a NumPy array: a constant of the trace
-            out.append(_Identity(obj))
-        return
-    if id(obj) in walking:                  # a back-reference
-        out.append(("cycle", _Identity(obj)))
-        return
-    walking.add(id(obj))
-    out.append((t, None if module else len(obj)))
-    items = vars(obj).items() if module else obj.items() if t is dict else enumerate(obj)
-    for key, value in items:
-        out.append(key)
-        _static(value, leaf_ids, out, walking)
-    walking.discard(id(obj))
 
 
 def _dataclass_key(obj):

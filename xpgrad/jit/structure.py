@@ -20,7 +20,7 @@ from __future__ import annotations
 import copy
 
 from .. import pytree as _pytree
-from ..tensor import Tensor, Variable
+from ..tensor import Tensor
 
 
 def is_namedtuple(obj) -> bool:
@@ -90,7 +90,7 @@ def value_module(obj, leaf_types=None):
     ``xg.grad`` or ``apply_updates`` (a value; ``kind.holds_tensors`` tells at the cost of one
     flag read, so a stateful model costs a call nothing): ``xg.function`` takes it as
     ``jax.jit`` takes a pytree, its tensors inputs, the rest its structure
-    (``signature.module_key``). None for anything else: a Module holding Variables only (or
+    (``module_key.module_key``). None for anything else: a Module holding Variables only (or
     plain tensors it was built with) is one object, keyed by identity, its Variables read by
     the program (``tf.function``'s way). ``leaf_types``: what else stands for a tensor (a
     result template's Refs).
@@ -108,7 +108,7 @@ def value_module(obj, leaf_types=None):
         return None
     children = (kind.children(obj, None) if leaf_types is None else
                 kind.children(obj, None, (Tensor, _pytree.Placeholder, *leaf_types)))
-    if not any(not isinstance(c, Variable) for _, c in children):
+    if not children.holds_plain_tensors():
         return None
     return kind, children
 

@@ -5,9 +5,11 @@ weights, once), and the rest (its class, its other attributes, its submodules) i
 structure. So ``xg.tree_map``, ``xg.tree_leaves``, ``xg.ravel_pytree``, ``xg.grad`` and
 ``xg.vmap`` take a model as they take a dict of arrays.
 
-Rebuilding a module from new leaves (``tree_map``'s result, a gradient) deep-copies it with the
-new leaves in place of the old: a new module of the same class, sharing no module, container or
-other mutable attribute with the original, which stays as it was. The new leaves are held as
+Rebuilding a module from new leaves (``tree_map``'s result, a gradient) copies it with the new
+leaves in place of the old (module_rebuild.py: what ``copy.deepcopy`` makes, without its cost):
+a new module of the same class, sharing no module, container or other mutable attribute with
+the original, which stays as it was. The walk that finds the leaves is cached and checked
+(module_walks.py), and a copy gets its walk from the original's. The new leaves are held as
 given (plain Tensors, where the original held Variables), so the new module is a value, as an
 equinox model is, and its gradient flows to whatever made those tensors. A value that is no
 tensor put in a leaf's place (None, a shape) is kept there but is no leaf of the result (None
@@ -23,16 +25,17 @@ is none in JAX either; JAX would see a shape's numbers).
 """
 from __future__ import annotations
 
-import copy
+from itertools import repeat
 
-from ..pytree import MISSING, Placeholder, register_node
+from ..pytree import MISSING, REBUILT_FLAG, Placeholder, register_node
 from ..tensor import Tensor, Variable
+from ..jit.capture import THREAD as _TRACES
 from .module import Module
+from .module_rebuild import copied
+from .module_walks import entry_of_copy, frozen_below, walked
 
 #: the attribute ``ModuleKind.rebuilt`` sets on the modules it makes (``holds_tensors``)
-_HOLDS_TENSORS = "_rebuilt_with_tensors"
-#: what an attribute may hold a leaf or a submodule inside
-_CONTAINERS = (list, tuple, dict)
+_HOLDS_TENSORS = REBUILT_FLAG
 
 
 class ModuleKind:
@@ -48,12 +51,9 @@ class ModuleKind:
         """``[(path suffix, child)]``: the tensors below ``module`` (and the submodules for
         which ``is_leaf`` answers true), each once, in ``named_variables()`` order; the suffix
         names the child as Python reaches it (``".layers[0].w"``). ``leaf_types``: what else
-        stands for a tensor (an ``xg.function`` result's placeholders)."""
-        found = []
-        _visit(module, (), {id(module)}, found, is_leaf, (Module, *leaf_types))
-        children = _Children((_rendered(steps), child) for steps, child in found)
-        children.steps = [steps for steps, _ in found]
-        return children
+        stands for a tensor (an ``xg.function`` result's placeholders). module_walks.py walks
+        (and caches the walk)."""
+        return walked(module, is_leaf, (Module, *leaf_types))
 
     @staticmethod
     def like(module, children, other):
@@ -62,17 +62,33 @@ class ModuleKind:
         return [_at(other, steps) for steps in children.steps]
 
     @staticmethod
-    def rebuilt(module, children, new):
+    def rebuilt(module, children, new, cache_walk=True):
         """A deep copy of ``module`` with ``new`` in place of ``children`` (wherever each is
-        held: tied weights stay tied)."""
+        held: tied weights stay tied); module_rebuild.py copies it. ``cache_walk=False``: the
+        copy gets no cached walk (``xg.grad``'s aliased copy, which it walks no more)."""
         memo = {id(child): value for (_, child), value in zip(children, new)}
-        given = {id(value) for value in new}
-        rebuilt = copy.deepcopy(module, memo)
-        holds_tensors = any(not isinstance(v, Variable) for v in new)
-        for made in list(memo.values()):        # the copies (and deepcopy's keep-alive list)
-            if isinstance(made, Module) and id(made) not in given:
-                vars(made)[_HOLDS_TENSORS] = holds_tensors
+        made = []
+        rebuilt = copied(module, memo, made)
+        holds_tensors = not all(map(isinstance, new, repeat(Variable)))
+        for copy_made in made:
+            vars(copy_made)[_HOLDS_TENSORS] = holds_tensors
+        if cache_walk:
+            entry_of_copy(children, new, memo)
         return rebuilt
+
+    @staticmethod
+    def untrained(module, children) -> set:
+        """The ids of the Variables among ``children`` (``children(module, None)``'s) outside
+        ``module.trainable_variables``: buffers, frozen weights. From the cached walk where
+        there is one and nothing traces (a trace reads the flags through
+        ``trainable_variables``, each read a guard of the program)."""
+        if _TRACES.tracer is not None or children.ref is None:
+            trainable = {id(v) for v in module.trainable_variables}
+            return {id(t) for _, t in children
+                    if isinstance(t, Variable) and id(t) not in trainable}
+        frozen = frozen_below(children)
+        return {id(t) for _, t in children
+                if isinstance(t, Variable) and (not t._trainable or id(t) in frozen)}
 
     @staticmethod
     def holds_tensors(module) -> bool:
@@ -84,50 +100,6 @@ class ModuleKind:
     @staticmethod
     def described(module):
         return f"a {type(module).__name__} module"
-
-
-class _Children(list):
-    """``children``' list, with ``steps``: how to reach each child from the module."""
-
-
-def _visit(module, steps, seen, found, is_leaf, kinds):
-    """The children below ``module`` into ``found`` as ``(steps, child)``; ``seen`` holds the
-    ids met (a module or tensor held twice is one child); ``kinds``: Module and the types of
-    leaves."""
-    for key, item in _held_by(module, kinds):
-        if id(item) in seen:
-            continue
-        seen.add(id(item))
-        if isinstance(item, Module) and not (is_leaf is not None and is_leaf(item)):
-            _visit(item, steps + key, seen, found, is_leaf, kinds)
-        else:
-            found.append((steps + key, item))
-
-
-def _held_by(module, kinds):
-    """``(steps, item)`` for the Modules and Tensors ``module`` holds directly, where
-    ``named_variables`` looks: its public attributes (and lists, tuples and dicts in them), or
-    what a container class's own ``_items`` lists (ModuleList, parametrizations)."""
-    if type(module)._items is Module._items:
-        for attribute, value in vars(module).items():
-            if not attribute.startswith("_"):
-                yield from _held_in(value, (("attr", attribute),), (), kinds)
-    else:
-        for key, item in module._items():
-            if isinstance(item, kinds):
-                yield (("item", key),), item
-
-
-def _held_in(value, steps, walking, kinds):
-    if isinstance(value, kinds):
-        yield steps, value
-        return
-    if not isinstance(value, _CONTAINERS) or id(value) in walking:
-        return
-    walking = (*walking, id(value))
-    for i, item in (value.items() if isinstance(value, dict) else enumerate(value)):
-        if isinstance(item, (*kinds, *_CONTAINERS)):
-            yield from _held_in(item, steps + (("index", i),), walking, kinds)
 
 
 def _at(node, steps):
@@ -149,17 +121,6 @@ def _at(node, steps):
         if node is MISSING:
             return MISSING
     return node
-
-
-def _rendered(steps) -> str:
-    """``steps`` as Python reaches the child: ``.layers[0].w``."""
-    text = []
-    for kind, key in steps:
-        if kind == "attr" or (kind == "item" and not key.isdigit()):
-            text.append(f".{key}")
-        else:
-            text.append(f"[{int(key) if kind == 'item' else key!r}]")
-    return "".join(text)
 
 
 def refuse_plain_tensors(module, who) -> None:
