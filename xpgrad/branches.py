@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import operator
 
+from .jit.solver_steps import tracing_now
+from .jit.traced import Traced
 from .pytree import leaves, leaves_like, map_leaves
 from .tensor import Tensor
 
@@ -110,6 +112,8 @@ def while_loop(cond_fun, body_fun, init_val):
     val = init_val
     while True:
         go = cond_fun(val)
+        if isinstance(go, Tensor) and type(go._data) is Traced and tracing_now():
+            return _one_step(cond_fun, body_fun, init_val)
         if _concrete(go, "while_loop", "cond_fun's result", loop=True):
             if not bool(go):
                 return val
@@ -121,6 +125,17 @@ def while_loop(cond_fun, body_fun, init_val):
             return val
         new = _checked_carry(body_fun(val), init_val, "while_loop", "body_fun")
         val = _select_each("while_loop", [go], [val, new], ["init_val", "body_fun"])
+
+
+def _one_step(cond_fun, body_fun, init_val):
+    """``while_loop`` inside an ``xg.function`` trace, its number of steps read from values:
+    the whole loop as one step of the program, replayed eagerly and differentiated through
+    its own tape (``jit/solver_steps.py``); the steps taken before are dead code."""
+    from .jit.solver_steps import one_step, tensors_and_refill
+
+    tensors, refill = tensors_and_refill(init_val)
+    return one_step("while_loop", lambda *given: while_loop(cond_fun, body_fun, refill(given)),
+                    tensors, (cond_fun, body_fun))
 
 
 def _check_callables(who, **functions):
