@@ -6,8 +6,9 @@ the tapes differentiate what ran, the loop included (JAX's ``while_loop`` has no
 gradient). Where the value cannot steer Python, under an ``xg.function`` trace or inside
 ``xg.vmap``, ``cond`` and ``switch`` run every branch and select the result with ``xg.where``
 (what JAX's ``cond`` does under ``vmap``), so the compiled step replays both. ``while_loop``
-runs inside ``xg.vmap`` until every example stops, and under a trace is a ``TraceError`` (a
-bounded ``xg.fori_loop`` whose body masks finished steps with ``xg.where`` traces).
+runs inside ``xg.vmap`` until every example stops, and under a trace, where its predicate is
+a traced value, is one step of the program that runs the whole loop eagerly on each replay,
+differentiated through the loop's own tape (``jit/solver_steps.py``).
 
 >>> import xpgrad as xg
 >>> x = xg.asarray(2.0)
@@ -93,10 +94,12 @@ def while_loop(cond_fun, body_fun, init_val):
     ``init_val``, a pytree that keeps its structure, shapes and dtypes. A Python loop the tapes
     differentiate (JAX's has no reverse-mode gradient). ``tf.while_loop(cond, body,
     loop_vars)`` passes the loop variables unpacked: ``xg.while_loop(lambda v: cond(*v),
-    lambda v: body(*v), loop_vars)``. Under ``xg.function`` the number of steps would be read
-    from a value: a ``TraceError`` (``xg.fori_loop`` up to a bound, masking finished steps with
-    ``xg.where``, traces). Inside ``xg.vmap`` it runs until every example's ``cond_fun`` is
-    false, an example that has stopped keeping its value (JAX's batched ``while_loop``).
+    lambda v: body(*v), loop_vars)``. Under ``xg.function``, where ``cond_fun`` reads a traced
+    value, the whole loop is one step of the program, run eagerly (``cond_fun`` and
+    ``body_fun``'s Python too) on every call, and its gradient another; a Python number in
+    ``init_val`` comes back as a 0-d Tensor there, as under ``jax.jit``. Inside ``xg.vmap`` it
+    runs until every example's ``cond_fun`` is false, an example that has stopped keeping its
+    value (JAX's batched ``while_loop``).
 
     >>> import xpgrad as xg
     >>> def halvings(x):          # how many halvings bring x below 1, and the result

@@ -7,7 +7,9 @@ gives its gradient without differentiating the iterations: ``p_bar = -(df/dp)^T 
 tensors ``f`` reads that a tape differentiates (its closure, as JAX's ``custom_root`` converts
 it): a function's arguments closed over, a model's trainable Variables. The solver's own steps
 are not recorded (the initial guess gets no gradient, as in JAX). Second-order gradients
-differentiate the backward pass (its linear solve's operations).
+differentiate the backward pass (its linear solve's operations). Inside ``xg.function`` a
+``custom_root`` or ``fixed_point`` call is one step of the program, which runs the solve
+eagerly on every call, and its gradient another (``jit/solver_steps.py``).
 
 >>> import xpgrad as xg
 >>> def sqrt(a):                    # HIPS autograd's fixed_point example: Newton's iteration
@@ -269,8 +271,9 @@ def _iterate(step, x, tol, max_iter, who):
 
     if _tracing():
         raise TraceError(
-            f"{who} stops when its iterate stops moving, a test on values that an "
-            "xg.function replay cannot repeat: call xg.fixed_point outside the traced "
+            f"{who} inside xg.vmap inside an xg.function stops when its iterate stops "
+            "moving, a test on values that the replay cannot repeat (under xg.function "
+            "alone it runs as one step of the program): call xg.vmap outside the traced "
             "function, trace it with on_trace_error='eager', or write the solve as "
             "xg.custom_root with a fixed number of steps (a Python loop, which the trace "
             "unrolls)", user_line())

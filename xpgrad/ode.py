@@ -22,7 +22,8 @@ by the root mean square over the state (the Hairer, Norsett and Wanner controlle
 and steps stop at ``t[-1]``; reaching ``mxstep`` steps between two times raises
 ``StepLimitError`` (JAX returns what it has). Complex states are refused. Higher-order
 gradients differentiate the adjoint solve's own steps. The solve synchronises once a step to
-choose the next, so ``xg.vmap`` and ``xg.function`` cannot trace it.
+choose the next, so ``xg.vmap`` cannot trace it; inside ``xg.function`` the whole solve is one
+step of the program, replayed eagerly, and its gradient another (``jit/solver_steps.py``).
 
 Speed: the steps are taken on the backend's raw arrays, and ``func`` (in the solve) and the
 augmented system with ``func``'s vector-Jacobian product (in the adjoint pass) are captured

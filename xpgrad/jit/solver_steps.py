@@ -54,9 +54,14 @@ _DEPTH = 3
 
 
 def tracing_now():
-    """The tracer of this thread's ``xg.function`` trace when it records now, else None."""
+    """The tracer of this thread's ``xg.function`` trace when it records now, outside any
+    ``xg.vmap`` (whose batched arrays a step cannot take), else None."""
     tracer = THREAD.tracer
-    return tracer if tracer is not None and not tracer.paused else None
+    if tracer is None or tracer.paused:
+        return None
+    from ..batching.session import _DEPTH
+
+    return tracer if _DEPTH.depth == 0 else None
 
 
 def one_step(name, call, inputs, callables=()):
