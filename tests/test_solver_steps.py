@@ -269,3 +269,26 @@ def test_bad_input_is_named_at_trace_time_as_eagerly():
     loop = xg.function(lambda x: xg.while_loop(lambda v: v < 1.0, "not callable", x))
     with pytest.raises(TypeError, match="while_loop: body_fun must be callable"):
         loop(as64(0.5))
+
+
+def test_a_retrace_through_solver_steps_leaves_no_cyclic_garbage():
+    import itertools
+
+    from gc_counts import cyclic_garbage
+
+    t = as64([0.0, 0.5, 1.0])
+
+    def loss(k, y0):
+        c = k * 0.5                           # closed over by func: swapped in on each run
+        ys = xg.odeint(lambda y, t, k: -k * y + c, y0, t, k)
+        halved = xg.while_loop(lambda v: xg.sum(v * v) > 1.0, lambda v: v * 0.5, ys[-1] * 3.0)
+        return xg.sum(halved ** 2)
+
+    compiled = xg.function(lambda k, y0: xg.value_and_grad(loss)(k, y0), warmup=0,
+                           retrace_warning=None, max_traces=2)
+    sizes = itertools.count(2)
+
+    def retrace():                            # a new state size each call
+        compiled(as64(0.7), xg.ones(next(sizes), dtype=F64))
+
+    assert cyclic_garbage(retrace, repeat=2, warmups=2) == 0

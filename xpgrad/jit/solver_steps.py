@@ -109,12 +109,22 @@ def tensors_and_refill(tree):
     tensors in their places (the other leaves, Python numbers, kept as they are)."""
     found = leaves(tree)
     tensors = [leaf for leaf in found if isinstance(leaf, Tensor)]
+    # (no Tensor of the trace kept: its stand-in refers to the tracer, which holds this step)
+    places = [_PLACE if isinstance(leaf, Tensor) else leaf for leaf in found]
+    template = rebuild(tree, places)
 
     def refill(new):
         it = iter(new)
-        return rebuild(tree, [next(it) if isinstance(leaf, Tensor) else leaf for leaf in found])
+        return rebuild(template, [next(it) if leaf is _PLACE else leaf for leaf in places])
 
     return tensors, refill
+
+
+class _Place:
+    """Where a Tensor goes in a template (``tensors_and_refill``)."""
+
+
+_PLACE = _Place()
 
 
 def _hidden(name):
@@ -329,38 +339,42 @@ def closed_over(callables, tracer):
     through closure cells, defaults, ``functools.partial`` arguments and the containers in
     them (``_DEPTH`` functions deep), each once."""
     found, seen = {}, set()
-
-    def visit(value, depth):
+    todo = [(fn, 0) for fn in reversed(callables)]
+    while todo:
+        value, depth = todo.pop()
         if id(value) in seen:
-            return
+            continue
         seen.add(id(value))
         if isinstance(value, Tensor):
             data = value._data
             if not isinstance(value, Variable) and type(data) is Traced \
                     and data._tracer is tracer:
                 found.setdefault(id(value), value)
-            return
-        if isinstance(value, (tuple, list)):
-            for item in value:
-                visit(item, depth)
-        elif isinstance(value, dict):
-            for item in value.values():
-                visit(item, depth)
-        elif depth < _DEPTH and isinstance(value, types.FunctionType):
-            for cell in value.__closure__ or ():
-                try:
-                    visit(cell.cell_contents, depth + 1)
-                except ValueError:          # a cell not filled yet
-                    pass
-            visit(value.__defaults__ or (), depth + 1)
-            visit(value.__kwdefaults__ or {}, depth + 1)
-        elif depth < _DEPTH and isinstance(value, functools.partial):
-            visit(value.func, depth + 1)
-            visit(value.args, depth + 1)
-            visit(value.keywords, depth + 1)
-        elif depth < _DEPTH and isinstance(value, types.MethodType):
-            visit(value.__func__, depth + 1)
-
-    for fn in callables:
-        visit(fn, 0)
+            continue
+        inside = _inside(value, depth)
+        todo.extend(reversed(inside))
     return list(found.values())
+
+
+def _inside(value, depth):
+    """``(value, depth)`` pairs ``closed_over`` looks at next from ``value``."""
+    if isinstance(value, (tuple, list)):
+        return [(item, depth) for item in value]
+    if isinstance(value, dict):
+        return [(item, depth) for item in value.values()]
+    if depth >= _DEPTH:
+        return []
+    if isinstance(value, types.FunctionType):
+        cells = []
+        for cell in value.__closure__ or ():
+            try:
+                cells.append(cell.cell_contents)
+            except ValueError:          # a cell not filled yet
+                pass
+        return [(v, depth + 1) for v in (*cells, value.__defaults__ or (),
+                                         value.__kwdefaults__ or {})]
+    if isinstance(value, functools.partial):
+        return [(v, depth + 1) for v in (value.func, value.args, value.keywords)]
+    if isinstance(value, types.MethodType):
+        return [(value.__func__, depth + 1)]
+    return []
