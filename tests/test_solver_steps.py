@@ -292,3 +292,21 @@ def test_a_retrace_through_solver_steps_leaves_no_cyclic_garbage():
         compiled(as64(0.7), xg.ones(next(sizes), dtype=F64))
 
     assert cyclic_garbage(retrace, repeat=2, warmups=2) == 0
+
+
+def test_a_variable_rebound_before_the_solve_is_read_with_its_new_value():
+    def run(compiled):
+        k = xg.Variable(as64(0.5), name="k")
+        t = as64([0.0, 1.0])
+
+        def step(y0):
+            k.assign(k * 1.5)                 # the solve reads the new value, on replay too
+            return xg.odeint(lambda y, t: -k * y, y0, t)[-1]
+
+        step = xg.function(step) if compiled else step
+        return [step(as64([1.0])).tolist() for _ in range(4)], float(k)
+
+    eager_values, eager_k = run(False)
+    assert run(True) == (eager_values, eager_k)
+    np.testing.assert_allclose([v[0] for v in eager_values],
+                               np.exp(-0.5 * 1.5 ** np.arange(1, 5)), rtol=1e-7)
