@@ -36,7 +36,7 @@ import functools
 import threading
 import types
 
-from ..outer_tapes import OuterTapes, block_primitive, unpack_outputs
+from ..outer_tapes import block_primitive, unpack_outputs
 from ..primitive import apply, tape_state
 from ..pytree import leaves, rebuild
 from ..tensor import Tensor, Variable, _wrap
@@ -74,9 +74,7 @@ def one_step(name, call, inputs, callables=()):
     inputs = list(inputs)
     given = {id(t) for t in inputs}
     closure = [t for t in closed_over(callables, tracer) if id(t) not in given]
-    outside = OuterTapes(tape_state.recording) if tape_state.recording else None
-    keep = outside is not None and (outside.auto or any(
-        outside.differentiate(t) for t in inputs + closure if t.dtype.is_inexact))
+    keep = bool(tape_state.recording)     # a tape may differentiate it: keep the solver's
     _write_rebound_variables(tracer)
     step = SolverStep(name, call, be, len(inputs), closure, keep)
     args = [t._data for t in inputs + closure]
