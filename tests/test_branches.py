@@ -101,10 +101,11 @@ def test_while_loop_is_differentiated_where_jax_refuses_and_cannot_be_traced():
     assert n == max(0, int(np.ceil(np.log2(np.linalg.norm(x) / 0.5))))   # |x| / 2^n <= 0.5
     got = xg.grad(lambda x: xg.sum(halve(x)[0] ** 2))(f64(x)).numpy()
     np.testing.assert_allclose(got, _torch_grad(lambda t: halve_torch(t) ** 2, x), rtol=1e-14)
-    traced = xg.function(lambda x: halve(x)[0])
-    with pytest.raises(xg.jit.TraceError, match="while_loop inside an xg.function"):
-        for _ in range(3):
-            traced(f64(x))
+    traced = xg.function(lambda x: halve(x)[0])     # one step of the program
+    for scale in (1.0, 10.0, 0.01):
+        np.testing.assert_array_equal(traced(f64(scale * x)).numpy(),
+                                      halve_torch(torch.tensor(scale * x)).numpy())
+    assert traced.trace_count == 1
 
 
 def test_while_loop_inside_vmap_runs_until_every_example_stops():

@@ -299,7 +299,7 @@ def test_tangent_solve_differentiating_g_works_through_fused_kernels():
         np.testing.assert_allclose(got[i], numeric, rtol=1e-7, atol=1e-9)
 
 
-def test_fixed_point_under_xg_function_names_itself_and_runs_eagerly_when_asked():
+def test_fixed_point_under_xg_function_is_one_step_giving_the_eager_results():
     w = f64([[0.2, -0.3], [0.1, 0.4]])
 
     def value_and_grad(b):
@@ -308,16 +308,12 @@ def test_fixed_point_under_xg_function_names_itself_and_runs_eagerly_when_asked(
 
     b = f64([0.5, -1.0])
     want_value, want_grad = value_and_grad(b)
-    traced = xg.function(value_and_grad)
-    with pytest.raises(xg.jit.TraceError, match="fixed_point stops when its iterate stops"):
-        for _ in range(3):
-            traced(b)
-    eager = xg.function(value_and_grad, on_trace_error="eager")
-    with pytest.warns(RuntimeWarning, match="runs eagerly"):
-        for _ in range(3):
-            value, grad = eager(b)
-    assert float(value) == float(want_value)
-    np.testing.assert_array_equal(grad.numpy(), want_grad.numpy())
+    traced = xg.function(value_and_grad)       # the solve and its gradient: a step each
+    for _ in range(3):
+        value, grad = traced(b)
+        assert float(value) == float(want_value)
+        np.testing.assert_array_equal(grad.numpy(), want_grad.numpy())
+    assert traced.trace_count == 1
 
 
 def test_fixed_point_under_vmap_iterates_until_every_example_converges():

@@ -6,8 +6,9 @@ the tapes differentiate what ran, the loop included (JAX's ``while_loop`` has no
 gradient). Where the value cannot steer Python, under an ``xg.function`` trace or inside
 ``xg.vmap``, ``cond`` and ``switch`` run every branch and select the result with ``xg.where``
 (what JAX's ``cond`` does under ``vmap``), so the compiled step replays both. ``while_loop``
-runs inside ``xg.vmap`` until every example stops, and under a trace is a ``TraceError`` (a
-bounded ``xg.fori_loop`` whose body masks finished steps with ``xg.where`` traces).
+runs inside ``xg.vmap`` until every example stops, and under a trace, where its predicate is
+a traced value, is one step of the program that runs the whole loop eagerly on each replay,
+differentiated through the loop's own tape (``jit/solver_steps.py``).
 
 >>> import xpgrad as xg
 >>> x = xg.asarray(2.0)
@@ -20,6 +21,8 @@ from __future__ import annotations
 
 import operator
 
+from .jit.solver_steps import tracing_now
+from .jit.traced import Traced
 from .pytree import leaves, leaves_like, map_leaves
 from .tensor import Tensor
 
@@ -91,10 +94,12 @@ def while_loop(cond_fun, body_fun, init_val):
     ``init_val``, a pytree that keeps its structure, shapes and dtypes. A Python loop the tapes
     differentiate (JAX's has no reverse-mode gradient). ``tf.while_loop(cond, body,
     loop_vars)`` passes the loop variables unpacked: ``xg.while_loop(lambda v: cond(*v),
-    lambda v: body(*v), loop_vars)``. Under ``xg.function`` the number of steps would be read
-    from a value: a ``TraceError`` (``xg.fori_loop`` up to a bound, masking finished steps with
-    ``xg.where``, traces). Inside ``xg.vmap`` it runs until every example's ``cond_fun`` is
-    false, an example that has stopped keeping its value (JAX's batched ``while_loop``).
+    lambda v: body(*v), loop_vars)``. Under ``xg.function``, where ``cond_fun`` reads a traced
+    value, the whole loop is one step of the program, run eagerly (``cond_fun`` and
+    ``body_fun``'s Python too) on every call, and its gradient another; a Python number in
+    ``init_val`` comes back as a 0-d Tensor there, as under ``jax.jit``. Inside ``xg.vmap`` it
+    runs until every example's ``cond_fun`` is false, an example that has stopped keeping its
+    value (JAX's batched ``while_loop``).
 
     >>> import xpgrad as xg
     >>> def halvings(x):          # how many halvings bring x below 1, and the result
@@ -110,6 +115,8 @@ def while_loop(cond_fun, body_fun, init_val):
     val = init_val
     while True:
         go = cond_fun(val)
+        if isinstance(go, Tensor) and type(go._data) is Traced and tracing_now():
+            return _one_step(cond_fun, body_fun, init_val)
         if _concrete(go, "while_loop", "cond_fun's result", loop=True):
             if not bool(go):
                 return val
@@ -121,6 +128,17 @@ def while_loop(cond_fun, body_fun, init_val):
             return val
         new = _checked_carry(body_fun(val), init_val, "while_loop", "body_fun")
         val = _select_each("while_loop", [go], [val, new], ["init_val", "body_fun"])
+
+
+def _one_step(cond_fun, body_fun, init_val):
+    """``while_loop`` inside an ``xg.function`` trace, its number of steps read from values:
+    the whole loop as one step of the program, replayed eagerly and differentiated through
+    its own tape (``jit/solver_steps.py``); the steps taken before are dead code."""
+    from .jit.solver_steps import one_step, tensors_and_refill
+
+    tensors, refill = tensors_and_refill(init_val)
+    return one_step("while_loop", lambda *given: while_loop(cond_fun, body_fun, refill(given)),
+                    tensors, (cond_fun, body_fun))
 
 
 def _check_callables(who, **functions):

@@ -7,7 +7,9 @@ gives its gradient without differentiating the iterations: ``p_bar = -(df/dp)^T 
 tensors ``f`` reads that a tape differentiates (its closure, as JAX's ``custom_root`` converts
 it): a function's arguments closed over, a model's trainable Variables. The solver's own steps
 are not recorded (the initial guess gets no gradient, as in JAX). Second-order gradients
-differentiate the backward pass (its linear solve's operations).
+differentiate the backward pass (its linear solve's operations). Inside ``xg.function`` a
+``custom_root`` or ``fixed_point`` call is one step of the program, which runs the solve
+eagerly on every call, and its gradient another (``jit/solver_steps.py``).
 
 >>> import xpgrad as xg
 >>> def sqrt(a):                    # HIPS autograd's fixed_point example: Newton's iteration
@@ -19,6 +21,7 @@ differentiate the backward pass (its linear solve's operations).
 from __future__ import annotations
 
 from .creation import eye, zeros
+from .jit.solver_steps import one_step, tensors_and_refill, tracing_now
 from .outer_tapes import block_primitive, value_identity
 from .primitive import apply, tape_state
 from .pytree import leaves, leaves_like
@@ -52,6 +55,10 @@ def custom_root(f, initial_guess, solve, tangent_solve, has_aux=False):
         if not callable(fn):
             raise TypeError(f"custom_root: {name} must be callable, got {type(fn).__name__} "
                             f"{fn!r:.60}")
+    if tracing_now() is not None:       # one step of the xg.function program
+        tensors, refill = tensors_and_refill(initial_guess)
+        return one_step("custom_root", lambda *guess: custom_root(
+            f, refill(guess), solve, tangent_solve, has_aux), tensors, (f, solve, tangent_solve))
     outer = tape_state.recording
     tape_state.recording = []
     try:
@@ -210,6 +217,15 @@ def fixed_point(f, x0, *params, tol=None, max_iter=1000, adjoint="iterate"):
         raise ValueError(f"fixed_point: adjoint must be 'iterate' or 'direct', got {adjoint!r}")
     if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
         raise ValueError(f"fixed_point: max_iter must be a positive int, got {max_iter!r}")
+    if tracing_now() is not None:       # one step of the xg.function program
+        tensors, refill = tensors_and_refill((x0, params))
+
+        def whole(*given):
+            start, given_params = refill(given)
+            return fixed_point(f, start, *given_params, tol=tol, max_iter=max_iter,
+                               adjoint=adjoint)
+
+        return one_step("fixed_point", whole, tensors, (f,))
     from .pytree_vector import ravel_pytree
 
     x0_flat, unravel = ravel_pytree(x0)
@@ -255,8 +271,9 @@ def _iterate(step, x, tol, max_iter, who):
 
     if _tracing():
         raise TraceError(
-            f"{who} stops when its iterate stops moving, a test on values that an "
-            "xg.function replay cannot repeat: call xg.fixed_point outside the traced "
+            f"{who} inside xg.vmap inside an xg.function stops when its iterate stops "
+            "moving, a test on values that the replay cannot repeat (under xg.function "
+            "alone it runs as one step of the program): call xg.vmap outside the traced "
             "function, trace it with on_trace_error='eager', or write the solve as "
             "xg.custom_root with a fixed number of steps (a Python loop, which the trace "
             "unrolls)", user_line())

@@ -22,7 +22,8 @@ by the root mean square over the state (the Hairer, Norsett and Wanner controlle
 and steps stop at ``t[-1]``; reaching ``mxstep`` steps between two times raises
 ``StepLimitError`` (JAX returns what it has). Complex states are refused. Higher-order
 gradients differentiate the adjoint solve's own steps. The solve synchronises once a step to
-choose the next, so ``xg.vmap`` and ``xg.function`` cannot trace it.
+choose the next, so ``xg.vmap`` cannot trace it; inside ``xg.function`` the whole solve is one
+step of the program, replayed eagerly, and its gradient another (``jit/solver_steps.py``).
 
 Speed: the steps are taken on the backend's raw arrays, and ``func`` (in the solve) and the
 augmented system with ``func``'s vector-Jacobian product (in the adjoint pass) are captured
@@ -66,6 +67,7 @@ from .ode_solver import StepLimitError
 from .outer_tapes import is_float_tensor, value_identity
 from .primitive import apply, tape_state
 from .pytree import leaves, leaves_like, map_leaves, rebuild
+from .jit.solver_steps import tracing_now
 from .tensor import Tensor
 
 __all__ = ["odeint", "StepLimitError"]
@@ -100,6 +102,9 @@ def odeint(func, y0, t, *args, rtol=1.4e-8, atol=1.4e-8, mxstep=math.inf, hmax=m
     tree = _state_tree(y0)
     backend = leaves(tree)[0]._backend
     t = _times_tensor(t, backend)
+    if tracing_now() is not None:       # one step of the xg.function program
+        return _one_step(func, tree, t, args, dict(rtol=rtol, atol=atol, mxstep=mxstep,
+                                                   hmax=hmax))
     times = [float(v) for v in t.tolist()]
     _check_increasing(times)
     from .pytree_vector import ravel_pytree
@@ -129,6 +134,21 @@ def odeint(func, y0, t, *args, rtol=1.4e-8, atol=1.4e-8, mxstep=math.inf, hmax=m
     node = apply(ODEINT_PRIMITIVE, *given, *params, call=call)
     call.ys = node      # recorded: a tape differentiating the adjoint pass sees ys depend on p
     return _unstacked(node, tree)
+
+
+def _one_step(func, tree, t, args, settings):
+    """``odeint`` inside an ``xg.function`` trace: the whole solve as one step of the program,
+    replayed eagerly (its captures of ``func`` too) and differentiated by its adjoint pass
+    (``jit/solver_steps.py``)."""
+    from .jit.solver_steps import one_step, tensors_and_refill
+
+    tensors, refill = tensors_and_refill((tree, t, args))
+
+    def solve(*given):
+        y0, times, given_args = refill(given)
+        return odeint(func, y0, times, *given_args, **settings)
+
+    return one_step("odeint", solve, tensors, callables=(func,))
 
 
 class _FlatFunc:

@@ -342,12 +342,14 @@ def capture(fn, args, kwargs, be, skip_kernels=()):
     tracer = Tracer(be)
     tracer.function = function_name(fn)
     session = _Session(tracer, skip_kernels)
+    tracer.session = session        # a solver step suspends the trace (solver_steps.py)
     made = []
     seen = {}
     targs = traced_args(tracer, tuple(args), made, seen)
     tkwargs = traced_args(tracer, dict(kwargs), made, seen)
     with contextlib.ExitStack() as stack:
         stack.callback(tracer.finish)
+        stack.callback(setattr, tracer, "session", None)
         stack.callback(setattr, THREAD, "tracer", THREAD.tracer)
         THREAD.tracer = tracer
         writes = None

@@ -1,0 +1,378 @@
+"""Solvers with a data-dependent number of iterations (``xg.odeint``, ``xg.custom_root``,
+``xg.fixed_point``, ``xg.while_loop``) inside ``xg.function``: each call is ONE opaque step of
+the program, as ``jax.pure_callback`` with a ``custom_vjp``, made automatically.
+
+A trace cannot unroll such a solver (how many steps it takes is read from values), but it
+is a function of its inputs with a known gradient. So under a trace the solver's call is
+recorded as one ``"kernel"`` step, ``SolverStep``: the trace runs it eagerly on the real arrays
+(nothing of it is recorded), and every replay runs it eagerly again on that replay's arrays,
+outside any trace: ``odeint`` keeps replaying its own captured right-hand sides
+(``ode_captures.py``). Where a tape inside the traced function may differentiate it, the step
+runs the solver under a persistent tape of its own and hands that tape out as an opaque value
+of the program; the outer tape holds one node (``SOLVER_PRIMITIVE``) whose gradient is a
+second opaque step, ``SolverGradient``, which asks the kept tape (the solver's own rule: the
+adjoint solve, the implicit function theorem, the unrolled loop) on each replay.
+
+The step's inputs are the solver's tensor arguments, the tensors computed in the traced
+function that its callables close over (found in their closures, as ``ode_captures`` walks
+them; their arrays are swapped in for each run), and, in the recorded step only, the
+Variables it read. A tensor computed in the trace that the walk does not find (one in an
+object's attribute) is a ``TraceError`` saying to pass it as an argument.
+
+>>> import xpgrad as xg
+>>> @xg.function
+... def settle(b):              # z = tanh(0.5 z + b), iterated until it stops moving
+...     return xg.value_and_grad(lambda b: xg.sum(xg.fixed_point(
+...         lambda z, b: xg.tanh(0.5 * z + b), xg.zeros_like(b), b)))(b)
+>>> b = xg.asarray([0.1, -0.2], dtype=xg.float64)
+>>> calls = [settle(b) for _ in range(3)]          # eager, traced, replayed
+>>> len({(float(v), tuple(g.tolist())) for v, g in calls}), settle.trace_count
+(1, 1)
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+import types
+
+from ..outer_tapes import block_primitive, unpack_outputs
+from ..primitive import apply, tape_state
+from ..pytree import leaves, rebuild
+from ..tensor import Tensor, Variable, _wrap
+from .errors import TraceError, user_line
+from .program_steps import Ref, Step
+from .trace_state import THREAD
+from .traced import Traced
+from .capture import _ABSENT as _ABSENT_IN_SESSION
+
+#: the node standing for one solver step on the tapes of the traced function
+SOLVER_PRIMITIVE = block_primitive("solver_step")
+
+#: how deep the walk for closed-over tensors goes (functions reached through closures)
+_DEPTH = 3
+
+
+def tracing_now():
+    """The tracer of this thread's ``xg.function`` trace when it records now, outside any
+    ``xg.vmap`` (whose batched arrays a step cannot take), else None."""
+    tracer = THREAD.tracer
+    if tracer is None or tracer.paused:
+        return None
+    from ..batching.session import _DEPTH
+
+    return tracer if _DEPTH.depth == 0 else None
+
+
+def one_step(name, call, inputs, callables=()):
+    """``call(*inputs)`` (``inputs``: Tensors; the result: a pytree of Tensors and Python
+    numbers) as one step of the program the running trace records (module docstring);
+    ``callables``: the user's functions the solver calls, searched for tensors they close
+    over. Returns the result's structure with Tensors of the trace."""
+    tracer = tracing_now()
+    be = tracer.be
+    inputs = list(inputs)
+    given = {id(t) for t in inputs}
+    closure = [t for t in closed_over(callables, tracer) if id(t) not in given]
+    keep = bool(tape_state.recording)     # a tape may differentiate it: keep the solver's
+    _write_rebound_variables(tracer)
+    step = SolverStep(name, call, be, len(inputs), closure, keep)
+    args = [t._data for t in inputs + closure]
+    try:
+        packed, others, saved = tracer.call(step, tuple(args), {}, kind="kernel")
+    except TraceError as e:
+        from .tracer import HIDDEN_VALUE
+
+        if e.message == HIDDEN_VALUE:
+            raise TraceError(_hidden(name), user_line()) from None
+        raise
+    recorded = tracer.steps[-1]
+    variables = step.variables
+    reads = [v._data for v in variables if type(v._data) is Traced]
+    if reads:       # what the step reads, for the passes that move steps (guards.py)
+        recorded.args = recorded.args + tuple(Ref(r._slot) for r in reads)
+    if keep and step.floats:
+        node_call = _Node(tracer, step, packed, saved)
+        flat = apply(SOLVER_PRIMITIVE, *inputs, *closure, *variables, call=node_call)
+    else:
+        flat = _wrap(packed, be)
+    pieces = iter(unpack_outputs(flat, step.floats) if step.floats else [])
+    rest = iter(others)
+    return rebuild(step.structure, [next(pieces) if is_float else _wrap(next(rest), be)
+                                    for is_float in step.kinds])
+
+
+def tensors_and_refill(tree):
+    """``(the Tensor leaves of tree, refill)``: ``refill(tensors)`` is ``tree`` with those
+    tensors in their places (the other leaves, Python numbers, kept as they are)."""
+    found = leaves(tree)
+    tensors = [leaf for leaf in found if isinstance(leaf, Tensor)]
+    # (no Tensor of the trace kept: its stand-in refers to the tracer, which holds this step)
+    places = [_PLACE if isinstance(leaf, Tensor) else leaf for leaf in found]
+    template = rebuild(tree, places)
+
+    def refill(new):
+        it = iter(new)
+        return rebuild(template, [next(it) if leaf is _PLACE else leaf for leaf in places])
+
+    return tensors, refill
+
+
+class _Place:
+    """Where a Tensor goes in a template (``tensors_and_refill``)."""
+
+
+_PLACE = _Place()
+
+
+def _hidden(name):
+    return (f"{name} inside an xg.function runs as one step of the program, and a function it "
+            "calls reads a tensor computed inside the traced function that the step could not "
+            "find in its closure (an object's attribute, a global): pass that tensor as an "
+            "argument (odeint's args, fixed_point's params) or close over it directly")
+
+
+class SolverStep:
+    """The recorded step: runs the solver eagerly on its input arrays (module docstring) and
+    returns ``(packed, others, saved)``: its floating-point results raveled into one vector,
+    its other results, and (where a tape may differentiate it) the ``_Kept`` tape, else None.
+    The first run (the trace's) fixes the result's structure; a replay whose result differs
+    raises ValueError."""
+
+    def __init__(self, name, call, be, n_inputs, closure, keep):
+        self.name, self.call, self.be = name, call, be
+        self.__name__ = f"{name} (one step)"
+        self.n_inputs, self.closure, self.keep = n_inputs, closure, keep
+        self.structure = self.kinds = self.floats = self.specs = None
+        self.variables = []
+        # runs swap arrays into the closed-over tensors: one at a time
+        self.lock = threading.RLock()
+
+    def __call__(self, *raws):
+        n, c = self.n_inputs, len(self.closure)
+        with self.lock, plain_context(), _swapped(self.closure, raws[n:n + c]):
+            inputs = [_wrap(r, self.be) for r in raws[:n]]
+            first = self.structure is None
+            saved, tape_state.recording = tape_state.recording, []
+            try:
+                if self.keep:
+                    from ..tape import GradientTape
+
+                    tape = GradientTape(persistent=True)
+                    with tape:
+                        for t in inputs + self.closure:
+                            if t.dtype.is_inexact:
+                                tape.watch(t)
+                        out = self.call(*inputs)
+                        packed, others = self._packed(out)     # recorded: the tape's target
+                    sources = inputs + self.closure
+                    if first:
+                        given = {id(t) for t in sources}
+                        self.variables = [v for v in tape.watched_variables()
+                                          if id(v) not in given]
+                    kept = _Kept(tape, sources + self.variables, packed, raws[:n + c])
+                    return packed._data, others, kept
+                out = self.call(*inputs)
+            finally:
+                tape_state.recording = saved
+            packed, others = self._packed(out)
+            return packed._data, others, None
+
+    def _packed(self, out):
+        """``out``'s floating-point leaves raveled into one Tensor (recorded on the step's
+        tape), and its other leaves' arrays."""
+        from ..conversion import asarray
+        from ..dtype_functions import result_type
+        from ..ops import concat, reshape
+
+        found = [leaf if isinstance(leaf, Tensor) else asarray(leaf, backend=self.be)
+                 for leaf in leaves(out)]
+        floats = [leaf for leaf in found if leaf.dtype.is_inexact]
+        specs = [(leaf.shape, leaf.dtype) for leaf in found]
+        if self.structure is None:
+            self.structure = rebuild(out, list(range(len(found))))
+            self.kinds = [leaf.dtype.is_inexact for leaf in found]
+            self.floats = [(leaf.shape, leaf.dtype) for leaf in floats]
+            self.specs = specs
+        elif specs != self.specs:
+            raise ValueError(f"{self.name} inside an xg.function returned "
+                             f"{_described(specs)} where the traced call returned "
+                             f"{_described(self.specs)}; its results must keep their shapes "
+                             "and dtypes from one call to the next")
+        others = tuple(leaf._data for leaf in found if not leaf.dtype.is_inexact)
+        if len(floats) == 1 and floats[0].ndim == 1:
+            return floats[0], others
+        if not floats:
+            from ..creation import zeros
+
+            return zeros((0,), backend=self.be), others
+        dtype = result_type(*floats)
+        return concat([reshape(f, (-1,)).astype(dtype) for f in floats]), others
+
+    def __repr__(self):
+        return f"<{self.__name__}>"
+
+
+def _described(specs):
+    return "[" + ", ".join(f"{dtype}{list(shape)}" for shape, dtype in specs) + "]"
+
+
+class _Kept:
+    """A solver step's tape, handed to its gradient step as a value of the program. ``arrays``
+    holds the step's input arrays (the program keeps their memory while this lives)."""
+
+    def __init__(self, tape, sources, packed, arrays):
+        self.tape, self.sources, self.packed = tape, sources, packed
+        self.arrays = list(arrays)
+
+
+class SolverGradient:
+    """The recorded gradient step: the kept tape's gradient of the packed result, weighted by
+    its cotangent ``g``, for the sources ``wanted`` (their positions), as raw arrays (None for
+    the others)."""
+
+    def __init__(self, step, wanted):
+        self.step, self.wanted = step, wanted
+        self.__name__ = f"{step.name} gradient (one step)"
+
+    def __call__(self, kept, g):
+        step = self.step
+        n = step.n_inputs + len(step.closure)
+        with step.lock, plain_context(), _swapped(step.closure, kept.arrays[step.n_inputs:n]):
+            sources = [kept.sources[i] for i in self.wanted]
+            saved, tape_state.recording = tape_state.recording, []
+            try:
+                grads = kept.tape.gradient(kept.packed, sources,
+                                           output_gradients=_wrap(g, step.be))
+            finally:
+                tape_state.recording = saved
+        out = [None] * len(kept.sources)
+        for i, grad in zip(self.wanted, grads):
+            out[i] = None if grad is None else grad._data
+        return tuple(out)
+
+    def __repr__(self):
+        return f"<{self.__name__}>"
+
+
+class _Node:
+    """The outer tape's node for one solver step (``block_primitive``'s call)."""
+
+    __slots__ = ("tracer", "step", "value", "kept")
+
+    def __init__(self, tracer, step, value, kept):
+        self.tracer, self.step, self.value, self.kept = tracer, step, value, kept
+
+    def gradients(self, g, needs):
+        if isinstance(g, Tensor):
+            raise NotImplementedError(
+                f"{self.step.name} inside an xg.function runs as one step of the program, "
+                "whose gradient is one step too: a tape differentiating that gradient (a "
+                "second derivative) is not supported there; take it outside xg.function")
+        wanted = tuple(i for i, need in enumerate(needs) if need)
+        if not wanted:
+            return [None] * len(needs)
+        return list(self.tracer.call(SolverGradient(self.step, wanted), (self.kept, g), {},
+                                     kind="kernel"))
+
+
+@contextlib.contextmanager
+def plain_context():
+    """Inside a trace: the trace suspended for the block (no tracer for this thread, the
+    backend's own namespace and kernels, the Variables' real arrays), so that a solver runs
+    as it does eagerly; outside one (a replay), nothing."""
+    tracer = THREAD.tracer
+    session = getattr(tracer, "session", None)
+    if session is None:        # outside a trace (a replay), or a bare Tracer's
+        yield
+        return
+    be = tracer.be
+    proxies = []
+    for obj, name, before in session.replaced:
+        if obj is be and name in ("xp", "kernels"):
+            proxies.append((name, getattr(be, name)))
+            if before is _ABSENT_IN_SESSION:
+                vars(be).pop(name, None)
+            else:
+                setattr(be, name, before)
+    datas = [(v, v._data) for v, _ in session.variables.values()]
+    for v, data in datas:
+        if type(data) is Traced:
+            v._data = data._real
+    THREAD.tracer = None
+    try:
+        yield
+    finally:
+        THREAD.tracer = tracer
+        for v, data in datas:
+            v._data = data
+        for name, proxy in proxies:
+            setattr(be, name, proxy)
+
+
+@contextlib.contextmanager
+def _swapped(tensors, arrays):
+    """Each of ``tensors`` holding the array of ``arrays`` for the block."""
+    before = [t._data for t in tensors]
+    for t, a in zip(tensors, arrays):
+        t._data = a
+    try:
+        yield
+    finally:
+        for t, data in zip(tensors, before):
+            t._data = data
+
+
+def _write_rebound_variables(tracer):
+    """A Variable the function rebound so far gets its value before the step, in the replay
+    too: the solver reads every Variable anew (as an optimizer update does)."""
+    from .replay_steps import VariableWrite
+
+    for v, slot in tracer.session._written().values():
+        tracer.steps.append(Step(VariableWrite(v), (Ref(slot),), {}, None, "host"))
+
+
+def closed_over(callables, tracer):
+    """The Tensors computed in ``tracer``'s trace (not Variables) that ``callables`` reach
+    through closure cells, defaults, ``functools.partial`` arguments and the containers in
+    them (``_DEPTH`` functions deep), each once."""
+    found, seen = {}, set()
+    todo = [(fn, 0) for fn in reversed(callables)]
+    while todo:
+        value, depth = todo.pop()
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        if isinstance(value, Tensor):
+            data = value._data
+            if not isinstance(value, Variable) and type(data) is Traced \
+                    and data._tracer is tracer:
+                found.setdefault(id(value), value)
+            continue
+        inside = _inside(value, depth)
+        todo.extend(reversed(inside))
+    return list(found.values())
+
+
+def _inside(value, depth):
+    """``(value, depth)`` pairs ``closed_over`` looks at next from ``value``."""
+    if isinstance(value, (tuple, list)):
+        return [(item, depth) for item in value]
+    if isinstance(value, dict):
+        return [(item, depth) for item in value.values()]
+    if depth >= _DEPTH:
+        return []
+    if isinstance(value, types.FunctionType):
+        cells = []
+        for cell in value.__closure__ or ():
+            try:
+                cells.append(cell.cell_contents)
+            except ValueError:          # a cell not filled yet
+                pass
+        return [(v, depth + 1) for v in (*cells, value.__defaults__ or (),
+                                         value.__kwdefaults__ or {})]
+    if isinstance(value, functools.partial):
+        return [(v, depth + 1) for v in (value.func, value.args, value.keywords)]
+    if isinstance(value, types.MethodType):
+        return [(value.__func__, depth + 1)]
+    return []
