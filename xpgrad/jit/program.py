@@ -26,6 +26,7 @@ import itertools
 
 from ..tensor import Tensor, Variable, _wrap
 from .arguments import gather, plain_arrays
+from .common_steps import merge_common_steps
 from .constants import fold_constants
 from .errors import TraceError
 from .fresh import own_generators
@@ -74,6 +75,9 @@ class Program(ProgramSource):
         self._drop_dead(escaping)
         self.constants_folded, self.constants_copied = fold_constants(self, escaping)
         if self.constants_folded or self.constants_copied:
+            self._drop_dead(escaping)
+        self.common_steps = merge_common_steps(self, escaping)
+        if self.common_steps:
             self._drop_dead(escaping)
         self.sgd_gemms = fold_sgd_into_gemm(self, escaping)
         self.fused = fuse(self, escaping) if fuse is not None else 0

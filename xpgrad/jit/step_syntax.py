@@ -4,7 +4,8 @@ A replay of a small program (an ODE's right-hand side and its vector-Jacobian pr
 dozen operations on 0-d values) spends its time in the calls themselves. ``np.multiply(a, b)``
 of two NumPy scalars costs about ten times ``a * b``, which takes NumPy's scalar arithmetic
 (the same C arithmetic, the same result and warnings; for floating and complex dtypes only,
-as integer scalars warn on overflow where the ufunc wraps silently); ``np.reshape(x, shape)``
+as integer scalars warn on overflow where the ufunc wraps silently), and ``operator.iadd`` of
+such a scalar (immutable: ``+=`` makes a new one) is ``a + b``; ``np.reshape(x, shape)``
 goes through NumPy's dispatch to ``x.reshape(shape)``; ``operator.getitem(a, k)`` is ``a[k]``.
 ``syntax(step, slots, expr)`` is the expression (or, for ``setitem``, the statement) that
 replays ``step`` where one does, else None; ``expr(obj)`` writes an argument.
@@ -23,6 +24,9 @@ import numpy as np
 #: ufuncs written as Python operators on NumPy scalars of a floating or complex dtype
 _BINARY = {np.add: "+", np.subtract: "-", np.multiply: "*", np.true_divide: "/"}
 _UNARY = {np.negative: "-"}
+#: in-place operators, which on a NumPy scalar (immutable) are the plain ones
+_IN_PLACE = {operator.iadd: "+", operator.isub: "-", operator.imul: "*",
+             operator.itruediv: "/"}
 #: Python numbers that NumPy's scalar arithmetic takes as the ufunc does (NEP 50)
 _NUMBERS = (int, float, complex)
 
@@ -55,7 +59,8 @@ def syntax(step, slots, expr):
         return f"{expr(args[0])}[{expr(args[1])}] = {expr(args[2])}"
     if fn is np.reshape and len(args) == 2 and _numpy_value(args[0], slots):
         return f"{expr(args[0])}.reshape({expr(args[1])})"
-    symbol = _BINARY.get(fn) if type(fn) is np.ufunc else None
+    symbol = _BINARY.get(fn) if type(fn) is np.ufunc else \
+        _IN_PLACE.get(fn) if type(fn) is type(operator.iadd) else None
     if symbol is not None and len(args) == 2 and _scalar_operands(step, slots):
         return f"({expr(args[0])} {symbol} {expr(args[1])})"
     symbol = _UNARY.get(fn) if type(fn) is np.ufunc else None
