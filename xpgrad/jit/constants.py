@@ -37,11 +37,16 @@ _SHAPING = frozenset(("reshape", "broadcast_to", "expand_dims", "squeeze", "asty
 
 
 class Constant:
-    """Replay of a folded step: the array it made when the program was built."""
+    """Replay of a folded step: the array it made when the program was built (a NumPy array
+    made read-only: every replay shares it, and nothing may write into it)."""
 
     __slots__ = ("value",)
 
     def __init__(self, value):
+        import numpy as np
+
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False
         self.value = value
 
     def __call__(self):
