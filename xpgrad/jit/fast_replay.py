@@ -8,9 +8,10 @@ the last program a call replayed through that path, with what made its key: the 
 backend, shapes and dtypes. A later call whose arguments are plain Tensors (no Variable, no
 keyword, each given once) of those shapes and dtypes, outside any trace and tape, whose guarded
 attributes (a Module's ``training``, each Variable's ``trainable``) hold the values of the
-program's key, replays it directly, holding the trace lock shared as every replay does. Any call that takes the long
-way forgets it (``Function._dispatch``), so a trace, a dropped program or a new guard is
-never missed, and the one remembered stays the most recently used in the LRU order. A guard
+program's key, replays it directly, holding the trace lock shared as every replay does. Any
+call that takes the long way forgets it (``Function._dispatch``), so a trace, a dropped
+program or a new guard is never missed, and the one remembered stays the most recently used
+in the LRU order. A guard
 that fails there (``Program.run_arrays`` undoes what the replay changed) runs the call
 eagerly, as the long way does; a shape guard sends it the long way, to its shape's program.
 

@@ -28,6 +28,7 @@ from ..tensor import Tensor, Variable, _wrap
 from .arguments import gather, plain_arrays
 from .common_steps import merge_common_steps
 from .constants import fold_constants
+from .direct_calls import direct_numpy_calls
 from .errors import TraceError
 from .fresh import own_generators
 from .guards import StateSnapshot, hoist_guards
@@ -85,6 +86,7 @@ class Program(ProgramSource):
         self.loss_gradients = fold_loss_gradient(self, escaping)
         self.numpy_products = small_products_to_numpy(self)
         self.scalar_stacks = small_stacks_to_array(self)
+        self.direct_calls = direct_numpy_calls(self)
         self.in_place_vjps = take_in_place_vjps(self.steps, self.slots, escaping)
         self.buffers = self._plan(escaping) if plan_buffers else {}
         self.snapshot = StateSnapshot.of(self.steps, self.slots)
