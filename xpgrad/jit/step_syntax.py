@@ -6,7 +6,9 @@ of two NumPy scalars costs about ten times ``a * b``, which takes NumPy's scalar
 (the same C arithmetic, the same result and warnings; for floating and complex dtypes only,
 as integer scalars warn on overflow where the ufunc wraps silently), and ``operator.iadd`` of
 such a scalar (immutable: ``+=`` makes a new one) is ``a + b``; ``np.reshape(x, shape)``
-goes through NumPy's dispatch to ``x.reshape(shape)``; ``operator.getitem(a, k)`` is ``a[k]``.
+goes through NumPy's dispatch to ``x.reshape(shape)``; a folded constant (``constants.py``)
+is its ``value``, or the value's ``copy()``, rather than a call returning it;
+``operator.getitem(a, k)`` is ``a[k]``.
 ``syntax(step, slots, expr)`` is the expression (or, for ``setitem``, the statement) that
 replays ``step`` where one does, else None; ``expr(obj)`` writes an argument.
 
@@ -20,6 +22,8 @@ from __future__ import annotations
 import operator
 
 import numpy as np
+
+from .constants import Constant, FreshConstant
 
 #: ufuncs written as Python operators on NumPy scalars of a floating or complex dtype
 _BINARY = {np.add: "+", np.subtract: "-", np.multiply: "*", np.true_divide: "/"}
@@ -53,6 +57,10 @@ def syntax(step, slots, expr):
     fn, args = step.fn, step.args
     if step.kind != "call" or step.kwargs:
         return None
+    if type(fn) is Constant:                  # the folded array itself, not a call for it
+        return f"{expr(fn)}.value"
+    if type(fn) is FreshConstant:
+        return f"{expr(fn)}.value.copy()"
     if fn is operator.getitem and len(args) == 2:
         return f"{expr(args[0])}[{expr(args[1])}]"
     if fn is operator.setitem and len(args) == 3:
