@@ -108,7 +108,7 @@ def _counting(cls, name):
 def test_function_equals_eager(backend, concatenated):
     eager = _step_fn(backend)
     compiled = xg.function(_step_fn(backend), warmup=0)
-    with _counting(Program, "run") as replays, _counting(RangeGuard, "widen") as failures:
+    with _counting(Program, "run_arrays") as replays, _counting(RangeGuard, "widen") as failures:
         for args in _calls(backend, concatenated):
             (a, ga), (b, gb) = eager(*args), compiled(*args)
             np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-12)

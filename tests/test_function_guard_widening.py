@@ -48,7 +48,7 @@ def _compare(fn, calls, **options):
     ``calls``: equal results (shapes included) call for call; returns (guard failures,
     replays) of the compiled calls."""
     compiled = xg.function(fn, **options)
-    with _counting(RangeGuard, "widen") as failures, _counting(Program, "run") as replays:
+    with _counting(RangeGuard, "widen") as failures, _counting(Program, "run_arrays") as replays:
         for k, args in enumerate(calls):
             got = _numpy(compiled(*args))
             want = _numpy(fn(*args))
@@ -95,7 +95,7 @@ def test_a_python_branch_on_a_read_value_is_not_replayed_after_a_wider_call(back
 def test_a_value_read_replays_while_its_range_is_the_traced_one():
     compiled = xg.function(_histogram)
     x = xg.asarray([0, 1, 1, 2])
-    with _counting(Program, "run") as replays, _counting(RangeGuard, "widen") as failures:
+    with _counting(Program, "run_arrays") as replays, _counting(RangeGuard, "widen") as failures:
         for row in ([0, 1, 1, 2], [0, 1, 1, 2], [2, 2, 1, 0], [1, 0, 2, 0]):
             compiled(xg.asarray(row))
     assert compiled.trace_count == 1 and len(replays) == 2 and not failures

@@ -40,6 +40,7 @@ from .dynamic_shapes import ShapeGuard, shape_variant_key
 from .capture import capture  # noqa: F401 (xpgrad.jit.capture stays the function)
 from .errors import OtherBackend, TraceError  # noqa: F401 (re-exported)
 from .errors import function_name as _name
+from .fast_replay import MISS, FastReplay
 from .input_signature import check_call, checked_signature
 from .lock import TRACE_LOCK
 from .methods import InstanceFunctions
@@ -148,6 +149,7 @@ class Function(TraceCache):
         self.trace_count = 0
         self.signature_count = 0        # argument signatures met (RetracingWarning on churn)
         self._programs = collections.OrderedDict()
+        self._fast = None       # the last call's program, replayed directly (fast_replay.py)
         self._seen = {}
         self._seen_lock = threading.Lock()
         self._bind = Binder(fn)
@@ -190,6 +192,11 @@ class Function(TraceCache):
         return (_rebuilt, (self.fn, self._options(), self._self_in_signature))
 
     def __call__(self, *args, **kwargs):
+        fast = self._fast
+        if fast is not None and not kwargs:
+            result = fast(args)           # the program the last call replayed (fast_replay.py)
+            if result is not MISS:
+                return result
         if self.input_signature is not None:
             check_call(self.input_signature, _name(self.fn), self._bind, args, kwargs,
                        0 if self._self_in_signature and not self._method else 1)
@@ -225,6 +232,7 @@ class Function(TraceCache):
         """Replay, run eagerly or trace, holding ``TRACE_LOCK`` as ``held`` says: "shared"
         (returns ``_MUST_TRACE`` where a trace is due), "alone", or "nested" (shared by an outer
         call of this thread: traces only where no other thread shares it, else runs eagerly)."""
+        self._fast = None         # a call the long way: remembered again after its replay
         if tape_state.recording:
             return self.fn(*args, **kwargs)     # differentiated through: plain eager
         base, be, key, tensors = self._program_key(args, kwargs)
@@ -236,7 +244,10 @@ class Function(TraceCache):
             except KeyError:                      # dropped by another thread just now
                 pass
             try:
-                return program.run(args, kwargs, tensors)
+                result = program.run(args, kwargs, tensors)
+                if held == "shared" and not kwargs and variant is None:
+                    self._fast = FastReplay.of(self, args, program, base, key)
+                return result
             except GuardFailed as failed:     # the replay's changes undone (jit/guards.py)
                 if type(failed.guard) is not ShapeGuard:
                     result = self.fn(*args, **kwargs)

@@ -6,13 +6,15 @@ and ``broadcast_to`` cost microseconds each through the array-API namespace, as 
 fused kernel). ``fold_constants(program, escaping)`` evaluates such steps once -- ``ones_like``,
 ``zeros_like`` and ``full_like`` of a traced array (their value depends on its shape and dtype
 only), ``zeros``, ``ones`` and ``full`` of a shape (the buffer an indexing gradient scatters
-into), then reshapes, broadcasts and casts of those -- and replaces them by a step returning the
+into), then reshapes, broadcasts and casts of those, and ufuncs of them (the seed's
+negative) -- and replaces them by a step returning the
 array. An array no later step may write into is folded as it is: every step reading one must be
 a plain, non-mutating array function (not a kernel, which may write into its inputs, nor an
 optimizer step), and none may leave the program. Any other folded array that shares its memory
-with no other folded step (the seed handed to a loss kernel's gradient) is replayed as a copy
-made on each call (``FreshConstant``): a few hundred nanoseconds where ``ones_like`` took
-microseconds.
+with no other folded step (the seed handed to a loss kernel's gradient, the zeros a gradient is
+scattered into) is replayed as a copy made on each call (``FreshConstant``): a few hundred
+nanoseconds where ``ones_like`` took microseconds; its reshapes and broadcasts, and whatever is
+made from them, are then replayed as recorded (a write may come before them), on that copy.
 
 >>> import numpy as np
 >>> Constant(np.ones(2))()
@@ -35,11 +37,16 @@ _SHAPING = frozenset(("reshape", "broadcast_to", "expand_dims", "squeeze", "asty
 
 
 class Constant:
-    """Replay of a folded step: the array it made when the program was built."""
+    """Replay of a folded step: the array it made when the program was built (a NumPy array
+    made read-only: every replay shares it, and nothing may write into it)."""
 
     __slots__ = ("value",)
 
     def __init__(self, value):
+        import numpy as np
+
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False
         self.value = value
 
     def __call__(self):
@@ -96,7 +103,9 @@ def fold_constants(program, escaping) -> tuple:
             if slots[step.outs.i].dynamic is not None:
                 continue
             value = step.fn(*step.args, **step.kwargs)
-        elif refs and all(r in values for r in refs) and _namespace_function(step, _SHAPING, xp):
+        elif refs and all(r in values for r in refs) and (
+                _namespace_function(step, _SHAPING, xp)
+                or (type(step.fn) is np.ufunc and step.fn.nout == 1)):
             real = lambda o: values[o.i] if type(o) is Ref else o      # noqa: E731
             value = step.fn(*map_leaves(real, step.args), **map_leaves(real, step.kwargs))
         else:
@@ -116,20 +125,24 @@ def fold_constants(program, escaping) -> tuple:
         touched = {slots[s].root for s in _refs(step)} & roots
         if touched and (step.kind != "call" or _mutates(step)):
             unsafe |= touched
-    per_root = {}
-    for step in folded.values():
-        root = slots[step.outs.i].root
-        per_root[root] = per_root.get(root, 0) + 1
     shared = copied = 0
+    fresh_roots, replayed = set(), set()
     for k, step in folded.items():
-        root = slots[step.outs.i].root
+        out = step.outs.i
+        root = slots[out].root
+        reads = _refs(step)
+        if any(slots[r].root in unsafe or r in replayed for r in reads):
+            replayed.add(out)      # what it reads may have been written by then: replayed
+            continue
         if root not in unsafe:
-            replay = Constant(values[step.outs.i])
+            replay = Constant(values[out])
             shared += 1
-        elif per_root[root] == 1:    # a copy would not alias another folded view: safe
-            replay = FreshConstant(values[step.outs.i])
+        elif root not in fresh_roots:    # the array a later step writes into, made afresh
+            fresh_roots.add(root)
+            replay = FreshConstant(values[out])
             copied += 1
-        else:
+        else:                # one more array of that memory (a kernel's joined): as recorded
+            replayed.add(out)
             continue
         program.steps[k] = type(step)(replay, (), {}, step.outs, "call")
     return shared, copied

@@ -27,7 +27,9 @@ import itertools
 
 from ..tensor import Tensor, Variable, _wrap
 from .arguments import gather, plain_arrays
+from .common_steps import merge_common_steps
 from .constants import fold_constants
+from .direct_calls import direct_numpy_calls
 from .errors import TraceError
 from .fresh import own_generators
 from .guards import StateSnapshot, hoist_guards
@@ -76,12 +78,16 @@ class Program(ProgramSource):
         self.constants_folded, self.constants_copied = fold_constants(self, escaping)
         if self.constants_folded or self.constants_copied:
             self._drop_dead(escaping)
+        self.common_steps = merge_common_steps(self, escaping)
+        if self.common_steps:
+            self._drop_dead(escaping)
         self.sgd_gemms = fold_sgd_into_gemm(self, escaping)
         self.fused = fuse(self, escaping) if fuse is not None else 0
         self.label_guards = fold_label_guards(self)
         self.loss_gradients = fold_loss_gradient(self, escaping)
         self.numpy_products = small_products_to_numpy(self)
         self.scalar_stacks = small_stacks_to_array(self)
+        self.direct_calls = direct_numpy_calls(self)
         self.in_place_vjps = take_in_place_vjps(self.steps, self.slots, escaping)
         self.buffers = self._plan(escaping) if plan_buffers else {}
         self.snapshot = StateSnapshot.of(self.steps, self.slots)
@@ -219,6 +225,15 @@ class Program(ProgramSource):
         """Replay on raw arrays: those of the call's plain tensor arguments (not Variables), in
         the order of their leaves (``arguments.gather``)."""
         if self.snapshot is None:
+            if self.graph is None:                # _run's usual case, inline: a call less
+                try:
+                    replay = self._free.pop()
+                except IndexError:
+                    replay = self._another_replay()
+                try:
+                    return replay(raws)
+                finally:
+                    self._free.append(replay)
             return self._run(raws)
         restore = self.snapshot.take()
         try:

@@ -19,6 +19,7 @@ from .step_facts import _out_paths, _refs
 from .module_key import module_key
 from .structure import is_namedtuple, refilled, value_module
 from .program_steps import Ref
+from .step_syntax import syntax
 
 _INLINE = (int, bool, str, type(None))
 
@@ -55,6 +56,10 @@ class ProgramSource:
         attribute = _array_attribute(step)
         if attribute is not None:      # x.mT, likewise
             return f"{self._expr(step.args[0])}.{attribute}"
+        if k not in self.buffers and self.slots is not None:
+            written = syntax(step, self.slots, self._expr)      # a[k], x.reshape(s), a * b
+            if written is not None:
+                return written
         fn = self._const(step.fn)
         args = [self._expr(a) for a in step.args]
         args += [f"{key}={self._expr(v)}" for key, v in step.kwargs.items()]
