@@ -161,8 +161,9 @@ class Tensor(TensorMethods):
         """PyTorch's ``t.data``: this value cut from the tapes (as ``xg.stop_gradient(t)``),
         sharing the buffer: a write into it (``p.data[:] = q``, ``p.data *= 0.9``) writes into
         ``t``, as any write (``xpgrad/views.py``; a Variable a recording tape watches refuses
-        it). ``p.data = q`` is ``p.assign(q)`` for a Variable. (Before 2026-12-06 this was the
-        backend's array, which xpgrad's own code reads as ``t._data``.)
+        it). ``p.data = q`` is ``p.assign(q)`` for a Variable. A NumPy array of the value is
+        ``t.numpy()``. (Before 2026-12-06 this was the backend's array, which xpgrad's own code
+        reads as ``t._data``.)
 
         >>> import xpgrad as xg
         >>> target = xg.Variable([1.0, 2.0], name="target")

@@ -1,6 +1,8 @@
 """Views: what basic indexing (ints, slices, Ellipsis, None) and the transposes
-(``permute_dims``, ``.T``, ``.mT``, ``transpose``, ``swapaxes``) return, as in NumPy and
-PyTorch. A ``View`` remembers its base and how it was taken from it:
+(``permute_dims``, ``.T``, ``.mT``, ``transpose``, ``swapaxes``, ``moveaxis``) return, as in
+NumPy and PyTorch, and ``t.data`` (``data_view``). Reshapes, integer-array and mask indices,
+and an int for every axis (NumPy's scalar) give copies. A ``View`` remembers its base and how
+it was taken from it:
 
 - writing into a view (``v[k] = value``, ``v += value``) writes through to its base, and to the
   base's base, recursively (``view_writes.py``);

@@ -42,6 +42,13 @@ class MixtureSameFamily(Distribution):
     ``(..., K)``; ``Independent(Normal(mu, sigma), 1)`` with ``mu`` of shape ``(..., K, D)``
     for mixtures over vectors). ``batch_shape`` is the component batch shape without ``K``,
     ``event_shape`` the component's.
+
+    >>> import xpgrad as xg
+    >>> D = xg.distributions
+    >>> mix = D.MixtureSameFamily(D.Categorical(logits=xg.zeros((5, 3))),      # 5 mixtures of
+    ...                           D.Independent(D.Normal(xg.zeros((5, 3, 2)), 1.0), 1))  # 3 in 2-D
+    >>> mix.batch_shape, mix.event_shape, mix.log_prob(xg.zeros((5, 2))).shape
+    ((5,), (2,), (5,))
     """
 
     arg_constraints: dict = {}

@@ -92,6 +92,18 @@ class Module(ModuleDiscovery, ModuleState):
     ``ModuleList`` or ``ModuleDict`` attribute ``xs`` gives PyTorch's layout, ``"xs/1"`` and
     ``"xs/k"``. Attributes starting with ``_`` are skipped.
     Checkpoints match variables by these paths.
+
+    A Module is also a pytree (``docs/autodiff.md``): its leaves are the tensors it holds, in
+    ``named_variables()`` order, so ``xg.tree_map``, ``xg.grad`` and ``xg.vmap`` take a model;
+    ``xg.tree_map`` returns a copy holding the new leaves and leaves the model as it was.
+
+    >>> import xpgrad as xg
+    >>> lin = xg.nn.Linear(3, 2, rng=0)
+    >>> list(lin.named_variables()), [p.shape for p in xg.tree_leaves(lin)]
+    (['linear/w', 'linear/b'], [(3, 2), (2,)])
+    >>> half = xg.tree_map(lambda p: p / 2, lin)     # a Linear of plain tensors: a value
+    >>> type(half).__name__, half.trainable_variables, bool(xg.all(half.w * 2 == lin.w))
+    ('Linear', [], True)
     """
 
     def __new__(cls, *args, **kwargs):
