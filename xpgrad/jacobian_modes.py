@@ -13,7 +13,8 @@ as in JAX.
 from __future__ import annotations
 
 from ._args import flag
-from .functional import _check_callable, _per_argument, _prepare, _sources, jacobian
+from .differentiated_arguments import _per_argument, _prepare, _sources
+from .functional import _check_callable, jacobian
 from .pytree import leaves, rebuild
 from .tensor import Tensor
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 from ._args import flag
 from .backend import MixedBackendError
 from .creation import asarray
-from .functional import (_check_callable, _is_tree, _per_argument, _prepare, _sources,
-                         _split_aux, _value_and_grad)
+from .differentiated_arguments import _is_tree, _per_argument, _prepare, _sources
+from .functional import _check_callable, _split_aux, _value_and_grad
 from .ops import reductions
 from .pytree import is_node, leaves, leaves_like, map_leaves, rebuild
 from .tape import GradientTape

@@ -29,7 +29,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import NamedTuple
 
-from ..functional import without_buffers
+from ..differentiated_arguments import without_buffers
 from ..jit.whole import run_whole
 from ..pytree import leaves, leaves_like, leaves_with_paths, rebuild
 from ..tensor import Tensor, _wrap

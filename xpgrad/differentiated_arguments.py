@@ -1,0 +1,194 @@
+"""The differentiated arguments of the function transformations (``grad``, ``jacobian``,
+``hessian`` in functional.py; ``vjp``, ``jvp``, ``hvp`` in products.py; ``jacfwd``, ``jacrev``):
+``argnums`` checked, each differentiated argument (a pytree too: a dict, tuple, list or Module)
+made floating-point Tensors and aliased (``_prepare``), its leaves that are sources
+(``_sources``), and gradients put back in the arguments' structure (``_per_argument``).
+
+>>> import xpgrad as xg
+>>> single, nums, args = _prepare((xg.asarray([1.0, 2.0]), 3.0), 0)
+>>> single, nums, [type(leaf).__name__ for leaf in _sources(args, nums)[1]]
+(True, (0,), ['Tensor'])
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .creation import asarray
+from .pytree import _kind as _node_kind, is_registered as _is_module, leaves, map_leaves, rebuild
+from .tensor import Tensor, Variable
+
+
+def _prepare(args, argnums, keywords=()):
+    single = isinstance(argnums, numbers.Integral) and not isinstance(argnums, bool)
+    nums = (argnums,) if single else (tuple(argnums) if isinstance(argnums, (tuple, list))
+                                      else None)
+    if nums is None or any(isinstance(i, bool) or not isinstance(i, numbers.Integral)
+                           for i in nums):
+        raise TypeError(f"argnums must be an int or a tuple of ints, got {argnums!r}")
+    nums = tuple(int(i) for i in nums)
+    args = list(args)
+    for i in nums:
+        if not -len(args) <= i < len(args):
+            hint = (f"; the differentiated arguments are positional, f got {sorted(keywords)} "
+                    "by keyword" if keywords else "")
+            raise ValueError(f"argnums {i} is out of range for {len(args)} positional "
+                             f"arguments{hint}")
+        args[i] = _differentiated_argument(args[i], i % len(args), argnums)
+    return single, nums, _distinct(args, nums, argnums)
+
+
+def _is_tree(value) -> bool:
+    """Whether a differentiated argument is a pytree: a dict, a Module, or a tuple or list
+    holding a Tensor, a NumPy array, a dict or a Module (a nested list of numbers is one
+    array, as xg.asarray reads it)."""
+    if isinstance(value, dict) or _is_module(value):
+        return True
+    return isinstance(value, (tuple, list)) and any(
+        isinstance(v, (Tensor, np.ndarray)) or _is_tree(v) for v in value)
+
+
+def _differentiated_argument(value, i, argnums):
+    """Argument ``i`` with every array in it a floating-point Tensor: a pytree keeps its
+    structure. In a Module, a tensor that is not floating-point (BatchNorm's batch counter)
+    stays as it is, and its gradient is None (equinox's ``filter_grad``)."""
+    if not _is_tree(value):
+        return _differentiable(value, i, argnums)
+    return map_leaves(lambda leaf, path: _converted(leaf, f"{i}{path}", argnums), value,
+                      is_leaf=_is_module)
+
+
+def _converted(leaf, where, argnums):
+    """A leaf of a differentiated pytree as ``_differentiable`` makes it; a Module as it is
+    (its leaves are tensors, those that are not floating-point get no gradient; ``_aliased``
+    refuses one holding something else where a tensor was, a ``ravel_pytree`` placeholder)."""
+    if not _is_module(leaf):
+        return _differentiable(leaf, where, argnums)
+    return leaf
+
+
+def _is_float(leaf) -> bool:
+    return isinstance(leaf, Tensor) and leaf.dtype.is_inexact
+
+
+def _differentiable(value, i, argnums):
+    """Positional argument ``i`` as a floating-point Tensor; TypeError naming it otherwise (an
+    integer or boolean has no gradient: JAX refuses it too)."""
+    if not isinstance(value, Tensor):
+        try:
+            value = asarray(value)
+        except (TypeError, ValueError) as e:
+            raise TypeError(f"argument {i} ({type(value).__name__} {value!r:.40}) is "
+                            f"differentiated (argnums={argnums!r}) but is not a tensor or "
+                            f"numbers: {e}") from None
+    if not value.dtype.is_inexact:
+        raise TypeError(f"argument {i} has dtype {value.dtype} and is differentiated "
+                        f"(argnums={argnums!r}): only floating-point (real or complex) "
+                        "arguments have gradients; pass it as floats (xg.asarray(..., "
+                        "dtype=xg.float64)) or leave it out of argnums")
+    return value
+
+
+def _distinct(args, nums, argnums):
+    """``args`` where each differentiated argument (or leaf of a pytree) is replaced by its own
+    alias, so its gradient is the partial derivative, as in JAX and PyTorch, not the total one
+    through the other ways the same tensor reaches ``f`` (``f(x, x)``, inside an argument not
+    differentiated, a keyword, a closure); tapes outside still see each alias come from the
+    tensor. In a Module, the tensors that are no sources (``_kept``) stay as they are: a
+    training-mode forward updates its buffers in place, as through ``functional_call``."""
+    prepared = _Prepared(args)
+    prepared.before, prepared.groups = list(args), {}
+    for i in {n % len(args) for n in nums}:
+        group = prepared.groups[i] = []
+        prepared[i] = map_leaves(
+            lambda leaf, path: _aliased(leaf, group, f"{i}{path}", argnums), args[i],
+            is_leaf=_is_module)
+    return prepared
+
+
+class _Prepared(list):
+    """``_prepare``'s arguments, the differentiated ones aliased (``_distinct``), with
+    ``groups``: ``{i: the leaves of argument i after aliasing}``, and ``before``: the arguments
+    before, whose structure ``_per_argument`` rebuilds (a Module the caller passed, whose walk
+    is cached, not its aliased copy)."""
+
+    before: list
+    groups: dict
+
+
+def _aliased(leaf, group, where, argnums):
+    """``leaf`` (at argument ``where``)'s alias (a Module: its copy holding its tensors'
+    aliases), the new leaves appended to ``group`` in ``leaves`` order; TypeError naming the
+    place where a Module holds no tensor in a leaf's place."""
+    from .ops import positive
+
+    if not _is_module(leaf):
+        alias = positive(leaf)
+        group.append(alias)
+        return alias
+    kind = _node_kind(leaf)
+    children = kind.children(leaf, None)
+    for suffix, t in children:
+        if not isinstance(t, Tensor):
+            _differentiable(t, f"{where}{suffix}", argnums)
+    kept = _kept(leaf, kind, children)
+    new = [t if id(t) in kept else positive(t) for _, t in children]
+    group.extend(new)
+    return kind.rebuilt(leaf, children, new, cache_walk=False)
+
+
+def _kept(module, kind, children) -> set:
+    """The ids of the tensors of ``module`` (its ``children``, its pytree ``kind``'s) that are
+    not differentiated: those that are not floating-point, and its Variables outside
+    ``trainable_variables`` (buffers such as running statistics, frozen weights), as PyTorch
+    differentiates parameters only."""
+    untrained = kind.untrained(module, children)
+    return {id(t) for _, t in children if id(t) in untrained or not _is_float(t)}
+
+
+def without_buffers(tree):
+    """``tree`` with None in place of each Module's tensors that ``xg.grad`` does not
+    differentiate (``_kept``: buffers, integer tensors), what an optimizer's ``init`` keeps
+    state for (equinox's ``eqx.filter(model, eqx.is_inexact_array)``).
+
+    >>> import xpgrad as xg
+    >>> bn = xg.nn.BatchNorm1d(2)
+    >>> len(xg.tree_leaves(bn)), len(xg.tree_leaves(without_buffers(bn)))
+    (5, 2)
+    """
+    return map_leaves(_trainable_part, tree, is_leaf=_is_module)
+
+
+def _trainable_part(leaf, path):
+    if not _is_module(leaf):
+        return leaf
+    kind = _node_kind(leaf)
+    children = kind.children(leaf, None)
+    kept = _kept(leaf, kind, children)
+    return kind.rebuilt(leaf, children, [None if id(t) in kept else t for _, t in children])
+
+
+def _is_source(leaf) -> bool:
+    """Whether a leaf of a differentiated argument (after ``_distinct``) is differentiated:
+    what stays a Variable there is a Module's buffer."""
+    return _is_float(leaf) and not isinstance(leaf, Variable)
+
+
+def _sources(args, nums):
+    """``(groups, sources)``: the leaves of each differentiated argument, and all of them
+    that are differentiated (not a Module's buffers and integer tensors)."""
+    groups = ([args.groups[i % len(args)] for i in nums] if isinstance(args, _Prepared)
+              else [leaves(args[i]) for i in nums])
+    return groups, [leaf for group in groups for leaf in group if _is_source(leaf)]
+
+
+def _per_argument(flat, args, nums, groups, single):
+    """``flat`` (one entry per source) in the differentiated arguments' structure: one tree,
+    or a tuple of them; None for a leaf that is no source."""
+    entries = iter(flat)
+    structures = args.before if isinstance(args, _Prepared) else args
+    trees = [rebuild(structures[i], [next(entries) if _is_source(leaf) else None
+                                     for leaf in group])
+             for i, group in zip(nums, groups)]
+    return trees[0] if single else tuple(trees)
