@@ -28,7 +28,8 @@ from .other_backends import _OtherKernels, _OtherXp
 from .replay_steps import HostOptimizerStep, RandomDraw, RangeGuard, VariableWrite
 from .trace_state import (THREAD, current_tracer, guard_value,  # noqa: F401 (re-exported)
                           guarded_attribute, note_write)
-from .tracer import Tracer, live_variables, traced_args
+from .trace_inputs import live_variables, traced_args
+from .tracer import Tracer
 from .program_steps import Ref, Step
 from .transfers import patch_transfers
 from .traced import Traced

@@ -3,9 +3,11 @@
 Three things are instrumented for the length of a trace, and restored after it:
 
 - every Variable's raw array (on the traced backend) becomes a ``Traced`` stand-in, and so does
-  each tensor argument; operations on stand-ins are recorded (``traced.py``);
+  each tensor argument (``trace_inputs.py``); operations on stand-ins are recorded
+  (``traced.py``);
 - the backend's ``xp`` namespace becomes a recording proxy, so calls such as ``xp.zeros(...)``
-  that take no traced array are recorded too (a zeros buffer is made again on every replay);
+  that take no traced array are recorded too (a zeros buffer is made again on every replay;
+  ``xp_proxy.py``);
 - the backend's kernels become opaque steps: a kernel runs again, whole, on replay;
 - ``Optimizer.apply_gradients`` becomes one host step: on replay it runs again with the
   replayed gradients, so learning-rate schedules, step counters and optimizer state stay right.
@@ -23,13 +25,14 @@ traced array went, ``outs`` the structure of the result with a ``Ref`` per array
 from __future__ import annotations
 
 import functools
-import types
 import weakref
 
 from .errors import TraceError, tensor_read, user_line
 from .dynamic_shapes import guard_shape_read, shape_origin
 from .traced import Traced, check_not_leaked, leaked
 from .program_steps import Ref, SlotInfo, Step
+from .trace_inputs import live_variables, traced_args  # noqa: F401  (imported from here before)
+from .xp_proxy import _XpProxy
 
 
 def _owner(a):
@@ -50,38 +53,6 @@ class VariableRead:
 
     def __call__(self):
         return self.var._data
-
-
-class _XpProxy:
-    """The backend's namespace during a trace: every function call goes through the tracer."""
-
-    def __init__(self, real, tracer):
-        self._real = real
-        self._tracer = tracer
-        self._cache = {}
-
-    def __getattr__(self, name):
-        try:
-            return self._cache[name]
-        except KeyError:
-            pass
-        value = getattr(self._real, name)
-        tracer = self._tracer
-        if isinstance(value, types.ModuleType):
-            wrapped = _XpProxy(value, tracer)
-        elif callable(value) and not isinstance(value, type) and name not in _STATIC_FUNCS:
-            def wrapped(*args, _fn=value, **kwargs):
-                return tracer.call(_fn, args, kwargs)
-            wrapped.__name__ = name
-        else:
-            wrapped = value
-        self._cache[name] = wrapped
-        return wrapped
-
-
-#: namespace functions about dtypes and devices, never arrays: called directly
-_STATIC_FUNCS = frozenset(("isdtype", "finfo", "iinfo", "result_type", "can_cast",
-                           "__array_namespace_info__", "dtype"))
 
 
 #: functions of traced arrays whose Python answer depends on shapes and dtypes only
@@ -375,34 +346,3 @@ HIDDEN_VALUE = (
     "it), a random draw or a kernel -- other than through its arguments: on replay that step "
     "would not see this call's value. Pass it as an argument (a gradient) or compute it "
     "outside the function")
-
-
-def live_variables(be):
-    """Every Variable in the process whose raw array is on backend ``be`` (from the registry
-    ``Variable.__new__`` fills: a scan of every object, ``gc.get_objects()``, took 30 ms with
-    PyTorch imported and 0.2 s in a test-suite worker). A Variable whose ``__init__`` raised
-    has no array; a kept exception's traceback can hold it: skipped."""
-    from ..variable import live_variables as every_variable
-
-    return [o for o in every_variable()
-            if getattr(o, "_backend", None) is be and type(o._data) is not Traced]
-
-
-def traced_args(tracer, obj, made, seen):
-    """``obj`` with each tensor argument replaced by a stand-in (appended to ``made``); one
-    tensor given twice is one stand-in (``seen``: id -> stand-in), so a tape sees one tensor,
-    as eagerly (each occurrence is still an input of the program, the second unused)."""
-    from ..tensor import Tensor, Variable, _wrap
-    from .structure import map_leaves
-
-    def traced(o):
-        if isinstance(o, Tensor) and not isinstance(o, Variable):
-            t = _wrap(tracer.input(o._data), o._backend)
-            if id(o) in seen:
-                return seen[id(o)]
-            seen[id(o)] = t
-            made.append((t, t._data))
-            return t
-        return o
-
-    return map_leaves(traced, obj)
