@@ -10,7 +10,8 @@ isnan(val)``: the first of tied maxima, the last NaN), then gathers the input th
 that pick the same position add up), where PyTorch sends it. On a backend with a kernel for
 the primitive ``max_pool`` (``ops/max_pooling.py``: the Numba backend's), max pooling is that
 primitive instead (``return_indices`` without dilation: its positions, and the input gathered
-there). Average pooling sums the windows' slices and divides by PyTorch's divisor.
+there). Average pooling (``nn/avg_pooling.py``) sums the windows' slices and divides by
+PyTorch's divisor; the window geometry both check and pad by is ``nn/pooling_geometry.py``'s.
 
 >>> import xpgrad as xg
 >>> x = xg.asarray([[[1.0, 3.0, 2.0, 5.0, 4.0]]])
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import functools
 import math
-import numbers
 
 import numpy as np
 
@@ -37,90 +37,11 @@ from ..ops.max_pooling import max_pool, max_pool_with_positions
 from ..ops.shape import broadcast_to, reshape, squeeze
 from ..tape import stop_gradient
 from ..tensor import Tensor
-from ._data_format import channels_last, pooled, tf_same_pairs
-from ._windows import batched, int_tuple, out_length, pad, windows
-
-
-def geometry(kernel_size, stride, padding, dilation, owner, dims):
-    """``(kernel_size, stride, padding, dilation)`` as tuples of ``dims`` ints, checked as
-    PyTorch's pooling does: stride None (or empty) means kernel_size, padding at most half the
-    kernel size. ``padding`` may also be Keras's and TensorFlow's ``"valid"`` or ``"same"``
-    (``"VALID"``, ``"SAME"``), returned in lower case (``pad_pairs`` makes it pairs).
-
-    >>> geometry(3, None, 1, 1, "max_pool2d", 2)
-    ((3, 3), (3, 3), (1, 1), (1, 1))
-    >>> geometry(3, 2, "SAME", 1, "max_pool2d", 2)[2]
-    'same'
-    """
-    k = int_tuple(kernel_size, "kernel_size", owner, dims)
-    s = k if stride is None or stride == () or stride == [] else \
-        int_tuple(stride, "stride", owner, dims)
-    d = int_tuple(dilation, "dilation", owner, dims)
-    if isinstance(padding, str):
-        if padding not in ("valid", "same", "VALID", "SAME"):
-            raise ValueError(f"{owner}: padding must be an int, a tuple of ints, 'valid' or "
-                             f"'same', got {padding!r}")
-        return k, s, padding.lower(), d
-    p = int_tuple(padding, "padding", owner, dims, minimum=0)
-    if any(pi > ki // 2 for pi, ki in zip(p, k)):
-        shown = (lambda t: t[0]) if dims == 1 else (lambda t: t)
-        raise ValueError(f"{owner}: padding should be at most half of kernel_size, got "
-                         f"padding={shown(p)} and kernel_size={shown(k)} (as PyTorch)")
-    return k, s, p, d
-
-
-def _nonempty(x, unbatched, owner):
-    """``(x, unbatched)`` after PyTorch's check of a pooling's input: only the batch axis may
-    be empty (an empty batch gives an empty output); ValueError naming ``owner`` otherwise."""
-    if 0 in x.shape[1:]:
-        shape = x.shape[1:] if unbatched else x.shape
-        raise ValueError(f"{owner}: input of shape {shape} has an empty axis; only the batch "
-                         "axis (N) may be empty, as in PyTorch")
-    return x, unbatched
-
-
-def pad_pairs(p, k, s, d, lengths):
-    """``(left, right)`` per axis for ``geometry``'s padding ``p`` over spatial ``lengths``:
-    ``p`` on both sides (PyTorch's), none for ``"valid"``, and for ``"same"`` TensorFlow's:
-    ``ceil(length / stride)`` windows, the padding they need split with the odd one at the end
-    (``tf_same_pairs``).
-
-    >>> pad_pairs("same", (2,), (1,), (1,), (6,)), pad_pairs((1,), (3,), (2,), (1,), (6,))
-    (((0, 1),), ((1, 1),))
-    """
-    if p == "valid":
-        return ((0, 0),) * len(k)
-    if p == "same":
-        return tf_same_pairs(lengths, k, s, d)
-    return tuple((pi, pi) for pi in p)
-
-
-def _window_pads(lengths, k, s, pairs, d, ceil_mode, owner, empty_ok=False):
-    """``((left, right) padding per axis, the number of windows per axis)`` over spatial
-    ``lengths`` for ``pairs`` (of ``pad_pairs``); the right padding is the given one or more,
-    enough for ceil_mode's last window. ``empty_ok``: 0 windows on an axis shorter than the
-    kernel (``out_length``'s)."""
-    n = tuple(out_length(length, ki, si, di, left, right, owner, ceil_mode=ceil_mode,
-                         empty_ok=empty_ok)
-              for length, ki, si, (left, right), di in zip(lengths, k, s, pairs, d))
-    pads = [(left, max(right, si * (ni - 1) + di * (ki - 1) + 1 - length - left))
-            for length, ki, si, (left, right), di, ni in zip(lengths, k, s, pairs, d, n)]
-    return pads, n
-
-
-def _without_windows(x, n, last, unbatched):
-    """The output of a ``"valid"`` pooling with 0 windows on some axis (the input shorter than
-    the kernel there), as TensorFlow's and ``lax.reduce_window``'s: empty, of shape (N, C, *n)
-    (channels ``last``: (N, *n, C)), cut from ``x`` so that its gradient is zeros."""
-    shape = (x.shape[0],) + n + (x.shape[-1],) if last else x.shape[:2] + n
-    y = reshape(reshape(x, (-1,))[:0], shape)
-    return squeeze(y, axis=0) if unbatched else y
-
-
-def _windows_of(x, k, s, pairs, d, ceil_mode, value, owner):
-    """``(x padded with value, the number of windows per axis)`` (``_window_pads``')."""
-    pads, n = _window_pads(x.shape[2:], k, s, pairs, d, ceil_mode, owner)
-    return pad(x, pads, "zeros", value), n
+from ._data_format import channels_last, pooled
+from ._windows import batched, int_tuple, windows
+from .avg_pooling import avg_pool1d, avg_pool2d, check_divisor, including_pad  # noqa: F401
+from .pooling_geometry import (_nonempty, _window_pads, _windows_of, _without_windows, geometry,
+                               pad_pairs)
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
@@ -275,127 +196,6 @@ def _first_maximum(pieces, offsets, first=None):
         better = (piece > best) | isnan(piece)
         best, pick = maximum(best, piece), maximum(pick, astype(better, int64) * offset)
     return pick
-
-
-def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
-               count_include_pad=None, data_format="channels_first"):
-    """PyTorch's ``F.avg_pool1d``: the mean of each window of ``kernel_size`` entries (windows
-    ``stride`` apart, default ``kernel_size``) along L of ``input`` (N, C, L) or (C, L),
-    zero-padded by ``padding`` (at most half of ``kernel_size``). The divisor is PyTorch's:
-    the window's length clipped to the padded input, or with ``count_include_pad=False`` the
-    number of input entries in it; ``ceil_mode`` keeps a last, partial window.
-    ``data_format="channels_last"`` (``"NWC"``): ``input`` (N, L, C) or (L, C). ``padding``
-    may be Keras's ``"valid"`` (none) or ``"same"``, TensorFlow's: ``ceil(L / stride)``
-    windows, the padding split with the odd one at the end, each window divided by the number
-    of input entries in it (``count_include_pad`` None means that; True for PyTorch's). With
-    ``"valid"`` an L shorter than the window gives 0 windows (TensorFlow's), not an error.
-
-    >>> import xpgrad as xg
-    >>> x = xg.asarray([[[1.0, 2.0, 3.0]]])
-    >>> xg.nn.avg_pool1d(x, 2, padding=1).tolist()
-    [[[0.5, 2.5]]]
-    >>> xg.nn.avg_pool1d(x, 2, padding=1, count_include_pad=False).tolist()
-    [[[1.0, 2.5]]]
-    >>> xg.nn.avg_pool1d(x, 2, stride=1, padding="same").tolist()
-    [[[1.5, 2.5, 3.0]]]
-    """
-    return pooled(lambda x: _avg_pool(x, kernel_size, stride, padding, ceil_mode,
-                                      count_include_pad, None, "avg_pool1d", 1),
-                  input, data_format, "avg_pool1d", 1)
-
-
-def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
-               count_include_pad=None, divisor_override=None, data_format="channels_first"):
-    """PyTorch's ``F.avg_pool2d``: the mean of each window of ``kernel_size`` (an int or a
-    pair) over H and W of ``input`` (N, C, H, W) or (C, H, W), zero-padded by ``padding`` (at
-    most half the kernel size); ``stride`` defaults to ``kernel_size``. The divisor is
-    PyTorch's: the window's area clipped to the padded input, with ``count_include_pad=False``
-    the number of input entries in it, or ``divisor_override`` (a non-zero int) for every
-    window; ``ceil_mode`` keeps last, partial windows. ``data_format="channels_last"``
-    (``"NHWC"``): ``input`` (N, H, W, C) or (H, W, C), the output likewise. ``padding="same"``
-    or ``"valid"``: Keras's and TensorFlow's, as ``avg_pool1d``'s (``AveragePooling2D(2,
-    padding="same")``).
-
-    >>> import xpgrad as xg
-    >>> x = xg.ones((1, 3, 3))
-    >>> xg.nn.avg_pool2d(x, 2, padding=1, count_include_pad=False).tolist()
-    [[[1.0, 1.0], [1.0, 1.0]]]
-    >>> xg.nn.avg_pool2d(x, 2, padding=1).tolist()
-    [[[0.25, 0.5], [0.5, 1.0]]]
-    """
-    return pooled(lambda x: _avg_pool(x, kernel_size, stride, padding, ceil_mode,
-                                      count_include_pad, divisor_override, "avg_pool2d", 2),
-                  input, data_format, "avg_pool2d", 2)
-
-
-def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad,
-              divisor_override, owner, dims):
-    k, s, p, d = geometry(kernel_size, stride, padding, 1, owner, dims)
-    ceil_mode = flag(ceil_mode, "ceil_mode", owner)
-    count_include_pad = including_pad(count_include_pad, p, owner)
-    divisor_override = check_divisor(divisor_override, owner)
-    x, unbatched = _nonempty(*batched(input, owner, kinds="f", dims=dims), owner)
-    pairs = pad_pairs(p, k, s, d, x.shape[2:])
-    _, n = _window_pads(x.shape[2:], k, s, pairs, d, ceil_mode, owner, empty_ok=p == "valid")
-    if 0 in n:
-        return _without_windows(x, n, False, unbatched)
-    padded, n = _windows_of(x, k, s, pairs, d, ceil_mode, 0.0, owner)
-    total = None
-    for piece in windows(padded, k, s, d, n):
-        total = piece if total is None else total + piece
-    if divisor_override is not None:
-        y = total / float(divisor_override)
-    else:
-        divisor = None
-        for axis, length in enumerate(x.shape[2:]):
-            counts = asarray(_divisors(length, k[axis], s[axis], *pairs[axis], n[axis],
-                                       count_include_pad), dtype=x.dtype, backend=x.backend)
-            counts = reshape(counts, (n[axis],) + (1,) * (dims - 1 - axis))
-            divisor = counts if divisor is None else divisor * counts
-        y = total / divisor
-    return squeeze(y, axis=0) if unbatched else y
-
-
-def including_pad(count_include_pad, padding, owner):
-    """``count_include_pad`` as a bool: None is PyTorch's True, but False (TensorFlow's
-    divisor, the input entries in the window) with ``geometry``'s padding ``"same"``.
-
-    >>> including_pad(None, (1,), "avg_pool1d"), including_pad(None, "same", "avg_pool1d")
-    (True, False)
-    """
-    if count_include_pad is None:
-        return padding != "same"
-    return flag(count_include_pad, "count_include_pad", owner)
-
-
-def check_divisor(divisor_override, owner):
-    """``divisor_override``: None or a non-zero int (PyTorch's); ValueError naming ``owner``.
-
-    >>> check_divisor(4, "avg_pool2d")
-    4
-    """
-    if divisor_override is not None and (
-            isinstance(divisor_override, bool)
-            or not isinstance(divisor_override, numbers.Integral) or divisor_override == 0):
-        raise ValueError(f"{owner}: divisor_override must be None or a non-zero int, got "
-                         f"{divisor_override!r}")
-    return divisor_override
-
-
-@functools.lru_cache(maxsize=256)
-def _divisors(length, k, s, left, right, n, count_include_pad):
-    """PyTorch's avg_pool divisor of each window along one axis padded by ``left`` and
-    ``right`` (``avg_pool2d``'s CPU kernel: the 2-d divisor is the product of the two
-    axes')."""
-    out = []
-    for j in range(n):
-        start = j * s - left
-        end = min(start + k, length + right)
-        if count_include_pad:
-            out.append(end - start)
-        else:
-            out.append(min(end, length) - max(start, 0))
-    return tuple(out)
 
 
 __all__ = ["max_pool1d", "avg_pool1d", "max_pool2d", "avg_pool2d"]

@@ -19,8 +19,9 @@ from __future__ import annotations
 from .._args import flag
 from ._data_format import canonical
 from .module import Module
-from .pooling import (avg_pool1d, avg_pool2d, check_divisor, geometry, including_pad, max_pool1d,
-                      max_pool2d)
+from .avg_pooling import avg_pool1d, avg_pool2d, check_divisor, including_pad
+from .pooling import max_pool1d, max_pool2d
+from .pooling_geometry import geometry
 
 
 def shown_format(data_format) -> str:
