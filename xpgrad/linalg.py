@@ -1,11 +1,12 @@
 """The array API's ``linalg`` extension (2023.12 / 2024.12), differentiable: ``xg.linalg``.
 
 The primitives live in ``xpgrad/ops/linalg*.py``: products in ``linalg.py``, inverses and
-determinants in ``linalg_solve.py``, the matrix exponential in ``linalg_expm.py``, PyTorch's ``solve_triangular`` and ``cholesky_solve`` in ``linalg_triangular.py``,
-decompositions in ``linalg_decomp.py``, norms in ``linalg_norms.py``, what their rules share in
-``linalg_helpers.py``. Decompositions return
-namedtuples (``eigh -> (eigenvalues, eigenvectors)``, ``qr -> (Q, R)``, ``slogdet -> (sign,
-logabsdet)``, ``svd -> (U, S, Vh)``).
+determinants in ``linalg_solve.py``, pinv and matrix_rank in ``linalg_rank.py``, the matrix
+exponential in ``linalg_expm.py``, PyTorch's ``solve_triangular`` and ``cholesky_solve`` in
+``linalg_triangular.py``, decompositions in ``linalg_decomp.py``, norms in ``linalg_norms.py``,
+what their rules share in ``linalg_helpers.py``. Decompositions return namedtuples (``eigh ->
+(eigenvalues, eigenvectors)``, ``qr -> (Q, R)``, ``slogdet -> (sign, logabsdet)``, ``svd -> (U,
+S, Vh)``).
 
 >>> import xpgrad as xg
 >>> xg.linalg.matmul(xg.ones((2, 3)), xg.ones((3, 2))).shape

@@ -2,8 +2,9 @@
 outer; and for ``xg.linalg`` cross, diagonal, trace (the helpers the linalg rules share are in
 ``linalg_helpers.py``).
 
-The factorizations live in ``linalg_solve.py`` (inv, solve, det, slogdet, cholesky, pinv,
-matrix_power, matrix_rank), ``linalg_decomp.py`` (eigh, svd, qr) and ``linalg_norms.py``.
+The factorizations live in ``linalg_solve.py`` (inv, solve, det, slogdet, cholesky,
+matrix_power), ``linalg_rank.py`` (pinv, matrix_rank), ``linalg_decomp.py`` (eigh, svd, qr) and
+``linalg_norms.py``.
 
 Complex gradients follow PyTorch's convention (``z -= lr * grad`` descends): the rule of a
 bilinear product conjugates the other factor, e.g. ``d(a @ b)/da = g @ conj(b).mT``.

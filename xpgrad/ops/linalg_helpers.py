@@ -1,7 +1,7 @@
-"""What the linalg rules share (``linalg.py``, ``linalg_solve.py``, ``linalg_decomp.py``,
-``linalg_norms.py``): helpers that run on raw arrays (first order) or on Tensors (higher
-orders, through private primitives: conj, real, tri), LinAlgError messages naming the function,
-and the argument checks of the public functions.
+"""What the linalg rules share (``linalg.py``, ``linalg_solve.py``, ``linalg_rank.py``,
+``linalg_decomp.py``, ``linalg_norms.py``): helpers that run on raw arrays (first order) or on
+Tensors (higher orders, through private primitives: conj, real, tri), LinAlgError messages
+naming the function, and the argument checks of the public functions.
 
 >>> import numpy as np
 >>> diag_embed(np, np.array([1.0, 2.0])).tolist(), mH(np, np.array([[1j, 2.0]])).tolist()

@@ -1,6 +1,7 @@
-"""``xg.linalg``: inverses and determinants -- inv, solve, det, slogdet, cholesky, pinv,
-matrix_power, matrix_rank -- each a primitive whose rule is written against ``xp`` (so second
-order runs through ``xg.linalg`` itself).
+"""``xg.linalg``: inverses and determinants -- inv, solve, det, slogdet, cholesky,
+matrix_power (pinv and matrix_rank, from the singular values, are ``linalg_rank.py``'s) -- each
+a primitive whose rule is written against ``xp`` (so second order runs through ``xg.linalg``
+itself).
 
 A singular matrix behaves as on the backend (NumPy raises ``numpy.linalg.LinAlgError``); the
 error's message then names the xpgrad function.
@@ -269,97 +270,7 @@ def cholesky(x, /, *, upper=False):
     return apply(_cholesky, x, upper=flag(upper, "upper", "linalg.cholesky"))
 
 
-# -- pinv -----------------------------------------------------------------------------------------
-def _pinv_forward(xp, x, rtol=None):
-    return xp.linalg.pinv(x, rtol=rtol)
-
-
-def _pinv_vjp(xp, g, ans, x, rtol=None):
-    """PyTorch's pinv_backward: exact where the rank does not change."""
-    m, n = x.shape[-2], x.shape[-1]
-    ph, gh = mH(xp, ans), mH(xp, g)
-    if m <= n:
-        k = xp.matmul(gh, ans)
-        kph = xp.matmul(k, ph)
-        return (-mH(xp, xp.matmul(ans, k)) + kph - xp.matmul(xp.matmul(x, ans), kph)
-                + xp.matmul(xp.matmul(ph, ans), gh - xp.matmul(k, x)))
-    k = xp.matmul(ans, gh)
-    phk = xp.matmul(ph, k)
-    return (-mH(xp, xp.matmul(k, ans))
-            + xp.matmul(xp.matmul(gh - xp.matmul(x, k), ans), ph)
-            + phk - xp.matmul(xp.matmul(phk, ans), x))
-
-
-_pinv = Primitive("linalg_pinv", _pinv_forward, _pinv_vjp, None)
-
-
-def _rtol_args(name, x, rtol):
-    """``(positional, params)`` for an ``rtol`` that is None, a float or an array."""
-    if rtol is None or isinstance(rtol, (int, float)) and not isinstance(rtol, bool):
-        if rtol is not None and not rtol >= 0:          # NaN too
-            raise ValueError(f"linalg.{name}: rtol must be >= 0 (a relative tolerance), "
-                             f"got {rtol!r}")
-        return (), {"rtol": rtol}
-    r = as_tensor(rtol)
-    if r.dtype.kind not in "fi":
-        raise TypeError(f"linalg.{name}: rtol must be a float or a real array, got {r.dtype}")
-    broadcast_batch(f"linalg.{name}", x.shape[:-2], r.shape, x.shape, r.shape)
-    return (r,), {}
-
-
-def _rtol_for(xp, x, rtol):
-    """A rtol array shaped to broadcast against the singular values (``(..., 1)``)."""
-    return rtol if rtol is None or isinstance(rtol, (int, float)) else xp.expand_dims(rtol, axis=-1)
-
-
-def pinv(x, /, *, rtol=None):
-    """The Moore-Penrose pseudo-inverse (singular values at most ``rtol`` times the largest
-    count as zero; default ``max(M, N) * eps``). Its gradient is PyTorch's formula, exact
-    where the rank is constant.
-
-    >>> import xpgrad as xg
-    >>> xg.linalg.pinv(xg.asarray([[2.0, 0.0], [0.0, 0.0]])).tolist()
-    [[0.5, 0.0], [0.0, 0.0]]
-    """
-    x = as_tensor(x)
-    check_matrix("pinv", x)
-    check_floating("pinv", x)
-    pos, params = _rtol_args("pinv", x, rtol)
-    return apply(_pinv, x, *pos, **params)
-
-
-# -- matrix_rank, matrix_power --------------------------------------------------------------------
-def _rank_forward(xp, x, rtol=None):
-    s = xp.linalg.svdvals(x)
-    m, n = x.shape[-2], x.shape[-1]
-    if rtol is None:
-        rtol = max(m, n) * xp.finfo(s.dtype).eps
-    elif not isinstance(rtol, (int, float)):
-        rtol = xp.expand_dims(xp.astype(rtol, s.dtype), axis=-1)
-    if s.shape[-1] == 0:
-        return xp.zeros(s.shape[:-1], dtype=xp.int64, device=s.device)
-    tol = xp.max(s, axis=-1, keepdims=True) * rtol
-    return xp.astype(xp.sum(xp.astype(s > tol, xp.int64), axis=-1), xp.int64)
-
-
-_rank = Primitive("linalg_matrix_rank", _rank_forward)
-
-
-def matrix_rank(x, /, *, rtol=None):
-    """The number of singular values above ``rtol`` times the largest (default
-    ``max(M, N) * eps``), as the default integer dtype (no gradient).
-
-    >>> import xpgrad as xg
-    >>> xg.linalg.matrix_rank(xg.asarray([[1.0, 2.0], [2.0, 4.0]])).item()
-    1
-    """
-    x = as_tensor(x)
-    check_matrix("matrix_rank", x)
-    check_floating("matrix_rank", x)
-    pos, params = _rtol_args("matrix_rank", x, rtol)
-    return apply(_rank, x, *pos, **params)
-
-
+# -- matrix_power ---------------------------------------------------------------------------------
 def matrix_power(x, n, /):
     """``x`` (square) multiplied by itself ``n`` times: the identity for 0, powers of
     ``inv(x)`` for ``n < 0``. Built from matmul and inv by repeated squaring, so gradients
@@ -396,5 +307,8 @@ def matrix_power(x, n, /):
             return result
         x = matmul(x, x)
 
+
+# after the primitives above, so that PRIMITIVES keeps its order (pinv, matrix_rank last)
+from .linalg_rank import matrix_rank, pinv  # noqa: E402,F401
 
 __all__: list = []
