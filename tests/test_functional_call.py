@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from torch_twin_models import conv_twins, first_output as _first, lstm_twins, mlp_twins
 
 torch = pytest.importorskip("torch")
 
@@ -19,29 +20,15 @@ RNG = np.random.default_rng(7)
 
 
 def _mlp():
-    ours = xg.nn.Sequential([xg.nn.Linear(3, 5, dtype=F64, rng=0), xg.nn.Tanh(),
-                             xg.nn.Linear(5, 2, dtype=F64, rng=1)])
-    theirs = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.Tanh(), torch.nn.Linear(5, 2))
-    return ours, theirs.double(), RNG.normal(size=(4, 3))
+    return mlp_twins(RNG)
 
 
 def _conv():
-    ours = xg.nn.Sequential([xg.nn.Conv2d(2, 3, 3, dtype=F64, rng=0), xg.nn.ReLU(),
-                             xg.nn.Flatten(), xg.nn.Linear(3 * 4 * 4, 2, dtype=F64, rng=1)])
-    theirs = torch.nn.Sequential(torch.nn.Conv2d(2, 3, 3), torch.nn.ReLU(), torch.nn.Flatten(),
-                                 torch.nn.Linear(3 * 4 * 4, 2))
-    return ours, theirs.double(), RNG.normal(size=(2, 2, 6, 6))
+    return conv_twins(RNG)
 
 
 def _lstm():
-    ours = xg.nn.LSTM(3, 4, num_layers=2, batch_first=True, dtype=F64, rng=0)
-    theirs = torch.nn.LSTM(3, 4, num_layers=2, batch_first=True)
-    return ours, theirs.double(), RNG.normal(size=(2, 5, 3))
-
-
-def _first(out):
-    """The output compared: an LSTM's outputs (not its states)."""
-    return out[0] if isinstance(out, tuple) else out
+    return lstm_twins(RNG)
 
 
 def _fresh_weights(theirs):
