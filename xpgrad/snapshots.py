@@ -51,15 +51,7 @@ def copies_recorded(checks, memo):
         made = memo.get(id(obj))
         if made is None:
             return None
-        if how is SEQUENCE:
-            out.append((made, how, tuple(made)))
-        elif how is MAPPING:
-            out.append((made, how, (tuple(made), tuple(made.values()))))
-        elif how is ITEMS:
-            out.append((_weak(made), how, tuple(made._items())))
-        else:
-            state = vars(made)
-            out.append((_weak(made), how, (tuple(state), tuple(state.values()))))
+        record(made, how, out)
     return out
 
 
