@@ -6,29 +6,13 @@ import logging
 import math
 
 import numpy as np
-import pytest
 
 import xpgrad as xg
+from ode_cases import f64, fresh_captures, lotka_volterra  # noqa: F401  (the fixture: autouse)
 from xpgrad import ode_captures, ode_rhs
 
 TIGHT = dict(rtol=1e-10, atol=1e-10)
 RATE = 0.5          # a global the func below reads; test_a_changed_global_... changes it
-
-
-@pytest.fixture(autouse=True)
-def fresh_captures():
-    ode_captures.clear()
-    yield
-    ode_captures.clear()
-
-
-def f64(values):
-    return xg.asarray(np.asarray(values, dtype=np.float64))
-
-
-def lotka_volterra(state, t, params):
-    return xg.stack([params[0] * state[0] - params[1] * state[0] * state[1],
-                     params[2] * state[0] * state[1] - params[3] * state[1]])
 
 
 def fit_loss(p, y0):

@@ -11,26 +11,10 @@ import numpy as np
 import pytest
 
 import xpgrad as xg
+from ode_cases import f64, fresh_captures, lotka_volterra  # noqa: F401  (the fixture: autouse)
 from xpgrad import ode_adjoint, ode_captures, ode_rhs
 
 TIGHT = dict(rtol=1e-10, atol=1e-10)
-
-
-@pytest.fixture(autouse=True)
-def fresh_captures():
-    """Each test starts with no capture kept from an earlier odeint call."""
-    ode_captures.clear()
-    yield
-    ode_captures.clear()
-
-
-def f64(values):
-    return xg.asarray(np.asarray(values, dtype=np.float64))
-
-
-def lotka_volterra(state, t, params):
-    return xg.stack([params[0] * state[0] - params[1] * state[0] * state[1],
-                     params[2] * state[0] * state[1] - params[3] * state[1]])
 
 
 def lotka_volterra_case():
