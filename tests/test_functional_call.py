@@ -19,18 +19,6 @@ F64 = xg.float64
 RNG = np.random.default_rng(7)
 
 
-def _mlp():
-    return mlp_twins(RNG)
-
-
-def _conv():
-    return conv_twins(RNG)
-
-
-def _lstm():
-    return lstm_twins(RNG)
-
-
 def _fresh_weights(theirs):
     """New random values (not the modules' own) for torch's parameters, by torch's keys."""
     return {k: torch.from_numpy(RNG.normal(size=tuple(v.shape)))
@@ -69,9 +57,10 @@ def _own_gradients(model, loss_of_output, *args):
     return dict(zip(own, tape.gradient(loss, list(own.values()))))
 
 
-@pytest.mark.parametrize("make", [_mlp, _conv, _lstm], ids=["mlp", "conv", "lstm"])
+@pytest.mark.parametrize("make", [mlp_twins, conv_twins, lstm_twins],
+                         ids=["mlp", "conv", "lstm"])
 def test_outputs_and_gradients_match_torch_func(make):
-    ours, theirs, x = make()
+    ours, theirs, x = make(RNG)
     ours.load_torch_state_dict(theirs.state_dict())
     own_before = _first(ours(xg.asarray(x))).numpy()
     weights = _fresh_weights(theirs)
@@ -143,7 +132,7 @@ def test_finite_differences_to_second_order():
 
 
 def test_maml_gradient_through_an_inner_step_matches_torch_func():
-    ours, theirs, _ = _mlp()
+    ours, theirs, _ = mlp_twins(RNG)
     x1, x2 = RNG.normal(size=(4, 3)), RNG.normal(size=(4, 3))
     weights = _fresh_weights(theirs)
     params = _ours_from_torch(ours, weights)
@@ -177,7 +166,7 @@ def _cross_entropy(model):
 
 
 def test_per_example_gradients_by_vmap_match_a_loop():
-    ours, _, x = _mlp()
+    ours, _, x = mlp_twins(RNG)
     y = xg.asarray(RNG.integers(0, 2, size=4))
     x = xg.asarray(x)
     params = {k: xg.asarray(RNG.normal(size=v.shape)) for k, v in ours.named_variables().items()}
@@ -237,7 +226,7 @@ def test_stacked_buffers_run_a_batch_norm_ensemble_in_eval_mode():
 
 
 def test_xg_function_traces_the_call_and_replays_it_with_other_tensors():
-    ours, _, x = _mlp()
+    ours, _, x = mlp_twins(RNG)
     x = xg.asarray(x)
     step = xg.function(lambda p, x: xg.grad(lambda p: xg.sum(
         xg.nn.functional_call(ours, p, (x,)) ** 2))(p))
@@ -253,7 +242,7 @@ def test_xg_function_traces_the_call_and_replays_it_with_other_tensors():
 
 
 def test_a_gradient_tape_watching_the_passed_tensors():
-    ours, _, x = _mlp()
+    ours, _, x = mlp_twins(RNG)
     x = xg.asarray(x)
     params = {k: xg.asarray(v.numpy() * 2) for k, v in ours.named_variables().items()}
     with xg.GradientTape() as tape:

@@ -19,18 +19,6 @@ F64 = xg.float64
 RNG = np.random.default_rng(11)
 
 
-def _mlp():
-    return mlp_twins(RNG)
-
-
-def _conv():
-    return conv_twins(RNG)
-
-
-def _lstm():
-    return lstm_twins(RNG)
-
-
 def _by_path(model, grads) -> dict:
     """``{path: gradient or None}`` of a model-shaped gradient, by ``model``'s paths (pairing
     leaves by place through xg.tree_map)."""
@@ -47,9 +35,10 @@ def _torch_layout(model, grads) -> dict:
     return clone.torch_state_dict()
 
 
-@pytest.mark.parametrize("make", [_mlp, _conv, _lstm], ids=["mlp", "conv", "lstm"])
+@pytest.mark.parametrize("make", [mlp_twins, conv_twins, lstm_twins],
+                         ids=["mlp", "conv", "lstm"])
 def test_the_gradient_of_a_model_matches_torch_func(make):
-    ours, theirs, x = make()
+    ours, theirs, x = make(RNG)
     ours.load_torch_state_dict(theirs.state_dict())
     cot = RNG.normal(size=_first(theirs(torch.from_numpy(x))).shape)
 
