@@ -256,6 +256,8 @@ CASES = [
     C("nanpercentile", lambda x: xg.nanpercentile(_nans(x), 40.0), distinct(8)),
     *[C(f"nan{kind}", lambda x, f=getattr(xg, f"nan{kind}"): f(_nans(x), axis=0),
         distinct(3, 2)) for kind in ("sum", "mean", "prod", "max", "min")],
+    C("nanvar", lambda x: xg.nanvar(_nans(x), axis=0), distinct(5, 2)),
+    C("nanstd", lambda x: xg.nanstd(_nans(x), axis=1, ddof=1, keepdims=True), distinct(2, 5)),
     C("average", lambda x, w: xg.average(x, axis=1, weights=w * w + 0.5), normal(2, 3),
       normal(3)),
     C("inner", xg.inner, normal(2, 3), normal(4, 3)),
