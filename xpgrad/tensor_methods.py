@@ -8,7 +8,7 @@ Operators follow the array API standard: ``+ - * / // % ** @``, the comparisons,
 (every name for it and its views see the change; ``xpgrad/inplace.py``'s ``take_value``): a
 functional update on the tapes, which keep the old value where they recorded it. On a Variable
 they update it in place, like ``assign`` (``w -= lr * g`` keeps training ``w``), and raise
-while a tape records.
+while a recording tape differentiates it, as ``v[key] = value`` does.
 
 The methods are the names NumPy and PyTorch users reach for, with the standard's semantics
 (``axis=``, ``keepdims=``): ``sum mean prod max min std var argmax argmin any all cumsum``,
@@ -36,8 +36,8 @@ _ns = None  # the xpgrad namespace; set by xpgrad/__init__ once the ops exist
 
 def _inplace(self, fn, other, op):
     """``self op= other``: ``self`` takes the value ``self op other`` (``inplace.take_value``);
-    a Variable is updated in place (like ``assign``) outside tapes and refuses while a tape
-    records. Either way the result keeps
+    a Variable is updated in place (like ``assign``), refused (as ``v[key] = value`` is) while
+    a recording tape differentiates it. Either way the result keeps
     ``self``'s shape and dtype, as the standard asks: promotion within a kind is cast back
     (float32 += float64 stays float32), across kinds raises TypeError, as NumPy and PyTorch do."""
     variable = isinstance(self, _ns.Variable)
@@ -45,16 +45,16 @@ def _inplace(self, fn, other, op):
         from .primitive import tape_state
 
         if tape_state.recording:
-            raise TypeError(
-                f"in-place operator {op}= on Variable {self.name!r} while a GradientTape "
-                f"records: the update cannot be differentiated; apply it after the tape's "
-                f"block (or with opt.apply_gradients / v.assign(v {op} other))")
+            from .inplace import on_tape, variable_write_refused
+
+            if on_tape(self):
+                raise variable_write_refused(self, f"{_spelled(op, self.name)}: ")
     out = _same_dtype(self, fn(self, other), op)
     if variable:
         return self._replace(out)          # (which refuses another shape)
     if out.shape != self.shape:
-        raise ValueError(f"in-place operator {op}= cannot change the shape: {self.shape} "
-                         f"broadcasts to {out.shape}; write x = x {op} y for a new tensor")
+        raise ValueError(f"{_spelled(op)} cannot change the shape: {self.shape} "
+                         f"broadcasts to {out.shape}; {_new_tensor(op)}")
     from .inplace import take_value
 
     take_value(self, out, op)
@@ -68,9 +68,27 @@ def _same_dtype(self, out, op):
     if out.dtype == self.dtype:
         return out
     if _KIND_RANK[out.dtype.kind] > _KIND_RANK[self.dtype.kind]:
-        raise TypeError(f"in-place operator {op}= would change {self.dtype} to {out.dtype}; "
-                        f"write x = x {op} y for a new {out.dtype} tensor")
+        raise TypeError(f"{_spelled(op)} would change {self.dtype} to {out.dtype}; "
+                        f"{_new_tensor(op, out.dtype)}")
     return _ns.astype(out, self.dtype)
+
+
+def _spelled(op, name="x"):
+    """How the user wrote the update: ``in-place operator +=`` or a PyTorch method's
+    ``x.add_()`` (``tensor_torch_inplace.py``)."""
+    return f"{name}.{op}()" if op.endswith("_") else f"in-place operator {op}="
+
+
+def _new_tensor(op, dtype=None):
+    """What computes the value as a new tensor instead (of ``dtype``, where it differs)."""
+    if op.endswith("_"):
+        from .tensor_torch_inplace import NEW_VALUE
+
+        expression = NEW_VALUE[op]
+    else:
+        expression = f"x {op} y"
+    kind = "" if dtype is None else f"{dtype} "
+    return f"write x = {expression} for a new {kind}tensor"
 
 
 class TensorMethods:
