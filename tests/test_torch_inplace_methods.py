@@ -169,3 +169,21 @@ def test_base_is_none_for_a_tensor_that_is_no_view():
     assert x[0].base is x and x.T.base is x and x[0][1:].base.base is x
     assert x.data.base is x and xg.reshape(x, (6,)).base is None     # a reshape copies
     assert (np.zeros((2, 3)).base is None) and torch.zeros(2, 3)._base is None
+
+
+@pytest.mark.parametrize("spelling", ["v += 2 * x", "v.add_(x, alpha=2)", "v[...] = v + 2 * x"])
+def test_a_differentiated_value_written_into_a_frozen_variable_keeps_its_gradient(spelling):
+    # torch: a tensor without requires_grad updated in place by one that has it joins the graph
+    v = xg.Variable([1.0, 2.0], name="v", trainable=False, dtype=xg.float64)
+    x = xg.asarray([3.0, 4.0], dtype=xg.float64)
+    with xg.GradientTape() as tape:
+        tape.watch(x)
+        exec(spelling, {}, {"v": v, "x": x})
+        loss = xg.sum(v * v)
+    tv, tx = torch.tensor([1.0, 2.0], dtype=torch.float64), torch.tensor([3.0, 4.0],
+                                                                          dtype=torch.float64,
+                                                                          requires_grad=True)
+    exec(spelling.replace("v[...] = v + 2 * x", "v.copy_(v + 2 * x)"), {}, {"v": tv, "x": tx})
+    (tv * tv).sum().backward()
+    np.testing.assert_array_equal(v.numpy(), tv.detach().numpy())
+    np.testing.assert_allclose(tape.gradient(loss, x).numpy(), tx.grad.numpy(), rtol=1e-15)

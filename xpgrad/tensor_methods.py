@@ -37,21 +37,13 @@ _ns = None  # the xpgrad namespace; set by xpgrad/__init__ once the ops exist
 def _inplace(self, fn, other, op):
     """``self op= other``: ``self`` takes the value ``self op other`` (``inplace.take_value``);
     a Variable is updated in place (like ``assign``), refused (as ``v[key] = value`` is) while
-    a recording tape differentiates it. Either way the result keeps
+    a recording tape differentiates it, and recorded as ``v[...] = value`` where a tape
+    differentiates the new value. Either way the result keeps
     ``self``'s shape and dtype, as the standard asks: promotion within a kind is cast back
     (float32 += float64 stays float32), across kinds raises TypeError, as NumPy and PyTorch do."""
-    variable = isinstance(self, _ns.Variable)
-    if variable:
-        from .primitive import tape_state
-
-        if tape_state.recording:
-            from .inplace import on_tape, variable_write_refused
-
-            if on_tape(self):
-                raise variable_write_refused(self, f"{_spelled(op, self.name)}: ")
+    if isinstance(self, _ns.Variable):
+        return _variable_inplace(self, fn, other, op)
     out = _same_dtype(self, fn(self, other), op)
-    if variable:
-        return self._replace(out)          # (which refuses another shape)
     if out.shape != self.shape:
         raise ValueError(f"{_spelled(op)} cannot change the shape: {self.shape} "
                          f"broadcasts to {out.shape}; {_new_tensor(op)}")
@@ -59,6 +51,22 @@ def _inplace(self, fn, other, op):
 
     take_value(self, out, op)
     return self
+
+
+def _variable_inplace(v, fn, other, op):
+    from .primitive import tape_state
+
+    recording = tape_state.recording
+    if recording:
+        from .inplace import on_tape, variable_write_refused
+
+        if on_tape(v):
+            raise variable_write_refused(v, f"{_spelled(op, v.name)}: ")
+    out = _same_dtype(v, fn(v, other), op)
+    if recording and out.shape == v.shape and on_tape(out):
+        v[...] = out          # a value a tape differentiates: the write is recorded
+        return v
+    return v._replace(out)    # (which refuses another shape)
 
 
 _KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
