@@ -30,6 +30,7 @@ from __future__ import annotations
 from ._args import is_operand, listed_names, pointer, refuse_keywords, refuse_tensor_axis
 from . import tf_names as _tf_names
 from .tensor_hints import PYTORCH_NAMES as _PYTORCH_NAMES
+from .tensor_torch_inplace import _new_tensor, _spelled
 
 _ns = None  # the xpgrad namespace; set by xpgrad/__init__ once the ops exist
 
@@ -79,24 +80,6 @@ def _same_dtype(self, out, op):
         raise TypeError(f"{_spelled(op)} would change {self.dtype} to {out.dtype}; "
                         f"{_new_tensor(op, out.dtype)}")
     return _ns.astype(out, self.dtype)
-
-
-def _spelled(op, name="x"):
-    """How the user wrote the update: ``in-place operator +=`` or a PyTorch method's
-    ``x.add_()`` (``tensor_torch_inplace.py``)."""
-    return f"{name}.{op}()" if op.endswith("_") else f"in-place operator {op}="
-
-
-def _new_tensor(op, dtype=None):
-    """What computes the value as a new tensor instead (of ``dtype``, where it differs)."""
-    if op.endswith("_"):
-        from .tensor_torch_inplace import NEW_VALUE
-
-        expression = NEW_VALUE[op]
-    else:
-        expression = f"x {op} y"
-    kind = "" if dtype is None else f"{dtype} "
-    return f"write x = {expression} for a new {kind}tensor"
 
 
 class TensorMethods:

@@ -26,8 +26,6 @@ as ``x op= y`` does: a float factor into an integer tensor raises TypeError, as 
 """
 from __future__ import annotations
 
-from . import tensor_methods as _methods
-
 
 #: each arithmetic method's value as a new tensor (what its errors suggest instead)
 NEW_VALUE = {"add_": "x + alpha * y", "sub_": "x - alpha * y", "mul_": "x * y",
@@ -39,7 +37,29 @@ def _scaled(other, alpha):
 
 
 def _arithmetic(self, compute, other, name):
-    return _methods._inplace(self, compute, other, name)
+    from .tensor_methods import _inplace
+
+    return _inplace(self, compute, other, name)
+
+
+def _ns():
+    """The xpgrad namespace (``tensor_methods._ns``, set once the package is imported)."""
+    from .tensor_methods import _ns
+
+    return _ns
+
+
+def _spelled(op, name="x"):
+    """How the user wrote the update, for ``tensor_methods._inplace``'s messages: ``in-place
+    operator +=``, or one of these methods, ``x.add_()``."""
+    return f"{name}.{op}()" if op.endswith("_") else f"in-place operator {op}="
+
+
+def _new_tensor(op, dtype=None):
+    """What computes the value as a new tensor instead (of ``dtype``, where it differs)."""
+    expression = NEW_VALUE[op] if op.endswith("_") else f"x {op} y"
+    kind = "" if dtype is None else f"{dtype} "
+    return f"write x = {expression} for a new {kind}tensor"
 
 
 class TorchInPlaceMethods:
@@ -55,7 +75,7 @@ class TorchInPlaceMethods:
         >>> xg.asarray([1.0, 2.0]).add_(1.0, alpha=3).tolist()
         [4.0, 5.0]
         """
-        ns = _methods._ns
+        ns = _ns()
         return _arithmetic(self, ns.add, _scaled(other, alpha), "add_")
 
     def sub_(self, other, *, alpha=1):
@@ -65,7 +85,7 @@ class TorchInPlaceMethods:
         >>> xg.asarray([1.0, 2.0]).sub_(xg.asarray([1.0, 1.0]), alpha=0.5).tolist()
         [0.5, 1.5]
         """
-        ns = _methods._ns
+        ns = _ns()
         return _arithmetic(self, ns.subtract, _scaled(other, alpha), "sub_")
 
     def mul_(self, other):
@@ -75,7 +95,7 @@ class TorchInPlaceMethods:
         >>> xg.asarray([1.0, 2.0]).mul_(3).tolist()
         [3.0, 6.0]
         """
-        return _arithmetic(self, _methods._ns.multiply, other, "mul_")
+        return _arithmetic(self, _ns().multiply, other, "mul_")
 
     def div_(self, other):
         """``self /= other`` (PyTorch's ``div_``, true division); returns ``self``.
@@ -84,7 +104,7 @@ class TorchInPlaceMethods:
         >>> xg.asarray([1.0, 2.0]).div_(4).tolist()
         [0.25, 0.5]
         """
-        return _arithmetic(self, _methods._ns.divide, other, "div_")
+        return _arithmetic(self, _ns().divide, other, "div_")
 
     def clamp_(self, min=None, max=None):
         """``self`` clipped into ``[min, max]`` in place (PyTorch's ``clamp_``, ``xg.clip``'s
@@ -96,7 +116,7 @@ class TorchInPlaceMethods:
         """
         if min is None and max is None:
             raise ValueError("clamp_: give min, max or both (both None would change nothing)")
-        clip = _methods._ns.clip
+        clip = _ns().clip
         return _arithmetic(self, lambda x, bounds: clip(x, *bounds), (min, max), "clamp_")
 
     def zero_(self):
