@@ -351,7 +351,7 @@ def test_inplace_operators_update_a_variable_and_refuse_under_a_tape():
     v += 1.0
     v *= xg.asarray([2.0, 0.5])
     assert v is same and isinstance(v, xg.Variable) and v.tolist() == [4.0, 1.5]
-    with pytest.raises(TypeError, match="'w' while a GradientTape records"):
+    with pytest.raises(ValueError, match="'w' while a GradientTape records"):
         with xg.GradientTape():
             v -= 1.0
     assert v.tolist() == [4.0, 1.5]

@@ -346,5 +346,5 @@ def test_messages_name_a_view_a_tensor():
     v = xg.ones((3, 4))[1]
     assert type(v).__name__ == "Tensor" and isinstance(v, xg.Tensor)
     assert "xpgrad.views" in repr(type(v))
-    with pytest.raises(AttributeError, match="'Tensor' object has no attribute 'mul_'"):
-        xg.Variable([1.0, 2.0], name="w").data.mul_
+    with pytest.raises(AttributeError, match="'Tensor' object has no attribute 'lerp_'"):
+        xg.Variable([1.0, 2.0], name="w").data.lerp_

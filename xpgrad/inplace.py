@@ -93,7 +93,7 @@ def _check_not_source(x):
 
     for tape in list(LIVE_TAPES):
         if x._key in tape._watched:
-            raise _WriteRefused(
+            raise ValueError(
                 "cannot write into a tensor that a GradientTape watches as a gradient source: "
                 "the tape's gradient is taken with respect to its value. Write into a copy "
                 "(y = xg.asarray(x, copy=True); y[key] = value) or build the new value "
@@ -237,10 +237,7 @@ def write(x: Tensor, key, value) -> None:
     old_key = x._key
     if isinstance(x, Variable):
         if recording and on_tape(x):
-            raise _WriteRefused(
-                f"cannot write into Variable {x.name!r} while a GradientTape records it: "
-                "in-place writes to Variables are not recorded. Update it with assign() "
-                "outside the tape, or compute a new tensor (xg.where)")
+            raise variable_write_refused(x)
     elif old_key:
         _check_not_source(x)
     snap = None
@@ -254,13 +251,19 @@ def write(x: Tensor, key, value) -> None:
         _update(x, snap, raw_key, value, recording)
     except BaseException as e:
         x._key = old_key            # undo: x is the old value again
-        if isinstance(e, (IndexError, ValueError)) and not isinstance(e, _WriteRefused):
+        if isinstance(e, (IndexError, ValueError)):
             raise _setitem_error(x, key, value, e) from None
         raise
 
 
-class _WriteRefused(ValueError):
-    pass
+def variable_write_refused(v, what="") -> ValueError:
+    """The error for a write into Variable ``v`` (``what``: how it was written, where not
+    ``v[key] = value``) while a recording tape differentiates it: the write would change what
+    the gradient is taken with respect to, and is not recorded."""
+    return ValueError(
+        f"{what}cannot write into Variable {v.name!r} while a GradientTape records it: "
+        "in-place writes to Variables are not recorded. Update it with assign() outside the "
+        "tape, or compute a new tensor (xg.where)")
 
 
 def check_made_in_trace(x) -> None:
@@ -298,9 +301,9 @@ def take_value(x: Tensor, out: Tensor, op: str) -> None:
     if x._key:
         try:
             _check_not_source(x)
-        except _WriteRefused as e:
-            raise _WriteRefused(f"x {op}= y: {e}; or write x = x {op} y for a new "
-                                "tensor") from None
+        except ValueError as e:
+            raise ValueError(f"x {op}= y: {e}; or write x = x {op} y for a new "
+                             "tensor") from None
     x._data = out._data
     x._key = out._key
 

@@ -21,9 +21,11 @@ Where it differs from JAX: the error of a step is measured against ``atol + rtol
 by the root mean square over the state (the Hairer, Norsett and Wanner controller, SciPy's),
 and steps stop at ``t[-1]``; reaching ``mxstep`` steps between two times raises
 ``StepLimitError`` (JAX returns what it has). Complex states are refused. Higher-order
-gradients differentiate the adjoint solve's own steps. The solve synchronises once a step to
-choose the next, so ``xg.vmap`` cannot trace it; inside ``xg.function`` the whole solve is one
-step of the program, replayed eagerly, and its gradient another (``jit/solver_steps.py``).
+gradients differentiate the adjoint solve's own steps. Inside ``xg.vmap`` the examples are one
+stacked system with shared steps, each step's error the largest example's (so every example
+meets the tolerances, and agrees with its own solve to within them); ``t`` must be the same for
+every example. Inside ``xg.function`` the whole solve is one step of the program, replayed
+eagerly, and its gradient another (``jit/solver_steps.py``).
 
 Speed: the steps are taken on the backend's raw arrays, and ``func`` (in the solve) and the
 augmented system with ``func``'s vector-Jacobian product (in the adjoint pass) are captured
@@ -252,6 +254,15 @@ def _times_tensor(t, backend):
                          f"{t.shape}")
     if t.dtype.is_complex or t.dtype == "bool":
         raise TypeError(f"odeint: t must be real times, got dtype {t.dtype}")
+    from .batching.batched import BatchedArray
+
+    if t._data.__class__ is BatchedArray:
+        raise ValueError("odeint inside xg.vmap: t differs from example to example (it is "
+                         "mapped, or computed from a mapped value), and the examples are "
+                         "solved as one system with shared steps and output times. Give "
+                         "every example the same t (in_axes=None for it, or a t from "
+                         "outside the mapped function), or solve each example's times in a "
+                         "Python loop")
     return t
 
 

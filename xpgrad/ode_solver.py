@@ -27,8 +27,11 @@ from __future__ import annotations
 import math
 import types
 
+from .batching.batched import BatchedArray
+from .batching.session import raw
 from .creation import asarray
 from .ops import abs as _abs, maximum, mean, sqrt, stack
+from .tensor import Tensor
 
 #: the functions the integrator calls besides operators, on Tensors (xpgrad's own, recorded)
 TENSOR_OPS = types.SimpleNamespace(abs=_abs, maximum=maximum, mean=mean, sqrt=sqrt)
@@ -156,9 +159,17 @@ _A_MATRIX = [list(row) + [0.0] * (7 - len(row)) for row in _A]
 
 
 def _rms(x, xp) -> float:
-    """The root mean square of the 1-D ``x`` (0 for no entries)."""
+    """The root mean square of the 1-D ``x`` (0 for no entries); inside ``xg.vmap``, the
+    largest example's, so that the examples share steps that each of them accepts (the
+    stacked system's solve, as JAX's ``odeint`` under ``vmap``, with every example's error
+    within the tolerances)."""
     n = x.shape[0]
-    return math.sqrt(float(x @ x) / n) if n else 0.0
+    if not n:
+        return 0.0
+    if isinstance(x, Tensor) and x._data.__class__ is BatchedArray:
+        examples = raw(x._data)                 # the batch axes first, the state last
+        return math.sqrt(float((examples * examples).sum(axis=-1).max()) / n)
+    return math.sqrt(float(x @ x) / n)
 
 
 def _first_step(func, t0, y0, f0, rtol, atol, xp):

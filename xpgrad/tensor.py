@@ -16,6 +16,7 @@ from copy import deepcopy as _deepcopy
 from . import tensor_methods
 from .devices import to_argument_hint, to_keywords_error
 from .tensor_methods import TensorMethods
+from .tensor_torch_inplace import TorchInPlaceMethods
 
 
 def _values_repr(a) -> str:
@@ -49,7 +50,7 @@ class _Count(int):
                         "API); PyTorch's t.size() is t.shape, t.size(k) is t.shape[k]")
 
 
-class Tensor(TensorMethods):
+class Tensor(TensorMethods, TorchInPlaceMethods):
     """An immutable array on one backend. Create with ``xg.asarray`` and friends."""
 
     # _key: how tapes know this tensor; 0 until a tape watches or records it, then unique in the
@@ -188,6 +189,19 @@ class Tensor(TensorMethods):
                                  "t[...] = value (its shape kept), or bind the name to a new "
                                  "tensor; a Variable's by v.assign(value)")
         assign(value, read_value=False)
+
+    @property
+    def base(self):
+        """None: this tensor is no view (NumPy's ``a.base`` of an array that owns its data,
+        PyTorch's ``t._base``). A view (``x[0]``, ``x.T``, ``t.data``) answers the tensor it
+        was taken from.
+
+        >>> import xpgrad as xg
+        >>> x = xg.zeros((2, 3))
+        >>> x.base is None, x[0].base is x, x.T.base is x
+        (True, True, True)
+        """
+        return None
 
     def numpy(self):
         """A NumPy array with this tensor's value (a copy for device backends)."""

@@ -77,10 +77,7 @@ PYTORCH_NAMES = {
                       "_prod, _mean(src, ids, num_segments) (reduce='sum', 'amax', 'amin', "
                       "'prod', 'mean'), or onto t: t.at[ids].add / .max / .min / .multiply(src)",
     "expand": "xg.broadcast_to(t, shape)",
-    **dict.fromkeys(("copy_", "mul_", "add_", "sub_", "div_", "lerp_", "fill_", "zero_",
-                     "clamp_"),
-                    "in-place updates of a Variable go through assign: v.assign(new), "
-                    "v.assign_add(delta), v.assign_sub(delta) (a target network's soft "
-                    "update: target.assign(tau * online + (1 - tau) * target)); a Tensor is "
-                    "a value: compute a new one"),
+    "lerp_": "a soft update is x += weight * (end - x) (x.add_(end - x, alpha=weight)); "
+             "a target network's: target.data.add_(online - target, alpha=tau), or "
+             "target.assign(tau * online + (1 - tau) * target)",
 }

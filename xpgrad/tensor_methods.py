@@ -8,7 +8,7 @@ Operators follow the array API standard: ``+ - * / // % ** @``, the comparisons,
 (every name for it and its views see the change; ``xpgrad/inplace.py``'s ``take_value``): a
 functional update on the tapes, which keep the old value where they recorded it. On a Variable
 they update it in place, like ``assign`` (``w -= lr * g`` keeps training ``w``), and raise
-while a tape records.
+while a recording tape differentiates it, as ``v[key] = value`` does.
 
 The methods are the names NumPy and PyTorch users reach for, with the standard's semantics
 (``axis=``, ``keepdims=``): ``sum mean prod max min std var argmax argmin any all cumsum``,
@@ -30,35 +30,44 @@ from __future__ import annotations
 from ._args import is_operand, listed_names, pointer, refuse_keywords, refuse_tensor_axis
 from . import tf_names as _tf_names
 from .tensor_hints import PYTORCH_NAMES as _PYTORCH_NAMES
+from .tensor_torch_inplace import _new_tensor, _spelled
 
 _ns = None  # the xpgrad namespace; set by xpgrad/__init__ once the ops exist
 
 
 def _inplace(self, fn, other, op):
     """``self op= other``: ``self`` takes the value ``self op other`` (``inplace.take_value``);
-    a Variable is updated in place (like ``assign``) outside tapes and refuses while a tape
-    records. Either way the result keeps
+    a Variable is updated in place (like ``assign``), refused (as ``v[key] = value`` is) while
+    a recording tape differentiates it, and recorded as ``v[...] = value`` where a tape
+    differentiates the new value. Either way the result keeps
     ``self``'s shape and dtype, as the standard asks: promotion within a kind is cast back
     (float32 += float64 stays float32), across kinds raises TypeError, as NumPy and PyTorch do."""
-    variable = isinstance(self, _ns.Variable)
-    if variable:
-        from .primitive import tape_state
-
-        if tape_state.recording:
-            raise TypeError(
-                f"in-place operator {op}= on Variable {self.name!r} while a GradientTape "
-                f"records: the update cannot be differentiated; apply it after the tape's "
-                f"block (or with opt.apply_gradients / v.assign(v {op} other))")
+    if isinstance(self, _ns.Variable):
+        return _variable_inplace(self, fn, other, op)
     out = _same_dtype(self, fn(self, other), op)
-    if variable:
-        return self._replace(out)          # (which refuses another shape)
     if out.shape != self.shape:
-        raise ValueError(f"in-place operator {op}= cannot change the shape: {self.shape} "
-                         f"broadcasts to {out.shape}; write x = x {op} y for a new tensor")
+        raise ValueError(f"{_spelled(op)} cannot change the shape: {self.shape} "
+                         f"broadcasts to {out.shape}; {_new_tensor(op)}")
     from .inplace import take_value
 
     take_value(self, out, op)
     return self
+
+
+def _variable_inplace(v, fn, other, op):
+    from .primitive import tape_state
+
+    recording = tape_state.recording
+    if recording:
+        from .inplace import on_tape, variable_write_refused
+
+        if on_tape(v):
+            raise variable_write_refused(v, f"{_spelled(op, v.name)}: ")
+    out = _same_dtype(v, fn(v, other), op)
+    if recording and out.shape == v.shape and on_tape(out):
+        v[...] = out          # a value a tape differentiates: the write is recorded
+        return v
+    return v._replace(out)    # (which refuses another shape)
 
 
 _KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
@@ -68,8 +77,8 @@ def _same_dtype(self, out, op):
     if out.dtype == self.dtype:
         return out
     if _KIND_RANK[out.dtype.kind] > _KIND_RANK[self.dtype.kind]:
-        raise TypeError(f"in-place operator {op}= would change {self.dtype} to {out.dtype}; "
-                        f"write x = x {op} y for a new {out.dtype} tensor")
+        raise TypeError(f"{_spelled(op)} would change {self.dtype} to {out.dtype}; "
+                        f"{_new_tensor(op, out.dtype)}")
     return _ns.astype(out, self.dtype)
 
 

@@ -147,16 +147,10 @@ def data_view(base: Tensor) -> View:
 
     >>> import xpgrad as xg
     >>> w = xg.Variable([1.0, 2.0], name="w")
-    >>> w.data.mul_
-    Traceback (most recent call last):
-    ...
-    AttributeError: 'Tensor' object has no attribute 'mul_': in-place updates of a Variable go \
-through assign: v.assign(new), v.assign_add(delta), v.assign_sub(delta) (a target network's \
-soft update: target.assign(tau * online + (1 - tau) * target)); a Tensor is a value: compute a \
-new one
+    >>> _ = w.data.mul_(2.0)                 # PyTorch's spelling of w.data *= 2.0
     >>> w.data[0] = 5.0
     >>> w.tolist()
-    [5.0, 2.0]
+    [5.0, 4.0]
     """
     return view_of(base, _wrap(base._data, base._backend), DETACHED, {})
 

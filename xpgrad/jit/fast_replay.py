@@ -87,7 +87,10 @@ class FastReplay:
                 return MISS
         TRACE_LOCK.acquire_shared()
         try:
-            return self.program.run_arrays(raws)
+            program = self.program
+            if program.output_views is None:
+                return program.run_arrays(raws)
+            return program.output_views.rebuilt(program.run_arrays(raws), args)
         except GuardFailed as failed:       # its changes undone (jit/guards.py)
             if type(failed.guard) is ShapeGuard:
                 return MISS      # the long way finds the program of this shape

@@ -35,6 +35,7 @@ from .fresh import own_generators
 from .guards import StateSnapshot, hoist_guards
 from .in_place import take_in_place_vjps
 from .label_guards import fold_label_guards
+from .output_views import OutputViews, argument_tensors
 from .loss_gradient import fold_loss_gradient
 from .replay_steps import GuardFailed
 from .sgd_gemm import fold_sgd_into_gemm
@@ -73,6 +74,7 @@ class Program(ProgramSource):
         self.writes = list(writes.values())
         self.constants = {}
         self.result_template = self._template(result)
+        self.output_views = OutputViews.of(result, {s: k for k, s in enumerate(self.inputs)})
         escaping = set(_refs(self.result_refs, [])) | {slot for _, slot in self.writes}
         self._drop_dead(escaping)
         self.constants_folded, self.constants_copied = fold_constants(self, escaping)
@@ -219,7 +221,10 @@ class Program(ProgramSource):
                 raws = []
                 gather(args, raws)
                 gather(kwargs, raws)
-        return self.run_arrays(raws)
+        if self.output_views is None:
+            return self.run_arrays(raws)
+        return self.output_views.rebuilt(self.run_arrays(raws), tensors if tensors is not None
+                                         else argument_tensors(args, kwargs))
 
     def run_arrays(self, raws):
         """Replay on raw arrays: those of the call's plain tensor arguments (not Variables), in

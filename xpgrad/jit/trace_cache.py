@@ -21,6 +21,7 @@ from .dynamic_shapes import is_variant_of
 from .errors import OtherBackend, TraceError, user_stacklevel
 from .errors import function_name as _name
 from .options import _cuda_graphs, _fuser
+from .output_views import argument_tensors
 from .program import Program
 from .signature import _tensor_backends
 from .structure import map_leaves
@@ -138,7 +139,10 @@ class TraceCache:
                           f"objects (not fresh ones), keep shapes fixed (pad the last "
                           f"batch), or raise max_traces", RetracingWarning,
                           stacklevel=user_stacklevel())
-        return _real_result(result)
+        result = _real_result(result)
+        if program.output_views is None:
+            return result
+        return program.output_views.rebuilt(result, argument_tensors(args, kwargs))
 
     def _drop_least_recent(self):
         """Drop the least recently used program, and its signature's guarded attributes where
