@@ -21,6 +21,7 @@ from .ops.indexing import _raw_key, _setitem_error
 from .ops.shape import _inverse
 from .primitive import apply, tape_state
 from .tensor import Tensor
+from . import views as _views_module
 from .views import DETACHED, View, register, root_of
 
 
@@ -139,5 +140,7 @@ def _unread(how, block):
         return (Ellipsis,), apply(prim, block, axes=_inverse(params["axes"]))
     return (Ellipsis,), apply(prim, block)          # matrix_transpose, its own inverse
 
+
+_views_module._write_through = write_through
 
 __all__ = ["write_through"]

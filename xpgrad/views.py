@@ -81,9 +81,7 @@ class View(Tensor):
 
     def __setitem__(self, key, value):
         """``v[key] = value`` writes through to the base (``view_writes.py``)."""
-        from .view_writes import write_through
-
-        write_through(self, key, value)
+        _write_through(self, key, value)
 
     def _plain(self) -> Tensor:
         return _keyed(self._data, self._backend, self._key)
@@ -98,6 +96,10 @@ class View(Tensor):
     def __reduce_ex__(self, protocol):
         """Pickled as a plain tensor with this value."""
         return _unpickled, (self._plain(),)
+
+
+#: ``view_writes.write_through``, set when ``xpgrad.view_writes`` loads (it imports this module)
+_write_through = None
 
 
 def _unpickled(tensor):
@@ -115,12 +117,18 @@ def is_basic(key: tuple) -> bool:
 
 def view_of(base: Tensor, out: Tensor, prim, params) -> View:
     """``out`` (``apply(prim, base, **params)``, just made) as a view of ``base``."""
+    return new_view(base, out._data, out._key, out._backend, (prim, params))
+
+
+def new_view(base: Tensor, raw, key: int, backend, how) -> View:
+    """The view of ``base`` holding the array ``raw`` (tape key ``key``), read as ``how``,
+    ``(primitive, keywords)``, says."""
     v = _new(View)
-    v._raw = out._data
-    v._vkey = out._key
-    v._backend = out._backend
+    v._raw = raw
+    v._vkey = key
+    v._backend = backend
     v._base = base
-    v._how = (prim, params)
+    v._how = how
     v._synced = base._data
     return v
 
