@@ -30,6 +30,8 @@ from __future__ import annotations
 import sys
 import warnings
 
+from numpy import ndarray as _ndarray
+
 from .primitive import apply, run, tape_state
 from .tensor import Tensor, Variable, _keyed
 from .views import View, exclusive, family, index_key, is_basic
@@ -125,6 +127,8 @@ _SOLE, _SOLE_BASE = _probe_counts()
 
 
 def _writable(raw) -> bool:
+    if raw.__class__ is _ndarray:
+        return raw.flags.writeable
     if getattr(raw, "_shared_unknown", False):
         return False       # an xg.function trace's stand-in: who shares it is not known
     flags = getattr(raw, "flags", None)
@@ -326,7 +330,8 @@ def take_value(x: Tensor, out: Tensor, op: str) -> None:
     if x.__class__ is View:
         write_through(x, Ellipsis, out, stacklevel=5)
         return
-    check_made_in_trace(x)
+    if _traces.tracer is not None:
+        check_made_in_trace(x)
     if x._key:
         try:
             _check_not_source(x)

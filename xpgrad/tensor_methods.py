@@ -52,7 +52,7 @@ def _inplace(self, fn, other, op):
     out = _same_dtype(self, fn(self, other), op)
     if variable:
         return self._replace(out)          # (which refuses another shape)
-    if out.shape != self.shape:
+    if out._data.shape != self._data.shape and out.shape != self.shape:
         raise ValueError(f"in-place operator {op}= cannot change the shape: {self.shape} "
                          f"broadcasts to {out.shape}; write x = x {op} y for a new tensor")
     from .inplace import take_value
@@ -65,7 +65,7 @@ _KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
 
 
 def _same_dtype(self, out, op):
-    if out.dtype == self.dtype:
+    if out._data.dtype is self._data.dtype or out.dtype == self.dtype:
         return out
     if _KIND_RANK[out.dtype.kind] > _KIND_RANK[self.dtype.kind]:
         raise TypeError(f"in-place operator {op}= would change {self.dtype} to {out.dtype}; "

@@ -15,14 +15,15 @@ the block itself at the view's key, or transposed back), and so on up to the roo
 """
 from __future__ import annotations
 
-from .inplace import (_exclusive, _value, _writable, check_made_in_trace, on_tape,
-                      rewrites_itself, write)
+from .inplace import (_SOLE, _SOLE_BASE, _counts, _exclusive, _value, _writable,
+                      check_made_in_trace, known_to_tapes, on_tape, rewrites_itself, write)
+from .jit.trace_state import THREAD as _traces
 from .ops.indexing import _raw_key, _setitem_error
 from .ops.shape import _inverse
 from .primitive import apply, tape_state
-from .tensor import Tensor
+from .tensor import Tensor, Variable
 from . import views as _views_module
-from .views import DETACHED, View, register, root_of
+from .views import DETACHED, View, exclusive, register, root_of
 
 
 def write_through(view: View, key, value, stacklevel=4) -> None:
@@ -36,9 +37,10 @@ def write_through(view: View, key, value, stacklevel=4) -> None:
         write(view._base, key, value)
         return
     raw_key = _raw_key(view, key)
-    if rewrites_itself(view, raw_key, value):
+    if value.__class__ is View and rewrites_itself(view, raw_key, value):
         return
-    check_made_in_trace(root_of(view))
+    if _traces.tracer is not None:
+        check_made_in_trace(root_of(view))
     value = _value(view, value, stacklevel=stacklevel + 1)
     chain = _untaped_chain(view, value)
     if chain is not None:
@@ -73,7 +75,9 @@ def _taped_value(view) -> Tensor:
 
 def _untaped_chain(view, value):
     """The views from ``view`` to its root, then the root, where no tape knows any of them or
-    ``value`` (reading a view again where its base changed first); else None."""
+    ``value`` (reading a view again where its base changed first); else None. A key no live
+    tape knows (the tape gave its gradients) is dropped: that view or root is only its
+    value."""
     recording = tape_state.recording
     if recording and isinstance(value, Tensor) and on_tape(value):
         return None
@@ -81,10 +85,16 @@ def _untaped_chain(view, value):
     t = view
     while t.__class__ is View:
         if t._key:
-            return None
+            if recording or known_to_tapes(t._vkey):
+                return None
+            t._vkey = 0
         chain.append(t)
         t = t._base
-    if t._key or (recording and on_tape(t)):
+    if t._key:
+        if recording or known_to_tapes(t._key) or isinstance(t, Variable):
+            return None
+        t._key = 0
+    elif recording and on_tape(t):
         return None
     chain.append(t)
     return chain
@@ -92,14 +102,20 @@ def _untaped_chain(view, value):
 
 def _in_place(view, chain, raw_key, value) -> bool:
     """Write ``view``'s array in place: it is a view of its root's buffer, which nothing but
-    the root and the views written through sees (``exclusive``)."""
+    the root and the views written through sees (``exclusive``: the chain's views alone, the
+    common case, else every view registered)."""
     root = chain[-1]
-    if not (_writable(view._raw) and _owner(view._raw) is _owner(root._data)):
+    if not (_writable(view._raw) and _owner(view._raw) is _owner(root._data)
+            and _writable(root._data)):
         return False
-    for t in chain[:-1]:
+    views = chain[:-1]
+    for t in views:
         register(root, t)
-
-    if not _exclusive(root):
+    # (no local may hold an array here: the counts would see it)
+    own, base = _counts(root)
+    if not exclusive(views, id(root._data), id(getattr(root._data, "base", None)),
+                     own - _SOLE, None if base is None else base - _SOLE_BASE) \
+            and not _exclusive(root):
         return False
     view._raw[raw_key] = value._data if isinstance(value, Tensor) else value
     return True

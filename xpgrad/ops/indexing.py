@@ -60,12 +60,17 @@ def _read(xp, x, key, backend):
 _getitem = Primitive("getitem", _read, _getitem_vjp, saves=())
 
 
+_ELLIPSIS = (Ellipsis,)
+
+
 def _basic_key(key, ndim: int):
     """``_raw_key``'s tuple for a key of Python ints, slices, None and Ellipsis (``x[a:b]``,
     ``x[i, :]``: the common key, read without a conversion per entry), else None."""
     cls = key.__class__
     if cls is slice or cls is int:
         return (key,) if ndim <= 1 else (key, Ellipsis)
+    if key is Ellipsis:
+        return _ELLIPSIS
     if cls is not tuple:
         return None
     used = 0
@@ -179,7 +184,12 @@ def _untaped_view(x, key):
 def _one_element(key, ndim) -> bool:
     """Whether ``key`` is an int per axis: NumPy answers with a scalar, a copy (``x[1, 2,
     ...]`` is the 0-d view)."""
-    return len(key) == ndim and all(k.__class__ is int for k in key)
+    if len(key) != ndim:
+        return False
+    for k in key:
+        if k.__class__ is not int:
+            return False
+    return True
 
 
 def _one_array_axis(key, ndim):
