@@ -23,7 +23,7 @@ from .ops.shape import _inverse
 from .primitive import apply, tape_state
 from .tensor import Tensor, Variable
 from . import views as _views_module
-from .views import DETACHED, View, exclusive, register, root_of
+from .views import DETACHED, View, exclusive, root_of
 
 
 def write_through(view: View, key, value, stacklevel=4) -> None:
@@ -109,8 +109,6 @@ def _in_place(view, chain, raw_key, value) -> bool:
             and _writable(root._data)):
         return False
     views = chain[:-1]
-    for t in views:
-        register(root, t)
     # (no local may hold an array here: the counts would see it)
     own, base = _counts(root)
     if not exclusive(views, id(root._data), id(getattr(root._data, "base", None)),

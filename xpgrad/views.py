@@ -130,6 +130,10 @@ def new_view(base: Tensor, raw, key: int, backend, how) -> View:
     v._base = base
     v._how = how
     v._synced = base._data
+    root = base
+    while root.__class__ is View:
+        root = root._base
+    register(root, v)
     return v
 
 
@@ -214,22 +218,20 @@ def root_of(t):
 
 
 # -- who else sees a root's buffer ----------------------------------------------------------------
-# root id -> [weakref to the root, weakrefs to the views written through, how many to keep]
+# root id -> [weakref to the root, weakrefs to its views, how many to keep]
 _FAMILIES: dict = {}
+_ref = weakref.ref
 
 
 def register(root, view) -> None:
-    """Count ``view`` among the holders of ``root``'s buffer that a write in place keeps right
-    (a view registers when first written through)."""
+    """Count ``view``, just made, among the holders of ``root``'s buffer that a write in place
+    keeps right (``exclusive``; every view registers when made: ``new_view``)."""
     entry = _FAMILIES.get(id(root))
     if entry is None or entry[0]() is not root:
         ident = id(root)
-        entry = _FAMILIES[ident] = [weakref.ref(root, lambda _, i=ident: _forget(i)), [], 16]
+        entry = _FAMILIES[ident] = [_ref(root, lambda _, i=ident: _forget(i)), [], 16]
     refs = entry[1]
-    for r in refs:
-        if r() is view:
-            return
-    refs.append(weakref.ref(view))
+    refs.append(_ref(view))
     if len(refs) > entry[2]:
         refs[:] = [r for r in refs if r() is not None]
         entry[2] = 2 * len(refs) + 16
