@@ -286,15 +286,6 @@ def write(x: Tensor, key, value) -> None:
         raise
 
 
-def known_to_tapes(key: int) -> bool:
-    """Whether a live tape knows the tape key ``key`` (a tape that gave its gradients forgets
-    its keys): else a tensor holding it is, to a write, a value no tape sees."""
-    for tape in LIVE_TAPES:
-        if key in tape._keys:
-            return True
-    return False
-
-
 class _WriteRefused(ValueError):
     pass
 
@@ -358,7 +349,7 @@ def _update(x, snap, raw_key, value, recording):
 
 
 from .ops.indexing import _raw_key, _setitem, _setitem_error  # noqa: E402
-from .tape import LIVE_TAPES  # noqa: E402
+from .tape import known_to_tapes  # noqa: E402,F401  (view_writes imports it from here)
 from .view_writes import write_through  # noqa: E402  (it imports this module's names)
 from . import tensor as _tensor_module  # noqa: E402
 

@@ -269,11 +269,15 @@ del _probe
 def exclusive(views, raw_id, owner_id, own, base) -> bool:
     """Whether the root's array (id ``raw_id``, ``own`` references beyond a sole holder's) and
     its owner (``owner_id``, ``base`` beyond) are held only by ``views``: each view's array by
-    the view alone (and by its own views' ``_synced``), no tape knowing any of them."""
+    the view alone (and by its own views' ``_synced``), no live tape knowing any of them."""
     extra = {}
     for v in views:
         if v._vkey:
-            return False
+            from .tape import known_to_tapes
+
+            if known_to_tapes(v._vkey):
+                return False
+            v._vkey = 0                 # (a key no live tape knows: only its value)
         for held in (v._synced, getattr(v._raw, "base", None)):
             if held is not None:
                 extra[id(held)] = extra.get(id(held), 0) + 1
