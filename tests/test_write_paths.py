@@ -170,3 +170,41 @@ def test_a_write_recorded_on_a_tape_keeps_its_gradient():
     rng = np.random.default_rng(7)
     xg.testing.check_grads(program, [xg.asarray(rng.standard_normal(9)),
                                      xg.asarray(rng.standard_normal(3))])
+
+
+UPDATES = {
+    "float32 += python float": (np.float32, lambda c: c[1:3].__iadd__(0.1)),
+    "-= a tensor": (np.float64, lambda c, y: c[:, 1:].__isub__(y[:3])),
+    "*= an overlapping view": (np.float64, lambda c: c[0, 1:].__imul__(c[0, :3])),
+    "+= itself": (np.float64, lambda c: c[2].__iadd__(c[2])),
+    "*= a view of a transposed view": (np.float64, lambda c: c.T[1:3].__imul__(c.T[0])),
+    "+= a huge int": (np.float64, lambda c: c[1].__iadd__(2 ** 60 + 1)),
+    "int64 += int": (np.int64, lambda c: c[1:, ::2].__iadd__(3)),
+    "/= a tensor": (np.float64, lambda c, y: c[0].__itruediv__(y)),
+    "complex *= float": (np.complex128, lambda c: c[:, 2].__imul__(-1.5)),
+}
+
+
+@pytest.mark.parametrize("name", UPDATES)
+def test_in_place_operators_on_views_compute_numpys_values(name):
+    dtype, update = UPDATES[name]
+    rng = np.random.default_rng(11)
+    a = (rng.standard_normal((3, 4)) * 10).astype(dtype)
+    y = rng.uniform(1.0, 2.0, 4)
+    c = xg.asarray(a) * 1                  # the root: held by c alone
+    args = (xg.asarray(y),) if update.__code__.co_argcount == 2 else ()
+    buffer = weakref.ref(c._data)
+    update(c, *args)
+    update(a, *((y,) if args else ()))
+    np.testing.assert_array_equal(c.numpy(), a)
+    assert c._data is buffer()             # written in place, as NumPy writes
+
+
+def test_an_in_place_operator_that_would_change_a_views_shape_writes_nothing():
+    c = xg.zeros((3, 4))
+    block = c[1]
+    with pytest.raises(ValueError, match=r"in-place operator \+= cannot change the shape"):
+        block += xg.ones((2, 4))
+    with pytest.raises(TypeError, match="would change float32 to complex64"):
+        block *= xg.asarray([1j, 1j, 1j, 1j])
+    assert c.tolist() == [[0.0] * 4] * 3

@@ -32,6 +32,8 @@ from . import tf_names as _tf_names
 from .tensor_hints import PYTORCH_NAMES as _PYTORCH_NAMES
 
 _ns = None  # the xpgrad namespace; set by xpgrad/__init__ once the ops exist
+#: ``views.View`` and ``view_writes.update_in_place``, set when ``xpgrad.view_writes`` loads
+_View = _update_in_place = None
 
 
 def _inplace(self, fn, other, op):
@@ -40,6 +42,8 @@ def _inplace(self, fn, other, op):
     records. Either way the result keeps
     ``self``'s shape and dtype, as the standard asks: promotion within a kind is cast back
     (float32 += float64 stays float32), across kinds raises TypeError, as NumPy and PyTorch do."""
+    if self.__class__ is _View and _update_in_place(self, op, other):
+        return self
     variable = isinstance(self, _ns.Variable)
     if variable:
         from .primitive import tape_state

@@ -15,6 +15,8 @@ the block itself at the view's key, or transposed back), and so on up to the roo
 """
 from __future__ import annotations
 
+import numpy as _np
+
 from .inplace import (_SOLE, _SOLE_BASE, _counts, _exclusive, _value, _writable,
                       check_made_in_trace, known_to_tapes, on_tape, rewrites_itself, write)
 from .jit.trace_state import THREAD as _traces
@@ -22,6 +24,7 @@ from .ops.indexing import _raw_key, _setitem_error
 from .ops.shape import _inverse
 from .primitive import apply, tape_state
 from .tensor import Tensor, Variable
+from . import tensor_methods as _tensor_methods_module
 from . import views as _views_module
 from .views import DETACHED, View, exclusive, root_of
 
@@ -101,22 +104,69 @@ def _untaped_chain(view, value):
 
 
 def _in_place(view, chain, raw_key, value) -> bool:
-    """Write ``view``'s array in place: it is a view of its root's buffer, which nothing but
-    the root and the views written through sees (``exclusive``: the chain's views alone, the
-    common case, else every view registered)."""
+    """Write ``view``'s array in place where only the chain sees its root's buffer
+    (``_only_the_views_see``)."""
+    if not _only_the_views_see(view, chain):
+        return False
+    view._raw[raw_key] = value._data if isinstance(value, Tensor) else value
+    return True
+
+
+def _only_the_views_see(view, chain) -> bool:
+    """Whether ``view``'s array is a view of its root's buffer, which nothing but the root and
+    its views sees (``exclusive``: the chain's views alone, the common case, else every view
+    registered)."""
     root = chain[-1]
     if not (_writable(view._raw) and _owner(view._raw) is _owner(root._data)
             and _writable(root._data)):
         return False
-    views = chain[:-1]
     # (no local may hold an array here: the counts would see it)
     own, base = _counts(root)
-    if not exclusive(views, id(root._data), id(getattr(root._data, "base", None)),
+    return exclusive(chain[:-1], id(root._data), id(getattr(root._data, "base", None)),
                      own - _SOLE, None if base is None else base - _SOLE_BASE) \
-            and not _exclusive(root):
+        or _exclusive(root)
+
+
+#: the in-place operators whose NumPy ufunc into the view's buffer computes what the operator
+#: then writes (``update_in_place``)
+_UFUNCS = {"+": _np.add, "-": _np.subtract, "*": _np.multiply}
+
+
+def update_in_place(view: View, op: str, other) -> bool:
+    """``view op= other`` computed into the view's buffer, as NumPy's ``view += other`` is,
+    where the result would be written there anyway: no tape records, ``other`` is a tensor of
+    the view's backend and dtype or a Python number beside floats, both NumPy arrays, and only
+    the root and its views see the buffer. The values are those of ``view op other`` written
+    back (the primitive runs the same ufunc); False, having written nothing, where any of it
+    does not hold (``_inplace`` then computes ``view op other`` and writes it)."""
+    ufunc = _UFUNCS.get(op)
+    if ufunc is None or tape_state.recording or _traces.tracer is not None or \
+            view._how[0] is DETACHED:
         return False
-    view._raw[raw_key] = value._data if isinstance(value, Tensor) else value
+    if view._data.__class__ is not _np.ndarray:      # (re-read if its base changed)
+        return False
+    if other.__class__ is Tensor or other.__class__ is View:
+        if other._backend is not view._backend or other._data.__class__ is not _np.ndarray \
+                or other._data.dtype is not view._raw.dtype:
+            return False
+    elif not ((other.__class__ is float or other.__class__ is int and -_EXACT < other < _EXACT)
+              and view._raw.dtype.kind in _FLOATS):
+        return False
+    chain = _untaped_chain(view, other)
+    if chain is None or not _only_the_views_see(view, chain):
+        return False
+    try:
+        if other.__class__ is Tensor or other.__class__ is View:
+            ufunc(view._raw, other._data, out=view._raw)
+        else:
+            ufunc(view._raw, other, out=view._raw)
+    except ValueError:              # (a shape that does not fit, refused before any write)
+        return False
     return True
+
+
+_FLOATS = ("f", "c")
+_EXACT = 2 ** 53
 
 
 def _into_copy_of_root(chain, raw_key, value) -> bool:
@@ -156,5 +206,6 @@ def _unread(how, block):
 
 
 _views_module._write_through = write_through
+_tensor_methods_module._View, _tensor_methods_module._update_in_place = View, update_in_place
 
-__all__ = ["write_through"]
+__all__ = ["update_in_place", "write_through"]
