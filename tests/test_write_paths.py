@@ -14,6 +14,7 @@ BASIC_KEYS = [
     (7,), (slice(2, 9),), (slice(None, None, -2),), (slice(-5, None),), ((1, slice(None)),),
     ((slice(1, 3), 2),), ((Ellipsis, 1),), ((None, slice(0, 4)),), ((1, None, Ellipsis),),
     ((slice(None), None, slice(1, None, 2)),), ((Ellipsis,),), ((-1, -2),), ((slice(0, 0),),),
+    ((),), ((None, 1),), ((1, 2, 3, 4),),
 ]
 
 

@@ -169,16 +169,41 @@ def _untaped_view(x, key):
     be = x._backend
     if raw.__class__ is not be.array_class or (be.kernels and "getitem" in be.kernels):
         return None
-    ndim = raw.ndim
-    k = _basic_key(key, ndim)
-    if k is None or _one_element(k, ndim):
+    k = _view_key(key, raw.ndim)
+    if k is None:
         return None
-    k = index_key(k)
     try:
         out = raw[k]
     except IndexError:
         return None
     return new_view(x, out, 0, be, (_getitem, {"key": k, "backend": be}))
+
+
+def _view_key(key, ndim: int):
+    """The key a view of a basic key keeps (``index_key(_raw_key(...))``, in one pass), or
+    None where ``key`` is not basic or is an int per axis (NumPy's scalar, a copy)."""
+    cls = key.__class__
+    if cls is slice:
+        return (key, Ellipsis)
+    if cls is int:
+        return None if ndim <= 1 else (key, Ellipsis)
+    if cls is not tuple:
+        return None
+    ints = 0
+    ellipsis = False
+    for k in key:
+        cls = k.__class__
+        if cls is int:
+            ints += 1
+        elif k is Ellipsis:
+            ellipsis = True
+        elif not (cls is slice or k is None):
+            return None
+    if ellipsis:
+        return key
+    if ints == len(key) == ndim:
+        return None
+    return key + (Ellipsis,)
 
 
 def _one_element(key, ndim) -> bool:
