@@ -292,7 +292,8 @@ def _setitem_vjp_value(xp, g, ans, x, value, key):
     return gv
 
 
-_setitem = Primitive("setitem", _setitem_forward, _setitem_vjp_old, _setitem_vjp_value)
+_setitem = Primitive("setitem", _setitem_forward, _setitem_vjp_old, _setitem_vjp_value,
+                     saves=())
 
 
 def _setitem_error(x, key, value, err):
