@@ -137,8 +137,7 @@ def _writable(raw) -> bool:
 
 def _exclusive(x) -> bool:
     """Whether writing into ``x``'s buffer in place changes nothing anyone else can see but
-    the views of ``x`` written through (``views.exclusive``), which see the write as they
-    should."""
+    the views of ``x`` (``views.exclusive``), which see the write as they should."""
     if not _writable(x._data):
         return False       # an array type whose sharing cannot be told: always copy
     own, base = _counts(x)

@@ -2,8 +2,9 @@
 the view's base, and in the base's base, up to the root.
 
 Where no tape knows the views, the root or the value, the root's array is written in place when
-nothing but the root and the views written through see it (``views.exclusive``), else a copy
-of it once (however deep the view). Otherwise the writes are functional updates that tapes
+nothing but the root and its views see it (``views.exclusive``), else a copy of it once
+(however deep the view); ``view += y`` (``-=``, ``*=``) is computed into the buffer there, as
+NumPy's is (``update_in_place``). Otherwise the writes are functional updates that tapes
 record: the view's value updated (``setitem``), then written back into its base (``_unread``:
 the block itself at the view's key, or transposed back), and so on up to the root.
 

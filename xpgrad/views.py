@@ -13,8 +13,9 @@ On the tapes everything is a functional update, as ``x[key] = value`` is (``inpl
 write through a view is ``setitem`` of the view's value, then ``setitem`` of that block into the
 base; a view read again is a ``getitem`` (or transpose) of the base's new value. So gradients
 reach the base, the written values and the view as PyTorch computes them. Outside tapes, a
-write goes into the base's buffer in place when nothing but the views registered here sees it
-(``exclusive``): a loop writing block after block costs the blocks, not the base.
+write goes into the base's buffer in place when nothing but the views registered here (each
+when made) sees it (``exclusive``): a loop writing block after block costs the blocks, not the
+base.
 
 Other tensors pay nothing: only a ``View``'s ``_data`` and ``_key`` are properties that check.
 
