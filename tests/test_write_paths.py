@@ -134,11 +134,14 @@ def test_a_key_no_live_tape_knows_no_longer_forces_a_copy():
     assert tape.gradient(loss, x).tolist() == [8.0, 16.0, 24.0, 32.0]
     assert y._key and row._key          # keys of a tape that gave its gradients
     buffer = weakref.ref(y._data)
+    tail = y[3:]                        # a fresh view, beside the recorded one
+    tail *= 2.0
+    assert y._data is buffer()          # written in place
     y[0] = -1.0
     row[...] = 0.0
     row += 5.0
-    assert y._data is buffer()          # written in place
-    assert y.tolist() == row.base.tolist() == [-1.0, 5.0, 5.0, 8.0]
+    assert y._data is buffer()
+    assert y.tolist() == row.base.tolist() == [-1.0, 5.0, 5.0, 16.0]
     assert y._key == 0 and row._key == 0
 
 
