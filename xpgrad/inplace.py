@@ -30,6 +30,8 @@ from __future__ import annotations
 import sys
 import warnings
 
+from numpy import ndarray as _ndarray
+
 from .primitive import apply, run, tape_state
 from .tensor import Tensor, Variable, _keyed
 from .views import View, exclusive, family, index_key, is_basic
@@ -125,6 +127,8 @@ _SOLE, _SOLE_BASE = _probe_counts()
 
 
 def _writable(raw) -> bool:
+    if raw.__class__ is _ndarray:
+        return raw.flags.writeable
     if getattr(raw, "_shared_unknown", False):
         return False       # an xg.function trace's stand-in: who shares it is not known
     flags = getattr(raw, "flags", None)
@@ -133,8 +137,7 @@ def _writable(raw) -> bool:
 
 def _exclusive(x) -> bool:
     """Whether writing into ``x``'s buffer in place changes nothing anyone else can see but
-    the views of ``x`` written through (``views.exclusive``), which see the write as they
-    should."""
+    the views of ``x`` (``views.exclusive``), which see the write as they should."""
     if not _writable(x._data):
         return False       # an array type whose sharing cannot be told: always copy
     own, base = _counts(x)
@@ -155,6 +158,13 @@ def _value(x, value, what="x[key] = value", stacklevel=4):
     to ``x``'s dtype, NumPy's rule, with a UserWarning where the cast leaves NumPy's
     ``same_kind`` ones (``_warn_if_lossy``: a float into an integer ``x``, ...), as JAX's
     ``at[]`` warns. ``stacklevel`` points the warning at the user's line."""
+    if value.__class__ is Tensor or value.__class__ is View:
+        raw = value._data
+        if value._backend is x._backend and raw.dtype is x._data.dtype:
+            return value            # (a Tensor of x's backend and dtype: the common write)
+    if (value.__class__ is float or value.__class__ is int) and \
+            getattr(x._data.dtype, "kind", None) in _FLOAT_KINDS:
+        return value                # (a number a float tensor holds as it is)
     if isinstance(value, (bool, int, float, complex)):
         if isinstance(value, complex) and x.dtype.kind != "c":
             raise TypeError(f"cannot write the complex value {value} into a {x.dtype} tensor; "
@@ -165,7 +175,6 @@ def _value(x, value, what="x[key] = value", stacklevel=4):
     if isinstance(value, (str, bytes)):
         raise TypeError(f"cannot write the string {value!r:.40} into a {x.dtype} tensor")
     from .creation import asarray
-    from .ops.casting import astype
 
     if isinstance(value, Tensor):
         if value._backend is not x._backend:
@@ -175,12 +184,17 @@ def _value(x, value, what="x[key] = value", stacklevel=4):
         if value.dtype == x.dtype:
             return value
         _warn_if_lossy(x, value.dtype.kind, what, stacklevel + 1)
+        from .ops.casting import astype
+
         return astype(value, x.dtype)
     kind = getattr(getattr(value, "dtype", None), "kind", None)
     if kind is None:                        # a list: the kind its entries make
         kind = asarray(value, backend=x._backend).dtype.kind
     _warn_if_lossy(x, kind, what, stacklevel + 1)
     return asarray(value, dtype=x.dtype, backend=x._backend)
+
+
+_FLOAT_KINDS = ("f", "c")
 
 
 def _exact_in(value, target) -> bool:
@@ -224,17 +238,29 @@ def _warn_if_lossy(x, kind, what, stacklevel):
 
 def write(x: Tensor, key, value) -> None:
     """``x[key] = value`` (what ``Tensor.__setitem__`` does; see the module docstring)."""
-    from .ops.indexing import _raw_key, _setitem_error
-
     if x.__class__ is View:
         return write_through(x, key, value, stacklevel=5)
     raw_key = _raw_key(x, key)
-    if rewrites_itself(x, raw_key, value):
+    if value.__class__ is View and rewrites_itself(x, raw_key, value):
         return
-    check_made_in_trace(x)
+    if _traces.tracer is not None:
+        check_made_in_trace(x)
     value = _value(x, value)
     recording = tape_state.recording
     old_key = x._key
+    if old_key and not recording and not known_to_tapes(old_key) and \
+            not isinstance(x, Variable):
+        x._key = old_key = 0        # a key no live tape knows: x is only its value
+    if not old_key and not recording:
+        try:
+            if _exclusive(x):
+                x._data[raw_key] = value._data if isinstance(value, Tensor) else value
+            else:
+                x._data = run(_setitem, x._backend, x._data,
+                              value._data if isinstance(value, Tensor) else value, key=raw_key)
+        except (IndexError, ValueError) as e:
+            raise _setitem_error(x, key, value, e) from None
+        return
     if isinstance(x, Variable):
         if recording and on_tape(x):
             raise variable_write_refused(x)
@@ -297,7 +323,8 @@ def take_value(x: Tensor, out: Tensor, op: str) -> None:
     if x.__class__ is View:
         write_through(x, Ellipsis, out, stacklevel=5)
         return
-    check_made_in_trace(x)
+    if _traces.tracer is not None:
+        check_made_in_trace(x)
     if x._key:
         try:
             _check_not_source(x)
@@ -309,8 +336,6 @@ def take_value(x: Tensor, out: Tensor, op: str) -> None:
 
 
 def _update(x, snap, raw_key, value, recording):
-    from .ops.indexing import _setitem
-
     if recording and ((isinstance(value, Tensor) and on_tape(value))
                       or (snap is not None and on_tape(snap))):
         old = _keyed(x._data, x._backend, 0) if snap is None else snap
@@ -325,5 +350,10 @@ def _update(x, snap, raw_key, value, recording):
         x._data = run(_setitem, x._backend, x._data, value_raw, key=raw_key)
 
 
+from .ops.indexing import _raw_key, _setitem, _setitem_error  # noqa: E402
+from .tape import known_to_tapes  # noqa: E402,F401  (view_writes imports it from here)
 from .view_writes import write_through  # noqa: E402  (it imports this module's names)
+from . import tensor as _tensor_module  # noqa: E402
+
+_tensor_module._write = write
 from .jit.trace_state import THREAD as _traces  # noqa: E402

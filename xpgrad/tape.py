@@ -44,6 +44,24 @@ from .tensor import Tensor, Variable, _wrap
 LIVE_TAPES = weakref.WeakSet()
 
 
+def known_to_tapes(key: int) -> bool:
+    """Whether a live tape knows the tape key ``key`` (a tape that gave its gradients forgot
+    its keys): else a tensor holding it is, to a write, a value no tape sees (``inplace.py``).
+
+    >>> import xpgrad as xg
+    >>> x = xg.asarray([1.0, 2.0])
+    >>> with xg.GradientTape() as tape:
+    ...     tape.watch(x)
+    ...     y = x * 3.0
+    >>> known_to_tapes(y._key), tape.gradient(y, x).tolist(), known_to_tapes(y._key)
+    (True, [3.0, 3.0], False)
+    """
+    for tape in LIVE_TAPES:
+        if key in tape._keys:
+            return True
+    return False
+
+
 def _is_float(t: Tensor) -> bool:
     # a NumPy/CuPy float or complex dtype says so itself; others (bfloat16's kind is "V", an
     # array-API dtype may have no kind) ask the backend

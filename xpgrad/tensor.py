@@ -380,10 +380,11 @@ class Tensor(TensorMethods, TorchInPlaceMethods):
         functional update on the tapes that differentiate ``x`` or ``value``; its views see it
         (``xpgrad/views.py``), other tensors never change (a buffer something else holds is
         copied first)."""
-        from .inplace import write
+        _write(self, key, value)
 
-        write(self, key, value)
 
+#: ``inplace.write``, set when ``xpgrad.inplace`` loads (it imports this module)
+_write = None
 
 _API_VERSIONS = ("2021.12", "2022.12", "2023.12", "2024.12", "2025.12")
 

@@ -33,6 +33,8 @@ from .tensor_hints import PYTORCH_NAMES as _PYTORCH_NAMES
 from .tensor_torch_inplace import _new_tensor, _spelled
 
 _ns = None  # the xpgrad namespace; set by xpgrad/__init__ once the ops exist
+#: ``views.View`` and ``view_writes.update_in_place``, set when ``xpgrad.view_writes`` loads
+_View = _update_in_place = None
 
 
 def _inplace(self, fn, other, op):
@@ -42,10 +44,12 @@ def _inplace(self, fn, other, op):
     differentiates the new value. Either way the result keeps
     ``self``'s shape and dtype, as the standard asks: promotion within a kind is cast back
     (float32 += float64 stays float32), across kinds raises TypeError, as NumPy and PyTorch do."""
+    if self.__class__ is _View and _update_in_place(self, op, other):
+        return self
     if isinstance(self, _ns.Variable):
         return _variable_inplace(self, fn, other, op)
     out = _same_dtype(self, fn(self, other), op)
-    if out.shape != self.shape:
+    if out._data.shape != self._data.shape and out.shape != self.shape:
         raise ValueError(f"{_spelled(op)} cannot change the shape: {self.shape} "
                          f"broadcasts to {out.shape}; {_new_tensor(op)}")
     from .inplace import take_value
@@ -74,7 +78,7 @@ _KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
 
 
 def _same_dtype(self, out, op):
-    if out.dtype == self.dtype:
+    if out._data.dtype is self._data.dtype or out.dtype == self.dtype:
         return out
     if _KIND_RANK[out.dtype.kind] > _KIND_RANK[self.dtype.kind]:
         raise TypeError(f"{_spelled(op)} would change {self.dtype} to {out.dtype}; "

@@ -2,8 +2,9 @@
 the view's base, and in the base's base, up to the root.
 
 Where no tape knows the views, the root or the value, the root's array is written in place when
-nothing but the root and the views written through see it (``views.exclusive``), else a copy
-of it once (however deep the view). Otherwise the writes are functional updates that tapes
+nothing but the root and its views see it (``views.exclusive``), else a copy of it once
+(however deep the view); ``view += y`` (``-=``, ``*=``) is computed into the buffer there, as
+NumPy's is (``update_in_place``). Otherwise the writes are functional updates that tapes
 record: the view's value updated (``setitem``), then written back into its base (``_unread``:
 the block itself at the view's key, or transposed back), and so on up to the root.
 
@@ -15,13 +16,18 @@ the block itself at the view's key, or transposed back), and so on up to the roo
 """
 from __future__ import annotations
 
-from .inplace import (_exclusive, _value, _writable, check_made_in_trace, on_tape,
-                      rewrites_itself, write)
+import numpy as _np
+
+from .inplace import (_SOLE, _SOLE_BASE, _counts, _exclusive, _value, _writable,
+                      check_made_in_trace, known_to_tapes, on_tape, rewrites_itself, write)
+from .jit.trace_state import THREAD as _traces
 from .ops.indexing import _raw_key, _setitem_error
 from .ops.shape import _inverse
 from .primitive import apply, tape_state
-from .tensor import Tensor
-from .views import DETACHED, View, register, root_of
+from .tensor import Tensor, Variable
+from . import tensor_methods as _tensor_methods_module
+from . import views as _views_module
+from .views import DETACHED, View, exclusive, root_of
 
 
 def write_through(view: View, key, value, stacklevel=4) -> None:
@@ -35,9 +41,10 @@ def write_through(view: View, key, value, stacklevel=4) -> None:
         write(view._base, key, value)
         return
     raw_key = _raw_key(view, key)
-    if rewrites_itself(view, raw_key, value):
+    if value.__class__ is View and rewrites_itself(view, raw_key, value):
         return
-    check_made_in_trace(root_of(view))
+    if _traces.tracer is not None:
+        check_made_in_trace(root_of(view))
     value = _value(view, value, stacklevel=stacklevel + 1)
     chain = _untaped_chain(view, value)
     if chain is not None:
@@ -72,7 +79,9 @@ def _taped_value(view) -> Tensor:
 
 def _untaped_chain(view, value):
     """The views from ``view`` to its root, then the root, where no tape knows any of them or
-    ``value`` (reading a view again where its base changed first); else None."""
+    ``value`` (reading a view again where its base changed first); else None. A key no live
+    tape knows (the tape gave its gradients) is dropped: that view or root is only its
+    value."""
     recording = tape_state.recording
     if recording and isinstance(value, Tensor) and on_tape(value):
         return None
@@ -80,28 +89,85 @@ def _untaped_chain(view, value):
     t = view
     while t.__class__ is View:
         if t._key:
-            return None
+            if recording or known_to_tapes(t._vkey):
+                return None
+            t._vkey = 0
         chain.append(t)
         t = t._base
-    if t._key or (recording and on_tape(t)):
+    if t._key:
+        if recording or known_to_tapes(t._key) or isinstance(t, Variable):
+            return None
+        t._key = 0
+    elif recording and on_tape(t):
         return None
     chain.append(t)
     return chain
 
 
 def _in_place(view, chain, raw_key, value) -> bool:
-    """Write ``view``'s array in place: it is a view of its root's buffer, which nothing but
-    the root and the views written through sees (``exclusive``)."""
-    root = chain[-1]
-    if not (_writable(view._raw) and _owner(view._raw) is _owner(root._data)):
-        return False
-    for t in chain[:-1]:
-        register(root, t)
-
-    if not _exclusive(root):
+    """Write ``view``'s array in place where only the chain sees its root's buffer
+    (``_only_the_views_see``)."""
+    if not _only_the_views_see(view, chain):
         return False
     view._raw[raw_key] = value._data if isinstance(value, Tensor) else value
     return True
+
+
+def _only_the_views_see(view, chain) -> bool:
+    """Whether ``view``'s array is a view of its root's buffer, which nothing but the root and
+    its views sees (``exclusive``: the chain's views alone, the common case, else every view
+    registered)."""
+    root = chain[-1]
+    if not (_writable(view._raw) and _owner(view._raw) is _owner(root._data)
+            and _writable(root._data)):
+        return False
+    # (no local may hold an array here: the counts would see it)
+    own, base = _counts(root)
+    return exclusive(chain[:-1], id(root._data), id(getattr(root._data, "base", None)),
+                     own - _SOLE, None if base is None else base - _SOLE_BASE) \
+        or _exclusive(root)
+
+
+#: the in-place operators whose NumPy ufunc into the view's buffer computes what the operator
+#: then writes (``update_in_place``)
+_UFUNCS = {"+": _np.add, "-": _np.subtract, "*": _np.multiply}
+
+
+def update_in_place(view: View, op: str, other) -> bool:
+    """``view op= other`` computed into the view's buffer, as NumPy's ``view += other`` is,
+    where the result would be written there anyway: no tape records, ``other`` is a tensor of
+    the view's backend and dtype or a Python number beside floats, both NumPy arrays, and only
+    the root and its views see the buffer. The values are those of ``view op other`` written
+    back (the primitive runs the same ufunc); False, having written nothing, where any of it
+    does not hold (``_inplace`` then computes ``view op other`` and writes it)."""
+    ufunc = _UFUNCS.get(op)
+    if ufunc is None or tape_state.recording or _traces.tracer is not None or \
+            view._how[0] is DETACHED:
+        return False
+    if view._data.__class__ is not _np.ndarray:      # (re-read if its base changed)
+        return False
+    if other.__class__ is Tensor or other.__class__ is View:
+        if other._backend is not view._backend or other._data.__class__ is not _np.ndarray \
+                or other._data.dtype is not view._raw.dtype:
+            return False
+    elif not ((other.__class__ is float or other.__class__ is int and -_EXACT < other < _EXACT)
+              and view._raw.dtype.kind in _FLOATS):
+        return False
+    chain = _untaped_chain(view, other)
+    if chain is None or not _only_the_views_see(view, chain):
+        return False
+    try:
+        if other.__class__ is Tensor or other.__class__ is View:
+            ufunc(view._raw, other._data, out=view._raw)
+        else:
+            ufunc(view._raw, other, out=view._raw)
+    except ValueError:              # (a shape that does not fit, refused before any write)
+        return False
+    return True
+
+
+_FLOATS = ("f", "c")
+_EXACT = 2 ** 53
 
 
 def _into_copy_of_root(chain, raw_key, value) -> bool:
@@ -140,4 +206,7 @@ def _unread(how, block):
     return (Ellipsis,), apply(prim, block)          # matrix_transpose, its own inverse
 
 
-__all__ = ["write_through"]
+_views_module._write_through = write_through
+_tensor_methods_module._View, _tensor_methods_module._update_in_place = View, update_in_place
+
+__all__ = ["update_in_place", "write_through"]

@@ -15,8 +15,9 @@ On the tapes everything is a functional update, as ``x[key] = value`` is (``inpl
 write through a view is ``setitem`` of the view's value, then ``setitem`` of that block into the
 base; a view read again is a ``getitem`` (or transpose) of the base's new value. So gradients
 reach the base, the written values and the view as PyTorch computes them. Outside tapes, a
-write goes into the base's buffer in place when nothing but the views registered here sees it
-(``exclusive``): a loop writing block after block costs the blocks, not the base.
+write goes into the base's buffer in place when nothing but the views registered here (each
+when made) sees it (``exclusive``): a loop writing block after block costs the blocks, not the
+base.
 
 Other tensors pay nothing: only a ``View``'s ``_data`` and ``_key`` are properties that check.
 
@@ -83,9 +84,7 @@ class View(Tensor):
 
     def __setitem__(self, key, value):
         """``v[key] = value`` writes through to the base (``view_writes.py``)."""
-        from .view_writes import write_through
-
-        write_through(self, key, value)
+        _write_through(self, key, value)
 
     def _plain(self) -> Tensor:
         return _keyed(self._data, self._backend, self._key)
@@ -100,6 +99,10 @@ class View(Tensor):
     def __reduce_ex__(self, protocol):
         """Pickled as a plain tensor with this value."""
         return _unpickled, (self._plain(),)
+
+
+#: ``view_writes.write_through``, set when ``xpgrad.view_writes`` loads (it imports this module)
+_write_through = None
 
 
 def _unpickled(tensor):
@@ -117,13 +120,23 @@ def is_basic(key: tuple) -> bool:
 
 def view_of(base: Tensor, out: Tensor, prim, params) -> View:
     """``out`` (``apply(prim, base, **params)``, just made) as a view of ``base``."""
+    return new_view(base, out._data, out._key, out._backend, (prim, params))
+
+
+def new_view(base: Tensor, raw, key: int, backend, how) -> View:
+    """The view of ``base`` holding the array ``raw`` (tape key ``key``), read as ``how``,
+    ``(primitive, keywords)``, says."""
     v = _new(View)
-    v._raw = out._data
-    v._vkey = out._key
-    v._backend = out._backend
+    v._raw = raw
+    v._vkey = key
+    v._backend = backend
     v._base = base
-    v._how = (prim, params)
+    v._how = how
     v._synced = base._data
+    root = base
+    while root.__class__ is View:
+        root = root._base
+    register(root, v)
     return v
 
 
@@ -202,22 +215,20 @@ def root_of(t):
 
 
 # -- who else sees a root's buffer ----------------------------------------------------------------
-# root id -> [weakref to the root, weakrefs to the views written through, how many to keep]
+# root id -> [weakref to the root, weakrefs to its views, how many to keep]
 _FAMILIES: dict = {}
+_ref = weakref.ref
 
 
 def register(root, view) -> None:
-    """Count ``view`` among the holders of ``root``'s buffer that a write in place keeps right
-    (a view registers when first written through)."""
+    """Count ``view``, just made, among the holders of ``root``'s buffer that a write in place
+    keeps right (``exclusive``; every view registers when made: ``new_view``)."""
     entry = _FAMILIES.get(id(root))
     if entry is None or entry[0]() is not root:
         ident = id(root)
-        entry = _FAMILIES[ident] = [weakref.ref(root, lambda _, i=ident: _forget(i)), [], 16]
+        entry = _FAMILIES[ident] = [_ref(root, lambda _, i=ident: _forget(i)), [], 16]
     refs = entry[1]
-    for r in refs:
-        if r() is view:
-            return
-    refs.append(weakref.ref(view))
+    refs.append(_ref(view))
     if len(refs) > entry[2]:
         refs[:] = [r for r in refs if r() is not None]
         entry[2] = 2 * len(refs) + 16
@@ -255,11 +266,15 @@ del _probe
 def exclusive(views, raw_id, owner_id, own, base) -> bool:
     """Whether the root's array (id ``raw_id``, ``own`` references beyond a sole holder's) and
     its owner (``owner_id``, ``base`` beyond) are held only by ``views``: each view's array by
-    the view alone (and by its own views' ``_synced``), no tape knowing any of them."""
+    the view alone (and by its own views' ``_synced``), no live tape knowing any of them."""
     extra = {}
     for v in views:
         if v._vkey:
-            return False
+            from .tape import known_to_tapes
+
+            if known_to_tapes(v._vkey):
+                return False
+            v._vkey = 0                 # (a key no live tape knows: only its value)
         for held in (v._synced, getattr(v._raw, "base", None)):
             if held is not None:
                 extra[id(held)] = extra.get(id(held), 0) + 1

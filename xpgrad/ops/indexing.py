@@ -19,9 +19,9 @@ import operator
 from ..accumulate import Scatter
 from ..backend import MixedBackendError
 from ..jit.traced import index
-from ..primitive import Primitive, apply
+from ..primitive import Primitive, apply, tape_state
 from ..tensor import Tensor
-from ..views import index_key, is_basic, view_of
+from ..views import View, index_key, is_basic, new_view, view_of
 from ._define import as_tensor
 from .gathering import one_hot, take, take_along_axis
 from .shape import reshape
@@ -60,7 +60,35 @@ def _read(xp, x, key, backend):
 _getitem = Primitive("getitem", _read, _getitem_vjp, saves=())
 
 
+_ELLIPSIS = (Ellipsis,)
+
+
+def _basic_key(key, ndim: int):
+    """``_raw_key``'s tuple for a key of Python ints, slices, None and Ellipsis (``x[a:b]``,
+    ``x[i, :]``: the common key, read without a conversion per entry), else None."""
+    cls = key.__class__
+    if cls is slice or cls is int:
+        return (key,) if ndim <= 1 else (key, Ellipsis)
+    if key is Ellipsis:
+        return _ELLIPSIS
+    if cls is not tuple:
+        return None
+    used = 0
+    for k in key:
+        cls = k.__class__
+        if cls is int or cls is slice:
+            used += 1
+        elif k is Ellipsis:
+            used = ndim
+        elif k is not None:
+            return None
+    return key if used >= ndim else key + (Ellipsis,)
+
+
 def _raw_key(x: Tensor, key):
+    basic = _basic_key(key, x.ndim)
+    if basic is not None:
+        return basic
     items = key if isinstance(key, tuple) else (key,)
     out = []
     for k in items:
@@ -111,6 +139,10 @@ def getitem(x, key):
     >>> x[xg.asarray([0, 0, 2])].tolist(), x[x > 1.5].tolist()
     ([1.0, 1.0, 3.0], [2.0, 3.0])
     """
+    if not tape_state.recording and (x.__class__ is Tensor or x.__class__ is View):
+        view = _untaped_view(x, key)
+        if view is not None:
+            return view
     x = as_tensor(x)
     raw = _raw_key(x, key)
     try:
@@ -129,10 +161,60 @@ def getitem(x, key):
             from None
 
 
+def _untaped_view(x, key):
+    """``x[key]`` for a basic key where no tape records and ``x`` holds its backend's own
+    array: the view, made without a trip through ``apply`` (what it would make); None for any
+    other key, a one-element key (a copy) or a key NumPy refuses (``getitem`` says why)."""
+    raw = x._data
+    be = x._backend
+    if raw.__class__ is not be.array_class or (be.kernels and "getitem" in be.kernels):
+        return None
+    k = _view_key(key, raw.ndim)
+    if k is None:
+        return None
+    try:
+        out = raw[k]
+    except IndexError:
+        return None
+    return new_view(x, out, 0, be, (_getitem, {"key": k, "backend": be}))
+
+
+def _view_key(key, ndim: int):
+    """The key a view of a basic key keeps (``index_key(_raw_key(...))``, in one pass), or
+    None where ``key`` is not basic or is an int per axis (NumPy's scalar, a copy)."""
+    cls = key.__class__
+    if cls is slice:
+        return (key, Ellipsis)
+    if cls is int:
+        return None if ndim <= 1 else (key, Ellipsis)
+    if cls is not tuple:
+        return None
+    ints = 0
+    ellipsis = False
+    for k in key:
+        cls = k.__class__
+        if cls is int:
+            ints += 1
+        elif k is Ellipsis:
+            ellipsis = True
+        elif not (cls is slice or k is None):
+            return None
+    if ellipsis:
+        return key
+    if ints == len(key) == ndim:
+        return None
+    return key + (Ellipsis,)
+
+
 def _one_element(key, ndim) -> bool:
     """Whether ``key`` is an int per axis: NumPy answers with a scalar, a copy (``x[1, 2,
     ...]`` is the 0-d view)."""
-    return len(key) == ndim and all(k.__class__ is int for k in key)
+    if len(key) != ndim:
+        return False
+    for k in key:
+        if k.__class__ is not int:
+            return False
+    return True
 
 
 def _one_array_axis(key, ndim):
@@ -210,7 +292,8 @@ def _setitem_vjp_value(xp, g, ans, x, value, key):
     return gv
 
 
-_setitem = Primitive("setitem", _setitem_forward, _setitem_vjp_old, _setitem_vjp_value)
+_setitem = Primitive("setitem", _setitem_forward, _setitem_vjp_old, _setitem_vjp_value,
+                     saves=())
 
 
 def _setitem_error(x, key, value, err):
