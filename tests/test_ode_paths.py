@@ -182,6 +182,7 @@ def test_float32_state_on_the_fast_path_matches_float64():
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=2e-4)
 
 
+@pytest.mark.usefixtures("numpy_default")     # the numpy backend named below
 @pytest.mark.parametrize("case", [neural_case, view_case])
 def test_replays_equal_eager_calls_and_stay_unchanged_by_later_replays(case):
     """What the replay check of the first three replays once guarded (a result that was a

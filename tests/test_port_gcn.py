@@ -118,6 +118,7 @@ def test_gcn_trains_as_torchs(backend):
         assert np.abs(want[key] - start[key]).max() > 1e-3, key
 
 
+@pytest.mark.usefixtures("numpy_default")     # the numpy backend named below
 def test_gcn_gradient_matches_finite_differences():
     """The node features' gradient through both propagations (the gather, the segment sum
     and the normalization) against central differences."""
