@@ -1,4 +1,4 @@
-"""Tensor (an immutable array value on one backend) and Variable (a named, trainable Tensor,
+"""Tensor (an array value on one backend) and Variable (a named, trainable Tensor,
 ``variable.py``'s, re-exported here).
 
 >>> import xpgrad as xg
@@ -51,7 +51,9 @@ class _Count(int):
 
 
 class Tensor(TensorMethods, TorchInPlaceMethods):
-    """An immutable array on one backend. Create with ``xg.asarray`` and friends."""
+    """An array on one backend. Create with ``xg.asarray`` and friends; a write
+    (``x[k] = v``, ``x += y``) changes it and the views of it, and tapes record it as a new
+    value (``xpgrad/inplace.py``, ``xpgrad/views.py``)."""
 
     # _key: how tapes know this tensor; 0 until a tape watches or records it, then unique in the
     # process and never reused (tapes hold no Tensors, so an id() could come back)
