@@ -16,6 +16,7 @@ from copy import deepcopy as _deepcopy
 from . import tensor_methods
 from .devices import to_argument_hint, to_keywords_error
 from .tensor_methods import TensorMethods
+from .tensor_protocols import TensorProtocols, _check_leaving  # noqa: F401 (creation.py)
 from .tensor_torch_inplace import TorchInPlaceMethods
 
 
@@ -50,7 +51,7 @@ class _Count(int):
                         "API); PyTorch's t.size() is t.shape, t.size(k) is t.shape[k]")
 
 
-class Tensor(TensorMethods, TorchInPlaceMethods):
+class Tensor(TensorMethods, TorchInPlaceMethods, TensorProtocols):
     """An array on one backend. Create with ``xg.asarray`` and friends; a write
     (``x[k] = v``, ``x += y``) changes it and the views of it, and tapes record it as a new
     value (``xpgrad/inplace.py``, ``xpgrad/views.py``)."""
@@ -250,70 +251,6 @@ class Tensor(TensorMethods, TorchInPlaceMethods):
             return self
         return transfer(self, be)
 
-    def __array_namespace__(self, api_version=None):
-        """The xpgrad namespace (``api_version``: None or a standard version it implements)."""
-        ns = tensor_methods._ns
-        if api_version is not None and (api_version not in _API_VERSIONS
-                                        or api_version > ns.__array_api_version__):
-            raise ValueError(f"api_version={api_version!r} is not supported: xpgrad implements "
-                             f"the array API standard {ns.__array_api_version__}")
-        return ns
-
-    # -- leaving xpgrad: NumPy, DLPack ----------------------------------------------------------
-    def __array__(self, dtype=None, copy=None):
-        """NumPy's conversion (``np.asarray(t)``): a NumPy array with this value.
-
-        Raises TypeError while a recording GradientTape differentiates this tensor (as PyTorch
-        refuses ``numpy()`` on a tensor that requires grad): the array would come back without
-        a gradient. ``t.numpy()`` and ``xg.stop_gradient(t)`` leave the tape explicitly.
-        """
-        _check_leaving(self, "np.asarray()")
-        a = self.numpy()
-        if dtype is not None and a.dtype != dtype:
-            if copy is False:
-                raise ValueError(f"np.asarray(copy=False) cannot cast {self.dtype} to {dtype}")
-            return a.astype(dtype)
-        return a.copy() if copy else a
-
-    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        """NumPy ufuncs on Tensors run the xpgrad function (``np.exp(t)`` is ``xg.exp(t)``),
-        so they stay on the tape (``xpgrad/numpy_dispatch/``)."""
-        from .numpy_dispatch import array_ufunc
-
-        return array_ufunc(ufunc, method, inputs, kwargs)
-
-    def __array_function__(self, func, types, args, kwargs):
-        """NumPy functions on Tensors run the xpgrad function (``np.sum(t, axis=0)`` is
-        ``xg.sum(t, axis=0)``), so they stay on the tape (``xpgrad/numpy_dispatch/``)."""
-        from .numpy_dispatch import array_function
-
-        return array_function(func, types, args, kwargs)
-
-    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
-        """Export through DLPack (the backend array's own ``__dlpack__``). Like ``__array__``,
-        refused while a recording tape differentiates this tensor."""
-        _check_leaving(self, "DLPack export")
-        kwargs = {}
-        if stream is not None:
-            kwargs["stream"] = stream
-        if max_version is not None:
-            kwargs["max_version"] = max_version
-        if dl_device is not None:
-            kwargs["dl_device"] = dl_device
-        if copy is not None:
-            kwargs["copy"] = copy
-        try:
-            return self._data.__dlpack__(**kwargs)
-        except TypeError:
-            if set(kwargs) - {"stream", "max_version"}:
-                raise
-            # an array of an older DLPack producer: its legacy capsule (what max_version allows)
-            kwargs.pop("max_version", None)
-            return self._data.__dlpack__(**kwargs)
-
-    def __dlpack_device__(self):
-        return self._data.__dlpack_device__()
-
     # -- Python protocol -----------------------------------------------------------------------
     def __repr__(self) -> str:
         """The values at their own precision (a float32 0.1 shows as 0.1, as NumPy prints it,
@@ -387,26 +324,6 @@ class Tensor(TensorMethods, TorchInPlaceMethods):
 
 #: ``inplace.write``, set when ``xpgrad.inplace`` loads (it imports this module)
 _write = None
-
-_API_VERSIONS = ("2021.12", "2022.12", "2023.12", "2024.12", "2025.12")
-
-
-def _check_leaving(t, what):
-    """Raise if a recording tape differentiates ``t``: leaving for NumPy or DLPack would cut it
-    from the tape without a word."""
-    from .primitive import tape_state
-
-    if tape_state.recording:
-        from .inplace import foreign_caller, leaving_loses_gradient
-
-        if leaving_loses_gradient(t):
-            caller, hint = foreign_caller()
-            raise TypeError(
-                f"{what}{caller} on a tensor that a recording GradientTape differentiates would "
-                f"cut it from the tape (its gradient would come back None). Use xpgrad "
-                f"functions (xg.exp, xg.sum, ...; NumPy's own functions dispatch to them), or "
-                f"leave the tape explicitly: xg.stop_gradient(t).numpy(){hint}")
-
 
 _new = object.__new__
 
