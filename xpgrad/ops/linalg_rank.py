@@ -52,11 +52,6 @@ def _rtol_args(name, x, rtol):
     return (r,), {}
 
 
-def _rtol_for(xp, x, rtol):
-    """A rtol array shaped to broadcast against the singular values (``(..., 1)``)."""
-    return rtol if rtol is None or isinstance(rtol, (int, float)) else xp.expand_dims(rtol, axis=-1)
-
-
 def pinv(x, /, *, rtol=None):
     """The Moore-Penrose pseudo-inverse (singular values at most ``rtol`` times the largest
     count as zero; default ``max(M, N) * eps``). Its gradient is PyTorch's formula, exact
