@@ -50,18 +50,40 @@ def _make(fn, shape, dtype, device, backend, default=_dt.float32):
     return _wrap(raw, be)
 
 
-def zeros(shape, *, dtype=None, device=None, backend=None) -> Tensor:
-    """A tensor of zeros (float32 unless ``dtype`` says otherwise). ``zeros((2, 3))``"""
+def _one_shape(owner, shape, extra):
+    """Refuse ``owner(2, 3)``: PyTorch's sizes as separate arguments (the array API's shape is
+    one tuple), or NumPy's positional dtype."""
+    if all(isinstance(e, numbers.Integral) and not isinstance(e, bool) for e in extra):
+        sizes = ", ".join(str(n) for n in (shape, *extra))
+        raise TypeError(f"{owner}() takes the shape as one tuple, {owner}(({sizes})), where "
+                        f"PyTorch's {owner}({sizes}) takes the sizes apart")
+    raise TypeError(f"{owner}() takes 1 positional argument (shape) but {1 + len(extra)} were "
+                    "given; dtype=, device= and backend= are keyword-only")
+
+
+def zeros(shape, *extra, dtype=None, device=None, backend=None) -> Tensor:
+    """A tensor of zeros (float32 unless ``dtype`` says otherwise). The shape is one tuple:
+
+    >>> import xpgrad as xg
+    >>> xg.zeros((2, 3)).shape
+    (2, 3)
+    """
+    if extra:
+        _one_shape("zeros", shape, extra)
     return _make(lambda xp: xp.zeros, shape, dtype, device, backend)
 
 
-def ones(shape, *, dtype=None, device=None, backend=None) -> Tensor:
-    """A tensor of ones. ``ones(4)``"""
+def ones(shape, *extra, dtype=None, device=None, backend=None) -> Tensor:
+    """A tensor of ones. ``ones(4)``, ``ones((2, 3))``"""
+    if extra:
+        _one_shape("ones", shape, extra)
     return _make(lambda xp: xp.ones, shape, dtype, device, backend)
 
 
-def empty(shape, *, dtype=None, device=None, backend=None) -> Tensor:
+def empty(shape, *extra, dtype=None, device=None, backend=None) -> Tensor:
     """An uninitialized tensor."""
+    if extra:
+        _one_shape("empty", shape, extra)
     return _make(lambda xp: xp.empty, shape, dtype, device, backend)
 
 

@@ -18,16 +18,25 @@ from collections.abc import Mapping
 import numpy as np
 
 from . import dtypes as _dt
+from ._args import listed_names, pointer
 from .creation import _backend, _count, _shape
 from .random_checks import (_CHOICE_P_TRACED, _above, _below, _difference, _draw_shape, _finite,
                             _host_values, _raw_bound, _shape_of, _take)
 from .random_replay import (_DRAWS, _fresh_seed, _native_state, noting_draws,  # noqa: F401
                             replaying_fresh)
 from .tensor import Tensor, _wrap
+from .tensor_hints import MULTINOMIAL
 
 
 class Generator:
     """Draws tensors on one backend from a seeded native generator."""
+
+    multinomial = pointer("multinomial", MULTINOMIAL)       # torch's, not NumPy's counts
+    manual_seed = pointer("manual_seed", "seed a generator when making it: "
+                                         "xg.random.default_rng(seed)")
+
+    def __dir__(self):
+        return listed_names(self)         # without the pointers, which raise
 
     def __init__(self, seed=None, backend=None):
         self.backend = _backend(backend)
@@ -311,7 +320,9 @@ _JAX_NAMES = {
         ("exponential", "rng.exponential(scale, size=shape)"),
         ("randn", "rng.normal(size=shape) (NumPy's legacy randn(*shape))"),
         ("rand", "rng.random(size=shape) (NumPy's legacy rand(*shape))"),
-        ("RandomState", "NumPy's legacy RandomState(seed) is default_rng(seed) here"))},
+        ("RandomState", "NumPy's legacy RandomState(seed) is default_rng(seed) here"),
+        ("categorical", "xg.distributions.Categorical(logits=logits).sample(shape, rng=rng)"))},
+    "multinomial": MULTINOMIAL,
 }
 
 

@@ -9,7 +9,9 @@ that did not call ``super().__init__()``).
 #: what a PyTorch (or Keras) user reaches for, and where xpgrad has it
 PYTORCH_NAMES = {
     "parameters": "xpgrad uses Keras' names: model.trainable_variables (or model.variables)",
-    "named_parameters": "xpgrad uses Keras' names: model.named_variables() ({path: Variable})",
+    "named_parameters": "xpgrad uses Keras' names: model.named_variables() is a dict {path: "
+                        "Variable}, so torch's `for name, p in model.named_parameters()` is "
+                        "`for name, p in model.named_variables().items()`",
     "zero_grad": "variables hold no gradients to clear: tape.gradient returns them each step",
     "cuda": "a module's variables live on the backend they were made on: build it with "
             "backend='cupy' (or under xg.use_backend('cupy'))",
