@@ -108,14 +108,28 @@ def test_multinomial_names_draws_with_the_probabilities():
     ("model", "named_parameters", "model.named_variables().items()"),
     ("xg", "metrics", "xg.mean(xg.argmax(logits, axis=-1) == labels)"),
     ("random", "categorical", "Categorical(logits=logits).sample(shape, rng=rng)"),
+    ("model", "trainable_weights", "model.trainable_variables"),
+    ("model", "weights", "model.variables"),
+    ("model", "non_trainable_weights", "if not v.trainable"),
+    ("model", "fit", "write the loop with a GradientTape"),
+    ("optimizer", "apply", "opt.apply_gradients(zip(grads, variables))"),
 ])
 def test_tutorial_reflexes_name_xpgrads_way(owner, name, hint):
     obj = {"tensor": xg.ones(2), "xg": xg, "generator": xg.random.default_rng(0),
-           "model": xg.nn.MLP([2, 3, 1], rng=0), "random": xg.random}[owner]
+           "model": xg.nn.MLP([2, 3, 1], rng=0), "random": xg.random,
+           "optimizer": xg.optim.Adam()}[owner]
     with pytest.raises(AttributeError) as err:
         getattr(obj, name)
     assert hint in str(err.value) and repr(name) in str(err.value)
     assert not hasattr(obj, name)
+
+
+def test_keras_names_the_hints_give_are_keras_variables():
+    model = xg.nn.Sequential([xg.nn.Linear(2, 3, rng=0), xg.nn.BatchNorm1d(3)])
+    frozen = [v for v in model.variables if not v.trainable]
+    assert [v.name.rpartition("/")[2] for v in frozen] == ["running_mean", "running_var",
+                                                          "num_batches_tracked"]
+    assert len(model.trainable_variables) + len(frozen) == len(model.variables) == 7
 
 
 def test_batches_shuffle_keyword_names_rng():

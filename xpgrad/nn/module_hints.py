@@ -41,6 +41,14 @@ PYTORCH_NAMES = {
                       "trainable ones)",
     "flatten_parameters": "xpgrad's recurrent weights are always one contiguous array each: "
                           "there is nothing to flatten (drop the call)",
+    "trainable_weights": "model.trainable_variables (Keras' other name for them)",
+    "weights": "model.variables (Keras' other name; model.state_dict() for NumPy copies)",
+    "non_trainable_weights": "[v for v in model.variables if not v.trainable] (BatchNorm's "
+                             "running statistics, frozen layers' weights)",
+    **dict.fromkeys(("compile", "fit", "evaluate", "predict"),
+                    "xpgrad has no Keras Model loop: write the loop with a GradientTape and "
+                    "opt.apply_gradients (docs/training.md; xg.function(step) is "
+                    "tf.function's), or run xpgrad train"),
     **dict.fromkeys(("double", "float", "half"),
                     "a module's dtype is fixed when it is built: dtype=xg.float64 (or "
                     "xg.float32) in its constructor"),
