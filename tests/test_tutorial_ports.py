@@ -66,6 +66,37 @@ def test_sizes_given_apart_name_the_shape_tuple(make):
     assert fn(4).shape == (4,)
 
 
+@pytest.mark.parametrize("owner, make", [
+    ("zeros", lambda **k: xg.zeros(3, **k)), ("ones", lambda **k: xg.ones((2, 3), **k)),
+    ("full", lambda **k: xg.full(3, 0.5, **k)), ("asarray", lambda **k: xg.asarray([1.0], **k)),
+    ("Generator.normal", lambda **k: xg.random.default_rng(0).normal(0.0, 0.01, (2,), **k)),
+    ("Generator.normal", lambda **k: xg.random.default_rng(0).standard_normal((2,), **k)),
+    ("Generator.uniform", lambda **k: xg.random.default_rng(0).uniform(size=2, **k)),
+])
+def test_requires_grad_names_variable_and_watch(owner, make):
+    """d2l's ``torch.normal(0, 0.01, size, requires_grad=True)``, ``torch.zeros(n,
+    requires_grad=True)``: the named Variable gets the gradient the tape would have given."""
+    with pytest.raises(TypeError, match=rf"^{owner}\(\) got an unexpected keyword argument "
+                                        r"'requires_grad'; .* xg.Variable\(value\) .*"
+                                        r"tape.watch\(t\)$"):
+        make(requires_grad=True)
+    with pytest.raises(TypeError, match=rf"^{owner}\(\) got an unexpected keyword argument "
+                                        r"'nobodys'$"):
+        make(nobodys=1)
+    v = xg.Variable(make())
+    with xg.GradientTape() as tape:
+        loss = xg.sum(3.0 * v)
+    np.testing.assert_array_equal(tape.gradient(loss, v).numpy(), np.full(v.shape, 3.0))
+
+
+def test_variable_requires_grad_names_trainable():
+    with pytest.raises(TypeError, match="requires_grad=False is trainable=False"):
+        xg.Variable(xg.zeros(3), requires_grad=True)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'nobodys'$"):
+        xg.Variable(xg.zeros(3), nobodys=True)
+    assert not xg.Variable(xg.zeros(3), trainable=False).trainable
+
+
 def test_unbiased_names_correction_and_it_computes_torchs_default():
     x = xg.asarray(LOGITS)
     t = torch.tensor(LOGITS)
@@ -113,6 +144,10 @@ def test_multinomial_names_draws_with_the_probabilities():
     ("model", "non_trainable_weights", "if not v.trainable"),
     ("model", "fit", "write the loop with a GradientTape"),
     ("optimizer", "apply", "opt.apply_gradients(zip(grads, variables))"),
+    ("tensor", "sub", "t - other"),
+    ("tensor", "add", "t + other"),
+    ("tensor", "mul", "t * other"),
+    ("tensor", "div", "t / other"),
 ])
 def test_tutorial_reflexes_name_xpgrads_way(owner, name, hint):
     obj = {"tensor": xg.ones(2), "xg": xg, "generator": xg.random.default_rng(0),
@@ -130,6 +165,27 @@ def test_keras_names_the_hints_give_are_keras_variables():
     assert [v.name.rpartition("/")[2] for v in frozen] == ["running_mean", "running_var",
                                                           "num_batches_tracked"]
     assert len(model.trainable_variables) + len(frozen) == len(model.variables) == 7
+
+
+def test_torch_method_arithmetic_named_is_torchs():
+    """Learning PyTorch's ``y_pred.sub(y).pow(2).sum()`` and ``a.add(b, alpha=2)``."""
+    a, b = RNG.normal(size=4), RNG.normal(size=4)
+    x, y = xg.asarray(a), xg.asarray(b)
+    ta, tb = torch.tensor(a), torch.tensor(b)
+    np.testing.assert_allclose(xg.sum((x - y) ** 2).item(), ta.sub(tb).pow(2).sum().item(),
+                               rtol=1e-15)
+    np.testing.assert_allclose((x + 2 * y).numpy(), ta.add(tb, alpha=2).numpy(), rtol=1e-15)
+    np.testing.assert_allclose((x / y).numpy(), ta.div(tb).numpy(), rtol=1e-15)
+
+
+def test_a_cuda_device_on_a_host_backend_names_cupy():
+    for device in ("cuda", "cuda:0"):
+        with pytest.raises(ValueError, match=rf"backend 'numpy' has no device '{device}'; .*"
+                                             r"'cuda' is the cupy backend here: "
+                                             r"backend='cupy'"):
+            xg.zeros(3, device=device, backend="numpy")
+    with pytest.raises(ValueError, match=r"has no device 'tpu'; its devices are \['cpu'\]$"):
+        xg.zeros(3, device="tpu", backend="numpy")
 
 
 def test_batches_shuffle_keyword_names_rng():

@@ -94,6 +94,8 @@ TORCH_VALUE_KEYWORDS = {
     "unbiased": "unbiased=True is correction=1 (ddof=1); the default here is the array API's "
                 "correction=0, the biased estimate, where PyTorch's var and std default to "
                 "the unbiased one",
+    "requires_grad": "requires_grad= is PyTorch's: a trainable value is xg.Variable(value) "
+                     "(tapes watch it by themselves), any other tensor tape.watch(t)",
 }
 
 

@@ -57,6 +57,10 @@ PYTORCH_NAMES = {
                           ("log_softmax", ", axis=-1"))},
     **dict.fromkeys(("matmul", "mm", "bmm"), "t @ other (xg.matmul)"),
     "pow": "t ** p (xg.pow)",
+    "add": "t + other (xg.add; torch's alpha=a is t + a * other)",
+    "sub": "t - other (xg.subtract; torch's alpha=a is t - a * other)",
+    "mul": "t * other (xg.multiply)",
+    "div": "t / other (xg.divide)",
     "neg": "-t (xg.negative)",
     "norm": "xg.linalg.vector_norm(t, axis=None, ord=2) (xg.linalg.matrix_norm for "
             "matrices)",
