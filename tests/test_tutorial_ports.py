@@ -32,6 +32,23 @@ def test_range_index_picks_each_rows_entry_as_torch():
     check_grads(lambda v: v[range(1, n, 2), xg.asarray(LABELS[1::2])] ** 2, [x])
 
 
+def test_range_index_replays_under_function():
+    w = xg.Variable(RNG.normal(size=(4, 5)))
+
+    def step(x, y):
+        with xg.GradientTape() as tape:
+            loss = -xg.mean(xg.nn.log_softmax(x @ w, axis=1)[range(x.shape[0]), y])
+        return loss, tape.gradient(loss, w)
+
+    compiled = xg.function(step)
+    for _ in range(4):
+        x, y = xg.asarray(RNG.normal(size=(6, 4))), xg.asarray(RNG.integers(0, 5, 6))
+        (loss, grad), (eager_loss, eager_grad) = compiled(x, y), step(x, y)
+        assert loss.item() == eager_loss.item()
+        np.testing.assert_array_equal(grad.numpy(), eager_grad.numpy())
+    assert compiled.trace_count == 1
+
+
 def test_range_index_writes_as_torchs_in_place_subtraction():
     """makemore's manual backprop: ``dlogits = softmax(logits); dlogits[range(n), Yb] -= 1``."""
     n = len(LABELS)
