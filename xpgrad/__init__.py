@@ -51,6 +51,7 @@ from .jit.input_signature import TensorSpec  # noqa: E402  (xg.function's input_
 from .checkpoint import (CheckpointError, checkpoint_extra,  # noqa: E402
                          checkpoint_metadata, load_checkpoint, save_checkpoint)
 from .checkpoint_manager import CheckpointManager  # noqa: E402
+from .tensor_hints import MULTINOMIAL as _MULTINOMIAL  # noqa: E402
 
 bool = bool_  # the array-API name; Python's bool stays reachable as builtins.bool
 
@@ -81,6 +82,11 @@ _PYTORCH_NAMES = {
     "manual_seed": "random numbers come from explicit generators: xg.random.default_rng(seed), "
                    "and rng= on layers and Dropout",
     "from_numpy": "xg.asarray(array) (copy=False to share the array's memory)",
+    "Generator": "xg.random.default_rng(seed) (torch.Generator().manual_seed(seed)); "
+                 "its draws are NumPy's Generator's: rng.normal(size=shape), rng.integers(low, "
+                 "high, size=shape), rng.choice(n, p=probs)",
+    "multinomial": _MULTINOMIAL,
+    "enable_grad": _NO_TAPE,
     "clamp": "xg.clip(x, min, max) (the array API's name; t.clip(min, max) too)",
     "cholesky_solve": "xg.linalg.cholesky_solve(B, L, upper=False)",
     "cumsum": "xg.cumulative_sum(x, axis=k) (the array API's name)",
@@ -124,7 +130,9 @@ _PYTORCH_NAMES = {
             "xg.jvp, xg.jacrev, xg.jacfwd, xg.linearize, xg.hessian, xg.vmap; "
             "functional_call and stack_module_state are xg.nn.functional_call(model, "
             "{path: tensor}, args) and xg.nn.stack_module_state(models)",
-    "autograd": "torch.autograd.grad(loss, inputs) is tape.gradient(loss, inputs) (or xg.grad(f))",
+    "autograd": "torch.autograd.grad(loss, inputs) is tape.gradient(loss, inputs) (or "
+                "xg.grad(f)); a torch.autograd.Function is @xg.custom_gradient (forward returns "
+                "(value, grad_fn), grad_fn(upstream) the inputs' gradients) or xg.custom_vjp",
     "compile": "xg.function(step) traces a step once and replays it (torch.compile's job)",
     **dict.fromkeys(("save", "load"),
                     "checkpoints: xg.save_checkpoint(path, model, optimizer) and "

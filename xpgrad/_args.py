@@ -89,6 +89,15 @@ NUMPY_KEYWORDS = {
                "xg.maximum(xg.max(x, axis=...), initial) for max, xg.sum(x) + initial for sum",
 }
 
+#: PyTorch's keywords whose value, not only their name, changes -> what to write instead
+TORCH_VALUE_KEYWORDS = {
+    "unbiased": "unbiased=True is correction=1 (ddof=1); the default here is the array API's "
+                "correction=0, the biased estimate, where PyTorch's var and std default to "
+                "the unbiased one",
+    "requires_grad": "requires_grad= is PyTorch's: a trainable value is xg.Variable(value) "
+                     "(tapes watch it by themselves), any other tensor tape.watch(t)",
+}
+
 
 def refuse_keywords(owner: str, unexpected: dict) -> None:
     """Raise the TypeError Python raises for ``owner(..., key=value)`` with a keyword it does
@@ -100,6 +109,8 @@ def refuse_keywords(owner: str, unexpected: dict) -> None:
     if ours:
         message += "; xpgrad uses the array API's names: " + ", ".join(ours)
     message += "".join(f"; {NUMPY_KEYWORDS[k]}" for k in unexpected if k in NUMPY_KEYWORDS)
+    message += "".join(f"; {TORCH_VALUE_KEYWORDS[k]}" for k in unexpected
+                       if k in TORCH_VALUE_KEYWORDS)
     raise TypeError(message)
 
 

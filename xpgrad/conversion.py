@@ -17,7 +17,7 @@ import contextlib
 import numpy as np
 
 from . import dtypes as _dt
-from ._args import flag
+from ._args import flag, refuse_keywords
 from .devices import Device, resolve
 from .primitive import Primitive, apply
 from .tensor import Tensor, _wrap
@@ -45,7 +45,8 @@ def _checked(be, raw):
 _PY_DEFAULT = {"float64": _dt.float32, "complex128": _dt.complex64}
 
 
-def asarray(obj, /, *, dtype=None, device=None, copy=None, backend=None) -> Tensor:
+def asarray(obj, /, *, dtype=None, device=None, copy=None, backend=None,
+            **unexpected) -> Tensor:
     """A Tensor from a Tensor, a backend array, a scalar, nested lists or a buffer.
 
     On a Tensor, ``dtype=``, ``copy=True`` and a ``device=`` on another backend are recorded
@@ -55,6 +56,8 @@ def asarray(obj, /, *, dtype=None, device=None, copy=None, backend=None) -> Tens
     >>> asarray([[1, 2]], dtype="float64").dtype
     xpgrad.float64
     """
+    if unexpected:
+        refuse_keywords("asarray", unexpected)
     return named_asarray(obj, "asarray: obj", dtype=dtype, device=device, copy=copy,
                          backend=backend)
 

@@ -22,7 +22,7 @@ import operator
 import numpy as np
 
 from . import dtypes as _dt
-from ._args import flag
+from ._args import flag, refuse_keywords
 from .conversion import (_backend, _check_copy, _native, _placed, asarray,  # noqa: F401
                          from_dlpack, named_asarray, to_device)
 from .tensor import Tensor, _wrap
@@ -50,18 +50,43 @@ def _make(fn, shape, dtype, device, backend, default=_dt.float32):
     return _wrap(raw, be)
 
 
-def zeros(shape, *, dtype=None, device=None, backend=None) -> Tensor:
-    """A tensor of zeros (float32 unless ``dtype`` says otherwise). ``zeros((2, 3))``"""
+def _refused(owner, shape, extra, unexpected):
+    """Refuse ``owner(2, 3)``: PyTorch's sizes as separate arguments (the array API's shape is
+    one tuple), or NumPy's positional dtype; or a keyword it does not take (PyTorch's
+    ``requires_grad=`` named)."""
+    if unexpected:
+        refuse_keywords(owner, unexpected)
+    if all(isinstance(e, numbers.Integral) and not isinstance(e, bool) for e in extra):
+        sizes = ", ".join(str(n) for n in (shape, *extra))
+        raise TypeError(f"{owner}() takes the shape as one tuple, {owner}(({sizes})), where "
+                        f"PyTorch's {owner}({sizes}) takes the sizes apart")
+    raise TypeError(f"{owner}() takes 1 positional argument (shape) but {1 + len(extra)} were "
+                    "given; dtype=, device= and backend= are keyword-only")
+
+
+def zeros(shape, *extra, dtype=None, device=None, backend=None, **unexpected) -> Tensor:
+    """A tensor of zeros (float32 unless ``dtype`` says otherwise). The shape is one tuple:
+
+    >>> import xpgrad as xg
+    >>> xg.zeros((2, 3)).shape
+    (2, 3)
+    """
+    if extra or unexpected:
+        _refused("zeros", shape, extra, unexpected)
     return _make(lambda xp: xp.zeros, shape, dtype, device, backend)
 
 
-def ones(shape, *, dtype=None, device=None, backend=None) -> Tensor:
-    """A tensor of ones. ``ones(4)``"""
+def ones(shape, *extra, dtype=None, device=None, backend=None, **unexpected) -> Tensor:
+    """A tensor of ones. ``ones(4)``, ``ones((2, 3))``"""
+    if extra or unexpected:
+        _refused("ones", shape, extra, unexpected)
     return _make(lambda xp: xp.ones, shape, dtype, device, backend)
 
 
-def empty(shape, *, dtype=None, device=None, backend=None) -> Tensor:
+def empty(shape, *extra, dtype=None, device=None, backend=None, **unexpected) -> Tensor:
     """An uninitialized tensor."""
+    if extra or unexpected:
+        _refused("empty", shape, extra, unexpected)
     return _make(lambda xp: xp.empty, shape, dtype, device, backend)
 
 
@@ -116,7 +141,7 @@ def _count(value, name, who) -> int:
     return value
 
 
-def full(shape, fill_value, *, dtype=None, device=None, backend=None) -> Tensor:
+def full(shape, fill_value, *, dtype=None, device=None, backend=None, **unexpected) -> Tensor:
     """A tensor filled with ``fill_value`` (float32 for a float, int64 for an int, bool for a
     bool, complex64 for a complex). A one-element Tensor ``fill_value`` gives its own dtype
     (unless ``dtype`` says another) and is differentiated, as ``jnp.full``'s.
@@ -125,6 +150,8 @@ def full(shape, fill_value, *, dtype=None, device=None, backend=None) -> Tensor:
     >>> xg.grad(lambda v: xg.sum(xg.full((2, 3), v)))(xg.asarray(1.0)).item()
     6.0
     """
+    if unexpected:
+        refuse_keywords("full", unexpected)
     if isinstance(fill_value, Tensor):
         if backend is not None:
             fill_value = fill_value.to(backend)

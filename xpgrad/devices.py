@@ -71,8 +71,12 @@ def resolve(device, backend=None):
     if backend is not None and get_backend(backend) is not be:
         raise ValueError(f"device {device!r} is not on backend {get_backend(backend).name!r}")
     if native is not None and native not in be.devices():
+        cuda = isinstance(native, str) and native.partition(":")[0] == "cuda" \
+            and be.name != "cupy"
         raise ValueError(f"backend {be.name!r} has no device {native!r}; its devices are "
-                         f"{be.devices()}")
+                         f"{be.devices()}" + ("; PyTorch's 'cuda' is the cupy backend here: "
+                                              "backend='cupy', or device=xg.Device('cupy', "
+                                              "<CUDA device>)" if cuda else ""))
     return be, native
 
 

@@ -41,9 +41,39 @@ _PYTORCH_NAMES = {
                                         "targets)",
 }
 
+_FIRST = "; the prediction comes first here, where Keras' loss(y_true, y_pred) takes it second"
+_ON_PROBABILITIES = ("; on probabilities (from_logits=False, Keras' default) "
+                     "xg.losses.nll(xg.log(probs), labels)")
+#: Keras' loss classes and functions (tf.keras.losses) -> xpgrad's functions and loss classes
+_KERAS_NAMES = {
+    **dict.fromkeys(("SparseCategoricalCrossentropy", "sparse_categorical_crossentropy"),
+                    "from_logits=True is xg.losses.softmax_cross_entropy(logits, labels) "
+                    "(the class: xg.nn.CrossEntropyLoss())" + _FIRST + _ON_PROBABILITIES),
+    **dict.fromkeys(("CategoricalCrossentropy", "categorical_crossentropy"),
+                    "from_logits=True is xg.losses.softmax_cross_entropy(logits, one_hot) "
+                    "(labels may be probabilities)" + _FIRST),
+    **dict.fromkeys(("BinaryCrossentropy", "binary_crossentropy"),
+                    "from_logits=True is xg.losses.sigmoid_cross_entropy_with_logits(logits, "
+                    "targets) (the class: xg.nn.BCEWithLogitsLoss()); on probabilities "
+                    "xg.losses.binary_cross_entropy(probs, targets)" + _FIRST),
+    **dict.fromkeys(("MeanSquaredError", "mean_squared_error", "MSE"),
+                    "xg.losses.mse(prediction, target) (the class: xg.nn.MSELoss())"),
+    **dict.fromkeys(("MeanAbsoluteError", "mean_absolute_error", "MAE", "mae"),
+                    "xg.losses.l1(prediction, target) (the class: xg.nn.L1Loss())"),
+    "Huber": "xg.losses.huber(prediction, target, delta=) (the class: xg.nn.HuberLoss())",
+}
+#: torch.nn's loss classes, xg.nn's too (``xg.losses`` holds the functions)
+_LOSS_CLASSES = ("L1Loss", "MSELoss", "HuberLoss", "SmoothL1Loss", "CrossEntropyLoss", "NLLLoss",
+                 "BCELoss", "BCEWithLogitsLoss", "KLDivLoss", "CTCLoss", "GaussianNLLLoss",
+                 "PoissonNLLLoss", "MarginRankingLoss", "HingeEmbeddingLoss", "SoftMarginLoss",
+                 "MultiLabelSoftMarginLoss", "MultiMarginLoss", "TripletMarginLoss",
+                 "CosineEmbeddingLoss", "MultiLabelMarginLoss", "TripletMarginWithDistanceLoss")
+
 
 def __getattr__(name):
     from .tf_names import NN as _TENSORFLOW_NAMES       # tf.nn's losses: l2_loss, ...
 
-    raise no_module_attribute(__name__, name,
-                              _PYTORCH_NAMES.get(name) or _TENSORFLOW_NAMES.get(name))
+    hint = _PYTORCH_NAMES.get(name) or _KERAS_NAMES.get(name) or _TENSORFLOW_NAMES.get(name)
+    if name in _LOSS_CLASSES:
+        hint = f"the loss classes are xg.nn's, as torch.nn's: xg.nn.{name}"
+    raise no_module_attribute(__name__, name, hint)

@@ -18,16 +18,25 @@ from collections.abc import Mapping
 import numpy as np
 
 from . import dtypes as _dt
+from ._args import listed_names, pointer, refuse_keywords
 from .creation import _backend, _count, _shape
 from .random_checks import (_CHOICE_P_TRACED, _above, _below, _difference, _draw_shape, _finite,
                             _host_values, _raw_bound, _shape_of, _take)
 from .random_replay import (_DRAWS, _fresh_seed, _native_state, noting_draws,  # noqa: F401
                             replaying_fresh)
 from .tensor import Tensor, _wrap
+from .tensor_hints import MULTINOMIAL
 
 
 class Generator:
     """Draws tensors on one backend from a seeded native generator."""
+
+    multinomial = pointer("multinomial", MULTINOMIAL)       # torch's, not NumPy's counts
+    manual_seed = pointer("manual_seed", "seed a generator when making it: "
+                                         "xg.random.default_rng(seed)")
+
+    def __dir__(self):
+        return listed_names(self)         # without the pointers, which raise
 
     def __init__(self, seed=None, backend=None):
         self.backend = _backend(backend)
@@ -118,13 +127,16 @@ class Generator:
                             f"({type(self._rng).__name__}) has no NumPy bit_generator state")
         return bits
 
-    def normal(self, loc=0.0, scale=1.0, size=None, *, dtype=_dt.float32) -> Tensor:
+    def normal(self, loc=0.0, scale=1.0, size=None, *, dtype=_dt.float32,
+               **unexpected) -> Tensor:
         """Normal samples with mean ``loc`` and standard deviation ``scale`` (arrays or
         tensors too: one draw per element of their broadcast shape, or of ``size``).
 
         >>> [round(float(v), 2) for v in default_rng(0).normal([0.0, 100.0], 1.0)]
         [1.12, 98.61]
         """
+        if unexpected:
+            refuse_keywords("Generator.normal", unexpected)
         dtype = self._float_dtype(dtype)
         if _below(scale, 0):
             raise ValueError(f"normal: scale must be >= 0 (a standard deviation), got {scale!r}")
@@ -134,10 +146,13 @@ class Generator:
                             loc, scale)
         return self._out(z * scale + loc, dtype)
 
-    def uniform(self, low=0.0, high=1.0, size=None, *, dtype=_dt.float32) -> Tensor:
+    def uniform(self, low=0.0, high=1.0, size=None, *, dtype=_dt.float32,
+                **unexpected) -> Tensor:
         """Uniform samples in ``[low, high)`` (arrays or tensors too: one draw per element of
         their broadcast shape, or of ``size``). In float32, ``u * (high - low) + low`` may round
         up to ``high`` itself, as NumPy's does in float64."""
+        if unexpected:
+            refuse_keywords("Generator.uniform", unexpected)
         dtype = self._float_dtype(dtype)
         for name, value in (("low", low), ("high", high)):
             if not _finite(value):
@@ -159,9 +174,9 @@ class Generator:
         """Uniform samples in ``[0, 1)``."""
         return self.uniform(0.0, 1.0, size, dtype=dtype)
 
-    def standard_normal(self, size=None, *, dtype=_dt.float32) -> Tensor:
+    def standard_normal(self, size=None, *, dtype=_dt.float32, **unexpected) -> Tensor:
         """Samples of the standard normal distribution (``normal(0, 1)``)."""
-        return self.normal(0.0, 1.0, size, dtype=dtype)
+        return self.normal(0.0, 1.0, size, dtype=dtype, **unexpected)
 
     def exponential(self, scale=1.0, size=None, *, dtype=_dt.float32) -> Tensor:
         """Exponential samples with mean ``scale`` (NumPy's numbers for the same seed).
@@ -311,7 +326,9 @@ _JAX_NAMES = {
         ("exponential", "rng.exponential(scale, size=shape)"),
         ("randn", "rng.normal(size=shape) (NumPy's legacy randn(*shape))"),
         ("rand", "rng.random(size=shape) (NumPy's legacy rand(*shape))"),
-        ("RandomState", "NumPy's legacy RandomState(seed) is default_rng(seed) here"))},
+        ("RandomState", "NumPy's legacy RandomState(seed) is default_rng(seed) here"),
+        ("categorical", "xg.distributions.Categorical(logits=logits).sample(shape, rng=rng)"))},
+    "multinomial": MULTINOMIAL,
 }
 
 

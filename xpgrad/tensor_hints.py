@@ -6,6 +6,13 @@ from ``tf_names.TENSOR``). No imports: every layer of xpgrad may read it.
 >>> PYTORCH_NAMES["detach"]
 'xg.stop_gradient(t) cuts it from the tapes'
 """
+#: torch.multinomial (a function, a Tensor method) -> xpgrad's draws (NumPy's
+#: Generator.multinomial, which counts, is another function)
+MULTINOMIAL = ("draws come from a generator, rng = xg.random.default_rng(seed): "
+               "rng.choice(n, size=k, replace=False, p=probs) for one row of probabilities "
+               "(torch's default draws without replacement; replacement=True is replace=True), "
+               "xg.distributions.Categorical(probs=probs).sample(rng=rng) for one draw per row "
+               "of a batch")
 #: PyTorch's Tensor names a user reaches for, and where xpgrad has them: reading one raises the
 #: AttributeError (so ``hasattr`` stays False) with the pointer
 PYTORCH_NAMES = {
@@ -50,6 +57,10 @@ PYTORCH_NAMES = {
                           ("log_softmax", ", axis=-1"))},
     **dict.fromkeys(("matmul", "mm", "bmm"), "t @ other (xg.matmul)"),
     "pow": "t ** p (xg.pow)",
+    "add": "t + other (xg.add; torch's alpha=a is t + a * other)",
+    "sub": "t - other (xg.subtract; torch's alpha=a is t - a * other)",
+    "mul": "t * other (xg.multiply)",
+    "div": "t / other (xg.divide)",
     "neg": "-t (xg.negative)",
     "norm": "xg.linalg.vector_norm(t, axis=None, ord=2) (xg.linalg.matrix_norm for "
             "matrices)",
@@ -77,6 +88,10 @@ PYTORCH_NAMES = {
                       "_prod, _mean(src, ids, num_segments) (reduce='sum', 'amax', 'amin', "
                       "'prod', 'mean'), or onto t: t.at[ids].add / .max / .min / .multiply(src)",
     "expand": "xg.broadcast_to(t, shape)",
+    "contiguous": "a Tensor needs no contiguous(): drop the call (t.reshape copies where it "
+                  "must)",
+    "type": "t.astype(dtype) casts (t.dtype is the dtype)",
+    "multinomial": MULTINOMIAL,
     "lerp_": "a soft update is x += weight * (end - x) (x.add_(end - x, alpha=weight)); "
              "a target network's: target.data.add_(online - target, alpha=tau), or "
              "target.assign(tau * online + (1 - tau) * target)",

@@ -14,6 +14,10 @@ def _reduction(tf_name, ours, extra=""):
 
 #: ``tf.<name>`` (and ``tf.math.<name>``) -> where xpgrad has it
 NAMESPACE = {
+    "metrics": "a metric is a line of xpgrad operations: accuracy is "
+               "xg.mean(xg.argmax(logits, axis=-1) == labels); keep Keras' "
+               "update_state / result / reset_state as a running sum of .item() values "
+               "over the batches",
     **{f"reduce_{tf}": _reduction(f"reduce_{tf}", f"xg.{ours}") for tf, ours in (
         ("sum", "sum"), ("mean", "mean"), ("max", "max"), ("min", "min"), ("prod", "prod"),
         ("any", "any"), ("all", "all"), ("logsumexp", "logsumexp"))},

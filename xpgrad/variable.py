@@ -50,9 +50,18 @@ class Variable(Tensor):
             _LIVE.add(self)
         return self
 
-    def __init__(self, initial_value, name=None, trainable=None, dtype=None, backend=None):
+    def __init__(self, initial_value, name=None, trainable=None, dtype=None, backend=None,
+                 **unexpected):
         """``trainable``: None (the default) trains floating-point (real or complex) values
         only; True asks for training and raises TypeError for other dtypes."""
+        if "requires_grad" in unexpected:
+            raise TypeError("Variable() got an unexpected keyword argument 'requires_grad': a "
+                            "Variable is what PyTorch's requires_grad=True makes (trainable=True "
+                            "is the default for floats); requires_grad=False is "
+                            "trainable=False")
+        if unexpected:
+            raise TypeError(f"Variable() got an unexpected keyword argument "
+                            f"{next(iter(unexpected))!r}")
         from ._args import flag
         from .creation import named_asarray
 

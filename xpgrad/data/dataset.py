@@ -60,7 +60,7 @@ def normalized(ds: Dataset) -> Dataset:
                    ds.y_test, ds.image_shape, ds.n_classes)
 
 
-def batches(n, batch_size, rng=None, *, drop_remainder=False):
+def batches(n, batch_size, rng=None, *, drop_remainder=False, **unexpected):
     """Index arrays covering ``range(n)`` in batches; shuffled when ``rng`` (a NumPy Generator,
     or an ``xg.random.Generator``, which draws from one). ``drop_remainder=True`` leaves out a
     last batch shorter than ``batch_size`` (TensorFlow's ``batch(..., drop_remainder=True)``,
@@ -74,6 +74,13 @@ def batches(n, batch_size, rng=None, *, drop_remainder=False):
     """
     from .._args import flag
 
+    if unexpected:
+        key = next(iter(unexpected))
+        raise TypeError(f"batches() got an unexpected keyword argument {key!r}; it shuffles "
+                        "when given rng (a generator: np.random.default_rng(seed), or "
+                        "xg.random.default_rng(seed)), PyTorch's shuffle=True and a seed in one "
+                        "argument, and yields index arrays: for idx in xg.data.batches(len(x), "
+                        "32, rng): x[idx], y[idx]")
     drop_remainder = flag(drop_remainder, "drop_remainder", "batches")
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
             or batch_size < 1:

@@ -9,7 +9,9 @@ that did not call ``super().__init__()``).
 #: what a PyTorch (or Keras) user reaches for, and where xpgrad has it
 PYTORCH_NAMES = {
     "parameters": "xpgrad uses Keras' names: model.trainable_variables (or model.variables)",
-    "named_parameters": "xpgrad uses Keras' names: model.named_variables() ({path: Variable})",
+    "named_parameters": "xpgrad uses Keras' names: model.named_variables() is a dict {path: "
+                        "Variable}, so torch's `for name, p in model.named_parameters()` is "
+                        "`for name, p in model.named_variables().items()`",
     "zero_grad": "variables hold no gradients to clear: tape.gradient returns them each step",
     "cuda": "a module's variables live on the backend they were made on: build it with "
             "backend='cupy' (or under xg.use_backend('cupy'))",
@@ -39,6 +41,14 @@ PYTORCH_NAMES = {
                       "trainable ones)",
     "flatten_parameters": "xpgrad's recurrent weights are always one contiguous array each: "
                           "there is nothing to flatten (drop the call)",
+    "trainable_weights": "model.trainable_variables (Keras' other name for them)",
+    "weights": "model.variables (Keras' other name; model.state_dict() for NumPy copies)",
+    "non_trainable_weights": "[v for v in model.variables if not v.trainable] (BatchNorm's "
+                             "running statistics, frozen layers' weights)",
+    **dict.fromkeys(("compile", "fit", "evaluate", "predict"),
+                    "xpgrad has no Keras Model loop: write the loop with a GradientTape and "
+                    "opt.apply_gradients (docs/training.md; xg.function(step) is "
+                    "tf.function's), or run xpgrad train"),
     **dict.fromkeys(("double", "float", "half"),
                     "a module's dtype is fixed when it is built: dtype=xg.float64 (or "
                     "xg.float32) in its constructor"),

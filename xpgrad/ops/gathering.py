@@ -196,9 +196,12 @@ def take_along_axis(x, indices, /, axis=-1, **unexpected):
     return apply(_along, x, indices=raw, axis=axis, backend=x._backend)
 
 
-def one_hot(indices, num_classes, /, *, dtype=None, axis=-1):
+def one_hot(indices, /, num_classes, *, dtype=None, axis=-1):
     """Integer class ``indices`` as one-hot vectors along a new ``axis`` (float32 unless
     ``dtype`` says otherwise); an index outside ``[0, num_classes)`` is an IndexError.
+    ``num_classes`` also by keyword, as PyTorch's ``F.one_hot(y, num_classes=k)`` and JAX's
+    ``jax.nn.one_hot`` are called (PyTorch's default ``-1``, the largest label plus one, is
+    refused: pass the count).
 
     >>> import xpgrad as xg
     >>> xg.one_hot(xg.asarray([0, 2]), 3).tolist()

@@ -103,6 +103,8 @@ def _raw_key(x: Tensor, key):
             k = k._data
         elif isinstance(k, (list, tuple)):
             k = x._backend.asarray(k)
+        elif isinstance(k, range):          # x[range(n), labels], as NumPy and PyTorch take it
+            k = x._backend.xp.arange(k.start, k.stop, k.step)
         elif hasattr(k, "shape"):
             if not hasattr(k, "dtype"):
                 raise IndexError(f"invalid index {k!r}")
