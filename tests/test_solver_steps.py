@@ -248,19 +248,6 @@ def test_a_tensor_the_closure_walk_cannot_find_is_a_clear_trace_error():
         step(as64(0.5))
 
 
-def test_a_second_derivative_through_the_step_is_refused_with_a_clear_error():
-    def second(k):
-        return xg.grad(xg.grad(lambda k: xg.sum(xg.odeint(lambda y, t, k: -k * y, as64([1.0]),
-                                                          as64([0.0, 1.0]), k))))(k)
-
-    float(second(as64(0.5)))               # eagerly: differentiates the adjoint solve
-    step = xg.function(second)
-    step(as64(0.5))
-    with pytest.raises(NotImplementedError, match="odeint inside an xg.function.*second "
-                                                  "derivative"):
-        step(as64(0.5))
-
-
 def test_bad_input_is_named_at_trace_time_as_eagerly():
     step = xg.function(lambda y0: xg.odeint(lambda y, t: -y, y0, as64([1.0, 0.0])))
     with pytest.raises(ValueError, match="t must be strictly increasing"):

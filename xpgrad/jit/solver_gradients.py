@@ -41,8 +41,8 @@ def _node_gradients(xp, g, ans, needs, *inputs, call):
 
 
 #: the node standing for one solver step (or one of its gradient steps) on the tapes of the
-#: traced function; its inputs are kept where a tape outside records (a higher order reads them)
-SOLVER_PRIMITIVE = Primitive("solver_step", _handed_over, joint=_node_gradients, saves=())
+#: traced function; it keeps its inputs (values of the trace), which a higher order reads
+SOLVER_PRIMITIVE = Primitive("solver_step", _handed_over, joint=_node_gradients)
 
 
 class _Kept:
@@ -183,8 +183,8 @@ class SolverGradient:
     (``higher``): ``(the wanted gradients raveled, the next _Kept)``, the next kept tapes
     having recorded the walk with ``g`` watched."""
 
-    def __init__(self, step, wanted, higher=False):
-        self.step, self.wanted, self.higher = step, wanted, higher
+    def __init__(self, step, wanted, higher=False, late=None):
+        self.step, self.wanted, self.higher, self.late = step, wanted, higher, late
         order = "gradient" if not higher else "gradient, recorded"
         self.__name__ = f"{step.name} {order} (one step)"
 
@@ -207,6 +207,11 @@ class SolverGradient:
 
     def _recorded(self, kept, g, sources):
         upper = kept.tapes[1:]
+        if not upper:           # a tape that began recording after the solver ran: it sees
+            upper = kept_tapes(1)       # the walk's reads of the sources it watches, as eagerly
+            for t, watch in zip(kept.sources, self.late):
+                if watch:
+                    upper[0].watch(t)
         cotangent = _wrap(g, self.step.be)
         with recording_on(upper):
             for tape in upper:
@@ -242,14 +247,12 @@ class _Node:
     def _recorded(self, g, needs, inputs, wanted):
         """The gradients as Tensors of the trace that the tapes recording now differentiate:
         one more ``_Node`` (of the cotangent and of every input) on them."""
-        if len(self.kept.tapes) < 2 or not all(isinstance(t, Tensor) for t in inputs):
-            raise NotImplementedError(
-                f"{self.step.name} inside an xg.function runs as one step of the program, and "
-                "its derivatives of one order more than the tapes recording around it (each "
-                "order asks one tape of the solver's own, kept per tape recording when it ran) "
-                "are not supported there; open the outer tapes before the solver runs, or take "
-                "that derivative outside xg.function")
-        packed, kept = self.tracer.call(SolverGradient(self.step, wanted, higher=True),
+        late = None
+        if len(self.kept.tapes) < 2:
+            outside = OuterTapes(tape_state.recording)
+            late = tuple(outside.differentiate(t) for t in inputs)
+        packed, kept = self.tracer.call(SolverGradient(self.step, wanted, higher=True,
+                                                       late=late),
                                         (self.kept, g._data), {}, kind="kernel")
         node = _Node(self.tracer, self.step, packed, kept)
         flat = apply(SOLVER_PRIMITIVE, g, *inputs, call=node)
