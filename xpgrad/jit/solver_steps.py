@@ -32,6 +32,7 @@ object's attribute) is a ``TraceError`` saying to pass it as an argument.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 import types
@@ -147,8 +148,9 @@ class SolverStep:
         self.structure = self.kinds = self.floats = self.specs = None
         self.variables = []
         self.upper_watch = []       # per kept tape past the first: which sources it watches
-        # runs swap arrays into the closed-over tensors: one at a time
-        self.lock = threading.RLock()
+        # runs swap arrays into the closed-over tensors, which every replay shares: one at a
+        # time; without such tensors the runs write nothing shared (each has its own tapes)
+        self.lock = threading.RLock() if closure else contextlib.nullcontext()
 
     def __call__(self, *raws):
         n, c = self.n_inputs, len(self.closure)
