@@ -250,3 +250,25 @@ def test_a_watched_non_trainable_variable_gets_its_gradient_through_the_step(nam
         scale.assign(as64(s))
         np.testing.assert_allclose(float(dscale), (numeric[0] - numeric[1]) / 2e-6, rtol=1e-5)
     assert compiled.trace_count == 1
+
+
+def test_retraces_and_replays_of_a_hessian_through_solver_steps_leave_no_cyclic_garbage():
+    import itertools
+
+    from gc_counts import cyclic_garbage
+
+    def loss(b):
+        z = xg.fixed_point(lambda z, b: xg.tanh(0.5 * z + b), xg.zeros_like(b), b)
+        halved = xg.while_loop(lambda v: xg.sum(v * v) > 1.0, lambda v: v * 0.5, z * 3.0)
+        return xg.sum(halved ** 3)
+
+    compiled = xg.function(xg.hessian(loss), warmup=0, retrace_warning=None, max_traces=2)
+    sizes = itertools.count(2)
+
+    def retrace():                            # a new input size each call
+        compiled(xg.ones(next(sizes), dtype=F64) * 0.3)
+
+    assert cyclic_garbage(retrace, repeat=2, warmups=2) == 0
+    replayed = xg.function(xg.hessian(loss))
+    x = xg.ones(3, dtype=F64) * 0.3
+    assert cyclic_garbage(lambda: replayed(x), repeat=3, warmups=3) == 0
