@@ -166,8 +166,8 @@ def swapped(tensors, arrays):
 
 
 def raveled(tensors, be):
-    """``tensors`` raveled into one vector of their common dtype (recorded on the tapes
-    recording now): the one the lone 1-d Tensor is, an empty one for none."""
+    """``tensors`` raveled into one vector of their common dtype, recorded on the tapes
+    recording now (a lone 1-d Tensor as it is; an empty vector for none)."""
     from ..creation import zeros
     from ..dtype_functions import result_type
     from ..ops import concat, reshape

@@ -194,7 +194,7 @@ class SolverStep:
 
     def _packed(self, out):
         """``out``'s floating-point leaves raveled into one Tensor (recorded on the step's
-        tape), and its other leaves' arrays."""
+        tapes), and its other leaves' arrays."""
         from ..conversion import asarray
 
         found = [leaf if isinstance(leaf, Tensor) else asarray(leaf, backend=self.be)
