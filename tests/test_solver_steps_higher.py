@@ -272,3 +272,38 @@ def test_retraces_and_replays_of_a_hessian_through_solver_steps_leave_no_cyclic_
     replayed = xg.function(xg.hessian(loss))
     x = xg.ones(3, dtype=F64) * 0.3
     assert cyclic_garbage(lambda: replayed(x), repeat=3, warmups=3) == 0
+
+
+@pytest.mark.parametrize("trainable", [True, False])
+def test_a_second_derivative_for_a_variable_the_solver_reads_equals_eager(trainable):
+    w = xg.Variable(as64(W), trainable=trainable, name="w")
+    b = as64([0.5, -1.0])
+
+    def squared_gradient():
+        """|d sum(z^3) / dw|^2 at z = tanh(z w + b), and its gradient for w."""
+        with xg.GradientTape() as outer:
+            outer.watch(w)
+            with xg.GradientTape() as inner:
+                inner.watch(w)
+                z = xg.fixed_point(lambda z, b: xg.tanh(z @ w + b), xg.zeros(2, dtype=F64), b)
+                loss = xg.sum(z ** 3)
+            g = inner.gradient(loss, w)
+            total = xg.sum(g * g)
+        return total, outer.gradient(total, w)
+
+    compiled = xg.function(squared_gradient)
+    for scale in (1.0, 0.5, 1.5):       # eager, traced, replayed: the Variable read live
+        w.assign(as64(W * scale))
+        _, got = compiled()
+        _, want = squared_gradient()
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12, atol=1e-15)
+        numeric = np.zeros_like(W)
+        for i, j in np.ndindex(*W.shape):
+            values = []
+            for sign in (1, -1):
+                w.assign(as64(W * scale + sign * 1e-6 * np.eye(2)[i][:, None] * np.eye(2)[j]))
+                values.append(float(squared_gradient()[0]))
+            numeric[i, j] = (values[0] - values[1]) / 2e-6
+        w.assign(as64(W * scale))
+        np.testing.assert_allclose(got.numpy(), numeric, rtol=1e-6, atol=1e-9)
+    assert compiled.trace_count == 1
