@@ -172,6 +172,26 @@ def test_a_third_derivative_through_fixed_point_equals_eager_and_finite_differen
     assert compiled.trace_count == 1
 
 
+def test_a_first_order_gradient_taken_under_another_recording_tape_equals_eager(problem):
+    """The outer tape records the gradient walk but is never asked for its gradient: the
+    replays walk the solver's tape unrecorded (odeint's raw adjoint: equal to rounding)."""
+    loss, _, inputs, _ = problem
+
+    def step(x):
+        with xg.GradientTape() as other:
+            other.watch(x)
+            value, grad = xg.value_and_grad(loss)(x)
+        return value, grad
+
+    compiled = xg.function(step)
+    for x in inputs + inputs:
+        value, grad = compiled(as64(x))
+        want_value, want_grad = step(as64(x))
+        assert float(value) == float(want_value)
+        np.testing.assert_allclose(grad.numpy(), want_grad.numpy(), rtol=1e-14, atol=1e-15)
+    assert compiled.trace_count == 1
+
+
 def late_tape_derivative(loss_of_solution, x):
     """An outer tape that begins recording after the solver ran: it differentiates only what
     the gradient walk reads of x (eagerly as inside xg.function)."""

@@ -14,7 +14,10 @@ hands those on as the next ``_Kept``; the outer tape's node for the gradient ste
 that began recording after the solver ran (none kept for it) gets a fresh one recording the
 walk alone, which sees what such a tape sees eagerly: the walk's reads of the sources. A kept
 tape past the first watches only the sources its tape in the trace differentiates (odeint
-refuses a second derivative in its times).
+refuses a second derivative in its times). The trace keeps every tape it may need; a replay
+keeps only as many as the orders of gradient the trace went on to take (a first-order
+gradient under a tape that records its walk but never differentiates it: one tape, the walk
+unrecorded).
 
 A Variable that a tape outside watches but that is not trainable is watched by the kept tapes
 when the solver reads it (``_WatchedReads``), so it gets its gradient through the step as it
@@ -38,6 +41,7 @@ from ..outer_tapes import OuterTapes, _handed_over, unpack_outputs
 from ..primitive import Primitive, apply, tape_state
 from ..recompute import _Reads
 from ..tensor import Tensor, Variable, _wrap
+from .trace_state import THREAD
 
 
 def _node_gradients(xp, g, ans, needs, *inputs, call):
@@ -120,7 +124,6 @@ def plain_context():
     backend's own namespace and kernels, the Variables' real arrays), so that a solver runs
     as it does eagerly; outside one (a replay), nothing."""
     from .capture import _ABSENT
-    from .trace_state import THREAD
     from .traced import Traced
 
     tracer = THREAD.tracer
@@ -188,17 +191,21 @@ class SolverGradient:
     having recorded the walk with ``g`` watched; where none is left, ``late`` says which
     sources the fresh one watches."""
 
-    def __init__(self, step, wanted, higher=False, late=None):
+    def __init__(self, step, wanted, higher=False, late=None, order=1):
         self.step, self.wanted, self.higher, self.late = step, wanted, higher, late
-        order = "gradient" if not higher else "gradient, recorded"
-        self.__name__ = f"{step.name} {order} (one step)"
+        self.order = order              # the order of the node whose gradient this is
+        kind = "gradient" if not higher else "gradient, recorded"
+        self.__name__ = f"{step.name} {kind} (one step)"
 
     def __call__(self, kept, g):
         step = self.step
+        # the trace records each walk a tape outside records; a replay only those whose
+        # gradient the trace went on to take (step.orders)
+        record = THREAD.tracer is not None or step.orders > self.order
         with step.lock, plain_context(), swapped(step.closure, kept.closure_arrays):
             sources = [kept.sources[i] for i in self.wanted]
             if self.higher:
-                return self._recorded(kept, g, sources)
+                return self._recorded(kept, g, sources, record)
             saved, tape_state.recording = tape_state.recording, []
             try:
                 grads = kept.tapes[0].gradient(kept.packed, sources,
@@ -210,8 +217,17 @@ class SolverGradient:
             out[i] = None if grad is None else grad._data
         return tuple(out)
 
-    def _recorded(self, kept, g, sources):
+    def _recorded(self, kept, g, sources, record):
         upper = kept.tapes[1:]
+        if not (record and (upper or self.late is not None)):
+            saved, tape_state.recording = tape_state.recording, []
+            try:
+                grads = kept.tapes[0].gradient(kept.packed, sources,
+                                               output_gradients=_wrap(g, self.step.be),
+                                               unconnected_gradients="zero")
+                return raveled(grads, self.step.be)._data, None
+            finally:
+                tape_state.recording = saved
         if not upper:           # a tape that began recording after the solver ran: it sees
             upper = kept_tapes(1)       # the walk's reads of the sources it watches, as eagerly
             for t, watch in zip(kept.sources, self.late):
@@ -235,18 +251,20 @@ class _Node:
     """The outer tape's node for one solver step or one of its gradient steps (``value``: the
     packed result, ``kept``: its ``_Kept``, both values of the trace)."""
 
-    __slots__ = ("tracer", "step", "value", "kept")
+    __slots__ = ("tracer", "step", "value", "kept", "order")
 
-    def __init__(self, tracer, step, value, kept):
+    def __init__(self, tracer, step, value, kept, order=1):
         self.tracer, self.step, self.value, self.kept = tracer, step, value, kept
+        self.order = order          # 1: the solver step's node; 2: its gradient step's; ...
 
     def gradients(self, g, needs, inputs):
         wanted = tuple(i for i, need in enumerate(needs) if need)
         if not wanted:
             return [None] * len(needs)
+        self.step.orders = max(self.step.orders, self.order)
         if not isinstance(g, Tensor):
-            return list(self.tracer.call(SolverGradient(self.step, wanted), (self.kept, g), {},
-                                         kind="kernel"))
+            return list(self.tracer.call(SolverGradient(self.step, wanted, order=self.order),
+                                         (self.kept, g), {}, kind="kernel"))
         return self._recorded(g, needs, inputs, wanted)
 
     def _recorded(self, g, needs, inputs, wanted):
@@ -257,9 +275,9 @@ class _Node:
             outside = OuterTapes(tape_state.recording)
             late = tuple(outside.differentiate(t) for t in inputs)
         packed, kept = self.tracer.call(SolverGradient(self.step, wanted, higher=True,
-                                                       late=late),
+                                                       late=late, order=self.order),
                                         (self.kept, g._data), {}, kind="kernel")
-        node = _Node(self.tracer, self.step, packed, kept)
+        node = _Node(self.tracer, self.step, packed, kept, self.order + 1)
         flat = apply(SOLVER_PRIMITIVE, g, *inputs, call=node)
         pieces = iter(unpack_outputs(flat, [(inputs[i].shape, inputs[i].dtype)
                                             for i in wanted]))

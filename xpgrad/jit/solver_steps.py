@@ -148,6 +148,9 @@ class SolverStep:
         self.structure = self.kinds = self.floats = self.specs = None
         self.variables = []
         self.upper_watch = []       # per kept tape past the first: which sources it watches
+        # how many orders of gradient the trace took through it (its nodes' gradients raise
+        # it), each asking one kept tape: a replay keeps no more
+        self.orders = 1
         # runs swap arrays into the closed-over tensors, which every replay shares: one at a
         # time; without such tensors the runs write nothing shared (each has its own tapes)
         self.lock = threading.RLock() if closure else contextlib.nullcontext()
@@ -170,7 +173,7 @@ class SolverStep:
         """The solver run under its kept tapes, which watch its inputs, the closed-over
         tensors and (on a replay) the Variables the first run differentiated."""
         first = self.structure is None
-        tapes = kept_tapes(self.levels)
+        tapes = kept_tapes(self.levels if first else min(self.levels, self.orders))
         sources = inputs + self.closure
         reads = watching_reads(tapes) if first else None
         with recording_on(tapes):
