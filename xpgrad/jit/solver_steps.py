@@ -78,6 +78,8 @@ def one_step(name, call, inputs, callables=()):
     _write_rebound_variables(tracer)
     step = SolverStep(name, call, be, len(inputs), closure, levels)
     step.upper_watch = upper_watch(inputs + closure)
+    if closure:
+        tracer.at_finish.append(functools.partial(_let_go, closure, tracer))
     args = [t._data for t in inputs + closure]
     try:
         packed, others, saved = tracer.call(step, tuple(args), {}, kind="kernel")
@@ -233,6 +235,52 @@ def upper_watch(sources):
 
 def _described(specs):
     return "[" + ", ".join(f"{dtype}{list(shape)}" for shape, dtype in specs) + "]"
+
+
+def _let_go(closure, tracer):
+    """At the trace's end: each closed-over tensor's array stops referring to ``tracer``, whose
+    steps hold the solver step, which holds the tensor (a reference cycle); used now, the
+    tensor raises as any tensor leaked from the trace does."""
+    ended = EndedTrace(tracer.function)
+    for t in closure:
+        data = t._data
+        if type(data) is Traced and data._tracer is tracer:
+            t._data = Traced(data._real, data._slot, ended)
+
+
+class EndedTrace:
+    """What a closed-over tensor's array names in place of its ended trace (``_let_go``): it
+    answers as an ended ``Tracer`` does, raising the leaked-tensor ``TraceError`` on use.
+
+    >>> from xpgrad.jit.traced import Traced
+    >>> import numpy as np
+    >>> stale = Traced(np.zeros(2), 0, EndedTrace("step"))
+    >>> stale.shape, type(stale + 1).__name__
+    Traceback (most recent call last):
+    ...
+    xpgrad.jit.errors.TraceError: a tensor made while tracing an xg.function ('step') was used after the trace ended...
+    """
+
+    active = paused = False
+
+    def __init__(self, function):
+        self.function = function
+
+    def refuse(self, what):
+        from .traced import leaked
+
+        raise leaked(self)
+
+    def call(self, *args, **kwargs):
+        self.refuse("a call")
+
+    call_unrecorded = call
+
+    def ufunc(self, name):
+        return None
+
+    def read_shape(self, traced):
+        """A shape read after the trace records nothing (as an ended ``Tracer``'s)."""
 
 
 def _write_rebound_variables(tracer):
