@@ -8,10 +8,11 @@ recorded as one ``"kernel"`` step, ``SolverStep``: the trace runs it eagerly on 
 (nothing of it is recorded), and every replay runs it eagerly again on that replay's arrays,
 outside any trace: ``odeint`` keeps replaying its own captured right-hand sides
 (``ode_captures.py``). Where a tape inside the traced function may differentiate it, the step
-runs the solver under a persistent tape of its own and hands that tape out as an opaque value
-of the program; the outer tape holds one node (``SOLVER_PRIMITIVE``) whose gradient is a
-second opaque step, ``SolverGradient``, which asks the kept tape (the solver's own rule: the
-adjoint solve, the implicit function theorem, the unrolled loop) on each replay.
+runs the solver under persistent tapes of its own and hands them out as an opaque value of the
+program; the outer tape holds one node (``SOLVER_PRIMITIVE``) whose gradient is a second
+opaque step, ``SolverGradient``, which asks the kept tape (the solver's own rule: the adjoint
+solve, the implicit function theorem, the unrolled loop) on each replay; higher orders ask the
+further kept tapes (``solver_gradients.py``).
 
 The step's inputs are the solver's tensor arguments, the tensors computed in the traced
 function that its callables close over (found in their closures, as ``ode_captures`` walks
@@ -36,18 +37,16 @@ import functools
 import threading
 import types
 
-from ..outer_tapes import block_primitive, unpack_outputs
+from ..outer_tapes import unpack_outputs
 from ..primitive import apply, tape_state
 from ..pytree import leaves, rebuild
 from ..tensor import Tensor, Variable, _wrap
 from .errors import TraceError, user_line
 from .program_steps import Ref, Step
+from .solver_gradients import (SOLVER_PRIMITIVE, _Kept, _Node, kept_tapes, plain_context,
+                               raveled, recording_on, swapped, watching_reads)
 from .trace_state import THREAD
 from .traced import Traced
-from .capture import _ABSENT as _ABSENT_IN_SESSION
-
-#: the node standing for one solver step on the tapes of the traced function
-SOLVER_PRIMITIVE = block_primitive("solver_step")
 
 #: how deep the walk for closed-over tensors goes (functions reached through closures)
 _DEPTH = 3
@@ -74,9 +73,13 @@ def one_step(name, call, inputs, callables=()):
     inputs = list(inputs)
     given = {id(t) for t in inputs}
     closure = [t for t in closed_over(callables, tracer) if id(t) not in given]
-    keep = bool(tape_state.recording)     # a tape may differentiate it: keep the solver's
+    # a tape may differentiate it: keep the solver's tapes, one per tape recording around it
+    levels = len(tape_state.recording)
     _write_rebound_variables(tracer)
-    step = SolverStep(name, call, be, len(inputs), closure, keep)
+    step = SolverStep(name, call, be, len(inputs), closure, levels)
+    step.upper_watch = upper_watch(inputs + closure)
+    if closure:
+        tracer.at_finish.append(functools.partial(_let_go, closure, tracer))
     args = [t._data for t in inputs + closure]
     try:
         packed, others, saved = tracer.call(step, tuple(args), {}, kind="kernel")
@@ -91,7 +94,7 @@ def one_step(name, call, inputs, callables=()):
     reads = [v._data for v in variables if type(v._data) is Traced]
     if reads:       # what the step reads, for the passes that move steps (guards.py)
         recorded.args = recorded.args + tuple(Ref(r._slot) for r in reads)
-    if keep and step.floats:
+    if levels and step.floats:
         node_call = _Node(tracer, step, packed, saved)
         flat = apply(SOLVER_PRIMITIVE, *inputs, *closure, *variables, call=node_call)
     else:
@@ -135,55 +138,69 @@ def _hidden(name):
 class SolverStep:
     """The recorded step: runs the solver eagerly on its input arrays (module docstring) and
     returns ``(packed, others, saved)``: its floating-point results raveled into one vector,
-    its other results, and (where a tape may differentiate it) the ``_Kept`` tape, else None.
-    The first run (the trace's) fixes the result's structure; a replay whose result differs
+    its other results, and (where a tape may differentiate it: ``levels`` tapes recorded
+    around it in the trace) the ``_Kept`` tapes, else None. The first run (the trace's) fixes
+    the result's structure and the Variables it differentiates; a replay whose result differs
     raises ValueError."""
 
-    def __init__(self, name, call, be, n_inputs, closure, keep):
+    def __init__(self, name, call, be, n_inputs, closure, levels):
         self.name, self.call, self.be = name, call, be
         self.__name__ = f"{name} (one step)"
-        self.n_inputs, self.closure, self.keep = n_inputs, closure, keep
+        self.n_inputs, self.closure, self.levels = n_inputs, closure, levels
         self.structure = self.kinds = self.floats = self.specs = None
         self.variables = []
-        # runs swap arrays into the closed-over tensors: one at a time
-        self.lock = threading.RLock()
+        self.upper_watch = []       # per kept tape past the first: which sources it watches
+        # how many orders of gradient the trace took through it (its nodes' gradients raise
+        # it), each asking one kept tape: a replay keeps no more
+        self.orders = 1
+        # runs swap arrays into the closed-over tensors, which every replay shares: one at a
+        # time; without such tensors the runs write nothing shared (each has its own tapes)
+        self.lock = threading.RLock() if closure else contextlib.nullcontext()
 
     def __call__(self, *raws):
         n, c = self.n_inputs, len(self.closure)
-        with self.lock, plain_context(), _swapped(self.closure, raws[n:n + c]):
+        with self.lock, plain_context(), swapped(self.closure, raws[n:n + c]):
             inputs = [_wrap(r, self.be) for r in raws[:n]]
-            first = self.structure is None
+            if self.levels:
+                return self._kept(inputs, raws[:n + c])
             saved, tape_state.recording = tape_state.recording, []
             try:
-                if self.keep:
-                    from ..tape import GradientTape
-
-                    tape = GradientTape(persistent=True)
-                    with tape:
-                        for t in inputs + self.closure:
-                            if t.dtype.is_inexact:
-                                tape.watch(t)
-                        out = self.call(*inputs)
-                        packed, others = self._packed(out)     # recorded: the tape's target
-                    sources = inputs + self.closure
-                    if first:
-                        given = {id(t) for t in sources}
-                        self.variables = [v for v in tape.watched_variables()
-                                          if id(v) not in given]
-                    kept = _Kept(tape, sources + self.variables, packed, raws[:n + c])
-                    return packed._data, others, kept
                 out = self.call(*inputs)
             finally:
                 tape_state.recording = saved
             packed, others = self._packed(out)
             return packed._data, others, None
 
+    def _kept(self, inputs, arrays):
+        """The solver run under its kept tapes, which watch its inputs, the closed-over
+        tensors and (on a replay) the Variables the first run differentiated."""
+        first = self.structure is None
+        tapes = kept_tapes(self.levels if first else min(self.levels, self.orders))
+        sources = inputs + self.closure
+        reads = watching_reads(tapes) if first else None
+        with recording_on(tapes):
+            if reads is not None:
+                tape_state.recording.insert(0, reads)
+            for tape, watch in zip(tapes, [None] + self.upper_watch):
+                for t, outside in zip(sources, watch or [True] * len(sources)):
+                    if outside and t.dtype.is_inexact:
+                        tape.watch(t)
+                for v in self.variables:
+                    tape.watch(v)
+            out = self.call(*inputs)
+            packed, others = self._packed(out)     # recorded: the tapes' target
+            if reads is not None:
+                tape_state.recording.remove(reads)
+        if first:
+            given = {id(t) for t in sources}
+            self.variables = [v for v in tapes[0].watched_variables() if id(v) not in given]
+        return packed._data, others, _Kept(tapes, sources + self.variables, packed, arrays,
+                                           arrays[self.n_inputs:])
+
     def _packed(self, out):
         """``out``'s floating-point leaves raveled into one Tensor (recorded on the step's
-        tape), and its other leaves' arrays."""
+        tapes), and its other leaves' arrays."""
         from ..conversion import asarray
-        from ..dtype_functions import result_type
-        from ..ops import concat, reshape
 
         found = [leaf if isinstance(leaf, Tensor) else asarray(leaf, backend=self.be)
                  for leaf in leaves(out)]
@@ -200,127 +217,70 @@ class SolverStep:
                              f"{_described(self.specs)}; its results must keep their shapes "
                              "and dtypes from one call to the next")
         others = tuple(leaf._data for leaf in found if not leaf.dtype.is_inexact)
-        if len(floats) == 1 and floats[0].ndim == 1:
-            return floats[0], others
-        if not floats:
-            from ..creation import zeros
-
-            return zeros((0,), backend=self.be), others
-        dtype = result_type(*floats)
-        return concat([reshape(f, (-1,)).astype(dtype) for f in floats]), others
+        return raveled(floats, self.be), others
 
     def __repr__(self):
         return f"<{self.__name__}>"
+
+
+def upper_watch(sources):
+    """For each tape recording now but the innermost, from the innermost out: which of
+    ``sources`` it differentiates, what the kept tape for its order watches (a source no tape
+    takes a higher derivative for is not one: odeint refuses one for its times)."""
+    from ..outer_tapes import OuterTapes
+
+    return [[OuterTapes([tape]).differentiate(t) for t in sources]
+            for tape in reversed(tape_state.recording[:-1])]
 
 
 def _described(specs):
     return "[" + ", ".join(f"{dtype}{list(shape)}" for shape, dtype in specs) + "]"
 
 
-class _Kept:
-    """A solver step's tape, handed to its gradient step as a value of the program. ``arrays``
-    holds the step's input arrays (the program keeps their memory while this lives)."""
-
-    def __init__(self, tape, sources, packed, arrays):
-        self.tape, self.sources, self.packed = tape, sources, packed
-        self.arrays = list(arrays)
-
-
-class SolverGradient:
-    """The recorded gradient step: the kept tape's gradient of the packed result, weighted by
-    its cotangent ``g``, for the sources ``wanted`` (their positions), as raw arrays (None for
-    the others)."""
-
-    def __init__(self, step, wanted):
-        self.step, self.wanted = step, wanted
-        self.__name__ = f"{step.name} gradient (one step)"
-
-    def __call__(self, kept, g):
-        step = self.step
-        n = step.n_inputs + len(step.closure)
-        with step.lock, plain_context(), _swapped(step.closure, kept.arrays[step.n_inputs:n]):
-            sources = [kept.sources[i] for i in self.wanted]
-            saved, tape_state.recording = tape_state.recording, []
-            try:
-                grads = kept.tape.gradient(kept.packed, sources,
-                                           output_gradients=_wrap(g, step.be))
-            finally:
-                tape_state.recording = saved
-        out = [None] * len(kept.sources)
-        for i, grad in zip(self.wanted, grads):
-            out[i] = None if grad is None else grad._data
-        return tuple(out)
-
-    def __repr__(self):
-        return f"<{self.__name__}>"
+def _let_go(closure, tracer):
+    """At the trace's end: each closed-over tensor's array stops referring to ``tracer``, whose
+    steps hold the solver step, which holds the tensor (a reference cycle); used now, the
+    tensor raises as any tensor leaked from the trace does."""
+    ended = EndedTrace(tracer.function)
+    for t in closure:
+        data = t._data
+        if type(data) is Traced and data._tracer is tracer:
+            t._data = Traced(data._real, data._slot, ended)
 
 
-class _Node:
-    """The outer tape's node for one solver step (``block_primitive``'s call)."""
+class EndedTrace:
+    """What a closed-over tensor's array names in place of its ended trace (``_let_go``): it
+    answers as an ended ``Tracer`` does, raising the leaked-tensor ``TraceError`` on use.
 
-    __slots__ = ("tracer", "step", "value", "kept")
+    >>> from xpgrad.jit.traced import Traced
+    >>> import numpy as np
+    >>> stale = Traced(np.zeros(2), 0, EndedTrace("step"))
+    >>> stale.shape, type(stale + 1).__name__
+    Traceback (most recent call last):
+    ...
+    xpgrad.jit.errors.TraceError: a tensor made while tracing an xg.function ('step') was used after the trace ended...
+    """
 
-    def __init__(self, tracer, step, value, kept):
-        self.tracer, self.step, self.value, self.kept = tracer, step, value, kept
+    active = paused = False
 
-    def gradients(self, g, needs):
-        if isinstance(g, Tensor):
-            raise NotImplementedError(
-                f"{self.step.name} inside an xg.function runs as one step of the program, "
-                "whose gradient is one step too: a tape differentiating that gradient (a "
-                "second derivative) is not supported there; take it outside xg.function")
-        wanted = tuple(i for i, need in enumerate(needs) if need)
-        if not wanted:
-            return [None] * len(needs)
-        return list(self.tracer.call(SolverGradient(self.step, wanted), (self.kept, g), {},
-                                     kind="kernel"))
+    def __init__(self, function):
+        self.function = function
 
+    def refuse(self, what):
+        from .traced import leaked
 
-@contextlib.contextmanager
-def plain_context():
-    """Inside a trace: the trace suspended for the block (no tracer for this thread, the
-    backend's own namespace and kernels, the Variables' real arrays), so that a solver runs
-    as it does eagerly; outside one (a replay), nothing."""
-    tracer = THREAD.tracer
-    session = getattr(tracer, "session", None)
-    if session is None:        # outside a trace (a replay), or a bare Tracer's
-        yield
-        return
-    be = tracer.be
-    proxies = []
-    for obj, name, before in session.replaced:
-        if obj is be and name in ("xp", "kernels"):
-            proxies.append((name, getattr(be, name)))
-            if before is _ABSENT_IN_SESSION:
-                vars(be).pop(name, None)
-            else:
-                setattr(be, name, before)
-    datas = [(v, v._data) for v, _ in session.variables.values()]
-    for v, data in datas:
-        if type(data) is Traced:
-            v._data = data._real
-    THREAD.tracer = None
-    try:
-        yield
-    finally:
-        THREAD.tracer = tracer
-        for v, data in datas:
-            v._data = data
-        for name, proxy in proxies:
-            setattr(be, name, proxy)
+        raise leaked(self)
 
+    def call(self, *args, **kwargs):
+        self.refuse("a call")
 
-@contextlib.contextmanager
-def _swapped(tensors, arrays):
-    """Each of ``tensors`` holding the array of ``arrays`` for the block."""
-    before = [t._data for t in tensors]
-    for t, a in zip(tensors, arrays):
-        t._data = a
-    try:
-        yield
-    finally:
-        for t, data in zip(tensors, before):
-            t._data = data
+    call_unrecorded = call
+
+    def ufunc(self, name):
+        return None
+
+    def read_shape(self, traced):
+        """A shape read after the trace records nothing (as an ended ``Tracer``'s)."""
 
 
 def _write_rebound_variables(tracer):

@@ -91,6 +91,7 @@ class Tracer:
         # slot's root to its tree's, so that every pass sees one root per memory class
         self._joined: dict = {}
         self._variable_classes: set = set()      # roots of classes holding a Variable's array
+        self.at_finish: list = []    # callables ``finish`` runs (solver steps let go of it)
         self.xp = _XpProxy(be.xp, self)
         probe = be.xp.zeros(1)
         self.array_types = (type(probe),)
@@ -111,6 +112,9 @@ class Tracer:
         references, whose callbacks refer back to their table (no reference cycle is left)."""
         self.active = False
         self.xp = None
+        for fn in self.at_finish:
+            fn()
+        self.at_finish.clear()
         self._roots.clear()
         self.alive.clear()
         if self._joined:
