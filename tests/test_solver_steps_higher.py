@@ -141,16 +141,11 @@ def test_grad_of_grad_hvp_and_jvp_inside_xg_function_equal_eager(problem):
                                    rtol=rtol * 10, atol=rtol)
         slope = float(directional(as64(x), as64(v)))      # a vjp of a vjp: two orders of tape
         assert slope == float(xg.jvp(loss, (as64(x),), (as64(v),))[1])
-        if loss is not deq:             # eager's is off there (the xfail test below)
-            numeric = (float(loss(as64(x + 1e-6 * v))) - float(loss(as64(x - 1e-6 * v)))) / 2e-6
-            np.testing.assert_allclose(slope, numeric, rtol=1e-6)
+        numeric = (float(loss(as64(x + 1e-6 * v))) - float(loss(as64(x - 1e-6 * v)))) / 2e-6
+        np.testing.assert_allclose(slope, numeric, rtol=1e-6)
     assert curvature.trace_count == product.trace_count == directional.trace_count == 1
 
 
-@pytest.mark.xfail(strict=True, reason="eager bug in fixed_point's adjoint='iterate': xg.jvp "
-                   "differentiates the vjp at a zero cotangent, where the adjoint iteration "
-                   "stops after one step (nothing moves), so its derivative in the cotangent "
-                   "is cut short (implicit.py; adjoint='direct' is right)")
 def test_eager_jvp_through_fixed_point_equals_the_gradient_along_the_tangent():
     x, v = as64([0.5, -1.0]), as64([0.6, -0.8])
     np.testing.assert_allclose(float(xg.jvp(deq, (x,), (v,))[1]),
