@@ -20,7 +20,8 @@ eagerly on every call, and its gradient another (``jit/solver_steps.py``).
 """
 from __future__ import annotations
 
-from .creation import eye, zeros
+from .creation import eye, ones_like, zeros
+from .inplace import on_tape
 from .jit.solver_steps import one_step, tensors_and_refill, tracing_now
 from .outer_tapes import block_primitive, value_identity
 from .primitive import apply, tape_state
@@ -257,8 +258,19 @@ def fixed_point(f, x0, *params, tol=None, max_iter=1000, adjoint="iterate"):
             from .ops import stack
 
             return linear_solve(stack(columns, axis=1), b)
-        u = _iterate(lambda u: b + transposed(u) + u, b, tol, max_iter, "fixed_point's adjoint")
-        return -u
+        def adjoint_solve(b):
+            return _iterate(lambda u: b + transposed(u) + u, b, tol, max_iter,
+                            "fixed_point's adjoint")
+
+        from .ops import abs as _abs, max as _max
+
+        if on_tape(b) and _largest(_max(_abs(b))) == 0:
+            # forward mode differentiates this solve at b = 0, where the iteration stops at
+            # once and would cut the derivative short; the solve is linear in b, so solve for
+            # b + 1 and take away the solve for 1
+            probe = ones_like(b)
+            return adjoint_solve(probe) - adjoint_solve(b + probe)
+        return -adjoint_solve(b)
 
     return unravel(custom_root(lambda x: step(x) - x, x0_flat, solve, tangent_solve))
 

@@ -260,13 +260,10 @@ def _recorded_vjp(f, args, sources, has_aux, who, persistent=False, tangents=Non
     """``(outer, out, aux, cotangents, vjps)``: ``f(*args)`` run on an inner tape watching
     ``sources``, and its vector-Jacobian product with zero ``cotangents`` (one per output
     leaf) recorded on ``outer``, which watches only them. The vjp is linear in the
-    cotangents, so its derivative in them is the same at every point; the point is ones, not
-    zeros, because a solver that stops when its iterate stops moving (``fixed_point``'s
-    adjoint, an adaptive ODE step) would stop at once on a zero cotangent and cut its
-    derivative short. So ``outer.gradient(vjps, cotangents, output_gradients=tangents)`` is ``J @
+    cotangents, so ``outer.gradient(vjps, cotangents, output_gradients=tangents)`` is ``J @
     tangents``. Given ``tangents``, the last item is instead the real inner product of the
     vjps with them, recorded on ``outer`` too (whose gradient is ``J @ tangents``)."""
-    from .creation import ones_like
+    from .creation import zeros_like
 
     # the outer tape records while the inner one does, so the inner keeps what the generic
     # rules read (which the outer differentiates)
@@ -275,7 +272,7 @@ def _recorded_vjp(f, args, sources, has_aux, who, persistent=False, tangents=Non
             inner.watch(sources)
             out, aux = _split_aux(f(*args), has_aux)
         outs = _output_leaves(out, who, floating=True)
-        cotangents = [ones_like(o) for o in outs]
+        cotangents = [zeros_like(o) for o in outs]
         outer.watch(cotangents)
         vjps = inner.gradient(outs, sources, output_gradients=cotangents,
                               unconnected_gradients="zero")
