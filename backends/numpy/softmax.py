@@ -5,7 +5,7 @@ The generic rules (``ops/activations.py``) make a new array for every step; here
 writes the shifted values, their exponentials and the result into one or two arrays made once,
 the rows' maxima are picked by ``argmax``, and the row sums of the exponentials are a
 matrix-vector product with ones (on 128x256 float32, 2.6 us against 6.6 for NumPy's sum; rows
-longer than ``_DOT_MAX`` take NumPy's pairwise sum, whose rounding does not grow with the row).
+longer than ``_DOT_MAX`` take chunked einsum sums, whose rounding does not grow with the row).
 Softmax skips the shift where no row needs it (``_exponentials``). The backward of ``softmax``
 dots ``g`` with the output row by row (``loss_kernels._row_dots``: einsum, no ``g * y`` array),
 that of ``log_softmax`` sums ``g``'s rows the same way and scales the forward's exponentials
@@ -29,10 +29,11 @@ from xpgrad.backend import Kernel
 
 from .activations import _FLOATS
 from .kernel_common import _exponentials, _row_maxima
+from .kernel_common import _row_sums as _chunked_row_sums
 from .loss_kernels import _row_dots
 
 #: the longest rows summed by a matrix-vector product (OpenBLAS's float32 chains round with
-#: the row's length; NumPy's pairwise sum does not)
+#: the row's length; the chunked sums do not)
 _DOT_MAX = 512
 
 
@@ -45,9 +46,11 @@ def _rows(x, axis):
 
 
 def _row_sums(a):
-    """The sums of ``a``'s rows, shaped (rows, 1)."""
+    """The sums of C-contiguous ``a``'s rows, shaped (rows, 1): longer rows than ``_DOT_MAX``
+    by chunked einsum (``kernel_common._row_sums``: 4096x1000 float32 0.58 -> 0.29 ms against
+    NumPy's pairwise sum along the rows, as accurate)."""
     if a.shape[1] > _DOT_MAX:
-        return np.add.reduce(a, axis=1, keepdims=True)
+        return _chunked_row_sums(a)
     return np.matmul(a, np.ones(a.shape[1], a.dtype)).reshape(-1, 1)
 
 
