@@ -226,11 +226,11 @@ def _smse_forward(x, t, reduction):
     if residuals is None:
         return None
     d, s = residuals
-    out = _squared(d, reduction)
+    out = _squared_loss(d, reduction)
     d *= s                                                   # 2 (s - t) s (1 - s)
-    s -= 1.0
+    np.subtract(1.0, s, out=s)
     d *= s
-    np.negative(d, out=d)
+    d *= 2.0 * _inv(d.size) if reduction == "mean" else 2.0
     return out, d
 
 
