@@ -120,7 +120,7 @@ def test_row_sums_match_float64_at_any_length(shape, rng):
     np.testing.assert_allclose(got, exact, rtol=4 * F32_EPS)
 
 
-@pytest.mark.parametrize("size", [1, 255, 257, 4096, 1_000_003])
+@pytest.mark.parametrize("size", [1, 255, 257, 4096, 16383, 16384, 20_000, 1_000_003])
 def test_float32_sum_of_squares_is_as_accurate_as_the_pairwise_sum(size, rng):
     flat = rng.normal(size=size).astype(np.float32)      # (a float32 BLAS dot: 3e-6 at 1e6)
     got = loss_kernels._sum_of_squares(flat)
