@@ -1,6 +1,7 @@
 """What the fused NumPy kernels (``kernels.py``, ``loss_kernels.py``) and the backend's other
 kernel modules share: the float dtypes they cover, the test for them, the product with an
-incoming gradient that skips the usual seed of exactly 1, and an overflow-safe sigmoid.
+incoming gradient that skips the usual seed of exactly 1, an overflow-safe sigmoid, and the
+rows' maxima and exponentials of softmax and softmax cross-entropy.
 
 >>> import numpy as np
 >>> _float(np.ones(2, np.float32)), _float(np.ones(2, np.int64))
@@ -49,3 +50,66 @@ def _sigmoid(x):
         np.divide(1.0, s, out=s)
     return s
 
+
+
+#: ``_exponentials`` takes ``exp(x)`` unshifted where every row's maximum lies in [0, this]
+_UNSHIFTED_MAX = 64.0
+
+
+def _row_maxima(rows):
+    """The maxima of ``rows``' rows, shaped (rows, 1): picked by ``argmax``, which runs 3-4x
+    faster than ``max`` along rows (128x256 float32: 3.6 us against 11.0) and takes a NaN as
+    the maximum, as ``max`` does."""
+    picked = rows[np.arange(rows.shape[0]), rows.argmax(axis=1)]
+    return picked.reshape(-1, 1)
+
+
+def _exponentials(rows, unshifted=True):
+    """``(e, maxima, shifted)``: ``e`` in a new array is ``exp`` of ``rows`` less their
+    ``maxima`` (rows, 1) (``shifted`` True), or ``exp(rows)`` itself, one pass fewer (the
+    subtraction of a column runs 2.5x slower than a plain pass), where ``unshifted`` allows it
+    and every row's maximum lies in [0, ``_UNSHIFTED_MAX``]: nothing overflows (the sums
+    included), and an exponential that underflows there underflows shifted too, so quotients
+    by the rows' sums are the shifted ones to a few ulp (without the rounding of ``x - max``).
+    A row holding +inf, or only -inf, gives NaN, as PyTorch's, without NumPy's warning.
+
+    >>> e, m, shifted = _exponentials(np.array([[0.0, 1.0], [-1.0, -2.0]]))
+    >>> e.round(3).tolist(), m.ravel().tolist(), shifted
+    ([[0.368, 1.0], [1.0, 0.368]], [1.0, -1.0], True)
+    """
+    maxima = _row_maxima(rows)
+    low, high = maxima.min(), maxima.max()
+    if unshifted and low >= 0.0 and high <= _UNSHIFTED_MAX:       # NaN: False
+        return np.exp(rows), maxima, False
+    if -np.inf < low and high < np.inf:
+        e = np.subtract(rows, maxima)
+    else:                       # inf - inf: NaN
+        with np.errstate(invalid="ignore"):
+            e = np.subtract(rows, maxima)
+    return np.exp(e, out=e), maxima, True
+
+
+#: entries of a row that ``_row_sums`` adds in one einsum chain (about 2 ulp of float32 error)
+_SUM_CHUNK = 256
+
+
+def _row_sums(a):
+    """The sums of the rows of a C-contiguous (n, c) array, shaped (n, 1): einsum's SIMD sum
+    (3x NumPy's pairwise sum along rows), in even chunks of at most ``_SUM_CHUNK`` for longer
+    rows whose sums are then added pairwise, so the rounding does not grow with the row (float32
+    rows of exponentials: 1.6e-7 relative at 1000 and at 1e5 entries, against NumPy's 1.1e-7
+    and einsum's 1.6e-6 over whole rows of 1e5).
+
+    >>> _row_sums(np.arange(6.0).reshape(2, 3)).tolist()
+    [[3.0], [12.0]]
+    """
+    n, c = a.shape
+    if c < 2 * _SUM_CHUNK:
+        return np.einsum("ij->i", a).reshape(n, 1)
+    parts = -(-c // _SUM_CHUNK)
+    size = c // parts
+    k = size * parts
+    out = np.einsum("ijk->ij", a[:, :k].reshape(n, parts, size)).sum(axis=1)
+    if k < c:
+        out += np.einsum("ij->i", a[:, k:])
+    return out.reshape(n, 1)

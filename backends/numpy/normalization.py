@@ -138,18 +138,26 @@ def _row_dots(a, b, out, scratch, ones):
         np.matmul(np.multiply(a, b, out=scratch), ones, out=out)
 
 
+#: group_norm's blocks, in ``BLOCK_BYTES``: its passes keep one block of each of two or three
+#: arrays in the cache, not GELU's six, and a larger block makes fewer of the small per-row
+#: calls (4x: the forward on (32, 64, 32, 32) float32 1.53 -> 1.18 ms with the weights below)
+_GROUP_BLOCKS = 4
+
+
 def _groups(x, groups):
     """``x`` as C-contiguous (N * G, cg, S) rows of groups, and the rows per cache-sized
     block."""
     n, c = x.shape[:2]
     rows = np.ascontiguousarray(x).reshape(n * groups, c // groups, -1)
-    return rows, max(BLOCK_BYTES // max(rows[0].size * rows.itemsize, 1), 1)
+    return rows, max(_GROUP_BLOCKS * BLOCK_BYTES // max(rows[0].size * rows.itemsize, 1), 1)
 
 
-def _group_weights(vector, start, size, groups):
-    """The (C,) ``vector`` per row of the rows ``start`` to ``start + size``: (size, cg, 1)."""
-    per_group = vector.reshape(groups, -1)
-    return per_group[(start + np.arange(size)) % groups][:, :, None]
+def _group_weights(vector, count, groups):
+    """The (C,) ``vector`` per row of all ``count`` rows, (count, cg, 1), made once rather
+    than per block (its index arithmetic was a fifth of the forward's small calls)."""
+    if vector is None:
+        return None
+    return np.tile(vector.reshape(groups, -1), (count // groups, 1))[:, :, None]
 
 
 def group_norm_forward(x, *affine_arrays, groups, eps, affine):
@@ -174,8 +182,8 @@ def _group_norm_rows(x, *affine_arrays, groups, eps, affine):
     count, cg, s = rows.shape
     m = cg * s
     block = min(step, count)
-    weight = affine_arrays[0].reshape(-1) if affine[0] else None
-    bias = affine_arrays[-1].reshape(-1) if affine[1] else None
+    weight = _group_weights(affine_arrays[0].reshape(-1) if affine[0] else None, count, groups)
+    bias = _group_weights(affine_arrays[-1].reshape(-1) if affine[1] else None, count, groups)
     average, ones = np.full(m, 1.0 / m, dt), np.ones(m, dt)
     out = np.empty(rows.shape, dt)
     mean = np.empty((count, 1), dt)
@@ -202,10 +210,10 @@ def _group_norm_rows(x, *affine_arrays, groups, eps, affine):
             np.divide(1.0, rs, out=rs)
             scale = rs[:, :, None]
             if weight is not None:
-                scale = scale * _group_weights(weight, start, size, groups)
+                scale = scale * weight[start:start + size]
             offset = -d[:, :, None] * scale
             if bias is not None:
-                offset = offset + _group_weights(bias, start, size, groups)
+                offset = offset + bias[start:start + size]
             y *= _spread(scale, sq)
             y += _spread(offset, sq)
     return out.reshape(x.shape), (mean, shift, rstd)
@@ -224,7 +232,7 @@ def group_norm_vjp(g, saved, needs, x, *affine_arrays, groups, eps, affine):
     m = cg * s
     g_rows = np.ascontiguousarray(np.broadcast_to(g, x.shape), dtype=dt).reshape(rows.shape)
     block = min(step, count)
-    weight = affine_arrays[0].reshape(-1) if affine[0] else None
+    weight = _group_weights(affine_arrays[0].reshape(-1) if affine[0] else None, count, groups)
     ones = np.ones(s, dt)
     sg = np.empty((count, cg), dt)
     sgx = np.empty((count, cg), dt)
@@ -245,7 +253,7 @@ def group_norm_vjp(g, saved, needs, x, *affine_arrays, groups, eps, affine):
             sgx[start:start + size] -= lo * sg[start:start + size]      # sum(g * (h - lo))
             if dx is None:
                 continue
-            w = None if weight is None else _group_weights(weight, start, size, groups)[..., 0]
+            w = None if weight is None else weight[start:start + size, :, 0]
             sums = [sg[start:start + size], sgx[start:start + size]]
             if w is not None:
                 sums = [a * w for a in sums]
