@@ -104,6 +104,7 @@ class Program(ProgramSource):
         self._replay = namespace.pop("replay")
         self._code, self._namespace = code, namespace
         self._free = [self._replay]       # replays not running now, each with its own buffers
+        self._free_raw = []               # the same, returning raw arrays (``raw_replay``)
         self.graph = None
         self.dynamic_shapes = sum(1 for info in self.slots if info.dynamic is not None)
         if graphs is not None and not self.dynamic_shapes:     # a graph bakes every shape
@@ -260,9 +261,42 @@ class Program(ProgramSource):
         finally:
             self._free.append(replay)
 
-    def _another_replay(self):
-        """The program's replay function again, with fresh buffers (for concurrent calls)."""
+    def raw_replay(self):
+        """A replay function of its own (fresh buffers: one caller at a time) that returns the
+        result's raw array instead of a Tensor, for a program whose result is one Tensor and
+        that ``run_arrays`` would call directly (no CUDA graph, no snapshot to restore, no
+        output views); else None. ``give_back_raw(replay)`` keeps it for the next taker. An
+        ODE solver calls its right-hand side thousands of times on small arrays: the Tensor
+        made and unwrapped on each call cost more than some programs' arithmetic.
+
+        >>> import numpy as np
+        >>> import xpgrad as xg
+        >>> double = xg.function(lambda x: x * 2.0)
+        >>> _ = double(xg.asarray([1.0, 2.0]))
+        >>> program = double.programs()[0]
+        >>> replay = program.raw_replay()
+        >>> replay([np.array([3.0, 4.0])]).tolist()
+        [6.0, 8.0]
+        >>> program.give_back_raw(replay)
+        """
+        if type(self.result_template) is not Ref or self.graph is not None \
+                or self.snapshot is not None or self.output_views is not None:
+            return None
+        try:
+            return self._free_raw.pop()
+        except IndexError:
+            return self._another_replay(raw_result=True)
+
+    def give_back_raw(self, replay):
+        """``replay`` (from ``raw_replay``) is free for the next taker."""
+        self._free_raw.append(replay)
+
+    def _another_replay(self, raw_result=False):
+        """The program's replay function again, with fresh buffers (for concurrent calls);
+        ``raw_result``: returning the result's raw array."""
         namespace = dict(self._namespace)
+        if raw_result:
+            namespace["_wrap"] = _raw_array
         for name in set(self.buffers.values()):
             namespace[name] = namespace[name].copy()
         own_generators(namespace)
@@ -270,3 +304,6 @@ class Program(ProgramSource):
         return namespace.pop("replay")
 
 
+def _raw_array(data, backend):
+    """``_wrap``'s stand-in in a raw replay's namespace: the array itself."""
+    return data
