@@ -129,7 +129,7 @@ class RawRhs:
         finally:
             self._keep_lock = False
             if self._raw is not None:
-                self._program.give_back_raw(self._raw)
+                self._program.give_back_raw(self._raw, python_floats=True)
                 self._raw = None
             if self._holding:
                 self._holding = False
@@ -151,7 +151,7 @@ class RawRhs:
             if shared:
                 if self._keep_lock and program is None:
                     self._holding = True        # from now on every call replays
-                    self._raw = self._program.raw_replay()
+                    self._raw = self._program.raw_replay(python_floats=True)
                 else:
                     TRACE_LOCK.release_shared()
 

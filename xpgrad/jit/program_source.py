@@ -19,6 +19,7 @@ from .step_facts import _out_paths, _refs
 from .module_key import module_key
 from .structure import is_namedtuple, refilled, value_module
 from .program_steps import Ref
+from .python_floats import item_arguments
 from .step_syntax import syntax
 
 _INLINE = (int, bool, str, type(None))
@@ -26,6 +27,10 @@ _INLINE = (int, bool, str, type(None))
 
 class ProgramSource:
     """The code generation of ``Program`` (module docstring)."""
+
+    #: the steps written as ``a.item(i)``: element reads that give Python floats
+    #: (``python_floats.py``; only while ``Program`` writes its Python-floats source)
+    float_reads = frozenset()
 
     def _const(self, value):
         if type(value) in _INLINE or (type(value) is float and value == value
@@ -56,6 +61,8 @@ class ProgramSource:
         attribute = _array_attribute(step)
         if attribute is not None:      # x.mT, likewise
             return f"{self._expr(step.args[0])}.{attribute}"
+        if k in self.float_reads:
+            return f"{self._expr(step.args[0])}.item({item_arguments(step)})"
         if k not in self.buffers and self.slots is not None:
             written = syntax(step, self.slots, self._expr)      # a[k], x.reshape(s), a * b
             if written is not None:
