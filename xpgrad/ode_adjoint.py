@@ -125,7 +125,7 @@ class _OdeCall:
 
         y_bar = g[-1]
         t0_bar, p_bar = xp.zeros((1,), dtype=dtype), xp.zeros((sum(sizes),), dtype=dtype)
-        t_bars, step = [], None
+        t_bars, step, workspace = [], None, {}
         for i in range(len(times) - 1, 0, -1):
             t_bar = xp.vecdot(func(ys[i], times[i]), g[i])
             t_bars.append(t_bar)
@@ -134,7 +134,7 @@ class _OdeCall:
             with augmented.replaying():
                 (_, end), step = integrate(in_reverse, start, [-times[i], -times[i - 1]],
                                            first_step=step, xp=xp, error_entries=entries,
-                                           **self.settings)
+                                           workspace=workspace, **self.settings)
             y_bar = end[n:2 * n] + g[i - 1]
             t0_bar, p_bar = end[2 * n:2 * n + 1], end[2 * n + 1:]
         t_dtype = backend.native_dtype(self.t.dtype if self.t is not None else self.ys.dtype)

@@ -27,6 +27,8 @@ from __future__ import annotations
 import math
 import types
 
+import numpy as np
+
 from .batching.batched import BatchedArray
 from .batching.session import raw
 from .creation import asarray
@@ -128,7 +130,7 @@ class _SlopeRows(_Slopes):
         dtype = f.dtype
         self.rows = xp.empty((8, f.shape[0]), dtype=dtype)
         self.rows[1] = f
-        self.combinations = xp.asarray(_COMBINATIONS, dtype=dtype)
+        self.combinations = xp.asarray(_COMBINATIONS, dtype=dtype)   # (float64: no copy)
         self.scaled = xp.empty_like(self.combinations)
         self.scale = xp.ones((8,), dtype=dtype)         # (1, h, ..., h)
         self.h = None
@@ -180,8 +182,10 @@ def _dot_of(array):
 
 #: ``_SlopeRows``' coefficients of (y, k_1 .. k_7): rows 1-6 the stages' points (row ``s`` read
 #: up to column ``s``), 7 the error estimate, 8 the dense output's midpoint (row 0 unused)
-_COMBINATIONS = [[0.0] * 8] + [[1.0] + list(row) + [0.0] * (7 - len(row)) for row in _A[1:]] \
-    + [[0.0] + list(_ERROR), [1.0] + list(_MIDPOINT)]
+_COMBINATIONS = np.array([[0.0] * 8] + [[1.0] + list(row) + [0.0] * (7 - len(row))
+                                         for row in _A[1:]]
+                         + [[0.0] + list(_ERROR), [1.0] + list(_MIDPOINT)])
+_COMBINATIONS.flags.writeable = False
 
 
 def _rms(x, xp) -> float:
@@ -262,22 +266,34 @@ def solve_flat(func, y0, times, rtol, atol, mxstep=math.inf, hmax=math.inf, time
 
 
 def integrate(func, y0, times, rtol, atol, mxstep=math.inf, hmax=math.inf, first_step=None,
-              xp=TENSOR_OPS, error_entries=None):
+              xp=TENSOR_OPS, error_entries=None, workspace=None):
     """The solution of ``dy/dt = func(y, t)`` (``t`` a Python float) from ``y0`` at ``times``
     as a list, and the step size it would take next: a solve that continues from the last
     time starts with it (``first_step``) instead of the starting-step rule's extra call of
     ``func``. ``y0`` and ``func``'s values are arrays of the namespace ``xp`` (its ``abs``,
     ``maximum``, ``mean`` and ``sqrt`` are called; Tensors and xpgrad's by default).
     ``error_entries``: the error norm covers only the state's first that many entries (a
-    seminorm; None: all of them)."""
+    seminorm; None: all of them). ``workspace``: a dict in which raw steps keep their arrays
+    for the next call given it (a solve continued interval by interval)."""
     t, y = times[0], y0
     out = [y0]
     if len(times) == 1:
         return out, first_step
+    if xp is not TENSOR_OPS and type(y0) is np.ndarray:
+        xp = np         # (not array_api_compat's wrappers: a few microseconds each on small arrays)
     t_end = times[-1]
     f = func(y, t)
     h = min(first_step or _first_step(func, t, y, f, rtol, atol, xp, error_entries), hmax)
-    slopes = _Slopes(f) if xp is TENSOR_OPS else _SlopeRows(f, xp)
+    if xp is TENSOR_OPS:
+        slopes = _Slopes(f)
+    else:
+        slopes = workspace.get((f.shape, f.dtype)) if workspace is not None else None
+        if slopes is None:
+            slopes = _SlopeRows(f, xp)
+            if workspace is not None:
+                workspace[f.shape, f.dtype] = slopes
+        else:
+            slopes.set(0, f)
     target = 1
     steps = 0
     while target < len(times):
