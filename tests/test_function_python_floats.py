@@ -42,6 +42,7 @@ def test_a_vjps_element_reads_give_python_floats_and_the_eager_values():
         assert type(got) is np.ndarray and got.dtype == np.float64
         np.testing.assert_array_equal(got, eager)
         np.testing.assert_array_equal(scalars([s, p, a]), eager)
+    assert ".tolist()" in program.python_floats_source     # p's gradient kept by element
     program.give_back_raw(floats, python_floats=True)
     assert program.raw_replay(python_floats=True) is floats      # kept for the next taker
 
@@ -89,3 +90,21 @@ def test_float32_reads_are_not_rewritten_and_float64_ones_are():
     x32 = xg.asarray(np.array([1.5, 2.0], np.float32))
     assert _program(body, x32).python_floats_source is None
     assert ".item(" in _program(body, f64([1.5, 2.0])).python_floats_source
+
+
+def test_an_array_written_element_by_element_is_whole_again_where_it_is_used_whole():
+    def partial_sums(x):
+        acc = xg.zeros(3, dtype=xg.float64)
+        acc[0] = x[0] * 2.0
+        acc[2] = -x[1]
+        total = xg.sum(acc)          # its whole use: an array again here
+        acc[1] = x[1]                # (a write after it: to a copy)
+        return acc * total
+
+    x = f64([1.0, 2.0])
+    program = _program(partial_sums, x)
+    assert ".tolist()" in program.python_floats_source
+    replay = program.raw_replay(python_floats=True)
+    for values in ([1.0, 2.0], [-3.5, 0.25], [1e150, 1e-300]):
+        np.testing.assert_array_equal(replay([np.array(values)]),
+                                      partial_sums(f64(values)).numpy())

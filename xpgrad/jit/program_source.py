@@ -19,7 +19,7 @@ from .step_facts import _out_paths, _refs
 from .module_key import module_key
 from .structure import is_namedtuple, refilled, value_module
 from .program_steps import Ref
-from .python_floats import item_arguments
+from .python_floats import element_name, item_arguments
 from .step_syntax import syntax
 
 _INLINE = (int, bool, str, type(None))
@@ -28,9 +28,11 @@ _INLINE = (int, bool, str, type(None))
 class ProgramSource:
     """The code generation of ``Program`` (module docstring)."""
 
-    #: the steps written as ``a.item(i)``: element reads that give Python floats
+    #: the steps written as ``a.item(i)``: element reads that give Python floats, and the
+    #: arrays kept one Python variable per element up to the step that uses them whole
     #: (``python_floats.py``; only while ``Program`` writes its Python-floats source)
     float_reads = frozenset()
+    float_arrays = {}
 
     def _const(self, value):
         if type(value) in _INLINE or (type(value) is float and value == value
@@ -61,6 +63,10 @@ class ProgramSource:
         attribute = _array_attribute(step)
         if attribute is not None:      # x.mT, likewise
             return f"{self._expr(step.args[0])}.{attribute}"
+        if self.float_arrays and step.args and type(step.args[0]) is Ref \
+                and step.args[0].i in self.float_arrays and k < self.float_arrays[step.args[0].i]:
+            element = element_name(step.args[0].i, step.args[1])       # a[i] or a[i] = v
+            return element if len(step.args) == 2 else f"{element} = {self._expr(step.args[2])}"
         if k in self.float_reads:
             return f"{self._expr(step.args[0])}.item({item_arguments(step)})"
         if k not in self.buffers and self.slots is not None:
@@ -77,8 +83,12 @@ class ProgramSource:
     def _step_lines(self, k, step, name):
         """The lines of one step; ``name(i)`` is how slot ``i`` is written."""
         self._slot = name
+        if type(step.outs) is Ref and step.outs.i in self.float_arrays:    # kept by element
+            a = step.outs.i
+            elements = ", ".join(element_name(a, (i,)) for i in range(self.slots[a].shape[0]))
+            return [f"{elements}, = {self._const(step.fn)}.value.tolist()"]
+        lines = self._array_of_elements(k, step)
         call = self._call(k, step)
-        lines = []
         if step.kind == "kernel":
             lines.append(f"_r = {call}")
             lines.append("if _r is None: raise RuntimeError('a kernel declined on replay that "
@@ -95,6 +105,20 @@ class ProgramSource:
             for slot, path in outs:
                 index = "".join(f"[{p}]" for p in path)
                 lines.append(f"{name(slot)} = _r{index}")
+        return lines
+
+    def _array_of_elements(self, k, step):
+        """The lines that make each array kept by element whose first whole use is step ``k``
+        an array again (``python_floats.py``)."""
+        lines = []
+        for a in sorted(set(_refs((step.args, step.kwargs), []))):
+            if self.float_arrays.get(a) == k:
+                import numpy as np
+
+                elements = ", ".join(element_name(a, (i,))
+                                     for i in range(self.slots[a].shape[0]))
+                lines.append(f"{self._slot(a)} = {self._const(np.array)}(({elements},), "
+                             f"dtype={self._const(self.slots[a].dtype)})")
         return lines
 
     def _dead_after(self):
