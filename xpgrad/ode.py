@@ -44,7 +44,11 @@ pass such values in ``args``). Python side effects in ``func`` (printing, counti
 happen on the calls that run it eagerly or trace it: each solve's first, and the second of the
 first solve. A ``func`` that cannot be traced (an ``if`` on a value, ``float(t)``) runs eagerly
 instead; the ``"xpgrad.odeint"`` logger says which at DEBUG level. Higher-order passes and
-``xg.vmap`` step on Tensors, eagerly.
+``xg.vmap`` step on Tensors, eagerly. A Variable ``func`` reads is read live by the kept
+programs; a new Tensor that is not a Variable read from the closure (``k = k - lr * g``) traces
+again, and warns once (``xg.jit.RetracingWarning``). The replays read float64 elements as
+Python floats where only ``+``, ``-``, ``*`` and stores see them (``jit/python_floats.py``:
+the same values, a fifth of NumPy's cost per scalar operation; overflows there do not warn).
 
 >>> import xpgrad as xg
 >>> t = xg.asarray([0.0, 1.0, 2.0], dtype=xg.float64)
