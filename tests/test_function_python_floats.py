@@ -2,6 +2,8 @@
 values only go through +, -, *, negation, writes into float64 arrays and stacks give Python
 floats; the replay returns the eager call's values bit for bit, and reads whose values meet
 anything else (a division, a float32 operand, a function, the result) are left as they were."""
+import re
+
 import numpy as np
 import pytest
 
@@ -108,3 +110,39 @@ def test_an_array_written_element_by_element_is_whole_again_where_it_is_used_who
     for values in ([1.0, 2.0], [-3.5, 0.25], [1e150, 1e-300]):
         np.testing.assert_array_equal(replay([np.array(values)]),
                                       partial_sums(f64(values)).numpy())
+
+
+def _negated_then_written(x):
+    n = -xg.stack([x[0], x[1] * x[0]])
+    n[0] = x[1]                                   # a write: n is not kept by element
+    return xg.concat([n, -n, x])
+
+
+@pytest.mark.parametrize("body", [
+    lambda x: xg.concat([-xg.stack([x[0], x[1] * x[0]]), xg.zeros(1, dtype=xg.float64), x]),
+    lambda x: xg.reshape(-xg.stack([x[0] - x[1], x[1]]), (2,)) * x,
+    lambda x: xg.concat([-xg.stack([x[0] * 2.0, x[1]]), xg.stack([x[1], -x[0]])]),
+    lambda x: (lambda s: xg.stack([s[1], s[0] * s[1]]))(xg.stack([x[0] * 2.0, x[1]])),
+    _negated_then_written,
+])
+def test_small_arrays_kept_by_element_replay_the_eager_values(body):
+    """Stacks, negations, reshapes and concatenations of small float64 arrays (element_arrays.py)
+    give the eager call's arrays bit for bit, whether kept by element or not."""
+    x = f64([1.5, -0.25])
+    program = _program(body, x)
+    replay = program.raw_replay(python_floats=True)
+    for values in ([1.5, -0.25], [3.0, 7.0], [-1e-300, 1e150]):
+        got = replay([np.array(values)])
+        eager = body(f64(values)).numpy()
+        assert got.dtype == eager.dtype and got.shape == eager.shape
+        np.testing.assert_array_equal(got, eager)
+
+
+def test_the_adjoints_result_is_one_array_made_from_its_elements():
+    s, p, a = f64([1.0, 2.0]), f64([0.5, 0.25, 0.125, 1.0]), f64([1.0, -1.0])
+    program = _program(lotka_volterra_vjp, s, p, a)
+    source = program.python_floats_source
+    called = {program.constants[name] for name in re.findall(r"\b(c\d+)\(", source)}
+    assert called == {np.array}                  # no concatenate, negative, stack or copy
+    assert np.concatenate in {program.constants[name]
+                              for name in re.findall(r"\b(c\d+)\(", program.source)}

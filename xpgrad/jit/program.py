@@ -40,7 +40,8 @@ from .loss_gradient import fold_loss_gradient
 from .replay_steps import GuardFailed
 from .sgd_gemm import fold_sgd_into_gemm
 from .program_source import ProgramSource
-from .python_floats import float_arrays, python_float_reads
+from .element_arrays import element_plan
+from .python_floats import python_float_reads, safe_reads
 from .small_products import small_products_to_numpy
 from .small_stacks import small_stacks_to_array
 from .step_facts import _mutates, _out_paths, _refs
@@ -308,14 +309,15 @@ class Program(ProgramSource):
                 not isinstance(self.be.xp.zeros(1), np.ndarray):
             return None
         reads = python_float_reads(self.steps, self.slots, escaping)
-        kept = float_arrays(self.steps, self.slots, escaping)
-        if not reads and not kept:
+        plan = element_plan(self.steps, self.slots, escaping,
+                            safe_reads(self.steps, self.slots, escaping))
+        if not reads and not plan.sizes:
             return None
-        self.float_reads, self.float_arrays = reads, kept
+        self.float_reads, self.element_plan = reads, plan
         try:
             return self._generate()
         finally:
-            self.float_reads, self.float_arrays = frozenset(), {}
+            self.float_reads, self.element_plan = frozenset(), None
 
     def _another_replay(self, raw_result=False, python_floats=False):
         """The program's replay function again, with fresh buffers (for concurrent calls);

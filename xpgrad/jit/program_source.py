@@ -19,7 +19,8 @@ from .step_facts import _out_paths, _refs
 from .module_key import module_key
 from .structure import is_namedtuple, refilled, value_module
 from .program_steps import Ref
-from .python_floats import element_name, item_arguments
+from .element_arrays import element_name, elements
+from .python_floats import item_arguments
 from .step_syntax import syntax
 
 _INLINE = (int, bool, str, type(None))
@@ -29,10 +30,10 @@ class ProgramSource:
     """The code generation of ``Program`` (module docstring)."""
 
     #: the steps written as ``a.item(i)``: element reads that give Python floats, and the
-    #: arrays kept one Python variable per element up to the step that uses them whole
-    #: (``python_floats.py``; only while ``Program`` writes its Python-floats source)
+    #: arrays kept as one Python variable per element (``python_floats.py``,
+    #: ``element_arrays.py``; only while ``Program`` writes its Python-floats source)
     float_reads = frozenset()
-    float_arrays = {}
+    element_plan = None
 
     def _const(self, value):
         if type(value) in _INLINE or (type(value) is float and value == value
@@ -63,9 +64,11 @@ class ProgramSource:
         attribute = _array_attribute(step)
         if attribute is not None:      # x.mT, likewise
             return f"{self._expr(step.args[0])}.{attribute}"
-        if self.float_arrays and step.args and type(step.args[0]) is Ref \
-                and step.args[0].i in self.float_arrays and k < self.float_arrays[step.args[0].i]:
-            element = element_name(step.args[0].i, step.args[1])       # a[i] or a[i] = v
+        plan = self.element_plan
+        if plan is not None and step.args and type(step.args[0]) is Ref \
+                and k < plan.indexed_until.get(step.args[0].i, -1):       # a[i] or a[i] = v
+            key = step.args[1]
+            element = element_name(step.args[0].i, key[0] if type(key) is tuple else key)
             return element if len(step.args) == 2 else f"{element} = {self._expr(step.args[2])}"
         if k in self.float_reads:
             return f"{self._expr(step.args[0])}.item({item_arguments(step)})"
@@ -83,11 +86,10 @@ class ProgramSource:
     def _step_lines(self, k, step, name):
         """The lines of one step; ``name(i)`` is how slot ``i`` is written."""
         self._slot = name
-        if type(step.outs) is Ref and step.outs.i in self.float_arrays:    # kept by element
-            a = step.outs.i
-            elements = ", ".join(element_name(a, (i,)) for i in range(self.slots[a].shape[0]))
-            return [f"{elements}, = {self._const(step.fn)}.value.tolist()"]
-        lines = self._array_of_elements(k, step)
+        plan = self.element_plan
+        if plan is not None and k in plan.makers:          # an array kept by element
+            return [self._kept(k, step)] + [self._made_whole(a) for a in plan.after.get(k, ())]
+        lines = [self._made_whole(a) for a in plan.before.get(k, ())] if plan else []
         call = self._call(k, step)
         if step.kind == "kernel":
             lines.append(f"_r = {call}")
@@ -107,19 +109,27 @@ class ProgramSource:
                 lines.append(f"{name(slot)} = _r{index}")
         return lines
 
-    def _array_of_elements(self, k, step):
-        """The lines that make each array kept by element whose first whole use is step ``k``
-        an array again (``python_floats.py``)."""
-        lines = []
-        for a in sorted(set(_refs((step.args, step.kwargs), []))):
-            if self.float_arrays.get(a) == k:
-                import numpy as np
+    def _kept(self, k, step):
+        """The line of step ``k``, which makes an array kept by element: its variables."""
+        plan, kind = self.element_plan, self.element_plan.makers[k]
+        out = step.outs.i
+        if kind in ("fresh", "constant"):
+            values = f"{self._const(step.fn)}.value.tolist()"
+        elif kind == "stack":
+            values = "".join(f"{self._expr(v)}, " for v in step.args[0])
+        else:
+            sources = step.args[0] if kind == "concat" else [step.args[0]]
+            sign = "-" if kind == "negative" else ""
+            values = "".join(f"{sign}{element_name(s.i, i)}, " for s in sources
+                             for i in range(plan.sizes[s.i]))
+        return f"{elements(out, plan.sizes[out])} = {values.rstrip()}"
 
-                elements = ", ".join(element_name(a, (i,))
-                                     for i in range(self.slots[a].shape[0]))
-                lines.append(f"{self._slot(a)} = {self._const(np.array)}(({elements},), "
-                             f"dtype={self._const(self.slots[a].dtype)})")
-        return lines
+    def _made_whole(self, a):
+        """The line that makes kept array ``a`` an array from its variables."""
+        import numpy as np
+
+        return (f"{self._slot(a)} = {self._const(np.array)}(({elements(a, self.slots[a].shape[0])}"
+                f"), dtype={self._const(self.slots[a].dtype)})")
 
     def _dead_after(self):
         """{step index: the slots to let go after it}: each slot after the last step that reads
@@ -150,7 +160,8 @@ class ProgramSource:
         for k, step in enumerate(self.steps):
             if step.kind != "input":
                 step_lines = self._step_lines(k, step, name)
-                gone = sorted(dead.get(k, ()))
+                gone = sorted(s for s in dead.get(k, ()) if self.element_plan is None
+                              or s not in self.element_plan.sizes)   # (kept: maybe no array)
                 if any(line.startswith("_r = ") for line in step_lines):
                     gone_names = [name(s) for s in gone] + ["_r"]
                 else:

@@ -13,11 +13,8 @@ consumed by float64 steps that treat a Python float as NumPy treats the scalar: 
 ``*`` and negation written as Python operators (``step_syntax.py``: division, which raises
 ``ZeroDivisionError`` on Python floats, is not among them), a write ``b[j] = v`` into a float64
 array, and ``np.array((u, v, ...), dtype=float64)`` (``small_stacks.py``); a value that escapes
-as the result, or is read by any other step, keeps its read as it was. A small float64 array
-the program makes from a constant and then only reads and writes element by element before it
-uses it whole (the gradient of ``p`` accumulated from ``p[0]``, ``p[1]``, ...: ``acc[1] += v``)
-is kept in one Python variable per element until then (``float_arrays``), and made an array
-by one ``np.array`` call where it is first used whole. The program offers the
+as the result, or is read by any other step, keeps its read as it was (small arrays kept as
+one Python variable per element: ``element_arrays.py``). The program offers the
 rewritten replay on request only (``Program.raw_replay(python_floats=True)``: ``odeint``'s
 right-hand sides), since its overflows no longer warn.
 
@@ -48,8 +45,6 @@ _FLOAT64 = np.dtype(np.float64)
 #: arithmetic written as Python operators whose Python-float form is NumPy's scalar one
 _BINARY = (np.add, np.subtract, np.multiply, operator.iadd, operator.isub, operator.imul)
 _UNARY = (np.negative,)
-#: the most entries of an array kept as one Python variable per element (``float_arrays``)
-_ELEMENTS = 32
 
 
 def python_float_reads(steps, slots, escaping) -> set:
@@ -64,62 +59,12 @@ def python_float_reads(steps, slots, escaping) -> set:
     return chosen
 
 
-def float_arrays(steps, slots, escaping) -> dict:
-    """{slot: its first whole use's step index} for the arrays kept element by element
-    (module docstring): made by a ``FreshConstant`` step, 1-D float64 of at most
-    ``_ELEMENTS`` entries, read and written by integer indexing (float64 values) up to one
-    step that reads it whole, and never indexed after that."""
-    from .constants import FreshConstant
-
+def safe_reads(steps, slots, escaping):
+    """``safe(slot)``: whether every value computed from ``slot`` (an element read's result)
+    through Python-float arithmetic is read only by steps that take a Python float as the
+    NumPy scalar (``element_arrays.py`` asks it of the reads it makes variables)."""
     readers = _readers(steps)
-    found = {}
-    for k, step in enumerate(steps):
-        if step.kind != "call" or type(step.fn) is not FreshConstant or step.args \
-                or step.kwargs or type(step.outs) is not Ref:
-            continue
-        a = step.outs.i
-        info = slots[a]
-        if not (info.ndarray and info.dtype == _FLOAT64 and len(info.shape) == 1
-                and info.shape[0] <= _ELEMENTS and info.dynamic is None):
-            continue        # (a view of it needs a step that reads it: its whole use, or later)
-        whole = None
-        for j in readers.get(a, ()):
-            use = steps[j]
-            if _element_read(use, slots) and use.args[0].i == a \
-                    and 0 <= _index(use.args[1]) < info.shape[0]:
-                if whole is not None or not _only_safe_uses(use.outs.i, steps, slots, readers,
-                                                            escaping):
-                    break
-            elif _element_write(use, a, slots):
-                if whole is not None:
-                    break
-            elif whole is None:
-                whole = j
-        else:
-            if whole is not None:
-                found[a] = whole
-    return found
-
-
-def _element_write(step, a, slots) -> bool:
-    """Whether ``step`` is ``a[i] = v`` for an integer ``i`` and a float64 ``v``."""
-    if step.kind != "call" or step.fn is not operator.setitem or step.kwargs \
-            or len(step.args) != 3:
-        return False
-    target, key, value = step.args
-    key = key if type(key) is tuple else (key,)
-    return type(target) is Ref and target.i == a and len(key) == 1 and type(key[0]) is int \
-        and 0 <= key[0] < slots[a].shape[0] and (type(value) is float or type(value) is Ref and value.i != a
-             and _scalar(value, slots))
-
-
-def element_name(slot, key) -> str:
-    """The Python variable of element ``key`` (a non-negative integer key) of a kept array."""
-    return f"s{slot}_{_index(key)}"
-
-
-def _index(key) -> int:
-    return key[0] if type(key) is tuple else key
+    return lambda slot: _only_safe_uses(slot, steps, slots, readers, escaping)
 
 
 def item_arguments(step) -> str:
@@ -208,4 +153,4 @@ def _refs(obj) -> list:
     return refs(obj, [])
 
 
-__all__ = ["python_float_reads", "float_arrays", "element_name", "item_arguments"]
+__all__ = ["python_float_reads", "safe_reads", "item_arguments"]
